@@ -1,0 +1,12 @@
+#!/usr/bin/env node
+// The `cdp` command. Node 24 runs the TypeScript sources directly (type stripping).
+const [major] = process.versions.node.split(".").map(Number)
+if (major < 22) {
+  process.stderr.write(
+    `cdp: Node ${process.versions.node} is too old; cdp needs Node >= 22.12. Run it through npm (npx cdp ...), ` +
+      "which uses the Node 24 that `npm ci` installed into node_modules/.bin.\n",
+  )
+  process.exit(1)
+}
+process.env.DOTENV_CONFIG_QUIET ??= "true"
+await import("../cli/main.ts")

@@ -1,0 +1,145 @@
+// The `cdp` commands. Each command composes its Layers (cli/layers.ts) and runs one program.
+import { Command, InvalidArgumentError, Option } from "commander"
+import { Effect, Layer } from "effect"
+import { Collector } from "../ingest/collector.ts"
+import { importFile } from "../ingest/import.ts"
+import { FILE_SOURCES } from "../ingest/sources/index.ts"
+import { DEFAULT_TENANT, dataDirWriteKey, parseWriteKeySpecs, writeKeys } from "../ingest/writekeys.ts"
+import { Warehouse } from "../warehouse/warehouse.ts"
+import { runDemo } from "./demo.ts"
+import { formatRows, type OutputFormat } from "./format.ts"
+import { backendConfig, commandLogger, DEFAULT_DATA_DIR, pipelineLayer, serverLogger, warehouseLayer } from "./layers.ts"
+import { progressBar } from "./progress.ts"
+import { runCommand } from "./run.ts"
+
+const parsePort = (value: string): number => {
+  const port = Number(value)
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InvalidArgumentError("must be a port number 0-65535")
+  return port
+}
+
+const collect = (value: string, previous: Array<string>) => [...previous, value]
+
+const dataDirOption = () =>
+  new Option("--data-dir <dir>", `where the embedded warehouse keeps its data (env CDP_DATA_DIR)`).default(DEFAULT_DATA_DIR)
+
+const program = new Command("cdp")
+  .description("Privacy-first customer data platform: collect, validate and land customer signals in ClickHouse.")
+  .showHelpAfterError("(run cdp --help for usage)")
+  .addHelpText("after", `
+Examples:
+  $ npx cdp demo                                   land a bundled sample and show what landed
+  $ npx cdp serve --port 8787                      run the Segment-compatible collector
+  $ npx cdp ingest --source segment events.ndjson  push a file through the pipeline
+  $ npx cdp query "SELECT type, count() FROM events GROUP BY type" --format table`)
+
+program
+  .command("serve")
+  .description("run the collector (Segment HTTP Tracking API) and the pipeline until SIGINT/SIGTERM")
+  .addOption(new Option("--port <n>", "port to listen on (env CDP_PORT)").argParser(parsePort).default(8787))
+  .option("--host <host>", "interface to listen on (env CDP_HOST)", "127.0.0.1")
+  .addOption(dataDirOption())
+  .option("--write-key <key[=tenant]>", "accept this write key (repeatable; tenant defaults to \"default\"; env CDP_WRITE_KEYS)", collect, [])
+  .addHelpText("after", `
+With no --write-key, a key is generated once and kept in DATA_DIR/write-key.
+
+Examples:
+  $ npx cdp serve
+  $ npx cdp serve --port 8080 --write-key wk_live_abc=acme --write-key wk_live_def=globex
+  $ curl -u WRITE_KEY: -H 'content-type: application/json' \\
+      -d '{"userId":"u1","event":"Signed Up"}' http://127.0.0.1:8787/v1/track`)
+  .action((opts: { port: number; host: string; dataDir: string; writeKey: Array<string> }, command: Command) => {
+    const config = backendConfig(opts.dataDir)
+    const portFromEnv = process.env["CDP_PORT"]
+    const port = command.getOptionValueSource("port") === "default" && portFromEnv ? parsePort(portFromEnv) : opts.port
+    const host = command.getOptionValueSource("host") === "default" ? process.env["CDP_HOST"] ?? opts.host : opts.host
+    const specs = [...opts.writeKey, ...(process.env["CDP_WRITE_KEYS"] ? [process.env["CDP_WRITE_KEYS"]] : [])]
+    const configured = parseWriteKeySpecs(specs)
+    const keys = writeKeys(configured.length > 0 ? configured : [{ writeKey: dataDirWriteKey(config.dataDir), tenant: DEFAULT_TENANT }])
+    const main = Effect.gen(function* () {
+      const { url } = yield* Collector
+      process.stderr.write(
+        `cdp collector listening on ${url}\n` +
+          `  data dir:   ${config.dataDir}\n` +
+          (configured.length > 0
+            ? `  write keys: ${configured.length} configured (tenants: ${[...new Set(configured.map((k) => k.tenant))].join(", ")})\n`
+            : `  write key:  ${keys.keys[0]!.writeKey} (tenant "${DEFAULT_TENANT}", kept in ${config.dataDir}/write-key)\n`) +
+          `  try:        curl -u ${configured.length > 0 ? "WRITE_KEY" : keys.keys[0]!.writeKey}: -d '{"userId":"u1","event":"Signed Up"}' ${url}/v1/track\n`,
+      )
+      yield* Effect.logInfo("collector listening").pipe(Effect.annotateLogs({ url }))
+      return yield* Effect.never
+    })
+    const layer = Collector.layer({ port, host, writeKeys: keys }).pipe(Layer.provideMerge(pipelineLayer(config)))
+    runCommand(Effect.scoped(main).pipe(Effect.provide(layer), Effect.provide(serverLogger)))
+  })
+
+program
+  .command("ingest")
+  .description("push a file through the same pipeline the collector feeds")
+  .argument("<file>", "the file to ingest")
+  .addOption(new Option("--source <name>", "what the file holds").choices([...FILE_SOURCES.keys()]).makeOptionMandatory())
+  .option("--tenant <tenant>", "tenant the data belongs to", DEFAULT_TENANT)
+  .addOption(dataDirOption())
+  .addHelpText("after", `
+Sources:
+${[...FILE_SOURCES.values()].map((s) => `  ${s.name.padEnd(10)} ${s.description}`).join("\n")}
+
+Examples:
+  $ npx cdp ingest --source segment web.ndjson
+  $ npx cdp ingest --source segment export.ndjson --tenant acme --data-dir /var/lib/cdp`)
+  .action((file: string, opts: { source: string; tenant: string; dataDir: string }) => {
+    const config = backendConfig(opts.dataDir)
+    const main = Effect.gen(function* () {
+      const progress = progressBar(file)
+      const summary = yield* importFile(opts.source, file, { tenant: opts.tenant, onProgress: progress.update }).pipe(
+        Effect.ensuring(Effect.sync(() => progress.stop())),
+      )
+      process.stdout.write(
+        `${file}: ${summary.accepted} accepted (${summary.landed} landed, ${summary.duplicates} duplicates), ` +
+          `${summary.rejected} rejected, in ${summary.seconds.toFixed(1)}s\n`,
+      )
+      if (summary.rejected > 0) {
+        process.stdout.write(`  see why: npx cdp query "SELECT rule, reason FROM dead_letters ORDER BY received_at DESC LIMIT 20" --format table${opts.dataDir === DEFAULT_DATA_DIR ? "" : ` --data-dir ${opts.dataDir}`}\n`)
+      }
+    })
+    runCommand(main.pipe(Effect.provide(pipelineLayer(config)), Effect.provide(commandLogger)))
+  })
+
+program
+  .command("query")
+  .description("run read-only SQL against the warehouse (JSON lines by default)")
+  .argument("<sql>", "one SELECT / WITH / SHOW / DESCRIBE / EXPLAIN statement")
+  .addOption(new Option("--format <format>", "output format").choices(["json", "table"]).default("json"))
+  .addOption(dataDirOption())
+  .addHelpText("after", `
+Tables: events, dead_letters (see README). JSON columns (properties, traits, context) are read with JSONExtract*.
+
+Examples:
+  $ npx cdp query "SELECT type, count() AS n FROM events GROUP BY type ORDER BY n DESC" --format table
+  $ npx cdp query "SELECT profile_id, count() FROM events WHERE timestamp > now() - INTERVAL 30 DAY GROUP BY profile_id"
+  $ npx cdp query "SELECT JSONExtractString(properties, 'product_id') AS product, count() FROM events
+                   WHERE event = 'Product Viewed' GROUP BY product"`)
+  .action((sql: string, opts: { format: OutputFormat; dataDir: string }) => {
+    const config = backendConfig(opts.dataDir)
+    const main = Effect.gen(function* () {
+      const warehouse = yield* Warehouse
+      const rows = yield* warehouse.query<Record<string, unknown>>(sql.trim().replace(/;+\s*$/, ""), { readOnly: true })
+      const text = formatRows(rows, opts.format)
+      if (text !== "") process.stdout.write(`${text}\n`)
+    })
+    runCommand(main.pipe(Effect.provide(warehouseLayer(config)), Effect.provide(commandLogger)))
+  })
+
+program
+  .command("demo")
+  .description("land a bundled realistic sample in a fresh data dir and show what landed and what was rejected")
+  .option("--data-dir <dir>", "fresh data dir for the demo (wiped first if an earlier demo made it)", ".cdp-demo")
+  .addHelpText("after", `
+Examples:
+  $ npx cdp demo
+  $ npx cdp query "SELECT event, count() FROM events WHERE type = 'track' GROUP BY event" --data-dir .cdp-demo`)
+  .action((opts: { dataDir: string }) => {
+    runCommand(runDemo(opts.dataDir).pipe(Effect.provide(commandLogger)))
+  })
+
+await program.parseAsync(process.argv)

@@ -1,0 +1,31 @@
+// Runs a command's program: resources close on SIGINT/SIGTERM (stop accepting, drain, flush), and a failure the
+// user can cause is one clear line on stderr with exit code 1, never a stack trace.
+import { NodeRuntime } from "@effect/platform-node"
+import { Cause, Effect, Exit } from "effect"
+
+const userMessage = (error: unknown): string => {
+  if (error instanceof Error) return error.message
+  if (typeof error === "object" && error !== null && "message" in error) return String(error.message)
+  return String(error)
+}
+
+export const runCommand = <A, E>(program: Effect.Effect<A, E>) =>
+  NodeRuntime.runMain(
+    program.pipe(
+      Effect.tapCause((cause) =>
+        Effect.sync(() => {
+          if (Cause.hasInterruptsOnly(cause)) return
+          const error = Cause.findErrorOption(cause)
+          if (error._tag === "Some") {
+            process.stderr.write(`cdp: ${userMessage(error.value)}\n`)
+          } else {
+            process.stderr.write(`cdp: internal error: ${Cause.pretty(cause)}\n`)
+          }
+        })),
+    ),
+    {
+      disableErrorReporting: true,
+      teardown: (exit, onExit) =>
+        onExit(Exit.isSuccess(exit) || Cause.hasInterruptsOnly(exit.cause) ? 0 : 1),
+    },
+  )

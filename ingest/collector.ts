@@ -1,0 +1,244 @@
+// The collector: an HTTP server speaking the Segment HTTP Tracking API (so Segment's and RudderStack's SDKs work
+// unmodified), plus GET /health. A 2xx answer is only sent once the accepted messages are durably on the bus.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
+import type { AddressInfo } from "node:net"
+import { constants as zlibConstants, gunzipSync, inflateSync } from "node:zlib"
+import { Context, Data, Duration, Effect, Layer } from "effect"
+import { Warehouse } from "../warehouse/warehouse.ts"
+import { EventBus } from "./bus.ts"
+import { Pipeline } from "./pipeline.ts"
+import { bodyLimit, isBatchRoute, processSegmentRequest, SEGMENT_ROUTES, type SegmentRoute } from "./segment-api.ts"
+import type { WriteKeys } from "./writekeys.ts"
+
+export interface CollectorOptions {
+  readonly port: number
+  readonly host: string
+  readonly writeKeys: WriteKeys
+  /** How long a request may wait for the bus before it is answered 503 (the sender retries; duplicates are dropped). */
+  readonly publishTimeout?: Duration.Input
+}
+
+export class Collector extends Context.Service<Collector, { readonly url: string; readonly server: Server }>()(
+  "cdp/Collector",
+) {
+  static readonly layer = (options: CollectorOptions) => Layer.effect(Collector, makeCollector(options))
+}
+
+interface Reply {
+  readonly status: number
+  readonly body: unknown
+  readonly headers?: Record<string, string>
+}
+
+const json = (status: number, body: unknown, headers?: Record<string, string>): Reply =>
+  headers === undefined ? { status, body } : { status, body, headers }
+
+const refuse = (status: number, rule: string, message: string, headers?: Record<string, string>) =>
+  json(status, { success: false, error: message, rule }, headers)
+
+class BodyTooLarge {
+  readonly limit: number
+  constructor(limit: number) {
+    this.limit = limit
+  }
+}
+
+/** Reads at most `limit` bytes (plus one, to detect overflow) of the raw body. */
+const readBody = (req: IncomingMessage, limit: number): Promise<Buffer | BodyTooLarge> =>
+  new Promise((resolve, reject) => {
+    const chunks: Array<Buffer> = []
+    let size = 0
+    let done = false
+    req.on("data", (chunk: Buffer) => {
+      if (done) return
+      size += chunk.length
+      if (size > limit) {
+        done = true
+        resolve(new BodyTooLarge(limit))
+        req.resume()
+        return
+      }
+      chunks.push(chunk)
+    })
+    req.on("end", () => { if (!done) resolve(Buffer.concat(chunks, size)) })
+    req.on("error", reject)
+  })
+
+/** Decodes the body by Content-Encoding, whatever Content-Type says (RudderStack sends gzip as form-urlencoded). */
+const decodeBody = (raw: Buffer, encoding: string | undefined, limit: number): string | BodyTooLarge | Error => {
+  const enc = (encoding ?? "identity").trim().toLowerCase()
+  try {
+    if (enc === "identity" || enc === "") return raw.toString("utf8")
+    const options = { maxOutputLength: limit + 1, finishFlush: zlibConstants.Z_SYNC_FLUSH }
+    const out = enc === "gzip" || enc === "x-gzip" ? gunzipSync(raw, options) : enc === "deflate" ? inflateSync(raw, options) : undefined
+    if (out === undefined) return new Error(`Content-Encoding "${encoding}" is not supported (use gzip, deflate or none)`)
+    return out.length > limit ? new BodyTooLarge(limit) : out.toString("utf8")
+  } catch (e) {
+    if ((e as { code?: string }).code === "ERR_BUFFER_TOO_LARGE") return new BodyTooLarge(limit)
+    return new Error(`body could not be decompressed as ${enc}: ${(e as Error).message}`)
+  }
+}
+
+/** The write key from HTTP Basic auth (key as user name, as Segment's SDKs send it). */
+const basicAuthUser = (header: string | undefined): string | undefined => {
+  if (header === undefined) return undefined
+  const m = /^Basic\s+([A-Za-z0-9+/=_-]+)\s*$/i.exec(header)
+  if (m === null) return undefined
+  const decoded = Buffer.from(m[1]!, "base64").toString("utf8")
+  const colon = decoded.indexOf(":")
+  return colon === -1 ? decoded : decoded.slice(0, colon)
+}
+
+/** Segment also accepts the write key in the body; used only when no Authorization header was sent. */
+const bodyWriteKey = (body: string): string | undefined => {
+  const m = /"writeKey"\s*:\s*"([^"\\]{1,200})"/.exec(body)
+  return m?.[1]
+}
+
+const UNAUTHORIZED_HEADERS = { "www-authenticate": 'Basic realm="cdp collector"' }
+
+const makeCollector = (options: CollectorOptions) =>
+  Effect.gen(function* () {
+    const pipeline = yield* Pipeline
+    const warehouse = yield* Warehouse
+    const bus = yield* EventBus
+    const publishTimeout = options.publishTimeout ?? Duration.seconds(30)
+    let draining = false
+    const startedAt = Date.now()
+
+    const health = Effect.gen(function* () {
+      const warehouseUp = yield* warehouse.ping
+      const pending = yield* bus.pending
+      const ready = warehouseUp && !draining
+      return json(ready ? 200 : 503, {
+        status: ready ? "ok" : draining ? "draining" : "degraded",
+        live: true,
+        ready,
+        uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
+        backends: {
+          warehouse: { ...warehouse.backend, state: warehouseUp ? "up" : "down" },
+          bus: { ...bus.backend, state: "up", pending },
+        },
+        counters: pipeline.counters,
+      })
+    })
+
+    const ingest = (route: SegmentRoute, req: IncomingMessage) =>
+      Effect.gen(function* () {
+        const headerKey = basicAuthUser(req.headers.authorization)
+        if (req.headers.authorization !== undefined && headerKey === undefined) {
+          return refuse(401, "bad_authorization", "Authorization must be HTTP Basic with the write key as user name", UNAUTHORIZED_HEADERS)
+        }
+        let tenant = headerKey === undefined ? undefined : options.writeKeys.tenantOf(headerKey)
+        if (headerKey !== undefined && tenant === undefined) {
+          return refuse(401, "unknown_write_key", "the write key is not known to this collector", UNAUTHORIZED_HEADERS)
+        }
+        const limit = bodyLimit(route)
+        const raw = yield* Effect.promise(() => readBody(req, limit))
+        const body = raw instanceof BodyTooLarge ? raw : decodeBody(raw, req.headers["content-encoding"], limit)
+        if (body instanceof Error) return refuse(415, "bad_encoding", body.message)
+        if (tenant === undefined) {
+          const key = typeof body === "string" ? bodyWriteKey(body) : undefined
+          tenant = key === undefined ? undefined : options.writeKeys.tenantOf(key)
+          if (tenant === undefined) {
+            return refuse(401, key === undefined ? "missing_write_key" : "unknown_write_key",
+              key === undefined
+                ? "no write key: send it as the user name of HTTP Basic auth (Authorization: Basic base64(KEY:))"
+                : "the write key is not known to this collector",
+              UNAUTHORIZED_HEADERS)
+          }
+        }
+        if (body instanceof BodyTooLarge) {
+          return refuse(413, "body_too_large",
+            `${isBatchRoute(route) ? "a batch" : "a single message"} may be at most ${body.limit} bytes (${body.limit / 1024} KB)`)
+        }
+        const result = processSegmentRequest({ route, body, tenant, receivedAtMs: Date.now() })
+        yield* pipeline.submit(result.events, result.deadLetters).pipe(Effect.timeout(publishTimeout))
+        if (result.requestError !== undefined) {
+          const e = result.requestError
+          return json(400, { success: false, error: e.message, rule: e.rule, field: e.field, accepted: 0 })
+        }
+        if (result.rejected.length > 0) {
+          return json(400, {
+            success: false,
+            error: `${result.rejected.length} of ${result.rejected.length + result.events.length} messages were rejected; the others were accepted`,
+            accepted: result.events.length,
+            rejected: result.rejected,
+          })
+        }
+        return json(200, { success: true, accepted: result.events.length })
+      }).pipe(
+        Effect.catchTag("TimeoutError", () =>
+          Effect.succeed(refuse(503, "backend_timeout", "the pipeline did not accept the messages in time; retry later", { "retry-after": "5" }))),
+        Effect.catchTag("BusUnavailable", (e) =>
+          Effect.succeed(refuse(503, "bus_unavailable", `the event bus is unavailable (${e.backend}); retry later`, { "retry-after": "5" }))),
+      )
+
+    const route = (req: IncomingMessage): Effect.Effect<Reply> => {
+      const path = (req.url ?? "/").split("?", 1)[0]!.replace(/\/+$/, "")
+      if (path === "/health" || path === "/healthz") {
+        return req.method === "GET" || req.method === "HEAD" ? health : Effect.succeed(refuse(405, "method_not_allowed", "use GET /health"))
+      }
+      const m = /^\/v1\/([a-z]+)$/.exec(path)
+      if (m === null || !SEGMENT_ROUTES.has(m[1]!)) {
+        return Effect.succeed(refuse(404, "not_found", `no route ${req.method} ${path}; the collector serves POST /v1/{track,identify,page,screen,group,alias,batch,import} and GET /health`))
+      }
+      if (req.method !== "POST") return Effect.succeed(refuse(405, "method_not_allowed", `use POST ${path}`, { allow: "POST" }))
+      if (draining) return Effect.succeed(refuse(503, "draining", "the collector is shutting down; retry later", { "retry-after": "5", connection: "close" }))
+      return ingest(m[1] as SegmentRoute, req)
+    }
+
+    const context = yield* Effect.context<never>()
+    const run = Effect.runPromiseWith(context)
+    const handle = (req: IncomingMessage, res: ServerResponse) => {
+      const started = performance.now()
+      run(route(req).pipe(
+        Effect.tap((reply) =>
+          Effect.logInfo("request").pipe(Effect.annotateLogs({
+            method: req.method, path: req.url?.split("?", 1)[0], status: reply.status,
+            ms: Math.round(performance.now() - started),
+            accepted: (reply.body as { accepted?: number }).accepted,
+          }))),
+      ))
+        .then((reply) => {
+          res.writeHead(reply.status, { "content-type": "application/json", ...reply.headers })
+          res.end(JSON.stringify(reply.body))
+        })
+        .catch((error: unknown) => {
+          run(Effect.logError("request failed").pipe(Effect.annotateLogs({ error: String(error) })))
+          if (!res.headersSent) res.writeHead(500, { "content-type": "application/json" })
+          res.end(JSON.stringify({ success: false, error: "internal error" }))
+        })
+    }
+
+    const server = yield* Effect.acquireRelease(
+      Effect.callback<Server, Error>((resume) => {
+        const s = createServer({ keepAliveTimeout: 65_000 }, handle)
+        s.once("error", (e) => resume(Effect.fail(e)))
+        s.listen(options.port, options.host, () => resume(Effect.succeed(s)))
+      }),
+      (s) =>
+        Effect.gen(function* () {
+          draining = true
+          yield* Effect.logInfo("collector draining: no new requests; waiting for in-flight ones")
+          yield* Effect.callback<void>((resume) => {
+            s.close(() => resume(Effect.void))
+            s.closeIdleConnections()
+          }).pipe(Effect.timeout(Duration.minutes(2)), Effect.ignore)
+          yield* Effect.logInfo("collector stopped")
+        }),
+    ).pipe(Effect.mapError((e) => new CollectorListenError({ host: options.host, port: options.port, cause: e })))
+    const address = server.address() as AddressInfo
+    const url = `http://${address.address.includes(":") ? `[${address.address}]` : address.address}:${address.port}`
+    return { url, server }
+  })
+
+export class CollectorListenError extends Data.TaggedError("CollectorListenError")<{
+  readonly host: string
+  readonly port: number
+  readonly cause: Error
+}> {
+  override get message() {
+    return `cannot listen on ${this.host}:${this.port}: ${this.cause.message}`
+  }
+}

@@ -1,0 +1,60 @@
+// The canonical message every source becomes, and the dead letter every rejection becomes.
+// One module for these shapes, so connectors, stages and sinks cannot drift apart.
+
+export type Channel = "web" | "email" | "chat" | "call" | "social"
+
+export type EventType = "track" | "identify" | "page" | "screen" | "group" | "alias"
+
+export const EVENT_TYPES: ReadonlyArray<EventType> = ["track", "identify", "page", "screen", "group", "alias"]
+
+export type JsonObject = { readonly [key: string]: unknown }
+
+/** A validated, normalised message on its way to the warehouse. */
+export interface CanonicalEvent {
+  readonly tenant: string
+  /** The item's own id (Segment messageId, SendGrid sg_event_id, ...); unique per tenant. */
+  readonly messageId: string
+  readonly type: EventType
+  /** Track event name, or page/screen name; empty for other types. */
+  readonly event: string
+  readonly anonymousId: string
+  readonly userId: string
+  readonly groupId: string
+  readonly previousId: string
+  readonly channel: Channel
+  /** The connector that produced it: "segment", "sendgrid", ... */
+  readonly source: string
+  /** ISO-8601 UTC, corrected for client clock skew. */
+  readonly timestamp: string
+  readonly originalTimestamp: string | null
+  readonly sentAt: string | null
+  readonly receivedAt: string
+  readonly properties: JsonObject
+  readonly traits: JsonObject
+  readonly context: JsonObject
+  /** Fields of the original message that have no column of their own (integrations, page name, ...). */
+  readonly extra: JsonObject
+  /** Filled by identity resolution; until then the provisional id (userId, else anonymousId). */
+  readonly profileId: string
+}
+
+/** Why a message was refused, in words a sender understands. */
+export interface Rejection {
+  /** Machine-readable rule, e.g. "missing_identity", "bad_timestamp". */
+  readonly rule: string
+  /** JSON pointer of the offending field ("" for the whole message). */
+  readonly field: string
+  readonly message: string
+}
+
+/** A refused input, kept whole so it can be inspected and re-driven. */
+export interface DeadLetter {
+  readonly tenant: string
+  readonly source: string
+  readonly receivedAt: string
+  /** The sender's id for the message when it had a usable one. */
+  readonly messageId: string
+  readonly rejection: Rejection
+  /** The raw payload as received (text). */
+  readonly payload: string
+}

@@ -1,0 +1,61 @@
+// The one ajv instance of the process: schemas are compiled once, at start-up, by the module that owns them.
+import { Ajv, type ErrorObject } from "ajv"
+
+const ISO_DATE_TIME =
+  /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?(Z|[+-]\d{2}(?::?\d{2})?)?$/i
+
+const DAYS_IN_MONTH = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+
+/** Oldest and newest instants the warehouse's DateTime64 columns can hold. */
+const MIN_MS = Date.UTC(1900, 0, 1)
+const MAX_MS = Date.UTC(2299, 11, 31, 23, 59, 59, 999)
+
+/**
+ * Parses an ISO-8601 date-time (offset optional, UTC assumed when absent) into epoch milliseconds,
+ * or NaN when it is not one. Calendar validity is checked, not left to Date's lenient rollover.
+ */
+export const parseIsoDateTime = (text: string): number => {
+  const m = ISO_DATE_TIME.exec(text)
+  if (m === null) return Number.NaN
+  const year = +m[1]!
+  const month = +m[2]!
+  const day = +m[3]!
+  const hour = +m[4]!
+  const minute = +m[5]!
+  const second = m[6] === undefined ? 0 : +m[6]
+  if (month < 1 || month > 12 || day < 1 || day > DAYS_IN_MONTH[month - 1]!) return Number.NaN
+  if (month === 2 && day === 29 && !(year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0))) return Number.NaN
+  if (hour > 23 || minute > 59 || second > 59) return Number.NaN
+  const fraction = m[7] === undefined ? 0 : Math.floor(+`0.${m[7]}` * 1000)
+  let ms = Date.UTC(year, month - 1, day, hour, minute, second, fraction)
+  const zone = m[8]
+  if (zone !== undefined && zone.toUpperCase() !== "Z") {
+    const sign = zone[0] === "-" ? -1 : 1
+    const digits = zone.slice(1).replace(":", "")
+    const offsetMinutes = +digits.slice(0, 2) * 60 + (digits.length > 2 ? +digits.slice(2, 4) : 0)
+    ms -= sign * offsetMinutes * 60_000
+  }
+  return ms >= MIN_MS && ms <= MAX_MS ? ms : Number.NaN
+}
+
+export const ajv = new Ajv({ allErrors: false, strict: true, strictRequired: false, allowUnionTypes: true })
+ajv.addFormat("iso-date-time", { type: "string", validate: (s: string) => !Number.isNaN(parseIsoDateTime(s)) })
+
+/** Words for a JSON type, as a sender would say it. */
+export const describeType = (value: unknown): string =>
+  value === null ? "null" : Array.isArray(value) ? "an array" : typeof value === "object" ? "an object" : `a ${typeof value}`
+
+/** The JSON pointer an ajv error is about (a missing property points at the property itself). */
+export const errorField = (error: ErrorObject): string =>
+  error.keyword === "required" ? `${error.instancePath}/${String(error.params["missingProperty"])}` : error.instancePath
+
+/** Reads the value at a JSON pointer produced by ajv (only plain property and index steps). */
+export const valueAt = (root: unknown, pointer: string): unknown => {
+  if (pointer === "") return root
+  let current: unknown = root
+  for (const step of pointer.slice(1).split("/")) {
+    if (current === null || typeof current !== "object") return undefined
+    current = (current as Record<string, unknown>)[step.replace(/~1/g, "/").replace(/~0/g, "~")]
+  }
+  return current
+}

@@ -1,0 +1,118 @@
+// The Segment HTTP Tracking API's request semantics, independent of the HTTP server: which routes exist, how a
+// request body becomes canonical events and dead letters, and what the sender is told.
+import type { CanonicalEvent, DeadLetter, EventType, JsonObject, Rejection } from "./message.ts"
+import { describeType } from "./schemas.ts"
+import {
+  normaliseSegmentMessage,
+  SEGMENT_LIMITS,
+  type SegmentMessage,
+  validateSegmentMessage,
+} from "./sources/segment.ts"
+
+export type SegmentRoute = EventType | "batch" | "import"
+
+export const SEGMENT_ROUTES: ReadonlySet<string> = new Set([
+  "track", "identify", "page", "screen", "group", "alias", "batch", "import",
+])
+
+export const isBatchRoute = (route: SegmentRoute) => route === "batch" || route === "import"
+
+/** The largest body a route accepts (after decompression). */
+export const bodyLimit = (route: SegmentRoute) =>
+  isBatchRoute(route) ? SEGMENT_LIMITS.maxBatchBytes : SEGMENT_LIMITS.maxMessageBytes
+
+export interface RejectedItem extends Rejection {
+  /** Position in the batch (0 for a single-message route). */
+  readonly index: number
+  readonly messageId?: string
+}
+
+export interface SegmentRequestResult {
+  readonly events: ReadonlyArray<CanonicalEvent>
+  readonly deadLetters: ReadonlyArray<DeadLetter>
+  readonly rejected: ReadonlyArray<RejectedItem>
+  /** Set when the request as a whole was refused (not JSON, not a batch, too many messages). */
+  readonly requestError?: RejectedItem
+}
+
+export interface SegmentRequest {
+  readonly route: SegmentRoute
+  readonly body: string
+  readonly tenant: string
+  readonly receivedAtMs: number
+}
+
+const isObject = (v: unknown): v is JsonObject => v !== null && typeof v === "object" && !Array.isArray(v)
+
+const wholeRequestRefused = (req: SegmentRequest, rejection: Rejection): SegmentRequestResult => {
+  const item: RejectedItem = { ...rejection, index: 0 }
+  return {
+    events: [],
+    rejected: [item],
+    requestError: item,
+    deadLetters: [{
+      tenant: req.tenant, source: "segment", receivedAt: new Date(req.receivedAtMs).toISOString(), messageId: "",
+      rejection, payload: req.body,
+    }],
+  }
+}
+
+/** Parses, validates and normalises one request of the Segment HTTP API. */
+export const processSegmentRequest = (req: SegmentRequest): SegmentRequestResult => {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(req.body)
+  } catch (e) {
+    return wholeRequestRefused(req, { rule: "not_json", field: "", message: `body is not valid JSON: ${(e as Error).message}` })
+  }
+  const receivedAt = new Date(req.receivedAtMs).toISOString()
+  let messages: ReadonlyArray<unknown>
+  let batch: JsonObject | undefined
+  if (isBatchRoute(req.route)) {
+    if (!isObject(parsed) || !Array.isArray(parsed["batch"])) {
+      return wholeRequestRefused(req, {
+        rule: "batch_not_array", field: "/batch",
+        message: `a batch request must be an object with a "batch" array (got ${isObject(parsed) ? `batch as ${describeType(parsed["batch"])}` : describeType(parsed)})`,
+      })
+    }
+    messages = parsed["batch"]
+    if (messages.length > SEGMENT_LIMITS.maxBatchMessages) {
+      return wholeRequestRefused(req, {
+        rule: "too_many_messages", field: "/batch",
+        message: `a batch holds at most ${SEGMENT_LIMITS.maxBatchMessages} messages (got ${messages.length})`,
+      })
+    }
+    batch = parsed
+  } else {
+    // On a single-message route the route names the type, as Segment does.
+    messages = [isObject(parsed) ? { ...parsed, type: req.route } : parsed]
+  }
+  const batchSentAt = typeof batch?.["sentAt"] === "string" ? batch["sentAt"] : undefined
+  const ctx = {
+    tenant: req.tenant,
+    receivedAtMs: req.receivedAtMs,
+    // /v1/import carries history: the client's timestamps are kept as sent.
+    correctClockSkew: req.route !== "import",
+    batchSentAt,
+    batchContext: isObject(batch?.["context"]) ? batch["context"] : undefined,
+    batchIntegrations: isObject(batch?.["integrations"]) ? batch["integrations"] : undefined,
+  }
+  // Every message of a body within the per-message limit is within it too: only measure when the body is bigger.
+  const knownSmall = Buffer.byteLength(req.body) <= SEGMENT_LIMITS.maxMessageBytes ? 0 : undefined
+  const events: Array<CanonicalEvent> = []
+  const rejected: Array<RejectedItem> = []
+  const deadLetters: Array<DeadLetter> = []
+  for (let index = 0; index < messages.length; index++) {
+    const message = messages[index]
+    const rejection = validateSegmentMessage(message, knownSmall)
+    if (rejection === null) {
+      events.push(normaliseSegmentMessage(message as SegmentMessage, ctx))
+      continue
+    }
+    const rawId = isObject(message) ? message["messageId"] : undefined
+    const messageId = typeof rawId === "string" ? rawId : ""
+    rejected.push({ ...rejection, index, ...(messageId === "" ? {} : { messageId }) })
+    deadLetters.push({ tenant: req.tenant, source: "segment", receivedAt, messageId, rejection, payload: JSON.stringify(message) ?? "undefined" })
+  }
+  return { events, deadLetters, rejected }
+}

@@ -1,0 +1,184 @@
+// Segment Tracking API messages: validation against segment.schema.json and the rules a schema cannot say,
+// then normalisation into canonical events (messageId filled, timestamps corrected for clock skew as Segment does).
+import { createHash } from "node:crypto"
+import type { ErrorObject } from "ajv"
+import type { CanonicalEvent, EventType, JsonObject, Rejection } from "../message.ts"
+import { ajv, describeType, errorField, parseIsoDateTime, valueAt } from "../schemas.ts"
+import schema from "./segment.schema.json" with { type: "json" }
+
+/** The fields segment.schema.json describes; unknown fields are allowed and kept in `extra`. */
+export interface SegmentMessage {
+  readonly type: EventType
+  readonly messageId?: string | null
+  readonly userId?: string | number | null
+  readonly anonymousId?: string | number | null
+  readonly event?: string
+  readonly name?: string | null
+  readonly groupId?: string | number
+  readonly previousId?: string | number
+  readonly timestamp?: string
+  readonly originalTimestamp?: string
+  readonly sentAt?: string
+  readonly properties?: JsonObject
+  readonly traits?: JsonObject
+  readonly context?: JsonObject
+  readonly integrations?: JsonObject
+  readonly [extra: string]: unknown
+}
+
+/** Limits of a production collector, as Segment documents them. */
+export const SEGMENT_LIMITS = {
+  maxMessageBytes: 32 * 1024,
+  maxBatchBytes: 500 * 1024,
+  maxBatchMessages: 2500,
+} as const
+
+const validateSchema = ajv.compile<SegmentMessage>(schema)
+
+/** Columns of their own; everything else a message carries goes to `extra`. */
+const MAPPED_FIELDS = new Set([
+  "type", "messageId", "userId", "anonymousId", "event", "groupId", "previousId", "timestamp", "originalTimestamp",
+  "sentAt", "receivedAt", "properties", "traits", "context", "writeKey",
+])
+
+const FIELD_RULES: Record<string, { rule: string; what: string }> = {
+  "/messageId": { rule: "message_id_not_string", what: "messageId must be a non-empty string" },
+  "/userId": { rule: "user_id_not_string", what: "userId must be a string or a number" },
+  "/anonymousId": { rule: "anonymous_id_not_string", what: "anonymousId must be a string or a number" },
+  "/timestamp": { rule: "bad_timestamp", what: "timestamp must be an ISO-8601 date-time string" },
+  "/originalTimestamp": { rule: "bad_timestamp", what: "originalTimestamp must be an ISO-8601 date-time string" },
+  "/sentAt": { rule: "bad_timestamp", what: "sentAt must be an ISO-8601 date-time string" },
+  "/properties": { rule: "properties_not_object", what: "properties must be an object" },
+  "/traits": { rule: "traits_not_object", what: "traits must be an object" },
+  "/context": { rule: "context_not_object", what: "context must be an object" },
+  "/integrations": { rule: "integrations_not_object", what: "integrations must be an object" },
+  "/event": { rule: "event_not_string", what: "event must be a non-empty string" },
+  "/name": { rule: "name_not_string", what: "name must be a string" },
+  "/groupId": { rule: "missing_group_id", what: "a group message needs a groupId (string or number)" },
+  "/previousId": { rule: "missing_previous_id", what: "an alias message needs a previousId (string or number)" },
+}
+
+const rejection = (rule: string, field: string, message: string): Rejection => ({ rule, field, message })
+
+const explain = (error: ErrorObject, message: unknown): Rejection => {
+  const field = errorField(error)
+  const value = valueAt(message, field)
+  if (field === "/type") {
+    return value === undefined || value === null
+      ? rejection("missing_type", field, "type is required (one of track, identify, page, screen, group, alias)")
+      : rejection("unknown_type", field,
+        `type ${JSON.stringify(value)} is not one of track, identify, page, screen, group, alias (case-sensitive)`)
+  }
+  if (field === "/event" && (value === undefined || value === "")) {
+    return rejection("missing_event", field, "a track message needs a non-empty event name")
+  }
+  const known = FIELD_RULES[field]
+  if (known === undefined) return rejection(`schema_${error.keyword}`, field, `${field} ${error.message ?? "is invalid"}`)
+  if (error.keyword === "maxLength") return rejection(known.rule, field, `${field.slice(1)} is longer than ${String(error.params["limit"])} characters`)
+  const got = value === undefined ? "it is missing" : `got ${error.keyword === "format" ? JSON.stringify(value) : describeType(value)}`
+  return rejection(known.rule, field, `${known.what} (${got})`)
+}
+
+const isBlankId = (id: unknown): boolean =>
+  id === undefined || id === null || (typeof id === "string" && id.trim() === "")
+
+/**
+ * Checks one message. `sizeBytes`, when the caller knows it, is the message's encoded size; otherwise the size is
+ * measured here. Returns null when the message is acceptable.
+ */
+export const validateSegmentMessage = (message: unknown, sizeBytes?: number): Rejection | null => {
+  if (message === null || typeof message !== "object" || Array.isArray(message)) {
+    return rejection("not_object", "", `a message must be a JSON object (got ${describeType(message)})`)
+  }
+  const size = sizeBytes ?? Buffer.byteLength(JSON.stringify(message))
+  if (size > SEGMENT_LIMITS.maxMessageBytes) {
+    return rejection("too_large", "", `message is ${size} bytes; the limit is ${SEGMENT_LIMITS.maxMessageBytes} bytes (32 KB)`)
+  }
+  if (!validateSchema(message)) return explain(validateSchema.errors![0]!, message)
+  const m = message as SegmentMessage
+  if (isBlankId(m.userId) && isBlankId(m.anonymousId)) {
+    return rejection("missing_identity", "/userId", "a message needs a non-blank userId or anonymousId")
+  }
+  if (m.messageId === null) return rejection("message_id_not_string", "/messageId", "messageId must be a non-empty string (got null)")
+  return null
+}
+
+/** What the receiving end knows about a message besides the message itself. */
+export interface ReceiveContext {
+  readonly tenant: string
+  readonly receivedAtMs: number
+  /** Live traffic: correct `timestamp` for the sender's clock skew. Historical imports keep the client's time. */
+  readonly correctClockSkew: boolean
+  /** Batch-level sentAt, context and integrations apply to every message of the batch. */
+  readonly batchSentAt?: string | undefined
+  readonly batchContext?: JsonObject | undefined
+  readonly batchIntegrations?: JsonObject | undefined
+}
+
+const EMPTY: JsonObject = Object.freeze({})
+
+const idString = (id: string | number | null | undefined): string =>
+  id === undefined || id === null ? "" : typeof id === "number" ? String(id) : id.trim()
+
+/**
+ * A missing messageId gets one derived from the message's content, so a sender's retry of the same message
+ * gets the same id and still lands once.
+ */
+const contentMessageId = (tenant: string, message: SegmentMessage): string => {
+  const { sentAt: _sentAt, ...stable } = message
+  return `cdp-${createHash("sha256").update(tenant).update("\0").update(JSON.stringify(stable)).digest("hex").slice(0, 32)}`
+}
+
+const toIso = (ms: number): string => new Date(ms).toISOString()
+
+/**
+ * Segment's timestamp rules: the client's time is `originalTimestamp`; when `sentAt` is known, the event time is
+ * `receivedAt - (sentAt - originalTimestamp)`, which removes the client's clock skew.
+ */
+const eventTimes = (m: SegmentMessage, ctx: ReceiveContext) => {
+  const clientTime = m.timestamp ?? m.originalTimestamp
+  const sentAt = m.sentAt ?? ctx.batchSentAt
+  const originalMs = clientTime === undefined ? Number.NaN : parseIsoDateTime(clientTime)
+  const sentMs = sentAt === undefined ? Number.NaN : parseIsoDateTime(sentAt)
+  let timestampMs = Number.isNaN(originalMs) ? ctx.receivedAtMs : originalMs
+  if (ctx.correctClockSkew && !Number.isNaN(originalMs) && !Number.isNaN(sentMs)) {
+    timestampMs = ctx.receivedAtMs - (sentMs - originalMs)
+  }
+  return {
+    timestamp: toIso(timestampMs),
+    originalTimestamp: Number.isNaN(originalMs) ? null : toIso(originalMs),
+    sentAt: Number.isNaN(sentMs) ? null : toIso(sentMs),
+  }
+}
+
+/** Turns a message that passed `validateSegmentMessage` into a canonical event. */
+export const normaliseSegmentMessage = (m: SegmentMessage, ctx: ReceiveContext): CanonicalEvent => {
+  let extra: Record<string, unknown> | undefined
+  for (const key in m) {
+    if (!MAPPED_FIELDS.has(key)) (extra ??= {})[key] = m[key]
+  }
+  if (ctx.batchIntegrations !== undefined && m.integrations === undefined) (extra ??= {})["integrations"] = ctx.batchIntegrations
+  const context = ctx.batchContext === undefined ? m.context ?? EMPTY : { ...ctx.batchContext, ...m.context }
+  const userId = idString(m.userId)
+  const anonymousId = idString(m.anonymousId)
+  const messageId = typeof m.messageId === "string" && m.messageId !== "" ? m.messageId : contentMessageId(ctx.tenant, m)
+  return {
+    tenant: ctx.tenant,
+    messageId,
+    type: m.type,
+    event: m.type === "track" ? m.event ?? "" : m.type === "page" || m.type === "screen" ? m.name ?? "" : "",
+    anonymousId,
+    userId,
+    groupId: idString(m.groupId),
+    previousId: idString(m.previousId),
+    channel: "web",
+    source: "segment",
+    ...eventTimes(m, ctx),
+    receivedAt: toIso(ctx.receivedAtMs),
+    properties: m.properties ?? EMPTY,
+    traits: m.traits ?? EMPTY,
+    context,
+    extra: extra ?? EMPTY,
+    profileId: "",
+  }
+}

@@ -1,0 +1,54 @@
+// The one place that imports `natural`: its Porter stemmer, tokenizer and English sentiment vocabularies.
+import "./quiet-env.ts"
+import natural from "natural"
+
+/** natural's analyzers keep their (copied, prototype-free) vocabulary on the instance; the d.ts does not declare it. */
+interface AnalyzerInternals {
+  readonly vocabulary: Record<string, unknown>
+  readonly negations: ReadonlyArray<string>
+}
+
+const internals = (type: "afinn" | "pattern"): AnalyzerInternals =>
+  new natural.SentimentAnalyzer("English", undefined, type) as unknown as AnalyzerInternals
+
+const numeric = (vocabulary: Record<string, unknown>): Map<string, number> => {
+  const out = new Map<string, number>()
+  for (const word in vocabulary) {
+    const value = Number(vocabulary[word])
+    if (Number.isFinite(value)) out.set(word, value)
+  }
+  return out
+}
+
+const afinn = internals("afinn")
+
+/** AFINN-165: about 3,400 English words and phrases rated by hand from -5 to +5. */
+export const afinnVocabulary: ReadonlyMap<string, number> = numeric(afinn.vocabulary)
+
+/** Pattern's English adjectives (polarity -1..+1), rated on product reviews. */
+export const patternVocabulary: ReadonlyMap<string, number> = numeric(internals("pattern").vocabulary)
+
+/** natural's English negation words ("not", "no", "never", "neither"). */
+export const naturalNegations: ReadonlyArray<string> = afinn.negations
+
+const wordTokenizer = new natural.WordTokenizer()
+
+/** natural's word tokenizer; used off the hot path (taxonomy and phrase lists), never per scored text. */
+export const tokenizeWords = (text: string): string[] => wordTokenizer.tokenize(text.toLowerCase())
+
+const STEM_CACHE_LIMIT = 100_000
+const stemCache = new Map<string, string>()
+
+/**
+ * Porter stem of a lower-case word. natural's stemmer costs a few microseconds a word, so results are memoised; the
+ * cache is cleared when full rather than tracked per entry, which keeps lookups cheap.
+ */
+export const stem = (word: string): string => {
+  let s = stemCache.get(word)
+  if (s === undefined) {
+    s = natural.PorterStemmer.stem(word)
+    if (stemCache.size >= STEM_CACHE_LIMIT) stemCache.clear()
+    stemCache.set(word, s)
+  }
+  return s
+}

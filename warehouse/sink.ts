@@ -1,0 +1,112 @@
+// Lands canonical events and dead letters in the warehouse, each (tenant, message_id) once.
+// The warehouse is the truth about what landed: the set of landed ids is read from it at start-up, and after a
+// failed insert (which may have left part of its rows, inserts are not atomic) the ids of that batch are
+// checked against it again before the retry, so a retry never lands a second copy.
+import { createHash } from "node:crypto"
+import { Effect } from "effect"
+import type { CanonicalEvent, DeadLetter } from "../ingest/message.ts"
+import { Warehouse, type Row, type WarehouseQueryError, type WarehouseUnavailable } from "./warehouse.ts"
+
+export interface LandResult {
+  readonly landed: number
+  readonly duplicates: number
+}
+
+export interface EventSink {
+  readonly landEvents: (batch: ReadonlyArray<CanonicalEvent>) =>
+    Effect.Effect<LandResult, WarehouseUnavailable | WarehouseQueryError>
+  readonly landDeadLetters: (batch: ReadonlyArray<DeadLetter>) => Effect.Effect<void, WarehouseUnavailable>
+}
+
+export const eventRow = (e: CanonicalEvent): Row => ({
+  tenant: e.tenant,
+  message_id: e.messageId,
+  type: e.type,
+  event: e.event,
+  anonymous_id: e.anonymousId,
+  user_id: e.userId,
+  group_id: e.groupId,
+  previous_id: e.previousId,
+  profile_id: e.profileId,
+  channel: e.channel,
+  source: e.source,
+  timestamp: e.timestamp,
+  original_timestamp: e.originalTimestamp,
+  sent_at: e.sentAt,
+  received_at: e.receivedAt,
+  // Objects are read into the String columns as their JSON text (input_format_json_read_objects_as_strings).
+  properties: e.properties,
+  traits: e.traits,
+  context: e.context,
+  extra: e.extra,
+})
+
+export const deadLetterRow = (d: DeadLetter): Row => ({
+  tenant: d.tenant,
+  source: d.source,
+  dead_letter_id: createHash("sha256").update(`${d.source}\0${d.rejection.rule}\0${d.payload}`).digest("hex").slice(0, 32),
+  received_at: d.receivedAt,
+  message_id: d.messageId,
+  rule: d.rejection.rule,
+  field: d.rejection.field,
+  reason: d.rejection.message,
+  payload: d.payload,
+})
+
+const key = (tenant: string, messageId: string) => `${tenant}\u0000${messageId}`
+
+export const makeEventSink = Effect.gen(function* () {
+  const warehouse = yield* Warehouse
+  const landed = new Set<string>()
+  const seed = yield* warehouse.query<{ tenant: string; message_id: string }>("SELECT tenant, message_id FROM events")
+  for (const row of seed) landed.add(key(row.tenant, row.message_id))
+  /** Ids of a batch whose insert failed: part of it may be stored, so ask the warehouse before retrying. */
+  const uncertain = new Set<string>()
+
+  const storedAmong = (events: ReadonlyArray<CanonicalEvent>) =>
+    Effect.gen(function* () {
+      const byTenant = new Map<string, Array<string>>()
+      for (const e of events) {
+        const ids = byTenant.get(e.tenant) ?? []
+        ids.push(e.messageId)
+        byTenant.set(e.tenant, ids)
+      }
+      const stored = new Set<string>()
+      for (const [tenant, ids] of byTenant) {
+        const rows = yield* warehouse.query<{ message_id: string }>(
+          "SELECT DISTINCT message_id FROM events WHERE tenant = {tenant:String} AND message_id IN {ids:Array(String)}",
+          { params: { tenant, ids } },
+        )
+        for (const row of rows) stored.add(key(tenant, row.message_id))
+      }
+      return stored
+    })
+
+  const landEvents = Effect.fn("landEvents")(function* (batch: ReadonlyArray<CanonicalEvent>) {
+    const checkAgain = uncertain.size === 0 ? [] : batch.filter((e) => uncertain.has(key(e.tenant, e.messageId)))
+    const alreadyStored = checkAgain.length === 0 ? undefined : yield* storedAmong(checkAgain)
+    const fresh: Array<CanonicalEvent> = []
+    const freshKeys: Array<string> = []
+    const inBatch = new Set<string>()
+    for (const e of batch) {
+      const k = key(e.tenant, e.messageId)
+      if (landed.has(k) || inBatch.has(k) || alreadyStored?.has(k)) continue
+      inBatch.add(k)
+      fresh.push(e)
+      freshKeys.push(k)
+    }
+    if (alreadyStored !== undefined) for (const k of alreadyStored) landed.add(k)
+    yield* warehouse.insert("events", fresh.map(eventRow)).pipe(
+      Effect.tapError(() => Effect.sync(() => { for (const k of freshKeys) uncertain.add(k) })),
+    )
+    for (const k of freshKeys) {
+      landed.add(k)
+      uncertain.delete(k)
+    }
+    return { landed: fresh.length, duplicates: batch.length - fresh.length }
+  })
+
+  const landDeadLetters = (batch: ReadonlyArray<DeadLetter>) => warehouse.insert("dead_letters", batch.map(deadLetterRow))
+
+  return { landEvents, landDeadLetters } satisfies EventSink
+})
