@@ -9,4 +9,9 @@ if (major < 22) {
   process.exit(1)
 }
 process.env.DOTENV_CONFIG_QUIET ??= "true"
+// Output piped into `head` and closed early: stop writing, but let the command finish and close its stores.
+process.stdout.on("error", (error) => {
+  if (error.code !== "EPIPE") throw error
+  process.stdout.write = () => true
+})
 await import("../cli/main.ts")

@@ -3,6 +3,7 @@
 import { join, resolve } from "node:path"
 import { Layer, Logger, References } from "effect"
 import { EventBus } from "../ingest/bus.ts"
+import { ObjectStore } from "../ingest/objectstore.ts"
 import { Pipeline } from "../ingest/pipeline.ts"
 import { Warehouse } from "../warehouse/warehouse.ts"
 
@@ -27,9 +28,13 @@ export const warehouseLayer = (config: BackendConfig) =>
 
 export const busLayer = (_config: BackendConfig) => EventBus.memory
 
-/** Pipeline with the bus and warehouse it runs on (both also exposed, for health and queries). */
+export const objectStoreLayer = (config: BackendConfig) => ObjectStore.local(join(config.dataDir, "objects"))
+
+/** Pipeline with the bus, warehouse and object store it runs on (all also exposed, for health and queries). */
 export const pipelineLayer = (config: BackendConfig) =>
-  Pipeline.layer.pipe(Layer.provideMerge(Layer.merge(busLayer(config), warehouseLayer(config))))
+  Pipeline.layer.pipe(
+    Layer.provideMerge(Layer.mergeAll(busLayer(config), warehouseLayer(config), objectStoreLayer(config))),
+  )
 
 /** Structured JSON log lines: on stdout for the server, on stderr (warnings only) for one-shot commands. */
 export const serverLogger = Logger.layer([Logger.consoleJson])

@@ -9,6 +9,14 @@ export const EVENT_TYPES: ReadonlyArray<EventType> = ["track", "identify", "page
 
 export type JsonObject = { readonly [key: string]: unknown }
 
+/** Kinds of identifier a message can carry about the person behind it (raw, as sent; identity normalises them). */
+export type IdentifierKind = "user_id" | "anonymous_id" | "email" | "phone" | "twitter_id" | "twitter_handle" | "social_handle"
+
+export interface Identifier {
+  readonly kind: IdentifierKind
+  readonly value: string
+}
+
 /** A validated, normalised message on its way to the warehouse. */
 export interface CanonicalEvent {
   readonly tenant: string
@@ -34,6 +42,16 @@ export interface CanonicalEvent {
   readonly context: JsonObject
   /** Fields of the original message that have no column of their own (integrations, page name, ...). */
   readonly extra: JsonObject
+  /**
+   * Identifiers beyond userId/anonymousId that the message states about its sender (an e-mail address, a phone
+   * number, a social handle), as sent. Identity resolution links profiles through them.
+   */
+  readonly identifiers: ReadonlyArray<Identifier>
+  /**
+   * What the customer wrote (mail body without quotes and signature, chat lines, tweet, call notes), for
+   * sentiment. Free text is personal data: it lands in the `texts` table only, keyed by message id.
+   */
+  readonly text: string
   /** Filled by identity resolution; until then the provisional id (userId, else anonymousId). */
   readonly profileId: string
 }

@@ -39,6 +39,16 @@ export const eventRow = (e: CanonicalEvent): Row => ({
   traits: e.traits,
   context: e.context,
   extra: e.extra,
+  identifiers: e.identifiers,
+})
+
+export const textRow = (e: CanonicalEvent): Row => ({
+  tenant: e.tenant,
+  message_id: e.messageId,
+  profile_id: e.profileId,
+  channel: e.channel,
+  timestamp: e.timestamp,
+  text: e.text,
 })
 
 export const deadLetterRow = (d: DeadLetter): Row => ({
@@ -96,7 +106,11 @@ export const makeEventSink = Effect.gen(function* () {
       freshKeys.push(k)
     }
     if (alreadyStored !== undefined) for (const k of alreadyStored) landed.add(k)
-    yield* warehouse.insert("events", fresh.map(eventRow)).pipe(
+    const texts = fresh.filter((e) => e.text !== "")
+    // Texts first: an event row without its text would be scored as empty; a text without its event is harmless
+    // and replaced (same key) when the retry lands the event.
+    yield* warehouse.insert("texts", texts.map(textRow)).pipe(
+      Effect.andThen(warehouse.insert("events", fresh.map(eventRow))),
       Effect.tapError(() => Effect.sync(() => { for (const k of freshKeys) uncertain.add(k) })),
     )
     for (const k of freshKeys) {

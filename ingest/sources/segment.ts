@@ -2,7 +2,7 @@
 // then normalisation into canonical events (messageId filled, timestamps corrected for clock skew as Segment does).
 import { createHash } from "node:crypto"
 import type { ErrorObject } from "ajv"
-import type { CanonicalEvent, EventType, JsonObject, Rejection } from "../message.ts"
+import type { CanonicalEvent, EventType, Identifier, JsonObject, Rejection } from "../message.ts"
 import { ajv, describeType, errorField, parseIsoDateTime, valueAt } from "../schemas.ts"
 import schema from "./segment.schema.json" with { type: "json" }
 
@@ -116,6 +116,7 @@ export interface ReceiveContext {
 }
 
 const EMPTY: JsonObject = Object.freeze({})
+const NO_IDENTIFIERS: ReadonlyArray<Identifier> = Object.freeze([])
 
 const idString = (id: string | number | null | undefined): string =>
   id === undefined || id === null ? "" : typeof id === "number" ? String(id) : id.trim()
@@ -179,6 +180,8 @@ export const normaliseSegmentMessage = (m: SegmentMessage, ctx: ReceiveContext):
     traits: m.traits ?? EMPTY,
     context,
     extra: extra ?? EMPTY,
+    identifiers: NO_IDENTIFIERS,
+    text: "",
     profileId: "",
   }
 }

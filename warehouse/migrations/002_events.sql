@@ -7,6 +7,8 @@
 -- Order key: (tenant, profile_id, timestamp, message_id). Every query is per tenant; the next most common is one
 --   profile's history or all events of a set of profiles (segments, exports), read in time order; message_id last
 --   makes the key unique per message.
+-- identifiers: e-mail addresses, phone numbers, social handles the message states about its sender, as sent.
+-- Free text is not here: it is personal data kept once, in `texts`.
 -- properties / traits / context / extra hold the message's JSON objects as JSON text: read them with
 --   JSONExtractString(properties, 'plan') and friends.
 CREATE TABLE IF NOT EXISTS events
@@ -30,6 +32,7 @@ CREATE TABLE IF NOT EXISTS events
     traits String,
     context String,
     extra String,
+    identifiers Array(Tuple(kind LowCardinality(String), value String)),
     ingested_at DateTime64(3, 'UTC') DEFAULT now64(3),
     INDEX message_id_bloom message_id TYPE bloom_filter(0.001) GRANULARITY 4
 )
