@@ -201,7 +201,11 @@ const makeCollector = (options: CollectorOptions) =>
           }))),
       ))
         .then((reply) => {
-          res.writeHead(reply.status, { "content-type": "application/json", ...reply.headers })
+          res.writeHead(reply.status, {
+            "content-type": "application/json",
+            ...(draining ? { connection: "close" } : {}),
+            ...reply.headers,
+          })
           res.end(JSON.stringify(reply.body))
         })
         .catch((error: unknown) => {
@@ -221,10 +225,17 @@ const makeCollector = (options: CollectorOptions) =>
         Effect.gen(function* () {
           draining = true
           yield* Effect.logInfo("collector draining: no new requests; waiting for in-flight ones")
+          // Connections kept alive go idle as their in-flight requests are answered: close each as it does.
           yield* Effect.callback<void>((resume) => {
-            s.close(() => resume(Effect.void))
+            const sweep = setInterval(() => s.closeIdleConnections(), 50)
+            s.close(() => {
+              clearInterval(sweep)
+              resume(Effect.void)
+            })
             s.closeIdleConnections()
+            return Effect.sync(() => clearInterval(sweep))
           }).pipe(Effect.timeout(Duration.minutes(2)), Effect.ignore)
+          s.closeAllConnections()
           yield* Effect.logInfo("collector stopped")
         }),
     ).pipe(Effect.mapError((e) => new CollectorListenError({ host: options.host, port: options.port, cause: e })))

@@ -1,7 +1,7 @@
 // The Warehouse service: ClickHouse through the official @clickhouse/client, either over chDB's in-process
 // connection (embedded default, one data directory) or over HTTP to a server. Same client, same SQL.
-import { mkdirSync } from "node:fs"
-import { resolve } from "node:path"
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { join, resolve } from "node:path"
 import { createClient, type ClickHouseClient, type ClickHouseSettings } from "@clickhouse/client"
 import { Context, Data, Effect, Layer } from "effect"
 import { applyMigrations } from "./migrate.ts"
@@ -25,9 +25,28 @@ export class WarehouseQueryError extends Data.TaggedError("WarehouseQueryError")
 /** Another process holds the embedded data directory (chDB allows one process per directory). */
 export class DataDirLocked extends Data.TaggedError("DataDirLocked")<{
   readonly dataDir: string
+  readonly owner?: string | undefined
 }> {
   override get message() {
-    return `data dir ${this.dataDir} is in use by another cdp process (e.g. a running \`cdp serve\`); stop it or use another --data-dir`
+    return `data dir ${this.dataDir} is in use by ${this.owner ?? "another cdp process"}; ` +
+      "stop it (its data stays) or use another --data-dir"
+  }
+}
+
+/**
+ * Who holds an embedded data directory: written when a process opens it, removed when it closes it, so a second
+ * process is told who holds it (before the engine itself refuses with a lock error).
+ */
+const OWNER_FILE = "cdp-owner.json"
+
+const aliveOwner = (dir: string): string | undefined => {
+  try {
+    const owner = JSON.parse(readFileSync(join(dir, OWNER_FILE), "utf8")) as { pid: number; command: string }
+    if (owner.pid === process.pid) return undefined
+    process.kill(owner.pid, 0)
+    return `\`${owner.command}\` (pid ${owner.pid})`
+  } catch {
+    return undefined
   }
 }
 
@@ -79,21 +98,31 @@ const openClient = (backend: WarehouseShape["backend"]) =>
       return createClient({ url: backend.location, clickhouse_settings: CLIENT_SETTINGS, request_timeout: 300_000 })
     }
     mkdirSync(backend.location, { recursive: true })
+    const dataDir = resolve(backend.location, "..")
+    const owner = aliveOwner(backend.location)
+    if (owner !== undefined) return yield* Effect.fail(new DataDirLocked({ dataDir, owner }))
     const { createChdbConnection } = yield* Effect.promise(() => import("chdb/connection"))
     const connection = yield* Effect.try({
       try: () => createChdbConnection({ path: backend.location }),
       catch: (cause) =>
         /lock|already running|CHDB_CONNECTION|Failed to create connection/i.test(String(cause))
-          ? new DataDirLocked({ dataDir: backend.location })
+          ? new DataDirLocked({ dataDir })
           : new WarehouseUnavailable({ backend: `embedded ${backend.location}`, message: String(cause), cause }),
     })
+    const command = `cdp ${process.argv[2] ?? ""}`.trim()
+    writeFileSync(join(backend.location, OWNER_FILE), JSON.stringify({ pid: process.pid, command }))
     return createClient({ connection: connection as never, clickhouse_settings: CLIENT_SETTINGS })
   })
 
 const makeWarehouse = (backend: WarehouseShape["backend"]) =>
   Effect.gen(function* () {
     const client: ClickHouseClient = yield* Effect.acquireRelease(openClient(backend), (c) =>
-      Effect.promise(() => c.close()).pipe(Effect.ignore))
+      Effect.promise(() => c.close()).pipe(
+        Effect.ignore,
+        Effect.andThen(Effect.sync(() => {
+          if (backend.kind === "embedded") rmSync(join(backend.location, OWNER_FILE), { force: true })
+        })),
+      ))
     const where = `${backend.kind} ${backend.location}`
     const unavailable = (cause: unknown) =>
       new WarehouseUnavailable({ backend: where, message: cause instanceof Error ? cause.message : String(cause), cause })

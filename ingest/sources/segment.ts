@@ -6,8 +6,8 @@ import type { CanonicalEvent, EventType, Identifier, JsonObject, Rejection } fro
 import { ajv, describeType, errorField, parseIsoDateTime, valueAt } from "../schemas.ts"
 import schema from "./segment.schema.json" with { type: "json" }
 
-/** The fields segment.schema.json describes; unknown fields are allowed and kept in `extra`. */
-export interface SegmentMessage {
+/** The fields segment.schema.json describes (a test holds the two together). */
+export interface SegmentMessageFields {
   readonly type: EventType
   readonly messageId?: string | null
   readonly userId?: string | number | null
@@ -23,8 +23,10 @@ export interface SegmentMessage {
   readonly traits?: JsonObject
   readonly context?: JsonObject
   readonly integrations?: JsonObject
-  readonly [extra: string]: unknown
 }
+
+/** A Segment message: the described fields, plus unknown ones, which are allowed and kept in `extra`. */
+export type SegmentMessage = SegmentMessageFields & { readonly [extra: string]: unknown }
 
 /** Limits of a production collector, as Segment documents them. */
 export const SEGMENT_LIMITS = {

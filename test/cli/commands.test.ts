@@ -1,0 +1,94 @@
+import { mkdirSync, writeFileSync } from "node:fs"
+import { join } from "node:path"
+import { afterEach, beforeEach, describe, expect, it } from "vitest"
+import { freshDir, removeDir } from "../support/pipeline.ts"
+import { runCdp } from "../support/cli.ts"
+
+const DEV = new URL("../../../shared/data/signals/dev/", import.meta.url).pathname
+
+let dir: string
+beforeEach(() => { dir = freshDir() })
+afterEach(() => removeDir(dir))
+
+describe("cdp ingest", () => {
+  it("lands a Segment NDJSON file and prints accepted, rejected and duplicates", () => {
+    const file = join(dir, "mixed.ndjson")
+    writeFileSync(file, [
+      JSON.stringify({ type: "track", event: "A", userId: "u1", messageId: "f1" }),
+      "not json at all",
+      JSON.stringify({ type: "track", event: "A", userId: "u1", messageId: "f1" }),
+      "",
+      JSON.stringify({ type: "page", anonymousId: "a1", messageId: "f2" }),
+    ].join("\n"))
+    const r = runCdp(["ingest", "--source", "segment", file, "--data-dir", join(dir, "data")])
+    expect(r.stderr).toBe("")
+    expect(r.status).toBe(0)
+    expect(r.stdout).toContain("3 accepted (2 landed, 1 duplicates), 1 rejected")
+  })
+
+  it("lands the whole shared dev web.ndjson and invalid.ndjson: every message once, every invalid line a dead letter", () => {
+    const data = join(dir, "data")
+    expect(runCdp(["ingest", "--source", "segment", join(DEV, "web.ndjson"), "--data-dir", data]).stdout).toContain("7890 accepted (7890 landed")
+    expect(runCdp(["ingest", "--source", "segment", join(DEV, "invalid.ndjson"), "--data-dir", data]).stdout).toContain("0 accepted (0 landed, 0 duplicates), 54 rejected")
+    // Again: nothing new lands.
+    expect(runCdp(["ingest", "--source", "segment", join(DEV, "web.ndjson"), "--data-dir", data]).stdout).toContain("7890 accepted (0 landed, 7890 duplicates)")
+    const r = runCdp(["query", "SELECT (SELECT count() FROM events) AS events, (SELECT uniqExact(message_id) FROM events) AS ids, (SELECT count() FROM dead_letters) AS dead", "--data-dir", data])
+    expect(JSON.parse(r.stdout)).toEqual({ events: "7890", ids: "7890", dead: "54" })
+  })
+
+  it("fails with one clear line for a missing file or an unknown source", () => {
+    const missing = runCdp(["ingest", "--source", "segment", join(dir, "nope.ndjson"), "--data-dir", join(dir, "data")])
+    expect(missing.status).toBe(1)
+    expect(missing.stderr.trim()).toMatch(/^cdp: cannot read .*nope\.ndjson: no such file$/)
+    const unknown = runCdp(["ingest", "--source", "myspace", "x", "--data-dir", join(dir, "data")])
+    expect(unknown.status).toBe(1)
+    expect(unknown.stderr).toContain("myspace")
+  })
+})
+
+describe("cdp query", () => {
+  it("prints JSON lines by default and a table on request, and refuses writes", () => {
+    const data = join(dir, "data")
+    mkdirSync(data)
+    runCdp(["ingest", "--source", "segment", join(DEV, "invalid.ndjson"), "--data-dir", data])
+    const json = runCdp(["query", "SELECT rule, count() AS n FROM dead_letters GROUP BY rule ORDER BY rule LIMIT 2;", "--data-dir", data])
+    expect(json.stdout.trim().split("\n").map((l) => JSON.parse(l))).toEqual([
+      { rule: "anonymous_id_not_string", n: "1" }, { rule: "bad_timestamp", n: "7" },
+    ])
+    const table = runCdp(["query", "SELECT 1 AS one", "--format", "table", "--data-dir", data])
+    expect(table.stdout).toMatch(/│ one │/)
+    const write = runCdp(["query", "INSERT INTO events (tenant) VALUES ('x')", "--data-dir", data])
+    expect(write.status).toBe(1)
+    expect(write.stderr).toContain("only reading statements")
+    const sneaky = runCdp(["query", "SELECT 1; DROP TABLE events", "--data-dir", data])
+    expect(sneaky.stderr).toContain("one statement")
+  })
+})
+
+describe("cdp demo and help", () => {
+  it("lands the bundled sample in a fresh dir and shows landed and rejected messages", () => {
+    const r = runCdp(["demo", "--data-dir", join(dir, "demo")])
+    expect(r.status).toBe(0)
+    expect(r.stdout).toContain("web.ndjson: 1509 accepted (1509 landed, 0 duplicates), 0 rejected")
+    expect(r.stdout).toContain("invalid.ndjson: 0 accepted (0 landed, 0 duplicates), 54 rejected")
+    expect(r.stdout).toMatch(/missing_identity\s+│ 5/)
+    expect(r.stdout).toContain("Try next:")
+    // Runs again on its own directory, fresh.
+    expect(runCdp(["demo", "--data-dir", join(dir, "demo")]).stdout).toContain("1509 landed")
+  })
+
+  it("refuses to wipe a directory it did not make", () => {
+    const precious = join(dir, "precious")
+    mkdirSync(precious)
+    writeFileSync(join(precious, "keep.txt"), "mine")
+    const r = runCdp(["demo", "--data-dir", precious])
+    expect(r.status).toBe(1)
+    expect(r.stderr).toContain("was not made by cdp demo")
+  })
+
+  it("lists every command with examples", () => {
+    const help = runCdp(["--help"]).stdout
+    for (const command of ["serve", "ingest", "query", "demo"]) expect(help).toContain(command)
+    expect(help).toContain("Examples:")
+  })
+})

@@ -1,0 +1,71 @@
+import { afterEach, beforeEach, describe, expect, it } from "vitest"
+import { basicAuth, freshDir, removeDir } from "../support/pipeline.ts"
+import { runCdp, startServe } from "../support/cli.ts"
+
+let dir: string
+beforeEach(() => { dir = freshDir() })
+afterEach(() => removeDir(dir))
+
+const KEY = "wk_serve_test"
+const send = (url: string, batch: ReadonlyArray<Record<string, unknown>>) =>
+  fetch(`${url}/v1/batch`, {
+    method: "POST",
+    headers: { authorization: basicAuth(KEY), "content-type": "application/json" },
+    body: JSON.stringify({ batch }),
+  }).then(async (r) => ({ status: r.status, body: (await r.json()) as { accepted?: number } }))
+
+const messages = (prefix: string, n: number) =>
+  Array.from({ length: n }, (_, i) => ({ type: "track", event: "E", userId: `u${i % 7}`, messageId: `${prefix}-${i}` }))
+
+const countEvents = () => {
+  const r = runCdp(["query", "SELECT count() AS n, uniqExact(message_id) AS ids FROM events", "--data-dir", dir])
+  expect(r.stderr).toBe("")
+  return JSON.parse(r.stdout) as { n: string; ids: string }
+}
+
+describe("cdp serve", () => {
+  it("keeps all data across a restart on the same data dir, and still lands a repeated messageId once", async () => {
+    const first = await startServe(["--data-dir", dir, "--write-key", KEY])
+    expect((await send(first.url, messages("a", 300))).status).toBe(200)
+    expect(await first.stop()).toBe(0)
+
+    const second = await startServe(["--data-dir", dir, "--write-key", KEY])
+    expect((await send(second.url, messages("b", 200))).status).toBe(200)
+    // A retry, after the restart, of messages that landed before it.
+    expect((await send(second.url, messages("a", 300))).status).toBe(200)
+    expect(await second.stop()).toBe(0)
+
+    expect(countEvents()).toEqual({ n: "500", ids: "500" })
+  })
+
+  it("on SIGTERM stops accepting, drains, and every message answered 2xx has landed", async () => {
+    const serve = await startServe(["--data-dir", dir, "--write-key", KEY])
+    const inFlight = Array.from({ length: 40 }, (_, i) => send(serve.url, messages(`c${i}`, 250)).catch(() => undefined))
+    await new Promise((r) => setTimeout(r, 30))
+    const exit = serve.stop()
+    const answers = await Promise.all(inFlight)
+    expect(await exit).toBe(0)
+    const acknowledged = answers.filter((a) => a?.status === 200).reduce((n, a) => n + (a?.body.accepted ?? 0), 0)
+    expect(acknowledged).toBeGreaterThan(0)
+    const landed = Number(countEvents().n)
+    expect(landed).toBeGreaterThanOrEqual(acknowledged)
+    expect(serve.stdout()).toContain("collector draining")
+  })
+
+  it("tells a second process that the data dir is held, instead of corrupting it", async () => {
+    const serve = await startServe(["--data-dir", dir, "--write-key", KEY])
+    const r = runCdp(["query", "SELECT 1", "--data-dir", dir])
+    expect(r.status).toBe(1)
+    expect(r.stderr).toMatch(/^cdp: data dir .* is in use by `cdp serve` \(pid \d+\)/)
+    expect(await serve.stop()).toBe(0)
+  })
+
+  it("logs JSON lines without personal data", async () => {
+    const serve = await startServe(["--data-dir", dir, "--write-key", KEY])
+    await send(serve.url, [{ type: "identify", userId: "secret-user-id", traits: { email: "jane.doe@example.com" } }])
+    await serve.stop()
+    const lines = serve.stdout().trim().split("\n")
+    for (const line of lines) expect(() => JSON.parse(line)).not.toThrow()
+    expect(serve.stdout()).not.toMatch(/secret-user-id|jane\.doe|wk_serve_test/)
+  })
+})

@@ -1,0 +1,107 @@
+import { readFileSync } from "node:fs"
+import { describe, expect, it } from "vitest"
+import {
+  normaliseSegmentMessage,
+  type SegmentMessage,
+  type SegmentMessageFields,
+  validateSegmentMessage,
+} from "../../ingest/sources/segment.ts"
+import schema from "../../ingest/sources/segment.schema.json" with { type: "json" }
+
+const DEV = new URL("../../../shared/data/signals/dev/", import.meta.url)
+const lines = (file: string) => readFileSync(new URL(file, DEV), "utf8").split("\n").filter((l) => l !== "")
+
+const ctx = { tenant: "acme", receivedAtMs: Date.parse("2024-10-01T12:00:10.000Z"), correctClockSkew: true }
+
+/** What a line is refused for, the way the collector and `cdp ingest` decide it. */
+const ruleFor = (line: string): string | undefined => {
+  let message: unknown
+  try {
+    message = JSON.parse(line)
+  } catch {
+    return "not_json"
+  }
+  return validateSegmentMessage(message, Buffer.byteLength(line))?.rule
+}
+
+describe("Segment message validation", () => {
+  it("refuses every line of the shared invalid.ndjson for the reason its truth file gives", () => {
+    const truth = lines("truth/invalid.ndjson").map((l) => JSON.parse(l) as { line: number; kind: string })
+    const invalid = lines("invalid.ndjson")
+    expect(invalid).toHaveLength(54)
+    const got = invalid.map((line, i) => ({ line: i + 1, kind: ruleFor(line) }))
+    expect(got).toEqual(truth)
+    expect(new Set(truth.map((t) => t.kind)).size).toBe(17)
+  })
+
+  it("accepts every message of the shared web.ndjson", () => {
+    const refused = lines("web.ndjson").filter((line) => ruleFor(line) !== undefined)
+    expect(refused).toEqual([])
+  })
+
+  it("names the field as a JSON pointer and says what was wrong with it", () => {
+    expect(validateSegmentMessage({ type: "track", event: "x", userId: "u", timestamp: "yesterday" })).toEqual({
+      rule: "bad_timestamp", field: "/timestamp",
+      message: 'timestamp must be an ISO-8601 date-time string (got "yesterday")',
+    })
+    expect(validateSegmentMessage({ type: "track", event: "x", userId: ["u"] })).toMatchObject({ field: "/userId", rule: "user_id_not_string" })
+    expect(validateSegmentMessage({ type: "group", userId: "u" })).toMatchObject({ field: "/groupId", rule: "missing_group_id" })
+  })
+
+  it("refuses dates that do not exist and accepts offsets", () => {
+    expect(validateSegmentMessage({ type: "page", userId: "u", timestamp: "2023-02-29T10:00:00Z" })?.rule).toBe("bad_timestamp")
+    expect(validateSegmentMessage({ type: "page", userId: "u", timestamp: "2024-02-29T10:00:00+02:00" })).toBeNull()
+  })
+
+  it("treats a number userId as an id and a blank one as missing", () => {
+    expect(validateSegmentMessage({ type: "identify", userId: 42 })).toBeNull()
+    expect(validateSegmentMessage({ type: "identify", userId: "  ", anonymousId: null })?.rule).toBe("missing_identity")
+  })
+
+  it("describes in the schema every field the TypeScript type names", () => {
+    const typed: Record<keyof SegmentMessageFields, true> = {
+      type: true, messageId: true, userId: true, anonymousId: true, event: true, name: true, groupId: true,
+      previousId: true, timestamp: true, originalTimestamp: true, sentAt: true, properties: true, traits: true,
+      context: true, integrations: true,
+    }
+    expect(Object.keys(schema.properties).sort()).toEqual(Object.keys(typed).sort())
+  })
+})
+
+describe("Segment message normalisation", () => {
+  const base: SegmentMessage = { type: "track", event: "Order Completed", userId: 7, messageId: "m-1" }
+
+  it("corrects the client's clock skew: receivedAt - (sentAt - timestamp)", () => {
+    const e = normaliseSegmentMessage({ ...base, timestamp: "2024-10-01T11:00:00.000Z", sentAt: "2024-10-01T11:00:05.000Z" }, ctx)
+    expect(e.timestamp).toBe("2024-10-01T12:00:05.000Z")
+    expect(e.originalTimestamp).toBe("2024-10-01T11:00:00.000Z")
+    expect(e.receivedAt).toBe("2024-10-01T12:00:10.000Z")
+  })
+
+  it("keeps the client's time for history (no skew correction) and uses batch sentAt when the message has none", () => {
+    const historical = normaliseSegmentMessage({ ...base, timestamp: "2024-01-01T00:00:00Z", sentAt: "2024-02-01T00:00:00Z" }, { ...ctx, correctClockSkew: false })
+    expect(historical.timestamp).toBe("2024-01-01T00:00:00.000Z")
+    const batched = normaliseSegmentMessage({ ...base, timestamp: "2024-10-01T12:00:00Z" }, { ...ctx, batchSentAt: "2024-10-01T12:00:01Z" })
+    expect(batched.timestamp).toBe("2024-10-01T12:00:09.000Z")
+  })
+
+  it("uses receivedAt when the message has no time at all", () => {
+    expect(normaliseSegmentMessage(base, ctx).timestamp).toBe("2024-10-01T12:00:10.000Z")
+  })
+
+  it("gives a message without messageId the same id on every retry", () => {
+    const { messageId: _, ...noId } = base
+    const first = normaliseSegmentMessage({ ...noId, timestamp: "2024-10-01T11:00:00Z", sentAt: "2024-10-01T11:00:01Z" }, ctx)
+    const retry = normaliseSegmentMessage({ ...noId, timestamp: "2024-10-01T11:00:00Z", sentAt: "2024-10-01T11:00:09Z" }, { ...ctx, receivedAtMs: ctx.receivedAtMs + 5000 })
+    expect(first.messageId).toMatch(/^cdp-[0-9a-f]{32}$/)
+    expect(retry.messageId).toBe(first.messageId)
+  })
+
+  it("turns ids into strings, keeps unknown fields in extra and merges batch context", () => {
+    const e = normaliseSegmentMessage({ ...base, context: { ip: "192.0.2.1" }, channel: "server", _metadata: { a: 1 } }, { ...ctx, batchContext: { library: { name: "x" } } })
+    expect(e.userId).toBe("7")
+    expect(e.extra).toEqual({ channel: "server", _metadata: { a: 1 } })
+    expect(e.context).toEqual({ library: { name: "x" }, ip: "192.0.2.1" })
+    expect(e.channel).toBe("web")
+  })
+})
