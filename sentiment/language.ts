@@ -37,6 +37,7 @@ const FUNCTION_WORDS: Record<string, string> = {
 
 const LANGUAGES = Object.keys(FUNCTION_WORDS)
 const ENGLISH = LANGUAGES.indexOf("en")
+const ENGLISH_BIT = 1 << ENGLISH
 
 /** word → bit mask of the languages it is a function word of. */
 const WORD_LANGUAGES = new Map<string, number>()
@@ -63,8 +64,8 @@ const SCRIPT_LANGUAGE: ReadonlyArray<string> = (() => {
 const hits = new Int32Array(LANGUAGES.length)
 
 /**
- * ISO 639-1 code of the language of already tokenized text. Text with no function word at all (a short "love it!!")
- * counts as English, since it is scored by the English lexicon either way.
+ * ISO 639-1 code of the language of already tokenized text. Text without enough evidence either way (a short "love
+ * it!!", a lone "gracias") counts as English: it is scored by the English lexicon, where it mostly scores neutral.
  */
 export const detectTokensLanguage = (tokens: Tokens): string => {
   const scripts = tokens.scripts
@@ -84,22 +85,28 @@ export const detectTokensLanguage = (tokens: Tokens): string => {
     return SCRIPT_LANGUAGE[bestScript] ?? "und"
   }
   hits.fill(0)
-  let words = 0
+  let seen: string[] | undefined
   for (let i = 0; i < tokens.count; i++) {
     if (tokens.kind[i] !== KIND_WORD) continue
-    words++
-    const mask = WORD_LANGUAGES.get(tokens.text[i] ?? "")
+    const word = tokens.text[i] ?? ""
+    const mask = WORD_LANGUAGES.get(word)
     if (mask === undefined) continue
+    // A word counts once, and a word that is also an English function word ("to", "come") is no evidence against
+    // English, so only English hits count for it.
+    if (seen === undefined) seen = [word]
+    else if (seen.includes(word)) continue
+    else seen.push(word)
+    if (mask & ENGLISH_BIT) {
+      hits[ENGLISH] = (hits[ENGLISH] ?? 0) + 1
+      continue
+    }
     for (let l = 0; l < LANGUAGES.length; l++) if (mask & (1 << l)) hits[l] = (hits[l] ?? 0) + 1
   }
   let best = ENGLISH
   for (let l = 0; l < LANGUAGES.length; l++) if ((hits[l] ?? 0) > (hits[best] ?? 0)) best = l
-  if (best === ENGLISH) return "en"
-  const other = hits[best] ?? 0
-  const english = hits[ENGLISH] ?? 0
-  // Two distinct signals, or one in a very short text with no English at all ("gracias!", "merci beaucoup").
-  if (other >= 2 || (english === 0 && words <= 3)) return LANGUAGES[best] ?? "und"
-  return "en"
+  // Two distinct function words of another language, and more of them than English ones: too much to be a name
+  // or a borrowed word ("a la carte"), so the text is not English.
+  return best !== ENGLISH && (hits[best] ?? 0) >= 2 ? (LANGUAGES[best] ?? "und") : "en"
 }
 
 /** ISO 639-1 code of the language `text` is most likely written in ("en", "es", "de", ...). */

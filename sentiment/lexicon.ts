@@ -30,6 +30,9 @@ const DOMAIN_WORDS: Record<string, number> = {
   // Senses that mislead in customer service: "customer support", "customer care", "I was charged", "I want a
   // refund", "please help" name a topic or make a request; they are not praise or blame.
   support: 0, supported: 0, care: 0, charged: 0, charges: 0, want: 0, please: 0, help: 0,
+  // Pattern rates these as adjectives, but in reviews "quality" is mostly the noun, and whether "high" or "low" is
+  // good depends on whether price or quality is meant; the phrases above carry the common cases.
+  quality: 0, high: 0, low: 0,
 }
 
 /** Multi-word expressions; matched on Porter stems, so inflected forms match too. */
@@ -42,7 +45,7 @@ const DOMAIN_PHRASES: Record<string, number> = {
   "torn seam": -2.5, "seam ripped": -2.5, "came apart": -2.5, "fell apart": -3, "falling apart": -3,
   "broke after": -2.5, "stopped working": -2.5, "quit working": -2.5, "does not work": -2.5, "not working": -2.5,
   "poor quality": -3, "low quality": -2.5, "cheaply made": -2.5, "badly made": -2.5, "high quality": 2.5,
-  "great quality": 3, "well made": 2.5, "well built": 2.5, "true to size": 1.5, "fits perfectly": 3,
+  "great quality": 3, "high price": -1, "high prices": -1, "low price": 1.5, "low prices": 1.5, "well made": 2.5, "well built": 2.5, "true to size": 1.5, "fits perfectly": 3,
   "runs small": -1, "runs large": -1, "too small": -1.5, "too big": -1.5, "too tight": -1.5, "too short": -1.5,
   "out of stock": -1, "charged twice": -2.5, "double charged": -2.5, "hidden fees": -2, "rip off": -3,
   "waste of money": -3, "waste of time": -3, "worth every penny": 3, "money back": -1.5, "send it back": -1.5,
@@ -58,7 +61,7 @@ const DOMAIN_PHRASES: Record<string, number> = {
 /** Phrases that look like sentiment or negation but are not: they are consumed and score nothing. */
 const NEUTRAL_PHRASES = [
   "not only", "not just", "no matter", "nothing but", "as well", "pretty much", "of course", "at least", "even if",
-  "as if", "would like", "no later than",
+  "as if", "would like", "no later than", "so far", "as far as",
 ]
 
 /** Modifier phrases: a dampener like "kind of", an intensifier like "a lot". Single words are listed below. */
@@ -71,8 +74,8 @@ const INTENSIFIERS = [
   "utterly", "especially", "exceptionally", "remarkably", "seriously", "insanely", "hugely", "deeply", "most",
   "thoroughly", "entirely", "particularly", "immensely", "enormously", "amazingly", "unbelievably", "ridiculously",
   "damn", "damned", "fucking", "freaking", "frickin", "friggin", "hella", "mega", "uber", "quite", "such",
-  "majorly", "soo", "sooo", "veryy", "realy", "rly", "fully", "purely", "exceedingly", "tremendously", "strongly",
-  "terribly", "awfully", "crazy", "wildly", "genuinely", "definitely", "certainly", "sooooo", "too",
+  "majorly", "soo", "realy", "rly", "fully", "purely", "exceedingly", "tremendously", "strongly", "terribly",
+  "awfully", "crazy", "wildly", "genuinely", "definitely", "certainly", "too",
 ]
 
 /** Words that scale the next sentiment word down. */
@@ -83,18 +86,17 @@ const DAMPENERS = [
 ]
 
 /**
- * Words that are only a modifier when a sentiment word follows them; otherwise their own valence counts
- * ("pretty good" vs "a pretty dress", "so bad" vs "so"), as do "too", "terribly", "awfully", "damn".
+ * Modifiers that are sentiment words in their own right: they modify a sentiment word that follows ("pretty good",
+ * "damn fine"), and otherwise count with their own valence ("a pretty dress", "damn!").
  */
 export const DUAL_ROLE = new Set(["pretty", "super", "damn", "damned", "fucking", "terribly", "awfully", "crazy",
-  "real", "definitely", "certainly", "genuinely", "incredibly", "amazingly", "ridiculously", "seriously", "too",
-  "little", "bit", "most", "less", "highly", "sometimes"])
+  "definitely", "certainly", "genuinely", "incredibly", "amazingly", "ridiculously", "seriously", "highly"])
 
 /** Negation words in addition to natural's list. Forms ending in n't are recognised by suffix. */
 const NEGATORS = [
   "none", "nobody", "nothing", "nor", "nowhere", "without", "cannot", "aint", "dont", "doesnt", "didnt", "isnt",
   "arent", "wasnt", "werent", "wont", "cant", "couldnt", "shouldnt", "wouldnt", "havent", "hasnt", "hadnt",
-  "neednt", "mustnt", "nothin", "nah", "never", "no", "not", "neither", "havnt", "dosent", "doesn",
+  "neednt", "mustnt", "nothin", "nah", "never", "no", "not", "neither", "havnt", "dosent",
 ]
 
 /** Words that weaken the force of what follows without flipping it ("hardly", "barely" behave like negation). */
@@ -115,7 +117,7 @@ const NEGATED_ONLY: Record<string, number> = {
 /** Clause-level contrast: what follows "but" outweighs what precedes it. */
 export const CONTRAST_BUT = new Set(["but", "however", "nevertheless", "nonetheless", "yet", "except"])
 /** Concession: the clause introduced by "although" weighs less than the main clause. */
-export const CONTRAST_ALTHOUGH = new Set(["although", "though", "whereas", "despite", "albeit"])
+export const CONTRAST_ALTHOUGH = new Set(["although", "whereas", "despite", "albeit"])
 
 /** Emoticons, matched as written (case-sensitive where it matters, e.g. ":D"). */
 export const EMOTICONS: ReadonlyMap<string, number> = new Map([

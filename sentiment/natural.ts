@@ -1,15 +1,24 @@
-// The one place that imports `natural`: its Porter stemmer, tokenizer and English sentiment vocabularies.
+// The one place that loads `natural`: its Porter stemmer, tokenizer and English sentiment vocabularies.
 import "./quiet-env.ts"
-import natural from "natural"
+import { createRequire } from "node:module"
 
-/** natural's analyzers keep their (copied, prototype-free) vocabulary on the instance; the d.ts does not declare it. */
-interface AnalyzerInternals {
-  readonly vocabulary: Record<string, unknown>
-  readonly negations: ReadonlyArray<string>
+/**
+ * The part of natural we use. natural's bundled typings pull in a .ts source file that does not compile under this
+ * project's settings (erasableSyntaxOnly), so it is loaded through require with this narrow interface instead.
+ * Its analyzers keep their vocabulary (a copy) and negation list on the instance.
+ */
+interface Natural {
+  readonly PorterStemmer: { readonly stem: (word: string) => string }
+  readonly WordTokenizer: new () => { readonly tokenize: (text: string) => string[] }
+  readonly SentimentAnalyzer: new (language: string, stemmer: undefined, type: string) => {
+    readonly vocabulary: Record<string, unknown>
+    readonly negations: ReadonlyArray<string>
+  }
 }
 
-const internals = (type: "afinn" | "pattern"): AnalyzerInternals =>
-  new natural.SentimentAnalyzer("English", undefined, type) as unknown as AnalyzerInternals
+const natural = createRequire(import.meta.url)("natural") as Natural
+
+const internals = (type: "afinn" | "pattern") => new natural.SentimentAnalyzer("English", undefined, type)
 
 const numeric = (vocabulary: Record<string, unknown>): Map<string, number> => {
   const out = new Map<string, number>()

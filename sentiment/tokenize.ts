@@ -36,7 +36,7 @@ export interface Tokens {
   text: string[]
   kind: Uint8Array
   flags: Uint8Array
-  /** Numeric value of numbers, the ratio of ratings ("8/10" → 0.8), the code point of emoji. */
+  /** Numeric value of numbers, the ratio of ratings ("8/10" → 0.8), the valence of emoticons and emoji. */
   value: Float64Array
   /** Words written in capitals and words written in lower case; emphasis by capitals needs both. */
   capsWords: number
@@ -152,14 +152,13 @@ const scanWord = (text: string, start: number, hashtag: boolean): number => {
       ascii++
       if (c <= 90) upper++
       else lower++
-    } else if (isDigit(c)) {
-      // digits belong to the word ("gr8", "mp3") and to numbers
     } else if (isApostrophe(c)) {
       // An apostrophe is part of the word only between two letters ("don't", "it's").
       const next = i + 1 < n ? text.charCodeAt(i + 1) : 0
       if (!(i > start && isAsciiLetter(next))) break
       if (c !== 39) curly = true
-    } else {
+    } else if (!isDigit(c)) {
+      // Digits stay in the word ("gr8", "mp3"); other letters are counted by script for language detection.
       const script = c >= 0x80 ? scriptOf(c) : -1
       if (script < 0) break
       tokens.scripts[script] = (tokens.scripts[script] ?? 0) + 1
@@ -275,7 +274,7 @@ export const tokenize = (text: string): Tokens => {
       const width = cp > 0xffff ? 2 : 1
       if (isEmojiRange(cp)) {
         const value = EMOJI.get(cp)
-        if (value !== undefined) push(String.fromCodePoint(cp), KIND_EMOJI, 0, cp)
+        if (value !== undefined) push(String.fromCodePoint(cp), KIND_EMOJI, 0, value)
         i += width
         // Skip modifiers, and the rest of a joined sequence (👩‍💻 counts once, as its first emoji).
         while (i < n) {

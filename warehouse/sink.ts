@@ -18,6 +18,10 @@ export interface EventSink {
   readonly landDeadLetters: (batch: ReadonlyArray<DeadLetter>) => Effect.Effect<void, WarehouseUnavailable>
 }
 
+/** ISO-8601 UTC ("2024-10-01T12:00:00.000Z") as ClickHouse's basic DateTime64 text, which it parses fastest. */
+export const chDateTime = (iso: string): string => `${iso.slice(0, 10)} ${iso.slice(11, 23)}`
+const chDateTimeOrNull = (iso: string | null) => (iso === null ? null : chDateTime(iso))
+
 export const eventRow = (e: CanonicalEvent): Row => ({
   tenant: e.tenant,
   message_id: e.messageId,
@@ -30,10 +34,10 @@ export const eventRow = (e: CanonicalEvent): Row => ({
   profile_id: e.profileId,
   channel: e.channel,
   source: e.source,
-  timestamp: e.timestamp,
-  original_timestamp: e.originalTimestamp,
-  sent_at: e.sentAt,
-  received_at: e.receivedAt,
+  timestamp: chDateTime(e.timestamp),
+  original_timestamp: chDateTimeOrNull(e.originalTimestamp),
+  sent_at: chDateTimeOrNull(e.sentAt),
+  received_at: chDateTime(e.receivedAt),
   // Objects are read into the String columns as their JSON text (input_format_json_read_objects_as_strings).
   properties: e.properties,
   traits: e.traits,
@@ -47,7 +51,7 @@ export const textRow = (e: CanonicalEvent): Row => ({
   message_id: e.messageId,
   profile_id: e.profileId,
   channel: e.channel,
-  timestamp: e.timestamp,
+  timestamp: chDateTime(e.timestamp),
   text: e.text,
 })
 
@@ -55,7 +59,7 @@ export const deadLetterRow = (d: DeadLetter): Row => ({
   tenant: d.tenant,
   source: d.source,
   dead_letter_id: createHash("sha256").update(`${d.source}\0${d.rejection.rule}\0${d.payload}`).digest("hex").slice(0, 32),
-  received_at: d.receivedAt,
+  received_at: chDateTime(d.receivedAt),
   message_id: d.messageId,
   rule: d.rejection.rule,
   field: d.rejection.field,

@@ -80,7 +80,6 @@ export class Warehouse extends Context.Service<Warehouse, WarehouseShape>()("cdp
 // Numbers come back as a server sends them (64-bit integers quoted), so no UInt64 silently loses precision in JS.
 const CLIENT_SETTINGS: ClickHouseSettings = {
   output_format_json_quote_64bit_integers: 1,
-  date_time_input_format: "best_effort",
   input_format_json_read_objects_as_strings: 1,
 }
 
@@ -101,9 +100,9 @@ const openClient = (backend: WarehouseShape["backend"]) =>
     const dataDir = resolve(backend.location, "..")
     const owner = aliveOwner(backend.location)
     if (owner !== undefined) return yield* Effect.fail(new DataDirLocked({ dataDir, owner }))
-    const { createChdbConnection } = yield* Effect.promise(() => import("chdb/connection"))
+    const { embeddedConnection } = yield* Effect.promise(() => import("./chdb-connection.ts"))
     const connection = yield* Effect.try({
-      try: () => createChdbConnection({ path: backend.location }),
+      try: () => embeddedConnection(backend.location),
       catch: (cause) =>
         /lock|already running|CHDB_CONNECTION|Failed to create connection/i.test(String(cause))
           ? new DataDirLocked({ dataDir })

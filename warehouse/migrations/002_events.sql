@@ -33,8 +33,7 @@ CREATE TABLE IF NOT EXISTS events
     context String,
     extra String,
     identifiers Array(Tuple(kind LowCardinality(String), value String)),
-    ingested_at DateTime64(3, 'UTC') DEFAULT now64(3),
-    INDEX message_id_bloom message_id TYPE bloom_filter(0.001) GRANULARITY 4
+    ingested_at DateTime64(3, 'UTC') DEFAULT now64(3)
 )
 ENGINE = ReplacingMergeTree(ingested_at)
 PARTITION BY toYYYYMM(timestamp)

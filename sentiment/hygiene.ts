@@ -1,0 +1,59 @@
+// Removes what is not the author's own opinion before scoring: quoted email replies, signatures, mobile footers,
+// links, e-mail addresses, @mentions and the brand's own name (so "Happy Feet Shoes" is not praise by itself).
+
+const GMAIL_WROTE = /^\s*On\b.*\bwrote:\s*$/i
+const GMAIL_WROTE_START = /^\s*On\s.*\d/i
+const WROTE_END = /\bwrote:\s*$/i
+const OUTLOOK_RULE = /^\s*_{8,}\s*$/
+const ORIGINAL_MESSAGE = /^\s*-{2,}\s*(?:Original|Forwarded) Message\s*-{2,}/i
+const FROM_HEADER = /^\s*\*?From:\*?\s/i
+const HEADER_FIELD = /^\s*\*?(?:Sent|Date|To|Subject|Cc):\*?\s/i
+const SIGNATURE = /^--\s*$/
+const MOBILE_FOOTER = /^\s*(?:Sent from my\b|Sent from Mail for\b|Get Outlook for\b)/i
+const LINE_BREAK = /\r?\n/
+const URL = /(?:\bhttps?:\/\/|\bwww\.)[^\s<>"]+/gi
+const EMAIL = /[\w.+-]+@[\w-]+\.[\w.-]+/g
+const MENTION = /(^|[^\w@])@\w+/g
+const REGEX_SPECIAL = /[.*+?^${}()|[\]\\]/g
+const TERM_SEPARATOR = /[\s\-_.]+/
+const STARTS_QUOTED = /^\s*>/
+
+/**
+ * One case-insensitive expression for the brand's names, handles and hashtags. "Lumen Outfitters" also matches
+ * "LumenOutfitters", "@lumenoutfitters", "#LumenOutfitters" and "Lumen Outfitters's".
+ */
+export const compileBrand = (terms: ReadonlyArray<string>): RegExp | undefined => {
+  const alternatives = terms
+    .map((term) => term.trim().replace(/^[@#]+/, ""))
+    .filter((term) => term !== "")
+    .map((term) => term.split(TERM_SEPARATOR).map((part) => part.replace(REGEX_SPECIAL, "\\$&")).join("[\\s\\-_.]*"))
+  if (alternatives.length === 0) return undefined
+  alternatives.sort((a, b) => b.length - a.length)
+  return new RegExp(`(?<![\\p{L}\\p{N}_])[@#]?(?:${alternatives.join("|")})(?:['’]s)?(?![\\p{L}\\p{N}_])`, "giu")
+}
+
+/** Keeps only the author's new text of an e-mail: stops at the quoted reply or the signature, drops `>` lines. */
+const stripReplyAndSignature = (text: string): string => {
+  const lines = text.split(LINE_BREAK)
+  let kept = ""
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i] ?? ""
+    const next = lines[i + 1] ?? ""
+    if (SIGNATURE.test(line) || OUTLOOK_RULE.test(line) || ORIGINAL_MESSAGE.test(line)) break
+    if (GMAIL_WROTE.test(line) || (GMAIL_WROTE_START.test(line) && WROTE_END.test(next))) break
+    if (FROM_HEADER.test(line) && (HEADER_FIELD.test(next) || HEADER_FIELD.test(lines[i + 2] ?? ""))) break
+    if (STARTS_QUOTED.test(line) || MOBILE_FOOTER.test(line)) continue
+    kept = kept === "" ? line : `${kept}\n${line}`
+  }
+  return kept
+}
+
+/** The text with replies, signatures, links, addresses, mentions and brand names removed. */
+export const cleanText = (text: string, brand?: RegExp): string => {
+  let out = text
+  if (out.includes("\n") || STARTS_QUOTED.test(out)) out = stripReplyAndSignature(out)
+  if (out.includes("://") || out.includes("www.")) out = out.replace(URL, " ")
+  if (out.includes("@")) out = out.replace(EMAIL, " ").replace(MENTION, "$1 ")
+  if (brand !== undefined) out = out.replace(brand, " ")
+  return out
+}

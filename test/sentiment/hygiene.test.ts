@@ -1,0 +1,126 @@
+import { execFileSync } from "node:child_process"
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join, resolve } from "node:path"
+import { describe, expect, it } from "vitest"
+import { cleanText, compileBrand, createScorer, score } from "../../sentiment/index.ts"
+
+describe("quoted replies and signatures", () => {
+  it("a Gmail-style quoted reply does not count", () => {
+    const email = [
+      "Thanks, the replacement arrived and it is perfect.",
+      "",
+      "On Mon, 3 Jun 2024 at 10:12, Lumen Support <help@lumen.example> wrote:",
+      "> We are sorry your jacket arrived torn. This is terrible and we apologise.",
+      "> Awful experience, we know.",
+    ].join("\n")
+    const r = score(email)
+    expect(r.label).toBe("positive")
+    expect(r.evidence.map((e) => e.token)).not.toContain("terrible")
+    expect(r.evidence.map((e) => e.token)).not.toContain("awful")
+  })
+
+  it("a Gmail header wrapped over two lines still ends the new text", () => {
+    const email = "Love it!\n\nOn Mon, 3 Jun 2024 at 10:12, Lumen Support <help@lumen.example>\nwrote:\n\nhorrible disaster"
+    expect(cleanText(email).trim()).toBe("Love it!")
+  })
+
+  it("an Outlook reply block does not count", () => {
+    const email = [
+      "Still waiting for my refund.",
+      "________________________________",
+      "From: Lumen Outfitters <care@lumen.example>",
+      "Sent: Tuesday, June 4, 2024 9:00 AM",
+      "Subject: Great news!",
+      "Wonderful, happy, excellent.",
+    ].join("\r\n")
+    expect(score(email).label).toBe("negative")
+    expect(cleanText(email)).not.toContain("Wonderful")
+  })
+
+  it("an Outlook header without a rule line still ends the new text", () => {
+    const email = "Awful service.\nFrom: Lumen <care@lumen.example>\nSent: Tuesday\nTo: me\nGreat, lovely, amazing."
+    expect(score(email).label).toBe("negative")
+  })
+
+  it("lines quoted with > do not count", () => {
+    expect(score("> this is brilliant\nwhat a mess").label).toBe("negative")
+    expect(score("> this is brilliant").status).toBe("unscored")
+  })
+
+  it("a signature after '-- ' does not count", () => {
+    const email = "The boots leak.\n-- \nJane Doe\nHappy hiking! Best wishes, love from the whole team"
+    const r = score(email)
+    expect(r.label).toBe("negative")
+    expect(r.evidence.map((e) => e.token)).not.toContain("happy")
+    expect(r.evidence.map((e) => e.token)).not.toContain("love")
+    expect(cleanText(email)).toBe("The boots leak.")
+  })
+
+  it("a mobile footer does not count", () => {
+    expect(cleanText("fine\nSent from my iPhone")).toBe("fine")
+  })
+
+  it("text that is only a quoted reply is unscored with a reason", () => {
+    const r = score("\n> great stuff\n> thanks")
+    expect(r.status).toBe("unscored")
+    expect(r.reason).toMatch(/quoted replies/)
+  })
+})
+
+describe("links, mentions and the brand", () => {
+  it("a URL does not count, even when it contains sentiment words", () => {
+    expect(score("https://example.com/best-amazing-deals").score).toBe(0)
+    expect(score("see www.great-happy.example/love for details").score).toBe(0)
+  })
+
+  it("an @mention does not count, even when the handle is a sentiment word", () => {
+    expect(score("@happyhiker @awesome_gear ordered the tent").score).toBe(0)
+    expect(cleanText("mail me at jane.doe@example.com")).not.toContain("example")
+  })
+
+  it("the brand's own name, handle and hashtag do not count", () => {
+    const brandScorer = createScorer({ brand: ["Happy Feet", "@happyfeetshoes", "#happyfeetshoes"] })
+    for (const text of ["Happy Feet shipped my order", "@happyfeetshoes shipped my order", "#HappyFeetShoes order", "HappyFeet order"]) {
+      const r = brandScorer.score(text)
+      expect(r.score, text).toBe(0)
+    }
+    expect(brandScorer.score("Happy Feet shipped my order and I am happy").label).toBe("positive")
+    expect(score("Happy Feet shipped my order").label).toBe("positive")
+  })
+
+  it("compileBrand matches names case-insensitively with the possessive and across separators", () => {
+    const brand = compileBrand(["Lumen Outfitters"])
+    expect(cleanText("LUMEN OUTFITTERS's jacket, lumen-outfitters, lumenoutfitters!", brand).replace(/\s+/g, " ").trim())
+      .toBe("jacket, , !")
+    expect(compileBrand([])).toBeUndefined()
+  })
+
+  it("text that is only links and mentions is unscored with a reason", () => {
+    const r = score("@lumenoutfitters https://t.co/xyz")
+    expect(r.status).toBe("unscored")
+    expect(r.reason).toMatch(/links, mentions/)
+  })
+
+  it("empty text is unscored with a reason", () => {
+    expect(score("   ")).toMatchObject({ status: "unscored", reason: "empty text", score: 0, label: "neutral" })
+  })
+})
+
+describe("loading natural", () => {
+  it("importing the sentiment domain prints nothing to stdout, even with a .env file present", () => {
+    const dir = mkdtempSync(join(tmpdir(), "sentiment-quiet-"))
+    try {
+      writeFileSync(join(dir, ".env"), "CDP_EXAMPLE=1\n")
+      const entry = resolve(import.meta.dirname, "../../sentiment/index.ts")
+      const stdout = execFileSync(
+        process.execPath,
+        ["--input-type=module", "-e", `const m = await import(${JSON.stringify(entry)}); m.score("ok")`],
+        { cwd: dir, encoding: "utf8", env: { ...process.env, DOTENV_CONFIG_QUIET: "" } },
+      )
+      expect(stdout).toBe("")
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+})

@@ -1,0 +1,59 @@
+// The embedded engine behind @clickhouse/client: chDB's own `chdb/connection`, with one change. Its insert turns
+// the body into text and runs it as one SQL statement; this hands the bytes to the engine's raw insert instead
+// (same statement, same format, about twice as fast on large batches). Queries are untouched.
+import type { Readable } from "node:stream"
+import { createChdbConnection } from "chdb/connection"
+
+type ChdbConnection = ReturnType<typeof createChdbConnection>
+type InsertParams = Parameters<ChdbConnection["insert"]>[0]
+type RawFormat = Parameters<ChdbConnection["chdb"]["rawInsert"]>[0]["format"]
+
+// What @clickhouse/client sends: INSERT INTO table [(columns)] FORMAT Format
+const INSERT = /^INSERT INTO\s+(\S+)\s*(?:\(([^)]*)\))?\s*FORMAT\s+(\w+)\s*$/i
+
+// Settings that only mean something to an HTTP server, which the client may send.
+const HTTP_ONLY = new Set(["wait_end_of_query", "send_progress_in_http_headers", "enable_http_compression"])
+
+// The client streams an array of rows as one string chunk per row: join them once.
+const bytesOf = async (values: InsertParams["values"]): Promise<Buffer> => {
+  if (typeof values === "string") return Buffer.from(values)
+  const parts: Array<string | Uint8Array> = []
+  let allText = true
+  for await (const chunk of values as Readable) {
+    parts.push(chunk as string | Uint8Array)
+    if (typeof chunk !== "string") allText = false
+  }
+  return allText
+    ? Buffer.from((parts as Array<string>).join(""))
+    : Buffer.concat(parts.map((p) => (typeof p === "string" ? Buffer.from(p) : p)))
+}
+
+export const embeddedConnection = (path: string): ChdbConnection => {
+  const connection = createChdbConnection({ path })
+  const textInsert = connection.insert.bind(connection)
+  connection.insert = async (params: InsertParams) => {
+    const m = INSERT.exec(params.query.trim())
+    if (m === null) return textInsert(params)
+    const body = await bytesOf(params.values)
+    const settings: Record<string, string | number | boolean> = {}
+    for (const [k, v] of Object.entries(params.clickhouse_settings ?? {})) {
+      if (v !== undefined && !HTTP_ONLY.has(k)) settings[k] = v as string | number | boolean
+    }
+    const columns = m[2]?.split(",").map((c) => c.trim().replace(/^`|`$/g, "")).filter((c) => c !== "")
+    const summary = await connection.chdb.rawInsert({
+      table: m[1]!, values: body, format: m[3] as RawFormat, settings,
+      ...(columns === undefined || columns.length === 0 ? {} : { columns }),
+    })
+    return {
+      query_id: params.query_id ?? crypto.randomUUID(),
+      response_headers: {},
+      http_status_code: 200,
+      summary: {
+        read_rows: "0", read_bytes: "0", written_rows: String(summary.rowsWritten ?? 0),
+        written_bytes: String(summary.bytesWritten ?? 0), result_rows: "0", result_bytes: "0",
+        total_rows_to_read: "0", elapsed_ns: "0",
+      },
+    }
+  }
+  return connection
+}
