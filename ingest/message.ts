@@ -54,6 +54,21 @@ export interface CanonicalEvent {
   readonly text: string
   /** Filled by identity resolution; until then the provisional id (userId, else anonymousId). */
   readonly profileId: string
+  /** Filled by the sentiment stage for messages that carry text. */
+  readonly sentiment?: SentimentRecord
+}
+
+/** How a text scored, as the sentiment stage hands it to the sink (no text in it). */
+export interface SentimentRecord {
+  readonly status: "scored" | "unscored"
+  readonly score: number
+  readonly label: "positive" | "neutral" | "negative"
+  readonly model: string
+  readonly language: string
+  /** Why a text was left unscored (not English, nothing left after hygiene). */
+  readonly reason: string
+  readonly evidence: ReadonlyArray<{ readonly token: string; readonly rule: string; readonly weight: number }>
+  readonly aspects: ReadonlyArray<{ readonly aspect: string; readonly score: number; readonly label: string }>
 }
 
 /** Why a message was refused, in words a sender understands. */

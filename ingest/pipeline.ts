@@ -2,6 +2,7 @@
 // run the stages on each event and hand the survivors to the warehouse sink.
 import { Context, Effect, Layer } from "effect"
 import { identityStage } from "../identity/index.ts"
+import { brandTermsFromEnv, sentimentStage } from "../sentiment/index.ts"
 import { makeEventSink } from "../warehouse/sink.ts"
 import { type BusUnavailable, EventBus, Topics } from "./bus.ts"
 import type { CanonicalEvent, DeadLetter } from "./message.ts"
@@ -16,8 +17,11 @@ export interface PipelineCounters {
   dropped: number
 }
 
-/** Stages every event passes, in order (validation happened at the edge; consent, sentiment come later). */
-export const EVENT_STAGES: ReadonlyArray<Stage<CanonicalEvent>> = [identityStage]
+/** Stages every event passes, in order (validation happened at the edge; consent comes later). */
+export const eventStages = (): ReadonlyArray<Stage<CanonicalEvent>> => [
+  identityStage,
+  sentimentStage({ brand: brandTermsFromEnv() }),
+]
 
 export interface PipelineShape {
   readonly counters: Readonly<PipelineCounters>
@@ -33,6 +37,7 @@ export class Pipeline extends Context.Service<Pipeline, PipelineShape>()("cdp/Pi
     Effect.gen(function* () {
       const bus = yield* EventBus
       const sink = yield* makeEventSink
+      const stages = eventStages()
       const counters: PipelineCounters = { accepted: 0, rejected: 0, landed: 0, duplicates: 0, dropped: 0 }
 
       const handleEvents = (batch: ReadonlyArray<CanonicalEvent>) =>
@@ -41,7 +46,7 @@ export class Pipeline extends Context.Service<Pipeline, PipelineShape>()("cdp/Pi
           const refused: Array<DeadLetter> = []
           let dropped = 0
           for (const event of batch) {
-            const outcome = runStages(event, EVENT_STAGES)
+            const outcome = runStages(event, stages)
             if (outcome._tag === "ok") passed.push(outcome.value)
             else if (outcome._tag === "deadLetter") {
               refused.push({

@@ -7,3 +7,4 @@ export { compileAspects, DEFAULT_ASPECTS, type AspectTaxonomy, type CompiledAspe
 export { cleanText, compileBrand } from "./hygiene.ts"
 export { detectLanguage } from "./language.ts"
 export { classReport, evaluate, pearson, polarityOf, weightedF1, type ClassReport, type Evaluation, type Polarity } from "./evaluate.ts"
+export { brandTermsFromEnv, sentimentRecord, sentimentStage } from "./stage.ts"

@@ -55,6 +55,24 @@ export const textRow = (e: CanonicalEvent): Row => ({
   text: e.text,
 })
 
+export const sentimentRow = (e: CanonicalEvent, scoredAt: string): Row => ({
+  tenant: e.tenant,
+  message_id: e.messageId,
+  profile_id: e.profileId,
+  channel: e.channel,
+  source: e.source,
+  timestamp: chDateTime(e.timestamp),
+  scored_at: chDateTime(scoredAt),
+  status: e.sentiment!.status,
+  reason: e.sentiment!.reason,
+  language: e.sentiment!.language,
+  score: e.sentiment!.score,
+  label: e.sentiment!.label,
+  model_version: e.sentiment!.model,
+  evidence: e.sentiment!.evidence,
+  aspects: e.sentiment!.aspects,
+})
+
 export const deadLetterRow = (d: DeadLetter): Row => ({
   tenant: d.tenant,
   source: d.source,
@@ -111,9 +129,12 @@ export const makeEventSink = Effect.gen(function* () {
     }
     if (alreadyStored !== undefined) for (const k of alreadyStored) landed.add(k)
     const texts = fresh.filter((e) => e.text !== "")
-    // Texts first: an event row without its text would be scored as empty; a text without its event is harmless
-    // and replaced (same key) when the retry lands the event.
+    const scored = fresh.filter((e) => e.sentiment !== undefined)
+    const scoredAt = new Date().toISOString()
+    // Texts and scores first, events last: a retry after a failure lands the event and replaces (same key) any
+    // text or score already written, while an event never exists without its text.
     yield* warehouse.insert("texts", texts.map(textRow)).pipe(
+      Effect.andThen(warehouse.insert("sentiment", scored.map((e) => sentimentRow(e, scoredAt)))),
       Effect.andThen(warehouse.insert("events", fresh.map(eventRow))),
       Effect.tapError(() => Effect.sync(() => { for (const k of freshKeys) uncertain.add(k) })),
     )

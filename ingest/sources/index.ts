@@ -1,7 +1,14 @@
-// The registry of file sources `cdp ingest --source NAME` understands. Each turns a file into canonical events and
-// dead letters; the rest of the pipeline is the same for all of them.
+// The registry of file sources `cdp ingest --source NAME` understands, and of the webhook parsers the HTTP collector
+// routes bodies to. Each turns input into canonical events and dead letters; the rest of the pipeline is the same for
+// all of them.
 import type { CanonicalEvent, DeadLetter } from "../message.ts"
+import { parseCallsWebhook, readCallsFile } from "./calls.ts"
+import { parseChatWebhook, readChatFile } from "./chat.ts"
+import { parseEmailWebhook, readEmailPath } from "./email.ts"
 import { readSegmentFile } from "./segment-file.ts"
+import { parseSendgridWebhook, readSendgridFile } from "./sendgrid.ts"
+import { parseSocialWebhook, readSocialFile } from "./social.ts"
+import { readTwitterFile } from "./twitter.ts"
 
 export type ImportedItem =
   | { readonly _tag: "event"; readonly event: CanonicalEvent }
@@ -12,6 +19,11 @@ export interface ImportContext {
   readonly receivedAtMs: number
   /** Called with the number of bytes consumed so far, for progress bars. */
   readonly onProgress?: (bytesRead: number) => void
+  /**
+   * Source-specific settings from configuration, checked by the source (calls: `columns`, `defaultCountry`,
+   * `fallbackCountries`, see CallsOptions). Sources without settings ignore it.
+   */
+  readonly options?: Record<string, unknown>
 }
 
 export interface FileSource {
@@ -22,4 +34,25 @@ export interface FileSource {
 
 export const FILE_SOURCES: ReadonlyMap<string, FileSource> = new Map([
   ["segment", { name: "segment", description: "NDJSON of Segment messages, one per line", read: readSegmentFile }],
+  ["sendgrid", { name: "sendgrid", description: "SendGrid Event Webhook events (a JSON array, as posted)", read: readSendgridFile }],
+  ["email", { name: "email", description: "inbound mail: an .eml file, an mbox, or a folder of them", read: readEmailPath }],
+  ["chat", { name: "chat", description: "NDJSON of live-chat transcripts, one conversation per line", read: readChatFile }],
+  ["calls", { name: "calls", description: "contact-centre call export (CSV with a header line)", read: readCallsFile }],
+  ["social", { name: "social", description: "NDJSON of posts and reviews from other networks, one per line", read: readSocialFile }],
+  ["twitter", { name: "twitter", description: "X API v2 recent-search pages (a JSON array of pages, as tweets.json)", read: readTwitterFile }],
+])
+
+export interface WebhookSource {
+  readonly name: string
+  /** Parses one request body; never throws on what the body holds (bad input becomes dead letters). */
+  readonly parse: (body: string, ctx: ImportContext) => ReadonlyArray<ImportedItem> | Promise<ReadonlyArray<ImportedItem>>
+}
+
+/** Bodies the HTTP collector accepts per source (Segment has its own Tracking API and is not here). */
+export const WEBHOOK_SOURCES: ReadonlyMap<string, WebhookSource> = new Map([
+  ["sendgrid", { name: "sendgrid", parse: parseSendgridWebhook }],
+  ["email", { name: "email", parse: parseEmailWebhook }],
+  ["chat", { name: "chat", parse: parseChatWebhook }],
+  ["calls", { name: "calls", parse: parseCallsWebhook }],
+  ["social", { name: "social", parse: parseSocialWebhook }],
 ])

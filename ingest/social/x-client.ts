@@ -1,0 +1,348 @@
+// What the X search poller and the filtered stream share: configuration, the twitter-api-v2 client (pointable at a
+// replay server), tagged errors a user can act on, and requests that honour the x-rate-limit-* headers.
+import { createHash } from "node:crypto"
+import http from "node:http"
+import { Clock, Data, Duration, Effect } from "effect"
+import {
+  ApiResponseError,
+  type ITwitterApiClientPlugin,
+  TwitterApi,
+  type TwitterApiv2,
+  type TwitterRateLimit,
+  type TwitterResponse,
+} from "twitter-api-v2"
+
+export interface XRule {
+  readonly value: string
+  readonly tag?: string
+}
+
+export interface XConfig {
+  /** App-only bearer token (developer portal, "Keys and tokens"). */
+  readonly bearerToken: string
+  /** Recent-search queries, polled one after the other. */
+  readonly queries: ReadonlyArray<string>
+  /** Filtered-stream rules; the stream's rules are made equal to these. */
+  readonly rules: ReadonlyArray<XRule>
+  /** Where the API is ("https://api.x.com" when absent); an http URL of a replay server in tests. */
+  readonly apiBase?: string
+}
+
+export class XConfigInvalid extends Data.TaggedError("XConfigInvalid")<{
+  readonly variable: string
+  readonly reason: string
+}> {
+  override get message() {
+    return `${this.variable}: ${this.reason}`
+  }
+}
+
+export class XUnauthorized extends Data.TaggedError("XUnauthorized")<{
+  readonly endpoint: string
+  readonly detail: string
+}> {
+  override get message() {
+    return `X refused the bearer token (401 on ${this.endpoint}: ${this.detail}); check CDP_X_BEARER_TOKEN`
+  }
+}
+
+export class XForbidden extends Data.TaggedError("XForbidden")<{
+  readonly endpoint: string
+  readonly detail: string
+}> {
+  override get message() {
+    return `X does not allow this app to use ${this.endpoint} (403: ${this.detail}); check the app's project and access level`
+  }
+}
+
+export class XRateLimited extends Data.TaggedError("XRateLimited")<{
+  readonly endpoint: string
+  readonly attempts: number
+  /** When X said the window resets (ISO-8601), if it said. */
+  readonly resetAt: string | null
+}> {
+  override get message() {
+    return `X kept answering 429 on ${this.endpoint} after ${this.attempts} waits${this.resetAt === null ? "" : ` (next reset ${this.resetAt})`}`
+  }
+}
+
+export class XRequestRejected extends Data.TaggedError("XRequestRejected")<{
+  readonly endpoint: string
+  readonly status: number
+  readonly detail: string
+}> {
+  override get message() {
+    return `X rejected ${this.endpoint} (${this.status}): ${this.detail}`
+  }
+}
+
+export class XUnavailable extends Data.TaggedError("XUnavailable")<{
+  readonly endpoint: string
+  readonly reason: string
+}> {
+  override get message() {
+    return `X API unreachable on ${this.endpoint}: ${this.reason}`
+  }
+}
+
+export type XError = XUnauthorized | XForbidden | XRateLimited | XRequestRejected | XUnavailable
+
+/** How hard to try. The defaults suit the real API; tests shrink the times. */
+export interface XRetryPolicy {
+  /** Added to a rate-limit reset before the next request, against clock drift between us and X. */
+  readonly resetMarginMs: number
+  /** Wait after a 429 that carries no usable reset time. */
+  readonly fallbackWaitMs: number
+  /** Consecutive 429 answers (each after waiting for the reset) before giving up. */
+  readonly maxRateLimitRetries: number
+  /** Exponential backoff for network errors and 5xx answers: first wait, cap, attempts. */
+  readonly backoffInitialMs: number
+  readonly backoffMaxMs: number
+  readonly maxTransientRetries: number
+}
+
+export const DEFAULT_RETRY_POLICY: XRetryPolicy = {
+  resetMarginMs: 1_000,
+  fallbackWaitMs: 60_000,
+  maxRateLimitRetries: 5,
+  backoffInitialMs: 1_000,
+  backoffMaxMs: 60_000,
+  maxTransientRetries: 5,
+}
+
+/** What the connector is doing, for a CLI status line or a test; never carries tweet content or identifiers. */
+export type XStatus =
+  | { readonly kind: "rate_limit_wait"; readonly endpoint: string; readonly waitMs: number; readonly reason: "429" | "exhausted" }
+  | { readonly kind: "retry"; readonly endpoint: string; readonly waitMs: number; readonly attempt: number; readonly reason: string }
+  | { readonly kind: "page"; readonly query: string; readonly tweets: number; readonly resumed: boolean }
+  | { readonly kind: "rules_synced"; readonly added: number; readonly deleted: number; readonly kept: number }
+  | { readonly kind: "connected"; readonly connection: number }
+  | { readonly kind: "disconnected"; readonly connection: number; readonly reason: string }
+  | { readonly kind: "reconnect_wait"; readonly waitMs: number; readonly attempt: number; readonly reason: string }
+
+export interface XClientOptions {
+  readonly policy?: Partial<XRetryPolicy>
+  readonly onStatus?: (status: XStatus) => void
+}
+
+export interface XClient {
+  readonly v2: TwitterApiv2
+  readonly policy: XRetryPolicy
+  readonly onStatus: (status: XStatus) => void
+  /** The latest x-rate-limit-* values seen, per endpoint ("GET tweets/search/recent"). */
+  readonly limits: Map<string, TwitterRateLimit>
+}
+
+/** Rewrites every request (plain and streaming) from https://api.x.com to `apiBase`, keeping path and query. */
+const rebase = (apiBase: string): ITwitterApiClientPlugin => {
+  const base = new URL(apiBase)
+  const basePath = base.pathname.replace(/\/+$/, "")
+  const move = (url: URL) => {
+    url.protocol = base.protocol
+    url.host = base.host
+    url.pathname = basePath + url.pathname
+  }
+  return {
+    onBeforeRequest: ({ computedParams }) => move(computedParams.url),
+    onBeforeStreamRequestConfig: ({ params }) => {
+      const url = new URL(params.url)
+      move(url)
+      params.url = url.toString()
+    },
+  }
+}
+
+const DEFAULT_API_BASE = "https://api.x.com"
+
+export const makeXClient = (config: Pick<XConfig, "bearerToken" | "apiBase">, options: XClientOptions = {}): XClient => {
+  const apiBase = config.apiBase ?? DEFAULT_API_BASE
+  const plain = apiBase.startsWith("http:")
+  const api = new TwitterApi(config.bearerToken, {
+    ...(apiBase === DEFAULT_API_BASE ? {} : { plugins: [rebase(apiBase)] }),
+    // twitter-api-v2 always calls https.request; an http target needs an http agent.
+    ...(plain ? { httpAgent: new http.Agent() } : {}),
+  })
+  return {
+    v2: api.v2,
+    policy: { ...DEFAULT_RETRY_POLICY, ...options.policy },
+    onStatus: options.onStatus ?? (() => {}),
+    limits: new Map(),
+  }
+}
+
+/** Exponential backoff: initial, 2x initial, 4x initial, ... capped (attempt counts from 1). */
+export const backoffMs = (attempt: number, initialMs: number, maxMs: number): number =>
+  Math.min(maxMs, initialMs * 2 ** Math.max(0, attempt - 1))
+
+/** The later of the resets whose budget is spent (15-minute window, app or user 24-hour caps), in epoch ms. */
+const exhaustedResetMs = (limit: TwitterRateLimit | undefined): number | undefined => {
+  if (limit === undefined) return undefined
+  let resetMs: number | undefined
+  for (const window of [limit, limit.day, limit.userDay]) {
+    if (window !== undefined && window.remaining <= 0 && Number.isFinite(window.reset) && window.reset > 0) {
+      resetMs = Math.max(resetMs ?? 0, window.reset * 1000)
+    }
+  }
+  return resetMs
+}
+
+/** X's words for a failure: the v2 problem's detail (or title), then what each listed error says. */
+const errorDetail = (error: ApiResponseError): string => {
+  const data = error.data as { detail?: unknown; title?: unknown; errors?: ReadonlyArray<{ message?: unknown; detail?: unknown }> } | undefined
+  const parts: Array<string> = []
+  if (typeof data?.detail === "string") parts.push(data.detail)
+  else if (typeof data?.title === "string") parts.push(data.title)
+  for (const e of Array.isArray(data?.errors) ? data.errors : []) {
+    const text = typeof e?.message === "string" ? e.message : typeof e?.detail === "string" ? e.detail : undefined
+    if (text !== undefined && !parts.includes(text)) parts.push(text)
+  }
+  return parts.length > 0 ? parts.join(" ") : error.message
+}
+
+/** How one failed call should be handled. */
+export type Failure =
+  | { readonly _tag: "fatal"; readonly error: XError }
+  | { readonly _tag: "rateLimited"; readonly limit: TwitterRateLimit | undefined }
+  | { readonly _tag: "transient"; readonly reason: string }
+
+export const classify = (endpoint: string, error: unknown): Failure => {
+  if (error instanceof ApiResponseError) {
+    const detail = errorDetail(error)
+    if (error.code === 401) return { _tag: "fatal", error: new XUnauthorized({ endpoint, detail }) }
+    if (error.code === 403) return { _tag: "fatal", error: new XForbidden({ endpoint, detail }) }
+    if (error.code === 429) return { _tag: "rateLimited", limit: error.rateLimit }
+    if (error.code >= 500) return { _tag: "transient", reason: `${error.code} ${detail}` }
+    return { _tag: "fatal", error: new XRequestRejected({ endpoint, status: error.code, detail }) }
+  }
+  // ApiRequestError (connection refused, reset, timeout) and ApiPartialResponseError (cut off mid-body).
+  return { _tag: "transient", reason: error instanceof Error ? error.message : String(error) }
+}
+
+const sleep = (ms: number) => (ms > 0 ? Effect.sleep(Duration.millis(Math.ceil(ms))) : Effect.void)
+
+/** Sleeps until an exhausted window resets, when the last answer said the budget is spent. */
+export const waitForBudget = (client: XClient, endpoint: string, limit: TwitterRateLimit | undefined) =>
+  Effect.gen(function* () {
+    const resetMs = exhaustedResetMs(limit)
+    if (resetMs === undefined) return
+    const waitMs = resetMs + client.policy.resetMarginMs - (yield* Clock.currentTimeMillis)
+    if (waitMs <= 0) return
+    client.onStatus({ kind: "rate_limit_wait", endpoint, waitMs, reason: "exhausted" })
+    yield* sleep(waitMs)
+  })
+
+/** Wait after a 429: until the reset X named (plus margin), else the fallback. */
+export const rateLimitWaitMs = (client: XClient, limit: TwitterRateLimit | undefined, nowMs: number): number => {
+  const resetMs = exhaustedResetMs(limit) ?? (limit !== undefined && limit.reset > 0 ? limit.reset * 1000 : undefined)
+  const untilReset = resetMs === undefined ? -1 : resetMs + client.policy.resetMarginMs - nowMs
+  return untilReset > 0 ? untilReset : client.policy.fallbackWaitMs
+}
+
+/**
+ * Runs one API call (made with `fullResponse: true`), waiting first when the endpoint's budget is spent, waiting for
+ * the reset after a 429, backing off on network errors and 5xx; 401, 403 and other 4xx fail at once.
+ */
+export const xRequest = <T>(client: XClient, endpoint: string, call: () => Promise<TwitterResponse<T>>) =>
+  Effect.gen(function* () {
+    let rateLimited = 0
+    let transient = 0
+    while (true) {
+      yield* waitForBudget(client, endpoint, client.limits.get(endpoint))
+      const outcome = yield* Effect.promise(() =>
+        call().then((response) => ({ ok: true as const, response }), (error: unknown) => ({ ok: false as const, error })))
+      if (outcome.ok) {
+        if (outcome.response.rateLimit !== undefined) client.limits.set(endpoint, outcome.response.rateLimit)
+        return outcome.response
+      }
+      const failure = classify(endpoint, outcome.error)
+      if (failure._tag === "fatal") return yield* Effect.fail(failure.error)
+      if (failure._tag === "rateLimited") {
+        rateLimited++
+        if (failure.limit !== undefined) client.limits.set(endpoint, failure.limit)
+        if (rateLimited > client.policy.maxRateLimitRetries) {
+          const reset = failure.limit?.reset
+          return yield* Effect.fail(new XRateLimited({
+            endpoint, attempts: rateLimited - 1, resetAt: reset === undefined ? null : new Date(reset * 1000).toISOString(),
+          }))
+        }
+        const waitMs = rateLimitWaitMs(client, failure.limit, yield* Clock.currentTimeMillis)
+        client.onStatus({ kind: "rate_limit_wait", endpoint, waitMs, reason: "429" })
+        yield* sleep(waitMs)
+        // The wait covered the window; the budget check before the next call must not wait for it again.
+        client.limits.delete(endpoint)
+        continue
+      }
+      transient++
+      if (transient > client.policy.maxTransientRetries) {
+        return yield* Effect.fail(new XUnavailable({ endpoint, reason: failure.reason }))
+      }
+      const waitMs = backoffMs(transient, client.policy.backoffInitialMs, client.policy.backoffMaxMs)
+      client.onStatus({ kind: "retry", endpoint, waitMs, attempt: transient, reason: failure.reason })
+      yield* sleep(waitMs)
+    }
+  })
+
+/** Short stable name for an object key (queries hold characters keys must not). */
+export const keyHash = (text: string): string => createHash("sha256").update(text).digest("hex").slice(0, 16)
+
+const KEY_SAFE = /^[A-Za-z0-9._\-=]+$/
+
+/** Where a tenant's connector state lives in the ObjectStore. */
+export const stateKeyPrefix = (tenant: string): string =>
+  `connectors/x/${KEY_SAFE.test(tenant) && tenant !== "." && tenant !== ".." ? tenant : `t-${keyHash(tenant)}`}/`
+
+const splitQueries = (text: string): Array<string> => text.split(";").map((q) => q.trim()).filter((q) => q !== "")
+
+const parseQueries = (raw: string | undefined): Effect.Effect<Array<string>, XConfigInvalid> => {
+  if (raw === undefined || raw.trim() === "") return Effect.succeed([])
+  if (!raw.trim().startsWith("[")) return Effect.succeed(splitQueries(raw))
+  return Effect.try({
+    try: () => JSON.parse(raw) as unknown,
+    catch: (e) => new XConfigInvalid({ variable: "CDP_X_QUERIES", reason: `not valid JSON (${(e as Error).message})` }),
+  }).pipe(Effect.flatMap((value) =>
+    Array.isArray(value) && value.every((q) => typeof q === "string" && q.trim() !== "")
+      ? Effect.succeed(value.map((q: string) => q.trim()))
+      : Effect.fail(new XConfigInvalid({ variable: "CDP_X_QUERIES", reason: "must be a JSON array of non-empty strings, or queries separated by ';'" }))))
+}
+
+const parseRules = (raw: string | undefined): Effect.Effect<Array<XRule>, XConfigInvalid> => {
+  if (raw === undefined || raw.trim() === "") return Effect.succeed([])
+  const invalid = (reason: string) => new XConfigInvalid({ variable: "CDP_X_RULES", reason })
+  return Effect.try({ try: () => JSON.parse(raw) as unknown, catch: (e) => invalid(`not valid JSON (${(e as Error).message})`) }).pipe(
+    Effect.flatMap((value) => {
+      if (!Array.isArray(value)) return Effect.fail(invalid(`must be a JSON array of {"value": "...", "tag": "..."}`))
+      const rules: Array<XRule> = []
+      for (let i = 0; i < value.length; i++) {
+        const r: unknown = value[i]
+        if (typeof r === "string" && r.trim() !== "") rules.push({ value: r.trim() })
+        else if (r !== null && typeof r === "object" && typeof (r as XRule).value === "string" && (r as XRule).value.trim() !== "") {
+          const { value: v, tag } = r as { value: string; tag?: unknown }
+          if (tag !== undefined && typeof tag !== "string") return Effect.fail(invalid(`rule ${i}: tag must be a string`))
+          rules.push(tag === undefined ? { value: v.trim() } : { value: v.trim(), tag })
+        } else return Effect.fail(invalid(`rule ${i} must be a non-empty string or {"value": "...", "tag": "..."}`))
+      }
+      return Effect.succeed(rules)
+    }))
+}
+
+/**
+ * Reads the connector's configuration from the environment: CDP_X_BEARER_TOKEN (required), CDP_X_QUERIES (JSON array
+ * or ';'-separated), CDP_X_RULES (JSON array of {value, tag?} or of strings), CDP_X_API_BASE (optional URL).
+ */
+export const loadXConfig = (env: Readonly<Record<string, string | undefined>>): Effect.Effect<XConfig, XConfigInvalid> =>
+  Effect.gen(function* () {
+    const bearerToken = env["CDP_X_BEARER_TOKEN"]?.trim() ?? ""
+    if (bearerToken === "") {
+      return yield* Effect.fail(new XConfigInvalid({ variable: "CDP_X_BEARER_TOKEN", reason: "is not set (an app-only bearer token of the X API)" }))
+    }
+    const queries = yield* parseQueries(env["CDP_X_QUERIES"])
+    const rules = yield* parseRules(env["CDP_X_RULES"])
+    const apiBase = env["CDP_X_API_BASE"]?.trim()
+    if (apiBase !== undefined && apiBase !== "") {
+      if (!/^https?:\/\/[^/]/.test(apiBase) || !URL.canParse(apiBase)) {
+        return yield* Effect.fail(new XConfigInvalid({ variable: "CDP_X_API_BASE", reason: `must be an http(s) URL (got ${apiBase})` }))
+      }
+      return { bearerToken, queries, rules, apiBase }
+    }
+    return { bearerToken, queries, rules }
+  })

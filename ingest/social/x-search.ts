@@ -1,0 +1,176 @@
+// The X recent-search poller: for each configured query, pages through GET /2/tweets/search/recent with next_token
+// and hands each page's items over before remembering how far it got (ObjectStore), so a restart resumes where it
+// stopped and a later pass asks only for tweets newer than the newest one seen (since_id). At least once: a page
+// handed over just before a crash is fetched again, and the pipeline drops it by message id.
+import { Clock, Effect } from "effect"
+import type { ImportedItem } from "../sources/index.ts"
+import { TWEET_FIELDS, tweetsFromPage, USER_FIELDS, type XPage } from "../sources/twitter.ts"
+import { ObjectStore, type ObjectStoreError } from "../objectstore.ts"
+import {
+  keyHash,
+  makeXClient,
+  stateKeyPrefix,
+  type XClient,
+  type XClientOptions,
+  type XConfig,
+  type XError,
+  XRequestRejected,
+  xRequest,
+} from "./x-client.ts"
+
+const ENDPOINT = "GET tweets/search/recent"
+
+/** Persisted per tenant and query. */
+export interface SearchState {
+  readonly version: 1
+  readonly query: string
+  /** Newest tweet id of the last completed pass; the next pass asks only for newer tweets. */
+  readonly sinceId: string | null
+  /** A pass in progress: the page to continue from after a restart, and the newest id the pass has seen. */
+  readonly pending: { readonly nextToken: string; readonly newestId: string | null } | null
+  readonly updatedAt: string
+}
+
+export interface SearchOptions<E, R> extends XClientOptions {
+  readonly tenant: string
+  /** Receives each page's items (events and dead letters); the CLI passes them to Pipeline.submit. */
+  readonly onItems: (items: ReadonlyArray<ImportedItem>) => Effect.Effect<void, E, R>
+  /** Tweets per page, 10..100 (default 100). */
+  readonly maxResults?: number
+  /** Reuse one client across passes, so what it learnt of the rate limits carries over. */
+  readonly client?: XClient
+}
+
+export interface QuerySummary {
+  readonly query: string
+  readonly pages: number
+  readonly tweets: number
+  readonly deadLetters: number
+  /** The since_id the next pass will use. */
+  readonly sinceId: string | null
+  /** True when this pass continued a pass that an earlier run left unfinished. */
+  readonly resumed: boolean
+}
+
+/** Object key of a query's state. */
+export const searchStateKey = (tenant: string, query: string): string => `${stateKeyPrefix(tenant)}search-${keyHash(query)}.json`
+
+const newerId = (a: string | null | undefined, b: string | null | undefined): string | null => {
+  if (a === undefined || a === null || a === "") return b ?? null
+  if (b === undefined || b === null || b === "") return a
+  return BigInt(a) >= BigInt(b) ? a : b
+}
+
+const isDigits = (s: unknown): s is string => typeof s === "string" && /^[0-9]{1,20}$/.test(s)
+
+const decodeState = (bytes: Uint8Array | undefined, query: string): SearchState | null => {
+  if (bytes === undefined) return null
+  try {
+    const s = JSON.parse(new TextDecoder().decode(bytes)) as SearchState
+    if (s.version !== 1 || s.query !== query) return null
+    const sinceId = isDigits(s.sinceId) ? s.sinceId : null
+    const pending = s.pending !== null && typeof s.pending?.nextToken === "string"
+      ? { nextToken: s.pending.nextToken, newestId: isDigits(s.pending.newestId) ? s.pending.newestId : null }
+      : null
+    return { ...s, sinceId, pending }
+  } catch {
+    // A state file we cannot read is treated as absent: the pass refetches the 7-day window, duplicates drop later.
+    return null
+  }
+}
+
+/** The newest tweet id on a page: meta.newest_id, else the largest data[].id. */
+const pageNewestId = (page: XPage): string | null => {
+  let newest: string | null = isDigits(page.meta?.newest_id) ? page.meta.newest_id : null
+  if (Array.isArray(page.data)) for (const t of page.data as ReadonlyArray<{ id?: unknown }>) if (isDigits(t?.id)) newest = newerId(newest, t.id)
+  return newest
+}
+
+/** One pass over one query: every page newer than the saved since_id, or the rest of an unfinished pass. */
+const pollQuery = <E, R>(client: XClient, query: string, options: SearchOptions<E, R>) =>
+  Effect.gen(function* () {
+    const store = yield* ObjectStore
+    const key = searchStateKey(options.tenant, query)
+    const saved = decodeState(yield* store.get(key), query)
+    let sinceId = saved?.sinceId ?? null
+    let nextToken = saved?.pending?.nextToken
+    let newest = saved?.pending?.newestId ?? null
+    const resumed = nextToken !== undefined
+    let pages = 0
+    let tweets = 0
+    let deadLetters = 0
+    const save = (pending: SearchState["pending"]) =>
+      Effect.gen(function* () {
+        const state: SearchState = {
+          version: 1, query, sinceId, pending, updatedAt: new Date(yield* Clock.currentTimeMillis).toISOString(),
+        }
+        yield* store.put(key, JSON.stringify(state))
+      })
+    const maxResults = Math.min(100, Math.max(10, Math.floor(options.maxResults ?? 100)))
+    while (true) {
+      const params: Record<string, string | number> = {
+        query,
+        max_results: maxResults,
+        expansions: "author_id",
+        "tweet.fields": TWEET_FIELDS,
+        "user.fields": USER_FIELDS,
+      }
+      if (sinceId !== null) params["since_id"] = sinceId
+      if (nextToken !== undefined) params["next_token"] = nextToken
+      const result = yield* Effect.result(
+        xRequest(client, ENDPOINT, () => client.v2.get<XPage>("tweets/search/recent", params, { fullResponse: true })),
+      )
+      if (result._tag === "Failure") {
+        const error = result.failure
+        // A saved next_token can expire and a saved since_id can fall out of the 7-day window while we were stopped:
+        // start the pass again without it rather than stop for good (what is fetched twice is dropped downstream).
+        if (error instanceof XRequestRejected && error.status === 400) {
+          if (nextToken !== undefined && /next_token|pagination/i.test(error.detail)) {
+            nextToken = undefined
+            newest = null
+            continue
+          }
+          if (sinceId !== null && /since_id/i.test(error.detail)) {
+            sinceId = null
+            continue
+          }
+        }
+        return yield* Effect.fail(error)
+      }
+      const page = result.success.data
+      const receivedAtMs = yield* Clock.currentTimeMillis
+      const items = tweetsFromPage(page, { tenant: options.tenant, receivedAtMs })
+      if (items.length > 0) yield* options.onItems(items)
+      pages++
+      for (const item of items) {
+        if (item._tag === "event") tweets++
+        else deadLetters++
+      }
+      client.onStatus({ kind: "page", query, tweets: items.length, resumed })
+      newest = newerId(newest, pageNewestId(page))
+      const token = page.meta?.next_token
+      if (typeof token === "string" && token !== "") {
+        nextToken = token
+        yield* save({ nextToken: token, newestId: newest })
+        continue
+      }
+      sinceId = newerId(sinceId, newest)
+      yield* save(null)
+      return { query, pages, tweets, deadLetters, sinceId, resumed } satisfies QuerySummary
+    }
+  })
+
+/**
+ * One pass of recent search over every configured query, in order. Needs an ObjectStore for the state. Run it again
+ * (e.g. `Effect.repeat(Schedule.spaced("1 minute"))`) to keep polling; each pass asks only for newer tweets.
+ */
+export const pollRecentSearch = <E, R>(
+  config: XConfig,
+  options: SearchOptions<E, R>,
+): Effect.Effect<ReadonlyArray<QuerySummary>, XError | ObjectStoreError | E, ObjectStore | R> =>
+  Effect.gen(function* () {
+    const client = options.client ?? makeXClient(config, options)
+    const summaries: Array<QuerySummary> = []
+    for (const query of config.queries) summaries.push(yield* pollQuery(client, query, options))
+    return summaries
+  }).pipe(Effect.withSpan("pollRecentSearch"))

@@ -1,0 +1,244 @@
+// The X filtered stream: rules made equal to the configuration (idempotently), one long-lived connection to
+// GET /2/tweets/search/stream that is re-opened with capped exponential backoff when it drops or goes silent,
+// and every tweet mapped like a search page's. Interrupting the stream (scope close, SIGINT) closes the connection.
+import { Clock, Duration, Effect, Queue, Stream } from "effect"
+import { ETwitterStreamEvent, type StreamingV2Rule, type Tweetv2FieldsParams } from "twitter-api-v2"
+import type { ImportedItem } from "../sources/index.ts"
+import { TWEET_FIELDS, tweetsFromPage, USER_FIELDS } from "../sources/twitter.ts"
+import {
+  backoffMs,
+  classify,
+  makeXClient,
+  type XClient,
+  type XClientOptions,
+  type XConfig,
+  type XError,
+  XRequestRejected,
+  xRequest,
+  type XRule,
+  XUnavailable,
+} from "./x-client.ts"
+
+const RULES_PATH = "tweets/search/stream/rules"
+const STREAM_ENDPOINT = "GET tweets/search/stream"
+
+export interface RuleSyncResult {
+  readonly added: ReadonlyArray<XRule>
+  readonly deleted: ReadonlyArray<StreamingV2Rule>
+  readonly kept: number
+}
+
+interface RulesPage {
+  readonly data?: ReadonlyArray<StreamingV2Rule>
+  readonly meta?: { readonly next_token?: string }
+}
+
+interface RulesUpdate {
+  readonly errors?: ReadonlyArray<{ readonly title?: string; readonly value?: string; readonly details?: ReadonlyArray<string> }>
+}
+
+const sameTag = (a: string | undefined, b: string | undefined) => (a ?? "") === (b ?? "")
+
+const chunks = <A>(items: ReadonlyArray<A>, size: number): Array<ReadonlyArray<A>> => {
+  const out: Array<ReadonlyArray<A>> = []
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size))
+  return out
+}
+
+/**
+ * Makes the stream's rules equal to `rules`: reads the current ones, deletes those not configured (or configured
+ * with another tag), adds the missing ones. X keys rules by value, so the first of two configured rules with the same
+ * value wins. A second sync with the same configuration sends no change.
+ */
+export const syncStreamRules = Effect.fn("syncStreamRules")(function* (client: XClient, rules: ReadonlyArray<XRule>) {
+  const existing: Array<StreamingV2Rule> = []
+  let token: string | undefined
+  do {
+    const query: Record<string, string> = token === undefined ? {} : { pagination_token: token }
+    const page = yield* xRequest(client, `GET ${RULES_PATH}`, () => client.v2.get<RulesPage>(RULES_PATH, query, { fullResponse: true }))
+    existing.push(...(page.data.data ?? []))
+    token = page.data.meta?.next_token
+  } while (token !== undefined && token !== "")
+
+  const wanted = new Map<string, XRule>()
+  for (const rule of rules) if (!wanted.has(rule.value)) wanted.set(rule.value, rule)
+  const satisfied = new Set<string>()
+  const deleted: Array<StreamingV2Rule> = []
+  for (const rule of existing) {
+    const want = wanted.get(rule.value)
+    if (want !== undefined && sameTag(want.tag, rule.tag) && !satisfied.has(rule.value)) satisfied.add(rule.value)
+    else deleted.push(rule)
+  }
+  const added = [...wanted.values()].filter((r) => !satisfied.has(r.value))
+
+  const endpoint = `POST ${RULES_PATH}`
+  // Deletions first: X refuses a rule whose value is already there (under another tag), and caps the rule count.
+  for (const batch of chunks(deleted, 1000)) {
+    yield* xRequest(client, endpoint, () =>
+      client.v2.post<RulesUpdate>(RULES_PATH, { delete: { ids: batch.map((r) => r.id) } }, { fullResponse: true }))
+  }
+  for (const batch of chunks(added, 100)) {
+    const body = { add: batch.map((r) => (r.tag === undefined ? { value: r.value } : { value: r.value, tag: r.tag })) }
+    const response = yield* xRequest(client, endpoint, () => client.v2.post<RulesUpdate>(RULES_PATH, body, { fullResponse: true }))
+    const refused = (response.data.errors ?? []).filter((e) => e.title !== "DuplicateRule")
+    if (refused.length > 0) {
+      const detail = refused.map((e) => `rule ${JSON.stringify(e.value ?? "?")}: ${e.title ?? "refused"}${e.details === undefined ? "" : ` (${e.details.join("; ")})`}`).join(", ")
+      return yield* Effect.fail(new XRequestRejected({ endpoint, status: 400, detail }))
+    }
+  }
+  client.onStatus({ kind: "rules_synced", added: added.length, deleted: deleted.length, kept: satisfied.size })
+  return { added, deleted, kept: satisfied.size } satisfies RuleSyncResult
+})
+
+export interface ReconnectPolicy {
+  /** First wait after a drop or a failed connect; doubles per consecutive failure. */
+  readonly initialMs: number
+  readonly maxMs: number
+  /** First wait after a 429 whose window is not spent (e.g. TooManyConnections); X asks for a minute. */
+  readonly rateLimitedInitialMs: number
+  /** Consecutive failed connections before the stream fails; unlimited when absent. */
+  readonly maxAttempts?: number
+}
+
+export const DEFAULT_RECONNECT: ReconnectPolicy = { initialMs: 1_000, maxMs: 320_000, rateLimitedInitialMs: 60_000 }
+
+export interface StreamOptions extends XClientOptions {
+  readonly tenant: string
+  readonly client?: XClient
+  /** X sends a keep-alive every 20 s; a connection silent for longer than this is re-opened. */
+  readonly keepAliveTimeoutMs?: number
+  readonly reconnect?: Partial<ReconnectPolicy>
+}
+
+interface ConnectionEnd {
+  /** The connection was established (200) before it ended. */
+  readonly connected: boolean
+  /** Data or a keep-alive arrived on it: the server was really there. */
+  readonly alive: boolean
+  /** Why connecting failed, when it did. */
+  readonly error?: unknown
+  readonly reason: string
+}
+
+const STREAM_PARAMS = {
+  expansions: "author_id",
+  "tweet.fields": TWEET_FIELDS,
+  "user.fields": USER_FIELDS,
+} as unknown as Partial<Tweetv2FieldsParams>
+
+/** One connection, from connect to close; never fails (the end says why it ended). */
+const connectOnce = (
+  client: XClient,
+  keepAliveTimeoutMs: number,
+  onPayload: (payload: unknown) => void,
+  onConnected: () => void,
+) =>
+  Effect.callback<ConnectionEnd>((resume) => {
+    const stream = client.v2.searchStream({ ...STREAM_PARAMS, autoConnect: false })
+    let connected = false
+    let alive = false
+    let finished = false
+    let reason = "the server closed the connection"
+    const finish = (end: ConnectionEnd) => {
+      if (finished) return
+      finished = true
+      stream.destroy()
+      resume(Effect.succeed(end))
+    }
+    stream.on(ETwitterStreamEvent.Connected, () => {
+      connected = true
+      onConnected()
+    })
+    stream.on(ETwitterStreamEvent.DataKeepAlive, () => {
+      alive = true
+    })
+    stream.on(ETwitterStreamEvent.Data, (payload: unknown) => {
+      alive = true
+      onPayload(payload)
+    })
+    // Error payloads (e.g. operational-disconnect) announce a close that follows; unparsable lines are skipped.
+    stream.on(ETwitterStreamEvent.DataError, () => {
+      reason = "X sent an error payload and closed the connection"
+    })
+    stream.on(ETwitterStreamEvent.TweetParseError, () => {})
+    stream.on(ETwitterStreamEvent.ConnectionLost, () => {
+      reason = `no data or keep-alive for ${keepAliveTimeoutMs} ms`
+    })
+    stream.on(ETwitterStreamEvent.ConnectionClosed, () => finish({ connected, alive, reason }))
+    stream.connect({ autoReconnect: false, keepAliveTimeout: keepAliveTimeoutMs }).then(
+      () => {
+        // Interrupted while connecting: the connection opened after we stopped caring about it.
+        if (finished) stream.destroy()
+      },
+      (error: unknown) => finish({ connected: false, alive: false, error, reason: "connect failed" }),
+    )
+    return Effect.sync(() => {
+      finished = true
+      stream.destroy()
+    })
+  })
+
+/**
+ * The tweets of the filtered stream as items, for as long as it is consumed: reconnects after drops and silences
+ * (capped exponential backoff, reset once a connection has carried data or a keep-alive), waits for the reset after
+ * a 429; fails on 401/403 (no retry loop) or after `reconnect.maxAttempts` consecutive failed connections.
+ * The rules are not touched here: call `syncStreamRules` first (runFilteredStream does).
+ */
+export const filteredStream = (client: XClient, options: StreamOptions): Stream.Stream<ImportedItem, XError> => {
+  const policy: ReconnectPolicy = { ...DEFAULT_RECONNECT, ...options.reconnect }
+  const keepAliveTimeoutMs = options.keepAliveTimeoutMs ?? 30_000
+  return Stream.callback<ImportedItem, XError>((queue) =>
+    Effect.gen(function* () {
+      const clock = yield* Clock.Clock
+      const onPayload = (payload: unknown) => {
+        const items = tweetsFromPage(payload, { tenant: options.tenant, receivedAtMs: clock.currentTimeMillisUnsafe() })
+        for (const item of items) Queue.offerUnsafe(queue, item)
+      }
+      let failures = 0
+      for (let connection = 1; ; connection++) {
+        const end = yield* connectOnce(client, keepAliveTimeoutMs, onPayload, () =>
+          client.onStatus({ kind: "connected", connection }))
+        let waitMs: number
+        let reason = end.reason
+        if (end.error === undefined) {
+          client.onStatus({ kind: "disconnected", connection, reason: end.reason })
+          failures = end.alive ? 1 : failures + 1
+          waitMs = backoffMs(failures, policy.initialMs, policy.maxMs)
+        } else {
+          const failure = classify(STREAM_ENDPOINT, end.error)
+          if (failure._tag === "fatal") return yield* Effect.fail(failure.error)
+          failures++
+          if (failure._tag === "rateLimited") {
+            reason = "429"
+            if (failure.limit !== undefined) client.limits.set(STREAM_ENDPOINT, failure.limit)
+            const spent = failure.limit !== undefined && failure.limit.remaining <= 0 && failure.limit.reset > 0
+            waitMs = spent
+              ? Math.max(0, failure.limit!.reset * 1000 + client.policy.resetMarginMs - (yield* Clock.currentTimeMillis))
+              : backoffMs(failures, policy.rateLimitedInitialMs, policy.maxMs)
+          } else {
+            reason = failure.reason
+            waitMs = backoffMs(failures, policy.initialMs, policy.maxMs)
+          }
+        }
+        if (policy.maxAttempts !== undefined && failures > policy.maxAttempts) {
+          return yield* Effect.fail(new XUnavailable({ endpoint: STREAM_ENDPOINT, reason: `${failures - 1} reconnects failed; last: ${reason}` }))
+        }
+        client.onStatus({ kind: "reconnect_wait", waitMs, attempt: failures, reason })
+        yield* Effect.sleep(Duration.millis(waitMs))
+      }
+    }))
+}
+
+/**
+ * Syncs the rules from the configuration, then hands the stream's items to `onItems` in batches (whatever arrived
+ * while the previous batch was being handled) until interrupted or the stream fails.
+ */
+export const runFilteredStream = <E, R>(
+  config: XConfig,
+  options: StreamOptions & { readonly onItems: (items: ReadonlyArray<ImportedItem>) => Effect.Effect<void, E, R>; readonly syncRules?: boolean },
+): Effect.Effect<void, XError | E, R> =>
+  Effect.gen(function* () {
+    const client = options.client ?? makeXClient(config, options)
+    if (options.syncRules !== false) yield* syncStreamRules(client, config.rules)
+    yield* Stream.runForEachArray(filteredStream(client, { ...options, client }), (items) => options.onItems(items))
+  }).pipe(Effect.withSpan("runFilteredStream"))

@@ -1,0 +1,323 @@
+// Contact-centre call exports: RFC 4180 CSV (quoted fields may hold commas, doubled quotes and line breaks), one
+// "Call" event per row, with a configurable mapping from our fields to the export's column names.
+import { createReadStream } from "node:fs"
+import { type CsvError, type Info, parse } from "csv-parse"
+import { type CountryCode, isSupportedCountry, parsePhoneNumberFromString, type PhoneNumber } from "libphonenumber-js/max"
+import type { Identifier, JsonObject, Rejection } from "../message.ts"
+import { parseIsoDateTime } from "../schemas.ts"
+import type { ImportContext, ImportedItem } from "./index.ts"
+import { type ItemMaker, itemMaker, NO_IDENTIFIERS, show } from "./items.ts"
+
+export type CallField =
+  | "call_id" | "started_at" | "duration_s" | "direction" | "phone" | "agent" | "queue" | "outcome" | "notes"
+
+/** Our field → the export's column name (the header of the CSV the README describes). */
+export const DEFAULT_CALL_COLUMNS: Readonly<Record<CallField, string>> = {
+  call_id: "call_id",
+  started_at: "started_at",
+  duration_s: "duration_s",
+  direction: "direction",
+  phone: "phone",
+  agent: "agent",
+  queue: "queue",
+  outcome: "outcome",
+  notes: "notes",
+}
+
+/** Without these a row is not an item; every other field may be mapped to null when an export lacks it. */
+const REQUIRED_FIELDS: ReadonlyArray<CallField> = ["call_id", "started_at"]
+
+export interface CallsOptions {
+  /**
+   * Overrides of DEFAULT_CALL_COLUMNS: the export's column name per field, or null when the export has no such
+   * column. A mapped column missing from the header is an error for the whole file. Names match case-insensitively.
+   */
+  readonly columns?: Partial<Record<CallField, string | null>>
+  /** Country a national number (no + or 00 prefix) is read in first. Default "US". */
+  readonly defaultCountry?: CountryCode
+  /** Countries tried next, in order, when the number is not valid in the default one. Default ["GB"]. */
+  readonly fallbackCountries?: ReadonlyArray<CountryCode>
+}
+
+interface ResolvedOptions {
+  readonly columns: ReadonlyArray<readonly [CallField, string]>
+  /** The export's column name per mapped field, for messages. */
+  readonly names: Readonly<Partial<Record<CallField, string>>>
+  readonly countries: ReadonlyArray<CountryCode>
+}
+
+const FIELDS = Object.keys(DEFAULT_CALL_COLUMNS) as ReadonlyArray<CallField>
+
+const isCountry = (value: unknown): value is CountryCode => typeof value === "string" && isSupportedCountry(value)
+
+/** Checks options as they come from configuration (ImportContext.options); a string is the reason they are wrong. */
+export const resolveCallsOptions = (options: Record<string, unknown> | CallsOptions | undefined): ResolvedOptions | string => {
+  const columns = options?.["columns"] ?? {}
+  if (columns === null || typeof columns !== "object" || Array.isArray(columns)) return "columns must be an object of field → column name"
+  const overrides = columns as Record<string, unknown>
+  for (const key in overrides) {
+    if (!(FIELDS as ReadonlyArray<string>).includes(key)) return `columns.${key} is not a call field (fields: ${FIELDS.join(", ")})`
+    const value = overrides[key]
+    if (value === null ? REQUIRED_FIELDS.includes(key as CallField) : typeof value !== "string" || value.trim() === "") {
+      return `columns.${key} must be a column name${REQUIRED_FIELDS.includes(key as CallField) ? "" : " or null"} (got ${show(value)})`
+    }
+  }
+  const defaultCountry = options?.["defaultCountry"] ?? "US"
+  if (!isCountry(defaultCountry)) return `defaultCountry must be a two-letter country code such as "US" (got ${show(defaultCountry)})`
+  const fallback = options?.["fallbackCountries"] ?? ["GB"]
+  if (!Array.isArray(fallback) || !fallback.every(isCountry)) {
+    return `fallbackCountries must be a list of two-letter country codes such as ["GB"] (got ${show(fallback)})`
+  }
+  const mapped: Array<readonly [CallField, string]> = []
+  const names: Partial<Record<CallField, string>> = {}
+  for (const field of FIELDS) {
+    const name = field in overrides ? overrides[field] as string | null : DEFAULT_CALL_COLUMNS[field]
+    if (name !== null) {
+      mapped.push([field, name.trim()])
+      names[field] = name.trim()
+    }
+  }
+  return { columns: mapped, names, countries: [defaultCountry, ...(fallback as ReadonlyArray<CountryCode>).filter((c) => c !== defaultCountry)] }
+}
+
+const HAS_DIGIT = /\d/
+const WITHHELD = /\b(?:withheld|anonymous|restricted|unknown|private|unavailable|blocked|hidden|no caller id)\b/i
+const REPEATED_DIGIT = /^(\d)\1*$/
+const NON_DIGITS = /\D/g
+
+/** A phone worth linking on: it has digits and is not a switch's word for a hidden number. */
+export const isCallerPhone = (raw: string): boolean => HAS_DIGIT.test(raw) && !WITHHELD.test(raw)
+
+/**
+ * E.164 of a number as a switch logged it: `+…` and `00…` are international; otherwise each country in turn, then the
+ * digits as international (`447700900123`). The first valid reading wins; failing that, the first reading of a
+ * possible length (fiction and newly issued ranges are not "valid"), unless it is one digit repeated (`0000000000`).
+ */
+export const phoneToE164 = (raw: string, countries: ReadonlyArray<CountryCode>): string | undefined => {
+  const text = raw.trim()
+  const readings: Array<PhoneNumber> = []
+  const consider = (candidate: PhoneNumber | undefined): boolean => {
+    if (candidate === undefined) return false
+    if (candidate.isValid()) return true
+    readings.push(candidate)
+    return false
+  }
+  if (text.startsWith("+") || text.startsWith("00")) {
+    const international = parsePhoneNumberFromString(text.startsWith("+") ? text : `+${text.slice(2)}`)
+    if (consider(international)) return international!.number
+  } else {
+    for (const country of countries) {
+      const national = parsePhoneNumberFromString(text, { defaultCountry: country })
+      if (consider(national)) return national!.number
+    }
+    const bare = parsePhoneNumberFromString(`+${text.replace(NON_DIGITS, "")}`)
+    if (consider(bare)) return bare!.number
+  }
+  for (const reading of readings) {
+    if (reading.isPossible() && !REPEATED_DIGIT.test(reading.nationalNumber)) return reading.number
+  }
+  return undefined
+}
+
+/** One parsed CSV record as csv-parse hands it over with `info` and `raw`. */
+interface CsvRecord {
+  readonly record: ReadonlyArray<string>
+  readonly raw: string
+  readonly info: Info
+}
+
+const TRAILING_BREAK = /\r?\n?$/
+/** Fields kept in properties as they are logged (trimmed). */
+const TEXT_FIELDS = ["direction", "agent", "queue", "outcome"] as const
+
+/**
+ * The row logic, fed record by record by csv-parse (file or webhook body): the first record is the header; each
+ * later record is a call or a dead letter. Items queue in `out` for the caller to drain.
+ */
+const callRows = (ctx: ImportContext, maker: ItemMaker, where: string, out: Array<ImportedItem>) => {
+  const resolved = resolveCallsOptions(ctx.options)
+  let header: {
+    readonly width: number
+    readonly index: ReadonlyArray<readonly [CallField, number]>
+    readonly unmapped: ReadonlyArray<readonly [string, number]>
+  } | undefined
+  let failed = false
+  let row = 0
+  let lastLine = 0
+  if (typeof resolved === "string") {
+    failed = true
+    out.push(maker.deadLetter(JSON.stringify(ctx.options ?? {}), { rule: "bad_options", field: "", message: `${where}: ${resolved}` }))
+  }
+
+  const readHeader = (record: ReadonlyArray<string>, raw: string): void => {
+    const options = resolved as ResolvedOptions
+    const positions = new Map<string, number>()
+    record.forEach((name, i) => {
+      const key = name.trim().toLowerCase()
+      if (!positions.has(key)) positions.set(key, i)
+    })
+    const index: Array<readonly [CallField, number]> = []
+    const used = new Set<number>()
+    for (const [field, column] of options.columns) {
+      const at = positions.get(column.toLowerCase())
+      if (at === undefined) {
+        failed = true
+        const mappedFrom = column === DEFAULT_CALL_COLUMNS[field] ? "" : ` (mapped from ${field})`
+        out.push(maker.deadLetter(raw, {
+          rule: "missing_column",
+          field: `/${column}`,
+          message: `${where}: the header has no "${column}" column${mappedFrom}; it has: ${record.join(", ")}`,
+        }))
+        return
+      }
+      index.push([field, at])
+      used.add(at)
+    }
+    const unmapped: Array<readonly [string, number]> = []
+    record.forEach((name, i) => {
+      if (!used.has(i) && name.trim() !== "") unmapped.push([name.trim(), i])
+    })
+    header = { width: record.length, index, unmapped }
+  }
+
+  const refuse = (raw: string, rule: string, field: string, message: string, messageId = ""): void => {
+    out.push(maker.deadLetter(raw.replace(TRAILING_BREAK, ""), { rule, field, message: `${where} row ${row} (line ${lastLine + 1}): ${message}` }, messageId))
+  }
+
+  const readRow = (record: ReadonlyArray<string>, raw: string): void => {
+    const h = header!
+    row++
+    const values: Partial<Record<CallField, string>> = {}
+    for (const [field, at] of h.index) values[field] = record[at] ?? ""
+    const names = (resolved as ResolvedOptions).names
+    const callId = values.call_id!.trim()
+    if (record.length !== h.width) {
+      return refuse(raw, "wrong_column_count", "", `has ${record.length} fields, the header has ${h.width} (a stray comma or quote?)`, callId)
+    }
+    if (callId === "") return refuse(raw, "missing_call_id", `/${names.call_id!}`, `${names.call_id!} is empty`)
+    const startedMs = parseIsoDateTime(values.started_at!.trim())
+    if (Number.isNaN(startedMs)) {
+      return refuse(raw, "bad_timestamp", `/${names.started_at!}`,
+        `${names.started_at!} must be an ISO-8601 date-time such as 2024-09-16T09:28:50Z (got ${show(values.started_at)})`, callId)
+    }
+    const properties: Record<string, unknown> = {}
+    const duration = values.duration_s?.trim()
+    if (duration !== undefined && duration !== "") {
+      const seconds = Number(duration)
+      if (!Number.isFinite(seconds) || seconds < 0) {
+        return refuse(raw, "bad_duration", `/${names.duration_s!}`,
+          `${names.duration_s!} must be a number of seconds (got ${show(values.duration_s)})`, callId)
+      }
+      properties["duration_s"] = seconds
+    }
+    for (const field of TEXT_FIELDS) {
+      const value = values[field]?.trim()
+      if (value !== undefined && value !== "") properties[field] = value
+    }
+    const phone = values.phone?.trim() ?? ""
+    let identifiers: ReadonlyArray<Identifier> = NO_IDENTIFIERS
+    if (isCallerPhone(phone)) {
+      identifiers = [{ kind: "phone", value: phone }]
+      const e164 = phoneToE164(phone, (resolved as ResolvedOptions).countries)
+      if (e164 !== undefined) properties["phone_e164"] = e164
+    } else if (phone !== "") {
+      properties["phone_withheld"] = phone
+    }
+    let extra: Record<string, unknown> | undefined
+    for (const [name, at] of h.unmapped) {
+      const value = record[at]
+      if (value !== undefined && value !== "") (extra ??= {})[name] = value
+    }
+    out.push(maker.event({
+      messageId: callId,
+      event: "Call",
+      timestampMs: startedMs,
+      properties: properties as JsonObject,
+      extra: extra as JsonObject | undefined,
+      identifiers,
+      text: values.notes ?? "",
+    }))
+  }
+
+  return {
+    /** True once the file as a whole is refused (bad options, header, unreadable): the rest need not be read. */
+    stopped: (): boolean => failed,
+    onRecord: (r: CsvRecord): null => {
+      if (!failed) {
+        if (header === undefined) readHeader(r.record, r.raw.replace(TRAILING_BREAK, ""))
+        else readRow(r.record, r.raw)
+      }
+      lastLine = r.info.lines
+      return null
+    },
+    onSkip: (error: CsvError | undefined, raw: string | undefined): undefined => {
+      if (!failed && header !== undefined) {
+        row++
+        refuse(raw ?? "", "bad_csv", "", error?.message ?? "malformed CSV")
+      } else if (!failed) {
+        out.push(maker.deadLetter(raw ?? "", { rule: "bad_csv", field: "", message: `${where}: the header is not valid CSV (${error?.message ?? "malformed"})` }))
+        failed = true
+      }
+      const line: unknown = error?.lines
+      if (typeof line === "number") lastLine = line
+      return undefined
+    },
+    onError: (error: Error): void => {
+      if (!failed) out.push(maker.deadLetter("", { rule: "bad_csv", field: "", message: `${where}: cannot read the CSV (${error.message})` }))
+      failed = true
+    },
+    end: (): void => {
+      if (!failed && header === undefined) {
+        out.push(maker.deadLetter("", { rule: "missing_header", field: "", message: `${where}: empty; expected a header line such as ${FIELDS.join(",")}` }))
+      }
+    },
+  }
+}
+
+/** A csv-parse stream whose records go to `rows` as they are parsed (synchronously, inside each `write`). */
+const csvParser = (rows: ReturnType<typeof callRows>) => {
+  const parser = parse({
+    bom: true,
+    info: true,
+    raw: true,
+    relax_column_count: true,
+    skip_empty_lines: true,
+    skip_records_with_error: true,
+    on_record: (record: unknown) => rows.onRecord(record as CsvRecord),
+    on_skip: rows.onSkip,
+  })
+  parser.on("error", rows.onError)
+  return parser
+}
+
+/** A CSV body posted by the contact-centre platform (the same shape as the export). */
+export const parseCallsWebhook = (body: string, ctx: ImportContext): ReadonlyArray<ImportedItem> => {
+  const out: Array<ImportedItem> = []
+  const rows = callRows(ctx, itemMaker(ctx, "calls", "call"), "body", out)
+  const parser = csvParser(rows)
+  parser.write(body)
+  parser.end()
+  rows.end()
+  return out
+}
+
+/** A CSV export; `ctx.options` may carry `CallsOptions` (columns, defaultCountry, fallbackCountries). */
+export async function* readCallsFile(path: string, ctx: ImportContext): AsyncGenerator<ImportedItem> {
+  const out: Array<ImportedItem> = []
+  const rows = callRows(ctx, itemMaker(ctx, "calls", "call"), path, out)
+  const parser = csvParser(rows)
+  const stream = createReadStream(path)
+  for await (const chunk of stream) {
+    parser.write(chunk)
+    yield* out.splice(0)
+    ctx.onProgress?.(stream.bytesRead)
+    if (rows.stopped()) {
+      stream.destroy()
+      return
+    }
+  }
+  parser.end()
+  rows.end()
+  yield* out.splice(0)
+  ctx.onProgress?.(stream.bytesRead)
+}

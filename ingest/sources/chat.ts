@@ -1,0 +1,169 @@
+// Live chat: NDJSON transcripts (one conversation a line) become one "Chat Conversation" each; the widget's live
+// webhook posts single messages, which become one "Chat Message" each. Only the visitor's words are `text`.
+import type { Identifier, JsonObject, Rejection } from "../message.ts"
+import { ajv, parseIsoDateTime } from "../schemas.ts"
+import messageSchema from "./chat-message.schema.json" with { type: "json" }
+import schema from "./chat.schema.json" with { type: "json" }
+import type { ImportContext, ImportedItem } from "./index.ts"
+import { explainSchemaError, type ItemMaker, itemMaker, locate, NO_IDENTIFIERS, parseNdjsonText, readNdjsonFile } from "./items.ts"
+
+export interface ChatLine {
+  readonly from: "visitor" | "agent"
+  readonly at: string
+  readonly text: string
+  /** Present in exports that name the agent per message. */
+  readonly agent_name?: string
+}
+
+export interface ChatTranscript {
+  readonly conversation_id: string
+  /** The web anonymousId of the browser the widget ran in. */
+  readonly visitor_id: string
+  readonly started_at: string
+  readonly ended_at?: string
+  readonly channel?: string
+  /** Typed into the pre-chat form, unverified: kept as typed, identity judges it. */
+  readonly visitor_email?: string
+  readonly visitor_name?: string
+  readonly csat?: number
+  readonly messages: ReadonlyArray<ChatLine>
+  readonly [field: string]: unknown
+}
+
+/** One message of a conversation in progress, as the live webhook posts it. */
+export interface ChatLiveMessage {
+  readonly message_id?: string
+  readonly conversation_id: string
+  readonly visitor_id: string
+  readonly from: "visitor" | "agent"
+  readonly at: string
+  readonly text: string
+  readonly agent_name?: string
+  readonly visitor_email?: string
+  readonly visitor_name?: string
+}
+
+const validateTranscriptSchema = ajv.compile<ChatTranscript>(schema)
+const validateLiveSchema = ajv.compile<ChatLiveMessage>(messageSchema)
+
+const RULES: Readonly<Record<string, string>> = { "/conversation_id": "missing_conversation_id" }
+
+/** Null when the value is an acceptable transcript. */
+export const validateChatTranscript = (value: unknown): Rejection | null =>
+  validateTranscriptSchema(value) ? null : explainSchemaError(validateTranscriptSchema.errors![0]!, value, "a chat transcript", RULES)
+
+/** Null when the value is an acceptable live message. */
+export const validateChatLiveMessage = (value: unknown): Rejection | null =>
+  validateLiveSchema(value) ? null : explainSchemaError(validateLiveSchema.errors![0]!, value, "a chat message", RULES)
+
+const MAPPED_FIELDS = new Set([
+  "conversation_id", "visitor_id", "started_at", "ended_at", "channel", "visitor_email", "visitor_name", "csat", "messages",
+])
+
+const present = (value: string | undefined): value is string => value !== undefined && value.trim() !== ""
+
+/** The pre-chat form's e-mail (as typed, even junk) and name, when the visitor typed anything. */
+const visitorIdentity = (email: string | undefined, name: string | undefined) => ({
+  identifiers: present(email) ? [{ kind: "email", value: email } satisfies Identifier] : NO_IDENTIFIERS,
+  traits: present(name) ? { name } : undefined,
+})
+
+export const normaliseChatTranscript = (t: ChatTranscript, maker: ItemMaker): ImportedItem => {
+  const visitorLines: Array<string> = []
+  const agents: Array<string> = []
+  for (const m of t.messages) {
+    if (m.from === "visitor") visitorLines.push(m.text)
+    else if (m.agent_name !== undefined && !agents.includes(m.agent_name)) agents.push(m.agent_name)
+  }
+  const properties: Record<string, unknown> = {
+    started_at: t.started_at,
+    message_count: t.messages.length,
+    agents,
+  }
+  if (t.ended_at !== undefined) properties["ended_at"] = t.ended_at
+  if (t.csat !== undefined) properties["csat"] = t.csat
+  if (t.channel !== undefined) properties["chat_channel"] = t.channel
+  let extra: Record<string, unknown> | undefined
+  for (const key in t) {
+    if (!MAPPED_FIELDS.has(key)) (extra ??= {})[key] = t[key]
+  }
+  return maker.event({
+    messageId: t.conversation_id,
+    event: "Chat Conversation",
+    timestampMs: parseIsoDateTime(t.started_at),
+    anonymousId: t.visitor_id,
+    properties: properties as JsonObject,
+    extra: extra as JsonObject | undefined,
+    text: visitorLines.join("\n"),
+    ...visitorIdentity(t.visitor_email, t.visitor_name),
+  })
+}
+
+/**
+ * A live message's id is its `message_id`, or `${conversation_id}:${at}` (the `at` string as sent) when the widget
+ * sends none. An agent's message still lands (it dates the conversation) but its `text` is empty.
+ */
+export const normaliseChatLiveMessage = (m: ChatLiveMessage, maker: ItemMaker): ImportedItem => {
+  const properties: Record<string, unknown> = { conversation_id: m.conversation_id, from: m.from }
+  if (m.agent_name !== undefined) properties["agent_name"] = m.agent_name
+  return maker.event({
+    messageId: m.message_id ?? `${m.conversation_id}:${m.at}`,
+    event: "Chat Message",
+    timestampMs: parseIsoDateTime(m.at),
+    anonymousId: m.visitor_id,
+    properties: properties as JsonObject,
+    text: m.from === "visitor" ? m.text : "",
+    ...visitorIdentity(m.visitor_email, m.visitor_name),
+  })
+}
+
+const idOf = (value: unknown): string => {
+  const id = (value as { conversation_id?: unknown } | null)?.conversation_id
+  return typeof id === "string" ? id : ""
+}
+
+/** The raw text of an item, serialised only when it is refused (a valid item never pays for it). */
+type Payload = string | (() => string)
+
+const payloadText = (payload: Payload): string => (typeof payload === "string" ? payload : payload())
+
+const transcriptItem = (maker: ItemMaker, value: unknown, where: string, payload: Payload): ImportedItem => {
+  const rejection = validateChatTranscript(value)
+  return rejection === null
+    ? normaliseChatTranscript(value as ChatTranscript, maker)
+    : maker.deadLetter(payloadText(payload), locate(where, rejection), idOf(value))
+}
+
+const isTranscript = (value: unknown): boolean =>
+  value !== null && typeof value === "object" && !Array.isArray(value) && "messages" in value
+
+/** A transcript (it has `messages`) or a live message, told apart by shape. */
+const anyItem = (maker: ItemMaker, value: unknown, where: string, payload: Payload): ImportedItem => {
+  if (isTranscript(value)) return transcriptItem(maker, value, where, payload)
+  const rejection = validateChatLiveMessage(value)
+  return rejection === null
+    ? normaliseChatLiveMessage(value as ChatLiveMessage, maker)
+    : maker.deadLetter(payloadText(payload), locate(where, rejection), idOf(value))
+}
+
+/**
+ * The chat widget's webhook body: one live message, one whole transcript, a JSON array of either, or NDJSON of
+ * either (one per line).
+ */
+export const parseChatWebhook = (body: string, ctx: ImportContext): ReadonlyArray<ImportedItem> => {
+  const maker = itemMaker(ctx, "chat", "chat")
+  let value: unknown
+  try {
+    value = JSON.parse(body)
+  } catch {
+    return parseNdjsonText(body, maker, (v, line, n) => anyItem(maker, v, `line ${n}`, line))
+  }
+  if (Array.isArray(value)) return value.map((v, i) => anyItem(maker, v, `item ${i + 1}`, () => JSON.stringify(v) ?? String(v)))
+  return [anyItem(maker, value, "body", body)]
+}
+
+/** An NDJSON export of transcripts, one conversation a line. */
+export const readChatFile = (path: string, ctx: ImportContext): AsyncGenerator<ImportedItem> => {
+  const maker = itemMaker(ctx, "chat", "chat")
+  return readNdjsonFile(path, ctx, maker, (value, line, n) => transcriptItem(maker, value, `line ${n}`, line))
+}

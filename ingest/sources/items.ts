@@ -1,0 +1,211 @@
+// What every connector shares: building canonical events and dead letters, explaining schema errors in a sender's
+// words, and reading NDJSON (file or body) line by line without ever throwing on what a line holds.
+import { createReadStream } from "node:fs"
+import { createInterface } from "node:readline"
+import type { ErrorObject } from "ajv"
+import type { CanonicalEvent, Channel, Identifier, JsonObject, Rejection } from "../message.ts"
+import { describeType, errorField, valueAt } from "../schemas.ts"
+import type { ImportContext, ImportedItem } from "./index.ts"
+
+export const EMPTY_OBJECT: JsonObject = Object.freeze({})
+export const NO_IDENTIFIERS: ReadonlyArray<Identifier> = Object.freeze([])
+
+export const toIso = (ms: number): string => new Date(ms).toISOString()
+
+/** What a connector knows about one item; the rest of the canonical event is the same for every connector. */
+export interface ItemFields {
+  readonly messageId: string
+  readonly event: string
+  readonly timestampMs: number
+  /** False when the item had no time of its own and `timestampMs` is the time it was received. */
+  readonly hasOwnTime?: boolean
+  readonly anonymousId?: string
+  readonly userId?: string
+  readonly properties?: JsonObject
+  readonly traits?: JsonObject
+  readonly context?: JsonObject
+  readonly extra?: JsonObject
+  readonly identifiers?: ReadonlyArray<Identifier>
+  readonly text?: string
+}
+
+export interface ItemMaker {
+  readonly receivedAtMs: number
+  readonly event: (fields: ItemFields) => ImportedItem
+  readonly deadLetter: (payload: string, rejection: Rejection, messageId?: string) => ImportedItem
+}
+
+/** Binds the per-import constants (tenant, source, channel, receivedAt) once, so each item costs one object. */
+export const itemMaker = (ctx: ImportContext, source: string, channel: Channel): ItemMaker => {
+  const receivedAt = toIso(ctx.receivedAtMs)
+  return {
+    receivedAtMs: ctx.receivedAtMs,
+    event: (f) => {
+      const timestamp = toIso(f.timestampMs)
+      const event: CanonicalEvent = {
+        tenant: ctx.tenant,
+        messageId: f.messageId,
+        type: "track",
+        event: f.event,
+        anonymousId: f.anonymousId ?? "",
+        userId: f.userId ?? "",
+        groupId: "",
+        previousId: "",
+        channel,
+        source,
+        timestamp,
+        originalTimestamp: f.hasOwnTime === false ? null : timestamp,
+        sentAt: null,
+        receivedAt,
+        properties: f.properties ?? EMPTY_OBJECT,
+        traits: f.traits ?? EMPTY_OBJECT,
+        context: f.context ?? EMPTY_OBJECT,
+        extra: f.extra ?? EMPTY_OBJECT,
+        identifiers: f.identifiers ?? NO_IDENTIFIERS,
+        text: f.text ?? "",
+        profileId: "",
+      }
+      return { _tag: "event", event }
+    },
+    deadLetter: (payload, rejection, messageId = "") => ({
+      _tag: "deadLetter",
+      deadLetter: { tenant: ctx.tenant, source, receivedAt, messageId, rejection, payload },
+    }),
+  }
+}
+
+/** Prefixes a rejection's message with where the item was ("line 3", "row 12 (line 14)", a file name). */
+export const locate = (where: string, rejection: Rejection): Rejection =>
+  ({ rule: rejection.rule, field: rejection.field, message: `${where}: ${rejection.message}` })
+
+const MAX_SHOWN = 60
+
+/** A value as a sender would recognise it in a message, cut short when long. */
+export const show = (value: unknown): string => {
+  const text = value === undefined ? "nothing" : JSON.stringify(value) ?? String(value)
+  return text.length > MAX_SHOWN ? `${text.slice(0, MAX_SHOWN)}…` : text
+}
+
+const typeWords = (type: unknown): string => {
+  const types = Array.isArray(type) ? type : [type]
+  return types.map((t) => (t === "integer" ? "an integer" : t === "object" || t === "array" ? `an ${String(t)}` : `a ${String(t)}`)).join(" or ")
+}
+
+/**
+ * Turns the first ajv error into a rejection that names the field (JSON pointer) and the rule. `rules` renames the
+ * rule of particular fields (e.g. "/event" → "unknown_event"); `what` names the whole item ("a SendGrid event");
+ * `patterns` says in words what a field's `pattern` requires.
+ */
+export const explainSchemaError = (
+  error: ErrorObject,
+  root: unknown,
+  what: string,
+  rules?: Readonly<Record<string, string>>,
+  patterns?: Readonly<Record<string, string>>,
+): Rejection => {
+  const field = errorField(error)
+  const name = field === "" ? what : field.slice(1)
+  const value = valueAt(root, field)
+  const params = error.params as Record<string, unknown>
+  const make = (rule: string, message: string): Rejection => ({ rule: rules?.[field] ?? rule, field, message })
+  switch (error.keyword) {
+    case "required":
+      return make("missing_field", `${name} is required`)
+    case "type":
+      return field === ""
+        ? make("not_object", `${what} must be a JSON object (got ${describeType(value)})`)
+        : make("wrong_type", `${name} must be ${typeWords(params["type"])} (got ${describeType(value)})`)
+    case "enum":
+      return make("not_allowed", `${name} must be one of ${(params["allowedValues"] as ReadonlyArray<unknown>).join(", ")} (got ${show(value)})`)
+    case "const":
+      return make("not_allowed", `${name} must be ${show(params["allowedValue"])} (got ${show(value)})`)
+    case "format":
+      return params["format"] === "iso-date-time"
+        ? make("bad_timestamp", `${name} must be an ISO-8601 date-time such as 2024-09-02T11:39:49Z (got ${show(value)})`)
+        : make("bad_format", `${name} must be a ${String(params["format"])} (got ${show(value)})`)
+    case "minLength":
+      return params["limit"] === 1
+        ? make("empty_field", `${name} must not be empty`)
+        : make("too_short", `${name} must be at least ${String(params["limit"])} characters long`)
+    case "maxLength":
+      return make("too_long", `${name} is longer than ${String(params["limit"])} characters`)
+    case "minimum":
+    case "maximum":
+    case "exclusiveMinimum":
+    case "exclusiveMaximum":
+      return make("out_of_range", `${name} must be ${String(params["comparison"])} ${String(params["limit"])} (got ${show(value)})`)
+    case "minItems":
+      return make("too_few_items", `${name} must have at least ${String(params["limit"])} item(s)`)
+    case "pattern":
+      return make("bad_format", `${name} ${patterns?.[field] ?? "has an invalid format"} (got ${show(value)})`)
+    default:
+      return make(`schema_${error.keyword}`, `${name} ${error.message ?? "is invalid"}`)
+  }
+}
+
+/** Turns one parsed NDJSON value into an item; the line and its number are for dead letters. */
+export type LineHandler = (value: unknown, line: string, lineNumber: number) => ImportedItem
+
+const notJson = (maker: ItemMaker, line: string, lineNumber: number, error: unknown): ImportedItem =>
+  maker.deadLetter(line, {
+    rule: "not_json",
+    field: "",
+    message: `line ${lineNumber}: not valid JSON (${(error as Error).message})`,
+  })
+
+const handleLine = (maker: ItemMaker, line: string, lineNumber: number, handle: LineHandler): ImportedItem => {
+  let value: unknown
+  try {
+    value = JSON.parse(line)
+  } catch (error) {
+    return notJson(maker, line, lineNumber, error)
+  }
+  return handle(value, line, lineNumber)
+}
+
+const PROGRESS_EVERY_LINES = 1000
+
+/** Reads an NDJSON file; blank lines are skipped, a line that is not JSON becomes a `not_json` dead letter. */
+export async function* readNdjsonFile(
+  path: string,
+  ctx: ImportContext,
+  maker: ItemMaker,
+  handle: LineHandler,
+): AsyncGenerator<ImportedItem> {
+  const stream = createReadStream(path)
+  const lines = createInterface({ input: stream, crlfDelay: Infinity })
+  let lineNumber = 0
+  for await (const line of lines) {
+    lineNumber++
+    if (lineNumber % PROGRESS_EVERY_LINES === 0) ctx.onProgress?.(stream.bytesRead)
+    if (line.trim() === "") continue
+    yield handleLine(maker, line, lineNumber, handle)
+  }
+  ctx.onProgress?.(stream.bytesRead)
+}
+
+const LINE_BREAK = /\r?\n/
+
+/** The same as `readNdjsonFile`, over a body already in memory (webhooks). */
+export const parseNdjsonText = (body: string, maker: ItemMaker, handle: LineHandler): Array<ImportedItem> => {
+  const items: Array<ImportedItem> = []
+  const lines = body.split(LINE_BREAK)
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!
+    if (line.trim() === "") continue
+    items.push(handleLine(maker, line, i + 1, handle))
+  }
+  return items
+}
+
+/** Reads a whole file, reporting progress per chunk (for inputs that are one JSON document). */
+export const readWholeFile = async (path: string, ctx: ImportContext): Promise<Buffer> => {
+  const chunks: Array<Buffer> = []
+  const stream = createReadStream(path)
+  for await (const chunk of stream) {
+    chunks.push(chunk as Buffer)
+    ctx.onProgress?.(stream.bytesRead)
+  }
+  ctx.onProgress?.(stream.bytesRead)
+  return Buffer.concat(chunks)
+}

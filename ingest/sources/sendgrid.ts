@@ -1,0 +1,168 @@
+// SendGrid Event Webhook: a JSON array of delivery and engagement events about mail we sent, one canonical `track`
+// event each. Unsubscribes and spam reports are marked as consent signals for the consent domain.
+import { createPublicKey, type KeyObject, verify } from "node:crypto"
+import type { JsonObject, Rejection } from "../message.ts"
+import { ajv } from "../schemas.ts"
+import type { ImportContext, ImportedItem } from "./index.ts"
+import { explainSchemaError, type ItemMaker, itemMaker, locate, parseNdjsonText, readWholeFile } from "./items.ts"
+import schema from "./sendgrid.schema.json" with { type: "json" }
+
+export type SendgridEventType =
+  | "processed" | "deferred" | "delivered" | "open" | "click" | "bounce" | "dropped"
+  | "unsubscribe" | "group_unsubscribe" | "group_resubscribe" | "spamreport"
+
+/** The fields sendgrid.schema.json constrains; SendGrid's other fields are kept as they come. */
+export interface SendgridEvent {
+  readonly email: string
+  /** Unix seconds. */
+  readonly timestamp: number
+  readonly event: SendgridEventType
+  readonly sg_event_id: string
+  readonly sg_message_id?: string
+  readonly category?: string | ReadonlyArray<string>
+  readonly url?: string
+  readonly reason?: string
+  readonly asm_group_id?: number
+  readonly useragent?: string
+  readonly ip?: string
+  readonly [field: string]: unknown
+}
+
+const validateSchema = ajv.compile<SendgridEvent>(schema)
+
+/** Canonical event names, in the words of Segment's e-mail spec. */
+export const SENDGRID_EVENT_NAMES: Readonly<Record<SendgridEventType, string>> = {
+  processed: "Email Processed",
+  deferred: "Email Deferred",
+  delivered: "Email Delivered",
+  open: "Email Opened",
+  click: "Email Link Clicked",
+  bounce: "Email Bounced",
+  dropped: "Email Dropped",
+  unsubscribe: "Email Unsubscribed",
+  group_unsubscribe: "Email Group Unsubscribed",
+  group_resubscribe: "Email Group Resubscribed",
+  spamreport: "Email Marked as Spam",
+}
+
+/** Events that state a communication preference; `properties.consent_signal` carries which one. */
+const CONSENT_SIGNALS: Partial<Record<SendgridEventType, string>> = {
+  unsubscribe: "unsubscribe",
+  group_unsubscribe: "group_unsubscribe",
+  group_resubscribe: "group_resubscribe",
+  spamreport: "spamreport",
+}
+
+const RULES: Readonly<Record<string, string>> = {
+  "/event": "unknown_event",
+  "/timestamp": "bad_timestamp",
+  "/email": "missing_email",
+  "/sg_event_id": "missing_event_id",
+}
+
+/** Null when the value is an acceptable SendGrid event. */
+export const validateSendgridEvent = (value: unknown): Rejection | null =>
+  validateSchema(value) ? null : explainSchemaError(validateSchema.errors![0]!, value, "a SendGrid event", RULES)
+
+/** Turns a valid SendGrid event into a canonical event; every field but the address stays in `properties`. */
+export const normaliseSendgridEvent = (e: SendgridEvent, maker: ItemMaker): ImportedItem => {
+  const properties: Record<string, unknown> = {}
+  for (const key in e) {
+    if (key !== "email") properties[key] = e[key]
+  }
+  const consent = CONSENT_SIGNALS[e.event]
+  if (consent !== undefined) properties["consent_signal"] = consent
+  return maker.event({
+    messageId: e.sg_event_id,
+    event: SENDGRID_EVENT_NAMES[e.event],
+    timestampMs: Math.round(e.timestamp * 1000),
+    properties: properties as JsonObject,
+    identifiers: [{ kind: "email", value: e.email }],
+  })
+}
+
+/** `payload` is only serialised for a dead letter (a valid event never pays for it). */
+const itemOf = (maker: ItemMaker, value: unknown, where: string, payload: string | (() => string)): ImportedItem => {
+  const rejection = validateSendgridEvent(value)
+  if (rejection === null) return normaliseSendgridEvent(value as SendgridEvent, maker)
+  const id = (value as { sg_event_id?: unknown } | null)?.sg_event_id
+  return maker.deadLetter(typeof payload === "string" ? payload : payload(), locate(where, rejection), typeof id === "string" ? id : "")
+}
+
+/**
+ * A whole document: a JSON array of events (what SendGrid posts), or a single event object. A text that does not
+ * start with `[` and is not one JSON value is read as NDJSON, one event a line, so a bad line costs only itself.
+ */
+const documentItems = (text: string, maker: ItemMaker): Array<ImportedItem> => {
+  let document: unknown
+  try {
+    document = JSON.parse(text)
+  } catch (error) {
+    const start = text.trimStart()
+    if (start.startsWith("{")) {
+      return parseNdjsonText(text, maker, (value, line, n) => itemOf(maker, value, `line ${n}`, line))
+    }
+    const reason = start === "" ? "the input is empty" : `not valid JSON (${(error as Error).message})`
+    return [maker.deadLetter(text, { rule: "not_json", field: "", message: `${reason}; expected a JSON array of SendGrid events` })]
+  }
+  if (Array.isArray(document)) {
+    return document.map((value, i) => itemOf(maker, value, `event ${i + 1}`, () => JSON.stringify(value) ?? String(value)))
+  }
+  if (document !== null && typeof document === "object") return [itemOf(maker, document, "event 1", text)]
+  return [maker.deadLetter(text, {
+    rule: "not_array",
+    field: "",
+    message: `expected a JSON array of SendGrid events (got a ${document === null ? "null" : typeof document})`,
+  })]
+}
+
+/** The body of a SendGrid Event Webhook POST (verify its signature first with `verifySendgridSignature`). */
+export const parseSendgridWebhook = (body: string, ctx: ImportContext): ReadonlyArray<ImportedItem> =>
+  documentItems(body, itemMaker(ctx, "sendgrid", "email"))
+
+/** A file holding what the webhook posted (one JSON array), or NDJSON of events. */
+export async function* readSendgridFile(path: string, ctx: ImportContext): AsyncGenerator<ImportedItem> {
+  const text = (await readWholeFile(path, ctx)).toString("utf8")
+  yield* documentItems(text, itemMaker(ctx, "sendgrid", "email"))
+}
+
+const PEM_HEADER = "-----BEGIN"
+const WHITESPACE = /\s+/g
+
+/** One webhook has one key: the last parsed key is kept so each verification does not parse it again. */
+let cachedKey: { readonly text: string; readonly key: KeyObject } | undefined
+
+const publicKeyOf = (text: string): KeyObject => {
+  if (cachedKey?.text === text) return cachedKey.key
+  const key = text.includes(PEM_HEADER)
+    ? createPublicKey(text)
+    : createPublicKey({ key: Buffer.from(text.replace(WHITESPACE, ""), "base64"), format: "der", type: "spki" })
+  if (key.asymmetricKeyType !== "ec" || key.asymmetricKeyDetails?.namedCurve !== "prime256v1") {
+    throw new Error("not an ECDSA P-256 public key")
+  }
+  cachedKey = { text, key }
+  return key
+}
+
+/**
+ * Checks SendGrid's Signed Event Webhook: the ECDSA P-256 / SHA-256 signature (header
+ * X-Twilio-Email-Event-Webhook-Signature, base64 DER) over the timestamp header
+ * (X-Twilio-Email-Event-Webhook-Timestamp) followed by the raw request body, byte for byte as received.
+ * `publicKey` is the verification key as SendGrid shows it (base64 DER), or PEM. Any malformed input gives false.
+ */
+export const verifySendgridSignature = (
+  publicKey: string,
+  rawBody: string | Buffer,
+  signatureHeader: string,
+  timestampHeader: string,
+): boolean => {
+  if (signatureHeader === "" || timestampHeader === "") return false
+  try {
+    const body = typeof rawBody === "string" ? Buffer.from(rawBody, "utf8") : rawBody
+    const signed = Buffer.concat([Buffer.from(timestampHeader, "utf8"), body])
+    const signature = Buffer.from(signatureHeader, "base64")
+    return verify("sha256", signed, { key: publicKeyOf(publicKey), dsaEncoding: "der" }, signature)
+  } catch {
+    return false
+  }
+}

@@ -1,0 +1,83 @@
+// Posts and reviews from networks other than X (review sites, forums, other social apps), as generic NDJSON:
+// one "Social Post" (or "Review", when rated) per line, keyed by network and id.
+import type { JsonObject, Rejection } from "../message.ts"
+import { ajv, parseIsoDateTime } from "../schemas.ts"
+import type { ImportContext, ImportedItem } from "./index.ts"
+import { explainSchemaError, type ItemMaker, itemMaker, locate, parseNdjsonText, readNdjsonFile } from "./items.ts"
+import schema from "./social.schema.json" with { type: "json" }
+
+export interface SocialPost {
+  /** The post's id on its network; unique per network only. */
+  readonly id: string | number
+  /** "trustpilot", "instagram", ...; no colon or space, as it prefixes the item id. */
+  readonly network: string
+  readonly author_handle: string
+  readonly text: string
+  readonly url?: string
+  readonly created_at: string
+  /** 1..5 on review sites. */
+  readonly rating?: number
+  readonly author_name?: string
+  readonly author_followers?: number
+  readonly lang?: string
+  readonly [field: string]: unknown
+}
+
+const validateSchema = ajv.compile<SocialPost>(schema)
+
+const RULES: Readonly<Record<string, string>> = { "/created_at": "bad_timestamp", "/rating": "bad_rating" }
+const PATTERNS: Readonly<Record<string, string>> = { "/network": "must be a name without colons or spaces" }
+
+/** Null when the value is an acceptable post. */
+export const validateSocialPost = (value: unknown): Rejection | null =>
+  validateSchema(value) ? null : explainSchemaError(validateSchema.errors![0]!, value, "a post", RULES, PATTERNS)
+
+const MAPPED_FIELDS = new Set([
+  "id", "network", "author_handle", "text", "url", "created_at", "rating", "author_name", "author_followers", "lang",
+])
+
+/** The item id: post ids are unique only within their network. */
+export const socialMessageId = (network: string, id: string | number): string => `${network}:${id}`
+
+export const normaliseSocialPost = (p: SocialPost, maker: ItemMaker): ImportedItem => {
+  const properties: Record<string, unknown> = { network: p.network }
+  if (p.url !== undefined) properties["url"] = p.url
+  if (p.rating !== undefined) properties["rating"] = p.rating
+  if (p.author_followers !== undefined) properties["author_followers"] = p.author_followers
+  if (p.lang !== undefined) properties["lang"] = p.lang
+  let extra: Record<string, unknown> | undefined
+  for (const key in p) {
+    if (!MAPPED_FIELDS.has(key)) (extra ??= {})[key] = p[key]
+  }
+  return maker.event({
+    messageId: socialMessageId(p.network, p.id),
+    event: p.rating === undefined ? "Social Post" : "Review",
+    timestampMs: parseIsoDateTime(p.created_at),
+    properties: properties as JsonObject,
+    traits: p.author_name === undefined || p.author_name.trim() === "" ? undefined : { name: p.author_name },
+    extra: extra as JsonObject | undefined,
+    identifiers: [{ kind: "social_handle", value: `${p.network}:${p.author_handle}` }],
+    text: p.text,
+  })
+}
+
+const lineItem = (maker: ItemMaker) => (value: unknown, line: string, lineNumber: number): ImportedItem => {
+  const rejection = validateSocialPost(value)
+  if (rejection === null) return normaliseSocialPost(value as SocialPost, maker)
+  const post = value as { id?: unknown; network?: unknown } | null
+  const id = typeof post?.network === "string" && (typeof post.id === "string" || typeof post.id === "number")
+    ? socialMessageId(post.network, post.id)
+    : ""
+  return maker.deadLetter(line, locate(`line ${lineNumber}`, rejection), id)
+}
+
+/** A webhook body of NDJSON posts (one post is one line). */
+export const parseSocialWebhook = (body: string, ctx: ImportContext): ReadonlyArray<ImportedItem> => {
+  const maker = itemMaker(ctx, "social", "social")
+  return parseNdjsonText(body, maker, lineItem(maker))
+}
+
+export const readSocialFile = (path: string, ctx: ImportContext): AsyncGenerator<ImportedItem> => {
+  const maker = itemMaker(ctx, "social", "social")
+  return readNdjsonFile(path, ctx, maker, lineItem(maker))
+}

@@ -1,0 +1,195 @@
+// X/Twitter API v2: recent-search pages and filtered-stream events become one "Tweet" (or "Reply", "Quote",
+// "Retweet") event per tweet, channel "social", whose message id is the tweet id. The same mapping serves the file
+// source (`cdp ingest --source twitter tweets.json`), the search poller and the stream (ingest/social/).
+import type { ValidateFunction } from "ajv"
+import type { Identifier, JsonObject, Rejection } from "../message.ts"
+import { ajv, parseIsoDateTime } from "../schemas.ts"
+import type { ImportContext, ImportedItem } from "./index.ts"
+import { explainSchemaError, type ItemMaker, itemMaker, locate, readWholeFile } from "./items.ts"
+import schema from "./twitter.schema.json" with { type: "json" }
+
+export interface XTweet {
+  readonly id: string
+  readonly text: string
+  readonly author_id: string
+  readonly created_at: string
+  readonly conversation_id?: string
+  readonly in_reply_to_user_id?: string
+  readonly lang?: string
+  readonly public_metrics?: Readonly<Record<string, number>>
+  readonly entities?: {
+    readonly hashtags?: ReadonlyArray<{ readonly tag: string }>
+    readonly mentions?: ReadonlyArray<{ readonly username: string; readonly id?: string }>
+    readonly urls?: ReadonlyArray<{ readonly url: string; readonly expanded_url?: string; readonly display_url?: string }>
+  }
+  readonly referenced_tweets?: ReadonlyArray<{ readonly type: "retweeted" | "quoted" | "replied_to"; readonly id: string }>
+  readonly [field: string]: unknown
+}
+
+export interface XUser {
+  readonly id: string
+  readonly username: string
+  readonly name?: string
+  readonly description?: string
+  readonly public_metrics?: { readonly followers_count?: number; readonly [metric: string]: unknown }
+  readonly [field: string]: unknown
+}
+
+export interface XMatchingRule {
+  readonly id?: string
+  readonly tag?: string
+}
+
+/** A recent-search page (`data` is an array) or a filtered-stream event (`data` is one tweet). */
+export interface XPage {
+  readonly data?: ReadonlyArray<XTweet> | XTweet
+  readonly includes?: { readonly users?: ReadonlyArray<XUser>; readonly [kind: string]: unknown }
+  readonly meta?: {
+    readonly newest_id?: string
+    readonly oldest_id?: string
+    readonly result_count?: number
+    readonly next_token?: string
+  }
+  readonly matching_rules?: ReadonlyArray<XMatchingRule>
+  readonly errors?: ReadonlyArray<unknown>
+  readonly [field: string]: unknown
+}
+
+const SCHEMA_ID = schema.$id
+if (ajv.getSchema(SCHEMA_ID) === undefined) ajv.addSchema(schema)
+const compiled = <T>(def: string): ValidateFunction<T> => ajv.getSchema<T>(`${SCHEMA_ID}#/$defs/${def}`)!
+const validateEnvelope = compiled<XPage>("envelope")
+const validateTweet = compiled<XTweet>("tweet")
+const validateUser = compiled<XUser>("user")
+
+export const SOURCE = "twitter"
+
+/** The tweet and user fields the mapping uses: ask the API for them (`tweet.fields`, `user.fields`). */
+export const TWEET_FIELDS = "created_at,lang,public_metrics,entities,conversation_id,referenced_tweets,author_id,in_reply_to_user_id"
+export const USER_FIELDS = "username,name,description,public_metrics"
+
+const EVENT_OF_REFERENCE: ReadonlyArray<readonly [string, string]> = [
+  ["retweeted", "Retweet"],
+  ["replied_to", "Reply"],
+  ["quoted", "Quote"],
+]
+
+const eventName = (tweet: XTweet): string => {
+  const refs = tweet.referenced_tweets
+  if (refs === undefined || refs.length === 0) return "Tweet"
+  for (const [type, name] of EVENT_OF_REFERENCE) {
+    if (refs.some((r) => r.type === type)) return name
+  }
+  return "Tweet"
+}
+
+const tweetProperties = (tweet: XTweet, author: XUser | undefined, rules: ReadonlyArray<XMatchingRule> | undefined) => {
+  const p: Record<string, unknown> = {}
+  if (tweet.lang !== undefined) p["lang"] = tweet.lang
+  if (tweet.conversation_id !== undefined) p["conversation_id"] = tweet.conversation_id
+  if (tweet.in_reply_to_user_id !== undefined) p["in_reply_to_user_id"] = tweet.in_reply_to_user_id
+  if (tweet.public_metrics !== undefined) p["public_metrics"] = tweet.public_metrics
+  const entities = tweet.entities
+  p["hashtags"] = entities?.hashtags?.map((h) => h.tag) ?? []
+  p["mentions"] = entities?.mentions?.map((m) => m.username) ?? []
+  p["urls"] = entities?.urls?.map((u) => u.expanded_url ?? u.url) ?? []
+  if (tweet.referenced_tweets !== undefined) p["referenced_tweets"] = tweet.referenced_tweets
+  const followers = author?.public_metrics?.followers_count
+  if (typeof followers === "number") p["author_followers"] = followers
+  if (author?.description !== undefined) p["author_description"] = author.description
+  if (rules !== undefined) p["matching_rules"] = rules.map((r) => r.tag ?? r.id ?? "")
+  return p as JsonObject
+}
+
+const toItem = (maker: ItemMaker, tweet: XTweet, author: XUser | undefined, rules?: ReadonlyArray<XMatchingRule>): ImportedItem => {
+  const identifiers: Array<Identifier> = [{ kind: "twitter_id", value: tweet.author_id }]
+  const traits: Record<string, unknown> = {}
+  if (author !== undefined) {
+    identifiers.push({ kind: "twitter_handle", value: author.username })
+    if (author.name !== undefined) traits["name"] = author.name
+    traits["username"] = author.username
+  }
+  return maker.event({
+    messageId: tweet.id,
+    event: eventName(tweet),
+    timestampMs: parseIsoDateTime(tweet.created_at),
+    properties: tweetProperties(tweet, author, rules),
+    traits: traits as JsonObject,
+    identifiers,
+    text: tweet.text,
+  })
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v)
+
+const pageRejection = (page: unknown): Rejection | null => {
+  if (!validateEnvelope(page)) return explainSchemaError(validateEnvelope.errors![0]!, page, "an X API v2 page")
+  const p = page as XPage
+  // An error response saved as a page ({title, detail, type, status} or {errors} without data) holds no tweets.
+  if (p.data === undefined && (p.errors !== undefined || typeof p["title"] === "string")) {
+    const detail = typeof p["detail"] === "string" ? p["detail"] : typeof p["title"] === "string" ? p["title"] : "errors only"
+    return { rule: "api_error", field: "", message: `the page is an API error response, not tweets (${detail})` }
+  }
+  return null
+}
+
+const prefixed = (prefix: string, r: Rejection): Rejection => ({ ...r, field: `${prefix}${r.field}` })
+
+/**
+ * The items of one v2 page or stream event: an event per valid tweet, a dead letter per invalid tweet, or one dead
+ * letter for the whole page when its envelope is not a v2 response. Never throws. `where` ("page 3") prefixes the
+ * messages of dead letters.
+ */
+export const tweetsFromPage = (
+  page: unknown,
+  ctx: Pick<ImportContext, "tenant" | "receivedAtMs">,
+  where?: string,
+): Array<ImportedItem> => {
+  const maker = itemMaker(ctx, SOURCE, "social")
+  const located = (r: Rejection) => (where === undefined ? r : locate(where, r))
+  const bad = pageRejection(page)
+  if (bad !== null) return [maker.deadLetter(JSON.stringify(page) ?? String(page), located(bad))]
+  const p = page as XPage
+  const users = new Map<string, XUser>()
+  for (const user of p.includes?.users ?? []) {
+    if (validateUser(user)) users.set(user.id, user)
+  }
+  const single = isObject(p.data)
+  const tweets: ReadonlyArray<unknown> = p.data === undefined ? [] : single ? [p.data] : (p.data as ReadonlyArray<unknown>)
+  const items: Array<ImportedItem> = []
+  for (let i = 0; i < tweets.length; i++) {
+    const tweet = tweets[i]
+    if (!validateTweet(tweet)) {
+      const rejection = explainSchemaError(validateTweet.errors![0]!, tweet, "a tweet")
+      const id = isObject(tweet) && typeof tweet["id"] === "string" ? tweet["id"] : ""
+      items.push(maker.deadLetter(JSON.stringify(tweet), located(prefixed(single ? "/data" : `/data/${i}`, rejection)), id))
+      continue
+    }
+    items.push(toItem(maker, tweet, users.get(tweet.author_id), p.matching_rules))
+  }
+  return items
+}
+
+/** A JSON array of v2 recent-search pages, as in the dev set's tweets.json (a single page object is accepted too). */
+export async function* readTwitterFile(path: string, ctx: ImportContext): AsyncGenerator<ImportedItem> {
+  const text = (await readWholeFile(path, ctx)).toString("utf8")
+  const maker = itemMaker(ctx, SOURCE, "social")
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(text)
+  } catch (error) {
+    yield maker.deadLetter(text, { rule: "not_json", field: "", message: `${path} is not valid JSON (${(error as Error).message})` })
+    return
+  }
+  const pages: ReadonlyArray<unknown> | undefined = Array.isArray(parsed) ? parsed : isObject(parsed) ? [parsed] : undefined
+  if (pages === undefined) {
+    yield maker.deadLetter(text, { rule: "not_array", field: "", message: `${path} must hold a JSON array of X API v2 pages` })
+    return
+  }
+  for (let i = 0; i < pages.length; i++) {
+    yield* tweetsFromPage(pages[i], ctx, Array.isArray(parsed) ? `page ${i + 1}` : undefined).map((item) =>
+      item._tag === "deadLetter" && Array.isArray(parsed)
+        ? { ...item, deadLetter: { ...item.deadLetter, rejection: prefixed(`/${i}`, item.deadLetter.rejection) } }
+        : item)
+  }
+}
