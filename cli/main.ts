@@ -69,7 +69,9 @@ Examples:
       yield* Effect.logInfo("collector listening").pipe(Effect.annotateLogs({ url }))
       return yield* Effect.never
     })
-    const layer = Collector.layer({ port, host, writeKeys: keys }).pipe(Layer.provideMerge(pipelineLayer(config)))
+    const layer = Collector.layer({
+      port, host, writeKeys: keys, sendgridVerificationKey: process.env["CDP_SENDGRID_VERIFICATION_KEY"] || undefined,
+    }).pipe(Layer.provideMerge(pipelineLayer(config)))
     runCommand(Effect.scoped(main).pipe(Effect.provide(layer), Effect.provide(serverLogger)))
   })
 

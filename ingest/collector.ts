@@ -3,11 +3,13 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
 import { constants as zlibConstants, gunzipSync, inflateSync } from "node:zlib"
-import { Context, Data, Duration, Effect, Layer } from "effect"
+import { type Cause, Context, Data, Duration, Effect, Layer } from "effect"
 import { Warehouse } from "../warehouse/warehouse.ts"
-import { EventBus } from "./bus.ts"
+import { type BusUnavailable, EventBus } from "./bus.ts"
 import { Pipeline } from "./pipeline.ts"
 import { bodyLimit, isBatchRoute, processSegmentRequest, SEGMENT_ROUTES, type SegmentRoute } from "./segment-api.ts"
+import { type ImportedItem, WEBHOOK_SOURCES } from "./sources/index.ts"
+import { verifySendgridSignature } from "./sources/sendgrid.ts"
 import type { WriteKeys } from "./writekeys.ts"
 
 export interface CollectorOptions {
@@ -16,7 +18,14 @@ export interface CollectorOptions {
   readonly writeKeys: WriteKeys
   /** How long a request may wait for the bus before it is answered 503 (the sender retries; duplicates are dropped). */
   readonly publishTimeout?: Duration.Input
+  /** SendGrid's Event Webhook verification key: when set, unsigned or badly signed SendGrid posts are refused. */
+  readonly sendgridVerificationKey?: string | undefined
 }
+
+/** Webhook bodies may hold many items (a SendGrid batch, a CSV export, a mail with attachments). */
+const WEBHOOK_BODY_LIMIT = 10 * 1024 * 1024
+/** A signed SendGrid post older than this is refused (replay protection). */
+const SIGNATURE_MAX_AGE_SECONDS = 600
 
 export class Collector extends Context.Service<Collector, { readonly url: string; readonly server: Server }>()(
   "cdp/Collector",
@@ -167,7 +176,61 @@ const makeCollector = (options: CollectorOptions) =>
           })
         }
         return json(200, { success: true, accepted: result.events.length })
-      }).pipe(
+      })
+
+    const webhook = (name: string, req: IncomingMessage) =>
+      Effect.gen(function* () {
+        const source = WEBHOOK_SOURCES.get(name)!
+        const headerKey = basicAuthUser(req.headers.authorization)
+        // Some webhook senders cannot send Basic auth: the key may come as ?write_key= (never logged).
+        const key = headerKey ?? new URL(req.url ?? "/", "http://x").searchParams.get("write_key") ?? undefined
+        const tenant = key === undefined ? undefined : options.writeKeys.tenantOf(key)
+        if (tenant === undefined) {
+          return refuse(401, key === undefined ? "missing_write_key" : "unknown_write_key",
+            key === undefined
+              ? "no write key: send it as the user name of HTTP Basic auth, or as ?write_key="
+              : "the write key is not known to this collector",
+            UNAUTHORIZED_HEADERS)
+        }
+        const raw = yield* Effect.promise(() => readBody(req, WEBHOOK_BODY_LIMIT))
+        const body = raw instanceof BodyTooLarge ? raw : decodeBody(raw, req.headers["content-encoding"], WEBHOOK_BODY_LIMIT)
+        if (body instanceof Error) return refuse(415, "bad_encoding", body.message)
+        if (body instanceof BodyTooLarge) return refuse(413, "body_too_large", `a webhook body may be at most ${WEBHOOK_BODY_LIMIT / 1024 / 1024} MB`)
+        if (name === "sendgrid" && options.sendgridVerificationKey !== undefined) {
+          const signature = req.headers["x-twilio-email-event-webhook-signature"]
+          const timestamp = req.headers["x-twilio-email-event-webhook-timestamp"]
+          if (typeof signature !== "string" || typeof timestamp !== "string") {
+            return refuse(401, "missing_signature", "SendGrid posts must be signed (X-Twilio-Email-Event-Webhook-Signature and -Timestamp)")
+          }
+          const age = Math.abs(Date.now() / 1000 - Number(timestamp))
+          if (!(age <= SIGNATURE_MAX_AGE_SECONDS)) {
+            return refuse(401, "stale_signature", `the signed timestamp is ${Number.isFinite(age) ? `${Math.round(age)} s` : "not a number"} away from now (limit ${SIGNATURE_MAX_AGE_SECONDS} s)`)
+          }
+          if (!verifySendgridSignature(options.sendgridVerificationKey, body, signature, timestamp)) {
+            return refuse(401, "bad_signature", "the SendGrid signature does not match the body and the configured verification key")
+          }
+        }
+        const items = yield* Effect.promise(() => Promise.resolve(source.parse(body, { tenant, receivedAtMs: Date.now() })))
+        return yield* submitItems(items)
+      })
+
+    const submitItems = (items: ReadonlyArray<ImportedItem>) =>
+      Effect.gen(function* () {
+        const events = items.flatMap((i) => (i._tag === "event" ? [i.event] : []))
+        const deadLetters = items.flatMap((i) => (i._tag === "deadLetter" ? [i.deadLetter] : []))
+        yield* pipeline.submit(events, deadLetters).pipe(Effect.timeout(publishTimeout))
+        if (deadLetters.length === 0) return json(200, { success: true, accepted: events.length })
+        return json(400, {
+          success: false,
+          error: `${deadLetters.length} of ${items.length} items were rejected; the others were accepted`,
+          accepted: events.length,
+          rejected: deadLetters.map((d) => ({ ...d.rejection, ...(d.messageId === "" ? {} : { messageId: d.messageId }) })),
+        })
+      })
+
+    /** What a sender is told when the pipeline cannot take its messages now: 503, retry later. */
+    const handled = <R>(effect: Effect.Effect<Reply, Cause.TimeoutError | BusUnavailable, R>) =>
+      effect.pipe(
         Effect.catchTag("TimeoutError", () =>
           Effect.succeed(refuse(503, "backend_timeout", "the pipeline did not accept the messages in time; retry later", { "retry-after": "5" }))),
         Effect.catchTag("BusUnavailable", (e) =>
@@ -179,13 +242,17 @@ const makeCollector = (options: CollectorOptions) =>
       if (path === "/health" || path === "/healthz") {
         return req.method === "GET" || req.method === "HEAD" ? health : Effect.succeed(refuse(405, "method_not_allowed", "use GET /health"))
       }
+      const hook = /^\/v1\/webhooks\/([a-z]+)$/.exec(path)
       const m = /^\/v1\/([a-z]+)$/.exec(path)
-      if (m === null || !SEGMENT_ROUTES.has(m[1]!)) {
-        return Effect.succeed(refuse(404, "not_found", `no route ${req.method} ${path}; the collector serves POST /v1/{track,identify,page,screen,group,alias,batch,import} and GET /health`))
+      const known = hook !== null ? WEBHOOK_SOURCES.has(hook[1]!) : m !== null && SEGMENT_ROUTES.has(m[1]!)
+      if (!known) {
+        return Effect.succeed(refuse(404, "not_found",
+          `no route ${req.method} ${path}; the collector serves POST /v1/{track,identify,page,screen,group,alias,batch,import}, ` +
+            `POST /v1/webhooks/{${[...WEBHOOK_SOURCES.keys()].join(",")}} and GET /health`))
       }
       if (req.method !== "POST") return Effect.succeed(refuse(405, "method_not_allowed", `use POST ${path}`, { allow: "POST" }))
       if (draining) return Effect.succeed(refuse(503, "draining", "the collector is shutting down; retry later", { "retry-after": "5", connection: "close" }))
-      return ingest(m[1] as SegmentRoute, req)
+      return handled(hook !== null ? webhook(hook[1]!, req) : ingest(m![1] as SegmentRoute, req))
     }
 
     const context = yield* Effect.context<never>()
