@@ -5,6 +5,7 @@ import { readFileSync } from "node:fs"
 import { createRequire } from "node:module"
 import { join } from "node:path"
 import { createScorer, evaluate, MODEL_VERSION, type Evaluation } from "../../sentiment/index.ts"
+import { SENTIMENT_DATA } from "../support/shared.ts"
 
 interface Vader {
   readonly SentimentIntensityAnalyzer: {
@@ -15,7 +16,7 @@ interface Vader {
 const vader = createRequire(import.meta.url)("vader-sentiment") as Vader
 const vaderScore = (text: string): number => vader.SentimentIntensityAnalyzer.polarity_scores(text).compound
 
-const dataDir = process.argv[2] ?? process.env.CDP_SENTIMENT_DATA ?? "/work/shared/data/sentiment"
+const dataDir = process.argv[2] ?? process.env.CDP_SENTIMENT_DATA ?? SENTIMENT_DATA
 const SETS = [
   { name: "product", file: "amazonReviewSnippets_GroundTruth.txt" },
   { name: "movie", file: "movieReviewSnippets_GroundTruth.txt" },

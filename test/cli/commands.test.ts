@@ -3,8 +3,9 @@ import { join } from "node:path"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { freshDir, removeDir } from "../support/pipeline.ts"
 import { runCdp } from "../support/cli.ts"
+import { SIGNALS_DEV } from "../support/shared.ts"
 
-const DEV = new URL("../../../shared/data/signals/dev/", import.meta.url).pathname
+const DEV = SIGNALS_DEV
 
 let dir: string
 beforeEach(() => { dir = freshDir() })

@@ -7,8 +7,10 @@ import {
   validateSegmentMessage,
 } from "../../ingest/sources/segment.ts"
 import schema from "../../ingest/sources/segment.schema.json" with { type: "json" }
+import { SIGNALS_DEV } from "../support/shared.ts"
+import { pathToFileURL } from "node:url"
 
-const DEV = new URL("../../../shared/data/signals/dev/", import.meta.url)
+const DEV = pathToFileURL(SIGNALS_DEV)
 const lines = (file: string) => readFileSync(new URL(file, DEV), "utf8").split("\n").filter((l) => l !== "")
 
 const ctx = { tenant: "acme", receivedAtMs: Date.parse("2024-10-01T12:00:10.000Z"), correctClockSkew: true }

@@ -6,8 +6,10 @@ import { backendConfig, pipelineLayer } from "../../cli/layers.ts"
 import { Collector } from "../../ingest/collector.ts"
 import { writeKeys } from "../../ingest/writekeys.ts"
 import { basicAuth, freshDir, post, query, removeDir, withCollector, WRITE_KEY } from "../support/pipeline.ts"
+import { SIGNALS_DEV } from "../support/shared.ts"
+import { pathToFileURL } from "node:url"
 
-const DEV = new URL("../../../shared/data/signals/dev/", import.meta.url)
+const DEV = pathToFileURL(SIGNALS_DEV)
 
 let dir: string
 beforeEach(() => { dir = freshDir() })

@@ -5,8 +5,9 @@
 import { readFileSync } from "node:fs"
 import http from "node:http"
 import type { AddressInfo } from "node:net"
+import { SIGNALS_DEV } from "./shared.ts"
 
-export const DEV_TWEETS = "/work/shared/data/signals/dev/tweets.json"
+export const DEV_TWEETS = `${SIGNALS_DEV}tweets.json`
 
 type Json = Record<string, unknown>
 

@@ -7,8 +7,9 @@ import { ObjectStore } from "../../../ingest/objectstore.ts"
 import { type ImportedItem } from "../../../ingest/sources/index.ts"
 import { pollRecentSearch, type SearchOptions, searchStateKey, type XConfig, type XStatus } from "../../../ingest/social/index.ts"
 import { loadDevPages, type Page, startXReplayServer, type XReplayServer } from "../../support/x-replay-server.ts"
+import { SIGNALS_DEV } from "../../support/shared.ts"
 
-const TRUTH_ITEMS = "/work/shared/data/signals/dev/truth/items.ndjson"
+const TRUTH_ITEMS = `${SIGNALS_DEV}truth/items.ndjson`
 const QUERY = "lumenoutfitters OR \"lumen outfitters\" -is:retweet"
 const FAST = { resetMarginMs: 50, backoffInitialMs: 20, backoffMaxMs: 100 }
 

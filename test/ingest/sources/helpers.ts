@@ -5,9 +5,10 @@ import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import type { CanonicalEvent, DeadLetter } from "../../../ingest/message.ts"
 import type { ImportContext, ImportedItem } from "../../../ingest/sources/index.ts"
+import { SIGNALS_DEV } from "../../support/shared.ts"
 
 /** The committed development set (tests may read it; the product never needs it). */
-export const DEV = process.env["CDP_SIGNALS_DEV"] ?? fileURLToPath(new URL("../../../../shared/data/signals/dev/", import.meta.url))
+export const DEV = process.env["CDP_SIGNALS_DEV"] ?? SIGNALS_DEV
 
 export const RECEIVED_AT_MS = Date.UTC(2025, 0, 15, 12, 0, 0)
 

@@ -6,8 +6,9 @@ import type { CanonicalEvent, DeadLetter } from "../../../ingest/message.ts"
 import { FILE_SOURCES, type ImportedItem } from "../../../ingest/sources/index.ts"
 import { readTwitterFile, tweetsFromPage } from "../../../ingest/sources/twitter.ts"
 import { DEV_TWEETS, loadDevPages } from "../../support/x-replay-server.ts"
+import { SIGNALS_DEV } from "../../support/shared.ts"
 
-const TRUTH_ITEMS = "/work/shared/data/signals/dev/truth/items.ndjson"
+const TRUTH_ITEMS = `${SIGNALS_DEV}truth/items.ndjson`
 const ctx = { tenant: "acme", receivedAtMs: Date.UTC(2024, 11, 2) }
 const dir = mkdtempSync(join(tmpdir(), "cdp-twitter-"))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
@@ -156,7 +157,8 @@ describe("tweetsFromPage", () => {
       ["3", "wrong_type", "/data/2/author_id"],
     ])
     expect(deadLetters(items)[0]!.rejection.message).toMatch(/^page 7: created_at must be an ISO-8601 date-time/)
-    expect(JSON.parse(deadLetters(items)[0]!.payload)).toMatchObject({ id: "2" })
+    // The payload is a page of the one tweet with its author, so it parses alone when re-driven.
+    expect(JSON.parse(deadLetters(items)[0]!.payload)).toMatchObject({ data: [{ id: "2" }], includes: { users: [author] } })
   })
 
   test("what is not a v2 page is one dead letter, never a throw", () => {
