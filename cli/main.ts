@@ -2,7 +2,7 @@
 import { Command, InvalidArgumentError, Option } from "commander"
 import { Effect, Layer } from "effect"
 import { Collector } from "../ingest/collector.ts"
-import { importFile } from "../ingest/import.ts"
+import { FileUnreadable, importFile } from "../ingest/import.ts"
 import { FILE_SOURCES } from "../ingest/sources/index.ts"
 import { DEFAULT_TENANT, dataDirWriteKey, parseWriteKeySpecs, writeKeys } from "../ingest/writekeys.ts"
 import { Warehouse } from "../warehouse/warehouse.ts"
@@ -11,6 +11,8 @@ import { formatRows, type OutputFormat } from "./format.ts"
 import { backendConfig, commandLogger, DEFAULT_DATA_DIR, pipelineLayer, serverLogger, warehouseLayer } from "./layers.ts"
 import { progressBar } from "./progress.ts"
 import { runCommand } from "./run.ts"
+import { runXConnectors, xConfigured, xSearchOnce } from "./social.ts"
+import { loadXConfig } from "../ingest/social/index.ts"
 
 const parsePort = (value: string): number => {
   const port = Number(value)
@@ -67,6 +69,10 @@ Examples:
           `  try:        curl -u ${configured.length > 0 ? "WRITE_KEY" : keys.keys[0]!.writeKey}: -d '{"userId":"u1","event":"Signed Up"}' ${url}/v1/track\n`,
       )
       yield* Effect.logInfo("collector listening").pipe(Effect.annotateLogs({ url }))
+      if (xConfigured()) {
+        const x = yield* runXConnectors(DEFAULT_TENANT, `${Number(process.env["CDP_X_POLL_SECONDS"] ?? 60)} seconds`)
+        process.stderr.write(`  x/twitter:  ${x.queries} search queries, ${x.rules} stream rules\n`)
+      }
       return yield* Effect.never
     })
     const layer = Collector.layer({
@@ -82,6 +88,7 @@ program
   .addOption(new Option("--source <name>", "what the file holds").choices([...FILE_SOURCES.keys()]).makeOptionMandatory())
   .option("--tenant <tenant>", "tenant the data belongs to", DEFAULT_TENANT)
   .addOption(dataDirOption())
+  .option("--dry-run", "validate the file and report what would land, without landing anything")
   .addHelpText("after", `
 Sources:
 ${[...FILE_SOURCES.values()].map((s) => `  ${s.name.padEnd(10)} ${s.description}`).join("\n")}
@@ -89,7 +96,8 @@ ${[...FILE_SOURCES.values()].map((s) => `  ${s.name.padEnd(10)} ${s.description}
 Examples:
   $ npx cdp ingest --source segment web.ndjson
   $ npx cdp ingest --source segment export.ndjson --tenant acme --data-dir /var/lib/cdp`)
-  .action((file: string, opts: { source: string; tenant: string; dataDir: string }) => {
+  .action((file: string, opts: { source: string; tenant: string; dataDir: string; dryRun?: boolean }) => {
+    if (opts.dryRun) return runCommand(dryRun(opts.source, file, opts.tenant))
     const config = backendConfig(opts.dataDir)
     const main = Effect.gen(function* () {
       const progress = progressBar(file)
@@ -103,6 +111,28 @@ Examples:
       if (summary.rejected > 0) {
         process.stdout.write(`  see why: npx cdp query "SELECT rule, reason FROM dead_letters ORDER BY received_at DESC LIMIT 20" --format table${opts.dataDir === DEFAULT_DATA_DIR ? "" : ` --data-dir ${opts.dataDir}`}\n`)
       }
+    })
+    runCommand(main.pipe(Effect.provide(pipelineLayer(config)), Effect.provide(commandLogger)))
+  })
+
+program
+  .command("x-search")
+  .description("pull the configured X/Twitter recent-search queries once (cdp serve polls them itself when configured)")
+  .option("--tenant <tenant>", "tenant the data belongs to", DEFAULT_TENANT)
+  .addOption(dataDirOption())
+  .addHelpText("after", `
+Configuration (environment): CDP_X_BEARER_TOKEN (required), CDP_X_QUERIES (JSON array or ';'-separated),
+CDP_X_RULES (JSON array of {value, tag} for the filtered stream, run by cdp serve), CDP_X_API_BASE, CDP_X_POLL_SECONDS.
+Each query resumes from the newest tweet seen (kept in DATA_DIR/objects/connectors/x/).
+
+Examples:
+  $ CDP_X_BEARER_TOKEN=... CDP_X_QUERIES='["@lumenoutfitters","#lumenoutfitters"]' npx cdp x-search`)
+  .action((opts: { tenant: string; dataDir: string }) => {
+    const config = backendConfig(opts.dataDir)
+    const main = Effect.gen(function* () {
+      const x = yield* loadXConfig(process.env)
+      const summaries = yield* xSearchOnce(x, opts.tenant)
+      for (const s of summaries) process.stdout.write(`${JSON.stringify(s)}\n`)
     })
     runCommand(main.pipe(Effect.provide(pipelineLayer(config)), Effect.provide(commandLogger)))
   })
@@ -142,6 +172,26 @@ Examples:
   $ npx cdp query "SELECT event, count() FROM events WHERE type = 'track' GROUP BY event" --data-dir .cdp-demo`)
   .action((opts: { dataDir: string }) => {
     runCommand(runDemo(opts.dataDir).pipe(Effect.provide(commandLogger)))
+  })
+
+/** `cdp ingest --dry-run`: parses and validates with the same source, lands nothing, needs no data dir. */
+const dryRun = (sourceName: string, file: string, tenant: string) =>
+  Effect.gen(function* () {
+    const source = FILE_SOURCES.get(sourceName)!
+    let accepted = 0
+    const rejected: Array<string> = []
+    yield* Effect.tryPromise({
+      try: async () => {
+        for await (const item of source.read(file, { tenant, receivedAtMs: Date.now() })) {
+          if (item._tag === "event") accepted++
+          else rejected.push(`${item.deadLetter.rejection.rule} ${item.deadLetter.rejection.field}: ${item.deadLetter.rejection.message}`)
+        }
+      },
+      catch: (cause) => new FileUnreadable({ path: file, reason: (cause as { code?: string }).code === "ENOENT" ? "no such file" : String(cause) }),
+    })
+    for (const line of rejected.slice(0, 50)) process.stdout.write(`  rejected: ${line}\n`)
+    if (rejected.length > 50) process.stdout.write(`  ... and ${rejected.length - 50} more\n`)
+    process.stdout.write(`${file} (dry run, nothing landed): ${accepted} would be accepted, ${rejected.length} rejected\n`)
   })
 
 await program.parseAsync(process.argv)

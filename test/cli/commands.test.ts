@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from "node:fs"
+import { existsSync, mkdirSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { freshDir, removeDir } from "../support/pipeline.ts"
@@ -35,6 +35,15 @@ describe("cdp ingest", () => {
     expect(runCdp(["ingest", "--source", "segment", join(DEV, "web.ndjson"), "--data-dir", data]).stdout).toContain("7890 accepted (0 landed, 7890 duplicates)")
     const r = runCdp(["query", "SELECT (SELECT count() FROM events) AS events, (SELECT uniqExact(message_id) FROM events) AS ids, (SELECT count() FROM dead_letters) AS dead", "--data-dir", data])
     expect(JSON.parse(r.stdout)).toEqual({ events: "7890", ids: "7890", dead: "54" })
+  })
+
+  it("--dry-run validates a file, reports what would land and lands nothing", () => {
+    const data = join(dir, "data")
+    const r = runCdp(["ingest", "--source", "segment", join(DEV, "invalid.ndjson"), "--dry-run", "--data-dir", data])
+    expect(r.status).toBe(0)
+    expect(r.stdout).toContain("0 would be accepted, 54 rejected")
+    expect(r.stdout).toContain("rejected: missing_identity /userId")
+    expect(existsSync(data)).toBe(false)
   })
 
   it("fails with one clear line for a missing file or an unknown source", () => {

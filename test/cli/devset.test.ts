@@ -1,0 +1,61 @@
+// Issue 4's acceptance: the whole dev data set lands through the connectors, each item once, and every invalid
+// line is a dead letter with its reason.
+import { readFileSync } from "node:fs"
+import { join } from "node:path"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { runCdp } from "../support/cli.ts"
+import { freshDir, removeDir } from "../support/pipeline.ts"
+import { SIGNALS_DEV } from "../support/shared.ts"
+
+const SOURCES: ReadonlyArray<[string, string]> = [
+  ["segment", "web.ndjson"], ["segment", "invalid.ndjson"], ["sendgrid", "email-events.json"], ["email", "email-inbound"],
+  ["chat", "chat.ndjson"], ["twitter", "tweets.json"], ["calls", "calls.csv"],
+]
+
+let dir: string
+const outputs: Array<string> = []
+beforeAll(() => {
+  dir = freshDir()
+  for (const [source, file] of SOURCES) {
+    const r = runCdp(["ingest", "--source", source, join(SIGNALS_DEV, file), "--data-dir", join(dir, "data")])
+    expect(r.stderr, `${source} ${file}`).toBe("")
+    outputs.push(r.stdout)
+  }
+}, 240_000)
+afterAll(() => removeDir(dir))
+
+const query = <T>(sql: string): Array<T> => {
+  const r = runCdp(["query", sql, "--data-dir", join(dir, "data")])
+  expect(r.stderr).toBe("")
+  return r.stdout.trim().split("\n").filter((l) => l !== "").map((l) => JSON.parse(l) as T)
+}
+
+describe("the whole dev data set through the connectors", () => {
+  it("lands every item id of truth/items.ndjson as a message_id exactly once, with its channel, and nothing else", () => {
+    const truth = readFileSync(join(SIGNALS_DEV, "truth/items.ndjson"), "utf8").trim().split("\n")
+      .map((l) => JSON.parse(l) as { item_id: string; channel: string })
+    const landed = query<{ message_id: string; channel: string; n: string }>(
+      "SELECT message_id, any(channel) AS channel, count() AS n FROM events GROUP BY message_id")
+    expect(landed.filter((r) => r.n !== "1")).toEqual([])
+    const byId = new Map(landed.map((r) => [r.message_id, r.channel]))
+    expect(landed.length).toBe(truth.length)
+    expect(truth.filter((t) => byId.get(t.item_id) !== t.channel)).toEqual([])
+  })
+
+  it("keeps every line of invalid.ndjson as a dead letter with its reason, and nothing else", () => {
+    const kinds = readFileSync(join(SIGNALS_DEV, "truth/invalid.ndjson"), "utf8").trim().split("\n")
+      .map((l) => (JSON.parse(l) as { kind: string }).kind)
+    const dead = query<{ rule: string; reason: string }>("SELECT rule, reason FROM dead_letters ORDER BY rule")
+    expect(dead.map((d) => d.rule).sort()).toEqual([...kinds].sort())
+    for (const d of dead) expect(d.reason).toMatch(/^line \d+: /)
+  })
+
+  it("scores every customer text or marks it unscored with a reason", () => {
+    const [texts] = query<{ texts: string; scored: string; unscored_without_reason: string }>(
+      "SELECT (SELECT count() FROM texts) AS texts, (SELECT count() FROM sentiment FINAL) AS scored, " +
+      "(SELECT countIf(status = 'unscored' AND reason = '') FROM sentiment FINAL) AS unscored_without_reason")
+    expect(Number(texts!.texts)).toBeGreaterThan(1000)
+    expect(texts!.scored).toBe(texts!.texts)
+    expect(texts!.unscored_without_reason).toBe("0")
+  })
+})
