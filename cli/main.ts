@@ -137,6 +137,48 @@ Examples:
     runCommand(main.pipe(Effect.provide(pipelineLayer(config)), Effect.provide(commandLogger)))
   })
 
+const sentiment = program.command("sentiment").description("score texts for sentiment, or rescore history")
+
+sentiment
+  .command("score")
+  .description("score texts, one per input line, into one JSON result per output line (nothing is stored)")
+  .argument("[file]", "a file of texts, one per line; - or nothing for standard input")
+  .addOption(new Option("--format <format>", "output format").choices(["json", "table"]).default("json"))
+  .addHelpText("after", `
+Each result: {"status","score","label","evidence":[{token,rule,weight}],"aspects":[...]} (score in [-1, 1];
+labels positive / neutral / negative at +-0.05). Non-English text is "unscored" with a reason. Brand names in
+CDP_BRAND_TERMS (comma separated) do not count.
+
+Examples:
+  $ echo "the jacket is great but delivery was sooo slow" | npx cdp sentiment score
+  $ npx cdp sentiment score reviews.txt --format table`)
+  .action((file: string | undefined, opts: { format: OutputFormat }) => {
+    runCommand(Effect.gen(function* () {
+      const { scoreTextLines } = yield* Effect.promise(() => import("./sentiment.ts"))
+      yield* scoreTextLines(file, opts.format)
+    }))
+  })
+
+sentiment
+  .command("rescore")
+  .description("score stored texts again with the current model (after a model change); safe to repeat")
+  .requiredOption("--since <date>", "rescore texts of messages from this date (ISO 8601) on")
+  .option("--tenant <tenant>", "only this tenant")
+  .addOption(dataDirOption())
+  .addHelpText("after", `
+Examples:
+  $ npx cdp sentiment rescore --since 2024-09-01`)
+  .action((opts: { since: string; tenant?: string; dataDir: string }) => {
+    const since = new Date(opts.since)
+    if (Number.isNaN(since.getTime())) program.error(`cdp: --since "${opts.since}" is not a date (use e.g. 2024-09-01)`)
+    const main = Effect.gen(function* () {
+      const { rescore, brandTermsFromEnv } = yield* Effect.promise(() => import("../sentiment/index.ts"))
+      const summary = yield* rescore({ since, scoreOptions: { brand: brandTermsFromEnv() }, ...(opts.tenant ? { tenant: opts.tenant } : {}) })
+      process.stdout.write(`rescored ${summary.texts} texts with model ${summary.model || "(none)"}: ${summary.scored} scored, ${summary.unscored} unscored\n`)
+    })
+    runCommand(main.pipe(Effect.provide(warehouseLayer(backendConfig(opts.dataDir))), Effect.provide(commandLogger)))
+  })
+
 program
   .command("query")
   .description("run read-only SQL against the warehouse (JSON lines by default)")

@@ -4,7 +4,7 @@
 // checked against it again before the retry, so a retry never lands a second copy.
 import { createHash } from "node:crypto"
 import { Effect } from "effect"
-import type { CanonicalEvent, DeadLetter } from "../ingest/message.ts"
+import type { CanonicalEvent, DeadLetter, SentimentRecord } from "../ingest/message.ts"
 import { Warehouse, type Row, type WarehouseQueryError, type WarehouseUnavailable } from "./warehouse.ts"
 
 export interface LandResult {
@@ -55,7 +55,11 @@ export const textRow = (e: CanonicalEvent): Row => ({
   text: e.text,
 })
 
-export const sentimentRow = (e: CanonicalEvent, scoredAt: string): Row => ({
+export type ScoredMessage = Pick<CanonicalEvent, "tenant" | "messageId" | "profileId" | "channel" | "source" | "timestamp"> & {
+  readonly sentiment: SentimentRecord
+}
+
+export const sentimentRow = (e: ScoredMessage, scoredAt: string): Row => ({
   tenant: e.tenant,
   message_id: e.messageId,
   profile_id: e.profileId,
@@ -63,20 +67,24 @@ export const sentimentRow = (e: CanonicalEvent, scoredAt: string): Row => ({
   source: e.source,
   timestamp: chDateTime(e.timestamp),
   scored_at: chDateTime(scoredAt),
-  status: e.sentiment!.status,
-  reason: e.sentiment!.reason,
-  language: e.sentiment!.language,
-  score: e.sentiment!.score,
-  label: e.sentiment!.label,
-  model_version: e.sentiment!.model,
-  evidence: e.sentiment!.evidence,
-  aspects: e.sentiment!.aspects,
+  status: e.sentiment.status,
+  reason: e.sentiment.reason,
+  language: e.sentiment.language,
+  score: e.sentiment.score,
+  label: e.sentiment.label,
+  model_version: e.sentiment.model,
+  evidence: e.sentiment.evidence,
+  aspects: e.sentiment.aspects,
 })
+
+/** A dead letter's id: the same refusal of the same payload is one dead letter (the table keeps the latest). */
+export const deadLetterId = (d: Pick<DeadLetter, "source" | "rejection" | "payload">): string =>
+  createHash("sha256").update(`${d.source}\0${d.rejection.rule}\0${d.payload}`).digest("hex").slice(0, 32)
 
 export const deadLetterRow = (d: DeadLetter): Row => ({
   tenant: d.tenant,
   source: d.source,
-  dead_letter_id: createHash("sha256").update(`${d.source}\0${d.rejection.rule}\0${d.payload}`).digest("hex").slice(0, 32),
+  dead_letter_id: deadLetterId(d),
   received_at: chDateTime(d.receivedAt),
   message_id: d.messageId,
   rule: d.rejection.rule,
@@ -129,7 +137,7 @@ export const makeEventSink = Effect.gen(function* () {
     }
     if (alreadyStored !== undefined) for (const k of alreadyStored) landed.add(k)
     const texts = fresh.filter((e) => e.text !== "")
-    const scored = fresh.filter((e) => e.sentiment !== undefined)
+    const scored = fresh.filter((e): e is CanonicalEvent & ScoredMessage => e.sentiment !== undefined)
     const scoredAt = new Date().toISOString()
     // Texts and scores first, events last: a retry after a failure lands the event and replaces (same key) any
     // text or score already written, while an event never exists without its text.
