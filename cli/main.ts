@@ -1,4 +1,5 @@
 // The `cdp` commands. Each command composes its Layers (cli/layers.ts) and runs one program.
+import { writeFileSync } from "node:fs"
 import { Command, InvalidArgumentError, Option } from "commander"
 import { Effect, Layer } from "effect"
 import { Collector } from "../ingest/collector.ts"
@@ -137,6 +138,95 @@ Examples:
     runCommand(main.pipe(Effect.provide(pipelineLayer(config)), Effect.provide(commandLogger)))
   })
 
+program
+  .command("replay")
+  .description("re-run archived raw messages through the pipeline (already-landed messages change nothing)")
+  .requiredOption("--from <date>", "first day (YYYY-MM-DD) or instant of receipt")
+  .requiredOption("--to <date>", "last day (inclusive) or instant (exclusive)")
+  .option("--source <name>", "only this source")
+  .option("--tenant <tenant>", "only this tenant")
+  .addOption(dataDirOption())
+  .addHelpText("after", `
+Every accepted raw message is archived as gzip NDJSON batches under DATA_DIR/objects/archive/<tenant>/<source>/<day>/
+with a manifest per day. Replay parses them again with the source's own parser, so a fixed connector or a new stage
+reaches history: messages that never landed land; ones that did are skipped (replay into a fresh data dir to rebuild).
+
+Examples:
+  $ npx cdp replay --from 2024-09-01 --to 2024-09-30
+  $ npx cdp replay --from 2024-11-01 --to 2024-11-30 --source sendgrid`)
+  .action((opts: { from: string; to: string; source?: string; tenant?: string; dataDir: string }) => {
+    const main = Effect.gen(function* () {
+      const { parseReplayRange, replayArchive } = yield* Effect.promise(() => import("../ingest/replay.ts"))
+      const range = yield* parseReplayRange(opts.from, opts.to)
+      const s = yield* replayArchive({ ...range, ...(opts.source ? { source: opts.source } : {}), ...(opts.tenant ? { tenant: opts.tenant } : {}) })
+      process.stdout.write(
+        `replayed ${s.records} archived messages from ${s.batches} batches: ${s.accepted} accepted ` +
+          `(${s.landed} landed, ${s.duplicates} already there), ${s.rejected} rejected, in ${s.seconds.toFixed(1)}s\n`)
+      for (const c of s.corruptBatches) process.stdout.write(`  corrupt batch skipped: ${c.key}: ${c.reason}\n`)
+      if (s.unlistedBatches > 0) process.stdout.write(`  ${s.unlistedBatches} batches were not in their day's manifest (written just before a stop); replayed anyway\n`)
+    })
+    runCommand(main.pipe(Effect.provide(pipelineLayer(backendConfig(opts.dataDir))), Effect.provide(commandLogger)))
+  })
+
+const dlq = program.command("dlq").description("inspect and re-drive dead letters (refused input)")
+const dlqFilterOptions = (command: Command) =>
+  command
+    .option("--source <name>", "only this source")
+    .option("--rule <rule>", "only this rule (e.g. bad_timestamp)")
+    .option("--tenant <tenant>", "only this tenant")
+    .option("--since <date>", "received on or after this date")
+    .addOption(dataDirOption())
+
+interface DlqOptions { source?: string; rule?: string; tenant?: string; since?: string; dataDir: string; limit?: string; all?: boolean; format?: OutputFormat }
+const dlqFilter = (opts: DlqOptions) => {
+  const since = opts.since === undefined ? undefined : new Date(opts.since)
+  if (since !== undefined && Number.isNaN(since.getTime())) program.error(`cdp: --since "${opts.since}" is not a date`)
+  return {
+    ...(opts.source ? { source: opts.source } : {}), ...(opts.rule ? { rule: opts.rule } : {}),
+    ...(opts.tenant ? { tenant: opts.tenant } : {}), ...(since ? { since } : {}),
+    ...(opts.limit ? { limit: Number(opts.limit) } : {}), ...(opts.all ? { all: true } : {}),
+  }
+}
+
+dlqFilterOptions(dlq.command("list").description("dead letters still open (newest first); payloads are not shown"))
+  .option("--all", "include dead letters already re-driven")
+  .option("--limit <n>", "at most this many", "100")
+  .addOption(new Option("--format <format>", "output format").choices(["json", "table"]).default("table"))
+  .addHelpText("after", `
+Examples:
+  $ npx cdp dlq list --source segment --rule bad_timestamp
+  $ npx cdp query "SELECT payload FROM dead_letters WHERE dead_letter_id = '...'"    # the raw payload`)
+  .action((opts: DlqOptions) => {
+    const main = Effect.gen(function* () {
+      const { listDeadLetters } = yield* Effect.promise(() => import("../ingest/dlq.ts"))
+      const entries = yield* listDeadLetters(dlqFilter(opts))
+      const rows = entries.map((e) => ({
+        received_at: e.receivedAt, source: e.source, rule: e.rule, field: e.field, reason: e.reason,
+        status: e.status, dead_letter_id: e.deadLetterId,
+      }))
+      process.stdout.write(`${formatRows(rows, opts.format ?? "table")}\n`)
+    })
+    runCommand(main.pipe(Effect.provide(warehouseLayer(backendConfig(opts.dataDir))), Effect.provide(commandLogger)))
+  })
+
+dlqFilterOptions(dlq.command("retry").description("re-drive open dead letters through their source's parser; what passes now lands"))
+  .option("--limit <n>", "at most this many", "10000")
+  .addHelpText("after", `
+Examples:
+  $ npx cdp dlq retry --source calls
+  $ npx cdp dlq retry --rule bad_timestamp --since 2024-11-01`)
+  .action((opts: DlqOptions) => {
+    const main = Effect.gen(function* () {
+      const { retryDeadLetters } = yield* Effect.promise(() => import("../ingest/dlq.ts"))
+      const s = yield* retryDeadLetters(dlqFilter(opts))
+      process.stdout.write(`retried ${s.retried} dead letters: ${s.landed} landed, ${s.stillRejected} still rejected\n`)
+      for (const r of s.results.filter((x) => x.outcome === "still_rejected").slice(0, 20)) {
+        process.stdout.write(`  still rejected: ${r.source} ${r.rule}: ${r.reason}\n`)
+      }
+    })
+    runCommand(main.pipe(Effect.provide(pipelineLayer(backendConfig(opts.dataDir))), Effect.provide(commandLogger)))
+  })
+
 const sentiment = program.command("sentiment").description("score texts for sentiment, or rescore history")
 
 sentiment
@@ -175,6 +265,44 @@ Examples:
       const { rescore, brandTermsFromEnv } = yield* Effect.promise(() => import("../sentiment/index.ts"))
       const summary = yield* rescore({ since, scoreOptions: { brand: brandTermsFromEnv() }, ...(opts.tenant ? { tenant: opts.tenant } : {}) })
       process.stdout.write(`rescored ${summary.texts} texts with model ${summary.model || "(none)"}: ${summary.scored} scored, ${summary.unscored} unscored\n`)
+    })
+    runCommand(main.pipe(Effect.provide(warehouseLayer(backendConfig(opts.dataDir))), Effect.provide(commandLogger)))
+  })
+
+const listen = program.command("listen").description("social listening for marketers")
+
+listen
+  .command("report")
+  .description("brand mentions, reach, sentiment per day and aspect, top authors, emerging topics, spikes (raises alerts)")
+  .option("--since <when>", "start: 7d, 2w, 24h, or a date (2024-09-01)", "7d")
+  .option("--until <when>", "end (exclusive for times, inclusive for a date); default now")
+  .option("--tenant <tenant>", "tenant", DEFAULT_TENANT)
+  .addOption(new Option("--format <format>", "output format").choices(["table", "json", "html"]).default("table"))
+  .option("--out <file>", "write the report to a file (html defaults to listen-report.html)")
+  .option("--no-alerts", "do not record alerts or call the alert webhook")
+  .addOption(dataDirOption())
+  .addHelpText("after", `
+Spikes: a day whose negative (or total) mentions exceed the trailing median + k * MAD raises an alert row (table
+alerts) and a POST to CDP_ALERT_WEBHOOK_URL (counts only, no personal data). Spam and bait are filtered out and
+counted. Brand terms (CDP_BRAND_TERMS) do not count as topics or sentiment.
+
+Examples:
+  $ npx cdp listen report
+  $ npx cdp listen report --since 2024-09-01 --until 2024-12-01 --format html --out report.html`)
+  .action((opts: { since: string; until?: string; tenant: string; format: "table" | "json" | "html"; out?: string; alerts: boolean; dataDir: string }) => {
+    const main = Effect.gen(function* () {
+      const { listenReport, parseSince, parseUntil, renderListenHtml, renderListenText } = yield* Effect.promise(() => import("../sentiment/index.ts"))
+      const since = yield* Effect.try({ try: () => parseSince(opts.since), catch: (e) => e as Error })
+      const until = opts.until === undefined ? undefined : yield* Effect.try({ try: () => parseUntil(opts.until!), catch: (e) => e as Error })
+      const report = yield* listenReport({ tenant: opts.tenant, since, ...(until === undefined ? {} : { until }), raiseAlerts: opts.alerts })
+      const text = opts.format === "json" ? JSON.stringify(report, null, 2) : opts.format === "html" ? renderListenHtml(report) : renderListenText(report)
+      const out = opts.out ?? (opts.format === "html" ? "listen-report.html" : undefined)
+      if (out === undefined) {
+        process.stdout.write(`${text}\n`)
+      } else {
+        writeFileSync(out, text)
+        process.stdout.write(`wrote ${out}: ${report.mentions.total} mentions, ${report.spikes.length} spikes\n`)
+      }
     })
     runCommand(main.pipe(Effect.provide(warehouseLayer(backendConfig(opts.dataDir))), Effect.provide(commandLogger)))
   })

@@ -3,7 +3,7 @@
 // handled them (landed them in the warehouse); on Kafka (later) it will mean the broker acknowledged them.
 // Either way, a sender answered 2xx never loses its messages.
 import { Context, Data, Deferred, Duration, Effect, Layer, Queue, Ref, Schedule, type Scope } from "effect"
-import type { CanonicalEvent, DeadLetter } from "./message.ts"
+import type { ArchiveRecord, CanonicalEvent, DeadLetter } from "./message.ts"
 
 export interface Topic<A> {
   readonly name: string
@@ -14,6 +14,8 @@ export interface Topic<A> {
 export const Topics = {
   events: { name: "events", key: (e: CanonicalEvent) => `${e.tenant}/${e.anonymousId || e.userId}` } as Topic<CanonicalEvent>,
   deadLetters: { name: "dead_letters", key: (d: DeadLetter) => d.tenant } as Topic<DeadLetter>,
+  /** Raw text of accepted items, for the archive (ingest/archive.ts). */
+  raw: { name: "raw", key: (r: ArchiveRecord) => `${r.tenant}/${r.source}` } as Topic<ArchiveRecord>,
 }
 
 export class BusUnavailable extends Data.TaggedError("BusUnavailable")<{

@@ -56,6 +56,32 @@ export interface CanonicalEvent {
   readonly profileId: string
   /** Filled by the sentiment stage for messages that carry text. */
   readonly sentiment?: SentimentRecord
+  /**
+   * The item as received, enough for its connector to parse it again alone (`RAW_PARSERS`): what the archive keeps
+   * and replay re-runs. Set by every connector; no warehouse column reads it.
+   */
+  readonly raw?: RawItem | undefined
+}
+
+/** One item's raw text as received, and what the receiving end knew besides it. */
+export interface RawItem {
+  /** The item's own text: a Segment message's JSON, an RFC 5322 mail, a CSV header line and row, ... */
+  readonly body: string
+  /**
+   * Facts from outside the item that its parsing depends on (Segment: clock-skew correction and batch-level sentAt,
+   * context, integrations; calls: the column mapping; e-mail: `encoding: "base64"` for bytes that are not UTF-8).
+   */
+  readonly meta?: JsonObject | undefined
+}
+
+/** One line of an archive batch: an accepted item's raw text, with what is needed to parse it again. */
+export interface ArchiveRecord {
+  readonly tenant: string
+  readonly source: string
+  readonly messageId: string
+  readonly receivedAt: string
+  readonly body: string
+  readonly meta?: JsonObject | undefined
 }
 
 /** How a text scored, as the sentiment stage hands it to the sink (no text in it). */

@@ -1,11 +1,13 @@
 // The pipeline: the edge (collector, file import) submits validated events and dead letters to the bus; consumers
-// run the stages on each event and hand the survivors to the warehouse sink.
+// run the stages on each event and hand the survivors to the warehouse sink, and archive each accepted item's raw
+// text (ingest/archive.ts) so it can be replayed.
 import { Context, Effect, Layer } from "effect"
 import { identityStage } from "../identity/index.ts"
 import { brandTermsFromEnv, sentimentStage } from "../sentiment/index.ts"
 import { makeEventSink } from "../warehouse/sink.ts"
+import { makeArchiveWriter } from "./archive.ts"
 import { type BusUnavailable, EventBus, Topics } from "./bus.ts"
-import type { CanonicalEvent, DeadLetter } from "./message.ts"
+import type { ArchiveRecord, CanonicalEvent, DeadLetter } from "./message.ts"
 import { runStages, type Stage } from "./stage.ts"
 
 /** Running totals since start, for summaries and /health (counts only, never content). */
@@ -15,6 +17,8 @@ export interface PipelineCounters {
   landed: number
   duplicates: number
   dropped: number
+  /** Accepted items whose raw text went to the archive. */
+  archived: number
 }
 
 /** Stages every event passes, in order (validation happened at the edge; consent comes later). */
@@ -23,11 +27,28 @@ export const eventStages = (): ReadonlyArray<Stage<CanonicalEvent>> => [
   sentimentStage({ brand: brandTermsFromEnv() }),
 ]
 
+export interface SubmitOptions {
+  /**
+   * Archive the events' raw text (default true). Replay passes false: its items come from the archive, and
+   * archiving them again would double it.
+   */
+  readonly archive?: boolean
+}
+
+/** The archive's record of an event that carries its raw text. */
+const archiveRecord = (e: CanonicalEvent): ArchiveRecord | undefined =>
+  e.raw === undefined
+    ? undefined
+    : { tenant: e.tenant, source: e.source, messageId: e.messageId, receivedAt: e.receivedAt, body: e.raw.body, meta: e.raw.meta }
+
 export interface PipelineShape {
   readonly counters: Readonly<PipelineCounters>
-  /** Completes once everything submitted is durably accepted by the bus. */
-  readonly submit: (events: ReadonlyArray<CanonicalEvent>, deadLetters: ReadonlyArray<DeadLetter>) =>
-    Effect.Effect<void, BusUnavailable>
+  /** Completes once everything submitted (events, dead letters, raw text for the archive) is durably accepted by the bus. */
+  readonly submit: (
+    events: ReadonlyArray<CanonicalEvent>,
+    deadLetters: ReadonlyArray<DeadLetter>,
+    options?: SubmitOptions,
+  ) => Effect.Effect<void, BusUnavailable>
 }
 
 export class Pipeline extends Context.Service<Pipeline, PipelineShape>()("cdp/Pipeline") {
@@ -37,8 +58,9 @@ export class Pipeline extends Context.Service<Pipeline, PipelineShape>()("cdp/Pi
     Effect.gen(function* () {
       const bus = yield* EventBus
       const sink = yield* makeEventSink
+      const archive = yield* makeArchiveWriter
       const stages = eventStages()
-      const counters: PipelineCounters = { accepted: 0, rejected: 0, landed: 0, duplicates: 0, dropped: 0 }
+      const counters: PipelineCounters = { accepted: 0, rejected: 0, landed: 0, duplicates: 0, dropped: 0, archived: 0 }
 
       const handleEvents = (batch: ReadonlyArray<CanonicalEvent>) =>
         Effect.gen(function* () {
@@ -49,9 +71,10 @@ export class Pipeline extends Context.Service<Pipeline, PipelineShape>()("cdp/Pi
             const outcome = runStages(event, stages)
             if (outcome._tag === "ok") passed.push(outcome.value)
             else if (outcome._tag === "deadLetter") {
+              // The raw text, when the event has it, is what the source's raw parser re-drives after a fix.
               refused.push({
                 tenant: event.tenant, source: event.source, receivedAt: event.receivedAt, messageId: event.messageId,
-                rejection: outcome.rejection, payload: JSON.stringify(event),
+                rejection: outcome.rejection, payload: event.raw?.body ?? JSON.stringify(event),
               })
             } else dropped++
           }
@@ -62,19 +85,29 @@ export class Pipeline extends Context.Service<Pipeline, PipelineShape>()("cdp/Pi
           counters.dropped += dropped
         })
 
+      yield* bus.consume(Topics.raw, archive.write)
       yield* bus.consume(Topics.deadLetters, (batch) => sink.landDeadLetters(batch))
       yield* bus.consume(Topics.events, handleEvents)
 
       return {
         counters,
-        submit: (events, deadLetters) =>
+        submit: (events, deadLetters, options) =>
           Effect.gen(function* () {
-            yield* Effect.all([bus.publish(Topics.events, events), bus.publish(Topics.deadLetters, deadLetters)], {
-              concurrency: 2,
-              discard: true,
-            })
+            const raw: Array<ArchiveRecord> = []
+            if (options?.archive !== false) {
+              for (const e of events) {
+                const record = archiveRecord(e)
+                if (record !== undefined) raw.push(record)
+              }
+            }
+            yield* Effect.all([
+              bus.publish(Topics.events, events),
+              bus.publish(Topics.deadLetters, deadLetters),
+              bus.publish(Topics.raw, raw),
+            ], { concurrency: 3, discard: true })
             counters.accepted += events.length
             counters.rejected += deadLetters.length
+            counters.archived += raw.length
           }),
       }
     }),

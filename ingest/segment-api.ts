@@ -6,6 +6,7 @@ import {
   normaliseSegmentMessage,
   SEGMENT_LIMITS,
   type SegmentMessage,
+  segmentRawMeta,
   validateSegmentMessage,
 } from "./sources/segment.ts"
 
@@ -97,6 +98,8 @@ export const processSegmentRequest = (req: SegmentRequest): SegmentRequestResult
     batchContext: isObject(batch?.["context"]) ? batch["context"] : undefined,
     batchIntegrations: isObject(batch?.["integrations"]) ? batch["integrations"] : undefined,
   }
+  // One meta object for the whole request: the archive keeps it beside each message's JSON (see segmentRawMeta).
+  const meta = segmentRawMeta(ctx)
   // Every message of a body within the per-message limit is within it too: only measure when the body is bigger.
   const knownSmall = Buffer.byteLength(req.body) <= SEGMENT_LIMITS.maxMessageBytes ? 0 : undefined
   const events: Array<CanonicalEvent> = []
@@ -104,15 +107,22 @@ export const processSegmentRequest = (req: SegmentRequest): SegmentRequestResult
   const deadLetters: Array<DeadLetter> = []
   for (let index = 0; index < messages.length; index++) {
     const message = messages[index]
-    const rejection = validateSegmentMessage(message, knownSmall)
+    // The message's JSON is its raw text (archive, dead letter); serialised once, and reused to measure it.
+    let text: string | undefined
+    let size = knownSmall
+    if (size === undefined && isObject(message)) {
+      text = JSON.stringify(message)
+      size = Buffer.byteLength(text)
+    }
+    const rejection = validateSegmentMessage(message, size)
     if (rejection === null) {
-      events.push(normaliseSegmentMessage(message as SegmentMessage, ctx))
+      events.push(normaliseSegmentMessage(message as SegmentMessage, ctx, { body: text ?? JSON.stringify(message), meta }))
       continue
     }
     const rawId = isObject(message) ? message["messageId"] : undefined
     const messageId = typeof rawId === "string" ? rawId : ""
     rejected.push({ ...rejection, index, ...(messageId === "" ? {} : { messageId }) })
-    deadLetters.push({ tenant: req.tenant, source: "segment", receivedAt, messageId, rejection, payload: JSON.stringify(message) ?? "undefined" })
+    deadLetters.push({ tenant: req.tenant, source: "segment", receivedAt, messageId, rejection, payload: text ?? JSON.stringify(message) ?? "undefined" })
   }
   return { events, deadLetters, rejected }
 }

@@ -1,4 +1,5 @@
-// Public surface of the sentiment domain: a rule-based, lexicon scorer with evidence, aspects and text hygiene.
+// Public surface of the sentiment domain: a rule-based, lexicon scorer with evidence, aspects and text hygiene,
+// and social listening (report, spam filter, emerging topics, spike alerts).
 export {
   createScorer, labelOf, MODEL_VERSION, score, scoreMany, type AspectSentiment, type Evidence, type EvidenceRule,
   type ScoreOptions, type Scorer, type SentimentLabel, type SentimentResult,
@@ -9,3 +10,18 @@ export { detectLanguage } from "./language.ts"
 export { classReport, evaluate, pearson, polarityOf, weightedF1, type ClassReport, type Evaluation, type Polarity } from "./evaluate.ts"
 export { brandTermsFromEnv, sentimentRecord, sentimentStage } from "./stage.ts"
 export { rescore, type RescoreSummary } from "./rescore.ts"
+export {
+  alertId, alertWebhookFromEnv, InvalidPeriod, listenReport, parseSince, parseUntil, type AlertPayload, type ListenAspect,
+  type ListenAuthor, type ListenDay, type ListenOptions, type ListenReport, type ListenSpike, type SpikeKind,
+} from "./listen.ts"
+export { renderListenText } from "./report-text.ts"
+export { renderListenHtml } from "./report-html.ts"
+export {
+  createSpamFilter, shippedTraining, spamTokens, type MentionFeatures, type SpamFilter, type SpamFilterOptions,
+  type SpamReason, type SpamVerdict, type TrainingExample,
+} from "./spam.ts"
+export { createTermExtractor, emergingTopics, type EmergingTopic, type TopicOptions } from "./topics.ts"
+export {
+  baselineAt, DEFAULT_SPIKE_OPTIONS, detectSpikes, median, medianAbsoluteDeviation, type Baseline, type Spike,
+  type SpikeOptions,
+} from "./spikes.ts"

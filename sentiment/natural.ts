@@ -1,4 +1,5 @@
-// The one place that loads `natural`: its Porter stemmer, tokenizer and English sentiment vocabularies.
+// The one place that loads `natural`: its Porter stemmer, tokenizer, English sentiment vocabularies, stop words,
+// naive Bayes classifier and TF-IDF.
 import "./quiet-env.ts"
 import { createRequire } from "node:module"
 
@@ -14,6 +15,26 @@ interface Natural {
     readonly vocabulary: Record<string, unknown>
     readonly negations: ReadonlyArray<string>
   }
+  readonly BayesClassifier: new (stemmer?: undefined, smoothing?: number) => NaturalBayesClassifier
+  readonly TfIdf: new () => NaturalTfIdf
+  readonly stopwords: ReadonlyArray<string>
+}
+
+/** natural's naive Bayes classifier, fed tokens we prepared ourselves (arrays are used as they are). */
+export interface NaturalBayesClassifier {
+  readonly addDocument: (tokens: ReadonlyArray<string>, label: string) => void
+  readonly train: () => void
+  /** One value per label, largest first; values are unnormalised (prior times likelihood). */
+  readonly getClassifications: (tokens: ReadonlyArray<string>) => ReadonlyArray<{ readonly label: string; readonly value: number }>
+}
+
+/** natural's TF-IDF over documents given as token arrays (used as they are: no tokenizing, no stop words). */
+export interface NaturalTfIdf {
+  readonly addDocument: (tokens: ReadonlyArray<string>, key?: string) => void
+  /** 1 + ln(documents / (1 + documents with the term)), cached per term. */
+  readonly idf: (term: string) => number
+  /** Sum of tf × idf of the terms in document `index`. */
+  readonly tfidf: (terms: ReadonlyArray<string>, index: number) => number
 }
 
 const natural = createRequire(import.meta.url)("natural") as Natural
@@ -61,3 +82,11 @@ export const stem = (word: string): string => {
   }
   return s
 }
+
+/** natural's English stop words ("the", "and", "of", ...). */
+export const naturalStopwords: ReadonlyArray<string> = natural.stopwords
+
+export const createBayesClassifier = (smoothing?: number): NaturalBayesClassifier =>
+  new natural.BayesClassifier(undefined, smoothing)
+
+export const createTfIdf = (): NaturalTfIdf => new natural.TfIdf()

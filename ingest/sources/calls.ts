@@ -144,6 +144,10 @@ const callRows = (ctx: ImportContext, maker: ItemMaker, where: string, out: Arra
   let failed = false
   let row = 0
   let lastLine = 0
+  /** The header line as received: each row's raw item starts with it, so the row parses alone. */
+  let headerRaw = ""
+  // Column mapping and countries decide how a row reads: a raw row keeps the options it was read with.
+  const rawMeta: JsonObject | undefined = ctx.options === undefined ? undefined : { options: ctx.options }
   if (typeof resolved === "string") {
     failed = true
     out.push(maker.deadLetter(JSON.stringify(ctx.options ?? {}), { rule: "bad_options", field: "", message: `${where}: ${resolved}` }))
@@ -178,10 +182,14 @@ const callRows = (ctx: ImportContext, maker: ItemMaker, where: string, out: Arra
       if (!used.has(i) && name.trim() !== "") unmapped.push([name.trim(), i])
     })
     header = { width: record.length, index, unmapped }
+    headerRaw = raw
   }
 
+  /** A row's raw item: the header line and the row, so it parses alone (archive replay, dead-letter retry). */
+  const rowText = (raw: string): string => `${headerRaw}\n${raw.replace(TRAILING_BREAK, "")}`
+
   const refuse = (raw: string, rule: string, field: string, message: string, messageId = ""): void => {
-    out.push(maker.deadLetter(raw.replace(TRAILING_BREAK, ""), { rule, field, message: `${where} row ${row} (line ${lastLine + 1}): ${message}` }, messageId))
+    out.push(maker.deadLetter(rowText(raw), { rule, field, message: `${where} row ${row} (line ${lastLine + 1}): ${message}` }, messageId))
   }
 
   const readRow = (record: ReadonlyArray<string>, raw: string): void => {
@@ -236,6 +244,7 @@ const callRows = (ctx: ImportContext, maker: ItemMaker, where: string, out: Arra
       extra: extra as JsonObject | undefined,
       identifiers,
       text: values.notes ?? "",
+      raw: { body: rowText(raw), meta: rawMeta },
     }))
   }
 
@@ -288,6 +297,12 @@ const csvParser = (rows: ReturnType<typeof callRows>) => {
   })
   parser.on("error", rows.onError)
   return parser
+}
+
+/** A raw row (header line, a line break, the row, as `callRows` keeps it) with the options it was read with. */
+export const parseCallsRaw = (body: string, meta: JsonObject | undefined, ctx: ImportContext): ReadonlyArray<ImportedItem> => {
+  const options = meta?.["options"]
+  return parseCallsWebhook(body, options !== null && typeof options === "object" ? { ...ctx, options: options as Record<string, unknown> } : ctx)
 }
 
 /** A CSV body posted by the contact-centre platform (the same shape as the export). */

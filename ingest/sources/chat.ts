@@ -1,6 +1,6 @@
 // Live chat: NDJSON transcripts (one conversation a line) become one "Chat Conversation" each; the widget's live
 // webhook posts single messages, which become one "Chat Message" each. Only the visitor's words are `text`.
-import type { Identifier, JsonObject, Rejection } from "../message.ts"
+import type { Identifier, JsonObject, RawItem, Rejection } from "../message.ts"
 import { ajv, parseIsoDateTime } from "../schemas.ts"
 import messageSchema from "./chat-message.schema.json" with { type: "json" }
 import schema from "./chat.schema.json" with { type: "json" }
@@ -68,7 +68,8 @@ const visitorIdentity = (email: string | undefined, name: string | undefined) =>
   traits: present(name) ? { name } : undefined,
 })
 
-export const normaliseChatTranscript = (t: ChatTranscript, maker: ItemMaker): ImportedItem => {
+/** `raw` is the transcript's text as received (its line, or its JSON), for the archive. */
+export const normaliseChatTranscript = (t: ChatTranscript, maker: ItemMaker, raw?: RawItem): ImportedItem => {
   const visitorLines: Array<string> = []
   const agents: Array<string> = []
   for (const m of t.messages) {
@@ -96,14 +97,16 @@ export const normaliseChatTranscript = (t: ChatTranscript, maker: ItemMaker): Im
     extra: extra as JsonObject | undefined,
     text: visitorLines.join("\n"),
     ...visitorIdentity(t.visitor_email, t.visitor_name),
+    raw,
   })
 }
 
 /**
  * A live message's id is its `message_id`, or `${conversation_id}:${at}` (the `at` string as sent) when the widget
- * sends none. An agent's message still lands (it dates the conversation) but its `text` is empty.
+ * sends none. An agent's message still lands (it dates the conversation) but its `text` is empty. `raw` is the
+ * message's JSON as received.
  */
-export const normaliseChatLiveMessage = (m: ChatLiveMessage, maker: ItemMaker): ImportedItem => {
+export const normaliseChatLiveMessage = (m: ChatLiveMessage, maker: ItemMaker, raw?: RawItem): ImportedItem => {
   const properties: Record<string, unknown> = { conversation_id: m.conversation_id, from: m.from }
   if (m.agent_name !== undefined) properties["agent_name"] = m.agent_name
   return maker.event({
@@ -114,6 +117,7 @@ export const normaliseChatLiveMessage = (m: ChatLiveMessage, maker: ItemMaker): 
     properties: properties as JsonObject,
     text: m.from === "visitor" ? m.text : "",
     ...visitorIdentity(m.visitor_email, m.visitor_name),
+    raw,
   })
 }
 
@@ -122,7 +126,7 @@ const idOf = (value: unknown): string => {
   return typeof id === "string" ? id : ""
 }
 
-/** The raw text of an item, serialised only when it is refused (a valid item never pays for it). */
+/** The raw text of an item: its line or body as received, or (inside a JSON array) its JSON, serialised on demand. */
 type Payload = string | (() => string)
 
 const payloadText = (payload: Payload): string => (typeof payload === "string" ? payload : payload())
@@ -130,7 +134,7 @@ const payloadText = (payload: Payload): string => (typeof payload === "string" ?
 const transcriptItem = (maker: ItemMaker, value: unknown, where: string, payload: Payload): ImportedItem => {
   const rejection = validateChatTranscript(value)
   return rejection === null
-    ? normaliseChatTranscript(value as ChatTranscript, maker)
+    ? normaliseChatTranscript(value as ChatTranscript, maker, { body: payloadText(payload) })
     : maker.deadLetter(payloadText(payload), locate(where, rejection), idOf(value))
 }
 
@@ -142,7 +146,7 @@ const anyItem = (maker: ItemMaker, value: unknown, where: string, payload: Paylo
   if (isTranscript(value)) return transcriptItem(maker, value, where, payload)
   const rejection = validateChatLiveMessage(value)
   return rejection === null
-    ? normaliseChatLiveMessage(value as ChatLiveMessage, maker)
+    ? normaliseChatLiveMessage(value as ChatLiveMessage, maker, { body: payloadText(payload) })
     : maker.deadLetter(payloadText(payload), locate(where, rejection), idOf(value))
 }
 

@@ -2,13 +2,14 @@
 // mailparser (MIME, transfer encodings, charsets, HTML-only bodies) into one "Email Received" event.
 // The body is kept as the customer sent it, quotes and signature included: sentiment/hygiene.ts cleans text in one
 // place for every channel.
+import { isUtf8 } from "node:buffer"
 import { createHash } from "node:crypto"
 import { createReadStream } from "node:fs"
 import { open, readdir, readFile, stat } from "node:fs/promises"
 import { join } from "node:path"
 import { createInterface } from "node:readline"
 import { type AddressObject, type EmailAddress, type HeaderLines, simpleParser } from "mailparser"
-import type { JsonObject } from "../message.ts"
+import type { JsonObject, RawItem } from "../message.ts"
 import type { ImportContext, ImportedItem } from "./index.ts"
 import { type ItemMaker, itemMaker } from "./items.ts"
 
@@ -111,7 +112,27 @@ export const parseEmailMessage = async (raw: Buffer, where: string, maker: ItemM
     traits: sender.name.trim() === "" ? undefined : { name: sender.name.trim() },
     identifiers: [{ kind: "email", value: sender.address! }],
     text: mail.text ?? "",
+    raw: rawItemOf(raw),
   })
+}
+
+const BASE64: JsonObject = Object.freeze({ encoding: "base64" })
+
+/**
+ * The whole message as received. Mail is bytes in whatever charset the sender chose: UTF-8 (and ASCII) is kept as
+ * text; anything else as base64, so every byte, and the id derived from them, survives the round trip.
+ */
+const rawItemOf = (raw: Buffer): RawItem =>
+  isUtf8(raw) ? { body: raw.toString("utf8") } : { body: raw.toString("base64"), meta: BASE64 }
+
+/** One archived or dead-lettered message (`rawItemOf`'s body and meta), parsed again. */
+export const parseEmailRaw = async (
+  body: string,
+  meta: JsonObject | undefined,
+  ctx: ImportContext,
+): Promise<ReadonlyArray<ImportedItem>> => {
+  const raw = meta?.["encoding"] === "base64" ? Buffer.from(body, "base64") : Buffer.from(body, "utf8")
+  return [await parseEmailMessage(raw, "message", itemMaker(ctx, "email", "email"))]
 }
 
 /** One message cut from an mbox: its bytes and the line its `From ` separator is on. */

@@ -1,14 +1,15 @@
 // The registry of file sources `cdp ingest --source NAME` understands, and of the webhook parsers the HTTP collector
 // routes bodies to. Each turns input into canonical events and dead letters; the rest of the pipeline is the same for
 // all of them.
-import type { CanonicalEvent, DeadLetter } from "../message.ts"
-import { parseCallsWebhook, readCallsFile } from "./calls.ts"
+import type { CanonicalEvent, DeadLetter, JsonObject } from "../message.ts"
+import { parseCallsRaw, parseCallsWebhook, readCallsFile } from "./calls.ts"
 import { parseChatWebhook, readChatFile } from "./chat.ts"
-import { parseEmailWebhook, readEmailPath } from "./email.ts"
+import { parseEmailRaw, parseEmailWebhook, readEmailPath } from "./email.ts"
 import { readSegmentFile } from "./segment-file.ts"
+import { parseSegmentRaw } from "./segment-raw.ts"
 import { parseSendgridWebhook, readSendgridFile } from "./sendgrid.ts"
 import { parseSocialWebhook, readSocialFile } from "./social.ts"
-import { readTwitterFile } from "./twitter.ts"
+import { parseTwitterRaw, readTwitterFile } from "./twitter.ts"
 
 export type ImportedItem =
   | { readonly _tag: "event"; readonly event: CanonicalEvent }
@@ -55,4 +56,27 @@ export const WEBHOOK_SOURCES: ReadonlyMap<string, WebhookSource> = new Map([
   ["chat", { name: "chat", parse: parseChatWebhook }],
   ["calls", { name: "calls", parse: parseCallsWebhook }],
   ["social", { name: "social", parse: parseSocialWebhook }],
+])
+
+/**
+ * Parses one item's raw text again (`CanonicalEvent.raw`: body and meta, or a dead letter's payload with no meta),
+ * for archive replay and dead-letter retry. The same raw, tenant and receivedAt give the same messageId and event.
+ * Never throws on what the body holds (bad input becomes dead letters).
+ */
+export type RawParser = (
+  body: string,
+  meta: JsonObject | undefined,
+  ctx: ImportContext,
+) => ReadonlyArray<ImportedItem> | Promise<ReadonlyArray<ImportedItem>>
+
+/** The raw parser of every source, by the name events carry in `source`. */
+export const RAW_PARSERS: ReadonlyMap<string, RawParser> = new Map<string, RawParser>([
+  ["segment", parseSegmentRaw],
+  // A SendGrid event's JSON, a chat transcript or live message, a social post's line: each is a valid webhook body.
+  ["sendgrid", (body, _meta, ctx) => parseSendgridWebhook(body, ctx)],
+  ["email", parseEmailRaw],
+  ["chat", (body, _meta, ctx) => parseChatWebhook(body, ctx)],
+  ["calls", parseCallsRaw],
+  ["social", (body, _meta, ctx) => parseSocialWebhook(body, ctx)],
+  ["twitter", parseTwitterRaw],
 ])

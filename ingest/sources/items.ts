@@ -3,7 +3,7 @@
 import { createReadStream } from "node:fs"
 import { createInterface } from "node:readline"
 import type { ErrorObject } from "ajv"
-import type { CanonicalEvent, Channel, Identifier, JsonObject, Rejection } from "../message.ts"
+import type { CanonicalEvent, Channel, Identifier, JsonObject, RawItem, Rejection } from "../message.ts"
 import { describeType, errorField, valueAt } from "../schemas.ts"
 import type { ImportContext, ImportedItem } from "./index.ts"
 
@@ -27,6 +27,8 @@ export interface ItemFields {
   readonly extra?: JsonObject
   readonly identifiers?: ReadonlyArray<Identifier>
   readonly text?: string
+  /** The item's raw text, so it can be archived and parsed again alone (see RAW_PARSERS). */
+  readonly raw?: RawItem
 }
 
 export interface ItemMaker {
@@ -64,6 +66,7 @@ export const itemMaker = (ctx: ImportContext, source: string, channel: Channel):
         identifiers: f.identifiers ?? NO_IDENTIFIERS,
         text: f.text ?? "",
         profileId: "",
+        raw: f.raw,
       }
       return { _tag: "event", event }
     },

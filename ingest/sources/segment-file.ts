@@ -36,7 +36,8 @@ export async function* readSegmentFile(path: string, ctx: ImportContext): AsyncG
       yield refuse(line, rejection, typeof id === "string" ? id : "")
       continue
     }
-    yield { _tag: "event", event: normaliseSegmentMessage(message as SegmentMessage, receive) }
+    // The line is the message as received; a file carries no receive-time facts, so the raw item needs no meta.
+    yield { _tag: "event", event: normaliseSegmentMessage(message as SegmentMessage, receive, { body: line }) }
   }
   ctx.onProgress?.(stream.bytesRead)
 }

@@ -2,7 +2,7 @@
 // then normalisation into canonical events (messageId filled, timestamps corrected for clock skew as Segment does).
 import { createHash } from "node:crypto"
 import type { ErrorObject } from "ajv"
-import type { CanonicalEvent, EventType, Identifier, JsonObject, Rejection } from "../message.ts"
+import type { CanonicalEvent, EventType, Identifier, JsonObject, RawItem, Rejection } from "../message.ts"
 import { ajv, describeType, errorField, parseIsoDateTime, valueAt } from "../schemas.ts"
 import schema from "./segment.schema.json" with { type: "json" }
 
@@ -154,8 +154,11 @@ const eventTimes = (m: SegmentMessage, ctx: ReceiveContext) => {
   }
 }
 
-/** Turns a message that passed `validateSegmentMessage` into a canonical event. */
-export const normaliseSegmentMessage = (m: SegmentMessage, ctx: ReceiveContext): CanonicalEvent => {
+/**
+ * Turns a message that passed `validateSegmentMessage` into a canonical event. `raw` is the message as received
+ * (its JSON, and the ReceiveContext facts it was read with, see `segmentRawMeta`), for the archive.
+ */
+export const normaliseSegmentMessage = (m: SegmentMessage, ctx: ReceiveContext, raw?: RawItem): CanonicalEvent => {
   let extra: Record<string, unknown> | undefined
   for (const key in m) {
     if (!MAPPED_FIELDS.has(key)) (extra ??= {})[key] = m[key]
@@ -185,5 +188,33 @@ export const normaliseSegmentMessage = (m: SegmentMessage, ctx: ReceiveContext):
     identifiers: NO_IDENTIFIERS,
     text: "",
     profileId: "",
+    raw,
   }
 }
+
+/**
+ * What a raw Segment message needs besides its JSON to be normalised again the same way: the ReceiveContext's
+ * clock-skew flag and batch-level fields. Undefined for the default (a historical message, no batch fields).
+ */
+export const segmentRawMeta = (ctx: ReceiveContext): JsonObject | undefined => {
+  if (!ctx.correctClockSkew && ctx.batchSentAt === undefined && ctx.batchContext === undefined && ctx.batchIntegrations === undefined) {
+    return undefined
+  }
+  const meta: Record<string, unknown> = { correctClockSkew: ctx.correctClockSkew }
+  if (ctx.batchSentAt !== undefined) meta["batchSentAt"] = ctx.batchSentAt
+  if (ctx.batchContext !== undefined) meta["batchContext"] = ctx.batchContext
+  if (ctx.batchIntegrations !== undefined) meta["batchIntegrations"] = ctx.batchIntegrations
+  return meta
+}
+
+const isObject = (v: unknown): v is JsonObject => v !== null && typeof v === "object" && !Array.isArray(v)
+
+/** The ReceiveContext a raw message's meta (from `segmentRawMeta`) stands for. */
+export const segmentReceiveContext = (tenant: string, receivedAtMs: number, meta: JsonObject | undefined): ReceiveContext => ({
+  tenant,
+  receivedAtMs,
+  correctClockSkew: meta?.["correctClockSkew"] === true,
+  batchSentAt: typeof meta?.["batchSentAt"] === "string" ? meta["batchSentAt"] : undefined,
+  batchContext: isObject(meta?.["batchContext"]) ? meta["batchContext"] : undefined,
+  batchIntegrations: isObject(meta?.["batchIntegrations"]) ? meta["batchIntegrations"] : undefined,
+})

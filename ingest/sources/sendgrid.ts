@@ -1,7 +1,7 @@
 // SendGrid Event Webhook: a JSON array of delivery and engagement events about mail we sent, one canonical `track`
 // event each. Unsubscribes and spam reports are marked as consent signals for the consent domain.
 import { createPublicKey, type KeyObject, verify } from "node:crypto"
-import type { JsonObject, Rejection } from "../message.ts"
+import type { JsonObject, RawItem, Rejection } from "../message.ts"
 import { ajv } from "../schemas.ts"
 import type { ImportContext, ImportedItem } from "./index.ts"
 import { explainSchemaError, type ItemMaker, itemMaker, locate, parseNdjsonText, readWholeFile } from "./items.ts"
@@ -64,8 +64,11 @@ const RULES: Readonly<Record<string, string>> = {
 export const validateSendgridEvent = (value: unknown): Rejection | null =>
   validateSchema(value) ? null : explainSchemaError(validateSchema.errors![0]!, value, "a SendGrid event", RULES)
 
-/** Turns a valid SendGrid event into a canonical event; every field but the address stays in `properties`. */
-export const normaliseSendgridEvent = (e: SendgridEvent, maker: ItemMaker): ImportedItem => {
+/**
+ * Turns a valid SendGrid event into a canonical event; every field but the address stays in `properties`. `raw` is
+ * the event's JSON as received, for the archive.
+ */
+export const normaliseSendgridEvent = (e: SendgridEvent, maker: ItemMaker, raw?: RawItem): ImportedItem => {
   const properties: Record<string, unknown> = {}
   for (const key in e) {
     if (key !== "email") properties[key] = e[key]
@@ -78,15 +81,17 @@ export const normaliseSendgridEvent = (e: SendgridEvent, maker: ItemMaker): Impo
     timestampMs: Math.round(e.timestamp * 1000),
     properties: properties as JsonObject,
     identifiers: [{ kind: "email", value: e.email }],
+    raw,
   })
 }
 
-/** `payload` is only serialised for a dead letter (a valid event never pays for it). */
+/** `payload` is the event's own text (its line, or its JSON when it came inside an array): the raw item or dead letter. */
 const itemOf = (maker: ItemMaker, value: unknown, where: string, payload: string | (() => string)): ImportedItem => {
+  const text = typeof payload === "string" ? payload : payload()
   const rejection = validateSendgridEvent(value)
-  if (rejection === null) return normaliseSendgridEvent(value as SendgridEvent, maker)
+  if (rejection === null) return normaliseSendgridEvent(value as SendgridEvent, maker, { body: text })
   const id = (value as { sg_event_id?: unknown } | null)?.sg_event_id
-  return maker.deadLetter(typeof payload === "string" ? payload : payload(), locate(where, rejection), typeof id === "string" ? id : "")
+  return maker.deadLetter(text, locate(where, rejection), typeof id === "string" ? id : "")
 }
 
 /**

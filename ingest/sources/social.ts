@@ -1,6 +1,6 @@
 // Posts and reviews from networks other than X (review sites, forums, other social apps), as generic NDJSON:
 // one "Social Post" (or "Review", when rated) per line, keyed by network and id.
-import type { JsonObject, Rejection } from "../message.ts"
+import type { JsonObject, RawItem, Rejection } from "../message.ts"
 import { ajv, parseIsoDateTime } from "../schemas.ts"
 import type { ImportContext, ImportedItem } from "./index.ts"
 import { explainSchemaError, type ItemMaker, itemMaker, locate, parseNdjsonText, readNdjsonFile } from "./items.ts"
@@ -39,7 +39,8 @@ const MAPPED_FIELDS = new Set([
 /** The item id: post ids are unique only within their network. */
 export const socialMessageId = (network: string, id: string | number): string => `${network}:${id}`
 
-export const normaliseSocialPost = (p: SocialPost, maker: ItemMaker): ImportedItem => {
+/** `raw` is the post's line as received, for the archive. */
+export const normaliseSocialPost = (p: SocialPost, maker: ItemMaker, raw?: RawItem): ImportedItem => {
   const properties: Record<string, unknown> = { network: p.network }
   if (p.url !== undefined) properties["url"] = p.url
   if (p.rating !== undefined) properties["rating"] = p.rating
@@ -58,12 +59,13 @@ export const normaliseSocialPost = (p: SocialPost, maker: ItemMaker): ImportedIt
     extra: extra as JsonObject | undefined,
     identifiers: [{ kind: "social_handle", value: `${p.network}:${p.author_handle}` }],
     text: p.text,
+    raw,
   })
 }
 
 const lineItem = (maker: ItemMaker) => (value: unknown, line: string, lineNumber: number): ImportedItem => {
   const rejection = validateSocialPost(value)
-  if (rejection === null) return normaliseSocialPost(value as SocialPost, maker)
+  if (rejection === null) return normaliseSocialPost(value as SocialPost, maker, { body: line })
   const post = value as { id?: unknown; network?: unknown } | null
   const id = typeof post?.network === "string" && (typeof post.id === "string" || typeof post.id === "number")
     ? socialMessageId(post.network, post.id)

@@ -2,7 +2,7 @@
 // "Retweet") event per tweet, channel "social", whose message id is the tweet id. The same mapping serves the file
 // source (`cdp ingest --source twitter tweets.json`), the search poller and the stream (ingest/social/).
 import type { ValidateFunction } from "ajv"
-import type { Identifier, JsonObject, Rejection } from "../message.ts"
+import type { Identifier, JsonObject, RawItem, Rejection } from "../message.ts"
 import { ajv, parseIsoDateTime } from "../schemas.ts"
 import type { ImportContext, ImportedItem } from "./index.ts"
 import { explainSchemaError, type ItemMaker, itemMaker, locate, readWholeFile } from "./items.ts"
@@ -101,6 +101,17 @@ const tweetProperties = (tweet: XTweet, author: XUser | undefined, rules: Readon
   return p as JsonObject
 }
 
+/**
+ * One tweet as a page of its own: the tweet, its author and the stream rules it matched, which is all its mapping
+ * reads. The raw item of a tweet (and the payload of a refused one), so it parses alone with `tweetsFromPage`.
+ */
+const miniPage = (tweet: unknown, author: XUser | undefined, rules: ReadonlyArray<XMatchingRule> | undefined): string => {
+  const page: Record<string, unknown> = { data: [tweet] }
+  if (author !== undefined) page["includes"] = { users: [author] }
+  if (rules !== undefined) page["matching_rules"] = rules
+  return JSON.stringify(page)
+}
+
 const toItem = (maker: ItemMaker, tweet: XTweet, author: XUser | undefined, rules?: ReadonlyArray<XMatchingRule>): ImportedItem => {
   const identifiers: Array<Identifier> = [{ kind: "twitter_id", value: tweet.author_id }]
   const traits: Record<string, unknown> = {}
@@ -117,6 +128,7 @@ const toItem = (maker: ItemMaker, tweet: XTweet, author: XUser | undefined, rule
     traits: traits as JsonObject,
     identifiers,
     text: tweet.text,
+    raw: { body: miniPage(tweet, author, rules) } satisfies RawItem,
   })
 }
 
@@ -162,12 +174,30 @@ export const tweetsFromPage = (
     if (!validateTweet(tweet)) {
       const rejection = explainSchemaError(validateTweet.errors![0]!, tweet, "a tweet")
       const id = isObject(tweet) && typeof tweet["id"] === "string" ? tweet["id"] : ""
-      items.push(maker.deadLetter(JSON.stringify(tweet), located(prefixed(single ? "/data" : `/data/${i}`, rejection)), id))
+      const author = isObject(tweet) && typeof tweet["author_id"] === "string" ? users.get(tweet["author_id"]) : undefined
+      const payload = miniPage(tweet, author, p.matching_rules)
+      items.push(maker.deadLetter(payload, located(prefixed(single ? "/data" : `/data/${i}`, rejection)), id))
       continue
     }
     items.push(toItem(maker, tweet, users.get(tweet.author_id), p.matching_rules))
   }
   return items
+}
+
+/**
+ * A tweet's raw item (a page of one tweet, see `miniPage`) parsed again; a bare tweet object (an older dead letter's
+ * payload) is read as a page of one tweet without its author.
+ */
+export const parseTwitterRaw = (body: string, _meta: JsonObject | undefined, ctx: ImportContext): ReadonlyArray<ImportedItem> => {
+  let value: unknown
+  try {
+    value = JSON.parse(body)
+  } catch (error) {
+    const maker = itemMaker(ctx, SOURCE, "social")
+    return [maker.deadLetter(body, { rule: "not_json", field: "", message: `not valid JSON (${(error as Error).message})` })]
+  }
+  const bareTweet = isObject(value) && !("data" in value) && typeof value["id"] === "string" && "text" in value
+  return tweetsFromPage(bareTweet ? { data: [value] } : value, ctx)
 }
 
 /** A JSON array of v2 recent-search pages, as in the dev set's tweets.json (a single page object is accepted too). */

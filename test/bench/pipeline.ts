@@ -33,7 +33,9 @@ const batchBody = (start: number) => {
 
 const startServer = (dataDir: string) =>
   new Promise<{ url: string; stop: () => Promise<void> }>((resolve, reject) => {
-    const child = spawn(process.execPath, [CDP_BIN, "serve", "--port", "0", "--data-dir", dataDir, "--write-key", KEY], {
+    // BENCH_SERVER_NODE_ARGS (e.g. "--cpu-prof") profiles the server side.
+    const nodeArgs = (process.env["BENCH_SERVER_NODE_ARGS"] ?? "").split(" ").filter((a) => a !== "")
+    const child = spawn(process.execPath, [...nodeArgs, CDP_BIN, "serve", "--port", "0", "--data-dir", dataDir, "--write-key", KEY], {
       cwd: REPO_ROOT, stdio: ["ignore", "ignore", "pipe"],
     })
     let err = ""

@@ -1,0 +1,220 @@
+// The raw archive: every accepted item's raw text, in gzip NDJSON batches per tenant, source and day received, with a
+// manifest per day, in the ObjectStore. Replay (ingest/replay.ts) reads it back through the same connectors.
+//
+//   archive/<tenant>/<source>/<YYYY-MM-DD>/<batch>.ndjson.gz   one ArchiveRecord a line
+//   archive/<tenant>/<source>/<YYYY-MM-DD>/manifest.json       ArchiveManifest: each batch's count, time span, sha256
+//
+// A batch is written before the manifest names it, so a crash in between leaves a batch the manifest does not list;
+// replay reads such batches too (without a checksum to verify). Its records were not acknowledged to the sender,
+// who sends them again: replaying both copies lands each message once.
+import { createHash, randomBytes } from "node:crypto"
+import { promisify } from "node:util"
+import { gunzip, gzip } from "node:zlib"
+import { Effect } from "effect"
+import type { ArchiveRecord } from "./message.ts"
+import { ObjectStore, type ObjectStoreError, type ObjectStoreShape } from "./objectstore.ts"
+
+const gzipAsync = promisify(gzip)
+// Level 3 compresses about as fast as level 1 and nearly as small as the default 6, which costs the collector twice
+// the CPU time (the archive is written while the same batch lands).
+const GZIP_OPTIONS = { level: 3 }
+const gunzipAsync = promisify(gunzip)
+
+export const ARCHIVE_PREFIX = "archive/"
+export const MANIFEST_FILE = "manifest.json"
+export const BATCH_SUFFIX = ".ndjson.gz"
+
+export interface ManifestBatch {
+  /** Object key of the batch. */
+  readonly key: string
+  readonly count: number
+  readonly firstReceivedAt: string
+  readonly lastReceivedAt: string
+  /** Hex SHA-256 of the compressed bytes, as stored. */
+  readonly sha256: string
+  /** Size of the compressed bytes. */
+  readonly bytes: number
+}
+
+export interface ArchiveManifest {
+  readonly version: 1
+  readonly tenant: string
+  readonly source: string
+  /** The UTC day the batches' items were received (YYYY-MM-DD). */
+  readonly date: string
+  readonly batches: ReadonlyArray<ManifestBatch>
+}
+
+const PLAIN = /^[A-Za-z0-9_-][A-Za-z0-9._-]*$/
+const ESCAPED = /[^A-Za-z0-9._-]|^\./gu
+
+/**
+ * A tenant or source name as one key segment. Names are free text; object keys allow few characters, so anything
+ * else (and a leading dot, and `=` itself) becomes `=XX` per UTF-8 byte. Distinct names stay distinct.
+ */
+export const keySegment = (name: string): string => {
+  if (PLAIN.test(name)) return name
+  if (name === "") return "="
+  return name.replace(ESCAPED, (c) => [...Buffer.from(c, "utf8")].map((b) => `=${b.toString(16).toUpperCase().padStart(2, "0")}`).join(""))
+}
+
+/** The UTC day an ISO-8601 UTC time falls on. */
+export const archiveDate = (receivedAt: string): string => receivedAt.slice(0, 10)
+
+export const archiveDayPrefix = (tenant: string, source: string, date: string): string =>
+  `${ARCHIVE_PREFIX}${keySegment(tenant)}/${keySegment(source)}/${date}/`
+
+export const manifestKey = (tenant: string, source: string, date: string): string =>
+  `${archiveDayPrefix(tenant, source, date)}${MANIFEST_FILE}`
+
+/**
+ * One record a line, as JSON.stringify writes {tenant, source, messageId, receivedAt, body, meta} (a missing meta is
+ * left out). Built by hand so what repeats from line to line (tenant, source, the receivedAt and meta of one request)
+ * is serialised once: this runs on every accepted item.
+ */
+export const encodeBatch = (records: ReadonlyArray<ArchiveRecord>): string => {
+  let text = ""
+  let head = ""
+  let headOf: ArchiveRecord | undefined
+  let received = ""
+  let receivedOf: string | undefined
+  let meta = ""
+  let metaOf: ArchiveRecord["meta"] | null = null
+  for (const r of records) {
+    if (headOf === undefined || r.tenant !== headOf.tenant || r.source !== headOf.source) {
+      head = `{"tenant":${JSON.stringify(r.tenant)},"source":${JSON.stringify(r.source)},"messageId":`
+      headOf = r
+    }
+    if (r.receivedAt !== receivedOf) {
+      received = `,"receivedAt":${JSON.stringify(r.receivedAt)},"body":`
+      receivedOf = r.receivedAt
+    }
+    if (r.meta !== metaOf) {
+      meta = r.meta === undefined ? "}\n" : `,"meta":${JSON.stringify(r.meta)}}\n`
+      metaOf = r.meta
+    }
+    text += head + JSON.stringify(r.messageId) + received + JSON.stringify(r.body) + meta
+  }
+  return text
+}
+
+export const sha256Hex = (bytes: Uint8Array): string => createHash("sha256").update(bytes).digest("hex")
+
+const isManifest = (value: unknown): value is ArchiveManifest =>
+  value !== null && typeof value === "object" && Array.isArray((value as { batches?: unknown }).batches)
+
+/** A day's manifest; undefined when there is none, or when it is not a manifest (`unreadable` says which). */
+export const readManifest = (store: ObjectStoreShape, key: string) =>
+  Effect.map(store.get(key), (bytes): { readonly manifest?: ArchiveManifest; readonly unreadable?: string } => {
+    if (bytes === undefined) return {}
+    try {
+      const value: unknown = JSON.parse(Buffer.from(bytes).toString("utf8"))
+      return isManifest(value) ? { manifest: value } : { unreadable: "not a manifest (no batches array)" }
+    } catch (e) {
+      return { unreadable: `not valid JSON (${(e as Error).message})` }
+    }
+  })
+
+const isRecord = (value: unknown): value is ArchiveRecord => {
+  if (value === null || typeof value !== "object") return false
+  const r = value as Record<string, unknown>
+  return typeof r["tenant"] === "string" && typeof r["source"] === "string" && typeof r["messageId"] === "string" &&
+    typeof r["receivedAt"] === "string" && typeof r["body"] === "string" &&
+    (r["meta"] === undefined || (r["meta"] !== null && typeof r["meta"] === "object" && !Array.isArray(r["meta"])))
+}
+
+export type BatchRead =
+  | { readonly _tag: "ok"; readonly records: ReadonlyArray<ArchiveRecord> }
+  | { readonly _tag: "corrupt"; readonly reason: string }
+
+/**
+ * A batch's records. `expected` (from the manifest) is checked first: a batch that is missing, does not match its
+ * checksum, does not decompress or holds a line that is not a record is corrupt, and none of its records is returned.
+ */
+export const readBatch = (store: ObjectStoreShape, key: string, expected?: ManifestBatch) =>
+  Effect.gen(function* () {
+    const bytes = yield* store.get(key)
+    if (bytes === undefined) return { _tag: "corrupt", reason: "the batch is missing" } as BatchRead
+    if (expected !== undefined) {
+      const sha = sha256Hex(bytes)
+      if (sha !== expected.sha256) {
+        return { _tag: "corrupt", reason: `checksum mismatch (sha256 ${sha.slice(0, 12)}…, the manifest says ${expected.sha256.slice(0, 12)}…)` } as BatchRead
+      }
+    }
+    const text = yield* Effect.promise(() => gunzipAsync(bytes).then((b) => b.toString("utf8"), (e: unknown) => e as Error))
+    if (text instanceof Error) return { _tag: "corrupt", reason: `does not decompress (${text.message})` } as BatchRead
+    const records: Array<ArchiveRecord> = []
+    const lines = text.split("\n")
+    for (let i = 0; i < lines.length; i++) {
+      const line = lines[i]!
+      if (line === "") continue
+      let value: unknown
+      try {
+        value = JSON.parse(line)
+      } catch {
+        return { _tag: "corrupt", reason: `line ${i + 1} is not valid JSON` } as BatchRead
+      }
+      if (!isRecord(value)) return { _tag: "corrupt", reason: `line ${i + 1} is not an archive record` } as BatchRead
+      records.push(value)
+    }
+    if (expected !== undefined && records.length !== expected.count) {
+      return { _tag: "corrupt", reason: `holds ${records.length} records, the manifest says ${expected.count}` } as BatchRead
+    }
+    return { _tag: "ok", records } as BatchRead
+  })
+
+/** A sortable, unique batch name: when its first item was received, then random bits. */
+const batchName = (firstReceivedAt: string): string =>
+  `${firstReceivedAt.replace(/[-:]/g, "")}-${randomBytes(6).toString("hex")}${BATCH_SUFFIX}`
+
+export interface ArchiveWriter {
+  /** Writes the records (any tenants, sources, days) as one batch per tenant, source and day, then the manifests. */
+  readonly write: (records: ReadonlyArray<ArchiveRecord>) => Effect.Effect<void, ObjectStoreError>
+}
+
+/**
+ * The writer the archive consumer uses. One consumer writes a store's manifests (read, add, write back); a second
+ * writer on the same store could lose a manifest entry, never a batch (replay also reads unlisted batches).
+ */
+export const makeArchiveWriter = Effect.gen(function* () {
+  const store = yield* ObjectStore
+
+  const writeDay = Effect.fn("archiveBatch")(function* (group: ReadonlyArray<ArchiveRecord>) {
+    const { tenant, source } = group[0]!
+    const date = archiveDate(group[0]!.receivedAt)
+    let first = group[0]!.receivedAt
+    let last = first
+    for (const r of group) {
+      if (r.receivedAt < first) first = r.receivedAt
+      if (r.receivedAt > last) last = r.receivedAt
+    }
+    const compressed = new Uint8Array(yield* Effect.promise(() => gzipAsync(Buffer.from(encodeBatch(group), "utf8"), GZIP_OPTIONS)))
+    const key = `${archiveDayPrefix(tenant, source, date)}${batchName(first)}`
+    yield* store.put(key, compressed)
+    const mKey = manifestKey(tenant, source, date)
+    const current = yield* readManifest(store, mKey)
+    if (current.unreadable !== undefined) {
+      // Its batches stay in place and replay still reads them, as unlisted ones; the day starts a new manifest.
+      yield* Effect.logWarning("archive manifest unreadable; starting a new one").pipe(Effect.annotateLogs({ key: mKey, reason: current.unreadable }))
+    }
+    const entry: ManifestBatch = { key, count: group.length, firstReceivedAt: first, lastReceivedAt: last, sha256: sha256Hex(compressed), bytes: compressed.length }
+    const manifest: ArchiveManifest = {
+      version: 1, tenant, source, date, batches: [...(current.manifest?.batches ?? []), entry],
+    }
+    yield* store.put(mKey, `${JSON.stringify(manifest, null, 1)}\n`)
+  })
+
+  const write = (records: ReadonlyArray<ArchiveRecord>) =>
+    Effect.gen(function* () {
+      const groups = new Map<string, Array<ArchiveRecord>>()
+      for (const r of records) {
+        const day = `${r.tenant}\u0000${r.source}\u0000${archiveDate(r.receivedAt)}`
+        const group = groups.get(day)
+        if (group === undefined) groups.set(day, [r])
+        else group.push(r)
+      }
+      for (const group of groups.values()) yield* writeDay(group)
+    })
+
+  return { write } satisfies ArchiveWriter
+})

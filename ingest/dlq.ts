@@ -1,0 +1,233 @@
+// `cdp dlq list|retry`: dead letters, and re-driving them after a fix. A retry parses each payload again with its
+// source's raw parser (RAW_PARSERS) as of the time it was received; what passes goes through the pipeline and lands,
+// what still fails stays open. Each attempt is recorded in dead_letter_outcomes; a dead letter that landed is closed.
+import { Effect } from "effect"
+import { chDateTime } from "../warehouse/sink.ts"
+import { Warehouse } from "../warehouse/warehouse.ts"
+import type { CanonicalEvent } from "./message.ts"
+import { Pipeline } from "./pipeline.ts"
+import { RAW_PARSERS } from "./sources/index.ts"
+
+export interface DeadLetterFilter {
+  readonly tenant?: string | undefined
+  readonly source?: string | undefined
+  readonly rule?: string | undefined
+  /** Only dead letters received at or after this instant. */
+  readonly since?: Date | undefined
+  /** Most dead letters listed (default 100) or retried (default 10,000), oldest first. */
+  readonly limit?: number | undefined
+  /** List only: include dead letters already re-driven into the warehouse (default: open ones only). */
+  readonly all?: boolean | undefined
+}
+
+export type RetryOutcome = "landed" | "still_rejected"
+
+export interface DeadLetterEntry {
+  readonly tenant: string
+  readonly source: string
+  readonly deadLetterId: string
+  readonly receivedAt: string
+  readonly messageId: string
+  readonly rule: string
+  readonly field: string
+  readonly reason: string
+  /** "landed" once a retry landed it; "open" otherwise. */
+  readonly status: "open" | "landed"
+  /** The latest retry, when there was one. */
+  readonly lastRetry?: { readonly at: string; readonly outcome: RetryOutcome; readonly rule: string; readonly reason: string }
+}
+
+export interface RetryResult {
+  readonly tenant: string
+  readonly source: string
+  readonly deadLetterId: string
+  readonly outcome: RetryOutcome
+  /** Why it still fails ("" when it landed): the rule and message its connector or the pipeline gives now. */
+  readonly rule: string
+  readonly reason: string
+  /** The messages its payload became (several for a refused batch). */
+  readonly messageIds: ReadonlyArray<string>
+}
+
+export interface RetrySummary {
+  readonly retried: number
+  readonly landed: number
+  readonly stillRejected: number
+  readonly results: ReadonlyArray<RetryResult>
+}
+
+interface DeadLetterRow {
+  readonly tenant: string
+  readonly source: string
+  readonly dead_letter_id: string
+  readonly received_at: string
+  readonly message_id: string
+  readonly rule: string
+  readonly field: string
+  readonly reason: string
+  readonly payload?: string
+  readonly landed: number
+  readonly last_at: string
+  readonly last_outcome: string
+  readonly last_rule: string
+  readonly last_reason: string
+}
+
+/** ClickHouse's DateTime64 text ("2024-10-01 12:00:00.000", UTC) as ISO-8601. */
+const isoOf = (chTime: string): string => `${chTime.replace(" ", "T")}Z`
+
+const selectDeadLetters = (filter: DeadLetterFilter, options: { readonly open: boolean; readonly payload: boolean; readonly limit: number }) =>
+  Effect.gen(function* () {
+    const warehouse = yield* Warehouse
+    const conditions: Array<string> = []
+    const params: Record<string, unknown> = { limit: options.limit, all: options.open ? 0 : 1 }
+    if (filter.tenant !== undefined) {
+      conditions.push("tenant = {tenant:String}")
+      params["tenant"] = filter.tenant
+    }
+    if (filter.source !== undefined) {
+      conditions.push("source = {source:String}")
+      params["source"] = filter.source
+    }
+    if (filter.rule !== undefined) {
+      conditions.push("rule = {rule:String}")
+      params["rule"] = filter.rule
+    }
+    if (filter.since !== undefined) {
+      conditions.push("received_at >= {since:DateTime64(3, 'UTC')}")
+      params["since"] = chDateTime(filter.since.toISOString())
+    }
+    // A LEFT JOIN without a match gives the column defaults: landed 0, an empty outcome.
+    return yield* warehouse.query<DeadLetterRow>(
+      `SELECT d.tenant AS tenant, d.source AS source, d.dead_letter_id AS dead_letter_id, d.received_at AS received_at,
+              d.message_id AS message_id, d.rule AS rule, d.field AS field, d.reason AS reason,
+              ${options.payload ? "d.payload AS payload," : ""}
+              o.landed AS landed, o.last_at AS last_at, o.last_outcome AS last_outcome, o.last_rule AS last_rule,
+              o.last_reason AS last_reason
+       FROM (SELECT * FROM dead_letters FINAL${conditions.length === 0 ? "" : ` WHERE ${conditions.join(" AND ")}`}) AS d
+       LEFT JOIN (
+         SELECT tenant, dead_letter_id, max(outcome = 'landed') AS landed, max(retried_at) AS last_at,
+                argMax(outcome, retried_at) AS last_outcome, argMax(rule, retried_at) AS last_rule,
+                argMax(reason, retried_at) AS last_reason
+         FROM dead_letter_outcomes GROUP BY tenant, dead_letter_id
+       ) AS o ON d.tenant = o.tenant AND d.dead_letter_id = o.dead_letter_id
+       WHERE {all:UInt8} = 1 OR o.landed = 0
+       ORDER BY d.received_at, d.tenant, d.dead_letter_id
+       LIMIT {limit:UInt32}`,
+      { params },
+    )
+  })
+
+const entryOf = (row: DeadLetterRow): DeadLetterEntry => {
+  const entry: DeadLetterEntry = {
+    tenant: row.tenant,
+    source: row.source,
+    deadLetterId: row.dead_letter_id,
+    receivedAt: isoOf(row.received_at),
+    messageId: row.message_id,
+    rule: row.rule,
+    field: row.field,
+    reason: row.reason,
+    status: Number(row.landed) === 1 ? "landed" : "open",
+  }
+  return row.last_outcome === ""
+    ? entry
+    : { ...entry, lastRetry: { at: isoOf(row.last_at), outcome: row.last_outcome as RetryOutcome, rule: row.last_rule, reason: row.last_reason } }
+}
+
+/** Dead letters, oldest first: open ones (never landed by a retry), or all with `filter.all`. */
+export const listDeadLetters = Effect.fn("listDeadLetters")(function* (filter: DeadLetterFilter = {}) {
+  const rows = yield* selectDeadLetters(filter, { open: filter.all !== true, payload: false, limit: filter.limit ?? 100 })
+  return rows.map(entryOf)
+})
+
+const CHUNK = 1_000
+
+interface Attempt {
+  readonly row: DeadLetterRow
+  readonly events: ReadonlyArray<CanonicalEvent>
+  /** The first reason it still fails at its connector, if it does. */
+  readonly refusal?: { readonly rule: string; readonly reason: string }
+}
+
+const parseAgain = (row: DeadLetterRow) =>
+  Effect.promise(async (): Promise<Attempt> => {
+    const parse = RAW_PARSERS.get(row.source)
+    if (parse === undefined) {
+      return { row, events: [], refusal: { rule: "no_raw_parser", reason: `source "${row.source}" has no raw parser` } }
+    }
+    const items = await parse(row.payload ?? "", undefined, { tenant: row.tenant, receivedAtMs: Date.parse(isoOf(row.received_at)) })
+    const events: Array<CanonicalEvent> = []
+    let refusal: Attempt["refusal"]
+    for (const item of items) {
+      if (item._tag === "event") events.push(item.event)
+      else refusal ??= { rule: item.deadLetter.rejection.rule, reason: item.deadLetter.rejection.message }
+    }
+    if (events.length === 0 && refusal === undefined) refusal = { rule: "empty_payload", reason: "the payload holds nothing to parse" }
+    return refusal === undefined ? { row, events } : { row, events, refusal }
+  })
+
+/** Which of the events the warehouse holds now (the truth about what landed). */
+const storedIds = (events: ReadonlyArray<CanonicalEvent>) =>
+  Effect.gen(function* () {
+    const warehouse = yield* Warehouse
+    const byTenant = new Map<string, Array<string>>()
+    for (const e of events) {
+      const ids = byTenant.get(e.tenant)
+      if (ids === undefined) byTenant.set(e.tenant, [e.messageId])
+      else ids.push(e.messageId)
+    }
+    const stored = new Set<string>()
+    for (const [tenant, ids] of byTenant) {
+      const rows = yield* warehouse.query<{ message_id: string }>(
+        "SELECT DISTINCT message_id FROM events WHERE tenant = {tenant:String} AND message_id IN {ids:Array(String)}",
+        { params: { tenant, ids } },
+      )
+      for (const row of rows) stored.add(`${tenant}\u0000${row.message_id}`)
+    }
+    return stored
+  })
+
+/**
+ * Re-drives open dead letters matching the filter. Items their connector accepts now go through the pipeline (and
+ * the archive, as accepted items); a dead letter is `landed` once all its messages are in the warehouse. One that
+ * still fails stays open, with the new reason in the result and in dead_letter_outcomes; it is not dead-lettered
+ * again. A payload without meta is read as a historical import would read it (Segment: no clock-skew correction).
+ */
+export const retryDeadLetters = Effect.fn("retryDeadLetters")(function* (filter: DeadLetterFilter = {}) {
+  const warehouse = yield* Warehouse
+  const pipeline = yield* Pipeline
+  const open = yield* selectDeadLetters(filter, { open: true, payload: true, limit: filter.limit ?? 10_000 })
+  const results: Array<RetryResult> = []
+  for (let start = 0; start < open.length; start += CHUNK) {
+    const attempts = yield* Effect.forEach(open.slice(start, start + CHUNK), parseAgain)
+    const events = attempts.flatMap((a) => a.events)
+    if (events.length > 0) yield* pipeline.submit(events, [])
+    const stored = events.length === 0 ? new Set<string>() : yield* storedIds(events)
+    const retriedAt = new Date().toISOString()
+    const outcomes = attempts.map((a): RetryResult => {
+      const messageIds = a.events.map((e) => e.messageId)
+      const base = { tenant: a.row.tenant, source: a.row.source, deadLetterId: a.row.dead_letter_id, messageIds }
+      if (a.refusal !== undefined) return { ...base, outcome: "still_rejected", ...a.refusal }
+      const missing = a.events.filter((e) => !stored.has(`${e.tenant}\u0000${e.messageId}`))
+      return missing.length === 0
+        ? { ...base, outcome: "landed", rule: "", reason: "" }
+        : {
+          ...base, outcome: "still_rejected", rule: "not_landed",
+          reason: `${missing.length} of ${a.events.length} message(s) passed the ${a.row.source} checks but a pipeline stage did not land them (see dead_letters)`,
+        }
+    })
+    yield* warehouse.insert("dead_letter_outcomes", outcomes.map((r, i) => ({
+      tenant: r.tenant,
+      dead_letter_id: r.deadLetterId,
+      retried_at: chDateTime(retriedAt),
+      outcome: r.outcome,
+      rule: r.rule,
+      reason: r.reason,
+      message_id: r.messageIds[0] ?? attempts[i]!.row.message_id,
+    })))
+    results.push(...outcomes)
+  }
+  const landed = results.filter((r) => r.outcome === "landed").length
+  return { retried: results.length, landed, stillRejected: results.length - landed, results } satisfies RetrySummary
+})

@@ -1,0 +1,43 @@
+// Parses one raw Segment item again (archive replay, dead-letter retry): a message's JSON, read with the receive-time
+// facts its meta records, or a whole request body that was refused as a whole (a batch over the limits, say).
+import type { DeadLetter, JsonObject, Rejection } from "../message.ts"
+import { processSegmentRequest } from "../segment-api.ts"
+import type { ImportContext, ImportedItem } from "./index.ts"
+import { toIso } from "./items.ts"
+import { normaliseSegmentMessage, type SegmentMessage, segmentReceiveContext, validateSegmentMessage } from "./segment.ts"
+
+const isObject = (v: unknown): v is JsonObject => v !== null && typeof v === "object" && !Array.isArray(v)
+
+const deadLetterItem = (deadLetter: DeadLetter): ImportedItem => ({ _tag: "deadLetter", deadLetter })
+
+/**
+ * `meta` is what `segmentRawMeta` recorded; without it (a file line, a dead letter's payload) the client's timestamps
+ * are kept as sent, as for a historical import. A body holding a `batch` array and no `type` is a whole request
+ * and is processed as one: as /v1/batch when the meta says clock skew was corrected, else as /v1/import.
+ */
+export const parseSegmentRaw = (body: string, meta: JsonObject | undefined, ctx: ImportContext): ReadonlyArray<ImportedItem> => {
+  const refuse = (rejection: Rejection, messageId = ""): ImportedItem =>
+    deadLetterItem({ tenant: ctx.tenant, source: "segment", receivedAt: toIso(ctx.receivedAtMs), messageId, rejection, payload: body })
+  let message: unknown
+  try {
+    message = JSON.parse(body)
+  } catch (e) {
+    return [refuse({ rule: "not_json", field: "", message: `not valid JSON: ${(e as Error).message}` })]
+  }
+  if (isObject(message) && message["type"] === undefined && Array.isArray(message["batch"])) {
+    const route = meta?.["correctClockSkew"] === true ? "batch" : "import"
+    const result = processSegmentRequest({ route, body, tenant: ctx.tenant, receivedAtMs: ctx.receivedAtMs })
+    return [
+      ...result.events.map((event): ImportedItem => ({ _tag: "event", event })),
+      ...result.deadLetters.map(deadLetterItem),
+    ]
+  }
+  const rejection = validateSegmentMessage(message, Buffer.byteLength(body))
+  if (rejection !== null) {
+    const id = isObject(message) ? message["messageId"] : undefined
+    return [refuse(rejection, typeof id === "string" ? id : "")]
+  }
+  const receive = segmentReceiveContext(ctx.tenant, ctx.receivedAtMs, meta)
+  const event = normaliseSegmentMessage(message as SegmentMessage, receive, meta === undefined ? { body } : { body, meta })
+  return [{ _tag: "event", event }]
+}

@@ -1,0 +1,588 @@
+// Social listening for marketers: what was said about the brand on social networks in a period. Mention volume,
+// reach, sentiment per day and per aspect, top authors, emerging topics, and spikes of negative mentions (or of
+// volume) that raise an alert row and a webhook call. Figures come from ClickHouse; spam filtering and topics, which
+// need the texts, run here. The report holds counts, public handles and phrases, never a text.
+import { createHash } from "node:crypto"
+import { Data, Effect } from "effect"
+import { chDateTime } from "../warehouse/sink.ts"
+import { Warehouse, type WarehouseQueryError, type WarehouseUnavailable } from "../warehouse/warehouse.ts"
+import { createSpamFilter, type SpamReason } from "./spam.ts"
+import { DEFAULT_SPIKE_OPTIONS, detectSpikes, type SpikeOptions } from "./spikes.ts"
+import { brandTermsFromEnv } from "./stage.ts"
+import { emergingTopics, type EmergingTopic } from "./topics.ts"
+
+export interface ListenOptions {
+  readonly tenant: string
+  /** Start of the period (inclusive). */
+  readonly since: Date
+  /** End of the period (exclusive); default now. */
+  readonly until?: Date
+  /** The brand's names, handles and hashtags; default CDP_BRAND_TERMS. Kept out of topics, read as the brand by the classifier. */
+  readonly brand?: ReadonlyArray<string>
+  /** Spike threshold: median + k × spread of the trailing days; default 3. */
+  readonly k?: number
+  /** Trailing days that form a day's baseline; default 28. */
+  readonly baselineDays?: number
+  /** Where alerts are POSTed as JSON; default CDP_ALERT_WEBHOOK_URL. */
+  readonly webhookUrl?: string
+  /** Write alert rows and call the webhook for spikes; default true. */
+  readonly raiseAlerts?: boolean
+  /** Authors and topics listed; default 10. */
+  readonly top?: number
+  /** Topics compare the last N days of the period with the N days before; default the whole period with the one before it. */
+  readonly topicDays?: number
+}
+
+export interface ListenDay {
+  /** YYYY-MM-DD (UTC). */
+  readonly day: string
+  readonly mentions: number
+  readonly positive: number
+  readonly negative: number
+  readonly neutral: number
+  /** Sum of the authors' follower counts over the day's mentions (potential reach). */
+  readonly reach: number
+  readonly impressions: number
+  readonly engagement: number
+  /** Mentions filtered out as spam that day. */
+  readonly spam: number
+}
+
+export interface ListenAspect {
+  readonly aspect: string
+  readonly mentions: number
+  readonly positive: number
+  readonly negative: number
+  readonly positiveShare: number
+  readonly negativeShare: number
+  /** Mean aspect score in [-1, 1]. */
+  readonly avgScore: number
+}
+
+export interface ListenAuthor {
+  /** Public handle: "@name" on X, "network:name" elsewhere. */
+  readonly handle: string
+  readonly name?: string
+  readonly followers: number
+  readonly mentions: number
+  /** Likes + reposts + replies + quotes of their mentions. */
+  readonly engagement: number
+}
+
+export type SpikeKind = "negative_spike" | "volume_spike"
+
+export interface ListenSpike {
+  readonly day: string
+  readonly kind: SpikeKind
+  /** Negative mentions (negative_spike) or all mentions (volume_spike) that day. */
+  readonly value: number
+  readonly median: number
+  readonly mad: number
+  readonly threshold: number
+  /** The same day and kind always has the same id. */
+  readonly alertId: string
+  /** "new": raised by this run; "existing": raised before; "not_raised": alerts were off. */
+  readonly status: "new" | "existing" | "not_raised"
+  /** The webhook has received it (now or on an earlier run). */
+  readonly notified: boolean
+}
+
+export interface ListenReport {
+  readonly tenant: string
+  readonly since: string
+  readonly until: string
+  readonly generatedAt: string
+  readonly brand: ReadonlyArray<string>
+  readonly mentions: {
+    /** Mentions counted (spam excluded). */
+    readonly total: number
+    readonly spamFiltered: number
+    /** How often each spam signal fired among the filtered ones. */
+    readonly spamReasons: Readonly<Partial<Record<SpamReason, number>>>
+    readonly authors: number
+  }
+  readonly sentiment: {
+    readonly positive: number
+    readonly negative: number
+    readonly neutral: number
+    readonly positiveShare: number
+    readonly negativeShare: number
+  }
+  readonly reach: number
+  readonly impressions: number
+  readonly engagement: number
+  readonly days: ReadonlyArray<ListenDay>
+  readonly aspects: ReadonlyArray<ListenAspect>
+  readonly topAuthors: { readonly byReach: ReadonlyArray<ListenAuthor>; readonly byEngagement: ReadonlyArray<ListenAuthor> }
+  readonly topics: {
+    readonly since: string
+    readonly until: string
+    readonly previousSince: string
+    readonly phrases: ReadonlyArray<EmergingTopic>
+  }
+  readonly spikes: ReadonlyArray<ListenSpike>
+  readonly alerts: {
+    readonly enabled: boolean
+    readonly raised: number
+    readonly existing: number
+    readonly webhook: {
+      readonly configured: boolean
+      readonly delivered: number
+      readonly failed: number
+      /** Why deliveries failed ("HTTP 500", "ECONNREFUSED"); never the URL, which may hold a secret. */
+      readonly errors: ReadonlyArray<string>
+    }
+  }
+  readonly settings: { readonly k: number; readonly baselineDays: number; readonly minHistoryDays: number; readonly minCount: number }
+}
+
+// ── Periods ─────────────────────────────────────────────────────────────────────────────────────────────────────
+
+export class InvalidPeriod extends Data.TaggedError("InvalidPeriod")<{ readonly value: string }> {
+  override get message() {
+    return `"${this.value}" is not a period: use 7d, 2w, 24h, a date (2024-10-01) or an ISO time (2024-10-01T12:00:00Z)`
+  }
+}
+
+const DAY_MS = 86_400_000
+const RELATIVE = /^(\d{1,4})\s*([hdw])$/i
+const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}/
+
+const startOfUtcDay = (ms: number): number => Math.floor(ms / DAY_MS) * DAY_MS
+
+const parseDate = (value: string): number => {
+  const ms = Date.parse(DATE_ONLY.test(value) ? `${value}T00:00:00.000Z` : value)
+  if (Number.isNaN(ms) || !(DATE_ONLY.test(value) || ISO_TIME.test(value))) throw new InvalidPeriod({ value })
+  return ms
+}
+
+/**
+ * The start of a period: "7d" is the last seven days before today plus today so far (from midnight UTC, so every day
+ * in the report is whole), "2w" fourteen days, "24h" exactly 24 hours ago; a date is its midnight UTC, an ISO time
+ * that instant. Throws InvalidPeriod otherwise.
+ */
+export const parseSince = (value: string, now: Date = new Date()): Date => {
+  const v = value.trim()
+  const relative = RELATIVE.exec(v)
+  if (relative !== null) {
+    const n = Number(relative[1])
+    const unit = relative[2]!.toLowerCase()
+    if (unit === "h") return new Date(now.getTime() - n * 3_600_000)
+    return new Date(startOfUtcDay(now.getTime()) - n * (unit === "w" ? 7 : 1) * DAY_MS)
+  }
+  return new Date(parseDate(v))
+}
+
+/** The end of a period (exclusive): a date means up to the end of that day; otherwise as parseSince. */
+export const parseUntil = (value: string, now: Date = new Date()): Date => {
+  const v = value.trim()
+  if (DATE_ONLY.test(v)) return new Date(parseDate(v) + DAY_MS)
+  return parseSince(v, now)
+}
+
+const dayOf = (ms: number): string => new Date(ms).toISOString().slice(0, 10)
+const chTime = (ms: number): string => chDateTime(new Date(ms).toISOString())
+
+// ── SQL ─────────────────────────────────────────────────────────────────────────────────────────────────────────
+// Every value arrives as a ClickHouse parameter. `spam` is the ids filtered out here (the classifier needs the
+// texts, so it cannot run in SQL); FINAL gives exact figures on the replacing tables.
+
+const TIME = "DateTime64(3, 'UTC')"
+const ENGAGEMENT = `(JSONExtractInt(e.properties, 'public_metrics', 'like_count')
+  + JSONExtractInt(e.properties, 'public_metrics', 'retweet_count')
+  + JSONExtractInt(e.properties, 'public_metrics', 'reply_count')
+  + JSONExtractInt(e.properties, 'public_metrics', 'quote_count'))`
+const HANDLE_ID = "arrayFirst(i -> tupleElement(i, 'kind') IN ('twitter_handle', 'social_handle'), e.identifiers)"
+const HANDLE = `if(tupleElement(${HANDLE_ID}, 'kind') = 'twitter_handle',
+  concat('@', tupleElement(${HANDLE_ID}, 'value')), tupleElement(${HANDLE_ID}, 'value'))`
+const MENTIONS_IN = (from: string, until: string) => `e.tenant = {tenant:String} AND e.channel = 'social'
+  AND e.timestamp >= {${from}:${TIME}} AND e.timestamp < {${until}:${TIME}}`
+const NOT_SPAM = "e.message_id NOT IN {spam:Array(String)}"
+
+const FEATURES_SQL = `
+SELECT e.message_id AS id, toUnixTimestamp64Milli(e.timestamp) AS ms, t.text AS text,
+  JSONExtract(e.properties, 'urls', 'Array(String)') AS urls,
+  length(JSONExtractArrayRaw(e.properties, 'hashtags')) AS hashtags,
+  length(JSONExtractArrayRaw(e.properties, 'mentions')) AS mentions,
+  JSONExtract(e.properties, 'author_followers', 'Nullable(Int64)') AS followers,
+  JSONExtractString(e.properties, 'author_description') AS description,
+  ${HANDLE} AS handle,
+  ${ENGAGEMENT} AS engagement
+FROM events AS e FINAL
+LEFT JOIN (SELECT message_id, text FROM texts FINAL
+  WHERE tenant = {tenant:String} AND timestamp >= {from:${TIME}} AND timestamp < {until:${TIME}}) AS t
+  ON t.message_id = e.message_id
+WHERE ${MENTIONS_IN("from", "until")}`
+
+// Baseline days are whole days; the period's first day starts at `since`.
+const DAYS_SQL = `
+SELECT toString(toDate(e.timestamp)) AS day, count() AS mentions,
+  countIf(s.label = 'positive') AS positive, countIf(s.label = 'negative') AS negative,
+  sum(JSONExtractInt(e.properties, 'author_followers')) AS reach,
+  sum(JSONExtractInt(e.properties, 'public_metrics', 'impression_count')) AS impressions,
+  sum(${ENGAGEMENT}) AS engagement
+FROM events AS e FINAL
+LEFT JOIN (SELECT message_id, label FROM sentiment FINAL
+  WHERE tenant = {tenant:String} AND timestamp >= {from:${TIME}} AND timestamp < {until:${TIME}}) AS s
+  ON s.message_id = e.message_id
+WHERE ${MENTIONS_IN("from", "until")} AND (e.timestamp >= {since:${TIME}} OR e.timestamp < {sinceDay:${TIME}})
+  AND ${NOT_SPAM}
+GROUP BY day ORDER BY day`
+
+const ASPECTS_SQL = `
+SELECT tupleElement(a, 'aspect') AS aspect, count() AS mentions,
+  countIf(tupleElement(a, 'label') = 'positive') AS positive, countIf(tupleElement(a, 'label') = 'negative') AS negative,
+  avg(tupleElement(a, 'score')) AS avg_score
+FROM sentiment FINAL ARRAY JOIN aspects AS a
+WHERE tenant = {tenant:String} AND timestamp >= {since:${TIME}} AND timestamp < {until:${TIME}}
+  AND message_id IN (SELECT e.message_id FROM events AS e WHERE ${MENTIONS_IN("since", "until")} AND ${NOT_SPAM})
+GROUP BY aspect ORDER BY mentions DESC, aspect`
+
+const AUTHOR_ROWS = `
+SELECT ${HANDLE} AS handle, JSONExtractString(e.traits, 'name') AS name,
+  JSONExtractInt(e.properties, 'author_followers') AS followers, ${ENGAGEMENT} AS engagement, e.timestamp AS ts
+FROM events AS e FINAL
+WHERE ${MENTIONS_IN("since", "until")} AND ${NOT_SPAM}`
+
+const authorsSql = (order: string) => `
+SELECT handle, argMax(name, ts) AS name, max(followers) AS followers, count() AS mentions, sum(engagement) AS engagement
+FROM (${AUTHOR_ROWS}) WHERE handle != ''
+GROUP BY handle ORDER BY ${order}, handle LIMIT {top:UInt32}`
+const AUTHORS_BY_REACH_SQL = authorsSql("followers DESC, engagement DESC, mentions DESC")
+const AUTHORS_BY_ENGAGEMENT_SQL = authorsSql("engagement DESC, followers DESC, mentions DESC")
+const AUTHOR_COUNT_SQL = `SELECT uniqExact(handle) AS authors FROM (${AUTHOR_ROWS}) WHERE handle != ''`
+
+const EXISTING_ALERTS_SQL = `
+SELECT alert_id, notified, toString(raised_at) AS raised_at FROM alerts FINAL WHERE tenant = {tenant:String} AND alert_id IN {ids:Array(String)}`
+
+interface FeatureRow {
+  readonly id: string
+  readonly ms: string | number
+  readonly text: string
+  readonly urls: ReadonlyArray<string>
+  readonly hashtags: string | number
+  readonly mentions: string | number
+  readonly followers: string | number | null
+  readonly description: string
+  readonly handle: string
+  readonly engagement: string | number
+}
+
+interface DayRow {
+  readonly day: string
+  readonly mentions: string
+  readonly positive: string
+  readonly negative: string
+  readonly reach: string
+  readonly impressions: string
+  readonly engagement: string
+}
+
+interface AspectRow {
+  readonly aspect: string
+  readonly mentions: string
+  readonly positive: string
+  readonly negative: string
+  readonly avg_score: number
+}
+
+interface AuthorRow {
+  readonly handle: string
+  readonly name: string
+  readonly followers: string
+  readonly mentions: string
+  readonly engagement: string
+}
+
+const share = (part: number, whole: number): number => (whole === 0 ? 0 : Math.round((part / whole) * 10_000) / 10_000)
+const round = (x: number, digits = 4): number => Math.round(x * 10 ** digits) / 10 ** digits
+
+const toAuthor = (r: AuthorRow): ListenAuthor => ({
+  handle: r.handle,
+  ...(r.name === "" ? {} : { name: r.name }),
+  followers: Number(r.followers),
+  mentions: Number(r.mentions),
+  engagement: Number(r.engagement),
+})
+
+// ── Alerts ──────────────────────────────────────────────────────────────────────────────────────────────────────
+
+/** Same tenant, kind and day: same id, so a rerun finds (and the table collapses) the alert it raised before. */
+export const alertId = (tenant: string, kind: SpikeKind, day: string): string =>
+  createHash("sha256").update(`${tenant}\u0000${kind}\u0000${day}`).digest("hex").slice(0, 32)
+
+/** Environment default for the alert webhook. */
+export const alertWebhookFromEnv = (env: NodeJS.ProcessEnv = process.env): string | undefined =>
+  env["CDP_ALERT_WEBHOOK_URL"]?.trim() || undefined
+
+/** What the webhook receives: counts, the day and the tenant; nothing about any person. */
+export interface AlertPayload {
+  readonly type: "cdp.listen.alert"
+  readonly tenant: string
+  readonly alert_id: string
+  readonly kind: SpikeKind
+  readonly day: string
+  readonly value: number
+  readonly baseline_median: number
+  readonly threshold: number
+  readonly mentions: number
+  readonly negative: number
+  /** One line for chat tools that show a `text` field (Slack, Mattermost). */
+  readonly text: string
+}
+
+const WEBHOOK_TIMEOUT_MS = 5_000
+
+/** POSTs one alert; resolves to undefined when delivered or to why not, never rejects. */
+const deliver = async (url: string, payload: AlertPayload): Promise<string | undefined> => {
+  try {
+    const response = await fetch(url, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(payload),
+      signal: AbortSignal.timeout(WEBHOOK_TIMEOUT_MS),
+    })
+    await response.arrayBuffer().catch(() => undefined)
+    return response.ok ? undefined : `HTTP ${response.status}`
+  } catch (error) {
+    const cause = (error as { cause?: { code?: unknown } }).cause
+    if (typeof cause?.code === "string") return cause.code
+    return (error as Error).name === "TimeoutError" ? "timeout" : "unreachable"
+  }
+}
+
+/** A busy day is news only from this many mentions up; a few posts more than a quiet usual are not. */
+const VOLUME_MIN_COUNT = 10
+
+const KIND_WORDS: Readonly<Record<SpikeKind, string>> = {
+  negative_spike: "negative mentions",
+  volume_spike: "mentions",
+}
+
+// ── The report ──────────────────────────────────────────────────────────────────────────────────────────────────
+
+export const listenReport: (
+  options: ListenOptions,
+) => Effect.Effect<ListenReport, WarehouseUnavailable | WarehouseQueryError, Warehouse> = Effect.fn("listenReport")(function* (
+  options: ListenOptions,
+) {
+  const warehouse = yield* Warehouse
+  const now = Date.now()
+  const sinceMs = options.since.getTime()
+  const untilMs = Math.max(sinceMs, (options.until ?? new Date(now)).getTime())
+  const brand = options.brand ?? brandTermsFromEnv()
+  const top = options.top ?? 10
+  const spikeOptions: SpikeOptions = {
+    ...DEFAULT_SPIKE_OPTIONS,
+    k: options.k ?? DEFAULT_SPIKE_OPTIONS.k,
+    windowDays: options.baselineDays ?? DEFAULT_SPIKE_OPTIONS.windowDays,
+  }
+  const baselineDays = spikeOptions.windowDays!
+
+  // Days of the period, and the whole baseline days before it.
+  const sinceDayMs = startOfUtcDay(sinceMs)
+  const lastDayMs = untilMs > sinceMs ? startOfUtcDay(untilMs - 1) : sinceDayMs - DAY_MS
+  const baselineFromMs = sinceDayMs - baselineDays * DAY_MS
+  const topicSinceMs = options.topicDays === undefined ? sinceMs : Math.max(sinceMs, untilMs - options.topicDays * DAY_MS)
+  const topicPreviousMs = topicSinceMs - (untilMs - topicSinceMs)
+  const fromMs = Math.min(baselineFromMs, topicPreviousMs)
+
+  const params = {
+    tenant: options.tenant,
+    from: chTime(fromMs),
+    since: chTime(sinceMs),
+    sinceDay: chTime(sinceDayMs),
+    until: chTime(untilMs),
+    top,
+  }
+
+  // Spam: rules and classifier over every mention the figures, baselines and topics read.
+  const features = yield* warehouse.query<FeatureRow>(FEATURES_SQL, { params })
+  const filter = createSpamFilter({ brand })
+  const spam: Array<string> = []
+  const spamPerDay = new Map<string, number>()
+  const spamReasons: Partial<Record<SpamReason, number>> = {}
+  const topicTexts: Array<string> = []
+  const previousTexts: Array<string> = []
+  let spamFiltered = 0
+  for (const row of features) {
+    const ms = Number(row.ms)
+    const verdict = filter.check({
+      text: row.text,
+      urls: row.urls,
+      hashtags: Number(row.hashtags),
+      mentions: Number(row.mentions),
+      followers: row.followers === null ? undefined : Number(row.followers),
+      engagement: Number(row.engagement),
+      authorDescription: row.description,
+      handle: row.handle,
+    })
+    const inPeriod = ms >= sinceMs && ms < untilMs
+    if (verdict.spam) {
+      spam.push(row.id)
+      // Counted per day as the figures are: whole baseline days, the period's first day from `since`.
+      if (inPeriod || (ms >= baselineFromMs && ms < sinceDayMs)) {
+        const day = dayOf(ms)
+        spamPerDay.set(day, (spamPerDay.get(day) ?? 0) + 1)
+      }
+      if (inPeriod) {
+        spamFiltered++
+        for (const r of verdict.reasons) spamReasons[r] = (spamReasons[r] ?? 0) + 1
+      }
+      continue
+    }
+    if (row.text === "") continue
+    if (ms >= topicSinceMs && ms < untilMs) topicTexts.push(row.text)
+    else if (ms >= topicPreviousMs && ms < topicSinceMs) previousTexts.push(row.text)
+  }
+
+  const withSpam = { ...params, spam }
+  const [dayRows, aspectRows, byReach, byEngagement, authorCount] = yield* Effect.all([
+    warehouse.query<DayRow>(DAYS_SQL, { params: { ...withSpam, from: chTime(baselineFromMs) } }),
+    warehouse.query<AspectRow>(ASPECTS_SQL, { params: withSpam }),
+    warehouse.query<AuthorRow>(AUTHORS_BY_REACH_SQL, { params: withSpam }),
+    warehouse.query<AuthorRow>(AUTHORS_BY_ENGAGEMENT_SQL, { params: withSpam }),
+    warehouse.query<{ authors: string }>(AUTHOR_COUNT_SQL, { params: withSpam }),
+  ])
+
+  // Dense daily series from the first baseline day to the last day of the period (days without mentions are 0).
+  const byDay = new Map(dayRows.map((r) => [r.day, r]))
+  const series: Array<ListenDay> = []
+  for (let ms = baselineFromMs; ms <= lastDayMs; ms += DAY_MS) {
+    const day = dayOf(ms)
+    const r = byDay.get(day)
+    const mentions = Number(r?.mentions ?? 0)
+    const positive = Number(r?.positive ?? 0)
+    const negative = Number(r?.negative ?? 0)
+    series.push({
+      day, mentions, positive, negative, neutral: mentions - positive - negative,
+      reach: Number(r?.reach ?? 0), impressions: Number(r?.impressions ?? 0), engagement: Number(r?.engagement ?? 0),
+      spam: spamPerDay.get(day) ?? 0,
+    })
+  }
+  const days = series.slice(baselineDays)
+
+  // Spikes among the period's days, each against the trailing baseline.
+  const raise = options.raiseAlerts ?? true
+  const found: Array<Omit<ListenSpike, "status" | "notified"> & { readonly mentions: number; readonly negative: number }> = []
+  const kinds: ReadonlyArray<readonly [SpikeKind, (d: ListenDay) => number, SpikeOptions]> = [
+    ["negative_spike", (d) => d.negative, spikeOptions],
+    ["volume_spike", (d) => d.mentions, { ...spikeOptions, minCount: Math.max(spikeOptions.minCount!, VOLUME_MIN_COUNT) }],
+  ]
+  for (const [kind, value, detector] of kinds) {
+    for (const s of detectSpikes(series.map(value), detector, baselineDays)) {
+      const d = series[s.index]!
+      found.push({
+        day: d.day, kind, value: s.value, median: s.median, mad: s.mad, threshold: round(s.threshold, 3),
+        alertId: alertId(options.tenant, kind, d.day), mentions: d.mentions, negative: d.negative,
+      })
+    }
+  }
+  found.sort((a, b) => (a.day < b.day ? -1 : a.day > b.day ? 1 : a.kind < b.kind ? -1 : 1))
+
+  const webhookUrl = options.webhookUrl ?? alertWebhookFromEnv()
+  const errors: Array<string> = []
+  let delivered = 0
+  let raised = 0
+  let existingCount = 0
+  const spikes: Array<ListenSpike> = []
+  if (!raise || found.length === 0) {
+    for (const { mentions: _m, negative: _n, ...s } of found) spikes.push({ ...s, status: "not_raised", notified: false })
+  } else {
+    const existing = new Map(
+      (yield* warehouse.query<{ alert_id: string; notified: number | string; raised_at: string }>(EXISTING_ALERTS_SQL, {
+        params: { tenant: options.tenant, ids: found.map((s) => s.alertId) },
+      })).map((r) => [r.alert_id, { notified: Number(r.notified) === 1, raisedAt: r.raised_at }]),
+    )
+    const rows: Array<Record<string, unknown>> = []
+    const at = chTime(now)
+    for (const { mentions, negative, ...s } of found) {
+      const known = existing.get(s.alertId)
+      const wasNotified = known?.notified === true
+      let notified = wasNotified
+      // New alerts are sent; an earlier one whose delivery failed is sent again.
+      if (webhookUrl !== undefined && !wasNotified) {
+        const payload: AlertPayload = {
+          type: "cdp.listen.alert", tenant: options.tenant, alert_id: s.alertId, kind: s.kind, day: s.day,
+          value: s.value, baseline_median: s.median, threshold: s.threshold, mentions, negative,
+          text: `${options.tenant}: ${KIND_WORDS[s.kind]} spiked on ${s.day}: ${s.value} (usually ${s.median}, threshold ${s.threshold})`,
+        }
+        const failure = yield* Effect.promise(() => deliver(webhookUrl, payload))
+        if (failure === undefined) {
+          delivered++
+          notified = true
+        } else errors.push(failure)
+      }
+      if (known === undefined) raised++
+      else existingCount++
+      if (known === undefined || notified !== wasNotified) {
+        rows.push({
+          tenant: options.tenant, alert_id: s.alertId, kind: s.kind, day: s.day, raised_at: known?.raisedAt ?? at,
+          value: s.value, baseline_median: s.median, mad: s.mad, threshold: s.threshold,
+          details: JSON.stringify({ mentions, negative, k: spikeOptions.k, baseline_days: baselineDays }),
+          notified: notified ? 1 : 0, updated_at: at,
+        })
+      }
+      spikes.push({ ...s, status: known === undefined ? "new" : "existing", notified })
+    }
+    yield* warehouse.insert("alerts", rows)
+    if (errors.length > 0) yield* Effect.logWarning("alert webhook failed", { failed: errors.length, reasons: [...new Set(errors)] })
+  }
+
+  let positive = 0
+  let negative = 0
+  let total = 0
+  let reach = 0
+  let impressions = 0
+  let engagement = 0
+  for (const d of days) {
+    positive += d.positive
+    negative += d.negative
+    total += d.mentions
+    reach += d.reach
+    impressions += d.impressions
+    engagement += d.engagement
+  }
+
+  const report: ListenReport = {
+    tenant: options.tenant,
+    since: new Date(sinceMs).toISOString(),
+    until: new Date(untilMs).toISOString(),
+    generatedAt: new Date(now).toISOString(),
+    brand: [...brand],
+    mentions: { total, spamFiltered, spamReasons, authors: Number(authorCount[0]?.authors ?? 0) },
+    sentiment: {
+      positive, negative, neutral: total - positive - negative,
+      positiveShare: share(positive, total), negativeShare: share(negative, total),
+    },
+    reach, impressions, engagement,
+    days,
+    aspects: aspectRows.map((r) => {
+      const mentions = Number(r.mentions)
+      return {
+        aspect: r.aspect, mentions, positive: Number(r.positive), negative: Number(r.negative),
+        positiveShare: share(Number(r.positive), mentions), negativeShare: share(Number(r.negative), mentions),
+        avgScore: round(Number(r.avg_score)),
+      }
+    }),
+    topAuthors: { byReach: byReach.map(toAuthor), byEngagement: byEngagement.map(toAuthor) },
+    topics: {
+      since: new Date(topicSinceMs).toISOString(),
+      until: new Date(untilMs).toISOString(),
+      previousSince: new Date(topicPreviousMs).toISOString(),
+      phrases: emergingTopics(topicTexts, previousTexts, { brand, top }),
+    },
+    spikes,
+    alerts: {
+      enabled: raise,
+      raised,
+      existing: existingCount,
+      webhook: { configured: webhookUrl !== undefined, delivered, failed: errors.length, errors },
+    },
+    settings: {
+      k: spikeOptions.k!, baselineDays, minHistoryDays: spikeOptions.minHistoryDays!, minCount: spikeOptions.minCount!,
+    },
+  }
+  return report
+})

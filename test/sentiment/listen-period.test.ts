@@ -1,0 +1,34 @@
+import { describe, expect, it } from "vitest"
+import { InvalidPeriod, parseSince, parseUntil } from "../../sentiment/index.ts"
+
+const NOW = new Date("2024-12-02T15:30:00.000Z")
+
+describe("report periods", () => {
+  it("7d and 2w start at midnight UTC that many days before today, so every day of the report is whole", () => {
+    expect(parseSince("7d", NOW).toISOString()).toBe("2024-11-25T00:00:00.000Z")
+    expect(parseSince("2w", NOW).toISOString()).toBe("2024-11-18T00:00:00.000Z")
+    expect(parseSince("1D", NOW).toISOString()).toBe("2024-12-01T00:00:00.000Z")
+  })
+
+  it("hours are exact", () => {
+    expect(parseSince("24h", NOW).toISOString()).toBe("2024-12-01T15:30:00.000Z")
+  })
+
+  it("a date is its midnight UTC; an ISO time is that instant", () => {
+    expect(parseSince("2024-10-01", NOW).toISOString()).toBe("2024-10-01T00:00:00.000Z")
+    expect(parseSince("2024-10-01T12:00:00+02:00", NOW).toISOString()).toBe("2024-10-01T10:00:00.000Z")
+  })
+
+  it("an end date includes that whole day", () => {
+    expect(parseUntil("2024-12-01", NOW).toISOString()).toBe("2024-12-02T00:00:00.000Z")
+    expect(parseUntil("2024-12-01T06:00:00Z", NOW).toISOString()).toBe("2024-12-01T06:00:00.000Z")
+    expect(parseUntil("1d", NOW).toISOString()).toBe("2024-12-01T00:00:00.000Z")
+  })
+
+  it("anything else is refused with a message that says what is accepted", () => {
+    for (const bad of ["", "7", "7x", "last week", "2024-13-45", "yesterday"]) {
+      expect(() => parseSince(bad, NOW), bad).toThrow(InvalidPeriod)
+    }
+    expect(() => parseSince("soon", NOW)).toThrow(/use 7d, 2w, 24h, a date/)
+  })
+})
