@@ -15,6 +15,17 @@ const MAX_MS = Date.UTC(2299, 11, 31, 23, 59, 59, 999)
  * or NaN when it is not one. Calendar validity is checked, not left to Date's lenient rollover.
  */
 export const parseIsoDateTime = (text: string): number => {
+  // One-entry memo: a batch repeats its sentAt on every message.
+  if (text === lastParsedText) return lastParsedMs
+  lastParsedMs = parseUncached(text)
+  lastParsedText = text
+  return lastParsedMs
+}
+
+let lastParsedText = ""
+let lastParsedMs = Number.NaN
+
+const parseUncached = (text: string): number => {
   const m = ISO_DATE_TIME.exec(text)
   if (m === null) return Number.NaN
   const year = +m[1]!

@@ -132,7 +132,16 @@ const contentMessageId = (tenant: string, message: SegmentMessage): string => {
   return `cdp-${createHash("sha256").update(tenant).update("\0").update(JSON.stringify(stable)).digest("hex").slice(0, 32)}`
 }
 
-const toIso = (ms: number): string => new Date(ms).toISOString()
+// One-entry memo: the messages of a batch share receivedAt and usually sentAt, and formatting dates is not free.
+let lastIsoMs = Number.NaN
+let lastIso = ""
+const toIso = (ms: number): string => {
+  if (ms !== lastIsoMs) {
+    lastIso = new Date(ms).toISOString()
+    lastIsoMs = ms
+  }
+  return lastIso
+}
 
 /**
  * Segment's timestamp rules: the client's time is `originalTimestamp`; when `sentAt` is known, the event time is
