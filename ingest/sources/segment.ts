@@ -143,6 +143,12 @@ const toIso = (ms: number): string => {
   return lastIso
 }
 
+/** A valid time sent already as toISOString writes it ("2024-09-02T11:39:49.076Z", as SDKs send) is kept as is. */
+const canonicalIso = (sent: string, ms: number): string =>
+  sent.length === 24 && sent.charCodeAt(23) === 90 /* Z */ && sent.charCodeAt(10) === 84 /* T */ && sent.charCodeAt(19) === 46
+    ? sent
+    : toIso(ms)
+
 /**
  * Segment's timestamp rules: the client's time is `originalTimestamp`; when `sentAt` is known, the event time is
  * `receivedAt - (sentAt - originalTimestamp)`, which removes the client's clock skew.
@@ -157,9 +163,9 @@ const eventTimes = (m: SegmentMessage, ctx: ReceiveContext) => {
     timestampMs = ctx.receivedAtMs - (sentMs - originalMs)
   }
   return {
-    timestamp: toIso(timestampMs),
-    originalTimestamp: Number.isNaN(originalMs) ? null : toIso(originalMs),
-    sentAt: Number.isNaN(sentMs) ? null : toIso(sentMs),
+    timestamp: timestampMs === originalMs ? canonicalIso(clientTime!, originalMs) : toIso(timestampMs),
+    originalTimestamp: Number.isNaN(originalMs) ? null : canonicalIso(clientTime!, originalMs),
+    sentAt: Number.isNaN(sentMs) ? null : canonicalIso(sentAt!, sentMs),
   }
 }
 

@@ -87,6 +87,13 @@ describe("Segment message normalisation", () => {
     expect(batched.timestamp).toBe("2024-10-01T12:00:09.000Z")
   })
 
+  it("writes every time in UTC ISO-8601 with milliseconds, whatever offset or precision was sent", () => {
+    const e = normaliseSegmentMessage({ ...base, timestamp: "2024-10-01T13:00:00+01:00", sentAt: "2024-10-01T12:00:01.5Z" }, { ...ctx, correctClockSkew: false })
+    expect([e.timestamp, e.originalTimestamp, e.sentAt]).toEqual(["2024-10-01T12:00:00.000Z", "2024-10-01T12:00:00.000Z", "2024-10-01T12:00:01.500Z"])
+    const canonical = normaliseSegmentMessage({ ...base, timestamp: "2024-10-01T12:00:00.123Z" }, { ...ctx, correctClockSkew: false })
+    expect(canonical.timestamp).toBe("2024-10-01T12:00:00.123Z")
+  })
+
   it("uses receivedAt when the message has no time at all", () => {
     expect(normaliseSegmentMessage(base, ctx).timestamp).toBe("2024-10-01T12:00:10.000Z")
   })
