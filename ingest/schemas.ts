@@ -25,7 +25,40 @@ export const parseIsoDateTime = (text: string): number => {
 let lastParsedText = ""
 let lastParsedMs = Number.NaN
 
+/** The decimal number in t[from, to), or -1 when a character is not a digit. */
+const digits = (t: string, from: number, to: number): number => {
+  let value = 0
+  for (let i = from; i < to; i++) {
+    const d = t.charCodeAt(i) - 48
+    if (d < 0 || d > 9) return -1
+    value = value * 10 + d
+  }
+  return value
+}
+
+/** The form SDKs send ("2024-09-02T11:39:49.076Z"), read without a regular expression; NaN when not that form. */
+const parseCanonical = (t: string): number => {
+  if (t.charCodeAt(23) !== 90 || t.charCodeAt(10) !== 84 || t.charCodeAt(19) !== 46 || t.charCodeAt(4) !== 45 ||
+    t.charCodeAt(7) !== 45 || t.charCodeAt(13) !== 58 || t.charCodeAt(16) !== 58) return Number.NaN
+  const year = digits(t, 0, 4)
+  const month = digits(t, 5, 7)
+  const day = digits(t, 8, 10)
+  const hour = digits(t, 11, 13)
+  const minute = digits(t, 14, 16)
+  const second = digits(t, 17, 19)
+  const ms = digits(t, 20, 23)
+  if (year < 0 || ms < 0 || month < 1 || month > 12 || day < 1 || day > DAYS_IN_MONTH[month - 1]! ||
+    hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 59) return Number.NaN
+  if (month === 2 && day === 29 && !(year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0))) return Number.NaN
+  const result = Date.UTC(year, month - 1, day, hour, minute, second, ms)
+  return result >= MIN_MS && result <= MAX_MS ? result : Number.NaN
+}
+
 const parseUncached = (text: string): number => {
+  if (text.length === 24) {
+    const fast = parseCanonical(text)
+    if (!Number.isNaN(fast)) return fast
+  }
   const m = ISO_DATE_TIME.exec(text)
   if (m === null) return Number.NaN
   const year = +m[1]!

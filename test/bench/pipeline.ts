@@ -15,7 +15,7 @@ import { freshDir, removeDir } from "../support/pipeline.ts"
 
 const TOTAL = Number(process.env["BENCH_MESSAGES"] ?? 1_000_000)
 const BATCH = 500
-const CONCURRENCY = Number(process.env["BENCH_CONCURRENCY"] ?? 8)
+const CONCURRENCY = Number(process.env["BENCH_CONCURRENCY"] ?? 16)
 const KEY = "wk_bench"
 const CEILING_BATCH = 50_000
 

@@ -1,0 +1,23 @@
+import fc from "fast-check"
+import { describe, expect, it } from "vitest"
+import { parseIsoDateTime } from "../../ingest/schemas.ts"
+
+describe("ISO-8601 date-time parsing", () => {
+  it("reads any valid instant written as toISOString writes it, to the millisecond (property)", () => {
+    fc.assert(fc.property(fc.date({ min: new Date("1900-01-01T00:00:00Z"), max: new Date("2299-12-31T23:59:59Z"), noInvalidDate: true }), (d) =>
+      parseIsoDateTime(d.toISOString()) === d.getTime()))
+  })
+
+  it("refuses impossible calendar dates and out-of-range years in every form", () => {
+    for (const bad of ["2023-02-29T10:00:00.000Z", "2024-13-01T00:00:00.000Z", "2024-04-31T00:00:00.000Z", "2024-01-01T24:00:00.000Z",
+      "1899-12-31T23:59:59.999Z", "2024-01-01T00:00:00.00xZ", "2023-02-29T10:00:00Z", "yesterday", ""]) {
+      expect(parseIsoDateTime(bad), bad).toBeNaN()
+    }
+  })
+
+  it("accepts offsets, missing seconds and no zone (UTC)", () => {
+    expect(parseIsoDateTime("2024-02-29T10:00:00.000Z")).toBe(Date.UTC(2024, 1, 29, 10))
+    expect(parseIsoDateTime("2024-10-01T13:00+01:00")).toBe(Date.UTC(2024, 9, 1, 12))
+    expect(parseIsoDateTime("2024-10-01T12:00:00")).toBe(Date.UTC(2024, 9, 1, 12))
+  })
+})
