@@ -106,6 +106,17 @@ const bodyWriteKey = (body: string): string | undefined => {
 
 const UNAUTHORIZED_HEADERS = { "www-authenticate": 'Basic realm="cdp collector"' }
 
+/** 401 for a request without a known write key; `how` says where the key may be sent. */
+const unauthorized = (key: string | undefined, how: string) =>
+  refuse(401, key === undefined ? "missing_write_key" : "unknown_write_key",
+    key === undefined ? `no write key: send it as ${how}` : "the write key is not known to this collector",
+    UNAUTHORIZED_HEADERS)
+
+/** The request body, read up to `limit` bytes and decoded by its Content-Encoding. */
+const receiveBody = (req: IncomingMessage, limit: number) =>
+  Effect.map(Effect.promise(() => readBody(req, limit)), (raw) =>
+    raw instanceof BodyTooLarge ? raw : decodeBody(raw, req.headers["content-encoding"], limit))
+
 const makeCollector = (options: CollectorOptions) =>
   Effect.gen(function* () {
     const pipeline = yield* Pipeline
@@ -142,20 +153,12 @@ const makeCollector = (options: CollectorOptions) =>
         if (headerKey !== undefined && tenant === undefined) {
           return refuse(401, "unknown_write_key", "the write key is not known to this collector", UNAUTHORIZED_HEADERS)
         }
-        const limit = bodyLimit(route)
-        const raw = yield* Effect.promise(() => readBody(req, limit))
-        const body = raw instanceof BodyTooLarge ? raw : decodeBody(raw, req.headers["content-encoding"], limit)
+        const body = yield* receiveBody(req, bodyLimit(route))
         if (body instanceof Error) return refuse(415, "bad_encoding", body.message)
         if (tenant === undefined) {
           const key = typeof body === "string" ? bodyWriteKey(body) : undefined
           tenant = key === undefined ? undefined : options.writeKeys.tenantOf(key)
-          if (tenant === undefined) {
-            return refuse(401, key === undefined ? "missing_write_key" : "unknown_write_key",
-              key === undefined
-                ? "no write key: send it as the user name of HTTP Basic auth (Authorization: Basic base64(KEY:))"
-                : "the write key is not known to this collector",
-              UNAUTHORIZED_HEADERS)
-          }
+          if (tenant === undefined) return unauthorized(key, "the user name of HTTP Basic auth (Authorization: Basic base64(KEY:))")
         }
         if (body instanceof BodyTooLarge) {
           return refuse(413, "body_too_large",
@@ -185,15 +188,8 @@ const makeCollector = (options: CollectorOptions) =>
         // Some webhook senders cannot send Basic auth: the key may come as ?write_key= (never logged).
         const key = headerKey ?? new URL(req.url ?? "/", "http://x").searchParams.get("write_key") ?? undefined
         const tenant = key === undefined ? undefined : options.writeKeys.tenantOf(key)
-        if (tenant === undefined) {
-          return refuse(401, key === undefined ? "missing_write_key" : "unknown_write_key",
-            key === undefined
-              ? "no write key: send it as the user name of HTTP Basic auth, or as ?write_key="
-              : "the write key is not known to this collector",
-            UNAUTHORIZED_HEADERS)
-        }
-        const raw = yield* Effect.promise(() => readBody(req, WEBHOOK_BODY_LIMIT))
-        const body = raw instanceof BodyTooLarge ? raw : decodeBody(raw, req.headers["content-encoding"], WEBHOOK_BODY_LIMIT)
+        if (tenant === undefined) return unauthorized(key, "the user name of HTTP Basic auth, or as ?write_key=")
+        const body = yield* receiveBody(req, WEBHOOK_BODY_LIMIT)
         if (body instanceof Error) return refuse(415, "bad_encoding", body.message)
         if (body instanceof BodyTooLarge) return refuse(413, "body_too_large", `a webhook body may be at most ${WEBHOOK_BODY_LIMIT / 1024 / 1024} MB`)
         if (name === "sendgrid" && options.sendgridVerificationKey !== undefined) {
