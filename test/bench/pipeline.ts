@@ -31,8 +31,18 @@ const batchBody = (start: number) => {
   return `{"batch":[${parts.join(",")}]}`
 }
 
+/** CPU time (user + system) a process has used so far, from /proc (Linux). */
+const processCpuSeconds = (pid: number): number => {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")
+    return (Number(fields[11]) + Number(fields[12])) / 100
+  } catch {
+    return Number.NaN
+  }
+}
+
 const startServer = (dataDir: string) =>
-  new Promise<{ url: string; stop: () => Promise<void> }>((resolve, reject) => {
+  new Promise<{ url: string; cpuSeconds: () => number; stop: () => Promise<void> }>((resolve, reject) => {
     // BENCH_SERVER_NODE_ARGS (e.g. "--cpu-prof") profiles the server side.
     const nodeArgs = (process.env["BENCH_SERVER_NODE_ARGS"] ?? "").split(" ").filter((a) => a !== "")
     const child = spawn(process.execPath, [...nodeArgs, CDP_BIN, "serve", "--port", "0", "--data-dir", dataDir, "--write-key", KEY], {
@@ -42,7 +52,13 @@ const startServer = (dataDir: string) =>
     child.stderr.on("data", (d: Buffer) => {
       err += d.toString()
       const m = /listening on (http:\/\/\S+)/.exec(err)
-      if (m) resolve({ url: m[1]!, stop: () => new Promise((r) => { child.once("exit", () => r()); child.kill("SIGTERM") }) })
+      if (m) {
+        resolve({
+          url: m[1]!,
+          cpuSeconds: () => processCpuSeconds(child.pid!),
+          stop: () => new Promise((r) => { child.once("exit", () => r()); child.kill("SIGTERM") }),
+        })
+      }
     })
     child.once("exit", (code) => reject(new Error(`cdp serve exited ${code}: ${err}`)))
   })
@@ -66,6 +82,8 @@ const endToEnd = async () => {
     })
   let next = 0
   let accepted = 0
+  const serverCpuBefore = server.cpuSeconds()
+  const clientCpuBefore = process.cpuUsage()
   const started = performance.now()
   const worker = async () => {
     while (next < TOTAL) {
@@ -78,12 +96,15 @@ const endToEnd = async () => {
   }
   await Promise.all(Array.from({ length: CONCURRENCY }, worker))
   const seconds = (performance.now() - started) / 1000
+  const serverCpu = server.cpuSeconds() - serverCpuBefore
+  const clientUsage = process.cpuUsage(clientCpuBefore)
+  const clientCpu = (clientUsage.user + clientUsage.system) / 1e6
   agent.destroy()
   await server.stop()
   // Count what landed (outside the timing): every 2xx must be there.
   const landed = await Effect.runPromise(countEvents(dataDir))
   removeDir(dataDir)
-  return { seconds, accepted, landed }
+  return { seconds, accepted, landed, serverCpu, clientCpu }
 }
 
 const countEvents = (dataDir: string) =>
@@ -137,6 +158,8 @@ process.stdout.write(`\n| measure | rows | seconds | events/s |\n|---|---:|---:|
 for (const [name, n, s, rate] of rows) {
   process.stdout.write(`| ${name} | ${n.toLocaleString("en")} | ${s.toFixed(2)} | ${Math.round(rate).toLocaleString("en")} |\n`)
 }
+process.stdout.write(`\nCPU during the end-to-end run: cdp serve ${e2e.serverCpu.toFixed(1)} core-s, load generator ${e2e.clientCpu.toFixed(1)} core-s ` +
+  `(of ${(e2e.seconds * cores).toFixed(1)} available on ${cores} cores)\n`)
 process.stdout.write(`\nend-to-end / ceiling = ${(e2eRate / ceilRate).toFixed(2)}  (targets: >= 50,000 events/s on 2 cores, >= 0.5)\n`)
 if (e2e.landed !== TOTAL || e2e.accepted !== TOTAL) {
   process.stdout.write(`WARNING: sent ${TOTAL}, answered accepted ${e2e.accepted}, landed ${e2e.landed}\n`)
