@@ -23,6 +23,28 @@ const parsePort = (value: string): number => {
 
 const collect = (value: string, previous: Array<string>) => [...previous, value]
 
+const parseJsonObject = (what: string) => (value: string): Record<string, unknown> => {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(value)
+  } catch (e) {
+    throw new InvalidArgumentError(`${what} must be a JSON object: ${(e as Error).message}`)
+  }
+  if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) throw new InvalidArgumentError(`${what} must be a JSON object`)
+  return parsed as Record<string, unknown>
+}
+
+/** CDP_SOURCE_OPTIONS: per source, its settings, e.g. {"calls":{"columns":{"phone":"From"},"defaultCountry":"GB"}}. */
+const sourceOptionsFromEnv = (): Record<string, Record<string, unknown>> => {
+  const text = process.env["CDP_SOURCE_OPTIONS"]
+  if (text === undefined || text.trim() === "") return {}
+  try {
+    return parseJsonObject("CDP_SOURCE_OPTIONS")(text) as Record<string, Record<string, unknown>>
+  } catch (e) {
+    return program.error(`cdp: ${(e as Error).message}`)
+  }
+}
+
 const dataDirOption = () =>
   new Option("--data-dir <dir>", `where the embedded warehouse keeps its data (env CDP_DATA_DIR)`).default(DEFAULT_DATA_DIR)
 
@@ -78,6 +100,7 @@ Examples:
     })
     const layer = Collector.layer({
       port, host, writeKeys: keys, sendgridVerificationKey: process.env["CDP_SENDGRID_VERIFICATION_KEY"] || undefined,
+      sourceOptions: sourceOptionsFromEnv(),
     }).pipe(Layer.provideMerge(pipelineLayer(config)))
     runCommand(Effect.scoped(main).pipe(Effect.provide(layer), Effect.provide(serverLogger)))
   })
@@ -90,19 +113,26 @@ program
   .option("--tenant <tenant>", "tenant the data belongs to", DEFAULT_TENANT)
   .addOption(dataDirOption())
   .option("--dry-run", "validate the file and report what would land, without landing anything")
+  .option("--source-options <json>", "the source's settings as JSON (default: its entry in CDP_SOURCE_OPTIONS)", parseJsonObject("--source-options"))
   .addHelpText("after", `
 Sources:
 ${[...FILE_SOURCES.values()].map((s) => `  ${s.name.padEnd(10)} ${s.description}`).join("\n")}
 
+Source settings: calls takes {"columns": {field: column name or null}, "defaultCountry": "US", "fallbackCountries": ["GB"]}
+with fields call_id, started_at, duration_s, direction, phone, agent, queue, outcome, notes.
+
 Examples:
   $ npx cdp ingest --source segment web.ndjson
+  $ npx cdp ingest --source calls twilio-export.csv --source-options '{"columns":{"call_id":"CallSid","phone":"From","notes":"Transcript"},"defaultCountry":"GB"}'
+  $ npx cdp ingest --source email support-archive.mbox
   $ npx cdp ingest --source segment export.ndjson --tenant acme --data-dir /var/lib/cdp`)
-  .action((file: string, opts: { source: string; tenant: string; dataDir: string; dryRun?: boolean }) => {
-    if (opts.dryRun) return runCommand(dryRun(opts.source, file, opts.tenant))
+  .action((file: string, opts: { source: string; tenant: string; dataDir: string; dryRun?: boolean; sourceOptions?: Record<string, unknown> }) => {
+    const sourceOptions = opts.sourceOptions ?? sourceOptionsFromEnv()[opts.source]
+    if (opts.dryRun) return runCommand(dryRun(opts.source, file, opts.tenant, sourceOptions))
     const config = backendConfig(opts.dataDir)
     const main = Effect.gen(function* () {
       const progress = progressBar(file)
-      const summary = yield* importFile(opts.source, file, { tenant: opts.tenant, onProgress: progress.update }).pipe(
+      const summary = yield* importFile(opts.source, file, { tenant: opts.tenant, onProgress: progress.update, sourceOptions }).pipe(
         Effect.ensuring(Effect.sync(() => progress.stop())),
       )
       process.stdout.write(
@@ -345,14 +375,14 @@ Examples:
   })
 
 /** `cdp ingest --dry-run`: parses and validates with the same source, lands nothing, needs no data dir. */
-const dryRun = (sourceName: string, file: string, tenant: string) =>
+const dryRun = (sourceName: string, file: string, tenant: string, sourceOptions: Record<string, unknown> | undefined) =>
   Effect.gen(function* () {
     const source = FILE_SOURCES.get(sourceName)!
     let accepted = 0
     const rejected: Array<string> = []
     yield* Effect.tryPromise({
       try: async () => {
-        for await (const item of source.read(file, { tenant, receivedAtMs: Date.now() })) {
+        for await (const item of source.read(file, { tenant, receivedAtMs: Date.now(), ...(sourceOptions === undefined ? {} : { options: sourceOptions }) })) {
           if (item._tag === "event") accepted++
           else rejected.push(`${item.deadLetter.rejection.rule} ${item.deadLetter.rejection.field}: ${item.deadLetter.rejection.message}`)
         }

@@ -20,6 +20,8 @@ export interface CollectorOptions {
   readonly publishTimeout?: Duration.Input
   /** SendGrid's Event Webhook verification key: when set, unsigned or badly signed SendGrid posts are refused. */
   readonly sendgridVerificationKey?: string | undefined
+  /** Per webhook source, its settings (e.g. calls: {columns, defaultCountry}). */
+  readonly sourceOptions?: Readonly<Record<string, Record<string, unknown>>>
 }
 
 /** Webhook bodies may hold many items (a SendGrid batch, a CSV export, a mail with attachments). */
@@ -206,7 +208,9 @@ const makeCollector = (options: CollectorOptions) =>
             return refuse(401, "bad_signature", "the SendGrid signature does not match the body and the configured verification key")
           }
         }
-        const items = yield* Effect.promise(() => Promise.resolve(source.parse(body, { tenant, receivedAtMs: Date.now() })))
+        const sourceOptions = options.sourceOptions?.[name]
+        const items = yield* Effect.promise(() =>
+          Promise.resolve(source.parse(body, { tenant, receivedAtMs: Date.now(), ...(sourceOptions === undefined ? {} : { options: sourceOptions }) })))
         return yield* submitItems(items)
       })
 

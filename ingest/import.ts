@@ -29,7 +29,12 @@ const BATCH = 5_000
 export const importFile = Effect.fn("importFile")(function* (
   sourceName: string,
   path: string,
-  options: { readonly tenant: string; readonly onProgress?: (bytesRead: number) => void },
+  options: {
+    readonly tenant: string
+    readonly onProgress?: (bytesRead: number) => void
+    /** Source-specific settings (calls: column mapping and countries). */
+    readonly sourceOptions?: Record<string, unknown> | undefined
+  },
 ) {
   const source = FILE_SOURCES.get(sourceName)
   if (source === undefined) {
@@ -42,6 +47,7 @@ export const importFile = Effect.fn("importFile")(function* (
     tenant: options.tenant,
     receivedAtMs: Date.now(),
     ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
+    ...(options.sourceOptions === undefined ? {} : { options: options.sourceOptions }),
   })[Symbol.asyncIterator]()
   let events: Array<CanonicalEvent> = []
   let deadLetters: Array<DeadLetter> = []

@@ -46,6 +46,19 @@ describe("cdp ingest", () => {
     expect(existsSync(data)).toBe(false)
   })
 
+  it("maps a call export's own column names with --source-options", () => {
+    const file = join(dir, "twilio.csv")
+    writeFileSync(file, 'CallSid,When,Secs,Dir,From,Rep,Line,Result,Transcript\r\nCA9,2024-09-16T09:28:50Z,60,inbound,07700 900123,Riley,Billing,resolved,"Great help, thanks"\r\n')
+    const mapping = JSON.stringify({ columns: { call_id: "CallSid", started_at: "When", duration_s: "Secs", direction: "Dir", phone: "From", agent: "Rep", queue: "Line", outcome: "Result", notes: "Transcript" }, defaultCountry: "GB" })
+    const data = join(dir, "data")
+    const unmapped = runCdp(["ingest", "--source", "calls", file, "--data-dir", data])
+    expect(unmapped.stdout).toContain("0 accepted")
+    const mapped = runCdp(["ingest", "--source", "calls", file, "--source-options", mapping, "--data-dir", data])
+    expect(mapped.stdout).toContain("1 accepted (1 landed")
+    const [row] = runCdp(["query", "SELECT message_id, JSONExtractString(properties, 'phone_e164') AS e164 FROM events", "--data-dir", data]).stdout.trim().split("\n")
+    expect(JSON.parse(row!)).toEqual({ message_id: "CA9", e164: "+447700900123" })
+  })
+
   it("fails with one clear line for a missing file or an unknown source", () => {
     const missing = runCdp(["ingest", "--source", "segment", join(dir, "nope.ndjson"), "--data-dir", join(dir, "data")])
     expect(missing.status).toBe(1)
