@@ -264,18 +264,20 @@ sentiment
   .description("score texts, one per input line, into one JSON result per output line (nothing is stored)")
   .argument("[file]", "a file of texts, one per line; - or nothing for standard input")
   .addOption(new Option("--format <format>", "output format").choices(["json", "table"]).default("json"))
+  .option("--tenant <tenant>", "use this tenant's aspects from CDP_ASPECTS_FILE", DEFAULT_TENANT)
   .addHelpText("after", `
 Each result: {"status","score","label","evidence":[{token,rule,weight}],"aspects":[...]} (score in [-1, 1];
 labels positive / neutral / negative at +-0.05). Non-English text is "unscored" with a reason. Brand names in
-CDP_BRAND_TERMS (comma separated) do not count.
+CDP_BRAND_TERMS (comma separated) do not count. CDP_ASPECTS_FILE adds aspects: {"*": {"sizing": ["size", "fit"]},
+"acme": {"loyalty": ["points", "rewards card"]}} ("*" for every tenant).
 
 Examples:
   $ echo "the jacket is great but delivery was sooo slow" | npx cdp sentiment score
   $ npx cdp sentiment score reviews.txt --format table`)
-  .action((file: string | undefined, opts: { format: OutputFormat }) => {
+  .action((file: string | undefined, opts: { format: OutputFormat; tenant: string }) => {
     runCommand(Effect.gen(function* () {
       const { scoreTextLines } = yield* Effect.promise(() => import("./sentiment.ts"))
-      yield* scoreTextLines(file, opts.format)
+      yield* scoreTextLines(file, opts.format, opts.tenant)
     }))
   })
 
@@ -292,8 +294,9 @@ Examples:
     const since = new Date(opts.since)
     if (Number.isNaN(since.getTime())) program.error(`cdp: --since "${opts.since}" is not a date (use e.g. 2024-09-01)`)
     const main = Effect.gen(function* () {
-      const { rescore, brandTermsFromEnv } = yield* Effect.promise(() => import("../sentiment/index.ts"))
-      const summary = yield* rescore({ since, scoreOptions: { brand: brandTermsFromEnv() }, ...(opts.tenant ? { tenant: opts.tenant } : {}) })
+      const { rescore, sentimentConfigFromEnv } = yield* Effect.promise(() => import("../sentiment/index.ts"))
+      const config = yield* Effect.try({ try: () => sentimentConfigFromEnv(), catch: (e) => e as Error })
+      const summary = yield* rescore({ since, config, ...(opts.tenant ? { tenant: opts.tenant } : {}) })
       process.stdout.write(`rescored ${summary.texts} texts with model ${summary.model || "(none)"}: ${summary.scored} scored, ${summary.unscored} unscored\n`)
     })
     runCommand(main.pipe(Effect.provide(warehouseLayer(backendConfig(opts.dataDir))), Effect.provide(commandLogger)))

@@ -3,13 +3,13 @@ import { createReadStream } from "node:fs"
 import { createInterface } from "node:readline"
 import { Effect } from "effect"
 import { FileUnreadable } from "../ingest/import.ts"
-import { brandTermsFromEnv, createScorer } from "../sentiment/index.ts"
+import { sentimentConfigFromEnv, tenantScorers } from "../sentiment/index.ts"
 import { formatRows, type OutputFormat } from "./format.ts"
 
-export const scoreTextLines = (file: string | undefined, format: OutputFormat) =>
+export const scoreTextLines = (file: string | undefined, format: OutputFormat, tenant: string) =>
   Effect.tryPromise({
     try: async () => {
-      const scorer = createScorer({ brand: brandTermsFromEnv() })
+      const scorer = tenantScorers(sentimentConfigFromEnv())(tenant)
       const input = file === undefined || file === "-" ? process.stdin : createReadStream(file)
       const lines = createInterface({ input, crlfDelay: Infinity })
       const table: Array<Record<string, unknown>> = []
@@ -29,5 +29,8 @@ export const scoreTextLines = (file: string | undefined, format: OutputFormat) =
       }
       if (format === "table") process.stdout.write(`${formatRows(table, "table")}\n`)
     },
-    catch: (cause) => new FileUnreadable({ path: file ?? "-", reason: (cause as { code?: string }).code === "ENOENT" ? "no such file" : String(cause) }),
+    catch: (cause) =>
+      cause instanceof Error && "_tag" in cause
+        ? cause
+        : new FileUnreadable({ path: file ?? "-", reason: (cause as { code?: string }).code === "ENOENT" ? "no such file" : String(cause) }),
   })

@@ -3,7 +3,7 @@
 // text (ingest/archive.ts) so it can be replayed.
 import { Context, Effect, Layer } from "effect"
 import { identityStage } from "../identity/index.ts"
-import { brandTermsFromEnv, sentimentStage } from "../sentiment/index.ts"
+import { type SentimentConfig, type SentimentConfigInvalid, sentimentConfigFromEnv, sentimentStage } from "../sentiment/index.ts"
 import { makeEventSink } from "../warehouse/sink.ts"
 import { makeArchiveWriter } from "./archive.ts"
 import { type BusUnavailable, EventBus, Topics } from "./bus.ts"
@@ -22,9 +22,9 @@ export interface PipelineCounters {
 }
 
 /** Stages every event passes, in order (validation happened at the edge; consent comes later). */
-export const eventStages = (): ReadonlyArray<Stage<CanonicalEvent>> => [
+export const eventStages = (sentiment: SentimentConfig): ReadonlyArray<Stage<CanonicalEvent>> => [
   identityStage,
-  sentimentStage({ brand: brandTermsFromEnv() }),
+  sentimentStage(sentiment),
 ]
 
 export interface SubmitOptions {
@@ -59,7 +59,7 @@ export class Pipeline extends Context.Service<Pipeline, PipelineShape>()("cdp/Pi
       const bus = yield* EventBus
       const sink = yield* makeEventSink
       const archive = yield* makeArchiveWriter
-      const stages = eventStages()
+      const stages = eventStages(yield* Effect.try({ try: () => sentimentConfigFromEnv(), catch: (e) => e as SentimentConfigInvalid }))
       const counters: PipelineCounters = { accepted: 0, rejected: 0, landed: 0, duplicates: 0, dropped: 0, archived: 0 }
 
       const handleEvents = (batch: ReadonlyArray<CanonicalEvent>) =>

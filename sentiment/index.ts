@@ -8,7 +8,7 @@ export { compileAspects, DEFAULT_ASPECTS, type AspectTaxonomy, type CompiledAspe
 export { cleanText, compileBrand } from "./hygiene.ts"
 export { detectLanguage } from "./language.ts"
 export { classReport, evaluate, pearson, polarityOf, weightedF1, type ClassReport, type Evaluation, type Polarity } from "./evaluate.ts"
-export { brandTermsFromEnv, sentimentRecord, sentimentStage } from "./stage.ts"
+export { sentimentRecord, sentimentStage } from "./stage.ts"
 export { rescore, type RescoreSummary } from "./rescore.ts"
 export {
   alertId, alertWebhookFromEnv, InvalidPeriod, listenReport, parseSince, parseUntil, type AlertPayload, type ListenAspect,
@@ -25,3 +25,4 @@ export {
   baselineAt, DEFAULT_SPIKE_OPTIONS, detectSpikes, median, medianAbsoluteDeviation, type Baseline, type Spike,
   type SpikeOptions,
 } from "./spikes.ts"
+export { brandTermsFromEnv, parseAspectsConfig, type SentimentConfig, SentimentConfigInvalid, sentimentConfigFromEnv, tenantScorers } from "./config.ts"

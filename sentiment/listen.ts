@@ -8,7 +8,7 @@ import { chDateTime } from "../warehouse/sink.ts"
 import { Warehouse, type WarehouseQueryError, type WarehouseUnavailable } from "../warehouse/warehouse.ts"
 import { createSpamFilter, type SpamReason } from "./spam.ts"
 import { DEFAULT_SPIKE_OPTIONS, detectSpikes, type SpikeOptions } from "./spikes.ts"
-import { brandTermsFromEnv } from "./stage.ts"
+import { brandTermsFromEnv } from "./config.ts"
 import { emergingTopics, type EmergingTopic } from "./topics.ts"
 
 export interface ListenOptions {

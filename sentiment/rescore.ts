@@ -4,7 +4,7 @@ import { Effect } from "effect"
 import type { Channel } from "../ingest/message.ts"
 import { chDateTime, sentimentRow } from "../warehouse/sink.ts"
 import { Warehouse } from "../warehouse/warehouse.ts"
-import { createScorer, type ScoreOptions } from "./score.ts"
+import { type SentimentConfig, tenantScorers } from "./config.ts"
 import { sentimentRecord } from "./stage.ts"
 
 export interface RescoreSummary {
@@ -29,11 +29,11 @@ const PAGE = 10_000
 export const rescore = Effect.fn("rescore")(function* (options: {
   readonly since: Date
   readonly tenant?: string
-  readonly scoreOptions?: ScoreOptions
+  readonly config?: SentimentConfig
   readonly onProgress?: (done: number) => void
 }) {
   const warehouse = yield* Warehouse
-  const scorer = createScorer(options.scoreOptions ?? {})
+  const scorerFor = tenantScorers(options.config ?? { brand: [], aspects: {} })
   let cursor = { tenant: "", messageId: "" }
   let texts = 0
   let scored = 0
@@ -60,7 +60,7 @@ export const rescore = Effect.fn("rescore")(function* (options: {
     if (page.length === 0) break
     const scoredAt = new Date().toISOString()
     const rows = page.map((t) => {
-      const sentiment = sentimentRecord(scorer.score(t.text))
+      const sentiment = sentimentRecord(scorerFor(t.tenant).score(t.text))
       model = sentiment.model
       if (sentiment.status === "scored") scored++
       return sentimentRow({
