@@ -52,10 +52,16 @@ const program = new Command("cdp")
   .description("Privacy-first customer data platform: collect, validate and land customer signals in ClickHouse.")
   .showHelpAfterError("(run cdp --help for usage)")
   .addHelpText("after", `
-Examples:
-  $ npx cdp demo                                   land a bundled sample and show what landed
-  $ npx cdp serve --port 8787                      run the Segment-compatible collector
-  $ npx cdp ingest --source segment events.ndjson  push a file through the pipeline
+Examples (cdp COMMAND --help shows each command's own):
+  $ npx cdp demo                                     land a bundled sample and show what landed
+  $ npx cdp serve --port 8787                        run the Segment-compatible collector and webhooks
+  $ npx cdp ingest --source email support.mbox       push a file through the pipeline (--dry-run to check it)
+  $ npx cdp x-search                                 pull the configured X/Twitter searches once
+  $ npx cdp replay --from 2024-09-01 --to 2024-09-30 re-run archived raw messages
+  $ npx cdp dlq list --rule bad_timestamp            what was refused, and why; cdp dlq retry re-drives it
+  $ echo "love it but delivery was late" | npx cdp sentiment score
+  $ npx cdp sentiment rescore --since 2024-09-01     rescore history after a model change
+  $ npx cdp listen report --since 7d --format html   social listening report with charts
   $ npx cdp query "SELECT type, count() FROM events GROUP BY type" --format table`)
 
 program
