@@ -170,7 +170,12 @@ const batchName = (firstReceivedAt: string): string =>
 export interface ArchiveWriter {
   /** Writes the records (any tenants, sources, days) as one batch per tenant, source and day, then the manifests. */
   readonly write: (records: ReadonlyArray<ArchiveRecord>) => Effect.Effect<void, ObjectStoreError>
+  /** Writes the manifests that changed since they were last written (done at most every second, and on close). */
+  readonly flush: Effect.Effect<void, ObjectStoreError>
 }
+
+/** How often a busy day's manifest is rewritten: each write holds every batch of the day so far. */
+const MANIFEST_INTERVAL_MS = 1000
 
 /**
  * The writer the archive consumer uses. One consumer writes a store's manifests (read, add, write back); a second
@@ -178,6 +183,34 @@ export interface ArchiveWriter {
  */
 export const makeArchiveWriter = Effect.gen(function* () {
   const store = yield* ObjectStore
+
+  // The manifests this writer keeps, read once per day and written back at most every MANIFEST_INTERVAL_MS: writing a
+  // growing manifest after every batch would cost the square of a busy day's batches. Batches written meanwhile
+  // are on the store already; replay reads unlisted ones too.
+  const manifests = new Map<string, ArchiveManifest>()
+  const unwritten = new Set<string>()
+  let lastWrite = 0
+
+  const flush = Effect.gen(function* () {
+    for (const mKey of [...unwritten]) {
+      yield* store.put(mKey, `${JSON.stringify(manifests.get(mKey), null, 1)}\n`)
+      unwritten.delete(mKey)
+    }
+    lastWrite = Date.now()
+  })
+
+  const manifestOf = Effect.fn("archiveManifest")(function* (mKey: string, tenant: string, source: string, date: string) {
+    const known = manifests.get(mKey)
+    if (known !== undefined) return known
+    const current = yield* readManifest(store, mKey)
+    if (current.unreadable !== undefined) {
+      // Its batches stay in place and replay still reads them, as unlisted ones; the day starts a new manifest.
+      yield* Effect.logWarning("archive manifest unreadable; starting a new one").pipe(Effect.annotateLogs({ key: mKey, reason: current.unreadable }))
+    }
+    const manifest: ArchiveManifest = current.manifest ?? { version: 1, tenant, source, date, batches: [] }
+    manifests.set(mKey, manifest)
+    return manifest
+  })
 
   const writeDay = Effect.fn("archiveBatch")(function* (group: ReadonlyArray<ArchiveRecord>) {
     const { tenant, source } = group[0]!
@@ -192,16 +225,10 @@ export const makeArchiveWriter = Effect.gen(function* () {
     const key = `${archiveDayPrefix(tenant, source, date)}${batchName(first)}`
     yield* store.put(key, compressed)
     const mKey = manifestKey(tenant, source, date)
-    const current = yield* readManifest(store, mKey)
-    if (current.unreadable !== undefined) {
-      // Its batches stay in place and replay still reads them, as unlisted ones; the day starts a new manifest.
-      yield* Effect.logWarning("archive manifest unreadable; starting a new one").pipe(Effect.annotateLogs({ key: mKey, reason: current.unreadable }))
-    }
+    const manifest = yield* manifestOf(mKey, tenant, source, date)
     const entry: ManifestBatch = { key, count: group.length, firstReceivedAt: first, lastReceivedAt: last, sha256: sha256Hex(compressed), bytes: compressed.length }
-    const manifest: ArchiveManifest = {
-      version: 1, tenant, source, date, batches: [...(current.manifest?.batches ?? []), entry],
-    }
-    yield* store.put(mKey, `${JSON.stringify(manifest, null, 1)}\n`)
+    manifests.set(mKey, { ...manifest, batches: [...manifest.batches, entry] })
+    unwritten.add(mKey)
   })
 
   const write = (records: ReadonlyArray<ArchiveRecord>) =>
@@ -214,7 +241,8 @@ export const makeArchiveWriter = Effect.gen(function* () {
         else group.push(r)
       }
       for (const group of groups.values()) yield* writeDay(group)
+      if (Date.now() - lastWrite >= MANIFEST_INTERVAL_MS) yield* flush
     })
 
-  return { write } satisfies ArchiveWriter
+  return { write, flush } satisfies ArchiveWriter
 })

@@ -85,6 +85,10 @@ export class Pipeline extends Context.Service<Pipeline, PipelineShape>()("cdp/Pi
           counters.dropped += dropped
         })
 
+      // Registered before the consumer, so it runs after the consumer has drained (finalizers run last-in first-out).
+      yield* Effect.addFinalizer(() => archive.flush.pipe(
+        Effect.catchCause((cause) => Effect.logError("archive manifests not written on close").pipe(Effect.annotateLogs({ cause: String(cause) }))),
+      ))
       yield* bus.consume(Topics.raw, archive.write)
       yield* bus.consume(Topics.deadLetters, (batch) => sink.landDeadLetters(batch))
       yield* bus.consume(Topics.events, handleEvents)

@@ -80,17 +80,34 @@ describe("raw archive", () => {
       expect(pipeline.counters.archived).toBe(4)
     })))
 
-  it("a later batch of the same day is added to its manifest; replayed items (archive: false) are not archived again", () =>
+  it("a later batch of the same day is added to its manifest (complete on close); replayed items (archive: false) are not archived again", () =>
     withPipeline(dir, Effect.gen(function* () {
       const pipeline = yield* Pipeline
       const ctx = { tenant: "acme", receivedAtMs: DAY1 }
       yield* pipeline.submit(eventsOf(parseSocialWebhook(post("p1"), ctx)), [])
       yield* pipeline.submit(eventsOf(parseSocialWebhook([post("p2"), post("p3")].join("\n"), ctx)), [])
       yield* pipeline.submit(eventsOf(parseSocialWebhook(post("p4"), ctx)), [], { archive: false })
+    })).then(() => withPipeline(dir, Effect.gen(function* () {
       const day = yield* readDay("archive/acme/social/2025-01-15/")
       expect(day.manifest.batches.map((b) => b.count)).toEqual([1, 2])
       expect(day.batches.flatMap((b) => b.lines.map((l) => l["messageId"]))).toEqual(["reddit:p1", "reddit:p2", "reddit:p3"])
       expect((yield* (yield* ObjectStore).list("archive/")).filter((k) => k.endsWith(".ndjson.gz"))).toHaveLength(2)
+    }))))
+
+  it("while running, a busy day's manifest is rewritten at most every second, not after every batch", () =>
+    withPipeline(dir, Effect.gen(function* () {
+      const pipeline = yield* Pipeline
+      const store = yield* ObjectStore
+      const ctx = { tenant: "acme", receivedAtMs: DAY1 }
+      const listed = Effect.map(store.get("archive/acme/social/2025-01-15/manifest.json"), (b) =>
+        b === undefined ? 0 : (JSON.parse(Buffer.from(b).toString("utf8")) as { batches: Array<unknown> }).batches.length)
+      yield* pipeline.submit(eventsOf(parseSocialWebhook(post("q1"), ctx)), [])
+      const afterFirst = yield* listed
+      yield* pipeline.submit(eventsOf(parseSocialWebhook(post("q2"), ctx)), [])
+      expect(yield* listed).toBe(afterFirst)
+      yield* Effect.sleep("1100 millis")
+      yield* pipeline.submit(eventsOf(parseSocialWebhook(post("q3"), ctx)), [])
+      expect(yield* listed).toBe(3)
     })))
 
   it("keeps the receive-time facts a raw item needs (Segment batch fields) as the record's meta", () =>
