@@ -3,7 +3,7 @@
 import { createHash } from "node:crypto"
 import type { ErrorObject } from "ajv"
 import type { CanonicalEvent, EventType, Identifier, JsonObject, RawItem, Rejection } from "../message.ts"
-import { ajv, describeType, errorField, parseIsoDateTime, valueAt } from "../schemas.ts"
+import { ajv, describeType, errorField, formatIsoDateTime, inWarehouseRange, parseIsoDateTime, valueAt } from "../schemas.ts"
 import schema from "./segment.schema.json" with { type: "json" }
 
 /** The fields segment.schema.json describes (a test holds the two together). */
@@ -137,7 +137,7 @@ let lastIsoMs = Number.NaN
 let lastIso = ""
 const toIso = (ms: number): string => {
   if (ms !== lastIsoMs) {
-    lastIso = new Date(ms).toISOString()
+    lastIso = formatIsoDateTime(ms)
     lastIsoMs = ms
   }
   return lastIso
@@ -160,7 +160,9 @@ const eventTimes = (m: SegmentMessage, ctx: ReceiveContext) => {
   const sentMs = sentAt === undefined ? Number.NaN : parseIsoDateTime(sentAt)
   let timestampMs = Number.isNaN(originalMs) ? ctx.receivedAtMs : originalMs
   if (ctx.correctClockSkew && !Number.isNaN(originalMs) && !Number.isNaN(sentMs)) {
-    timestampMs = ctx.receivedAtMs - (sentMs - originalMs)
+    const corrected = ctx.receivedAtMs - (sentMs - originalMs)
+    // An absurd skew (a sentAt centuries off) would put the event outside what the warehouse can store.
+    if (inWarehouseRange(corrected)) timestampMs = corrected
   }
   return {
     timestamp: timestampMs === originalMs ? canonicalIso(clientTime!, originalMs) : toIso(timestampMs),

@@ -1,11 +1,18 @@
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
-import { parseIsoDateTime } from "../../ingest/schemas.ts"
+import { formatIsoDateTime, parseIsoDateTime } from "../../ingest/schemas.ts"
 
 describe("ISO-8601 date-time parsing", () => {
   it("reads any valid instant written as toISOString writes it, to the millisecond (property)", () => {
     fc.assert(fc.property(fc.date({ min: new Date("1900-01-01T00:00:00Z"), max: new Date("2299-12-31T23:59:59Z"), noInvalidDate: true }), (d) =>
       parseIsoDateTime(d.toISOString()) === d.getTime()))
+  })
+
+  it("formats any instant of the warehouse's range exactly as toISOString does (property)", () => {
+    fc.assert(fc.property(fc.integer({ min: Date.UTC(1900, 0, 1), max: Date.UTC(2299, 11, 31, 23, 59, 59, 999) }), (ms) =>
+      formatIsoDateTime(ms) === new Date(ms).toISOString()))
+    expect(formatIsoDateTime(Date.UTC(2024, 1, 29, 23, 59, 59, 7))).toBe("2024-02-29T23:59:59.007Z")
+    expect(formatIsoDateTime(Date.UTC(1969, 11, 31, 0, 0, 0, 0))).toBe("1969-12-31T00:00:00.000Z")
   })
 
   it("refuses impossible calendar dates and out-of-range years in every form", () => {

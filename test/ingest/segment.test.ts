@@ -94,6 +94,11 @@ describe("Segment message normalisation", () => {
     expect(canonical.timestamp).toBe("2024-10-01T12:00:00.123Z")
   })
 
+  it("keeps the client's time when correcting an absurd skew would leave the warehouse's range", () => {
+    const e = normaliseSegmentMessage({ ...base, timestamp: "1901-01-01T00:00:00.000Z", sentAt: "2290-01-01T00:00:00.000Z" }, ctx)
+    expect(e.timestamp).toBe("1901-01-01T00:00:00.000Z")
+  })
+
   it("uses receivedAt when the message has no time at all", () => {
     expect(normaliseSegmentMessage(base, ctx).timestamp).toBe("2024-10-01T12:00:10.000Z")
   })
