@@ -4,7 +4,8 @@
 import { Context, Effect, Layer } from "effect"
 import { identityStage } from "../identity/index.ts"
 import { type SentimentConfig, type SentimentConfigInvalid, sentimentConfigFromEnv, sentimentStage } from "../sentiment/index.ts"
-import { makeEventSink } from "../warehouse/sink.ts"
+import { type LandResult, makeEventSink } from "../warehouse/sink.ts"
+import type { WarehouseQueryError, WarehouseUnavailable } from "../warehouse/warehouse.ts"
 import { makeArchiveWriter } from "./archive.ts"
 import { type BusUnavailable, EventBus, Topics } from "./bus.ts"
 import type { ArchiveRecord, CanonicalEvent, DeadLetter } from "./message.ts"
@@ -78,12 +79,40 @@ export class Pipeline extends Context.Service<Pipeline, PipelineShape>()("cdp/Pi
               })
             } else dropped++
           }
-          const result = yield* sink.landEvents(passed)
+          const result = yield* landIsolatingBadRows(passed, refused)
           if (refused.length > 0) yield* bus.publish(Topics.deadLetters, refused)
           counters.landed += result.landed
           counters.duplicates += result.duplicates
           counters.dropped += dropped
         })
+
+      /**
+       * Lands the events; when the warehouse refuses rows themselves (not an outage, which is retried), halves the
+       * batch until the refused events are found, so one bad value never blocks the rest: those become dead letters.
+       */
+      const landIsolatingBadRows = (
+        events: ReadonlyArray<CanonicalEvent>,
+        refused: Array<DeadLetter>,
+      ): Effect.Effect<LandResult, WarehouseUnavailable | WarehouseQueryError> =>
+        sink.landEvents(events).pipe(
+          Effect.catchTag("WarehouseRejectedRows", (error) => {
+            if (events.length === 1) {
+              const event = events[0]!
+              refused.push({
+                tenant: event.tenant, source: event.source, receivedAt: event.receivedAt, messageId: event.messageId,
+                rejection: { rule: "warehouse_rejected", field: "", message: `the warehouse refused this message: ${error.message}` },
+                payload: event.raw?.body ?? JSON.stringify(event),
+              })
+              return Effect.succeed({ landed: 0, duplicates: 0 })
+            }
+            const middle = Math.ceil(events.length / 2)
+            return Effect.zipWith(
+              landIsolatingBadRows(events.slice(0, middle), refused),
+              landIsolatingBadRows(events.slice(middle), refused),
+              (a, b) => ({ landed: a.landed + b.landed, duplicates: a.duplicates + b.duplicates }),
+            )
+          }),
+        )
 
       // Registered before the consumer, so it runs after the consumer has drained (finalizers run last-in first-out).
       yield* Effect.addFinalizer(() => archive.flush.pipe(

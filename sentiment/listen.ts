@@ -5,7 +5,7 @@
 import { createHash } from "node:crypto"
 import { Data, Effect } from "effect"
 import { chDateTime } from "../warehouse/sink.ts"
-import { Warehouse, type WarehouseQueryError, type WarehouseUnavailable } from "../warehouse/warehouse.ts"
+import { Warehouse, type WarehouseQueryError, type WarehouseRejectedRows, type WarehouseUnavailable } from "../warehouse/warehouse.ts"
 import { createSpamFilter, type SpamReason } from "./spam.ts"
 import { DEFAULT_SPIKE_OPTIONS, detectSpikes, type SpikeOptions } from "./spikes.ts"
 import { brandTermsFromEnv } from "./config.ts"
@@ -364,7 +364,7 @@ const KIND_WORDS: Readonly<Record<SpikeKind, string>> = {
 
 export const listenReport: (
   options: ListenOptions,
-) => Effect.Effect<ListenReport, WarehouseUnavailable | WarehouseQueryError, Warehouse> = Effect.fn("listenReport")(function* (
+) => Effect.Effect<ListenReport, WarehouseUnavailable | WarehouseQueryError | WarehouseRejectedRows, Warehouse> = Effect.fn("listenReport")(function* (
   options: ListenOptions,
 ) {
   const warehouse = yield* Warehouse

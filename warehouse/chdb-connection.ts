@@ -43,6 +43,11 @@ export const embeddedConnection = (path: string): ChdbConnection => {
     const summary = await connection.chdb.rawInsert({
       table: m[1]!, values: body, format: m[3] as RawFormat, settings,
       ...(columns === undefined || columns.length === 0 ? {} : { columns }),
+    }).catch((error: unknown) => {
+      // The raw insert reports the engine's code as `clickhouseCode`; the client's errors carry it as `code`.
+      const engineCode = (error as { clickhouseCode?: unknown } | null)?.clickhouseCode
+      if (typeof engineCode === "number") Object.assign(error as object, { code: String(engineCode) })
+      throw error
     })
     return {
       query_id: params.query_id ?? crypto.randomUUID(),

@@ -5,7 +5,9 @@
 import { createHash } from "node:crypto"
 import { Effect } from "effect"
 import type { CanonicalEvent, DeadLetter, SentimentRecord } from "../ingest/message.ts"
-import { Warehouse, type Row, type WarehouseQueryError, type WarehouseUnavailable } from "./warehouse.ts"
+import {
+  type Row, Warehouse, type WarehouseQueryError, type WarehouseRejectedRows, type WarehouseUnavailable,
+} from "./warehouse.ts"
 
 export interface LandResult {
   readonly landed: number
@@ -14,8 +16,8 @@ export interface LandResult {
 
 export interface EventSink {
   readonly landEvents: (batch: ReadonlyArray<CanonicalEvent>) =>
-    Effect.Effect<LandResult, WarehouseUnavailable | WarehouseQueryError>
-  readonly landDeadLetters: (batch: ReadonlyArray<DeadLetter>) => Effect.Effect<void, WarehouseUnavailable>
+    Effect.Effect<LandResult, WarehouseUnavailable | WarehouseQueryError | WarehouseRejectedRows>
+  readonly landDeadLetters: (batch: ReadonlyArray<DeadLetter>) => Effect.Effect<void, WarehouseUnavailable | WarehouseRejectedRows>
 }
 
 /** ISO-8601 UTC ("2024-10-01T12:00:00.000Z") as ClickHouse's basic DateTime64 text, which it parses fastest. */

@@ -22,6 +22,13 @@ export class WarehouseQueryError extends Data.TaggedError("WarehouseQueryError")
   readonly code: string | undefined
 }> {}
 
+/** The warehouse refused the rows themselves (a value it cannot parse or store): retrying the same rows cannot help. */
+export class WarehouseRejectedRows extends Data.TaggedError("WarehouseRejectedRows")<{
+  readonly table: string
+  readonly message: string
+  readonly code: string
+}> {}
+
 /** Another process holds the embedded data directory (chDB allows one process per directory). */
 export class DataDirLocked extends Data.TaggedError("DataDirLocked")<{
   readonly dataDir: string
@@ -60,7 +67,7 @@ export interface WarehouseShape {
   /** "embedded" or "server", with where it points, for health and messages. */
   readonly backend: { readonly kind: "embedded" | "server"; readonly location: string }
   /** Inserts rows as JSONEachRow; batch at the call site (10k-100k rows), never a row at a time. */
-  readonly insert: (table: string, rows: ReadonlyArray<Row>) => Effect.Effect<void, WarehouseUnavailable>
+  readonly insert: (table: string, rows: ReadonlyArray<Row>) => Effect.Effect<void, WarehouseUnavailable | WarehouseRejectedRows>
   readonly query: <T = Row>(sql: string, options?: QueryOptions) =>
     Effect.Effect<ReadonlyArray<T>, WarehouseUnavailable | WarehouseQueryError>
   readonly command: (sql: string, params?: Record<string, unknown>) =>
@@ -87,6 +94,9 @@ const isClickHouseError = (e: unknown): e is Error & { code: string; type?: stri
   const code = (e as { code?: unknown } | null)?.code
   return e instanceof Error && typeof code === "string" && /^\d+$/.test(code)
 }
+
+// ClickHouse error codes that mean "these values cannot be parsed or stored" on insert.
+const ROW_ERROR_CODES = new Set(["6", "26", "27", "38", "41", "53", "69", "70", "72", "117", "321", "1001"])
 
 // ClickHouse error codes that mean "your SQL is wrong", as opposed to "the backend is in trouble".
 const CALLER_ERROR_CODES = new Set(["36", "43", "46", "47", "48", "53", "60", "62", "81", "164", "386", "497"])
@@ -137,7 +147,10 @@ const makeWarehouse = (backend: WarehouseShape["backend"]) =>
           ? Effect.void
           : Effect.tryPromise({
             try: () => client.insert({ table, values: rows as Array<Row>, format: "JSONEachRow" }),
-            catch: unavailable,
+            catch: (cause) =>
+              isClickHouseError(cause) && ROW_ERROR_CODES.has(cause.code)
+                ? new WarehouseRejectedRows({ table, message: cause.message.trim().split("\n")[0]!.slice(0, 500), code: cause.code })
+                : unavailable(cause),
           }).pipe(Effect.asVoid),
       query: <T>(sql: string, options?: QueryOptions) => {
         const violation = options?.readOnly ? readOnlyViolation(sql) : null

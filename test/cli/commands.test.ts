@@ -111,7 +111,10 @@ describe("cdp demo and help", () => {
 
   it("lists every command with examples", () => {
     const help = runCdp(["--help"]).stdout
-    for (const command of ["serve", "ingest", "query", "demo"]) expect(help).toContain(command)
-    expect(help).toContain("Examples:")
+    const examples = help.slice(help.indexOf("Examples"))
+    for (const command of ["serve", "ingest", "x-search", "replay", "dlq", "sentiment score", "sentiment rescore", "listen report", "query", "demo"]) {
+      expect(help).toContain(command.split(" ")[0])
+      expect(examples).toContain(`cdp ${command}`)
+    }
   })
 })
