@@ -17,6 +17,9 @@ const MENTION = /(^|[^\w@])@\w+/g
 const REGEX_SPECIAL = /[.*+?^${}()|[\]\\]/g
 const TERM_SEPARATOR = /[\s\-_.]+/
 const STARTS_QUOTED = /^\s*>/
+/** A sign-off alone on its line ("Best,", "Kind regards", "Thanks,"): the start of a signature, not an opinion. */
+const VALEDICTION =
+  /^\s*(?:best|all the best|best wishes|warm wishes|cheers|thanks|thank you|many thanks|thanks again|regards|kind regards|best regards|warm regards|warmest regards|sincerely|yours sincerely|yours faithfully|yours truly|yours|take care|br)\s*[,.!]?\s*$/i
 
 /**
  * One case-insensitive expression for the brand's names, handles and hashtags. "Lumen Outfitters" also matches
@@ -40,6 +43,8 @@ const stripReplyAndSignature = (text: string): string => {
     const line = lines[i] ?? ""
     const next = lines[i + 1] ?? ""
     if (SIGNATURE.test(line) || OUTLOOK_RULE.test(line) || ORIGINAL_MESSAGE.test(line)) break
+    // A sign-off line ends the message when only a short signature (a name, a phone, a title) follows it.
+    if (VALEDICTION.test(line) && lines.slice(i + 1).filter((l) => l.trim() !== "").length <= 4) break
     if (GMAIL_WROTE.test(line) || (GMAIL_WROTE_START.test(line) && WROTE_END.test(next))) break
     if (FROM_HEADER.test(line) && (HEADER_FIELD.test(next) || HEADER_FIELD.test(lines[i + 2] ?? ""))) break
     if (STARTS_QUOTED.test(line) || MOBILE_FOOTER.test(line)) continue

@@ -29,7 +29,10 @@ const DOMAIN_WORDS: Record<string, number> = {
   issue: -1, issues: -1, slow: -1.5, late: -1.5, stuck: -2, lost: -2.5, missing: -2,
   // Senses that mislead in customer service: "customer support", "customer care", "I was charged", "I want a
   // refund", "please help" name a topic or make a request; they are not praise or blame.
-  support: 0, supported: 0, care: 0, charged: 0, charges: 0, want: 0, please: 0, help: 0,
+  support: 0, supported: 0, care: 0, charged: 0, charges: 0, want: 0, wants: 0, wanted: 0, please: 0, help: 0,
+  helps: 0, confirmed: 0, confirm: 0,
+  // Courtesy: service messages open and close with thanks whatever they say; it is politeness, not praise.
+  thanks: 0, thx: 0, cheers: 0, ok: 0, okay: 0, regards: 0,
   // Pattern rates these as adjectives, but in reviews "quality" is mostly the noun, and whether "high" or "low" is
   // good depends on whether price or quality is meant; the phrases above carry the common cases.
   quality: 0, high: 0, low: 0,
@@ -53,7 +56,7 @@ const DOMAIN_PHRASES: Record<string, number> = {
   "no answer": -2, "on hold": -1.5, "hung up": -2, "fast shipping": 2, "fast delivery": 2, "quick delivery": 2,
   "quick shipping": 2, "arrived quickly": 2, "arrived early": 2, "arrived on time": 1.5, "delivered on time": 1.5,
   "ahead of schedule": 2, "above and beyond": 3, "went the extra mile": 3, "five stars": 3, "one star": -2.5,
-  "thank you": 2, "no thanks": -1, "customer for life": 3, "never again": -3, "never buying": -2.5,
+  "thank you": 0, "thank you so much": 2, "thanks so much": 2, "thanks a lot": 1.5, "many thanks": 1, "no thanks": -1, "customer for life": 3, "never again": -3, "never buying": -2.5,
   "never ordering": -2.5, "never order": -2.5, "never buy": -2.5, "do not buy": -2.5, "dont buy": -2.5,
   "don't buy": -2.5, "total disaster": -3.5,
 }
@@ -62,6 +65,14 @@ const DOMAIN_PHRASES: Record<string, number> = {
 const NEUTRAL_PHRASES = [
   "not only", "not just", "no matter", "nothing but", "as well", "pretty much", "of course", "at least", "even if",
   "as if", "would like", "no later than", "so far", "as far as",
+  // Requests and greetings of service messages: "I'd like to return", "quick question", "good morning".
+  "i'd like", "id like", "i would like", "quick question", "good morning", "good afternoon", "good evening",
+  "thanks in advance", "thank you in advance", "kind regards", "best regards", "warm regards", "best wishes",
+  // Closing formulas of a chat or call: courtesy, whatever the conversation was about.
+  "great thank you", "great thanks", "perfect thanks", "perfect thank you", "ok thank you", "ok thanks",
+  // Garments and retail processes whose names contain valence words: "base layer", "down parka", "restock alert".
+  "base layer", "base layers", "down jacket", "down parka", "down vest", "down coat", "down fill", "restock alert",
+  "stock alert", "price alert", "free returns", "free return", "recommended size", "size recommendation",
 ]
 
 /** Modifier phrases: a dampener like "kind of", an intensifier like "a lot". Single words are listed below. */

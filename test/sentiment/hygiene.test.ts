@@ -124,3 +124,17 @@ describe("loading natural", () => {
     }
   })
 })
+
+describe("sign-offs", () => {
+  it("a sign-off line and the short signature under it do not count", () => {
+    const mail = "Good morning,\n\nThe total on my statement is different from the checkout page.\n\nBest,\nTim\n\n-- \nTim Ashworth"
+    expect(cleanText(mail)).not.toMatch(/Best|Tim/)
+    expect(cleanText(mail)).toContain("different from the checkout page")
+  })
+
+  it("a line that only starts like a sign-off, or one followed by more text, is kept", () => {
+    expect(cleanText("Best jacket I ever bought.\nLove it")).toContain("Best jacket")
+    expect(cleanText("Thanks,\nbut the zip broke after a week and nobody answered my two e-mails.\nThis is the third time.\nI want a refund.\nNow.\nPlease."))
+      .toContain("zip broke")
+  })
+})
