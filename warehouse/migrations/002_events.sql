@@ -7,6 +7,8 @@
 -- Order key: (tenant, profile_id, timestamp, message_id). Every query is per tenant; the next most common is one
 --   profile's history or all events of a set of profiles (segments, exports), read in time order; message_id last
 --   makes the key unique per message.
+-- Settings: inserts (one per group commit, thousands of rows) stay compact parts (one file for all columns)
+--   until merges make them big; writing 20 column files per small insert costs more than the insert itself.
 -- identifiers: e-mail addresses, phone numbers, social handles the message states about its sender, as sent.
 -- Free text is not here: it is personal data kept once, in `texts`.
 -- properties / traits / context / extra hold the message's JSON objects as JSON text: read them with
@@ -38,3 +40,4 @@ CREATE TABLE IF NOT EXISTS events
 ENGINE = ReplacingMergeTree(ingested_at)
 PARTITION BY toYYYYMM(timestamp)
 ORDER BY (tenant, profile_id, timestamp, message_id)
+SETTINGS min_bytes_for_wide_part = 134217728, min_rows_for_wide_part = 1000000
