@@ -6,12 +6,13 @@ import { Collector } from "../ingest/collector.ts"
 import { FileUnreadable, importFile } from "../ingest/import.ts"
 import { FILE_SOURCES } from "../ingest/sources/index.ts"
 import { DEFAULT_TENANT, dataDirWriteKey, parseWriteKeySpecs, writeKeys } from "../ingest/writekeys.ts"
-import { Warehouse } from "../warehouse/warehouse.ts"
+import { type DataDirLocked, Warehouse } from "../warehouse/warehouse.ts"
 import { runDemo } from "./demo.ts"
 import { formatRows, type OutputFormat } from "./format.ts"
 import { backendConfig, commandLogger, DEFAULT_DATA_DIR, pipelineLayer, serverLogger, warehouseLayer } from "./layers.ts"
 import { progressBar } from "./progress.ts"
 import { runCommand } from "./run.ts"
+import { adminToken, announceServer, queryThroughServer, runningServer, type ServerQueryFailed } from "./server-info.ts"
 import { runXConnectors, xConfigured, xSearchOnce } from "./social.ts"
 import { loadXConfig } from "../ingest/social/index.ts"
 
@@ -89,6 +90,7 @@ Examples:
     const keys = writeKeys(configured.length > 0 ? configured : [{ writeKey: dataDirWriteKey(config.dataDir), tenant: DEFAULT_TENANT }])
     const main = Effect.gen(function* () {
       const { url } = yield* Collector
+      yield* announceServer(config.dataDir, url)
       process.stderr.write(
         `cdp collector listening on ${url}\n` +
           `  data dir:   ${config.dataDir}\n` +
@@ -106,6 +108,7 @@ Examples:
     })
     const layer = Collector.layer({
       port, host, writeKeys: keys, sendgridVerificationKey: process.env["CDP_SENDGRID_VERIFICATION_KEY"] || undefined,
+      adminToken: adminToken(config.dataDir),
       sourceOptions: sourceOptionsFromEnv(),
     }).pipe(Layer.provideMerge(pipelineLayer(config)))
     runCommand(Effect.scoped(main).pipe(Effect.provide(layer), Effect.provide(serverLogger)))
@@ -362,13 +365,21 @@ Examples:
                    WHERE event = 'Product Viewed' GROUP BY product"`)
   .action((sql: string, opts: { format: OutputFormat; dataDir: string }) => {
     const config = backendConfig(opts.dataDir)
-    const main = Effect.gen(function* () {
-      const warehouse = yield* Warehouse
-      const rows = yield* warehouse.query<Record<string, unknown>>(sql.trim().replace(/;+\s*$/, ""), { readOnly: true })
+    const statement = sql.trim().replace(/;+\s*$/, "")
+    const print = (rows: ReadonlyArray<Record<string, unknown>>) => {
       const text = formatRows(rows, opts.format)
       if (text !== "") process.stdout.write(`${text}\n`)
-    })
-    runCommand(main.pipe(Effect.provide(warehouseLayer(config)), Effect.provide(commandLogger)))
+    }
+    const direct = Effect.gen(function* () {
+      const warehouse = yield* Warehouse
+      print(yield* warehouse.query<Record<string, unknown>>(statement, { readOnly: true }))
+    }).pipe(Effect.scoped, Effect.provide(warehouseLayer(config)))
+    // While `cdp serve` holds the data dir, ask it instead.
+    const main = direct.pipe(Effect.catchTag("DataDirLocked", (locked): Effect.Effect<void, DataDirLocked | ServerQueryFailed> => {
+      const server = runningServer(config.dataDir)
+      return server === undefined ? Effect.fail(locked) : Effect.map(queryThroughServer(server, statement), print)
+    }))
+    runCommand(main.pipe(Effect.provide(commandLogger)))
   })
 
 program

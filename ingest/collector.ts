@@ -1,5 +1,6 @@
 // The collector: an HTTP server speaking the Segment HTTP Tracking API (so Segment's and RudderStack's SDKs work
 // unmodified), plus GET /health. A 2xx answer is only sent once the accepted messages are durably on the bus.
+import { timingSafeEqual } from "node:crypto"
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
 import { constants as zlibConstants, gunzipSync, inflateSync } from "node:zlib"
@@ -16,6 +17,11 @@ export interface CollectorOptions {
   readonly port: number
   readonly host: string
   readonly writeKeys: WriteKeys
+  /**
+   * When set, POST /v1/query runs read-only SQL for callers presenting this token (Bearer): `cdp query` uses it
+   * to go through a running server, which holds the embedded data directory.
+   */
+  readonly adminToken?: string | undefined
   /** How long a request may wait for the bus before it is answered 503 (the sender retries; duplicates are dropped). */
   readonly publishTimeout?: Duration.Input
   /** SendGrid's Event Webhook verification key: when set, unsigned or badly signed SendGrid posts are refused. */
@@ -26,6 +32,14 @@ export interface CollectorOptions {
 
 /** Webhook bodies may hold many items (a SendGrid batch, a CSV export, a mail with attachments). */
 const WEBHOOK_BODY_LIMIT = 10 * 1024 * 1024
+const QUERY_BODY_LIMIT = 1024 * 1024
+
+const sameSecret = (given: string, expected: string): boolean => {
+  const a = Buffer.from(given)
+  const b = Buffer.from(expected)
+  return a.length === b.length && timingSafeEqual(a, b)
+}
+
 /** A signed SendGrid post older than this is refused (replay protection). */
 const SIGNATURE_MAX_AGE_SECONDS = 600
 
@@ -237,10 +251,36 @@ const makeCollector = (options: CollectorOptions) =>
           Effect.succeed(refuse(503, "bus_unavailable", `the event bus is unavailable (${e.backend}); retry later`, { "retry-after": "5" }))),
       )
 
+    const adminQuery = (req: IncomingMessage) =>
+      Effect.gen(function* () {
+        const token = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? "")?.[1]
+        const expected = options.adminToken ?? ""
+        if (token === undefined || expected === "" || !sameSecret(token, expected)) {
+          return refuse(401, "bad_admin_token", "POST /v1/query needs the data directory's admin token as a Bearer token")
+        }
+        const body = yield* receiveBody(req, QUERY_BODY_LIMIT)
+        if (body instanceof Error || body instanceof BodyTooLarge) return refuse(400, "bad_body", "the body must be JSON {\"sql\": \"...\"}")
+        let sql: unknown
+        try {
+          sql = (JSON.parse(body) as { sql?: unknown }).sql
+        } catch {
+          sql = undefined
+        }
+        if (typeof sql !== "string") return refuse(400, "bad_body", "the body must be JSON {\"sql\": \"...\"}")
+        return yield* warehouse.query<Record<string, unknown>>(sql, { readOnly: true }).pipe(
+          Effect.map((rows) => json(200, { success: true, rows })),
+          Effect.catchTag("WarehouseQueryError", (e) => Effect.succeed(refuse(400, "bad_query", e.message))),
+          Effect.catchTag("WarehouseUnavailable", (e) => Effect.succeed(refuse(503, "warehouse_unavailable", e.message))),
+        )
+      })
+
     const route = (req: IncomingMessage): Effect.Effect<Reply> => {
       const path = (req.url ?? "/").split("?", 1)[0]!.replace(/\/+$/, "")
       if (path === "/health" || path === "/healthz") {
         return req.method === "GET" || req.method === "HEAD" ? health : Effect.succeed(refuse(405, "method_not_allowed", "use GET /health"))
+      }
+      if (path === "/v1/query") {
+        return req.method === "POST" ? adminQuery(req) : Effect.succeed(refuse(405, "method_not_allowed", "use POST /v1/query"))
       }
       const hook = /^\/v1\/webhooks\/([a-z]+)$/.exec(path)
       const m = /^\/v1\/([a-z]+)$/.exec(path)

@@ -36,7 +36,8 @@ export class DataDirLocked extends Data.TaggedError("DataDirLocked")<{
 }> {
   override get message() {
     return `data dir ${this.dataDir} is in use by ${this.owner ?? "another cdp process"}; ` +
-      "stop it (its data stays) or use another --data-dir"
+      "stop it (its data stays) or use another --data-dir (while cdp serve runs, cdp query goes through it and " +
+      "data can be sent to its HTTP API)"
   }
 }
 

@@ -52,11 +52,20 @@ describe("cdp serve", () => {
     expect(serve.stdout()).toContain("collector draining")
   })
 
-  it("tells a second process that the data dir is held, instead of corrupting it", async () => {
+  it("tells a second process that the data dir is held, instead of corrupting it; cdp query goes through the server", async () => {
     const serve = await startServe(["--data-dir", dir, "--write-key", KEY])
-    const r = runCdp(["query", "SELECT 1", "--data-dir", dir])
-    expect(r.status).toBe(1)
-    expect(r.stderr).toMatch(/^cdp: data dir .* is in use by `cdp serve` \(pid \d+\)/)
+    expect((await send(serve.url, messages("q", 3))).status).toBe(200)
+    const ingest = runCdp(["ingest", "--source", "segment", "ingest/samples/invalid.ndjson", "--data-dir", dir])
+    expect(ingest.status).toBe(1)
+    expect(ingest.stderr).toMatch(/^cdp: data dir .* is in use by `cdp serve` \(pid \d+\)/)
+    const query = runCdp(["query", "SELECT count() AS n FROM events", "--data-dir", dir])
+    expect(query.stderr).toBe("")
+    expect(JSON.parse(query.stdout)).toEqual({ n: "3" })
+    const write = runCdp(["query", "DROP TABLE events", "--data-dir", dir])
+    expect(write.status).toBe(1)
+    expect(write.stderr).toContain("only reading statements")
+    const stranger = await fetch(`${serve.url}/v1/query`, { method: "POST", body: JSON.stringify({ sql: "SELECT 1" }) })
+    expect(stranger.status).toBe(401)
     expect(await serve.stop()).toBe(0)
   })
 

@@ -1,0 +1,54 @@
+// What a running `cdp serve` tells other cdp commands on the same data directory: where it listens, and (in a
+// file only the data directory's owner can read) the token for its read-only query endpoint. The embedded engine
+// allows one process per data directory, so `cdp query` goes through the server while it runs.
+import { randomBytes } from "node:crypto"
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { join } from "node:path"
+import { Data, Effect } from "effect"
+
+const SERVE_FILE = "serve.json"
+const TOKEN_FILE = "admin-token"
+
+export const adminToken = (dataDir: string): string => {
+  const file = join(dataDir, TOKEN_FILE)
+  if (existsSync(file)) return readFileSync(file, "utf8").trim()
+  const token = randomBytes(24).toString("base64url")
+  writeFileSync(file, `${token}\n`, { mode: 0o600 })
+  return token
+}
+
+/** Announces the server for as long as the scope lasts. */
+export const announceServer = (dataDir: string, url: string) =>
+  Effect.acquireRelease(
+    Effect.sync(() => writeFileSync(join(dataDir, SERVE_FILE), JSON.stringify({ pid: process.pid, url }), { mode: 0o600 })),
+    () => Effect.sync(() => rmSync(join(dataDir, SERVE_FILE), { force: true })),
+  )
+
+/** The running server of a data directory, if there is one. */
+export const runningServer = (dataDir: string): { readonly url: string; readonly token: string } | undefined => {
+  try {
+    const info = JSON.parse(readFileSync(join(dataDir, SERVE_FILE), "utf8")) as { pid: number; url: string }
+    process.kill(info.pid, 0)
+    return { url: info.url, token: readFileSync(join(dataDir, TOKEN_FILE), "utf8").trim() }
+  } catch {
+    return undefined
+  }
+}
+
+export class ServerQueryFailed extends Data.TaggedError("ServerQueryFailed")<{ readonly message: string }> {}
+
+/** Runs read-only SQL through a running server's POST /v1/query. */
+export const queryThroughServer = (server: { readonly url: string; readonly token: string }, sql: string) =>
+  Effect.tryPromise({
+    try: async () => {
+      const res = await fetch(`${server.url}/v1/query`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${server.token}`, "content-type": "application/json" },
+        body: JSON.stringify({ sql }),
+      })
+      const body = (await res.json()) as { success: boolean; rows?: Array<Record<string, unknown>>; error?: string }
+      if (!res.ok || body.rows === undefined) throw new Error(body.error ?? `HTTP ${res.status}`)
+      return body.rows
+    },
+    catch: (e) => new ServerQueryFailed({ message: (e as Error).message }),
+  })
