@@ -72,6 +72,8 @@ export interface RawItem {
    * context, integrations; calls: the column mapping; e-mail: `encoding: "base64"` for bytes that are not UTF-8).
    */
   readonly meta?: JsonObject | undefined
+  /** The body is valid JSON text, so the archive can embed it instead of escaping it into a string. */
+  readonly json?: boolean | undefined
 }
 
 /** One line of an archive batch: an accepted item's raw text, with what is needed to parse it again. */
@@ -82,6 +84,8 @@ export interface ArchiveRecord {
   readonly receivedAt: string
   readonly body: string
   readonly meta?: JsonObject | undefined
+  /** See RawItem.json: written as `"json": <body>` rather than `"body": "<escaped body>"`. */
+  readonly json?: boolean | undefined
 }
 
 /** How a text scored, as the sentiment stage hands it to the sink (no text in it). */

@@ -40,7 +40,10 @@ export interface SubmitOptions {
 const archiveRecord = (e: CanonicalEvent): ArchiveRecord | undefined =>
   e.raw === undefined
     ? undefined
-    : { tenant: e.tenant, source: e.source, messageId: e.messageId, receivedAt: e.receivedAt, body: e.raw.body, meta: e.raw.meta }
+    : {
+      tenant: e.tenant, source: e.source, messageId: e.messageId, receivedAt: e.receivedAt, body: e.raw.body, meta: e.raw.meta,
+      json: e.raw.json,
+    }
 
 export interface PipelineShape {
   readonly counters: Readonly<PipelineCounters>

@@ -116,7 +116,7 @@ export const processSegmentRequest = (req: SegmentRequest): SegmentRequestResult
     }
     const rejection = validateSegmentMessage(message, size)
     if (rejection === null) {
-      events.push(normaliseSegmentMessage(message as SegmentMessage, ctx, { body: text ?? JSON.stringify(message), meta }))
+      events.push(normaliseSegmentMessage(message as SegmentMessage, ctx, { body: text ?? JSON.stringify(message), meta, json: true }))
       continue
     }
     const rawId = isObject(message) ? message["messageId"] : undefined

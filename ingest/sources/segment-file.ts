@@ -37,7 +37,7 @@ export async function* readSegmentFile(path: string, ctx: ImportContext): AsyncG
       continue
     }
     // The line is the message as received; a file carries no receive-time facts, so the raw item needs no meta.
-    yield { _tag: "event", event: normaliseSegmentMessage(message as SegmentMessage, receive, { body: line }) }
+    yield { _tag: "event", event: normaliseSegmentMessage(message as SegmentMessage, receive, { body: line, json: true }) }
   }
   ctx.onProgress?.(stream.bytesRead)
 }

@@ -38,6 +38,6 @@ export const parseSegmentRaw = (body: string, meta: JsonObject | undefined, ctx:
     return [refuse(rejection, typeof id === "string" ? id : "")]
   }
   const receive = segmentReceiveContext(ctx.tenant, ctx.receivedAtMs, meta)
-  const event = normaliseSegmentMessage(message as SegmentMessage, receive, meta === undefined ? { body } : { body, meta })
+  const event = normaliseSegmentMessage(message as SegmentMessage, receive, meta === undefined ? { body, json: true } : { body, meta, json: true })
   return [{ _tag: "event", event }]
 }

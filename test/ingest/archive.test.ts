@@ -119,7 +119,8 @@ describe("raw archive", () => {
       const day = yield* readDay("archive/acme/segment/2025-01-15/")
       expect(day.batches[0]!.lines).toEqual([{
         tenant: "acme", source: "segment", messageId: "m1", receivedAt: "2025-01-15T23:59:59.000Z",
-        body: JSON.stringify({ type: "track", event: "E", anonymousId: "a", messageId: "m1", timestamp: "2025-01-15T10:00:00Z" }),
+        // A JSON body is embedded as JSON rather than escaped into a string.
+        json: { type: "track", event: "E", anonymousId: "a", messageId: "m1", timestamp: "2025-01-15T10:00:00Z" },
         meta: { correctClockSkew: true, batchSentAt: "2025-01-15T10:00:01Z" },
       }])
     })))
