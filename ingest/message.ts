@@ -5,8 +5,6 @@ export type Channel = "web" | "email" | "chat" | "call" | "social"
 
 export type EventType = "track" | "identify" | "page" | "screen" | "group" | "alias"
 
-export const EVENT_TYPES: ReadonlyArray<EventType> = ["track", "identify", "page", "screen", "group", "alias"]
-
 export type JsonObject = { readonly [key: string]: unknown }
 
 /** Kinds of identifier a message can carry about the person behind it (raw, as sent; identity normalises them). */
