@@ -407,7 +407,7 @@ const dryRun = (sourceName: string, file: string, tenant: string, sourceOptions:
           else rejected.push(`${item.deadLetter.rejection.rule} ${item.deadLetter.rejection.field}: ${item.deadLetter.rejection.message}`)
         }
       },
-      catch: (cause) => new FileUnreadable({ path: file, reason: (cause as { code?: string }).code === "ENOENT" ? "no such file" : String(cause) }),
+      catch: (cause) => FileUnreadable.of(file, cause),
     })
     for (const line of rejected.slice(0, 50)) process.stdout.write(`  rejected: ${line}\n`)
     if (rejected.length > 50) process.stdout.write(`  ... and ${rejected.length - 50} more\n`)

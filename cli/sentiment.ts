@@ -32,5 +32,5 @@ export const scoreTextLines = (file: string | undefined, format: OutputFormat, t
     catch: (cause) =>
       cause instanceof Error && "_tag" in cause
         ? cause
-        : new FileUnreadable({ path: file ?? "-", reason: (cause as { code?: string }).code === "ENOENT" ? "no such file" : String(cause) }),
+        : FileUnreadable.of(file ?? "-", cause),
   })

@@ -5,7 +5,7 @@ import { Pipeline } from "../ingest/pipeline.ts"
 import {
   loadXConfig, makeXClient, pollRecentSearch, runFilteredStream, type XConfig, type XStatus,
 } from "../ingest/social/index.ts"
-import type { ImportedItem } from "../ingest/sources/index.ts"
+import { type ImportedItem, splitItems } from "../ingest/sources/index.ts"
 
 export const xConfigured = (env: NodeJS.ProcessEnv = process.env) => (env["CDP_X_BEARER_TOKEN"] ?? "").trim() !== ""
 
@@ -16,10 +16,8 @@ const logStatus = (status: XStatus) =>
 export const submitItems = (items: ReadonlyArray<ImportedItem>) =>
   Effect.gen(function* () {
     const pipeline = yield* Pipeline
-    yield* pipeline.submit(
-      items.flatMap((i) => (i._tag === "event" ? [i.event] : [])),
-      items.flatMap((i) => (i._tag === "deadLetter" ? [i.deadLetter] : [])),
-    )
+    const { events, deadLetters } = splitItems(items)
+    yield* pipeline.submit(events, deadLetters)
   })
 
 /** One pass over the configured recent-search queries. */

@@ -9,7 +9,7 @@ import { Warehouse } from "../warehouse/warehouse.ts"
 import { type BusUnavailable, EventBus } from "./bus.ts"
 import { Pipeline } from "./pipeline.ts"
 import { bodyLimit, isBatchRoute, processSegmentRequest, SEGMENT_ROUTES, type SegmentRoute } from "./segment-api.ts"
-import { type ImportedItem, WEBHOOK_SOURCES } from "./sources/index.ts"
+import { type ImportedItem, splitItems, WEBHOOK_SOURCES } from "./sources/index.ts"
 import { verifySendgridSignature } from "./sources/sendgrid.ts"
 import type { WriteKeys } from "./writekeys.ts"
 
@@ -230,8 +230,7 @@ const makeCollector = (options: CollectorOptions) =>
 
     const submitItems = (items: ReadonlyArray<ImportedItem>) =>
       Effect.gen(function* () {
-        const events = items.flatMap((i) => (i._tag === "event" ? [i.event] : []))
-        const deadLetters = items.flatMap((i) => (i._tag === "deadLetter" ? [i.deadLetter] : []))
+        const { events, deadLetters } = splitItems(items)
         yield* pipeline.submit(events, deadLetters).pipe(Effect.timeout(publishTimeout))
         if (deadLetters.length === 0) return json(200, { success: true, accepted: events.length })
         return json(400, {

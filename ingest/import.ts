@@ -22,6 +22,12 @@ export class FileUnreadable extends Data.TaggedError("FileUnreadable")<{ readonl
   override get message() {
     return `cannot read ${this.path}: ${this.reason}`
   }
+
+  /** The error for a failed read of `path`, in words ("no such file") rather than errno codes where we can. */
+  static of(path: string, cause: unknown): FileUnreadable {
+    const code = (cause as { code?: string } | null)?.code
+    return new FileUnreadable({ path, reason: code === "ENOENT" ? "no such file" : cause instanceof Error ? cause.message : String(cause) })
+  }
 }
 
 const BATCH = 5_000
@@ -54,7 +60,7 @@ export const importFile = Effect.fn("importFile")(function* (
   while (true) {
     const next = yield* Effect.tryPromise({
       try: () => items.next(),
-      catch: (cause) => new FileUnreadable({ path, reason: (cause as { code?: string }).code === "ENOENT" ? "no such file" : (cause as Error).message }),
+      catch: (cause) => FileUnreadable.of(path, cause),
     })
     if (!next.done) {
       if (next.value._tag === "event") events.push(next.value.event)

@@ -8,7 +8,7 @@ import { type LandResult, makeEventSink } from "../warehouse/sink.ts"
 import type { WarehouseQueryError, WarehouseUnavailable } from "../warehouse/warehouse.ts"
 import { makeArchiveWriter } from "./archive.ts"
 import { type BusUnavailable, EventBus, Topics } from "./bus.ts"
-import type { ArchiveRecord, CanonicalEvent, DeadLetter } from "./message.ts"
+import type { ArchiveRecord, CanonicalEvent, DeadLetter, Rejection } from "./message.ts"
 import { runStages, type Stage } from "./stage.ts"
 
 /** Running totals since start, for summaries and /health (counts only, never content). */
@@ -35,6 +35,13 @@ export interface SubmitOptions {
    */
   readonly archive?: boolean
 }
+
+/** A dead letter for an accepted event that a stage or the warehouse refused. */
+const deadLetterOf = (event: CanonicalEvent, rejection: Rejection): DeadLetter => ({
+  tenant: event.tenant, source: event.source, receivedAt: event.receivedAt, messageId: event.messageId, rejection,
+  // The raw text, when the event has it, is what the source's raw parser re-drives after a fix.
+  payload: event.raw?.body ?? JSON.stringify(event),
+})
 
 /** The archive's record of an event that carries its raw text. */
 const archiveRecord = (e: CanonicalEvent): ArchiveRecord | undefined =>
@@ -75,11 +82,7 @@ export class Pipeline extends Context.Service<Pipeline, PipelineShape>()("cdp/Pi
             const outcome = runStages(event, stages)
             if (outcome._tag === "ok") passed.push(outcome.value)
             else if (outcome._tag === "deadLetter") {
-              // The raw text, when the event has it, is what the source's raw parser re-drives after a fix.
-              refused.push({
-                tenant: event.tenant, source: event.source, receivedAt: event.receivedAt, messageId: event.messageId,
-                rejection: outcome.rejection, payload: event.raw?.body ?? JSON.stringify(event),
-              })
+              refused.push(deadLetterOf(event, outcome.rejection))
             } else dropped++
           }
           const result = yield* landIsolatingBadRows(passed, refused)
@@ -100,12 +103,9 @@ export class Pipeline extends Context.Service<Pipeline, PipelineShape>()("cdp/Pi
         sink.landEvents(events).pipe(
           Effect.catchTag("WarehouseRejectedRows", (error) => {
             if (events.length === 1) {
-              const event = events[0]!
-              refused.push({
-                tenant: event.tenant, source: event.source, receivedAt: event.receivedAt, messageId: event.messageId,
-                rejection: { rule: "warehouse_rejected", field: "", message: `the warehouse refused this message: ${error.message}` },
-                payload: event.raw?.body ?? JSON.stringify(event),
-              })
+              refused.push(deadLetterOf(events[0]!, {
+                rule: "warehouse_rejected", field: "", message: `the warehouse refused this message: ${error.message}`,
+              }))
               return Effect.succeed({ landed: 0, duplicates: 0 })
             }
             const middle = Math.ceil(events.length / 2)

@@ -87,6 +87,10 @@ const parseUncached = (text: string): number => {
 export const ajv = new Ajv({ allErrors: false, strict: true, strictRequired: false, allowUnionTypes: true })
 ajv.addFormat("iso-date-time", { type: "string", validate: (s: string) => !Number.isNaN(parseIsoDateTime(s)) })
 
+/** A JSON object (not null, not an array). */
+export const isJsonObject = (v: unknown): v is { readonly [key: string]: unknown } =>
+  v !== null && typeof v === "object" && !Array.isArray(v)
+
 /** Words for a JSON type, as a sender would say it. */
 export const describeType = (value: unknown): string =>
   value === null ? "null" : Array.isArray(value) ? "an array" : typeof value === "object" ? "an object" : `a ${typeof value}`

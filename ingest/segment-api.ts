@@ -1,7 +1,7 @@
 // The Segment HTTP Tracking API's request semantics, independent of the HTTP server: which routes exist, how a
 // request body becomes canonical events and dead letters, and what the sender is told.
 import type { CanonicalEvent, DeadLetter, EventType, JsonObject, Rejection } from "./message.ts"
-import { describeType } from "./schemas.ts"
+import { describeType, isJsonObject } from "./schemas.ts"
 import {
   normaliseSegmentMessage,
   SEGMENT_LIMITS,
@@ -43,7 +43,6 @@ export interface SegmentRequest {
   readonly receivedAtMs: number
 }
 
-const isObject = (v: unknown): v is JsonObject => v !== null && typeof v === "object" && !Array.isArray(v)
 
 const wholeRequestRefused = (req: SegmentRequest, rejection: Rejection): SegmentRequestResult => {
   const item: RejectedItem = { ...rejection, index: 0 }
@@ -70,10 +69,10 @@ export const processSegmentRequest = (req: SegmentRequest): SegmentRequestResult
   let messages: ReadonlyArray<unknown>
   let batch: JsonObject | undefined
   if (isBatchRoute(req.route)) {
-    if (!isObject(parsed) || !Array.isArray(parsed["batch"])) {
+    if (!isJsonObject(parsed) || !Array.isArray(parsed["batch"])) {
       return wholeRequestRefused(req, {
         rule: "batch_not_array", field: "/batch",
-        message: `a batch request must be an object with a "batch" array (got ${isObject(parsed) ? `batch as ${describeType(parsed["batch"])}` : describeType(parsed)})`,
+        message: `a batch request must be an object with a "batch" array (got ${isJsonObject(parsed) ? `batch as ${describeType(parsed["batch"])}` : describeType(parsed)})`,
       })
     }
     messages = parsed["batch"]
@@ -86,7 +85,7 @@ export const processSegmentRequest = (req: SegmentRequest): SegmentRequestResult
     batch = parsed
   } else {
     // On a single-message route the route names the type, as Segment does.
-    messages = [isObject(parsed) ? { ...parsed, type: req.route } : parsed]
+    messages = [isJsonObject(parsed) ? { ...parsed, type: req.route } : parsed]
   }
   const batchSentAt = typeof batch?.["sentAt"] === "string" ? batch["sentAt"] : undefined
   const ctx = {
@@ -95,8 +94,8 @@ export const processSegmentRequest = (req: SegmentRequest): SegmentRequestResult
     // /v1/import carries history: the client's timestamps are kept as sent.
     correctClockSkew: req.route !== "import",
     batchSentAt,
-    batchContext: isObject(batch?.["context"]) ? batch["context"] : undefined,
-    batchIntegrations: isObject(batch?.["integrations"]) ? batch["integrations"] : undefined,
+    batchContext: isJsonObject(batch?.["context"]) ? batch["context"] : undefined,
+    batchIntegrations: isJsonObject(batch?.["integrations"]) ? batch["integrations"] : undefined,
   }
   // One meta object for the whole request: the archive keeps it beside each message's JSON (see segmentRawMeta).
   const meta = segmentRawMeta(ctx)
@@ -110,7 +109,7 @@ export const processSegmentRequest = (req: SegmentRequest): SegmentRequestResult
     // The message's JSON is its raw text (archive, dead letter); serialised once, and reused to measure it.
     let text: string | undefined
     let size = knownSmall
-    if (size === undefined && isObject(message)) {
+    if (size === undefined && isJsonObject(message)) {
       text = JSON.stringify(message)
       size = Buffer.byteLength(text)
     }
@@ -119,7 +118,7 @@ export const processSegmentRequest = (req: SegmentRequest): SegmentRequestResult
       events.push(normaliseSegmentMessage(message as SegmentMessage, ctx, { body: text ?? JSON.stringify(message), meta, json: true }))
       continue
     }
-    const rawId = isObject(message) ? message["messageId"] : undefined
+    const rawId = isJsonObject(message) ? message["messageId"] : undefined
     const messageId = typeof rawId === "string" ? rawId : ""
     rejected.push({ ...rejection, index, ...(messageId === "" ? {} : { messageId }) })
     deadLetters.push({ tenant: req.tenant, source: "segment", receivedAt, messageId, rejection, payload: text ?? JSON.stringify(message) ?? "undefined" })

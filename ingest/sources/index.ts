@@ -15,6 +15,12 @@ export type ImportedItem =
   | { readonly _tag: "event"; readonly event: CanonicalEvent }
   | { readonly _tag: "deadLetter"; readonly deadLetter: DeadLetter }
 
+/** The events and the dead letters among items, for Pipeline.submit. */
+export const splitItems = (items: ReadonlyArray<ImportedItem>) => ({
+  events: items.flatMap((i) => (i._tag === "event" ? [i.event] : [])),
+  deadLetters: items.flatMap((i) => (i._tag === "deadLetter" ? [i.deadLetter] : [])),
+})
+
 export interface ImportContext {
   readonly tenant: string
   readonly receivedAtMs: number

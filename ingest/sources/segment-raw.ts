@@ -3,10 +3,9 @@
 import type { DeadLetter, JsonObject, Rejection } from "../message.ts"
 import { processSegmentRequest } from "../segment-api.ts"
 import type { ImportContext, ImportedItem } from "./index.ts"
+import { isJsonObject } from "../schemas.ts"
 import { toIso } from "./items.ts"
 import { normaliseSegmentMessage, type SegmentMessage, segmentReceiveContext, validateSegmentMessage } from "./segment.ts"
-
-const isObject = (v: unknown): v is JsonObject => v !== null && typeof v === "object" && !Array.isArray(v)
 
 const deadLetterItem = (deadLetter: DeadLetter): ImportedItem => ({ _tag: "deadLetter", deadLetter })
 
@@ -24,7 +23,7 @@ export const parseSegmentRaw = (body: string, meta: JsonObject | undefined, ctx:
   } catch (e) {
     return [refuse({ rule: "not_json", field: "", message: `not valid JSON: ${(e as Error).message}` })]
   }
-  if (isObject(message) && message["type"] === undefined && Array.isArray(message["batch"])) {
+  if (isJsonObject(message) && message["type"] === undefined && Array.isArray(message["batch"])) {
     const route = meta?.["correctClockSkew"] === true ? "batch" : "import"
     const result = processSegmentRequest({ route, body, tenant: ctx.tenant, receivedAtMs: ctx.receivedAtMs })
     return [
@@ -34,7 +33,7 @@ export const parseSegmentRaw = (body: string, meta: JsonObject | undefined, ctx:
   }
   const rejection = validateSegmentMessage(message, Buffer.byteLength(body))
   if (rejection !== null) {
-    const id = isObject(message) ? message["messageId"] : undefined
+    const id = isJsonObject(message) ? message["messageId"] : undefined
     return [refuse(rejection, typeof id === "string" ? id : "")]
   }
   const receive = segmentReceiveContext(ctx.tenant, ctx.receivedAtMs, meta)

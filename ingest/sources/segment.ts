@@ -3,7 +3,9 @@
 import { createHash } from "node:crypto"
 import type { ErrorObject } from "ajv"
 import type { CanonicalEvent, EventType, Identifier, JsonObject, RawItem, Rejection } from "../message.ts"
-import { ajv, describeType, errorField, formatIsoDateTime, inWarehouseRange, parseIsoDateTime, valueAt } from "../schemas.ts"
+import {
+  ajv, describeType, errorField, formatIsoDateTime, inWarehouseRange, isJsonObject, parseIsoDateTime, valueAt,
+} from "../schemas.ts"
 import schema from "./segment.schema.json" with { type: "json" }
 
 /** The fields segment.schema.json describes (a test holds the two together). */
@@ -224,7 +226,6 @@ export const segmentRawMeta = (ctx: ReceiveContext): JsonObject | undefined => {
   return meta
 }
 
-const isObject = (v: unknown): v is JsonObject => v !== null && typeof v === "object" && !Array.isArray(v)
 
 /** The ReceiveContext a raw message's meta (from `segmentRawMeta`) stands for. */
 export const segmentReceiveContext = (tenant: string, receivedAtMs: number, meta: JsonObject | undefined): ReceiveContext => ({
@@ -232,6 +233,6 @@ export const segmentReceiveContext = (tenant: string, receivedAtMs: number, meta
   receivedAtMs,
   correctClockSkew: meta?.["correctClockSkew"] === true,
   batchSentAt: typeof meta?.["batchSentAt"] === "string" ? meta["batchSentAt"] : undefined,
-  batchContext: isObject(meta?.["batchContext"]) ? meta["batchContext"] : undefined,
-  batchIntegrations: isObject(meta?.["batchIntegrations"]) ? meta["batchIntegrations"] : undefined,
+  batchContext: isJsonObject(meta?.["batchContext"]) ? meta["batchContext"] : undefined,
+  batchIntegrations: isJsonObject(meta?.["batchIntegrations"]) ? meta["batchIntegrations"] : undefined,
 })

@@ -3,7 +3,7 @@
 // source (`cdp ingest --source twitter tweets.json`), the search poller and the stream (ingest/social/).
 import type { ValidateFunction } from "ajv"
 import type { Identifier, JsonObject, RawItem, Rejection } from "../message.ts"
-import { ajv, parseIsoDateTime } from "../schemas.ts"
+import { ajv, isJsonObject, parseIsoDateTime } from "../schemas.ts"
 import type { ImportContext, ImportedItem } from "./index.ts"
 import { explainSchemaError, type ItemMaker, itemMaker, locate, readWholeFile } from "./items.ts"
 import schema from "./twitter.schema.json" with { type: "json" }
@@ -132,7 +132,6 @@ const toItem = (maker: ItemMaker, tweet: XTweet, author: XUser | undefined, rule
   })
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v)
 
 const pageRejection = (page: unknown): Rejection | null => {
   if (!validateEnvelope(page)) return explainSchemaError(validateEnvelope.errors![0]!, page, "an X API v2 page")
@@ -166,15 +165,15 @@ export const tweetsFromPage = (
   for (const user of p.includes?.users ?? []) {
     if (validateUser(user)) users.set(user.id, user)
   }
-  const single = isObject(p.data)
+  const single = isJsonObject(p.data)
   const tweets: ReadonlyArray<unknown> = p.data === undefined ? [] : single ? [p.data] : (p.data as ReadonlyArray<unknown>)
   const items: Array<ImportedItem> = []
   for (let i = 0; i < tweets.length; i++) {
     const tweet = tweets[i]
     if (!validateTweet(tweet)) {
       const rejection = explainSchemaError(validateTweet.errors![0]!, tweet, "a tweet")
-      const id = isObject(tweet) && typeof tweet["id"] === "string" ? tweet["id"] : ""
-      const author = isObject(tweet) && typeof tweet["author_id"] === "string" ? users.get(tweet["author_id"]) : undefined
+      const id = isJsonObject(tweet) && typeof tweet["id"] === "string" ? tweet["id"] : ""
+      const author = isJsonObject(tweet) && typeof tweet["author_id"] === "string" ? users.get(tweet["author_id"]) : undefined
       const payload = miniPage(tweet, author, p.matching_rules)
       items.push(maker.deadLetter(payload, located(prefixed(single ? "/data" : `/data/${i}`, rejection)), id))
       continue
@@ -196,7 +195,7 @@ export const parseTwitterRaw = (body: string, _meta: JsonObject | undefined, ctx
     const maker = itemMaker(ctx, SOURCE, "social")
     return [maker.deadLetter(body, { rule: "not_json", field: "", message: `not valid JSON (${(error as Error).message})` })]
   }
-  const bareTweet = isObject(value) && !("data" in value) && typeof value["id"] === "string" && "text" in value
+  const bareTweet = isJsonObject(value) && !("data" in value) && typeof value["id"] === "string" && "text" in value
   return tweetsFromPage(bareTweet ? { data: [value] } : value, ctx)
 }
 
@@ -211,7 +210,7 @@ export async function* readTwitterFile(path: string, ctx: ImportContext): AsyncG
     yield maker.deadLetter(text, { rule: "not_json", field: "", message: `${path} is not valid JSON (${(error as Error).message})` })
     return
   }
-  const pages: ReadonlyArray<unknown> | undefined = Array.isArray(parsed) ? parsed : isObject(parsed) ? [parsed] : undefined
+  const pages: ReadonlyArray<unknown> | undefined = Array.isArray(parsed) ? parsed : isJsonObject(parsed) ? [parsed] : undefined
   if (pages === undefined) {
     yield maker.deadLetter(text, { rule: "not_array", field: "", message: `${path} must hold a JSON array of X API v2 pages` })
     return
