@@ -2,7 +2,7 @@
 // provisional id: the userId when the sender knows the person, else the anonymousId of the browser or device, else
 // the first identifier the message states ("email:jane@example.com", "phone:+44 7700 900123", "twitter_id:123").
 import type { CanonicalEvent } from "../ingest/message.ts"
-import { ok, type Stage } from "../ingest/stage.ts"
+import { ok, perMessage, type Stage } from "../ingest/stage.ts"
 
 export const provisionalProfileId = (event: Pick<CanonicalEvent, "userId" | "anonymousId" | "identifiers">): string => {
   if (event.userId !== "") return event.userId
@@ -14,5 +14,5 @@ export const provisionalProfileId = (event: Pick<CanonicalEvent, "userId" | "ano
 }
 
 /** The identity stage of the pipeline: fills `profileId`. */
-export const identityStage: Stage<CanonicalEvent> = (event) =>
-  ok(event.profileId !== "" ? event : { ...event, profileId: provisionalProfileId(event) })
+export const identityStage: Stage<CanonicalEvent> = perMessage((event) =>
+  ok(event.profileId !== "" ? event : { ...event, profileId: provisionalProfileId(event) }))

@@ -18,6 +18,10 @@ export interface PipelineCounters {
   landed: number
   duplicates: number
   dropped: number
+  /** Dropped messages per reason a stage gave (e.g. a suppressed person). */
+  dropReasons: Record<string, number>
+  /** Messages a stage sent to another topic. */
+  redirected: number
   /** Accepted items whose raw text went to the archive. */
   archived: number
 }
@@ -71,25 +75,38 @@ export class Pipeline extends Context.Service<Pipeline, PipelineShape>()("cdp/Pi
       const sink = yield* makeEventSink
       const archive = yield* makeArchiveWriter
       const stages = eventStages(yield* Effect.try({ try: () => sentimentConfigFromEnv(), catch: (e) => e as SentimentConfigInvalid }))
-      const counters: PipelineCounters = { accepted: 0, rejected: 0, landed: 0, duplicates: 0, dropped: 0, archived: 0 }
+      const counters: PipelineCounters = { accepted: 0, rejected: 0, landed: 0, duplicates: 0, dropped: 0, dropReasons: {}, redirected: 0, archived: 0 }
 
+      /** Routes every outcome: ok lands, dead letters are kept, drops are counted by reason, redirects go to their topic. */
       const handleEvents = (batch: ReadonlyArray<CanonicalEvent>) =>
         Effect.gen(function* () {
+          const outcomes = yield* runStages(batch, stages)
           const passed: Array<CanonicalEvent> = []
           const refused: Array<DeadLetter> = []
-          let dropped = 0
-          for (const event of batch) {
-            const outcome = runStages(event, stages)
-            if (outcome._tag === "ok") passed.push(outcome.value)
-            else if (outcome._tag === "deadLetter") {
-              refused.push(deadLetterOf(event, outcome.rejection))
-            } else dropped++
-          }
+          const redirected = new Map<string, Array<CanonicalEvent>>()
+          outcomes.forEach((outcome, i) => {
+            switch (outcome._tag) {
+              case "ok":
+                passed.push(outcome.value)
+                break
+              case "deadLetter":
+                refused.push(deadLetterOf(batch[i]!, outcome.rejection))
+                break
+              case "drop":
+                counters.dropped++
+                counters.dropReasons[outcome.reason] = (counters.dropReasons[outcome.reason] ?? 0) + 1
+                break
+              case "redirect":
+                redirected.set(outcome.topic, [...(redirected.get(outcome.topic) ?? []), outcome.value])
+                break
+            }
+          })
           const result = yield* landIsolatingBadRows(passed, refused)
           if (refused.length > 0) yield* bus.publish(Topics.deadLetters, refused)
+          for (const [name, events] of redirected) yield* bus.publish({ name, key: Topics.events.key }, events)
           counters.landed += result.landed
           counters.duplicates += result.duplicates
-          counters.dropped += dropped
+          counters.redirected += [...redirected.values()].reduce((n, r) => n + r.length, 0)
         })
 
       /**

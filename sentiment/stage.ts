@@ -1,7 +1,7 @@
 // The sentiment stage of the pipeline: scores what a customer wrote, so the sink can land the score beside the
 // message (the text itself stays in `texts` only).
 import type { CanonicalEvent, SentimentRecord } from "../ingest/message.ts"
-import { ok, type Stage } from "../ingest/stage.ts"
+import { ok, perMessage, type Stage } from "../ingest/stage.ts"
 import { type SentimentConfig, tenantScorers } from "./config.ts"
 import type { SentimentResult } from "./score.ts"
 
@@ -19,6 +19,6 @@ export const sentimentRecord = (result: SentimentResult): SentimentRecord => ({
 /** A stage scoring every event that carries text with its tenant's scorer; events without text pass untouched. */
 export const sentimentStage = (config: SentimentConfig = { brand: [], aspects: {} }): Stage<CanonicalEvent> => {
   const scorerFor = tenantScorers(config)
-  return (event) =>
-    event.text === "" ? ok(event) : ok({ ...event, sentiment: sentimentRecord(scorerFor(event.tenant).score(event.text)) })
+  return perMessage((event) =>
+    event.text === "" ? ok(event) : ok({ ...event, sentiment: sentimentRecord(scorerFor(event.tenant).score(event.text)) }))
 }

@@ -122,10 +122,11 @@ const ceiling = () =>
     let insertSeconds = 0
     for (let start = 0; start < TOTAL; start += CEILING_BATCH) {
       const rows = []
+      const events = []
       for (let i = start; i < Math.min(start + CEILING_BATCH, TOTAL); i++) {
-        const outcome = identityStage(normaliseSegmentMessage(JSON.parse(messageLine(i)) as SegmentMessage, receive))
-        if (outcome._tag === "ok") rows.push(eventRow(outcome.value))
+        events.push(normaliseSegmentMessage(JSON.parse(messageLine(i)) as SegmentMessage, receive))
       }
+      for (const outcome of yield* identityStage(events)) if (outcome._tag === "ok") rows.push(eventRow(outcome.value))
       const t = performance.now()
       yield* warehouse.insert("events", rows)
       insertSeconds += (performance.now() - t) / 1000

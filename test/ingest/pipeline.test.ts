@@ -22,7 +22,7 @@ describe("pipeline", () => {
       const pipeline = yield* Pipeline
       // A value no connector would produce, standing for any row the warehouse cannot store.
       const poisoned = event("bad", "not a time at all, 000Z")
-      expect(identityStage(poisoned)._tag).toBe("ok")
+      expect((yield* identityStage([poisoned]))[0]?._tag).toBe("ok")
       yield* pipeline.submit([event("good-1"), poisoned, event("good-2"), event("good-3")], [])
       expect(yield* query("SELECT message_id FROM events ORDER BY message_id")).toEqual(
         [{ message_id: "good-1" }, { message_id: "good-2" }, { message_id: "good-3" }])

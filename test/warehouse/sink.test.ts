@@ -12,13 +12,13 @@ beforeEach(() => { dir = freshDir() })
 afterEach(() => removeDir(dir))
 
 const event = (messageId: string, tenant = "acme"): CanonicalEvent => {
-  const outcome = identityStage({
+  const [outcome] = Effect.runSync(identityStage([{
     tenant, messageId, type: "track", event: "E", anonymousId: "a", userId: "", groupId: "", previousId: "",
     channel: "web", source: "segment", timestamp: "2024-10-01T00:00:00.000Z", originalTimestamp: null, sentAt: null,
     receivedAt: "2024-10-01T00:00:00.000Z", properties: {}, traits: {}, context: {}, extra: {}, identifiers: [],
     text: "", profileId: "",
-  })
-  if (outcome._tag !== "ok") throw new Error("identity stage refused")
+  }]))
+  if (outcome?._tag !== "ok") throw new Error("identity stage refused")
   return outcome.value
 }
 
