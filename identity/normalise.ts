@@ -1,0 +1,137 @@
+// Identifiers to one comparable form per kind, so the same person's e-mail typed three ways links once. The raw
+// value is kept beside the normalised one for display; what cannot be normalised is refused with its reason.
+import { domainToASCII } from "node:url"
+import { type CountryCode, isSupportedCountry, parsePhoneNumberFromString } from "libphonenumber-js/max"
+
+export type IdentifierKind =
+  | "user_id" | "anonymous_id" | "email" | "phone" | "twitter_id" | "twitter_handle" | "social_handle"
+  | "chat_visitor_id" | "device_id" | "external_id"
+
+export const IDENTIFIER_KINDS: ReadonlySet<IdentifierKind> = new Set<IdentifierKind>([
+  "user_id", "anonymous_id", "email", "phone", "twitter_id", "twitter_handle", "social_handle", "chat_visitor_id",
+  "device_id", "external_id",
+])
+
+/** How a mail provider lets one mailbox take several spellings. */
+export interface MailboxRule {
+  /** Dots in the local part are ignored (Gmail). */
+  readonly ignoreDots?: boolean
+  /** A `+tag` (or this separator) after the local part is ignored. */
+  readonly subaddressSeparator?: string
+  /** The domain every alias domain of the provider is written as. */
+  readonly canonicalDomain?: string
+}
+
+export interface NormaliseOptions {
+  /** Per domain (lower-case, ASCII), how its mailboxes are spelled; empty to compare addresses as typed. */
+  readonly mailboxRules: Readonly<Record<string, MailboxRule>>
+  /** Region for national phone numbers ("07700 900123" in GB); without it they are refused. */
+  readonly defaultRegion?: string | undefined
+}
+
+/**
+ * Providers' documented rules: Gmail ignores dots and `+tags` and answers on googlemail.com too; Outlook, iCloud and
+ * Fastmail deliver `+tag` addresses to the plain mailbox. Configurable per tenant (identity configuration).
+ */
+export const DEFAULT_MAILBOX_RULES: Readonly<Record<string, MailboxRule>> = {
+  "gmail.com": { ignoreDots: true, subaddressSeparator: "+", canonicalDomain: "gmail.com" },
+  "googlemail.com": { ignoreDots: true, subaddressSeparator: "+", canonicalDomain: "gmail.com" },
+  "outlook.com": { subaddressSeparator: "+" },
+  "hotmail.com": { subaddressSeparator: "+" },
+  "live.com": { subaddressSeparator: "+" },
+  "icloud.com": { subaddressSeparator: "+" },
+  "me.com": { subaddressSeparator: "+", canonicalDomain: "icloud.com" },
+  "mac.com": { subaddressSeparator: "+", canonicalDomain: "icloud.com" },
+  "fastmail.com": { subaddressSeparator: "+" },
+}
+
+export const DEFAULT_NORMALISE_OPTIONS: NormaliseOptions = { mailboxRules: DEFAULT_MAILBOX_RULES }
+
+export type Normalised =
+  | { readonly ok: true; readonly value: string }
+  | { readonly ok: false; readonly reason: string }
+
+const accept = (value: string): Normalised => ({ ok: true, value })
+const refuse = (reason: string): Normalised => ({ ok: false, reason })
+
+// Local part: printable ASCII or any non-ASCII letter (RFC 6531), no spaces, no angle brackets.
+const LOCAL_PART = /^[^\s@<>()[\]\\,;:"]+$/u
+const DOMAIN_LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/
+
+const normaliseEmail = (raw: string, options: NormaliseOptions): Normalised => {
+  let text = raw.trim().replace(/^mailto:/i, "")
+  const angle = /<([^<>]*)>\s*$/.exec(text)
+  if (angle !== null) text = angle[1]!.trim()
+  const at = text.lastIndexOf("@")
+  if (at <= 0 || at === text.length - 1) return refuse("an e-mail address needs a local part, @ and a domain")
+  let local = text.slice(0, at).normalize("NFC").toLowerCase()
+  if (!LOCAL_PART.test(local)) return refuse("the part before @ holds characters an address cannot have")
+  const domain = domainToASCII(text.slice(at + 1).toLowerCase().replace(/\.$/, ""))
+  if (domain === "" || !domain.includes(".") || !domain.split(".").every((label) => DOMAIN_LABEL.test(label))) {
+    return refuse("the domain is not a valid host name")
+  }
+  const rule = options.mailboxRules[domain]
+  if (rule?.subaddressSeparator !== undefined) {
+    const cut = local.indexOf(rule.subaddressSeparator)
+    if (cut >= 0) local = local.slice(0, cut)
+  }
+  if (rule?.ignoreDots) local = local.replaceAll(".", "")
+  if (local === "") return refuse("the part before @ is empty once the provider's rules are applied")
+  return accept(`${local}@${rule?.canonicalDomain ?? domain}`)
+}
+
+const normalisePhone = (raw: string, options: NormaliseOptions): Normalised => {
+  const text = raw.trim()
+  if (!/\d/.test(text)) return refuse("a phone number needs digits")
+  const region = options.defaultRegion !== undefined && isSupportedCountry(options.defaultRegion)
+    ? (options.defaultRegion as CountryCode)
+    : undefined
+  const parsed = parsePhoneNumberFromString(text, region === undefined ? undefined : { defaultCountry: region })
+  if (parsed === undefined) {
+    return refuse(region === undefined && !text.startsWith("+") && !text.startsWith("00")
+      ? "a national phone number needs a default region (configure one) or a +country code"
+      : "not a phone number")
+  }
+  if (!parsed.isPossible()) return refuse("not a possible phone number for its country")
+  return accept(parsed.number)
+}
+
+/** A handle without its @, case-folded (X handles are case-insensitive). */
+const normaliseHandle = (raw: string): Normalised => {
+  const handle = raw.trim().replace(/^@/, "").toLowerCase()
+  return /^[a-z0-9_]{1,50}$/.test(handle) ? accept(handle) : refuse("a handle is letters, digits and _ (at most 50)")
+}
+
+/** "network:handle", both case-folded. */
+const normaliseSocialHandle = (raw: string): Normalised => {
+  const colon = raw.indexOf(":")
+  if (colon <= 0) return refuse("a social handle is written network:handle")
+  const network = raw.slice(0, colon).trim().toLowerCase()
+  const handle = raw.slice(colon + 1).trim().replace(/^@/, "").toLowerCase()
+  return handle === "" || /\s/.test(handle) ? refuse("the handle after network: is empty or has spaces") : accept(`${network}:${handle}`)
+}
+
+/** Opaque ids (user ids, cookies, device ids): compared exactly, only surrounding spaces removed. */
+const normaliseOpaque = (raw: string): Normalised => {
+  const value = raw.trim()
+  if (value === "") return refuse("the value is empty")
+  if (value.length > 512) return refuse("an id may be at most 512 characters")
+  return accept(value)
+}
+
+export const normaliseIdentifier = (kind: IdentifierKind, raw: string, options: NormaliseOptions = DEFAULT_NORMALISE_OPTIONS): Normalised => {
+  switch (kind) {
+    case "email":
+      return normaliseEmail(raw, options)
+    case "phone":
+      return normalisePhone(raw, options)
+    case "twitter_handle":
+      return normaliseHandle(raw)
+    case "social_handle":
+      return normaliseSocialHandle(raw)
+    case "twitter_id":
+      return /^\d{1,20}$/.test(raw.trim()) ? accept(raw.trim()) : refuse("an X/Twitter id is a number")
+    default:
+      return normaliseOpaque(raw)
+  }
+}

@@ -1,0 +1,48 @@
+import { describe, expect, it } from "vitest"
+import { DEFAULT_NORMALISE_OPTIONS, normaliseIdentifier } from "../../identity/normalise.ts"
+
+const value = (kind: Parameters<typeof normaliseIdentifier>[0], raw: string, options = DEFAULT_NORMALISE_OPTIONS) => {
+  const n = normaliseIdentifier(kind, raw, options)
+  return n.ok ? n.value : `refused: ${n.reason}`
+}
+
+describe("identifier normalisation", () => {
+  it("e-mail: trimmed, case-folded, display names and mailto: removed, IDNA domains in ASCII form", () => {
+    expect(value("email", "  Owen.Muller@Mail.EXAMPLE ")).toBe("owen.muller@mail.example")
+    expect(value("email", "Owen Müller <owen@mail.example>")).toBe("owen@mail.example")
+    expect(value("email", "mailto:ana@example.com")).toBe("ana@example.com")
+    expect(value("email", "jörg@Bücher.example")).toBe("jörg@xn--bcher-kva.example")
+  })
+
+  it("e-mail: Gmail's dots, +tags and googlemail.com are one mailbox; other domains keep their dots", () => {
+    expect(value("email", "J.Doe+shop@googlemail.com")).toBe("jdoe@gmail.com")
+    expect(value("email", "jdoe@gmail.com")).toBe("jdoe@gmail.com")
+    expect(value("email", "j.doe+x@outlook.com")).toBe("j.doe@outlook.com")
+    expect(value("email", "j.doe+x@example.com")).toBe("j.doe+x@example.com")
+    expect(value("email", "J.Doe@gmail.com", { mailboxRules: {} })).toBe("j.doe@gmail.com")
+  })
+
+  it("e-mail: what is not an address is refused with the reason", () => {
+    expect(value("email", "not an address")).toMatch(/^refused: .*@/)
+    expect(value("email", "a@b")).toMatch(/^refused: the domain/)
+    expect(value("email", "+tag@gmail.com")).toMatch(/^refused/)
+  })
+
+  it("phone: every format to E.164, national numbers with the configured region only", () => {
+    expect(value("phone", "+44 7700 900927")).toBe("+447700900927")
+    expect(value("phone", "0044 (0)7700-900927")).toMatch(/^\+447700900927$|^refused/)
+    expect(value("phone", "07700 900927", { ...DEFAULT_NORMALISE_OPTIONS, defaultRegion: "GB" })).toBe("+447700900927")
+    expect(value("phone", "(415) 555-0134", { ...DEFAULT_NORMALISE_OPTIONS, defaultRegion: "US" })).toBe("+14155550134")
+    expect(value("phone", "07700 900927")).toMatch(/^refused: .*region/)
+    expect(value("phone", "call me")).toMatch(/^refused/)
+  })
+
+  it("handles lose their @ and case; ids are compared exactly", () => {
+    expect(value("twitter_handle", "@LumenFan_1")).toBe("lumenfan_1")
+    expect(value("social_handle", "Instagram:@Ana.Ri")).toBe("instagram:ana.ri")
+    expect(value("twitter_id", " 1171701849184999407 ")).toBe("1171701849184999407")
+    expect(value("twitter_id", "abc")).toMatch(/^refused/)
+    expect(value("user_id", " usr_AbC ")).toBe("usr_AbC")
+    expect(value("anonymous_id", "   ")).toMatch(/^refused/)
+  })
+})
