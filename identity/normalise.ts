@@ -1,7 +1,7 @@
 // Identifiers to one comparable form per kind, so the same person's e-mail typed three ways links once. The raw
 // value is kept beside the normalised one for display; what cannot be normalised is refused with its reason.
 import { domainToASCII } from "node:url"
-import { type CountryCode, isSupportedCountry, parsePhoneNumberFromString } from "libphonenumber-js/max"
+import { type CountryCode, isSupportedCountry, parsePhoneNumberFromString, type PhoneNumber } from "libphonenumber-js/max"
 
 export type IdentifierKind =
   | "user_id" | "anonymous_id" | "email" | "phone" | "twitter_id" | "twitter_handle" | "social_handle"
@@ -25,8 +25,11 @@ export interface MailboxRule {
 export interface NormaliseOptions {
   /** Per domain (lower-case, ASCII), how its mailboxes are spelled; empty to compare addresses as typed. */
   readonly mailboxRules: Readonly<Record<string, MailboxRule>>
-  /** Region for national phone numbers ("07700 900123" in GB); without it they are refused. */
-  readonly defaultRegion?: string | undefined
+  /**
+   * Regions tried in order for national phone numbers ("07700 900123" is GB, "(415) 555-0134" US): the first valid
+   * reading wins. Without any, national numbers are refused.
+   */
+  readonly phoneRegions?: ReadonlyArray<string> | undefined
 }
 
 /**
@@ -80,20 +83,49 @@ const normaliseEmail = (raw: string, options: NormaliseOptions): Normalised => {
   return accept(`${local}@${rule?.canonicalDomain ?? domain}`)
 }
 
-const normalisePhone = (raw: string, options: NormaliseOptions): Normalised => {
+const NON_DIGITS = /\D/g
+const REPEATED_DIGIT = /^(\d)\1+$/
+
+/**
+ * E.164 of a phone number as written: `+…` and `00…` are international; otherwise each configured region in turn,
+ * then the digits as international (`447700900123`). The first valid reading wins; failing that, the first reading
+ * of a possible length (fiction and newly issued ranges are not "valid"), unless it is one digit repeated.
+ */
+export const phoneToE164 = (raw: string, regions: ReadonlyArray<CountryCode>): string | undefined => {
   const text = raw.trim()
-  if (!/\d/.test(text)) return refuse("a phone number needs digits")
-  const region = options.defaultRegion !== undefined && isSupportedCountry(options.defaultRegion)
-    ? (options.defaultRegion as CountryCode)
-    : undefined
-  const parsed = parsePhoneNumberFromString(text, region === undefined ? undefined : { defaultCountry: region })
-  if (parsed === undefined) {
-    return refuse(region === undefined && !text.startsWith("+") && !text.startsWith("00")
-      ? "a national phone number needs a default region (configure one) or a +country code"
-      : "not a phone number")
+  const readings: Array<PhoneNumber> = []
+  const consider = (candidate: PhoneNumber | undefined): boolean => {
+    if (candidate === undefined) return false
+    if (candidate.isValid()) return true
+    readings.push(candidate)
+    return false
   }
-  if (!parsed.isPossible()) return refuse("not a possible phone number for its country")
-  return accept(parsed.number)
+  if (text.startsWith("+") || text.startsWith("00")) {
+    const international = parsePhoneNumberFromString(text.startsWith("+") ? text : `+${text.slice(2)}`)
+    if (consider(international)) return international!.number
+  } else {
+    for (const region of regions) {
+      const national = parsePhoneNumberFromString(text, { defaultCountry: region })
+      if (consider(national)) return national!.number
+    }
+    const bare = parsePhoneNumberFromString(`+${text.replace(NON_DIGITS, "")}`)
+    if (consider(bare)) return bare!.number
+  }
+  for (const reading of readings) {
+    if (reading.isPossible() && !REPEATED_DIGIT.test(reading.nationalNumber)) return reading.number
+  }
+  return undefined
+}
+
+const normalisePhone = (raw: string, options: NormaliseOptions): Normalised => {
+  if (!/\d/.test(raw)) return refuse("a phone number needs digits")
+  const regions = (options.phoneRegions ?? []).filter((r): r is CountryCode => isSupportedCountry(r))
+  const e164 = phoneToE164(raw, regions)
+  if (e164 !== undefined) return accept(e164)
+  const international = raw.trim().startsWith("+") || raw.trim().startsWith("00")
+  return refuse(!international && regions.length === 0
+    ? "a national phone number needs a region (configure phone regions) or a +country code"
+    : "not a possible phone number")
 }
 
 /** A handle without its @, case-folded (X handles are case-insensitive). */
@@ -111,10 +143,13 @@ const normaliseSocialHandle = (raw: string): Normalised => {
   return handle === "" || /\s/.test(handle) ? refuse("the handle after network: is empty or has spaces") : accept(`${network}:${handle}`)
 }
 
+const CONTROL = /[\u0000-\u001f\u007f]/
+
 /** Opaque ids (user ids, cookies, device ids): compared exactly, only surrounding spaces removed. */
 const normaliseOpaque = (raw: string): Normalised => {
   const value = raw.trim()
   if (value === "") return refuse("the value is empty")
+  if (CONTROL.test(value)) return refuse("an id may not hold control characters")
   if (value.length > 512) return refuse("an id may be at most 512 characters")
   return accept(value)
 }

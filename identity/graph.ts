@@ -1,0 +1,300 @@
+// The deterministic identity graph: from what messages state about their sender (sightings of normalised
+// identifiers), which identifiers belong to one person. The result is a function of the set of observations only,
+// never of their arrival order: links are ranked by a total order (trust, time, message id) and added greedily under
+// the per-profile limits, values shared by several people are found from all their sightings at once, and a
+// profile's id is that of its oldest identifier, so a merge keeps the oldest id and a split-off part gets its own.
+import { createHash } from "node:crypto"
+import type { IdentifierKind } from "./normalise.ts"
+
+/** How far a sighting can be trusted: logged in or observed by a system, stated by the person, or typed anywhere. */
+export type Trust = "verified" | "stated" | "unverified"
+
+const TRUST_RANK: Readonly<Record<Trust, number>> = { verified: 0, stated: 1, unverified: 2 }
+
+export interface Sighting {
+  readonly kind: IdentifierKind
+  /** Normalised value (identity/normalise.ts). */
+  readonly value: string
+  readonly trust: Trust
+}
+
+/** What one message states about its sender. */
+export interface Observation {
+  readonly messageId: string
+  readonly timeMs: number
+  readonly sightings: ReadonlyArray<Sighting>
+}
+
+export interface GraphRules {
+  /** Most distinct values of a kind one profile may hold (default 5; user_id 1). */
+  readonly limits: Readonly<Partial<Record<IdentifierKind, number>>>
+  readonly defaultLimit: number
+  /** Which identifier anchors a message, and whose links win: earlier kinds first. */
+  readonly priority: ReadonlyArray<IdentifierKind>
+  /**
+   * Kinds that tell people apart: a value seen with more distinct values of one of these kinds than that kind's
+   * limit is shared by several people (a family device, a switchboard number, a role inbox) unless the sightings
+   * follow one another in time (the value changed owner).
+   */
+  readonly personKinds: ReadonlyArray<IdentifierKind>
+}
+
+export const DEFAULT_GRAPH_RULES: GraphRules = {
+  limits: { user_id: 1 },
+  defaultLimit: 5,
+  priority: ["user_id", "email", "phone", "twitter_id", "twitter_handle", "social_handle", "external_id", "device_id",
+    "chat_visitor_id", "anonymous_id"],
+  personKinds: ["user_id", "email"],
+}
+
+/** Key of an identifier (or of one owner's time slice of it): "kind:value", or "kind:value" SLICE n. */
+export type NodeKey = string
+
+/** Separates a value from its time-slice number; normalised values never hold control characters. */
+const SLICE = "\u001f"
+
+export const nodeKey = (kind: IdentifierKind, value: string): NodeKey => `${kind}:${value}`
+export const kindOf = (key: NodeKey): IdentifierKind => key.slice(0, key.indexOf(":")) as IdentifierKind
+/** The identifier a node stands for, without its time slice. */
+export const baseOf = (key: NodeKey): NodeKey => {
+  const cut = key.indexOf(SLICE)
+  return cut === -1 ? key : key.slice(0, cut)
+}
+
+export interface Link {
+  readonly a: NodeKey
+  readonly b: NodeKey
+  readonly messageId: string
+  readonly timeMs: number
+  readonly trust: Trust
+  /** Why the two were linked: "same message" (the sender stated both). */
+  readonly rule: string
+}
+
+export interface RefusedLink extends Link {
+  readonly reason: string
+}
+
+export interface Resolution {
+  /** Profile id of every node. */
+  readonly profileOf: ReadonlyMap<NodeKey, string>
+  /**
+   * The node each message's anchor sighting resolved to, by message id. A message whose strongest identifier is a
+   * shared value belongs to no person's profile: it gets a profile of its own ("message:ID").
+   */
+  readonly anchorOf: ReadonlyMap<string, NodeKey>
+  readonly links: ReadonlyArray<Link>
+  readonly refused: ReadonlyArray<RefusedLink>
+  /** Values that stopped linking because several people share them, with the reason. */
+  readonly shared: ReadonlyMap<NodeKey, string>
+}
+
+const compareLinks = (x: Link, y: Link): number =>
+  TRUST_RANK[x.trust] - TRUST_RANK[y.trust] || x.timeMs - y.timeMs ||
+  (x.messageId < y.messageId ? -1 : x.messageId > y.messageId ? 1 : 0) ||
+  (x.a < y.a ? -1 : x.a > y.a ? 1 : 0) || (x.b < y.b ? -1 : x.b > y.b ? 1 : 0)
+
+const weaker = (a: Trust, b: Trust): Trust => (TRUST_RANK[a] >= TRUST_RANK[b] ? a : b)
+
+/** Profile ids are short, stable and opaque: derived from the tenant and the profile's oldest identifier. */
+export const profileIdFor = (tenant: string, oldest: NodeKey): string =>
+  `prof_${createHash("sha256").update(`${tenant}\u0000${oldest}`).digest("base64url").slice(0, 22)}`
+
+interface Span {
+  first: number
+  last: number
+}
+
+/**
+ * For each value, who else it was seen with (per person kind, each with the time span of those sightings). A value
+ * seen with more people than the kind's limit is either shared (spans overlap) or changed owner (spans follow one
+ * another): then it is cut into one time slice per owner, each ending with that owner's last sighting.
+ */
+const findSharedAndSlices = (observations: ReadonlyArray<Observation>, rules: GraphRules) => {
+  const companions = new Map<NodeKey, Map<IdentifierKind, Map<string, Span>>>()
+  const personKinds = new Set(rules.personKinds)
+  const rank = new Map(rules.priority.map((kind, i) => [kind, i]))
+  // Only a stronger kind tells people apart for a value: a user id seen with many e-mails is still one account.
+  const stronger = (other: IdentifierKind, than: IdentifierKind) => (rank.get(other) ?? 99) < (rank.get(than) ?? 99)
+  for (const o of observations) {
+    for (const s of o.sightings) {
+      for (const other of o.sightings) {
+        if (!personKinds.has(other.kind) || !stronger(other.kind, s.kind)) continue
+        const key = nodeKey(s.kind, s.value)
+        const byKind = companions.get(key) ?? new Map<IdentifierKind, Map<string, Span>>()
+        companions.set(key, byKind)
+        const spans = byKind.get(other.kind) ?? new Map<string, Span>()
+        byKind.set(other.kind, spans)
+        const span = spans.get(other.value)
+        if (span === undefined) spans.set(other.value, { first: o.timeMs, last: o.timeMs })
+        else {
+          span.first = Math.min(span.first, o.timeMs)
+          span.last = Math.max(span.last, o.timeMs)
+        }
+      }
+    }
+  }
+  const shared = new Map<NodeKey, string>()
+  /** Slice start times (ascending) of values that changed owner. */
+  const slices = new Map<NodeKey, Array<number>>()
+  for (const [key, byKind] of companions) {
+    for (const [kind, spans] of byKind) {
+      const limit = rules.limits[kind] ?? rules.defaultLimit
+      if (spans.size <= limit) continue
+      const ordered = [...spans.values()].sort((x, y) => x.first - y.first || x.last - y.last)
+      const sequential = ordered.every((span, i) => i === 0 || span.first > ordered[i - 1]!.last)
+      // One change of owner is common (a recycled number, a family device handed on); more looks like sharing.
+      if (sequential && limit === 1 && spans.size === 2) {
+        // A slice ends with its owner's last proven use: a handed-on device is browsed before its new owner logs in.
+        slices.set(key, ordered.slice(0, -1).map((span) => span.last + 1))
+      } else {
+        shared.set(key, `seen with ${spans.size} different ${kind} values${sequential ? "" : " at the same time"} (a profile holds at most ${limit}): shared by several people`)
+        slices.delete(key)
+        break
+      }
+    }
+  }
+  return { shared, slices }
+}
+
+/** The node a sighting at a time stands for: the value, or its owner's time slice. */
+const sliceKey = (key: NodeKey, timeMs: number, slices: ReadonlyMap<NodeKey, ReadonlyArray<number>>): NodeKey => {
+  const starts = slices.get(key)
+  if (starts === undefined) return key
+  let slice = 0
+  while (slice < starts.length && timeMs >= starts[slice]!) slice++
+  return slice === 0 ? key : `${key}${SLICE}${slice}`
+}
+
+/** Resolves observations of one tenant into profiles. Deterministic: the same set gives the same result. */
+export const resolveGraph = (tenant: string, observations: ReadonlyArray<Observation>, rules: GraphRules = DEFAULT_GRAPH_RULES): Resolution => {
+  const rank = new Map(rules.priority.map((kind, i) => [kind, i]))
+  const anchorOf = (o: Observation): Sighting => {
+    let best = o.sightings[0]!
+    for (const s of o.sightings) {
+      // A value typed anywhere never anchors a message that also carries an observed one.
+      const r = TRUST_RANK[s.trust] - TRUST_RANK[best.trust] || (rank.get(s.kind) ?? 99) - (rank.get(best.kind) ?? 99)
+      if (r < 0 || r === 0 && s.value < best.value) best = s
+    }
+    return best
+  }
+  const present = observations.filter((o) => o.sightings.length > 0)
+  const { shared, slices } = findSharedAndSlices(present, rules)
+  const firstSeen = new Map<NodeKey, { timeMs: number; messageId: string }>()
+  const bestTrust = new Map<NodeKey, Trust>()
+  const links: Array<Link> = []
+  const refused: Array<RefusedLink> = []
+  const anchors = new Map<string, NodeKey>()
+  for (const o of present) {
+    const anchor = anchorOf(o)
+    const a = sliceKey(nodeKey(anchor.kind, anchor.value), o.timeMs, slices)
+    anchors.set(o.messageId, shared.has(baseOf(a)) ? `message:${o.messageId}` : a)
+    for (const s of o.sightings) {
+      const b = sliceKey(nodeKey(s.kind, s.value), o.timeMs, slices)
+      const trust = bestTrust.get(b)
+      if (trust === undefined || TRUST_RANK[s.trust] < TRUST_RANK[trust]) bestTrust.set(b, s.trust)
+      const seen = firstSeen.get(b)
+      if (seen === undefined || o.timeMs < seen.timeMs || o.timeMs === seen.timeMs && o.messageId < seen.messageId) {
+        firstSeen.set(b, { timeMs: o.timeMs, messageId: o.messageId })
+      }
+      if (b === a) continue
+      const link: Link = { a, b, messageId: o.messageId, timeMs: o.timeMs, trust: weaker(anchor.trust, s.trust), rule: "same message" }
+      const sharedReason = shared.get(baseOf(a)) ?? shared.get(baseOf(b))
+      if (sharedReason !== undefined) refused.push({ ...link, reason: sharedReason })
+      else links.push(link)
+    }
+  }
+  links.sort(compareLinks)
+  const clusters = joinUnderLimits(bestTrust, links, rules, refused)
+  const profileOf = new Map<NodeKey, string>()
+  for (const anchor of anchors.values()) if (anchor.startsWith("message:")) profileOf.set(anchor, profileIdFor(tenant, anchor))
+  for (const members of clusters) {
+    let oldest = members[0]!
+    for (const m of members) {
+      const x = firstSeen.get(m)!
+      const y = firstSeen.get(oldest)!
+      if (x.timeMs < y.timeMs || x.timeMs === y.timeMs && (x.messageId < y.messageId || x.messageId === y.messageId && m < oldest)) oldest = m
+    }
+    const id = profileIdFor(tenant, oldest)
+    for (const m of members) profileOf.set(m, id)
+  }
+  return { profileOf, anchorOf: anchors, links, refused, shared }
+}
+
+interface Cluster {
+  readonly nodes: Array<NodeKey>
+  /** Distinct identifiers (time slices of one value count once) per kind. */
+  readonly byKind: Map<IdentifierKind, Set<NodeKey>>
+  /** Holds a person kind seen at more than unverified trust (a known person). */
+  known: boolean
+}
+
+/**
+ * Adds links in their ranked order (union-find, smaller cluster into larger), refusing one that would give a profile
+ * more values of a kind than its limit, or that would join two known people on an unverified value (a value typed
+ * into a pre-chat form may bring an anonymous visitor into a profile, never join two profiles). Returns the clusters.
+ */
+const joinUnderLimits = (
+  nodes: ReadonlyMap<NodeKey, Trust>,
+  ranked: ReadonlyArray<Link>,
+  rules: GraphRules,
+  refused: Array<RefusedLink>,
+): Array<ReadonlyArray<NodeKey>> => {
+  const personKinds = new Set(rules.personKinds)
+  const parent = new Map<NodeKey, NodeKey>()
+  const clusters = new Map<NodeKey, Cluster>()
+  for (const [n, trust] of nodes) {
+    parent.set(n, n)
+    clusters.set(n, {
+      nodes: [n], byKind: new Map([[kindOf(n), new Set([baseOf(n)])]]),
+      known: personKinds.has(kindOf(n)) && trust !== "unverified",
+    })
+  }
+  const find = (n: NodeKey): NodeKey => {
+    let root = n
+    while (parent.get(root) !== root) root = parent.get(root)!
+    for (let cur = n; cur !== root;) {
+      const next = parent.get(cur)!
+      parent.set(cur, root)
+      cur = next
+    }
+    return root
+  }
+  for (const link of ranked) {
+    const ra = find(link.a)
+    const rb = find(link.b)
+    if (ra === rb) continue
+    const [big, small] = clusters.get(ra)!.nodes.length >= clusters.get(rb)!.nodes.length ? [ra, rb] : [rb, ra]
+    const into = clusters.get(big)!
+    const from = clusters.get(small)!
+    const reason = link.trust === "unverified" && into.known && from.known
+      ? "an unverified value may not join two known people"
+      : overLimit(into, from, rules)
+    if (reason !== undefined) {
+      refused.push({ ...link, reason })
+      continue
+    }
+    parent.set(small, big)
+    into.nodes.push(...from.nodes)
+    for (const [kind, values] of from.byKind) {
+      const mine = into.byKind.get(kind)
+      if (mine === undefined) into.byKind.set(kind, values)
+      else for (const v of values) mine.add(v)
+    }
+    into.known ||= from.known
+    clusters.delete(small)
+  }
+  return [...clusters.values()].map((c) => c.nodes)
+}
+
+/** Why joining two clusters would break a per-profile limit, or undefined. */
+const overLimit = (into: Cluster, from: Cluster, rules: GraphRules): string | undefined => {
+  for (const [kind, values] of from.byKind) {
+    const mine = into.byKind.get(kind)
+    let total = mine?.size ?? 0
+    for (const v of values) if (mine === undefined || !mine.has(v)) total++
+    const limit = rules.limits[kind] ?? rules.defaultLimit
+    if (total > limit) return `the profile would hold ${total} ${kind} values (limit ${limit})`
+  }
+  return undefined
+}
