@@ -166,10 +166,10 @@ const sliceKey = (key: NodeKey, timeMs: number, slices: ReadonlyMap<NodeKey, Rea
   return slice === 0 ? key : `${key}${SLICE}${slice}`
 }
 
-/** Resolves observations of one tenant into profiles. Deterministic: the same set gives the same result. */
-export const resolveGraph = (tenant: string, observations: ReadonlyArray<Observation>, rules: GraphRules = DEFAULT_GRAPH_RULES): Resolution => {
+/** Picks the sighting that anchors a message: the most trusted, then the strongest kind, then the smallest value. */
+export const anchorChooser = (rules: GraphRules) => {
   const rank = new Map(rules.priority.map((kind, i) => [kind, i]))
-  const anchorOf = (o: Observation): Sighting => {
+  return (o: Observation): Sighting => {
     let best = o.sightings[0]!
     for (const s of o.sightings) {
       // A value typed anywhere never anchors a message that also carries an observed one.
@@ -178,8 +178,26 @@ export const resolveGraph = (tenant: string, observations: ReadonlyArray<Observa
     }
     return best
   }
+}
+
+/** True when trust `a` is at least as strong as `b`. */
+export const atLeastAsTrusted = (a: Trust, b: Trust): boolean => TRUST_RANK[a] <= TRUST_RANK[b]
+
+/** Resolves observations of one tenant into profiles. Deterministic: the same set gives the same result. */
+export const resolveGraph = (
+  tenant: string,
+  observations: ReadonlyArray<Observation>,
+  rules: GraphRules = DEFAULT_GRAPH_RULES,
+  /** Values already found shared among other observations (sharing only grows as sightings are added). */
+  knownShared: ReadonlyMap<NodeKey, string> = new Map(),
+): Resolution => {
+  const anchorOf = anchorChooser(rules)
   const present = observations.filter((o) => o.sightings.length > 0)
   const { shared, slices } = findSharedAndSlices(present, rules)
+  for (const [key, reason] of knownShared) {
+    if (!shared.has(key)) shared.set(key, reason)
+    slices.delete(key)
+  }
   const firstSeen = new Map<NodeKey, { timeMs: number; messageId: string }>()
   const bestTrust = new Map<NodeKey, Trust>()
   const links: Array<Link> = []

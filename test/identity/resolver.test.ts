@@ -1,0 +1,69 @@
+import fc from "fast-check"
+import { describe, expect, it } from "vitest"
+import { type Observation, resolveGraph, type Sighting } from "../../identity/graph.ts"
+import { IdentityResolver } from "../../identity/resolver.ts"
+
+const observations = fc.uniqueArray(
+  fc.record({
+    messageId: fc.string({ minLength: 1, maxLength: 6 }),
+    timeMs: fc.integer({ min: 0, max: 30 }),
+    sightings: fc.array(fc.record({
+      kind: fc.constantFrom("user_id", "email", "phone", "anonymous_id"),
+      value: fc.constantFrom("1", "2", "3", "4", "5", "6", "7"),
+      trust: fc.constantFrom("verified", "stated", "unverified"),
+    }) as fc.Arbitrary<Sighting>, { minLength: 1, maxLength: 3 }),
+  }),
+  { selector: (x) => x.messageId, maxLength: 50 },
+)
+
+/** Splits `items` into consecutive batches at the given cut points. */
+const batches = <A>(items: ReadonlyArray<A>, cuts: ReadonlyArray<number>): Array<ReadonlyArray<A>> => {
+  const points = [...new Set(cuts.map((c) => c % (items.length + 1)))].sort((a, b) => a - b)
+  const out: Array<ReadonlyArray<A>> = []
+  let from = 0
+  for (const p of [...points, items.length]) {
+    out.push(items.slice(from, p))
+    from = p
+  }
+  return out
+}
+
+describe("online resolver", () => {
+  it("batch by batch, every message ends in the profile a full resolution gives it (property)", () => {
+    fc.assert(fc.property(observations, fc.array(fc.nat(), { maxLength: 6 }), (obs, cuts) => {
+      const resolver = new IdentityResolver()
+      const graph = resolver.graph("t")
+      const current = new Map<string, string>()
+      for (const batch of batches(obs, cuts)) {
+        const r = graph.resolve(batch)
+        for (const [id, p] of r.profiles) current.set(id, p)
+        for (const m of r.moved) current.set(m.messageId, m.profileId)
+      }
+      const full = resolveGraph("t", obs)
+      for (const o of obs) {
+        expect(current.get(o.messageId)).toBe(full.profileOf.get(full.anchorOf.get(o.messageId)!))
+        expect(graph.profileOf(o.messageId)).toBe(current.get(o.messageId))
+      }
+    }), { numRuns: 400 })
+  })
+
+  it("replaying messages changes nothing", () => {
+    const obs: Array<Observation> = [
+      { messageId: "a", timeMs: 1, sightings: [{ kind: "anonymous_id", value: "x", trust: "verified" }] },
+      { messageId: "b", timeMs: 2, sightings: [{ kind: "anonymous_id", value: "x", trust: "verified" }, { kind: "user_id", value: "u", trust: "verified" }] },
+    ]
+    const graph = new IdentityResolver().graph("t")
+    graph.resolve(obs)
+    const again = graph.resolve(obs)
+    expect(again.moved).toEqual([])
+    expect(graph.messageCount).toBe(2)
+  })
+
+  it("tenants have separate graphs: the same identifiers never link across tenants", () => {
+    const resolver = new IdentityResolver()
+    const o: Observation = { messageId: "m", timeMs: 1, sightings: [{ kind: "email", value: "e@x.example", trust: "verified" }] }
+    const a = resolver.graph("acme").resolve([o]).profiles.get("m")
+    const b = resolver.graph("globex").resolve([{ ...o, messageId: "n" }]).profiles.get("n")
+    expect(a).not.toBe(b)
+  })
+})
