@@ -14,11 +14,21 @@ export interface ProfileChange {
   readonly previous: string | undefined
 }
 
+export interface ProfileMerge {
+  readonly fromProfile: string
+  readonly toProfile: string
+  /** "merge": into a profile that existed; "split": into a new one. */
+  readonly kind: "merge" | "split"
+  readonly messages: number
+}
+
 export interface ResolveResult {
   /** Profile of each message of the batch. */
   readonly profiles: ReadonlyMap<string, string>
   /** Messages seen before whose profile changed. */
   readonly moved: ReadonlyArray<ProfileChange>
+  /** Moves of messages between profiles, grouped. */
+  readonly merges: ReadonlyArray<ProfileMerge>
   /** Links made and refused by the re-resolution of the touched parts (provenance, for the warehouse). */
   readonly links: ReadonlyArray<Link>
   readonly refused: ReadonlyArray<RefusedLink>
@@ -46,6 +56,8 @@ export class TenantGraph {
   /** Values shared by several people: they link nothing, so the parts they appear in resolve independently. */
   private readonly shared = new Map<NodeKey, string>()
   private readonly anchorOf: (o: Observation) => Sighting
+  /** Every profile id given so far, to tell a merge (into a known profile) from a split (into a new one). */
+  private readonly profiles = new Set<string>()
   private nextPart = 1
 
   private readonly tenant: string
@@ -94,20 +106,37 @@ export class TenantGraph {
     const byId = new Map<string, Observation>()
     for (const o of fresh) byId.set(o.messageId, o)
     observations.push(...byId.values())
-    if (observations.length === 0) return { profiles, moved: [], links: [], refused: [] }
+    if (observations.length === 0) return { profiles, moved: [], merges: [], links: [], refused: [] }
     const r = resolveGraph(this.tenant, observations, this.rules, this.shared)
     for (const [key, reason] of r.shared) this.shared.set(key, reason)
+    const given: Array<string> = []
     const moved: Array<ProfileChange> = []
     for (const o of observations) {
       const anchor = r.anchorOf.get(o.messageId)
       const profile = anchor === undefined ? "" : r.profileOf.get(anchor)!
       const previous = this.profileOfMessage.get(o.messageId)
       this.profileOfMessage.set(o.messageId, profile)
+      if (previous === undefined) given.push(profile)
       if (inBatch.has(o.messageId)) profiles.set(o.messageId, profile)
       if (previous !== undefined && previous !== profile) moved.push({ messageId: o.messageId, profileId: profile, previous })
     }
     this.storeParts(observations, r)
-    return { profiles, moved, links: r.links, refused: r.refused }
+    const merges = this.groupMoves(moved)
+    for (const p of given) this.profiles.add(p)
+    return { profiles, moved, merges, links: r.links, refused: r.refused }
+  }
+
+  private groupMoves(moved: ReadonlyArray<ProfileChange>): Array<ProfileMerge> {
+    const groups = new Map<string, ProfileMerge>()
+    for (const m of moved) {
+      const key = `${m.previous}\n${m.profileId}`
+      const g = groups.get(key)
+      groups.set(key, g === undefined
+        ? { fromProfile: m.previous!, toProfile: m.profileId, kind: this.profiles.has(m.profileId) ? "merge" : "split", messages: 1 }
+        : { ...g, messages: g.messages + 1 })
+    }
+    for (const m of moved) this.profiles.add(m.profileId)
+    return [...groups.values()]
   }
 
   /**

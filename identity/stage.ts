@@ -1,0 +1,104 @@
+// The identity stage of the pipeline: each message's sightings join the tenant's graph, the message gets its
+// person's profile, and every earlier message whose profile moved (a merge, a split) is recorded, so `events`
+// shows current profiles. The graph's state is rebuilt from identity_observations when the stage starts.
+import { Effect } from "effect"
+import type { CanonicalEvent } from "../ingest/message.ts"
+import { ok, type Stage } from "../ingest/stage.ts"
+import { type LinkRow, loadObservations, type MergeRow, type MovedRow, type ObservationRow, storeIdentity } from "../warehouse/identity.ts"
+import { Warehouse, type WarehouseRejectedRows, type WarehouseUnavailable, type WarehouseQueryError } from "../warehouse/warehouse.ts"
+import { DEFAULT_SOURCE_TRUST, DEFAULT_TRAIT_IDENTIFIERS, type ExtractConfig, extractSightings } from "./extract.ts"
+import { DEFAULT_GRAPH_RULES, type GraphRules, type Link, type Observation, profileIdFor, type RefusedLink, type Trust } from "./graph.ts"
+import { compileBlockRules } from "./guardrails.ts"
+import { DEFAULT_NORMALISE_OPTIONS } from "./normalise.ts"
+import { IdentityResolver, type ResolveResult } from "./resolver.ts"
+
+export interface IdentityConfig {
+  readonly extract: ExtractConfig
+  readonly rules: GraphRules
+}
+
+export const defaultIdentityConfig = (phoneRegions: ReadonlyArray<string> = []): IdentityConfig => ({
+  extract: {
+    traitIdentifiers: DEFAULT_TRAIT_IDENTIFIERS,
+    sourceTrust: DEFAULT_SOURCE_TRUST,
+    normalise: { ...DEFAULT_NORMALISE_OPTIONS, phoneRegions },
+    blocked: compileBlockRules(),
+  },
+  rules: DEFAULT_GRAPH_RULES,
+})
+
+/** Rows of one resolution not yet stored: kept until a store succeeds, so a retried batch loses none of them. */
+interface Pending {
+  observations: Array<ObservationRow>
+  links: Array<LinkRow>
+  moved: Map<string, MovedRow>
+  merges: Array<MergeRow>
+}
+
+const linkRows = (tenant: string, r: ResolveResult): Array<LinkRow> => {
+  const refused = new Set<Link>(r.refused)
+  const row = (l: Link | RefusedLink, status: LinkRow["status"], reason: string): LinkRow => ({
+    tenant, a: l.a, b: l.b, messageId: l.messageId, timeMs: l.timeMs, trust: l.trust, rule: l.rule, status, reason,
+  })
+  return [
+    ...r.links.filter((l) => !refused.has(l)).map((l) => row(l, "linked", "")),
+    ...r.refused.map((l) => row(l, "refused", l.reason)),
+  ]
+}
+
+/** Makes the stage, with the graph rebuilt from what is stored. */
+export const makeIdentityStage = (config: IdentityConfig) =>
+  Effect.gen(function* () {
+    const warehouse = yield* Warehouse
+    const resolver = new IdentityResolver(config.rules)
+    const stored = yield* loadObservations()
+    const byTenant = new Map<string, Array<Observation>>()
+    for (const o of stored) {
+      const list = byTenant.get(o.tenant)
+      if (list === undefined) byTenant.set(o.tenant, [o as Observation])
+      else list.push(o as Observation)
+    }
+    for (const [tenant, observations] of byTenant) resolver.graph(tenant).resolve(observations)
+    const pending: Pending = { observations: [], links: [], moved: new Map(), merges: [] }
+
+    const stage: Stage<CanonicalEvent, WarehouseUnavailable | WarehouseRejectedRows | WarehouseQueryError> = (batch) =>
+      Effect.gen(function* () {
+        const profiles = new Map<string, string>()
+        const groups = new Map<string, Array<Observation>>()
+        for (const event of batch) {
+          const x = extractSightings(event, config.extract)
+          const trust = (key: string): Trust => x.observation.sightings.find((s) => `${s.kind}:${s.value}` === key)!.trust
+          pending.observations.push({
+            tenant: event.tenant, messageId: event.messageId, timestamp: event.timestamp,
+            sightings: [...x.raw].map(([key, raw]) => ({
+              kind: key.slice(0, key.indexOf(":")), value: key.slice(key.indexOf(":") + 1), raw, trust: trust(key),
+            })),
+            refused: x.refused.map((r) => ({ kind: r.kind, raw: r.raw, reason: r.reason })),
+          })
+          if (x.observation.sightings.length === 0) {
+            profiles.set(`${event.tenant}\u0000${event.messageId}`, profileIdFor(event.tenant, `message:${event.messageId}`))
+            continue
+          }
+          const list = groups.get(event.tenant)
+          if (list === undefined) groups.set(event.tenant, [x.observation])
+          else list.push(x.observation)
+        }
+        for (const [tenant, observations] of groups) {
+          const r = resolver.graph(tenant).resolve(observations)
+          for (const [id, p] of r.profiles) profiles.set(`${tenant}\u0000${id}`, p)
+          for (const m of r.moved) pending.moved.set(`${tenant}\u0000${m.messageId}`, { tenant, messageId: m.messageId, profileId: m.profileId })
+          pending.links.push(...linkRows(tenant, r))
+          pending.merges.push(...r.merges.map((m) => ({
+            tenant, ...m,
+            reason: m.kind === "merge" ? "a new link joined identifiers of both profiles" : "a link no longer holds (a limit, a shared value or a change of owner)",
+          })))
+        }
+        yield* storeIdentity({ ...pending, moved: [...pending.moved.values()] }).pipe(Effect.provideService(Warehouse, warehouse))
+        pending.observations = []
+        pending.links = []
+        pending.moved = new Map()
+        pending.merges = []
+        return batch.map((event) => ok({ ...event, profileId: profiles.get(`${event.tenant}\u0000${event.messageId}`) ?? event.profileId }))
+      })
+    return stage
+  })
