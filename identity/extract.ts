@@ -79,7 +79,7 @@ export const extractSightings = (event: CanonicalEvent, config: ExtractConfig): 
     }
   }
   for (const id of event.identifiers) {
-    if (IDENTIFIER_KINDS.has(id.kind)) add(id.kind, id.value, trustOf(id.kind))
+    if (IDENTIFIER_KINDS.has(id.kind)) add(id.kind, id.value, id.trust ?? trustOf(id.kind))
   }
   const timeMs = Date.parse(event.timestamp)
   return { observation: { messageId: event.messageId, timeMs, sightings }, refused, raw }

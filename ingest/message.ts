@@ -13,6 +13,11 @@ export type IdentifierKind = "user_id" | "anonymous_id" | "email" | "phone" | "t
 export interface Identifier {
   readonly kind: IdentifierKind
   readonly value: string
+  /**
+   * How far the value can be trusted when the source knows better than its default (identity's configuration):
+   * a phone written in a mail signature is "unverified" although the mail's From is not.
+   */
+  readonly trust?: "verified" | "stated" | "unverified"
 }
 
 /** A validated, normalised message on its way to the warehouse. */

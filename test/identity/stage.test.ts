@@ -20,7 +20,7 @@ const withWarehouse = <A, E>(program: Effect.Effect<A, E, Warehouse>) =>
   Effect.runPromise(Effect.scoped(program).pipe(Effect.provide(Layer.fresh(Warehouse.embedded(`${dir}/clickhouse`)))))
 
 const profiles = (outcomes: ReadonlyArray<{ _tag: string }>) =>
-  outcomes.map((o) => (o._tag === "ok" ? (o as { value: CanonicalEvent }).value.profileId : o._tag))
+  outcomes.map((o) => (o._tag === "ok" ? (o as unknown as { value: CanonicalEvent }).value.profileId : o._tag))
 
 describe("identity stage", () => {
   it("joins a browser, its login and a mail into one profile, records the move of earlier messages, and keeps it after a restart", async () => {
