@@ -55,6 +55,13 @@ const SLICE = "\u001f"
 
 export const nodeKey = (kind: IdentifierKind, value: string): NodeKey => `${kind}:${value}`
 export const kindOf = (key: NodeKey): IdentifierKind => key.slice(0, key.indexOf(":")) as IdentifierKind
+/** A node key's parts: kind, normalised value and time slice (0 for the value itself). */
+export const splitNodeKey = (key: NodeKey): { kind: IdentifierKind; value: string; slice: number } => {
+  const base = baseOf(key)
+  const colon = base.indexOf(":")
+  return { kind: base.slice(0, colon) as IdentifierKind, value: base.slice(colon + 1), slice: base === key ? 0 : Number(key.slice(base.length + 1)) }
+}
+
 /** The identifier a node stands for, without its time slice. */
 export const baseOf = (key: NodeKey): NodeKey => {
   const cut = key.indexOf(SLICE)

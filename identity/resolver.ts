@@ -29,6 +29,9 @@ export interface ResolveResult {
   readonly moved: ReadonlyArray<ProfileChange>
   /** Moves of messages between profiles, grouped. */
   readonly merges: ReadonlyArray<ProfileMerge>
+  /** Profile of every identifier (node) of the re-resolved parts, and the shared values among them. */
+  readonly nodes: ReadonlyMap<NodeKey, string>
+  readonly shared: ReadonlyMap<NodeKey, string>
   /** Links made and refused by the re-resolution of the touched parts (provenance, for the warehouse). */
   readonly links: ReadonlyArray<Link>
   readonly refused: ReadonlyArray<RefusedLink>
@@ -106,7 +109,7 @@ export class TenantGraph {
     const byId = new Map<string, Observation>()
     for (const o of fresh) byId.set(o.messageId, o)
     observations.push(...byId.values())
-    if (observations.length === 0) return { profiles, moved: [], merges: [], links: [], refused: [] }
+    if (observations.length === 0) return { profiles, moved: [], merges: [], nodes: new Map(), shared: new Map(), links: [], refused: [] }
     const r = resolveGraph(this.tenant, observations, this.rules, this.shared)
     for (const [key, reason] of r.shared) this.shared.set(key, reason)
     const given: Array<string> = []
@@ -123,7 +126,9 @@ export class TenantGraph {
     this.storeParts(observations, r)
     const merges = this.groupMoves(moved)
     for (const p of given) this.profiles.add(p)
-    return { profiles, moved, merges, links: r.links, refused: r.refused }
+    const nodes = new Map<NodeKey, string>()
+    for (const [key, profile] of r.profileOf) if (!key.startsWith("message:")) nodes.set(key, profile)
+    return { profiles, moved, merges, nodes, shared: r.shared, links: r.links, refused: r.refused }
   }
 
   private groupMoves(moved: ReadonlyArray<ProfileChange>): Array<ProfileMerge> {

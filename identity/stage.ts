@@ -4,10 +4,14 @@
 import { Effect } from "effect"
 import type { CanonicalEvent } from "../ingest/message.ts"
 import { ok, type Stage } from "../ingest/stage.ts"
-import { type LinkRow, loadObservations, type MergeRow, type MovedRow, type ObservationRow, storeIdentity } from "../warehouse/identity.ts"
+import {
+  type LinkRow, loadObservations, type MergeRow, type MovedRow, type NodeRow, type ObservationRow, storeIdentity,
+} from "../warehouse/identity.ts"
 import { Warehouse, type WarehouseRejectedRows, type WarehouseUnavailable, type WarehouseQueryError } from "../warehouse/warehouse.ts"
 import { DEFAULT_SOURCE_TRUST, DEFAULT_TRAIT_IDENTIFIERS, type ExtractConfig, extractSightings } from "./extract.ts"
-import { DEFAULT_GRAPH_RULES, type GraphRules, type Link, type Observation, profileIdFor, type RefusedLink, type Trust } from "./graph.ts"
+import {
+  baseOf, DEFAULT_GRAPH_RULES, type GraphRules, type Link, type Observation, profileIdFor, type RefusedLink, splitNodeKey, type Trust,
+} from "./graph.ts"
 import { compileBlockRules } from "./guardrails.ts"
 import { DEFAULT_NORMALISE_OPTIONS } from "./normalise.ts"
 import { IdentityResolver, type ResolveResult } from "./resolver.ts"
@@ -33,9 +37,11 @@ interface Pending {
   links: Array<LinkRow>
   moved: Map<string, MovedRow>
   merges: Array<MergeRow>
+  nodes: Map<string, NodeRow>
 }
 
-const linkRows = (tenant: string, r: ResolveResult): Array<LinkRow> => {
+/** Provenance rows of a resolution: each link that holds, and each refused one with its reason. */
+export const linkRows = (tenant: string, r: ResolveResult): Array<LinkRow> => {
   const refused = new Set<Link>(r.refused)
   const row = (l: Link | RefusedLink, status: LinkRow["status"], reason: string): LinkRow => ({
     tenant, a: l.a, b: l.b, messageId: l.messageId, timeMs: l.timeMs, trust: l.trust, rule: l.rule, status, reason,
@@ -45,6 +51,13 @@ const linkRows = (tenant: string, r: ResolveResult): Array<LinkRow> => {
     ...r.refused.map((l) => row(l, "refused", l.reason)),
   ]
 }
+
+/** Each identifier of the re-resolved parts with its profile, keyed for de-duplication across batches. */
+export const nodeRows = (tenant: string, r: ResolveResult): Array<[string, NodeRow]> =>
+  [...r.nodes].map(([key, profileId]) => {
+    const { kind, value, slice } = splitNodeKey(key)
+    return [`${tenant}\u0000${key}`, { tenant, kind, value, slice, profileId, shared: r.shared.get(baseOf(key)) ?? "" }]
+  })
 
 /** Makes the stage, with the graph rebuilt from what is stored. */
 export const makeIdentityStage = (config: IdentityConfig) =>
@@ -59,7 +72,7 @@ export const makeIdentityStage = (config: IdentityConfig) =>
       else list.push(o as Observation)
     }
     for (const [tenant, observations] of byTenant) resolver.graph(tenant).resolve(observations)
-    const pending: Pending = { observations: [], links: [], moved: new Map(), merges: [] }
+    const pending: Pending = { observations: [], links: [], moved: new Map(), merges: [], nodes: new Map() }
 
     const stage: Stage<CanonicalEvent, WarehouseUnavailable | WarehouseRejectedRows | WarehouseQueryError> = (batch) =>
       Effect.gen(function* () {
@@ -88,16 +101,19 @@ export const makeIdentityStage = (config: IdentityConfig) =>
           for (const [id, p] of r.profiles) profiles.set(`${tenant}\u0000${id}`, p)
           for (const m of r.moved) pending.moved.set(`${tenant}\u0000${m.messageId}`, { tenant, messageId: m.messageId, profileId: m.profileId })
           pending.links.push(...linkRows(tenant, r))
+          for (const [key, row] of nodeRows(tenant, r)) pending.nodes.set(key, row)
           pending.merges.push(...r.merges.map((m) => ({
             tenant, ...m,
             reason: m.kind === "merge" ? "a new link joined identifiers of both profiles" : "a link no longer holds (a limit, a shared value or a change of owner)",
           })))
         }
-        yield* storeIdentity({ ...pending, moved: [...pending.moved.values()] }).pipe(Effect.provideService(Warehouse, warehouse))
+        yield* storeIdentity({ ...pending, moved: [...pending.moved.values()], nodes: [...pending.nodes.values()] })
+          .pipe(Effect.provideService(Warehouse, warehouse))
         pending.observations = []
         pending.links = []
         pending.moved = new Map()
         pending.merges = []
+        pending.nodes = new Map()
         return batch.map((event) => ok({ ...event, profileId: profiles.get(`${event.tenant}\u0000${event.messageId}`) ?? event.profileId }))
       })
     return stage

@@ -39,6 +39,16 @@ export interface MovedRow {
   readonly profileId: string
 }
 
+export interface NodeRow {
+  readonly tenant: string
+  readonly kind: string
+  readonly value: string
+  readonly slice: number
+  readonly profileId: string
+  /** Why the value is shared by several people ("" when it is not). */
+  readonly shared: string
+}
+
 export interface MergeRow {
   readonly tenant: string
   readonly fromProfile: string
@@ -55,6 +65,7 @@ export const storeIdentity = Effect.fn("storeIdentity")(function* (update: {
   readonly links: ReadonlyArray<LinkRow>
   readonly moved: ReadonlyArray<MovedRow>
   readonly merges: ReadonlyArray<MergeRow>
+  readonly nodes: ReadonlyArray<NodeRow>
 }) {
   const warehouse = yield* Warehouse
   const now = Date.now()
@@ -71,6 +82,9 @@ export const storeIdentity = Effect.fn("storeIdentity")(function* (update: {
   })))
   yield* warehouse.insert("event_profiles", update.moved.map((m): Row => ({
     tenant: m.tenant, message_id: m.messageId, profile_id: m.profileId, version: now,
+  })))
+  yield* warehouse.insert("identity_nodes", update.nodes.map((n): Row => ({
+    tenant: n.tenant, kind: n.kind, value: n.value, slice: n.slice, profile_id: n.profileId, shared: n.shared, version: now,
   })))
   yield* warehouse.insert("profile_merges", update.merges.map((m): Row => ({
     tenant: m.tenant, from_profile: m.fromProfile, to_profile: m.toProfile, kind: m.kind, messages: m.messages,

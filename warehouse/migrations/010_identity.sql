@@ -65,3 +65,22 @@ CREATE TABLE IF NOT EXISTS profile_merges
 )
 ENGINE = MergeTree
 ORDER BY (tenant, from_profile, at)
+;
+
+-- identity_nodes: every identifier (kind, normalised value) with the profile it belongs to now, the raw value
+--   first seen for display, and the strongest trust it was seen with. Written for each part of the graph that is
+--   re-resolved, so a lookup by identifier (`cdp profile show EMAIL`, GET /v1/profiles/KIND:VALUE) is one key read.
+--   A value that changed owner has one row per time slice (slice 0 = before the first change).
+-- Engine: ReplacingMergeTree(version): the latest resolution wins. Order key: (tenant, kind, value, slice).
+CREATE TABLE IF NOT EXISTS identity_nodes
+(
+    tenant LowCardinality(String),
+    kind LowCardinality(String),
+    value String,
+    slice UInt16,
+    profile_id String,
+    shared String,
+    version UInt64
+)
+ENGINE = ReplacingMergeTree(version)
+ORDER BY (tenant, kind, value, slice)
