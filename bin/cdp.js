@@ -9,6 +9,9 @@ if (major < 22) {
   process.exit(1)
 }
 process.env.DOTENV_CONFIG_QUIET ??= "true"
+// The data dir holds personal data and secrets: whatever cdp creates (dirs, warehouse files, archive, reports) is
+// readable by its owner only (0700 / 0600).
+process.umask(0o077)
 // Output piped into `head` and closed early: stop writing, but let the command finish and close its stores.
 process.stdout.on("error", (error) => {
   if (error.code !== "EPIPE") throw error

@@ -6,9 +6,11 @@ import { fileURLToPath } from "node:url"
 import { Data, Effect } from "effect"
 import { importFile } from "../ingest/import.ts"
 import { DEFAULT_TENANT } from "../ingest/writekeys.ts"
+import { DataDirLocked, dataDirHolder } from "../warehouse/lock.ts"
 import { Warehouse } from "../warehouse/warehouse.ts"
+import { DataDirUnusable } from "./data-dir.ts"
 import { formatRows } from "./format.ts"
-import { backendConfig, pipelineLayer } from "./layers.ts"
+import { backendConfig, embeddedWarehouseDir, pipelineLayer } from "./layers.ts"
 
 const SAMPLES = fileURLToPath(new URL("../ingest/samples/", import.meta.url))
 const MARKER = ".cdp-demo"
@@ -22,12 +24,24 @@ export class DemoDirNotFresh extends Data.TaggedError("DemoDirNotFresh")<{ reado
 /** The demo owns its directory: it wipes one it made before, and refuses to touch anything else. */
 const freshDemoDir = (dir: string) =>
   Effect.gen(function* () {
-    if (existsSync(dir) && readdirSync(dir).length > 0) {
+    const entries = yield* Effect.try({
+      try: () => (existsSync(dir) ? readdirSync(dir) : []),
+      catch: (e) => DataDirUnusable.of(dir, e),
+    })
+    if (entries.length > 0) {
+      // A dir in use (by cdp serve, say) is named as such, and never wiped, even one an earlier demo made.
+      const owner = dataDirHolder(embeddedWarehouseDir(dir))
+      if (owner !== undefined) return yield* Effect.fail(new DataDirLocked({ dataDir: dir, owner }))
       if (!existsSync(join(dir, MARKER))) return yield* Effect.fail(new DemoDirNotFresh({ dataDir: dir }))
-      rmSync(dir, { recursive: true, force: true })
     }
-    mkdirSync(dir, { recursive: true })
-    writeFileSync(join(dir, MARKER), "made by cdp demo; safe to delete\n")
+    yield* Effect.try({
+      try: () => {
+        if (entries.length > 0) rmSync(dir, { recursive: true, force: true })
+        mkdirSync(dir, { recursive: true })
+        writeFileSync(join(dir, MARKER), "made by cdp demo; safe to delete\n")
+      },
+      catch: (e) => DataDirUnusable.of(dir, e),
+    })
   })
 
 const section = (title: string, rows: ReadonlyArray<Record<string, unknown>>) =>

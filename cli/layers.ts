@@ -6,6 +6,10 @@ import { EventBus } from "../ingest/bus.ts"
 import { ObjectStore } from "../ingest/objectstore.ts"
 import { Pipeline } from "../ingest/pipeline.ts"
 import { Warehouse } from "../warehouse/warehouse.ts"
+import { DEFAULT_DATA_DIR, SETTINGS, settingNow } from "./config.ts"
+import { prepareDataDir } from "./data-dir.ts"
+
+export { DEFAULT_DATA_DIR }
 
 export interface BackendConfig {
   readonly dataDir: string
@@ -13,22 +17,27 @@ export interface BackendConfig {
   readonly clickhouseUrl?: string | undefined
 }
 
-export const DEFAULT_DATA_DIR = ".cdp-data"
-
+/** The data dir of a command: its --data-dir flag, else CDP_DATA_DIR, else the default. Throws SettingInvalid. */
 export const backendConfig = (dataDir: string | undefined): BackendConfig => ({
-  dataDir: resolve(dataDir ?? process.env["CDP_DATA_DIR"] ?? DEFAULT_DATA_DIR),
-  clickhouseUrl: process.env["CDP_CLICKHOUSE_URL"] || undefined,
+  dataDir: resolve(dataDir ?? settingNow(SETTINGS.dataDir)),
+  clickhouseUrl: settingNow(SETTINGS.clickhouseUrl),
 })
+
+/** Creates the data dir private, or makes an existing one private, before anything is written into it. */
+export const dataDirLayer = (config: BackendConfig) => Layer.effectDiscard(prepareDataDir(config.dataDir))
 
 /** Where the embedded engine keeps its files inside a data directory. */
 export const embeddedWarehouseDir = (dataDir: string) => join(dataDir, "clickhouse")
 
 export const warehouseLayer = (config: BackendConfig) =>
-  config.clickhouseUrl ? Warehouse.server(config.clickhouseUrl) : Warehouse.embedded(embeddedWarehouseDir(config.dataDir))
+  config.clickhouseUrl
+    ? Warehouse.server(config.clickhouseUrl)
+    : Warehouse.embedded(embeddedWarehouseDir(config.dataDir)).pipe(Layer.provide(dataDirLayer(config)))
 
 export const busLayer = (_config: BackendConfig) => EventBus.memory
 
-export const objectStoreLayer = (config: BackendConfig) => ObjectStore.local(join(config.dataDir, "objects"))
+export const objectStoreLayer = (config: BackendConfig) =>
+  ObjectStore.local(join(config.dataDir, "objects")).pipe(Layer.provide(dataDirLayer(config)))
 
 /** Pipeline with the bus, warehouse and object store it runs on (all also exposed, for health and queries). */
 export const pipelineLayer = (config: BackendConfig) =>

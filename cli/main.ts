@@ -1,19 +1,21 @@
 // The `cdp` commands. Each command composes its Layers (cli/layers.ts) and runs one program.
 import { writeFileSync } from "node:fs"
 import { Command, InvalidArgumentError, Option } from "commander"
-import { Effect, Layer } from "effect"
+import { Data, Effect, Layer, Redacted } from "effect"
 import { Collector } from "../ingest/collector.ts"
 import { FileUnreadable, importFile } from "../ingest/import.ts"
 import { FILE_SOURCES } from "../ingest/sources/index.ts"
-import { DEFAULT_TENANT, dataDirWriteKey, parseWriteKeySpecs, writeKeys } from "../ingest/writekeys.ts"
-import { type DataDirLocked, Warehouse } from "../warehouse/warehouse.ts"
+import { DEFAULT_TENANT, dataDirWriteKey, parseAllowedOriginSpecs, parseWriteKeySpecs, withAllowedOrigins, writeKeys } from "../ingest/writekeys.ts"
+import { type DataDirLocked, type QueryScope, Warehouse } from "../warehouse/warehouse.ts"
+import { DEFAULT_HOST, DEFAULT_PORT, parseJsonObject, readSetting, SETTINGS, xEnvironment } from "./config.ts"
+import { DataDirUnusable, FileUnwritable, prepareDataDir } from "./data-dir.ts"
 import { runDemo } from "./demo.ts"
 import { formatRows, type OutputFormat } from "./format.ts"
 import { backendConfig, commandLogger, DEFAULT_DATA_DIR, pipelineLayer, serverLogger, warehouseLayer } from "./layers.ts"
 import { progressBar } from "./progress.ts"
-import { runCommand } from "./run.ts"
+import { isUserError, runCommand, userMessage } from "./run.ts"
 import { adminToken, announceServer, queryThroughServer, runningServer, type ServerQueryFailed } from "./server-info.ts"
-import { runXConnectors, xConfigured, xSearchOnce } from "./social.ts"
+import { runXConnectors, xSearchOnce } from "./social.ts"
 import { loadXConfig } from "../ingest/social/index.ts"
 
 const parsePort = (value: string): number => {
@@ -24,30 +26,37 @@ const parsePort = (value: string): number => {
 
 const collect = (value: string, previous: Array<string>) => [...previous, value]
 
-const parseJsonObject = (what: string) => (value: string): Record<string, unknown> => {
-  let parsed: unknown
+/** A flag's value checked by a parser that throws its reason: commander prints it as one line. */
+const flagParser = <A>(parse: (value: string) => A) => (value: string): A => {
   try {
-    parsed = JSON.parse(value)
+    return parse(value)
   } catch (e) {
-    throw new InvalidArgumentError(`${what} must be a JSON object: ${(e as Error).message}`)
-  }
-  if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) throw new InvalidArgumentError(`${what} must be a JSON object`)
-  return parsed as Record<string, unknown>
-}
-
-/** CDP_SOURCE_OPTIONS: per source, its settings, e.g. {"calls":{"columns":{"phone":"From"},"defaultCountry":"GB"}}. */
-const sourceOptionsFromEnv = (): Record<string, Record<string, unknown>> => {
-  const text = process.env["CDP_SOURCE_OPTIONS"]
-  if (text === undefined || text.trim() === "") return {}
-  try {
-    return parseJsonObject("CDP_SOURCE_OPTIONS")(text) as Record<string, Record<string, unknown>>
-  } catch (e) {
-    return program.error(`cdp: ${(e as Error).message}`)
+    throw new InvalidArgumentError((e as Error).message)
   }
 }
 
+const collectWriteKeys = (value: string, previous: Array<string>) => {
+  flagParser((v) => parseWriteKeySpecs([v]))(value)
+  return collect(value, previous)
+}
+
+const collectAllowedOrigins = (value: string, previous: Array<string>) => {
+  flagParser((v) => parseAllowedOriginSpecs([v]))(value)
+  return collect(value, previous)
+}
+
+/** An allow-list names a write key that is not configured. */
+class OriginsInvalid extends Data.TaggedError("OriginsInvalid")<{ readonly message: string }> {}
+
+const positiveInt = flagParser((value: string) => {
+  const n = Number(value)
+  if (!Number.isInteger(n) || n < 1) throw new Error("must be a whole number, at least 1")
+  return n
+})
+
+// No commander default: an unset flag falls back to CDP_DATA_DIR, then to the default (cli/layers.ts backendConfig).
 const dataDirOption = () =>
-  new Option("--data-dir <dir>", `where the embedded warehouse keeps its data (env CDP_DATA_DIR)`).default(DEFAULT_DATA_DIR)
+  new Option("--data-dir <dir>", `where the embedded warehouse keeps its data (env CDP_DATA_DIR; default ${DEFAULT_DATA_DIR})`)
 
 const program = new Command("cdp")
   .description("Privacy-first customer data platform: collect, validate and land customer signals in ClickHouse.")
@@ -68,10 +77,11 @@ Examples (cdp COMMAND --help shows each command's own):
 program
   .command("serve")
   .description("run the collector (Segment HTTP Tracking API) and the pipeline until SIGINT/SIGTERM")
-  .addOption(new Option("--port <n>", "port to listen on (env CDP_PORT)").argParser(parsePort).default(8787))
-  .option("--host <host>", "interface to listen on (env CDP_HOST)", "127.0.0.1")
+  .addOption(new Option("--port <n>", `port to listen on (env CDP_PORT; default ${DEFAULT_PORT})`).argParser(parsePort))
+  .option("--host <host>", `interface to listen on (env CDP_HOST; default ${DEFAULT_HOST})`)
   .addOption(dataDirOption())
-  .option("--write-key <key[=tenant]>", "accept this write key (repeatable; tenant defaults to \"default\"; env CDP_WRITE_KEYS)", collect, [])
+  .option("--write-key <key[=tenant]>", "accept this write key (repeatable; tenant defaults to \"default\"; env CDP_WRITE_KEYS)", collectWriteKeys, [])
+  .option("--allowed-origins <key=origin|origin>", "web pages (origins) that may send with this key (repeatable; default any; env CDP_ALLOWED_ORIGINS)", collectAllowedOrigins, [])
   .addHelpText("after", `
 With no --write-key, a key is generated once and kept in DATA_DIR/write-key.
 
@@ -80,38 +90,55 @@ Examples:
   $ npx cdp serve --port 8080 --write-key wk_live_abc=acme --write-key wk_live_def=globex
   $ curl -u WRITE_KEY: -H 'content-type: application/json' \\
       -d '{"userId":"u1","event":"Signed Up"}' http://127.0.0.1:8787/v1/track`)
-  .action((opts: { port: number; host: string; dataDir: string; writeKey: Array<string> }, command: Command) => {
+  .action((opts: { port?: number; host?: string; dataDir?: string; writeKey: Array<string>; allowedOrigins: Array<string> }) => {
     const config = backendConfig(opts.dataDir)
-    const portFromEnv = process.env["CDP_PORT"]
-    const port = command.getOptionValueSource("port") === "default" && portFromEnv ? parsePort(portFromEnv) : opts.port
-    const host = command.getOptionValueSource("host") === "default" ? process.env["CDP_HOST"] ?? opts.host : opts.host
-    const specs = [...opts.writeKey, ...(process.env["CDP_WRITE_KEYS"] ? [process.env["CDP_WRITE_KEYS"]] : [])]
-    const configured = parseWriteKeySpecs(specs)
-    const keys = writeKeys(configured.length > 0 ? configured : [{ writeKey: dataDirWriteKey(config.dataDir), tenant: DEFAULT_TENANT }])
     const main = Effect.gen(function* () {
-      const { url } = yield* Collector
-      yield* announceServer(config.dataDir, url)
-      process.stderr.write(
-        `cdp collector listening on ${url}\n` +
-          `  data dir:   ${config.dataDir}\n` +
-          (configured.length > 0
-            ? `  write keys: ${configured.length} configured (tenants: ${[...new Set(configured.map((k) => k.tenant))].join(", ")})\n`
-            : `  write key:  ${keys.keys[0]!.writeKey} (tenant "${DEFAULT_TENANT}", kept in ${config.dataDir}/write-key)\n`) +
-          `  try:        curl -u ${configured.length > 0 ? "WRITE_KEY" : keys.keys[0]!.writeKey}: -d '{"userId":"u1","event":"Signed Up"}' ${url}/v1/track\n`,
-      )
-      yield* Effect.logInfo("collector listening").pipe(Effect.annotateLogs({ url }))
-      if (xConfigured()) {
-        const x = yield* runXConnectors(DEFAULT_TENANT, `${Number(process.env["CDP_X_POLL_SECONDS"] ?? 60)} seconds`)
-        process.stderr.write(`  x/twitter:  ${x.queries} search queries, ${x.rules} stream rules\n`)
-      }
-      return yield* Effect.never
+      const port = opts.port ?? (yield* readSetting(SETTINGS.port))
+      const host = opts.host ?? (yield* readSetting(SETTINGS.host))
+      const configured = [...parseWriteKeySpecs(opts.writeKey), ...(yield* readSetting(SETTINGS.writeKeys))]
+      const originSpecs = [...opts.allowedOrigins, ...(yield* readSetting(SETTINGS.allowedOrigins))]
+      const sendgrid = yield* readSetting(SETTINGS.sendgridVerificationKey)
+      const sourceOptions = yield* readSetting(SETTINGS.sourceOptions)
+      const xPollSeconds = yield* readSetting(SETTINGS.xPollSeconds)
+      const xEnabled = (yield* readSetting(SETTINGS.xBearerToken)) !== undefined
+      // The generated write key and the admin token are kept in the data dir: it must exist (private) first.
+      yield* prepareDataDir(config.dataDir)
+      const { entries, adminToken: token } = yield* Effect.try({
+        try: () => ({
+          entries: configured.length > 0 ? configured : [{ writeKey: dataDirWriteKey(config.dataDir), tenant: DEFAULT_TENANT }],
+          adminToken: adminToken(config.dataDir),
+        }),
+        catch: (e) => DataDirUnusable.of(config.dataDir, e),
+      })
+      const keys = writeKeys(yield* Effect.try({
+        try: () => withAllowedOrigins(entries, parseAllowedOriginSpecs(originSpecs)),
+        catch: (e) => new OriginsInvalid({ message: (e as Error).message }),
+      }))
+      const serving = Effect.gen(function* () {
+        const { url } = yield* Collector
+        yield* announceServer(config.dataDir, url)
+        process.stderr.write(
+          `cdp collector listening on ${url}\n` +
+            `  data dir:   ${config.dataDir}\n` +
+            (configured.length > 0
+              ? `  write keys: ${configured.length} configured (tenants: ${[...new Set(configured.map((k) => k.tenant))].join(", ")})\n`
+              : `  write key:  ${keys.keys[0]!.writeKey} (tenant "${DEFAULT_TENANT}", kept in ${config.dataDir}/write-key)\n`) +
+            `  try:        curl -u ${configured.length > 0 ? "WRITE_KEY" : keys.keys[0]!.writeKey}: -d '{"userId":"u1","event":"Signed Up"}' ${url}/v1/track\n`,
+        )
+        yield* Effect.logInfo("collector listening").pipe(Effect.annotateLogs({ url }))
+        if (xEnabled) {
+          const x = yield* runXConnectors(DEFAULT_TENANT, `${xPollSeconds} seconds`)
+          process.stderr.write(`  x/twitter:  ${x.queries} search queries, ${x.rules} stream rules\n`)
+        }
+        return yield* Effect.never
+      })
+      const layer = Collector.layer({
+        port, host, writeKeys: keys, adminToken: token, sourceOptions,
+        sendgridVerificationKey: sendgrid === undefined ? undefined : Redacted.value(sendgrid),
+      }).pipe(Layer.provideMerge(pipelineLayer(config)))
+      return yield* Effect.scoped(serving).pipe(Effect.provide(layer))
     })
-    const layer = Collector.layer({
-      port, host, writeKeys: keys, sendgridVerificationKey: process.env["CDP_SENDGRID_VERIFICATION_KEY"] || undefined,
-      adminToken: adminToken(config.dataDir),
-      sourceOptions: sourceOptionsFromEnv(),
-    }).pipe(Layer.provideMerge(pipelineLayer(config)))
-    runCommand(Effect.scoped(main).pipe(Effect.provide(layer), Effect.provide(serverLogger)))
+    runCommand(main.pipe(Effect.provide(serverLogger)))
   })
 
 program
@@ -122,7 +149,7 @@ program
   .option("--tenant <tenant>", "tenant the data belongs to", DEFAULT_TENANT)
   .addOption(dataDirOption())
   .option("--dry-run", "validate the file and report what would land, without landing anything")
-  .option("--source-options <json>", "the source's settings as JSON (default: its entry in CDP_SOURCE_OPTIONS)", parseJsonObject("--source-options"))
+  .option("--source-options <json>", "the source's settings as JSON (default: its entry in CDP_SOURCE_OPTIONS)", flagParser(parseJsonObject("the value")))
   .addHelpText("after", `
 Sources:
 ${[...FILE_SOURCES.values()].map((s) => `  ${s.name.padEnd(10)} ${s.description}`).join("\n")}
@@ -135,11 +162,12 @@ Examples:
   $ npx cdp ingest --source calls twilio-export.csv --source-options '{"columns":{"call_id":"CallSid","phone":"From","notes":"Transcript"},"defaultCountry":"GB"}'
   $ npx cdp ingest --source email support-archive.mbox
   $ npx cdp ingest --source segment export.ndjson --tenant acme --data-dir /var/lib/cdp`)
-  .action((file: string, opts: { source: string; tenant: string; dataDir: string; dryRun?: boolean; sourceOptions?: Record<string, unknown> }) => {
-    const sourceOptions = opts.sourceOptions ?? sourceOptionsFromEnv()[opts.source]
-    if (opts.dryRun) return runCommand(dryRun(opts.source, file, opts.tenant, sourceOptions))
+  .action((file: string, opts: { source: string; tenant: string; dataDir?: string; dryRun?: boolean; sourceOptions?: Record<string, unknown> }) => {
+    const sourceOptionsOf = Effect.map(readSetting(SETTINGS.sourceOptions), (all) => opts.sourceOptions ?? all[opts.source])
+    if (opts.dryRun) return runCommand(Effect.flatMap(sourceOptionsOf, (sourceOptions) => dryRun(opts.source, file, opts.tenant, sourceOptions)))
     const config = backendConfig(opts.dataDir)
     const main = Effect.gen(function* () {
+      const sourceOptions = yield* sourceOptionsOf
       const progress = progressBar(file)
       const summary = yield* importFile(opts.source, file, { tenant: opts.tenant, onProgress: progress.update, sourceOptions }).pipe(
         Effect.ensuring(Effect.sync(() => progress.stop())),
@@ -149,7 +177,7 @@ Examples:
           `${summary.rejected} rejected, in ${summary.seconds.toFixed(1)}s\n`,
       )
       if (summary.rejected > 0) {
-        process.stdout.write(`  see why: npx cdp query "SELECT rule, reason FROM dead_letters ORDER BY received_at DESC LIMIT 20" --format table${opts.dataDir === DEFAULT_DATA_DIR ? "" : ` --data-dir ${opts.dataDir}`}\n`)
+        process.stdout.write(`  see why: npx cdp query "SELECT rule, reason FROM dead_letters ORDER BY received_at DESC LIMIT 20" --format table${opts.dataDir === undefined ? "" : ` --data-dir ${opts.dataDir}`}\n`)
       }
     })
     runCommand(main.pipe(Effect.provide(pipelineLayer(config)), Effect.provide(commandLogger)))
@@ -167,10 +195,10 @@ Each query resumes from the newest tweet seen (kept in DATA_DIR/objects/connecto
 
 Examples:
   $ CDP_X_BEARER_TOKEN=... CDP_X_QUERIES='["@lumenoutfitters","#lumenoutfitters"]' npx cdp x-search`)
-  .action((opts: { tenant: string; dataDir: string }) => {
+  .action((opts: { tenant: string; dataDir?: string }) => {
     const config = backendConfig(opts.dataDir)
     const main = Effect.gen(function* () {
-      const x = yield* loadXConfig(process.env)
+      const x = yield* loadXConfig(yield* xEnvironment)
       const summaries = yield* xSearchOnce(x, opts.tenant)
       for (const s of summaries) process.stdout.write(`${JSON.stringify(s)}\n`)
     })
@@ -193,18 +221,22 @@ reaches history: messages that never landed land; ones that did are skipped (rep
 Examples:
   $ npx cdp replay --from 2024-09-01 --to 2024-09-30
   $ npx cdp replay --from 2024-11-01 --to 2024-11-30 --source sendgrid`)
-  .action((opts: { from: string; to: string; source?: string; tenant?: string; dataDir: string }) => {
+  .action((opts: { from: string; to: string; source?: string; tenant?: string; dataDir?: string }) => {
     const main = Effect.gen(function* () {
-      const { parseReplayRange, replayArchive } = yield* Effect.promise(() => import("../ingest/replay.ts"))
+      const { parseReplayRange, replayArchive, replayIncomplete } = yield* Effect.promise(() => import("../ingest/replay.ts"))
       const range = yield* parseReplayRange(opts.from, opts.to)
-      const s = yield* replayArchive({ ...range, ...(opts.source ? { source: opts.source } : {}), ...(opts.tenant ? { tenant: opts.tenant } : {}) })
+      // The range is checked before the data dir is opened: a wrong flag touches nothing.
+      const s = yield* replayArchive({ ...range, ...(opts.source ? { source: opts.source } : {}), ...(opts.tenant ? { tenant: opts.tenant } : {}) }).pipe(
+        Effect.provide(pipelineLayer(backendConfig(opts.dataDir))))
       process.stdout.write(
         `replayed ${s.records} archived messages from ${s.batches} batches: ${s.accepted} accepted ` +
           `(${s.landed} landed, ${s.duplicates} already there), ${s.rejected} rejected, in ${s.seconds.toFixed(1)}s\n`)
       for (const c of s.corruptBatches) process.stdout.write(`  corrupt batch skipped: ${c.key}: ${c.reason}\n`)
       if (s.unlistedBatches > 0) process.stdout.write(`  ${s.unlistedBatches} batches were not in their day's manifest (written just before a stop); replayed anyway\n`)
+      const incomplete = replayIncomplete(s)
+      if (incomplete !== undefined) return yield* Effect.fail(incomplete)
     })
-    runCommand(main.pipe(Effect.provide(pipelineLayer(backendConfig(opts.dataDir))), Effect.provide(commandLogger)))
+    runCommand(main.pipe(Effect.provide(commandLogger)))
   })
 
 const dlq = program.command("dlq").description("inspect and re-drive dead letters (refused input)")
@@ -216,20 +248,20 @@ const dlqFilterOptions = (command: Command) =>
     .option("--since <date>", "received on or after this date")
     .addOption(dataDirOption())
 
-interface DlqOptions { source?: string; rule?: string; tenant?: string; since?: string; dataDir: string; limit?: string; all?: boolean; format?: OutputFormat }
+interface DlqOptions { source?: string; rule?: string; tenant?: string; since?: string; dataDir?: string; limit?: number; all?: boolean; format?: OutputFormat }
 const dlqFilter = (opts: DlqOptions) => {
   const since = opts.since === undefined ? undefined : new Date(opts.since)
   if (since !== undefined && Number.isNaN(since.getTime())) program.error(`cdp: --since "${opts.since}" is not a date`)
   return {
     ...(opts.source ? { source: opts.source } : {}), ...(opts.rule ? { rule: opts.rule } : {}),
     ...(opts.tenant ? { tenant: opts.tenant } : {}), ...(since ? { since } : {}),
-    ...(opts.limit ? { limit: Number(opts.limit) } : {}), ...(opts.all ? { all: true } : {}),
+    ...(opts.limit ? { limit: opts.limit } : {}), ...(opts.all ? { all: true } : {}),
   }
 }
 
 dlqFilterOptions(dlq.command("list").description("dead letters still open (newest first); payloads are not shown"))
   .option("--all", "include dead letters already re-driven")
-  .option("--limit <n>", "at most this many", "100")
+  .option("--limit <n>", "at most this many", positiveInt, 100)
   .addOption(new Option("--format <format>", "output format").choices(["json", "table"]).default("table"))
   .addHelpText("after", `
 Examples:
@@ -249,7 +281,7 @@ Examples:
   })
 
 dlqFilterOptions(dlq.command("retry").description("re-drive open dead letters through their source's parser; what passes now lands"))
-  .option("--limit <n>", "at most this many", "10000")
+  .option("--limit <n>", "at most this many", positiveInt, 10000)
   .addHelpText("after", `
 Examples:
   $ npx cdp dlq retry --source calls
@@ -299,7 +331,7 @@ sentiment
   .addHelpText("after", `
 Examples:
   $ npx cdp sentiment rescore --since 2024-09-01`)
-  .action((opts: { since: string; tenant?: string; dataDir: string }) => {
+  .action((opts: { since: string; tenant?: string; dataDir?: string }) => {
     const since = new Date(opts.since)
     if (Number.isNaN(since.getTime())) program.error(`cdp: --since "${opts.since}" is not a date (use e.g. 2024-09-01)`)
     const main = Effect.gen(function* () {
@@ -331,39 +363,52 @@ counted. Brand terms (CDP_BRAND_TERMS) do not count as topics or sentiment.
 Examples:
   $ npx cdp listen report
   $ npx cdp listen report --since 2024-09-01 --until 2024-12-01 --format html --out report.html`)
-  .action((opts: { since: string; until?: string; tenant: string; format: "table" | "json" | "html"; out?: string; alerts: boolean; dataDir: string }) => {
+  .action((opts: { since: string; until?: string; tenant: string; format: "table" | "json" | "html"; out?: string; alerts: boolean; dataDir?: string }) => {
     const main = Effect.gen(function* () {
       const { listenReport, parseSince, parseUntil, renderListenHtml, renderListenText } = yield* Effect.promise(() => import("../sentiment/index.ts"))
       const since = yield* Effect.try({ try: () => parseSince(opts.since), catch: (e) => e as Error })
       const until = opts.until === undefined ? undefined : yield* Effect.try({ try: () => parseUntil(opts.until!), catch: (e) => e as Error })
-      const report = yield* listenReport({ tenant: opts.tenant, since, ...(until === undefined ? {} : { until }), raiseAlerts: opts.alerts })
+      const report = yield* listenReport({ tenant: opts.tenant, since, ...(until === undefined ? {} : { until }), raiseAlerts: opts.alerts }).pipe(
+        Effect.provide(warehouseLayer(backendConfig(opts.dataDir))))
       const text = opts.format === "json" ? JSON.stringify(report, null, 2) : opts.format === "html" ? renderListenHtml(report) : renderListenText(report)
       const out = opts.out ?? (opts.format === "html" ? "listen-report.html" : undefined)
       if (out === undefined) {
         process.stdout.write(`${text}\n`)
       } else {
-        writeFileSync(out, text)
+        yield* Effect.try({ try: () => writeFileSync(out, text), catch: (e) => FileUnwritable.of(out, e) })
         process.stdout.write(`wrote ${out}: ${report.mentions.total} mentions, ${report.spikes.length} spikes\n`)
       }
     })
-    runCommand(main.pipe(Effect.provide(warehouseLayer(backendConfig(opts.dataDir))), Effect.provide(commandLogger)))
+    runCommand(main.pipe(Effect.provide(commandLogger)))
   })
 
 program
   .command("query")
-  .description("run read-only SQL against the warehouse (JSON lines by default)")
-  .argument("<sql>", "one SELECT / WITH / SHOW / DESCRIBE / EXPLAIN statement")
+  .description("run read-only SQL against one tenant's rows (JSON lines by default)")
+  .argument("<sql>", "one SELECT / WITH / SHOW / DESCRIBE / EXPLAIN / EXISTS statement")
+  .option("--tenant <tenant>", "whose rows the query sees", DEFAULT_TENANT)
+  .option("--all-tenants", "see every tenant's rows (logged, with a hash of the SQL)")
   .addOption(new Option("--format <format>", "output format").choices(["json", "table"]).default("json"))
   .addOption(dataDirOption())
   .addHelpText("after", `
-Tables: events, dead_letters (see README). JSON columns (properties, traits, context) are read with JSONExtract*.
+Tables: events, dead_letters, texts, sentiment, alerts (see README). JSON columns (properties, traits, context) are
+read with JSONExtract*.
+
+Read-only and scoped, enforced by the engine: the statement runs in a read-only context that sees only the tenant's
+rows of every table with a tenant column (however the table is named), cannot write, read files or reach the
+network, and has limits (time, memory, result size); a query over a limit fails and says which.
 
 Examples:
   $ npx cdp query "SELECT type, count() AS n FROM events GROUP BY type ORDER BY n DESC" --format table
-  $ npx cdp query "SELECT profile_id, count() FROM events WHERE timestamp > now() - INTERVAL 30 DAY GROUP BY profile_id"
+  $ npx cdp query --tenant acme "SELECT profile_id, count() FROM events WHERE timestamp > now() - INTERVAL 30 DAY GROUP BY profile_id"
+  $ npx cdp query --all-tenants "SELECT tenant, count() FROM events GROUP BY tenant"
   $ npx cdp query "SELECT JSONExtractString(properties, 'product_id') AS product, count() FROM events
                    WHERE event = 'Product Viewed' GROUP BY product"`)
-  .action((sql: string, opts: { format: OutputFormat; dataDir: string }) => {
+  .action((sql: string, opts: { format: OutputFormat; dataDir: string; tenant: string; allTenants?: boolean }, command: Command) => {
+    if (opts.allTenants && command.getOptionValueSource("tenant") !== "default") {
+      program.error("cdp: give either --tenant or --all-tenants, not both")
+    }
+    const scope: QueryScope = opts.allTenants ? { allTenants: true } : { tenant: opts.tenant }
     const config = backendConfig(opts.dataDir)
     const statement = sql.trim().replace(/;+\s*$/, "")
     const print = (rows: ReadonlyArray<Record<string, unknown>>) => {
@@ -372,12 +417,12 @@ Examples:
     }
     const direct = Effect.gen(function* () {
       const warehouse = yield* Warehouse
-      print(yield* warehouse.query<Record<string, unknown>>(statement, { readOnly: true }))
+      print(yield* warehouse.analystQuery<Record<string, unknown>>(statement, scope))
     }).pipe(Effect.scoped, Effect.provide(warehouseLayer(config)))
     // While `cdp serve` holds the data dir, ask it instead.
     const main = direct.pipe(Effect.catchTag("DataDirLocked", (locked): Effect.Effect<void, DataDirLocked | ServerQueryFailed> => {
       const server = runningServer(config.dataDir)
-      return server === undefined ? Effect.fail(locked) : Effect.map(queryThroughServer(server, statement), print)
+      return server === undefined ? Effect.fail(locked) : Effect.map(queryThroughServer(server, statement, scope), print)
     }))
     runCommand(main.pipe(Effect.provide(commandLogger)))
   })
@@ -414,4 +459,9 @@ const dryRun = (sourceName: string, file: string, tenant: string, sourceOptions:
     process.stdout.write(`${file} (dry run, nothing landed): ${accepted} would be accepted, ${rejected.length} rejected\n`)
   })
 
-await program.parseAsync(process.argv)
+// What fails before a command's program starts (e.g. a wrong environment variable read while choosing its Layers) is
+// still one line and exit 1.
+await program.parseAsync(process.argv).catch((error: unknown) => {
+  process.stderr.write(isUserError(error) ? `cdp: ${userMessage(error)}\n` : `cdp: internal error: ${(error as Error)?.stack ?? String(error)}\n`)
+  process.exit(1)
+})

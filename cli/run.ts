@@ -3,11 +3,15 @@
 import { NodeRuntime } from "@effect/platform-node"
 import { Cause, Effect, Exit } from "effect"
 
-const userMessage = (error: unknown): string => {
+export const userMessage = (error: unknown): string => {
   if (error instanceof Error) return error.message
   if (typeof error === "object" && error !== null && "message" in error) return String(error.message)
   return String(error)
 }
+
+/** An error the user can cause and fix (a tagged error, or one of the file system's): one line, no stack. */
+export const isUserError = (error: unknown): boolean =>
+  typeof error === "object" && error !== null && ("_tag" in error || "code" in error)
 
 export const runCommand = <A, E>(program: Effect.Effect<A, E>) =>
   NodeRuntime.runMain(

@@ -5,6 +5,7 @@ import { randomBytes } from "node:crypto"
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { Data, Effect } from "effect"
+import type { QueryScope } from "../warehouse/warehouse.ts"
 
 const SERVE_FILE = "serve.json"
 const TOKEN_FILE = "admin-token"
@@ -38,13 +39,13 @@ export const runningServer = (dataDir: string): { readonly url: string; readonly
 export class ServerQueryFailed extends Data.TaggedError("ServerQueryFailed")<{ readonly message: string }> {}
 
 /** Runs read-only SQL through a running server's POST /v1/query. */
-export const queryThroughServer = (server: { readonly url: string; readonly token: string }, sql: string) =>
+export const queryThroughServer = (server: { readonly url: string; readonly token: string }, sql: string, scope: QueryScope) =>
   Effect.tryPromise({
     try: async () => {
       const res = await fetch(`${server.url}/v1/query`, {
         method: "POST",
         headers: { authorization: `Bearer ${server.token}`, "content-type": "application/json" },
-        body: JSON.stringify({ sql }),
+        body: JSON.stringify({ sql, ...scope }),
       })
       const body = (await res.json()) as { success: boolean; rows?: Array<Record<string, unknown>>; error?: string }
       if (!res.ok || body.rows === undefined) throw new Error(body.error ?? `HTTP ${res.status}`)

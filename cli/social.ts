@@ -6,8 +6,7 @@ import {
   loadXConfig, makeXClient, pollRecentSearch, runFilteredStream, type XConfig, type XStatus,
 } from "../ingest/social/index.ts"
 import { type ImportedItem, splitItems } from "../ingest/sources/index.ts"
-
-export const xConfigured = (env: NodeJS.ProcessEnv = process.env) => (env["CDP_X_BEARER_TOKEN"] ?? "").trim() !== ""
+import { xEnvironment } from "./config.ts"
 
 /** Connector status as a log line: counts and endpoints only, never tweet content or identifiers. */
 const logStatus = (status: XStatus) =>
@@ -27,7 +26,7 @@ export const xSearchOnce = (config: XConfig, tenant: string) =>
 /** Polls the queries every `interval` and keeps the filtered stream open, until the scope closes. */
 export const runXConnectors = (tenant: string, interval: Duration.Input) =>
   Effect.gen(function* () {
-    const config = yield* loadXConfig(process.env)
+    const config = yield* loadXConfig(yield* xEnvironment)
     const client = makeXClient(config, { onStatus: logStatus })
     const logFailure = (what: string) => (error: unknown) =>
       Effect.logError(`x ${what} stopped`).pipe(Effect.annotateLogs({ error: error instanceof Error ? error.message : String(error) }))

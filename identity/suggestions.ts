@@ -9,6 +9,8 @@ interface Natural {
   readonly JaroWinklerDistance: (a: string, b: string) => number
   readonly DoubleMetaphone: new () => { readonly process: (word: string) => [string, string] }
 }
+// natural loads dotenv, which prints to stdout unless told to be quiet (that would corrupt JSON output).
+process.env["DOTENV_CONFIG_QUIET"] ??= "true"
 const natural = createRequire(import.meta.url)("natural") as Natural
 const metaphone = new natural.DoubleMetaphone()
 

@@ -33,8 +33,11 @@ export interface EventBusShape {
   readonly backend: { readonly kind: "memory" | "kafka"; readonly location: string }
   readonly publish: <A>(topic: Topic<A>, records: ReadonlyArray<A>) => Effect.Effect<void, BusUnavailable>
   /**
-   * Runs `handler` on batches of the topic until the scope closes. A failing handler is retried with backoff (the
-   * records are never skipped); on close, what was already published is handled before the consumer stops.
+   * Runs `handler` on batches of the topic until the scope closes. A handler that fails is retried with backoff
+   * for as long as it fails (the records are never skipped), so a handler fails only for what time cures (an
+   * outage) and deals with bad records itself. A handler that dies (a bug) is run again on each publish call's
+   * records alone; the records it still dies on are not taken: their `publish` fails. On close, what was already
+   * published is handled before the consumer stops.
    */
   readonly consume: <A, E, R>(
     topic: Topic<A>,
@@ -43,6 +46,16 @@ export interface EventBusShape {
   ) => Effect.Effect<void, never, R | Scope.Scope>
   /** Records published and not yet handled, per topic. */
   readonly pending: Effect.Effect<Record<string, number>>
+  /** Per topic with records waiting: how many, how long the oldest has waited, and the handler's failure if failing. */
+  readonly backlog: Effect.Effect<Record<string, TopicBacklog>>
+}
+
+export interface TopicBacklog {
+  readonly pending: number
+  /** Age of the oldest record published and not yet handled (0 when none). */
+  readonly oldestAgeMs: number
+  /** The consumer's handler has been failing since then, with this error (no record content). */
+  readonly failing?: { readonly sinceMs: number; readonly attempts: number; readonly error: string }
 }
 
 export class EventBus extends Context.Service<EventBus, EventBusShape>()("cdp/EventBus") {
@@ -52,10 +65,12 @@ export class EventBus extends Context.Service<EventBus, EventBusShape>()("cdp/Ev
 
 interface Envelope {
   readonly records: ReadonlyArray<unknown>
-  readonly handled: Deferred.Deferred<void>
+  readonly handled: Deferred.Deferred<void, BusUnavailable>
+  /** When it was published (ms since the epoch). */
+  readonly at: number
 }
 
-// Backs off from 200 ms to at most 10 s between attempts, and never gives up: records are not skipped.
+// Backs off from 200 ms to at most 10 s between attempts while the handler fails (see `consume`).
 const RETRY = Schedule.min([Schedule.exponential(Duration.millis(200), 2), Schedule.spaced(Duration.seconds(10))])
 
 const makeMemoryBus = () =>
@@ -73,6 +88,14 @@ const makeMemoryBus = () =>
       })
     const adjust = (name: string, delta: number) =>
       Ref.update(pendingCount, (p) => ({ ...p, [name]: (p[name] ?? 0) + delta }))
+    /** Publish times of the envelopes not yet handled, oldest first, per topic (handled in the order published). */
+    const waiting = new Map<string, Array<number>>()
+    const failing = new Map<string, { sinceMs: number; attempts: number; error: string }>()
+    const waitingOn = (name: string) => {
+      let list = waiting.get(name)
+      if (list === undefined) waiting.set(name, list = [])
+      return list
+    }
 
     const bus: EventBusShape = {
       backend: { kind: "memory", location: "in-process" },
@@ -81,9 +104,11 @@ const makeMemoryBus = () =>
           ? Effect.void
           : Effect.gen(function* () {
             const queue = yield* queueFor(topic.name)
-            const handled = yield* Deferred.make<void>()
+            const handled = yield* Deferred.make<void, BusUnavailable>()
             yield* adjust(topic.name, records.length)
-            yield* Queue.offer(queue, { records, handled })
+            const at = Date.now()
+            waitingOn(topic.name).push(at)
+            yield* Queue.offer(queue, { records, handled, at })
             yield* Deferred.await(handled)
           }),
       consume: (topic, handler, options) =>
@@ -103,16 +128,41 @@ const makeMemoryBus = () =>
               envelopes.push(next.value)
               size += next.value.records.length
             }
+            const handle = (records: ReadonlyArray<unknown>) =>
+              handler(records as never).pipe(
+                Effect.tapError((error) =>
+                  Effect.sync(() => {
+                    const now = Date.now()
+                    const before = failing.get(topic.name)
+                    failing.set(topic.name, { sinceMs: before?.sinceMs ?? now, attempts: (before?.attempts ?? 0) + 1, error: String(error).slice(0, 300) })
+                  }).pipe(
+                    Effect.andThen(Effect.logWarning("consumer handler failed; retrying")),
+                    Effect.annotateLogs({ topic: topic.name, records: records.length, error: String(error).slice(0, 300) }),
+                  )),
+                Effect.retry(RETRY),
+                Effect.tap(() => Effect.sync(() => failing.delete(topic.name))),
+              )
+            const died = (envelope: Envelope, defect: unknown) =>
+              Effect.logError("consumer handler died on records; their publish fails").pipe(
+                Effect.annotateLogs({ topic: topic.name, records: envelope.records.length, defect: String(defect).slice(0, 300) }),
+                Effect.andThen(Deferred.fail(envelope.handled, new BusUnavailable({
+                  backend: "memory", message: `the consumer of topic ${topic.name} failed on these records`, cause: defect,
+                }))),
+              )
             const batch = envelopes.length === 1 ? first.records : envelopes.flatMap((e) => e.records)
-            yield* handler(batch as never).pipe(
-              Effect.tapError((error) =>
-                Effect.logWarning("consumer handler failed; retrying").pipe(
-                  Effect.annotateLogs({ topic: topic.name, records: batch.length, error: String(error) })),
-              ),
-              Effect.retry(RETRY),
+            yield* handle(batch).pipe(
+              Effect.andThen(Effect.forEach(envelopes, (e) => Deferred.succeed(e.handled, undefined), { discard: true })),
+              Effect.catchDefect((defect) =>
+                envelopes.length === 1
+                  ? died(first, defect)
+                  : Effect.forEach(envelopes, (e) =>
+                    handle(e.records).pipe(
+                      Effect.andThen(Deferred.succeed(e.handled, undefined)),
+                      Effect.catchDefect((d) => died(e, d)),
+                    ), { discard: true })),
             )
+            waitingOn(topic.name).splice(0, envelopes.length)
             yield* adjust(topic.name, -size)
-            for (const envelope of envelopes) yield* Deferred.succeed(envelope.handled, undefined)
             busy = false
           })
           yield* Effect.forkScoped(Effect.forever(step))
@@ -123,6 +173,16 @@ const makeMemoryBus = () =>
             }).pipe(Effect.timeout(Duration.minutes(2)), Effect.ignore))
         }),
       pending: Ref.get(pendingCount),
+      backlog: Effect.map(Ref.get(pendingCount), (counts) => {
+        const now = Date.now()
+        const out: Record<string, TopicBacklog> = {}
+        for (const [name, pending] of Object.entries(counts)) {
+          const oldest = waiting.get(name)?.[0]
+          const failure = failing.get(name)
+          out[name] = { pending, oldestAgeMs: oldest === undefined ? 0 : now - oldest, ...(failure === undefined ? {} : { failing: failure }) }
+        }
+        return out
+      }),
     }
     return bus
   })

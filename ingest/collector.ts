@@ -1,13 +1,16 @@
 // The collector: an HTTP server speaking the Segment HTTP Tracking API (so Segment's and RudderStack's SDKs work
 // unmodified), plus GET /health. A 2xx answer is only sent once the accepted messages are durably on the bus.
-import { timingSafeEqual } from "node:crypto"
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
-import { constants as zlibConstants, gunzipSync, inflateSync } from "node:zlib"
 import { type Cause, Context, Data, Duration, Effect, Layer } from "effect"
 import { Warehouse } from "../warehouse/warehouse.ts"
-import { type BusUnavailable, EventBus } from "./bus.ts"
+import { BodyTooLarge, bodyErrorReply, DEFAULT_BODY_IDLE_MS, receiveBody, receiveBytes } from "./body.ts"
+import type { BusUnavailable } from "./bus.ts"
+import { guardConnections } from "./connections.ts"
+import { type HealthOptions, makeHealth } from "./health.ts"
+import { corsHeaders, isBrowserRoute, originRefusal, preflightHeaders } from "./cors.ts"
 import { Pipeline } from "./pipeline.ts"
+import { queryRoute } from "./query-route.ts"
 import { bodyLimit, isBatchRoute, processSegmentRequest, SEGMENT_ROUTES, type SegmentRoute } from "./segment-api.ts"
 import { type ImportedItem, splitItems, WEBHOOK_SOURCES } from "./sources/index.ts"
 import { verifySendgridSignature } from "./sources/sendgrid.ts"
@@ -28,17 +31,22 @@ export interface CollectorOptions {
   readonly sendgridVerificationKey?: string | undefined
   /** Per webhook source, its settings (e.g. calls: {columns, defaultCountry}). */
   readonly sourceOptions?: Readonly<Record<string, Record<string, unknown>>>
+  /** When /health and senders are told the pipeline is not ready (free disk, backlog age). */
+  readonly health?: HealthOptions | undefined
+  /** Open connections at most (each is a file descriptor); default 800, within a default `ulimit -n` of 1024. */
+  readonly maxConnections?: number | undefined
+  /** Connections that have not yet sent a valid key; past it the oldest is answered 503 and closed. Default 200. */
+  readonly maxUnauthenticatedConnections?: number | undefined
+  /** Time to receive a request's headers before the connection is answered 408 and closed. Default 10 s. */
+  readonly headersTimeout?: Duration.Input | undefined
+  /** Time to receive a whole request (headers and body). Default 120 s. */
+  readonly requestTimeout?: Duration.Input | undefined
+  /** Longest pause between two chunks of a body before the request is answered 408. Default 10 s. */
+  readonly bodyIdleTimeout?: Duration.Input | undefined
 }
 
 /** Webhook bodies may hold many items (a SendGrid batch, a CSV export, a mail with attachments). */
 const WEBHOOK_BODY_LIMIT = 10 * 1024 * 1024
-const QUERY_BODY_LIMIT = 1024 * 1024
-
-const sameSecret = (given: string, expected: string): boolean => {
-  const a = Buffer.from(given)
-  const b = Buffer.from(expected)
-  return a.length === b.length && timingSafeEqual(a, b)
-}
 
 /** A signed SendGrid post older than this is refused (replay protection). */
 const SIGNATURE_MAX_AGE_SECONDS = 600
@@ -60,49 +68,6 @@ const json = (status: number, body: unknown, headers?: Record<string, string>): 
 
 const refuse = (status: number, rule: string, message: string, headers?: Record<string, string>) =>
   json(status, { success: false, error: message, rule }, headers)
-
-class BodyTooLarge {
-  readonly limit: number
-  constructor(limit: number) {
-    this.limit = limit
-  }
-}
-
-/** Reads at most `limit` bytes (plus one, to detect overflow) of the raw body. */
-const readBody = (req: IncomingMessage, limit: number): Promise<Buffer | BodyTooLarge> =>
-  new Promise((resolve, reject) => {
-    const chunks: Array<Buffer> = []
-    let size = 0
-    let done = false
-    req.on("data", (chunk: Buffer) => {
-      if (done) return
-      size += chunk.length
-      if (size > limit) {
-        done = true
-        resolve(new BodyTooLarge(limit))
-        req.resume()
-        return
-      }
-      chunks.push(chunk)
-    })
-    req.on("end", () => { if (!done) resolve(Buffer.concat(chunks, size)) })
-    req.on("error", reject)
-  })
-
-/** Decodes the body by Content-Encoding, whatever Content-Type says (RudderStack sends gzip as form-urlencoded). */
-const decodeBody = (raw: Buffer, encoding: string | undefined, limit: number): string | BodyTooLarge | Error => {
-  const enc = (encoding ?? "identity").trim().toLowerCase()
-  try {
-    if (enc === "identity" || enc === "") return raw.toString("utf8")
-    const options = { maxOutputLength: limit + 1, finishFlush: zlibConstants.Z_SYNC_FLUSH }
-    const out = enc === "gzip" || enc === "x-gzip" ? gunzipSync(raw, options) : enc === "deflate" ? inflateSync(raw, options) : undefined
-    if (out === undefined) return new Error(`Content-Encoding "${encoding}" is not supported (use gzip, deflate or none)`)
-    return out.length > limit ? new BodyTooLarge(limit) : out.toString("utf8")
-  } catch (e) {
-    if ((e as { code?: string }).code === "ERR_BUFFER_TOO_LARGE") return new BodyTooLarge(limit)
-    return new Error(`body could not be decompressed as ${enc}: ${(e as Error).message}`)
-  }
-}
 
 /** The write key from HTTP Basic auth (key as user name, as Segment's SDKs send it). */
 const basicAuthUser = (header: string | undefined): string | undefined => {
@@ -128,36 +93,22 @@ const unauthorized = (key: string | undefined, how: string) =>
     key === undefined ? `no write key: send it as ${how}` : "the write key is not known to this collector",
     UNAUTHORIZED_HEADERS)
 
-/** The request body, read up to `limit` bytes and decoded by its Content-Encoding. */
-const receiveBody = (req: IncomingMessage, limit: number) =>
-  Effect.map(Effect.promise(() => readBody(req, limit)), (raw) =>
-    raw instanceof BodyTooLarge ? raw : decodeBody(raw, req.headers["content-encoding"], limit))
-
 const makeCollector = (options: CollectorOptions) =>
   Effect.gen(function* () {
     const pipeline = yield* Pipeline
     const warehouse = yield* Warehouse
-    const bus = yield* EventBus
     const publishTimeout = options.publishTimeout ?? Duration.seconds(30)
     let draining = false
-    const startedAt = Date.now()
+    const bodyIdleMs = Duration.toMillis(options.bodyIdleTimeout ?? Duration.millis(DEFAULT_BODY_IDLE_MS))
+    const refuseBody = (error: Error) => {
+      const r = bodyErrorReply(error)
+      return refuse(r.status, r.rule, r.message, r.status === 408 ? { connection: "close" } : undefined)
+    }
+    /** Requests on this connection presented a valid key: it no longer counts as unauthenticated. */
+    const authenticated = (req: IncomingMessage) => connections?.trust(req.socket)
+    let connections: ReturnType<typeof guardConnections> | undefined
 
-    const health = Effect.gen(function* () {
-      const warehouseUp = yield* warehouse.ping
-      const pending = yield* bus.pending
-      const ready = warehouseUp && !draining
-      return json(ready ? 200 : 503, {
-        status: ready ? "ok" : draining ? "draining" : "degraded",
-        live: true,
-        ready,
-        uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
-        backends: {
-          warehouse: { ...warehouse.backend, state: warehouseUp ? "up" : "down" },
-          bus: { ...bus.backend, state: "up", pending },
-        },
-        counters: pipeline.counters,
-      })
-    })
+    const health = yield* makeHealth(options.health)
 
     const ingest = (route: SegmentRoute, req: IncomingMessage) =>
       Effect.gen(function* () {
@@ -169,13 +120,17 @@ const makeCollector = (options: CollectorOptions) =>
         if (headerKey !== undefined && tenant === undefined) {
           return refuse(401, "unknown_write_key", "the write key is not known to this collector", UNAUTHORIZED_HEADERS)
         }
-        const body = yield* receiveBody(req, bodyLimit(route))
-        if (body instanceof Error) return refuse(415, "bad_encoding", body.message)
+        const body = yield* receiveBody(req, bodyLimit(route), bodyIdleMs)
+        if (body instanceof Error) return refuseBody(body)
+        let writeKey = headerKey
         if (tenant === undefined) {
-          const key = typeof body === "string" ? bodyWriteKey(body) : undefined
-          tenant = key === undefined ? undefined : options.writeKeys.tenantOf(key)
-          if (tenant === undefined) return unauthorized(key, "the user name of HTTP Basic auth (Authorization: Basic base64(KEY:))")
+          writeKey = typeof body === "string" ? bodyWriteKey(body) : undefined
+          tenant = writeKey === undefined ? undefined : options.writeKeys.tenantOf(writeKey)
+          if (tenant === undefined) return unauthorized(writeKey, "the user name of HTTP Basic auth (Authorization: Basic base64(KEY:))")
         }
+        const originRefused = originRefusal(options.writeKeys, writeKey!, req)
+        if (originRefused !== undefined) return refuse(403, "origin_not_allowed", originRefused)
+        authenticated(req)
         if (body instanceof BodyTooLarge) {
           return refuse(413, "body_too_large",
             `${isBatchRoute(route) ? "a batch" : "a single message"} may be at most ${body.limit} bytes (${body.limit / 1024} KB)`)
@@ -205,8 +160,14 @@ const makeCollector = (options: CollectorOptions) =>
         const key = headerKey ?? new URL(req.url ?? "/", "http://x").searchParams.get("write_key") ?? undefined
         const tenant = key === undefined ? undefined : options.writeKeys.tenantOf(key)
         if (tenant === undefined) return unauthorized(key, "the user name of HTTP Basic auth, or as ?write_key=")
-        const body = yield* receiveBody(req, WEBHOOK_BODY_LIMIT)
-        if (body instanceof Error) return refuse(415, "bad_encoding", body.message)
+        authenticated(req)
+        // Mail is bytes in the sender's charset: its parser gets them as received, never a lossy UTF-8 decoding.
+        const received = source.parseBytes === undefined
+          ? yield* receiveBody(req, WEBHOOK_BODY_LIMIT, bodyIdleMs)
+          : yield* receiveBytes(req, WEBHOOK_BODY_LIMIT, bodyIdleMs)
+        const bytes = typeof received === "string" || received instanceof BodyTooLarge || received instanceof Error ? undefined : received
+        const body = bytes === undefined ? received as string | BodyTooLarge | Error : bytes.toString("latin1")
+        if (body instanceof Error) return refuseBody(body)
         if (body instanceof BodyTooLarge) return refuse(413, "body_too_large", `a webhook body may be at most ${WEBHOOK_BODY_LIMIT / 1024 / 1024} MB`)
         if (name === "sendgrid" && options.sendgridVerificationKey !== undefined) {
           const signature = req.headers["x-twilio-email-event-webhook-signature"]
@@ -223,8 +184,9 @@ const makeCollector = (options: CollectorOptions) =>
           }
         }
         const sourceOptions = options.sourceOptions?.[name]
+        const ctx = { tenant, receivedAtMs: Date.now(), ...(sourceOptions === undefined ? {} : { options: sourceOptions }) }
         const items = yield* Effect.promise(() =>
-          Promise.resolve(source.parse(body, { tenant, receivedAtMs: Date.now(), ...(sourceOptions === undefined ? {} : { options: sourceOptions }) })))
+          Promise.resolve(bytes !== undefined ? source.parseBytes!(bytes, ctx) : source.parse(body, ctx)))
         return yield* submitItems(items)
       })
 
@@ -250,48 +212,30 @@ const makeCollector = (options: CollectorOptions) =>
           Effect.succeed(refuse(503, "bus_unavailable", `the event bus is unavailable (${e.backend}); retry later`, { "retry-after": "5" }))),
       )
 
-    const adminQuery = (req: IncomingMessage) =>
-      Effect.gen(function* () {
-        const token = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? "")?.[1]
-        const expected = options.adminToken ?? ""
-        if (token === undefined || expected === "" || !sameSecret(token, expected)) {
-          return refuse(401, "bad_admin_token", "POST /v1/query needs the data directory's admin token as a Bearer token")
-        }
-        const body = yield* receiveBody(req, QUERY_BODY_LIMIT)
-        if (body instanceof Error || body instanceof BodyTooLarge) return refuse(400, "bad_body", "the body must be JSON {\"sql\": \"...\"}")
-        let sql: unknown
-        try {
-          sql = (JSON.parse(body) as { sql?: unknown }).sql
-        } catch {
-          sql = undefined
-        }
-        if (typeof sql !== "string") return refuse(400, "bad_body", "the body must be JSON {\"sql\": \"...\"}")
-        return yield* warehouse.query<Record<string, unknown>>(sql, { readOnly: true }).pipe(
-          Effect.map((rows) => json(200, { success: true, rows })),
-          Effect.catchTag("WarehouseQueryError", (e) => Effect.succeed(refuse(400, "bad_query", e.message))),
-          Effect.catchTag("WarehouseUnavailable", (e) => Effect.succeed(refuse(503, "warehouse_unavailable", e.message))),
-        )
-      })
+    const adminQuery = queryRoute({ adminToken: options.adminToken, warehouse, authenticated, bodyIdleMs })
 
     const route = (req: IncomingMessage): Effect.Effect<Reply> => {
       const path = (req.url ?? "/").split("?", 1)[0]!.replace(/\/+$/, "")
       if (path === "/health" || path === "/healthz") {
-        return req.method === "GET" || req.method === "HEAD" ? health : Effect.succeed(refuse(405, "method_not_allowed", "use GET /health"))
+        return req.method === "GET" || req.method === "HEAD" ? health.report(draining) : Effect.succeed(refuse(405, "method_not_allowed", "use GET /health"))
       }
       if (path === "/v1/query") {
-        return req.method === "POST" ? adminQuery(req) : Effect.succeed(refuse(405, "method_not_allowed", "use POST /v1/query"))
+        return adminQuery(req)
       }
       const hook = /^\/v1\/webhooks\/([a-z]+)$/.exec(path)
       const m = /^\/v1\/([a-z]+)$/.exec(path)
       const known = hook !== null ? WEBHOOK_SOURCES.has(hook[1]!) : m !== null && SEGMENT_ROUTES.has(m[1]!)
       if (!known) {
         return Effect.succeed(refuse(404, "not_found",
-          `no route ${req.method} ${path}; the collector serves POST /v1/{track,identify,page,screen,group,alias,batch,import}, ` +
+          `no route ${req.method} ${path}; the collector serves POST /v1/{track,identify,page,screen,group,alias,batch,import} (and /v1/{t,i,p,s,g,a,b}), ` +
             `POST /v1/webhooks/{${[...WEBHOOK_SOURCES.keys()].join(",")}} and GET /health`))
       }
+      if (req.method === "OPTIONS" && isBrowserRoute(req)) return Effect.succeed(json(204, {}, preflightHeaders(req)))
       if (req.method !== "POST") return Effect.succeed(refuse(405, "method_not_allowed", `use POST ${path}`, { allow: "POST" }))
       if (draining) return Effect.succeed(refuse(503, "draining", "the collector is shutting down; retry later", { "retry-after": "5", connection: "close" }))
-      return handled(hook !== null ? webhook(hook[1]!, req) : ingest(m![1] as SegmentRoute, req))
+      return Effect.flatMap(health.refusal, (notReady) => notReady !== undefined
+        ? Effect.succeed(refuse(503, "not_ready", `${notReady}; retry later`, { "retry-after": "5" }))
+        : handled(hook !== null ? webhook(hook[1]!, req) : ingest(SEGMENT_ROUTES.get(m![1]!)!, req)))
     }
 
     const context = yield* Effect.context<never>()
@@ -311,19 +255,33 @@ const makeCollector = (options: CollectorOptions) =>
             "content-type": "application/json",
             ...(draining ? { connection: "close" } : {}),
             ...reply.headers,
+            ...corsHeaders(req),
           })
           res.end(JSON.stringify(reply.body))
         })
         .catch((error: unknown) => {
           run(Effect.logError("request failed").pipe(Effect.annotateLogs({ error: String(error) })))
-          if (!res.headersSent) res.writeHead(500, { "content-type": "application/json" })
+          if (!res.headersSent) res.writeHead(500, { "content-type": "application/json", ...corsHeaders(req) })
           res.end(JSON.stringify({ success: false, error: "internal error" }))
         })
     }
 
     const server = yield* Effect.acquireRelease(
       Effect.callback<Server, Error>((resume) => {
-        const s = createServer({ keepAliveTimeout: 65_000 }, handle)
+        const requestTimeout = Duration.toMillis(options.requestTimeout ?? Duration.seconds(120))
+        // Node refuses a headers timeout longer than the request timeout.
+        const headersTimeout = Math.min(requestTimeout, Duration.toMillis(options.headersTimeout ?? Duration.seconds(10)))
+        const s = createServer({
+          keepAliveTimeout: 65_000,
+          headersTimeout,
+          requestTimeout,
+          // How often Node looks for connections past those timeouts (its default, 30 s, would let them overstay).
+          connectionsCheckingInterval: Math.max(10, Math.min(1000, headersTimeout / 4)),
+        }, handle)
+        connections = guardConnections(s, {
+          maxConnections: options.maxConnections ?? 800,
+          maxUnauthenticated: options.maxUnauthenticatedConnections ?? 200,
+        })
         s.once("error", (e) => resume(Effect.fail(e)))
         s.listen(options.port, options.host, () => resume(Effect.succeed(s)))
       }),

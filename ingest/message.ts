@@ -98,7 +98,7 @@ export interface SentimentRecord {
   readonly label: "positive" | "neutral" | "negative"
   readonly model: string
   readonly language: string
-  /** Why a text was left unscored (not English, nothing left after hygiene). */
+  /** Why a text was left unscored (not English, nothing left after hygiene), and how much of a long text was scored. */
   readonly reason: string
   readonly evidence: ReadonlyArray<{ readonly token: string; readonly rule: string; readonly weight: number }>
   readonly aspects: ReadonlyArray<{ readonly aspect: string; readonly score: number; readonly label: string }>

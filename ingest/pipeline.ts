@@ -1,13 +1,14 @@
 // The pipeline: the edge (collector, file import) submits validated events and dead letters to the bus; consumers
 // run the stages on each event and hand the survivors to the warehouse sink, and archive each accepted item's raw
 // text (ingest/archive.ts) so it can be replayed.
-import { Context, Effect, Layer } from "effect"
+import { Context, Data, Duration, Effect, Layer, Schedule, type Scope } from "effect"
 import { identityStage } from "../identity/index.ts"
 import { type SentimentConfig, type SentimentConfigInvalid, sentimentConfigFromEnv, sentimentStage } from "../sentiment/index.ts"
 import { type LandResult, makeEventSink } from "../warehouse/sink.ts"
-import type { WarehouseQueryError, WarehouseUnavailable } from "../warehouse/warehouse.ts"
+import { Warehouse, type WarehouseQueryError, type WarehouseUnavailable } from "../warehouse/warehouse.ts"
 import { makeArchiveWriter } from "./archive.ts"
 import { type BusUnavailable, EventBus, Topics } from "./bus.ts"
+import { deepJsonText } from "./deep-json.ts"
 import type { ArchiveRecord, CanonicalEvent, DeadLetter, Rejection } from "./message.ts"
 import { runStages, type Stage } from "./stage.ts"
 
@@ -26,11 +27,30 @@ export interface PipelineCounters {
   archived: number
 }
 
-/** Stages every event passes, in order (validation happened at the edge; consent comes later). */
-export const eventStages = (sentiment: SentimentConfig): ReadonlyArray<Stage<CanonicalEvent>> => [
-  identityStage,
-  sentimentStage(sentiment),
-]
+/** How landing has gone lately, for /health (times in ms since the epoch; messages carry no personal data). */
+export interface LandingStatus {
+  /** When an insert last succeeded. */
+  lastLandedAt: number | undefined
+  /** The last error the warehouse gave the pipeline; `outage` when it did not answer a ping afterwards. */
+  lastWarehouseError: { readonly at: number; readonly message: string; readonly outage: boolean } | undefined
+}
+
+/**
+ * An insert that fails for a reason the warehouse does not name as the rows' fault is tried again this often; past
+ * that, a warehouse that answers a ping means the batch is at fault (isolated into dead letters), one that does not
+ * is an outage (the bus retries it, without bound, and /health says so).
+ */
+const BOUNDED_RETRY = { schedule: Schedule.exponential(Duration.millis(100), 2), times: 4 } as const
+
+/** A batch the warehouse keeps failing on while it answers a ping: the batch is at fault, not the warehouse. */
+class BatchFault extends Data.TaggedError("BatchFault")<{ readonly message: string }> {}
+
+/**
+ * Stages every event passes, in order (validation happened at the edge; consent comes later). The sentiment
+ * stage's worker pool closes with the scope.
+ */
+export const eventStages = (sentiment: SentimentConfig): Effect.Effect<ReadonlyArray<Stage<CanonicalEvent>>, never, Scope.Scope> =>
+  Effect.map(sentimentStage(sentiment), (scoring) => [identityStage, scoring])
 
 export interface SubmitOptions {
   /**
@@ -44,7 +64,7 @@ export interface SubmitOptions {
 const deadLetterOf = (event: CanonicalEvent, rejection: Rejection): DeadLetter => ({
   tenant: event.tenant, source: event.source, receivedAt: event.receivedAt, messageId: event.messageId, rejection,
   // The raw text, when the event has it, is what the source's raw parser re-drives after a fix.
-  payload: event.raw?.body ?? JSON.stringify(event),
+  payload: event.raw?.body ?? deepJsonText(event),
 })
 
 /** The archive's record of an event that carries its raw text. */
@@ -58,6 +78,7 @@ const archiveRecord = (e: CanonicalEvent): ArchiveRecord | undefined =>
 
 export interface PipelineShape {
   readonly counters: Readonly<PipelineCounters>
+  readonly landing: Readonly<LandingStatus>
   /** Completes once everything submitted (events, dead letters, raw text for the archive) is durably accepted by the bus. */
   readonly submit: (
     events: ReadonlyArray<CanonicalEvent>,
@@ -72,10 +93,38 @@ export class Pipeline extends Context.Service<Pipeline, PipelineShape>()("cdp/Pi
     Pipeline,
     Effect.gen(function* () {
       const bus = yield* EventBus
+      const warehouse = yield* Warehouse
       const sink = yield* makeEventSink
       const archive = yield* makeArchiveWriter
-      const stages = eventStages(yield* Effect.try({ try: () => sentimentConfigFromEnv(), catch: (e) => e as SentimentConfigInvalid }))
+      // Opened before the consumers, so the scoring workers close after the consumers have drained.
+      const stages = yield* eventStages(yield* Effect.try({ try: () => sentimentConfigFromEnv(), catch: (e) => e as SentimentConfigInvalid }))
       const counters: PipelineCounters = { accepted: 0, rejected: 0, landed: 0, duplicates: 0, dropped: 0, dropReasons: {}, redirected: 0, archived: 0 }
+      const landing: LandingStatus = { lastLandedAt: undefined, lastWarehouseError: undefined }
+
+      const noteError = (message: string, outage: boolean) =>
+        Effect.sync(() => { landing.lastWarehouseError = { at: Date.now(), message: message.slice(0, 300), outage } })
+      const noteLanded = Effect.sync(() => { landing.lastLandedAt = Date.now() })
+
+      /**
+       * Runs one insert with a bounded retry (not for rows the warehouse refuses: the same rows fail the same way).
+       * What still fails afterwards is an outage, passed up, only when the warehouse does not answer a ping;
+       * otherwise it is a BatchFault for the caller to isolate.
+       */
+      const boundedLanding = <A, E extends { readonly _tag: string; readonly message: string }>(
+        land: Effect.Effect<A, E>,
+      ): Effect.Effect<A, E | BatchFault> =>
+        land.pipe(
+          Effect.tap(() => noteLanded),
+          // A refused row's message can quote its values (personal data): /health gets only the kind.
+          Effect.tapError((e) => noteError(e._tag === "WarehouseRejectedRows" ? "the warehouse refused rows of a batch (isolated into dead letters)" : e.message, false)),
+          Effect.catchDefect((defect) => Effect.fail(new BatchFault({ message: `the sink failed: ${String(defect)}` }))),
+          Effect.retry({ ...BOUNDED_RETRY, while: (e) => e._tag !== "WarehouseRejectedRows" }),
+          Effect.catch((e): Effect.Effect<A, E | BatchFault> =>
+            e._tag === "WarehouseRejectedRows" || e._tag === "BatchFault"
+              ? Effect.fail(e)
+              : Effect.flatMap(warehouse.ping, (up) =>
+                up ? Effect.fail(new BatchFault({ message: e.message })) : Effect.andThen(noteError(e.message, true), Effect.fail(e)))),
+        )
 
       /** Routes every outcome: ok lands, dead letters are kept, drops are counted by reason, redirects go to their topic. */
       const handleEvents = (batch: ReadonlyArray<CanonicalEvent>) =>
@@ -110,40 +159,68 @@ export class Pipeline extends Context.Service<Pipeline, PipelineShape>()("cdp/Pi
         })
 
       /**
-       * Lands the events; when the warehouse refuses rows themselves (not an outage, which is retried), halves the
-       * batch until the refused events are found, so one bad value never blocks the rest: those become dead letters.
+       * Lands the events. When the warehouse refuses rows themselves or the batch as one insert, or keeps failing on
+       * it while it answers a ping, halves the batch until the refused events are found, so one bad message never
+       * blocks the rest: those become dead letters. An outage (no ping) is passed up for the bus to retry.
        */
       const landIsolatingBadRows = (
         events: ReadonlyArray<CanonicalEvent>,
         refused: Array<DeadLetter>,
-      ): Effect.Effect<LandResult, WarehouseUnavailable | WarehouseQueryError> =>
-        sink.landEvents(events).pipe(
-          Effect.catchTag("WarehouseRejectedRows", (error) => {
-            if (events.length === 1) {
-              refused.push(deadLetterOf(events[0]!, {
-                rule: "warehouse_rejected", field: "", message: `the warehouse refused this message: ${error.message}`,
-              }))
-              return Effect.succeed({ landed: 0, duplicates: 0 })
-            }
-            const middle = Math.ceil(events.length / 2)
-            return Effect.zipWith(
-              landIsolatingBadRows(events.slice(0, middle), refused),
-              landIsolatingBadRows(events.slice(middle), refused),
-              (a, b) => ({ landed: a.landed + b.landed, duplicates: a.duplicates + b.duplicates }),
-            )
-          }),
+      ): Effect.Effect<LandResult, WarehouseUnavailable | WarehouseQueryError> => {
+        const isolate = (rule: string, reason: string): Effect.Effect<LandResult, WarehouseUnavailable | WarehouseQueryError> => {
+          if (events.length === 1) {
+            refused.push(deadLetterOf(events[0]!, { rule, field: "", message: `the warehouse refused this message: ${reason}`.slice(0, 500) }))
+            return Effect.succeed({ landed: 0, duplicates: 0 })
+          }
+          const middle = Math.ceil(events.length / 2)
+          return Effect.zipWith(
+            landIsolatingBadRows(events.slice(0, middle), refused),
+            landIsolatingBadRows(events.slice(middle), refused),
+            (a, b) => ({ landed: a.landed + b.landed, duplicates: a.duplicates + b.duplicates }),
+          )
+        }
+        return boundedLanding(sink.landEvents(events)).pipe(
+          Effect.catchTag("WarehouseRejectedRows", (error) => isolate("warehouse_rejected", error.message)),
+          Effect.catchTag("BatchFault", (fault) => isolate("warehouse_failed", fault.message)),
         )
+      }
+
+      /**
+       * Lands dead letters with the same bounds: one the warehouse cannot store whole is kept without its payload
+       * (the reason says so), rather than holding back the others.
+       */
+      const landDeadLetters = (batch: ReadonlyArray<DeadLetter>): Effect.Effect<void, WarehouseUnavailable> => {
+        const isolate = (reason: string): Effect.Effect<void, WarehouseUnavailable> => {
+          if (batch.length > 1) {
+            const middle = Math.ceil(batch.length / 2)
+            return Effect.andThen(landDeadLetters(batch.slice(0, middle)), landDeadLetters(batch.slice(middle)))
+          }
+          const d = batch[0]!
+          if (d.payload === "") {
+            return Effect.logError("dead letter not stored").pipe(Effect.annotateLogs({ rule: d.rejection.rule, reason }))
+          }
+          return landDeadLetters([{
+            ...d, payload: "",
+            rejection: { ...d.rejection, message: `${d.rejection.message} (payload of ${d.payload.length} characters not storable: ${reason})`.slice(0, 1000) },
+          }])
+        }
+        return boundedLanding(sink.landDeadLetters(batch)).pipe(
+          Effect.catchTag("WarehouseRejectedRows", (error) => isolate(error.message)),
+          Effect.catchTag("BatchFault", (fault) => isolate(fault.message)),
+        )
+      }
 
       // Registered before the consumer, so it runs after the consumer has drained (finalizers run last-in first-out).
       yield* Effect.addFinalizer(() => archive.flush.pipe(
         Effect.catchCause((cause) => Effect.logError("archive manifests not written on close").pipe(Effect.annotateLogs({ cause: String(cause) }))),
       ))
       yield* bus.consume(Topics.raw, archive.write)
-      yield* bus.consume(Topics.deadLetters, (batch) => sink.landDeadLetters(batch))
+      yield* bus.consume(Topics.deadLetters, landDeadLetters)
       yield* bus.consume(Topics.events, handleEvents)
 
       return {
         counters,
+        landing,
         submit: (events, deadLetters, options) =>
           Effect.gen(function* () {
             const raw: Array<ArchiveRecord> = []

@@ -67,6 +67,29 @@ export class ReplayRangeInvalid extends Data.TaggedError("ReplayRangeInvalid")<{
   }
 }
 
+/** A replay that left something out: the command exits non-zero, naming what and why, after replaying the rest. */
+export class ReplayIncomplete extends Data.TaggedError("ReplayIncomplete")<{
+  readonly corruptBatches: ReadonlyArray<CorruptBatch>
+  readonly skipped: number
+}> {
+  override get message() {
+    const parts: Array<string> = []
+    if (this.corruptBatches.length > 0) {
+      const first = this.corruptBatches[0]!
+      parts.push(`${this.corruptBatches.length} corrupt archive batch${this.corruptBatches.length === 1 ? "" : "es"} skipped ` +
+        `(${first.key}: ${first.reason}${this.corruptBatches.length > 1 ? "; all listed above" : ""})`)
+    }
+    if (this.skipped > 0) parts.push(`${this.skipped} archived messages skipped: their source has no parser in this version`)
+    return `replay incomplete: ${parts.join("; ")}; the rest was replayed`
+  }
+}
+
+/** What a replay skipped, as an error, or undefined when it skipped nothing. */
+export const replayIncomplete = (summary: ReplaySummary): ReplayIncomplete | undefined =>
+  summary.corruptBatches.length > 0 || summary.skipped > 0
+    ? new ReplayIncomplete({ corruptBatches: summary.corruptBatches, skipped: summary.skipped })
+    : undefined
+
 const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/
 const DAY_MS = 86_400_000
 

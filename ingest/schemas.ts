@@ -12,17 +12,44 @@ const MAX_MS = Date.UTC(2299, 11, 31, 23, 59, 59, 999)
 
 export const inWarehouseRange = (ms: number): boolean => ms >= MIN_MS && ms <= MAX_MS
 
+/** The storable range in a sender's words, for rejections. */
+export const WAREHOUSE_RANGE_WORDS = "1900-01-01T00:00:00Z to 2299-12-31T23:59:59.999Z"
+
 /**
- * Parses an ISO-8601 date-time (offset optional, UTC assumed when absent) into epoch milliseconds,
- * or NaN when it is not one. Calendar validity is checked, not left to Date's lenient rollover.
+ * Parses an ISO-8601 date-time (offset optional, UTC assumed when absent) into epoch milliseconds, or NaN when it
+ * is not one or lies outside what the warehouse stores (see `isoDateTimeOutOfRange` to tell the two apart).
+ * Calendar validity is checked, not left to Date's lenient rollover.
  */
 export const parseIsoDateTime = (text: string): number => {
+  const ms = parseAnyIsoDateTime(text)
+  return inWarehouseRange(ms) ? ms : Number.NaN
+}
+
+/** Why a valid date-time was refused: the range, not the form. */
+export const outOfRangeWords = (name: string, value: string): string =>
+  `${name} ${JSON.stringify(value.length > 60 ? `${value.slice(0, 60)}…` : value)} is a valid ISO-8601 date-time outside the range the warehouse stores (${WAREHOUSE_RANGE_WORDS}); it is refused rather than changed`
+
+/** True when the text is a valid ISO-8601 date-time that the warehouse cannot store (year 0001, 2300, 9999...). */
+export const isoDateTimeOutOfRange = (text: string): boolean => {
+  const ms = parseAnyIsoDateTime(text)
+  return !Number.isNaN(ms) && !inWarehouseRange(ms)
+}
+
+const parseAnyIsoDateTime = (text: string): number => {
   // One-entry memo: a batch repeats its sentAt on every message.
   if (text === lastParsedText) return lastParsedMs
   lastParsedMs = parseUncached(text)
   lastParsedText = text
   return lastParsedMs
 }
+
+const MS_PER_400_YEARS = 146_097 * 86_400_000
+
+/** Date.UTC, except that years 0-99 stay themselves (Date.UTC reads them as 1900-1999). */
+const utc = (year: number, month: number, day: number, hour: number, minute: number, second: number, ms: number): number =>
+  year >= 100
+    ? Date.UTC(year, month, day, hour, minute, second, ms)
+    : Date.UTC(year + 400, month, day, hour, minute, second, ms) - MS_PER_400_YEARS
 
 let lastParsedText = ""
 let lastParsedMs = Number.NaN
@@ -52,8 +79,7 @@ const parseCanonical = (t: string): number => {
   if (year < 0 || ms < 0 || month < 1 || month > 12 || day < 1 || day > DAYS_IN_MONTH[month - 1]! ||
     hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 59) return Number.NaN
   if (month === 2 && day === 29 && !(year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0))) return Number.NaN
-  const result = Date.UTC(year, month - 1, day, hour, minute, second, ms)
-  return result >= MIN_MS && result <= MAX_MS ? result : Number.NaN
+  return utc(year, month - 1, day, hour, minute, second, ms)
 }
 
 const parseUncached = (text: string): number => {
@@ -73,7 +99,7 @@ const parseUncached = (text: string): number => {
   if (month === 2 && day === 29 && !(year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0))) return Number.NaN
   if (hour > 23 || minute > 59 || second > 59) return Number.NaN
   const fraction = m[7] === undefined ? 0 : Math.floor(+`0.${m[7]}` * 1000)
-  let ms = Date.UTC(year, month - 1, day, hour, minute, second, fraction)
+  let ms = utc(year, month - 1, day, hour, minute, second, fraction)
   const zone = m[8]
   if (zone !== undefined && zone.toUpperCase() !== "Z") {
     const sign = zone[0] === "-" ? -1 : 1
@@ -81,7 +107,7 @@ const parseUncached = (text: string): number => {
     const offsetMinutes = +digits.slice(0, 2) * 60 + (digits.length > 2 ? +digits.slice(2, 4) : 0)
     ms -= sign * offsetMinutes * 60_000
   }
-  return ms >= MIN_MS && ms <= MAX_MS ? ms : Number.NaN
+  return ms
 }
 
 export const ajv = new Ajv({ allErrors: false, strict: true, strictRequired: false, allowUnionTypes: true })

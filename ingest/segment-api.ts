@@ -1,19 +1,25 @@
 // The Segment HTTP Tracking API's request semantics, independent of the HTTP server: which routes exist, how a
 // request body becomes canonical events and dead letters, and what the sender is told.
+import { readJson } from "./json.ts"
 import type { CanonicalEvent, DeadLetter, EventType, JsonObject, Rejection } from "./message.ts"
 import { describeType, isJsonObject } from "./schemas.ts"
 import {
   normaliseSegmentMessage,
+  redactWriteKeys,
   SEGMENT_LIMITS,
   type SegmentMessage,
   segmentRawMeta,
   validateSegmentMessage,
+  withoutCredentials,
 } from "./sources/segment.ts"
 
 export type SegmentRoute = EventType | "batch" | "import"
 
-export const SEGMENT_ROUTES: ReadonlySet<string> = new Set([
-  "track", "identify", "page", "screen", "group", "alias", "batch", "import",
+/** Each path name under /v1/ and its route; analytics.js posts to Segment's one-letter aliases (/v1/t, /v1/b, ...). */
+export const SEGMENT_ROUTES: ReadonlyMap<string, SegmentRoute> = new Map<string, SegmentRoute>([
+  ["track", "track"], ["identify", "identify"], ["page", "page"], ["screen", "screen"], ["group", "group"],
+  ["alias", "alias"], ["batch", "batch"], ["import", "import"],
+  ["t", "track"], ["i", "identify"], ["p", "page"], ["s", "screen"], ["g", "group"], ["a", "alias"], ["b", "batch"],
 ])
 
 export const isBatchRoute = (route: SegmentRoute) => route === "batch" || route === "import"
@@ -52,19 +58,16 @@ const wholeRequestRefused = (req: SegmentRequest, rejection: Rejection): Segment
     requestError: item,
     deadLetters: [{
       tenant: req.tenant, source: "segment", receivedAt: new Date(req.receivedAtMs).toISOString(), messageId: "",
-      rejection, payload: req.body,
+      rejection, payload: redactWriteKeys(req.body),
     }],
   }
 }
 
 /** Parses, validates and normalises one request of the Segment HTTP API. */
 export const processSegmentRequest = (req: SegmentRequest): SegmentRequestResult => {
-  let parsed: unknown
-  try {
-    parsed = JSON.parse(req.body)
-  } catch (e) {
-    return wholeRequestRefused(req, { rule: "not_json", field: "", message: `body is not valid JSON: ${(e as Error).message}` })
-  }
+  const read = readJson(req.body)
+  if (read._tag === "refused") return wholeRequestRefused(req, read.rejection)
+  const parsed = read.value
   const receivedAt = new Date(req.receivedAtMs).toISOString()
   let messages: ReadonlyArray<unknown>
   let batch: JsonObject | undefined
@@ -105,7 +108,7 @@ export const processSegmentRequest = (req: SegmentRequest): SegmentRequestResult
   const rejected: Array<RejectedItem> = []
   const deadLetters: Array<DeadLetter> = []
   for (let index = 0; index < messages.length; index++) {
-    const message = messages[index]
+    const message = withoutCredentials(messages[index])
     // The message's JSON is its raw text (archive, dead letter); serialised once, and reused to measure it.
     let text: string | undefined
     let size = knownSmall

@@ -3,14 +3,9 @@
 import { readFileSync } from "node:fs"
 import { Data } from "effect"
 import type { AspectTaxonomy } from "./aspects.ts"
-import { createScorer, type ScoreOptions, type Scorer } from "./score.ts"
+import type { SentimentConfig } from "./tenants.ts"
 
-export interface SentimentConfig {
-  /** CDP_BRAND_TERMS, comma separated: "Lumen Outfitters,@lumenoutfitters,#lumenoutfitters". */
-  readonly brand: ReadonlyArray<string>
-  /** From CDP_ASPECTS_FILE: "*" applies to every tenant, other keys to that tenant only. */
-  readonly aspects: Readonly<Record<string, AspectTaxonomy>>
-}
+export { type SentimentConfig, tenantScorers } from "./tenants.ts"
 
 export class SentimentConfigInvalid extends Data.TaggedError("SentimentConfigInvalid")<{ readonly reason: string }> {
   override get message() {
@@ -58,20 +53,4 @@ export const sentimentConfigFromEnv = (env: NodeJS.ProcessEnv = process.env): Se
     throw new SentimentConfigInvalid({ reason: `${file} is not JSON: ${(e as Error).message}` })
   }
   return { brand, aspects: parseAspectsConfig(parsed) }
-}
-
-/** One scorer per tenant (built on first use), each with the shared and the tenant's own aspects. */
-export const tenantScorers = (config: SentimentConfig, base: ScoreOptions = {}): ((tenant: string) => Scorer) => {
-  const scorers = new Map<string, Scorer>()
-  const shared = config.aspects["*"] ?? {}
-  return (tenant) => {
-    let scorer = scorers.get(tenant)
-    if (scorer === undefined) {
-      const own = config.aspects[tenant] ?? {}
-      const aspects = { ...shared, ...own }
-      scorer = createScorer({ ...base, brand: config.brand, ...(Object.keys(aspects).length === 0 ? {} : { aspects }) })
-      scorers.set(tenant, scorer)
-    }
-    return scorer
-  }
 }

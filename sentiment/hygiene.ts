@@ -12,14 +12,20 @@ const SIGNATURE = /^--\s*$/
 const MOBILE_FOOTER = /^\s*(?:Sent from my\b|Sent from Mail for\b|Get Outlook for\b)/i
 const LINE_BREAK = /\r?\n/
 const URL = /(?:\bhttps?:\/\/|\bwww\.)[^\s<>"]+/gi
-const EMAIL = /[\w.+-]+@[\w-]+\.[\w.-]+/g
+// The look-behind starts an address only where a run of address characters starts: without it the engine retries
+// from every character of a long run that has no "@" after it, which is quadratic.
+const EMAIL = /(?<![\w.+-])[\w.+-]+@[\w-]+\.[\w.-]+/g
 const MENTION = /(^|[^\w@])@\w+/g
 const REGEX_SPECIAL = /[.*+?^${}()|[\]\\]/g
 const TERM_SEPARATOR = /[\s\-_.]+/
 const STARTS_QUOTED = /^\s*>/
-/** A sign-off alone on its line ("Best,", "Kind regards", "Thanks,"): the start of a signature, not an opinion. */
+/**
+ * A sign-off alone on its (trimmed) line ("Best,", "Kind regards", "Thanks,"): the start of a signature, not an
+ * opinion. Matched on the trimmed line because two `\s*` around an optional mark backtrack quadratically on a long
+ * run of spaces.
+ */
 const VALEDICTION =
-  /^\s*(?:best|all the best|best wishes|warm wishes|cheers|thanks|thank you|many thanks|thanks again|regards|kind regards|best regards|warm regards|warmest regards|sincerely|yours sincerely|yours faithfully|yours truly|yours|take care|br)\s*[,.!]?\s*$/i
+  /^(?:best|all the best|best wishes|warm wishes|cheers|thanks|thank you|many thanks|thanks again|regards|kind regards|best regards|warm regards|warmest regards|sincerely|yours sincerely|yours faithfully|yours truly|yours|take care|br)\s*[,.!]?$/i
 
 /**
  * One case-insensitive expression for the brand's names, handles and hashtags. "Lumen Outfitters" also matches
@@ -38,19 +44,22 @@ export const compileBrand = (terms: ReadonlyArray<string>): RegExp | undefined =
 /** Keeps only the author's new text of an e-mail: stops at the quoted reply or the signature, drops `>` lines. */
 const stripReplyAndSignature = (text: string): string => {
   const lines = text.split(LINE_BREAK)
-  let kept = ""
+  // filledAfter[i]: how many non-blank lines follow line i (counted once, not once per sign-off line).
+  const filledAfter = new Int32Array(lines.length + 1)
+  for (let i = lines.length - 1; i > 0; i--) filledAfter[i - 1] = (filledAfter[i] ?? 0) + ((lines[i] ?? "").trim() === "" ? 0 : 1)
+  const kept: string[] = []
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i] ?? ""
     const next = lines[i + 1] ?? ""
     if (SIGNATURE.test(line) || OUTLOOK_RULE.test(line) || ORIGINAL_MESSAGE.test(line)) break
     // A sign-off line ends the message when only a short signature (a name, a phone, a title) follows it.
-    if (VALEDICTION.test(line) && lines.slice(i + 1).filter((l) => l.trim() !== "").length <= 4) break
+    if ((filledAfter[i] ?? 0) <= 4 && VALEDICTION.test(line.trim())) break
     if (GMAIL_WROTE.test(line) || (GMAIL_WROTE_START.test(line) && WROTE_END.test(next))) break
     if (FROM_HEADER.test(line) && (HEADER_FIELD.test(next) || HEADER_FIELD.test(lines[i + 2] ?? ""))) break
     if (STARTS_QUOTED.test(line) || MOBILE_FOOTER.test(line)) continue
-    kept = kept === "" ? line : `${kept}\n${line}`
+    if (kept.length > 0 || line !== "") kept.push(line)
   }
-  return kept
+  return kept.join("\n")
 }
 
 /** The text with replies, signatures, links, addresses, mentions and brand names removed. */

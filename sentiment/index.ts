@@ -1,7 +1,7 @@
 // Public surface of the sentiment domain: a rule-based, lexicon scorer with evidence, aspects and text hygiene,
 // and social listening (report, spam filter, emerging topics, spike alerts).
 export {
-  createScorer, labelOf, MODEL_VERSION, score, scoreMany, type AspectSentiment, type Evidence, type EvidenceRule,
+  createScorer, labelOf, MAX_SCORED_CHARS, MODEL_VERSION, score, scoreMany, type AspectSentiment, type Evidence, type EvidenceRule,
   type ScoreOptions, type Scorer, type SentimentLabel, type SentimentResult,
 } from "./score.ts"
 export { compileAspects, DEFAULT_ASPECTS, type AspectTaxonomy, type CompiledAspects } from "./aspects.ts"
@@ -9,6 +9,7 @@ export { cleanText, compileBrand } from "./hygiene.ts"
 export { detectLanguage } from "./language.ts"
 export { classReport, evaluate, pearson, polarityOf, weightedF1, type ClassReport, type Evaluation, type Polarity } from "./evaluate.ts"
 export { sentimentRecord, sentimentStage } from "./stage.ts"
+export { defaultPoolSize, makeScoringPool, type ScoreRequest, type ScoringPool, type ScoringPoolOptions } from "./pool.ts"
 export { rescore, type RescoreSummary } from "./rescore.ts"
 export {
   alertId, alertWebhookFromEnv, InvalidPeriod, listenReport, parseSince, parseUntil, type AlertPayload, type ListenAspect,

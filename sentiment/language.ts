@@ -62,6 +62,7 @@ const SCRIPT_LANGUAGE: ReadonlyArray<string> = (() => {
 })()
 
 const hits = new Int32Array(LANGUAGES.length)
+const seen = new Set<string>()
 
 /**
  * ISO 639-1 code of the language of already tokenized text. Text without enough evidence either way (a short "love
@@ -85,7 +86,7 @@ export const detectTokensLanguage = (tokens: Tokens): string => {
     return SCRIPT_LANGUAGE[bestScript] ?? "und"
   }
   hits.fill(0)
-  let seen: string[] | undefined
+  seen.clear()
   for (let i = 0; i < tokens.count; i++) {
     if (tokens.kind[i] !== KIND_WORD) continue
     const word = tokens.text[i] ?? ""
@@ -93,9 +94,8 @@ export const detectTokensLanguage = (tokens: Tokens): string => {
     if (mask === undefined) continue
     // A word counts once, and a word that is also an English function word ("to", "come") is no evidence against
     // English, so only English hits count for it.
-    if (seen === undefined) seen = [word]
-    else if (seen.includes(word)) continue
-    else seen.push(word)
+    if (seen.has(word)) continue
+    seen.add(word)
     if (mask & ENGLISH_BIT) {
       hits[ENGLISH] = (hits[ENGLISH] ?? 0) + 1
       continue

@@ -68,12 +68,18 @@ export const tokenizeWords = (text: string): string[] => wordTokenizer.tokenize(
 
 const STEM_CACHE_LIMIT = 100_000
 const stemCache = new Map<string, string>()
+/**
+ * No lexicon or aspect word is near this long (the longest is 20 letters), and natural's stemmer is quadratic in
+ * word length: a longer "word" (a run of letters someone pasted) is its own stem, and is not cached.
+ */
+const MAX_STEMMED_LENGTH = 64
 
 /**
  * Porter stem of a lower-case word. natural's stemmer costs a few microseconds a word, so results are memoised; the
  * cache is cleared when full rather than tracked per entry, which keeps lookups cheap.
  */
 export const stem = (word: string): string => {
+  if (word.length > MAX_STEMMED_LENGTH) return word
   let s = stemCache.get(word)
   if (s === undefined) {
     s = natural.PorterStemmer.stem(word)

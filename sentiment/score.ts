@@ -51,9 +51,12 @@ export interface SentimentResult {
   readonly label: SentimentLabel
   readonly evidence: ReadonlyArray<Evidence>
   readonly aspects: ReadonlyArray<AspectSentiment>
+  /** Why a text was left unscored; for a text longer than the scored limit, also how much of it was scored. */
   readonly reason?: string
   readonly language?: string
   readonly model: string
+  /** Set when the text was longer than the scored limit and only its beginning was scored. */
+  readonly truncated?: { readonly scoredChars: number; readonly totalChars: number }
 }
 
 export interface ScoreOptions {
@@ -67,6 +70,8 @@ export interface ScoreOptions {
   readonly evidence?: boolean
   /** Whether non-English text is left unscored; default true. */
   readonly requireEnglish?: boolean
+  /** Only this many characters of a text are scored (cut at a word boundary); default MAX_SCORED_CHARS. */
+  readonly maxChars?: number
 }
 
 export interface Scorer {
@@ -97,6 +102,17 @@ const AFTER_CONTRAST = 1.5
 /** Normalisation: sum / sqrt(sum² + ALPHA) maps the raw sum into (-1, 1). */
 const ALPHA = 15
 const THRESHOLD = 0.05
+/**
+ * A sentence's contrast words after this many move no more weight. Real sentences have one or two; each one
+ * rescales its whole sentence, so without a bound a run-on text full of "but" costs time quadratic in its length.
+ */
+const MAX_CONTRASTS_PER_SENTENCE = 8
+/**
+ * How much of a text is scored: about 8,000 words, longer than a long e-mail or a half-hour call transcript (the
+ * longest text of the dev signals is 7,849 characters). Scoring is linear, so this bounds the time and memory one
+ * text can take (a few milliseconds), whatever was posted.
+ */
+export const MAX_SCORED_CHARS = 50_000
 
 export const labelOf = (score: number): SentimentLabel =>
   score > THRESHOLD ? "positive" : score < -THRESHOLD ? "negative" : "neutral"
@@ -126,6 +142,13 @@ const sourceOf: LexiconSource[] = []
 const phraseOf: Array<string | undefined> = []
 const stems: Array<string | undefined> = []
 let sentenceStart = new Int32Array(64)
+/** Sentences of the current text (entries of sentenceStart past it belong to older texts). */
+let sentenceCount = 0
+/** Tokens visited by the passes below, over all texts: lets tests check that the work grows linearly. */
+let steps = 0
+
+/** How many token visits scoring has made in this thread so far (a deterministic measure of work). */
+export const scoringSteps = (): number => steps
 
 const ensureCapacity = (n: number): void => {
   if (n <= role.length) return
@@ -210,7 +233,9 @@ const assignRoles = (t: Tokens): void => {
     phraseOf[i] = undefined
     base[i] = 0
   }
+  steps += n
   for (let i = 0; i < n; i++) {
+    steps++
     const kind = t.kind[i] ?? 0
     topic[i] = topicIndex
     sentence[i] = sentenceIndex
@@ -320,6 +345,7 @@ const assignRoles = (t: Tokens): void => {
       sourceOf[i] = "slang"
     }
   }
+  sentenceCount = sentenceIndex + 1
 }
 
 /** "8/10", "4 out of 5", "2 stars": a rating from 0 to 1 becomes a valence from -4 to +4. */
@@ -394,6 +420,7 @@ const tokenText = (t: Tokens, i: number): string => phraseOf[i] ?? t.text[i] ?? 
 const applyModifiers = (t: Tokens, c: Collected): void => {
   const n = t.count
   const shouting = t.capsWords > 0 && t.lowerWords > 0
+  steps += n
   for (let i = 0; i < n; i++) {
     const r = role[i] ?? 0
     if ((r === ROLE_INTENSIFIER || r === ROLE_DAMPENER) && (base[i] ?? 0) !== 0 && !modifiesNext(t, i)) {
@@ -401,6 +428,7 @@ const applyModifiers = (t: Tokens, c: Collected): void => {
     }
   }
   for (let i = 0; i < n; i++) {
+    steps++
     value[i] = 0
     const r = role[i] ?? 0
     if (r !== ROLE_SENTIMENT && r !== ROLE_NEGATED_ONLY) continue
@@ -411,6 +439,7 @@ const applyModifiers = (t: Tokens, c: Collected): void => {
     let soft = false
     // Look back within the clause for negators and modifiers.
     for (let d = 1, j = i - 1; j >= 0 && d <= Math.max(NEGATION_WINDOW, MODIFIER_WINDOW); d++, j--) {
+      steps++
       const rj = role[j] ?? 0
       if (isBoundary(rj)) break
       if (rj === ROLE_CONSUMED) {
@@ -439,6 +468,7 @@ const applyModifiers = (t: Tokens, c: Collected): void => {
       v *= 1 + ELONGATION
     }
     for (let d = 1, j = i - 1; j >= 0 && d <= MODIFIER_WINDOW; d++, j--) {
+      steps++
       const rj = role[j] ?? 0
       if (isBoundary(rj)) break
       if (rj === ROLE_CONSUMED) {
@@ -466,15 +496,24 @@ const applyModifiers = (t: Tokens, c: Collected): void => {
 /** Pass 3: contrast. "but" shifts weight to what follows it; an "although" clause yields to the main clause. */
 const applyContrast = (t: Tokens, c: Collected): void => {
   const n = t.count
+  let current = -1
+  let contrasts = 0
+  steps += n
   for (let i = 0; i < n; i++) {
     const r = role[i] ?? 0
     if (r !== ROLE_BUT && r !== ROLE_ALTHOUGH) continue
     const s = sentence[i] ?? 0
+    if (s !== current) {
+      current = s
+      contrasts = 0
+    }
+    if (++contrasts > MAX_CONTRASTS_PER_SENTENCE) continue
     const start = sentenceStart[s] ?? 0
-    let end = i + 1
-    while (end < n && role[end] !== ROLE_SENTENCE_END) end++
+    // The sentence's end mark (the token before the next sentence starts), or the end of the text.
+    const end = s + 1 < sentenceCount ? (sentenceStart[s + 1] ?? n + 1) - 1 : n
     let delta = 0
     const scale = (from: number, to: number, factor: number): void => {
+      if (to > from) steps += to - from
       for (let j = from; j < to; j++) {
         const v = value[j] ?? 0
         if (v === 0) continue
@@ -491,6 +530,7 @@ const applyContrast = (t: Tokens, c: Collected): void => {
     } else {
       let clauseEnd = i + 1
       while (clauseEnd < end && !isBoundary(role[clauseEnd] ?? 0)) clauseEnd++
+      steps += clauseEnd - i
       scale(i + 1, clauseEnd, BEFORE_CONTRAST)
       scale(start, i, AFTER_CONTRAST)
       scale(clauseEnd, end, AFTER_CONTRAST)
@@ -501,31 +541,34 @@ const applyContrast = (t: Tokens, c: Collected): void => {
 
 interface AspectHit {
   readonly aspect: number
-  readonly topics: number[]
-  readonly terms: string[]
+  /** Sets, not lists: a long text mentions an aspect in thousands of clauses, and each lookup must stay O(1). */
+  readonly topics: Set<number>
+  readonly terms: Set<string>
 }
 
 const tagAspects = (t: Tokens, compiled: CompiledAspects): AspectSentiment[] => {
+  // At most one hit per aspect of the taxonomy, so finding one in this list does not grow with the text.
   const hits: AspectHit[] = []
+  steps += t.count
   findAspects(stems, t.count, compiled, (aspect, first, last) => {
     let hit = hits.find((h) => h.aspect === aspect)
     if (hit === undefined) {
-      hit = { aspect, topics: [], terms: [] }
+      hit = { aspect, topics: new Set(), terms: new Set() }
       hits.push(hit)
     }
-    const topicIndex = topic[first] ?? 0
-    if (!hit.topics.includes(topicIndex)) hit.topics.push(topicIndex)
+    hit.topics.add(topic[first] ?? 0)
     let term = t.text[first] ?? ""
     for (let k = first + 1; k <= last; k++) term += ` ${t.text[k] ?? ""}`
-    if (!hit.terms.includes(term)) hit.terms.push(term)
+    hit.terms.add(term)
   })
   if (hits.length === 0) return []
   const out: AspectSentiment[] = []
   for (const hit of hits) {
     let sum = 0
-    for (let i = 0; i < t.count; i++) if (hit.topics.includes(topic[i] ?? -1)) sum += value[i] ?? 0
+    steps += t.count
+    for (let i = 0; i < t.count; i++) if (hit.topics.has(topic[i] ?? -1)) sum += value[i] ?? 0
     const score = round(squash(sum), 4)
-    out.push({ aspect: compiled.names[hit.aspect] ?? "unknown", score, label: labelOf(score), terms: hit.terms })
+    out.push({ aspect: compiled.names[hit.aspect] ?? "unknown", score, label: labelOf(score), terms: [...hit.terms] })
   }
   return out
 }
@@ -540,6 +583,33 @@ const unscored = (reason: string, language?: string): SentimentResult => ({
   ...(language === undefined ? {} : { language }),
   model: MODEL_VERSION,
 })
+
+const isSpace = (c: number): boolean => c === 32 || c === 10 || c === 9 || c === 13
+
+/** The first `limit` characters of a long text, ending before a word rather than inside one where it can. */
+const beginning = (text: string, limit: number): string => {
+  let end = limit
+  for (let i = limit; i > limit - 100 && i > 0; i--) {
+    if (isSpace(text.charCodeAt(i))) {
+      end = i
+      break
+    }
+  }
+  // Never split a surrogate pair (an emoji) in two.
+  const last = text.charCodeAt(end - 1)
+  if (end === limit && last >= 0xd800 && last < 0xdc00) end--
+  return text.slice(0, end)
+}
+
+/** The result for a text of which only the first `scored` of `total` characters were scored, saying so. */
+const truncatedResult = (result: SentimentResult, scored: number, total: number): SentimentResult => {
+  const note = `scored the first ${scored} of ${total} characters`
+  return {
+    ...result,
+    reason: result.reason === undefined ? note : `${result.reason} (${note})`,
+    truncated: { scoredChars: scored, totalChars: total },
+  }
+}
 
 const hasContent = (t: Tokens): boolean => {
   for (let i = 0; i < t.count; i++) {
@@ -558,8 +628,15 @@ export const createScorer = (options: ScoreOptions = {}): Scorer => {
       : compileAspects(options.aspects, options.defaultAspects !== false)
   const withEvidence = options.evidence !== false
   const requireEnglish = options.requireEnglish !== false
+  const maxChars = options.maxChars ?? MAX_SCORED_CHARS
 
   const score = (text: string): SentimentResult => {
+    if (text.length <= maxChars) return scoreWhole(text)
+    const scored = beginning(text, maxChars)
+    return truncatedResult(scoreWhole(scored), scored.length, text.length)
+  }
+
+  const scoreWhole = (text: string): SentimentResult => {
     if (!NON_SPACE.test(text)) return unscored("empty text")
     const cleaned = cleanText(text, brand)
     const t = tokenize(cleaned)

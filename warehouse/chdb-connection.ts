@@ -62,3 +62,24 @@ export const embeddedConnection = (path: string): ChdbConnection => {
   }
   return connection
 }
+
+const settingValue = (v: string | number) => (typeof v === "number" ? String(v) : `'${v.replace(/\\/g, "\\\\").replace(/'/g, "\\'")}'`)
+
+/**
+ * Runs one statement in a context of its own on the same data directory: a second connection is a separate context,
+ * so the settings applied here (in order, before the statement) never reach the pipeline's connection, and the
+ * statement's text arrives only after them. Resolves when the engine has finished with it: chDB cannot interrupt a
+ * query through the promise (an abort only stops waiting), so a cancelled query is stopped with KILL QUERY by the caller.
+ */
+export const runInOwnContext = async (
+  path: string, settings: ReadonlyArray<readonly [string, string | number]>, sql: string,
+): Promise<ReadonlyArray<unknown>> => {
+  const { createClient } = await import("@clickhouse/client")
+  const client = createClient({ connection: createChdbConnection({ path }) as never })
+  try {
+    for (const [name, value] of settings) await client.command({ query: `SET ${name} = ${settingValue(value)}` })
+    return (await (await client.query({ query: sql, format: "JSONEachRow" })).json()) as Array<unknown>
+  } finally {
+    await client.close()
+  }
+}

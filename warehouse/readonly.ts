@@ -1,7 +1,28 @@
-// Analysts' ad-hoc SQL may only read. The embedded engine keeps session settings between queries, so instead of
-// switching the session to readonly this checks the text: one statement, and one of the reading kinds.
+// A friendly early error for analysts' SQL that cannot be a read. It is not the enforcement: the engine runs
+// analysts' SQL in a read-only context (warehouse/analyst.ts), whatever this check lets through.
 
 const READING_STATEMENT = /^(SELECT|WITH|SHOW|DESCRIBE|DESC|EXPLAIN|EXISTS)\b/i
+
+/** The end of a ClickHouse comment that starts at `i` ("/*"): they nest, so count the depth. */
+const blockCommentEnd = (sql: string, i: number): number => {
+  let depth = 0
+  while (i < sql.length) {
+    if (sql.startsWith("/*", i)) {
+      depth++
+      i += 2
+    } else if (sql.startsWith("*/", i)) {
+      depth--
+      i += 2
+      if (depth === 0) return i
+    } else {
+      i++
+    }
+  }
+  return sql.length
+}
+
+// A heredoc string: $$...$$ or $tag$...$tag$.
+const HEREDOC_TAG = /^\$[A-Za-z0-9_]*\$/
 
 /** Removes comments and the contents of quoted literals and identifiers, keeping their delimiters. */
 const skeleton = (sql: string): string => {
@@ -9,17 +30,22 @@ const skeleton = (sql: string): string => {
   let i = 0
   while (i < sql.length) {
     const c = sql[i]!
-    if (c === "-" && sql[i + 1] === "-") {
+    const next = sql[i + 1]
+    if ((c === "-" && next === "-") || (c === "#" && (next === " " || next === "!"))) {
       while (i < sql.length && sql[i] !== "\n") i++
-    } else if (c === "/" && sql[i + 1] === "*") {
-      const end = sql.indexOf("*/", i + 2)
-      i = end === -1 ? sql.length : end + 2
+    } else if (c === "/" && next === "*") {
+      i = blockCommentEnd(sql, i)
       out += " "
     } else if (c === "'" || c === '"' || c === "`") {
       let j = i + 1
       while (j < sql.length && sql[j] !== c) j += sql[j] === "\\" ? 2 : 1
       out += `${c}${c}`
       i = j + 1
+    } else if (c === "$" && HEREDOC_TAG.test(sql.slice(i, i + 66))) {
+      const tag = HEREDOC_TAG.exec(sql.slice(i, i + 66))![0]
+      const end = sql.indexOf(tag, i + tag.length)
+      out += "''"
+      i = end === -1 ? sql.length : end + tag.length
     } else {
       out += c
       i++
@@ -39,3 +65,6 @@ export const readOnlyViolation = (sql: string): string | null => {
   if (/\bINTO\s+OUTFILE\b/i.test(bare)) return "INTO OUTFILE is not allowed"
   return null
 }
+
+/** True when `sql`, outside its literals and comments, says INTO OUTFILE (which the engine would run). */
+export const writesOutfile = (sql: string): boolean => /\bINTO\s+OUTFILE\b/i.test(skeleton(sql))

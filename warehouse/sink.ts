@@ -1,7 +1,8 @@
 // Lands canonical events and dead letters in the warehouse, each (tenant, message_id) once.
-// The warehouse is the truth about what landed: the set of landed ids is read from it at start-up, and after a
-// failed insert (which may have left part of its rows, inserts are not atomic) the ids of that batch are
-// checked against it again before the retry, so a retry never lands a second copy.
+// The warehouse is the truth about what landed. The sink remembers a bounded window of recently landed ids (so
+// start-up reads nothing and memory stays flat however large the table grows) and asks the warehouse about every
+// other id of a batch before inserting it: an old id, one landed before a restart, or one of a batch whose insert
+// failed part-way (inserts are not atomic) is found there, so a retry never lands a second copy.
 import { createHash } from "node:crypto"
 import { Effect } from "effect"
 import type { CanonicalEvent, DeadLetter, SentimentRecord } from "../ingest/message.ts"
@@ -97,61 +98,94 @@ export const deadLetterRow = (d: DeadLetter): Row => ({
 
 const key = (tenant: string, messageId: string) => `${tenant}\u0000${messageId}`
 
-export const makeEventSink = Effect.gen(function* () {
-  const warehouse = yield* Warehouse
-  const landed = new Set<string>()
-  const seed = yield* warehouse.query<{ tenant: string; message_id: string }>("SELECT tenant, message_id FROM events")
-  for (const row of seed) landed.add(key(row.tenant, row.message_id))
-  /** Ids of a batch whose insert failed: part of it may be stored, so ask the warehouse before retrying. */
-  const uncertain = new Set<string>()
+/** Landed ids the sink remembers: enough for a sender's retries and duplicate storms; older ids are asked of the warehouse. */
+export const RECENT_IDS = 200_000
 
+/** ClickHouse refuses an insert block that touches more partitions than this (max_partitions_per_insert_block). */
+const MAX_PARTITIONS_PER_INSERT = 100
+
+/** Ids per lookup query: larger array parameters get slow on the embedded engine. */
+const LOOKUP_CHUNK = 10_000
+
+/** Month of an event's time, the partition of events, texts and sentiment (toYYYYMM(timestamp), UTC). */
+const monthOf = (e: CanonicalEvent) => e.timestamp.slice(0, 7)
+
+/** The batch in parts that each touch at most MAX_PARTITIONS_PER_INSERT months (one part unless it spans years). */
+const byPartitions = (events: ReadonlyArray<CanonicalEvent>): ReadonlyArray<ReadonlyArray<CanonicalEvent>> => {
+  const months = new Map<string, Array<CanonicalEvent>>()
+  for (const e of events) {
+    const m = monthOf(e)
+    const group = months.get(m)
+    if (group === undefined) months.set(m, [e])
+    else group.push(e)
+  }
+  if (months.size <= MAX_PARTITIONS_PER_INSERT) return [events]
+  const sorted = [...months.keys()].sort()
+  const parts: Array<Array<CanonicalEvent>> = []
+  for (let i = 0; i < sorted.length; i += MAX_PARTITIONS_PER_INSERT) {
+    parts.push(sorted.slice(i, i + MAX_PARTITIONS_PER_INSERT).flatMap((m) => months.get(m)!))
+  }
+  return parts
+}
+
+/** The sink; `recentIds` bounds the window of remembered ids (tests make it small to reach the warehouse lookup). */
+export const makeEventSinkWith = (recentIds: number = RECENT_IDS) => Effect.gen(function* () {
+  const warehouse = yield* Warehouse
+  // Insertion-ordered, so the oldest id is the first one dropped when the window is full.
+  const recent = new Set<string>()
+  const remember = (k: string) => {
+    recent.delete(k)
+    recent.add(k)
+    if (recent.size > recentIds) recent.delete(recent.values().next().value!)
+  }
+
+  /** Which of these ids the warehouse already holds (the message_id skip index makes this read little). */
   const storedAmong = (events: ReadonlyArray<CanonicalEvent>) =>
     Effect.gen(function* () {
-      const byTenant = new Map<string, Array<string>>()
-      for (const e of events) {
-        const ids = byTenant.get(e.tenant) ?? []
-        ids.push(e.messageId)
-        byTenant.set(e.tenant, ids)
-      }
       const stored = new Set<string>()
-      for (const [tenant, ids] of byTenant) {
-        const rows = yield* warehouse.query<{ message_id: string }>(
-          "SELECT DISTINCT message_id FROM events WHERE tenant = {tenant:String} AND message_id IN {ids:Array(String)}",
-          { params: { tenant, ids } },
+      if (events.length === 0) return stored
+      const tenants = [...new Set(events.map((e) => e.tenant))]
+      const ids = [...new Set(events.map((e) => e.messageId))]
+      for (let i = 0; i < ids.length; i += LOOKUP_CHUNK) {
+        const rows = yield* warehouse.query<{ tenant: string; message_id: string }>(
+          "SELECT DISTINCT tenant, message_id FROM events WHERE tenant IN {tenants:Array(String)} AND message_id IN {ids:Array(String)}",
+          { params: { tenants, ids: ids.slice(i, i + LOOKUP_CHUNK) } },
         )
-        for (const row of rows) stored.add(key(tenant, row.message_id))
+        for (const row of rows) stored.add(key(row.tenant, row.message_id))
       }
       return stored
     })
 
+  const insertPart = (part: ReadonlyArray<CanonicalEvent>, scoredAt: string) => {
+    const texts = part.filter((e) => e.text !== "")
+    const scored = part.filter((e): e is CanonicalEvent & ScoredMessage => e.sentiment !== undefined)
+    // Texts and scores first, events last: a retry after a failure lands the event and replaces (same key) any
+    // text or score already written, while an event never exists without its text.
+    return warehouse.insert("texts", texts.map(textRow)).pipe(
+      Effect.andThen(warehouse.insert("sentiment", scored.map((e) => sentimentRow(e, scoredAt)))),
+      Effect.andThen(warehouse.insert("events", part.map(eventRow))),
+    )
+  }
+
   const landEvents = Effect.fn("landEvents")(function* (batch: ReadonlyArray<CanonicalEvent>) {
-    const checkAgain = uncertain.size === 0 ? [] : batch.filter((e) => uncertain.has(key(e.tenant, e.messageId)))
-    const alreadyStored = checkAgain.length === 0 ? undefined : yield* storedAmong(checkAgain)
+    // Ids not remembered are asked of the warehouse: an old id, an id landed before a restart, or one whose insert
+    // failed part-way (inserts are not atomic; only a successful insert is remembered).
+    const unknown = batch.filter((e) => !recent.has(key(e.tenant, e.messageId)))
+    const alreadyStored = yield* storedAmong(unknown)
     const fresh: Array<CanonicalEvent> = []
     const freshKeys: Array<string> = []
     const inBatch = new Set<string>()
     for (const e of batch) {
       const k = key(e.tenant, e.messageId)
-      if (landed.has(k) || inBatch.has(k) || alreadyStored?.has(k)) continue
+      if (recent.has(k) || inBatch.has(k) || alreadyStored.has(k)) continue
       inBatch.add(k)
       fresh.push(e)
       freshKeys.push(k)
     }
-    if (alreadyStored !== undefined) for (const k of alreadyStored) landed.add(k)
-    const texts = fresh.filter((e) => e.text !== "")
-    const scored = fresh.filter((e): e is CanonicalEvent & ScoredMessage => e.sentiment !== undefined)
+    for (const k of alreadyStored) remember(k)
     const scoredAt = new Date().toISOString()
-    // Texts and scores first, events last: a retry after a failure lands the event and replaces (same key) any
-    // text or score already written, while an event never exists without its text.
-    yield* warehouse.insert("texts", texts.map(textRow)).pipe(
-      Effect.andThen(warehouse.insert("sentiment", scored.map((e) => sentimentRow(e, scoredAt)))),
-      Effect.andThen(warehouse.insert("events", fresh.map(eventRow))),
-      Effect.tapError(() => Effect.sync(() => { for (const k of freshKeys) uncertain.add(k) })),
-    )
-    for (const k of freshKeys) {
-      landed.add(k)
-      uncertain.delete(k)
-    }
+    for (const part of byPartitions(fresh)) yield* insertPart(part, scoredAt)
+    for (const k of freshKeys) remember(k)
     return { landed: fresh.length, duplicates: batch.length - fresh.length }
   })
 
@@ -159,3 +193,5 @@ export const makeEventSink = Effect.gen(function* () {
 
   return { landEvents, landDeadLetters } satisfies EventSink
 })
+
+export const makeEventSink = makeEventSinkWith()

@@ -1,13 +1,21 @@
 // The Warehouse service: ClickHouse through the official @clickhouse/client, either over chDB's in-process
 // connection (embedded default, one data directory) or over HTTP to a server. Same client, same SQL.
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
-import { join, resolve } from "node:path"
+import { mkdirSync } from "node:fs"
+import { resolve } from "node:path"
 import { createClient, type ClickHouseClient, type ClickHouseSettings } from "@clickhouse/client"
 import { Context, Data, Effect, Layer } from "effect"
+import { DataDirLocked, dataDirHolder, recordHolder, releaseHolder } from "./lock.ts"
 import { applyMigrations } from "./migrate.ts"
+import {
+  type AnalystLimits, analystRunner, DEFAULT_ANALYST_LIMITS, describeScope, limitExceeded, OUTAGE_CODES, QueryBusy,
+  QueryLimitExceeded, type QueryScope, scopeViolation, sqlHash, StatementRefused,
+} from "./analyst.ts"
 import { readOnlyViolation } from "./readonly.ts"
 
 export type Row = Record<string, unknown>
+
+export { DataDirLocked } from "./lock.ts"
+export { type AnalystLimits, DEFAULT_ANALYST_LIMITS, QueryBusy, QueryLimitExceeded, type QueryScope } from "./analyst.ts"
 
 /** The backend cannot be reached or refused to work (locked, down, full). */
 export class WarehouseUnavailable extends Data.TaggedError("WarehouseUnavailable")<{
@@ -22,46 +30,23 @@ export class WarehouseQueryError extends Data.TaggedError("WarehouseQueryError")
   readonly code: string | undefined
 }> {}
 
-/** The warehouse refused the rows themselves (a value it cannot parse or store): retrying the same rows cannot help. */
+/**
+ * The warehouse refused the rows themselves (a value it cannot parse, store or encode) or their batch as one insert
+ * (too many partitions): retrying the same batch cannot help; smaller batches isolate the refused rows.
+ */
 export class WarehouseRejectedRows extends Data.TaggedError("WarehouseRejectedRows")<{
   readonly table: string
   readonly message: string
   readonly code: string
 }> {}
 
-/** Another process holds the embedded data directory (chDB allows one process per directory). */
-export class DataDirLocked extends Data.TaggedError("DataDirLocked")<{
-  readonly dataDir: string
-  readonly owner?: string | undefined
-}> {
-  override get message() {
-    return `data dir ${this.dataDir} is in use by ${this.owner ?? "another cdp process"}; ` +
-      "stop it (its data stays) or use another --data-dir (while cdp serve runs, cdp query goes through it and " +
-      "data can be sent to its HTTP API)"
-  }
-}
-
-/**
- * Who holds an embedded data directory: written when a process opens it, removed when it closes it, so a second
- * process is told who holds it (before the engine itself refuses with a lock error).
- */
-const OWNER_FILE = "cdp-owner.json"
-
-const aliveOwner = (dir: string): string | undefined => {
-  try {
-    const owner = JSON.parse(readFileSync(join(dir, OWNER_FILE), "utf8")) as { pid: number; command: string }
-    if (owner.pid === process.pid) return undefined
-    process.kill(owner.pid, 0)
-    return `\`${owner.command}\` (pid ${owner.pid})`
-  } catch {
-    return undefined
-  }
-}
-
 export interface QueryOptions {
   readonly params?: Record<string, unknown>
-  /** Refuse anything that writes (for analysts' ad-hoc SQL). */
-  readonly readOnly?: boolean
+}
+
+export interface WarehouseOptions {
+  /** Limits of analysts' queries (analystQuery); each defaults to DEFAULT_ANALYST_LIMITS. */
+  readonly analyst?: Partial<AnalystLimits>
 }
 
 export interface WarehouseShape {
@@ -73,16 +58,23 @@ export interface WarehouseShape {
     Effect.Effect<ReadonlyArray<T>, WarehouseUnavailable | WarehouseQueryError>
   readonly command: (sql: string, params?: Record<string, unknown>) =>
     Effect.Effect<void, WarehouseUnavailable | WarehouseQueryError>
+  /**
+   * Analysts' ad-hoc SQL: one reading statement, run in a read-only, resource-limited context that sees only the
+   * scope's rows (enforced by the engine). Aborting `signal` (or interrupting) stops the query in the engine.
+   */
+  readonly analystQuery: <T = Row>(sql: string, scope: QueryScope, signal?: AbortSignal) =>
+    Effect.Effect<ReadonlyArray<T>, WarehouseUnavailable | WarehouseQueryError | QueryLimitExceeded | QueryBusy>
   readonly ping: Effect.Effect<boolean>
 }
 
 export class Warehouse extends Context.Service<Warehouse, WarehouseShape>()("cdp/Warehouse") {
   /** ClickHouse embedded in this process (chDB), persisted in `dataDir`. Needs no configuration. */
-  static readonly embedded = (dataDir: string) =>
-    Layer.effect(Warehouse, makeWarehouse({ kind: "embedded", location: resolve(dataDir) }))
+  static readonly embedded = (dataDir: string, options?: WarehouseOptions) =>
+    Layer.effect(Warehouse, makeWarehouse({ kind: "embedded", location: resolve(dataDir) }, options))
 
   /** A ClickHouse server over HTTP. */
-  static readonly server = (url: string) => Layer.effect(Warehouse, makeWarehouse({ kind: "server", location: url }))
+  static readonly server = (url: string, options?: WarehouseOptions) =>
+    Layer.effect(Warehouse, makeWarehouse({ kind: "server", location: url }, options))
 }
 
 // Numbers come back as a server sends them (64-bit integers quoted), so no UInt64 silently loses precision in JS.
@@ -99,6 +91,24 @@ const isClickHouseError = (e: unknown): e is Error & { code: string; type?: stri
 // ClickHouse error codes that mean "these values cannot be parsed or stored" on insert.
 const ROW_ERROR_CODES = new Set(["6", "26", "27", "38", "41", "53", "69", "70", "72", "117", "321", "1001"])
 
+// ClickHouse error codes that mean "this batch, as one insert, cannot be stored" (252: more partitions than one insert
+// block may touch, e.g. a history import spanning many months); smaller batches of the same rows can.
+const BATCH_ERROR_CODES = new Set(["252"])
+
+/**
+ * What an insert's failure says about the rows: refused by the engine, or not even encodable as JSON by the client
+ * (nested deeper than the stack allows, a BigInt, a cycle). Neither is an outage: retrying the same rows cannot help.
+ */
+const rejectedRows = (table: string, cause: unknown): WarehouseRejectedRows | undefined => {
+  if (isClickHouseError(cause) && (ROW_ERROR_CODES.has(cause.code) || BATCH_ERROR_CODES.has(cause.code))) {
+    return new WarehouseRejectedRows({ table, message: cause.message.trim().split("\n")[0]!.slice(0, 500), code: cause.code })
+  }
+  if (cause instanceof RangeError || (cause instanceof TypeError && /circular|BigInt|serializ/i.test(cause.message))) {
+    return new WarehouseRejectedRows({ table, message: `the rows cannot be encoded as JSON: ${cause.message}`.slice(0, 500), code: "unencodable" })
+  }
+  return undefined
+}
+
 // ClickHouse error codes that mean "your SQL is wrong", as opposed to "the backend is in trouble".
 const CALLER_ERROR_CODES = new Set(["36", "43", "46", "47", "48", "53", "60", "62", "81", "164", "386", "497"])
 
@@ -107,30 +117,32 @@ const openClient = (backend: WarehouseShape["backend"]) =>
     if (backend.kind === "server") {
       return createClient({ url: backend.location, clickhouse_settings: CLIENT_SETTINGS, request_timeout: 300_000 })
     }
-    mkdirSync(backend.location, { recursive: true })
+    yield* Effect.try({
+      try: () => mkdirSync(backend.location, { recursive: true }),
+      catch: (cause) => new WarehouseUnavailable({ backend: `embedded ${backend.location}`, message: `cannot create ${backend.location}: ${String(cause)}`, cause }),
+    })
     const dataDir = resolve(backend.location, "..")
-    const owner = aliveOwner(backend.location)
+    const owner = dataDirHolder(backend.location)
     if (owner !== undefined) return yield* Effect.fail(new DataDirLocked({ dataDir, owner }))
     const { embeddedConnection } = yield* Effect.promise(() => import("./chdb-connection.ts"))
     const connection = yield* Effect.try({
       try: () => embeddedConnection(backend.location),
       catch: (cause) =>
         /lock|already running|CHDB_CONNECTION|Failed to create connection/i.test(String(cause))
-          ? new DataDirLocked({ dataDir })
+          ? new DataDirLocked({ dataDir, owner: dataDirHolder(backend.location) })
           : new WarehouseUnavailable({ backend: `embedded ${backend.location}`, message: String(cause), cause }),
     })
-    const command = `cdp ${process.argv[2] ?? ""}`.trim()
-    writeFileSync(join(backend.location, OWNER_FILE), JSON.stringify({ pid: process.pid, command }))
+    recordHolder(backend.location)
     return createClient({ connection: connection as never, clickhouse_settings: CLIENT_SETTINGS })
   })
 
-const makeWarehouse = (backend: WarehouseShape["backend"]) =>
+const makeWarehouse = (backend: WarehouseShape["backend"], options?: WarehouseOptions) =>
   Effect.gen(function* () {
     const client: ClickHouseClient = yield* Effect.acquireRelease(openClient(backend), (c) =>
       Effect.promise(() => c.close()).pipe(
         Effect.ignore,
         Effect.andThen(Effect.sync(() => {
-          if (backend.kind === "embedded") rmSync(join(backend.location, OWNER_FILE), { force: true })
+          if (backend.kind === "embedded") releaseHolder(backend.location)
         })),
       ))
     const where = `${backend.kind} ${backend.location}`
@@ -141,6 +153,18 @@ const makeWarehouse = (backend: WarehouseShape["backend"]) =>
         ? new WarehouseQueryError({ message: cause.message.trim(), code: cause.code })
         : unavailable(cause)
 
+    const limits: AnalystLimits = { ...DEFAULT_ANALYST_LIMITS, ...options?.analyst }
+    const runAnalyst = analystRunner(client, backend, limits)
+    const classifyAnalyst = (cause: unknown) => {
+      if (cause instanceof QueryBusy) return cause
+      if (cause instanceof StatementRefused) return new WarehouseQueryError({ message: cause.message, code: undefined })
+      if (!isClickHouseError(cause)) return unavailable(cause)
+      return limitExceeded(cause.code, limits) ??
+        (OUTAGE_CODES.has(cause.code)
+          ? unavailable(cause)
+          : new WarehouseQueryError({ message: cause.message.trim().split("\n")[0]!, code: cause.code }))
+    }
+
     const warehouse: WarehouseShape = {
       backend,
       insert: (table, rows) =>
@@ -148,27 +172,32 @@ const makeWarehouse = (backend: WarehouseShape["backend"]) =>
           ? Effect.void
           : Effect.tryPromise({
             try: () => client.insert({ table, values: rows as Array<Row>, format: "JSONEachRow" }),
-            catch: (cause) =>
-              isClickHouseError(cause) && ROW_ERROR_CODES.has(cause.code)
-                ? new WarehouseRejectedRows({ table, message: cause.message.trim().split("\n")[0]!.slice(0, 500), code: cause.code })
-                : unavailable(cause),
+            catch: (cause) => rejectedRows(table, cause) ?? unavailable(cause),
           }).pipe(Effect.asVoid),
-      query: <T>(sql: string, options?: QueryOptions) => {
-        const violation = options?.readOnly ? readOnlyViolation(sql) : null
-        if (violation !== null) return Effect.fail(new WarehouseQueryError({ message: violation, code: undefined }))
-        return Effect.tryPromise({
+      query: <T>(sql: string, options?: QueryOptions) =>
+        Effect.tryPromise({
           try: async () => {
             const result = await client.query({
               query: sql,
               format: "JSONEachRow",
               ...(options?.params === undefined ? {} : { query_params: options.params }),
-              // A server enforces it per request as well; the embedded session would keep it for later writes.
-              ...(options?.readOnly && backend.kind === "server" ? { clickhouse_settings: { readonly: "2" } } : {}),
             })
             return (await result.json()) as Array<T>
           },
           catch: classify,
-        })
+        }),
+      analystQuery: <T>(sql: string, scope: QueryScope, signal?: AbortSignal) => {
+        const violation = scopeViolation(scope) ?? readOnlyViolation(sql)
+        if (violation !== null) return Effect.fail(new WarehouseQueryError({ message: violation, code: undefined }))
+        const audit = "allTenants" in scope ? Effect.logWarning("all-tenant analyst query") : Effect.logInfo("analyst query")
+        return audit.pipe(
+          Effect.annotateLogs({ scope: describeScope(scope), sqlSha256: sqlHash(sql) }),
+          Effect.andThen(Effect.tryPromise({
+            try: (interrupted) => runAnalyst(sql, scope, signal === undefined ? interrupted : AbortSignal.any([signal, interrupted])),
+            catch: classifyAnalyst,
+          })),
+          Effect.map((rows) => rows as ReadonlyArray<T>),
+        )
       },
       command: (sql, params) =>
         Effect.tryPromise({

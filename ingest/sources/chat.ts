@@ -1,6 +1,7 @@
 // Live chat: NDJSON transcripts (one conversation a line) become one "Chat Conversation" each; the widget's live
 // webhook posts single messages, which become one "Chat Message" each. Only the visitor's words are `text`.
 import type { Identifier, JsonObject, RawItem, Rejection } from "../message.ts"
+import { readJson } from "../json.ts"
 import { ajv, parseIsoDateTime } from "../schemas.ts"
 import messageSchema from "./chat-message.schema.json" with { type: "json" }
 import schema from "./chat.schema.json" with { type: "json" }
@@ -156,12 +157,13 @@ const anyItem = (maker: ItemMaker, value: unknown, where: string, payload: Paylo
  */
 export const parseChatWebhook = (body: string, ctx: ImportContext): ReadonlyArray<ImportedItem> => {
   const maker = itemMaker(ctx, "chat", "chat")
-  let value: unknown
-  try {
-    value = JSON.parse(body)
-  } catch {
-    return parseNdjsonText(body, maker, (v, line, n) => anyItem(maker, v, `line ${n}`, line))
+  const read = readJson(body)
+  if (read._tag === "refused") {
+    return read.rejection.rule === "not_json"
+      ? parseNdjsonText(body, maker, (v, line, n) => anyItem(maker, v, `line ${n}`, line))
+      : [maker.deadLetter(body, locate("body", read.rejection))]
   }
+  const value = read.value
   if (Array.isArray(value)) return value.map((v, i) => anyItem(maker, v, `item ${i + 1}`, () => JSON.stringify(v) ?? String(v)))
   return [anyItem(maker, value, "body", body)]
 }

@@ -53,12 +53,14 @@ export interface WebhookSource {
   readonly name: string
   /** Parses one request body; never throws on what the body holds (bad input becomes dead letters). */
   readonly parse: (body: string, ctx: ImportContext) => ReadonlyArray<ImportedItem> | Promise<ReadonlyArray<ImportedItem>>
+  /** Set by sources whose bodies are bytes in a charset of their own (mail): they get the bytes as received. */
+  readonly parseBytes?: (body: Buffer, ctx: ImportContext) => ReadonlyArray<ImportedItem> | Promise<ReadonlyArray<ImportedItem>>
 }
 
 /** Bodies the HTTP collector accepts per source (Segment has its own Tracking API and is not here). */
 export const WEBHOOK_SOURCES: ReadonlyMap<string, WebhookSource> = new Map([
   ["sendgrid", { name: "sendgrid", parse: parseSendgridWebhook }],
-  ["email", { name: "email", parse: parseEmailWebhook }],
+  ["email", { name: "email", parse: parseEmailWebhook, parseBytes: parseEmailWebhook }],
   ["chat", { name: "chat", parse: parseChatWebhook }],
   ["calls", { name: "calls", parse: parseCallsWebhook }],
   ["social", { name: "social", parse: parseSocialWebhook }],

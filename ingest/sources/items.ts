@@ -1,10 +1,11 @@
 // What every connector shares: building canonical events and dead letters, explaining schema errors in a sender's
 // words, and reading NDJSON (file or body) line by line without ever throwing on what a line holds.
 import { createReadStream } from "node:fs"
-import { createInterface } from "node:readline"
 import type { ErrorObject } from "ajv"
 import type { CanonicalEvent, Channel, Identifier, JsonObject, RawItem, Rejection } from "../message.ts"
-import { describeType, errorField, valueAt } from "../schemas.ts"
+import { JSON_LIMITS, readJson } from "../json.ts"
+import { decodeUtf8 } from "../utf8.ts"
+import { describeType, errorField, isoDateTimeOutOfRange, outOfRangeWords, valueAt } from "../schemas.ts"
 import type { ImportContext, ImportedItem } from "./index.ts"
 
 export const EMPTY_OBJECT: JsonObject = Object.freeze({})
@@ -123,6 +124,9 @@ export const explainSchemaError = (
     case "const":
       return make("not_allowed", `${name} must be ${show(params["allowedValue"])} (got ${show(value)})`)
     case "format":
+      if (params["format"] === "iso-date-time" && typeof value === "string" && isoDateTimeOutOfRange(value)) {
+        return make("bad_timestamp", outOfRangeWords(name, value))
+      }
       return params["format"] === "iso-date-time"
         ? make("bad_timestamp", `${name} must be an ISO-8601 date-time such as 2024-09-02T11:39:49Z (got ${show(value)})`)
         : make("bad_format", `${name} must be a ${String(params["format"])} (got ${show(value)})`)
@@ -149,24 +153,66 @@ export const explainSchemaError = (
 /** Turns one parsed NDJSON value into an item; the line and its number are for dead letters. */
 export type LineHandler = (value: unknown, line: string, lineNumber: number) => ImportedItem
 
-const notJson = (maker: ItemMaker, line: string, lineNumber: number, error: unknown): ImportedItem =>
-  maker.deadLetter(line, {
-    rule: "not_json",
-    field: "",
-    message: `line ${lineNumber}: not valid JSON (${(error as Error).message})`,
-  })
-
 const handleLine = (maker: ItemMaker, line: string, lineNumber: number, handle: LineHandler): ImportedItem => {
-  let value: unknown
-  try {
-    value = JSON.parse(line)
-  } catch (error) {
-    return notJson(maker, line, lineNumber, error)
-  }
-  return handle(value, line, lineNumber)
+  const read = readJson(line)
+  if (read._tag === "refused") return maker.deadLetter(line, locate(`line ${lineNumber}`, read.rejection))
+  return handle(read.value, line, lineNumber)
 }
 
 const PROGRESS_EVERY_LINES = 1000
+const NEWLINE = 0x0a
+const lenient = new TextDecoder("utf-8")
+
+/** One line of a text file: its text, or why it cannot be read as it is (`text` is then a lossy rendering of it). */
+export interface FileLine {
+  readonly text: string
+  readonly lineNumber: number
+  readonly refused?: Rejection
+}
+
+/**
+ * The lines of a file, read as bytes and decoded strictly: a line that is not UTF-8 or longer than a JSON document
+ * may be is refused, rather than silently altered (readline replaces bad bytes with U+FFFD) or held whole in memory.
+ */
+export async function* readFileLines(path: string, onProgress?: (bytesRead: number) => void): AsyncGenerator<FileLine> {
+  const stream = createReadStream(path)
+  let parts: Array<Buffer> = []
+  let size = 0
+  let oversized = false
+  let lineNumber = 0
+  const finish = (last: Buffer): FileLine => {
+    lineNumber++
+    if (lineNumber % PROGRESS_EVERY_LINES === 0) onProgress?.(stream.bytesRead)
+    if (oversized) {
+      oversized = false
+      return { text: "", lineNumber, refused: { rule: "too_large", field: "", message: `the line is longer than ${JSON_LIMITS.maxBytes} bytes` } }
+    }
+    let bytes = parts.length === 0 ? last : Buffer.concat([...parts, last])
+    parts = []
+    size = 0
+    if (bytes.length > 0 && bytes[bytes.length - 1] === 0x0d) bytes = bytes.subarray(0, bytes.length - 1)
+    const text = decodeUtf8(bytes)
+    return typeof text === "string" ? { text, lineNumber } : { text: lenient.decode(bytes), lineNumber, refused: text }
+  }
+  for await (const chunk of stream as AsyncIterable<Buffer>) {
+    let from = 0
+    for (let at = chunk.indexOf(NEWLINE); at !== -1; at = chunk.indexOf(NEWLINE, from)) {
+      yield finish(oversized ? Buffer.alloc(0) : chunk.subarray(from, at))
+      from = at + 1
+    }
+    if (from < chunk.length && !oversized) {
+      parts.push(chunk.subarray(from))
+      size += chunk.length - from
+      if (size > JSON_LIMITS.maxBytes) {
+        oversized = true
+        parts = []
+        size = 0
+      }
+    }
+  }
+  if (parts.length > 0 || oversized) yield finish(Buffer.alloc(0))
+  onProgress?.(stream.bytesRead)
+}
 
 /** Reads an NDJSON file; blank lines are skipped, a line that is not JSON becomes a `not_json` dead letter. */
 export async function* readNdjsonFile(
@@ -175,16 +221,10 @@ export async function* readNdjsonFile(
   maker: ItemMaker,
   handle: LineHandler,
 ): AsyncGenerator<ImportedItem> {
-  const stream = createReadStream(path)
-  const lines = createInterface({ input: stream, crlfDelay: Infinity })
-  let lineNumber = 0
-  for await (const line of lines) {
-    lineNumber++
-    if (lineNumber % PROGRESS_EVERY_LINES === 0) ctx.onProgress?.(stream.bytesRead)
-    if (line.trim() === "") continue
-    yield handleLine(maker, line, lineNumber, handle)
+  for await (const { text, lineNumber, refused } of readFileLines(path, ctx.onProgress)) {
+    if (refused !== undefined) yield maker.deadLetter(text, locate(`line ${lineNumber}`, refused))
+    else if (text.trim() !== "") yield handleLine(maker, text, lineNumber, handle)
   }
-  ctx.onProgress?.(stream.bytesRead)
 }
 
 const LINE_BREAK = /\r?\n/

@@ -1,5 +1,6 @@
 // Parses one raw Segment item again (archive replay, dead-letter retry): a message's JSON, read with the receive-time
 // facts its meta records, or a whole request body that was refused as a whole (a batch over the limits, say).
+import { readJson } from "../json.ts"
 import type { DeadLetter, JsonObject, Rejection } from "../message.ts"
 import { processSegmentRequest } from "../segment-api.ts"
 import type { ImportContext, ImportedItem } from "./index.ts"
@@ -17,12 +18,9 @@ const deadLetterItem = (deadLetter: DeadLetter): ImportedItem => ({ _tag: "deadL
 export const parseSegmentRaw = (body: string, meta: JsonObject | undefined, ctx: ImportContext): ReadonlyArray<ImportedItem> => {
   const refuse = (rejection: Rejection, messageId = ""): ImportedItem =>
     deadLetterItem({ tenant: ctx.tenant, source: "segment", receivedAt: toIso(ctx.receivedAtMs), messageId, rejection, payload: body })
-  let message: unknown
-  try {
-    message = JSON.parse(body)
-  } catch (e) {
-    return [refuse({ rule: "not_json", field: "", message: `not valid JSON: ${(e as Error).message}` })]
-  }
+  const read = readJson(body)
+  if (read._tag === "refused") return [refuse(read.rejection)]
+  const message = read.value
   if (isJsonObject(message) && message["type"] === undefined && Array.isArray(message["batch"])) {
     const route = meta?.["correctClockSkew"] === true ? "batch" : "import"
     const result = processSegmentRequest({ route, body, tenant: ctx.tenant, receivedAtMs: ctx.receivedAtMs })

@@ -4,7 +4,8 @@ import { createHash } from "node:crypto"
 import type { ErrorObject } from "ajv"
 import type { CanonicalEvent, EventType, Identifier, JsonObject, RawItem, Rejection } from "../message.ts"
 import {
-  ajv, describeType, errorField, formatIsoDateTime, inWarehouseRange, isJsonObject, parseIsoDateTime, valueAt,
+  ajv, describeType, errorField, formatIsoDateTime, inWarehouseRange, isJsonObject, isoDateTimeOutOfRange, outOfRangeWords,
+  parseIsoDateTime, valueAt,
 } from "../schemas.ts"
 import schema from "./segment.schema.json" with { type: "json" }
 
@@ -76,6 +77,9 @@ const explain = (error: ErrorObject, message: unknown): Rejection => {
   if (field === "/event" && (value === undefined || value === "")) {
     return rejection("missing_event", field, "a track message needs a non-empty event name")
   }
+  if (error.keyword === "format" && typeof value === "string" && isoDateTimeOutOfRange(value)) {
+    return rejection("bad_timestamp", field, outOfRangeWords(field.slice(1), value))
+  }
   const known = FIELD_RULES[field]
   if (known === undefined) return rejection(`schema_${error.keyword}`, field, `${field} ${error.message ?? "is invalid"}`)
   if (error.keyword === "maxLength") return rejection(known.rule, field, `${field.slice(1)} is longer than ${String(error.params["limit"])} characters`)
@@ -107,6 +111,22 @@ export const validateSegmentMessage = (message: unknown, sizeBytes?: number): Re
   return null
 }
 
+/**
+ * A message without the credentials a sender may repeat in it (analytics.js puts `writeKey` in every message): the
+ * key authenticates the request and must not be archived, stored or dead-lettered with the message.
+ */
+export const withoutCredentials = (message: unknown): unknown => {
+  if (!isJsonObject(message) || !Object.hasOwn(message, "writeKey")) return message
+  const { writeKey: _writeKey, ...rest } = message
+  return rest
+}
+
+const WRITE_KEY_FIELD = /"writeKey"\s*:\s*"(?:[^"\\]|\\.)*"/g
+
+/** A request body's text (which may not even parse) with every `"writeKey": "..."` value blanked out. */
+export const redactWriteKeys = (body: string): string =>
+  body.includes('"writeKey"') ? body.replace(WRITE_KEY_FIELD, '"writeKey":"[redacted]"') : body
+
 /** What the receiving end knows about a message besides the message itself. */
 export interface ReceiveContext {
   readonly tenant: string
@@ -130,7 +150,7 @@ const idString = (id: string | number | null | undefined): string =>
  * gets the same id and still lands once.
  */
 const contentMessageId = (tenant: string, message: SegmentMessage): string => {
-  const { sentAt: _sentAt, ...stable } = message
+  const { sentAt: _sentAt, writeKey: _writeKey, ...stable } = message
   return `cdp-${createHash("sha256").update(tenant).update("\0").update(JSON.stringify(stable)).digest("hex").slice(0, 32)}`
 }
 
@@ -207,7 +227,8 @@ export const normaliseSegmentMessage = (m: SegmentMessage, ctx: ReceiveContext, 
     identifiers: NO_IDENTIFIERS,
     text: "",
     profileId: "",
-    raw,
+    // A message read from a file or an old archive may still carry the key the live path strips (withoutCredentials).
+    raw: raw !== undefined && m["writeKey"] !== undefined ? { ...raw, body: redactWriteKeys(raw.body) } : raw,
   }
 }
 

@@ -2,6 +2,8 @@
 // event each. Unsubscribes and spam reports are marked as consent signals for the consent domain.
 import { createPublicKey, type KeyObject, verify } from "node:crypto"
 import type { JsonObject, RawItem, Rejection } from "../message.ts"
+import { readJson } from "../json.ts"
+import { decodeUtf8 } from "../utf8.ts"
 import { ajv } from "../schemas.ts"
 import type { ImportContext, ImportedItem } from "./index.ts"
 import { explainSchemaError, type ItemMaker, itemMaker, locate, parseNdjsonText, readWholeFile } from "./items.ts"
@@ -99,17 +101,17 @@ const itemOf = (maker: ItemMaker, value: unknown, where: string, payload: string
  * start with `[` and is not one JSON value is read as NDJSON, one event a line, so a bad line costs only itself.
  */
 const documentItems = (text: string, maker: ItemMaker): Array<ImportedItem> => {
-  let document: unknown
-  try {
-    document = JSON.parse(text)
-  } catch (error) {
+  const read = readJson(text)
+  if (read._tag === "refused") {
     const start = text.trimStart()
+    if (read.rejection.rule !== "not_json") return [maker.deadLetter(text, read.rejection)]
     if (start.startsWith("{")) {
       return parseNdjsonText(text, maker, (value, line, n) => itemOf(maker, value, `line ${n}`, line))
     }
-    const reason = start === "" ? "the input is empty" : `not valid JSON (${(error as Error).message})`
+    const reason = start === "" ? "the input is empty" : read.rejection.message
     return [maker.deadLetter(text, { rule: "not_json", field: "", message: `${reason}; expected a JSON array of SendGrid events` })]
   }
+  const document = read.value
   if (Array.isArray(document)) {
     return document.map((value, i) => itemOf(maker, value, `event ${i + 1}`, () => JSON.stringify(value) ?? String(value)))
   }
@@ -127,8 +129,13 @@ export const parseSendgridWebhook = (body: string, ctx: ImportContext): Readonly
 
 /** A file holding what the webhook posted (one JSON array), or NDJSON of events. */
 export async function* readSendgridFile(path: string, ctx: ImportContext): AsyncGenerator<ImportedItem> {
-  const text = (await readWholeFile(path, ctx)).toString("utf8")
-  yield* documentItems(text, itemMaker(ctx, "sendgrid", "email"))
+  const maker = itemMaker(ctx, "sendgrid", "email")
+  const text = decodeUtf8(await readWholeFile(path, ctx))
+  if (typeof text !== "string") {
+    yield maker.deadLetter("", locate(path, text))
+    return
+  }
+  yield* documentItems(text, maker)
 }
 
 const PEM_HEADER = "-----BEGIN"

@@ -3,6 +3,8 @@
 // source (`cdp ingest --source twitter tweets.json`), the search poller and the stream (ingest/social/).
 import type { ValidateFunction } from "ajv"
 import type { Identifier, JsonObject, RawItem, Rejection } from "../message.ts"
+import { readJson } from "../json.ts"
+import { decodeUtf8 } from "../utf8.ts"
 import { ajv, isJsonObject, parseIsoDateTime } from "../schemas.ts"
 import type { ImportContext, ImportedItem } from "./index.ts"
 import { explainSchemaError, type ItemMaker, itemMaker, locate, readWholeFile } from "./items.ts"
@@ -188,28 +190,27 @@ export const tweetsFromPage = (
  * payload) is read as a page of one tweet without its author.
  */
 export const parseTwitterRaw = (body: string, _meta: JsonObject | undefined, ctx: ImportContext): ReadonlyArray<ImportedItem> => {
-  let value: unknown
-  try {
-    value = JSON.parse(body)
-  } catch (error) {
-    const maker = itemMaker(ctx, SOURCE, "social")
-    return [maker.deadLetter(body, { rule: "not_json", field: "", message: `not valid JSON (${(error as Error).message})` })]
-  }
+  const read = readJson(body)
+  if (read._tag === "refused") return [itemMaker(ctx, SOURCE, "social").deadLetter(body, read.rejection)]
+  const value = read.value
   const bareTweet = isJsonObject(value) && !("data" in value) && typeof value["id"] === "string" && "text" in value
   return tweetsFromPage(bareTweet ? { data: [value] } : value, ctx)
 }
 
 /** A JSON array of v2 recent-search pages, as in the dev set's tweets.json (a single page object is accepted too). */
 export async function* readTwitterFile(path: string, ctx: ImportContext): AsyncGenerator<ImportedItem> {
-  const text = (await readWholeFile(path, ctx)).toString("utf8")
   const maker = itemMaker(ctx, SOURCE, "social")
-  let parsed: unknown
-  try {
-    parsed = JSON.parse(text)
-  } catch (error) {
-    yield maker.deadLetter(text, { rule: "not_json", field: "", message: `${path} is not valid JSON (${(error as Error).message})` })
+  const text = decodeUtf8(await readWholeFile(path, ctx))
+  if (typeof text !== "string") {
+    yield maker.deadLetter("", locate(path, text))
     return
   }
+  const read = readJson(text)
+  if (read._tag === "refused") {
+    yield maker.deadLetter(text, locate(path, read.rejection))
+    return
+  }
+  const parsed = read.value
   const pages: ReadonlyArray<unknown> | undefined = Array.isArray(parsed) ? parsed : isJsonObject(parsed) ? [parsed] : undefined
   if (pages === undefined) {
     yield maker.deadLetter(text, { rule: "not_array", field: "", message: `${path} must hold a JSON array of X API v2 pages` })

@@ -1,41 +1,30 @@
 // The HTML report in a real headless Chromium: it renders, draws every day, and asks for nothing from the network.
-import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs"
+import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { pathToFileURL } from "node:url"
-import { chromium, type BrowserContext } from "playwright-core"
+import type { Browser, BrowserContext } from "playwright-core"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { renderListenHtml } from "../../sentiment/index.ts"
+import { launchChromium } from "../support/browser.ts"
 import { fixtureReport, HOSTILE_NAME } from "./listen-fixture.ts"
-
-const CHROMIUM = process.env["CDP_CHROMIUM"] ?? "/usr/bin/chromium"
-const ARGS = [
-  "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-  "--disable-component-update", "--disable-sync",
-]
 
 // The page's SVG elements, as far as the test measures them (this project compiles without the DOM library).
 interface Measurable { readonly getBBox: () => { readonly height: number }; readonly getTotalLength: () => number }
 
 const dir = mkdtempSync(join(tmpdir(), "cdp-listen-html-"))
+let browser: Browser | undefined
 let context: BrowserContext | undefined
 
 beforeAll(async () => {
-  // CI installs Chromium: without it this test must fail, not pass unseen.
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`Chromium not found at ${CHROMIUM}: install it (apt-get install chromium) or set CDP_CHROMIUM to its path`)
-  }
-  // A fresh profile per run (launchPersistentContext's user data dir), so nothing from an earlier run leaks in.
-  context = await chromium.launchPersistentContext(join(dir, "profile"), {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ARGS,
-    viewport: { width: 1100, height: 900 },
-  })
+  // The Chromium `npm ci` installs (@sparticuz/chromium): no system browser needed, and a fresh profile per run.
+  browser = await launchChromium()
+  context = await browser.newContext({ viewport: { width: 1100, height: 900 } })
 })
 
 afterAll(async () => {
   await context?.close()
+  await browser?.close()
   rmSync(dir, { recursive: true, force: true })
 })
 

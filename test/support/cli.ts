@@ -5,9 +5,13 @@ import { fileURLToPath } from "node:url"
 export const CDP_BIN = fileURLToPath(new URL("../../bin/cdp.js", import.meta.url))
 export const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url))
 
-export const runCdp = (args: ReadonlyArray<string>, options: { cwd?: string; input?: string } = {}) => {
+/** `env` is added to this process's environment (a variable set to undefined is removed). */
+export const runCdp = (args: ReadonlyArray<string>, options: { cwd?: string; input?: string; env?: Record<string, string | undefined> } = {}) => {
   const result = spawnSync(process.execPath, [CDP_BIN, ...args], {
     cwd: options.cwd ?? REPO_ROOT, encoding: "utf8", input: options.input, timeout: 120_000,
+    ...(options.env === undefined ? {} : {
+      env: Object.fromEntries(Object.entries({ ...process.env, ...options.env }).filter(([, v]) => v !== undefined)),
+    }),
   })
   return { status: result.status, stdout: result.stdout, stderr: result.stderr }
 }

@@ -8,7 +8,7 @@ import { EventBus } from "../../ingest/bus.ts"
 import { Collector } from "../../ingest/collector.ts"
 import type { ObjectStore } from "../../ingest/objectstore.ts"
 import { Pipeline } from "../../ingest/pipeline.ts"
-import { writeKeys } from "../../ingest/writekeys.ts"
+import { type WriteKeyEntry, writeKeys } from "../../ingest/writekeys.ts"
 import { Warehouse } from "../../warehouse/warehouse.ts"
 
 export const freshDir = (prefix = "cdp-test-") => mkdtempSync(join(tmpdir(), prefix))
@@ -26,12 +26,15 @@ export const withPipeline = <A, E>(dataDir: string, program: Effect.Effect<A, E,
 export const WRITE_KEY = "wk_test_key"
 export const OTHER_TENANT_KEY = "wk_other_key"
 
+export const TEST_KEYS: ReadonlyArray<WriteKeyEntry> = [{ writeKey: WRITE_KEY, tenant: "acme" }, { writeKey: OTHER_TENANT_KEY, tenant: "globex" }]
+
 /** Runs `program` with a collector on a free port, given its URL. */
 export const withCollector = <A, E>(
   dataDir: string,
   program: (url: string) => Effect.Effect<A, E, PipelineServices | Collector | Scope.Scope>,
+  entries: ReadonlyArray<WriteKeyEntry> = TEST_KEYS,
 ) => {
-  const keys = writeKeys([{ writeKey: WRITE_KEY, tenant: "acme" }, { writeKey: OTHER_TENANT_KEY, tenant: "globex" }])
+  const keys = writeKeys(entries)
   const layer = Collector.layer({ port: 0, host: "127.0.0.1", writeKeys: keys }).pipe(
     Layer.provideMerge(pipelineLayer(backendConfig(dataDir))),
   )

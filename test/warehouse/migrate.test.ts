@@ -17,7 +17,10 @@ describe("migrations", () => {
       const applied = yield* query<{ version: number; name: string }>("SELECT version, name FROM schema_migrations ORDER BY version")
       expect(applied.map((m) => m.name)).toEqual(loadMigrations().map((m) => m.name))
       const tables = yield* query<{ name: string }>("SELECT name FROM system.tables WHERE database = currentDatabase() ORDER BY name")
-      expect(tables.map((t) => t.name)).toEqual(["alerts", "dead_letter_outcomes", "dead_letters", "events", "schema_migrations", "sentiment", "texts"])
+      expect(tables.map((t) => t.name)).toEqual([
+        "alerts", "dead_letter_outcomes", "dead_letters", "event_profiles", "events", "identity_links", "identity_nodes",
+        "identity_observations", "profile_merges", "schema_migrations", "sentiment", "texts",
+      ])
     })).then(() =>
       // A second start on the same data dir finds everything in place.
       withPipeline(dir, Effect.gen(function* () {

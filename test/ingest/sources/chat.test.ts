@@ -116,7 +116,8 @@ describe("chat transcripts that must be refused", () => {
     const junk = await collect(readChatFile(tempFile("junk.ndjson", BINARY_JUNK), context()))
     expect(junk.events).toEqual([])
     expect(junk.deadLetters.length).toBeGreaterThan(0)
-    expect(junk.deadLetters.every((d) => d.rejection.rule === "not_json")).toBe(true)
+    // Every junk line holds bytes that are not UTF-8: refused as such, never replaced and read.
+    expect(junk.deadLetters.every((d) => d.rejection.rule === "invalid_utf8")).toBe(true)
   })
 
   it("agent names given per message are listed; unknown fields are kept in extra", async () => {

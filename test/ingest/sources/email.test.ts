@@ -41,8 +41,9 @@ describe("email connector on the dev set", () => {
   it("each message is keyed by its sender, dated by its Date header and has a body", async () => {
     const { events } = await collect(readEmailPath(INBOUND, context()))
     for (const e of events) {
-      expect(e.identifiers).toHaveLength(1)
+      // The sender first; then what a signature states, marked unverified.
       expect(e.identifiers[0]!.kind).toBe("email")
+      expect(e.identifiers.slice(1).every((id) => id.trust === "unverified" && (id.kind === "phone" || id.kind === "twitter_handle"))).toBe(true)
       expect(e.identifiers[0]!.value).toContain("@")
       expect(e.timestamp >= "2024-09-02" && e.timestamp < "2024-12-02").toBe(true)
       expect(e.originalTimestamp).toBe(e.timestamp)

@@ -1,0 +1,105 @@
+// Every setting cdp takes from its environment, read through effect's Config in this one module. A wrong value is
+// one line naming the variable and what it must be (exit 1), never a stack trace. Adding a setting is one line in
+// SETTINGS (variable, what it must be, its Config); read it with `readSetting` (an Effect) or `settingNow`.
+import { Config, ConfigProvider, Data, Effect, Exit, Option, Redacted } from "effect"
+import { parseAllowedOriginSpecs, parseWriteKeySpecs } from "../ingest/writekeys.ts"
+
+export const DEFAULT_DATA_DIR = ".cdp-data"
+export const DEFAULT_PORT = 8787
+export const DEFAULT_HOST = "127.0.0.1"
+
+/** An environment variable holds a value cdp cannot use. */
+export class SettingInvalid extends Data.TaggedError("SettingInvalid")<{
+  readonly variable: string
+  readonly expected: string
+  readonly problem: string
+}> {
+  override get message() {
+    return `${this.variable} must be ${this.expected} (${this.problem}); fix it or unset it`
+  }
+}
+
+export interface Setting<A> {
+  readonly variable: string
+  /** What a valid value is, in the words of the error message: "CDP_PORT must be <expected>". */
+  readonly expected: string
+  readonly config: Config.Config<A>
+}
+
+const setting = <A>(variable: string, expected: string, config: (variable: string) => Config.Config<A>): Setting<A> =>
+  ({ variable, expected, config: config(variable) })
+
+/** Refines a value with a check that throws its reason (the parsers cdp already has for flags). */
+const checked = <A, B>(check: (value: A) => B) =>
+  Config.mapEffect((value: A) => {
+    try {
+      return Effect.succeed(check(value))
+    } catch (e) {
+      return Effect.fail(new Config.ConfigError(new ConfigProvider.SourceError({ message: (e as Error).message })))
+    }
+  })
+
+const optional = <A>(config: Config.Config<A>) => config.pipe(Config.option, Config.map(Option.getOrUndefined))
+
+/** A JSON object, e.g. {"calls": {"defaultCountry": "GB"}}. */
+export const parseJsonObject = (what: string) => (text: string): Record<string, unknown> => {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(text)
+  } catch (e) {
+    throw new Error(`${what} is not JSON: ${(e as Error).message}`)
+  }
+  if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) throw new Error(`${what} is not a JSON object`)
+  return parsed as Record<string, unknown>
+}
+
+const httpUrl = (text: string): string => {
+  if (!/^https?:\/\//i.test(text) || !URL.canParse(text)) throw new Error(`not an http(s) URL`)
+  return text
+}
+
+const positiveInt = (n: number): number => {
+  if (n < 1) throw new Error(`${n} is less than 1`)
+  return n
+}
+
+export const SETTINGS = {
+  dataDir: setting("CDP_DATA_DIR", "a directory path", (v) => Config.String(v).pipe(Config.withDefault(DEFAULT_DATA_DIR))),
+  port: setting("CDP_PORT", "a port number 1-65535", (v) => Config.Port(v).pipe(Config.withDefault(DEFAULT_PORT))),
+  host: setting("CDP_HOST", "an interface to listen on, e.g. 127.0.0.1", (v) => Config.String(v).pipe(Config.withDefault(DEFAULT_HOST))),
+  writeKeys: setting("CDP_WRITE_KEYS", "comma-separated KEY=TENANT, e.g. k1=acme,k2=globex", (v) => Config.String(v).pipe(checked((s: string) => parseWriteKeySpecs([s])), Config.withDefault([]))),
+  allowedOrigins: setting("CDP_ALLOWED_ORIGINS", "comma-separated KEY=ORIGIN|ORIGIN, e.g. k1=https://shop.example", (v) => Config.String(v).pipe(checked((s: string) => (parseAllowedOriginSpecs([s]), [s])), Config.withDefault([]))),
+  clickhouseUrl: setting("CDP_CLICKHOUSE_URL", "the http(s) URL of a ClickHouse server", (v) => optional(Config.String(v).pipe(checked(httpUrl)))),
+  sourceOptions: setting("CDP_SOURCE_OPTIONS", 'a JSON object per source, e.g. {"calls":{"defaultCountry":"GB"}}', (v) => Config.String(v).pipe(checked(parseJsonObject("the value")), Config.withDefault({}), Config.map((o) => o as Record<string, Record<string, unknown>>))),
+  sendgridVerificationKey: setting("CDP_SENDGRID_VERIFICATION_KEY", "SendGrid's verification key (base64 DER or PEM)", (v) => optional(Config.Redacted(v))),
+  xBearerToken: setting("CDP_X_BEARER_TOKEN", "an X API app-only bearer token", (v) => optional(Config.Redacted(v))),
+  xQueries: setting("CDP_X_QUERIES", "a JSON array of queries, or queries separated by ';'", (v) => optional(Config.String(v))),
+  xRules: setting("CDP_X_RULES", "a JSON array of {value, tag} stream rules", (v) => optional(Config.String(v))),
+  xApiBase: setting("CDP_X_API_BASE", "the http(s) URL of the X API", (v) => optional(Config.String(v))),
+  xPollSeconds: setting("CDP_X_POLL_SECONDS", "a whole number of seconds, at least 1", (v) => Config.Int(v).pipe(checked(positiveInt), Config.withDefault(60))),
+} as const
+
+const invalid = (s: Setting<unknown>, error: Config.ConfigError) =>
+  new SettingInvalid({ variable: s.variable, expected: s.expected, problem: error.cause.message.split("\n")[0]!.trim() })
+
+/** A setting's value from the environment (or its default). */
+export const readSetting = <A>(s: Setting<A>): Effect.Effect<A, SettingInvalid> =>
+  s.config.parse(ConfigProvider.fromEnv()).pipe(Effect.mapError((e) => invalid(s, e)))
+
+/** The same, for synchronous call sites; throws SettingInvalid, which the CLI prints as one line. */
+export const settingNow = <A>(s: Setting<A>): A => {
+  const exit = Effect.runSyncExit(readSetting(s))
+  if (Exit.isSuccess(exit)) return exit.value
+  throw Exit.findErrorOption(exit).pipe(Option.getOrElse(() => new Error(`cannot read ${s.variable}`)))
+}
+
+/** The X/Twitter connector's variables, as `loadXConfig` takes them (it checks them and names the one that is wrong). */
+export const xEnvironment = Effect.gen(function* () {
+  const bearer = yield* readSetting(SETTINGS.xBearerToken)
+  return {
+    CDP_X_BEARER_TOKEN: bearer === undefined ? undefined : Redacted.value(bearer),
+    CDP_X_QUERIES: yield* readSetting(SETTINGS.xQueries),
+    CDP_X_RULES: yield* readSetting(SETTINGS.xRules),
+    CDP_X_API_BASE: yield* readSetting(SETTINGS.xApiBase),
+  }
+})

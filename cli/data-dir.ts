@@ -1,0 +1,61 @@
+// The data directory holds personal data (the warehouse, the raw archive) and secrets (write key, admin token): only
+// its owner may read it. bin/cdp.js sets the umask so that what cdp creates is private (0700 dirs, 0600 files); a
+// directory made before that, or by hand, is tightened when opened.
+import { accessSync, chmodSync, constants, mkdirSync, statSync } from "node:fs"
+import { Data, Effect } from "effect"
+
+export class DataDirUnusable extends Data.TaggedError("DataDirUnusable")<{
+  readonly dataDir: string
+  readonly reason: string
+}> {
+  static of(dataDir: string, error: unknown) {
+    return new DataDirUnusable({ dataDir, reason: reasonOf(error) })
+  }
+
+  override get message() {
+    return `cannot use data dir ${this.dataDir}: ${this.reason}; pick a directory you can write (--data-dir or CDP_DATA_DIR)`
+  }
+}
+
+/** A file the user asked for (e.g. --out) cannot be written. */
+export class FileUnwritable extends Data.TaggedError("FileUnwritable")<{ readonly file: string; readonly reason: string }> {
+  static of(file: string, error: unknown) {
+    return new FileUnwritable({ file, reason: reasonOf(error) })
+  }
+
+  override get message() {
+    return `cannot write ${this.file}: ${this.reason}; pick another path`
+  }
+}
+
+const reasonOf = (e: unknown): string => {
+  const error = e as NodeJS.ErrnoException
+  switch (error.code) {
+    case "EACCES":
+    case "EPERM": return "permission denied"
+    case "EROFS": return "it is on a read-only file system"
+    case "ENOTDIR": return "a part of its path is a file, not a directory"
+    case "EEXIST": return "it is a file, not a directory"
+    case "EISDIR": return "it is a directory"
+    case "ENOENT": return "its directory does not exist"
+    case "ENOSPC": return "the disk is full"
+    default: return error.message ?? String(e)
+  }
+}
+
+/** Creates the data dir (0700), or makes an existing one private, and checks that it can be written. */
+export const prepareDataDir = (dataDir: string): Effect.Effect<void, DataDirUnusable> =>
+  Effect.try({
+    try: () => {
+      mkdirSync(dataDir, { recursive: true, mode: 0o700 })
+      const stat = statSync(dataDir)
+      if (!stat.isDirectory()) throw Object.assign(new Error("not a directory"), { code: "EEXIST" })
+      if ((stat.mode & 0o077) !== 0) {
+        chmodSync(dataDir, 0o700)
+        process.stderr.write(
+          `cdp: data dir ${dataDir} was readable by other users (mode ${(stat.mode & 0o777).toString(8)}); made it private (700)\n`)
+      }
+      accessSync(dataDir, constants.W_OK)
+    },
+    catch: (e) => DataDirUnusable.of(dataDir, e),
+  })

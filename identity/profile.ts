@@ -1,0 +1,150 @@
+// Reading a unified profile: the profile of any identifier, its identifiers with provenance, traits merged by event
+// time, merges, channels and recent events; and why two identifiers are (or are not) one person.
+import { Data, Effect } from "effect"
+import { Warehouse } from "../warehouse/warehouse.ts"
+import { nodeKey } from "./graph.ts"
+import { DEFAULT_NORMALISE_OPTIONS, type IdentifierKind, IDENTIFIER_KINDS, type NormaliseOptions, normaliseIdentifier } from "./normalise.ts"
+
+export class BadIdentifier extends Data.TaggedError("BadIdentifier")<{ readonly input: string; readonly reason: string }> {
+  override get message() {
+    return `"${this.input}" is not an identifier we can look up: ${this.reason}`
+  }
+}
+
+export class ProfileNotFound extends Data.TaggedError("ProfileNotFound")<{ readonly tenant: string; readonly identifier: string }> {
+  override get message() {
+    return `no profile of tenant "${this.tenant}" holds ${this.identifier}`
+  }
+}
+
+export type IdentifierRef =
+  | { readonly _tag: "profile"; readonly profileId: string }
+  | { readonly _tag: "identifier"; readonly kind: IdentifierKind; readonly value: string }
+
+/**
+ * Reads "KIND:VALUE" (email:ann@x.example, phone:+447700900123, user_id:u1), a profile id (prof_...), or a bare
+ * value whose kind is plain to see (an e-mail address, a +phone number, an @handle).
+ */
+export const parseIdentifier = (input: string, options: NormaliseOptions = DEFAULT_NORMALISE_OPTIONS): IdentifierRef | BadIdentifier => {
+  const text = input.trim()
+  if (/^prof_[A-Za-z0-9_-]{10,40}$/.test(text)) return { _tag: "profile", profileId: text }
+  const colon = text.indexOf(":")
+  const prefix = colon > 0 ? text.slice(0, colon) : ""
+  let kind: IdentifierKind
+  let raw: string
+  if (IDENTIFIER_KINDS.has(prefix as IdentifierKind)) {
+    kind = prefix as IdentifierKind
+    raw = text.slice(colon + 1)
+  } else if (colon > 0 && /^[a-z_]+$/.test(prefix) && !text.includes("@")) {
+    return new BadIdentifier({ input, reason: `unknown kind "${prefix}" (kinds: ${[...IDENTIFIER_KINDS].join(", ")})` })
+  } else if (text.includes("@") && !text.startsWith("@")) {
+    kind = "email"
+    raw = text
+  } else if (/^\+[\d\s().-]{6,}$/.test(text)) {
+    kind = "phone"
+    raw = text
+  } else if (/^@\w{1,15}$/.test(text)) {
+    kind = "twitter_handle"
+    raw = text
+  } else {
+    return new BadIdentifier({ input, reason: "say which kind it is, e.g. user_id:VALUE or anonymous_id:VALUE" })
+  }
+  const n = normaliseIdentifier(kind, raw, options)
+  return n.ok ? { _tag: "identifier", kind, value: n.value } : new BadIdentifier({ input, reason: n.reason })
+}
+
+/** The profile an identifier belongs to now (the latest owner of a value that changed owner). */
+export const profileIdOf = Effect.fn("profileIdOf")(function* (tenant: string, ref: IdentifierRef) {
+  if (ref._tag === "profile") return ref.profileId
+  const warehouse = yield* Warehouse
+  const rows = yield* warehouse.query<{ profile_id: string }>(
+    "SELECT argMax(profile_id, version) AS profile_id FROM identity_nodes WHERE tenant = {tenant:String} " +
+      "AND kind = {kind:String} AND value = {value:String} GROUP BY slice ORDER BY slice DESC LIMIT 1",
+    { params: { tenant, kind: ref.kind, value: ref.value } })
+  const found = rows[0]?.profile_id
+  if (found === undefined) return yield* Effect.fail(new ProfileNotFound({ tenant, identifier: nodeKey(ref.kind, ref.value) }))
+  return found
+})
+
+export interface ProfileIdentifier {
+  readonly kind: string
+  readonly value: string
+  readonly raw: string
+  readonly trust: string
+  readonly firstSeen: string
+  readonly lastSeen: string
+  readonly messages: number
+}
+
+export interface ProfileView {
+  readonly tenant: string
+  readonly profileId: string
+  readonly firstSeen: string | null
+  readonly lastSeen: string | null
+  readonly channels: Readonly<Record<string, number>>
+  readonly identifiers: ReadonlyArray<ProfileIdentifier>
+  /** Each trait's latest value by event time, with where and when it was stated. */
+  readonly traits: Readonly<Record<string, { readonly value: unknown; readonly source: string; readonly at: string }>>
+  readonly merges: ReadonlyArray<{ readonly kind: string; readonly from: string; readonly to: string; readonly messages: number; readonly reason: string; readonly at: string }>
+  readonly latestSentiment: { readonly label: string; readonly score: number; readonly at: string } | null
+  readonly recentEvents: ReadonlyArray<{ readonly messageId: string; readonly timestamp: string; readonly channel: string; readonly type: string; readonly event: string }>
+}
+
+const mergeTraits = (rows: ReadonlyArray<{ traits: string; source: string; timestamp: string }>): ProfileView["traits"] => {
+  const out: Record<string, { value: unknown; source: string; at: string }> = {}
+  for (const row of rows) {
+    let traits: unknown
+    try {
+      traits = JSON.parse(row.traits)
+    } catch {
+      continue
+    }
+    if (traits === null || typeof traits !== "object" || Array.isArray(traits)) continue
+    for (const [name, value] of Object.entries(traits)) {
+      if (value === null || value === "") continue
+      // Rows come oldest first: a later statement of a trait wins, whatever order the messages arrived in.
+      out[name] = { value, source: row.source, at: row.timestamp }
+    }
+  }
+  return out
+}
+
+export const showProfile = Effect.fn("showProfile")(function* (tenant: string, ref: IdentifierRef, recent = 20) {
+  const warehouse = yield* Warehouse
+  const profileId = yield* profileIdOf(tenant, ref)
+  const params = { tenant, profile: profileId }
+  const ofProfile = "SELECT message_id FROM events WHERE tenant = {tenant:String} AND profile_id = {profile:String}"
+  const [summary] = yield* warehouse.query<{ first: string | null; last: string | null; n: string }>(
+    "SELECT min(timestamp) AS first, max(timestamp) AS last, count() AS n FROM events WHERE tenant = {tenant:String} AND profile_id = {profile:String}", { params })
+  if (summary === undefined || Number(summary.n) === 0) {
+    return yield* Effect.fail(new ProfileNotFound({ tenant, identifier: profileId }))
+  }
+  const channels = yield* warehouse.query<{ channel: string; n: string }>(
+    "SELECT channel, count() AS n FROM events WHERE tenant = {tenant:String} AND profile_id = {profile:String} GROUP BY channel ORDER BY channel", { params })
+  const identifiers = yield* warehouse.query<{ kind: string; value: string; raw: string; trust: string; first: string; last: string; n: string }>(
+    "SELECT s.kind AS kind, s.value AS value, any(s.raw) AS raw, " +
+      "arrayElement(arraySort(x -> indexOf(['verified', 'stated', 'unverified'], x), groupUniqArray(s.trust)), 1) AS trust, " +
+      "min(timestamp) AS first, max(timestamp) AS last, count() AS n FROM identity_observations ARRAY JOIN sightings AS s " +
+      `WHERE tenant = {tenant:String} AND message_id IN (${ofProfile}) GROUP BY kind, value ORDER BY kind, first`, { params })
+  const traitRows = yield* warehouse.query<{ traits: string; source: string; timestamp: string }>(
+    "SELECT traits, source, timestamp FROM events WHERE tenant = {tenant:String} AND profile_id = {profile:String} " +
+      "AND traits != '{}' ORDER BY timestamp, message_id", { params })
+  const merges = yield* warehouse.query<{ kind: string; from_profile: string; to_profile: string; messages: string; reason: string; at: string }>(
+    "SELECT kind, from_profile, to_profile, messages, reason, at FROM profile_merges WHERE tenant = {tenant:String} " +
+      "AND (from_profile = {profile:String} OR to_profile = {profile:String}) ORDER BY at", { params })
+  const sentiment = yield* warehouse.query<{ label: string; score: number; timestamp: string }>(
+    `SELECT label, score, timestamp FROM sentiment WHERE tenant = {tenant:String} AND status = 'scored' AND message_id IN (${ofProfile}) ` +
+      "ORDER BY timestamp DESC LIMIT 1", { params })
+  const events = yield* warehouse.query<{ message_id: string; timestamp: string; channel: string; type: string; event: string }>(
+    "SELECT message_id, timestamp, channel, type, event FROM events WHERE tenant = {tenant:String} AND profile_id = {profile:String} " +
+      `ORDER BY timestamp DESC, message_id LIMIT ${Math.max(0, Math.min(1000, Math.trunc(recent)))}`, { params })
+  return {
+    tenant, profileId, firstSeen: summary.first, lastSeen: summary.last,
+    channels: Object.fromEntries(channels.map((c) => [c.channel, Number(c.n)])),
+    identifiers: identifiers.map((i) => ({ kind: i.kind, value: i.value, raw: i.raw, trust: i.trust, firstSeen: i.first, lastSeen: i.last, messages: Number(i.n) })),
+    traits: mergeTraits(traitRows),
+    merges: merges.map((m) => ({ kind: m.kind, from: m.from_profile, to: m.to_profile, messages: Number(m.messages), reason: m.reason, at: m.at })),
+    latestSentiment: sentiment[0] === undefined ? null : { label: sentiment[0].label, score: Number(sentiment[0].score), at: sentiment[0].timestamp },
+    recentEvents: events.map((e) => ({ messageId: e.message_id, timestamp: e.timestamp, channel: e.channel, type: e.type, event: e.event })),
+  } satisfies ProfileView
+})

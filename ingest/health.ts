@@ -1,0 +1,133 @@
+// GET /health: live means the process answers; ready means a message sent now can land. Not ready (503, with the
+// reasons) while draining, while the warehouse does not answer, while a consumer keeps failing (an outage) or its
+// oldest record has waited too long (a wedged pipeline), or while the data dir's disk is nearly full.
+import type { StatsFs } from "node:fs"
+import { statfs } from "node:fs/promises"
+import { dirname } from "node:path"
+import { Effect, Option } from "effect"
+import { Warehouse } from "../warehouse/warehouse.ts"
+import { EventBus, type TopicBacklog } from "./bus.ts"
+import { ObjectStore } from "./objectstore.ts"
+import { Pipeline } from "./pipeline.ts"
+
+export interface HealthOptions {
+  /** Not ready while the data dir's file system has fewer free bytes than this (default 256 MB). */
+  readonly minFreeBytes?: number
+  /** Not ready while a topic's oldest unhandled record has waited longer than this (default 30 s). */
+  readonly maxBacklogAgeMs?: number
+  /** Whose file system must have room (default: the local object store's, else the embedded warehouse's directory). */
+  readonly dataDir?: string
+}
+
+export const DEFAULT_MIN_FREE_BYTES = 256 * 1024 * 1024
+export const DEFAULT_MAX_BACKLOG_AGE_MS = 30_000
+
+/** Free space is read at most this often (senders are checked against it on every request). */
+const DISK_CHECK_INTERVAL_MS = 1_000
+
+export interface HealthReply {
+  readonly status: number
+  readonly body: unknown
+}
+
+export interface Health {
+  /** The full report, pinging the warehouse. */
+  readonly report: (draining: boolean) => Effect.Effect<HealthReply>
+  /** Why a message sent now could not land, from what is already known (no ping); undefined when it can. */
+  readonly refusal: Effect.Effect<string | undefined>
+}
+
+const seconds = (ms: number) => `${Math.round(ms / 1000)} s`
+const megabytes = (bytes: number) => `${Math.floor(bytes / 1024 / 1024)} MB`
+const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString())
+
+export const makeHealth = (options: HealthOptions = {}) =>
+  Effect.gen(function* () {
+    const pipeline = yield* Pipeline
+    const warehouse = yield* Warehouse
+    const bus = yield* EventBus
+    const store = yield* Effect.serviceOption(ObjectStore)
+    const minFreeBytes = options.minFreeBytes ?? DEFAULT_MIN_FREE_BYTES
+    const maxBacklogAgeMs = options.maxBacklogAgeMs ?? DEFAULT_MAX_BACKLOG_AGE_MS
+    const diskPath = options.dataDir ??
+      (Option.isSome(store) && store.value.backend.kind === "local" ? store.value.backend.location
+        : warehouse.backend.kind === "embedded" ? warehouse.backend.location : undefined)
+    const startedAt = Date.now()
+
+    let disk: { readonly at: number; readonly freeBytes: number | undefined } = { at: 0, freeBytes: undefined }
+    const freeBytes = Effect.promise(async () => {
+      if (diskPath === undefined) return undefined
+      if (Date.now() - disk.at < DISK_CHECK_INTERVAL_MS) return disk.freeBytes
+      // A directory not made yet (the object store makes its own on first write): measure where it will be.
+      let stats: StatsFs | undefined
+      for (let path = diskPath; stats === undefined; path = dirname(path)) {
+        stats = await statfs(path).catch(() => undefined)
+        if (path === dirname(path)) break
+      }
+      disk = { at: Date.now(), freeBytes: stats === undefined ? undefined : stats.bavail * stats.bsize }
+      return disk.freeBytes
+    })
+
+    const backlogProblems = (backlog: Record<string, TopicBacklog>) =>
+      Object.entries(backlog).flatMap(([topic, b]) => [
+        ...(b.failing === undefined ? [] : [
+          `topic ${topic}: its consumer has failed ${b.failing.attempts} times since ${iso(b.failing.sinceMs)} (${b.failing.error}); retrying`,
+        ]),
+        ...(b.oldestAgeMs > maxBacklogAgeMs
+          ? [`topic ${topic}: the oldest of ${b.pending} records has waited ${seconds(b.oldestAgeMs)} (limit ${seconds(maxBacklogAgeMs)})`]
+          : []),
+      ])
+
+    const diskProblem = (free: number | undefined) =>
+      free !== undefined && free < minFreeBytes
+        ? `the disk of ${diskPath} has ${megabytes(free)} free (needs ${megabytes(minFreeBytes)})`
+        : undefined
+
+    const refusal = Effect.gen(function* () {
+      const problems = [...backlogProblems(yield* bus.backlog)]
+      const disk = diskProblem(yield* freeBytes)
+      if (disk !== undefined) problems.unshift(disk)
+      return problems.length === 0 ? undefined : `not ready: ${problems.join("; ")}`
+    })
+
+    const report = (draining: boolean) =>
+      Effect.gen(function* () {
+        const warehouseUp = yield* warehouse.ping
+        const backlog = yield* bus.backlog
+        const pending = yield* bus.pending
+        const free = yield* freeBytes
+        const reasons = [
+          ...(draining ? ["draining: the collector is shutting down"] : []),
+          ...(warehouseUp ? [] : [`the warehouse (${warehouse.backend.kind} ${warehouse.backend.location}) does not answer`]),
+          ...backlogProblems(backlog),
+          ...[diskProblem(free)].filter((p) => p !== undefined),
+        ]
+        const ready = reasons.length === 0
+        const { lastLandedAt, lastWarehouseError } = pipeline.landing
+        return {
+          status: ready ? 200 : 503,
+          body: {
+            status: ready ? "ok" : draining ? "draining" : "degraded",
+            live: true,
+            ready,
+            reasons,
+            uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
+            backends: {
+              warehouse: { ...warehouse.backend, state: warehouseUp ? "up" : "down" },
+              bus: {
+                ...bus.backend, state: backlogProblems(backlog).length === 0 ? "up" : "degraded", pending,
+                oldestPendingSeconds: Math.max(0, ...Object.values(backlog).map((b) => b.oldestAgeMs)) / 1000,
+              },
+              disk: { path: diskPath ?? null, freeBytes: free ?? null, minFreeBytes, state: diskProblem(free) === undefined ? "ok" : "low" },
+            },
+            landing: {
+              lastLandedAt: iso(lastLandedAt),
+              lastWarehouseError: lastWarehouseError === undefined ? null : { ...lastWarehouseError, at: iso(lastWarehouseError.at) },
+            },
+            counters: pipeline.counters,
+          },
+        }
+      })
+
+    return { report, refusal } satisfies Health
+  })

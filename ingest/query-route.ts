@@ -1,0 +1,92 @@
+// POST /v1/query: analysts' read-only SQL for holders of the data directory's admin token (`cdp query` goes through
+// it while `cdp serve` holds the embedded engine). Body: {"sql": "...", "tenant": "acme"} or {"sql", "allTenants": true}.
+// Read-only, limits and tenant scope are the warehouse's analystQuery, enforced by the engine.
+import { timingSafeEqual } from "node:crypto"
+import type { IncomingMessage } from "node:http"
+import { Effect } from "effect"
+import { DEFAULT_TENANT } from "./writekeys.ts"
+import type { QueryScope, WarehouseShape } from "../warehouse/warehouse.ts"
+import { BodyTooLarge, bodyErrorReply, receiveBody } from "./body.ts"
+
+const QUERY_BODY_LIMIT = 1024 * 1024
+
+export interface QueryReply {
+  readonly status: number
+  readonly body: unknown
+  readonly headers?: Record<string, string>
+}
+
+const refuse = (status: number, rule: string, message: string, field?: string, headers?: Record<string, string>): QueryReply => ({
+  status, body: { success: false, error: message, rule, ...(field === undefined ? {} : { field }) }, ...(headers === undefined ? {} : { headers }),
+})
+
+const sameSecret = (given: string, expected: string): boolean => {
+  const a = Buffer.from(given)
+  const b = Buffer.from(expected)
+  return a.length === b.length && timingSafeEqual(a, b)
+}
+
+const BODY_SHAPE = 'the body must be JSON {"sql": "...", "tenant": "..."} (or "allTenants": true instead of "tenant")'
+
+/** The statement and its scope from the body, or why they are not usable. */
+const parseBody = (text: string): { sql: string; scope: QueryScope } | QueryReply => {
+  let body: unknown
+  try {
+    body = JSON.parse(text)
+  } catch {
+    return refuse(400, "bad_body", BODY_SHAPE)
+  }
+  if (body === null || typeof body !== "object" || Array.isArray(body)) return refuse(400, "bad_body", BODY_SHAPE)
+  const { sql, tenant, allTenants } = body as Record<string, unknown>
+  if (typeof sql !== "string") return refuse(400, "bad_body", `"sql" must be a string; ${BODY_SHAPE}`, "/sql")
+  if (allTenants !== undefined && typeof allTenants !== "boolean") return refuse(400, "bad_body", '"allTenants" must be true or false', "/allTenants")
+  if (tenant !== undefined && typeof tenant !== "string") return refuse(400, "bad_body", '"tenant" must be a string', "/tenant")
+  if (allTenants === true && tenant !== undefined) {
+    return refuse(400, "bad_scope", 'give either "tenant" or "allTenants": true, not both', "/tenant")
+  }
+  return { sql, scope: allTenants === true ? { allTenants: true } : { tenant: tenant ?? DEFAULT_TENANT } }
+}
+
+/** Aborts when the client's connection closes before its answer is sent, so the engine stops the query. */
+const clientGone = (req: IncomingMessage) => {
+  const controller = new AbortController()
+  const abort = () => controller.abort(new Error("the client closed the connection"))
+  req.socket.once("close", abort)
+  return { signal: controller.signal, release: () => req.socket.off("close", abort) }
+}
+
+export const queryRoute = (options: {
+  readonly adminToken: string | undefined
+  readonly warehouse: WarehouseShape
+  /** Called once the request presented the admin token (the connection is then trusted). */
+  readonly authenticated?: (req: IncomingMessage) => void
+  readonly bodyIdleMs?: number
+}) => (req: IncomingMessage): Effect.Effect<QueryReply> =>
+  Effect.gen(function* () {
+    if (req.method !== "POST") return refuse(405, "method_not_allowed", "use POST /v1/query", undefined, { allow: "POST" })
+    const token = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? "")?.[1]
+    const expected = options.adminToken ?? ""
+    if (token === undefined || expected === "" || !sameSecret(token, expected)) {
+      return refuse(401, "bad_admin_token", "POST /v1/query needs the data directory's admin token as a Bearer token")
+    }
+    options.authenticated?.(req)
+    const body = yield* receiveBody(req, QUERY_BODY_LIMIT, options.bodyIdleMs)
+    if (body instanceof BodyTooLarge) return refuse(413, "body_too_large", `a query body may be at most ${QUERY_BODY_LIMIT / 1024} KB`)
+    if (body instanceof Error) {
+      const r = bodyErrorReply(body)
+      return refuse(r.status, r.rule, r.message)
+    }
+    const parsed = parseBody(body)
+    if ("status" in parsed) return parsed
+    const gone = clientGone(req)
+    return yield* options.warehouse.analystQuery<Record<string, unknown>>(parsed.sql, parsed.scope, gone.signal).pipe(
+      Effect.map((rows): QueryReply => ({ status: 200, body: { success: true, rows } })),
+      Effect.catchTags({
+        WarehouseQueryError: (e) => Effect.succeed(refuse(400, "bad_query", e.message)),
+        QueryLimitExceeded: (e) => Effect.succeed(refuse(422, "query_limit", `${e.message} (${e.limit})`)),
+        QueryBusy: (e) => Effect.succeed(refuse(429, "query_busy", e.message, undefined, { "retry-after": "5" })),
+        WarehouseUnavailable: (e) => Effect.succeed(refuse(503, "warehouse_unavailable", e.message)),
+      }),
+      Effect.ensuring(Effect.sync(gone.release)),
+    )
+  })

@@ -1,0 +1,82 @@
+// A newcomer's mistakes (a wrong flag, environment variable, file or data dir) are one line naming what is wrong and
+// how to fix it, exit 1, never a stack trace; a fresh data dir just works.
+import { existsSync, writeFileSync } from "node:fs"
+import { join } from "node:path"
+import { afterEach, beforeEach, describe, expect, it } from "vitest"
+import { runCdp, startServe } from "../support/cli.ts"
+import { freshDir, removeDir } from "../support/pipeline.ts"
+
+let dir: string
+beforeEach(() => { dir = freshDir() })
+afterEach(() => removeDir(dir))
+
+/** stderr is one line starting `cdp:` (commander's own usage errors add a hint line), with no stack frame. */
+const expectOneLineError = (r: { status: number | null; stderr: string }, names: string) => {
+  expect(r.status).toBe(1)
+  const lines = r.stderr.trim().split("\n").filter((l) => l !== "(run cdp --help for usage)")
+  expect(lines).toHaveLength(1)
+  expect(lines[0]).toMatch(/^(cdp|error):/)
+  expect(lines[0]).toContain(names)
+  expect(r.stderr).not.toMatch(/\n\s+at /)
+}
+
+describe("a newcomer's mistakes", () => {
+  it("cdp serve --write-key K on a data dir that does not exist yet creates it and serves", async () => {
+    const fresh = join(dir, "new", "deeper")
+    const serve = await startServe(["--data-dir", fresh, "--write-key", "K"])
+    const r = await fetch(`${serve.url}/health`)
+    expect(r.status).toBe(200)
+    expect(await serve.stop()).toBe(0)
+    expect(existsSync(join(fresh, "admin-token"))).toBe(true)
+  })
+
+  it("a wrong flag is one line naming it, exit 1", () => {
+    const data = join(dir, "data")
+    expectOneLineError(runCdp(["serve", "--write-key", "k1=ac me", "--data-dir", data]), 'tenant "ac me"')
+    expectOneLineError(runCdp(["serve", "--port", "abc", "--data-dir", data]), "--port")
+    expectOneLineError(runCdp(["serve", "--allowed-origins", "shop.example", "--data-dir", data]), "--allowed-origins")
+    expectOneLineError(runCdp(["dlq", "list", "--limit", "abc", "--data-dir", data]), "--limit")
+    expectOneLineError(runCdp(["ingest", "--source", "calls", "x.csv", "--source-options", "{", "--data-dir", data]), "--source-options")
+    expectOneLineError(runCdp(["replay", "--from", "soon", "--to", "later", "--data-dir", data]), "--from")
+    expectOneLineError(runCdp(["listen", "report", "--since", "someday", "--data-dir", data]), "someday")
+    expectOneLineError(runCdp(["query", "SELECT 1", "--no-such-flag"]), "--no-such-flag")
+    expect(existsSync(data)).toBe(false)
+  })
+
+  it("a wrong environment variable is one line naming it and what it must be, exit 1", () => {
+    const data = join(dir, "data")
+    const cases: ReadonlyArray<readonly [Record<string, string>, ReadonlyArray<string>, string]> = [
+      [{ CDP_PORT: "abc" }, ["serve", "--data-dir", data], "CDP_PORT must be a port number"],
+      [{ CDP_PORT: "70000" }, ["serve", "--data-dir", data], "CDP_PORT must be a port number"],
+      [{ CDP_WRITE_KEYS: "k1=ac me" }, ["serve", "--data-dir", data], "CDP_WRITE_KEYS must be"],
+      [{ CDP_ALLOWED_ORIGINS: "k1=ftp://shop.example" }, ["serve", "--write-key", "k1", "--data-dir", data], "CDP_ALLOWED_ORIGINS must be"],
+      [{ CDP_X_BEARER_TOKEN: "t", CDP_X_POLL_SECONDS: "often" }, ["serve", "--data-dir", data], "CDP_X_POLL_SECONDS must be"],
+      [{ CDP_X_BEARER_TOKEN: "t", CDP_X_QUERIES: "[1" }, ["x-search", "--data-dir", data], "CDP_X_QUERIES"],
+      [{ CDP_CLICKHOUSE_URL: "clickhouse.example" }, ["query", "SELECT 1", "--data-dir", data], "CDP_CLICKHOUSE_URL must be"],
+      [{ CDP_SOURCE_OPTIONS: "{" }, ["ingest", "--source", "calls", "x.csv", "--data-dir", data], "CDP_SOURCE_OPTIONS must be"],
+      [{ CDP_SOURCE_OPTIONS: "[1]" }, ["ingest", "--source", "calls", "x.csv", "--dry-run"], "CDP_SOURCE_OPTIONS must be"],
+    ]
+    for (const [env, args, names] of cases) expectOneLineError(runCdp(args, { env }), names)
+  })
+
+  it("a missing file or an unusable data dir is one line naming it, exit 1", () => {
+    const file = join(dir, "a-file")
+    writeFileSync(file, "not a directory")
+    expectOneLineError(runCdp(["ingest", "--source", "segment", join(dir, "missing.ndjson"), "--data-dir", join(dir, "data")]), "missing.ndjson")
+    expectOneLineError(runCdp(["sentiment", "score", join(dir, "missing.txt")]), "missing.txt")
+    expectOneLineError(runCdp(["ingest", "--source", "segment", "ingest/samples/web.ndjson", "--data-dir", file]), `cannot use data dir ${file}`)
+    expectOneLineError(runCdp(["serve", "--data-dir", join(file, "sub")]), `cannot use data dir ${join(file, "sub")}`)
+    expectOneLineError(runCdp(["demo", "--data-dir", join(file, "sub")]), `cannot use data dir ${join(file, "sub")}`)
+    expectOneLineError(
+      runCdp(["dlq", "list"], { env: { CDP_DATA_DIR: join(file, "sub") } }),
+      `cannot use data dir ${join(file, "sub")}`)
+  })
+
+  it("CDP_DATA_DIR is where a command keeps its data when --data-dir is not given", () => {
+    const data = join(dir, "from-env")
+    const r = runCdp(["ingest", "--source", "segment", "ingest/samples/web.ndjson"], { env: { CDP_DATA_DIR: data } })
+    expect(r.stderr).toBe("")
+    expect(r.status).toBe(0)
+    expect(existsSync(join(data, "clickhouse"))).toBe(true)
+  })
+})

@@ -1,0 +1,116 @@
+// Connection limits and slow senders, with real sockets: idle connections without a key cannot lock out senders
+// with one, and slow headers and bodies are answered 408 and closed.
+import { connect, type Socket } from "node:net"
+import { Duration, Effect, Layer, Logger } from "effect"
+import { afterEach, beforeEach, describe, expect, it } from "vitest"
+import { backendConfig, pipelineLayer } from "../../cli/layers.ts"
+import { Collector, type CollectorOptions } from "../../ingest/collector.ts"
+import { mapBounded, parseEmailWebhook } from "../../ingest/sources/email.ts"
+import { writeKeys } from "../../ingest/writekeys.ts"
+import { context, split } from "./sources/helpers.ts"
+import { basicAuth, freshDir, post, removeDir, TEST_KEYS, WRITE_KEY } from "../support/pipeline.ts"
+
+let dir: string
+beforeEach(() => { dir = freshDir() })
+afterEach(() => removeDir(dir))
+
+const withLimitedCollector = <A>(options: Partial<CollectorOptions>, program: (url: string, port: number) => Promise<A>) =>
+  Effect.runPromise(Effect.scoped(Effect.gen(function* () {
+    const collector = yield* Collector
+    const port = Number(new URL(collector.url).port)
+    return yield* Effect.promise(() => program(collector.url, port))
+  })).pipe(
+    Effect.provide(Collector.layer({ port: 0, host: "127.0.0.1", writeKeys: writeKeys(TEST_KEYS), ...options }).pipe(
+      Layer.provideMerge(pipelineLayer(backendConfig(dir))))),
+    Effect.provide(Logger.layer([])),
+  ))
+
+interface Opened {
+  readonly socket: Socket
+  /** Everything the server sent, once it closed the connection. */
+  readonly closed: Promise<string>
+}
+
+const open = (port: number): Promise<Opened> =>
+  new Promise((resolve, reject) => {
+    const socket = connect(port, "127.0.0.1")
+    let received = ""
+    socket.setEncoding("utf8")
+    socket.on("data", (d: string) => { received += d })
+    const closed = new Promise<string>((done) => socket.on("close", () => done(received)))
+    socket.on("error", () => {})
+    socket.once("connect", () => resolve({ socket, closed }))
+    socket.once("error", reject)
+  })
+
+describe("connection limits", () => {
+  it("closes the oldest connections without a key past the cap (503), while a sender with a key still lands", () =>
+    withLimitedCollector({ maxUnauthenticatedConnections: 5 }, async (url, port) => {
+      const idle: Array<Opened> = []
+      for (let i = 0; i < 8; i++) idle.push(await open(port))
+      const evicted = await Promise.all(idle.slice(0, 3).map((c) => c.closed))
+      for (const answer of evicted) {
+        expect(answer).toMatch(/^HTTP\/1\.1 503 /)
+        expect(answer).toContain('"rule":"too_many_connections"')
+      }
+      const res = await Effect.runPromise(post(`${url}/v1/track`, { userId: "u", event: "E", messageId: "through" }))
+      expect(res).toEqual({ status: 200, body: { success: true, accepted: 1 } })
+      // The authenticated request's own connection took a place among the unauthenticated ones at first: one more went.
+      expect(await idle[3]!.closed).toMatch(/^HTTP\/1\.1 503 /)
+      expect(idle.slice(4).every((c) => !c.socket.destroyed)).toBe(true)
+      for (const c of idle) c.socket.destroy()
+    }))
+
+  it("refuses connections past maxConnections", () =>
+    withLimitedCollector({ maxConnections: 3 }, async (_url, port) => {
+      const held = [await open(port), await open(port), await open(port)]
+      const extra = await open(port)
+      expect(await extra.closed).toBe("")
+      expect(held.every((c) => !c.socket.destroyed)).toBe(true)
+      for (const c of held) c.socket.destroy()
+    }))
+
+  it("answers 408 and closes a connection whose headers do not arrive in time", () =>
+    withLimitedCollector({ headersTimeout: Duration.millis(300), requestTimeout: Duration.seconds(30) }, async (_url, port) => {
+      const slow = await open(port)
+      slow.socket.write("POST /v1/track HTTP/1.1\r\nHost: localhost\r\n")
+      expect(await slow.closed).toMatch(/^HTTP\/1\.1 408 /)
+    }))
+
+  it("answers 408 body_timeout when a body stalls, after the key was checked", () =>
+    withLimitedCollector({ bodyIdleTimeout: Duration.millis(300) }, async (_url, port) => {
+      const slow = await open(port)
+      slow.socket.write(
+        `POST /v1/track HTTP/1.1\r\nHost: localhost\r\nAuthorization: ${basicAuth(WRITE_KEY)}\r\n` +
+          "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"userId\":")
+      const answer = await slow.closed
+      expect(answer).toMatch(/^HTTP\/1\.1 408 /)
+      expect(answer).toContain('"rule":"body_timeout"')
+    }))
+})
+
+describe("mbox posted to the e-mail webhook", () => {
+  it("runs at most `limit` parses at once and keeps the order of the items", async () => {
+    let inFlight = 0
+    let most = 0
+    const out = await mapBounded(Array.from({ length: 40 }, (_, i) => i), 4, async (i) => {
+      inFlight++
+      most = Math.max(most, inFlight)
+      await new Promise((r) => setImmediate(r))
+      inFlight--
+      return i * 2
+    })
+    expect(most).toBe(4)
+    expect(out).toEqual(Array.from({ length: 40 }, (_, i) => i * 2))
+  })
+
+  it("parses every message of a large mbox, in order", async () => {
+    const message = (i: number) =>
+      `From sender${i}@example.com Mon Sep  2 11:39:49 2024\nFrom: s${i}@example.com\nMessage-ID: <m${i}@example.com>\n` +
+      `Date: Mon, 2 Sep 2024 11:39:49 +0000\nSubject: ${i}\n\nbody ${i}\n\n`
+    const mbox = Array.from({ length: 60 }, (_, i) => message(i)).join("")
+    const { events, deadLetters } = split(await parseEmailWebhook(Buffer.from(mbox), context()))
+    expect(deadLetters).toEqual([])
+    expect(events.map((e) => e.messageId)).toEqual(Array.from({ length: 60 }, (_, i) => `m${i}@example.com`))
+  })
+})

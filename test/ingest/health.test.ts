@@ -1,0 +1,91 @@
+import { Deferred, Effect, Fiber, Layer, Logger } from "effect"
+import { afterEach, beforeEach, describe, expect, it } from "vitest"
+import { backendConfig, pipelineLayer } from "../../cli/layers.ts"
+import { EventBus } from "../../ingest/bus.ts"
+import { Collector } from "../../ingest/collector.ts"
+import type { HealthOptions } from "../../ingest/health.ts"
+import { writeKeys } from "../../ingest/writekeys.ts"
+import { freshDir, post, removeDir, WRITE_KEY } from "../support/pipeline.ts"
+
+let dir: string
+beforeEach(() => { dir = freshDir() })
+afterEach(() => removeDir(dir))
+
+/** A collector with these health options over a real pipeline; `program` gets its URL and the bus. */
+const withHealthCollector = <A, E>(
+  health: HealthOptions,
+  program: (url: string, bus: EventBus["Service"]) => Effect.Effect<A, E, import("effect").Scope.Scope>,
+) => {
+  const layer = Collector.layer({
+    port: 0, host: "127.0.0.1", writeKeys: writeKeys([{ writeKey: WRITE_KEY, tenant: "acme" }]), health,
+  }).pipe(Layer.provideMerge(pipelineLayer(backendConfig(dir))))
+  return Effect.runPromise(Effect.scoped(Effect.gen(function* () {
+    return yield* program((yield* Collector).url, yield* EventBus)
+  })).pipe(Effect.provide(layer), Effect.provide(Logger.layer([]))))
+}
+
+const getHealth = (url: string) =>
+  Effect.promise(() => fetch(`${url}/health`).then(async (r) => ({ status: r.status, body: (await r.json()) as Record<string, any> })))
+
+const track = (id: string) => ({ userId: "u1", event: "Viewed", messageId: id })
+
+describe("/health", () => {
+  it("is ready and reports backlog, the last landing and free disk when a message can land", () =>
+    withHealthCollector({}, (url) =>
+      Effect.gen(function* () {
+        expect((yield* post(`${url}/v1/track`, track("m1"))).status).toBe(200)
+        const res = yield* getHealth(url)
+        expect(res.status).toBe(200)
+        expect(res.body).toMatchObject({
+          ready: true, reasons: [],
+          backends: { bus: { state: "up", oldestPendingSeconds: 0 }, disk: { state: "ok", freeBytes: expect.any(Number) } },
+          landing: { lastLandedAt: expect.stringMatching(/^\d{4}-/), lastWarehouseError: null },
+        })
+      })))
+
+  it("answers 503 naming the failing consumer while it keeps failing (an outage), refuses senders at once, and is ready again after", () =>
+    withHealthCollector({}, (url, bus) =>
+      Effect.gen(function* () {
+        // A consumer that fails as the events consumer does while the warehouse is down: until it comes back.
+        let down = true
+        const failed = yield* Deferred.make<void>()
+        yield* bus.consume({ name: "probe", key: () => "" }, () => Effect.suspend(() =>
+          down ? Effect.andThen(Deferred.succeed(failed, undefined), Effect.fail("warehouse down")) : Effect.void))
+        const publishing = yield* Effect.forkChild(bus.publish({ name: "probe", key: () => "" }, [1]))
+        yield* Deferred.await(failed)
+        const res = yield* getHealth(url)
+        expect(res.status).toBe(503)
+        expect(res.body.ready).toBe(false)
+        expect(res.body.reasons.join("\n")).toMatch(/topic probe: its consumer has failed \d+ times .*warehouse down/)
+        const refused = yield* post(`${url}/v1/track`, track("m2"))
+        expect(refused.status).toBe(503)
+        expect(refused.body).toMatchObject({ rule: "not_ready", error: expect.stringMatching(/topic probe/) })
+        down = false
+        yield* Fiber.join(publishing)
+        expect((yield* getHealth(url)).status).toBe(200)
+        expect((yield* post(`${url}/v1/track`, track("m2"))).status).toBe(200)
+      })))
+
+  it("answers 503 while the pipeline is wedged: the oldest record has waited past the limit", () =>
+    withHealthCollector({ maxBacklogAgeMs: 50 }, (url, bus) =>
+      Effect.gen(function* () {
+        // Published to a topic no consumer takes: it waits, as records behind a wedged consumer do.
+        yield* Effect.forkChild(bus.publish({ name: "stuck", key: () => "" }, [1]))
+        yield* Effect.sleep("200 millis")
+        const res = yield* getHealth(url)
+        expect(res.status).toBe(503)
+        expect(res.body.reasons).toEqual([expect.stringMatching(/^topic stuck: the oldest of 1 records has waited \d+ s \(limit 0 s\)$/)])
+        expect(res.body.backends.bus.state).toBe("degraded")
+      })))
+
+  it("answers 503 naming the disk when the data dir's free space is below the threshold, and senders get 503 at once", () =>
+    withHealthCollector({ minFreeBytes: Number.MAX_SAFE_INTEGER }, (url) =>
+      Effect.gen(function* () {
+        const res = yield* getHealth(url)
+        expect(res.status).toBe(503)
+        expect(res.body.reasons).toEqual([expect.stringMatching(/^the disk of .+ has \d+ MB free \(needs \d+ MB\)$/)])
+        expect(res.body.backends.disk.state).toBe("low")
+        const refused = yield* post(`${url}/v1/track`, track("m3"))
+        expect(refused).toMatchObject({ status: 503, body: { rule: "not_ready", error: expect.stringMatching(/disk/) } })
+      })))
+})

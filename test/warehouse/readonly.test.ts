@@ -1,0 +1,189 @@
+// Analysts' SQL on the real embedded engine: read-only, limited and tenant-scoped by the engine, not by the text.
+import { existsSync } from "node:fs"
+import { join } from "node:path"
+import { Effect, Fiber, Logger, References } from "effect"
+import { afterEach, beforeEach, describe, expect, it } from "vitest"
+import { analystSettings, DEFAULT_ANALYST_LIMITS } from "../../warehouse/analyst.ts"
+import { readOnlyViolation } from "../../warehouse/readonly.ts"
+import { type AnalystLimits, type QueryScope, Warehouse } from "../../warehouse/warehouse.ts"
+import { freshDir, removeDir } from "../support/pipeline.ts"
+
+let dir: string
+beforeEach(() => { dir = freshDir() })
+afterEach(() => removeDir(dir))
+
+const quiet = Logger.layer([])
+
+const withWarehouse = <A, E>(program: Effect.Effect<A, E, Warehouse>, analyst?: Partial<AnalystLimits>, logger = quiet) =>
+  Effect.runPromise(Effect.scoped(program).pipe(
+    Effect.provide(Warehouse.embedded(join(dir, "clickhouse"), analyst === undefined ? undefined : { analyst })),
+    Effect.provide(logger),
+  ))
+
+const seed = Effect.gen(function* () {
+  const warehouse = yield* Warehouse
+  yield* warehouse.insert("events", [
+    { tenant: "acme", message_id: "a1", type: "identify", user_id: "ann@acme.example", timestamp: "2024-01-01 00:00:00", received_at: "2024-01-01 00:00:00" },
+    { tenant: "globex", message_id: "g1", type: "identify", user_id: "gus@globex.example", timestamp: "2024-01-01 00:00:00", received_at: "2024-01-01 00:00:00" },
+  ])
+  yield* warehouse.insert("dead_letters", [
+    { tenant: "globex", source: "segment", dead_letter_id: "d1", received_at: "2024-01-01 00:00:00", payload: "{\"email\":\"gus@globex.example\"}" },
+  ])
+})
+
+const ACME: QueryScope = { tenant: "acme" }
+
+/** What an analyst query answers: its rows, or the tag and message of its failure. */
+const attempt = (sql: string, scope: QueryScope = ACME) =>
+  Effect.gen(function* () {
+    const warehouse = yield* Warehouse
+    return yield* warehouse.analystQuery<Record<string, unknown>>(sql, scope).pipe(
+      Effect.map((rows) => ({ rows })),
+      Effect.catch((e) => Effect.succeed({ error: e._tag, message: e.message })),
+    )
+  })
+
+describe("the friendly text check", () => {
+  it("sees through nested comments and $$ strings", () => {
+    expect(readOnlyViolation("/* /* */ SELECT */ TRUNCATE TABLE events")).toMatch(/only reading statements/)
+    expect(readOnlyViolation("SELECT $$'$$ AS x; TRUNCATE TABLE events; SELECT '' AS y")).toMatch(/one statement/)
+    expect(readOnlyViolation("SELECT $tag$ ; $tag$ AS x INTO OUTFILE '/tmp/x'")).toMatch(/INTO OUTFILE/)
+    expect(readOnlyViolation("SELECT '/* not a comment' AS x -- SELECT */")).toBeNull()
+  })
+})
+
+describe("the analyst context (engine-enforced)", () => {
+  it("refuses writes, files and settings even when handed the statement directly, while the pipeline still writes", () =>
+    withWarehouse(Effect.gen(function* () {
+      yield* seed
+      const { createClient } = yield* Effect.promise(() => import("@clickhouse/client"))
+      const { runInOwnContext } = yield* Effect.promise(() => import("../../warehouse/chdb-connection.ts"))
+      const main = createClient({ connection: (yield* Effect.promise(() => import("chdb/connection"))).createChdbConnection({ path: join(dir, "clickhouse") }) as never })
+      const settings = yield* Effect.promise(() => analystSettings(main, ACME, DEFAULT_ANALYST_LIMITS))
+      const run = (sql: string) =>
+        Effect.promise(() => runInOwnContext(join(dir, "clickhouse"), settings, sql).then(() => "ran", (e: Error) => e.message))
+      for (const sql of [
+        "TRUNCATE TABLE events", "DETACH TABLE events", "CREATE TABLE forged (a Int8) ENGINE = Memory",
+        "INSERT INTO events (tenant, message_id) VALUES ('globex', 'forged')",
+        `INSERT INTO FUNCTION file('${join(dir, "out.csv")}', 'CSV') SELECT 1`,
+        "SELECT * FROM file('/etc/passwd', 'LineAsString')", "SELECT * FROM url('http://127.0.0.1:9/', 'LineAsString')",
+        "SELECT 1 SETTINGS readonly = 0", "SELECT * FROM events SETTINGS additional_table_filters = {}",
+      ]) expect(yield* run(sql), sql).toMatch(/readonly mode/)
+      expect(existsSync(join(dir, "out.csv"))).toBe(false)
+      yield* Effect.promise(() => main.close())
+      const warehouse = yield* Warehouse
+      yield* warehouse.insert("events", [{ tenant: "acme", message_id: "a2", timestamp: "2024-01-02 00:00:00", received_at: "2024-01-02 00:00:00" }])
+      expect(yield* warehouse.query("SELECT message_id FROM events ORDER BY message_id")).toEqual([
+        { message_id: "a1" }, { message_id: "a2" }, { message_id: "g1" },
+      ])
+    })))
+
+  it("refuses every bypass of the read-only query path, and changes nothing", () =>
+    withWarehouse(Effect.gen(function* () {
+      yield* seed
+      const refused = [
+        "/* /* */ SELECT */ TRUNCATE TABLE events",
+        "/* /* */ SELECT */ DETACH TABLE events",
+        "/* /* */ SELECT */ CREATE TABLE forged (a Int8) ENGINE = Memory",
+        "/* /* */ SELECT */ INSERT INTO events (tenant, message_id) VALUES ('globex', 'forged')",
+        "SELECT $$'$$ AS x; TRUNCATE TABLE events; SELECT '' AS y",
+        `/* /* */ SELECT */ INSERT INTO FUNCTION file('${join(dir, "out.csv")}', 'CSV') SELECT 1`,
+        `SELECT 1 INTO OUTFILE '${join(dir, "out.txt")}'`,
+        `SELECT $$x$$ AS a INTO OUTFILE '${join(dir, "out2.txt")}'`,
+        "SELECT * FROM file('/etc/passwd', 'LineAsString')",
+        `SELECT * FROM file('${join(dir, "admin-token")}', 'LineAsString')`,
+        "SELECT * FROM url('http://127.0.0.1:9/health', 'LineAsString')",
+        "SELECT * FROM remote('127.0.0.1', default.events)",
+        "SELECT * FROM remoteSecure('127.0.0.1', default.events)",
+        "SELECT * FROM executable('id', 'LineAsString', 'x String')",
+        "SELECT * FROM s3('http://127.0.0.1:9/b/x.csv')",
+        "SELECT * FROM hdfs('hdfs://127.0.0.1:9/x', 'CSV', 'a String')",
+        "SELECT * FROM mysql('127.0.0.1:9', 'd', 't', 'u', 'p')",
+        "SELECT * FROM postgresql('127.0.0.1:9', 'd', 't', 'u', 'p')",
+        "SELECT * FROM jdbc('jdbc:x', 't')",
+        "SELECT * FROM odbc('DSN=x', 't')",
+        "SELECT * FROM input('x String')",
+        "SELECT * FROM cluster('default', default.events)",
+        "SELECT * FROM merge('default', 'events')",
+        "SELECT * FROM mergeTreeIndex(default, events, with_marks = true)",
+        "SELECT count() FROM numbers(1) WHERE 'globex' IN (SELECT tenant FROM merge('^events$'))",
+        "SELECT 1 SETTINGS readonly = 0",
+        "SELECT * FROM events SETTINGS additional_table_filters = {}",
+        "SELECT * FROM events SETTINGS max_execution_time = 100000",
+        "KILL QUERY WHERE 1",
+        "SYSTEM FLUSH LOGS",
+      ]
+      for (const sql of refused) {
+        const r = yield* attempt(sql)
+        expect(r, sql).toMatchObject({ error: "WarehouseQueryError" })
+        expect((r as { message: string }).message, sql).not.toContain("\n")
+      }
+      for (const file of ["out.csv", "out.txt", "out2.txt"]) expect(existsSync(join(dir, file)), file).toBe(false)
+      const warehouse = yield* Warehouse
+      expect(yield* warehouse.query("SELECT tenant, message_id FROM events ORDER BY message_id")).toEqual([
+        { tenant: "acme", message_id: "a1" }, { tenant: "globex", message_id: "g1" },
+      ])
+      expect(yield* warehouse.query("SELECT name FROM system.tables WHERE database = 'default' AND name = 'forged'")).toEqual([])
+    })))
+
+  it("shows tenant acme none of globex's rows, by any spelling", () =>
+    withWarehouse(Effect.gen(function* () {
+      yield* seed
+      for (const sql of [
+        "SELECT tenant, user_id FROM events",
+        "SELECT tenant, user_id FROM default.events",
+        "SELECT tenant, user_id FROM `default`.`events`",
+        "SELECT tenant, user_id FROM \"default\".\"events\"",
+        "SELECT tenant, user_id FROM (SELECT * FROM default.events) WHERE tenant IN ('acme', 'globex')",
+        "SELECT tenant, user_id FROM view(SELECT * FROM default.events)",
+        "SELECT e.tenant AS tenant, f.user_id AS user_id FROM events AS e CROSS JOIN default.events AS f",
+        "WITH (SELECT groupArray(user_id) FROM events) AS ids SELECT 'acme' AS tenant, arrayJoin(ids) AS user_id",
+      ]) {
+        expect(yield* attempt(sql), sql).toEqual({ rows: [{ tenant: "acme", user_id: "ann@acme.example" }] })
+      }
+      expect(yield* attempt("SELECT count() AS n FROM dead_letters")).toEqual({ rows: [{ n: "0" }] })
+      for (const table of ["processes", "parts", "mutations", "errors", "query_log"]) {
+        const r = yield* attempt(`SELECT count() AS n FROM system.${table}`)
+        if ("rows" in r) expect(r.rows, table).toEqual([{ n: "0" }])
+      }
+      expect(yield* attempt("SELECT count() AS n FROM events", { tenant: "globex" })).toEqual({ rows: [{ n: "1" }] })
+      for (const sql of ["SHOW TABLES", "DESCRIBE TABLE events", "EXPLAIN SELECT count() FROM events", "EXISTS TABLE events"]) {
+        expect(yield* attempt(sql), sql).toMatchObject({ rows: expect.arrayContaining([expect.anything()]) })
+      }
+      expect(yield* attempt("SELECT count() AS n FROM events", { tenant: "ac'me" })).toMatchObject({ error: "WarehouseQueryError" })
+    })))
+
+  it("reads every tenant only when asked to, and logs the scope and a hash of the SQL, not the SQL", async () => {
+    const lines: Array<string> = []
+    const capture = Logger.layer([Logger.make((o) => { lines.push(JSON.stringify({ message: o.message, annotations: o.fiber.getRef(References.CurrentLogAnnotations) })) })])
+    const rows = await withWarehouse(Effect.gen(function* () {
+      yield* seed
+      return yield* attempt("SELECT tenant FROM events WHERE user_id != 'gus@globex.example' OR 1 ORDER BY tenant", { allTenants: true })
+    }), undefined, capture)
+    expect(rows).toEqual({ rows: [{ tenant: "acme" }, { tenant: "globex" }] })
+    const audit = lines.filter((l) => l.includes("all-tenant"))
+    expect(audit).toHaveLength(1)
+    expect(audit[0]).toMatch(/"scope":"all tenants"/)
+    expect(audit[0]).toMatch(/"sqlSha256":"[0-9a-f]{16}"/)
+    expect(audit[0]).not.toContain("gus@globex")
+  })
+
+  it("stops a query at its time, memory and result limits, naming the limit", () =>
+    withWarehouse(Effect.gen(function* () {
+      expect(yield* attempt("SELECT count() FROM numbers(1e12)")).toMatchObject({ error: "QueryLimitExceeded", message: expect.stringMatching(/1 s limit/) })
+      expect(yield* attempt("SELECT length(groupArray(number)) AS n FROM numbers(1e8)")).toMatchObject({ error: "QueryLimitExceeded", message: expect.stringMatching(/memory limit/) })
+      expect(yield* attempt("SELECT number FROM numbers(11)")).toMatchObject({ error: "QueryLimitExceeded", message: expect.stringMatching(/10 rows/) })
+      expect(yield* attempt("SELECT number FROM numbers(10)")).toMatchObject({ rows: expect.any(Array) })
+    }), { maxExecutionSeconds: 1, maxMemoryBytes: 64 * 1024 ** 2, maxResultRows: 10 }))
+
+  it("refuses an analyst query past the concurrency limit instead of queueing it behind a heavy one", () =>
+    withWarehouse(Effect.gen(function* () {
+      const warehouse = yield* Warehouse
+      const heavy = yield* Effect.forkChild(attempt("SELECT count() FROM numbers(1e13)"))
+      const running = warehouse.query<{ n: string }>("SELECT count() AS n FROM system.processes WHERE startsWith(query, '/* cdp-analyst')")
+      while (Number((yield* running)[0]!.n) === 0) yield* Effect.sleep("20 millis")
+      expect(yield* attempt("SELECT 1 AS one")).toMatchObject({ error: "QueryBusy", message: expect.stringMatching(/1 analyst queries are already running/) })
+      expect(yield* Fiber.join(heavy)).toMatchObject({ error: "QueryLimitExceeded" })
+      expect(yield* attempt("SELECT 1 AS one")).toEqual({ rows: [{ one: 1 }] })
+    }), { maxConcurrent: 1, maxExecutionSeconds: 1 }))
+})

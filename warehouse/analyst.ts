@@ -1,0 +1,241 @@
+// Analysts' ad-hoc SQL (`cdp query`, POST /v1/query): read-only, resource-limited and scoped to one tenant, enforced by
+// the engine. The statement runs in a context of its own whose settings are fixed before the caller's text arrives:
+// per-table row filters (tenant), limits, then readonly=1, after which no SETTINGS clause can change any of them.
+// The engine's own parser says what the statement is and which table functions it calls (readonly=1 already refuses
+// file, url, remote, s3, executable...; merge and mergeTreeIndex read around the row filters, so only a short list
+// of table functions that read nothing stored is allowed).
+import { createHash } from "node:crypto"
+import type { ClickHouseClient } from "@clickhouse/client"
+import { Data } from "effect"
+import { writesOutfile } from "./readonly.ts"
+
+/** What one analyst query may use. Every field has a default (DEFAULT_ANALYST_LIMITS). */
+export interface AnalystLimits {
+  /** max_execution_time: the engine stops the query after this long. */
+  readonly maxExecutionSeconds: number
+  /** max_memory_usage of one query. */
+  readonly maxMemoryBytes: number
+  /** max_result_rows / max_result_bytes: a bigger result fails (never silently cut). */
+  readonly maxResultRows: number
+  readonly maxResultBytes: number
+  /** max_threads: leaves the other cores to ingestion. */
+  readonly maxThreads: number
+  /** Analyst queries running at once in this process; more are refused (retry later). */
+  readonly maxConcurrent: number
+}
+
+export const DEFAULT_ANALYST_LIMITS: AnalystLimits = {
+  maxExecutionSeconds: 60,
+  maxMemoryBytes: 2 * 1024 ** 3,
+  maxResultRows: 1_000_000,
+  maxResultBytes: 64 * 1024 ** 2,
+  maxThreads: 1,
+  maxConcurrent: 2,
+}
+
+/** Whose rows a query sees: one tenant's, or (explicitly, and logged) every tenant's. */
+export type QueryScope = { readonly tenant: string } | { readonly allTenants: true }
+
+/** The query hit one of the analyst limits (time, memory, result size) or was cancelled. */
+export class QueryLimitExceeded extends Data.TaggedError("QueryLimitExceeded")<{
+  readonly limit: string
+  readonly message: string
+}> {}
+
+/** Too many analyst queries are running: retry later. */
+export class QueryBusy extends Data.TaggedError("QueryBusy")<{ readonly limit: number }> {
+  override get message() {
+    return `${this.limit} analyst queries are already running (the limit); retry when one finishes`
+  }
+}
+
+const TENANT = /^[A-Za-z0-9_.-]{1,64}$/
+
+/** Why `scope` is not a valid scope, or null. */
+export const scopeViolation = (scope: QueryScope): string | null =>
+  "tenant" in scope && !TENANT.test(scope.tenant) ? `tenant "${scope.tenant}" must be 1-64 letters, digits, '.', '_' or '-'` : null
+
+export const describeScope = (scope: QueryScope) => ("tenant" in scope ? `tenant ${scope.tenant}` : "all tenants")
+
+/** A hash of the SQL for logs: which query ran, without the personal data its text may hold. */
+export const sqlHash = (sql: string) => createHash("sha256").update(sql).digest("hex").slice(0, 16)
+
+// Statement kinds (the root of the engine's AST) an analyst may run.
+const READING_ROOTS = new Set(["SelectWithUnionQuery", "ShowTables", "DescribeQuery", "ExistsTableQuery", "ShowCreateTableQuery"])
+
+// Table functions that read nothing stored (view() reads through the same row filters as a plain subquery).
+const ALLOWED_TABLE_FUNCTIONS = new Set([
+  "numbers", "numbers_mt", "zeros", "zeros_mt", "generate_series", "generateseries", "values", "view", "generaterandom",
+])
+
+const ALLOWED_LIST = "numbers, numbers_mt, zeros, zeros_mt, generate_series, values, view, generateRandom"
+
+// System tables an analyst may read: descriptions of the schema and the engine. The others (processes, mutations,
+// errors, parts, ...) hold other queries' texts, values from refused rows, or the order keys of every tenant.
+const ALLOWED_SYSTEM_TABLES = new Set([
+  "one", "numbers", "numbers_mt", "zeros", "zeros_mt", "databases", "tables", "columns", "functions", "table_functions",
+  "table_engines", "formats", "data_type_families", "aggregate_function_combinators", "settings", "time_zones",
+  "build_options", "keywords",
+])
+
+/** A ClickHouse string literal. */
+const literal = (s: string) => `'${s.replace(/\\/g, "\\\\").replace(/'/g, "\\'")}'`
+
+const rowsOf = async <T>(client: ClickHouseClient, query: string, params?: Record<string, unknown>) =>
+  (await (await client.query({ query, format: "JSONEachRow", ...(params === undefined ? {} : { query_params: params }) })).json()) as Array<T>
+
+/** The engine's names for table functions that are not also ordinary functions (cached per client). */
+const tableFunctionNames = new WeakMap<ClickHouseClient, Promise<ReadonlySet<string>>>()
+const tableOnlyFunctions = (client: ClickHouseClient) => {
+  let names = tableFunctionNames.get(client)
+  if (names === undefined) {
+    names = rowsOf<{ name: string }>(client,
+      "SELECT lower(name) AS name FROM system.table_functions WHERE lower(name) NOT IN (SELECT lower(name) FROM system.functions)")
+      .then((rows) => new Set(rows.map((r) => r.name)))
+    names.catch(() => tableFunctionNames.delete(client))
+    tableFunctionNames.set(client, names)
+  }
+  return names
+}
+
+/**
+ * The engine's AST of one statement, one node a line. Through exec, with the format as a setting: a FORMAT clause
+ * appended by the client would be taken for part of the explained statement.
+ */
+const explainAst = async (client: ClickHouseClient, sql: string): Promise<string> => {
+  const { stream } = await client.exec({ query: `EXPLAIN AST ${sql}`, clickhouse_settings: { default_format: "TabSeparatedRaw" } })
+  let text = ""
+  for await (const chunk of stream) text += typeof chunk === "string" ? chunk : Buffer.from(chunk as Uint8Array).toString("utf8")
+  return text
+}
+
+export type Inspection = { readonly sql: string } | { readonly refused: string }
+
+/**
+ * Parses `sql` with the engine's parser (one statement, or a syntax error), and refuses what the read-only context
+ * would not stop: INTO OUTFILE, and table functions outside the short allowed list. Returns the statement as the
+ * engine formats it, which is what then runs (so what was checked is what runs).
+ */
+export const inspectStatement = async (client: ClickHouseClient, sql: string): Promise<Inspection> => {
+  const [formatted] = await rowsOf<{ q: string }>(client, "SELECT formatQuerySingleLine({sql:String}) AS q", { sql })
+  const canonical = formatted!.q
+  if (writesOutfile(canonical)) return { refused: "INTO OUTFILE is not allowed (results come back to the caller)" }
+  const ast = (await explainAst(client, canonical)).split("\n")
+  const root = ast[0]?.split(" ", 1)[0] ?? ""
+  const explained = root === "Explain" ? ast[1]?.trim().split(" ", 1)[0] ?? "" : undefined
+  if (!READING_ROOTS.has(root) && !(explained !== undefined && READING_ROOTS.has(explained))) {
+    return { refused: "only reading statements are allowed (SELECT, WITH, SHOW, DESCRIBE, EXPLAIN, EXISTS)" }
+  }
+  const tableOnly = await tableOnlyFunctions(client)
+  for (let i = 0; i < ast.length; i++) {
+    const name = /^\s*Function (\S+)/.exec(ast[i]!)?.[1]
+    if (name === undefined || ALLOWED_TABLE_FUNCTIONS.has(name.toLowerCase())) continue
+    const inFrom = /^\s*TableExpression\b/.test(ast[i - 1] ?? "")
+    if (inFrom || tableOnly.has(name.toLowerCase())) {
+      return { refused: `table function ${name}() is not allowed in analyst queries; allowed: ${ALLOWED_LIST}` }
+    }
+  }
+  return { sql: canonical }
+}
+
+/**
+ * The settings of an analyst context, in the order they must be applied (readonly last): row filters on every table
+ * with a `tenant` column (none for an all-tenant scope), no rows from system tables outside the allowed list, limits.
+ */
+export const analystSettings = async (
+  client: ClickHouseClient, scope: QueryScope, limits: AnalystLimits,
+): Promise<ReadonlyArray<readonly [string, string | number]>> => {
+  const system = await rowsOf<{ name: string }>(client, "SELECT name FROM system.tables WHERE database = 'system'")
+  const tenanted = "tenant" in scope
+    ? await rowsOf<{ database: string; table: string }>(client,
+      "SELECT database, table FROM system.columns WHERE name = 'tenant' " +
+        "AND database NOT IN ('system', 'information_schema', 'INFORMATION_SCHEMA')")
+    : []
+  const filters = [
+    ...system.filter((t) => !ALLOWED_SYSTEM_TABLES.has(t.name)).map((t) => `${literal(`system.${t.name}`)}: '0'`),
+    ...("tenant" in scope
+      ? tenanted.map((t) => `${literal(`${t.database}.${t.table}`)}: ${literal(`tenant = ${literal(scope.tenant)}`)}`)
+      : []),
+  ]
+  return [
+    ["additional_table_filters", `{${filters.join(", ")}}`],
+    ["max_execution_time", limits.maxExecutionSeconds],
+    ["timeout_overflow_mode", "throw"],
+    ["max_memory_usage", limits.maxMemoryBytes],
+    ["max_result_rows", limits.maxResultRows],
+    ["max_result_bytes", limits.maxResultBytes],
+    ["result_overflow_mode", "throw"],
+    ["max_threads", limits.maxThreads],
+    ["output_format_json_quote_64bit_integers", 1],
+    ["readonly", 1],
+  ]
+}
+
+// Engine error codes of an analyst query that name a limit.
+const LIMIT_CODES: Record<string, (limits: AnalystLimits) => [string, string]> = {
+  "159": (l) => ["max_execution_time", `the query ran longer than the ${l.maxExecutionSeconds} s limit`],
+  "241": (l) => ["max_memory_usage", `the query needed more than the ${Math.round(l.maxMemoryBytes / 1024 ** 2)} MB memory limit`],
+  "396": (l) => ["max_result_rows", `the result is larger than the limit (${l.maxResultRows} rows, ${Math.round(l.maxResultBytes / 1024 ** 2)} MB): aggregate or add LIMIT`],
+  "394": () => ["cancelled", "the query was cancelled (its client went away)"],
+}
+
+/** The limit an engine error names, if it names one. */
+export const limitExceeded = (code: string | undefined, limits: AnalystLimits): QueryLimitExceeded | undefined => {
+  const describe = code === undefined ? undefined : LIMIT_CODES[code]
+  if (describe === undefined) return undefined
+  const [limit, message] = describe(limits)
+  return new QueryLimitExceeded({ limit, message })
+}
+
+// Engine error codes that mean the backend is in trouble rather than the analyst's SQL being wrong.
+export const OUTAGE_CODES = new Set(["202", "209", "210", "243", "425", "1000"])
+
+/** The statement is not one an analyst may run (the reason says why). */
+export class StatementRefused extends Error {}
+
+/**
+ * Runs analysts' statements for one warehouse client: at most `limits.maxConcurrent` at once, each in its own
+ * read-only context. When `signal` aborts (the client went away), the query is stopped in the engine.
+ */
+export const analystRunner = (client: ClickHouseClient, backend: { readonly kind: "embedded" | "server"; readonly location: string }, limits: AnalystLimits) => {
+  let running = 0
+  return async (sql: string, scope: QueryScope, signal?: AbortSignal): Promise<ReadonlyArray<unknown>> => {
+    if (running >= limits.maxConcurrent) throw new QueryBusy({ limit: limits.maxConcurrent })
+    running++
+    try {
+      const inspection = await inspectStatement(client, sql)
+      if ("refused" in inspection) throw new StatementRefused(inspection.refused)
+      const settings = await analystSettings(client, scope, limits)
+      signal?.throwIfAborted()
+      if (backend.kind === "server") {
+        // A server applies URL settings before the statement, readonly last; closing the request cancels the query.
+        const clickhouse_settings = Object.fromEntries([
+          ...settings.filter(([name]) => name !== "readonly"), ["cancel_http_readonly_queries_on_client_close", 1], ["readonly", "1"],
+        ])
+        const result = await client.query({
+          query: inspection.sql, format: "JSONEachRow", clickhouse_settings, ...(signal === undefined ? {} : { abort_signal: signal }),
+        })
+        return (await result.json()) as Array<unknown>
+      }
+      const { runInOwnContext } = await import("./chdb-connection.ts")
+      const marker = `/* cdp-analyst ${crypto.randomUUID()} */ `
+      let settled = false
+      // The query may not be listed yet when the client leaves: kill until it has stopped.
+      const kill = () => {
+        if (settled) return
+        client.command({ query: `KILL QUERY WHERE startsWith(query, ${literal(marker)}) ASYNC` })
+          .catch(() => undefined)
+          .finally(() => { if (!settled) setTimeout(kill, 250) })
+      }
+      signal?.addEventListener("abort", kill, { once: true })
+      try {
+        return await runInOwnContext(backend.location, settings, marker + inspection.sql)
+      } finally {
+        settled = true
+        signal?.removeEventListener("abort", kill)
+      }
+    } finally {
+      running--
+    }
+  }
+}
