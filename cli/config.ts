@@ -63,6 +63,13 @@ const positiveInt = (n: number): number => {
   return n
 }
 
+const countryList = (text: string): ReadonlyArray<string> => {
+  const codes = text.split(",").map((c) => c.trim().toUpperCase()).filter((c) => c !== "")
+  const bad = codes.find((c) => !/^[A-Z]{2}$/.test(c))
+  if (bad !== undefined) throw new Error(`"${bad}" is not a two-letter country code`)
+  return codes
+}
+
 export const SETTINGS = {
   dataDir: setting("CDP_DATA_DIR", "a directory path", (v) => Config.String(v).pipe(Config.withDefault(DEFAULT_DATA_DIR))),
   port: setting("CDP_PORT", "a port number 1-65535", (v) => Config.Port(v).pipe(Config.withDefault(DEFAULT_PORT))),
@@ -77,6 +84,7 @@ export const SETTINGS = {
   xRules: setting("CDP_X_RULES", "a JSON array of {value, tag} stream rules", (v) => optional(Config.String(v))),
   xApiBase: setting("CDP_X_API_BASE", "the http(s) URL of the X API", (v) => optional(Config.String(v))),
   xPollSeconds: setting("CDP_X_POLL_SECONDS", "a whole number of seconds, at least 1", (v) => Config.Int(v).pipe(checked(positiveInt), Config.withDefault(60))),
+  phoneRegions: setting("CDP_PHONE_REGIONS", "comma-separated two-letter country codes tried in order for national phone numbers, e.g. US,GB", (v) => Config.String(v).pipe(checked(countryList), Config.withDefault(["US"]))),
 } as const
 
 const invalid = (s: Setting<unknown>, error: Config.ConfigError) =>

@@ -2,6 +2,7 @@
 // the in-process bus and ClickHouse embedded (chDB) in the data directory.
 import { join, resolve } from "node:path"
 import { Layer, Logger, References } from "effect"
+import { defaultIdentityConfig } from "../identity/index.ts"
 import { EventBus } from "../ingest/bus.ts"
 import { ObjectStore } from "../ingest/objectstore.ts"
 import { Pipeline } from "../ingest/pipeline.ts"
@@ -41,7 +42,7 @@ export const objectStoreLayer = (config: BackendConfig) =>
 
 /** Pipeline with the bus, warehouse and object store it runs on (all also exposed, for health and queries). */
 export const pipelineLayer = (config: BackendConfig) =>
-  Pipeline.layer.pipe(
+  Pipeline.make({ identity: defaultIdentityConfig(settingNow(SETTINGS.phoneRegions)) }).pipe(
     Layer.provideMerge(Layer.mergeAll(busLayer(config), warehouseLayer(config), objectStoreLayer(config))),
   )
 

@@ -35,6 +35,9 @@ export interface RefusedSighting {
   readonly reason: string
 }
 
+/** Raw values are kept for display: a longer one is cut (it was refused or normalised anyway). */
+const MAX_RAW = 512
+
 const text = (value: unknown): string | undefined =>
   typeof value === "string" ? value : typeof value === "number" && Number.isFinite(value) ? String(value) : undefined
 
@@ -55,13 +58,13 @@ export const extractSightings = (event: CanonicalEvent, config: ExtractConfig): 
     const n = normaliseIdentifier(kind, value, config.normalise)
     const reason = n.ok ? config.blocked.reasonFor(kind, n.value) : n.reason
     if (reason !== undefined || !n.ok) {
-      refused.push({ messageId: event.messageId, kind, raw: value, reason: reason ?? "not valid" })
+      refused.push({ messageId: event.messageId, kind, raw: value.slice(0, MAX_RAW), reason: reason ?? "not valid" })
       return
     }
     const key = `${kind}:${n.value}`
     if (seen.has(key)) return
     seen.add(key)
-    raw.set(key, value)
+    raw.set(key, value.slice(0, MAX_RAW))
     sightings.push({ kind, value: n.value, trust })
   }
   const sourceTrust = config.sourceTrust[event.source]

@@ -1,18 +1,9 @@
-// Identity resolution's public surface. Until the resolver exists (its own issue), a message's profile is its
-// provisional id: the userId when the sender knows the person, else the anonymousId of the browser or device, else
-// the first identifier the message states ("email:jane@example.com", "phone:+44 7700 900123", "twitter_id:123").
-import type { CanonicalEvent } from "../ingest/message.ts"
-import { ok, perMessage, type Stage } from "../ingest/stage.ts"
-
-export const provisionalProfileId = (event: Pick<CanonicalEvent, "userId" | "anonymousId" | "identifiers">): string => {
-  if (event.userId !== "") return event.userId
-  if (event.anonymousId !== "") return event.anonymousId
-  const first = event.identifiers[0]
-  if (first === undefined) return ""
-  const value = first.value.trim()
-  return `${first.kind}:${first.kind === "email" ? value.toLowerCase() : value}`
-}
-
-/** The identity stage of the pipeline: fills `profileId`. */
-export const identityStage: Stage<CanonicalEvent> = perMessage((event) =>
-  ok(event.profileId !== "" ? event : { ...event, profileId: provisionalProfileId(event) }))
+// Identity resolution's public surface: the pipeline stage that gives each message its person's profile, rebuild,
+// profile reading and explanation, duplicate suggestions, and the pieces they are made of.
+export { type IdentityConfig, defaultIdentityConfig, makeIdentityStage } from "./stage.ts"
+export { rebuildIdentity, type RebuildSummary } from "./rebuild.ts"
+export { BadIdentifier, type IdentifierRef, parseIdentifier, ProfileNotFound, profileIdOf, type ProfileView, showProfile } from "./profile.ts"
+export { type Explanation, explainIdentifiers } from "./explain.ts"
+export { findSuggestions, type ProfileSummary, type Suggestion } from "./suggestions.ts"
+export { type IdentifierKind, IDENTIFIER_KINDS, normaliseIdentifier, phoneToE164 } from "./normalise.ts"
+export { DEFAULT_GRAPH_RULES, type GraphRules, profileIdFor, resolveGraph } from "./graph.ts"

@@ -143,6 +143,8 @@ const normaliseSocialHandle = (raw: string): Normalised => {
   return handle === "" || /\s/.test(handle) ? refuse("the handle after network: is empty or has spaces") : accept(`${network}:${handle}`)
 }
 
+const MAX_LENGTH = 512
+
 const CONTROL = /[\u0000-\u001f\u007f]/
 
 /** Opaque ids (user ids, cookies, device ids): compared exactly, only surrounding spaces removed. */
@@ -155,6 +157,7 @@ const normaliseOpaque = (raw: string): Normalised => {
 }
 
 export const normaliseIdentifier = (kind: IdentifierKind, raw: string, options: NormaliseOptions = DEFAULT_NORMALISE_OPTIONS): Normalised => {
+  if (raw.length > MAX_LENGTH) return refuse(`an identifier may be at most ${MAX_LENGTH} characters`)
   switch (kind) {
     case "email":
       return normaliseEmail(raw, options)

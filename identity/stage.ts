@@ -3,7 +3,7 @@
 // shows current profiles. The graph's state is rebuilt from identity_observations when the stage starts.
 import { Effect } from "effect"
 import type { CanonicalEvent } from "../ingest/message.ts"
-import { ok, type Stage } from "../ingest/stage.ts"
+import { deadLetter, ok, type Stage } from "../ingest/stage.ts"
 import {
   type LinkRow, loadObservations, type MergeRow, type MovedRow, type NodeRow, type ObservationRow, storeIdentity,
 } from "../warehouse/identity.ts"
@@ -30,6 +30,9 @@ export const defaultIdentityConfig = (phoneRegions: ReadonlyArray<string> = []):
   },
   rules: DEFAULT_GRAPH_RULES,
 })
+
+/** Event times as the edge writes them (ISO-8601 UTC); anything else cannot be placed in time or stored. */
+const CANONICAL_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,3})?Z$/
 
 /** Rows of one resolution not yet stored: kept until a store succeeds, so a retried batch loses none of them. */
 interface Pending {
@@ -78,7 +81,10 @@ export const makeIdentityStage = (config: IdentityConfig) =>
       Effect.gen(function* () {
         const profiles = new Map<string, string>()
         const groups = new Map<string, Array<Observation>>()
+        const placed: Array<CanonicalEvent> = []
         for (const event of batch) {
+          if (!CANONICAL_TIME.test(event.timestamp)) continue
+          placed.push(event)
           const x = extractSightings(event, config.extract)
           const trust = (key: string): Trust => x.observation.sightings.find((s) => `${s.kind}:${s.value}` === key)!.trust
           pending.observations.push({
@@ -114,7 +120,10 @@ export const makeIdentityStage = (config: IdentityConfig) =>
         pending.moved = new Map()
         pending.merges = []
         pending.nodes = new Map()
-        return batch.map((event) => ok({ ...event, profileId: profiles.get(`${event.tenant}\u0000${event.messageId}`) ?? event.profileId }))
+        const inTime = new Set(placed)
+        return batch.map((event) => inTime.has(event)
+          ? ok({ ...event, profileId: profiles.get(`${event.tenant}\u0000${event.messageId}`) ?? event.profileId })
+          : deadLetter({ rule: "bad_timestamp", field: "/timestamp", message: "identity resolution needs the message's time, and it is not a date-time" }))
       })
     return stage
   })

@@ -12,7 +12,11 @@ export interface Topic<A> {
 }
 
 export const Topics = {
-  events: { name: "events", key: (e: CanonicalEvent) => `${e.tenant}/${e.anonymousId || e.userId}` } as Topic<CanonicalEvent>,
+  /** Keyed by the sender's strongest stated identifier, so one person's messages from one channel keep their order. */
+  events: {
+    name: "events",
+    key: (e: CanonicalEvent) => `${e.tenant}/${e.userId || e.anonymousId || (e.identifiers[0] === undefined ? e.messageId : `${e.identifiers[0].kind}:${e.identifiers[0].value}`)}`,
+  } as Topic<CanonicalEvent>,
   deadLetters: { name: "dead_letters", key: (d: DeadLetter) => d.tenant } as Topic<DeadLetter>,
   /** Raw text of accepted items, for the archive (ingest/archive.ts). */
   raw: { name: "raw", key: (r: ArchiveRecord) => `${r.tenant}/${r.source}` } as Topic<ArchiveRecord>,

@@ -180,7 +180,7 @@ const storedIds = (events: ReadonlyArray<CanonicalEvent>) =>
     const stored = new Set<string>()
     for (const [tenant, ids] of byTenant) {
       const rows = yield* warehouse.query<{ message_id: string }>(
-        "SELECT DISTINCT message_id FROM events WHERE tenant = {tenant:String} AND message_id IN {ids:Array(String)}",
+        "SELECT DISTINCT message_id FROM event_rows WHERE tenant = {tenant:String} AND message_id IN {ids:Array(String)}",
         { params: { tenant, ids } },
       )
       for (const row of rows) stored.add(`${tenant}\u0000${row.message_id}`)

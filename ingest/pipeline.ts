@@ -2,10 +2,10 @@
 // run the stages on each event and hand the survivors to the warehouse sink, and archive each accepted item's raw
 // text (ingest/archive.ts) so it can be replayed.
 import { Context, Data, Duration, Effect, Layer, Schedule, type Scope } from "effect"
-import { identityStage } from "../identity/index.ts"
+import { defaultIdentityConfig, type IdentityConfig, makeIdentityStage } from "../identity/index.ts"
 import { type SentimentConfig, type SentimentConfigInvalid, sentimentConfigFromEnv, sentimentStage } from "../sentiment/index.ts"
 import { type LandResult, makeEventSink } from "../warehouse/sink.ts"
-import { Warehouse, type WarehouseQueryError, type WarehouseUnavailable } from "../warehouse/warehouse.ts"
+import { Warehouse, type WarehouseQueryError, type WarehouseRejectedRows, type WarehouseUnavailable } from "../warehouse/warehouse.ts"
 import { makeArchiveWriter } from "./archive.ts"
 import { type BusUnavailable, EventBus, Topics } from "./bus.ts"
 import { deepJsonText } from "./deep-json.ts"
@@ -46,11 +46,19 @@ const BOUNDED_RETRY = { schedule: Schedule.exponential(Duration.millis(100), 2),
 class BatchFault extends Data.TaggedError("BatchFault")<{ readonly message: string }> {}
 
 /**
- * Stages every event passes, in order (validation happened at the edge; consent comes later). The sentiment
- * stage's worker pool closes with the scope.
+ * Stages every event passes, in order (validation happened at the edge; consent comes later): identity resolution
+ * (its graph rebuilt from the warehouse), then sentiment (its worker pool closes with the scope).
  */
-export const eventStages = (sentiment: SentimentConfig): Effect.Effect<ReadonlyArray<Stage<CanonicalEvent>>, never, Scope.Scope> =>
-  Effect.map(sentimentStage(sentiment), (scoring) => [identityStage, scoring])
+export const eventStages = (sentiment: SentimentConfig, identity: IdentityConfig) =>
+  Effect.gen(function* () {
+    const resolve = yield* makeIdentityStage(identity)
+    const scoring = yield* sentimentStage(sentiment)
+    return [resolve, scoring] as ReadonlyArray<Stage<CanonicalEvent, WarehouseUnavailable | WarehouseRejectedRows | WarehouseQueryError>>
+  })
+
+export interface PipelineOptions {
+  readonly identity: IdentityConfig
+}
 
 export interface SubmitOptions {
   /**
@@ -89,7 +97,7 @@ export interface PipelineShape {
 
 export class Pipeline extends Context.Service<Pipeline, PipelineShape>()("cdp/Pipeline") {
   /** Starts the consumers on the bus; they stop (after draining) when the layer's scope closes. */
-  static readonly layer = Layer.effect(
+  static readonly make = (options: PipelineOptions) => Layer.effect(
     Pipeline,
     Effect.gen(function* () {
       const bus = yield* EventBus
@@ -97,7 +105,8 @@ export class Pipeline extends Context.Service<Pipeline, PipelineShape>()("cdp/Pi
       const sink = yield* makeEventSink
       const archive = yield* makeArchiveWriter
       // Opened before the consumers, so the scoring workers close after the consumers have drained.
-      const stages = yield* eventStages(yield* Effect.try({ try: () => sentimentConfigFromEnv(), catch: (e) => e as SentimentConfigInvalid }))
+      const stages = yield* eventStages(
+        yield* Effect.try({ try: () => sentimentConfigFromEnv(), catch: (e) => e as SentimentConfigInvalid }), options.identity)
       const counters: PipelineCounters = { accepted: 0, rejected: 0, landed: 0, duplicates: 0, dropped: 0, dropReasons: {}, redirected: 0, archived: 0 }
       const landing: LandingStatus = { lastLandedAt: undefined, lastWarehouseError: undefined }
 
@@ -242,4 +251,7 @@ export class Pipeline extends Context.Service<Pipeline, PipelineShape>()("cdp/Pi
       }
     }),
   )
+
+  /** The pipeline with the default identity configuration. */
+  static readonly layer = Pipeline.make({ identity: defaultIdentityConfig() })
 }

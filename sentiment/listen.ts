@@ -209,7 +209,7 @@ SELECT e.message_id AS id, toUnixTimestamp64Milli(e.timestamp) AS ms, t.text AS 
   JSONExtractString(e.properties, 'author_description') AS description,
   ${HANDLE} AS handle,
   ${ENGAGEMENT} AS engagement
-FROM events AS e FINAL
+FROM events AS e
 LEFT JOIN (SELECT message_id, text FROM texts FINAL
   WHERE tenant = {tenant:String} AND timestamp >= {from:${TIME}} AND timestamp < {until:${TIME}}) AS t
   ON t.message_id = e.message_id
@@ -222,7 +222,7 @@ SELECT toString(toDate(e.timestamp)) AS day, count() AS mentions,
   sum(JSONExtractInt(e.properties, 'author_followers')) AS reach,
   sum(JSONExtractInt(e.properties, 'public_metrics', 'impression_count')) AS impressions,
   sum(${ENGAGEMENT}) AS engagement
-FROM events AS e FINAL
+FROM events AS e
 LEFT JOIN (SELECT message_id, label FROM sentiment FINAL
   WHERE tenant = {tenant:String} AND timestamp >= {from:${TIME}} AND timestamp < {until:${TIME}}) AS s
   ON s.message_id = e.message_id
@@ -242,7 +242,7 @@ GROUP BY aspect ORDER BY mentions DESC, aspect`
 const AUTHOR_ROWS = `
 SELECT ${HANDLE} AS handle, JSONExtractString(e.traits, 'name') AS name,
   JSONExtractInt(e.properties, 'author_followers') AS followers, ${ENGAGEMENT} AS engagement, e.timestamp AS ts
-FROM events AS e FINAL
+FROM events AS e
 WHERE ${MENTIONS_IN("since", "until")} AND ${NOT_SPAM}`
 
 const authorsSql = (order: string) => `

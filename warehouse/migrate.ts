@@ -26,6 +26,23 @@ export const loadMigrations = (dir: string = MIGRATIONS_DIR): ReadonlyArray<Migr
         .filter((s) => s !== ""),
     }))
 
+const RENAME = /^RENAME TABLE\s+(\w+)\s+TO\s+(\w+)$/i
+
+/**
+ * A RENAME cannot say IF EXISTS: when its source is gone and its target exists, an earlier run applied it and
+ * stopped before recording the migration, so it is skipped.
+ */
+const alreadyRenamed = (warehouse: WarehouseShape, statement: string) =>
+  Effect.gen(function* () {
+    const m = RENAME.exec(statement)
+    if (m === null) return false
+    const tables = yield* warehouse.query<{ name: string }>(
+      "SELECT name FROM system.tables WHERE database = currentDatabase() AND name IN {names:Array(String)}",
+      { params: { names: [m[1]!, m[2]!] } })
+    const names = new Set(tables.map((t) => t.name))
+    return !names.has(m[1]!) && names.has(m[2]!)
+  })
+
 export const applyMigrations = Effect.fn("applyMigrations")(function* (warehouse: WarehouseShape) {
   const migrations = loadMigrations()
   const [bootstrap] = migrations
@@ -35,7 +52,10 @@ export const applyMigrations = Effect.fn("applyMigrations")(function* (warehouse
   )
   const fresh = migrations.filter((m) => !applied.has(m.version))
   for (const migration of fresh) {
-    for (const statement of migration.statements) yield* warehouse.command(statement)
+    for (const statement of migration.statements) {
+      if (yield* alreadyRenamed(warehouse, statement)) continue
+      yield* warehouse.command(statement)
+    }
     yield* warehouse.insert("schema_migrations", [{ version: migration.version, name: migration.name }])
   }
   return fresh.map((m) => m.name)

@@ -148,7 +148,7 @@ export const makeEventSinkWith = (recentIds: number = RECENT_IDS) => Effect.gen(
       const ids = [...new Set(events.map((e) => e.messageId))]
       for (let i = 0; i < ids.length; i += LOOKUP_CHUNK) {
         const rows = yield* warehouse.query<{ tenant: string; message_id: string }>(
-          "SELECT DISTINCT tenant, message_id FROM events WHERE tenant IN {tenants:Array(String)} AND message_id IN {ids:Array(String)}",
+          "SELECT DISTINCT tenant, message_id FROM event_rows WHERE tenant IN {tenants:Array(String)} AND message_id IN {ids:Array(String)}",
           { params: { tenants, ids: ids.slice(i, i + LOOKUP_CHUNK) } },
         )
         for (const row of rows) stored.add(key(row.tenant, row.message_id))
@@ -163,7 +163,7 @@ export const makeEventSinkWith = (recentIds: number = RECENT_IDS) => Effect.gen(
     // text or score already written, while an event never exists without its text.
     return warehouse.insert("texts", texts.map(textRow)).pipe(
       Effect.andThen(warehouse.insert("sentiment", scored.map((e) => sentimentRow(e, scoredAt)))),
-      Effect.andThen(warehouse.insert("events", part.map(eventRow))),
+      Effect.andThen(warehouse.insert("event_rows", part.map(eventRow))),
     )
   }
 

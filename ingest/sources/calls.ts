@@ -2,7 +2,8 @@
 // "Call" event per row, with a configurable mapping from our fields to the export's column names.
 import { createReadStream } from "node:fs"
 import { type CsvError, type Info, parse } from "csv-parse"
-import { type CountryCode, isSupportedCountry, parsePhoneNumberFromString, type PhoneNumber } from "libphonenumber-js/max"
+import { type CountryCode, isSupportedCountry } from "libphonenumber-js/max"
+import { phoneToE164 } from "../../identity/index.ts"
 import type { Identifier, JsonObject, Rejection } from "../message.ts"
 import { parseIsoDateTime } from "../schemas.ts"
 import type { ImportContext, ImportedItem } from "./index.ts"
@@ -82,42 +83,9 @@ export const resolveCallsOptions = (options: Record<string, unknown> | CallsOpti
 
 const HAS_DIGIT = /\d/
 const WITHHELD = /\b(?:withheld|anonymous|restricted|unknown|private|unavailable|blocked|hidden|no caller id)\b/i
-const REPEATED_DIGIT = /^(\d)\1*$/
-const NON_DIGITS = /\D/g
 
 /** A phone worth linking on: it has digits and is not a switch's word for a hidden number. */
 export const isCallerPhone = (raw: string): boolean => HAS_DIGIT.test(raw) && !WITHHELD.test(raw)
-
-/**
- * E.164 of a number as a switch logged it: `+…` and `00…` are international; otherwise each country in turn, then the
- * digits as international (`447700900123`). The first valid reading wins; failing that, the first reading of a
- * possible length (fiction and newly issued ranges are not "valid"), unless it is one digit repeated (`0000000000`).
- */
-export const phoneToE164 = (raw: string, countries: ReadonlyArray<CountryCode>): string | undefined => {
-  const text = raw.trim()
-  const readings: Array<PhoneNumber> = []
-  const consider = (candidate: PhoneNumber | undefined): boolean => {
-    if (candidate === undefined) return false
-    if (candidate.isValid()) return true
-    readings.push(candidate)
-    return false
-  }
-  if (text.startsWith("+") || text.startsWith("00")) {
-    const international = parsePhoneNumberFromString(text.startsWith("+") ? text : `+${text.slice(2)}`)
-    if (consider(international)) return international!.number
-  } else {
-    for (const country of countries) {
-      const national = parsePhoneNumberFromString(text, { defaultCountry: country })
-      if (consider(national)) return national!.number
-    }
-    const bare = parsePhoneNumberFromString(`+${text.replace(NON_DIGITS, "")}`)
-    if (consider(bare)) return bare!.number
-  }
-  for (const reading of readings) {
-    if (reading.isPossible() && !REPEATED_DIGIT.test(reading.nationalNumber)) return reading.number
-  }
-  return undefined
-}
 
 /** One parsed CSV record as csv-parse hands it over with `info` and `raw`. */
 interface CsvRecord {
@@ -225,8 +193,9 @@ const callRows = (ctx: ImportContext, maker: ItemMaker, where: string, out: Arra
     const phone = values.phone?.trim() ?? ""
     let identifiers: ReadonlyArray<Identifier> = NO_IDENTIFIERS
     if (isCallerPhone(phone)) {
-      identifiers = [{ kind: "phone", value: phone }]
+      // The switch's countries read the number here; identity gets it in E.164 when they could.
       const e164 = phoneToE164(phone, (resolved as ResolvedOptions).countries)
+      identifiers = [{ kind: "phone", value: e164 ?? phone }]
       if (e164 !== undefined) properties["phone_e164"] = e164
     } else if (phone !== "") {
       properties["phone_withheld"] = phone

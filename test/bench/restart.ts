@@ -26,7 +26,7 @@ if (!existsSync(join(dir, "filled"))) {
           identifiers: [], text: "", profileId: `anon-${i % 50000}`,
         } as never))
       }
-      yield* w.insert("events", batch)
+      yield* w.insert("event_rows", batch)
     }
   })).pipe(Effect.provide(Warehouse.embedded(join(dir, "clickhouse"))), Effect.provide(Logger.layer([]))))
   writeFileSync(join(dir, "filled"), String(rows))

@@ -1,11 +1,15 @@
 // Issue 4's acceptance: the whole dev data set lands through the connectors, each item once, and every invalid
-// line is a dead letter with its reason.
-import { readFileSync } from "node:fs"
+// line is a dead letter with its reason. Issue 12's: identity resolution scored with the data set's own scorer.
+import { spawnSync } from "node:child_process"
+import { readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { runCdp } from "../support/cli.ts"
 import { freshDir, removeDir } from "../support/pipeline.ts"
-import { SIGNALS_DEV } from "../support/shared.ts"
+import { SHARED_DIR, SIGNALS_DEV } from "../support/shared.ts"
+
+/** The tenant's phone regions: the dev set's people write US and UK numbers without a country code. */
+const ENV = { CDP_PHONE_REGIONS: "US,GB" }
 
 const SOURCES: ReadonlyArray<[string, string]> = [
   ["segment", "web.ndjson"], ["segment", "invalid.ndjson"], ["sendgrid", "email-events.json"], ["email", "email-inbound"],
@@ -17,7 +21,7 @@ const outputs: Array<string> = []
 beforeAll(() => {
   dir = freshDir()
   for (const [source, file] of SOURCES) {
-    const r = runCdp(["ingest", "--source", source, join(SIGNALS_DEV, file), "--data-dir", join(dir, "data")])
+    const r = runCdp(["ingest", "--source", source, join(SIGNALS_DEV, file), "--data-dir", join(dir, "data")], { env: ENV })
     expect(r.stderr, `${source} ${file}`).toBe("")
     outputs.push(r.stdout)
   }
@@ -57,5 +61,20 @@ describe("the whole dev data set through the connectors", () => {
     expect(Number(texts!.texts)).toBeGreaterThan(1000)
     expect(texts!.scored).toBe(texts!.texts)
     expect(texts!.unscored_without_reason).toBe("0")
+  })
+
+  it("resolves one profile per person: scored by the data set's scorer, precision >= 0.996, recall >= 0.91, at most 2 people a profile", () => {
+    const mapping = join(dir, "mapping.ndjson")
+    const r = runCdp(["query", "SELECT message_id AS item_id, profile_id FROM events", "--format", "json", "--data-dir", join(dir, "data")])
+    expect(r.stderr).toBe("")
+    writeFileSync(mapping, r.stdout)
+    const scored = spawnSync(process.execPath, [join(SHARED_DIR, "data/signals/score.mjs"), "--truth", join(SIGNALS_DEV, "truth"), "--json", mapping], { encoding: "utf8" })
+    expect(scored.status, scored.stderr).toBe(0)
+    const score = JSON.parse(scored.stdout) as Record<string, unknown>
+    console.log(`identity on the dev set: ${JSON.stringify(score)}`)
+    expect(score).toMatchObject({ missing: 0 })
+    expect(Number(score["precision"])).toBeGreaterThanOrEqual(0.996)
+    expect(Number(score["recall"])).toBeGreaterThanOrEqual(0.91)
+    expect(Number(score["max_persons_per_profile"])).toBeLessThanOrEqual(2)
   })
 })

@@ -8,7 +8,7 @@ export const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url))
 /** `env` is added to this process's environment (a variable set to undefined is removed). */
 export const runCdp = (args: ReadonlyArray<string>, options: { cwd?: string; input?: string; env?: Record<string, string | undefined> } = {}) => {
   const result = spawnSync(process.execPath, [CDP_BIN, ...args], {
-    cwd: options.cwd ?? REPO_ROOT, encoding: "utf8", input: options.input, timeout: 120_000,
+    cwd: options.cwd ?? REPO_ROOT, encoding: "utf8", input: options.input, timeout: 120_000, maxBuffer: 256 * 1024 * 1024,
     ...(options.env === undefined ? {} : {
       env: Object.fromEntries(Object.entries({ ...process.env, ...options.env }).filter(([, v]) => v !== undefined)),
     }),

@@ -18,7 +18,7 @@ describe("migrations", () => {
       expect(applied.map((m) => m.name)).toEqual(loadMigrations().map((m) => m.name))
       const tables = yield* query<{ name: string }>("SELECT name FROM system.tables WHERE database = currentDatabase() ORDER BY name")
       expect(tables.map((t) => t.name)).toEqual([
-        "alerts", "dead_letter_outcomes", "dead_letters", "event_profiles", "events", "identity_links", "identity_nodes",
+        "alerts", "dead_letter_outcomes", "dead_letters", "event_profiles", "event_rows", "events", "identity_links", "identity_nodes",
         "identity_observations", "profile_merges", "schema_migrations", "sentiment", "texts",
       ])
     })).then(() =>

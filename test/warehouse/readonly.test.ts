@@ -22,7 +22,7 @@ const withWarehouse = <A, E>(program: Effect.Effect<A, E, Warehouse>, analyst?: 
 
 const seed = Effect.gen(function* () {
   const warehouse = yield* Warehouse
-  yield* warehouse.insert("events", [
+  yield* warehouse.insert("event_rows", [
     { tenant: "acme", message_id: "a1", type: "identify", user_id: "ann@acme.example", timestamp: "2024-01-01 00:00:00", received_at: "2024-01-01 00:00:00" },
     { tenant: "globex", message_id: "g1", type: "identify", user_id: "gus@globex.example", timestamp: "2024-01-01 00:00:00", received_at: "2024-01-01 00:00:00" },
   ])
@@ -65,6 +65,7 @@ describe("the analyst context (engine-enforced)", () => {
       for (const sql of [
         "TRUNCATE TABLE events", "DETACH TABLE events", "CREATE TABLE forged (a Int8) ENGINE = Memory",
         "INSERT INTO events (tenant, message_id) VALUES ('globex', 'forged')",
+        "TRUNCATE TABLE event_rows", "INSERT INTO event_rows (tenant, message_id) VALUES ('globex', 'forged')",
         `INSERT INTO FUNCTION file('${join(dir, "out.csv")}', 'CSV') SELECT 1`,
         "SELECT * FROM file('/etc/passwd', 'LineAsString')", "SELECT * FROM url('http://127.0.0.1:9/', 'LineAsString')",
         "SELECT 1 SETTINGS readonly = 0", "SELECT * FROM events SETTINGS additional_table_filters = {}",
@@ -72,7 +73,7 @@ describe("the analyst context (engine-enforced)", () => {
       expect(existsSync(join(dir, "out.csv"))).toBe(false)
       yield* Effect.promise(() => main.close())
       const warehouse = yield* Warehouse
-      yield* warehouse.insert("events", [{ tenant: "acme", message_id: "a2", timestamp: "2024-01-02 00:00:00", received_at: "2024-01-02 00:00:00" }])
+      yield* warehouse.insert("event_rows", [{ tenant: "acme", message_id: "a2", timestamp: "2024-01-02 00:00:00", received_at: "2024-01-02 00:00:00" }])
       expect(yield* warehouse.query("SELECT message_id FROM events ORDER BY message_id")).toEqual([
         { message_id: "a1" }, { message_id: "a2" }, { message_id: "g1" },
       ])
@@ -86,6 +87,8 @@ describe("the analyst context (engine-enforced)", () => {
         "/* /* */ SELECT */ DETACH TABLE events",
         "/* /* */ SELECT */ CREATE TABLE forged (a Int8) ENGINE = Memory",
         "/* /* */ SELECT */ INSERT INTO events (tenant, message_id) VALUES ('globex', 'forged')",
+        "/* /* */ SELECT */ TRUNCATE TABLE event_rows",
+        "/* /* */ SELECT */ INSERT INTO event_rows (tenant, message_id) VALUES ('globex', 'forged')",
         "SELECT $$'$$ AS x; TRUNCATE TABLE events; SELECT '' AS y",
         `/* /* */ SELECT */ INSERT INTO FUNCTION file('${join(dir, "out.csv")}', 'CSV') SELECT 1`,
         `SELECT 1 INTO OUTFILE '${join(dir, "out.txt")}'`,

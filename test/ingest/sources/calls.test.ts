@@ -1,7 +1,8 @@
 import { readFileSync } from "node:fs"
 import { join } from "node:path"
 import { describe, expect, it } from "vitest"
-import { DEFAULT_CALL_COLUMNS, parseCallsWebhook, phoneToE164, readCallsFile } from "../../../ingest/sources/calls.ts"
+import { phoneToE164 } from "../../../identity/index.ts"
+import { DEFAULT_CALL_COLUMNS, parseCallsWebhook, readCallsFile } from "../../../ingest/sources/calls.ts"
 import { FILE_SOURCES, WEBHOOK_SOURCES } from "../../../ingest/sources/index.ts"
 import { BINARY_JUNK, collect, context, DEV, sorted, split, tempFile, truthChannels, truthIds } from "./helpers.ts"
 
@@ -39,7 +40,7 @@ describe("calls connector on the dev set", () => {
     expect(events.some((e) => e.text.includes("\r"))).toBe(false)
   })
 
-  it("a withheld number gives no phone identifier; a logged one is kept raw with its E.164 beside it", async () => {
+  it("a withheld number gives no phone identifier; a logged one is given to identity in E.164, as the switch's countries read it", async () => {
     const { events } = await collect(readCallsFile(DEV_FILE, context()))
     const byId = new Map(events.map((e) => [e.messageId, e]))
     for (const [id, word] of [["CA8e58abd42efb094d16b62a580cd28772", "Unknown"], ["CAcda7b2ded9ecdd23206b237b44a138a2", "anonymous"],
@@ -49,7 +50,7 @@ describe("calls connector on the dev set", () => {
       expect(byId.get(id)!.properties["phone_withheld"]).toBe(word)
     }
     const uk = byId.get("CAd79b59146a475a9ad1bad5f277821b7c")!
-    expect(uk.identifiers).toEqual([{ kind: "phone", value: "0044 161 4960767" }])
+    expect(uk.identifiers).toEqual([{ kind: "phone", value: "+441614960767" }])
     expect(uk.properties).toEqual({ duration_s: 120, direction: "outbound", agent: "Taylor Brooks", queue: "General", outcome: "resolved", phone_e164: "+441614960767" })
     expect(uk.timestamp).toBe("2024-09-06T01:52:35.000Z")
     expect(byId.get("CA91bc7eed7a08cb37512f97abe432f2f2")!.properties["phone_e164"]).toBe("+447700900911")
@@ -95,7 +96,7 @@ describe("calls: columns and options", () => {
     const { events, deadLetters } = split(parseCallsWebhook(body, context({ options })))
     expect(deadLetters).toEqual([])
     expect(events.map((e) => [e.messageId, e.text, e.identifiers[0]?.value, e.properties, e.extra])).toEqual([
-      ["CA1", 'Hi, "there"', "+44 7700 900123", { phone_e164: "+447700900123" }, { Region: "EU" }],
+      ["CA1", 'Hi, "there"', "+447700900123", { phone_e164: "+447700900123" }, { Region: "EU" }],
     ])
   })
 
