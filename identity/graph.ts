@@ -197,6 +197,8 @@ export const resolveGraph = (
   rules: GraphRules = DEFAULT_GRAPH_RULES,
   /** Values already found shared among other observations (sharing only grows as sightings are added). */
   knownShared: ReadonlyMap<NodeKey, string> = new Map(),
+  /** Pairs of identifiers an operator said are different people: no chain of links may join them. */
+  separate: ReadonlyArray<readonly [NodeKey, NodeKey]> = [],
 ): Resolution => {
   const anchorOf = anchorChooser(rules)
   const present = observations.filter((o) => o.sightings.length > 0)
@@ -230,7 +232,7 @@ export const resolveGraph = (
     }
   }
   links.sort(compareLinks)
-  const clusters = joinUnderLimits(bestTrust, links, rules, refused)
+  const clusters = joinUnderLimits(bestTrust, links, rules, refused, separate)
   const profileOf = new Map<NodeKey, string>()
   for (const anchor of anchors.values()) if (anchor.startsWith("message:")) profileOf.set(anchor, profileIdFor(tenant, anchor))
   for (const members of clusters) {
@@ -264,6 +266,7 @@ const joinUnderLimits = (
   ranked: ReadonlyArray<Link>,
   rules: GraphRules,
   refused: Array<RefusedLink>,
+  separate: ReadonlyArray<readonly [NodeKey, NodeKey]>,
 ): Array<ReadonlyArray<NodeKey>> => {
   const personKinds = new Set(rules.personKinds)
   const parent = new Map<NodeKey, NodeKey>()
@@ -292,9 +295,16 @@ const joinUnderLimits = (
     const [big, small] = clusters.get(ra)!.nodes.length >= clusters.get(rb)!.nodes.length ? [ra, rb] : [rb, ra]
     const into = clusters.get(big)!
     const from = clusters.get(small)!
-    const reason = link.trust === "unverified" && into.known && from.known
-      ? "an unverified value may not join two known people"
-      : overLimit(into, from, rules)
+    const kept = separate.find(([x, y]) => {
+      const rx = parent.has(x) ? find(x) : undefined
+      const ry = parent.has(y) ? find(y) : undefined
+      return rx !== undefined && ry !== undefined && (rx === ra && ry === rb || rx === rb && ry === ra)
+    })
+    const reason = kept !== undefined
+      ? `an operator separated ${kept[0]} and ${kept[1]}`
+      : link.trust === "unverified" && into.known && from.known
+        ? "an unverified value may not join two known people"
+        : overLimit(into, from, rules)
     if (reason !== undefined) {
       refused.push({ ...link, reason })
       continue

@@ -2,9 +2,9 @@
 // rule or configuration change), deterministically; every message whose profile differs from what `events` shows is
 // moved, and what moved is reported.
 import { Effect } from "effect"
-import { loadObservations, type MergeRow, storeIdentity } from "../warehouse/identity.ts"
+import { type MergeRow, storeIdentity } from "../warehouse/identity.ts"
 import { Warehouse } from "../warehouse/warehouse.ts"
-import type { Observation } from "./graph.ts"
+import { loadGraphInput } from "./operations.ts"
 import { IdentityResolver } from "./resolver.ts"
 import { type IdentityConfig, linkRows, nodeRows } from "./stage.ts"
 
@@ -20,18 +20,11 @@ export interface RebuildSummary {
 export const rebuildIdentity = Effect.fn("rebuildIdentity")(function* (config: IdentityConfig, onlyTenant?: string) {
   const warehouse = yield* Warehouse
   const started = performance.now()
-  const stored = yield* loadObservations()
-  const byTenant = new Map<string, Array<Observation>>()
-  for (const o of stored) {
-    if (onlyTenant !== undefined && o.tenant !== onlyTenant) continue
-    const list = byTenant.get(o.tenant)
-    if (list === undefined) byTenant.set(o.tenant, [o as Observation])
-    else list.push(o as Observation)
-  }
+  const input = yield* loadGraphInput(onlyTenant, config.extract.blocked)
   const summaries: Array<RebuildSummary> = []
-  for (const [tenant, observations] of byTenant) {
+  for (const [tenant, observations] of input.observations) {
     const t0 = performance.now()
-    const graph = new IdentityResolver(config.rules).graph(tenant)
+    const graph = new IdentityResolver(config.rules, input.decisions).graph(tenant)
     const result = graph.resolve(observations)
     const current = yield* warehouse.query<{ message_id: string; profile_id: string }>(
       "SELECT message_id, profile_id FROM events WHERE tenant = {tenant:String}", { params: { tenant } })

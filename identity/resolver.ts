@@ -4,7 +4,7 @@
 // reports each message's profile and every earlier message whose profile moved (a merge or a split).
 import {
   anchorChooser, atLeastAsTrusted, baseOf, DEFAULT_GRAPH_RULES, type GraphRules, type Link, nodeKey, type NodeKey,
-  type Observation, type RefusedLink, type Resolution, resolveGraph, type Sighting, type Trust,
+  type Observation, profileIdFor, type RefusedLink, type Resolution, resolveGraph, type Sighting, type Trust,
 } from "./graph.ts"
 
 export interface ProfileChange {
@@ -13,6 +13,14 @@ export interface ProfileChange {
   /** The profile the message had before, or undefined for a new message. */
   readonly previous: string | undefined
 }
+
+/** What operators decided for a tenant (identity_operations): identifiers removed from linking, pairs kept apart. */
+export interface OperatorDecisions {
+  readonly removed: ReadonlyMap<NodeKey, string>
+  readonly separate: ReadonlyArray<readonly [NodeKey, NodeKey]>
+}
+
+export const NO_DECISIONS: OperatorDecisions = { removed: new Map(), separate: [] }
 
 export interface ProfileMerge {
   readonly fromProfile: string
@@ -66,10 +74,15 @@ export class TenantGraph {
   private readonly tenant: string
   private readonly rules: GraphRules
 
-  constructor(tenant: string, rules: GraphRules = DEFAULT_GRAPH_RULES) {
+  private readonly separate: ReadonlyArray<readonly [NodeKey, NodeKey]>
+
+  constructor(tenant: string, rules: GraphRules = DEFAULT_GRAPH_RULES, decisions: OperatorDecisions = NO_DECISIONS) {
     this.tenant = tenant
     this.rules = rules
     this.anchorOf = anchorChooser(rules)
+    // An identifier an operator removed links nobody, exactly like a value shared by several people.
+    for (const [key, reason] of decisions.removed) this.shared.set(key, reason)
+    this.separate = decisions.separate
   }
 
   get messageCount(): number {
@@ -110,13 +123,14 @@ export class TenantGraph {
     for (const o of fresh) byId.set(o.messageId, o)
     observations.push(...byId.values())
     if (observations.length === 0) return { profiles, moved: [], merges: [], nodes: new Map(), shared: new Map(), links: [], refused: [] }
-    const r = resolveGraph(this.tenant, observations, this.rules, this.shared)
+    const r = resolveGraph(this.tenant, observations, this.rules, this.shared, this.separate)
     for (const [key, reason] of r.shared) this.shared.set(key, reason)
     const given: Array<string> = []
     const moved: Array<ProfileChange> = []
     for (const o of observations) {
       const anchor = r.anchorOf.get(o.messageId)
-      const profile = anchor === undefined ? "" : r.profileOf.get(anchor)!
+      // A message that states nothing linkable (every identifier refused or blocked) is a profile of its own.
+      const profile = anchor === undefined ? profileIdFor(this.tenant, `message:${o.messageId}`) : r.profileOf.get(anchor)!
       const previous = this.profileOfMessage.get(o.messageId)
       this.profileOfMessage.set(o.messageId, profile)
       if (previous === undefined) given.push(profile)
@@ -258,14 +272,16 @@ export class IdentityResolver {
   private readonly graphs = new Map<string, TenantGraph>()
 
   private readonly rules: GraphRules
+  private readonly decisions: ReadonlyMap<string, OperatorDecisions>
 
-  constructor(rules: GraphRules = DEFAULT_GRAPH_RULES) {
+  constructor(rules: GraphRules = DEFAULT_GRAPH_RULES, decisions: ReadonlyMap<string, OperatorDecisions> = new Map()) {
     this.rules = rules
+    this.decisions = decisions
   }
 
   graph(tenant: string): TenantGraph {
     let g = this.graphs.get(tenant)
-    if (g === undefined) this.graphs.set(tenant, g = new TenantGraph(tenant, this.rules))
+    if (g === undefined) this.graphs.set(tenant, g = new TenantGraph(tenant, this.rules, this.decisions.get(tenant)))
     return g
   }
 }

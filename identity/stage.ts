@@ -1,11 +1,11 @@
 // The identity stage of the pipeline: each message's sightings join the tenant's graph, the message gets its
 // person's profile, and every earlier message whose profile moved (a merge, a split) is recorded, so `events`
 // shows current profiles. The graph's state is rebuilt from identity_observations when the stage starts.
-import { Effect } from "effect"
+import { Effect, Semaphore } from "effect"
 import type { CanonicalEvent } from "../ingest/message.ts"
 import { deadLetter, ok, type Stage } from "../ingest/stage.ts"
 import {
-  type LinkRow, loadObservations, type MergeRow, type MovedRow, type NodeRow, type ObservationRow, storeIdentity,
+  type LinkRow, type MergeRow, type MovedRow, type NodeRow, type ObservationRow, storeIdentity,
 } from "../warehouse/identity.ts"
 import { Warehouse, type WarehouseRejectedRows, type WarehouseUnavailable, type WarehouseQueryError } from "../warehouse/warehouse.ts"
 import { DEFAULT_SOURCE_TRUST, DEFAULT_TRAIT_IDENTIFIERS, type ExtractConfig, extractSightings } from "./extract.ts"
@@ -14,6 +14,7 @@ import {
 } from "./graph.ts"
 import { compileBlockRules } from "./guardrails.ts"
 import { DEFAULT_NORMALISE_OPTIONS } from "./normalise.ts"
+import { loadGraphInput } from "./operations.ts"
 import { IdentityResolver, type ResolveResult } from "./resolver.ts"
 
 export interface IdentityConfig {
@@ -62,22 +63,31 @@ export const nodeRows = (tenant: string, r: ResolveResult): Array<[string, NodeR
     return [`${tenant}\u0000${key}`, { tenant, kind, value, slice, profileId, shared: r.shared.get(baseOf(key)) ?? "" }]
   })
 
+/** A resolver with every tenant's graph built from what is stored (observations and operators' decisions). */
+const loadResolver = (config: IdentityConfig) =>
+  Effect.gen(function* () {
+    const input = yield* loadGraphInput(undefined, config.extract.blocked)
+    const resolver = new IdentityResolver(config.rules, input.decisions)
+    for (const [tenant, observations] of input.observations) resolver.graph(tenant).resolve(observations)
+    return resolver
+  })
+
+export interface IdentityStage {
+  readonly stage: Stage<CanonicalEvent, WarehouseUnavailable | WarehouseRejectedRows | WarehouseQueryError>
+  /** Builds the graph again from what is stored (after an operator's decision or a rebuild); batches wait for it. */
+  readonly reload: Effect.Effect<void, WarehouseUnavailable | WarehouseQueryError>
+}
+
 /** Makes the stage, with the graph rebuilt from what is stored. */
 export const makeIdentityStage = (config: IdentityConfig) =>
   Effect.gen(function* () {
     const warehouse = yield* Warehouse
-    const resolver = new IdentityResolver(config.rules)
-    const stored = yield* loadObservations()
-    const byTenant = new Map<string, Array<Observation>>()
-    for (const o of stored) {
-      const list = byTenant.get(o.tenant)
-      if (list === undefined) byTenant.set(o.tenant, [o as Observation])
-      else list.push(o as Observation)
-    }
-    for (const [tenant, observations] of byTenant) resolver.graph(tenant).resolve(observations)
+    let resolver = yield* loadResolver(config)
+    // One batch or one reload at a time: a reload must not miss a batch's observations, nor a batch use a stale graph.
+    const lock = yield* Semaphore.make(1)
     const pending: Pending = { observations: [], links: [], moved: new Map(), merges: [], nodes: new Map() }
 
-    const stage: Stage<CanonicalEvent, WarehouseUnavailable | WarehouseRejectedRows | WarehouseQueryError> = (batch) =>
+    const stage: IdentityStage["stage"] = (batch) =>
       Effect.gen(function* () {
         const profiles = new Map<string, string>()
         const groups = new Map<string, Array<Observation>>()
@@ -124,6 +134,9 @@ export const makeIdentityStage = (config: IdentityConfig) =>
         return batch.map((event) => inTime.has(event)
           ? ok({ ...event, profileId: profiles.get(`${event.tenant}\u0000${event.messageId}`) ?? event.profileId })
           : deadLetter({ rule: "bad_timestamp", field: "/timestamp", message: "identity resolution needs the message's time, and it is not a date-time" }))
-      })
-    return stage
+      }).pipe(lock.withPermits(1))
+    const reload: IdentityStage["reload"] = Effect.gen(function* () {
+      resolver = yield* loadResolver(config)
+    }).pipe(Effect.provideService(Warehouse, warehouse), lock.withPermits(1))
+    return { stage, reload } satisfies IdentityStage
   })

@@ -53,7 +53,10 @@ export const eventStages = (sentiment: SentimentConfig, identity: IdentityConfig
   Effect.gen(function* () {
     const resolve = yield* makeIdentityStage(identity)
     const scoring = yield* sentimentStage(sentiment)
-    return [resolve, scoring] as ReadonlyArray<Stage<CanonicalEvent, WarehouseUnavailable | WarehouseRejectedRows | WarehouseQueryError>>
+    return {
+      stages: [resolve.stage, scoring] as ReadonlyArray<Stage<CanonicalEvent, WarehouseUnavailable | WarehouseRejectedRows | WarehouseQueryError>>,
+      reloadIdentity: resolve.reload,
+    }
   })
 
 export interface PipelineOptions {
@@ -87,6 +90,8 @@ const archiveRecord = (e: CanonicalEvent): ArchiveRecord | undefined =>
 export interface PipelineShape {
   readonly counters: Readonly<PipelineCounters>
   readonly landing: Readonly<LandingStatus>
+  /** Builds the identity graph again from the warehouse (after an operator's decision or a rebuild). */
+  readonly reloadIdentity: Effect.Effect<void, WarehouseUnavailable | WarehouseQueryError>
   /** Completes once everything submitted (events, dead letters, raw text for the archive) is durably accepted by the bus. */
   readonly submit: (
     events: ReadonlyArray<CanonicalEvent>,
@@ -105,7 +110,7 @@ export class Pipeline extends Context.Service<Pipeline, PipelineShape>()("cdp/Pi
       const sink = yield* makeEventSink
       const archive = yield* makeArchiveWriter
       // Opened before the consumers, so the scoring workers close after the consumers have drained.
-      const stages = yield* eventStages(
+      const { stages, reloadIdentity } = yield* eventStages(
         yield* Effect.try({ try: () => sentimentConfigFromEnv(), catch: (e) => e as SentimentConfigInvalid }), options.identity)
       const counters: PipelineCounters = { accepted: 0, rejected: 0, landed: 0, duplicates: 0, dropped: 0, dropReasons: {}, redirected: 0, archived: 0 }
       const landing: LandingStatus = { lastLandedAt: undefined, lastWarehouseError: undefined }
@@ -230,6 +235,7 @@ export class Pipeline extends Context.Service<Pipeline, PipelineShape>()("cdp/Pi
       return {
         counters,
         landing,
+        reloadIdentity,
         submit: (events, deadLetters, options) =>
           Effect.gen(function* () {
             const raw: Array<ArchiveRecord> = []

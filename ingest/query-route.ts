@@ -26,6 +26,13 @@ const sameSecret = (given: string, expected: string): boolean => {
   return a.length === b.length && timingSafeEqual(a, b)
 }
 
+/** Whether the request presents the data directory's admin token as a Bearer token (never, when there is none). */
+export const presentsAdminToken = (req: IncomingMessage, adminToken: string | undefined): boolean => {
+  const token = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? "")?.[1]
+  const expected = adminToken ?? ""
+  return token !== undefined && expected !== "" && sameSecret(token, expected)
+}
+
 const BODY_SHAPE = 'the body must be JSON {"sql": "...", "tenant": "..."} (or "allTenants": true instead of "tenant")'
 
 /** The statement and its scope from the body, or why they are not usable. */
@@ -64,9 +71,7 @@ export const queryRoute = (options: {
 }) => (req: IncomingMessage): Effect.Effect<QueryReply> =>
   Effect.gen(function* () {
     if (req.method !== "POST") return refuse(405, "method_not_allowed", "use POST /v1/query", undefined, { allow: "POST" })
-    const token = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? "")?.[1]
-    const expected = options.adminToken ?? ""
-    if (token === undefined || expected === "" || !sameSecret(token, expected)) {
+    if (!presentsAdminToken(req, options.adminToken)) {
       return refuse(401, "bad_admin_token", "POST /v1/query needs the data directory's admin token as a Bearer token")
     }
     options.authenticated?.(req)

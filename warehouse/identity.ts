@@ -106,3 +106,29 @@ export const loadObservations = Effect.fn("loadObservations")(function* () {
     sightings: r.sightings.map(({ kind, value, trust }) => ({ kind, value, trust })),
   }))
 })
+
+export interface OperationRow {
+  readonly tenant: string
+  readonly opId: string
+  readonly kind: "link" | "separate" | "remove" | "dismiss"
+  /** Node keys ("kind:value"); for dismiss, `a` is the suggestion id. */
+  readonly a: string
+  readonly b: string
+  readonly reason: string
+  readonly atMs: number
+}
+
+export const storeOperation = Effect.fn("storeOperation")(function* (op: OperationRow) {
+  const warehouse = yield* Warehouse
+  yield* warehouse.insert("identity_operations", [{
+    tenant: op.tenant, op_id: op.opId, kind: op.kind, a: op.a, b: op.b, reason: op.reason, at: chDateTime(iso(op.atMs)),
+  }])
+})
+
+/** Every operation, oldest first. */
+export const loadOperations = Effect.fn("loadOperations")(function* () {
+  const warehouse = yield* Warehouse
+  const rows = yield* warehouse.query<{ tenant: string; op_id: string; kind: OperationRow["kind"]; a: string; b: string; reason: string; ms: string }>(
+    "SELECT tenant, op_id, kind, a, b, reason, toUnixTimestamp64Milli(at) AS ms FROM identity_operations ORDER BY tenant, at, op_id")
+  return rows.map((r): OperationRow => ({ tenant: r.tenant, opId: r.op_id, kind: r.kind, a: r.a, b: r.b, reason: r.reason, atMs: Number(r.ms) }))
+})

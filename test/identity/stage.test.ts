@@ -25,7 +25,7 @@ const profiles = (outcomes: ReadonlyArray<{ _tag: string }>) =>
 describe("identity stage", () => {
   it("joins a browser, its login and a mail into one profile, records the move of earlier messages, and keeps it after a restart", async () => {
     const first = await withWarehouse(Effect.gen(function* () {
-      const stage = yield* makeIdentityStage(defaultIdentityConfig())
+      const { stage } = yield* makeIdentityStage(defaultIdentityConfig())
       const browsing = yield* stage([event("view", 1, { anonymousId: "a1" })])
       const mail = yield* stage([event("mail", 2, { source: "email", channel: "email", identifiers: [{ kind: "email", value: "Ann@X.example" }] })])
       const login = yield* stage([event("identify", 3, { type: "identify", anonymousId: "a1", userId: "u1", traits: { email: "ann@x.example " } })])
@@ -39,7 +39,7 @@ describe("identity stage", () => {
     expect(first.moved).toEqual([expect.objectContaining({ profile_id: first.login })])
     expect(first.merges).toEqual([{ kind: "merge", messages: "1" }])
     const afterRestart = await withWarehouse(Effect.gen(function* () {
-      const stage = yield* makeIdentityStage(defaultIdentityConfig())
+      const { stage } = yield* makeIdentityStage(defaultIdentityConfig())
       return profiles(yield* stage([event("later", 9, { anonymousId: "a1" })]))[0]
     }))
     expect(afterRestart).toBe(first.login)
@@ -47,7 +47,7 @@ describe("identity stage", () => {
 
   it("a placeholder typed as an e-mail is refused with its reason and links nobody", async () => {
     const result = await withWarehouse(Effect.gen(function* () {
-      const stage = yield* makeIdentityStage(defaultIdentityConfig())
+      const { stage } = yield* makeIdentityStage(defaultIdentityConfig())
       const out = profiles(yield* stage([
         event("c1", 1, { source: "chat", channel: "chat", anonymousId: "v1", identifiers: [{ kind: "email", value: "test@test.com" }] }),
         event("c2", 1, { source: "chat", channel: "chat", anonymousId: "v2", identifiers: [{ kind: "email", value: "test@test.com" }] }),

@@ -1,0 +1,66 @@
+// What operators decide about identity (link two identifiers, keep two apart, remove one from linking, dismiss a
+// suggestion), stored in identity_operations, and how those decisions enter the graph: a link is one more
+// observation (rule "operator"), the others are the resolver's decisions. Applying one rebuilds the tenant's graph.
+import { randomUUID } from "node:crypto"
+import { Effect } from "effect"
+import type { OperationRow } from "../warehouse/identity.ts"
+import { loadObservations, loadOperations, storeOperation } from "../warehouse/identity.ts"
+import type { NodeKey, Observation, Sighting } from "./graph.ts"
+import type { CompiledBlockRules } from "./guardrails.ts"
+import { kindOf } from "./graph.ts"
+import type { OperatorDecisions } from "./resolver.ts"
+
+export type Operation = Pick<OperationRow, "tenant" | "kind" | "a" | "b" | "reason">
+
+const sightingOf = (key: NodeKey): Sighting => ({ kind: kindOf(key), value: key.slice(key.indexOf(":") + 1), trust: "verified" })
+
+/** Per tenant, the decisions and the operator links (as observations) of the stored operations, oldest first. */
+export const operatorInput = (operations: ReadonlyArray<OperationRow>) => {
+  const decisions = new Map<string, { removed: Map<NodeKey, string>; separate: Array<readonly [NodeKey, NodeKey]> }>()
+  const links = new Map<string, Array<Observation>>()
+  for (const op of operations) {
+    let d = decisions.get(op.tenant)
+    if (d === undefined) decisions.set(op.tenant, d = { removed: new Map(), separate: [] })
+    switch (op.kind) {
+      case "remove":
+        d.removed.set(op.a, `removed from linking by an operator: ${op.reason}`)
+        break
+      case "separate":
+        d.separate.push([op.a, op.b])
+        break
+      case "link":
+        links.set(op.tenant, [...(links.get(op.tenant) ?? []), {
+          messageId: `operator:${op.opId}`, timeMs: op.atMs, sightings: [sightingOf(op.a), sightingOf(op.b)],
+        }])
+        break
+      case "dismiss":
+        break
+    }
+  }
+  return { decisions: decisions as ReadonlyMap<string, OperatorDecisions>, links }
+}
+
+/** Everything the graph is made of: stored observations and operators' decisions, per tenant. */
+export const loadGraphInput = Effect.fn("loadGraphInput")(function* (onlyTenant?: string, blocked?: CompiledBlockRules) {
+  const observations = new Map<string, Array<Observation>>()
+  for (const stored of yield* loadObservations()) {
+    if (onlyTenant !== undefined && stored.tenant !== onlyTenant) continue
+    // Block rules apply to what was stored before they were added: a value blocked later links nothing.
+    const o = blocked === undefined ? stored : { ...stored, sightings: stored.sightings.filter((s) => blocked.reasonFor(s.kind as never, s.value) === undefined) }
+    const list = observations.get(o.tenant)
+    if (list === undefined) observations.set(o.tenant, [o as Observation])
+    else list.push(o as Observation)
+  }
+  const operations = (yield* loadOperations()).filter((op) => onlyTenant === undefined || op.tenant === onlyTenant)
+  const { decisions, links } = operatorInput(operations)
+  for (const [tenant, extra] of links) observations.set(tenant, [...(observations.get(tenant) ?? []), ...extra])
+  return { observations, decisions, operations }
+})
+
+/** Records an operation (it takes effect at the next rebuild or reload of the graph). */
+export const recordOperation = Effect.fn("recordOperation")(function* (op: Operation) {
+  const row: OperationRow = { ...op, opId: randomUUID(), atMs: Date.now() }
+  yield* storeOperation(row)
+  return row
+})
+

@@ -1,0 +1,70 @@
+import { Effect } from "effect"
+import { afterEach, beforeEach, describe, expect, it } from "vitest"
+import { compileBlockRules, DEFAULT_BLOCK_RULES } from "../../identity/guardrails.ts"
+import { defaultIdentityConfig, rebuildIdentity } from "../../identity/index.ts"
+import { recordOperation } from "../../identity/operations.ts"
+import type { CanonicalEvent } from "../../ingest/message.ts"
+import { Pipeline } from "../../ingest/pipeline.ts"
+import { freshDir, query, removeDir, withPipeline } from "../support/pipeline.ts"
+
+let dir: string
+beforeEach(() => { dir = freshDir() })
+afterEach(() => removeDir(dir))
+
+const event = (messageId: string, day: number, fields: Partial<CanonicalEvent>): CanonicalEvent => ({
+  tenant: "acme", messageId, type: "track", event: "E", anonymousId: "", userId: "", groupId: "", previousId: "",
+  channel: "web", source: "segment", timestamp: new Date(Date.UTC(2024, 9, day)).toISOString(), originalTimestamp: null,
+  sentAt: null, receivedAt: "2024-10-01T00:00:00.000Z", properties: {}, traits: {}, context: {}, extra: {}, identifiers: [],
+  text: "", profileId: "", ...fields,
+})
+
+const groups = Effect.map(
+  query<{ ids: Array<string> }>("SELECT arraySort(groupArray(message_id)) AS ids FROM events WHERE tenant = 'acme' GROUP BY profile_id ORDER BY ids"),
+  (rows) => rows.map((r) => r.ids.join(",")))
+
+/** Ann browses, logs in, states her e-mail and phone; a call comes from that phone; a mail from that e-mail. */
+const annsMessages = [
+  event("web", 1, { anonymousId: "a1" }),
+  event("login", 2, { type: "identify", anonymousId: "a1", userId: "u1", traits: { email: "ann@x.example", phone: "+447700900001" } }),
+  event("call", 3, { source: "calls", channel: "call", identifiers: [{ kind: "phone", value: "+447700900001" }] }),
+  event("mail", 4, { source: "email", channel: "email", identifiers: [{ kind: "email", value: "ann@x.example" }] }),
+  event("bob", 5, { userId: "u2" }),
+]
+
+describe("operators' decisions", () => {
+  it("removing an identifier splits off what only it joined; its messages leave the profile, and the split is recorded", () =>
+    withPipeline(dir, Effect.gen(function* () {
+      yield* (yield* Pipeline).submit(annsMessages, [])
+      expect(yield* groups).toEqual(["bob", "call,login,mail,web"])
+      yield* recordOperation({ tenant: "acme", kind: "remove", a: "phone:+447700900001", b: "", reason: "a shop's number, typed by mistake" })
+      const summary = yield* rebuildIdentity(defaultIdentityConfig(), "acme")
+      expect(summary.tenants[0]).toMatchObject({ tenant: "acme", moved: 1 })
+      expect(yield* groups).toEqual(["bob", "call", "login,mail,web"])
+      expect(yield* query("SELECT kind FROM profile_merges WHERE reason LIKE '%rebuild%'")).toEqual([{ kind: "split" }])
+    })))
+
+  it("separating two identifiers reverts the merge that joined them; linking two joins them, with the operator as the rule", () =>
+    withPipeline(dir, Effect.gen(function* () {
+      const pipeline = yield* Pipeline
+      yield* pipeline.submit(annsMessages, [])
+      yield* recordOperation({ tenant: "acme", kind: "separate", a: "user_id:u1", b: "email:ann@x.example", reason: "two people" })
+      yield* rebuildIdentity(defaultIdentityConfig(), "acme")
+      expect(yield* groups).toEqual(["bob", "call,login,web", "mail"])
+      yield* recordOperation({ tenant: "acme", kind: "link", a: "user_id:u2", b: "email:ann@x.example", reason: "suggestion accepted" })
+      yield* rebuildIdentity(defaultIdentityConfig(), "acme")
+      expect(yield* groups).toEqual(["bob,mail", "call,login,web"])
+      // The running pipeline's graph is reloaded, so a new message follows the decisions too.
+      yield* pipeline.reloadIdentity
+      yield* pipeline.submit([event("mail2", 9, { source: "email", channel: "email", identifiers: [{ kind: "email", value: "ann@x.example" }] })], [])
+      expect(yield* groups).toEqual(["bob,mail,mail2", "call,login,web"])
+    })))
+
+  it("a value blocked after it joined people splits what it had joined at the next rebuild", () =>
+    withPipeline(dir, Effect.gen(function* () {
+      yield* (yield* Pipeline).submit(annsMessages, [])
+      const config = defaultIdentityConfig()
+      const blocked = { ...config, extract: { ...config.extract, blocked: compileBlockRules({ ...DEFAULT_BLOCK_RULES, values: { ...DEFAULT_BLOCK_RULES.values, phone: ["+447700900001"] } }) } }
+      yield* rebuildIdentity(blocked, "acme")
+      expect(yield* groups).toEqual(["bob", "call", "login,mail,web"])
+    })))
+})
