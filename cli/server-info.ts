@@ -5,6 +5,7 @@ import { randomBytes } from "node:crypto"
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { Data, Effect } from "effect"
+import type { ProfileView } from "../identity/index.ts"
 import type { QueryScope } from "../warehouse/warehouse.ts"
 
 const SERVE_FILE = "serve.json"
@@ -50,6 +51,21 @@ export const queryThroughServer = (server: { readonly url: string; readonly toke
       const body = (await res.json()) as { success: boolean; rows?: Array<Record<string, unknown>>; error?: string }
       if (!res.ok || body.rows === undefined) throw new Error(body.error ?? `HTTP ${res.status}`)
       return body.rows
+    },
+    catch: (e) => new ServerQueryFailed({ message: (e as Error).message }),
+  })
+
+/** A profile through a running server's GET /v1/profiles/{identifier}; its refusal (400, 404) is the message. */
+export const profileThroughServer = (server: { readonly url: string; readonly token: string }, identifier: string, tenant: string, events: number) =>
+  Effect.tryPromise({
+    try: async () => {
+      const query = new URLSearchParams({ tenant, events: String(events) })
+      const res = await fetch(`${server.url}/v1/profiles/${encodeURIComponent(identifier)}?${query}`, {
+        headers: { authorization: `Bearer ${server.token}` },
+      })
+      const body = (await res.json()) as ProfileView & { error?: string }
+      if (!res.ok) throw new Error(body.error ?? `HTTP ${res.status}`)
+      return body as ProfileView
     },
     catch: (e) => new ServerQueryFailed({ message: (e as Error).message }),
   })

@@ -10,6 +10,7 @@ import { guardConnections } from "./connections.ts"
 import { type HealthOptions, makeHealth } from "./health.ts"
 import { corsHeaders, isBrowserRoute, originRefusal, preflightHeaders } from "./cors.ts"
 import { Pipeline } from "./pipeline.ts"
+import { PROFILES_PATH, profileRoute } from "./profile-route.ts"
 import { queryRoute } from "./query-route.ts"
 import { bodyLimit, isBatchRoute, processSegmentRequest, SEGMENT_ROUTES, type SegmentRoute } from "./segment-api.ts"
 import { type ImportedItem, splitItems, WEBHOOK_SOURCES } from "./sources/index.ts"
@@ -222,6 +223,7 @@ const makeCollector = (options: CollectorOptions) =>
       if (path === "/v1/query") {
         return adminQuery(req)
       }
+      if (path.startsWith(PROFILES_PATH)) return profileRoute(req, { adminToken: options.adminToken, warehouse, authenticated })
       const hook = /^\/v1\/webhooks\/([a-z]+)$/.exec(path)
       const m = /^\/v1\/([a-z]+)$/.exec(path)
       const known = hook !== null ? WEBHOOK_SOURCES.has(hook[1]!) : m !== null && SEGMENT_ROUTES.has(m[1]!)
@@ -245,7 +247,8 @@ const makeCollector = (options: CollectorOptions) =>
       run(route(req).pipe(
         Effect.tap((reply) =>
           Effect.logInfo("request").pipe(Effect.annotateLogs({
-            method: req.method, path: req.url?.split("?", 1)[0], status: reply.status,
+            // A profile's path holds an identifier: personal data never goes to logs.
+            method: req.method, path: req.url?.startsWith(PROFILES_PATH) ? `${PROFILES_PATH}{identifier}` : req.url?.split("?", 1)[0], status: reply.status,
             ms: Math.round(performance.now() - started),
             accepted: (reply.body as { accepted?: number }).accepted,
           }))),

@@ -78,3 +78,21 @@ describe("the whole dev data set through the connectors", () => {
     expect(Number(score["max_persons_per_profile"])).toBeLessThanOrEqual(2)
   })
 })
+
+describe("identity resolution does not depend on the order of ingestion", () => {
+  it("ingesting the sources in reverse order gives the same clustering", () => {
+    const reverse = join(dir, "reverse")
+    for (const [source, file] of [...SOURCES].reverse()) {
+      const r = runCdp(["ingest", "--source", source, join(SIGNALS_DEV, file), "--data-dir", reverse], { env: ENV })
+      expect(r.stderr, `${source} ${file}`).toBe("")
+    }
+    const clustering = (dataDir: string) => {
+      const r = runCdp(["query", "SELECT arraySort(groupArray(message_id)) AS ids FROM events GROUP BY profile_id", "--data-dir", dataDir])
+      expect(r.stderr).toBe("")
+      return r.stdout.trim().split("\n").map((l) => (JSON.parse(l) as { ids: Array<string> }).ids.join(",")).sort()
+    }
+    const forward = clustering(join(dir, "data"))
+    expect(forward.length).toBeGreaterThan(1000)
+    expect(clustering(reverse)).toEqual(forward)
+  }, 240_000)
+})
