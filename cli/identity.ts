@@ -5,10 +5,10 @@ import {
   BadIdentifier, type Explanation, explainIdentifiers, findSuggestions, type IdentifierRef, type IdentityConfig, parseIdentifier,
   type ProfileSummary, type ProfileView, rebuildIdentity, type RebuildSummary, showProfile, type Suggestion,
 } from "../identity/index.ts"
-import { Warehouse } from "../warehouse/warehouse.ts"
+import { type DataDirLocked, Warehouse } from "../warehouse/warehouse.ts"
 import { formatRows, type OutputFormat } from "./format.ts"
 import { type BackendConfig, warehouseLayer } from "./layers.ts"
-import { profileThroughServer, runningServer } from "./server-info.ts"
+import { profileThroughServer, runningServer, type ServerQueryFailed } from "./server-info.ts"
 
 const print = (text: string) => process.stdout.write(`${text}\n`)
 
@@ -61,7 +61,7 @@ export const profileShow = (options: {
     const view = yield* showProfile(options.tenant, ref, options.events).pipe(
       Effect.scoped,
       Effect.provide(warehouseLayer(options.backend)),
-      Effect.catchTag("DataDirLocked", (locked) => {
+      Effect.catchTag("DataDirLocked", (locked): Effect.Effect<ProfileView, DataDirLocked | ServerQueryFailed> => {
         const server = runningServer(options.backend.dataDir)
         return server === undefined ? Effect.fail(locked) : profileThroughServer(server, refText(ref), options.tenant, options.events)
       }),

@@ -2,16 +2,18 @@
 import { writeFileSync } from "node:fs"
 import { Command, InvalidArgumentError, Option } from "commander"
 import { Data, Effect, Layer, Redacted } from "effect"
+import { defaultIdentityConfig, IDENTIFIER_KINDS } from "../identity/index.ts"
 import { Collector } from "../ingest/collector.ts"
 import { FileUnreadable, importFile } from "../ingest/import.ts"
 import { FILE_SOURCES } from "../ingest/sources/index.ts"
 import { DEFAULT_TENANT, dataDirWriteKey, parseAllowedOriginSpecs, parseWriteKeySpecs, withAllowedOrigins, writeKeys } from "../ingest/writekeys.ts"
 import { type DataDirLocked, type QueryScope, Warehouse } from "../warehouse/warehouse.ts"
-import { DEFAULT_HOST, DEFAULT_PORT, parseJsonObject, readSetting, SETTINGS, xEnvironment } from "./config.ts"
+import { DEFAULT_HOST, DEFAULT_PORT, parseJsonObject, readSetting, SETTINGS, settingNow, xEnvironment } from "./config.ts"
 import { DataDirUnusable, FileUnwritable, prepareDataDir } from "./data-dir.ts"
 import { runDemo } from "./demo.ts"
 import { formatRows, type OutputFormat } from "./format.ts"
 import { backendConfig, commandLogger, DEFAULT_DATA_DIR, pipelineLayer, serverLogger, warehouseLayer } from "./layers.ts"
+import { identityExplain, identityRebuild, identitySuggestions, profileShow } from "./identity.ts"
 import { progressBar } from "./progress.ts"
 import { isUserError, runCommand, userMessage } from "./run.ts"
 import { adminToken, announceServer, queryThroughServer, runningServer, type ServerQueryFailed } from "./server-info.ts"
@@ -72,7 +74,9 @@ Examples (cdp COMMAND --help shows each command's own):
   $ echo "love it but delivery was late" | npx cdp sentiment score
   $ npx cdp sentiment rescore --since 2024-09-01     rescore history after a model change
   $ npx cdp listen report --since 7d --format html   social listening report with charts
-  $ npx cdp query "SELECT type, count() FROM events GROUP BY type" --format table`)
+  $ npx cdp query "SELECT type, count() FROM events GROUP BY type" --format table
+  $ npx cdp profile show ann@x.example               one customer across every channel
+  $ npx cdp identity explain ann@x.example user_id:u1   why two identifiers are (or are not) one person`)
 
 program
   .command("serve")
@@ -425,6 +429,99 @@ Examples:
       return server === undefined ? Effect.fail(locked) : Effect.map(queryThroughServer(server, statement, scope), print)
     }))
     runCommand(main.pipe(Effect.provide(commandLogger)))
+  })
+
+const identityFormat = () => new Option("--format <format>", "output format").choices(["json", "table"]).default("table")
+
+/** The identity configuration the pipeline runs with (cli/layers.ts). */
+const identityConfig = () => defaultIdentityConfig(settingNow(SETTINGS.phoneRegions))
+
+const IDENTIFIER_HELP = `Identifiers: KIND:VALUE with KIND one of ${[...IDENTIFIER_KINDS].join(", ")};
+a bare e-mail address, +phone number or @handle; or a profile id (prof_...).`
+
+const profile = program.command("profile").description("unified customer profiles")
+
+profile
+  .command("show")
+  .description("the profile of any identifier: channels, identifiers with provenance, traits, merges, sentiment, recent events")
+  .argument("<identifier>", "whose profile (e.g. email:ann@x.example, +447700900123, user_id:u1, prof_...)")
+  .option("--tenant <tenant>", "tenant", DEFAULT_TENANT)
+  .addOption(identityFormat())
+  .option("--events <n>", "recent events to show (0-1000)", flagParser((value: string) => {
+    const n = Number(value)
+    if (!/^\d+$/.test(value) || n > 1000) throw new Error("must be a whole number from 0 to 1000")
+    return n
+  }), 20)
+  .addOption(dataDirOption())
+  .addHelpText("after", `
+${IDENTIFIER_HELP}
+While cdp serve holds the data dir, the profile is read through its GET /v1/profiles/{identifier}.
+
+Examples:
+  $ npx cdp profile show ann@x.example
+  $ npx cdp profile show phone:+447700900123 --tenant acme --format json
+  $ npx cdp profile show user_id:u1 --events 50`)
+  .action((identifier: string, opts: { tenant: string; format: OutputFormat; events: number; dataDir?: string }) => {
+    const main = profileShow({ identifier, tenant: opts.tenant, events: opts.events, format: opts.format, backend: backendConfig(opts.dataDir), config: identityConfig() })
+    runCommand(main.pipe(Effect.provide(commandLogger)))
+  })
+
+const identity = program.command("identity").description("explain, rebuild and review identity resolution")
+
+identity
+  .command("explain")
+  .description("why two identifiers are one person (the chain of links, each with its message, time, rule and trust) or why not")
+  .argument("<a>", "an identifier")
+  .argument("<b>", "another identifier")
+  .option("--tenant <tenant>", "tenant", DEFAULT_TENANT)
+  .addOption(identityFormat())
+  .addOption(dataDirOption())
+  .addHelpText("after", `
+${IDENTIFIER_HELP}
+
+Examples:
+  $ npx cdp identity explain email:ann@x.example anonymous_id:3f2c9a
+  $ npx cdp identity explain user_id:u1 +447700900123 --format json`)
+  .action((a: string, b: string, opts: { tenant: string; format: OutputFormat; dataDir?: string }) => {
+    const main = identityExplain({ first: a, second: b, tenant: opts.tenant, format: opts.format, config: identityConfig() })
+    runCommand(main.pipe(Effect.provide(warehouseLayer(backendConfig(opts.dataDir))), Effect.provide(commandLogger)))
+  })
+
+identity
+  .command("rebuild")
+  .description("recompute the identity graph from stored observations with the current rules; reports what moved")
+  .option("--tenant <tenant>", "only this tenant (default: every tenant)")
+  .addOption(identityFormat())
+  .addOption(dataDirOption())
+  .addHelpText("after", `
+Deterministic and safe to repeat: a second rebuild with the same rules moves nothing. Run it after changing the
+identity configuration (e.g. CDP_PHONE_REGIONS). Needs the data dir itself: stop cdp serve first.
+
+Examples:
+  $ npx cdp identity rebuild
+  $ npx cdp identity rebuild --tenant acme --format json`)
+  .action((opts: { tenant?: string; format: OutputFormat; dataDir?: string }) => {
+    const main = identityRebuild({ tenant: opts.tenant, format: opts.format, config: identityConfig() })
+    runCommand(main.pipe(Effect.provide(warehouseLayer(backendConfig(opts.dataDir))), Effect.provide(commandLogger)))
+  })
+
+identity
+  .command("suggestions")
+  .description("probable duplicate profiles (similar names with similar e-mails or phones), each with its evidence; never merged automatically")
+  .option("--tenant <tenant>", "tenant", DEFAULT_TENANT)
+  .addOption(identityFormat())
+  .option("--limit <n>", "at most this many, best first", positiveInt, 50)
+  .addOption(dataDirOption())
+  .addHelpText("after", `
+Names come from traits (name, or first_name and last_name); e-mail addresses and phone numbers from what each
+profile's messages were seen with. JSON output is one suggestion a line.
+
+Examples:
+  $ npx cdp identity suggestions
+  $ npx cdp identity suggestions --tenant acme --limit 10 --format json`)
+  .action((opts: { tenant: string; format: OutputFormat; limit: number; dataDir?: string }) => {
+    const main = identitySuggestions({ tenant: opts.tenant, format: opts.format, limit: opts.limit })
+    runCommand(main.pipe(Effect.provide(warehouseLayer(backendConfig(opts.dataDir))), Effect.provide(commandLogger)))
   })
 
 program

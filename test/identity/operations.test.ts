@@ -67,4 +67,16 @@ describe("operators' decisions", () => {
       yield* rebuildIdentity(blocked, "acme")
       expect(yield* groups).toEqual(["bob", "call", "login,mail,web"])
     })))
+
+  it("profiles shows one row per person with identifiers, traits by event time and counts per channel", () =>
+    withPipeline(dir, Effect.gen(function* () {
+      yield* (yield* Pipeline).submit([...annsMessages, event("later", 6, { type: "identify", userId: "u1", traits: { phone: "+447700900002" } })], [])
+      const rows = yield* query<{ events: string; channels: Array<string>; events_call: string; identifiers: Array<[string, string]>; traits: Record<string, string> }>(
+        "SELECT events, channels, events_call, identifiers, traits FROM profiles WHERE tenant = 'acme' ORDER BY events DESC")
+      expect(rows).toHaveLength(2)
+      expect(rows[0]).toMatchObject({ events: "5", channels: ["call", "email", "web"], events_call: "1" })
+      expect(rows[0]!.identifiers).toEqual(expect.arrayContaining([["user_id", "u1"], ["email", "ann@x.example"], ["anonymous_id", "a1"]]))
+      // The later statement of the phone wins, whatever the arrival order.
+      expect(rows[0]!.traits).toMatchObject({ phone: '"+447700900002"', email: '"ann@x.example"' })
+    })))
 })

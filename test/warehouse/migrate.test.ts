@@ -19,7 +19,7 @@ describe("migrations", () => {
       const tables = yield* query<{ name: string }>("SELECT name FROM system.tables WHERE database = currentDatabase() ORDER BY name")
       expect(tables.map((t) => t.name)).toEqual([
         "alerts", "dead_letter_outcomes", "dead_letters", "event_profiles", "event_rows", "events", "identity_links", "identity_nodes",
-        "identity_observations", "profile_merges", "schema_migrations", "sentiment", "texts",
+        "identity_observations", "identity_operations", "profile_merges", "profiles", "schema_migrations", "sentiment", "texts",
       ])
     })).then(() =>
       // A second start on the same data dir finds everything in place.
