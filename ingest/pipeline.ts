@@ -49,18 +49,21 @@ class BatchFault extends Data.TaggedError("BatchFault")<{ readonly message: stri
  * Stages every event passes, in order (validation happened at the edge; consent comes later): identity resolution
  * (its graph rebuilt from the warehouse), then sentiment (its worker pool closes with the scope).
  */
-export const eventStages = (sentiment: SentimentConfig, identity: IdentityConfig) =>
+export const eventStages = (sentiment: SentimentConfig, identity: IdentityConfig | false) =>
   Effect.gen(function* () {
-    const resolve = yield* makeIdentityStage(identity)
+    const resolve = identity === false ? undefined : yield* makeIdentityStage(identity)
     const scoring = yield* sentimentStage(sentiment)
     return {
-      stages: [resolve.stage, scoring] as ReadonlyArray<Stage<CanonicalEvent, WarehouseUnavailable | WarehouseRejectedRows | WarehouseQueryError>>,
-      reloadIdentity: resolve.reload,
+      stages: (resolve === undefined ? [scoring] : [resolve.stage, scoring]) as ReadonlyArray<
+        Stage<CanonicalEvent, WarehouseUnavailable | WarehouseRejectedRows | WarehouseQueryError>
+      >,
+      reloadIdentity: resolve?.reload ?? Effect.void,
     }
   })
 
 export interface PipelineOptions {
-  readonly identity: IdentityConfig
+  /** Identity resolution's configuration; false runs without it (only to measure what it costs: `npm run bench`). */
+  readonly identity: IdentityConfig | false
 }
 
 export interface SubmitOptions {
