@@ -93,12 +93,13 @@ export const identityExplain = (options: {
   readonly second: string
   readonly tenant: string
   readonly format: OutputFormat
+  readonly backend: BackendConfig
   readonly config: IdentityConfig
 }) =>
   Effect.gen(function* () {
     const a = yield* identifierOf(options.first, options.config)
     const b = yield* identifierOf(options.second, options.config)
-    const explanation = yield* explainIdentifiers(options.tenant, a, b)
+    const explanation = yield* explainIdentifiers(options.tenant, a, b).pipe(Effect.scoped, Effect.provide(warehouseLayer(options.backend)))
     print(options.format === "json" ? JSON.stringify(explanation, null, 2) : renderExplanation(refText(a), refText(b), explanation))
   })
 

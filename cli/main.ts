@@ -483,8 +483,8 @@ Examples:
   $ npx cdp identity explain email:ann@x.example anonymous_id:3f2c9a
   $ npx cdp identity explain user_id:u1 +447700900123 --format json`)
   .action((a: string, b: string, opts: { tenant: string; format: OutputFormat; dataDir?: string }) => {
-    const main = identityExplain({ first: a, second: b, tenant: opts.tenant, format: opts.format, config: identityConfig() })
-    runCommand(main.pipe(Effect.provide(warehouseLayer(backendConfig(opts.dataDir))), Effect.provide(commandLogger)))
+    const main = identityExplain({ first: a, second: b, tenant: opts.tenant, format: opts.format, backend: backendConfig(opts.dataDir), config: identityConfig() })
+    runCommand(main.pipe(Effect.provide(commandLogger)))
   })
 
 identity

@@ -1,0 +1,235 @@
+// `cdp profile show`, `cdp identity explain|rebuild|suggestions` and GET /v1/profiles/{identifier}, run as the real
+// commands over data landed by `cdp ingest` from the web, SendGrid and a contact centre.
+import { existsSync, readFileSync, writeFileSync } from "node:fs"
+import { join } from "node:path"
+import { afterEach, beforeEach, describe, expect, it } from "vitest"
+import { runCdp, startServe } from "../support/cli.ts"
+import { freshDir, removeDir } from "../support/pipeline.ts"
+
+let dir: string
+let data: string
+beforeEach(() => {
+  dir = freshDir()
+  data = join(dir, "data")
+})
+afterEach(() => removeDir(dir))
+
+const WEB = [
+  { type: "page", name: "Home", messageId: "web-page-1", anonymousId: "anon-ann", timestamp: "2024-09-01T10:00:00.000Z" },
+  {
+    type: "identify", messageId: "web-identify-1", anonymousId: "anon-ann", userId: "u-ann", timestamp: "2024-09-01T10:05:00.000Z",
+    traits: { email: "Ann.Lee@X.example", phone: "+44 7700 900123", name: "Ann Lee", plan: "free" },
+  },
+  { type: "track", event: "Order Completed", messageId: "web-order-1", userId: "u-ann", timestamp: "2024-09-02T09:00:00.000Z", properties: { total: 42 } },
+  { type: "identify", messageId: "web-identify-2", userId: "u-ann", timestamp: "2024-09-05T09:00:00.000Z", traits: { plan: "pro" } },
+  // Another account of (probably) the same person, and somebody else.
+  { type: "identify", messageId: "web-identify-3", userId: "u-ann2", timestamp: "2024-09-03T09:00:00.000Z", traits: { email: "ann.lee@y.example", name: "Ann Lee" } },
+  { type: "identify", messageId: "web-identify-4", userId: "u-bob", timestamp: "2024-09-03T09:00:00.000Z", traits: { email: "bob@z.example", first_name: "Bob", last_name: "Stone" } },
+]
+const SENDGRID = [{ email: "ann.lee@x.example", timestamp: 1725350400, event: "open", sg_event_id: "sg-open-1", sg_message_id: "msg-1.recvd-1" }]
+const CALLS = "call_id,started_at,duration_s,direction,phone,agent,queue,outcome,notes\r\n" +
+  'CA-ann-1,2024-09-04T12:00:00Z,120,inbound,+447700900123,Riley Chen,Billing,resolved,"Thanks, the refund was quick and the agent was lovely."\r\n'
+
+const cdp = (...args: ReadonlyArray<string>) => runCdp([...args, "--data-dir", data])
+
+const ingest = (source: string, name: string, content: string, tenant = "default") => {
+  const file = join(dir, name)
+  writeFileSync(file, content)
+  const r = cdp("ingest", "--source", source, file, "--tenant", tenant)
+  expect(r.status, r.stderr).toBe(0)
+}
+
+/** Ann browses, signs up, buys, opens a mail and calls; Ann's second account and Bob sign up too. */
+const seed = () => {
+  ingest("segment", "web.ndjson", WEB.map((m) => JSON.stringify(m)).join("\n"))
+  ingest("sendgrid", "sendgrid.json", JSON.stringify(SENDGRID))
+  ingest("calls", "calls.csv", CALLS)
+}
+
+const ok = (r: { status: number | null; stdout: string; stderr: string }) => {
+  expect(r.status, r.stderr).toBe(0)
+  return r.stdout
+}
+
+const json = <T = Record<string, any>>(r: { status: number | null; stdout: string; stderr: string }): T => JSON.parse(ok(r)) as T
+
+/** A refusal: one line on stderr naming what is wrong, exit 1, nothing on stdout. */
+const refused = (r: { status: number | null; stdout: string; stderr: string }, names: string | RegExp) => {
+  expect(r.status, r.stderr).toBe(1)
+  expect(r.stdout).toBe("")
+  expect(r.stderr.trimEnd().split("\n"), r.stderr).toHaveLength(1)
+  expect(r.stderr).toMatch(/^cdp: /)
+  expect(r.stderr).toMatch(names)
+}
+
+describe("cdp profile show", () => {
+  it("shows one profile joining the web, e-mail and call channels, with provenance, latest traits and sentiment", () => {
+    seed()
+    const byEmail = json(cdp("profile", "show", "email:ann.lee@x.example", "--format", "json"))
+    expect(byEmail.channels).toEqual({ web: 4, email: 1, call: 1 })
+    for (const identifier of ["ANN.LEE@x.example", "phone:+447700900123", "+44 7700 900123", "user_id:u-ann", "anonymous_id:anon-ann", byEmail.profileId]) {
+      expect(json(cdp("profile", "show", identifier, "--format", "json")).profileId, identifier).toBe(byEmail.profileId)
+    }
+    expect(byEmail).toMatchObject({
+      tenant: "default", firstSeen: "2024-09-01 10:00:00.000", lastSeen: "2024-09-05 09:00:00.000",
+      latestSentiment: { label: "positive", at: "2024-09-04 12:00:00.000" },
+      merges: [],
+    })
+    expect(byEmail.identifiers).toEqual([
+      { kind: "anonymous_id", value: "anon-ann", raw: "anon-ann", trust: "verified", firstSeen: "2024-09-01 10:00:00.000", lastSeen: "2024-09-01 10:05:00.000", messages: 2 },
+      expect.objectContaining({ kind: "email", value: "ann.lee@x.example", raw: "Ann.Lee@X.example", messages: 2, lastSeen: "2024-09-03 08:00:00.000" }),
+      expect.objectContaining({ kind: "phone", value: "+447700900123", raw: "+44 7700 900123", messages: 2, lastSeen: "2024-09-04 12:00:00.000" }),
+      expect.objectContaining({ kind: "user_id", value: "u-ann", messages: 3 }),
+    ])
+    expect(byEmail.traits).toEqual({
+      email: { value: "Ann.Lee@X.example", source: "segment", at: "2024-09-01 10:05:00.000" },
+      phone: { value: "+44 7700 900123", source: "segment", at: "2024-09-01 10:05:00.000" },
+      name: { value: "Ann Lee", source: "segment", at: "2024-09-01 10:05:00.000" },
+      plan: { value: "pro", source: "segment", at: "2024-09-05 09:00:00.000" },
+    })
+    expect(byEmail.recentEvents.map((e: { messageId: string }) => e.messageId)).toEqual(
+      ["web-identify-2", "CA-ann-1", "sg-open-1", "web-order-1", "web-identify-1", "web-page-1"])
+    expect(json(cdp("profile", "show", "user_id:u-ann", "--events", "2", "--format", "json")).recentEvents).toEqual([
+      { messageId: "web-identify-2", timestamp: "2024-09-05 09:00:00.000", channel: "web", type: "identify", event: "" },
+      { messageId: "CA-ann-1", timestamp: "2024-09-04 12:00:00.000", channel: "call", type: "track", event: "Call" },
+    ])
+
+    const table = ok(cdp("profile", "show", "ann.lee@x.example"))
+    expect(table).toContain(`Profile ${byEmail.profileId} (tenant default)`)
+    for (const heading of ["Channels", "Identifiers", "Traits", "Merges and splits", "Recent events"]) expect(table).toContain(`\n${heading}`)
+    expect(table).toMatch(/│ call\s+│ 1\s+│/)
+    expect(table).toMatch(/│ plan\s+│ pro\s+│ segment/)
+    expect(table).toMatch(/sentiment\s+positive/)
+  }, 120_000)
+
+  it("keeps tenants apart: the same address in another tenant is another profile", () => {
+    seed()
+    ingest("sendgrid", "acme.json", JSON.stringify(SENDGRID), "acme")
+    const ours = json(cdp("profile", "show", "ann.lee@x.example", "--format", "json"))
+    const theirs = json(cdp("profile", "show", "ann.lee@x.example", "--tenant", "acme", "--format", "json"))
+    expect(theirs.profileId).not.toBe(ours.profileId)
+    expect(theirs).toMatchObject({ tenant: "acme", channels: { email: 1 } })
+    refused(cdp("profile", "show", "user_id:u-ann", "--tenant", "acme"), /no profile of tenant "acme" holds user_id:u-ann/)
+  }, 120_000)
+
+  it("refuses an unknown kind, a malformed value and an unknown identifier in one line naming it", () => {
+    // A wrong identifier is refused before the data dir is opened: it touches nothing.
+    refused(cdp("profile", "show", "shoe:size9"), /"shoe:size9".*unknown kind "shoe"/)
+    refused(cdp("profile", "show", "email:not-an-email"), /"email:not-an-email"/)
+    refused(cdp("profile", "show", "phone:+12"), /"phone:\+12".*phone/)
+    refused(cdp("profile", "show", "somebody"), /"somebody".*say which kind/)
+    refused(cdp("identity", "explain", "user_id:u-ann", "fax:123"), /"fax:123".*unknown kind/)
+    expect(existsSync(data)).toBe(false)
+    seed()
+    refused(cdp("profile", "show", "nobody@x.example"), /no profile of tenant "default" holds email:nobody@x.example/)
+    refused(cdp("profile", "show", "prof_doesnotexist0000"), /prof_doesnotexist0000/)
+  }, 120_000)
+})
+
+describe("cdp identity", () => {
+  it("explain shows the chain of links through the identify message, or why two identifiers are two people", () => {
+    seed()
+    const joined = json(cdp("identity", "explain", "email:ann.lee@x.example", "+447700900123", "--format", "json"))
+    const profile = json(cdp("profile", "show", "user_id:u-ann", "--format", "json")).profileId
+    expect(joined).toMatchObject({ joined: true, profileId: profile })
+    expect(joined.chain.length).toBeGreaterThanOrEqual(1)
+    for (const link of joined.chain) {
+      expect(link).toMatchObject({ messageId: "web-identify-1", timestamp: "2024-09-01 10:05:00.000", rule: expect.any(String), trust: expect.any(String) })
+    }
+    const ends = joined.chain.flatMap((l: { a: string; b: string }) => [l.a, l.b])
+    expect(ends).toContain("email:ann.lee@x.example")
+    expect(ends).toContain("phone:+447700900123")
+
+    const table = ok(cdp("identity", "explain", "anonymous_id:anon-ann", "ann.lee@x.example"))
+    expect(table).toMatch(/^anonymous_id:anon-ann and email:ann.lee@x.example are one person/)
+    expect(table).toMatch(/│ 1\s+│ .*│ web-identify-1 │ 2024-09-01 10:05:00.000 │/)
+
+    const apart = json(cdp("identity", "explain", "ann.lee@x.example", "ann.lee@y.example", "--format", "json"))
+    expect(apart).toMatchObject({ joined: false, refused: [], shared: [], why: "no message states identifiers of both" })
+    expect(apart.profiles).toContain(profile)
+    expect(ok(cdp("identity", "explain", "ann.lee@x.example", "ann.lee@y.example"))).toMatch(/are two profiles .*: no message states identifiers of both/)
+    refused(cdp("identity", "explain", "user_id:u-ann", "nobody@x.example"), /email:nobody@x.example/)
+  }, 120_000)
+
+  it("suggestions lists Ann's two accounts with their evidence, and not Bob", () => {
+    seed()
+    const first = json(cdp("profile", "show", "user_id:u-ann", "--format", "json")).profileId
+    const second = json(cdp("profile", "show", "user_id:u-ann2", "--format", "json")).profileId
+    const lines = ok(cdp("identity", "suggestions", "--format", "json")).trim().split("\n").map((l) => JSON.parse(l))
+    expect(lines).toEqual([{
+      id: expect.stringMatching(/^sug_/), a: [first, second].sort()[0], b: [first, second].sort()[1], score: 1,
+      evidence: [
+        { field: "name", a: "ann lee", b: "ann lee", similarity: 1 },
+        expect.objectContaining({ field: "email", similarity: 1 }),
+      ],
+    }])
+    const table = ok(cdp("identity", "suggestions"))
+    expect(table).toContain(lines[0].id)
+    expect(table).toMatch(/│ email\s+│ ann.lee@[xy].example\s+│ ann.lee@[xy].example/)
+    expect(table).not.toMatch(/bob/i)
+    expect(ok(cdp("identity", "suggestions", "--tenant", "acme"))).toBe("no probable duplicates\n")
+    const zero = cdp("identity", "suggestions", "--limit", "0")
+    expect(zero.status).toBe(1)
+    expect(zero.stderr).toMatch(/--limit .*at least 1/)
+  }, 120_000)
+
+  it("rebuild reports messages, profiles before and after, and moves nothing when the rules did not change", () => {
+    seed()
+    const before = json(cdp("profile", "show", "user_id:u-ann", "--format", "json")).profileId
+    const report = json<{ tenants: Array<Record<string, unknown>>; seconds: number }>(cdp("identity", "rebuild", "--format", "json"))
+    expect(report.tenants).toEqual([{ tenant: "default", messages: 8, profilesBefore: 3, profilesAfter: 3, moved: 0, seconds: expect.any(Number) }])
+    expect(ok(cdp("identity", "rebuild"))).toMatch(/│ default\s+│ 8\s+│ 3\s+│ 3\s+│ 0\s+│/)
+    expect(json(cdp("profile", "show", "user_id:u-ann", "--format", "json")).profileId).toBe(before)
+    expect(json(cdp("identity", "rebuild", "--tenant", "acme", "--format", "json")).tenants).toEqual([])
+  }, 120_000)
+
+  it("every identity command explains itself with examples", () => {
+    for (const command of [["profile", "show"], ["identity", "explain"], ["identity", "rebuild"], ["identity", "suggestions"]]) {
+      const help = ok(runCdp([...command, "--help"]))
+      expect(help, command.join(" ")).toMatch(/Examples:\n\s+\$ npx cdp /)
+      expect(help).toContain("--format")
+      expect(help).toContain("--data-dir")
+    }
+  }, 60_000)
+})
+
+describe("GET /v1/profiles/{identifier} on cdp serve", () => {
+  it("answers with the admin token, and cdp profile show goes through it while serve holds the data dir", async () => {
+    seed()
+    const direct = json(cdp("profile", "show", "ann.lee@x.example", "--format", "json"))
+    const serve = await startServe(["--data-dir", data])
+    try {
+      const token = readFileSync(join(data, "admin-token"), "utf8").trim()
+      const get = async (path: string, auth: string | null = `Bearer ${token}`) => {
+        const res = await fetch(`${serve.url}${path}`, auth === null ? {} : { headers: { authorization: auth } })
+        return { status: res.status, body: (await res.json()) as Record<string, any> }
+      }
+      expect(await get(`/v1/profiles/${encodeURIComponent("email:ann.lee@x.example")}`)).toEqual({ status: 200, body: direct })
+      expect((await get(`/v1/profiles/${encodeURIComponent("+447700900123")}?tenant=default&events=1`)).body).toMatchObject({
+        profileId: direct.profileId, recentEvents: [{ messageId: "web-identify-2" }],
+      })
+      expect(await get("/v1/profiles/user_id%3Au-ann", null)).toMatchObject({ status: 401, body: { rule: "bad_admin_token" } })
+      expect(await get("/v1/profiles/user_id%3Au-ann", "Bearer wrong")).toMatchObject({ status: 401 })
+      expect(await get("/v1/profiles/shoe%3Asize9")).toMatchObject({ status: 400, body: { rule: "bad_identifier", error: expect.stringMatching(/"shoe:size9".*unknown kind/) } })
+      expect(await get("/v1/profiles/%E0%A4%A")).toMatchObject({ status: 400, body: { rule: "bad_identifier" } })
+      expect(await get("/v1/profiles/user_id%3Au-ann?events=many")).toMatchObject({ status: 400, body: { field: "events" } })
+      expect(await get("/v1/profiles/email%3Anobody%40x.example")).toMatchObject({
+        status: 404, body: { rule: "profile_not_found", error: 'no profile of tenant "default" holds email:nobody@x.example' },
+      })
+      expect(await get("/v1/profiles/user_id%3Au-ann?tenant=acme")).toMatchObject({ status: 404 })
+
+      expect(json(cdp("profile", "show", "user_id:u-ann", "--format", "json"))).toEqual(direct)
+      expect(ok(cdp("profile", "show", "+447700900123"))).toContain(`Profile ${direct.profileId}`)
+      refused(cdp("profile", "show", "nobody@x.example"), /no profile of tenant "default" holds email:nobody@x.example/)
+      refused(cdp("profile", "show", "shoe:size9"), /unknown kind "shoe"/)
+      for (const command of [["identity", "rebuild"], ["identity", "suggestions"], ["identity", "explain", "user_id:u-ann", "ann.lee@x.example"]]) {
+        refused(cdp(...command), /is in use by `cdp serve`/)
+      }
+    } finally {
+      expect(await serve.stop()).toBe(0)
+    }
+    // The request log names the route, never the identifier asked for.
+    expect(serve.stdout()).toContain('"path":"/v1/profiles/{identifier}"')
+    expect(serve.stdout()).not.toMatch(/u-ann|ann\.lee|nobody|7700900123/)
+  }, 180_000)
+})
