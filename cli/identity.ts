@@ -1,9 +1,9 @@
 // The identity commands' programs and their output: `cdp profile show`, `cdp identity explain|rebuild|suggestions`.
 // JSON for scripts (the objects identity returns), small titled tables for people.
-import { Effect } from "effect"
+import { Data, Effect } from "effect"
 import {
   BadIdentifier, type Explanation, explainIdentifiers, findSuggestions, type IdentifierRef, type IdentityConfig, parseIdentifier,
-  type ProfileSummary, type ProfileView, rebuildIdentity, type RebuildSummary, showProfile, type Suggestion,
+  type Operation, type ProfileSummary, type ProfileView, rebuildIdentity, recordOperation, type RebuildSummary, showProfile, type Suggestion,
 } from "../identity/index.ts"
 import { type DataDirLocked, Warehouse } from "../warehouse/warehouse.ts"
 import { formatRows, type OutputFormat } from "./format.ts"
@@ -155,7 +155,89 @@ export const renderSuggestions = (suggestions: ReadonlyArray<Suggestion>): strin
 
 export const identitySuggestions = (options: { readonly tenant: string; readonly format: OutputFormat; readonly limit: number }) =>
   Effect.gen(function* () {
-    const suggestions = findSuggestions(yield* profileSummaries(options.tenant)).slice(0, options.limit)
+    const suggestions = (yield* openSuggestions(options.tenant)).slice(0, options.limit)
     const text = options.format === "json" ? suggestions.map((s) => JSON.stringify(s)).join("\n") : renderSuggestions(suggestions)
     if (text !== "") print(text)
+  })
+
+/** Suggestions an operator dismissed (they are not shown again). */
+const dismissed = (tenant: string) =>
+  Effect.gen(function* () {
+    const warehouse = yield* Warehouse
+    const rows = yield* warehouse.query<{ a: string }>(
+      "SELECT a FROM identity_operations WHERE tenant = {tenant:String} AND kind = 'dismiss'", { params: { tenant } })
+    return new Set(rows.map((r) => r.a))
+  })
+
+/** Open suggestions of a tenant: found now, not dismissed. */
+export const openSuggestions = (tenant: string) =>
+  Effect.gen(function* () {
+    const gone = yield* dismissed(tenant)
+    return findSuggestions(yield* profileSummaries(tenant)).filter((s) => !gone.has(s.id))
+  })
+
+export class UnknownSuggestion extends Data.TaggedError("UnknownSuggestion")<{ readonly id: string; readonly tenant: string }> {
+  override get message() {
+    return `no open suggestion ${this.id} in tenant "${this.tenant}" (list them with cdp identity suggestions)`
+  }
+}
+
+/** The identifier a profile is best known by (a user id, else an e-mail, ...), to link or separate it. */
+const representative = (tenant: string, profileId: string) =>
+  Effect.gen(function* () {
+    const warehouse = yield* Warehouse
+    const rows = yield* warehouse.query<{ kind: string; value: string }>(
+      "SELECT kind, value FROM identity_nodes WHERE tenant = {tenant:String} AND slice = 0 AND shared = '' " +
+        "GROUP BY kind, value HAVING argMax(profile_id, version) = {profile:String} " +
+        "ORDER BY indexOf(['user_id', 'email', 'phone', 'twitter_id', 'twitter_handle', 'social_handle', 'external_id', 'device_id', 'anonymous_id'], kind) = 0, " +
+        "indexOf(['user_id', 'email', 'phone', 'twitter_id', 'twitter_handle', 'social_handle', 'external_id', 'device_id', 'anonymous_id'], kind), value LIMIT 1",
+      { params: { tenant, profile: profileId } })
+    const row = rows[0]
+    return row === undefined ? undefined : `${row.kind}:${row.value}`
+  })
+
+/** Records an operator's decision, applies it with a rebuild of the tenant, and prints what moved. */
+const decide = (tenant: string, operation: Omit<Operation, "tenant">, format: OutputFormat, config: IdentityConfig) =>
+  Effect.gen(function* () {
+    const recorded = yield* recordOperation({ tenant, ...operation })
+    const summary = yield* rebuildIdentity(config, tenant)
+    if (format === "json") print(JSON.stringify({ operation: recorded, rebuild: summary }))
+    else print(`recorded ${recorded.kind} ${[recorded.a, recorded.b].filter((x) => x !== "").join(" / ")} (${recorded.opId})\n${renderRebuild(summary)}`)
+  })
+
+const nodeOf = (ref: IdentifierRef, input: string) =>
+  ref._tag === "identifier"
+    ? Effect.succeed(`${ref.kind}:${ref.value}`)
+    : Effect.fail(new BadIdentifier({ input, reason: "name an identifier (KIND:VALUE), not a profile id" }))
+
+/** `cdp identity split IDENTIFIER`: the identifier stops linking; what only it joined splits off. */
+export const identitySplit = (options: { readonly identifier: string; readonly tenant: string; readonly reason: string; readonly format: OutputFormat; readonly config: IdentityConfig }) =>
+  Effect.gen(function* () {
+    const node = yield* nodeOf(yield* identifierOf(options.identifier, options.config), options.identifier)
+    yield* decide(options.tenant, { kind: "remove", a: node, b: "", reason: options.reason }, options.format, options.config)
+  })
+
+/** `cdp identity separate A B`: two identifiers are different people; the merge that joined them is reverted. */
+export const identitySeparate = (options: { readonly first: string; readonly second: string; readonly tenant: string; readonly reason: string; readonly format: OutputFormat; readonly config: IdentityConfig }) =>
+  Effect.gen(function* () {
+    const a = yield* nodeOf(yield* identifierOf(options.first, options.config), options.first)
+    const b = yield* nodeOf(yield* identifierOf(options.second, options.config), options.second)
+    yield* decide(options.tenant, { kind: "separate", a, b, reason: options.reason }, options.format, options.config)
+  })
+
+/** `cdp identity suggestions --accept ID | --dismiss ID`. */
+export const identitySuggestionDecision = (options: { readonly id: string; readonly accept: boolean; readonly tenant: string; readonly reason: string; readonly format: OutputFormat; readonly config: IdentityConfig }) =>
+  Effect.gen(function* () {
+    const suggestion = (yield* openSuggestions(options.tenant)).find((s) => s.id === options.id)
+    if (suggestion === undefined) return yield* Effect.fail(new UnknownSuggestion({ id: options.id, tenant: options.tenant }))
+    if (!options.accept) {
+      const recorded = yield* recordOperation({ tenant: options.tenant, kind: "dismiss", a: suggestion.id, b: "", reason: options.reason })
+      print(options.format === "json" ? JSON.stringify({ operation: recorded }) : `dismissed ${suggestion.id} (${recorded.opId}); it will not be suggested again`)
+      return
+    }
+    const a = yield* representative(options.tenant, suggestion.a)
+    const b = yield* representative(options.tenant, suggestion.b)
+    if (a === undefined || b === undefined) return yield* Effect.fail(new UnknownSuggestion({ id: options.id, tenant: options.tenant }))
+    const evidence = suggestion.evidence.map((e) => `${e.field} ${e.a} ~ ${e.b} (${e.similarity.toFixed(2)})`).join("; ")
+    yield* decide(options.tenant, { kind: "link", a, b, reason: `suggestion ${suggestion.id} accepted: ${options.reason || evidence}` }, options.format, options.config)
   })

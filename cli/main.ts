@@ -13,7 +13,9 @@ import { DataDirUnusable, FileUnwritable, prepareDataDir } from "./data-dir.ts"
 import { runDemo } from "./demo.ts"
 import { formatRows, type OutputFormat } from "./format.ts"
 import { backendConfig, commandLogger, DEFAULT_DATA_DIR, pipelineLayer, serverLogger, warehouseLayer } from "./layers.ts"
-import { identityExplain, identityRebuild, identitySuggestions, profileShow } from "./identity.ts"
+import {
+  identityExplain, identityRebuild, identitySeparate, identitySplit, identitySuggestionDecision, identitySuggestions, profileShow,
+} from "./identity.ts"
 import { progressBar } from "./progress.ts"
 import { isUserError, runCommand, userMessage } from "./run.ts"
 import { adminToken, announceServer, queryThroughServer, runningServer, type ServerQueryFailed } from "./server-info.ts"
@@ -519,8 +521,53 @@ profile's messages were seen with. JSON output is one suggestion a line.
 Examples:
   $ npx cdp identity suggestions
   $ npx cdp identity suggestions --tenant acme --limit 10 --format json`)
-  .action((opts: { tenant: string; format: OutputFormat; limit: number; dataDir?: string }) => {
-    const main = identitySuggestions({ tenant: opts.tenant, format: opts.format, limit: opts.limit })
+  .option("--accept <id>", "merge the two profiles of this suggestion (recorded with the reason, applied by a rebuild)")
+  .option("--dismiss <id>", "do not suggest this pair again")
+  .option("--reason <text>", "why (kept with the decision)", "")
+  .action((opts: { tenant: string; format: OutputFormat; limit: number; dataDir?: string; accept?: string; dismiss?: string; reason: string }) => {
+    if (opts.accept !== undefined && opts.dismiss !== undefined) program.error("cdp: give --accept or --dismiss, not both")
+    const id = opts.accept ?? opts.dismiss
+    const main = id === undefined
+      ? identitySuggestions({ tenant: opts.tenant, format: opts.format, limit: opts.limit })
+      : identitySuggestionDecision({ id, accept: opts.accept !== undefined, tenant: opts.tenant, reason: opts.reason, format: opts.format, config: identityConfig() })
+    runCommand(main.pipe(Effect.provide(warehouseLayer(backendConfig(opts.dataDir))), Effect.provide(commandLogger)))
+  })
+
+identity
+  .command("split")
+  .description("take an identifier out of linking: what only it joined splits off into profiles of their own (a recorded decision)")
+  .argument("<identifier>", "KIND:VALUE, e.g. phone:+442079460000")
+  .requiredOption("--reason <text>", "why (kept with the decision)")
+  .option("--tenant <tenant>", "tenant", DEFAULT_TENANT)
+  .addOption(identityFormat())
+  .addOption(dataDirOption())
+  .addHelpText("after", `
+The decision is stored in identity_operations and applied at once by a rebuild of the tenant; the split is recorded in
+profile_merges. Needs the data dir itself: stop cdp serve first.
+
+Examples:
+  $ npx cdp identity split phone:+442079460000 --reason "the shop's switchboard, typed by customers"`)
+  .action((identifier: string, opts: { reason: string; tenant: string; format: OutputFormat; dataDir?: string }) => {
+    const main = identitySplit({ identifier, tenant: opts.tenant, reason: opts.reason, format: opts.format, config: identityConfig() })
+    runCommand(main.pipe(Effect.provide(warehouseLayer(backendConfig(opts.dataDir))), Effect.provide(commandLogger)))
+  })
+
+identity
+  .command("separate")
+  .description("two identifiers are different people: revert the merge that joined them (a recorded decision)")
+  .argument("<a>", "an identifier")
+  .argument("<b>", "another identifier")
+  .requiredOption("--reason <text>", "why (kept with the decision)")
+  .option("--tenant <tenant>", "tenant", DEFAULT_TENANT)
+  .addOption(identityFormat())
+  .addOption(dataDirOption())
+  .addHelpText("after", `
+No chain of links may join the two afterwards. Stored in identity_operations, applied at once by a rebuild.
+
+Examples:
+  $ npx cdp identity separate user_id:u1 email:family@x.example --reason "a shared family inbox"`)
+  .action((a: string, b: string, opts: { reason: string; tenant: string; format: OutputFormat; dataDir?: string }) => {
+    const main = identitySeparate({ first: a, second: b, tenant: opts.tenant, reason: opts.reason, format: opts.format, config: identityConfig() })
     runCommand(main.pipe(Effect.provide(warehouseLayer(backendConfig(opts.dataDir))), Effect.provide(commandLogger)))
   })
 

@@ -68,6 +68,9 @@ export const baseOf = (key: NodeKey): NodeKey => {
   return cut === -1 ? key : key.slice(0, cut)
 }
 
+/** Observations an operator made (identity/operations.ts): their links are decisions, not evidence, and no limit refuses them. */
+export const OPERATOR = "operator:"
+
 export interface Link {
   readonly a: NodeKey
   readonly b: NodeKey
@@ -225,7 +228,7 @@ export const resolveGraph = (
         firstSeen.set(b, { timeMs: o.timeMs, messageId: o.messageId })
       }
       if (b === a) continue
-      const link: Link = { a, b, messageId: o.messageId, timeMs: o.timeMs, trust: weaker(anchor.trust, s.trust), rule: "same message" }
+      const link: Link = { a, b, messageId: o.messageId, timeMs: o.timeMs, trust: weaker(anchor.trust, s.trust), rule: o.messageId.startsWith(OPERATOR) ? "operator" : "same message" }
       const sharedReason = shared.get(baseOf(a)) ?? shared.get(baseOf(b))
       if (sharedReason !== undefined) refused.push({ ...link, reason: sharedReason })
       else links.push(link)
@@ -304,7 +307,7 @@ const joinUnderLimits = (
       ? `an operator separated ${kept[0]} and ${kept[1]}`
       : link.trust === "unverified" && into.known && from.known
         ? "an unverified value may not join two known people"
-        : overLimit(into, from, rules)
+        : link.rule === "operator" ? undefined : overLimit(into, from, rules)
     if (reason !== undefined) {
       refused.push({ ...link, reason })
       continue

@@ -2,6 +2,7 @@
 // profile reading and explanation, duplicate suggestions, and the pieces they are made of.
 export { type IdentityConfig, defaultIdentityConfig, makeIdentityStage } from "./stage.ts"
 export { rebuildIdentity, type RebuildSummary } from "./rebuild.ts"
+export { type Operation, recordOperation } from "./operations.ts"
 export { BadIdentifier, type IdentifierRef, parseIdentifier, ProfileNotFound, profileIdOf, type ProfileView, showProfile } from "./profile.ts"
 export { type Explanation, explainIdentifiers } from "./explain.ts"
 export { findSuggestions, type ProfileSummary, type Suggestion } from "./suggestions.ts"

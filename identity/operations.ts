@@ -7,7 +7,7 @@ import type { OperationRow } from "../warehouse/identity.ts"
 import { loadObservations, loadOperations, storeOperation } from "../warehouse/identity.ts"
 import type { NodeKey, Observation, Sighting } from "./graph.ts"
 import type { CompiledBlockRules } from "./guardrails.ts"
-import { kindOf } from "./graph.ts"
+import { kindOf, OPERATOR } from "./graph.ts"
 import type { OperatorDecisions } from "./resolver.ts"
 
 export type Operation = Pick<OperationRow, "tenant" | "kind" | "a" | "b" | "reason">
@@ -30,7 +30,7 @@ export const operatorInput = (operations: ReadonlyArray<OperationRow>) => {
         break
       case "link":
         links.set(op.tenant, [...(links.get(op.tenant) ?? []), {
-          messageId: `operator:${op.opId}`, timeMs: op.atMs, sightings: [sightingOf(op.a), sightingOf(op.b)],
+          messageId: `${OPERATOR}${op.opId}`, timeMs: op.atMs, sightings: [sightingOf(op.a), sightingOf(op.b)],
         }])
         break
       case "dismiss":

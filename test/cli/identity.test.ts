@@ -233,3 +233,30 @@ describe("GET /v1/profiles/{identifier} on cdp serve", () => {
     expect(serve.stdout()).not.toMatch(/u-ann|ann\.lee|nobody|7700900123/)
   }, 180_000)
 })
+
+describe("operators' decisions through cdp identity", () => {
+  it("accepting a suggestion merges, separate reverts it, dismiss hides the pair, split takes an identifier out", () => {
+    seed()
+    const profileOf = (identifier: string) => json(cdp("profile", "show", identifier, "--format", "json"))["profileId"] as string
+    const [suggestion] = ok(cdp("identity", "suggestions", "--format", "json")).trim().split("\n").map((l) => JSON.parse(l) as { id: string })
+    expect(profileOf("user_id:u-ann2")).not.toBe(profileOf("user_id:u-ann"))
+
+    const accepted = json(cdp("identity", "suggestions", "--accept", suggestion!.id, "--format", "json"))
+    expect(accepted["operation"]).toMatchObject({ kind: "link", reason: expect.stringContaining(`suggestion ${suggestion!.id} accepted`) })
+    expect(profileOf("user_id:u-ann2")).toBe(profileOf("user_id:u-ann"))
+    expect(ok(cdp("identity", "suggestions", "--format", "json"))).toBe("")
+
+    ok(cdp("identity", "separate", "user_id:u-ann", "user_id:u-ann2", "--reason", "two people after all"))
+    expect(profileOf("user_id:u-ann2")).not.toBe(profileOf("user_id:u-ann"))
+    ok(cdp("identity", "suggestions", "--dismiss", suggestion!.id, "--reason", "checked by hand"))
+    expect(ok(cdp("identity", "suggestions", "--format", "json"))).toBe("")
+
+    const before = json(cdp("profile", "show", "user_id:u-ann", "--format", "json"))
+    expect(before["channels"]).toMatchObject({ call: 1 })
+    const split = json(cdp("identity", "split", "phone:+447700900123", "--reason", "a shared number", "--format", "json"))
+    expect(split["rebuild"]["tenants"][0]).toMatchObject({ moved: 1 })
+    expect(json(cdp("profile", "show", "user_id:u-ann", "--format", "json"))["channels"]).not.toHaveProperty("call")
+    refused(cdp("identity", "suggestions", "--accept", "sug_nope"), /no open suggestion sug_nope/)
+    refused(cdp("identity", "split", "prof_aaaaaaaaaaaaaaaaaaaaaa", "--reason", "x"), /not a profile id/)
+  }, 180_000)
+})
