@@ -1,13 +1,22 @@
 // The one reader of JSON text that arrives from outside (HTTP bodies, file lines and documents, archived and
 // dead-lettered raw items). It refuses, naming the rule and the field (JSON pointer), what the rest of the pipeline
 // cannot hold faithfully: nesting deep enough to overflow a recursive step downstream (ajv, JSON.stringify, the
-// warehouse's JSON parser), and numbers JSON.parse would silently change (1e400 becomes Infinity, then null;
-// 9007199254740993 becomes 9007199254740992).
+// warehouse's JSON parser), numbers JSON.parse would silently change (1e400 becomes Infinity, then null;
+// 9007199254740993 becomes 9007199254740992; 1.00000000000000000001 becomes 1), and strings holding half of a UTF-16
+// surrogate pair (the warehouse refuses the escape JSON.stringify writes for it).
 import type { Rejection } from "./message.ts"
 
 export const JSON_LIMITS = {
   /** Objects and arrays inside one another; ClickHouse's own JSON input stops at 1000. */
   maxDepth: 100,
+  /**
+   * Past this depth a document read in parts (readJsonParts: a batch's messages) is refused whole, without being
+   * parsed. V8's JSON.parse is iterative (checked to 1,000,000 levels on Node 24) and a refused part is kept as the
+   * text received, so this is no limit of theirs: it keeps a body that no sender makes by mistake from being built into
+   * a value that deep at all, where any recursive code it might reach overflows (JSON.stringify, between 1,000 and
+   * 5,000 levels).
+   */
+  maxDocumentDepth: 10_000,
   /** One JSON document (an NDJSON line, a body, a file read whole). */
   maxBytes: 64 * 1024 * 1024,
 } as const
@@ -16,13 +25,40 @@ export type JsonReading =
   | { readonly _tag: "json"; readonly value: unknown }
   | { readonly _tag: "refused"; readonly rejection: Rejection }
 
+/** What is wrong at one place of a document: `field` is its JSON pointer in the document, `why` says it plainly. */
+export interface JsonProblem {
+  readonly rule: string
+  readonly field: string
+  readonly why: string
+  /** The text of the part it lies in, as received (readJsonParts): what a dead letter keeps of a refused part. */
+  readonly partText?: string
+}
+
+/** A document that could be read, with the problems of the parts that cannot be kept (at most one per part). */
+export type JsonPartsReading =
+  | { readonly _tag: "json"; readonly value: unknown; readonly problems: ReadonlyArray<JsonProblem> }
+  | { readonly _tag: "refused"; readonly rejection: Rejection }
+
 export interface JsonLimits {
   readonly maxDepth?: number
   readonly maxBytes?: number
 }
 
-const refused = (rule: string, field: string, message: string): JsonReading =>
-  ({ _tag: "refused", rejection: { rule, field, message } })
+const SHOWN_POINTER = 60
+
+/** A pointer short enough for a message (the rejection's field keeps it whole). */
+const shorten = (pointer: string, whole: string): string =>
+  pointer.length > SHOWN_POINTER ? `${pointer.slice(0, SHOWN_POINTER)}…` : pointer === "" ? whole : pointer
+
+/**
+ * The rejection for a problem. `field` re-roots it (a batch message's pointer without its `/batch/N`), `whole` names
+ * the root in the message ("the document", "the message").
+ */
+export const problemRejection = (problem: JsonProblem, field = problem.field, whole = "the document"): Rejection =>
+  ({ rule: problem.rule, field, message: `${shorten(field, whole)}: ${problem.why}` })
+
+const refused = (rejection: Rejection): { readonly _tag: "refused"; readonly rejection: Rejection } =>
+  ({ _tag: "refused", rejection })
 
 const QUOTE = 34
 const BACKSLASH = 92
@@ -35,39 +71,97 @@ const COLON = 58
 const MINUS = 45
 const ZERO = 48
 const NINE = 57
+const LETTER_U = 117
+const HIGH_SURROGATE = 0xd800
+const LOW_SURROGATE = 0xdc00
+const PAST_SURROGATES = 0xe000
 
 /** More significant digits than this may not survive as a double: such a number is looked at closely. */
 const SAFE_DIGITS = 15
 
-/** Why a number literal cannot be kept as JSON.parse would read it; undefined when it can. */
+const shown = (literal: string) => literal.length > 40 ? `${literal.slice(0, 40)}…` : literal
+
+/** A decimal literal as sign, significant digits and the power of ten of its point (0.DIGITS × 10^point). */
+const decimal = (s: string) => {
+  const neg = s.charCodeAt(0) === MINUS
+  let e = s.indexOf("e")
+  if (e < 0) e = s.indexOf("E")
+  if (e < 0) e = s.length
+  const exponent = e < s.length ? Number(s.slice(e + 1)) : 0
+  const mantissa = s.slice(neg ? 1 : 0, e)
+  const dot = mantissa.indexOf(".")
+  const digits = dot < 0 ? mantissa : mantissa.slice(0, dot) + mantissa.slice(dot + 1)
+  let lo = 0
+  while (lo < digits.length && digits.charCodeAt(lo) === ZERO) lo++
+  let hi = digits.length
+  while (hi > lo && digits.charCodeAt(hi - 1) === ZERO) hi--
+  return { neg, digits: digits.slice(lo, hi), point: exponent + (dot < 0 ? mantissa.length : dot) - lo }
+}
+
+/** Whether two decimal literals denote the same number, in time linear in their length (no BigInt of 1e999999). */
+const sameDecimal = (a: string, b: string): boolean => {
+  const x = decimal(a)
+  const y = decimal(b)
+  return x.digits === y.digits && (x.digits === "" || (x.neg === y.neg && x.point === y.point))
+}
+
+/**
+ * Why a number literal cannot be kept as JSON.parse would read it; undefined when it can. A number is kept when the
+ * shortest decimal of its double (what JSON.stringify writes downstream) is the same number as the literal.
+ */
 const numberProblem = (literal: string): { rule: string; why: string } | undefined => {
   const value = Number(literal)
   if (!Number.isFinite(value)) {
-    return { rule: "number_out_of_range", why: `${literal} is beyond the largest number that can be stored (about 1.8e308)` }
+    return { rule: "number_out_of_range", why: `${shown(literal)} is beyond the largest number that can be stored (about 1.8e308)` }
   }
-  const integer = !/[.eE]/.test(literal)
-  if (value === 0 && /[1-9]/.test(literal.replace(/[eE].*$/, ""))) {
-    return { rule: "number_out_of_range", why: `${literal} is too small to be stored (it would become 0)` }
+  const shortest = String(value)
+  if (shortest === literal || sameDecimal(literal, shortest)) return undefined
+  if (value === 0) {
+    return { rule: "number_out_of_range", why: `${shown(literal)} is too small to be stored (it would become 0)` }
   }
-  if (integer && !Number.isSafeInteger(value) && BigInt(literal) !== BigInt(value)) {
+  if (!/[.eE]/.test(literal)) {
     return {
       rule: "integer_too_large",
-      why: `${literal} is beyond 2^53 and would be stored as ${BigInt(value)}; send it as a string to keep every digit`,
+      why: `${shown(literal)} is beyond 2^53 and would be stored as ${shortest}; send it as a string to keep every digit`,
     }
   }
-  return undefined
+  return {
+    rule: "number_too_precise",
+    why: `${shown(literal)} has more digits than a number keeps and would be stored as ${shortest}; send it as a string to keep every digit`,
+  }
 }
 
-/** A JSON pointer step: "~" and "/" escaped as RFC 6901 says. */
-const step = (key: string): string => key.replace(/~/g, "~0").replace(/\//g, "~1")
+/** The code unit of the four hex digits at `at`, or -1. */
+const hex4 = (text: string, at: number): number => {
+  let unit = 0
+  for (let k = at; k < at + 4; k++) {
+    const h = text.charCodeAt(k)
+    const digit = h >= 48 && h <= 57 ? h - 48 : h >= 97 && h <= 102 ? h - 87 : h >= 65 && h <= 70 ? h - 55 : -1
+    if (digit < 0) return -1
+    unit = unit * 16 + digit
+  }
+  return unit
+}
+
+const isSpace = (c: number) => c === 32 || c === 10 || c === 13 || c === 9
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g
+
+/** A JSON pointer step: "~" and "/" escaped as RFC 6901 says; half a surrogate pair (in a refused key) as U+FFFD. */
+const step = (key: string): string => key.replace(LONE_SURROGATE, "\uFFFD").replace(/~/g, "~0").replace(/\//g, "~1")
 
 /**
- * The JSON pointer of the value that starts at `target` in a text already scanned (only reached on refusal, so it
- * may allocate).
+ * The JSON pointers of the values that start at `targets` (ascending) in a text already scanned, in one pass (only
+ * reached on refusal, so it may allocate).
  */
-const pointerAt = (text: string, target: number): string => {
+const pointersAt = (text: string, targets: ReadonlyArray<number>): Array<string> => {
+  const pointers: Array<string> = []
   const frames: Array<{ array: boolean; index: number; key: string; expectKey: boolean }> = []
-  for (let i = 0; i < target; i++) {
+  for (let i = 0; pointers.length < targets.length; i++) {
+    while (pointers.length < targets.length && targets[pointers.length]! <= i) {
+      pointers.push(frames.map((f) => `/${f.array ? f.index : step(f.key)}`).join(""))
+    }
+    if (i >= text.length) break
     const c = text.charCodeAt(i)
     const top = frames[frames.length - 1]
     if (c === QUOTE) {
@@ -95,37 +189,125 @@ const pointerAt = (text: string, target: number): string => {
       else top.expectKey = true
     } else if (c === COLON && top !== undefined) top.expectKey = false
   }
-  return frames.map((f) => `/${f.array ? f.index : step(f.key)}`).join("")
+  return pointers
 }
 
-const SHOWN_POINTER = 60
+/** A problem where it was found: `at` is where its value starts (for a key: where the member's value starts). */
+interface Found {
+  readonly rule: string
+  readonly why: string
+  readonly at: number
+  /** Inside a part (readJsonParts), else the document's own problem. */
+  readonly inPart: boolean
+  /** Where that part's text starts and ends. */
+  partFrom?: number
+  partTo?: number
+}
 
-/** A pointer short enough for a message (the rejection's field keeps it whole). */
-const shorten = (pointer: string): string =>
-  pointer.length > SHOWN_POINTER ? `${pointer.slice(0, SHOWN_POINTER)}…` : pointer === "" ? "the top" : pointer
+interface Scan {
+  readonly found: ReadonlyArray<Found>
+  /** Set when the text is nested past `hardDepth`: the scan stopped there. */
+  readonly tooDeepToRead?: Found
+}
 
-/** Where the text breaks a limit, found in one pass that allocates nothing unless a number looks suspect. */
-const scan = (text: string, maxDepth: number): JsonReading | undefined => {
+/**
+ * Finds where the text breaks a limit, in one pass that allocates nothing unless something looks suspect.
+ * With `partDepth` 0, stops at the first problem. Otherwise the values inside the containers at depth `partDepth`
+ * (1 is the top object or array) are parts: a problem inside a part is noted (the first one per part) and the scan
+ * goes on; a problem outside every part stops it.
+ */
+const scan = (text: string, maxDepth: number, partDepth: number, hardDepth: number): Scan => {
+  const found: Array<Found> = []
   const n = text.length
   let depth = 0
+  let part = 0
+  let partFrom = 0
+  let lastPart = -1
+  /** The problem of the current part, until its end is known. */
+  let open: Found | undefined
+  const partEnds = (at: number) => {
+    if (open !== undefined) open.partTo = at
+    open = undefined
+  }
+  // A part's nesting is counted from the part, as if it had come alone.
+  const deepest = maxDepth + partDepth
+  /** Notes a problem; true when the scan must stop. */
+  const note = (rule: string, why: string, at: number): boolean => {
+    if (partDepth > 0 && depth >= partDepth) {
+      if (part !== lastPart) {
+        open = { rule, why, at, inPart: true, partFrom }
+        found.push(open)
+      }
+      lastPart = part
+      return false
+    }
+    found.push({ rule, why, at, inPart: false })
+    return true
+  }
   for (let i = 0; i < n; i++) {
     const c = text.charCodeAt(i)
     if (c === QUOTE) {
+      const start = i
+      // Half a surrogate pair, escaped or not, is found by pairing each code unit with the one before it.
+      let high = -1
+      let lone = -1
       i++
       while (i < n) {
-        const d = text.charCodeAt(i)
-        if (d === BACKSLASH) i += 2
-        else if (d === QUOTE) break
+        let d = text.charCodeAt(i)
+        const at = i
+        if (d === BACKSLASH) {
+          if (text.charCodeAt(i + 1) === LETTER_U) {
+            d = hex4(text, i + 2)
+            i += 6
+          } else {
+            d = 0
+            i += 2
+          }
+        } else if (d === QUOTE) break
         else i++
+        if (high >= 0 && (d < LOW_SURROGATE || d >= PAST_SURROGATES)) {
+          if (lone < 0) lone = high
+          high = -1
+        }
+        if (d >= HIGH_SURROGATE && d < PAST_SURROGATES) {
+          if (d < LOW_SURROGATE) high = at
+          else if (high >= 0) high = -1
+          else if (lone < 0) lone = at
+        }
+      }
+      if (high >= 0 && lone < 0) lone = high
+      if (lone >= 0) {
+        let next = i + 1
+        while (next < n && isSpace(text.charCodeAt(next))) next++
+        const isKey = text.charCodeAt(next) === COLON
+        const unit = text.charCodeAt(lone) === BACKSLASH ? hex4(text, lone + 2) : text.charCodeAt(lone)
+        const written = `\\u${unit.toString(16).padStart(4, "0")}`
+        const why = `${isKey ? "the name" : "a string"} holds ${written}, half of a UTF-16 surrogate pair without its other half ` +
+          "(as when a text is cut in the middle of an emoji): it is not a character and cannot be stored"
+        if (note("lone_surrogate", why, isKey ? next + 1 : start)) return { found }
       }
     } else if (c === OPEN_OBJECT || c === OPEN_ARRAY) {
-      if (++depth > maxDepth) {
-        const field = pointerAt(text, i)
-        return refused("too_deep", field,
-          `objects and arrays are nested more than ${maxDepth} levels deep (the limit) at ${shorten(field)}`)
+      if (++depth === partDepth) {
+        part++
+        partFrom = i + 1
+      }
+      if (depth > hardDepth) {
+        return {
+          found,
+          tooDeepToRead: { rule: "too_deep", at: i, inPart: false, why: `objects and arrays are nested more than ${hardDepth} levels deep: too deep to read at all` },
+        }
+      }
+      if (depth === deepest + 1 && note("too_deep", `objects and arrays are nested more than ${maxDepth} levels deep (the limit)`, i)) {
+        return { found }
       }
     } else if (c === CLOSE_OBJECT || c === CLOSE_ARRAY) {
-      depth--
+      if (depth-- === partDepth) partEnds(i)
+    } else if (c === COMMA) {
+      if (depth === partDepth) {
+        partEnds(i)
+        part++
+        partFrom = i + 1
+      }
     } else if (c === MINUS || (c >= ZERO && c <= NINE)) {
       const start = i
       let digits = 0
@@ -140,34 +322,67 @@ const scan = (text: string, maxDepth: number): JsonReading | undefined => {
       if (c !== MINUS) digits++
       if (plain && digits <= SAFE_DIGITS) continue
       const problem = numberProblem(text.slice(start, i + 1))
-      if (problem !== undefined) {
-        const field = pointerAt(text, start)
-        return refused(problem.rule, field, `${field === "" ? "the document" : shorten(field)}: ${problem.why}`)
-      }
+      if (problem !== undefined && note(problem.rule, problem.why, start)) return { found }
     }
   }
-  return undefined
+  return { found }
+}
+
+const tooLarge = (text: string, maxBytes: number): Rejection | undefined => {
+  // Each UTF-16 unit is 1 to 3 UTF-8 bytes: measure exactly only when the length alone does not decide.
+  const bytes = text.length > maxBytes ? text.length : text.length * 3 > maxBytes ? Buffer.byteLength(text) : 0
+  return bytes > maxBytes
+    ? { rule: "too_large", field: "", message: `the document is ${bytes} bytes; the limit is ${maxBytes} bytes` }
+    : undefined
+}
+
+type Parsed = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly rejection: Rejection }
+
+const parse = (text: string): Parsed => {
+  try {
+    // JSON.parse itself is iterative, so deep text is safe here.
+    return { ok: true, value: JSON.parse(text) }
+  } catch (e) {
+    return { ok: false, rejection: { rule: "not_json", field: "", message: `not valid JSON (${(e as Error).message})` } }
+  }
+}
+
+const withPointers = (text: string, found: ReadonlyArray<Found>): Array<JsonProblem> => {
+  const pointers = pointersAt(text, found.map((f) => f.at))
+  return found.map((f, k) => ({
+    rule: f.rule, field: pointers[k]!, why: f.why,
+    ...(f.partFrom === undefined ? {} : { partText: text.slice(f.partFrom, f.partTo ?? text.length).trim() }),
+  }))
 }
 
 /**
  * Parses JSON text that came from outside. Never throws: text that is not JSON, is too large, too deep, or holds a
- * number that would not be stored as written is refused with a rejection naming the rule and the JSON pointer.
+ * value that would not be stored as written is refused with a rejection naming the rule and the JSON pointer.
+ * Text that is not JSON at all is told so first (readers fall back to NDJSON on not_json).
  */
 export const readJson = (text: string, limits: JsonLimits = {}): JsonReading => {
-  const maxBytes = limits.maxBytes ?? JSON_LIMITS.maxBytes
-  // Each UTF-16 unit is 1 to 3 UTF-8 bytes: measure exactly only when the length alone does not decide.
-  const bytes = text.length > maxBytes ? text.length : text.length * 3 > maxBytes ? Buffer.byteLength(text) : 0
-  if (bytes > maxBytes) {
-    return refused("too_large", "", `the document is ${bytes} bytes; the limit is ${maxBytes} bytes`)
-  }
-  const problem = scan(text, limits.maxDepth ?? JSON_LIMITS.maxDepth)
-  let value: unknown
-  try {
-    // JSON.parse itself is iterative, so deep text is safe here; text that is not JSON at all is told so first
-    // (readers fall back to NDJSON on not_json).
-    value = JSON.parse(text)
-  } catch (e) {
-    return refused("not_json", "", `not valid JSON (${(e as Error).message})`)
-  }
-  return problem ?? { _tag: "json", value }
+  const large = tooLarge(text, limits.maxBytes ?? JSON_LIMITS.maxBytes)
+  if (large !== undefined) return refused(large)
+  const { found } = scan(text, limits.maxDepth ?? JSON_LIMITS.maxDepth, 0, Number.POSITIVE_INFINITY)
+  const parsed = parse(text)
+  if (!parsed.ok) return refused(parsed.rejection)
+  return found.length > 0 ? refused(problemRejection(withPointers(text, found)[0]!)) : { _tag: "json", value: parsed.value }
+}
+
+/**
+ * Parses a document made of parts (the values inside the containers at `partDepth`: 2 for the messages of
+ * `{"batch":[...]}`), so that a bad part can be refused alone: its problems are returned with their pointers (one per
+ * part) instead of refusing the document. The document is refused whole when it is not JSON, too large, nested past
+ * JSON_LIMITS.maxDocumentDepth, or has a problem outside every part.
+ */
+export const readJsonParts = (text: string, partDepth: number, limits: JsonLimits = {}): JsonPartsReading => {
+  const large = tooLarge(text, limits.maxBytes ?? JSON_LIMITS.maxBytes)
+  if (large !== undefined) return refused(large)
+  const { found, tooDeepToRead } = scan(text, limits.maxDepth ?? JSON_LIMITS.maxDepth, partDepth, JSON_LIMITS.maxDocumentDepth)
+  if (tooDeepToRead !== undefined) return refused(problemRejection(withPointers(text, [tooDeepToRead])[0]!))
+  const parsed = parse(text)
+  if (!parsed.ok) return refused(parsed.rejection)
+  const problems = withPointers(text, found)
+  const outside = problems.find((_, k) => !found[k]!.inPart)
+  return outside === undefined ? { _tag: "json", value: parsed.value, problems } : refused(problemRejection(outside))
 }

@@ -1,6 +1,6 @@
 // The Segment HTTP Tracking API's request semantics, independent of the HTTP server: which routes exist, how a
 // request body becomes canonical events and dead letters, and what the sender is told.
-import { readJson } from "./json.ts"
+import { type JsonProblem, problemRejection, readJson, readJsonParts } from "./json.ts"
 import type { CanonicalEvent, DeadLetter, EventType, JsonObject, Rejection } from "./message.ts"
 import { describeType, isJsonObject } from "./schemas.ts"
 import {
@@ -38,7 +38,10 @@ export interface SegmentRequestResult {
   readonly events: ReadonlyArray<CanonicalEvent>
   readonly deadLetters: ReadonlyArray<DeadLetter>
   readonly rejected: ReadonlyArray<RejectedItem>
-  /** Set when the request as a whole was refused (not JSON, not a batch, too many messages). */
+  /**
+   * Set when the request as a whole was refused (not JSON, too large, nested past JSON_LIMITS.maxDocumentDepth, not a
+   * batch, too many messages, a bad value outside the batch's messages). A bad message of a batch is refused alone.
+   */
   readonly requestError?: RejectedItem
 }
 
@@ -63,15 +66,43 @@ const wholeRequestRefused = (req: SegmentRequest, rejection: Rejection): Segment
   }
 }
 
+// The messages of {"batch":[...]} are the values inside the containers two levels down.
+const BATCH_PARTS = 2
+const BATCH_MESSAGE = /^\/batch\/(\d+)(?=\/|$)/
+
+interface RefusedMessage {
+  readonly rejection: Rejection
+  /** The message's text as received: its parsed value may already have lost what made it refused (1e400 is null). */
+  readonly text: string
+}
+
+/**
+ * The messages of a batch that the JSON reader refused, by index, each with the pointer re-rooted at the message (as
+ * the other rejections of a message are); or the first problem outside the messages (the request's own).
+ */
+const refusedMessages = (problems: ReadonlyArray<JsonProblem>): Map<number, RefusedMessage> | JsonProblem => {
+  const refused = new Map<number, RefusedMessage>()
+  for (const problem of problems) {
+    const at = BATCH_MESSAGE.exec(problem.field)
+    if (at === null || problem.partText === undefined) return problem
+    refused.set(Number(at[1]), {
+      rejection: problemRejection(problem, problem.field.slice(at[0].length), "the message"),
+      text: redactWriteKeys(problem.partText),
+    })
+  }
+  return refused
+}
+
 /** Parses, validates and normalises one request of the Segment HTTP API. */
 export const processSegmentRequest = (req: SegmentRequest): SegmentRequestResult => {
-  const read = readJson(req.body)
-  if (read._tag === "refused") return wholeRequestRefused(req, read.rejection)
-  const parsed = read.value
   const receivedAt = new Date(req.receivedAtMs).toISOString()
   let messages: ReadonlyArray<unknown>
   let batch: JsonObject | undefined
+  let edgeRefused = new Map<number, RefusedMessage>()
   if (isBatchRoute(req.route)) {
+    const read = readJsonParts(req.body, BATCH_PARTS)
+    if (read._tag === "refused") return wholeRequestRefused(req, read.rejection)
+    const parsed = read.value
     if (!isJsonObject(parsed) || !Array.isArray(parsed["batch"])) {
       return wholeRequestRefused(req, {
         rule: "batch_not_array", field: "/batch",
@@ -85,8 +116,14 @@ export const processSegmentRequest = (req: SegmentRequest): SegmentRequestResult
         message: `a batch holds at most ${SEGMENT_LIMITS.maxBatchMessages} messages (got ${messages.length})`,
       })
     }
+    const refused = refusedMessages(read.problems)
+    if (!(refused instanceof Map)) return wholeRequestRefused(req, problemRejection(refused))
+    edgeRefused = refused
     batch = parsed
   } else {
+    const read = readJson(req.body)
+    if (read._tag === "refused") return wholeRequestRefused(req, read.rejection)
+    const parsed = read.value
     // On a single-message route the route names the type, as Segment does.
     messages = [isJsonObject(parsed) ? { ...parsed, type: req.route } : parsed]
   }
@@ -112,11 +149,13 @@ export const processSegmentRequest = (req: SegmentRequest): SegmentRequestResult
     // The message's JSON is its raw text (archive, dead letter); serialised once, and reused to measure it.
     let text: string | undefined
     let size = knownSmall
-    if (size === undefined && isJsonObject(message)) {
+    const refusedAtEdge = edgeRefused.get(index)
+    if (refusedAtEdge !== undefined) text = refusedAtEdge.text
+    else if (size === undefined && isJsonObject(message)) {
       text = JSON.stringify(message)
       size = Buffer.byteLength(text)
     }
-    const rejection = validateSegmentMessage(message, size)
+    const rejection = refusedAtEdge?.rejection ?? validateSegmentMessage(message, size)
     if (rejection === null) {
       events.push(normaliseSegmentMessage(message as SegmentMessage, ctx, { body: text ?? JSON.stringify(message), meta, json: true }))
       continue

@@ -1,12 +1,14 @@
 // Analysts' ad-hoc SQL (`cdp query`, POST /v1/query): read-only, resource-limited and scoped to one tenant, enforced by
 // the engine. The statement runs in a context of its own whose settings are fixed before the caller's text arrives:
 // per-table row filters (tenant), limits, then readonly=1, after which no SETTINGS clause can change any of them.
-// The engine's own parser says what the statement is and which table functions it calls (readonly=1 already refuses
-// file, url, remote, s3, executable...; merge and mergeTreeIndex read around the row filters, so only a short list
-// of table functions that read nothing stored is allowed).
+// The engine's own parser says what the statement is and which functions it calls: readonly=1 refuses the table
+// functions file, url, remote, s3, executable..., but not the scalar function file() nor others that reach out of the
+// query, and merge and mergeTreeIndex read around the row filters. So only a short list of table functions that read
+// nothing stored is allowed, and scalar functions go through an allow list (analyst-functions.ts).
 import { createHash } from "node:crypto"
 import type { ClickHouseClient } from "@clickhouse/client"
 import { Data } from "effect"
+import { functionCatalogue } from "./analyst-functions.ts"
 import { writesOutfile } from "./readonly.ts"
 
 /** What one analyst query may use. Every field has a default (DEFAULT_ANALYST_LIMITS). */
@@ -78,6 +80,15 @@ const ALLOWED_SYSTEM_TABLES = new Set([
   "build_options", "keywords",
 ])
 
+// Allowed system tables that count every tenant's rows and bytes (total_rows, data_compressed_bytes...): they show a
+// tenant-scoped query nothing. Its schema is described by DESCRIBE TABLE and SHOW TABLES, which list names only.
+const COUNTING_SYSTEM_TABLES = ["tables", "columns"]
+
+// SHOW TABLES | DATABASES | DICTIONARIES with at most a database, a LIKE pattern and a row count, as the engine formats
+// it. The parser keeps a SHOW's WHERE and LIMIT expressions out of the AST, so nothing else in a SHOW can be checked.
+const NAMES_ONLY_SHOW =
+  /^SHOW (?:FULL )?(?:TEMPORARY )?(?:TABLES|DATABASES|DICTIONARIES)(?: (?:FROM|IN) (?:\w+|`(?:[^`\\]|\\.)*`))?(?: (?:NOT )?I?LIKE '(?:[^'\\]|\\.)*')?(?: LIMIT \d+)?$/
+
 /** A ClickHouse string literal. */
 const literal = (s: string) => `'${s.replace(/\\/g, "\\\\").replace(/'/g, "\\'")}'`
 
@@ -109,50 +120,77 @@ const explainAst = async (client: ClickHouseClient, sql: string): Promise<string
   return text
 }
 
-export type Inspection = { readonly sql: string } | { readonly refused: string }
+/** What runs (the statement as the engine formats it), and whether it only lists names (a plain SHOW). */
+export type Inspection = { readonly sql: string; readonly namesOnly: boolean } | { readonly refused: string }
 
 /**
  * Parses `sql` with the engine's parser (one statement, or a syntax error), and refuses what the read-only context
- * would not stop: INTO OUTFILE, and table functions outside the short allowed list. Returns the statement as the
- * engine formats it, which is what then runs (so what was checked is what runs).
+ * would not stop: INTO OUTFILE, table functions outside the short allowed list, scalar functions that reach out of
+ * the query (anywhere in the statement), and, for one tenant, EXPLAINs that count every tenant's rows. Returns the
+ * statement as the engine formats it, which is what then runs (so what was checked is what runs).
  */
-export const inspectStatement = async (client: ClickHouseClient, sql: string): Promise<Inspection> => {
+export const inspectStatement = async (client: ClickHouseClient, sql: string, scope: QueryScope): Promise<Inspection> => {
   const [formatted] = await rowsOf<{ q: string }>(client, "SELECT formatQuerySingleLine({sql:String}) AS q", { sql })
   const canonical = formatted!.q
   if (writesOutfile(canonical)) return { refused: "INTO OUTFILE is not allowed (results come back to the caller)" }
   const ast = (await explainAst(client, canonical)).split("\n")
-  const root = ast[0]?.split(" ", 1)[0] ?? ""
-  const explained = root === "Explain" ? ast[1]?.trim().split(" ", 1)[0] ?? "" : undefined
-  if (!READING_ROOTS.has(root) && !(explained !== undefined && READING_ROOTS.has(explained))) {
+  const head = (ast[0] ?? "").replace(/ \(children \d+\)$/, "")
+  const root = head.split(" ", 1)[0]!
+  if (root === "Explain") {
+    const options = ast[1]?.trim() === "Set"
+    if (ast[options ? 2 : 1]?.trim().split(" ", 1)[0] !== "SelectWithUnionQuery") {
+      return { refused: "EXPLAIN is allowed for SELECT statements only" }
+    }
+    if ("tenant" in scope && (options || head === "Explain EXPLAIN ESTIMATE")) {
+      return { refused: "EXPLAIN ESTIMATE and EXPLAIN options (indexes = 1, ...) are not allowed for one tenant: they count every tenant's rows" }
+    }
+  } else if (!READING_ROOTS.has(root)) {
     return { refused: "only reading statements are allowed (SELECT, WITH, SHOW, DESCRIBE, EXPLAIN, EXISTS)" }
   }
-  const tableOnly = await tableOnlyFunctions(client)
+  const namesOnly = root === "ShowTables"
+  if (namesOnly && !NAMES_ONLY_SHOW.test(canonical)) {
+    return { refused: "SHOW is allowed as SHOW TABLES | DATABASES [FROM db] [LIKE 'pattern'] [LIMIT n] only (no WHERE)" }
+  }
+  const [tableOnly, functions] = await Promise.all([tableOnlyFunctions(client), functionCatalogue(client)])
   for (let i = 0; i < ast.length; i++) {
+    // APPLY(f) names its function outside the AST's Function nodes: it could call anything unseen.
+    if (/^\s*ColumnsApplyTransformer\b/.test(ast[i]!)) {
+      return { refused: "APPLY is not allowed in analyst queries: call the function on the columns by name" }
+    }
     const name = /^\s*Function (\S+)/.exec(ast[i]!)?.[1]
     if (name === undefined || ALLOWED_TABLE_FUNCTIONS.has(name.toLowerCase())) continue
     const inFrom = /^\s*TableExpression\b/.test(ast[i - 1] ?? "")
     if (inFrom || tableOnly.has(name.toLowerCase())) {
       return { refused: `table function ${name}() is not allowed in analyst queries; allowed: ${ALLOWED_LIST}` }
     }
+    if (!functions.allows(name)) {
+      return {
+        refused: `function ${name}() is not allowed in analyst queries: only functions that compute on the query's own ` +
+          "values may be called, not ones that read files, URLs, dictionaries or other servers, or describe the host",
+      }
+    }
   }
-  return { sql: canonical }
+  return { sql: canonical, namesOnly }
 }
 
 /**
  * The settings of an analyst context, in the order they must be applied (readonly last): row filters on every table
- * with a `tenant` column (none for an all-tenant scope), no rows from system tables outside the allowed list, limits.
+ * with a `tenant` column (none for an all-tenant scope), no rows from system tables outside the allowed list (nor,
+ * for one tenant, from those that count every tenant's rows, unless the statement lists names only), limits.
  */
 export const analystSettings = async (
-  client: ClickHouseClient, scope: QueryScope, limits: AnalystLimits,
+  client: ClickHouseClient, scope: QueryScope, limits: AnalystLimits, namesOnly = false,
 ): Promise<ReadonlyArray<readonly [string, string | number]>> => {
-  const system = await rowsOf<{ name: string }>(client, "SELECT name FROM system.tables WHERE database = 'system'")
+  const hidden = "tenant" in scope && !namesOnly ? COUNTING_SYSTEM_TABLES : []
+  const system = (await rowsOf<{ name: string }>(client, "SELECT name FROM system.tables WHERE database = 'system'"))
+    .filter((t) => !ALLOWED_SYSTEM_TABLES.has(t.name) || hidden.includes(t.name))
   const tenanted = "tenant" in scope
     ? await rowsOf<{ database: string; table: string }>(client,
       "SELECT database, table FROM system.columns WHERE name = 'tenant' " +
         "AND database NOT IN ('system', 'information_schema', 'INFORMATION_SCHEMA')")
     : []
   const filters = [
-    ...system.filter((t) => !ALLOWED_SYSTEM_TABLES.has(t.name)).map((t) => `${literal(`system.${t.name}`)}: '0'`),
+    ...system.map((t) => `${literal(`system.${t.name}`)}: '0'`),
     ...("tenant" in scope
       ? tenanted.map((t) => `${literal(`${t.database}.${t.table}`)}: ${literal(`tenant = ${literal(scope.tenant)}`)}`)
       : []),
@@ -203,9 +241,9 @@ export const analystRunner = (client: ClickHouseClient, backend: { readonly kind
     if (running >= limits.maxConcurrent) throw new QueryBusy({ limit: limits.maxConcurrent })
     running++
     try {
-      const inspection = await inspectStatement(client, sql)
+      const inspection = await inspectStatement(client, sql, scope)
       if ("refused" in inspection) throw new StatementRefused(inspection.refused)
-      const settings = await analystSettings(client, scope, limits)
+      const settings = await analystSettings(client, scope, limits, inspection.namesOnly)
       signal?.throwIfAborted()
       if (backend.kind === "server") {
         // A server applies URL settings before the statement, readonly last; closing the request cancels the query.

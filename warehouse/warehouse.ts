@@ -88,8 +88,14 @@ const isClickHouseError = (e: unknown): e is Error & { code: string; type?: stri
   return e instanceof Error && typeof code === "string" && /^\d+$/.test(code)
 }
 
-// ClickHouse error codes that mean "these values cannot be parsed or stored" on insert.
-const ROW_ERROR_CODES = new Set(["6", "26", "27", "38", "41", "53", "69", "70", "72", "117", "321", "1001"])
+// ClickHouse error codes that mean "these values cannot be parsed or stored" on insert: text, escape sequences (25:
+// the \ud83d JSON.stringify writes for half a surrogate pair), quoted strings, dates, numbers, arrays, UUIDs, bools,
+// IPs and other domain values, sizes and ranges, NULL in a plain column, a failed CHECK, nesting too deep to parse.
+// Not 32/33 (data cut short): over HTTP that is the connection's fault, not the rows'.
+const ROW_ERROR_CODES = new Set([
+  "6", "25", "26", "27", "38", "41", "53", "69", "70", "72", "117", "130", "131", "306", "321", "349", "376", "407",
+  "441", "467", "469", "632", "675", "676", "1001",
+])
 
 // ClickHouse error codes that mean "this batch, as one insert, cannot be stored" (252: more partitions than one insert
 // block may touch, e.g. a history import spanning many months); smaller batches of the same rows can.

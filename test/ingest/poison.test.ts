@@ -4,6 +4,7 @@ import { Effect } from "effect"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import type { CanonicalEvent } from "../../ingest/message.ts"
 import { Pipeline } from "../../ingest/pipeline.ts"
+import { Warehouse } from "../../warehouse/warehouse.ts"
 import { runCdp } from "../support/cli.ts"
 import { freshDir, query, removeDir, withPipeline } from "../support/pipeline.ts"
 
@@ -44,6 +45,23 @@ describe("a poison message", () => {
       // The pipeline flows on: a later message lands.
       yield* pipeline.submit([event("globex", "g-2")], [])
       expect(yield* query("SELECT count() AS n FROM events WHERE tenant = 'globex'")).toEqual([{ n: "2" }])
+    })))
+
+  it("half a surrogate pair that got past the edge is refused by the warehouse as the row's fault (code 25), isolated at once", () =>
+    withPipeline(dir, Effect.gen(function* () {
+      const warehouse = yield* Warehouse
+      // JSON.stringify writes a lone surrogate as the escape \ud83d, which the engine cannot parse.
+      const cut = "lone \ud83d again"
+      yield* warehouse.command("CREATE TABLE scratch (s String) ENGINE = Memory")
+      const error = yield* Effect.flip(warehouse.insert("scratch", [{ s: "fine" }, { s: cut }]))
+      expect(error).toMatchObject({ _tag: "WarehouseRejectedRows", code: "25" })
+      const pipeline = yield* Pipeline
+      yield* pipeline.submit([event("acme", "a-1"), event("acme", "cut", { event: cut }), event("globex", "g-1")], [])
+      expect(yield* query("SELECT message_id FROM events ORDER BY message_id")).toEqual([
+        { message_id: "a-1" }, { message_id: "g-1" },
+      ])
+      // Refused rows, not a failing warehouse: no bounded retry, no "warehouse_failed".
+      expect(yield* query("SELECT message_id, rule FROM dead_letters")).toEqual([{ message_id: "cut", rule: "warehouse_rejected" }])
     })))
 
   it("a history import spanning 150 months lands (more partitions than one insert may touch)", () =>

@@ -67,6 +67,17 @@ describe("POST /v1/query", () => {
         expect(res.status, sql).toBe(400)
         expect(res.body, sql).toMatchObject({ success: false, rule: "bad_query" })
       }
+      // Scalar functions that read the host, which readonly=1 lets through.
+      for (const [sql, name] of [
+        ["SELECT file('/etc/passwd')", "file"],
+        [`SELECT file('${join(dir, "admin-token")}') AS token`, "file"],
+        ["SELECT replaceAll(file('/proc/self/cmdline'), '\\0', ' ') AS keys", "file"],
+        ["SELECT tenant FROM events WHERE position(file('/etc/passwd'), 'root') > 0", "file"],
+        ["SELECT hostName(), filesystemAvailable()", "hostName"],
+      ]) {
+        const res = yield* ask(url, { sql, tenant: "acme" })
+        expect(res, sql).toEqual({ status: 400, body: expect.objectContaining({ rule: "bad_query", error: expect.stringContaining(`function ${name}() is not allowed`) }) })
+      }
       for (const file of ["out.csv", "out.txt"]) expect(existsSync(join(dir, file)), file).toBe(false)
       expect(yield* query("SELECT tenant, message_id FROM events ORDER BY message_id")).toEqual([
         { tenant: "acme", message_id: "a1" }, { tenant: "globex", message_id: "g1" },
@@ -83,6 +94,16 @@ describe("POST /v1/query", () => {
       expect((yield* ask(url, { sql, allTenants: true })).body.rows).toHaveLength(2)
       expect(yield* ask(url, { sql, tenant: "acme", allTenants: true })).toMatchObject({ status: 400, body: { rule: "bad_scope" } })
       expect(yield* ask(url, { sql, tenant: 7 })).toMatchObject({ status: 400, body: { rule: "bad_body", field: "/tenant" } })
+    })))
+
+  it("shows a tenant no row or byte counts of other tenants, and still its tables' names", () =>
+    withQueryCollector((url) => Effect.gen(function* () {
+      yield* seed(url)
+      expect(yield* ask(url, { sql: "SELECT name, total_rows FROM system.tables WHERE database = 'default'", tenant: "acme" }))
+        .toEqual({ status: 200, body: { success: true, rows: [] } })
+      expect((yield* ask(url, { sql: "SELECT sum(data_compressed_bytes) AS b FROM system.columns", tenant: "acme" })).body.rows)
+        .toEqual([{ b: "0" }])
+      expect((yield* ask(url, { sql: "SHOW TABLES", tenant: "acme" })).body.rows).toContainEqual({ name: "events" })
     })))
 
   it("answers track and /health while a heavy analyst query runs, and stops that query when its client leaves", () =>

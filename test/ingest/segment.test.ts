@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs"
 import { describe, expect, it } from "vitest"
+import { processSegmentRequest } from "../../ingest/segment-api.ts"
 import {
   normaliseSegmentMessage,
   type SegmentMessage,
@@ -117,5 +118,45 @@ describe("Segment message normalisation", () => {
     expect(e.extra).toEqual({ channel: "server", _metadata: { a: 1 } })
     expect(e.context).toEqual({ library: { name: "x" }, ip: "192.0.2.1" })
     expect(e.channel).toBe("web")
+  })
+})
+
+describe("Segment requests", () => {
+  const track = (id: string, properties = "{}", extra = "") =>
+    `{"type":"track","event":"E","userId":"u","messageId":"${id}"${extra},"properties":${properties}}`
+  const request = (route: "batch" | "import" | "track", body: string) =>
+    processSegmentRequest({ route, body, tenant: "acme", receivedAtMs: ctx.receivedAtMs })
+
+  it("refuses only the bad messages of a batch, each with its own rule, pointer and text as sent", () => {
+    const deep = track("deep", `{"x":${"[".repeat(500)}${"]".repeat(500)}}`)
+    const inf = track("inf", '{"v":1e400}')
+    const cut = track("cut", String.raw`{"t":"lone \ud83d again"}`)
+    const keyed = track("keyed", '{"v":9007199254740993.0}', ',"writeKey":"wk_secret"')
+    const result = request("batch", `{"batch":[${track("good-1")},${deep},${inf},${cut},${keyed},${track("good-2")}]}`)
+    expect(result.requestError).toBeUndefined()
+    expect(result.events.map((e) => e.messageId)).toEqual(["good-1", "good-2"])
+    expect(result.rejected).toEqual([
+      { index: 1, messageId: "deep", rule: "too_deep", field: `/properties/x${"/0".repeat(98)}`, message: expect.stringContaining("more than 100 levels") },
+      { index: 2, messageId: "inf", rule: "number_out_of_range", field: "/properties/v", message: expect.stringMatching(/^\/properties\/v: 1e400 is beyond/) },
+      { index: 3, messageId: "cut", rule: "lone_surrogate", field: "/properties/t", message: expect.stringContaining("\\ud83d, half of a UTF-16 surrogate pair") },
+      { index: 4, messageId: "keyed", rule: "number_too_precise", field: "/properties/v", message: expect.stringContaining("send it as a string") },
+    ])
+    expect(result.deadLetters.map((d) => d.payload)).toEqual([deep, inf, cut, keyed.replace("wk_secret", "[redacted]")])
+  })
+
+  it("refuses the whole batch for a bad value outside its messages or nesting past the hard cap", () => {
+    const outside = request("import", `{"sentAt":1e400,"batch":[${track("good")}]}`)
+    expect(outside.requestError).toMatchObject({ rule: "number_out_of_range", field: "/sentAt" })
+    expect(outside.events).toEqual([])
+    const body = `{"batch":[${track("good")},${"[".repeat(20_000)}${"]".repeat(20_000)}]}`
+    const tooDeep = request("batch", body)
+    expect(tooDeep.requestError).toMatchObject({ rule: "too_deep", message: expect.stringContaining("more than 10000 levels") })
+    expect(tooDeep.deadLetters.map((d) => d.payload)).toEqual([body])
+  })
+
+  it("refuses a single message with half a surrogate pair, naming the field", () => {
+    const result = request("track", String.raw`{"userId":"u9","event":"lone \ud83d again"}`)
+    expect(result.requestError).toMatchObject({ rule: "lone_surrogate", field: "/event", index: 0 })
+    expect(result.events).toEqual([])
   })
 })

@@ -156,6 +156,93 @@ describe("the analyst context (engine-enforced)", () => {
       expect(yield* attempt("SELECT count() AS n FROM events", { tenant: "ac'me" })).toMatchObject({ error: "WarehouseQueryError" })
     })))
 
+  it("refuses every function that reads files, URLs, other servers or the host, wherever the statement calls it", () =>
+    withWarehouse(Effect.gen(function* () {
+      yield* seed
+      const warehouse = yield* Warehouse
+      // The attack itself: another tenant's rows straight from the table's data part, which the pipeline can read.
+      const [part] = yield* warehouse.query<{ path: string }>("SELECT path FROM system.parts WHERE table = 'event_rows' AND active LIMIT 1")
+      const dataFile = join(part!.path, "data.bin")
+      expect(existsSync(dataFile)).toBe(true)
+      expect(yield* warehouse.query("SELECT position(file({p:String}), 'gus@globex') > 0 AS found", { params: { p: dataFile } }))
+        .toEqual([{ found: 1 }])
+      const calls = [
+        "file('/etc/passwd')", `file('${join(dir, "admin-token")}')`, "file('/proc/self/cmdline')", `file('${dataFile}')`,
+        "FILE('/etc/passwd')", "hostName()", "hostname()", "FQDN()", "fullHostName()", "displayName()",
+        "filesystemAvailable()", "filesystemCapacity()", "filesystemUnreserved()", "getServerPort('tcp_port')", "tcpPort()",
+        "getOSKernelVersion()", "serverUUID()", "uptime()", "getServerSetting('path')", "getMergeTreeSetting('index_granularity')",
+        "getMacro('shard')", "currentProfiles()", "enabledProfiles()", "currentRoles()", "currentUser()", "user()",
+        "catboostEvaluate('/tmp/model.bin', 1)", "dictGet('d', 'a', 1)", "joinGet('j', 'v', 1)",
+        "hasColumnInTable('127.0.0.1', 'default', 'events', 'tenant')", "showCertificate()", "getClientHTTPHeader('authorization')",
+        "aiGenerate('x')", "addressToLine(1)", "logTrace('x')", "generateSerialID('s')",
+      ]
+      const positions = (call: string) => [
+        `SELECT ${call}`,
+        `SELECT replaceAll(toString(${call}), '\\0', ' ') AS keys`,
+        `SELECT extractAll(toString(${call}), '[a-z]+@[a-z.]+') AS emails`,
+        `SELECT count() AS n FROM events WHERE toString(${call}) LIKE 'r%'`,
+        `SELECT x FROM (SELECT toString(${call}) AS x)`,
+        `SELECT 1 AS one WHERE 'a' IN (SELECT toString(${call}))`,
+        `WITH toString(${call}) AS x SELECT x`,
+        `WITH t AS (SELECT toString(${call}) AS x) SELECT x FROM t`,
+        `SELECT arrayMap(p -> concat(p, toString(${call})), ['a']) AS a`,
+        `SELECT tenant FROM events GROUP BY tenant HAVING max(toString(${call})) != '' ORDER BY length(toString(${call}))`,
+        `SELECT x FROM view(SELECT toString(${call}) AS x)`,
+        `DESCRIBE TABLE (SELECT ${call} AS x)`,
+        `EXPLAIN SYNTAX SELECT ${call}`,
+      ]
+      for (const call of calls) {
+        const name = call.slice(0, call.indexOf("("))
+        for (const sql of positions(call)) {
+          const r = yield* attempt(sql)
+          expect(r, sql).toEqual({ error: "WarehouseQueryError", message: expect.stringContaining(`function ${name}() is not allowed`) })
+        }
+      }
+      // APPLY names its function outside the AST's function nodes; a SHOW's WHERE is not in the AST at all.
+      for (const sql of [
+        "SELECT * APPLY(file) FROM (SELECT '/etc/passwd' AS p)",
+        "SELECT COLUMNS('p') APPLY(x -> file(x)) FROM (SELECT '/etc/passwd' AS p)",
+        "SHOW TABLES WHERE file('/etc/passwd') LIKE 'r%'",
+        "SHOW TABLES LIMIT (SELECT length(file('/etc/passwd')))",
+      ]) expect(yield* attempt(sql), sql).toMatchObject({ error: "WarehouseQueryError", message: expect.stringMatching(/APPLY|SHOW/) })
+      // Functions that compute on the query's own values still work, aggregates with combinators and aliases included.
+      expect(yield* attempt(
+        "SELECT countIf(type = 'identify') AS n, uniqExactIf(user_id, 1) AS u, arrayMap(x -> upper(x), [tenant]) AS a, " +
+          "toStartOfDay(any(timestamp)) AS d, JSONExtractString('{\"k\":\"v\"}', 'k') AS j, CASE WHEN n > 0 THEN 'y' END AS c, " +
+          "quantile(0.5)(1) AS q, SUM(1) AS s, lcase('X') AS l, version() != '' AS v, getSetting('max_threads') AS t, " +
+          "formatReadableSize(1024) AS f, EXISTS (SELECT 1) AS e FROM events GROUP BY tenant",
+      )).toEqual({ rows: [{
+        n: "1", u: "1", a: ["ACME"], d: "2024-01-01 00:00:00", j: "v", c: "y", q: 1, s: "1", l: "x", v: 1, t: 1, f: "1.00 KiB", e: 1,
+      }] })
+    })))
+
+  it("shows a tenant no system table that counts every tenant's rows or bytes, and still describes the schema", () =>
+    withWarehouse(Effect.gen(function* () {
+      yield* seed
+      const counting = [
+        "SELECT name, total_rows, total_bytes FROM system.tables WHERE database = 'default'",
+        "SELECT table, sum(data_compressed_bytes) AS bytes FROM system.columns GROUP BY table",
+        "SELECT table_name, table_rows, data_length FROM information_schema.tables",
+        "SELECT table_name, column_name FROM INFORMATION_SCHEMA.COLUMNS",
+      ]
+      for (const sql of counting) expect(yield* attempt(sql), sql).toEqual({ rows: [] })
+      // Every tenant's view is unchanged: there the counts are the analyst's own.
+      expect(yield* attempt("SELECT total_rows FROM system.tables WHERE database = 'default' AND name = 'event_rows'", { allTenants: true }))
+        .toEqual({ rows: [{ total_rows: "2" }] })
+      for (const sql of [
+        "EXPLAIN ESTIMATE SELECT * FROM event_rows",
+        "EXPLAIN indexes = 1 SELECT * FROM event_rows",
+        "SHOW TABLES WHERE total_rows > 1",
+        "EXPLAIN AST SHOW TABLES",
+      ]) expect(yield* attempt(sql), sql).toMatchObject({ error: "WarehouseQueryError" })
+      const names = (r: unknown) => ((r as { rows: Array<Record<string, unknown>> }).rows).map((row) => Object.values(row)[0])
+      expect(names(yield* attempt("SHOW TABLES"))).toEqual(expect.arrayContaining(["events", "event_rows", "dead_letters"]))
+      expect(names(yield* attempt("SHOW TABLES FROM default LIKE 'event%' LIMIT 10"))).toEqual(expect.arrayContaining(["events", "event_rows"]))
+      expect(names(yield* attempt("SHOW DATABASES"))).toContain("default")
+      expect(names(yield* attempt("DESCRIBE TABLE events"))).toEqual(expect.arrayContaining(["tenant", "message_id", "user_id"]))
+      expect(yield* attempt("EXPLAIN SELECT count() FROM events")).toMatchObject({ rows: expect.arrayContaining([expect.anything()]) })
+    })))
+
   it("reads every tenant only when asked to, and logs the scope and a hash of the SQL, not the SQL", async () => {
     const lines: Array<string> = []
     const capture = Logger.layer([Logger.make((o) => { lines.push(JSON.stringify({ message: o.message, annotations: o.fiber.getRef(References.CurrentLogAnnotations) })) })])
