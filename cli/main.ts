@@ -6,7 +6,9 @@ import { defaultIdentityConfig, IDENTIFIER_KINDS } from "../identity/index.ts"
 import { Collector } from "../ingest/collector.ts"
 import { FileUnreadable, importFile } from "../ingest/import.ts"
 import { FILE_SOURCES } from "../ingest/sources/index.ts"
-import { DEFAULT_TENANT, dataDirWriteKey, parseAllowedOriginSpecs, parseWriteKeySpecs, withAllowedOrigins, writeKeys } from "../ingest/writekeys.ts"
+import {
+  DEFAULT_TENANT, dataDirWriteKey, parseAllowedOriginSpecs, parseWriteKeySpecs, uniqueWriteKeys, withAllowedOrigins, writeKeys,
+} from "../ingest/writekeys.ts"
 import { type DataDirLocked, type QueryScope, Warehouse } from "../warehouse/warehouse.ts"
 import { DEFAULT_HOST, DEFAULT_PORT, parseJsonObject, readSetting, SETTINGS, settingNow, xEnvironment } from "./config.ts"
 import { DataDirUnusable, FileUnwritable, prepareDataDir } from "./data-dir.ts"
@@ -40,7 +42,8 @@ const flagParser = <A>(parse: (value: string) => A) => (value: string): A => {
 }
 
 const collectWriteKeys = (value: string, previous: Array<string>) => {
-  flagParser((v) => parseWriteKeySpecs([v]))(value)
+  // With the earlier flags: a key given twice for two tenants is named at once.
+  flagParser((v) => parseWriteKeySpecs([...previous, v]))(value)
   return collect(value, previous)
 }
 
@@ -51,6 +54,9 @@ const collectAllowedOrigins = (value: string, previous: Array<string>) => {
 
 /** An allow-list names a write key that is not configured. */
 class OriginsInvalid extends Data.TaggedError("OriginsInvalid")<{ readonly message: string }> {}
+
+/** --write-key and CDP_WRITE_KEYS give one key for two tenants. */
+class WriteKeysInvalid extends Data.TaggedError("WriteKeysInvalid")<{ readonly message: string }> {}
 
 const positiveInt = flagParser((value: string) => {
   const n = Number(value)
@@ -101,7 +107,11 @@ Examples:
     const main = Effect.gen(function* () {
       const port = opts.port ?? (yield* readSetting(SETTINGS.port))
       const host = opts.host ?? (yield* readSetting(SETTINGS.host))
-      const configured = [...parseWriteKeySpecs(opts.writeKey), ...(yield* readSetting(SETTINGS.writeKeys))]
+      const fromEnv = yield* readSetting(SETTINGS.writeKeys)
+      const configured = yield* Effect.try({
+        try: () => uniqueWriteKeys([...parseWriteKeySpecs(opts.writeKey), ...fromEnv]),
+        catch: (e) => new WriteKeysInvalid({ message: `--write-key and CDP_WRITE_KEYS: ${(e as Error).message}` }),
+      })
       const originSpecs = [...opts.allowedOrigins, ...(yield* readSetting(SETTINGS.allowedOrigins))]
       const sendgrid = yield* readSetting(SETTINGS.sendgridVerificationKey)
       const sourceOptions = yield* readSetting(SETTINGS.sourceOptions)

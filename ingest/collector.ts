@@ -44,6 +44,15 @@ export interface CollectorOptions {
   readonly requestTimeout?: Duration.Input | undefined
   /** Longest pause between two chunks of a body before the request is answered 408. Default 10 s. */
   readonly bodyIdleTimeout?: Duration.Input | undefined
+  /**
+   * Connections open with one write key at most (a browser key is public: one source must not crowd out the
+   * others or /health); past it the key's oldest idle connection, or its slowest body, is closed. Default 100.
+   */
+  readonly maxConnectionsPerKey?: number | undefined
+  /** Average rate (bytes/s) a body must keep after `bodyRateGrace`, else 408 `body_too_slow`. Default 500. */
+  readonly minBodyRate?: number | undefined
+  /** How long a body may take before `minBodyRate` applies to it. Default 20 s. */
+  readonly bodyRateGrace?: Duration.Input | undefined
 }
 
 /** Webhook bodies may hold many items (a SendGrid batch, a CSV export, a mail with attachments). */
@@ -105,8 +114,8 @@ const makeCollector = (options: CollectorOptions) =>
       const r = bodyErrorReply(error)
       return refuse(r.status, r.rule, r.message, r.status === 408 ? { connection: "close" } : undefined)
     }
-    /** Requests on this connection presented a valid key: it no longer counts as unauthenticated. */
-    const authenticated = (req: IncomingMessage) => connections?.trust(req.socket)
+    /** Requests on this connection presented a valid key (none: the admin token): it no longer counts as unauthenticated. */
+    const authenticated = (req: IncomingMessage, writeKey?: string) => connections?.trust(req.socket, writeKey)
     let connections: ReturnType<typeof guardConnections> | undefined
 
     const health = yield* makeHealth(options.health)
@@ -121,6 +130,12 @@ const makeCollector = (options: CollectorOptions) =>
         if (headerKey !== undefined && tenant === undefined) {
           return refuse(401, "unknown_write_key", "the write key is not known to this collector", UNAUTHORIZED_HEADERS)
         }
+        if (headerKey !== undefined) {
+          const originRefused = originRefusal(options.writeKeys, headerKey, req)
+          if (originRefused !== undefined) return refuse(403, "origin_not_allowed", originRefused)
+          // Counted against its key's connections before the body comes, however slowly it comes.
+          authenticated(req, headerKey)
+        }
         const body = yield* receiveBody(req, bodyLimit(route), bodyIdleMs)
         if (body instanceof Error) return refuseBody(body)
         let writeKey = headerKey
@@ -128,10 +143,10 @@ const makeCollector = (options: CollectorOptions) =>
           writeKey = typeof body === "string" ? bodyWriteKey(body) : undefined
           tenant = writeKey === undefined ? undefined : options.writeKeys.tenantOf(writeKey)
           if (tenant === undefined) return unauthorized(writeKey, "the user name of HTTP Basic auth (Authorization: Basic base64(KEY:))")
+          const originRefused = originRefusal(options.writeKeys, writeKey!, req)
+          if (originRefused !== undefined) return refuse(403, "origin_not_allowed", originRefused)
+          authenticated(req, writeKey)
         }
-        const originRefused = originRefusal(options.writeKeys, writeKey!, req)
-        if (originRefused !== undefined) return refuse(403, "origin_not_allowed", originRefused)
-        authenticated(req)
         if (body instanceof BodyTooLarge) {
           return refuse(413, "body_too_large",
             `${isBatchRoute(route) ? "a batch" : "a single message"} may be at most ${body.limit} bytes (${body.limit / 1024} KB)`)
@@ -161,7 +176,10 @@ const makeCollector = (options: CollectorOptions) =>
         const key = headerKey ?? new URL(req.url ?? "/", "http://x").searchParams.get("write_key") ?? undefined
         const tenant = key === undefined ? undefined : options.writeKeys.tenantOf(key)
         if (tenant === undefined) return unauthorized(key, "the user name of HTTP Basic auth, or as ?write_key=")
-        authenticated(req)
+        // A key restricted to some web origins is restricted on every route that takes it, not only where CORS is served.
+        const originRefused = originRefusal(options.writeKeys, key!, req)
+        if (originRefused !== undefined) return refuse(403, "origin_not_allowed", originRefused)
+        authenticated(req, key)
         // Mail is bytes in the sender's charset: its parser gets them as received, never a lossy UTF-8 decoding.
         const received = source.parseBytes === undefined
           ? yield* receiveBody(req, WEBHOOK_BODY_LIMIT, bodyIdleMs)
@@ -254,6 +272,8 @@ const makeCollector = (options: CollectorOptions) =>
           }))),
       ))
         .then((reply) => {
+          // The connection guard already answered (a body too slow, a key over its connections) and closed it.
+          if (connections?.wasCut(req.socket)) return
           res.writeHead(reply.status, {
             "content-type": "application/json",
             ...(draining ? { connection: "close" } : {}),
@@ -263,6 +283,7 @@ const makeCollector = (options: CollectorOptions) =>
           res.end(JSON.stringify(reply.body))
         })
         .catch((error: unknown) => {
+          if (connections?.wasCut(req.socket)) return
           run(Effect.logError("request failed").pipe(Effect.annotateLogs({ error: String(error) })))
           if (!res.headersSent) res.writeHead(500, { "content-type": "application/json", ...corsHeaders(req) })
           res.end(JSON.stringify({ success: false, error: "internal error" }))
@@ -284,7 +305,11 @@ const makeCollector = (options: CollectorOptions) =>
         connections = guardConnections(s, {
           maxConnections: options.maxConnections ?? 800,
           maxUnauthenticated: options.maxUnauthenticatedConnections ?? 200,
+          maxPerKey: options.maxConnectionsPerKey ?? 100,
+          minBodyRate: options.minBodyRate ?? 500,
+          bodyRateGraceMs: Duration.toMillis(options.bodyRateGrace ?? Duration.seconds(20)),
         })
+        s.once("close", () => connections?.stop())
         s.once("error", (e) => resume(Effect.fail(e)))
         s.listen(options.port, options.host, () => resume(Effect.succeed(s)))
       }),

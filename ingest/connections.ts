@@ -1,7 +1,8 @@
-// Connection limits of the collector: a cap on all connections (each holds a file descriptor), and a smaller cap on
-// connections that have not yet sent a request with a valid key, so that many idle or slow sockets without a key
-// cannot take every descriptor while senders with a key still get in.
-import type { Server } from "node:http"
+// Connection limits of the collector: a cap on all connections (each holds a file descriptor), a smaller cap on
+// connections that have not yet sent a request with a valid key, and a cap per write key, so that neither sockets
+// without a key nor one key's senders (a browser key is public) can take every descriptor while other tenants and
+// /health still get in; and a minimum body rate, so a body trickled a byte at a time cannot hold a connection for long.
+import type { IncomingMessage, Server, ServerResponse } from "node:http"
 import type { Socket } from "node:net"
 
 export interface ConnectionLimits {
@@ -12,41 +13,160 @@ export interface ConnectionLimits {
    * connection is answered 503 and closed, so a new sender with a key is never locked out by idle sockets.
    */
   readonly maxUnauthenticated: number
+  /**
+   * Connections whose latest valid key is one write key. Past it, that key's oldest idle connection is closed, or,
+   * when none is idle, the one receiving its body the slowest is answered 503: one source cannot crowd out others.
+   */
+  readonly maxPerKey: number
+  /**
+   * A body must arrive at this average rate (bytes per second) once `bodyRateGraceMs` have passed since the request's
+   * headers (as Apache's mod_reqtimeout does: the deadline is grace + bytes received / rate); else 408 and closed.
+   */
+  readonly minBodyRate: number
+  readonly bodyRateGraceMs: number
 }
 
-const BUSY_BODY = JSON.stringify({
-  success: false,
-  rule: "too_many_connections",
-  error: "too many connections without a valid key are open; this one was closed, retry later",
-})
-const BUSY = "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nconnection: close\r\nretry-after: 5\r\n" +
-  `content-length: ${Buffer.byteLength(BUSY_BODY)}\r\n\r\n${BUSY_BODY}`
+const answer = (status: string, rule: string, error: string, retryAfter: boolean) => {
+  const body = JSON.stringify({ success: false, rule, error })
+  return `HTTP/1.1 ${status}\r\ncontent-type: application/json\r\nconnection: close\r\n${retryAfter ? "retry-after: 5\r\n" : ""}` +
+    `content-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`
+}
+
+const BUSY = answer("503 Service Unavailable", "too_many_connections",
+  "too many connections without a valid key are open; this one was closed, retry later", true)
+const BUSY_KEY = answer("503 Service Unavailable", "too_many_connections",
+  "too many connections are open with this write key; this one, the slowest, was closed: retry later, with fewer at once", true)
+
+/** The request a connection is serving now. */
+interface InFlight {
+  readonly req: IncomingMessage
+  readonly res: ServerResponse
+  readonly startedMs: number
+  /** The socket's bytesRead when the headers had arrived: what came after is the body. */
+  readonly bytesAtStart: number
+}
 
 export interface ConnectionGuard {
-  /** Marks the connection as one that has presented a valid key: it no longer counts against the unauthenticated cap. */
-  readonly trust: (socket: Socket) => void
+  /**
+   * Marks the connection as one that has presented a valid key (`key`; undefined for the admin token): it no longer
+   * counts against the unauthenticated cap, and counts against its key's cap instead.
+   */
+  readonly trust: (socket: Socket, key?: string) => void
   /** Connections that have not presented a valid key yet. */
   readonly unauthenticated: () => number
+  /** Open connections whose latest valid key is `key`. */
+  readonly withKey: (key: string) => number
+  /** Whether the guard answered and closed this connection (its request's handler then has nobody to answer). */
+  readonly wasCut: (socket: Socket) => boolean
+  /** Stops the body-rate sweep (the server is closing). */
+  readonly stop: () => void
 }
 
 export const guardConnections = (server: Server, limits: ConnectionLimits): ConnectionGuard => {
   server.maxConnections = limits.maxConnections
   // A Set iterates in insertion order: the first entry is the oldest unauthenticated connection.
   const pending = new Set<Socket>()
+  const byKey = new Map<string, Set<Socket>>()
+  const keyOf = new WeakMap<Socket, string>()
+  const inFlight = new Map<Socket, InFlight>()
+  const cut = new WeakSet<Socket>()
+
+  const forgetKey = (socket: Socket) => {
+    const key = keyOf.get(socket)
+    if (key === undefined) return
+    keyOf.delete(socket)
+    const sockets = byKey.get(key)
+    sockets?.delete(socket)
+    if (sockets?.size === 0) byKey.delete(key)
+  }
+
+  /** Answers `raw` where nothing of the current response was written yet (else it would corrupt it), and closes. */
+  const close = (socket: Socket, raw: string | undefined) => {
+    cut.add(socket)
+    const current = inFlight.get(socket)
+    const untouched = current === undefined ? socket.bytesWritten === 0 : !current.res.headersSent
+    if (raw !== undefined && untouched && socket.writable) socket.end(raw, () => socket.destroy())
+    else socket.destroy()
+  }
+
   server.on("connection", (socket: Socket) => {
     pending.add(socket)
-    socket.once("close", () => pending.delete(socket))
+    socket.once("close", () => {
+      pending.delete(socket)
+      forgetKey(socket)
+      inFlight.delete(socket)
+    })
     if (pending.size <= limits.maxUnauthenticated) return
     const oldest: Socket = pending.values().next().value!
     pending.delete(oldest)
-    // An answer only where nothing was written yet: bytes after a partial response would corrupt it.
-    if (oldest.bytesWritten === 0 && oldest.writable) oldest.end(BUSY, () => oldest.destroy())
-    else oldest.destroy()
+    close(oldest, BUSY)
   })
+
+  server.on("request", (req: IncomingMessage, res: ServerResponse) => {
+    const socket = req.socket
+    inFlight.set(socket, { req, res, startedMs: performance.now(), bytesAtStart: socket.bytesRead })
+    res.once("close", () => {
+      if (inFlight.get(socket)?.res === res) inFlight.delete(socket)
+    })
+  })
+
+  /** When the body must have arrived, at the minimum rate, given what arrived so far. */
+  const bodyDeadline = (flight: InFlight) =>
+    flight.startedMs + limits.bodyRateGraceMs + ((flight.req.socket.bytesRead - flight.bytesAtStart) / limits.minBodyRate) * 1000
+
+  /**
+   * The key's connection to give up for a new one: the oldest idle, else the slowest still receiving a body (the one
+   * nearest its body deadline: a young request is not judged on its first bytes), never one being answered.
+   */
+  const victim = (sockets: Set<Socket>, keep: Socket): Socket | undefined => {
+    let slowest: Socket | undefined
+    let earliest = Infinity
+    for (const s of sockets) {
+      if (s === keep) continue
+      const flight = inFlight.get(s)
+      if (flight === undefined) return s
+      if (flight.req.complete) continue
+      const deadline = bodyDeadline(flight)
+      if (deadline < earliest) {
+        slowest = s
+        earliest = deadline
+      }
+    }
+    return slowest
+  }
+
+  // Bodies slower than the minimum rate are cut; checked often enough that none overstays its deadline by much.
+  const sweep = setInterval(() => {
+    const now = performance.now()
+    for (const [socket, flight] of inFlight) {
+      if (flight.req.complete || flight.res.headersSent) continue
+      if (now <= bodyDeadline(flight)) continue
+      close(socket, answer("408 Request Timeout", "body_too_slow",
+        `the body arrived slower than ${limits.minBodyRate} bytes/s after the first ${limits.bodyRateGraceMs / 1000} s; send it at once`, false))
+    }
+  }, Math.max(10, Math.min(1000, limits.bodyRateGraceMs / 4)))
+  sweep.unref()
+
   return {
-    trust: (socket) => {
+    trust: (socket, key) => {
       pending.delete(socket)
+      if (key === undefined || keyOf.get(socket) === key || socket.destroyed) return
+      forgetKey(socket)
+      keyOf.set(socket, key)
+      const sockets = byKey.get(key) ?? new Set<Socket>()
+      byKey.set(key, sockets)
+      sockets.add(socket)
+      if (sockets.size <= limits.maxPerKey) return
+      const out = victim(sockets, socket)
+      if (out === undefined) return
+      // Out of the key's count at once, so the next newcomer does not pick the same one.
+      forgetKey(out)
+      // An idle keep-alive connection is simply closed (as its keep-alive timeout would): it owes nobody an answer.
+      close(out, inFlight.has(out) ? BUSY_KEY : undefined)
     },
     unauthenticated: () => pending.size,
+    withKey: (key) => byKey.get(key)?.size ?? 0,
+    wasCut: (socket) => cut.has(socket),
+    stop: () => clearInterval(sweep),
   }
 }

@@ -63,7 +63,8 @@ export const preflightHeaders = (req: IncomingMessage): Record<string, string> =
 
 /**
  * Why a request from a page may not send with this (known) write key, or undefined when it may: requests without an
- * Origin (servers, curl) are not browsers, and a key without an allow-list accepts every origin.
+ * Origin (servers, curl) are not browsers, and a key without an allow-list accepts every origin. Checked on every route
+ * that takes a write key, webhooks too: a page can post to a webhook with a simple request, no preflight needed.
  */
 export const originRefusal = (writeKeys: WriteKeys, writeKey: string, req: IncomingMessage): string | undefined => {
   const origin = originOf(req)

@@ -5,7 +5,9 @@ import { Pipeline } from "./pipeline.ts"
 import { FILE_SOURCES } from "./sources/index.ts"
 
 export interface ImportSummary {
+  /** Messages that passed the source's checks and were not refused later: landed, duplicates, or dropped by a stage. */
   readonly accepted: number
+  /** Refused messages, all kept in dead letters: by the source's checks, or after them by a stage or the warehouse. */
   readonly rejected: number
   readonly duplicates: number
   readonly landed: number
@@ -74,9 +76,11 @@ export const importFile = Effect.fn("importFile")(function* (
     if (next.done) break
   }
   const after = pipeline.counters
+  // Every batch was consumed when its submit completed (the in-process bus), so these are final.
+  const refusedLater = after.deadLettered - before.deadLettered
   return {
-    accepted: after.accepted - before.accepted,
-    rejected: after.rejected - before.rejected,
+    accepted: after.accepted - before.accepted - refusedLater,
+    rejected: after.rejected - before.rejected + refusedLater,
     duplicates: after.duplicates - before.duplicates,
     landed: after.landed - before.landed,
     seconds: (performance.now() - started) / 1000,

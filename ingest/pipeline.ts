@@ -25,6 +25,8 @@ export interface PipelineCounters {
   redirected: number
   /** Accepted items whose raw text went to the archive. */
   archived: number
+  /** Accepted messages that a stage or the warehouse refused afterwards: kept in dead letters, not landed. */
+  deadLettered: number
 }
 
 /** How landing has gone lately, for /health (times in ms since the epoch; messages carry no personal data). */
@@ -115,7 +117,7 @@ export class Pipeline extends Context.Service<Pipeline, PipelineShape>()("cdp/Pi
       // Opened before the consumers, so the scoring workers close after the consumers have drained.
       const { stages, reloadIdentity } = yield* eventStages(
         yield* Effect.try({ try: () => sentimentConfigFromEnv(), catch: (e) => e as SentimentConfigInvalid }), options.identity)
-      const counters: PipelineCounters = { accepted: 0, rejected: 0, landed: 0, duplicates: 0, dropped: 0, dropReasons: {}, redirected: 0, archived: 0 }
+      const counters: PipelineCounters = { accepted: 0, rejected: 0, landed: 0, duplicates: 0, dropped: 0, dropReasons: {}, redirected: 0, archived: 0, deadLettered: 0 }
       const landing: LandingStatus = { lastLandedAt: undefined, lastWarehouseError: undefined }
 
       const noteError = (message: string, outage: boolean) =>
@@ -173,6 +175,7 @@ export class Pipeline extends Context.Service<Pipeline, PipelineShape>()("cdp/Pi
           counters.landed += result.landed
           counters.duplicates += result.duplicates
           counters.redirected += [...redirected.values()].reduce((n, r) => n + r.length, 0)
+          counters.deadLettered += refused.length
         })
 
       /**

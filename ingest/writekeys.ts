@@ -22,20 +22,40 @@ export interface WriteKeys {
   readonly keys: ReadonlyArray<WriteKeyEntry>
 }
 
-/** Parses `KEY` or `KEY=TENANT` specs (from --write-key or CDP_WRITE_KEYS, comma separated). */
+/**
+ * Parses `KEY` or `KEY=TENANT` specs (from --write-key or CDP_WRITE_KEYS, comma separated). An empty spec is a
+ * mistake (a stray comma, an unset shell variable), never "no key": it would silently fall back to the generated key.
+ */
 export const parseWriteKeySpecs = (specs: ReadonlyArray<string>): Array<{ writeKey: string; tenant: string }> =>
-  specs
-    .flatMap((s) => s.split(","))
-    .map((s) => s.trim())
-    .filter((s) => s !== "")
-    .map((spec) => {
-      const [writeKey, tenant] = spec.split("=", 2) as [string, string | undefined]
-      if (writeKey.trim() === "") throw new Error(`write key spec "${spec}" has no key`)
-      if (tenant !== undefined && !/^[A-Za-z0-9_.-]{1,64}$/.test(tenant)) {
-        throw new Error(`tenant "${tenant}" must be 1-64 letters, digits, '.', '_' or '-'`)
-      }
-      return { writeKey: writeKey.trim(), tenant: tenant ?? DEFAULT_TENANT }
-    })
+  uniqueWriteKeys(specs.flatMap((whole) => whole.split(",").map((s) => s.trim()).map((spec) => {
+    if (spec === "") {
+      throw new Error(whole.trim() === ""
+        ? "a write key spec is empty: give KEY or KEY=TENANT"
+        : `write key spec "${whole}" has an empty entry: give KEY or KEY=TENANT, comma separated`)
+    }
+    const [writeKey, tenant] = spec.split("=", 2) as [string, string | undefined]
+    if (writeKey.trim() === "") throw new Error(`write key spec "${spec}" has no key`)
+    if (tenant !== undefined && !/^[A-Za-z0-9_.-]{1,64}$/.test(tenant)) {
+      throw new Error(`tenant "${tenant}" must be 1-64 letters, digits, '.', '_' or '-'`)
+    }
+    return { writeKey: writeKey.trim(), tenant: tenant ?? DEFAULT_TENANT }
+  })))
+
+/**
+ * The entries, each key once: a key given twice for one tenant is kept once; a key given for two tenants is refused,
+ * since which tenant its messages belong to would be a guess.
+ */
+export const uniqueWriteKeys = <E extends { readonly writeKey: string; readonly tenant: string }>(entries: ReadonlyArray<E>): Array<E> => {
+  const byKey = new Map<string, E>()
+  for (const e of entries) {
+    const seen = byKey.get(e.writeKey)
+    if (seen === undefined) byKey.set(e.writeKey, e)
+    else if (seen.tenant !== e.tenant) {
+      throw new Error(`write key "${e.writeKey}" is given for two tenants ("${seen.tenant}" and "${e.tenant}"): a key belongs to one tenant`)
+    }
+  }
+  return [...byKey.values()]
+}
 
 /** An origin as browsers send it in the Origin header: scheme, lower-case host, and a port only when not the default. */
 export const normaliseOrigin = (origin: string): string => {
@@ -90,6 +110,7 @@ export const withAllowedOrigins = (
 }
 
 export const writeKeys = (entries: ReadonlyArray<WriteKeyEntry>): WriteKeys => {
+  uniqueWriteKeys(entries)
   const byKey = new Map(entries.map((e) => [e.writeKey, e.tenant]))
   const originsByKey = new Map(entries.flatMap((e) => (e.origins === undefined ? [] : [[e.writeKey, new Set(e.origins.map(normaliseOrigin))] as const])))
   return {

@@ -126,6 +126,38 @@ describe("CORS on the Segment routes", () => {
       }), withAllowedOrigins(TEST_KEYS, parseAllowedOriginSpecs([`${WRITE_KEY}=${SHOP}|https://www.shop.example`]))))
 })
 
+describe("a key's allowed origins on the webhook routes", () => {
+  it("refuse a page from another origin with 403, whether the key comes as ?write_key= or Basic auth, and land nothing from it", () =>
+    withCollector(dir, (url) =>
+      Effect.gen(function* () {
+        const mail = (id: string) =>
+          `From: victim@x.example\r\nTo: support@shop.example\r\nMessage-ID: <${id}@x.example>\r\n` +
+          "Date: Mon, 2 Sep 2024 11:39:49 +0000\r\nSubject: hi\r\n\r\nforged\r\n"
+        const post_ = (id: string) =>
+          JSON.stringify({ id, network: "forum", author_handle: "h", text: "forged", created_at: "2024-09-02T11:39:49Z" })
+        const evil = "https://evil.example"
+        const byQuery = yield* send(`${url}/v1/webhooks/email?write_key=${WRITE_KEY}`, {
+          headers: { origin: evil, "content-type": "text/plain" }, body: mail("evil-mail"),
+        })
+        const byBasic = yield* send(`${url}/v1/webhooks/social`, { headers: fromPage(evil), body: post_("evil-post") })
+        for (const res of [byQuery, byBasic]) {
+          expect(res.status).toBe(403)
+          expect(res.body).toMatchObject({ success: false, rule: "origin_not_allowed" })
+          expect(res.body!["error"]).toContain(evil)
+        }
+        // An allowed page, and a server (no Origin) with the same key, still land.
+        const shop = yield* send(`${url}/v1/webhooks/social`, { headers: fromPage(SHOP), body: post_("shop-post") })
+        const server = yield* send(`${url}/v1/webhooks/email?write_key=${WRITE_KEY}`, {
+          headers: { "content-type": "text/plain" }, body: mail("server-mail"),
+        })
+        expect([shop.status, server.status]).toEqual([200, 200])
+        expect(yield* query("SELECT message_id FROM events ORDER BY message_id")).toEqual([
+          { message_id: "forum:shop-post" }, { message_id: "server-mail@x.example" },
+        ])
+        expect(yield* query("SELECT count() AS n FROM dead_letters")).toEqual([{ n: "0" }])
+      }), withAllowedOrigins(TEST_KEYS, parseAllowedOriginSpecs([`${WRITE_KEY}=${SHOP}`]))))
+})
+
 describe("allowed origins configuration", () => {
   it("parses KEY=ORIGIN|ORIGIN specs and compares origins as browsers send them", () => {
     const specs = parseAllowedOriginSpecs(["k1=https://Shop.example/|http://localhost:8080, k2=https://b.example:443"])

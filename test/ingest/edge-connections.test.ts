@@ -1,5 +1,6 @@
 // Connection limits and slow senders, with real sockets: idle connections without a key cannot lock out senders
-// with one, and slow headers and bodies are answered 408 and closed.
+// with one, one key's connections cannot lock out other keys and /health, and slow headers and bodies (a pause, or a
+// trickle below the minimum rate) are answered 408 and closed.
 import { connect, type Socket } from "node:net"
 import { Duration, Effect, Layer, Logger } from "effect"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
@@ -8,7 +9,7 @@ import { Collector, type CollectorOptions } from "../../ingest/collector.ts"
 import { mapBounded, parseEmailWebhook } from "../../ingest/sources/email.ts"
 import { writeKeys } from "../../ingest/writekeys.ts"
 import { context, split } from "./sources/helpers.ts"
-import { basicAuth, freshDir, post, removeDir, TEST_KEYS, WRITE_KEY } from "../support/pipeline.ts"
+import { basicAuth, freshDir, OTHER_TENANT_KEY, post, removeDir, TEST_KEYS, WRITE_KEY } from "../support/pipeline.ts"
 
 let dir: string
 beforeEach(() => { dir = freshDir() })
@@ -86,6 +87,116 @@ describe("connection limits", () => {
       const answer = await slow.closed
       expect(answer).toMatch(/^HTTP\/1\.1 408 /)
       expect(answer).toContain('"rule":"body_timeout"')
+    }))
+})
+
+/** Sends a request on an open connection and resolves with its answer (the connection stays open: keep-alive). */
+const request = (c: Opened, raw: string): Promise<string> =>
+  new Promise((resolve) => {
+    let answer = ""
+    const onData = (d: string) => {
+      answer += d
+      const head = answer.indexOf("\r\n\r\n")
+      const length = /content-length: (\d+)/i.exec(answer)
+      const whole = length === null ? answer.endsWith("\r\n0\r\n\r\n") : answer.length >= head + 4 + Number(length[1])
+      if (head !== -1 && whole) {
+        c.socket.off("data", onData)
+        resolve(answer)
+      }
+    }
+    c.socket.on("data", onData)
+    c.socket.write(raw)
+  })
+
+const track = (key: string, messageId: string) => {
+  const body = JSON.stringify({ userId: "u", event: "E", messageId })
+  return `POST /v1/track HTTP/1.1\r\nHost: localhost\r\nAuthorization: ${basicAuth(key)}\r\n` +
+    `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`
+}
+
+/** Starts a request whose body then comes one byte at a time, every `everyMs`, until the connection closes. */
+const trickle = (c: Opened, key: string, everyMs: number) => {
+  c.socket.write(`POST /v1/track HTTP/1.1\r\nHost: localhost\r\nAuthorization: ${basicAuth(key)}\r\n` +
+    "Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{")
+  const timer = setInterval(() => { if (c.socket.writable) c.socket.write(" ") }, everyMs)
+  void c.closed.then(() => clearInterval(timer))
+  return timer
+}
+
+describe("one write key's senders (a browser key is public)", () => {
+  it("cannot lock out another tenant's sender or /health by holding every connection with slow bodies", () =>
+    withLimitedCollector({ maxConnections: 30, maxUnauthenticatedConnections: 10, maxConnectionsPerKey: 5 }, async (url, port) => {
+      // As the attack: each connection first sends a valid request (so it is trusted), then trickles a second body.
+      const flood: Array<Opened> = []
+      const timers: Array<NodeJS.Timeout> = []
+      const stop = () => {
+        for (const t of timers) clearInterval(t)
+        for (const c of flood) c.socket.destroy()
+      }
+      try {
+        for (let i = 0; i < 40; i++) {
+          const c = await open(port)
+          flood.push(c)
+          const first = await Promise.race([request(c, track(WRITE_KEY, `flood-${i}`)), c.closed])
+          if (!first.startsWith("HTTP/1.1 200")) break
+          timers.push(trickle(c, WRITE_KEY, 200))
+        }
+        expect(flood).toHaveLength(40)
+        const other = await Effect.runPromise(post(`${url}/v1/track`, { userId: "v", event: "E", messageId: "other-tenant" },
+          { authorization: basicAuth(OTHER_TENANT_KEY) }))
+        expect(other).toEqual({ status: 200, body: { success: true, accepted: 1 } })
+        expect((await fetch(`${url}/health`)).status).toBe(200)
+        // The key keeps at most its cap of connections; the slowest of the others were answered 503 and closed.
+        expect(flood.filter((c) => !c.socket.destroyed && !c.socket.readableEnded).length).toBeLessThanOrEqual(5)
+        expect(await flood[0]!.closed).toContain('"rule":"too_many_connections"')
+      } finally {
+        stop()
+      }
+    }))
+
+  it("closes the key's oldest idle connection past its cap, keeping the newest", () =>
+    withLimitedCollector({ maxConnectionsPerKey: 3 }, async (_url, port) => {
+      const held: Array<Opened> = []
+      for (let i = 0; i < 5; i++) {
+        const c = await open(port)
+        expect(await request(c, track(WRITE_KEY, `idle-${i}`))).toMatch(/^HTTP\/1\.1 200 /)
+        held.push(c)
+      }
+      await Promise.all([held[0]!.closed, held[1]!.closed])
+      // Another key's connections are not counted against this one's.
+      const other = await open(port)
+      expect(await request(other, track(OTHER_TENANT_KEY, "other"))).toMatch(/^HTTP\/1\.1 200 /)
+      expect(held.slice(2).every((c) => !c.socket.destroyed && !c.socket.readableEnded)).toBe(true)
+      for (const c of [...held, other]) c.socket.destroy()
+    }))
+})
+
+describe("a body trickled in", () => {
+  it("is answered 408 body_too_slow once it falls below the minimum rate, though no pause reaches the idle timeout", () =>
+    withLimitedCollector({ minBodyRate: 100, bodyRateGrace: Duration.millis(300), requestTimeout: Duration.seconds(20) }, async (_url, port) => {
+      const slow = await open(port)
+      const timer = trickle(slow, WRITE_KEY, 50)
+      const answer = await slow.closed
+      clearInterval(timer)
+      expect(answer).toMatch(/^HTTP\/1\.1 408 /)
+      expect(answer).toContain('"rule":"body_too_slow"')
+    }))
+
+  it("lands when it keeps the rate", () =>
+    withLimitedCollector({ minBodyRate: 10, bodyRateGrace: Duration.millis(200) }, async (_url, port) => {
+      const c = await open(port)
+      const body = JSON.stringify({ userId: "u", event: "E", messageId: "steady" })
+      c.socket.write(`POST /v1/track HTTP/1.1\r\nHost: localhost\r\nAuthorization: ${basicAuth(WRITE_KEY)}\r\n` +
+        `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n`)
+      const answered = request(c, "")
+      // Half the body at once, the rest in pieces well within the rate.
+      c.socket.write(body.slice(0, 25))
+      for (let i = 25; i < body.length; i += 5) {
+        await new Promise((r) => setTimeout(r, 60))
+        c.socket.write(body.slice(i, i + 5))
+      }
+      expect(await answered).toMatch(/^HTTP\/1\.1 200 /)
+      c.socket.destroy()
     }))
 })
 

@@ -1,0 +1,39 @@
+// `cdp ingest`'s summary counts what the pipeline refused after the source's checks (a stage or the warehouse) as
+// rejected, with the hint to see why, instead of calling it accepted.
+import { writeFileSync } from "node:fs"
+import { join } from "node:path"
+import { Effect, Logger } from "effect"
+import { afterEach, beforeEach, describe, expect, it } from "vitest"
+import { backendConfig, warehouseLayer } from "../../cli/layers.ts"
+import { Warehouse } from "../../warehouse/warehouse.ts"
+import { runCdp } from "../support/cli.ts"
+import { freshDir, removeDir } from "../support/pipeline.ts"
+
+let dir: string
+beforeEach(() => { dir = freshDir() })
+afterEach(() => removeDir(dir))
+
+const line = (messageId: string) => JSON.stringify({ type: "track", event: "Order Completed", userId: "u1", messageId })
+
+describe("cdp ingest's summary", () => {
+  it("counts messages the warehouse refused after they were accepted as rejected, and says where to see why", async () => {
+    const data = join(dir, "data")
+    const empty = join(dir, "empty.ndjson")
+    writeFileSync(empty, "")
+    // The data dir with its tables; then a rule in the warehouse that refuses one message the source's checks pass.
+    expect(runCdp(["ingest", "--source", "segment", empty, "--data-dir", data]).status).toBe(0)
+    await Effect.runPromise(Effect.scoped(Effect.gen(function* () {
+      const warehouse = yield* Warehouse
+      yield* warehouse.command("ALTER TABLE event_rows ADD CONSTRAINT refuse_one CHECK message_id != 'refused-by-warehouse'")
+    })).pipe(Effect.provide(warehouseLayer(backendConfig(data))), Effect.provide(Logger.layer([]))))
+
+    const file = join(dir, "orders.ndjson")
+    writeFileSync(file, [line("m1"), line("refused-by-warehouse"), line("m3")].join("\n"))
+    const r = runCdp(["ingest", "--source", "segment", file, "--data-dir", data])
+    expect(r.stderr).toBe("")
+    expect(r.stdout).toContain("2 accepted (2 landed, 0 duplicates), 1 rejected")
+    expect(r.stdout).toContain("see why: npx cdp query")
+    const dead = runCdp(["query", "SELECT message_id, rule FROM dead_letters", "--data-dir", data])
+    expect(JSON.parse(dead.stdout)).toEqual({ message_id: "refused-by-warehouse", rule: expect.stringMatching(/^warehouse_(rejected|failed)$/) })
+  })
+})
