@@ -313,7 +313,7 @@ const joinUnderLimits = (
       continue
     }
     parent.set(small, big)
-    into.nodes.push(...from.nodes)
+    for (const n of from.nodes) into.nodes.push(n)
     for (const [kind, values] of from.byKind) {
       const mine = into.byKind.get(kind)
       if (mine === undefined) into.byKind.set(kind, values)

@@ -121,7 +121,7 @@ export class TenantGraph {
     }
     const byId = new Map<string, Observation>()
     for (const o of fresh) byId.set(o.messageId, o)
-    observations.push(...byId.values())
+    for (const o of byId.values()) observations.push(o)
     if (observations.length === 0) return { profiles, moved: [], merges: [], nodes: new Map(), shared: new Map(), links: [], refused: [] }
     const r = resolveGraph(this.tenant, observations, this.rules, this.shared, this.separate)
     for (const [key, reason] of r.shared) this.shared.set(key, reason)

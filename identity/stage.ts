@@ -116,9 +116,9 @@ export const makeIdentityStage = (config: IdentityConfig) =>
           const r = resolver.graph(tenant).resolve(observations)
           for (const [id, p] of r.profiles) profiles.set(`${tenant}\u0000${id}`, p)
           for (const m of r.moved) pending.moved.set(`${tenant}\u0000${m.messageId}`, { tenant, messageId: m.messageId, profileId: m.profileId })
-          pending.links.push(...linkRows(tenant, r))
+          for (const row of linkRows(tenant, r)) pending.links.push(row)
           for (const [key, row] of nodeRows(tenant, r)) pending.nodes.set(key, row)
-          pending.merges.push(...r.merges.map((m) => ({
+          pending.merges = pending.merges.concat(r.merges.map((m) => ({
             tenant, ...m,
             reason: m.kind === "merge" ? "a new link joined identifiers of both profiles" : "a link no longer holds (a limit, a shared value or a change of owner)",
           })))

@@ -66,4 +66,14 @@ describe("online resolver", () => {
     const b = resolver.graph("globex").resolve([{ ...o, messageId: "n" }]).profiles.get("n")
     expect(a).not.toBe(b)
   })
+
+  it("takes a tenant's whole history in one batch (as at start-up), however long, without overflowing the stack", () => {
+    const history: Array<Observation> = []
+    for (let i = 0; i < 200_000; i++) {
+      history.push({ messageId: `m${i}`, timeMs: i, sightings: [{ kind: "anonymous_id", value: `a${i % 50_000}`, trust: "verified" }, { kind: "user_id", value: `u${i % 50_000}`, trust: "verified" }] })
+    }
+    const graph = new IdentityResolver().graph("t")
+    expect(graph.resolve(history).profiles.size).toBe(200_000)
+    expect(graph.profileOf("m0")).toBe(graph.profileOf("m50000"))
+  }, 60_000)
 })
