@@ -84,6 +84,7 @@ export const SETTINGS = {
   xRules: setting("CDP_X_RULES", "a JSON array of {value, tag} stream rules", (v) => optional(Config.String(v))),
   xApiBase: setting("CDP_X_API_BASE", "the http(s) URL of the X API", (v) => optional(Config.String(v))),
   xPollSeconds: setting("CDP_X_POLL_SECONDS", "a whole number of seconds, at least 1", (v) => Config.Int(v).pipe(checked(positiveInt), Config.withDefault(60))),
+  identity: setting("CDP_IDENTITY", "on or off (off runs without identity resolution, for measuring what identity costs)", (v) => Config.Literals(["on", "off"], v).pipe(Config.withDefault("on"))),
   phoneRegions: setting("CDP_PHONE_REGIONS", "comma-separated two-letter country codes tried in order for national phone numbers, e.g. US,GB", (v) => Config.String(v).pipe(checked(countryList), Config.withDefault(["US"]))),
 } as const
 

@@ -1,13 +1,13 @@
 // The one place where Layers are chosen from configuration. The defaults need no configuration at all:
 // the in-process bus and ClickHouse embedded (chDB) in the data directory.
 import { join, resolve } from "node:path"
-import { Layer, Logger, References } from "effect"
+import { Effect, Layer, Logger, References } from "effect"
 import { defaultIdentityConfig } from "../identity/index.ts"
 import { EventBus } from "../ingest/bus.ts"
 import { ObjectStore } from "../ingest/objectstore.ts"
 import { Pipeline } from "../ingest/pipeline.ts"
 import { Warehouse } from "../warehouse/warehouse.ts"
-import { DEFAULT_DATA_DIR, SETTINGS, settingNow } from "./config.ts"
+import { DEFAULT_DATA_DIR, readSetting, SETTINGS, settingNow } from "./config.ts"
 import { prepareDataDir } from "./data-dir.ts"
 
 export { DEFAULT_DATA_DIR }
@@ -40,9 +40,15 @@ export const busLayer = (_config: BackendConfig) => EventBus.memory
 export const objectStoreLayer = (config: BackendConfig) =>
   ObjectStore.local(join(config.dataDir, "objects")).pipe(Layer.provide(dataDirLayer(config)))
 
-/** Pipeline with the bus, warehouse and object store it runs on (all also exposed, for health and queries). */
+/**
+ * Pipeline with the bus, warehouse and object store it runs on (all also exposed, for health and queries). Its
+ * settings are read as the layer is built, so a wrong one fails it with SettingInvalid (one line), not a defect.
+ */
 export const pipelineLayer = (config: BackendConfig) =>
-  Pipeline.make({ identity: defaultIdentityConfig(settingNow(SETTINGS.phoneRegions)) }).pipe(
+  Layer.unwrap(Effect.gen(function* () {
+    const identity = (yield* readSetting(SETTINGS.identity)) === "off" ? false : defaultIdentityConfig(yield* readSetting(SETTINGS.phoneRegions))
+    return Pipeline.make({ identity })
+  })).pipe(
     Layer.provideMerge(Layer.mergeAll(busLayer(config), warehouseLayer(config), objectStoreLayer(config))),
   )
 

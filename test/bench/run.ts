@@ -2,11 +2,16 @@
 import { spawnSync } from "node:child_process"
 import { fileURLToPath } from "node:url"
 
-const benches = ["pipeline.ts", "sentiment.ts"]
+/** Each bench with the Node flags it needs (identity measures heap with global.gc). */
+const benches: ReadonlyArray<readonly [string, ReadonlyArray<string>]> = [
+  ["pipeline.ts", []],
+  ["sentiment.ts", []],
+  ["identity.ts", ["--expose-gc"]],
+]
 let failed = false
-for (const bench of benches) {
+for (const [bench, flags] of benches) {
   process.stdout.write(`\n== ${bench.replace(".ts", "")} ==\n`)
-  const r = spawnSync(process.execPath, [fileURLToPath(new URL(bench, import.meta.url))], { stdio: "inherit" })
+  const r = spawnSync(process.execPath, [...flags, fileURLToPath(new URL(bench, import.meta.url))], { stdio: "inherit" })
   if (r.status !== 0) failed = true
 }
 process.exitCode = failed ? 1 : 0
