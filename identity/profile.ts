@@ -113,21 +113,27 @@ export const showProfile = Effect.fn("showProfile")(function* (tenant: string, r
   const warehouse = yield* Warehouse
   const profileId = yield* profileIdOf(tenant, ref)
   const params = { tenant, profile: profileId }
-  const ofProfile = "SELECT message_id FROM events WHERE tenant = {tenant:String} AND profile_id = {profile:String}"
+  // The profile's messages, read by the order key of event_rows (a filter on the events view's profile_id cannot use
+  // it): those that landed with it and never moved, and those moved to it since.
+  const ofProfile =
+    "SELECT message_id FROM event_rows WHERE tenant = {tenant:String} AND profile_id = {profile:String} AND message_id NOT IN " +
+    "(SELECT message_id FROM event_profiles WHERE tenant = {tenant:String} GROUP BY message_id HAVING argMax(profile_id, version) != {profile:String}) " +
+    "UNION ALL SELECT message_id FROM event_profiles WHERE tenant = {tenant:String} GROUP BY message_id HAVING argMax(profile_id, version) = {profile:String}"
+  const mine = `tenant = {tenant:String} AND message_id IN (${ofProfile})`
   const [summary] = yield* warehouse.query<{ first: string | null; last: string | null; n: string }>(
-    "SELECT min(timestamp) AS first, max(timestamp) AS last, count() AS n FROM events WHERE tenant = {tenant:String} AND profile_id = {profile:String}", { params })
+    `SELECT min(timestamp) AS first, max(timestamp) AS last, count() AS n FROM events WHERE ${mine}`, { params })
   if (summary === undefined || Number(summary.n) === 0) {
     return yield* Effect.fail(new ProfileNotFound({ tenant, identifier: profileId }))
   }
   const channels = yield* warehouse.query<{ channel: string; n: string }>(
-    "SELECT channel, count() AS n FROM events WHERE tenant = {tenant:String} AND profile_id = {profile:String} GROUP BY channel ORDER BY channel", { params })
+    `SELECT channel, count() AS n FROM events WHERE ${mine} GROUP BY channel ORDER BY channel`, { params })
   const identifiers = yield* warehouse.query<{ kind: string; value: string; raw: string; trust: string; first: string; last: string; n: string }>(
     "SELECT s.kind AS kind, s.value AS value, any(s.raw) AS raw, " +
       "arrayElement(arraySort(x -> indexOf(['verified', 'stated', 'unverified'], x), groupUniqArray(s.trust)), 1) AS trust, " +
       "min(timestamp) AS first, max(timestamp) AS last, count() AS n FROM identity_observations ARRAY JOIN sightings AS s " +
       `WHERE tenant = {tenant:String} AND message_id IN (${ofProfile}) GROUP BY kind, value ORDER BY kind, first`, { params })
   const traitRows = yield* warehouse.query<{ traits: string; source: string; timestamp: string }>(
-    "SELECT traits, source, timestamp FROM events WHERE tenant = {tenant:String} AND profile_id = {profile:String} " +
+    `SELECT traits, source, timestamp FROM events WHERE ${mine} ` +
       "AND traits != '{}' ORDER BY timestamp, message_id", { params })
   const merges = yield* warehouse.query<{ kind: string; from_profile: string; to_profile: string; messages: string; reason: string; at: string }>(
     "SELECT kind, from_profile, to_profile, messages, reason, at FROM profile_merges WHERE tenant = {tenant:String} " +
@@ -136,7 +142,7 @@ export const showProfile = Effect.fn("showProfile")(function* (tenant: string, r
     `SELECT label, score, timestamp FROM sentiment WHERE tenant = {tenant:String} AND status = 'scored' AND message_id IN (${ofProfile}) ` +
       "ORDER BY timestamp DESC LIMIT 1", { params })
   const events = yield* warehouse.query<{ message_id: string; timestamp: string; channel: string; type: string; event: string }>(
-    "SELECT message_id, timestamp, channel, type, event FROM events WHERE tenant = {tenant:String} AND profile_id = {profile:String} " +
+    `SELECT message_id, timestamp, channel, type, event FROM events WHERE ${mine} ` +
       `ORDER BY timestamp DESC, message_id LIMIT ${Math.max(0, Math.min(1000, Math.trunc(recent)))}`, { params })
   return {
     tenant, profileId, firstSeen: summary.first, lastSeen: summary.last,

@@ -30,12 +30,15 @@ const DEV_FILES: ReadonlyArray<readonly [string, string]> = [
   ["chat", "chat.ndjson"], ["twitter", "tweets.json"], ["calls", "calls.csv"],
 ]
 
-/** Everything the warehouse holds about landed messages, except when each row was written. */
+/**
+ * Everything the warehouse holds about landed messages, except when each row was written. texts and sentiment keep
+ * the profile a message had when it landed (events shows the current one), which depends on what had landed before it.
+ */
 const snapshot = Effect.gen(function* () {
   return {
     events: yield* query("SELECT * EXCEPT (ingested_at) FROM events ORDER BY tenant, message_id"),
-    texts: yield* query("SELECT * FROM texts ORDER BY tenant, message_id"),
-    sentiment: yield* query("SELECT * EXCEPT (scored_at) FROM sentiment ORDER BY tenant, message_id"),
+    texts: yield* query("SELECT * EXCEPT (profile_id) FROM texts ORDER BY tenant, message_id"),
+    sentiment: yield* query("SELECT * EXCEPT (scored_at, profile_id) FROM sentiment ORDER BY tenant, message_id"),
   }
 })
 
