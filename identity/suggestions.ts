@@ -4,15 +4,17 @@
 import { createHash } from "node:crypto"
 import { createRequire } from "node:module"
 
-/** The part of `natural` identity uses (loaded through require: its typings do not compile under erasableSyntaxOnly). */
-interface Natural {
-  readonly JaroWinklerDistance: (a: string, b: string) => number
-  readonly DoubleMetaphone: new () => { readonly process: (word: string) => [string, string] }
-}
-// natural loads dotenv, which prints to stdout unless told to be quiet (that would corrupt JSON output).
-process.env["DOTENV_CONFIG_QUIET"] ??= "true"
-const natural = createRequire(import.meta.url)("natural") as Natural
-const metaphone = new natural.DoubleMetaphone()
+// natural's two measures, loaded on their own: natural's index also loads its storage modules, which read a .env file
+// from the working directory into the environment (and would let a stray .env change cdp's settings).
+const load = createRequire(import.meta.url)
+let measures: { readonly jaroWinkler: (a: string, b: string) => number; readonly metaphone: { readonly process: (word: string) => [string, string] } } | undefined
+/** Loaded on first use, so commands that never compare names do not pay for it. */
+const natural = () =>
+  measures ??= {
+    jaroWinkler: load("natural/lib/natural/distance/jaro-winkler_distance") as (a: string, b: string) => number,
+    metaphone: new (load("natural/lib/natural/phonetics/double_metaphone") as new () => { process: (word: string) => [string, string] })(),
+  }
+
 
 export interface ProfileSummary {
   readonly profileId: string
@@ -64,7 +66,7 @@ const best = (field: Evidence["field"], xs: ReadonlyArray<string>, ys: ReadonlyA
   return top
 }
 
-const jaroWinkler = (x: string, y: string) => (x === "" || y === "" ? 0 : natural.JaroWinklerDistance(x, y))
+const jaroWinkler = (x: string, y: string) => (x === "" || y === "" ? 0 : natural().jaroWinkler(x, y))
 /** Two phone numbers of one person differ in country form at most: the last 9 digits decide. */
 const phoneSimilarity = (x: string, y: string) => (x.slice(-9) === y.slice(-9) ? 1 : 0)
 
@@ -91,7 +93,7 @@ const blockKeys = (p: ProfileSummary): Set<string> => {
   for (const name of p.names) {
     const words = fold(name).split(" ").filter((w) => w.length > 1)
     if (words.length === 0) continue
-    const [primary] = metaphone.process(words[words.length - 1]!)
+    const [primary] = natural().metaphone.process(words[words.length - 1]!)
     keys.add(`${words[0]![0]}:${primary}`)
   }
   return keys
