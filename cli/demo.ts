@@ -68,7 +68,8 @@ export const runDemo = (dataDirOption: string) =>
       const dir = shown === ".cdp-demo" ? " --data-dir .cdp-demo" : ` --data-dir ${shown}`
       process.stdout.write(`
 Try next:
-  npx cdp query "SELECT profile_id, count() AS events, max(timestamp) AS last_seen FROM events GROUP BY profile_id ORDER BY events DESC LIMIT 10" --format table${dir}
+  npx cdp query "SELECT profile_id, events, channels, identifiers FROM profiles ORDER BY events DESC LIMIT 10" --format table${dir}
+  npx cdp profile show PROFILE_ID${dir}    # one customer across channels: identifiers, traits, recent events
   npx cdp query "SELECT JSONExtractString(properties, 'product_id') AS product, count() AS views FROM events WHERE event = 'Product Viewed' GROUP BY product ORDER BY views DESC LIMIT 5" --format table${dir}
   npx cdp query "SELECT reason, payload FROM dead_letters WHERE rule = 'bad_timestamp'"${dir}
   npx cdp serve    # then point analytics.js / @segment/analytics-node / RudderStack at http://127.0.0.1:8787

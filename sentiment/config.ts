@@ -32,7 +32,7 @@ export const parseAspectsConfig = (value: unknown): Record<string, AspectTaxonom
   return value as Record<string, AspectTaxonomy>
 }
 
-/** Brand terms from configuration (CDP_BRAND_TERMS="Lumen Outfitters,@lumenoutfitters,#lumenoutfitters"). */
+/** Brand terms from configuration (CDP_BRAND_TERMS="Northwind Outdoor,@northwindoutdoor,#northwindoutdoor"). */
 export const brandTermsFromEnv = (env: NodeJS.ProcessEnv = process.env): ReadonlyArray<string> =>
   (env["CDP_BRAND_TERMS"] ?? "").split(",").map((t) => t.trim()).filter((t) => t !== "")
 

@@ -60,7 +60,7 @@ export interface SentimentResult {
 }
 
 export interface ScoreOptions {
-  /** The brand's own names, handles and hashtags, which must not count as sentiment ("Lumen Outfitters"). */
+  /** The brand's own names, handles and hashtags, which must not count as sentiment ("Northwind Outdoor"). */
   readonly brand?: ReadonlyArray<string>
   /** A tenant's own aspects (name → keywords and phrases), added to the default ones. */
   readonly aspects?: AspectTaxonomy
