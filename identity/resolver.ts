@@ -169,7 +169,8 @@ export class TenantGraph {
     const anchorKey = nodeKey(anchor.kind, anchor.value)
     const id = this.partOf.get(anchorKey)
     const part = id === undefined ? undefined : this.parts.get(id)
-    if (part === undefined || !part.clean || o.timeMs < part.minTimeMs) return undefined
+    // Not older than the part, nor as old: an equal time with a smaller message id would make another identifier the oldest.
+    if (part === undefined || !part.clean || o.timeMs <= part.minTimeMs) return undefined
     for (const s of o.sightings) {
       const key = nodeKey(s.kind, s.value)
       const trust = part.trust.get(key)
