@@ -115,6 +115,7 @@ Examples:
       const originSpecs = [...opts.allowedOrigins, ...(yield* readSetting(SETTINGS.allowedOrigins))]
       const sendgrid = yield* readSetting(SETTINGS.sendgridVerificationKey)
       const sourceOptions = yield* readSetting(SETTINGS.sourceOptions)
+      const phoneRegions = yield* readSetting(SETTINGS.phoneRegions)
       const xPollSeconds = yield* readSetting(SETTINGS.xPollSeconds)
       const xEnabled = (yield* readSetting(SETTINGS.xBearerToken)) !== undefined
       // The generated write key and the admin token are kept in the data dir: it must exist (private) first.
@@ -149,7 +150,7 @@ Examples:
         return yield* Effect.never
       })
       const layer = Collector.layer({
-        port, host, writeKeys: keys, adminToken: token, sourceOptions,
+        port, host, writeKeys: keys, adminToken: token, sourceOptions, identityNormalise: defaultIdentityConfig(phoneRegions).extract.normalise,
         sendgridVerificationKey: sendgrid === undefined ? undefined : Redacted.value(sendgrid),
       }).pipe(Layer.provideMerge(pipelineLayer(config)))
       return yield* Effect.scoped(serving).pipe(Effect.provide(layer))

@@ -10,6 +10,7 @@ import { guardConnections } from "./connections.ts"
 import { type HealthOptions, makeHealth } from "./health.ts"
 import { corsHeaders, isBrowserRoute, originRefusal, preflightHeaders } from "./cors.ts"
 import { Pipeline } from "./pipeline.ts"
+import type { IdentityConfig } from "../identity/index.ts"
 import { PROFILES_PATH, profileRoute } from "./profile-route.ts"
 import { queryRoute } from "./query-route.ts"
 import { bodyLimit, isBatchRoute, processSegmentRequest, SEGMENT_ROUTES, type SegmentRoute } from "./segment-api.ts"
@@ -30,6 +31,8 @@ export interface CollectorOptions {
   readonly publishTimeout?: Duration.Input
   /** SendGrid's Event Webhook verification key: when set, unsigned or badly signed SendGrid posts are refused. */
   readonly sendgridVerificationKey?: string | undefined
+  /** How GET /v1/profiles reads identifiers (phone regions, mailbox rules): the pipeline's identity configuration. */
+  readonly identityNormalise?: IdentityConfig["extract"]["normalise"] | undefined
   /** Per webhook source, its settings (e.g. calls: {columns, defaultCountry}). */
   readonly sourceOptions?: Readonly<Record<string, Record<string, unknown>>>
   /** When /health and senders are told the pipeline is not ready (free disk, backlog age). */
@@ -241,14 +244,20 @@ const makeCollector = (options: CollectorOptions) =>
       if (path === "/v1/query") {
         return adminQuery(req)
       }
-      if (path.startsWith(PROFILES_PATH)) return profileRoute(req, { adminToken: options.adminToken, warehouse, authenticated })
+      if (path.startsWith(PROFILES_PATH)) {
+        return profileRoute(req, {
+          adminToken: options.adminToken, warehouse, authenticated,
+          ...(options.identityNormalise === undefined ? {} : { normalise: options.identityNormalise }),
+        })
+      }
       const hook = /^\/v1\/webhooks\/([a-z]+)$/.exec(path)
       const m = /^\/v1\/([a-z]+)$/.exec(path)
       const known = hook !== null ? WEBHOOK_SOURCES.has(hook[1]!) : m !== null && SEGMENT_ROUTES.has(m[1]!)
       if (!known) {
         return Effect.succeed(refuse(404, "not_found",
           `no route ${req.method} ${path}; the collector serves POST /v1/{track,identify,page,screen,group,alias,batch,import} (and /v1/{t,i,p,s,g,a,b}), ` +
-            `POST /v1/webhooks/{${[...WEBHOOK_SOURCES.keys()].join(",")}} and GET /health`))
+            `POST /v1/webhooks/{${[...WEBHOOK_SOURCES.keys()].join(",")}}, GET /health, and with the admin token ` +
+            "POST /v1/query and GET /v1/profiles/{identifier}"))
       }
       if (req.method === "OPTIONS" && isBrowserRoute(req)) return Effect.succeed(json(204, {}, preflightHeaders(req)))
       if (req.method !== "POST") return Effect.succeed(refuse(405, "method_not_allowed", `use POST ${path}`, { allow: "POST" }))
