@@ -2,7 +2,7 @@
 // JSON for scripts (the objects identity returns), small titled tables for people.
 import { Data, Effect } from "effect"
 import {
-  BadIdentifier, type Explanation, explainIdentifiers, findSuggestions, type IdentifierRef, type IdentityConfig, parseIdentifier,
+  BadIdentifier, DEFAULT_GRAPH_RULES, type Explanation, explainIdentifiers, findSuggestions, type IdentifierRef, type IdentityConfig, parseIdentifier,
   type Operation, type ProfileSummary, type ProfileView, rebuildIdentity, recordOperation, type RebuildSummary, showProfile, type Suggestion,
 } from "../identity/index.ts"
 import { type DataDirLocked, Warehouse } from "../warehouse/warehouse.ts"
@@ -189,9 +189,8 @@ const representative = (tenant: string, profileId: string) =>
     const rows = yield* warehouse.query<{ kind: string; value: string }>(
       "SELECT kind, value FROM identity_nodes WHERE tenant = {tenant:String} AND slice = 0 AND shared = '' " +
         "GROUP BY kind, value HAVING argMax(profile_id, version) = {profile:String} " +
-        "ORDER BY indexOf(['user_id', 'email', 'phone', 'twitter_id', 'twitter_handle', 'social_handle', 'external_id', 'device_id', 'anonymous_id'], kind) = 0, " +
-        "indexOf(['user_id', 'email', 'phone', 'twitter_id', 'twitter_handle', 'social_handle', 'external_id', 'device_id', 'anonymous_id'], kind), value LIMIT 1",
-      { params: { tenant, profile: profileId } })
+        "ORDER BY indexOf({priority:Array(String)}, kind) = 0, indexOf({priority:Array(String)}, kind), value LIMIT 1",
+      { params: { tenant, profile: profileId, priority: DEFAULT_GRAPH_RULES.priority } })
     const row = rows[0]
     return row === undefined ? undefined : `${row.kind}:${row.value}`
   })

@@ -44,15 +44,15 @@ const text = (value: unknown): string | undefined =>
 export interface Extracted {
   readonly observation: Observation
   readonly refused: ReadonlyArray<RefusedSighting>
-  /** Raw value of each sighting (by "kind:value"), for display. */
-  readonly raw: ReadonlyMap<string, string>
+  /** Raw value of each sighting, as sent (for display), in the order of observation.sightings. */
+  readonly raw: ReadonlyArray<string>
 }
 
 /** Sightings of one message, normalised and checked against the block list. */
 export const extractSightings = (event: CanonicalEvent, config: ExtractConfig): Extracted => {
   const sightings: Array<Sighting> = []
   const refused: Array<RefusedSighting> = []
-  const raw = new Map<string, string>()
+  const raw: Array<string> = []
   const seen = new Set<string>()
   const add = (kind: IdentifierKind, value: string, trust: Trust) => {
     const n = normaliseIdentifier(kind, value, config.normalise)
@@ -64,7 +64,7 @@ export const extractSightings = (event: CanonicalEvent, config: ExtractConfig): 
     const key = `${kind}:${n.value}`
     if (seen.has(key)) return
     seen.add(key)
-    raw.set(key, value.slice(0, MAX_RAW))
+    raw.push(value.slice(0, MAX_RAW))
     sightings.push({ kind, value: n.value, trust })
   }
   const sourceTrust = config.sourceTrust[event.source]

@@ -29,9 +29,8 @@ export const operatorInput = (operations: ReadonlyArray<OperationRow>) => {
         d.separate.push([op.a, op.b])
         break
       case "link":
-        links.set(op.tenant, [...(links.get(op.tenant) ?? []), {
-          messageId: `${OPERATOR}${op.opId}`, timeMs: op.atMs, sightings: [sightingOf(op.a), sightingOf(op.b)],
-        }])
+        if (!links.has(op.tenant)) links.set(op.tenant, [])
+        links.get(op.tenant)!.push({ messageId: `${OPERATOR}${op.opId}`, timeMs: op.atMs, sightings: [sightingOf(op.a), sightingOf(op.b)] })
         break
       case "dismiss":
         break
@@ -53,7 +52,10 @@ export const loadGraphInput = Effect.fn("loadGraphInput")(function* (onlyTenant?
   }
   const operations = (yield* loadOperations()).filter((op) => onlyTenant === undefined || op.tenant === onlyTenant)
   const { decisions, links } = operatorInput(operations)
-  for (const [tenant, extra] of links) observations.set(tenant, [...(observations.get(tenant) ?? []), ...extra])
+  for (const [tenant, extra] of links) {
+    if (!observations.has(tenant)) observations.set(tenant, [])
+    for (const o of extra) observations.get(tenant)!.push(o)
+  }
   return { observations, decisions, operations }
 })
 

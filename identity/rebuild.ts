@@ -30,19 +30,20 @@ export const rebuildIdentity = Effect.fn("rebuildIdentity")(function* (config: I
       "SELECT message_id, profile_id FROM events WHERE tenant = {tenant:String}", { params: { tenant } })
     const moved = []
     const merges = new Map<string, MergeRow>()
-    const before = new Set<string>()
+    const before = new Set(current.map((row) => row.profile_id))
     for (const row of current) {
-      before.add(row.profile_id)
       const profile = result.profiles.get(row.message_id)
       if (profile === undefined || profile === row.profile_id) continue
       moved.push({ tenant, messageId: row.message_id, profileId: profile })
       const key = `${row.profile_id}\n${profile}`
       const m = merges.get(key)
       merges.set(key, m === undefined
-        ? { tenant, fromProfile: row.profile_id, toProfile: profile, kind: "merge", messages: 1, reason: "identity rebuild with the current rules" }
+        ? {
+          tenant, fromProfile: row.profile_id, toProfile: profile, kind: before.has(profile) ? "merge" : "split", messages: 1,
+          reason: "identity rebuild with the current rules",
+        }
         : { ...m, messages: m.messages + 1 })
     }
-    for (const m of merges.values()) if (!before.has(m.toProfile)) merges.set(`${m.fromProfile}\n${m.toProfile}`, { ...m, kind: "split" })
     yield* storeIdentity({
       observations: [], links: linkRows(tenant, result), moved, merges: [...merges.values()], nodes: nodeRows(tenant, result).map(([, row]) => row),
     })

@@ -10,7 +10,7 @@ import {
 import { Warehouse, type WarehouseRejectedRows, type WarehouseUnavailable, type WarehouseQueryError } from "../warehouse/warehouse.ts"
 import { DEFAULT_SOURCE_TRUST, DEFAULT_TRAIT_IDENTIFIERS, type ExtractConfig, extractSightings } from "./extract.ts"
 import {
-  baseOf, DEFAULT_GRAPH_RULES, type GraphRules, type Link, type Observation, profileIdFor, type RefusedLink, splitNodeKey, type Trust,
+  baseOf, DEFAULT_GRAPH_RULES, type GraphRules, type Link, type Observation, profileIdFor, type RefusedLink, splitNodeKey,
 } from "./graph.ts"
 import { compileBlockRules } from "./guardrails.ts"
 import { DEFAULT_NORMALISE_OPTIONS } from "./normalise.ts"
@@ -96,12 +96,9 @@ export const makeIdentityStage = (config: IdentityConfig) =>
           if (!CANONICAL_TIME.test(event.timestamp)) continue
           placed.push(event)
           const x = extractSightings(event, config.extract)
-          const trust = (key: string): Trust => x.observation.sightings.find((s) => `${s.kind}:${s.value}` === key)!.trust
           pending.observations.push({
             tenant: event.tenant, messageId: event.messageId, timestamp: event.timestamp,
-            sightings: [...x.raw].map(([key, raw]) => ({
-              kind: key.slice(0, key.indexOf(":")), value: key.slice(key.indexOf(":") + 1), raw, trust: trust(key),
-            })),
+            sightings: x.observation.sightings.map((s, i) => ({ ...s, raw: x.raw[i]! })),
             refused: x.refused.map((r) => ({ kind: r.kind, raw: r.raw, reason: r.reason })),
           })
           if (x.observation.sightings.length === 0) {

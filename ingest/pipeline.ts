@@ -165,7 +165,8 @@ export class Pipeline extends Context.Service<Pipeline, PipelineShape>()("cdp/Pi
                 counters.dropReasons[outcome.reason] = (counters.dropReasons[outcome.reason] ?? 0) + 1
                 break
               case "redirect":
-                redirected.set(outcome.topic, [...(redirected.get(outcome.topic) ?? []), outcome.value])
+                if (redirected.has(outcome.topic)) redirected.get(outcome.topic)!.push(outcome.value)
+                else redirected.set(outcome.topic, [outcome.value])
                 break
             }
           })

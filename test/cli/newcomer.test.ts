@@ -4,21 +4,12 @@ import { existsSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { runCdp, startServe } from "../support/cli.ts"
+import { expectOneLineError } from "../support/cli-expect.ts"
 import { freshDir, removeDir } from "../support/pipeline.ts"
 
 let dir: string
 beforeEach(() => { dir = freshDir() })
 afterEach(() => removeDir(dir))
-
-/** stderr is one line starting `cdp:` (commander's own usage errors add a hint line), with no stack frame. */
-const expectOneLineError = (r: { status: number | null; stderr: string }, names: string) => {
-  expect(r.status).toBe(1)
-  const lines = r.stderr.trim().split("\n").filter((l) => l !== "(run cdp --help for usage)")
-  expect(lines).toHaveLength(1)
-  expect(lines[0]).toMatch(/^(cdp|error):/)
-  expect(lines[0]).toContain(names)
-  expect(r.stderr).not.toMatch(/\n\s+at /)
-}
 
 describe("a newcomer's mistakes", () => {
   it("cdp serve --write-key K on a data dir that does not exist yet creates it and serves", async () => {

@@ -5,20 +5,12 @@ import { join } from "node:path"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { parseWriteKeySpecs, uniqueWriteKeys, writeKeys } from "../../ingest/writekeys.ts"
 import { runCdp } from "../support/cli.ts"
+import { expectOneLineError } from "../support/cli-expect.ts"
 import { freshDir, removeDir } from "../support/pipeline.ts"
 
 let dir: string
 beforeEach(() => { dir = freshDir() })
 afterEach(() => removeDir(dir))
-
-const expectOneLineError = (r: { status: number | null; stderr: string }, names: string) => {
-  expect(r.status).toBe(1)
-  const lines = r.stderr.trim().split("\n").filter((l) => l !== "(run cdp --help for usage)")
-  expect(lines).toHaveLength(1)
-  expect(lines[0]).toMatch(/^(cdp|error):/)
-  expect(lines[0]).toContain(names)
-  expect(r.stderr).not.toMatch(/\n\s+at /)
-}
 
 describe("write keys for cdp serve", () => {
   it("refuses a key given for two tenants, by flags, by CDP_WRITE_KEYS or by both, naming the key", () => {

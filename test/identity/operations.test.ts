@@ -3,20 +3,13 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { compileBlockRules, DEFAULT_BLOCK_RULES } from "../../identity/guardrails.ts"
 import { defaultIdentityConfig, rebuildIdentity } from "../../identity/index.ts"
 import { recordOperation } from "../../identity/operations.ts"
-import type { CanonicalEvent } from "../../ingest/message.ts"
 import { Pipeline } from "../../ingest/pipeline.ts"
+import { eventOn } from "../support/events.ts"
 import { freshDir, query, removeDir, withPipeline } from "../support/pipeline.ts"
 
 let dir: string
 beforeEach(() => { dir = freshDir() })
 afterEach(() => removeDir(dir))
-
-const event = (messageId: string, day: number, fields: Partial<CanonicalEvent>): CanonicalEvent => ({
-  tenant: "acme", messageId, type: "track", event: "E", anonymousId: "", userId: "", groupId: "", previousId: "",
-  channel: "web", source: "segment", timestamp: new Date(Date.UTC(2024, 9, day)).toISOString(), originalTimestamp: null,
-  sentAt: null, receivedAt: "2024-10-01T00:00:00.000Z", properties: {}, traits: {}, context: {}, extra: {}, identifiers: [],
-  text: "", profileId: "", ...fields,
-})
 
 const groups = Effect.map(
   query<{ ids: Array<string> }>("SELECT arraySort(groupArray(message_id)) AS ids FROM events WHERE tenant = 'acme' GROUP BY profile_id ORDER BY ids"),
@@ -24,11 +17,11 @@ const groups = Effect.map(
 
 /** Ann browses, logs in, states her e-mail and phone; a call comes from that phone; a mail from that e-mail. */
 const annsMessages = [
-  event("web", 1, { anonymousId: "a1" }),
-  event("login", 2, { type: "identify", anonymousId: "a1", userId: "u1", traits: { email: "ann@x.example", phone: "+447700900001" } }),
-  event("call", 3, { source: "calls", channel: "call", identifiers: [{ kind: "phone", value: "+447700900001" }] }),
-  event("mail", 4, { source: "email", channel: "email", identifiers: [{ kind: "email", value: "ann@x.example" }] }),
-  event("bob", 5, { userId: "u2" }),
+  eventOn("web", 1, { anonymousId: "a1" }),
+  eventOn("login", 2, { type: "identify", anonymousId: "a1", userId: "u1", traits: { email: "ann@x.example", phone: "+447700900001" } }),
+  eventOn("call", 3, { source: "calls", channel: "call", identifiers: [{ kind: "phone", value: "+447700900001" }] }),
+  eventOn("mail", 4, { source: "email", channel: "email", identifiers: [{ kind: "email", value: "ann@x.example" }] }),
+  eventOn("bob", 5, { userId: "u2" }),
 ]
 
 describe("operators' decisions", () => {
@@ -55,7 +48,7 @@ describe("operators' decisions", () => {
       expect(yield* groups).toEqual(["bob,mail", "call,login,web"])
       // The running pipeline's graph is reloaded, so a new message follows the decisions too.
       yield* pipeline.reloadIdentity
-      yield* pipeline.submit([event("mail2", 9, { source: "email", channel: "email", identifiers: [{ kind: "email", value: "ann@x.example" }] })], [])
+      yield* pipeline.submit([eventOn("mail2", 9, { source: "email", channel: "email", identifiers: [{ kind: "email", value: "ann@x.example" }] })], [])
       expect(yield* groups).toEqual(["bob,mail,mail2", "call,login,web"])
     })))
 
@@ -70,7 +63,7 @@ describe("operators' decisions", () => {
 
   it("profiles shows one row per person with identifiers, traits by event time and counts per channel", () =>
     withPipeline(dir, Effect.gen(function* () {
-      yield* (yield* Pipeline).submit([...annsMessages, event("later", 6, { type: "identify", userId: "u1", traits: { phone: "+447700900002" } })], [])
+      yield* (yield* Pipeline).submit([...annsMessages, eventOn("later", 6, { type: "identify", userId: "u1", traits: { phone: "+447700900002" } })], [])
       const rows = yield* query<{ events: string; channels: Array<string>; events_call: string; identifiers: Array<[string, string]>; traits: Record<string, string> }>(
         "SELECT events, channels, events_call, identifiers, traits FROM profiles WHERE tenant = 'acme' ORDER BY events DESC")
       expect(rows).toHaveLength(2)

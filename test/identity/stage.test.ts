@@ -3,18 +3,12 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { defaultIdentityConfig, makeIdentityStage } from "../../identity/stage.ts"
 import type { CanonicalEvent } from "../../ingest/message.ts"
 import { Warehouse } from "../../warehouse/warehouse.ts"
+import { eventOn } from "../support/events.ts"
 import { freshDir, removeDir } from "../support/pipeline.ts"
 
 let dir: string
 beforeEach(() => { dir = freshDir() })
 afterEach(() => removeDir(dir))
-
-const event = (messageId: string, day: number, fields: Partial<CanonicalEvent>): CanonicalEvent => ({
-  tenant: "acme", messageId, type: "track", event: "E", anonymousId: "", userId: "", groupId: "", previousId: "",
-  channel: "web", source: "segment", timestamp: new Date(Date.UTC(2024, 9, day)).toISOString(), originalTimestamp: null,
-  sentAt: null, receivedAt: "2024-10-01T00:00:00.000Z", properties: {}, traits: {}, context: {}, extra: {}, identifiers: [],
-  text: "", profileId: "", ...fields,
-})
 
 const withWarehouse = <A, E>(program: Effect.Effect<A, E, Warehouse>) =>
   Effect.runPromise(Effect.scoped(program).pipe(Effect.provide(Layer.fresh(Warehouse.embedded(`${dir}/clickhouse`)))))
@@ -26,9 +20,9 @@ describe("identity stage", () => {
   it("joins a browser, its login and a mail into one profile, records the move of earlier messages, and keeps it after a restart", async () => {
     const first = await withWarehouse(Effect.gen(function* () {
       const { stage } = yield* makeIdentityStage(defaultIdentityConfig())
-      const browsing = yield* stage([event("view", 1, { anonymousId: "a1" })])
-      const mail = yield* stage([event("mail", 2, { source: "email", channel: "email", identifiers: [{ kind: "email", value: "Ann@X.example" }] })])
-      const login = yield* stage([event("identify", 3, { type: "identify", anonymousId: "a1", userId: "u1", traits: { email: "ann@x.example " } })])
+      const browsing = yield* stage([eventOn("view", 1, { anonymousId: "a1" })])
+      const mail = yield* stage([eventOn("mail", 2, { source: "email", channel: "email", identifiers: [{ kind: "email", value: "Ann@X.example" }] })])
+      const login = yield* stage([eventOn("identify", 3, { type: "identify", anonymousId: "a1", userId: "u1", traits: { email: "ann@x.example " } })])
       const warehouse = yield* Warehouse
       const moved = yield* warehouse.query<{ message_id: string; profile_id: string }>("SELECT message_id, profile_id FROM event_profiles ORDER BY message_id")
       const merges = yield* warehouse.query<{ kind: string; messages: string }>("SELECT kind, messages FROM profile_merges")
@@ -40,7 +34,7 @@ describe("identity stage", () => {
     expect(first.merges).toEqual([{ kind: "merge", messages: "1" }])
     const afterRestart = await withWarehouse(Effect.gen(function* () {
       const { stage } = yield* makeIdentityStage(defaultIdentityConfig())
-      return profiles(yield* stage([event("later", 9, { anonymousId: "a1" })]))[0]
+      return profiles(yield* stage([eventOn("later", 9, { anonymousId: "a1" })]))[0]
     }))
     expect(afterRestart).toBe(first.login)
   })
@@ -49,8 +43,8 @@ describe("identity stage", () => {
     const result = await withWarehouse(Effect.gen(function* () {
       const { stage } = yield* makeIdentityStage(defaultIdentityConfig())
       const out = profiles(yield* stage([
-        event("c1", 1, { source: "chat", channel: "chat", anonymousId: "v1", identifiers: [{ kind: "email", value: "test@test.com" }] }),
-        event("c2", 1, { source: "chat", channel: "chat", anonymousId: "v2", identifiers: [{ kind: "email", value: "test@test.com" }] }),
+        eventOn("c1", 1, { source: "chat", channel: "chat", anonymousId: "v1", identifiers: [{ kind: "email", value: "test@test.com" }] }),
+        eventOn("c2", 1, { source: "chat", channel: "chat", anonymousId: "v2", identifiers: [{ kind: "email", value: "test@test.com" }] }),
       ]))
       const warehouse = yield* Warehouse
       const refused = yield* warehouse.query<{ reason: string }>("SELECT arrayJoin(refused).reason AS reason FROM identity_observations ORDER BY message_id")
