@@ -2,7 +2,7 @@
 // JSON for scripts (the objects identity returns), small titled tables for people.
 import { Data, Effect } from "effect"
 import {
-  BadIdentifier, DEFAULT_GRAPH_RULES, type Explanation, explainIdentifiers, findSuggestions, type IdentifierRef, type IdentityConfig, parseIdentifier,
+  BadIdentifier, DEFAULT_GRAPH_RULES, profileIdOf, type Explanation, explainIdentifiers, findSuggestions, type IdentifierRef, type IdentityConfig, parseIdentifier,
   type Operation, type ProfileSummary, type ProfileView, rebuildIdentity, recordOperation, type RebuildSummary, showProfile, type Suggestion,
 } from "../identity/index.ts"
 import { type DataDirLocked, Warehouse } from "../warehouse/warehouse.ts"
@@ -204,23 +204,24 @@ const decide = (tenant: string, operation: Omit<Operation, "tenant">, format: Ou
     else print(`recorded ${recorded.kind} ${[recorded.a, recorded.b].filter((x) => x !== "").join(" / ")} (${recorded.opId})\n${renderRebuild(summary)}`)
   })
 
-const nodeOf = (ref: IdentifierRef, input: string) =>
+/** The node of an identifier some profile of the tenant holds: a decision about an unknown value is a typo. */
+const nodeOf = (tenant: string, ref: IdentifierRef, input: string) =>
   ref._tag === "identifier"
-    ? Effect.succeed(`${ref.kind}:${ref.value}`)
+    ? Effect.as(profileIdOf(tenant, ref), `${ref.kind}:${ref.value}`)
     : Effect.fail(new BadIdentifier({ input, reason: "name an identifier (KIND:VALUE), not a profile id" }))
 
 /** `cdp identity split IDENTIFIER`: the identifier stops linking; what only it joined splits off. */
 export const identitySplit = (options: { readonly identifier: string; readonly tenant: string; readonly reason: string; readonly format: OutputFormat; readonly config: IdentityConfig }) =>
   Effect.gen(function* () {
-    const node = yield* nodeOf(yield* identifierOf(options.identifier, options.config), options.identifier)
+    const node = yield* nodeOf(options.tenant, yield* identifierOf(options.identifier, options.config), options.identifier)
     yield* decide(options.tenant, { kind: "remove", a: node, b: "", reason: options.reason }, options.format, options.config)
   })
 
 /** `cdp identity separate A B`: two identifiers are different people; the merge that joined them is reverted. */
 export const identitySeparate = (options: { readonly first: string; readonly second: string; readonly tenant: string; readonly reason: string; readonly format: OutputFormat; readonly config: IdentityConfig }) =>
   Effect.gen(function* () {
-    const a = yield* nodeOf(yield* identifierOf(options.first, options.config), options.first)
-    const b = yield* nodeOf(yield* identifierOf(options.second, options.config), options.second)
+    const a = yield* nodeOf(options.tenant, yield* identifierOf(options.first, options.config), options.first)
+    const b = yield* nodeOf(options.tenant, yield* identifierOf(options.second, options.config), options.second)
     yield* decide(options.tenant, { kind: "separate", a, b, reason: options.reason }, options.format, options.config)
   })
 

@@ -258,5 +258,7 @@ describe("operators' decisions through cdp identity", () => {
     expect(json(cdp("profile", "show", "user_id:u-ann", "--format", "json"))["channels"]).not.toHaveProperty("call")
     refused(cdp("identity", "suggestions", "--accept", "sug_nope"), /no open suggestion sug_nope/)
     refused(cdp("identity", "split", "prof_aaaaaaaaaaaaaaaaaaaaaa", "--reason", "x"), /not a profile id/)
+    refused(cdp("identity", "separate", "user_id:u-ann", "user_id:nobody", "--reason", "x"), /no profile of tenant "default" holds user_id:nobody/)
+    refused(cdp("identity", "split", "phone:+15555550000", "--reason", "x"), /no profile of tenant "default" holds phone:\+15555550000/)
   }, 180_000)
 })
