@@ -1,10 +1,12 @@
-// `cdp demo`: lands the bundled sample (1,509 Segment messages of a made-up outdoor retailer, and 54 broken ones)
-// in a fresh data dir, then shows what landed, what was rejected and why, and queries to try next.
+// `cdp demo`: lands the bundled sample (four weeks of a made-up coffee roaster on every channel, and 54 broken
+// messages; see ingest/samples/README.md) in a fresh data dir, then shows what landed, what customers said, what was
+// rejected and why, and what to try next on one customer seen across channels.
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs"
 import { join, relative, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
 import { Data, Effect } from "effect"
 import { importFile } from "../ingest/import.ts"
+import { SAMPLE_FILES, SAMPLE_TITLE } from "../ingest/samples/generate.ts"
 import { DEFAULT_TENANT } from "../ingest/writekeys.ts"
 import { DataDirLocked, dataDirHolder } from "../warehouse/lock.ts"
 import { Warehouse } from "../warehouse/warehouse.ts"
@@ -47,31 +49,43 @@ const freshDemoDir = (dir: string) =>
 const section = (title: string, rows: ReadonlyArray<Record<string, unknown>>) =>
   Effect.sync(() => process.stdout.write(`\n${title}\n${formatRows(rows, "table")}\n`))
 
+/** The e-mail address of the profile seen on the most channels: the one to look at first. */
+const showcaseEmail = (rows: ReadonlyArray<{ readonly email?: unknown }>): string | undefined =>
+  typeof rows[0]?.email === "string" && rows[0].email !== "" ? rows[0].email : undefined
+
 export const runDemo = (dataDirOption: string) =>
   Effect.gen(function* () {
     const dataDir = resolve(dataDirOption)
     yield* freshDemoDir(dataDir)
     const shown = relative(process.cwd(), dataDir) || "."
     const program = Effect.gen(function* () {
-      process.stdout.write(`Landing the bundled sample in ${shown} ...\n`)
-      for (const file of ["web.ndjson", "invalid.ndjson"]) {
-        const s = yield* importFile("segment", join(SAMPLES, file), { tenant: DEFAULT_TENANT })
-        process.stdout.write(`  ${file}: ${s.accepted} accepted (${s.landed} landed, ${s.duplicates} duplicates), ${s.rejected} rejected\n`)
+      process.stdout.write(`Landing the bundled sample (${SAMPLE_TITLE}) in ${shown} ...\n`)
+      for (const { file, source } of SAMPLE_FILES) {
+        const s = yield* importFile(source, join(SAMPLES, file), { tenant: DEFAULT_TENANT })
+        process.stdout.write(`  ${file}: ${s.accepted} accepted (${s.landed} landed, ${s.duplicates} duplicates), ${s.rejected} rejected  [--source ${source}]\n`)
       }
       const warehouse = yield* Warehouse
-      yield* section("What landed (events by type):", yield* warehouse.query(
-        "SELECT type, count() AS events, uniqExact(profile_id) AS profiles, min(timestamp) AS first, max(timestamp) AS last FROM events GROUP BY type ORDER BY events DESC"))
-      yield* section("Most frequent track events:", yield* warehouse.query(
-        "SELECT event, count() AS events FROM events WHERE type = 'track' GROUP BY event ORDER BY events DESC LIMIT 8"))
+      yield* section("What landed (events by channel):", yield* warehouse.query(
+        "SELECT channel, count() AS events, uniqExact(profile_id) AS profiles, min(timestamp) AS first, max(timestamp) AS last FROM events GROUP BY channel ORDER BY events DESC"))
+      yield* section("Most frequent events (page views aside):", yield* warehouse.query(
+        "SELECT channel, event, count() AS events FROM events WHERE type != 'page' AND event != '' GROUP BY channel, event ORDER BY events DESC, event LIMIT 10"))
+      yield* section("What customers wrote, by sentiment (texts of chats, calls, mails, posts):", yield* warehouse.query(
+        "SELECT channel, countIf(label = 'positive') AS positive, countIf(label = 'neutral') AS neutral, countIf(label = 'negative') AS negative FROM sentiment FINAL WHERE status = 'scored' GROUP BY channel ORDER BY channel"))
       yield* section("What was rejected, and why (dead_letters):", yield* warehouse.query(
-        "SELECT rule, count() AS messages, any(field) AS field, any(reason) AS example_reason FROM dead_letters GROUP BY rule ORDER BY messages DESC"))
-      const dir = shown === ".cdp-demo" ? " --data-dir .cdp-demo" : ` --data-dir ${shown}`
+        "SELECT rule, count() AS messages, any(field) AS field, any(reason) AS example_reason FROM dead_letters GROUP BY rule ORDER BY messages DESC, rule"))
+      const email = showcaseEmail(yield* warehouse.query<{ email: string }>(
+        "SELECT tupleElement(arrayFirst(i -> tupleElement(i, 1) = 'email', identifiers), 2) AS email FROM profiles WHERE email != '' ORDER BY length(channels) DESC, events DESC, email LIMIT 1"))
+      const [social] = yield* warehouse.query<{ since: string; until: string }>(
+        "SELECT toString(toDate(min(timestamp))) AS since, toString(toDate(max(timestamp))) AS until FROM events WHERE channel = 'social'")
+      const dir = ` --data-dir ${shown}`
       process.stdout.write(`
 Try next:
-  npx cdp query "SELECT profile_id, events, channels, identifiers FROM profiles ORDER BY events DESC LIMIT 10" --format table${dir}
-  npx cdp profile show PROFILE_ID${dir}    # one customer across channels: identifiers, traits, recent events
+${email === undefined ? "" : `  npx cdp profile show ${email}${dir}    # one customer on every channel: identifiers, traits, sentiment, recent events
+`}  npx cdp query "SELECT profile_id, channels, events, identifiers FROM profiles ORDER BY length(channels) DESC, events DESC LIMIT 5" --format table${dir}
   npx cdp query "SELECT JSONExtractString(properties, 'product_id') AS product, count() AS views FROM events WHERE event = 'Product Viewed' GROUP BY product ORDER BY views DESC LIMIT 5" --format table${dir}
-  npx cdp query "SELECT reason, payload FROM dead_letters WHERE rule = 'bad_timestamp'"${dir}
+  npx cdp query "SELECT event, JSONExtractString(properties, 'consent_signal') AS signal, count() AS n FROM events WHERE signal != '' GROUP BY event, signal" --format table${dir}
+${social === undefined ? "" : `  npx cdp listen report --since ${social.since} --until ${social.until}${dir}    # social listening: mentions, sentiment, topics, spikes
+`}  npx cdp dlq list${dir}    # the rejected messages; ingest/samples/README.md says what is wrong with each line
   npx cdp serve    # then point analytics.js / @segment/analytics-node / RudderStack at http://127.0.0.1:8787
 `)
     })
