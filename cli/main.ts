@@ -340,6 +340,26 @@ Examples:
   })
 
 sentiment
+  .command("evaluate")
+  .description("measure the model on your own labelled or rated texts, with the metrics of the shared evaluation sets")
+  .argument("<file>", "texts one a line (with --labels), or rated lines: id<TAB>rating<TAB>text or rating<TAB>text (--ratings)")
+  .option("--labels <file>", "one label a line for the texts: 0/1/2 or negative/neutral/positive (macro recall, F1 pos/neg, accuracy)")
+  .option("--ratings", "the file holds rated texts (Pearson r and weighted F1 at +-0.05)")
+  .option("--scale <n>", "ratings are divided by this to fall in [-1, 1]", positiveInt, 4)
+  .addOption(new Option("--format <format>", "output format").choices(["json", "table"]).default("table"))
+  .option("--tenant <tenant>", "use this tenant's terms and aspects", DEFAULT_TENANT)
+  .addHelpText("after", `
+Examples:
+  $ npx cdp sentiment evaluate tweets.txt --labels labels.txt
+  $ npx cdp sentiment evaluate reviews.tsv --ratings --scale 4`)
+  .action((file: string, opts: { labels?: string; ratings?: boolean; scale: number; format: OutputFormat; tenant: string }) => {
+    runCommand(Effect.gen(function* () {
+      const { evaluateFile } = yield* Effect.promise(() => import("./sentiment.ts"))
+      yield* evaluateFile(file, opts)
+    }))
+  })
+
+sentiment
   .command("rescore")
   .description("score stored texts again with the current model (after a model change); safe to repeat")
   .requiredOption("--since <date>", "rescore texts of messages from this date (ISO 8601) on")

@@ -1,9 +1,14 @@
-// `cdp sentiment score`: texts in, one result per line out, in the same order.
+// `cdp sentiment score`: texts in, one result per line out, in the same order; `cdp sentiment evaluate`: the
+// model's agreement with a labelled set.
 import { createReadStream } from "node:fs"
+import { readFile } from "node:fs/promises"
 import { createInterface } from "node:readline"
 import { Effect } from "effect"
 import { FileUnreadable } from "../ingest/import.ts"
-import { sentimentConfigFromEnv, tenantScorers } from "../sentiment/index.ts"
+import {
+  evaluate, evaluateLabels, LabelledFileInvalid, MODEL_VERSION, parseLabelLines, parseRatedLines, parseTextLines,
+  sentimentConfigFromEnv, tenantScorers,
+} from "../sentiment/index.ts"
 import { formatRows, type OutputFormat } from "./format.ts"
 
 export const scoreTextLines = (file: string | undefined, format: OutputFormat, tenant: string) =>
@@ -33,4 +38,54 @@ export const scoreTextLines = (file: string | undefined, format: OutputFormat, t
       cause instanceof Error && "_tag" in cause
         ? cause
         : FileUnreadable.of(file ?? "-", cause),
+  })
+
+export interface EvaluateOptions {
+  /** A file with one label a line (0/1/2 or negative/neutral/positive) for the texts of `file`, one a line. */
+  readonly labels?: string
+  /** `file` holds rated texts: `id<TAB>rating<TAB>text` or `rating<TAB>text`. */
+  readonly ratings?: boolean
+  /** Ratings are divided by this to fall in [-1, 1] (4 for the VADER study's -4..+4). */
+  readonly scale: number
+  readonly format: OutputFormat
+  readonly tenant: string
+}
+
+const readText = (path: string) =>
+  Effect.tryPromise({ try: () => readFile(path, "utf8"), catch: (cause) => FileUnreadable.of(path, cause) })
+
+const parsing = <A>(path: string, parse: () => A) =>
+  Effect.try({
+    try: parse,
+    catch: (e) => new LabelledFileInvalid({ reason: `${path}: ${e instanceof LabelledFileInvalid ? e.reason : String(e)}` }),
+  })
+
+const fixed = (x: number): number | null => (Number.isNaN(x) ? null : Math.round(x * 1000) / 1000)
+
+/** `cdp sentiment evaluate`: the model's agreement with a labelled or rated set, with the metrics of the shared sets. */
+export const evaluateFile = (file: string, options: EvaluateOptions) =>
+  Effect.gen(function* () {
+    if ((options.labels === undefined) === (options.ratings !== true)) {
+      return yield* new LabelledFileInvalid({ reason: "give either --labels FILE (texts one a line) or --ratings (rated lines)" })
+    }
+    const scorer = tenantScorers(sentimentConfigFromEnv())(options.tenant)
+    const content = yield* readText(file)
+    let row: Record<string, unknown>
+    if (options.labels !== undefined) {
+      const labelsFile = options.labels
+      const labelText = yield* readText(labelsFile)
+      const labels = yield* parsing(labelsFile, () => parseLabelLines(labelText))
+      const texts = parseTextLines(content)
+      if (texts.length !== labels.length) {
+        return yield* new LabelledFileInvalid({ reason: `${file} has ${texts.length} texts but ${labelsFile} has ${labels.length} labels` })
+      }
+      const m = evaluateLabels(texts.map((t) => scorer.score(t).score), labels)
+      row = { n: m.n, macro_recall: fixed(m.macroRecall), f1_pos_neg: fixed(m.f1pn), accuracy: fixed(m.accuracy) }
+    } else {
+      const rated = yield* parsing(file, () => parseRatedLines(content))
+      const m = evaluate(rated.map((r) => scorer.score(r.text).score), rated.map((r) => r.rating), options.scale)
+      row = { n: m.n, r: fixed(m.r), f1w: fixed(m.f1w) }
+    }
+    const out = { model: MODEL_VERSION, ...row }
+    process.stdout.write(options.format === "json" ? `${JSON.stringify(out)}\n` : `${formatRows([out], "table")}\n`)
   })

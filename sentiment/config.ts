@@ -1,5 +1,6 @@
-// What a deployment configures about scoring: the brand's own names (never sentiment) and each tenant's own
-// aspect taxonomy, added to the default aspects (product, delivery, returns, price, support, app).
+// What a deployment configures about scoring: the brand's own names (never sentiment), each tenant's own aspect
+// taxonomy, added to the default aspects (product, delivery, returns, price, support, app), and each tenant's own
+// terms (catalogue and process names that are never sentiment, phrases of its trade).
 import { readFileSync } from "node:fs"
 import { Data } from "effect"
 import type { AspectTaxonomy } from "./aspects.ts"
@@ -7,9 +8,12 @@ import type { SentimentConfig } from "./tenants.ts"
 
 export { type SentimentConfig, tenantScorers } from "./tenants.ts"
 
-export class SentimentConfigInvalid extends Data.TaggedError("SentimentConfigInvalid")<{ readonly reason: string }> {
+export class SentimentConfigInvalid extends Data.TaggedError("SentimentConfigInvalid")<{
+  readonly reason: string
+  readonly setting?: string
+}> {
   override get message() {
-    return `CDP_ASPECTS_FILE: ${this.reason}`
+    return `${this.setting ?? "CDP_ASPECTS_FILE"}: ${this.reason}`
   }
 }
 
@@ -32,25 +36,54 @@ export const parseAspectsConfig = (value: unknown): Record<string, AspectTaxonom
   return value as Record<string, AspectTaxonomy>
 }
 
+/**
+ * Checks a terms file: {"*" | tenant: {"term or phrase": valence}}, valence from -4 to +4 (VADER's scale); 0 marks
+ * a catalogue or process name that is never sentiment ("down parka", "restock alert").
+ */
+export const parseTermsConfig = (value: unknown): Record<string, Record<string, number>> => {
+  const fail = (reason: string): never => {
+    throw new SentimentConfigInvalid({ reason, setting: "CDP_TERMS_FILE" })
+  }
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    return fail('must be a JSON object: {"*": {"term": 0, "phrase": -2}, "tenant": {...}}')
+  }
+  for (const [tenant, terms] of Object.entries(value)) {
+    if (terms === null || typeof terms !== "object" || Array.isArray(terms)) return fail(`"${tenant}" must map terms to valences`)
+    for (const [term, valence] of Object.entries(terms)) {
+      if (term.trim() === "") return fail(`"${tenant}" has an empty term`)
+      if (typeof valence !== "number" || !Number.isFinite(valence) || valence < -4 || valence > 4) {
+        return fail(`"${tenant}"."${term}" must be a number from -4 to 4 (0: a name, never sentiment)`)
+      }
+    }
+  }
+  return value as Record<string, Record<string, number>>
+}
+
+const readJson = (file: string, setting: string): unknown => {
+  let text: string
+  try {
+    text = readFileSync(file, "utf8")
+  } catch (e) {
+    throw new SentimentConfigInvalid({ setting, reason: `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}` })
+  }
+  try {
+    return JSON.parse(text)
+  } catch (e) {
+    throw new SentimentConfigInvalid({ setting, reason: `${file} is not JSON: ${(e as Error).message}` })
+  }
+}
+
 /** Brand terms from configuration (CDP_BRAND_TERMS="Northwind Outdoor,@northwindoutdoor,#northwindoutdoor"). */
 export const brandTermsFromEnv = (env: NodeJS.ProcessEnv = process.env): ReadonlyArray<string> =>
   (env["CDP_BRAND_TERMS"] ?? "").split(",").map((t) => t.trim()).filter((t) => t !== "")
 
 export const sentimentConfigFromEnv = (env: NodeJS.ProcessEnv = process.env): SentimentConfig => {
   const brand = brandTermsFromEnv(env)
-  const file = env["CDP_ASPECTS_FILE"]
-  if (file === undefined || file.trim() === "") return { brand, aspects: {} }
-  let text: string
-  try {
-    text = readFileSync(file, "utf8")
-  } catch (e) {
-    throw new SentimentConfigInvalid({ reason: `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}` })
-  }
-  let parsed: unknown
-  try {
-    parsed = JSON.parse(text)
-  } catch (e) {
-    throw new SentimentConfigInvalid({ reason: `${file} is not JSON: ${(e as Error).message}` })
-  }
-  return { brand, aspects: parseAspectsConfig(parsed) }
+  const aspectsFile = env["CDP_ASPECTS_FILE"]
+  const termsFile = env["CDP_TERMS_FILE"]
+  const aspects = aspectsFile === undefined || aspectsFile.trim() === ""
+    ? {}
+    : parseAspectsConfig(readJson(aspectsFile, "CDP_ASPECTS_FILE"))
+  if (termsFile === undefined || termsFile.trim() === "") return { brand, aspects }
+  return { brand, aspects, terms: parseTermsConfig(readJson(termsFile, "CDP_TERMS_FILE")) }
 }

@@ -1,4 +1,5 @@
-// Evaluation metrics for sentiment scorers against human ratings; pure functions over arrays.
+// Evaluation metrics for sentiment scorers against human ratings or labels, and readers of labelled files.
+import { Data } from "effect"
 
 export type Polarity = "positive" | "neutral" | "negative"
 
@@ -93,4 +94,96 @@ export const evaluate = (
     r: pearson(scores, gold),
     f1w: weightedF1(gold.map((g) => polarityOf(g, threshold)), scores.map((s) => polarityOf(s, threshold))),
   }
+}
+
+/** Recall averaged over the three classes without weights: the metric of short-post sets (SemEval 2017 Task 4A). */
+export const macroRecall = (gold: ReadonlyArray<Polarity>, predicted: ReadonlyArray<Polarity>): number => {
+  const present = classReport(gold, predicted).filter((c) => c.support > 0)
+  return present.length === 0 ? Number.NaN : present.reduce((s, c) => s + c.recall, 0) / present.length
+}
+
+export interface LabelEvaluation {
+  readonly n: number
+  readonly macroRecall: number
+  /** Mean F1 of the positive and negative classes. */
+  readonly f1pn: number
+  readonly accuracy: number
+}
+
+/** The metric of 3-class labelled sets: scores cut into classes at ±`threshold`, compared with the gold labels. */
+export const evaluateLabels = (
+  scores: ReadonlyArray<number>,
+  labels: ReadonlyArray<Polarity>,
+  threshold = 0.05,
+): LabelEvaluation => {
+  if (scores.length !== labels.length) throw new RangeError(`evaluateLabels: ${scores.length} scores against ${labels.length} labels`)
+  const predicted = scores.map((s) => polarityOf(s, threshold))
+  const report = classReport(labels, predicted)
+  const f1 = (label: Polarity) => report.find((c) => c.label === label)?.f1 ?? 0
+  let correct = 0
+  for (let i = 0; i < labels.length; i++) if (labels[i] === predicted[i]) correct++
+  return {
+    n: labels.length,
+    macroRecall: macroRecall(labels, predicted),
+    f1pn: (f1("positive") + f1("negative")) / 2,
+    accuracy: labels.length === 0 ? Number.NaN : correct / labels.length,
+  }
+}
+
+export interface RatedText {
+  readonly text: string
+  readonly rating: number
+}
+
+/** What is wrong with a labelled file, naming the file and the line. */
+export class LabelledFileInvalid extends Data.TaggedError("LabelledFileInvalid")<{ readonly reason: string }> {
+  override get message() {
+    return this.reason
+  }
+}
+
+/**
+ * A rated set, one text a line: `id <TAB> rating <TAB> text` (the VADER study's format) or `rating <TAB> text`.
+ * Blank lines are skipped; anything else that is not in that shape is an error naming the line.
+ */
+export const parseRatedLines = (content: string): RatedText[] => {
+  const out: RatedText[] = []
+  const lines = content.split(/\r?\n/)
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i] ?? ""
+    if (line.trim() === "") continue
+    const cells = line.split("\t")
+    const ratingCell = cells.length >= 3 ? cells[1] : cells[0]
+    const rating = Number(ratingCell)
+    if (cells.length < 2 || ratingCell === undefined || ratingCell.trim() === "" || !Number.isFinite(rating)) {
+      throw new LabelledFileInvalid({ reason: `line ${i + 1}: expected "id<TAB>rating<TAB>text" or "rating<TAB>text"` })
+    }
+    out.push({ text: cells.slice(cells.length >= 3 ? 2 : 1).join("\t"), rating })
+  }
+  return out
+}
+
+const LABEL_WORDS: Readonly<Record<string, Polarity>> = {
+  "0": "negative", "1": "neutral", "2": "positive", negative: "negative", neutral: "neutral", positive: "positive",
+  neg: "negative", neu: "neutral", pos: "positive", "-1": "negative", "+1": "positive",
+}
+
+/** One label a line: 0/1/2 (TweetEval's negative/neutral/positive), -1/+1, or the class names. */
+export const parseLabelLines = (content: string): Polarity[] => {
+  const lines = content.split(/\r?\n/)
+  if (lines.at(-1) === "") lines.pop()
+  return lines.map((line, i) => {
+    const label = LABEL_WORDS[line.trim().toLowerCase()]
+    if (label === undefined) {
+      throw new LabelledFileInvalid({ reason: `line ${i + 1}: "${line.slice(0, 20)}" is not 0, 1, 2 or negative/neutral/positive` })
+    }
+    return label
+  })
+}
+
+/** The texts of a labelled set, one a line, as many as the labels (a trailing empty line is not a text). */
+export const parseTextLines = (content: string): string[] => {
+  const lines = content.split(/\r?\n/)
+  if (lines.at(-1) === "") lines.pop()
+  return lines
 }

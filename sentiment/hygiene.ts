@@ -1,5 +1,6 @@
 // Removes what is not the author's own opinion before scoring: quoted email replies, signatures, mobile footers,
-// links, e-mail addresses, @mentions and the brand's own name (so "Happy Feet Shoes" is not praise by itself).
+// links, e-mail addresses, @mentions and the brand's own name (so "Happy Feet Shoes" is not praise by itself), and
+// decodes the character references social APIs leave in post text.
 
 const GMAIL_WROTE = /^\s*On\b.*\bwrote:\s*$/i
 const GMAIL_WROTE_START = /^\s*On\s.*\d/i
@@ -62,9 +63,18 @@ const stripReplyAndSignature = (text: string): string => {
   return kept.join("\n")
 }
 
+/**
+ * The few character references social APIs leave in post text (X escapes "&", "<" and ">"): "&lt;3" is a heart, and
+ * "&gt;" must not read as the slang "gt".
+ */
+const ENTITY = /&(?:amp|lt|gt|quot|apos|#39|#x27);/g
+const ENTITIES: Readonly<Record<string, string>> = {
+  "&amp;": "&", "&lt;": "<", "&gt;": ">", "&quot;": '"', "&apos;": "'", "&#39;": "'", "&#x27;": "'",
+}
+
 /** The text with replies, signatures, links, addresses, mentions and brand names removed. */
 export const cleanText = (text: string, brand?: RegExp): string => {
-  let out = text
+  let out = text.includes("&") ? text.replace(ENTITY, (e) => ENTITIES[e] ?? e) : text
   if (out.includes("\n") || STARTS_QUOTED.test(out)) out = stripReplyAndSignature(out)
   if (out.includes("://") || out.includes("www.")) out = out.replace(URL, " ")
   if (out.includes("@")) out = out.replace(EMAIL, " ").replace(MENTION, "$1 ")

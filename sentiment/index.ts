@@ -7,7 +7,10 @@ export {
 export { compileAspects, DEFAULT_ASPECTS, type AspectTaxonomy, type CompiledAspects } from "./aspects.ts"
 export { cleanText, compileBrand } from "./hygiene.ts"
 export { detectLanguage } from "./language.ts"
-export { classReport, evaluate, pearson, polarityOf, weightedF1, type ClassReport, type Evaluation, type Polarity } from "./evaluate.ts"
+export {
+  classReport, evaluate, evaluateLabels, LabelledFileInvalid, macroRecall, parseLabelLines, parseRatedLines, parseTextLines, pearson,
+  polarityOf, weightedF1, type ClassReport, type Evaluation, type LabelEvaluation, type Polarity, type RatedText,
+} from "./evaluate.ts"
 export { sentimentRecord, sentimentStage } from "./stage.ts"
 export { defaultPoolSize, makeScoringPool, type ScoreRequest, type ScoringPool, type ScoringPoolOptions } from "./pool.ts"
 export { rescore, type RescoreSummary } from "./rescore.ts"
@@ -26,4 +29,4 @@ export {
   baselineAt, DEFAULT_SPIKE_OPTIONS, detectSpikes, median, medianAbsoluteDeviation, type Baseline, type Spike,
   type SpikeOptions,
 } from "./spikes.ts"
-export { brandTermsFromEnv, parseAspectsConfig, type SentimentConfig, SentimentConfigInvalid, sentimentConfigFromEnv, tenantScorers } from "./config.ts"
+export { brandTermsFromEnv, parseAspectsConfig, parseTermsConfig, type SentimentConfig, SentimentConfigInvalid, sentimentConfigFromEnv, tenantScorers } from "./config.ts"

@@ -1,5 +1,5 @@
-// The one place that loads `natural`: its Porter stemmer, tokenizer, English sentiment vocabularies, stop words,
-// naive Bayes classifier and TF-IDF.
+// The one place that loads `natural`: its Porter stemmer, tokenizer, negation words, stop words, naive Bayes
+// classifier and TF-IDF.
 import "./quiet-env.ts"
 import { createRequire } from "node:module"
 
@@ -39,24 +39,7 @@ export interface NaturalTfIdf {
 
 const natural = createRequire(import.meta.url)("natural") as Natural
 
-const internals = (type: "afinn" | "pattern") => new natural.SentimentAnalyzer("English", undefined, type)
-
-const numeric = (vocabulary: Record<string, unknown>): Map<string, number> => {
-  const out = new Map<string, number>()
-  for (const word in vocabulary) {
-    const value = Number(vocabulary[word])
-    if (Number.isFinite(value)) out.set(word, value)
-  }
-  return out
-}
-
-const afinn = internals("afinn")
-
-/** AFINN-165: about 3,400 English words and phrases rated by hand from -5 to +5. */
-export const afinnVocabulary: ReadonlyMap<string, number> = numeric(afinn.vocabulary)
-
-/** Pattern's English adjectives (polarity -1..+1), rated on product reviews. */
-export const patternVocabulary: ReadonlyMap<string, number> = numeric(internals("pattern").vocabulary)
+const afinn = new natural.SentimentAnalyzer("English", undefined, "afinn")
 
 /** natural's English negation words ("not", "no", "never", "neither"). */
 export const naturalNegations: ReadonlyArray<string> = afinn.negations

@@ -4,10 +4,10 @@ import { compileAspects, defaultAspects, findAspects, type AspectTaxonomy, type 
 import { cleanText, compileBrand } from "./hygiene.ts"
 import { detectTokensLanguage } from "./language.ts"
 import {
-  CONTRAST_ALTHOUGH, CONTRAST_BUT, DAMPENER_SET, DUAL_ROLE, INTENSIFIER_SET, NEGATED_ONLY_WORDS, NEGATOR_SET,
+  CONTRAST_ALTHOUGH, CONTRAST_BUT, DAMPENER_SET, DUAL_ROLE, INTENSIFIER_SET, NEGATED_ONLY_WORDS, NEGATOR_SET, PROFANE_SET,
   NO_STEM, PHRASES, ROLE_ALTHOUGH, ROLE_BREAK, ROLE_BUT, ROLE_CONSUMED, ROLE_DAMPENER, ROLE_INTENSIFIER,
   ROLE_NEGATED_ONLY, ROLE_NEGATOR, ROLE_NONE, ROLE_SENTENCE_END, ROLE_SENTIMENT, ROLE_SOFT_NEGATOR, SOFT_NEGATORS,
-  STEMMED_WORDS, WORDS, type LexiconSource, type PhraseEntry,
+  STEMMED_WORDS, WORDS, addPhraseTo, type LexiconSource, type PhraseEntry,
 } from "./lexicon.ts"
 import { stem } from "./natural.ts"
 import {
@@ -16,7 +16,7 @@ import {
 } from "./tokenize.ts"
 
 /** Bumped whenever rules, constants or word lists change, so stored scores can be told apart. */
-export const MODEL_VERSION = "lexicon-2"
+export const MODEL_VERSION = "lexicon-3"
 
 export type SentimentLabel = "positive" | "neutral" | "negative"
 export type EvidenceRule =
@@ -28,6 +28,7 @@ export type EvidenceRule =
   | "elongation"
   | "contrast"
   | "exclamation"
+  | "question"
 
 /** Why a text scored as it did: each weight is that item's share of the raw sum before squashing. */
 export interface Evidence {
@@ -64,6 +65,11 @@ export interface ScoreOptions {
   readonly brand?: ReadonlyArray<string>
   /** A tenant's own aspects (name → keywords and phrases), added to the default ones. */
   readonly aspects?: AspectTaxonomy
+  /**
+   * A tenant's own terms, ahead of the lexicon: its catalogue and process names, which are never sentiment
+   * ("down parka": 0), and phrases of its trade with a valence on VADER's scale, -4..+4 ("torn seam": -2).
+   */
+  readonly terms?: Readonly<Record<string, number>>
   /** Whether the default aspects (product, delivery, returns, price, support, app) are tagged; default true. */
   readonly defaultAspects?: boolean
   /** Whether evidence is collected; default true. Bulk scoring that stores only the score can skip it. */
@@ -96,6 +102,8 @@ const ELONGATION = 0.2
 /** Each "!" adds emphasis in the direction the text already leans, up to four of them. */
 const EXCLAMATION = 0.3
 const MAX_EXCLAMATIONS = 4
+/** A question asks rather than asserts: "is it any good?" says less than "it is good". */
+const QUESTION = 0.5
 /** Before "but" counts less, after it counts more. */
 const BEFORE_CONTRAST = 0.5
 const AFTER_CONTRAST = 1.5
@@ -138,12 +146,17 @@ let base = new Float64Array(256)
 let value = new Float64Array(256)
 let topic = new Int32Array(256)
 let sentence = new Int32Array(256)
+/** Whether a modifier was applied to a sentiment word (profanity that was not is loose emphasis). */
+let applied = new Uint8Array(256)
 const sourceOf: LexiconSource[] = []
 const phraseOf: Array<string | undefined> = []
 const stems: Array<string | undefined> = []
 let sentenceStart = new Int32Array(64)
 /** Sentences of the current text (entries of sentenceStart past it belong to older texts). */
 let sentenceCount = 0
+/** Profane intensifiers of the current text with no sentiment word to modify: emphasis, like "!". */
+let looseEmphasis = 0
+let looseWord = ""
 /** Tokens visited by the passes below, over all texts: lets tests check that the work grows linearly. */
 let steps = 0
 
@@ -159,6 +172,7 @@ const ensureCapacity = (n: number): void => {
   value = new Float64Array(size)
   topic = new Int32Array(size)
   sentence = new Int32Array(size)
+  applied = new Uint8Array(size)
 }
 
 const collapse = (word: string, keep: number): string => {
@@ -186,7 +200,7 @@ const canonical = (word: string, flags: number): string => {
 
 const INFLECTED = /(?:s|ed|ing|ly|er|est|ies|ied)$/
 
-/** Valence of a single word from the merged lexicon, falling back to the AFINN word with the same Porter stem. */
+/** Valence of a single word from the lexicon, falling back to the rated base word with the same Porter stem. */
 const wordValence = (word: string, wordStem: string): number => {
   const entry = WORDS.get(word)
   if (entry !== undefined) return entry.valence
@@ -194,8 +208,38 @@ const wordValence = (word: string, wordStem: string): number => {
   return 0
 }
 
-const matchPhrase = (t: Tokens, i: number, head: string): PhraseEntry | undefined => {
-  const candidates = PHRASES.get(head)
+/** A tenant's own terms: catalogue and process names (valence 0) and phrases of its trade, ahead of the lexicon. */
+interface TenantTerms {
+  readonly words: ReadonlyMap<string, number>
+  readonly phrases: ReadonlyMap<string, PhraseEntry[]>
+}
+
+const compileTerms = (terms: Readonly<Record<string, number>> | undefined): TenantTerms | undefined => {
+  if (terms === undefined || Object.keys(terms).length === 0) return undefined
+  const words = new Map<string, number>()
+  const phrases = new Map<string, PhraseEntry[]>()
+  for (const [term, valence] of Object.entries(terms)) {
+    if (!addPhraseTo(phrases, term, valence, valence === 0 ? ROLE_NONE : ROLE_SENTIMENT, "tenant")) {
+      const word = term.trim().toLowerCase()
+      if (word !== "") words.set(word, valence)
+    }
+  }
+  return { words, phrases }
+}
+
+/** The terms of the scorer now scoring (scoring is synchronous). */
+let terms: TenantTerms | undefined
+
+const matchPhrase = (t: Tokens, i: number, head: string): PhraseEntry | undefined =>
+  (terms === undefined ? undefined : matchPhraseIn(terms.phrases, t, i, head)) ?? matchPhraseIn(PHRASES, t, i, head)
+
+const matchPhraseIn = (
+  table: ReadonlyMap<string, PhraseEntry[]>,
+  t: Tokens,
+  i: number,
+  head: string,
+): PhraseEntry | undefined => {
+  const candidates = table.get(head)
   if (candidates === undefined) return undefined
   for (const phrase of candidates) {
     const rest = phrase.rest
@@ -296,6 +340,15 @@ const assignRoles = (t: Tokens): void => {
       role[i] = ROLE_NEGATOR
       continue
     }
+    const own = terms?.words.get(word)
+    if (own !== undefined) {
+      if (own !== 0) {
+        role[i] = ROLE_SENTIMENT
+        base[i] = own
+        sourceOf[i] = "tenant"
+      }
+      continue
+    }
     if (SOFT_NEGATORS.has(word)) {
       role[i] = ROLE_SOFT_NEGATOR
       continue
@@ -324,7 +377,7 @@ const assignRoles = (t: Tokens): void => {
     if (INTENSIFIER_SET.has(word) || DAMPENER_SET.has(word)) {
       role[i] = INTENSIFIER_SET.has(word) ? ROLE_INTENSIFIER : ROLE_DAMPENER
       // A word such as "pretty" keeps its own valence in case nothing follows for it to modify.
-      base[i] = DUAL_ROLE.has(word) ? valence : 0
+      base[i] = DUAL_ROLE.has(word) && !PROFANE_SET.has(word) ? valence : 0
       sourceOf[i] = "lexicon"
       continue
     }
@@ -406,6 +459,17 @@ const modifiesNext = (t: Tokens, i: number): boolean => {
   return false
 }
 
+/** Is there a sentiment word after `i` that the negator at `negator` still governs? */
+const sentimentInScope = (i: number, negator: number, n: number): boolean => {
+  for (let j = i + 1, d = i - negator + 1; d <= NEGATION_WINDOW && j < n; j++, d++) {
+    const r = role[j] ?? 0
+    if (isBoundary(r)) return false
+    if (r === ROLE_CONSUMED) d--
+    else if (r === ROLE_SENTIMENT) return true
+  }
+  return false
+}
+
 interface Collected {
   evidence: Evidence[] | undefined
 }
@@ -421,9 +485,13 @@ const applyModifiers = (t: Tokens, c: Collected): void => {
   const n = t.count
   const shouting = t.capsWords > 0 && t.lowerWords > 0
   steps += n
+  looseEmphasis = 0
   for (let i = 0; i < n; i++) {
     const r = role[i] ?? 0
-    if ((r === ROLE_INTENSIFIER || r === ROLE_DAMPENER) && (base[i] ?? 0) !== 0 && !modifiesNext(t, i)) {
+    if (r !== ROLE_INTENSIFIER && r !== ROLE_DAMPENER) continue
+    if (PROFANE_SET.has(t.text[i] ?? "")) {
+      applied[i] = 0
+    } else if ((base[i] ?? 0) !== 0 && !modifiesNext(t, i)) {
       role[i] = ROLE_SENTIMENT
     }
   }
@@ -452,7 +520,8 @@ const applyModifiers = (t: Tokens, c: Collected): void => {
       }
     }
     if (r === ROLE_NEGATED_ONLY) {
-      if (negator < 0) continue
+      // One negation, counted once: "doesn't work well" is the negated "well", not a complaint plus a negation.
+      if (negator < 0 || sentimentInScope(i, negator, n)) continue
       v = soft ? v * 0.6 : v
       note(c, `${t.text[negator]} ${text}`, "negation", v)
       value[i] = v
@@ -476,6 +545,7 @@ const applyModifiers = (t: Tokens, c: Collected): void => {
         continue
       }
       if (rj !== ROLE_INTENSIFIER && rj !== ROLE_DAMPENER) continue
+      applied[j] = 1
       const decay = DISTANCE_DECAY[d] ?? 0
       let factor = rj === ROLE_INTENSIFIER ? INTENSIFY * decay : -DAMPEN * decay
       // Under negation an intensifier softens instead: "not very good" is milder than "not good".
@@ -490,6 +560,11 @@ const applyModifiers = (t: Tokens, c: Collected): void => {
       v *= factor
     }
     value[i] = v
+  }
+  for (let i = 0; i < n; i++) {
+    if (role[i] !== ROLE_INTENSIFIER || applied[i] !== 0 || !PROFANE_SET.has(t.text[i] ?? "")) continue
+    looseEmphasis++
+    looseWord = t.text[i] ?? ""
   }
 }
 
@@ -536,6 +611,26 @@ const applyContrast = (t: Tokens, c: Collected): void => {
       scale(clauseEnd, end, AFTER_CONTRAST)
     }
     note(c, t.text[i] ?? "but", "contrast", delta)
+  }
+}
+
+/** Pass 4: the sentiment of a sentence that ends in "?" is asked about, not asserted, and counts less. */
+const applyQuestions = (t: Tokens, c: Collected): void => {
+  let from = 0
+  steps += t.count
+  for (let i = 0; i < t.count; i++) {
+    if (t.kind[i] !== KIND_END) continue
+    if (t.text[i] === "?") {
+      let delta = 0
+      for (let j = from; j < i; j++) {
+        const v = value[j] ?? 0
+        if (v === 0) continue
+        delta += v * (QUESTION - 1)
+        value[j] = v * QUESTION
+      }
+      note(c, "?", "question", delta)
+    }
+    from = i + 1
   }
 }
 
@@ -629,6 +724,7 @@ export const createScorer = (options: ScoreOptions = {}): Scorer => {
   const withEvidence = options.evidence !== false
   const requireEnglish = options.requireEnglish !== false
   const maxChars = options.maxChars ?? MAX_SCORED_CHARS
+  const ownTerms = compileTerms(options.terms)
 
   const score = (text: string): SentimentResult => {
     if (text.length <= maxChars) return scoreWhole(text)
@@ -650,17 +746,25 @@ export const createScorer = (options: ScoreOptions = {}): Scorer => {
     const language = detectTokensLanguage(t)
     if (requireEnglish && language !== "en") return unscored(`language not English (${language})`, language)
     ensureCapacity(t.count + 4)
+    terms = ownTerms
     const collected: Collected = { evidence: withEvidence ? [] : undefined }
     assignRoles(t)
     applyModifiers(t, collected)
     // Aspects take the sentiment of their own clause, before contrast moves weight between clauses.
     const aspectScores = tagAspects(t, aspects)
     applyContrast(t, collected)
+    applyQuestions(t, collected)
     let sum = 0
     for (let i = 0; i < t.count; i++) sum += value[i] ?? 0
+    // Emphasis ("!", a loose profanity) strengthens the direction the text already takes; it never sets one.
     if (sum !== 0 && t.exclamations > 0) {
       const boost = Math.sign(sum) * EXCLAMATION * Math.min(t.exclamations, MAX_EXCLAMATIONS)
       note(collected, "!".repeat(Math.min(t.exclamations, MAX_EXCLAMATIONS)), "exclamation", boost)
+      sum += boost
+    }
+    if (sum !== 0 && looseEmphasis > 0) {
+      const boost = Math.sign(sum) * EXCLAMATION * Math.min(looseEmphasis, MAX_EXCLAMATIONS)
+      note(collected, looseWord, "intensifier", boost)
       sum += boost
     }
     const compound = round(squash(sum), 4)

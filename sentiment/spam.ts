@@ -76,7 +76,7 @@ const SPAM_AT = 1
 const CLASSIFIER_FROM = 0.6
 const CLASSIFIER_SURE = 0.95
 
-// Link targets of deal, coupon and counterfeit sites: a host label that says so ("deals.example.net").
+// Link targets of deal, coupon and counterfeit sites: a host label that says so ("coupons.example.org").
 const DEAL_HOST = /(?:^|[.-])(?:deals?|promos?|coupons?|discounts?|outlet|replicas?|cheap\w*|bargains?|freebies?|giveaways?|vouchers?|clearance|wholesale|followers?|likes?)(?:[.-]|$)/i
 const URL_HOST = /^(?:[a-z][a-z0-9+.-]*:\/\/)?([^/?#:\s]+)/i
 
@@ -103,7 +103,8 @@ const BAIT_TEXT = new RegExp(
   ].join("|"),
   "i",
 )
-const PROMO_AUTHOR = /\b(?:dm for promo|promo codes?|best deals|deals daily|daily deals|coupons?|giveaways?|followers? (?:fast|cheap)|crypto|nft|forex|cheap \w+|wholesale|replicas?)\b/i
+// An author who describes themselves by what bots sell: deals, promo codes, followers, counterfeits, money schemes.
+const PROMO_AUTHOR = /\b(?:deals?|promos?|promo codes?|discount codes?|coupons?|giveaways?|followers? (?:fast|cheap)|crypto|nft|forex|cheap \w+|wholesale|replicas?)\b/i
 const PROMO_HANDLE = /^@?(?:sale|promo|deal|coupon|discount|bargain|outlet|free|giveaway|cheap)[a-z_]*\d{3,}$/i
 
 // Classifier input: links, handles, amounts and shouting become shared tokens, so "$19" and "$500" look alike.

@@ -8,6 +8,11 @@ export interface SentimentConfig {
   readonly brand: ReadonlyArray<string>
   /** From CDP_ASPECTS_FILE: "*" applies to every tenant, other keys to that tenant only. */
   readonly aspects: Readonly<Record<string, AspectTaxonomy>>
+  /**
+   * From CDP_TERMS_FILE: each tenant's catalogue and process names (0: never sentiment, "down parka") and phrases of
+   * its trade with a valence (-4..+4, "torn seam": -2); "*" applies to every tenant.
+   */
+  readonly terms?: Readonly<Record<string, Readonly<Record<string, number>>>>
 }
 
 /** One scorer per tenant (built on first use), each with the shared and the tenant's own aspects. */
@@ -19,7 +24,13 @@ export const tenantScorers = (config: SentimentConfig, base: ScoreOptions = {}):
     if (scorer === undefined) {
       const own = config.aspects[tenant] ?? {}
       const aspects = { ...shared, ...own }
-      scorer = createScorer({ ...base, brand: config.brand, ...(Object.keys(aspects).length === 0 ? {} : { aspects }) })
+      const terms = { ...config.terms?.["*"], ...config.terms?.[tenant] }
+      scorer = createScorer({
+        ...base,
+        brand: config.brand,
+        ...(Object.keys(aspects).length === 0 ? {} : { aspects }),
+        ...(Object.keys(terms).length === 0 ? {} : { terms }),
+      })
       scorers.set(tenant, scorer)
     }
     return scorer

@@ -31,3 +31,32 @@ describe("per-tenant aspect taxonomy", () => {
     expect(() => sentimentConfigFromEnv({ CDP_ASPECTS_FILE: "/nonexistent/aspects.json" })).toThrow(/cannot read/)
   })
 })
+
+describe("per-tenant terms (CDP_TERMS_FILE)", () => {
+  const devsetTerms = new URL("./fixtures/devset-terms.json", import.meta.url).pathname
+
+  it("a catalogue name that contains a valence word is not sentiment for the tenant that sells it", () => {
+    const plain = tenantScorers({ brand: [], aspects: {} })("acme")
+    const outfitter = tenantScorers({ brand: [], aspects: {}, terms: { outfitter: { "killer heels": 0, "restock alert": 0 } } })
+    expect(plain.score("I ordered the killer heels").label).toBe("negative")
+    expect(outfitter("outfitter").score("I ordered the killer heels").score).toBe(0)
+    expect(outfitter("outfitter").score("got a restock alert").score).toBe(0)
+    // Another tenant keeps the lexicon's sense.
+    expect(outfitter("acme").score("I ordered the killer heels").label).toBe("negative")
+  })
+
+  it("a trade phrase with a valence counts with it, and the dev set's terms load from the fixture", () => {
+    const scorer = tenantScorers(sentimentConfigFromEnv({ CDP_TERMS_FILE: devsetTerms }))("lumen")
+    const r = scorer.score("torn seam after one wash")
+    expect(r.label).toBe("negative")
+    expect(r.evidence.map((e) => e.rule)).toContain("tenant")
+    expect(scorer.score("Ok thanks.").score).toBe(0)
+    expect(r.score).toBeLessThan(tenantScorers({ brand: [], aspects: {} })("lumen").score("torn seam after one wash").score)
+  })
+
+  it("refuses a terms file with a valence out of range, naming the setting and the term", () => {
+    const file = aspectsFile(JSON.stringify({ acme: { "big deal": 9 } }))
+    expect(() => sentimentConfigFromEnv({ CDP_TERMS_FILE: file })).toThrow(/CDP_TERMS_FILE: "acme"."big deal" must be a number from -4 to 4/)
+    expect(() => sentimentConfigFromEnv({ CDP_TERMS_FILE: aspectsFile("[1]") })).toThrow(/CDP_TERMS_FILE: must be a JSON object/)
+  })
+})

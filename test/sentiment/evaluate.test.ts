@@ -1,5 +1,13 @@
-import { describe, expect, it } from "vitest"
-import { classReport, evaluate, pearson, polarityOf, weightedF1, type Polarity } from "../../sentiment/index.ts"
+import { afterAll, describe, expect, it } from "vitest"
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import {
+  classReport, evaluate, evaluateLabels, LabelledFileInvalid, macroRecall, MODEL_VERSION, parseLabelLines, parseRatedLines,
+  parseTextLines, pearson, polarityOf, weightedF1, type Polarity,
+} from "../../sentiment/index.ts"
+import { runCdp } from "../support/cli.ts"
+import { expectOneLineError } from "../support/cli-expect.ts"
 
 describe("pearson", () => {
   it("is 1 for a perfect positive and -1 for a perfect negative relation", () => {
@@ -60,5 +68,71 @@ describe("evaluate", () => {
     expect(result.n).toBe(3)
     expect(result.f1w).toBeCloseTo((1 + 0 + 2 / 3) / 3, 12)
     expect(result.r).toBeCloseTo(pearson([0.3, -0.04, 0], [0.5, -0.25, 0.025]), 12)
+  })
+})
+
+describe("3-class labelled sets", () => {
+  const gold: Polarity[] = ["positive", "positive", "negative", "neutral", "neutral", "neutral"]
+  const predicted: Polarity[] = ["positive", "neutral", "negative", "neutral", "positive", "positive"]
+
+  it("macro recall averages the classes' recalls without weights: (1/2 + 1 + 1/3) / 3", () => {
+    expect(macroRecall(gold, predicted)).toBeCloseTo((0.5 + 1 + 1 / 3) / 3, 12)
+  })
+
+  it("evaluateLabels cuts scores at +-0.05 and reports macro recall, F1 of positive and negative, accuracy", () => {
+    const m = evaluateLabels([0.6, 0.05, -0.3, 0, 0.2, 0.051], gold)
+    expect(m.n).toBe(6)
+    expect(m.macroRecall).toBeCloseTo((0.5 + 1 + 1 / 3) / 3, 12)
+    expect(m.accuracy).toBeCloseTo(3 / 6, 12)
+    // positive: precision 1/3, recall 1/2 -> F1 0.4; negative: F1 1
+    expect(m.f1pn).toBeCloseTo((0.4 + 1) / 2, 12)
+  })
+})
+
+describe("reading labelled files", () => {
+  it("reads the VADER study's rated lines and plain rating<TAB>text lines, CRLF and blank lines included", () => {
+    expect(parseRatedLines("1_1\t2.5\tnice day\r\n\r\n-1\tstill grim\n")).toEqual([
+      { text: "nice day", rating: 2.5 },
+      { text: "still grim", rating: -1 },
+    ])
+  })
+
+  it("reads 0/1/2 and class-name labels, and names the line of a bad one", () => {
+    expect(parseLabelLines("0\n1\n2\npositive\nNEG\n")).toEqual(["negative", "neutral", "positive", "positive", "negative"])
+    expect(() => parseLabelLines("0\nmaybe\n")).toThrow(LabelledFileInvalid)
+    expect(() => parseLabelLines("0\nmaybe\n")).toThrow(/line 2: "maybe"/)
+    expect(() => parseRatedLines("just text\n")).toThrow(/line 1: expected/)
+    expect(parseTextLines("a\nb\n")).toEqual(["a", "b"])
+  })
+})
+
+describe("cdp sentiment evaluate", () => {
+  const dir = mkdtempSync(join(tmpdir(), "cdp-evaluate-"))
+  afterAll(() => rmSync(dir, { recursive: true, force: true }))
+  const file = (name: string, content: string) => {
+    const path = join(dir, name)
+    writeFileSync(path, content)
+    return path
+  }
+  const texts = file("texts.txt", "what a wonderful morning\nthe train leaves at nine\nthis is awful\n")
+
+  it("prints macro recall, F1 pos/neg and accuracy for texts with labels, with the model version", () => {
+    const r = runCdp(["sentiment", "evaluate", texts, "--labels", file("labels.txt", "2\n1\n0\n"), "--format", "json"])
+    expect(r.stderr).toBe("")
+    expect(JSON.parse(r.stdout)).toEqual({ model: MODEL_VERSION, n: 3, macro_recall: 1, f1_pos_neg: 1, accuracy: 1 })
+  })
+
+  it("prints r and weighted F1 for rated lines", () => {
+    const rated = file("rated.tsv", "a\t3\twhat a wonderful morning\nb\t0\tthe train leaves at nine\nc\t-3\tthis is awful\n")
+    const out = JSON.parse(runCdp(["sentiment", "evaluate", rated, "--ratings", "--format", "json"]).stdout) as Record<string, number>
+    expect(out).toMatchObject({ model: MODEL_VERSION, n: 3, f1w: 1 })
+    expect(out["r"]).toBeGreaterThan(0.9)
+  })
+
+  it("refuses, in one line, labels that do not match the texts, a bad label, a missing file or no mode", () => {
+    expectOneLineError(runCdp(["sentiment", "evaluate", texts, "--labels", file("short.txt", "2\n")]), "has 3 texts but")
+    expectOneLineError(runCdp(["sentiment", "evaluate", texts, "--labels", file("bad.txt", "2\nyes\n0\n")]), "line 2")
+    expectOneLineError(runCdp(["sentiment", "evaluate", join(dir, "missing.txt"), "--ratings"]), "no such file")
+    expectOneLineError(runCdp(["sentiment", "evaluate", texts]), "--labels")
   })
 })

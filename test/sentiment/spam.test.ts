@@ -52,7 +52,7 @@ describe("spam rules", () => {
   const filter = createSpamFilter({ brand: BRAND })
 
   it("a link to a deal or coupon site is spam on its own", () => {
-    const v = filter.check({ text: "new jackets in", urls: ["https://deals.example.net/abc"] })
+    const v = filter.check({ text: "new jackets in", urls: ["https://coupons.example.org/abc"] })
     expect(v.spam).toBe(true)
     expect(v.reasons).toContain("deal_link")
     expect(filter.check({ text: "new jackets in", urls: ["https://photos.example/p/1"] }).reasons).not.toContain("deal_link")
@@ -67,10 +67,10 @@ describe("spam rules", () => {
   })
 
   it("a promotional author bio or handle adds weight but does not condemn an ordinary post alone", () => {
-    const m: MentionFeatures = { text: "the jacket arrived today", authorDescription: "Best deals daily, DM for promo" }
+    const m: MentionFeatures = { text: "the jacket arrived today", authorDescription: "Coupons and discount codes for every store" }
     expect(filter.check(m).reasons).toContain("promo_author")
     expect(filter.check(m).spam).toBe(false)
-    const both = filter.check({ ...m, handle: "DealKing4821", text: "up to 70% off today only" })
+    const both = filter.check({ ...m, handle: "CouponQueen20931", text: "up to 70% off today only" })
     expect(both.reasons).toEqual(expect.arrayContaining(["promo_author", "promo_handle", "bait_text"]))
     expect(both.spam).toBe(true)
   })
