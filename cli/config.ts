@@ -2,7 +2,12 @@
 // one line naming the variable and what it must be (exit 1), never a stack trace. Adding a setting is one line in
 // SETTINGS (variable, what it must be, its Config); read it with `readSetting` (an Effect) or `settingNow`.
 import { Config, ConfigProvider, Data, Effect, Exit, Option, Redacted } from "effect"
+import { DEFAULT_TRAIT_PRECEDENCE, type IdentityRules, parseIdentityRules, parseTraitPrecedence } from "../identity/index.ts"
+import { DEFAULT_POLICIES, parseConsentPolicies } from "../consent/purposes.ts"
+import { DEFAULT_RELATIONS_CONFIG, parseRelationsConfig } from "../identity/relations/index.ts"
 import { parseAllowedOriginSpecs, parseWriteKeySpecs } from "../ingest/writekeys.ts"
+import { DEFAULT_RETENTION, parseRetention } from "../warehouse/retention.ts"
+import { parseBrandTerms, readAspectsFile, readTermsFile, type SentimentConfig } from "../sentiment/config.ts"
 
 export const DEFAULT_DATA_DIR = ".cdp-data"
 export const DEFAULT_PORT = 8787
@@ -58,6 +63,10 @@ const httpUrl = (text: string): string => {
   return text
 }
 
+/** A blank value counts as unset (an empty `CDP_X=` line in a deployment file). */
+const unlessBlank = <A>(parse: (text: string) => A) => (text: string): A | undefined =>
+  text.trim() === "" ? undefined : parse(text)
+
 const positiveInt = (n: number): number => {
   if (n < 1) throw new Error(`${n} is less than 1`)
   return n
@@ -85,7 +94,16 @@ export const SETTINGS = {
   xApiBase: setting("CDP_X_API_BASE", "the http(s) URL of the X API", (v) => optional(Config.String(v))),
   xPollSeconds: setting("CDP_X_POLL_SECONDS", "a whole number of seconds, at least 1", (v) => Config.Int(v).pipe(checked(positiveInt), Config.withDefault(60))),
   identity: setting("CDP_IDENTITY", "on or off (off runs without identity resolution, for measuring what identity costs)", (v) => Config.Literals(["on", "off"], v).pipe(Config.withDefault("on"))),
+  identityRules: setting("CDP_IDENTITY_RULES", 'a JSON object of identity rules per tenant ("*" for every tenant), e.g. {"*":{"phoneRegions":["US","GB"]},"acme":{"emailProviderRules":false}}', (v) => Config.String(v).pipe(checked(parseIdentityRules), Config.withDefault<IdentityRules>({}))),
+  traitPrecedence: setting("CDP_TRAIT_PRECEDENCE", 'a JSON object of trait sources strongest first, per tenant and trait ("*" for all), e.g. {"*":{"*":["segment:identified","email"]}}', (v) => Config.String(v).pipe(checked(parseTraitPrecedence), Config.withDefault(DEFAULT_TRAIT_PRECEDENCE))),
   phoneRegions: setting("CDP_PHONE_REGIONS", "comma-separated two-letter country codes tried in order for national phone numbers, e.g. US,GB", (v) => Config.String(v).pipe(checked(countryList), Config.withDefault(["US"]))),
+  consent: setting("CDP_CONSENT", 'a JSON object of consent policies, "*" for every tenant, e.g. {"*":{"purposes":{"Analytics":{"onDenied":"drop"}}}}', (v) => Config.String(v).pipe(checked((s: string) => parseConsentPolicies(parseJsonObject("the value")(s))), Config.withDefault(DEFAULT_POLICIES))),
+  relations: setting("CDP_RELATIONS", 'a JSON object overriding relational settings, e.g. {"orderEvents":["Order Completed","Purchase"]}', (v) => Config.String(v).pipe(checked(parseRelationsConfig), Config.withDefault(DEFAULT_RELATIONS_CONFIG))),
+  retention: setting("CDP_RETENTION", "comma-separated STORE=MONTHS (events, texts, sentiment, identity, dead_letters, archive; 0 keeps until erased), e.g. events=25,archive=13", (v) => Config.String(v).pipe(checked(parseRetention), Config.withDefault(DEFAULT_RETENTION))),
+  brandTerms: setting("CDP_BRAND_TERMS", "comma-separated brand names, handles and hashtags, e.g. Northwind Outdoor,@northwindoutdoor", (v) => Config.String(v).pipe(Config.map(parseBrandTerms), Config.withDefault<ReadonlyArray<string>>([]))),
+  aspectsFile: setting("CDP_ASPECTS_FILE", 'a readable JSON file of aspects per tenant ("*" for every tenant), e.g. {"*":{"sizing":["size","fit"]}}', (v) => Config.String(v).pipe(checked(unlessBlank(readAspectsFile)), Config.map((a) => a ?? {}), Config.withDefault({}))),
+  termsFile: setting("CDP_TERMS_FILE", 'a readable JSON file of terms per tenant with a valence -4..4 (0: never sentiment), e.g. {"*":{"restock alert":0}}', (v) => optional(Config.String(v).pipe(checked(unlessBlank(readTermsFile))))),
+  alertWebhookUrl: setting("CDP_ALERT_WEBHOOK_URL", "the http(s) URL spike alerts are POSTed to", (v) => optional(Config.String(v).pipe(checked(unlessBlank((s) => httpUrl(s.trim())))))),
 } as const
 
 const invalid = (s: Setting<unknown>, error: Config.ConfigError) =>
@@ -110,5 +128,15 @@ export const xEnvironment = Effect.gen(function* () {
     CDP_X_QUERIES: yield* readSetting(SETTINGS.xQueries),
     CDP_X_RULES: yield* readSetting(SETTINGS.xRules),
     CDP_X_API_BASE: yield* readSetting(SETTINGS.xApiBase),
+  }
+})
+
+/** The sentiment domain's configuration (brand terms, aspects and terms files), as its scorers take it. */
+export const sentimentSettings: Effect.Effect<SentimentConfig, SettingInvalid> = Effect.gen(function* () {
+  const terms = yield* readSetting(SETTINGS.termsFile)
+  return {
+    brand: yield* readSetting(SETTINGS.brandTerms),
+    aspects: yield* readSetting(SETTINGS.aspectsFile),
+    ...(terms === undefined ? {} : { terms }),
   }
 })

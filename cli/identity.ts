@@ -1,14 +1,15 @@
 // The identity commands' programs and their output: `cdp profile show`, `cdp identity explain|rebuild|suggestions`.
 // JSON for scripts (the objects identity returns), small titled tables for people.
-import { Data, Effect } from "effect"
+import { Effect } from "effect"
 import {
-  BadIdentifier, DEFAULT_GRAPH_RULES, profileIdOf, type Explanation, explainIdentifiers, findSuggestions, type IdentifierRef, type IdentityConfig, parseIdentifier,
-  type Operation, type ProfileSummary, type ProfileView, rebuildIdentity, recordOperation, type RebuildSummary, showProfile, type Suggestion,
+  type DecisionResult, decideSuggestion, type Explanation, explainIdentifiers, type IdentifierRef, type IdentityConfig, openSuggestions,
+  type ProfileView, readIdentifier, rebuildIdentity, type RebuildSummary, separateIdentifiers, showProfile, splitIdentifier, type Suggestion,
+  type TraitPrecedence,
 } from "../identity/index.ts"
-import { type DataDirLocked, Warehouse } from "../warehouse/warehouse.ts"
+import type { DataDirLocked, Warehouse } from "../warehouse/warehouse.ts"
 import { formatRows, type OutputFormat } from "./format.ts"
 import { type BackendConfig, warehouseLayer } from "./layers.ts"
-import { profileThroughServer, runningServer, type ServerQueryFailed } from "./server-info.ts"
+import { profileThroughServer, runningServer, ServerQueryFailed } from "./server-info.ts"
 
 const print = (text: string) => process.stdout.write(`${text}\n`)
 
@@ -17,12 +18,6 @@ const section = (title: string, rows: ReadonlyArray<Record<string, unknown>>) =>
   `${title}\n${rows.length === 0 ? "  (none)" : formatRows(rows, "table")}`
 
 const shown = (value: unknown) => (typeof value === "string" ? value : JSON.stringify(value))
-
-/** The identifier as identity reads it, or its BadIdentifier. */
-export const identifierOf = (input: string, config: IdentityConfig): Effect.Effect<IdentifierRef, BadIdentifier> => {
-  const ref = parseIdentifier(input, config.extract.normalise)
-  return ref instanceof BadIdentifier ? Effect.fail(ref) : Effect.succeed(ref)
-}
 
 const refText = (ref: IdentifierRef) => (ref._tag === "profile" ? ref.profileId : `${ref.kind}:${ref.value}`)
 
@@ -40,7 +35,7 @@ export const renderProfile = (p: ProfileView): string => {
     section("Identifiers", p.identifiers.map((i) => ({
       kind: i.kind, value: i.value, as_sent: i.raw, trust: i.trust, first_seen: i.firstSeen, last_seen: i.lastSeen, messages: i.messages,
     }))),
-    section("Traits (latest statement wins)", Object.entries(p.traits).map(([trait, t]) => ({ trait, value: shown(t.value), source: t.source, at: t.at }))),
+    section("Traits (the strongest source's latest statement wins)", Object.entries(p.traits).map(([trait, t]) => ({ trait, value: shown(t.value), source: t.source, at: t.at }))),
     section("Merges and splits", p.merges.map((m) => ({ kind: m.kind, from: m.from, to: m.to, messages: m.messages, at: m.at, reason: m.reason }))),
     section("Recent events", p.recentEvents.map((e) => ({ time: e.timestamp, channel: e.channel, type: e.type, event: e.event, message_id: e.messageId }))),
   ].join("\n\n")
@@ -54,11 +49,12 @@ export const profileShow = (options: {
   readonly format: OutputFormat
   readonly backend: BackendConfig
   readonly config: IdentityConfig
+  readonly traitPrecedence: TraitPrecedence
 }) =>
   Effect.gen(function* () {
     // Checked before the data dir is opened: a wrong identifier touches nothing.
-    const ref = yield* identifierOf(options.identifier, options.config)
-    const view = yield* showProfile(options.tenant, ref, options.events).pipe(
+    const ref = yield* readIdentifier(options.identifier, options.tenant, options.config)
+    const view = yield* showProfile(options.tenant, ref, options.events, options.traitPrecedence).pipe(
       Effect.scoped,
       Effect.provide(warehouseLayer(options.backend)),
       Effect.catchTag("DataDirLocked", (locked): Effect.Effect<ProfileView, DataDirLocked | ServerQueryFailed> => {
@@ -97,8 +93,8 @@ export const identityExplain = (options: {
   readonly config: IdentityConfig
 }) =>
   Effect.gen(function* () {
-    const a = yield* identifierOf(options.first, options.config)
-    const b = yield* identifierOf(options.second, options.config)
+    const a = yield* readIdentifier(options.first, options.tenant, options.config)
+    const b = yield* readIdentifier(options.second, options.tenant, options.config)
     const explanation = yield* explainIdentifiers(options.tenant, a, b).pipe(Effect.scoped, Effect.provide(warehouseLayer(options.backend)))
     print(options.format === "json" ? JSON.stringify(explanation, null, 2) : renderExplanation(refText(a), refText(b), explanation))
   })
@@ -113,36 +109,8 @@ export const renderRebuild = (summary: { readonly tenants: ReadonlyArray<Rebuild
 
 export const identityRebuild = (options: { readonly tenant: string | undefined; readonly format: OutputFormat; readonly config: IdentityConfig }) =>
   Effect.gen(function* () {
-    const summary = yield* rebuildIdentity(options.config, options.tenant)
+    const summary = yield* rebuildIdentity(options.config, options.tenant, { reread: true })
     print(options.format === "json" ? JSON.stringify(summary, null, 2) : renderRebuild(summary))
-  })
-
-/**
- * What duplicate suggestions compare, per profile of a tenant: the names its messages' traits state (name, or
- * first_name and last_name), and the e-mail addresses and phone numbers its messages were seen with.
- */
-export const profileSummaries = (tenant: string) =>
-  Effect.gen(function* () {
-    const warehouse = yield* Warehouse
-    const params = { tenant }
-    const names = yield* warehouse.query<{ profile_id: string; names: Array<string> }>(
-      "SELECT profile_id, groupUniqArrayIf(name, name != '') AS names FROM (SELECT profile_id, " +
-        "if(JSONExtractString(traits, 'name') != '', trim(JSONExtractString(traits, 'name')), " +
-        "trim(concat(JSONExtractString(traits, 'first_name'), ' ', JSONExtractString(traits, 'last_name')))) AS name " +
-        "FROM events WHERE tenant = {tenant:String} AND traits != '{}') GROUP BY profile_id HAVING length(names) > 0",
-      { params })
-    if (names.length === 0) return []
-    const contacts = yield* warehouse.query<{ profile_id: string; emails: Array<string>; phones: Array<string> }>(
-      "SELECT e.profile_id AS profile_id, groupUniqArrayIf(s.value, s.kind = 'email') AS emails, " +
-        "groupUniqArrayIf(s.value, s.kind = 'phone') AS phones FROM identity_observations AS o ARRAY JOIN o.sightings AS s " +
-        "INNER JOIN (SELECT message_id, profile_id FROM events WHERE tenant = {tenant:String}) AS e ON e.message_id = o.message_id " +
-        "WHERE o.tenant = {tenant:String} AND s.kind IN ('email', 'phone') GROUP BY profile_id",
-      { params })
-    const byProfile = new Map(contacts.map((c) => [c.profile_id, c]))
-    return names.map((n): ProfileSummary => ({
-      profileId: n.profile_id, names: n.names,
-      emails: byProfile.get(n.profile_id)?.emails ?? [], phones: byProfile.get(n.profile_id)?.phones ?? [],
-    }))
   })
 
 export const renderSuggestions = (suggestions: ReadonlyArray<Suggestion>): string =>
@@ -153,91 +121,94 @@ export const renderSuggestions = (suggestions: ReadonlyArray<Suggestion>): strin
       section("Evidence", suggestions.flatMap((s) => s.evidence.map((e) => ({ id: s.id, field: e.field, a: e.a, b: e.b, similarity: Number(e.similarity.toFixed(3)) })))),
     ].join("\n\n")
 
-export const identitySuggestions = (options: { readonly tenant: string; readonly format: OutputFormat; readonly limit: number }) =>
+/** Sends a request to the running server's identity routes; its refusal (4xx, 5xx) is the message. */
+const throughServer = <A>(server: { readonly url: string; readonly token: string }, path: string, body?: Record<string, unknown>) =>
+  Effect.tryPromise({
+    try: async () => {
+      const res = await fetch(`${server.url}/v1/identity/${path}`, {
+        method: body === undefined ? "GET" : "POST",
+        headers: { authorization: `Bearer ${server.token}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      })
+      const answer = (await res.json()) as A & { error?: string }
+      if (!res.ok) throw new Error(answer.error ?? `HTTP ${res.status}`)
+      return answer as A
+    },
+    catch: (e) => new ServerQueryFailed({ message: (e as Error).message }),
+  })
+
+/**
+ * Runs a program on the data dir; while `cdp serve` holds it, asks the server instead (which applies a decision to
+ * its running graph at once).
+ */
+const onDataDirOrServer = <A, E>(
+  backend: BackendConfig,
+  direct: Effect.Effect<A, E, Warehouse>,
+  viaServer: (server: { readonly url: string; readonly token: string }) => Effect.Effect<A, ServerQueryFailed>,
+) =>
+  direct.pipe(
+    Effect.scoped,
+    Effect.provide(warehouseLayer(backend)),
+    Effect.catch((error) => Effect.gen(function* () {
+      const server = (error as { readonly _tag?: string })._tag === "DataDirLocked" ? runningServer(backend.dataDir) : undefined
+      if (server === undefined) return yield* Effect.fail(error)
+      return yield* viaServer(server)
+    })),
+  )
+
+export const identitySuggestions = (options: { readonly tenant: string; readonly format: OutputFormat; readonly limit: number; readonly backend: BackendConfig }) =>
   Effect.gen(function* () {
-    const suggestions = (yield* openSuggestions(options.tenant)).slice(0, options.limit)
+    const suggestions = yield* onDataDirOrServer(options.backend,
+      Effect.map(openSuggestions(options.tenant), (all) => all.slice(0, options.limit)),
+      (server) => Effect.map(
+        throughServer<{ suggestions: Array<Suggestion> }>(server, `suggestions?${new URLSearchParams({ tenant: options.tenant, limit: String(options.limit) })}`),
+        (r) => r.suggestions))
     const text = options.format === "json" ? suggestions.map((s) => JSON.stringify(s)).join("\n") : renderSuggestions(suggestions)
     if (text !== "") print(text)
   })
 
-/** Suggestions an operator dismissed (they are not shown again). */
-const dismissed = (tenant: string) =>
-  Effect.gen(function* () {
-    const warehouse = yield* Warehouse
-    const rows = yield* warehouse.query<{ a: string }>(
-      "SELECT a FROM identity_operations WHERE tenant = {tenant:String} AND kind = 'dismiss'", { params: { tenant } })
-    return new Set(rows.map((r) => r.a))
-  })
-
-/** Open suggestions of a tenant: found now, not dismissed. */
-export const openSuggestions = (tenant: string) =>
-  Effect.gen(function* () {
-    const gone = yield* dismissed(tenant)
-    return findSuggestions(yield* profileSummaries(tenant)).filter((s) => !gone.has(s.id))
-  })
-
-export class UnknownSuggestion extends Data.TaggedError("UnknownSuggestion")<{ readonly id: string; readonly tenant: string }> {
-  override get message() {
-    return `no open suggestion ${this.id} in tenant "${this.tenant}" (list them with cdp identity suggestions)`
-  }
+const printDecision = (result: DecisionResult, format: OutputFormat) => {
+  const { operation, rebuild } = result
+  if (format === "json") print(JSON.stringify(rebuild === undefined ? { operation } : { operation, rebuild }))
+  else if (rebuild === undefined) print(`dismissed ${operation.a} (${operation.opId}); it will not be suggested again`)
+  else print(`recorded ${operation.kind} ${[operation.a, operation.b].filter((x) => x !== "").join(" / ")} (${operation.opId})\n${renderRebuild(rebuild)}`)
 }
 
-/** The identifier a profile is best known by (a user id, else an e-mail, ...), to link or separate it. */
-const representative = (tenant: string, profileId: string) =>
-  Effect.gen(function* () {
-    const warehouse = yield* Warehouse
-    const rows = yield* warehouse.query<{ kind: string; value: string }>(
-      "SELECT kind, value FROM identity_nodes WHERE tenant = {tenant:String} AND slice = 0 AND shared = '' " +
-        "GROUP BY kind, value HAVING argMax(profile_id, version) = {profile:String} " +
-        "ORDER BY indexOf({priority:Array(String)}, kind) = 0, indexOf({priority:Array(String)}, kind), value LIMIT 1",
-      { params: { tenant, profile: profileId, priority: DEFAULT_GRAPH_RULES.priority } })
-    const row = rows[0]
-    return row === undefined ? undefined : `${row.kind}:${row.value}`
-  })
+interface DecisionOptions {
+  readonly tenant: string
+  readonly reason: string
+  readonly format: OutputFormat
+  readonly config: IdentityConfig
+  readonly backend: BackendConfig
+}
 
-/** Records an operator's decision, applies it with a rebuild of the tenant, and prints what moved. */
-const decide = (tenant: string, operation: Omit<Operation, "tenant">, format: OutputFormat, config: IdentityConfig) =>
+/** Applies a decision on the data dir, or through the server that holds it; prints what it did. */
+const decided = <E>(options: DecisionOptions, direct: Effect.Effect<DecisionResult, E, Warehouse>, path: string, body: Record<string, unknown>) =>
   Effect.gen(function* () {
-    const recorded = yield* recordOperation({ tenant, ...operation })
-    const summary = yield* rebuildIdentity(config, tenant)
-    if (format === "json") print(JSON.stringify({ operation: recorded, rebuild: summary }))
-    else print(`recorded ${recorded.kind} ${[recorded.a, recorded.b].filter((x) => x !== "").join(" / ")} (${recorded.opId})\n${renderRebuild(summary)}`)
+    const result = yield* onDataDirOrServer(options.backend, direct,
+      (server) => throughServer<DecisionResult>(server, path, { tenant: options.tenant, reason: options.reason, ...body }))
+    printDecision(result, options.format)
   })
-
-/** The node of an identifier some profile of the tenant holds: a decision about an unknown value is a typo. */
-const nodeOf = (tenant: string, ref: IdentifierRef, input: string) =>
-  ref._tag === "identifier"
-    ? Effect.as(profileIdOf(tenant, ref), `${ref.kind}:${ref.value}`)
-    : Effect.fail(new BadIdentifier({ input, reason: "name an identifier (KIND:VALUE), not a profile id" }))
 
 /** `cdp identity split IDENTIFIER`: the identifier stops linking; what only it joined splits off. */
-export const identitySplit = (options: { readonly identifier: string; readonly tenant: string; readonly reason: string; readonly format: OutputFormat; readonly config: IdentityConfig }) =>
+export const identitySplit = (options: DecisionOptions & { readonly identifier: string }) =>
   Effect.gen(function* () {
-    const node = yield* nodeOf(options.tenant, yield* identifierOf(options.identifier, options.config), options.identifier)
-    yield* decide(options.tenant, { kind: "remove", a: node, b: "", reason: options.reason }, options.format, options.config)
+    // Checked before the data dir is opened or the server asked: a wrong identifier touches nothing.
+    yield* readIdentifier(options.identifier, options.tenant, options.config)
+    yield* decided(options, splitIdentifier(options.tenant, options.identifier, options.reason, options.config, Effect.void),
+      "split", { identifier: options.identifier })
   })
 
 /** `cdp identity separate A B`: two identifiers are different people; the merge that joined them is reverted. */
-export const identitySeparate = (options: { readonly first: string; readonly second: string; readonly tenant: string; readonly reason: string; readonly format: OutputFormat; readonly config: IdentityConfig }) =>
+export const identitySeparate = (options: DecisionOptions & { readonly first: string; readonly second: string }) =>
   Effect.gen(function* () {
-    const a = yield* nodeOf(options.tenant, yield* identifierOf(options.first, options.config), options.first)
-    const b = yield* nodeOf(options.tenant, yield* identifierOf(options.second, options.config), options.second)
-    yield* decide(options.tenant, { kind: "separate", a, b, reason: options.reason }, options.format, options.config)
+    yield* readIdentifier(options.first, options.tenant, options.config)
+    yield* readIdentifier(options.second, options.tenant, options.config)
+    yield* decided(options, separateIdentifiers(options.tenant, options.first, options.second, options.reason, options.config, Effect.void),
+      "separate", { a: options.first, b: options.second })
   })
 
 /** `cdp identity suggestions --accept ID | --dismiss ID`. */
-export const identitySuggestionDecision = (options: { readonly id: string; readonly accept: boolean; readonly tenant: string; readonly reason: string; readonly format: OutputFormat; readonly config: IdentityConfig }) =>
-  Effect.gen(function* () {
-    const suggestion = (yield* openSuggestions(options.tenant)).find((s) => s.id === options.id)
-    if (suggestion === undefined) return yield* Effect.fail(new UnknownSuggestion({ id: options.id, tenant: options.tenant }))
-    if (!options.accept) {
-      const recorded = yield* recordOperation({ tenant: options.tenant, kind: "dismiss", a: suggestion.id, b: "", reason: options.reason })
-      print(options.format === "json" ? JSON.stringify({ operation: recorded }) : `dismissed ${suggestion.id} (${recorded.opId}); it will not be suggested again`)
-      return
-    }
-    const a = yield* representative(options.tenant, suggestion.a)
-    const b = yield* representative(options.tenant, suggestion.b)
-    if (a === undefined || b === undefined) return yield* Effect.fail(new UnknownSuggestion({ id: options.id, tenant: options.tenant }))
-    const evidence = suggestion.evidence.map((e) => `${e.field} ${e.a} ~ ${e.b} (${e.similarity.toFixed(2)})`).join("; ")
-    yield* decide(options.tenant, { kind: "link", a, b, reason: `suggestion ${suggestion.id} accepted: ${options.reason || evidence}` }, options.format, options.config)
-  })
+export const identitySuggestionDecision = (options: DecisionOptions & { readonly id: string; readonly accept: boolean }) =>
+  decided(options, decideSuggestion(options.tenant, options.id, options.accept, options.reason, options.config, Effect.void),
+    `suggestions/${encodeURIComponent(options.id)}/${options.accept ? "accept" : "dismiss"}`, {})

@@ -2,12 +2,14 @@
 // the in-process bus and ClickHouse embedded (chDB) in the data directory.
 import { join, resolve } from "node:path"
 import { Effect, Layer, Logger, References } from "effect"
-import { defaultIdentityConfig } from "../identity/index.ts"
+import { identityConfigOf, syncTraitPrecedence } from "../identity/index.ts"
+import { loadSecret, makeKeys } from "../consent/index.ts"
 import { EventBus } from "../ingest/bus.ts"
 import { ObjectStore } from "../ingest/objectstore.ts"
 import { Pipeline } from "../ingest/pipeline.ts"
 import { Warehouse } from "../warehouse/warehouse.ts"
-import { DEFAULT_DATA_DIR, readSetting, SETTINGS, settingNow } from "./config.ts"
+import { applyStoredRetention } from "./retention.ts"
+import { DEFAULT_DATA_DIR, readSetting, sentimentSettings, SETTINGS, settingNow } from "./config.ts"
 import { prepareDataDir } from "./data-dir.ts"
 
 export { DEFAULT_DATA_DIR }
@@ -46,8 +48,13 @@ export const objectStoreLayer = (config: BackendConfig) =>
  */
 export const pipelineLayer = (config: BackendConfig) =>
   Layer.unwrap(Effect.gen(function* () {
-    const identity = (yield* readSetting(SETTINGS.identity)) === "off" ? false : defaultIdentityConfig(yield* readSetting(SETTINGS.phoneRegions))
-    return Pipeline.make({ identity })
+    const identity = (yield* readSetting(SETTINGS.identity)) === "off" ? false
+      : identityConfigOf(yield* readSetting(SETTINGS.identityRules), yield* readSetting(SETTINGS.phoneRegions))
+    yield* syncTraitPrecedence(yield* readSetting(SETTINGS.traitPrecedence))
+    yield* applyStoredRetention(yield* readSetting(SETTINGS.retention))
+    // The keyed-hash secret of the data dir: the suppression list of erased people is kept under it.
+    const keys = makeKeys(yield* loadSecret(config.dataDir))
+    return Pipeline.make({ identity, consent: yield* readSetting(SETTINGS.consent), keys, sentiment: yield* sentimentSettings })
   })).pipe(
     Layer.provideMerge(Layer.mergeAll(busLayer(config), warehouseLayer(config), objectStoreLayer(config))),
   )

@@ -2,7 +2,7 @@
 import { writeFileSync } from "node:fs"
 import { Command, InvalidArgumentError, Option } from "commander"
 import { Data, Effect, Layer, Redacted } from "effect"
-import { defaultIdentityConfig, IDENTIFIER_KINDS } from "../identity/index.ts"
+import { IDENTIFIER_KINDS, identityConfigOf } from "../identity/index.ts"
 import { Collector } from "../ingest/collector.ts"
 import { FileUnreadable, importFile } from "../ingest/import.ts"
 import { FILE_SOURCES } from "../ingest/sources/index.ts"
@@ -10,9 +10,12 @@ import {
   DEFAULT_TENANT, dataDirWriteKey, parseAllowedOriginSpecs, parseWriteKeySpecs, uniqueWriteKeys, withAllowedOrigins, writeKeys,
 } from "../ingest/writekeys.ts"
 import { type DataDirLocked, type QueryScope, Warehouse } from "../warehouse/warehouse.ts"
-import { DEFAULT_HOST, DEFAULT_PORT, parseJsonObject, readSetting, SETTINGS, settingNow, xEnvironment } from "./config.ts"
+import { DEFAULT_HOST, DEFAULT_PORT, parseJsonObject, readSetting, sentimentSettings, SETTINGS, settingNow, xEnvironment } from "./config.ts"
 import { DataDirUnusable, FileUnwritable, prepareDataDir } from "./data-dir.ts"
 import { runDemo } from "./demo.ts"
+import { registerConsentCommands } from "./consent.ts"
+import { registerDsrCommands } from "./dsr.ts"
+import { registerRelationsCommands, withRelationships } from "./relations.ts"
 import { formatRows, type OutputFormat } from "./format.ts"
 import { backendConfig, commandLogger, DEFAULT_DATA_DIR, pipelineLayer, serverLogger, warehouseLayer } from "./layers.ts"
 import {
@@ -84,7 +87,8 @@ Examples (cdp COMMAND --help shows each command's own):
   $ npx cdp listen report --since 7d --format html   social listening report with charts
   $ npx cdp query "SELECT type, count() FROM events GROUP BY type" --format table
   $ npx cdp profile show ann@x.example               one customer across every channel
-  $ npx cdp identity explain ann@x.example user_id:u1   why two identifiers are (or are not) one person`)
+  $ npx cdp identity explain ann@x.example user_id:u1   why two identifiers are (or are not) one person
+  $ npx cdp consent show ann@x.example               consent per purpose, with every change and its proof`)
 
 program
   .command("serve")
@@ -115,7 +119,8 @@ Examples:
       const originSpecs = [...opts.allowedOrigins, ...(yield* readSetting(SETTINGS.allowedOrigins))]
       const sendgrid = yield* readSetting(SETTINGS.sendgridVerificationKey)
       const sourceOptions = yield* readSetting(SETTINGS.sourceOptions)
-      const phoneRegions = yield* readSetting(SETTINGS.phoneRegions)
+      const identity = identityConfigOf(yield* readSetting(SETTINGS.identityRules), yield* readSetting(SETTINGS.phoneRegions))
+      const traitPrecedence = yield* readSetting(SETTINGS.traitPrecedence)
       const xPollSeconds = yield* readSetting(SETTINGS.xPollSeconds)
       const xEnabled = (yield* readSetting(SETTINGS.xBearerToken)) !== undefined
       // The generated write key and the admin token are kept in the data dir: it must exist (private) first.
@@ -150,7 +155,8 @@ Examples:
         return yield* Effect.never
       })
       const layer = Collector.layer({
-        port, host, writeKeys: keys, adminToken: token, sourceOptions, identityNormalise: defaultIdentityConfig(phoneRegions).extract.normalise,
+        port, host, writeKeys: keys, adminToken: token, sourceOptions, identity, traitPrecedence, dataDir: config.dataDir,
+        consent: yield* readSetting(SETTINGS.consent),
         sendgridVerificationKey: sendgrid === undefined ? undefined : Redacted.value(sendgrid),
       }).pipe(Layer.provideMerge(pipelineLayer(config)))
       return yield* Effect.scoped(serving).pipe(Effect.provide(layer))
@@ -372,8 +378,8 @@ Examples:
     const since = new Date(opts.since)
     if (Number.isNaN(since.getTime())) program.error(`cdp: --since "${opts.since}" is not a date (use e.g. 2024-09-01)`)
     const main = Effect.gen(function* () {
-      const { rescore, sentimentConfigFromEnv } = yield* Effect.promise(() => import("../sentiment/index.ts"))
-      const config = yield* Effect.try({ try: () => sentimentConfigFromEnv(), catch: (e) => e as Error })
+      const config = yield* sentimentSettings
+      const { rescore } = yield* Effect.promise(() => import("../sentiment/index.ts"))
       const summary = yield* rescore({ since, config, ...(opts.tenant ? { tenant: opts.tenant } : {}) })
       process.stdout.write(`rescored ${summary.texts} texts with model ${summary.model || "(none)"}: ${summary.scored} scored, ${summary.unscored} unscored\n`)
     })
@@ -405,7 +411,12 @@ Examples:
       const { listenReport, parseSince, parseUntil, renderListenHtml, renderListenText } = yield* Effect.promise(() => import("../sentiment/index.ts"))
       const since = yield* Effect.try({ try: () => parseSince(opts.since), catch: (e) => e as Error })
       const until = opts.until === undefined ? undefined : yield* Effect.try({ try: () => parseUntil(opts.until!), catch: (e) => e as Error })
-      const report = yield* listenReport({ tenant: opts.tenant, since, ...(until === undefined ? {} : { until }), raiseAlerts: opts.alerts }).pipe(
+      const brand = yield* readSetting(SETTINGS.brandTerms)
+      const webhookUrl = opts.alerts ? yield* readSetting(SETTINGS.alertWebhookUrl) : undefined
+      const report = yield* withRelationships(listenReport({
+        tenant: opts.tenant, since, ...(until === undefined ? {} : { until }), raiseAlerts: opts.alerts, brand,
+        ...(webhookUrl === undefined ? {} : { webhookUrl }),
+      })).pipe(
         Effect.provide(warehouseLayer(backendConfig(opts.dataDir))))
       const text = opts.format === "json" ? JSON.stringify(report, null, 2) : opts.format === "html" ? renderListenHtml(report) : renderListenText(report)
       const out = opts.out ?? (opts.format === "html" ? "listen-report.html" : undefined)
@@ -467,7 +478,7 @@ Examples:
 const identityFormat = () => new Option("--format <format>", "output format").choices(["json", "table"]).default("table")
 
 /** The identity configuration the pipeline runs with (cli/layers.ts). */
-const identityConfig = () => defaultIdentityConfig(settingNow(SETTINGS.phoneRegions))
+const identityConfig = () => identityConfigOf(settingNow(SETTINGS.identityRules), settingNow(SETTINGS.phoneRegions))
 
 const IDENTIFIER_HELP = `Identifiers: KIND:VALUE with KIND one of ${[...IDENTIFIER_KINDS].join(", ")};
 a bare e-mail address, +phone number or @handle; or a profile id (prof_...).`
@@ -495,7 +506,7 @@ Examples:
   $ npx cdp profile show phone:+447700900123 --tenant acme --format json
   $ npx cdp profile show user_id:u1 --events 50`)
   .action((identifier: string, opts: { tenant: string; format: OutputFormat; events: number; dataDir?: string }) => {
-    const main = profileShow({ identifier, tenant: opts.tenant, events: opts.events, format: opts.format, backend: backendConfig(opts.dataDir), config: identityConfig() })
+    const main = profileShow({ identifier, tenant: opts.tenant, events: opts.events, format: opts.format, backend: backendConfig(opts.dataDir), config: identityConfig(), traitPrecedence: settingNow(SETTINGS.traitPrecedence) })
     runCommand(main.pipe(Effect.provide(commandLogger)))
   })
 
@@ -528,7 +539,7 @@ identity
   .addOption(dataDirOption())
   .addHelpText("after", `
 Deterministic and safe to repeat: a second rebuild with the same rules moves nothing. Run it after changing the
-identity configuration (e.g. CDP_PHONE_REGIONS). Needs the data dir itself: stop cdp serve first.
+identity configuration (CDP_IDENTITY_RULES, CDP_PHONE_REGIONS). Needs the data dir itself: stop cdp serve first.
 
 Examples:
   $ npx cdp identity rebuild
@@ -547,7 +558,8 @@ identity
   .addOption(dataDirOption())
   .addHelpText("after", `
 Names come from traits (name, or first_name and last_name); e-mail addresses and phone numbers from what each
-profile's messages were seen with. JSON output is one suggestion a line.
+profile's messages were seen with. JSON output is one suggestion a line. While cdp serve holds the data dir, the
+list and the decisions go through it (/v1/identity/suggestions).
 
 Examples:
   $ npx cdp identity suggestions
@@ -558,10 +570,11 @@ Examples:
   .action((opts: { tenant: string; format: OutputFormat; limit: number; dataDir?: string; accept?: string; dismiss?: string; reason: string }) => {
     if (opts.accept !== undefined && opts.dismiss !== undefined) program.error("cdp: give --accept or --dismiss, not both")
     const id = opts.accept ?? opts.dismiss
+    const backend = backendConfig(opts.dataDir)
     const main = id === undefined
-      ? identitySuggestions({ tenant: opts.tenant, format: opts.format, limit: opts.limit })
-      : identitySuggestionDecision({ id, accept: opts.accept !== undefined, tenant: opts.tenant, reason: opts.reason, format: opts.format, config: identityConfig() })
-    runCommand(main.pipe(Effect.provide(warehouseLayer(backendConfig(opts.dataDir))), Effect.provide(commandLogger)))
+      ? identitySuggestions({ tenant: opts.tenant, format: opts.format, limit: opts.limit, backend })
+      : identitySuggestionDecision({ id, accept: opts.accept !== undefined, tenant: opts.tenant, reason: opts.reason, format: opts.format, config: identityConfig(), backend })
+    runCommand(main.pipe(Effect.provide(commandLogger)))
   })
 
 identity
@@ -574,13 +587,14 @@ identity
   .addOption(dataDirOption())
   .addHelpText("after", `
 The decision is stored in identity_operations and applied at once by a rebuild of the tenant; the split is recorded in
-profile_merges. Needs the data dir itself: stop cdp serve first.
+profile_merges. While cdp serve holds the data dir, it goes through the server (POST /v1/identity/split), which
+also applies it to the running graph.
 
 Examples:
   $ npx cdp identity split phone:+442079460000 --reason "the shop's switchboard, typed by customers"`)
   .action((identifier: string, opts: { reason: string; tenant: string; format: OutputFormat; dataDir?: string }) => {
-    const main = identitySplit({ identifier, tenant: opts.tenant, reason: opts.reason, format: opts.format, config: identityConfig() })
-    runCommand(main.pipe(Effect.provide(warehouseLayer(backendConfig(opts.dataDir))), Effect.provide(commandLogger)))
+    const main = identitySplit({ identifier, tenant: opts.tenant, reason: opts.reason, format: opts.format, config: identityConfig(), backend: backendConfig(opts.dataDir) })
+    runCommand(main.pipe(Effect.provide(commandLogger)))
   })
 
 identity
@@ -593,14 +607,19 @@ identity
   .addOption(identityFormat())
   .addOption(dataDirOption())
   .addHelpText("after", `
-No chain of links may join the two afterwards. Stored in identity_operations, applied at once by a rebuild.
+No chain of links may join the two afterwards. Stored in identity_operations, applied at once by a rebuild (through
+cdp serve's POST /v1/identity/separate while it holds the data dir).
 
 Examples:
   $ npx cdp identity separate user_id:u1 email:family@x.example --reason "a shared family inbox"`)
   .action((a: string, b: string, opts: { reason: string; tenant: string; format: OutputFormat; dataDir?: string }) => {
-    const main = identitySeparate({ first: a, second: b, tenant: opts.tenant, reason: opts.reason, format: opts.format, config: identityConfig() })
-    runCommand(main.pipe(Effect.provide(warehouseLayer(backendConfig(opts.dataDir))), Effect.provide(commandLogger)))
+    const main = identitySeparate({ first: a, second: b, tenant: opts.tenant, reason: opts.reason, format: opts.format, config: identityConfig(), backend: backendConfig(opts.dataDir) })
+    runCommand(main.pipe(Effect.provide(commandLogger)))
   })
+
+registerDsrCommands(program, { dataDirOption, normalise: () => identityConfig().extract.normalise })
+registerConsentCommands(program, { dataDirOption, identity: identityConfig })
+registerRelationsCommands(program, { dataDirOption, identity: identityConfig })
 
 program
   .command("demo")

@@ -7,14 +7,15 @@ import { Effect } from "effect"
 import { FileUnreadable } from "../ingest/import.ts"
 import {
   evaluate, evaluateLabels, LabelledFileInvalid, MODEL_VERSION, parseLabelLines, parseRatedLines, parseTextLines,
-  sentimentConfigFromEnv, tenantScorers,
+  tenantScorers,
 } from "../sentiment/index.ts"
+import { sentimentSettings } from "./config.ts"
 import { formatRows, type OutputFormat } from "./format.ts"
 
 export const scoreTextLines = (file: string | undefined, format: OutputFormat, tenant: string) =>
-  Effect.tryPromise({
+  Effect.flatMap(sentimentSettings, (config) => Effect.tryPromise({
     try: async () => {
-      const scorer = tenantScorers(sentimentConfigFromEnv())(tenant)
+      const scorer = tenantScorers(config)(tenant)
       const input = file === undefined || file === "-" ? process.stdin : createReadStream(file)
       const lines = createInterface({ input, crlfDelay: Infinity })
       const table: Array<Record<string, unknown>> = []
@@ -38,7 +39,7 @@ export const scoreTextLines = (file: string | undefined, format: OutputFormat, t
       cause instanceof Error && "_tag" in cause
         ? cause
         : FileUnreadable.of(file ?? "-", cause),
-  })
+  }))
 
 export interface EvaluateOptions {
   /** A file with one label a line (0/1/2 or negative/neutral/positive) for the texts of `file`, one a line. */
@@ -68,7 +69,7 @@ export const evaluateFile = (file: string, options: EvaluateOptions) =>
     if ((options.labels === undefined) === (options.ratings !== true)) {
       return yield* new LabelledFileInvalid({ reason: "give either --labels FILE (texts one a line) or --ratings (rated lines)" })
     }
-    const scorer = tenantScorers(sentimentConfigFromEnv())(options.tenant)
+    const scorer = tenantScorers(yield* sentimentSettings)(options.tenant)
     const content = yield* readText(file)
     let row: Record<string, unknown>
     if (options.labels !== undefined) {

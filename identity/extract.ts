@@ -12,7 +12,12 @@ export interface ExtractConfig {
   readonly sourceTrust: Readonly<Record<string, Readonly<Partial<Record<IdentifierKind | "*", Trust>>>>>
   readonly normalise: NormaliseOptions
   readonly blocked: CompiledBlockRules
+  /** Tenants with rules of their own (identity/config.ts); the others use this configuration. */
+  readonly tenants?: ReadonlyMap<string, ExtractConfig>
 }
+
+/** The configuration a tenant's messages are read with. */
+export const extractConfigFor = (config: ExtractConfig, tenant: string): ExtractConfig => config.tenants?.get(tenant) ?? config
 
 export const DEFAULT_TRAIT_IDENTIFIERS: Readonly<Record<string, IdentifierKind>> = {
   email: "email", phone: "phone", mobile: "phone", twitter: "twitter_handle", twitter_handle: "twitter_handle",
@@ -49,7 +54,8 @@ export interface Extracted {
 }
 
 /** Sightings of one message, normalised and checked against the block list. */
-export const extractSightings = (event: CanonicalEvent, config: ExtractConfig): Extracted => {
+export const extractSightings = (event: CanonicalEvent, all: ExtractConfig): Extracted => {
+  const config = extractConfigFor(all, event.tenant)
   const sightings: Array<Sighting> = []
   const refused: Array<RefusedSighting> = []
   const raw: Array<string> = []

@@ -3,7 +3,7 @@
 // never of their arrival order: links are ranked by a total order (trust, time, message id) and added greedily under
 // the per-profile limits, values shared by several people are found from all their sightings at once, and a
 // profile's id is that of its oldest identifier, so a merge keeps the oldest id and a split-off part gets its own.
-import { createHash } from "node:crypto"
+import { hash } from "node:crypto"
 import type { IdentifierKind } from "./normalise.ts"
 
 /** How far a sighting can be trusted: logged in or observed by a system, stated by the person, or typed anywhere. */
@@ -108,7 +108,7 @@ const weaker = (a: Trust, b: Trust): Trust => (TRUST_RANK[a] >= TRUST_RANK[b] ? 
 
 /** Profile ids are short, stable and opaque: derived from the tenant and the profile's oldest identifier. */
 export const profileIdFor = (tenant: string, oldest: NodeKey): string =>
-  `prof_${createHash("sha256").update(`${tenant}\u0000${oldest}`).digest("base64url").slice(0, 22)}`
+  `prof_${hash("sha256", `${tenant}\u0000${oldest}`, "base64url").slice(0, 22)}`
 
 interface Span {
   first: number

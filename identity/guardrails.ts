@@ -27,8 +27,8 @@ export const DEFAULT_BLOCK_RULES: BlockRules = {
 }
 
 export interface CompiledBlockRules {
-  /** Why the value may not link, or undefined when it may. */
-  readonly reasonFor: (kind: IdentifierKind, normalised: string) => string | undefined
+  /** Why the value may not link, or undefined when it may (by the tenant's own rules, when it has some). */
+  readonly reasonFor: (kind: IdentifierKind, normalised: string, tenant?: string) => string | undefined
 }
 
 export const compileBlockRules = (rules: BlockRules = DEFAULT_BLOCK_RULES): CompiledBlockRules => {

@@ -1,6 +1,12 @@
 // Identity resolution's public surface: the pipeline stage that gives each message its person's profile, rebuild,
 // profile reading and explanation, duplicate suggestions, and the pieces they are made of.
 export { type IdentityConfig, defaultIdentityConfig, makeIdentityStage } from "./stage.ts"
+export { identityConfigOf, type IdentityRules, IdentityRulesInvalid, parseIdentityRules } from "./config.ts"
+export { extractConfigFor } from "./extract.ts"
+export {
+  type DecisionResult, decideSuggestion, openSuggestions, readIdentifier, type Reload, separateIdentifiers, splitIdentifier, UnknownSuggestion,
+} from "./decisions.ts"
+export { DEFAULT_TRAIT_PRECEDENCE, parseTraitPrecedence, syncTraitPrecedence, type TraitPrecedence } from "./traits.ts"
 export { rebuildIdentity, type RebuildSummary } from "./rebuild.ts"
 export { type Operation, recordOperation } from "./operations.ts"
 export { BadIdentifier, type IdentifierRef, parseIdentifier, ProfileNotFound, profileIdOf, type ProfileView, showProfile } from "./profile.ts"

@@ -128,9 +128,19 @@ const normalisePhone = (raw: string, options: NormaliseOptions): Normalised => {
     : "not a possible phone number")
 }
 
-/** A handle without its @, case-folded (X handles are case-insensitive). */
+/** A profile's address on X (people paste it into a form's handle field): x.com/NAME, https://twitter.com/NAME/. */
+const X_PROFILE_URL = /^(?:https?:\/\/)?(?:(?:www|mobile)\.)?(?:x|twitter)\.com\/([^/?#]*)\/?(?:[?#].*)?$/i
+/** First path segments of X's own pages, never a person's profile. */
+const X_ROUTES = new Set(["i", "home", "explore", "search", "intent", "share", "hashtag", "settings", "notifications", "messages", "login", "signup", "tos", "privacy"])
+
+/** A handle without its @, case-folded (X handles are case-insensitive); also read from the profile's URL. */
 const normaliseHandle = (raw: string): Normalised => {
-  const handle = raw.trim().replace(/^@/, "").toLowerCase()
+  const url = X_PROFILE_URL.exec(raw.trim())
+  if (url === null && /^(?:https?:\/\/)?(?:(?:www|mobile)\.)?(?:x|twitter)\.com\//i.test(raw.trim())) {
+    return refuse("an X address names a handle only as x.com/HANDLE (this one is a post or another page)")
+  }
+  if (url !== null && X_ROUTES.has(url[1]!.toLowerCase())) return refuse(`x.com/${url[1]} is a page of X, not a profile`)
+  const handle = (url === null ? raw.trim() : url[1]!).replace(/^@/, "").toLowerCase()
   return /^[a-z0-9_]{1,50}$/.test(handle) ? accept(handle) : refuse("a handle is letters, digits and _ (at most 50)")
 }
 

@@ -39,13 +39,20 @@ export const operatorInput = (operations: ReadonlyArray<OperationRow>) => {
   return { decisions: decisions as ReadonlyMap<string, OperatorDecisions>, links }
 }
 
-/** Everything the graph is made of: stored observations and operators' decisions, per tenant. */
-export const loadGraphInput = Effect.fn("loadGraphInput")(function* (onlyTenant?: string, blocked?: CompiledBlockRules) {
+/**
+ * Everything the graph is made of: stored observations (or those given, as a rebuild reads them again) and operators'
+ * decisions, per tenant.
+ */
+export const loadGraphInput = Effect.fn("loadGraphInput")(function* (
+  onlyTenant?: string,
+  blocked?: CompiledBlockRules,
+  given?: ReadonlyArray<Observation & { readonly tenant: string }>,
+) {
   const observations = new Map<string, Array<Observation>>()
-  for (const stored of yield* loadObservations()) {
+  for (const stored of given ?? (yield* loadObservations())) {
     if (onlyTenant !== undefined && stored.tenant !== onlyTenant) continue
     // Block rules apply to what was stored before they were added: a value blocked later links nothing.
-    const o = blocked === undefined ? stored : { ...stored, sightings: stored.sightings.filter((s) => blocked.reasonFor(s.kind as never, s.value) === undefined) }
+    const o = blocked === undefined ? stored : { ...stored, sightings: stored.sightings.filter((s) => blocked.reasonFor(s.kind as never, s.value, stored.tenant) === undefined) }
     const list = observations.get(o.tenant)
     if (list === undefined) observations.set(o.tenant, [o as Observation])
     else list.push(o as Observation)

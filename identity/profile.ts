@@ -1,9 +1,11 @@
-// Reading a unified profile: the profile of any identifier, its identifiers with provenance, traits merged by event
-// time, merges, channels and recent events; and why two identifiers are (or are not) one person.
+// Reading a unified profile: the profile of any identifier, its identifiers with provenance, traits merged by source
+// precedence and event time, merges, channels and recent events.
 import { Data, Effect } from "effect"
 import { Warehouse } from "../warehouse/warehouse.ts"
 import { nodeKey } from "./graph.ts"
+import { relationshipTraits } from "./relations/compute.ts"
 import { DEFAULT_NORMALISE_OPTIONS, type IdentifierKind, IDENTIFIER_KINDS, type NormaliseOptions, normaliseIdentifier } from "./normalise.ts"
+import { DEFAULT_TRAIT_PRECEDENCE, mergeTraits, type TraitPrecedence, type TraitStatement } from "./traits.ts"
 
 export class BadIdentifier extends Data.TaggedError("BadIdentifier")<{ readonly input: string; readonly reason: string }> {
   override get message() {
@@ -83,72 +85,77 @@ export interface ProfileView {
   readonly lastSeen: string | null
   readonly channels: Readonly<Record<string, number>>
   readonly identifiers: ReadonlyArray<ProfileIdentifier>
-  /** Each trait's latest value by event time, with where and when it was stated. */
+  /** Each trait's value from its highest-ranked source, latest by event time among equals, with where and when it was stated. */
   readonly traits: Readonly<Record<string, { readonly value: unknown; readonly source: string; readonly at: string }>>
   readonly merges: ReadonlyArray<{ readonly kind: string; readonly from: string; readonly to: string; readonly messages: number; readonly reason: string; readonly at: string }>
   readonly latestSentiment: { readonly label: string; readonly score: number; readonly at: string } | null
   readonly recentEvents: ReadonlyArray<{ readonly messageId: string; readonly timestamp: string; readonly channel: string; readonly type: string; readonly event: string }>
 }
 
-const mergeTraits = (rows: ReadonlyArray<{ traits: string; source: string; timestamp: string }>): ProfileView["traits"] => {
-  const out: Record<string, { value: unknown; source: string; at: string }> = {}
-  for (const row of rows) {
-    let traits: unknown
-    try {
-      traits = JSON.parse(row.traits)
-    } catch {
-      continue
-    }
-    if (traits === null || typeof traits !== "object" || Array.isArray(traits)) continue
-    for (const [name, value] of Object.entries(traits)) {
-      if (value === null || value === "") continue
-      // Rows come oldest first: a later statement of a trait wins, whatever order the messages arrived in.
-      out[name] = { value, source: row.source, at: row.timestamp }
-    }
-  }
-  return out
-}
+/** Most message ids a profile read sends as one query parameter; a bigger profile is read by subquery. */
+const MAX_ID_PARAMETER = 5000
 
-export const showProfile = Effect.fn("showProfile")(function* (tenant: string, ref: IdentifierRef, recent = 20) {
+export const showProfile = Effect.fn("showProfile")(function* (
+  tenant: string,
+  ref: IdentifierRef,
+  recent = 20,
+  precedence: TraitPrecedence = DEFAULT_TRAIT_PRECEDENCE,
+) {
   const warehouse = yield* Warehouse
   const profileId = yield* profileIdOf(tenant, ref)
-  const params = { tenant, profile: profileId }
-  // The profile's messages, read by the order key of event_rows (a filter on the events view's profile_id cannot use
-  // it): those that landed with it and never moved, and those moved to it since.
-  const ofProfile =
-    "SELECT message_id FROM event_rows WHERE tenant = {tenant:String} AND profile_id = {profile:String} AND message_id NOT IN " +
-    "(SELECT message_id FROM event_profiles WHERE tenant = {tenant:String} GROUP BY message_id HAVING argMax(profile_id, version) != {profile:String}) " +
-    "UNION ALL SELECT message_id FROM event_profiles WHERE tenant = {tenant:String} GROUP BY message_id HAVING argMax(profile_id, version) = {profile:String}"
-  const mine = `tenant = {tenant:String} AND message_id IN (${ofProfile})`
-  const [summary] = yield* warehouse.query<{ first: string | null; last: string | null; n: string }>(
-    `SELECT min(timestamp) AS first, max(timestamp) AS last, count() AS n FROM events WHERE ${mine}`, { params })
-  if (summary === undefined || Number(summary.n) === 0) {
-    return yield* Effect.fail(new ProfileNotFound({ tenant, identifier: profileId }))
-  }
-  const channels = yield* warehouse.query<{ channel: string; n: string }>(
-    `SELECT channel, count() AS n FROM events WHERE ${mine} GROUP BY channel ORDER BY channel`, { params })
-  const identifiers = yield* warehouse.query<{ kind: string; value: string; raw: string; trust: string; first: string; last: string; n: string }>(
-    "SELECT s.kind AS kind, s.value AS value, any(s.raw) AS raw, " +
-      "arrayElement(arraySort(x -> indexOf(['verified', 'stated', 'unverified'], x), groupUniqArray(s.trust)), 1) AS trust, " +
-      "min(timestamp) AS first, max(timestamp) AS last, count() AS n FROM identity_observations ARRAY JOIN sightings AS s " +
-      `WHERE tenant = {tenant:String} AND message_id IN (${ofProfile}) GROUP BY kind, value ORDER BY kind, first`, { params })
-  const traitRows = yield* warehouse.query<{ traits: string; source: string; timestamp: string }>(
-    `SELECT traits, source, timestamp FROM events WHERE ${mine} ` +
-      "AND traits != '{}' ORDER BY timestamp, message_id", { params })
-  const merges = yield* warehouse.query<{ kind: string; from_profile: string; to_profile: string; messages: string; reason: string; at: string }>(
-    "SELECT kind, from_profile, to_profile, messages, reason, at FROM profile_merges WHERE tenant = {tenant:String} " +
-      "AND (from_profile = {profile:String} OR to_profile = {profile:String}) ORDER BY at", { params })
-  const sentiment = yield* warehouse.query<{ label: string; score: number; timestamp: string }>(
-    `SELECT label, score, timestamp FROM sentiment WHERE tenant = {tenant:String} AND status = 'scored' AND message_id IN (${ofProfile}) ` +
-      "ORDER BY timestamp DESC LIMIT 1", { params })
-  const events = yield* warehouse.query<{ message_id: string; timestamp: string; channel: string; type: string; event: string }>(
-    `SELECT message_id, timestamp, channel, type, event FROM events WHERE ${mine} ` +
-      `ORDER BY timestamp DESC, message_id LIMIT ${Math.max(0, Math.min(1000, Math.trunc(recent)))}`, { params })
+  const params0 = { tenant, profile: profileId }
+  // The profile's messages: those that landed with it (event_rows' order key) or were moved to it (event_profiles),
+  // kept when no later move took them elsewhere. Every read below is then by message id, on each table's own key,
+  // and skips the events view's join (all these messages are the profile's).
+  const candidates = "SELECT message_id FROM event_rows WHERE tenant = {tenant:String} AND profile_id = {profile:String} " +
+    "UNION ALL SELECT message_id FROM event_profiles WHERE tenant = {tenant:String} AND profile_id = {profile:String}"
+  const ofProfile = `SELECT message_id FROM (SELECT DISTINCT message_id FROM (${candidates})) AS c LEFT JOIN ` +
+    `(SELECT message_id, argMax(profile_id, version) AS now FROM event_profiles WHERE tenant = {tenant:String} AND message_id IN (${candidates}) ` +
+    "GROUP BY message_id) AS m USING message_id WHERE m.now = '' OR m.now = {profile:String}"
+  const ids = (yield* warehouse.query<{ message_id: string }>(ofProfile, { params: params0 })).map((r) => r.message_id)
+  if (ids.length === 0) return yield* Effect.fail(new ProfileNotFound({ tenant, identifier: profileId }))
+  // A huge profile's ids are not sent as a parameter (a ClickHouse server takes parameters in the URL).
+  const inline = ids.length <= MAX_ID_PARAMETER
+  const mine = `tenant = {tenant:String} AND message_id IN ${inline ? "{ids:Array(String)}" : `(${ofProfile})`}`
+  const params = inline ? { ...params0, ids } : params0
+  // Independent reads, asked at once (an engine that can runs them side by side).
+  const [channels, identifiers, statements, merges, sentiment, events] = yield* Effect.all([
+    warehouse.query<{ channel: string; n: string; first: string; last: string }>(
+      `SELECT channel, count() AS n, min(timestamp) AS first, max(timestamp) AS last FROM event_rows WHERE ${mine} GROUP BY channel ORDER BY channel`,
+      { params }),
+    warehouse.query<{ kind: string; value: string; raw: string; trust: string; first: string; last: string; n: string }>(
+      "SELECT s.kind AS kind, s.value AS value, any(s.raw) AS raw, " +
+        "arrayElement(arraySort(x -> indexOf(['verified', 'stated', 'unverified'], x), groupUniqArray(s.trust)), 1) AS trust, " +
+        "min(timestamp) AS first, max(timestamp) AS last, count() AS n FROM identity_observations ARRAY JOIN sightings AS s " +
+        `WHERE ${mine} GROUP BY kind, value ORDER BY kind, first`, { params }),
+    // Per trait and source, only the latest statement and when the trait was first stated: precedence picks among them.
+    warehouse.query<{ name: string; source: string; identified: number; latest: [string, string, string]; first: string }>(
+      "SELECT kv.1 AS name, toString(source) AS source, user_id != '' AS identified, " +
+        "argMax((kv.2, timestamp, message_id), (timestamp, message_id)) AS latest, min(timestamp) AS first " +
+        `FROM event_rows ARRAY JOIN JSONExtractKeysAndValuesRaw(traits) AS kv WHERE ${mine} AND traits != '{}' ` +
+        "AND kv.2 NOT IN ('null', '\"\"') GROUP BY name, source, identified", { params }),
+    warehouse.query<{ kind: string; from_profile: string; to_profile: string; messages: string; reason: string; at: string }>(
+      "SELECT kind, from_profile, to_profile, messages, reason, at FROM profile_merges WHERE tenant = {tenant:String} " +
+        "AND (from_profile = {profile:String} OR to_profile = {profile:String}) ORDER BY at", { params }),
+    warehouse.query<{ label: string; score: number; timestamp: string }>(
+      `SELECT label, score, timestamp FROM sentiment WHERE ${mine} AND status = 'scored' ` +
+        "ORDER BY timestamp DESC LIMIT 1", { params }),
+    warehouse.query<{ message_id: string; timestamp: string; channel: string; type: string; event: string }>(
+      `SELECT message_id, timestamp, channel, type, event FROM event_rows WHERE ${mine} ` +
+        `ORDER BY timestamp DESC, message_id LIMIT ${Math.max(0, Math.min(1000, Math.trunc(recent)))}`, { params }),
+  ], { concurrency: "unbounded" })
+  if (channels.length === 0) return yield* Effect.fail(new ProfileNotFound({ tenant, identifier: profileId }))
+  const traits = mergeTraits(statements.map((s): TraitStatement => ({
+    name: s.name, value: s.latest[0], source: s.source, identified: Number(s.identified) === 1, at: s.latest[1], messageId: s.latest[2], firstAt: s.first,
+  })), precedence, tenant)
   return {
-    tenant, profileId, firstSeen: summary.first, lastSeen: summary.last,
+    tenant, profileId,
+    firstSeen: channels.reduce((m, c) => (c.first < m ? c.first : m), channels[0]!.first),
+    lastSeen: channels.reduce((m, c) => (c.last > m ? c.last : m), channels[0]!.last),
     channels: Object.fromEntries(channels.map((c) => [c.channel, Number(c.n)])),
     identifiers: identifiers.map((i) => ({ kind: i.kind, value: i.value, raw: i.raw, trust: i.trust, firstSeen: i.first, lastSeen: i.last, messages: Number(i.n) })),
-    traits: mergeTraits(traitRows),
+    // The relationship of the latest `cdp relations compute` (relationship_type, health_score, churn_risk...), as traits.
+    traits: { ...traits, ...(yield* relationshipTraits(tenant, profileId)) },
     merges: merges.map((m) => ({ kind: m.kind, from: m.from_profile, to: m.to_profile, messages: Number(m.messages), reason: m.reason, at: m.at })),
     latestSentiment: sentiment[0] === undefined ? null : { label: sentiment[0].label, score: Number(sentiment[0].score), at: sentiment[0].timestamp },
     recentEvents: events.map((e) => ({ messageId: e.message_id, timestamp: e.timestamp, channel: e.channel, type: e.type, event: e.event })),

@@ -1,9 +1,13 @@
 // `cdp identity rebuild`: the whole graph recomputed from the stored observations with the current rules (after a
 // rule or configuration change), deterministically; every message whose profile differs from what `events` shows is
-// moved, and what moved is reported.
+// moved, and what moved is reported. With `reread`, stored raw values are normalised again with each tenant's current
+// rules (mailbox rules, phone regions), and observations that now read differently are stored again, so a restart agrees.
 import { Effect } from "effect"
-import { type MergeRow, storeIdentity } from "../warehouse/identity.ts"
+import { loadStoredObservations, type MergeRow, type ObservationRow, type StoredObservation, storeIdentity } from "../warehouse/identity.ts"
 import { Warehouse } from "../warehouse/warehouse.ts"
+import { type ExtractConfig, extractConfigFor } from "./extract.ts"
+import type { Observation, Sighting, Trust } from "./graph.ts"
+import { type IdentifierKind, IDENTIFIER_KINDS, type Normalised, normaliseIdentifier } from "./normalise.ts"
 import { loadGraphInput } from "./operations.ts"
 import { IdentityResolver } from "./resolver.ts"
 import { type IdentityConfig, linkRows, nodeRows } from "./stage.ts"
@@ -17,10 +21,67 @@ export interface RebuildSummary {
   readonly seconds: number
 }
 
-export const rebuildIdentity = Effect.fn("rebuildIdentity")(function* (config: IdentityConfig, onlyTenant?: string) {
+const TRUST_ORDER: ReadonlyArray<string> = ["verified", "stated", "unverified"]
+
+/**
+ * A stored observation read again with the tenant's rules: each raw value normalised anew (a value that no longer
+ * reads is refused with its reason); a refused one that reads now joins, as unverified (its trust was not kept).
+ */
+export const readAgain = (
+  stored: StoredObservation,
+  extract: ExtractConfig,
+  /** Values already read with the same rules (one tenant's): the same raw value recurs in many messages. */
+  memo: Map<string, Normalised> = new Map(),
+): { observation: Observation & { tenant: string }; row?: ObservationRow } => {
+  const { normalise } = extractConfigFor(extract, stored.tenant)
+  const sightings = new Map<string, Sighting & { raw: string }>()
+  const refused: Array<ObservationRow["refused"][number]> = []
+  const add = (kind: IdentifierKind, raw: string, trust: Trust, reasonIfNot: string | undefined) => {
+    const asSent = `${stored.tenant}\u0000${kind}\u0000${raw}`
+    let n = memo.get(asSent)
+    if (n === undefined) memo.set(asSent, n = normaliseIdentifier(kind, raw, normalise))
+    if (!n.ok) {
+      refused.push({ kind, raw, reason: reasonIfNot ?? n.reason })
+      return
+    }
+    const key = `${kind}:${n.value}`
+    const before = sightings.get(key)
+    if (before === undefined || TRUST_ORDER.indexOf(trust) < TRUST_ORDER.indexOf(before.trust)) sightings.set(key, { kind, value: n.value, trust, raw })
+  }
+  for (const s of stored.sightings) {
+    if (IDENTIFIER_KINDS.has(s.kind as IdentifierKind)) add(s.kind as IdentifierKind, s.raw, s.trust as Trust, undefined)
+  }
+  for (const r of stored.refused) {
+    const kind = r.kind as IdentifierKind
+    const n = IDENTIFIER_KINDS.has(kind) ? normaliseIdentifier(kind, r.raw, normalise) : undefined
+    // Still unreadable, or readable but blocked: it stays refused with the reason it was given.
+    if (n === undefined || !n.ok || extract.blocked.reasonFor(kind, n.value, stored.tenant) !== undefined) refused.push(r)
+    else add(kind, r.raw, "unverified", r.reason)
+  }
+  const now = [...sightings.values()]
+  const same = now.length === stored.sightings.length && now.every((s, i) => {
+    const o = stored.sightings[i]!
+    return o.kind === s.kind && o.value === s.value && o.trust === s.trust
+  }) && refused.length === stored.refused.length
+  const observation = { tenant: stored.tenant, messageId: stored.messageId, timeMs: stored.timeMs, sightings: now.map(({ kind, value, trust }) => ({ kind, value, trust })) }
+  return same ? { observation } : { observation, row: { tenant: stored.tenant, messageId: stored.messageId, timestamp: stored.timestamp, sightings: now, refused } }
+}
+
+export interface RebuildOptions {
+  /**
+   * Read every stored raw value again with the current rules (`cdp identity rebuild`, after a rule change); about
+   * twice the loading time. Without it (an operator's decision) the stored normalised values are used as they are.
+   */
+  readonly reread?: boolean
+}
+
+export const rebuildIdentity = Effect.fn("rebuildIdentity")(function* (config: IdentityConfig, onlyTenant?: string, options: RebuildOptions = {}) {
   const warehouse = yield* Warehouse
   const started = performance.now()
-  const input = yield* loadGraphInput(onlyTenant, config.extract.blocked)
+  const memo = new Map<string, Normalised>()
+  const read = options.reread === true ? (yield* loadStoredObservations(onlyTenant)).map((stored) => readAgain(stored, config.extract, memo)) : undefined
+  const rewritten = read?.flatMap((r) => (r.row === undefined ? [] : [r.row])) ?? []
+  const input = yield* loadGraphInput(onlyTenant, config.extract.blocked, read?.map((r) => r.observation))
   const summaries: Array<RebuildSummary> = []
   for (const [tenant, observations] of input.observations) {
     const t0 = performance.now()
@@ -45,7 +106,7 @@ export const rebuildIdentity = Effect.fn("rebuildIdentity")(function* (config: I
         : { ...m, messages: m.messages + 1 })
     }
     yield* storeIdentity({
-      observations: [], links: linkRows(tenant, result), moved, merges: [...merges.values()], nodes: nodeRows(tenant, result).map(([, row]) => row),
+      observations: rewritten.filter((r) => r.tenant === tenant), links: linkRows(tenant, result), moved, merges: [...merges.values()], nodes: nodeRows(tenant, result).map(([, row]) => row),
     })
     summaries.push({
       tenant, messages: current.length, profilesBefore: before.size,

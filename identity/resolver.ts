@@ -1,10 +1,14 @@
-// The online resolver: the identity graph of each tenant kept in memory and brought up to date batch by batch. A
-// batch re-resolves only the connected parts of the graph it touches (resolveGraph on their observations), so the
-// result is always the one a full resolution of every observation would give, whatever the arrival order; it
-// reports each message's profile and every earlier message whose profile moved (a merge or a split).
+// The online resolver: the identity graph of each tenant kept in memory and brought up to date message by message.
+// The result is always the one a full resolution of every observation (graph.ts resolveGraph) would give, whatever
+// the arrival order. The graph is split into parts that share no identifier. A part is "clean" when it is one
+// profile in which every link holds (no limit reached, no shared value, no time slice, no operator decision near it):
+// a new message whose identifiers are new or lie in clean parts, and that keeps the union clean, is applied as a
+// union in O(identifiers) (see `union` for why that is exactly what the full resolution decides). Any other message
+// is deferred to the end of its batch, where the parts it touches are resolved again together with it (resolveGraph).
+// Identifiers and messages are interned into typed arrays (a node id per identifier), so the graph stays compact.
 import {
-  anchorChooser, atLeastAsTrusted, baseOf, DEFAULT_GRAPH_RULES, type GraphRules, type Link, nodeKey, type NodeKey,
-  type Observation, profileIdFor, type RefusedLink, type Resolution, resolveGraph, type Sighting, type Trust,
+  baseOf, DEFAULT_GRAPH_RULES, type GraphRules, type Link, nodeKey, type NodeKey, type Observation,
+  OPERATOR, profileIdFor, type RefusedLink, resolveGraph, type Sighting, type Trust,
 } from "./graph.ts"
 
 export interface ProfileChange {
@@ -37,112 +41,347 @@ export interface ResolveResult {
   readonly moved: ReadonlyArray<ProfileChange>
   /** Moves of messages between profiles, grouped. */
   readonly merges: ReadonlyArray<ProfileMerge>
-  /** Profile of every identifier (node) of the re-resolved parts, and the shared values among them. */
+  /** Profile of every identifier (node) that is new or whose profile may have changed, and the shared values among them. */
   readonly nodes: ReadonlyMap<NodeKey, string>
   readonly shared: ReadonlyMap<NodeKey, string>
-  /** Links made and refused by the re-resolution of the touched parts (provenance, for the warehouse). */
+  /** Links that hold, made by this batch's messages or by the re-resolution of the parts they touched (provenance). */
   readonly links: ReadonlyArray<Link>
+  /** Links refused, with their reason. */
   readonly refused: ReadonlyArray<RefusedLink>
 }
 
-interface Part {
-  readonly observations: Array<Observation>
-  readonly nodes: Set<NodeKey>
-  /** Strongest trust each node was seen with. */
-  readonly trust: Map<NodeKey, Trust>
-  /** Pairs linked ("a\nb"), and each node's profile, as the part's last resolution made them. */
-  readonly linked: Set<string>
-  readonly profileOf: Map<NodeKey, string>
-  minTimeMs: number
-  /** No refused link, no shared value, no time slice: every link holds whatever order they come in. */
-  clean: boolean
+const TRUSTS: ReadonlyArray<Trust> = ["verified", "stated", "unverified"]
+const TRUST_CODE: Readonly<Record<Trust, number>> = { verified: 0, stated: 1, unverified: 2 }
+const UNVERIFIED = 2
+/** Trust of a node not seen yet. */
+const UNSEEN = 3
+const NONE = -1
+
+type Typed = Int32Array | Uint8Array | Uint16Array | Float64Array
+
+const grow = <T extends Typed>(a: T, need: number): T => {
+  if (need <= a.length) return a
+  const b = new (a.constructor as new (n: number) => T)(Math.max(need, a.length * 2))
+  b.set(a)
+  return b
 }
 
-/** One tenant's graph, split into parts that share no identifier. */
+/** A packed array of n zeros (a small plain array costs far less than a typed array per part). */
+const zeros = (n: number): Array<number> => {
+  const a: Array<number> = []
+  for (let i = 0; i < n; i++) a.push(0)
+  return a
+}
+
+/**
+ * FNV-1a over the string's code units two at a time (half the multiplications), then murmur3's finaliser so that
+ * similar strings spread over the table.
+ */
+const hashOf = (s: string): number => {
+  let h = 0x811c9dc5 ^ s.length
+  const even = s.length & ~1
+  for (let i = 0; i < even; i += 2) h = Math.imul(h ^ (s.charCodeAt(i) | s.charCodeAt(i + 1) << 16), 0x01000193)
+  if (even !== s.length) h = Math.imul(h ^ s.charCodeAt(even), 0x01000193)
+  h ^= h >>> 16
+  h = Math.imul(h, 0x85ebca6b)
+  h ^= h >>> 13
+  h = Math.imul(h, 0xc2b2ae35)
+  return h ^ (h >>> 16)
+}
+
+/**
+ * Dense ids of strings (an id indexes `keys`, an array its owner keeps): an open-addressing table of (hash, id) in two
+ * typed arrays. Looking a string up, and adding it when absent, is one probe sequence that reads a stored string only
+ * when its hash matches; an entry costs 16-32 bytes and no object (a Map entry costs more, and chains through the heap).
+ */
+class StringIds {
+  private ids = new Int32Array(1024)
+  private hashes = new Int32Array(1024)
+  size = 0
+
+  /** The id of `key`, or -1 when absent. */
+  get(key: string, keys: ReadonlyArray<string>): number {
+    const h = hashOf(key)
+    const mask = this.ids.length - 1
+    for (let i = h & mask; ; i = (i + 1) & mask) {
+      const id = this.ids[i]! - 1
+      if (id === -1) return -1
+      if (this.hashes[i] === h && keys[id] === key) return id
+    }
+  }
+
+  /** The id of `key`; when absent, `next` becomes its id (the caller then appends `key` to `keys`). */
+  getOrAdd(key: string, keys: ReadonlyArray<string>, next: number): number {
+    const h = hashOf(key)
+    const mask = this.ids.length - 1
+    let i = h & mask
+    for (; ; i = (i + 1) & mask) {
+      const id = this.ids[i]! - 1
+      if (id === -1) break
+      if (this.hashes[i] === h && keys[id] === key) return id
+    }
+    this.ids[i] = next + 1
+    this.hashes[i] = h
+    if (++this.size * 2 > this.ids.length) this.resize()
+    return next
+  }
+
+  private resize(): void {
+    const ids = this.ids
+    const hashes = this.hashes
+    this.ids = new Int32Array(ids.length * 2)
+    this.hashes = new Int32Array(ids.length * 2)
+    const mask = this.ids.length - 1
+    for (let j = 0; j < ids.length; j++) {
+      if (ids[j] === 0) continue
+      let i = hashes[j]! & mask
+      while (this.ids[i] !== 0) i = (i + 1) & mask
+      this.ids[i] = ids[j]!
+      this.hashes[i] = hashes[j]!
+    }
+  }
+}
+
+/** A connected part of the graph: the identifiers and messages that no other part shares. */
+class Part {
+  readonly nodes: Array<number> = []
+  readonly messages: Array<number> = []
+  clean = true
+  /** For a clean part: its one profile, and the identifier that names it (the oldest: time, message id, key). */
+  profile = ""
+  oldestTimeMs = Infinity
+  oldestMessage = ""
+  oldestKey: NodeKey = ""
+  /** For a clean part: distinct identifiers per kind index. */
+  counts: Array<number> = []
+  /**
+   * For a clean part: how many components of its verified and stated links hold a known person (a person kind seen
+   * above unverified trust). Links are ranked trust first, so unverified links come last and join these components;
+   * one is refused exactly when it would join two known ones: a part stays one profile while this is at most 1.
+   */
+  knownStrong = 0
+}
+
+interface PartState {
+  readonly id: number
+  readonly nodes: Int32Array<ArrayBuffer>
+  readonly messages: Int32Array<ArrayBuffer>
+  readonly clean: boolean
+  /** Index into the profile table, -1 for a part that is not clean. */
+  readonly profile: number
+  readonly oldestTimeMs: number
+  readonly oldestMessage: string
+  readonly oldestKey: NodeKey
+  readonly counts: ReadonlyArray<number>
+  readonly knownStrong: number
+}
+
+/** A tenant graph as plain data (TenantGraph.toState / fromState). */
+export interface GraphState {
+  readonly tenant: string
+  readonly kindNames: ReadonlyArray<string>
+  readonly nodeValue: ReadonlyArray<string>
+  readonly nodeKind: Uint8Array<ArrayBuffer>
+  readonly nodeTrust: Uint8Array<ArrayBuffer>
+  readonly nodePart: Int32Array<ArrayBuffer>
+  readonly nodeShared: Uint8Array<ArrayBuffer>
+  readonly strong: Int32Array<ArrayBuffer>
+  readonly strongKnown: Uint8Array<ArrayBuffer>
+  readonly messageIds: ReadonlyArray<string>
+  readonly messageTime: Float64Array<ArrayBuffer>
+  readonly messageStart: Int32Array<ArrayBuffer>
+  readonly messageLength: Uint16Array<ArrayBuffer>
+  /** Index of each message's profile in profileTable. */
+  readonly messageProfile: Int32Array<ArrayBuffer>
+  readonly profileTable: ReadonlyArray<string>
+  readonly sightingNode: Int32Array<ArrayBuffer>
+  readonly sightingTrust: Uint8Array<ArrayBuffer>
+  readonly parts: ReadonlyArray<PartState>
+  readonly nextPart: number
+  readonly shared: ReadonlyArray<readonly [NodeKey, string]>
+  /** Indexes in profileTable of every profile id given so far. */
+  readonly profiles: ReadonlyArray<number>
+}
+
+/**
+ * Each message of a batch with its profile: read in order without building a map (as the stage reads it); a map is
+ * built only when asked for one message (a message sent twice in one batch has one profile, so either reading agrees).
+ */
+class BatchProfiles implements ReadonlyMap<string, string> {
+  private map: Map<string, string> | undefined
+  private readonly ids: ReadonlyArray<string>
+  private readonly profiles: ReadonlyArray<string>
+
+  constructor(ids: ReadonlyArray<string>, profiles: ReadonlyArray<string>) {
+    this.ids = ids
+    this.profiles = profiles
+  }
+
+  private byId(): Map<string, string> {
+    if (this.map === undefined) {
+      this.map = new Map()
+      for (let i = 0; i < this.ids.length; i++) this.map.set(this.ids[i]!, this.profiles[i]!)
+    }
+    return this.map
+  }
+
+  get size(): number {
+    return this.byId().size
+  }
+  get(id: string): string | undefined {
+    return this.byId().get(id)
+  }
+  has(id: string): boolean {
+    return this.byId().has(id)
+  }
+  forEach(f: (profile: string, id: string, map: ReadonlyMap<string, string>) => void): void {
+    for (const [id, profile] of this) f(profile, id, this)
+  }
+  *entries(): MapIterator<[string, string]> {
+    for (let i = 0; i < this.ids.length; i++) yield [this.ids[i]!, this.profiles[i]!]
+  }
+  *keys(): MapIterator<string> {
+    for (const [id] of this) yield id
+  }
+  *values(): MapIterator<string> {
+    for (const [, profile] of this) yield profile
+  }
+  [Symbol.iterator](): MapIterator<[string, string]> {
+    return this.entries()
+  }
+}
+
+/** One tenant's graph. */
 export class TenantGraph {
-  private readonly partOf = new Map<NodeKey, number>()
+  // Kinds, by index.
+  private readonly kindIndex = new Map<string, number>()
+  private readonly kindNames: Array<string> = []
+  private readonly kindLimit: Array<number> = []
+  private readonly kindPerson: Array<boolean> = []
+  // Identifiers (nodes), by id: value per kind, best trust seen, part, shared, and the union-find of verified/stated links.
+  private readonly byKind: Array<StringIds> = []
+  private nodeValue: Array<string> = []
+  private nodeKind = new Uint8Array(1024)
+  private nodeTrust = new Uint8Array(1024)
+  private nodePart = new Int32Array(1024)
+  private nodeShared = new Uint8Array(1024)
+  private strong = new Int32Array(1024)
+  private strongKnown = new Uint8Array(1024)
+  private nodeCount = 0
+  // Messages, by index: id, time, sightings (a range of node ids with their trust), current profile.
+  private readonly messageIndex = new StringIds()
+  private messageIds: Array<string> = []
+  private messageTime = new Float64Array(1024)
+  private messageStart = new Int32Array(1024)
+  private messageLength = new Uint16Array(1024)
+  private messageProfile: Array<string> = []
+  private sightingNode = new Int32Array(4096)
+  private sightingTrust = new Uint8Array(4096)
+  private sightingCount = 0
   private readonly parts = new Map<number, Part>()
-  private readonly profileOfMessage = new Map<string, string>()
-  private readonly partOfMessage = new Map<string, number>()
-  /** Values shared by several people: they link nothing, so the parts they appear in resolve independently. */
+  private nextPart = 1
+  /** Values shared by several people (or removed by an operator): they link nothing, and belong to no part. */
   private readonly shared = new Map<NodeKey, string>()
-  private readonly anchorOf: (o: Observation) => Sighting
+  private readonly separateKeys: ReadonlySet<NodeKey>
   /** Every profile id given so far, to tell a merge (into a known profile) from a split (into a new one). */
   private readonly profiles = new Set<string>()
-  private nextPart = 1
+  /** Rank of each kind in the rules' priority (99 for a kind not listed), by kind index. */
+  private readonly kindRank: Array<number> = []
+
+  // The batch being resolved.
+  private dirtyParts = new Set<number>()
+  private pendingNodes = new Set<number>()
+  private deferred: Array<number> = []
+  /** Messages whose profile this batch gave or changed, with the profile each had before it. */
+  private changed: Array<number> = []
+  /** Profile ids this batch named (known after its moves are grouped: a move into one of them is a split). */
+  private created: Array<string> = []
+  private previous: Array<string | undefined> = []
+  private messageBatch = new Int32Array(1024)
+  private batchToken = 0
+  private outNodes = new Map<NodeKey, string>()
+  private outLinks: Array<Link> = []
+  private outRefused: Array<RefusedLink> = []
+  private outShared = new Map<NodeKey, string>()
+  private stamp = new Int32Array(1024)
+  private stampToken = 0
+  private readonly touchedParts: Array<Part> = []
+  private readonly touchedIds: Array<number> = []
+  private counts = new Uint16Array(0)
 
   private readonly tenant: string
   private readonly rules: GraphRules
-
   private readonly separate: ReadonlyArray<readonly [NodeKey, NodeKey]>
 
   constructor(tenant: string, rules: GraphRules = DEFAULT_GRAPH_RULES, decisions: OperatorDecisions = NO_DECISIONS) {
     this.tenant = tenant
     this.rules = rules
-    this.anchorOf = anchorChooser(rules)
     // An identifier an operator removed links nobody, exactly like a value shared by several people.
     for (const [key, reason] of decisions.removed) this.shared.set(key, reason)
     this.separate = decisions.separate
+    this.separateKeys = new Set(decisions.separate.flat())
   }
 
+  /** Messages applied as a union, and messages resolved again with the parts they touched (where the time goes). */
+  readonly stats = { unions: 0, reresolved: 0 }
+
   get messageCount(): number {
-    return this.profileOfMessage.size
+    return this.messageIndex.size
   }
 
   profileOf(messageId: string): string | undefined {
-    return this.profileOfMessage.get(messageId)
+    const m = this.messageIndex.get(messageId, this.messageIds)
+    return m === -1 ? undefined : this.messageProfile[m]
   }
 
   /** Adds observations (a message already known is replaced: replays change nothing). */
   resolve(batch: ReadonlyArray<Observation>): ResolveResult {
-    const touched = new Set<number>()
-    const fresh: Array<Observation> = []
-    const profiles = new Map<string, string>()
+    this.dirtyParts = new Set()
+    this.pendingNodes = new Set()
+    this.deferred = []
+    this.changed = []
+    this.previous = []
+    this.created = []
+    this.batchToken++
+    this.outNodes = new Map()
+    this.outLinks = []
+    this.outRefused = []
+    this.outShared = new Map()
+    const inBatch: Array<number> = []
     for (const o of batch) {
-      const known = this.partOfMessage.get(o.messageId)
-      if (known === undefined) {
-        const profile = this.alreadyLinked(o)
-        if (profile !== undefined) {
-          profiles.set(o.messageId, profile)
-          continue
-        }
-      } else touched.add(known)
-      for (const s of o.sightings) {
-        const part = this.partOf.get(nodeKey(s.kind, s.value))
-        if (part !== undefined) touched.add(part)
+      const known = this.messageIndex.getOrAdd(o.messageId, this.messageIds, this.messageIds.length)
+      if (known < this.messageIds.length) {
+        inBatch.push(known)
+        if (this.sameAsStored(known, o)) continue
+        // Replaced: the parts of what it stated before are resolved again, with what it states now.
+        this.touch(known)
+        this.storeSightings(known, o)
+        this.defer(known)
+        continue
       }
-      fresh.push(o)
+      const m = this.addMessage(o)
+      inBatch.push(m)
+      if (this.union(m, o)) this.stats.unions++
+      else this.defer(m)
     }
-    const inBatch = new Set(fresh.map((o) => o.messageId))
-    const observations: Array<Observation> = []
-    for (const id of touched) {
-      for (const o of this.parts.get(id)!.observations) if (!inBatch.has(o.messageId)) observations.push(o)
-      this.dropPart(id)
+    if (this.deferred.length > 0) this.reresolve()
+    const ids = new Array<string>(inBatch.length)
+    const given = new Array<string>(inBatch.length)
+    for (let i = 0; i < inBatch.length; i++) {
+      ids[i] = this.messageIds[inBatch[i]!]!
+      given[i] = this.messageProfile[inBatch[i]!]!
     }
-    const byId = new Map<string, Observation>()
-    for (const o of fresh) byId.set(o.messageId, o)
-    for (const o of byId.values()) observations.push(o)
-    if (observations.length === 0) return { profiles, moved: [], merges: [], nodes: new Map(), shared: new Map(), links: [], refused: [] }
-    const r = resolveGraph(this.tenant, observations, this.rules, this.shared, this.separate)
-    for (const [key, reason] of r.shared) this.shared.set(key, reason)
-    const given: Array<string> = []
+    const profiles = new BatchProfiles(ids, given)
     const moved: Array<ProfileChange> = []
-    for (const o of observations) {
-      const anchor = r.anchorOf.get(o.messageId)
-      // A message that states nothing linkable (every identifier refused or blocked) is a profile of its own.
-      const profile = anchor === undefined ? profileIdFor(this.tenant, `message:${o.messageId}`) : r.profileOf.get(anchor)!
-      const previous = this.profileOfMessage.get(o.messageId)
-      this.profileOfMessage.set(o.messageId, profile)
-      if (previous === undefined) given.push(profile)
-      if (inBatch.has(o.messageId)) profiles.set(o.messageId, profile)
-      if (previous !== undefined && previous !== profile) moved.push({ messageId: o.messageId, profileId: profile, previous })
+    for (let j = 0; j < this.changed.length; j++) {
+      const m = this.changed[j]!
+      const previous = this.previous[j]
+      const profile = this.messageProfile[m]!
+      if (previous !== undefined && previous !== profile) moved.push({ messageId: this.messageIds[m]!, profileId: profile, previous })
     }
-    this.storeParts(observations, r)
     const merges = this.groupMoves(moved)
-    for (const p of given) this.profiles.add(p)
-    const nodes = new Map<NodeKey, string>()
-    for (const [key, profile] of r.profileOf) if (!key.startsWith("message:")) nodes.set(key, profile)
-    return { profiles, moved, merges, nodes, shared: r.shared, links: r.links, refused: r.refused }
+    for (const p of this.created) this.profiles.add(p)
+    return { profiles, moved, merges, nodes: this.outNodes, shared: this.outShared, links: this.outLinks, refused: this.outRefused }
   }
 
   private groupMoves(moved: ReadonlyArray<ProfileChange>): Array<ProfileMerge> {
@@ -159,112 +398,663 @@ export class TenantGraph {
   }
 
   /**
-   * The profile of a message that adds nothing to the graph: every identifier it states is already linked, with at
-   * least its trust, in a clean part, and it is not older than that part. Its profile is then its anchor's, and no
-   * other message can move; it joins the part's observations for later re-resolutions. Undefined otherwise.
+   * The graph's state as plain data (strings, numbers, typed arrays): what a snapshot stores (identity/snapshot.ts).
+   * Everything else (indexes by value and by message id) is rebuilt from it by `fromState`.
    */
-  private alreadyLinked(o: Observation): string | undefined {
-    if (o.sightings.length === 0) return undefined
-    const anchor = this.anchorOf(o)
-    const anchorKey = nodeKey(anchor.kind, anchor.value)
-    const id = this.partOf.get(anchorKey)
-    const part = id === undefined ? undefined : this.parts.get(id)
-    // Not older than the part, nor as old: an equal time with a smaller message id would make another identifier the oldest.
-    if (part === undefined || !part.clean || o.timeMs <= part.minTimeMs) return undefined
-    for (const s of o.sightings) {
-      const key = nodeKey(s.kind, s.value)
-      const trust = part.trust.get(key)
-      if (trust === undefined || !atLeastAsTrusted(trust, s.trust)) return undefined
-      if (key !== anchorKey && !part.linked.has(`${anchorKey}\n${key}`)) return undefined
+  toState(): GraphState {
+    const profileIndex = new Map<string, number>()
+    const profileTable: Array<string> = []
+    const indexOf = (p: string) => {
+      let i = profileIndex.get(p)
+      if (i === undefined) {
+        profileIndex.set(p, i = profileTable.length)
+        profileTable.push(p)
+      }
+      return i
     }
-    const profile = part.profileOf.get(anchorKey)
-    if (profile === undefined) return undefined
-    part.observations.push(o)
-    this.partOfMessage.set(o.messageId, id!)
-    this.profileOfMessage.set(o.messageId, profile)
+    const messages = this.messageIds.length
+    const messageProfile = new Int32Array(messages)
+    for (let m = 0; m < messages; m++) messageProfile[m] = indexOf(this.messageProfile[m]!)
+    const parts: Array<PartState> = []
+    for (const [id, p] of this.parts) {
+      parts.push({
+        id, nodes: Int32Array.from(p.nodes), messages: Int32Array.from(p.messages), clean: p.clean, profile: p.clean ? indexOf(p.profile) : -1,
+        oldestTimeMs: p.oldestTimeMs, oldestMessage: p.oldestMessage, oldestKey: p.oldestKey, counts: [...p.counts], knownStrong: p.knownStrong,
+      })
+    }
+    const nodes = this.nodeCount
+    return {
+      tenant: this.tenant, kindNames: [...this.kindNames], nodeValue: [...this.nodeValue],
+      nodeKind: this.nodeKind.slice(0, nodes), nodeTrust: this.nodeTrust.slice(0, nodes), nodePart: this.nodePart.slice(0, nodes),
+      nodeShared: this.nodeShared.slice(0, nodes), strong: this.strong.slice(0, nodes), strongKnown: this.strongKnown.slice(0, nodes),
+      messageIds: [...this.messageIds], messageTime: this.messageTime.slice(0, messages), messageStart: this.messageStart.slice(0, messages),
+      messageLength: this.messageLength.slice(0, messages), messageProfile, profileTable,
+      sightingNode: this.sightingNode.slice(0, this.sightingCount), sightingTrust: this.sightingTrust.slice(0, this.sightingCount),
+      parts, nextPart: this.nextPart, shared: [...this.shared], profiles: [...this.profiles].map(indexOf),
+    }
+  }
+
+  /** A graph in the state `toState` gave (with the rules and operators' decisions it was made with). */
+  static fromState(state: GraphState, rules: GraphRules = DEFAULT_GRAPH_RULES, decisions: OperatorDecisions = NO_DECISIONS): TenantGraph {
+    const g = new TenantGraph(state.tenant, rules, decisions)
+    for (const kind of state.kindNames) g.kindOf(kind)
+    const nodes = state.nodeValue.length
+    g.nodeValue = [...state.nodeValue]
+    g.nodeCount = nodes
+    const cap = Math.max(1024, nodes)
+    const sized = <T extends Typed>(empty: T, from: T): T => {
+      const a = grow(empty, cap)
+      a.set(from)
+      return a
+    }
+    g.nodeKind = sized(new Uint8Array(0), state.nodeKind)
+    g.nodeTrust = sized(new Uint8Array(0), state.nodeTrust)
+    g.nodePart = sized(new Int32Array(0), state.nodePart)
+    g.nodeShared = sized(new Uint8Array(0), state.nodeShared)
+    g.strong = sized(new Int32Array(0), state.strong)
+    g.strongKnown = sized(new Uint8Array(0), state.strongKnown)
+    g.stamp = new Int32Array(cap)
+    for (let n = 0; n < nodes; n++) g.byKind[state.nodeKind[n]!]!.getOrAdd(state.nodeValue[n]!, g.nodeValue, n)
+    const messages = state.messageIds.length
+    const mcap = Math.max(1024, messages)
+    g.messageIds = [...state.messageIds]
+    for (let m = 0; m < messages; m++) g.messageIndex.getOrAdd(state.messageIds[m]!, g.messageIds, m)
+    g.messageTime = grow(new Float64Array(0), mcap)
+    g.messageTime.set(state.messageTime)
+    g.messageStart = grow(new Int32Array(0), mcap)
+    g.messageStart.set(state.messageStart)
+    g.messageLength = grow(new Uint16Array(0), mcap)
+    g.messageLength.set(state.messageLength)
+    g.messageBatch = new Int32Array(mcap)
+    g.messageProfile = Array.from(state.messageProfile, (i) => state.profileTable[i]!)
+    g.sightingCount = state.sightingNode.length
+    g.sightingNode = grow(new Int32Array(0), Math.max(4096, g.sightingCount))
+    g.sightingNode.set(state.sightingNode)
+    g.sightingTrust = grow(new Uint8Array(0), Math.max(4096, g.sightingCount))
+    g.sightingTrust.set(state.sightingTrust)
+    for (const p of state.parts) {
+      const part = new Part()
+      for (const n of p.nodes) part.nodes.push(n)
+      for (const m of p.messages) part.messages.push(m)
+      part.clean = p.clean
+      part.profile = p.profile === -1 ? "" : state.profileTable[p.profile]!
+      part.oldestTimeMs = p.oldestTimeMs
+      part.oldestMessage = p.oldestMessage
+      part.oldestKey = p.oldestKey
+      part.counts = zeros(p.counts.length)
+      for (let k = 0; k < p.counts.length; k++) part.counts[k] = p.counts[k]!
+      part.knownStrong = p.knownStrong
+      g.parts.set(p.id, part)
+    }
+    g.nextPart = state.nextPart
+    for (const [key, reason] of state.shared) g.shared.set(key, reason)
+    for (const i of state.profiles) g.profiles.add(state.profileTable[i]!)
+    return g
+  }
+
+  /** Each identifier the graph holds (kind and normalised value), to check a snapshot against today's block rules. */
+  *identifiers(): Generator<{ readonly kind: string; readonly value: string }> {
+    for (let n = 0; n < this.nodeCount; n++) yield { kind: this.kindNames[this.nodeKind[n]!]!, value: this.nodeValue[n]! }
+  }
+
+  // ---- interning -------------------------------------------------------------------------------------------------
+
+  private kindOf(kind: string): number {
+    // Kinds are few and their strings usually the same constants: a scan by identity beats hashing.
+    const names = this.kindNames
+    for (let i = 0; i < names.length; i++) if (names[i] === kind) return i
+    let k = this.kindIndex.get(kind)
+    if (k === undefined) {
+      k = this.kindNames.length
+      this.kindIndex.set(kind, k)
+      this.kindNames.push(kind)
+      const rank = this.rules.priority.indexOf(kind as never)
+      this.kindRank.push(rank === -1 ? 99 : rank)
+      this.kindLimit.push(this.rules.limits[kind as keyof GraphRules["limits"]] ?? this.rules.defaultLimit)
+      this.kindPerson.push(this.rules.personKinds.includes(kind as never))
+      this.byKind.push(new StringIds())
+    }
+    return k
+  }
+
+  private keyOf(node: number): NodeKey {
+    return `${this.kindNames[this.nodeKind[node]!]}:${this.nodeValue[node]}`
+  }
+
+  private nodeOf(key: NodeKey): number | undefined {
+    const colon = key.indexOf(":")
+    const k = this.kindIndex.get(key.slice(0, colon))
+    if (k === undefined) return undefined
+    const node = this.byKind[k]!.get(key.slice(colon + 1), this.nodeValue)
+    return node === -1 ? undefined : node
+  }
+
+  private intern(s: Sighting): number {
+    const k = this.kindOf(s.kind)
+    const n = this.byKind[k]!.getOrAdd(s.value, this.nodeValue, this.nodeCount)
+    if (n < this.nodeCount) return n
+    this.nodeCount++
+    if (n >= this.nodeKind.length) {
+      this.nodeKind = grow(this.nodeKind, n + 1)
+      this.nodeTrust = grow(this.nodeTrust, n + 1)
+      this.nodePart = grow(this.nodePart, n + 1)
+      this.nodeShared = grow(this.nodeShared, n + 1)
+      this.strong = grow(this.strong, n + 1)
+      this.strongKnown = grow(this.strongKnown, n + 1)
+      this.stamp = grow(this.stamp, n + 1)
+    }
+    this.nodeValue.push(s.value)
+    this.nodeKind[n] = k
+    this.nodeTrust[n] = UNSEEN
+    this.nodePart[n] = NONE
+    this.nodeShared[n] = this.shared.size > 0 && this.shared.has(nodeKey(s.kind, s.value)) ? 1 : 0
+    this.strong[n] = n
+    this.strongKnown[n] = 0
+    return n
+  }
+
+  private addMessage(o: Observation): number {
+    const m = this.messageIds.length
+    if (m >= this.messageTime.length) {
+      this.messageTime = grow(this.messageTime, m + 1)
+      this.messageStart = grow(this.messageStart, m + 1)
+      this.messageLength = grow(this.messageLength, m + 1)
+      this.messageBatch = grow(this.messageBatch, m + 1)
+    }
+    // Its id is in messageIndex already (resolve looked it up and added it).
+    this.messageIds.push(o.messageId)
+    this.messageProfile.push(undefined as unknown as string)
+    this.storeSightings(m, o)
+    return m
+  }
+
+  private storeSightings(m: number, o: Observation): void {
+    const n = o.sightings.length
+    const start = this.sightingCount
+    this.sightingNode = grow(this.sightingNode, start + n)
+    this.sightingTrust = grow(this.sightingTrust, start + n)
+    for (let i = 0; i < n; i++) {
+      const s = o.sightings[i]!
+      this.sightingNode[start + i] = this.intern(s)
+      this.sightingTrust[start + i] = TRUST_CODE[s.trust]
+    }
+    this.sightingCount += n
+    this.messageTime[m] = o.timeMs
+    this.messageStart[m] = start
+    this.messageLength[m] = n
+  }
+
+  private sameAsStored(m: number, o: Observation): boolean {
+    const n = o.sightings.length
+    if (this.messageTime[m] !== o.timeMs || this.messageLength[m] !== n) return false
+    const start = this.messageStart[m]!
+    for (let i = 0; i < n; i++) {
+      const s = o.sightings[i]!
+      const k = this.kindIndex.get(s.kind)
+      const node = k === undefined ? -1 : this.byKind[k]!.get(s.value, this.nodeValue)
+      if (node !== this.sightingNode[start + i] || TRUST_CODE[s.trust] !== this.sightingTrust[start + i]) return false
+    }
+    return true
+  }
+
+  /** The message as an observation again (for a re-resolution). */
+  private observationOf(m: number): Observation {
+    const start = this.messageStart[m]!
+    const sightings: Array<Sighting> = []
+    for (let i = start; i < start + this.messageLength[m]!; i++) {
+      const node = this.sightingNode[i]!
+      sightings.push({ kind: this.kindNames[this.nodeKind[node]!] as Sighting["kind"], value: this.nodeValue[node]!, trust: TRUSTS[this.sightingTrust[i]!]! })
+    }
+    return { messageId: this.messageIds[m]!, timeMs: this.messageTime[m]!, sightings }
+  }
+
+  /** The profile of a message that belongs to no person (it states nothing linkable). */
+  private ownProfile(messageId: string): string {
+    const profile = profileIdFor(this.tenant, `message:${messageId}`)
+    this.created.push(profile)
     return profile
   }
 
-  private dropPart(id: number): void {
-    const part = this.parts.get(id)!
-    for (const n of part.nodes) this.partOf.delete(n)
-    for (const o of part.observations) this.partOfMessage.delete(o.messageId)
-    this.parts.delete(id)
+  /**
+   * Which of a stored message's sightings anchors it, exactly as graph.ts anchorChooser picks it: the most trusted,
+   * then the strongest kind, then the smallest value.
+   */
+  private anchorAt(m: number): number {
+    const start = this.messageStart[m]!
+    const n = this.messageLength[m]!
+    let best = 0
+    for (let i = 1; i < n; i++) {
+      const x = this.sightingNode[start + i]!
+      const y = this.sightingNode[start + best]!
+      const r = this.sightingTrust[start + i]! - this.sightingTrust[start + best]! || this.kindRank[this.nodeKind[x]!]! - this.kindRank[this.nodeKind[y]!]!
+      if (r < 0 || r === 0 && this.nodeValue[x]! < this.nodeValue[y]!) best = i
+    }
+    return best
+  }
+
+  private setProfile(m: number, profile: string): void {
+    if (this.messageBatch[m] !== this.batchToken) {
+      this.messageBatch[m] = this.batchToken
+      this.changed.push(m)
+      this.previous.push(this.messageProfile[m])
+    }
+    this.messageProfile[m] = profile
+  }
+
+  // ---- the fast path ---------------------------------------------------------------------------------------------
+
+  private strongFind(n: number): number {
+    const parent = this.strong
+    let root = n
+    while (parent[root] !== root) root = parent[root]!
+    while (parent[n] !== root) {
+      const next = parent[n]!
+      parent[n] = root
+      n = next
+    }
+    return root
   }
 
   /**
-   * Splits the re-resolved observations into parts that share no identifier, ignoring values shared by several
-   * people (they link nothing, so they must not glue parts together and make every batch re-resolve them all).
+   * Applies a message as a union of the clean parts (and new identifiers) it names, when the full resolution would
+   * decide the same: the union holds at most `limit` values of each kind (so no link is refused by a limit, and no
+   * value can be seen with more people than a limit allows, so nothing is found shared or cut in time), at most one
+   * component of verified/stated links holds a known person (so no unverified link is refused), no identifier is
+   * shared, removed or kept apart by an operator, and the message is not an operator's. Then the union is one profile,
+   * named by its oldest identifier. Returns false, changing nothing, when any of this is not so.
    */
-  private storeParts(observations: ReadonlyArray<Observation>, r: Resolution): void {
-    const shared = this.shared
-    const links = r.links
-    const parent = new Map<NodeKey, NodeKey>()
-    const find = (n: NodeKey): NodeKey => {
-      let root = n
-      while ((parent.get(root) ?? root) !== root) root = parent.get(root)!
-      return root
+  private union(m: number, o: Observation): boolean {
+    const n = o.sightings.length
+    if (n === 0) {
+      this.setProfile(m, this.ownProfile(o.messageId))
+      return true
     }
-    const union = (a: NodeKey, b: NodeKey) => {
-      const ra = find(a)
-      const rb = find(b)
-      if (ra !== rb) parent.set(ra, rb)
+    if (o.messageId.startsWith(OPERATOR)) return false
+    const start = this.messageStart[m]!
+    const token = ++this.stampToken
+    let shared = 0
+    let fresh = false
+    const touched = this.touchedParts
+    const touchedIds = this.touchedIds
+    touched.length = 0
+    touchedIds.length = 0
+    for (let i = start; i < start + n; i++) {
+      const node = this.sightingNode[i]!
+      if (this.nodeShared[node] === 1) {
+        shared++
+        continue
+      }
+      const p = this.nodePart[node]!
+      if (p === NONE) {
+        if (this.pendingNodes.has(node)) return false
+        fresh = true
+        continue
+      }
+      if (this.dirtyParts.has(p)) return false
+      if (touchedIds.includes(p)) continue
+      const part = this.parts.get(p)!
+      if (!part.clean) return false
+      touched.push(part)
+      touchedIds.push(p)
     }
-    for (const o of observations) {
-      let first: NodeKey | undefined
+    const anchorAt = this.anchorAt(m)
+    const anchor = o.sightings[anchorAt]!
+    if (shared === n) return this.allShared(m, o, anchor)
+    if (shared > 0) return false
+    if (this.separateKeys.size > 0) for (const s of o.sightings) if (this.separateKeys.has(nodeKey(s.kind, s.value))) return false
+    // Values per kind of the union (a message within one clean part adds none: the part holds no more than the limits).
+    const kinds = this.kindNames.length
+    const grows = fresh || touched.length > 1
+    const counts = this.counts.length === kinds ? this.counts : this.counts = new Uint16Array(kinds)
+    if (grows) {
+      counts.fill(0)
+      for (const part of touched) for (let k = 0; k < part.counts.length; k++) counts[k]! += part.counts[k]!
+      for (let i = start; i < start + n; i++) {
+        const node = this.sightingNode[i]!
+        if (this.nodePart[node] !== NONE || this.stamp[node] === token) continue
+        this.stamp[node] = token
+        counts[this.nodeKind[node]!]! += 1
+      }
+      for (let k = 0; k < kinds; k++) if (counts[k]! > this.kindLimit[k]!) return false
+    }
+    // Known components of verified/stated links after the union: the message joins its anchor with each identifier
+    // it states above unverified trust (an unverified anchor means every sighting is unverified: it joins nothing).
+    let known = 0
+    for (const part of touched) known += part.knownStrong
+    const anchorTrust = this.sightingTrust[start + anchorAt]!
+    if (anchorTrust !== UNVERIFIED) {
+      const rootToken = ++this.stampToken
+      let joinedKnown = 0
+      let anyKnown = false
+      for (let i = start; i < start + n; i++) {
+        if (this.sightingTrust[i] === UNVERIFIED) continue
+        const node = this.sightingNode[i]!
+        if (this.kindPerson[this.nodeKind[node]!]) anyKnown = true
+        if (this.nodePart[node] === NONE) continue
+        const root = this.strongFind(node)
+        if (this.stamp[root] === rootToken) continue
+        this.stamp[root] = rootToken
+        if (this.strongKnown[root] === 1) {
+          joinedKnown++
+          anyKnown = true
+        }
+      }
+      known += (anyKnown ? 1 : 0) - joinedKnown
+    }
+    if (known > 1) return false
+
+    // The union holds: apply it. The oldest identifier names the profile.
+    let target: Part | undefined
+    let targetId = NONE
+    for (let j = 0; j < touched.length; j++) {
+      if (target === undefined || touched[j]!.messages.length > target.messages.length) {
+        target = touched[j]!
+        targetId = touchedIds[j]!
+      }
+    }
+    let oldestTimeMs = Infinity
+    let oldestMessage = ""
+    let oldestKey = ""
+    for (const part of touched) {
+      if (part.oldestTimeMs < oldestTimeMs || part.oldestTimeMs === oldestTimeMs && (part.oldestMessage < oldestMessage || part.oldestMessage === oldestMessage && part.oldestKey < oldestKey)) {
+        oldestTimeMs = part.oldestTimeMs
+        oldestMessage = part.oldestMessage
+        oldestKey = part.oldestKey
+      }
+    }
+    if (o.timeMs < oldestTimeMs || o.timeMs === oldestTimeMs && o.messageId <= oldestMessage) {
       for (const s of o.sightings) {
         const key = nodeKey(s.kind, s.value)
-        if (!parent.has(key)) parent.set(key, key)
-        if (shared.has(key)) continue
-        if (first === undefined) first = key
-        else union(first, key)
+        if (o.timeMs < oldestTimeMs || o.messageId < oldestMessage || key < oldestKey) {
+          oldestTimeMs = o.timeMs
+          oldestMessage = o.messageId
+          oldestKey = key
+        }
       }
     }
-    for (const l of links) union(baseOf(l.a), baseOf(l.b))
-    const partByRoot = new Map<NodeKey, number>()
-    for (const o of observations) {
-      const keys = o.sightings.map((s) => nodeKey(s.kind, s.value))
-      const anchorKey = keys.find((k) => !shared.has(k)) ?? keys[0] ?? `message:${o.messageId}`
-      if (!parent.has(anchorKey)) parent.set(anchorKey, anchorKey)
-      const root = find(anchorKey)
-      let id = partByRoot.get(root)
+    let profile: string
+    if (target !== undefined && target.oldestKey === oldestKey) profile = target.profile
+    else {
+      profile = profileIdFor(this.tenant, oldestKey)
+      this.created.push(profile)
+    }
+    if (target === undefined) {
+      targetId = this.nextPart++
+      target = new Part()
+      this.parts.set(targetId, target)
+    }
+    for (const part of touched) {
+      if (part.profile !== profile) {
+        for (const x of part.messages) this.setProfile(x, profile)
+        for (const node of part.nodes) this.outNodes.set(this.keyOf(node), profile)
+      }
+      if (part === target) continue
+      for (const node of part.nodes) {
+        this.nodePart[node] = targetId
+        target.nodes.push(node)
+      }
+      for (const x of part.messages) target.messages.push(x)
+    }
+    for (let j = 0; j < touchedIds.length; j++) if (touched[j] !== target) this.parts.delete(touchedIds[j]!)
+    for (let i = start; i < start + n; i++) {
+      const node = this.sightingNode[i]!
+      const trust = this.sightingTrust[i]!
+      if (this.nodePart[node] === NONE) {
+        this.nodePart[node] = targetId
+        target.nodes.push(node)
+        this.outNodes.set(this.keyOf(node), profile)
+      }
+      if (trust < this.nodeTrust[node]!) {
+        this.nodeTrust[node] = trust
+        if (trust !== UNVERIFIED && this.kindPerson[this.nodeKind[node]!]) this.strongKnown[this.strongFind(node)] = 1
+      }
+    }
+    if (anchorTrust !== UNVERIFIED) {
+      const anchorNode = this.sightingNode[start + anchorAt]!
+      let root = this.strongFind(anchorNode)
+      for (let i = start; i < start + n; i++) {
+        if (this.sightingTrust[i] === UNVERIFIED) continue
+        const other = this.strongFind(this.sightingNode[i]!)
+        if (other === root) continue
+        this.strong[other] = root
+        if (this.strongKnown[other] === 1) this.strongKnown[root] = 1
+        root = this.strongFind(root)
+      }
+    }
+    if (grows) {
+      if (target.counts.length !== kinds) target.counts = zeros(kinds)
+      for (let k = 0; k < kinds; k++) target.counts[k] = counts[k]!
+    }
+    target.knownStrong = known
+    target.profile = profile
+    target.oldestTimeMs = oldestTimeMs
+    target.oldestMessage = oldestMessage
+    target.oldestKey = oldestKey
+    target.messages.push(m)
+    this.setProfile(m, profile)
+    // Provenance: the links this message made, as resolveGraph would record them.
+    if (n > 1) {
+      const anchorNode = this.sightingNode[start + anchorAt]!
+      const anchorKey = nodeKey(anchor.kind, anchor.value)
+      for (let i = 0; i < n; i++) {
+        if (this.sightingNode[start + i] === anchorNode) continue
+        const s = o.sightings[i]!
+        this.outLinks.push({
+          a: anchorKey, b: nodeKey(s.kind, s.value), messageId: o.messageId, timeMs: o.timeMs, rule: "same message",
+          trust: TRUSTS[Math.max(anchorTrust, TRUST_CODE[s.trust])]!,
+        })
+      }
+    }
+    return true
+  }
+
+  /** A message that states only shared values belongs to no person: a profile of its own, every link refused. */
+  private allShared(m: number, o: Observation, anchor: Sighting): boolean {
+    const anchorKey = nodeKey(anchor.kind, anchor.value)
+    for (const s of o.sightings) {
+      const key = nodeKey(s.kind, s.value)
+      if (key === anchorKey) continue
+      this.outRefused.push({
+        a: anchorKey, b: key, messageId: o.messageId, timeMs: o.timeMs, rule: "same message",
+        trust: TRUSTS[Math.max(TRUST_CODE[anchor.trust], TRUST_CODE[s.trust])]!, reason: this.shared.get(anchorKey)!,
+      })
+    }
+    this.setProfile(m, this.ownProfile(o.messageId))
+    return true
+  }
+
+  // ---- the full re-resolution ------------------------------------------------------------------------------------
+
+  /** Marks the parts of what a message states for re-resolution at the end of the batch. */
+  private touch(m: number): void {
+    const start = this.messageStart[m]!
+    for (let i = start; i < start + this.messageLength[m]!; i++) {
+      const node = this.sightingNode[i]!
+      const p = this.nodePart[node]!
+      if (p !== NONE) this.dirtyParts.add(p)
+      else if (this.nodeShared[node] === 0) this.pendingNodes.add(node)
+    }
+  }
+
+  private defer(m: number): void {
+    this.deferred.push(m)
+    this.touch(m)
+  }
+
+  /** Resolves the touched parts with the deferred messages (resolveGraph), and splits the result into parts again. */
+  private reresolve(): void {
+    const gathered: Array<number> = []
+    const token = ++this.stampToken
+    const seen = new Set<number>()
+    for (const p of this.dirtyParts) {
+      const part = this.parts.get(p)!
+      for (const x of part.messages) if (!seen.has(x)) { seen.add(x); gathered.push(x) }
+      // Reset as if never seen: a node no message states any more (a replaced message) must not keep old state.
+      for (const node of part.nodes) {
+        this.nodePart[node] = NONE
+        this.nodeTrust[node] = UNSEEN
+        this.strong[node] = node
+        this.strongKnown[node] = 0
+      }
+      this.parts.delete(p)
+    }
+    for (const x of this.deferred) if (!seen.has(x)) { seen.add(x); gathered.push(x) }
+    const observations = gathered.map((x) => this.observationOf(x))
+    this.stats.reresolved += observations.length
+    const r = resolveGraph(this.tenant, observations, this.rules, this.shared, this.separate)
+    for (const [key, reason] of r.shared) {
+      this.outShared.set(key, reason)
+      if (this.shared.has(key)) continue
+      this.shared.set(key, reason)
+      const node = this.nodeOf(key)
+      if (node !== undefined) this.nodeShared[node] = 1
+    }
+    gathered.forEach((x, i) => {
+      const anchor = r.anchorOf.get(observations[i]!.messageId)
+      // A message that states nothing linkable (every identifier refused or blocked) is a profile of its own.
+      const profile = anchor === undefined ? profileIdFor(this.tenant, `message:${this.messageIds[x]}`) : r.profileOf.get(anchor)!
+      this.setProfile(x, profile)
+      this.created.push(profile)
+    })
+    const refusedKeys = new Set<string>()
+    for (const l of r.refused) refusedKeys.add(`${l.a}\n${l.b}\n${l.messageId}`)
+    for (const l of r.links) if (!refusedKeys.has(`${l.a}\n${l.b}\n${l.messageId}`)) this.outLinks.push(l)
+    for (const l of r.refused) this.outRefused.push(l)
+    for (const [key, profile] of r.profileOf) if (!key.startsWith("message:")) this.outNodes.set(key, profile)
+    this.storeParts(gathered, observations, r.refused, r.profileOf, token)
+  }
+
+  /**
+   * Splits re-resolved messages into parts that share no identifier, ignoring shared values (they link nothing, so
+   * they must not glue parts together and make every batch re-resolve them all), and works out which parts are clean.
+   */
+  private storeParts(
+    gathered: ReadonlyArray<number>, observations: ReadonlyArray<Observation>, refused: ReadonlyArray<RefusedLink>,
+    profileOf: ReadonlyMap<NodeKey, string>, token: number,
+  ): void {
+    const parent = new Map<number, number>()
+    const find = (n: number): number => {
+      let root = n
+      while (parent.get(root)! !== root) root = parent.get(root)!
+      while (n !== root) {
+        const next = parent.get(n)!
+        parent.set(n, root)
+        n = next
+      }
+      return root
+    }
+    const nodes: Array<number> = []
+    for (const x of gathered) {
+      let first = NONE
+      const start = this.messageStart[x]!
+      for (let i = start; i < start + this.messageLength[x]!; i++) {
+        const node = this.sightingNode[i]!
+        if (this.nodeShared[node] === 1) continue
+        if (this.stamp[node] !== token) {
+          this.stamp[node] = token
+          parent.set(node, node)
+          nodes.push(node)
+          this.nodeTrust[node] = UNSEEN
+        }
+        const trust = this.sightingTrust[i]!
+        if (trust < this.nodeTrust[node]!) this.nodeTrust[node] = trust
+        if (first === NONE) first = node
+        else {
+          const a = find(first)
+          const b = find(node)
+          if (a !== b) parent.set(a, b)
+        }
+      }
+    }
+    const partOfRoot = new Map<number, number>()
+    const made: Array<number> = []
+    for (const node of nodes) {
+      const root = find(node)
+      let id = partOfRoot.get(root)
       if (id === undefined) {
         id = this.nextPart++
-        partByRoot.set(root, id)
-        this.parts.set(id, { observations: [], nodes: new Set(), trust: new Map(), linked: new Set(), profileOf: new Map(), minTimeMs: o.timeMs, clean: true })
+        partOfRoot.set(root, id)
+        made.push(id)
+        this.parts.set(id, new Part())
       }
-      const part = this.parts.get(id)!
-      part.observations.push(o)
-      part.minTimeMs = Math.min(part.minTimeMs, o.timeMs)
-      this.partOfMessage.set(o.messageId, id)
-      for (const s of o.sightings) {
-        const k = nodeKey(s.kind, s.value)
-        const trust = part.trust.get(k)
-        if (trust === undefined || atLeastAsTrusted(s.trust, trust)) part.trust.set(k, s.trust)
-        if (shared.has(k)) part.clean = false
-      }
-      for (const k of keys) {
-        // A shared value is seen in several parts; the index keeps one. It links nothing, so a new sighting of it
-        // resolves correctly with any of them.
-        part.nodes.add(k)
-        this.partOf.set(k, id)
-      }
+      this.nodePart[node] = id
+      this.parts.get(id)!.nodes.push(node)
+      if (this.separateKeys.has(this.keyOf(node))) this.parts.get(id)!.clean = false
     }
-    const partOfBase = (key: NodeKey) => {
-      const id = this.partOf.get(baseOf(key))
-      return id === undefined ? undefined : this.parts.get(id)
+    const partOfKey = (key: NodeKey): Part | undefined => {
+      if (key.startsWith("message:")) return undefined
+      const node = this.nodeOf(baseOf(key))
+      return node === undefined || this.nodePart[node] === NONE ? undefined : this.parts.get(this.nodePart[node]!)
     }
-    for (const l of r.refused) {
-      const part = partOfBase(l.a) ?? partOfBase(l.b)
+    gathered.forEach((x, i) => {
+      const start = this.messageStart[x]!
+      for (let j = start; j < start + this.messageLength[x]!; j++) {
+        const node = this.sightingNode[j]!
+        if (this.nodeShared[node] === 1) continue
+        const part = this.parts.get(this.nodePart[node]!)!
+        part.messages.push(x)
+        if (observations[i]!.messageId.startsWith(OPERATOR)) part.clean = false
+        return
+      }
+    })
+    for (const l of refused) {
+      const a = partOfKey(l.a)
+      if (a !== undefined) a.clean = false
+      const b = partOfKey(l.b)
+      if (b !== undefined) b.clean = false
+    }
+    for (const key of profileOf.keys()) if (key !== baseOf(key)) {
+      const part = partOfKey(key)
       if (part !== undefined) part.clean = false
     }
-    for (const l of links) partOfBase(l.a)?.linked.add(`${l.a}\n${l.b}`)
-    for (const [key, profile] of r.profileOf) {
-      const part = partOfBase(key)
-      if (part === undefined) continue
-      part.profileOf.set(key, profile)
-      if (key !== baseOf(key)) part.clean = false
+    for (const id of made) {
+      const part = this.parts.get(id)!
+      if (part.clean) this.describeClean(part, profileOf)
     }
+  }
+
+  /** A clean part's profile, oldest identifier, counts per kind and known components, from its messages. */
+  private describeClean(part: Part, profileOf: ReadonlyMap<NodeKey, string>): void {
+    part.profile = profileOf.get(this.keyOf(part.nodes[0]!))!
+    part.counts = zeros(this.kindNames.length)
+    for (const node of part.nodes) {
+      const k = this.nodeKind[node]!
+      part.counts[k]! += 1
+      this.strong[node] = node
+      this.strongKnown[node] = this.kindPerson[k] && this.nodeTrust[node]! !== UNVERIFIED ? 1 : 0
+    }
+    for (const x of part.messages) {
+      const start = this.messageStart[x]!
+      const end = start + this.messageLength[x]!
+      const time = this.messageTime[x]!
+      const id = this.messageIds[x]!
+      // The anchor is the most trusted sighting first (anchorChooser); ties between kinds do not matter here, only
+      // whether it is above unverified, which is so when any sighting is.
+      let best = UNVERIFIED
+      for (let i = start; i < end; i++) best = Math.min(best, this.sightingTrust[i]!)
+      let root = NONE
+      for (let i = start; i < end; i++) {
+        const node = this.sightingNode[i]!
+        if (time < part.oldestTimeMs || time === part.oldestTimeMs && id <= part.oldestMessage) {
+          const key = this.keyOf(node)
+          if (time < part.oldestTimeMs || id < part.oldestMessage || key < part.oldestKey) {
+            part.oldestTimeMs = time
+            part.oldestMessage = id
+            part.oldestKey = key
+          }
+        }
+        if (best === UNVERIFIED || this.sightingTrust[i] === UNVERIFIED) continue
+        const r = this.strongFind(node)
+        if (root === NONE) root = r
+        else if (r !== root) {
+          this.strong[r] = root
+          if (this.strongKnown[r] === 1) this.strongKnown[root] = 1
+        }
+      }
+    }
+    let known = 0
+    for (const node of part.nodes) if (this.strong[node] === node && this.strongKnown[node] === 1) known++
+    part.knownStrong = known
   }
 }
 
@@ -283,6 +1073,18 @@ export class IdentityResolver {
   graph(tenant: string): TenantGraph {
     let g = this.graphs.get(tenant)
     if (g === undefined) this.graphs.set(tenant, g = new TenantGraph(tenant, this.rules, this.decisions.get(tenant)))
+    return g
+  }
+
+  /** Every tenant's graph as plain data (a snapshot). */
+  toStates(): Array<GraphState> {
+    return [...this.graphs.values()].map((g) => g.toState())
+  }
+
+  /** Puts a tenant's graph back as a snapshot stored it. */
+  restore(state: GraphState): TenantGraph {
+    const g = TenantGraph.fromState(state, this.rules, this.decisions.get(state.tenant))
+    this.graphs.set(state.tenant, g)
     return g
   }
 }

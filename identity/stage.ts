@@ -1,6 +1,8 @@
 // The identity stage of the pipeline: each message's sightings join the tenant's graph, the message gets its
 // person's profile, and every earlier message whose profile moved (a merge, a split) is recorded, so `events`
-// shows current profiles. The graph's state is rebuilt from identity_observations when the stage starts.
+// shows current profiles. When the stage starts, the graph comes from the newest snapshot plus the observations
+// stored since (identity/snapshot.ts), or from every stored observation; a snapshot is written every so many
+// messages or minutes, after a reload, and when the stage closes.
 import { Effect, Semaphore } from "effect"
 import type { CanonicalEvent } from "../ingest/message.ts"
 import { deadLetter, ok, type Stage } from "../ingest/stage.ts"
@@ -14,8 +16,8 @@ import {
 } from "./graph.ts"
 import { compileBlockRules } from "./guardrails.ts"
 import { DEFAULT_NORMALISE_OPTIONS } from "./normalise.ts"
-import { loadGraphInput } from "./operations.ts"
-import { IdentityResolver, type ResolveResult } from "./resolver.ts"
+import type { ResolveResult } from "./resolver.ts"
+import { type LoadedIdentity, loadIdentity, writeSnapshot } from "./snapshot.ts"
 
 export interface IdentityConfig {
   readonly extract: ExtractConfig
@@ -46,14 +48,10 @@ interface Pending {
 
 /** Provenance rows of a resolution: each link that holds, and each refused one with its reason. */
 export const linkRows = (tenant: string, r: ResolveResult): Array<LinkRow> => {
-  const refused = new Set<Link>(r.refused)
   const row = (l: Link | RefusedLink, status: LinkRow["status"], reason: string): LinkRow => ({
     tenant, a: l.a, b: l.b, messageId: l.messageId, timeMs: l.timeMs, trust: l.trust, rule: l.rule, status, reason,
   })
-  return [
-    ...r.links.filter((l) => !refused.has(l)).map((l) => row(l, "linked", "")),
-    ...r.refused.map((l) => row(l, "refused", l.reason)),
-  ]
+  return [...r.links.map((l) => row(l, "linked", "")), ...r.refused.map((l) => row(l, "refused", l.reason))]
 }
 
 /** Each identifier of the re-resolved parts with its profile, keyed for de-duplication across batches. */
@@ -63,14 +61,19 @@ export const nodeRows = (tenant: string, r: ResolveResult): Array<[string, NodeR
     return [`${tenant}\u0000${key}`, { tenant, kind, value, slice, profileId, shared: r.shared.get(baseOf(key)) ?? "" }]
   })
 
-/** A resolver with every tenant's graph built from what is stored (observations and operators' decisions). */
-const loadResolver = (config: IdentityConfig) =>
-  Effect.gen(function* () {
-    const input = yield* loadGraphInput(undefined, config.extract.blocked)
-    const resolver = new IdentityResolver(config.rules, input.decisions)
-    for (const [tenant, observations] of input.observations) resolver.graph(tenant).resolve(observations)
-    return resolver
-  })
+/** When the stage writes a snapshot of the graph (besides after a reload and when it closes). */
+export interface SnapshotPolicy {
+  /** After this many messages since the last one (default 100,000). */
+  readonly everyMessages: number
+  /**
+   * Or this long after the last one, when at least `minMessages` came since (default 10 minutes, 1,000 messages: a
+   * restart reads fewer again quickly, and a snapshot costs about as much as the whole graph is big).
+   */
+  readonly everyMs: number
+  readonly minMessages: number
+}
+
+export const DEFAULT_SNAPSHOT_POLICY: SnapshotPolicy = { everyMessages: 100_000, everyMs: 10 * 60_000, minMessages: 1_000 }
 
 export interface IdentityStage {
   readonly stage: Stage<CanonicalEvent, WarehouseUnavailable | WarehouseRejectedRows | WarehouseQueryError>
@@ -78,13 +81,31 @@ export interface IdentityStage {
   readonly reload: Effect.Effect<void, WarehouseUnavailable | WarehouseQueryError>
 }
 
-/** Makes the stage, with the graph rebuilt from what is stored. */
-export const makeIdentityStage = (config: IdentityConfig) =>
+/** Makes the stage, with the graph loaded from what is stored (the newest usable snapshot and what came since). */
+export const makeIdentityStage = (config: IdentityConfig, policy: SnapshotPolicy = DEFAULT_SNAPSHOT_POLICY) =>
   Effect.gen(function* () {
     const warehouse = yield* Warehouse
-    let resolver = yield* loadResolver(config)
+    let loaded: LoadedIdentity = yield* loadIdentity(config.rules, config.extract.blocked, true)
+    let resolver = loaded.resolver
+    // What a restart would have to read again without a new snapshot, and messages since the last attempt at one.
+    let unsnapshotted = loaded.observationsRead
+    let sinceAttempt = unsnapshotted
+    let attemptAt = Date.now()
+    // A snapshot is only an optimisation: failing to write one never fails a batch (the next try waits a period).
+    const snapshot = Effect.gen(function* () {
+      sinceAttempt = 0
+      attemptAt = Date.now()
+      const bytes = yield* writeSnapshot(loaded)
+      unsnapshotted = 0
+      yield* Effect.logDebug(`identity snapshot stored: ${bytes} bytes`)
+    }).pipe(
+      Effect.provideService(Warehouse, warehouse),
+      Effect.catch((e) => Effect.logWarning(`identity snapshot not stored: ${e._tag}`)),
+      Effect.catchDefect((defect) => Effect.logWarning(`identity snapshot not stored: ${defect instanceof Error ? defect.message : "unexpected failure"}`)),
+    )
     // One batch or one reload at a time: a reload must not miss a batch's observations, nor a batch use a stale graph.
     const lock = yield* Semaphore.make(1)
+    yield* Effect.addFinalizer(() => Effect.suspend(() => (unsnapshotted > 0 ? snapshot : Effect.void)).pipe(lock.withPermits(1)))
     const pending: Pending = { observations: [], links: [], moved: new Map(), merges: [], nodes: new Map() }
 
     const stage: IdentityStage["stage"] = (batch) =>
@@ -127,13 +148,20 @@ export const makeIdentityStage = (config: IdentityConfig) =>
         pending.moved = new Map()
         pending.merges = []
         pending.nodes = new Map()
+        unsnapshotted += placed.length
+        sinceAttempt += placed.length
+        if (sinceAttempt >= policy.everyMessages || sinceAttempt >= policy.minMessages && Date.now() - attemptAt >= policy.everyMs) yield* snapshot
         const inTime = new Set(placed)
         return batch.map((event) => inTime.has(event)
           ? ok({ ...event, profileId: profiles.get(`${event.tenant}\u0000${event.messageId}`) ?? event.profileId })
           : deadLetter({ rule: "bad_timestamp", field: "/timestamp", message: "identity resolution needs the message's time, and it is not a date-time" }))
       }).pipe(lock.withPermits(1))
+    // A reload follows an operator's decision, a rebuild or an erasure, which a snapshot would not show: it reads
+    // everything, and replaces the snapshot at once (so none holds what an erasure removed).
     const reload: IdentityStage["reload"] = Effect.gen(function* () {
-      resolver = yield* loadResolver(config)
+      loaded = yield* loadIdentity(config.rules, config.extract.blocked, false)
+      resolver = loaded.resolver
+      yield* snapshot
     }).pipe(Effect.provideService(Warehouse, warehouse), lock.withPermits(1))
     return { stage, reload } satisfies IdentityStage
   })

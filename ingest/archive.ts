@@ -199,7 +199,14 @@ export const makeArchiveWriter = Effect.gen(function* () {
 
   const flush = Effect.gen(function* () {
     for (const mKey of [...unwritten]) {
-      yield* store.put(mKey, `${JSON.stringify(manifests.get(mKey), null, 1)}\n`)
+      // An erasure may have rewritten batches of this day since it was read: its entries win over this copy's.
+      const stored = (yield* readManifest(store, mKey)).manifest
+      const mine = manifests.get(mKey)!
+      const storedKeys = new Set(stored?.batches.map((b) => b.key))
+      const merged: ArchiveManifest = stored === undefined ? mine
+        : { ...mine, batches: [...stored.batches, ...mine.batches.filter((b) => !storedKeys.has(b.key))] }
+      manifests.set(mKey, merged)
+      yield* store.put(mKey, `${JSON.stringify(merged, null, 1)}\n`)
       unwritten.delete(mKey)
     }
     lastWrite = Date.now()
@@ -252,3 +259,109 @@ export const makeArchiveWriter = Effect.gen(function* () {
 
   return { write, flush } satisfies ArchiveWriter
 })
+
+/** What erasing one person did to the archive. */
+export interface ArchiveErasure {
+  /** Batches read. */
+  readonly batches: number
+  /** Batches rewritten (each with its manifest entry). */
+  readonly rewritten: number
+  /** The subject's records removed. */
+  readonly erased: number
+  /** Other people's records that mentioned the subject, kept with the identifiers cut out. */
+  readonly redacted: number
+}
+
+/** Every batch key of a tenant's archive (listed in manifests or not). */
+const tenantBatches = (store: ObjectStoreShape, tenant: string) =>
+  Effect.map(store.list(`${ARCHIVE_PREFIX}${keySegment(tenant)}/`), (keys) => keys.filter((k) => k.endsWith(BATCH_SUFFIX)))
+
+const manifestKeyOf = (batchKey: string) => `${batchKey.slice(0, batchKey.lastIndexOf("/") + 1)}${MANIFEST_FILE}`
+
+/**
+ * Visits every record of a tenant's archive that is the subject's (`isMine`) or mentions them (`mentions`), batch by
+ * batch. The archive is read whole: another person's message may quote the subject, and nothing else indexes it.
+ */
+const subjectRecords = <A>(
+  tenant: string, isMine: (r: ArchiveRecord) => boolean, mentions: (r: ArchiveRecord) => boolean,
+  visit: (key: string, records: ReadonlyArray<ArchiveRecord>, hit: ReadonlyArray<boolean>) => Effect.Effect<A, ObjectStoreError, ObjectStore>,
+) =>
+  Effect.gen(function* () {
+    const store = yield* ObjectStore
+    const out: Array<A> = []
+    for (const key of yield* tenantBatches(store, tenant)) {
+      const read = yield* readBatch(store, key)
+      if (read._tag !== "ok") continue
+      const hit = read.records.map((r) => isMine(r) || mentions(r))
+      if (hit.some((h) => h)) out.push(yield* visit(key, read.records, hit))
+    }
+    return out
+  })
+
+/** The subject's archived records (their raw messages), for an access request. */
+export const exportArchived = (tenant: string, isMine: (r: ArchiveRecord) => boolean) =>
+  Effect.map(
+    subjectRecords(tenant, isMine, () => false, (_key, records, hit) => Effect.succeed(records.filter((_, i) => hit[i]))),
+    (groups) => groups.flat(),
+  )
+
+/**
+ * Rewrites every batch that holds the subject: their records are left out, others' records that mention them are
+ * kept through `redact`, and the day's manifest entry gets the batch's new count, size and SHA-256 (a batch left
+ * empty stays, with count 0, so a writer's older copy of the manifest cannot bring back its entry).
+ */
+export const eraseArchived = (
+  tenant: string, isMine: (r: ArchiveRecord) => boolean, mentions: (r: ArchiveRecord) => boolean,
+  redact: (r: ArchiveRecord) => ArchiveRecord,
+) =>
+  Effect.gen(function* () {
+    const store = yield* ObjectStore
+    let erased = 0
+    let redacted = 0
+    const changed = new Map<string, Map<string, ManifestBatch>>()
+    const batches = yield* subjectRecords(tenant, isMine, mentions, (key, records) =>
+      Effect.gen(function* () {
+        const kept: Array<ArchiveRecord> = []
+        for (const r of records) {
+          if (isMine(r)) erased++
+          else if (mentions(r)) {
+            redacted++
+            kept.push(redact(r))
+          } else kept.push(r)
+        }
+        // Re-encoded as plain records: the body is kept as the text it was, whatever its form was before.
+        const compressed = new Uint8Array(yield* Effect.promise(() => gzipAsync(Buffer.from(encodeBatch(kept.map((r) => ({ ...r, json: false }))), "utf8"), GZIP_OPTIONS)))
+        yield* store.put(key, compressed)
+        const mKey = manifestKeyOf(key)
+        const entries = changed.get(mKey) ?? new Map<string, ManifestBatch>()
+        changed.set(mKey, entries)
+        const times = kept.map((r) => r.receivedAt).sort()
+        entries.set(key, {
+          key, count: kept.length, firstReceivedAt: times[0] ?? "", lastReceivedAt: times[times.length - 1] ?? "",
+          sha256: sha256Hex(compressed), bytes: compressed.length,
+        })
+        return key
+      }))
+    for (const [mKey, entries] of changed) {
+      const current = yield* readManifest(store, mKey)
+      if (current.manifest === undefined) continue
+      const manifest: ArchiveManifest = { ...current.manifest, batches: current.manifest.batches.map((b) => entries.get(b.key) ?? b) }
+      yield* store.put(mKey, `${JSON.stringify(manifest, null, 1)}\n`)
+    }
+    return { batches: batches.length, rewritten: batches.length, erased, redacted } satisfies ArchiveErasure
+  })
+
+/** Removes whole days of the archive received before `beforeDate` (YYYY-MM-DD): retention. Returns the days removed. */
+export const expireArchive = (beforeDate: string) =>
+  Effect.gen(function* () {
+    const store = yield* ObjectStore
+    const days = new Set<string>()
+    for (const key of yield* store.list(ARCHIVE_PREFIX)) {
+      const parts = key.split("/")
+      const date = parts[3]
+      if (date === undefined || !/^\d{4}-\d{2}-\d{2}$/.test(date) || date >= beforeDate) continue
+      days.add(parts.slice(0, 4).join("/"))
+      yield* store.remove(key)
+    }
+    return days.size
+  })

@@ -10,7 +10,11 @@ import { guardConnections } from "./connections.ts"
 import { type HealthOptions, makeHealth } from "./health.ts"
 import { corsHeaders, isBrowserRoute, originRefusal, preflightHeaders } from "./cors.ts"
 import { Pipeline } from "./pipeline.ts"
-import type { IdentityConfig } from "../identity/index.ts"
+import type { IdentityConfig, TraitPrecedence } from "../identity/index.ts"
+import type { ConsentPolicies } from "../consent/index.ts"
+import { CONSENT_PATH, consentRoute } from "./consent-route.ts"
+import { IDENTITY_PATH, identityRoute } from "./identity-route.ts"
+import { DSR_PATH, makeDsrRoute } from "./dsr-route.ts"
 import { PROFILES_PATH, profileRoute } from "./profile-route.ts"
 import { queryRoute } from "./query-route.ts"
 import { bodyLimit, isBatchRoute, processSegmentRequest, SEGMENT_ROUTES, type SegmentRoute } from "./segment-api.ts"
@@ -31,8 +35,14 @@ export interface CollectorOptions {
   readonly publishTimeout?: Duration.Input
   /** SendGrid's Event Webhook verification key: when set, unsigned or badly signed SendGrid posts are refused. */
   readonly sendgridVerificationKey?: string | undefined
-  /** How GET /v1/profiles reads identifiers (phone regions, mailbox rules): the pipeline's identity configuration. */
-  readonly identityNormalise?: IdentityConfig["extract"]["normalise"] | undefined
+  /** The pipeline's identity configuration: how GET /v1/profiles reads identifiers, how decisions are applied. */
+  readonly identity?: IdentityConfig | undefined
+  /** How GET /v1/profiles ranks the sources of a trait (CDP_TRAIT_PRECEDENCE). */
+  readonly traitPrecedence?: TraitPrecedence | undefined
+  /** Each tenant's consent policy (CDP_CONSENT), for GET /v1/consent/{identifier}. */
+  readonly consent?: ConsentPolicies | undefined
+  /** The data directory (keyed-hash secret, audit signing key): when set, /v1/dsr serves data-subject requests. */
+  readonly dataDir?: string | undefined
   /** Per webhook source, its settings (e.g. calls: {columns, defaultCountry}). */
   readonly sourceOptions?: Readonly<Record<string, Record<string, unknown>>>
   /** When /health and senders are told the pipeline is not ready (free disk, backlog age). */
@@ -154,7 +164,7 @@ const makeCollector = (options: CollectorOptions) =>
           return refuse(413, "body_too_large",
             `${isBatchRoute(route) ? "a batch" : "a single message"} may be at most ${body.limit} bytes (${body.limit / 1024} KB)`)
         }
-        const result = processSegmentRequest({ route, body, tenant, receivedAtMs: Date.now() })
+        const result = processSegmentRequest({ route, body, tenant, receivedAtMs: Date.now(), gpc: req.headers["sec-gpc"] === "1" })
         yield* pipeline.submit(result.events, result.deadLetters).pipe(Effect.timeout(publishTimeout))
         if (result.requestError !== undefined) {
           const e = result.requestError
@@ -235,6 +245,13 @@ const makeCollector = (options: CollectorOptions) =>
       )
 
     const adminQuery = queryRoute({ adminToken: options.adminToken, warehouse, authenticated, bodyIdleMs })
+    const identityAdmin = options.identity === undefined ? undefined
+      : yield* identityRoute({ adminToken: options.adminToken, warehouse, config: options.identity, reload: pipeline.reloadIdentity, authenticated, bodyIdleMs })
+    const dsrAdmin = options.dataDir === undefined ? undefined
+      : yield* makeDsrRoute({
+        adminToken: options.adminToken, dataDir: options.dataDir, normalise: options.identity?.extract.normalise, policies: options.consent, authenticated, bodyIdleMs,
+        reloadIdentity: pipeline.reloadIdentity,
+      })
 
     const route = (req: IncomingMessage): Effect.Effect<Reply> => {
       const path = (req.url ?? "/").split("?", 1)[0]!.replace(/\/+$/, "")
@@ -247,9 +264,15 @@ const makeCollector = (options: CollectorOptions) =>
       if (path.startsWith(PROFILES_PATH)) {
         return profileRoute(req, {
           adminToken: options.adminToken, warehouse, authenticated,
-          ...(options.identityNormalise === undefined ? {} : { normalise: options.identityNormalise }),
+          ...(options.identity === undefined ? {} : { identity: options.identity }),
+          ...(options.traitPrecedence === undefined ? {} : { traitPrecedence: options.traitPrecedence }),
         })
       }
+      if (path.startsWith(CONSENT_PATH)) {
+        return consentRoute(req, { adminToken: options.adminToken, warehouse, authenticated, identity: options.identity, policies: options.consent })
+      }
+      if (path.startsWith(IDENTITY_PATH) && identityAdmin !== undefined) return identityAdmin(req)
+      if ((path === DSR_PATH || path.startsWith(`${DSR_PATH}/`)) && dsrAdmin !== undefined) return dsrAdmin(req)
       const hook = /^\/v1\/webhooks\/([a-z]+)$/.exec(path)
       const m = /^\/v1\/([a-z]+)$/.exec(path)
       const known = hook !== null ? WEBHOOK_SOURCES.has(hook[1]!) : m !== null && SEGMENT_ROUTES.has(m[1]!)
@@ -257,7 +280,7 @@ const makeCollector = (options: CollectorOptions) =>
         return Effect.succeed(refuse(404, "not_found",
           `no route ${req.method} ${path}; the collector serves POST /v1/{track,identify,page,screen,group,alias,batch,import} (and /v1/{t,i,p,s,g,a,b}), ` +
             `POST /v1/webhooks/{${[...WEBHOOK_SOURCES.keys()].join(",")}}, GET /health, and with the admin token ` +
-            "POST /v1/query and GET /v1/profiles/{identifier}"))
+            "POST /v1/query, GET /v1/profiles/{identifier}, GET /v1/consent/{identifier}, /v1/identity/... and /v1/dsr"))
       }
       if (req.method === "OPTIONS" && isBrowserRoute(req)) return Effect.succeed(json(204, {}, preflightHeaders(req)))
       if (req.method !== "POST") return Effect.succeed(refuse(405, "method_not_allowed", `use POST ${path}`, { allow: "POST" }))
@@ -275,7 +298,7 @@ const makeCollector = (options: CollectorOptions) =>
         Effect.tap((reply) =>
           Effect.logInfo("request").pipe(Effect.annotateLogs({
             // A profile's path holds an identifier: personal data never goes to logs.
-            method: req.method, path: req.url?.startsWith(PROFILES_PATH) ? `${PROFILES_PATH}{identifier}` : req.url?.split("?", 1)[0], status: reply.status,
+            method: req.method, path: req.url?.startsWith(PROFILES_PATH) ? `${PROFILES_PATH}{identifier}` : req.url?.startsWith(CONSENT_PATH) ? `${CONSENT_PATH}{identifier}` : req.url?.split("?", 1)[0], status: reply.status,
             ms: Math.round(performance.now() - started),
             accepted: (reply.body as { accepted?: number }).accepted,
           }))),

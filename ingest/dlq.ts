@@ -2,8 +2,9 @@
 // source's raw parser (RAW_PARSERS) as of the time it was received; what passes goes through the pipeline and lands,
 // what still fails stays open. Each attempt is recorded in dead_letter_outcomes; a dead letter that landed is closed.
 import { Effect } from "effect"
-import { chDateTime } from "../warehouse/sink.ts"
-import { Warehouse } from "../warehouse/warehouse.ts"
+import {
+  type DeadLetterRow, landedMessageIds, selectDeadLetters as selectDeadLetterRows, storeOutcomes,
+} from "../warehouse/dead-letters.ts"
 import type { CanonicalEvent } from "./message.ts"
 import { Pipeline } from "./pipeline.ts"
 import { RAW_PARSERS } from "./sources/index.ts"
@@ -56,67 +57,12 @@ export interface RetrySummary {
   readonly results: ReadonlyArray<RetryResult>
 }
 
-interface DeadLetterRow {
-  readonly tenant: string
-  readonly source: string
-  readonly dead_letter_id: string
-  readonly received_at: string
-  readonly message_id: string
-  readonly rule: string
-  readonly field: string
-  readonly reason: string
-  readonly payload?: string
-  readonly landed: number
-  readonly last_at: string
-  readonly last_outcome: string
-  readonly last_rule: string
-  readonly last_reason: string
-}
 
 /** ClickHouse's DateTime64 text ("2024-10-01 12:00:00.000", UTC) as ISO-8601. */
 const isoOf = (chTime: string): string => `${chTime.replace(" ", "T")}Z`
 
 const selectDeadLetters = (filter: DeadLetterFilter, options: { readonly open: boolean; readonly payload: boolean; readonly limit: number }) =>
-  Effect.gen(function* () {
-    const warehouse = yield* Warehouse
-    const conditions: Array<string> = []
-    const params: Record<string, unknown> = { limit: options.limit, all: options.open ? 0 : 1 }
-    if (filter.tenant !== undefined) {
-      conditions.push("tenant = {tenant:String}")
-      params["tenant"] = filter.tenant
-    }
-    if (filter.source !== undefined) {
-      conditions.push("source = {source:String}")
-      params["source"] = filter.source
-    }
-    if (filter.rule !== undefined) {
-      conditions.push("rule = {rule:String}")
-      params["rule"] = filter.rule
-    }
-    if (filter.since !== undefined) {
-      conditions.push("received_at >= {since:DateTime64(3, 'UTC')}")
-      params["since"] = chDateTime(filter.since.toISOString())
-    }
-    // A LEFT JOIN without a match gives the column defaults: landed 0, an empty outcome.
-    return yield* warehouse.query<DeadLetterRow>(
-      `SELECT d.tenant AS tenant, d.source AS source, d.dead_letter_id AS dead_letter_id, d.received_at AS received_at,
-              d.message_id AS message_id, d.rule AS rule, d.field AS field, d.reason AS reason,
-              ${options.payload ? "d.payload AS payload," : ""}
-              o.landed AS landed, o.last_at AS last_at, o.last_outcome AS last_outcome, o.last_rule AS last_rule,
-              o.last_reason AS last_reason
-       FROM (SELECT * FROM dead_letters FINAL${conditions.length === 0 ? "" : ` WHERE ${conditions.join(" AND ")}`}) AS d
-       LEFT JOIN (
-         SELECT tenant, dead_letter_id, max(outcome = 'landed') AS landed, max(retried_at) AS last_at,
-                argMax(outcome, retried_at) AS last_outcome, argMax(rule, retried_at) AS last_rule,
-                argMax(reason, retried_at) AS last_reason
-         FROM dead_letter_outcomes GROUP BY tenant, dead_letter_id
-       ) AS o ON d.tenant = o.tenant AND d.dead_letter_id = o.dead_letter_id
-       WHERE {all:UInt8} = 1 OR o.landed = 0
-       ORDER BY d.received_at, d.tenant, d.dead_letter_id
-       LIMIT {limit:UInt32}`,
-      { params },
-    )
-  })
+  selectDeadLetterRows({ tenant: filter.tenant, source: filter.source, rule: filter.rule, since: filter.since, ...options })
 
 const entryOf = (row: DeadLetterRow): DeadLetterEntry => {
   const entry: DeadLetterEntry = {
@@ -170,7 +116,6 @@ const parseAgain = (row: DeadLetterRow) =>
 /** Which of the events the warehouse holds now (the truth about what landed). */
 const storedIds = (events: ReadonlyArray<CanonicalEvent>) =>
   Effect.gen(function* () {
-    const warehouse = yield* Warehouse
     const byTenant = new Map<string, Array<string>>()
     for (const e of events) {
       const ids = byTenant.get(e.tenant)
@@ -178,13 +123,7 @@ const storedIds = (events: ReadonlyArray<CanonicalEvent>) =>
       else ids.push(e.messageId)
     }
     const stored = new Set<string>()
-    for (const [tenant, ids] of byTenant) {
-      const rows = yield* warehouse.query<{ message_id: string }>(
-        "SELECT DISTINCT message_id FROM event_rows WHERE tenant = {tenant:String} AND message_id IN {ids:Array(String)}",
-        { params: { tenant, ids } },
-      )
-      for (const row of rows) stored.add(`${tenant}\u0000${row.message_id}`)
-    }
+    for (const [tenant, ids] of byTenant) for (const id of yield* landedMessageIds(tenant, ids)) stored.add(`${tenant}\u0000${id}`)
     return stored
   })
 
@@ -195,7 +134,6 @@ const storedIds = (events: ReadonlyArray<CanonicalEvent>) =>
  * again. A payload without meta is read as a historical import would read it (Segment: no clock-skew correction).
  */
 export const retryDeadLetters = Effect.fn("retryDeadLetters")(function* (filter: DeadLetterFilter = {}) {
-  const warehouse = yield* Warehouse
   const pipeline = yield* Pipeline
   const open = yield* selectDeadLetters(filter, { open: true, payload: true, limit: filter.limit ?? 10_000 })
   const results: Array<RetryResult> = []
@@ -217,14 +155,9 @@ export const retryDeadLetters = Effect.fn("retryDeadLetters")(function* (filter:
           reason: `${missing.length} of ${a.events.length} message(s) passed the ${a.row.source} checks but a pipeline stage did not land them (see dead_letters)`,
         }
     })
-    yield* warehouse.insert("dead_letter_outcomes", outcomes.map((r, i) => ({
-      tenant: r.tenant,
-      dead_letter_id: r.deadLetterId,
-      retried_at: chDateTime(retriedAt),
-      outcome: r.outcome,
-      rule: r.rule,
-      reason: r.reason,
-      message_id: r.messageIds[0] ?? attempts[i]!.row.message_id,
+    yield* storeOutcomes(outcomes.map((r, i) => ({
+      tenant: r.tenant, deadLetterId: r.deadLetterId, retriedAt, outcome: r.outcome, rule: r.rule, reason: r.reason,
+      messageId: r.messageIds[0] ?? attempts[i]!.row.message_id,
     })))
     results.push(...outcomes)
   }

@@ -2,8 +2,9 @@
 // run the stages on each event and hand the survivors to the warehouse sink, and archive each accepted item's raw
 // text (ingest/archive.ts) so it can be replayed.
 import { Context, Data, Duration, Effect, Layer, Schedule, type Scope } from "effect"
+import { type ConsentPolicies, DEFAULT_POLICIES, type KeysShape, makeConsentStage, suppressionStage } from "../consent/index.ts"
 import { defaultIdentityConfig, type IdentityConfig, makeIdentityStage } from "../identity/index.ts"
-import { type SentimentConfig, type SentimentConfigInvalid, sentimentConfigFromEnv, sentimentStage } from "../sentiment/index.ts"
+import { type SentimentConfig, sentimentStage } from "../sentiment/index.ts"
 import { type LandResult, makeEventSink } from "../warehouse/sink.ts"
 import { Warehouse, type WarehouseQueryError, type WarehouseRejectedRows, type WarehouseUnavailable } from "../warehouse/warehouse.ts"
 import { makeArchiveWriter } from "./archive.ts"
@@ -48,15 +49,19 @@ const BOUNDED_RETRY = { schedule: Schedule.exponential(Duration.millis(100), 2),
 class BatchFault extends Data.TaggedError("BatchFault")<{ readonly message: string }> {}
 
 /**
- * Stages every event passes, in order (validation happened at the edge; consent comes later): identity resolution
- * (its graph rebuilt from the warehouse), then sentiment (its worker pool closes with the scope).
+ * Stages every event passes, in order (validation happened at the edge): identity resolution (its graph rebuilt from
+ * the warehouse), consent (needs each message's current profile: it records changes and enforces, before any text
+ * is scored), then sentiment (its worker pool closes with the scope).
  */
-export const eventStages = (sentiment: SentimentConfig, identity: IdentityConfig | false) =>
+export const eventStages = (sentiment: SentimentConfig, identity: IdentityConfig | false, consent: ConsentPolicies = DEFAULT_POLICIES, keys?: KeysShape) =>
   Effect.gen(function* () {
+    // Erased people's messages are dropped before identity stores anything of them (needs the deployment's keys).
+    const suppress = keys === undefined ? undefined : yield* suppressionStage(consent, keys, identity === false ? undefined : identity.extract)
     const resolve = identity === false ? undefined : yield* makeIdentityStage(identity)
+    const gate = yield* makeConsentStage(consent)
     const scoring = yield* sentimentStage(sentiment)
     return {
-      stages: (resolve === undefined ? [scoring] : [resolve.stage, scoring]) as ReadonlyArray<
+      stages: [suppress, resolve?.stage, gate, scoring].filter((s) => s !== undefined) as ReadonlyArray<
         Stage<CanonicalEvent, WarehouseUnavailable | WarehouseRejectedRows | WarehouseQueryError>
       >,
       reloadIdentity: resolve?.reload ?? Effect.void,
@@ -66,6 +71,12 @@ export const eventStages = (sentiment: SentimentConfig, identity: IdentityConfig
 export interface PipelineOptions {
   /** Identity resolution's configuration; false runs without it (only to measure what it costs: `npm run bench`). */
   readonly identity: IdentityConfig | false
+  /** Each tenant's consent policy (default: the built-in one, consent/purposes.ts). */
+  readonly consent?: ConsentPolicies | undefined
+  /** The deployment's keyed-hash keys (consent/keys.ts): with them, erased (suppressed) people's messages are dropped. */
+  readonly keys?: KeysShape | undefined
+  /** Brand terms, aspects and terms for scoring (default: none beyond the built-in ones). */
+  readonly sentiment?: SentimentConfig | undefined
 }
 
 export interface SubmitOptions {
@@ -116,7 +127,7 @@ export class Pipeline extends Context.Service<Pipeline, PipelineShape>()("cdp/Pi
       const archive = yield* makeArchiveWriter
       // Opened before the consumers, so the scoring workers close after the consumers have drained.
       const { stages, reloadIdentity } = yield* eventStages(
-        yield* Effect.try({ try: () => sentimentConfigFromEnv(), catch: (e) => e as SentimentConfigInvalid }), options.identity)
+        options.sentiment ?? { brand: [], aspects: {} }, options.identity, options.consent, options.keys)
       const counters: PipelineCounters = { accepted: 0, rejected: 0, landed: 0, duplicates: 0, dropped: 0, dropReasons: {}, redirected: 0, archived: 0, deadLettered: 0 }
       const landing: LandingStatus = { lastLandedAt: undefined, lastWarehouseError: undefined }
 

@@ -3,7 +3,7 @@
 // `cdp profile show` goes through it while `cdp serve` holds the embedded engine.
 import type { IncomingMessage } from "node:http"
 import { Effect } from "effect"
-import { type IdentityConfig, parseIdentifier, showProfile } from "../identity/index.ts"
+import { defaultIdentityConfig, type IdentityConfig, readIdentifier, showProfile, type TraitPrecedence } from "../identity/index.ts"
 import { Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
 import { presentsAdminToken, type QueryReply } from "./query-route.ts"
 import { DEFAULT_TENANT } from "./writekeys.ts"
@@ -23,8 +23,10 @@ export const profileRoute = (req: IncomingMessage, options: {
   readonly warehouse: WarehouseShape
   /** Called once the request presented the admin token (the connection is then trusted). */
   readonly authenticated?: (req: IncomingMessage) => void
-  /** How national phone numbers and e-mail addresses are read (default: identity's defaults). */
-  readonly normalise?: IdentityConfig["extract"]["normalise"]
+  /** How each tenant's identifiers are read (phone regions, mailbox rules; default: identity's defaults). */
+  readonly identity?: IdentityConfig
+  /** How the sources of a trait are ranked (default: identity's default precedence). */
+  readonly traitPrecedence?: TraitPrecedence
 }): Effect.Effect<QueryReply> =>
   Effect.gen(function* () {
     if (req.method !== "GET") return refuse(405, "method_not_allowed", "use GET /v1/profiles/{identifier}", undefined, { allow: "GET" })
@@ -49,9 +51,9 @@ export const profileRoute = (req: IncomingMessage, options: {
     if (eventsParam !== null && !(/^\d+$/.test(eventsParam) && recent <= MAX_RECENT_EVENTS)) {
       return refuse(400, "bad_events", `?events= must be a whole number from 0 to ${MAX_RECENT_EVENTS}`, "events")
     }
-    const ref = parseIdentifier(identifier, options.normalise)
-    if (ref instanceof Error) return refuse(400, "bad_identifier", ref.message, "/identifier")
-    return yield* showProfile(tenant, ref, recent).pipe(
+    const ref = yield* Effect.result(readIdentifier(identifier, tenant, options.identity ?? defaultIdentityConfig()))
+    if (ref._tag === "Failure") return refuse(400, "bad_identifier", ref.failure.message, "/identifier")
+    return yield* showProfile(tenant, ref.success, recent, options.traitPrecedence).pipe(
       Effect.provideService(Warehouse, options.warehouse),
       Effect.map((view): QueryReply => ({ status: 200, body: view })),
       Effect.catchTags({

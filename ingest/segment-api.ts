@@ -50,6 +50,8 @@ export interface SegmentRequest {
   readonly body: string
   readonly tenant: string
   readonly receivedAtMs: number
+  /** The request carried `Sec-GPC: 1` (Global Privacy Control): every message's context gets `gpc: true`. */
+  readonly gpc?: boolean | undefined
 }
 
 
@@ -134,7 +136,10 @@ export const processSegmentRequest = (req: SegmentRequest): SegmentRequestResult
     // /v1/import carries history: the client's timestamps are kept as sent.
     correctClockSkew: req.route !== "import",
     batchSentAt,
-    batchContext: isJsonObject(batch?.["context"]) ? batch["context"] : undefined,
+    // Sec-GPC rides as batch-level context: under each message's own context, and kept in the archive's meta for replay.
+    batchContext: req.gpc === true
+      ? { ...(isJsonObject(batch?.["context"]) ? batch["context"] : {}), gpc: true }
+      : isJsonObject(batch?.["context"]) ? batch["context"] : undefined,
     batchIntegrations: isJsonObject(batch?.["integrations"]) ? batch["integrations"] : undefined,
   }
   // One meta object for the whole request: the archive keeps it beside each message's JSON (see segmentRawMeta).

@@ -1,19 +1,20 @@
 // What a deployment configures about scoring: the brand's own names (never sentiment), each tenant's own aspect
 // taxonomy, added to the default aspects (product, delivery, returns, price, support, app), and each tenant's own
-// terms (catalogue and process names that are never sentiment, phrases of its trade).
+// terms (catalogue and process names that are never sentiment, phrases of its trade). The parsers live here; the
+// settings that name the files are read in cli/config.ts, never here. Kept free of the scorer, so reading settings
+// does not load it.
 import { readFileSync } from "node:fs"
 import { Data } from "effect"
 import type { AspectTaxonomy } from "./aspects.ts"
-import type { SentimentConfig } from "./tenants.ts"
 
-export { type SentimentConfig, tenantScorers } from "./tenants.ts"
+export type { SentimentConfig } from "./tenants.ts"
 
+/** A brand terms list, an aspects file or a terms file cdp cannot use; the reason names the file and the entry. */
 export class SentimentConfigInvalid extends Data.TaggedError("SentimentConfigInvalid")<{
   readonly reason: string
-  readonly setting?: string
 }> {
   override get message() {
-    return `${this.setting ?? "CDP_ASPECTS_FILE"}: ${this.reason}`
+    return this.reason
   }
 }
 
@@ -42,7 +43,7 @@ export const parseAspectsConfig = (value: unknown): Record<string, AspectTaxonom
  */
 export const parseTermsConfig = (value: unknown): Record<string, Record<string, number>> => {
   const fail = (reason: string): never => {
-    throw new SentimentConfigInvalid({ reason, setting: "CDP_TERMS_FILE" })
+    throw new SentimentConfigInvalid({ reason })
   }
   if (value === null || typeof value !== "object" || Array.isArray(value)) {
     return fail('must be a JSON object: {"*": {"term": 0, "phrase": -2}, "tenant": {...}}')
@@ -59,31 +60,35 @@ export const parseTermsConfig = (value: unknown): Record<string, Record<string, 
   return value as Record<string, Record<string, number>>
 }
 
-const readJson = (file: string, setting: string): unknown => {
+const readJson = (file: string): unknown => {
   let text: string
   try {
     text = readFileSync(file, "utf8")
   } catch (e) {
-    throw new SentimentConfigInvalid({ setting, reason: `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}` })
+    throw new SentimentConfigInvalid({ reason: `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}` })
   }
   try {
     return JSON.parse(text)
   } catch (e) {
-    throw new SentimentConfigInvalid({ setting, reason: `${file} is not JSON: ${(e as Error).message}` })
+    throw new SentimentConfigInvalid({ reason: `${file} is not JSON: ${(e as Error).message}` })
   }
 }
 
-/** Brand terms from configuration (CDP_BRAND_TERMS="Northwind Outdoor,@northwindoutdoor,#northwindoutdoor"). */
-export const brandTermsFromEnv = (env: NodeJS.ProcessEnv = process.env): ReadonlyArray<string> =>
-  (env["CDP_BRAND_TERMS"] ?? "").split(",").map((t) => t.trim()).filter((t) => t !== "")
-
-export const sentimentConfigFromEnv = (env: NodeJS.ProcessEnv = process.env): SentimentConfig => {
-  const brand = brandTermsFromEnv(env)
-  const aspectsFile = env["CDP_ASPECTS_FILE"]
-  const termsFile = env["CDP_TERMS_FILE"]
-  const aspects = aspectsFile === undefined || aspectsFile.trim() === ""
-    ? {}
-    : parseAspectsConfig(readJson(aspectsFile, "CDP_ASPECTS_FILE"))
-  if (termsFile === undefined || termsFile.trim() === "") return { brand, aspects }
-  return { brand, aspects, terms: parseTermsConfig(readJson(termsFile, "CDP_TERMS_FILE")) }
+const readChecked = <A>(file: string, parse: (value: unknown) => A): A => {
+  const value = readJson(file)
+  try {
+    return parse(value)
+  } catch (e) {
+    throw e instanceof SentimentConfigInvalid ? new SentimentConfigInvalid({ reason: `${file}: ${e.reason}` }) : e
+  }
 }
+
+/** Reads and checks an aspects file (see parseAspectsConfig); throws SentimentConfigInvalid naming the file. */
+export const readAspectsFile = (file: string): Record<string, AspectTaxonomy> => readChecked(file, parseAspectsConfig)
+
+/** Reads and checks a terms file (see parseTermsConfig); throws SentimentConfigInvalid naming the file. */
+export const readTermsFile = (file: string): Record<string, Record<string, number>> => readChecked(file, parseTermsConfig)
+
+/** Brand names, handles and hashtags, comma separated: "Northwind Outdoor,@northwindoutdoor,#northwindoutdoor". */
+export const parseBrandTerms = (text: string): ReadonlyArray<string> =>
+  text.split(",").map((t) => t.trim()).filter((t) => t !== "")

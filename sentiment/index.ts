@@ -15,11 +15,12 @@ export { sentimentRecord, sentimentStage } from "./stage.ts"
 export { defaultPoolSize, makeScoringPool, type ScoreRequest, type ScoringPool, type ScoringPoolOptions } from "./pool.ts"
 export { rescore, type RescoreSummary } from "./rescore.ts"
 export {
-  alertId, alertWebhookFromEnv, InvalidPeriod, listenReport, parseSince, parseUntil, type AlertPayload, type ListenAspect,
+  alertId, InvalidPeriod, listenReport, parseSince, parseUntil, type AlertPayload, type ListenAspect,
   type ListenAuthor, type ListenDay, type ListenOptions, type ListenReport, type ListenSpike, type SpikeKind,
 } from "./listen.ts"
 export { renderListenText } from "./report-text.ts"
 export { renderListenHtml } from "./report-html.ts"
+export { type ListenRelationships, type ListenTypeMovement, relationshipsHtml, relationshipsText } from "./report-relations.ts"
 export {
   createSpamFilter, shippedTraining, spamTokens, type MentionFeatures, type SpamFilter, type SpamFilterOptions,
   type SpamReason, type SpamVerdict, type TrainingExample,
@@ -29,4 +30,7 @@ export {
   baselineAt, DEFAULT_SPIKE_OPTIONS, detectSpikes, median, medianAbsoluteDeviation, type Baseline, type Spike,
   type SpikeOptions,
 } from "./spikes.ts"
-export { brandTermsFromEnv, parseAspectsConfig, parseTermsConfig, type SentimentConfig, SentimentConfigInvalid, sentimentConfigFromEnv, tenantScorers } from "./config.ts"
+export {
+  parseAspectsConfig, parseBrandTerms, parseTermsConfig, readAspectsFile, readTermsFile, SentimentConfigInvalid,
+} from "./config.ts"
+export { type SentimentConfig, tenantScorers } from "./tenants.ts"

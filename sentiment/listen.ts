@@ -4,11 +4,16 @@
 // need the texts, run here. The report holds counts, public handles and phrases, never a text.
 import { createHash } from "node:crypto"
 import { Data, Effect } from "effect"
+import { refusingProfilesOfChannel } from "../consent/index.ts"
+import {
+  ASPECTS_SQL, AUTHOR_COUNT_SQL, AUTHORS_BY_ENGAGEMENT_SQL, AUTHORS_BY_REACH_SQL, DAYS_SQL, EXISTING_ALERTS_SQL, FEATURES_SQL,
+  storeAlerts,
+} from "../warehouse/listening.ts"
 import { chDateTime } from "../warehouse/sink.ts"
 import { Warehouse, type WarehouseQueryError, type WarehouseRejectedRows, type WarehouseUnavailable } from "../warehouse/warehouse.ts"
+import type { ListenRelationships } from "./report-relations.ts"
 import { createSpamFilter, type SpamReason } from "./spam.ts"
 import { DEFAULT_SPIKE_OPTIONS, detectSpikes, type SpikeOptions } from "./spikes.ts"
-import { brandTermsFromEnv } from "./config.ts"
 import { emergingTopics, type EmergingTopic } from "./topics.ts"
 
 export interface ListenOptions {
@@ -17,13 +22,13 @@ export interface ListenOptions {
   readonly since: Date
   /** End of the period (exclusive); default now. */
   readonly until?: Date
-  /** The brand's names, handles and hashtags; default CDP_BRAND_TERMS. Kept out of topics, read as the brand by the classifier. */
+  /** The brand's names, handles and hashtags; default none. Kept out of topics, read as the brand by the classifier. */
   readonly brand?: ReadonlyArray<string>
   /** Spike threshold: median + k × spread of the trailing days; default 3. */
   readonly k?: number
   /** Trailing days that form a day's baseline; default 28. */
   readonly baselineDays?: number
-  /** Where alerts are POSTed as JSON; default CDP_ALERT_WEBHOOK_URL. */
+  /** Where alerts are POSTed as JSON; default none (alert rows only). */
   readonly webhookUrl?: string
   /** Write alert rows and call the webhook for spikes; default true. */
   readonly raiseAlerts?: boolean
@@ -134,6 +139,8 @@ export interface ListenReport {
     }
   }
   readonly settings: { readonly k: number; readonly baselineDays: number; readonly minHistoryDays: number; readonly minCount: number }
+  /** Relationship types over the period; present only when the tenant has relationship scores (the CLI attaches them). */
+  readonly relationships?: ListenRelationships
 }
 
 // ── Periods ─────────────────────────────────────────────────────────────────────────────────────────────────────
@@ -183,78 +190,6 @@ export const parseUntil = (value: string, now: Date = new Date()): Date => {
 
 const dayOf = (ms: number): string => new Date(ms).toISOString().slice(0, 10)
 const chTime = (ms: number): string => chDateTime(new Date(ms).toISOString())
-
-// ── SQL ─────────────────────────────────────────────────────────────────────────────────────────────────────────
-// Every value arrives as a ClickHouse parameter. `spam` is the ids filtered out here (the classifier needs the
-// texts, so it cannot run in SQL); FINAL gives exact figures on the replacing tables.
-
-const TIME = "DateTime64(3, 'UTC')"
-const ENGAGEMENT = `(JSONExtractInt(e.properties, 'public_metrics', 'like_count')
-  + JSONExtractInt(e.properties, 'public_metrics', 'retweet_count')
-  + JSONExtractInt(e.properties, 'public_metrics', 'reply_count')
-  + JSONExtractInt(e.properties, 'public_metrics', 'quote_count'))`
-const HANDLE_ID = "arrayFirst(i -> tupleElement(i, 'kind') IN ('twitter_handle', 'social_handle'), e.identifiers)"
-const HANDLE = `if(tupleElement(${HANDLE_ID}, 'kind') = 'twitter_handle',
-  concat('@', tupleElement(${HANDLE_ID}, 'value')), tupleElement(${HANDLE_ID}, 'value'))`
-const MENTIONS_IN = (from: string, until: string) => `e.tenant = {tenant:String} AND e.channel = 'social'
-  AND e.timestamp >= {${from}:${TIME}} AND e.timestamp < {${until}:${TIME}}`
-const NOT_SPAM = "e.message_id NOT IN {spam:Array(String)}"
-
-const FEATURES_SQL = `
-SELECT e.message_id AS id, toUnixTimestamp64Milli(e.timestamp) AS ms, t.text AS text,
-  JSONExtract(e.properties, 'urls', 'Array(String)') AS urls,
-  length(JSONExtractArrayRaw(e.properties, 'hashtags')) AS hashtags,
-  length(JSONExtractArrayRaw(e.properties, 'mentions')) AS mentions,
-  JSONExtract(e.properties, 'author_followers', 'Nullable(Int64)') AS followers,
-  JSONExtractString(e.properties, 'author_description') AS description,
-  ${HANDLE} AS handle,
-  ${ENGAGEMENT} AS engagement
-FROM events AS e
-LEFT JOIN (SELECT message_id, text FROM texts FINAL
-  WHERE tenant = {tenant:String} AND timestamp >= {from:${TIME}} AND timestamp < {until:${TIME}}) AS t
-  ON t.message_id = e.message_id
-WHERE ${MENTIONS_IN("from", "until")}`
-
-// Baseline days are whole days; the period's first day starts at `since`.
-const DAYS_SQL = `
-SELECT toString(toDate(e.timestamp)) AS day, count() AS mentions,
-  countIf(s.label = 'positive') AS positive, countIf(s.label = 'negative') AS negative,
-  sum(JSONExtractInt(e.properties, 'author_followers')) AS reach,
-  sum(JSONExtractInt(e.properties, 'public_metrics', 'impression_count')) AS impressions,
-  sum(${ENGAGEMENT}) AS engagement
-FROM events AS e
-LEFT JOIN (SELECT message_id, label FROM sentiment FINAL
-  WHERE tenant = {tenant:String} AND timestamp >= {from:${TIME}} AND timestamp < {until:${TIME}}) AS s
-  ON s.message_id = e.message_id
-WHERE ${MENTIONS_IN("from", "until")} AND (e.timestamp >= {since:${TIME}} OR e.timestamp < {sinceDay:${TIME}})
-  AND ${NOT_SPAM}
-GROUP BY day ORDER BY day`
-
-const ASPECTS_SQL = `
-SELECT tupleElement(a, 'aspect') AS aspect, count() AS mentions,
-  countIf(tupleElement(a, 'label') = 'positive') AS positive, countIf(tupleElement(a, 'label') = 'negative') AS negative,
-  avg(tupleElement(a, 'score')) AS avg_score
-FROM sentiment FINAL ARRAY JOIN aspects AS a
-WHERE tenant = {tenant:String} AND timestamp >= {since:${TIME}} AND timestamp < {until:${TIME}}
-  AND message_id IN (SELECT e.message_id FROM events AS e WHERE ${MENTIONS_IN("since", "until")} AND ${NOT_SPAM})
-GROUP BY aspect ORDER BY mentions DESC, aspect`
-
-const AUTHOR_ROWS = `
-SELECT ${HANDLE} AS handle, JSONExtractString(e.traits, 'name') AS name,
-  JSONExtractInt(e.properties, 'author_followers') AS followers, ${ENGAGEMENT} AS engagement, e.timestamp AS ts
-FROM events AS e
-WHERE ${MENTIONS_IN("since", "until")} AND ${NOT_SPAM}`
-
-const authorsSql = (order: string) => `
-SELECT handle, argMax(name, ts) AS name, max(followers) AS followers, count() AS mentions, sum(engagement) AS engagement
-FROM (${AUTHOR_ROWS}) WHERE handle != ''
-GROUP BY handle ORDER BY ${order}, handle LIMIT {top:UInt32}`
-const AUTHORS_BY_REACH_SQL = authorsSql("followers DESC, engagement DESC, mentions DESC")
-const AUTHORS_BY_ENGAGEMENT_SQL = authorsSql("engagement DESC, followers DESC, mentions DESC")
-const AUTHOR_COUNT_SQL = `SELECT uniqExact(handle) AS authors FROM (${AUTHOR_ROWS}) WHERE handle != ''`
-
-const EXISTING_ALERTS_SQL = `
-SELECT alert_id, notified, toString(raised_at) AS raised_at FROM alerts FINAL WHERE tenant = {tenant:String} AND alert_id IN {ids:Array(String)}`
 
 interface FeatureRow {
   readonly id: string
@@ -312,10 +247,6 @@ const toAuthor = (r: AuthorRow): ListenAuthor => ({
 export const alertId = (tenant: string, kind: SpikeKind, day: string): string =>
   createHash("sha256").update(`${tenant}\u0000${kind}\u0000${day}`).digest("hex").slice(0, 32)
 
-/** Environment default for the alert webhook. */
-export const alertWebhookFromEnv = (env: NodeJS.ProcessEnv = process.env): string | undefined =>
-  env["CDP_ALERT_WEBHOOK_URL"]?.trim() || undefined
-
 /** What the webhook receives: counts, the day and the tenant; nothing about any person. */
 export interface AlertPayload {
   readonly type: "cdp.listen.alert"
@@ -371,7 +302,7 @@ export const listenReport: (
   const now = Date.now()
   const sinceMs = options.since.getTime()
   const untilMs = Math.max(sinceMs, (options.until ?? new Date(now)).getTime())
-  const brand = options.brand ?? brandTermsFromEnv()
+  const brand = options.brand ?? []
   const top = options.top ?? 10
   const spikeOptions: SpikeOptions = {
     ...DEFAULT_SPIKE_OPTIONS,
@@ -437,7 +368,7 @@ export const listenReport: (
     else if (ms >= topicPreviousMs && ms < topicSinceMs) previousTexts.push(row.text)
   }
 
-  const withSpam = { ...params, spam }
+  const withSpam = { ...params, spam, objected: yield* refusingProfilesOfChannel(options.tenant, "social") }
   const [dayRows, aspectRows, byReach, byEngagement, authorCount] = yield* Effect.all([
     warehouse.query<DayRow>(DAYS_SQL, { params: { ...withSpam, from: chTime(baselineFromMs) } }),
     warehouse.query<AspectRow>(ASPECTS_SQL, { params: withSpam }),
@@ -481,7 +412,7 @@ export const listenReport: (
   }
   found.sort((a, b) => (a.day < b.day ? -1 : a.day > b.day ? 1 : a.kind < b.kind ? -1 : 1))
 
-  const webhookUrl = options.webhookUrl ?? alertWebhookFromEnv()
+  const webhookUrl = options.webhookUrl
   const errors: Array<string> = []
   let delivered = 0
   let raised = 0
@@ -526,7 +457,7 @@ export const listenReport: (
       }
       spikes.push({ ...s, status: known === undefined ? "new" : "existing", notified })
     }
-    yield* warehouse.insert("alerts", rows)
+    yield* storeAlerts(rows)
     if (errors.length > 0) yield* Effect.logWarning("alert webhook failed", { failed: errors.length, reasons: [...new Set(errors)] })
   }
 

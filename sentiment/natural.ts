@@ -37,7 +37,17 @@ export interface NaturalTfIdf {
   readonly tfidf: (terms: ReadonlyArray<string>, index: number) => number
 }
 
-const natural = createRequire(import.meta.url)("natural") as Natural
+// Each part from its own module: natural's index also loads its storage modules, which call dotenv at load time and
+// so read a .env file from the working directory into process.env (a stranger's .env could change cdp's settings).
+const load = createRequire(import.meta.url)
+const natural: Natural = {
+  PorterStemmer: load("natural/lib/natural/stemmers/porter_stemmer"),
+  WordTokenizer: load("natural/lib/natural/tokenizers/regexp_tokenizer").WordTokenizer,
+  SentimentAnalyzer: load("natural/lib/natural/sentiment/SentimentAnalyzer"),
+  BayesClassifier: load("natural/lib/natural/classifiers/bayes_classifier"),
+  TfIdf: load("natural/lib/natural/tfidf/tfidf"),
+  stopwords: load("natural/lib/natural/util/stopwords").words,
+}
 
 const afinn = new natural.SentimentAnalyzer("English", undefined, "afinn")
 

@@ -1,6 +1,7 @@
 // The listening report as one self-contained HTML page: charts drawn here as inline SVG (no script, no external
 // file, font or CDN; a Content-Security-Policy forbids loading anything), tables for authors, topics and spikes.
 import type { ListenAuthor, ListenDay, ListenReport, ListenSpike } from "./listen.ts"
+import { relationshipsHtml } from "./report-relations.ts"
 
 const ESCAPES: Readonly<Record<string, string>> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }
 const ESCAPED = /[&<>"']/g
@@ -357,6 +358,7 @@ ${topicsTable(report)}
 ${authorTable("By reach", "by-reach", report.topAuthors.byReach)}
 ${authorTable("By engagement", "by-engagement", report.topAuthors.byEngagement)}
 </div>
+${report.relationships === undefined ? "" : relationshipsHtml(report.relationships)}
 <footer>cdp social listening · tenant ${esc(report.tenant)} · ${esc(report.since)} to ${esc(report.until)} (end exclusive)</footer>
 </main>
 </body>

@@ -2,6 +2,7 @@
 // topics, spikes).
 import Table from "cli-table3"
 import type { ListenReport, ListenSpike } from "./listen.ts"
+import { relationshipsText } from "./report-relations.ts"
 
 const NUMBER = new Intl.NumberFormat("en-US")
 const num = (n: number): string => NUMBER.format(n)
@@ -90,5 +91,6 @@ export const renderListenText = (report: ListenReport): string => {
         sp.status === "not_raised" ? "-" : `${sp.status}${sp.notified ? ", notified" : ""}`]),
       new Set([2, 3, 4]),
     )))
+  if (report.relationships !== undefined) out.push(relationshipsText(report.relationships))
   return `${out.join("\n")}\n`
 }

@@ -2,9 +2,9 @@
 // so a model change reaches history. Running it twice changes nothing (the table keeps one row per message).
 import { Effect } from "effect"
 import type { Channel } from "../ingest/message.ts"
-import { chDateTime, sentimentRow } from "../warehouse/sink.ts"
-import { Warehouse } from "../warehouse/warehouse.ts"
-import { type SentimentConfig, tenantScorers } from "./config.ts"
+import { storeSentiment, textsPage } from "../warehouse/sentiment.ts"
+import { sentimentRow } from "../warehouse/sink.ts"
+import { type SentimentConfig, tenantScorers } from "./tenants.ts"
 import { sentimentRecord } from "./stage.ts"
 
 export interface RescoreSummary {
@@ -14,15 +14,6 @@ export interface RescoreSummary {
   readonly model: string
 }
 
-interface StoredText {
-  readonly tenant: string
-  readonly message_id: string
-  readonly profile_id: string
-  readonly channel: string
-  readonly source: string
-  readonly timestamp: string
-  readonly text: string
-}
 
 const PAGE = 10_000
 
@@ -32,31 +23,13 @@ export const rescore = Effect.fn("rescore")(function* (options: {
   readonly config?: SentimentConfig
   readonly onProgress?: (done: number) => void
 }) {
-  const warehouse = yield* Warehouse
   const scorerFor = tenantScorers(options.config ?? { brand: [], aspects: {} })
   let cursor = { tenant: "", messageId: "" }
   let texts = 0
   let scored = 0
   let model = ""
   while (true) {
-    // Keyset pagination in the table's order: every page is one cheap range read, however deep.
-    const page = yield* warehouse.query<StoredText>(
-      `SELECT t.tenant AS tenant, t.message_id AS message_id, t.profile_id AS profile_id, t.channel AS channel,
-              e.source AS source, toString(t.timestamp) AS timestamp, t.text AS text
-       FROM (SELECT * FROM texts FINAL
-             WHERE timestamp >= {since:DateTime64(3, 'UTC')} AND ({tenant:String} = '' OR tenant = {tenant:String})
-               AND (tenant, message_id) > ({afterTenant:String}, {afterId:String})
-             ORDER BY tenant, message_id LIMIT {limit:UInt32}) AS t
-       LEFT JOIN (SELECT tenant, message_id, any(source) AS source FROM events GROUP BY tenant, message_id) AS e
-         ON e.tenant = t.tenant AND e.message_id = t.message_id
-       ORDER BY tenant, message_id`,
-      {
-        params: {
-          since: chDateTime(options.since.toISOString()), tenant: options.tenant ?? "",
-          afterTenant: cursor.tenant, afterId: cursor.messageId, limit: PAGE,
-        },
-      },
-    )
+    const page = yield* textsPage({ since: options.since, tenant: options.tenant ?? "", after: cursor, limit: PAGE })
     if (page.length === 0) break
     const scoredAt = new Date().toISOString()
     const rows = page.map((t) => {
@@ -68,7 +41,7 @@ export const rescore = Effect.fn("rescore")(function* (options: {
         source: t.source, timestamp: `${t.timestamp.replace(" ", "T")}Z`, sentiment,
       }, scoredAt)
     })
-    yield* warehouse.insert("sentiment", rows)
+    yield* storeSentiment(rows)
     texts += page.length
     options.onProgress?.(texts)
     const last = page[page.length - 1]!

@@ -1,4 +1,4 @@
-// Each tenant's scorer, built from what a deployment configures (sentiment/config.ts reads it). Kept apart from the
+// Each tenant's scorer, built from what a deployment configures (cli/config.ts reads it, with sentiment/config.ts's parsers). Kept apart from the
 // configuration reader so the scoring workers load no more than the scorer (effect's load time is not theirs to pay).
 import type { AspectTaxonomy } from "./aspects.ts"
 import { createScorer, type ScoreOptions, type Scorer } from "./score.ts"

@@ -128,11 +128,29 @@ const byPartitions = (events: ReadonlyArray<CanonicalEvent>): ReadonlyArray<Read
   return parts
 }
 
+/** Every live sink's window of remembered ids, so an erasure can make each forget a person's messages. */
+const windows = new Set<WeakRef<Set<string>>>()
+
+/** Forgets these messages in every sink of this process (an erasure); returns how many were remembered. */
+export const forgetMessages = (tenant: string, messageIds: ReadonlyArray<string>): number => {
+  let forgotten = 0
+  for (const ref of windows) {
+    const recent = ref.deref()
+    if (recent === undefined) {
+      windows.delete(ref)
+      continue
+    }
+    for (const id of messageIds) if (recent.delete(key(tenant, id))) forgotten++
+  }
+  return forgotten
+}
+
 /** The sink; `recentIds` bounds the window of remembered ids (tests make it small to reach the warehouse lookup). */
 export const makeEventSinkWith = (recentIds: number = RECENT_IDS) => Effect.gen(function* () {
   const warehouse = yield* Warehouse
   // Insertion-ordered, so the oldest id is the first one dropped when the window is full.
   const recent = new Set<string>()
+  windows.add(new WeakRef(recent))
   const remember = (k: string) => {
     recent.delete(k)
     recent.add(k)
@@ -195,3 +213,46 @@ export const makeEventSinkWith = (recentIds: number = RECENT_IDS) => Effect.gen(
 })
 
 export const makeEventSink = makeEventSinkWith()
+
+// ── Consent applied to messages already stored (consent/stage.ts: a refusal learnt after later messages landed) ──
+
+/** `"key":raw` pairs of a JSON object column whose key passes `test` (raw values as stored). */
+const pairs = (column: string, test: string) =>
+  `arrayMap(kv -> concat(toJSONString(kv.1), ':', kv.2), arrayFilter(kv -> ${test}, JSONExtractKeysAndValuesRaw(${column})))`
+
+/** `"key":raw` of one member when the object has it (an empty array otherwise). */
+const member = (column: string, key: string) =>
+  `if(JSONHas(${column}, '${key}'), [concat('"${key}":', JSONExtractRaw(${column}, '${key}'))], [])`
+
+const PAGE = "JSONExtractRaw(context, 'page')"
+
+/**
+ * Strips stored messages exactly as consent/strip.ts strips arriving ones, so a message stripped late reads the same
+ * as one stripped on arrival: no ids, identifiers or traits; context keeps `safeContext` keys, then the page's path and
+ * title; properties lose names matching `personalProperty`; extra keeps integrations and names the purpose; the text
+ * and what sentiment copied from it go. Waits for the mutation.
+ */
+export const stripStoredEvents = Effect.fn("stripStoredEvents")(function* (
+  tenant: string, ids: ReadonlyArray<string>, strip: { readonly safeContext: ReadonlyArray<string>; readonly personalProperty: string; readonly mark: string; readonly purpose: string },
+) {
+  const warehouse = yield* Warehouse
+  const params = { tenant, ids, safe: strip.safeContext, personal: `(?i)${strip.personalProperty}`, mark: strip.mark, purpose: strip.purpose }
+  const context = `concat('{', arrayStringConcat(arrayConcat(${pairs("context", "kv.1 IN {safe:Array(String)}")}, ` +
+    `if(JSONType(context, 'page') = 'Object', [concat('"page":{', arrayStringConcat(arrayConcat(${member(PAGE, "path")}, ${member(PAGE, "title")}), ','), '}')], [])), ','), '}')`
+  const properties = `concat('{', arrayStringConcat(${pairs("properties", "NOT match(kv.1, {personal:String})")}, ','), '}')`
+  const extra = `concat('{', arrayStringConcat(arrayConcat(${member("extra", "integrations")}, [concat(toJSONString({mark:String}), ':', toJSONString({purpose:String}))]), ','), '}')`
+  yield* warehouse.command(
+    "ALTER TABLE event_rows UPDATE user_id = '', anonymous_id = '', previous_id = '', identifiers = [], traits = '{}', " +
+      `context = ${context}, properties = ${properties}, extra = ${extra} ` +
+      "WHERE tenant = {tenant:String} AND message_id IN {ids:Array(String)} SETTINGS mutations_sync = 1", params)
+  yield* warehouse.command("DELETE FROM texts WHERE tenant = {tenant:String} AND message_id IN {ids:Array(String)}", params)
+  yield* warehouse.command("DELETE FROM sentiment WHERE tenant = {tenant:String} AND message_id IN {ids:Array(String)}", params)
+})
+
+/** Removes stored messages (with their text and score) that consent says should not have been stored. */
+export const removeStoredEvents = Effect.fn("removeStoredEvents")(function* (tenant: string, ids: ReadonlyArray<string>) {
+  const warehouse = yield* Warehouse
+  for (const table of ["event_rows", "texts", "sentiment"]) {
+    yield* warehouse.command(`DELETE FROM ${table} WHERE tenant = {tenant:String} AND message_id IN {ids:Array(String)}`, { tenant, ids })
+  }
+})

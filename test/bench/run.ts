@@ -7,6 +7,8 @@ const benches: ReadonlyArray<readonly [string, ReadonlyArray<string>]> = [
   ["pipeline.ts", []],
   ["sentiment.ts", []],
   ["identity.ts", ["--expose-gc"]],
+  ["relations.ts", []],
+  ["erasure.ts", []],
 ]
 let failed = false
 for (const [bench, flags] of benches) {

@@ -222,7 +222,8 @@ describe("GET /v1/profiles/{identifier} on cdp serve", () => {
       expect(ok(cdp("profile", "show", "+447700900123"))).toContain(`Profile ${direct.profileId}`)
       refused(cdp("profile", "show", "nobody@x.example"), /no profile of tenant "default" holds email:nobody@x.example/)
       refused(cdp("profile", "show", "shoe:size9"), /unknown kind "shoe"/)
-      for (const command of [["identity", "rebuild"], ["identity", "suggestions"], ["identity", "explain", "user_id:u-ann", "ann.lee@x.example"]]) {
+      // Decisions and suggestions go through the server (test/cli/identity-serve.test.ts); these need the data dir.
+      for (const command of [["identity", "rebuild"], ["identity", "explain", "user_id:u-ann", "ann.lee@x.example"]]) {
         refused(cdp(...command), /is in use by `cdp serve`/)
       }
     } finally {

@@ -38,6 +38,15 @@ describe("identifier normalisation", () => {
     expect(value("phone", "call me")).toMatch(/^refused/)
   })
 
+  it("an X handle is also read from its profile address, and a post or an X page is refused", () => {
+    for (const raw of ["x.com/Ann_Example", "https://twitter.com/ann_example", "http://www.x.com/ann_example/", "https://mobile.twitter.com/Ann_Example?lang=en", "x.com/@ann_example"]) {
+      expect(value("twitter_handle", raw), raw).toBe("ann_example")
+    }
+    expect(normaliseIdentifier("twitter_handle", "https://x.com/ann_example/status/123")).toMatchObject({ ok: false })
+    expect(normaliseIdentifier("twitter_handle", "https://x.com/home")).toMatchObject({ ok: false })
+    expect(normaliseIdentifier("twitter_handle", "https://example.com/ann_example")).toMatchObject({ ok: false })
+  })
+
   it("handles lose their @ and case; ids are compared exactly", () => {
     expect(value("twitter_handle", "@LumenFan_1")).toBe("lumenfan_1")
     expect(value("social_handle", "Instagram:@Ana.Ri")).toBe("instagram:ana.ri")

@@ -1,4 +1,4 @@
-import { Effect, Layer } from "effect"
+import { Effect, Layer, type Scope } from "effect"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { defaultIdentityConfig, makeIdentityStage } from "../../identity/stage.ts"
 import type { CanonicalEvent } from "../../ingest/message.ts"
@@ -10,7 +10,7 @@ let dir: string
 beforeEach(() => { dir = freshDir() })
 afterEach(() => removeDir(dir))
 
-const withWarehouse = <A, E>(program: Effect.Effect<A, E, Warehouse>) =>
+const withWarehouse = <A, E>(program: Effect.Effect<A, E, Warehouse | Scope.Scope>) =>
   Effect.runPromise(Effect.scoped(program).pipe(Effect.provide(Layer.fresh(Warehouse.embedded(`${dir}/clickhouse`)))))
 
 const profiles = (outcomes: ReadonlyArray<{ _tag: string }>) =>

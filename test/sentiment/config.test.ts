@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterEach, describe, expect, it } from "vitest"
-import { sentimentConfigFromEnv, tenantScorers } from "../../sentiment/index.ts"
+import { parseBrandTerms, readAspectsFile, readTermsFile, tenantScorers } from "../../sentiment/index.ts"
 
 const dirs: Array<string> = []
 afterEach(() => { for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true }) })
@@ -17,7 +17,7 @@ const aspectsFile = (content: string) => {
 describe("per-tenant aspect taxonomy", () => {
   it("adds the shared and the tenant's own aspects to the defaults, for that tenant only", () => {
     const file = aspectsFile(JSON.stringify({ "*": { sizing: ["size chart", "fit"] }, acme: { loyalty: ["reward points"] } }))
-    const scorerFor = tenantScorers(sentimentConfigFromEnv({ CDP_ASPECTS_FILE: file }))
+    const scorerFor = tenantScorers({ brand: [], aspects: readAspectsFile(file) })
     const aspects = (tenant: string, text: string) => scorerFor(tenant).score(text).aspects.map((a) => a.aspect).sort()
     expect(aspects("acme", "my reward points vanished, awful")).toEqual(["loyalty"])
     expect(aspects("globex", "my reward points vanished, awful")).toEqual([])
@@ -25,10 +25,11 @@ describe("per-tenant aspect taxonomy", () => {
     expect(aspects("acme", "the delivery was late")).toEqual(["delivery"])
   })
 
-  it("refuses a malformed file with a message naming the problem", () => {
-    expect(() => sentimentConfigFromEnv({ CDP_ASPECTS_FILE: aspectsFile("{nope") })).toThrow(/CDP_ASPECTS_FILE: .* is not JSON/)
-    expect(() => sentimentConfigFromEnv({ CDP_ASPECTS_FILE: aspectsFile(JSON.stringify({ acme: { loyalty: [] } })) })).toThrow(/"acme"."loyalty" must be a non-empty list/)
-    expect(() => sentimentConfigFromEnv({ CDP_ASPECTS_FILE: "/nonexistent/aspects.json" })).toThrow(/cannot read/)
+  it("refuses a malformed file with a message naming the file and the problem", () => {
+    expect(() => readAspectsFile(aspectsFile("{nope"))).toThrow(/^\/.*aspects\.json is not JSON/)
+    const empty = aspectsFile(JSON.stringify({ acme: { loyalty: [] } }))
+    expect(() => readAspectsFile(empty)).toThrow(`${empty}: "acme"."loyalty" must be a non-empty list`)
+    expect(() => readAspectsFile("/nonexistent/aspects.json")).toThrow("cannot read /nonexistent/aspects.json: ENOENT")
   })
 })
 
@@ -46,7 +47,7 @@ describe("per-tenant terms (CDP_TERMS_FILE)", () => {
   })
 
   it("a trade phrase with a valence counts with it, and the dev set's terms load from the fixture", () => {
-    const scorer = tenantScorers(sentimentConfigFromEnv({ CDP_TERMS_FILE: devsetTerms }))("lumen")
+    const scorer = tenantScorers({ brand: [], aspects: {}, terms: readTermsFile(devsetTerms) })("lumen")
     const r = scorer.score("torn seam after one wash")
     expect(r.label).toBe("negative")
     expect(r.evidence.map((e) => e.rule)).toContain("tenant")
@@ -54,9 +55,17 @@ describe("per-tenant terms (CDP_TERMS_FILE)", () => {
     expect(r.score).toBeLessThan(tenantScorers({ brand: [], aspects: {} })("lumen").score("torn seam after one wash").score)
   })
 
-  it("refuses a terms file with a valence out of range, naming the setting and the term", () => {
+  it("refuses a terms file with a valence out of range, naming the file and the term", () => {
     const file = aspectsFile(JSON.stringify({ acme: { "big deal": 9 } }))
-    expect(() => sentimentConfigFromEnv({ CDP_TERMS_FILE: file })).toThrow(/CDP_TERMS_FILE: "acme"."big deal" must be a number from -4 to 4/)
-    expect(() => sentimentConfigFromEnv({ CDP_TERMS_FILE: aspectsFile("[1]") })).toThrow(/CDP_TERMS_FILE: must be a JSON object/)
+    expect(() => readTermsFile(file)).toThrow(`${file}: "acme"."big deal" must be a number from -4 to 4`)
+    const list = aspectsFile("[1]")
+    expect(() => readTermsFile(list)).toThrow(`${list}: must be a JSON object`)
+  })
+})
+
+describe("brand terms (CDP_BRAND_TERMS)", () => {
+  it("are split on commas, trimmed, and blanks dropped", () => {
+    expect(parseBrandTerms(" Northwind Outdoor, @northwindoutdoor,,#northwindoutdoor ,")).toEqual(["Northwind Outdoor", "@northwindoutdoor", "#northwindoutdoor"])
+    expect(parseBrandTerms("")).toEqual([])
   })
 })

@@ -125,6 +125,25 @@ describe("loading natural", () => {
   })
 })
 
+describe("loading natural", () => {
+  it("a .env file in the working directory does not reach the environment", () => {
+    const dir = mkdtempSync(join(tmpdir(), "sentiment-dotenv-"))
+    try {
+      writeFileSync(join(dir, ".env"), "CDP_EXAMPLE=from-dotenv\n")
+      const entry = resolve(import.meta.dirname, "../../sentiment/index.ts")
+      const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== "CDP_EXAMPLE"))
+      const stdout = execFileSync(
+        process.execPath,
+        ["--input-type=module", "-e", `const m = await import(${JSON.stringify(entry)}); m.score("ok"); m.createSpamFilter(); m.createTermExtractor(); process.stdout.write(String(process.env.CDP_EXAMPLE))`],
+        { cwd: dir, encoding: "utf8", env },
+      )
+      expect(stdout).toBe("undefined")
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+})
+
 describe("sign-offs", () => {
   it("a sign-off line and the short signature under it do not count", () => {
     const mail = "Good morning,\n\nThe total on my statement is different from the checkout page.\n\nBest,\nTim\n\n-- \nTim Ashworth"

@@ -18,8 +18,10 @@ describe("migrations", () => {
       expect(applied.map((m) => m.name)).toEqual(loadMigrations().map((m) => m.name))
       const tables = yield* query<{ name: string }>("SELECT name FROM system.tables WHERE database = currentDatabase() ORDER BY name")
       expect(tables.map((t) => t.name)).toEqual([
-        "alerts", "dead_letter_outcomes", "dead_letters", "event_profiles", "event_rows", "events", "identity_links", "identity_nodes",
-        "identity_observations", "identity_operations", "profile_merges", "profiles", "schema_migrations", "sentiment", "texts",
+        "alerts", "consent_current", "consent_ledger", "dead_letter_outcomes", "dead_letters", "dsr_requests", "event_profiles", "event_rows", "events",
+        "identity_links", "identity_nodes", "identity_observations", "identity_operations", "identity_snapshots", "profile_merges", "profile_restrictions",
+        "profiles", "relation_activity_daily", "relation_activity_mv", "relation_runs", "relation_scores", "relation_voice_daily", "relation_voice_mv",
+        "schema_migrations", "sentiment", "suppressions", "texts", "trait_precedence",
       ])
     })).then(() =>
       // A second start on the same data dir finds everything in place.

@@ -1,0 +1,97 @@
+// `cdp consent show <identifier>`: a person's consent per purpose (the signal in effect, its lawful basis and
+// proof) and the whole history of changes, on the data dir or through `cdp serve` while it holds the data dir.
+import { type Command, Option } from "commander"
+import { Effect } from "effect"
+import { type ConsentPolicies, ConsentPoliciesRef, type ConsentView, showConsent } from "../consent/index.ts"
+import { type IdentifierRef, type IdentityConfig, readIdentifier } from "../identity/index.ts"
+import { CONSENT_PATH } from "../ingest/consent-route.ts"
+import type { DataDirLocked } from "../warehouse/warehouse.ts"
+import { formatRows, type OutputFormat } from "./format.ts"
+import { DEFAULT_TENANT } from "../ingest/writekeys.ts"
+import { readSetting, SETTINGS } from "./config.ts"
+import { type BackendConfig, backendConfig, commandLogger, warehouseLayer } from "./layers.ts"
+import { runCommand } from "./run.ts"
+import { runningServer, ServerQueryFailed } from "./server-info.ts"
+
+const section = (title: string, rows: ReadonlyArray<Record<string, unknown>>) =>
+  `${title}\n${rows.length === 0 ? "  (none)" : formatRows(rows, "table")}`
+
+export const renderConsent = (v: ConsentView): string =>
+  [
+    `Consent of profile ${v.profileId} (tenant ${v.tenant})${v.restricted ? ": processing RESTRICTED (Art. 18), no purpose may use it" : ""}`,
+    section("Per purpose (the latest signal by event time wins; allowed = may be used for the purpose now)", v.purposes.map((p) => ({
+      purpose: p.purpose, basis: p.basis, state: p.state, allowed: p.allowed ? "yes" : "no",
+      since: p.since?.at ?? "", source: p.since?.source ?? "", message_id: p.since?.messageId ?? "",
+    }))),
+    section("History (every change, with the message that carried it and what it said)", v.history.map((h) => ({
+      time: h.at, purpose: h.purpose, state: h.state, basis: h.basis, source: h.source, message_id: h.messageId, proof: h.proof,
+    }))),
+  ].join("\n\n")
+
+const refText = (ref: IdentifierRef) => (ref._tag === "profile" ? ref.profileId : `${ref.kind}:${ref.value}`)
+
+const consentThroughServer = (server: { readonly url: string; readonly token: string }, identifier: string, tenant: string) =>
+  Effect.tryPromise({
+    try: async () => {
+      const res = await fetch(`${server.url}${CONSENT_PATH}${encodeURIComponent(identifier)}?${new URLSearchParams({ tenant })}`, {
+        headers: { authorization: `Bearer ${server.token}` },
+      })
+      const body = (await res.json()) as ConsentView & { error?: string }
+      if (!res.ok) throw new Error(body.error ?? `HTTP ${res.status}`)
+      return body as ConsentView
+    },
+    catch: (e) => new ServerQueryFailed({ message: (e as Error).message }),
+  })
+
+export const consentShow = (options: {
+  readonly identifier: string
+  readonly tenant: string
+  readonly format: OutputFormat
+  readonly backend: BackendConfig
+  readonly identity: IdentityConfig
+  readonly policies: ConsentPolicies
+}) =>
+  Effect.gen(function* () {
+    // Checked before the data dir is opened: a wrong identifier touches nothing.
+    const ref = yield* readIdentifier(options.identifier, options.tenant, options.identity)
+    const view = yield* showConsent(options.tenant, ref).pipe(
+      Effect.provideService(ConsentPoliciesRef, options.policies),
+      Effect.scoped,
+      Effect.provide(warehouseLayer(options.backend)),
+      Effect.catchTag("DataDirLocked", (locked): Effect.Effect<ConsentView, DataDirLocked | ServerQueryFailed> => {
+        const server = runningServer(options.backend.dataDir)
+        return server === undefined ? Effect.fail(locked) : consentThroughServer(server, refText(ref), options.tenant)
+      }),
+    )
+    process.stdout.write(`${options.format === "json" ? JSON.stringify(view, null, 2) : renderConsent(view)}\n`)
+  })
+
+/** Registers `cdp consent show` (cli/main.ts passes what every command shares). */
+export const registerConsentCommands = (program: Command, shared: {
+  readonly dataDirOption: () => Option
+  /** The identity configuration the pipeline runs with: how identifiers are read. */
+  readonly identity: () => IdentityConfig
+}) => {
+  const consent = program.command("consent").description("consent per person and purpose: the ledger")
+  consent
+    .command("show")
+    .description("a person's consent per purpose (lawful basis, state, whether it may be used) with every change and its proof")
+    .argument("<identifier>", "whose consent (e.g. email:ann@x.example, +447700900123, user_id:u1, prof_...)")
+    .option("--tenant <tenant>", "tenant", DEFAULT_TENANT)
+    .addOption(new Option("--format <format>", "output format").choices(["json", "table"]).default("table"))
+    .addOption(shared.dataDirOption())
+    .addHelpText("after", `
+Purposes, their lawful basis and what is assumed when nothing is known come from CDP_CONSENT (see the README).
+While cdp serve holds the data dir, the answer comes through its GET /v1/consent/{identifier}.
+
+Examples:
+  $ npx cdp consent show ann@x.example
+  $ npx cdp consent show user_id:u1 --tenant acme --format json`)
+    .action((identifier: string, opts: { tenant: string; format: OutputFormat; dataDir?: string }) => {
+      const main = Effect.gen(function* () {
+        const policies = yield* readSetting(SETTINGS.consent)
+        yield* consentShow({ identifier, tenant: opts.tenant, format: opts.format, backend: backendConfig(opts.dataDir), identity: shared.identity(), policies })
+      })
+      runCommand(main.pipe(Effect.provide(commandLogger)))
+    })
+}

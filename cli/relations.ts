@@ -1,0 +1,193 @@
+// `cdp relations compute|summary|explain`: each profile's relationship with the brand (type, health, churn risk and
+// their evidence) brought to a date, how the types moved between two dates, and one profile's evidence.
+import { type Command, InvalidArgumentError, Option } from "commander"
+import { Effect } from "effect"
+import { type IdentityConfig, profileIdOf, readIdentifier } from "../identity/index.ts"
+import {
+  computeRelations, dayOf, DEFAULT_RELATIONS_CONFIG, explainRelation, type RelationExplanation, type RelationSeries, relationSeries, SERIES_EVERY,
+  type SeriesEvery, summarise, type Summary,
+} from "../identity/relations/index.ts"
+import { readRuns } from "../warehouse/relations.ts"
+import { relationshipsText } from "../sentiment/report-relations.ts"
+import { DEFAULT_TENANT } from "../ingest/writekeys.ts"
+import { readSetting, SETTINGS } from "./config.ts"
+import { formatRows, type OutputFormat } from "./format.ts"
+import { backendConfig, commandLogger, warehouseLayer } from "./layers.ts"
+import { runCommand } from "./run.ts"
+
+/** --as-of, --from, --to: a calendar date, YYYY-MM-DD (UTC), that exists. */
+export const parseDay = (value: string): string => {
+  const ms = Date.parse(`${value}T00:00:00Z`)
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(value) || Number.isNaN(ms) || dayOf(ms) !== value) {
+    throw new InvalidArgumentError(`must be a date YYYY-MM-DD, e.g. 2024-11-01 (got "${value}")`)
+  }
+  return value
+}
+
+const formatOption = () => new Option("--format <format>", "output format").choices(["json", "table"]).default("table")
+
+const withWarehouse = <A, E, R>(dataDir: string | undefined, program: Effect.Effect<A, E, R>) =>
+  program.pipe(Effect.scoped, Effect.provide(warehouseLayer(backendConfig(dataDir))))
+
+const section = (title: string, rows: ReadonlyArray<Record<string, unknown>>) =>
+  `${title}\n${rows.length === 0 ? "  (none)" : formatRows(rows, "table")}`
+
+export const renderSummary = (s: Summary, limit: number): string =>
+  [
+    `Relationships of tenant ${s.tenant}: ${s.from} -> ${s.to}`,
+    section("Profiles per type", s.distribution.map((d) => ({ type: d.type, [s.from]: d.from, [s.to]: d.to, change: d.to - d.from }))),
+    section("Movements between types", s.movements.map((m) => ({ from: m.from, to: m.to, profiles: m.profiles }))),
+    section(`Profiles whose type changed (${s.changed.length}; riskiest first${s.changed.length > limit ? `, first ${limit}` : ""})`,
+      s.changed.slice(0, limit).map((c) => ({ profile_id: c.profileId, from: c.from, to: c.to, churn_risk: c.churnRisk }))),
+  ].join("\n\n")
+
+export const renderExplanation = (e: RelationExplanation): string =>
+  [
+    `Relationship of profile ${e.profileId} as of ${e.asOf}: ${e.relationshipType}, health ${e.healthScore}/100, churn risk ${e.churnRisk.toFixed(2)}` +
+      (e.sentimentTrend === null ? "" : `, sentiment ${e.sentimentLevel?.toFixed(2)} (trend ${e.sentimentTrend >= 0 ? "+" : ""}${e.sentimentTrend.toFixed(2)})`),
+    `Evidence:\n${e.factors.map((f) => `  - ${f}`).join("\n")}`,
+    section("Signals", Object.entries(e.signals).map(([signal, value]) => ({ signal, value: value === null ? "" : value }))),
+  ].join("\n\n")
+
+export const renderSeries = (s: RelationSeries): string =>
+  `Relationships of tenant ${s.tenant}, every ${s.every}: ${s.from} to ${s.to}` +
+  (s.message === undefined ? relationshipsText(s) : `\n${s.message}`)
+
+/**
+ * The listening report's relationships: the series over the report's period, every week, from stored runs only (a
+ * report must not recompute every profile); undefined when the tenant has no relationship scores.
+ */
+export const withRelationships = <R extends { readonly tenant: string; readonly since: string; readonly until: string }, E, X>(
+  report: Effect.Effect<R, E, X>,
+) =>
+  Effect.gen(function* () {
+    const r = yield* report
+    if ((yield* readRuns(r.tenant)).length === 0) return r
+    const from = r.since.slice(0, 10)
+    const to = [dayOf(Date.parse(r.until) - 1), from].sort().at(-1)!
+    const relationships = yield* relationSeries({
+      // Stored runs only, so the scoring configuration is never read: a bad CDP_RELATIONS cannot fail a listening report.
+      tenant: r.tenant, from, to, every: "week", computeMissing: false, config: DEFAULT_RELATIONS_CONFIG,
+    })
+    return { ...r, relationships }
+  })
+
+/** Registers `cdp relations ...` (cli/main.ts passes what every command shares). */
+export const registerRelationsCommands = (program: Command, shared: {
+  readonly dataDirOption: () => Option
+  readonly identity: () => IdentityConfig
+}) => {
+  const relations = program.command("relations").description("relationship with the brand per profile: type, health, churn risk, with evidence")
+  const config = () => readSetting(SETTINGS.relations)
+
+  relations
+    .command("compute")
+    .description("bring every profile's relationship type, health score and churn risk to a date, from the data up to it")
+    .addOption(new Option("--as-of <date>", "the date (YYYY-MM-DD, UTC; default today)").argParser(parseDay))
+    .option("--tenant <tenant>", "tenant", DEFAULT_TENANT)
+    .addOption(formatOption())
+    .addOption(shared.dataDirOption())
+    .addHelpText("after", `
+The scores land in relation_scores and show as columns of the profiles view (relationship_type, health_score,
+churn_risk, sentiment_trend, relationship_factors). Which events are orders, mail opens... is CDP_RELATIONS.
+
+Examples:
+  $ npx cdp relations compute
+  $ npx cdp relations compute --as-of 2024-11-01
+  $ npx cdp query "SELECT profile_id, relationship_type, churn_risk FROM profiles ORDER BY churn_risk DESC LIMIT 20"`)
+    .action((opts: { asOf?: string; tenant: string; format: OutputFormat; dataDir?: string }) => {
+      const main = Effect.gen(function* () {
+        const result = yield* withWarehouse(opts.dataDir, computeRelations({
+          tenant: opts.tenant, asOf: opts.asOf ?? dayOf(Date.now()), config: yield* config(),
+        }))
+        process.stdout.write(opts.format === "json" ? `${JSON.stringify(result)}\n`
+          : `${result.profiles} profiles of tenant ${result.tenant} brought to ${result.asOf} in ${result.seconds} s\n` +
+            `${formatRows(Object.entries(result.byType).map(([type, profiles]) => ({ type, profiles })), "table")}\n`)
+      })
+      runCommand(main.pipe(Effect.provide(commandLogger)))
+    })
+
+  relations
+    .command("summary")
+    .description("profiles per relationship type at two dates, the movements between types, and who changed")
+    .addOption(new Option("--from <date>", "start of the period (YYYY-MM-DD; default 30 days before --to)").argParser(parseDay))
+    .addOption(new Option("--to <date>", "end of the period (YYYY-MM-DD; default the date of the latest compute)").argParser(parseDay))
+    .option("--limit <n>", "profiles listed in the table", (v) => {
+      const n = Number(v)
+      if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError("must be a whole number")
+      return n
+    }, 20)
+    .option("--tenant <tenant>", "tenant", DEFAULT_TENANT)
+    .addOption(formatOption())
+    .addOption(shared.dataDirOption())
+    .addHelpText("after", `
+A date a compute brought the scores to is read from relation_scores; any other date is computed on the fly.
+
+Examples:
+  $ npx cdp relations summary
+  $ npx cdp relations summary --from 2024-10-01 --to 2024-11-01 --format json`)
+    .action((opts: { from?: string; to?: string; limit: number; tenant: string; format: OutputFormat; dataDir?: string }) => {
+      const main = Effect.gen(function* () {
+        const s = yield* withWarehouse(opts.dataDir, summarise({ tenant: opts.tenant, from: opts.from, to: opts.to, config: yield* config() }))
+        process.stdout.write(`${opts.format === "json" ? JSON.stringify(s) : renderSummary(s, opts.limit)}\n`)
+      })
+      runCommand(main.pipe(Effect.provide(commandLogger)))
+    })
+
+  relations
+    .command("report")
+    .description("profiles per relationship type at the end of each day, week or month, and the movements between types")
+    .addOption(new Option("--from <date>", "first day (YYYY-MM-DD; default 12 weeks before --to)").argParser(parseDay))
+    .addOption(new Option("--to <date>", "last day (YYYY-MM-DD; default the latest date a compute brought the scores to, else today)").argParser(parseDay))
+    .addOption(new Option("--every <period>", "period of the series").choices(SERIES_EVERY).default("week"))
+    .option("--compute-missing", "compute a period without a stored run as of its last day (not stored; slower)", false)
+    .option("--tenant <tenant>", "tenant", DEFAULT_TENANT)
+    .addOption(formatOption())
+    .addOption(shared.dataDirOption())
+    .addHelpText("after", `
+Each period (weeks run Monday to Sunday, months are calendar months; the first and last are cut to the range) shows
+the latest run of cdp relations compute dated inside it. Without --compute-missing a period with no run is shown as
+"no scores": computing one reads every profile's signals. The same section is in cdp listen report when the tenant
+has relationship scores.
+
+Examples:
+  $ npx cdp relations report --from 2024-09-01 --to 2024-11-30
+  $ npx cdp relations report --from 2024-06-01 --to 2024-11-30 --every month --compute-missing --format json`)
+    .action((opts: { from?: string; to?: string; every: SeriesEvery; computeMissing: boolean; tenant: string; format: OutputFormat; dataDir?: string }) => {
+      const main = Effect.gen(function* () {
+        const relationsConfig = yield* config()
+        const s = yield* withWarehouse(opts.dataDir, Effect.gen(function* () {
+          const to = opts.to ?? (yield* readRuns(opts.tenant)).map((r) => r.asOf).sort().at(-1) ?? dayOf(Date.now())
+          const from = opts.from ?? dayOf(Date.parse(`${to}T00:00:00Z`) - 83 * 86_400_000)
+          return yield* relationSeries({ tenant: opts.tenant, from, to, every: opts.every, computeMissing: opts.computeMissing, config: relationsConfig })
+        }))
+        process.stdout.write(`${opts.format === "json" ? JSON.stringify(s) : renderSeries(s)}\n`)
+      })
+      runCommand(main.pipe(Effect.provide(commandLogger)))
+    })
+
+  relations
+    .command("explain")
+    .description("why a profile has its relationship type, health score and churn risk: the evidence and the signals")
+    .argument("<identifier>", "whose relationship (e.g. email:ann@x.example, +447700900123, user_id:u1, prof_...)")
+    .addOption(new Option("--as-of <date>", "a date a compute brought the scores to (default the latest)").argParser(parseDay))
+    .option("--tenant <tenant>", "tenant", DEFAULT_TENANT)
+    .addOption(formatOption())
+    .addOption(shared.dataDirOption())
+    .addHelpText("after", `
+Examples:
+  $ npx cdp relations explain ann@x.example
+  $ npx cdp relations explain user_id:u1 --as-of 2024-11-01 --format json`)
+    .action((identifier: string, opts: { asOf?: string; tenant: string; format: OutputFormat; dataDir?: string }) => {
+      const main = Effect.gen(function* () {
+        // Checked before the data dir is opened: a wrong identifier touches nothing.
+        const ref = yield* readIdentifier(identifier, opts.tenant, shared.identity())
+        const e = yield* withWarehouse(opts.dataDir, Effect.gen(function* () {
+          const profileId = yield* profileIdOf(opts.tenant, ref)
+          return yield* explainRelation(opts.tenant, profileId, opts.asOf)
+        }))
+        process.stdout.write(`${opts.format === "json" ? JSON.stringify(e) : renderExplanation(e)}\n`)
+      })
+      runCommand(main.pipe(Effect.provide(commandLogger)))
+    })
+}

@@ -1,0 +1,186 @@
+// Export and erasure of one subject everywhere the registry (consent/registry.ts) lists, with a verification that
+// nothing of theirs is left: every table scanned by SQL for their identifiers, no outdated part left on disk.
+import { unzipSync } from "fflate"
+import { Data, Effect } from "effect"
+import { eraseArchived, exportArchived } from "../ingest/archive.ts"
+import type { ArchiveRecord } from "../ingest/message.ts"
+import { ObjectStore } from "../ingest/objectstore.ts"
+import {
+  awaitOldPartsGone, countByMessageIds, countMentions, dropDetachedParts, ensurePromptCleanup, eraseRows, exportRows, findRows, listTables,
+  redactRow, type SubjectKeys, type TableLocator, truncateTable,
+} from "../warehouse/erasure.ts"
+import { forgetMessages } from "../warehouse/sink.ts"
+import { OBJECT_AREAS, TABLES, type TableEntry } from "./registry.ts"
+import type { Subject } from "./subject.ts"
+import { suppressSubject } from "./suppression.ts"
+
+/** What one store holds about the subject (an access or portability export). */
+export interface StoreRows {
+  readonly store: string
+  readonly rows: ReadonlyArray<Readonly<Record<string, unknown>>>
+}
+
+/** One thing an erasure did in one place: `{where: "event_rows", what: "erased", count: 12}`. */
+export interface ErasureCount {
+  readonly where: string
+  readonly what: string
+  readonly count: number
+}
+
+/** The erasure ran, but the verification found the subject still somewhere (names the stores, never the values). */
+export class ErasureIncomplete extends Data.TaggedError("ErasureIncomplete")<{ readonly left: ReadonlyArray<string> }> {
+  override get message() {
+    return `the erasure left data of the subject in: ${this.left.join(", ")}`
+  }
+}
+
+const keysOf = (subject: Subject): SubjectKeys => ({
+  tenant: subject.tenant, messageIds: subject.messageIds, profileIds: subject.profileIds, needles: subject.needles,
+})
+
+/** The registered tables that exist here and hold rows to export or erase, in the registry's order. */
+const erasableTables = Effect.gen(function* () {
+  const present = new Set((yield* listTables()).map((t) => t.name))
+  return TABLES.filter((t): t is TableEntry & { locate: NonNullable<TableEntry["locate"]> } =>
+    t.erasure === "rows" && t.locate !== undefined && present.has(t.name))
+})
+
+const locatorOf = (entry: TableEntry & { locate: NonNullable<TableEntry["locate"]> }): TableLocator => ({ table: entry.name, ...entry.locate })
+
+const lower = (s: string) => s.toLowerCase()
+
+/** Record tests for the archive: the subject's own messages, and others' that mention them. */
+const archiveMatchers = (subject: Subject) => {
+  const ids = new Set(subject.messageIds)
+  const needles = subject.needles.map(lower)
+  const mentions = (r: ArchiveRecord) => {
+    if (needles.length === 0) return false
+    const body = lower(r.body)
+    return needles.some((n) => body.includes(n))
+  }
+  return { isMine: (r: ArchiveRecord) => r.tenant === subject.tenant && ids.has(r.messageId), mentions }
+}
+
+/** Everything held about the subject, per store: their rows of each table and their archived raw messages. */
+export const exportSubject = Effect.fn("exportSubject")(function* (subject: Subject) {
+  const out: Array<StoreRows> = []
+  for (const entry of yield* erasableTables) {
+    const found = yield* findRows(locatorOf(entry), keysOf(subject))
+    out.push({ store: entry.name, rows: exportRows(found.mine) })
+  }
+  const { isMine } = archiveMatchers(subject)
+  const archived = yield* exportArchived(subject.tenant, isMine)
+  out.push({
+    store: "archive",
+    rows: archived.map((r) => ({ source: r.source, messageId: r.messageId, receivedAt: r.receivedAt, body: r.body })),
+  })
+  return out as ReadonlyArray<StoreRows>
+})
+
+const textOfObject = (key: string, bytes: Uint8Array): string => {
+  if (key.endsWith(".zip")) {
+    try {
+      return Object.values(unzipSync(bytes)).map((b) => Buffer.from(b).toString("utf8")).join("\n")
+    } catch {
+      return Buffer.from(bytes).toString("latin1")
+    }
+  }
+  return Buffer.from(bytes).toString("utf8")
+}
+
+/** Objects outside the archive (connector state, access bundles) that name the subject: removed whole. */
+const eraseObjects = (subject: Subject) =>
+  Effect.gen(function* () {
+    const store = yield* ObjectStore
+    const needles = [...subject.needles, ...subject.profileIds].map(lower)
+    let removed = 0
+    if (needles.length === 0) return removed
+    for (const area of OBJECT_AREAS.filter((a) => a.prefix !== "archive/" && a.prefix !== "audit/")) {
+      for (const key of yield* store.list(area.prefix)) {
+        const bytes = yield* store.get(key)
+        if (bytes === undefined) continue
+        const text = lower(textOfObject(key, bytes))
+        if (needles.some((n) => text.includes(n))) {
+          yield* store.remove(key)
+          removed++
+        }
+      }
+    }
+    return removed
+  })
+
+/**
+ * Erases the subject everywhere: suppresses their identifiers first (so nothing of theirs lands meanwhile), deletes
+ * their rows from every table and cuts their identifiers out of others' rows, rewrites the archive batches that hold
+ * them, removes objects that name them, forgets their messages in the sinks' memory, and waits until no outdated
+ * part is left on disk. Then verifies: no table holds any of their identifiers or profile ids, no archived record
+ * holds them; else fails with ErasureIncomplete. Returns what was done where.
+ */
+export const eraseSubject = Effect.fn("eraseSubject")(function* (subject: Subject, requestId = "") {
+  const done: Array<ErasureCount> = []
+  done.push({ where: "suppressions", what: "identifiers suppressed", count: yield* suppressSubject(subject, requestId) })
+
+  const erased = new Map<string, ReadonlyArray<Record<string, unknown>>>()
+  const mutated: Array<string> = []
+  for (const entry of yield* erasableTables) {
+    const locator = locatorOf(entry)
+    const linked = locator.linked === undefined
+      ? []
+      : [...new Set((erased.get(locator.linked.fromTable) ?? []).map((r) => String(r[locator.linked!.fromColumn])))]
+    const found = yield* findRows(locator, keysOf(subject), linked)
+    erased.set(entry.name, found.mine)
+    if (found.mine.length + found.mentions.length > 0) {
+      yield* ensurePromptCleanup(entry.name)
+      mutated.push(entry.name)
+    }
+    const counts = yield* eraseRows(locator, found, subject.needles)
+    done.push({ where: entry.name, what: "erased", count: counts.deleted })
+    if (counts.redacted > 0) done.push({ where: entry.name, what: "redacted", count: counts.redacted })
+  }
+
+  const present = new Set((yield* listTables()).map((t) => t.name))
+  for (const entry of TABLES.filter((t) => t.erasure === "truncate" && present.has(t.name))) {
+    yield* ensurePromptCleanup(entry.name)
+    yield* truncateTable(entry.name)
+    mutated.push(entry.name)
+    done.push({ where: entry.name, what: "emptied", count: 1 })
+  }
+
+  const { isMine, mentions } = archiveMatchers(subject)
+  const archive = yield* eraseArchived(subject.tenant, isMine, mentions, (r) => ({ ...r, body: String(redactRow({ body: r.body }, subject.needles)["body"]) }))
+  done.push({ where: "archive", what: "records erased", count: archive.erased })
+  if (archive.redacted > 0) done.push({ where: "archive", what: "records redacted", count: archive.redacted })
+  done.push({ where: "archive", what: "batches rewritten", count: archive.rewritten })
+  done.push({ where: "objects", what: "removed", count: yield* eraseObjects(subject) })
+  done.push({ where: "sink memory", what: "message ids forgotten", count: forgetMessages(subject.tenant, subject.messageIds) })
+
+  done.push({ where: "warehouse", what: "detached parts dropped", count: yield* dropDetachedParts(TABLES.map((t) => t.name)) })
+  // Every personal table, not only those changed now: a merge before the erasure leaves the replaced parts (which
+  // may hold an older version of the subject's rows) outdated on disk too.
+  const stale = yield* awaitOldPartsGone([...new Set([...mutated, ...TABLES.filter((t) => t.erasure === "rows" && present.has(t.name)).map((t) => t.name)])])
+
+  const left = yield* verifyErased(subject)
+  for (const t of stale) left.push(`${t} (outdated parts still on disk)`)
+  if (left.length > 0) return yield* Effect.fail(new ErasureIncomplete({ left }))
+  done.push({ where: "verification", what: "stores still holding the subject", count: 0 })
+  return done as ReadonlyArray<ErasureCount>
+})
+
+/** The stores that still hold any identifier, profile id or message of the subject (empty after an erasure). */
+export const verifyErased = Effect.fn("verifyErased")(function* (subject: Subject) {
+  const left: Array<string> = []
+  const keyed = new Set(TABLES.filter((t) => t.erasure === "keyed").map((t) => t.name))
+  const mentions = yield* countMentions(subject.tenant, [...subject.needles, ...subject.profileIds])
+  for (const m of mentions) if (!keyed.has(m.table)) left.push(`${m.table} (${m.rows} rows)`)
+  if (subject.messageIds.length > 0) {
+    for (const entry of yield* erasableTables) {
+      if (entry.locate.messageId === undefined) continue
+      const n = yield* countByMessageIds(entry.name, entry.locate.messageId, subject.tenant, subject.messageIds)
+      if (n > 0) left.push(`${entry.name} (${n} rows by message id)`)
+    }
+  }
+  const { isMine, mentions: mentionsSubject } = archiveMatchers(subject)
+  const archived = yield* exportArchived(subject.tenant, (r) => isMine(r) || mentionsSubject(r))
+  if (archived.length > 0) left.push(`archive (${archived.length} records)`)
+  return left
+})

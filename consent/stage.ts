@@ -1,0 +1,222 @@
+// The consent stage, after identity (it needs each message's current profile): records the consent changes a batch
+// carries in the ledger, then enforces at ingest what the purpose governing a message's channel does not allow for
+// its person at the message's time: drop (counted by reason) or keep with personal fields stripped. A refusal that
+// arrives after messages later than it were stored applies to those too (see `enforceStored`). Also here: the
+// suppression gate, which runs before identity (see `makeSuppressionStage`).
+import { createHash } from "node:crypto"
+import { Effect } from "effect"
+import type { IdentityConfig } from "../identity/index.ts"
+import type { CanonicalEvent } from "../ingest/message.ts"
+import { drop, ok, type Outcome, type Stage } from "../ingest/stage.ts"
+import { insertLedgerRows, ledgerOfProfiles, type LedgerRow, storedEventsOfProfiles } from "../warehouse/consent.ts"
+import { removeStoredEvents, stripStoredEvents } from "../warehouse/sink.ts"
+import { Warehouse, type WarehouseQueryError, type WarehouseRejectedRows, type WarehouseUnavailable } from "../warehouse/warehouse.ts"
+import { laterThan, stateFromRows } from "./ledger.ts"
+import { type ConsentPolicies, type ConsentPolicy, type IngestAction, policyOf } from "./purposes.ts"
+import { Keys, type KeysShape } from "./keys.ts"
+import { readSignals } from "./readers.ts"
+import { PERSONAL_PROPERTY_PATTERN, SAFE_CONTEXT_KEYS, stripPersonal, STRIPPED_MARK } from "./strip.ts"
+import { liftSuppression, makeSuppressionCheck } from "./suppression.ts"
+
+export type ConsentStageError = WarehouseUnavailable | WarehouseQueryError | WarehouseRejectedRows
+
+/** Asks whether any of a message's identifiers belongs to an erased person (consent/suppression.ts). */
+export type SuppressionCheck = (tenant: string, identifiers: ReadonlyArray<{ readonly kind: string; readonly value: string }>) =>
+  Effect.Effect<boolean, ConsentStageError, Warehouse>
+
+export const SUPPRESSED = "suppressed"
+
+/** The drop reason of a message its purpose does not allow. */
+export const consentDropReason = (purpose: string) => `consent:${purpose}`
+
+/**
+ * Every identifier a message states about its sender, as sent: ids, the identifiers it carries, and traits that hold
+ * one (`traitIdentifiers`, identity's configuration: trait name -> kind).
+ */
+const identifiersOf = (e: CanonicalEvent, traitIdentifiers: Readonly<Record<string, string>>) => {
+  const out: Array<{ kind: string; value: string }> = [...e.identifiers]
+  if (e.userId !== "") out.push({ kind: "user_id", value: e.userId })
+  if (e.anonymousId !== "") out.push({ kind: "anonymous_id", value: e.anonymousId })
+  const contextTraits = e.context["traits"]
+  for (const traits of [e.traits, contextTraits !== null && typeof contextTraits === "object" ? contextTraits as Record<string, unknown> : {}]) {
+    for (const [name, kind] of Object.entries(traitIdentifiers)) {
+      const v = traits[name]
+      if (typeof v === "string" && v.trim() !== "") out.push({ kind, value: v })
+    }
+  }
+  return out
+}
+
+/**
+ * The suppression gate, first of all stages (before identity stores anything of a message): a message of an erased
+ * person (any identifier on the suppression list, consent/suppression.ts) is dropped with reason "suppressed" and
+ * counted, unless it carries a fresh grant of consent (an update event, a resubscribe): then the suppression is
+ * lifted, with that message as its proof, and the message flows on.
+ */
+export const makeSuppressionStage = (options: {
+  readonly policies: ConsentPolicies
+  readonly isSuppressed: SuppressionCheck
+  readonly lift: (tenant: string, identifiers: ReadonlyArray<{ readonly kind: string; readonly value: string }>, proof: string) =>
+    Effect.Effect<unknown, ConsentStageError, Warehouse>
+  readonly traitIdentifiers: Readonly<Record<string, string>>
+}) =>
+  Effect.gen(function* () {
+    const warehouse = yield* Warehouse
+    const stage: Stage<CanonicalEvent, ConsentStageError> = (batch) =>
+      Effect.forEach(batch, (e) => Effect.gen(function* () {
+        const identifiers = identifiersOf(e, options.traitIdentifiers)
+        if (!(yield* options.isSuppressed(e.tenant, identifiers))) return ok(e)
+        const freshGrant = readSignals(e, policyOf(options.policies, e.tenant)).some((s) => s.explicit && s.state === "granted")
+        if (!freshGrant) return drop<CanonicalEvent>(SUPPRESSED)
+        yield* options.lift(e.tenant, identifiers, e.messageId)
+        return ok(e)
+      })).pipe(Effect.provideService(Warehouse, warehouse))
+    return stage
+  })
+
+const key = (tenant: string, profile: string) => `${tenant}\u0000${profile}`
+
+/** The browser or app whose stored preferences a message carries, hashed (the ledger copies no identifier). */
+const deviceOf = (e: CanonicalEvent) =>
+  e.anonymousId === "" ? "" : createHash("sha256").update(`${e.tenant}\u0000${e.anonymousId}`).digest("hex").slice(0, 16)
+
+/** What enforcement a message of a channel at a time gets: undefined when its purpose allows it. */
+const actionFor = (channel: string, ms: number, rows: ReadonlyArray<LedgerRow>, policy: ConsentPolicy): { purpose: string; action: IngestAction } | undefined => {
+  const purpose = policy.channels[channel]
+  const p = purpose === undefined ? undefined : policy.purposes[purpose]
+  if (purpose === undefined || p === undefined) return undefined
+  const state = stateFromRows(rows, purpose, p, ms)
+  if (state.allowed) return undefined
+  const action = state.state === "denied" ? p.onDenied : p.onUnknown
+  return action === "keep" ? undefined : { purpose, action }
+}
+
+export const makeConsentStage = (policies: ConsentPolicies) =>
+  Effect.gen(function* () {
+    const warehouse = yield* Warehouse
+    // Merged-in refusals already applied to stored messages by this process (bounded: cleared when it grows large;
+    // applying one again only costs a query, as stripped messages are skipped).
+    const mergedSeen = new Set<string>()
+
+    /**
+     * A refusal at time T that arrives after messages of the same person later than T were stored: those are
+     * enforced as they would have been had the refusal come first (late data is treated by its own time).
+     */
+    const enforceStored = (tenant: string, policy: ConsentPolicy, refusals: ReadonlyArray<LedgerRow>, rowsOf: Map<string, Array<LedgerRow>>, inBatch: Set<string>) =>
+      Effect.gen(function* () {
+        const gated = new Set(refusals.flatMap((r) => Object.entries(policy.channels).filter(([, p]) => p === r.purpose).map(([c]) => c)))
+        if (gated.size === 0) return
+        const profiles = [...new Set(refusals.map((r) => r.profileId))]
+        const fromMs = Math.min(...refusals.map((r) => r.atMs))
+        const stored = yield* storedEventsOfProfiles(tenant, profiles, [...gated], fromMs, STRIPPED_MARK)
+        const toStrip = new Map<string, Array<string>>()
+        const toRemove: Array<string> = []
+        for (const s of stored) {
+          if (inBatch.has(s.messageId)) continue
+          const verdict = actionFor(s.channel, s.atMs, rowsOf.get(key(tenant, s.profileId)) ?? [], policy)
+          if (verdict?.action === "strip") toStrip.set(verdict.purpose, [...toStrip.get(verdict.purpose) ?? [], s.messageId])
+          else if (verdict?.action === "drop") toRemove.push(s.messageId)
+        }
+        for (const [purpose, ids] of toStrip) {
+          yield* stripStoredEvents(tenant, ids, { safeContext: SAFE_CONTEXT_KEYS, personalProperty: PERSONAL_PROPERTY_PATTERN, mark: STRIPPED_MARK, purpose })
+        }
+        if (toRemove.length > 0) yield* removeStoredEvents(tenant, toRemove)
+        const stripped = [...toStrip.values()].reduce((n, ids) => n + ids.length, 0)
+        if (stripped + toRemove.length > 0) {
+          yield* Effect.logInfo("consent applied to stored messages").pipe(Effect.annotateLogs({ tenant, stripped, removed: toRemove.length }))
+        }
+      })
+
+    const stage: Stage<CanonicalEvent, ConsentStageError> = (batch) =>
+      Effect.gen(function* () {
+        const outcomes: Array<Outcome<CanonicalEvent>> = batch.map(ok)
+        // The ledger of every profile of the batch, one read per tenant (current profiles: merges already applied).
+        const rowsOf = new Map<string, Array<LedgerRow>>()
+        const byTenant = new Map<string, Set<string>>()
+        for (const e of batch) {
+          const set = byTenant.get(e.tenant) ?? new Set<string>()
+          set.add(e.profileId)
+          byTenant.set(e.tenant, set)
+        }
+        for (const [tenant, profiles] of byTenant) {
+          for (const r of yield* ledgerOfProfiles(tenant, [...profiles])) {
+            const k = key(tenant, r.profileId)
+            const list = rowsOf.get(k)
+            if (list === undefined) rowsOf.set(k, [r])
+            else list.push(r)
+          }
+        }
+        // In event-time order, so a message sees every change the batch makes before it.
+        const times = batch.map((e) => Date.parse(e.timestamp))
+        const order = batch.map((_, i) => i).sort((a, b) => (times[a]! - times[b]!) || a - b)
+        const now = Date.now()
+        const fresh: Array<LedgerRow> = []
+        for (const i of order) {
+          const e = batch[i]!
+          // Only without identity (which refuses them) can a message come without a usable time: nothing to place.
+          if (Number.isNaN(times[i]!)) continue
+          const policy = policyOf(policies, e.tenant)
+          const k = key(e.tenant, e.profileId)
+          const rows = rowsOf.get(k) ?? []
+          const device = deviceOf(e)
+          for (const signal of readSignals(e, policy)) {
+            // A browser's stored preferences ride on each of its messages: only a change of what *that device* said
+            // is a choice (another device may have chosen otherwise since). Without a device, the state in force.
+            // An update event or an unsubscribe is an act of its own, always kept.
+            if (!signal.explicit) {
+              const previous = rows.reduce<LedgerRow | undefined>((m, r) =>
+                r.purpose === signal.purpose && r.device === device && r.atMs <= times[i]! && (m === undefined || laterThan(r, m)) ? r : m, undefined)
+              const stated = device === "" ? stateFromRows(rows, signal.purpose, policy.purposes[signal.purpose]!, times[i]!).state : previous?.state
+              if (stated === signal.state) continue
+            }
+            const row: LedgerRow = {
+              tenant: e.tenant, messageId: e.messageId, profileId: e.profileId, purpose: signal.purpose, state: signal.state,
+              basis: signal.basis, source: signal.source, proof: signal.proof, device, atMs: times[i]!, recordedAtMs: now,
+            }
+            rows.push(row)
+            fresh.push(row)
+          }
+          rowsOf.set(k, rows)
+          const verdict = actionFor(e.channel, times[i]!, rows, policy)
+          if (verdict === undefined) continue
+          outcomes[i] = verdict.action === "drop" ? drop(consentDropReason(verdict.purpose)) : ok(stripPersonal(e, verdict.purpose))
+        }
+        yield* insertLedgerRows(fresh)
+        // Refusals that reach stored messages: those this batch recorded, and those a merge has just brought to a
+        // profile (recorded under another), once per process and profile.
+        const refusals = new Map<string, Array<LedgerRow>>()
+        const add = (r: LedgerRow) => {
+          const list = refusals.get(r.tenant) ?? []
+          list.push(r)
+          refusals.set(r.tenant, list)
+        }
+        for (const r of fresh) if (r.state === "denied") add(r)
+        for (const rows of rowsOf.values()) {
+          for (const r of rows) {
+            if (r.state !== "denied" || r.recordedProfileId === undefined || r.recordedProfileId === r.profileId) continue
+            const seen = `${r.tenant}\u0000${r.profileId}\u0000${r.messageId}\u0000${r.purpose}`
+            if (mergedSeen.has(seen)) continue
+            if (mergedSeen.size > 1_000_000) mergedSeen.clear()
+            mergedSeen.add(seen)
+            add(r)
+          }
+        }
+        const inBatch = new Set(batch.map((e) => e.messageId))
+        for (const [tenant, list] of refusals) yield* enforceStored(tenant, policyOf(policies, tenant), list, rowsOf, inBatch)
+        return outcomes
+      }).pipe(Effect.provideService(Warehouse, warehouse))
+    return stage
+  })
+
+/** The suppression gate over D's suppression list (consent/suppression.ts), with the deployment's keys. */
+export const suppressionStage = (policies: ConsentPolicies, keys: KeysShape, extract?: IdentityConfig["extract"]) =>
+  Effect.gen(function* () {
+    const check = yield* makeSuppressionCheck(extract?.normalise).pipe(Effect.provideService(Keys, keys))
+    return yield* makeSuppressionStage({
+      policies,
+      isSuppressed: check,
+      lift: (tenant, identifiers, proof) => liftSuppression(tenant, identifiers, "consent", proof, extract?.normalise).pipe(Effect.provideService(Keys, keys)),
+      // Without identity (only to measure what it costs), the message's own ids and identifiers are checked.
+      traitIdentifiers: extract?.traitIdentifiers ?? {},
+    })
+  })

@@ -1,0 +1,140 @@
+// Operators' decisions about identity, recorded and applied: take an identifier out of linking (split), keep two
+// identifiers apart (separate), accept or dismiss a duplicate suggestion. The same programs serve `cdp identity ...`
+// on the data dir and the admin routes of `cdp serve` (ingest/identity-route.ts), which reload the running graph.
+import { Data, Effect } from "effect"
+import type { OperationRow } from "../warehouse/identity.ts"
+import { Warehouse } from "../warehouse/warehouse.ts"
+import { extractConfigFor } from "./extract.ts"
+import { DEFAULT_GRAPH_RULES } from "./graph.ts"
+import { type Operation, recordOperation } from "./operations.ts"
+import { BadIdentifier, type IdentifierRef, parseIdentifier, profileIdOf } from "./profile.ts"
+import { rebuildIdentity, type RebuildSummary } from "./rebuild.ts"
+import type { IdentityConfig } from "./stage.ts"
+import { findSuggestions, type ProfileSummary } from "./suggestions.ts"
+
+export class UnknownSuggestion extends Data.TaggedError("UnknownSuggestion")<{ readonly id: string; readonly tenant: string }> {
+  override get message() {
+    return `no open suggestion ${this.id} in tenant "${this.tenant}" (list them with cdp identity suggestions)`
+  }
+}
+
+/** The identifier as the tenant's rules read it (its phone regions, its mailbox rules), or its BadIdentifier. */
+export const readIdentifier = (input: string, tenant: string, config: IdentityConfig): Effect.Effect<IdentifierRef, BadIdentifier> => {
+  const ref = parseIdentifier(input, extractConfigFor(config.extract, tenant).normalise)
+  return ref instanceof BadIdentifier ? Effect.fail(ref) : Effect.succeed(ref)
+}
+
+/**
+ * What duplicate suggestions compare, per profile of a tenant: the names its messages' traits state (name, or
+ * first_name and last_name), and the e-mail addresses and phone numbers its messages were seen with.
+ */
+export const profileSummaries = (tenant: string) =>
+  Effect.gen(function* () {
+    const warehouse = yield* Warehouse
+    const params = { tenant }
+    const names = yield* warehouse.query<{ profile_id: string; names: Array<string> }>(
+      "SELECT profile_id, groupUniqArrayIf(name, name != '') AS names FROM (SELECT profile_id, " +
+        "if(JSONExtractString(traits, 'name') != '', trim(JSONExtractString(traits, 'name')), " +
+        "trim(concat(JSONExtractString(traits, 'first_name'), ' ', JSONExtractString(traits, 'last_name')))) AS name " +
+        "FROM events WHERE tenant = {tenant:String} AND traits != '{}') GROUP BY profile_id HAVING length(names) > 0",
+      { params })
+    if (names.length === 0) return []
+    const contacts = yield* warehouse.query<{ profile_id: string; emails: Array<string>; phones: Array<string> }>(
+      "SELECT e.profile_id AS profile_id, groupUniqArrayIf(s.value, s.kind = 'email') AS emails, " +
+        "groupUniqArrayIf(s.value, s.kind = 'phone') AS phones FROM identity_observations AS o ARRAY JOIN o.sightings AS s " +
+        "INNER JOIN (SELECT message_id, profile_id FROM events WHERE tenant = {tenant:String}) AS e ON e.message_id = o.message_id " +
+        "WHERE o.tenant = {tenant:String} AND s.kind IN ('email', 'phone') GROUP BY profile_id",
+      { params })
+    const byProfile = new Map(contacts.map((c) => [c.profile_id, c]))
+    return names.map((n): ProfileSummary => ({
+      profileId: n.profile_id, names: n.names,
+      emails: byProfile.get(n.profile_id)?.emails ?? [], phones: byProfile.get(n.profile_id)?.phones ?? [],
+    }))
+  })
+
+/** Suggestions an operator dismissed (they are not shown again). */
+const dismissed = (tenant: string) =>
+  Effect.gen(function* () {
+    const warehouse = yield* Warehouse
+    const rows = yield* warehouse.query<{ a: string }>(
+      "SELECT a FROM identity_operations WHERE tenant = {tenant:String} AND kind = 'dismiss'", { params: { tenant } })
+    return new Set(rows.map((r) => r.a))
+  })
+
+/** Open suggestions of a tenant: found now, not dismissed. */
+export const openSuggestions = (tenant: string) =>
+  Effect.gen(function* () {
+    const gone = yield* dismissed(tenant)
+    return findSuggestions(yield* profileSummaries(tenant)).filter((s) => !gone.has(s.id))
+  })
+
+/** The identifier a profile is best known by (a user id, else an e-mail, ...), to link or separate it. */
+const representative = (tenant: string, profileId: string) =>
+  Effect.gen(function* () {
+    const warehouse = yield* Warehouse
+    const rows = yield* warehouse.query<{ kind: string; value: string }>(
+      "SELECT kind, value FROM identity_nodes WHERE tenant = {tenant:String} AND slice = 0 AND shared = '' " +
+        "GROUP BY kind, value HAVING argMax(profile_id, version) = {profile:String} " +
+        "ORDER BY indexOf({priority:Array(String)}, kind) = 0, indexOf({priority:Array(String)}, kind), value LIMIT 1",
+      { params: { tenant, profile: profileId, priority: DEFAULT_GRAPH_RULES.priority } })
+    const row = rows[0]
+    return row === undefined ? undefined : `${row.kind}:${row.value}`
+  })
+
+/** How a decision reaches the running graph: `cdp serve` reloads its pipeline's; on the data dir there is none. */
+export type Reload<E> = Effect.Effect<void, E>
+
+/**
+ * Records an operator's decision and applies it: the running graph (if any) is reloaded first, so messages resolved
+ * from then on follow it, then a rebuild of the tenant moves what was stored before.
+ */
+const decide = <E>(tenant: string, operation: Omit<Operation, "tenant">, config: IdentityConfig, reload: Reload<E>) =>
+  Effect.gen(function* () {
+    const recorded = yield* recordOperation({ tenant, ...operation })
+    yield* reload
+    const rebuild = yield* rebuildIdentity(config, tenant)
+    return { operation: recorded, rebuild }
+  })
+
+/** The node of an identifier some profile of the tenant holds: a decision about an unknown value is a typo. */
+const nodeOf = (tenant: string, input: string, config: IdentityConfig) =>
+  Effect.gen(function* () {
+    const ref = yield* readIdentifier(input, tenant, config)
+    if (ref._tag !== "identifier") return yield* Effect.fail(new BadIdentifier({ input, reason: "name an identifier (KIND:VALUE), not a profile id" }))
+    yield* profileIdOf(tenant, ref)
+    return `${ref.kind}:${ref.value}`
+  })
+
+/** Split: the identifier stops linking; what only it joined splits off. */
+export const splitIdentifier = <E>(tenant: string, identifier: string, reason: string, config: IdentityConfig, reload: Reload<E>) =>
+  Effect.gen(function* () {
+    const node = yield* nodeOf(tenant, identifier, config)
+    return yield* decide(tenant, { kind: "remove", a: node, b: "", reason }, config, reload)
+  })
+
+/** Separate: two identifiers are different people; the merge that joined them is reverted. */
+export const separateIdentifiers = <E>(tenant: string, first: string, second: string, reason: string, config: IdentityConfig, reload: Reload<E>) =>
+  Effect.gen(function* () {
+    const a = yield* nodeOf(tenant, first, config)
+    const b = yield* nodeOf(tenant, second, config)
+    return yield* decide(tenant, { kind: "separate", a, b, reason }, config, reload)
+  })
+
+/** Accept (merge the pair, recorded with the reason or the evidence) or dismiss (never suggested again) a suggestion. */
+export const decideSuggestion = <E>(tenant: string, id: string, accept: boolean, reason: string, config: IdentityConfig, reload: Reload<E>) =>
+  Effect.gen(function* () {
+    const suggestion = (yield* openSuggestions(tenant)).find((s) => s.id === id)
+    if (suggestion === undefined) return yield* Effect.fail(new UnknownSuggestion({ id, tenant }))
+    if (!accept) return { operation: yield* recordOperation({ tenant, kind: "dismiss", a: suggestion.id, b: "", reason }) }
+    const a = yield* representative(tenant, suggestion.a)
+    const b = yield* representative(tenant, suggestion.b)
+    if (a === undefined || b === undefined) return yield* Effect.fail(new UnknownSuggestion({ id, tenant }))
+    const evidence = suggestion.evidence.map((e) => `${e.field} ${e.a} ~ ${e.b} (${e.similarity.toFixed(2)})`).join("; ")
+    return yield* decide(tenant, { kind: "link", a, b, reason: `suggestion ${suggestion.id} accepted: ${reason || evidence}` }, config, reload)
+  })
+
+/** What a decision did: the recorded operation and, unless it was a dismissal, the rebuild that applied it. */
+export interface DecisionResult {
+  readonly operation: OperationRow
+  readonly rebuild?: { readonly tenants: ReadonlyArray<RebuildSummary>; readonly seconds: number }
+}

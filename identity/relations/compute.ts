@@ -1,0 +1,169 @@
+// Bringing every profile's relationship to a date (`cdp relations compute`), the distribution and movements between
+// two dates (`cdp relations summary`), and one profile's evidence (`cdp relations explain`).
+import { Data, Effect } from "effect"
+import {
+  type ProfileHistory, readLatestScore, readProfileHistories, readRuns, readStoredScores, type SignalSource, type StoredScore, storeScores,
+} from "../../warehouse/relations.ts"
+import { classify, RELATIONSHIP_TYPES, type RelationshipType } from "./classify.ts"
+import type { RelationsConfig } from "./config.ts"
+import { signalsOf } from "./signals.ts"
+
+export class NoRelationsYet extends Data.TaggedError("NoRelationsYet")<{ readonly tenant: string }> {
+  override get message() {
+    return `no relationship scores for tenant "${this.tenant}" yet: run cdp relations compute first`
+  }
+}
+
+export class ProfileNotScored extends Data.TaggedError("ProfileNotScored")<{ readonly profileId: string; readonly asOf: string }> {
+  override get message() {
+    return `profile ${this.profileId} has no relationship scores as of ${this.asOf} (no activity up to then, or it was merged since: run cdp relations compute)`
+  }
+}
+
+/** A date as YYYY-MM-DD (UTC). */
+export const dayOf = (ms: number) => new Date(ms).toISOString().slice(0, 10)
+
+const round = (x: number | null, digits = 3) => (x === null ? null : Math.round(x * 10 ** digits) / 10 ** digits)
+
+/** One profile's scores as of a date, from its history. */
+export const scoreProfile = (history: ProfileHistory, asOf: string, config: RelationsConfig): StoredScore => {
+  const signals = signalsOf(history, asOf, config)
+  const r = classify(signals, config)
+  return {
+    profileId: history.profileId,
+    relationshipType: r.type,
+    healthScore: r.healthScore,
+    churnRisk: r.churnRisk,
+    sentimentLevel: round(signals.sentimentLevel),
+    sentimentTrend: round(signals.sentimentTrend),
+    factors: r.factors,
+    signals: Object.fromEntries(Object.entries(signals).map(([k, v]) => [k, typeof v === "number" ? round(v) : v])),
+  }
+}
+
+/** Every profile's scores as of a date, computed (not stored). */
+export const scoresAsOf = Effect.fn("scoresAsOf")(function* (tenant: string, asOf: string, config: RelationsConfig, source: SignalSource = "incremental") {
+  const histories = yield* readProfileHistories(tenant, asOf, source)
+  return histories.map((h) => scoreProfile(h, asOf, config))
+})
+
+export interface ComputeResult {
+  readonly tenant: string
+  readonly asOf: string
+  readonly profiles: number
+  readonly byType: Readonly<Record<string, number>>
+  readonly seconds: number
+}
+
+const distribution = (scores: ReadonlyArray<StoredScore>) => {
+  const byType: Record<string, number> = Object.fromEntries(RELATIONSHIP_TYPES.map((t) => [t, 0]))
+  for (const s of scores) byType[s.relationshipType] = (byType[s.relationshipType] ?? 0) + 1
+  return byType
+}
+
+/** Brings every profile's scores to `asOf` from the data up to it and stores them as the current run. */
+export const computeRelations = Effect.fn("computeRelations")(function* (options: {
+  readonly tenant: string
+  readonly asOf: string
+  readonly config: RelationsConfig
+  readonly source?: SignalSource
+}) {
+  const started = performance.now()
+  const scores = yield* scoresAsOf(options.tenant, options.asOf, options.config, options.source)
+  yield* storeScores(options.tenant, options.asOf, scores, Date.now())
+  return {
+    tenant: options.tenant, asOf: options.asOf, profiles: scores.length, byType: distribution(scores),
+    seconds: Math.round((performance.now() - started) / 10) / 100,
+  } satisfies ComputeResult
+})
+
+/** Stored scores of a date when a run brought them there, else computed now (not stored). */
+const scoresFor = (tenant: string, asOf: string, config: RelationsConfig) =>
+  Effect.gen(function* () {
+    const stored = yield* readStoredScores(tenant, asOf)
+    return stored.length > 0 ? stored : yield* scoresAsOf(tenant, asOf, config)
+  })
+
+export interface Movement {
+  readonly profileId: string
+  readonly from: RelationshipType | "none"
+  readonly to: RelationshipType
+  readonly churnRisk: number
+}
+
+export interface Summary {
+  readonly tenant: string
+  readonly from: string
+  readonly to: string
+  /** Profiles per type at both dates. */
+  readonly distribution: ReadonlyArray<{ readonly type: string; readonly from: number; readonly to: number }>
+  /** How many profiles moved from one type to another (including "none": not yet seen at `from`). */
+  readonly movements: ReadonlyArray<{ readonly from: string; readonly to: string; readonly profiles: number }>
+  /** Every profile whose type changed, riskiest first. */
+  readonly changed: ReadonlyArray<Movement>
+}
+
+/** The distribution per type at `from` and `to`, and the profiles whose type changed between them. */
+export const summarise = Effect.fn("summarise")(function* (options: {
+  readonly tenant: string
+  readonly from?: string | undefined
+  readonly to?: string | undefined
+  readonly config: RelationsConfig
+}) {
+  const runs = yield* readRuns(options.tenant)
+  const to = options.to ?? runs[0]?.asOf
+  if (to === undefined) return yield* new NoRelationsYet({ tenant: options.tenant })
+  const from = options.from ?? dayOf(Date.parse(`${to}T00:00:00Z`) - options.config.windowDays * 86_400_000)
+  const before = yield* scoresFor(options.tenant, from, options.config)
+  const after = yield* scoresFor(options.tenant, to, options.config)
+  const was = new Map(before.map((s) => [s.profileId, s.relationshipType as RelationshipType]))
+  const changed: Array<Movement> = []
+  const moves = new Map<string, number>()
+  for (const s of after) {
+    const prior = was.get(s.profileId) ?? "none"
+    if (prior === s.relationshipType) continue
+    changed.push({ profileId: s.profileId, from: prior, to: s.relationshipType as RelationshipType, churnRisk: s.churnRisk })
+    const key = `${prior}>${s.relationshipType}`
+    moves.set(key, (moves.get(key) ?? 0) + 1)
+  }
+  const a = distribution(before)
+  const b = distribution(after)
+  return {
+    tenant: options.tenant, from, to,
+    distribution: RELATIONSHIP_TYPES.map((type) => ({ type, from: a[type] ?? 0, to: b[type] ?? 0 })),
+    movements: [...moves].map(([k, profiles]) => ({ from: k.split(">")[0]!, to: k.split(">")[1]!, profiles }))
+      .sort((x, y) => y.profiles - x.profiles || (x.from + x.to < y.from + y.to ? -1 : 1)),
+    changed: changed.sort((x, y) => y.churnRisk - x.churnRisk || (x.profileId < y.profileId ? -1 : 1)),
+  } satisfies Summary
+})
+
+export interface RelationExplanation extends StoredScore {
+  readonly asOf: string
+}
+
+/** One profile's stored scores and evidence, from the latest run (or the run of `asOf`). */
+export const explainRelation = Effect.fn("explainRelation")(function* (tenant: string, profileId: string, asOf?: string) {
+  const runs = yield* readRuns(tenant)
+  const date = asOf ?? runs[0]?.asOf
+  if (date === undefined) return yield* new NoRelationsYet({ tenant })
+  const [score] = yield* readStoredScores(tenant, date, profileId)
+  if (score === undefined) return yield* new ProfileNotScored({ profileId, asOf: date })
+  return { ...score, asOf: date } satisfies RelationExplanation
+})
+
+/**
+ * A profile's relationship as traits (relationship_type, health_score, churn_risk, sentiment_trend,
+ * relationship_factors), stated by "relations" as of the latest run's date: what `cdp profile show` adds.
+ */
+export const relationshipTraits = Effect.fn("relationshipTraits")(function* (tenant: string, profileId: string) {
+  const score = yield* readLatestScore(tenant, profileId)
+  if (score === undefined) return {}
+  const stated = (value: unknown) => ({ value, source: "relations", at: score.asOf })
+  return {
+    relationship_type: stated(score.relationshipType),
+    health_score: stated(score.healthScore),
+    churn_risk: stated(score.churnRisk),
+    ...(score.sentimentTrend === null ? {} : { sentiment_trend: stated(score.sentimentTrend) }),
+    relationship_factors: stated(score.factors),
+  }
+})

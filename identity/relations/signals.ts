@@ -1,0 +1,256 @@
+// A profile's signals as of a date, folded from its daily activity and what it wrote or said: recency, frequency and
+// spread of visits, orders and spend, channel breadth, mail engagement, sentiment level and trend, open complaints,
+// and social reach. Pure: the same history and date always give the same signals.
+import type { ProfileHistory } from "../../warehouse/relations.ts"
+import type { RelationsConfig } from "./config.ts"
+
+const DAY_MS = 86_400_000
+/** A positive text scoring at least this is praise a person means (sentiment scores run -1..1). */
+export const PRAISE_SCORE = 0.75
+/** A service contact scoring below this was no praise: a problem or a question, told flatly or angrily. */
+export const LUKEWARM_SCORE = 0.3
+
+export interface Signals {
+  /** Days from the first and last day with the person's own activity to the date (null: none yet). */
+  readonly daysSinceFirstActive: number | null
+  readonly daysSinceLastActive: number | null
+  readonly daysSinceLastVisit: number | null
+  readonly daysSinceLastOrder: number | null
+  /** Days with a visit: in all, in the recent window, in the window before it. */
+  readonly visitDays: number
+  readonly visitDaysRecent: number
+  readonly visitDaysPrevious: number
+  /** Active days (any own activity) in the recent window and the one before. */
+  readonly activeDaysRecent: number
+  readonly activeDaysPrevious: number
+  /** Days with any own activity, and the days from the first to the last of them. */
+  readonly activeDays: number
+  readonly activeSpanDays: number
+  /** Mean days between visit days (null: fewer than two visits): the person's own rhythm. */
+  readonly meanVisitGapDays: number | null
+  /** Share of the weeks since the first activity that had any own activity (0-1): how spread out the visits are. */
+  readonly activeWeekShare: number
+  readonly orders: number
+  readonly ordersRecent: number
+  readonly ordersPrevious: number
+  readonly spend: number
+  /** Channels where the person acted (not mail sent to them). */
+  readonly channels: ReadonlyArray<string>
+  readonly mailDelivered: number
+  readonly mailOpened: number
+  readonly mailClicked: number
+  readonly mailUnsubscribed: number
+  /** Opens / deliveries in the recent window and the one before (null: nothing delivered). */
+  readonly openRateRecent: number | null
+  readonly openRatePrevious: number | null
+  readonly openRate: number | null
+  readonly texts: number
+  /** Strong praise: positive and at least PRAISE_SCORE, so polite thanks in a support chat is not advocacy. */
+  readonly praise: number
+  /** Service contacts that were neither praise nor negative: questions, problems told flatly. */
+  readonly otherContacts: number
+  /** Service contacts scoring below LUKEWARM_SCORE (negative ones included): problems, whatever the words. */
+  readonly lukewarmContacts: number
+  readonly positive: number
+  readonly negative: number
+  readonly negativeRecent: number
+  /** Visit days before the first service contact that was no praise, and since it (null: no such contact). */
+  readonly visitDaysBeforeTrouble: number | null
+  readonly visitDaysSinceTrouble: number | null
+  /** Service contacts that were no praise (complaints included) in the recent window. */
+  readonly troubleRecent: number
+  /** Service contacts (chat, call, inbound mail) that were negative; negative public posts. */
+  readonly negativeContacts: number
+  readonly negativePublic: number
+  readonly positivePublic: number
+  /** Negative service contacts after the last positive one: complaints nobody turned round. */
+  readonly openComplaints: number
+  readonly daysSinceLastComplaint: number | null
+  /** Exponentially weighted mean score (half-life from configuration), and its short-term minus long-term value. */
+  readonly sentimentLevel: number | null
+  readonly sentimentTrend: number | null
+  readonly strongestPraise: number | null
+  readonly strongestComplaint: number | null
+  readonly socialReach: number
+  readonly socialEngagement: number
+  readonly followers: number
+}
+
+const nameOf = (act: string) => act.slice(act.indexOf("/") + 1)
+const channelOf = (act: string) => act.slice(0, act.indexOf("/"))
+const baseName = (name: string) => (name.endsWith(":machine") ? name.slice(0, -":machine".length) : name)
+
+/** The end of a day (YYYY-MM-DD) in ms, UTC. */
+export const endOfDayMs = (day: string) => Date.parse(`${day}T23:59:59.999Z`)
+const dayIndex = (day: string) => Math.floor(Date.parse(`${day}T00:00:00Z`) / DAY_MS)
+
+const ewma = (points: ReadonlyArray<{ readonly ageDays: number; readonly score: number }>, halfLife: number): number | null => {
+  let w = 0
+  let s = 0
+  for (const p of points) {
+    const weight = Math.pow(0.5, p.ageDays / halfLife)
+    w += weight
+    s += weight * p.score
+  }
+  return w === 0 ? null : s / w
+}
+
+/** The signals of one profile as of the end of `asOf` (YYYY-MM-DD); the history holds nothing after it. */
+export const signalsOf = (history: ProfileHistory, asOf: string, config: RelationsConfig): Signals => {
+  const today = dayIndex(asOf)
+  const asOfMs = endOfDayMs(asOf)
+  const W = config.windowDays
+  const orderNames = new Set(config.orderEvents)
+  const sent = new Set(config.sentEvents)
+  const notVisits = new Set(config.notVisits)
+  const visitChannels = new Set(config.visitChannels)
+  const delivered = new Set(config.mailDelivered)
+  const opened = new Set(config.mailOpened)
+  const clicked = new Set(config.mailClicked)
+  const unsubscribed = new Set(config.mailUnsubscribed)
+
+  let firstActive: number | null = null
+  let lastActive: number | null = null
+  let lastVisit: number | null = null
+  let lastOrder: number | null = null
+  let visitDays = 0, visitDaysRecent = 0, visitDaysPrevious = 0, activeDaysRecent = 0, activeDaysPrevious = 0
+  let orders = 0, ordersRecent = 0, ordersPrevious = 0, spend = 0
+  let mailDelivered = 0, mailOpened = 0, mailClicked = 0, mailUnsubscribed = 0
+  const deliveredIn = [0, 0]
+  const openedIn = [0, 0]
+  let socialReach = 0, socialEngagement = 0, followers = 0
+  let activeDays = 0
+  const visitDayList: Array<number> = []
+  let firstVisit: number | null = null
+  const channels = new Set<string>()
+  const weeks = new Set<number>()
+
+  for (const d of history.days) {
+    const day = dayIndex(d.day)
+    const age = today - day
+    const slot = age < W ? 0 : age < 2 * W ? 1 : -1
+    let active = false
+    let visit = false
+    for (const [act, count, amount] of d.acts) {
+      const name = nameOf(act)
+      const channel = channelOf(act)
+      const machine = name.endsWith(":machine")
+      const base = baseName(name)
+      if (delivered.has(base)) {
+        mailDelivered += count
+        if (slot >= 0) deliveredIn[slot]! += count
+      }
+      if (!machine && opened.has(base)) {
+        mailOpened += count
+        if (slot >= 0) openedIn[slot]! += count
+      }
+      if (clicked.has(base)) mailClicked += count
+      if (unsubscribed.has(base)) mailUnsubscribed += count
+      if (orderNames.has(base)) {
+        orders += count
+        spend += amount
+        lastOrder = day
+        if (slot === 0) ordersRecent += count
+        else if (slot === 1) ordersPrevious += count
+      }
+      if (sent.has(base) || machine) continue
+      active = true
+      channels.add(channel)
+      if (visitChannels.has(channel) && !notVisits.has(base)) visit = true
+    }
+    socialReach += d.reach
+    socialEngagement += d.engagement
+    followers = Math.max(followers, d.followers)
+    if (active) {
+      activeDays++
+      firstActive ??= day
+      lastActive = day
+      weeks.add(Math.floor((today - day) / 7))
+      if (slot === 0) activeDaysRecent++
+      else if (slot === 1) activeDaysPrevious++
+    }
+    if (visit) {
+      firstVisit ??= day
+      visitDayList.push(day)
+      visitDays++
+      lastVisit = day
+      if (slot === 0) visitDaysRecent++
+      else if (slot === 1) visitDaysPrevious++
+    }
+  }
+
+  const serviceChannels = new Set(config.serviceChannels)
+  const publicChannels = new Set(config.publicChannels)
+  let positive = 0, negative = 0, negativeRecent = 0, negativeContacts = 0, negativePublic = 0, positivePublic = 0
+  let openComplaints = 0, praise = 0, otherContacts = 0, lukewarmContacts = 0, troubleRecent = 0
+  let firstTroubleDay: number | null = null
+  let lastComplaintMs: number | null = null
+  let strongestPraise: number | null = null
+  let complaint: number | null = null
+  const points: Array<{ ageDays: number; score: number }> = []
+  for (const s of history.said) {
+    if (s.atMs > asOfMs) continue
+    const ageDays = (asOfMs - s.atMs) / DAY_MS
+    points.push({ ageDays, score: s.score })
+    // An own text is activity too (a complaint is contact), on its own day.
+    const day = Math.floor(s.atMs / DAY_MS)
+    if (firstActive === null || day < firstActive) firstActive = day
+    if (lastActive === null || day > lastActive) lastActive = day
+    channels.add(s.channel)
+    const service = serviceChannels.has(s.channel)
+    if (s.label === "positive" && s.score >= PRAISE_SCORE) praise++
+    else if (service && s.label !== "negative") otherContacts++
+    if (service && s.score < LUKEWARM_SCORE) lukewarmContacts++
+    if (service && !(s.label === "positive" && s.score >= PRAISE_SCORE)) {
+      firstTroubleDay ??= day
+      if (ageDays < W) troubleRecent++
+    }
+    if (s.label === "positive") {
+      positive++
+      strongestPraise = Math.max(strongestPraise ?? -1, s.score)
+      if (service) openComplaints = 0
+      if (publicChannels.has(s.channel)) positivePublic++
+    } else if (s.label === "negative") {
+      negative++
+      complaint = Math.min(complaint ?? 1, s.score)
+      if (ageDays < W) negativeRecent++
+      if (publicChannels.has(s.channel)) negativePublic++
+      if (service) {
+        negativeContacts++
+        openComplaints++
+        lastComplaintMs = s.atMs
+      }
+    }
+  }
+  const long = ewma(points, config.sentimentHalfLifeDays)
+  const short = ewma(points, Math.max(1, config.sentimentHalfLifeDays / 3))
+  const tenureWeeks = firstActive === null ? 0 : Math.floor((today - firstActive) / 7) + 1
+  const rate = (o: number, d: number) => (d === 0 ? null : Math.min(1, o / d))
+  const since = (day: number | null) => (day === null ? null : Math.max(0, today - day))
+  return {
+    daysSinceFirstActive: since(firstActive),
+    daysSinceLastActive: since(lastActive),
+    daysSinceLastVisit: since(lastVisit),
+    daysSinceLastOrder: since(lastOrder),
+    visitDays, visitDaysRecent, visitDaysPrevious, activeDaysRecent, activeDaysPrevious,
+    visitDaysBeforeTrouble: firstTroubleDay === null ? null : visitDayList.filter((d) => d < firstTroubleDay!).length,
+    visitDaysSinceTrouble: firstTroubleDay === null ? null : visitDayList.filter((d) => d > firstTroubleDay!).length,
+    activeDays,
+    activeSpanDays: firstActive === null || lastActive === null ? 0 : lastActive - firstActive,
+    meanVisitGapDays: visitDays < 2 || firstVisit === null || lastVisit === null ? null : (lastVisit - firstVisit) / (visitDays - 1),
+    activeWeekShare: tenureWeeks === 0 ? 0 : weeks.size / tenureWeeks,
+    orders, ordersRecent, ordersPrevious, spend: Math.round(spend * 100) / 100,
+    channels: [...channels].sort(),
+    mailDelivered, mailOpened, mailClicked, mailUnsubscribed,
+    openRateRecent: rate(openedIn[0]!, deliveredIn[0]!),
+    openRatePrevious: rate(openedIn[1]!, deliveredIn[1]!),
+    openRate: rate(mailOpened, mailDelivered),
+    texts: points.length, praise, otherContacts, lukewarmContacts, positive, negative, negativeRecent, troubleRecent, negativeContacts, negativePublic, positivePublic, openComplaints,
+    daysSinceLastComplaint: lastComplaintMs === null ? null : Math.floor((asOfMs - lastComplaintMs) / DAY_MS),
+    sentimentLevel: long,
+    sentimentTrend: long === null || short === null ? null : short - long,
+    strongestPraise,
+    strongestComplaint: complaint,
+    socialReach, socialEngagement, followers,
+  }
+}

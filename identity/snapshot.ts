@@ -1,0 +1,139 @@
+// A compact snapshot of the online identity graph (every tenant's TenantGraph state, v8-serialised typed arrays and
+// string tables) in identity_snapshots, so that a restart loads it plus the observations stored since, instead of
+// every observation. Only an optimisation: the graph is a function of identity_observations and identity_operations,
+// and any doubt about a snapshot (none, partial, checksum or format wrong, made with other graph rules or operators'
+// decisions, holding a value today's block rules refuse, or missing one they no longer refuse) means the full load.
+// After a crash the newest complete snapshot is used with every observation stored since its time (less an overlap:
+// a replayed observation changes nothing), so nothing stored is lost whatever happened after the snapshot.
+import { hash } from "node:crypto"
+import { deserialize, serialize } from "node:v8"
+import { Effect } from "effect"
+import { loadObservations, loadOperations, type OperationRow } from "../warehouse/identity.ts"
+import { loadLatestSnapshot, storeSnapshot } from "../warehouse/identity-snapshots.ts"
+import { type GraphRules, type Observation, OPERATOR } from "./graph.ts"
+import type { CompiledBlockRules } from "./guardrails.ts"
+import type { IdentifierKind } from "./normalise.ts"
+import { loadGraphInput, operatorInput } from "./operations.ts"
+import { type GraphState, IdentityResolver } from "./resolver.ts"
+
+const FORMAT = 1
+
+/** Observations stored this long before a snapshot's time are read again (a clock step back); replays change nothing. */
+const OVERLAP_MS = 60_000
+
+/** A stored sighting today's block rules leave out: [tenant, kind, value]. */
+type Dropped = readonly [string, string, string]
+
+interface SnapshotBody {
+  readonly format: number
+  readonly graphs: ReadonlyArray<GraphState>
+  readonly dropped: ReadonlyArray<Dropped>
+}
+
+/** The identity graph in memory, and what a snapshot of it must record. */
+export interface LoadedIdentity {
+  readonly resolver: IdentityResolver
+  /** Stored sightings the block rules left out when loading (a snapshot is not used once one of them is allowed again). */
+  readonly dropped: ReadonlyArray<Dropped>
+  /** The graph rules and operators' decisions the graph was made with. */
+  readonly fingerprint: string
+  readonly source: "snapshot" | "observations"
+  /** Observations read from identity_observations (all of them, or those stored since the snapshot). */
+  readonly observationsRead: number
+}
+
+export const fingerprintOf = (rules: GraphRules, operations: ReadonlyArray<OperationRow>): string =>
+  hash("sha256", JSON.stringify([FORMAT, rules, operations.map((o) => [o.tenant, o.opId, o.kind, o.a, o.b, o.atMs])]), "hex")
+
+const byTime = (x: Observation, y: Observation) => x.timeMs - y.timeMs || (x.messageId < y.messageId ? -1 : x.messageId > y.messageId ? 1 : 0)
+
+/**
+ * Stored observations per tenant in time order (the order the online path is fastest in), without the sightings
+ * today's block rules refuse (a value blocked after it was stored links nothing); operators' links are decisions and
+ * are kept whole.
+ */
+const byTenant = (
+  stored: ReadonlyArray<Observation & { readonly tenant?: string }>, tenantOf: (o: Observation & { readonly tenant?: string }) => string,
+  blocked: CompiledBlockRules, dropped: Array<Dropped>,
+): Map<string, Array<Observation>> => {
+  const out = new Map<string, Array<Observation>>()
+  for (const o of stored) {
+    const tenant = tenantOf(o)
+    let kept = o.sightings
+    if (!o.messageId.startsWith(OPERATOR)) {
+      kept = o.sightings.filter((s) => {
+        if (blocked.reasonFor(s.kind, s.value, tenant) === undefined) return true
+        dropped.push([tenant, s.kind, s.value])
+        return false
+      })
+    }
+    const obs: Observation = { messageId: o.messageId, timeMs: o.timeMs, sightings: kept }
+    const list = out.get(tenant)
+    if (list === undefined) out.set(tenant, [obs])
+    else list.push(obs)
+  }
+  for (const list of out.values()) list.sort(byTime)
+  return out
+}
+
+/** The graph from the newest usable snapshot and the observations stored since, or undefined. */
+const fromSnapshot = (rules: GraphRules, blocked: CompiledBlockRules, operations: ReadonlyArray<OperationRow>, fingerprint: string, overlapMs: number) =>
+  Effect.gen(function* () {
+    const stored = yield* loadLatestSnapshot()
+    if (stored === undefined || stored.fingerprint !== fingerprint) return undefined
+    const resolver = new IdentityResolver(rules, operatorInput(operations).decisions)
+    let body: SnapshotBody
+    try {
+      body = deserialize(stored.bytes) as SnapshotBody
+      if (body.format !== FORMAT) return undefined
+      for (const state of body.graphs) {
+        const graph = resolver.restore(state)
+        for (const { kind, value } of graph.identifiers()) if (blocked.reasonFor(kind as IdentifierKind, value, state.tenant) !== undefined) return undefined
+      }
+    } catch {
+      return undefined
+    }
+    for (const [tenant, kind, value] of body.dropped) if (blocked.reasonFor(kind as IdentifierKind, value, tenant) === undefined) return undefined
+    const dropped = [...body.dropped]
+    const since = yield* loadObservations(stored.coversUntilMs - overlapMs)
+    for (const [tenant, observations] of byTenant(since as ReadonlyArray<Observation & { readonly tenant: string }>, (o) => o.tenant!, blocked, dropped)) resolver.graph(tenant).resolve(observations)
+    return { resolver, dropped, fingerprint, source: "snapshot", observationsRead: since.length } satisfies LoadedIdentity
+  })
+
+/**
+ * The identity graph of every tenant: from the newest snapshot when `useSnapshot` and it can be trusted, otherwise
+ * from every stored observation and operators' decision.
+ */
+export const loadIdentity = Effect.fn("loadIdentity")(function* (
+  rules: GraphRules, blocked: CompiledBlockRules, useSnapshot: boolean, overlapMs: number = OVERLAP_MS,
+) {
+  const operations = yield* loadOperations()
+  const fingerprint = fingerprintOf(rules, operations)
+  if (useSnapshot) {
+    const restored = yield* fromSnapshot(rules, blocked, operations, fingerprint, overlapMs).pipe(
+      Effect.catch((e) => Effect.logWarning(`identity snapshot not used, loading every observation: ${e._tag}`).pipe(Effect.as(undefined))),
+    )
+    if (restored !== undefined) return restored
+  }
+  // Unfiltered here: the block rules are applied (and what they leave out recorded) by byTenant.
+  const input = yield* loadGraphInput()
+  const resolver = new IdentityResolver(rules, input.decisions)
+  const dropped: Array<Dropped> = []
+  let read = 0
+  for (const [tenant, observations] of input.observations) {
+    read += observations.length
+    const list = byTenant(observations, () => tenant, blocked, dropped).get(tenant) ?? []
+    resolver.graph(tenant).resolve(list)
+  }
+  return { resolver, dropped, fingerprint, source: "observations", observationsRead: read } satisfies LoadedIdentity
+})
+
+/** Stores a snapshot of the graph as it is now: it covers every observation stored before this call. */
+export const writeSnapshot = Effect.fn("writeSnapshot")(function* (loaded: LoadedIdentity) {
+  const coversUntilMs = Date.now()
+  const dropped = [...new Map(loaded.dropped.map((d) => [d.join("\u0000"), d])).values()]
+  const body: SnapshotBody = { format: FORMAT, graphs: loaded.resolver.toStates(), dropped }
+  const bytes = serialize(body)
+  yield* storeSnapshot({ takenAtMs: coversUntilMs, coversUntilMs, fingerprint: loaded.fingerprint, bytes })
+  return bytes.length
+})

@@ -1,0 +1,56 @@
+// GET /v1/consent/{identifier}?tenant=T: a person's consent per purpose with its history and proofs, for holders of
+// the data directory's admin token (as GET /v1/profiles is). `cdp consent show` goes through it while `cdp serve`
+// holds the embedded engine.
+import type { IncomingMessage } from "node:http"
+import { Effect } from "effect"
+import { type ConsentPolicies, ConsentPoliciesRef, DEFAULT_POLICIES, showConsent } from "../consent/index.ts"
+import { defaultIdentityConfig, type IdentityConfig, readIdentifier } from "../identity/index.ts"
+import { Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
+import { presentsAdminToken, type QueryReply } from "./query-route.ts"
+import { DEFAULT_TENANT } from "./writekeys.ts"
+
+export const CONSENT_PATH = "/v1/consent/"
+
+const refuse = (status: number, rule: string, message: string, field?: string, headers?: Record<string, string>): QueryReply => ({
+  status, body: { success: false, error: message, rule, ...(field === undefined ? {} : { field }) }, ...(headers === undefined ? {} : { headers }),
+})
+
+export const consentRoute = (req: IncomingMessage, options: {
+  readonly adminToken: string | undefined
+  readonly warehouse: WarehouseShape
+  readonly authenticated?: (req: IncomingMessage) => void
+  /** How identifiers are read (phone regions, mailbox rules): the pipeline's identity configuration. */
+  readonly identity?: IdentityConfig | undefined
+  readonly policies?: ConsentPolicies | undefined
+}): Effect.Effect<QueryReply> =>
+  Effect.gen(function* () {
+    if (req.method !== "GET") return refuse(405, "method_not_allowed", "use GET /v1/consent/{identifier}", undefined, { allow: "GET" })
+    if (!presentsAdminToken(req, options.adminToken)) {
+      return refuse(401, "bad_admin_token", "GET /v1/consent needs the data directory's admin token as a Bearer token")
+    }
+    options.authenticated?.(req)
+    const url = new URL(req.url ?? "/", "http://collector")
+    let identifier: string
+    try {
+      identifier = decodeURIComponent(url.pathname.slice(CONSENT_PATH.length))
+    } catch {
+      return refuse(400, "bad_identifier", "the identifier is not validly URL-encoded", "/identifier")
+    }
+    if (identifier.trim() === "") {
+      return refuse(400, "bad_identifier", "say whose consent: GET /v1/consent/{identifier}, e.g. /v1/consent/email%3Aann%40x.example", "/identifier")
+    }
+    const tenant = url.searchParams.get("tenant") ?? DEFAULT_TENANT
+    if (tenant === "") return refuse(400, "bad_tenant", "?tenant= must name a tenant", "tenant")
+    return yield* readIdentifier(identifier, tenant, options.identity ?? defaultIdentityConfig()).pipe(
+      Effect.flatMap((ref) => showConsent(tenant, ref)),
+      Effect.provideService(Warehouse, options.warehouse),
+      Effect.provideService(ConsentPoliciesRef, options.policies ?? DEFAULT_POLICIES),
+      Effect.map((view): QueryReply => ({ status: 200, body: view })),
+      Effect.catchTags({
+        BadIdentifier: (e) => Effect.succeed(refuse(400, "bad_identifier", e.message, "/identifier")),
+        ProfileNotFound: (e) => Effect.succeed(refuse(404, "profile_not_found", e.message)),
+        WarehouseQueryError: (e) => Effect.succeed(refuse(500, "warehouse_query_failed", e.message)),
+        WarehouseUnavailable: (e) => Effect.succeed(refuse(503, "warehouse_unavailable", e.message, undefined, { "retry-after": "5" })),
+      }),
+    )
+  })

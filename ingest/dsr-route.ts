@@ -1,0 +1,124 @@
+// Data-subject requests over HTTP for a compliance role (the data directory's admin token for now), as
+// `cdp dsr submit|status|list` does on the data directory itself; the CLI goes through these while `cdp serve` holds it.
+//   POST /v1/dsr        {"type": "erasure", "identifier": "email:ann@x.example", "tenant"?: "acme", "set"?: {"name": "Ann"},
+//                       "lift"?: true (a restriction lifted)}
+//                       runs the request at once: 201 with it (completed or failed); 400 naming the field
+//   GET  /v1/dsr/{id}   the request with its audit trail; 404 when unknown
+//   GET  /v1/dsr        every request (?tenant=T, ?overdue=1)
+import type { IncomingMessage } from "node:http"
+import { Effect } from "effect"
+import { auditSigner } from "../consent/audit.ts"
+import { DsrInvalid, type DsrEnv, failInterrupted, listDsr, requestStatus, requestView, submitRequest } from "../consent/dsr.ts"
+import { Keys, loadSecret, makeKeys } from "../consent/keys.ts"
+import { type ConsentPolicies, ConsentPoliciesRef, DEFAULT_POLICIES } from "../consent/purposes.ts"
+import type { NormaliseOptions } from "../identity/normalise.ts"
+import type { ObjectStore } from "./objectstore.ts"
+import type { Warehouse } from "../warehouse/warehouse.ts"
+import { BodyTooLarge, bodyErrorReply, receiveBody } from "./body.ts"
+import { presentsAdminToken, type QueryReply } from "./query-route.ts"
+import { DEFAULT_TENANT } from "./writekeys.ts"
+
+export const DSR_PATH = "/v1/dsr"
+
+const DSR_BODY_LIMIT = 64 * 1024
+
+const refuse = (status: number, rule: string, message: string, field?: string, headers?: Record<string, string>): QueryReply => ({
+  status, body: { success: false, error: message, rule, ...(field === undefined ? {} : { field }) }, ...(headers === undefined ? {} : { headers }),
+})
+
+const BODY_SHAPE = 'the body must be JSON {"type": "...", "identifier": "KIND:VALUE", "tenant"?: "...", "set"?: {"trait": "value"}}'
+
+const parseBody = (text: string): { type: string; identifier: string; tenant: string; set: Record<string, string>; lift: boolean } | QueryReply => {
+  let body: unknown
+  try {
+    body = JSON.parse(text)
+  } catch {
+    return refuse(400, "bad_body", BODY_SHAPE)
+  }
+  if (body === null || typeof body !== "object" || Array.isArray(body)) return refuse(400, "bad_body", BODY_SHAPE)
+  const { type, identifier, tenant, set, lift } = body as Record<string, unknown>
+  if (typeof type !== "string") return refuse(400, "bad_body", `"type" must be a string; ${BODY_SHAPE}`, "/type")
+  if (typeof identifier !== "string") return refuse(400, "bad_body", `"identifier" must be a string (KIND:VALUE); ${BODY_SHAPE}`, "/identifier")
+  if (tenant !== undefined && typeof tenant !== "string") return refuse(400, "bad_body", '"tenant" must be a string', "/tenant")
+  if (set !== undefined && (set === null || typeof set !== "object" || Array.isArray(set) || Object.values(set).some((v) => typeof v !== "string"))) {
+    return refuse(400, "bad_body", '"set" must be an object of trait -> value (strings)', "/set")
+  }
+  if (lift !== undefined && typeof lift !== "boolean") return refuse(400, "bad_body", '"lift" must be true or false', "/lift")
+  return { type, identifier, tenant: tenant ?? DEFAULT_TENANT, set: (set ?? {}) as Record<string, string>, lift: lift === true }
+}
+
+const failure = (e: { _tag?: string; message?: string }): QueryReply =>
+  e._tag === "WarehouseUnavailable"
+    ? refuse(503, "warehouse_unavailable", e.message ?? "the warehouse is unavailable", undefined, { "retry-after": "5" })
+    : refuse(500, "dsr_failed", e.message ?? String(e))
+
+/**
+ * The route, built once when the collector starts: it loads the keyed-hash secret and the audit signing key from
+ * the data directory, and fails requests an earlier process left unfinished.
+ */
+export const makeDsrRoute = (options: {
+  readonly adminToken: string | undefined
+  readonly dataDir: string
+  readonly normalise?: NormaliseOptions | undefined
+  /** Each tenant's consent policy (CDP_CONSENT): which purposes an objection refuses, what access reports. */
+  readonly policies?: ConsentPolicies | undefined
+  readonly authenticated?: (req: IncomingMessage) => void
+  readonly bodyIdleMs?: number
+  /**
+   * Reloads the running pipeline's identity graph from what is stored. After an erasure the graph in memory still
+   * holds the person's identifiers, and its next snapshot would store them again: the erasure is complete only after it.
+   */
+  readonly reloadIdentity?: Effect.Effect<void, unknown>
+}) =>
+  Effect.gen(function* () {
+    const keys = makeKeys(yield* loadSecret(options.dataDir))
+    const env: DsrEnv = { signer: yield* auditSigner(options.dataDir), normalise: options.normalise }
+    const context = yield* Effect.context<Warehouse | ObjectStore>()
+    const run = <A>(effect: Effect.Effect<A, unknown, Warehouse | ObjectStore | Keys>) =>
+      effect.pipe(Effect.provideService(Keys, keys), Effect.provideService(ConsentPoliciesRef, options.policies ?? DEFAULT_POLICIES), Effect.provideContext(context))
+    yield* run(failInterrupted(env))
+
+    return (req: IncomingMessage): Effect.Effect<QueryReply> =>
+      Effect.gen(function* () {
+        if (!presentsAdminToken(req, options.adminToken)) {
+          return refuse(401, "bad_admin_token", `${DSR_PATH} needs the data directory's admin token as a Bearer token`)
+        }
+        options.authenticated?.(req)
+        const url = new URL(req.url ?? "/", "http://collector")
+        const path = url.pathname.replace(/\/+$/, "")
+        if (path === DSR_PATH && req.method === "POST") {
+          const text = yield* receiveBody(req, DSR_BODY_LIMIT, options.bodyIdleMs)
+          if (text instanceof BodyTooLarge) return refuse(413, "body_too_large", `a request body may be at most ${DSR_BODY_LIMIT / 1024} KB`)
+          if (text instanceof Error) {
+            const r = bodyErrorReply(text)
+            return refuse(r.status, r.rule, r.message)
+          }
+          const input = parseBody(text)
+          if ("status" in input) return input
+          return yield* run(submitRequest(env, input)).pipe(
+            Effect.tap((r) => r.type === "erasure" && options.reloadIdentity !== undefined ? options.reloadIdentity : Effect.void),
+            Effect.map((r): QueryReply => ({ status: 201, body: { success: true, request: requestView(r) } })),
+            Effect.catch((e) => Effect.succeed(e instanceof DsrInvalid ? refuse(400, "bad_request", e.message, `/${e.field}`) : failure(e as never))),
+          )
+        }
+        if (req.method !== "GET") return refuse(405, "method_not_allowed", `use POST ${DSR_PATH} or GET ${DSR_PATH}[/{id}]`, undefined, { allow: "GET, POST" })
+        if (path === DSR_PATH) {
+          const tenant = url.searchParams.get("tenant") ?? undefined
+          const overdue = url.searchParams.get("overdue")
+          if (overdue !== null && !["0", "1", "true", "false"].includes(overdue)) return refuse(400, "bad_overdue", "?overdue= must be 1 or 0", "overdue")
+          return yield* run(listDsr({ tenant, overdue: overdue === "1" || overdue === "true" })).pipe(
+            Effect.map((rs): QueryReply => ({ status: 200, body: { success: true, requests: rs.map((r) => requestView(r)) } })),
+            Effect.catch((e) => Effect.succeed(failure(e as never))),
+          )
+        }
+        const id = path.slice(DSR_PATH.length + 1)
+        if (!/^dsr_[A-Za-z0-9_-]{1,64}$/.test(id)) return refuse(400, "bad_request_id", "a request id looks like dsr_...", "/id")
+        return yield* run(requestStatus(id)).pipe(
+          Effect.map((s): QueryReply => ({ status: 200, body: { success: true, request: requestView(s.request), trail: s.trail } })),
+          Effect.catch((e) => Effect.succeed((e as { _tag?: string })._tag === "DsrNotFound"
+            ? refuse(404, "dsr_not_found", (e as Error).message) : failure(e as never))),
+        )
+      })
+  })
+
+export type DsrRoute = Effect.Success<ReturnType<typeof makeDsrRoute>>

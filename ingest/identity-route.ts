@@ -1,0 +1,153 @@
+// Operators' identity decisions on a running `cdp serve`, for holders of the data directory's admin token (as
+// /v1/query and /v1/profiles): each is recorded, the pipeline's graph is reloaded, and a rebuild of the tenant moves
+// what was stored before. `cdp identity split|separate|suggestions` go through these while the server holds the data.
+//   POST /v1/identity/split                      {"identifier", "reason", "tenant"?}
+//   POST /v1/identity/separate                   {"a", "b", "reason", "tenant"?}
+//   GET  /v1/identity/suggestions?tenant=T&limit=N
+//   POST /v1/identity/suggestions/{id}/accept    {"reason"?, "tenant"?}
+//   POST /v1/identity/suggestions/{id}/dismiss   {"reason"?, "tenant"?}
+import type { IncomingMessage } from "node:http"
+import { Effect, Semaphore } from "effect"
+import {
+  decideSuggestion, type DecisionResult, type IdentityConfig, openSuggestions, type Reload, separateIdentifiers, splitIdentifier,
+} from "../identity/index.ts"
+import { Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
+import { BodyTooLarge, bodyErrorReply, receiveBody } from "./body.ts"
+import { presentsAdminToken, type QueryReply } from "./query-route.ts"
+import { DEFAULT_TENANT } from "./writekeys.ts"
+
+export const IDENTITY_PATH = "/v1/identity/"
+
+const BODY_LIMIT = 64 * 1024
+const DEFAULT_SUGGESTIONS = 50
+const MAX_SUGGESTIONS = 1000
+
+const refuse = (status: number, rule: string, message: string, field?: string, headers?: Record<string, string>): QueryReply => ({
+  status, body: { success: false, error: message, rule, ...(field === undefined ? {} : { field }) }, ...(headers === undefined ? {} : { headers }),
+})
+
+const ROUTES = "POST /v1/identity/split, POST /v1/identity/separate, GET /v1/identity/suggestions, " +
+  "POST /v1/identity/suggestions/{id}/accept|dismiss"
+
+type Body = Readonly<Record<string, unknown>>
+
+/** A string field of the body; `required` fields must not be empty. */
+const field = (body: Body, name: string, required: boolean): string | QueryReply => {
+  const value = body[name]
+  if (value === undefined && !required) return ""
+  if (typeof value !== "string" || (required && value.trim() === "")) {
+    return refuse(400, "bad_body", `"${name}" must be a ${required ? "non-empty " : ""}string`, `/${name}`)
+  }
+  return value
+}
+
+const tenantOf = (body: Body): string | QueryReply => {
+  const tenant = body["tenant"] ?? DEFAULT_TENANT
+  return typeof tenant === "string" && tenant !== "" ? tenant : refuse(400, "bad_tenant", '"tenant" must name a tenant', "/tenant")
+}
+
+export const identityRoute = (options: {
+  readonly adminToken: string | undefined
+  readonly warehouse: WarehouseShape
+  readonly config: IdentityConfig
+  /** Rebuilds the running pipeline's graph from the warehouse (Pipeline.reloadIdentity). */
+  readonly reload: Reload<unknown>
+  readonly authenticated?: (req: IncomingMessage) => void
+  readonly bodyIdleMs?: number
+}) =>
+  Effect.gen(function* () {
+    // One decision at a time: each rebuild starts from what the previous one stored.
+    const lock = yield* Semaphore.make(1)
+
+    const answer = (decision: Effect.Effect<DecisionResult, unknown, Warehouse>, fieldOf: (input: string) => string = () => "/identifier") =>
+      decision.pipe(
+        lock.withPermits(1),
+        Effect.provideService(Warehouse, options.warehouse),
+        Effect.map((result): QueryReply => ({ status: 200, body: { success: true, ...result } })),
+        Effect.catch((e: unknown) => Effect.succeed(failure(e, fieldOf))),
+      )
+
+    return (req: IncomingMessage): Effect.Effect<QueryReply> =>
+      Effect.gen(function* () {
+        if (!presentsAdminToken(req, options.adminToken)) {
+          return refuse(401, "bad_admin_token", "the /v1/identity routes need the data directory's admin token as a Bearer token")
+        }
+        options.authenticated?.(req)
+        const url = new URL(req.url ?? "/", "http://collector")
+        const path = url.pathname.replace(/\/+$/, "").slice(IDENTITY_PATH.length)
+        if (path === "suggestions") {
+          if (req.method !== "GET") return refuse(405, "method_not_allowed", "use GET /v1/identity/suggestions", undefined, { allow: "GET" })
+          const tenant = url.searchParams.get("tenant") ?? DEFAULT_TENANT
+          if (tenant === "") return refuse(400, "bad_tenant", "?tenant= must name a tenant", "tenant")
+          const limitParam = url.searchParams.get("limit")
+          const limit = limitParam === null ? DEFAULT_SUGGESTIONS : Number(limitParam)
+          if (limitParam !== null && !(/^\d+$/.test(limitParam) && limit >= 1 && limit <= MAX_SUGGESTIONS)) {
+            return refuse(400, "bad_limit", `?limit= must be a whole number from 1 to ${MAX_SUGGESTIONS}`, "limit")
+          }
+          return yield* openSuggestions(tenant).pipe(
+            Effect.provideService(Warehouse, options.warehouse),
+            Effect.map((suggestions): QueryReply => ({ status: 200, body: { success: true, suggestions: suggestions.slice(0, limit) } })),
+            Effect.catch((e: unknown) => Effect.succeed(failure(e))),
+          )
+        }
+        const suggestion = /^suggestions\/([^/]+)\/(accept|dismiss)$/.exec(path)
+        if (path !== "split" && path !== "separate" && suggestion === null) {
+          return refuse(404, "not_found", `no route ${req.method} ${url.pathname}; the identity routes are ${ROUTES}`)
+        }
+        if (req.method !== "POST") return refuse(405, "method_not_allowed", `use POST ${url.pathname}`, undefined, { allow: "POST" })
+        const text = yield* receiveBody(req, BODY_LIMIT, options.bodyIdleMs)
+        if (text instanceof BodyTooLarge) return refuse(413, "body_too_large", `a decision's body may be at most ${BODY_LIMIT / 1024} KB`)
+        if (text instanceof Error) {
+          const r = bodyErrorReply(text)
+          return refuse(r.status, r.rule, r.message)
+        }
+        let body: unknown
+        try {
+          body = text.trim() === "" ? {} : JSON.parse(text)
+        } catch {
+          return refuse(400, "bad_body", "the body must be a JSON object")
+        }
+        if (body === null || typeof body !== "object" || Array.isArray(body)) return refuse(400, "bad_body", "the body must be a JSON object")
+        const b = body as Body
+        const tenant = tenantOf(b)
+        if (typeof tenant !== "string") return tenant
+        const reason = field(b, "reason", suggestion === null)
+        if (typeof reason !== "string") return reason
+        if (suggestion !== null) {
+          let id: string
+          try {
+            id = decodeURIComponent(suggestion[1]!)
+          } catch {
+            return refuse(400, "bad_suggestion", "the suggestion id is not validly URL-encoded", "/id")
+          }
+          return yield* answer(decideSuggestion(tenant, id, suggestion[2] === "accept", reason, options.config, options.reload))
+        }
+        if (path === "split") {
+          const identifier = field(b, "identifier", true)
+          if (typeof identifier !== "string") return identifier
+          return yield* answer(splitIdentifier(tenant, identifier, reason, options.config, options.reload))
+        }
+        const a = field(b, "a", true)
+        if (typeof a !== "string") return a
+        const second = field(b, "b", true)
+        if (typeof second !== "string") return second
+        return yield* answer(separateIdentifiers(tenant, a, second, reason, options.config, options.reload), (input) => (input === a ? "/a" : "/b"))
+      })
+  })
+
+/** A decision's failure as its answer: what the operator named is wrong (400, 404) or the warehouse failed (5xx). */
+const failure = (e: unknown, fieldOf: (input: string) => string = () => "/identifier"): QueryReply => {
+  const error = e as { readonly _tag?: string; readonly message?: string; readonly input?: string }
+  switch (error._tag) {
+    case "BadIdentifier":
+      return refuse(400, "bad_identifier", error.message ?? "not an identifier", fieldOf(error.input ?? ""))
+    case "ProfileNotFound":
+      return refuse(404, "profile_not_found", error.message ?? "no profile holds it")
+    case "UnknownSuggestion":
+      return refuse(404, "unknown_suggestion", error.message ?? "no such suggestion", "/id")
+    case "WarehouseUnavailable":
+      return refuse(503, "warehouse_unavailable", error.message ?? "the warehouse is unavailable", undefined, { "retry-after": "5" })
+    default:
+      return refuse(500, "decision_failed", `the decision could not be applied: ${error.message ?? String(e)}`)
+  }
+}

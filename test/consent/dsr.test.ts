@@ -1,0 +1,181 @@
+// Every data-subject right end to end on a small landed sample (real pipeline, embedded engine): what each request
+// does, its status with counts of what was done where, its signed receipt and audit trail.
+import { Effect } from "effect"
+import { strFromU8, unzipSync } from "fflate"
+import { afterEach, beforeEach, describe, expect, it } from "vitest"
+import { parse } from "csv-parse/sync"
+import { readAudit, verifyAudit, verifyReceipt } from "../../consent/audit.ts"
+import { type DsrRecord, requestStatus, submitRequest } from "../../consent/dsr.ts"
+import { consentingProfiles, consentState } from "../../consent/ledger.ts"
+import { syncTraitPrecedence } from "../../identity/index.ts"
+import { ObjectStore } from "../../ingest/objectstore.ts"
+import { freshDir, query, removeDir } from "../support/pipeline.ts"
+import { ANN, TENANT, withSample } from "./dsr-support.ts"
+
+let dir: string
+beforeEach(() => {
+  dir = freshDir()
+})
+afterEach(() => removeDir(dir))
+
+const getObject = (key: string) => Effect.gen(function* () {
+  return yield* (yield* ObjectStore).get(key)
+})
+
+const done = (r: DsrRecord, where: string, what: string) => r.done.find((d) => d.where === where && d.what === what)?.count
+
+const profileOf = (userId: string) =>
+  Effect.map(query<{ profile_id: string }>("SELECT DISTINCT profile_id FROM events WHERE tenant = {t:String} AND user_id = {u:String}", { t: TENANT, u: userId }),
+    (rows) => rows[0]!.profile_id)
+
+describe("data-subject requests", () => {
+  it("access: a zip of everything held about the person, with purposes, sources and recipients; a signed receipt and a trail", async () => {
+    await withSample(dir, (env) => Effect.gen(function* () {
+      const r = yield* submitRequest(env, { tenant: TENANT, type: "access", identifier: `email:${ANN.email}` })
+      expect(r.status, r.error).toBe("completed")
+      expect(r.dueAtMs - r.receivedAtMs).toBeGreaterThanOrEqual(28 * 86_400_000)
+      expect(done(r, "event_rows", "exported")).toBe(4)
+      const bundle = r.details["bundle"] as { key: string; bytes: number }
+      const files = unzipSync((yield* getObject(bundle.key))!)
+      const json = JSON.parse(strFromU8(files["subject.json"]!))
+      expect(json.request.id).toBe(r.requestId)
+      expect(json.data.event_rows.map((e: { message_id: string }) => e.message_id).sort()).toEqual(["w-ann-1", "w-ann-2", "w-ann-3", "w-ann-4"])
+      expect(JSON.stringify(json)).not.toContain("bob@z.example")
+      expect(json.subject.identifiers).toContainEqual(expect.objectContaining({ kind: "email", value: ANN.normalised }))
+      const analytics = json.purposes.find((p: { purpose: string }) => p.purpose === "Analytics")
+      expect(analytics).toMatchObject({ basis: "consent", state: "granted", used: true })
+      expect(analytics.since.messageId).toBe("w-ann-2")
+      expect(json.purposes.find((p: { purpose: string }) => p.purpose === "Advertising")).toMatchObject({ state: "denied", used: false })
+      expect(json.sources).toContainEqual({ source: "segment", channel: "web", messages: 4 })
+      expect(json.recipients).toContain("the tenant's analysts (read-only queries and reports)")
+      const csv = parse(strFromU8(files["csv/event_rows.csv"]!), { columns: true }) as Array<Record<string, string>>
+      expect(csv.map((row) => row["message_id"]).sort()).toEqual(["w-ann-1", "w-ann-2", "w-ann-3", "w-ann-4"])
+
+      expect(verifyReceipt(env.signer, r.receipt as Record<string, unknown>)).toBe(true)
+      expect((r.receipt as { done: unknown }).done).toEqual(r.done)
+      const status = yield* requestStatus(r.requestId)
+      expect(status.request.status).toBe("completed")
+      expect(status.trail.map((t) => t.kind)).toEqual(["dsr.received", "dsr.running", "dsr.completed"])
+      expect((yield* verifyAudit(env.signer)).ok).toBe(true)
+    }))
+  })
+
+  it("portability: the person's rows as JSON and CSV in a zip", async () => {
+    await withSample(dir, (env) => Effect.gen(function* () {
+      const r = yield* submitRequest(env, { tenant: TENANT, type: "portability", identifier: `user_id:${ANN.userId}` })
+      expect(r.status, r.error).toBe("completed")
+      const files = unzipSync((yield* getObject((r.details["bundle"] as { key: string }).key))!)
+      const json = JSON.parse(strFromU8(files["subject.json"]!))
+      expect(json.purposes).toBeUndefined()
+      const identify = json.data.event_rows.find((e: { message_id: string }) => e.message_id === "w-ann-2")
+      expect(JSON.parse(identify.traits)).toMatchObject({ name: "Ann Lee", city: "York" })
+      const csv = parse(strFromU8(files["csv/event_rows.csv"]!), { columns: true }) as Array<Record<string, string>>
+      expect(csv).toHaveLength(4)
+      // One CSV per store.
+      expect(Object.keys(files).filter((f) => f.endsWith(".csv")).length).toBe(Object.keys(json.data).length)
+    }))
+  })
+
+  it("rectification: the corrected value wins over every older statement and shows with source dsr", async () => {
+    await withSample(dir, (env) => Effect.gen(function* () {
+      // Profiles rank trait statements by source first (CDP_TRAIT_PRECEDENCE): a rectification's source, "dsr", ranks
+      // above a logged-in identify.
+      yield* syncTraitPrecedence({ "*": { "*": ["dsr", "segment:identified"] } })
+      const r = yield* submitRequest(env, { tenant: TENANT, type: "rectification", identifier: `phone:${ANN.phone}`, set: { name: "Ann Smith", city: "Leeds" } })
+      expect(r.status, r.error).toBe("completed")
+      expect(done(r, "event_rows", "traits rectified")).toBe(2)
+      const profile = yield* profileOf(ANN.userId)
+      const [row] = yield* query<{ traits: Record<string, string>; trait_sources: Record<string, string> }>(
+        "SELECT traits, trait_sources FROM profiles WHERE tenant = {t:String} AND profile_id = {p:String}", { t: TENANT, p: profile })
+      expect(JSON.parse(row!.traits["name"]!)).toBe("Ann Smith")
+      expect(JSON.parse(row!.traits["city"]!)).toBe("Leeds")
+      expect(row!.trait_sources["name"]).toBe("dsr")
+      // The values themselves are not in the request's record or its audit trail.
+      const [stored] = yield* query<Record<string, string>>("SELECT * FROM dsr_requests FINAL WHERE request_id = {id:String}", { id: r.requestId })
+      expect(JSON.stringify(stored)).not.toContain("Ann Smith")
+      expect(JSON.stringify(yield* readAudit)).not.toContain("Ann Smith")
+    }))
+  })
+
+  it("restriction: the data is kept, and consent answers no for every purpose while restricted", async () => {
+    await withSample(dir, (env) => Effect.gen(function* () {
+      const ann = yield* profileOf(ANN.userId)
+      const bob = yield* profileOf("u-bob")
+      expect((yield* consentState(TENANT, ann, "Analytics")).allowed).toBe(true)
+      expect(yield* consentingProfiles(TENANT, "SocialListening")).toContain(ann)
+      const r = yield* submitRequest(env, { tenant: TENANT, type: "restriction", identifier: `email:${ANN.email}` })
+      expect(r.status, r.error).toBe("completed")
+      expect(done(r, "profile_restrictions", "restricted")).toBe(1)
+      for (const purpose of ["Analytics", "SocialListening", "EmailMarketing"]) {
+        const s = yield* consentState(TENANT, ann, purpose)
+        expect(s.allowed, purpose).toBe(false)
+        expect(s.restricted).toBe(true)
+      }
+      expect(yield* consentingProfiles(TENANT, "SocialListening")).not.toContain(ann)
+      expect(yield* consentingProfiles(TENANT, "SocialListening")).toContain(bob)
+      // A question about a time before the restriction is answered as it was then.
+      expect((yield* consentState(TENANT, ann, "Analytics", r.receivedAtMs - 1000)).allowed).toBe(true)
+      const [kept] = yield* query<{ n: string }>("SELECT count() AS n FROM events WHERE tenant = {t:String} AND profile_id = {p:String}", { t: TENANT, p: ann })
+      expect(Number(kept!.n)).toBe(4)
+      // Lifted (the grounds are gone): processing may resume.
+      const lifted = yield* submitRequest(env, { tenant: TENANT, type: "restriction", identifier: `email:${ANN.email}`, lift: true })
+      expect(done(lifted, "profile_restrictions", "restriction lifted")).toBe(1)
+      expect((yield* consentState(TENANT, ann, "Analytics")).allowed).toBe(true)
+      expect(yield* consentingProfiles(TENANT, "SocialListening")).toContain(ann)
+    }))
+  })
+
+  it("objection: a refusal of every legitimate-interest purpose, recorded in the consent ledger with the request as proof", async () => {
+    await withSample(dir, (env) => Effect.gen(function* () {
+      const ann = yield* profileOf(ANN.userId)
+      const r = yield* submitRequest(env, { tenant: TENANT, type: "objection", identifier: `email:${ANN.email}` })
+      expect(r.status, r.error).toBe("completed")
+      expect(r.details["purposes"]).toEqual(["EmailMarketing", "SocialListening"])
+      expect(done(r, "consent_ledger", "objection recorded")).toBe(2)
+      const social = yield* consentState(TENANT, ann, "SocialListening")
+      expect(social).toMatchObject({ state: "denied", allowed: false })
+      expect(social.since?.messageId).toBe(`dsr:${r.requestId}`)
+      // Consent-based purposes are not touched by an objection.
+      expect((yield* consentState(TENANT, ann, "Analytics")).allowed).toBe(true)
+    }))
+  })
+
+  it("erasure: the person is gone everywhere with their earlier access bundle; others keep theirs; no identifier in requests or audit", { timeout: 180_000 }, async () => {
+    await withSample(dir, (env) => Effect.gen(function* () {
+      const access = yield* submitRequest(env, { tenant: TENANT, type: "access", identifier: `email:${ANN.email}` })
+      const bundleKey = (access.details["bundle"] as { key: string }).key
+      expect(yield* getObject(bundleKey)).toBeDefined()
+      const r = yield* submitRequest(env, { tenant: TENANT, type: "erasure", identifier: `phone:${ANN.phone}` })
+      expect(r.status, r.error).toBe("completed")
+      expect(done(r, "object store dsr/bundles/", "erased")).toBe(1)
+      expect(done(r, "event_rows", "erased")).toBe(4)
+      expect(yield* getObject(bundleKey)).toBeUndefined()
+      const [left] = yield* query<{ ann: string; bob: string }>(
+        "SELECT countIf(user_id = 'u-ann' OR anonymous_id = 'anon-ann') AS ann, countIf(user_id = 'u-bob') AS bob FROM events WHERE tenant = {t:String}", { t: TENANT })
+      expect(Number(left!.ann)).toBe(0)
+      expect(Number(left!.bob)).toBe(2)
+      // The requests and their proof survive, and name the person only by keyed hashes.
+      const requests = JSON.stringify(yield* query("SELECT * FROM dsr_requests"))
+      const audit = JSON.stringify(yield* readAudit)
+      for (const text of [ANN.normalised, ANN.email, ANN.e164, ANN.e164.slice(1), ANN.userId, "anon-ann"]) {
+        expect(requests).not.toContain(text)
+        expect(audit).not.toContain(text)
+      }
+      const status = yield* requestStatus(access.requestId)
+      expect(status.trail.map((t) => t.kind)).toEqual(["dsr.received", "dsr.running", "dsr.completed"])
+      const v = yield* verifyAudit(env.signer)
+      expect(v.ok).toBe(true)
+      expect(v.entries).toBe(6)
+      expect(verifyReceipt(env.signer, r.receipt as Record<string, unknown>)).toBe(true)
+    }))
+  })
+
+  it("a person nobody holds gets a completed access request that says so", async () => {
+    await withSample(dir, (env) => Effect.gen(function* () {
+      const r = yield* submitRequest(env, { tenant: TENANT, type: "access", identifier: "email:nobody@nowhere.example" })
+      expect(r.status, r.error).toBe("completed")
+      expect(r.details["profiles"]).toBe(0)
+      expect(r.done.filter((d) => d.what === "exported").every((d) => d.count === 0)).toBe(true)
+    }))
+  })
+})

@@ -1,0 +1,89 @@
+import { GVL, TCModel, TCString } from "@iabtcf/core"
+import { Effect } from "effect"
+import { afterEach, beforeEach, describe, expect, it } from "vitest"
+import { consentHistory, consentState } from "../../consent/index.ts"
+import { basicAuth, freshDir, post, query, removeDir, withCollector, WRITE_KEY } from "../support/pipeline.ts"
+import { submit, web, withConsent } from "./support.ts"
+
+let dir: string
+beforeEach(() => { dir = freshDir() })
+afterEach(() => removeDir(dir))
+
+const profileOf = (messageId: string) =>
+  Effect.map(query<{ profile_id: string }>("SELECT profile_id FROM events WHERE message_id = {id:String}", { id: messageId }), (r) => r[0]!.profile_id)
+
+/** A TCF v2 string from @iabtcf/core's own encoder, with consent to these TCF purposes. */
+const tcString = (purposes: ReadonlyArray<number>) => {
+  const gvl = new GVL({
+    gvlSpecificationVersion: 2, vendorListVersion: 1, tcfPolicyVersion: 2, lastUpdated: "2024-01-01T00:00:00Z",
+    purposes: Object.fromEntries(Array.from({ length: 11 }, (_, i) => [i + 1, { id: i + 1, name: `p${i + 1}`, description: "", descriptionLegal: "" }])),
+    specialPurposes: {}, features: {}, specialFeatures: {}, stacks: {}, vendors: {},
+  } as unknown as ConstructorParameters<typeof GVL>[0])
+  const model = new TCModel(gvl)
+  model.cmpId = 10
+  model.cmpVersion = 1
+  model.purposeConsents.set([...purposes])
+  return TCString.encode(model)
+}
+
+describe("consent readers", () => {
+  it("an IAB TCF v2 string is decoded and mapped onto purposes by the documented table", () =>
+    withConsent(dir, Effect.gen(function* () {
+      const tcf = tcString([1, 8, 9])
+      yield* submit([web("t1", "2024-10-01T10:00:00.000Z", { anonymousId: "a1", context: { consent: { tcf } } })])
+      const profile = yield* profileOf("t1")
+      expect(yield* consentState("acme", profile, "Analytics")).toMatchObject({ state: "granted", since: { source: "tcf", messageId: "t1" } })
+      expect((yield* consentState("acme", profile, "Advertising")).state).toBe("denied")
+      expect((yield* consentState("acme", profile, "Personalization")).state).toBe("denied")
+      // TCF says nothing of our CRM sync: no signal, and consent-based, so not allowed.
+      expect(yield* consentState("acme", profile, "CrmSync")).toMatchObject({ state: "unknown", allowed: false })
+      expect(JSON.parse((yield* consentHistory("acme", profile))[0]!.proof)).toEqual({ tcf })
+    })))
+
+  it("a TCF string that does not decode grants nothing", () =>
+    withConsent(dir, Effect.gen(function* () {
+      yield* submit([web("t1", "2024-10-01T10:00:00.000Z", { anonymousId: "a1", context: { gdpr_consent: "not-a-tc-string" } })])
+      expect(yield* consentHistory("acme", yield* profileOf("t1"))).toEqual([])
+    })))
+
+  it("Sec-GPC: 1 on a collector request refuses Advertising for its messages, and the message's context says gpc", () =>
+    withCollector(dir, (url) => Effect.gen(function* () {
+      const headers = { authorization: basicAuth(WRITE_KEY), "sec-gpc": "1" }
+      const res = yield* post(`${url}/v1/batch`, {
+        batch: [{ type: "track", event: "Viewed", anonymousId: "g1", messageId: "gpc-1", context: { consent: { categoryPreferences: { Advertising: true, Analytics: true } } } }],
+      }, headers)
+      expect(res.status).toBe(200)
+      yield* post(`${url}/v1/track`, { event: "Viewed", anonymousId: "n1", messageId: "plain-1" })
+      const rows = yield* query<{ message_id: string; gpc: string }>("SELECT message_id, JSONExtractRaw(context, 'gpc') AS gpc FROM events ORDER BY message_id")
+      expect(rows).toEqual([{ message_id: "gpc-1", gpc: "true" }, { message_id: "plain-1", gpc: "" }])
+      const profile = yield* profileOf("gpc-1")
+      // The banner said yes and the browser said GPC in the same message: the refusal wins.
+      expect(yield* consentState("acme", profile, "Advertising")).toMatchObject({ state: "denied", since: { source: "gpc", messageId: "gpc-1" } })
+      expect((yield* consentState("acme", profile, "Analytics")).state).toBe("granted")
+      expect(yield* consentHistory("acme", yield* profileOf("plain-1"))).toEqual([])
+    })))
+
+  it("SendGrid unsubscribes and spam reports (through the real webhook) refuse EmailMarketing, not the banner's purposes; a resubscribe grants it again", () =>
+    withCollector(dir, (url) => Effect.gen(function* () {
+      const base = { email: "ann@x.example", sg_message_id: "m.1", category: [] }
+      const res = yield* post(`${url}/v1/webhooks/sendgrid`, [
+        { ...base, event: "delivered", sg_event_id: "sg-1", timestamp: 1727776800 },
+        { ...base, event: "unsubscribe", sg_event_id: "sg-2", timestamp: 1727780400 },
+      ])
+      expect(res.status).toBe(200)
+      const profile = yield* profileOf("sg-1")
+      expect(yield* consentState("acme", profile, "EmailMarketing")).toMatchObject({ state: "denied", allowed: false, since: { source: "sendgrid", messageId: "sg-2" } })
+      expect(yield* consentState("acme", profile, "Analytics")).toMatchObject({ state: "unknown" })
+      yield* post(`${url}/v1/webhooks/sendgrid`, [{ ...base, event: "group_resubscribe", asm_group_id: 7, sg_event_id: "sg-3", timestamp: 1727784000 }])
+      expect((yield* consentState("acme", profile, "EmailMarketing")).state).toBe("granted")
+      yield* post(`${url}/v1/webhooks/sendgrid`, [{ ...base, event: "spamreport", sg_event_id: "sg-4", timestamp: 1727787600 }])
+      const history = (yield* consentHistory("acme", profile)).map((r) => [r.messageId, r.state, JSON.parse(r.proof)])
+      expect(history).toEqual([
+        ["sg-2", "denied", { consent_signal: "unsubscribe" }],
+        ["sg-3", "granted", { consent_signal: "group_resubscribe", asm_group_id: 7 }],
+        ["sg-4", "denied", { consent_signal: "spamreport" }],
+      ])
+      // Mail is not gated at ingest: the unsubscribe itself lands whole.
+      expect(yield* query("SELECT count() AS n FROM events WHERE JSONHas(extra, 'consent_stripped')")).toEqual([{ n: "0" }])
+    })))
+})

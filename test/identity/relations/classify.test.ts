@@ -1,0 +1,75 @@
+// The relationship rules: each type from the signals a marketer would read, with health, churn risk and evidence.
+import { describe, expect, it } from "vitest"
+import { classify, DEFAULT_RELATIONS_CONFIG, type Signals } from "../../../identity/relations/index.ts"
+
+const quietCustomer: Signals = {
+  daysSinceFirstActive: 80, daysSinceLastActive: 3, daysSinceLastVisit: 3, daysSinceLastOrder: 10,
+  visitDays: 9, visitDaysRecent: 4, visitDaysPrevious: 4, activeDaysRecent: 5, activeDaysPrevious: 5,
+  activeDays: 12, activeSpanDays: 77, meanVisitGapDays: 9, activeWeekShare: 0.7,
+  orders: 3, ordersRecent: 1, ordersPrevious: 1, spend: 240, channels: ["email", "web"],
+  mailDelivered: 6, mailOpened: 3, mailClicked: 1, mailUnsubscribed: 0, openRateRecent: 0.5, openRatePrevious: 0.5, openRate: 0.5,
+  visitDaysBeforeTrouble: null, visitDaysSinceTrouble: null,
+  texts: 0, praise: 0, otherContacts: 0, lukewarmContacts: 0, positive: 0, negative: 0, negativeRecent: 0, troubleRecent: 0,
+  negativeContacts: 0, negativePublic: 0, positivePublic: 0, openComplaints: 0, daysSinceLastComplaint: null,
+  sentimentLevel: null, sentimentTrend: null, strongestPraise: null, strongestComplaint: null,
+  socialReach: 0, socialEngagement: 0, followers: 0,
+}
+const C = DEFAULT_RELATIONS_CONFIG
+const typeOf = (s: Partial<Signals>) => classify({ ...quietCustomer, ...s }, C).type
+
+describe("relationship types", () => {
+  it("a regular buyer who says nothing is loyal_quiet; with strong praise an advocate", () => {
+    expect(typeOf({})).toBe("loyal_quiet")
+    expect(typeOf({ texts: 2, positive: 2, praise: 2, strongestPraise: 0.95, sentimentLevel: 0.9 })).toBe("advocate")
+  })
+
+  it("praise and complaints from an engaged customer is love_hate", () => {
+    expect(typeOf({ texts: 3, positive: 1, praise: 1, negative: 2, negativeContacts: 2, lukewarmContacts: 2, strongestPraise: 0.9, strongestComplaint: -0.7 }))
+      .toBe("love_hate")
+  })
+
+  it("someone who came often, had a problem and has not come back for five weeks is at_risk", () => {
+    expect(typeOf({ daysSinceLastVisit: 35, daysSinceLastOrder: 40, daysSinceLastActive: 30, negative: 1, negativeContacts: 1, openComplaints: 1, texts: 1 }))
+      .toBe("at_risk")
+  })
+
+  it("someone who rarely buys and keeps complaining is a detractor", () => {
+    expect(typeOf({ visitDays: 2, orders: 0, daysSinceLastOrder: null, negative: 3, negativeContacts: 3, openComplaints: 2, texts: 3, daysSinceLastActive: 2 }))
+      .toBe("detractor")
+  })
+
+  it("first activity within the last three weeks is new; a short first contact long ago is distant", () => {
+    expect(typeOf({ daysSinceFirstActive: 10 })).toBe("new")
+    expect(typeOf({ visitDays: 1, orders: 0, daysSinceLastOrder: null, daysSinceLastVisit: 60, daysSinceLastActive: 60, activeWeekShare: 0.1 })).toBe("distant")
+    expect(typeOf({ daysSinceFirstActive: null, daysSinceLastActive: null })).toBe("distant")
+  })
+})
+
+describe("health, churn risk and evidence", () => {
+  it("a quiet spell raises churn risk and lowers health; both stay in range", () => {
+    const regular = classify(quietCustomer, C)
+    const gone = classify({ ...quietCustomer, daysSinceLastVisit: 45, daysSinceLastActive: 45, visitDaysRecent: 0, activeDaysRecent: 0 }, C)
+    expect(gone.churnRisk).toBeGreaterThan(regular.churnRisk)
+    expect(gone.healthScore).toBeLessThan(regular.healthScore)
+    for (const r of [regular, gone]) {
+      expect(r.churnRisk).toBeGreaterThanOrEqual(0)
+      expect(r.churnRisk).toBeLessThanOrEqual(1)
+      expect(r.healthScore).toBeGreaterThanOrEqual(0)
+      expect(r.healthScore).toBeLessThanOrEqual(100)
+    }
+  })
+
+  it("the evidence names the factors with their values", () => {
+    const r = classify({ ...quietCustomer, daysSinceLastVisit: 35, daysSinceLastOrder: 40, daysSinceLastActive: 30, negative: 2, negativeContacts: 2,
+      openComplaints: 2, troubleRecent: 2, texts: 2, visitDaysRecent: 1, visitDaysPrevious: 5 }, C)
+    expect(r.type).toBe("at_risk")
+    expect(r.factors[0]).toBe("no visit or order for 35 days")
+    expect(r.factors).toContain("2 negative messages, 2 service contacts that were no praise (2 in the last 30 days), none resolved")
+    expect(r.factors.join("; ")).toMatch(/9 visit days, 1 day in the last 30 days \(down 80% against the previous 30 days\)/)
+    expect(r.factors.join("; ")).toMatch(/churn risk 0\.\d\d \(raised by: /)
+  })
+
+  it("the same signals always give the same relationship", () => {
+    expect(classify({ ...quietCustomer }, C)).toEqual(classify({ ...quietCustomer }, C))
+  })
+})

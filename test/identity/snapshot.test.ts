@@ -1,0 +1,136 @@
+import fc from "fast-check"
+import { Effect, Layer, type Scope } from "effect"
+import { afterEach, beforeEach, describe, expect, it } from "vitest"
+import { type Observation, type Sighting } from "../../identity/graph.ts"
+import { compileBlockRules, DEFAULT_BLOCK_RULES } from "../../identity/guardrails.ts"
+import { recordOperation } from "../../identity/operations.ts"
+import { TenantGraph } from "../../identity/resolver.ts"
+import { loadIdentity } from "../../identity/snapshot.ts"
+import { defaultIdentityConfig, makeIdentityStage } from "../../identity/stage.ts"
+import { storeIdentity } from "../../warehouse/identity.ts"
+import { Warehouse } from "../../warehouse/warehouse.ts"
+import { eventOn } from "../support/events.ts"
+import { freshDir, removeDir } from "../support/pipeline.ts"
+
+let dir: string
+beforeEach(() => { dir = freshDir() })
+afterEach(() => removeDir(dir))
+
+const withWarehouse = <A, E>(program: Effect.Effect<A, E, Warehouse | Scope.Scope>) =>
+  Effect.runPromise(Effect.scoped(program).pipe(Effect.provide(Layer.fresh(Warehouse.embedded(`${dir}/clickhouse`)))))
+
+const config = defaultIdentityConfig()
+
+/** A browser, its login with an e-mail, a mail, and a second person: enough for merges. */
+const history = [
+  eventOn("view", 1, { anonymousId: "a1" }),
+  eventOn("mail", 2, { source: "email", channel: "email", identifiers: [{ kind: "email", value: "ann@x.example" }] }),
+  eventOn("login", 3, { type: "identify", anonymousId: "a1", userId: "u1", traits: { email: "ann@x.example" } }),
+  eventOn("other", 4, { anonymousId: "b1", userId: "u2" }),
+]
+
+/** Every message's profile in a loaded graph. */
+const profilesOf = (graph: TenantGraph, ids: ReadonlyArray<string>) => ids.map((id) => graph.profileOf(id))
+
+const ids = ["view", "mail", "login", "other", "later"]
+
+describe("identity snapshot", () => {
+  it("a restart loads the snapshot written at shutdown plus the observations stored after it, and gets what a full load gets", async () => {
+    await withWarehouse(Effect.gen(function* () {
+      const { stage } = yield* makeIdentityStage(config)
+      yield* stage(history.slice(0, 2))
+      yield* stage(history.slice(2))
+    }))
+    const result = await withWarehouse(Effect.gen(function* () {
+      const warehouse = yield* Warehouse
+      const [rows] = yield* warehouse.query<{ n: string }>("SELECT count() AS n FROM identity_snapshots")
+      // Stored after the snapshot (a process that stopped before it wrote its next one).
+      yield* storeIdentity({
+        observations: [{ tenant: "acme", messageId: "later", timestamp: "2024-10-05T00:00:00.000Z", sightings: [
+          { kind: "anonymous_id", value: "b1", raw: "b1", trust: "verified" }, { kind: "email", value: "ann@x.example", raw: "ann@x.example", trust: "stated" },
+        ], refused: [] }],
+        links: [], moved: [], merges: [], nodes: [],
+      })
+      const fromSnapshot = yield* loadIdentity(config.rules, config.extract.blocked, true, 0)
+      const full = yield* loadIdentity(config.rules, config.extract.blocked, false)
+      return { snapshotRows: Number(rows!.n), fromSnapshot, full }
+    }))
+    expect(result.snapshotRows).toBeGreaterThan(0)
+    expect(result.fromSnapshot.source).toBe("snapshot")
+    // Only what was stored since the snapshot is read again, not the four messages before it.
+    expect(result.fromSnapshot.observationsRead).toBe(1)
+    expect(result.full.observationsRead).toBe(5)
+    const a = profilesOf(result.fromSnapshot.resolver.graph("acme"), ids)
+    expect(a).toEqual(profilesOf(result.full.resolver.graph("acme"), ids))
+    expect(a.every((p) => p !== undefined)).toBe(true)
+    expect(a[0]).toBe(a[2])
+  })
+
+  it("a missing or corrupt snapshot means the full load, with the same graph", async () => {
+    const result = await withWarehouse(Effect.gen(function* () {
+      const { stage } = yield* makeIdentityStage(config)
+      yield* stage(history)
+      const warehouse = yield* Warehouse
+      const missing = yield* loadIdentity(config.rules, config.extract.blocked, true)
+      const snapshotted = yield* makeIdentityStage(config, { everyMessages: 1, everyMs: 0, minMessages: 1 })
+      yield* snapshotted.stage([eventOn("later", 5, { anonymousId: "a1" })])
+      const good = yield* loadIdentity(config.rules, config.extract.blocked, true)
+      // Bytes flipped in the newest snapshot's chunk: its checksum no longer matches.
+      yield* warehouse.command("INSERT INTO identity_snapshots SELECT taken_at + INTERVAL 1 SECOND, covers_until, fingerprint, checksum, chunks, seq, " +
+        "base64Encode(reverse(base64Decode(chunk))) FROM identity_snapshots")
+      const corrupt = yield* loadIdentity(config.rules, config.extract.blocked, true)
+      yield* warehouse.command("TRUNCATE TABLE identity_snapshots")
+      yield* warehouse.command("INSERT INTO identity_snapshots VALUES (now64(3), now64(3), 'x', 'y', 3, 0, 'AAAA')")
+      const partial = yield* loadIdentity(config.rules, config.extract.blocked, true)
+      return { missing, good, corrupt, partial }
+    }))
+    expect(result.missing.source).toBe("observations")
+    expect(result.good.source).toBe("snapshot")
+    expect(result.corrupt.source).toBe("observations")
+    expect(result.partial.source).toBe("observations")
+    const expected = profilesOf(result.good.resolver.graph("acme"), ids)
+    expect(profilesOf(result.corrupt.resolver.graph("acme"), ids)).toEqual(expected)
+    expect(profilesOf(result.partial.resolver.graph("acme"), ids)).toEqual(expected)
+  })
+
+  it("a snapshot is not used once an operator decided something after it, or a value in it is blocked now", async () => {
+    const result = await withWarehouse(Effect.gen(function* () {
+      const { stage } = yield* makeIdentityStage(config, { everyMessages: 1, everyMs: 0, minMessages: 1 })
+      yield* stage(history)
+      const blocked = compileBlockRules({ ...DEFAULT_BLOCK_RULES, values: { ...DEFAULT_BLOCK_RULES.values, email: ["ann@x.example"] } })
+      const blockedNow = yield* loadIdentity(config.rules, blocked, true)
+      const before = yield* loadIdentity(config.rules, config.extract.blocked, true)
+      yield* recordOperation({ tenant: "acme", kind: "separate", a: "anonymous_id:a1", b: "email:ann@x.example", reason: "two people" })
+      const after = yield* loadIdentity(config.rules, config.extract.blocked, true)
+      return { blockedNow, before, after }
+    }))
+    expect(result.blockedNow.source).toBe("observations")
+    expect(result.blockedNow.resolver.graph("acme").profileOf("mail")).not.toBe(result.blockedNow.resolver.graph("acme").profileOf("view"))
+    expect(result.before.source).toBe("snapshot")
+    expect(result.after.source).toBe("observations")
+    expect(result.after.resolver.graph("acme").profileOf("mail")).not.toBe(result.after.resolver.graph("acme").profileOf("view"))
+  })
+
+  it("a graph restored from its state resolves every later batch as the original does (property)", () => {
+    const sighting = fc.record({
+      kind: fc.constantFrom("user_id", "email", "phone", "anonymous_id"),
+      value: fc.constantFrom("1", "2", "3", "4", "5", "6"),
+      trust: fc.constantFrom("verified", "stated", "unverified"),
+    }) as fc.Arbitrary<Sighting>
+    const observations = fc.uniqueArray(
+      fc.record({ messageId: fc.string({ minLength: 1, maxLength: 5 }), timeMs: fc.integer({ min: 0, max: 20 }), sightings: fc.array(sighting, { maxLength: 3 }) }),
+      { selector: (x) => x.messageId, maxLength: 40 },
+    )
+    fc.assert(fc.property(observations, fc.nat(), (obs: Array<Observation>, cut) => {
+      const at = cut % (obs.length + 1)
+      const original = new TenantGraph("t")
+      original.resolve(obs.slice(0, at))
+      const restored = TenantGraph.fromState(structuredClone(original.toState()))
+      const a = original.resolve(obs.slice(at))
+      const b = restored.resolve(obs.slice(at))
+      expect([...b.profiles]).toEqual([...a.profiles])
+      expect(b.moved).toEqual(a.moved)
+      for (const o of obs) expect(restored.profileOf(o.messageId)).toBe(original.profileOf(o.messageId))
+    }), { numRuns: 500 })
+  })
+})

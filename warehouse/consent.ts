@@ -1,0 +1,141 @@
+// The consent ledger's one owner (migration 020): rows go in per batch; readers see each row with its current
+// profile (the consent_current view), so a merge or split carries consent along with the messages that stated it.
+import { Effect } from "effect"
+import { chDateTime } from "./sink.ts"
+import { type Row, Warehouse } from "./warehouse.ts"
+
+export interface LedgerRow {
+  readonly tenant: string
+  readonly messageId: string
+  /** The current profile when read; the profile it was recorded under when written. */
+  readonly profileId: string
+  readonly purpose: string
+  readonly state: "granted" | "denied"
+  readonly basis: string
+  readonly source: string
+  readonly proof: string
+  /** A hash of the device whose stored preferences the message carried; "" for an act (an update event, an unsubscribe). */
+  readonly device: string
+  /** When it takes effect: the carrying message's event time (ms since the epoch). */
+  readonly atMs: number
+  readonly recordedAtMs: number
+  /** When read: the profile the row was recorded under (differs from profileId after a merge or split). */
+  readonly recordedProfileId?: string | undefined
+}
+
+const iso = (ms: number) => chDateTime(new Date(ms).toISOString())
+
+export const insertLedgerRows = Effect.fn("insertLedgerRows")(function* (rows: ReadonlyArray<LedgerRow>) {
+  if (rows.length === 0) return
+  const warehouse = yield* Warehouse
+  yield* warehouse.insert("consent_ledger", rows.map((r): Row => ({
+    tenant: r.tenant, message_id: r.messageId, profile_id: r.profileId, purpose: r.purpose, state: r.state, basis: r.basis,
+    source: r.source, proof: r.proof, device: r.device, timestamp: iso(r.atMs), recorded_at: iso(r.recordedAtMs),
+  })))
+})
+
+interface StoredRow {
+  tenant: string
+  message_id: string
+  profile_id: string
+  purpose: string
+  state: "granted" | "denied"
+  basis: string
+  source: string
+  proof: string
+  device: string
+  recorded_profile_id?: string
+  ms: string
+  recorded_ms: string
+}
+
+const COLUMNS = "tenant, message_id, profile_id, purpose, state, basis, source, proof, device, " +
+  "toUnixTimestamp64Milli(timestamp) AS ms, toUnixTimestamp64Milli(recorded_at) AS recorded_ms"
+
+const toRow = (r: StoredRow): LedgerRow => ({
+  tenant: r.tenant, messageId: r.message_id, profileId: r.profile_id, purpose: r.purpose, state: r.state, basis: r.basis,
+  source: r.source, proof: r.proof, device: r.device, atMs: Number(r.ms), recordedAtMs: Number(r.recorded_ms),
+  ...(r.recorded_profile_id === undefined ? {} : { recordedProfileId: r.recorded_profile_id }),
+})
+
+/** Every ledger row of these (current) profiles, oldest first. */
+export const ledgerOfProfiles = Effect.fn("ledgerOfProfiles")(function* (tenant: string, profiles: ReadonlyArray<string>) {
+  if (profiles.length === 0) return []
+  const warehouse = yield* Warehouse
+  // consent_current's reading, narrowed before the join (the stage asks this once per batch): the ledger rows recorded
+  // under these profiles or stated by messages moved to them, each with the latest move of its own message only.
+  const mine = "SELECT message_id FROM consent_ledger WHERE tenant = {tenant:String} AND (profile_id IN {profiles:Array(String)} " +
+    "OR message_id IN (SELECT message_id FROM event_profiles WHERE tenant = {tenant:String} AND profile_id IN {profiles:Array(String)}))"
+  const rows = yield* warehouse.query<StoredRow>(
+    `SELECT ${COLUMNS}, recorded_profile_id FROM (` +
+      "SELECT l.tenant AS tenant, l.message_id AS message_id, if(moved.profile_id != '', moved.profile_id, l.profile_id) AS profile_id, " +
+      "l.profile_id AS recorded_profile_id, l.purpose AS purpose, l.state AS state, l.basis AS basis, l.source AS source, l.proof AS proof, l.device AS device, " +
+      "l.timestamp AS timestamp, l.recorded_at AS recorded_at " +
+      `FROM (SELECT * FROM consent_ledger FINAL WHERE tenant = {tenant:String} AND message_id IN (${mine})) AS l ` +
+      "LEFT JOIN (SELECT message_id, argMax(profile_id, version) AS profile_id FROM event_profiles " +
+      `WHERE tenant = {tenant:String} AND message_id IN (${mine}) GROUP BY message_id) AS moved ON moved.message_id = l.message_id` +
+      ") WHERE profile_id IN {profiles:Array(String)} ORDER BY timestamp, recorded_at, message_id, purpose", { params: { tenant, profiles } })
+  return rows.map(toRow)
+})
+
+/**
+ * The latest state per (current profile, purpose): a later event time wins; at the same time a refusal wins. With
+ * `atMs`, only what had taken effect by then.
+ */
+const LATEST = (at: boolean) =>
+  "SELECT profile_id, argMax(state, tuple(timestamp, state = 'denied', recorded_at)) AS state FROM consent_current " +
+  "WHERE tenant = {consent_tenant:String} AND purpose = {consent_purpose:String}" +
+  (at ? " AND timestamp <= {consent_at:DateTime64(3, 'UTC')}" : "") + " GROUP BY profile_id"
+
+/**
+ * SQL selecting `profile_id` of every profile a purpose may use, with its parameters (names prefixed `consent_`, so
+ * it can be embedded in a bigger query: `... WHERE profile_id IN (<sql>)`). `grantedUnlessDenied` is the purpose's
+ * default when nothing is known: every profile of the tenant but those whose latest state is a refusal; otherwise
+ * only those whose latest state is a grant.
+ */
+export const consentingProfilesQuery = (tenant: string, purpose: string, grantedUnlessDenied: boolean, atMs?: number) => {
+  const params: Record<string, unknown> = { consent_tenant: tenant, consent_purpose: purpose }
+  if (atMs !== undefined) params["consent_at"] = iso(atMs)
+  const latest = LATEST(atMs !== undefined)
+  const sql = grantedUnlessDenied
+    ? "SELECT DISTINCT profile_id FROM events WHERE tenant = {consent_tenant:String}" +
+      (atMs !== undefined ? " AND timestamp <= {consent_at:DateTime64(3, 'UTC')}" : "") +
+      ` AND profile_id NOT IN (SELECT profile_id FROM (${latest}) WHERE state = 'denied')`
+    : `SELECT profile_id FROM (${latest}) WHERE state = 'granted'`
+  return { sql, params }
+}
+
+/** SQL selecting `profile_id` of every profile whose latest state for a purpose is a refusal (an objection). */
+export const refusingProfilesQuery = (tenant: string, purpose: string, atMs?: number) => {
+  const params: Record<string, unknown> = { consent_tenant: tenant, consent_purpose: purpose }
+  if (atMs !== undefined) params["consent_at"] = iso(atMs)
+  return { sql: `SELECT profile_id FROM (${LATEST(atMs !== undefined)}) WHERE state = 'denied'`, params }
+}
+
+export const profileIdsOf = Effect.fn("profileIdsOf")(function* (query: { sql: string; params: Record<string, unknown> }) {
+  const warehouse = yield* Warehouse
+  const rows = yield* warehouse.query<{ profile_id: string }>(`${query.sql} ORDER BY profile_id`, { params: query.params })
+  return rows.map((r) => r.profile_id)
+})
+
+/**
+ * Messages of these (current) profiles in these channels from `fromMs` on that are not yet stripped (`extra` has no
+ * `mark` key): read through event_rows' order key (profile at landing) and event_profiles (moved since).
+ */
+export const storedEventsOfProfiles = Effect.fn("storedEventsOfProfiles")(function* (
+  tenant: string, profiles: ReadonlyArray<string>, channels: ReadonlyArray<string>, fromMs: number, mark: string,
+) {
+  if (profiles.length === 0 || channels.length === 0) return []
+  const warehouse = yield* Warehouse
+  const rows = yield* warehouse.query<{ message_id: string; profile_id: string; channel: string; ms: string }>(
+    "SELECT message_id, profile_id, channel, toUnixTimestamp64Milli(timestamp) AS ms FROM events " +
+      "WHERE tenant = {tenant:String} AND timestamp >= {from:DateTime64(3, 'UTC')} AND channel IN {channels:Array(String)} " +
+      "AND NOT JSONHas(extra, {mark:String}) AND message_id IN (" +
+      "SELECT message_id FROM event_rows WHERE tenant = {tenant:String} AND profile_id IN {profiles:Array(String)} " +
+      "UNION ALL SELECT message_id FROM event_profiles WHERE tenant = {tenant:String} GROUP BY message_id " +
+      "HAVING has({profiles:Array(String)}, argMax(profile_id, version)))",
+    { params: { tenant, profiles, channels, from: iso(fromMs), mark } })
+  return rows
+    .filter((r) => profiles.includes(r.profile_id))
+    .map((r) => ({ messageId: r.message_id, profileId: r.profile_id, channel: r.channel, atMs: Number(r.ms) }))
+})

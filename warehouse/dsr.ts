@@ -1,0 +1,153 @@
+// The data-subject request tables' one owner: dsr_requests (migration 030) and profile_restrictions (031). Rows name
+// subjects by keyed hashes only, so they survive the erasure they record.
+import { Effect } from "effect"
+import { Warehouse } from "./warehouse.ts"
+
+export const DSR_TYPES = ["access", "portability", "rectification", "restriction", "objection", "erasure"] as const
+export type DsrType = (typeof DSR_TYPES)[number]
+export type DsrStatus = "received" | "running" | "completed" | "failed"
+
+/** One thing a request did in one place: `{where: "events", what: "erased", count: 12}`. */
+export interface DoneItem {
+  readonly where: string
+  readonly what: string
+  readonly count: number
+}
+
+export interface DsrRecord {
+  readonly tenant: string
+  readonly requestId: string
+  readonly type: DsrType
+  readonly status: DsrStatus
+  /** Kind of the identifier the request named (email, phone, user_id, ...). */
+  readonly subjectKind: string
+  /** Keyed hash of that identifier. */
+  readonly subjectKey: string
+  /** Keyed hashes of every identifier of the subject found when the request ran. */
+  readonly subjectKeys: ReadonlyArray<string>
+  readonly receivedAtMs: number
+  readonly dueAtMs: number
+  readonly startedAtMs: number | null
+  readonly finishedAtMs: number | null
+  readonly done: ReadonlyArray<DoneItem>
+  readonly details: Readonly<Record<string, unknown>>
+  readonly error: string
+  /** The signed receipt of a completed request (consent/audit.ts), else null. */
+  readonly receipt: unknown
+}
+
+const chTime = (ms: number) => new Date(ms).toISOString().replace("T", " ").replace("Z", "")
+const msOf = (text: string) => Date.parse(`${text.replace(" ", "T")}Z`)
+
+// Versions only grow, even for two states written within one millisecond.
+let lastVersion = 0
+const nextVersion = () => (lastVersion = Math.max(lastVersion + 1, Date.now() * 1000))
+
+/** Writes a request's state (the latest version is its status). */
+export const storeRequest = Effect.fn("storeRequest")(function* (r: DsrRecord) {
+  const warehouse = yield* Warehouse
+  yield* warehouse.insert("dsr_requests", [{
+    tenant: r.tenant, request_id: r.requestId, type: r.type, status: r.status, subject_kind: r.subjectKind, subject_key: r.subjectKey,
+    subject_keys: r.subjectKeys, received_at: chTime(r.receivedAtMs), due_at: chTime(r.dueAtMs),
+    started_at: r.startedAtMs === null ? null : chTime(r.startedAtMs), finished_at: r.finishedAtMs === null ? null : chTime(r.finishedAtMs),
+    counts: JSON.stringify(r.done), details: JSON.stringify(r.details), error: r.error,
+    receipt: r.receipt === null ? "" : JSON.stringify(r.receipt), version: nextVersion(),
+  }])
+})
+
+interface RequestRow {
+  tenant: string
+  request_id: string
+  type: DsrType
+  status: DsrStatus
+  subject_kind: string
+  subject_key: string
+  subject_keys: Array<string>
+  received_at: string
+  due_at: string
+  started_at: string | null
+  finished_at: string | null
+  counts: string
+  details: string
+  error: string
+  receipt: string
+}
+
+const recordOf = (row: RequestRow): DsrRecord => ({
+  tenant: row.tenant, requestId: row.request_id, type: row.type, status: row.status, subjectKind: row.subject_kind,
+  subjectKey: row.subject_key, subjectKeys: row.subject_keys, receivedAtMs: msOf(row.received_at), dueAtMs: msOf(row.due_at),
+  startedAtMs: row.started_at === null ? null : msOf(row.started_at), finishedAtMs: row.finished_at === null ? null : msOf(row.finished_at),
+  done: row.counts === "" ? [] : JSON.parse(row.counts), details: row.details === "" ? {} : JSON.parse(row.details), error: row.error,
+  receipt: row.receipt === "" ? null : JSON.parse(row.receipt),
+})
+
+const COLUMNS = "tenant, request_id, type, status, subject_kind, subject_key, subject_keys, received_at, due_at, started_at, " +
+  "finished_at, counts, details, error, receipt"
+
+/** A request's latest state, or undefined. */
+export const loadRequest = Effect.fn("loadRequest")(function* (requestId: string) {
+  const warehouse = yield* Warehouse
+  const rows = yield* warehouse.query<RequestRow>(
+    `SELECT ${COLUMNS} FROM dsr_requests FINAL WHERE request_id = {id:String} LIMIT 1`, { params: { id: requestId } })
+  return rows[0] === undefined ? undefined : recordOf(rows[0])
+})
+
+/** Requests, oldest first: of one tenant or all; `overdueAtMs`: only those not completed whose due date is before it (failed ones are still owed). */
+export const listRequests = Effect.fn("listRequests")(function* (filter: { readonly tenant?: string | undefined; readonly overdueAtMs?: number | undefined }) {
+  const warehouse = yield* Warehouse
+  const where = [
+    ...(filter.tenant === undefined ? [] : ["tenant = {tenant:String}"]),
+    ...(filter.overdueAtMs === undefined ? [] : ["status != 'completed'", "due_at < {now:DateTime64(3, 'UTC')}"]),
+  ]
+  const rows = yield* warehouse.query<RequestRow>(
+    `SELECT ${COLUMNS} FROM dsr_requests FINAL ${where.length === 0 ? "" : `WHERE ${where.join(" AND ")}`} ORDER BY received_at, request_id`,
+    { params: { tenant: filter.tenant ?? "", now: filter.overdueAtMs === undefined ? "" : chTime(filter.overdueAtMs) } })
+  return rows.map(recordOf)
+})
+
+/** Requests left received or running (by a process that stopped before finishing them). */
+export const unfinishedRequests = Effect.fn("unfinishedRequests")(function* () {
+  const warehouse = yield* Warehouse
+  const rows = yield* warehouse.query<RequestRow>(`SELECT ${COLUMNS} FROM dsr_requests FINAL WHERE status IN ('received', 'running')`)
+  return rows.map(recordOf)
+})
+
+/** Earlier requests of a tenant about any of these keyed identifiers (e.g. whose access bundles an erasure removes). */
+export const requestsAbout = Effect.fn("requestsAbout")(function* (tenant: string, keys: ReadonlyArray<string>) {
+  const warehouse = yield* Warehouse
+  const rows = yield* warehouse.query<RequestRow>(
+    `SELECT ${COLUMNS} FROM dsr_requests FINAL WHERE tenant = {tenant:String} ` +
+      "AND (hasAny(subject_keys, {keys:Array(String)}) OR has({keys:Array(String)}, subject_key))",
+    { params: { tenant, keys } })
+  return rows.map(recordOf)
+})
+
+/** Marks profiles restricted (Art. 18) or lifts it, from `atMs`. */
+export const storeRestriction = Effect.fn("storeRestriction")(function* (
+  tenant: string, profileIds: ReadonlyArray<string>, restricted: boolean, requestId: string, atMs: number,
+) {
+  const warehouse = yield* Warehouse
+  yield* warehouse.insert("profile_restrictions", profileIds.map((profile_id) => ({
+    tenant, profile_id, restricted: restricted ? 1 : 0, request_id: requestId, at: chTime(atMs),
+  })))
+})
+
+/** The profiles among these that are restricted at `atMs` (default now). */
+export const restrictedProfiles = Effect.fn("restrictedProfiles")(function* (tenant: string, profileIds: ReadonlyArray<string>, atMs?: number) {
+  if (profileIds.length === 0) return new Set<string>()
+  const warehouse = yield* Warehouse
+  const rows = yield* warehouse.query<{ profile_id: string }>(
+    "SELECT profile_id FROM profile_restrictions WHERE tenant = {tenant:String} AND profile_id IN {ids:Array(String)} " +
+      "AND at <= {at:DateTime64(3, 'UTC')} GROUP BY profile_id HAVING argMax(restricted, at) = 1",
+    { params: { tenant, ids: profileIds, at: chTime(atMs ?? Date.now()) } })
+  return new Set(rows.map((r) => r.profile_id))
+})
+
+/**
+ * SQL selecting the restricted profiles of a tenant (parameter {consent_tenant:String}), as of
+ * {consent_at:DateTime64(3, 'UTC')} when `at`: for queries over many profiles (the consent ledger's consentingProfiles)
+ * to leave out as `profile_id NOT IN (<sql>)`.
+ */
+export const restrictedProfilesSql = (at: boolean) =>
+  "SELECT profile_id FROM profile_restrictions WHERE tenant = {consent_tenant:String}" +
+  (at ? " AND at <= {consent_at:DateTime64(3, 'UTC')}" : "") + " GROUP BY profile_id HAVING argMax(restricted, at) = 1"

@@ -1,0 +1,307 @@
+// Finding, exporting and erasing one person's rows in any warehouse table, so that the bytes leave the disk.
+//
+// A row is the subject's when its message id or profile id is theirs, or when one of its text columns holds one of
+// their identifiers (a "needle"). Rows are removed with a mutation (ALTER TABLE ... DELETE, mutations_sync = 2),
+// which writes new parts without them; the old parts then go from disk within a second or two, because the personal
+// tables keep no outdated part for long (migration 025: old_parts_lifetime = 1, merged parts fsynced instead), and
+// this module waits until system.parts lists none. A lightweight DELETE would only mask rows, leaving their bytes.
+// Detached parts cannot be read by SQL, so they are dropped. The mutation names its rows through a scratch Memory
+// table (row fingerprints), never by value: mutation_N.txt files stay on disk, and must hold no identifier.
+import { randomBytes } from "node:crypto"
+import { Effect } from "effect"
+import { type Row, Warehouse } from "./warehouse.ts"
+
+export interface TableLocator {
+  readonly table: string
+  /** Column holding the message id, when there is one (the subject's messages are deleted whole). */
+  readonly messageId?: string
+  /** Columns holding profile ids (a row of the subject's profile is deleted whole). */
+  readonly profileIds?: ReadonlyArray<string>
+  /**
+   * A row where only an identifier of the subject was found: "delete" when such a row is about that identifier
+   * (identity links, dead letters), "redact" when it is someone else's row that mentions the subject (another
+   * customer's text quoting an address): the identifier is cut out and the row kept.
+   */
+  readonly needleMatch: "delete" | "redact"
+  /** Also the subject's: rows whose `column` holds a value of `fromColumn` in rows just erased from `fromTable`. */
+  readonly linked?: { readonly column: string; readonly fromTable: string; readonly fromColumn: string }
+}
+
+export interface SubjectKeys {
+  readonly tenant: string
+  readonly messageIds: ReadonlyArray<string>
+  readonly profileIds: ReadonlyArray<string>
+  readonly needles: ReadonlyArray<string>
+}
+
+interface Column {
+  readonly name: string
+  readonly type: string
+  /** In the sorting, primary or partition key: a mutation cannot update it. */
+  readonly key: number
+}
+
+const quoteId = (name: string) => `\`${name.replace(/`/g, "``")}\``
+
+/** A table's stored columns (not MATERIALIZED / ALIAS / EPHEMERAL), in order. */
+export const storedColumns = Effect.fn("storedColumns")(function* (table: string) {
+  const warehouse = yield* Warehouse
+  return yield* warehouse.query<Column>(
+    "SELECT name, type, is_in_sorting_key OR is_in_primary_key OR is_in_partition_key AS key FROM system.columns " +
+      "WHERE database = currentDatabase() AND table = {table:String} " +
+      "AND default_kind NOT IN ('MATERIALIZED', 'ALIAS', 'EPHEMERAL') ORDER BY position",
+    { params: { table } })
+})
+
+/** Whether one of the needles (case-insensitively) is inside any text of the row. */
+const containsNeedle = (columns: ReadonlyArray<Column>): string => {
+  const texts = columns.filter((c) => c.type.includes("String"))
+  if (texts.length === 0) return "0"
+  return texts.map((c) => {
+    const plain = /^(LowCardinality\()?(Nullable\()?String\)?\)?$/.test(c.type)
+    const expr = plain ? `toString(ifNull(${quoteId(c.name)}, ''))` : `toString(${quoteId(c.name)})`
+    return `multiSearchAnyCaseInsensitiveUTF8(${expr}, {needles:Array(String)})`
+  }).join(" OR ")
+}
+
+const fingerprint = (columns: ReadonlyArray<Column>) =>
+  `hex(sipHash128(toString(tuple(${columns.map((c) => quoteId(c.name)).join(", ")}))))`
+
+const hasTenant = (columns: ReadonlyArray<Column>) => columns.some((c) => c.name === "tenant")
+
+const subjectCondition = (locator: TableLocator, columns: ReadonlyArray<Column>, linkedParam: boolean) => {
+  const parts: Array<string> = []
+  if (locator.messageId !== undefined) parts.push(`${quoteId(locator.messageId)} IN {ids:Array(String)}`)
+  for (const p of locator.profileIds ?? []) parts.push(`${quoteId(p)} IN {profiles:Array(String)}`)
+  if (locator.linked !== undefined && linkedParam) parts.push(`${quoteId(locator.linked.column)} IN {linked:Array(String)}`)
+  if (locator.needleMatch === "delete") parts.push(`(${containsNeedle(columns)})`)
+  return parts.length === 0 ? "0" : parts.join(" OR ")
+}
+
+const WHERE_TENANT = "tenant = {tenant:String} AND "
+
+/** The subject's rows of a table (and, for "redact" tables, others' rows that mention them), each with its fingerprint. */
+export const findRows = Effect.fn("findRows")(function* (locator: TableLocator, subject: SubjectKeys, linked: ReadonlyArray<string> = []) {
+  const warehouse = yield* Warehouse
+  const columns = yield* storedColumns(locator.table)
+  if (columns.length === 0) return { columns, mine: [] as Array<Row>, mentions: [] as Array<Row> }
+  const mine = subjectCondition(locator, columns, true)
+  const mention = locator.needleMatch === "redact" ? containsNeedle(columns) : "0"
+  const list = columns.map((c) => quoteId(c.name)).join(", ")
+  const rows = yield* warehouse.query<Row & { __h: string; __mine: number }>(
+    `SELECT ${fingerprint(columns)} AS __h, (${mine}) AS __mine, ${list} FROM ${quoteId(locator.table)} ` +
+      `WHERE ${hasTenant(columns) ? WHERE_TENANT : ""}((${mine}) OR (${mention}))`,
+    { params: { tenant: subject.tenant, ids: subject.messageIds, profiles: subject.profileIds, needles: subject.needles, linked } })
+  return {
+    columns,
+    mine: rows.filter((r) => Number(r.__mine) === 1),
+    mentions: rows.filter((r) => Number(r.__mine) !== 1),
+  }
+})
+
+const dropHidden = (row: Row): Row => {
+  const { __h: _h, __mine: _m, ...rest } = row
+  return rest
+}
+
+export const exportRows = (rows: ReadonlyArray<Row>): ReadonlyArray<Row> => rows.map(dropHidden)
+
+/** Cuts every needle out of a row's texts; an array element (an identifier, a sighting) holding one is removed whole. */
+export const redactRow = (row: Row, needles: ReadonlyArray<string>): Row => {
+  if (needles.length === 0) return row
+  const escaped = [...needles].sort((a, b) => b.length - a.length).map((n) => n.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"))
+  const pattern = new RegExp(escaped.join("|"), "giu")
+  const holds = (v: unknown): boolean => {
+    if (typeof v === "string") {
+      pattern.lastIndex = 0
+      return pattern.test(v)
+    }
+    if (Array.isArray(v)) return v.some(holds)
+    if (v !== null && typeof v === "object") return Object.values(v).some(holds)
+    return false
+  }
+  // Digits alone may sit in a JSON number (a phone sent as a number): "0" keeps such JSON text valid.
+  const replace = (s: string) => s.replace(pattern, (m) => (/^\+?\d+$/.test(m) ? "0" : "[erased]"))
+  const walk = (v: unknown): unknown => {
+    if (typeof v === "string") return replace(v)
+    if (Array.isArray(v)) return v.filter((e) => typeof e === "string" || !holds(e)).map(walk)
+    if (v !== null && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x)]))
+    return v
+  }
+  return walk(dropHidden(row)) as Row
+}
+
+/** A Memory table of strings that a mutation can name rows through, dropped when the scope closes. */
+const scratchTable = (values: ReadonlyArray<string>) =>
+  Effect.flatMap(Effect.gen(function* () { return yield* Warehouse }), (warehouse) => Effect.acquireRelease(
+    Effect.gen(function* () {
+      const name = `_erasure_${randomBytes(6).toString("hex")}`
+      yield* warehouse.command(`CREATE TABLE ${name} (v String) ENGINE = Memory`)
+      yield* warehouse.insert(name, values.map((v) => ({ v })))
+      return name
+    }),
+    (name) => warehouse.command(`DROP TABLE IF EXISTS ${name} SYNC`).pipe(Effect.ignore),
+  ))
+
+/** A Join-engine table of redacted values by row fingerprint, that a mutation reads with joinGet; dropped with the scope. */
+const redactionTable = (columns: ReadonlyArray<Column>, rows: ReadonlyArray<Row>) =>
+  Effect.flatMap(Effect.gen(function* () { return yield* Warehouse }), (warehouse) => Effect.acquireRelease(
+    Effect.gen(function* () {
+      const name = `_erasure_${randomBytes(6).toString("hex")}`
+      const [db] = yield* warehouse.query<{ db: string }>("SELECT currentDatabase() AS db")
+      yield* warehouse.command(
+        `CREATE TABLE ${name} (__h String, ${columns.map((c) => `${quoteId(c.name)} ${c.type}`).join(", ")}) ENGINE = Join(ANY, LEFT, __h)`)
+      yield* warehouse.insert(name, rows)
+      return `${db!.db}.${name}`
+    }),
+    (name) => warehouse.command(`DROP TABLE IF EXISTS ${name} SYNC`).pipe(Effect.ignore),
+  ))
+
+const sameValue = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b)
+
+/**
+ * Deletes the subject's rows (by fingerprint, through a scratch table) and redacts others' rows that mention them
+ * in place (ALTER TABLE ... UPDATE from a Join table of the redacted values), both as synchronous mutations. In
+ * place, not deleted and inserted again: an insert would run the materialized views fed by the table a second time
+ * (relation_activity_mv counts events). A row whose key column would change (rare: an identifier in a sorting key) is
+ * deleted and inserted redacted instead. Returns how many rows were deleted and how many were redacted.
+ */
+export const eraseRows = Effect.fn("eraseRows")(function* (
+  locator: TableLocator, found: { readonly columns: ReadonlyArray<Column>; readonly mine: ReadonlyArray<Row>; readonly mentions: ReadonlyArray<Row> },
+  needles: ReadonlyArray<string>,
+) {
+  if (found.mine.length + found.mentions.length === 0) return { deleted: 0, redacted: 0 }
+  const warehouse = yield* Warehouse
+  const table = quoteId(locator.table)
+  const print = fingerprint(found.columns)
+  const redacted = found.mentions.map((r) => ({ before: r, after: redactRow(r, needles) }))
+  const keyChanged = redacted.filter((r) => found.columns.some((c) => c.key && !sameValue(r.before[c.name], r.after[c.name])))
+  const inPlace = redacted.filter((r) => !keyChanged.includes(r))
+  const removed = [...found.mine, ...keyChanged.map((r) => r.before)]
+  yield* Effect.scoped(Effect.gen(function* () {
+    if (removed.length === 0) return
+    const hashes = yield* scratchTable([...new Set(removed.map((r) => String(r["__h"])))])
+    const prefilter = locator.messageId === undefined
+      ? ""
+      : `${quoteId(locator.messageId)} IN (SELECT v FROM ${yield* scratchTable([...new Set(removed.map((r) => String(r[locator.messageId!])))])}) AND `
+    yield* warehouse.command(`ALTER TABLE ${table} DELETE WHERE ${prefilter}${print} IN (SELECT v FROM ${hashes}) SETTINGS mutations_sync = 2`)
+  }))
+  yield* Effect.scoped(Effect.gen(function* () {
+    const changed = found.columns.filter((c) => !c.key && inPlace.some((r) => !sameValue(r.before[c.name], r.after[c.name])))
+    if (inPlace.length === 0 || changed.length === 0) return
+    const join = yield* redactionTable(changed, inPlace.map((r) => ({
+      __h: r.before["__h"], ...Object.fromEntries(changed.map((c) => [c.name, r.after[c.name]])),
+    })))
+    const prefilter = locator.messageId === undefined
+      ? ""
+      : `${quoteId(locator.messageId)} IN (SELECT v FROM ${yield* scratchTable([...new Set(inPlace.map((r) => String(r.before[locator.messageId!])))])}) AND `
+    yield* warehouse.command(
+      `ALTER TABLE ${table} UPDATE ${changed.map((c) => `${quoteId(c.name)} = joinGet('${join}', '${c.name}', ${print})`).join(", ")} ` +
+        `WHERE ${prefilter}${print} IN (SELECT __h FROM ${join}) SETTINGS mutations_sync = 2, allow_nondeterministic_mutations = 1`)
+  }))
+  yield* warehouse.insert(locator.table, keyChanged.map((r) => r.after))
+  return { deleted: found.mine.length, redacted: redacted.length }
+})
+
+/** The settings that make outdated parts leave the disk at once (migration 025 sets them; see the module comment). */
+export const PROMPT_CLEANUP_SETTINGS =
+  "old_parts_lifetime = 0, cleanup_delay_period = 1, cleanup_delay_period_random_add = 0, min_compressed_bytes_to_fsync_after_merge = 1"
+
+/** Outdated (inactive) parts still on disk, per table. */
+export const outdatedParts = Effect.fn("outdatedParts")(function* (tables: ReadonlyArray<string>) {
+  const warehouse = yield* Warehouse
+  return yield* warehouse.query<{ table: string; parts: string }>(
+    "SELECT table, count() AS parts FROM system.parts WHERE database = currentDatabase() AND table IN {tables:Array(String)} " +
+      "AND NOT active GROUP BY table ORDER BY table", { params: { tables } })
+})
+
+/**
+ * Waits until no table has an outdated part left; returns the tables still holding some after `timeoutMs`. The engine removes outdated parts older
+ * than old_parts_lifetime when a table starts up, but its background task that should do it later sleeps longer and
+ * longer while a table is idle (and on the embedded engine was seen not to run for minutes), so a table still
+ * holding outdated parts past their lifetime is detached and attached again: a start-up, which removes them. An
+ * insert into it meanwhile fails for those milliseconds and is retried by the pipeline like any outage.
+ */
+export const awaitOldPartsGone = Effect.fn("awaitOldPartsGone")(function* (tables: ReadonlyArray<string>, timeoutMs = 60_000) {
+  const warehouse = yield* Warehouse
+  const deadline = Date.now() + timeoutMs
+  yield* Effect.sleep("1100 millis")
+  let lastReattach = 0
+  while (true) {
+    const left = yield* outdatedParts(tables)
+    if (left.length === 0) return []
+    if (Date.now() > deadline) return left.map((t) => t.table)
+    // Once every 5 s at most: the fresh table's own background task needs a moment to remove them.
+    if (Date.now() - lastReattach > 5_000) {
+      lastReattach = Date.now()
+      for (const t of left) {
+        yield* warehouse.command(`DETACH TABLE ${quoteId(t.table)}`)
+        yield* warehouse.command(`ATTACH TABLE ${quoteId(t.table)}`)
+      }
+    }
+    yield* Effect.sleep("250 millis")
+  }
+})
+
+/** Drops every detached part of the tables (SQL cannot read them, so it cannot check them): returns how many. */
+export const dropDetachedParts = Effect.fn("dropDetachedParts")(function* (tables: ReadonlyArray<string>) {
+  const warehouse = yield* Warehouse
+  const parts = yield* warehouse.query<{ table: string; name: string }>(
+    "SELECT table, name FROM system.detached_parts WHERE database = currentDatabase() AND table IN {tables:Array(String)}",
+    { params: { tables } })
+  for (const p of parts) {
+    yield* warehouse.command(`ALTER TABLE ${quoteId(p.table)} DROP DETACHED PART {name:String} SETTINGS allow_drop_detached = 1`, { name: p.name })
+  }
+  return parts.length
+})
+
+/** Every table of the database (views included) with its engine. */
+export const listTables = Effect.fn("listTables")(function* () {
+  const warehouse = yield* Warehouse
+  return yield* warehouse.query<{ name: string; engine: string }>(
+    "SELECT name, engine FROM system.tables WHERE database = currentDatabase() AND NOT is_temporary ORDER BY name")
+})
+
+/** How many rows of each stored table of the tenant hold one of the needles in any text column. */
+export const countMentions = Effect.fn("countMentions")(function* (tenant: string, needles: ReadonlyArray<string>) {
+  const warehouse = yield* Warehouse
+  const out: Array<{ table: string; rows: number }> = []
+  if (needles.length === 0) return out
+  for (const t of yield* listTables()) {
+    if (/View$/.test(t.engine) || t.name.startsWith("_erasure_")) continue
+    const columns = yield* storedColumns(t.name)
+    const where = containsNeedle(columns)
+    if (where === "0") continue
+    const [row] = yield* warehouse.query<{ n: string }>(
+      `SELECT count() AS n FROM ${quoteId(t.name)} WHERE ${hasTenant(columns) ? WHERE_TENANT : ""}(${where})`,
+      { params: { tenant, needles } })
+    if (Number(row?.n ?? 0) > 0) out.push({ table: t.name, rows: Number(row!.n) })
+  }
+  return out
+})
+
+/** Makes sure a table drops outdated parts at once (tables made after migration 025 by other migrations). */
+export const ensurePromptCleanup = Effect.fn("ensurePromptCleanup")(function* (table: string) {
+  const warehouse = yield* Warehouse
+  const [row] = yield* warehouse.query<{ engine_full: string }>(
+    "SELECT engine_full FROM system.tables WHERE database = currentDatabase() AND name = {table:String}", { params: { table } })
+  if (row === undefined || row.engine_full.includes("old_parts_lifetime = 0")) return
+  yield* warehouse.command(`ALTER TABLE ${quoteId(table)} MODIFY SETTING ${PROMPT_CLEANUP_SETTINGS}`)
+})
+
+/** Rows of a tenant's table whose message id is one of these. */
+export const countByMessageIds = Effect.fn("countByMessageIds")(function* (
+  table: string, column: string, tenant: string, ids: ReadonlyArray<string>,
+) {
+  const warehouse = yield* Warehouse
+  const [row] = yield* warehouse.query<{ n: string }>(
+    `SELECT count() AS n FROM ${quoteId(table)} WHERE tenant = {tenant:String} AND ${quoteId(column)} IN {ids:Array(String)}`,
+    { params: { tenant, ids } })
+  return Number(row?.n ?? 0)
+})
+
+/** Empties a table whole (a cache that is rebuilt from other tables). */
+export const truncateTable = Effect.fn("truncateTable")(function* (table: string) {
+  const warehouse = yield* Warehouse
+  yield* warehouse.command(`TRUNCATE TABLE IF EXISTS ${quoteId(table)} SYNC`)
+})

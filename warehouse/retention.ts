@@ -1,0 +1,82 @@
+// Retention: how long each store keeps data, applied by the warehouse itself (a TTL per table, enforced by its
+// merges; monthly tables drop whole parts) and by the archive (whole days removed). Configured with CDP_RETENTION
+// (cli/config.ts), in months per store; 0 keeps a store's data until it is erased.
+import { Effect } from "effect"
+import { Warehouse } from "./warehouse.ts"
+
+/** Months per store. */
+export type RetentionPolicy = Readonly<Record<RetentionStore, number>>
+
+export type RetentionStore = "events" | "texts" | "sentiment" | "identity" | "dead_letters" | "archive"
+
+/**
+ * Defaults: what the warehouse serves 25 months (two years of history for year-on-year questions), refused input 6
+ * months (enough to fix and re-drive a connector). The raw archive is kept until erased unless configured (archive=13
+ * keeps a year for replay, plus a month): its days are the days items were received, and a deployment that imports
+ * history decides itself how far back its replays must reach.
+ */
+export const DEFAULT_RETENTION: RetentionPolicy = {
+  events: 25, texts: 25, sentiment: 25, identity: 25, dead_letters: 6, archive: 0,
+}
+
+/**
+ * Each store's tables and the column its TTL counts from: when the row was received or written here, not the event's
+ * own time, so a history import is kept for the whole period instead of expiring on arrival. Consent history
+ * (consent_ledger) is kept as the proof of consent while the data is used; alerts hold counts only.
+ */
+export const RETENTION_TABLES: Readonly<Record<Exclude<RetentionStore, "archive">, ReadonlyArray<readonly [string, string]>>> = {
+  events: [["event_rows", "ingested_at"]],
+  texts: [["texts", "landed_at"]],
+  sentiment: [["sentiment", "scored_at"]],
+  identity: [["identity_observations", "observed_at"], ["identity_links", "resolved_at"]],
+  dead_letters: [["dead_letters", "landed_at"], ["dead_letter_outcomes", "retried_at"]],
+}
+
+/** Reads "events=25,archive=13" over the defaults; throws naming what is wrong. */
+export const parseRetention = (text: string): RetentionPolicy => {
+  const policy: Record<string, number> = { ...DEFAULT_RETENTION }
+  for (const part of text.split(",").map((p) => p.trim()).filter((p) => p !== "")) {
+    const m = /^([a-z_]+)\s*=\s*(\d{1,4})$/.exec(part)
+    if (m === null) throw new Error(`"${part}" is not STORE=MONTHS`)
+    if (!(m[1]! in DEFAULT_RETENTION)) throw new Error(`unknown store "${m[1]}" (stores: ${Object.keys(DEFAULT_RETENTION).join(", ")})`)
+    policy[m[1]!] = Number(m[2])
+  }
+  return policy as RetentionPolicy
+}
+
+/** The TTL expression as the engine prints it back in engine_full, so an unchanged policy changes nothing. */
+export const ttlExpression = (column: string, months: number) => `toDateTime(${column}) + toIntervalMonth(${months})`
+
+/**
+ * Makes each table's TTL what the policy says. Existing rows are not rewritten now
+ * (materialize_ttl_after_modify = 0): the engine's TTL merges remove what expired. Returns the tables changed.
+ */
+export const applyRetention = Effect.fn("applyRetention")(function* (policy: RetentionPolicy) {
+  const warehouse = yield* Warehouse
+  const tables = yield* warehouse.query<{ name: string; engine_full: string }>(
+    "SELECT name, engine_full FROM system.tables WHERE database = currentDatabase()")
+  const engines = new Map(tables.map((t) => [t.name, t.engine_full]))
+  const changed: Array<string> = []
+  for (const [store, list] of Object.entries(RETENTION_TABLES) as Array<[keyof typeof RETENTION_TABLES, ReadonlyArray<readonly [string, string]>]>) {
+    for (const [table, column] of list) {
+      const engine = engines.get(table)
+      if (engine === undefined) continue
+      const current = / TTL (.+?)(?: SETTINGS |$)/.exec(engine)?.[1]
+      const months = policy[store]
+      const wanted = months > 0 ? ttlExpression(column, months) : undefined
+      if (current === wanted) continue
+      yield* warehouse.command(wanted === undefined
+        ? `ALTER TABLE ${table} REMOVE TTL`
+        : `ALTER TABLE ${table} MODIFY TTL ${wanted} SETTINGS materialize_ttl_after_modify = 0`)
+      changed.push(table)
+    }
+  }
+  return changed
+})
+
+/** The first UTC day the archive keeps under the policy (YYYY-MM-DD), or undefined when it keeps everything. */
+export const archiveCutoff = (policy: RetentionPolicy, now: Date = new Date()): string | undefined => {
+  if (policy.archive <= 0) return undefined
+  const d = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - policy.archive, now.getUTCDate()))
+  return d.toISOString().slice(0, 10)
+}
