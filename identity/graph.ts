@@ -128,9 +128,10 @@ const findSharedAndSlices = (observations: ReadonlyArray<Observation>, rules: Gr
   const stronger = (other: IdentifierKind, than: IdentifierKind) => (rank.get(other) ?? 99) < (rank.get(than) ?? 99)
   for (const o of observations) {
     for (const s of o.sightings) {
+      let key: NodeKey | undefined
       for (const other of o.sightings) {
         if (!personKinds.has(other.kind) || !stronger(other.kind, s.kind)) continue
-        const key = nodeKey(s.kind, s.value)
+        key ??= nodeKey(s.kind, s.value)
         const byKind = companions.get(key) ?? new Map<IdentifierKind, Map<string, Span>>()
         companions.set(key, byKind)
         const spans = byKind.get(other.kind) ?? new Map<string, Span>()

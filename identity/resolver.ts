@@ -5,7 +5,8 @@
 // a new message whose identifiers are new or lie in clean parts, and that keeps the union clean, is applied as a
 // union in O(identifiers) (see `union` for why that is exactly what the full resolution decides). Any other message
 // is deferred to the end of its batch, where the parts it touches are resolved again together with it (resolveGraph).
-// Identifiers and messages are interned into typed arrays (a node id per identifier), so the graph stays compact.
+// Identifiers and messages are interned into typed arrays (a node id per identifier, an index per message; the
+// indexes by value are open-addressing tables, not Maps), so the graph stays compact.
 import {
   baseOf, DEFAULT_GRAPH_RULES, type GraphRules, type Link, nodeKey, type NodeKey, type Observation,
   OPERATOR, profileIdFor, type RefusedLink, resolveGraph, type Sighting, type Trust,
@@ -64,13 +65,6 @@ const grow = <T extends Typed>(a: T, need: number): T => {
   const b = new (a.constructor as new (n: number) => T)(Math.max(need, a.length * 2))
   b.set(a)
   return b
-}
-
-/** A packed array of n zeros (a small plain array costs far less than a typed array per part). */
-const zeros = (n: number): Array<number> => {
-  const a: Array<number> = []
-  for (let i = 0; i < n; i++) a.push(0)
-  return a
 }
 
 /**
@@ -144,16 +138,22 @@ class StringIds {
 
 /** A connected part of the graph: the identifiers and messages that no other part shares. */
 class Part {
-  readonly nodes: Array<number> = []
-  readonly messages: Array<number> = []
+  // Arrays made at their size (a first push would reserve 17 slots): most parts stay small.
+  readonly nodes: Array<number>
+  readonly messages: Array<number>
+
+  constructor(nodes: Array<number> = [], messages: Array<number> = []) {
+    this.nodes = nodes
+    this.messages = messages
+  }
+
   clean = true
   /** For a clean part: its one profile, and the identifier that names it (the oldest: time, message id, key). */
   profile = ""
   oldestTimeMs = Infinity
   oldestMessage = ""
-  oldestKey: NodeKey = ""
-  /** For a clean part: distinct identifiers per kind index. */
-  counts: Array<number> = []
+  /** The oldest identifier's node (NONE until known). */
+  oldestNode = NONE
   /**
    * For a clean part: how many components of its verified and stated links hold a known person (a person kind seen
    * above unverified trust). Links are ranked trust first, so unverified links come last and join these components;
@@ -172,6 +172,7 @@ interface PartState {
   readonly oldestTimeMs: number
   readonly oldestMessage: string
   readonly oldestKey: NodeKey
+  /** For a clean part: distinct identifiers per kind index (derived from its nodes; kept for the snapshot format). */
   readonly counts: ReadonlyArray<number>
   readonly knownStrong: number
 }
@@ -258,6 +259,8 @@ export class TenantGraph {
   private readonly kindNames: Array<string> = []
   private readonly kindLimit: Array<number> = []
   private readonly kindPerson: Array<boolean> = []
+  /** Rank of each kind's "kind:" among all kinds' (how node keys of different kinds sort), by kind index. */
+  private readonly kindOrder: Array<number> = []
   // Identifiers (nodes), by id: value per kind, best trust seen, part, shared, and the union-find of verified/stated links.
   private readonly byKind: Array<StringIds> = []
   private nodeValue: Array<string> = []
@@ -284,7 +287,8 @@ export class TenantGraph {
   private readonly shared = new Map<NodeKey, string>()
   private readonly separateKeys: ReadonlySet<NodeKey>
   /** Every profile id given so far, to tell a merge (into a known profile) from a split (into a new one). */
-  private readonly profiles = new Set<string>()
+  private readonly profileIds: Array<string> = []
+  private readonly profileIndex = new StringIds()
   /** Rank of each kind in the rules' priority (99 for a kind not listed), by kind index. */
   private readonly kindRank: Array<number> = []
 
@@ -307,6 +311,7 @@ export class TenantGraph {
   private stampToken = 0
   private readonly touchedParts: Array<Part> = []
   private readonly touchedIds: Array<number> = []
+  private readonly keyScratch: Array<string> = []
   private counts = new Uint16Array(0)
 
   private readonly tenant: string
@@ -380,8 +385,12 @@ export class TenantGraph {
       if (previous !== undefined && previous !== profile) moved.push({ messageId: this.messageIds[m]!, profileId: profile, previous })
     }
     const merges = this.groupMoves(moved)
-    for (const p of this.created) this.profiles.add(p)
+    for (const p of this.created) this.addProfile(p)
     return { profiles, moved, merges, nodes: this.outNodes, shared: this.outShared, links: this.outLinks, refused: this.outRefused }
+  }
+
+  private addProfile(p: string): void {
+    if (this.profileIndex.getOrAdd(p, this.profileIds, this.profileIds.length) === this.profileIds.length) this.profileIds.push(p)
   }
 
   private groupMoves(moved: ReadonlyArray<ProfileChange>): Array<ProfileMerge> {
@@ -390,10 +399,10 @@ export class TenantGraph {
       const key = `${m.previous}\n${m.profileId}`
       const g = groups.get(key)
       groups.set(key, g === undefined
-        ? { fromProfile: m.previous!, toProfile: m.profileId, kind: this.profiles.has(m.profileId) ? "merge" : "split", messages: 1 }
+        ? { fromProfile: m.previous!, toProfile: m.profileId, kind: this.profileIndex.get(m.profileId, this.profileIds) !== -1 ? "merge" : "split", messages: 1 }
         : { ...g, messages: g.messages + 1 })
     }
-    for (const m of moved) this.profiles.add(m.profileId)
+    for (const m of moved) this.addProfile(m.profileId)
     return [...groups.values()]
   }
 
@@ -419,7 +428,7 @@ export class TenantGraph {
     for (const [id, p] of this.parts) {
       parts.push({
         id, nodes: Int32Array.from(p.nodes), messages: Int32Array.from(p.messages), clean: p.clean, profile: p.clean ? indexOf(p.profile) : -1,
-        oldestTimeMs: p.oldestTimeMs, oldestMessage: p.oldestMessage, oldestKey: p.oldestKey, counts: [...p.counts], knownStrong: p.knownStrong,
+        oldestTimeMs: p.oldestTimeMs, oldestMessage: p.oldestMessage, oldestKey: p.oldestNode === NONE ? "" : this.keyOf(p.oldestNode), counts: p.clean ? this.countsOf(p) : [], knownStrong: p.knownStrong,
       })
     }
     const nodes = this.nodeCount
@@ -430,7 +439,7 @@ export class TenantGraph {
       messageIds: [...this.messageIds], messageTime: this.messageTime.slice(0, messages), messageStart: this.messageStart.slice(0, messages),
       messageLength: this.messageLength.slice(0, messages), messageProfile, profileTable,
       sightingNode: this.sightingNode.slice(0, this.sightingCount), sightingTrust: this.sightingTrust.slice(0, this.sightingCount),
-      parts, nextPart: this.nextPart, shared: [...this.shared], profiles: [...this.profiles].map(indexOf),
+      parts, nextPart: this.nextPart, shared: [...this.shared], profiles: this.profileIds.map(indexOf),
     }
   }
 
@@ -480,15 +489,13 @@ export class TenantGraph {
       part.profile = p.profile === -1 ? "" : state.profileTable[p.profile]!
       part.oldestTimeMs = p.oldestTimeMs
       part.oldestMessage = p.oldestMessage
-      part.oldestKey = p.oldestKey
-      part.counts = zeros(p.counts.length)
-      for (let k = 0; k < p.counts.length; k++) part.counts[k] = p.counts[k]!
+      part.oldestNode = p.oldestKey === "" ? NONE : g.nodeOf(p.oldestKey) ?? NONE
       part.knownStrong = p.knownStrong
       g.parts.set(p.id, part)
     }
     g.nextPart = state.nextPart
     for (const [key, reason] of state.shared) g.shared.set(key, reason)
-    for (const i of state.profiles) g.profiles.add(state.profileTable[i]!)
+    for (const i of state.profiles) g.addProfile(state.profileTable[i]!)
     return g
   }
 
@@ -513,8 +520,27 @@ export class TenantGraph {
       this.kindLimit.push(this.rules.limits[kind as keyof GraphRules["limits"]] ?? this.rules.defaultLimit)
       this.kindPerson.push(this.rules.personKinds.includes(kind as never))
       this.byKind.push(new StringIds())
+      const sorted = this.kindNames.map((name) => `${name}:`).sort()
+      for (let i = 0; i < this.kindNames.length; i++) this.kindOrder[i] = sorted.indexOf(`${this.kindNames[i]}:`)
     }
     return k
+  }
+
+  /**
+   * Whether node a's key sorts before node b's ("kind:value" as strings), without building them: keys of two kinds
+   * differ first within "kind:" (no kind holds a colon), so the kinds' order decides; NONE sorts after every key.
+   */
+  private keyBefore(a: number, b: number): boolean {
+    if (b === NONE) return false
+    const ka = this.nodeKind[a]!
+    const kb = this.nodeKind[b]!
+    return ka === kb ? this.nodeValue[a]! < this.nodeValue[b]! : this.kindOrder[ka]! < this.kindOrder[kb]!
+  }
+
+  private countsOf(part: Part): Array<number> {
+    const counts = this.kindNames.map(() => 0)
+    for (const node of part.nodes) counts[this.nodeKind[node]!]! += 1
+    return counts
   }
 
   private keyOf(node: number): NodeKey {
@@ -674,10 +700,10 @@ export class TenantGraph {
     const token = ++this.stampToken
     let shared = 0
     let fresh = false
+    // Scratch arrays, overwritten up to `count` (emptying an array by its length would free its storage every message).
     const touched = this.touchedParts
     const touchedIds = this.touchedIds
-    touched.length = 0
-    touchedIds.length = 0
+    let count = 0
     for (let i = start; i < start + n; i++) {
       const node = this.sightingNode[i]!
       if (this.nodeShared[node] === 1) {
@@ -691,11 +717,13 @@ export class TenantGraph {
         continue
       }
       if (this.dirtyParts.has(p)) return false
-      if (touchedIds.includes(p)) continue
+      let seen = false
+      for (let j = 0; j < count; j++) if (touchedIds[j] === p) seen = true
+      if (seen) continue
       const part = this.parts.get(p)!
       if (!part.clean) return false
-      touched.push(part)
-      touchedIds.push(p)
+      touched[count] = part
+      touchedIds[count++] = p
     }
     const anchorAt = this.anchorAt(m)
     const anchor = o.sightings[anchorAt]!
@@ -704,23 +732,26 @@ export class TenantGraph {
     if (this.separateKeys.size > 0) for (const s of o.sightings) if (this.separateKeys.has(nodeKey(s.kind, s.value))) return false
     // Values per kind of the union (a message within one clean part adds none: the part holds no more than the limits).
     const kinds = this.kindNames.length
-    const grows = fresh || touched.length > 1
+    const grows = fresh || count > 1
     const counts = this.counts.length === kinds ? this.counts : this.counts = new Uint16Array(kinds)
+    let freshNodes = 0
     if (grows) {
       counts.fill(0)
-      for (const part of touched) for (let k = 0; k < part.counts.length; k++) counts[k]! += part.counts[k]!
+      // A part holds each identifier once: its nodes are its distinct values.
+      for (let j = 0; j < count; j++) for (const node of touched[j]!.nodes) counts[this.nodeKind[node]!]! += 1
       for (let i = start; i < start + n; i++) {
         const node = this.sightingNode[i]!
         if (this.nodePart[node] !== NONE || this.stamp[node] === token) continue
         this.stamp[node] = token
         counts[this.nodeKind[node]!]! += 1
+        freshNodes++
       }
       for (let k = 0; k < kinds; k++) if (counts[k]! > this.kindLimit[k]!) return false
     }
     // Known components of verified/stated links after the union: the message joins its anchor with each identifier
     // it states above unverified trust (an unverified anchor means every sighting is unverified: it joins nothing).
     let known = 0
-    for (const part of touched) known += part.knownStrong
+    for (let j = 0; j < count; j++) known += touched[j]!.knownStrong
     const anchorTrust = this.sightingTrust[start + anchorAt]!
     if (anchorTrust !== UNVERIFIED) {
       const rootToken = ++this.stampToken
@@ -746,7 +777,7 @@ export class TenantGraph {
     // The union holds: apply it. The oldest identifier names the profile.
     let target: Part | undefined
     let targetId = NONE
-    for (let j = 0; j < touched.length; j++) {
+    for (let j = 0; j < count; j++) {
       if (target === undefined || touched[j]!.messages.length > target.messages.length) {
         target = touched[j]!
         targetId = touchedIds[j]!
@@ -754,36 +785,45 @@ export class TenantGraph {
     }
     let oldestTimeMs = Infinity
     let oldestMessage = ""
-    let oldestKey = ""
-    for (const part of touched) {
-      if (part.oldestTimeMs < oldestTimeMs || part.oldestTimeMs === oldestTimeMs && (part.oldestMessage < oldestMessage || part.oldestMessage === oldestMessage && part.oldestKey < oldestKey)) {
+    let oldestNode = NONE
+    let named: Part | undefined
+    for (let j = 0; j < count; j++) {
+      const part = touched[j]!
+      if (part.oldestTimeMs < oldestTimeMs || part.oldestTimeMs === oldestTimeMs && (part.oldestMessage < oldestMessage || part.oldestMessage === oldestMessage && this.keyBefore(part.oldestNode, oldestNode))) {
         oldestTimeMs = part.oldestTimeMs
         oldestMessage = part.oldestMessage
-        oldestKey = part.oldestKey
+        oldestNode = part.oldestNode
+        named = part
       }
     }
     if (o.timeMs < oldestTimeMs || o.timeMs === oldestTimeMs && o.messageId <= oldestMessage) {
-      for (const s of o.sightings) {
-        const key = nodeKey(s.kind, s.value)
-        if (o.timeMs < oldestTimeMs || o.messageId < oldestMessage || key < oldestKey) {
+      for (let i = start; i < start + n; i++) {
+        const node = this.sightingNode[i]!
+        if (o.timeMs < oldestTimeMs || o.messageId < oldestMessage || this.keyBefore(node, oldestNode)) {
           oldestTimeMs = o.timeMs
           oldestMessage = o.messageId
-          oldestKey = key
+          oldestNode = node
+          named = undefined
         }
       }
     }
+    // A part whose oldest identifier stays the oldest keeps its profile (a clean part's profile is named by it).
     let profile: string
-    if (target !== undefined && target.oldestKey === oldestKey) profile = target.profile
+    if (named !== undefined) profile = named.profile
     else {
-      profile = profileIdFor(this.tenant, oldestKey)
+      profile = profileIdFor(this.tenant, this.keyOf(oldestNode))
       this.created.push(profile)
     }
+    // A new part (the message names only new identifiers) is filled in place; otherwise nodes join the largest part.
+    let filled = NONE
     if (target === undefined) {
       targetId = this.nextPart++
-      target = new Part()
+      target = new Part(new Array<number>(freshNodes), [m])
+      filled = 0
       this.parts.set(targetId, target)
     }
-    for (const part of touched) {
+    for (let j = 0; j < count; j++) {
+      const part = touched[j]!
       if (part.profile !== profile) {
         for (const x of part.messages) this.setProfile(x, profile)
         for (const node of part.nodes) this.outNodes.set(this.keyOf(node), profile)
@@ -795,14 +835,18 @@ export class TenantGraph {
       }
       for (const x of part.messages) target.messages.push(x)
     }
-    for (let j = 0; j < touchedIds.length; j++) if (touched[j] !== target) this.parts.delete(touchedIds[j]!)
+    for (let j = 0; j < count; j++) if (touched[j] !== target) this.parts.delete(touchedIds[j]!)
+    // Each sighting's key, built once for both what it outputs: its node's profile (a new node) and its link.
+    const keys = this.keyScratch
+    for (let i = 0; i < n; i++) keys[i] = n > 1 || this.nodePart[this.sightingNode[start + i]!] === NONE ? nodeKey(o.sightings[i]!.kind, o.sightings[i]!.value) : ""
     for (let i = start; i < start + n; i++) {
       const node = this.sightingNode[i]!
       const trust = this.sightingTrust[i]!
       if (this.nodePart[node] === NONE) {
         this.nodePart[node] = targetId
-        target.nodes.push(node)
-        this.outNodes.set(this.keyOf(node), profile)
+        if (filled === NONE) target.nodes.push(node)
+        else target.nodes[filled++] = node
+        this.outNodes.set(keys[i - start]!, profile)
       }
       if (trust < this.nodeTrust[node]!) {
         this.nodeTrust[node] = trust
@@ -821,26 +865,22 @@ export class TenantGraph {
         root = this.strongFind(root)
       }
     }
-    if (grows) {
-      if (target.counts.length !== kinds) target.counts = zeros(kinds)
-      for (let k = 0; k < kinds; k++) target.counts[k] = counts[k]!
-    }
     target.knownStrong = known
     target.profile = profile
     target.oldestTimeMs = oldestTimeMs
     target.oldestMessage = oldestMessage
-    target.oldestKey = oldestKey
-    target.messages.push(m)
+    target.oldestNode = oldestNode
+    if (filled === NONE) target.messages.push(m)
     this.setProfile(m, profile)
     // Provenance: the links this message made, as resolveGraph would record them.
     if (n > 1) {
       const anchorNode = this.sightingNode[start + anchorAt]!
-      const anchorKey = nodeKey(anchor.kind, anchor.value)
+      const anchorKey = keys[anchorAt]!
       for (let i = 0; i < n; i++) {
         if (this.sightingNode[start + i] === anchorNode) continue
         const s = o.sightings[i]!
         this.outLinks.push({
-          a: anchorKey, b: nodeKey(s.kind, s.value), messageId: o.messageId, timeMs: o.timeMs, rule: "same message",
+          a: anchorKey, b: keys[i]!, messageId: o.messageId, timeMs: o.timeMs, rule: "same message",
           trust: TRUSTS[Math.max(anchorTrust, TRUST_CODE[s.trust])]!,
         })
       }
@@ -916,9 +956,12 @@ export class TenantGraph {
       this.setProfile(x, profile)
       this.created.push(profile)
     })
-    const refusedKeys = new Set<string>()
-    for (const l of r.refused) refusedKeys.add(`${l.a}\n${l.b}\n${l.messageId}`)
-    for (const l of r.links) if (!refusedKeys.has(`${l.a}\n${l.b}\n${l.messageId}`)) this.outLinks.push(l)
+    if (r.refused.length === 0) for (const l of r.links) this.outLinks.push(l)
+    else {
+      const refusedKeys = new Set<string>()
+      for (const l of r.refused) refusedKeys.add(`${l.a}\n${l.b}\n${l.messageId}`)
+      for (const l of r.links) if (!refusedKeys.has(`${l.a}\n${l.b}\n${l.messageId}`)) this.outLinks.push(l)
+    }
     for (const l of r.refused) this.outRefused.push(l)
     for (const [key, profile] of r.profileOf) if (!key.startsWith("message:")) this.outNodes.set(key, profile)
     this.storeParts(gathered, observations, r.refused, r.profileOf, token)
@@ -1013,13 +1056,11 @@ export class TenantGraph {
     }
   }
 
-  /** A clean part's profile, oldest identifier, counts per kind and known components, from its messages. */
+  /** A clean part's profile, oldest identifier and known components, from its messages. */
   private describeClean(part: Part, profileOf: ReadonlyMap<NodeKey, string>): void {
     part.profile = profileOf.get(this.keyOf(part.nodes[0]!))!
-    part.counts = zeros(this.kindNames.length)
     for (const node of part.nodes) {
       const k = this.nodeKind[node]!
-      part.counts[k]! += 1
       this.strong[node] = node
       this.strongKnown[node] = this.kindPerson[k] && this.nodeTrust[node]! !== UNVERIFIED ? 1 : 0
     }
@@ -1035,13 +1076,10 @@ export class TenantGraph {
       let root = NONE
       for (let i = start; i < end; i++) {
         const node = this.sightingNode[i]!
-        if (time < part.oldestTimeMs || time === part.oldestTimeMs && id <= part.oldestMessage) {
-          const key = this.keyOf(node)
-          if (time < part.oldestTimeMs || id < part.oldestMessage || key < part.oldestKey) {
-            part.oldestTimeMs = time
-            part.oldestMessage = id
-            part.oldestKey = key
-          }
+        if (time < part.oldestTimeMs || time === part.oldestTimeMs && (id < part.oldestMessage || id === part.oldestMessage && this.keyBefore(node, part.oldestNode))) {
+          part.oldestTimeMs = time
+          part.oldestMessage = id
+          part.oldestNode = node
         }
         if (best === UNVERIFIED || this.sightingTrust[i] === UNVERIFIED) continue
         const r = this.strongFind(node)

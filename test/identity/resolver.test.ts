@@ -70,6 +70,32 @@ describe("online resolver", () => {
     expect(graph.messageCount).toBe(2)
   })
 
+  it("with thousands of messages and identifiers (past every index's growth), each message has a full resolution's profile, and replaying them or restoring the graph's state changes nothing", () => {
+    const obs: Array<Observation> = []
+    for (let i = 0; i < 6_000; i++) {
+      const person = i % 1_500
+      obs.push({
+        messageId: `msg-${String(i).padStart(6, "0")}`, timeMs: i,
+        sightings: [
+          { kind: "anonymous_id", value: `anon-${person}-${i % 3}`, trust: "verified" },
+          ...(i % 4 === 0 ? [{ kind: "email" as const, value: `p${person}@example.com`, trust: "stated" as const }] : []),
+          ...(i % 7 === 0 ? [{ kind: "user_id" as const, value: `u${person}`, trust: "verified" as const }] : []),
+        ],
+      })
+    }
+    const graph = new IdentityResolver().graph("t")
+    for (let i = 0; i < obs.length; i += 500) graph.resolve(obs.slice(i, i + 500))
+    const full = resolveGraph("t", obs)
+    for (const o of obs) expect(graph.profileOf(o.messageId)).toBe(full.profileOf.get(full.anchorOf.get(o.messageId)!))
+    expect(graph.profileOf("msg-999999")).toBeUndefined()
+    const replay = graph.resolve(obs.slice(1_000, 3_000))
+    expect(replay.moved).toEqual([])
+    expect(graph.messageCount).toBe(obs.length)
+    const restored = new IdentityResolver().restore(graph.toState())
+    for (const o of obs) expect(restored.profileOf(o.messageId)).toBe(graph.profileOf(o.messageId))
+    expect(restored.resolve(obs.slice(0, 500)).moved).toEqual([])
+  })
+
   it("tenants have separate graphs: the same identifiers never link across tenants", () => {
     const resolver = new IdentityResolver()
     const o: Observation = { messageId: "m", timeMs: 1, sightings: [{ kind: "email", value: "e@x.example", trust: "verified" }] }
