@@ -5,6 +5,7 @@ import { Config, ConfigProvider, Data, Effect, Exit, Option, Redacted } from "ef
 import { DEFAULT_TRAIT_PRECEDENCE, type IdentityRules, parseIdentityRules, parseTraitPrecedence } from "../identity/index.ts"
 import { DEFAULT_POLICIES, parseConsentPolicies } from "../consent/purposes.ts"
 import { DEFAULT_RELATIONS_CONFIG, parseRelationsConfig } from "../identity/relations/index.ts"
+import type { S3StoreOptions } from "../ingest/objectstore-s3.ts"
 import { parseAllowedOriginSpecs, parseWriteKeySpecs } from "../ingest/writekeys.ts"
 import { DEFAULT_RETENTION, parseRetention } from "../warehouse/retention.ts"
 import { parseBrandTerms, readAspectsFile, readTermsFile, type SentimentConfig } from "../sentiment/config.ts"
@@ -104,6 +105,12 @@ export const SETTINGS = {
   aspectsFile: setting("CDP_ASPECTS_FILE", 'a readable JSON file of aspects per tenant ("*" for every tenant), e.g. {"*":{"sizing":["size","fit"]}}', (v) => Config.String(v).pipe(checked(unlessBlank(readAspectsFile)), Config.map((a) => a ?? {}), Config.withDefault({}))),
   termsFile: setting("CDP_TERMS_FILE", 'a readable JSON file of terms per tenant with a valence -4..4 (0: never sentiment), e.g. {"*":{"restock alert":0}}', (v) => optional(Config.String(v).pipe(checked(unlessBlank(readTermsFile))))),
   alertWebhookUrl: setting("CDP_ALERT_WEBHOOK_URL", "the http(s) URL spike alerts are POSTed to", (v) => optional(Config.String(v).pipe(checked(unlessBlank((s) => httpUrl(s.trim())))))),
+  s3Bucket: setting("CDP_S3_BUCKET", "the name of an existing S3 bucket (set: objects go to S3, not <data-dir>/objects)", (v) => optional(Config.String(v).pipe(checked(unlessBlank((s) => s.trim()))))),
+  s3Endpoint: setting("CDP_S3_ENDPOINT", "the http(s) URL of an S3-compatible server, e.g. http://127.0.0.1:9000 (unset: AWS)", (v) => optional(Config.String(v).pipe(checked(unlessBlank((s) => httpUrl(s.trim())))))),
+  s3Region: setting("CDP_S3_REGION", "an S3 region, e.g. eu-west-1", (v) => Config.String(v).pipe(Config.withDefault("us-east-1"))),
+  s3ForcePathStyle: setting("CDP_S3_FORCE_PATH_STYLE", "true or false (true puts the bucket in the URL path, as MinIO needs)", (v) => Config.Boolean(v).pipe(Config.withDefault(false))),
+  s3AccessKeyId: setting("CDP_S3_ACCESS_KEY_ID", "an S3 access key id (unset: the AWS SDK's default credentials)", (v) => optional(Config.Redacted(v))),
+  s3SecretAccessKey: setting("CDP_S3_SECRET_ACCESS_KEY", "the secret of CDP_S3_ACCESS_KEY_ID", (v) => optional(Config.Redacted(v))),
 } as const
 
 const invalid = (s: Setting<unknown>, error: Config.ConfigError) =>
@@ -114,11 +121,34 @@ export const readSetting = <A>(s: Setting<A>): Effect.Effect<A, SettingInvalid> 
   s.config.parse(ConfigProvider.fromEnv()).pipe(Effect.mapError((e) => invalid(s, e)))
 
 /** The same, for synchronous call sites; throws SettingInvalid, which the CLI prints as one line. */
-export const settingNow = <A>(s: Setting<A>): A => {
-  const exit = Effect.runSyncExit(readSetting(s))
+export const settingNow = <A>(s: Setting<A>): A => runNow(readSetting(s), s.variable)
+
+const runNow = <A>(read: Effect.Effect<A, SettingInvalid>, what: string): A => {
+  const exit = Effect.runSyncExit(read)
   if (Exit.isSuccess(exit)) return exit.value
-  throw Exit.findErrorOption(exit).pipe(Option.getOrElse(() => new Error(`cannot read ${s.variable}`)))
+  throw Exit.findErrorOption(exit).pipe(Option.getOrElse(() => new Error(`cannot read ${what}`)))
 }
+
+/** The S3 object store's settings, or undefined when CDP_S3_BUCKET is unset (objects stay in the data dir). */
+export const s3Settings: Effect.Effect<S3StoreOptions | undefined, SettingInvalid> = Effect.gen(function* () {
+  const bucket = yield* readSetting(SETTINGS.s3Bucket)
+  if (bucket === undefined) return undefined
+  const accessKeyId = yield* readSetting(SETTINGS.s3AccessKeyId)
+  const secretAccessKey = yield* readSetting(SETTINGS.s3SecretAccessKey)
+  if ((accessKeyId === undefined) !== (secretAccessKey === undefined)) {
+    const [missing, other] = accessKeyId === undefined ? [SETTINGS.s3AccessKeyId, SETTINGS.s3SecretAccessKey] : [SETTINGS.s3SecretAccessKey, SETTINGS.s3AccessKeyId]
+    return yield* new SettingInvalid({ variable: missing.variable, expected: `set together with ${other.variable}`, problem: "it is unset" })
+  }
+  return {
+    bucket,
+    endpoint: yield* readSetting(SETTINGS.s3Endpoint),
+    region: yield* readSetting(SETTINGS.s3Region),
+    forcePathStyle: yield* readSetting(SETTINGS.s3ForcePathStyle),
+    credentials: accessKeyId === undefined || secretAccessKey === undefined ? undefined : { accessKeyId, secretAccessKey },
+  }
+})
+
+export const s3SettingsNow = (): S3StoreOptions | undefined => runNow(s3Settings, "the CDP_S3_* settings")
 
 /** The X/Twitter connector's variables, as `loadXConfig` takes them (it checks them and names the one that is wrong). */
 export const xEnvironment = Effect.gen(function* () {

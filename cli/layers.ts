@@ -5,12 +5,13 @@ import { Effect, Layer, Logger, References } from "effect"
 import { identityConfigOf, syncTraitPrecedence } from "../identity/index.ts"
 import { loadSecret, makeKeys } from "../consent/index.ts"
 import { EventBus } from "../ingest/bus.ts"
-import { ObjectStore } from "../ingest/objectstore.ts"
+import { ObjectStore, type ObjectStoreError } from "../ingest/objectstore.ts"
+import type { S3StoreOptions } from "../ingest/objectstore-s3.ts"
 import { Pipeline } from "../ingest/pipeline.ts"
 import { Warehouse } from "../warehouse/warehouse.ts"
 import { applyStoredRetention } from "./retention.ts"
-import { DEFAULT_DATA_DIR, readSetting, sentimentSettings, SETTINGS, settingNow } from "./config.ts"
-import { prepareDataDir } from "./data-dir.ts"
+import { DEFAULT_DATA_DIR, readSetting, s3SettingsNow, sentimentSettings, SETTINGS, settingNow } from "./config.ts"
+import { type DataDirUnusable, prepareDataDir } from "./data-dir.ts"
 
 export { DEFAULT_DATA_DIR }
 
@@ -18,12 +19,15 @@ export interface BackendConfig {
   readonly dataDir: string
   /** CDP_CLICKHOUSE_URL: a ClickHouse server instead of the embedded engine. */
   readonly clickhouseUrl?: string | undefined
+  /** CDP_S3_BUCKET and the other CDP_S3_* settings: objects in S3 instead of <data-dir>/objects. */
+  readonly s3?: S3StoreOptions | undefined
 }
 
 /** The data dir of a command: its --data-dir flag, else CDP_DATA_DIR, else the default. Throws SettingInvalid. */
 export const backendConfig = (dataDir: string | undefined): BackendConfig => ({
   dataDir: resolve(dataDir ?? settingNow(SETTINGS.dataDir)),
   clickhouseUrl: settingNow(SETTINGS.clickhouseUrl),
+  s3: s3SettingsNow(),
 })
 
 /** Creates the data dir private, or makes an existing one private, before anything is written into it. */
@@ -39,8 +43,14 @@ export const warehouseLayer = (config: BackendConfig) =>
 
 export const busLayer = (_config: BackendConfig) => EventBus.memory
 
-export const objectStoreLayer = (config: BackendConfig) =>
-  ObjectStore.local(join(config.dataDir, "objects")).pipe(Layer.provide(dataDirLayer(config)))
+// The AWS SDK takes 0.2-0.4 s to load: only a process that uses S3 loads it.
+const s3Layer = (options: S3StoreOptions) =>
+  Layer.unwrap(Effect.map(Effect.promise(() => import("../ingest/objectstore-s3.ts")), (m) => m.s3ObjectStore(options)))
+
+export const objectStoreLayer = (config: BackendConfig): Layer.Layer<ObjectStore, DataDirUnusable | ObjectStoreError> =>
+  config.s3
+    ? s3Layer(config.s3)
+    : ObjectStore.local(join(config.dataDir, "objects")).pipe(Layer.provide(dataDirLayer(config)))
 
 /**
  * Pipeline with the bus, warehouse and object store it runs on (all also exposed, for health and queries). Its

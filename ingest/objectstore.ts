@@ -1,5 +1,5 @@
 // The ObjectStore service: named blobs (archives, exports, connector state). A local directory by default;
-// S3 later, behind the same interface.
+// S3 (ingest/objectstore-s3.ts) behind the same interface, chosen in cli/layers.ts.
 import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises"
 import { dirname, join, relative, resolve, sep } from "node:path"
 import { Context, Data, Effect, Layer } from "effect"
@@ -29,12 +29,15 @@ export class ObjectStore extends Context.Service<ObjectStore, ObjectStoreShape>(
 
 const VALID_KEY = /^(?!\/)(?!.*(?:^|\/)\.\.?(?:\/|$))[A-Za-z0-9._\-=/]+$/
 
+/** Every backend accepts the same keys, so a key that works on one works on the other. */
+export const checkKey = (backend: string, key: string): Effect.Effect<string, ObjectStoreError> =>
+  VALID_KEY.test(key)
+    ? Effect.succeed(key)
+    : Effect.fail(new ObjectStoreError({ backend, key, message: `invalid object key "${key}" (use a/b/c.ext, no "..")` }))
+
 const makeLocalStore = (root: string): ObjectStoreShape => {
   const where = `local ${root}`
-  const pathOf = (key: string) =>
-    VALID_KEY.test(key)
-      ? Effect.succeed(join(root, ...key.split("/")))
-      : Effect.fail(new ObjectStoreError({ backend: where, key, message: `invalid object key "${key}" (use a/b/c.ext, no "..")` }))
+  const pathOf = (key: string) => Effect.map(checkKey(where, key), () => join(root, ...key.split("/")))
   const failure = (key: string) => (cause: unknown) =>
     new ObjectStoreError({ backend: where, key, message: cause instanceof Error ? cause.message : String(cause), cause })
   const walk = async (dir: string): Promise<Array<string>> => {
