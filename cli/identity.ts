@@ -3,9 +3,11 @@
 import { Effect } from "effect"
 import {
   type DecisionResult, decideSuggestion, type Explanation, explainIdentifiers, type IdentifierRef, type IdentityConfig, openSuggestions,
-  type ProfileView, readIdentifier, rebuildIdentity, type RebuildSummary, separateIdentifiers, showProfile, splitIdentifier, type Suggestion,
+  type ProfileView, readIdentifier, rebuildIdentity, type RebuildSummary, separateIdentifiers, splitIdentifier, type Suggestion,
   type TraitPrecedence,
 } from "../identity/index.ts"
+import { type ConsentPolicies, ConsentPoliciesRef } from "../consent/index.ts"
+import { type ProfileWithConsent, readProfile } from "../ingest/profile-route.ts"
 import type { DataDirLocked, Warehouse } from "../warehouse/warehouse.ts"
 import { formatRows, type OutputFormat } from "./format.ts"
 import { type BackendConfig, warehouseLayer } from "./layers.ts"
@@ -21,7 +23,7 @@ const shown = (value: unknown) => (typeof value === "string" ? value : JSON.stri
 
 const refText = (ref: IdentifierRef) => (ref._tag === "profile" ? ref.profileId : `${ref.kind}:${ref.value}`)
 
-export const renderProfile = (p: ProfileView): string => {
+export const renderProfile = (p: ProfileView & Partial<Pick<ProfileWithConsent, "consent" | "timeline">>): string => {
   const channels = Object.entries(p.channels).map(([channel, events]) => ({ channel, events }))
   const total = channels.reduce((n, c) => n + c.events, 0)
   const head = [
@@ -38,6 +40,10 @@ export const renderProfile = (p: ProfileView): string => {
     section("Traits (the strongest source's latest statement wins)", Object.entries(p.traits).map(([trait, t]) => ({ trait, value: shown(t.value), source: t.source, at: t.at }))),
     section("Merges and splits", p.merges.map((m) => ({ kind: m.kind, from: m.from, to: m.to, messages: m.messages, at: m.at, reason: m.reason }))),
     section("Recent events", p.recentEvents.map((e) => ({ time: e.timestamp, channel: e.channel, type: e.type, event: e.event, message_id: e.messageId }))),
+    ...(p.consent === undefined ? [] : [section(`Consent${p.consent.restricted ? " (processing restricted: nothing allowed)" : ""}`, p.consent.purposes.map((c) => ({
+      purpose: c.purpose, state: c.state, allowed: c.allowed, basis: c.basis, since: c.since?.at ?? "-", source: c.since?.source ?? "-",
+    })))]),
+    ...(p.timeline?.nextCursor == null ? [] : [`Older events: cdp profile events ${p.profileId} --cursor ${p.timeline.nextCursor}`]),
   ].join("\n\n")
 }
 
@@ -50,14 +56,16 @@ export const profileShow = (options: {
   readonly backend: BackendConfig
   readonly config: IdentityConfig
   readonly traitPrecedence: TraitPrecedence
+  readonly policies: ConsentPolicies
 }) =>
   Effect.gen(function* () {
     // Checked before the data dir is opened: a wrong identifier touches nothing.
     const ref = yield* readIdentifier(options.identifier, options.tenant, options.config)
-    const view = yield* showProfile(options.tenant, ref, options.events, options.traitPrecedence).pipe(
+    const view = yield* readProfile(options.tenant, refText(ref), options.events, options.config, options.traitPrecedence).pipe(
+      Effect.provideService(ConsentPoliciesRef, options.policies),
       Effect.scoped,
       Effect.provide(warehouseLayer(options.backend)),
-      Effect.catchTag("DataDirLocked", (locked): Effect.Effect<ProfileView, DataDirLocked | ServerQueryFailed> => {
+      Effect.catchTag("DataDirLocked", (locked): Effect.Effect<ProfileWithConsent, DataDirLocked | ServerQueryFailed> => {
         const server = runningServer(options.backend.dataDir)
         return server === undefined ? Effect.fail(locked) : profileThroughServer(server, refText(ref), options.tenant, options.events)
       }),

@@ -21,6 +21,7 @@ import { backendConfig, commandLogger, DEFAULT_DATA_DIR, pipelineLayer, serverLo
 import {
   identityExplain, identityRebuild, identitySeparate, identitySplit, identitySuggestionDecision, identitySuggestions, profileShow,
 } from "./identity.ts"
+import { profileEvents } from "./profiles.ts"
 import { progressBar } from "./progress.ts"
 import { isUserError, runCommand, userMessage } from "./run.ts"
 import { adminToken, announceServer, queryThroughServer, runningServer, type ServerQueryFailed } from "./server-info.ts"
@@ -506,7 +507,39 @@ Examples:
   $ npx cdp profile show phone:+447700900123 --tenant acme --format json
   $ npx cdp profile show user_id:u1 --events 50`)
   .action((identifier: string, opts: { tenant: string; format: OutputFormat; events: number; dataDir?: string }) => {
-    const main = profileShow({ identifier, tenant: opts.tenant, events: opts.events, format: opts.format, backend: backendConfig(opts.dataDir), config: identityConfig(), traitPrecedence: settingNow(SETTINGS.traitPrecedence) })
+    const main = profileShow({ identifier, tenant: opts.tenant, events: opts.events, format: opts.format, backend: backendConfig(opts.dataDir), config: identityConfig(), traitPrecedence: settingNow(SETTINGS.traitPrecedence), policies: settingNow(SETTINGS.consent) })
+    runCommand(main.pipe(Effect.provide(commandLogger)))
+  })
+
+profile
+  .command("events")
+  .description("a profile's cross-channel timeline, newest first, page by page (a keyset cursor: nothing skipped or repeated while events land)")
+  .argument("<identifier>", "whose timeline (e.g. email:ann@x.example, user_id:u1, prof_...)")
+  .option("--tenant <tenant>", "tenant", DEFAULT_TENANT)
+  .option("--limit <n>", "events per page (1-1000, default 50)")
+  .option("--cursor <cursor>", "the next page's cursor, as the previous page printed it")
+  .option("--channel <channels>", "only these channels (comma-separated or repeated: web,email)", collect, [])
+  .option("--event <name>", "only this event name (repeat for several)", collect, [])
+  .option("--since <time>", "events at or after this ISO 8601 time")
+  .option("--until <time>", "events before this ISO 8601 time")
+  .addOption(identityFormat())
+  .addOption(dataDirOption())
+  .addHelpText("after", `
+${IDENTIFIER_HELP}
+While cdp serve holds the data dir, the timeline is read through its GET /v1/profiles/{identifier}/events.
+
+Examples:
+  $ npx cdp profile events ann@x.example --limit 20
+  $ npx cdp profile events user_id:u1 --channel web,email --event "Order Completed" --since 2024-10-01 --format json`)
+  .action((identifier: string, opts: {
+    tenant: string; limit?: string; cursor?: string; channel: Array<string>; event: Array<string>; since?: string; until?: string
+    format: OutputFormat; dataDir?: string
+  }) => {
+    const params = {
+      limit: opts.limit, cursor: opts.cursor, since: opts.since, until: opts.until,
+      ...(opts.channel.length === 0 ? {} : { channel: opts.channel }), ...(opts.event.length === 0 ? {} : { event: opts.event }),
+    }
+    const main = profileEvents({ identifier, tenant: opts.tenant, params, format: opts.format, backend: backendConfig(opts.dataDir), config: identityConfig() })
     runCommand(main.pipe(Effect.provide(commandLogger)))
   })
 

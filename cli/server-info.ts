@@ -5,7 +5,7 @@ import { randomBytes } from "node:crypto"
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { Data, Effect } from "effect"
-import type { ProfileView } from "../identity/index.ts"
+import type { ProfileWithConsent } from "../ingest/profile-route.ts"
 import type { QueryScope } from "../warehouse/warehouse.ts"
 
 const SERVE_FILE = "serve.json"
@@ -63,9 +63,9 @@ export const profileThroughServer = (server: { readonly url: string; readonly to
       const res = await fetch(`${server.url}/v1/profiles/${encodeURIComponent(identifier)}?${query}`, {
         headers: { authorization: `Bearer ${server.token}` },
       })
-      const body = (await res.json()) as ProfileView & { error?: string }
+      const body = (await res.json()) as ProfileWithConsent & { error?: string }
       if (!res.ok) throw new Error(body.error ?? `HTTP ${res.status}`)
-      return body as ProfileView
+      return body as ProfileWithConsent
     },
     catch: (e) => new ServerQueryFailed({ message: (e as Error).message }),
   })

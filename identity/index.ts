@@ -11,6 +11,10 @@ export { rebuildIdentity, type RebuildSummary } from "./rebuild.ts"
 export { type Operation, recordOperation } from "./operations.ts"
 export { BadIdentifier, type IdentifierRef, parseIdentifier, ProfileNotFound, profileIdOf, type ProfileView, showProfile } from "./profile.ts"
 export { type Explanation, explainIdentifiers } from "./explain.ts"
+export {
+  BadTimelineQuery, DEFAULT_TIMELINE_LIMIT, MAX_TIMELINE_LIMIT, profileTimeline, readTimelineQuery, type TimelineEvent, type TimelinePage,
+  type TimelineParams, type TimelineQuery,
+} from "./timeline.ts"
 export { findSuggestions, type ProfileSummary, type Suggestion } from "./suggestions.ts"
 export { type IdentifierKind, IDENTIFIER_KINDS, normaliseIdentifier, phoneToE164 } from "./normalise.ts"
 export { DEFAULT_GRAPH_RULES, type GraphRules, profileIdFor, resolveGraph } from "./graph.ts"

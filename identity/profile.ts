@@ -92,6 +92,14 @@ export interface ProfileView {
   readonly recentEvents: ReadonlyArray<{ readonly messageId: string; readonly timestamp: string; readonly channel: string; readonly type: string; readonly event: string }>
 }
 
+// A profile's messages: those that landed with it (event_rows' order key) or were moved to it (event_profiles),
+// kept when no later move took them elsewhere. Parameters {tenant:String} and {profile:String}.
+const candidates = "SELECT message_id FROM event_rows WHERE tenant = {tenant:String} AND profile_id = {profile:String} " +
+  "UNION ALL SELECT message_id FROM event_profiles WHERE tenant = {tenant:String} AND profile_id = {profile:String}"
+export const PROFILE_MESSAGES_SQL = `SELECT message_id FROM (SELECT DISTINCT message_id FROM (${candidates})) AS c LEFT JOIN ` +
+  `(SELECT message_id, argMax(profile_id, version) AS now FROM event_profiles WHERE tenant = {tenant:String} AND message_id IN (${candidates}) ` +
+  "GROUP BY message_id) AS m USING message_id WHERE m.now = '' OR m.now = {profile:String}"
+
 /** Most message ids a profile read sends as one query parameter; a bigger profile is read by subquery. */
 const MAX_ID_PARAMETER = 5000
 
@@ -104,14 +112,9 @@ export const showProfile = Effect.fn("showProfile")(function* (
   const warehouse = yield* Warehouse
   const profileId = yield* profileIdOf(tenant, ref)
   const params0 = { tenant, profile: profileId }
-  // The profile's messages: those that landed with it (event_rows' order key) or were moved to it (event_profiles),
-  // kept when no later move took them elsewhere. Every read below is then by message id, on each table's own key,
-  // and skips the events view's join (all these messages are the profile's).
-  const candidates = "SELECT message_id FROM event_rows WHERE tenant = {tenant:String} AND profile_id = {profile:String} " +
-    "UNION ALL SELECT message_id FROM event_profiles WHERE tenant = {tenant:String} AND profile_id = {profile:String}"
-  const ofProfile = `SELECT message_id FROM (SELECT DISTINCT message_id FROM (${candidates})) AS c LEFT JOIN ` +
-    `(SELECT message_id, argMax(profile_id, version) AS now FROM event_profiles WHERE tenant = {tenant:String} AND message_id IN (${candidates}) ` +
-    "GROUP BY message_id) AS m USING message_id WHERE m.now = '' OR m.now = {profile:String}"
+  // Every read below is by message id, on each table's own key, and skips the events view's join (all these
+  // messages are the profile's).
+  const ofProfile = PROFILE_MESSAGES_SQL
   const ids = (yield* warehouse.query<{ message_id: string }>(ofProfile, { params: params0 })).map((r) => r.message_id)
   if (ids.length === 0) return yield* Effect.fail(new ProfileNotFound({ tenant, identifier: profileId }))
   // A huge profile's ids are not sent as a parameter (a ClickHouse server takes parameters in the URL).

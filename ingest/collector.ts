@@ -263,7 +263,7 @@ const makeCollector = (options: CollectorOptions) =>
       }
       if (path.startsWith(PROFILES_PATH)) {
         return profileRoute(req, {
-          adminToken: options.adminToken, warehouse, authenticated,
+          adminToken: options.adminToken, warehouse, authenticated, policies: options.consent,
           ...(options.identity === undefined ? {} : { identity: options.identity }),
           ...(options.traitPrecedence === undefined ? {} : { traitPrecedence: options.traitPrecedence }),
         })
@@ -280,7 +280,7 @@ const makeCollector = (options: CollectorOptions) =>
         return Effect.succeed(refuse(404, "not_found",
           `no route ${req.method} ${path}; the collector serves POST /v1/{track,identify,page,screen,group,alias,batch,import} (and /v1/{t,i,p,s,g,a,b}), ` +
             `POST /v1/webhooks/{${[...WEBHOOK_SOURCES.keys()].join(",")}}, GET /health, and with the admin token ` +
-            "POST /v1/query, GET /v1/profiles/{identifier}, GET /v1/consent/{identifier}, /v1/identity/... and /v1/dsr"))
+            "POST /v1/query, GET /v1/profiles/{identifier}[/events], GET /v1/consent/{identifier}, /v1/identity/... and /v1/dsr"))
       }
       if (req.method === "OPTIONS" && isBrowserRoute(req)) return Effect.succeed(json(204, {}, preflightHeaders(req)))
       if (req.method !== "POST") return Effect.succeed(refuse(405, "method_not_allowed", `use POST ${path}`, { allow: "POST" }))

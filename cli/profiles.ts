@@ -1,0 +1,64 @@
+// `cdp profile events`: a profile's cross-channel timeline, page by page (the keyset cursor of
+// GET /v1/profiles/{identifier}/events), on the data dir itself or through `cdp serve` while it holds the data dir.
+import { Effect } from "effect"
+import {
+  type IdentifierRef, type IdentityConfig, profileTimeline, readIdentifier, readTimelineQuery, type TimelinePage, type TimelineParams,
+} from "../identity/index.ts"
+import { PROFILES_PATH } from "../ingest/profile-route.ts"
+import type { DataDirLocked } from "../warehouse/warehouse.ts"
+import { formatRows, type OutputFormat } from "./format.ts"
+import { type BackendConfig, warehouseLayer } from "./layers.ts"
+import { runningServer, ServerQueryFailed } from "./server-info.ts"
+
+const refText = (ref: IdentifierRef) => (ref._tag === "profile" ? ref.profileId : `${ref.kind}:${ref.value}`)
+
+const timelineThroughServer = (server: { readonly url: string; readonly token: string }, identifier: string, tenant: string, p: TimelineParams) =>
+  Effect.tryPromise({
+    try: async () => {
+      const query = new URLSearchParams({ tenant })
+      for (const [name, value] of [["limit", p.limit], ["cursor", p.cursor], ["since", p.since], ["until", p.until]] as const) {
+        if (value !== undefined) query.append(name, value)
+      }
+      for (const c of p.channel ?? []) query.append("channel", c)
+      for (const e of p.event ?? []) query.append("event", e)
+      const res = await fetch(`${server.url}${PROFILES_PATH}${encodeURIComponent(identifier)}/events?${query}`, {
+        headers: { authorization: `Bearer ${server.token}` },
+      })
+      const body = (await res.json()) as TimelinePage & { error?: string }
+      if (!res.ok) throw new Error(body.error ?? `HTTP ${res.status}`)
+      return body as TimelinePage
+    },
+    catch: (e) => new ServerQueryFailed({ message: (e as Error).message }),
+  })
+
+export const renderTimeline = (page: TimelinePage, identifier: string): string => {
+  const rows = page.events.map((e) => ({ time: e.timestamp, channel: e.channel, source: e.source, type: e.type, event: e.event, message_id: e.messageId }))
+  return [
+    `Timeline of profile ${page.profileId} (tenant ${page.tenant}), newest first`,
+    rows.length === 0 ? "  (none)" : formatRows(rows, "table"),
+    page.nextCursor === null ? "(last page)" : `next page: cdp profile events ${identifier} --cursor ${page.nextCursor}`,
+  ].join("\n")
+}
+
+export const profileEvents = (options: {
+  readonly identifier: string
+  readonly tenant: string
+  readonly params: TimelineParams
+  readonly format: OutputFormat
+  readonly backend: BackendConfig
+  readonly config: IdentityConfig
+}) =>
+  Effect.gen(function* () {
+    // Checked before the data dir is opened: wrong input touches nothing.
+    const q = yield* readTimelineQuery(options.params)
+    const ref = yield* readIdentifier(options.identifier, options.tenant, options.config)
+    const page = yield* profileTimeline(options.tenant, ref, q).pipe(
+      Effect.scoped,
+      Effect.provide(warehouseLayer(options.backend)),
+      Effect.catchTag("DataDirLocked", (locked): Effect.Effect<TimelinePage, DataDirLocked | ServerQueryFailed> => {
+        const server = runningServer(options.backend.dataDir)
+        return server === undefined ? Effect.fail(locked) : timelineThroughServer(server, refText(ref), options.tenant, options.params)
+      }),
+    )
+    process.stdout.write(`${options.format === "json" ? JSON.stringify(page, null, 2) : renderTimeline(page, options.identifier)}\n`)
+  })

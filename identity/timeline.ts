@@ -1,0 +1,146 @@
+// A profile's cross-channel timeline, newest first, paged by keyset: a page ends at its last row's (timestamp,
+// message_id) and the next page starts strictly below it, so rows landing meanwhile (older or newer) never shift a
+// page boundary the way OFFSET would: no row is skipped or repeated.
+import { Data, Effect } from "effect"
+import { Warehouse } from "../warehouse/warehouse.ts"
+import { type IdentifierRef, PROFILE_MESSAGES_SQL, ProfileNotFound, profileIdOf } from "./profile.ts"
+
+export const DEFAULT_TIMELINE_LIMIT = 50
+export const MAX_TIMELINE_LIMIT = 1000
+const MAX_FILTER_VALUES = 50
+
+/** A timeline parameter that cannot be used; `field` is the query parameter's (and the CLI flag's) name. */
+export class BadTimelineQuery extends Data.TaggedError("BadTimelineQuery")<{ readonly field: string; readonly reason: string }> {
+  override get message() {
+    return `${this.field}: ${this.reason}`
+  }
+}
+
+export interface TimelineQuery {
+  readonly limit: number
+  /** Below this (timestamp in ms, message id), exclusive; none for the first page. */
+  readonly after: { readonly ms: number; readonly messageId: string } | undefined
+  readonly channels: ReadonlyArray<string>
+  readonly events: ReadonlyArray<string>
+  /** since <= timestamp < until, in ms. */
+  readonly sinceMs: number | undefined
+  readonly untilMs: number | undefined
+}
+
+export interface TimelineEvent {
+  readonly messageId: string
+  readonly timestamp: string
+  readonly channel: string
+  readonly source: string
+  readonly type: string
+  readonly event: string
+}
+
+export interface TimelinePage {
+  readonly tenant: string
+  readonly profileId: string
+  readonly events: ReadonlyArray<TimelineEvent>
+  /** Pass as ?cursor= for the next (older) page; null on the last page. */
+  readonly nextCursor: string | null
+}
+
+export const encodeCursor = (ms: number, messageId: string): string => Buffer.from(JSON.stringify([ms, messageId])).toString("base64url")
+
+const decodeCursor = (cursor: string): TimelineQuery["after"] | undefined => {
+  try {
+    const v: unknown = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"))
+    if (Array.isArray(v) && v.length === 2 && Number.isSafeInteger(v[0]) && typeof v[1] === "string" && v[1] !== "") {
+      return { ms: v[0] as number, messageId: v[1] }
+    }
+  } catch { /* not a cursor we made */ }
+  return undefined
+}
+
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$/
+const CHANNEL = /^[a-z][a-z0-9_-]{0,39}$/
+
+/** The raw parameters as a URL or the CLI gives them (undefined when absent); lists may repeat or be comma-separated. */
+export interface TimelineParams {
+  readonly limit?: string | undefined
+  readonly cursor?: string | undefined
+  readonly channel?: ReadonlyArray<string> | undefined
+  readonly event?: ReadonlyArray<string> | undefined
+  readonly since?: string | undefined
+  readonly until?: string | undefined
+}
+
+const time = (field: string, text: string | undefined): Effect.Effect<number | undefined, BadTimelineQuery> => {
+  if (text === undefined) return Effect.succeed(undefined)
+  const ms = ISO_TIME.test(text) ? Date.parse(/T/.test(text) && !/(Z|[+-]\d{2}:?\d{2})$/.test(text) ? `${text}Z` : text) : Number.NaN
+  return Number.isNaN(ms)
+    ? Effect.fail(new BadTimelineQuery({ field, reason: `"${text}" is not an ISO 8601 time (e.g. 2024-10-01 or 2024-10-01T12:00:00Z)` }))
+    : Effect.succeed(ms)
+}
+
+export const readTimelineQuery = (p: TimelineParams): Effect.Effect<TimelineQuery, BadTimelineQuery> =>
+  Effect.gen(function* () {
+    const limit = p.limit === undefined ? DEFAULT_TIMELINE_LIMIT : Number(p.limit)
+    if (p.limit !== undefined && !(/^\d+$/.test(p.limit) && limit >= 1 && limit <= MAX_TIMELINE_LIMIT)) {
+      return yield* Effect.fail(new BadTimelineQuery({ field: "limit", reason: `must be a whole number from 1 to ${MAX_TIMELINE_LIMIT}` }))
+    }
+    const after = p.cursor === undefined ? undefined : decodeCursor(p.cursor)
+    if (p.cursor !== undefined && after === undefined) {
+      return yield* Effect.fail(new BadTimelineQuery({ field: "cursor", reason: "is not a cursor this API gave (pass nextCursor of the previous page as it is)" }))
+    }
+    const channels = (p.channel ?? []).flatMap((c) => c.split(",")).map((c) => c.trim())
+    const badChannel = channels.find((c) => !CHANNEL.test(c))
+    if (badChannel !== undefined) {
+      return yield* Effect.fail(new BadTimelineQuery({ field: "channel", reason: `"${badChannel}" is not a channel name (lowercase letters, digits, _ or -; several separated by commas)` }))
+    }
+    const events = [...(p.event ?? [])]
+    if (events.some((e) => e.trim() === "" || e.length > 200)) {
+      return yield* Effect.fail(new BadTimelineQuery({ field: "event", reason: "each event name must be 1 to 200 characters" }))
+    }
+    if (channels.length > MAX_FILTER_VALUES || events.length > MAX_FILTER_VALUES) {
+      return yield* Effect.fail(new BadTimelineQuery({ field: channels.length > MAX_FILTER_VALUES ? "channel" : "event", reason: `at most ${MAX_FILTER_VALUES} values` }))
+    }
+    const sinceMs = yield* time("since", p.since)
+    const untilMs = yield* time("until", p.until)
+    if (sinceMs !== undefined && untilMs !== undefined && untilMs <= sinceMs) {
+      return yield* Effect.fail(new BadTimelineQuery({ field: "until", reason: "must be later than since" }))
+    }
+    return { limit, after, channels, events, sinceMs, untilMs }
+  })
+
+/** One page of the timeline of a profile: its current messages (after merges and splits), newest first. */
+export const profileTimeline = Effect.fn("profileTimeline")(function* (tenant: string, ref: IdentifierRef, q: TimelineQuery) {
+  const warehouse = yield* Warehouse
+  const profileId = yield* profileIdOf(tenant, ref)
+  const where = [
+    "tenant = {tenant:String}",
+    `message_id IN (${PROFILE_MESSAGES_SQL})`,
+    ...(q.channels.length > 0 ? ["channel IN {channels:Array(String)}"] : []),
+    ...(q.events.length > 0 ? ["event IN {events:Array(String)}"] : []),
+    ...(q.sinceMs !== undefined ? ["timestamp >= fromUnixTimestamp64Milli({since:Int64}, 'UTC')"] : []),
+    ...(q.untilMs !== undefined ? ["timestamp < fromUnixTimestamp64Milli({until:Int64}, 'UTC')"] : []),
+    ...(q.after !== undefined ? ["(timestamp, message_id) < (fromUnixTimestamp64Milli({afterMs:Int64}, 'UTC'), {afterId:String})"] : []),
+  ]
+  const params = {
+    tenant, profile: profileId, channels: q.channels, events: q.events, since: q.sinceMs ?? 0, until: q.untilMs ?? 0,
+    afterMs: q.after?.ms ?? 0, afterId: q.after?.messageId ?? "",
+  }
+  // One row more than the page tells whether another page follows. LIMIT 1 BY: a replayed copy not yet merged away.
+  const rows = yield* warehouse.query<{ message_id: string; ms: string; channel: string; source: string; type: string; event: string }>(
+    "SELECT message_id, toUnixTimestamp64Milli(timestamp) AS ms, channel, toString(source) AS source, type, event FROM event_rows " +
+      `WHERE ${where.join(" AND ")} ORDER BY timestamp DESC, message_id DESC LIMIT 1 BY message_id LIMIT ${q.limit + 1}`,
+    { params })
+  if (rows.length === 0 && ref._tag === "profile" && q.after === undefined) {
+    // A made-up prof_ id is not found, rather than an empty timeline.
+    const any = yield* warehouse.query<{ message_id: string }>(`${PROFILE_MESSAGES_SQL} LIMIT 1`, { params: { tenant, profile: profileId } })
+    if (any.length === 0) return yield* Effect.fail(new ProfileNotFound({ tenant, identifier: profileId }))
+  }
+  const page = rows.slice(0, q.limit)
+  const last = page[page.length - 1]
+  return {
+    tenant, profileId,
+    events: page.map((r): TimelineEvent => ({
+      messageId: r.message_id, timestamp: new Date(Number(r.ms)).toISOString(), channel: r.channel, source: r.source, type: r.type, event: r.event,
+    })),
+    nextCursor: rows.length > q.limit && last !== undefined ? encodeCursor(Number(last.ms), last.message_id) : null,
+  } satisfies TimelinePage
+})
