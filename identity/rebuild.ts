@@ -4,6 +4,7 @@
 // rules (mailbox rules, phone regions), and observations that now read differently are stored again, so a restart agrees.
 import { Effect } from "effect"
 import { loadStoredObservations, type MergeRow, type ObservationRow, type StoredObservation, storeIdentity } from "../warehouse/identity.ts"
+import { dropSnapshots } from "../warehouse/identity-snapshots.ts"
 import { Warehouse } from "../warehouse/warehouse.ts"
 import { type ExtractConfig, extractConfigFor } from "./extract.ts"
 import type { Observation, Sighting, Trust } from "./graph.ts"
@@ -114,5 +115,8 @@ export const rebuildIdentity = Effect.fn("rebuildIdentity")(function* (config: I
       moved: moved.length, seconds: (performance.now() - t0) / 1000,
     })
   }
+  // A snapshot's fingerprint covers the graph rules and operators' decisions, not how values were normalised: one
+  // taken before this rebuild re-read the observations could hold old values. The next start reads every observation.
+  yield* dropSnapshots()
   return { tenants: summaries, seconds: (performance.now() - started) / 1000 }
 })

@@ -5,6 +5,7 @@ import { type Observation, type Sighting } from "../../identity/graph.ts"
 import { compileBlockRules, DEFAULT_BLOCK_RULES } from "../../identity/guardrails.ts"
 import { recordOperation } from "../../identity/operations.ts"
 import { TenantGraph } from "../../identity/resolver.ts"
+import { rebuildIdentity } from "../../identity/rebuild.ts"
 import { loadIdentity } from "../../identity/snapshot.ts"
 import { defaultIdentityConfig, makeIdentityStage } from "../../identity/stage.ts"
 import { storeIdentity } from "../../warehouse/identity.ts"
@@ -64,6 +65,26 @@ describe("identity snapshot", () => {
     expect(a).toEqual(profilesOf(result.full.resolver.graph("acme"), ids))
     expect(a.every((p) => p !== undefined)).toBe(true)
     expect(a[0]).toBe(a[2])
+  })
+
+  it("a rebuild (which may normalise stored values again) drops every snapshot: the next start reads every observation", async () => {
+    await withWarehouse(Effect.gen(function* () {
+      const { stage } = yield* makeIdentityStage(config)
+      yield* stage(history)
+    }))
+    const result = await withWarehouse(Effect.gen(function* () {
+      const warehouse = yield* Warehouse
+      const count = () => Effect.map(warehouse.query<{ n: string }>("SELECT count() AS n FROM identity_snapshots"), (rows) => Number(rows[0]!.n))
+      const before = yield* count()
+      yield* rebuildIdentity(config)
+      const after = yield* count()
+      const loaded = yield* loadIdentity(config.rules, config.extract.blocked, true)
+      return { before, after, loaded }
+    }))
+    expect(result.before).toBeGreaterThan(0)
+    expect(result.after).toBe(0)
+    expect(result.loaded.source).toBe("observations")
+    expect(result.loaded.observationsRead).toBe(history.length)
   })
 
   it("a missing or corrupt snapshot means the full load, with the same graph", async () => {
