@@ -8,8 +8,10 @@ import { Data, Effect } from "effect"
 import { importFile } from "../ingest/import.ts"
 import { SAMPLE_FILES, SAMPLE_TITLE } from "../ingest/samples/generate.ts"
 import { DEFAULT_TENANT } from "../ingest/writekeys.ts"
+import { deadLettersByRule } from "../warehouse/dead-letters.ts"
 import { DataDirLocked, dataDirHolder } from "../warehouse/lock.ts"
-import { Warehouse } from "../warehouse/warehouse.ts"
+import { eventsByChannel, frequentEvents, socialChannelSpan, widestProfileEmail } from "../warehouse/profiles.ts"
+import { sentimentByChannel } from "../warehouse/sentiment.ts"
 import { DataDirUnusable } from "./data-dir.ts"
 import { formatRows } from "./format.ts"
 import { backendConfig, embeddedWarehouseDir, pipelineLayer } from "./layers.ts"
@@ -64,19 +66,12 @@ export const runDemo = (dataDirOption: string) =>
         const s = yield* importFile(source, join(SAMPLES, file), { tenant: DEFAULT_TENANT })
         process.stdout.write(`  ${file}: ${s.accepted} accepted (${s.landed} landed, ${s.duplicates} duplicates), ${s.rejected} rejected  [--source ${source}]\n`)
       }
-      const warehouse = yield* Warehouse
-      yield* section("What landed (events by channel):", yield* warehouse.query(
-        "SELECT channel, count() AS events, uniqExact(profile_id) AS profiles, min(timestamp) AS first, max(timestamp) AS last FROM events GROUP BY channel ORDER BY events DESC"))
-      yield* section("Most frequent events (page views aside):", yield* warehouse.query(
-        "SELECT channel, event, count() AS events FROM events WHERE type != 'page' AND event != '' GROUP BY channel, event ORDER BY events DESC, event LIMIT 10"))
-      yield* section("What customers wrote, by sentiment (texts of chats, calls, mails, posts):", yield* warehouse.query(
-        "SELECT channel, countIf(label = 'positive') AS positive, countIf(label = 'neutral') AS neutral, countIf(label = 'negative') AS negative FROM sentiment FINAL WHERE status = 'scored' GROUP BY channel ORDER BY channel"))
-      yield* section("What was rejected, and why (dead_letters):", yield* warehouse.query(
-        "SELECT rule, count() AS messages, any(field) AS field, any(reason) AS example_reason FROM dead_letters GROUP BY rule ORDER BY messages DESC, rule"))
-      const email = showcaseEmail(yield* warehouse.query<{ email: string }>(
-        "SELECT tupleElement(arrayFirst(i -> tupleElement(i, 1) = 'email', identifiers), 2) AS email FROM profiles WHERE email != '' ORDER BY length(channels) DESC, events DESC, email LIMIT 1"))
-      const [social] = yield* warehouse.query<{ since: string; until: string }>(
-        "SELECT toString(toDate(min(timestamp))) AS since, toString(toDate(max(timestamp))) AS until FROM events WHERE channel = 'social'")
+      yield* section("What landed (events by channel):", yield* eventsByChannel())
+      yield* section("Most frequent events (page views aside):", yield* frequentEvents())
+      yield* section("What customers wrote, by sentiment (texts of chats, calls, mails, posts):", yield* sentimentByChannel())
+      yield* section("What was rejected, and why (dead_letters):", yield* deadLettersByRule())
+      const email = showcaseEmail(yield* widestProfileEmail())
+      const [social] = yield* socialChannelSpan()
       const dir = ` --data-dir ${shown}`
       process.stdout.write(`
 Try next:

@@ -2,8 +2,8 @@
 // identifiers apart (separate), accept or dismiss a duplicate suggestion. The same programs serve `cdp identity ...`
 // on the data dir and the admin routes of `cdp serve` (ingest/identity-route.ts), which reload the running graph.
 import { Data, Effect } from "effect"
-import type { OperationRow } from "../warehouse/identity.ts"
-import { Warehouse } from "../warehouse/warehouse.ts"
+import { dismissedSuggestionIds, type OperationRow, profileContacts, representativeNode } from "../warehouse/identity.ts"
+import { profileNames } from "../warehouse/profiles.ts"
 import { extractConfigFor } from "./extract.ts"
 import { DEFAULT_GRAPH_RULES } from "./graph.ts"
 import { type Operation, recordOperation } from "./operations.ts"
@@ -30,21 +30,9 @@ export const readIdentifier = (input: string, tenant: string, config: IdentityCo
  */
 export const profileSummaries = (tenant: string) =>
   Effect.gen(function* () {
-    const warehouse = yield* Warehouse
-    const params = { tenant }
-    const names = yield* warehouse.query<{ profile_id: string; names: Array<string> }>(
-      "SELECT profile_id, groupUniqArrayIf(name, name != '') AS names FROM (SELECT profile_id, " +
-        "if(JSONExtractString(traits, 'name') != '', trim(JSONExtractString(traits, 'name')), " +
-        "trim(concat(JSONExtractString(traits, 'first_name'), ' ', JSONExtractString(traits, 'last_name')))) AS name " +
-        "FROM events WHERE tenant = {tenant:String} AND traits != '{}') GROUP BY profile_id HAVING length(names) > 0",
-      { params })
+    const names = yield* profileNames(tenant)
     if (names.length === 0) return []
-    const contacts = yield* warehouse.query<{ profile_id: string; emails: Array<string>; phones: Array<string> }>(
-      "SELECT e.profile_id AS profile_id, groupUniqArrayIf(s.value, s.kind = 'email') AS emails, " +
-        "groupUniqArrayIf(s.value, s.kind = 'phone') AS phones FROM identity_observations AS o ARRAY JOIN o.sightings AS s " +
-        "INNER JOIN (SELECT message_id, profile_id FROM events WHERE tenant = {tenant:String}) AS e ON e.message_id = o.message_id " +
-        "WHERE o.tenant = {tenant:String} AND s.kind IN ('email', 'phone') GROUP BY profile_id",
-      { params })
+    const contacts = yield* profileContacts(tenant)
     const byProfile = new Map(contacts.map((c) => [c.profile_id, c]))
     return names.map((n): ProfileSummary => ({
       profileId: n.profile_id, names: n.names,
@@ -55,10 +43,8 @@ export const profileSummaries = (tenant: string) =>
 /** Suggestions an operator dismissed (they are not shown again). */
 const dismissed = (tenant: string) =>
   Effect.gen(function* () {
-    const warehouse = yield* Warehouse
-    const rows = yield* warehouse.query<{ a: string }>(
-      "SELECT a FROM identity_operations WHERE tenant = {tenant:String} AND kind = 'dismiss'", { params: { tenant } })
-    return new Set(rows.map((r) => r.a))
+    const rows = yield* dismissedSuggestionIds(tenant)
+    return new Set(rows)
   })
 
 /** Open suggestions of a tenant: found now, not dismissed. */
@@ -71,13 +57,7 @@ export const openSuggestions = (tenant: string) =>
 /** The identifier a profile is best known by (a user id, else an e-mail, ...), to link or separate it. */
 const representative = (tenant: string, profileId: string) =>
   Effect.gen(function* () {
-    const warehouse = yield* Warehouse
-    const rows = yield* warehouse.query<{ kind: string; value: string }>(
-      "SELECT kind, value FROM identity_nodes WHERE tenant = {tenant:String} AND slice = 0 AND shared = '' " +
-        "GROUP BY kind, value HAVING argMax(profile_id, version) = {profile:String} " +
-        "ORDER BY indexOf({priority:Array(String)}, kind) = 0, indexOf({priority:Array(String)}, kind), value LIMIT 1",
-      { params: { tenant, profile: profileId, priority: DEFAULT_GRAPH_RULES.priority } })
-    const row = rows[0]
+    const row = yield* representativeNode(tenant, profileId, DEFAULT_GRAPH_RULES.priority)
     return row === undefined ? undefined : `${row.kind}:${row.value}`
   })
 

@@ -2,7 +2,7 @@
 // that stated both, when, by which rule and trust; or, when they are two people, why (refused links with their
 // reasons, shared values, or simply no message that states both).
 import { Effect } from "effect"
-import { Warehouse } from "../warehouse/warehouse.ts"
+import { linksTouching, profileNodes, type StoredLink } from "../warehouse/identity.ts"
 import { baseOf, nodeKey } from "./graph.ts"
 import { type IdentifierRef, profileIdOf } from "./profile.ts"
 
@@ -26,35 +26,15 @@ export type Explanation =
     readonly why: string
   }
 
-interface LinkRecord {
-  a: string
-  b: string
-  message_id: string
-  timestamp: string
-  rule: string
-  trust: string
-  status: string
-  reason: string
-}
-
-const explained = (l: LinkRecord): ExplainedLink =>
+const explained = (l: StoredLink): ExplainedLink =>
   ({ a: baseOf(l.a), b: baseOf(l.b), messageId: l.message_id, timestamp: l.timestamp, rule: l.rule, trust: l.trust, reason: l.reason })
-
-/** Nodes (with their time slices) of a profile. */
-const nodesOf = (tenant: string, profile: string) =>
-  Effect.gen(function* () {
-    const warehouse = yield* Warehouse
-    return yield* warehouse.query<{ kind: string; value: string; slice: number; shared: string }>(
-      "SELECT kind, value, slice, argMax(shared, version) AS shared FROM identity_nodes WHERE tenant = {tenant:String} " +
-        "GROUP BY kind, value, slice HAVING argMax(profile_id, version) = {profile:String}", { params: { tenant, profile } })
-  })
 
 const keyOf = (n: { kind: string; value: string; slice: number }) =>
   Number(n.slice) === 0 ? nodeKey(n.kind as never, n.value) : `${nodeKey(n.kind as never, n.value)}\u001f${n.slice}`
 
 /** Shortest chain of holding links from one node to another (breadth first). */
-const chainBetween = (links: ReadonlyArray<LinkRecord>, from: ReadonlySet<string>, to: ReadonlySet<string>): Array<LinkRecord> | undefined => {
-  const next = new Map<string, Array<LinkRecord>>()
+const chainBetween = (links: ReadonlyArray<StoredLink>, from: ReadonlySet<string>, to: ReadonlySet<string>): Array<StoredLink> | undefined => {
+  const next = new Map<string, Array<StoredLink>>()
   for (const l of links) {
     if (l.status !== "linked") continue
     for (const x of [l.a, l.b]) {
@@ -63,7 +43,7 @@ const chainBetween = (links: ReadonlyArray<LinkRecord>, from: ReadonlySet<string
       else list.push(l)
     }
   }
-  const via = new Map<string, LinkRecord | null>()
+  const via = new Map<string, StoredLink | null>()
   const queue: Array<string> = []
   for (const start of from) {
     via.set(start, null)
@@ -72,7 +52,7 @@ const chainBetween = (links: ReadonlyArray<LinkRecord>, from: ReadonlySet<string
   while (queue.length > 0) {
     const node = queue.shift()!
     if (to.has(node)) {
-      const chain: Array<LinkRecord> = []
+      const chain: Array<StoredLink> = []
       for (let at = node, step = via.get(at); step !== null && step !== undefined; step = via.get(at)) {
         chain.unshift(step)
         at = step.a === at ? step.b : step.a
@@ -91,17 +71,12 @@ const chainBetween = (links: ReadonlyArray<LinkRecord>, from: ReadonlySet<string
 }
 
 export const explainIdentifiers = Effect.fn("explainIdentifiers")(function* (tenant: string, first: IdentifierRef, second: IdentifierRef) {
-  const warehouse = yield* Warehouse
   const pa = yield* profileIdOf(tenant, first)
   const pb = yield* profileIdOf(tenant, second)
-  const nodesA = yield* nodesOf(tenant, pa)
-  const nodesB = pa === pb ? nodesA : yield* nodesOf(tenant, pb)
+  const nodesA = yield* profileNodes(tenant, pa)
+  const nodesB = pa === pb ? nodesA : yield* profileNodes(tenant, pb)
   const keys = [...new Set([...nodesA, ...nodesB].map(keyOf))]
-  const links = yield* warehouse.query<LinkRecord>(
-    "SELECT a, b, message_id, timestamp, rule, trust, argMax(status, resolved_at) AS status, argMax(reason, resolved_at) AS reason " +
-      "FROM identity_links WHERE tenant = {tenant:String} AND (a IN {keys:Array(String)} OR b IN {keys:Array(String)}) " +
-      "GROUP BY a, b, message_id, timestamp, rule, trust ORDER BY timestamp, message_id",
-    { params: { tenant, keys } })
+  const links = yield* linksTouching(tenant, keys)
   const of = (ref: IdentifierRef, nodes: ReadonlyArray<{ kind: string; value: string; slice: number }>) =>
     new Set(ref._tag === "profile" ? nodes.map(keyOf) : nodes.filter((n) => n.kind === ref.kind && n.value === ref.value).map(keyOf))
   if (pa === pb) {

@@ -1,7 +1,10 @@
 // Reading a unified profile: the profile of any identifier, its identifiers with provenance, traits merged by source
 // precedence and event time, merges, channels and recent events.
 import { Data, Effect } from "effect"
-import { Warehouse } from "../warehouse/warehouse.ts"
+import {
+  nodeOwner, profileChannels, profileMergeHistory, profileMessageIds, profileObservedIdentifiers, profileRecentEvents, profileTraitStatements,
+} from "../warehouse/identity.ts"
+import { latestProfileSentiment } from "../warehouse/sentiment.ts"
 import { nodeKey } from "./graph.ts"
 import { relationshipTraits } from "./relations/compute.ts"
 import { DEFAULT_NORMALISE_OPTIONS, type IdentifierKind, IDENTIFIER_KINDS, type NormaliseOptions, normaliseIdentifier } from "./normalise.ts"
@@ -58,12 +61,7 @@ export const parseIdentifier = (input: string, options: NormaliseOptions = DEFAU
 /** The profile an identifier belongs to now (the latest owner of a value that changed owner). */
 export const profileIdOf = Effect.fn("profileIdOf")(function* (tenant: string, ref: IdentifierRef) {
   if (ref._tag === "profile") return ref.profileId
-  const warehouse = yield* Warehouse
-  const rows = yield* warehouse.query<{ profile_id: string }>(
-    "SELECT argMax(profile_id, version) AS profile_id FROM identity_nodes WHERE tenant = {tenant:String} " +
-      "AND kind = {kind:String} AND value = {value:String} GROUP BY slice ORDER BY slice DESC LIMIT 1",
-    { params: { tenant, kind: ref.kind, value: ref.value } })
-  const found = rows[0]?.profile_id
+  const found = yield* nodeOwner(tenant, ref.kind, ref.value)
   if (found === undefined) return yield* Effect.fail(new ProfileNotFound({ tenant, identifier: nodeKey(ref.kind, ref.value) }))
   return found
 })
@@ -92,60 +90,26 @@ export interface ProfileView {
   readonly recentEvents: ReadonlyArray<{ readonly messageId: string; readonly timestamp: string; readonly channel: string; readonly type: string; readonly event: string }>
 }
 
-// A profile's messages: those that landed with it (event_rows' order key) or were moved to it (event_profiles),
-// kept when no later move took them elsewhere. Parameters {tenant:String} and {profile:String}.
-const candidates = "SELECT message_id FROM event_rows WHERE tenant = {tenant:String} AND profile_id = {profile:String} " +
-  "UNION ALL SELECT message_id FROM event_profiles WHERE tenant = {tenant:String} AND profile_id = {profile:String}"
-export const PROFILE_MESSAGES_SQL = `SELECT message_id FROM (SELECT DISTINCT message_id FROM (${candidates})) AS c LEFT JOIN ` +
-  `(SELECT message_id, argMax(profile_id, version) AS now FROM event_profiles WHERE tenant = {tenant:String} AND message_id IN (${candidates}) ` +
-  "GROUP BY message_id) AS m USING message_id WHERE m.now = '' OR m.now = {profile:String}"
-
-/** Most message ids a profile read sends as one query parameter; a bigger profile is read by subquery. */
-const MAX_ID_PARAMETER = 5000
-
 export const showProfile = Effect.fn("showProfile")(function* (
   tenant: string,
   ref: IdentifierRef,
   recent = 20,
   precedence: TraitPrecedence = DEFAULT_TRAIT_PRECEDENCE,
 ) {
-  const warehouse = yield* Warehouse
   const profileId = yield* profileIdOf(tenant, ref)
-  const params0 = { tenant, profile: profileId }
   // Every read below is by message id, on each table's own key, and skips the events view's join (all these
   // messages are the profile's).
-  const ofProfile = PROFILE_MESSAGES_SQL
-  const ids = (yield* warehouse.query<{ message_id: string }>(ofProfile, { params: params0 })).map((r) => r.message_id)
+  const ids = yield* profileMessageIds(tenant, profileId)
   if (ids.length === 0) return yield* Effect.fail(new ProfileNotFound({ tenant, identifier: profileId }))
-  // A huge profile's ids are not sent as a parameter (a ClickHouse server takes parameters in the URL).
-  const inline = ids.length <= MAX_ID_PARAMETER
-  const mine = `tenant = {tenant:String} AND message_id IN ${inline ? "{ids:Array(String)}" : `(${ofProfile})`}`
-  const params = inline ? { ...params0, ids } : params0
+  const scope = { tenant, profileId, ids }
   // Independent reads, asked at once (an engine that can runs them side by side).
   const [channels, identifiers, statements, merges, sentiment, events] = yield* Effect.all([
-    warehouse.query<{ channel: string; n: string; first: string; last: string }>(
-      `SELECT channel, count() AS n, min(timestamp) AS first, max(timestamp) AS last FROM event_rows WHERE ${mine} GROUP BY channel ORDER BY channel`,
-      { params }),
-    warehouse.query<{ kind: string; value: string; raw: string; trust: string; first: string; last: string; n: string }>(
-      "SELECT s.kind AS kind, s.value AS value, any(s.raw) AS raw, " +
-        "arrayElement(arraySort(x -> indexOf(['verified', 'stated', 'unverified'], x), groupUniqArray(s.trust)), 1) AS trust, " +
-        "min(timestamp) AS first, max(timestamp) AS last, count() AS n FROM identity_observations ARRAY JOIN sightings AS s " +
-        `WHERE ${mine} GROUP BY kind, value ORDER BY kind, first`, { params }),
-    // Per trait and source, only the latest statement and when the trait was first stated: precedence picks among them.
-    warehouse.query<{ name: string; source: string; identified: number; latest: [string, string, string]; first: string }>(
-      "SELECT kv.1 AS name, toString(source) AS source, user_id != '' AS identified, " +
-        "argMax((kv.2, timestamp, message_id), (timestamp, message_id)) AS latest, min(timestamp) AS first " +
-        `FROM event_rows ARRAY JOIN JSONExtractKeysAndValuesRaw(traits) AS kv WHERE ${mine} AND traits != '{}' ` +
-        "AND kv.2 NOT IN ('null', '\"\"') GROUP BY name, source, identified", { params }),
-    warehouse.query<{ kind: string; from_profile: string; to_profile: string; messages: string; reason: string; at: string }>(
-      "SELECT kind, from_profile, to_profile, messages, reason, at FROM profile_merges WHERE tenant = {tenant:String} " +
-        "AND (from_profile = {profile:String} OR to_profile = {profile:String}) ORDER BY at", { params }),
-    warehouse.query<{ label: string; score: number; timestamp: string }>(
-      `SELECT label, score, timestamp FROM sentiment WHERE ${mine} AND status = 'scored' ` +
-        "ORDER BY timestamp DESC LIMIT 1", { params }),
-    warehouse.query<{ message_id: string; timestamp: string; channel: string; type: string; event: string }>(
-      `SELECT message_id, timestamp, channel, type, event FROM event_rows WHERE ${mine} ` +
-        `ORDER BY timestamp DESC, message_id LIMIT ${Math.max(0, Math.min(1000, Math.trunc(recent)))}`, { params }),
+    profileChannels(scope),
+    profileObservedIdentifiers(scope),
+    profileTraitStatements(scope),
+    profileMergeHistory(scope),
+    latestProfileSentiment(scope),
+    profileRecentEvents(scope, recent),
   ], { concurrency: "unbounded" })
   if (channels.length === 0) return yield* Effect.fail(new ProfileNotFound({ tenant, identifier: profileId }))
   const traits = mergeTraits(statements.map((s): TraitStatement => ({

@@ -5,7 +5,7 @@
 import { Effect } from "effect"
 import { loadStoredObservations, type MergeRow, type ObservationRow, type StoredObservation, storeIdentity } from "../warehouse/identity.ts"
 import { dropSnapshots } from "../warehouse/identity-snapshots.ts"
-import { Warehouse } from "../warehouse/warehouse.ts"
+import { currentMessageProfiles } from "../warehouse/profiles.ts"
 import { type ExtractConfig, extractConfigFor } from "./extract.ts"
 import type { Observation, Sighting, Trust } from "./graph.ts"
 import { type IdentifierKind, IDENTIFIER_KINDS, type Normalised, normaliseIdentifier } from "./normalise.ts"
@@ -77,7 +77,6 @@ export interface RebuildOptions {
 }
 
 export const rebuildIdentity = Effect.fn("rebuildIdentity")(function* (config: IdentityConfig, onlyTenant?: string, options: RebuildOptions = {}) {
-  const warehouse = yield* Warehouse
   const started = performance.now()
   const memo = new Map<string, Normalised>()
   const read = options.reread === true ? (yield* loadStoredObservations(onlyTenant)).map((stored) => readAgain(stored, config.extract, memo)) : undefined
@@ -88,8 +87,7 @@ export const rebuildIdentity = Effect.fn("rebuildIdentity")(function* (config: I
     const t0 = performance.now()
     const graph = new IdentityResolver(config.rules, input.decisions).graph(tenant)
     const result = graph.resolve(observations)
-    const current = yield* warehouse.query<{ message_id: string; profile_id: string }>(
-      "SELECT message_id, profile_id FROM events WHERE tenant = {tenant:String}", { params: { tenant } })
+    const current = yield* currentMessageProfiles(tenant)
     const moved = []
     const merges = new Map<string, MergeRow>()
     const before = new Set(current.map((row) => row.profile_id))

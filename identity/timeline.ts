@@ -2,8 +2,8 @@
 // message_id) and the next page starts strictly below it, so rows landing meanwhile (older or newer) never shift a
 // page boundary the way OFFSET would: no row is skipped or repeated.
 import { Data, Effect } from "effect"
-import { Warehouse } from "../warehouse/warehouse.ts"
-import { type IdentifierRef, PROFILE_MESSAGES_SQL, ProfileNotFound, profileIdOf } from "./profile.ts"
+import { profileHasMessages, profileTimelineRows } from "../warehouse/identity.ts"
+import { type IdentifierRef, ProfileNotFound, profileIdOf } from "./profile.ts"
 
 export const DEFAULT_TIMELINE_LIMIT = 50
 export const MAX_TIMELINE_LIMIT = 1000
@@ -109,30 +109,12 @@ export const readTimelineQuery = (p: TimelineParams): Effect.Effect<TimelineQuer
 
 /** One page of the timeline of a profile: its current messages (after merges and splits), newest first. */
 export const profileTimeline = Effect.fn("profileTimeline")(function* (tenant: string, ref: IdentifierRef, q: TimelineQuery) {
-  const warehouse = yield* Warehouse
   const profileId = yield* profileIdOf(tenant, ref)
-  const where = [
-    "tenant = {tenant:String}",
-    `message_id IN (${PROFILE_MESSAGES_SQL})`,
-    ...(q.channels.length > 0 ? ["channel IN {channels:Array(String)}"] : []),
-    ...(q.events.length > 0 ? ["event IN {events:Array(String)}"] : []),
-    ...(q.sinceMs !== undefined ? ["timestamp >= fromUnixTimestamp64Milli({since:Int64}, 'UTC')"] : []),
-    ...(q.untilMs !== undefined ? ["timestamp < fromUnixTimestamp64Milli({until:Int64}, 'UTC')"] : []),
-    ...(q.after !== undefined ? ["(timestamp, message_id) < (fromUnixTimestamp64Milli({afterMs:Int64}, 'UTC'), {afterId:String})"] : []),
-  ]
-  const params = {
-    tenant, profile: profileId, channels: q.channels, events: q.events, since: q.sinceMs ?? 0, until: q.untilMs ?? 0,
-    afterMs: q.after?.ms ?? 0, afterId: q.after?.messageId ?? "",
-  }
-  // One row more than the page tells whether another page follows. LIMIT 1 BY: a replayed copy not yet merged away.
-  const rows = yield* warehouse.query<{ message_id: string; ms: string; channel: string; source: string; type: string; event: string }>(
-    "SELECT message_id, toUnixTimestamp64Milli(timestamp) AS ms, channel, toString(source) AS source, type, event FROM event_rows " +
-      `WHERE ${where.join(" AND ")} ORDER BY timestamp DESC, message_id DESC LIMIT 1 BY message_id LIMIT ${q.limit + 1}`,
-    { params })
+  // One row more than the page tells whether another page follows.
+  const rows = yield* profileTimelineRows(tenant, profileId, q)
   if (rows.length === 0 && ref._tag === "profile" && q.after === undefined) {
     // A made-up prof_ id is not found, rather than an empty timeline.
-    const any = yield* warehouse.query<{ message_id: string }>(`${PROFILE_MESSAGES_SQL} LIMIT 1`, { params: { tenant, profile: profileId } })
-    if (any.length === 0) return yield* Effect.fail(new ProfileNotFound({ tenant, identifier: profileId }))
+    if (!(yield* profileHasMessages(tenant, profileId))) return yield* Effect.fail(new ProfileNotFound({ tenant, identifier: profileId }))
   }
   const page = rows.slice(0, q.limit)
   const last = page[page.length - 1]

@@ -103,3 +103,10 @@ export const storeOutcomes = Effect.fn("storeOutcomes")(function* (rows: Readonl
     reason: r.reason, message_id: r.messageId,
   })))
 })
+
+/** Rejected messages per rule, with a field and reason as example, most frequent first. */
+export const deadLettersByRule = Effect.fn("deadLettersByRule")(function* () {
+  const warehouse = yield* Warehouse
+  return yield* warehouse.query<{ rule: string; messages: string; field: string; example_reason: string }>(
+    "SELECT rule, count() AS messages, any(field) AS field, any(reason) AS example_reason FROM dead_letters GROUP BY rule ORDER BY messages DESC, rule")
+})

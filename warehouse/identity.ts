@@ -1,5 +1,6 @@
 // The identity tables' one owner: identity_observations, identity_links, event_profiles and profile_merges
 // (migration 010). Rows go in batches; the online resolver's state is read back from identity_observations.
+// Reads of a profile (its messages, identifiers, traits, merges, timeline) and of decisions live here too.
 import { Effect } from "effect"
 import { chDateTime } from "./sink.ts"
 import { type Row, Warehouse } from "./warehouse.ts"
@@ -192,4 +193,192 @@ export const loadStoredObservations = Effect.fn("loadStoredObservations")(functi
   return rows.map((r): StoredObservation => ({
     tenant: r.tenant, messageId: r.message_id, timeMs: Number(r.ms), timestamp: iso(Number(r.ms)), sightings: r.sightings, refused: r.refused,
   }))
+})
+
+/** The profile that holds a node now (the latest owner of a value that changed owner), if any. */
+export const nodeOwner = Effect.fn("nodeOwner")(function* (tenant: string, kind: string, value: string) {
+  const warehouse = yield* Warehouse
+  const rows = yield* warehouse.query<{ profile_id: string }>(
+    "SELECT argMax(profile_id, version) AS profile_id FROM identity_nodes WHERE tenant = {tenant:String} " +
+      "AND kind = {kind:String} AND value = {value:String} GROUP BY slice ORDER BY slice DESC LIMIT 1",
+    { params: { tenant, kind, value } })
+  return rows[0]?.profile_id
+})
+
+// A profile's messages: those that landed with it (event_rows' order key) or were moved to it (event_profiles),
+// kept when no later move took them elsewhere. Parameters {tenant:String} and {profile:String}.
+const candidates = "SELECT message_id FROM event_rows WHERE tenant = {tenant:String} AND profile_id = {profile:String} " +
+  "UNION ALL SELECT message_id FROM event_profiles WHERE tenant = {tenant:String} AND profile_id = {profile:String}"
+const PROFILE_MESSAGES_SQL = `SELECT message_id FROM (SELECT DISTINCT message_id FROM (${candidates})) AS c LEFT JOIN ` +
+  `(SELECT message_id, argMax(profile_id, version) AS now FROM event_profiles WHERE tenant = {tenant:String} AND message_id IN (${candidates}) ` +
+  "GROUP BY message_id) AS m USING message_id WHERE m.now = '' OR m.now = {profile:String}"
+
+/** Every message of a profile now. */
+export const profileMessageIds = Effect.fn("profileMessageIds")(function* (tenant: string, profileId: string) {
+  const warehouse = yield* Warehouse
+  const rows = yield* warehouse.query<{ message_id: string }>(PROFILE_MESSAGES_SQL, { params: { tenant, profile: profileId } })
+  return rows.map((r) => r.message_id)
+})
+
+/** Whether a profile has any message now. */
+export const profileHasMessages = Effect.fn("profileHasMessages")(function* (tenant: string, profileId: string) {
+  const warehouse = yield* Warehouse
+  const rows = yield* warehouse.query<{ message_id: string }>(`${PROFILE_MESSAGES_SQL} LIMIT 1`, { params: { tenant, profile: profileId } })
+  return rows.length > 0
+})
+
+/** Most message ids a profile read sends as one query parameter; a bigger profile is read by subquery. */
+const MAX_ID_PARAMETER = 5000
+
+/** A profile and its messages (profileMessageIds), which the profile reads below select by id, on each table's own key. */
+export interface ProfileScope {
+  readonly tenant: string
+  readonly profileId: string
+  readonly ids: ReadonlyArray<string>
+}
+
+/** The condition selecting a profile's messages, and its parameters. */
+export const scopeCondition = (scope: ProfileScope) => {
+  const params0 = { tenant: scope.tenant, profile: scope.profileId }
+  // A huge profile's ids are not sent as a parameter (a ClickHouse server takes parameters in the URL).
+  const inline = scope.ids.length <= MAX_ID_PARAMETER
+  const mine = `tenant = {tenant:String} AND message_id IN ${inline ? "{ids:Array(String)}" : `(${PROFILE_MESSAGES_SQL})`}`
+  const params: Record<string, unknown> = inline ? { ...params0, ids: scope.ids } : params0
+  return { mine, params }
+}
+
+export const profileChannels = Effect.fn("profileChannels")(function* (scope: ProfileScope) {
+  const warehouse = yield* Warehouse
+  const { mine, params } = scopeCondition(scope)
+  return yield* warehouse.query<{ channel: string; n: string; first: string; last: string }>(
+    `SELECT channel, count() AS n, min(timestamp) AS first, max(timestamp) AS last FROM event_rows WHERE ${mine} GROUP BY channel ORDER BY channel`,
+    { params })
+})
+
+export const profileObservedIdentifiers = Effect.fn("profileObservedIdentifiers")(function* (scope: ProfileScope) {
+  const warehouse = yield* Warehouse
+  const { mine, params } = scopeCondition(scope)
+  return yield* warehouse.query<{ kind: string; value: string; raw: string; trust: string; first: string; last: string; n: string }>(
+    "SELECT s.kind AS kind, s.value AS value, any(s.raw) AS raw, " +
+      "arrayElement(arraySort(x -> indexOf(['verified', 'stated', 'unverified'], x), groupUniqArray(s.trust)), 1) AS trust, " +
+      "min(timestamp) AS first, max(timestamp) AS last, count() AS n FROM identity_observations ARRAY JOIN sightings AS s " +
+      `WHERE ${mine} GROUP BY kind, value ORDER BY kind, first`, { params })
+})
+
+/** Per trait and source, only the latest statement and when the trait was first stated: precedence picks among them. */
+export const profileTraitStatements = Effect.fn("profileTraitStatements")(function* (scope: ProfileScope) {
+  const warehouse = yield* Warehouse
+  const { mine, params } = scopeCondition(scope)
+  return yield* warehouse.query<{ name: string; source: string; identified: number; latest: [string, string, string]; first: string }>(
+    "SELECT kv.1 AS name, toString(source) AS source, user_id != '' AS identified, " +
+      "argMax((kv.2, timestamp, message_id), (timestamp, message_id)) AS latest, min(timestamp) AS first " +
+      `FROM event_rows ARRAY JOIN JSONExtractKeysAndValuesRaw(traits) AS kv WHERE ${mine} AND traits != '{}' ` +
+      "AND kv.2 NOT IN ('null', '\"\"') GROUP BY name, source, identified", { params })
+})
+
+export const profileMergeHistory = Effect.fn("profileMergeHistory")(function* (scope: ProfileScope) {
+  const warehouse = yield* Warehouse
+  const { params } = scopeCondition(scope)
+  return yield* warehouse.query<{ kind: string; from_profile: string; to_profile: string; messages: string; reason: string; at: string }>(
+    "SELECT kind, from_profile, to_profile, messages, reason, at FROM profile_merges WHERE tenant = {tenant:String} " +
+      "AND (from_profile = {profile:String} OR to_profile = {profile:String}) ORDER BY at", { params })
+})
+
+export const profileRecentEvents = Effect.fn("profileRecentEvents")(function* (scope: ProfileScope, recent: number) {
+  const warehouse = yield* Warehouse
+  const { mine, params } = scopeCondition(scope)
+  return yield* warehouse.query<{ message_id: string; timestamp: string; channel: string; type: string; event: string }>(
+    `SELECT message_id, timestamp, channel, type, event FROM event_rows WHERE ${mine} ` +
+      `ORDER BY timestamp DESC, message_id LIMIT ${Math.max(0, Math.min(1000, Math.trunc(recent)))}`, { params })
+})
+
+/** Nodes (with their time slices) of a profile. */
+export const profileNodes = Effect.fn("profileNodes")(function* (tenant: string, profile: string) {
+  const warehouse = yield* Warehouse
+  return yield* warehouse.query<{ kind: string; value: string; slice: number; shared: string }>(
+    "SELECT kind, value, slice, argMax(shared, version) AS shared FROM identity_nodes WHERE tenant = {tenant:String} " +
+      "GROUP BY kind, value, slice HAVING argMax(profile_id, version) = {profile:String}", { params: { tenant, profile } })
+})
+
+export interface StoredLink {
+  readonly a: string
+  readonly b: string
+  readonly message_id: string
+  readonly timestamp: string
+  readonly rule: string
+  readonly trust: string
+  readonly status: string
+  readonly reason: string
+}
+
+/** Every link touching one of these node keys, with its latest status, oldest first. */
+export const linksTouching = Effect.fn("linksTouching")(function* (tenant: string, keys: ReadonlyArray<string>) {
+  const warehouse = yield* Warehouse
+  return yield* warehouse.query<StoredLink>(
+    "SELECT a, b, message_id, timestamp, rule, trust, argMax(status, resolved_at) AS status, argMax(reason, resolved_at) AS reason " +
+      "FROM identity_links WHERE tenant = {tenant:String} AND (a IN {keys:Array(String)} OR b IN {keys:Array(String)}) " +
+      "GROUP BY a, b, message_id, timestamp, rule, trust ORDER BY timestamp, message_id",
+    { params: { tenant, keys } })
+})
+
+export interface TimelineFilter {
+  readonly limit: number
+  readonly after: { readonly ms: number; readonly messageId: string } | undefined
+  readonly channels: ReadonlyArray<string>
+  readonly events: ReadonlyArray<string>
+  readonly sinceMs: number | undefined
+  readonly untilMs: number | undefined
+}
+
+/** A profile's messages, newest first, below the keyset `after`: one row more than the limit tells whether another page follows. */
+export const profileTimelineRows = Effect.fn("profileTimelineRows")(function* (tenant: string, profileId: string, q: TimelineFilter) {
+  const warehouse = yield* Warehouse
+  const where = [
+    "tenant = {tenant:String}",
+    `message_id IN (${PROFILE_MESSAGES_SQL})`,
+    ...(q.channels.length > 0 ? ["channel IN {channels:Array(String)}"] : []),
+    ...(q.events.length > 0 ? ["event IN {events:Array(String)}"] : []),
+    ...(q.sinceMs !== undefined ? ["timestamp >= fromUnixTimestamp64Milli({since:Int64}, 'UTC')"] : []),
+    ...(q.untilMs !== undefined ? ["timestamp < fromUnixTimestamp64Milli({until:Int64}, 'UTC')"] : []),
+    ...(q.after !== undefined ? ["(timestamp, message_id) < (fromUnixTimestamp64Milli({afterMs:Int64}, 'UTC'), {afterId:String})"] : []),
+  ]
+  const params = {
+    tenant, profile: profileId, channels: q.channels, events: q.events, since: q.sinceMs ?? 0, until: q.untilMs ?? 0,
+    afterMs: q.after?.ms ?? 0, afterId: q.after?.messageId ?? "",
+  }
+  // LIMIT 1 BY: a replayed copy not yet merged away.
+  return yield* warehouse.query<{ message_id: string; ms: string; channel: string; source: string; type: string; event: string }>(
+    "SELECT message_id, toUnixTimestamp64Milli(timestamp) AS ms, channel, toString(source) AS source, type, event FROM event_rows " +
+      `WHERE ${where.join(" AND ")} ORDER BY timestamp DESC, message_id DESC LIMIT 1 BY message_id LIMIT ${q.limit + 1}`,
+    { params })
+})
+
+/** Per profile of a tenant, the e-mail addresses and phone numbers its messages were seen with. */
+export const profileContacts = Effect.fn("profileContacts")(function* (tenant: string) {
+  const warehouse = yield* Warehouse
+  return yield* warehouse.query<{ profile_id: string; emails: Array<string>; phones: Array<string> }>(
+    "SELECT e.profile_id AS profile_id, groupUniqArrayIf(s.value, s.kind = 'email') AS emails, " +
+      "groupUniqArrayIf(s.value, s.kind = 'phone') AS phones FROM identity_observations AS o ARRAY JOIN o.sightings AS s " +
+      "INNER JOIN (SELECT message_id, profile_id FROM events WHERE tenant = {tenant:String}) AS e ON e.message_id = o.message_id " +
+      "WHERE o.tenant = {tenant:String} AND s.kind IN ('email', 'phone') GROUP BY profile_id",
+    { params: { tenant } })
+})
+
+/** Ids of the suggestions an operator dismissed. */
+export const dismissedSuggestionIds = Effect.fn("dismissedSuggestionIds")(function* (tenant: string) {
+  const warehouse = yield* Warehouse
+  const rows = yield* warehouse.query<{ a: string }>(
+    "SELECT a FROM identity_operations WHERE tenant = {tenant:String} AND kind = 'dismiss'", { params: { tenant } })
+  return rows.map((r) => r.a)
+})
+
+/** The unshared node a profile is best known by, kinds ranked by `priority` (unlisted kinds last). */
+export const representativeNode = Effect.fn("representativeNode")(function* (tenant: string, profileId: string, priority: ReadonlyArray<string>) {
+  const warehouse = yield* Warehouse
+  const rows = yield* warehouse.query<{ kind: string; value: string }>(
+    "SELECT kind, value FROM identity_nodes WHERE tenant = {tenant:String} AND slice = 0 AND shared = '' " +
+      "GROUP BY kind, value HAVING argMax(profile_id, version) = {profile:String} " +
+      "ORDER BY indexOf({priority:Array(String)}, kind) = 0, indexOf({priority:Array(String)}, kind), value LIMIT 1",
+    { params: { tenant, profile: profileId, priority } })
+  return rows[0]
 })
