@@ -6,14 +6,11 @@ import { Effect } from "effect"
 import { type ConsentPolicies, ConsentPoliciesRef, DEFAULT_POLICIES, showConsent } from "../consent/index.ts"
 import { defaultIdentityConfig, type IdentityConfig, readIdentifier } from "../identity/index.ts"
 import { Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
-import { presentsAdminToken, type QueryReply } from "./query-route.ts"
+import { presentsAdminToken, type QueryReply, refuse } from "./query-route.ts"
 import { DEFAULT_TENANT } from "./writekeys.ts"
 
 export const CONSENT_PATH = "/v1/consent/"
 
-const refuse = (status: number, rule: string, message: string, field?: string, headers?: Record<string, string>): QueryReply => ({
-  status, body: { success: false, error: message, rule, ...(field === undefined ? {} : { field }) }, ...(headers === undefined ? {} : { headers }),
-})
 
 export const consentRoute = (req: IncomingMessage, options: {
   readonly adminToken: string | undefined

@@ -14,17 +14,13 @@ import { type ConsentPolicies, ConsentPoliciesRef, DEFAULT_POLICIES } from "../c
 import type { NormaliseOptions } from "../identity/normalise.ts"
 import type { ObjectStore } from "./objectstore.ts"
 import type { Warehouse } from "../warehouse/warehouse.ts"
-import { BodyTooLarge, bodyErrorReply, receiveBody } from "./body.ts"
-import { presentsAdminToken, type QueryReply } from "./query-route.ts"
+import { presentsAdminToken, type QueryReply, receiveAdminBody, refuse } from "./query-route.ts"
 import { DEFAULT_TENANT } from "./writekeys.ts"
 
 export const DSR_PATH = "/v1/dsr"
 
 const DSR_BODY_LIMIT = 64 * 1024
 
-const refuse = (status: number, rule: string, message: string, field?: string, headers?: Record<string, string>): QueryReply => ({
-  status, body: { success: false, error: message, rule, ...(field === undefined ? {} : { field }) }, ...(headers === undefined ? {} : { headers }),
-})
 
 const BODY_SHAPE = 'the body must be JSON {"type": "...", "identifier": "KIND:VALUE", "tenant"?: "...", "set"?: {"trait": "value"}}'
 
@@ -87,12 +83,8 @@ export const makeDsrRoute = (options: {
         const url = new URL(req.url ?? "/", "http://collector")
         const path = url.pathname.replace(/\/+$/, "")
         if (path === DSR_PATH && req.method === "POST") {
-          const text = yield* receiveBody(req, DSR_BODY_LIMIT, options.bodyIdleMs)
-          if (text instanceof BodyTooLarge) return refuse(413, "body_too_large", `a request body may be at most ${DSR_BODY_LIMIT / 1024} KB`)
-          if (text instanceof Error) {
-            const r = bodyErrorReply(text)
-            return refuse(r.status, r.rule, r.message)
-          }
+          const text = yield* receiveAdminBody(req, DSR_BODY_LIMIT, options.bodyIdleMs, "a request body")
+          if (typeof text !== "string") return text
           const input = parseBody(text)
           if ("status" in input) return input
           return yield* run(submitRequest(env, input)).pipe(

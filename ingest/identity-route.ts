@@ -12,8 +12,7 @@ import {
   decideSuggestion, type DecisionResult, type IdentityConfig, openSuggestions, type Reload, separateIdentifiers, splitIdentifier,
 } from "../identity/index.ts"
 import { Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
-import { BodyTooLarge, bodyErrorReply, receiveBody } from "./body.ts"
-import { presentsAdminToken, type QueryReply } from "./query-route.ts"
+import { presentsAdminToken, type QueryReply, receiveAdminBody, refuse } from "./query-route.ts"
 import { DEFAULT_TENANT } from "./writekeys.ts"
 
 export const IDENTITY_PATH = "/v1/identity/"
@@ -22,9 +21,6 @@ const BODY_LIMIT = 64 * 1024
 const DEFAULT_SUGGESTIONS = 50
 const MAX_SUGGESTIONS = 1000
 
-const refuse = (status: number, rule: string, message: string, field?: string, headers?: Record<string, string>): QueryReply => ({
-  status, body: { success: false, error: message, rule, ...(field === undefined ? {} : { field }) }, ...(headers === undefined ? {} : { headers }),
-})
 
 const ROUTES = "POST /v1/identity/split, POST /v1/identity/separate, GET /v1/identity/suggestions, " +
   "POST /v1/identity/suggestions/{id}/accept|dismiss"
@@ -95,12 +91,8 @@ export const identityRoute = (options: {
           return refuse(404, "not_found", `no route ${req.method} ${url.pathname}; the identity routes are ${ROUTES}`)
         }
         if (req.method !== "POST") return refuse(405, "method_not_allowed", `use POST ${url.pathname}`, undefined, { allow: "POST" })
-        const text = yield* receiveBody(req, BODY_LIMIT, options.bodyIdleMs)
-        if (text instanceof BodyTooLarge) return refuse(413, "body_too_large", `a decision's body may be at most ${BODY_LIMIT / 1024} KB`)
-        if (text instanceof Error) {
-          const r = bodyErrorReply(text)
-          return refuse(r.status, r.rule, r.message)
-        }
+        const text = yield* receiveAdminBody(req, BODY_LIMIT, options.bodyIdleMs, "a decision's body")
+        if (typeof text !== "string") return text
         let body: unknown
         try {
           body = text.trim() === "" ? {} : JSON.parse(text)

@@ -11,7 +11,7 @@ import {
   type TraitPrecedence,
 } from "../identity/index.ts"
 import { Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
-import { presentsAdminToken, type QueryReply } from "./query-route.ts"
+import { presentsAdminToken, type QueryReply, refuse } from "./query-route.ts"
 import { DEFAULT_TENANT } from "./writekeys.ts"
 
 export const PROFILES_PATH = "/v1/profiles/"
@@ -21,9 +21,6 @@ export const DEFAULT_RECENT_EVENTS = 20
 const EVENTS_SUFFIX = "/events"
 export const MAX_RECENT_EVENTS = 1000
 
-const refuse = (status: number, rule: string, message: string, field?: string, headers?: Record<string, string>): QueryReply => ({
-  status, body: { success: false, error: message, rule, ...(field === undefined ? {} : { field }) }, ...(headers === undefined ? {} : { headers }),
-})
 
 export const profileRoute = (req: IncomingMessage, options: {
   readonly adminToken: string | undefined

@@ -16,9 +16,24 @@ export interface QueryReply {
   readonly headers?: Record<string, string>
 }
 
-const refuse = (status: number, rule: string, message: string, field?: string, headers?: Record<string, string>): QueryReply => ({
+/** A refusal in the shape every admin route answers with: {success: false, error, rule, field?}. */
+export const refuse = (status: number, rule: string, message: string, field?: string, headers?: Record<string, string>): QueryReply => ({
   status, body: { success: false, error: message, rule, ...(field === undefined ? {} : { field }) }, ...(headers === undefined ? {} : { headers }),
 })
+
+/**
+ * An admin route's body as text, or the refusal to answer with: 413 naming the limit (`what`: whose body, e.g. "a
+ * query body"), or the transport's error (timeout, bad encoding, invalid UTF-8).
+ */
+export const receiveAdminBody = (req: IncomingMessage, limit: number, idleMs: number | undefined, what: string) =>
+  Effect.map(receiveBody(req, limit, idleMs), (text): string | QueryReply => {
+    if (text instanceof BodyTooLarge) return refuse(413, "body_too_large", `${what} may be at most ${limit / 1024} KB`)
+    if (text instanceof Error) {
+      const r = bodyErrorReply(text)
+      return refuse(r.status, r.rule, r.message)
+    }
+    return text
+  })
 
 const sameSecret = (given: string, expected: string): boolean => {
   const a = Buffer.from(given)
@@ -75,12 +90,8 @@ export const queryRoute = (options: {
       return refuse(401, "bad_admin_token", "POST /v1/query needs the data directory's admin token as a Bearer token")
     }
     options.authenticated?.(req)
-    const body = yield* receiveBody(req, QUERY_BODY_LIMIT, options.bodyIdleMs)
-    if (body instanceof BodyTooLarge) return refuse(413, "body_too_large", `a query body may be at most ${QUERY_BODY_LIMIT / 1024} KB`)
-    if (body instanceof Error) {
-      const r = bodyErrorReply(body)
-      return refuse(r.status, r.rule, r.message)
-    }
+    const body = yield* receiveAdminBody(req, QUERY_BODY_LIMIT, options.bodyIdleMs, "a query body")
+    if (typeof body !== "string") return body
     const parsed = parseBody(body)
     if ("status" in parsed) return parsed
     const gone = clientGone(req)
