@@ -67,6 +67,7 @@ EOF
     java "$LOGCFG" -cp "$K/libs/*" kafka.tools.StorageTool format -t "$cid" -c "$K/server.properties" >"$K/format.log" 2>&1 \
       || { log "formatting the kafka log dir failed; see $K/format.log"; exit 1; }
   fi
+  rm -f "$D/kafka.log"  # `start` truncates it in the child: an old "started" line must not be read as ready
   start kafka java -Xms128m "-Xmx$KAFKA_HEAP" -XX:+UseSerialGC "$LOGCFG" -cp "$K/libs/*" kafka.Kafka "$K/server.properties"
   wait_for kafka 90 grep -q "Kafka Server started" "$D/kafka.log"
   log "kafka up on 127.0.0.1:$KAFKA_PORT"
