@@ -13,7 +13,7 @@ import { removeStoredEvents, stripStoredEvents } from "../warehouse/sink.ts"
 import { Warehouse, type WarehouseQueryError, type WarehouseRejectedRows, type WarehouseUnavailable } from "../warehouse/warehouse.ts"
 import { laterThan, stateFromRows } from "./ledger.ts"
 import { type ConsentPolicies, type ConsentPolicy, type IngestAction, policyOf } from "./purposes.ts"
-import { Keys, type KeysShape } from "./keys.ts"
+import { identifierKey, Keys, type KeysShape } from "./keys.ts"
 import { readSignals } from "./readers.ts"
 import { PERSONAL_PROPERTY_PATTERN, SAFE_CONTEXT_KEYS, stripPersonal, STRIPPED_MARK } from "./strip.ts"
 import { liftSuppression, makeSuppressionCheck } from "./suppression.ts"
@@ -76,9 +76,21 @@ export const makeSuppressionStage = (options: {
 
 const key = (tenant: string, profile: string) => `${tenant}\u0000${profile}`
 
-/** The browser or app whose stored preferences a message carries, hashed (the ledger copies no identifier). */
-const deviceOf = (e: CanonicalEvent) =>
-  e.anonymousId === "" ? "" : createHash("sha256").update(`${e.tenant}\u0000${e.anonymousId}`).digest("hex").slice(0, 16)
+/**
+ * The browser or app whose stored preferences a message carries, as the deployment's keyed hash of its anonymous id
+ * (consent/keys.ts: the same key suppression and receipts use), so the ledger holds nothing a guessed id can be
+ * tested against. Without keys (a pipeline built without a data dir's secret: tests) the legacy hash is written.
+ */
+const deviceOf = (e: CanonicalEvent, keys: KeysShape | undefined) =>
+  e.anonymousId === "" ? "" : keys === undefined ? legacyDeviceOf(e) : identifierKey(keys, e.tenant, "anonymous_id", e.anonymousId)
+
+/**
+ * What ledgers written before the keyed hash hold in `device`: 16 hex digits of a plain SHA-256. Such rows are read
+ * as they are (a row matches a device under either hash), not rewritten: the ledger does not hold the anonymous id
+ * to re-hash, and its rows are the proof of consent, which must not change after the fact. New rows get the keyed hash.
+ */
+const legacyDeviceOf = (e: CanonicalEvent) =>
+  createHash("sha256").update(`${e.tenant}\u0000${e.anonymousId}`).digest("hex").slice(0, 16)
 
 /** What enforcement a message of a channel at a time gets: undefined when its purpose allows it. */
 const actionFor = (channel: string, ms: number, rows: ReadonlyArray<LedgerRow>, policy: ConsentPolicy): { purpose: string; action: IngestAction } | undefined => {
@@ -91,7 +103,7 @@ const actionFor = (channel: string, ms: number, rows: ReadonlyArray<LedgerRow>, 
   return action === "keep" ? undefined : { purpose, action }
 }
 
-export const makeConsentStage = (policies: ConsentPolicies) =>
+export const makeConsentStage = (policies: ConsentPolicies, keys?: KeysShape) =>
   Effect.gen(function* () {
     const warehouse = yield* Warehouse
     // Merged-in refusals already applied to stored messages by this process (bounded: cleared when it grows large;
@@ -158,14 +170,15 @@ export const makeConsentStage = (policies: ConsentPolicies) =>
           const policy = policyOf(policies, e.tenant)
           const k = key(e.tenant, e.profileId)
           const rows = rowsOf.get(k) ?? []
-          const device = deviceOf(e)
+          const device = deviceOf(e, keys)
+          const legacy = device === "" ? "" : legacyDeviceOf(e)
           for (const signal of readSignals(e, policy)) {
             // A browser's stored preferences ride on each of its messages: only a change of what *that device* said
             // is a choice (another device may have chosen otherwise since). Without a device, the state in force.
             // An update event or an unsubscribe is an act of its own, always kept.
             if (!signal.explicit) {
               const previous = rows.reduce<LedgerRow | undefined>((m, r) =>
-                r.purpose === signal.purpose && r.device === device && r.atMs <= times[i]! && (m === undefined || laterThan(r, m)) ? r : m, undefined)
+                r.purpose === signal.purpose && (r.device === device || r.device === legacy) && r.atMs <= times[i]! && (m === undefined || laterThan(r, m)) ? r : m, undefined)
               const stated = device === "" ? stateFromRows(rows, signal.purpose, policy.purposes[signal.purpose]!, times[i]!).state : previous?.state
               if (stated === signal.state) continue
             }

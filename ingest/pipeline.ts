@@ -58,7 +58,7 @@ export const eventStages = (sentiment: SentimentConfig, identity: IdentityConfig
     // Erased people's messages are dropped before identity stores anything of them (needs the deployment's keys).
     const suppress = keys === undefined ? undefined : yield* suppressionStage(consent, keys, identity === false ? undefined : identity.extract)
     const resolve = identity === false ? undefined : yield* makeIdentityStage(identity)
-    const gate = yield* makeConsentStage(consent)
+    const gate = yield* makeConsentStage(consent, keys)
     const scoring = yield* sentimentStage(sentiment)
     return {
       stages: [suppress, resolve?.stage, gate, scoring].filter((s) => s !== undefined) as ReadonlyArray<

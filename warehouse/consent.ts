@@ -14,7 +14,11 @@ export interface LedgerRow {
   readonly basis: string
   readonly source: string
   readonly proof: string
-  /** A hash of the device whose stored preferences the message carried; "" for an act (an update event, an unsubscribe). */
+  /**
+   * The device whose stored preferences the message carried, as the deployment's keyed hash of its anonymous id
+   * (rows written before the keyed hash hold 16 hex digits of a plain SHA-256, read as they are: consent/stage.ts);
+   * "" for an act (an update event, an unsubscribe).
+   */
   readonly device: string
   /** When it takes effect: the carrying message's event time (ms since the epoch). */
   readonly atMs: number

@@ -1,6 +1,8 @@
+import { createHash } from "node:crypto"
 import { Effect } from "effect"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { consentHistory, consentingProfiles, consentState, PREFERENCE_UPDATED, refusingProfiles } from "../../consent/index.ts"
+import { identifierKey, makeKeys } from "../../consent/keys.ts"
 import { freshDir, query, removeDir } from "../support/pipeline.ts"
 import { ALL, prefs, submit, web, withConsent } from "./support.ts"
 
@@ -100,4 +102,38 @@ describe("a withdrawal takes effect from its timestamp", () => {
       expect(byId.get("later")).toMatchObject({ anonymous_id: "", traits: "{}", context: '{"locale":"en-GB"}', properties: '{"price":3}', extra: '{"consent_stripped":"Analytics"}' })
       expect(byId.get("earlier")!.anonymous_id).toBe("a1")
     })))
+})
+
+describe("the ledger's device is the deployment's keyed hash", () => {
+  const keys = makeKeys(new Uint8Array(32).fill(9))
+  const device = (anonymousId: string) => identifierKey(keys, "acme", "anonymous_id", anonymousId)
+  const plain = (anonymousId: string) => createHash("sha256").update(`acme\u0000${anonymousId}`).digest("hex")
+
+  it("new rows hold the keyed hash of the anonymous id, never a plain hash of it", () =>
+    withConsent(dir, Effect.gen(function* () {
+      yield* submit([web("m1", "2024-10-01T10:00:00.000Z", { anonymousId: "a1", context: prefs(ALL(true)) })])
+      const rows = yield* query<{ device: string }>("SELECT DISTINCT device FROM consent_ledger")
+      expect(rows.map((r) => r.device)).toEqual([device("a1")])
+      expect(rows[0]!.device).not.toContain(plain("a1").slice(0, 16))
+    }), undefined, keys))
+
+  it("a ledger written with the old plain hash keeps working: a device re-stating its own old choice is no change", async () => {
+    // Written before the keyed hash (no keys: the legacy hash), by two browsers of one signed-in person.
+    await withConsent(dir, submit([
+      web("m1", "2024-10-01T10:00:00.000Z", { anonymousId: "a1", userId: "u1", context: prefs({ ...ALL(true) }) }),
+      web("m2", "2024-10-02T10:00:00.000Z", { anonymousId: "a2", userId: "u1", context: prefs({ ...ALL(true), Analytics: false }) }),
+    ]))
+    await withConsent(dir, Effect.gen(function* () {
+      // The first browser's stored "yes", sent again with its next page view: what it said before, not a new choice.
+      yield* submit([web("m3", "2024-10-03T10:00:00.000Z", { anonymousId: "a1", userId: "u1", context: prefs(ALL(true)) })])
+      const profile = yield* profileOf("m1")
+      const analytics = (yield* consentHistory("acme", profile)).filter((r) => r.purpose === "Analytics")
+      expect(analytics.map((r) => [r.messageId, r.state])).toEqual([["m1", "granted"], ["m2", "denied"]])
+      expect((yield* consentState("acme", profile, "Analytics")).allowed).toBe(false)
+      // A change it does make is recorded under the keyed hash.
+      yield* submit([web("m4", "2024-10-04T10:00:00.000Z", { anonymousId: "a1", userId: "u1", context: prefs({ ...ALL(true), Advertising: false }) })])
+      const m4 = (yield* consentHistory("acme", profile)).filter((r) => r.messageId === "m4")
+      expect(m4.map((r) => [r.purpose, r.state, r.device])).toEqual([["Advertising", "denied", device("a1")]])
+    }), undefined, keys)
+  })
 })
