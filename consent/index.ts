@@ -2,7 +2,7 @@
 // one function to ask ("may this profile be used for purpose P?"), and the pipeline stage that records and enforces.
 export {
   type ConsentPolicies, type ConsentPolicy, ConsentPoliciesRef, ConsentPolicyInvalid, DEFAULT_POLICIES, DEFAULT_POLICY, DEFAULT_PURPOSES,
-  type LawfulBasis, parseConsentPolicies, policyOf, type PurposePolicy,
+  governingPurpose, type LawfulBasis, parseConsentPolicies, policyOf, type PurposePolicy,
 } from "./purposes.ts"
 export { type ConsentSignal, PREFERENCE_UPDATED, readSignals, readTcf } from "./readers.ts"
 export {

@@ -33,6 +33,12 @@ export interface ConsentPolicy {
   readonly categories: Readonly<Record<string, ReadonlyArray<string>>>
   /** Channel -> the purpose that governs storing its messages; channels not named are not gated (e.g. support mail). */
   readonly channels: Readonly<Record<string, string>>
+  /**
+   * "CHANNEL/TYPE" (a message type: track, page, screen, identify, group, alias; CHANNEL may be "*") -> the purpose
+   * that governs those messages instead of their channel's. Looked up as CHANNEL/TYPE, then the same TYPE on channel
+   * "*", then `channels`. A tenant's `messages` replaces the default map whole (so a default rule can be dropped).
+   */
+  readonly messages: Readonly<Record<string, string>>
   /** Purposes a Global Privacy Control signal (`Sec-GPC: 1`) refuses: an opt-out of sale and sharing. */
   readonly gpc: ReadonlyArray<string>
   /** SendGrid `consent_signal` -> purposes it refuses ("denied") or grants again ("granted"). */
@@ -67,6 +73,10 @@ export const DEFAULT_POLICY: ConsentPolicy = {
     SocialListening: ["SocialListening"],
   },
   channels: { web: "Analytics", social: "SocialListening" },
+  // A web identify or group call states who the visitor is (e-mail, name, company) to build the customer record that
+  // is kept and synced to the CRM: that is CrmSync's processing, not measuring the site (Analytics). Page views and
+  // tracked actions stay with Analytics.
+  messages: { "web/identify": "CrmSync", "web/group": "CrmSync" },
   gpc: ["Advertising"],
   sendgrid: {
     unsubscribe: { state: "denied", purposes: ["EmailMarketing"] },
@@ -98,7 +108,7 @@ const oneOf = <T extends string>(v: unknown, options: ReadonlyArray<T>, where: s
 /** A policy with `patch` (a tenant's JSON object) laid over `base`; purposes are merged one by one. */
 const overlay = (base: ConsentPolicy, patch: unknown, where: string): ConsentPolicy => {
   if (!isObject(patch)) return fail(where, "must be a JSON object")
-  const known = new Set(["purposes", "categories", "channels", "gpc", "sendgrid", "tcf", "tcfVendorId"])
+  const known = new Set(["purposes", "categories", "channels", "messages", "gpc", "sendgrid", "tcf", "tcfVendorId"])
   for (const key of Object.keys(patch)) if (!known.has(key)) fail(`${where}.${key}`, `is not a setting (settings: ${[...known].join(", ")})`)
   const purposes: Record<string, PurposePolicy> = { ...base.purposes }
   if (patch["purposes"] !== undefined) {
@@ -132,6 +142,7 @@ const overlay = (base: ConsentPolicy, patch: unknown, where: string): ConsentPol
     purposes,
     categories: table("categories", (v, at) => typeof v === "string" ? [v] : stringList(v, at)) ?? base.categories,
     channels: table("channels", (v, at) => typeof v === "string" ? v : fail(at, "must be a purpose name")) ?? base.channels,
+    messages: table("messages", (v, at) => typeof v === "string" ? v : fail(at, "must be a purpose name")) ?? base.messages,
     gpc: patch["gpc"] === undefined ? base.gpc : stringList(patch["gpc"], `${where}.gpc`),
     sendgrid: table("sendgrid", (v, at) => {
       if (!isObject(v)) return fail(at, 'must be {"state": "granted"|"denied", "purposes": [...]}')
@@ -149,10 +160,33 @@ const overlay = (base: ConsentPolicy, patch: unknown, where: string): ConsentPol
   }
   for (const [k, list] of Object.entries(policy.categories)) check(list, `${where}.categories.${k}`)
   for (const [k, p] of Object.entries(policy.channels)) check([p], `${where}.channels.${k}`)
+  for (const [k, p] of Object.entries(policy.messages)) {
+    if (!MESSAGE_KEY.test(k)) fail(`${where}.messages.${k}`, `is not CHANNEL/TYPE (TYPE one of ${MESSAGE_TYPES.join(", ")}; CHANNEL may be *)`)
+    check([p], `${where}.messages.${k}`)
+  }
   check(policy.gpc, `${where}.gpc`)
   for (const [k, s] of Object.entries(policy.sendgrid)) check(s.purposes, `${where}.sendgrid.${k}`)
   check(Object.keys(policy.tcf), `${where}.tcf`)
   return policy
+}
+
+const MESSAGE_TYPES = ["track", "page", "screen", "identify", "group", "alias"] as const
+const MESSAGE_KEY = new RegExp(`^(\\*|[a-z][a-z0-9_-]*)/(${MESSAGE_TYPES.join("|")})$`)
+
+/** The purpose that governs storing a message of this channel and type, or undefined when none does. */
+export const governingPurpose = (policy: ConsentPolicy, channel: string, type: string): string | undefined =>
+  policy.messages[`${channel}/${type}`] ?? policy.messages[`*/${type}`] ?? policy.channels[channel]
+
+/** The channels some of whose messages a purpose governs; undefined when every channel may hold some (a rule for "*"). */
+export const channelsGovernedBy = (policy: ConsentPolicy, purpose: string): ReadonlyArray<string> | undefined => {
+  const out = new Set(Object.entries(policy.channels).filter(([, p]) => p === purpose).map(([c]) => c))
+  for (const [key, p] of Object.entries(policy.messages)) {
+    if (p !== purpose) continue
+    const channel = key.slice(0, key.indexOf("/"))
+    if (channel === "*") return undefined
+    out.add(channel)
+  }
+  return [...out]
 }
 
 /** Every tenant's policy: "*" for tenants not named. */

@@ -1,5 +1,6 @@
 // The consent stage, after identity (it needs each message's current profile): records the consent changes a batch
-// carries in the ledger, then enforces at ingest what the purpose governing a message's channel does not allow for
+// carries in the ledger, then enforces at ingest what the purpose governing a message (by channel and type, the
+// tenant's policy: consent/purposes.ts) does not allow for
 // its person at the message's time: drop (counted by reason) or keep with personal fields stripped. A refusal that
 // arrives after messages later than it were stored applies to those too (see `enforceStored`). Also here: the
 // suppression gate, which runs before identity (see `makeSuppressionStage`).
@@ -12,7 +13,7 @@ import { insertLedgerRows, ledgerOfProfiles, type LedgerRow, storedEventsOfProfi
 import { removeStoredEvents, stripStoredEvents } from "../warehouse/sink.ts"
 import { Warehouse, type WarehouseQueryError, type WarehouseRejectedRows, type WarehouseUnavailable } from "../warehouse/warehouse.ts"
 import { laterThan, stateFromRows } from "./ledger.ts"
-import { type ConsentPolicies, type ConsentPolicy, type IngestAction, policyOf } from "./purposes.ts"
+import { channelsGovernedBy, type ConsentPolicies, type ConsentPolicy, governingPurpose, type IngestAction, policyOf } from "./purposes.ts"
 import { identifierKey, Keys, type KeysShape } from "./keys.ts"
 import { readSignals } from "./readers.ts"
 import { PERSONAL_PROPERTY_PATTERN, SAFE_CONTEXT_KEYS, stripPersonal, STRIPPED_MARK } from "./strip.ts"
@@ -92,9 +93,9 @@ const deviceOf = (e: CanonicalEvent, keys: KeysShape | undefined) =>
 const legacyDeviceOf = (e: CanonicalEvent) =>
   createHash("sha256").update(`${e.tenant}\u0000${e.anonymousId}`).digest("hex").slice(0, 16)
 
-/** What enforcement a message of a channel at a time gets: undefined when its purpose allows it. */
-const actionFor = (channel: string, ms: number, rows: ReadonlyArray<LedgerRow>, policy: ConsentPolicy): { purpose: string; action: IngestAction } | undefined => {
-  const purpose = policy.channels[channel]
+/** What enforcement a message of a channel and type at a time gets: undefined when its purpose allows it. */
+const actionFor = (channel: string, type: string, ms: number, rows: ReadonlyArray<LedgerRow>, policy: ConsentPolicy): { purpose: string; action: IngestAction } | undefined => {
+  const purpose = governingPurpose(policy, channel, type)
   const p = purpose === undefined ? undefined : policy.purposes[purpose]
   if (purpose === undefined || p === undefined) return undefined
   const state = stateFromRows(rows, purpose, p, ms)
@@ -116,16 +117,17 @@ export const makeConsentStage = (policies: ConsentPolicies, keys?: KeysShape) =>
      */
     const enforceStored = (tenant: string, policy: ConsentPolicy, refusals: ReadonlyArray<LedgerRow>, rowsOf: Map<string, Array<LedgerRow>>, inBatch: Set<string>) =>
       Effect.gen(function* () {
-        const gated = new Set(refusals.flatMap((r) => Object.entries(policy.channels).filter(([, p]) => p === r.purpose).map(([c]) => c)))
-        if (gated.size === 0) return
+        const governed = [...new Set(refusals.map((r) => r.purpose))].map((p) => channelsGovernedBy(policy, p))
+        const gated = governed.includes(undefined) ? undefined : [...new Set(governed.flatMap((c) => c ?? []))]
+        if (gated !== undefined && gated.length === 0) return
         const profiles = [...new Set(refusals.map((r) => r.profileId))]
         const fromMs = Math.min(...refusals.map((r) => r.atMs))
-        const stored = yield* storedEventsOfProfiles(tenant, profiles, [...gated], fromMs, STRIPPED_MARK)
+        const stored = yield* storedEventsOfProfiles(tenant, profiles, gated, fromMs, STRIPPED_MARK)
         const toStrip = new Map<string, Array<string>>()
         const toRemove: Array<string> = []
         for (const s of stored) {
           if (inBatch.has(s.messageId)) continue
-          const verdict = actionFor(s.channel, s.atMs, rowsOf.get(key(tenant, s.profileId)) ?? [], policy)
+          const verdict = actionFor(s.channel, s.type, s.atMs, rowsOf.get(key(tenant, s.profileId)) ?? [], policy)
           if (verdict?.action === "strip") toStrip.set(verdict.purpose, [...toStrip.get(verdict.purpose) ?? [], s.messageId])
           else if (verdict?.action === "drop") toRemove.push(s.messageId)
         }
@@ -190,7 +192,7 @@ export const makeConsentStage = (policies: ConsentPolicies, keys?: KeysShape) =>
             fresh.push(row)
           }
           rowsOf.set(k, rows)
-          const verdict = actionFor(e.channel, times[i]!, rows, policy)
+          const verdict = actionFor(e.channel, e.type, times[i]!, rows, policy)
           if (verdict === undefined) continue
           outcomes[i] = verdict.action === "drop" ? drop(consentDropReason(verdict.purpose)) : ok(stripPersonal(e, verdict.purpose))
         }

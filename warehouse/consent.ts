@@ -123,23 +123,24 @@ export const profileIdsOf = Effect.fn("profileIdsOf")(function* (query: { sql: s
 })
 
 /**
- * Messages of these (current) profiles in these channels from `fromMs` on that are not yet stripped (`extra` has no
- * `mark` key): read through event_rows' order key (profile at landing) and event_profiles (moved since).
+ * Messages of these (current) profiles in these channels (undefined: any) from `fromMs` on that are not yet stripped
+ * (`extra` has no `mark` key): read through event_rows' order key (profile at landing) and event_profiles (moved since).
  */
 export const storedEventsOfProfiles = Effect.fn("storedEventsOfProfiles")(function* (
-  tenant: string, profiles: ReadonlyArray<string>, channels: ReadonlyArray<string>, fromMs: number, mark: string,
+  tenant: string, profiles: ReadonlyArray<string>, channels: ReadonlyArray<string> | undefined, fromMs: number, mark: string,
 ) {
-  if (profiles.length === 0 || channels.length === 0) return []
+  if (profiles.length === 0 || channels?.length === 0) return []
   const warehouse = yield* Warehouse
-  const rows = yield* warehouse.query<{ message_id: string; profile_id: string; channel: string; ms: string }>(
-    "SELECT message_id, profile_id, channel, toUnixTimestamp64Milli(timestamp) AS ms FROM events " +
-      "WHERE tenant = {tenant:String} AND timestamp >= {from:DateTime64(3, 'UTC')} AND channel IN {channels:Array(String)} " +
+  const rows = yield* warehouse.query<{ message_id: string; profile_id: string; channel: string; type: string; ms: string }>(
+    "SELECT message_id, profile_id, channel, type, toUnixTimestamp64Milli(timestamp) AS ms FROM events " +
+      "WHERE tenant = {tenant:String} AND timestamp >= {from:DateTime64(3, 'UTC')} " +
+      `${channels === undefined ? "" : "AND channel IN {channels:Array(String)} "}` +
       "AND NOT JSONHas(extra, {mark:String}) AND message_id IN (" +
       "SELECT message_id FROM event_rows WHERE tenant = {tenant:String} AND profile_id IN {profiles:Array(String)} " +
       "UNION ALL SELECT message_id FROM event_profiles WHERE tenant = {tenant:String} GROUP BY message_id " +
       "HAVING has({profiles:Array(String)}, argMax(profile_id, version)))",
-    { params: { tenant, profiles, channels, from: iso(fromMs), mark } })
+    { params: { tenant, profiles, channels: channels ?? [], from: iso(fromMs), mark } })
   return rows
     .filter((r) => profiles.includes(r.profile_id))
-    .map((r) => ({ messageId: r.message_id, profileId: r.profile_id, channel: r.channel, atMs: Number(r.ms) }))
+    .map((r) => ({ messageId: r.message_id, profileId: r.profile_id, channel: r.channel, type: r.type, atMs: Number(r.ms) }))
 })

@@ -81,7 +81,7 @@ describe("a refusal that a merge brings to stored messages", () => {
 })
 
 describe("enforcement at ingest", () => {
-  it("by default a refused Analytics keeps web messages with personal fields stripped; unknown consent is kept, not used", () =>
+  it("by default a refused purpose keeps web messages with personal fields stripped; unknown consent is kept, not used", () =>
     withConsent(dir, Effect.gen(function* () {
       const pipeline = yield* submit([
         web("no", "2024-10-01T10:00:00.000Z", {
@@ -95,7 +95,7 @@ describe("enforcement at ingest", () => {
         "SELECT message_id, user_id, anonymous_id, traits, context, identifiers, extra FROM events ORDER BY message_id")
       expect(rows.map((r) => ({ ...r, context: JSON.parse(r["context"] as string) }))).toEqual([
         {
-          message_id: "no", user_id: "", anonymous_id: "", traits: "{}", identifiers: [], extra: '{"consent_stripped":"Analytics"}',
+          message_id: "no", user_id: "", anonymous_id: "", traits: "{}", identifiers: [], extra: '{"consent_stripped":"CrmSync"}',
           context: { locale: "en-GB", consent: { categoryPreferences: ALL(false) }, page: { path: "/p", title: "P" } },
         },
         { message_id: "unknown", user_id: "", anonymous_id: "b1", traits: "{}", identifiers: [], extra: "{}", context: { ip: "192.0.2.2" } },
@@ -119,6 +119,36 @@ describe("enforcement at ingest", () => {
       expect(yield* query("SELECT message_id, state FROM consent_ledger WHERE purpose = 'Analytics' ORDER BY message_id"))
         .toEqual([{ message_id: "no", state: "denied" }, { message_id: "yes", state: "granted" }])
     }), { "*": { purposes: { Analytics: { onDenied: "drop", onUnknown: "drop" } } } }))
+
+  it("a web identify is governed by CrmSync, a page view by Analytics: each is stripped only when its own purpose is refused", () =>
+    withConsent(dir, Effect.gen(function* () {
+      const said = prefs({ ...ALL(true), CrmSync: false })
+      yield* submit([
+        web("view", "2024-10-01T10:00:00.000Z", { type: "page", anonymousId: "a1", context: said }),
+        web("who", "2024-10-01T10:01:00.000Z", { type: "identify", anonymousId: "a1", userId: "u1", traits: { email: "ann@x.example" }, context: said }),
+        web("view2", "2024-10-02T10:00:00.000Z", { type: "page", anonymousId: "b1", context: prefs({ ...ALL(false), CrmSync: true }) }),
+        web("who2", "2024-10-02T10:01:00.000Z", { type: "identify", anonymousId: "b1", userId: "u2", traits: { name: "Bo" } }),
+      ])
+      expect(yield* query("SELECT message_id, anonymous_id, user_id, traits, extra FROM events ORDER BY message_id")).toEqual([
+        { message_id: "view", anonymous_id: "a1", user_id: "", traits: "{}", extra: "{}" },
+        { message_id: "view2", anonymous_id: "", user_id: "", traits: "{}", extra: '{"consent_stripped":"Analytics"}' },
+        { message_id: "who", anonymous_id: "", user_id: "", traits: "{}", extra: '{"consent_stripped":"CrmSync"}' },
+        { message_id: "who2", anonymous_id: "b1", user_id: "u2", traits: '{"name":"Bo"}', extra: "{}" },
+      ])
+    })))
+
+  it("the purpose of a channel's message type is configurable per tenant (CDP_CONSENT messages)", () =>
+    withConsent(dir, Effect.gen(function* () {
+      const said = prefs({ ...ALL(true), Personalization: false })
+      yield* submit([
+        web("who", "2024-10-01T10:01:00.000Z", { type: "identify", anonymousId: "a1", userId: "u1", traits: { email: "ann@x.example" }, context: said }),
+        web("buy", "2024-10-01T10:02:00.000Z", { anonymousId: "a1", event: "Order Completed", context: said }),
+      ])
+      expect(yield* query("SELECT message_id, user_id, extra FROM events ORDER BY message_id")).toEqual([
+        { message_id: "buy", user_id: "", extra: "{}" },
+        { message_id: "who", user_id: "", extra: '{"consent_stripped":"Personalization"}' },
+      ])
+    }), { "*": { messages: { "*/identify": "Personalization" } } }))
 
   it("a tenant's own policy overrides the default one", () =>
     withConsent(dir, Effect.gen(function* () {

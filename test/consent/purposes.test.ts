@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest"
-import { DEFAULT_POLICY, parseConsentPolicies, policyOf } from "../../consent/index.ts"
+import { DEFAULT_POLICY, governingPurpose, parseConsentPolicies, policyOf } from "../../consent/index.ts"
 
 describe("consent policies (CDP_CONSENT)", () => {
   it("lays a tenant's settings over '*', and '*' over the built-in policy, purpose by purpose", () => {
@@ -16,7 +16,24 @@ describe("consent policies (CDP_CONSENT)", () => {
     expect(acme.purposes["SocialListening"]).toMatchObject({ basis: "consent", whenUnknown: "granted" })
   })
 
+  it("governs a message by its channel and type: identify and group on the web by CrmSync, the rest of the web by Analytics", () => {
+    expect(governingPurpose(DEFAULT_POLICY, "web", "identify")).toBe("CrmSync")
+    expect(governingPurpose(DEFAULT_POLICY, "web", "group")).toBe("CrmSync")
+    expect(governingPurpose(DEFAULT_POLICY, "web", "page")).toBe("Analytics")
+    expect(governingPurpose(DEFAULT_POLICY, "social", "track")).toBe("SocialListening")
+    expect(governingPurpose(DEFAULT_POLICY, "email", "identify")).toBeUndefined()
+    const acme = policyOf(parseConsentPolicies({ acme: { messages: { "*/identify": "Personalization", "web/track": "Advertising" } } }), "acme")
+    // A tenant's map replaces the default one (so a default rule can be dropped); the channel's own rule for the type
+    // comes first, then the rule for every channel, then the channel's purpose.
+    expect(governingPurpose(acme, "web", "identify")).toBe("Personalization")
+    expect(governingPurpose(acme, "email", "identify")).toBe("Personalization")
+    expect(governingPurpose(acme, "web", "track")).toBe("Advertising")
+    expect(governingPurpose(acme, "web", "page")).toBe("Analytics")
+  })
+
   it("names the setting that is wrong", () => {
+    expect(() => parseConsentPolicies({ "*": { messages: { "web/identfy": "CrmSync" } } })).toThrow(/\*\.messages\.web\/identfy: is not CHANNEL\/TYPE/)
+    expect(() => parseConsentPolicies({ "*": { messages: { "web/identify": "Crm" } } })).toThrow(/\*\.messages\.web\/identify: names purpose "Crm"/)
     expect(() => parseConsentPolicies({ "*": { purposes: { Analytics: { basis: "vibes" } } } })).toThrow(/\*\.purposes\.Analytics\.basis: must be one of consent, legitimate_interest/)
     expect(() => parseConsentPolicies({ acme: { gpc: ["Adverts"] } })).toThrow(/acme\.gpc: names purpose "Adverts", which is not one of/)
     expect(() => parseConsentPolicies({ "*": { channels: { web: "Analytic" } } })).toThrow(/\*\.channels\.web: names purpose "Analytic"/)
