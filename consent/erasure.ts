@@ -7,7 +7,7 @@ import type { ArchiveRecord } from "../ingest/message.ts"
 import { ObjectStore } from "../ingest/objectstore.ts"
 import {
   awaitOldPartsGone, countByMessageIds, countMentions, dropDetachedParts, ensurePromptCleanup, eraseRows, exportRows, findRows, listTables,
-  redactRow, type SubjectKeys, type TableLocator, truncateTable,
+  mentionsNeedle, redactRow, type SubjectKeys, type TableLocator, truncateTable,
 } from "../warehouse/erasure.ts"
 import { forgetMessages } from "../warehouse/sink.ts"
 import { OBJECT_AREAS, TABLES, type TableEntry } from "./registry.ts"
@@ -47,18 +47,11 @@ const erasableTables = Effect.gen(function* () {
 
 const locatorOf = (entry: TableEntry & { locate: NonNullable<TableEntry["locate"]> }): TableLocator => ({ table: entry.name, ...entry.locate })
 
-const lower = (s: string) => s.toLowerCase()
-
-/** Record tests for the archive: the subject's own messages, and others' that mention them. */
+/** Record tests for the archive: the subject's own messages, and others' that mention them (as a whole token). */
 const archiveMatchers = (subject: Subject) => {
   const ids = new Set(subject.messageIds)
-  const needles = subject.needles.map(lower)
-  const mentions = (r: ArchiveRecord) => {
-    if (needles.length === 0) return false
-    const body = lower(r.body)
-    return needles.some((n) => body.includes(n))
-  }
-  return { isMine: (r: ArchiveRecord) => r.tenant === subject.tenant && ids.has(r.messageId), mentions }
+  const holds = mentionsNeedle(subject.needles)
+  return { isMine: (r: ArchiveRecord) => r.tenant === subject.tenant && ids.has(r.messageId), mentions: (r: ArchiveRecord) => holds(r.body) }
 }
 
 /** Everything held about the subject, per store: their rows of each table and their archived raw messages. */
@@ -92,15 +85,15 @@ const textOfObject = (key: string, bytes: Uint8Array): string => {
 const eraseObjects = (subject: Subject) =>
   Effect.gen(function* () {
     const store = yield* ObjectStore
-    const needles = [...subject.needles, ...subject.profileIds].map(lower)
+    const needles = [...subject.needles, ...subject.profileIds]
     let removed = 0
     if (needles.length === 0) return removed
+    const holds = mentionsNeedle(needles)
     for (const area of OBJECT_AREAS.filter((a) => a.prefix !== "archive/" && a.prefix !== "audit/")) {
       for (const key of yield* store.list(area.prefix)) {
         const bytes = yield* store.get(key)
         if (bytes === undefined) continue
-        const text = lower(textOfObject(key, bytes))
-        if (needles.some((n) => text.includes(n))) {
+        if (holds(textOfObject(key, bytes))) {
           yield* store.remove(key)
           removed++
         }

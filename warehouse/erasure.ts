@@ -53,14 +53,50 @@ export const storedColumns = Effect.fn("storedColumns")(function* (table: string
     { params: { table } })
 })
 
-/** Whether one of the needles (case-insensitively) is inside any text of the row. */
+/*
+ * A needle counts only as a whole token: not inside a longer number, address or handle. Before it there must be no
+ * letter, digit or one of _ . + @ - (so "ann@x.example" is not found in "joann@x.example", nor "204817" in
+ * "92048175"); after it no letter, digit, _ or @, and no . or - that goes on into one ("204817.5", "ann@x.example-old"
+ * are other values; "ann@x.example." ending a sentence is the address). Case is ignored. The same rule in SQL (re2)
+ * and here (JavaScript), so what the warehouse finds is what a row's redaction cuts out.
+ */
+const WORD = String.raw`\p{L}\p{N}_`
+const BEFORE = String.raw`[^${WORD}.+@-]`
+const AFTER = String.raw`(?:$|[^${WORD}@.-]|[.-](?:$|[^${WORD}]))`
+const escapeNeedle = (n: string) => n.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
+const alternation = (needles: ReadonlyArray<string>) => [...needles].sort((a, b) => b.length - a.length).map(escapeNeedle).join("|")
+
+/** The re2 pattern (ClickHouse `match`) finding any of the needles as a whole token. */
+export const needleTokenPattern = (needles: ReadonlyArray<string>) => `(?i)(?:^|${BEFORE})(?:${alternation(needles)})${AFTER}`
+
+/** The JavaScript pattern (flags giu) matching exactly the needle of each whole-token occurrence. */
+export const needleTokenRegExp = (needles: ReadonlyArray<string>) =>
+  new RegExp(String.raw`(?<![${WORD}.+@-])(?:${alternation(needles)})(?![${WORD}@]|[.-][${WORD}])`, "giu")
+
+/** Whether a text holds one of the needles as a whole token (see needleTokenPattern). */
+export const mentionsNeedle = (needles: ReadonlyArray<string>): ((text: string) => boolean) => {
+  if (needles.length === 0) return () => false
+  const pattern = needleTokenRegExp(needles)
+  const lowered = needles.map((n) => n.toLowerCase())
+  return (text) => {
+    const t = text.toLowerCase()
+    if (!lowered.some((n) => t.includes(n))) return false
+    pattern.lastIndex = 0
+    return pattern.test(text)
+  }
+}
+
+/**
+ * Whether one of the needles is in any text of the row as a whole token: the substring search (fast, case-insensitive)
+ * first, then the token rule. Parameters {needles:Array(String)} and {needle_pattern:String} (needleTokenPattern).
+ */
 const containsNeedle = (columns: ReadonlyArray<Column>): string => {
   const texts = columns.filter((c) => c.type.includes("String"))
   if (texts.length === 0) return "0"
   return texts.map((c) => {
     const plain = /^(LowCardinality\()?(Nullable\()?String\)?\)?$/.test(c.type)
     const expr = plain ? `toString(ifNull(${quoteId(c.name)}, ''))` : `toString(${quoteId(c.name)})`
-    return `multiSearchAnyCaseInsensitiveUTF8(${expr}, {needles:Array(String)})`
+    return `(multiSearchAnyCaseInsensitiveUTF8(${expr}, {needles:Array(String)}) AND match(${expr}, {needle_pattern:String}))`
   }).join(" OR ")
 }
 
@@ -91,7 +127,12 @@ export const findRows = Effect.fn("findRows")(function* (locator: TableLocator, 
   const rows = yield* warehouse.query<Row & { __h: string; __mine: number }>(
     `SELECT ${fingerprint(columns)} AS __h, (${mine}) AS __mine, ${list} FROM ${quoteId(locator.table)} ` +
       `WHERE ${hasTenant(columns) ? WHERE_TENANT : ""}((${mine}) OR (${mention}))`,
-    { params: { tenant: subject.tenant, ids: subject.messageIds, profiles: subject.profileIds, needles: subject.needles, linked } })
+    {
+      params: {
+        tenant: subject.tenant, ids: subject.messageIds, profiles: subject.profileIds, needles: subject.needles,
+        needle_pattern: needleTokenPattern(subject.needles), linked,
+      },
+    })
   return {
     columns,
     mine: rows.filter((r) => Number(r.__mine) === 1),
@@ -106,11 +147,13 @@ const dropHidden = (row: Row): Row => {
 
 export const exportRows = (rows: ReadonlyArray<Row>): ReadonlyArray<Row> => rows.map(dropHidden)
 
-/** Cuts every needle out of a row's texts; an array element (an identifier, a sighting) holding one is removed whole. */
+/**
+ * Cuts every whole-token occurrence of a needle out of a row's texts (a number that merely contains a digits-only id
+ * stays); an array element (an identifier, a sighting) holding one is removed whole.
+ */
 export const redactRow = (row: Row, needles: ReadonlyArray<string>): Row => {
   if (needles.length === 0) return row
-  const escaped = [...needles].sort((a, b) => b.length - a.length).map((n) => n.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"))
-  const pattern = new RegExp(escaped.join("|"), "giu")
+  const pattern = needleTokenRegExp(needles)
   const holds = (v: unknown): boolean => {
     if (typeof v === "string") {
       pattern.lastIndex = 0
@@ -262,11 +305,12 @@ export const listTables = Effect.fn("listTables")(function* () {
     "SELECT name, engine FROM system.tables WHERE database = currentDatabase() AND NOT is_temporary ORDER BY name")
 })
 
-/** How many rows of each stored table of the tenant hold one of the needles in any text column. */
+/** How many rows of each stored table of the tenant hold one of the needles (as a whole token) in any text column. */
 export const countMentions = Effect.fn("countMentions")(function* (tenant: string, needles: ReadonlyArray<string>) {
   const warehouse = yield* Warehouse
   const out: Array<{ table: string; rows: number }> = []
   if (needles.length === 0) return out
+  const pattern = needleTokenPattern(needles)
   for (const t of yield* listTables()) {
     if (/View$/.test(t.engine) || t.name.startsWith("_erasure_")) continue
     const columns = yield* storedColumns(t.name)
@@ -274,7 +318,7 @@ export const countMentions = Effect.fn("countMentions")(function* (tenant: strin
     if (where === "0") continue
     const [row] = yield* warehouse.query<{ n: string }>(
       `SELECT count() AS n FROM ${quoteId(t.name)} WHERE ${hasTenant(columns) ? WHERE_TENANT : ""}(${where})`,
-      { params: { tenant, needles } })
+      { params: { tenant, needles, needle_pattern: pattern } })
     if (Number(row?.n ?? 0) > 0) out.push({ table: t.name, rows: Number(row!.n) })
   }
   return out
