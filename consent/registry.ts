@@ -139,6 +139,21 @@ export const TABLES: ReadonlyArray<TableEntry> = [
     kind: "table", name: "profile_restrictions", owner: "consent/dsr.ts", erasure: "rows", personal: "profile_id",
     locate: { needleMatch: "delete", profileIds: ["profile_id"] },
   },
+  {
+    kind: "table", name: "audience_versions", owner: "warehouse/audiences.ts", erasure: "rows",
+    personal: "none by design (names, purposes, conditions, operators); a condition could name a person's identifier: checked",
+    locate: { needleMatch: "redact" },
+    why: "a condition that names the subject's identifier keeps its row with the identifier cut out",
+  },
+  {
+    kind: "table", name: "audience_members", owner: "warehouse/audiences.ts", erasure: "rows", personal: "profile_id, why (trait values that matched)",
+    locate: { needleMatch: "delete", profileIds: ["profile_id"] },
+  },
+  {
+    kind: "table", name: "audience_changes", owner: "warehouse/audiences.ts", erasure: "rows", personal: "profile_id, cause (trait values that matched)",
+    locate: { needleMatch: "delete", profileIds: ["profile_id"] },
+    why: "an erased person's entries and exits go with them; exports learn of the erasure from the erasure itself",
+  },
 ]
 
 /** Tables only an erasure in progress makes (Memory engine, dropped when it ends). */

@@ -382,3 +382,19 @@ export const representativeNode = Effect.fn("representativeNode")(function* (ten
     { params: { tenant, profile: profileId, priority } })
   return rows[0]
 })
+
+/**
+ * One identifier per profile that the graph gives it now (not shared, not sliced), the first kind of `priority`
+ * first: what a message about the profile carries so identity resolves it to the same profile (audience events).
+ */
+export const anchorNodes = Effect.fn("anchorNodes")(function* (tenant: string, profiles: ReadonlyArray<string>, priority: ReadonlyArray<string>) {
+  if (profiles.length === 0) return []
+  const warehouse = yield* Warehouse
+  return yield* warehouse.query<{ profile_id: string; kind: string; value: string }>(
+    "SELECT profile_id, argMin((kind, value), (indexOf({priority:Array(String)}, kind) = 0, indexOf({priority:Array(String)}, kind), value)).1 AS kind, " +
+      "argMin((kind, value), (indexOf({priority:Array(String)}, kind) = 0, indexOf({priority:Array(String)}, kind), value)).2 AS value " +
+      "FROM (SELECT toString(kind) AS kind, value, argMax(profile_id, version) AS profile_id FROM identity_nodes " +
+      "WHERE tenant = {tenant:String} AND slice = 0 AND shared = '' GROUP BY kind, value) " +
+      "WHERE profile_id IN {profiles:Array(String)} GROUP BY profile_id",
+    { params: { tenant, profiles, priority } })
+})

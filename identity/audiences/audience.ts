@@ -1,0 +1,202 @@
+// An audience: an id, a name, the purpose its members must consent to, a condition, and an edit history (every
+// saved version, with who saved it, when and what changed). Stored in audience_versions (warehouse/audiences.ts).
+import { randomBytes } from "node:crypto"
+import { Data, Effect } from "effect"
+import { ConsentPoliciesRef, policyOf } from "../../consent/index.ts"
+import { audienceVersions, insertAudienceVersion, latestAudienceVersions, memberCounts, type VersionRow } from "../../warehouse/audiences.ts"
+import { ConditionInvalid, type Condition, type Node, parseCondition } from "./condition.ts"
+
+export class AudienceInvalid extends Data.TaggedError("AudienceInvalid")<{
+  /** The field at fault: "name", "purpose", "condition/and/0" (a JSON pointer inside the condition), ... */
+  readonly field: string
+  readonly reason: string
+}> {
+  override get message() {
+    return `${this.field}: ${this.reason}`
+  }
+  static fromCondition(e: ConditionInvalid, field = "condition") {
+    return new AudienceInvalid({ field: `${field}${e.pointer}`, reason: e.reason })
+  }
+}
+
+export class AudienceNotFound extends Data.TaggedError("AudienceNotFound")<{ readonly tenant: string; readonly id: string }> {
+  override get message() {
+    return `no audience "${this.id}" in tenant "${this.tenant}" (cdp audience list shows them)`
+  }
+}
+
+export interface Audience {
+  readonly id: string
+  readonly tenant: string
+  readonly name: string
+  readonly purpose: string
+  readonly condition: Condition
+  readonly version: number
+  readonly deleted: boolean
+  readonly updatedAt: string
+  readonly updatedBy: string
+}
+
+export interface AudienceVersion {
+  readonly version: number
+  readonly at: string
+  readonly actor: string
+  /** What changed from the version before, in words ("created", "name: A -> B", "condition", "deleted"). */
+  readonly changes: ReadonlyArray<string>
+  readonly note: string
+  readonly name: string
+  readonly purpose: string
+  readonly condition: Condition
+  readonly deleted: boolean
+}
+
+const iso = (ms: string | number) => new Date(Number(ms)).toISOString()
+
+const toAudience = (r: VersionRow): Audience => ({
+  id: r.audience_id, tenant: r.tenant, name: r.name, purpose: r.purpose, condition: JSON.parse(r.condition) as Condition,
+  version: Number(r.version), deleted: Number(r.deleted) === 1, updatedAt: iso(r.at), updatedBy: r.actor,
+})
+
+const ID = /^aud_[A-Za-z0-9]{1,40}$/
+
+export const isAudienceId = (id: string) => ID.test(id)
+
+const newId = () => `aud_${randomBytes(9).toString("base64url").replace(/[-_]/g, "x")}`
+
+/** Checks a name. */
+const checkName = (name: unknown): string | AudienceInvalid => {
+  if (typeof name !== "string" || name.trim() === "") return new AudienceInvalid({ field: "name", reason: "must be a non-empty string" })
+  if (name.length > 200) return new AudienceInvalid({ field: "name", reason: "may be at most 200 characters" })
+  return name.trim()
+}
+
+/** Checks a purpose against the tenant's consent policy. */
+const checkPurpose = (tenant: string, purpose: unknown) =>
+  Effect.gen(function* () {
+    const policy = policyOf(yield* ConsentPoliciesRef, tenant)
+    if (typeof purpose !== "string" || policy.purposes[purpose] === undefined) {
+      return new AudienceInvalid({
+        field: "purpose",
+        reason: `${typeof purpose === "string" ? `"${purpose.slice(0, 60)}" is not` : "must be"} a purpose of tenant "${tenant}" (purposes: ${Object.keys(policy.purposes).join(", ")})`,
+      })
+    }
+    return purpose
+  })
+
+/** The parsed condition, refusing purposes the tenant does not have in consent leaves as well. */
+export const checkCondition = (tenant: string, condition: unknown) =>
+  Effect.gen(function* () {
+    const parsed = parseCondition(condition)
+    if (parsed instanceof ConditionInvalid) return AudienceInvalid.fromCondition(parsed)
+    const policy = policyOf(yield* ConsentPoliciesRef, tenant)
+    const check = (n: Node): AudienceInvalid | undefined => {
+      if (n.kind === "and" || n.kind === "or") {
+        for (const i of n.items) {
+          const e = check(i)
+          if (e !== undefined) return e
+        }
+        return undefined
+      }
+      if (n.kind === "not") return check(n.item)
+      if (n.kind === "consent") {
+        const p = (n.leaf as { consent: string }).consent
+        if (policy.purposes[p] === undefined) {
+          return new AudienceInvalid({ field: `condition${n.pointer}/consent`, reason: `"${p.slice(0, 60)}" is not a purpose of tenant "${tenant}" (purposes: ${Object.keys(policy.purposes).join(", ")})` })
+        }
+      }
+      return undefined
+    }
+    return check(parsed) ?? parsed
+  })
+
+export interface AudienceInput {
+  readonly name: string
+  readonly purpose: string
+  readonly condition: unknown
+}
+
+/** Reads every audience of a tenant (deleted ones left out unless asked). */
+export const listAudiences = Effect.fn("listAudiences")(function* (tenant: string | undefined, options?: { readonly deleted?: boolean }) {
+  const rows = yield* latestAudienceVersions(tenant)
+  const counts = yield* memberCounts(tenant)
+  return rows.map(toAudience).filter((a) => options?.deleted === true || !a.deleted)
+    .map((a) => ({ ...a, members: counts.get(`${a.tenant}\u0000${a.id}`) ?? 0 }))
+})
+
+/** One audience, or AudienceNotFound (also for a deleted one). */
+export const getAudience = Effect.fn("getAudience")(function* (tenant: string, id: string) {
+  const versions = isAudienceId(id) ? yield* audienceVersions(tenant, id) : []
+  const latest = versions.at(-1)
+  if (latest === undefined || Number(latest.deleted) === 1) return yield* Effect.fail(new AudienceNotFound({ tenant, id }))
+  return toAudience(latest)
+})
+
+/** Creates an audience; its members are found by the next refresh. */
+export const createAudience = Effect.fn("createAudience")(function* (tenant: string, input: AudienceInput, actor: string, note = "") {
+  const name = checkName(input.name)
+  if (name instanceof AudienceInvalid) return yield* Effect.fail(name)
+  const purpose = yield* checkPurpose(tenant, input.purpose)
+  if (purpose instanceof AudienceInvalid) return yield* Effect.fail(purpose)
+  const condition = yield* checkCondition(tenant, input.condition)
+  if (condition instanceof AudienceInvalid) return yield* Effect.fail(condition)
+  const existing = yield* latestAudienceVersions(tenant)
+  if (existing.some((r) => Number(r.deleted) === 0 && r.name === name)) {
+    return yield* Effect.fail(new AudienceInvalid({ field: "name", reason: `tenant "${tenant}" already has an audience named "${name}"` }))
+  }
+  const id = newId()
+  yield* insertAudienceVersion({
+    tenant, audience_id: id, version: 1, name, purpose, condition: JSON.stringify(input.condition), deleted: 0, actor, note, atMs: Date.now(),
+  })
+  return yield* getAudience(tenant, id)
+})
+
+/** Saves a new version with the fields given changed (a name, a purpose, a condition), or deletes the audience. */
+export const editAudience = Effect.fn("editAudience")(function* (
+  tenant: string, id: string, edit: Partial<AudienceInput> & { readonly delete?: boolean }, actor: string, note = "",
+) {
+  const current = yield* getAudience(tenant, id)
+  const name = edit.name === undefined ? current.name : checkName(edit.name)
+  if (name instanceof AudienceInvalid) return yield* Effect.fail(name)
+  const purpose = edit.purpose === undefined ? current.purpose : yield* checkPurpose(tenant, edit.purpose)
+  if (purpose instanceof AudienceInvalid) return yield* Effect.fail(purpose)
+  if (edit.condition !== undefined) {
+    const condition = yield* checkCondition(tenant, edit.condition)
+    if (condition instanceof AudienceInvalid) return yield* Effect.fail(condition)
+  }
+  if (name !== current.name && (yield* latestAudienceVersions(tenant)).some((r) => Number(r.deleted) === 0 && r.name === name && r.audience_id !== id)) {
+    return yield* Effect.fail(new AudienceInvalid({ field: "name", reason: `tenant "${tenant}" already has an audience named "${name}"` }))
+  }
+  yield* insertAudienceVersion({
+    tenant, audience_id: id, version: current.version + 1, name, purpose,
+    condition: JSON.stringify(edit.condition ?? current.condition), deleted: edit.delete === true ? 1 : 0, actor, note, atMs: Date.now(),
+  })
+  if (edit.delete === true) return { ...current, deleted: true, version: current.version + 1 }
+  return yield* getAudience(tenant, id)
+})
+
+/** Every version of an audience with what changed from the one before. */
+export const audienceHistory = Effect.fn("audienceHistory")(function* (tenant: string, id: string) {
+  const rows = isAudienceId(id) ? yield* audienceVersions(tenant, id) : []
+  if (rows.length === 0) return yield* Effect.fail(new AudienceNotFound({ tenant, id }))
+  return rows.map((r, i): AudienceVersion => {
+    const before = rows[i - 1]
+    const changes: Array<string> = []
+    if (before === undefined) changes.push("created")
+    else {
+      if (before.name !== r.name) changes.push(`name: ${JSON.stringify(before.name)} -> ${JSON.stringify(r.name)}`)
+      if (before.purpose !== r.purpose) changes.push(`purpose: ${before.purpose} -> ${r.purpose}`)
+      if (before.condition !== r.condition) changes.push(`condition: ${before.condition} -> ${r.condition}`)
+      if (Number(before.deleted) !== Number(r.deleted)) changes.push(Number(r.deleted) === 1 ? "deleted" : "restored")
+      if (changes.length === 0) changes.push("saved unchanged")
+    }
+    return {
+      version: Number(r.version), at: iso(r.at), actor: r.actor, changes, note: r.note, name: r.name, purpose: r.purpose,
+      condition: JSON.parse(r.condition) as Condition, deleted: Number(r.deleted) === 1,
+    }
+  })
+})
+
+/** Every stored audience version, latest per audience (all tenants): what a refresh works through. */
+export const allAudiencesForRefresh = Effect.fn("allAudiencesForRefresh")(function* (tenant?: string) {
+  return (yield* latestAudienceVersions(tenant)).map(toAudience)
+})

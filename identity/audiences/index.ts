@@ -1,0 +1,16 @@
+// Audiences' public surface: the condition language, audiences with their edit history, previews with why each
+// profile is in, membership kept current with its changes feed (audienceChangesSince, for exports), and the loop
+// that keeps it current while `cdp serve` runs.
+export {
+  type Condition, ConditionInvalid, describeLeaf, LEAF_KINDS, type LeafKind, MAX_DEPTH, MAX_NODES, type Node, parseCondition, parseConditionText,
+} from "./condition.ts"
+export {
+  type Audience, audienceHistory, type AudienceInput, AudienceInvalid, AudienceNotFound, type AudienceVersion, createAudience, editAudience,
+  getAudience, isAudienceId, listAudiences,
+} from "./audience.ts"
+export { type Explained, type LeafResult, MAX_SAMPLE, type Preview, previewAudience } from "./evaluate.ts"
+export {
+  AUDIENCE_ENTERED, AUDIENCE_EXITED, AUDIENCE_SOURCE, type AudienceChange, audienceChangesSince, audienceMembers, BadCursor, type Emit,
+  MAX_CHANGES_LIMIT, refreshAudience, refreshAudiences, type RefreshSummary,
+} from "./membership.ts"
+export { keepAudiencesCurrent, type RefresherOptions } from "./refresher.ts"

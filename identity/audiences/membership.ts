@@ -1,0 +1,212 @@
+// Keeping membership current: a refresh runs each audience's query, compares it with the stored members, and records
+// every entry and exit with its time and cause (the conditions that matched, the ones that stopped matching, a
+// withdrawn consent, a profile gone by a merge or an erasure, a deleted audience) in the changes feed
+// (audience_changes, numbered per audience), then hands `Audience Entered` / `Audience Exited` track events about the
+// profile to the pipeline, so they land in events like any other message. `cdp serve` refreshes after batches land.
+import { Data, Effect } from "effect"
+import type { CanonicalEvent, IdentifierKind } from "../../ingest/message.ts"
+import {
+  type ChangeRow, changesAfter, lastChangeSeq, type MemberRow, storeChanges, storedMembers,
+} from "../../warehouse/audiences.ts"
+import { anchorNodes } from "../../warehouse/identity.ts"
+import { allAudiencesForRefresh, type Audience, AudienceNotFound, getAudience, isAudienceId } from "./audience.ts"
+import { ConditionInvalid, parseCondition } from "./condition.ts"
+import { evaluate, explainRow, type LeafResult } from "./evaluate.ts"
+
+export const AUDIENCE_ENTERED = "Audience Entered"
+export const AUDIENCE_EXITED = "Audience Exited"
+/** The `source` of the events a refresh emits. */
+export const AUDIENCE_SOURCE = "audiences"
+
+/** Hands events to the pipeline (Pipeline.submit in cdp serve); a refresh without it records changes only. */
+export type Emit = (events: ReadonlyArray<CanonicalEvent>) => Effect.Effect<void, unknown>
+
+export interface AudienceChange {
+  /** The change's number in its audience's feed (1, 2, ...): also the cursor after it. */
+  readonly seq: string
+  readonly audienceId: string
+  readonly profileId: string
+  readonly change: "entered" | "exited"
+  /** ISO-8601 UTC. */
+  readonly at: string
+  readonly cause: string
+}
+
+export interface RefreshSummary {
+  readonly audiences: number
+  readonly entered: number
+  readonly exited: number
+  readonly ms: number
+}
+
+const isoOf = (ms: string) => new Date(Number(ms)).toISOString()
+
+const toChange = (r: ChangeRow): AudienceChange => ({
+  seq: r.seq, audienceId: r.audience_id, profileId: r.profile_id, change: r.change, at: isoOf(r.at), cause: r.cause,
+})
+
+export class BadCursor extends Data.TaggedError("BadCursor")<{ readonly cursor: string }> {
+  override get message() {
+    return `"${this.cursor.slice(0, 40)}" is not a cursor of the changes feed (use the "cursor" of the previous answer, or none to start)`
+  }
+}
+
+export const MAX_CHANGES_LIMIT = 10_000
+
+/**
+ * The changes feed of an audience, for exports (incremental sync of entries and exits):
+ * `audienceChangesSince(tenant, audienceId, cursor, limit)` gives the changes after `cursor` (undefined or "" for the
+ * first), oldest first, at most `limit` (1-10,000), and the cursor to pass next time (the last change's; the same
+ * cursor when there is nothing new). A cursor is opaque text (today the change's number); it stays valid for ever,
+ * and a change once given is never given again after its cursor. An erasure removes the erased person's changes (so a
+ * cursor may skip numbers). Fails with AudienceNotFound for an unknown id, BadCursor for text that is no cursor.
+ */
+export const audienceChangesSince = Effect.fn("audienceChangesSince")(function* (
+  tenant: string, audienceId: string, cursor: string | undefined, limit: number,
+) {
+  const c = cursor ?? ""
+  if (c !== "" && !/^\d{1,19}$/.test(c)) return yield* Effect.fail(new BadCursor({ cursor: c }))
+  if (!isAudienceId(audienceId)) return yield* Effect.fail(new AudienceNotFound({ tenant, id: audienceId }))
+  // A deleted audience keeps its feed (its members' exits are the last changes in it).
+  const known = yield* Effect.exit(getAudience(tenant, audienceId))
+  if (known._tag === "Failure") {
+    const all = yield* allAudiencesForRefresh(tenant)
+    if (!all.some((a) => a.id === audienceId)) return yield* Effect.fail(new AudienceNotFound({ tenant, id: audienceId }))
+  }
+  const rows = yield* changesAfter(tenant, audienceId, BigInt(c === "" ? "0" : c), Math.max(1, Math.min(Math.floor(limit), MAX_CHANGES_LIMIT)))
+  const changes = rows.map(toChange)
+  return { changes, cursor: changes.at(-1)?.seq ?? c }
+})
+
+const matchedWords = (conditions: ReadonlyArray<LeafResult>, matched: boolean) =>
+  conditions.filter((c) => c.matched === matched).map((c) => `${c.condition}${c.value === "" ? "" : ` (${c.value})`}`).join("; ")
+
+/** Leaves that matched at entry (stored `why`) and do not now: the conditions that changed. */
+const stoppedMatching = (stored: string, now: ReadonlyArray<LeafResult>) => {
+  let before: Array<{ pointer: string }> = []
+  try {
+    before = JSON.parse(stored) as Array<{ pointer: string }>
+  } catch {
+    // an unreadable why: every condition that does not match now is named
+  }
+  const was = new Set(before.map((b) => b.pointer))
+  const changed = now.filter((c) => !c.matched && (was.size === 0 || was.has(c.pointer)))
+  return changed.length > 0 ? changed : now.filter((c) => !c.matched)
+}
+
+// The identifier an audience event carries so identity resolves it to the member's profile: a user id first.
+const ANCHOR_PRIORITY: ReadonlyArray<IdentifierKind> = ["user_id", "anonymous_id", "email", "phone", "twitter_id", "twitter_handle", "social_handle"]
+
+interface Pending {
+  readonly profileId: string
+  readonly change: "entered" | "exited"
+  readonly cause: string
+  readonly why: string
+}
+
+const eventsOf = (audience: Audience, changes: ReadonlyArray<Pending & { seq: bigint }>, atMs: number) =>
+  Effect.gen(function* () {
+    const anchors = new Map((yield* anchorNodes(audience.tenant, changes.map((c) => c.profileId), ANCHOR_PRIORITY)).map((a) => [a.profile_id, a]))
+    const at = new Date(atMs).toISOString()
+    const events: Array<CanonicalEvent> = []
+    for (const c of changes) {
+      const a = anchors.get(c.profileId)
+      // A profile without identifiers left (erased, merged away) has nobody to tell: its change is in the feed only.
+      if (a === undefined) continue
+      events.push({
+        tenant: audience.tenant, messageId: `audience-${audience.id}-${c.seq}`, type: "track",
+        event: c.change === "entered" ? AUDIENCE_ENTERED : AUDIENCE_EXITED,
+        anonymousId: a.kind === "anonymous_id" ? a.value : "", userId: a.kind === "user_id" ? a.value : "", groupId: "", previousId: "",
+        channel: "web", source: AUDIENCE_SOURCE, timestamp: at, originalTimestamp: null, sentAt: null, receivedAt: at,
+        properties: { audience_id: audience.id, audience_name: audience.name, purpose: audience.purpose, cause: c.cause, seq: c.seq.toString() },
+        traits: {}, context: {}, extra: {},
+        identifiers: a.kind === "anonymous_id" || a.kind === "user_id" ? [] : [{ kind: a.kind as IdentifierKind, value: a.value, trust: "verified" }],
+        text: "", profileId: c.profileId,
+      })
+    }
+    return events
+  })
+
+/** Brings one audience's membership up to date: returns how many entered and exited. */
+export const refreshAudience = Effect.fn("refreshAudience")(function* (audience: Audience, emit?: Emit, asOfMs = Date.now()) {
+  const stored = new Map((yield* storedMembers(audience.tenant, audience.id)).map((m): [string, MemberRow] => [m.profile_id, m]))
+  const pending: Array<Pending> = []
+  if (audience.deleted) {
+    for (const id of stored.keys()) pending.push({ profileId: id, change: "exited", cause: "audience deleted", why: "" })
+  } else {
+    const condition = parseCondition(audience.condition)
+    // Stored conditions were checked when saved; one the language no longer reads keeps its members as they are.
+    if (condition instanceof ConditionInvalid) return { entered: 0, exited: 0 }
+    const { rows, leaves } = yield* evaluate(audience.tenant, audience.purpose, condition, { kind: "members" }, asOfMs)
+    const now = new Set<string>()
+    for (const r of rows) {
+      now.add(r.profile_id)
+      if (stored.has(r.profile_id)) continue
+      const why = explainRow(r, leaves).conditions
+      pending.push({
+        profileId: r.profile_id, change: "entered", cause: `matched: ${matchedWords(why, true) || "every condition"}`,
+        why: JSON.stringify(why.filter((c) => c.matched).map((c) => ({ pointer: c.pointer, condition: c.condition, value: c.value }))),
+      })
+    }
+    const gone = [...stored.keys()].filter((id) => !now.has(id))
+    if (gone.length > 0) {
+      const explained = yield* evaluate(audience.tenant, audience.purpose, condition, { kind: "explain", profiles: gone }, asOfMs)
+      const byId = new Map(explained.rows.map((r) => [r.profile_id, r]))
+      for (const id of gone) {
+        const r = byId.get(id)
+        let cause: string
+        if (r === undefined) cause = "profile gone: merged into another profile, or erased"
+        else if (Number(r.consenting) !== 1) cause = `consent withdrawn (or processing restricted) for ${audience.purpose}`
+        else {
+          const conditions = explainRow(r, leaves).conditions
+          const words = matchedWords(stoppedMatching(stored.get(id)!.why, conditions), false)
+          cause = `no longer matched: ${words || "the condition as a whole"}`
+        }
+        pending.push({ profileId: id, change: "exited", cause, why: "" })
+      }
+    }
+  }
+  if (pending.length === 0) return { entered: 0, exited: 0 }
+  const last = yield* lastChangeSeq(audience.tenant, audience.id)
+  const numbered = pending.map((p, i) => ({ ...p, seq: last + BigInt(i + 1) }))
+  const atMs = Date.now()
+  yield* storeChanges(numbered.map((p) => ({
+    tenant: audience.tenant, audience_id: audience.id, profile_id: p.profileId, change: p.change, cause: p.cause, seq: p.seq.toString(), why: p.why, atMs,
+  })))
+  if (emit !== undefined) {
+    const events = yield* eventsOf(audience, numbered, atMs)
+    // The changes are stored first: a failed hand-over loses events, never the feed; a retry reuses their message ids.
+    if (events.length > 0) yield* emit(events).pipe(Effect.retry({ times: 2 }), Effect.catchCause((cause) => Effect.logWarning("audience events not emitted").pipe(Effect.annotateLogs({ audience: audience.id, events: events.length, cause: String(cause).slice(0, 200) }))))
+  }
+  return { entered: numbered.filter((p) => p.change === "entered").length, exited: numbered.filter((p) => p.change === "exited").length }
+})
+
+/** Refreshes every audience (of one tenant, or of all). */
+export const refreshAudiences = Effect.fn("refreshAudiences")(function* (options?: { readonly tenant?: string; readonly emit?: Emit; readonly asOfMs?: number }) {
+  const started = performance.now()
+  const audiences = yield* allAudiencesForRefresh(options?.tenant)
+  let entered = 0
+  let exited = 0
+  for (const a of audiences) {
+    const r = yield* refreshAudience(a, options?.emit, options?.asOfMs)
+    entered += r.entered
+    exited += r.exited
+  }
+  return { audiences: audiences.filter((a) => !a.deleted).length, entered, exited, ms: Math.round(performance.now() - started) } satisfies RefreshSummary
+})
+
+/** One page of an audience's members (by profile id), with when each entered and why. */
+export const audienceMembers = Effect.fn("audienceMembers")(function* (tenant: string, id: string, after = "", limit = 100) {
+  const audience = yield* getAudience(tenant, id)
+  const rows = yield* storedMembers(tenant, audience.id, { after, limit: Math.max(1, Math.min(limit, MAX_CHANGES_LIMIT)) })
+  const members = rows.map((m) => {
+    let why: unknown = []
+    try {
+      why = JSON.parse(m.why)
+    } catch {
+      // kept as none
+    }
+    return { profileId: m.profile_id, since: isoOf(m.since), why: why as ReadonlyArray<{ pointer: string; condition: string; value: string }> }
+  })
+  return { members, next: rows.length === Math.max(1, Math.min(limit, MAX_CHANGES_LIMIT)) ? members.at(-1)!.profileId : null }
+})

@@ -1,0 +1,315 @@
+// The audience tables' one owner (migration 055: audience_versions, audience_members, audience_changes) and the
+// SQL an audience condition compiles to: ONE query over the profiles view (traits, relationship, health, churn risk,
+// latest sentiment), the events view (counts in windows, channels) and sentiment (averages), with every value a
+// ClickHouse parameter. Each leaf of the condition gets two columns, whether it matched (__m<i>) and the value it
+// saw (__v<i>), which is how a member's "why" is told.
+import { Effect } from "effect"
+import type { Bound, EventCondition, LeafNode, Node, Op, RelationshipCondition, SentimentCondition, TraitCondition, ChannelCondition } from "../identity/audiences/condition.ts"
+import { chDateTime } from "./sink.ts"
+import { type Row, Warehouse } from "./warehouse.ts"
+
+/** A SQL fragment selecting `profile_id`, with its parameters (consent/'s consentingProfilesSql). */
+export interface ProfileSetSql {
+  readonly sql: string
+  readonly params: Record<string, unknown>
+}
+
+// Operators come from the schema's enum; the SQL text is taken from this table, never from the input.
+const OPS: Readonly<Record<Op, string>> = { "=": "=", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">=" }
+const op = (o: Op): string => {
+  const sql = OPS[o]
+  if (sql === undefined) throw new Error(`unknown operator ${JSON.stringify(o)}`)
+  return sql
+}
+
+/** The fragment with each of its parameters renamed `prefix + name`, so several can sit in one query. */
+const renamed = (set: ProfileSetSql, prefix: string): ProfileSetSql => {
+  let sql = set.sql
+  const params: Record<string, unknown> = {}
+  for (const [name, value] of Object.entries(set.params)) {
+    sql = sql.replaceAll(`{${name}:`, `{${prefix}${name}:`)
+    params[`${prefix}${name}`] = value
+  }
+  return { sql, params }
+}
+
+export interface AudienceSqlInput {
+  readonly tenant: string
+  readonly condition: Node
+  /** The profiles the audience's purpose may use. */
+  readonly purpose: ProfileSetSql
+  /** Per consent leaf (by leaf index), the profiles its purpose may use. */
+  readonly consentLeaves: ReadonlyMap<number, ProfileSetSql>
+  /** The time windows end at (ms since the epoch). */
+  readonly asOfMs: number
+}
+
+/** What the compiled query returns: per row the profile and, per leaf, whether it matched and the value seen. */
+export type Mode =
+  | { readonly kind: "members" }
+  | { readonly kind: "sample"; readonly limit: number }
+  | { readonly kind: "explain"; readonly profiles: ReadonlyArray<string> }
+
+/** The one query of an audience, with its parameters. */
+export const audienceSql = (input: AudienceSqlInput, mode: Mode): { sql: string; params: Record<string, unknown> } => {
+  const params: Record<string, unknown> = { a_tenant: input.tenant, a_as_of: chDateTime(new Date(input.asOfMs).toISOString()) }
+  const eventCols: Array<string> = []
+  const avgCols: Array<string> = []
+  const leafCols: Array<string> = []
+  const asOf = "{a_as_of:DateTime64(3, 'UTC')}"
+  const windowed = (i: number, days: number | undefined, column = "timestamp") => {
+    if (days === undefined) return `${column} <= ${asOf}`
+    params[`l${i}_days`] = days
+    return `${column} <= ${asOf} AND ${column} > ${asOf} - toIntervalDay({l${i}_days:UInt32})`
+  }
+  const traitRaw = (i: number, name: string) => {
+    params[`l${i}_trait`] = name
+    return `p.traits[{l${i}_trait:String}]`
+  }
+  // A trait's value as a number: a JSON number, or a string holding one ("30").
+  const traitNumber = (raw: string) => `coalesce(toFloat64OrNull(${raw}), toFloat64OrNull(JSONExtractString(${raw})))`
+  const leaf = (n: LeafNode): { matched: string; value: string } => {
+    const i = n.index
+    switch (n.kind) {
+      case "trait": {
+        const t = n.leaf as TraitCondition
+        const raw = traitRaw(i, t.trait)
+        const value = `if(mapContains(p.traits, {l${i}_trait:String}), ${raw}, '')`
+        if (t.exists !== undefined) return { matched: `${t.exists ? "" : "NOT "}mapContains(p.traits, {l${i}_trait:String})`, value }
+        if (t.compare !== undefined) {
+          params[`l${i}_value`] = t.value
+          return { matched: `${traitNumber(raw)} ${op(t.compare)} {l${i}_value:Float64}`, value }
+        }
+        if (t.in !== undefined) {
+          const strings = t.in.filter((v): v is string => typeof v === "string")
+          const numbers = t.in.filter((v): v is number => typeof v === "number")
+          params[`l${i}_strings`] = strings
+          params[`l${i}_numbers`] = numbers
+          return {
+            matched: `(JSONExtractString(${raw}) IN {l${i}_strings:Array(String)} AND startsWith(${raw}, '"')) OR ` +
+              `has({l${i}_numbers:Array(Float64)}, ${traitNumber(raw)})`,
+            value,
+          }
+        }
+        const e = t.equals!
+        if (typeof e === "number") {
+          params[`l${i}_value`] = e
+          return { matched: `${traitNumber(raw)} = {l${i}_value:Float64}`, value }
+        }
+        if (typeof e === "boolean") {
+          params[`l${i}_value`] = e ? "true" : "false"
+          return { matched: `${raw} = {l${i}_value:String}`, value }
+        }
+        params[`l${i}_value`] = e
+        return { matched: `startsWith(${raw}, '"') AND JSONExtractString(${raw}) = {l${i}_value:String}`, value }
+      }
+      case "event": {
+        const e = n.leaf as EventCondition
+        params[`l${i}_event`] = e.event
+        const channel = e.channel === undefined ? "" : (params[`l${i}_channel`] = e.channel, ` AND channel = {l${i}_channel:String}`)
+        eventCols.push(`countIf(event = {l${i}_event:String}${channel} AND ${windowed(i, e.withinDays)}) AS __e${i}`)
+        const count = e.count ?? { op: ">=", value: 1 }
+        params[`l${i}_count`] = count.value
+        return { matched: `ev.__e${i} ${op(count.op)} {l${i}_count:UInt64}`, value: `toString(ev.__e${i})` }
+      }
+      case "channel": {
+        const c = n.leaf as ChannelCondition
+        params[`l${i}_channel`] = c.channel
+        eventCols.push(`countIf(channel = {l${i}_channel:String} AND ${windowed(i, c.withinDays)}) AS __e${i}`)
+        return { matched: `ev.__e${i} > 0`, value: `toString(ev.__e${i})` }
+      }
+      case "consent": {
+        const set = renamed(input.consentLeaves.get(i)!, `l${i}_`)
+        Object.assign(params, set.params)
+        return { matched: `p.profile_id IN (${set.sql})`, value: `''` }
+      }
+      case "relationship": {
+        params[`l${i}_types`] = (n.leaf as RelationshipCondition).relationship.in
+        return { matched: `p.relationship_type IN {l${i}_types:Array(String)}`, value: "toString(p.relationship_type)" }
+      }
+      case "health":
+      case "churnRisk": {
+        const b = (n.leaf as unknown as Record<string, Bound>)[n.kind]!
+        const column = n.kind === "health" ? "p.health_score" : "p.churn_risk"
+        params[`l${i}_value`] = b.value
+        return { matched: `${column} ${op(b.op)} {l${i}_value:Float64}`, value: `toString(round(${column}, 3))` }
+      }
+      case "sentiment": {
+        const s = (n.leaf as SentimentCondition).sentiment
+        params[`l${i}_value`] = s.value
+        if (s.of === "latest") {
+          return { matched: `p.latest_sentiment_score ${op(s.op)} {l${i}_value:Float64}`, value: "toString(round(p.latest_sentiment_score, 3))" }
+        }
+        const inWindow = windowed(i, s.withinDays, "st.timestamp")
+        avgCols.push(`avgIf(st.score, ${inWindow}) AS __s${i}`, `countIf(${inWindow}) AS __n${i}`)
+        return { matched: `sa.__n${i} > 0 AND sa.__s${i} ${op(s.op)} {l${i}_value:Float64}`, value: `if(sa.__n${i} > 0, toString(round(sa.__s${i}, 3)), '')` }
+      }
+    }
+  }
+  const expr = (n: Node): string => {
+    if ("items" in n) return `(${n.items.map(expr).join(n.kind === "and" ? " AND " : " OR ")})`
+    if ("item" in n) return `(NOT ${expr(n.item)})`
+    const { matched, value } = leaf(n)
+    // A missing value (no relationship computed, no sentiment scored) is "not matched", never NULL.
+    leafCols.push(`toUInt8(ifNull((${matched}), 0)) AS __m${n.index}`, `ifNull(${value}, '') AS __v${n.index}`)
+    return `__m${n.index}`
+  }
+  const matched = expr(input.condition)
+  const purpose = renamed(input.purpose, "p_")
+  Object.assign(params, purpose.params)
+  const from = [
+    "(SELECT profile_id, traits, relationship_type, health_score, churn_risk, latest_sentiment_score FROM profiles WHERE tenant = {a_tenant:String}" +
+      (mode.kind === "explain" ? " AND profile_id IN {a_profiles:Array(String)}" : "") + ") AS p",
+    ...(eventCols.length === 0 ? [] : [
+      `LEFT JOIN (SELECT profile_id, ${eventCols.join(", ")} FROM events WHERE tenant = {a_tenant:String} GROUP BY profile_id) AS ev ON ev.profile_id = p.profile_id`,
+    ]),
+    ...(avgCols.length === 0 ? [] : [
+      `LEFT JOIN (SELECT e.profile_id AS profile_id, ${avgCols.join(", ")} FROM ` +
+        "(SELECT message_id, score, timestamp FROM sentiment FINAL WHERE tenant = {a_tenant:String} AND status = 'scored') AS st " +
+        "INNER JOIN (SELECT message_id, profile_id FROM events WHERE tenant = {a_tenant:String}) AS e ON e.message_id = st.message_id " +
+        "GROUP BY e.profile_id) AS sa ON sa.profile_id = p.profile_id",
+    ]),
+  ].join(" ")
+  const columns = [
+    "p.profile_id AS profile_id", `toUInt8(p.profile_id IN (${purpose.sql})) AS consenting`, `toUInt8(${matched}) AS matched`, ...leafCols,
+  ]
+  if (mode.kind === "explain") {
+    params["a_profiles"] = mode.profiles
+    return { sql: `SELECT ${columns.join(", ")} FROM ${from}`, params }
+  }
+  const where = "WHERE consenting = 1 AND matched = 1"
+  if (mode.kind === "sample") {
+    params["a_limit"] = mode.limit
+    return {
+      sql: `SELECT ${columns.join(", ")}, count() OVER () AS total FROM ${from} ${where} ORDER BY cityHash64(profile_id), profile_id LIMIT {a_limit:UInt32}`,
+      params,
+    }
+  }
+  return { sql: `SELECT ${columns.join(", ")} FROM ${from} ${where} ORDER BY profile_id`, params }
+}
+
+export type AudienceRow = Row & { profile_id: string; consenting: number; matched: number; total?: string }
+
+/** Runs an audience's query. */
+export const runAudienceQuery = Effect.fn("runAudienceQuery")(function* (input: AudienceSqlInput, mode: Mode) {
+  const warehouse = yield* Warehouse
+  const q = audienceSql(input, mode)
+  return yield* warehouse.query<AudienceRow>(q.sql, { params: q.params })
+})
+
+// ---- audience_versions
+
+export interface VersionRow {
+  readonly tenant: string
+  readonly audience_id: string
+  readonly version: number
+  readonly name: string
+  readonly purpose: string
+  readonly condition: string
+  readonly deleted: number
+  readonly actor: string
+  readonly note: string
+  readonly at: string
+}
+
+const VERSION_COLUMNS = "tenant, audience_id, toUInt32(version) AS version, name, toString(purpose) AS purpose, condition, deleted, actor, note, " +
+  "toString(toUnixTimestamp64Milli(at)) AS at"
+
+export const insertAudienceVersion = Effect.fn("insertAudienceVersion")(function* (row: Omit<VersionRow, "at"> & { readonly atMs: number }) {
+  const warehouse = yield* Warehouse
+  const { atMs, ...rest } = row
+  yield* warehouse.insert("audience_versions", [{ ...rest, at: chDateTime(new Date(atMs).toISOString()) }])
+})
+
+/** Every version of one audience, oldest first. */
+export const audienceVersions = Effect.fn("audienceVersions")(function* (tenant: string, audienceId: string) {
+  const warehouse = yield* Warehouse
+  return yield* warehouse.query<VersionRow>(
+    `SELECT ${VERSION_COLUMNS} FROM audience_versions WHERE tenant = {tenant:String} AND audience_id = {id:String} ORDER BY version`,
+    { params: { tenant, id: audienceId } })
+})
+
+/** The latest version of every audience (of one tenant, or of all when tenant is undefined), deleted ones included. */
+export const latestAudienceVersions = Effect.fn("latestAudienceVersions")(function* (tenant: string | undefined) {
+  const warehouse = yield* Warehouse
+  return yield* warehouse.query<VersionRow>(
+    `SELECT ${VERSION_COLUMNS} FROM audience_versions WHERE (tenant, audience_id, version) IN ` +
+      "(SELECT tenant, audience_id, max(version) FROM audience_versions WHERE {all:Bool} OR tenant = {tenant:String} GROUP BY tenant, audience_id) " +
+      "ORDER BY tenant, name, audience_id",
+    { params: { tenant: tenant ?? "", all: tenant === undefined } })
+})
+
+// ---- audience_members and audience_changes
+
+export interface MemberRow {
+  readonly profile_id: string
+  readonly since: string
+  readonly why: string
+  readonly seq: string
+}
+
+/** The audience's members now, by profile id. */
+export const storedMembers = Effect.fn("storedMembers")(function* (tenant: string, audienceId: string, page?: { readonly after: string; readonly limit: number }) {
+  const warehouse = yield* Warehouse
+  return yield* warehouse.query<MemberRow>(
+    "SELECT profile_id, toString(toUnixTimestamp64Milli(since)) AS since, why, toString(seq) AS seq FROM audience_members FINAL " +
+      "WHERE tenant = {tenant:String} AND audience_id = {id:String} AND member = 1" +
+      (page === undefined ? "" : " AND profile_id > {after:String}") + " ORDER BY profile_id" + (page === undefined ? "" : " LIMIT {limit:UInt32}"),
+    { params: { tenant, id: audienceId, ...(page === undefined ? {} : { after: page.after, limit: page.limit }) } })
+})
+
+/** Members per audience of a tenant. */
+export const memberCounts = Effect.fn("memberCounts")(function* (tenant: string | undefined) {
+  const warehouse = yield* Warehouse
+  const rows = yield* warehouse.query<{ tenant: string; audience_id: string; members: string }>(
+    "SELECT tenant, audience_id, countIf(member = 1) AS members FROM audience_members FINAL WHERE {all:Bool} OR tenant = {tenant:String} GROUP BY tenant, audience_id",
+    { params: { tenant: tenant ?? "", all: tenant === undefined } })
+  return new Map(rows.map((r) => [`${r.tenant}\u0000${r.audience_id}`, Number(r.members)]))
+})
+
+/** The highest change number of an audience (0 before its first change). */
+export const lastChangeSeq = Effect.fn("lastChangeSeq")(function* (tenant: string, audienceId: string) {
+  const warehouse = yield* Warehouse
+  const rows = yield* warehouse.query<{ seq: string }>(
+    "SELECT toString(max(seq)) AS seq FROM audience_changes WHERE tenant = {tenant:String} AND audience_id = {id:String}",
+    { params: { tenant, id: audienceId } })
+  return BigInt(rows[0]?.seq ?? "0")
+})
+
+export interface ChangeRow {
+  readonly tenant: string
+  readonly audience_id: string
+  readonly profile_id: string
+  readonly change: "entered" | "exited"
+  readonly at: string
+  readonly cause: string
+  readonly seq: string
+}
+
+/**
+ * Stores changes and the membership they make, changes first: a crash between the two leaves the membership as it
+ * was, so the next refresh finds the same differences again (and records them again, as later changes).
+ */
+export const storeChanges = Effect.fn("storeChanges")(function* (
+  changes: ReadonlyArray<Omit<ChangeRow, "at"> & { readonly atMs: number; readonly why: string }>,
+) {
+  if (changes.length === 0) return
+  const warehouse = yield* Warehouse
+  yield* warehouse.insert("audience_changes", changes.map((c): Row => ({
+    tenant: c.tenant, audience_id: c.audience_id, profile_id: c.profile_id, change: c.change, at: chDateTime(new Date(c.atMs).toISOString()),
+    cause: c.cause, seq: c.seq,
+  })))
+  yield* warehouse.insert("audience_members", changes.map((c): Row => ({
+    tenant: c.tenant, audience_id: c.audience_id, profile_id: c.profile_id, member: c.change === "entered" ? 1 : 0,
+    since: chDateTime(new Date(c.atMs).toISOString()), why: c.why, seq: c.seq,
+  })))
+})
+
+/** Changes of an audience after a change number, in order, at most `limit`. */
+export const changesAfter = Effect.fn("changesAfter")(function* (tenant: string, audienceId: string, afterSeq: bigint, limit: number) {
+  const warehouse = yield* Warehouse
+  return yield* warehouse.query<ChangeRow>(
+    "SELECT tenant, audience_id, profile_id, toString(change) AS change, toString(toUnixTimestamp64Milli(at)) AS at, cause, toString(seq) AS seq " +
+      "FROM audience_changes WHERE tenant = {tenant:String} AND audience_id = {id:String} AND seq > {after:UInt64} ORDER BY seq LIMIT {limit:UInt32}",
+    { params: { tenant, id: audienceId, after: afterSeq.toString(), limit } })
+})
