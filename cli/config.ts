@@ -5,6 +5,7 @@ import { Config, ConfigProvider, Data, Effect, Exit, Option, Redacted } from "ef
 import { DEFAULT_TRAIT_PRECEDENCE, type IdentityRules, parseIdentityRules, parseTraitPrecedence } from "../identity/index.ts"
 import { DEFAULT_POLICIES, parseConsentPolicies } from "../consent/purposes.ts"
 import { DEFAULT_RELATIONS_CONFIG, parseRelationsConfig } from "../identity/relations/index.ts"
+import type { KafkaBusOptions } from "../ingest/bus-kafka.ts"
 import type { S3StoreOptions } from "../ingest/objectstore-s3.ts"
 import { parseAllowedOriginSpecs, parseWriteKeySpecs } from "../ingest/writekeys.ts"
 import { DEFAULT_RETENTION, parseRetention } from "../warehouse/retention.ts"
@@ -73,6 +74,19 @@ const positiveInt = (n: number): number => {
   return n
 }
 
+const brokerList = (text: string): ReadonlyArray<string> => {
+  const brokers = text.split(",").map((b) => b.trim()).filter((b) => b !== "")
+  const bad = brokers.find((b) => !/^[^\s:/]+:\d{1,5}$/.test(b))
+  if (bad !== undefined) throw new Error(`"${bad}" is not host:port`)
+  if (brokers.length === 0) throw new Error("no broker given")
+  return brokers
+}
+
+const kafkaName = (text: string): string => {
+  if (!/^[A-Za-z0-9._-]{0,100}$/.test(text)) throw new Error(`"${text}" has characters Kafka names cannot hold`)
+  return text
+}
+
 const countryList = (text: string): ReadonlyArray<string> => {
   const codes = text.split(",").map((c) => c.trim().toUpperCase()).filter((c) => c !== "")
   const bad = codes.find((c) => !/^[A-Z]{2}$/.test(c))
@@ -111,6 +125,12 @@ export const SETTINGS = {
   s3ForcePathStyle: setting("CDP_S3_FORCE_PATH_STYLE", "true or false (true puts the bucket in the URL path, as MinIO needs)", (v) => Config.Boolean(v).pipe(Config.withDefault(false))),
   s3AccessKeyId: setting("CDP_S3_ACCESS_KEY_ID", "an S3 access key id (unset: the AWS SDK's default credentials)", (v) => optional(Config.Redacted(v))),
   s3SecretAccessKey: setting("CDP_S3_SECRET_ACCESS_KEY", "the secret of CDP_S3_ACCESS_KEY_ID", (v) => optional(Config.Redacted(v))),
+  bus: setting("CDP_BUS", "memory or kafka (kafka needs CDP_KAFKA_BROKERS)", (v) => Config.Literals(["memory", "kafka"], v).pipe(Config.withDefault("memory"))),
+  kafkaBrokers: setting("CDP_KAFKA_BROKERS", "comma-separated host:port of Kafka brokers, e.g. 127.0.0.1:9092", (v) => optional(Config.String(v).pipe(checked(unlessBlank(brokerList))))),
+  kafkaPrefix: setting("CDP_KAFKA_PREFIX", "a prefix of Kafka topic and group names (letters, digits, . _ -)", (v) => Config.String(v).pipe(checked(kafkaName), Config.withDefault("cdp."))),
+  kafkaPartitions: setting("CDP_KAFKA_PARTITIONS", "a whole number of partitions per created topic, at least 1 (the most workers one topic can use)", (v) => Config.Int(v).pipe(checked(positiveInt), Config.withDefault(6))),
+  kafkaReplication: setting("CDP_KAFKA_REPLICATION", "the replication factor of created topics, at least 1", (v) => Config.Int(v).pipe(checked(positiveInt), Config.withDefault(1))),
+  kafkaRetentionHours: setting("CDP_KAFKA_RETENTION_HOURS", "how many hours Kafka keeps records, at least 1", (v) => Config.Int(v).pipe(checked(positiveInt), Config.withDefault(168))),
 } as const
 
 const invalid = (s: Setting<unknown>, error: Config.ConfigError) =>
@@ -149,6 +169,24 @@ export const s3Settings: Effect.Effect<S3StoreOptions | undefined, SettingInvali
 })
 
 export const s3SettingsNow = (): S3StoreOptions | undefined => runNow(s3Settings, "the CDP_S3_* settings")
+
+/** The Kafka bus's settings, or undefined when CDP_BUS is memory (the in-process bus). */
+export const kafkaSettings: Effect.Effect<KafkaBusOptions | undefined, SettingInvalid> = Effect.gen(function* () {
+  if ((yield* readSetting(SETTINGS.bus)) !== "kafka") return undefined
+  const brokers = yield* readSetting(SETTINGS.kafkaBrokers)
+  if (brokers === undefined) {
+    return yield* new SettingInvalid({ variable: SETTINGS.kafkaBrokers.variable, expected: "set when CDP_BUS=kafka (host:port of the brokers)", problem: "it is unset" })
+  }
+  return {
+    brokers,
+    prefix: yield* readSetting(SETTINGS.kafkaPrefix),
+    partitions: yield* readSetting(SETTINGS.kafkaPartitions),
+    replication: yield* readSetting(SETTINGS.kafkaReplication),
+    retentionMs: (yield* readSetting(SETTINGS.kafkaRetentionHours)) * 3_600_000,
+  }
+})
+
+export const kafkaSettingsNow = (): KafkaBusOptions | undefined => runNow(kafkaSettings, "the CDP_KAFKA_* settings")
 
 /** The X/Twitter connector's variables, as `loadXConfig` takes them (it checks them and names the one that is wrong). */
 export const xEnvironment = Effect.gen(function* () {

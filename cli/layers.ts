@@ -6,28 +6,32 @@ import { identityConfigOf, syncTraitPrecedence } from "../identity/index.ts"
 import { loadSecret, makeKeys } from "../consent/index.ts"
 import { EventBus } from "../ingest/bus.ts"
 import { ObjectStore, type ObjectStoreError } from "../ingest/objectstore.ts"
+import type { KafkaBusOptions } from "../ingest/bus-kafka.ts"
 import type { S3StoreOptions } from "../ingest/objectstore-s3.ts"
 import { Pipeline } from "../ingest/pipeline.ts"
-import { Warehouse } from "../warehouse/warehouse.ts"
-import { applyStoredRetention } from "./retention.ts"
-import { DEFAULT_DATA_DIR, readSetting, s3SettingsNow, sentimentSettings, SETTINGS, settingNow } from "./config.ts"
+import { type ClickHouseServerSettings, Warehouse } from "../warehouse/warehouse.ts"
+import { keepRetention } from "./retention.ts"
+import { clickhouseSettingsNow, DEFAULT_DATA_DIR, kafkaSettingsNow, readSetting, s3SettingsNow, sentimentSettings, SETTINGS, settingNow } from "./config.ts"
 import { type DataDirUnusable, prepareDataDir } from "./data-dir.ts"
 
 export { DEFAULT_DATA_DIR }
 
 export interface BackendConfig {
   readonly dataDir: string
-  /** CDP_CLICKHOUSE_URL: a ClickHouse server instead of the embedded engine. */
-  readonly clickhouseUrl?: string | undefined
+  /** CDP_WAREHOUSE=clickhouse and the CDP_CLICKHOUSE_* settings: ClickHouse servers instead of the embedded engine. */
+  readonly clickhouse?: ClickHouseServerSettings | undefined
   /** CDP_S3_BUCKET and the other CDP_S3_* settings: objects in S3 instead of <data-dir>/objects. */
   readonly s3?: S3StoreOptions | undefined
+  /** CDP_BUS=kafka and the CDP_KAFKA_* settings: the bus over Kafka instead of in-process. */
+  readonly kafka?: KafkaBusOptions | undefined
 }
 
 /** The data dir of a command: its --data-dir flag, else CDP_DATA_DIR, else the default. Throws SettingInvalid. */
 export const backendConfig = (dataDir: string | undefined): BackendConfig => ({
   dataDir: resolve(dataDir ?? settingNow(SETTINGS.dataDir)),
-  clickhouseUrl: settingNow(SETTINGS.clickhouseUrl),
+  clickhouse: clickhouseSettingsNow(),
   s3: s3SettingsNow(),
+  kafka: kafkaSettingsNow(),
 })
 
 /** Creates the data dir private, or makes an existing one private, before anything is written into it. */
@@ -37,11 +41,15 @@ export const dataDirLayer = (config: BackendConfig) => Layer.effectDiscard(prepa
 export const embeddedWarehouseDir = (dataDir: string) => join(dataDir, "clickhouse")
 
 export const warehouseLayer = (config: BackendConfig) =>
-  config.clickhouseUrl
-    ? Warehouse.server(config.clickhouseUrl)
+  config.clickhouse
+    ? Warehouse.server(config.clickhouse)
     : Warehouse.embedded(embeddedWarehouseDir(config.dataDir)).pipe(Layer.provide(dataDirLayer(config)))
 
-export const busLayer = (_config: BackendConfig) => EventBus.memory
+// kafkajs is loaded only by a process that uses Kafka.
+export const busLayer = (config: BackendConfig) =>
+  config.kafka
+    ? Layer.unwrap(Effect.map(Effect.promise(() => import("../ingest/bus-kafka.ts")), (m) => m.kafkaBus(config.kafka!)))
+    : EventBus.memory
 
 // The AWS SDK takes 0.2-0.4 s to load: only a process that uses S3 loads it.
 const s3Layer = (options: S3StoreOptions) =>
@@ -56,15 +64,16 @@ export const objectStoreLayer = (config: BackendConfig): Layer.Layer<ObjectStore
  * Pipeline with the bus, warehouse and object store it runs on (all also exposed, for health and queries). Its
  * settings are read as the layer is built, so a wrong one fails it with SettingInvalid (one line), not a defect.
  */
-export const pipelineLayer = (config: BackendConfig) =>
+export const pipelineLayer = (config: BackendConfig, role: { readonly consume?: boolean } = {}) =>
   Layer.unwrap(Effect.gen(function* () {
     const identity = (yield* readSetting(SETTINGS.identity)) === "off" ? false
       : identityConfigOf(yield* readSetting(SETTINGS.identityRules), yield* readSetting(SETTINGS.phoneRegions))
     yield* syncTraitPrecedence(yield* readSetting(SETTINGS.traitPrecedence))
-    yield* applyStoredRetention(yield* readSetting(SETTINGS.retention))
+    // Now and once a day while the pipeline runs (a server runs for months; archive days expire as they pass).
+    yield* keepRetention(yield* readSetting(SETTINGS.retention))
     // The keyed-hash secret of the data dir: the suppression list of erased people is kept under it.
     const keys = makeKeys(yield* loadSecret(config.dataDir))
-    return Pipeline.make({ identity, consent: yield* readSetting(SETTINGS.consent), keys, sentiment: yield* sentimentSettings })
+    return Pipeline.make({ identity, consent: yield* readSetting(SETTINGS.consent), keys, sentiment: yield* sentimentSettings, consume: role.consume })
   })).pipe(
     Layer.provideMerge(Layer.mergeAll(busLayer(config), warehouseLayer(config), objectStoreLayer(config))),
   )

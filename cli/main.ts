@@ -16,6 +16,7 @@ import { runDemo } from "./demo.ts"
 import { registerConsentCommands } from "./consent.ts"
 import { registerDsrCommands } from "./dsr.ts"
 import { registerRelationsCommands, withRelationships } from "./relations.ts"
+import { NeedsKafka, registerWorkerCommand } from "./worker.ts"
 import { formatRows, type OutputFormat } from "./format.ts"
 import { backendConfig, commandLogger, DEFAULT_DATA_DIR, pipelineLayer, serverLogger, warehouseLayer } from "./layers.ts"
 import {
@@ -99,6 +100,7 @@ program
   .addOption(dataDirOption())
   .option("--write-key <key[=tenant]>", "accept this write key (repeatable; tenant defaults to \"default\"; env CDP_WRITE_KEYS)", collectWriteKeys, [])
   .option("--allowed-origins <key=origin|origin>", "web pages (origins) that may send with this key (repeatable; default any; env CDP_ALLOWED_ORIGINS)", collectAllowedOrigins, [])
+  .option("--edge-only", "with CDP_BUS=kafka: only publish to Kafka and leave the stages to cdp worker processes")
   .addHelpText("after", `
 With no --write-key, a key is generated once and kept in DATA_DIR/write-key.
 
@@ -107,9 +109,12 @@ Examples:
   $ npx cdp serve --port 8080 --write-key wk_live_abc=acme --write-key wk_live_def=globex
   $ curl -u WRITE_KEY: -H 'content-type: application/json' \\
       -d '{"userId":"u1","event":"Signed Up"}' http://127.0.0.1:8787/v1/track`)
-  .action((opts: { port?: number; host?: string; dataDir?: string; writeKey: Array<string>; allowedOrigins: Array<string> }) => {
+  .action((opts: { port?: number; host?: string; dataDir?: string; writeKey: Array<string>; allowedOrigins: Array<string>; edgeOnly?: boolean }) => {
     const config = backendConfig(opts.dataDir)
     const main = Effect.gen(function* () {
+      if (opts.edgeOnly === true && config.kafka === undefined) {
+        return yield* new NeedsKafka({ message: "--edge-only needs CDP_BUS=kafka: the in-process bus has no other consumer" })
+      }
       const port = opts.port ?? (yield* readSetting(SETTINGS.port))
       const host = opts.host ?? (yield* readSetting(SETTINGS.host))
       const fromEnv = yield* readSetting(SETTINGS.writeKeys)
@@ -159,7 +164,7 @@ Examples:
         port, host, writeKeys: keys, adminToken: token, sourceOptions, identity, traitPrecedence, dataDir: config.dataDir,
         consent: yield* readSetting(SETTINGS.consent),
         sendgridVerificationKey: sendgrid === undefined ? undefined : Redacted.value(sendgrid),
-      }).pipe(Layer.provideMerge(pipelineLayer(config)))
+      }).pipe(Layer.provideMerge(pipelineLayer(config, { consume: opts.edgeOnly !== true })))
       return yield* Effect.scoped(serving).pipe(Effect.provide(layer))
     })
     runCommand(main.pipe(Effect.provide(serverLogger)))
@@ -653,6 +658,7 @@ Examples:
 registerDsrCommands(program, { dataDirOption, normalise: () => identityConfig().extract.normalise })
 registerConsentCommands(program, { dataDirOption, identity: identityConfig })
 registerRelationsCommands(program, { dataDirOption, identity: identityConfig })
+registerWorkerCommand(program, { dataDirOption })
 
 program
   .command("demo")

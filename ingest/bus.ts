@@ -1,6 +1,6 @@
 // The EventBus service: topics between the ingest edge and the pipeline's consumers.
 // `publish` completes only once the records are durably accepted: on the in-process bus that means a consumer has
-// handled them (landed them in the warehouse); on Kafka (later) it will mean the broker acknowledged them.
+// handled them (landed them in the warehouse); on Kafka (ingest/bus-kafka.ts) it means the brokers acknowledged them.
 // Either way, a sender answered 2xx never loses its messages.
 import { Context, Data, Deferred, Duration, Effect, Layer, Queue, Ref, Schedule, type Scope } from "effect"
 import type { ArchiveRecord, CanonicalEvent, DeadLetter } from "./message.ts"
@@ -35,6 +35,8 @@ export interface ConsumeOptions {
 
 export interface EventBusShape {
   readonly backend: { readonly kind: "memory" | "kafka"; readonly location: string }
+  /** Whether the bus's servers answer now (always true in-process); /health asks it. */
+  readonly ping: Effect.Effect<boolean>
   readonly publish: <A>(topic: Topic<A>, records: ReadonlyArray<A>) => Effect.Effect<void, BusUnavailable>
   /**
    * Runs `handler` on batches of the topic until the scope closes. A handler that fails is retried with backoff
@@ -103,6 +105,7 @@ const makeMemoryBus = () =>
 
     const bus: EventBusShape = {
       backend: { kind: "memory", location: "in-process" },
+      ping: Effect.succeed(true),
       publish: (topic, records) =>
         records.length === 0
           ? Effect.void

@@ -93,12 +93,14 @@ export const makeHealth = (options: HealthOptions = {}) =>
     const report = (draining: boolean) =>
       Effect.gen(function* () {
         const warehouseUp = yield* warehouse.ping
+        const busUp = yield* bus.ping
         const backlog = yield* bus.backlog
         const pending = yield* bus.pending
         const free = yield* freeBytes
         const reasons = [
           ...(draining ? ["draining: the collector is shutting down"] : []),
           ...(warehouseUp ? [] : [`the warehouse (${warehouse.backend.kind} ${warehouse.backend.location}) does not answer`]),
+          ...(busUp ? [] : [`the bus (${bus.backend.kind} ${bus.backend.location}) does not answer`]),
           ...backlogProblems(backlog),
           ...[diskProblem(free)].filter((p) => p !== undefined),
         ]
@@ -115,7 +117,7 @@ export const makeHealth = (options: HealthOptions = {}) =>
             backends: {
               warehouse: { ...warehouse.backend, state: warehouseUp ? "up" : "down" },
               bus: {
-                ...bus.backend, state: backlogProblems(backlog).length === 0 ? "up" : "degraded", pending,
+                ...bus.backend, state: !busUp ? "down" : backlogProblems(backlog).length === 0 ? "up" : "degraded", pending,
                 oldestPendingSeconds: Math.max(0, ...Object.values(backlog).map((b) => b.oldestAgeMs)) / 1000,
               },
               disk: { path: diskPath ?? null, freeBytes: free ?? null, minFreeBytes, state: diskProblem(free) === undefined ? "ok" : "low" },

@@ -77,6 +77,11 @@ export interface PipelineOptions {
   readonly keys?: KeysShape | undefined
   /** Brand terms, aspects and terms for scoring (default: none beyond the built-in ones). */
   readonly sentiment?: SentimentConfig | undefined
+  /**
+   * Run the stages as the bus's consumers (default true). False makes an edge that only publishes: on Kafka the
+   * collector can leave the stages to `cdp worker` processes (the in-process bus needs a consumer in the process).
+   */
+  readonly consume?: boolean | undefined
 }
 
 export interface SubmitOptions {
@@ -126,8 +131,10 @@ export class Pipeline extends Context.Service<Pipeline, PipelineShape>()("cdp/Pi
       const sink = yield* makeEventSink
       const archive = yield* makeArchiveWriter
       // Opened before the consumers, so the scoring workers close after the consumers have drained.
-      const { stages, reloadIdentity } = yield* eventStages(
-        options.sentiment ?? { brand: [], aspects: {} }, options.identity, options.consent, options.keys)
+      const consuming = options.consume !== false
+      const { stages, reloadIdentity } = consuming
+        ? yield* eventStages(options.sentiment ?? { brand: [], aspects: {} }, options.identity, options.consent, options.keys)
+        : { stages: [], reloadIdentity: Effect.void }
       const counters: PipelineCounters = { accepted: 0, rejected: 0, landed: 0, duplicates: 0, dropped: 0, dropReasons: {}, redirected: 0, archived: 0, deadLettered: 0 }
       const landing: LandingStatus = { lastLandedAt: undefined, lastWarehouseError: undefined }
 
@@ -246,9 +253,11 @@ export class Pipeline extends Context.Service<Pipeline, PipelineShape>()("cdp/Pi
       yield* Effect.addFinalizer(() => archive.flush.pipe(
         Effect.catchCause((cause) => Effect.logError("archive manifests not written on close").pipe(Effect.annotateLogs({ cause: String(cause) }))),
       ))
-      yield* bus.consume(Topics.raw, archive.write)
-      yield* bus.consume(Topics.deadLetters, landDeadLetters)
-      yield* bus.consume(Topics.events, handleEvents)
+      if (consuming) {
+        yield* bus.consume(Topics.raw, archive.write)
+        yield* bus.consume(Topics.deadLetters, landDeadLetters)
+        yield* bus.consume(Topics.events, handleEvents)
+      }
 
       return {
         counters,

@@ -1,0 +1,328 @@
+// The EventBus over Apache Kafka (kafkajs): what lets N `cdp worker` processes share the pipeline's work.
+// - publish completes once the broker acknowledged every record (acks=all, idempotent producer); the collector
+//   answers 2xx only after that, so an acknowledged message survives any process dying afterwards.
+// - Each bus topic is a Kafka topic `<prefix><name>`, keyed by the bus Topic's key (tenant + person key for events),
+//   so one person's messages stay on one partition, in order, handled by one worker at a time.
+// - consume joins the consumer group `<group>.<name>`; a partition's offsets are committed only after the handler
+//   (the stage's effect, e.g. the warehouse insert) succeeded. A crash or rebalance re-delivers what was not
+//   committed; the sinks' dedup (warehouse/sink.ts) makes that re-delivery change nothing.
+import { Data, Duration, Effect, Exit, Layer, type Scope } from "effect"
+import kafkajs from "kafkajs"
+import type { Admin, Consumer, EachBatchPayload, KafkaMessage, Producer } from "kafkajs"
+import { BusUnavailable, EventBus, type EventBusShape, Topics, type Topic, type TopicBacklog } from "./bus.ts"
+
+const { Kafka, logLevel, Partitioners } = kafkajs
+
+export interface KafkaBusOptions {
+  /** host:port of one or more brokers. */
+  readonly brokers: ReadonlyArray<string>
+  /** Prefix of every topic and consumer group (several deployments can share a cluster). */
+  readonly prefix: string
+  /** Partitions of each topic the bus creates: the most workers that can share one topic. */
+  readonly partitions: number
+  /** Replication factor of created topics (1 on a single broker). */
+  readonly replication: number
+  /** How long Kafka keeps records (ms); -1 keeps them until deleted. */
+  readonly retentionMs: number
+  /** Client id shown in the broker's logs and group listings. */
+  readonly clientId?: string
+}
+
+/** Broker-side limit of one record batch; set on created topics so a batch of large raw bodies is accepted. */
+const MAX_MESSAGE_BYTES = 8 * 1024 * 1024
+/** A producer request carries at most about this many value bytes, well under MAX_MESSAGE_BYTES per partition. */
+const SEND_CHUNK_BYTES = 1024 * 1024
+
+class KafkaCallFailed extends Data.TaggedError("KafkaCallFailed")<{ readonly cause: unknown }> {}
+
+const describe = (e: unknown) => (e instanceof Error ? e.message : String(e)).slice(0, 300)
+
+/** The bus's topics that always exist (redirect targets are created on first publish). */
+export const busTopicNames = (prefix: string) => [Topics.events.name, Topics.deadLetters.name, Topics.raw.name].map((n) => `${prefix}${n}`)
+
+/**
+ * The "migration" of the bus: creates missing topics with the configured partitions and retention. An existing
+ * topic keeps its partition count (adding partitions would move keys between partitions and break per-person
+ * order for records in flight); a mismatch is returned so the caller can say so.
+ */
+export const ensureTopics = async (admin: Admin, names: ReadonlyArray<string>, options: KafkaBusOptions) => {
+  const existing = new Set(await admin.listTopics())
+  const missing = names.filter((n) => !existing.has(n))
+  if (missing.length > 0) {
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: missing.map((topic) => ({
+        topic, numPartitions: options.partitions, replicationFactor: options.replication,
+        configEntries: [
+          { name: "retention.ms", value: String(options.retentionMs) },
+          { name: "max.message.bytes", value: String(MAX_MESSAGE_BYTES) },
+        ],
+      })),
+    }).catch((e: unknown) => {
+      // Another process created it between the listing and now: that is the outcome wanted.
+      if (!/already exists/i.test(describe(e))) throw e
+    })
+  }
+  const present = names.filter((n) => existing.has(n))
+  if (present.length === 0) return []
+  const meta = await admin.fetchTopicMetadata({ topics: present })
+  return meta.topics.filter((t) => t.partitions.length !== options.partitions)
+    .map((t) => ({ topic: t.name, partitions: t.partitions.length }))
+}
+
+const kafkaLogger = () => ({ namespace, level, log }: { namespace: string; level: number; log: { message: string } }) => {
+  // kafkajs's own messages name brokers, groups and topics, never record content.
+  if (level <= logLevel.WARN) {
+    process.stderr.write(`${JSON.stringify({ level: level === logLevel.ERROR ? "ERROR" : "WARN", kafka: namespace, message: log.message })}\n`)
+  }
+}
+
+interface PendingSend {
+  readonly topic: string
+  readonly messages: ReadonlyArray<{ key: string; value: string }>
+  readonly bytes: number
+  readonly done: (error?: unknown) => void
+}
+
+/** Builds the Kafka bus: probes the brokers, creates the topics, opens an idempotent producer. */
+export const makeKafkaBus = (options: KafkaBusOptions): Effect.Effect<EventBusShape, BusUnavailable, Scope.Scope> =>
+  Effect.gen(function* () {
+    const location = options.brokers.join(",")
+    const unreachable = (what: string, cause: unknown) =>
+      new BusUnavailable({ backend: "kafka", message: `Kafka at ${location} is unreachable (${what}: ${describe(cause)}); check CDP_KAFKA_BROKERS`, cause })
+    const kafka = new Kafka({
+      clientId: options.clientId ?? "cdp", brokers: [...options.brokers], logLevel: logLevel.WARN, logCreator: kafkaLogger,
+      connectionTimeout: 3000, requestTimeout: 30_000,
+    })
+    // The probe: a bounded number of tries, so an unreachable broker is one line at start, not minutes of retries
+    // (its own client logs nothing: the failure is reported once, as BusUnavailable).
+    const probe = new Kafka({ clientId: options.clientId ?? "cdp", brokers: [...options.brokers], logLevel: logLevel.NOTHING, connectionTimeout: 3000 })
+      .admin({ retry: { retries: 2, initialRetryTime: 200, maxRetryTime: 1000 } })
+    yield* Effect.acquireRelease(
+      Effect.tryPromise({ try: () => probe.connect(), catch: (e) => unreachable("connect", e) }),
+      () => Effect.promise(() => probe.disconnect().catch(() => undefined)),
+    )
+    const mismatched = yield* Effect.tryPromise({
+      try: () => ensureTopics(probe, busTopicNames(options.prefix), options),
+      catch: (e) => unreachable("creating topics", e),
+    })
+    for (const m of mismatched) {
+      yield* Effect.logWarning("topic has another partition count than CDP_KAFKA_PARTITIONS; left as it is").pipe(
+        Effect.annotateLogs({ topic: m.topic, partitions: m.partitions, configured: options.partitions }))
+    }
+    const known = new Set(busTopicNames(options.prefix))
+
+    const producer: Producer = kafka.producer({
+      idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner,
+    })
+    yield* Effect.acquireRelease(
+      Effect.tryPromise({ try: () => producer.connect(), catch: (e) => unreachable("producer connect", e) }),
+      () => Effect.promise(() => producer.disconnect().catch(() => undefined)),
+    )
+
+    // One sender at a time: kafkajs's idempotent producer assigns sequence numbers per request, and concurrent
+    // sends can reach the broker out of order. Everything published while a request is in flight goes in the
+    // next one (group commit), so concurrency costs no throughput.
+    const queue: Array<PendingSend> = []
+    let sending = false
+    const pump = async () => {
+      if (sending) return
+      sending = true
+      try {
+        while (queue.length > 0) {
+          const chunk: Array<PendingSend> = []
+          let bytes = 0
+          while (queue.length > 0 && (chunk.length === 0 || bytes + queue[0]!.bytes <= SEND_CHUNK_BYTES)) {
+            const next = queue.shift()!
+            chunk.push(next)
+            bytes += next.bytes
+          }
+          const byTopic = new Map<string, Array<{ key: string; value: string }>>()
+          for (const p of chunk) {
+            const list = byTopic.get(p.topic)
+            if (list === undefined) byTopic.set(p.topic, [...p.messages])
+            else for (const m of p.messages) list.push(m)
+          }
+          try {
+            await producer.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) })
+            for (const p of chunk) p.done()
+          } catch (e) {
+            for (const p of chunk) p.done(e)
+          }
+        }
+      } finally {
+        sending = false
+      }
+    }
+    /** Splits a publish into sends of at most SEND_CHUNK_BYTES, each acknowledged before publish completes. */
+    const send = (topic: string, messages: ReadonlyArray<{ key: string; value: string }>) => {
+      const parts: Array<Promise<void>> = []
+      let start = 0
+      let bytes = 0
+      const cut = (end: number) => {
+        const slice = messages.slice(start, end)
+        const size = bytes
+        parts.push(new Promise<void>((resolve, reject) => {
+          queue.push({ topic, messages: slice, bytes: size, done: (e) => (e === undefined ? resolve() : reject(e)) })
+        }))
+        start = end
+        bytes = 0
+      }
+      messages.forEach((m, i) => {
+        const size = m.value.length + m.key.length
+        if (i > start && bytes + size > SEND_CHUNK_BYTES) cut(i)
+        bytes += size
+      })
+      if (start < messages.length) cut(messages.length)
+      void pump()
+      return Promise.all(parts)
+    }
+
+    const ensureKnown = (name: string) =>
+      known.has(name) ? Effect.void : Effect.tryPromise({
+        try: () => ensureTopics(probe, [name], options),
+        catch: (e) => unreachable(`creating topic ${name}`, e),
+      }).pipe(Effect.tap(() => Effect.sync(() => known.add(name))))
+
+    const handling = new Map<string, number>()
+    const failing = new Map<string, { sinceMs: number; attempts: number; error: string }>()
+    const oldest = new Map<string, number>()
+
+    const bus: EventBusShape = {
+      backend: { kind: "kafka", location },
+      ping: Effect.tryPromise(() => probe.describeCluster()).pipe(
+        Effect.timeout(Duration.seconds(3)), Effect.as(true), Effect.orElseSucceed(() => false)),
+      publish: (topic, records) => records.length === 0 ? Effect.void : Effect.gen(function* () {
+        const name = `${options.prefix}${topic.name}`
+        yield* ensureKnown(name)
+        const messages = records.map((r) => ({ key: topic.key(r), value: JSON.stringify(r) }))
+        yield* Effect.tryPromise({
+          try: () => send(name, messages),
+          catch: (e) => new BusUnavailable({ backend: "kafka", message: `Kafka at ${location} did not acknowledge records of topic ${name}: ${describe(e)}`, cause: e }),
+        })
+      }),
+      consume: (topic, handler, consumeOptions) => consumeTopic(topic, handler, consumeOptions?.maxBatch),
+      pending: Effect.sync(() => Object.fromEntries(handling)),
+      backlog: Effect.sync(() => {
+        const now = Date.now()
+        const out: Record<string, TopicBacklog> = {}
+        for (const [name, pending] of handling) {
+          const failure = failing.get(name)
+          const since = oldest.get(name)
+          out[name] = { pending, oldestAgeMs: since === undefined ? 0 : now - since, ...(failure === undefined ? {} : { failing: failure }) }
+        }
+        return out
+      }),
+    }
+
+    const consumeTopic = <A, E, R>(
+      topic: Topic<A>,
+      handler: (batch: ReadonlyArray<A>) => Effect.Effect<void, E, R>,
+      maxBatch = 50_000,
+    ): Effect.Effect<void, never, R | Scope.Scope> =>
+      Effect.gen(function* () {
+        const name = `${options.prefix}${topic.name}`
+        const context = yield* Effect.context<R>()
+        const run = Effect.runPromiseExitWith(context)
+        const consumer: Consumer = kafka.consumer({
+          groupId: `${options.prefix}${topic.name}`,
+          sessionTimeout: 30_000, heartbeatInterval: 3_000, rebalanceTimeout: 60_000,
+          maxBytesPerPartition: 4 * 1024 * 1024, maxBytes: 16 * 1024 * 1024, maxWaitTimeInMs: 200,
+        })
+
+        const decode = (messages: ReadonlyArray<KafkaMessage>) =>
+          messages.map((m) => JSON.parse(m.value === null ? "null" : m.value.toString("utf8")) as A)
+
+        const noteFailure = (error: string) => {
+          const now = Date.now()
+          const before = failing.get(name)
+          failing.set(name, { sinceMs: before?.sinceMs ?? now, attempts: (before?.attempts ?? 0) + 1, error: error.slice(0, 300) })
+        }
+
+        /**
+         * Handles records until it succeeds: a failure (an outage) is retried with backoff while this member still
+         * owns the partition; a defect (a bug on some record) is narrowed to the records it dies on, which are
+         * parked on `<topic>.parked` with the error, so one bad record never blocks its partition.
+         */
+        const handleUntilDone = async (records: ReadonlyArray<KafkaMessage>, payload: EachBatchPayload): Promise<boolean> => {
+          let delay = 200
+          for (;;) {
+            if (!payload.isRunning() || payload.isStale()) return false
+            const exit = await run(handler(decode(records)))
+            if (Exit.isSuccess(exit)) {
+              failing.delete(name)
+              return true
+            }
+            const defect = exit.cause.reasons.find((r) => r._tag === "Die")
+            if (defect !== undefined) {
+              if (records.length > 1) {
+                const middle = Math.ceil(records.length / 2)
+                return (await handleUntilDone(records.slice(0, middle), payload)) && (await handleUntilDone(records.slice(middle), payload))
+              }
+              const parked = `${name}.parked`
+              const kept = await ensureTopics(probe, [parked], options)
+                .then(() => send(parked, records.map((m) => ({ key: m.key?.toString("utf8") ?? "", value: m.value?.toString("utf8") ?? "" }))))
+                .then(() => true, () => false)
+              // Not parked (the broker is away): handled again after the backoff, never skipped.
+              if (!kept) {
+                await new Promise((r) => setTimeout(r, delay))
+                delay = Math.min(delay * 2, 10_000)
+                continue
+              }
+              await run(Effect.logError("consumer handler died on a record; parked it").pipe(
+                Effect.annotateLogs({ topic: name, parkedOn: `${name}.parked`, defect: describe(defect.defect) })))
+              return true
+            }
+            noteFailure(describe(exit.cause))
+            await run(Effect.logWarning("consumer handler failed; retrying").pipe(
+              Effect.annotateLogs({ topic: name, records: records.length, error: describe(exit.cause) })))
+            await payload.heartbeat().catch(() => undefined)
+            await new Promise((r) => setTimeout(r, delay))
+            delay = Math.min(delay * 2, 10_000)
+          }
+        }
+
+        const eachBatch = async (payload: EachBatchPayload) => {
+          const { batch } = payload
+          if (batch.messages.length === 0) return
+          // A batch can take longer than the session timeout (identity, scoring, a slow insert): keep the membership.
+          const beat = setInterval(() => void payload.heartbeat().catch(() => undefined), 2_000)
+          handling.set(name, (handling.get(name) ?? 0) + batch.messages.length)
+          if (!oldest.has(name)) oldest.set(name, Number(batch.messages[0]!.timestamp))
+          try {
+            for (let i = 0; i < batch.messages.length; i += maxBatch) {
+              const records = batch.messages.slice(i, i + maxBatch)
+              if (!(await handleUntilDone(records, payload))) return
+              const next = (BigInt(records[records.length - 1]!.offset) + 1n).toString()
+              // Committed only now that the handler's effect is durable; a commit lost to a rebalance means the
+              // next owner handles these records again, which the sinks' dedup makes harmless.
+              await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: next }])
+              payload.resolveOffset(records[records.length - 1]!.offset)
+            }
+          } finally {
+            clearInterval(beat)
+            const left = (handling.get(name) ?? 0) - batch.messages.length
+            if (left <= 0) {
+              handling.delete(name)
+              oldest.delete(name)
+            } else handling.set(name, left)
+          }
+        }
+
+        yield* Effect.acquireRelease(
+          Effect.promise(async () => {
+            await consumer.connect()
+            // A new group starts at the beginning: records published before any worker ran are not skipped.
+            await consumer.subscribe({ topics: [name], fromBeginning: true })
+            await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, partitionsConsumedConcurrently: 1, eachBatch })
+          }),
+          // Stopping waits for the batch in hand; what was not committed is re-delivered to the next owner.
+          () => Effect.promise(() => consumer.disconnect().catch(() => undefined)).pipe(Effect.timeout(Duration.minutes(1)), Effect.ignore),
+        )
+      })
+
+    return bus
+  })
+
+/** The Kafka bus as a Layer (the choice between it and the in-process bus is made in cli/layers.ts). */
+export const kafkaBus = (options: KafkaBusOptions) => Layer.effect(EventBus, makeKafkaBus(options))

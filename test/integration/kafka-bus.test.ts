@@ -1,0 +1,225 @@
+// The EventBus contract against a real Kafka broker (deploy/services/up): acknowledged publish, per-key order,
+// offsets committed only after the handler succeeded, re-delivery of what was not committed, partitions shared in
+// a consumer group, poison records parked, an unreachable broker named in one line; and the pipeline over Kafka.
+// Runs when CDP_INTEGRATION=1 (eval "$(deploy/services/up)" first); fails, not skips, when the broker is missing.
+import { randomUUID } from "node:crypto"
+import { Effect, Exit, Layer, type Scope } from "effect"
+import kafkajs from "kafkajs"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { type KafkaBusOptions, kafkaBus, makeKafkaBus } from "../../ingest/bus-kafka.ts"
+import { type EventBusShape, type Topic } from "../../ingest/bus.ts"
+import type { CanonicalEvent } from "../../ingest/message.ts"
+import { ObjectStore } from "../../ingest/objectstore.ts"
+import { Pipeline } from "../../ingest/pipeline.ts"
+import { Warehouse } from "../../warehouse/warehouse.ts"
+import { freshDir, removeDir } from "../support/pipeline.ts"
+import { join } from "node:path"
+
+const enabled = process.env["CDP_INTEGRATION"] === "1"
+
+const brokers = () => {
+  const list = process.env["CDP_KAFKA_BROKERS"]
+  if (list === undefined || list === "") {
+    throw new Error('CDP_INTEGRATION=1 needs a Kafka broker: run eval "$(deploy/services/up)" first (sets CDP_KAFKA_BROKERS)')
+  }
+  return list.split(",")
+}
+
+/** Each test gets topics and groups of its own. */
+const optionsFor = (partitions = 6): KafkaBusOptions => ({
+  brokers: brokers(), prefix: `t${randomUUID().slice(0, 8)}.`, partitions, replication: 1, retentionMs: 3_600_000,
+})
+
+interface Rec { readonly key: string; readonly n: number }
+const topic: Topic<Rec> = { name: "events", key: (r) => r.key }
+
+const records = (count: number, keys = 20): Array<Rec> =>
+  Array.from({ length: count }, (_, n) => ({ key: `k${n % keys}`, n }))
+
+/** Runs `program` with a Kafka bus open in its own scope (closed afterwards). */
+const withBus = <A, E>(options: KafkaBusOptions, program: (bus: EventBusShape, scope: Scope.Scope) => Effect.Effect<A, E, Scope.Scope>) =>
+  Effect.runPromise(Effect.scoped(Effect.gen(function* () {
+    const bus = yield* makeKafkaBus(options)
+    return yield* program(bus, yield* Effect.scope)
+  })))
+
+/** Polls until `done` or the time is up. */
+const until = (done: () => boolean, ms = 30_000) =>
+  Effect.gen(function* () {
+    const end = Date.now() + ms
+    while (!done() && Date.now() < end) yield* Effect.sleep("50 millis")
+    return done()
+  })
+
+describe.runIf(enabled)("EventBus over a real Kafka", () => {
+  let admin: kafkajs.Admin
+  const prefixes: Array<string> = []
+  const tracked = (o: KafkaBusOptions) => (prefixes.push(o.prefix), o)
+
+  beforeAll(async () => {
+    const kafka = new kafkajs.Kafka({ brokers: brokers(), logLevel: kafkajs.logLevel.NOTHING, connectionTimeout: 3000, retry: { retries: 2 } })
+    admin = kafka.admin()
+    await admin.connect().catch((e: Error) => {
+      throw new Error(`no Kafka broker at ${brokers().join(",")} (${e.message}): run eval "$(deploy/services/up)" first`)
+    })
+  })
+  afterAll(async () => {
+    const topics = (await admin.listTopics()).filter((t) => prefixes.some((p) => t.startsWith(p)))
+    if (topics.length > 0) await admin.deleteTopics({ topics })
+    await admin.disconnect()
+  })
+
+  it("creates the bus topics with the configured partitions and retention", async () => {
+    const o = tracked(optionsFor(3))
+    await withBus(o, () => Effect.void)
+    const meta = await admin.fetchTopicMetadata({ topics: [`${o.prefix}events`, `${o.prefix}dead_letters`, `${o.prefix}raw`] })
+    expect(meta.topics.map((t) => t.partitions.length)).toEqual([3, 3, 3])
+    const configs = await admin.describeConfigs({ includeSynonyms: false, resources: [{ type: kafkajs.ConfigResourceTypes.TOPIC, name: `${o.prefix}events` }] })
+    expect(configs.resources[0]!.configEntries.find((c) => c.configName === "retention.ms")?.configValue).toBe("3600000")
+  })
+
+  it("delivers every published record once, in publish order per key", async () => {
+    const o = tracked(optionsFor())
+    const seen: Array<Rec> = []
+    const all = records(5_000)
+    await withBus(o, (bus) => Effect.gen(function* () {
+      yield* bus.consume(topic, (batch) => Effect.sync(() => { seen.push(...batch) }))
+      // Concurrent publishers: the bus must still send in order per key within each publish.
+      yield* Effect.all([bus.publish(topic, all.slice(0, 2_500)), bus.publish(topic, all.slice(2_500))], { concurrency: 2 })
+      expect(yield* until(() => seen.length >= all.length)).toBe(true)
+      yield* Effect.sleep("500 millis")
+    }))
+    expect(seen.length).toBe(all.length)
+    expect(new Set(seen.map((r) => r.n)).size).toBe(all.length)
+    const lastPerKey = new Map<string, number>()
+    for (const r of seen) {
+      const before = lastPerKey.get(r.key)
+      if (before !== undefined) expect(r.n).toBeGreaterThan(before)
+      lastPerKey.set(r.key, r.n)
+    }
+  })
+
+  it("commits only after the handler succeeds: a failing handler is retried, and a restarted group re-reads nothing", async () => {
+    const o = tracked(optionsFor(2))
+    let calls = 0
+    const seen: Array<number> = []
+    await withBus(o, (bus) => Effect.gen(function* () {
+      yield* bus.publish(topic, records(100))
+      yield* bus.consume(topic, (batch) => Effect.suspend(() => {
+        calls++
+        if (calls <= 2) return Effect.fail(new Error("warehouse outage (simulated by the handler)"))
+        seen.push(...batch.map((r) => r.n))
+        return Effect.void
+      }))
+      expect(yield* until(() => seen.length >= 100)).toBe(true)
+      const backlog = yield* bus.backlog
+      expect(Object.values(backlog).every((b) => b.failing === undefined)).toBe(true)
+    }))
+    expect(calls).toBeGreaterThan(2)
+    expect(new Set(seen).size).toBe(100)
+    const again: Array<number> = []
+    await withBus(o, (bus) => Effect.gen(function* () {
+      yield* bus.consume(topic, (batch) => Effect.sync(() => { again.push(...batch.map((r) => r.n)) }))
+      yield* bus.publish(topic, [{ key: "k1", n: 1_000 }])
+      yield* until(() => again.length >= 1)
+      yield* Effect.sleep("300 millis")
+    }))
+    expect(again).toEqual([1_000])
+  })
+
+  it("a member that stops before its handler succeeded leaves its records to the next member, nothing lost", async () => {
+    const o = tracked(optionsFor(2))
+    await withBus(o, (bus) => bus.publish(topic, records(300)))
+    // First member: its handler never succeeds (an outage); it stops without committing anything.
+    let attempts = 0
+    await withBus(o, (bus) => Effect.gen(function* () {
+      yield* bus.consume(topic, () => Effect.suspend(() => (attempts++, Effect.fail(new Error("down")))))
+      yield* until(() => attempts >= 2)
+    }))
+    expect(attempts).toBeGreaterThanOrEqual(2)
+    const seen = new Set<number>()
+    await withBus(o, (bus) => Effect.gen(function* () {
+      yield* bus.consume(topic, (batch) => Effect.sync(() => batch.forEach((r) => seen.add(r.n))))
+      expect(yield* until(() => seen.size >= 300)).toBe(true)
+    }))
+    expect(seen.size).toBe(300)
+  })
+
+  it("two members of a group share the partitions: together they handle every record, and none twice", async () => {
+    const o = tracked(optionsFor(6))
+    const byMember: [Array<number>, Array<number>] = [[], []]
+    await Effect.runPromise(Effect.scoped(Effect.gen(function* () {
+      const a = yield* makeKafkaBus(o)
+      const b = yield* makeKafkaBus(o)
+      yield* a.consume(topic, (batch) => Effect.sync(() => { byMember[0].push(...batch.map((r) => r.n)) }))
+      yield* b.consume(topic, (batch) => Effect.sync(() => { byMember[1].push(...batch.map((r) => r.n)) }))
+      // Both joined before publishing, so the assignment is settled and each partition has one owner.
+      yield* Effect.sleep("3 seconds")
+      yield* a.publish(topic, records(3_000, 60))
+      expect(yield* until(() => byMember[0].length + byMember[1].length >= 3_000)).toBe(true)
+      yield* Effect.sleep("500 millis")
+    })))
+    expect(byMember[0].length).toBeGreaterThan(0)
+    expect(byMember[1].length).toBeGreaterThan(0)
+    const all = [...byMember[0], ...byMember[1]]
+    expect(all.length).toBe(3_000)
+    expect(new Set(all).size).toBe(3_000)
+  })
+
+  it("a record the handler dies on is parked on <topic>.parked; the rest are handled", async () => {
+    const o = tracked(optionsFor(1))
+    const seen: Array<number> = []
+    await withBus(o, (bus) => Effect.gen(function* () {
+      yield* bus.publish(topic, records(20))
+      yield* bus.consume(topic, (batch) => batch.some((r) => r.n === 7)
+        ? Effect.die(new Error("a bug on record 7"))
+        : Effect.sync(() => { seen.push(...batch.map((r) => r.n)) }))
+      expect(yield* until(() => seen.length >= 19)).toBe(true)
+    }))
+    expect(seen.sort((x, y) => x - y)).toEqual(records(20).map((r) => r.n).filter((n) => n !== 7))
+    const offsets = await admin.fetchTopicOffsets(`${o.prefix}events.parked`)
+    expect(offsets.reduce((n, p) => n + Number(p.high), 0)).toBe(1)
+  })
+
+  it("an unreachable broker fails the bus at start with one line naming it", async () => {
+    const exit = await Effect.runPromiseExit(Effect.scoped(makeKafkaBus({ ...optionsFor(), brokers: ["127.0.0.1:1"] })))
+    expect(Exit.isFailure(exit)).toBe(true)
+    const error = Exit.isFailure(exit) ? exit.cause.reasons.find((r) => r._tag === "Fail") : undefined
+    expect(String((error as { error: { message: string } }).error.message)).toMatch(/^Kafka at 127\.0\.0\.1:1 is unreachable .*CDP_KAFKA_BROKERS$/)
+  })
+
+  it("the pipeline over Kafka lands every event once, however often it is published", async () => {
+    const o = tracked(optionsFor(3))
+    const dir = freshDir()
+    try {
+      const events = Array.from({ length: 200 }, (_, i) => event(`m${i}`, `user${i % 17}`))
+      const layer = Pipeline.make({ identity: false }).pipe(
+        Layer.provideMerge(Layer.mergeAll(kafkaBus(o), Warehouse.embedded(join(dir, "clickhouse")), ObjectStore.local(join(dir, "objects")))),
+      )
+      const landed = await Effect.runPromise(Effect.scoped(Effect.gen(function* () {
+        const pipeline = yield* Pipeline
+        const warehouse = yield* Warehouse
+        yield* pipeline.submit(events, [])
+        yield* pipeline.submit(events.slice(0, 50), []) // a sender's retry of what it already sent
+        const count = () => warehouse.query<{ n: string }>("SELECT count() AS n FROM event_rows WHERE tenant = 'acme'")
+        for (let i = 0; i < 300; i++) {
+          if (Number((yield* count())[0]!.n) >= 200 && pipeline.counters.duplicates >= 50) break
+          yield* Effect.sleep("100 millis")
+        }
+        return yield* warehouse.query<{ message_id: string; copies: string }>(
+          "SELECT message_id, count() AS copies FROM event_rows WHERE tenant = 'acme' GROUP BY message_id")
+      }).pipe(Effect.provide(layer))))
+      expect(landed.length).toBe(200)
+      expect(landed.every((r) => Number(r.copies) === 1)).toBe(true)
+    } finally {
+      removeDir(dir)
+    }
+  })
+})
+
+const event = (messageId: string, userId: string): CanonicalEvent => ({
+  tenant: "acme", source: "segment", channel: "web", type: "track", event: "Viewed", messageId, anonymousId: "",
+  userId, groupId: "", previousId: "", profileId: "", timestamp: "2026-01-02T03:04:05.000Z", originalTimestamp: null,
+  sentAt: null, receivedAt: "2026-01-02T03:04:06.000Z", properties: {}, traits: {}, context: {}, extra: {}, identifiers: [],
+  text: "",
+})
