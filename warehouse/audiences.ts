@@ -251,11 +251,12 @@ export interface MemberRow {
 /** The audience's members now, by profile id. */
 export const storedMembers = Effect.fn("storedMembers")(function* (tenant: string, audienceId: string, page?: { readonly after: string; readonly limit: number }) {
   const warehouse = yield* Warehouse
-  return yield* warehouse.query<MemberRow>(
-    "SELECT profile_id, toString(toUnixTimestamp64Milli(since)) AS since, why, toString(seq) AS seq FROM audience_members FINAL " +
+  const rows = yield* warehouse.query<{ profile_id: string; since_ms: string; why: string; seq_text: string }>(
+    "SELECT profile_id, toString(toUnixTimestamp64Milli(since)) AS since_ms, why, toString(seq) AS seq_text FROM audience_members FINAL " +
       "WHERE tenant = {tenant:String} AND audience_id = {id:String} AND member = 1" +
       (page === undefined ? "" : " AND profile_id > {after:String}") + " ORDER BY profile_id" + (page === undefined ? "" : " LIMIT {limit:UInt32}"),
     { params: { tenant, id: audienceId, ...(page === undefined ? {} : { after: page.after, limit: page.limit }) } })
+  return rows.map((r): MemberRow => ({ profile_id: r.profile_id, since: r.since_ms, why: r.why, seq: r.seq_text }))
 })
 
 /** Members per audience of a tenant. */
@@ -271,9 +272,9 @@ export const memberCounts = Effect.fn("memberCounts")(function* (tenant: string 
 export const lastChangeSeq = Effect.fn("lastChangeSeq")(function* (tenant: string, audienceId: string) {
   const warehouse = yield* Warehouse
   const rows = yield* warehouse.query<{ seq: string }>(
-    "SELECT toString(max(seq)) AS seq FROM audience_changes WHERE tenant = {tenant:String} AND audience_id = {id:String}",
+    "SELECT toString(max(seq)) AS last_seq FROM audience_changes WHERE tenant = {tenant:String} AND audience_id = {id:String}",
     { params: { tenant, id: audienceId } })
-  return BigInt(rows[0]?.seq ?? "0")
+  return BigInt((rows[0] as { last_seq?: string } | undefined)?.last_seq ?? "0")
 })
 
 export interface ChangeRow {
@@ -308,8 +309,13 @@ export const storeChanges = Effect.fn("storeChanges")(function* (
 /** Changes of an audience after a change number, in order, at most `limit`. */
 export const changesAfter = Effect.fn("changesAfter")(function* (tenant: string, audienceId: string, afterSeq: bigint, limit: number) {
   const warehouse = yield* Warehouse
-  return yield* warehouse.query<ChangeRow>(
-    "SELECT tenant, audience_id, profile_id, toString(change) AS change, toString(toUnixTimestamp64Milli(at)) AS at, cause, toString(seq) AS seq " +
+  const rows = yield* warehouse.query<{
+    tenant: string; audience_id: string; profile_id: string; change_text: "entered" | "exited"; at_ms: string; cause: string; seq_text: string
+  }>(
+    "SELECT tenant, audience_id, profile_id, toString(change) AS change_text, toString(toUnixTimestamp64Milli(at)) AS at_ms, cause, toString(seq) AS seq_text " +
       "FROM audience_changes WHERE tenant = {tenant:String} AND audience_id = {id:String} AND seq > {after:UInt64} ORDER BY seq LIMIT {limit:UInt32}",
     { params: { tenant, id: audienceId, after: afterSeq.toString(), limit } })
+  return rows.map((r): ChangeRow => ({
+    tenant: r.tenant, audience_id: r.audience_id, profile_id: r.profile_id, change: r.change_text, at: r.at_ms, cause: r.cause, seq: r.seq_text,
+  }))
 })

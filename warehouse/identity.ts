@@ -390,11 +390,11 @@ export const representativeNode = Effect.fn("representativeNode")(function* (ten
 export const anchorNodes = Effect.fn("anchorNodes")(function* (tenant: string, profiles: ReadonlyArray<string>, priority: ReadonlyArray<string>) {
   if (profiles.length === 0) return []
   const warehouse = yield* Warehouse
-  return yield* warehouse.query<{ profile_id: string; kind: string; value: string }>(
-    "SELECT profile_id, argMin((kind, value), (indexOf({priority:Array(String)}, kind) = 0, indexOf({priority:Array(String)}, kind), value)).1 AS kind, " +
-      "argMin((kind, value), (indexOf({priority:Array(String)}, kind) = 0, indexOf({priority:Array(String)}, kind), value)).2 AS value " +
-      "FROM (SELECT toString(kind) AS kind, value, argMax(profile_id, version) AS profile_id FROM identity_nodes " +
+  const rows = yield* warehouse.query<{ profile_id: string; anchor: [string, string] }>(
+    "SELECT profile_id, argMin((node_kind, node_value), (indexOf({priority:Array(String)}, node_kind) = 0, indexOf({priority:Array(String)}, node_kind), node_value)) AS anchor " +
+      "FROM (SELECT toString(kind) AS node_kind, value AS node_value, argMax(profile_id, version) AS profile_id FROM identity_nodes " +
       "WHERE tenant = {tenant:String} AND slice = 0 AND shared = '' GROUP BY kind, value) " +
       "WHERE profile_id IN {profiles:Array(String)} GROUP BY profile_id",
     { params: { tenant, profiles, priority } })
+  return rows.map((r) => ({ profile_id: r.profile_id, kind: r.anchor[0], value: r.anchor[1] }))
 })
