@@ -7,6 +7,7 @@ import { DEFAULT_POLICIES, parseConsentPolicies } from "../consent/purposes.ts"
 import { DEFAULT_RELATIONS_CONFIG, parseRelationsConfig } from "../identity/relations/index.ts"
 import type { KafkaBusOptions } from "../ingest/bus-kafka.ts"
 import type { S3StoreOptions } from "../ingest/objectstore-s3.ts"
+import type { ClickHouseServerSettings } from "../warehouse/clickhouse-server.ts"
 import { parseAllowedOriginSpecs, parseWriteKeySpecs } from "../ingest/writekeys.ts"
 import { DEFAULT_RETENTION, parseRetention } from "../warehouse/retention.ts"
 import { parseBrandTerms, readAspectsFile, readTermsFile, type SentimentConfig } from "../sentiment/config.ts"
@@ -65,6 +66,19 @@ const httpUrl = (text: string): string => {
   return text
 }
 
+// Credentials in the URL would reach logs and /health with it: they go in CDP_CLICKHOUSE_USER and _PASSWORD (redacted).
+const clickhouseUrl = (text: string): string => {
+  const url = new URL(httpUrl(text.trim()))
+  if (url.username !== "" || url.password !== "") throw new Error("it holds credentials: put them in CDP_CLICKHOUSE_USER and CDP_CLICKHOUSE_PASSWORD")
+  if (url.pathname !== "/" || url.search !== "") throw new Error("it has a path or query: name the database in CDP_CLICKHOUSE_DATABASE")
+  return `${url.protocol}//${url.host}`
+}
+
+const databaseName = (text: string): string => {
+  if (!/^[A-Za-z_][A-Za-z0-9_]{0,63}$/.test(text.trim())) throw new Error(`"${text}" is not a plain identifier`)
+  return text.trim()
+}
+
 /** A blank value counts as unset (an empty `CDP_X=` line in a deployment file). */
 const unlessBlank = <A>(parse: (text: string) => A) => (text: string): A | undefined =>
   text.trim() === "" ? undefined : parse(text)
@@ -100,7 +114,11 @@ export const SETTINGS = {
   host: setting("CDP_HOST", "an interface to listen on, e.g. 127.0.0.1", (v) => Config.String(v).pipe(Config.withDefault(DEFAULT_HOST))),
   writeKeys: setting("CDP_WRITE_KEYS", "comma-separated KEY=TENANT, e.g. k1=acme,k2=globex", (v) => Config.String(v).pipe(checked((s: string) => parseWriteKeySpecs([s])), Config.withDefault([]))),
   allowedOrigins: setting("CDP_ALLOWED_ORIGINS", "comma-separated KEY=ORIGIN|ORIGIN, e.g. k1=https://shop.example", (v) => Config.String(v).pipe(checked((s: string) => (parseAllowedOriginSpecs([s]), [s])), Config.withDefault([]))),
-  clickhouseUrl: setting("CDP_CLICKHOUSE_URL", "the http(s) URL of a ClickHouse server", (v) => optional(Config.String(v).pipe(checked(httpUrl)))),
+  warehouse: setting("CDP_WAREHOUSE", "embedded or clickhouse (clickhouse needs CDP_CLICKHOUSE_URL)", (v) => Config.Literals(["embedded", "clickhouse"], v).pipe(Config.withDefault("embedded"))),
+  clickhouseUrl: setting("CDP_CLICKHOUSE_URL", "the http(s) URL of a ClickHouse server, without user, password or path (used with CDP_WAREHOUSE=clickhouse)", (v) => optional(Config.String(v).pipe(checked(clickhouseUrl)))),
+  clickhouseUser: setting("CDP_CLICKHOUSE_USER", "a ClickHouse user name", (v) => Config.String(v).pipe(checked((s: string) => s.trim()), Config.withDefault("default"))),
+  clickhousePassword: setting("CDP_CLICKHOUSE_PASSWORD", "the password of CDP_CLICKHOUSE_USER", (v) => optional(Config.Redacted(v))),
+  clickhouseDatabase: setting("CDP_CLICKHOUSE_DATABASE", "a ClickHouse database name (letters, digits, _)", (v) => Config.String(v).pipe(checked(databaseName), Config.withDefault("default"))),
   sourceOptions: setting("CDP_SOURCE_OPTIONS", 'a JSON object per source, e.g. {"calls":{"defaultCountry":"GB"}}', (v) => Config.String(v).pipe(checked(parseJsonObject("the value")), Config.withDefault({}), Config.map((o) => o as Record<string, Record<string, unknown>>))),
   sendgridVerificationKey: setting("CDP_SENDGRID_VERIFICATION_KEY", "SendGrid's verification key (base64 DER or PEM)", (v) => optional(Config.Redacted(v))),
   xBearerToken: setting("CDP_X_BEARER_TOKEN", "an X API app-only bearer token", (v) => optional(Config.Redacted(v))),
@@ -187,6 +205,23 @@ export const kafkaSettings: Effect.Effect<KafkaBusOptions | undefined, SettingIn
 })
 
 export const kafkaSettingsNow = (): KafkaBusOptions | undefined => runNow(kafkaSettings, "the CDP_KAFKA_* settings")
+
+/** The ClickHouse server's settings when CDP_WAREHOUSE=clickhouse, else undefined (the embedded engine). */
+export const clickhouseSettings: Effect.Effect<ClickHouseServerSettings | undefined, SettingInvalid> = Effect.gen(function* () {
+  const url = yield* readSetting(SETTINGS.clickhouseUrl)
+  if ((yield* readSetting(SETTINGS.warehouse)) === "embedded") return undefined
+  if (url === undefined) {
+    return yield* new SettingInvalid({ variable: SETTINGS.clickhouseUrl.variable, expected: "set when CDP_WAREHOUSE=clickhouse", problem: "it is unset" })
+  }
+  return {
+    url,
+    username: yield* readSetting(SETTINGS.clickhouseUser),
+    password: yield* readSetting(SETTINGS.clickhousePassword),
+    database: yield* readSetting(SETTINGS.clickhouseDatabase),
+  }
+})
+
+export const clickhouseSettingsNow = (): ClickHouseServerSettings | undefined => runNow(clickhouseSettings, "the CDP_CLICKHOUSE_* settings")
 
 /** The X/Twitter connector's variables, as `loadXConfig` takes them (it checks them and names the one that is wrong). */
 export const xEnvironment = Effect.gen(function* () {

@@ -2,7 +2,7 @@
 // connection (embedded default, one data directory) or over HTTP to a server. Same client, same SQL.
 import { mkdirSync } from "node:fs"
 import { resolve } from "node:path"
-import { createClient, type ClickHouseClient, type ClickHouseSettings } from "@clickhouse/client"
+import { createClient, type ClickHouseSettings } from "@clickhouse/client"
 import { Context, Data, Effect, Layer } from "effect"
 import { DataDirLocked, dataDirHolder, recordHolder, releaseHolder } from "./lock.ts"
 import { applyMigrations } from "./migrate.ts"
@@ -11,11 +11,15 @@ import {
   QueryLimitExceeded, type QueryScope, scopeViolation, sqlHash, StatementRefused,
 } from "./analyst.ts"
 import { readOnlyViolation } from "./readonly.ts"
+import {
+  type ClickHouseServerSettings, DEFAULT_SERVER_RETRY, openServer, retryOnConnectionLoss, serverLocation,
+} from "./clickhouse-server.ts"
 
 export type Row = Record<string, unknown>
 
 export { DataDirLocked } from "./lock.ts"
 export { type AnalystLimits, DEFAULT_ANALYST_LIMITS, QueryBusy, QueryLimitExceeded, type QueryScope } from "./analyst.ts"
+export { type ClickHouseServerSettings, DEFAULT_SERVER_RETRY, type ServerRetry } from "./clickhouse-server.ts"
 
 /** The backend cannot be reached or refused to work (locked, down, full). */
 export class WarehouseUnavailable extends Data.TaggedError("WarehouseUnavailable")<{
@@ -47,11 +51,21 @@ export interface QueryOptions {
 export interface WarehouseOptions {
   /** Limits of analysts' queries (analystQuery); each defaults to DEFAULT_ANALYST_LIMITS. */
   readonly analyst?: Partial<AnalystLimits>
+  /**
+   * Apply warehouse/migrations at start (default). Off only where the schema is not cdp's to manage, e.g. checking the
+   * HTTP path against a server too old for the schema (test/integration/clickhouse-server.test.ts).
+   */
+  readonly migrate?: boolean
 }
 
 export interface WarehouseShape {
-  /** "embedded" or "server", with where it points, for health and messages. */
-  readonly backend: { readonly kind: "embedded" | "server"; readonly location: string }
+  /** "embedded" or "server", with where it points (and for a server its database and version), for health and messages. */
+  readonly backend: {
+    readonly kind: "embedded" | "server"
+    readonly location: string
+    readonly database?: string
+    readonly version?: string
+  }
   /** Inserts rows as JSONEachRow; batch at the call site (10k-100k rows), never a row at a time. */
   readonly insert: (table: string, rows: ReadonlyArray<Row>) => Effect.Effect<void, WarehouseUnavailable | WarehouseRejectedRows>
   readonly query: <T = Row>(sql: string, options?: QueryOptions) =>
@@ -72,9 +86,12 @@ export class Warehouse extends Context.Service<Warehouse, WarehouseShape>()("cdp
   static readonly embedded = (dataDir: string, options?: WarehouseOptions) =>
     Layer.effect(Warehouse, makeWarehouse({ kind: "embedded", location: resolve(dataDir) }, options))
 
-  /** A ClickHouse server over HTTP. */
-  static readonly server = (url: string, options?: WarehouseOptions) =>
-    Layer.effect(Warehouse, makeWarehouse({ kind: "server", location: url }, options))
+  /**
+   * ClickHouse servers over HTTP (one server, or a cluster's load balancer). Probes the server at start (fails with one
+   * line naming what is wrong) and retries operations that lost their connection (settings.retry).
+   */
+  static readonly server = (settings: ClickHouseServerSettings, options?: WarehouseOptions) =>
+    Layer.effect(Warehouse, makeWarehouse({ kind: "server", location: serverLocation(settings.url), database: settings.database }, options, settings))
 }
 
 // Numbers come back as a server sends them (64-bit integers quoted), so no UInt64 silently loses precision in JS.
@@ -118,10 +135,17 @@ const rejectedRows = (table: string, cause: unknown): WarehouseRejectedRows | un
 // ClickHouse error codes that mean "your SQL is wrong", as opposed to "the backend is in trouble".
 const CALLER_ERROR_CODES = new Set(["36", "43", "46", "47", "48", "53", "60", "62", "81", "164", "386", "497"])
 
-const openClient = (backend: WarehouseShape["backend"]) =>
+const openClient = (backend: WarehouseShape["backend"], server: ClickHouseServerSettings | undefined, migrate: boolean) =>
   Effect.gen(function* () {
-    if (backend.kind === "server") {
-      return createClient({ url: backend.location, clickhouse_settings: CLIENT_SETTINGS, request_timeout: 300_000 })
+    if (server !== undefined) {
+      const opened = yield* openServer(server, CLIENT_SETTINGS, migrate).pipe(
+        Effect.mapError((failure) => new WarehouseUnavailable({ backend: `server ${backend.location}`, message: failure.message })),
+      )
+      if (opened.unknownSettings.length > 0) {
+        yield* Effect.logWarning("the ClickHouse server does not know some client settings; left out").pipe(
+          Effect.annotateLogs({ version: opened.version, settings: opened.unknownSettings.join(",") }))
+      }
+      return { client: opened.client, version: opened.version }
     }
     yield* Effect.try({
       try: () => mkdirSync(backend.location, { recursive: true }),
@@ -139,18 +163,25 @@ const openClient = (backend: WarehouseShape["backend"]) =>
           : new WarehouseUnavailable({ backend: `embedded ${backend.location}`, message: String(cause), cause }),
     })
     recordHolder(backend.location)
-    return createClient({ connection: connection as never, clickhouse_settings: CLIENT_SETTINGS })
+    return { client: createClient({ connection: connection as never, clickhouse_settings: CLIENT_SETTINGS }), version: undefined }
   })
 
-const makeWarehouse = (backend: WarehouseShape["backend"], options?: WarehouseOptions) =>
+const makeWarehouse = (opened: WarehouseShape["backend"], options?: WarehouseOptions, server?: ClickHouseServerSettings) =>
   Effect.gen(function* () {
-    const client: ClickHouseClient = yield* Effect.acquireRelease(openClient(backend), (c) =>
+    const migrate = options?.migrate ?? true
+    const { client, version } = yield* Effect.acquireRelease(openClient(opened, server, migrate), ({ client: c }) =>
       Effect.promise(() => c.close()).pipe(
         Effect.ignore,
         Effect.andThen(Effect.sync(() => {
-          if (backend.kind === "embedded") releaseHolder(backend.location)
+          if (opened.kind === "embedded") releaseHolder(opened.location)
         })),
       ))
+    const backend: WarehouseShape["backend"] = version === undefined ? opened : { ...opened, version }
+    // A server's connection can drop (restart, failover): each operation is retried whole, bounded. The embedded
+    // engine has no connection to lose.
+    const resilient = server === undefined
+      ? <A, E, R>(effect: Effect.Effect<A, E, R>) => effect
+      : retryOnConnectionLoss(server.retry ?? DEFAULT_SERVER_RETRY)
     const where = `${backend.kind} ${backend.location}`
     const unavailable = (cause: unknown) =>
       new WarehouseUnavailable({ backend: where, message: cause instanceof Error ? cause.message : String(cause), cause })
@@ -179,7 +210,7 @@ const makeWarehouse = (backend: WarehouseShape["backend"], options?: WarehouseOp
           : Effect.tryPromise({
             try: () => client.insert({ table, values: rows as Array<Row>, format: "JSONEachRow" }),
             catch: (cause) => rejectedRows(table, cause) ?? unavailable(cause),
-          }).pipe(Effect.asVoid),
+          }).pipe(resilient, Effect.asVoid),
       query: <T>(sql: string, options?: QueryOptions) =>
         Effect.tryPromise({
           try: async () => {
@@ -191,7 +222,7 @@ const makeWarehouse = (backend: WarehouseShape["backend"], options?: WarehouseOp
             return (await result.json()) as Array<T>
           },
           catch: classify,
-        }),
+        }).pipe(resilient),
       analystQuery: <T>(sql: string, scope: QueryScope, signal?: AbortSignal) => {
         const violation = scopeViolation(scope) ?? readOnlyViolation(sql)
         if (violation !== null) return Effect.fail(new WarehouseQueryError({ message: violation, code: undefined }))
@@ -209,12 +240,12 @@ const makeWarehouse = (backend: WarehouseShape["backend"], options?: WarehouseOp
         Effect.tryPromise({
           try: () => client.command({ query: sql, ...(params === undefined ? {} : { query_params: params }) }),
           catch: classify,
-        }).pipe(Effect.asVoid),
+        }).pipe(resilient, Effect.asVoid),
       ping: Effect.promise(() => client.ping()).pipe(
         Effect.map((r) => r.success),
         Effect.catchCause(() => Effect.succeed(false)),
       ),
     }
-    yield* applyMigrations(warehouse)
+    if (migrate) yield* applyMigrations(warehouse)
     return warehouse
   })
