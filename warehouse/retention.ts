@@ -1,6 +1,6 @@
 // Retention: how long each store keeps data, applied by the warehouse itself (a TTL per table, enforced by its
 // merges; monthly tables drop whole parts) and by the archive (whole days removed). Configured with CDP_RETENTION
-// (cli/config.ts), in months per store; 0 keeps a store's data until it is erased.
+// (cli/config.ts), in months per store; 0 (or "forever") keeps a store's data until it is erased.
 import { Effect } from "effect"
 import { Warehouse } from "./warehouse.ts"
 
@@ -11,12 +11,12 @@ export type RetentionStore = "events" | "texts" | "sentiment" | "identity" | "de
 
 /**
  * Defaults: what the warehouse serves 25 months (two years of history for year-on-year questions), refused input 6
- * months (enough to fix and re-drive a connector). The raw archive is kept until erased unless configured (archive=13
- * keeps a year for replay, plus a month): its days are the days items were received, and a deployment that imports
- * history decides itself how far back its replays must reach.
+ * months (enough to fix and re-drive a connector), the raw archive 13 months (a year of replay, plus a month). The
+ * archive's days are the days items were received here, so an import of old history is kept its full 13 months. A
+ * deployment that must replay further back sets archive=forever (kept until erased) or a longer period.
  */
 export const DEFAULT_RETENTION: RetentionPolicy = {
-  events: 25, texts: 25, sentiment: 25, identity: 25, dead_letters: 6, archive: 0,
+  events: 25, texts: 25, sentiment: 25, identity: 25, dead_letters: 6, archive: 13,
 }
 
 /**
@@ -32,14 +32,14 @@ export const RETENTION_TABLES: Readonly<Record<Exclude<RetentionStore, "archive"
   dead_letters: [["dead_letters", "landed_at"], ["dead_letter_outcomes", "retried_at"]],
 }
 
-/** Reads "events=25,archive=13" over the defaults; throws naming what is wrong. */
+/** Reads "events=25,archive=13" (or archive=forever, the same as 0) over the defaults; throws naming what is wrong. */
 export const parseRetention = (text: string): RetentionPolicy => {
   const policy: Record<string, number> = { ...DEFAULT_RETENTION }
   for (const part of text.split(",").map((p) => p.trim()).filter((p) => p !== "")) {
-    const m = /^([a-z_]+)\s*=\s*(\d{1,4})$/.exec(part)
-    if (m === null) throw new Error(`"${part}" is not STORE=MONTHS`)
+    const m = /^([a-z_]+)\s*=\s*(\d{1,4}|forever)$/.exec(part)
+    if (m === null) throw new Error(`"${part}" is not STORE=MONTHS or STORE=forever`)
     if (!(m[1]! in DEFAULT_RETENTION)) throw new Error(`unknown store "${m[1]}" (stores: ${Object.keys(DEFAULT_RETENTION).join(", ")})`)
-    policy[m[1]!] = Number(m[2])
+    policy[m[1]!] = m[2] === "forever" ? 0 : Number(m[2])
   }
   return policy as RetentionPolicy
 }

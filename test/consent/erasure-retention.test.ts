@@ -1,11 +1,12 @@
 // Retention: per-store periods (CDP_RETENTION) become TTLs the warehouse enforces, and the archive drops old days.
-import { Effect, Layer } from "effect"
+import { Effect, Layer, type Scope } from "effect"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { expireArchive } from "../../ingest/archive.ts"
 import { ObjectStore } from "../../ingest/objectstore.ts"
 import { applyRetention, archiveCutoff, DEFAULT_RETENTION, parseRetention } from "../../warehouse/retention.ts"
 import { Warehouse } from "../../warehouse/warehouse.ts"
+import { keepRetention } from "../../cli/retention.ts"
 import { runCdp } from "../support/cli.ts"
 import { freshDir, removeDir } from "../support/pipeline.ts"
 
@@ -15,7 +16,7 @@ beforeAll(() => {
 })
 afterAll(() => removeDir(dir))
 
-const run = <A, E>(program: Effect.Effect<A, E, Warehouse | ObjectStore>) =>
+const run = <A, E>(program: Effect.Effect<A, E, Warehouse | ObjectStore | Scope.Scope>) =>
   Effect.runPromise(program.pipe(Effect.scoped, Effect.provide(Layer.merge(
     Warehouse.embedded(join(dir, "clickhouse")), ObjectStore.local(join(dir, "objects"))))))
 
@@ -29,8 +30,9 @@ const engineOf = (table: string) => Effect.gen(function* () {
 describe("retention", () => {
   it("reads per-store months over the defaults and names what is wrong", () => {
     expect(parseRetention("events=12, archive=0")).toEqual({ ...DEFAULT_RETENTION, events: 12, archive: 0 })
+    expect(parseRetention("archive=forever")).toEqual({ ...DEFAULT_RETENTION, archive: 0 })
     expect(() => parseRetention("event=12")).toThrow(/unknown store "event"/)
-    expect(() => parseRetention("events=twelve")).toThrow(/"events=twelve" is not STORE=MONTHS/)
+    expect(() => parseRetention("events=twelve")).toThrow(/"events=twelve" is not STORE=MONTHS or STORE=forever/)
   })
 
   it("gives every personal table a TTL by default, changes it to what the policy says, and removes it for 0", async () => {
@@ -65,8 +67,29 @@ describe("retention", () => {
       return yield* store.list("archive/")
     }))
     expect(archiveCutoff({ ...DEFAULT_RETENTION, archive: 13 }, new Date("2026-12-01T00:00:00Z"))).toBe("2025-11-01")
-    expect(archiveCutoff(DEFAULT_RETENTION)).toBeUndefined()
+    // The archive keeps 13 months by default; forever (0) keeps it until erased.
+    expect(DEFAULT_RETENTION.archive).toBe(13)
+    expect(archiveCutoff(DEFAULT_RETENTION, new Date("2026-12-01T00:00:00Z"))).toBe("2025-11-01")
+    expect(archiveCutoff(parseRetention("archive=forever"))).toBeUndefined()
     expect(keys).toEqual(["archive/t/segment/2099-01-01/b.ndjson.gz"])
+  })
+
+  it("while the pipeline runs, a daily pass drops each archive day as it passes its period", async () => {
+    let today = new Date("2026-12-01T12:00:00Z")
+    const left = await run(Effect.gen(function* () {
+      const store = yield* ObjectStore
+      yield* store.put("archive/t/segment/2025-11-01/a.ndjson.gz", "x")
+      yield* store.put("archive/t/segment/2025-11-02/b.ndjson.gz", "y")
+      yield* keepRetention(DEFAULT_RETENTION, "20 millis", () => today)
+      const mine = Effect.map(store.list("archive/t/segment/2025-"), (keys) => [...keys].sort())
+      const afterStart = yield* mine
+      // A day later (the clock the pass reads moves on), without a restart.
+      today = new Date("2026-12-02T12:00:00Z")
+      yield* Effect.sleep("300 millis")
+      return { afterStart, later: yield* mine }
+    }))
+    expect(left.afterStart).toEqual(["archive/t/segment/2025-11-01/a.ndjson.gz", "archive/t/segment/2025-11-02/b.ndjson.gz"])
+    expect(left.later).toEqual(["archive/t/segment/2025-11-02/b.ndjson.gz"])
   })
 
   it("refuses a wrong CDP_RETENTION in one line", () => {

@@ -16,6 +16,11 @@ let dir: string
 beforeEach(() => { dir = freshDir() })
 afterEach(() => removeDir(dir))
 
+// These tests place items on fixed days of January 2025, older than the archive's default retention (13 months), and
+// restart the pipeline over the same data dir, which would expire those days: they test archiving and replay, not
+// retention (test/consent/erasure-retention.test.ts does), so the archive is kept here until erased.
+process.env["CDP_RETENTION"] = "archive=forever"
+
 const DAY1 = Date.parse("2025-01-15T23:59:59.000Z")
 const DAY2 = Date.parse("2025-01-16T08:00:00.000Z")
 

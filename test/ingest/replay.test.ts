@@ -14,6 +14,11 @@ import { Warehouse } from "../../warehouse/warehouse.ts"
 import { freshDir, query, removeDir, withPipeline } from "../support/pipeline.ts"
 import { SIGNALS_DEV } from "../support/shared.ts"
 
+// These tests place items on fixed days of January 2025, older than the archive's default retention (13 months), and
+// restart the pipeline over the same data dir, which would expire those days: they test archiving and replay, not
+// retention (test/consent/erasure-retention.test.ts does), so the archive is kept here until erased.
+process.env["CDP_RETENTION"] = "archive=forever"
+
 let dirA: string
 let dirB: string
 beforeEach(() => {

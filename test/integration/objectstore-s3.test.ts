@@ -161,6 +161,9 @@ describe.runIf(enabled)("S3 object store on a real server", () => {
     Object.assign(process.env, {
       CDP_S3_BUCKET: bucket, CDP_S3_ENDPOINT: s.endpoint, CDP_S3_REGION: s.region, CDP_S3_FORCE_PATH_STYLE: "true",
       CDP_S3_ACCESS_KEY_ID: s.accessKeyId, CDP_S3_SECRET_ACCESS_KEY: s.secretAccessKey,
+      // Items received on a fixed day of January 2025, older than the archive's default 13 months: the second
+      // pipeline's start would expire them. This tests archiving to S3 and replay, not retention.
+      CDP_RETENTION: "archive=forever",
     })
     const [dirA, dirB] = [freshDir(), freshDir()]
     try {
