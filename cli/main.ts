@@ -15,6 +15,7 @@ import { DataDirUnusable, FileUnwritable, prepareDataDir } from "./data-dir.ts"
 import { runDemo } from "./demo.ts"
 import { registerConsentCommands } from "./consent.ts"
 import { registerDsrCommands } from "./dsr.ts"
+import { registerTokenCommands } from "./tokens.ts"
 import { registerRelationsCommands, withRelationships } from "./relations.ts"
 import { NeedsKafka, registerWorkerCommand } from "./worker.ts"
 import { formatRows, type OutputFormat } from "./format.ts"
@@ -656,6 +657,7 @@ Examples:
   })
 
 registerDsrCommands(program, { dataDirOption, normalise: () => identityConfig().extract.normalise })
+registerTokenCommands(program, { dataDirOption })
 registerConsentCommands(program, { dataDirOption, identity: identityConfig })
 registerRelationsCommands(program, { dataDirOption, identity: identityConfig })
 registerWorkerCommand(program, { dataDirOption })

@@ -140,6 +140,11 @@ export const TABLES: ReadonlyArray<TableEntry> = [
     locate: { needleMatch: "delete", profileIds: ["profile_id"] },
   },
   {
+    kind: "table", name: "api_tokens", owner: "warehouse/tokens.ts", personal: "", erasure: "none",
+    why: "API tokens as SHA-256 hashes, roles, tenants, scopes and an operator's label (documented: not for personal data)",
+  },
+  { kind: "table", name: "api_token_uses", owner: "warehouse/tokens.ts", personal: "", erasure: "none", why: "token ids and times" },
+  {
     kind: "table", name: "audience_versions", owner: "warehouse/audiences.ts", erasure: "rows",
     personal: "none by design (names, purposes, conditions, operators); a condition could name a person's identifier: checked",
     locate: { needleMatch: "redact" },

@@ -12,11 +12,15 @@ import { corsHeaders, isBrowserRoute, originRefusal, preflightHeaders } from "./
 import { Pipeline } from "./pipeline.ts"
 import type { IdentityConfig, TraitPrecedence } from "../identity/index.ts"
 import type { ConsentPolicies } from "../consent/index.ts"
-import { CONSENT_PATH, consentRoute } from "./consent-route.ts"
-import { IDENTITY_PATH, identityRoute } from "./identity-route.ts"
-import { DSR_PATH, makeDsrRoute } from "./dsr-route.ts"
-import { PROFILES_PATH, profileRoute } from "./profile-route.ts"
+import { consentRoute } from "./consent-route.ts"
+import { identityRoute } from "./identity-route.ts"
+import { makeDsrRoute } from "./dsr-route.ts"
+import { profileRoute } from "./profile-route.ts"
 import { queryRoute } from "./query-route.ts"
+import { API_ROUTES, type ApiRouteName, type Handler, ingestTenant, loggedPath, makeAccessLog, makeGuard, makeTokenRegistry, matchApiRoute } from "./auth.ts"
+import { tokenRoute } from "./token-route.ts"
+import { auditSigner } from "../consent/audit.ts"
+import { loadSecret, makeKeys } from "../consent/keys.ts"
 import { bodyLimit, isBatchRoute, processSegmentRequest, SEGMENT_ROUTES, type SegmentRoute } from "./segment-api.ts"
 import { type ImportedItem, splitItems, WEBHOOK_SOURCES } from "./sources/index.ts"
 import { verifySendgridSignature } from "./sources/sendgrid.ts"
@@ -27,8 +31,8 @@ export interface CollectorOptions {
   readonly host: string
   readonly writeKeys: WriteKeys
   /**
-   * When set, POST /v1/query runs read-only SQL for callers presenting this token (Bearer): `cdp query` uses it
-   * to go through a running server, which holds the embedded data directory.
+   * The data directory's admin token: a Bearer token of the admin role beside the API tokens of `cdp token create`
+   * (ingest/auth.ts). `cdp query` and the other commands use it to go through a running server.
    */
   readonly adminToken?: string | undefined
   /** How long a request may wait for the bus before it is answered 503 (the sender retries; duplicates are dropped). */
@@ -136,10 +140,14 @@ const makeCollector = (options: CollectorOptions) =>
     const ingest = (route: SegmentRoute, req: IncomingMessage) =>
       Effect.gen(function* () {
         const headerKey = basicAuthUser(req.headers.authorization)
-        if (req.headers.authorization !== undefined && headerKey === undefined) {
-          return refuse(401, "bad_authorization", "Authorization must be HTTP Basic with the write key as user name", UNAUTHORIZED_HEADERS)
+        // An API token with the ingest scope (collector role) sends for its tenant, as a write key does.
+        const bearer = /^Bearer\s/i.test(req.headers.authorization ?? "") ? ingestTenant(registry, req) : undefined
+        if (typeof bearer === "object") return bearer
+        if (req.headers.authorization !== undefined && headerKey === undefined && bearer === undefined) {
+          return refuse(401, "bad_authorization", "Authorization must be HTTP Basic with the write key as user name, or Bearer with an API token", UNAUTHORIZED_HEADERS)
         }
-        let tenant = headerKey === undefined ? undefined : options.writeKeys.tenantOf(headerKey)
+        if (bearer !== undefined) authenticated(req)
+        let tenant = bearer ?? (headerKey === undefined ? undefined : options.writeKeys.tenantOf(headerKey))
         if (headerKey !== undefined && tenant === undefined) {
           return refuse(401, "unknown_write_key", "the write key is not known to this collector", UNAUTHORIZED_HEADERS)
         }
@@ -244,43 +252,46 @@ const makeCollector = (options: CollectorOptions) =>
           Effect.succeed(refuse(503, "bus_unavailable", `the event bus is unavailable (${e.backend}); retry later`, { "retry-after": "5" }))),
       )
 
-    const adminQuery = queryRoute({ adminToken: options.adminToken, warehouse, authenticated, bodyIdleMs })
-    const identityAdmin = options.identity === undefined ? undefined
-      : yield* identityRoute({ adminToken: options.adminToken, warehouse, config: options.identity, reload: pipeline.reloadIdentity, authenticated, bodyIdleMs })
-    const dsrAdmin = options.dataDir === undefined ? undefined
-      : yield* makeDsrRoute({
-        adminToken: options.adminToken, dataDir: options.dataDir, normalise: options.identity?.extract.normalise, policies: options.consent, authenticated, bodyIdleMs,
-        reloadIdentity: pipeline.reloadIdentity,
-      })
+    const registry = yield* makeTokenRegistry({ adminToken: options.adminToken, warehouse })
+    // Accesses to personal data are audited where the audit log and the keyed-hash secret are: the data directory.
+    const access = options.dataDir === undefined ? undefined : yield* makeAccessLog(yield* auditSigner(options.dataDir))
+    const keys = options.dataDir === undefined ? undefined : makeKeys(yield* loadSecret(options.dataDir))
+    const guard = makeGuard({ registry, access, keys, normalise: options.identity?.extract.normalise, bodyIdleMs, authenticated: (req) => authenticated(req) })
+    // Every API route's handler by its name in API_ROUTES (auth.ts), where its scope is: undefined is not served here.
+    const handlers: Record<ApiRouteName, Handler | undefined> = {
+      query: queryRoute({ warehouse, bodyIdleMs }),
+      profiles: (req) => profileRoute(req, {
+        warehouse, policies: options.consent,
+        ...(options.identity === undefined ? {} : { identity: options.identity }),
+        ...(options.traitPrecedence === undefined ? {} : { traitPrecedence: options.traitPrecedence }),
+      }),
+      consent: (req) => consentRoute(req, { warehouse, identity: options.identity, policies: options.consent }),
+      identity: options.identity === undefined ? undefined
+        : yield* identityRoute({ warehouse, config: options.identity, reload: pipeline.reloadIdentity, bodyIdleMs }),
+      dsr: options.dataDir === undefined ? undefined
+        : yield* makeDsrRoute({
+          dataDir: options.dataDir, normalise: options.identity?.extract.normalise, policies: options.consent, bodyIdleMs,
+          reloadIdentity: pipeline.reloadIdentity,
+        }),
+      tokens: tokenRoute({ registry, bodyIdleMs }),
+    }
 
     const route = (req: IncomingMessage): Effect.Effect<Reply> => {
       const path = (req.url ?? "/").split("?", 1)[0]!.replace(/\/+$/, "")
       if (path === "/health" || path === "/healthz") {
         return req.method === "GET" || req.method === "HEAD" ? health.report(draining) : Effect.succeed(refuse(405, "method_not_allowed", "use GET /health"))
       }
-      if (path === "/v1/query") {
-        return adminQuery(req)
-      }
-      if (path.startsWith(PROFILES_PATH)) {
-        return profileRoute(req, {
-          adminToken: options.adminToken, warehouse, authenticated, policies: options.consent,
-          ...(options.identity === undefined ? {} : { identity: options.identity }),
-          ...(options.traitPrecedence === undefined ? {} : { traitPrecedence: options.traitPrecedence }),
-        })
-      }
-      if (path.startsWith(CONSENT_PATH)) {
-        return consentRoute(req, { adminToken: options.adminToken, warehouse, authenticated, identity: options.identity, policies: options.consent })
-      }
-      if (path.startsWith(IDENTITY_PATH) && identityAdmin !== undefined) return identityAdmin(req)
-      if ((path === DSR_PATH || path.startsWith(`${DSR_PATH}/`)) && dsrAdmin !== undefined) return dsrAdmin(req)
+      const api = matchApiRoute(req)
+      const handler = api === undefined ? undefined : handlers[api.route.name as ApiRouteName]
+      if (api !== undefined && handler !== undefined) return guard(req, api, handler)
       const hook = /^\/v1\/webhooks\/([a-z]+)$/.exec(path)
       const m = /^\/v1\/([a-z]+)$/.exec(path)
       const known = hook !== null ? WEBHOOK_SOURCES.has(hook[1]!) : m !== null && SEGMENT_ROUTES.has(m[1]!)
       if (!known) {
         return Effect.succeed(refuse(404, "not_found",
           `no route ${req.method} ${path}; the collector serves POST /v1/{track,identify,page,screen,group,alias,batch,import} (and /v1/{t,i,p,s,g,a,b}), ` +
-            `POST /v1/webhooks/{${[...WEBHOOK_SOURCES.keys()].join(",")}}, GET /health, and with the admin token ` +
-            "POST /v1/query, GET /v1/profiles/{identifier}[/events], GET /v1/consent/{identifier}, /v1/identity/... and /v1/dsr"))
+            `POST /v1/webhooks/{${[...WEBHOOK_SOURCES.keys()].join(",")}}, GET /health, and with an API token ` +
+            `${API_ROUTES.filter((r) => handlers[r.name] !== undefined).map((r) => r.template).join(", ")} (also under /v1/tenants/{tenant}/...)`))
       }
       if (req.method === "OPTIONS" && isBrowserRoute(req)) return Effect.succeed(json(204, {}, preflightHeaders(req)))
       if (req.method !== "POST") return Effect.succeed(refuse(405, "method_not_allowed", `use POST ${path}`, { allow: "POST" }))
@@ -298,7 +309,7 @@ const makeCollector = (options: CollectorOptions) =>
         Effect.tap((reply) =>
           Effect.logInfo("request").pipe(Effect.annotateLogs({
             // A profile's path holds an identifier: personal data never goes to logs.
-            method: req.method, path: req.url?.startsWith(PROFILES_PATH) ? `${PROFILES_PATH}{identifier}` : req.url?.startsWith(CONSENT_PATH) ? `${CONSENT_PATH}{identifier}` : req.url?.split("?", 1)[0], status: reply.status,
+            method: req.method, path: loggedPath(req), status: reply.status,
             ms: Math.round(performance.now() - started),
             accepted: (reply.body as { accepted?: number }).accepted,
           }))),

@@ -1,31 +1,25 @@
 // GET /v1/consent/{identifier}?tenant=T: a person's consent per purpose with its history and proofs, for holders of
-// the data directory's admin token (as GET /v1/profiles is). `cdp consent show` goes through it while `cdp serve`
+// a token with the consent:read scope (ingest/auth.ts guards it). `cdp consent show` goes through it while `cdp serve`
 // holds the embedded engine.
 import type { IncomingMessage } from "node:http"
 import { Effect } from "effect"
 import { type ConsentPolicies, ConsentPoliciesRef, DEFAULT_POLICIES, showConsent } from "../consent/index.ts"
 import { defaultIdentityConfig, type IdentityConfig, readIdentifier } from "../identity/index.ts"
 import { Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
-import { presentsAdminToken, type QueryReply, refuse } from "./query-route.ts"
+import { type QueryReply, refuse } from "./query-route.ts"
 import { DEFAULT_TENANT } from "./writekeys.ts"
 
 export const CONSENT_PATH = "/v1/consent/"
 
 
 export const consentRoute = (req: IncomingMessage, options: {
-  readonly adminToken: string | undefined
   readonly warehouse: WarehouseShape
-  readonly authenticated?: (req: IncomingMessage) => void
   /** How identifiers are read (phone regions, mailbox rules): the pipeline's identity configuration. */
   readonly identity?: IdentityConfig | undefined
   readonly policies?: ConsentPolicies | undefined
 }): Effect.Effect<QueryReply> =>
   Effect.gen(function* () {
     if (req.method !== "GET") return refuse(405, "method_not_allowed", "use GET /v1/consent/{identifier}", undefined, { allow: "GET" })
-    if (!presentsAdminToken(req, options.adminToken)) {
-      return refuse(401, "bad_admin_token", "GET /v1/consent needs the data directory's admin token as a Bearer token")
-    }
-    options.authenticated?.(req)
     const url = new URL(req.url ?? "/", "http://collector")
     let identifier: string
     try {

@@ -1,4 +1,4 @@
-// Data-subject requests over HTTP for a compliance role (the data directory's admin token for now), as
+// Data-subject requests over HTTP for tokens with the dsr:read / dsr:write scopes (ingest/auth.ts guards them), as
 // `cdp dsr submit|status|list` does on the data directory itself; the CLI goes through these while `cdp serve` holds it.
 //   POST /v1/dsr        {"type": "erasure", "identifier": "email:ann@x.example", "tenant"?: "acme", "set"?: {"name": "Ann"},
 //                       "lift"?: true (a restriction lifted)}
@@ -14,7 +14,7 @@ import { type ConsentPolicies, ConsentPoliciesRef, DEFAULT_POLICIES } from "../c
 import type { NormaliseOptions } from "../identity/normalise.ts"
 import type { ObjectStore } from "./objectstore.ts"
 import type { Warehouse } from "../warehouse/warehouse.ts"
-import { presentsAdminToken, type QueryReply, receiveAdminBody, refuse } from "./query-route.ts"
+import { type QueryReply, receiveAdminBody, refuse } from "./query-route.ts"
 import { DEFAULT_TENANT } from "./writekeys.ts"
 
 export const DSR_PATH = "/v1/dsr"
@@ -53,12 +53,10 @@ const failure = (e: { _tag?: string; message?: string }): QueryReply =>
  * the data directory, and fails requests an earlier process left unfinished.
  */
 export const makeDsrRoute = (options: {
-  readonly adminToken: string | undefined
   readonly dataDir: string
   readonly normalise?: NormaliseOptions | undefined
   /** Each tenant's consent policy (CDP_CONSENT): which purposes an objection refuses, what access reports. */
   readonly policies?: ConsentPolicies | undefined
-  readonly authenticated?: (req: IncomingMessage) => void
   readonly bodyIdleMs?: number
   /**
    * Reloads the running pipeline's identity graph from what is stored. After an erasure the graph in memory still
@@ -76,10 +74,6 @@ export const makeDsrRoute = (options: {
 
     return (req: IncomingMessage): Effect.Effect<QueryReply> =>
       Effect.gen(function* () {
-        if (!presentsAdminToken(req, options.adminToken)) {
-          return refuse(401, "bad_admin_token", `${DSR_PATH} needs the data directory's admin token as a Bearer token`)
-        }
-        options.authenticated?.(req)
         const url = new URL(req.url ?? "/", "http://collector")
         const path = url.pathname.replace(/\/+$/, "")
         if (path === DSR_PATH && req.method === "POST") {

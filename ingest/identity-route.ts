@@ -1,5 +1,5 @@
-// Operators' identity decisions on a running `cdp serve`, for holders of the data directory's admin token (as
-// /v1/query and /v1/profiles): each is recorded, the pipeline's graph is reloaded, and a rebuild of the tenant moves
+// Operators' identity decisions on a running `cdp serve`, for holders of a token with the identity:read /
+// identity:write scopes (ingest/auth.ts guards them): each is recorded, the pipeline's graph is reloaded, and a rebuild of the tenant moves
 // what was stored before. `cdp identity split|separate|suggestions` go through these while the server holds the data.
 //   POST /v1/identity/split                      {"identifier", "reason", "tenant"?}
 //   POST /v1/identity/separate                   {"a", "b", "reason", "tenant"?}
@@ -12,7 +12,7 @@ import {
   decideSuggestion, type DecisionResult, type IdentityConfig, openSuggestions, type Reload, separateIdentifiers, splitIdentifier,
 } from "../identity/index.ts"
 import { Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
-import { presentsAdminToken, type QueryReply, receiveAdminBody, refuse } from "./query-route.ts"
+import { type QueryReply, receiveAdminBody, refuse } from "./query-route.ts"
 import { DEFAULT_TENANT } from "./writekeys.ts"
 
 export const IDENTITY_PATH = "/v1/identity/"
@@ -43,12 +43,10 @@ const tenantOf = (body: Body): string | QueryReply => {
 }
 
 export const identityRoute = (options: {
-  readonly adminToken: string | undefined
   readonly warehouse: WarehouseShape
   readonly config: IdentityConfig
   /** Rebuilds the running pipeline's graph from the warehouse (Pipeline.reloadIdentity). */
   readonly reload: Reload<unknown>
-  readonly authenticated?: (req: IncomingMessage) => void
   readonly bodyIdleMs?: number
 }) =>
   Effect.gen(function* () {
@@ -65,10 +63,6 @@ export const identityRoute = (options: {
 
     return (req: IncomingMessage): Effect.Effect<QueryReply> =>
       Effect.gen(function* () {
-        if (!presentsAdminToken(req, options.adminToken)) {
-          return refuse(401, "bad_admin_token", "the /v1/identity routes need the data directory's admin token as a Bearer token")
-        }
-        options.authenticated?.(req)
         const url = new URL(req.url ?? "/", "http://collector")
         const path = url.pathname.replace(/\/+$/, "").slice(IDENTITY_PATH.length)
         if (path === "suggestions") {

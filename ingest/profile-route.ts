@@ -1,7 +1,8 @@
 // GET /v1/profiles/{identifier}?tenant=T&events=N: the unified profile of any identifier (URL-encoded "KIND:VALUE", a
 // bare e-mail or +phone, or a prof_ id) with its consent per purpose and the first page of its timeline, and
 // GET /v1/profiles/{identifier}/events?limit=&cursor=&channel=&event=&since=&until=: its timeline page by page, for
-// holders of the data directory's admin token, as POST /v1/query is. Shapes: ingest/openapi.json.
+// holders of a token with the profiles:read scope (ingest/auth.ts guards it, and masks identifiers for marketers).
+// Shapes: ingest/openapi.json.
 // `cdp profile show` and `cdp profile events` go through them while `cdp serve` holds the embedded engine.
 import type { IncomingMessage } from "node:http"
 import { Effect } from "effect"
@@ -11,7 +12,7 @@ import {
   type TraitPrecedence,
 } from "../identity/index.ts"
 import { Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
-import { presentsAdminToken, type QueryReply, refuse } from "./query-route.ts"
+import { type QueryReply, refuse } from "./query-route.ts"
 import { DEFAULT_TENANT } from "./writekeys.ts"
 
 export const PROFILES_PATH = "/v1/profiles/"
@@ -23,10 +24,7 @@ export const MAX_RECENT_EVENTS = 1000
 
 
 export const profileRoute = (req: IncomingMessage, options: {
-  readonly adminToken: string | undefined
   readonly warehouse: WarehouseShape
-  /** Called once the request presented the admin token (the connection is then trusted). */
-  readonly authenticated?: (req: IncomingMessage) => void
   /** How each tenant's identifiers are read (phone regions, mailbox rules; default: identity's defaults). */
   readonly identity?: IdentityConfig
   /** How the sources of a trait are ranked (default: identity's default precedence). */
@@ -36,10 +34,6 @@ export const profileRoute = (req: IncomingMessage, options: {
 }): Effect.Effect<QueryReply> =>
   Effect.gen(function* () {
     if (req.method !== "GET") return refuse(405, "method_not_allowed", "use GET /v1/profiles/{identifier}", undefined, { allow: "GET" })
-    if (!presentsAdminToken(req, options.adminToken)) {
-      return refuse(401, "bad_admin_token", "GET /v1/profiles needs the data directory's admin token as a Bearer token")
-    }
-    options.authenticated?.(req)
     const url = new URL(req.url ?? "/", "http://collector")
     const rest = url.pathname.slice(PROFILES_PATH.length).replace(/\/+$/, "")
     const timeline = rest.endsWith(EVENTS_SUFFIX)

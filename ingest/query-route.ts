@@ -1,7 +1,6 @@
-// POST /v1/query: analysts' read-only SQL for holders of the data directory's admin token (`cdp query` goes through
-// it while `cdp serve` holds the embedded engine). Body: {"sql": "...", "tenant": "acme"} or {"sql", "allTenants": true}.
+// POST /v1/query: analysts' read-only SQL for holders of a token with the query scope (ingest/auth.ts; the data
+// directory's admin token is one: `cdp query` goes through it while `cdp serve` holds the embedded engine). Body: {"sql": "...", "tenant": "acme"} or {"sql", "allTenants": true}.
 // Read-only, limits and tenant scope are the warehouse's analystQuery, enforced by the engine.
-import { timingSafeEqual } from "node:crypto"
 import type { IncomingMessage } from "node:http"
 import { Effect } from "effect"
 import { DEFAULT_TENANT } from "./writekeys.ts"
@@ -25,8 +24,12 @@ export const refuse = (status: number, rule: string, message: string, field?: st
  * An admin route's body as text, or the refusal to answer with: 413 naming the limit (`what`: whose body, e.g. "a
  * query body"), or the transport's error (timeout, bad encoding, invalid UTF-8).
  */
+/** Bodies the guard (ingest/auth.ts) read to check their tenant, with the tenant filled in: the route reads them here. */
+export const preReadBodies = new WeakMap<IncomingMessage, string>()
+
 export const receiveAdminBody = (req: IncomingMessage, limit: number, idleMs: number | undefined, what: string) =>
-  Effect.map(receiveBody(req, limit, idleMs), (text): string | QueryReply => {
+  Effect.map(preReadBodies.has(req) ? Effect.succeed(preReadBodies.get(req)!) : receiveBody(req, limit, idleMs), (text): string | QueryReply => {
+    if (typeof text === "string" && Buffer.byteLength(text) > limit) return refuse(413, "body_too_large", `${what} may be at most ${limit / 1024} KB`)
     if (text instanceof BodyTooLarge) return refuse(413, "body_too_large", `${what} may be at most ${limit / 1024} KB`)
     if (text instanceof Error) {
       const r = bodyErrorReply(text)
@@ -34,19 +37,6 @@ export const receiveAdminBody = (req: IncomingMessage, limit: number, idleMs: nu
     }
     return text
   })
-
-const sameSecret = (given: string, expected: string): boolean => {
-  const a = Buffer.from(given)
-  const b = Buffer.from(expected)
-  return a.length === b.length && timingSafeEqual(a, b)
-}
-
-/** Whether the request presents the data directory's admin token as a Bearer token (never, when there is none). */
-export const presentsAdminToken = (req: IncomingMessage, adminToken: string | undefined): boolean => {
-  const token = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? "")?.[1]
-  const expected = adminToken ?? ""
-  return token !== undefined && expected !== "" && sameSecret(token, expected)
-}
 
 const BODY_SHAPE = 'the body must be JSON {"sql": "...", "tenant": "..."} (or "allTenants": true instead of "tenant")'
 
@@ -77,19 +67,13 @@ const clientGone = (req: IncomingMessage) => {
   return { signal: controller.signal, release: () => req.socket.off("close", abort) }
 }
 
+/** The route; the guard (ingest/auth.ts) has checked the token, its scope and tenant before it runs. */
 export const queryRoute = (options: {
-  readonly adminToken: string | undefined
   readonly warehouse: WarehouseShape
-  /** Called once the request presented the admin token (the connection is then trusted). */
-  readonly authenticated?: (req: IncomingMessage) => void
   readonly bodyIdleMs?: number
 }) => (req: IncomingMessage): Effect.Effect<QueryReply> =>
   Effect.gen(function* () {
     if (req.method !== "POST") return refuse(405, "method_not_allowed", "use POST /v1/query", undefined, { allow: "POST" })
-    if (!presentsAdminToken(req, options.adminToken)) {
-      return refuse(401, "bad_admin_token", "POST /v1/query needs the data directory's admin token as a Bearer token")
-    }
-    options.authenticated?.(req)
     const body = yield* receiveAdminBody(req, QUERY_BODY_LIMIT, options.bodyIdleMs, "a query body")
     if (typeof body !== "string") return body
     const parsed = parseBody(body)

@@ -50,7 +50,7 @@ describe("identity decisions on a running cdp serve", () => {
         ((await (await fetch(`${serve.url}/v1/profiles/${encodeURIComponent(identifier)}`, { headers: admin })).json()) as { profileId: string }).profileId
       expect(await profileOf("user_id:u-ann")).toBe(await profileOf("anonymous_id:caller"))
 
-      expect(await call("POST", "split", { identifier: "phone:+447700900123", reason: "x" }, null)).toMatchObject({ status: 401, body: { rule: "bad_admin_token" } })
+      expect(await call("POST", "split", { identifier: "phone:+447700900123", reason: "x" }, null)).toMatchObject({ status: 401, body: { rule: "missing_token" } })
       expect(await call("POST", "split", { identifier: "phone:+447700900123" })).toMatchObject({ status: 400, body: { field: "/reason" } })
       expect(await call("POST", "split", { identifier: "shoe:9", reason: "x" })).toMatchObject({ status: 400, body: { rule: "bad_identifier", field: "/identifier" } })
       expect(await call("POST", "separate", { a: "user_id:u-ann", b: "email:", reason: "x" })).toMatchObject({ status: 400, body: { field: "/b" } })

@@ -208,7 +208,7 @@ describe("GET /v1/profiles/{identifier} on cdp serve", () => {
       expect((await get(`/v1/profiles/${encodeURIComponent("+447700900123")}?tenant=default&events=1`)).body).toMatchObject({
         profileId: direct.profileId, recentEvents: [{ messageId: "web-identify-2" }],
       })
-      expect(await get("/v1/profiles/user_id%3Au-ann", null)).toMatchObject({ status: 401, body: { rule: "bad_admin_token" } })
+      expect(await get("/v1/profiles/user_id%3Au-ann", null)).toMatchObject({ status: 401, body: { rule: "missing_token" } })
       expect(await get("/v1/profiles/user_id%3Au-ann", "Bearer wrong")).toMatchObject({ status: 401 })
       expect(await get("/v1/profiles/shoe%3Asize9")).toMatchObject({ status: 400, body: { rule: "bad_identifier", error: expect.stringMatching(/"shoe:size9".*unknown kind/) } })
       expect(await get("/v1/profiles/%E0%A4%A")).toMatchObject({ status: 400, body: { rule: "bad_identifier" } })

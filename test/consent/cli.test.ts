@@ -69,7 +69,7 @@ describe("cdp consent show", () => {
         return { status: res.status, body: (await res.json()) as Record<string, unknown> }
       }
       expect(await get(`/v1/consent/${encodeURIComponent("email:ann.lee@x.example")}`)).toEqual({ status: 200, body: direct })
-      expect(await get("/v1/consent/user_id%3Au-ann", null)).toMatchObject({ status: 401, body: { rule: "bad_admin_token" } })
+      expect(await get("/v1/consent/user_id%3Au-ann", null)).toMatchObject({ status: 401, body: { rule: "missing_token" } })
       expect(await get("/v1/consent/shoe%3Asize9")).toMatchObject({ status: 400, body: { rule: "bad_identifier", field: "/identifier" } })
       expect(await get("/v1/consent/user_id%3Au-ann?tenant=acme")).toMatchObject({ status: 404, body: { rule: "profile_not_found" } })
       expect(JSON.parse(ok(cdp("consent", "show", "user_id:u-ann", "--format", "json")))).toEqual(direct)

@@ -159,7 +159,7 @@ describe("GET /v1/profiles/{identifier}/events", () => {
       expect(yield* get(url, events("shoe:9"))).toMatchObject({ status: 400, body: { rule: "bad_identifier", field: "/identifier" } })
       expect(yield* get(url, events("user_id:nobody"))).toMatchObject({ status: 404, body: { rule: "profile_not_found" } })
       expect(yield* get(url, events("prof_AAAAAAAAAAAAAAAAAAAA"))).toMatchObject({ status: 404 })
-      expect(yield* get(url, events("user_id:u1"), { token: null })).toMatchObject({ status: 401, body: { rule: "bad_admin_token" } })
+      expect(yield* get(url, events("user_id:u1"), { token: null })).toMatchObject({ status: 401, body: { rule: "missing_token" } })
       expect(yield* get(url, events("user_id:u1"), { token: "wrong" })).toMatchObject({ status: 401 })
       expect(yield* get(url, events("user_id:u1"), { method: "DELETE" })).toMatchObject({ status: 405 })
     })))

@@ -1,0 +1,682 @@
+// Who may call which API route: scoped API tokens (`cdp token create`), the roles they are made from, the table of
+// every non-collector route with the scope it needs, and the one guard every such route goes through (token, scope,
+// tenant in path, query and body, access audit, identifier masking). The collector's Segment routes take write keys
+// (writekeys.ts) or a token with the `ingest` scope.
+//
+// Tokens are `cdp_` + 256 random bits (base64url), shown once and stored as their SHA-256 (warehouse/tokens.ts). A
+// plain hash is enough: nobody can guess 2^256 values whatever the hash costs, and it needs no secret to check (a
+// keyed hash would tie every token to the keyed-hash secret file). The data directory's admin token (cli/server-info.ts)
+// still works as a token of the admin role, so `cdp query` and the CLI's calls through `cdp serve` keep working.
+import { createCipheriv, createDecipheriv, createHash, randomBytes, timingSafeEqual } from "node:crypto"
+import type { IncomingMessage } from "node:http"
+import { Data, Effect, Schedule, Semaphore } from "effect"
+import { appendAudit, type AuditSigner } from "../consent/audit.ts"
+import { identifierKey, type KeysShape } from "../consent/keys.ts"
+import { parseIdentifier } from "../identity/index.ts"
+import type { NormaliseOptions } from "../identity/normalise.ts"
+import type { ObjectStore } from "./objectstore.ts"
+import { allTokens, findToken, storeToken, storeTokenUses, type TokenRecord, tokenLastUses } from "../warehouse/tokens.ts"
+import { Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
+import { BodyTooLarge, bodyErrorReply, receiveBody } from "./body.ts"
+import { preReadBodies, type QueryReply, refuse } from "./query-route.ts"
+import { DEFAULT_TENANT } from "./writekeys.ts"
+
+/** Every scope, with what it lets a token do. */
+export const SCOPES = {
+  ingest: "send events to the collector's Segment routes (POST /v1/track, /v1/batch, ...) as a write key does",
+  "profiles:read": "read profiles and their timelines (GET /v1/profiles/...)",
+  "profiles:identifiers": "see e-mail addresses and phone numbers in profiles whatever the purpose's consent says",
+  "audiences:read": "read audiences, their members and changes",
+  "audiences:write": "create, edit and delete audiences",
+  "listening:read": "read social listening (mentions, sentiment, alerts)",
+  "exports:read": "read export destinations, their status and history",
+  "exports:write": "configure and run exports, replay dead letters",
+  "consent:read": "read a person's consent per purpose with its history and proofs (GET /v1/consent/...)",
+  "dsr:read": "read data-subject requests and their audit trail (GET /v1/dsr...)",
+  "dsr:write": "submit data-subject requests (POST /v1/dsr)",
+  "audit:read": "read the audit log",
+  "identity:read": "read duplicate suggestions (GET /v1/identity/suggestions)",
+  "identity:write": "split, separate, accept and dismiss identity decisions (POST /v1/identity/...)",
+  query: "run read-only analyst SQL (POST /v1/query)",
+  "tokens:manage": "create, list, inspect and revoke API tokens (/v1/tokens)",
+} as const
+
+export type Scope = keyof typeof SCOPES
+export const ALL_SCOPES = Object.keys(SCOPES) as ReadonlyArray<Scope>
+
+/**
+ * What each role may do. A marketer reads profiles (e-mail and phone masked unless the purpose of the read is
+ * consented), audiences, listening and exports; compliance handles consent, data-subject requests and the audit log.
+ * A token may hold fewer scopes than its role (`--scopes`), never more.
+ */
+export const ROLES = {
+  collector: ["ingest"],
+  marketer: ["profiles:read", "audiences:read", "audiences:write", "listening:read", "exports:read"],
+  compliance: ["consent:read", "dsr:read", "dsr:write", "audit:read"],
+  admin: ALL_SCOPES,
+} as const satisfies Record<string, ReadonlyArray<Scope>>
+
+export type Role = keyof typeof ROLES
+export const ROLE_NAMES = Object.keys(ROLES) as ReadonlyArray<Role>
+
+/** Who a request is: a token's id, role, tenant (undefined: every tenant) and scopes. */
+export interface Principal {
+  readonly tokenId: string
+  readonly role: Role
+  readonly tenant: string | undefined
+  readonly scopes: ReadonlySet<Scope>
+}
+
+/** The data directory's admin token, as a principal. */
+export const ADMIN_TOKEN_ID = "admin-token"
+const ADMIN_PRINCIPAL: Principal = { tokenId: ADMIN_TOKEN_ID, role: "admin", tenant: undefined, scopes: new Set(ALL_SCOPES) }
+
+/** An API route and the scope it needs: `read` for GET and HEAD, `write` for every other method. */
+export interface ApiRoute {
+  readonly name: string
+  /** How the route is named in answers, logs and the audit log (no identifier in it). */
+  readonly template: string
+  readonly matches: (path: string) => boolean
+  readonly read: Scope
+  readonly write: Scope
+  /**
+   * What of its calls goes to the audit log: "all" (granted and denied) for routes that read or change personal
+   * data; "denials" where a granted call leaves its own audit entries (a DSR's trail, consent/dsr.ts); "none".
+   */
+  readonly audit: "all" | "denials" | "none"
+  /** The identifier the request is about, from the path (its keyed hash goes to the audit log). */
+  readonly subject?: (path: string) => string | undefined
+  /** Largest body a write may carry (default 1 MB); the route's own limit may be smaller. */
+  readonly bodyLimit?: number
+}
+
+const under = (prefix: string) => (path: string) => path === prefix || path.startsWith(`${prefix}/`)
+const segmentAfter = (prefix: string) => (path: string) => {
+  const rest = path.slice(prefix.length).split("/", 1)[0]
+  return rest === undefined || rest === "" ? undefined : rest
+}
+
+/**
+ * Every route of the API but the collector's, each with the scope it needs. The collector serves only what is
+ * listed here (ingest/collector.ts maps each name to its handler), so a route cannot be added without a scope.
+ */
+export const API_ROUTES = [
+  { name: "query", template: "/v1/query", matches: (p: string) => p === "/v1/query", read: "query", write: "query", audit: "all" },
+  {
+    name: "profiles", template: "/v1/profiles/{identifier}", matches: (p: string) => p.startsWith("/v1/profiles/"),
+    read: "profiles:read", write: "profiles:read", audit: "all", subject: segmentAfter("/v1/profiles/"),
+  },
+  {
+    name: "consent", template: "/v1/consent/{identifier}", matches: (p: string) => p.startsWith("/v1/consent/"),
+    read: "consent:read", write: "consent:read", audit: "all", subject: segmentAfter("/v1/consent/"),
+  },
+  { name: "identity", template: "/v1/identity/...", matches: under("/v1/identity"), read: "identity:read", write: "identity:write", audit: "all" },
+  // A request's own entries audit what it did; its views hold keyed hashes, never identifiers.
+  { name: "dsr", template: "/v1/dsr", matches: under("/v1/dsr"), read: "dsr:read", write: "dsr:write", audit: "denials" },
+  { name: "tokens", template: "/v1/tokens", matches: under("/v1/tokens"), read: "tokens:manage", write: "tokens:manage", audit: "none" },
+] as const satisfies ReadonlyArray<ApiRoute>
+
+export type ApiRouteName = (typeof API_ROUTES)[number]["name"]
+
+export interface RouteMatch {
+  readonly route: ApiRoute
+  /** The path without a /v1/tenants/{T} prefix, normalised as the handlers read it. */
+  readonly path: string
+  /** The tenant named in the path (/v1/tenants/{T}/...). */
+  readonly pathTenant: string | undefined
+}
+
+const TENANT_PATH = /^\/v1\/tenants\/([^/]+)(\/.*)$/
+
+/**
+ * The API route a request is for, if any. Every route also answers under /v1/tenants/{T}/..., which names the
+ * tenant in the path (as ?tenant=T does).
+ */
+export const matchApiRoute = (req: IncomingMessage): RouteMatch | undefined => {
+  let url: URL
+  try {
+    url = new URL(req.url ?? "/", "http://collector")
+  } catch {
+    return undefined
+  }
+  let path = url.pathname.replace(/\/+$/, "")
+  let pathTenant: string | undefined
+  const t = TENANT_PATH.exec(path)
+  if (t !== null) {
+    try {
+      pathTenant = decodeURIComponent(t[1]!)
+    } catch {
+      pathTenant = t[1]!
+    }
+    path = `/v1${t[2]!}`
+  }
+  const route = API_ROUTES.find((r) => r.matches(path))
+  return route === undefined ? undefined : { route, path, pathTenant }
+}
+
+export const hashToken = (token: string) => createHash("sha256").update(token, "utf8").digest("hex")
+
+export class TokenInvalid extends Data.TaggedError("TokenInvalid")<{ readonly field: string; readonly message: string }> {}
+
+export interface TokenInput {
+  readonly role: Role
+  readonly tenant: string | undefined
+  readonly scopes: ReadonlyArray<Scope>
+  readonly name: string
+  readonly expiresAtMs: number | null
+}
+
+const TENANT_SHAPE = /^[^\s\u0000-\u001f]{1,100}$/
+
+/** When a token expires: an ISO date (at 00:00 UTC), an ISO date-time, or a duration from now (30d, 12h). */
+export const parseExpiry = (text: string, nowMs: number): number | TokenInvalid => {
+  const duration = /^(\d{1,5})([dh])$/.exec(text.trim())
+  const ms = duration !== null
+    ? nowMs + Number(duration[1]) * (duration[2] === "d" ? 86_400_000 : 3_600_000)
+    : /^\d{4}-\d{2}-\d{2}([T ][\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(text.trim()) ? Date.parse(text.trim().length === 10 ? `${text.trim()}T00:00:00Z` : text.trim()) : Number.NaN
+  if (!Number.isFinite(ms)) {
+    return new TokenInvalid({ field: "expires", message: `expiry "${text}" is not a date (2027-01-31), a date-time (2027-01-31T12:00:00Z) or a duration (30d, 12h)` })
+  }
+  if (ms <= nowMs) return new TokenInvalid({ field: "expires", message: `expiry ${new Date(ms).toISOString()} is not in the future` })
+  return ms
+}
+
+/** A token request checked: the role exists, the scopes are the role's, the tenant and name are usable. */
+export const validateTokenInput = (input: {
+  readonly role: unknown
+  readonly tenant?: unknown
+  readonly scopes?: unknown
+  readonly name?: unknown
+  readonly expires?: unknown
+}, nowMs: number): TokenInput | TokenInvalid => {
+  if (typeof input.role !== "string" || !(ROLE_NAMES as ReadonlyArray<string>).includes(input.role)) {
+    return new TokenInvalid({ field: "role", message: `role must be one of ${ROLE_NAMES.join(", ")}${typeof input.role === "string" ? ` (not "${input.role}")` : ""}` })
+  }
+  const role = input.role as Role
+  if (input.tenant !== undefined && (typeof input.tenant !== "string" || !TENANT_SHAPE.test(input.tenant))) {
+    return new TokenInvalid({ field: "tenant", message: "tenant must be a tenant's name (1-100 characters, no spaces)" })
+  }
+  const allowed: ReadonlyArray<string> = ROLES[role]
+  let scopes: ReadonlyArray<Scope> = ROLES[role]
+  if (input.scopes !== undefined) {
+    if (!Array.isArray(input.scopes) || input.scopes.some((s) => typeof s !== "string")) {
+      return new TokenInvalid({ field: "scopes", message: "scopes must be a list of scope names" })
+    }
+    const given = [...new Set((input.scopes as Array<string>).map((s) => s.trim()).filter((s) => s !== ""))]
+    if (given.length === 0) return new TokenInvalid({ field: "scopes", message: `name at least one scope of the ${role} role: ${allowed.join(", ")}` })
+    const unknown = given.find((s) => !(s in SCOPES))
+    if (unknown !== undefined) return new TokenInvalid({ field: "scopes", message: `unknown scope "${unknown}" (scopes: ${ALL_SCOPES.join(", ")})` })
+    const outside = given.find((s) => !allowed.includes(s))
+    if (outside !== undefined) {
+      return new TokenInvalid({ field: "scopes", message: `scope "${outside}" is not the ${role} role's (its scopes: ${allowed.join(", ")})` })
+    }
+    scopes = given as Array<Scope>
+  }
+  if (input.name !== undefined && (typeof input.name !== "string" || input.name.length > 200)) {
+    return new TokenInvalid({ field: "name", message: "name must be a label of at most 200 characters" })
+  }
+  let expiresAtMs: number | null = null
+  if (input.expires !== undefined && input.expires !== null) {
+    if (typeof input.expires !== "string") return new TokenInvalid({ field: "expires", message: "expires must be a date, date-time or duration" })
+    const e = parseExpiry(input.expires, nowMs)
+    if (e instanceof TokenInvalid) return e
+    expiresAtMs = e
+  }
+  return { role, tenant: input.tenant as string | undefined, scopes, name: (input.name as string | undefined) ?? "", expiresAtMs }
+}
+
+/** Creates a token: the token itself is returned once and never stored. */
+export const createToken = (input: TokenInput, nowMs: number = Date.now()) =>
+  Effect.gen(function* () {
+    const token = `cdp_${randomBytes(32).toString("base64url")}`
+    const record: TokenRecord = {
+      id: `tok_${randomBytes(9).toString("base64url")}`, hash: hashToken(token), role: input.role, tenant: input.tenant, scopes: input.scopes,
+      name: input.name, createdAtMs: nowMs, expiresAtMs: input.expiresAtMs, revokedAtMs: null,
+    }
+    yield* storeToken(record)
+    return { token, record }
+  })
+
+export type TokenStatus = "active" | "revoked" | "expired"
+
+/** What `cdp token inspect|list` and GET /v1/tokens show of a token (never its hash). */
+export interface TokenView {
+  readonly id: string
+  readonly role: string
+  readonly tenant: string | null
+  readonly scopes: ReadonlyArray<string>
+  readonly name: string
+  readonly status: TokenStatus
+  readonly createdAt: string
+  readonly expiresAt: string | null
+  readonly revokedAt: string | null
+  readonly lastUsedAt: string | null
+}
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString())
+
+export const statusOf = (r: TokenRecord, nowMs: number): TokenStatus =>
+  r.revokedAtMs !== null ? "revoked" : r.expiresAtMs !== null && r.expiresAtMs <= nowMs ? "expired" : "active"
+
+export const tokenView = (r: TokenRecord, lastUsedMs: number | undefined, nowMs: number = Date.now()): TokenView => ({
+  id: r.id, role: r.role, tenant: r.tenant ?? null, scopes: r.scopes, name: r.name, status: statusOf(r, nowMs), createdAt: iso(r.createdAtMs)!,
+  expiresAt: iso(r.expiresAtMs), revokedAt: iso(r.revokedAtMs), lastUsedAt: iso(lastUsedMs ?? null),
+})
+
+/** A token by id (tok_...) or by the token itself (cdp_...), or why the text is neither. */
+export const tokenLookup = (idOrToken: string): { readonly id: string } | { readonly hash: string } | TokenInvalid =>
+  /^tok_[A-Za-z0-9_-]{6,40}$/.test(idOrToken) ? { id: idOrToken }
+    : /^cdp_[A-Za-z0-9_-]{20,100}$/.test(idOrToken) ? { hash: hashToken(idOrToken) }
+    : new TokenInvalid({ field: "token", message: "give a token id (tok_...) or a token (cdp_...)" })
+
+export const inspectToken = (idOrToken: string) =>
+  Effect.gen(function* () {
+    const by = tokenLookup(idOrToken)
+    if (by instanceof TokenInvalid) return yield* Effect.fail(by)
+    const record = yield* findToken(by)
+    if (record === undefined) return yield* Effect.fail(new TokenNotFound({ what: "id" in by ? by.id : "the token given" }))
+    return tokenView(record, (yield* tokenLastUses()).get(record.id))
+  })
+
+export const listTokens = Effect.gen(function* () {
+  const uses = yield* tokenLastUses()
+  return (yield* allTokens()).map((r) => tokenView(r, uses.get(r.id)))
+})
+
+export class TokenNotFound extends Data.TaggedError("TokenNotFound")<{ readonly what: string }> {
+  override get message() {
+    return `no token ${this.what} is known`
+  }
+}
+
+/** Revokes a token (at once for every server that reads it through its registry; others within RELOAD_MS). */
+export const revokeToken = (id: string, nowMs: number = Date.now()) =>
+  Effect.gen(function* () {
+    if (!/^tok_[A-Za-z0-9_-]{6,40}$/.test(id)) return yield* Effect.fail(new TokenInvalid({ field: "id", message: `"${id}" is not a token id (they look like tok_...)` }))
+    const record = yield* findToken({ id })
+    if (record === undefined) return yield* Effect.fail(new TokenNotFound({ what: id }))
+    const revoked = record.revokedAtMs === null ? { ...record, revokedAtMs: nowMs } : record
+    if (record.revokedAtMs === null) yield* storeToken(revoked)
+    return revoked
+  })
+
+/** How often a server re-reads the token table (a token created or revoked by another process counts after at most this). */
+export const RELOAD_MS = 5_000
+/** How often the last use of each token is written (in memory in between; always when the server stops). */
+const USES_FLUSH_MS = 60_000
+
+export interface Denial {
+  readonly status: 401
+  readonly rule: string
+  readonly message: string
+  readonly tokenId?: string
+}
+
+const sameSecret = (given: string, expected: string): boolean => {
+  const a = Buffer.from(given)
+  const b = Buffer.from(expected)
+  return a.length === b.length && timingSafeEqual(a, b)
+}
+
+/**
+ * The server's tokens in memory (by hash, so checking one costs a SHA-256 and a map lookup, no query), re-read every
+ * RELOAD_MS and changed at once by what this server creates or revokes; last uses are written once a minute.
+ */
+export const makeTokenRegistry = (options: { readonly adminToken: string | undefined; readonly warehouse: WarehouseShape }) =>
+  Effect.gen(function* () {
+    const run = <A, E>(effect: Effect.Effect<A, E, Warehouse>) => Effect.provideService(effect, Warehouse, options.warehouse)
+    let byHash = new Map<string, TokenRecord>()
+    const load = run(allTokens()).pipe(Effect.map((rs) => { byHash = new Map(rs.map((r) => [r.hash, r])) }))
+    yield* load
+    yield* Effect.forkScoped(load.pipe(Effect.ignore, Effect.repeat(Schedule.spaced(RELOAD_MS))))
+    const uses = new Map<string, number>()
+    const flushUses = Effect.suspend(() => {
+      const batch = new Map(uses)
+      uses.clear()
+      return run(storeTokenUses(batch)).pipe(Effect.ignore)
+    })
+    yield* Effect.forkScoped(flushUses.pipe(Effect.repeat(Schedule.spaced(USES_FLUSH_MS))))
+    yield* Effect.addFinalizer(() => flushUses)
+
+    const authenticate = (req: IncomingMessage, nowMs: number = Date.now()): Principal | Denial => {
+      const header = req.headers.authorization
+      if (header === undefined || header === "") {
+        return { status: 401, rule: "missing_token", message: "send an API token as Authorization: Bearer TOKEN (cdp token create)" }
+      }
+      const token = /^Bearer\s+(\S+)\s*$/i.exec(header)?.[1]
+      if (token === undefined) return { status: 401, rule: "bad_authorization", message: "Authorization must be Bearer with an API token" }
+      if (options.adminToken !== undefined && options.adminToken !== "" && sameSecret(token, options.adminToken)) return ADMIN_PRINCIPAL
+      // A map lookup by the hash of a 256-bit secret: its timing says nothing usable about the token.
+      const record = byHash.get(hashToken(token))
+      if (record === undefined) return { status: 401, rule: "unknown_token", message: "the token is not known (wrong, or from another deployment)" }
+      const status = statusOf(record, nowMs)
+      if (status === "revoked") return { status: 401, rule: "token_revoked", message: `token ${record.id} was revoked`, tokenId: record.id }
+      if (status === "expired") {
+        return { status: 401, rule: "token_expired", message: `token ${record.id} expired at ${iso(record.expiresAtMs)}`, tokenId: record.id }
+      }
+      uses.set(record.id, nowMs)
+      return { tokenId: record.id, role: record.role as Role, tenant: record.tenant, scopes: new Set(record.scopes as ReadonlyArray<Scope>) }
+    }
+
+    return {
+      authenticate,
+      create: (input: TokenInput) => run(createToken(input)).pipe(Effect.tap(({ record }) => Effect.sync(() => byHash.set(record.hash, record)))),
+      revoke: (id: string) => run(revokeToken(id)).pipe(Effect.tap((r) => Effect.sync(() => byHash.set(r.hash, r)))),
+      /** Views with the last uses this server has not written yet. */
+      views: Effect.gen(function* () {
+        const stored = yield* run(tokenLastUses())
+        return [...byHash.values()].sort((a, b) => a.createdAtMs - b.createdAtMs || a.id.localeCompare(b.id))
+          .map((r) => tokenView(r, uses.get(r.id) ?? stored.get(r.id)))
+      }),
+      find: (by: { readonly id: string } | { readonly hash: string }) =>
+        "id" in by ? [...byHash.values()].find((r) => r.id === by.id) : byHash.get(by.hash),
+    }
+  })
+
+export type TokenRegistry = Effect.Success<ReturnType<typeof makeTokenRegistry>>
+
+/** One access to a route, as the audit log keeps it: who, which route, about whom (keyed hash), and the outcome. */
+export interface AccessRecord {
+  readonly at: string
+  readonly tokenId: string | null
+  readonly role: string | null
+  readonly route: string
+  readonly method: string
+  readonly subject?: string
+  readonly outcome: "granted" | "denied"
+  readonly status: number
+  readonly rule?: string
+}
+
+/** Access records gathered before they go to the audit log as one entry per tenant (kind api.access). */
+const ACCESS_FLUSH_MS = 10_000
+const ACCESS_BATCH = 5_000
+
+/**
+ * The access audit: records are kept in memory and appended to the hash-chained audit log (consent/audit.ts) as one
+ * entry per tenant every ACCESS_FLUSH_MS, at ACCESS_BATCH records, and when the server stops. A read costs a push to
+ * an array, not an object-store write; what a crash loses is the last seconds' records (never data).
+ */
+export const makeAccessLog = (signer: AuditSigner) =>
+  Effect.gen(function* () {
+    let pending = new Map<string, Array<AccessRecord>>()
+    let count = 0
+    let omitted = 0
+    const flush = Effect.suspend(() => {
+      const batches = pending
+      const dropped = omitted
+      pending = new Map()
+      count = 0
+      omitted = 0
+      return Effect.forEach([...batches], ([tenant, records], i) =>
+        appendAudit(signer, {
+          kind: "api.access", tenant, requestId: "",
+          data: { records, ...(i === 0 && dropped > 0 ? { omitted: dropped } : {}) },
+        }), { discard: true })
+    }).pipe(Effect.catch((e) => Effect.logWarning("access audit not written").pipe(Effect.annotateLogs({ error: String(e) }))))
+    const flushing = yield* Semaphore.make(1)
+    const flushOnce = flushing.withPermits(1)(flush)
+    const context = yield* Effect.context<ObjectStore>()
+    yield* Effect.forkScoped(flushOnce.pipe(Effect.repeat(Schedule.spaced(ACCESS_FLUSH_MS))))
+    yield* Effect.addFinalizer(() => flushOnce)
+    const runFork = Effect.runForkWith(context)
+    return {
+      record: (tenant: string, record: AccessRecord) => {
+        // Past twice a batch unflushed (the object store is down or slow), records are counted, not kept.
+        if (count >= ACCESS_BATCH * 2) {
+          omitted++
+          return
+        }
+        const list = pending.get(tenant)
+        if (list === undefined) pending.set(tenant, [record])
+        else list.push(record)
+        if (++count === ACCESS_BATCH) runFork(flushOnce)
+      },
+      flush: flushOnce,
+    }
+  })
+
+export type AccessLog = Effect.Success<ReturnType<typeof makeAccessLog>>
+
+/** Identifier kinds a marketer sees only when the read's purpose is consented (or with profiles:identifiers). */
+export const MASKED_KINDS: ReadonlySet<string> = new Set(["email", "phone"])
+const MASK = "[masked]"
+const MASKED_TRAIT = /e-?mail|phone|mobile/i
+/** The purpose a marketer's profile read serves unless ?purpose= names another of the tenant's purposes. */
+export const DEFAULT_READ_PURPOSE = "Personalization"
+
+const maskIdentifiers = (list: ProfileBody["identifiers"]) => list.map((i) => (MASKED_KINDS.has(i.kind) ? { ...i, value: MASK, raw: MASK } : i))
+
+// Cursors of identifier pages, sealed (AES-256-GCM) for masked callers: a key of this process, so a sealed cursor
+// lasts as long as the server runs (a client paging across a restart starts again).
+const CURSOR_KEY = randomBytes(32)
+const SEALED = "s."
+
+const sealCursor = (cursor: string): string => {
+  const iv = randomBytes(12)
+  const cipher = createCipheriv("aes-256-gcm", CURSOR_KEY, iv)
+  const sealed = Buffer.concat([cipher.update(cursor, "utf8"), cipher.final()])
+  return `${SEALED}${Buffer.concat([iv, cipher.getAuthTag(), sealed]).toString("base64url")}`
+}
+
+const unsealCursor = (text: string): string | undefined => {
+  if (!text.startsWith(SEALED)) return undefined
+  try {
+    const bytes = Buffer.from(text.slice(SEALED.length), "base64url")
+    const decipher = createDecipheriv("aes-256-gcm", CURSOR_KEY, bytes.subarray(0, 12))
+    decipher.setAuthTag(bytes.subarray(12, 28))
+    return Buffer.concat([decipher.update(bytes.subarray(28)), decipher.final()]).toString("utf8")
+  } catch {
+    return undefined
+  }
+}
+
+const sealField = (body: Record<string, unknown>, field: string): Record<string, unknown> =>
+  typeof body[field] === "string" ? { ...body, [field]: sealCursor(body[field] as string) } : body
+
+interface ProfileBody {
+  identifiers: Array<{ kind: string; value: string; raw: string }>
+  traits: Record<string, { value: unknown }>
+  merges: Array<{ reason: string }>
+  consent: { purposes: Array<{ purpose: string; allowed: boolean }> }
+}
+
+/**
+ * A profile with its e-mail addresses and phone numbers masked unless `purpose` is allowed for the person: in its
+ * identifiers, in traits named for them or holding one of them, and in merge reasons. Returns a refusal when the
+ * tenant has no such purpose.
+ */
+export const maskProfile = (body: ProfileBody, purpose: string): Record<string, unknown> | QueryReply => {
+  const state = body.consent.purposes.find((p) => p.purpose === purpose)
+  if (state === undefined) {
+    return refuse(400, "bad_purpose", `?purpose= must be one of the tenant's purposes: ${body.consent.purposes.map((p) => p.purpose).join(", ")}`, "purpose")
+  }
+  if (state.allowed) return { ...body, masked: { purpose, kinds: [] } }
+  const secrets = new Set<string>()
+  for (const i of body.identifiers) {
+    if (MASKED_KINDS.has(i.kind)) {
+      secrets.add(i.value.toLowerCase())
+      secrets.add(i.raw.toLowerCase())
+    }
+  }
+  const pattern = [...secrets].filter((s) => s !== "").map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join("|")
+  // Compiled per masked read only (a few identifiers); case-insensitive as addresses are.
+  const found = pattern === "" ? undefined : new RegExp(pattern, "gi")
+  const scrub = (text: string) => (found === undefined ? text : text.replace(found, MASK))
+  const traits: Record<string, unknown> = {}
+  for (const [name, t] of Object.entries(body.traits)) {
+    const hides = MASKED_TRAIT.test(name) || (typeof t.value === "string" && secrets.has(t.value.toLowerCase()))
+    traits[name] = hides ? { ...t, value: MASK } : t
+  }
+  return {
+    ...body,
+    identifiers: maskIdentifiers(body.identifiers),
+    traits,
+    merges: body.merges.map((m) => ({ ...m, reason: scrub(m.reason) })),
+    masked: { purpose, kinds: [...MASKED_KINDS] },
+  }
+}
+
+const isReply = (x: Record<string, unknown> | QueryReply): x is QueryReply =>
+  typeof (x as QueryReply).status === "number" && (x as { success?: unknown }).success === undefined && "body" in x
+
+export type Handler = (req: IncomingMessage, principal: Principal) => Effect.Effect<QueryReply>
+
+const READ_METHODS = new Set(["GET", "HEAD", "OPTIONS"])
+const DEFAULT_BODY_LIMIT = 1024 * 1024
+const BEARER_CHALLENGE = { "www-authenticate": 'Bearer realm="cdp"' }
+
+/** A body's tenant fields checked against the principal, and its text with the effective tenant filled in. */
+const checkBody = (text: string, tenant: string | undefined, bound: boolean): string | QueryReply => {
+  if (text.trim() === "") return tenant === undefined ? text : JSON.stringify({ tenant })
+  let body: unknown
+  try {
+    body = JSON.parse(text)
+  } catch {
+    // Unbound callers get the route's own answer to a broken body; a bound one's body must be checkable.
+    return bound ? refuse(400, "bad_body", "the body must be a JSON object") : text
+  }
+  if (body === null || typeof body !== "object" || Array.isArray(body)) return bound ? refuse(400, "bad_body", "the body must be a JSON object") : text
+  const b = body as Record<string, unknown>
+  if (b.allTenants !== undefined && b.allTenants !== false && bound) {
+    return refuse(403, "tenant_forbidden", `this token is bound to tenant "${tenant}": "allTenants" is not allowed`, "/allTenants")
+  }
+  if (b.tenant !== undefined && tenant !== undefined && b.tenant !== tenant) {
+    return bound
+      ? refuse(403, "tenant_forbidden", `this token is bound to tenant "${tenant}": the body names another tenant`, "/tenant")
+      : refuse(400, "conflicting_tenant", "the body's tenant differs from the path's", "/tenant")
+  }
+  return b.tenant === undefined && tenant !== undefined && b.allTenants !== true ? JSON.stringify({ ...b, tenant }) : text
+}
+
+/**
+ * The one guard of the API routes: the token (401), the route's scope (403), the tenant of the path, the query and
+ * the body against the token's (403 naming where; a bound token's tenant is filled in where none is named), then the
+ * handler; marketers' profile reads are masked by purpose, and routes with personal data are audited.
+ */
+export const makeGuard = (options: {
+  readonly registry: Pick<TokenRegistry, "authenticate">
+  readonly access?: AccessLog | undefined
+  readonly keys?: KeysShape | undefined
+  readonly normalise?: NormaliseOptions | undefined
+  readonly bodyIdleMs?: number | undefined
+  /** Called once the request presented a valid token (the connection is then trusted). */
+  readonly authenticated?: ((req: IncomingMessage) => void) | undefined
+}) =>
+  (req: IncomingMessage, match: RouteMatch, handler: Handler): Effect.Effect<QueryReply> =>
+    Effect.gen(function* () {
+      const { route } = match
+      const method = req.method ?? "GET"
+      const url = new URL(req.url ?? "/", "http://collector")
+      const queryTenants = url.searchParams.getAll("tenant")
+      const named = match.pathTenant ?? queryTenants[0]
+      const audit = (principal: Principal | undefined, tenant: string | undefined, reply: QueryReply, tokenId?: string) => {
+        const denied = reply.status === 401 || reply.status === 403
+        if (options.access === undefined || route.audit === "none" || (route.audit === "denials" && !denied)) return
+        const t = tenant ?? DEFAULT_TENANT
+        const rawSubject = route.subject?.(match.path)
+        let subject: string | undefined
+        if (rawSubject !== undefined && options.keys !== undefined) {
+          let text = rawSubject
+          try {
+            text = decodeURIComponent(rawSubject)
+          } catch { /* hashed as sent */ }
+          // The identifier's keyed hash as DSRs and suppression key it; a profile id or an unreadable text hashed as given.
+          const ref = parseIdentifier(text, options.normalise)
+          subject = ref._tag === "identifier" ? identifierKey(options.keys, t, ref.kind, ref.value)
+            : ref._tag === "profile" ? options.keys.hash(`${t}\u0000profile:${ref.profileId}`)
+            : options.keys.hash(`${t}\u0000${text}`)
+        }
+        const rule = (reply.body as { rule?: string }).rule
+        options.access.record(t, {
+          at: new Date().toISOString(), tokenId: principal?.tokenId ?? tokenId ?? null, role: principal?.role ?? null,
+          route: route.template, method, ...(subject === undefined ? {} : { subject }), outcome: denied ? "denied" : "granted", status: reply.status,
+          ...(denied && rule !== undefined ? { rule } : {}),
+        })
+      }
+      const auth = options.registry.authenticate(req)
+      if (!("scopes" in auth)) {
+        const reply = refuse(auth.status, auth.rule, auth.message, undefined, BEARER_CHALLENGE)
+        audit(undefined, named, reply, auth.tokenId)
+        return reply
+      }
+      const principal = auth
+      const scope = READ_METHODS.has(method) ? route.read : route.write
+      if (!principal.scopes.has(scope)) {
+        const reply = refuse(403, "missing_scope",
+          `${method} ${route.template} needs the scope ${scope}, which this token (${principal.tokenId}, role ${principal.role}) does not hold`)
+        audit(principal, principal.tenant ?? named, reply)
+        return reply
+      }
+      const bound = principal.tenant !== undefined
+      const forbidden = (where: string, field: string) => {
+        const reply = refuse(403, "tenant_forbidden", `this token is bound to tenant "${principal.tenant}": the ${where} names another tenant`, field)
+        audit(principal, principal.tenant, reply)
+        return reply
+      }
+      if (bound && match.pathTenant !== undefined && match.pathTenant !== principal.tenant) return forbidden("path", "path")
+      if (bound && queryTenants.some((t) => t !== principal.tenant)) return forbidden("query string", "tenant")
+      if (!bound && new Set([...queryTenants, ...(match.pathTenant === undefined ? [] : [match.pathTenant])]).size > 1) {
+        return refuse(400, "conflicting_tenant", "the path and the query string name different tenants", "tenant")
+      }
+      const tenant = principal.tenant ?? named
+      options.authenticated?.(req)
+      if (!READ_METHODS.has(method)) {
+        const text = yield* receiveBody(req, route.bodyLimit ?? DEFAULT_BODY_LIMIT, options.bodyIdleMs)
+        if (text instanceof BodyTooLarge) return refuse(413, "body_too_large", `a body may be at most ${(route.bodyLimit ?? DEFAULT_BODY_LIMIT) / 1024} KB`)
+        if (text instanceof Error) {
+          const r = bodyErrorReply(text)
+          return refuse(r.status, r.rule, r.message)
+        }
+        const checked = checkBody(text, tenant, bound)
+        if (typeof checked !== "string") {
+          audit(principal, tenant, checked)
+          return checked
+        }
+        preReadBodies.set(req, checked)
+      }
+      // The handler reads the tenant from the query string: the effective one is written there.
+      url.searchParams.delete("tenant")
+      if (tenant !== undefined) url.searchParams.set("tenant", tenant)
+      const masking = route.name === "profiles" && !principal.scopes.has("profiles:identifiers")
+      const page = match.path.endsWith("/events") ? "events" : match.path.endsWith("/identifiers") ? "identifiers" : "profile"
+      const cursor = url.searchParams.get("cursor")
+      if (masking && page === "identifiers" && cursor !== null) {
+        // An identifiers cursor names the last identifier shown: masked callers only get (and give back) sealed ones.
+        const opened = unsealCursor(cursor)
+        if (opened === undefined) {
+          const reply = refuse(400, "bad_cursor", "?cursor= is not a cursor this API gave (pass nextCursor as it is)", "cursor")
+          audit(principal, tenant, reply)
+          return reply
+        }
+        url.searchParams.set("cursor", opened)
+      }
+      req.url = `${match.path}${url.search}`
+      let reply = yield* handler(req, principal)
+      if (masking && reply.status === 200 && page === "profile") {
+        const masked = maskProfile(reply.body as ProfileBody, url.searchParams.get("purpose") ?? DEFAULT_READ_PURPOSE)
+        reply = isReply(masked) ? masked : { ...reply, body: sealField(masked, "identifiersNextCursor") }
+      } else if (masking && reply.status === 200 && page === "identifiers") {
+        // A page carries no consent: e-mail addresses and phone numbers are masked whatever the purpose.
+        const body = reply.body as { identifiers: ProfileBody["identifiers"] }
+        reply = { ...reply, body: sealField({ ...body, identifiers: maskIdentifiers(body.identifiers) }, "nextCursor") }
+      }
+      audit(principal, tenant, reply)
+      return reply
+    })
+
+/** The tenant a request with a Bearer token may send events for, or why it may not (collector role tokens). */
+export const ingestTenant = (registry: Pick<TokenRegistry, "authenticate">, req: IncomingMessage): string | QueryReply => {
+  const auth = registry.authenticate(req)
+  if (!("scopes" in auth)) return refuse(auth.status, auth.rule, auth.message, undefined, BEARER_CHALLENGE)
+  if (!auth.scopes.has("ingest")) {
+    return refuse(403, "missing_scope", `sending events needs the scope ingest, which this token (${auth.tokenId}, role ${auth.role}) does not hold`)
+  }
+  return auth.tenant ?? DEFAULT_TENANT
+}
+
+/** The path to log for a request: an API route's template (its path may hold an identifier), else the path. */
+export const loggedPath = (req: IncomingMessage): string | undefined => {
+  const match = matchApiRoute(req)
+  return match === undefined ? req.url?.split("?", 1)[0] : match.route.template
+}

@@ -1,0 +1,91 @@
+// API tokens over HTTP for holders of the tokens:manage scope (ingest/auth.ts guards them); `cdp token` goes through
+// these while `cdp serve` holds the data directory. A token bound to a tenant manages only that tenant's tokens.
+//   POST /v1/tokens                {"role", "tenant"?, "scopes"?: [...], "name"?, "expires"?}: 201 {token, details}
+//   GET  /v1/tokens[?tenant=T]     every token (never a token or its hash)
+//   GET  /v1/tokens/{id}           one token
+//   POST /v1/tokens/inspect        {"token": "cdp_..."}: the token's details (the token in a body, never in a URL)
+//   POST /v1/tokens/{id}/revoke    revokes it at once
+import type { IncomingMessage } from "node:http"
+import { Effect } from "effect"
+import { type Principal, statusOf, tokenLookup, TokenInvalid, type TokenRegistry, tokenView, validateTokenInput } from "./auth.ts"
+import { type QueryReply, receiveAdminBody, refuse } from "./query-route.ts"
+
+export const TOKENS_PATH = "/v1/tokens"
+const BODY_LIMIT = 16 * 1024
+
+const failure = (e: { readonly _tag?: string; readonly message?: string }): QueryReply =>
+  e._tag === "WarehouseUnavailable"
+    ? refuse(503, "warehouse_unavailable", e.message ?? "the warehouse is unavailable", undefined, { "retry-after": "5" })
+    : refuse(500, "tokens_failed", e.message ?? String(e))
+
+const readObject = (text: string): Record<string, unknown> | QueryReply => {
+  try {
+    const body: unknown = JSON.parse(text)
+    if (body !== null && typeof body === "object" && !Array.isArray(body)) return body as Record<string, unknown>
+  } catch { /* answered below */ }
+  return refuse(400, "bad_body", "the body must be a JSON object")
+}
+
+export const tokenRoute = (options: { readonly registry: TokenRegistry; readonly bodyIdleMs?: number }) =>
+  (req: IncomingMessage, principal: Principal): Effect.Effect<QueryReply> =>
+    Effect.gen(function* () {
+      const url = new URL(req.url ?? "/", "http://collector")
+      const path = url.pathname.replace(/\/+$/, "")
+      const rest = path.slice(TOKENS_PATH.length + 1)
+      const views = options.registry.views.pipe(Effect.map((vs) => new Map(vs.map((v) => [v.id, v]))))
+      const own = (tenant: string | null) => principal.tenant === undefined || principal.tenant === tenant
+      const notOwn = () => refuse(403, "tenant_forbidden", `this token is bound to tenant "${principal.tenant}": that token is another tenant's`, "/id")
+      if (path === TOKENS_PATH && req.method === "GET") {
+        const tenant = url.searchParams.get("tenant")
+        return yield* views.pipe(
+          Effect.map((vs): QueryReply => ({
+            status: 200, body: { success: true, tokens: [...vs.values()].filter((v) => tenant === null || v.tenant === tenant) },
+          })),
+          Effect.catch((e) => Effect.succeed(failure(e))),
+        )
+      }
+      if (req.method === "GET" && /^tok_[A-Za-z0-9_-]{6,40}$/.test(rest)) {
+        return yield* views.pipe(
+          Effect.map((vs): QueryReply => {
+            const v = vs.get(rest)
+            if (v === undefined) return refuse(404, "token_not_found", `no token ${rest} is known`, "/id")
+            return own(v.tenant) ? { status: 200, body: { success: true, details: v } } : notOwn()
+          }),
+          Effect.catch((e) => Effect.succeed(failure(e))),
+        )
+      }
+      if (req.method !== "POST") return refuse(405, "method_not_allowed", `use GET or POST ${TOKENS_PATH}`, undefined, { allow: "GET, POST" })
+      const text = yield* receiveAdminBody(req, BODY_LIMIT, options.bodyIdleMs, "a token request")
+      if (typeof text !== "string") return text
+      const body = text.trim() === "" ? {} : readObject(text)
+      if ("status" in body && typeof body.status === "number" && "body" in body) return body as unknown as QueryReply
+      const b = body as Record<string, unknown>
+      if (path === TOKENS_PATH) {
+        const input = validateTokenInput({ role: b.role, tenant: b.tenant, scopes: b.scopes, name: b.name, expires: b.expires }, Date.now())
+        if (input instanceof TokenInvalid) return refuse(400, "bad_token_request", input.message, `/${input.field}`)
+        return yield* options.registry.create(input).pipe(
+          Effect.map(({ token, record }): QueryReply => ({ status: 201, body: { success: true, token, details: tokenView(record, undefined) } })),
+          Effect.catch((e) => Effect.succeed(failure(e))),
+        )
+      }
+      if (rest === "inspect") {
+        if (typeof b.token !== "string") return refuse(400, "bad_body", '"token" must be the token (cdp_...)', "/token")
+        const by = tokenLookup(b.token)
+        if (by instanceof TokenInvalid) return refuse(400, "bad_token", by.message, "/token")
+        const record = options.registry.find(by)
+        if (record === undefined) return refuse(404, "token_not_found", "the token is not known", "/token")
+        if (!own(record.tenant ?? null)) return notOwn()
+        return yield* views.pipe(
+          Effect.map((vs): QueryReply => ({ status: 200, body: { success: true, details: vs.get(record.id) ?? tokenView(record, undefined) } })),
+          Effect.catch((e) => Effect.succeed(failure(e))),
+        )
+      }
+      const revoke = /^(tok_[A-Za-z0-9_-]{6,40})\/revoke$/.exec(rest)
+      if (revoke === null) return refuse(404, "not_found", `no route ${req.method} ${path}; the token routes are POST ${TOKENS_PATH}, GET ${TOKENS_PATH}[/{id}], POST ${TOKENS_PATH}/inspect, POST ${TOKENS_PATH}/{id}/revoke`)
+      const record = options.registry.find({ id: revoke[1]! })
+      if (record !== undefined && !own(record.tenant ?? null)) return notOwn()
+      return yield* options.registry.revoke(revoke[1]!).pipe(
+        Effect.map((r): QueryReply => ({ status: 200, body: { success: true, details: tokenView(r, undefined), wasActive: statusOf(record ?? r, Date.now()) === "active" } })),
+        Effect.catch((e) => Effect.succeed((e as { _tag?: string })._tag === "TokenNotFound" ? refuse(404, "token_not_found", (e as Error).message, "/id") : failure(e as never))),
+      )
+    })

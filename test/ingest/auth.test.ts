@@ -1,0 +1,301 @@
+// Scoped API tokens on a real collector (embedded engine): every role against every route, every cross-tenant attempt
+// (path, query string, body), tokens shown once and stored hashed, revoked and expired ones refused, identifiers
+// masked for marketers by purpose, and every access to personal data in the audit log.
+import { join } from "node:path"
+import { Effect, Layer, Logger, type Scope } from "effect"
+import { afterEach, beforeEach, describe, expect, it } from "vitest"
+import { backendConfig, pipelineLayer } from "../../cli/layers.ts"
+import { readAudit } from "../../consent/audit.ts"
+import { identifierKey, loadSecret, makeKeys } from "../../consent/keys.ts"
+import { defaultIdentityConfig } from "../../identity/index.ts"
+import { ADMIN_TOKEN_ID, ALL_SCOPES, API_ROUTES, hashToken, ROLE_NAMES, ROLES, type Role, type Scope as TokenScope, SCOPES } from "../../ingest/auth.ts"
+import { Collector } from "../../ingest/collector.ts"
+import { ObjectStore } from "../../ingest/objectstore.ts"
+import { writeKeys } from "../../ingest/writekeys.ts"
+import { checkResponse, templateOf } from "../support/openapi.ts"
+import { basicAuth, freshDir, OTHER_TENANT_KEY, type PipelineServices, query, removeDir, TEST_KEYS, WRITE_KEY } from "../support/pipeline.ts"
+
+let dir: string
+beforeEach(() => { dir = freshDir() })
+afterEach(() => removeDir(dir))
+
+const ADMIN = "test-admin-token"
+
+const withApi = <A, E>(program: (url: string) => Effect.Effect<A, E, PipelineServices | Collector | Scope.Scope>) =>
+  Effect.runPromise(Effect.scoped(Effect.gen(function* () {
+    return yield* program((yield* Collector).url)
+  })).pipe(
+    Effect.provide(Collector.layer({
+      port: 0, host: "127.0.0.1", writeKeys: writeKeys(TEST_KEYS), adminToken: ADMIN, dataDir: dir, identity: defaultIdentityConfig(),
+    }).pipe(Layer.provideMerge(pipelineLayer(backendConfig(dir))))),
+    Effect.provide(Logger.layer([])),
+  ))
+
+type Body = Record<string, any>
+
+const call = (url: string, method: string, path: string, token: string | null, body?: unknown) =>
+  Effect.promise(async () => {
+    const res = await fetch(`${url}${path}`, {
+      method,
+      headers: { ...(token === null ? {} : { authorization: `Bearer ${token}` }), ...(body === undefined ? {} : { "content-type": "application/json" }) },
+      ...(body === undefined ? {} : { body: typeof body === "string" ? body : JSON.stringify(body) }),
+    })
+    return { status: res.status, body: (await res.json()) as Body }
+  })
+
+const makeToken = (url: string, request: Record<string, unknown>) =>
+  Effect.gen(function* () {
+    const res = yield* call(url, "POST", "/v1/tokens", ADMIN, request)
+    expect(res.status, JSON.stringify(res.body)).toBe(201)
+    return { token: res.body.token as string, id: res.body.details.id as string }
+  })
+
+/** Polls until `check` passes (the pipeline lands messages asynchronously). */
+const eventually = <A, E, R>(effect: Effect.Effect<A, E, R>, check: (a: A) => boolean) =>
+  Effect.gen(function* () {
+    for (let i = 0; i < 200; i++) {
+      const a = yield* effect
+      if (check(a)) return a
+      yield* Effect.sleep("50 millis")
+    }
+    return yield* Effect.die(new Error("condition not reached in 10 s"))
+  })
+
+const seed = (url: string) =>
+  Effect.gen(function* () {
+    const send = (key: string, body: unknown) => Effect.promise(() =>
+      fetch(`${url}/v1/identify`, { method: "POST", headers: { authorization: basicAuth(key), "content-type": "application/json" }, body: JSON.stringify(body) })
+        .then((r) => r.status))
+    expect(yield* send(WRITE_KEY, { userId: "ann", messageId: "a1", traits: { email: "ann@acme.example", plan: "pro" } })).toBe(200)
+    expect(yield* send(OTHER_TENANT_KEY, { userId: "gus", messageId: "g1", traits: { email: "gus@globex.example" } })).toBe(200)
+    yield* eventually(call(url, "GET", "/v1/profiles/user_id:ann?tenant=acme", ADMIN), (r) => r.status === 200)
+    yield* eventually(call(url, "GET", "/v1/profiles/user_id:gus?tenant=globex", ADMIN), (r) => r.status === 200)
+  })
+
+/** One request per route and method, with the scope the table says it needs. */
+const PROBES: ReadonlyArray<{ route: string; method: string; path: string; body?: unknown; scope: TokenScope }> = [
+  { route: "query", method: "POST", path: "/v1/query", body: { sql: "SELECT 1 AS x", tenant: "acme" }, scope: "query" },
+  { route: "profiles", method: "GET", path: "/v1/profiles/user_id:ann?tenant=acme", scope: "profiles:read" },
+  { route: "profiles", method: "GET", path: "/v1/profiles/user_id:ann/events?tenant=acme", scope: "profiles:read" },
+  { route: "consent", method: "GET", path: "/v1/consent/user_id:ann?tenant=acme", scope: "consent:read" },
+  { route: "identity", method: "GET", path: "/v1/identity/suggestions?tenant=acme", scope: "identity:read" },
+  { route: "identity", method: "POST", path: "/v1/identity/split", body: { identifier: "user_id:nobody", reason: "probe", tenant: "acme" }, scope: "identity:write" },
+  { route: "dsr", method: "GET", path: "/v1/dsr?tenant=acme", scope: "dsr:read" },
+  { route: "dsr", method: "POST", path: "/v1/dsr", body: { type: "access", identifier: "user_id:nobody", tenant: "acme" }, scope: "dsr:write" },
+  { route: "tokens", method: "GET", path: "/v1/tokens", scope: "tokens:manage" },
+  { route: "tokens", method: "POST", path: "/v1/tokens", body: { role: "collector", tenant: "acme" }, scope: "tokens:manage" },
+]
+
+describe("the route table", () => {
+  it("gives every route a known scope for reads and writes, and every role only known scopes", () => {
+    expect(API_ROUTES.length).toBeGreaterThan(0)
+    for (const route of API_ROUTES) {
+      expect(Object.keys(SCOPES), route.name).toContain(route.read)
+      expect(Object.keys(SCOPES), route.name).toContain(route.write)
+      expect(route.template.startsWith("/v1/"), route.name).toBe(true)
+    }
+    for (const role of ROLE_NAMES) for (const s of ROLES[role]) expect(Object.keys(SCOPES), role).toContain(s)
+    expect(new Set(ROLES.admin)).toEqual(new Set(ALL_SCOPES))
+    // Every route in the table is probed below with each of its scopes.
+    for (const route of API_ROUTES) {
+      expect(PROBES.some((p) => p.route === route.name && p.scope === route.read), `${route.name} read`).toBe(true)
+      expect(PROBES.some((p) => p.route === route.name && p.scope === route.write), `${route.name} write`).toBe(true)
+    }
+  })
+})
+
+describe("scoped API tokens", () => {
+  it("every role on every route: 2xx/4xx where its scopes allow, 403 missing_scope where not, 401 without a token", () =>
+    withApi((url) => Effect.gen(function* () {
+      yield* seed(url)
+      const tokens = new Map<Role, string>()
+      for (const role of ROLE_NAMES) tokens.set(role, (yield* makeToken(url, { role, name: `${role} probe` })).token)
+      for (const probe of PROBES) {
+        const anonymous = yield* call(url, probe.method, probe.path, null, probe.body)
+        expect(anonymous.status, `${probe.method} ${probe.path} without a token`).toBe(401)
+        expect(anonymous.body.rule).toBe("missing_token")
+        for (const role of ROLE_NAMES) {
+          const res = yield* call(url, probe.method, probe.path, tokens.get(role)!, probe.body)
+          const what = `${role}: ${probe.method} ${probe.path} -> ${res.status} ${JSON.stringify(res.body).slice(0, 200)}`
+          if ((ROLES[role] as ReadonlyArray<string>).includes(probe.scope)) {
+            expect([401, 403], what).not.toContain(res.status)
+            expect(res.status, what).toBeLessThan(500)
+          } else {
+            expect(res.status, what).toBe(403)
+            expect(res.body, what).toMatchObject({ success: false, rule: "missing_scope" })
+            expect(res.body.error, what).toContain(probe.scope)
+          }
+          if (probe.path.startsWith("/v1/profiles/") || probe.path.startsWith("/v1/consent/")) checkResponse(templateOf(probe.path), "GET", res.status, res.body)
+        }
+      }
+      // Ingest: a collector token sends like a write key; a marketer's may not.
+      const track = (token: string) => call(url, "POST", "/v1/track", token, { userId: "ann", event: "Probe", messageId: `m-${token.slice(-6)}` })
+      expect((yield* track(tokens.get("collector")!)).status).toBe(200)
+      expect((yield* track(tokens.get("marketer")!))).toMatchObject({ status: 403, body: { rule: "missing_scope" } })
+      expect((yield* track("cdp_not_a_real_token_at_all_000000000000000")).status).toBe(401)
+    })), 120_000)
+
+  it("a token bound to a tenant is refused (403, never 404) for another tenant in the path, the query string or the body", () =>
+    withApi((url) => Effect.gen(function* () {
+      yield* seed(url)
+      const marketer = (yield* makeToken(url, { role: "marketer", tenant: "acme" })).token
+      const compliance = (yield* makeToken(url, { role: "compliance", tenant: "acme" })).token
+      const admin = (yield* makeToken(url, { role: "admin", tenant: "acme" })).token
+      const collector = (yield* makeToken(url, { role: "collector", tenant: "acme" })).token
+      const refused = (res: { status: number; body: Body }, field: string, what: string) => {
+        expect(res.status, `${what}: ${JSON.stringify(res.body)}`).toBe(403)
+        expect(res.body, what).toMatchObject({ success: false, rule: "tenant_forbidden", field })
+        expect(res.body.error, what).toContain('bound to tenant "acme"')
+      }
+      // Path.
+      refused(yield* call(url, "GET", "/v1/tenants/globex/profiles/user_id:gus", marketer), "path", "marketer, path")
+      refused(yield* call(url, "GET", "/v1/tenants/globex/profiles/user_id:gus/events", marketer), "path", "marketer, timeline path")
+      refused(yield* call(url, "GET", "/v1/tenants/globex/consent/user_id:gus", compliance), "path", "compliance, path")
+      refused(yield* call(url, "POST", "/v1/tenants/globex/dsr", compliance, { type: "access", identifier: "user_id:gus" }), "path", "compliance, dsr path")
+      refused(yield* call(url, "POST", "/v1/tenants/globex/query", admin, { sql: "SELECT 1" }), "path", "admin, query path")
+      // Query string, also hidden behind a first tenant= that is the token's.
+      refused(yield* call(url, "GET", "/v1/profiles/user_id:gus?tenant=globex", marketer), "tenant", "marketer, query")
+      refused(yield* call(url, "GET", "/v1/profiles/user_id:gus?tenant=acme&tenant=globex", marketer), "tenant", "marketer, second tenant=")
+      refused(yield* call(url, "GET", "/v1/profiles/user_id:gus/events?tenant=globex", marketer), "tenant", "marketer, timeline query")
+      refused(yield* call(url, "GET", "/v1/consent/user_id:gus?tenant=globex", compliance), "tenant", "compliance, query")
+      refused(yield* call(url, "GET", "/v1/dsr?tenant=globex", compliance), "tenant", "compliance, dsr list")
+      refused(yield* call(url, "GET", "/v1/identity/suggestions?tenant=globex", admin), "tenant", "admin, suggestions")
+      refused(yield* call(url, "GET", "/v1/tokens?tenant=globex", admin), "tenant", "admin, tokens")
+      // Body.
+      refused(yield* call(url, "POST", "/v1/dsr", compliance, { type: "erasure", identifier: "user_id:gus", tenant: "globex" }), "/tenant", "compliance, dsr body")
+      refused(yield* call(url, "POST", "/v1/query", admin, { sql: "SELECT count() AS n FROM events", tenant: "globex" }), "/tenant", "admin, query body")
+      refused(yield* call(url, "POST", "/v1/query", admin, { sql: "SELECT count() AS n FROM events", allTenants: true }), "/allTenants", "admin, allTenants")
+      refused(yield* call(url, "POST", "/v1/identity/split", admin, { identifier: "user_id:gus", reason: "x", tenant: "globex" }), "/tenant", "admin, split body")
+      refused(yield* call(url, "POST", "/v1/tokens", admin, { role: "admin", tenant: "globex" }), "/tenant", "admin, token for another tenant")
+      refused(yield* call(url, "POST", "/v1/query", admin, `{"sql": "SELECT 1", "tenant": "acme", "tenant": "globex"}`), "/tenant", "admin, duplicate key")
+      // Naming no tenant reads the token's own, never the default tenant or every tenant.
+      const own = yield* call(url, "GET", "/v1/profiles/user_id:ann", marketer)
+      expect(own.status, JSON.stringify(own.body)).toBe(200)
+      expect(own.body.tenant).toBe("acme")
+      expect((yield* call(url, "GET", "/v1/profiles/user_id:gus", marketer)).status).toBe(404)
+      const rows = yield* call(url, "POST", "/v1/query", admin, { sql: "SELECT DISTINCT tenant FROM events" })
+      expect(rows).toMatchObject({ status: 200, body: { rows: [{ tenant: "acme" }] } })
+      expect((yield* call(url, "POST", "/v1/dsr", ADMIN, { type: "access", identifier: "user_id:gus", tenant: "globex" })).status).toBe(201)
+      const listed = yield* call(url, "GET", "/v1/dsr", compliance)
+      expect(listed.status).toBe(200)
+      expect(listed.body.requests.every((r: Body) => r.tenant === "acme")).toBe(true)
+      const tokens = yield* call(url, "GET", "/v1/tokens", admin)
+      expect(tokens.body.tokens.length).toBeGreaterThan(0)
+      expect(tokens.body.tokens.every((t: Body) => t.tenant === "acme")).toBe(true)
+      // An unbound token for another tenant cannot be revoked by a bound admin.
+      const globexToken = yield* makeToken(url, { role: "marketer", tenant: "globex" })
+      refused(yield* call(url, "POST", `/v1/tokens/${globexToken.id}/revoke`, admin), "/id", "admin, revoke another tenant's")
+      // A bound collector token sends into its own tenant only.
+      expect((yield* call(url, "POST", "/v1/track", collector, { userId: "zed", event: "Bound", messageId: "bound-1" })).status).toBe(200)
+      const landed = yield* eventually(query<{ tenant: string }>("SELECT tenant FROM events WHERE message_id = 'bound-1'"), (r) => r.length === 1)
+      expect(landed[0]!.tenant).toBe("acme")
+    })), 120_000)
+
+  it("a token is shown once and stored only as its hash; revoked and expired tokens are refused", () =>
+    withApi((url) => Effect.gen(function* () {
+      const made = yield* call(url, "POST", "/v1/tokens", ADMIN, { role: "marketer", tenant: "acme", name: "crm", scopes: ["profiles:read"] })
+      expect(made.status).toBe(201)
+      const token = made.body.token as string
+      expect(token).toMatch(/^cdp_[A-Za-z0-9_-]{43}$/)
+      expect(made.body.details).toMatchObject({ role: "marketer", tenant: "acme", scopes: ["profiles:read"], status: "active", lastUsedAt: null })
+      const stored = yield* query("SELECT * FROM api_tokens")
+      expect(JSON.stringify(stored)).not.toContain(token)
+      expect(JSON.stringify(stored)).not.toContain(token.slice(4))
+      expect(stored.map((r) => r.token_hash)).toContain(hashToken(token))
+      // Never shown again: not by list, not by inspect.
+      const listed = yield* call(url, "GET", "/v1/tokens", ADMIN)
+      expect(JSON.stringify(listed.body)).not.toContain(token.slice(4))
+      expect(JSON.stringify(listed.body)).not.toContain(hashToken(token))
+      expect((yield* call(url, "GET", "/v1/profiles/user_id:nobody?tenant=acme", token)).status).toBe(404)
+      const inspected = yield* call(url, "POST", "/v1/tokens/inspect", ADMIN, { token })
+      expect(inspected.body.details).toMatchObject({ id: made.body.details.id, role: "marketer", status: "active" })
+      expect(inspected.body.details.lastUsedAt).not.toBeNull()
+      expect(JSON.stringify(inspected.body)).not.toContain(token.slice(4))
+      // A scope narrower than the role's holds.
+      expect((yield* call(url, "GET", "/v1/tokens", token)).status).toBe(403)
+      // Bad requests name the field.
+      expect(yield* call(url, "POST", "/v1/tokens", ADMIN, { role: "marketer", scopes: ["dsr:write"] })).toMatchObject({ status: 400, body: { field: "/scopes" } })
+      expect(yield* call(url, "POST", "/v1/tokens", ADMIN, { role: "root" })).toMatchObject({ status: 400, body: { field: "/role" } })
+      expect(yield* call(url, "POST", "/v1/tokens", ADMIN, { role: "admin", expires: "2001-01-01" })).toMatchObject({ status: 400, body: { field: "/expires" } })
+      // Revoked: refused from the next request on.
+      expect((yield* call(url, "POST", `/v1/tokens/${made.body.details.id}/revoke`, ADMIN)).status).toBe(200)
+      const revoked = yield* call(url, "GET", "/v1/profiles/user_id:nobody?tenant=acme", token)
+      expect(revoked).toMatchObject({ status: 401, body: { rule: "token_revoked" } })
+      checkResponse("/v1/profiles/{identifier}", "GET", revoked.status, revoked.body)
+      // Expired.
+      const soon = yield* call(url, "POST", "/v1/tokens", ADMIN, { role: "compliance", expires: new Date(Date.now() + 1500).toISOString() })
+      expect(soon.status).toBe(201)
+      expect((yield* call(url, "GET", "/v1/consent/user_id:nobody?tenant=acme", soon.body.token)).status).toBe(404)
+      yield* Effect.sleep("1600 millis")
+      const expired = yield* call(url, "GET", "/v1/consent/user_id:nobody?tenant=acme", soon.body.token)
+      expect(expired).toMatchObject({ status: 401, body: { rule: "token_expired" } })
+      checkResponse("/v1/consent/{identifier}", "GET", expired.status, expired.body)
+      // The data directory's admin token is still an admin token.
+      expect((yield* call(url, "POST", "/v1/query", ADMIN, { sql: "SELECT 1 AS x", tenant: "acme" })).status).toBe(200)
+    })), 60_000)
+
+  it("a marketer sees e-mail addresses only when the read's purpose is consented; admins always", () =>
+    withApi((url) => Effect.gen(function* () {
+      yield* seed(url)
+      const marketer = (yield* makeToken(url, { role: "marketer", tenant: "acme" })).token
+      const masked = yield* call(url, "GET", "/v1/profiles/user_id:ann", marketer)
+      expect(masked.status).toBe(200)
+      checkResponse("/v1/profiles/{identifier}", "GET", masked.status, masked.body)
+      expect(JSON.stringify(masked.body)).not.toContain("ann@acme.example")
+      expect(masked.body.masked).toEqual({ purpose: "Personalization", kinds: ["email", "phone"] })
+      expect(masked.body.identifiers.find((i: Body) => i.kind === "email")).toMatchObject({ value: "[masked]", raw: "[masked]" })
+      expect(masked.body.traits.email.value).toBe("[masked]")
+      expect(masked.body.traits.plan.value).toBe("pro")
+      // SocialListening is a legitimate interest, allowed until the person objects: identifiers show.
+      const listening = yield* call(url, "GET", "/v1/profiles/user_id:ann?purpose=SocialListening", marketer)
+      expect(JSON.stringify(listening.body)).toContain("ann@acme.example")
+      expect(listening.body.masked).toEqual({ purpose: "SocialListening", kinds: [] })
+      expect(yield* call(url, "GET", "/v1/profiles/user_id:ann?purpose=Gossip", marketer)).toMatchObject({ status: 400, body: { rule: "bad_purpose", field: "purpose" } })
+      // Once the person grants Personalization, the marketer sees the address.
+      const granted = yield* Effect.promise(() => fetch(`${url}/v1/track`, {
+        method: "POST", headers: { authorization: basicAuth(WRITE_KEY), "content-type": "application/json" },
+        body: JSON.stringify({ userId: "ann", event: "Consent Given", messageId: "c1", context: { consent: { categoryPreferences: { Personalization: true } } } }),
+      }).then((r) => r.status))
+      expect(granted).toBe(200)
+      const clear = yield* eventually(call(url, "GET", "/v1/profiles/user_id:ann", marketer), (r) => JSON.stringify(r.body).includes("ann@acme.example"))
+      expect(clear.body.masked).toEqual({ purpose: "Personalization", kinds: [] })
+      const admin = yield* call(url, "GET", "/v1/profiles/user_id:gus?tenant=globex", ADMIN)
+      expect(JSON.stringify(admin.body)).toContain("gus@globex.example")
+      expect(admin.body.masked).toBeUndefined()
+    })), 60_000)
+
+  it("granted and denied accesses to personal data go to the audit log with token id, role, route and subject hash, never the token or identifier", () =>
+    Effect.runPromise(Effect.gen(function* () {
+      let token = ""
+      let id = ""
+      yield* Effect.promise(() => withApi((url) => Effect.gen(function* () {
+        yield* seed(url)
+        const made = yield* makeToken(url, { role: "marketer", tenant: "acme" })
+        token = made.token
+        id = made.id
+        expect((yield* call(url, "GET", "/v1/profiles/email:ann@acme.example", token)).status).toBe(200)
+        expect((yield* call(url, "GET", "/v1/profiles/email:gus@globex.example?tenant=globex", token)).status).toBe(403)
+        expect((yield* call(url, "GET", "/v1/consent/user_id:ann", token)).status).toBe(403)
+        expect((yield* call(url, "GET", "/v1/profiles/user_id:ann?tenant=acme", "cdp_wrong_wrong_wrong_wrong_wrong_wrong_wrong")).status).toBe(401)
+      })))
+      // The server flushed its access records as it stopped.
+      const entries = yield* readAudit.pipe(Effect.provide(ObjectStore.local(join(dir, "objects"))))
+      const access = entries.filter((e) => e.kind === "api.access")
+      expect(access.length).toBeGreaterThan(0)
+      const records: Array<Body> = access.flatMap((e) => (e.data.records as Array<Body>).map((r): Body => ({ ...r, tenant: e.tenant })))
+      const keys = makeKeys(yield* loadSecret(dir))
+      expect(records).toContainEqual(expect.objectContaining({
+        tenant: "acme", tokenId: id, role: "marketer", route: "/v1/profiles/{identifier}", outcome: "granted", status: 200,
+        subject: identifierKey(keys, "acme", "email", "ann@acme.example"),
+      }))
+      expect(records).toContainEqual(expect.objectContaining({ tenant: "acme", tokenId: id, outcome: "denied", status: 403, rule: "tenant_forbidden" }))
+      expect(records).toContainEqual(expect.objectContaining({ tokenId: id, route: "/v1/consent/{identifier}", outcome: "denied", rule: "missing_scope" }))
+      expect(records).toContainEqual(expect.objectContaining({ tokenId: null, outcome: "denied", status: 401, rule: "unknown_token" }))
+      expect(records.some((r) => r.tokenId === ADMIN_TOKEN_ID && r.outcome === "granted")).toBe(true)
+      const text = JSON.stringify(entries)
+      expect(text).not.toContain(token.slice(4))
+      expect(text).not.toContain(ADMIN)
+      expect(text).not.toContain("ann@acme.example")
+      expect(text).not.toContain("gus@globex.example")
+    })), 60_000)
+})

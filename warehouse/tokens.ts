@@ -1,0 +1,84 @@
+// The API token tables' one owner: api_tokens (migration 050, hashes only, never a token) and api_token_uses (051).
+import { Effect } from "effect"
+import { Warehouse } from "./warehouse.ts"
+
+export interface TokenRecord {
+  readonly id: string
+  /** SHA-256 (hex) of the token. */
+  readonly hash: string
+  readonly role: string
+  /** Undefined: every tenant. */
+  readonly tenant: string | undefined
+  readonly scopes: ReadonlyArray<string>
+  readonly name: string
+  readonly createdAtMs: number
+  readonly expiresAtMs: number | null
+  readonly revokedAtMs: number | null
+}
+
+const chTime = (ms: number) => new Date(ms).toISOString().replace("T", " ").replace("Z", "")
+
+// Versions only grow, even for two states of one token written within one millisecond.
+let lastVersion = 0
+const nextVersion = () => (lastVersion = Math.max(lastVersion + 1, Date.now() * 1000))
+
+/** Writes a token's state (created, or revoked: the latest version is what it is now). */
+export const storeToken = Effect.fn("storeToken")(function* (t: TokenRecord) {
+  const warehouse = yield* Warehouse
+  yield* warehouse.insert("api_tokens", [{
+    token_id: t.id, token_hash: t.hash, role: t.role, tenant: t.tenant ?? "", scopes: t.scopes, name: t.name,
+    created_at: chTime(t.createdAtMs), expires_at: t.expiresAtMs === null ? null : chTime(t.expiresAtMs),
+    revoked_at: t.revokedAtMs === null ? null : chTime(t.revokedAtMs), version: nextVersion(),
+  }])
+})
+
+interface TokenRow {
+  token_id: string
+  token_hash: string
+  role: string
+  tenant: string
+  scopes: Array<string>
+  name: string
+  created_ms: string
+  expires_ms: string | null
+  revoked_ms: string | null
+}
+
+const SELECT = `SELECT token_id, token_hash, role, tenant, scopes, name, toUnixTimestamp64Milli(created_at) AS created_ms,
+  toUnixTimestamp64Milli(expires_at) AS expires_ms, toUnixTimestamp64Milli(revoked_at) AS revoked_ms FROM api_tokens FINAL`
+
+const recordOf = (r: TokenRow): TokenRecord => ({
+  id: r.token_id, hash: r.token_hash, role: r.role, tenant: r.tenant === "" ? undefined : r.tenant, scopes: r.scopes, name: r.name,
+  createdAtMs: Number(r.created_ms), expiresAtMs: r.expires_ms === null ? null : Number(r.expires_ms),
+  revokedAtMs: r.revoked_ms === null ? null : Number(r.revoked_ms),
+})
+
+/** Every token, oldest first (revoked and expired ones too: the server keeps them to say why one is refused). */
+export const allTokens = Effect.fn("allTokens")(function* () {
+  const warehouse = yield* Warehouse
+  return (yield* warehouse.query<TokenRow>(`${SELECT} ORDER BY created_at, token_id`)).map(recordOf)
+})
+
+/** One token by id or by hash, if there is one. */
+export const findToken = Effect.fn("findToken")(function* (by: { readonly id: string } | { readonly hash: string }) {
+  const warehouse = yield* Warehouse
+  const rows = "id" in by
+    ? yield* warehouse.query<TokenRow>(`${SELECT} WHERE token_id = {id:String}`, { params: { id: by.id } })
+    : yield* warehouse.query<TokenRow>(`${SELECT} WHERE token_hash = {hash:String}`, { params: { hash: by.hash } })
+  return rows.length === 0 ? undefined : recordOf(rows[0]!)
+})
+
+/** Records when tokens were last used (one row per token; the server batches them). */
+export const storeTokenUses = Effect.fn("storeTokenUses")(function* (uses: ReadonlyMap<string, number>) {
+  if (uses.size === 0) return
+  const warehouse = yield* Warehouse
+  yield* warehouse.insert("api_token_uses", [...uses].map(([id, ms]) => ({ token_id: id, last_used_at: chTime(ms) })))
+})
+
+/** When each token was last used, by id (tokens never used are absent). */
+export const tokenLastUses = Effect.fn("tokenLastUses")(function* () {
+  const warehouse = yield* Warehouse
+  const rows = yield* warehouse.query<{ token_id: string; ms: string }>(
+    "SELECT token_id, toUnixTimestamp64Milli(max(last_used_at)) AS ms FROM api_token_uses GROUP BY token_id")
+  return new Map(rows.map((r) => [r.token_id, Number(r.ms)]))
+})
