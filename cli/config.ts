@@ -151,6 +151,7 @@ export const SETTINGS = {
   kafkaRetentionHours: setting("CDP_KAFKA_RETENTION_HOURS", "how many hours Kafka keeps records, at least 1", (v) => Config.Int(v).pipe(checked(positiveInt), Config.withDefault(168))),
 } as const
 
+  kafkaPartitionBy: setting("CDP_KAFKA_PARTITION_BY", "person or tenant (tenant: one worker at a time resolves a tenant's identities)", (v) => Config.Literals(["person", "tenant"], v).pipe(Config.withDefault("person"))),
 const invalid = (s: Setting<unknown>, error: Config.ConfigError) =>
   new SettingInvalid({ variable: s.variable, expected: s.expected, problem: error.cause.message.split("\n")[0]!.trim() })
 
@@ -203,6 +204,7 @@ export const kafkaSettings: Effect.Effect<KafkaBusOptions | undefined, SettingIn
     retentionMs: (yield* readSetting(SETTINGS.kafkaRetentionHours)) * 3_600_000,
   }
 })
+    partitionBy: yield* readSetting(SETTINGS.kafkaPartitionBy),
 
 export const kafkaSettingsNow = (): KafkaBusOptions | undefined => runNow(kafkaSettings, "the CDP_KAFKA_* settings")
 

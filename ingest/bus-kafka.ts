@@ -24,6 +24,11 @@ export interface KafkaBusOptions {
   readonly replication: number
   /** How long Kafka keeps records (ms); -1 keeps them until deleted. */
   readonly retentionMs: number
+  /**
+   * What keeps records together on one partition: `person` (the topic's key: tenant and person key, most
+   * parallel) or `tenant` (a tenant's records on one partition, so one worker at a time resolves its identities).
+   */
+  readonly partitionBy?: "person" | "tenant"
   /** Client id shown in the broker's logs and group listings. */
   readonly clientId?: string
 }
@@ -71,7 +76,9 @@ export const ensureTopics = async (admin: Admin, names: ReadonlyArray<string>, o
 }
 
 const kafkaLogger = () => ({ namespace, level, log }: { namespace: string; level: number; log: { message: string } }) => {
-  // kafkajs's own messages name brokers, groups and topics, never record content.
+  // kafkajs's own messages name brokers, groups and topics, never record content. It logs every error answer of the
+  // broker ("Response Heartbeat" while the group rebalances) and retries it: what stays failing surfaces elsewhere.
+  if (namespace === "Connection" && log.message.startsWith("Response ")) return
   if (level <= logLevel.WARN) {
     process.stderr.write(`${JSON.stringify({ level: level === logLevel.ERROR ? "ERROR" : "WARN", kafka: namespace, message: log.message })}\n`)
   }
@@ -195,13 +202,14 @@ export const makeKafkaBus = (options: KafkaBusOptions): Effect.Effect<EventBusSh
       publish: (topic, records) => records.length === 0 ? Effect.void : Effect.gen(function* () {
         const name = `${options.prefix}${topic.name}`
         yield* ensureKnown(name)
-        const messages = records.map((r) => ({ key: topic.key(r), value: JSON.stringify(r) }))
+        const keyOf = options.partitionBy === "tenant" && topic.tenant !== undefined ? topic.tenant : topic.key
+        const messages = records.map((r) => ({ key: keyOf(r), value: JSON.stringify(r) }))
         yield* Effect.tryPromise({
           try: () => send(name, messages),
           catch: (e) => new BusUnavailable({ backend: "kafka", message: `Kafka at ${location} did not acknowledge records of topic ${name}: ${describe(e)}`, cause: e }),
         })
       }),
-      consume: (topic, handler, consumeOptions) => consumeTopic(topic, handler, consumeOptions?.maxBatch),
+      consume: (topic, handler, consumeOptions) => consumeTopic(topic, handler, consumeOptions?.maxBatch, consumeOptions?.onAssigned),
       pending: Effect.sync(() => Object.fromEntries(handling)),
       backlog: Effect.sync(() => {
         const now = Date.now()
@@ -219,6 +227,7 @@ export const makeKafkaBus = (options: KafkaBusOptions): Effect.Effect<EventBusSh
       topic: Topic<A>,
       handler: (batch: ReadonlyArray<A>) => Effect.Effect<void, E, R>,
       maxBatch = 50_000,
+      onAssigned?: Effect.Effect<void, unknown, R>,
     ): Effect.Effect<void, never, R | Scope.Scope> =>
       Effect.gen(function* () {
         const name = `${options.prefix}${topic.name}`
@@ -282,9 +291,30 @@ export const makeKafkaBus = (options: KafkaBusOptions): Effect.Effect<EventBusSh
           }
         }
 
+        // Set on every (re)join of the group: the member's partitions may have changed.
+        let reassigned = onAssigned !== undefined
+        consumer.on(consumer.events.GROUP_JOIN, () => { reassigned = onAssigned !== undefined })
+        const runOnAssigned = async (payload: EachBatchPayload): Promise<boolean> => {
+          let delay = 200
+          while (reassigned) {
+            if (!payload.isRunning() || payload.isStale()) return false
+            reassigned = false
+            const exit = await run(onAssigned!)
+            if (Exit.isSuccess(exit)) return true
+            reassigned = true
+            await run(Effect.logWarning("reloading state after a rebalance failed; retrying").pipe(
+              Effect.annotateLogs({ topic: name, error: describe(exit.cause) })))
+            await payload.heartbeat().catch(() => undefined)
+            await new Promise((r) => setTimeout(r, delay))
+            delay = Math.min(delay * 2, 10_000)
+          }
+          return true
+        }
+
         const eachBatch = async (payload: EachBatchPayload) => {
           const { batch } = payload
           if (batch.messages.length === 0) return
+          if (!(await runOnAssigned(payload))) return
           // A batch can take longer than the session timeout (identity, scoring, a slow insert): keep the membership.
           const beat = setInterval(() => void payload.heartbeat().catch(() => undefined), 2_000)
           handling.set(name, (handling.get(name) ?? 0) + batch.messages.length)

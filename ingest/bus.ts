@@ -9,6 +9,8 @@ export interface Topic<A> {
   readonly name: string
   /** Partitioning key, so one profile's messages stay in order on a partitioned bus. */
   readonly key: (record: A) => string
+  /** The record's tenant: the key when a partitioned bus keeps each tenant on one partition (CDP_KAFKA_PARTITION_BY). */
+  readonly tenant?: (record: A) => string
 }
 
 export const Topics = {
@@ -16,10 +18,11 @@ export const Topics = {
   events: {
     name: "events",
     key: (e: CanonicalEvent) => `${e.tenant}/${e.userId || e.anonymousId || (e.identifiers[0] === undefined ? e.messageId : `${e.identifiers[0].kind}:${e.identifiers[0].value}`)}`,
+    tenant: (e: CanonicalEvent) => e.tenant,
   } as Topic<CanonicalEvent>,
-  deadLetters: { name: "dead_letters", key: (d: DeadLetter) => d.tenant } as Topic<DeadLetter>,
+  deadLetters: { name: "dead_letters", key: (d: DeadLetter) => d.tenant, tenant: (d: DeadLetter) => d.tenant } as Topic<DeadLetter>,
   /** Raw text of accepted items, for the archive (ingest/archive.ts). */
-  raw: { name: "raw", key: (r: ArchiveRecord) => `${r.tenant}/${r.source}` } as Topic<ArchiveRecord>,
+  raw: { name: "raw", key: (r: ArchiveRecord) => `${r.tenant}/${r.source}`, tenant: (r: ArchiveRecord) => r.tenant } as Topic<ArchiveRecord>,
 }
 
 export class BusUnavailable extends Data.TaggedError("BusUnavailable")<{
@@ -28,9 +31,14 @@ export class BusUnavailable extends Data.TaggedError("BusUnavailable")<{
   readonly cause?: unknown
 }> {}
 
-export interface ConsumeOptions {
+export interface ConsumeOptions<R = never> {
   /** Most records handed to one handler call; batches form by themselves while the previous one is handled. */
   readonly maxBatch?: number
+  /**
+   * Run before the first batch after this consumer's share of a partitioned topic changed (a rebalance), e.g. to
+   * reload state another member wrote meanwhile; retried while it fails. The in-process bus never reassigns.
+   */
+  readonly onAssigned?: Effect.Effect<void, unknown, R>
 }
 
 export interface EventBusShape {
@@ -48,7 +56,7 @@ export interface EventBusShape {
   readonly consume: <A, E, R>(
     topic: Topic<A>,
     handler: (batch: ReadonlyArray<A>) => Effect.Effect<void, E, R>,
-    options?: ConsumeOptions,
+    options?: ConsumeOptions<R>,
   ) => Effect.Effect<void, never, R | Scope.Scope>
   /** Records published and not yet handled, per topic. */
   readonly pending: Effect.Effect<Record<string, number>>

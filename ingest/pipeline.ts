@@ -256,7 +256,8 @@ export class Pipeline extends Context.Service<Pipeline, PipelineShape>()("cdp/Pi
       if (consuming) {
         yield* bus.consume(Topics.raw, archive.write)
         yield* bus.consume(Topics.deadLetters, landDeadLetters)
-        yield* bus.consume(Topics.events, handleEvents)
+        // After a rebalance this member may own people another member resolved meanwhile: read the graph again.
+        yield* bus.consume(Topics.events, handleEvents, { onAssigned: reloadIdentity })
       }
 
       return {
