@@ -15,6 +15,10 @@ import { DataDirUnusable, FileUnwritable, prepareDataDir } from "./data-dir.ts"
 import { runDemo } from "./demo.ts"
 import { registerConsentCommands } from "./consent.ts"
 import { registerDsrCommands } from "./dsr.ts"
+import { registerAudienceCommands } from "./audiences.ts"
+import { keepAudiencesCurrent } from "../identity/audiences/index.ts"
+import { Pipeline } from "../ingest/pipeline.ts"
+import { ConsentPoliciesRef } from "../consent/index.ts"
 import { registerTokenCommands } from "./tokens.ts"
 import { registerRelationsCommands, withRelationships } from "./relations.ts"
 import { NeedsKafka, registerWorkerCommand } from "./worker.ts"
@@ -143,6 +147,7 @@ Examples:
         try: () => withAllowedOrigins(entries, parseAllowedOriginSpecs(originSpecs)),
         catch: (e) => new OriginsInvalid({ message: (e as Error).message }),
       }))
+      const consent = yield* readSetting(SETTINGS.consent)
       const serving = Effect.gen(function* () {
         const { url } = yield* Collector
         yield* announceServer(config.dataDir, url)
@@ -159,11 +164,18 @@ Examples:
           const x = yield* runXConnectors(DEFAULT_TENANT, `${xPollSeconds} seconds`)
           process.stderr.write(`  x/twitter:  ${x.queries} search queries, ${x.rules} stream rules\n`)
         }
+        if (opts.edgeOnly !== true) {
+          // Audience membership follows what lands: entries and exits are emitted through this pipeline.
+          const pipeline = yield* Pipeline
+          yield* Effect.forkScoped(keepAudiencesCurrent({
+            emit: (events) => pipeline.submit(events, [], { archive: false }), landed: () => pipeline.counters.landed,
+          }).pipe(Effect.provideService(ConsentPoliciesRef, consent)))
+        }
         return yield* Effect.never
       })
       const layer = Collector.layer({
         port, host, writeKeys: keys, adminToken: token, sourceOptions, identity, traitPrecedence, dataDir: config.dataDir,
-        consent: yield* readSetting(SETTINGS.consent),
+        consent,
         sendgridVerificationKey: sendgrid === undefined ? undefined : Redacted.value(sendgrid),
       }).pipe(Layer.provideMerge(pipelineLayer(config, { consume: opts.edgeOnly !== true })))
       return yield* Effect.scoped(serving).pipe(Effect.provide(layer))
@@ -657,6 +669,7 @@ Examples:
   })
 
 registerDsrCommands(program, { dataDirOption, normalise: () => identityConfig().extract.normalise })
+registerAudienceCommands(program, { dataDirOption, flagParser })
 registerTokenCommands(program, { dataDirOption })
 registerConsentCommands(program, { dataDirOption, identity: identityConfig })
 registerRelationsCommands(program, { dataDirOption, identity: identityConfig })

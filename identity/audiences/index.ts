@@ -5,7 +5,8 @@ export {
   type Condition, ConditionInvalid, describeLeaf, LEAF_KINDS, type LeafKind, MAX_DEPTH, MAX_NODES, type Node, parseCondition, parseConditionText,
 } from "./condition.ts"
 export {
-  type Audience, audienceHistory, type AudienceInput, AudienceInvalid, AudienceNotFound, type AudienceVersion, createAudience, editAudience,
+  type Audience, audienceHistory, type AudienceInput, AudienceInvalid, AudienceNotFound, type AudienceVersion, checkCondition as checkAudienceCondition,
+  createAudience, editAudience,
   getAudience, isAudienceId, listAudiences,
 } from "./audience.ts"
 export { type Explained, type LeafResult, MAX_SAMPLE, type Preview, previewAudience } from "./evaluate.ts"

@@ -1,0 +1,306 @@
+// `cdp audience create|edit|delete|preview|list|show|history|members|changes|refresh`: on the data directory itself,
+// or through `cdp serve`'s /v1/audiences routes while it holds the data directory (refresh: serve refreshes itself).
+import { existsSync, readFileSync } from "node:fs"
+import { userInfo } from "node:os"
+import { type Command, Option } from "commander"
+import { Data, Effect, Layer } from "effect"
+import { ConsentPoliciesRef } from "../consent/index.ts"
+import {
+  type Audience, audienceChangesSince, audienceHistory, AudienceInvalid, audienceMembers, checkAudienceCondition, createAudience, editAudience,
+  type Explained, getAudience, listAudiences, MAX_CHANGES_LIMIT, MAX_SAMPLE, type Preview, previewAudience, refreshAudiences,
+} from "../identity/audiences/index.ts"
+import type { CanonicalEvent } from "../ingest/message.ts"
+import { Pipeline } from "../ingest/pipeline.ts"
+import { DEFAULT_TENANT } from "../ingest/writekeys.ts"
+import { readSetting, SETTINGS } from "./config.ts"
+import { formatRows, type OutputFormat } from "./format.ts"
+import { type BackendConfig, backendConfig, commandLogger, pipelineLayer, warehouseLayer } from "./layers.ts"
+import { runCommand } from "./run.ts"
+import { runningServer } from "./server-info.ts"
+
+const print = (text: string) => process.stdout.write(`${text}\n`)
+
+export class AudienceServerFailed extends Data.TaggedError("AudienceServerFailed")<{ readonly message: string }> {}
+
+/** --condition: JSON text (starting with "{"), or a file holding it. */
+export const readConditionFlag = (value: string): unknown | AudienceInvalid => {
+  const text = value.trim().startsWith("{") ? value : existsSync(value) ? readFileSync(value, "utf8") : undefined
+  if (text === undefined) return new AudienceInvalid({ field: "condition", reason: `"${value.slice(0, 60)}" is neither JSON (starting with "{") nor a readable file` })
+  try {
+    return JSON.parse(text)
+  } catch (e) {
+    return new AudienceInvalid({ field: "condition", reason: `is not valid JSON (${(e as Error).message})` })
+  }
+}
+
+const directLayer = (backend: BackendConfig) =>
+  Layer.mergeAll(warehouseLayer(backend), Layer.effect(ConsentPoliciesRef, readSetting(SETTINGS.consent)))
+
+type Server = { readonly url: string; readonly token: string }
+
+const callServer = <T>(server: Server, method: string, path: string, body?: unknown) =>
+  Effect.tryPromise({
+    try: async () => {
+      const res = await fetch(`${server.url}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${server.token}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      })
+      const answer = (await res.json()) as T & { error?: string; field?: string }
+      if (!res.ok) throw new Error(answer.field === undefined ? answer.error ?? `HTTP ${res.status}` : `${answer.field.replace(/^\//, "")}: ${answer.error}`)
+      return answer
+    },
+    catch: (e) => new AudienceServerFailed({ message: (e as Error).message }),
+  })
+
+/** Runs `direct` on the data directory, or `viaServer` when `cdp serve` holds it. */
+const directOrServer = <A, E, E2>(backend: BackendConfig, direct: Effect.Effect<A, E>, viaServer: (server: Server) => Effect.Effect<A, E2>) =>
+  Effect.catch(direct, (e): Effect.Effect<A, E | E2> => {
+    const server = (e as { _tag?: string })._tag === "DataDirLocked" ? runningServer(backend.dataDir) : undefined
+    return server === undefined ? Effect.fail(e) : viaServer(server)
+  })
+
+const q = (tenant: string, extra: Record<string, string | undefined> = {}) =>
+  `?${new URLSearchParams(Object.entries({ tenant, ...extra }).filter((e): e is [string, string] => e[1] !== undefined))}`
+
+type AudienceView = Pick<Audience, "id" | "tenant" | "name" | "purpose" | "condition" | "version" | "updatedAt" | "updatedBy"> & { members?: number }
+
+const viewOf = (a: Audience & { members?: number }): AudienceView => ({
+  id: a.id, tenant: a.tenant, name: a.name, purpose: a.purpose, condition: a.condition, version: a.version, updatedAt: a.updatedAt,
+  updatedBy: a.updatedBy, ...(a.members === undefined ? {} : { members: a.members }),
+})
+
+const renderAudience = (a: AudienceView) => [
+  `audience  ${a.id} "${a.name}" (tenant ${a.tenant}, version ${a.version})`,
+  `purpose   ${a.purpose} (only profiles that may be used for it are members)`,
+  `updated   ${a.updatedAt.replace("T", " ").slice(0, 19)} by ${a.updatedBy}`,
+  ...(a.members === undefined ? [] : [`members   ${a.members}`]),
+  `condition ${JSON.stringify(a.condition)}`,
+].join("\n")
+
+export const renderPreview = (p: Preview) => {
+  const lines = [`${p.count} profile(s) match (as of ${p.asOf.replace("T", " ").slice(0, 19)}); ${p.sample.length} shown`]
+  for (const s of p.sample as ReadonlyArray<Explained>) {
+    lines.push("", `${s.profileId}`)
+    for (const c of s.conditions) lines.push(`  ${c.matched ? "yes" : "no "}  ${c.condition}${c.value === "" ? "" : `  (value: ${c.value})`}  [${c.pointer === "" ? "/" : c.pointer}]`)
+  }
+  return lines.join("\n")
+}
+
+const actorNow = () => {
+  try {
+    return `cli:${userInfo().username}`
+  } catch {
+    return "cli"
+  }
+}
+
+interface Common {
+  readonly tenant: string
+  readonly format: OutputFormat
+  readonly backend: BackendConfig
+}
+
+const show = (format: OutputFormat, value: unknown, table: () => string) => print(format === "json" ? JSON.stringify(value) : table())
+
+export const audienceCreate = (o: Common & { readonly name: string; readonly purpose: string; readonly condition: string; readonly note: string }) =>
+  Effect.gen(function* () {
+    const condition = readConditionFlag(o.condition)
+    if (condition instanceof AudienceInvalid) return yield* Effect.fail(condition)
+    const input = { name: o.name, purpose: o.purpose, condition }
+    const direct = Effect.map(createAudience(o.tenant, input, actorNow(), o.note), viewOf).pipe(Effect.provide(directLayer(o.backend)))
+    const a = yield* directOrServer(o.backend, direct, (s) =>
+      Effect.map(callServer<{ audience: AudienceView }>(s, "POST", "/v1/audiences", { tenant: o.tenant, ...input, note: o.note }), (r) => r.audience))
+    show(o.format, a, () => `${a.id}\n${renderAudience(a)}\nmembers are found at the next refresh (cdp serve does it as events land; or cdp audience refresh)`)
+  })
+
+export const audienceEdit = (o: Common & { readonly id: string; readonly name?: string; readonly purpose?: string; readonly condition?: string; readonly note: string; readonly delete: boolean }) =>
+  Effect.gen(function* () {
+    const condition = o.condition === undefined ? undefined : readConditionFlag(o.condition)
+    if (condition instanceof AudienceInvalid) return yield* Effect.fail(condition)
+    const edit = { ...(o.name === undefined ? {} : { name: o.name }), ...(o.purpose === undefined ? {} : { purpose: o.purpose }), ...(condition === undefined ? {} : { condition }) }
+    if (!o.delete && Object.keys(edit).length === 0) {
+      return yield* Effect.fail(new AudienceInvalid({ field: "edit", reason: "nothing to change: give --name, --purpose or --condition" }))
+    }
+    const direct = Effect.map(editAudience(o.tenant, o.id, { ...edit, delete: o.delete }, actorNow(), o.note), viewOf).pipe(Effect.provide(directLayer(o.backend)))
+    const a = yield* directOrServer(o.backend, direct, (s) =>
+      Effect.map(o.delete
+        ? callServer<{ audience: AudienceView }>(s, "DELETE", `/v1/audiences/${encodeURIComponent(o.id)}${q(o.tenant)}`)
+        : callServer<{ audience: AudienceView }>(s, "PATCH", `/v1/audiences/${encodeURIComponent(o.id)}`, { tenant: o.tenant, ...edit, note: o.note }), (r) => r.audience))
+    show(o.format, a, () => o.delete ? `deleted ${a.id} "${a.name}": its members exit at the next refresh` : renderAudience(a))
+  })
+
+export const audiencePreview = (o: Common & { readonly id?: string; readonly purpose?: string; readonly condition?: string; readonly sample: number }) =>
+  Effect.gen(function* () {
+    const condition = o.condition === undefined ? undefined : readConditionFlag(o.condition)
+    if (condition instanceof AudienceInvalid) return yield* Effect.fail(condition)
+    if (o.id === undefined && (condition === undefined || o.purpose === undefined)) {
+      return yield* Effect.fail(new AudienceInvalid({ field: "preview", reason: "give an audience id, or --condition with --purpose" }))
+    }
+    const direct = Effect.gen(function* () {
+      const saved = o.id === undefined ? undefined : yield* getAudience(o.tenant, o.id)
+      const node = yield* checkAudienceCondition(o.tenant, condition ?? saved!.condition)
+      if (node instanceof AudienceInvalid) return yield* Effect.fail(node)
+      return (yield* previewAudience(o.tenant, o.purpose ?? saved!.purpose, node, o.sample)) as Preview
+    }).pipe(Effect.provide(directLayer(o.backend)))
+    const p = yield* directOrServer(o.backend, direct, (s) =>
+      callServer<Preview>(s, "POST", "/v1/audiences/preview", {
+        tenant: o.tenant, sample: o.sample, ...(o.id === undefined ? {} : { id: o.id }), ...(o.purpose === undefined ? {} : { purpose: o.purpose }),
+        ...(condition === undefined ? {} : { condition }),
+      }))
+    show(o.format, { count: p.count, sample: p.sample, asOf: p.asOf }, () => renderPreview(p))
+  })
+
+export const audienceList = (o: Common) =>
+  Effect.gen(function* () {
+    const direct = Effect.map(listAudiences(o.tenant), (as) => as.map(viewOf)).pipe(Effect.provide(directLayer(o.backend)))
+    const all = yield* directOrServer(o.backend, direct, (s) => Effect.map(callServer<{ audiences: Array<AudienceView> }>(s, "GET", `/v1/audiences${q(o.tenant)}`), (r) => r.audiences))
+    if (o.format === "json") for (const a of all) print(JSON.stringify(a))
+    else print(all.length === 0 ? `no audiences in tenant "${o.tenant}" (cdp audience create)` : formatRows(all.map((a) => ({
+      id: a.id, name: a.name, purpose: a.purpose, members: a.members ?? 0, version: a.version, updated: a.updatedAt.replace("T", " ").slice(0, 19),
+    })), "table"))
+  })
+
+export const audienceShow = (o: Common & { readonly id: string }) =>
+  Effect.gen(function* () {
+    const direct = Effect.gen(function* () {
+      const a = yield* getAudience(o.tenant, o.id)
+      const members = (yield* listAudiences(o.tenant)).find((x) => x.id === a.id)?.members ?? 0
+      return viewOf({ ...a, members })
+    }).pipe(Effect.provide(directLayer(o.backend)))
+    const a = yield* directOrServer(o.backend, direct, (s) =>
+      Effect.map(callServer<{ audience: AudienceView }>(s, "GET", `/v1/audiences/${encodeURIComponent(o.id)}${q(o.tenant)}`), (r) => r.audience))
+    show(o.format, a, () => renderAudience(a))
+  })
+
+export const audienceHistoryCmd = (o: Common & { readonly id: string }) =>
+  Effect.gen(function* () {
+    const direct = audienceHistory(o.tenant, o.id).pipe(Effect.provide(directLayer(o.backend)))
+    const versions = yield* directOrServer(o.backend, direct, (s) =>
+      Effect.map(callServer<{ versions: Effect.Success<typeof direct> }>(s, "GET", `/v1/audiences/${encodeURIComponent(o.id)}/history${q(o.tenant)}`), (r) => r.versions))
+    if (o.format === "json") for (const v of versions) print(JSON.stringify(v))
+    else print(formatRows(versions.map((v) => ({ version: v.version, at: v.at.replace("T", " ").slice(0, 19), by: v.actor, changed: v.changes.join("; "), note: v.note })), "table"))
+  })
+
+export const audienceMembersCmd = (o: Common & { readonly id: string; readonly after: string; readonly limit: number }) =>
+  Effect.gen(function* () {
+    const direct = audienceMembers(o.tenant, o.id, o.after, o.limit).pipe(Effect.provide(directLayer(o.backend)))
+    const page = yield* directOrServer(o.backend, direct, (s) =>
+      callServer<Effect.Success<typeof direct>>(s, "GET", `/v1/audiences/${encodeURIComponent(o.id)}/members${q(o.tenant, { after: o.after || undefined, limit: String(o.limit) })}`))
+    if (o.format === "json") print(JSON.stringify(page))
+    else {
+      print(page.members.length === 0 ? "no members" : formatRows(page.members.map((m) => ({
+        profile: m.profileId, since: m.since.replace("T", " ").slice(0, 19), why: m.why.map((w) => `${w.condition}${w.value === "" ? "" : ` (${w.value})`}`).join("; "),
+      })), "table"))
+      if (page.next !== null) print(`more: --after ${page.next}`)
+    }
+  })
+
+export const audienceChanges = (o: Common & { readonly id: string; readonly cursor?: string; readonly limit: number }) =>
+  Effect.gen(function* () {
+    const direct = audienceChangesSince(o.tenant, o.id, o.cursor, o.limit).pipe(Effect.provide(directLayer(o.backend)))
+    const page = yield* directOrServer(o.backend, direct, (s) =>
+      callServer<Effect.Success<typeof direct>>(s, "GET", `/v1/audiences/${encodeURIComponent(o.id)}/changes${q(o.tenant, { cursor: o.cursor, limit: String(o.limit) })}`))
+    if (o.format === "json") print(JSON.stringify(page))
+    else {
+      print(page.changes.length === 0 ? "no changes after this cursor" : formatRows(page.changes.map((c) => ({
+        seq: c.seq, at: c.at.replace("T", " ").slice(0, 19), change: c.change, profile: c.profileId, cause: c.cause,
+      })), "table"))
+      print(`cursor: ${page.cursor === "" ? "(start)" : page.cursor}`)
+    }
+  })
+
+/** Recomputes every audience now, emitting Audience Entered / Exited through the pipeline. */
+export const audienceRefresh = (o: Omit<Common, "tenant"> & { readonly tenant?: string }) =>
+  Effect.gen(function* () {
+    const pipeline = yield* Pipeline
+    const emit = (events: ReadonlyArray<CanonicalEvent>) => pipeline.submit(events, [], { archive: false })
+    const s = yield* refreshAudiences({ ...(o.tenant === undefined ? {} : { tenant: o.tenant }), emit })
+    show(o.format, s, () => `${s.audiences} audience(s) refreshed in ${s.ms} ms: ${s.entered} entered, ${s.exited} exited`)
+  }).pipe(Effect.provide(pipelineLayer(o.backend)), Effect.provide(Layer.effect(ConsentPoliciesRef, readSetting(SETTINGS.consent))))
+
+const wholeNumber = (min: number, max: number) => (value: string) => {
+  const n = Number(value)
+  if (!/^\d+$/.test(value) || n < min || n > max) throw new Error(`must be a whole number from ${min} to ${max}`)
+  return n
+}
+
+/** `cdp audience ...`, added to the program. */
+export const registerAudienceCommands = (program: Command, shared: {
+  readonly dataDirOption: () => Option
+  /** Turns a flag parser that throws into commander's one-line refusal. */
+  readonly flagParser: <A>(parse: (value: string) => A) => (value: string) => A
+}) => {
+  const format = () => new Option("--format <format>", "output format").choices(["json", "table"]).default("table")
+  const tenant = () => new Option("--tenant <tenant>", "tenant").default(DEFAULT_TENANT)
+  const run = (main: Effect.Effect<unknown, unknown>) => runCommand(main.pipe(Effect.provide(commandLogger)))
+  const common = (opts: { tenant: string; format: OutputFormat; dataDir?: string }) => ({ tenant: opts.tenant, format: opts.format, backend: backendConfig(opts.dataDir) })
+  const audience = program.command("audience").description("audiences: who matches a condition and may be used for a purpose, kept current as events land")
+  audience.addHelpText("after", `
+A condition is JSON (identity/audiences/condition.schema.json): leaves test a profile, and/or/not combine them.
+  {"trait": "plan", "equals": "pro"}     {"trait": "city", "in": ["Leeds", "York"]}     {"trait": "age", "compare": ">=", "value": 30}
+  {"trait": "email", "exists": true}     {"event": "Order Completed", "channel": "web", "count": {"op": ">=", "value": 2}, "withinDays": 30}
+  {"consent": "Advertising"}              {"relationship": {"in": ["loyal"]}}      {"health": {"op": "<", "value": 40}}
+  {"churnRisk": {"op": ">", "value": 0.6}}   {"sentiment": {"of": "average", "withinDays": 30, "op": "<", "value": -0.2}}
+  {"channel": "email", "withinDays": 90}  {"and": [...]}  {"or": [...]}  {"not": {...}}
+
+Examples:
+  $ npx cdp audience preview --purpose EmailMarketing --condition '{"event": "Order Completed", "withinDays": 30}'
+  $ npx cdp audience create --name "Recent buyers" --purpose EmailMarketing --condition recent-buyers.json
+  $ npx cdp audience changes aud_... --cursor 120`)
+  audience.command("create").description("save an audience (its members are found at the next refresh)")
+    .requiredOption("--name <name>", "a name, unique in the tenant")
+    .requiredOption("--purpose <purpose>", "the consent purpose its use serves: only profiles that may be used for it are members")
+    .requiredOption("--condition <json|file>", "the condition, as JSON or a file holding it")
+    .option("--note <text>", "why (kept in the history)", "")
+    .addOption(tenant()).addOption(format()).addOption(shared.dataDirOption())
+    .action((opts: { name: string; purpose: string; condition: string; note: string; tenant: string; format: OutputFormat; dataDir?: string }) =>
+      run(audienceCreate({ ...common(opts), name: opts.name, purpose: opts.purpose, condition: opts.condition, note: opts.note })))
+  audience.command("edit").description("save a new version: another name, purpose or condition (the history keeps every version)")
+    .argument("<id>", "the audience id (aud_...)")
+    .option("--name <name>", "a new name").option("--purpose <purpose>", "a new purpose").option("--condition <json|file>", "a new condition")
+    .option("--note <text>", "why (kept in the history)", "")
+    .addOption(tenant()).addOption(format()).addOption(shared.dataDirOption())
+    .action((id: string, opts: { name?: string; purpose?: string; condition?: string; note: string; tenant: string; format: OutputFormat; dataDir?: string }) =>
+      run(audienceEdit({ ...common(opts), id, ...opts, delete: false })))
+  audience.command("delete").description("delete an audience: its members exit at the next refresh; its history and changes stay")
+    .argument("<id>", "the audience id (aud_...)")
+    .option("--note <text>", "why (kept in the history)", "")
+    .addOption(tenant()).addOption(format()).addOption(shared.dataDirOption())
+    .action((id: string, opts: { note: string; tenant: string; format: OutputFormat; dataDir?: string }) =>
+      run(audienceEdit({ ...common(opts), id, note: opts.note, delete: true })))
+  audience.command("preview").description("how many profiles match, a sample, and per sampled profile why it is in")
+    .argument("[id]", "a saved audience (else --condition and --purpose)")
+    .option("--condition <json|file>", "the condition, as JSON or a file holding it")
+    .option("--purpose <purpose>", "the consent purpose")
+    .option("--sample <n>", `profiles to show (0-${MAX_SAMPLE})`, shared.flagParser(wholeNumber(0, MAX_SAMPLE)), 10)
+    .addOption(tenant()).addOption(format()).addOption(shared.dataDirOption())
+    .action((id: string | undefined, opts: { condition?: string; purpose?: string; sample: number; tenant: string; format: OutputFormat; dataDir?: string }) =>
+      run(audiencePreview({ ...common(opts), ...(id === undefined ? {} : { id }), ...(opts.condition === undefined ? {} : { condition: opts.condition }), ...(opts.purpose === undefined ? {} : { purpose: opts.purpose }), sample: opts.sample })))
+  audience.command("list").description("the tenant's audiences with their member counts")
+    .addOption(tenant()).addOption(format()).addOption(shared.dataDirOption())
+    .action((opts: { tenant: string; format: OutputFormat; dataDir?: string }) => run(audienceList(common(opts))))
+  audience.command("show").description("one audience: purpose, condition, members, last edit").argument("<id>", "the audience id (aud_...)")
+    .addOption(tenant()).addOption(format()).addOption(shared.dataDirOption())
+    .action((id: string, opts: { tenant: string; format: OutputFormat; dataDir?: string }) => run(audienceShow({ ...common(opts), id })))
+  audience.command("history").description("every version of an audience: who changed what, when").argument("<id>", "the audience id (aud_...)")
+    .addOption(tenant()).addOption(format()).addOption(shared.dataDirOption())
+    .action((id: string, opts: { tenant: string; format: OutputFormat; dataDir?: string }) => run(audienceHistoryCmd({ ...common(opts), id })))
+  audience.command("members").description("the members now, with when each entered and why").argument("<id>", "the audience id (aud_...)")
+    .option("--after <profile>", "the page after this profile id", "")
+    .option("--limit <n>", `members per page (1-${MAX_CHANGES_LIMIT})`, shared.flagParser(wholeNumber(1, MAX_CHANGES_LIMIT)), 100)
+    .addOption(tenant()).addOption(format()).addOption(shared.dataDirOption())
+    .action((id: string, opts: { after: string; limit: number; tenant: string; format: OutputFormat; dataDir?: string }) =>
+      run(audienceMembersCmd({ ...common(opts), id, after: opts.after, limit: opts.limit })))
+  audience.command("changes").description("the feed of entries and exits with their time and cause, after a cursor").argument("<id>", "the audience id (aud_...)")
+    .option("--cursor <cursor>", "the cursor of the previous page (none: from the start)")
+    .option("--limit <n>", `changes per page (1-${MAX_CHANGES_LIMIT})`, shared.flagParser(wholeNumber(1, MAX_CHANGES_LIMIT)), 100)
+    .addOption(tenant()).addOption(format()).addOption(shared.dataDirOption())
+    .action((id: string, opts: { cursor?: string; limit: number; tenant: string; format: OutputFormat; dataDir?: string }) =>
+      run(audienceChanges({ ...common(opts), id, ...(opts.cursor === undefined ? {} : { cursor: opts.cursor }), limit: opts.limit })))
+  audience.command("refresh").description("recompute every audience now and record entries and exits (cdp serve does it as events land)")
+    .option("--tenant <tenant>", "only this tenant's audiences")
+    .addOption(format()).addOption(shared.dataDirOption())
+    .action((opts: { tenant?: string; format: OutputFormat; dataDir?: string }) =>
+      run(audienceRefresh({ format: opts.format, backend: backendConfig(opts.dataDir), ...(opts.tenant === undefined ? {} : { tenant: opts.tenant }) })))
+}

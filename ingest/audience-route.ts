@@ -1,0 +1,198 @@
+// The audience API: GET/POST /v1/audiences, GET/PATCH/DELETE /v1/audiences/{id}, GET /v1/audiences/{id}/history,
+// /members and /changes (the feed, by cursor), POST /v1/audiences/preview (count, sample, why each is in). The caller
+// is checked before the handler runs (a token with the audiences scopes, ingest/auth.ts); a token bound to a tenant
+// only ever sees that tenant's audiences.
+import type { IncomingMessage } from "node:http"
+import { Effect } from "effect"
+import { type ConsentPolicies, ConsentPoliciesRef, DEFAULT_POLICIES } from "../consent/index.ts"
+import {
+  type Audience, audienceChangesSince, audienceHistory, AudienceInvalid, audienceMembers, checkAudienceCondition, createAudience, editAudience,
+  getAudience, listAudiences, MAX_CHANGES_LIMIT, MAX_SAMPLE, previewAudience,
+} from "../identity/audiences/index.ts"
+import { Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
+import { type QueryReply, receiveAdminBody, refuse } from "./query-route.ts"
+import { DEFAULT_TENANT } from "./writekeys.ts"
+
+export const AUDIENCES_PATH = "/v1/audiences"
+
+const BODY_LIMIT = 256 * 1024
+
+/** Who calls: the token's id (kept as the editor in the history) and the tenant it is bound to, if any. */
+export interface AudienceCaller {
+  readonly tokenId: string
+  readonly tenant: string | undefined
+}
+
+export interface AudienceRouteOptions {
+  readonly warehouse: WarehouseShape
+  readonly policies?: ConsentPolicies | undefined
+  readonly bodyIdleMs?: number
+  /** Called after an audience is created or edited, so its members are found without waiting for the next tick. */
+  readonly changed?: () => void
+}
+
+const view = (a: Audience & { members?: number }) => ({
+  id: a.id, tenant: a.tenant, name: a.name, purpose: a.purpose, condition: a.condition, version: a.version,
+  updatedAt: a.updatedAt, updatedBy: a.updatedBy, ...(a.members === undefined ? {} : { members: a.members }),
+})
+
+const wholeNumber = (text: string | null, field: string, min: number, max: number, fallback: number): number | QueryReply => {
+  if (text === null) return fallback
+  if (!/^\d{1,9}$/.test(text) || Number(text) < min || Number(text) > max) return refuse(400, `bad_${field}`, `?${field}= must be a whole number from ${min} to ${max}`, field)
+  return Number(text)
+}
+
+export const audienceRoute = (options: AudienceRouteOptions) => (req: IncomingMessage, caller?: AudienceCaller): Effect.Effect<QueryReply> =>
+  Effect.gen(function* () {
+    const url = new URL(req.url ?? "/", "http://collector")
+    const path = url.pathname.replace(/\/+$/, "").replace(/^\/v1\/tenants\/[^/]+/, "/v1")
+    const rest = path.slice(AUDIENCES_PATH.length).split("/").filter((s) => s !== "")
+    const method = req.method ?? "GET"
+    const actor = caller === undefined ? "api" : `token:${caller.tokenId}`
+    const readBody = Effect.gen(function* () {
+      const text = yield* receiveAdminBody(req, BODY_LIMIT, options.bodyIdleMs, "an audience body")
+      if (typeof text !== "string") return text
+      let body: unknown
+      try {
+        body = JSON.parse(text === "" ? "{}" : text)
+      } catch {
+        return refuse(400, "bad_body", "the body must be a JSON object")
+      }
+      if (body === null || typeof body !== "object" || Array.isArray(body)) return refuse(400, "bad_body", "the body must be a JSON object")
+      return body as Record<string, unknown>
+    })
+    const tenantOf = (body?: Record<string, unknown>): string | QueryReply => {
+      const named = (body?.["tenant"] ?? url.searchParams.get("tenant") ?? undefined) as unknown
+      if (named !== undefined && (typeof named !== "string" || named === "")) return refuse(400, "bad_tenant", "tenant must name a tenant", body?.["tenant"] !== undefined ? "/tenant" : "tenant")
+      if (caller?.tenant !== undefined && named !== undefined && named !== caller.tenant) {
+        return refuse(403, "tenant_forbidden", `this token is bound to tenant "${caller.tenant}"`, "tenant")
+      }
+      return caller?.tenant ?? (named as string | undefined) ?? DEFAULT_TENANT
+    }
+    const notAllowed = (allow: string) => refuse(405, "method_not_allowed", `use ${allow} ${path}`, undefined, { allow })
+
+    const run = (effect: Effect.Effect<QueryReply, unknown, Warehouse>) =>
+      effect.pipe(
+        Effect.provideService(Warehouse, options.warehouse),
+        Effect.provideService(ConsentPoliciesRef, options.policies ?? DEFAULT_POLICIES),
+        Effect.catch((e: unknown): Effect.Effect<QueryReply> => {
+          const tagged = e as { _tag?: string; message?: string; field?: string }
+          switch (tagged._tag) {
+            case "AudienceInvalid":
+              return Effect.succeed(refuse(400, "bad_audience", (e as AudienceInvalid).reason, `/${(e as AudienceInvalid).field}`))
+            case "AudienceNotFound":
+              return Effect.succeed(refuse(404, "audience_not_found", tagged.message ?? "no such audience"))
+            case "BadCursor":
+              return Effect.succeed(refuse(400, "bad_cursor", tagged.message ?? "bad cursor", "cursor"))
+            case "UnknownPurpose":
+              return Effect.succeed(refuse(400, "bad_purpose", tagged.message ?? "unknown purpose", "/purpose"))
+            case "WarehouseUnavailable":
+              return Effect.succeed(refuse(503, "warehouse_unavailable", tagged.message ?? "the warehouse is unavailable", undefined, { "retry-after": "5" }))
+            default:
+              return Effect.succeed(refuse(500, "audience_failed", `the audience could not be read: ${tagged.message ?? String(e)}`.slice(0, 300)))
+          }
+        }),
+      )
+
+    // /v1/audiences
+    if (rest.length === 0) {
+      if (method === "GET") {
+        const tenant = tenantOf()
+        if (typeof tenant !== "string") return tenant
+        return yield* run(Effect.map(listAudiences(tenant), (all) => ({ status: 200, body: { success: true, audiences: all.map(view) } })))
+      }
+      if (method !== "POST") return notAllowed("GET, POST")
+      const body = yield* readBody
+      if ("status" in body) return body as QueryReply
+      const tenant = tenantOf(body)
+      if (typeof tenant !== "string") return tenant
+      for (const field of ["name", "purpose", "condition"]) {
+        if (body[field] === undefined) return refuse(400, "bad_audience", `the body needs "${field}"`, `/${field}`)
+      }
+      if (body["note"] !== undefined && typeof body["note"] !== "string") return refuse(400, "bad_audience", "note must be a string", "/note")
+      return yield* run(Effect.map(
+        createAudience(tenant, { name: body["name"] as string, purpose: body["purpose"] as string, condition: body["condition"] }, actor, (body["note"] as string | undefined) ?? ""),
+        (a) => {
+          options.changed?.()
+          return { status: 201, body: { success: true, audience: view(a) } }
+        }))
+    }
+
+    // /v1/audiences/preview
+    if (rest.length === 1 && rest[0] === "preview") {
+      if (method !== "POST") return notAllowed("POST")
+      const body = yield* readBody
+      if ("status" in body) return body as QueryReply
+      const tenant = tenantOf(body)
+      if (typeof tenant !== "string") return tenant
+      const sample = body["sample"] ?? 10
+      if (typeof sample !== "number" || !Number.isInteger(sample) || sample < 0 || sample > MAX_SAMPLE) {
+        return refuse(400, "bad_sample", `sample must be a whole number from 0 to ${MAX_SAMPLE}`, "/sample")
+      }
+      return yield* run(Effect.gen(function* () {
+        let purpose = body["purpose"]
+        let condition = body["condition"]
+        if (body["id"] !== undefined) {
+          if (typeof body["id"] !== "string") return refuse(400, "bad_audience", "id must be an audience id", "/id")
+          const a = yield* getAudience(tenant, body["id"])
+          purpose = purpose ?? a.purpose
+          condition = condition ?? a.condition
+        }
+        if (typeof purpose !== "string") return refuse(400, "bad_audience", 'the body needs "purpose" (or "id" of a saved audience)', "/purpose")
+        if (condition === undefined) return refuse(400, "bad_audience", 'the body needs "condition" (or "id" of a saved audience)', "/condition")
+        const node = yield* checkAudienceCondition(tenant, condition)
+        if (node instanceof AudienceInvalid) return yield* Effect.fail(node)
+        const p = yield* previewAudience(tenant, purpose, node, sample)
+        return { status: 200, body: { success: true, ...p } } satisfies QueryReply
+      }))
+    }
+
+    const id = decodeURIComponent(rest[0]!)
+    const tenantQ = tenantOf()
+    if (rest.length === 1) {
+      if (method === "GET") {
+        if (typeof tenantQ !== "string") return tenantQ
+        return yield* run(Effect.map(getAudience(tenantQ, id), (a) => ({ status: 200, body: { success: true, audience: view(a) } })))
+      }
+      if (method === "DELETE") {
+        if (typeof tenantQ !== "string") return tenantQ
+        return yield* run(Effect.map(editAudience(tenantQ, id, { delete: true }, actor), (a) => {
+          options.changed?.()
+          return { status: 200, body: { success: true, audience: view(a), deleted: true } }
+        }))
+      }
+      if (method !== "PATCH") return notAllowed("GET, PATCH, DELETE")
+      const body = yield* readBody
+      if ("status" in body) return body as QueryReply
+      const tenant = tenantOf(body)
+      if (typeof tenant !== "string") return tenant
+      const unknown = Object.keys(body).find((k) => !["tenant", "name", "purpose", "condition", "note"].includes(k))
+      if (unknown !== undefined) return refuse(400, "bad_audience", `unknown field "${unknown.slice(0, 40)}" (name, purpose, condition, note)`, `/${unknown.slice(0, 40)}`)
+      if (body["note"] !== undefined && typeof body["note"] !== "string") return refuse(400, "bad_audience", "note must be a string", "/note")
+      const edit = {
+        ...(body["name"] === undefined ? {} : { name: body["name"] as string }),
+        ...(body["purpose"] === undefined ? {} : { purpose: body["purpose"] as string }),
+        ...(body["condition"] === undefined ? {} : { condition: body["condition"] }),
+      }
+      return yield* run(Effect.map(editAudience(tenant, id, edit, actor, (body["note"] as string | undefined) ?? ""), (a) => {
+        options.changed?.()
+        return { status: 200, body: { success: true, audience: view(a) } }
+      }))
+    }
+    if (rest.length !== 2 || !["history", "members", "changes"].includes(rest[1]!)) {
+      return refuse(404, "not_found", `no route ${method} ${path}; audiences serve /v1/audiences, /v1/audiences/preview and /v1/audiences/{id}[/history|/members|/changes]`)
+    }
+    if (method !== "GET") return notAllowed("GET")
+    if (typeof tenantQ !== "string") return tenantQ
+    const limit = wholeNumber(url.searchParams.get("limit"), "limit", 1, MAX_CHANGES_LIMIT, 100)
+    if (typeof limit !== "number") return limit
+    if (rest[1] === "history") {
+      return yield* run(Effect.map(audienceHistory(tenantQ, id), (versions) => ({ status: 200, body: { success: true, id, versions } })))
+    }
+    if (rest[1] === "members") {
+      const after = url.searchParams.get("after") ?? ""
+      return yield* run(Effect.map(audienceMembers(tenantQ, id, after, limit), (page) => ({ status: 200, body: { success: true, id, ...page } })))
+    }
+    const cursor = url.searchParams.get("cursor") ?? undefined
+    return yield* run(Effect.map(audienceChangesSince(tenantQ, id, cursor, limit), (page) => ({ status: 200, body: { success: true, id, ...page } })))
+  })

@@ -1,0 +1,104 @@
+// The audience routes (ingest/audience-route.ts) answer as ingest/openapi.json describes, refuse bad input naming the
+// field, and keep a token bound to a tenant inside it. The handler is served as the collector serves it behind its
+// guard (which checks the token and its scope before the handler runs).
+import { createServer, type Server } from "node:http"
+import type { AddressInfo } from "node:net"
+import { Effect } from "effect"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { type AudienceCaller, audienceRoute } from "../../../ingest/audience-route.ts"
+import { Warehouse } from "../../../warehouse/warehouse.ts"
+import { checkResponse } from "../../support/openapi.ts"
+import { freshDir, removeDir } from "../../support/pipeline.ts"
+import { withConsent } from "../../consent/support.ts"
+import { landPeople } from "./support.ts"
+
+let dir: string
+beforeAll(() => { dir = freshDir() })
+afterAll(() => removeDir(dir))
+
+const serve = (caller: AudienceCaller) =>
+  Effect.gen(function* () {
+    const warehouse = yield* Warehouse
+    const handle = audienceRoute({ warehouse })
+    const server = yield* Effect.acquireRelease(
+      Effect.promise(() => new Promise<Server>((resolve) => {
+        const s = createServer((req, res) => {
+          void Effect.runPromise(handle(req, caller)).then((reply) => {
+            res.writeHead(reply.status, { "content-type": "application/json", ...reply.headers })
+            res.end(JSON.stringify(reply.body))
+          })
+        })
+        s.listen(0, "127.0.0.1", () => resolve(s))
+      })),
+      (s) => Effect.promise(() => new Promise<void>((resolve) => s.close(() => resolve()))),
+    )
+    return `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  })
+
+const call = (base: string, template: string, method: string, path: string, body?: unknown) =>
+  Effect.promise(async () => {
+    const res = await fetch(`${base}${path}`, {
+      method, ...(body === undefined ? {} : { headers: { "content-type": "application/json" }, body: typeof body === "string" ? body : JSON.stringify(body) }),
+    })
+    const answer = (await res.json()) as Record<string, any>
+    checkResponse(template, method, res.status, answer)
+    return { status: res.status, body: answer }
+  })
+
+describe("the audience API", () => {
+  it("creates, previews, lists, edits, pages members and changes, as openapi.json describes", () =>
+    withConsent(dir, Effect.gen(function* () {
+      yield* landPeople
+      const base = yield* serve({ tokenId: "admin-token", tenant: undefined })
+      const condition = { trait: "plan", equals: "pro" }
+      const created = yield* call(base, "/v1/audiences", "POST", "/v1/audiences", { tenant: "acme", name: "Pro plan", purpose: "EmailMarketing", condition })
+      expect(created.status).toBe(201)
+      const id = created.body["audience"].id as string
+      expect(created.body["audience"]).toMatchObject({ name: "Pro plan", purpose: "EmailMarketing", version: 1, updatedBy: "token:admin-token" })
+
+      const preview = yield* call(base, "/v1/audiences/preview", "POST", "/v1/audiences/preview", { tenant: "acme", id, sample: 5 })
+      expect(preview.status).toBe(200)
+      expect(preview.body["count"]).toBe(2)
+      expect(preview.body["sample"][0].conditions).toEqual([{ pointer: "", condition: 'trait "plan" = "pro"', matched: true, value: '"pro"' }])
+
+      const list = yield* call(base, "/v1/audiences", "GET", "/v1/audiences?tenant=acme")
+      expect(list.body["audiences"].map((a: { id: string }) => a.id)).toEqual([id])
+      expect((yield* call(base, "/v1/audiences", "GET", "/v1/audiences?tenant=globex")).body["audiences"]).toEqual([])
+      expect((yield* call(base, "/v1/audiences/{id}", "GET", `/v1/audiences/${id}?tenant=acme`)).body["audience"].condition).toEqual(condition)
+
+      const edited = yield* call(base, "/v1/audiences/{id}", "PATCH", `/v1/audiences/${id}`, { tenant: "acme", name: "Pro customers", note: "clearer" })
+      expect(edited.body["audience"]).toMatchObject({ name: "Pro customers", version: 2 })
+      const history = yield* call(base, "/v1/audiences/{id}/history", "GET", `/v1/audiences/${id}/history?tenant=acme`)
+      expect(history.body["versions"].map((v: { changes: Array<string> }) => v.changes)).toEqual([["created"], ['name: "Pro plan" -> "Pro customers"']])
+
+      const members = yield* call(base, "/v1/audiences/{id}/members", "GET", `/v1/audiences/${id}/members?tenant=acme`)
+      expect(members.body).toMatchObject({ members: [], next: null })
+      const changes = yield* call(base, "/v1/audiences/{id}/changes", "GET", `/v1/audiences/${id}/changes?tenant=acme&limit=10`)
+      expect(changes.body).toMatchObject({ changes: [], cursor: "" })
+
+      // Refusals name the field.
+      const bad = yield* call(base, "/v1/audiences", "POST", "/v1/audiences",
+        { tenant: "acme", name: "x", purpose: "EmailMarketing", condition: { and: [{ trait: "a", exists: true }, { event: "e", count: { op: ">>", value: 1 } }] } })
+      expect(bad).toMatchObject({ status: 400, body: { rule: "bad_audience", field: "/condition/and/1/count/op" } })
+      expect((yield* call(base, "/v1/audiences", "POST", "/v1/audiences", { tenant: "acme", name: "y", purpose: "Telepathy", condition })).body)
+        .toMatchObject({ rule: "bad_audience", field: "/purpose" })
+      expect((yield* call(base, "/v1/audiences", "POST", "/v1/audiences", { tenant: "acme", name: "Pro customers", purpose: "EmailMarketing", condition })).body)
+        .toMatchObject({ rule: "bad_audience", field: "/name" })
+      expect((yield* call(base, "/v1/audiences", "POST", "/v1/audiences", "{not json")).body).toMatchObject({ rule: "bad_body" })
+      expect((yield* call(base, "/v1/audiences/{id}/changes", "GET", `/v1/audiences/${id}/changes?tenant=acme&cursor=x'--`)).body)
+        .toMatchObject({ rule: "bad_cursor", field: "cursor" })
+      expect((yield* call(base, "/v1/audiences/{id}", "GET", "/v1/audiences/aud_nothere?tenant=acme")).status).toBe(404)
+      expect((yield* call(base, "/v1/audiences/{id}", "GET", `/v1/audiences/${id}?tenant=globex`)).status).toBe(404)
+
+      // A token bound to globex never sees acme's audience, whatever it names.
+      const globex = yield* serve({ tokenId: "tok_globex", tenant: "globex" })
+      expect((yield* call(globex, "/v1/audiences/{id}", "GET", `/v1/audiences/${id}`)).status).toBe(404)
+      expect((yield* call(globex, "/v1/audiences/{id}", "GET", `/v1/audiences/${id}?tenant=acme`)).status).toBe(403)
+      expect((yield* call(globex, "/v1/audiences/preview", "POST", "/v1/audiences/preview", { tenant: "acme", id })).status).toBe(403)
+      expect((yield* call(globex, "/v1/audiences", "GET", "/v1/audiences")).body["audiences"]).toEqual([])
+
+      const deleted = yield* call(base, "/v1/audiences/{id}", "DELETE", `/v1/audiences/${id}?tenant=acme`)
+      expect(deleted.body).toMatchObject({ deleted: true })
+      expect((yield* call(base, "/v1/audiences/{id}", "GET", `/v1/audiences/${id}?tenant=acme`)).status).toBe(404)
+    })), 60_000)
+})
