@@ -6,6 +6,7 @@ import { DEFAULT_TRAIT_PRECEDENCE, type IdentityRules, parseIdentityRules, parse
 import { DEFAULT_POLICIES, parseConsentPolicies } from "../consent/purposes.ts"
 import { DEFAULT_RELATIONS_CONFIG, parseRelationsConfig } from "../identity/relations/index.ts"
 import type { KafkaBusOptions } from "../ingest/bus-kafka.ts"
+import { type DestinationConfig, parseDestinations } from "../ingest/destinations/config.ts"
 import type { S3StoreOptions } from "../ingest/objectstore-s3.ts"
 import type { ClickHouseServerSettings } from "../warehouse/clickhouse-server.ts"
 import { parseAllowedOriginSpecs, parseWriteKeySpecs } from "../ingest/writekeys.ts"
@@ -143,6 +144,7 @@ export const SETTINGS = {
   s3ForcePathStyle: setting("CDP_S3_FORCE_PATH_STYLE", "true or false (true puts the bucket in the URL path, as MinIO needs)", (v) => Config.Boolean(v).pipe(Config.withDefault(false))),
   s3AccessKeyId: setting("CDP_S3_ACCESS_KEY_ID", "an S3 access key id (unset: the AWS SDK's default credentials)", (v) => optional(Config.Redacted(v))),
   s3SecretAccessKey: setting("CDP_S3_SECRET_ACCESS_KEY", "the secret of CDP_S3_ACCESS_KEY_ID", (v) => optional(Config.Redacted(v))),
+  destinations: setting("CDP_DESTINATIONS", 'export destinations per tenant, JSON or @FILE, e.g. {"acme":[{"name":"crm","type":"hubspot","purpose":"Marketing","token":"..."}]}', (v) => Config.String(v).pipe(checked(parseDestinations), Config.withDefault<ReadonlyArray<DestinationConfig>>([]))),
   bus: setting("CDP_BUS", "memory or kafka (kafka needs CDP_KAFKA_BROKERS)", (v) => Config.Literals(["memory", "kafka"], v).pipe(Config.withDefault("memory"))),
   kafkaBrokers: setting("CDP_KAFKA_BROKERS", "comma-separated host:port of Kafka brokers, e.g. 127.0.0.1:9092", (v) => optional(Config.String(v).pipe(checked(unlessBlank(brokerList))))),
   kafkaPrefix: setting("CDP_KAFKA_PREFIX", "a prefix of Kafka topic and group names (letters, digits, . _ -)", (v) => Config.String(v).pipe(checked(kafkaName), Config.withDefault("cdp."))),

@@ -19,6 +19,7 @@ import { registerAudienceCommands } from "./audiences.ts"
 import { keepAudiencesCurrent } from "../identity/audiences/index.ts"
 import { Pipeline } from "../ingest/pipeline.ts"
 import { ConsentPoliciesRef } from "../consent/index.ts"
+import { registerExportCommands } from "./exports.ts"
 import { registerTokenCommands } from "./tokens.ts"
 import { registerRelationsCommands, withRelationships } from "./relations.ts"
 import { NeedsKafka, registerWorkerCommand } from "./worker.ts"
@@ -670,6 +671,7 @@ Examples:
 
 registerDsrCommands(program, { dataDirOption, normalise: () => identityConfig().extract.normalise })
 registerAudienceCommands(program, { dataDirOption, flagParser })
+registerExportCommands(program, { dataDirOption })
 registerTokenCommands(program, { dataDirOption })
 registerConsentCommands(program, { dataDirOption, identity: identityConfig })
 registerRelationsCommands(program, { dataDirOption, identity: identityConfig })

@@ -9,6 +9,7 @@ import {
   awaitOldPartsGone, countByMessageIds, countMentions, dropDetachedParts, ensurePromptCleanup, eraseRows, exportRows, findRows, listTables,
   mentionsNeedle, redactRow, type SubjectKeys, type TableLocator, truncateTable,
 } from "../warehouse/erasure.ts"
+import { queueExportErasures } from "../warehouse/exports.ts"
 import { forgetMessages } from "../warehouse/sink.ts"
 import { OBJECT_AREAS, TABLES, type TableEntry } from "./registry.ts"
 import type { Subject } from "./subject.ts"
@@ -112,6 +113,8 @@ const eraseObjects = (subject: Subject) =>
 export const eraseSubject = Effect.fn("eraseSubject")(function* (subject: Subject, requestId = "") {
   const done: Array<ErasureCount> = []
   done.push({ where: "suppressions", what: "identifiers suppressed", count: yield* suppressSubject(subject, requestId) })
+  // Before export_state is erased: the records destinations hold of the subject, queued for deletion there.
+  done.push({ where: "export destinations", what: "deletions queued", count: yield* queueExportErasures(subject.tenant, subject.profileIds, requestId) })
 
   const erased = new Map<string, ReadonlyArray<Record<string, unknown>>>()
   const mutated: Array<string> = []

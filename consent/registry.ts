@@ -35,7 +35,7 @@ export interface ObjectAreaEntry {
 }
 
 export interface LocalEntry {
-  readonly kind: "memory" | "logs" | "files"
+  readonly kind: "memory" | "logs" | "files" | "external"
   readonly name: string
   readonly owner: string
   readonly personal: string
@@ -140,6 +140,10 @@ export const TABLES: ReadonlyArray<TableEntry> = [
     locate: { needleMatch: "delete", profileIds: ["profile_id"] },
   },
   {
+    kind: "table", name: "subject_restrictions", owner: "consent/restriction.ts", erasure: "keyed",
+    personal: "keyed hashes of identifiers only (restrictions, resolved to profiles when asked)",
+  },
+  {
     kind: "table", name: "api_tokens", owner: "warehouse/tokens.ts", personal: "", erasure: "none",
     why: "API tokens as SHA-256 hashes, roles, tenants, scopes and an operator's label (documented: not for personal data)",
   },
@@ -158,6 +162,26 @@ export const TABLES: ReadonlyArray<TableEntry> = [
     kind: "table", name: "audience_changes", owner: "warehouse/audiences.ts", erasure: "rows", personal: "profile_id, cause (trait values that matched)",
     locate: { needleMatch: "delete", profileIds: ["profile_id"] },
     why: "an erased person's entries and exits go with them; exports learn of the erasure from the erasure itself",
+  },
+  {
+    kind: "table", name: "export_state", owner: "warehouse/exports.ts", erasure: "rows",
+    personal: "profile_id, the destination's record id of the profile",
+    locate: { needleMatch: "delete", profileIds: ["profile_id"] },
+    why: "read first by the erasure's export step (queueExportErasures), which queues the destinations' deletions; then erased like any table",
+  },
+  {
+    kind: "table", name: "export_dead_letters", owner: "warehouse/exports.ts", erasure: "rows", personal: "profile_id, reason (a destination's words)",
+    locate: { needleMatch: "delete", profileIds: ["profile_id"] },
+  },
+  {
+    kind: "table", name: "export_deliveries", owner: "warehouse/exports.ts", erasure: "rows",
+    personal: "none by design (counts, statuses); detail holds a destination's error text, which may quote a value: checked",
+    locate: { needleMatch: "redact" },
+  },
+  { kind: "table", name: "export_cursors", owner: "warehouse/exports.ts", personal: "", erasure: "none", why: "a time and an audience feed position per destination" },
+  {
+    kind: "table", name: "export_erasures", owner: "warehouse/exports.ts", erasure: "keyed",
+    personal: "destinations' record ids of erased people only (no identifier, no profile id): the record that the erasure was sent on",
   },
 ]
 
@@ -183,6 +207,12 @@ export const OBJECT_AREAS: ReadonlyArray<ObjectAreaEntry> = [
     erasure: "every bundle holding the subject is removed",
   },
   {
+    kind: "objects", prefix: "exports/", owner: "ingest/destinations/files.ts",
+    personal: "NDJSON and CSV exports of profiles (identifiers, traits) and removal lists (profile ids)",
+    found: "by the subject's identifiers or profile id in an export file",
+    erasure: "every export file naming the subject is removed (its other profiles are sent again by the next run only if they change)",
+  },
+  {
     kind: "objects", prefix: "audit/", owner: "consent/audit.ts",
     personal: "keyed hashes of identifiers only (hash-chained, signed entries)",
     found: "checked by identifier", erasure: "kept: the record that the erasure happened",
@@ -201,6 +231,12 @@ export const LOCAL: ReadonlyArray<LocalEntry> = [
   {
     kind: "logs", name: "logs (stdout/stderr)", owner: "every module", personal: "none by rule: counts and keyed hashes only",
     found: "checked by the erasure proof test", erasure: "nothing to erase",
+  },
+  {
+    kind: "external", name: "export destinations (HubSpot, Salesforce, webhooks)", owner: "ingest/destinations/",
+    personal: "the profiles each destination was sent (its field mapping: e-mail, names, phone, traits)",
+    found: "by the destination's record id, kept per profile in export_state",
+    erasure: "queued in export_erasures as the erasure starts; the next `cdp export run` sends HubSpot's GDPR delete, deletes or anonymises the Salesforce record, posts profiles.erase to a webhook, and retries until the destination confirms",
   },
   {
     kind: "files", name: "keyed-hash secret, write keys, admin token, lock files", owner: "consent/keys.ts, cli/", personal: "none",

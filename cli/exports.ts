@@ -1,0 +1,188 @@
+// `cdp export run|status|history|dry-run|replay`: the tenant's export destinations (CDP_DESTINATIONS) on the data dir.
+// Output names profiles by id and counts; credentials are shown redacted. Only dry-run prints what would be sent.
+import { type Command, Option } from "commander"
+import { Data, Effect, Layer } from "effect"
+import { ConsentPoliciesRef } from "../consent/index.ts"
+import {
+  type DestinationConfig, findDestination, redacted, replayDeadLetters, syncDestination, syncDestinations, type SyncReport,
+} from "../ingest/destinations/index.ts"
+import { deliveryHistory, lastRun, openDeadLetters, pendingErasures, presentCount, readCursor } from "../warehouse/exports.ts"
+import { readSetting, SETTINGS } from "./config.ts"
+import { formatRows, type OutputFormat } from "./format.ts"
+import { type BackendConfig, backendConfig, commandLogger, objectStoreLayer, warehouseLayer } from "./layers.ts"
+import { runCommand } from "./run.ts"
+
+const print = (text: string) => process.stdout.write(`${text}\n`)
+
+/** A wrong destination name, an unknown tenant, a failed run: one line, exit 1. */
+export class ExportFailed extends Data.TaggedError("ExportFailed")<{ readonly message: string }> {}
+
+const layer = (backend: BackendConfig) =>
+  Layer.mergeAll(warehouseLayer(backend), objectStoreLayer(backend), Layer.effect(ConsentPoliciesRef, readSetting(SETTINGS.consent)))
+
+const destinationsOf = (tenant: string, name: string | undefined) =>
+  Effect.gen(function* () {
+    const all = yield* readSetting(SETTINGS.destinations)
+    if (name === undefined) {
+      const mine = all.filter((d) => d.tenant === tenant)
+      if (mine.length === 0) return yield* new ExportFailed({ message: `tenant "${tenant}" has no export destinations (set CDP_DESTINATIONS)` })
+      return mine
+    }
+    const found = findDestination(all, tenant, name)
+    return found instanceof Error ? yield* new ExportFailed({ message: found.message }) : [found]
+  })
+
+const reportRow = (r: SyncReport) => ({
+  destination: r.destination, type: r.type, upserted: r.upserted, unchanged: r.unchanged, removed: r.removed, erased: r.erased,
+  dead_lettered: r.deadLettered, requests: r.requests, retries: r.retries, ms: r.ms, cursor: r.cursorAdvanced ? "advanced" : "kept", error: r.error ?? "",
+})
+
+interface Common {
+  readonly tenant: string
+  readonly format: OutputFormat
+  readonly backend: BackendConfig
+}
+
+export const exportRun = (options: Common & { readonly destination: string | undefined; readonly full: boolean }) =>
+  Effect.gen(function* () {
+    const configs = yield* destinationsOf(options.tenant, options.destination)
+    const reports = yield* syncDestinations(configs, { full: options.full }).pipe(Effect.provide(layer(options.backend)))
+    print(options.format === "json" ? reports.map((r) => JSON.stringify(r)).join("\n") : formatRows(reports.map(reportRow), "table"))
+    const failed = reports.filter((r) => r.error !== undefined)
+    if (failed.length > 0) return yield* new ExportFailed({ message: failed.map((r) => `${r.destination}: ${r.error}`).join("; ") })
+    const dead = reports.reduce((n, r) => n + r.deadLettered, 0)
+    if (dead > 0 && options.format === "table") print(`${dead} profile(s) dead-lettered: see cdp export history, then cdp export replay DESTINATION`)
+  })
+
+export const exportDryRun = (options: Common & { readonly destination: string; readonly full: boolean; readonly limit: number }) =>
+  Effect.gen(function* () {
+    const [config] = yield* destinationsOf(options.tenant, options.destination)
+    const report = yield* syncDestination(config!, { full: options.full, dryRun: true }).pipe(Effect.provide(layer(options.backend)))
+    if (report.error !== undefined) return yield* new ExportFailed({ message: `${report.destination}: ${report.error}` })
+    const planned = report.planned ?? []
+    if (options.format === "json") {
+      for (const p of planned.slice(0, options.limit)) print(JSON.stringify(p))
+      return
+    }
+    const count = (op: string) => planned.filter((p) => p.operation === op).reduce((n, p) => n + p.records, 0)
+    print(`dry run of ${config!.name} (${config!.type}, purpose ${config!.purpose}${config!.audience === undefined ? "" : `, audience ${config!.audience}`}): nothing sent`)
+    print(`would send ${planned.length} request(s): ${count("upsert")} upsert(s), ${count("remove")} removal(s), ${count("erase")} erasure(s); ${report.unchanged} profile(s) unchanged`)
+    const rows = planned.flatMap((p) => p.profileIds.length > 0 ? p.profileIds.map((id) => ({ operation: p.operation, batch: p.batchId, request: `${p.method} ${p.url}`, profile_id: id }))
+      : [{ operation: p.operation, batch: p.batchId, request: `${p.method} ${p.url}`, profile_id: `(${p.records} record id(s))` }])
+    if (rows.length > 0) print(formatRows(rows.slice(0, options.limit), "table"))
+    if (rows.length > options.limit) print(`... and ${rows.length - options.limit} more (--limit, or --format json for the request bodies)`)
+  })
+
+export const exportStatus = (options: Common & { readonly destination: string | undefined }) =>
+  Effect.gen(function* () {
+    const configs = yield* destinationsOf(options.tenant, options.destination)
+    const rows = yield* Effect.forEach(configs, (c: DestinationConfig) =>
+      Effect.gen(function* () {
+        const cursor = yield* readCursor(c.tenant, c.name)
+        const run = yield* lastRun(c.tenant, c.name)
+        return {
+          destination: c.name, type: c.type, purpose: c.purpose, audience: c.audience ?? "",
+          profiles_there: yield* presentCount(c.tenant, c.name),
+          last_good_sync: cursor?.syncedAt ?? "never",
+          last_run: run === undefined ? "never" : `${run.ended} (${run.delivered} delivered, ${run.failed} failed)`,
+          dead_letters: (yield* openDeadLetters(c.tenant, c.name)).length,
+          erasures_pending: (yield* pendingErasures(c.tenant, c.name)).length,
+          config: redacted(c),
+        }
+      })).pipe(Effect.provide(layer(options.backend)))
+    if (options.format === "json") {
+      for (const r of rows) print(JSON.stringify(r))
+      return
+    }
+    print(formatRows(rows.map(({ config: _c, ...r }) => r), "table"))
+  })
+
+export const exportHistory = (options: Common & { readonly destination: string; readonly limit: number }) =>
+  Effect.gen(function* () {
+    const [config] = yield* destinationsOf(options.tenant, options.destination)
+    const rows = yield* deliveryHistory(config!.tenant, config!.name, options.limit).pipe(Effect.provide(layer(options.backend)))
+    if (options.format === "json") {
+      for (const r of rows) print(JSON.stringify(r))
+      return
+    }
+    print(rows.length === 0 ? `nothing sent to ${config!.name} yet` : formatRows(rows.map((r) => ({
+      at: r.at, run: r.run_id.slice(0, 16), batch: r.batch_id, operation: r.operation, attempt: r.attempt, outcome: r.outcome,
+      http: r.http_status, records: r.records, failed: r.failed, ms: r.duration_ms, detail: r.detail,
+    })), "table"))
+  })
+
+export const exportReplay = (options: Common & { readonly destination: string }) =>
+  Effect.gen(function* () {
+    const [config] = yield* destinationsOf(options.tenant, options.destination)
+    const r = yield* replayDeadLetters(config!).pipe(Effect.provide(layer(options.backend)))
+    print(options.format === "json" ? JSON.stringify(r)
+      : r.letters === 0 ? `no dead letters for ${r.destination}`
+      : `replayed ${r.letters} dead letter(s) of ${r.destination}: ${r.delivered} delivered, ${r.failed} failed again (still open), ${r.dropped} no longer allowed by consent (closed)`)
+    if (r.failed > 0) return yield* new ExportFailed({ message: `${r.failed} profile(s) failed again; cdp export history ${r.destination} shows why` })
+  })
+
+const positive = (what: string) => (text: string) => {
+  const n = Number(text)
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${what} must be a whole number of at least 1, not "${text}"`)
+  return n
+}
+
+/** `cdp export ...`, added to the program. */
+export const registerExportCommands = (program: Command, shared: { readonly dataDirOption: () => Option }) => {
+  const format = () => new Option("--format <format>", "output format").choices(["json", "table"]).default("table")
+  const tenant = () => new Option("--tenant <tenant>", "tenant").default("default")
+  const run = (main: Effect.Effect<unknown, unknown>) => runCommand(main.pipe(Effect.provide(commandLogger)))
+  const exp = program.command("export").description("exports of consenting profiles to downstream destinations (CDP_DESTINATIONS): files, webhooks, HubSpot, Salesforce")
+  exp
+    .command("run")
+    .description("sync destinations now: erasures first, then withdrawals, then profiles changed since the last good sync")
+    .argument("[destination]", "one destination (default: every destination of the tenant, side by side)")
+    .option("--full", "backfill: every consenting profile, not only changed ones (what the destination already has unchanged is skipped)")
+    .addOption(tenant()).addOption(format()).addOption(shared.dataDirOption())
+    .addHelpText("after", `
+Delivery is at least once: a batch is recorded as delivered only after the destination confirmed it, and a batch sent
+again (after a crash, a timeout) is taken idempotently (upsert by external id; webhook Idempotency-Key; files named by
+batch). What a destination refuses after the retries is dead-lettered: cdp export replay DESTINATION.
+
+Examples:
+  $ CDP_DESTINATIONS=@destinations.json npx cdp export run --tenant acme
+  $ npx cdp export run crm --tenant acme --full`)
+    .action((destination: string | undefined, opts: { full?: boolean; tenant: string; format: OutputFormat; dataDir?: string }) => {
+      run(exportRun({ destination, full: opts.full === true, tenant: opts.tenant, format: opts.format, backend: backendConfig(opts.dataDir) }))
+    })
+  exp
+    .command("dry-run")
+    .description("what a sync of the destination would send (profile ids; --format json for the request bodies), sending nothing")
+    .argument("<destination>", "the destination's name")
+    .option("--full", "as a backfill would")
+    .option("--limit <n>", "rows shown", positive("--limit"), 50)
+    .addOption(tenant()).addOption(format()).addOption(shared.dataDirOption())
+    .action((destination: string, opts: { full?: boolean; limit: number; tenant: string; format: OutputFormat; dataDir?: string }) => {
+      run(exportDryRun({ destination, full: opts.full === true, limit: opts.limit, tenant: opts.tenant, format: opts.format, backend: backendConfig(opts.dataDir) }))
+    })
+  exp
+    .command("status")
+    .description("per destination: profiles there, last good sync, last run, open dead letters, pending erasures (json: with the configuration, credentials redacted)")
+    .argument("[destination]", "one destination (default: all of the tenant's)")
+    .addOption(tenant()).addOption(format()).addOption(shared.dataDirOption())
+    .action((destination: string | undefined, opts: { tenant: string; format: OutputFormat; dataDir?: string }) => {
+      run(exportStatus({ destination, tenant: opts.tenant, format: opts.format, backend: backendConfig(opts.dataDir) }))
+    })
+  exp
+    .command("history")
+    .description("the delivery log of a destination, newest first: every request, its outcome and the destination's answer")
+    .argument("<destination>", "the destination's name")
+    .option("--limit <n>", "rows", positive("--limit"), 50)
+    .addOption(tenant()).addOption(format()).addOption(shared.dataDirOption())
+    .action((destination: string, opts: { limit: number; tenant: string; format: OutputFormat; dataDir?: string }) => {
+      run(exportHistory({ destination, limit: opts.limit, tenant: opts.tenant, format: opts.format, backend: backendConfig(opts.dataDir) }))
+    })
+  exp
+    .command("replay")
+    .description("send a destination's dead letters again, each profile read afresh (one no longer consenting is dropped)")
+    .argument("<destination>", "the destination's name")
+    .addOption(tenant()).addOption(format()).addOption(shared.dataDirOption())
+    .action((destination: string, opts: { tenant: string; format: OutputFormat; dataDir?: string }) => {
+      run(exportReplay({ destination, tenant: opts.tenant, format: opts.format, backend: backendConfig(opts.dataDir) }))
+    })
+}

@@ -1,0 +1,164 @@
+// CDP_DESTINATIONS: each tenant's export destinations, checked against destinations.schema.json (ajv) and then per
+// type (what each needs, each API's batch limit), with defaults filled in. Credentials are shown redacted.
+import { readFileSync } from "node:fs"
+import type { ErrorObject } from "ajv"
+import { ajv, errorField } from "../schemas.ts"
+import schema from "./destinations.schema.json" with { type: "json" }
+
+export type DestinationType = "ndjson" | "csv" | "webhook" | "hubspot" | "salesforce"
+
+/** One destination of one tenant, defaults filled in. */
+export interface DestinationConfig {
+  readonly tenant: string
+  readonly name: string
+  readonly type: DestinationType
+  /** The consent purpose exports to it serve: only profiles that purpose may use are sent. */
+  readonly purpose: string
+  /** Export an audience's members (identity/audiences/) instead of every consenting profile. */
+  readonly audience?: string | undefined
+  /** webhook: where batches are POSTed; hubspot: the API base; salesforce: the instance URL. */
+  readonly url: string
+  /** webhook: the HMAC-SHA256 signing secret. */
+  readonly secret: string
+  /** hubspot: a private app token; salesforce: an OAuth access token. */
+  readonly token: string
+  readonly apiVersion: string
+  readonly sobject: string
+  readonly externalIdField: string
+  readonly idProperty: string
+  /** Destination field to its source (profile_id, identifier:KIND, trait:NAME, first_seen, last_seen, =literal; "|" falls back). */
+  readonly fields: Readonly<Record<string, string>> | undefined
+  /** A withdrawal of the purpose: delete the person's record there, or only stop updating it. */
+  readonly onWithdrawal: "delete" | "keep"
+  /** An erasure: delete the record there (HubSpot's GDPR delete, Salesforce delete), or anonymise it (Salesforce). */
+  readonly onErasure: "delete" | "anonymise"
+  readonly batchSize: number
+  readonly ratePerSecond: number
+  readonly burst: number
+  readonly maxAttempts: number
+  readonly timeoutMs: number
+  readonly maxRetryAfterMs: number
+}
+
+interface RawDestination {
+  readonly name: string
+  readonly type: DestinationType
+  readonly purpose: string
+  readonly [field: string]: unknown
+}
+
+type RawDestinations = Readonly<Record<string, ReadonlyArray<RawDestination>>>
+
+const validate = ajv.compile<RawDestinations>(schema)
+
+/** What each API takes at most in one request, and its default pace (HubSpot: 100 requests per 10 s per app). */
+export const LIMITS: Readonly<Record<DestinationType, { readonly maxBatch: number; readonly ratePerSecond: number; readonly burst: number }>> = {
+  ndjson: { maxBatch: 10_000, ratePerSecond: 1000, burst: 1000 },
+  csv: { maxBatch: 10_000, ratePerSecond: 1000, burst: 1000 },
+  webhook: { maxBatch: 500, ratePerSecond: 20, burst: 20 },
+  hubspot: { maxBatch: 100, ratePerSecond: 10, burst: 10 },
+  salesforce: { maxBatch: 200, ratePerSecond: 5, burst: 5 },
+}
+
+const describe = (e: ErrorObject): string => {
+  const where = errorField(e) || "(top level)"
+  if (e.keyword === "additionalProperties") return `${where}: unknown setting "${String(e.params["additionalProperty"])}"`
+  if (e.keyword === "enum") return `${where}: must be one of ${(e.params["allowedValues"] as Array<string>).join(", ")}`
+  if (e.keyword === "required") return `${where}: is required`
+  if (e.keyword === "pattern" && where.includes("/fields/")) return `${where}: must be profile_id, first_seen, last_seen, identifier:KIND, trait:NAME or =LITERAL, "|" between fallbacks`
+  return `${where}: ${e.message ?? "is not valid"}`
+}
+
+/** Parses the setting's value: JSON, or @PATH of a JSON file. Throws an Error naming the field that is wrong. */
+export const parseDestinations = (text: string): ReadonlyArray<DestinationConfig> => {
+  let source = text.trim()
+  if (source === "") return []
+  if (source.startsWith("@")) {
+    try {
+      source = readFileSync(source.slice(1), "utf8")
+    } catch (e) {
+      throw new Error(`cannot read ${source.slice(1)}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`)
+    }
+  }
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(source)
+  } catch (e) {
+    throw new Error(`not JSON: ${(e as Error).message}`)
+  }
+  if (!validate(parsed)) throw new Error(describe(validate.errors![0]!))
+  const out: Array<DestinationConfig> = []
+  for (const [tenant, list] of Object.entries(parsed)) {
+    const names = new Set<string>()
+    list.forEach((raw, i) => {
+      const at = `/${tenant}/${i}`
+      if (names.has(raw.name)) throw new Error(`${at}/name: "${raw.name}" is used twice for tenant ${tenant}`)
+      names.add(raw.name)
+      out.push(complete(tenant, raw, at))
+    })
+  }
+  return out
+}
+
+const complete = (tenant: string, raw: RawDestination, at: string): DestinationConfig => {
+  const limits = LIMITS[raw.type]
+  const str = (k: string) => (typeof raw[k] === "string" ? (raw[k] as string) : undefined)
+  const num = (k: string) => (typeof raw[k] === "number" ? (raw[k] as number) : undefined)
+  const need = (k: string, what: string) => {
+    const v = str(k)
+    if (v === undefined) throw new Error(`${at}/${k}: a ${raw.type} destination needs ${what}`)
+    return v
+  }
+  const url = raw.type === "webhook" ? need("url", "the URL batches are POSTed to")
+    : raw.type === "salesforce" ? need("url", "the instance URL, e.g. https://MyDomain.my.salesforce.com")
+    : raw.type === "hubspot" ? str("url") ?? "https://api.hubapi.com" : ""
+  const secret = raw.type === "webhook" ? need("secret", "a signing secret of at least 16 characters") : ""
+  const token = raw.type === "hubspot" ? need("token", "a private app access token")
+    : raw.type === "salesforce" ? need("token", "an OAuth access token") : ""
+  const batchSize = num("batchSize") ?? limits.maxBatch
+  if (batchSize > limits.maxBatch) throw new Error(`${at}/batchSize: ${raw.type} takes at most ${limits.maxBatch} records a request, not ${batchSize}`)
+  const onErasure = (str("onErasure") ?? "delete") as "delete" | "anonymise"
+  if (onErasure === "anonymise" && raw.type !== "salesforce") throw new Error(`${at}/onErasure: "anonymise" is for salesforce destinations; ${raw.type} records are deleted`)
+  for (const k of ["secret", "token", "url", "apiVersion", "sobject", "externalIdField"]) {
+    if (str(k) !== undefined && !usedBy[k]!.includes(raw.type)) throw new Error(`${at}/${k}: not a setting of a ${raw.type} destination`)
+  }
+  if (str("idProperty") !== undefined && raw.type !== "hubspot") throw new Error(`${at}/idProperty: not a setting of a ${raw.type} destination`)
+  return {
+    tenant, name: raw.name, type: raw.type, purpose: raw.purpose, audience: str("audience"), url, secret, token,
+    apiVersion: str("apiVersion") ?? "v62.0", sobject: str("sobject") ?? "Contact", externalIdField: str("externalIdField") ?? "CDP_Profile_Id__c",
+    idProperty: str("idProperty") ?? "cdp_profile_id",
+    fields: raw["fields"] as Record<string, string> | undefined,
+    onWithdrawal: (str("onWithdrawal") ?? "delete") as "delete" | "keep", onErasure, batchSize,
+    ratePerSecond: num("ratePerSecond") ?? limits.ratePerSecond, burst: num("burst") ?? limits.burst,
+    maxAttempts: num("maxAttempts") ?? 5, timeoutMs: num("timeoutMs") ?? 15_000, maxRetryAfterMs: num("maxRetryAfterMs") ?? 60_000,
+  }
+}
+
+const usedBy: Readonly<Record<string, ReadonlyArray<DestinationType>>> = {
+  secret: ["webhook"], token: ["hubspot", "salesforce"], url: ["webhook", "hubspot", "salesforce"],
+  apiVersion: ["salesforce"], sobject: ["salesforce"], externalIdField: ["salesforce"],
+}
+
+/** The destination as it may be shown: credentials replaced, a URL's user, password and query cut. */
+export const redacted = (d: DestinationConfig): Record<string, unknown> => {
+  let url = d.url
+  if (url !== "" && URL.canParse(url)) {
+    const u = new URL(url)
+    if (u.username !== "" || u.password !== "") u.username = u.password = "***"
+    if (u.search !== "") u.search = "?***"
+    url = u.toString()
+  }
+  return {
+    ...d, url, secret: d.secret === "" ? "" : "***", token: d.token === "" ? "" : "***",
+  }
+}
+
+/** The named destination of a tenant, or an Error naming the ones there are. */
+export const findDestination = (all: ReadonlyArray<DestinationConfig>, tenant: string, name: string): DestinationConfig | Error => {
+  const mine = all.filter((d) => d.tenant === tenant)
+  const found = mine.find((d) => d.name === name)
+  if (found !== undefined) return found
+  return new Error(mine.length === 0
+    ? `tenant "${tenant}" has no export destinations (set CDP_DESTINATIONS)`
+    : `no destination "${name}" for tenant "${tenant}" (destinations: ${mine.map((d) => d.name).join(", ")})`)
+}

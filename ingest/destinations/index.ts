@@ -1,0 +1,7 @@
+// Exports to downstream destinations, the outbound twin of ingest/sources/: one file per destination type (files.ts,
+// webhook.ts, hubspot.ts, salesforce.ts), their configuration (config.ts), and the sync that feeds them (sync.ts).
+export { type DestinationConfig, type DestinationType, findDestination, LIMITS, parseDestinations, redacted } from "./config.ts"
+export { EXPORTS_PREFIX } from "./files.ts"
+export { type DestinationClient, type Operation, type OutRecord, type SendResult } from "./record.ts"
+export { CURSOR_OVERLAP_MS, makeClient, type PlannedBatch, replayDeadLetters, syncDestination, syncDestinations, type SyncOptions, type SyncReport } from "./sync.ts"
+export { SIGNATURE_HEADER, signature, verifySignature } from "./webhook.ts"

@@ -1,0 +1,404 @@
+// One sync of a destination, and of all of a tenant's destinations side by side. A sync sends, in order: the deletions
+// erasures queued, the removals of profiles the destination's purpose (or audience) no longer allows, and the
+// consenting profiles that changed since the last good sync (or entered the audience). Delivery is at least once:
+// each confirmed batch is recorded at once (export_state), so a run that dies re-sends at most the batch in flight,
+// which the destination takes idempotently (upsert by external id, webhook Idempotency-Key = batch id, file named
+// by batch id). Each request waits for the destination's token bucket, has a timeout, and is retried a bounded
+// number of times (Retry-After honoured); what still fails is dead-lettered by profile id for `cdp export replay`.
+import { randomUUID } from "node:crypto"
+import { Cause, Duration, Effect, Exit, Option } from "effect"
+import { consentingProfilesSql } from "../../consent/index.ts"
+import { audienceChangesSince } from "../../identity/audiences/index.ts"
+import {
+  type CandidateRow, type ConsentFilter, type DeadLetter, type Delivery, exportCandidates, exportRemovals, ingestedHighWater, logDeliveries,
+  openDeadLetters, pendingErasures, readCursor, recordDeadLetters, recordErasureAttempts, recordExportState, writeCursor,
+} from "../../warehouse/exports.ts"
+import type { Warehouse } from "../../warehouse/warehouse.ts"
+import { ObjectStore } from "../objectstore.ts"
+import type { DestinationConfig } from "./config.ts"
+import { makeFiles } from "./files.ts"
+import { makeHubspot } from "./hubspot.ts"
+import { batchIdOf, buildRecord, type DestinationClient, type ItemResult, type Operation, type OutRecord, type PlannedRequest, type SendResult } from "./record.ts"
+import { makeSalesforce } from "./salesforce.ts"
+import { bucketOf, type TokenBucket } from "./token-bucket.ts"
+import { makeWebhook } from "./webhook.ts"
+
+/** Messages ingested this long before the last cursor are looked at again: an insert in flight at the last run's
+ * read may land with an older ingestion time. The fingerprints keep the overlap from re-sending anything. */
+export const CURSOR_OVERLAP_MS = 60_000
+
+const AUDIENCE_PAGE = 10_000
+
+export const makeClient = Effect.fn("makeClient")(function* (config: DestinationConfig) {
+  switch (config.type) {
+    case "ndjson":
+    case "csv":
+      return makeFiles(config, yield* ObjectStore)
+    case "webhook":
+      return makeWebhook(config)
+    case "hubspot":
+      return makeHubspot(config)
+    case "salesforce":
+      return makeSalesforce(config)
+  }
+})
+
+export interface SyncOptions {
+  /** Every consenting profile, not only those changed since the cursor (a backfill: unchanged ones are still skipped). */
+  readonly full?: boolean
+  /** Plan only: nothing is sent or recorded. */
+  readonly dryRun?: boolean
+  /** A client per destination instead of the one its type makes (tests and the bench wrap them to count or kill). */
+  readonly clients?: (config: DestinationConfig) => DestinationClient | undefined
+}
+
+export interface PlannedBatch extends PlannedRequest {
+  readonly operation: Operation
+  readonly batchId: string
+  readonly records: number
+  readonly profileIds: ReadonlyArray<string>
+}
+
+export interface SyncReport {
+  readonly tenant: string
+  readonly destination: string
+  readonly type: string
+  readonly runId: string
+  readonly erased: number
+  readonly removed: number
+  readonly upserted: number
+  readonly unchanged: number
+  readonly deadLettered: number
+  readonly requests: number
+  readonly retries: number
+  readonly ms: number
+  readonly cursorAdvanced: boolean
+  /** Why the run stopped before the end (the destination's configuration, an unknown purpose, the warehouse). */
+  readonly error?: string
+  readonly planned?: ReadonlyArray<PlannedBatch>
+}
+
+interface Outcome {
+  readonly ok: Array<Extract<ItemResult, { ok: true }>>
+  readonly dead: Array<{ readonly record: OutRecord; readonly reason: string; readonly attempts: number; readonly batchId: string }>
+}
+
+const chunks = <A>(xs: ReadonlyArray<A>, size: number): Array<ReadonlyArray<A>> => {
+  const out: Array<ReadonlyArray<A>> = []
+  for (let i = 0; i < xs.length; i += size) out.push(xs.slice(i, i + size))
+  return out
+}
+
+/** Exponential backoff with full jitter, when the destination gave no Retry-After. */
+const backoffMs = (attempt: number) => Math.round(Math.random() * Math.min(30_000, 250 * 2 ** attempt))
+
+interface Run {
+  readonly config: DestinationConfig
+  readonly client: DestinationClient
+  readonly bucket: TokenBucket
+  readonly runId: string
+  requests: number
+  retries: number
+}
+
+const sendOnce = (run: Run, op: Operation, records: ReadonlyArray<OutRecord>, batchId: string) =>
+  Effect.tryPromise({
+    try: (signal) => run.client.send(op, records, batchId, signal),
+    catch: (e) => e,
+  }).pipe(
+    Effect.timeoutOption(Duration.millis(run.config.timeoutMs)),
+    Effect.map((o): SendResult => Option.isSome(o) ? o.value : { kind: "retry", status: 0, detail: `no answer within ${run.config.timeoutMs} ms` }),
+    // A connection refused or reset, a DNS failure: the destination may be back later.
+    Effect.catch((e) => Effect.succeed<SendResult>({ kind: "retry", status: 0, detail: `network: ${(e as Error)?.cause instanceof Error ? ((e as Error).cause as Error).message : (e as Error)?.message ?? String(e)}`.slice(0, 300) })),
+  )
+
+/**
+ * Sends one batch until every record is confirmed, refused or out of attempts. A request the destination refuses
+ * whole (400, 409, 422) is split in halves, so one bad record does not dead-letter its neighbours.
+ */
+const deliverBatch = (run: Run, op: Operation, batch: ReadonlyArray<OutRecord>): Effect.Effect<Outcome, unknown, Warehouse> =>
+  Effect.gen(function* () {
+    const out: Outcome = { ok: [], dead: [] }
+    let pending = batch
+    let attempt = 0
+    while (pending.length > 0) {
+      attempt++
+      const batchId = batchIdOf(run.config.name, op, pending)
+      yield* run.bucket.take
+      const started = Date.now()
+      const result = yield* sendOnce(run, op, pending, batchId)
+      run.requests++
+      const failedItems = result.kind === "done" ? result.items.filter((i) => !i.ok).length : pending.length
+      // A destination asking to wait longer than maxRetryAfterMs is not waited for: its batch is dead-lettered now.
+      const tooLong = result.kind === "retry" && result.retryAfterMs !== undefined && result.retryAfterMs > run.config.maxRetryAfterMs
+      const dying = result.kind === "refused" ? pending.length <= 1 || ![400, 409, 413, 422].includes(result.status)
+        : result.kind === "retry" ? result.giveUp === true || attempt >= run.config.maxAttempts || tooLong : false
+      const delivery: Delivery = {
+        tenant: run.config.tenant, destination: run.config.name, runId: run.runId, batchId, operation: op, attempt,
+        outcome: result.kind === "done" ? (failedItems === 0 ? "delivered" : "partial") : result.kind === "refused" ? (dying ? "refused" : "split") : dying ? "dead-lettered" : "retry",
+        httpStatus: result.status, records: pending.length, failed: failedItems, detail: result.detail, durationMs: Date.now() - started, atMs: Date.now(),
+      }
+      yield* logDeliveries([delivery])
+      if (result.kind === "done") {
+        if (result.pauseMs !== undefined) run.bucket.pause(result.pauseMs)
+        const byKey = new Map(pending.map((r) => [r.key, r]))
+        const again: Array<OutRecord> = []
+        for (const item of result.items) {
+          const record = byKey.get(item.key)!
+          if (item.ok) out.ok.push(item)
+          else if (item.retryable && attempt < run.config.maxAttempts) again.push(record)
+          else out.dead.push({ record, reason: item.detail, attempts: attempt, batchId })
+        }
+        if (again.length > 0) {
+          run.retries++
+          yield* Effect.sleep(Duration.millis(backoffMs(attempt)))
+        }
+        pending = again
+      } else if (result.kind === "refused") {
+        if (dying) {
+          for (const record of pending) out.dead.push({ record, reason: result.detail, attempts: attempt, batchId })
+          pending = []
+        } else {
+          const half = Math.ceil(pending.length / 2)
+          for (const part of [pending.slice(0, half), pending.slice(half)]) {
+            const sub = yield* deliverBatch(run, op, part)
+            out.ok.push(...sub.ok)
+            out.dead.push(...sub.dead)
+          }
+          pending = []
+        }
+      } else {
+        const wait = result.retryAfterMs ?? backoffMs(attempt)
+        if (dying) {
+          const why = tooLong ? `${result.detail}; asked to wait ${Math.round(wait / 1000)} s, more than maxRetryAfterMs` : result.detail
+          for (const record of pending) out.dead.push({ record, reason: why, attempts: attempt, batchId })
+          pending = []
+        } else {
+          run.retries++
+          // Every batch of this destination waits, not only this one; other destinations are not touched.
+          run.bucket.pause(wait)
+        }
+      }
+    }
+    return out
+  })
+
+/** Sends records in the destination's batch size; `onBatch` records each batch's outcome as soon as it is known. */
+const deliver = (run: Run, op: Operation, records: ReadonlyArray<OutRecord>, onBatch: (o: Outcome) => Effect.Effect<void, unknown, Warehouse>) =>
+  Effect.gen(function* () {
+    let ok = 0
+    let dead = 0
+    for (const batch of chunks(records, run.client.maxBatch(op))) {
+      const o = yield* deliverBatch(run, op, batch)
+      yield* onBatch(o)
+      ok += o.ok.length
+      dead += o.dead.length
+    }
+    return { ok, dead }
+  })
+
+const plan = (run: Run, op: Operation, records: ReadonlyArray<OutRecord>): Array<PlannedBatch> =>
+  chunks(records, run.client.maxBatch(op)).map((batch) => {
+    const batchId = batchIdOf(run.config.name, op, batch)
+    return { operation: op, batchId, records: batch.length, profileIds: batch.map((r) => r.profileId).filter((p) => p !== ""), ...run.client.plan(op, batch, batchId) }
+  })
+
+const deadLettersOf = (op: Operation, o: Outcome): Array<DeadLetter> =>
+  o.dead.map((d) => ({ batchId: d.batchId, profileId: d.record.profileId, operation: op, reason: d.reason, attempts: d.attempts }))
+
+/** What the audience feed says since the cursor: the latest change per profile, and the cursor after it. */
+const audienceChanges = (tenant: string, audience: string, cursor: string) =>
+  Effect.gen(function* () {
+    const latest = new Map<string, "entered" | "exited">()
+    let c = cursor
+    for (;;) {
+      const page = yield* audienceChangesSince(tenant, audience, c, AUDIENCE_PAGE)
+      for (const ch of page.changes) latest.set(ch.profileId, ch.change)
+      if (page.changes.length < AUDIENCE_PAGE || page.cursor === c) return { latest, cursor: page.cursor }
+      c = page.cursor
+    }
+  })
+
+const removalRecord = (r: { profile_id: string; remote_id: string }): OutRecord =>
+  ({ key: r.profile_id, profileId: r.profile_id, remoteId: r.remote_id, fields: {}, fingerprint: "" })
+
+const erasureRecord = (remoteId: string): OutRecord => ({ key: remoteId, profileId: "", remoteId, fields: {}, fingerprint: "" })
+
+/** The body of one destination's sync (its errors become the report's `error`). */
+const syncBody = (config: DestinationConfig, options: SyncOptions, run: Run, counts: { erased: number; removed: number; upserted: number; unchanged: number; deadLettered: number }, planned: Array<PlannedBatch>) =>
+  Effect.gen(function* () {
+    const { tenant, name } = config
+    const dry = options.dryRun === true
+    const consent: ConsentFilter = yield* consentingProfilesSql(tenant, config.purpose)
+    const highWater = yield* ingestedHighWater(tenant)
+    const cursor = yield* readCursor(tenant, name)
+    const sinceMs = options.full === true || cursor === undefined ? undefined : cursor.cursorMs - CURSOR_OVERLAP_MS
+
+    let audienceCursor = cursor?.audienceCursor ?? ""
+    let entered: Array<string> | undefined
+    let exited: Array<string> = []
+    if (config.audience !== undefined) {
+      const changes = yield* audienceChanges(tenant, config.audience, options.full === true ? "" : audienceCursor)
+      audienceCursor = changes.cursor
+      entered = [...changes.latest].filter(([, c]) => c === "entered").map(([p]) => p)
+      exited = [...changes.latest].filter(([, c]) => c === "exited").map(([p]) => p)
+    }
+
+    // 1. Erasures: the destination's records of erased people (by its record id).
+    if (run.client.supports.has("erase")) {
+      const pending = yield* pendingErasures(tenant, name)
+      const records = pending.map((p) => erasureRecord(p.remoteId))
+      if (dry) planned.push(...plan(run, "erase", records))
+      else {
+        const byRemote = new Map(pending.map((p) => [p.remoteId, p]))
+        yield* deliver(run, "erase", records, (o) => {
+          counts.erased += o.ok.length
+          return recordErasureAttempts(tenant, name, [
+            ...o.ok.map((i) => ({ ...byRemote.get(i.key)!, attempts: byRemote.get(i.key)!.attempts + 1, done: true, error: "" })),
+            // Never dead-lettered: an erasure stays pending, retried by every run, until the destination confirms it.
+            ...o.dead.map((d) => ({ ...byRemote.get(d.record.key)!, attempts: byRemote.get(d.record.key)!.attempts + 1, done: false, error: d.reason })),
+          ])
+        })
+      }
+    }
+
+    // 2. Removals: withdrawn consent, gone from the audience, or merged away.
+    const removals = (yield* exportRemovals({ tenant, destination: name, consent, alsoIds: exited })).map(removalRecord)
+    const sendRemovals = config.onWithdrawal === "delete" && run.client.supports.has("remove")
+    const toSend = sendRemovals ? removals.filter((r) => r.remoteId !== "" || config.type === "ndjson" || config.type === "csv") : []
+    if (dry) planned.push(...plan(run, "remove", toSend))
+    else {
+      const sentKeys = new Set(toSend.map((r) => r.key))
+      // Not sent (kept there, or never given a record id): only marked as no longer updated; the record id stays, so
+      // an erasure can still delete it.
+      const kept = removals.filter((r) => !sentKeys.has(r.key))
+      yield* recordExportState(tenant, name, kept.map((r) => ({ profileId: r.profileId, fingerprint: "", present: false, remoteId: r.remoteId })))
+      counts.removed += kept.length
+      yield* deliver(run, "remove", toSend, (o) =>
+        Effect.gen(function* () {
+          counts.removed += o.ok.length
+          counts.deadLettered += o.dead.length
+          yield* recordExportState(tenant, name, o.ok.map((i) => ({ profileId: i.key, fingerprint: "", present: false, remoteId: "" })))
+          yield* recordDeadLetters(tenant, name, deadLettersOf("remove", o))
+        }))
+    }
+
+    // 3. Upserts: consenting profiles (members, for an audience) that changed or are not there yet.
+    const exitedSet = new Set(exited)
+    let rows: ReadonlyArray<CandidateRow>
+    if (entered !== undefined) {
+      const present = yield* exportCandidates({ tenant, destination: name, consent, sinceMs, onlyIds: undefined })
+      const ids = new Set([...entered, ...present.filter((r) => r.present === 1).map((r) => r.profile_id)])
+      rows = (yield* exportCandidates({ tenant, destination: name, consent, sinceMs, onlyIds: [...ids] })).filter((r) => !exitedSet.has(r.profile_id))
+    } else {
+      rows = yield* exportCandidates({ tenant, destination: name, consent, sinceMs })
+    }
+    const records: Array<OutRecord> = []
+    const wasPresent = new Set<string>()
+    for (const row of rows) {
+      const record = buildRecord(run.client.config, undefined, row)
+      if (row.present === 1) wasPresent.add(row.profile_id)
+      // The destination has this very content, or refused it (dead-lettered): nothing new to send until it changes.
+      if (row.fingerprint === record.fingerprint) counts.unchanged++
+      else records.push(record)
+    }
+    if (dry) planned.push(...plan(run, "upsert", records))
+    else {
+      const byKey = new Map(records.map((r) => [r.key, r]))
+      yield* deliver(run, "upsert", records, (o) =>
+        Effect.gen(function* () {
+          counts.upserted += o.ok.length
+          counts.deadLettered += o.dead.length
+          yield* recordExportState(tenant, name, [
+            ...o.ok.map((i) => ({ profileId: i.key, fingerprint: byKey.get(i.key)!.fingerprint, present: true, remoteId: i.remoteId })),
+            // Refused content is remembered, so later runs do not send it again unchanged; what the destination holds
+            // (present, its record id) stays as it was.
+            ...o.dead.map((d) => ({ profileId: d.record.key, fingerprint: d.record.fingerprint, present: wasPresent.has(d.record.key), remoteId: d.record.remoteId })),
+          ])
+          yield* recordDeadLetters(tenant, name, deadLettersOf("upsert", o))
+        }))
+      // The run got to the end: what it read is delivered or dead-lettered, so the next run starts from here.
+      yield* writeCursor(tenant, name, highWater ?? cursor?.cursorMs ?? 0, audienceCursor)
+      return true
+    }
+    return false
+  })
+
+/** One destination's sync. Never fails: what went wrong is in the report (one destination down stops no other). */
+export const syncDestination = Effect.fn("syncDestination")(function* (config: DestinationConfig, options: SyncOptions = {}) {
+  const started = Date.now()
+  const client = options.clients?.(config) ?? (yield* makeClient(config))
+  const run: Run = { config, client, bucket: bucketOf(config.tenant, config.name, config.ratePerSecond, config.burst), runId: `run_${randomUUID()}`, requests: 0, retries: 0 }
+  const counts = { erased: 0, removed: 0, upserted: 0, unchanged: 0, deadLettered: 0 }
+  const planned: Array<PlannedBatch> = []
+  const exit = yield* Effect.exit(syncBody(config, options, run, counts, planned))
+  const error = Exit.isSuccess(exit) ? undefined : errorText(exit.cause)
+  if (Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause)) return yield* Effect.interrupt
+  return {
+    tenant: config.tenant, destination: config.name, type: config.type, runId: run.runId, ...counts, requests: run.requests, retries: run.retries,
+    ms: Date.now() - started, cursorAdvanced: Exit.isSuccess(exit) && exit.value,
+    ...(error === undefined ? {} : { error }), ...(options.dryRun === true ? { planned } : {}),
+  } satisfies SyncReport as SyncReport
+})
+
+const errorText = (cause: Cause.Cause<unknown>): string => {
+  const e = Cause.findErrorOption(cause)
+  if (Option.isSome(e)) {
+    const v = e.value as { message?: unknown }
+    return typeof v?.message === "string" && v.message !== "" ? v.message : String(e.value)
+  }
+  return Cause.pretty(cause).split("\n")[0]!.slice(0, 300)
+}
+
+/** Several destinations at once, each in its own fiber: a slow or failing one delays none of the others. */
+export const syncDestinations = (configs: ReadonlyArray<DestinationConfig>, options: SyncOptions = {}) =>
+  Effect.forEach(configs, (c) => syncDestination(c, options), { concurrency: "unbounded" })
+
+/**
+ * `cdp export replay`: the destination's open dead letters sent again, each profile read afresh (with its consent
+ * now: one no longer allowed is not sent, and its letter is closed). Letters that fail again stay open.
+ */
+export const replayDeadLetters = Effect.fn("replayDeadLetters")(function* (config: DestinationConfig, options: Pick<SyncOptions, "clients"> = {}) {
+  const started = Date.now()
+  const client = options.clients?.(config) ?? (yield* makeClient(config))
+  const run: Run = { config, client, bucket: bucketOf(config.tenant, config.name, config.ratePerSecond, config.burst), runId: `replay_${randomUUID()}`, requests: 0, retries: 0 }
+  const letters = yield* openDeadLetters(config.tenant, config.name)
+  const consent = yield* consentingProfilesSql(config.tenant, config.purpose)
+  const close = (ids: ReadonlyArray<string>, op: string) =>
+    recordDeadLetters(config.tenant, config.name, letters.filter((l) => l.operation === op && ids.includes(l.profileId)), true)
+  let delivered = 0
+  let failed = 0
+  let dropped = 0
+
+  const upsertIds = [...new Set(letters.filter((l) => l.operation === "upsert").map((l) => l.profileId))]
+  if (upsertIds.length > 0) {
+    const rows = yield* exportCandidates({ tenant: config.tenant, destination: config.name, consent, onlyIds: upsertIds })
+    const allowed = new Set(rows.map((r) => r.profile_id))
+    const gone = upsertIds.filter((id) => !allowed.has(id))
+    dropped += gone.length
+    yield* close(gone, "upsert")
+    const records = rows.map((r) => buildRecord(client.config, undefined, r))
+    const byKey = new Map(records.map((r) => [r.key, r]))
+    yield* deliver(run, "upsert", records, (o) =>
+      Effect.gen(function* () {
+        delivered += o.ok.length
+        failed += o.dead.length
+        yield* recordExportState(config.tenant, config.name, o.ok.map((i) => ({ profileId: i.key, fingerprint: byKey.get(i.key)!.fingerprint, present: true, remoteId: i.remoteId })))
+        yield* close(o.ok.map((i) => i.key), "upsert")
+      }))
+  }
+  const removeIds = [...new Set(letters.filter((l) => l.operation === "remove").map((l) => l.profileId))]
+  if (removeIds.length > 0) {
+    const still = (yield* exportRemovals({ tenant: config.tenant, destination: config.name, consent, alsoIds: removeIds })).filter((r) => removeIds.includes(r.profile_id))
+    const stillIds = new Set(still.map((r) => r.profile_id))
+    yield* close(removeIds.filter((id) => !stillIds.has(id)), "remove")
+    yield* deliver(run, "remove", still.map(removalRecord), (o) =>
+      Effect.gen(function* () {
+        delivered += o.ok.length
+        failed += o.dead.length
+        yield* recordExportState(config.tenant, config.name, o.ok.map((i) => ({ profileId: i.key, fingerprint: "", present: false, remoteId: "" })))
+        yield* close(o.ok.map((i) => i.key), "remove")
+      }))
+  }
+  return { destination: config.name, letters: letters.length, delivered, failed, dropped, requests: run.requests, ms: Date.now() - started }
+})

@@ -1,0 +1,76 @@
+// CDP_DESTINATIONS is checked by its schema and per type, with errors naming the field; credentials never show.
+import { describe, expect, it } from "vitest"
+import { parseDestinations, redacted } from "../../ingest/destinations/index.ts"
+import { signature, verifySignature } from "../../ingest/destinations/webhook.ts"
+import { mapField, profileOf } from "../../ingest/destinations/record.ts"
+
+const one = (d: Record<string, unknown>) => JSON.stringify({ acme: [d] })
+
+describe("destination configuration", () => {
+  it("fills each type's defaults and keeps tenants apart", () => {
+    const all = parseDestinations(JSON.stringify({
+      acme: [{ name: "crm", type: "hubspot", purpose: "CrmSync", token: "pat-secret-1" }],
+      globex: [{ name: "crm", type: "salesforce", purpose: "CrmSync", url: "https://globex.my.salesforce.com", token: "00Dsecret" }],
+    }))
+    expect(all.map((d) => [d.tenant, d.name, d.type, d.batchSize])).toEqual([["acme", "crm", "hubspot", 100], ["globex", "crm", "salesforce", 200]])
+    expect(all[0]!.url).toBe("https://api.hubapi.com")
+    expect(all[1]!.externalIdField).toBe("CDP_Profile_Id__c")
+  })
+
+  it.each([
+    [one({ name: "x", type: "hubspot", purpose: "CrmSync" }), "/acme/0/token: a hubspot destination needs a private app access token"],
+    [one({ name: "x", type: "webhook", purpose: "CrmSync", url: "https://h.example/in" }), "/acme/0/secret: a webhook destination needs a signing secret"],
+    [one({ name: "x", type: "hubspot", purpose: "CrmSync", token: "t", batchSize: 250 }), "/acme/0/batchSize: hubspot takes at most 100 records a request, not 250"],
+    [one({ name: "x", type: "salesforce", purpose: "CrmSync", url: "https://a.example", token: "t", batchSize: 201 }), "salesforce takes at most 200"],
+    [one({ name: "x", type: "ftp", purpose: "CrmSync" }), "/acme/0/type: must be one of ndjson, csv, webhook, hubspot, salesforce"],
+    [one({ name: "x", type: "csv" }), "/acme/0/purpose: is required"],
+    [one({ name: "x", type: "csv", purpose: "CrmSync", tokn: "t" }), `/acme/0: unknown setting "tokn"`],
+    [one({ name: "x", type: "csv", purpose: "CrmSync", token: "t" }), "/acme/0/token: not a setting of a csv destination"],
+    [one({ name: "x", type: "csv", purpose: "CrmSync", fields: { a: "trait" } }), "/acme/0/fields/a: must be profile_id"],
+    [one({ name: "x", type: "hubspot", purpose: "CrmSync", token: "t", onErasure: "anonymise" }), `"anonymise" is for salesforce`],
+    [JSON.stringify({ acme: [{ name: "x", type: "csv", purpose: "P" }, { name: "x", type: "ndjson", purpose: "P" }] }), `/acme/1/name: "x" is used twice`],
+    ["{not json", "not JSON"],
+    ["@/nonexistent/destinations.json", "cannot read /nonexistent/destinations.json: ENOENT"],
+  ])("refuses %s naming what is wrong", (text, words) => {
+    expect(() => parseDestinations(text)).toThrow(words)
+  })
+
+  it("shows credentials redacted, in the token, the secret and a URL's user and query", () => {
+    const [hub, hook] = parseDestinations(JSON.stringify({
+      acme: [
+        { name: "crm", type: "hubspot", purpose: "CrmSync", token: "pat-na1-very-secret" },
+        { name: "hook", type: "webhook", purpose: "CrmSync", url: "https://user:pw@h.example/in?key=abc", secret: "0123456789abcdef-secret" },
+      ],
+    }))
+    const shown = JSON.stringify([redacted(hub!), redacted(hook!)])
+    for (const secret of ["pat-na1-very-secret", "0123456789abcdef-secret", "pw@", "key=abc"]) expect(shown).not.toContain(secret)
+    expect(shown).toContain("***")
+  })
+})
+
+describe("webhook signatures", () => {
+  it("verify for the right secret and body within five minutes only", () => {
+    const body = '{"id":"b_1"}'
+    const now = 1_700_000_000
+    const header = signature("s".repeat(16), now, body)
+    expect(header).toMatch(/^t=1700000000,v1=[0-9a-f]{64}$/)
+    expect(verifySignature("s".repeat(16), header, body, now)).toBe(true)
+    expect(verifySignature("t".repeat(16), header, body, now)).toBe(false)
+    expect(verifySignature("s".repeat(16), header, `${body} `, now)).toBe(false)
+    expect(verifySignature("s".repeat(16), header, body, now + 301)).toBe(false)
+  })
+})
+
+describe("field mapping", () => {
+  it("takes the first source the profile has, with literals last", () => {
+    const p = profileOf({
+      profile_id: "p1", identifiers: [["email", "a@x.example"]], traits: { name: '"Ann Lee"', plan: '{"tier":"gold"}' },
+      first_seen: "", last_seen: "", fingerprint: "", present: 0, remote_id: "",
+    })
+    expect(mapField(p, "trait:last_name|trait:name|=Unknown")).toBe("Ann Lee")
+    expect(mapField(p, "trait:last_name|=Unknown")).toBe("Unknown")
+    expect(mapField(p, "identifier:email")).toBe("a@x.example")
+    expect(mapField(p, "trait:plan")).toBe('{"tier":"gold"}')
+    expect(mapField(p, "identifier:phone")).toBeUndefined()
+  })
+})
