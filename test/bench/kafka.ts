@@ -1,0 +1,111 @@
+// Kafka path benchmark (needs CDP_KAFKA_BROKERS, e.g. eval "$(deploy/services/up)"; skipped without it): realistic
+// Segment messages published to the events topic and landed by 1, 2 and 3 pipeline members (consumer-group members
+// in this process, sharing one embedded warehouse, as N workers share a ClickHouse server), against the raw ceiling
+// measured in the same run: the same records produced to and consumed from Kafka with no processing, and the same
+// rows inserted straight into the warehouse. Run by `npm run bench`; not part of the tests.
+import { randomUUID } from "node:crypto"
+import { availableParallelism, cpus } from "node:os"
+import { join } from "node:path"
+import { Context, Effect, Layer, Logger } from "effect"
+import { defaultIdentityConfig } from "../../identity/index.ts"
+import { type KafkaBusOptions, kafkaBus, makeKafkaBus } from "../../ingest/bus-kafka.ts"
+import { Topics } from "../../ingest/bus.ts"
+import type { CanonicalEvent } from "../../ingest/message.ts"
+import { ObjectStore } from "../../ingest/objectstore.ts"
+import { Pipeline } from "../../ingest/pipeline.ts"
+import { normaliseSegmentMessage, type SegmentMessage } from "../../ingest/sources/segment.ts"
+import { eventRow } from "../../warehouse/sink.ts"
+import { Warehouse } from "../../warehouse/warehouse.ts"
+import { freshDir, removeDir } from "../support/pipeline.ts"
+import { messageLine } from "./http-load.ts"
+
+const brokers = process.env["CDP_KAFKA_BROKERS"]
+const TOTAL = Number(process.env["BENCH_KAFKA_MESSAGES"] ?? 100_000)
+const CHUNK = 5_000
+const quiet = Logger.layer([])
+
+const options = (): KafkaBusOptions => ({
+  brokers: (brokers ?? "").split(","), prefix: `bench${randomUUID().slice(0, 8)}.`, partitions: 6, replication: 1, retentionMs: 3_600_000,
+})
+
+const receive = { tenant: "default", receivedAtMs: Date.now(), correctClockSkew: true }
+const events: Array<CanonicalEvent> = Array.from({ length: TOTAL }, (_, i) => normaliseSegmentMessage(JSON.parse(messageLine(i)) as SegmentMessage, receive))
+
+const seconds = (t: number) => (performance.now() - t) / 1000
+
+/** Produce every record (timed), then consume them all with a handler that does nothing (timed). */
+const kafkaCeiling = Effect.scoped(Effect.gen(function* () {
+  const bus = yield* makeKafkaBus(options())
+  let t = performance.now()
+  for (let i = 0; i < TOTAL; i += CHUNK) yield* bus.publish(Topics.events, events.slice(i, i + CHUNK))
+  const produce = seconds(t)
+  let seen = 0
+  t = performance.now()
+  yield* bus.consume(Topics.events, (batch) => Effect.sync(() => { seen += batch.length }))
+  while (seen < TOTAL) yield* Effect.sleep("20 millis")
+  return { produce, consume: seconds(t) }
+}))
+
+/** The same rows inserted straight into the embedded engine, in batches of the size a worker lands. */
+const insertCeiling = (dir: string) => Effect.scoped(Effect.gen(function* () {
+  const warehouse = yield* Warehouse
+  const t = performance.now()
+  for (let i = 0; i < TOTAL; i += CHUNK) {
+    yield* warehouse.insert("event_rows", events.slice(i, i + CHUNK).map((e) => eventRow({ ...e, profileId: e.userId || e.anonymousId })))
+  }
+  return seconds(t)
+}).pipe(Effect.provide(Warehouse.embedded(join(dir, "clickhouse")))))
+
+/** Publish everything while `members` pipelines consume; timed until every event is in the warehouse. */
+const endToEnd = (members: number, dir: string) => {
+  const o = options()
+  const member = Pipeline.make({ identity: defaultIdentityConfig() }).pipe(Layer.provideMerge(kafkaBus(o)))
+  const shared = Layer.mergeAll(Warehouse.embedded(join(dir, "clickhouse")), ObjectStore.local(join(dir, "objects")))
+  return Effect.scoped(Effect.gen(function* () {
+    const warehouse = yield* Warehouse
+    const first = yield* Layer.build(member)
+    for (let m = 1; m < members; m++) yield* Layer.build(member)
+    const pipeline = Context.get(first, Pipeline)
+    // Members join before the clock starts, as running workers would have.
+    yield* Effect.sleep("3 seconds")
+    const t = performance.now()
+    yield* Effect.forEach(Array.from({ length: Math.ceil(TOTAL / CHUNK) }, (_, i) => i),
+      (i) => pipeline.submit(events.slice(i * CHUNK, (i + 1) * CHUNK), [], { archive: false }), { concurrency: 4, discard: true })
+    for (;;) {
+      const [row] = yield* warehouse.query<{ n: string }>("SELECT count() AS n FROM event_rows")
+      if (Number(row!.n) >= TOTAL) break
+      yield* Effect.sleep("100 millis")
+    }
+    return seconds(t)
+  }).pipe(Effect.provide(shared)))
+}
+
+if (brokers === undefined || brokers === "") {
+  process.stdout.write("kafka benchmark skipped: CDP_KAFKA_BROKERS is unset (eval \"$(deploy/services/up)\" first)\n")
+} else {
+  const cores = availableParallelism()
+  process.stdout.write(`kafka benchmark: ${TOTAL.toLocaleString("en")} Segment messages, 6 partitions, identity on; ` +
+    `${cores} cores (${cpus()[0]?.model ?? "?"}), Node ${process.versions.node}\n`)
+  const run = <A, E>(effect: Effect.Effect<A, E>) => Effect.runPromise(effect.pipe(Effect.provide(quiet)))
+  const ceil = await run(kafkaCeiling)
+  const dir = freshDir("cdp-bench-kafka-")
+  const insert = await run(insertCeiling(dir))
+  removeDir(dir)
+  const rate = (s: number) => Math.round(TOTAL / s)
+  const ceilingSeconds = ceil.produce + ceil.consume + insert
+  const rows: Array<readonly [string, number]> = [
+    ["ceiling: produce to Kafka (acks=all)", ceil.produce],
+    ["ceiling: consume from Kafka, no processing", ceil.consume],
+    ["ceiling: insert the rows straight into the warehouse", insert],
+    ["ceiling: the three one after another", ceilingSeconds],
+  ]
+  for (const members of [1, 2, 3]) {
+    const d = freshDir("cdp-bench-kafka-")
+    rows.push([`end to end: publish -> ${members} member${members > 1 ? "s" : ""} -> warehouse`, await run(endToEnd(members, d))])
+    removeDir(d)
+  }
+  process.stdout.write(`\n| measure | seconds | events/s |\n|---|---:|---:|\n`)
+  for (const [name, s] of rows) process.stdout.write(`| ${name} | ${s.toFixed(2)} | ${rate(s).toLocaleString("en")} |\n`)
+  const best = Math.min(...rows.slice(4).map(([, s]) => s))
+  process.stdout.write(`\nbest end-to-end / ceiling = ${(ceilingSeconds / best).toFixed(2)}  (targets: >= 25,000 events/s on 2 cores, >= 0.5)\n`)
+}
