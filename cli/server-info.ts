@@ -1,6 +1,7 @@
 // What a running `cdp serve` tells other cdp commands on the same data directory: where it listens, and (in a
-// file only the data directory's owner can read) the token for its read-only query endpoint. The embedded engine
-// allows one process per data directory, so `cdp query` goes through the server while it runs.
+// file only the data directory's owner can read) its admin token, an API token of the admin role (ingest/auth.ts) that
+// the commands present to its routes. The embedded engine allows one process per data directory, so `cdp query`,
+// `cdp profile show`, `cdp dsr` and `cdp token` go through the server while it runs.
 import { randomBytes } from "node:crypto"
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { join } from "node:path"

@@ -113,6 +113,9 @@ export const API_ROUTES = [
   { name: "identity", template: "/v1/identity/...", matches: under("/v1/identity"), read: "identity:read", write: "identity:write", audit: "all" },
   // A request's own entries audit what it did; its views hold keyed hashes, never identifiers.
   { name: "dsr", template: "/v1/dsr", matches: under("/v1/dsr"), read: "dsr:read", write: "dsr:write", audit: "denials" },
+  {
+    name: "audiences", template: "/v1/audiences", matches: under("/v1/audiences"), read: "audiences:read", write: "audiences:write", audit: "all",
+  },
   { name: "tokens", template: "/v1/tokens", matches: under("/v1/tokens"), read: "tokens:manage", write: "tokens:manage", audit: "none" },
 ] as const satisfies ReadonlyArray<ApiRoute>
 

@@ -19,6 +19,7 @@ import { profileRoute } from "./profile-route.ts"
 import { queryRoute } from "./query-route.ts"
 import { API_ROUTES, type ApiRouteName, type Handler, ingestTenant, loggedPath, makeAccessLog, makeGuard, makeTokenRegistry, matchApiRoute } from "./auth.ts"
 import { tokenRoute } from "./token-route.ts"
+import { audienceRoute } from "./audience-route.ts"
 import { auditSigner } from "../consent/audit.ts"
 import { loadSecret, makeKeys } from "../consent/keys.ts"
 import { bodyLimit, isBatchRoute, processSegmentRequest, SEGMENT_ROUTES, type SegmentRoute } from "./segment-api.ts"
@@ -274,6 +275,7 @@ const makeCollector = (options: CollectorOptions) =>
           reloadIdentity: pipeline.reloadIdentity,
         }),
       tokens: tokenRoute({ registry, bodyIdleMs }),
+      audiences: audienceRoute({ warehouse, policies: options.consent, bodyIdleMs }),
     }
 
     const route = (req: IncomingMessage): Effect.Effect<Reply> => {

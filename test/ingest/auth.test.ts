@@ -8,7 +8,9 @@ import { backendConfig, pipelineLayer } from "../../cli/layers.ts"
 import { readAudit } from "../../consent/audit.ts"
 import { identifierKey, loadSecret, makeKeys } from "../../consent/keys.ts"
 import { defaultIdentityConfig } from "../../identity/index.ts"
-import { ADMIN_TOKEN_ID, ALL_SCOPES, API_ROUTES, hashToken, ROLE_NAMES, ROLES, type Role, type Scope as TokenScope, SCOPES } from "../../ingest/auth.ts"
+import {
+  ADMIN_TOKEN_ID, ALL_SCOPES, API_ROUTES, hashToken, parseExpiry, ROLE_NAMES, ROLES, type Role, type Scope as TokenScope, SCOPES, TokenInvalid, validateTokenInput,
+} from "../../ingest/auth.ts"
 import { Collector } from "../../ingest/collector.ts"
 import { ObjectStore } from "../../ingest/objectstore.ts"
 import { writeKeys } from "../../ingest/writekeys.ts"
@@ -82,6 +84,8 @@ const PROBES: ReadonlyArray<{ route: string; method: string; path: string; body?
   { route: "identity", method: "POST", path: "/v1/identity/split", body: { identifier: "user_id:nobody", reason: "probe", tenant: "acme" }, scope: "identity:write" },
   { route: "dsr", method: "GET", path: "/v1/dsr?tenant=acme", scope: "dsr:read" },
   { route: "dsr", method: "POST", path: "/v1/dsr", body: { type: "access", identifier: "user_id:nobody", tenant: "acme" }, scope: "dsr:write" },
+  { route: "audiences", method: "GET", path: "/v1/audiences?tenant=acme", scope: "audiences:read" },
+  { route: "audiences", method: "POST", path: "/v1/audiences", body: { tenant: "acme" }, scope: "audiences:write" },
   { route: "tokens", method: "GET", path: "/v1/tokens", scope: "tokens:manage" },
   { route: "tokens", method: "POST", path: "/v1/tokens", body: { role: "collector", tenant: "acme" }, scope: "tokens:manage" },
 ]
@@ -101,6 +105,30 @@ describe("the route table", () => {
       expect(PROBES.some((p) => p.route === route.name && p.scope === route.read), `${route.name} read`).toBe(true)
       expect(PROBES.some((p) => p.route === route.name && p.scope === route.write), `${route.name} write`).toBe(true)
     }
+  })
+})
+
+describe("a token request", () => {
+  const now = Date.parse("2026-06-01T12:00:00Z")
+  it("names what is wrong: role, scopes outside the role or unknown, tenant, expiry", () => {
+    const field = (input: Parameters<typeof validateTokenInput>[0]) => {
+      const r = validateTokenInput(input, now)
+      return r instanceof TokenInvalid ? `${r.field}: ${r.message}` : "ok"
+    }
+    expect(field({ role: "root" })).toMatch(/^role: role must be one of collector, marketer, compliance, admin/)
+    expect(field({ role: "marketer", scopes: ["profiles:raed"] })).toMatch(/^scopes: unknown scope "profiles:raed"/)
+    expect(field({ role: "marketer", scopes: ["dsr:write"] })).toMatch(/^scopes: scope "dsr:write" is not the marketer role's/)
+    expect(field({ role: "marketer", scopes: [" "] })).toMatch(/^scopes: name at least one scope/)
+    expect(field({ role: "marketer", tenant: "" })).toMatch(/^tenant:/)
+    expect(field({ role: "marketer", tenant: "a b" })).toMatch(/^tenant:/)
+    expect(field({ role: "admin", expires: "yesterday" })).toMatch(/^expires: expiry "yesterday" is not a date/)
+    expect(field({ role: "admin", expires: "2026-06-01" })).toMatch(/is not in the future/)
+    expect(field({ role: "admin", name: "x".repeat(201) })).toMatch(/^name:/)
+    expect(validateTokenInput({ role: "compliance", scopes: ["dsr:read", "dsr:read"], expires: "30d" }, now))
+      .toEqual({ role: "compliance", tenant: undefined, scopes: ["dsr:read"], name: "", expiresAtMs: now + 30 * 86_400_000 })
+    expect(parseExpiry("2027-01-31", now)).toBe(Date.parse("2027-01-31T00:00:00Z"))
+    expect(parseExpiry("2027-01-31T12:00:00+02:00", now)).toBe(Date.parse("2027-01-31T10:00:00Z"))
+    expect(parseExpiry("12h", now)).toBe(now + 12 * 3_600_000)
   })
 })
 
@@ -153,16 +181,19 @@ describe("scoped API tokens", () => {
       refused(yield* call(url, "GET", "/v1/tenants/globex/consent/user_id:gus", compliance), "path", "compliance, path")
       refused(yield* call(url, "POST", "/v1/tenants/globex/dsr", compliance, { type: "access", identifier: "user_id:gus" }), "path", "compliance, dsr path")
       refused(yield* call(url, "POST", "/v1/tenants/globex/query", admin, { sql: "SELECT 1" }), "path", "admin, query path")
+      refused(yield* call(url, "GET", "/v1/tenants/globex/audiences", marketer), "path", "marketer, audiences path")
       // Query string, also hidden behind a first tenant= that is the token's.
       refused(yield* call(url, "GET", "/v1/profiles/user_id:gus?tenant=globex", marketer), "tenant", "marketer, query")
       refused(yield* call(url, "GET", "/v1/profiles/user_id:gus?tenant=acme&tenant=globex", marketer), "tenant", "marketer, second tenant=")
       refused(yield* call(url, "GET", "/v1/profiles/user_id:gus/events?tenant=globex", marketer), "tenant", "marketer, timeline query")
       refused(yield* call(url, "GET", "/v1/consent/user_id:gus?tenant=globex", compliance), "tenant", "compliance, query")
+      refused(yield* call(url, "GET", "/v1/audiences?tenant=globex", marketer), "tenant", "marketer, audiences query")
       refused(yield* call(url, "GET", "/v1/dsr?tenant=globex", compliance), "tenant", "compliance, dsr list")
       refused(yield* call(url, "GET", "/v1/identity/suggestions?tenant=globex", admin), "tenant", "admin, suggestions")
       refused(yield* call(url, "GET", "/v1/tokens?tenant=globex", admin), "tenant", "admin, tokens")
       // Body.
       refused(yield* call(url, "POST", "/v1/dsr", compliance, { type: "erasure", identifier: "user_id:gus", tenant: "globex" }), "/tenant", "compliance, dsr body")
+      refused(yield* call(url, "POST", "/v1/audiences", marketer, { tenant: "globex", name: "x", purpose: "Personalization", condition: {} }), "/tenant", "marketer, audience body")
       refused(yield* call(url, "POST", "/v1/query", admin, { sql: "SELECT count() AS n FROM events", tenant: "globex" }), "/tenant", "admin, query body")
       refused(yield* call(url, "POST", "/v1/query", admin, { sql: "SELECT count() AS n FROM events", allTenants: true }), "/allTenants", "admin, allTenants")
       refused(yield* call(url, "POST", "/v1/identity/split", admin, { identifier: "user_id:gus", reason: "x", tenant: "globex" }), "/tenant", "admin, split body")
