@@ -1,8 +1,8 @@
 // `cdp consent show <identifier>`: a person's consent per purpose (the signal in effect, its lawful basis and
 // proof) and the whole history of changes, on the data dir or through `cdp serve` while it holds the data dir.
 import { type Command, Option } from "commander"
-import { Effect } from "effect"
-import { type ConsentPolicies, ConsentPoliciesRef, type ConsentView, showConsent } from "../consent/index.ts"
+import { Effect, Layer } from "effect"
+import { type ConsentPolicies, ConsentPoliciesRef, type ConsentView, Keys, showConsent } from "../consent/index.ts"
 import { type IdentifierRef, type IdentityConfig, readIdentifier } from "../identity/index.ts"
 import { CONSENT_PATH } from "../ingest/consent-route.ts"
 import type { DataDirLocked } from "../warehouse/warehouse.ts"
@@ -57,7 +57,8 @@ export const consentShow = (options: {
     const view = yield* showConsent(options.tenant, ref).pipe(
       Effect.provideService(ConsentPoliciesRef, options.policies),
       Effect.scoped,
-      Effect.provide(warehouseLayer(options.backend)),
+      // The keys resolve restrictions (attached to keyed hashes of identifiers) to profiles.
+      Effect.provide(Layer.merge(warehouseLayer(options.backend), Keys.fromDataDir(options.backend.dataDir))),
       Effect.catchTag("DataDirLocked", (locked): Effect.Effect<ConsentView, DataDirLocked | ServerQueryFailed> => {
         const server = runningServer(options.backend.dataDir)
         return server === undefined ? Effect.fail(locked) : consentThroughServer(server, refText(ref), options.tenant)

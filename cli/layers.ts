@@ -3,7 +3,7 @@
 import { join, resolve } from "node:path"
 import { Effect, Layer, Logger, References } from "effect"
 import { identityConfigOf, syncTraitPrecedence } from "../identity/index.ts"
-import { loadSecret, makeKeys } from "../consent/index.ts"
+import { Keys, loadSecret, makeKeys } from "../consent/index.ts"
 import { EventBus } from "../ingest/bus.ts"
 import { ObjectStore, type ObjectStoreError } from "../ingest/objectstore.ts"
 import type { KafkaBusOptions } from "../ingest/bus-kafka.ts"
@@ -73,7 +73,10 @@ export const pipelineLayer = (config: BackendConfig, role: { readonly consume?: 
     yield* keepRetention(yield* readSetting(SETTINGS.retention))
     // The keyed-hash secret of the data dir: the suppression list of erased people is kept under it.
     const keys = makeKeys(yield* loadSecret(config.dataDir))
-    return Pipeline.make({ identity, consent: yield* readSetting(SETTINGS.consent), keys, sentiment: yield* sentimentSettings, consume: role.consume })
+    // Keys exposed too: consent's reads resolve restrictions (keyed hashes of identifiers) with them.
+    return Layer.merge(
+      Pipeline.make({ identity, consent: yield* readSetting(SETTINGS.consent), keys, sentiment: yield* sentimentSettings, consume: role.consume }),
+      Layer.succeed(Keys, keys))
   })).pipe(
     Layer.provideMerge(Layer.mergeAll(busLayer(config), warehouseLayer(config), objectStoreLayer(config))),
   )

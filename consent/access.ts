@@ -2,10 +2,10 @@
 // the subject's consent state with its proof), where it came from (sources and channels), to whom it is disclosed
 // (recipients), and how long it is kept.
 import { Effect } from "effect"
-import { restrictedProfiles } from "../warehouse/dsr.ts"
 import type { StoreRows } from "./bundle.ts"
 import { consentState } from "./ledger.ts"
 import { ConsentPoliciesRef, policyOf } from "./purposes.ts"
+import { restrictedProfiles } from "./restriction.ts"
 import type { Subject } from "./subject.ts"
 
 /**

@@ -9,7 +9,6 @@ import type { CanonicalEvent } from "../ingest/message.ts"
 import { makeEventSink } from "../warehouse/sink.ts"
 import {
   type DoneItem, type DsrRecord, DSR_TYPES, type DsrType, listRequests, loadRequest, requestsAbout, unfinishedRequests, storeRequest,
-  storeRestriction,
 } from "../warehouse/dsr.ts"
 import { type AuditEntry, appendAudit, type AuditSigner, auditTrail, signReceipt } from "./audit.ts"
 import { bundlePrefix, removeBundles, type StoreRows, writeBundle } from "./bundle.ts"
@@ -18,6 +17,7 @@ import { ConsentPoliciesRef, policyOf } from "./purposes.ts"
 import { accessReport } from "./access.ts"
 import { recordConsent } from "./ledger.ts"
 import { eraseSubject, exportSubject } from "./erasure.ts"
+import { restrictSubject } from "./restriction.ts"
 import { resolveSubject, type Subject } from "./subject.ts"
 
 export { DSR_TYPES, type DsrRecord, type DsrType } from "../warehouse/dsr.ts"
@@ -190,8 +190,9 @@ const perform = (valid: ValidDsr, record: DsrRecord, subject: Subject) =>
         break
       }
       case "restriction": {
-        yield* storeRestriction(valid.tenant, subject.profileIds, !valid.lift, record.requestId, Date.now())
-        done.push({ where: "profile_restrictions", what: valid.lift ? "restriction lifted" : "restricted", count: subject.profileIds.length })
+        // On the person's own identifiers, resolved to profiles when asked (consent/restriction.ts): merges carry it.
+        const n = yield* restrictSubject(subject, !valid.lift, record.requestId, Date.now())
+        done.push({ where: "subject_restrictions", what: valid.lift ? "restriction lifted" : "restricted", count: n })
         break
       }
       case "objection": {

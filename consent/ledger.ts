@@ -6,8 +6,9 @@ import { Data, Effect } from "effect"
 import {
   consentingProfilesQuery, insertLedgerRows, ledgerOfProfiles, type LedgerRow, profileIdsOf, refusingProfilesQuery,
 } from "../warehouse/consent.ts"
-import { restrictedProfiles, restrictedProfilesSql } from "../warehouse/dsr.ts"
+import { restrictedProfilesSql } from "../warehouse/dsr.ts"
 import { ConsentPoliciesRef, type ConsentPolicy, policyOf, type PurposePolicy } from "./purposes.ts"
+import { identifierRestrictedProfiles, restrictedProfiles } from "./restriction.ts"
 
 export type { LedgerRow }
 
@@ -85,8 +86,15 @@ export const consentingProfilesSql = Effect.fn("consentingProfilesSql")(function
   const p = policy.purposes[purpose]
   if (p === undefined) return yield* unknownPurpose(tenant, purpose, policy)
   const q = consentingProfilesQuery(tenant, purpose, p.whenUnknown === "granted", atMs)
-  // Restricted profiles (GDPR Art. 18, consent/dsr.ts) are used for no purpose.
-  return { ...q, sql: `SELECT profile_id FROM (${q.sql}) WHERE profile_id NOT IN (${restrictedProfilesSql(atMs !== undefined)})` }
+  // Restricted profiles (GDPR Art. 18, consent/restriction.ts) are used for no purpose: those holding a restricted
+  // identifier now (resolved here, passed as ids), and those restricted by profile id before identifiers were used.
+  const byIdentifier = yield* identifierRestrictedProfiles(tenant, atMs)
+  if (byIdentifier === "all") return { ...q, sql: `SELECT profile_id FROM (${q.sql}) WHERE 0` }
+  return {
+    params: { ...q.params, consent_restricted: [...byIdentifier].sort() },
+    sql: `SELECT profile_id FROM (${q.sql}) WHERE profile_id NOT IN (${restrictedProfilesSql(atMs !== undefined)}) ` +
+      "AND profile_id NOT IN {consent_restricted:Array(String)}",
+  }
 })
 
 /** Every profile (current ids, sorted) the purpose may use now or as of `atMs`. */

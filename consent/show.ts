@@ -3,9 +3,9 @@
 import { Effect } from "effect"
 import { type IdentifierRef, profileIdOf } from "../identity/index.ts"
 import { ledgerOfProfiles } from "../warehouse/consent.ts"
-import { restrictedProfiles } from "../warehouse/dsr.ts"
 import { type ConsentState, stateFromRows } from "./ledger.ts"
 import { ConsentPoliciesRef, policyOf } from "./purposes.ts"
+import { restrictedProfiles } from "./restriction.ts"
 
 export interface ConsentView {
   readonly tenant: string

@@ -1,5 +1,6 @@
-// The data-subject request tables' one owner: dsr_requests (migration 030) and profile_restrictions (031). Rows name
-// subjects by keyed hashes only, so they survive the erasure they record.
+// The data-subject request tables' one owner: dsr_requests (migration 030), profile_restrictions (031, restrictions
+// recorded by profile id before 032) and subject_restrictions (032). Rows name subjects by keyed hashes only, so they
+// survive the erasure they record.
 import { Effect } from "effect"
 import { Warehouse } from "./warehouse.ts"
 
@@ -151,3 +152,23 @@ export const restrictedProfiles = Effect.fn("restrictedProfiles")(function* (ten
 export const restrictedProfilesSql = (at: boolean) =>
   "SELECT profile_id FROM profile_restrictions WHERE tenant = {consent_tenant:String}" +
   (at ? " AND at <= {consent_at:DateTime64(3, 'UTC')}" : "") + " GROUP BY profile_id HAVING argMax(restricted, at) = 1"
+
+/** Restricts (Art. 18) or lifts the restriction of identifiers (keyed hashes, with their kind), from `atMs`. */
+export const storeSubjectRestriction = Effect.fn("storeSubjectRestriction")(function* (
+  tenant: string, identifiers: ReadonlyArray<{ readonly key: string; readonly kind: string }>, restricted: boolean, requestId: string, atMs: number,
+) {
+  if (identifiers.length === 0) return
+  const warehouse = yield* Warehouse
+  yield* warehouse.insert("subject_restrictions", identifiers.map((i) => ({
+    tenant, subject_key: i.key, kind: i.kind, restricted: restricted ? 1 : 0, request_id: requestId, at: chTime(atMs),
+  })))
+})
+
+/** The identifiers (keyed hashes, with their kind) of a tenant restricted at `atMs` (default now). */
+export const restrictedSubjectKeys = Effect.fn("restrictedSubjectKeys")(function* (tenant: string, atMs?: number) {
+  const warehouse = yield* Warehouse
+  return yield* warehouse.query<{ key: string; kind: string }>(
+    "SELECT subject_key AS key, argMax(kind, at) AS kind FROM subject_restrictions WHERE tenant = {tenant:String} " +
+      "AND at <= {at:DateTime64(3, 'UTC')} GROUP BY subject_key HAVING argMax(restricted, at) = 1 ORDER BY key",
+    { params: { tenant, at: chTime(atMs ?? Date.now()) } })
+})

@@ -398,3 +398,20 @@ export const anchorNodes = Effect.fn("anchorNodes")(function* (tenant: string, p
     { params: { tenant, profiles, priority } })
   return rows.map((r) => ({ profile_id: r.profile_id, kind: r.anchor[0], value: r.anchor[1] }))
 })
+
+/**
+ * Every identifier of these kinds with the profile holding it now (the latest owner of a value that changed owner),
+ * or only those of some profiles: what an identifier-attached decision (a restriction, consent/restriction.ts)
+ * resolves through at the time it is asked.
+ */
+export const currentNodes = Effect.fn("currentNodes")(function* (
+  tenant: string, kinds: ReadonlyArray<string>, profiles?: ReadonlyArray<string>,
+) {
+  if (kinds.length === 0 || profiles?.length === 0) return []
+  const warehouse = yield* Warehouse
+  return yield* warehouse.query<{ kind: string; value: string; profile_id: string }>(
+    "SELECT kind, value, argMax(profile_id, (slice, version)) AS profile_id FROM identity_nodes " +
+      "WHERE tenant = {tenant:String} AND kind IN {kinds:Array(String)} GROUP BY kind, value" +
+      (profiles === undefined ? "" : " HAVING profile_id IN {profiles:Array(String)}"),
+    { params: { tenant, kinds, profiles: profiles ?? [] } })
+})

@@ -105,7 +105,8 @@ describe("data-subject requests", () => {
       expect(yield* consentingProfiles(TENANT, "SocialListening")).toContain(ann)
       const r = yield* submitRequest(env, { tenant: TENANT, type: "restriction", identifier: `email:${ANN.email}` })
       expect(r.status, r.error).toBe("completed")
-      expect(done(r, "profile_restrictions", "restricted")).toBe(1)
+      // Ann's own identifiers (e-mail, phone, user id, browser), not her profile id: merges carry them.
+      expect(done(r, "subject_restrictions", "restricted")).toBe(4)
       for (const purpose of ["Analytics", "SocialListening", "EmailMarketing"]) {
         const s = yield* consentState(TENANT, ann, purpose)
         expect(s.allowed, purpose).toBe(false)
@@ -119,7 +120,7 @@ describe("data-subject requests", () => {
       expect(Number(kept!.n)).toBe(4)
       // Lifted (the grounds are gone): processing may resume.
       const lifted = yield* submitRequest(env, { tenant: TENANT, type: "restriction", identifier: `email:${ANN.email}`, lift: true })
-      expect(done(lifted, "profile_restrictions", "restriction lifted")).toBe(1)
+      expect(done(lifted, "subject_restrictions", "restriction lifted")).toBe(4)
       expect((yield* consentState(TENANT, ann, "Analytics")).allowed).toBe(true)
       expect(yield* consentingProfiles(TENANT, "SocialListening")).toContain(ann)
     }))
