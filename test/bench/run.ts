@@ -9,6 +9,7 @@ const benches: ReadonlyArray<readonly [string, ReadonlyArray<string>]> = [
   ["identity.ts", ["--expose-gc"]],
   ["relations.ts", []],
   ["erasure.ts", []],
+  ["audiences.ts", []],
   ["kafka.ts", []],
 ]
 let failed = false

@@ -1,0 +1,155 @@
+// Audience benchmark (issue 17): evaluating a three-condition audience (a trait, an event count in a window, a channel
+// in a window; purpose EmailMarketing) over about a million events, against a ceiling measured in the same run (one
+// GROUP BY profile scan of the same events); and the entry and exit latency after an event lands while the refresher
+// runs as in `cdp serve` (1 s tick): from the landed batch to the change recorded in audience_changes.
+// Run by `npm run bench`; BENCH_AUDIENCE_EVENTS sets the number of events (1,000,000).
+import { join } from "node:path"
+import { Effect, Fiber, Logger } from "effect"
+import { backendConfig, pipelineLayer } from "../../cli/layers.ts"
+import { createAudience, keepAudiencesCurrent, parseCondition, type Node, previewAudience, refreshAudiences } from "../../identity/audiences/index.ts"
+import type { CanonicalEvent } from "../../ingest/message.ts"
+import { Pipeline } from "../../ingest/pipeline.ts"
+import { eventRow } from "../../warehouse/sink.ts"
+import { type Row, Warehouse } from "../../warehouse/warehouse.ts"
+import { freshDir, removeDir } from "../support/pipeline.ts"
+
+const TARGET_EVENTS = Number(process.env["BENCH_AUDIENCE_EVENTS"] ?? 1_000_000)
+const PROFILES = Math.max(1, Math.round(TARGET_EVENTS / 20))
+const TENANT = "default"
+const BATCH = 100_000
+const DAY = 86_400_000
+
+const fmt = (n: number, digits = 0) => n.toLocaleString("en", { maximumFractionDigits: digits, minimumFractionDigits: digits })
+const out = (line = "") => process.stdout.write(`${line}\n`)
+
+const base: CanonicalEvent = {
+  tenant: TENANT, messageId: "", type: "track", event: "", anonymousId: "", userId: "", groupId: "", previousId: "", channel: "web",
+  source: "segment", timestamp: "", originalTimestamp: null, sentAt: null, receivedAt: new Date().toISOString(), properties: {}, traits: {},
+  context: {}, extra: {}, identifiers: [], text: "", profileId: "",
+}
+
+/** Seeded pseudo-random numbers, so every run lands the same events. */
+const random = (() => {
+  let s = 42
+  return () => {
+    s = (s * 1_103_515_245 + 12_345) % 2_147_483_648
+    return s / 2_147_483_648
+  }
+})()
+
+const CHANNELS = [["web", "Page Viewed"], ["web", "Order Completed"], ["email", "Email Opened"], ["chat", "Chat Message"], ["call", "Call Completed"]] as const
+
+function* rows(now: number): Generator<Row> {
+  let n = 0
+  for (let p = 0; n < TARGET_EVENTS; p = (p + 1) % PROFILES) {
+    const user = `bench-user-${p}`
+    const profileId = `prof_bench_${p}`
+    if (n < PROFILES) {
+      const plan = ["pro", "free", "trial"][p % 3]!
+      yield eventRow({ ...base, messageId: `id-${p}`, type: "identify", userId: user, profileId, timestamp: new Date(now - 200 * DAY).toISOString(), traits: { plan, age: 18 + (p % 60) } })
+    } else {
+      const [channel, event] = CHANNELS[Math.floor(random() * CHANNELS.length)]!
+      yield eventRow({ ...base, messageId: `ev-${n}`, userId: user, profileId, channel, event, timestamp: new Date(now - Math.floor(random() * 120 * DAY)).toISOString() })
+    }
+    n++
+  }
+}
+
+const CONDITION = { and: [
+  { trait: "plan", equals: "pro" },
+  { event: "Order Completed", count: { op: ">=", value: 2 }, withinDays: 30 },
+  { channel: "email", withinDays: 60 },
+] }
+
+const THREE: Node = (() => {
+  const c = parseCondition(CONDITION)
+  if ("reason" in c) throw new Error(c.message)
+  return c
+})()
+
+const timed = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.gen(function* () {
+    const t = performance.now()
+    const value = yield* effect
+    return { value, ms: performance.now() - t }
+  })
+
+const median = (xs: ReadonlyArray<number>) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
+
+const main = Effect.gen(function* () {
+  const warehouse = yield* Warehouse
+  const pipeline = yield* Pipeline
+  const now = Date.now()
+  let batch: Array<Row> = []
+  for (const r of rows(now)) {
+    batch.push(r)
+    if (batch.length === BATCH) {
+      yield* warehouse.insert("event_rows", batch)
+      batch = []
+    }
+  }
+  if (batch.length > 0) yield* warehouse.insert("event_rows", batch)
+  out(`audiences: ${fmt(TARGET_EVENTS)} events of ${fmt(PROFILES)} profiles; audience: plan = pro AND >= 2 orders in 30 days AND seen on e-mail in 60 days (purpose EmailMarketing)`)
+  const ceiling = yield* timed(warehouse.query("SELECT count() AS profiles, sum(n) AS events FROM (SELECT profile_id, count() AS n FROM events WHERE tenant = {t:String} GROUP BY profile_id)", { params: { t: TENANT } }))
+  const previews: Array<number> = []
+  let count = 0
+  for (let i = 0; i < 3; i++) {
+    const p = yield* timed(previewAudience(TENANT, "EmailMarketing", THREE, 10))
+    previews.push(p.ms)
+    count = p.value.count
+  }
+  out(`  preview (count, 10 sampled with why): ${fmt(median(previews))} ms median of 3 (${fmt(count)} members); ` +
+    `ceiling, one GROUP BY profile scan of the events: ${fmt(ceiling.ms)} ms (${fmt(median(previews) / ceiling.ms, 1)}x)`)
+  const audience = yield* createAudience(TENANT, { name: "Engaged pro buyers", purpose: "EmailMarketing", condition: CONDITION }, "bench")
+  const first = yield* timed(refreshAudiences({ tenant: TENANT }))
+  out(`  first refresh (every member's entry recorded): ${fmt(first.ms)} ms for ${fmt(first.value.entered)} entries`)
+  const steady = yield* timed(refreshAudiences({ tenant: TENANT }))
+  out(`  refresh with nothing changed (the cost of a tick after a batch lands): ${fmt(steady.ms)} ms`)
+
+  // Entry and exit latency: a person lands who matches, later one who stops matching (plan changes), while the
+  // refresher runs as in cdp serve.
+  const emit = (events: ReadonlyArray<CanonicalEvent>) => pipeline.submit(events, [], { archive: false })
+  const fiber = yield* Effect.forkChild(keepAudiencesCurrent({ emit, landed: () => pipeline.counters.landed }))
+  const changes = () =>
+    Effect.map(warehouse.query<{ n: string }>("SELECT count() AS n FROM audience_changes WHERE tenant = {t:String} AND audience_id = {a:String}", { params: { t: TENANT, a: audience.id } }), (r) => Number(r[0]!.n))
+  const waitFor = (n: number) =>
+    Effect.gen(function* () {
+      for (;;) {
+        if ((yield* changes()) >= n) return
+        yield* Effect.sleep("20 millis")
+      }
+    })
+  const latencies: Array<number> = []
+  for (let i = 0; i < 3; i++) {
+    const user = `late-${i}`
+    const at = (d: number) => new Date(Date.now() - d * DAY).toISOString()
+    for (const [what, events] of [
+      ["entry", [
+        { ...base, messageId: `late-${i}-id`, type: "identify", userId: user, timestamp: at(5), traits: { plan: "pro" } },
+        { ...base, messageId: `late-${i}-o1`, userId: user, event: "Order Completed", timestamp: at(3) },
+        { ...base, messageId: `late-${i}-o2`, userId: user, event: "Order Completed", timestamp: at(2) },
+        { ...base, messageId: `late-${i}-m`, userId: user, channel: "email", event: "Email Opened", timestamp: at(1) },
+      ]],
+      ["exit", [{ ...base, messageId: `late-${i}-down`, type: "identify", userId: user, timestamp: new Date().toISOString(), traits: { plan: "free" } }]],
+    ] as const) {
+      const before = yield* changes()
+      yield* pipeline.submit(events as ReadonlyArray<CanonicalEvent>, [], { archive: false })
+      const t = performance.now()
+      yield* waitFor(before + 1)
+      latencies.push(performance.now() - t)
+      void what
+    }
+  }
+  yield* Fiber.interrupt(fiber)
+  const entries = latencies.filter((_, i) => i % 2 === 0)
+  const exits = latencies.filter((_, i) => i % 2 === 1)
+  out(`  entry latency after its events land: ${entries.map((ms) => fmt(ms)).join(", ")} ms; exit latency: ${exits.map((ms) => fmt(ms)).join(", ")} ms ` +
+    "(1 s tick + one refresh of every audience)")
+})
+
+const dir = freshDir("cdp-bench-audiences-")
+try {
+  await Effect.runPromise(main.pipe(Effect.scoped, Effect.provide(pipelineLayer(backendConfig(join(dir, "data")))), Effect.provide(Logger.layer([]))))
+} finally {
+  removeDir(dir)
+}
