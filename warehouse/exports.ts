@@ -182,13 +182,16 @@ export const deliveryHistory = Effect.fn("deliveryHistory")(function* (tenant: s
 /** Per run of a destination: when, what it did, the worst outcome. */
 export const lastRun = Effect.fn("lastRun")(function* (tenant: string, destination: string) {
   const warehouse = yield* Warehouse
-  const rows = yield* warehouse.query<{ run_id: string; started: string; ended: string; delivered: string; failed: string; outcomes: Array<string> }>(
-    "SELECT run_id, toString(min(at)) AS started, toString(max(at)) AS ended, sumIf(records - failed, outcome IN ('delivered', 'partial')) AS delivered, " +
-      "sumIf(failed, outcome IN ('partial', 'dead-lettered', 'refused')) + sumIf(records, outcome IN ('dead-lettered', 'refused')) AS failed, " +
-      "groupUniqArray(outcome) AS outcomes FROM export_deliveries WHERE tenant = {tenant:String} AND destination = {destination:String} " +
+  // Aliases differ from the columns: ClickHouse would read a column name inside another aggregate as the alias.
+  const rows = yield* warehouse.query<{ run_id: string; started: string; ended: string; sent_ok: string; sent_failed: string }>(
+    "SELECT run_id, toString(min(at)) AS started, toString(max(at)) AS ended, " +
+      "sumIf(records - failed, outcome IN ('delivered', 'partial')) AS sent_ok, " +
+      "sumIf(failed, outcome = 'partial') + sumIf(records, outcome IN ('dead-lettered', 'refused')) AS sent_failed " +
+      "FROM export_deliveries WHERE tenant = {tenant:String} AND destination = {destination:String} " +
       "GROUP BY run_id ORDER BY max(at) DESC LIMIT 1",
     { params: { tenant, destination } })
-  return rows[0]
+  const r = rows[0]
+  return r === undefined ? undefined : { runId: r.run_id, started: r.started, ended: r.ended, delivered: Number(r.sent_ok), failed: Number(r.sent_failed) }
 })
 
 export interface DeadLetter {

@@ -10,6 +10,7 @@ const benches: ReadonlyArray<readonly [string, ReadonlyArray<string>]> = [
   ["relations.ts", []],
   ["erasure.ts", []],
   ["audiences.ts", []],
+  ["exports.ts", []],
   ["kafka.ts", []],
 ]
 let failed = false

@@ -4,6 +4,7 @@
 import { Effect, Fiber } from "effect"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { Keys } from "../../consent/keys.ts"
+import { createAudience, refreshAudiences } from "../../identity/audiences/index.ts"
 import { eraseSubject } from "../../consent/registry.ts"
 import { resolveSubject } from "../../consent/subject.ts"
 import type { CanonicalEvent } from "../../ingest/message.ts"
@@ -253,6 +254,26 @@ describe("exports", () => {
     expect(r.dry.cursorAdvanced).toBe(false)
     expect(r.real.upserted).toBe(1)
     expect(hs.requests.length).toBe(1)
+  })
+
+  it("a destination subscribed to an audience gets its entries and loses its exits", async () => {
+    const hook = keep(await webhookServer(SECRET))
+    const r = await withConsent(dir, Effect.gen(function* () {
+      yield* submit([person(1, true, { plan: "pro" }), person(2, true, { plan: "free" }), person(3, true, { plan: "pro" }), person(4, false, { plan: "pro" })])
+      const audience = yield* createAudience("acme", { name: "Pro", purpose: "CrmSync", condition: { trait: "plan", equals: "pro" } }, "test")
+      const config = dest({ name: "pro-hook", type: "webhook", purpose: "CrmSync", audience: audience.id, url: hook.url, secret: SECRET, ...fast })
+      yield* refreshAudiences({ tenant: "acme" })
+      const first = yield* syncDestination(config)
+      const firstEmails = [...hook.records.values()].map((x) => (x["traits"] as Record<string, unknown>)["email"]).sort()
+      yield* submit([person(1, true, { plan: "free" }, 9), person(2, true, { plan: "pro" }, 9)])
+      yield* refreshAudiences({ tenant: "acme" })
+      const second = yield* syncDestination(config)
+      return { first, firstEmails, second }
+    }))
+    expect(r.first.upserted).toBe(2)
+    expect(r.firstEmails).toEqual(["person1@mail.example", "person3@mail.example"])
+    expect([r.second.upserted, r.second.removed]).toEqual([1, 1])
+    expect([...hook.records.values()].map((x) => (x["traits"] as Record<string, unknown>)["email"]).sort()).toEqual(["person2@mail.example", "person3@mail.example"])
   })
 
   it("an unknown purpose is the destination's error, not the run's", async () => {

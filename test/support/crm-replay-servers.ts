@@ -43,7 +43,7 @@ export interface ReplayServer {
   readonly requests: Array<Recorded>
   /** Answers queued for the next requests, in order. */
   readonly script: Array<Scripted>
-  /** Every Nth request (1-based) gets the destination's rate-limit answer (0: none). */
+  /** Every Nth request (1-based) gets the destination's rate-limit answer (Salesforce: a 503; 0: none). */
   inject429Every: number
   readonly close: () => Promise<void>
 }
@@ -290,7 +290,7 @@ export const salesforceServer = async (options: { token?: string; apiLimit?: num
       return { id: rec.Id, success: true, errors: [], created: true }
     })
     return { status: 200, headers: limitHeader(), body: results, records: list.length }
-  }, limitExceeded)
+  }, () => ({ status: 503, headers: { ...limitHeader(), "Retry-After": "0.2" }, body: [{ message: "Server is temporarily unavailable", errorCode: "SERVER_UNAVAILABLE" }] }))
   Object.defineProperty(server, "apiUsage", { get: () => state.apiUsage, set: (v: number) => { state.apiUsage = v } })
   return Object.assign(server as ReplayServer & { apiUsage: number }, { records, deleted })
 }

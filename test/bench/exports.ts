@@ -1,0 +1,68 @@
+// Export benchmark: profiles/s from the warehouse to the local replay servers (HubSpot, Salesforce, webhook) with 429s
+// (Salesforce: 503s) injected on every 5th request, beside NDJSON files in the local object store as the ceiling of the same sync
+// without HTTP, and HubSpot at its own default budget (10 requests/s). BENCH_EXPORT_PROFILES profiles (20,000)
+// inserted by INSERT ... SELECT FROM numbers(). Run by `npm run bench`; not part of the tests.
+import { join } from "node:path"
+import { Effect, Layer, Logger } from "effect"
+import { ConsentPoliciesRef, DEFAULT_POLICIES } from "../../consent/index.ts"
+import { parseDestinations, syncDestination, type SyncReport } from "../../ingest/destinations/index.ts"
+import { ObjectStore } from "../../ingest/objectstore.ts"
+import { Warehouse } from "../../warehouse/warehouse.ts"
+import { hubspotServer, salesforceServer, webhookServer } from "../support/crm-replay-servers.ts"
+import { freshDir, removeDir } from "../support/pipeline.ts"
+
+const N = Number(process.env["BENCH_EXPORT_PROFILES"] ?? 20_000)
+const dataDir = freshDir("cdp-bench-exports-")
+const layer = Layer.mergeAll(Warehouse.embedded(join(dataDir, "clickhouse")), ObjectStore.local(join(dataDir, "objects")))
+
+const SEED = `
+INSERT INTO event_rows (tenant, message_id, type, event, anonymous_id, user_id, profile_id, channel, source, timestamp,
+  received_at, properties, traits, context, extra, identifiers)
+SELECT 'bench', concat('exp-', toString(number)), 'identify', '', '', concat('u', toString(number)), concat('prof_exp', toString(number)),
+  'web', 'segment', toDateTime64('2024-06-01 00:00:00', 3, 'UTC') + toIntervalSecond(number), now64(3), '{}',
+  concat('{"email":"user', toString(number), '@bench.example","first_name":"First', toString(number), '","last_name":"Last', toString(number), '"}'),
+  '{}', '{}', []
+FROM numbers({n:UInt64})`
+
+// EmailMarketing is a legitimate interest granted unless refused (the default policy): every profile may be sent.
+const fields = { email: "trait:email", firstname: "trait:first_name", lastname: "trait:last_name" }
+const SECRET = "whsec_bench_0123456789"
+
+const line = (label: string, r: SyncReport) =>
+  `${label.padEnd(48)} ${String(Math.round(r.upserted / (r.ms / 1000))).padStart(7)} profiles/s  (${r.upserted} in ${(r.ms / 1000).toFixed(1)} s, ` +
+  `${r.requests} requests, ${r.retries} retries, ${r.deadLettered} dead-lettered)`
+
+const main = Effect.gen(function* () {
+  const warehouse = yield* Warehouse
+  yield* warehouse.command(SEED, { n: N })
+  const hs = yield* Effect.promise(() => hubspotServer({ windowMs: 100 }))
+  const sf = yield* Effect.promise(() => salesforceServer())
+  const hook = yield* Effect.promise(() => webhookServer(SECRET))
+  for (const s of [hs, sf, hook]) s.inject429Every = 5
+  const configs = parseDestinations(JSON.stringify({
+    bench: [
+      { name: "files", type: "ndjson", purpose: "EmailMarketing", fields, batchSize: 1000 },
+      { name: "hubspot", type: "hubspot", purpose: "EmailMarketing", token: "hs-token", url: hs.url, fields: { cdp_profile_id: "profile_id", ...fields }, ratePerSecond: 1000, burst: 50 },
+      { name: "salesforce", type: "salesforce", purpose: "EmailMarketing", token: "sf-token", url: sf.url, fields: { Email: "trait:email", LastName: "trait:last_name" }, ratePerSecond: 1000, burst: 50 },
+      { name: "webhook", type: "webhook", purpose: "EmailMarketing", url: hook.url, secret: SECRET, ratePerSecond: 1000, burst: 50, maxRetryAfterMs: 2000 },
+      { name: "hubspot-budget", type: "hubspot", purpose: "EmailMarketing", token: "hs-token", url: hs.url, fields: { cdp_profile_id: "profile_id", ...fields } },
+    ],
+  }))
+  process.stdout.write(`exports of ${N.toLocaleString("en")} profiles, 429 on every 5th request (Salesforce: 503; Retry-After / X-HubSpot-RateLimit-*), one destination at a time:\n`)
+  const files = yield* syncDestination(configs[0]!)
+  process.stdout.write(`${line("ndjson files (ceiling: the same sync, no HTTP)", files)}\n`)
+  for (const [i, label] of [[1, "hubspot (batch upsert, 100/request)"], [2, "salesforce (collections upsert, 200/request)"], [3, "webhook (signed, 500/request; Retry-After 1 s)"]] as const) {
+    const r = yield* syncDestination(configs[i]!)
+    process.stdout.write(`${line(label, r)}  ${(r.upserted / (r.ms / 1000) / (files.upserted / (files.ms / 1000))).toFixed(2)} of the ceiling\n`)
+  }
+  hs.inject429Every = 0
+  hs.contacts.clear()
+  const budget = yield* syncDestination(configs[4]!)
+  process.stdout.write(`${line("hubspot at its default budget (10 requests/s)", budget)}\n`)
+  const dupes = [...hs.contacts.values()].filter((c) => c.created !== 1).length + [...hook.applied.values()].filter((n) => n !== 1).length
+  process.stdout.write(`duplicates at the replay servers: ${dupes}\n`)
+  for (const s of [hs, sf, hook]) yield* Effect.promise(() => s.close())
+})
+
+await Effect.runPromise(main.pipe(Effect.provide(layer), Effect.provideService(ConsentPoliciesRef, DEFAULT_POLICIES), Effect.provide(Logger.layer([]))))
+  .finally(() => removeDir(dataDir))
