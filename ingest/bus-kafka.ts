@@ -6,6 +6,7 @@
 // - consume joins the consumer group `<group>.<name>`; a partition's offsets are committed only after the handler
 //   (the stage's effect, e.g. the warehouse insert) succeeded. A crash or rebalance re-delivers what was not
 //   committed; the sinks' dedup (warehouse/sink.ts) makes that re-delivery change nothing.
+import { randomUUID } from "node:crypto"
 import { Data, Duration, Effect, Exit, Layer, type Scope } from "effect"
 import kafkajs from "kafkajs"
 import type { Admin, Consumer, EachBatchPayload, KafkaMessage, Producer } from "kafkajs"
@@ -43,7 +44,8 @@ class KafkaCallFailed extends Data.TaggedError("KafkaCallFailed")<{ readonly cau
 const describe = (e: unknown) => (e instanceof Error ? e.message : String(e)).slice(0, 300)
 
 /** The bus's topics that always exist (redirect targets are created on first publish). */
-export const busTopicNames = (prefix: string) => [Topics.events.name, Topics.deadLetters.name, Topics.raw.name].map((n) => `${prefix}${n}`)
+export const busTopicNames = (prefix: string) =>
+  [Topics.events.name, Topics.deadLetters.name, Topics.raw.name, Topics.identityChanges.name].map((n) => `${prefix}${n}`)
 
 /**
  * The "migration" of the bus: creates missing topics with the configured partitions and retention. An existing
@@ -209,7 +211,8 @@ export const makeKafkaBus = (options: KafkaBusOptions): Effect.Effect<EventBusSh
           catch: (e) => new BusUnavailable({ backend: "kafka", message: `Kafka at ${location} did not acknowledge records of topic ${name}: ${describe(e)}`, cause: e }),
         })
       }),
-      consume: (topic, handler, consumeOptions) => consumeTopic(topic, handler, consumeOptions?.maxBatch, consumeOptions?.onAssigned),
+      consume: (topic, handler, consumeOptions) =>
+        consumeTopic(topic, handler, consumeOptions?.maxBatch, consumeOptions?.onAssigned, consumeOptions?.broadcast === true),
       pending: Effect.sync(() => Object.fromEntries(handling)),
       backlog: Effect.sync(() => {
         const now = Date.now()
@@ -228,13 +231,15 @@ export const makeKafkaBus = (options: KafkaBusOptions): Effect.Effect<EventBusSh
       handler: (batch: ReadonlyArray<A>) => Effect.Effect<void, E, R>,
       maxBatch = 50_000,
       onAssigned?: Effect.Effect<void, unknown, R>,
+      broadcast = false,
     ): Effect.Effect<void, never, R | Scope.Scope> =>
       Effect.gen(function* () {
         const name = `${options.prefix}${topic.name}`
         const context = yield* Effect.context<R>()
         const run = Effect.runPromiseExitWith(context)
         const consumer: Consumer = kafka.consumer({
-          groupId: `${options.prefix}${topic.name}`,
+          // A broadcast consumer is a group of one (its offsets expire with the broker's offsets retention).
+          groupId: broadcast ? `${options.prefix}${topic.name}.${randomUUID()}` : `${options.prefix}${topic.name}`,
           sessionTimeout: 30_000, heartbeatInterval: 3_000, rebalanceTimeout: 60_000,
           maxBytesPerPartition: 4 * 1024 * 1024, maxBytes: 16 * 1024 * 1024, maxWaitTimeInMs: 200,
         })
@@ -343,7 +348,8 @@ export const makeKafkaBus = (options: KafkaBusOptions): Effect.Effect<EventBusSh
           Effect.promise(async () => {
             await consumer.connect()
             // A new group starts at the beginning: records published before any worker ran are not skipped.
-            await consumer.subscribe({ topics: [name], fromBeginning: true })
+            // A broadcast consumer only needs what is published from now on.
+            await consumer.subscribe({ topics: [name], fromBeginning: !broadcast })
             await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, partitionsConsumedConcurrently: 1, eachBatch })
           }),
           // Stopping waits for the batch in hand; what was not committed is re-delivered to the next owner.

@@ -21,8 +21,19 @@ export const Topics = {
     tenant: (e: CanonicalEvent) => e.tenant,
   } as Topic<CanonicalEvent>,
   deadLetters: { name: "dead_letters", key: (d: DeadLetter) => d.tenant, tenant: (d: DeadLetter) => d.tenant } as Topic<DeadLetter>,
+  /**
+   * "Read the identity graph again" (an operator's decision, a rebuild, an erasure): every pipeline member reloads,
+   * so on Kafka each worker takes every record (ConsumeOptions.broadcast).
+   */
+  identityChanges: { name: "identity_changes", key: (c: IdentityChange) => c.tenant, tenant: (c: IdentityChange) => c.tenant } as Topic<IdentityChange>,
   /** Raw text of accepted items, for the archive (ingest/archive.ts). */
   raw: { name: "raw", key: (r: ArchiveRecord) => `${r.tenant}/${r.source}`, tenant: (r: ArchiveRecord) => r.tenant } as Topic<ArchiveRecord>,
+}
+
+/** A record of the identity_changes topic: which tenant's graph changed ("*": any), and which process said so. */
+export interface IdentityChange {
+  readonly tenant: string
+  readonly origin: string
 }
 
 export class BusUnavailable extends Data.TaggedError("BusUnavailable")<{
@@ -39,6 +50,11 @@ export interface ConsumeOptions<R = never> {
    * reload state another member wrote meanwhile; retried while it fails. The in-process bus never reassigns.
    */
   readonly onAssigned?: Effect.Effect<void, unknown, R>
+  /**
+   * Every consumer gets every record published after it started, instead of a share of the topic (on Kafka: a
+   * consumer group of its own). For notices every member must act on.
+   */
+  readonly broadcast?: boolean
 }
 
 export interface EventBusShape {

@@ -1,6 +1,7 @@
 // The pipeline: the edge (collector, file import) submits validated events and dead letters to the bus; consumers
 // run the stages on each event and hand the survivors to the warehouse sink, and archive each accepted item's raw
 // text (ingest/archive.ts) so it can be replayed.
+import { randomUUID } from "node:crypto"
 import { Context, Data, Duration, Effect, Layer, Schedule, type Scope } from "effect"
 import { type ConsentPolicies, DEFAULT_POLICIES, type KeysShape, makeConsentStage, suppressionStage } from "../consent/index.ts"
 import { defaultIdentityConfig, type IdentityConfig, makeIdentityStage } from "../identity/index.ts"
@@ -132,9 +133,18 @@ export class Pipeline extends Context.Service<Pipeline, PipelineShape>()("cdp/Pi
       const archive = yield* makeArchiveWriter
       // Opened before the consumers, so the scoring workers close after the consumers have drained.
       const consuming = options.consume !== false
-      const { stages, reloadIdentity } = consuming
+      const { stages, reloadIdentity: reloadHere } = consuming
         ? yield* eventStages(options.sentiment ?? { brand: [], aspects: {} }, options.identity, options.consent, options.keys)
         : { stages: [], reloadIdentity: Effect.void }
+      // On a shared bus every member reloads when one process changes the graph: this process's own notices are
+      // recognised by origin (it has reloaded already).
+      const shared = bus.backend.kind !== "memory"
+      const origin = randomUUID()
+      const reloadIdentity = shared
+        ? Effect.andThen(reloadHere, bus.publish(Topics.identityChanges, [{ tenant: "*", origin }]).pipe(
+          Effect.catch((e) => Effect.logWarning("other workers not told to reload identity; they will at their next rebalance").pipe(
+            Effect.annotateLogs({ error: e.message })))))
+        : reloadHere
       const counters: PipelineCounters = { accepted: 0, rejected: 0, landed: 0, duplicates: 0, dropped: 0, dropReasons: {}, redirected: 0, archived: 0, deadLettered: 0 }
       const landing: LandingStatus = { lastLandedAt: undefined, lastWarehouseError: undefined }
 
@@ -257,7 +267,11 @@ export class Pipeline extends Context.Service<Pipeline, PipelineShape>()("cdp/Pi
         yield* bus.consume(Topics.raw, archive.write)
         yield* bus.consume(Topics.deadLetters, landDeadLetters)
         // After a rebalance this member may own people another member resolved meanwhile: read the graph again.
-        yield* bus.consume(Topics.events, handleEvents, { onAssigned: reloadIdentity })
+        yield* bus.consume(Topics.events, handleEvents, { onAssigned: reloadHere })
+        // Another process's reload (an operator's decision through cdp serve, an erasure) reaches this member too.
+        if (shared) {
+          yield* bus.consume(Topics.identityChanges, (changes) => changes.some((c) => c.origin !== origin) ? reloadHere : Effect.void, { broadcast: true })
+        }
       }
 
       return {

@@ -167,6 +167,22 @@ describe.runIf(enabled)("EventBus over a real Kafka", () => {
     expect(new Set(all).size).toBe(3_000)
   })
 
+  it("a broadcast consumer gets every record published after it started, whatever the other members get", async () => {
+    const o = tracked(optionsFor(3))
+    const got: [Array<number>, Array<number>] = [[], []]
+    await Effect.runPromise(Effect.scoped(Effect.gen(function* () {
+      const a = yield* makeKafkaBus(o)
+      const b = yield* makeKafkaBus(o)
+      yield* a.consume(topic, (batch) => Effect.sync(() => { got[0].push(...batch.map((r) => r.n)) }), { broadcast: true })
+      yield* b.consume(topic, (batch) => Effect.sync(() => { got[1].push(...batch.map((r) => r.n)) }), { broadcast: true })
+      yield* Effect.sleep("2 seconds")
+      yield* a.publish(topic, records(50))
+      expect(yield* until(() => got[0].length >= 50 && got[1].length >= 50)).toBe(true)
+    })))
+    expect(got[0].sort((x, y) => x - y)).toEqual(records(50).map((r) => r.n))
+    expect(got[1].sort((x, y) => x - y)).toEqual(records(50).map((r) => r.n))
+  })
+
   it("a record the handler dies on is parked on <topic>.parked; the rest are handled", async () => {
     const o = tracked(optionsFor(1))
     const seen: Array<number> = []
