@@ -12,7 +12,7 @@ import { ConsentPoliciesRef } from "../consent/purposes.ts"
 import { readSetting, SETTINGS } from "./config.ts"
 import type { NormaliseOptions } from "../identity/normalise.ts"
 import { formatRows, type OutputFormat } from "./format.ts"
-import { type BackendConfig, backendConfig, commandLogger, objectStoreLayer, warehouseLayer } from "./layers.ts"
+import { type BackendConfig, backendConfig, commandLogger, objectStoreLayer, pipelineLayer, warehouseLayer } from "./layers.ts"
 import { runCommand } from "./run.ts"
 import { runningServer } from "./server-info.ts"
 
@@ -96,6 +96,13 @@ const directLayer = (backend: BackendConfig) =>
     Layer.effect(ConsentPoliciesRef, readSetting(SETTINGS.consent)),
   )
 
+/**
+ * A rectification lands its statements through the pipeline (identity attaches them to whoever holds each
+ * identifier), so it runs on the whole pipeline of the data directory.
+ */
+const pipelineWithPolicies = (backend: BackendConfig) =>
+  Layer.merge(pipelineLayer(backend), Layer.effect(ConsentPoliciesRef, readSetting(SETTINGS.consent)))
+
 const envOf = (backend: BackendConfig, normalise: NormaliseOptions | undefined) =>
   Effect.map(auditSigner(backend.dataDir), (signer): DsrEnv => ({ signer, normalise }))
 
@@ -147,11 +154,14 @@ export const dsrSubmit = (options: {
       if (!printed) print(id)
       printed = true
     }
-    const direct = Effect.gen(function* () {
+    const run = Effect.gen(function* () {
       const env = yield* envOf(options.backend, options.normalise)
       yield* failInterrupted(env)
       return requestView(yield* submitRequest(env, input, (r) => printId(r.requestId)))
-    }).pipe(Effect.scoped, Effect.provide(directLayer(options.backend)))
+    }).pipe(Effect.scoped)
+    const direct = valid.type === "rectification"
+      ? run.pipe(Effect.provide(pipelineWithPolicies(options.backend)))
+      : run.pipe(Effect.provide(directLayer(options.backend)))
     const view = yield* directOrServer(options.backend, direct, (server) =>
       Effect.map(callServer<{ request: RequestView }>(server, "POST", "/v1/dsr", input), (a) => a.request))
     printId(view.id)

@@ -2,11 +2,11 @@
 // everything identity joins to it, with an id, a status, a due date one month out, an audit trail, and a signed
 // receipt when it completes. Request rows, trail and receipt name the person only by keyed hashes.
 import { randomBytes } from "node:crypto"
-import { Data, Effect } from "effect"
+import { Data, Effect, Option } from "effect"
 import { BadIdentifier, type IdentifierRef, parseIdentifier } from "../identity/index.ts"
 import type { NormaliseOptions } from "../identity/normalise.ts"
-import type { CanonicalEvent } from "../ingest/message.ts"
-import { makeEventSink } from "../warehouse/sink.ts"
+import type { CanonicalEvent, IdentifierKind } from "../ingest/message.ts"
+import { Pipeline } from "../ingest/pipeline.ts"
 import {
   type DoneItem, type DsrRecord, DSR_TYPES, type DsrType, listRequests, loadRequest, requestsAbout, unfinishedRequests, storeRequest,
 } from "../warehouse/dsr.ts"
@@ -142,24 +142,32 @@ const objectTo = (subject: Subject, purposes: ReadonlyArray<string>, requestId: 
   })
 
 /**
- * Art. 16: the corrected values land as a statement of their own (an identify message of source and channel "dsr",
- * its id the request's) on each of the subject's profiles, at the request's time, through the sink that owns
- * event_rows. Profiles rank a trait's statements by source precedence, then time (identity/traits.ts,
- * CDP_TRAIT_PRECEDENCE): with "dsr" ranked first the correction wins over every value stated before it, and a later
- * statement of the person's own wins over it. `cdp profile show` lists it with source "dsr" and its time.
+ * Art. 16: the corrected values land as statements of their own (identify messages of source and channel "dsr", ids
+ * the request's), at the request's time, one per identifier of the subject's own (not shared), each carrying that one
+ * identifier, through the pipeline: identity attaches each to whoever holds its identifier, now and after any later
+ * merge or split (a message naming one identifier links nothing), so a correction follows the person's identifiers
+ * rather than the profile id of the day. Profiles rank a trait's statements by source precedence, then time
+ * (identity/traits.ts, CDP_TRAIT_PRECEDENCE): with "dsr" ranked first the correction wins over every value stated
+ * before it, and a later statement of the person's own wins over it. `cdp profile show` lists it with source "dsr".
+ * Not archived: the archive holds what sources sent. Returns the statements landed.
  */
 const rectifyTraits = (subject: Subject, set: Readonly<Record<string, string>>, requestId: string) =>
   Effect.gen(function* () {
-    const sink = yield* makeEventSink
+    const pipeline = yield* Effect.serviceOption(Pipeline)
+    if (Option.isNone(pipeline)) {
+      return yield* Effect.fail(new DsrInvalid({ field: "type", message: "a rectification lands through the pipeline: submit it with cdp dsr submit or to cdp serve" }))
+    }
     const now = new Date().toISOString()
-    const events = subject.profileIds.map((profileId, i): CanonicalEvent => ({
-      tenant: subject.tenant, messageId: `dsr:${requestId}${i === 0 ? "" : `:${i}`}`, type: "identify", event: "", anonymousId: "",
-      userId: "", groupId: "", previousId: "", channel: "dsr" as CanonicalEvent["channel"], source: "dsr", timestamp: now,
+    const events = subject.identifiers.filter((id) => !id.shared).map((id, i): CanonicalEvent => ({
+      tenant: subject.tenant, messageId: `dsr:${requestId}:${i}`, type: "identify", event: "",
+      anonymousId: id.kind === "anonymous_id" ? id.value : "", userId: id.kind === "user_id" ? id.value : "", groupId: "", previousId: "",
+      channel: "dsr" as CanonicalEvent["channel"], source: "dsr", timestamp: now,
       originalTimestamp: null, sentAt: null, receivedAt: now, properties: {}, traits: { ...set }, context: {}, extra: {},
-      identifiers: [], text: "", profileId,
+      identifiers: id.kind === "anonymous_id" || id.kind === "user_id" ? [] : [{ kind: id.kind as IdentifierKind, value: id.value, trust: "verified" }],
+      text: "", profileId: "",
     }))
-    yield* sink.landEvents(events)
-    return events.length === 0 ? 0 : Object.keys(set).length
+    if (events.length > 0) yield* pipeline.value.submit(events, [], { archive: false })
+    return events.length
   })
 
 /** What the request does, by type; returns what was done where and details for the record. */
@@ -186,7 +194,8 @@ const perform = (valid: ValidDsr, record: DsrRecord, subject: Subject) =>
       }
       case "rectification": {
         const n = yield* rectifyTraits(subject, valid.set, record.requestId)
-        done.push({ where: "event_rows", what: "traits rectified", count: n })
+        done.push({ where: "event_rows", what: "traits rectified", count: n === 0 ? 0 : Object.keys(valid.set).length })
+        done.push({ where: "event_rows", what: "statements landed (one per identifier)", count: n })
         break
       }
       case "restriction": {

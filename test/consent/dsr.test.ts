@@ -9,6 +9,8 @@ import { type DsrRecord, requestStatus, submitRequest } from "../../consent/dsr.
 import { consentingProfiles, consentState } from "../../consent/ledger.ts"
 import { syncTraitPrecedence } from "../../identity/index.ts"
 import { ObjectStore } from "../../ingest/objectstore.ts"
+import { Pipeline } from "../../ingest/pipeline.ts"
+import { eventOn } from "../support/events.ts"
 import { freshDir, query, removeDir } from "../support/pipeline.ts"
 import { ANN, TENANT, withSample } from "./dsr-support.ts"
 
@@ -94,6 +96,29 @@ describe("data-subject requests", () => {
       const [stored] = yield* query<Record<string, string>>("SELECT * FROM dsr_requests FINAL WHERE request_id = {id:String}", { id: r.requestId })
       expect(JSON.stringify(stored)).not.toContain("Ann Smith")
       expect(JSON.stringify(yield* readAudit)).not.toContain("Ann Smith")
+    }))
+  })
+
+  it("rectification follows the person's identifiers: a merge after it carries the corrected value to the merged profile", async () => {
+    await withSample(dir, (env) => Effect.gen(function* () {
+      yield* syncTraitPrecedence({ "*": { "*": ["dsr", "segment:identified"] } })
+      const pipeline = yield* Pipeline
+      // A browser seen before Ann's first visit: its own profile, older than hers.
+      yield* pipeline.submit([eventOn("w-old-1", 1, { tenant: TENANT, anonymousId: "anon-old", timestamp: "2024-08-01T10:00:00.000Z" })], [], { archive: false })
+      const older = yield* Effect.map(query<{ profile_id: string }>("SELECT profile_id FROM events WHERE message_id = 'w-old-1'"), (r) => r[0]!.profile_id)
+      expect(older).not.toBe(yield* profileOf(ANN.userId))
+      const r = yield* submitRequest(env, { tenant: TENANT, type: "rectification", identifier: `email:${ANN.email}`, set: { name: "Ann Smith" } })
+      expect(r.status, r.error).toBe("completed")
+      // Ann logs in on that browser: her profile merges into the older one, which keeps its id.
+      yield* pipeline.submit([eventOn("w-old-2", 1, { tenant: TENANT, anonymousId: "anon-old", userId: ANN.userId, timestamp: "2024-10-01T10:00:00.000Z" })], [], { archive: false })
+      expect(yield* profileOf(ANN.userId)).toBe(older)
+      const rows = yield* query<{ profile_id: string; traits: Record<string, string>; trait_sources: Record<string, string> }>(
+        "SELECT profile_id, traits, trait_sources FROM profiles WHERE tenant = {t:String} AND has(mapKeys(traits), 'name')", { t: TENANT })
+      const ann = rows.find((row) => row.profile_id === older)!
+      expect(JSON.parse(ann.traits["name"]!)).toBe("Ann Smith")
+      expect(ann.trait_sources["name"]).toBe("dsr")
+      // No profile is left holding the correction alone.
+      expect(rows.filter((row) => row.trait_sources["name"] === "dsr").map((row) => row.profile_id)).toEqual([older])
     }))
   })
 
