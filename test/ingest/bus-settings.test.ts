@@ -1,0 +1,40 @@
+// Choosing the bus from the environment: a wrong or missing Kafka setting stops `cdp worker` / `cdp serve` with one
+// line naming the variable, before anything connects (no broker needed).
+import { describe, expect, it } from "vitest"
+import { runCdp } from "../support/cli.ts"
+import { freshDir, removeDir } from "../support/pipeline.ts"
+
+const worker = (env: Record<string, string | undefined>, args: ReadonlyArray<string> = ["worker"]) => {
+  const dir = freshDir()
+  try {
+    return runCdp([...args, "--data-dir", dir], { env: { CDP_BUS: undefined, CDP_KAFKA_BROKERS: undefined, ...env } })
+  } finally {
+    removeDir(dir)
+  }
+}
+
+const oneLine = (r: { status: number | null; stderr: string }, pattern: RegExp) => {
+  expect(r.status).toBe(1)
+  const lines = r.stderr.trim().split("\n")
+  expect(lines).toHaveLength(1)
+  expect(lines[0]).toMatch(pattern)
+}
+
+describe("bus settings", () => {
+  it("cdp worker on the in-process bus says it needs Kafka", () => {
+    oneLine(worker({}), /^cdp: cdp worker needs a shared bus: set CDP_BUS=kafka and CDP_KAFKA_BROKERS/)
+  })
+  it("CDP_BUS=kafka without brokers names CDP_KAFKA_BROKERS", () => {
+    oneLine(worker({ CDP_BUS: "kafka" }), /^cdp: CDP_KAFKA_BROKERS must be set when CDP_BUS=kafka/)
+  })
+  it("a broker that is not host:port is named", () => {
+    oneLine(worker({ CDP_BUS: "kafka", CDP_KAFKA_BROKERS: "127.0.0.1:9092,kafka-1" }), /^cdp: CDP_KAFKA_BROKERS must be .*"kafka-1" is not host:port/)
+  })
+  it("an unknown bus and a partition count below 1 are named", () => {
+    oneLine(worker({ CDP_BUS: "rabbit" }), /^cdp: CDP_BUS must be memory or kafka/)
+    oneLine(worker({ CDP_BUS: "kafka", CDP_KAFKA_BROKERS: "127.0.0.1:9092", CDP_KAFKA_PARTITIONS: "0" }), /^cdp: CDP_KAFKA_PARTITIONS must be .*0 is less than 1/)
+  })
+  it("cdp serve --edge-only on the in-process bus is refused", () => {
+    oneLine(worker({}, ["serve", "--edge-only", "--port", "0"]), /^cdp: --edge-only needs CDP_BUS=kafka/)
+  })
+})
