@@ -19,12 +19,15 @@ export const keepAudiencesCurrent = (options: RefresherOptions) =>
     const idleMs = Duration.toMillis(options.idle ?? Duration.seconds(60))
     let seen = -1
     let lastRun = 0
+    // The refresh's own Audience Entered/Exited events land too: they are no news, so they do not count as landed.
+    let emitted = 0
+    const emit: Emit = (events) => Effect.tap(options.emit(events), () => Effect.sync(() => { emitted += events.length }))
     const step = Effect.gen(function* () {
-      const landed = options.landed()
+      const landed = options.landed() - emitted
       if (landed === seen && Date.now() - lastRun < idleMs) return
       seen = landed
       lastRun = Date.now()
-      const s = yield* refreshAudiences({ emit: options.emit })
+      const s = yield* refreshAudiences({ emit })
       if (s.entered + s.exited > 0) yield* Effect.logInfo("audiences refreshed").pipe(Effect.annotateLogs({ ...s }))
     }).pipe(Effect.catchCause((cause) => Effect.logWarning("audience refresh failed").pipe(Effect.annotateLogs({ cause: String(cause).slice(0, 300) }))))
     return yield* Effect.repeat(step, Schedule.spaced(options.tick ?? Duration.seconds(1)))
