@@ -82,6 +82,11 @@ describe("cdp audience", () => {
         entered = Number(((await q.json()) as { rows: Array<{ n: string }> }).rows[0]!.n)
       }
       expect(entered).toBe(2)
+      // The data dir is held by cdp serve: the commands go through its /v1/audiences routes (behind the token guard).
+      const feed = JSON.parse(cdp("changes", id, "--format", "json").stdout) as { changes: Array<{ change: string }>; cursor: string }
+      expect(feed.changes.map((c) => c.change)).toEqual(["entered", "entered"])
+      expect(cdp("preview", id, "--sample", "1").stdout).toMatch(/^2 profile\(s\) match .*; 1 shown/)
+      expectOneLineError(cdp("create", "--name", "Y", "--purpose", "EmailMarketing", "--condition", '{"not": {}}'), "condition/not: has none of the keys")
     } finally {
       expect(await serve.stop()).toBe(0)
     }
