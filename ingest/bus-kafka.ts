@@ -36,8 +36,12 @@ export interface KafkaBusOptions {
 
 /** Broker-side limit of one record batch; set on created topics so a batch of large raw bodies is accepted. */
 const MAX_MESSAGE_BYTES = 8 * 1024 * 1024
-/** A producer request carries at most about this many value bytes, well under MAX_MESSAGE_BYTES per partition. */
-const SEND_CHUNK_BYTES = 1024 * 1024
+/**
+ * A producer request carries at most about this many value bytes, under MAX_MESSAGE_BYTES even when one partition
+ * gets all of it. With one request in flight, larger requests are faster: 4 MiB produced ~30,000 records/s of
+ * ~1 KB here, 1 MiB ~13,500/s.
+ */
+const SEND_CHUNK_BYTES = 4 * 1024 * 1024
 
 class KafkaCallFailed extends Data.TaggedError("KafkaCallFailed")<{ readonly cause: unknown }> {}
 
