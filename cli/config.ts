@@ -2,7 +2,7 @@
 // one line naming the variable and what it must be (exit 1), never a stack trace. Adding a setting is one line in
 // SETTINGS (variable, what it must be, its Config); read it with `readSetting` (an Effect) or `settingNow`.
 import { Config, ConfigProvider, Data, Effect, Exit, Option, Redacted } from "effect"
-import { DEFAULT_TRAIT_PRECEDENCE, type IdentityRules, parseIdentityRules, parseTraitPrecedence } from "../identity/index.ts"
+import { type ComputedTraits, DEFAULT_TRAIT_PRECEDENCE, type IdentityRules, parseComputedTraits, parseIdentityRules, parseTraitPrecedence } from "../identity/index.ts"
 import { DEFAULT_POLICIES, parseConsentPolicies } from "../consent/purposes.ts"
 import { DEFAULT_RELATIONS_CONFIG, parseRelationsConfig } from "../identity/relations/index.ts"
 import type { KafkaBusOptions } from "../ingest/bus-kafka.ts"
@@ -130,6 +130,7 @@ export const SETTINGS = {
   identity: setting("CDP_IDENTITY", "on or off (off runs without identity resolution, for measuring what identity costs)", (v) => Config.Literals(["on", "off"], v).pipe(Config.withDefault("on"))),
   identityRules: setting("CDP_IDENTITY_RULES", 'a JSON object of identity rules per tenant ("*" for every tenant), e.g. {"*":{"phoneRegions":["US","GB"]},"acme":{"emailProviderRules":false}}', (v) => Config.String(v).pipe(checked(parseIdentityRules), Config.withDefault<IdentityRules>({}))),
   traitPrecedence: setting("CDP_TRAIT_PRECEDENCE", 'a JSON object of trait sources strongest first, per tenant and trait ("*" for all), e.g. {"*":{"*":["segment:identified","email"]}}', (v) => Config.String(v).pipe(checked(parseTraitPrecedence), Config.withDefault(DEFAULT_TRAIT_PRECEDENCE))),
+  computedTraits: setting("CDP_COMPUTED_TRAITS", 'a JSON object of computed traits per tenant ("*" for every tenant), e.g. {"*":[{"name":"orders_30d","kind":"count","events":["Order Completed"],"windowDays":30}]}', (v) => Config.String(v).pipe(checked(parseComputedTraits), Config.withDefault<ComputedTraits>({}))),
   phoneRegions: setting("CDP_PHONE_REGIONS", "comma-separated two-letter country codes tried in order for national phone numbers, e.g. US,GB", (v) => Config.String(v).pipe(checked(countryList), Config.withDefault(["US"]))),
   consent: setting("CDP_CONSENT", 'a JSON object of consent policies, "*" for every tenant, e.g. {"*":{"purposes":{"Analytics":{"onDenied":"drop"}}}}', (v) => Config.String(v).pipe(checked((s: string) => parseConsentPolicies(parseJsonObject("the value")(s))), Config.withDefault(DEFAULT_POLICIES))),
   relations: setting("CDP_RELATIONS", 'a JSON object overriding relational settings, e.g. {"orderEvents":["Order Completed","Purchase"]}', (v) => Config.String(v).pipe(checked(parseRelationsConfig), Config.withDefault(DEFAULT_RELATIONS_CONFIG))),

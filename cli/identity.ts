@@ -38,6 +38,7 @@ export const renderProfile = (p: ProfileView & Partial<Pick<ProfileWithConsent, 
       kind: i.kind, value: i.value, as_sent: i.raw, trust: i.trust, first_seen: i.firstSeen, last_seen: i.lastSeen, messages: i.messages,
     }))),
     section("Traits (the strongest source's latest statement wins)", Object.entries(p.traits).map(([trait, t]) => ({ trait, value: shown(t.value), source: t.source, at: t.at }))),
+    section("Computed traits (CDP_COMPUTED_TRAITS)", Object.entries(p.computedTraits).map(([trait, t]) => ({ trait, value: shown(t.value), kind: t.kind, events: t.events }))),
     section("Merges and splits", p.merges.map((m) => ({ kind: m.kind, from: m.from, to: m.to, messages: m.messages, at: m.at, reason: m.reason }))),
     section("Recent events", p.recentEvents.map((e) => ({ time: e.timestamp, channel: e.channel, type: e.type, event: e.event, message_id: e.messageId }))),
     ...(p.consent === undefined ? [] : [section(`Consent${p.consent.restricted ? " (processing restricted: nothing allowed)" : ""}`, p.consent.purposes.map((c) => ({

@@ -2,7 +2,7 @@
 // the in-process bus and ClickHouse embedded (chDB) in the data directory.
 import { join, resolve } from "node:path"
 import { Effect, Layer, Logger, References } from "effect"
-import { identityConfigOf, syncTraitPrecedence } from "../identity/index.ts"
+import { identityConfigOf, syncComputedTraits, syncTraitPrecedence } from "../identity/index.ts"
 import { Keys, loadSecret, makeKeys } from "../consent/index.ts"
 import { EventBus } from "../ingest/bus.ts"
 import { ObjectStore, type ObjectStoreError } from "../ingest/objectstore.ts"
@@ -69,6 +69,8 @@ export const pipelineLayer = (config: BackendConfig, role: { readonly consume?: 
     const identity = (yield* readSetting(SETTINGS.identity)) === "off" ? false
       : identityConfigOf(yield* readSetting(SETTINGS.identityRules), yield* readSetting(SETTINGS.phoneRegions))
     yield* syncTraitPrecedence(yield* readSetting(SETTINGS.traitPrecedence))
+    // A new or changed computed trait is backfilled once from what has landed; the warehouse keeps it current after.
+    yield* syncComputedTraits(yield* readSetting(SETTINGS.computedTraits))
     // Now and once a day while the pipeline runs (a server runs for months; archive days expire as they pass).
     yield* keepRetention(yield* readSetting(SETTINGS.retention))
     // The keyed-hash secret of the data dir: the suppression list of erased people is kept under it.

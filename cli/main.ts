@@ -28,7 +28,7 @@ import { backendConfig, commandLogger, DEFAULT_DATA_DIR, pipelineLayer, serverLo
 import {
   identityExplain, identityRebuild, identitySeparate, identitySplit, identitySuggestionDecision, identitySuggestions, profileShow,
 } from "./identity.ts"
-import { profileEvents } from "./profiles.ts"
+import { profileEvents, traitsPreview } from "./profiles.ts"
 import { progressBar } from "./progress.ts"
 import { isUserError, runCommand, userMessage } from "./run.ts"
 import { adminToken, announceServer, queryThroughServer, runningServer, type ServerQueryFailed } from "./server-info.ts"
@@ -559,6 +559,35 @@ Examples:
       ...(opts.channel.length === 0 ? {} : { channel: opts.channel }), ...(opts.event.length === 0 ? {} : { event: opts.event }),
     }
     const main = profileEvents({ identifier, tenant: opts.tenant, params, format: opts.format, backend: backendConfig(opts.dataDir), config: identityConfig() })
+    runCommand(main.pipe(Effect.provide(commandLogger)))
+  })
+
+const traits = program.command("traits").description("computed traits (CDP_COMPUTED_TRAITS): preview one before saving it")
+
+traits
+  .command("preview")
+  .description("what a computed-trait definition would show: its value for a sample of profiles and the distribution; saves nothing")
+  .requiredOption("--definition <json>", 'one definition: {"name", "kind": count|sum|first|last|most_frequent|latest_sentiment, "events"?, "channels"?, "of"?, "windowDays"?}')
+  .option("--tenant <tenant>", "tenant", DEFAULT_TENANT)
+  .option("--sample <n>", "profiles to show (1-1000)", flagParser((value: string) => {
+    const n = Number(value)
+    if (!/^\d+$/.test(value) || n < 1 || n > 1000) throw new Error("must be a whole number from 1 to 1000")
+    return n
+  }), 10)
+  .addOption(identityFormat())
+  .addOption(dataDirOption())
+  .addHelpText("after", `
+"of" is what the value is: properties.NAME (a top-level property), event or channel; sum, first, last and
+most_frequent need it. "windowDays" counts only the last N days (today included). Needs the data dir itself: stop
+cdp serve first. Once it looks right, add it to CDP_COMPUTED_TRAITS (a list per tenant, "*" for every tenant): the
+next start backfills it and the warehouse keeps it current as events land.
+
+Examples:
+  $ npx cdp traits preview --definition '{"name":"orders_30d","kind":"count","events":["Order Completed"],"windowDays":30}'
+  $ npx cdp traits preview --definition '{"name":"spend","kind":"sum","events":["Order Completed"],"of":"properties.total"}' --format json
+  $ npx cdp traits preview --definition '{"name":"top_channel","kind":"most_frequent","of":"channel"}' --tenant acme`)
+  .action((opts: { definition: string; tenant: string; sample: number; format: OutputFormat; dataDir?: string }) => {
+    const main = traitsPreview({ definition: opts.definition, tenant: opts.tenant, sample: opts.sample, format: opts.format, backend: backendConfig(opts.dataDir) })
     runCommand(main.pipe(Effect.provide(commandLogger)))
   })
 

@@ -1,8 +1,10 @@
 // `cdp profile events`: a profile's cross-channel timeline, page by page (the keyset cursor of
-// GET /v1/profiles/{identifier}/events), on the data dir itself or through `cdp serve` while it holds the data dir.
-import { Effect } from "effect"
+// GET /v1/profiles/{identifier}/events), on the data dir itself or through `cdp serve` while it holds the data dir;
+// `cdp traits preview`: a computed trait's values before it is saved.
+import { Data, Effect } from "effect"
 import {
-  type IdentifierRef, type IdentityConfig, profileTimeline, readIdentifier, readTimelineQuery, type TimelinePage, type TimelineParams,
+  type IdentifierRef, type IdentityConfig, parseDefinition, type Preview, previewComputedTrait, profileTimeline, readIdentifier, readTimelineQuery,
+  type TimelinePage, type TimelineParams,
 } from "../identity/index.ts"
 import { PROFILES_PATH } from "../ingest/profile-route.ts"
 import type { DataDirLocked } from "../warehouse/warehouse.ts"
@@ -62,3 +64,41 @@ export const profileEvents = (options: {
     )
     process.stdout.write(`${options.format === "json" ? JSON.stringify(page, null, 2) : renderTimeline(page, options.identifier)}\n`)
   })
+
+const shownValue = (v: unknown) => (typeof v === "string" ? v : JSON.stringify(v))
+
+export const renderPreview = (p: Preview): string => {
+  const d = p.distribution
+  const distribution = d.type === "none" ? "  (no profile has a matching event)"
+    : d.type === "number"
+      ? formatRows([{ min: d.min, p25: d.p25, median: d.p50, p75: d.p75, p90: d.p90, max: d.max, mean: Number(d.mean.toFixed(3)) }], "table")
+      : formatRows(d.top.map((t) => ({ value: shownValue(t.value), profiles: t.profiles })), "table")
+  return [
+    `Computed trait "${p.definition.name}" (${p.definition.kind}) over tenant ${p.tenant}: ${p.profiles} profiles with a matching event`,
+    "Sample:",
+    p.sample.length === 0 ? "  (none)" : formatRows(p.sample.map((s) => ({ profile_id: s.profileId, value: shownValue(s.value), events: s.events })), "table"),
+    "Distribution over those profiles:",
+    distribution,
+    "Nothing was saved: add the definition to CDP_COMPUTED_TRAITS to keep it current.",
+  ].join("\n")
+}
+
+/** `cdp traits preview`: what a computed-trait definition would show, before it is saved (reads the data dir). */
+export const traitsPreview = (options: {
+  readonly definition: string
+  readonly tenant: string
+  readonly sample: number
+  readonly format: OutputFormat
+  readonly backend: BackendConfig
+}) =>
+  Effect.gen(function* () {
+    // Checked before the data dir is opened: a wrong definition touches nothing.
+    const definition = yield* Effect.try({
+      try: () => parseDefinition(options.definition),
+      catch: (e) => new BadDefinition({ message: `--definition ${(e as Error).message}` }),
+    })
+    const preview = yield* previewComputedTrait(options.tenant, definition, options.sample).pipe(Effect.scoped, Effect.provide(warehouseLayer(options.backend)))
+    process.stdout.write(`${options.format === "json" ? JSON.stringify(preview, null, 2) : renderPreview(preview)}\n`)
+  })
+
+export class BadDefinition extends Data.TaggedError("BadDefinition")<{ readonly message: string }> {}

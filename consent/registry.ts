@@ -122,6 +122,14 @@ export const TABLES: ReadonlyArray<TableEntry> = [
   { kind: "table", name: "relation_voice_mv", owner: "identity/relations/", personal: "", erasure: "none", why: "a materialized view writing to relation_voice_daily" },
   { kind: "table", name: "trait_precedence", owner: "identity/ (migration 016)", personal: "", erasure: "none", why: "configuration: trait names and sources" },
   {
+    kind: "table", name: "computed_trait_states", owner: "warehouse/computed-traits.ts", erasure: "rows", personal: "profile_id, values of the profile's events (first/last/most frequent)",
+    locate: { needleMatch: "delete", profileIds: ["profile_id"] },
+  },
+  { kind: "table", name: "computed_trait_definitions", owner: "warehouse/computed-traits.ts", personal: "", erasure: "none", why: "configuration: trait names, event names, property names" },
+  { kind: "table", name: "computed_trait_events_mv", owner: "warehouse/computed-traits.ts", personal: "", erasure: "none", why: "a materialized view writing to computed_trait_states" },
+  { kind: "table", name: "computed_trait_sentiment_mv", owner: "warehouse/computed-traits.ts", personal: "", erasure: "none", why: "a materialized view writing to computed_trait_states" },
+  { kind: "table", name: "computed_traits", owner: "warehouse/migrations/075", personal: "", erasure: "none", why: "a view over computed_trait_states" },
+  {
     kind: "table", name: "consent_ledger", owner: "consent/ledger.ts", erasure: "rows", personal: "profile_id, proof (the message that carried the consent)",
     locate: byMessage("delete", ["profile_id"]),
     why: "an erased person's consent history goes with them: the suppression list and the DSR record prove the erasure",

@@ -7,9 +7,16 @@ export {
   type DecisionResult, decideSuggestion, openSuggestions, readIdentifier, type Reload, separateIdentifiers, splitIdentifier, UnknownSuggestion,
 } from "./decisions.ts"
 export { DEFAULT_TRAIT_PRECEDENCE, parseTraitPrecedence, syncTraitPrecedence, type TraitPrecedence } from "./traits.ts"
+export {
+  type ComputedTrait, type ComputedTraitDefinition, type ComputedTraits, parseComputedTraits, parseDefinition, type Preview, previewComputedTrait,
+  syncComputedTraits,
+} from "./computed-traits.ts"
 export { rebuildIdentity, type RebuildSummary } from "./rebuild.ts"
 export { type Operation, recordOperation } from "./operations.ts"
-export { BadIdentifier, type IdentifierRef, parseIdentifier, ProfileNotFound, profileIdOf, type ProfileView, showProfile } from "./profile.ts"
+export {
+  BadIdentifier, BadIdentifierCursor, DEFAULT_IDENTIFIER_PAGE, type IdentifierPage, identifierLimit, type IdentifierRef, parseIdentifier, ProfileNotFound,
+  profileIdentifiers, profileIdOf, type ProfileView, readProfileView, showProfile,
+} from "./profile.ts"
 export { type Explanation, explainIdentifiers } from "./explain.ts"
 export {
   BadTimelineQuery, DEFAULT_TIMELINE_LIMIT, MAX_TIMELINE_LIMIT, profileTimeline, readTimelineQuery, type TimelineEvent, type TimelinePage,

@@ -1,13 +1,13 @@
 // Reading a unified profile: the profile of any identifier, its identifiers with provenance, traits merged by source
 // precedence and event time, merges, channels and recent events.
 import { Data, Effect } from "effect"
-import {
-  nodeOwner, profileChannels, profileMergeHistory, profileMessageIds, profileObservedIdentifiers, profileRecentEvents, profileTraitStatements,
-} from "../warehouse/identity.ts"
-import { latestProfileSentiment } from "../warehouse/sentiment.ts"
+import { nodeOwner, type ProfileScope, profileMessageIds } from "../warehouse/identity.ts"
+import { profileIdentifierPage, profileSummary } from "../warehouse/profiles.ts"
 import { nodeKey } from "./graph.ts"
 import { relationshipTraits } from "./relations/compute.ts"
 import { DEFAULT_NORMALISE_OPTIONS, type IdentifierKind, IDENTIFIER_KINDS, type NormaliseOptions, normaliseIdentifier } from "./normalise.ts"
+import { type ComputedTrait, profileComputedTraits } from "./computed-traits.ts"
+import { encodeCursor, type TimelineEvent } from "./timeline.ts"
 import { DEFAULT_TRAIT_PRECEDENCE, mergeTraits, type TraitPrecedence, type TraitStatement } from "./traits.ts"
 
 export class BadIdentifier extends Data.TaggedError("BadIdentifier")<{ readonly input: string; readonly reason: string }> {
@@ -76,55 +76,146 @@ export interface ProfileIdentifier {
   readonly messages: number
 }
 
+/** Identifiers a profile read shows unless asked otherwise, and the most one page holds. */
+export const DEFAULT_IDENTIFIER_PAGE = 100
+export const MAX_IDENTIFIER_PAGE = 1000
+
 export interface ProfileView {
   readonly tenant: string
   readonly profileId: string
   readonly firstSeen: string | null
   readonly lastSeen: string | null
   readonly channels: Readonly<Record<string, number>>
+  /** The first page of identifiers by (kind, value); `identifierCount` says how many there are in all. */
   readonly identifiers: ReadonlyArray<ProfileIdentifier>
+  readonly identifierCount: number
+  /** Pass as ?cursor= to GET /v1/profiles/{identifier}/identifiers for the next page; null when all are shown. */
+  readonly identifiersNextCursor: string | null
   /** Each trait's value from its highest-ranked source, latest by event time among equals, with where and when it was stated. */
   readonly traits: Readonly<Record<string, { readonly value: unknown; readonly source: string; readonly at: string }>>
+  /** The tenant's computed traits (CDP_COMPUTED_TRAITS), each with its value now. */
+  readonly computedTraits: Readonly<Record<string, ComputedTrait>>
   readonly merges: ReadonlyArray<{ readonly kind: string; readonly from: string; readonly to: string; readonly messages: number; readonly reason: string; readonly at: string }>
   readonly latestSentiment: { readonly label: string; readonly score: number; readonly at: string } | null
   readonly recentEvents: ReadonlyArray<{ readonly messageId: string; readonly timestamp: string; readonly channel: string; readonly type: string; readonly event: string }>
 }
 
-export const showProfile = Effect.fn("showProfile")(function* (
-  tenant: string,
-  ref: IdentifierRef,
-  recent = 20,
-  precedence: TraitPrecedence = DEFAULT_TRAIT_PRECEDENCE,
-) {
-  const profileId = yield* profileIdOf(tenant, ref)
-  // Every read below is by message id, on each table's own key, and skips the events view's join (all these
-  // messages are the profile's).
-  const ids = yield* profileMessageIds(tenant, profileId)
-  if (ids.length === 0) return yield* Effect.fail(new ProfileNotFound({ tenant, identifier: profileId }))
-  const scope = { tenant, profileId, ids }
-  // Independent reads, asked at once (an engine that can runs them side by side).
-  const [channels, identifiers, statements, merges, sentiment, events] = yield* Effect.all([
-    profileChannels(scope),
-    profileObservedIdentifiers(scope),
-    profileTraitStatements(scope),
-    profileMergeHistory(scope),
-    latestProfileSentiment(scope),
-    profileRecentEvents(scope, recent),
-  ], { concurrency: "unbounded" })
-  if (channels.length === 0) return yield* Effect.fail(new ProfileNotFound({ tenant, identifier: profileId }))
-  const traits = mergeTraits(statements.map((s): TraitStatement => ({
-    name: s.name, value: s.latest[0], source: s.source, identified: Number(s.identified) === 1, at: s.latest[1], messageId: s.latest[2], firstAt: s.first,
-  })), precedence, tenant)
-  return {
-    tenant, profileId,
-    firstSeen: channels.reduce((m, c) => (c.first < m ? c.first : m), channels[0]!.first),
-    lastSeen: channels.reduce((m, c) => (c.last > m ? c.last : m), channels[0]!.last),
-    channels: Object.fromEntries(channels.map((c) => [c.channel, Number(c.n)])),
-    identifiers: identifiers.map((i) => ({ kind: i.kind, value: i.value, raw: i.raw, trust: i.trust, firstSeen: i.first, lastSeen: i.last, messages: Number(i.n) })),
-    // The relationship of the latest `cdp relations compute` (relationship_type, health_score, churn_risk...), as traits.
-    traits: { ...traits, ...(yield* relationshipTraits(tenant, profileId)) },
-    merges: merges.map((m) => ({ kind: m.kind, from: m.from_profile, to: m.to_profile, messages: Number(m.messages), reason: m.reason, at: m.at })),
-    latestSentiment: sentiment[0] === undefined ? null : { label: sentiment[0].label, score: Number(sentiment[0].score), at: sentiment[0].timestamp },
-    recentEvents: events.map((e) => ({ messageId: e.message_id, timestamp: e.timestamp, channel: e.channel, type: e.type, event: e.event })),
-  } satisfies ProfileView
+/** A page of identifiers (GET /v1/profiles/{identifier}/identifiers). */
+export interface IdentifierPage {
+  readonly tenant: string
+  readonly profileId: string
+  readonly identifiers: ReadonlyArray<ProfileIdentifier>
+  readonly identifierCount: number
+  readonly nextCursor: string | null
+}
+
+export class BadIdentifierCursor extends Data.TaggedError("BadIdentifierCursor")<{ readonly field: string; readonly reason: string }> {
+  override get message() {
+    return `${this.field}: ${this.reason}`
+  }
+}
+
+const encodeIdentifierCursor = (kind: string, value: string) => Buffer.from(JSON.stringify(["i", kind, value])).toString("base64url")
+
+/** The (kind, value) an identifiers cursor continues after; a BadIdentifierCursor for anything this API did not give. */
+export const decodeIdentifierCursor = (cursor: string): { readonly kind: string; readonly value: string } | BadIdentifierCursor => {
+  try {
+    const v: unknown = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"))
+    if (Array.isArray(v) && v.length === 3 && v[0] === "i" && typeof v[1] === "string" && typeof v[2] === "string") return { kind: v[1], value: v[2] }
+  } catch { /* not one of ours */ }
+  return new BadIdentifierCursor({ field: "cursor", reason: "is not a cursor this API gave (pass identifiersNextCursor or nextCursor as it is)" })
+}
+
+/** Reads ?limit= of an identifiers page. */
+export const identifierLimit = (text: string | undefined): number | BadIdentifierCursor => {
+  if (text === undefined) return DEFAULT_IDENTIFIER_PAGE
+  const n = Number(text)
+  return /^\d+$/.test(text) && n >= 1 && n <= MAX_IDENTIFIER_PAGE ? n
+    : new BadIdentifierCursor({ field: "limit", reason: `must be a whole number from 1 to ${MAX_IDENTIFIER_PAGE}` })
+}
+
+/** A profile and its messages now; ProfileNotFound when it has none. */
+const scopeOf = (tenant: string, ref: IdentifierRef) =>
+  Effect.gen(function* () {
+    const profileId = yield* profileIdOf(tenant, ref)
+    const ids = yield* profileMessageIds(tenant, profileId)
+    if (ids.length === 0) return yield* Effect.fail(new ProfileNotFound({ tenant, identifier: profileId }))
+    return { tenant, profileId, ids }
+  })
+
+const identifierPage = (scope: ProfileScope, limit: number, after: { readonly kind: string; readonly value: string } | undefined) =>
+  Effect.map(profileIdentifierPage(scope, limit, after), ({ rows, total }) => {
+    const page = rows.slice(0, limit)
+    const last = page[page.length - 1]
+    return {
+      identifiers: page.map((i): ProfileIdentifier => ({
+        kind: i.kind, value: i.value, raw: i.raw, trust: i.trust, firstSeen: i.first, lastSeen: i.last, messages: Number(i.n),
+      })),
+      identifierCount: total,
+      nextCursor: rows.length > limit && last !== undefined ? encodeIdentifierCursor(last.kind, last.value) : null,
+    }
+  })
+
+/** One page of a profile's identifiers, by (kind, value), after `cursor`. */
+export const profileIdentifiers = Effect.fn("profileIdentifiers")(function* (tenant: string, ref: IdentifierRef, limit: number, cursor?: string) {
+  const after = cursor === undefined ? undefined : decodeIdentifierCursor(cursor)
+  if (after instanceof BadIdentifierCursor) return yield* Effect.fail(after)
+  const scope = yield* scopeOf(tenant, ref)
+  const page = yield* identifierPage(scope, limit, after)
+  return { tenant, profileId: scope.profileId, ...page } satisfies IdentifierPage
 })
+
+export interface ProfileReadOptions {
+  /** Rows of recentEvents (0-1000); the timeline's first page holds at least one. */
+  readonly recent?: number
+  readonly identifiers?: number
+  readonly precedence?: TraitPrecedence
+}
+
+/**
+ * The profile and the first page of its timeline, from one scope: the profile is resolved once, and everything but
+ * the identifiers comes back from one statement.
+ */
+export const readProfileView = Effect.fn("readProfileView")(function* (tenant: string, ref: IdentifierRef, options: ProfileReadOptions = {}) {
+  const recent = options.recent ?? 20
+  const scope = yield* scopeOf(tenant, ref)
+  const pageSize = Math.max(1, recent)
+  const [summary, identifiers, computedTraits, relationship] = yield* Effect.all([
+    profileSummary(scope, pageSize),
+    identifierPage(scope, options.identifiers ?? DEFAULT_IDENTIFIER_PAGE, undefined),
+    profileComputedTraits(scope),
+    // The relationship of the latest `cdp relations compute` (relationship_type, health_score, churn_risk...), as traits.
+    relationshipTraits(tenant, scope.profileId),
+  ], { concurrency: "unbounded" })
+  const { channels, statements, merges, sentiment, events } = summary
+  if (channels.length === 0) return yield* Effect.fail(new ProfileNotFound({ tenant, identifier: scope.profileId }))
+  const traits = mergeTraits(statements.map(([name, source, identified, latest, first]): TraitStatement => ({
+    name, value: latest[0], source, identified: Number(identified) === 1, at: latest[1], messageId: latest[2], firstAt: first,
+  })), options.precedence ?? DEFAULT_TRAIT_PRECEDENCE, tenant)
+  const view: ProfileView = {
+    tenant, profileId: scope.profileId,
+    firstSeen: channels.reduce((m, c) => (c[2] < m ? c[2] : m), channels[0]![2]),
+    lastSeen: channels.reduce((m, c) => (c[3] > m ? c[3] : m), channels[0]![3]),
+    channels: Object.fromEntries(channels.map((c) => [c[0], Number(c[1])])),
+    identifiers: identifiers.identifiers,
+    identifierCount: identifiers.identifierCount,
+    identifiersNextCursor: identifiers.nextCursor,
+    traits: { ...traits, ...relationship },
+    computedTraits,
+    merges: merges.map(([kind, from, to, messages, reason, at]) => ({ kind, from, to, messages: Number(messages), reason, at })),
+    latestSentiment: sentiment[0] === undefined ? null : { label: sentiment[0][0], score: Number(sentiment[0][1]), at: sentiment[0][2] },
+    recentEvents: events.slice(0, recent).map(([messageId, , timestamp, channel, , type, event]) => ({ messageId, timestamp, channel, type, event })),
+  }
+  const page = events.slice(0, pageSize)
+  const last = page[page.length - 1]
+  const timeline = {
+    events: page.map(([messageId, ms, , channel, source, type, event]): TimelineEvent => ({
+      messageId, timestamp: new Date(Number(ms)).toISOString(), channel, source, type, event,
+    })),
+    nextCursor: events.length > pageSize && last !== undefined ? encodeCursor(Number(last[1]), last[0]) : null,
+  }
+  return { view, timeline }
+})
+
+export const showProfile = (tenant: string, ref: IdentifierRef, recent = 20, precedence: TraitPrecedence = DEFAULT_TRAIT_PRECEDENCE) =>
+  Effect.map(readProfileView(tenant, ref, { recent, precedence }), (r) => r.view)

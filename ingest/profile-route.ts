@@ -1,17 +1,19 @@
 // GET /v1/profiles/{identifier}?tenant=T&events=N: the unified profile of any identifier (URL-encoded "KIND:VALUE", a
 // bare e-mail or +phone, or a prof_ id) with its consent per purpose and the first page of its timeline, and
-// GET /v1/profiles/{identifier}/events?limit=&cursor=&channel=&event=&since=&until=: its timeline page by page, for
+// GET /v1/profiles/{identifier}/events?limit=&cursor=&channel=&event=&since=&until=: its timeline page by page, and
+// GET /v1/profiles/{identifier}/identifiers?limit=&cursor=: its identifiers page by page (a profile may hold 100,000), for
 // holders of a token with the profiles:read scope (ingest/auth.ts guards it, and masks identifiers for marketers).
 // Shapes: ingest/openapi.json.
 // `cdp profile show` and `cdp profile events` go through them while `cdp serve` holds the embedded engine.
 import type { IncomingMessage } from "node:http"
 import { Effect } from "effect"
-import { type ConsentPolicies, ConsentPoliciesRef, type ConsentView, DEFAULT_POLICIES, showConsent } from "../consent/index.ts"
+import type { ConsentPolicies } from "../consent/index.ts"
 import {
-  defaultIdentityConfig, type IdentityConfig, profileTimeline, type ProfileView, readIdentifier, readTimelineQuery, showProfile, type TimelinePage,
+  BadIdentifierCursor, defaultIdentityConfig, identifierLimit, type IdentityConfig, profileIdentifiers, profileTimeline, readIdentifier, readTimelineQuery,
   type TraitPrecedence,
 } from "../identity/index.ts"
 import { Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
+import { readProfileCached } from "./profile-read.ts"
 import { type QueryReply, refuse } from "./query-route.ts"
 import { DEFAULT_TENANT } from "./writekeys.ts"
 
@@ -20,6 +22,7 @@ export const PROFILES_PATH = "/v1/profiles/"
 /** Recent events a profile shows unless ?events= says otherwise, and the most it may ask for. */
 export const DEFAULT_RECENT_EVENTS = 20
 const EVENTS_SUFFIX = "/events"
+const IDENTIFIERS_SUFFIX = "/identifiers"
 export const MAX_RECENT_EVENTS = 1000
 
 
@@ -37,9 +40,10 @@ export const profileRoute = (req: IncomingMessage, options: {
     const url = new URL(req.url ?? "/", "http://collector")
     const rest = url.pathname.slice(PROFILES_PATH.length).replace(/\/+$/, "")
     const timeline = rest.endsWith(EVENTS_SUFFIX)
+    const identifiersPage = rest.endsWith(IDENTIFIERS_SUFFIX)
     let identifier: string
     try {
-      identifier = decodeURIComponent(timeline ? rest.slice(0, -EVENTS_SUFFIX.length) : rest)
+      identifier = decodeURIComponent(timeline ? rest.slice(0, -EVENTS_SUFFIX.length) : identifiersPage ? rest.slice(0, -IDENTIFIERS_SUFFIX.length) : rest)
     } catch {
       return refuse(400, "bad_identifier", "the identifier is not validly URL-encoded", "/identifier")
     }
@@ -50,12 +54,12 @@ export const profileRoute = (req: IncomingMessage, options: {
     if (tenant === "") return refuse(400, "bad_tenant", "?tenant= must name a tenant", "tenant")
     const failures = {
       BadIdentifier: (e: { readonly message: string }) => Effect.succeed(refuse(400, "bad_identifier", e.message, "/identifier")),
-      BadTimelineQuery: (e: { readonly message: string; readonly field: string }) => Effect.succeed(refuse(400, `bad_${e.field}`, e.message, e.field)),
       ProfileNotFound: (e: { readonly message: string }) => Effect.succeed(refuse(404, "profile_not_found", e.message)),
       WarehouseQueryError: (e: { readonly message: string }) => Effect.succeed(refuse(500, "warehouse_query_failed", e.message)),
       WarehouseUnavailable: (e: { readonly message: string }) =>
         Effect.succeed(refuse(503, "warehouse_unavailable", e.message, undefined, { "retry-after": "5" })),
     }
+    const badParameter = (e: { readonly message: string; readonly field: string }) => Effect.succeed(refuse(400, `bad_${e.field}`, e.message, e.field))
     const list = (name: string) => (url.searchParams.has(name) ? url.searchParams.getAll(name) : undefined)
     const param = (name: string) => url.searchParams.get(name) ?? undefined
     if (timeline) {
@@ -65,45 +69,28 @@ export const profileRoute = (req: IncomingMessage, options: {
         })
         const ref = yield* readIdentifier(identifier, tenant, options.identity ?? defaultIdentityConfig())
         return { status: 200, body: yield* profileTimeline(tenant, ref, q) } satisfies QueryReply
-      }).pipe(Effect.provideService(Warehouse, options.warehouse), Effect.catchTags(failures))
+      }).pipe(Effect.provideService(Warehouse, options.warehouse), Effect.catchTags({ ...failures, BadTimelineQuery: badParameter }))
+    }
+    if (identifiersPage) {
+      return yield* Effect.gen(function* () {
+        const limit = identifierLimit(param("limit"))
+        if (limit instanceof BadIdentifierCursor) return yield* Effect.fail(limit)
+        const ref = yield* readIdentifier(identifier, tenant, options.identity ?? defaultIdentityConfig())
+        return { status: 200, body: yield* profileIdentifiers(tenant, ref, limit, param("cursor")) } satisfies QueryReply
+      }).pipe(Effect.provideService(Warehouse, options.warehouse), Effect.catchTags({ ...failures, BadIdentifierCursor: badParameter }))
     }
     const eventsParam = url.searchParams.get("events")
     const recent = eventsParam === null ? DEFAULT_RECENT_EVENTS : Number(eventsParam)
     if (eventsParam !== null && !(/^\d+$/.test(eventsParam) && recent <= MAX_RECENT_EVENTS)) {
       return refuse(400, "bad_events", `?events= must be a whole number from 0 to ${MAX_RECENT_EVENTS}`, "events")
     }
-    return yield* readProfile(tenant, identifier, recent, options.identity ?? defaultIdentityConfig(), options.traitPrecedence).pipe(
+    return yield* readProfileCached({
+      warehouse: options.warehouse, tenant, identifier, recent, identity: options.identity ?? defaultIdentityConfig(),
+      precedence: options.traitPrecedence, policies: options.policies,
+    }).pipe(
       Effect.map((body): QueryReply => ({ status: 200, body })),
-      Effect.provideService(Warehouse, options.warehouse),
-      Effect.provideService(ConsentPoliciesRef, options.policies ?? DEFAULT_POLICIES),
       Effect.catchTags(failures),
     )
   })
 
-export type ProfileWithConsent = ProfileView & {
-  readonly consent: { readonly restricted: boolean; readonly purposes: ConsentView["purposes"] }
-  readonly timeline: { readonly events: TimelinePage["events"]; readonly nextCursor: string | null }
-}
-
-/** What GET /v1/profiles/{identifier} answers (and `cdp profile show --format json` prints): the profile, its consent per purpose, its timeline's first page. */
-export const readProfile = (tenant: string, identifier: string, recent: number, identity: IdentityConfig, precedence?: TraitPrecedence) =>
-  Effect.gen(function* () {
-    // The timeline's first page holds ?events= rows (at least one); its nextCursor pages on.
-    const q = yield* readTimelineQuery({ limit: String(Math.max(1, recent)) })
-    const ref = yield* readIdentifier(identifier, tenant, identity)
-    // Side by side, each run to its end: a failing read (an unknown person) must not interrupt the others' queries
-    // inside the embedded engine.
-    const [view, consent, page] = yield* Effect.all([
-      showProfile(tenant, ref, recent, precedence),
-      showConsent(tenant, ref),
-      profileTimeline(tenant, ref, q),
-    ], { concurrency: "unbounded", mode: "result" })
-    if (view._tag === "Failure") return yield* Effect.fail(view.failure)
-    if (consent._tag === "Failure") return yield* Effect.fail(consent.failure)
-    if (page._tag === "Failure") return yield* Effect.fail(page.failure)
-    return {
-      ...view.success,
-      consent: { restricted: consent.success.restricted, purposes: consent.success.purposes },
-      timeline: { events: page.success.events, nextCursor: page.success.nextCursor },
-    } satisfies ProfileWithConsent
-  })
+export { type ProfileWithConsent, readProfile } from "./profile-read.ts"

@@ -1,6 +1,8 @@
 // Reads of the `events` and `profiles` views (events with each message's current profile; one row per profile),
-// which no table's owner module holds.
+// and of one profile across tables (its identifiers, events, traits, merges, sentiment), which no table's owner
+// module holds.
 import { Effect } from "effect"
+import { type ProfileScope, scopeCondition } from "./identity.ts"
 import { Warehouse } from "./warehouse.ts"
 
 /** Each message of a tenant with its profile now. */
@@ -47,4 +49,75 @@ export const socialChannelSpan = Effect.fn("socialChannelSpan")(function* () {
   const warehouse = yield* Warehouse
   return yield* warehouse.query<{ since: string; until: string }>(
     "SELECT toString(toDate(min(timestamp))) AS since, toString(toDate(max(timestamp))) AS until FROM events WHERE channel = 'social'")
+})
+
+// ---------------------------------------------------------------------------------------------------------------
+// One profile's read (GET /v1/profiles/{identifier}): each read selects the profile's messages by id (scopeCondition),
+// on each table's own key.
+
+/** A profile's observed identifiers, a page at a time by (kind, value), and how many it has in all. */
+export const profileIdentifierPage = Effect.fn("profileIdentifierPage")(function* (
+  scope: ProfileScope, limit: number, after: { readonly kind: string; readonly value: string } | undefined,
+) {
+  const warehouse = yield* Warehouse
+  const { mine, params } = scopeCondition(scope)
+  const grouped = "SELECT s.kind AS kind, s.value AS value, any(s.raw) AS raw, " +
+    "arrayElement(arraySort(x -> indexOf(['verified', 'stated', 'unverified'], x), groupUniqArray(s.trust)), 1) AS trust, " +
+    "min(timestamp) AS first, max(timestamp) AS last, count() AS n FROM identity_observations ARRAY JOIN sightings AS s " +
+    `WHERE ${mine} ${after === undefined ? "" : "AND (s.kind, s.value) > ({afterKind:String}, {afterValue:String})"} GROUP BY kind, value`
+  // The count reads only the pairs, not their provenance; a huge profile (100,000 identifiers) pays for one page.
+  const [rows, total] = yield* Effect.all([
+    warehouse.query<{ kind: string; value: string; raw: string; trust: string; first: string; last: string; n: string }>(
+      `${grouped} ORDER BY kind, value LIMIT ${Math.max(1, Math.trunc(limit)) + 1}`,
+      { params: { ...params, afterKind: after?.kind ?? "", afterValue: after?.value ?? "" } }),
+    warehouse.query<{ n: string }>(
+      `SELECT uniqExact(s.kind, s.value) AS n FROM identity_observations ARRAY JOIN sightings AS s WHERE ${mine}`, { params }),
+  ], { concurrency: "unbounded" })
+  return { rows, total: Number(total[0]?.n ?? 0) }
+})
+
+/**
+ * The rest of a profile in one statement (one round trip to the engine instead of five): events per channel, the
+ * latest statement of each trait per source, merges, the latest scored sentiment and the newest `limit` events
+ * (one more tells whether the timeline has a next page).
+ */
+export const profileSummary = Effect.fn("profileSummary")(function* (scope: ProfileScope, limit: number) {
+  const warehouse = yield* Warehouse
+  const { mine, params } = scopeCondition(scope)
+  const rows = yield* warehouse.query<{
+    channels: Array<[string, string, string, string]>
+    statements: Array<[string, string, number, [string, string, string], string]>
+    merges: Array<[string, string, string, string, string, string]>
+    sentiment: Array<[string, number, string]>
+    events: Array<[string, string, string, string, string, string, string]>
+  }>(
+    "SELECT " +
+      "(SELECT groupArray((channel, n, first, last)) FROM (SELECT toString(channel) AS channel, count() AS n, toString(min(timestamp)) AS first, " +
+      `toString(max(timestamp)) AS last FROM event_rows WHERE ${mine} GROUP BY channel ORDER BY channel)) AS channels, ` +
+      "(SELECT groupArray((name, source, identified, latest, first)) FROM (SELECT kv.1 AS name, toString(source) AS source, toUInt8(user_id != '') AS identified, " +
+      "argMax((kv.2, toString(timestamp), message_id), (timestamp, message_id)) AS latest, toString(min(timestamp)) AS first " +
+      `FROM event_rows ARRAY JOIN JSONExtractKeysAndValuesRaw(traits) AS kv WHERE ${mine} AND traits != '{}' ` +
+      "AND kv.2 NOT IN ('null', '\"\"') GROUP BY name, source, identified)) AS statements, " +
+      "(SELECT groupArray((kind, from_profile, to_profile, toString(messages), reason, toString(at))) FROM (SELECT kind, from_profile, to_profile, messages, reason, at " +
+      "FROM profile_merges WHERE tenant = {tenant:String} AND (from_profile = {profile:String} OR to_profile = {profile:String}) ORDER BY at)) AS merges, " +
+      "(SELECT groupArray((label, score, toString(timestamp))) FROM (SELECT toString(label) AS label, score, timestamp FROM sentiment " +
+      `WHERE ${mine} AND status = 'scored' ORDER BY timestamp DESC LIMIT 1)) AS sentiment, ` +
+      "(SELECT groupArray((message_id, toString(ms), toString(timestamp), channel, source, type, event)) FROM (SELECT message_id, " +
+      "toUnixTimestamp64Milli(timestamp) AS ms, timestamp, toString(channel) AS channel, toString(source) AS source, toString(type) AS type, event " +
+      `FROM event_rows WHERE ${mine} ORDER BY timestamp DESC, message_id DESC LIMIT 1 BY message_id LIMIT {limit:UInt32})) AS events`,
+    { params: { ...params, limit: Math.max(1, Math.trunc(limit)) + 1 } })
+  return rows[0]!
+})
+
+/**
+ * What the warehouse holds now, as a short text that changes whenever any table gets rows (each insert is a new
+ * part with a higher block number), loses rows (a delete or an erasure's mutation raises the data version) or is
+ * dropped: cached profile reads compare it. Read from the engine's own catalogue (no table is scanned).
+ */
+export const storageGeneration = Effect.fn("storageGeneration")(function* () {
+  const warehouse = yield* Warehouse
+  const rows = yield* warehouse.query<{ g: string }>(
+    "SELECT toString(groupArray((table, b, d, n, r))) AS g FROM (SELECT table, max(max_block_number) AS b, max(data_version) AS d, " +
+      "count() AS n, sum(rows) AS r FROM system.parts WHERE active AND database = currentDatabase() GROUP BY table ORDER BY table)")
+  return rows[0]?.g ?? ""
 })

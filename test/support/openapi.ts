@@ -35,6 +35,7 @@ export const checkResponse = (template: string, method: string, status: number, 
 export const templateOf = (path: string): string => {
   const p = path.split("?", 1)[0]!
   if (/^\/v1\/profiles\/[^/]*\/events\/?$/.test(p)) return "/v1/profiles/{identifier}/events"
+  if (/^\/v1\/profiles\/[^/]*\/identifiers\/?$/.test(p)) return "/v1/profiles/{identifier}/identifiers"
   if (p.startsWith("/v1/profiles/")) return "/v1/profiles/{identifier}"
   if (p.startsWith("/v1/consent/")) return "/v1/consent/{identifier}"
   throw new Error(`no template for ${p}`)

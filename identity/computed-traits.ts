@@ -1,0 +1,251 @@
+// Computed traits by configuration (CDP_COMPUTED_TRAITS): per tenant ("*" for every tenant), named values computed
+// from a profile's events: counts and sums in a window of days, the first or last value of a property, the most
+// frequent value, the latest sentiment. Kept current incrementally by the warehouse (materialized views into an
+// AggregatingMergeTree, migration 075); a new or changed definition is backfilled once from what has landed.
+import { createHash } from "node:crypto"
+import { Ajv, type JSONSchemaType } from "ajv"
+import { Effect } from "effect"
+import {
+  type Aggregates, definitionsInForce, exactAggregates, landedProfiles, previewAggregates, stateAggregates, type StoredDefinition, storeDefinition,
+  tenantDefinitions,
+} from "../warehouse/computed-traits.ts"
+import type { ProfileScope } from "../warehouse/identity.ts"
+import { IdentityRulesInvalid } from "./config.ts"
+
+export const COMPUTED_KINDS = ["count", "sum", "first", "last", "most_frequent", "latest_sentiment"] as const
+export type ComputedKind = (typeof COMPUTED_KINDS)[number]
+
+export interface ComputedTraitDefinition {
+  readonly name: string
+  readonly kind: ComputedKind
+  /** Only these events (by name); all when absent. */
+  readonly events?: ReadonlyArray<string>
+  /** Only these channels; all when absent. */
+  readonly channels?: ReadonlyArray<string>
+  /** What the value is: `properties.NAME` (a top-level property), `event` or `channel`. Needed except by count and latest_sentiment. */
+  readonly of?: string
+  /** Count or sum the last N days only (today included); most_frequent too. */
+  readonly windowDays?: number
+}
+
+export type ComputedTraits = Readonly<Record<string, ReadonlyArray<ComputedTraitDefinition>>>
+
+const definitionSchema: JSONSchemaType<ComputedTraitDefinition> = {
+  type: "object",
+  additionalProperties: false,
+  required: ["name", "kind"],
+  properties: {
+    name: { type: "string", pattern: "^[a-z][a-z0-9_]{0,63}$" },
+    kind: { type: "string", enum: [...COMPUTED_KINDS] },
+    events: { type: "array", items: { type: "string", minLength: 1, maxLength: 200 }, minItems: 1, maxItems: 50, nullable: true },
+    channels: { type: "array", items: { type: "string", pattern: "^[a-z][a-z0-9_-]{0,39}$" }, minItems: 1, maxItems: 20, nullable: true },
+    of: { type: "string", pattern: "^(event|channel|properties\\.[A-Za-z0-9_$ -]{1,100})$", nullable: true },
+    windowDays: { type: "integer", minimum: 1, maximum: 3650, nullable: true },
+  },
+  allOf: [
+    { if: { properties: { kind: { enum: ["sum", "first", "last", "most_frequent"] } } }, then: { required: ["of"] } },
+    { if: { properties: { kind: { enum: ["first", "last", "latest_sentiment"] } } }, then: { not: { required: ["windowDays"] } } },
+    { if: { properties: { kind: { const: "latest_sentiment" } } }, then: { not: { anyOf: [{ required: ["of"] }, { required: ["events"] }] } } },
+  ],
+} as unknown as JSONSchemaType<ComputedTraitDefinition>
+
+const settingSchema: JSONSchemaType<Record<string, Array<ComputedTraitDefinition>>> = {
+  type: "object",
+  required: [],
+  propertyNames: { pattern: "^(\\*|[A-Za-z0-9_.-]{1,100})$" },
+  additionalProperties: { type: "array", items: definitionSchema, maxItems: 200 },
+} as unknown as JSONSchemaType<Record<string, Array<ComputedTraitDefinition>>>
+
+const ajv = new Ajv({ allErrors: false, strict: false })
+const validateSetting = ajv.compile(settingSchema)
+const validateDefinition = ajv.compile(definitionSchema)
+
+const RULES: Record<string, string> = {
+  required: "is missing",
+  additionalProperties: "is not a field of a computed trait (name, kind, events, channels, of, windowDays)",
+  enum: `must be one of ${COMPUTED_KINDS.join(", ")}`,
+}
+
+/** A readable reason from ajv's first error: the JSON pointer and the rule, in words. */
+const reasonOf = (errors: typeof validateSetting.errors): [string, string] => {
+  const e = errors?.[0]
+  if (e === undefined) return ["/", "is not valid"]
+  const at = e.keyword === "required" ? `${e.instancePath}/${(e.params as { missingProperty: string }).missingProperty}`
+    : e.keyword === "additionalProperties" ? `${e.instancePath}/${(e.params as { additionalProperty: string }).additionalProperty}` : e.instancePath || "/"
+  if (e.keyword === "pattern" && /\/name$/.test(e.instancePath)) return [at, "must be a lowercase name: a letter, then letters, digits or _ (at most 64)"]
+  if (e.keyword === "pattern" && /\/of$/.test(e.instancePath)) return [at, 'must be "event", "channel" or "properties.NAME" (a top-level property)']
+  if (e.keyword === "not" || e.keyword === "if") return [at, "first, last and latest_sentiment take no windowDays; latest_sentiment takes no of or events"]
+  if (e.keyword === "required" && /\/of$/.test(at)) return [at, "is needed by sum, first, last and most_frequent: which value (e.g. properties.total)"]
+  return [at, RULES[e.keyword] ?? (e.message ?? "is not valid")]
+}
+
+/** Checks CDP_COMPUTED_TRAITS' JSON text; throws IdentityRulesInvalid naming the first bad field. */
+export const parseComputedTraits = (text: string): ComputedTraits => {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(text)
+  } catch (e) {
+    throw new IdentityRulesInvalid("/", `not JSON: ${(e as Error).message}`)
+  }
+  if (!validateSetting(parsed)) {
+    const [at, reason] = reasonOf(validateSetting.errors)
+    throw new IdentityRulesInvalid(at, reason)
+  }
+  const global = new Set((parsed["*"] ?? []).map((d) => d.name))
+  for (const [scope, defs] of Object.entries(parsed)) {
+    const seen = new Set<string>()
+    for (const [i, d] of defs.entries()) {
+      if (seen.has(d.name) || (scope !== "*" && global.has(d.name))) {
+        throw new IdentityRulesInvalid(`/${scope}/${i}/name`, `"${d.name}" is defined twice (for this tenant or for "*")`)
+      }
+      seen.add(d.name)
+    }
+  }
+  return parsed
+}
+
+/** Checks one definition (`cdp traits preview --definition`); throws IdentityRulesInvalid naming the bad field. */
+export const parseDefinition = (text: string): ComputedTraitDefinition => {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(text)
+  } catch (e) {
+    throw new IdentityRulesInvalid("/", `not JSON: ${(e as Error).message}`)
+  }
+  if (!validateDefinition(parsed)) {
+    const [at, reason] = reasonOf(validateDefinition.errors)
+    throw new IdentityRulesInvalid(at, reason)
+  }
+  return parsed
+}
+
+/** The definition as the warehouse keeps it; its version changes whenever what it computes changes. */
+export const storedDefinition = (scope: string, d: ComputedTraitDefinition): StoredDefinition => {
+  const of = d.of ?? ""
+  const body = {
+    kind: d.kind, events: [...(d.events ?? [])].sort(), channels: [...(d.channels ?? [])].sort(),
+    field: of === "" ? "" : of.startsWith("properties.") ? "property" : of, property: of.startsWith("properties.") ? of.slice("properties.".length) : "",
+    window_days: d.windowDays ?? 0,
+  }
+  // 63 bits of a SHA-256: a UInt64 the engine's JSON reads back exactly as text.
+  const version = (BigInt(`0x${createHash("sha256").update(JSON.stringify(body)).digest("hex").slice(0, 16)}`) >> 1n).toString()
+  return { scope, name: d.name, version, ...body }
+}
+
+/**
+ * Brings the warehouse's definitions in line with the setting: a new or changed definition is stored and
+ * backfilled (states of its old version are left behind, unread), a removed one retired. Returns what changed.
+ */
+export const syncComputedTraits = Effect.fn("syncComputedTraits")(function* (setting: ComputedTraits) {
+  const stored = yield* definitionsInForce()
+  const wanted = Object.entries(setting).flatMap(([scope, defs]) => defs.map((d) => storedDefinition(scope, d)))
+  const key = (d: { scope: string; name: string }) => `${d.scope}\u0000${d.name}`
+  const have = new Map(stored.map((d) => [key(d), d]))
+  const changed: Array<string> = []
+  for (const d of wanted) {
+    if (have.get(key(d))?.version === d.version) continue
+    yield* storeDefinition(d, true)
+    changed.push(`${d.scope}/${d.name}`)
+  }
+  const keep = new Set(wanted.map(key))
+  for (const d of stored) {
+    if (keep.has(key(d))) continue
+    yield* storeDefinition(d, false)
+    changed.push(`${d.scope}/${d.name} (retired)`)
+  }
+  return changed
+})
+
+export interface ComputedTrait {
+  readonly value: unknown
+  readonly kind: string
+  /** Matching events counted (in the window for count, sum and most_frequent). */
+  readonly events: number
+}
+
+const parsed = (json: string): unknown => {
+  if (json === "") return null
+  try {
+    return JSON.parse(json)
+  } catch {
+    return json
+  }
+}
+
+/** A trait's value from its aggregates. */
+export const valueOf = (kind: string, a: Pick<Aggregates, "n" | "total" | "first" | "last" | "counts">): unknown => {
+  switch (kind) {
+    case "count": return Number(a.n)
+    case "sum": return Number(a.total)
+    case "first": return parsed(a.first)
+    case "last":
+    case "latest_sentiment": return parsed(a.last)
+    case "most_frequent": {
+      const [keys, counts] = a.counts
+      let best = -1
+      for (let i = 0; i < keys.length; i++) if (best < 0 || Number(counts[i]) > Number(counts[best])) best = i
+      return best < 0 ? null : parsed(keys[best]!)
+    }
+    default: return null
+  }
+}
+
+/**
+ * A profile's computed traits now: from the states of the profiles its messages landed under when those are whole
+ * in it (no split took part of one elsewhere), otherwise computed from its own events. Every trait in force is
+ * shown, with null (count and sum: 0) when none of its events are there.
+ */
+export const profileComputedTraits = Effect.fn("profileComputedTraits")(function* (scope: ProfileScope) {
+  const definitions = yield* tenantDefinitions(scope.tenant)
+  if (definitions.length === 0) return {}
+  const { landed, whole } = yield* landedProfiles(scope)
+  const rows = whole ? yield* stateAggregates(scope.tenant, landed) : yield* exactAggregates(scope, definitions)
+  const byName = new Map(rows.map((r) => [r.name, r]))
+  const out: Record<string, ComputedTrait> = {}
+  for (const d of definitions) {
+    const a = byName.get(d.name)
+    out[d.name] = a === undefined
+      ? { value: d.kind === "count" || d.kind === "sum" ? 0 : null, kind: d.kind, events: 0 }
+      : { value: valueOf(d.kind, a), kind: d.kind, events: Number(a.n) }
+  }
+  return out
+})
+
+export interface Preview {
+  readonly tenant: string
+  readonly definition: ComputedTraitDefinition
+  /** Profiles with at least one matching event. */
+  readonly profiles: number
+  readonly sample: ReadonlyArray<{ readonly profileId: string; readonly value: unknown; readonly events: number }>
+  /** Numbers: min, quartiles, p90, max, mean; other values: the most common ones with how many profiles have each. */
+  readonly distribution:
+    | { readonly type: "number"; readonly min: number; readonly p25: number; readonly p50: number; readonly p75: number; readonly p90: number; readonly max: number; readonly mean: number }
+    | { readonly type: "values"; readonly top: ReadonlyArray<{ readonly value: unknown; readonly profiles: number }> }
+    | { readonly type: "none" }
+}
+
+const quantile = (sorted: ReadonlyArray<number>, q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!
+
+/** What a definition would show, before it is saved: values for a sample of a tenant's profiles and their distribution. */
+export const previewComputedTrait = Effect.fn("previewComputedTrait")(function* (tenant: string, definition: ComputedTraitDefinition, sample = 10) {
+  const d = storedDefinition(tenant, definition)
+  const rows = yield* previewAggregates(tenant, d)
+  const values = rows.map((r) => ({ profileId: r.profile_id, value: valueOf(d.kind, r), events: Number(r.n) }))
+  const numbers = values.map((v) => v.value).filter((v): v is number => typeof v === "number").sort((a, b) => a - b)
+  let distribution: Preview["distribution"]
+  if (values.length === 0) distribution = { type: "none" }
+  else if (numbers.length === values.length) {
+    distribution = {
+      type: "number", min: numbers[0]!, p25: quantile(numbers, 0.25), p50: quantile(numbers, 0.5), p75: quantile(numbers, 0.75),
+      p90: quantile(numbers, 0.9), max: numbers[numbers.length - 1]!, mean: numbers.reduce((s, n) => s + n, 0) / numbers.length,
+    }
+  } else {
+    const counts = new Map<string, number>()
+    for (const v of values) counts.set(JSON.stringify(v.value), (counts.get(JSON.stringify(v.value)) ?? 0) + 1)
+    distribution = {
+      type: "values",
+      top: [...counts].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, 10).map(([v, n]) => ({ value: JSON.parse(v) as unknown, profiles: n })),
+    }
+  }
+  return { tenant, definition, profiles: values.length, sample: values.slice(0, sample), distribution } satisfies Preview
+})

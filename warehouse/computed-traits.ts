@@ -1,0 +1,173 @@
+// The computed-trait tables' one owner (migration 075): definitions in force, the backfill of a new definition's
+// states, a profile's values (from the states, or from its events when a split makes the states inexact), and the
+// preview of a definition over a tenant's events.
+import { Effect } from "effect"
+import { type ProfileScope, scopeCondition } from "./identity.ts"
+import { Warehouse } from "./warehouse.ts"
+
+/** A definition as stored (identity/computed-traits.ts validates and hashes it). */
+export interface StoredDefinition {
+  readonly scope: string
+  readonly name: string
+  readonly version: string
+  readonly kind: string
+  readonly events: ReadonlyArray<string>
+  readonly channels: ReadonlyArray<string>
+  readonly field: string
+  readonly property: string
+  readonly window_days: number
+}
+
+/** Partial aggregates of one trait: what the value of each kind is made of. */
+export interface Aggregates {
+  readonly name: string
+  readonly n: string
+  readonly total: number
+  readonly first: string
+  readonly last: string
+  readonly counts: [Array<string>, Array<string>]
+}
+
+const DEFINITION_COLUMNS = "scope, name, toString(version) AS version, kind, events, channels, field, property, window_days"
+
+/** Every definition in force (active), of every scope. */
+export const definitionsInForce = Effect.fn("definitionsInForce")(function* () {
+  const warehouse = yield* Warehouse
+  return yield* warehouse.query<StoredDefinition>(
+    `SELECT ${DEFINITION_COLUMNS} FROM computed_trait_definitions FINAL WHERE active = 1 ORDER BY scope, name`)
+})
+
+/** The definitions in force for one tenant: its own and the "*" ones. */
+export const tenantDefinitions = Effect.fn("tenantDefinitions")(function* (tenant: string) {
+  const warehouse = yield* Warehouse
+  return yield* warehouse.query<StoredDefinition>(
+    `SELECT ${DEFINITION_COLUMNS} FROM computed_trait_definitions FINAL WHERE active = 1 AND scope IN ({tenant:String}, '*') ORDER BY name`,
+    { params: { tenant } })
+})
+
+/**
+ * Stores a definition (or its retirement, active = 0) and, for an active one, backfills its states from every row
+ * that landed up to its `defined_at`; the materialized views take every row after it. Same SELECT as the views.
+ */
+export const storeDefinition = Effect.fn("storeDefinition")(function* (d: StoredDefinition, active: boolean) {
+  const warehouse = yield* Warehouse
+  const [row] = yield* warehouse.query<{ at: string }>("SELECT toString(now64(3, 'UTC')) AS at")
+  const definedAt = row!.at
+  yield* warehouse.insert("computed_trait_definitions", [{
+    scope: d.scope, name: d.name, version: d.version, kind: d.kind, events: d.events, channels: d.channels, field: d.field,
+    property: d.property, window_days: d.window_days, defined_at: definedAt, active: active ? 1 : 0,
+  }])
+  if (!active) return
+  const params = { scope: d.scope, name: d.name, version: d.version, definedAt }
+  const def = "(SELECT * FROM computed_trait_definitions FINAL WHERE scope = {scope:String} AND name = {name:String} AND version = {version:UInt64} " +
+    "AND defined_at = toDateTime64({definedAt:String}, 3, 'UTC'))"
+  if (d.kind === "latest_sentiment") {
+    yield* warehouse.command(
+      "INSERT INTO computed_trait_states SELECT tenant, profile_id, name, version, day, count() AS n, sum(score) AS total, " +
+        "argMinState(v, (timestamp, message_id, scored_at)) AS first, argMaxState(v, (timestamp, message_id, scored_at)) AS last, " +
+        "CAST(([], []), 'Tuple(Array(String), Array(UInt64))') AS counts FROM (" +
+        "SELECT s.tenant AS tenant, s.profile_id AS profile_id, d.name AS name, d.version AS version, toDate(s.timestamp) AS day, " +
+        "s.timestamp AS timestamp, s.message_id AS message_id, s.scored_at AS scored_at, toFloat64(s.score) AS score, " +
+        "concat('{\"label\":', toJSONString(toString(s.label)), ',\"score\":', toString(round(toFloat64(s.score), 3)), '}') AS v " +
+        `FROM sentiment AS s INNER JOIN ${def} AS d ON d.scope = s.tenant OR d.scope = '*' ` +
+        "WHERE s.scored_at <= d.defined_at AND s.status = 'scored' AND (empty(d.channels) OR has(d.channels, toString(s.channel)))) " +
+        "GROUP BY tenant, profile_id, name, version, day", params)
+    return
+  }
+  yield* warehouse.command(
+    "INSERT INTO computed_trait_states SELECT tenant, profile_id, name, version, day, count() AS n, sum(num) AS total, " +
+      "argMinState(v, (timestamp, message_id, ingested_at)) AS first, argMaxState(v, (timestamp, message_id, ingested_at)) AS last, " +
+      "sumMap(if(kind = 'most_frequent', [v], []), if(kind = 'most_frequent', [toUInt64(1)], [])) AS counts FROM (" +
+      "SELECT e.tenant AS tenant, e.profile_id AS profile_id, d.name AS name, d.version AS version, d.kind AS kind, " +
+      "toDate(e.timestamp) AS day, e.timestamp AS timestamp, e.message_id AS message_id, e.ingested_at AS ingested_at, " +
+      "multiIf(d.field = 'event', toJSONString(e.event), d.field = 'channel', toJSONString(toString(e.channel)), " +
+      "d.field = 'property', JSONExtractRaw(e.properties, d.property), '') AS v, toFloat64OrZero(trim(BOTH '\"' FROM v)) AS num " +
+      `FROM event_rows AS e INNER JOIN ${def} AS d ON d.scope = e.tenant OR d.scope = '*' ` +
+      "WHERE e.ingested_at <= d.defined_at AND (empty(d.events) OR has(d.events, e.event)) " +
+      "AND (empty(d.channels) OR has(d.channels, toString(e.channel))) AND (d.field = '' OR v NOT IN ('', 'null'))) " +
+      "GROUP BY tenant, profile_id, name, version, day", params)
+})
+
+/**
+ * The profiles a profile's messages landed under, and whether each of them is whole in it (none of its messages
+ * is elsewhere now): only then do their states add up to the profile's values.
+ */
+export const landedProfiles = Effect.fn("landedProfiles")(function* (scope: ProfileScope) {
+  const warehouse = yield* Warehouse
+  const { mine, params } = scopeCondition(scope)
+  const rows = yield* warehouse.query<{ landed: string; mine: string; all: string }>(
+    `SELECT profile_id AS landed, count() AS mine, (SELECT count() FROM event_rows AS r WHERE r.tenant = {tenant:String} AND r.profile_id = landed) AS all ` +
+      `FROM event_rows WHERE ${mine} GROUP BY profile_id`, { params })
+  return { landed: rows.map((r) => r.landed), whole: rows.every((r) => r.mine === r.all) }
+})
+
+// Windows count whole days, today included: "last 30 days" is today and the 29 before it.
+const IN_WINDOW = "(d.window_days = 0 OR s.day > today() - d.window_days)"
+
+/** A profile's aggregates per trait in force, from the states of the profiles its messages landed under. */
+export const stateAggregates = Effect.fn("stateAggregates")(function* (tenant: string, landed: ReadonlyArray<string>) {
+  const warehouse = yield* Warehouse
+  return yield* warehouse.query<Aggregates>(
+    `SELECT s.name AS name, sumIf(s.n, ${IN_WINDOW}) AS n, sumIf(s.total, ${IN_WINDOW}) AS total, ` +
+      `argMinMerge(s.first) AS first, argMaxMerge(s.last) AS last, sumMapIf(s.counts, ${IN_WINDOW}) AS counts ` +
+      "FROM computed_trait_states AS s INNER JOIN (SELECT * FROM computed_trait_definitions FINAL WHERE active = 1 AND scope IN ({tenant:String}, '*')) AS d " +
+      "ON d.name = s.name AND d.version = s.version " +
+      "WHERE s.tenant = {tenant:String} AND s.profile_id IN {landed:Array(String)} GROUP BY s.name",
+    { params: { tenant, landed } })
+})
+
+/** One definition's parameters, as the exact computations below take them. */
+const definitionParams = (d: Pick<StoredDefinition, "kind" | "events" | "channels" | "field" | "property" | "window_days">) => ({
+  kind: d.kind, events: d.events, channels: d.channels, field: d.field, property: d.property, window: d.window_days,
+})
+
+/**
+ * The aggregates of one definition per profile, computed from the events themselves (`from` selects tenant, profile_id,
+ * message_id, timestamp, event, channel, properties of the rows to read): what the states hold, without them.
+ */
+const exactSql = (from: string) =>
+  "SELECT profile_id, countIf(w) AS n, sumIf(num, w) AS total, argMin(v, (timestamp, message_id)) AS first, " +
+  "argMax(v, (timestamp, message_id)) AS last, sumMapIf([v], [toUInt64(1)], w AND {kind:String} = 'most_frequent') AS counts FROM (" +
+  "SELECT profile_id, timestamp, message_id, multiIf({field:String} = 'event', toJSONString(event), {field:String} = 'channel', " +
+  "toJSONString(toString(channel)), {field:String} = 'property', JSONExtractRaw(properties, {property:String}), '') AS v, " +
+  "toFloat64OrZero(trim(BOTH '\"' FROM v)) AS num, ({window:UInt16} = 0 OR toDate(timestamp) > today() - {window:UInt16}) AS w " +
+  `FROM ${from} WHERE (empty({events:Array(String)}) OR has({events:Array(String)}, event)) ` +
+  "AND (empty({channels:Array(String)}) OR has({channels:Array(String)}, toString(channel))) AND ({field:String} = '' OR v NOT IN ('', 'null'))) " +
+  "GROUP BY profile_id"
+
+const exactSentimentSql = (from: string) =>
+  "SELECT profile_id, count() AS n, sum(toFloat64(score)) AS total, " +
+  "argMin(v, (timestamp, message_id, scored_at)) AS first, argMax(v, (timestamp, message_id, scored_at)) AS last, " +
+  "CAST(([], []), 'Tuple(Array(String), Array(UInt64))') AS counts FROM (" +
+  "SELECT profile_id, timestamp, message_id, scored_at, score, " +
+  "concat('{\"label\":', toJSONString(toString(label)), ',\"score\":', toString(round(toFloat64(score), 3)), '}') AS v " +
+  `FROM ${from} WHERE status = 'scored' AND (empty({channels:Array(String)}) OR has({channels:Array(String)}, toString(channel)))) GROUP BY profile_id`
+
+/** One profile's aggregates of each definition, from its own events (when its states would not add up). */
+export const exactAggregates = Effect.fn("exactAggregates")(function* (scope: ProfileScope, definitions: ReadonlyArray<StoredDefinition>) {
+  const warehouse = yield* Warehouse
+  const { mine, params } = scopeCondition(scope)
+  const rows = yield* Effect.forEach(definitions, (d) => {
+    const from = d.kind === "latest_sentiment"
+      ? `(SELECT {profile:String} AS profile_id, * EXCEPT profile_id FROM sentiment WHERE ${mine})`
+      : `(SELECT {profile:String} AS profile_id, message_id, timestamp, event, channel, properties FROM event_rows WHERE ${mine} LIMIT 1 BY message_id)`
+    return Effect.map(
+      warehouse.query<Omit<Aggregates, "name">>((d.kind === "latest_sentiment" ? exactSentimentSql : exactSql)(from), { params: { ...params, ...definitionParams(d) } }),
+      (r) => (r[0] === undefined ? [] : [{ ...r[0], name: d.name }]))
+  }, { concurrency: 4 })
+  return rows.flat()
+})
+
+/** One definition over a tenant's profiles now (the events view): each profile's aggregates, in a stable sample order. */
+export const previewAggregates = Effect.fn("previewAggregates")(function* (
+  tenant: string, d: Pick<StoredDefinition, "kind" | "events" | "channels" | "field" | "property" | "window_days">,
+) {
+  const warehouse = yield* Warehouse
+  const from = d.kind === "latest_sentiment"
+    ? "(SELECT e.profile_id AS profile_id, s.* EXCEPT profile_id FROM sentiment AS s INNER JOIN " +
+      "(SELECT message_id, profile_id FROM events WHERE tenant = {tenant:String}) AS e ON e.message_id = s.message_id WHERE s.tenant = {tenant:String})"
+    : "(SELECT profile_id, message_id, timestamp, event, channel, properties FROM events WHERE tenant = {tenant:String})"
+  return yield* warehouse.query<Omit<Aggregates, "name"> & { profile_id: string }>(
+    `SELECT * FROM (${(d.kind === "latest_sentiment" ? exactSentimentSql : exactSql)(from)}) ORDER BY cityHash64(profile_id)`,
+    { params: { tenant, ...definitionParams(d) } })
+})
