@@ -29,7 +29,11 @@ export const runWorker = (config: BackendConfig) => {
     const warehouse = yield* Warehouse
     process.stderr.write(
       `cdp worker consuming from ${bus.backend.location} (topics ${config.kafka!.prefix}*)\n` +
-        `  warehouse: ${warehouse.backend.kind} ${warehouse.backend.location}\n`,
+        `  warehouse: ${warehouse.backend.kind} ${warehouse.backend.location}\n` +
+        (warehouse.backend.kind === "embedded"
+          ? "  note:      an embedded warehouse is this process's own: run one consumer (worker, or cdp serve without --edge-only)\n" +
+            "             per deployment, or point every worker at one ClickHouse server, or the data is split between them\n"
+          : ""),
     )
     yield* Effect.logInfo("worker started").pipe(Effect.annotateLogs({ brokers: bus.backend.location }))
     yield* Effect.addFinalizer(() => Effect.sync(() => process.stderr.write(`cdp worker stopped: ${summary(pipeline)}\n`)))
