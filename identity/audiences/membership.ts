@@ -22,7 +22,7 @@ export const AUDIENCE_SOURCE = "audiences"
 export type Emit = (events: ReadonlyArray<CanonicalEvent>) => Effect.Effect<void, unknown>
 
 export interface AudienceChange {
-  /** The change's number in its audience's feed (1, 2, ...): also the cursor after it. */
+  /** The change's number in its audience's feed (increasing, never reused): also the cursor after it. */
   readonly seq: string
   readonly audienceId: string
   readonly profileId: string
@@ -57,15 +57,15 @@ export const MAX_CHANGES_LIMIT = 10_000
  * The changes feed of an audience, for exports (incremental sync of entries and exits):
  * `audienceChangesSince(tenant, audienceId, cursor, limit)` gives the changes after `cursor` (undefined or "" for the
  * first), oldest first, at most `limit` (1-10,000), and the cursor to pass next time (the last change's; the same
- * cursor when there is nothing new). A cursor is opaque text (today the change's number); it stays valid for ever,
- * and a change once given is never given again after its cursor. An erasure removes the erased person's changes (so a
- * cursor may skip numbers). Fails with AudienceNotFound for an unknown id, BadCursor for text that is no cursor.
+ * cursor when there is nothing new). A cursor is opaque text (today the change's number, which only grows); it stays
+ * valid for ever, and a change once given is never given again after its cursor. An erasure removes the erased
+ * person's changes (numbers are never reused). Fails with AudienceNotFound for an unknown id, BadCursor for text that is no cursor.
  */
 export const audienceChangesSince = Effect.fn("audienceChangesSince")(function* (
   tenant: string, audienceId: string, cursor: string | undefined, limit: number,
 ) {
   const c = cursor ?? ""
-  if (c !== "" && !/^\d{1,19}$/.test(c)) return yield* Effect.fail(new BadCursor({ cursor: c }))
+  if (c !== "" && !(/^\d{1,20}$/.test(c) && BigInt(c) < 2n ** 64n)) return yield* Effect.fail(new BadCursor({ cursor: c }))
   if (!isAudienceId(audienceId)) return yield* Effect.fail(new AudienceNotFound({ tenant, id: audienceId }))
   // A deleted audience keeps its feed (its members' exits are the last changes in it).
   const known = yield* Effect.exit(getAudience(tenant, audienceId))
@@ -168,8 +168,11 @@ export const refreshAudience = Effect.fn("refreshAudience")(function* (audience:
   }
   if (pending.length === 0) return { entered: 0, exited: 0 }
   const last = yield* lastChangeSeq(audience.tenant, audience.id)
-  const numbered = pending.map((p, i) => ({ ...p, seq: last + BigInt(i + 1) }))
   const atMs = Date.now()
+  // Numbers only grow, even after an erasure removed the latest changes (a number given out once is never given
+  // again): after the last one, and after the change time in microseconds.
+  const start = last >= BigInt(atMs) * 1000n ? last : BigInt(atMs) * 1000n
+  const numbered = pending.map((p, i) => ({ ...p, seq: start + BigInt(i + 1) }))
   yield* storeChanges(numbered.map((p) => ({
     tenant: audience.tenant, audience_id: audience.id, profile_id: p.profileId, change: p.change, cause: p.cause, seq: p.seq.toString(), why: p.why, atMs,
   })))
@@ -188,7 +191,10 @@ export const refreshAudiences = Effect.fn("refreshAudiences")(function* (options
   let entered = 0
   let exited = 0
   for (const a of audiences) {
-    const r = yield* refreshAudience(a, options?.emit, options?.asOfMs)
+    // One audience that cannot be evaluated (its purpose removed from the policy) does not hold back the others.
+    const r = yield* refreshAudience(a, options?.emit, options?.asOfMs).pipe(
+      Effect.catchTag("UnknownPurpose", (e) =>
+        Effect.as(Effect.logWarning("audience not refreshed").pipe(Effect.annotateLogs({ audience: a.id, reason: e.message })), { entered: 0, exited: 0 })))
     entered += r.entered
     exited += r.exited
   }
