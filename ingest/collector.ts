@@ -17,7 +17,9 @@ import { identityRoute } from "./identity-route.ts"
 import { makeDsrRoute } from "./dsr-route.ts"
 import { profileRoute } from "./profile-route.ts"
 import { queryRoute } from "./query-route.ts"
-import { API_ROUTES, type ApiRouteName, type Handler, ingestTenant, loggedPath, makeAccessLog, makeGuard, makeTokenRegistry, matchApiRoute } from "./auth.ts"
+import {
+  API_ROUTES, type ApiRouteName, type Handler, ingestTenant, loggedPath, makeAccessLog, makeGuard, makeTokenRegistry, matchApiRoute, subjectKeyer,
+} from "./auth.ts"
 import { tokenRoute } from "./token-route.ts"
 import { audienceRoute } from "./audience-route.ts"
 import { auditSigner } from "../consent/audit.ts"
@@ -255,9 +257,9 @@ const makeCollector = (options: CollectorOptions) =>
 
     const registry = yield* makeTokenRegistry({ adminToken: options.adminToken, warehouse })
     // Accesses to personal data are audited where the audit log and the keyed-hash secret are: the data directory.
-    const access = options.dataDir === undefined ? undefined : yield* makeAccessLog(yield* auditSigner(options.dataDir))
-    const keys = options.dataDir === undefined ? undefined : makeKeys(yield* loadSecret(options.dataDir))
-    const guard = makeGuard({ registry, access, keys, normalise: options.identity?.extract.normalise, bodyIdleMs, authenticated: (req) => authenticated(req) })
+    const access = options.dataDir === undefined ? undefined
+      : yield* makeAccessLog(yield* auditSigner(options.dataDir), subjectKeyer(makeKeys(yield* loadSecret(options.dataDir)), options.identity?.extract.normalise))
+    const guard = makeGuard({ registry, access, bodyIdleMs, authenticated: (req) => authenticated(req) })
     // Every API route's handler by its name in API_ROUTES (auth.ts), where its scope is: undefined is not served here.
     const handlers: Record<ApiRouteName, Handler | undefined> = {
       query: queryRoute({ warehouse, bodyIdleMs }),

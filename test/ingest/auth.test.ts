@@ -282,6 +282,17 @@ describe("scoped API tokens", () => {
       expect(JSON.stringify(listening.body)).toContain("ann@acme.example")
       expect(listening.body.masked).toEqual({ purpose: "SocialListening", kinds: [] })
       expect(yield* call(url, "GET", "/v1/profiles/user_id:ann?purpose=Gossip", marketer)).toMatchObject({ status: 400, body: { rule: "bad_purpose", field: "purpose" } })
+      // Identifier pages carry no consent: masked for a marketer, and their cursors sealed (a cursor names an identifier).
+      const page = yield* call(url, "GET", "/v1/profiles/user_id:ann/identifiers?limit=1", marketer)
+      expect(page.status, JSON.stringify(page.body)).toBe(200)
+      expect(JSON.stringify(page.body)).not.toContain("ann@acme.example")
+      expect(page.body.nextCursor).toMatch(/^s\./)
+      const next = yield* call(url, "GET", `/v1/profiles/user_id:ann/identifiers?limit=1&cursor=${page.body.nextCursor}`, marketer)
+      expect(next.status, JSON.stringify(next.body)).toBe(200)
+      expect(JSON.stringify(next.body)).not.toContain("ann@acme.example")
+      const forged = Buffer.from(JSON.stringify({ kind: "email", value: "a" })).toString("base64url")
+      expect(yield* call(url, "GET", `/v1/profiles/user_id:ann/identifiers?cursor=${forged}`, marketer)).toMatchObject({ status: 400, body: { rule: "bad_cursor" } })
+      expect(JSON.stringify((yield* call(url, "GET", "/v1/profiles/user_id:ann/identifiers?tenant=acme", ADMIN)).body)).toContain("ann@acme.example")
       // Once the person grants Personalization, the marketer sees the address.
       const granted = yield* Effect.promise(() => fetch(`${url}/v1/track`, {
         method: "POST", headers: { authorization: basicAuth(WRITE_KEY), "content-type": "application/json" },
