@@ -72,7 +72,8 @@ export const makeDsrRoute = (options: {
       effect.pipe(Effect.provideService(Keys, keys), Effect.provideService(ConsentPoliciesRef, options.policies ?? DEFAULT_POLICIES), Effect.provideContext(context))
     yield* run(failInterrupted(env))
 
-    return (req: IncomingMessage): Effect.Effect<QueryReply> =>
+    /** `caller`: the token's tenant, when it is bound to one (a request of another tenant is refused, never shown). */
+    return (req: IncomingMessage, caller?: { readonly tenant: string | undefined }): Effect.Effect<QueryReply> =>
       Effect.gen(function* () {
         const url = new URL(req.url ?? "/", "http://collector")
         const path = url.pathname.replace(/\/+$/, "")
@@ -100,7 +101,9 @@ export const makeDsrRoute = (options: {
         const id = path.slice(DSR_PATH.length + 1)
         if (!/^dsr_[A-Za-z0-9_-]{1,64}$/.test(id)) return refuse(400, "bad_request_id", "a request id looks like dsr_...", "/id")
         return yield* run(requestStatus(id)).pipe(
-          Effect.map((s): QueryReply => ({ status: 200, body: { success: true, request: requestView(s.request), trail: s.trail } })),
+          Effect.map((s): QueryReply => caller?.tenant !== undefined && s.request.tenant !== caller.tenant
+            ? refuse(403, "tenant_forbidden", `this token is bound to tenant "${caller.tenant}": request ${id} is another tenant's`, "/id")
+            : { status: 200, body: { success: true, request: requestView(s.request), trail: s.trail } }),
           Effect.catch((e) => Effect.succeed((e as { _tag?: string })._tag === "DsrNotFound"
             ? refuse(404, "dsr_not_found", (e as Error).message) : failure(e as never))),
         )
