@@ -1,6 +1,6 @@
 // `cdp export run|status|history|dry-run|replay`: the tenant's export destinations (CDP_DESTINATIONS) on the data dir.
 // Output names profiles by id and counts; credentials are shown redacted. Only dry-run prints what would be sent.
-import { type Command, Option } from "commander"
+import { type Command, InvalidArgumentError, Option } from "commander"
 import { Data, Effect, Layer } from "effect"
 import { ConsentPoliciesRef } from "../consent/index.ts"
 import {
@@ -50,8 +50,13 @@ export const exportRun = (options: Common & { readonly destination: string | und
     print(options.format === "json" ? reports.map((r) => JSON.stringify(r)).join("\n") : formatRows(reports.map(reportRow), "table"))
     const failed = reports.filter((r) => r.error !== undefined)
     if (failed.length > 0) return yield* new ExportFailed({ message: failed.map((r) => `${r.destination}: ${r.error}`).join("; ") })
-    const dead = reports.reduce((n, r) => n + r.deadLettered, 0)
-    if (dead > 0 && options.format === "table") print(`${dead} profile(s) dead-lettered: see cdp export history, then cdp export replay DESTINATION`)
+    // Dead letters are not lost, but a scheduler should hear of them: exit 1, naming where they are.
+    const dead = reports.filter((r) => r.deadLettered > 0)
+    if (dead.length > 0) {
+      return yield* new ExportFailed({
+        message: `${dead.map((r) => `${r.destination}: ${r.deadLettered} profile(s) dead-lettered`).join("; ")} (cdp export history DESTINATION shows why; cdp export replay DESTINATION sends them again)`,
+      })
+    }
   })
 
 export const exportDryRun = (options: Common & { readonly destination: string; readonly full: boolean; readonly limit: number }) =>
@@ -121,9 +126,9 @@ export const exportReplay = (options: Common & { readonly destination: string })
     if (r.failed > 0) return yield* new ExportFailed({ message: `${r.failed} profile(s) failed again; cdp export history ${r.destination} shows why` })
   })
 
-const positive = (what: string) => (text: string) => {
+const positive = (text: string) => {
   const n = Number(text)
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${what} must be a whole number of at least 1, not "${text}"`)
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`must be a whole number of at least 1, not "${text}"`)
   return n
 }
 
@@ -155,7 +160,7 @@ Examples:
     .description("what a sync of the destination would send (profile ids; --format json for the request bodies), sending nothing")
     .argument("<destination>", "the destination's name")
     .option("--full", "as a backfill would")
-    .option("--limit <n>", "rows shown", positive("--limit"), 50)
+    .option("--limit <n>", "rows shown", positive, 50)
     .addOption(tenant()).addOption(format()).addOption(shared.dataDirOption())
     .action((destination: string, opts: { full?: boolean; limit: number; tenant: string; format: OutputFormat; dataDir?: string }) => {
       run(exportDryRun({ destination, full: opts.full === true, limit: opts.limit, tenant: opts.tenant, format: opts.format, backend: backendConfig(opts.dataDir) }))
@@ -172,7 +177,7 @@ Examples:
     .command("history")
     .description("the delivery log of a destination, newest first: every request, its outcome and the destination's answer")
     .argument("<destination>", "the destination's name")
-    .option("--limit <n>", "rows", positive("--limit"), 50)
+    .option("--limit <n>", "rows", positive, 50)
     .addOption(tenant()).addOption(format()).addOption(shared.dataDirOption())
     .action((destination: string, opts: { limit: number; tenant: string; format: OutputFormat; dataDir?: string }) => {
       run(exportHistory({ destination, limit: opts.limit, tenant: opts.tenant, format: opts.format, backend: backendConfig(opts.dataDir) }))

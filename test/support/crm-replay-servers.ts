@@ -140,7 +140,24 @@ export const hubspotServer = async (options: { token?: string; windowMax?: numbe
     body: { status: "error", message: `You have reached your ${policyName.toLowerCase()} limit.`, errorType: "RATE_LIMIT", correlationId: randomBytes(8).toString("hex"), policyName },
   })
   const error = (status: number, category: string, message: string): Answer => ({ status, headers: rateHeaders(), body: { status: "error", message, category, correlationId: randomBytes(8).toString("hex") } })
-  const byProperty = (name: string, value: string) => [...contacts.values()].find((c) => c.properties[name] === value)
+  // Unique-property lookups through an index (name -> value -> contact id), as HubSpot's own unique properties are.
+  const index = new Map<string, Map<string, string>>()
+  const indexOf = (name: string) => {
+    let m = index.get(name)
+    if (m === undefined) {
+      index.set(name, m = new Map())
+      for (const c of contacts.values()) if (c.properties[name] !== undefined) m.set(c.properties[name]!, c.id)
+    }
+    return m
+  }
+  const byProperty = (name: string, value: string) => {
+    const id = indexOf(name).get(value)
+    const c = id === undefined ? undefined : contacts.get(id)
+    return c !== undefined && c.properties[name] === value ? c : undefined
+  }
+  const reindex = (c: HubspotContact) => {
+    for (const [name, m] of index) if (c.properties[name] !== undefined) m.set(c.properties[name]!, c.id)
+  }
   const server = await serve((req, url, raw) => {
     const now = Date.now()
     window = window.filter((t) => t > now - windowMs)
@@ -174,10 +191,12 @@ export const hubspotServer = async (options: { token?: string; windowMax?: numbe
         if (existing === undefined) {
           const c: HubspotContact = { id: String(nextId++), properties: { ...properties, [idProperty]: id }, created: 1, updates: 0 }
           contacts.set(c.id, c)
+          reindex(c)
           results.push({ id: c.id, properties: c.properties, new: true, createdAt: new Date().toISOString(), updatedAt: new Date().toISOString(), archived: false })
         } else {
           existing.properties = { ...existing.properties, ...properties }
           existing.updates++
+          reindex(existing)
           results.push({ id: existing.id, properties: existing.properties, new: false, createdAt: new Date().toISOString(), updatedAt: new Date().toISOString(), archived: false })
         }
       }
@@ -230,6 +249,7 @@ export const salesforceServer = async (options: { token?: string; apiLimit?: num
   const required = options.required ?? ["LastName"]
   const records = new Map<string, SalesforceRecord>()
   const deleted: Array<string> = []
+  const byExternal = new Map<string, string>()
   let next = 1
   const newId = () => `003${String(next++).padStart(12, "0")}AAA`
   const state = { apiUsage: 0 }
@@ -278,7 +298,9 @@ export const salesforceServer = async (options: { token?: string; apiLimit?: num
       if (type !== sobject) return { success: false, errors: [{ statusCode: "INVALID_TYPE", message: `attributes.type must be ${sobject}`, fields: [] }] }
       const ext = r[extField!]
       if (typeof ext !== "string" || ext === "") return { success: false, errors: [{ statusCode: "MISSING_ARGUMENT", message: `${extField} not specified`, fields: [extField] }] }
-      const existing = [...records.values()].find((x) => x.fields[extField!] === ext)
+      const id = byExternal.get(`${extField}\0${ext}`)
+      const found = id === undefined ? undefined : records.get(id)
+      const existing = found !== undefined && found.fields[extField!] === ext ? found : undefined
       const missing = required.filter((f) => (existing?.fields[f] ?? fields[f]) === undefined || (existing?.fields[f] ?? fields[f]) === "")
       if (missing.length > 0) return { success: false, errors: [{ statusCode: "REQUIRED_FIELD_MISSING", message: `Required fields are missing: [${missing.join(", ")}]`, fields: missing }] }
       if (existing !== undefined) {
@@ -287,6 +309,7 @@ export const salesforceServer = async (options: { token?: string; apiLimit?: num
       }
       const rec: SalesforceRecord = { Id: newId(), fields, created: 1 }
       records.set(rec.Id, rec)
+      byExternal.set(`${extField}\0${ext}`, rec.Id)
       return { id: rec.Id, success: true, errors: [], created: true }
     })
     return { status: 200, headers: limitHeader(), body: results, records: list.length }

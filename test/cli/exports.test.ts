@@ -1,0 +1,82 @@
+// `cdp export run|status|history|dry-run|replay` as the real commands, on a data dir with a few ingested people:
+// a webhook receiver (in this process) and a CSV destination; wrong input is one line and exit 1.
+import { execFile } from "node:child_process"
+import { writeFileSync } from "node:fs"
+import { join } from "node:path"
+import { afterEach, beforeEach, describe, expect, it } from "vitest"
+import { expectOneLineError } from "../support/cli-expect.ts"
+import { CDP_BIN, REPO_ROOT, runCdp } from "../support/cli.ts"
+import { type WebhookServer, webhookServer } from "../support/crm-replay-servers.ts"
+import { freshDir, removeDir } from "../support/pipeline.ts"
+
+let dir: string
+let data: string
+let hook: WebhookServer
+const SECRET = "whsec_cli_test_0123456789"
+beforeEach(async () => {
+  dir = freshDir()
+  data = join(dir, "data")
+  hook = await webhookServer(SECRET)
+})
+afterEach(async () => {
+  await hook.close()
+  removeDir(dir)
+})
+
+const destinations = () => JSON.stringify({
+  default: [
+    { name: "hook", type: "webhook", purpose: "EmailMarketing", url: hook.url, secret: SECRET },
+    { name: "lake", type: "csv", purpose: "EmailMarketing" },
+  ],
+})
+const cdp = (args: ReadonlyArray<string>, env: Record<string, string | undefined> = { CDP_DESTINATIONS: destinations() }) =>
+  runCdp([...args, "--data-dir", data], { env })
+
+/** The command without blocking this process, whose event loop serves the webhook receiver meanwhile. */
+const cdpAsync = (args: ReadonlyArray<string>) =>
+  new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+    execFile(process.execPath, [CDP_BIN, ...args, "--data-dir", data], { cwd: REPO_ROOT, env: { ...process.env, CDP_DESTINATIONS: destinations() } },
+      (error, stdout, stderr) => resolve({ status: error === null ? 0 : typeof error.code === "number" ? error.code : 1, stdout, stderr }))
+  })
+
+describe("cdp export", () => {
+  it("runs, shows status (credentials redacted), history and a dry run, and sends each profile once", async () => {
+    const file = join(dir, "people.ndjson")
+    writeFileSync(file, [1, 2, 3].map((n) => JSON.stringify({
+      type: "identify", userId: `u${n}`, messageId: `m${n}`, traits: { email: `p${n}@mail.example`, first_name: `P${n}` }, timestamp: "2024-10-01T10:00:00Z",
+    })).join("\n") + "\n")
+    expect(runCdp(["ingest", "--source", "segment", file, "--data-dir", data]).status).toBe(0)
+
+    const dry = cdp(["export", "dry-run", "hook", "--format", "json"])
+    expect(dry.status, dry.stderr).toBe(0)
+    expect(JSON.parse(dry.stdout.trim().split("\n")[0]!)).toMatchObject({ operation: "upsert", method: "POST", records: 3 })
+    expect(hook.requests.length).toBe(0)
+
+    const run = await cdpAsync(["export", "run", "--format", "json"])
+    expect(run.status, run.stderr).toBe(0)
+    expect(run.stdout.trim().split("\n").map((l) => JSON.parse(l) as { destination: string; upserted: number }).map((r) => [r.destination, r.upserted]))
+      .toEqual([["hook", 3], ["lake", 3]])
+    expect((await cdpAsync(["export", "run", "hook"])).status).toBe(0)
+    expect(hook.records.size).toBe(3)
+    expect([...hook.applied.values()].every((n) => n === 1)).toBe(true)
+
+    const status = cdp(["export", "status", "--format", "json"])
+    expect(status.status, status.stderr).toBe(0)
+    expect(status.stdout).not.toContain(SECRET)
+    expect(JSON.parse(status.stdout.split("\n")[0]!)).toMatchObject({ destination: "hook", profiles_there: 3, dead_letters: 0, config: { secret: "***" } })
+
+    const history = cdp(["export", "history", "hook"])
+    expect(history.status, history.stderr).toBe(0)
+    expect(history.stdout).toContain("delivered")
+    expect(history.stdout).not.toContain("p1@mail.example")
+    expect(cdp(["export", "replay", "hook"]).stdout).toContain("no dead letters for hook")
+  })
+
+  it("refuses wrong input in one line", () => {
+    expectOneLineError(cdp(["export", "run"], { CDP_DESTINATIONS: undefined }), `tenant "default" has no export destinations`)
+    expectOneLineError(cdp(["export", "status"], { CDP_DESTINATIONS: '{"default":[{"name":"x","type":"webhook","purpose":"P","url":"ftp://h"}]}' }), "CDP_DESTINATIONS must be")
+    expectOneLineError(cdp(["export", "history", "nope"]), `no destination "nope" for tenant "default" (destinations: hook, lake)`)
+    expectOneLineError(cdp(["export", "history", "hook", "--limit", "0"]), "must be a whole number of at least 1")
+    expectOneLineError(cdp(["export", "run", "--tenant", "../etc"]), `tenant "../etc" has no export destinations`)
+  })
+})
