@@ -251,6 +251,12 @@ export const LOCAL: ReadonlyArray<LocalEntry> = [
     erasure: "queued in export_erasures as the erasure starts; the next `cdp export run` sends HubSpot's GDPR delete, deletes or anonymises the Salesforce record, posts profiles.erase to a webhook, and retries until the destination confirms",
   },
   {
+    kind: "external", name: "Kafka topics (CDP_BUS=kafka): events, dead_letters, raw, identity_changes, *.parked", owner: "ingest/bus-kafka.ts",
+    personal: "messages as received: identifiers, traits, free text, raw bodies",
+    found: "not by person: records are keyed by tenant and person key and read in order, never looked up",
+    erasure: "an append-only log is not rewritten: records expire after CDP_KAFKA_RETENTION_HOURS (default 168); until then suppression drops an erased person's records when a worker reads them; crypto-shredding is the designed route (README, Scale-out over Kafka), not built",
+  },
+  {
     kind: "files", name: "keyed-hash secret, write keys, admin token, lock files", owner: "consent/keys.ts, cli/", personal: "none",
     found: "-", erasure: "nothing to erase",
   },
