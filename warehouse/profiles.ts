@@ -65,11 +65,17 @@ export const profileIdentifierPage = Effect.fn("profileIdentifierPage")(function
     "arrayElement(arraySort(x -> indexOf(['verified', 'stated', 'unverified'], x), groupUniqArray(s.trust)), 1) AS trust, " +
     "min(timestamp) AS first, max(timestamp) AS last, count() AS n FROM identity_observations ARRAY JOIN sightings AS s " +
     `WHERE ${mine} ${after === undefined ? "" : "AND (s.kind, s.value) > ({afterKind:String}, {afterValue:String})"} GROUP BY kind, value`
-  // The count reads only the pairs, not their provenance; a huge profile (100,000 identifiers) pays for one page.
+  const page = `ORDER BY kind, value LIMIT ${Math.max(1, Math.trunc(limit)) + 1}`
+  if (after === undefined) {
+    // The first page counts the groups as it goes (a window over them, before LIMIT): one statement.
+    const rows = yield* warehouse.query<{ kind: string; value: string; raw: string; trust: string; first: string; last: string; n: string; total: string }>(
+      `SELECT *, count() OVER () AS total FROM (${grouped}) ${page}`, { params })
+    return { rows, total: Number(rows[0]?.total ?? 0) }
+  }
+  // Later pages count apart (their groups start after the cursor): the count reads only the pairs, not their provenance.
   const [rows, total] = yield* Effect.all([
     warehouse.query<{ kind: string; value: string; raw: string; trust: string; first: string; last: string; n: string }>(
-      `${grouped} ORDER BY kind, value LIMIT ${Math.max(1, Math.trunc(limit)) + 1}`,
-      { params: { ...params, afterKind: after?.kind ?? "", afterValue: after?.value ?? "" } }),
+      `${grouped} ${page}`, { params: { ...params, afterKind: after.kind, afterValue: after.value } }),
     warehouse.query<{ n: string }>(
       `SELECT uniqExact(s.kind, s.value) AS n FROM identity_observations ARRAY JOIN sightings AS s WHERE ${mine}`, { params }),
   ], { concurrency: "unbounded" })

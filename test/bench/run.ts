@@ -7,6 +7,7 @@ const benches: ReadonlyArray<readonly [string, ReadonlyArray<string>]> = [
   ["pipeline.ts", []],
   ["sentiment.ts", []],
   ["identity.ts", ["--expose-gc"]],
+  ["profiles.ts", []],
   ["relations.ts", []],
   ["erasure.ts", []],
   ["audiences.ts", []],

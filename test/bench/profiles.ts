@@ -1,0 +1,160 @@
+// Profile read bench (issue 17): GET /v1/profiles/{identifier} (traits, computed traits, consent, identifiers, the
+// last 50 events) on `cdp serve` with 1,000,000 events of one tenant: latency of first reads (nothing cached) and of
+// repeated reads, reads/s with 16 requests in flight, the same while batches land (each invalidates the cache), and
+// a profile with 100,000 identifiers. Run by `npm run bench`; BENCH_PROFILE_EVENTS and BENCH_PROFILE_READS change
+// the sizes. The events are made in the engine (INSERT ... SELECT from numbers()), not ingested: this measures reads.
+import { readFileSync } from "node:fs"
+import { availableParallelism, cpus, loadavg } from "node:os"
+import { join } from "node:path"
+import { Effect, Logger } from "effect"
+import { Warehouse } from "../../warehouse/warehouse.ts"
+import { freshDir, removeDir } from "../support/pipeline.ts"
+import { KEY, messageLine, type Server, startServer } from "./http-load.ts"
+
+const EVENTS = Number(process.env["BENCH_PROFILE_EVENTS"] ?? 1_000_000)
+const PER_PROFILE = 20
+const PROFILES = Math.ceil(EVENTS / PER_PROFILE)
+const READS = Number(process.env["BENCH_PROFILE_READS"] ?? 300)
+const CONCURRENCY = 16
+const SECONDS = 10
+const COMPUTED = JSON.stringify({
+  "*": [
+    { name: "orders_30d", kind: "count", events: ["Order Completed"], windowDays: 30 },
+    { name: "spend", kind: "sum", events: ["Order Completed"], of: "properties.total" },
+    { name: "favourite_product", kind: "most_frequent", events: ["Order Completed"], of: "properties.product" },
+    { name: "mood", kind: "latest_sentiment" },
+  ],
+})
+
+const out = (line = "") => process.stdout.write(`${line}\n`)
+const fmt = (n: number, digits = 0) => n.toLocaleString("en", { maximumFractionDigits: digits, minimumFractionDigits: digits })
+const percentile = (xs: ReadonlyArray<number>, p: number) => {
+  const s = [...xs].sort((a, b) => a - b)
+  return s[Math.min(s.length - 1, Math.floor(p * s.length))] ?? Number.NaN
+}
+
+/** PROFILES people of tenant default, PER_PROFILE events each over 90 days, with what a profile read looks at. */
+const build = (dataDir: string) =>
+  Effect.gen(function* () {
+    const w = yield* Warehouse
+    const t = performance.now()
+    const p = `intDiv(number, ${PER_PROFILE})`
+    yield* w.command(
+      "INSERT INTO event_rows (tenant, message_id, type, event, user_id, profile_id, channel, source, timestamp, received_at, properties, traits, context, extra) " +
+        `SELECT 'default', concat('m', toString(number)), if(number % 10 = 0, 'identify', 'track'), ` +
+        "['Order Completed', 'Product Viewed', 'Page Viewed', 'Email Opened'][number % 4 + 1], " +
+        `concat('u', toString(${p})), concat('prof_bench', leftPad(toString(${p}), 12, '0')), ` +
+        "['web', 'email', 'chat', 'call'][number % 4 + 1], 'segment', now64(3) - toIntervalSecond(number % 7776000), now64(3), " +
+        "concat('{\"total\":', toString(number % 97), ',\"product\":\"p', toString(number % 13), '\"}'), " +
+        `if(number % 10 = 0, concat('{"email":"u', toString(${p}), '@x.example","plan":"p', toString(number % 3), '"}'), '{}'), '{}', '{}' ` +
+        `FROM numbers(${EVENTS})`)
+    yield* w.command(
+      "INSERT INTO identity_observations (tenant, message_id, timestamp, sightings, refused) " +
+        `SELECT 'default', concat('m', toString(number)), now64(3) - toIntervalSecond(number % 7776000), ` +
+        `if(number % 10 = 0, [('user_id', concat('u', toString(${p})), concat('u', toString(${p})), 'verified'), ` +
+        `('email', concat('u', toString(${p}), '@x.example'), concat('u', toString(${p}), '@x.example'), 'stated')], ` +
+        `[('user_id', concat('u', toString(${p})), concat('u', toString(${p})), 'verified')]), [] FROM numbers(${EVENTS})`)
+    yield* w.command(
+      "INSERT INTO identity_nodes (tenant, kind, value, slice, profile_id, shared, version) " +
+        "SELECT 'default', k, if(k = 'user_id', concat('u', toString(number)), concat('u', toString(number), '@x.example')), 0, " +
+        `concat('prof_bench', leftPad(toString(number), 12, '0')), '', 1 FROM numbers(${PROFILES}) ARRAY JOIN ['user_id', 'email'] AS k`)
+    yield* w.command(
+      "INSERT INTO sentiment (tenant, message_id, profile_id, channel, source, timestamp, scored_at, status, reason, language, score, label, model_version, evidence, aspects) " +
+        `SELECT 'default', concat('m', toString(number)), concat('prof_bench', leftPad(toString(${p}), 12, '0')), 'chat', 'chat', ` +
+        "now64(3) - toIntervalSecond(number % 7776000), now64(3), 'scored', '', 'en', (number % 11 - 5) / 5, " +
+        `['negative', 'neutral', 'positive'][number % 3 + 1], 'bench', '', [] FROM numbers(${EVENTS}) WHERE number % 5 = 2`)
+    // One person with 100,000 identifiers (device ids), on 100 messages of their own.
+    yield* w.command(
+      "INSERT INTO event_rows (tenant, message_id, type, event, user_id, profile_id, channel, source, timestamp, received_at, properties, traits, context, extra) " +
+        "SELECT 'default', concat('big', toString(number)), 'track', 'Seen', 'ubig', 'prof_benchbig0000000', 'web', 'segment', now64(3) - toIntervalMinute(number), now64(3), '{}', '{}', '{}', '{}' FROM numbers(100)")
+    yield* w.command(
+      "INSERT INTO identity_observations (tenant, message_id, timestamp, sightings, refused) SELECT 'default', concat('big', toString(number)), now64(3), " +
+        "arrayMap(i -> ('device_id', concat('d', toString(number * 1000 + i)), concat('d', toString(number * 1000 + i)), 'verified'), range(1000)), [] FROM numbers(100)")
+    yield* w.command("INSERT INTO identity_nodes (tenant, kind, value, slice, profile_id, shared, version) VALUES ('default', 'user_id', 'ubig', 0, 'prof_benchbig0000000', '', 1)")
+    return (performance.now() - t) / 1000
+  }).pipe(Effect.scoped, Effect.provide(Warehouse.embedded(join(dataDir, "clickhouse"))), Effect.provide(Logger.layer([])))
+
+const reader = (server: Server, token: string) => async (identifier: string, query = "") => {
+  const t = performance.now()
+  const res = await fetch(`${server.url}/v1/profiles/${encodeURIComponent(identifier)}?events=50${query}`, { headers: { authorization: `Bearer ${token}` } })
+  const body = (await res.json()) as { identifiers?: Array<unknown>; identifierCount?: number; computedTraits?: Record<string, unknown> }
+  return { ms: performance.now() - t, status: res.status, body }
+}
+
+const sequential = async (read: ReturnType<typeof reader>, ids: ReadonlyArray<string>) => {
+  const ms: Array<number> = []
+  const statuses = new Set<number>()
+  for (const id of ids) {
+    const r = await read(id)
+    statuses.add(r.status)
+    ms.push(r.ms)
+  }
+  return { p50: percentile(ms, 0.5), p99: percentile(ms, 0.99), statuses: [...statuses].join(",") }
+}
+
+/** Reads for SECONDS with CONCURRENCY in flight over `ids`; `land` posts a small batch every 100 ms meanwhile. */
+const throughput = async (server: Server, read: ReturnType<typeof reader>, ids: ReadonlyArray<string>, land: boolean) => {
+  const ms: Array<number> = []
+  const statuses = new Set<number>()
+  const end = performance.now() + SECONDS * 1000
+  const cpu0 = server.cpuSeconds()
+  let i = 0
+  let landed = 0
+  const worker = async () => {
+    while (performance.now() < end) {
+      const r = await read(ids[i++ % ids.length]!)
+      statuses.add(r.status)
+      ms.push(r.ms)
+    }
+  }
+  const lander = async () => {
+    const auth = `Basic ${Buffer.from(`${KEY}:`).toString("base64")}`
+    while (land && performance.now() < end) {
+      const batch = Array.from({ length: 20 }, (_, k) => messageLine(1_000_000 + landed * 20 + k)).join(",")
+      const res = await fetch(`${server.url}/v1/batch`, { method: "POST", headers: { authorization: auth, "content-type": "application/json" }, body: `{"batch":[${batch}]}` })
+      if (res.ok) landed++
+      await new Promise((r) => setTimeout(r, 100))
+    }
+  }
+  await Promise.all([...Array.from({ length: CONCURRENCY }, worker), lander()])
+  return {
+    reads: ms.length, perSecond: ms.length / SECONDS, p50: percentile(ms, 0.5), p99: percentile(ms, 0.99), statuses: [...statuses].join(","),
+    serverCpu: server.cpuSeconds() - cpu0, landed,
+  }
+}
+
+out(`profile read benchmark: ${availableParallelism()} cores (${cpus()[0]?.model ?? "?"}), Node ${process.versions.node}, load average ${loadavg()[0]!.toFixed(1)} at start`)
+const dir = freshDir("cdp-bench-profiles-")
+const dataDir = join(dir, "data")
+try {
+  const built = await Effect.runPromise(build(dataDir))
+  out(`${fmt(EVENTS)} events of ${fmt(PROFILES)} people (${PER_PROFILE} each, traits on every 10th, sentiment on every 5th) and one person with 100,000 identifiers, made in ${built.toFixed(1)} s`)
+  const started = performance.now()
+  const server = await startServer(dataDir, { CDP_COMPUTED_TRAITS: COMPUTED })
+  out(`cdp serve ready in ${((performance.now() - started) / 1000).toFixed(1)} s (includes backfilling 4 computed traits over ${fmt(EVENTS)} events)`)
+  try {
+    const read = reader(server, readFileSync(join(dataDir, "admin-token"), "utf8").trim())
+    const ids = Array.from({ length: READS }, (_, k) => `user_id:u${Math.floor((k * 7919) % PROFILES)}`)
+    for (const id of ids.slice(0, 5)) await read(`${id}0`) // warm-up on other people
+    const first = await read(ids[0]!)
+    if (Object.keys(first.body.computedTraits ?? {}).length !== 4) throw new Error(`computed traits missing: ${JSON.stringify(first.body).slice(0, 300)}`)
+    out(`\n| reads (GET /v1/profiles/{id}?events=50) | n | statuses | p50 ms | p99 ms | reads/s | server CPU s |\n|---|---:|---|---:|---:|---:|---:|`)
+    const cold = await sequential(read, ids.slice(1))
+    out(`| first read of each profile (not cached), one at a time | ${ids.length - 1} | ${cold.statuses} | ${cold.p50.toFixed(1)} | ${cold.p99.toFixed(1)} | ${fmt(1000 / cold.p50)} (1/p50) | |`)
+    const warm = await sequential(read, ids)
+    out(`| same profiles again (cached), one at a time | ${ids.length} | ${warm.statuses} | ${warm.p50.toFixed(1)} | ${warm.p99.toFixed(1)} | ${fmt(1000 / warm.p50)} (1/p50) | |`)
+    const busy = await throughput(server, read, ids, false)
+    out(`| ${CONCURRENCY} in flight for ${SECONDS} s over the ${ids.length} profiles | ${fmt(busy.reads)} | ${busy.statuses} | ${busy.p50.toFixed(1)} | ${busy.p99.toFixed(1)} | ${fmt(busy.perSecond)} | ${busy.serverCpu.toFixed(1)} |`)
+    const landing = await throughput(server, read, ids, true)
+    out(`| the same while a 20-message batch lands every 100 ms (${landing.landed} batches; each clears the cache) | ${fmt(landing.reads)} | ${landing.statuses} | ${landing.p50.toFixed(1)} | ${landing.p99.toFixed(1)} | ${fmt(landing.perSecond)} | ${landing.serverCpu.toFixed(1)} |`)
+    const big = await read("user_id:ubig")
+    const bigAgain = await read("user_id:ubig")
+    out(`\nprofile with 100,000 identifiers: HTTP ${big.status} in ${big.ms.toFixed(0)} ms (not cached; ${big.body.identifiers?.length} identifiers shown of ` +
+      `identifierCount ${fmt(big.body.identifierCount ?? 0)}), ${bigAgain.ms.toFixed(1)} ms cached`)
+    out(`load average ${loadavg()[0]!.toFixed(1)} at the end (2 cores shared with other work: figures drift with it)`)
+  } finally {
+    await server.stop()
+  }
+} finally {
+  removeDir(dir)
+}
