@@ -57,6 +57,17 @@ export const audienceSql = (input: AudienceSqlInput, mode: Mode): { sql: string;
   const avgCols: Array<string> = []
   const leafCols: Array<string> = []
   const asOf = "{a_as_of:DateTime64(3, 'UTC')}"
+  // The profiles view (traits by precedence, relationship, latest sentiment) is read only when a leaf needs it: it
+  // computes every profile column whatever is read. Without it the profiles are those with events, counted in one scan.
+  const kinds = new Set<string>()
+  const visit = (n: Node): void => {
+    if ("items" in n) n.items.forEach(visit)
+    else if ("item" in n) visit(n.item)
+    else kinds.add(n.kind === "sentiment" ? `sentiment:${(n.leaf as SentimentCondition).sentiment.of}` : n.kind)
+  }
+  visit(input.condition)
+  const needsProfile = ["trait", "relationship", "health", "churnRisk", "sentiment:latest"].some((k) => kinds.has(k))
+  const counts = needsProfile ? "ev" : "p"
   const windowed = (i: number, days: number | undefined, column = "timestamp") => {
     if (days === undefined) return `${column} <= ${asOf}`
     params[`l${i}_days`] = days
@@ -110,13 +121,13 @@ export const audienceSql = (input: AudienceSqlInput, mode: Mode): { sql: string;
         eventCols.push(`countIf(event = {l${i}_event:String}${channel} AND ${windowed(i, e.withinDays)}) AS __e${i}`)
         const count = e.count ?? { op: ">=", value: 1 }
         params[`l${i}_count`] = count.value
-        return { matched: `ev.__e${i} ${op(count.op)} {l${i}_count:UInt64}`, value: `toString(ev.__e${i})` }
+        return { matched: `${counts}.__e${i} ${op(count.op)} {l${i}_count:UInt64}`, value: `toString(${counts}.__e${i})` }
       }
       case "channel": {
         const c = n.leaf as ChannelCondition
         params[`l${i}_channel`] = c.channel
         eventCols.push(`countIf(channel = {l${i}_channel:String} AND ${windowed(i, c.withinDays)}) AS __e${i}`)
-        return { matched: `ev.__e${i} > 0`, value: `toString(ev.__e${i})` }
+        return { matched: `${counts}.__e${i} > 0`, value: `toString(${counts}.__e${i})` }
       }
       case "consent": {
         const set = renamed(input.consentLeaves.get(i)!, `l${i}_`)
@@ -157,10 +168,13 @@ export const audienceSql = (input: AudienceSqlInput, mode: Mode): { sql: string;
   const matched = expr(input.condition)
   const purpose = renamed(input.purpose, "p_")
   Object.assign(params, purpose.params)
+  const explainOnly = mode.kind === "explain" ? " AND profile_id IN {a_profiles:Array(String)}" : ""
   const from = [
-    "(SELECT profile_id, traits, relationship_type, health_score, churn_risk, latest_sentiment_score FROM profiles WHERE tenant = {a_tenant:String}" +
-      (mode.kind === "explain" ? " AND profile_id IN {a_profiles:Array(String)}" : "") + ") AS p",
-    ...(eventCols.length === 0 ? [] : [
+    needsProfile
+      ? "(SELECT profile_id, traits, relationship_type, health_score, churn_risk, latest_sentiment_score FROM profiles WHERE tenant = {a_tenant:String}" +
+        `${explainOnly}) AS p`
+      : `(SELECT profile_id${eventCols.map((c) => `, ${c}`).join("")} FROM events WHERE tenant = {a_tenant:String}${explainOnly} GROUP BY profile_id) AS p`,
+    ...(eventCols.length === 0 || !needsProfile ? [] : [
       `LEFT JOIN (SELECT profile_id, ${eventCols.join(", ")} FROM events WHERE tenant = {a_tenant:String} GROUP BY profile_id) AS ev ON ev.profile_id = p.profile_id`,
     ]),
     ...(avgCols.length === 0 ? [] : [
