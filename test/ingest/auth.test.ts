@@ -5,7 +5,7 @@ import { join } from "node:path"
 import { Effect, Layer, Logger, type Scope } from "effect"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { backendConfig, pipelineLayer } from "../../cli/layers.ts"
-import { readAudit } from "../../consent/audit.ts"
+import { auditSigner, readAudit, verifyAudit } from "../../consent/audit.ts"
 import { identifierKey, loadSecret, makeKeys } from "../../consent/keys.ts"
 import { defaultIdentityConfig } from "../../identity/index.ts"
 import {
@@ -323,7 +323,10 @@ describe("scoped API tokens", () => {
         expect((yield* call(url, "GET", "/v1/profiles/user_id:ann?tenant=acme", "cdp_wrong_wrong_wrong_wrong_wrong_wrong_wrong")).status).toBe(401)
       })))
       // The server flushed its access records as it stopped.
-      const entries = yield* readAudit.pipe(Effect.provide(ObjectStore.local(join(dir, "objects"))))
+      const store = ObjectStore.local(join(dir, "objects"))
+      const entries = yield* readAudit.pipe(Effect.provide(store))
+      // Appended to the one hash chain: it still verifies end to end.
+      expect((yield* verifyAudit(yield* auditSigner(dir)).pipe(Effect.provide(store))).ok).toBe(true)
       const access = entries.filter((e) => e.kind === "api.access")
       expect(access.length).toBeGreaterThan(0)
       const records: Array<Body> = access.flatMap((e) => (e.data.records as Array<Body>).map((r): Body => ({ ...r, tenant: e.tenant })))
