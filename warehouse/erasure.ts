@@ -316,10 +316,11 @@ export const countMentions = Effect.fn("countMentions")(function* (tenant: strin
     const columns = yield* storedColumns(t.name)
     const where = containsNeedle(columns)
     if (where === "0") continue
-    const [row] = yield* warehouse.query<{ n: string }>(
-      `SELECT count() AS n FROM ${quoteId(t.name)} WHERE ${hasTenant(columns) ? WHERE_TENANT : ""}(${where})`,
+    // An alias no table's column has: ClickHouse resolves a name in WHERE to a SELECT alias first (a column "n").
+    const [row] = yield* warehouse.query<{ __n: string }>(
+      `SELECT count() AS __n FROM ${quoteId(t.name)} WHERE ${hasTenant(columns) ? WHERE_TENANT : ""}(${where})`,
       { params: { tenant, needles, needle_pattern: pattern } })
-    if (Number(row?.n ?? 0) > 0) out.push({ table: t.name, rows: Number(row!.n) })
+    if (Number(row?.__n ?? 0) > 0) out.push({ table: t.name, rows: Number(row!.__n) })
   }
   return out
 })
@@ -338,10 +339,10 @@ export const countByMessageIds = Effect.fn("countByMessageIds")(function* (
   table: string, column: string, tenant: string, ids: ReadonlyArray<string>,
 ) {
   const warehouse = yield* Warehouse
-  const [row] = yield* warehouse.query<{ n: string }>(
-    `SELECT count() AS n FROM ${quoteId(table)} WHERE tenant = {tenant:String} AND ${quoteId(column)} IN {ids:Array(String)}`,
+  const [row] = yield* warehouse.query<{ __n: string }>(
+    `SELECT count() AS __n FROM ${quoteId(table)} WHERE tenant = {tenant:String} AND ${quoteId(column)} IN {ids:Array(String)}`,
     { params: { tenant, ids } })
-  return Number(row?.n ?? 0)
+  return Number(row?.__n ?? 0)
 })
 
 /** Empties a table whole (a cache that is rebuilt from other tables). */

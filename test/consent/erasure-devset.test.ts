@@ -76,10 +76,11 @@ const scanTables = Effect.gen(function* () {
     const columns = yield* warehouse.query<{ name: string }>(
       "SELECT name FROM system.columns WHERE database = currentDatabase() AND table = {t:String}", { params: { t: name } })
     const text = `concat(${columns.map((c) => `toString(\`${c.name}\`)`).join(", ' ', ")}, '')`
-    const [row] = yield* warehouse.query<{ n: string }>(
-      `SELECT count() AS n FROM \`${name}\` WHERE multiSearchAnyCaseInsensitiveUTF8(${text}, {needles:Array(String)})`,
+    // An alias no column has: ClickHouse reads a name in WHERE as a SELECT alias first (a table with a column "n").
+    const [row] = yield* warehouse.query<{ __hits: string }>(
+      `SELECT count() AS __hits FROM \`${name}\` WHERE multiSearchAnyCaseInsensitiveUTF8(${text}, {needles:Array(String)})`,
       { params: { needles: NEEDLES } })
-    if (Number(row!.n) > 0) hits.push(`${name}: ${row!.n} rows`)
+    if (Number(row!.__hits) > 0) hits.push(`${name}: ${row!.__hits} rows`)
   }
   return hits
 })
