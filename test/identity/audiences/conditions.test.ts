@@ -1,10 +1,12 @@
 // Each kind of condition compiled and run against the real embedded engine on a small landed tenant, the "why" of a
 // preview, and hostile input refused or kept harmless.
+import { Ajv } from "ajv"
 import { Effect } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import {
-  type Condition, ConditionInvalid, MAX_DEPTH, parseCondition, previewAudience,
+  type Condition, ConditionInvalid, LEAF_KINDS, MAX_DEPTH, parseCondition, previewAudience,
 } from "../../../identity/audiences/index.ts"
+import schema from "../../../identity/audiences/condition.schema.json" with { type: "json" }
 import { freshDir, query, removeDir } from "../../support/pipeline.ts"
 import { withConsent } from "../../consent/support.ts"
 import { AS_OF, landPeople, names } from "./support.ts"
@@ -98,6 +100,23 @@ describe("the condition language refuses bad input naming the JSON pointer", () 
     expect(refusal({ event: "x", withinDays: 1.5 })).toBe("condition /withinDays: must be integer")
     expect(refusal({ sentiment: { of: "latest", op: "<", value: 5 } })).toBe("condition /sentiment/value: must be <= 1")
     expect(refusal("DROP TABLE events")).toMatch(/^condition \(top level\): must be an object/)
+  })
+
+  it("the schema file as a whole agrees with the node-by-node check (it is what the language is documented by)", () => {
+    const whole = new Ajv({ strict: false }).compile(schema)
+    expect(Object.keys(schema.definitions)).toEqual(expect.arrayContaining([...LEAF_KINDS, "and", "or", "not"]))
+    for (const [name, condition] of CASES) {
+      expect(whole(condition), name).toBe(true)
+      expect(parseCondition(condition), name).not.toBeInstanceOf(ConditionInvalid)
+    }
+    for (const bad of [
+      { trait: "plan" }, { trait: "plan", equals: "a", exists: true }, { event: "x", count: { op: "LIKE", value: 1 } }, { or: [] },
+      { trait: "plan", equals: "x", sql: "1" }, { event: "x", withinDays: 1.5 }, { sentiment: { of: "latest", op: "<", value: 5 } },
+      { not: { colour: "red" } }, { trait: "x".repeat(201), exists: true }, { trait: "age", compare: "<" },
+    ]) {
+      expect(whole(bad), JSON.stringify(bad)).toBe(false)
+      expect(parseCondition(bad), JSON.stringify(bad)).toBeInstanceOf(ConditionInvalid)
+    }
   })
 
   it("bounds depth and size", () => {
