@@ -1,8 +1,12 @@
 // From a profile's signals to its relationship with the brand: a type, a health score 0-100 and a churn risk 0-1,
-// each with the evidence that decided it. Deterministic rules a marketer can read (README "Relational
-// intelligence"), checked in order; the first that holds names the type.
+// each with the evidence that decided it. `new` (first seen within newDays) and `distant` without any own activity
+// are definitions; the other types are scored by a linear model over named signals (features.ts) with shipped
+// weights (weights.ts, fitted on generated data no figure is reported on): deterministic, and each decision names the
+// signals that pushed it most, with their values (README "Relational intelligence").
 import type { RelationsConfig } from "./config.ts"
+import { CHURN_FEATURES, daysSinceLastCame, type Feature, QUIET_DAYS, TYPE_FEATURES, typeScores } from "./features.ts"
 import type { Signals } from "./signals.ts"
+import { CHURN_WEIGHTS, TYPE_WEIGHTS } from "./weights.ts"
 
 export const RELATIONSHIP_TYPES = ["advocate", "loyal_quiet", "love_hate", "at_risk", "detractor", "distant", "new"] as const
 export type RelationshipType = (typeof RELATIONSHIP_TYPES)[number]
@@ -15,18 +19,12 @@ export interface Relationship {
   readonly factors: ReadonlyArray<string>
 }
 
-/** Days without a visit or an order after which a customer has gone quiet (writing in is not coming back). */
-const QUIET_DAYS = 28
-
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`
 const pct = (x: number) => `${Math.round(x * 100)}%`
 
 /** Relative change of the recent window against the previous one (-1 = stopped); null when both are empty. */
 const change = (recent: number, previous: number): number | null =>
   previous === 0 ? (recent === 0 ? null : 1) : (recent - previous) / previous
-
-/** How engaged someone is, from what they do rather than what they say: visits spread over time and orders. */
-const engaged = (s: Signals) => s.visitDays >= 4 || s.orders >= 2 || (s.visitDays >= 3 && s.orders >= 1)
 
 const describe = (s: Signals, config: RelationsConfig) => {
   const w = config.windowDays
@@ -51,6 +49,19 @@ const describe = (s: Signals, config: RelationsConfig) => {
   }
 }
 
+const shown = (f: Feature, s: Signals) => {
+  const v = f.value(s)
+  return `${f.name} ${Number.isInteger(v) ? v : v.toFixed(2)}`
+}
+
+/** The signals that set `type` most apart from the runner-up, in words with their values. */
+const decidedBy = (s: Signals, type: RelationshipType, runnerUp: RelationshipType) => {
+  const a = TYPE_WEIGHTS[type]!.weights
+  const b = TYPE_WEIGHTS[runnerUp]!.weights
+  return TYPE_FEATURES.map((f) => ({ f, push: ((a[f.name] ?? 0) - (b[f.name] ?? 0)) * f.value(s) }))
+    .filter((x) => x.push > 0.1).sort((x, y) => y.push - x.push).slice(0, 3).map((x) => shown(x.f, s))
+}
+
 /** The type, with the factors that decided it (most telling first). */
 const typeOf = (s: Signals, config: RelationsConfig): { type: RelationshipType; why: Array<string> } => {
   const d = describe(s, config)
@@ -58,48 +69,28 @@ const typeOf = (s: Signals, config: RelationsConfig): { type: RelationshipType; 
   if (s.daysSinceFirstActive < config.newDays) {
     return { type: "new", why: [`first active ${plural(s.daysSinceFirstActive, "day")} ago`, d.visits] }
   }
-  // Gone quiet: no visit (or order) for QUIET_DAYS; writing in is not coming back.
-  const lastCame = Math.min(s.daysSinceLastVisit ?? Infinity, s.daysSinceLastOrder ?? Infinity, s.daysSinceFirstActive)
-  const gone = lastCame >= QUIET_DAYS
-  // Contacts that were no praise: complaints, and problems or questions told flatly.
-  const trouble = s.negative + s.otherContacts
-  const mixed = s.negative > 0 || s.lukewarmContacts > 0
-  if (s.praise > 0 && mixed && (engaged(s) || trouble >= 2)) return { type: "love_hate", why: [d.praise, d.complaints, d.visits, d.orders] }
-  if (s.praise === 0) {
-    // One or two problems and then silence is someone leaving; someone who keeps complaining is a detractor.
-    if (gone && trouble <= 2 && (engaged(s) || trouble >= 1)) return { type: "at_risk", why: [d.gone(lastCame), d.complaints, d.visits, d.orders] }
-    if (s.negative >= 1 || (trouble >= 2 && !engaged(s))) return { type: "detractor", why: [d.complaints, d.orders, d.mail] }
+  const ranked = [...typeScores(s) as ReadonlyArray<{ type: RelationshipType; score: number }>].sort((x, y) => y.score - x.score || (x.type < y.type ? -1 : 1))
+  const type = ranked[0]!.type
+  const lastCame = daysSinceLastCame(s)
+  const evidence: Record<RelationshipType, Array<string>> = {
+    advocate: [d.praise, d.orders, d.visits],
+    loyal_quiet: [d.visits, d.orders, d.mail],
+    love_hate: [d.praise, d.complaints, d.visits, d.orders],
+    at_risk: [lastCame >= QUIET_DAYS ? d.gone(lastCame) : d.visits, d.complaints, d.visits, d.orders],
+    detractor: [d.complaints, d.orders, d.mail],
+    distant: [d.visits, d.orders, d.channels],
+    new: [],
   }
-  if (engaged(s) && gone && s.praise === 0) return { type: "at_risk", why: [d.gone(lastCame), d.visits, d.orders, d.mail] }
-  if (s.praise > 0 && engaged(s)) return { type: "advocate", why: [d.praise, d.orders, d.visits] }
-  if (engaged(s)) return { type: "loyal_quiet", why: [d.visits, d.orders, d.mail] }
-  return { type: "distant", why: [d.visits, d.orders, d.channels] }
+  const why = decidedBy(s, type, ranked[1]!.type)
+  return { type, why: [...evidence[type], ...(why.length === 0 ? [] : [`rather than ${ranked[1]!.type}: ${why.join(", ")}`])] }
 }
 
 const clamp = (x: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, x))
 
-/** How overdue the next visit is against the person's own rhythm (mean days between visits), capped at 4. */
-const overdue = (s: Signals) =>
-  s.meanVisitGapDays === null ? 2 : Math.min(4, (s.daysSinceLastVisit ?? 90) / Math.max(3, s.meanVisitGapDays))
-
-/**
- * Churn risk 0-1: a logistic of recency, frequency and spread of visits, mail engagement, praise and trouble. The
- * weights are round numbers set by hand (README "Relational intelligence"); each term is a factor that can be shown.
- */
-export const CHURN_TERMS: ReadonlyArray<{ readonly name: string; readonly weight: number; readonly value: (s: Signals) => number }> = [
-  { name: "days since the last visit (log)", weight: 0.35, value: (s) => Math.log1p(s.daysSinceLastVisit ?? 90) },
-  { name: "days since any activity (log)", weight: 0.3, value: (s) => Math.log1p(s.daysSinceLastActive ?? 90) },
-  { name: "overdue against their rhythm", weight: 0.45, value: overdue },
-  { name: "visit days (log)", weight: -0.6, value: (s) => Math.log1p(s.visitDays) },
-  { name: "share of weeks active", weight: -1, value: (s) => s.activeWeekShare },
-  { name: "mail opened (log)", weight: -0.5, value: (s) => Math.log1p(s.mailOpened) },
-  { name: "unsubscribed", weight: 1.5, value: (s) => (s.mailUnsubscribed > 0 ? 1 : 0) },
-  { name: "praised the brand", weight: -1.5, value: (s) => (s.praise > 0 ? 1 : 0) },
-  { name: "open complaints", weight: 0.3, value: (s) => Math.min(s.openComplaints, 3) },
-  { name: "contacts that were no praise", weight: 0.25, value: (s) => Math.min(s.negative + s.otherContacts, 3) },
-  { name: "months since first active", weight: -0.4, value: (s) => (s.daysSinceFirstActive ?? 0) / 30 },
-]
-const CHURN_BIAS = -0.5
+/** The churn model's terms: each feature with its shipped weight (weights.ts). */
+export const CHURN_TERMS: ReadonlyArray<{ readonly name: string; readonly weight: number; readonly value: (s: Signals) => number }> =
+  CHURN_FEATURES.map((f) => ({ name: f.name, weight: CHURN_WEIGHTS.weights[f.name] ?? 0, value: f.value }))
+const CHURN_BIAS = CHURN_WEIGHTS.bias
 
 const churnOf = (s: Signals) => {
   const z = CHURN_TERMS.reduce((sum, t) => sum + t.weight * t.value(s), CHURN_BIAS)

@@ -1,6 +1,8 @@
 // The relationship rules: each type from the signals a marketer would read, with health, churn risk and evidence.
 import { describe, expect, it } from "vitest"
-import { classify, DEFAULT_RELATIONS_CONFIG, type Signals } from "../../../identity/relations/index.ts"
+import { CHURN_FEATURES, TYPE_FEATURES } from "../../../identity/relations/features.ts"
+import { classify, DEFAULT_RELATIONS_CONFIG, RELATIONSHIP_TYPES, type Signals } from "../../../identity/relations/index.ts"
+import { CHURN_WEIGHTS, TYPE_WEIGHTS } from "../../../identity/relations/weights.ts"
 
 const quietCustomer: Signals = {
   daysSinceFirstActive: 80, daysSinceLastActive: 3, daysSinceLastVisit: 3, daysSinceLastOrder: 10,
@@ -13,6 +15,12 @@ const quietCustomer: Signals = {
   negativeContacts: 0, negativePublic: 0, positivePublic: 0, openComplaints: 0, daysSinceLastComplaint: null,
   sentimentLevel: null, sentimentTrend: null, strongestPraise: null, strongestComplaint: null,
   socialReach: 0, socialEngagement: 0, followers: 0,
+}
+/** The quiet customer after a complaint nobody resolved, then five weeks without a visit. */
+const leftAfterAComplaint: Partial<Signals> = {
+  daysSinceLastVisit: 35, daysSinceLastOrder: 40, daysSinceLastActive: 30, visitDaysRecent: 0, activeDaysRecent: 0,
+  visitDaysBeforeTrouble: 9, visitDaysSinceTrouble: 0, negative: 1, negativeContacts: 1, lukewarmContacts: 1, openComplaints: 1,
+  texts: 1, strongestComplaint: -0.6, sentimentLevel: -0.6,
 }
 const C = DEFAULT_RELATIONS_CONFIG
 const typeOf = (s: Partial<Signals>) => classify({ ...quietCustomer, ...s }, C).type
@@ -29,13 +37,16 @@ describe("relationship types", () => {
   })
 
   it("someone who came often, had a problem and has not come back for five weeks is at_risk", () => {
-    expect(typeOf({ daysSinceLastVisit: 35, daysSinceLastOrder: 40, daysSinceLastActive: 30, negative: 1, negativeContacts: 1, openComplaints: 1, texts: 1 }))
-      .toBe("at_risk")
+    expect(typeOf(leftAfterAComplaint)).toBe("at_risk")
   })
 
   it("someone who rarely buys and keeps complaining is a detractor", () => {
-    expect(typeOf({ visitDays: 2, orders: 0, daysSinceLastOrder: null, negative: 3, negativeContacts: 3, openComplaints: 2, texts: 3, daysSinceLastActive: 2 }))
-      .toBe("detractor")
+    expect(typeOf({
+      visitDays: 2, visitDaysRecent: 0, visitDaysPrevious: 1, daysSinceLastVisit: 50, activeWeekShare: 0.4, orders: 0, ordersRecent: 0,
+      ordersPrevious: 0, spend: 0, daysSinceLastOrder: null, mailOpened: 0, openRate: 0, negative: 3, negativeContacts: 3,
+      lukewarmContacts: 3, openComplaints: 2, texts: 3, daysSinceLastActive: 2, activeDaysRecent: 2, visitDaysBeforeTrouble: 1,
+      visitDaysSinceTrouble: 1, strongestComplaint: -0.7, sentimentLevel: -0.6,
+    })).toBe("detractor")
   })
 
   it("first activity within the last three weeks is new; a short first contact long ago is distant", () => {
@@ -60,13 +71,20 @@ describe("health, churn risk and evidence", () => {
   })
 
   it("the evidence names the factors with their values", () => {
-    const r = classify({ ...quietCustomer, daysSinceLastVisit: 35, daysSinceLastOrder: 40, daysSinceLastActive: 30, negative: 2, negativeContacts: 2,
-      openComplaints: 2, troubleRecent: 2, texts: 2, visitDaysRecent: 1, visitDaysPrevious: 5 }, C)
+    const r = classify({ ...quietCustomer, ...leftAfterAComplaint, negative: 2, negativeContacts: 2, openComplaints: 2, troubleRecent: 2, texts: 2,
+      visitDaysPrevious: 5 }, C)
     expect(r.type).toBe("at_risk")
     expect(r.factors[0]).toBe("no visit or order for 35 days")
     expect(r.factors).toContain("2 negative messages, 2 service contacts that were no praise (2 in the last 30 days), none resolved")
-    expect(r.factors.join("; ")).toMatch(/9 visit days, 1 day in the last 30 days \(down 80% against the previous 30 days\)/)
+    expect(r.factors.join("; ")).toMatch(/9 visit days, 0 days in the last 30 days \(down 100% against the previous 30 days\)/)
+    expect(r.factors.join("; ")).toMatch(/rather than [a-z_]+: [a-z ()]+ [0-9.]+/)
     expect(r.factors.join("; ")).toMatch(/churn risk 0\.\d\d \(raised by: /)
+  })
+
+  it("the shipped weights name exactly the features, and every type but new has a model", () => {
+    expect(Object.keys(TYPE_WEIGHTS).sort()).toEqual(RELATIONSHIP_TYPES.filter((t) => t !== "new").sort())
+    for (const m of Object.values(TYPE_WEIGHTS)) expect(Object.keys(m.weights).sort()).toEqual(TYPE_FEATURES.map((f) => f.name).sort())
+    expect(Object.keys(CHURN_WEIGHTS.weights).sort()).toEqual(CHURN_FEATURES.map((f) => f.name).sort())
   })
 
   it("the same signals always give the same relationship", () => {

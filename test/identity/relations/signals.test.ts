@@ -6,6 +6,7 @@ import { DEFAULT_RELATIONS_CONFIG, parseRelationsConfig, signalsOf } from "../..
 import type { CanonicalEvent } from "../../../ingest/message.ts"
 import { Pipeline } from "../../../ingest/pipeline.ts"
 import { readProfileHistories } from "../../../warehouse/relations.ts"
+import { applyRetention, DEFAULT_RETENTION, parseRetention } from "../../../warehouse/retention.ts"
 import { eventOn } from "../../support/events.ts"
 import { freshDir, query, removeDir, withPipeline } from "../../support/pipeline.ts"
 
@@ -70,6 +71,26 @@ describe("relational signals in the warehouse", () => {
       expect(ann!.said).toEqual([])
       const s = signalsOf(ann!, "2024-10-10", DEFAULT_RELATIONS_CONFIG)
       expect(s).toMatchObject({ orders: 2, daysSinceLastOrder: 0, daysSinceFirstActive: 9, texts: 0, mailDelivered: 0 })
+    })))
+})
+
+describe("retention of the relational tables", () => {
+  it("CDP_RETENTION relations=MONTHS sets their TTL from when rows landed or were computed, and forever removes it", () =>
+    withPipeline(dir, Effect.gen(function* () {
+      yield* (yield* Pipeline).submit(annsMessages, [])
+      const engines = () => query<{ name: string; engine_full: string }>(
+        "SELECT name, engine_full FROM system.tables WHERE database = currentDatabase() AND name IN " +
+          "('relation_activity_daily', 'relation_voice_daily', 'relation_scores', 'relation_runs') ORDER BY name")
+      expect(DEFAULT_RETENTION.relations).toBe(25)
+      for (const t of yield* engines()) expect(t.engine_full, t.name).toMatch(/TTL toDateTime\((landed_at|computed_at)\) \+ toIntervalMonth\(25\)/)
+      expect(yield* applyRetention(parseRetention("relations=3"))).toEqual(
+        ["relation_activity_daily", "relation_voice_daily", "relation_scores", "relation_runs"])
+      for (const t of yield* engines()) expect(t.engine_full, t.name).toMatch(/toIntervalMonth\(3\)/)
+      const [landed] = yield* query<{ n: string }>(
+        "SELECT count() AS n FROM relation_activity_daily WHERE tenant = 'acme' AND landed_at > now64(3) - INTERVAL 1 HOUR")
+      expect(Number(landed!.n)).toBeGreaterThan(0)
+      yield* applyRetention(parseRetention("relations=forever"))
+      for (const t of yield* engines()) expect(t.engine_full, t.name).not.toMatch(/ TTL /)
     })))
 })
 

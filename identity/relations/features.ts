@@ -1,0 +1,102 @@
+// The numbers the relationship type and the churn risk are computed from: each a signal a marketer reads (visit
+// days, orders, praise, open complaints...), put on a scale where equal steps mean about as much (logs of counts,
+// counts capped at a few). The weights that combine them are in weights.ts; the names here are what the evidence
+// shows, so a weight is always read next to the value it multiplied.
+import type { Signals } from "./signals.ts"
+import { TYPE_WEIGHTS } from "./weights.ts"
+
+export interface Feature {
+  readonly name: string
+  readonly value: (s: Signals) => number
+}
+
+/** Days without a visit or an order after which a customer has gone quiet (writing in is not coming back). */
+export const QUIET_DAYS = 28
+
+/** Days since the person last came (a visit or an order), or since they were first seen when they never came. */
+export const daysSinceLastCame = (s: Signals) =>
+  Math.min(s.daysSinceLastVisit ?? Infinity, s.daysSinceLastOrder ?? Infinity, s.daysSinceFirstActive ?? 90)
+
+const capped = (n: number, max: number) => Math.min(n, max)
+const trouble = (s: Signals) => s.negative + s.otherContacts
+
+/** How overdue the next visit is against the person's own rhythm (mean days between visits), capped at 4. */
+export const overdue = (s: Signals) =>
+  s.meanVisitGapDays === null ? 2 : Math.min(4, (s.daysSinceLastVisit ?? 90) / Math.max(3, s.meanVisitGapDays))
+
+/** What the relationship type is read from. */
+export const TYPE_FEATURES: ReadonlyArray<Feature> = [
+  { name: "visit days (log)", value: (s) => Math.log1p(s.visitDays) },
+  { name: "orders (log)", value: (s) => Math.log1p(s.orders) },
+  { name: "mail opened (log)", value: (s) => Math.log1p(s.mailOpened) },
+  { name: "mail delivered (log)", value: (s) => Math.log1p(s.mailDelivered) },
+  { name: "share of weeks active", value: (s) => s.activeWeekShare },
+  { name: "days since the last visit or order (log)", value: (s) => Math.log1p(daysSinceLastCame(s)) },
+  { name: "days since any activity (log)", value: (s) => Math.log1p(s.daysSinceLastActive ?? 90) },
+  { name: "months since first active", value: (s) => (s.daysSinceFirstActive ?? 0) / 30 },
+  { name: "messages of strong praise", value: (s) => capped(s.praise, 3) },
+  { name: "negative messages", value: (s) => capped(s.negative, 3) },
+  { name: "service contacts neither praise nor negative", value: (s) => capped(s.otherContacts, 3) },
+  { name: "service contacts scoring low", value: (s) => capped(s.lukewarmContacts, 3) },
+  { name: "open complaints", value: (s) => capped(s.openComplaints, 3) },
+  { name: "no visit since the first contact that was no praise", value: (s) => (s.visitDaysSinceTrouble === 0 ? 1 : 0) },
+  { name: "visit days before the first contact that was no praise (log)", value: (s) => Math.log1p(s.visitDaysBeforeTrouble ?? s.visitDays) },
+  { name: "sentiment level", value: (s) => s.sentimentLevel ?? 0 },
+  { name: "unsubscribed", value: (s) => (s.mailUnsubscribed > 0 ? 1 : 0) },
+  { name: "visit days in the recent window (log)", value: (s) => Math.log1p(s.visitDaysRecent) },
+  { name: "negative public posts", value: (s) => capped(s.negativePublic, 3) },
+  { name: "messages written", value: (s) => capped(s.texts, 5) },
+  { name: "strongest praise", value: (s) => s.strongestPraise ?? 0 },
+  { name: "strongest complaint", value: (s) => s.strongestComplaint ?? 0 },
+  { name: "praise and a low-scoring or negative contact", value: (s) => (s.praise > 0 && s.negative + s.lukewarmContacts > 0 ? 1 : 0) },
+  { name: "gone quiet after a contact that was no praise", value: (s) => (daysSinceLastCame(s) >= QUIET_DAYS && trouble(s) > 0 ? 1 : 0) },
+  { name: "positive messages", value: (s) => capped(s.positive, 4) },
+]
+
+/** A linear model per type: its bias and a weight per feature name (weights.ts has the shipped one). */
+export type TypeModel = Readonly<Record<string, { readonly bias: number; readonly weights: Readonly<Record<string, number>> }>>
+
+/** Each scored type's score from the signals (bias plus weighted features); the highest names the type. */
+export const typeScores = (s: Signals, model: TypeModel = TYPE_WEIGHTS): ReadonlyArray<{ readonly type: string; readonly score: number }> => {
+  const x = TYPE_FEATURES.map((f) => f.value(s))
+  return Object.entries(model).map(([type, m]) => ({
+    type, score: TYPE_FEATURES.reduce((sum, f, j) => sum + (m.weights[f.name] ?? 0) * x[j]!, m.bias),
+  }))
+}
+
+/** How much the signals look like `type` (0-1): the softmax of the type scores. */
+export const likeness = (s: Signals, type: string, model: TypeModel = TYPE_WEIGHTS) => {
+  const scores = typeScores(s, model)
+  const top = Math.max(...scores.map((x) => x.score))
+  const e = scores.map((x) => Math.exp(x.score - top))
+  const i = scores.findIndex((x) => x.type === type)
+  return i < 0 ? 0 : e[i]! / e.reduce((a, b) => a + b, 0)
+}
+
+const LIKENESS_TYPES = ["advocate", "loyal_quiet", "love_hate", "at_risk", "detractor", "distant"]
+
+/**
+ * What the churn risk is read from: recency, frequency and spread of visits, mail, praise and complaints, and how
+ * much the person looks like each relationship type (a relationship read from the data is what tells someone drifting
+ * away from someone who was never close). `model` is the type model those likenesses come from.
+ */
+export const churnFeatures = (model: TypeModel = TYPE_WEIGHTS): ReadonlyArray<Feature> => [
+  { name: "days since the last visit (log)", value: (s) => Math.log1p(s.daysSinceLastVisit ?? 90) },
+  { name: "days since any activity (log)", value: (s) => Math.log1p(s.daysSinceLastActive ?? 90) },
+  { name: "overdue against their rhythm", value: overdue },
+  { name: "visit days (log)", value: (s) => Math.log1p(s.visitDays) },
+  { name: "share of weeks active", value: (s) => s.activeWeekShare },
+  { name: "mail opened (log)", value: (s) => Math.log1p(s.mailOpened) },
+  { name: "unsubscribed", value: (s) => (s.mailUnsubscribed > 0 ? 1 : 0) },
+  { name: "praised the brand", value: (s) => (s.praise > 0 ? 1 : 0) },
+  { name: "open complaints", value: (s) => capped(s.openComplaints, 3) },
+  { name: "months since first active", value: (s) => (s.daysSinceFirstActive ?? 0) / 30 },
+  { name: "visit days in the recent window (log)", value: (s) => Math.log1p(s.visitDaysRecent) },
+  {
+    name: "days in the recent window with contact but no visit (log)",
+    value: (s) => Math.log1p(Math.max(0, s.activeDaysRecent - s.visitDaysRecent)),
+  },
+  ...LIKENESS_TYPES.map((type): Feature => ({ name: `looks like ${type}`, value: (s) => likeness(s, type, model) })),
+]
+
+export const CHURN_FEATURES = churnFeatures()
