@@ -20,6 +20,7 @@ import { keepAudiencesCurrent } from "../identity/audiences/index.ts"
 import { Pipeline } from "../ingest/pipeline.ts"
 import { ConsentPoliciesRef } from "../consent/index.ts"
 import { registerExportCommands } from "./exports.ts"
+import { keepExportsCurrent } from "../ingest/destinations/index.ts"
 import { registerTokenCommands } from "./tokens.ts"
 import { registerRelationsCommands, withRelationships } from "./relations.ts"
 import { NeedsKafka, registerWorkerCommand } from "./worker.ts"
@@ -171,6 +172,13 @@ Examples:
           yield* Effect.forkScoped(keepAudiencesCurrent({
             emit: (events) => pipeline.submit(events, [], { archive: false }), landed: () => pipeline.counters.landed,
           }).pipe(Effect.provideService(ConsentPoliciesRef, consent)))
+          // Exports to CRMs and files, each destination on its own loop (its sync never holds up another's).
+          const destinations = yield* readSetting(SETTINGS.destinations)
+          const exportEvery = yield* readSetting(SETTINGS.exportEvery)
+          if (exportEvery > 0 && destinations.length > 0) {
+            yield* Effect.forkScoped(keepExportsCurrent(destinations, exportEvery * 1000).pipe(Effect.provideService(ConsentPoliciesRef, consent)))
+            process.stderr.write(`  exports:    ${destinations.length} destination(s), each synced every ${exportEvery} s\n`)
+          }
         }
         return yield* Effect.never
       })

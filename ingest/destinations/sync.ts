@@ -6,7 +6,7 @@
 // by batch id). Each request waits for the destination's token bucket, has a timeout, and is retried a bounded
 // number of times (Retry-After honoured); what still fails is dead-lettered by profile id for `cdp export replay`.
 import { randomUUID } from "node:crypto"
-import { Cause, Duration, Effect, Exit, Option } from "effect"
+import { Cause, Duration, Effect, Exit, Option, Schedule } from "effect"
 import { consentingProfilesSql } from "../../consent/index.ts"
 import { audienceChangesSince } from "../../identity/audiences/index.ts"
 import {
@@ -353,6 +353,24 @@ const errorText = (cause: Cause.Cause<unknown>): string => {
 /** Several destinations at once, each in its own fiber: a slow or failing one delays none of the others. */
 export const syncDestinations = (configs: ReadonlyArray<DestinationConfig>, options: SyncOptions = {}) =>
   Effect.forEach(configs, (c) => syncDestination(c, options), { concurrency: "unbounded" })
+
+/**
+ * `cdp serve`'s export loops (CDP_EXPORT_EVERY): one per destination, each syncing `everyMs` after its previous sync
+ * ended, so a slow or failing destination delays only itself. Only counts are logged.
+ */
+export const keepExportsCurrent = (configs: ReadonlyArray<DestinationConfig>, everyMs: number) =>
+  Effect.forEach(configs, (config) => {
+    const once = syncDestination(config).pipe(
+      Effect.tap((r) => {
+        const counts = { destination: r.destination, tenant: r.tenant, upserted: r.upserted, removed: r.removed, erased: r.erased, deadLettered: r.deadLettered, ms: r.ms }
+        return r.error !== undefined || r.deadLettered > 0 ? Effect.logWarning("export sync incomplete").pipe(Effect.annotateLogs({ ...counts, error: r.error ?? "" }))
+          : r.upserted + r.removed + r.erased > 0 ? Effect.logInfo("export synced").pipe(Effect.annotateLogs(counts))
+          : Effect.void
+      }),
+      Effect.catchCause((cause) => Effect.logWarning("export sync failed").pipe(Effect.annotateLogs({ destination: config.name, cause: String(cause).slice(0, 300) }))),
+    )
+    return Effect.repeat(once, Schedule.spaced(Duration.millis(everyMs)))
+  }, { concurrency: "unbounded", discard: true })
 
 /**
  * `cdp export replay`: the destination's open dead letters sent again, each profile read afresh (with its consent

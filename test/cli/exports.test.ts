@@ -5,9 +5,9 @@ import { writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { expectOneLineError } from "../support/cli-expect.ts"
-import { CDP_BIN, REPO_ROOT, runCdp } from "../support/cli.ts"
+import { CDP_BIN, REPO_ROOT, runCdp, startServe } from "../support/cli.ts"
 import { type WebhookServer, webhookServer } from "../support/crm-replay-servers.ts"
-import { freshDir, removeDir } from "../support/pipeline.ts"
+import { basicAuth, freshDir, removeDir } from "../support/pipeline.ts"
 
 let dir: string
 let data: string
@@ -78,5 +78,29 @@ describe("cdp export", () => {
     expectOneLineError(cdp(["export", "history", "nope"]), `no destination "nope" for tenant "default" (destinations: hook, lake)`)
     expectOneLineError(cdp(["export", "history", "hook", "--limit", "0"]), "must be a whole number of at least 1")
     expectOneLineError(cdp(["export", "run", "--tenant", "../etc"]), `tenant "../etc" has no export destinations`)
+  })
+
+  it("cdp serve with CDP_EXPORT_EVERY sends what lands to each destination on its own loop", async () => {
+    const saved = { d: process.env["CDP_DESTINATIONS"], e: process.env["CDP_EXPORT_EVERY"] }
+    process.env["CDP_DESTINATIONS"] = destinations()
+    process.env["CDP_EXPORT_EVERY"] = "1"
+    const serve = await startServe(["--data-dir", data, "--write-key", "wk_exports_test"]).finally(() => {
+      for (const [k, v] of [["CDP_DESTINATIONS", saved.d], ["CDP_EXPORT_EVERY", saved.e]] as const) {
+        if (v === undefined) delete process.env[k]
+        else process.env[k] = v
+      }
+    })
+    try {
+      const res = await fetch(`${serve.url}/v1/batch`, {
+        method: "POST", headers: { authorization: basicAuth("wk_exports_test"), "content-type": "application/json" },
+        body: JSON.stringify({ batch: [{ type: "identify", userId: "s1", messageId: "ms1", traits: { email: "s1@mail.example" }, timestamp: "2024-10-01T10:00:00Z" }] }),
+      })
+      expect(res.status).toBe(200)
+      const deadline = Date.now() + 60_000
+      while (hook.records.size === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200))
+      expect([...hook.records.values()].map((r) => (r["traits"] as Record<string, unknown>)["email"])).toEqual(["s1@mail.example"])
+    } finally {
+      expect(await serve.stop()).toBe(0)
+    }
   })
 })
