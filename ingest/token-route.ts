@@ -63,6 +63,11 @@ export const tokenRoute = (options: { readonly registry: TokenRegistry; readonly
       if (path === TOKENS_PATH) {
         const input = validateTokenInput({ role: b.role, tenant: b.tenant, scopes: b.scopes, name: b.name, expires: b.expires }, Date.now())
         if (input instanceof TokenInvalid) return refuse(400, "bad_token_request", input.message, `/${input.field}`)
+        // A token never makes one that can do more than itself (a narrowed admin token cannot mint a full one).
+        const beyond = input.scopes.find((scope) => !principal.scopes.has(scope))
+        if (beyond !== undefined) {
+          return refuse(403, "missing_scope", `this token does not hold the scope ${beyond}, so it cannot give it to a new token (name fewer with "scopes")`, "/scopes")
+        }
         return yield* options.registry.create(input).pipe(
           Effect.map(({ token, record }): QueryReply => ({ status: 201, body: { success: true, token, details: tokenView(record, undefined) } })),
           Effect.catch((e) => Effect.succeed(failure(e))),

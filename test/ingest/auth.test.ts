@@ -246,6 +246,10 @@ describe("scoped API tokens", () => {
       expect(JSON.stringify(inspected.body)).not.toContain(token.slice(4))
       // A scope narrower than the role's holds.
       expect((yield* call(url, "GET", "/v1/tokens", token)).status).toBe(403)
+      // A token that manages tokens cannot mint one that can do more than itself.
+      const manager = (yield* makeToken(url, { role: "admin", scopes: ["tokens:manage", "profiles:read"] })).token
+      expect(yield* call(url, "POST", "/v1/tokens", manager, { role: "admin" })).toMatchObject({ status: 403, body: { rule: "missing_scope", field: "/scopes" } })
+      expect((yield* call(url, "POST", "/v1/tokens", manager, { role: "marketer", scopes: ["profiles:read"] })).status).toBe(201)
       // Bad requests name the field.
       expect(yield* call(url, "POST", "/v1/tokens", ADMIN, { role: "marketer", scopes: ["dsr:write"] })).toMatchObject({ status: 400, body: { field: "/scopes" } })
       expect(yield* call(url, "POST", "/v1/tokens", ADMIN, { role: "root" })).toMatchObject({ status: 400, body: { field: "/role" } })
