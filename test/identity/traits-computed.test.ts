@@ -3,6 +3,9 @@
 // the profile read and queryable in SQL (computed_traits), previewed before saving.
 import { Effect } from "effect"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
+import { Keys } from "../../consent/keys.ts"
+import { eraseSubject } from "../../consent/registry.ts"
+import { resolveSubject } from "../../consent/subject.ts"
 import {
   defaultIdentityConfig, parseComputedTraits, parseDefinition, parseIdentifier, previewComputedTrait, rebuildIdentity, recordOperation, showProfile,
   syncComputedTraits,
@@ -106,6 +109,26 @@ describe("computed traits", () => {
       expect(fav.distribution).toEqual({ type: "values", top: [{ value: "beans", profiles: 1 }, { value: "mug", profiles: 1 }] })
       expect(yield* query("SELECT * FROM computed_trait_definitions")).toEqual([])
     })), 60_000)
+})
+
+describe("erasure", () => {
+  it("reaches the computed traits' states: the erased person's values are gone, another's stay", () =>
+    withPipeline(dir, Effect.gen(function* () {
+      yield* syncComputedTraits(SETTING)
+      yield* (yield* Pipeline).submit([
+        order("o1", 3, "u1", 10, "beans"), ago("m1", 2, { type: "identify", userId: "u1", traits: { email: "erase.me@x.example" } }),
+        order("o2", 2, "u2", 5, "mug"),
+      ], [])
+      const states = (user: string) => Effect.map(query<{ n: string }>(
+        "SELECT count() AS n FROM computed_trait_states WHERE tenant = 'acme' AND profile_id IN (SELECT profile_id FROM events WHERE tenant = 'acme' AND user_id = {user:String})",
+        { user }), (r) => Number(r[0]!.n))
+      const owner = (yield* showProfile("acme", ref("user_id:u1"))).profileId
+      expect(yield* states("u1")).toBeGreaterThan(0)
+      yield* eraseSubject(yield* resolveSubject("acme", "erase.me@x.example"))
+      const left = yield* query<{ n: string }>("SELECT count() AS n FROM computed_trait_states WHERE tenant = 'acme' AND profile_id = {owner:String}", { owner })
+      expect(Number(left[0]!.n)).toBe(0)
+      expect(yield* computed("user_id:u2")).toMatchObject({ spend: 5, last_product: "mug" })
+    }).pipe(Effect.provide(Keys.fixed(new Uint8Array(32).fill(7))))), 60_000)
 })
 
 describe("CDP_COMPUTED_TRAITS", () => {
