@@ -7,7 +7,7 @@ import { parse } from "csv-parse/sync"
 import { readAudit, verifyAudit, verifyReceipt } from "../../consent/audit.ts"
 import { type DsrRecord, requestStatus, submitRequest } from "../../consent/dsr.ts"
 import { consentingProfiles, consentState } from "../../consent/ledger.ts"
-import { syncTraitPrecedence } from "../../identity/index.ts"
+import { defaultIdentityConfig, rebuildIdentity, recordOperation, syncTraitPrecedence } from "../../identity/index.ts"
 import { ObjectStore } from "../../ingest/objectstore.ts"
 import { Pipeline } from "../../ingest/pipeline.ts"
 import { eventOn } from "../support/events.ts"
@@ -119,6 +119,32 @@ describe("data-subject requests", () => {
       expect(ann.trait_sources["name"]).toBe("dsr")
       // No profile is left holding the correction alone.
       expect(rows.filter((row) => row.trait_sources["name"] === "dsr").map((row) => row.profile_id)).toEqual([older])
+    }))
+  })
+
+  it("rectification after a split: each statement stays with whoever holds the identifier it carries", async () => {
+    await withSample(dir, (env) => Effect.gen(function* () {
+      const r = yield* submitRequest(env, { tenant: TENANT, type: "rectification", identifier: `email:${ANN.email}`, set: { city: "Leeds" } })
+      expect(r.status, r.error).toBe("completed")
+      yield* recordOperation({ tenant: TENANT, kind: "separate", a: `user_id:${ANN.userId}`, b: `email:${ANN.normalised}`, reason: "two people" })
+      yield* rebuildIdentity(defaultIdentityConfig(), TENANT)
+      const statements = yield* query<{ message_id: string; profile_id: string; user_id: string; anonymous_id: string; id_kind: string; id_value: string }>(
+        "SELECT message_id, profile_id, user_id, anonymous_id, if(empty(identifiers), '', toString(identifiers[1].1)) AS id_kind, " +
+          "if(empty(identifiers), '', toString(identifiers[1].2)) AS id_value FROM events WHERE tenant = {t:String} AND source = 'dsr' ORDER BY message_id",
+        { t: TENANT })
+      expect(statements).toHaveLength(4)
+      const owners = new Set<string>()
+      for (const st of statements) {
+        const [kind, value] = st.user_id !== "" ? ["user_id", st.user_id] : st.anonymous_id !== "" ? ["anonymous_id", st.anonymous_id]
+          : [st.id_kind, st.id_value]
+        const [owner] = yield* query<{ profile_id: string }>(
+          "SELECT argMax(profile_id, (slice, version)) AS profile_id FROM identity_nodes WHERE tenant = {t:String} AND kind = {k:String} AND value = {v:String}",
+          { t: TENANT, k: kind, v: value })
+        expect(st.profile_id, kind).toBe(owner!.profile_id)
+        owners.add(st.profile_id)
+      }
+      // The split parted Ann's identifiers: the correction is with both parts, each through its own identifiers.
+      expect(owners.size).toBe(2)
     }))
   })
 
