@@ -226,7 +226,12 @@ describe("scoped API tokens", () => {
 
   it("a token is shown once and stored only as its hash; revoked and expired tokens are refused", () =>
     withApi((url) => Effect.gen(function* () {
-      const made = yield* call(url, "POST", "/v1/tokens", ADMIN, { role: "marketer", tenant: "acme", name: "crm", scopes: ["profiles:read"] })
+      /** The answer must be what openapi.json says the token route answers. */
+      const checked = <T extends { status: number; body: Body }>(template: string, method: string, res: T) => {
+        checkResponse(template, method, res.status, res.body)
+        return res
+      }
+      const made = checked("/v1/tokens", "POST", yield* call(url, "POST", "/v1/tokens", ADMIN, { role: "marketer", tenant: "acme", name: "crm", scopes: ["profiles:read"] }))
       expect(made.status).toBe(201)
       const token = made.body.token as string
       expect(token).toMatch(/^cdp_[A-Za-z0-9_-]{43}$/)
@@ -236,26 +241,30 @@ describe("scoped API tokens", () => {
       expect(JSON.stringify(stored)).not.toContain(token.slice(4))
       expect(stored.map((r) => r.token_hash)).toContain(hashToken(token))
       // Never shown again: not by list, not by inspect.
-      const listed = yield* call(url, "GET", "/v1/tokens", ADMIN)
+      const listed = checked("/v1/tokens", "GET", yield* call(url, "GET", "/v1/tokens", ADMIN))
       expect(JSON.stringify(listed.body)).not.toContain(token.slice(4))
       expect(JSON.stringify(listed.body)).not.toContain(hashToken(token))
       expect((yield* call(url, "GET", "/v1/profiles/user_id:nobody?tenant=acme", token)).status).toBe(404)
-      const inspected = yield* call(url, "POST", "/v1/tokens/inspect", ADMIN, { token })
+      const inspected = checked("/v1/tokens/inspect", "POST", yield* call(url, "POST", "/v1/tokens/inspect", ADMIN, { token }))
+      checked("/v1/tokens/{id}", "GET", yield* call(url, "GET", `/v1/tokens/${made.body.details.id}`, ADMIN))
+      expect(checked("/v1/tokens/{id}", "GET", yield* call(url, "GET", "/v1/tokens/tok_nosuchtoken", ADMIN)).status).toBe(404)
       expect(inspected.body.details).toMatchObject({ id: made.body.details.id, role: "marketer", status: "active" })
       expect(inspected.body.details.lastUsedAt).not.toBeNull()
       expect(JSON.stringify(inspected.body)).not.toContain(token.slice(4))
       // A scope narrower than the role's holds.
-      expect((yield* call(url, "GET", "/v1/tokens", token)).status).toBe(403)
+      expect(checked("/v1/tokens", "GET", yield* call(url, "GET", "/v1/tokens", token)).status).toBe(403)
+      expect(checked("/v1/tokens", "GET", yield* call(url, "GET", "/v1/tokens", null)).status).toBe(401)
       // A token that manages tokens cannot mint one that can do more than itself.
       const manager = (yield* makeToken(url, { role: "admin", scopes: ["tokens:manage", "profiles:read"] })).token
-      expect(yield* call(url, "POST", "/v1/tokens", manager, { role: "admin" })).toMatchObject({ status: 403, body: { rule: "missing_scope", field: "/scopes" } })
+      expect(checked("/v1/tokens", "POST", yield* call(url, "POST", "/v1/tokens", manager, { role: "admin" }))).toMatchObject({ status: 403, body: { rule: "missing_scope", field: "/scopes" } })
       expect((yield* call(url, "POST", "/v1/tokens", manager, { role: "marketer", scopes: ["profiles:read"] })).status).toBe(201)
       // Bad requests name the field.
-      expect(yield* call(url, "POST", "/v1/tokens", ADMIN, { role: "marketer", scopes: ["dsr:write"] })).toMatchObject({ status: 400, body: { field: "/scopes" } })
+      expect(checked("/v1/tokens", "POST", yield* call(url, "POST", "/v1/tokens", ADMIN, { role: "marketer", scopes: ["dsr:write"] }))).toMatchObject({ status: 400, body: { field: "/scopes" } })
       expect(yield* call(url, "POST", "/v1/tokens", ADMIN, { role: "root" })).toMatchObject({ status: 400, body: { field: "/role" } })
       expect(yield* call(url, "POST", "/v1/tokens", ADMIN, { role: "admin", expires: "2001-01-01" })).toMatchObject({ status: 400, body: { field: "/expires" } })
       // Revoked: refused from the next request on.
-      expect((yield* call(url, "POST", `/v1/tokens/${made.body.details.id}/revoke`, ADMIN)).status).toBe(200)
+      expect(checked("/v1/tokens/{id}/revoke", "POST", yield* call(url, "POST", `/v1/tokens/${made.body.details.id}/revoke`, ADMIN)).body)
+        .toMatchObject({ details: { status: "revoked" }, wasActive: true })
       const revoked = yield* call(url, "GET", "/v1/profiles/user_id:nobody?tenant=acme", token)
       expect(revoked).toMatchObject({ status: 401, body: { rule: "token_revoked" } })
       checkResponse("/v1/profiles/{identifier}", "GET", revoked.status, revoked.body)
