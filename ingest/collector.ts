@@ -198,12 +198,17 @@ const makeCollector = (options: CollectorOptions) =>
         const headerKey = basicAuthUser(req.headers.authorization)
         // Some webhook senders cannot send Basic auth: the key may come as ?write_key= (never logged).
         const key = headerKey ?? new URL(req.url ?? "/", "http://x").searchParams.get("write_key") ?? undefined
-        const tenant = key === undefined ? undefined : options.writeKeys.tenantOf(key)
+        // Or an API token with the ingest scope (collector role), for its tenant.
+        const bearer = /^Bearer\s/i.test(req.headers.authorization ?? "") ? ingestTenant(registry, req) : undefined
+        if (typeof bearer === "object") return bearer
+        const tenant = bearer ?? (key === undefined ? undefined : options.writeKeys.tenantOf(key))
         if (tenant === undefined) return unauthorized(key, "the user name of HTTP Basic auth, or as ?write_key=")
-        // A key restricted to some web origins is restricted on every route that takes it, not only where CORS is served.
-        const originRefused = originRefusal(options.writeKeys, key!, req)
-        if (originRefused !== undefined) return refuse(403, "origin_not_allowed", originRefused)
-        authenticated(req, key)
+        if (bearer === undefined) {
+          // A key restricted to some web origins is restricted on every route that takes it, not only where CORS is served.
+          const originRefused = originRefusal(options.writeKeys, key!, req)
+          if (originRefused !== undefined) return refuse(403, "origin_not_allowed", originRefused)
+          authenticated(req, key)
+        } else authenticated(req)
         // Mail is bytes in the sender's charset: its parser gets them as received, never a lossy UTF-8 decoding.
         const received = source.parseBytes === undefined
           ? yield* receiveBody(req, WEBHOOK_BODY_LIMIT, bodyIdleMs)

@@ -161,6 +161,11 @@ describe("scoped API tokens", () => {
       expect((yield* track(tokens.get("collector")!)).status).toBe(200)
       expect((yield* track(tokens.get("marketer")!))).toMatchObject({ status: 403, body: { rule: "missing_scope" } })
       expect((yield* track("cdp_not_a_real_token_at_all_000000000000000")).status).toBe(401)
+      // And on the webhooks, as a write key does.
+      const hook = (token: string) => call(url, "POST", "/v1/webhooks/social", token,
+        { id: `p-${token.slice(-6)}`, network: "forum", author_handle: "h", text: "a post", created_at: "2024-09-02T11:39:49Z" })
+      expect(yield* hook(tokens.get("collector")!)).toMatchObject({ status: 200, body: { accepted: 1 } })
+      expect(yield* hook(tokens.get("compliance")!)).toMatchObject({ status: 403, body: { rule: "missing_scope" } })
     })), 120_000)
 
   it("a token bound to a tenant is refused (403, never 404) for another tenant in the path, the query string or the body", () =>
