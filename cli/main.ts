@@ -24,6 +24,7 @@ import { keepExportsCurrent } from "../ingest/destinations/index.ts"
 import { registerTokenCommands } from "./tokens.ts"
 import { registerRelationsCommands, withRelationships } from "./relations.ts"
 import { NeedsKafka, registerWorkerCommand } from "./worker.ts"
+import { registerRetentionCommands } from "./retention.ts"
 import { formatRows, type OutputFormat } from "./format.ts"
 import { backendConfig, commandLogger, DEFAULT_DATA_DIR, pipelineLayer, serverLogger, warehouseLayer } from "./layers.ts"
 import {
@@ -713,6 +714,7 @@ registerTokenCommands(program, { dataDirOption })
 registerConsentCommands(program, { dataDirOption, identity: identityConfig })
 registerRelationsCommands(program, { dataDirOption, identity: identityConfig })
 registerWorkerCommand(program, { dataDirOption })
+registerRetentionCommands(program, { dataDirOption })
 
 program
   .command("demo")

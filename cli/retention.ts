@@ -1,10 +1,14 @@
-// Retention applied where the pipeline starts (cdp serve, cdp ingest, cdp replay...) and, for as long as it runs,
-// once a day: each table's TTL made what CDP_RETENTION says, and the archive's days older than its period removed.
+// Retention applied where the pipeline starts (cdp serve, cdp ingest, cdp replay...), for as long as it runs once a
+// day, and on demand (`cdp retention apply`): each table's TTL made what CDP_RETENTION says, and the archive's days older than its period removed.
 // The warehouse's TTLs are enforced by the engine's own merges; the archive has no such clock, so a server that runs
 // for months needs the daily pass to drop each day as it passes its period.
-import { Duration, Effect } from "effect"
+import { type Command, Option } from "commander"
+import { Duration, Effect, Layer } from "effect"
 import { expireArchive } from "../ingest/archive.ts"
 import { applyRetention, archiveCutoff, type RetentionPolicy } from "../warehouse/retention.ts"
+import { readSetting, SETTINGS } from "./config.ts"
+import { backendConfig, commandLogger, objectStoreLayer, warehouseLayer } from "./layers.ts"
+import { runCommand } from "./run.ts"
 
 export const applyStoredRetention = (policy: RetentionPolicy, now: () => Date = () => new Date()) =>
   Effect.gen(function* () {
@@ -27,3 +31,35 @@ export const keepRetention = (policy: RetentionPolicy, every: Duration.Input = "
     )
     yield* Effect.forkScoped(Effect.forever(Effect.andThen(Effect.sleep(every), pass)))
   })
+
+/** Registers `cdp retention apply` (cli/main.ts passes what every command shares). */
+export const registerRetentionCommands = (program: Command, shared: { readonly dataDirOption: () => Option }) => {
+  program
+    .command("retention")
+    .description("how long each store keeps data (CDP_RETENTION)")
+    .command("apply")
+    .description("apply CDP_RETENTION now: each table's TTL set, the archive's days older than its period removed")
+    .addOption(new Option("--format <format>", "output format").choices(["json", "table"]).default("table"))
+    .addOption(shared.dataDirOption())
+    .addHelpText("after", `
+The pipeline applies it too when it starts, and once a day while cdp serve runs. Defaults: 25 months for what the
+warehouse serves, 6 for dead letters, 13 for the raw archive; archive=forever keeps the archive until erased.
+
+Examples:
+  $ npx cdp retention apply
+  $ CDP_RETENTION=archive=6 npx cdp retention apply --format json`)
+    .action((opts: { format: "json" | "table"; dataDir?: string }) => {
+      const main = Effect.gen(function* () {
+        const policy = yield* readSetting(SETTINGS.retention)
+        const backend = backendConfig(opts.dataDir)
+        const done = yield* applyStoredRetention(policy).pipe(
+          Effect.scoped, Effect.provide(Layer.merge(warehouseLayer(backend), objectStoreLayer(backend))))
+        const cutoff = archiveCutoff(policy) ?? null
+        process.stdout.write(opts.format === "json"
+          ? `${JSON.stringify({ policy, tablesChanged: done.tables, archiveKeepsFrom: cutoff, archiveDaysRemoved: done.archiveDays })}\n`
+          : `tables whose TTL changed: ${done.tables.length === 0 ? "none" : done.tables.join(", ")}\n` +
+            `archive: ${cutoff === null ? "kept until erased" : `days before ${cutoff} removed: ${done.archiveDays}`}\n`)
+      })
+      runCommand(main.pipe(Effect.provide(commandLogger)))
+    })
+}

@@ -1,5 +1,6 @@
 // Retention: per-store periods (CDP_RETENTION) become TTLs the warehouse enforces, and the archive drops old days.
 import { Effect, Layer, type Scope } from "effect"
+import { existsSync, mkdirSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { expireArchive } from "../../ingest/archive.ts"
@@ -90,6 +91,21 @@ describe("retention", () => {
     }))
     expect(left.afterStart).toEqual(["archive/t/segment/2025-11-01/a.ndjson.gz", "archive/t/segment/2025-11-02/b.ndjson.gz"])
     expect(left.later).toEqual(["archive/t/segment/2025-11-02/b.ndjson.gz"])
+  })
+
+  it("cdp retention apply applies the policy now and says what it did", () => {
+    const data = join(dir, "apply")
+    mkdirSync(join(data, "objects/archive/t/segment/2020-01-01"), { recursive: true })
+    writeFileSync(join(data, "objects/archive/t/segment/2020-01-01/a.ndjson.gz"), "x")
+    const kept = runCdp(["retention", "apply", "--data-dir", data], { env: { CDP_RETENTION: "archive=forever" } })
+    expect(kept.status, kept.stderr).toBe(0)
+    expect(kept.stdout).toContain("archive: kept until erased")
+    expect(existsSync(join(data, "objects/archive/t/segment/2020-01-01/a.ndjson.gz"))).toBe(true)
+    const r = runCdp(["retention", "apply", "--data-dir", data, "--format", "json"], { env: { CDP_RETENTION: "events=12" } })
+    expect(r.status, r.stderr).toBe(0)
+    const out = JSON.parse(r.stdout) as { tablesChanged: Array<string>; archiveDaysRemoved: number; policy: { archive: number } }
+    expect(out).toMatchObject({ tablesChanged: ["event_rows"], archiveDaysRemoved: 1, policy: { archive: 13 } })
+    expect(existsSync(join(data, "objects/archive/t/segment/2020-01-01/a.ndjson.gz"))).toBe(false)
   })
 
   it("refuses a wrong CDP_RETENTION in one line", () => {
