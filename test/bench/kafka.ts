@@ -7,6 +7,7 @@ import { randomUUID } from "node:crypto"
 import { availableParallelism, cpus } from "node:os"
 import { join } from "node:path"
 import { Context, Effect, Layer, Logger } from "effect"
+import kafkajs from "kafkajs"
 import { defaultIdentityConfig } from "../../identity/index.ts"
 import { type KafkaBusOptions, kafkaBus, makeKafkaBus } from "../../ingest/bus-kafka.ts"
 import { Topics } from "../../ingest/bus.ts"
@@ -24,9 +25,21 @@ const TOTAL = Number(process.env["BENCH_KAFKA_MESSAGES"] ?? 100_000)
 const CHUNK = 5_000
 const quiet = Logger.layer([])
 
-const options = (): KafkaBusOptions => ({
-  brokers: (brokers ?? "").split(","), prefix: `bench${randomUUID().slice(0, 8)}.`, partitions: 6, replication: 1, retentionMs: 3_600_000,
-})
+const prefixes: Array<string> = []
+const options = (): KafkaBusOptions => {
+  const prefix = `bench${randomUUID().slice(0, 8)}.`
+  prefixes.push(prefix)
+  return { brokers: (brokers ?? "").split(","), prefix, partitions: 6, replication: 1, retentionMs: 3_600_000 }
+}
+
+/** The bench's topics are deleted afterwards, so repeated runs do not fill the broker's disk. */
+const dropTopics = async () => {
+  const admin = new kafkajs.Kafka({ brokers: (brokers ?? "").split(","), logLevel: kafkajs.logLevel.NOTHING }).admin()
+  await admin.connect()
+  const topics = (await admin.listTopics()).filter((t) => prefixes.some((p) => t.startsWith(p)))
+  if (topics.length > 0) await admin.deleteTopics({ topics })
+  await admin.disconnect()
+}
 
 const receive = { tenant: "default", receivedAtMs: Date.now(), correctClockSkew: true }
 const events: Array<CanonicalEvent> = Array.from({ length: TOTAL }, (_, i) => normaliseSegmentMessage(JSON.parse(messageLine(i)) as SegmentMessage, receive))
@@ -107,5 +120,6 @@ if (brokers === undefined || brokers === "") {
   process.stdout.write(`\n| measure | seconds | events/s |\n|---|---:|---:|\n`)
   for (const [name, s] of rows) process.stdout.write(`| ${name} | ${s.toFixed(2)} | ${rate(s).toLocaleString("en")} |\n`)
   const best = Math.min(...rows.slice(4).map(([, s]) => s))
+  await dropTopics()
   process.stdout.write(`\nbest end-to-end / ceiling = ${(ceilingSeconds / best).toFixed(2)}  (targets: >= 25,000 events/s on 2 cores, >= 0.5)\n`)
 }
