@@ -9,7 +9,7 @@ import {
   type Aggregates, definitionsInForce, exactAggregates, landedProfiles, previewAggregates, stateAggregates, type StoredDefinition, storeDefinition,
   tenantDefinitions,
 } from "../warehouse/computed-traits.ts"
-import type { ProfileScope } from "../warehouse/identity.ts"
+import type { ReadScope } from "../warehouse/profiles.ts"
 import { IdentityRulesInvalid } from "./config.ts"
 
 export const COMPUTED_KINDS = ["count", "sum", "first", "last", "most_frequent", "latest_sentiment"] as const
@@ -195,7 +195,7 @@ export const valueOf = (kind: string, a: Pick<Aggregates, "n" | "total" | "first
  * in it (no split took part of one elsewhere), otherwise computed from its own events. Every trait in force is
  * shown, with null (count and sum: 0) when none of its events are there.
  */
-export const profileComputedTraits = Effect.fn("profileComputedTraits")(function* (scope: ProfileScope) {
+export const profileComputedTraits = Effect.fn("profileComputedTraits")(function* (scope: ReadScope) {
   const definitions = yield* tenantDefinitions(scope.tenant)
   if (definitions.length === 0) return {}
   const { landed, whole } = yield* landedProfiles(scope)

@@ -1,8 +1,8 @@
 // Reading a unified profile: the profile of any identifier, its identifiers with provenance, traits merged by source
 // precedence and event time, merges, channels and recent events.
 import { Data, Effect } from "effect"
-import { nodeOwner, type ProfileScope, profileMessageIds } from "../warehouse/identity.ts"
-import { profileIdentifierPage, profileSummary } from "../warehouse/profiles.ts"
+import { nodeOwner, type ProfileScope } from "../warehouse/identity.ts"
+import { profileIdentifierPage, profileReadScope, profileSummary } from "../warehouse/profiles.ts"
 import { nodeKey } from "./graph.ts"
 import { relationshipTraits } from "./relations/compute.ts"
 import { DEFAULT_NORMALISE_OPTIONS, type IdentifierKind, IDENTIFIER_KINDS, type NormaliseOptions, normaliseIdentifier } from "./normalise.ts"
@@ -138,9 +138,9 @@ export const identifierLimit = (text: string | undefined): number | BadIdentifie
 const scopeOf = (tenant: string, ref: IdentifierRef) =>
   Effect.gen(function* () {
     const profileId = yield* profileIdOf(tenant, ref)
-    const ids = yield* profileMessageIds(tenant, profileId)
-    if (ids.length === 0) return yield* Effect.fail(new ProfileNotFound({ tenant, identifier: profileId }))
-    return { tenant, profileId, ids }
+    const scope = yield* profileReadScope(tenant, profileId)
+    if (scope.ids.length === 0) return yield* Effect.fail(new ProfileNotFound({ tenant, identifier: profileId }))
+    return scope
   })
 
 const identifierPage = (scope: ProfileScope, limit: number, after: { readonly kind: string; readonly value: string } | undefined) =>

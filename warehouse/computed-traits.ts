@@ -3,6 +3,7 @@
 // preview of a definition over a tenant's events.
 import { Effect } from "effect"
 import { type ProfileScope, scopeCondition } from "./identity.ts"
+import type { ReadScope } from "./profiles.ts"
 import { Warehouse } from "./warehouse.ts"
 
 /** A definition as stored (identity/computed-traits.ts validates and hashes it). */
@@ -89,16 +90,18 @@ export const storeDefinition = Effect.fn("storeDefinition")(function* (d: Stored
 })
 
 /**
- * The profiles a profile's messages landed under, and whether each of them is whole in it (none of its messages
- * is elsewhere now): only then do their states add up to the profile's values.
+ * Whether the profiles a profile's messages landed under are whole in it (none of their messages is elsewhere now):
+ * only then do their states add up to the profile's values. One read by event_rows' order key.
  */
-export const landedProfiles = Effect.fn("landedProfiles")(function* (scope: ProfileScope) {
+export const landedProfiles = Effect.fn("landedProfiles")(function* (scope: ReadScope) {
+  if (scope.landed === undefined) return { landed: [], whole: false }
+  const landed = Object.keys(scope.landed)
   const warehouse = yield* Warehouse
-  const { mine, params } = scopeCondition(scope)
-  const rows = yield* warehouse.query<{ landed: string; mine: string; all: string }>(
-    `SELECT profile_id AS landed, count() AS mine, (SELECT count() FROM event_rows AS r WHERE r.tenant = {tenant:String} AND r.profile_id = landed) AS all ` +
-      `FROM event_rows WHERE ${mine} GROUP BY profile_id`, { params })
-  return { landed: rows.map((r) => r.landed), whole: rows.every((r) => r.mine === r.all) }
+  const rows = yield* warehouse.query<{ profile_id: string; n: string }>(
+    "SELECT profile_id, uniqExact(message_id) AS n FROM event_rows WHERE tenant = {tenant:String} AND profile_id IN {landed:Array(String)} GROUP BY profile_id",
+    { params: { tenant: scope.tenant, landed } })
+  const all = new Map(rows.map((r) => [r.profile_id, Number(r.n)]))
+  return { landed, whole: landed.every((l) => all.get(l) === scope.landed![l]) }
 })
 
 // Windows count whole days, today included: "last 30 days" is today and the 29 before it.

@@ -55,6 +55,53 @@ export const socialChannelSpan = Effect.fn("socialChannelSpan")(function* () {
 // One profile's read (GET /v1/profiles/{identifier}): each read selects the profile's messages by id (scopeCondition),
 // on each table's own key.
 
+/**
+ * A profile's messages now, with the profiles they landed under (event_rows' order key starts (tenant, profile_id)):
+ * reads of event_rows then take key ranges instead of probing the message-id index. `landed` maps each landing
+ * profile to how many of this profile's messages landed under it; undefined when that is not known (a huge set of
+ * messages moved in).
+ */
+export interface ReadScope extends ProfileScope {
+  readonly landed: Readonly<Record<string, number>> | undefined
+}
+
+// Candidates: messages that landed with the profile, and messages moved to it; kept unless a later move took them
+// elsewhere (as warehouse/identity.ts reads a profile's messages), each with its landing profile when it is this one.
+const READ_SCOPE_SQL = "SELECT c.message_id AS message_id, c.here AS here FROM (SELECT message_id, max(here) AS here FROM (" +
+  "SELECT message_id, 1 AS here FROM event_rows WHERE tenant = {tenant:String} AND profile_id = {profile:String} " +
+  "UNION ALL SELECT message_id, 0 AS here FROM event_profiles WHERE tenant = {tenant:String} AND profile_id = {profile:String}) GROUP BY message_id) AS c " +
+  "LEFT JOIN (SELECT message_id, argMax(profile_id, version) AS now FROM event_profiles WHERE tenant = {tenant:String} AND message_id IN " +
+  "(SELECT message_id FROM event_rows WHERE tenant = {tenant:String} AND profile_id = {profile:String} " +
+  "UNION ALL SELECT message_id FROM event_profiles WHERE tenant = {tenant:String} AND profile_id = {profile:String}) GROUP BY message_id) AS m " +
+  "ON m.message_id = c.message_id WHERE m.now = '' OR m.now = {profile:String}"
+
+/** Most moved-in messages whose landing profiles are looked up (by the message-id index) for a read scope. */
+const MAX_MOVED_IN = 5000
+
+export const profileReadScope = Effect.fn("profileReadScope")(function* (tenant: string, profileId: string) {
+  const warehouse = yield* Warehouse
+  const rows = yield* warehouse.query<{ message_id: string; here: number }>(READ_SCOPE_SQL, { params: { tenant, profile: profileId } })
+  const ids = rows.map((r) => r.message_id)
+  const movedIn = rows.filter((r) => Number(r.here) !== 1).map((r) => r.message_id)
+  const here = rows.length - movedIn.length
+  let landed: Record<string, number> | undefined = here > 0 ? { [profileId]: here } : {}
+  if (movedIn.length > MAX_MOVED_IN) landed = undefined
+  else if (movedIn.length > 0) {
+    const from = yield* warehouse.query<{ profile_id: string; n: string }>(
+      "SELECT profile_id, uniqExact(message_id) AS n FROM event_rows WHERE tenant = {tenant:String} AND message_id IN {ids:Array(String)} GROUP BY profile_id",
+      { params: { tenant, ids: movedIn } })
+    for (const f of from) landed[f.profile_id] = (landed[f.profile_id] ?? 0) + Number(f.n)
+  }
+  return { tenant, profileId, ids, landed } satisfies ReadScope
+})
+
+/** The condition selecting a scope's rows of event_rows: by its order key when the landing profiles are known. */
+export const eventRowsCondition = (scope: ReadScope) => {
+  const { mine, params } = scopeCondition(scope)
+  return scope.landed === undefined ? { mine, params }
+    : { mine: `${mine} AND profile_id IN {landed:Array(String)}`, params: { ...params, landed: Object.keys(scope.landed) } }
+}
+
 /** A profile's observed identifiers, a page at a time by (kind, value), and how many it has in all. */
 export const profileIdentifierPage = Effect.fn("profileIdentifierPage")(function* (
   scope: ProfileScope, limit: number, after: { readonly kind: string; readonly value: string } | undefined,
@@ -87,9 +134,10 @@ export const profileIdentifierPage = Effect.fn("profileIdentifierPage")(function
  * latest statement of each trait per source, merges, the latest scored sentiment and the newest `limit` events
  * (one more tells whether the timeline has a next page).
  */
-export const profileSummary = Effect.fn("profileSummary")(function* (scope: ProfileScope, limit: number) {
+export const profileSummary = Effect.fn("profileSummary")(function* (scope: ReadScope, limit: number) {
   const warehouse = yield* Warehouse
-  const { mine, params } = scopeCondition(scope)
+  const { mine: texts } = scopeCondition(scope)
+  const { mine, params } = eventRowsCondition(scope)
   const rows = yield* warehouse.query<{
     channels: Array<[string, string, string, string]>
     statements: Array<[string, string, number, [string, string, string], string]>
@@ -107,7 +155,7 @@ export const profileSummary = Effect.fn("profileSummary")(function* (scope: Prof
       "(SELECT groupArray((kind, from_profile, to_profile, toString(messages), reason, toString(at))) FROM (SELECT kind, from_profile, to_profile, messages, reason, at " +
       "FROM profile_merges WHERE tenant = {tenant:String} AND (from_profile = {profile:String} OR to_profile = {profile:String}) ORDER BY at)) AS merges, " +
       "(SELECT groupArray((label, score, toString(timestamp))) FROM (SELECT toString(label) AS label, score, timestamp FROM sentiment " +
-      `WHERE ${mine} AND status = 'scored' ORDER BY timestamp DESC LIMIT 1)) AS sentiment, ` +
+      `WHERE ${texts} AND status = 'scored' ORDER BY timestamp DESC LIMIT 1)) AS sentiment, ` +
       "(SELECT groupArray((message_id, toString(ms), toString(timestamp), channel, source, type, event)) FROM (SELECT message_id, " +
       "toUnixTimestamp64Milli(timestamp) AS ms, timestamp, toString(channel) AS channel, toString(source) AS source, toString(type) AS type, event " +
       `FROM event_rows WHERE ${mine} ORDER BY timestamp DESC, message_id DESC LIMIT 1 BY message_id LIMIT {limit:UInt32})) AS events`,
