@@ -61,39 +61,49 @@ export const makeHubspot = (config: DestinationConfig): DestinationClient => {
     if (op === "remove") return { method: "POST", url: `${base}/crm/v3/objects/contacts/batch/archive`, body: { inputs: records.map((r) => ({ id: r.remoteId })) } }
     return { method: "POST", url: `${base}/crm/v3/objects/contacts/gdpr-delete`, body: { objectId: records[0]!.remoteId } }
   }
+  const send = async (op: Operation, records: ReadonlyArray<OutRecord>, _batchId: string, signal: AbortSignal): Promise<SendResult> => {
+    // A profile without a value for the unique property (no e-mail, when it is "email") cannot be upserted.
+    const missing = op === "upsert" ? records.filter((r) => idOf(r) === "") : []
+    if (missing.length > 0) {
+      const rest = records.filter((r) => idOf(r) !== "")
+      const skipped = missing.map((r): ItemResult => ({ key: r.key, ok: false, retryable: false, detail: `no value for ${config.idProperty}, the property HubSpot upserts by` }))
+      if (rest.length === 0) return { kind: "done", status: 0, items: skipped, detail: `not sent: no ${config.idProperty}` }
+      const sent = await send(op, rest, _batchId, signal)
+      return sent.kind === "done" ? { ...sent, items: [...sent.items, ...skipped] } : sent
+    }
+    const p = plan(op, records)
+    const a = await request(p.url, { method: p.method, headers, body: JSON.stringify(p.body) }, signal)
+    if (a.status === 429) return limited(a)
+    const pauseMs = spent(a)
+    if (op === "upsert" && (a.status === 200 || a.status === 201 || a.status === 207)) {
+      const body = a.json as { results?: Array<{ id: string; properties?: Record<string, string> }>; errors?: Array<HubspotError> }
+      const byKey = new Map<string, ItemResult>()
+      const keyOfId = new Map(records.map((r) => [idOf(r), r.key]))
+      for (const r of body.results ?? []) {
+        const key = keyOfId.get(String(r.properties?.[config.idProperty] ?? ""))
+        if (key !== undefined) byKey.set(key, { key, ok: true, remoteId: r.id })
+      }
+      for (const e of body.errors ?? []) {
+        for (const id of e.context?.ids ?? []) {
+          const key = keyOfId.get(id)
+          if (key !== undefined && !byKey.has(key)) byKey.set(key, { key, ok: false, retryable: e.category === "RATE_LIMITS", detail: `${e.category ?? "error"}: ${e.message ?? ""}`.slice(0, 200) })
+        }
+      }
+      const items = records.map((r): ItemResult => byKey.get(r.key) ?? { key: r.key, ok: false, retryable: true, detail: "not in HubSpot's answer" })
+      return { kind: "done", status: a.status, items, detail: answerDetail(a, body.errors?.length ? `${body.errors.length} error(s)` : ""), ...(pauseMs === undefined ? {} : { pauseMs }) }
+    }
+    // A record already gone counts as deleted.
+    if ((op === "remove" || op === "erase") && (a.status === 204 || a.status === 200 || a.status === 404)) {
+      return { kind: "done", status: a.status, detail: answerDetail(a), items: records.map((r) => ({ key: r.key, ok: true as const, remoteId: r.remoteId })), ...(pauseMs === undefined ? {} : { pauseMs }) }
+    }
+    if (isRetryableStatus(a.status)) return { kind: "retry", status: a.status, detail: answerDetail(a, words(a)), retryAfterMs: retryAfterMs(a.headers) }
+    return { kind: "refused", status: a.status, detail: answerDetail(a, words(a)) }
+  }
   return {
     config: { ...config, fields },
     supports: new Set<Operation>(["upsert", "remove", "erase"]),
     maxBatch: (op) => (op === "erase" ? 1 : Math.min(config.batchSize, 100)),
     plan: (op, records) => plan(op, records),
-    send: async (op, records, _batchId, signal): Promise<SendResult> => {
-      const p = plan(op, records)
-      const a = await request(p.url, { method: p.method, headers, body: JSON.stringify(p.body) }, signal)
-      if (a.status === 429) return limited(a)
-      const pauseMs = spent(a)
-      if (op === "upsert" && (a.status === 200 || a.status === 201 || a.status === 207)) {
-        const body = a.json as { results?: Array<{ id: string; properties?: Record<string, string> }>; errors?: Array<HubspotError> }
-        const byKey = new Map<string, ItemResult>()
-        const keyOfId = new Map(records.map((r) => [idOf(r), r.key]))
-        for (const r of body.results ?? []) {
-          const key = keyOfId.get(String(r.properties?.[config.idProperty] ?? ""))
-          if (key !== undefined) byKey.set(key, { key, ok: true, remoteId: r.id })
-        }
-        for (const e of body.errors ?? []) {
-          for (const id of e.context?.ids ?? []) {
-            const key = keyOfId.get(id)
-            if (key !== undefined && !byKey.has(key)) byKey.set(key, { key, ok: false, retryable: e.category === "RATE_LIMITS", detail: `${e.category ?? "error"}: ${e.message ?? ""}`.slice(0, 200) })
-          }
-        }
-        const items = records.map((r): ItemResult => byKey.get(r.key) ?? { key: r.key, ok: false, retryable: true, detail: "not in HubSpot's answer" })
-        return { kind: "done", status: a.status, items, detail: answerDetail(a, body.errors?.length ? `${body.errors.length} error(s)` : ""), ...(pauseMs === undefined ? {} : { pauseMs }) }
-      }
-      // A record already gone counts as deleted.
-      if ((op === "remove" || op === "erase") && (a.status === 204 || a.status === 200 || a.status === 404)) {
-        return { kind: "done", status: a.status, detail: answerDetail(a), items: records.map((r) => ({ key: r.key, ok: true as const, remoteId: r.remoteId })), ...(pauseMs === undefined ? {} : { pauseMs }) }
-      }
-      if (isRetryableStatus(a.status)) return { kind: "retry", status: a.status, detail: answerDetail(a, words(a)), retryAfterMs: retryAfterMs(a.headers) }
-      return { kind: "refused", status: a.status, detail: answerDetail(a, words(a)) }
-    },
+    send,
   }
 }

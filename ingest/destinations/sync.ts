@@ -384,6 +384,12 @@ export const replayDeadLetters = Effect.fn("replayDeadLetters")(function* (confi
   const consent = yield* consentingProfilesSql(config.tenant, config.purpose)
   const close = (ids: ReadonlyArray<string>, op: string) =>
     recordDeadLetters(config.tenant, config.name, letters.filter((l) => l.operation === op && ids.includes(l.profileId)), true)
+  // A letter that fails again stays open, with the destination's new answer as its reason.
+  const failedAgain = (o: Outcome, op: string) => {
+    const why = new Map(o.dead.map((d) => [d.record.profileId, d]))
+    return recordDeadLetters(config.tenant, config.name, letters.filter((l) => l.operation === op && why.has(l.profileId))
+      .map((l) => ({ ...l, reason: why.get(l.profileId)!.reason, attempts: l.attempts + why.get(l.profileId)!.attempts })))
+  }
   let delivered = 0
   let failed = 0
   let dropped = 0
@@ -403,6 +409,7 @@ export const replayDeadLetters = Effect.fn("replayDeadLetters")(function* (confi
         failed += o.dead.length
         yield* recordExportState(config.tenant, config.name, o.ok.map((i) => ({ profileId: i.key, fingerprint: byKey.get(i.key)!.fingerprint, present: true, remoteId: i.remoteId })))
         yield* close(o.ok.map((i) => i.key), "upsert")
+        yield* failedAgain(o, "upsert")
       }))
   }
   const removeIds = [...new Set(letters.filter((l) => l.operation === "remove").map((l) => l.profileId))]
@@ -416,6 +423,7 @@ export const replayDeadLetters = Effect.fn("replayDeadLetters")(function* (confi
         failed += o.dead.length
         yield* recordExportState(config.tenant, config.name, o.ok.map((i) => ({ profileId: i.key, fingerprint: "", present: false, remoteId: "" })))
         yield* close(o.ok.map((i) => i.key), "remove")
+        yield* failedAgain(o, "remove")
       }))
   }
   return { destination: config.name, letters: letters.length, delivered, failed, dropped, requests: run.requests, ms: Date.now() - started }

@@ -135,6 +135,25 @@ describe("exports", () => {
     expect([...hs.contacts.values()].map((c) => c.properties["email"]).sort()).toEqual(["person1@mail.example", "person2@work.example", "person3@mail.example"])
   })
 
+  it("HubSpot: a DAILY 429 is not retried today, and a profile without the property it upserts by is dead-lettered unsent", async () => {
+    const hs = keep(await hubspotServer({ windowMs: 100 }))
+    const config = dest({
+      name: "crm", type: "hubspot", purpose: "CrmSync", token: "hs-token", url: hs.url, idProperty: "email", ...fast,
+      fields: { email: "trait:work_email", lastname: "trait:last_name" },
+    })
+    hs.script.push({ kind: "answer", status: 429, headers: { "X-HubSpot-RateLimit-Interval-Milliseconds": "86400000" }, body: { status: "error", message: "You have reached your daily limit.", errorType: "RATE_LIMIT", policyName: "DAILY" } })
+    const r = await withConsent(dir, Effect.gen(function* () {
+      yield* submit([person(1, true, { work_email: "one@work.example" }), person(2, true)])
+      const first = yield* syncDestination(config)
+      const replay = yield* replayDeadLetters(config)
+      return { first, replay, letters: yield* openDeadLetters("acme", "crm") }
+    }))
+    expect([r.first.upserted, r.first.deadLettered, r.first.requests]).toEqual([0, 2, 1])
+    expect(r.replay).toMatchObject({ letters: 2, delivered: 1, failed: 1 })
+    expect(r.letters.map((l) => l.reason)).toEqual(["no value for email, the property HubSpot upserts by"])
+    expect([...hs.contacts.values()].map((c) => c.properties["email"])).toEqual(["one@work.example"])
+  })
+
   it("a destination that hangs holds up no other: they finish while it times out, then it is dead-lettered", async () => {
     const hook = keep(await webhookServer(SECRET))
     const hs = keep(await hubspotServer({ windowMs: 100 }))

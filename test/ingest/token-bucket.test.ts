@@ -1,0 +1,28 @@
+// The token bucket of a destination: a burst at once, then the rate; a pause holds every taker.
+import { Effect } from "effect"
+import { describe, expect, it } from "vitest"
+import { makeTokenBucket } from "../../ingest/destinations/token-bucket.ts"
+
+const timed = (program: Effect.Effect<unknown>) =>
+  Effect.gen(function* () {
+    const started = Date.now()
+    yield* program
+    return Date.now() - started
+  })
+const elapsed = (program: Effect.Effect<unknown>) => Effect.runPromise(timed(program))
+
+describe("token bucket", () => {
+  it("lets a burst through at once, then no more than the rate", async () => {
+    const bucket = makeTokenBucket(20, 3)
+    expect(await elapsed(Effect.repeat(bucket.take, { times: 2 }))).toBeLessThan(40)
+    // Three more at 20 per second need at least 150 ms (lower bounds only: a busy machine is slower, never faster).
+    expect(await elapsed(Effect.repeat(bucket.take, { times: 2 }))).toBeGreaterThanOrEqual(140)
+  })
+
+  it("holds every taker for a pause (a 429's Retry-After)", async () => {
+    const bucket = makeTokenBucket(1000, 10)
+    bucket.pause(200)
+    const times = await Effect.runPromise(Effect.forEach([1, 2, 3], () => timed(bucket.take), { concurrency: "unbounded" }))
+    for (const t of times) expect(t).toBeGreaterThanOrEqual(190)
+  })
+})
