@@ -4,6 +4,9 @@
 import { Effect, Layer, Logger, type Scope } from "effect"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { backendConfig, pipelineLayer } from "../../cli/layers.ts"
+import { Keys } from "../../consent/keys.ts"
+import { eraseSubject } from "../../consent/registry.ts"
+import { resolveSubject } from "../../consent/subject.ts"
 import { Collector } from "../../ingest/collector.ts"
 import { Pipeline } from "../../ingest/pipeline.ts"
 import { profileCacheStats } from "../../ingest/profile-read.ts"
@@ -68,6 +71,23 @@ describe("profile read cache", () => {
       // What is cached is a copy: changing an answer does not change the next one.
       const again = yield* get(url, profile("user_id:u1"))
       expect(again.body).toEqual(merged)
+    })), 60_000)
+})
+
+describe("profile read cache and erasure", () => {
+  it("never serves an erased person's cached profile", () =>
+    withApi((url) => Effect.gen(function* () {
+      yield* (yield* Pipeline).submit([eventOn("m1", 1, { type: "identify", userId: "u1", traits: { email: "erase.me@x.example", name: "Ann" } })], [])
+      const warehouse = yield* Warehouse
+      const cached = yield* get(url, profile("user_id:u1"))
+      const hits = profileCacheStats(warehouse).hits
+      expect((yield* get(url, profile("user_id:u1"))).body).toEqual(cached.body)
+      expect(profileCacheStats(warehouse).hits).toBe(hits + 1)
+      yield* eraseSubject(yield* resolveSubject("acme", "erase.me@x.example")).pipe(Effect.provide(Keys.fixed(new Uint8Array(32).fill(7))))
+      const after = yield* get(url, profile("user_id:u1"))
+      expect(after.status).toBe(404)
+      expect(JSON.stringify(after.body)).not.toContain("Ann")
+      expect((yield* get(url, `/v1/profiles/${cached.body["profileId"]}?tenant=acme`)).status).toBe(404)
     })), 60_000)
 })
 
