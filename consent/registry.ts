@@ -152,10 +152,6 @@ export const TABLES: ReadonlyArray<TableEntry> = [
     personal: "keyed hashes of identifiers only (restrictions, resolved to profiles when asked)",
   },
   {
-    kind: "table", name: "subject_restrictions", owner: "consent/restriction.ts", erasure: "keyed",
-    personal: "keyed hashes of identifiers only (restrictions, resolved to profiles when asked)",
-  },
-  {
     kind: "table", name: "api_tokens", owner: "warehouse/tokens.ts", personal: "", erasure: "none",
     why: "API tokens as SHA-256 hashes, roles, tenants, scopes and an operator's label (documented: not for personal data)",
   },
