@@ -7,7 +7,7 @@ import { Warehouse } from "./warehouse.ts"
 /** Months per store. */
 export type RetentionPolicy = Readonly<Record<RetentionStore, number>>
 
-export type RetentionStore = "events" | "texts" | "sentiment" | "identity" | "dead_letters" | "archive"
+export type RetentionStore = "events" | "texts" | "sentiment" | "identity" | "dead_letters" | "relations" | "archive"
 
 /**
  * Defaults: what the warehouse serves 25 months (two years of history for year-on-year questions), refused input 6
@@ -16,7 +16,7 @@ export type RetentionStore = "events" | "texts" | "sentiment" | "identity" | "de
  * deployment that must replay further back sets archive=forever (kept until erased) or a longer period.
  */
 export const DEFAULT_RETENTION: RetentionPolicy = {
-  events: 25, texts: 25, sentiment: 25, identity: 25, dead_letters: 6, archive: 13,
+  events: 25, texts: 25, sentiment: 25, identity: 25, dead_letters: 6, relations: 25, archive: 13,
 }
 
 /**
@@ -30,6 +30,11 @@ export const RETENTION_TABLES: Readonly<Record<Exclude<RetentionStore, "archive"
   sentiment: [["sentiment", "scored_at"]],
   identity: [["identity_observations", "observed_at"], ["identity_links", "resolved_at"]],
   dead_letters: [["dead_letters", "landed_at"], ["dead_letter_outcomes", "retried_at"]],
+  // Relational signals and scores (043), derived from events and sentiment: kept as long as those by default.
+  relations: [
+    ["relation_activity_daily", "landed_at"], ["relation_voice_daily", "landed_at"], ["relation_scores", "computed_at"],
+    ["relation_runs", "computed_at"],
+  ],
 }
 
 /** Reads "events=25,archive=13" (or archive=forever, the same as 0) over the defaults; throws naming what is wrong. */
