@@ -51,6 +51,11 @@ export const TYPE_FEATURES: ReadonlyArray<Feature> = [
   { name: "praise and a low-scoring or negative contact", value: (s) => (s.praise > 0 && s.negative + s.lukewarmContacts > 0 ? 1 : 0) },
   { name: "gone quiet after a contact that was no praise", value: (s) => (daysSinceLastCame(s) >= QUIET_DAYS && trouble(s) > 0 ? 1 : 0) },
   { name: "positive messages", value: (s) => capped(s.positive, 4) },
+  { name: "days from the first to the last activity (log)", value: (s) => Math.log1p(s.activeSpanDays) },
+  { name: "visit days since the first contact that was no praise (log)", value: (s) => Math.log1p(s.visitDaysSinceTrouble ?? s.visitDays) },
+  { name: "visit days in the window before the recent one (log)", value: (s) => Math.log1p(s.visitDaysPrevious) },
+  { name: "active days (log)", value: (s) => Math.log1p(s.activeDays) },
+  { name: "mail clicked (log)", value: (s) => Math.log1p(s.mailClicked) },
 ]
 
 /** A linear model per type: its bias and a weight per feature name (weights.ts has the shipped one). */

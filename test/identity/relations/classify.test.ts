@@ -51,7 +51,11 @@ describe("relationship types", () => {
 
   it("first activity within the last three weeks is new; a short first contact long ago is distant", () => {
     expect(typeOf({ daysSinceFirstActive: 10 })).toBe("new")
-    expect(typeOf({ visitDays: 1, orders: 0, daysSinceLastOrder: null, daysSinceLastVisit: 60, daysSinceLastActive: 60, activeWeekShare: 0.1 })).toBe("distant")
+    expect(typeOf({
+      daysSinceFirstActive: 60, daysSinceLastActive: 60, daysSinceLastVisit: 60, daysSinceLastOrder: null, visitDays: 1, visitDaysRecent: 0,
+      visitDaysPrevious: 0, activeDaysRecent: 0, activeDaysPrevious: 0, activeDays: 1, activeSpanDays: 0, meanVisitGapDays: null,
+      activeWeekShare: 0.1, orders: 0, ordersRecent: 0, ordersPrevious: 0, spend: 0, mailOpened: 0, mailClicked: 0, openRate: 0,
+    })).toBe("distant")
     expect(typeOf({ daysSinceFirstActive: null, daysSinceLastActive: null })).toBe("distant")
   })
 })

@@ -1,15 +1,16 @@
 // Fits the weights of identity/relations/weights.ts and rewrites that file: `node test/identity/relations/train.ts`.
 // Training data are variants of the shared data set made by relational.mjs with seeds that no reported figure uses
-// (101 and 202, default mix), landed with `cdp ingest` exactly as a customer's data would be, read through the
+// (101 and 202 with the default mix, 303 with every relationship equally often), landed with `cdp ingest` exactly as a customer's data would be, read through the
 // product's own signals (readProfileHistories, signalsOf). The type model is a class-balanced softmax regression on
 // the full window; the churn model a logistic regression of "no activity after the cut" among customers active in
-// the 30 days before it, on the same seeds cut at 2024-11-01 and 2024-10-18. Both are plain gradient descent on
+// the 30 days before it, on the same seeds cut at 2024-11-01, 2024-10-18 and 2024-11-08. Both are plain gradient descent on
 // standardised features with an L2 penalty, a fixed number of steps and no randomness: the same data give the same
 // weights. Landed variants are kept under ~/.cache/cdp/relations-train so a second run only refits.
 import { spawnSync } from "node:child_process"
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import { homedir } from "node:os"
 import { join } from "node:path"
+import { pathToFileURL } from "node:url"
 import { Effect, Logger } from "effect"
 import { churnFeatures, type Feature, TYPE_FEATURES, type TypeModel } from "../../../identity/relations/features.ts"
 import { DEFAULT_RELATIONS_CONFIG, type Signals, signalsOf } from "../../../identity/relations/index.ts"
@@ -22,8 +23,12 @@ const SIGNALS = join(SHARED_DIR, "data", "signals")
 const CACHE = join(homedir(), ".cache", "cdp", "relations-train")
 const SOURCES = [["segment", "web.ndjson"], ["sendgrid", "email-events.json"], ["email", "email-inbound"], ["chat", "chat.ndjson"],
   ["twitter", "tweets.json"], ["calls", "calls.csv"]] as const
-const SEEDS = ["101", "202"]
-const CUTS: Record<string, string> = { "101": "2024-11-01", "202": "2024-10-18" }
+const SEEDS = ["101", "202", "303"]
+const CUTS: Record<string, string> = { "101": "2024-11-01", "202": "2024-10-18", "303": "2024-11-08" }
+/** Seed 303 has every relationship equally often, so the models do not lean on one mix's proportions. */
+const MIXES: Record<string, Record<string, number>> = {
+  "303": { advocate: 1, loyal_quiet: 1, love_hate: 1, at_risk: 1, detractor: 1, distant: 1 },
+}
 const FULL = "2024-12-01"
 const TYPES = ["advocate", "loyal_quiet", "love_hate", "at_risk", "detractor", "distant"] as const
 const C = DEFAULT_RELATIONS_CONFIG
@@ -43,7 +48,10 @@ const examples = async (seed: string, until: string | undefined): Promise<Array<
   const data = join(CACHE, `${name}-data`)
   if (!existsSync(join(data, "landed"))) {
     mkdirSync(CACHE, { recursive: true })
-    run([join(SIGNALS, "relational.mjs"), "--out", set, "--seed", seed, ...(until === undefined ? [] : ["--until", until])])
+    // relational.mjs's command line has no mix: its exported generateRelational takes one.
+    const options = { out: set, seed, ...(until === undefined ? {} : { until }), ...(MIXES[seed] === undefined ? {} : { mix: MIXES[seed] }) }
+    run(["--input-type=module", "-e", `import { generateRelational } from ${JSON.stringify(pathToFileURL(join(SIGNALS, "relational.mjs")).href)}; ` +
+      `generateRelational(${JSON.stringify(options)})`])
     for (const [source, file] of SOURCES) run([CDP_BIN, "ingest", "--source", source, join(set, file), "--data-dir", data], { CDP_PHONE_REGIONS: "US,GB" })
     writeFileSync(join(data, "landed"), "")
   }
@@ -158,8 +166,9 @@ const churn = { weights: churn2.weights[1]!.map((w, j) => Math.round((w - churn2
 const table = (names: ReadonlyArray<string>, weights: ReadonlyArray<number>) =>
   names.map((n, j) => `    ${JSON.stringify(n)}: ${weights[j]},`).join("\n")
 const file = `// Weights of the relationship type and the churn risk, fitted by test/identity/relations/train.ts (rerun it to refit:
-// it rewrites this file). Trained on relational.mjs variants with seeds 101 and 202 (default mix; ${full.length} customers
-// for the type, ${cut.length} for churn at 2024-11-01 and 2024-10-18), never on a set a figure is reported on. Each weight
+// it rewrites this file). Trained on relational.mjs variants with seeds 101 and 202 (default mix) and 303 (every
+// relationship equally often): ${full.length} customers for the type, ${cut.length} for churn (cut at 2024-11-01,
+// 2024-10-18 and 2024-11-08); never on a set a figure is reported on. Each weight
 // multiplies the feature of the same name (features.ts); a type's score is its bias plus the sum, the highest
 // score names the type, and the features that raised it most are its evidence. Churn risk is the logistic of its sum.
 export const TYPE_WEIGHTS: Readonly<Record<string, { readonly bias: number; readonly weights: Readonly<Record<string, number>> }>> = {
