@@ -329,7 +329,25 @@ export const makeTokenRegistry = (options: { readonly adminToken: string | undef
   Effect.gen(function* () {
     const run = <A, E>(effect: Effect.Effect<A, E, Warehouse>) => Effect.provideService(effect, Warehouse, options.warehouse)
     let byHash = new Map<string, TokenRecord>()
-    const load = run(allTokens()).pipe(Effect.map((rs) => { byHash = new Map(rs.map((r) => [r.hash, r])) }))
+    // What this server created or revoked lately: a reload whose query began before the write must not undo it.
+    const recent = new Map<string, { readonly record: TokenRecord; readonly atMs: number }>()
+    const remember = (record: TokenRecord) => {
+      recent.set(record.hash, { record, atMs: Date.now() })
+      byHash.set(record.hash, record)
+    }
+    const load = run(allTokens()).pipe(Effect.map((rs) => {
+      const loaded = new Map(rs.map((r) => [r.hash, r]))
+      for (const [hash, { record, atMs }] of recent) {
+        if (Date.now() - atMs > 6 * RELOAD_MS) {
+          recent.delete(hash)
+          continue
+        }
+        const stored = loaded.get(hash)
+        // A revocation only ever comes later than the token: whichever side knows of one wins.
+        if (stored === undefined || (stored.revokedAtMs === null && record.revokedAtMs !== null)) loaded.set(hash, record)
+      }
+      byHash = loaded
+    }))
     yield* load
     yield* Effect.forkScoped(load.pipe(Effect.ignore, Effect.repeat(Schedule.spaced(RELOAD_MS))))
     const uses = new Map<string, number>()
@@ -363,8 +381,8 @@ export const makeTokenRegistry = (options: { readonly adminToken: string | undef
 
     return {
       authenticate,
-      create: (input: TokenInput) => run(createToken(input)).pipe(Effect.tap(({ record }) => Effect.sync(() => byHash.set(record.hash, record)))),
-      revoke: (id: string) => run(revokeToken(id)).pipe(Effect.tap((r) => Effect.sync(() => byHash.set(r.hash, r)))),
+      create: (input: TokenInput) => run(createToken(input)).pipe(Effect.tap(({ record }) => Effect.sync(() => remember(record)))),
+      revoke: (id: string) => run(revokeToken(id)).pipe(Effect.tap((r) => Effect.sync(() => remember(r)))),
       /** Views with the last uses this server has not written yet. */
       views: Effect.gen(function* () {
         const stored = yield* run(tokenLastUses())
