@@ -4,7 +4,7 @@
 // weights (weights.ts, fitted on generated data no figure is reported on): deterministic, and each decision names the
 // signals that pushed it most, with their values (README "Relational intelligence").
 import type { RelationsConfig } from "./config.ts"
-import { CHURN_FEATURES, daysSinceLastCame, type Feature, QUIET_DAYS, TYPE_FEATURES, typeScores } from "./features.ts"
+import { CHURN_FEATURES, daysSinceLastCame, type Feature, overdue, QUIET_DAYS, TYPE_FEATURES, typeScores } from "./features.ts"
 import type { Signals } from "./signals.ts"
 import { CHURN_WEIGHTS, TYPE_WEIGHTS } from "./weights.ts"
 
@@ -49,6 +49,9 @@ const describe = (s: Signals, config: RelationsConfig) => {
   }
 }
 
+/** How many of their usual gaps between visits a regular must be overdue before a quiet spell makes them at_risk. */
+const LAPSED_RHYTHMS = 3
+
 const shown = (f: Feature, s: Signals) => {
   const v = f.value(s)
   return `${f.name} ${Number.isInteger(v) ? v : v.toFixed(2)}`
@@ -70,8 +73,12 @@ const typeOf = (s: Signals, config: RelationsConfig): { type: RelationshipType; 
     return { type: "new", why: [`first active ${plural(s.daysSinceFirstActive, "day")} ago`, d.visits] }
   }
   const ranked = [...typeScores(s) as ReadonlyArray<{ type: RelationshipType; score: number }>].sort((x, y) => y.score - x.score || (x.type < y.type ? -1 : 1))
-  const type = ranked[0]!.type
   const lastCame = daysSinceLastCame(s)
+  // Loyal means coming back: a customer the signals call loyal or an advocate who has not come for QUIET_DAYS, and
+  // for LAPSED_RHYTHMS times their own usual gap between visits, is at risk whatever else they did (the model learnt
+  // at_risk mostly from people who left after a complaint, not from a regular who just stopped).
+  const lapsed = lastCame >= QUIET_DAYS && overdue(s) >= LAPSED_RHYTHMS && (ranked[0]!.type === "loyal_quiet" || ranked[0]!.type === "advocate")
+  const type = lapsed ? "at_risk" : ranked[0]!.type
   const evidence: Record<RelationshipType, Array<string>> = {
     advocate: [d.praise, d.orders, d.visits],
     loyal_quiet: [d.visits, d.orders, d.mail],
@@ -81,6 +88,7 @@ const typeOf = (s: Signals, config: RelationsConfig): { type: RelationshipType; 
     distant: [d.visits, d.orders, d.channels],
     new: [],
   }
+  if (lapsed) return { type, why: [...evidence.at_risk, `came back like ${ranked[0]!.type} before`] }
   const why = decidedBy(s, type, ranked[1]!.type)
   return { type, why: [...evidence[type], ...(why.length === 0 ? [] : [`rather than ${ranked[1]!.type}: ${why.join(", ")}`])] }
 }

@@ -69,13 +69,23 @@ export const typeScores = (s: Signals, model: TypeModel = TYPE_WEIGHTS): Readonl
   }))
 }
 
-/** How much the signals look like `type` (0-1): the softmax of the type scores. */
+const likenessCache = new WeakMap<Signals, { readonly model: TypeModel; readonly probabilities: ReadonlyMap<string, number> }>()
+
+/**
+ * How much the signals look like `type` (0-1): the softmax of the type scores. The churn model reads it for every
+ * type, so the probabilities of one profile's signals are computed once (a weak map: nothing outlives the signals).
+ */
 export const likeness = (s: Signals, type: string, model: TypeModel = TYPE_WEIGHTS) => {
-  const scores = typeScores(s, model)
-  const top = Math.max(...scores.map((x) => x.score))
-  const e = scores.map((x) => Math.exp(x.score - top))
-  const i = scores.findIndex((x) => x.type === type)
-  return i < 0 ? 0 : e[i]! / e.reduce((a, b) => a + b, 0)
+  let cached = likenessCache.get(s)
+  if (cached === undefined || cached.model !== model) {
+    const scores = typeScores(s, model)
+    const top = Math.max(...scores.map((x) => x.score))
+    const e = scores.map((x) => Math.exp(x.score - top))
+    const sum = e.reduce((a, b) => a + b, 0)
+    cached = { model, probabilities: new Map(scores.map((x, i) => [x.type, e[i]! / sum])) }
+    likenessCache.set(s, cached)
+  }
+  return cached.probabilities.get(type) ?? 0
 }
 
 const LIKENESS_TYPES = ["advocate", "loyal_quiet", "love_hate", "at_risk", "detractor", "distant"]
