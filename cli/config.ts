@@ -134,7 +134,7 @@ export const SETTINGS = {
   phoneRegions: setting("CDP_PHONE_REGIONS", "comma-separated two-letter country codes tried in order for national phone numbers, e.g. US,GB", (v) => Config.String(v).pipe(checked(countryList), Config.withDefault(["US"]))),
   consent: setting("CDP_CONSENT", 'a JSON object of consent policies, "*" for every tenant, e.g. {"*":{"purposes":{"Analytics":{"onDenied":"drop"}}}}', (v) => Config.String(v).pipe(checked((s: string) => parseConsentPolicies(parseJsonObject("the value")(s))), Config.withDefault(DEFAULT_POLICIES))),
   relations: setting("CDP_RELATIONS", 'a JSON object overriding relational settings, e.g. {"orderEvents":["Order Completed","Purchase"]}', (v) => Config.String(v).pipe(checked(parseRelationsConfig), Config.withDefault(DEFAULT_RELATIONS_CONFIG))),
-  retention: setting("CDP_RETENTION", "comma-separated STORE=MONTHS (events, texts, sentiment, identity, dead_letters, archive; 0 or forever keeps until erased; default 25 months, dead_letters 6, archive 13), e.g. events=25,archive=forever", (v) => Config.String(v).pipe(checked(parseRetention), Config.withDefault(DEFAULT_RETENTION))),
+  retention: setting("CDP_RETENTION", "comma-separated STORE=MONTHS (events, texts, sentiment, identity, dead_letters, relations, archive; 0 or forever keeps until erased; default 25 months, dead_letters 6, archive 13), e.g. events=25,archive=forever", (v) => Config.String(v).pipe(checked(parseRetention), Config.withDefault(DEFAULT_RETENTION))),
   brandTerms: setting("CDP_BRAND_TERMS", "comma-separated brand names, handles and hashtags, e.g. Northwind Outdoor,@northwindoutdoor", (v) => Config.String(v).pipe(Config.map(parseBrandTerms), Config.withDefault<ReadonlyArray<string>>([]))),
   aspectsFile: setting("CDP_ASPECTS_FILE", 'a readable JSON file of aspects per tenant ("*" for every tenant), e.g. {"*":{"sizing":["size","fit"]}}', (v) => Config.String(v).pipe(checked(unlessBlank(readAspectsFile)), Config.map((a) => a ?? {}), Config.withDefault({}))),
   termsFile: setting("CDP_TERMS_FILE", 'a readable JSON file of terms per tenant with a valence -4..4 (0: never sentiment), e.g. {"*":{"restock alert":0}}', (v) => optional(Config.String(v).pipe(checked(unlessBlank(readTermsFile))))),
@@ -153,9 +153,9 @@ export const SETTINGS = {
   kafkaPartitions: setting("CDP_KAFKA_PARTITIONS", "a whole number of partitions per created topic, at least 1 (the most workers one topic can use)", (v) => Config.Int(v).pipe(checked(positiveInt), Config.withDefault(6))),
   kafkaReplication: setting("CDP_KAFKA_REPLICATION", "the replication factor of created topics, at least 1", (v) => Config.Int(v).pipe(checked(positiveInt), Config.withDefault(1))),
   kafkaRetentionHours: setting("CDP_KAFKA_RETENTION_HOURS", "how many hours Kafka keeps records, at least 1", (v) => Config.Int(v).pipe(checked(positiveInt), Config.withDefault(168))),
+  kafkaPartitionBy: setting("CDP_KAFKA_PARTITION_BY", "person or tenant (tenant: one worker at a time resolves a tenant's identities)", (v) => Config.Literals(["person", "tenant"], v).pipe(Config.withDefault("person"))),
 } as const
 
-  kafkaPartitionBy: setting("CDP_KAFKA_PARTITION_BY", "person or tenant (tenant: one worker at a time resolves a tenant's identities)", (v) => Config.Literals(["person", "tenant"], v).pipe(Config.withDefault("person"))),
 const invalid = (s: Setting<unknown>, error: Config.ConfigError) =>
   new SettingInvalid({ variable: s.variable, expected: s.expected, problem: error.cause.message.split("\n")[0]!.trim() })
 
@@ -206,9 +206,9 @@ export const kafkaSettings: Effect.Effect<KafkaBusOptions | undefined, SettingIn
     partitions: yield* readSetting(SETTINGS.kafkaPartitions),
     replication: yield* readSetting(SETTINGS.kafkaReplication),
     retentionMs: (yield* readSetting(SETTINGS.kafkaRetentionHours)) * 3_600_000,
+    partitionBy: yield* readSetting(SETTINGS.kafkaPartitionBy),
   }
 })
-    partitionBy: yield* readSetting(SETTINGS.kafkaPartitionBy),
 
 export const kafkaSettingsNow = (): KafkaBusOptions | undefined => runNow(kafkaSettings, "the CDP_KAFKA_* settings")
 
