@@ -214,7 +214,8 @@ export const readProfileView = Effect.fn("readProfileView")(function* (tenant: s
     })),
     nextCursor: events.length > pageSize && last !== undefined ? encodeCursor(Number(last[1]), last[0]) : null,
   }
-  return { view, timeline }
+  // The scope goes back too: a cache of this answer depends on exactly these messages and landing profiles.
+  return { view, timeline, scope }
 })
 
 export const showProfile = (tenant: string, ref: IdentifierRef, recent = 20, precedence: TraitPrecedence = DEFAULT_TRAIT_PRECEDENCE) =>

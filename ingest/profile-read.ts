@@ -1,26 +1,31 @@
 // What GET /v1/profiles/{identifier} answers (and `cdp profile show --format json` prints): the profile, its consent
 // per purpose and its timeline's first page; and a bounded in-process cache of those answers for `cdp serve`.
 //
-// The cache is exact, not eventually right: an entry is served only while the warehouse's storage generation (one
-// read of the engine's part catalogue, warehouse/profiles.ts) is the one it was read under, and any insert (a landed
-// batch, a merge's moved messages, a consent change, a relations run), delete or erasure changes that generation.
-// A request never trusts a generation read before it arrived: concurrent requests share one catalogue read that
-// started after them, so a profile read after a 2xx from the collector always sees what that 2xx landed.
+// The cache is exact, not eventually right, and is emptied precisely: every write this process makes through the
+// warehouse is heard (warehouse/writes.ts) and drops the answers it can change, found by what each answer was read
+// from: its profile, the profiles its messages landed under, its messages, and the identifier it was asked by. A new
+// event drops its profile's answers only; a merge or split drops both sides (their moved messages); a consent change,
+// a restriction or a relations run drops the profiles it names; anything the cache cannot place (an erasure's
+// mutations, a write to a table it does not know) drops everything. A read that a write overlapped is answered but
+// not kept. So a read after a 2xx from the collector always sees what that 2xx landed, and a cache hit costs no
+// query at all. With a ClickHouse server, other processes (workers) write too: there every hit is also checked
+// against the storage generation (one read of the engine's part catalogue, warehouse/profiles.ts).
 import { Effect } from "effect"
 import { type ConsentPolicies, ConsentPoliciesRef, type ConsentView, DEFAULT_POLICIES, showConsent } from "../consent/index.ts"
 import {
-  type IdentityConfig, profileIdOf, type ProfileView, readIdentifier, readProfileView, type TimelinePage, type TraitPrecedence,
+  type IdentifierRef, type IdentityConfig, profileIdOf, type ProfileView, readIdentifier, readProfileView, type TimelinePage, type TraitPrecedence,
 } from "../identity/index.ts"
-import { storageGeneration } from "../warehouse/profiles.ts"
+import { type ReadScope, storageGeneration } from "../warehouse/profiles.ts"
 import { Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
+import { commandTable, onWarehouseWrite, type WarehouseWrite } from "../warehouse/writes.ts"
 
 export type ProfileWithConsent = ProfileView & {
   readonly consent: { readonly restricted: boolean; readonly purposes: ConsentView["purposes"] }
   readonly timeline: { readonly events: TimelinePage["events"]; readonly nextCursor: string | null }
 }
 
-/** The profile, its consent per purpose, its timeline's first page (`recent` rows, at least one). */
-export const readProfile = (tenant: string, identifier: string, recent: number, identity: IdentityConfig, precedence?: TraitPrecedence) =>
+/** The answer with what it was read from (the identifier as resolved, the profile's read scope). */
+const readProfileFrom = (tenant: string, identifier: string, recent: number, identity: IdentityConfig, precedence?: TraitPrecedence) =>
   Effect.gen(function* () {
     const ref = yield* readIdentifier(identifier, tenant, identity)
     // The identifier is looked up once; then the profile and its consent side by side, each run to its end: a failing
@@ -32,35 +37,181 @@ export const readProfile = (tenant: string, identifier: string, recent: number, 
     ], { concurrency: "unbounded", mode: "result" })
     if (read._tag === "Failure") return yield* Effect.fail(read.failure)
     if (consent._tag === "Failure") return yield* Effect.fail(consent.failure)
-    return {
+    const body = {
       ...read.success.view,
       consent: { restricted: consent.success.restricted, purposes: consent.success.purposes },
       timeline: read.success.timeline,
     } satisfies ProfileWithConsent
+    return { body, ref, scope: read.success.scope }
   })
+
+/** The profile, its consent per purpose, its timeline's first page (`recent` rows, at least one). */
+export const readProfile = (tenant: string, identifier: string, recent: number, identity: IdentityConfig, precedence?: TraitPrecedence) =>
+  Effect.map(readProfileFrom(tenant, identifier, recent, identity, precedence), (r) => r.body)
 
 /** Answers kept per server; the oldest read goes first (a profile is a few kB: ~20 MB at most). */
 export const PROFILE_CACHE_ENTRIES = 5000
+/** An answer holding more messages than this is not kept (its message index would cost more than the read). */
+const MAX_CACHED_MESSAGES = 20_000
+/** Longest an answer is kept: windowed computed traits and consent move with the clock, not only with writes. */
+const MAX_AGE_MS = 10 * 60_000
+
+// What answers depend on, as keys: a profile of a tenant, an identifier (kind, value) of a tenant, a message of a tenant.
+const profileKey = (tenant: string, profileId: string) => `p\u0000${tenant}\u0000${profileId}`
+const identifierKey = (tenant: string, kind: string, value: string) => `i\u0000${tenant}\u0000${kind}\u0000${value}`
+const messageKey = (tenant: string, messageId: string) => `m\u0000${tenant}\u0000${messageId}`
+
+/** What a write can change: everything, every answer of some tenants, or the answers depending on some keys. */
+interface Reach {
+  readonly all: boolean
+  readonly tenants: ReadonlySet<string>
+  readonly keys: ReadonlySet<string>
+}
+
+/** Tables no profile read looks at: writes to them keep every answer. */
+const UNREAD_TABLES = new Set([
+  "alerts", "api_token_uses", "api_tokens", "audience_changes", "audience_members", "audience_versions", "dead_letter_outcomes", "dead_letters",
+  "dsr_requests", "export_cursors", "export_dead_letters", "export_deliveries", "export_erasures", "export_state", "identity_links",
+  "identity_operations", "identity_snapshots", "relation_activity_daily", "relation_voice_daily", "schema_migrations", "texts",
+])
+
+// Per table a profile read looks at, the keys a row reaches: its (landing) profile, its message, an identifier's owner.
+const ROW_KEYS: Readonly<Record<string, (row: Record<string, unknown>, keys: Set<string>) => void>> = {
+  event_rows: (r, k) => { k.add(profileKey(String(r["tenant"]), String(r["profile_id"]))) },
+  computed_trait_states: (r, k) => { k.add(profileKey(String(r["tenant"]), String(r["profile_id"]))) },
+  profile_restrictions: (r, k) => { k.add(profileKey(String(r["tenant"]), String(r["profile_id"]))) },
+  relation_scores: (r, k) => { k.add(profileKey(String(r["tenant"]), String(r["profile_id"]))) },
+  // A message moved by a merge or split: its new profile, and whichever answers held it before.
+  event_profiles: (r, k) => {
+    k.add(profileKey(String(r["tenant"]), String(r["profile_id"])))
+    k.add(messageKey(String(r["tenant"]), String(r["message_id"])))
+  },
+  sentiment: (r, k) => {
+    k.add(profileKey(String(r["tenant"]), String(r["profile_id"])))
+    k.add(messageKey(String(r["tenant"]), String(r["message_id"])))
+  },
+  consent_ledger: (r, k) => {
+    k.add(profileKey(String(r["tenant"]), String(r["profile_id"])))
+    k.add(messageKey(String(r["tenant"]), String(r["message_id"])))
+  },
+  identity_observations: (r, k) => { k.add(messageKey(String(r["tenant"]), String(r["message_id"]))) },
+  profile_merges: (r, k) => {
+    k.add(profileKey(String(r["tenant"]), String(r["from_profile"])))
+    k.add(profileKey(String(r["tenant"]), String(r["to_profile"])))
+  },
+  identity_nodes: (r, k) => {
+    k.add(profileKey(String(r["tenant"]), String(r["profile_id"])))
+    k.add(identifierKey(String(r["tenant"]), String(r["kind"]), String(r["value"])))
+  },
+}
+
+/** Tables whose every row can change every profile of its tenant (the latest relations run; restricted identifiers). */
+const TENANT_TABLES = new Set(["relation_runs", "subject_restrictions"])
+
+/** Message tables a command may change by `tenant` and `ids` parameters (consent stripping and removal of stored rows). */
+const MESSAGE_TABLES = new Set(["event_rows", "sentiment", "texts", "identity_observations", "consent_ledger"])
+
+const NOTHING: Reach = { all: false, tenants: new Set(), keys: new Set() }
+const EVERYTHING: Reach = { all: true, tenants: new Set(), keys: new Set() }
+
+/** What a write can change, from its table and rows (an insert) or its table and parameters (a command). */
+export const reachOf = (write: WarehouseWrite): Reach => {
+  if (write.kind === "insert") {
+    if (UNREAD_TABLES.has(write.table)) return NOTHING
+    if (TENANT_TABLES.has(write.table)) return { all: false, tenants: new Set(write.rows.map((r) => String(r["tenant"]))), keys: new Set() }
+    const keysOf = ROW_KEYS[write.table]
+    if (keysOf === undefined) return EVERYTHING
+    const keys = new Set<string>()
+    for (const row of write.rows) keysOf(row, keys)
+    return { all: false, tenants: new Set(), keys }
+  }
+  const table = commandTable(write.sql)
+  if (table !== undefined && UNREAD_TABLES.has(table)) return NOTHING
+  const tenant = write.params?.["tenant"]
+  const ids = write.params?.["ids"]
+  // Only a statement that names its rows by message id and nothing else it could reach (no subquery, no join).
+  if (table !== undefined && MESSAGE_TABLES.has(table) && typeof tenant === "string" && Array.isArray(ids) &&
+    /WHERE tenant = \{tenant:String\} AND message_id IN \{ids:Array\(String\)\}( SETTINGS [\w =,]+)?$/.test(write.sql) && !/\bSELECT\b/i.test(write.sql)) {
+    return { all: false, tenants: new Set(), keys: new Set(ids.map((id) => messageKey(tenant, String(id)))) }
+  }
+  return EVERYTHING
+}
 
 interface Entry {
-  readonly generation: string
+  readonly tenant: string
+  readonly deps: ReadonlyArray<string>
+  readonly expires: number
+  readonly generation: string | undefined
   readonly precedence: TraitPrecedence | undefined
   readonly policies: ConsentPolicies | undefined
   readonly body: ProfileWithConsent
 }
 
-/** One server's cache: its answers, and the catalogue read its requests share. */
+/** A read on its way: the writes that ended while it ran (it is answered, but not kept, if one reaches it). */
+interface InFlight {
+  readonly reaches: Array<Reach>
+}
+
+/** One server's cache: its answers, an index from what they depend on to them, and the reads under way. */
 class ProfileCache {
   private readonly entries = new Map<string, Entry>()
+  private readonly byDep = new Map<string, Set<string>>()
+  private readonly inFlight = new Set<InFlight>()
   private running: Promise<string> | undefined
   private queued: Promise<string> | undefined
   hits = 0
   misses = 0
+  /** Answers dropped by writes that reached them (for the bench and tests). */
+  dropped = 0
 
   private readonly warehouse: WarehouseShape
+  /** With a ClickHouse server other processes write too: hits are checked against the storage generation. */
+  readonly shared: boolean
 
   constructor(warehouse: WarehouseShape) {
     this.warehouse = warehouse
+    this.shared = warehouse.backend.kind === "server"
+    onWarehouseWrite(warehouse, (write) => this.wrote(reachOf(write)))
+  }
+
+  private wrote(reach: Reach) {
+    if (reach === NOTHING) return
+    for (const read of this.inFlight) read.reaches.push(reach)
+    if (reach.all) {
+      this.dropped += this.entries.size
+      this.entries.clear()
+      this.byDep.clear()
+      return
+    }
+    if (reach.tenants.size > 0) {
+      for (const [key, e] of this.entries) if (reach.tenants.has(e.tenant)) this.drop(key)
+    }
+    for (const dep of reach.keys) {
+      const keys = this.byDep.get(dep)
+      if (keys !== undefined) for (const key of [...keys]) this.drop(key)
+    }
+  }
+
+  private drop(key: string) {
+    const e = this.entries.get(key)
+    if (e === undefined) return
+    this.entries.delete(key)
+    this.dropped++
+    for (const dep of e.deps) {
+      const keys = this.byDep.get(dep)
+      keys?.delete(key)
+      if (keys?.size === 0) this.byDep.delete(dep)
+    }
+  }
+
+  begin(): InFlight {
+    const read: InFlight = { reaches: [] }
+    this.inFlight.add(read)
+    return read
+  }
+
+  end(read: InFlight) {
+    this.inFlight.delete(read)
   }
 
   /** The generation as of a catalogue read that started after this call: joins the next read, never a running one. */
@@ -82,19 +233,34 @@ class ProfileCache {
     return read
   }
 
-  get(key: string, generation: string, precedence: TraitPrecedence | undefined, policies: ConsentPolicies | undefined) {
+  get(key: string, generation: string | undefined, precedence: TraitPrecedence | undefined, policies: ConsentPolicies | undefined) {
     const e = this.entries.get(key)
     if (e === undefined || e.generation !== generation || e.precedence !== precedence || e.policies !== policies) return undefined
+    if (e.expires <= Date.now()) {
+      this.drop(key)
+      return undefined
+    }
     // Most recently used last: eviction takes the first.
     this.entries.delete(key)
     this.entries.set(key, e)
     return e.body
   }
 
-  set(key: string, entry: Entry) {
-    this.entries.delete(key)
+  /** Keeps an answer unless a write that ended while it was read reaches what it was read from. */
+  set(key: string, read: InFlight, entry: Entry) {
+    const deps = new Set(entry.deps)
+    const reached = read.reaches.some((r) =>
+      r.all || r.tenants.has(entry.tenant) || [...r.keys].some((k) => deps.has(k)))
+    if (reached) return false
+    this.drop(key)
     this.entries.set(key, entry)
-    while (this.entries.size > PROFILE_CACHE_ENTRIES) this.entries.delete(this.entries.keys().next().value!)
+    for (const dep of entry.deps) {
+      let keys = this.byDep.get(dep)
+      if (keys === undefined) this.byDep.set(dep, keys = new Set())
+      keys.add(key)
+    }
+    while (this.entries.size > PROFILE_CACHE_ENTRIES) this.drop(this.entries.keys().next().value!)
+    return true
   }
 }
 
@@ -109,15 +275,29 @@ const cacheOf = (warehouse: WarehouseShape) => {
   return cache
 }
 
-/** Hits and misses of a server's profile cache (for the bench). */
+/** Hits, misses and answers dropped by writes of a server's profile cache (for the bench and tests). */
 export const profileCacheStats = (warehouse: WarehouseShape) => {
   const c = caches.get(warehouse)
-  return { hits: c?.hits ?? 0, misses: c?.misses ?? 0 }
+  return { hits: c?.hits ?? 0, misses: c?.misses ?? 0, dropped: c?.dropped ?? 0 }
+}
+
+/** When an answer read at `now` goes: MAX_AGE_MS later, or at the next UTC midnight, where day windows move. */
+const expiry = (now: number) => Math.min(now + MAX_AGE_MS, (Math.floor(now / 86_400_000) + 1) * 86_400_000)
+
+/** The keys an answer depends on: its profile, the profiles its messages landed under, its messages, its identifier. */
+const depsOf = (tenant: string, ref: IdentifierRef, scope: ReadScope): Array<string> | undefined => {
+  // Without the landing profiles (a huge moved-in set) the answer cannot be placed: it is not kept.
+  if (scope.landed === undefined || scope.ids.length > MAX_CACHED_MESSAGES) return undefined
+  const deps = [profileKey(tenant, scope.profileId)]
+  for (const p of Object.keys(scope.landed)) if (p !== scope.profileId) deps.push(profileKey(tenant, p))
+  for (const id of scope.ids) deps.push(messageKey(tenant, id))
+  if (ref._tag === "identifier") deps.push(identifierKey(tenant, ref.kind, ref.value))
+  return deps
 }
 
 /**
- * readProfile through the server's cache. A failed catalogue read falls back to reading the profile (the warehouse
- * then answers or fails as it would have); failures (an unknown person) are not cached.
+ * readProfile through the server's cache. Failures (an unknown person) are not cached. With a ClickHouse server, a
+ * failed catalogue read means the profile is read (the warehouse then answers or fails as it would have).
  */
 export const readProfileCached = (options: {
   readonly warehouse: WarehouseShape
@@ -130,22 +310,31 @@ export const readProfileCached = (options: {
 }) =>
   Effect.gen(function* () {
     const cache = cacheOf(options.warehouse)
-    const generation = yield* Effect.promise(() => cache.generation().catch(() => undefined))
     const key = `${options.tenant}\u0000${options.recent}\u0000${options.identifier}`
-    if (generation !== undefined) {
-      const hit = cache.get(key, generation, options.precedence, options.policies)
-      if (hit !== undefined) {
-        cache.hits++
-        // A copy: whoever answers may mask or trim what it sends.
-        return structuredClone(hit)
+    // Registered before anything is read, so every write that ends from here on is seen by this read.
+    const read = cache.begin()
+    return yield* Effect.gen(function* () {
+      const generation = cache.shared ? yield* Effect.promise(() => cache.generation().catch(() => null)) : undefined
+      if (generation !== null) {
+        const hit = cache.get(key, generation, options.precedence, options.policies)
+        if (hit !== undefined) {
+          cache.hits++
+          // A copy: whoever answers may mask or trim what it sends.
+          return structuredClone(hit)
+        }
       }
-    }
-    cache.misses++
-    const body = yield* readProfile(options.tenant, options.identifier, options.recent, options.identity, options.precedence).pipe(
-      Effect.provideService(Warehouse, options.warehouse),
-      Effect.provideService(ConsentPoliciesRef, options.policies ?? DEFAULT_POLICIES),
-    )
-    // Stored under the generation read before the profile was: a write in between makes it stale at once, never served.
-    if (generation !== undefined) cache.set(key, { generation, precedence: options.precedence, policies: options.policies, body: structuredClone(body) })
-    return body
+      cache.misses++
+      const { body, ref, scope } = yield* readProfileFrom(options.tenant, options.identifier, options.recent, options.identity, options.precedence).pipe(
+        Effect.provideService(Warehouse, options.warehouse),
+        Effect.provideService(ConsentPoliciesRef, options.policies ?? DEFAULT_POLICIES),
+      )
+      const deps = depsOf(options.tenant, ref, scope)
+      if (generation !== null && deps !== undefined) {
+        cache.set(key, read, {
+          tenant: options.tenant, deps, expires: expiry(Date.now()), generation, precedence: options.precedence, policies: options.policies,
+          body: structuredClone(body),
+        })
+      }
+      return body
+    }).pipe(Effect.ensuring(Effect.sync(() => cache.end(read))))
   })

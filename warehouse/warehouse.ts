@@ -11,6 +11,7 @@ import {
   QueryLimitExceeded, type QueryScope, scopeViolation, sqlHash, StatementRefused,
 } from "./analyst.ts"
 import { readOnlyViolation } from "./readonly.ts"
+import { warehouseWrote } from "./writes.ts"
 import {
   type ClickHouseServerSettings, DEFAULT_SERVER_RETRY, openServer, retryOnConnectionLoss, serverLocation,
 } from "./clickhouse-server.ts"
@@ -210,7 +211,7 @@ const makeWarehouse = (opened: WarehouseShape["backend"], options?: WarehouseOpt
           : Effect.tryPromise({
             try: () => client.insert({ table, values: rows as Array<Row>, format: "JSONEachRow" }),
             catch: (cause) => rejectedRows(table, cause) ?? unavailable(cause),
-          }).pipe(resilient, Effect.asVoid),
+          }).pipe(resilient, Effect.asVoid, Effect.ensuring(Effect.sync(() => warehouseWrote(warehouse, { kind: "insert", table, rows })))),
       query: <T>(sql: string, options?: QueryOptions) =>
         Effect.tryPromise({
           try: async () => {
@@ -240,7 +241,7 @@ const makeWarehouse = (opened: WarehouseShape["backend"], options?: WarehouseOpt
         Effect.tryPromise({
           try: () => client.command({ query: sql, ...(params === undefined ? {} : { query_params: params }) }),
           catch: classify,
-        }).pipe(resilient, Effect.asVoid),
+        }).pipe(resilient, Effect.asVoid, Effect.ensuring(Effect.sync(() => warehouseWrote(warehouse, { kind: "command", sql, params })))),
       ping: Effect.promise(() => client.ping()).pipe(
         Effect.map((r) => r.success),
         Effect.catchCause(() => Effect.succeed(false)),
