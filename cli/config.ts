@@ -154,6 +154,7 @@ export const SETTINGS = {
   kafkaReplication: setting("CDP_KAFKA_REPLICATION", "the replication factor of created topics, at least 1", (v) => Config.Int(v).pipe(checked(positiveInt), Config.withDefault(1))),
   kafkaRetentionHours: setting("CDP_KAFKA_RETENTION_HOURS", "how many hours Kafka keeps records, at least 1", (v) => Config.Int(v).pipe(checked(positiveInt), Config.withDefault(168))),
   kafkaPartitionBy: setting("CDP_KAFKA_PARTITION_BY", "person or tenant (tenant: one worker at a time resolves a tenant's identities)", (v) => Config.Literals(["person", "tenant"], v).pipe(Config.withDefault("person"))),
+  kafkaEncryption: setting("CDP_KAFKA_ENCRYPTION", "on or off (on: record values encrypted per person key, so an erasure shreds what the topics hold; off: plain JSON, no erasure in Kafka)", (v) => Config.Literals(["on", "off"], v).pipe(Config.withDefault("on"))),
 } as const
 
 const invalid = (s: Setting<unknown>, error: Config.ConfigError) =>

@@ -45,10 +45,17 @@ export const warehouseLayer = (config: BackendConfig) =>
     ? Warehouse.server(config.clickhouse)
     : Warehouse.embedded(embeddedWarehouseDir(config.dataDir)).pipe(Layer.provide(dataDirLayer(config)))
 
-// kafkajs is loaded only by a process that uses Kafka.
+// kafkajs is loaded only by a process that uses Kafka. Encrypted (the default), the bus keeps its data keys in the
+// warehouse, wrapped under a key derived from the data dir's secret (ingest/bus-crypto.ts).
 export const busLayer = (config: BackendConfig) =>
   config.kafka
-    ? Layer.unwrap(Effect.map(Effect.promise(() => import("../ingest/bus-kafka.ts")), (m) => m.kafkaBus(config.kafka!)))
+    ? Layer.unwrap(Effect.gen(function* () {
+      if ((yield* readSetting(SETTINGS.kafkaEncryption)) === "off") {
+        return (yield* Effect.promise(() => import("../ingest/bus-kafka.ts"))).kafkaBus(config.kafka!)
+      }
+      const keys = makeKeys(yield* loadSecret(config.dataDir))
+      return (yield* Effect.promise(() => import("../ingest/bus-crypto.ts"))).encryptedKafkaBus(config.kafka!, keys)
+    }))
     : EventBus.memory
 
 // The AWS SDK takes 0.2-0.4 s to load: only a process that uses S3 loads it.
@@ -80,7 +87,7 @@ export const pipelineLayer = (config: BackendConfig, role: { readonly consume?: 
       Pipeline.make({ identity, consent: yield* readSetting(SETTINGS.consent), keys, sentiment: yield* sentimentSettings, consume: role.consume }),
       Layer.succeed(Keys, keys))
   })).pipe(
-    Layer.provideMerge(Layer.mergeAll(busLayer(config), warehouseLayer(config), objectStoreLayer(config))),
+    Layer.provideMerge(busLayer(config).pipe(Layer.provideMerge(Layer.mergeAll(warehouseLayer(config), objectStoreLayer(config))))),
   )
 
 /** Structured JSON log lines: on stdout for the server, on stderr (warnings only) for one-shot commands. */

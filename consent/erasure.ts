@@ -1,18 +1,22 @@
 // Export and erasure of one subject everywhere the registry (consent/registry.ts) lists, with a verification that
 // nothing of theirs is left: every table scanned by SQL for their identifiers, no outdated part left on disk.
 import { unzipSync } from "fflate"
-import { Data, Effect } from "effect"
+import { Data, Effect, Option } from "effect"
 import { eraseArchived, exportArchived } from "../ingest/archive.ts"
+import { EventBus, Topics } from "../ingest/bus.ts"
+import { keyDerivation } from "../ingest/bus-crypto.ts"
 import type { ArchiveRecord } from "../ingest/message.ts"
 import { ObjectStore } from "../ingest/objectstore.ts"
 import {
   awaitOldPartsGone, countByMessageIds, countMentions, dropDetachedParts, ensurePromptCleanup, eraseRows, exportRows, findRows, listTables,
   mentionsNeedle, redactRow, type SubjectKeys, type TableLocator, truncateTable,
 } from "../warehouse/erasure.ts"
+import { countDataKeys, shredDataKeys } from "../warehouse/bus-keys.ts"
 import { queueExportErasures } from "../warehouse/exports.ts"
 import { forgetMessages } from "../warehouse/sink.ts"
 import { OBJECT_AREAS, TABLES, type TableEntry } from "./registry.ts"
 import type { Subject } from "./subject.ts"
+import { Keys } from "./keys.ts"
 import { suppressSubject } from "./suppression.ts"
 
 /** What one store holds about the subject (an access or portability export). */
@@ -104,6 +108,47 @@ const eraseObjects = (subject: Subject) =>
   })
 
 /**
+ * Every person key the Kafka bus may have chosen a data key by for the subject's messages (ingest/bus.ts
+ * personKeyOf): each identifier, normalised and as sent, as a userId or anonymousId and as a stated identifier
+ * ("email:ann@x.example"), and each message id (a message that stated none). Shared identifiers (a family browser)
+ * are included: their records hold the subject's messages too (README: Scale-out over Kafka).
+ */
+export const subjectPersonKeys = (subject: Subject): ReadonlyArray<string> => {
+  const out = new Set<string>()
+  for (const id of subject.identifiers) {
+    for (const text of new Set([id.value, ...id.raws])) {
+      if (text === "") continue
+      out.add(`${subject.tenant}/${text}`)
+      out.add(`${subject.tenant}/${id.kind}:${text}`)
+    }
+  }
+  for (const m of subject.messageIds) out.add(`${subject.tenant}/${m}`)
+  return [...out]
+}
+
+/** The key ids of the subject's person keys under this deployment's secret. */
+const subjectKeyIds = Effect.fn("subjectKeyIds")(function* (subject: Subject) {
+  const derivation = keyDerivation(yield* Keys)
+  return subjectPersonKeys(subject).map(derivation.keyIdOf)
+})
+
+/**
+ * Crypto-shreds the subject's records on the Kafka bus: deletes the data keys of their person keys, then tells every
+ * process of the bus to drop them from its cache (on identity_changes). Returns how many keys were deleted.
+ */
+const shredBusKeys = (subject: Subject, requestId: string) =>
+  Effect.gen(function* () {
+    const shredded = yield* shredDataKeys(subject.tenant, yield* subjectKeyIds(subject))
+    const bus = yield* Effect.serviceOption(EventBus)
+    if (Option.isSome(bus) && bus.value.backend.kind === "kafka" && shredded.keyIds.length > 0) {
+      yield* bus.value.publish(Topics.identityChanges, [{ tenant: subject.tenant, origin: `erasure:${requestId}`, shreddedKeys: shredded.keyIds }]).pipe(
+        Effect.catch((e) => Effect.logWarning("running processes not told of shredded data keys; they drop them when they restart").pipe(
+          Effect.annotateLogs({ keys: shredded.keyIds.length, error: e.message }))))
+    }
+    return shredded.keys
+  })
+
+/**
  * Erases the subject everywhere: suppresses their identifiers first (so nothing of theirs lands meanwhile), deletes
  * their rows from every table and cuts their identifiers out of others' rows, rewrites the archive batches that hold
  * them, removes objects that name them, forgets their messages in the sinks' memory, and waits until no outdated
@@ -149,6 +194,11 @@ export const eraseSubject = Effect.fn("eraseSubject")(function* (subject: Subjec
   done.push({ where: "archive", what: "batches rewritten", count: archive.rewritten })
   done.push({ where: "objects", what: "removed", count: yield* eraseObjects(subject) })
   done.push({ where: "sink memory", what: "message ids forgotten", count: forgetMessages(subject.tenant, subject.messageIds) })
+  if (present.has("bus_data_keys")) {
+    yield* ensurePromptCleanup("bus_data_keys")
+    mutated.push("bus_data_keys")
+    done.push({ where: "bus_data_keys", what: "Kafka data keys shredded", count: yield* shredBusKeys(subject, requestId) })
+  }
 
   done.push({ where: "warehouse", what: "detached parts dropped", count: yield* dropDetachedParts(TABLES.map((t) => t.name)) })
   // Every personal table, not only those changed now: a merge before the erasure leaves the replaced parts (which
@@ -175,6 +225,8 @@ export const verifyErased = Effect.fn("verifyErased")(function* (subject: Subjec
       if (n > 0) left.push(`${entry.name} (${n} rows by message id)`)
     }
   }
+  const keysLeft = (yield* listTables()).some((t) => t.name === "bus_data_keys") ? yield* countDataKeys(yield* subjectKeyIds(subject)) : 0
+  if (keysLeft > 0) left.push(`bus_data_keys (${keysLeft} data keys of the subject's person keys)`)
   const { isMine, mentions: mentionsSubject } = archiveMatchers(subject)
   const archived = yield* exportArchived(subject.tenant, (r) => isMine(r) || mentionsSubject(r))
   if (archived.length > 0) left.push(`archive (${archived.length} records)`)

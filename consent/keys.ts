@@ -21,6 +21,8 @@ export interface KeysShape {
   readonly hash: (text: string) => string
   /** Hex HMAC-SHA256 of `text` under a key derived for signing (receipts, audit entries): a signature is never a hash. */
   readonly sign: (text: string) => string
+  /** A 32-byte key derived from the secret for one use (`label`), e.g. wrapping the Kafka bus's data keys. */
+  readonly derive: (label: string) => Uint8Array
 }
 
 export class Keys extends Context.Service<Keys, KeysShape>()("cdp/Keys") {
@@ -36,6 +38,8 @@ export const makeKeys = (secret: Uint8Array): KeysShape => {
   return {
     hash: (text) => createHmac("sha256", hashKey).update(text, "utf8").digest("hex"),
     sign: (text) => createHmac("sha256", signKey).update(text, "utf8").digest("hex"),
+    // A separate HMAC of the secret per label: a derived key is never one of the stored hashes or signatures.
+    derive: (label) => new Uint8Array(createHmac("sha256", secret).update(`cdp derived key v1\u0000${label}`).digest()),
   }
 }
 

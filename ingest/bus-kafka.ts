@@ -11,6 +11,7 @@ import { Data, Duration, Effect, Exit, Layer, type Scope } from "effect"
 import kafkajs from "kafkajs"
 import type { Admin, Consumer, EachBatchPayload, KafkaMessage, Producer } from "kafkajs"
 import { BusUnavailable, EventBus, type EventBusShape, Topics, type Topic, type TopicBacklog } from "./bus.ts"
+import type { BusCodec, WireMessage } from "./bus-crypto.ts"
 
 const { Kafka, logLevel, Partitioners } = kafkajs
 
@@ -32,6 +33,8 @@ export interface KafkaBusOptions {
   readonly partitionBy?: "person" | "tenant"
   /** Client id shown in the broker's logs and group listings. */
   readonly clientId?: string
+  /** Encrypts record values per person key (ingest/bus-crypto.ts); without it values are plain JSON. */
+  readonly codec?: BusCodec | undefined
 }
 
 /** Broker-side limit of one record batch; set on created topics so a batch of large raw bodies is accepted. */
@@ -92,7 +95,7 @@ const kafkaLogger = () => ({ namespace, level, log }: { namespace: string; level
 
 interface PendingSend {
   readonly topic: string
-  readonly messages: ReadonlyArray<{ key: string; value: string }>
+  readonly messages: ReadonlyArray<WireMessage>
   readonly bytes: number
   readonly done: (error?: unknown) => void
 }
@@ -150,7 +153,7 @@ export const makeKafkaBus = (options: KafkaBusOptions): Effect.Effect<EventBusSh
             chunk.push(next)
             bytes += next.bytes
           }
-          const byTopic = new Map<string, Array<{ key: string; value: string }>>()
+          const byTopic = new Map<string, Array<WireMessage>>()
           for (const p of chunk) {
             const list = byTopic.get(p.topic)
             if (list === undefined) byTopic.set(p.topic, [...p.messages])
@@ -168,7 +171,7 @@ export const makeKafkaBus = (options: KafkaBusOptions): Effect.Effect<EventBusSh
       }
     }
     /** Splits a publish into sends of at most SEND_CHUNK_BYTES, each acknowledged before publish completes. */
-    const send = (topic: string, messages: ReadonlyArray<{ key: string; value: string }>) => {
+    const send = (topic: string, messages: ReadonlyArray<WireMessage>) => {
       const parts: Array<Promise<void>> = []
       let start = 0
       let bytes = 0
@@ -209,7 +212,9 @@ export const makeKafkaBus = (options: KafkaBusOptions): Effect.Effect<EventBusSh
         const name = `${options.prefix}${topic.name}`
         yield* ensureKnown(name)
         const keyOf = options.partitionBy === "tenant" && topic.tenant !== undefined ? topic.tenant : topic.key
-        const messages = records.map((r) => ({ key: keyOf(r), value: JSON.stringify(r) }))
+        const messages = options.codec === undefined
+          ? records.map((r) => ({ key: keyOf(r), value: JSON.stringify(r) }))
+          : yield* options.codec.encode(topic, records, keyOf).pipe(Effect.mapError((e) => new BusUnavailable({ backend: "kafka", message: e.message, cause: e })))
         yield* Effect.tryPromise({
           try: () => send(name, messages),
           catch: (e) => new BusUnavailable({ backend: "kafka", message: `Kafka at ${location} did not acknowledge records of topic ${name}: ${describe(e)}`, cause: e }),
@@ -251,6 +256,14 @@ export const makeKafkaBus = (options: KafkaBusOptions): Effect.Effect<EventBusSh
         const decode = (messages: ReadonlyArray<KafkaMessage>) =>
           messages.map((m) => JSON.parse(m.value === null ? "null" : m.value.toString("utf8")) as A)
 
+        /** Records whose data key an erasure shredded are skipped here, counted (never their content). */
+        const decodeBatch = (messages: ReadonlyArray<KafkaMessage>): Effect.Effect<ReadonlyArray<A>, unknown> =>
+          options.codec === undefined
+            ? Effect.sync(() => decode(messages))
+            : Effect.tap(options.codec.decode(messages), (d) => d.shredded === 0 ? Effect.void
+              : Effect.logInfo("records of shredded data keys skipped").pipe(Effect.annotateLogs({ topic: name, records: d.shredded }))).pipe(
+              Effect.map((d) => d.records as ReadonlyArray<A>))
+
         const noteFailure = (error: string) => {
           const now = Date.now()
           const before = failing.get(name)
@@ -266,7 +279,7 @@ export const makeKafkaBus = (options: KafkaBusOptions): Effect.Effect<EventBusSh
           let delay = 200
           for (;;) {
             if (!payload.isRunning() || payload.isStale()) return false
-            const exit = await run(handler(decode(records)))
+            const exit = await run(Effect.flatMap(decodeBatch(records), handler))
             if (Exit.isSuccess(exit)) {
               failing.delete(name)
               return true
@@ -279,7 +292,7 @@ export const makeKafkaBus = (options: KafkaBusOptions): Effect.Effect<EventBusSh
               }
               const parked = `${name}.parked`
               const kept = await ensureTopics(probe, [parked], options)
-                .then(() => send(parked, records.map((m) => ({ key: m.key?.toString("utf8") ?? "", value: m.value?.toString("utf8") ?? "" }))))
+                .then(() => send(parked, records.map((m) => ({ key: m.key?.toString("utf8") ?? "", value: m.value ?? "", headers: m.headers as Record<string, string> }))))
                 .then(() => true, () => false)
               // Not parked (the broker is away): handled again after the backoff, never skipped.
               if (!kept) {

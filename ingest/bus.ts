@@ -11,29 +11,71 @@ export interface Topic<A> {
   readonly key: (record: A) => string
   /** The record's tenant: the key when a partitioned bus keeps each tenant on one partition (CDP_KAFKA_PARTITION_BY). */
   readonly tenant?: (record: A) => string
+  /**
+   * The person key whose data key the Kafka bus encrypts a record under (ingest/bus-crypto.ts), so erasing that
+   * person shreds it; `key` when absent.
+   */
+  readonly person?: (record: A) => string
+  /** Holds no personal data: the Kafka bus writes it unencrypted (identity_changes: tenants, process ids, key ids). */
+  readonly plain?: boolean
+}
+
+/**
+ * The person key of a message: tenant and the sender's strongest stated identifier as sent (userId, else anonymousId,
+ * else the first stated identifier, else the message id). Known at the edge, before identity, so it is what the
+ * events topic is keyed by and what the Kafka bus's data keys are chosen by; an erasure computes the same texts from
+ * the subject's identifiers (consent/erasure.ts).
+ */
+export const personKeyOf = (e: Pick<CanonicalEvent, "tenant" | "userId" | "anonymousId" | "identifiers" | "messageId">): string =>
+  `${e.tenant}/${e.userId || e.anonymousId || (e.identifiers[0] === undefined ? e.messageId : `${e.identifiers[0].kind}:${e.identifiers[0].value}`)}`
+
+/**
+ * A dead letter's person key: the one its event had, else, for a message refused at the edge, its Segment ids when
+ * the payload is a JSON object that states them, else the message id alone.
+ */
+const personOfDeadLetter = (d: DeadLetter): string => {
+  if (d.person !== undefined) return d.person
+  if (d.payload.startsWith("{") && d.payload.length < 1_000_000) {
+    try {
+      const o = JSON.parse(d.payload) as Record<string, unknown>
+      const id = [o["userId"], o["anonymousId"]].find((v) => (typeof v === "string" && v !== "") || typeof v === "number")
+      if (id !== undefined) return `${d.tenant}/${String(id)}`
+    } catch {
+      // Not JSON: the message id is all there is.
+    }
+  }
+  return `${d.tenant}/${d.messageId}`
 }
 
 export const Topics = {
   /** Keyed by the sender's strongest stated identifier, so one person's messages from one channel keep their order. */
   events: {
     name: "events",
-    key: (e: CanonicalEvent) => `${e.tenant}/${e.userId || e.anonymousId || (e.identifiers[0] === undefined ? e.messageId : `${e.identifiers[0].kind}:${e.identifiers[0].value}`)}`,
+    key: personKeyOf,
     tenant: (e: CanonicalEvent) => e.tenant,
   } as Topic<CanonicalEvent>,
-  deadLetters: { name: "dead_letters", key: (d: DeadLetter) => d.tenant, tenant: (d: DeadLetter) => d.tenant } as Topic<DeadLetter>,
+  deadLetters: { name: "dead_letters", key: (d: DeadLetter) => d.tenant, tenant: (d: DeadLetter) => d.tenant, person: personOfDeadLetter } as Topic<DeadLetter>,
   /**
    * "Read the identity graph again" (an operator's decision, a rebuild, an erasure): every pipeline member reloads,
    * so on Kafka each worker takes every record (ConsumeOptions.broadcast).
    */
-  identityChanges: { name: "identity_changes", key: (c: IdentityChange) => c.tenant, tenant: (c: IdentityChange) => c.tenant } as Topic<IdentityChange>,
+  identityChanges: { name: "identity_changes", key: (c: IdentityChange) => c.tenant, tenant: (c: IdentityChange) => c.tenant, plain: true } as Topic<IdentityChange>,
   /** Raw text of accepted items, for the archive (ingest/archive.ts). */
-  raw: { name: "raw", key: (r: ArchiveRecord) => `${r.tenant}/${r.source}`, tenant: (r: ArchiveRecord) => r.tenant } as Topic<ArchiveRecord>,
+  raw: {
+    name: "raw", key: (r: ArchiveRecord) => `${r.tenant}/${r.source}`, tenant: (r: ArchiveRecord) => r.tenant,
+    person: (r: ArchiveRecord) => r.person ?? `${r.tenant}/${r.messageId}`,
+  } as Topic<ArchiveRecord>,
 }
 
 /** A record of the identity_changes topic: which tenant's graph changed ("*": any), and which process said so. */
 export interface IdentityChange {
   readonly tenant: string
   readonly origin: string
+  /**
+   * Set by an erasure: the key ids of the Kafka bus's data keys it shredded, which every process drops from its
+   * cache (ingest/bus-crypto.ts). Such a notice asks for no identity reload (the erasure's caller sends that one).
+   */
+  readonly shreddedKeys?: ReadonlyArray<string>
 }
 
 export class BusUnavailable extends Data.TaggedError("BusUnavailable")<{

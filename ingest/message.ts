@@ -89,6 +89,11 @@ export interface ArchiveRecord {
   readonly meta?: JsonObject | undefined
   /** See RawItem.json: written as `"json": <body>` rather than `"body": "<escaped body>"`. */
   readonly json?: boolean | undefined
+  /**
+   * The person key of the message it is the raw text of (ingest/bus.ts personKeyOf): the Kafka bus encrypts the
+   * record under that person's data key, so an erasure shreds it. Not written to the archive.
+   */
+  readonly person?: string | undefined
 }
 
 /** How a text scored, as the sentiment stage hands it to the sink (no text in it). */
@@ -123,4 +128,6 @@ export interface DeadLetter {
   readonly rejection: Rejection
   /** The raw payload as received (text). */
   readonly payload: string
+  /** The person key of the message when known (ingest/bus.ts personKeyOf): which data key the Kafka bus encrypts it under. */
+  readonly person?: string | undefined
 }

@@ -9,7 +9,7 @@ import { type SentimentConfig, sentimentStage } from "../sentiment/index.ts"
 import { type LandResult, makeEventSink } from "../warehouse/sink.ts"
 import { Warehouse, type WarehouseQueryError, type WarehouseRejectedRows, type WarehouseUnavailable } from "../warehouse/warehouse.ts"
 import { makeArchiveWriter } from "./archive.ts"
-import { type BusUnavailable, EventBus, Topics } from "./bus.ts"
+import { type BusUnavailable, EventBus, personKeyOf, Topics } from "./bus.ts"
 import { deepJsonText } from "./deep-json.ts"
 import type { ArchiveRecord, CanonicalEvent, DeadLetter, Rejection } from "./message.ts"
 import { runStages, type Stage } from "./stage.ts"
@@ -98,6 +98,7 @@ const deadLetterOf = (event: CanonicalEvent, rejection: Rejection): DeadLetter =
   tenant: event.tenant, source: event.source, receivedAt: event.receivedAt, messageId: event.messageId, rejection,
   // The raw text, when the event has it, is what the source's raw parser re-drives after a fix.
   payload: event.raw?.body ?? deepJsonText(event),
+  person: personKeyOf(event),
 })
 
 /** The archive's record of an event that carries its raw text. */
@@ -106,7 +107,7 @@ const archiveRecord = (e: CanonicalEvent): ArchiveRecord | undefined =>
     ? undefined
     : {
       tenant: e.tenant, source: e.source, messageId: e.messageId, receivedAt: e.receivedAt, body: e.raw.body, meta: e.raw.meta,
-      json: e.raw.json,
+      json: e.raw.json, person: personKeyOf(e),
     }
 
 export interface PipelineShape {
@@ -270,7 +271,7 @@ export class Pipeline extends Context.Service<Pipeline, PipelineShape>()("cdp/Pi
         yield* bus.consume(Topics.events, handleEvents, { onAssigned: reloadHere })
         // Another process's reload (an operator's decision through cdp serve, an erasure) reaches this member too.
         if (shared) {
-          yield* bus.consume(Topics.identityChanges, (changes) => changes.some((c) => c.origin !== origin) ? reloadHere : Effect.void, { broadcast: true })
+          yield* bus.consume(Topics.identityChanges, (changes) => changes.some((c) => c.origin !== origin && c.shreddedKeys === undefined) ? reloadHere : Effect.void, { broadcast: true })
         }
       }
 

@@ -18,7 +18,7 @@ export const withConsent = <A, E>(
   const config = backendConfig(dataDir)
   const policies = policiesOf(json)
   const layer = Pipeline.make({ identity: defaultIdentityConfig(), consent: policies, keys }).pipe(
-    Layer.provideMerge(Layer.mergeAll(busLayer(config), warehouseLayer(config), objectStoreLayer(config))))
+    Layer.provideMerge(busLayer(config).pipe(Layer.provideMerge(Layer.mergeAll(warehouseLayer(config), objectStoreLayer(config))))))
   return Effect.runPromise(Effect.scoped(program).pipe(
     Effect.provide(layer), Effect.provideService(ConsentPoliciesRef, policies), Effect.provide(Logger.layer([]))))
 }

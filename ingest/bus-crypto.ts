@@ -1,0 +1,309 @@
+// Crypto-shredding of the Kafka bus. A Kafka topic is an append-only log: a record cannot be deleted before its
+// retention expires, so an erasure cannot remove an erased person's records from it. Instead every record value the
+// Kafka bus writes is encrypted (AES-256-GCM) under a data key of the record's person key (tenant + the sender's
+// strongest stated identifier, ingest/bus.ts personKeyOf), and the erasure deletes that key (consent/erasure.ts):
+// the records stay on the topic and can never be read again.
+// - Data keys are random, made on first use, stored wrapped (AES-256-GCM under a key-encryption key derived from the
+//   data dir's secret, consent/keys.ts) in bus_data_keys (warehouse/bus-keys.ts), which edge and workers share
+//   through the warehouse; each process caches what it used, bounded.
+// - A record names its key in a header, `cdp-key: <key id>.<dk>`: the key id is a keyed hash of the person key
+//   (never the identifier), dk the id of one of its keys. The Kafka record key, which was the person key, becomes
+//   the key id, so a person's records still share a partition and keep their order.
+// - A record whose key is gone belonged to an erased person key: the consumer skips it and counts it as shredded.
+// The in-process bus needs none of this: it holds nothing once a batch is handled.
+import { createCipheriv, createDecipheriv, createHmac, randomBytes } from "node:crypto"
+import { Data, Effect, Layer } from "effect"
+import type { KeysShape } from "../consent/keys.ts"
+import { readDataKeys, type StoredDataKey, storeDataKeys } from "../warehouse/bus-keys.ts"
+import { Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
+import { EventBus, Topics, type Topic } from "./bus.ts"
+import type { KafkaBusOptions } from "./bus-kafka.ts"
+
+/** The header naming a record's data key. */
+export const KEY_HEADER = "cdp-key"
+const VERSION = 1
+const IV_BYTES = 12
+const TAG_BYTES = 16
+/** Data keys a process keeps in memory (about 150 bytes each): the person keys it met most recently. */
+export const DEFAULT_CACHE_KEYS = 100_000
+
+/** The bus could not read or store data keys (the warehouse is away): publish fails, a consumer retries. */
+export class DataKeysUnavailable extends Data.TaggedError("DataKeysUnavailable")<{ readonly message: string; readonly cause?: unknown }> {}
+
+/**
+ * A stored data key does not unwrap with this process's secret: the processes of one deployment hold different
+ * DATA_DIR/keyed-hash.key files. Not a shredded record: the consumer keeps retrying (nothing is skipped).
+ */
+export class DataKeyUnwrapFailed extends Data.TaggedError("DataKeyUnwrapFailed")<{ readonly keyId: string }> {
+  override get message() {
+    return `a data key of the Kafka bus (key id ${this.keyId}) does not unwrap with this data dir's secret (keyed-hash.key): every process of a deployment needs the same secret`
+  }
+}
+
+/**
+ * A record names a data key this warehouse has neither a key nor a tombstone for: the process that wrote it keeps
+ * its keys in another warehouse (processes of one deployment must share one), or the key has not replicated here
+ * yet. Not a shredded record: the consumer keeps retrying (nothing is skipped).
+ */
+export class DataKeyUnknown extends Data.TaggedError("DataKeyUnknown")<{ readonly keyId: string }> {
+  override get message() {
+    return `a Kafka record names data key ${this.keyId}, which this warehouse neither holds nor shredded: every process of a deployment must share one warehouse (CDP_CLICKHOUSE_URL), or the key has not replicated yet`
+  }
+}
+
+/** A record that fails authentication (altered, truncated, or sealed under another key): a defect, parked by the bus. */
+export class RecordUnreadable extends Data.TaggedError("RecordUnreadable")<{ readonly reason: string }> {
+  override get message() {
+    return `an encrypted bus record cannot be opened: ${this.reason}`
+  }
+}
+
+export interface DataKey {
+  readonly keyId: string
+  readonly dk: string
+  readonly key: Buffer
+}
+
+/** A message as the Kafka bus sends it. */
+export interface WireMessage {
+  readonly key: string
+  readonly value: Buffer | string
+  readonly headers?: Record<string, string>
+}
+
+/** A message as the Kafka bus receives it (kafkajs's KafkaMessage has these). */
+export interface ReceivedMessage {
+  readonly value: Buffer | null
+  readonly headers?: Record<string, Buffer | string | ReadonlyArray<Buffer | string> | undefined>
+}
+
+const headerOf = (key: Pick<DataKey, "keyId" | "dk">) => `${key.keyId}.${key.dk}`
+
+/** Encrypts one record value: version byte, IV, ciphertext, tag; the header text is authenticated with it. */
+export const sealValue = (key: DataKey, plaintext: Buffer): Buffer => {
+  const iv = randomBytes(IV_BYTES)
+  const cipher = createCipheriv("aes-256-gcm", key.key, iv)
+  cipher.setAAD(Buffer.from(headerOf(key), "utf8"))
+  const body = cipher.update(plaintext)
+  const final = cipher.final()
+  return Buffer.concat([Buffer.of(VERSION), iv, body, final, cipher.getAuthTag()])
+}
+
+/** Decrypts one record value sealed under `key` with this header; throws RecordUnreadable when it does not authenticate. */
+export const openValue = (key: Buffer, header: string, value: Buffer): Buffer => {
+  if (value.length < 1 + IV_BYTES + TAG_BYTES || value[0] !== VERSION) {
+    throw new RecordUnreadable({ reason: value[0] === VERSION ? "it is too short" : `unknown format version ${value[0]}` })
+  }
+  try {
+    const decipher = createDecipheriv("aes-256-gcm", key, value.subarray(1, 1 + IV_BYTES))
+    decipher.setAAD(Buffer.from(header, "utf8"))
+    decipher.setAuthTag(value.subarray(value.length - TAG_BYTES))
+    return Buffer.concat([decipher.update(value.subarray(1 + IV_BYTES, value.length - TAG_BYTES)), decipher.final()])
+  } catch {
+    throw new RecordUnreadable({ reason: "it does not authenticate (altered, or sealed under another key)" })
+  }
+}
+
+/** What the bus's data keys are wrapped and named with, derived from the deployment's secret. */
+export interface KeyDerivation {
+  /** Key id of a person key: keyed hash, 128 bits, hex. */
+  readonly keyIdOf: (personKey: string) => string
+  readonly wrap: (key: DataKey) => string
+  /** Throws DataKeyUnwrapFailed when the wrapping key differs. */
+  readonly unwrap: (stored: StoredDataKey) => Buffer
+}
+
+export const keyDerivation = (keys: KeysShape): KeyDerivation => {
+  const idKey = Buffer.from(keys.derive("bus data key id"))
+  const kek = Buffer.from(keys.derive("bus data key wrapping"))
+  return {
+    keyIdOf: (personKey) => createHmac("sha256", idKey).update(personKey, "utf8").digest("hex").slice(0, 32),
+    wrap: (key) => sealValue({ keyId: key.keyId, dk: key.dk, key: kek }, key.key).toString("hex"),
+    unwrap: (stored) => {
+      try {
+        return openValue(kek, headerOf(stored), Buffer.from(stored.wrapped, "hex"))
+      } catch {
+        throw new DataKeyUnwrapFailed({ keyId: stored.keyId })
+      }
+    },
+  }
+}
+
+/** Where data keys are kept: bus_data_keys in the warehouse (tests may give another). */
+export interface DataKeyStore {
+  readonly read: (keyIds: ReadonlyArray<string>) => Effect.Effect<ReadonlyArray<StoredDataKey>, DataKeysUnavailable>
+  readonly store: (keys: ReadonlyArray<StoredDataKey>) => Effect.Effect<void, DataKeysUnavailable>
+}
+
+export const warehouseKeyStore = (warehouse: WarehouseShape): DataKeyStore => {
+  const failed = (what: string) => (e: { readonly message: string }) =>
+    new DataKeysUnavailable({ message: `the Kafka bus's data keys could not be ${what} (${warehouse.backend.location}): ${e.message}`, cause: e })
+  return {
+    read: (ids) => readDataKeys(ids).pipe(Effect.provideService(Warehouse, warehouse), Effect.mapError(failed("read"))),
+    store: (keys) => storeDataKeys(keys).pipe(Effect.provideService(Warehouse, warehouse), Effect.mapError(failed("stored"))),
+  }
+}
+
+export interface BusCodec {
+  /**
+   * The messages of a publish: values encrypted under each record's person's data key (made and stored first when
+   * new); a Kafka key that was the person key becomes the key id. Topics marked `plain` are written as JSON.
+   */
+  readonly encode: <A>(topic: Topic<A>, records: ReadonlyArray<A>, partitionKey: (record: A) => string) =>
+    Effect.Effect<ReadonlyArray<WireMessage>, DataKeysUnavailable>
+  /**
+   * The records of received messages, without those whose data key an erasure shredded (its tombstone is stored:
+   * counted, skipped). Fails while keys cannot be read or unwrapped, or a key is unknown here (retried by the bus,
+   * never skipped); dies with RecordUnreadable on a record that does not authenticate (the bus parks it).
+   */
+  readonly decode: (messages: ReadonlyArray<ReceivedMessage>) =>
+    Effect.Effect<{ readonly records: ReadonlyArray<unknown>; readonly shredded: number }, DataKeysUnavailable | DataKeyUnwrapFailed | DataKeyUnknown>
+  /** Drops these key ids from the cache (an erasure shredded them), so no record is sealed under a deleted key. */
+  readonly forget: (keyIds: ReadonlyArray<string>) => void
+  /** Records skipped because their key was shredded, since start. */
+  readonly shredded: () => number
+}
+
+const headerText = (v: unknown): string | undefined =>
+  typeof v === "string" ? v : Buffer.isBuffer(v) ? v.toString("utf8") : Array.isArray(v) && v.length > 0 ? headerText(v[0]) : undefined
+
+export const makeBusCodec = (keys: KeysShape, store: DataKeyStore, cacheKeys = DEFAULT_CACHE_KEYS): BusCodec => {
+  const derivation = keyDerivation(keys)
+  /** key id -> its keys by dk, and the dk this process seals with; least recently used first. */
+  const cache = new Map<string, { readonly keys: Map<string, Buffer>; sealWith: string | undefined }>()
+  const idOf = new Map<string, string>()
+  let shredded = 0
+
+  const touch = (keyId: string) => {
+    const entry = cache.get(keyId)
+    if (entry === undefined) return undefined
+    cache.delete(keyId)
+    cache.set(keyId, entry)
+    return entry
+  }
+  const remember = (stored: StoredDataKey, key: Buffer, sealWith: boolean) => {
+    let entry = cache.get(stored.keyId)
+    if (entry === undefined) {
+      entry = { keys: new Map(), sealWith: undefined }
+      cache.set(stored.keyId, entry)
+      while (cache.size > cacheKeys) cache.delete(cache.keys().next().value!)
+    }
+    entry.keys.set(stored.dk, key)
+    // The smallest dk is the one every process picks when processes raced to make a key.
+    if (sealWith && (entry.sealWith === undefined || stored.dk < entry.sealWith)) entry.sealWith = stored.dk
+  }
+  /** The key id of a person key (memoised: the hot path hashes each person key once). */
+  const keyIdOf = (personKey: string) => {
+    let id = idOf.get(personKey)
+    if (id === undefined) {
+      id = derivation.keyIdOf(personKey)
+      if (idOf.size >= cacheKeys) idOf.delete(idOf.keys().next().value!)
+      idOf.set(personKey, id)
+    }
+    return id
+  }
+  /** Reads and caches the keys of these ids; returns the ids that were shredded (have a tombstone). */
+  const load = (keyIds: ReadonlyArray<string>, sealWith: boolean) =>
+    Effect.gen(function* () {
+      const stored = yield* store.read(keyIds)
+      const tombstoned = new Set<string>()
+      for (const s of stored) {
+        if (s.dk === "") {
+          tombstoned.add(s.keyId)
+          continue
+        }
+        const key = yield* Effect.try({ try: () => derivation.unwrap(s), catch: (e) => e as DataKeyUnwrapFailed })
+        remember(s, key, sealWith)
+      }
+      return tombstoned
+    })
+
+  const encode: BusCodec["encode"] = (topic, records, partitionKey) =>
+    Effect.gen(function* () {
+      if (topic.plain === true) return records.map((r) => ({ key: partitionKey(r), value: JSON.stringify(r) }))
+      const personOf = topic.person ?? topic.key
+      const ids = records.map((r) => keyIdOf(personOf(r)))
+      const missing = [...new Set(ids.filter((id) => touch(id)?.sealWith === undefined))]
+      if (missing.length > 0) {
+        yield* load(missing, true).pipe(Effect.mapError((e) => e._tag === "DataKeyUnwrapFailed" ? new DataKeysUnavailable({ message: e.message, cause: e }) : e))
+        const made: Array<StoredDataKey> = []
+        const fresh: Array<[StoredDataKey, Buffer]> = []
+        for (const id of missing) {
+          if (cache.get(id)?.sealWith !== undefined) continue
+          const key = randomBytes(32)
+          const dk = randomBytes(8).toString("hex")
+          const i = ids.indexOf(id)
+          const stored = { keyId: id, dk, tenant: topic.tenant?.(records[i]!) ?? "", wrapped: derivation.wrap({ keyId: id, dk, key }) }
+          made.push(stored)
+          fresh.push([stored, key])
+        }
+        // Stored before any record is sealed under it: a record never names a key a consumer cannot find.
+        yield* store.store(made)
+        for (const [stored, key] of fresh) remember(stored, key, true)
+      }
+      return records.map((r, i): WireMessage => {
+        const entry = cache.get(ids[i]!)!
+        const key = { keyId: ids[i]!, dk: entry.sealWith!, key: entry.keys.get(entry.sealWith!)! }
+        const partition = partitionKey(r)
+        return {
+          key: partition === personOf(r) ? key.keyId : partition,
+          value: sealValue(key, Buffer.from(JSON.stringify(r), "utf8")),
+          headers: { [KEY_HEADER]: headerOf(key) },
+        }
+      })
+    })
+
+  const decode: BusCodec["decode"] = (messages) =>
+    Effect.gen(function* () {
+      const headers = messages.map((m) => headerText(m.headers?.[KEY_HEADER]))
+      const wanted = new Set<string>()
+      for (const h of headers) {
+        if (h === undefined) continue
+        const [keyId, dk] = h.split(".")
+        if (touch(keyId!)?.keys.has(dk!) !== true) wanted.add(keyId!)
+      }
+      const tombstoned = wanted.size > 0 ? yield* load([...wanted], false) : new Set<string>()
+      const records: Array<unknown> = []
+      let gone = 0
+      for (let i = 0; i < messages.length; i++) {
+        const value = messages[i]!.value ?? Buffer.alloc(0)
+        const h = headers[i]
+        // Written before encryption was on (or by a bus without it): plain JSON.
+        if (h === undefined) {
+          records.push(JSON.parse(value.length === 0 ? "null" : value.toString("utf8")))
+          continue
+        }
+        const [keyId, dk] = h.split(".")
+        const key = cache.get(keyId!)?.keys.get(dk!)
+        if (key !== undefined) records.push(JSON.parse(openValue(key, h, value).toString("utf8")))
+        else if (tombstoned.has(keyId!)) gone++
+        else return yield* new DataKeyUnknown({ keyId: keyId! })
+      }
+      shredded += gone
+      return { records, shredded: gone }
+    })
+
+  return {
+    encode,
+    decode,
+    forget: (keyIds) => {
+      for (const id of keyIds) cache.delete(id)
+    },
+    shredded: () => shredded,
+  }
+}
+
+/**
+ * The Kafka bus with its record values encrypted per person key (CDP_KAFKA_ENCRYPTION=on, the default). Listens on
+ * identity_changes for erasures' notices of shredded keys (every process reads every notice), so no process keeps
+ * sealing under a key an erasure deleted; needs the warehouse the keys are kept in.
+ */
+export const encryptedKafkaBus = (options: KafkaBusOptions, keys: KeysShape) =>
+  Layer.effect(EventBus, Effect.gen(function* () {
+    const codec = makeBusCodec(keys, warehouseKeyStore(yield* Warehouse))
+    // kafkajs is loaded only by a process that uses Kafka (erasure imports this module for the key ids).
+    const { makeKafkaBus } = yield* Effect.promise(() => import("./bus-kafka.ts"))
+    const bus = yield* makeKafkaBus({ ...options, codec })
+    yield* bus.consume(Topics.identityChanges, (changes) => Effect.sync(() => codec.forget(changes.flatMap((c) => c.shreddedKeys ?? []))), { broadcast: true })
+    return bus
+  }))
