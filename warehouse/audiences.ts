@@ -1,6 +1,7 @@
 // The audience tables' one owner (migration 055: audience_versions, audience_members, audience_changes) and the
-// SQL an audience condition compiles to: ONE query over the profiles view (traits, relationship, health, churn risk,
-// latest sentiment), the events view (counts in windows, channels) and sentiment (averages), with every value a
+// SQL an audience condition compiles to: ONE query over the profile_traits view (traits) or, when a condition needs
+// more, the profiles view (relationship, health, churn risk, latest sentiment), the events view (counts in windows,
+// channels) and sentiment (averages), with every value a
 // ClickHouse parameter. Each leaf of the condition gets two columns, whether it matched (__m<i>) and the value it
 // saw (__v<i>), which is how a member's "why" is told.
 import { Effect } from "effect"
@@ -66,7 +67,10 @@ export const audienceSql = (input: AudienceSqlInput, mode: Mode): { sql: string;
     else kinds.add(n.kind === "sentiment" ? `sentiment:${(n.leaf as SentimentCondition).sentiment.of}` : n.kind)
   }
   visit(input.condition)
-  const needsProfile = ["trait", "relationship", "health", "churnRisk", "sentiment:latest"].some((k) => kinds.has(k))
+  // Trait conditions alone read profile_traits (migration 056: only the traits, from the messages that state some),
+  // joined to the profiles with events, as the view does.
+  const needsProfile = ["relationship", "health", "churnRisk", "sentiment:latest"].some((k) => kinds.has(k))
+  const needsTraits = !needsProfile && kinds.has("trait")
   const counts = needsProfile ? "ev" : "p"
   const windowed = (i: number, days: number | undefined, column = "timestamp") => {
     if (days === undefined) return `${column} <= ${asOf}`
@@ -157,6 +161,8 @@ export const audienceSql = (input: AudienceSqlInput, mode: Mode): { sql: string;
       }
     }
   }
+  /** The alias an event column was given (`... AS __e<i>`). */
+  const eventColumn = (k: number) => eventCols[k]!.slice(eventCols[k]!.lastIndexOf(" AS ") + 4)
   const expr = (n: Node): string => {
     if ("items" in n) return `(${n.items.map(expr).join(n.kind === "and" ? " AND " : " OR ")})`
     if ("item" in n) return `(NOT ${expr(n.item)})`
@@ -173,6 +179,10 @@ export const audienceSql = (input: AudienceSqlInput, mode: Mode): { sql: string;
     needsProfile
       ? "(SELECT profile_id, traits, relationship_type, health_score, churn_risk, latest_sentiment_score FROM profiles WHERE tenant = {a_tenant:String}" +
         `${explainOnly}) AS p`
+      : needsTraits
+      ? `(SELECT ev.profile_id AS profile_id${eventCols.map((_, k) => `, ev.${eventColumn(k)} AS ${eventColumn(k)}`).join("")}, tr.traits AS traits FROM ` +
+        `(SELECT profile_id${eventCols.map((c) => `, ${c}`).join("")} FROM events WHERE tenant = {a_tenant:String}${explainOnly} GROUP BY profile_id) AS ev ` +
+        `LEFT JOIN (SELECT profile_id, traits FROM profile_traits WHERE tenant = {a_tenant:String}${explainOnly}) AS tr ON tr.profile_id = ev.profile_id) AS p`
       : `(SELECT profile_id${eventCols.map((c) => `, ${c}`).join("")} FROM events WHERE tenant = {a_tenant:String}${explainOnly} GROUP BY profile_id) AS p`,
     ...(eventCols.length === 0 || !needsProfile ? [] : [
       `LEFT JOIN (SELECT profile_id, ${eventCols.join(", ")} FROM events WHERE tenant = {a_tenant:String} GROUP BY profile_id) AS ev ON ev.profile_id = p.profile_id`,
