@@ -17,9 +17,10 @@ export interface TableEntry {
    * "rows": the subject's rows are exported and erased (`locate` says how they are found);
    * "keyed": holds keyed hashes only, never identifiers (kept; the verification scan still checks it);
    * "none": no personal data (a view's rows are its base tables');
-   * "truncate": a cache of other tables' data, emptied whole (rebuilt from them).
+   * "truncate": a cache of other tables' data, emptied whole (rebuilt from them);
+   * "shred": keys that open other stores' records, deleted by the keyed hash of the subject's person keys.
    */
-  readonly erasure: "rows" | "keyed" | "none" | "truncate"
+  readonly erasure: "rows" | "keyed" | "none" | "truncate" | "shred"
   readonly locate?: Omit<TableLocator, "table">
   readonly why?: string
 }
@@ -189,6 +190,11 @@ export const TABLES: ReadonlyArray<TableEntry> = [
   },
   { kind: "table", name: "export_cursors", owner: "warehouse/exports.ts", personal: "", erasure: "none", why: "a time and an audience feed position per destination" },
   {
+    kind: "table", name: "bus_data_keys", owner: "warehouse/bus-keys.ts", erasure: "shred",
+    personal: "none readable: keyed hashes of person keys and data keys wrapped under the deployment's secret; they open the Kafka topics' records",
+    why: "an erasure deletes the keys of every person key of the subject (consent/erasure.ts shredBusKeys), which shreds their records still on the topics",
+  },
+  {
     kind: "table", name: "export_erasures", owner: "warehouse/exports.ts", erasure: "keyed",
     personal: "destinations' record ids of erased people only (no identifier, no profile id): the record that the erasure was sent on",
   },
@@ -249,9 +255,9 @@ export const LOCAL: ReadonlyArray<LocalEntry> = [
   },
   {
     kind: "external", name: "Kafka topics (CDP_BUS=kafka): events, dead_letters, raw, identity_changes, *.parked", owner: "ingest/bus-kafka.ts",
-    personal: "messages as received: identifiers, traits, free text, raw bodies",
-    found: "not by person: records are keyed by tenant and person key and read in order, never looked up",
-    erasure: "an append-only log is not rewritten: records expire after CDP_KAFKA_RETENTION_HOURS (default 168); until then suppression drops an erased person's records when a worker reads them; crypto-shredding is the designed route (README, Scale-out over Kafka), not built",
+    personal: "messages as received (identifiers, traits, free text, raw bodies), encrypted per person key (CDP_KAFKA_ENCRYPTION=on, the default)",
+    found: "by the keyed hash of a person key (the record's header and Kafka key), never by content",
+    erasure: "crypto-shredded: the data keys of the subject's person keys are deleted from bus_data_keys and dropped from every process's cache (a notice on identity_changes); the records stay until CDP_KAFKA_RETENTION_HOURS and can no longer be opened. With CDP_KAFKA_ENCRYPTION=off: nothing until retention",
   },
   {
     kind: "files", name: "keyed-hash secret, write keys, admin token, lock files", owner: "consent/keys.ts, cli/", personal: "none",

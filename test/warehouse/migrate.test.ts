@@ -18,7 +18,7 @@ describe("migrations", () => {
       expect(applied.map((m) => m.name)).toEqual(loadMigrations().map((m) => m.name))
       const tables = yield* query<{ name: string }>("SELECT name FROM system.tables WHERE database = currentDatabase() ORDER BY name")
       expect(tables.map((t) => t.name)).toEqual([
-        "alerts", "api_token_uses", "api_tokens", "audience_changes", "audience_members", "audience_versions",
+        "alerts", "api_token_uses", "api_tokens", "audience_changes", "audience_members", "audience_versions", "bus_data_keys",
         "computed_trait_definitions", "computed_trait_events_mv", "computed_trait_sentiment_mv", "computed_trait_states", "computed_traits",
         "consent_current", "consent_ledger", "dead_letter_outcomes", "dead_letters", "dsr_requests", "event_profiles", "event_rows", "events",
         "export_cursors", "export_dead_letters", "export_deliveries", "export_erasures", "export_state",
