@@ -38,6 +38,11 @@ CREATE TABLE IF NOT EXISTS audience_versions_local ON CLUSTER '{cluster}' (`tena
 CREATE TABLE IF NOT EXISTS audience_versions ON CLUSTER '{cluster}' AS audience_versions_local
 ENGINE = Distributed('{cluster}', currentDatabase(), audience_versions_local, cityHash64(tenant, audience_id));
 
+-- bus_data_keys: sharded by key_id: its key has no person, and every version of a key must meet on one shard.
+CREATE TABLE IF NOT EXISTS bus_data_keys_local ON CLUSTER '{cluster}' (`key_id` String, `dk` String, `tenant` LowCardinality(String), `wrapped` String, `created_at` DateTime64(3, 'UTC')) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/bus_data_keys', '{replica}', created_at) ORDER BY (key_id, dk) SETTINGS old_parts_lifetime = 0, cleanup_delay_period = 1, cleanup_delay_period_random_add = 0, min_compressed_bytes_to_fsync_after_merge = 1;
+CREATE TABLE IF NOT EXISTS bus_data_keys ON CLUSTER '{cluster}' AS bus_data_keys_local
+ENGINE = Distributed('{cluster}', currentDatabase(), bus_data_keys_local, cityHash64(key_id));
+
 -- computed_trait_definitions: sharded by scope: its key has no person, and every version of a key must meet on one shard.
 CREATE TABLE IF NOT EXISTS computed_trait_definitions_local ON CLUSTER '{cluster}' (`scope` String, `name` String, `version` UInt64, `kind` LowCardinality(String), `events` Array(String), `channels` Array(String), `field` String, `property` String, `window_days` UInt16, `defined_at` DateTime64(3, 'UTC'), `active` UInt8) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/computed_trait_definitions', '{replica}', defined_at) ORDER BY (scope, name);
 CREATE TABLE IF NOT EXISTS computed_trait_definitions ON CLUSTER '{cluster}' AS computed_trait_definitions_local
@@ -234,6 +239,7 @@ INSERT INTO schema_migrations (version, name) VALUES
     (30, '030_dsr_requests'),
     (31, '031_profile_restrictions'),
     (32, '032_subject_restrictions'),
+    (33, '033_bus_data_keys'),
     (40, '040_profiles_relations'),
     (41, '041_relation_activity'),
     (42, '042_relation_voice'),
