@@ -40,6 +40,12 @@ export interface LoadedIdentity {
   readonly source: "snapshot" | "observations"
   /** Observations read from identity_observations (all of them, or those stored since the snapshot). */
   readonly observationsRead: number
+  /**
+   * Every observation stored before this time is in the graph: the time the last read of identity_observations
+   * began. Observations this process resolves itself are in it too; what other pipeline members (N workers) stored
+   * since is read by catchUp.
+   */
+  readonly syncedUntilMs: number
 }
 
 export const fingerprintOf = (rules: GraphRules, operations: ReadonlyArray<OperationRow>): string =>
@@ -95,9 +101,10 @@ const fromSnapshot = (rules: GraphRules, blocked: CompiledBlockRules, operations
     }
     for (const [tenant, kind, value] of body.dropped) if (blocked.reasonFor(kind as IdentifierKind, value, tenant) === undefined) return undefined
     const dropped = [...body.dropped]
+    const syncedUntilMs = Date.now()
     const since = yield* loadObservations(stored.coversUntilMs - overlapMs)
     for (const [tenant, observations] of byTenant(since as ReadonlyArray<Observation & { readonly tenant: string }>, (o) => o.tenant!, blocked, dropped)) resolver.graph(tenant).resolve(observations)
-    return { resolver, dropped, fingerprint, source: "snapshot", observationsRead: since.length } satisfies LoadedIdentity
+    return { resolver, dropped, fingerprint, source: "snapshot", observationsRead: since.length, syncedUntilMs } satisfies LoadedIdentity
   })
 
 /**
@@ -116,6 +123,7 @@ export const loadIdentity = Effect.fn("loadIdentity")(function* (
     if (restored !== undefined) return restored
   }
   // Unfiltered here: the block rules are applied (and what they leave out recorded) by byTenant.
+  const syncedUntilMs = Date.now()
   const input = yield* loadGraphInput()
   const resolver = new IdentityResolver(rules, input.decisions)
   const dropped: Array<Dropped> = []
@@ -125,15 +133,37 @@ export const loadIdentity = Effect.fn("loadIdentity")(function* (
     const list = byTenant(observations, () => tenant, blocked, dropped).get(tenant) ?? []
     resolver.graph(tenant).resolve(list)
   }
-  return { resolver, dropped, fingerprint, source: "observations", observationsRead: read } satisfies LoadedIdentity
+  return { resolver, dropped, fingerprint, source: "observations", observationsRead: read, syncedUntilMs } satisfies LoadedIdentity
 })
 
-/** Stores a snapshot of the graph as it is now: it covers every observation stored before this call. */
+/**
+ * Brings a loaded graph up to date with the observations stored since it was last read (less the overlap), in
+ * place: what other pipeline members resolved meanwhile, e.g. after a rebalance gave this member their people.
+ * Reads only what is recent, so it costs the same however large identity_observations is; its own observations
+ * come back too and change nothing. Operators' decisions and erasures are not caught up this way: they reload.
+ */
+export const catchUp = Effect.fn("identityCatchUp")(function* (loaded: LoadedIdentity, blocked: CompiledBlockRules, overlapMs: number = OVERLAP_MS) {
+  const syncedUntilMs = Date.now()
+  const since = yield* loadObservations(loaded.syncedUntilMs - overlapMs)
+  const dropped = [...loaded.dropped]
+  for (const [tenant, observations] of byTenant(since as ReadonlyArray<Observation & { readonly tenant: string }>, (o) => o.tenant!, blocked, dropped)) {
+    loaded.resolver.graph(tenant).resolve(observations)
+  }
+  // The overlap reads some sightings again: each left-out one is recorded once, or a long-running member's list grows.
+  const unique = [...new Map(dropped.map((d) => [d.join("\u0000"), d])).values()]
+  return { ...loaded, dropped: unique, observationsRead: since.length, syncedUntilMs } satisfies LoadedIdentity
+})
+
+/**
+ * Stores a snapshot of the graph as it is now: it covers what the graph was last synchronised with (callers catch
+ * up first), not the time of writing, because other pipeline members may have stored observations this graph
+ * has not read.
+ */
 export const writeSnapshot = Effect.fn("writeSnapshot")(function* (loaded: LoadedIdentity) {
-  const coversUntilMs = Date.now()
+  const coversUntilMs = loaded.syncedUntilMs
   const dropped = [...new Map(loaded.dropped.map((d) => [d.join("\u0000"), d])).values()]
   const body: SnapshotBody = { format: FORMAT, graphs: loaded.resolver.toStates(), dropped }
   const bytes = serialize(body)
-  yield* storeSnapshot({ takenAtMs: coversUntilMs, coversUntilMs, fingerprint: loaded.fingerprint, bytes })
+  yield* storeSnapshot({ takenAtMs: Date.now(), coversUntilMs, fingerprint: loaded.fingerprint, bytes })
   return bytes.length
 })

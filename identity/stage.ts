@@ -17,7 +17,7 @@ import {
 import { compileBlockRules } from "./guardrails.ts"
 import { DEFAULT_NORMALISE_OPTIONS } from "./normalise.ts"
 import type { ResolveResult } from "./resolver.ts"
-import { type LoadedIdentity, loadIdentity, writeSnapshot } from "./snapshot.ts"
+import { catchUp as catchUpGraph, type LoadedIdentity, loadIdentity, writeSnapshot } from "./snapshot.ts"
 
 export interface IdentityConfig {
   readonly extract: ExtractConfig
@@ -79,6 +79,11 @@ export interface IdentityStage {
   readonly stage: Stage<CanonicalEvent, WarehouseUnavailable | WarehouseRejectedRows | WarehouseQueryError>
   /** Builds the graph again from what is stored (after an operator's decision or a rebuild); batches wait for it. */
   readonly reload: Effect.Effect<void, WarehouseUnavailable | WarehouseQueryError>
+  /**
+   * Adds what other pipeline members stored since this graph last read the warehouse (after a rebalance): reads
+   * only recent observations, so a worker's start and rebalances stay flat as the warehouse grows.
+   */
+  readonly catchUp: Effect.Effect<void, WarehouseUnavailable | WarehouseQueryError>
 }
 
 /** Makes the stage, with the graph loaded from what is stored (the newest usable snapshot and what came since). */
@@ -95,6 +100,8 @@ export const makeIdentityStage = (config: IdentityConfig, policy: SnapshotPolicy
     const snapshot = Effect.gen(function* () {
       sinceAttempt = 0
       attemptAt = Date.now()
+      // What the snapshot covers is what the graph has read: catching up first lets it cover up to now.
+      loaded = yield* catchUpGraph(loaded, config.extract.blocked)
       const bytes = yield* writeSnapshot(loaded)
       unsnapshotted = 0
       yield* Effect.logDebug(`identity snapshot stored: ${bytes} bytes`)
@@ -163,5 +170,8 @@ export const makeIdentityStage = (config: IdentityConfig, policy: SnapshotPolicy
       resolver = loaded.resolver
       yield* snapshot
     }).pipe(Effect.provideService(Warehouse, warehouse), lock.withPermits(1))
-    return { stage, reload } satisfies IdentityStage
+    const catchUp: IdentityStage["catchUp"] = Effect.gen(function* () {
+      loaded = yield* catchUpGraph(loaded, config.extract.blocked)
+    }).pipe(Effect.provideService(Warehouse, warehouse), lock.withPermits(1))
+    return { stage, reload, catchUp } satisfies IdentityStage
   })

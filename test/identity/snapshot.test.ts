@@ -6,7 +6,7 @@ import { compileBlockRules, DEFAULT_BLOCK_RULES } from "../../identity/guardrail
 import { recordOperation } from "../../identity/operations.ts"
 import { TenantGraph } from "../../identity/resolver.ts"
 import { rebuildIdentity } from "../../identity/rebuild.ts"
-import { loadIdentity } from "../../identity/snapshot.ts"
+import { catchUp, loadIdentity } from "../../identity/snapshot.ts"
 import { defaultIdentityConfig, makeIdentityStage } from "../../identity/stage.ts"
 import { storeIdentity } from "../../warehouse/identity.ts"
 import { Warehouse } from "../../warehouse/warehouse.ts"
@@ -65,6 +65,27 @@ describe("identity snapshot", () => {
     expect(a).toEqual(profilesOf(result.full.resolver.graph("acme"), ids))
     expect(a.every((p) => p !== undefined)).toBe(true)
     expect(a[0]).toBe(a[2])
+  })
+
+  it("a member catches up with what another member stored since it loaded, reading only that, and gets what a full load gets", async () => {
+    const result = await withWarehouse(Effect.gen(function* () {
+      const other = yield* makeIdentityStage(config)
+      yield* other.stage(history.slice(0, 2))
+      const member = yield* loadIdentity(config.rules, config.extract.blocked, true)
+      // Stored by the other member after this one loaded: the login ties the browser to the mailed address.
+      yield* other.stage(history.slice(2))
+      const before = profilesOf(member.resolver.graph("acme"), ["view", "mail"])
+      const caught = yield* catchUp(member, config.extract.blocked, 0)
+      const full = yield* loadIdentity(config.rules, config.extract.blocked, false)
+      return { before, caught, full }
+    }))
+    // Before catching up, this member's graph holds the browser and the address as two people.
+    expect(result.before[0]).not.toBe(result.before[1])
+    expect(result.caught.observationsRead).toBe(2)
+    expect(result.caught.syncedUntilMs).toBeGreaterThan(0)
+    const caught = profilesOf(result.caught.resolver.graph("acme"), ["view", "mail", "login", "other"])
+    expect(caught).toEqual(profilesOf(result.full.resolver.graph("acme"), ["view", "mail", "login", "other"]))
+    expect(caught[0]).toBe(caught[1])
   })
 
   it("a rebuild (which may normalise stored values again) drops every snapshot: the next start reads every observation", async () => {
