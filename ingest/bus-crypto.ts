@@ -181,12 +181,15 @@ export const makeBusCodec = (keys: KeysShape, store: DataKeyStore, cacheKeys = D
     cache.set(keyId, entry)
     return entry
   }
+  /** Bounds the cache between calls, never during one (a call may need more keys than the bound, all at once). */
+  const trim = () => {
+    while (cache.size > cacheKeys) cache.delete(cache.keys().next().value!)
+  }
   const remember = (stored: StoredDataKey, key: Buffer, sealWith: boolean) => {
     let entry = cache.get(stored.keyId)
     if (entry === undefined) {
       entry = { keys: new Map(), sealWith: undefined }
       cache.set(stored.keyId, entry)
-      while (cache.size > cacheKeys) cache.delete(cache.keys().next().value!)
     }
     entry.keys.set(stored.dk, key)
     // The smallest dk is the one every process picks when processes raced to make a key.
@@ -221,6 +224,7 @@ export const makeBusCodec = (keys: KeysShape, store: DataKeyStore, cacheKeys = D
   const encode: BusCodec["encode"] = (topic, records, partitionKey) =>
     Effect.gen(function* () {
       if (topic.plain === true) return records.map((r) => ({ key: partitionKey(r), value: JSON.stringify(r) }))
+      trim()
       const personOf = topic.person ?? topic.key
       const ids = records.map((r) => keyIdOf(personOf(r)))
       const missing = [...new Set(ids.filter((id) => touch(id)?.sealWith === undefined))]
@@ -255,6 +259,7 @@ export const makeBusCodec = (keys: KeysShape, store: DataKeyStore, cacheKeys = D
 
   const decode: BusCodec["decode"] = (messages) =>
     Effect.gen(function* () {
+      trim()
       const headers = messages.map((m) => headerText(m.headers?.[KEY_HEADER]))
       const wanted = new Set<string>()
       for (const h of headers) {

@@ -109,6 +109,15 @@ describe("the Kafka bus's record codec", () => {
       expect(yield* worker.decode([received(again!), received(sent[0]!)])).toEqual({ records: [{ ...ann, messageId: "m9" }], shredded: 1 })
     })), 60_000)
 
+  it("a cache smaller than one publish's people still seals and opens every record", () =>
+    withWarehouse(Effect.gen(function* () {
+      const store = warehouseKeyStore(yield* Warehouse)
+      const events = Array.from({ length: 5 }, (_, i) => event(`person-${i}`, `m${i}`, `p${i}@mail.example`))
+      const sent = yield* makeBusCodec(makeKeys(secret), store, 1).encode(Topics.events, events, Topics.events.key)
+      expect(new Set(sent.map((m) => m.key)).size).toBe(5)
+      expect(yield* makeBusCodec(makeKeys(secret), store, 1).decode(sent.map(received))).toEqual({ records: events, shredded: 0 })
+    })), 60_000)
+
   it("notices of identity_changes stay plain JSON, and plain records written before encryption still read", () =>
     withWarehouse(Effect.gen(function* () {
       const codec = makeBusCodec(makeKeys(secret), warehouseKeyStore(yield* Warehouse))
