@@ -4,7 +4,8 @@
 import { Effect } from "effect"
 import { type ProfileScope, scopeCondition } from "./identity.ts"
 import type { ReadScope } from "./profiles.ts"
-import { Warehouse } from "./warehouse.ts"
+import { Warehouse, type WarehouseShape } from "./warehouse.ts"
+import { onWarehouseWrite } from "./writes.ts"
 
 /** A definition as stored (identity/computed-traits.ts validates and hashes it). */
 export interface StoredDefinition {
@@ -38,12 +39,40 @@ export const definitionsInForce = Effect.fn("definitionsInForce")(function* () {
     `SELECT ${DEFINITION_COLUMNS} FROM computed_trait_definitions FINAL WHERE active = 1 ORDER BY scope, name`)
 })
 
+/**
+ * Per embedded warehouse, each tenant's definitions as last read (every profile read asks), forgotten on any write
+ * to the definitions (warehouse/writes.ts). Not kept with a ClickHouse server: another process may change them.
+ */
+const remembered = new WeakMap<WarehouseShape, { generation: number; readonly tenants: Map<string, ReadonlyArray<StoredDefinition>> }>()
+
+const memoOf = (warehouse: WarehouseShape) => {
+  let memo = remembered.get(warehouse)
+  if (memo === undefined) {
+    const m = { generation: 0, tenants: new Map<string, ReadonlyArray<StoredDefinition>>() }
+    remembered.set(warehouse, memo = m)
+    onWarehouseWrite(warehouse, (w) => {
+      if (w.kind === "insert" ? w.table === "computed_trait_definitions" : /computed_trait_definitions/.test(w.sql) || !/^\s*INSERT\s+INTO\s+computed_trait_states\b/i.test(w.sql)) {
+        m.generation++
+        m.tenants.clear()
+      }
+    })
+  }
+  return memo
+}
+
 /** The definitions in force for one tenant: its own and the "*" ones. */
 export const tenantDefinitions = Effect.fn("tenantDefinitions")(function* (tenant: string) {
   const warehouse = yield* Warehouse
-  return yield* warehouse.query<StoredDefinition>(
+  const memo = warehouse.backend.kind === "embedded" ? memoOf(warehouse) : undefined
+  const known = memo?.tenants.get(tenant)
+  if (known !== undefined) return known
+  const generation = memo?.generation
+  const rows = yield* warehouse.query<StoredDefinition>(
     `SELECT ${DEFINITION_COLUMNS} FROM computed_trait_definitions FINAL WHERE active = 1 AND scope IN ({tenant:String}, '*') ORDER BY name`,
     { params: { tenant } })
+  // Kept only if no write to the definitions ended while they were read.
+  if (memo !== undefined && memo.generation === generation) memo.tenants.set(tenant, rows)
+  return rows
 })
 
 /**
@@ -96,6 +125,8 @@ export const storeDefinition = Effect.fn("storeDefinition")(function* (d: Stored
 export const landedProfiles = Effect.fn("landedProfiles")(function* (scope: ReadScope) {
   if (scope.landed === undefined) return { landed: [], whole: false }
   const landed = Object.keys(scope.landed)
+  // The read scope already knows (every message landed here, none moved away): no count needed.
+  if (scope.whole !== undefined) return { landed, whole: scope.whole }
   const warehouse = yield* Warehouse
   const rows = yield* warehouse.query<{ profile_id: string; n: string }>(
     "SELECT profile_id, uniqExact(message_id) AS n FROM event_rows WHERE tenant = {tenant:String} AND profile_id IN {landed:Array(String)} GROUP BY profile_id",

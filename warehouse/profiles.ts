@@ -63,24 +63,31 @@ export const socialChannelSpan = Effect.fn("socialChannelSpan")(function* () {
  */
 export interface ReadScope extends ProfileScope {
   readonly landed: Readonly<Record<string, number>> | undefined
+  /**
+   * Whether every message that landed under the landing profiles is this profile's now (no split took one
+   * elsewhere); known without another read when all of them landed under this profile, else undefined.
+   */
+  readonly whole?: boolean | undefined
 }
 
 // Candidates: messages that landed with the profile, and messages moved to it; kept unless a later move took them
 // elsewhere (as warehouse/identity.ts reads a profile's messages), each with its landing profile when it is this one.
-const READ_SCOPE_SQL = "SELECT c.message_id AS message_id, c.here AS here FROM (SELECT message_id, max(here) AS here FROM (" +
+// Those not kept come back too (kept = 0): a landed message moved away means the profile's states are not whole.
+const READ_SCOPE_SQL = "SELECT c.message_id AS message_id, c.here AS here, toUInt8(m.now = '' OR m.now = {profile:String}) AS kept FROM (SELECT message_id, max(here) AS here FROM (" +
   "SELECT message_id, 1 AS here FROM event_rows WHERE tenant = {tenant:String} AND profile_id = {profile:String} " +
   "UNION ALL SELECT message_id, 0 AS here FROM event_profiles WHERE tenant = {tenant:String} AND profile_id = {profile:String}) GROUP BY message_id) AS c " +
   "LEFT JOIN (SELECT message_id, argMax(profile_id, version) AS now FROM event_profiles WHERE tenant = {tenant:String} AND message_id IN " +
   "(SELECT message_id FROM event_rows WHERE tenant = {tenant:String} AND profile_id = {profile:String} " +
   "UNION ALL SELECT message_id FROM event_profiles WHERE tenant = {tenant:String} AND profile_id = {profile:String}) GROUP BY message_id) AS m " +
-  "ON m.message_id = c.message_id WHERE m.now = '' OR m.now = {profile:String}"
+  "ON m.message_id = c.message_id"
 
 /** Most moved-in messages whose landing profiles are looked up (by the message-id index) for a read scope. */
 const MAX_MOVED_IN = 5000
 
 export const profileReadScope = Effect.fn("profileReadScope")(function* (tenant: string, profileId: string) {
   const warehouse = yield* Warehouse
-  const rows = yield* warehouse.query<{ message_id: string; here: number }>(READ_SCOPE_SQL, { params: { tenant, profile: profileId } })
+  const all = yield* warehouse.query<{ message_id: string; here: number; kept: number }>(READ_SCOPE_SQL, { params: { tenant, profile: profileId } })
+  const rows = all.filter((r) => Number(r.kept) === 1)
   const ids = rows.map((r) => r.message_id)
   const movedIn = rows.filter((r) => Number(r.here) !== 1).map((r) => r.message_id)
   const here = rows.length - movedIn.length
@@ -92,7 +99,9 @@ export const profileReadScope = Effect.fn("profileReadScope")(function* (tenant:
       { params: { tenant, ids: movedIn } })
     for (const f of from) landed[f.profile_id] = (landed[f.profile_id] ?? 0) + Number(f.n)
   }
-  return { tenant, profileId, ids, landed } satisfies ReadScope
+  // Only this profile's own landing: whole unless one of the messages that landed here was moved away.
+  const whole = movedIn.length === 0 && here > 0 ? all.every((r) => Number(r.kept) === 1 || Number(r.here) !== 1) : undefined
+  return { tenant, profileId, ids, landed, whole } satisfies ReadScope
 })
 
 /** The condition selecting a scope's rows of event_rows: by its order key when the landing profiles are known. */

@@ -1,12 +1,19 @@
 // Profile read bench (issue 17): GET /v1/profiles/{identifier} (traits, computed traits, consent, identifiers, the
 // last 50 events) on `cdp serve` with 1,000,000 events of one tenant: latency of first reads (nothing cached) and of
-// repeated reads, reads/s with 16 requests in flight, the same while batches land (each invalidates the cache), and
-// a profile with 100,000 identifiers. Run by `npm run bench`; BENCH_PROFILE_EVENTS and BENCH_PROFILE_READS change
+// repeated reads, reads/s with 16 requests in flight, the same while batches land (each drops the answers it
+// reaches), a profile with 100,000 identifiers, and where an uncached read's time goes (each step in process). Run by `npm run bench`; BENCH_PROFILE_EVENTS and BENCH_PROFILE_READS change
 // the sizes. The events are made in the engine (INSERT ... SELECT from numbers()), not ingested: this measures reads.
 import { readFileSync } from "node:fs"
 import { availableParallelism, cpus, loadavg } from "node:os"
 import { join } from "node:path"
 import { Effect, Logger } from "effect"
+import { ConsentPoliciesRef, DEFAULT_POLICIES, showConsent } from "../../consent/index.ts"
+import { defaultIdentityConfig, profileIdOf, readIdentifier, readProfileView } from "../../identity/index.ts"
+import { profileComputedTraits } from "../../identity/computed-traits.ts"
+import { tenantDefinitions } from "../../warehouse/computed-traits.ts"
+import { relationshipTraits } from "../../identity/relations/compute.ts"
+import { readProfile } from "../../ingest/profile-read.ts"
+import { profileIdentifierPage, profileReadScope, profileSummary, storageGeneration } from "../../warehouse/profiles.ts"
 import { Warehouse } from "../../warehouse/warehouse.ts"
 import { freshDir, removeDir } from "../support/pipeline.ts"
 import { KEY, messageLine, type Server, startServer } from "./http-load.ts"
@@ -73,6 +80,56 @@ const build = (dataDir: string) =>
     yield* w.command("INSERT INTO identity_nodes (tenant, kind, value, slice, profile_id, shared, version) VALUES ('default', 'user_id', 'ubig', 0, 'prof_benchbig0000000', '', 1)")
     return (performance.now() - t) / 1000
   }).pipe(Effect.scoped, Effect.provide(Warehouse.embedded(join(dataDir, "clickhouse"))), Effect.provide(Logger.layer([])))
+
+/**
+ * Where an uncached read's time goes, in process (no HTTP): each query of the read alone, one profile after another
+ * (p50 over `ids`), against the cost of any call into the engine (SELECT 1) and of reading the part catalogue.
+ */
+const breakdown = (dataDir: string, ids: ReadonlyArray<string>) =>
+  Effect.gen(function* () {
+    const w = yield* Warehouse
+    const identity = defaultIdentityConfig()
+    const rows: Array<readonly [string, number]> = []
+    const time = <A, E, R>(name: string, f: (id: string) => Effect.Effect<A, E, R>) =>
+      Effect.gen(function* () {
+        const ms: Array<number> = []
+        for (const id of ids) {
+          const t = performance.now()
+          yield* f(id)
+          ms.push(performance.now() - t)
+        }
+        rows.push([name, percentile(ms, 0.5)])
+      })
+    const profileOf = (id: string) => Effect.flatMap(readIdentifier(id, "default", identity), (ref) => profileIdOf("default", ref))
+    const scopes = new Map<string, Effect.Success<ReturnType<typeof profileReadScope>>>()
+    const profiles = new Map<string, string>()
+    for (const id of ids) {
+      const p = yield* profileOf(id)
+      profiles.set(id, p)
+      scopes.set(id, yield* profileReadScope("default", p))
+    }
+    yield* time("SELECT 1 (any call into the engine)", () => w.query("SELECT 1"))
+    yield* time("part catalogue (storage generation)", () => storageGeneration())
+    yield* time("identifier -> profile (identity_nodes)", profileOf)
+    yield* time("read scope (message ids, landing profiles)", (id) => profileReadScope("default", profiles.get(id)!))
+    yield* time("summary (channels, traits, merges, sentiment, last 50 events)", (id) => profileSummary(scopes.get(id)!, 50))
+    yield* time("identifiers page", (id) => profileIdentifierPage(scopes.get(id)!, 100, undefined))
+    yield* time("computed traits definitions", () => tenantDefinitions("default"))
+    yield* time("computed traits", (id) => profileComputedTraits(scopes.get(id)!))
+    yield* time("relationship", (id) => relationshipTraits("default", profiles.get(id)!))
+    yield* time("consent", (id) => showConsent("default", { _tag: "profile", profileId: profiles.get(id)! }))
+    yield* time("profile view (scope, then the five above side by side)", (id) => readProfileView("default", { _tag: "profile", profileId: profiles.get(id)! }, { recent: 50 }))
+    let body = ""
+    yield* time("whole read in process", (id) => Effect.map(readProfile("default", id, 50, identity), (b) => { body = JSON.stringify(b) }))
+    const json = JSON.parse(body) as unknown
+    const t = performance.now()
+    for (let i = 0; i < 100; i++) JSON.stringify(structuredClone(json))
+    rows.push(["copy and JSON of one answer", (performance.now() - t) / 100])
+    return rows
+  }).pipe(
+    Effect.provideService(ConsentPoliciesRef, DEFAULT_POLICIES),
+    Effect.scoped, Effect.provide(Warehouse.embedded(join(dataDir, "clickhouse"))), Effect.provide(Logger.layer([])),
+  )
 
 const reader = (server: Server, token: string) => async (identifier: string, query = "") => {
   const t = performance.now()
@@ -146,7 +203,7 @@ try {
     const busy = await throughput(server, read, ids, false)
     out(`| ${CONCURRENCY} in flight for ${SECONDS} s over the ${ids.length} profiles | ${fmt(busy.reads)} | ${busy.statuses} | ${busy.p50.toFixed(1)} | ${busy.p99.toFixed(1)} | ${fmt(busy.perSecond)} | ${busy.serverCpu.toFixed(1)} |`)
     const landing = await throughput(server, read, ids, true)
-    out(`| the same while a 20-message batch lands every 100 ms (${landing.landed} batches; each clears the cache) | ${fmt(landing.reads)} | ${landing.statuses} | ${landing.p50.toFixed(1)} | ${landing.p99.toFixed(1)} | ${fmt(landing.perSecond)} | ${landing.serverCpu.toFixed(1)} |`)
+    out(`| the same while a 20-message batch lands every 100 ms (${landing.landed} batches of new people; each drops only the answers it reaches) | ${fmt(landing.reads)} | ${landing.statuses} | ${landing.p50.toFixed(1)} | ${landing.p99.toFixed(1)} | ${fmt(landing.perSecond)} | ${landing.serverCpu.toFixed(1)} |`)
     const big = await read("user_id:ubig")
     const bigAgain = await read("user_id:ubig")
     out(`\nprofile with 100,000 identifiers: HTTP ${big.status} in ${big.ms.toFixed(0)} ms (not cached; ${big.body.identifiers?.length} identifiers shown of ` +
@@ -155,6 +212,10 @@ try {
   } finally {
     await server.stop()
   }
+  const steps = await Effect.runPromise(breakdown(dataDir, Array.from({ length: 40 }, (_, k) => `user_id:u${Math.floor((k * 104_729 + 13) % PROFILES)}`)))
+  out(`\nwhere an uncached read's time goes (in process, no HTTP; p50 of 40 profiles, each step alone; load average ${loadavg()[0]!.toFixed(1)}):`)
+  out("| step | p50 ms |\n|---|---:|")
+  for (const [name, ms] of steps) out(`| ${name} | ${ms.toFixed(2)} |`)
 } finally {
   removeDir(dir)
 }
