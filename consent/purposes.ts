@@ -54,10 +54,18 @@ export interface ConsentPolicy {
 
 export const DEFAULT_PURPOSES = ["Analytics", "Advertising", "Personalization", "CrmSync", "SocialListening", "EmailMarketing"] as const
 
+/**
+ * A lookup table without a prototype. Its keys are looked up with names from messages and requests (a category in a
+ * banner's preferences, a SendGrid signal, a purpose, a tenant): on a plain object "constructor" or "__proto__" would
+ * find Object's own members and be taken for a setting.
+ */
+const table = <V>(entries: Readonly<Record<string, V>>): Record<string, V> =>
+  Object.assign(Object.create(null) as Record<string, V>, entries)
+
 const consentBased: PurposePolicy = { basis: "consent", whenUnknown: "not_granted", onDenied: "strip", onUnknown: "keep" }
 
 export const DEFAULT_POLICY: ConsentPolicy = {
-  purposes: {
+  purposes: table({
     Analytics: consentBased,
     Advertising: consentBased,
     Personalization: consentBased,
@@ -67,26 +75,26 @@ export const DEFAULT_POLICY: ConsentPolicy = {
     // Mail to existing customers (soft opt-in) until they unsubscribe or report spam: a communication preference,
     // which does not touch the banner's purposes.
     EmailMarketing: { basis: "legitimate_interest", whenUnknown: "granted", onDenied: "keep", onUnknown: "keep" },
-  },
-  categories: {
+  }),
+  categories: table({
     Analytics: ["Analytics"], Advertising: ["Advertising"], Personalization: ["Personalization"], CrmSync: ["CrmSync"],
     SocialListening: ["SocialListening"],
-  },
-  channels: { web: "Analytics", social: "SocialListening" },
+  }),
+  channels: table({ web: "Analytics", social: "SocialListening" }),
   // A web identify or group call states who the visitor is (e-mail, name, company) to build the customer record that
   // is kept and synced to the CRM: that is CrmSync's processing, not measuring the site (Analytics). Page views and
   // tracked actions stay with Analytics.
-  messages: { "web/identify": "CrmSync", "web/group": "CrmSync" },
+  messages: table({ "web/identify": "CrmSync", "web/group": "CrmSync" }),
   gpc: ["Advertising"],
-  sendgrid: {
+  sendgrid: table({
     unsubscribe: { state: "denied", purposes: ["EmailMarketing"] },
     group_unsubscribe: { state: "denied", purposes: ["EmailMarketing"] },
     spamreport: { state: "denied", purposes: ["EmailMarketing"] },
     group_resubscribe: { state: "granted", purposes: ["EmailMarketing"] },
-  },
+  }),
   // TCF v2.2 purposes: 1 store/access on a device, 2-4 and 7 advertising, 5-6 content personalisation, 8-9
   // measurement and audience statistics, 10 product development, 11 contextual content.
-  tcf: { Analytics: [1, 8, 9], Advertising: [1, 2, 3, 4, 7], Personalization: [1, 5, 6] },
+  tcf: table({ Analytics: [1, 8, 9], Advertising: [1, 2, 3, 4, 7], Personalization: [1, 5, 6] }),
 }
 
 export class ConsentPolicyInvalid extends Error {
@@ -110,7 +118,7 @@ const overlay = (base: ConsentPolicy, patch: unknown, where: string): ConsentPol
   if (!isObject(patch)) return fail(where, "must be a JSON object")
   const known = new Set(["purposes", "categories", "channels", "messages", "gpc", "sendgrid", "tcf", "tcfVendorId"])
   for (const key of Object.keys(patch)) if (!known.has(key)) fail(`${where}.${key}`, `is not a setting (settings: ${[...known].join(", ")})`)
-  const purposes: Record<string, PurposePolicy> = { ...base.purposes }
+  const purposes: Record<string, PurposePolicy> = table(base.purposes)
   if (patch["purposes"] !== undefined) {
     if (!isObject(patch["purposes"])) fail(`${where}.purposes`, "must be an object of purpose name -> settings")
     for (const [name, p] of Object.entries(patch["purposes"] as Record<string, unknown>)) {
@@ -132,23 +140,23 @@ const overlay = (base: ConsentPolicy, patch: unknown, where: string): ConsentPol
       }
     }
   }
-  const table = <V>(key: string, read: (v: unknown, at: string) => V): Record<string, V> | undefined => {
+  const setting = <V>(key: string, read: (v: unknown, at: string) => V): Record<string, V> | undefined => {
     const v = patch[key]
     if (v === undefined) return undefined
     if (!isObject(v)) return fail(`${where}.${key}`, "must be a JSON object")
-    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, read(x, `${where}.${key}.${k}`)]))
+    return table(Object.fromEntries(Object.entries(v).map(([k, x]) => [k, read(x, `${where}.${key}.${k}`)])))
   }
   const policy: ConsentPolicy = {
     purposes,
-    categories: table("categories", (v, at) => typeof v === "string" ? [v] : stringList(v, at)) ?? base.categories,
-    channels: table("channels", (v, at) => typeof v === "string" ? v : fail(at, "must be a purpose name")) ?? base.channels,
-    messages: table("messages", (v, at) => typeof v === "string" ? v : fail(at, "must be a purpose name")) ?? base.messages,
+    categories: setting("categories", (v, at) => typeof v === "string" ? [v] : stringList(v, at)) ?? base.categories,
+    channels: setting("channels", (v, at) => typeof v === "string" ? v : fail(at, "must be a purpose name")) ?? base.channels,
+    messages: setting("messages", (v, at) => typeof v === "string" ? v : fail(at, "must be a purpose name")) ?? base.messages,
     gpc: patch["gpc"] === undefined ? base.gpc : stringList(patch["gpc"], `${where}.gpc`),
-    sendgrid: table("sendgrid", (v, at) => {
+    sendgrid: setting("sendgrid", (v, at) => {
       if (!isObject(v)) return fail(at, 'must be {"state": "granted"|"denied", "purposes": [...]}')
       return { state: oneOf(v["state"], ["granted", "denied"] as const, `${at}.state`), purposes: stringList(v["purposes"], `${at}.purposes`) }
     }) ?? base.sendgrid,
-    tcf: table("tcf", (v, at) =>
+    tcf: setting("tcf", (v, at) =>
       Array.isArray(v) && v.every((n) => Number.isInteger(n) && n >= 1 && n <= 24) ? v as Array<number> : fail(at, "must be an array of TCF purpose numbers")) ?? base.tcf,
     tcfVendorId: patch["tcfVendorId"] === undefined ? base.tcfVendorId
       : Number.isInteger(patch["tcfVendorId"]) ? patch["tcfVendorId"] as number : fail(`${where}.tcfVendorId`, "must be a whole number"),
@@ -203,12 +211,13 @@ export const DEFAULT_POLICIES: ConsentPolicies = { "*": DEFAULT_POLICY }
  */
 export const parseConsentPolicies = (value: Record<string, unknown>): ConsentPolicies => {
   const star = value["*"] === undefined ? DEFAULT_POLICY : overlay(DEFAULT_POLICY, value["*"], "*")
-  const out: Record<string, ConsentPolicy> = { "*": star }
+  const out: Record<string, ConsentPolicy> = table({ "*": star })
   for (const [tenant, patch] of Object.entries(value)) if (tenant !== "*") out[tenant] = overlay(star, patch, tenant)
   return out as ConsentPolicies
 }
 
-export const policyOf = (policies: ConsentPolicies, tenant: string): ConsentPolicy => policies[tenant] ?? policies["*"]
+export const policyOf = (policies: ConsentPolicies, tenant: string): ConsentPolicy =>
+  (Object.hasOwn(policies, tenant) ? policies[tenant] : undefined) ?? policies["*"]
 
 /** The policies in force: the built-in defaults unless the command's layers provide the configured ones. */
 export const ConsentPoliciesRef = Context.Reference<ConsentPolicies>("cdp/ConsentPolicies", { defaultValue: () => DEFAULT_POLICIES })

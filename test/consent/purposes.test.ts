@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest"
-import { DEFAULT_POLICY, governingPurpose, parseConsentPolicies, policyOf } from "../../consent/index.ts"
+import { DEFAULT_POLICIES, DEFAULT_POLICY, governingPurpose, parseConsentPolicies, policyOf } from "../../consent/index.ts"
 
 describe("consent policies (CDP_CONSENT)", () => {
   it("lays a tenant's settings over '*', and '*' over the built-in policy, purpose by purpose", () => {
@@ -39,5 +39,21 @@ describe("consent policies (CDP_CONSENT)", () => {
     expect(() => parseConsentPolicies({ "*": { channels: { web: "Analytic" } } })).toThrow(/\*\.channels\.web: names purpose "Analytic"/)
     expect(() => parseConsentPolicies({ "*": { purposes: { NewOne: {} } } })).toThrow(/\*\.purposes\.NewOne: needs a basis/)
     expect(() => parseConsentPolicies({ "*": { purpose: {} } })).toThrow(/\*\.purpose: is not a setting/)
+  })
+
+  it("a name that is a property of every JS object (constructor, __proto__, toString) is no tenant, purpose, category or signal", () => {
+    const hostile = ["constructor", "__proto__", "toString", "hasOwnProperty", "valueOf"]
+    const policies = parseConsentPolicies({ "*": { categories: { Marketing: ["Advertising"] } }, acme: {} })
+    for (const name of hostile) {
+      expect(policyOf(policies, name)).toBe(policies["*"])
+      expect(policyOf(DEFAULT_POLICIES, name)).toBe(DEFAULT_POLICY)
+      for (const policy of [DEFAULT_POLICY, policyOf(policies, "acme"), policyOf(policies, "globex")]) {
+        expect(policy.purposes[name]).toBeUndefined()
+        expect(policy.categories[name]).toBeUndefined()
+        expect(policy.channels[name]).toBeUndefined()
+        expect(policy.sendgrid[name]).toBeUndefined()
+        expect(governingPurpose(policy, name, "track")).toBeUndefined()
+      }
+    }
   })
 })

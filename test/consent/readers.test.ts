@@ -40,6 +40,20 @@ describe("consent readers", () => {
       expect(JSON.parse((yield* consentHistory("acme", profile))[0]!.proof)).toEqual({ tcf })
     })))
 
+  it("a message naming constructor, __proto__ or toString as consent categories or a SendGrid signal lands, and they grant nothing", () =>
+    withConsent(dir, Effect.gen(function* () {
+      const hostile = JSON.parse('{"constructor": true, "__proto__": true, "toString": false, "hasOwnProperty": true, "Analytics": true}')
+      yield* submit([
+        web("h1", "2024-10-01T10:00:00.000Z", { anonymousId: "a1", context: { consent: { categoryPreferences: hostile } } }),
+        web("h2", "2024-10-01T10:01:00.000Z", { anonymousId: "a2", properties: { consent_signal: "constructor" } }),
+      ])
+      expect(yield* query<{ message_id: string }>("SELECT message_id FROM events ORDER BY message_id")).toEqual([{ message_id: "h1" }, { message_id: "h2" }])
+      expect(yield* query("SELECT rule, reason FROM dead_letters")).toEqual([])
+      const history = yield* consentHistory("acme", yield* profileOf("h1"))
+      expect(history.map((h) => [h.purpose, h.state])).toEqual([["Analytics", "granted"]])
+      expect(yield* consentHistory("acme", yield* profileOf("h2"))).toEqual([])
+    })))
+
   it("a TCF string that does not decode grants nothing", () =>
     withConsent(dir, Effect.gen(function* () {
       yield* submit([web("t1", "2024-10-01T10:00:00.000Z", { anonymousId: "a1", context: { gdpr_consent: "not-a-tc-string" } })])
