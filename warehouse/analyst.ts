@@ -184,15 +184,22 @@ export const analystSettings = async (
   const hidden = "tenant" in scope && !namesOnly ? COUNTING_SYSTEM_TABLES : []
   const system = (await rowsOf<{ name: string }>(client, "SELECT name FROM system.tables WHERE database = 'system'"))
     .filter((t) => !ALLOWED_SYSTEM_TABLES.has(t.name) || hidden.includes(t.name))
-  const tenanted = "tenant" in scope
-    ? await rowsOf<{ database: string; table: string }>(client,
-      "SELECT database, table FROM system.columns WHERE name = 'tenant' " +
-        "AND database NOT IN ('system', 'information_schema', 'INFORMATION_SCHEMA')")
+  // For one tenant every table is filtered: by its tenant column; a settings table without one (trait_precedence,
+  // computed_trait_definitions) by its scope, the tenant's or '*'; any other (identity_snapshots holds every
+  // tenant's graph, api_token_uses every tenant's token ids) shows nothing, but the schema's own record.
+  const tables = "tenant" in scope
+    ? await rowsOf<{ database: string; table: string; tenanted: number; scoped: number }>(client,
+      "SELECT database, table, has(groupArray(name), 'tenant') AS tenanted, has(groupArray(name), 'scope') AS scoped " +
+        "FROM system.columns WHERE database NOT IN ('system', 'information_schema', 'INFORMATION_SCHEMA') GROUP BY database, table")
     : []
+  const tenantFilter = (t: { table: string; tenanted: number; scoped: number }, tenant: string) =>
+    Number(t.tenanted) ? `tenant = ${literal(tenant)}`
+      : Number(t.scoped) ? `scope IN ('*', ${literal(tenant)})`
+      : t.table === "schema_migrations" ? "1" : "0"
   const filters = [
     ...system.map((t) => `${literal(`system.${t.name}`)}: '0'`),
     ...("tenant" in scope
-      ? tenanted.map((t) => `${literal(`${t.database}.${t.table}`)}: ${literal(`tenant = ${literal(scope.tenant)}`)}`)
+      ? tables.map((t) => `${literal(`${t.database}.${t.table}`)}: ${literal(tenantFilter(t, scope.tenant))}`)
       : []),
   ]
   return [

@@ -243,6 +243,29 @@ describe("the analyst context (engine-enforced)", () => {
       expect(yield* attempt("EXPLAIN SELECT count() FROM events")).toMatchObject({ rows: expect.arrayContaining([expect.anything()]) })
     })))
 
+  it("shows a tenant no table without a tenant column (every tenant's identity snapshot, token uses), and of per-tenant settings only its own and '*'", () =>
+    withWarehouse(Effect.gen(function* () {
+      yield* seed
+      const warehouse = yield* Warehouse
+      yield* warehouse.insert("identity_snapshots", [
+        { taken_at: "2024-01-01 00:00:00", covers_until: "2024-01-01 00:00:00", fingerprint: "f", checksum: "c", chunks: 1, seq: 0, chunk: "gus@globex.example" },
+      ])
+      yield* warehouse.insert("api_token_uses", [{ token_id: "tok_globex1", last_used_at: "2024-01-01 00:00:00" }])
+      yield* warehouse.insert("trait_precedence", [
+        { scope: "globex", trait: "name", sources: ["email"], version: 0 },
+        { scope: "acme", trait: "name", sources: ["chat"], version: 0 },
+      ])
+      for (const sql of ["SELECT chunk FROM identity_snapshots", "SELECT token_id FROM api_token_uses"]) {
+        expect(yield* attempt(sql), sql).toEqual({ rows: [] })
+      }
+      expect(yield* attempt("SELECT scope FROM trait_precedence ORDER BY scope")).toEqual({ rows: [{ scope: "*" }, { scope: "acme" }] })
+      // The schema's own record is no tenant's data.
+      expect(yield* attempt("SELECT count() > 0 AS any FROM schema_migrations")).toEqual({ rows: [{ any: 1 }] })
+      // Every tenant's view still holds them all.
+      expect(yield* attempt("SELECT token_id FROM api_token_uses", { allTenants: true })).toEqual({ rows: [{ token_id: "tok_globex1" }] })
+      expect(yield* attempt("SELECT count() AS n FROM identity_snapshots", { allTenants: true })).toEqual({ rows: [{ n: "1" }] })
+    })))
+
   it("reads every tenant only when asked to, and logs the scope and a hash of the SQL, not the SQL", async () => {
     const lines: Array<string> = []
     const capture = Logger.layer([Logger.make((o) => { lines.push(JSON.stringify({ message: o.message, annotations: o.fiber.getRef(References.CurrentLogAnnotations) })) })])
