@@ -66,6 +66,7 @@ export const eventStages = (sentiment: SentimentConfig, identity: IdentityConfig
         Stage<CanonicalEvent, WarehouseUnavailable | WarehouseRejectedRows | WarehouseQueryError>
       >,
       reloadIdentity: resolve?.reload ?? Effect.void,
+      catchUpIdentity: resolve?.catchUp ?? Effect.void,
     }
   })
 
@@ -134,9 +135,9 @@ export class Pipeline extends Context.Service<Pipeline, PipelineShape>()("cdp/Pi
       const archive = yield* makeArchiveWriter
       // Opened before the consumers, so the scoring workers close after the consumers have drained.
       const consuming = options.consume !== false
-      const { stages, reloadIdentity: reloadHere } = consuming
+      const { stages, reloadIdentity: reloadHere, catchUpIdentity } = consuming
         ? yield* eventStages(options.sentiment ?? { brand: [], aspects: {} }, options.identity, options.consent, options.keys)
-        : { stages: [], reloadIdentity: Effect.void }
+        : { stages: [], reloadIdentity: Effect.void, catchUpIdentity: Effect.void }
       // On a shared bus every member reloads when one process changes the graph: this process's own notices are
       // recognised by origin (it has reloaded already).
       const shared = bus.backend.kind !== "memory"
@@ -267,8 +268,9 @@ export class Pipeline extends Context.Service<Pipeline, PipelineShape>()("cdp/Pi
       if (consuming) {
         yield* bus.consume(Topics.raw, archive.write)
         yield* bus.consume(Topics.deadLetters, landDeadLetters)
-        // After a rebalance this member may own people another member resolved meanwhile: read the graph again.
-        yield* bus.consume(Topics.events, handleEvents, { onAssigned: reloadHere })
+        // After a rebalance this member may own people another member resolved meanwhile: read what they stored
+        // since this graph last read the warehouse (only that, so a join costs the same at any warehouse size).
+        yield* bus.consume(Topics.events, handleEvents, { onAssigned: catchUpIdentity })
         // Another process's reload (an operator's decision through cdp serve, an erasure) reaches this member too.
         if (shared) {
           yield* bus.consume(Topics.identityChanges, (changes) => changes.some((c) => c.origin !== origin && c.shreddedKeys === undefined) ? reloadHere : Effect.void, { broadcast: true })
