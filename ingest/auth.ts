@@ -18,6 +18,7 @@ import type { ObjectStore } from "./objectstore.ts"
 import { allTokens, findToken, storeToken, storeTokenUses, type TokenRecord, tokenLastUses } from "../warehouse/tokens.ts"
 import { Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
 import { BodyTooLarge, bodyErrorReply, receiveBody } from "./body.ts"
+import { readJson } from "./json.ts"
 import { preReadBodies, type QueryReply, refuse } from "./query-route.ts"
 import { DEFAULT_TENANT } from "./writekeys.ts"
 
@@ -569,13 +570,17 @@ const BEARER_CHALLENGE = { "www-authenticate": 'Bearer realm="cdp"' }
 /** A body's tenant fields checked against the principal, and its text with the effective tenant filled in. */
 const checkBody = (text: string, tenant: string | undefined, bound: boolean): string | QueryReply => {
   if (text.trim() === "") return tenant === undefined ? text : JSON.stringify({ tenant })
-  let body: unknown
-  try {
-    body = JSON.parse(text)
-  } catch {
+  // Read as every outside JSON is: a body nested thousands deep would overflow the stack of what handles it next
+  // (JSON.stringify below, a route's own recursion) and answer 500.
+  const read = readJson(text)
+  if (read._tag === "refused" && read.rejection.rule !== "not_json") {
+    return refuse(400, read.rejection.rule, read.rejection.message, read.rejection.field)
+  }
+  if (read._tag === "refused") {
     // Unbound callers get the route's own answer to a broken body; a bound one's body must be checkable.
     return bound ? refuse(400, "bad_body", "the body must be a JSON object") : text
   }
+  const body = read.value
   if (body === null || typeof body !== "object" || Array.isArray(body)) return bound ? refuse(400, "bad_body", "the body must be a JSON object") : text
   const b = body as Record<string, unknown>
   if (b.allTenants !== undefined && b.allTenants !== false && bound) {
