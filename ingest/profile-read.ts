@@ -25,12 +25,15 @@ export type ProfileWithConsent = ProfileView & {
 }
 
 /** The answer with what it was read from (the identifier as resolved, the profile's read scope). */
-const readProfileFrom = (tenant: string, identifier: string, recent: number, identity: IdentityConfig, precedence?: TraitPrecedence) =>
+const readProfileFrom = (
+  tenant: string, identifier: string, recent: number, identity: IdentityConfig, precedence?: TraitPrecedence,
+  ownerOf?: (ref: IdentifierRef) => string | undefined,
+) =>
   Effect.gen(function* () {
     const ref = yield* readIdentifier(identifier, tenant, identity)
     // The identifier is looked up once; then the profile and its consent side by side, each run to its end: a failing
     // read must not interrupt the other's queries inside the embedded engine.
-    const profile = { _tag: "profile" as const, profileId: yield* profileIdOf(tenant, ref) }
+    const profile = { _tag: "profile" as const, profileId: ownerOf?.(ref) ?? (yield* profileIdOf(tenant, ref)) }
     const [read, consent] = yield* Effect.all([
       readProfileView(tenant, profile, { recent, ...(precedence === undefined ? {} : { precedence }) }),
       showConsent(tenant, profile),
@@ -53,6 +56,8 @@ export const readProfile = (tenant: string, identifier: string, recent: number, 
 export const PROFILE_CACHE_ENTRIES = 5000
 /** An answer holding more messages than this is not kept (its message index would cost more than the read). */
 const MAX_CACHED_MESSAGES = 20_000
+/** What all kept answers may depend on in all (index keys, ~100 bytes each): the oldest answers go beyond it. */
+const MAX_DEPENDENCIES = 500_000
 /** Longest an answer is kept: windowed computed traits and consent move with the clock, not only with writes. */
 const MAX_AGE_MS = 10 * 60_000
 
@@ -157,6 +162,9 @@ class ProfileCache {
   private readonly entries = new Map<string, Entry>()
   private readonly byDep = new Map<string, Set<string>>()
   private readonly inFlight = new Set<InFlight>()
+  /** Each identifier's profile as a kept answer found it, until a write reaches the identifier. */
+  private readonly owners = new Map<string, string>()
+  private dependencies = 0
   private running: Promise<string> | undefined
   private queued: Promise<string> | undefined
   hits = 0
@@ -181,22 +189,27 @@ class ProfileCache {
       this.dropped += this.entries.size
       this.entries.clear()
       this.byDep.clear()
+      this.owners.clear()
+      this.dependencies = 0
       return
     }
     if (reach.tenants.size > 0) {
       for (const [key, e] of this.entries) if (reach.tenants.has(e.tenant)) this.drop(key)
+      for (const key of this.owners.keys()) if (reach.tenants.has(key.split("\u0000")[1]!)) this.owners.delete(key)
     }
     for (const dep of reach.keys) {
+      if (dep.startsWith("i")) this.owners.delete(dep)
       const keys = this.byDep.get(dep)
       if (keys !== undefined) for (const key of [...keys]) this.drop(key)
     }
   }
 
-  private drop(key: string) {
+  private drop(key: string, byWrite = true) {
     const e = this.entries.get(key)
     if (e === undefined) return
     this.entries.delete(key)
-    this.dropped++
+    if (byWrite) this.dropped++
+    this.dependencies -= e.deps.length
     for (const dep of e.deps) {
       const keys = this.byDep.get(dep)
       keys?.delete(key)
@@ -237,7 +250,7 @@ class ProfileCache {
     const e = this.entries.get(key)
     if (e === undefined || e.generation !== generation || e.precedence !== precedence || e.policies !== policies) return undefined
     if (e.expires <= Date.now()) {
-      this.drop(key)
+      this.drop(key, false)
       return undefined
     }
     // Most recently used last: eviction takes the first.
@@ -246,20 +259,29 @@ class ProfileCache {
     return e.body
   }
 
+  owner(tenant: string, ref: IdentifierRef): string | undefined {
+    return ref._tag === "identifier" ? this.owners.get(identifierKey(tenant, ref.kind, ref.value)) : undefined
+  }
+
   /** Keeps an answer unless a write that ended while it was read reaches what it was read from. */
-  set(key: string, read: InFlight, entry: Entry) {
+  set(key: string, read: InFlight, entry: Entry, ref: IdentifierRef) {
     const deps = new Set(entry.deps)
     const reached = read.reaches.some((r) =>
       r.all || r.tenants.has(entry.tenant) || [...r.keys].some((k) => deps.has(k)))
     if (reached) return false
-    this.drop(key)
+    this.drop(key, false)
     this.entries.set(key, entry)
+    this.dependencies += entry.deps.length
     for (const dep of entry.deps) {
       let keys = this.byDep.get(dep)
       if (keys === undefined) this.byDep.set(dep, keys = new Set())
       keys.add(key)
     }
-    while (this.entries.size > PROFILE_CACHE_ENTRIES) this.drop(this.entries.keys().next().value!)
+    while (this.entries.size > PROFILE_CACHE_ENTRIES || this.dependencies > MAX_DEPENDENCIES) this.drop(this.entries.keys().next().value!, false)
+    if (ref._tag === "identifier") {
+      if (this.owners.size >= PROFILE_CACHE_ENTRIES * 4) this.owners.clear()
+      this.owners.set(identifierKey(entry.tenant, ref.kind, ref.value), entry.body.profileId)
+    }
     return true
   }
 }
@@ -324,7 +346,10 @@ export const readProfileCached = (options: {
         }
       }
       cache.misses++
-      const { body, ref, scope } = yield* readProfileFrom(options.tenant, options.identifier, options.recent, options.identity, options.precedence).pipe(
+      // An answer dropped by a write to its profile still knows whose it was: the identifier is not looked up again.
+      const { body, ref, scope } = yield* readProfileFrom(
+        options.tenant, options.identifier, options.recent, options.identity, options.precedence, (r) => cache.owner(options.tenant, r),
+      ).pipe(
         Effect.provideService(Warehouse, options.warehouse),
         Effect.provideService(ConsentPoliciesRef, options.policies ?? DEFAULT_POLICIES),
       )
@@ -333,7 +358,7 @@ export const readProfileCached = (options: {
         cache.set(key, read, {
           tenant: options.tenant, deps, expires: expiry(Date.now()), generation, precedence: options.precedence, policies: options.policies,
           body: structuredClone(body),
-        })
+        }, ref)
       }
       return body
     }).pipe(Effect.ensuring(Effect.sync(() => cache.end(read))))
