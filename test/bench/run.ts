@@ -13,6 +13,7 @@ const benches: ReadonlyArray<readonly [string, ReadonlyArray<string>]> = [
   ["audiences.ts", []],
   ["exports.ts", []],
   ["kafka.ts", []],
+  ["restart.ts", []],
 ]
 let failed = false
 for (const [bench, flags] of benches) {
