@@ -16,7 +16,7 @@ import { readSetting, SETTINGS } from "./config.ts"
 import { formatRows, type OutputFormat } from "./format.ts"
 import { type BackendConfig, backendConfig, commandLogger, pipelineLayer, warehouseLayer } from "./layers.ts"
 import { runCommand } from "./run.ts"
-import { runningServer } from "./server-info.ts"
+import { directOrServer, serverCaller } from "./server-info.ts"
 
 const print = (text: string) => process.stdout.write(`${text}\n`)
 
@@ -36,29 +36,7 @@ export const readConditionFlag = (value: string): unknown | AudienceInvalid => {
 const directLayer = (backend: BackendConfig) =>
   Layer.mergeAll(warehouseLayer(backend), Layer.effect(ConsentPoliciesRef, readSetting(SETTINGS.consent)))
 
-type Server = { readonly url: string; readonly token: string }
-
-const callServer = <T>(server: Server, method: string, path: string, body?: unknown) =>
-  Effect.tryPromise({
-    try: async () => {
-      const res = await fetch(`${server.url}${path}`, {
-        method,
-        headers: { authorization: `Bearer ${server.token}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      })
-      const answer = (await res.json()) as T & { error?: string; field?: string }
-      if (!res.ok) throw new Error(answer.field === undefined ? answer.error ?? `HTTP ${res.status}` : `${answer.field.replace(/^\//, "")}: ${answer.error}`)
-      return answer
-    },
-    catch: (e) => new AudienceServerFailed({ message: (e as Error).message }),
-  })
-
-/** Runs `direct` on the data directory, or `viaServer` when `cdp serve` holds it. */
-const directOrServer = <A, E, E2>(backend: BackendConfig, direct: Effect.Effect<A, E>, viaServer: (server: Server) => Effect.Effect<A, E2>) =>
-  Effect.catch(direct, (e): Effect.Effect<A, E | E2> => {
-    const server = (e as { _tag?: string })._tag === "DataDirLocked" ? runningServer(backend.dataDir) : undefined
-    return server === undefined ? Effect.fail(e) : viaServer(server)
-  })
+const callServer = serverCaller((message) => new AudienceServerFailed({ message }))
 
 const q = (tenant: string, extra: Record<string, string | undefined> = {}) =>
   `?${new URLSearchParams(Object.entries({ tenant, ...extra }).filter((e): e is [string, string] => e[1] !== undefined))}`

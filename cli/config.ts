@@ -147,6 +147,7 @@ export const SETTINGS = {
   s3SecretAccessKey: setting("CDP_S3_SECRET_ACCESS_KEY", "the secret of CDP_S3_ACCESS_KEY_ID", (v) => optional(Config.Redacted(v))),
   destinations: setting("CDP_DESTINATIONS", 'export destinations per tenant, JSON or @FILE, e.g. {"acme":[{"name":"crm","type":"hubspot","purpose":"Marketing","token":"..."}]}', (v) => Config.String(v).pipe(checked(parseDestinations), Config.withDefault<ReadonlyArray<DestinationConfig>>([]))),
   exportEvery: setting("CDP_EXPORT_EVERY", "a whole number of seconds between export syncs run by cdp serve, per destination (0: none)", (v) => Config.Int(v).pipe(checked((n: number) => { if (n < 0) throw new Error(`${n} is negative`); return n }), Config.withDefault(0))),
+  audienceRefresh: setting("CDP_AUDIENCE_REFRESH", "on or off: whether cdp worker keeps audiences current as events land (several workers on one ClickHouse server: on in one of them only)", (v) => Config.Literals(["on", "off"], v).pipe(Config.withDefault("on"))),
   bus: setting("CDP_BUS", "memory or kafka (kafka needs CDP_KAFKA_BROKERS)", (v) => Config.Literals(["memory", "kafka"], v).pipe(Config.withDefault("memory"))),
   kafkaBrokers: setting("CDP_KAFKA_BROKERS", "comma-separated host:port of Kafka brokers, e.g. 127.0.0.1:9092", (v) => optional(Config.String(v).pipe(checked(unlessBlank(brokerList))))),
   kafkaPrefix: setting("CDP_KAFKA_PREFIX", "a prefix of Kafka topic and group names (letters, digits, . _ -)", (v) => Config.String(v).pipe(checked(kafkaName), Config.withDefault("cdp."))),

@@ -1,8 +1,10 @@
-// `cdp dsr submit|status|list` and `cdp audit verify`: on the data directory itself, or through `cdp serve`'s
-// /v1/dsr routes while it holds the data directory (the audit log is read directly: it is files in the object store).
+// `cdp dsr submit|status|list` and `cdp audit verify|log`: on the data directory itself, or through `cdp serve`'s
+// /v1/dsr and /v1/audit routes while it holds the data directory.
 import { type Command, Option } from "commander"
 import { Data, Effect, Layer } from "effect"
-import { auditSigner, type AuditVerification, verifyAudit } from "../consent/audit.ts"
+import type { IncomingMessage } from "node:http"
+import { type AuditEntry, auditSigner, type AuditVerification, verifyAudit } from "../consent/audit.ts"
+import { auditRoute, MAX_AUDIT_PAGE } from "../ingest/audit-route.ts"
 import {
   DSR_TYPES, DsrInvalid, type DsrEnv, type DsrStatusView, failInterrupted, listDsr, requestStatus, type RequestView, requestView, submitRequest,
   validateDsr,
@@ -14,7 +16,7 @@ import type { NormaliseOptions } from "../identity/normalise.ts"
 import { formatRows, type OutputFormat } from "./format.ts"
 import { type BackendConfig, backendConfig, commandLogger, objectStoreLayer, pipelineLayer, warehouseLayer } from "./layers.ts"
 import { runCommand } from "./run.ts"
-import { runningServer } from "./server-info.ts"
+import { directOrServer, runningServer, serverCaller } from "./server-info.ts"
 
 const print = (text: string) => process.stdout.write(`${text}\n`)
 
@@ -106,33 +108,7 @@ const pipelineWithPolicies = (backend: BackendConfig) =>
 const envOf = (backend: BackendConfig, normalise: NormaliseOptions | undefined) =>
   Effect.map(auditSigner(backend.dataDir), (signer): DsrEnv => ({ signer, normalise }))
 
-type Server = { readonly url: string; readonly token: string }
-
-const callServer = <T>(server: Server, method: "GET" | "POST", path: string, body?: unknown) =>
-  Effect.tryPromise({
-    try: async () => {
-      const res = await fetch(`${server.url}${path}`, {
-        method,
-        headers: { authorization: `Bearer ${server.token}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      })
-      const answer = (await res.json()) as T & { error?: string }
-      if (!res.ok) throw new Error(answer.error ?? `HTTP ${res.status}`)
-      return answer
-    },
-    catch: (e) => new DsrServerFailed({ message: (e as Error).message }),
-  })
-
-/** Runs `direct` on the data directory, or `viaServer` when `cdp serve` holds it. */
-const directOrServer = <A, E, E2>(
-  backend: BackendConfig,
-  direct: Effect.Effect<A, E>,
-  viaServer: (server: Server) => Effect.Effect<A, E2>,
-): Effect.Effect<A, E | E2> =>
-  Effect.catch(direct, (e): Effect.Effect<A, E | E2> => {
-    const server = (e as { _tag?: string })._tag === "DataDirLocked" ? runningServer(backend.dataDir) : undefined
-    return server === undefined ? Effect.fail(e) : viaServer(server)
-  })
+const callServer = serverCaller((message) => new DsrServerFailed({ message }))
 
 export const dsrSubmit = (options: {
   readonly type: string
@@ -213,13 +189,61 @@ export const renderVerification = (v: AuditVerification): string =>
     ? `audit log verified: ${v.entries} entries, hash chain and signatures intact; head ${v.headSeq} ${v.headHash.slice(0, 16)}... (key ${v.keyId.slice(0, 16)}...)`
     : `audit log FAILED verification: ${v.problems.length} problem(s) in ${v.entries} entries\n${formatRows(v.problems.map((p) => ({ seq: p.seq, object: p.key, problem: p.problem })), "table")}`
 
-/** `cdp audit verify`: reads the log from the object store (no warehouse: it works while cdp serve runs). */
+/**
+ * `cdp audit verify`: reads the log from the object store (no warehouse), or asks `cdp serve`'s GET /v1/audit/verify
+ * while it runs on the data directory (the process that appends is the one that reads).
+ */
 export const auditVerify = (options: { readonly format: OutputFormat; readonly backend: BackendConfig }) =>
   Effect.gen(function* () {
-    const v = yield* verifyAudit(yield* auditSigner(options.backend.dataDir))
+    const server = runningServer(options.backend.dataDir)
+    const v = server !== undefined
+      ? (yield* callServer<{ verification: AuditVerification }>(server, "GET", "/v1/audit/verify")).verification
+      : yield* verifyAudit(yield* auditSigner(options.backend.dataDir)).pipe(Effect.provide(objectStoreLayer(options.backend)))
     print(options.format === "json" ? JSON.stringify(v) : renderVerification(v))
     if (!v.ok) return yield* Effect.fail(new AuditTampered({ problems: v.problems.length }))
-  }).pipe(Effect.provide(objectStoreLayer(options.backend)))
+  })
+
+/** `cdp audit log`: a page of entries, newest first, from the object store or through `cdp serve`'s GET /v1/audit. */
+export const auditLog = (options: {
+  readonly tenant: string | undefined
+  readonly since: string | undefined
+  readonly until: string | undefined
+  readonly kind: string | undefined
+  readonly cursor: string | undefined
+  readonly limit: string
+  readonly format: OutputFormat
+  readonly backend: BackendConfig
+}) =>
+  Effect.gen(function* () {
+    const params = Object.fromEntries(Object.entries({
+      tenant: options.tenant, since: options.since, until: options.until, kind: options.kind, cursor: options.cursor, limit: options.limit,
+    }).filter((e): e is [string, string] => e[1] !== undefined))
+    const server = runningServer(options.backend.dataDir)
+    // Both ways go through the route's own checks of the parameters, so a wrong flag is the same one line.
+    type Page = { entries: Array<AuditEntry>; nextCursor: string | null }
+    const read: Effect.Effect<Page, unknown> = server !== undefined
+      ? callServer<Page>(server, "GET", `/v1/audit?${new URLSearchParams(params)}`)
+      : Effect.flatMap(auditSigner(options.backend.dataDir), (signer) => Effect.flatMap(auditRoute({ signer }), (route) =>
+        Effect.flatMap(route({ method: "GET", url: `/v1/audit?${new URLSearchParams(params)}` } as IncomingMessage), (reply) => {
+          const body = reply.body as { entries: Array<AuditEntry>; nextCursor: string | null; error?: string }
+          return reply.status === 200 ? Effect.succeed(body) : Effect.fail(new DsrServerFailed({ message: body.error ?? `HTTP ${reply.status}` }))
+        }))).pipe(Effect.provide(objectStoreLayer(options.backend)))
+    const page = yield* read.pipe(
+      // The route speaks of ?limit=; the command of --limit.
+      Effect.mapError((e: unknown) => e instanceof DsrServerFailed
+        ? new DsrServerFailed({ message: e.message.replace(/^([a-z]+): (?=\?\1=)/, "").replace(/\?([a-z]+)=/g, "--$1") })
+        : e),
+    )
+    if (options.format === "json") {
+      for (const e of page.entries) print(JSON.stringify(e))
+    } else {
+      print(page.entries.length === 0 ? "no entries match" : formatRows(page.entries.map((e) => ({
+        seq: e.seq, at: short(e.at), kind: e.kind, tenant: e.tenant, request: e.requestId === "" ? "-" : e.requestId,
+        what: e.kind === "api.access" ? `${(e.data as { records?: Array<unknown> }).records?.length ?? 0} access record(s)` : Object.keys(e.data).join(", "),
+      })), "table"))
+    }
+    if (page.nextCursor !== null) print(options.format === "json" ? JSON.stringify({ nextCursor: page.nextCursor }) : `older: --cursor ${page.nextCursor}`)
+  })
 
 const collect = (value: string, previous: Array<string>) => [...previous, value]
 
@@ -282,14 +306,36 @@ Examples:
     .action((opts: { overdue?: boolean; tenant?: string; format: OutputFormat; dataDir?: string }) => {
       run(dsrList({ tenant: opts.tenant, overdue: opts.overdue === true, format: opts.format, backend: backendConfig(opts.dataDir), normalise: shared.normalise() }))
     })
-  program
+  const audit = program
     .command("audit")
-    .description("the tamper-evident audit log of data-subject requests")
+    .description("the tamper-evident audit log of data-subject requests and of accesses to personal data")
+  audit
     .command("verify")
     .description("check the audit log's hash chain, signatures and signed head: exit 1 naming every edited, reordered or removed entry")
     .addOption(format())
     .addOption(shared.dataDirOption())
     .action((opts: { format: OutputFormat; dataDir?: string }) => {
       run(auditVerify({ format: opts.format, backend: backendConfig(opts.dataDir) }))
+    })
+  audit
+    .command("log")
+    .description("entries of the audit log, newest first, a page at a time (keyed hashes and counts, never identifiers)")
+    .option("--since <when>", "from: 7d, 24h, 2026-01-31 or 2026-01-31T12:00:00Z")
+    .option("--until <when>", "before (same forms)")
+    .option("--kind <kinds>", "only these kinds, comma-separated (dsr.completed, api.access; dsr. takes every dsr kind)")
+    .option("--tenant <tenant>", "only this tenant's entries")
+    .option("--cursor <n>", "the page after the one that printed it (older entries)")
+    .option("--limit <n>", `entries per page (1-${MAX_AUDIT_PAGE})`, "100")
+    .addOption(format())
+    .addOption(shared.dataDirOption())
+    .addHelpText("after", `
+Examples:
+  $ npx cdp audit log --kind dsr. --since 30d
+  $ npx cdp audit log --kind api.access --tenant acme --format json`)
+    .action((opts: { since?: string; until?: string; kind?: string; tenant?: string; cursor?: string; limit: string; format: OutputFormat; dataDir?: string }) => {
+      run(auditLog({
+        since: opts.since, until: opts.until, kind: opts.kind, tenant: opts.tenant, cursor: opts.cursor, limit: opts.limit,
+        format: opts.format, backend: backendConfig(opts.dataDir),
+      }))
     })
 }

@@ -1,16 +1,17 @@
-// `cdp export run|status|history|dry-run|replay`: the tenant's export destinations (CDP_DESTINATIONS) on the data dir.
+// `cdp export run|status|history|dry-run|replay`: the tenant's export destinations (CDP_DESTINATIONS) on the data dir,
+// or through `cdp serve`'s /v1/exports routes (and its CDP_DESTINATIONS) while it holds the data dir.
 // Output names profiles by id and counts; credentials are shown redacted. Only dry-run prints what would be sent.
 import { type Command, InvalidArgumentError, Option } from "commander"
 import { Data, Effect, Layer } from "effect"
 import { ConsentPoliciesRef } from "../consent/index.ts"
-import {
-  type DestinationConfig, findDestination, redacted, replayDeadLetters, syncDestination, syncDestinations, type SyncReport,
-} from "../ingest/destinations/index.ts"
-import { deliveryHistory, lastRun, openDeadLetters, pendingErasures, presentCount, readCursor } from "../warehouse/exports.ts"
+import { findDestination, replayDeadLetters, syncDestination, syncDestinations, type SyncReport } from "../ingest/destinations/index.ts"
+import { destinationStatus, type DestinationStatus, MAX_HISTORY } from "../ingest/export-route.ts"
+import { deliveryHistory } from "../warehouse/exports.ts"
 import { readSetting, SETTINGS } from "./config.ts"
 import { formatRows, type OutputFormat } from "./format.ts"
 import { type BackendConfig, backendConfig, commandLogger, objectStoreLayer, warehouseLayer } from "./layers.ts"
 import { runCommand } from "./run.ts"
+import { directOrServer, serverCaller } from "./server-info.ts"
 
 const print = (text: string) => process.stdout.write(`${text}\n`)
 
@@ -19,6 +20,8 @@ export class ExportFailed extends Data.TaggedError("ExportFailed")<{ readonly me
 
 const layer = (backend: BackendConfig) =>
   Layer.mergeAll(warehouseLayer(backend), objectStoreLayer(backend), Layer.effect(ConsentPoliciesRef, readSetting(SETTINGS.consent)))
+
+const callServer = serverCaller((message) => new ExportFailed({ message }))
 
 const destinationsOf = (tenant: string, name: string | undefined) =>
   Effect.gen(function* () {
@@ -43,10 +46,15 @@ interface Common {
   readonly backend: BackendConfig
 }
 
+const path = (tenant: string, destination: string | undefined, action: string) =>
+  `/v1/exports${destination === undefined ? "" : `/${encodeURIComponent(destination)}`}${action === "" ? "" : `/${action}`}?${new URLSearchParams({ tenant })}`
+
 export const exportRun = (options: Common & { readonly destination: string | undefined; readonly full: boolean }) =>
   Effect.gen(function* () {
-    const configs = yield* destinationsOf(options.tenant, options.destination)
-    const reports = yield* syncDestinations(configs, { full: options.full }).pipe(Effect.provide(layer(options.backend)))
+    const direct = Effect.flatMap(destinationsOf(options.tenant, options.destination), (configs) => syncDestinations(configs, { full: options.full }))
+      .pipe(Effect.provide(layer(options.backend)))
+    const reports = yield* directOrServer(options.backend, direct, (server) =>
+      Effect.map(callServer<{ reports: Array<SyncReport> }>(server, "POST", path(options.tenant, options.destination, "run"), { full: options.full }), (r) => r.reports))
     print(options.format === "json" ? reports.map((r) => JSON.stringify(r)).join("\n") : formatRows(reports.map(reportRow), "table"))
     const failed = reports.filter((r) => r.error !== undefined)
     if (failed.length > 0) return yield* new ExportFailed({ message: failed.map((r) => `${r.destination}: ${r.error}`).join("; ") })
@@ -61,8 +69,12 @@ export const exportRun = (options: Common & { readonly destination: string | und
 
 export const exportDryRun = (options: Common & { readonly destination: string; readonly full: boolean; readonly limit: number }) =>
   Effect.gen(function* () {
-    const [config] = yield* destinationsOf(options.tenant, options.destination)
-    const report = yield* syncDestination(config!, { full: options.full, dryRun: true }).pipe(Effect.provide(layer(options.backend)))
+    const direct = Effect.gen(function* () {
+      const [config] = yield* destinationsOf(options.tenant, options.destination)
+      return { report: yield* syncDestination(config!, { full: options.full, dryRun: true }), purpose: config!.purpose, audience: config!.audience ?? "" }
+    }).pipe(Effect.provide(layer(options.backend)))
+    const { report, purpose, audience } = yield* directOrServer(options.backend, direct, (server) =>
+      callServer<{ report: SyncReport; purpose: string; audience: string }>(server, "POST", path(options.tenant, options.destination, "dry-run"), { full: options.full }))
     if (report.error !== undefined) return yield* new ExportFailed({ message: `${report.destination}: ${report.error}` })
     const planned = report.planned ?? []
     if (options.format === "json") {
@@ -70,7 +82,7 @@ export const exportDryRun = (options: Common & { readonly destination: string; r
       return
     }
     const count = (op: string) => planned.filter((p) => p.operation === op).reduce((n, p) => n + p.records, 0)
-    print(`dry run of ${config!.name} (${config!.type}, purpose ${config!.purpose}${config!.audience === undefined ? "" : `, audience ${config!.audience}`}): nothing sent`)
+    print(`dry run of ${report.destination} (${report.type}, purpose ${purpose}${audience === "" ? "" : `, audience ${audience}`}): nothing sent`)
     print(`would send ${planned.length} request(s): ${count("upsert")} upsert(s), ${count("remove")} removal(s), ${count("erase")} erasure(s); ${report.unchanged} profile(s) unchanged`)
     const rows = planned.flatMap((p) => p.profileIds.length > 0 ? p.profileIds.map((id) => ({ operation: p.operation, batch: p.batchId, request: `${p.method} ${p.url}`, profile_id: id }))
       : [{ operation: p.operation, batch: p.batchId, request: `${p.method} ${p.url}`, profile_id: `(${p.records} record id(s))` }])
@@ -80,21 +92,12 @@ export const exportDryRun = (options: Common & { readonly destination: string; r
 
 export const exportStatus = (options: Common & { readonly destination: string | undefined }) =>
   Effect.gen(function* () {
-    const configs = yield* destinationsOf(options.tenant, options.destination)
-    const rows = yield* Effect.forEach(configs, (c: DestinationConfig) =>
-      Effect.gen(function* () {
-        const cursor = yield* readCursor(c.tenant, c.name)
-        const run = yield* lastRun(c.tenant, c.name)
-        return {
-          destination: c.name, type: c.type, purpose: c.purpose, audience: c.audience ?? "",
-          profiles_there: yield* presentCount(c.tenant, c.name),
-          last_good_sync: cursor?.syncedAt ?? "never",
-          last_run: run === undefined ? "never" : `${run.ended} (${run.delivered} delivered, ${run.failed} failed)`,
-          dead_letters: (yield* openDeadLetters(c.tenant, c.name)).length,
-          erasures_pending: (yield* pendingErasures(c.tenant, c.name)).length,
-          config: redacted(c),
-        }
-      })).pipe(Effect.provide(layer(options.backend)))
+    const direct = Effect.flatMap(destinationsOf(options.tenant, options.destination), (configs) => Effect.forEach(configs, destinationStatus))
+      .pipe(Effect.provide(layer(options.backend)))
+    const rows = yield* directOrServer(options.backend, direct, (server) =>
+      options.destination === undefined
+        ? Effect.map(callServer<{ destinations: Array<DestinationStatus> }>(server, "GET", path(options.tenant, undefined, "")), (r) => r.destinations)
+        : Effect.map(callServer<{ status: DestinationStatus }>(server, "GET", path(options.tenant, options.destination, "status")), (r) => [r.status]))
     if (options.format === "json") {
       for (const r of rows) print(JSON.stringify(r))
       return
@@ -102,24 +105,36 @@ export const exportStatus = (options: Common & { readonly destination: string | 
     print(formatRows(rows.map(({ config: _c, ...r }) => r), "table"))
   })
 
+type HistoryRow = Effect.Success<ReturnType<typeof deliveryHistory>>[number]
+
 export const exportHistory = (options: Common & { readonly destination: string; readonly limit: number }) =>
   Effect.gen(function* () {
-    const [config] = yield* destinationsOf(options.tenant, options.destination)
-    const rows = yield* deliveryHistory(config!.tenant, config!.name, options.limit).pipe(Effect.provide(layer(options.backend)))
+    const direct = Effect.gen(function* () {
+      const [config] = yield* destinationsOf(options.tenant, options.destination)
+      return yield* deliveryHistory(config!.tenant, config!.name, options.limit)
+    }).pipe(Effect.provide(layer(options.backend)))
+    const rows = yield* directOrServer(options.backend, direct, (server) =>
+      Effect.map(callServer<{ history: Array<HistoryRow> }>(server, "GET", `${path(options.tenant, options.destination, "history")}&limit=${Math.min(options.limit, MAX_HISTORY)}`), (r) => r.history))
     if (options.format === "json") {
       for (const r of rows) print(JSON.stringify(r))
       return
     }
-    print(rows.length === 0 ? `nothing sent to ${config!.name} yet` : formatRows(rows.map((r) => ({
+    print(rows.length === 0 ? `nothing sent to ${options.destination} yet` : formatRows(rows.map((r) => ({
       at: r.at, run: r.run_id.slice(0, 16), batch: r.batch_id, operation: r.operation, attempt: r.attempt, outcome: r.outcome,
       http: r.http_status, records: r.records, failed: r.failed, ms: r.duration_ms, detail: r.detail,
     })), "table"))
   })
 
+type Replay = Effect.Success<ReturnType<typeof replayDeadLetters>>
+
 export const exportReplay = (options: Common & { readonly destination: string }) =>
   Effect.gen(function* () {
-    const [config] = yield* destinationsOf(options.tenant, options.destination)
-    const r = yield* replayDeadLetters(config!).pipe(Effect.provide(layer(options.backend)))
+    const direct = Effect.gen(function* () {
+      const [config] = yield* destinationsOf(options.tenant, options.destination)
+      return yield* replayDeadLetters(config!)
+    }).pipe(Effect.provide(layer(options.backend)))
+    const r = yield* directOrServer(options.backend, direct, (server) =>
+      Effect.map(callServer<{ replay: Replay }>(server, "POST", path(options.tenant, options.destination, "replay"), {}), (a) => a.replay))
     print(options.format === "json" ? JSON.stringify(r)
       : r.letters === 0 ? `no dead letters for ${r.destination}`
       : `replayed ${r.letters} dead letter(s) of ${r.destination}: ${r.delivered} delivered, ${r.failed} failed again (still open), ${r.dropped} no longer allowed by consent (closed)`)

@@ -33,8 +33,8 @@ import {
 import { profileEvents, traitsPreview } from "./profiles.ts"
 import { progressBar } from "./progress.ts"
 import { isUserError, runCommand, userMessage } from "./run.ts"
-import { adminToken, announceServer, queryThroughServer, runningServer, type ServerQueryFailed } from "./server-info.ts"
-import { runXConnectors, xSearchOnce } from "./social.ts"
+import { adminToken, announceServer, directOrServer, queryThroughServer, runningServer, type ServerQueryFailed } from "./server-info.ts"
+import { listeningReporter, listenReportThroughServer, runXConnectors, xSearchOnce } from "./social.ts"
 import { loadXConfig } from "../ingest/social/index.ts"
 
 const parsePort = (value: string): number => {
@@ -185,7 +185,7 @@ Examples:
       })
       const layer = Collector.layer({
         port, host, writeKeys: keys, adminToken: token, sourceOptions, identity, traitPrecedence, dataDir: config.dataDir,
-        consent,
+        consent, destinations: yield* readSetting(SETTINGS.destinations), listeningReport: yield* listeningReporter,
         sendgridVerificationKey: sendgrid === undefined ? undefined : Redacted.value(sendgrid),
       }).pipe(Layer.provideMerge(pipelineLayer(config, { consume: opts.edgeOnly !== true })))
       return yield* Effect.scoped(serving).pipe(Effect.provide(layer))
@@ -442,11 +442,13 @@ Examples:
       const until = opts.until === undefined ? undefined : yield* Effect.try({ try: () => parseUntil(opts.until!), catch: (e) => e as Error })
       const brand = yield* readSetting(SETTINGS.brandTerms)
       const webhookUrl = opts.alerts ? yield* readSetting(SETTINGS.alertWebhookUrl) : undefined
-      const report = yield* withRelationships(listenReport({
+      const backend = backendConfig(opts.dataDir)
+      // While cdp serve holds the data dir, its GET /v1/listening/report makes the report (its brand terms and webhook).
+      const report = yield* directOrServer(backend, withRelationships(listenReport({
         tenant: opts.tenant, since, ...(until === undefined ? {} : { until }), raiseAlerts: opts.alerts, brand,
         ...(webhookUrl === undefined ? {} : { webhookUrl }),
       })).pipe(
-        Effect.provide(warehouseLayer(backendConfig(opts.dataDir))))
+        Effect.provide(warehouseLayer(backend))), (server) => listenReportThroughServer(server, { tenant: opts.tenant, since, until, alerts: opts.alerts }))
       const text = opts.format === "json" ? JSON.stringify(report, null, 2) : opts.format === "html" ? renderListenHtml(report) : renderListenText(report)
       const out = opts.out ?? (opts.format === "html" ? "listen-report.html" : undefined)
       if (out === undefined) {

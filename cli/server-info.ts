@@ -28,7 +28,7 @@ export const announceServer = (dataDir: string, url: string) =>
   )
 
 /** The running server of a data directory, if there is one. */
-export const runningServer = (dataDir: string): { readonly url: string; readonly token: string } | undefined => {
+export const runningServer = (dataDir: string): RunningServer | undefined => {
   try {
     const info = JSON.parse(readFileSync(join(dataDir, SERVE_FILE), "utf8")) as { pid: number; url: string }
     process.kill(info.pid, 0)
@@ -37,6 +37,60 @@ export const runningServer = (dataDir: string): { readonly url: string; readonly
     return undefined
   }
 }
+
+/** Where a running server listens and the admin token the commands present to it. */
+export interface RunningServer {
+  readonly url: string
+  readonly token: string
+}
+
+/**
+ * A caller of a running server's API routes with the admin token, whose failures become the command's own error
+ * (`toError`): a refusal's message, prefixed with the field it names, or why the server did not answer.
+ */
+export const serverCaller = <E>(toError: (message: string) => E) =>
+  <T>(server: RunningServer, method: string, path: string, body?: unknown): Effect.Effect<T, E> =>
+    Effect.tryPromise({
+      try: async () => {
+        let res: Response
+        try {
+          res = await fetch(`${server.url}${path}`, {
+            method,
+            headers: { authorization: `Bearer ${server.token}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
+            ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+          })
+        } catch (e) {
+          throw new Error(`cdp serve at ${server.url} holds the data directory but did not answer (${(e as Error).message})`)
+        }
+        const text = await res.text()
+        let answer: T & { error?: string; field?: string }
+        try {
+          answer = JSON.parse(text) as T & { error?: string; field?: string }
+        } catch {
+          throw new Error(`cdp serve at ${server.url} answered ${method} ${path.split("?", 1)[0]} with HTTP ${res.status} and no JSON`)
+        }
+        if (!res.ok) {
+          const error = answer.error ?? `HTTP ${res.status}`
+          throw new Error(answer.field === undefined || answer.field === "" ? error : `${answer.field.replace(/^\//, "")}: ${error}`)
+        }
+        return answer
+      },
+      catch: (e) => toError((e as Error).message),
+    })
+
+/**
+ * Runs `direct` on the data directory itself, or `viaServer` when it is locked because `cdp serve` holds it (the
+ * embedded engine allows one process per data directory).
+ */
+export const directOrServer = <A, E, E2>(
+  backend: { readonly dataDir: string },
+  direct: Effect.Effect<A, E>,
+  viaServer: (server: RunningServer) => Effect.Effect<A, E2>,
+): Effect.Effect<A, E | E2> =>
+  Effect.catch(direct, (e): Effect.Effect<A, E | E2> => {
+    const server = (e as { _tag?: string })._tag === "DataDirLocked" ? runningServer(backend.dataDir) : undefined
+    return server === undefined ? Effect.fail(e) : viaServer(server)
+  })
 
 export class ServerQueryFailed extends Data.TaggedError("ServerQueryFailed")<{ readonly message: string }> {}
 

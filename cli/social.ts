@@ -1,12 +1,16 @@
 // The live X/Twitter connectors as the CLI runs them: inside `cdp serve` when configured (one process owns the
-// data dir), or one search pass with `cdp x-search`.
-import { Duration, Effect, Schedule } from "effect"
+// data dir), or one search pass with `cdp x-search`; and the listening report as `cdp serve` serves it.
+import { Data, Duration, Effect, Schedule } from "effect"
+import type { ListeningReporter } from "../ingest/listening-route.ts"
+import type { ListenReport } from "../sentiment/index.ts"
 import { Pipeline } from "../ingest/pipeline.ts"
 import {
   loadXConfig, makeXClient, pollRecentSearch, runFilteredStream, type XConfig, type XStatus,
 } from "../ingest/social/index.ts"
 import { type ImportedItem, splitItems } from "../ingest/sources/index.ts"
-import { xEnvironment } from "./config.ts"
+import { readSetting, SETTINGS, xEnvironment } from "./config.ts"
+import { withRelationships } from "./relations.ts"
+import { type RunningServer, serverCaller } from "./server-info.ts"
 
 /** Connector status as a log line: counts and endpoints only, never tweet content or identifiers. */
 const logStatus = (status: XStatus) =>
@@ -45,3 +49,24 @@ export const runXConnectors = (tenant: string, interval: Duration.Input) =>
     }
     return { queries: config.queries.length, rules: config.rules.length }
   })
+
+/**
+ * How `cdp serve` makes GET /v1/listening/report: the report `cdp listen report` prints, with the brand terms
+ * (CDP_BRAND_TERMS), the alert webhook (CDP_ALERT_WEBHOOK_URL) and the relationships section.
+ */
+export const listeningReporter = Effect.gen(function* () {
+  const brand = yield* readSetting(SETTINGS.brandTerms)
+  const webhookUrl = yield* readSetting(SETTINGS.alertWebhookUrl)
+  const reporter: ListeningReporter = (o) =>
+    Effect.flatMap(Effect.promise(() => import("../sentiment/index.ts")), ({ listenReport }) =>
+      withRelationships(listenReport({ ...o, brand, ...(o.raiseAlerts && webhookUrl !== undefined ? { webhookUrl } : {}) })))
+  return reporter
+})
+
+export class ListeningServerFailed extends Data.TaggedError("ListeningServerFailed")<{ readonly message: string }> {}
+
+/** The report through a running server's GET /v1/listening/report (the server's brand terms and webhook apply). */
+export const listenReportThroughServer = (server: RunningServer, o: { readonly tenant: string; readonly since: Date; readonly until?: Date | undefined; readonly alerts: boolean }) =>
+  Effect.map(serverCaller((message) => new ListeningServerFailed({ message }))<{ report: ListenReport }>(server, "GET", `/v1/listening/report?${new URLSearchParams({
+    tenant: o.tenant, since: o.since.toISOString(), ...(o.until === undefined ? {} : { until: o.until.toISOString() }), alerts: o.alerts ? "1" : "0",
+  })}`), (r) => r.report)

@@ -9,35 +9,13 @@ import {
 import { formatRows, type OutputFormat } from "./format.ts"
 import { type BackendConfig, backendConfig, commandLogger, warehouseLayer } from "./layers.ts"
 import { runCommand } from "./run.ts"
-import { runningServer } from "./server-info.ts"
+import { directOrServer, serverCaller } from "./server-info.ts"
 
 const print = (text: string) => process.stdout.write(`${text}\n`)
 
 export class TokenServerFailed extends Data.TaggedError("TokenServerFailed")<{ readonly message: string }> {}
 
-type Server = { readonly url: string; readonly token: string }
-
-const callServer = <T>(server: Server, method: "GET" | "POST", path: string, body?: unknown) =>
-  Effect.tryPromise({
-    try: async () => {
-      const res = await fetch(`${server.url}${path}`, {
-        method,
-        headers: { authorization: `Bearer ${server.token}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      })
-      const answer = (await res.json()) as T & { error?: string }
-      if (!res.ok) throw new Error(answer.error ?? `HTTP ${res.status}`)
-      return answer
-    },
-    catch: (e) => new TokenServerFailed({ message: (e as Error).message }),
-  })
-
-/** Runs `direct` on the data directory's warehouse, or `viaServer` when `cdp serve` holds it. */
-const directOrServer = <A, E, E2>(backend: BackendConfig, direct: Effect.Effect<A, E>, viaServer: (server: Server) => Effect.Effect<A, E2>) =>
-  Effect.catch(direct, (e): Effect.Effect<A, E | E2> => {
-    const server = (e as { _tag?: string })._tag === "DataDirLocked" ? runningServer(backend.dataDir) : undefined
-    return server === undefined ? Effect.fail(e) : viaServer(server)
-  })
+const callServer = serverCaller((message) => new TokenServerFailed({ message }))
 
 const short = (iso: string | null) => (iso === null ? "-" : iso.replace("T", " ").slice(0, 19))
 

@@ -2,10 +2,13 @@
 // share a topic's partitions (at most one worker per partition does work); SIGTERM/SIGINT stop it after the batch in
 // hand, whose offsets are committed only once its effect is durable.
 import type { Command, Option } from "commander"
-import { Data, Effect } from "effect"
+import { Data, type Duration, Effect } from "effect"
+import { ConsentPoliciesRef } from "../consent/index.ts"
+import { keepAudiencesCurrent } from "../identity/audiences/index.ts"
 import { EventBus } from "../ingest/bus.ts"
 import { Pipeline } from "../ingest/pipeline.ts"
 import { Warehouse } from "../warehouse/warehouse.ts"
+import { readSetting, SETTINGS } from "./config.ts"
 import { type BackendConfig, backendConfig, pipelineLayer, serverLogger } from "./layers.ts"
 import { runCommand } from "./run.ts"
 
@@ -16,6 +19,22 @@ const summary = (p: Pipeline["Service"]) => {
   const c = p.counters
   return `landed ${c.landed}, duplicates ${c.duplicates}, dropped ${c.dropped}, dead-lettered ${c.deadLettered}`
 }
+
+/**
+ * The worker is where events land, so it is where audiences follow them (`cdp serve --edge-only` lands nothing):
+ * refreshes run beside the consumer for as long as the scope lasts, entries and exits emitted through this worker's
+ * pipeline. Off with CDP_AUDIENCE_REFRESH=off; whether it runs is the answer.
+ */
+export const followAudiences = (options?: { readonly tick?: Duration.Input }) =>
+  Effect.gen(function* () {
+    if ((yield* readSetting(SETTINGS.audienceRefresh)) === "off") return false
+    const pipeline = yield* Pipeline
+    yield* Effect.forkScoped(keepAudiencesCurrent({
+      emit: (events) => pipeline.submit(events, [], { archive: false }), landed: () => pipeline.counters.landed,
+      ...(options?.tick === undefined ? {} : { tick: options.tick }),
+    }).pipe(Effect.provideService(ConsentPoliciesRef, yield* readSetting(SETTINGS.consent))))
+    return true
+  })
 
 export const runWorker = (config: BackendConfig) => {
   if (config.kafka === undefined) {
@@ -35,6 +54,9 @@ export const runWorker = (config: BackendConfig) => {
             "             per deployment, or point every worker at one ClickHouse server, or the data is split between them\n"
           : ""),
     )
+    if (yield* followAudiences()) {
+      process.stderr.write("  audiences:  kept current as events land (CDP_AUDIENCE_REFRESH=off in every other worker on the same warehouse)\n")
+    }
     yield* Effect.logInfo("worker started").pipe(Effect.annotateLogs({ brokers: bus.backend.location }))
     yield* Effect.addFinalizer(() => Effect.sync(() => process.stderr.write(`cdp worker stopped: ${summary(pipeline)}\n`)))
     return yield* Effect.never

@@ -147,6 +147,37 @@ const tipOf = (signer: AuditSigner) =>
     return tip
   })
 
+// A request's entries are found through an index object per request (audit/index/request/<id>.json: the seqs of
+// its entries), so its trail is a few reads however long the log grows. The index is written before the entry: a crash
+// between the two leaves a seq with no entry (or another request's), which readers skip. Logs written before the index
+// existed are indexed once, by the first append that finds no marker; until then readers scan.
+const INDEX_MARKER = "audit/index/requests.json"
+const requestIndexKey = (requestId: string) => `audit/index/request/${requestId}.json`
+const INDEXABLE_ID = /^[A-Za-z0-9_-]{1,100}$/
+
+const readSeqs = (bytes: Uint8Array | undefined): Array<number> => {
+  const v = readJson(bytes) as { seqs?: unknown } | undefined | null
+  return Array.isArray(v?.seqs) ? v.seqs.filter((n): n is number => Number.isInteger(n)) : []
+}
+
+const ensureRequestIndex = Effect.gen(function* () {
+  const store = yield* ObjectStore
+  // One small read per append (appends are a DSR's few steps and the access log's batches), never cached: another
+  // process may have replaced the store's contents (a restore) since.
+  if ((yield* store.get(INDEX_MARKER)) === undefined) {
+    const byRequest = new Map<string, Array<number>>()
+    for (const key of yield* store.list(AUDIT_LOG_PREFIX)) {
+      const e = readJson(yield* store.get(key)) as AuditEntry | undefined | null
+      if (e === undefined || e === null || typeof e !== "object" || typeof e.requestId !== "string" || !INDEXABLE_ID.test(e.requestId)) continue
+      const seqs = byRequest.get(e.requestId) ?? []
+      seqs.push(e.seq)
+      byRequest.set(e.requestId, seqs)
+    }
+    yield* Effect.forEach([...byRequest], ([id, seqs]) => store.put(requestIndexKey(id), JSON.stringify({ seqs })), { concurrency: 16, discard: true })
+    yield* store.put(INDEX_MARKER, JSON.stringify({ version: 1, builtAt: new Date().toISOString() }))
+  }
+})
+
 /** Appends one entry to the chain and moves the signed head to it. */
 export const appendAudit = (signer: AuditSigner, entry: {
   readonly kind: string
@@ -157,6 +188,7 @@ export const appendAudit = (signer: AuditSigner, entry: {
 }): Effect.Effect<AuditEntry, ObjectStoreError, ObjectStore> =>
   appending.withPermits(1)(Effect.gen(function* () {
     const store = yield* ObjectStore
+    yield* ensureRequestIndex
     const tip = yield* tipOf(signer)
     const body = {
       seq: tip.seq + 1, at: new Date(entry.atMs ?? Date.now()).toISOString(), kind: entry.kind, tenant: entry.tenant,
@@ -164,13 +196,20 @@ export const appendAudit = (signer: AuditSigner, entry: {
     }
     const hash = hashOf(body)
     const written: AuditEntry = { ...body, hash, signature: signer.sign(hash) }
+    if (INDEXABLE_ID.test(entry.requestId)) {
+      const seqs = readSeqs(yield* store.get(requestIndexKey(entry.requestId)))
+      yield* store.put(requestIndexKey(entry.requestId), JSON.stringify({ seqs: [...seqs.filter((n) => n !== written.seq), written.seq] }))
+    }
     yield* store.put(entryKey(written.seq), JSON.stringify(written))
     const head: Head = { seq: written.seq, hash, keyId: signer.keyId, signature: signer.sign(headText(written.seq, hash)) }
     yield* store.put(AUDIT_HEAD_KEY, JSON.stringify(head))
     return written
   }))
 
-/** Every entry in the order of its key (a damaged entry is skipped: verifyAudit names it). */
+/**
+ * Every entry in the order of its key (a damaged entry is skipped: verifyAudit names it). Reads the whole log: for
+ * tests and one-off inspection; the API pages with readAuditPage and a trail is read by its index (auditTrail).
+ */
 export const readAudit = Effect.gen(function* () {
   const store = yield* ObjectStore
   const keys = yield* store.list(AUDIT_LOG_PREFIX)
@@ -182,9 +221,116 @@ export const readAudit = Effect.gen(function* () {
   return entries
 })
 
-/** The entries about one request, in order: its audit trail. */
+/** The entry at a seq, if it is there and readable as that entry. */
+const entryAt = (seq: number) =>
+  Effect.gen(function* () {
+    const store = yield* ObjectStore
+    const e = readJson(yield* store.get(entryKey(seq))) as AuditEntry | undefined | null
+    return e !== undefined && e !== null && typeof e === "object" && e.seq === seq && typeof e.at === "string" ? e : undefined
+  })
+
+/** The entries about one request, in order: its audit trail (its index's entries; a scan of a log not yet indexed). */
 export const auditTrail = (requestId: string) =>
-  Effect.map(readAudit, (entries) => entries.filter((e) => e.requestId === requestId))
+  Effect.gen(function* () {
+    const store = yield* ObjectStore
+    if (!INDEXABLE_ID.test(requestId) || (yield* store.get(INDEX_MARKER)) === undefined) {
+      return (yield* readAudit).filter((e) => e.requestId === requestId)
+    }
+    const seqs = [...new Set(readSeqs(yield* store.get(requestIndexKey(requestId))))].sort((a, b) => a - b)
+    const entries = yield* Effect.forEach(seqs, entryAt, { concurrency: 8 })
+    return entries.filter((e): e is AuditEntry => e !== undefined && e.requestId === requestId)
+  })
+
+/** The last entry's seq (0: none): the head, or an entry written after it by an append that had not moved it yet. */
+export const lastAuditSeq = Effect.gen(function* () {
+  const store = yield* ObjectStore
+  const head = readJson(yield* store.get(AUDIT_HEAD_KEY)) as Head | undefined | null
+  let seq = typeof head?.seq === "number" ? head.seq : 0
+  while ((yield* store.get(entryKey(seq + 1))) !== undefined) seq++
+  return seq
+})
+
+export interface AuditPageQuery {
+  /** Only entries of this tenant. */
+  readonly tenant?: string | undefined
+  /** Only these kinds; a kind ending in "." (e.g. "dsr.") takes every kind it begins. */
+  readonly kinds?: ReadonlyArray<string> | undefined
+  /** Entries at or after this time (ms). */
+  readonly sinceMs?: number | undefined
+  /** Entries before this time (ms). */
+  readonly untilMs?: number | undefined
+  /** The page below this seq (the previous page's nextCursor); default: from the newest entry. */
+  readonly beforeSeq?: number | undefined
+  readonly limit: number
+}
+
+export interface AuditPage {
+  /** Newest first. */
+  readonly entries: ReadonlyArray<AuditEntry>
+  /** Pass as beforeSeq for the next (older) page; null when nothing older matches. */
+  readonly nextCursor: number | null
+  /** Entries read for this page: at most AUDIT_SCAN_LIMIT, so a page never reads the whole log. */
+  readonly scanned: number
+}
+
+/** How many entries one page may read; a page with a narrow filter may come back short with a cursor to go on. */
+export const AUDIT_SCAN_LIMIT = 2000
+/**
+ * Entries are appended in time order by one writer, but an entry may carry a time a little before the entry ahead
+ * of it (a DSR's received time, an access batch's flush): the time bounds found by bisection are widened by this many.
+ */
+const TIME_SLACK = 64
+const READ_CHUNK = 32
+
+/**
+ * One page of the log, newest first, read by seq from the newest entry (or below the cursor) down: a bounded number
+ * of objects whatever the log's size. Time bounds are found by bisection over the seqs; kind and tenant filter what
+ * is read. Damaged entries are left out (cdp audit verify names them).
+ */
+export const readAuditPage = (q: AuditPageQuery): Effect.Effect<AuditPage, ObjectStoreError, ObjectStore> =>
+  Effect.gen(function* () {
+    const last = yield* lastAuditSeq
+    let top = Math.min(last, q.beforeSeq === undefined ? last : q.beforeSeq - 1)
+    let bottom = 1
+    const timeOf = (seq: number) => Effect.map(entryAt(seq), (e) => (e === undefined ? undefined : Date.parse(e.at)))
+    // The first seq whose time is >= t (entries without a readable time are passed over toward the newer side).
+    const firstAtOrAfter = (t: number, lo: number, hi: number) =>
+      Effect.gen(function* () {
+        while (lo < hi) {
+          const mid = Math.floor((lo + hi) / 2)
+          const at = yield* timeOf(mid)
+          if (at === undefined || at >= t) hi = mid
+          else lo = mid + 1
+        }
+        return lo
+      })
+    if (top >= 1 && q.untilMs !== undefined) top = Math.min(top, (yield* firstAtOrAfter(q.untilMs, 1, top + 1)) - 1 + TIME_SLACK)
+    if (top >= 1 && q.sinceMs !== undefined) bottom = Math.max(1, (yield* firstAtOrAfter(q.sinceMs, 1, top + 1)) - TIME_SLACK)
+    const kindMatches = (kind: string) =>
+      q.kinds === undefined || q.kinds.length === 0 || q.kinds.some((k) => (k.endsWith(".") ? kind.startsWith(k) : kind === k))
+    const matches = (e: AuditEntry) => {
+      const at = Date.parse(e.at)
+      return (q.tenant === undefined || e.tenant === q.tenant) && kindMatches(e.kind) &&
+        (q.sinceMs === undefined || at >= q.sinceMs) && (q.untilMs === undefined || at < q.untilMs)
+    }
+    const entries: Array<AuditEntry> = []
+    let seq = top
+    let scanned = 0
+    while (seq >= bottom && entries.length < q.limit && scanned < AUDIT_SCAN_LIMIT) {
+      const n = Math.min(READ_CHUNK, seq - bottom + 1, AUDIT_SCAN_LIMIT - scanned)
+      const chunk = yield* Effect.forEach(Array.from({ length: n }, (_, i) => seq - i), entryAt, { concurrency: 8 })
+      for (const [i, e] of chunk.entries()) {
+        scanned++
+        if (e !== undefined && matches(e)) entries.push(e)
+        if (entries.length === q.limit) {
+          seq = seq - i - 1
+          break
+        }
+        if (i === chunk.length - 1) seq -= n
+      }
+    }
+    return { entries, nextCursor: seq >= bottom ? seq + 1 : null, scanned }
+  })
 
 export interface AuditProblem {
   readonly seq: number

@@ -29,13 +29,13 @@ export const SCOPES = {
   "profiles:identifiers": "see e-mail addresses and phone numbers in profiles whatever the purpose's consent says",
   "audiences:read": "read audiences, their members and changes",
   "audiences:write": "create, edit and delete audiences",
-  "listening:read": "read social listening (mentions, sentiment, alerts)",
-  "exports:read": "read export destinations, their status and history",
-  "exports:write": "configure and run exports, replay dead letters",
+  "listening:read": "read social listening (mentions, sentiment, alerts: GET /v1/listening/report)",
+  "exports:read": "read export destinations, their status and history (GET /v1/exports...)",
+  "exports:write": "run exports, see what a sync would send (dry run), replay dead letters (POST /v1/exports/...)",
   "consent:read": "read a person's consent per purpose with its history and proofs (GET /v1/consent/...)",
   "dsr:read": "read data-subject requests and their audit trail (GET /v1/dsr...)",
   "dsr:write": "submit data-subject requests (POST /v1/dsr)",
-  "audit:read": "read the audit log",
+  "audit:read": "read the audit log and verify it (GET /v1/audit, /v1/audit/verify)",
   "identity:read": "read duplicate suggestions (GET /v1/identity/suggestions)",
   "identity:write": "split, separate, accept and dismiss identity decisions (POST /v1/identity/...)",
   query: "run read-only analyst SQL (POST /v1/query)",
@@ -118,6 +118,14 @@ export const API_ROUTES = [
     name: "audiences", template: "/v1/audiences", matches: under("/v1/audiences"), read: "audiences:read", write: "audiences:write", audit: "all",
   },
   { name: "tokens", template: "/v1/tokens", matches: under("/v1/tokens"), read: "tokens:manage", write: "tokens:manage", audit: "none" },
+  // Status and history name profiles by id; a dry run shows the records it would send.
+  { name: "exports", template: "/v1/exports", matches: under("/v1/exports"), read: "exports:read", write: "exports:write", audit: "all" },
+  // Lists public handles of authors.
+  {
+    name: "listening", template: "/v1/listening/report", matches: under("/v1/listening"), read: "listening:read", write: "listening:read", audit: "all",
+  },
+  // The log holds keyed hashes and counts, not personal data: reading it is not itself logged (only refusals are).
+  { name: "audit", template: "/v1/audit", matches: under("/v1/audit"), read: "audit:read", write: "audit:read", audit: "denials" },
 ] as const satisfies ReadonlyArray<ApiRoute>
 
 export type ApiRouteName = (typeof API_ROUTES)[number]["name"]

@@ -22,6 +22,10 @@ import {
 } from "./auth.ts"
 import { tokenRoute } from "./token-route.ts"
 import { audienceRoute } from "./audience-route.ts"
+import { auditRoute } from "./audit-route.ts"
+import type { DestinationConfig } from "./destinations/index.ts"
+import { exportRoute } from "./export-route.ts"
+import { type ListeningReporter, listeningRoute } from "./listening-route.ts"
 import { auditSigner } from "../consent/audit.ts"
 import { loadSecret, makeKeys } from "../consent/keys.ts"
 import { bodyLimit, isBatchRoute, processSegmentRequest, SEGMENT_ROUTES, type SegmentRoute } from "./segment-api.ts"
@@ -50,6 +54,10 @@ export interface CollectorOptions {
   readonly consent?: ConsentPolicies | undefined
   /** The data directory (keyed-hash secret, audit signing key): when set, /v1/dsr serves data-subject requests. */
   readonly dataDir?: string | undefined
+  /** Export destinations (CDP_DESTINATIONS): what /v1/exports runs and reports on. */
+  readonly destinations?: ReadonlyArray<DestinationConfig> | undefined
+  /** How GET /v1/listening/report makes the report (default: the report without brand terms or alert webhook). */
+  readonly listeningReport?: ListeningReporter | undefined
   /** Per webhook source, its settings (e.g. calls: {columns, defaultCountry}). */
   readonly sourceOptions?: Readonly<Record<string, Record<string, unknown>>>
   /** When /health and senders are told the pipeline is not ready (free disk, backlog age). */
@@ -283,6 +291,9 @@ const makeCollector = (options: CollectorOptions) =>
         }),
       tokens: tokenRoute({ registry, bodyIdleMs }),
       audiences: audienceRoute({ warehouse, policies: options.consent, bodyIdleMs }),
+      exports: yield* exportRoute({ destinations: options.destinations ?? [], policies: options.consent, bodyIdleMs }),
+      listening: listeningRoute({ warehouse, report: options.listeningReport }),
+      audit: options.dataDir === undefined ? undefined : yield* auditRoute({ signer: yield* auditSigner(options.dataDir) }),
     }
 
     const route = (req: IncomingMessage): Effect.Effect<Reply> => {

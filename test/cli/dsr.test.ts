@@ -64,6 +64,8 @@ describe("cdp dsr on the data directory", () => {
     expect(list.map((r: { id: string }) => r.id)).toEqual([id])
     expect(ok(cdp("dsr", "list", "--overdue")).trim()).toBe("no overdue requests")
     expect(ok(cdp("audit", "verify"))).toMatch(/^audit log verified: 3 entries/)
+    const log = ok(cdp("audit", "log", "--kind", "dsr.completed,dsr.received", "--format", "json")).trim().split("\n").map((l) => JSON.parse(l))
+    expect(log.map((e: { kind: string; requestId: string }) => [e.kind, e.requestId])).toEqual([["dsr.completed", id], ["dsr.received", id]])
   })
 
   it("--overdue lists a request past its due date that is not completed", async () => {
@@ -129,6 +131,12 @@ describe("cdp dsr through cdp serve", () => {
       expect(status.trail.map((t: { kind: string }) => t.kind)).toEqual(["dsr.received", "dsr.running", "dsr.completed"])
       expect(ok(cdp("dsr", "list", "--format", "json")).trim().split("\n")).toHaveLength(2)
       expect(ok(cdp("audit", "verify"))).toMatch(/^audit log verified: 6 entries/)
+      // The log read through the server, a page at a time.
+      const page = ok(cdp("audit", "log", "--kind", "dsr.", "--limit", "4", "--format", "json")).trim().split("\n").map((l) => JSON.parse(l))
+      expect(page).toHaveLength(5)
+      expect(page.slice(0, 4).map((e: { seq: number }) => e.seq)).toEqual([6, 5, 4, 3])
+      expect(page[4]).toEqual({ nextCursor: "3" })
+      expectOneLineError(cdp("audit", "log", "--limit", "0"), "--limit must be a whole number from 1 to 500")
       expectOneLineError(cdp("dsr", "submit", "--type", "access", "--identifier", "shoe:42"), 'unknown kind "shoe"')
       expectOneLineError(cdp("dsr", "status", "dsr_unknown"), "no data-subject request dsr_unknown")
       // The HTTP API itself: the admin token is needed, and a bad field is named.
@@ -145,5 +153,5 @@ describe("cdp dsr through cdp serve", () => {
       expect(await serve.stop()).toBe(0)
     }
     expect(serve.stdout()).not.toContain("ann@x.example")
-  })
+  }, 150_000)
 })

@@ -70,7 +70,7 @@ describe("cdp export", () => {
     expect(history.stdout).toContain("delivered")
     expect(history.stdout).not.toContain("p1@mail.example")
     expect(cdp(["export", "replay", "hook"]).stdout).toContain("no dead letters for hook")
-  })
+  }, 150_000)
 
   it("refuses wrong input in one line", () => {
     expectOneLineError(cdp(["export", "run"], { CDP_DESTINATIONS: undefined }), `tenant "default" has no export destinations`)
@@ -79,6 +79,61 @@ describe("cdp export", () => {
     expectOneLineError(cdp(["export", "history", "hook", "--limit", "0"]), "must be a whole number of at least 1")
     expectOneLineError(cdp(["export", "run", "--tenant", "../etc"]), `tenant "../etc" has no export destinations`)
   })
+
+  it("while cdp serve holds the data dir, every export command goes through its /v1/exports routes and its CDP_DESTINATIONS", async () => {
+    const saved = process.env["CDP_DESTINATIONS"]
+    process.env["CDP_DESTINATIONS"] = destinations()
+    const serve = await startServe(["--data-dir", data, "--write-key", "wk_exports_via"]).finally(() => {
+      if (saved === undefined) delete process.env["CDP_DESTINATIONS"]
+      else process.env["CDP_DESTINATIONS"] = saved
+    })
+    // The command's own environment names no destinations: the server's configuration is the one that counts.
+    const viaServer = (args: ReadonlyArray<string>) =>
+      new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+        const env = { ...process.env }
+        delete env["CDP_DESTINATIONS"]
+        execFile(process.execPath, [CDP_BIN, ...args, "--data-dir", data], { cwd: REPO_ROOT, env },
+          (error, stdout, stderr) => resolve({ status: error === null ? 0 : typeof error.code === "number" ? error.code : 1, stdout, stderr }))
+      })
+    try {
+      const res = await fetch(`${serve.url}/v1/batch`, {
+        method: "POST", headers: { authorization: basicAuth("wk_exports_via"), "content-type": "application/json" },
+        body: JSON.stringify({ batch: ["v1", "v2"].map((id) => ({ type: "identify", userId: id, messageId: `m-${id}`, traits: { email: `${id}@mail.example` }, timestamp: "2024-10-01T10:00:00Z" })) }),
+      })
+      expect(res.status).toBe(200)
+      const deadline = Date.now() + 60_000
+      let dry = await viaServer(["export", "dry-run", "hook", "--format", "json"])
+      while ((dry.status !== 0 || dry.stdout.trim() === "") && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 300))
+        dry = await viaServer(["export", "dry-run", "hook", "--format", "json"])
+      }
+      expect(dry.status, dry.stderr).toBe(0)
+      expect(JSON.parse(dry.stdout.trim().split("\n")[0]!)).toMatchObject({ operation: "upsert", records: 2 })
+      expect(hook.records.size).toBe(0)
+      const run = await viaServer(["export", "run", "hook", "--format", "json"])
+      expect(run.status, run.stderr).toBe(0)
+      expect(JSON.parse(run.stdout.trim())).toMatchObject({ destination: "hook", upserted: 2, deadLettered: 0 })
+      expect([...hook.records.values()].map((r) => (r["traits"] as Record<string, unknown>)["email"]).sort()).toEqual(["v1@mail.example", "v2@mail.example"])
+      const status = await viaServer(["export", "status", "--format", "json"])
+      expect(status.status, status.stderr).toBe(0)
+      const rows = status.stdout.trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>)
+      expect(rows.map((r) => r["destination"])).toEqual(["hook", "lake"])
+      expect(rows[0]).toMatchObject({ profiles_there: 2, dead_letters: 0, config: { secret: "***" } })
+      const history = await viaServer(["export", "history", "hook", "--format", "json"])
+      expect(history.status, history.stderr).toBe(0)
+      expect(JSON.parse(history.stdout.trim().split("\n")[0]!)).toMatchObject({ operation: "upsert", outcome: "delivered" })
+      const replay = await viaServer(["export", "replay", "hook"])
+      expect(replay.status, replay.stderr).toBe(0)
+      expect(replay.stdout).toContain("no dead letters for hook")
+      // The server's refusal is the command's one line.
+      const wrong = await viaServer(["export", "history", "nope"])
+      expect(wrong.status).toBe(1)
+      expect(wrong.stderr.trim().split("\n")).toHaveLength(1)
+      expect(wrong.stderr).toContain(`no destination "nope" for tenant "default" (destinations: hook, lake)`)
+    } finally {
+      expect(await serve.stop()).toBe(0)
+    }
+  }, 120_000)
 
   it("cdp serve with CDP_EXPORT_EVERY sends what lands to each destination on its own loop", async () => {
     const saved = { d: process.env["CDP_DESTINATIONS"], e: process.env["CDP_EXPORT_EVERY"] }

@@ -2,10 +2,10 @@
 // `verifyAudit` (cdp audit verify) must name an edited, reordered or removed entry, and receipts must verify.
 import { readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
-import { Effect } from "effect"
+import { Effect, Layer } from "effect"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import {
-  AUDIT_KEY_FILE, appendAudit, auditSigner, auditTrail, entryKey, signReceipt, verifyAudit, verifyReceipt,
+  AUDIT_KEY_FILE, appendAudit, auditSigner, auditTrail, entryKey, readAuditPage, signReceipt, verifyAudit, verifyReceipt,
 } from "../../consent/audit.ts"
 import { ObjectStore } from "../../ingest/objectstore.ts"
 import { freshDir, removeDir } from "../support/pipeline.ts"
@@ -31,6 +31,21 @@ const writeLog = () =>
   }))
 
 const verify = () => run(Effect.flatMap(auditSigner(dir), verifyAudit))
+
+/** The local store with its reads counted: what a reader costs. */
+const counting = () => {
+  let gets = 0
+  let lists = 0
+  const inner = Effect.runSync(Effect.gen(function* () {
+    return yield* ObjectStore
+  }).pipe(Effect.provide(ObjectStore.local(objects()))))
+  const layer = Layer.succeed(ObjectStore, {
+    ...inner,
+    get: (key: string) => Effect.suspend(() => { gets++; return inner.get(key) }),
+    list: (prefix: string) => Effect.suspend(() => { lists++; return inner.list(prefix) }),
+  })
+  return { layer, gets: () => gets, lists: () => lists }
+}
 
 describe("audit log", () => {
   it("an untouched log verifies: every entry chains to the one before and is signed", async () => {
@@ -148,6 +163,71 @@ describe("audit log", () => {
     await writeLog()
     const trail = await run(auditTrail("dsr_b"))
     expect(trail.map((e) => e.seq)).toEqual([3, 4, 5])
+  })
+
+  it("a trail is read through its request's index: a few objects however long the log is", async () => {
+    const signer = await writeLog()
+    await run(Effect.forEach(Array.from({ length: 200 }, (_, i) => i), (i) =>
+      appendAudit(signer, { kind: "api.access", tenant: "acme", requestId: "", data: { records: [{ n: i }] } }), { discard: true }))
+    await run(appendAudit(signer, { kind: "dsr.failed", tenant: "acme", requestId: "dsr_b", data: {} }))
+    const counted = counting()
+    const trail = await Effect.runPromise(auditTrail("dsr_b").pipe(Effect.provide(counted.layer)))
+    expect(trail.map((e) => [e.seq, e.kind])).toEqual([[3, "dsr.received"], [4, "dsr.completed"], [5, "dsr.received"], [206, "dsr.failed"]])
+    expect(counted.gets()).toBeLessThanOrEqual(6)
+    expect(counted.lists()).toBe(0)
+  })
+
+  it("a log written before the index existed is indexed by the next append, and its trails stay whole", async () => {
+    await writeLog()
+    rmSync(join(objects(), "audit", "index"), { recursive: true })
+    // Unindexed: the trail is found by reading the log.
+    expect((await run(auditTrail("dsr_a"))).map((e) => e.seq)).toEqual([1, 2])
+    await run(Effect.flatMap(auditSigner(dir), (signer) => appendAudit(signer, { kind: "dsr.running", tenant: "acme", requestId: "dsr_a", data: {} })))
+    const counted = counting()
+    expect((await Effect.runPromise(auditTrail("dsr_a").pipe(Effect.provide(counted.layer)))).map((e) => e.seq)).toEqual([1, 2, 6])
+    expect(counted.lists()).toBe(0)
+    expect((await verify()).ok).toBe(true)
+  })
+
+  it("an index naming an entry that was never written (a crash between the two) is passed over", async () => {
+    await writeLog()
+    writeFileSync(join(objects(), "audit", "index", "request", "dsr_b.json"), JSON.stringify({ seqs: [3, 4, 5, 6] }))
+    expect((await run(auditTrail("dsr_b"))).map((e) => e.seq)).toEqual([3, 4, 5])
+  })
+
+  it("pages of the log read a bounded number of entries, newest first, and together give every match once", async () => {
+    const signer = await writeLog()
+    await run(Effect.forEach(Array.from({ length: 300 }, (_, i) => i), (i) =>
+      appendAudit(signer, { kind: i % 3 === 0 ? "dsr.received" : "api.access", tenant: i % 2 === 0 ? "acme" : "globex", requestId: "", data: { i } }), { discard: true }))
+    const counted = counting()
+    const page = await Effect.runPromise(readAuditPage({ limit: 10 }).pipe(Effect.provide(counted.layer)))
+    expect(page.entries.map((e) => e.seq)).toEqual(Array.from({ length: 10 }, (_, i) => 305 - i))
+    expect(page.nextCursor).toBe(296)
+    expect(counted.gets()).toBeLessThanOrEqual(10 + 2 + 32)
+    expect(counted.lists()).toBe(0)
+    // Filtered, page by page: exactly the matching entries, each once.
+    const seen: Array<number> = []
+    let cursor: number | null | undefined
+    do {
+      const p = await run(readAuditPage({ tenant: "acme", kinds: ["dsr."], limit: 7, ...(cursor === undefined || cursor === null ? {} : { beforeSeq: cursor }) }))
+      seen.push(...p.entries.map((e) => e.seq))
+      cursor = p.nextCursor
+    } while (cursor !== null)
+    const expected = [...Array.from({ length: 300 }, (_, i) => i).filter((i) => i % 3 === 0 && i % 2 === 0).map((i) => i + 6).reverse(), 5, 4, 3, 2, 1]
+    expect(seen).toEqual(expected)
+  })
+
+  it("time bounds are found by bisection and applied exactly", async () => {
+    const signer = await run(auditSigner(dir))
+    const t0 = Date.parse("2026-01-01T00:00:00Z")
+    await run(Effect.forEach(Array.from({ length: 500 }, (_, i) => i), (i) =>
+      appendAudit(signer, { kind: "api.access", tenant: "acme", requestId: "", data: {}, atMs: t0 + i * 60_000 }), { discard: true }))
+    const counted = counting()
+    const page = await Effect.runPromise(readAuditPage({ sinceMs: t0 + 100 * 60_000, untilMs: t0 + 110 * 60_000, limit: 100 }).pipe(Effect.provide(counted.layer)))
+    expect(page.entries.map((e) => e.seq)).toEqual(Array.from({ length: 10 }, (_, i) => 110 - i))
+    expect(page.nextCursor).toBeNull()
+    // Two bisections and the window with its slack, not 500 entries.
+    expect(counted.gets()).toBeLessThan(250)
   })
 
   it("the log holds no file outside audit/", async () => {

@@ -14,6 +14,7 @@ import {
 import { Collector } from "../../ingest/collector.ts"
 import { ObjectStore } from "../../ingest/objectstore.ts"
 import { writeKeys } from "../../ingest/writekeys.ts"
+import { type ApiBody, callApi } from "../support/api.ts"
 import { checkResponse, templateOf } from "../support/openapi.ts"
 import { basicAuth, freshDir, OTHER_TENANT_KEY, type PipelineServices, query, removeDir, TEST_KEYS, WRITE_KEY } from "../support/pipeline.ts"
 
@@ -33,17 +34,9 @@ const withApi = <A, E>(program: (url: string) => Effect.Effect<A, E, PipelineSer
     Effect.provide(Logger.layer([])),
   ))
 
-type Body = Record<string, any>
+type Body = ApiBody
 
-const call = (url: string, method: string, path: string, token: string | null, body?: unknown) =>
-  Effect.promise(async () => {
-    const res = await fetch(`${url}${path}`, {
-      method,
-      headers: { ...(token === null ? {} : { authorization: `Bearer ${token}` }), ...(body === undefined ? {} : { "content-type": "application/json" }) },
-      ...(body === undefined ? {} : { body: typeof body === "string" ? body : JSON.stringify(body) }),
-    })
-    return { status: res.status, body: (await res.json()) as Body }
-  })
+const call = callApi
 
 const makeToken = (url: string, request: Record<string, unknown>) =>
   Effect.gen(function* () {
@@ -88,6 +81,13 @@ const PROBES: ReadonlyArray<{ route: string; method: string; path: string; body?
   { route: "audiences", method: "POST", path: "/v1/audiences", body: { tenant: "acme" }, scope: "audiences:write" },
   { route: "tokens", method: "GET", path: "/v1/tokens", scope: "tokens:manage" },
   { route: "tokens", method: "POST", path: "/v1/tokens", body: { role: "collector", tenant: "acme" }, scope: "tokens:manage" },
+  { route: "exports", method: "GET", path: "/v1/exports?tenant=acme", scope: "exports:read" },
+  { route: "exports", method: "GET", path: "/v1/exports/crm/history?tenant=acme", scope: "exports:read" },
+  { route: "exports", method: "POST", path: "/v1/exports/run", body: { tenant: "acme" }, scope: "exports:write" },
+  { route: "exports", method: "POST", path: "/v1/exports/crm/dry-run", body: { tenant: "acme" }, scope: "exports:write" },
+  { route: "listening", method: "GET", path: "/v1/listening/report?tenant=acme", scope: "listening:read" },
+  { route: "audit", method: "GET", path: "/v1/audit?tenant=acme", scope: "audit:read" },
+  { route: "audit", method: "GET", path: "/v1/audit/verify", scope: "audit:read" },
 ]
 
 describe("the route table", () => {
@@ -153,7 +153,7 @@ describe("scoped API tokens", () => {
             expect(res.body, what).toMatchObject({ success: false, rule: "missing_scope" })
             expect(res.body.error, what).toContain(probe.scope)
           }
-          if (probe.path.startsWith("/v1/profiles/") || probe.path.startsWith("/v1/consent/")) checkResponse(templateOf(probe.path), "GET", res.status, res.body)
+          if (!/^\/v1\/(query|identity|dsr|audiences|tokens)/.test(probe.path)) checkResponse(templateOf(probe.path), probe.method, res.status, res.body)
         }
       }
       // Ingest: a collector token sends like a write key; a marketer's may not.
@@ -187,6 +187,10 @@ describe("scoped API tokens", () => {
       refused(yield* call(url, "POST", "/v1/tenants/globex/dsr", compliance, { type: "access", identifier: "user_id:gus" }), "path", "compliance, dsr path")
       refused(yield* call(url, "POST", "/v1/tenants/globex/query", admin, { sql: "SELECT 1" }), "path", "admin, query path")
       refused(yield* call(url, "GET", "/v1/tenants/globex/audiences", marketer), "path", "marketer, audiences path")
+      refused(yield* call(url, "GET", "/v1/tenants/globex/exports", marketer), "path", "marketer, exports path")
+      refused(yield* call(url, "POST", "/v1/tenants/globex/exports/run", admin, {}), "path", "admin, export run path")
+      refused(yield* call(url, "GET", "/v1/tenants/globex/listening/report", marketer), "path", "marketer, listening path")
+      refused(yield* call(url, "GET", "/v1/tenants/globex/audit", compliance), "path", "compliance, audit path")
       // Query string, also hidden behind a first tenant= that is the token's.
       refused(yield* call(url, "GET", "/v1/profiles/user_id:gus?tenant=globex", marketer), "tenant", "marketer, query")
       refused(yield* call(url, "GET", "/v1/profiles/user_id:gus?tenant=acme&tenant=globex", marketer), "tenant", "marketer, second tenant=")
@@ -194,6 +198,10 @@ describe("scoped API tokens", () => {
       refused(yield* call(url, "GET", "/v1/consent/user_id:gus?tenant=globex", compliance), "tenant", "compliance, query")
       refused(yield* call(url, "GET", "/v1/audiences?tenant=globex", marketer), "tenant", "marketer, audiences query")
       refused(yield* call(url, "GET", "/v1/dsr?tenant=globex", compliance), "tenant", "compliance, dsr list")
+      refused(yield* call(url, "GET", "/v1/exports/crm/history?tenant=globex", marketer), "tenant", "marketer, export history query")
+      refused(yield* call(url, "GET", "/v1/listening/report?tenant=globex", marketer), "tenant", "marketer, listening query")
+      refused(yield* call(url, "GET", "/v1/audit?tenant=globex", compliance), "tenant", "compliance, audit query")
+      refused(yield* call(url, "GET", "/v1/audit/verify?tenant=globex", compliance), "tenant", "compliance, audit verify query")
       refused(yield* call(url, "GET", "/v1/identity/suggestions?tenant=globex", admin), "tenant", "admin, suggestions")
       refused(yield* call(url, "GET", "/v1/tokens?tenant=globex", admin), "tenant", "admin, tokens")
       // Body.
@@ -202,6 +210,8 @@ describe("scoped API tokens", () => {
       refused(yield* call(url, "POST", "/v1/query", admin, { sql: "SELECT count() AS n FROM events", tenant: "globex" }), "/tenant", "admin, query body")
       refused(yield* call(url, "POST", "/v1/query", admin, { sql: "SELECT count() AS n FROM events", allTenants: true }), "/allTenants", "admin, allTenants")
       refused(yield* call(url, "POST", "/v1/identity/split", admin, { identifier: "user_id:gus", reason: "x", tenant: "globex" }), "/tenant", "admin, split body")
+      refused(yield* call(url, "POST", "/v1/exports/run", admin, { tenant: "globex" }), "/tenant", "admin, export run body")
+      refused(yield* call(url, "POST", "/v1/exports/crm/dry-run", admin, { tenant: "globex", full: true }), "/tenant", "admin, export dry-run body")
       refused(yield* call(url, "POST", "/v1/tokens", admin, { role: "admin", tenant: "globex" }), "/tenant", "admin, token for another tenant")
       refused(yield* call(url, "POST", "/v1/query", admin, `{"sql": "SELECT 1", "tenant": "acme", "tenant": "globex"}`), "/tenant", "admin, duplicate key")
       // Naming no tenant reads the token's own, never the default tenant or every tenant.

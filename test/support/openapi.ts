@@ -38,5 +38,8 @@ export const templateOf = (path: string): string => {
   if (/^\/v1\/profiles\/[^/]*\/identifiers\/?$/.test(p)) return "/v1/profiles/{identifier}/identifiers"
   if (p.startsWith("/v1/profiles/")) return "/v1/profiles/{identifier}"
   if (p.startsWith("/v1/consent/")) return "/v1/consent/{identifier}"
+  if (p === "/v1/exports" || p === "/v1/exports/run" || p === "/v1/listening/report" || p === "/v1/audit" || p === "/v1/audit/verify") return p
+  const exp = /^\/v1\/exports\/[^/]+(\/(status|history|run|dry-run|replay))?$/.exec(p)
+  if (exp !== null) return `/v1/exports/{destination}${exp[1] ?? ""}`
   throw new Error(`no template for ${p}`)
 }

@@ -1,0 +1,81 @@
+// The audit log over HTTP, for tokens with audit:read (the compliance role; ingest/auth.ts guards it):
+//   GET /v1/audit          entries newest first, a page at a time: ?limit= (1-500, default 100), ?cursor= (the previous
+//                          page's nextCursor), ?since= / ?until= (ISO date or date-time, or 7d / 24h ago), ?kind=
+//                          (comma-separated; "dsr." takes every dsr kind), ?tenant= (a bound token: its own only)
+//   GET /v1/audit/verify   the whole chain checked, as `cdp audit verify` does
+// A page reads a bounded number of entries (consent/audit.ts readAuditPage), so it costs the same on a long log.
+import type { IncomingMessage } from "node:http"
+import { Effect } from "effect"
+import { type AuditSigner, readAuditPage, verifyAudit } from "../consent/audit.ts"
+import type { ObjectStore } from "./objectstore.ts"
+import { type QueryReply, refuse } from "./query-route.ts"
+
+export const AUDIT_PATH = "/v1/audit"
+export const MAX_AUDIT_PAGE = 500
+
+const RELATIVE = /^(\d{1,5})([dh])$/
+const ISO = /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$/
+
+/** A time bound: 7d / 24h before now, an ISO date (00:00 UTC) or date-time; undefined when absent. */
+export const parseAuditTime = (text: string | null, field: string, nowMs: number): number | undefined | QueryReply => {
+  if (text === null) return undefined
+  const t = text.trim()
+  const rel = RELATIVE.exec(t)
+  const ms = rel !== null ? nowMs - Number(rel[1]) * (rel[2] === "d" ? 86_400_000 : 3_600_000)
+    : ISO.test(t) ? Date.parse(t.length === 10 ? `${t}T00:00:00Z` : /Z|[+-]\d{2}:?\d{2}$/.test(t) ? t : `${t}Z`) : Number.NaN
+  return Number.isFinite(ms) ? ms : refuse(400, `bad_${field}`, `?${field}= must be an ISO date (2026-01-31), a date-time (2026-01-31T12:00:00Z) or 7d / 24h`, field)
+}
+
+const KIND = /^[a-z][a-z0-9_.-]{0,60}$/
+
+export const auditRoute = (options: { readonly signer: AuditSigner }) =>
+  Effect.gen(function* () {
+    const context = yield* Effect.context<ObjectStore>()
+    const failure = (e: { message?: string }) => refuse(503, "object_store_unavailable", `the audit log could not be read: ${e.message ?? String(e)}`, undefined, { "retry-after": "5" })
+    return (req: IncomingMessage): Effect.Effect<QueryReply> =>
+      Effect.gen(function* () {
+        const url = new URL(req.url ?? "/", "http://collector")
+        const path = url.pathname.replace(/\/+$/, "")
+        if (req.method !== "GET" && req.method !== "HEAD") return refuse(405, "method_not_allowed", `use GET ${path}`, undefined, { allow: "GET" })
+        if (path === `${AUDIT_PATH}/verify`) {
+          return yield* verifyAudit(options.signer).pipe(
+            Effect.provideContext(context),
+            Effect.map((verification): QueryReply => ({ status: 200, body: { success: true, verification } })),
+            Effect.catch((e) => Effect.succeed(failure(e))),
+          )
+        }
+        if (path !== AUDIT_PATH) return refuse(404, "not_found", `no route ${path}; the audit log serves GET ${AUDIT_PATH} and GET ${AUDIT_PATH}/verify`)
+        const q = url.searchParams
+        const known = new Set(["limit", "cursor", "since", "until", "kind", "tenant"])
+        const unknown = [...q.keys()].find((k) => !known.has(k))
+        if (unknown !== undefined) return refuse(400, "unknown_parameter", `unknown parameter ?${unknown}= (the audit log takes ${[...known].join(", ")})`, unknown)
+        const limitText = q.get("limit")
+        if (limitText !== null && (!/^\d{1,4}$/.test(limitText) || Number(limitText) < 1 || Number(limitText) > MAX_AUDIT_PAGE)) {
+          return refuse(400, "bad_limit", `?limit= must be a whole number from 1 to ${MAX_AUDIT_PAGE}`, "limit")
+        }
+        const cursorText = q.get("cursor")
+        if (cursorText !== null && (!/^\d{1,12}$/.test(cursorText) || Number(cursorText) < 1)) {
+          return refuse(400, "bad_cursor", "?cursor= is the nextCursor of the previous page (a whole number)", "cursor")
+        }
+        const now = Date.now()
+        const sinceMs = parseAuditTime(q.get("since"), "since", now)
+        if (typeof sinceMs === "object") return sinceMs
+        const untilMs = parseAuditTime(q.get("until"), "until", now)
+        if (typeof untilMs === "object") return untilMs
+        if (sinceMs !== undefined && untilMs !== undefined && untilMs <= sinceMs) return refuse(400, "bad_until", "?until= must be after ?since=", "until")
+        const kinds = q.get("kind")?.split(",").map((k) => k.trim()).filter((k) => k !== "")
+        const badKind = kinds?.find((k) => !KIND.test(k))
+        if (badKind !== undefined) return refuse(400, "bad_kind", `?kind= takes kinds such as dsr.completed, api.access or dsr. (not "${badKind.slice(0, 60)}")`, "kind")
+        return yield* readAuditPage({
+          tenant: q.get("tenant") ?? undefined, kinds, sinceMs, untilMs,
+          beforeSeq: cursorText === null ? undefined : Number(cursorText), limit: limitText === null ? 100 : Number(limitText),
+        }).pipe(
+          Effect.provideContext(context),
+          Effect.map((page): QueryReply => ({
+            status: 200,
+            body: { success: true, entries: page.entries, nextCursor: page.nextCursor === null ? null : String(page.nextCursor), scanned: page.scanned },
+          })),
+          Effect.catch((e) => Effect.succeed(failure(e))),
+        )
+      })
+  })

@@ -1,0 +1,131 @@
+// The export API, what `cdp export` does on the data directory, for while `cdp serve` holds it (the embedded
+// warehouse belongs to one process). The guard (ingest/auth.ts) checks the token first: reads need exports:read,
+// runs, dry runs and replays exports:write; a token bound to a tenant only reaches that tenant's destinations.
+//   GET  /v1/exports                         every destination of the tenant with its status
+//   GET  /v1/exports/{destination}           one destination's status ({destination}/status too)
+//   GET  /v1/exports/{destination}/history   its delivery log, newest first (?limit=, 1-1000, default 50)
+//   POST /v1/exports/run                     sync every destination of the tenant now  {"full"?: true}
+//   POST /v1/exports/{destination}/run       sync one now                              {"full"?: true}
+//   POST /v1/exports/{destination}/dry-run   what a sync would send, sending nothing   {"full"?: true}
+//   POST /v1/exports/{destination}/replay    send its dead letters again
+import type { IncomingMessage } from "node:http"
+import { Effect } from "effect"
+import { type ConsentPolicies, ConsentPoliciesRef, DEFAULT_POLICIES } from "../consent/index.ts"
+import { type DestinationConfig, findDestination, redacted, replayDeadLetters, syncDestination, syncDestinations } from "./destinations/index.ts"
+import type { ObjectStore } from "./objectstore.ts"
+import { deliveryHistory, lastRun, openDeadLetters, pendingErasures, presentCount, readCursor } from "../warehouse/exports.ts"
+import type { Warehouse } from "../warehouse/warehouse.ts"
+import { type QueryReply, receiveAdminBody, refuse } from "./query-route.ts"
+import { DEFAULT_TENANT } from "./writekeys.ts"
+
+export const EXPORTS_PATH = "/v1/exports"
+
+const BODY_LIMIT = 16 * 1024
+export const MAX_HISTORY = 1000
+
+/** A destination's state, as `cdp export status` and GET /v1/exports/{destination} show it (credentials redacted). */
+export const destinationStatus = (c: DestinationConfig) =>
+  Effect.gen(function* () {
+    const cursor = yield* readCursor(c.tenant, c.name)
+    const run = yield* lastRun(c.tenant, c.name)
+    return {
+      destination: c.name, type: c.type, purpose: c.purpose, audience: c.audience ?? "",
+      profiles_there: yield* presentCount(c.tenant, c.name),
+      last_good_sync: cursor?.syncedAt ?? "never",
+      last_run: run === undefined ? "never" : `${run.ended} (${run.delivered} delivered, ${run.failed} failed)`,
+      dead_letters: (yield* openDeadLetters(c.tenant, c.name)).length,
+      erasures_pending: (yield* pendingErasures(c.tenant, c.name)).length,
+      config: redacted(c),
+    }
+  })
+
+export type DestinationStatus = Effect.Success<ReturnType<typeof destinationStatus>>
+
+const DESTINATION_NAME = /^[A-Za-z0-9_.-]{1,100}$/
+const ACTIONS = new Set(["status", "history", "run", "dry-run", "replay"])
+
+export const exportRoute = (options: {
+  readonly destinations: ReadonlyArray<DestinationConfig>
+  readonly policies?: ConsentPolicies | undefined
+  readonly bodyIdleMs?: number | undefined
+}) =>
+  Effect.gen(function* () {
+    const context = yield* Effect.context<Warehouse | ObjectStore>()
+    const run = <A>(effect: Effect.Effect<A, unknown, Warehouse | ObjectStore>, ok: (a: A) => QueryReply) =>
+      effect.pipe(
+        Effect.provideService(ConsentPoliciesRef, options.policies ?? DEFAULT_POLICIES),
+        Effect.provideContext(context),
+        Effect.map(ok),
+        Effect.catch((e: unknown) => {
+          const tagged = e as { _tag?: string; message?: string }
+          return Effect.succeed(tagged._tag === "WarehouseUnavailable"
+            ? refuse(503, "warehouse_unavailable", tagged.message ?? "the warehouse is unavailable", undefined, { "retry-after": "5" })
+            : refuse(500, "export_failed", tagged.message ?? String(e)))
+        }),
+      )
+
+    return (req: IncomingMessage): Effect.Effect<QueryReply> =>
+      Effect.gen(function* () {
+        const url = new URL(req.url ?? "/", "http://collector")
+        const parts = url.pathname.replace(/\/+$/, "").slice(EXPORTS_PATH.length).split("/").filter((s) => s !== "")
+        const method = req.method ?? "GET"
+        let body: Record<string, unknown> = {}
+        if (method === "POST") {
+          const text = yield* receiveAdminBody(req, BODY_LIMIT, options.bodyIdleMs, "an export body")
+          if (typeof text !== "string") return text
+          let parsed: unknown
+          try {
+            parsed = JSON.parse(text.trim() === "" ? "{}" : text)
+          } catch {
+            return refuse(400, "bad_body", 'the body must be a JSON object, e.g. {"full": true}')
+          }
+          if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) return refuse(400, "bad_body", 'the body must be a JSON object, e.g. {"full": true}')
+          body = parsed as Record<string, unknown>
+          const unknown = Object.keys(body).find((k) => !["tenant", "full"].includes(k))
+          if (unknown !== undefined) return refuse(400, "bad_body", `unknown field "${unknown}" (an export body takes "full" and "tenant")`, `/${unknown}`)
+          if (body.full !== undefined && typeof body.full !== "boolean") return refuse(400, "bad_full", '"full" must be true or false', "/full")
+          if (body.tenant !== undefined && (typeof body.tenant !== "string" || body.tenant === "")) return refuse(400, "bad_tenant", '"tenant" must name a tenant', "/tenant")
+        }
+        const tenant = (body.tenant as string | undefined) ?? url.searchParams.get("tenant") ?? DEFAULT_TENANT
+        const full = body.full === true
+        const mine = options.destinations.filter((d) => d.tenant === tenant)
+
+        // /v1/exports and /v1/exports/run: every destination of the tenant.
+        if (parts.length === 0 || (parts.length === 1 && parts[0] === "run")) {
+          if (parts.length === 0 && method !== "GET") return refuse(405, "method_not_allowed", `use GET ${EXPORTS_PATH} or POST ${EXPORTS_PATH}/run`, undefined, { allow: "GET" })
+          if (parts.length === 1 && method !== "POST") return refuse(405, "method_not_allowed", `use POST ${EXPORTS_PATH}/run`, undefined, { allow: "POST" })
+          if (mine.length === 0) return refuse(404, "no_destinations", `tenant "${tenant}" has no export destinations (set CDP_DESTINATIONS where cdp serve runs)`)
+          return parts.length === 0
+            ? yield* run(Effect.forEach(mine, destinationStatus), (destinations) => ({ status: 200, body: { success: true, tenant, destinations } }))
+            : yield* run(syncDestinations(mine, { full }), (reports) => ({ status: 200, body: { success: true, tenant, reports } }))
+        }
+        const [name, action = "status", ...extra] = parts
+        if (!DESTINATION_NAME.test(name!)) return refuse(400, "bad_destination", "a destination's name is 1-100 letters, digits, '.', '_' or '-'", "destination")
+        if (extra.length > 0 || !ACTIONS.has(action)) {
+          return refuse(404, "not_found", `no route ${method} ${url.pathname}; a destination has /status, /history, /run, /dry-run and /replay`)
+        }
+        const config = findDestination(options.destinations, tenant, name!)
+        if (config instanceof Error) return refuse(404, "unknown_destination", config.message, "destination")
+        const reads = action === "status" || action === "history"
+        if (reads && method !== "GET") return refuse(405, "method_not_allowed", `use GET ${EXPORTS_PATH}/${name}/${action}`, undefined, { allow: "GET" })
+        if (!reads && method !== "POST") return refuse(405, "method_not_allowed", `use POST ${EXPORTS_PATH}/${name}/${action}`, undefined, { allow: "POST" })
+        switch (action) {
+          case "status":
+            return yield* run(destinationStatus(config), (status) => ({ status: 200, body: { success: true, tenant, status } }))
+          case "history": {
+            const text = url.searchParams.get("limit")
+            if (text !== null && (!/^\d{1,4}$/.test(text) || Number(text) < 1 || Number(text) > MAX_HISTORY)) {
+              return refuse(400, "bad_limit", `?limit= must be a whole number from 1 to ${MAX_HISTORY}`, "limit")
+            }
+            return yield* run(deliveryHistory(config.tenant, config.name, text === null ? 50 : Number(text)),
+              (history) => ({ status: 200, body: { success: true, tenant, destination: config.name, history } }))
+          }
+          case "run":
+            return yield* run(syncDestination(config, { full }), (report) => ({ status: 200, body: { success: true, tenant, reports: [report] } }))
+          case "dry-run":
+            return yield* run(syncDestination(config, { full, dryRun: true }), (report) => ({ status: 200, body: { success: true, tenant, report, purpose: config.purpose, audience: config.audience ?? "" } }))
+          default:
+            return yield* run(replayDeadLetters(config), (replay) => ({ status: 200, body: { success: true, tenant, replay } }))
+        }
+      })
+  })

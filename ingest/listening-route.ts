@@ -1,0 +1,86 @@
+// GET /v1/listening/report: the social listening report of `cdp listen report`, for tokens with listening:read
+// (ingest/auth.ts guards it), so marketers and the CLI read it while `cdp serve` holds the data directory.
+//   ?since=7d|2w|24h|2024-09-01 (default 7d)  ?until=...  ?alerts=1 (record spike alerts and call the alert webhook:
+//   idempotent, a day and kind is raised once)
+// Its consent rules are the report's own (no author who objects to social listening is listed). A caller without
+// profiles:identifiers gets e-mail addresses and phone numbers in authors' handles and names masked, as profile reads
+// mask them for marketers.
+import type { IncomingMessage } from "node:http"
+import { Effect } from "effect"
+import type { ListenReport } from "../sentiment/index.ts"
+import { Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
+import type { Principal } from "./auth.ts"
+import { type QueryReply, refuse } from "./query-route.ts"
+import { DEFAULT_TENANT } from "./writekeys.ts"
+
+export const LISTENING_REPORT_PATH = "/v1/listening/report"
+
+/** How the report is made (cdp serve passes its brand terms, alert webhook and the relations section). */
+export type ListeningReporter = (options: {
+  readonly tenant: string
+  readonly since: Date
+  readonly until?: Date
+  readonly raiseAlerts: boolean
+}) => Effect.Effect<ListenReport, unknown, Warehouse>
+
+const MASK = "[masked]"
+// Addresses, and runs of 7+ digits with the separators people type: what an author's display name may leak.
+const EMAIL = /[^\s@<>()"',;:]+@[^\s@<>()"',;:]+\.[^\s@<>()"',;:]+/g
+const PHONE = /\+?\d[\d ().-]{5,}\d/g
+
+const scrub = (text: string) => text.replace(EMAIL, MASK).replace(PHONE, (m) => (m.replace(/\D/g, "").length >= 7 ? MASK : m))
+
+/** The report with e-mail addresses and phone numbers in its authors masked. */
+export const maskListenReport = (report: ListenReport): ListenReport & { masked: { kinds: ReadonlyArray<string> } } => {
+  const author = <A extends { handle: string; name?: string }>(a: A): A => ({ ...a, handle: scrub(a.handle), ...(a.name === undefined ? {} : { name: scrub(a.name) }) })
+  return {
+    ...report,
+    topAuthors: { byReach: report.topAuthors.byReach.map(author), byEngagement: report.topAuthors.byEngagement.map(author) },
+    masked: { kinds: ["email", "phone"] },
+  }
+}
+
+const flag = (text: string | null, field: string): boolean | QueryReply =>
+  text === null || text === "0" || text === "false" ? false : text === "1" || text === "true" ? true : refuse(400, `bad_${field}`, `?${field}= must be 1 or 0`, field)
+
+export const listeningRoute = (options: { readonly warehouse: WarehouseShape; readonly report?: ListeningReporter | undefined }) =>
+  (req: IncomingMessage, principal?: Principal): Effect.Effect<QueryReply> =>
+    Effect.gen(function* () {
+      const url = new URL(req.url ?? "/", "http://collector")
+      const path = url.pathname.replace(/\/+$/, "")
+      if (path !== LISTENING_REPORT_PATH) return refuse(404, "not_found", `no route ${path}; listening serves GET ${LISTENING_REPORT_PATH}`)
+      if (req.method !== "GET" && req.method !== "HEAD") return refuse(405, "method_not_allowed", `use GET ${LISTENING_REPORT_PATH}`, undefined, { allow: "GET" })
+      const sentiment = yield* Effect.promise(() => import("../sentiment/index.ts"))
+      const time = (field: "since" | "until", text: string): Date | QueryReply => {
+        try {
+          const d = field === "since" ? sentiment.parseSince(text) : sentiment.parseUntil(text)
+          if (Number.isNaN(d.getTime())) throw new Error("not a time")
+          return d
+        } catch (e) {
+          return refuse(400, `bad_${field}`, `?${field}= must be 7d, 2w, 24h, a date (2024-09-01) or a date-time: ${(e as Error).message}`, field)
+        }
+      }
+      const since = time("since", url.searchParams.get("since") ?? "7d")
+      if (!(since instanceof Date)) return since
+      const untilText = url.searchParams.get("until")
+      const until = untilText === null ? undefined : time("until", untilText)
+      if (until !== undefined && !(until instanceof Date)) return until
+      if (until !== undefined && until.getTime() <= since.getTime()) return refuse(400, "bad_until", "?until= must be after ?since=", "until")
+      const alerts = flag(url.searchParams.get("alerts"), "alerts")
+      if (typeof alerts !== "boolean") return alerts
+      const tenant = url.searchParams.get("tenant") ?? DEFAULT_TENANT
+      const make: ListeningReporter = options.report ?? ((o) => sentiment.listenReport(o))
+      return yield* make({ tenant, since, ...(until === undefined ? {} : { until }), raiseAlerts: alerts }).pipe(
+        Effect.provideService(Warehouse, options.warehouse),
+        Effect.map((report): QueryReply => ({
+          status: 200,
+          body: { success: true, report: principal !== undefined && !principal.scopes.has("profiles:identifiers") ? maskListenReport(report) : report },
+        })),
+        Effect.catch((e: unknown) => {
+          const tagged = e as { _tag?: string; message?: string }
+          return Effect.succeed(tagged._tag === "WarehouseUnavailable"
+            ? refuse(503, "warehouse_unavailable", tagged.message ?? "the warehouse is unavailable", undefined, { "retry-after": "5" })
+            : refuse(500, "listening_failed", tagged.message ?? String(e)))
+        }),
+      )
+    })

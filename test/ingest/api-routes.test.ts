@@ -1,0 +1,175 @@
+// The export, listening and audit routes on a real collector (embedded engine, object store in the temp dir): what
+// `cdp export`, `cdp listen report` and `cdp audit` get through `cdp serve`, each answer checked against
+// ingest/openapi.json, wrong input refused naming the field, identifiers in the listening report masked for marketers.
+import { Effect, Layer, Logger, type Scope } from "effect"
+import { afterEach, beforeEach, describe, expect, it } from "vitest"
+import { backendConfig, pipelineLayer } from "../../cli/layers.ts"
+import { defaultIdentityConfig } from "../../identity/index.ts"
+import { Collector } from "../../ingest/collector.ts"
+import { parseDestinations } from "../../ingest/destinations/index.ts"
+import { writeKeys } from "../../ingest/writekeys.ts"
+import { type ApiBody, callApi } from "../support/api.ts"
+import { checkResponse } from "../support/openapi.ts"
+import { basicAuth, freshDir, type PipelineServices, removeDir, TEST_KEYS, WRITE_KEY } from "../support/pipeline.ts"
+
+let dir: string
+beforeEach(() => { dir = freshDir() })
+afterEach(() => removeDir(dir))
+
+const ADMIN = "test-admin-token"
+
+const withApi = <A, E>(program: (url: string) => Effect.Effect<A, E, PipelineServices | Collector | Scope.Scope>) =>
+  Effect.runPromise(Effect.scoped(Effect.gen(function* () {
+    return yield* program((yield* Collector).url)
+  })).pipe(
+    Effect.provide(Collector.layer({
+      port: 0, host: "127.0.0.1", writeKeys: writeKeys(TEST_KEYS), adminToken: ADMIN, dataDir: dir, identity: defaultIdentityConfig(),
+      destinations: parseDestinations(JSON.stringify({ acme: [{ name: "lake", type: "ndjson", purpose: "EmailMarketing" }] })),
+    }).pipe(Layer.provideMerge(pipelineLayer(backendConfig(dir))))),
+    Effect.provide(Logger.layer([])),
+  ))
+
+type Body = ApiBody
+
+const call = callApi
+
+/** Calls and checks the answer against openapi.json under `template`. */
+const checked = (url: string, method: string, path: string, template: string, token: string | null = ADMIN, body?: unknown) =>
+  Effect.map(call(url, method, path, token, body), (res) => {
+    checkResponse(template, method, res.status, res.body)
+    return res
+  })
+
+const makeToken = (url: string, request: Record<string, unknown>) =>
+  Effect.map(call(url, "POST", "/v1/tokens", ADMIN, request), (res) => {
+    expect(res.status, JSON.stringify(res.body)).toBe(201)
+    return res.body.token as string
+  })
+
+const eventually = <A, E, R>(effect: Effect.Effect<A, E, R>, check: (a: A) => boolean) =>
+  Effect.gen(function* () {
+    let last: A | undefined
+    for (let i = 0; i < 150; i++) {
+      last = yield* effect
+      if (check(last)) return last
+      yield* Effect.sleep("200 millis")
+    }
+    return yield* Effect.die(new Error(`condition not reached in 30 s; last: ${JSON.stringify(last).slice(0, 1000)}`))
+  })
+
+const send = (url: string, path: string, body: unknown) =>
+  Effect.promise(() => fetch(`${url}${path}`, {
+    method: "POST", headers: { authorization: basicAuth(WRITE_KEY), "content-type": "application/json" }, body: JSON.stringify(body),
+  }).then((r) => r.status))
+
+describe("the export routes", () => {
+  it("status, dry run, run, history and replay answer as openapi.json says; a run sends each profile once", () =>
+    withApi((url) => Effect.gen(function* () {
+      expect(yield* send(url, "/v1/batch", {
+        batch: ["p1", "p2", "p3"].map((id) => ({ type: "identify", userId: id, messageId: `m-${id}`, traits: { email: `${id}@acme.example` }, timestamp: "2025-03-01T10:00:00Z" })),
+      })).toBe(200)
+      const dry = yield* eventually(checked(url, "POST", "/v1/exports/lake/dry-run?tenant=acme", "/v1/exports/{destination}/dry-run", ADMIN, {}),
+        (r) => r.status === 200 && r.body.report.planned.reduce((n: number, p: Body) => n + p.records, 0) === 3)
+      expect(dry.body).toMatchObject({ purpose: "EmailMarketing", report: { destination: "lake", upserted: 0 } })
+      const before = yield* checked(url, "GET", "/v1/exports/lake?tenant=acme", "/v1/exports/{destination}")
+      expect(before.body.status).toMatchObject({ destination: "lake", profiles_there: 0, last_good_sync: "never" })
+      const run = yield* checked(url, "POST", "/v1/exports/run?tenant=acme", "/v1/exports/run", ADMIN, { full: false })
+      expect(run.body.reports).toMatchObject([{ destination: "lake", upserted: 3, deadLettered: 0, cursorAdvanced: true }])
+      const again = yield* checked(url, "POST", "/v1/exports/lake/run?tenant=acme", "/v1/exports/{destination}/run", ADMIN)
+      expect(again.body.reports[0].upserted).toBe(0)
+      const all = yield* checked(url, "GET", "/v1/exports?tenant=acme", "/v1/exports")
+      expect(all.body.destinations).toMatchObject([{ destination: "lake", profiles_there: 3, dead_letters: 0 }])
+      const history = yield* checked(url, "GET", "/v1/exports/lake/history?tenant=acme&limit=5", "/v1/exports/{destination}/history")
+      expect(history.body.history.length).toBeGreaterThan(0)
+      expect(history.body.history[0]).toMatchObject({ operation: "upsert", outcome: "delivered" })
+      const replay = yield* checked(url, "POST", "/v1/exports/lake/replay?tenant=acme", "/v1/exports/{destination}/replay", ADMIN)
+      expect(replay.body.replay).toMatchObject({ destination: "lake", letters: 0 })
+    })), 120_000)
+
+  it("refuses a wrong destination, limit, body or method naming what is wrong", () =>
+    withApi((url) => Effect.gen(function* () {
+      const refused = (res: { status: number; body: Body }, status: number, field: string | undefined, words: string) => {
+        expect(res.status, JSON.stringify(res.body)).toBe(status)
+        expect(res.body.success).toBe(false)
+        if (field !== undefined) expect(res.body.field).toBe(field)
+        expect(res.body.error).toContain(words)
+      }
+      refused(yield* checked(url, "GET", "/v1/exports/nope?tenant=acme", "/v1/exports/{destination}"), 404, "destination", `no destination "nope" for tenant "acme" (destinations: lake)`)
+      refused(yield* checked(url, "GET", "/v1/exports?tenant=globex", "/v1/exports"), 404, undefined, `tenant "globex" has no export destinations`)
+      refused(yield* checked(url, "GET", "/v1/exports/lake/history?tenant=acme&limit=0", "/v1/exports/{destination}/history"), 400, "limit", "1 to 1000")
+      refused(yield* checked(url, "POST", "/v1/exports/lake/run?tenant=acme", "/v1/exports/{destination}/run", ADMIN, { full: "yes" }), 400, "/full", "true or false")
+      refused(yield* checked(url, "POST", "/v1/exports/lake/run?tenant=acme", "/v1/exports/{destination}/run", ADMIN, { fulll: true }), 400, "/fulll", 'unknown field "fulll"')
+      refused(yield* checked(url, "POST", "/v1/exports/lake/run?tenant=acme", "/v1/exports/{destination}/run", ADMIN, "[1]"), 400, undefined, "JSON object")
+      refused(yield* call(url, "GET", "/v1/exports/lake/run?tenant=acme", ADMIN), 405, undefined, "use POST")
+      refused(yield* call(url, "POST", "/v1/exports/lake/status?tenant=acme", ADMIN, {}), 405, undefined, "use GET")
+      refused(yield* call(url, "GET", "/v1/exports/lake/nonsense?tenant=acme", ADMIN), 404, undefined, "/status, /history, /run, /dry-run and /replay")
+      refused(yield* call(url, "GET", "/v1/exports/..%2F..?tenant=acme", ADMIN), 400, "destination", "a destination's name")
+    })), 120_000)
+})
+
+describe("the listening report route", () => {
+  it("serves the report of cdp listen report; a marketer gets e-mail addresses and phone numbers in authors masked, an admin not", () =>
+    withApi((url) => Effect.gen(function* () {
+      const day = new Date(Date.now() - 86_400_000).toISOString()
+      const posts = [
+        { id: "s1", network: "forum", author_handle: "kim", author_name: "Kim kim@home.example", author_followers: 900, text: "love this coffee, great taste", created_at: day },
+        { id: "s2", network: "forum", author_handle: "lee", author_name: "Lee +44 7700 900123", author_followers: 800, text: "the delivery was late and the bag broken", created_at: day },
+      ]
+      for (const p of posts) expect(yield* send(url, "/v1/webhooks/social", p)).toBe(200)
+      const marketer = yield* makeToken(url, { role: "marketer", tenant: "acme" })
+      const masked = yield* eventually(checked(url, "GET", "/v1/listening/report?since=7d", "/v1/listening/report", marketer),
+        (r) => r.status === 200 && r.body.report.mentions.total === 2)
+      expect(masked.body.report.tenant).toBe("acme")
+      const names = masked.body.report.topAuthors.byReach.map((a: Body) => a.name)
+      expect(names.sort()).toEqual(["Kim [masked]", "Lee [masked]"])
+      expect(JSON.stringify(masked.body)).not.toContain("kim@home.example")
+      expect(JSON.stringify(masked.body)).not.toContain("7700 900123")
+      const plain = yield* checked(url, "GET", "/v1/listening/report?since=7d&tenant=acme", "/v1/listening/report")
+      expect(plain.body.report.topAuthors.byReach.map((a: Body) => a.name).sort()).toEqual(["Kim kim@home.example", "Lee +44 7700 900123"])
+      expect(plain.body.report.masked).toBeUndefined()
+      for (const [query, field] of [["since=yesterdayish", "since"], ["since=7d&until=2020-01-01", "until"], ["alerts=maybe", "alerts"]] as const) {
+        const bad = yield* checked(url, "GET", `/v1/listening/report?${query}`, "/v1/listening/report", marketer)
+        expect(bad.status, query).toBe(400)
+        expect(bad.body.field, query).toBe(field)
+      }
+    })), 120_000)
+})
+
+describe("the audit routes", () => {
+  it("page the log newest first with a cursor, filter by kind, time and tenant, and verify the chain", () =>
+    withApi((url) => Effect.gen(function* () {
+      for (const [tenant, id] of [["acme", "a1"], ["globex", "g1"], ["acme", "a2"]] as const) {
+        const res = yield* call(url, "POST", "/v1/dsr", ADMIN, { type: "access", identifier: `user_id:${id}`, tenant })
+        expect(res.status, JSON.stringify(res.body)).toBe(201)
+      }
+      const compliance = yield* makeToken(url, { role: "compliance", tenant: "acme" })
+      const seen: Array<Body> = []
+      let cursor: string | null = null
+      do {
+        const page: { status: number; body: Body } = yield* checked(url, "GET", `/v1/audit?kind=dsr.&limit=2${cursor === null ? "" : `&cursor=${cursor}`}`, "/v1/audit", compliance)
+        expect(page.status, JSON.stringify(page.body)).toBe(200)
+        expect(page.body.entries.length).toBeLessThanOrEqual(2)
+        seen.push(...page.body.entries)
+        cursor = page.body.nextCursor
+      } while (cursor !== null)
+      // Two acme requests, each received, running and completed; nothing of globex's; newest first, no repeats.
+      expect(seen.map((e) => e.tenant)).toEqual(Array(6).fill("acme"))
+      expect(seen.map((e) => e.seq)).toEqual([...seen.map((e) => e.seq)].sort((a, b) => b - a))
+      expect(new Set(seen.map((e) => e.seq)).size).toBe(6)
+      expect(new Set(seen.map((e) => e.kind))).toEqual(new Set(["dsr.received", "dsr.running", "dsr.completed"]))
+      const completed = yield* checked(url, "GET", "/v1/audit?kind=dsr.completed&tenant=globex", "/v1/audit")
+      expect(completed.body.entries.map((e: Body) => [e.tenant, e.kind])).toEqual([["globex", "dsr.completed"]])
+      const future = yield* checked(url, "GET", `/v1/audit?since=${new Date(Date.now() + 3_600_000).toISOString()}`, "/v1/audit")
+      expect(future.body.entries).toEqual([])
+      const past = yield* checked(url, "GET", "/v1/audit?until=2020-01-01", "/v1/audit")
+      expect(past.body.entries).toEqual([])
+      const verified = yield* checked(url, "GET", "/v1/audit/verify", "/v1/audit/verify", compliance)
+      expect(verified.body.verification).toMatchObject({ ok: true, problems: [] })
+      expect(verified.body.verification.entries).toBeGreaterThanOrEqual(9)
+      for (const [query, field] of [["limit=0", "limit"], ["cursor=abc", "cursor"], ["since=last-week", "since"], ["kind=DROP%20TABLE", "kind"], ["colour=red", "colour"]] as const) {
+        const bad = yield* checked(url, "GET", `/v1/audit?${query}`, "/v1/audit", compliance)
+        expect(bad.status, query).toBe(400)
+        expect(bad.body.field, query).toBe(field)
+      }
+    })), 120_000)
+})
