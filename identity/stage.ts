@@ -86,8 +86,12 @@ export interface IdentityStage {
   readonly catchUp: Effect.Effect<void, WarehouseUnavailable | WarehouseQueryError>
 }
 
-/** Makes the stage, with the graph loaded from what is stored (the newest usable snapshot and what came since). */
-export const makeIdentityStage = (config: IdentityConfig, policy: SnapshotPolicy = DEFAULT_SNAPSHOT_POLICY) =>
+/**
+ * Makes the stage, with the graph loaded from what is stored (the newest usable snapshot and what came since).
+ * `shared`: other processes store observations too (N workers on Kafka), so a snapshot covers only what this graph
+ * has read; alone (the in-process bus), every stored observation is one this graph resolved.
+ */
+export const makeIdentityStage = (config: IdentityConfig, policy: SnapshotPolicy = DEFAULT_SNAPSHOT_POLICY, shared = false) =>
   Effect.gen(function* () {
     const warehouse = yield* Warehouse
     let loaded: LoadedIdentity = yield* loadIdentity(config.rules, config.extract.blocked, true)
@@ -100,8 +104,9 @@ export const makeIdentityStage = (config: IdentityConfig, policy: SnapshotPolicy
     const snapshot = Effect.gen(function* () {
       sinceAttempt = 0
       attemptAt = Date.now()
-      // What the snapshot covers is what the graph has read: catching up first lets it cover up to now.
-      loaded = yield* catchUpGraph(loaded, config.extract.blocked)
+      // What the snapshot covers is what the graph has read: catching up first lets it cover up to now. Alone, the
+      // graph holds everything stored (batches and reloads hold the lock), and a catch-up would only read it again.
+      loaded = shared ? yield* catchUpGraph(loaded, config.extract.blocked) : { ...loaded, syncedUntilMs: Date.now() }
       const bytes = yield* writeSnapshot(loaded)
       unsnapshotted = 0
       yield* Effect.logDebug(`identity snapshot stored: ${bytes} bytes`)

@@ -54,11 +54,11 @@ class BatchFault extends Data.TaggedError("BatchFault")<{ readonly message: stri
  * the warehouse), consent (needs each message's current profile: it records changes and enforces, before any text
  * is scored), then sentiment (its worker pool closes with the scope).
  */
-export const eventStages = (sentiment: SentimentConfig, identity: IdentityConfig | false, consent: ConsentPolicies = DEFAULT_POLICIES, keys?: KeysShape) =>
+export const eventStages = (sentiment: SentimentConfig, identity: IdentityConfig | false, consent: ConsentPolicies = DEFAULT_POLICIES, keys?: KeysShape, shared = false) =>
   Effect.gen(function* () {
     // Erased people's messages are dropped before identity stores anything of them (needs the deployment's keys).
     const suppress = keys === undefined ? undefined : yield* suppressionStage(consent, keys, identity === false ? undefined : identity.extract)
-    const resolve = identity === false ? undefined : yield* makeIdentityStage(identity)
+    const resolve = identity === false ? undefined : yield* makeIdentityStage(identity, undefined, shared)
     const gate = yield* makeConsentStage(consent, keys)
     const scoring = yield* sentimentStage(sentiment)
     return {
@@ -136,7 +136,7 @@ export class Pipeline extends Context.Service<Pipeline, PipelineShape>()("cdp/Pi
       // Opened before the consumers, so the scoring workers close after the consumers have drained.
       const consuming = options.consume !== false
       const { stages, reloadIdentity: reloadHere, catchUpIdentity } = consuming
-        ? yield* eventStages(options.sentiment ?? { brand: [], aspects: {} }, options.identity, options.consent, options.keys)
+        ? yield* eventStages(options.sentiment ?? { brand: [], aspects: {} }, options.identity, options.consent, options.keys, bus.backend.kind !== "memory")
         : { stages: [], reloadIdentity: Effect.void, catchUpIdentity: Effect.void }
       // On a shared bus every member reloads when one process changes the graph: this process's own notices are
       // recognised by origin (it has reloaded already).

@@ -88,6 +88,23 @@ describe("identity snapshot", () => {
     expect(caught[0]).toBe(caught[1])
   })
 
+  it("a worker's snapshot (other members store too) holds what they stored before it, so a start from it misses nothing", async () => {
+    const result = await withWarehouse(Effect.gen(function* () {
+      const worker = yield* makeIdentityStage(config, { everyMessages: 1, everyMs: 0, minMessages: 1 }, true)
+      const other = yield* makeIdentityStage(config)
+      // Stored by another member: this worker has not read it when it writes its snapshot after the next batch.
+      yield* other.stage(history.slice(2))
+      yield* worker.stage(history.slice(0, 2))
+      const restored = yield* loadIdentity(config.rules, config.extract.blocked, true, 0)
+      const full = yield* loadIdentity(config.rules, config.extract.blocked, false)
+      return { restored, full }
+    }))
+    expect(result.restored.source).toBe("snapshot")
+    const restored = profilesOf(result.restored.resolver.graph("acme"), ["view", "mail", "login", "other"])
+    expect(restored).toEqual(profilesOf(result.full.resolver.graph("acme"), ["view", "mail", "login", "other"]))
+    expect(restored[0]).toBe(restored[2])
+  })
+
   it("a rebuild (which may normalise stored values again) drops every snapshot: the next start reads every observation", async () => {
     await withWarehouse(Effect.gen(function* () {
       const { stage } = yield* makeIdentityStage(config)
