@@ -152,7 +152,7 @@ export const registerExportCommands = (program: Command, shared: { readonly data
   const format = () => new Option("--format <format>", "output format").choices(["json", "table"]).default("table")
   const tenant = () => new Option("--tenant <tenant>", "tenant").default("default")
   const run = (main: Effect.Effect<unknown, unknown>) => runCommand(main.pipe(Effect.provide(commandLogger)))
-  const exp = program.command("export").description("exports of consenting profiles to downstream destinations (CDP_DESTINATIONS): files, webhooks, HubSpot, Salesforce")
+  const exp = program.command("export").description("exports of consenting profiles to downstream destinations (CDP_DESTINATIONS): files, webhooks, HubSpot, Salesforce; through cdp serve's /v1/exports while it holds the data dir")
   exp
     .command("run")
     .description("sync destinations now: erasures first, then withdrawals, then profiles changed since the last good sync")
