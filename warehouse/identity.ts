@@ -213,13 +213,6 @@ const PROFILE_MESSAGES_SQL = `SELECT message_id FROM (SELECT DISTINCT message_id
   `(SELECT message_id, argMax(profile_id, version) AS now FROM event_profiles WHERE tenant = {tenant:String} AND message_id IN (${candidates}) ` +
   "GROUP BY message_id) AS m USING message_id WHERE m.now = '' OR m.now = {profile:String}"
 
-/** Every message of a profile now. */
-export const profileMessageIds = Effect.fn("profileMessageIds")(function* (tenant: string, profileId: string) {
-  const warehouse = yield* Warehouse
-  const rows = yield* warehouse.query<{ message_id: string }>(PROFILE_MESSAGES_SQL, { params: { tenant, profile: profileId } })
-  return rows.map((r) => r.message_id)
-})
-
 /** Whether a profile has any message now. */
 export const profileHasMessages = Effect.fn("profileHasMessages")(function* (tenant: string, profileId: string) {
   const warehouse = yield* Warehouse
@@ -230,7 +223,7 @@ export const profileHasMessages = Effect.fn("profileHasMessages")(function* (ten
 /** Most message ids a profile read sends as one query parameter; a bigger profile is read by subquery. */
 const MAX_ID_PARAMETER = 5000
 
-/** A profile and its messages (profileMessageIds), which the profile reads below select by id, on each table's own key. */
+/** A profile and its messages, which profile reads (warehouse/profiles.ts) select by id, on each table's own key. */
 export interface ProfileScope {
   readonly tenant: string
   readonly profileId: string
@@ -246,51 +239,6 @@ export const scopeCondition = (scope: ProfileScope) => {
   const params: Record<string, unknown> = inline ? { ...params0, ids: scope.ids } : params0
   return { mine, params }
 }
-
-export const profileChannels = Effect.fn("profileChannels")(function* (scope: ProfileScope) {
-  const warehouse = yield* Warehouse
-  const { mine, params } = scopeCondition(scope)
-  return yield* warehouse.query<{ channel: string; n: string; first: string; last: string }>(
-    `SELECT channel, count() AS n, min(timestamp) AS first, max(timestamp) AS last FROM event_rows WHERE ${mine} GROUP BY channel ORDER BY channel`,
-    { params })
-})
-
-export const profileObservedIdentifiers = Effect.fn("profileObservedIdentifiers")(function* (scope: ProfileScope) {
-  const warehouse = yield* Warehouse
-  const { mine, params } = scopeCondition(scope)
-  return yield* warehouse.query<{ kind: string; value: string; raw: string; trust: string; first: string; last: string; n: string }>(
-    "SELECT s.kind AS kind, s.value AS value, any(s.raw) AS raw, " +
-      "arrayElement(arraySort(x -> indexOf(['verified', 'stated', 'unverified'], x), groupUniqArray(s.trust)), 1) AS trust, " +
-      "min(timestamp) AS first, max(timestamp) AS last, count() AS n FROM identity_observations ARRAY JOIN sightings AS s " +
-      `WHERE ${mine} GROUP BY kind, value ORDER BY kind, first`, { params })
-})
-
-/** Per trait and source, only the latest statement and when the trait was first stated: precedence picks among them. */
-export const profileTraitStatements = Effect.fn("profileTraitStatements")(function* (scope: ProfileScope) {
-  const warehouse = yield* Warehouse
-  const { mine, params } = scopeCondition(scope)
-  return yield* warehouse.query<{ name: string; source: string; identified: number; latest: [string, string, string]; first: string }>(
-    "SELECT kv.1 AS name, toString(source) AS source, user_id != '' AS identified, " +
-      "argMax((kv.2, timestamp, message_id), (timestamp, message_id)) AS latest, min(timestamp) AS first " +
-      `FROM event_rows ARRAY JOIN JSONExtractKeysAndValuesRaw(traits) AS kv WHERE ${mine} AND traits != '{}' ` +
-      "AND kv.2 NOT IN ('null', '\"\"') GROUP BY name, source, identified", { params })
-})
-
-export const profileMergeHistory = Effect.fn("profileMergeHistory")(function* (scope: ProfileScope) {
-  const warehouse = yield* Warehouse
-  const { params } = scopeCondition(scope)
-  return yield* warehouse.query<{ kind: string; from_profile: string; to_profile: string; messages: string; reason: string; at: string }>(
-    "SELECT kind, from_profile, to_profile, messages, reason, at FROM profile_merges WHERE tenant = {tenant:String} " +
-      "AND (from_profile = {profile:String} OR to_profile = {profile:String}) ORDER BY at", { params })
-})
-
-export const profileRecentEvents = Effect.fn("profileRecentEvents")(function* (scope: ProfileScope, recent: number) {
-  const warehouse = yield* Warehouse
-  const { mine, params } = scopeCondition(scope)
-  return yield* warehouse.query<{ message_id: string; timestamp: string; channel: string; type: string; event: string }>(
-    `SELECT message_id, timestamp, channel, type, event FROM event_rows WHERE ${mine} ` +
-      `ORDER BY timestamp DESC, message_id LIMIT ${Math.max(0, Math.min(1000, Math.trunc(recent)))}`, { params })
-})
 
 /** Nodes (with their time slices) of a profile. */
 export const profileNodes = Effect.fn("profileNodes")(function* (tenant: string, profile: string) {

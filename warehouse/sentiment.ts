@@ -1,7 +1,6 @@
 // The SQL of texts and sentiment beyond landing (the sink writes them as messages land): reading stored texts back
 // for a rescore, and writing the new scores. Social listening's report queries live in warehouse/listening.ts.
 import { Effect } from "effect"
-import { type ProfileScope, scopeCondition } from "./identity.ts"
 import { chDateTime } from "./sink.ts"
 import { type Row, Warehouse } from "./warehouse.ts"
 
@@ -49,15 +48,6 @@ export const textsPage = Effect.fn("textsPage")(function* (page: {
 export const storeSentiment = Effect.fn("storeSentiment")(function* (rows: ReadonlyArray<Row>) {
   const warehouse = yield* Warehouse
   yield* warehouse.insert("sentiment", rows)
-})
-
-/** The latest scored sentiment of a profile's messages, if any. */
-export const latestProfileSentiment = Effect.fn("latestProfileSentiment")(function* (scope: ProfileScope) {
-  const warehouse = yield* Warehouse
-  const { mine, params } = scopeCondition(scope)
-  return yield* warehouse.query<{ label: string; score: number; timestamp: string }>(
-    `SELECT label, score, timestamp FROM sentiment WHERE ${mine} AND status = 'scored' ` +
-      "ORDER BY timestamp DESC LIMIT 1", { params })
 })
 
 /** Scored texts per channel and label. */
