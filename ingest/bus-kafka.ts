@@ -49,7 +49,7 @@ export interface KafkaBusOptions {
   readonly partitionBy?: "person" | "tenant"
   /** Client id shown in the broker's logs and group listings. */
   readonly clientId?: string
-  /** How produced record batches are compressed (default zstd where Node has it, else none; consumers read both). */
+  /** Compression of produced record batches: zstd where Node has it, none when a codec seals the values (default). */
   readonly compression?: "zstd" | "none" | undefined
   /** Encrypts record values per person key (ingest/bus-crypto.ts); without it values are plain JSON. */
   readonly codec?: BusCodec | undefined
@@ -145,7 +145,9 @@ export const makeKafkaBus = (options: KafkaBusOptions): Effect.Effect<EventBusSh
         Effect.annotateLogs({ topic: m.topic, partitions: m.partitions, configured: options.partitions }))
     }
     const known = new Set(busTopicNames(options.prefix))
-    const compression = (options.compression ?? (zstdAvailable ? "zstd" : "none")) === "zstd" ? CompressionTypes.ZSTD : CompressionTypes.None
+    // Sealed values (the codec compresses inside the seal) do not compress again: zstd then only costs CPU.
+    const compression = (options.compression ?? (zstdAvailable && options.codec === undefined ? "zstd" : "none")) === "zstd"
+      ? CompressionTypes.ZSTD : CompressionTypes.None
     if (compression === CompressionTypes.ZSTD && !zstdAvailable) {
       return yield* new BusUnavailable({ backend: "kafka", message: `zstd compression of Kafka records needs Node >= 22.15 (this is ${process.version})` })
     }
