@@ -10,6 +10,8 @@ import { Context, Effect, Layer, Logger } from "effect"
 import kafkajs from "kafkajs"
 import { defaultIdentityConfig } from "../../identity/index.ts"
 import { type KafkaBusOptions, kafkaBus, makeKafkaBus } from "../../ingest/bus-kafka.ts"
+import { encryptedKafkaBus, makeBusCodec, warehouseKeyStore } from "../../ingest/bus-crypto.ts"
+import { makeKeys } from "../../consent/keys.ts"
 import { Topics } from "../../ingest/bus.ts"
 import type { CanonicalEvent } from "../../ingest/message.ts"
 import { ObjectStore } from "../../ingest/objectstore.ts"
@@ -59,6 +61,27 @@ const kafkaCeiling = Effect.scoped(Effect.gen(function* () {
   return { produce, consume: seconds(t) }
 }))
 
+/**
+ * The same, with record values encrypted per person key as a deployment runs by default (CDP_KAFKA_ENCRYPTION=on):
+ * data keys made on first use and stored in the embedded warehouse, then read back by a consumer with an empty cache.
+ */
+const kafkaCeilingEncrypted = (dir: string) => Effect.scoped(Effect.gen(function* () {
+  const warehouse = yield* Warehouse
+  const keys = makeKeys(new Uint8Array(32).fill(1))
+  const o = options()
+  const bus = yield* makeKafkaBus({ ...o, codec: makeBusCodec(keys, warehouseKeyStore(warehouse)) })
+  let t = performance.now()
+  for (let i = 0; i < TOTAL; i += CHUNK) yield* bus.publish(Topics.events, events.slice(i, i + CHUNK))
+  const produce = seconds(t)
+  // Another process's cache: every key is read from the warehouse once.
+  const reader = yield* makeKafkaBus({ ...o, codec: makeBusCodec(keys, warehouseKeyStore(warehouse)) })
+  let seen = 0
+  t = performance.now()
+  yield* reader.consume(Topics.events, (batch) => Effect.sync(() => { seen += batch.length }))
+  while (seen < TOTAL) yield* Effect.sleep("20 millis")
+  return { produce, consume: seconds(t) }
+}).pipe(Effect.provide(Warehouse.embedded(join(dir, "clickhouse")))))
+
 /** The same rows inserted straight into the embedded engine, in batches of the size a worker lands. */
 const insertCeiling = (dir: string) => Effect.scoped(Effect.gen(function* () {
   const warehouse = yield* Warehouse
@@ -70,9 +93,10 @@ const insertCeiling = (dir: string) => Effect.scoped(Effect.gen(function* () {
 }).pipe(Effect.provide(Warehouse.embedded(join(dir, "clickhouse")))))
 
 /** Publish everything while `members` pipelines consume; timed until every event is in the warehouse. */
-const endToEnd = (members: number, dir: string) => {
+const endToEnd = (members: number, dir: string, encrypted = false) => {
   const o = options()
-  const member = Pipeline.make({ identity: defaultIdentityConfig() }).pipe(Layer.provideMerge(kafkaBus(o)))
+  const member = Pipeline.make({ identity: defaultIdentityConfig() }).pipe(
+    Layer.provideMerge(encrypted ? encryptedKafkaBus(o, makeKeys(new Uint8Array(32).fill(1))) : kafkaBus(o)))
   const shared = Layer.mergeAll(Warehouse.embedded(join(dir, "clickhouse")), ObjectStore.local(join(dir, "objects")))
   return Effect.scoped(Effect.gen(function* () {
     const warehouse = yield* Warehouse
@@ -101,6 +125,9 @@ if (brokers === undefined || brokers === "") {
     `${cores} cores (${cpus()[0]?.model ?? "?"}), Node ${process.versions.node}\n`)
   const run = <A, E>(effect: Effect.Effect<A, E>) => Effect.runPromise(effect.pipe(Effect.provide(quiet)))
   const ceil = await run(kafkaCeiling)
+  const encDir = freshDir("cdp-bench-kafka-")
+  const enc = await run(kafkaCeilingEncrypted(encDir))
+  removeDir(encDir)
   const dir = freshDir("cdp-bench-kafka-")
   const insert = await run(insertCeiling(dir))
   removeDir(dir)
@@ -112,13 +139,20 @@ if (brokers === undefined || brokers === "") {
     ["ceiling: insert the rows straight into the warehouse", insert],
     ["ceiling: the three one after another", ceilingSeconds],
   ]
+  const encryptedRows: Array<readonly [string, number]> = [
+    ["encrypted: produce to Kafka (acks=all)", enc.produce],
+    ["encrypted: consume and decrypt, no processing", enc.consume],
+  ]
   for (const members of [1, 2, 3]) {
     const d = freshDir("cdp-bench-kafka-")
     rows.push([`end to end: publish -> ${members} member${members > 1 ? "s" : ""} -> warehouse`, await run(endToEnd(members, d))])
     removeDir(d)
   }
+  const d1 = freshDir("cdp-bench-kafka-")
+  encryptedRows.push(["encrypted: end to end, publish -> 1 member -> warehouse", await run(endToEnd(1, d1, true))])
+  removeDir(d1)
   process.stdout.write(`\n| measure | seconds | events/s |\n|---|---:|---:|\n`)
-  for (const [name, s] of rows) process.stdout.write(`| ${name} | ${s.toFixed(2)} | ${rate(s).toLocaleString("en")} |\n`)
+  for (const [name, s] of [...rows, ...encryptedRows]) process.stdout.write(`| ${name} | ${s.toFixed(2)} | ${rate(s).toLocaleString("en")} |\n`)
   const best = Math.min(...rows.slice(4).map(([, s]) => s))
   await dropTopics()
   process.stdout.write(`\nbest end-to-end / ceiling = ${(ceilingSeconds / best).toFixed(2)}  (targets: >= 25,000 events/s on 2 cores, >= 0.5)\n`)
