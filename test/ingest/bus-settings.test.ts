@@ -34,6 +34,9 @@ describe("bus settings", () => {
     oneLine(worker({ CDP_BUS: "rabbit" }), /^cdp: CDP_BUS must be memory or kafka/)
     oneLine(worker({ CDP_BUS: "kafka", CDP_KAFKA_BROKERS: "127.0.0.1:9092", CDP_KAFKA_PARTITIONS: "0" }), /^cdp: CDP_KAFKA_PARTITIONS must be .*0 is less than 1/)
   })
+  it("an encryption switch other than on or off is named", () => {
+    oneLine(worker({ CDP_BUS: "kafka", CDP_KAFKA_BROKERS: "127.0.0.1:1", CDP_KAFKA_ENCRYPTION: "yes" }), /^cdp: CDP_KAFKA_ENCRYPTION must be on or off/)
+  })
   it("cdp serve --edge-only on the in-process bus is refused", () => {
     oneLine(worker({}, ["serve", "--edge-only", "--port", "0"]), /^cdp: --edge-only needs CDP_BUS=kafka/)
   })
