@@ -347,6 +347,8 @@ export interface AuditVerification {
   readonly problems: ReadonlyArray<AuditProblem>
 }
 
+const VERIFY_CHUNK = 256
+
 /** Checks the whole chain: every entry's hash and signature, its place (seq) and link to the one before, and the head. */
 export const verifyAudit = (signer: AuditSigner): Effect.Effect<AuditVerification, ObjectStoreError, ObjectStore> =>
   Effect.gen(function* () {
@@ -355,9 +357,18 @@ export const verifyAudit = (signer: AuditSigner): Effect.Effect<AuditVerificatio
     const problems: Array<AuditProblem> = []
     let prev = { seq: 0, hash: GENESIS }
     const hashes = new Map<number, string>()
-    for (const key of keys) {
+    // Objects are fetched a chunk at a time, several at once (an S3 GET or a file read waits mostly on I/O); every
+    // check below still runs on each entry in key order.
+    const fetched = new Map<string, Uint8Array | undefined>()
+    for (const [i, key] of keys.entries()) {
+      if (i % VERIFY_CHUNK === 0) {
+        fetched.clear()
+        const chunk = keys.slice(i, i + VERIFY_CHUNK)
+        const bodies = yield* Effect.forEach(chunk, (k) => store.get(k), { concurrency: 16 })
+        chunk.forEach((k, j) => fetched.set(k, bodies[j]))
+      }
       const keySeq = Number(/(\d+)\.json$/.exec(key)?.[1] ?? Number.NaN)
-      const e = readJson(yield* store.get(key)) as AuditEntry | null | undefined
+      const e = readJson(fetched.get(key)) as AuditEntry | null | undefined
       if (e === null || e === undefined || typeof e !== "object" || typeof e.hash !== "string") {
         problems.push({ seq: keySeq, key, problem: "edited: the entry is not a readable audit entry" })
         prev = { seq: keySeq, hash: "" }
