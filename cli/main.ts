@@ -750,6 +750,25 @@ const dryRun = (sourceName: string, file: string, tenant: string, sourceOptions:
     process.stdout.write(`${file} (dry run, nothing landed): ${accepted} would be accepted, ${rejected.length} rejected\n`)
   })
 
+// Every command offers help one way (-h, --help): commander would add a `help [command]` entry to each group too. A
+// group run without its command (cdp, cdp dlq) says in one line which commands it has, rather than printing its whole
+// help on stderr; an unknown one is named.
+const oneWayToHelp = (command: Command): void => {
+  command.helpCommand(false)
+  if (command.commands.length > 0) {
+    command.allowExcessArguments(true).action(function (this: Command) {
+      const names = this.commands.map((c) => c.name()).join(", ")
+      const path = this === program ? "cdp" : `cdp ${this.name()}`
+      const first = this.args[0]
+      this.error(first === undefined
+        ? `error: ${path} needs a command: ${names} (${path} --help describes each)`
+        : `error: unknown command '${first}' (${path} has: ${names})`)
+    })
+  }
+  for (const sub of command.commands) oneWayToHelp(sub)
+}
+oneWayToHelp(program)
+
 // What fails before a command's program starts (e.g. a wrong environment variable read while choosing its Layers) is
 // still one line and exit 1.
 await program.parseAsync(process.argv).catch((error: unknown) => {

@@ -12,6 +12,22 @@ beforeEach(() => { dir = freshDir() })
 afterEach(() => removeDir(dir))
 
 describe("a newcomer's mistakes", () => {
+  it("cdp --help offers help once (-h, --help), not also a help command", () => {
+    for (const args of [["--help"], ["dlq", "--help"], ["identity", "--help"]]) {
+      const r = runCdp(args)
+      expect(r.status).toBe(0)
+      expect(r.stdout.split("\n").filter((l) => l.includes("display help for command"))).toHaveLength(1)
+    }
+  })
+
+  it("cdp, or a command group, without its command is one line naming the commands there are, exit 1", () => {
+    expectOneLineError(runCdp([]), "serve")
+    expectOneLineError(runCdp(["dlq"]), "list, retry")
+    expectOneLineError(runCdp(["identity"]), "explain")
+    expectOneLineError(runCdp(["dlq", "bogus"]), "unknown command 'bogus'")
+    expectOneLineError(runCdp(["bogus"]), "unknown command 'bogus'")
+  })
+
   it("cdp serve --write-key K on a data dir that does not exist yet creates it and serves", async () => {
     const fresh = join(dir, "new", "deeper")
     const serve = await startServe(["--data-dir", fresh, "--write-key", "K"])
