@@ -75,7 +75,7 @@ interface Reach {
 
 /** Tables no profile read looks at: writes to them keep every answer. */
 const UNREAD_TABLES = new Set([
-  "alerts", "api_token_uses", "api_tokens", "audience_changes", "audience_members", "audience_versions", "dead_letter_outcomes", "dead_letters",
+  "alerts", "api_token_uses", "api_tokens", "audience_changes", "audience_members", "audience_versions", "bus_data_keys", "dead_letter_outcomes", "dead_letters",
   "dsr_requests", "export_cursors", "export_dead_letters", "export_deliveries", "export_erasures", "export_state", "identity_links",
   "identity_operations", "identity_snapshots", "relation_activity_daily", "relation_voice_daily", "schema_migrations", "texts",
 ])
