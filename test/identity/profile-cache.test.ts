@@ -138,6 +138,8 @@ describe("what a write reaches", () => {
     const moved = reachOf({ kind: "insert", table: "profile_merges", rows: [{ tenant: "acme", from_profile: "prof_a", to_profile: "prof_b" }] })
     expect(moved.keys).toEqual(new Set(["p\u0000acme\u0000prof_a", "p\u0000acme\u0000prof_b"]))
     expect(reachOf({ kind: "insert", table: "audience_members", rows: [{ tenant: "acme" }] })).toMatchObject({ all: false, keys: new Set() })
+    // The Kafka edge stores a data key per new person key: landing over Kafka must not empty the cache.
+    expect(reachOf({ kind: "insert", table: "bus_data_keys", rows: [{ tenant: "acme" }] })).toMatchObject({ all: false, keys: new Set() })
     expect(reachOf({ kind: "insert", table: "relation_runs", rows: [{ tenant: "acme" }] }).tenants).toEqual(new Set(["acme"]))
     expect(reachOf({ kind: "insert", table: "a_new_table", rows: [{ tenant: "acme" }] }).all).toBe(true)
     // An erasure's mutation, a scratch table, an INSERT ... SELECT: everything.
