@@ -1,33 +1,22 @@
 // The export, listening and audit routes on a real collector (embedded engine, object store in the temp dir): what
 // `cdp export`, `cdp listen report` and `cdp audit` get through `cdp serve`, each answer checked against
 // ingest/openapi.json, wrong input refused naming the field, identifiers in the listening report masked for marketers.
-import { Effect, Layer, Logger, type Scope } from "effect"
+import { Effect, type Scope } from "effect"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
-import { backendConfig, pipelineLayer } from "../../cli/layers.ts"
-import { defaultIdentityConfig } from "../../identity/index.ts"
 import { Collector } from "../../ingest/collector.ts"
 import { parseDestinations } from "../../ingest/destinations/index.ts"
-import { writeKeys } from "../../ingest/writekeys.ts"
-import { type ApiBody, callApi } from "../support/api.ts"
+import { type ApiBody, callApi, TEST_ADMIN_TOKEN, withApi as withCollector } from "../support/api.ts"
 import { checkResponse } from "../support/openapi.ts"
-import { basicAuth, freshDir, type PipelineServices, removeDir, TEST_KEYS, WRITE_KEY } from "../support/pipeline.ts"
+import { basicAuth, freshDir, type PipelineServices, removeDir, WRITE_KEY } from "../support/pipeline.ts"
 
 let dir: string
 beforeEach(() => { dir = freshDir() })
 afterEach(() => removeDir(dir))
 
-const ADMIN = "test-admin-token"
+const ADMIN = TEST_ADMIN_TOKEN
 
 const withApi = <A, E>(program: (url: string) => Effect.Effect<A, E, PipelineServices | Collector | Scope.Scope>) =>
-  Effect.runPromise(Effect.scoped(Effect.gen(function* () {
-    return yield* program((yield* Collector).url)
-  })).pipe(
-    Effect.provide(Collector.layer({
-      port: 0, host: "127.0.0.1", writeKeys: writeKeys(TEST_KEYS), adminToken: ADMIN, dataDir: dir, identity: defaultIdentityConfig(),
-      destinations: parseDestinations(JSON.stringify({ acme: [{ name: "lake", type: "ndjson", purpose: "EmailMarketing" }] })),
-    }).pipe(Layer.provideMerge(pipelineLayer(backendConfig(dir))))),
-    Effect.provide(Logger.layer([])),
-  ))
+  withCollector(dir, program, { destinations: parseDestinations(JSON.stringify({ acme: [{ name: "lake", type: "ndjson", purpose: "EmailMarketing" }] })) })
 
 type Body = ApiBody
 

@@ -2,37 +2,26 @@
 // (path, query string, body), tokens shown once and stored hashed, revoked and expired ones refused, identifiers
 // masked for marketers by purpose, and every access to personal data in the audit log.
 import { join } from "node:path"
-import { Effect, Layer, Logger, type Scope } from "effect"
+import { Effect, type Scope } from "effect"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
-import { backendConfig, pipelineLayer } from "../../cli/layers.ts"
 import { auditSigner, readAudit, verifyAudit } from "../../consent/audit.ts"
 import { identifierKey, loadSecret, makeKeys } from "../../consent/keys.ts"
-import { defaultIdentityConfig } from "../../identity/index.ts"
 import {
   ADMIN_TOKEN_ID, ALL_SCOPES, API_ROUTES, hashToken, parseExpiry, ROLE_NAMES, ROLES, type Role, type Scope as TokenScope, SCOPES, TokenInvalid, validateTokenInput,
 } from "../../ingest/auth.ts"
 import { Collector } from "../../ingest/collector.ts"
 import { ObjectStore } from "../../ingest/objectstore.ts"
-import { writeKeys } from "../../ingest/writekeys.ts"
-import { type ApiBody, callApi } from "../support/api.ts"
+import { type ApiBody, callApi, TEST_ADMIN_TOKEN, withApi as withCollector } from "../support/api.ts"
 import { checkResponse, templateOf } from "../support/openapi.ts"
-import { basicAuth, freshDir, OTHER_TENANT_KEY, type PipelineServices, query, removeDir, TEST_KEYS, WRITE_KEY } from "../support/pipeline.ts"
+import { basicAuth, freshDir, OTHER_TENANT_KEY, type PipelineServices, query, removeDir, WRITE_KEY } from "../support/pipeline.ts"
 
 let dir: string
 beforeEach(() => { dir = freshDir() })
 afterEach(() => removeDir(dir))
 
-const ADMIN = "test-admin-token"
+const ADMIN = TEST_ADMIN_TOKEN
 
-const withApi = <A, E>(program: (url: string) => Effect.Effect<A, E, PipelineServices | Collector | Scope.Scope>) =>
-  Effect.runPromise(Effect.scoped(Effect.gen(function* () {
-    return yield* program((yield* Collector).url)
-  })).pipe(
-    Effect.provide(Collector.layer({
-      port: 0, host: "127.0.0.1", writeKeys: writeKeys(TEST_KEYS), adminToken: ADMIN, dataDir: dir, identity: defaultIdentityConfig(),
-    }).pipe(Layer.provideMerge(pipelineLayer(backendConfig(dir))))),
-    Effect.provide(Logger.layer([])),
-  ))
+const withApi = <A, E>(program: (url: string) => Effect.Effect<A, E, PipelineServices | Collector | Scope.Scope>) => withCollector(dir, program)
 
 type Body = ApiBody
 
