@@ -2,44 +2,27 @@
 // cross-channel timeline by keyset (no row skipped or repeated while events land), filters it, follows merges and
 // splits; GET /v1/profiles/{identifier} shows consent per purpose and the timeline's first page. Every response,
 // errors included, is checked against ingest/openapi.json.
-import { Effect, Layer, Logger, type Scope } from "effect"
+import { Effect } from "effect"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
-import { backendConfig, pipelineLayer } from "../../cli/layers.ts"
 import { defaultIdentityConfig, rebuildIdentity, recordOperation } from "../../identity/index.ts"
-import { Collector } from "../../ingest/collector.ts"
 import type { CanonicalEvent } from "../../ingest/message.ts"
 import { Pipeline } from "../../ingest/pipeline.ts"
-import { writeKeys } from "../../ingest/writekeys.ts"
 import { eventOn } from "../support/events.ts"
-import { checkResponse, OPENAPI, templateOf } from "../support/openapi.ts"
-import { freshDir, type PipelineServices, removeDir, TEST_KEYS } from "../support/pipeline.ts"
+import { checkResponse, OPENAPI } from "../support/openapi.ts"
+import { freshDir, removeDir } from "../support/pipeline.ts"
+import { ADMIN_TOKEN, type ApiJson, type ApiServices, getChecked, withCollectorApi } from "../support/profile-api.ts"
 
 let dir: string
 beforeEach(() => { dir = freshDir() })
 afterEach(() => removeDir(dir))
 
-const TOKEN = "test-admin-token"
+const TOKEN = ADMIN_TOKEN
 
-const withApi = <A, E>(program: (url: string) => Effect.Effect<A, E, PipelineServices | Collector | Scope.Scope>) =>
-  Effect.runPromise(Effect.scoped(Effect.gen(function* () {
-    return yield* program((yield* Collector).url)
-  })).pipe(
-    Effect.provide(Collector.layer({ port: 0, host: "127.0.0.1", writeKeys: writeKeys(TEST_KEYS), adminToken: TOKEN }).pipe(
-      Layer.provideMerge(pipelineLayer(backendConfig(dir))))),
-    Effect.provide(Logger.layer([])),
-  ))
+const withApi = <A, E>(program: (url: string) => Effect.Effect<A, E, ApiServices>) => withCollectorApi(dir, program)
 
-type Body = Record<string, any>
+type Body = ApiJson
 
-/** GET path; the answer must be what openapi.json says this route answers with this status. */
-const get = (url: string, path: string, options: { token?: string | null; method?: string } = {}) =>
-  Effect.promise(async () => {
-    const token = options.token === undefined ? TOKEN : options.token
-    const res = await fetch(`${url}${path}`, { method: options.method ?? "GET", headers: token === null ? {} : { authorization: `Bearer ${token}` } })
-    const body = (await res.json()) as Body
-    checkResponse(templateOf(path), "GET", res.status, body)
-    return { status: res.status, body }
-  })
+const get = getChecked
 
 const events = (identifier: string, query = "") => `/v1/profiles/${encodeURIComponent(identifier)}/events?tenant=acme${query}`
 

@@ -1,47 +1,28 @@
 // The profile read cache is emptied precisely: whatever changes a profile (a new event, a merge, a split, a consent
 // withdrawal, a restriction, an erasure: test/identity/profile-read.test.ts) shows at the very next read, while a
 // landing for someone else leaves the cached answer in place. Every answer is checked against ingest/openapi.json.
-import { Effect, Layer, Logger, type Scope } from "effect"
+import { Effect } from "effect"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
-import { backendConfig, pipelineLayer } from "../../cli/layers.ts"
 import { Keys } from "../../consent/keys.ts"
 import { restrictSubject } from "../../consent/restriction.ts"
 import { resolveSubject } from "../../consent/subject.ts"
 import { defaultIdentityConfig, rebuildIdentity, recordOperation } from "../../identity/index.ts"
-import { Collector } from "../../ingest/collector.ts"
 import { Pipeline } from "../../ingest/pipeline.ts"
 import { profileCacheStats, reachOf } from "../../ingest/profile-read.ts"
-import { writeKeys } from "../../ingest/writekeys.ts"
 import { Warehouse } from "../../warehouse/warehouse.ts"
 import { eventOn } from "../support/events.ts"
-import { checkResponse, templateOf } from "../support/openapi.ts"
-import { freshDir, type PipelineServices, removeDir, TEST_KEYS } from "../support/pipeline.ts"
+import { freshDir, removeDir } from "../support/pipeline.ts"
+import { type ApiJson, type ApiServices, getChecked, withCollectorApi } from "../support/profile-api.ts"
 
 let dir: string
 beforeEach(() => { dir = freshDir() })
 afterEach(() => removeDir(dir))
 
-const TOKEN = "test-admin-token"
+const withApi = <A, E>(program: (url: string) => Effect.Effect<A, E, ApiServices>) => withCollectorApi(dir, program)
 
-const withApi = <A, E>(program: (url: string) => Effect.Effect<A, E, PipelineServices | Collector | Keys | Scope.Scope>) =>
-  Effect.runPromise(Effect.scoped(Effect.gen(function* () {
-    return yield* program((yield* Collector).url)
-  })).pipe(
-    Effect.provide(Collector.layer({ port: 0, host: "127.0.0.1", writeKeys: writeKeys(TEST_KEYS), adminToken: TOKEN }).pipe(
-      Layer.provideMerge(pipelineLayer(backendConfig(dir))))),
-    Effect.provide(Logger.layer([])),
-  ))
+type Body = ApiJson
 
-type Body = Record<string, any>
-
-const get = (url: string, identifier: string) =>
-  Effect.promise(async () => {
-    const path = `/v1/profiles/${encodeURIComponent(identifier)}?tenant=acme&events=50`
-    const res = await fetch(`${url}${path}`, { headers: { authorization: `Bearer ${TOKEN}` } })
-    const body = (await res.json()) as Body
-    checkResponse(templateOf(path), "GET", res.status, body)
-    return { status: res.status, body }
-  })
+const get = (url: string, identifier: string) => getChecked(url, `/v1/profiles/${encodeURIComponent(identifier)}?tenant=acme&events=50`)
 
 /** Reads twice: the second read must be a cache hit with the same answer. */
 const cached = (url: string, identifier: string) =>

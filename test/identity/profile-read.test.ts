@@ -1,45 +1,27 @@
 // The profile read on a real collector: its cache never serves a profile older than what has landed (a read after
 // a 2xx sees that message), repeated reads are served from it, and a profile with 100,000 identifiers answers with
 // its identifiers page by page. Every answer is checked against ingest/openapi.json.
-import { Effect, Layer, Logger, type Scope } from "effect"
+import { Effect } from "effect"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
-import { backendConfig, pipelineLayer } from "../../cli/layers.ts"
 import { Keys } from "../../consent/keys.ts"
 import { eraseSubject } from "../../consent/registry.ts"
 import { resolveSubject } from "../../consent/subject.ts"
-import { Collector } from "../../ingest/collector.ts"
 import { Pipeline } from "../../ingest/pipeline.ts"
 import { profileCacheStats } from "../../ingest/profile-read.ts"
-import { writeKeys } from "../../ingest/writekeys.ts"
 import { Warehouse } from "../../warehouse/warehouse.ts"
 import { eventOn } from "../support/events.ts"
-import { checkResponse, templateOf } from "../support/openapi.ts"
-import { freshDir, type PipelineServices, removeDir, TEST_KEYS } from "../support/pipeline.ts"
+import { freshDir, removeDir } from "../support/pipeline.ts"
+import { type ApiJson, type ApiServices, getChecked, withCollectorApi } from "../support/profile-api.ts"
 
 let dir: string
 beforeEach(() => { dir = freshDir() })
 afterEach(() => removeDir(dir))
 
-const TOKEN = "test-admin-token"
+const withApi = <A, E>(program: (url: string) => Effect.Effect<A, E, ApiServices>) => withCollectorApi(dir, program)
 
-const withApi = <A, E>(program: (url: string) => Effect.Effect<A, E, PipelineServices | Collector | Scope.Scope>) =>
-  Effect.runPromise(Effect.scoped(Effect.gen(function* () {
-    return yield* program((yield* Collector).url)
-  })).pipe(
-    Effect.provide(Collector.layer({ port: 0, host: "127.0.0.1", writeKeys: writeKeys(TEST_KEYS), adminToken: TOKEN }).pipe(
-      Layer.provideMerge(pipelineLayer(backendConfig(dir))))),
-    Effect.provide(Logger.layer([])),
-  ))
+type Body = ApiJson
 
-type Body = Record<string, any>
-
-const get = (url: string, path: string) =>
-  Effect.promise(async () => {
-    const res = await fetch(`${url}${path}`, { headers: { authorization: `Bearer ${TOKEN}` } })
-    const body = (await res.json()) as Body
-    checkResponse(templateOf(path), "GET", res.status, body)
-    return { status: res.status, body }
-  })
+const get = (url: string, path: string) => getChecked(url, path)
 
 const profile = (identifier: string, query = "") => `/v1/profiles/${encodeURIComponent(identifier)}?tenant=acme${query}`
 
