@@ -3,8 +3,8 @@
 //   ?since=7d|2w|24h|2024-09-01 (default 7d)  ?until=...  ?alerts=1 (record spike alerts and call the alert webhook:
 //   idempotent, a day and kind is raised once)
 // Its consent rules are the report's own (no author who objects to social listening is listed). A caller without
-// profiles:identifiers gets e-mail addresses and phone numbers in authors' handles and names masked, as profile reads
-// mask them for marketers.
+// profiles:identifiers gets e-mail addresses and phone numbers in authors' handles and names, and in topic phrases,
+// masked, as profile reads mask them for marketers.
 import type { IncomingMessage } from "node:http"
 import { Effect } from "effect"
 import type { ListenReport } from "../sentiment/index.ts"
@@ -30,12 +30,13 @@ const PHONE = /\+?\d[\d ().-]{5,}\d/g
 
 const scrub = (text: string) => text.replace(EMAIL, MASK).replace(PHONE, (m) => (m.replace(/\D/g, "").length >= 7 ? MASK : m))
 
-/** The report with e-mail addresses and phone numbers in its authors masked. */
+/** The report with e-mail addresses and phone numbers masked in its authors and in its topics (words of the posts). */
 export const maskListenReport = (report: ListenReport): ListenReport & { masked: { kinds: ReadonlyArray<string> } } => {
   const author = <A extends { handle: string; name?: string }>(a: A): A => ({ ...a, handle: scrub(a.handle), ...(a.name === undefined ? {} : { name: scrub(a.name) }) })
   return {
     ...report,
     topAuthors: { byReach: report.topAuthors.byReach.map(author), byEngagement: report.topAuthors.byEngagement.map(author) },
+    topics: { ...report.topics, phrases: report.topics.phrases.map((t) => ({ ...t, phrase: scrub(t.phrase), related: t.related.map(scrub) })) },
     masked: { kinds: ["email", "phone"] },
   }
 }

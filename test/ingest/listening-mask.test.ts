@@ -1,0 +1,32 @@
+// What a marketer's listening report masks (ingest/listening-route.ts): e-mail addresses and phone numbers in authors
+// and topic phrases; public handles, names and ordinary numbers stay.
+import { describe, expect, it } from "vitest"
+import { maskListenReport } from "../../ingest/listening-route.ts"
+import type { ListenReport } from "../../sentiment/index.ts"
+
+const author = (handle: string, name?: string) => ({ handle, ...(name === undefined ? {} : { name }), followers: 1, mentions: 1, engagement: 0 })
+const topic = (phrase: string, related: Array<string> = []) => ({ phrase, score: 1, mentions: 2, previousMentions: 0, related })
+
+const report = {
+  tenant: "acme",
+  topAuthors: {
+    byReach: [author("@kim", "Kim kim.lee@home.example"), author("forum:lee", "Lee +44 (0)7700 900123"), author("@ann", "Ann 2nd account")],
+    byEngagement: [author("@mail@x.example")],
+  },
+  topics: { since: "", until: "", previousSince: "", phrases: [topic("call 07700900123", ["write ann@x.example"]), topic("2 bags"), topic("open 24 7")] },
+} as unknown as ListenReport
+
+describe("a marketer's listening report", () => {
+  it("masks e-mail addresses and phone numbers in authors and topics, and keeps handles, names and short numbers", () => {
+    const masked = maskListenReport(report)
+    expect(masked.topAuthors.byReach.map((a) => [a.handle, a.name])).toEqual([
+      ["@kim", "Kim [masked]"], ["forum:lee", "Lee [masked]"], ["@ann", "Ann 2nd account"],
+    ])
+    expect(masked.topAuthors.byEngagement[0]!.handle).toBe("@[masked]")
+    expect(masked.topics.phrases.map((t) => [t.phrase, t.related])).toEqual([["call [masked]", ["write [masked]"]], ["2 bags", []], ["open 24 7", []]])
+    expect(masked.masked).toEqual({ kinds: ["email", "phone"] })
+    expect(JSON.stringify(masked)).not.toMatch(/home\.example|900123|x\.example/)
+    // The report itself is left as it was (an admin's copy).
+    expect(report.topAuthors.byReach[0]!.name).toBe("Kim kim.lee@home.example")
+  })
+})
