@@ -30,7 +30,7 @@ export const NO_DECISIONS: OperatorDecisions = { removed: new Map(), separate: [
 export interface ProfileMerge {
   readonly fromProfile: string
   readonly toProfile: string
-  /** "merge": into a profile that existed; "split": into a new one. */
+  /** "merge": into a profile that existed, or one a joining message older than both named; "split": into a new one. */
   readonly kind: "merge" | "split"
   readonly messages: number
 }
@@ -300,6 +300,11 @@ export class TenantGraph {
   private changed: Array<number> = []
   /** Profile ids this batch named (known after its moves are grouped: a move into one of them is a split). */
   private created: Array<string> = []
+  /**
+   * Profile ids this batch named for parts it joined, because a message older than all of them arrived (files ingested
+   * one after another, a late post): the parts' messages move whole into it, which is a merge, not a split.
+   */
+  private renamed = new Set<string>()
   private previous: Array<string | undefined> = []
   private messageBatch = new Int32Array(1024)
   private batchToken = 0
@@ -347,6 +352,7 @@ export class TenantGraph {
     this.changed = []
     this.previous = []
     this.created = []
+    this.renamed = new Set()
     this.batchToken++
     this.outNodes = new Map()
     this.outLinks = []
@@ -399,7 +405,7 @@ export class TenantGraph {
       const key = `${m.previous}\n${m.profileId}`
       const g = groups.get(key)
       groups.set(key, g === undefined
-        ? { fromProfile: m.previous!, toProfile: m.profileId, kind: this.profileIndex.get(m.profileId, this.profileIds) !== -1 ? "merge" : "split", messages: 1 }
+        ? { fromProfile: m.previous!, toProfile: m.profileId, kind: this.profileIndex.get(m.profileId, this.profileIds) !== -1 || this.renamed.has(m.profileId) ? "merge" : "split", messages: 1 }
         : { ...g, messages: g.messages + 1 })
     }
     for (const m of moved) this.addProfile(m.profileId)
@@ -813,6 +819,7 @@ export class TenantGraph {
     else {
       profile = profileIdFor(this.tenant, this.keyOf(oldestNode))
       this.created.push(profile)
+      this.renamed.add(profile)
     }
     // A new part (the message names only new identifiers) is filled in place; otherwise nodes join the largest part.
     let filled = NONE

@@ -40,6 +40,18 @@ describe("online resolver", () => {
     expect(graph.profileOf("!")).toBe(full.profileOf.get(full.anchorOf.get("!")!))
   })
 
+  it("a message older than the profile it joins renames the profile: its messages' move is a merge, not a split (the demo's unexplained split)", () => {
+    const graph = new IdentityResolver().graph("t")
+    const web = (id: string, timeMs: number): Observation =>
+      ({ messageId: id, timeMs, sightings: [{ kind: "email", value: "ann@x.example", trust: "verified" }, { kind: "anonymous_id", value: "a1", trust: "verified" }] })
+    graph.resolve([web("w1", 20), web("w2", 30)])
+    const before = graph.profileOf("w1")
+    // A post from before the first web visit arrives later (files are ingested one after the other) and names her.
+    const r = graph.resolve([{ messageId: "t1", timeMs: 10, sightings: [{ kind: "twitter_handle", value: "ann", trust: "verified" }, { kind: "email", value: "ann@x.example", trust: "stated" }] }])
+    expect(graph.profileOf("w1")).not.toBe(before)
+    expect(r.merges).toEqual([{ fromProfile: before, toProfile: graph.profileOf("w1"), kind: "merge", messages: 2 }])
+  })
+
   it("batch by batch, every message ends in the profile a full resolution gives it (property)", () => {
     fc.assert(fc.property(observations, fc.array(fc.nat(), { maxLength: 6 }), (obs, cuts) => {
       const resolver = new IdentityResolver()
