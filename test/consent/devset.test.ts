@@ -8,55 +8,11 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { consentingProfiles, DEFAULT_POLICY } from "../../consent/index.ts"
 import { listenReport } from "../../sentiment/listen.ts"
 import { Warehouse } from "../../warehouse/warehouse.ts"
-import { runCdp } from "../support/cli.ts"
+import {
+  choices, landDevSet, personOfItem, persons, TRUTH_PURPOSES, type TruthPerson as Person, untellable, webMessages,
+} from "../support/devset-truth.ts"
 import { freshDir, removeDir } from "../support/pipeline.ts"
 import { SIGNALS_DEV } from "../support/shared.ts"
-
-const SOURCES: ReadonlyArray<[string, string]> = [
-  ["segment", "web.ndjson"], ["sendgrid", "email-events.json"], ["email", "email-inbound"], ["chat", "chat.ndjson"],
-  ["twitter", "tweets.json"], ["calls", "calls.csv"],
-]
-const TRUTH_PURPOSES = ["Analytics", "Advertising", "Personalization", "CrmSync", "SocialListening"] as const
-
-interface Person {
-  readonly person_id: string
-  readonly user_id: string | null
-  readonly anonymous_ids: ReadonlyArray<string>
-  readonly twitter: { readonly handle: string } | null
-  readonly consent: Readonly<Record<string, boolean | null>>
-}
-
-const persons = new Map(readFileSync(join(SIGNALS_DEV, "truth/persons.ndjson"), "utf8").trim().split("\n")
-  .map((l) => JSON.parse(l) as Person).map((p) => [p.person_id, p]))
-const personOfItem = new Map(readFileSync(join(SIGNALS_DEV, "truth/items.ndjson"), "utf8").trim().split("\n")
-  .map((l) => JSON.parse(l) as { item_id: string; person_id: string }).map((i) => [i.item_id, i.person_id]))
-
-const webMessages = readFileSync(join(SIGNALS_DEV, "web.ndjson"), "utf8").trim().split("\n")
-  .map((l) => JSON.parse(l) as { messageId: string; anonymousId?: string; userId?: string; traits?: Record<string, unknown>; context?: { consent?: unknown } })
-
-/**
- * People whose final consent the data alone cannot tell apart from another browser's or person's, judged apart
- * (counted, not asserted). Each reason is read from the raw messages, not from our system:
- * - a browser nothing ties to a person (never a user id, an e-mail or a phone on its messages), beside others: a
- *   choice made there stays with that browser's own profile, and nobody can know whose it is;
- * - a browser whose very first message already carries preferences (its anonymous id was reset, e.g. by a logout,
- *   and it re-states a choice made under its old id), beside others: it reads as a fresh choice;
- * - a browser whose messages belong to two people (a shared device): one profile holds both people's choices.
- */
-const tiedBrowsers = new Set(webMessages.filter((m) => m.userId !== undefined || m.traits?.["email"] !== undefined || m.traits?.["phone"] !== undefined)
-  .map((m) => m.anonymousId))
-const firstOfBrowser = new Map<string, (typeof webMessages)[number]>()
-const peopleOfBrowser = new Map<string, Set<string>>()
-for (const m of webMessages) {
-  if (m.anonymousId === undefined) continue
-  if (!firstOfBrowser.has(m.anonymousId)) firstOfBrowser.set(m.anonymousId, m)
-  const set = peopleOfBrowser.get(m.anonymousId) ?? new Set<string>()
-  set.add(personOfItem.get(m.messageId) ?? "")
-  peopleOfBrowser.set(m.anonymousId, set)
-}
-const untellable = (p: Person) =>
-  (p.anonymous_ids.length > 1 && p.anonymous_ids.some((a) => !tiedBrowsers.has(a) || firstOfBrowser.get(a)?.context?.consent !== undefined)) ||
-  p.anonymous_ids.some((a) => (peopleOfBrowser.get(a)?.size ?? 0) > 1)
 
 /** Everything a person wrote outside social networks (lower case), where they may state their handle. */
 const ownText = (() => {
@@ -83,10 +39,7 @@ const statesHandle = (p: Person) => (ownText.get(p.person_id) ?? []).some((t) =>
 let dir: string
 beforeAll(() => {
   dir = freshDir()
-  for (const [source, file] of SOURCES) {
-    const r = runCdp(["ingest", "--source", source, join(SIGNALS_DEV, file), "--data-dir", join(dir, "data")], { env: { CDP_PHONE_REGIONS: "US,GB" } })
-    expect(r.stderr, `${source} ${file}`).toBe("")
-  }
+  landDevSet(join(dir, "data"))
 }, 300_000)
 afterAll(() => removeDir(dir))
 
@@ -101,7 +54,6 @@ describe("consent on the dev set against its ground truth", () => {
       const peopleOf = new Map<string, Set<string>>()
       /** Per profile, the people whose messages stating a choice (Segment preferences) it holds. */
       const choosersOf = new Map<string, Set<string>>()
-      const choices = new Set(webMessages.filter((m) => m.context?.consent !== undefined).map((m) => m.messageId))
       for (const r of rows) {
         const person = personOfItem.get(r.message_id)
         if (person === undefined) continue

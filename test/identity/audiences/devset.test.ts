@@ -1,58 +1,23 @@
 // Consent by construction, on the dev set against its ground truth: the whole dev set lands through the connectors,
 // then for every purpose an audience of everyone seen on any channel is refreshed; its members are exactly the
 // profiles consent/ hands out for that purpose among them (never one more), and no member holds a person whose final
-// consent lacks the purpose, but for people the data alone cannot tell apart (judged as test/consent/devset.test.ts
-// does, from the raw messages).
-import { readFileSync } from "node:fs"
+// consent lacks the purpose, but for people the data alone cannot tell apart (test/support/devset-truth.ts judges
+// them from the raw messages, as test/consent/devset.test.ts does).
 import { join } from "node:path"
 import { Effect, Layer } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { consentingProfiles, DEFAULT_POLICY } from "../../../consent/index.ts"
 import { audienceMembers, createAudience, refreshAudiences } from "../../../identity/audiences/index.ts"
 import { Warehouse } from "../../../warehouse/warehouse.ts"
-import { runCdp } from "../../support/cli.ts"
+import { choices, landDevSet, personOfItem, persons, TRUTH_PURPOSES as PURPOSES, untellable } from "../../support/devset-truth.ts"
 import { freshDir, removeDir } from "../../support/pipeline.ts"
-import { SIGNALS_DEV } from "../../support/shared.ts"
-
-const SOURCES: ReadonlyArray<[string, string]> = [
-  ["segment", "web.ndjson"], ["sendgrid", "email-events.json"], ["email", "email-inbound"], ["chat", "chat.ndjson"],
-  ["twitter", "tweets.json"], ["calls", "calls.csv"],
-]
-const PURPOSES = ["Analytics", "Advertising", "Personalization", "CrmSync", "SocialListening"] as const
-
-const persons = new Map(readFileSync(join(SIGNALS_DEV, "truth/persons.ndjson"), "utf8").trim().split("\n")
-  .map((l) => JSON.parse(l) as { person_id: string; anonymous_ids: ReadonlyArray<string>; consent: Record<string, boolean | null> }).map((p) => [p.person_id, p]))
-const personOfItem = new Map(readFileSync(join(SIGNALS_DEV, "truth/items.ndjson"), "utf8").trim().split("\n")
-  .map((l) => JSON.parse(l) as { item_id: string; person_id: string }).map((i) => [i.item_id, i.person_id]))
-
-// People whose final consent the data alone cannot tell apart from another browser's or person's (the same rule as
-// test/consent/devset.test.ts, read from the raw messages): a browser nothing ties to a person beside others, a browser
-// whose first message already re-states an older choice, or a browser two people share.
-const webMessages = readFileSync(join(SIGNALS_DEV, "web.ndjson"), "utf8").trim().split("\n")
-  .map((l) => JSON.parse(l) as { messageId: string; anonymousId?: string; userId?: string; traits?: Record<string, unknown>; context?: { consent?: unknown } })
-const tiedBrowsers = new Set(webMessages.filter((m) => m.userId !== undefined || m.traits?.["email"] !== undefined || m.traits?.["phone"] !== undefined)
-  .map((m) => m.anonymousId))
-const firstOfBrowser = new Map<string, (typeof webMessages)[number]>()
-const peopleOfBrowser = new Map<string, Set<string>>()
-for (const m of webMessages) {
-  if (m.anonymousId === undefined) continue
-  if (!firstOfBrowser.has(m.anonymousId)) firstOfBrowser.set(m.anonymousId, m)
-  peopleOfBrowser.set(m.anonymousId, (peopleOfBrowser.get(m.anonymousId) ?? new Set()).add(personOfItem.get(m.messageId) ?? ""))
-}
-const untellable = (p: { anonymous_ids: ReadonlyArray<string> }) =>
-  (p.anonymous_ids.length > 1 && p.anonymous_ids.some((a) => !tiedBrowsers.has(a) || firstOfBrowser.get(a)?.context?.consent !== undefined)) ||
-  p.anonymous_ids.some((a) => (peopleOfBrowser.get(a)?.size ?? 0) > 1)
-const choices = new Set(webMessages.filter((m) => m.context?.consent !== undefined).map((m) => m.messageId))
 
 const ANYONE = { or: ["web", "email", "chat", "call", "social"].map((channel) => ({ channel })) }
 
 let dir: string
 beforeAll(() => {
   dir = freshDir()
-  for (const [source, file] of SOURCES) {
-    const r = runCdp(["ingest", "--source", source, join(SIGNALS_DEV, file), "--data-dir", join(dir, "data")], { env: { CDP_PHONE_REGIONS: "US,GB" } })
-    expect(r.stderr, `${source} ${file}`).toBe("")
-  }
+  landDevSet(join(dir, "data"))
 }, 400_000)
 afterAll(() => removeDir(dir))
 
