@@ -64,6 +64,19 @@ export const exportRoute = (options: {
         }),
       )
 
+    // Runs and replays started here, by tenant and destination: a second one while the first is sending is refused
+    // (409) rather than sending the same batches twice at once.
+    const running = new Set<string>()
+    const exclusive = (configs: ReadonlyArray<DestinationConfig>, effect: Effect.Effect<QueryReply>): Effect.Effect<QueryReply> => {
+      const keys = configs.map((c) => `${c.tenant}\u0000${c.name}`)
+      const busy = configs.filter((_, i) => running.has(keys[i]!))
+      if (busy.length > 0) {
+        return Effect.succeed(refuse(409, "export_running", `a run or replay of ${busy.map((c) => c.name).join(", ")} started through the API is still going; try again when it ends`, "destination"))
+      }
+      for (const k of keys) running.add(k)
+      return Effect.ensuring(effect, Effect.sync(() => { for (const k of keys) running.delete(k) }))
+    }
+
     return (req: IncomingMessage): Effect.Effect<QueryReply> =>
       Effect.gen(function* () {
         const url = new URL(req.url ?? "/", "http://collector")
@@ -97,7 +110,7 @@ export const exportRoute = (options: {
           if (mine.length === 0) return refuse(404, "no_destinations", `tenant "${tenant}" has no export destinations (set CDP_DESTINATIONS where cdp serve runs)`)
           return parts.length === 0
             ? yield* run(Effect.forEach(mine, destinationStatus), (destinations) => ({ status: 200, body: { success: true, tenant, destinations } }))
-            : yield* run(syncDestinations(mine, { full }), (reports) => ({ status: 200, body: { success: true, tenant, reports } }))
+            : yield* exclusive(mine, run(syncDestinations(mine, { full }), (reports) => ({ status: 200, body: { success: true, tenant, reports } })))
         }
         const [name, action = "status", ...extra] = parts
         if (!DESTINATION_NAME.test(name!)) return refuse(400, "bad_destination", "a destination's name is 1-100 letters, digits, '.', '_' or '-'", "destination")
@@ -121,11 +134,11 @@ export const exportRoute = (options: {
               (history) => ({ status: 200, body: { success: true, tenant, destination: config.name, history } }))
           }
           case "run":
-            return yield* run(syncDestination(config, { full }), (report) => ({ status: 200, body: { success: true, tenant, reports: [report] } }))
+            return yield* exclusive([config], run(syncDestination(config, { full }), (report) => ({ status: 200, body: { success: true, tenant, reports: [report] } })))
           case "dry-run":
             return yield* run(syncDestination(config, { full, dryRun: true }), (report) => ({ status: 200, body: { success: true, tenant, report, purpose: config.purpose, audience: config.audience ?? "" } }))
           default:
-            return yield* run(replayDeadLetters(config), (replay) => ({ status: 200, body: { success: true, tenant, replay } }))
+            return yield* exclusive([config], run(replayDeadLetters(config), (replay) => ({ status: 200, body: { success: true, tenant, replay } })))
         }
       })
   })

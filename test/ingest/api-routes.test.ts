@@ -1,6 +1,8 @@
 // The export, listening and audit routes on a real collector (embedded engine, object store in the temp dir): what
 // `cdp export`, `cdp listen report` and `cdp audit` get through `cdp serve`, each answer checked against
 // ingest/openapi.json, wrong input refused naming the field, identifiers in the listening report masked for marketers.
+import { createServer } from "node:http"
+import type { AddressInfo } from "node:net"
 import { Effect, type Scope } from "effect"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { Collector } from "../../ingest/collector.ts"
@@ -94,6 +96,44 @@ describe("the export routes", () => {
       refused(yield* call(url, "GET", "/v1/exports/lake/nonsense?tenant=acme", ADMIN), 404, undefined, "/status, /history, /run, /dry-run and /replay")
       refused(yield* call(url, "GET", "/v1/exports/..%2F..?tenant=acme", ADMIN), 400, "destination", "a destination's name")
     })), 120_000)
+})
+
+describe("export runs through the API", () => {
+  it("a second run of a destination while one is sending is refused 409, and nothing is sent twice", async () => {
+    let received = 0
+    // A destination that takes 2 s to answer: the first run is still sending when the second asks.
+    const slow = createServer((req, res) => {
+      req.resume()
+      req.on("end", () => setTimeout(() => {
+        received++
+        res.writeHead(200, { "content-type": "application/json" })
+        res.end("{}")
+      }, 2000))
+    })
+    await new Promise<void>((resolve) => slow.listen(0, "127.0.0.1", resolve))
+    const hookUrl = `http://127.0.0.1:${(slow.address() as AddressInfo).port}/hook`
+    try {
+      await withCollector(dir, (url) => Effect.gen(function* () {
+        expect(yield* send(url, "/v1/identify", { userId: "s1", messageId: "m-s1", traits: { email: "s1@acme.example" }, timestamp: "2025-03-01T10:00:00Z" })).toBe(200)
+        yield* eventually(call(url, "POST", "/v1/exports/slow/dry-run?tenant=acme", ADMIN, {}), (r) => r.status === 200 && r.body.report.planned.length === 1)
+        const [a, b] = yield* Effect.all([
+          call(url, "POST", "/v1/exports/slow/run?tenant=acme", ADMIN, {}),
+          Effect.flatMap(Effect.sleep("300 millis"), () => call(url, "POST", "/v1/exports/run?tenant=acme", ADMIN, {})),
+        ], { concurrency: 2 })
+        expect(a.status, JSON.stringify(a.body)).toBe(200)
+        expect(a.body.reports[0]).toMatchObject({ upserted: 1 })
+        expect(b).toMatchObject({ status: 409, body: { rule: "export_running", field: "destination" } })
+        checkResponse("/v1/exports/run", "POST", b.status, b.body)
+        expect(received).toBe(1)
+        // Once it ended, the next run goes ahead (and finds nothing new to send).
+        const after = yield* call(url, "POST", "/v1/exports/slow/run?tenant=acme", ADMIN, {})
+        expect(after.status).toBe(200)
+        expect(after.body.reports[0]).toMatchObject({ upserted: 0 })
+      }), { destinations: parseDestinations(JSON.stringify({ acme: [{ name: "slow", type: "webhook", purpose: "EmailMarketing", url: hookUrl, secret: "whsec_api_test_0123456789" }] })) })
+    } finally {
+      slow.close()
+    }
+  }, 120_000)
 })
 
 describe("the listening report route", () => {
