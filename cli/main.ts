@@ -4,7 +4,7 @@ import { Command, InvalidArgumentError, Option } from "commander"
 import { Data, Effect, Layer, Redacted } from "effect"
 import { IDENTIFIER_KINDS, identityConfigOf } from "../identity/index.ts"
 import { Collector } from "../ingest/collector.ts"
-import { FileUnreadable, importFile } from "../ingest/import.ts"
+import { EmptyInput, FileUnreadable, importFile } from "../ingest/import.ts"
 import { FILE_SOURCES } from "../ingest/sources/index.ts"
 import {
   DEFAULT_TENANT, dataDirWriteKey, parseAllowedOriginSpecs, parseWriteKeySpecs, uniqueWriteKeys, withAllowedOrigins, writeKeys,
@@ -745,6 +745,7 @@ const dryRun = (sourceName: string, file: string, tenant: string, sourceOptions:
       },
       catch: (cause) => FileUnreadable.of(file, cause),
     })
+    if (accepted + rejected.length === 0) return yield* Effect.fail(new EmptyInput({ path: file }))
     for (const line of rejected.slice(0, 50)) process.stdout.write(`  rejected: ${line}\n`)
     if (rejected.length > 50) process.stdout.write(`  ... and ${rejected.length - 50} more\n`)
     process.stdout.write(`${file} (dry run, nothing landed): ${accepted} would be accepted, ${rejected.length} rejected\n`)

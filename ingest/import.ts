@@ -32,6 +32,13 @@ export class FileUnreadable extends Data.TaggedError("FileUnreadable")<{ readonl
   }
 }
 
+/** A file (or directory) the source found nothing in: ingesting it is almost always a mistake worth saying. */
+export class EmptyInput extends Data.TaggedError("EmptyInput")<{ readonly path: string }> {
+  override get message() {
+    return `${this.path} holds nothing to ingest (it is empty or only blank lines); check the file name and --source`
+  }
+}
+
 const BATCH = 5_000
 
 export const importFile = Effect.fn("importFile")(function* (
@@ -59,12 +66,15 @@ export const importFile = Effect.fn("importFile")(function* (
   })[Symbol.asyncIterator]()
   let events: Array<CanonicalEvent> = []
   let deadLetters: Array<DeadLetter> = []
+  let read = 0
   while (true) {
     const next = yield* Effect.tryPromise({
       try: () => items.next(),
       catch: (cause) => FileUnreadable.of(path, cause),
     })
+    if (next.done && read === 0) return yield* Effect.fail(new EmptyInput({ path }))
     if (!next.done) {
+      read++
       if (next.value._tag === "event") events.push(next.value.event)
       else deadLetters.push(next.value.deadLetter)
     }

@@ -7,6 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { backendConfig, warehouseLayer } from "../../cli/layers.ts"
 import { Warehouse } from "../../warehouse/warehouse.ts"
 import { runCdp } from "../support/cli.ts"
+import { expectOneLineError } from "../support/cli-expect.ts"
 import { freshDir, removeDir } from "../support/pipeline.ts"
 
 let dir: string
@@ -18,10 +19,8 @@ const line = (messageId: string) => JSON.stringify({ type: "track", event: "Orde
 describe("cdp ingest's summary", () => {
   it("counts messages the warehouse refused after they were accepted as rejected, and says where to see why", async () => {
     const data = join(dir, "data")
-    const empty = join(dir, "empty.ndjson")
-    writeFileSync(empty, "")
-    // The data dir with its tables; then a rule in the warehouse that refuses one message the source's checks pass.
-    expect(runCdp(["ingest", "--source", "segment", empty, "--data-dir", data]).status).toBe(0)
+    // The data dir with its tables (opening the warehouse migrates it), and a rule in the warehouse that refuses one
+    // message the source's checks pass.
     await Effect.runPromise(Effect.scoped(Effect.gen(function* () {
       const warehouse = yield* Warehouse
       yield* warehouse.command("ALTER TABLE event_rows ADD CONSTRAINT refuse_one CHECK message_id != 'refused-by-warehouse'")
@@ -35,5 +34,16 @@ describe("cdp ingest's summary", () => {
     expect(r.stdout).toContain("see why: npx cdp query")
     const dead = runCdp(["query", "SELECT message_id, rule FROM dead_letters", "--data-dir", data])
     expect(JSON.parse(dead.stdout)).toEqual({ message_id: "refused-by-warehouse", rule: expect.stringMatching(/^warehouse_(rejected|failed)$/) })
+  })
+
+  it("an empty file, or one of blank lines, is one line saying so, exit 1 (with --dry-run too)", () => {
+    const empty = join(dir, "empty.ndjson")
+    writeFileSync(empty, "")
+    const blank = join(dir, "blank.ndjson")
+    writeFileSync(blank, "\n\n  \n")
+    for (const file of [empty, blank]) {
+      expectOneLineError(runCdp(["ingest", "--source", "segment", file, "--data-dir", join(dir, "data")]), `${file} holds nothing to ingest`)
+      expectOneLineError(runCdp(["ingest", "--source", "segment", file, "--dry-run"]), `${file} holds nothing to ingest`)
+    }
   })
 })
