@@ -147,7 +147,12 @@ export const audienceRoute = (options: AudienceRouteOptions) => (req: IncomingMe
       }))
     }
 
-    const id = decodeURIComponent(rest[0]!)
+    let id: string
+    try {
+      id = decodeURIComponent(rest[0]!)
+    } catch {
+      return refuse(400, "bad_audience_id", "the audience id is not validly URL-encoded", "/id")
+    }
     const tenantQ = tenantOf()
     if (rest.length === 1) {
       if (method === "GET") {

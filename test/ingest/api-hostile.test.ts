@@ -35,7 +35,7 @@ const send = (url: string, path: string, token: string, text: string) =>
 const nested = (fields: string, depth: number) => `{${fields}, "x": ${"[".repeat(depth)}${"]".repeat(depth)}}`
 
 describe("hostile bodies on the API routes", () => {
-  it("a body nested 75,000 levels deep is a 400 naming the rule and where, for a tenant-bound token and with ?tenant=, never a 500", () =>
+  it("a body nested 75,000 levels deep, or a badly percent-encoded id, is a 400 naming the rule and where, never a 500", () =>
     withApi((url) => Effect.gen(function* () {
       const created = yield* send(url, "/v1/tokens", ADMIN, JSON.stringify({ role: "admin", tenant: "acme" }))
       expect(created.status).toBe(201)
@@ -53,6 +53,10 @@ describe("hostile bodies on the API routes", () => {
         expect(res.body).toMatchObject({ success: false, rule: "too_deep" })
         expect(String(res.body["field"])).toMatch(/^\/x\/0\/0/)
       }
+      // A path that is not validly percent-encoded names nothing: a 400 naming it, never a 500.
+      const badId = yield* Effect.promise(() =>
+        fetch(`${url}/v1/audiences/%E0%A4%A/members`, { headers: { authorization: `Bearer ${bound}` } }).then(async (r) => ({ status: r.status, body: await r.json() })))
+      expect(badId).toMatchObject({ status: 400, body: { success: false, rule: "bad_audience_id", field: "/id" } })
       // The same bodies at a sane depth still reach their routes.
       const fine = yield* send(url, "/v1/query", bound, nested('"sql": "SELECT 1 AS one"', 3))
       expect(fine).toMatchObject({ status: 200, body: { success: true, rows: [{ one: 1 }] } })
