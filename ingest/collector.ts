@@ -85,6 +85,11 @@ export interface CollectorOptions {
 
 /** Webhook bodies may hold many items (a SendGrid batch, a CSV export, a mail with attachments). */
 const WEBHOOK_BODY_LIMIT = 10 * 1024 * 1024
+/**
+ * Items one webhook post may carry (SendGrid posts at most 768 KB, a few thousand events). Without it a 4 MB body of
+ * 2,000,000 empty items became as many dead letters, and the bus was not ready for every tenant for a minute.
+ */
+const WEBHOOK_MAX_ITEMS = 10_000
 
 /** A signed SendGrid post older than this is refused (replay protection). */
 const SIGNATURE_MAX_AGE_SECONDS = 600
@@ -243,6 +248,9 @@ const makeCollector = (options: CollectorOptions) =>
         const ctx = { tenant, receivedAtMs: Date.now(), ...(sourceOptions === undefined ? {} : { options: sourceOptions }) }
         const items = yield* Effect.promise(() =>
           Promise.resolve(bytes !== undefined ? source.parseBytes!(bytes, ctx) : source.parse(body, ctx)))
+        if (items.length > WEBHOOK_MAX_ITEMS) {
+          return refuse(413, "too_many_items", `a webhook post may carry at most ${WEBHOOK_MAX_ITEMS} items (this one has ${items.length} items); send them in smaller posts`)
+        }
         return yield* submitItems(items)
       })
 

@@ -5,7 +5,7 @@ import { backendConfig, pipelineLayer } from "../../cli/layers.ts"
 import { defaultIdentityConfig } from "../../identity/index.ts"
 import { Collector } from "../../ingest/collector.ts"
 import { writeKeys } from "../../ingest/writekeys.ts"
-import { freshDir, type PipelineServices, removeDir, TEST_KEYS } from "../support/pipeline.ts"
+import { basicAuth, freshDir, type PipelineServices, query, removeDir, TEST_KEYS, WRITE_KEY } from "../support/pipeline.ts"
 
 let dir: string
 beforeEach(() => { dir = freshDir() })
@@ -33,6 +33,24 @@ const send = (url: string, path: string, token: string, text: string) =>
 
 /** A body with one array nested `depth` levels deep (150 KB at 75,000 levels: under every route's size limit). */
 const nested = (fields: string, depth: number) => `{${fields}, "x": ${"[".repeat(depth)}${"]".repeat(depth)}}`
+
+describe("a webhook post of more items than any sender batches", () => {
+  it("is refused whole with 413 naming the limit, so one small body of millions of empty items cannot flood the dead letters and the bus", () =>
+    withApi((url) => Effect.gen(function* () {
+      const post = (body: string) => Effect.promise(async () => {
+        const res = await fetch(`${url}/v1/webhooks/sendgrid`, { method: "POST", headers: { authorization: basicAuth(WRITE_KEY), "content-type": "application/json" }, body })
+        return { status: res.status, body: (await res.json()) as Record<string, unknown> }
+      })
+      const flood = yield* post(`[${Array.from({ length: 200_000 }, () => "{}").join(",")}]`)
+      expect(flood.status).toBe(413)
+      expect(flood.body).toMatchObject({ success: false, rule: "too_many_items" })
+      expect(String(flood.body["error"])).toContain("200000 items")
+      expect(yield* query("SELECT count() AS n FROM dead_letters")).toEqual([{ n: "0" }])
+      // A batch of the size senders post is read item by item as before.
+      const normal = yield* post(JSON.stringify([{ email: "ann@x.example", event: "delivered", sg_event_id: "s1", sg_message_id: "m1", timestamp: 1727776800 }]))
+      expect(normal).toMatchObject({ status: 200, body: { accepted: 1 } })
+    })))
+})
 
 describe("hostile bodies on the API routes", () => {
   it("a body nested 75,000 levels deep, or a badly percent-encoded id, is a 400 naming the rule and where, never a 500", () =>
