@@ -2,7 +2,7 @@
 // precedence and event time, merges, channels and recent events.
 import { Data, Effect } from "effect"
 import { nodeOwner, type ProfileScope } from "../warehouse/identity.ts"
-import { profileIdentifierPage, profileReadScope, profileSummary } from "../warehouse/profiles.ts"
+import { profileIdentifierPage, profileReadScopeOf, profileSummary, type ReadScope } from "../warehouse/profiles.ts"
 import { nodeKey } from "./graph.ts"
 import { relationshipTraits } from "./relations/compute.ts"
 import { DEFAULT_NORMALISE_OPTIONS, type IdentifierKind, IDENTIFIER_KINDS, type NormaliseOptions, normaliseIdentifier } from "./normalise.ts"
@@ -134,15 +134,18 @@ export const identifierLimit = (text: string | undefined): number | BadIdentifie
     : new BadIdentifierCursor({ field: "limit", reason: `must be a whole number from 1 to ${MAX_IDENTIFIER_PAGE}` })
 }
 
-/** A profile and its messages now; ProfileNotFound when it has none. */
-const scopeOf = (tenant: string, ref: IdentifierRef) =>
-  Effect.gen(function* () {
-    const profileId = yield* profileIdOf(tenant, ref)
-    const scope = yield* profileReadScope(tenant, profileId)
-    if (scope.ids.length === 0) return yield* Effect.fail(new ProfileNotFound({ tenant, identifier: profileId }))
-    return scope
-  })
-
+/**
+ * A profile and its messages now; ProfileNotFound when it has none. By identifier, the owner and the messages come
+ * back from one statement; only when nothing is found is the owner looked up apart, to say which was missing.
+ */
+export const profileScopeOf = Effect.fn("profileScopeOf")(function* (tenant: string, ref: IdentifierRef) {
+  const scope = yield* profileReadScopeOf(tenant, ref._tag === "profile" ? { profileId: ref.profileId } : { kind: ref.kind, value: ref.value })
+  if (scope === undefined || scope.ids.length === 0) {
+    const profileId = scope?.profileId ?? (yield* profileIdOf(tenant, ref))
+    return yield* Effect.fail(new ProfileNotFound({ tenant, identifier: profileId }))
+  }
+  return scope
+})
 const identifierPage = (scope: ProfileScope, limit: number, after: { readonly kind: string; readonly value: string } | undefined) =>
   Effect.map(profileIdentifierPage(scope, limit, after), ({ rows, total }) => {
     const page = rows.slice(0, limit)
@@ -160,7 +163,7 @@ const identifierPage = (scope: ProfileScope, limit: number, after: { readonly ki
 export const profileIdentifiers = Effect.fn("profileIdentifiers")(function* (tenant: string, ref: IdentifierRef, limit: number, cursor?: string) {
   const after = cursor === undefined ? undefined : decodeIdentifierCursor(cursor)
   if (after instanceof BadIdentifierCursor) return yield* Effect.fail(after)
-  const scope = yield* scopeOf(tenant, ref)
+  const scope = yield* profileScopeOf(tenant, ref)
   const page = yield* identifierPage(scope, limit, after)
   return { tenant, profileId: scope.profileId, ...page } satisfies IdentifierPage
 })
@@ -177,8 +180,13 @@ export interface ProfileReadOptions {
  * the identifiers comes back from one statement.
  */
 export const readProfileView = Effect.fn("readProfileView")(function* (tenant: string, ref: IdentifierRef, options: ProfileReadOptions = {}) {
+  return yield* readProfileViewOf(yield* profileScopeOf(tenant, ref), options)
+})
+
+/** readProfileView of a scope already read (profileScopeOf), so a caller can run other reads of it alongside. */
+export const readProfileViewOf = Effect.fn("readProfileViewOf")(function* (scope: ReadScope, options: ProfileReadOptions = {}) {
+  const tenant = scope.tenant
   const recent = options.recent ?? 20
-  const scope = yield* scopeOf(tenant, ref)
   const pageSize = Math.max(1, recent)
   const [summary, identifiers, computedTraits, relationship] = yield* Effect.all([
     profileSummary(scope, pageSize),

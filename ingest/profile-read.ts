@@ -13,7 +13,7 @@
 import { Effect } from "effect"
 import { type ConsentPolicies, ConsentPoliciesRef, type ConsentView, DEFAULT_POLICIES, showConsent } from "../consent/index.ts"
 import {
-  type IdentifierRef, type IdentityConfig, profileIdOf, type ProfileView, readIdentifier, readProfileView, type TimelinePage, type TraitPrecedence,
+  type IdentifierRef, type IdentityConfig, profileScopeOf, type ProfileView, readIdentifier, readProfileViewOf, type TimelinePage, type TraitPrecedence,
 } from "../identity/index.ts"
 import { type ReadScope, storageGeneration } from "../warehouse/profiles.ts"
 import { Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
@@ -31,12 +31,13 @@ const readProfileFrom = (
 ) =>
   Effect.gen(function* () {
     const ref = yield* readIdentifier(identifier, tenant, identity)
-    // The identifier is looked up once; then the profile and its consent side by side, each run to its end: a failing
-    // read must not interrupt the other's queries inside the embedded engine.
-    const profile = { _tag: "profile" as const, profileId: ownerOf?.(ref) ?? (yield* profileIdOf(tenant, ref)) }
+    // The identifier's owner and the profile's messages in one statement; then the profile and its consent side by
+    // side, each run to its end: a failing read must not interrupt the other's queries inside the embedded engine.
+    const owner = ownerOf?.(ref)
+    const scope = yield* profileScopeOf(tenant, owner === undefined ? ref : { _tag: "profile", profileId: owner })
     const [read, consent] = yield* Effect.all([
-      readProfileView(tenant, profile, { recent, ...(precedence === undefined ? {} : { precedence }) }),
-      showConsent(tenant, profile),
+      readProfileViewOf(scope, { recent, ...(precedence === undefined ? {} : { precedence }) }),
+      showConsent(tenant, { _tag: "profile", profileId: scope.profileId }),
     ], { concurrency: "unbounded", mode: "result" })
     if (read._tag === "Failure") return yield* Effect.fail(read.failure)
     if (consent._tag === "Failure") return yield* Effect.fail(consent.failure)

@@ -73,20 +73,39 @@ export interface ReadScope extends ProfileScope {
 // Candidates: messages that landed with the profile, and messages moved to it; kept unless a later move took them
 // elsewhere (as warehouse/identity.ts reads a profile's messages), each with its landing profile when it is this one.
 // Those not kept come back too (kept = 0): a landed message moved away means the profile's states are not whole.
-const READ_SCOPE_SQL = "SELECT c.message_id AS message_id, c.here AS here, toUInt8(m.now = '' OR m.now = {profile:String}) AS kept FROM (SELECT message_id, max(here) AS here FROM (" +
-  "SELECT message_id, 1 AS here FROM event_rows WHERE tenant = {tenant:String} AND profile_id = {profile:String} " +
-  "UNION ALL SELECT message_id, 0 AS here FROM event_profiles WHERE tenant = {tenant:String} AND profile_id = {profile:String}) GROUP BY message_id) AS c " +
+// The profile is `owner` (a WITH of the statement): a parameter, or an identifier's owner looked up in the same
+// statement, so an uncached read by identifier costs one round trip to the engine here instead of two.
+const READ_SCOPE_SQL = "SELECT owner AS profile_id, c.message_id AS message_id, c.here AS here, toUInt8(m.now = '' OR m.now = owner) AS kept FROM (SELECT message_id, max(here) AS here FROM (" +
+  "SELECT message_id, 1 AS here FROM event_rows WHERE tenant = {tenant:String} AND profile_id = owner " +
+  "UNION ALL SELECT message_id, 0 AS here FROM event_profiles WHERE tenant = {tenant:String} AND profile_id = owner) GROUP BY message_id) AS c " +
   "LEFT JOIN (SELECT message_id, argMax(profile_id, version) AS now FROM event_profiles WHERE tenant = {tenant:String} AND message_id IN " +
-  "(SELECT message_id FROM event_rows WHERE tenant = {tenant:String} AND profile_id = {profile:String} " +
-  "UNION ALL SELECT message_id FROM event_profiles WHERE tenant = {tenant:String} AND profile_id = {profile:String}) GROUP BY message_id) AS m " +
+  "(SELECT message_id FROM event_rows WHERE tenant = {tenant:String} AND profile_id = owner " +
+  "UNION ALL SELECT message_id FROM event_profiles WHERE tenant = {tenant:String} AND profile_id = owner) GROUP BY message_id) AS m " +
   "ON m.message_id = c.message_id"
+
+// The owner of an identifier now (as warehouse/identity.ts nodeOwner reads it: the latest slice's latest version),
+// '' when nobody holds it; '' matches no profile's rows.
+const OWNER_SQL = "(SELECT argMax(profile_id, version) FROM identity_nodes WHERE tenant = {tenant:String} AND kind = {kind:String} " +
+  "AND value = {value:String} GROUP BY slice ORDER BY slice DESC LIMIT 1)"
 
 /** Most moved-in messages whose landing profiles are looked up (by the message-id index) for a read scope. */
 const MAX_MOVED_IN = 5000
 
-export const profileReadScope = Effect.fn("profileReadScope")(function* (tenant: string, profileId: string) {
+/** Whose scope to read: a profile by id, or whoever holds an identifier (kind and normalised value) now. */
+export type ScopeOwner = { readonly profileId: string } | { readonly kind: string; readonly value: string }
+
+/**
+ * A profile's read scope; by identifier, the owner is looked up in the same statement. `undefined` when nothing is
+ * found (an identifier nobody holds, or a profile without messages): the caller says which.
+ */
+export const profileReadScopeOf = Effect.fn("profileReadScopeOf")(function* (tenant: string, owner: ScopeOwner) {
   const warehouse = yield* Warehouse
-  const all = yield* warehouse.query<{ message_id: string; here: number; kept: number }>(READ_SCOPE_SQL, { params: { tenant, profile: profileId } })
+  const byId = "profileId" in owner
+  const all = yield* warehouse.query<{ profile_id: string; message_id: string; here: number; kept: number }>(
+    `WITH ${byId ? "{profile:String}" : OWNER_SQL} AS owner ${READ_SCOPE_SQL}`,
+    { params: byId ? { tenant, profile: owner.profileId } : { tenant, kind: owner.kind, value: owner.value } })
+  const profileId = all[0]?.profile_id
+  if (profileId === undefined || profileId === "") return undefined
   const rows = all.filter((r) => Number(r.kept) === 1)
   const ids = rows.map((r) => r.message_id)
   const movedIn = rows.filter((r) => Number(r.here) !== 1).map((r) => r.message_id)
@@ -104,8 +123,21 @@ export const profileReadScope = Effect.fn("profileReadScope")(function* (tenant:
   return { tenant, profileId, ids, landed, whole } satisfies ReadScope
 })
 
-/** The condition selecting a scope's rows of event_rows: by its order key when the landing profiles are known. */
+/** A profile's read scope (no messages: an empty one). */
+export const profileReadScope = Effect.fn("profileReadScope")(function* (tenant: string, profileId: string) {
+  const scope = yield* profileReadScopeOf(tenant, { profileId })
+  return scope ?? ({ tenant, profileId, ids: [], landed: {}, whole: undefined } satisfies ReadScope)
+})
+
+/**
+ * The condition selecting a scope's rows of event_rows: by its order key when the landing profiles are known, and by
+ * the key prefix (tenant, profile_id) alone when every message that landed under the profile is its own (`whole`):
+ * then the message ids would only cost a set to build and test per row.
+ */
 export const eventRowsCondition = (scope: ReadScope) => {
+  if (scope.whole === true) {
+    return { mine: "tenant = {tenant:String} AND profile_id = {profile:String}", params: { tenant: scope.tenant, profile: scope.profileId } }
+  }
   const { mine, params } = scopeCondition(scope)
   return scope.landed === undefined ? { mine, params }
     : { mine: `${mine} AND profile_id IN {landed:Array(String)}`, params: { ...params, landed: Object.keys(scope.landed) } }
@@ -145,7 +177,7 @@ export const profileIdentifierPage = Effect.fn("profileIdentifierPage")(function
  */
 export const profileSummary = Effect.fn("profileSummary")(function* (scope: ReadScope, limit: number) {
   const warehouse = yield* Warehouse
-  const { mine: texts } = scopeCondition(scope)
+  const { mine: texts, params: textParams } = scopeCondition(scope)
   const { mine, params } = eventRowsCondition(scope)
   const rows = yield* warehouse.query<{
     channels: Array<[string, string, string, string]>
@@ -162,13 +194,15 @@ export const profileSummary = Effect.fn("profileSummary")(function* (scope: Read
       `FROM event_rows ARRAY JOIN JSONExtractKeysAndValuesRaw(traits) AS kv WHERE ${mine} AND traits != '{}' ` +
       "AND kv.2 NOT IN ('null', '\"\"') GROUP BY name, source, identified)) AS statements, " +
       "(SELECT groupArray((kind, from_profile, to_profile, toString(messages), reason, toString(at))) FROM (SELECT kind, from_profile, to_profile, messages, reason, at " +
-      "FROM profile_merges WHERE tenant = {tenant:String} AND (from_profile = {profile:String} OR to_profile = {profile:String}) ORDER BY at)) AS merges, " +
+      // Two reads instead of `from_profile = P OR to_profile = P`, which no index can serve: the first by the order key.
+      "FROM (SELECT * FROM profile_merges WHERE tenant = {tenant:String} AND from_profile = {profile:String} UNION ALL " +
+      "SELECT * FROM profile_merges WHERE tenant = {tenant:String} AND to_profile = {profile:String} AND from_profile != {profile:String}) ORDER BY at)) AS merges, " +
       "(SELECT groupArray((label, score, toString(timestamp))) FROM (SELECT toString(label) AS label, score, timestamp FROM sentiment " +
       `WHERE ${texts} AND status = 'scored' ORDER BY timestamp DESC LIMIT 1)) AS sentiment, ` +
       "(SELECT groupArray((message_id, toString(ms), toString(timestamp), channel, source, type, event)) FROM (SELECT message_id, " +
       "toUnixTimestamp64Milli(timestamp) AS ms, timestamp, toString(channel) AS channel, toString(source) AS source, toString(type) AS type, event " +
       `FROM event_rows WHERE ${mine} ORDER BY timestamp DESC, message_id DESC LIMIT 1 BY message_id LIMIT {limit:UInt32})) AS events`,
-    { params: { ...params, limit: Math.max(1, Math.trunc(limit)) + 1 } })
+    { params: { ...textParams, ...params, limit: Math.max(1, Math.trunc(limit)) + 1 } })
   return rows[0]!
 })
 

@@ -8,7 +8,7 @@ import { availableParallelism, cpus, loadavg } from "node:os"
 import { join } from "node:path"
 import { Effect, Logger } from "effect"
 import { ConsentPoliciesRef, DEFAULT_POLICIES, showConsent } from "../../consent/index.ts"
-import { defaultIdentityConfig, profileIdOf, readIdentifier, readProfileView } from "../../identity/index.ts"
+import { defaultIdentityConfig, profileIdOf, profileScopeOf, readIdentifier, readProfileView } from "../../identity/index.ts"
 import { profileComputedTraits } from "../../identity/computed-traits.ts"
 import { tenantDefinitions } from "../../warehouse/computed-traits.ts"
 import { relationshipTraits } from "../../identity/relations/compute.ts"
@@ -110,15 +110,17 @@ const breakdown = (dataDir: string, ids: ReadonlyArray<string>) =>
     }
     yield* time("SELECT 1 (any call into the engine)", () => w.query("SELECT 1"))
     yield* time("part catalogue (storage generation)", () => storageGeneration())
-    yield* time("identifier -> profile (identity_nodes)", profileOf)
-    yield* time("read scope (message ids, landing profiles)", (id) => profileReadScope("default", profiles.get(id)!))
+    yield* time("identifier -> profile alone (identity_nodes; not a step of the read any more)", profileOf)
+    yield* time("read scope by profile id (message ids, landing profiles)", (id) => profileReadScope("default", profiles.get(id)!))
+    yield* time("identifier -> profile and read scope, one statement (the read's first step)",
+      (id) => Effect.flatMap(readIdentifier(id, "default", identity), (ref) => profileScopeOf("default", ref)))
     yield* time("summary (channels, traits, merges, sentiment, last 50 events)", (id) => profileSummary(scopes.get(id)!, 50))
     yield* time("identifiers page", (id) => profileIdentifierPage(scopes.get(id)!, 100, undefined))
     yield* time("computed traits definitions", () => tenantDefinitions("default"))
     yield* time("computed traits", (id) => profileComputedTraits(scopes.get(id)!))
     yield* time("relationship", (id) => relationshipTraits("default", profiles.get(id)!))
     yield* time("consent", (id) => showConsent("default", { _tag: "profile", profileId: profiles.get(id)! }))
-    yield* time("profile view (scope, then the five above side by side)", (id) => readProfileView("default", { _tag: "profile", profileId: profiles.get(id)! }, { recent: 50 }))
+    yield* time("profile view (scope, then the four above it side by side)", (id) => readProfileView("default", { _tag: "profile", profileId: profiles.get(id)! }, { recent: 50 }))
     let body = ""
     yield* time("whole read in process", (id) => Effect.map(readProfile("default", id, 50, identity), (b) => { body = JSON.stringify(b) }))
     const json = JSON.parse(body) as unknown

@@ -85,7 +85,11 @@ describe("the profile cache after writes", () => {
       const split = (yield* get(url, "user_id:u1")).body
       expect(timelineIds(split)).toEqual(["signup"])
       expect(split["traits"]["city"]).toBeUndefined()
-      expect(timelineIds((yield* get(url, "anonymous_id:v9")).body)).toEqual(["visit-mail", "visit"])
+      const visitorSplit = (yield* get(url, "anonymous_id:v9")).body
+      expect(timelineIds(visitorSplit)).toEqual(["visit-mail", "visit"])
+      // The visitor's history: the merge it gave (from it, read by profile_merges' key) and the split it took (to it).
+      const side = (m: Body) => (m["from"] === visitorSplit["profileId"] ? "from" : m["to"] === visitorSplit["profileId"] ? "to" : "neither")
+      expect((visitorSplit["merges"] as Array<Body>).map((m) => [m["kind"], side(m)])).toEqual([["merge", "from"], ["split", "to"]])
     })), 90_000)
 
   it("a consent withdrawal and a restriction show at the next read", () =>
