@@ -1,9 +1,10 @@
 // The numbers the relationship type and the churn risk are computed from: each a signal a marketer reads (visit
 // days, orders, praise, open complaints...), put on a scale where equal steps mean about as much (logs of counts,
-// counts capped at a few). The weights that combine them are in weights.ts; the names here are what the evidence
-// shows, so a weight is always read next to the value it multiplied.
+// counts capped at a few). The boosted trees that combine them are in weights.ts; the names here are what the
+// evidence shows, so what a feature added to a score is always read next to its value.
+import { type BoostedModel, boostedScores } from "./boost.ts"
 import type { Signals } from "./signals.ts"
-import { TYPE_WEIGHTS } from "./weights.ts"
+import { TYPE_MODEL } from "./weights.ts"
 
 export interface Feature {
   readonly name: string
@@ -23,6 +24,17 @@ const trouble = (s: Signals) => s.negative + s.otherContacts
 /** How overdue the next visit is against the person's own rhythm (mean days between visits), capped at 4. */
 export const overdue = (s: Signals) =>
   s.meanVisitGapDays === null ? 2 : Math.min(4, (s.daysSinceLastVisit ?? 90) / Math.max(3, s.meanVisitGapDays))
+
+/**
+ * Visit days in the recent window against what the person's own earlier visits would give in a window of that
+ * length (from their first activity to the window's start); 1 is their usual rhythm, 0 stopped. Half a visit is added
+ * on both sides so a newcomer or a rare visitor is not read as a collapse.
+ */
+export const againstOwnRate = (s: Signals, windowDays = 30) => {
+  const earlierDays = Math.max(1, (s.daysSinceFirstActive ?? 0) - windowDays)
+  const earlier = (Math.max(0, s.visitDays - s.visitDaysRecent) / earlierDays) * windowDays
+  return Math.min(10, (s.visitDaysRecent + 0.5) / (earlier + 0.5))
+}
 
 /** What the relationship type is read from. */
 export const TYPE_FEATURES: ReadonlyArray<Feature> = [
@@ -56,36 +68,48 @@ export const TYPE_FEATURES: ReadonlyArray<Feature> = [
   { name: "visit days in the window before the recent one (log)", value: (s) => Math.log1p(s.visitDaysPrevious) },
   { name: "active days (log)", value: (s) => Math.log1p(s.activeDays) },
   { name: "mail clicked (log)", value: (s) => Math.log1p(s.mailClicked) },
+  { name: "overdue against their rhythm", value: overdue },
+  { name: "visits in the recent window against their own earlier rate", value: againstOwnRate },
+  { name: "sentiment trend", value: (s) => s.sentimentTrend ?? 0 },
+  { name: "days since the last complaint", value: (s) => Math.min(s.daysSinceLastComplaint ?? 120, 120) },
+  { name: "orders in the recent window", value: (s) => capped(s.ordersRecent, 5) },
+  { name: "share of mail opened", value: (s) => s.openRate ?? 0 },
+  { name: "negative service contacts", value: (s) => capped(s.negativeContacts, 3) },
+  { name: "channels acted on", value: (s) => s.channels.length },
+  { name: "days in the recent window with contact but no visit", value: (s) => Math.max(0, s.activeDaysRecent - s.visitDaysRecent) },
 ]
 
-/** A linear model per type: its bias and a weight per feature name (weights.ts has the shipped one). */
-export type TypeModel = Readonly<Record<string, { readonly bias: number; readonly weights: Readonly<Record<string, number>> }>>
+const valuesOf = (features: ReadonlyArray<Feature>, s: Signals) => features.map((f) => f.value(s))
 
-/** Each scored type's score from the signals (bias plus weighted features); the highest names the type. */
-export const typeScores = (s: Signals, model: TypeModel = TYPE_WEIGHTS): ReadonlyArray<{ readonly type: string; readonly score: number }> => {
-  const x = TYPE_FEATURES.map((f) => f.value(s))
-  return Object.entries(model).map(([type, m]) => ({
-    type, score: TYPE_FEATURES.reduce((sum, f, j) => sum + (m.weights[f.name] ?? 0) * x[j]!, m.bias),
-  }))
+const scoreCache = new WeakMap<Signals, { readonly model: BoostedModel; readonly scores: ReadonlyArray<number>; probabilities?: ReadonlyArray<number> }>()
+
+/** The type scores of one profile's signals, computed once: the type, its evidence and the churn model all read them. */
+const cachedScores = (s: Signals, model: BoostedModel) => {
+  let cached = scoreCache.get(s)
+  if (cached === undefined || cached.model !== model) {
+    cached = { model, scores: boostedScores(model, valuesOf(TYPE_FEATURES, s)) }
+    scoreCache.set(s, cached)
+  }
+  return cached
 }
 
-const likenessCache = new WeakMap<Signals, { readonly model: TypeModel; readonly probabilities: ReadonlyMap<string, number> }>()
+/** Each scored type's score from the signals (the sum of its trees); the highest names the type. */
+export const typeScores = (s: Signals, model: BoostedModel = TYPE_MODEL): ReadonlyArray<{ readonly type: string; readonly score: number }> => {
+  const { scores } = cachedScores(s, model)
+  return model.classes.map((type, c) => ({ type, score: scores[c]! }))
+}
 
-/**
- * How much the signals look like `type` (0-1): the softmax of the type scores. The churn model reads it for every
- * type, so the probabilities of one profile's signals are computed once (a weak map: nothing outlives the signals).
- */
-export const likeness = (s: Signals, type: string, model: TypeModel = TYPE_WEIGHTS) => {
-  let cached = likenessCache.get(s)
-  if (cached === undefined || cached.model !== model) {
-    const scores = typeScores(s, model)
-    const top = Math.max(...scores.map((x) => x.score))
-    const e = scores.map((x) => Math.exp(x.score - top))
+/** How much the signals look like `type` (0-1): the softmax of the type scores (a weak map: nothing outlives the signals). */
+export const likeness = (s: Signals, type: string, model: BoostedModel = TYPE_MODEL) => {
+  const cached = cachedScores(s, model)
+  if (cached.probabilities === undefined) {
+    const top = Math.max(...cached.scores)
+    const e = cached.scores.map((x) => Math.exp(x - top))
     const sum = e.reduce((a, b) => a + b, 0)
-    cached = { model, probabilities: new Map(scores.map((x, i) => [x.type, e[i]! / sum])) }
-    likenessCache.set(s, cached)
+    cached.probabilities = e.map((x) => x / sum)
   }
-  return cached.probabilities.get(type) ?? 0
+  const c = model.classes.indexOf(type)
+  return c < 0 ? 0 : cached.probabilities[c]!
 }
 
 const LIKENESS_TYPES = ["advocate", "loyal_quiet", "love_hate", "at_risk", "detractor", "distant"]
@@ -95,7 +119,7 @@ const LIKENESS_TYPES = ["advocate", "loyal_quiet", "love_hate", "at_risk", "detr
  * much the person looks like each relationship type (a relationship read from the data is what tells someone drifting
  * away from someone who was never close). `model` is the type model those likenesses come from.
  */
-export const churnFeatures = (model: TypeModel = TYPE_WEIGHTS): ReadonlyArray<Feature> => [
+export const churnFeatures = (model: BoostedModel = TYPE_MODEL): ReadonlyArray<Feature> => [
   { name: "days since the last visit (log)", value: (s) => Math.log1p(s.daysSinceLastVisit ?? 90) },
   { name: "days since any activity (log)", value: (s) => Math.log1p(s.daysSinceLastActive ?? 90) },
   { name: "overdue against their rhythm", value: overdue },
@@ -111,6 +135,10 @@ export const churnFeatures = (model: TypeModel = TYPE_WEIGHTS): ReadonlyArray<Fe
     name: "days in the recent window with contact but no visit (log)",
     value: (s) => Math.log1p(Math.max(0, s.activeDaysRecent - s.visitDaysRecent)),
   },
+  { name: "sentiment trend", value: (s) => s.sentimentTrend ?? 0 },
+  { name: "orders in the recent window", value: (s) => capped(s.ordersRecent, 5) },
+  { name: "visit days in the window before the recent one (log)", value: (s) => Math.log1p(s.visitDaysPrevious) },
+  { name: "visits in the recent window against their own earlier rate", value: againstOwnRate },
   ...LIKENESS_TYPES.map((type): Feature => ({ name: `looks like ${type}`, value: (s) => likeness(s, type, model) })),
 ]
 

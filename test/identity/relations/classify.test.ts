@@ -1,8 +1,9 @@
 // The relationship rules: each type from the signals a marketer would read, with health, churn risk and evidence.
 import { describe, expect, it } from "vitest"
+import { boostedScores, contributions } from "../../../identity/relations/boost.ts"
 import { CHURN_FEATURES, TYPE_FEATURES } from "../../../identity/relations/features.ts"
 import { classify, DEFAULT_RELATIONS_CONFIG, RELATIONSHIP_TYPES, type Signals } from "../../../identity/relations/index.ts"
-import { CHURN_WEIGHTS, TYPE_WEIGHTS } from "../../../identity/relations/weights.ts"
+import { CHURN_MODEL, TYPE_MODEL } from "../../../identity/relations/weights.ts"
 
 const quietCustomer: Signals = {
   daysSinceFirstActive: 80, daysSinceLastActive: 3, daysSinceLastVisit: 3, daysSinceLastOrder: 10,
@@ -81,14 +82,25 @@ describe("health, churn risk and evidence", () => {
     expect(r.factors[0]).toBe("no visit or order for 35 days")
     expect(r.factors).toContain("2 negative messages, 2 service contacts that were no praise (2 in the last 30 days), none resolved")
     expect(r.factors.join("; ")).toMatch(/9 visit days, 0 days in the last 30 days \(down 100% against the previous 30 days\)/)
-    expect(r.factors.join("; ")).toMatch(/rather than [a-z_]+: [a-z ()]+ [0-9.]+/)
+    // Either the model set it apart from the runner-up, or the lapsed-regular rule says whom they came back like.
+    expect(r.factors.join("; ")).toMatch(/rather than [a-z_]+: [a-z ()]+ -?[0-9.]+|came back like (loyal_quiet|advocate) before/)
     expect(r.factors.join("; ")).toMatch(/churn risk 0\.\d\d \(raised by: /)
   })
 
-  it("the shipped weights name exactly the features, and every type but new has a model", () => {
-    expect(Object.keys(TYPE_WEIGHTS).sort()).toEqual(RELATIONSHIP_TYPES.filter((t) => t !== "new").sort())
-    for (const m of Object.values(TYPE_WEIGHTS)) expect(Object.keys(m.weights).sort()).toEqual(TYPE_FEATURES.map((f) => f.name).sort())
-    expect(Object.keys(CHURN_WEIGHTS.weights).sort()).toEqual(CHURN_FEATURES.map((f) => f.name).sort())
+  it("the shipped trees read exactly the features, in order, and every type but new has trees", () => {
+    expect([...TYPE_MODEL.classes].sort()).toEqual(RELATIONSHIP_TYPES.filter((t) => t !== "new").sort())
+    expect(TYPE_MODEL.features).toEqual(TYPE_FEATURES.map((f) => f.name))
+    expect(CHURN_MODEL.features).toEqual(CHURN_FEATURES.map((f) => f.name))
+    for (const trees of [...TYPE_MODEL.trees, ...CHURN_MODEL.trees]) expect(trees.length).toBeGreaterThan(0)
+  })
+
+  it("what each feature added to a score, plus the base, is the score (the evidence accounts for the whole decision)", () => {
+    const x = TYPE_FEATURES.map((f) => f.value({ ...quietCustomer, ...leftAfterAComplaint }))
+    const scores = boostedScores(TYPE_MODEL, x)
+    TYPE_MODEL.classes.forEach((_, c) => {
+      const { base, byFeature } = contributions(TYPE_MODEL, c, x)
+      expect(base + byFeature.reduce((a, b) => a + b, 0)).toBeCloseTo(scores[c]!, 9)
+    })
   })
 
   it("the same signals always give the same relationship", () => {

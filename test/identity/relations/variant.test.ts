@@ -1,7 +1,8 @@
 // Issue 14's measure on a small generated variant (--people 600): land it with `cdp ingest`, compute the
 // relationships, read them from `profiles` as the scorer does, and score them with the data set's own scorer. The
-// thresholds sit below what the small set gives (F1 0.875, AUC 0.83) and what the full-size runs give (F1 0.83-0.86,
-// AUC 0.80-0.88 over three seeds and mixes, README "Relational intelligence").
+// thresholds sit below what the small set gives (F1 0.873, AUC 0.842) and the lowest the full-size held-out runs give
+// (F1 0.866, AUC 0.840 over five seeds none of the training used, the default mix and three others, README
+// "Relational intelligence").
 import { spawnSync } from "node:child_process"
 import { writeFileSync } from "node:fs"
 import { join } from "node:path"
@@ -47,13 +48,13 @@ const measure = (name: string, asOf: string, cut: boolean): string => {
 const figure = (output: string, name: string) => Number(new RegExp(`${name}=([0-9.]+)`).exec(output)?.[1] ?? NaN)
 
 describe("relational intelligence on a generated variant", () => {
-  it("reads each customer's relationship over the whole window: macro F1 >= 0.85", () => {
+  it("reads each customer's relationship over the whole window: macro F1 >= 0.86", () => {
     const out = measure("full", "2024-12-01", false)
-    expect(figure(out, "relationship_macro_f1")).toBeGreaterThanOrEqual(0.85)
+    expect(figure(out, "relationship_macro_f1")).toBeGreaterThanOrEqual(0.86)
   }, 300_000)
 
-  it("ranks who will leave from the data up to the cut: churn ROC AUC >= 0.80", () => {
+  it("ranks who will leave from the data up to the cut: churn ROC AUC >= 0.82", () => {
     const out = measure("cut", "2024-11-01", true)
-    expect(figure(out, "churn_auc")).toBeGreaterThanOrEqual(0.8)
+    expect(figure(out, "churn_auc")).toBeGreaterThanOrEqual(0.82)
   }, 300_000)
 })
