@@ -10,17 +10,18 @@ import { Pipeline } from "../../ingest/pipeline.ts"
 import { eventOn } from "../support/events.ts"
 import { checkResponse, OPENAPI } from "../support/openapi.ts"
 import { freshDir, removeDir } from "../support/pipeline.ts"
-import { ADMIN_TOKEN, type ApiJson, type ApiServices, getChecked, withCollectorApi } from "../support/profile-api.ts"
+import { type ApiBody, TEST_ADMIN_TOKEN, withApi as collectorApi } from "../support/api.ts"
+import { getChecked } from "../support/profile-api.ts"
 
 let dir: string
 beforeEach(() => { dir = freshDir() })
 afterEach(() => removeDir(dir))
 
-const TOKEN = ADMIN_TOKEN
+const TOKEN = TEST_ADMIN_TOKEN
 
-const withApi = <A, E>(program: (url: string) => Effect.Effect<A, E, ApiServices>) => withCollectorApi(dir, program)
+const withApi = <A, E>(program: Parameters<typeof collectorApi<A, E>>[1]) => collectorApi(dir, program)
 
-type Body = ApiJson
+type Body = ApiBody
 
 const get = getChecked
 

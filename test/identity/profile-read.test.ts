@@ -11,15 +11,16 @@ import { profileCacheStats } from "../../ingest/profile-read.ts"
 import { Warehouse } from "../../warehouse/warehouse.ts"
 import { eventOn } from "../support/events.ts"
 import { freshDir, removeDir } from "../support/pipeline.ts"
-import { type ApiJson, type ApiServices, getChecked, withCollectorApi } from "../support/profile-api.ts"
+import { type ApiBody, withApi as collectorApi } from "../support/api.ts"
+import { getChecked } from "../support/profile-api.ts"
 
 let dir: string
 beforeEach(() => { dir = freshDir() })
 afterEach(() => removeDir(dir))
 
-const withApi = <A, E>(program: (url: string) => Effect.Effect<A, E, ApiServices>) => withCollectorApi(dir, program)
+const withApi = <A, E>(program: Parameters<typeof collectorApi<A, E>>[1]) => collectorApi(dir, program)
 
-type Body = ApiJson
+type Body = ApiBody
 
 const get = (url: string, path: string) => getChecked(url, path)
 

@@ -1,27 +1,16 @@
 // Hostile bodies on the token-guarded API routes of a real collector: what probing `cdp serve` found answered 500.
-import { Effect, Layer, Logger, type Scope } from "effect"
+import { Effect } from "effect"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
-import { backendConfig, pipelineLayer } from "../../cli/layers.ts"
-import { defaultIdentityConfig } from "../../identity/index.ts"
-import { Collector } from "../../ingest/collector.ts"
-import { writeKeys } from "../../ingest/writekeys.ts"
-import { basicAuth, freshDir, type PipelineServices, query, removeDir, TEST_KEYS, WRITE_KEY } from "../support/pipeline.ts"
+import { TEST_ADMIN_TOKEN, withApi as collectorApi } from "../support/api.ts"
+import { basicAuth, freshDir, query, removeDir, WRITE_KEY } from "../support/pipeline.ts"
 
 let dir: string
 beforeEach(() => { dir = freshDir() })
 afterEach(() => removeDir(dir))
 
-const ADMIN = "test-admin-token"
+const ADMIN = TEST_ADMIN_TOKEN
 
-const withApi = <A, E>(program: (url: string) => Effect.Effect<A, E, PipelineServices | Collector | Scope.Scope>) =>
-  Effect.runPromise(Effect.scoped(Effect.gen(function* () {
-    return yield* program((yield* Collector).url)
-  })).pipe(
-    Effect.provide(Collector.layer({
-      port: 0, host: "127.0.0.1", writeKeys: writeKeys(TEST_KEYS), adminToken: ADMIN, dataDir: dir, identity: defaultIdentityConfig(),
-    }).pipe(Layer.provideMerge(pipelineLayer(backendConfig(dir))))),
-    Effect.provide(Logger.layer([])),
-  ))
+const withApi = <A, E>(program: Parameters<typeof collectorApi<A, E>>[1]) => collectorApi(dir, program)
 
 const send = (url: string, path: string, token: string, text: string) =>
   Effect.promise(async () => {

@@ -2,6 +2,7 @@
 // and JSON body.
 import { Effect, Layer, Logger, type Scope } from "effect"
 import { backendConfig, pipelineLayer } from "../../cli/layers.ts"
+import type { Keys } from "../../consent/keys.ts"
 import { defaultIdentityConfig } from "../../identity/index.ts"
 import { Collector, type CollectorOptions } from "../../ingest/collector.ts"
 import { writeKeys } from "../../ingest/writekeys.ts"
@@ -28,7 +29,7 @@ export const TEST_ADMIN_TOKEN = "test-admin-token"
  */
 export const withApi = <A, E>(
   dir: string,
-  program: (url: string) => Effect.Effect<A, E, PipelineServices | Collector | Scope.Scope>,
+  program: (url: string) => Effect.Effect<A, E, PipelineServices | Collector | Keys | Scope.Scope>,
   options: Partial<CollectorOptions> = {},
 ) =>
   Effect.runPromise(Effect.scoped(Effect.gen(function* () {
