@@ -31,19 +31,23 @@ const readProfileFrom = (
 ) =>
   Effect.gen(function* () {
     const ref = yield* readIdentifier(identifier, tenant, identity)
-    // The identifier's owner and the profile's messages in one statement; then the profile and its consent side by
-    // side, each run to its end: a failing read must not interrupt the other's queries inside the embedded engine.
     const owner = ownerOf?.(ref)
-    const scope = yield* profileScopeOf(tenant, owner === undefined ? ref : { _tag: "profile", profileId: owner })
+    const asked: IdentifierRef = owner === undefined ? ref : { _tag: "profile", profileId: owner }
+    // The profile (its owner and message ids in one statement, then the rest) and its consent side by side, each run
+    // to its end: a failing read must not interrupt the other's queries inside the embedded engine. Consent looks the
+    // identifier up on its own so that it need not wait for the scope.
     const [read, consent] = yield* Effect.all([
-      readProfileViewOf(scope, { recent, ...(precedence === undefined ? {} : { precedence }) }),
-      showConsent(tenant, { _tag: "profile", profileId: scope.profileId }),
+      Effect.flatMap(profileScopeOf(tenant, asked), (scope) => readProfileViewOf(scope, { recent, ...(precedence === undefined ? {} : { precedence }) })),
+      showConsent(tenant, asked),
     ], { concurrency: "unbounded", mode: "result" })
     if (read._tag === "Failure") return yield* Effect.fail(read.failure)
-    if (consent._tag === "Failure") return yield* Effect.fail(consent.failure)
+    const profileId = read.success.scope.profileId
+    // The identifier changed owner between the two lookups (or consent failed): consent of the profile shown.
+    const consentNow = consent._tag === "Success" && consent.success.profileId === profileId ? consent.success
+      : yield* showConsent(tenant, { _tag: "profile", profileId })
     const body = {
       ...read.success.view,
-      consent: { restricted: consent.success.restricted, purposes: consent.success.purposes },
+      consent: { restricted: consentNow.restricted, purposes: consentNow.purposes },
       timeline: read.success.timeline,
     } satisfies ProfileWithConsent
     return { body, ref, scope: read.success.scope }
