@@ -110,6 +110,9 @@ const weaker = (a: Trust, b: Trust): Trust => (TRUST_RANK[a] >= TRUST_RANK[b] ? 
 export const profileIdFor = (tenant: string, oldest: NodeKey): string =>
   `prof_${hash("sha256", `${tenant}\u0000${oldest}`, "base64url").slice(0, 22)}`
 
+/** Text shaped like a profile id (what profileIdFor mints, with room for a longer hash later). */
+export const isProfileId = (text: string): boolean => /^prof_[A-Za-z0-9_-]{10,40}$/.test(text)
+
 interface Span {
   first: number
   last: number

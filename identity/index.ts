@@ -24,4 +24,4 @@ export {
 } from "./timeline.ts"
 export { findSuggestions, type ProfileSummary, type Suggestion } from "./suggestions.ts"
 export { type IdentifierKind, IDENTIFIER_KINDS, normaliseIdentifier, phoneToE164 } from "./normalise.ts"
-export { DEFAULT_GRAPH_RULES, type GraphRules, profileIdFor, resolveGraph } from "./graph.ts"
+export { DEFAULT_GRAPH_RULES, type GraphRules, isProfileId, profileIdFor, resolveGraph } from "./graph.ts"

@@ -3,7 +3,7 @@
 import { Data, Effect } from "effect"
 import { nodeOwner, type ProfileScope } from "../warehouse/identity.ts"
 import { profileIdentifierPage, profileReadScopeOf, profileSummary, type ReadScope } from "../warehouse/profiles.ts"
-import { nodeKey } from "./graph.ts"
+import { isProfileId, nodeKey } from "./graph.ts"
 import { relationshipTraits } from "./relations/compute.ts"
 import { DEFAULT_NORMALISE_OPTIONS, type IdentifierKind, IDENTIFIER_KINDS, type NormaliseOptions, normaliseIdentifier } from "./normalise.ts"
 import { type ComputedTrait, profileComputedTraits } from "./computed-traits.ts"
@@ -32,7 +32,7 @@ export type IdentifierRef =
  */
 export const parseIdentifier = (input: string, options: NormaliseOptions = DEFAULT_NORMALISE_OPTIONS): IdentifierRef | BadIdentifier => {
   const text = input.trim()
-  if (/^prof_[A-Za-z0-9_-]{10,40}$/.test(text)) return { _tag: "profile", profileId: text }
+  if (isProfileId(text)) return { _tag: "profile", profileId: text }
   const colon = text.indexOf(":")
   const prefix = colon > 0 ? text.slice(0, colon) : ""
   let kind: IdentifierKind

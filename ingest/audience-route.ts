@@ -9,6 +9,7 @@ import {
   type Audience, audienceChangesSince, audienceHistory, AudienceInvalid, audienceMembers, checkAudienceCondition, createAudience, editAudience,
   getAudience, listAudiences, MAX_CHANGES_LIMIT, MAX_SAMPLE, previewAudience,
 } from "../identity/audiences/index.ts"
+import { isProfileId } from "../identity/index.ts"
 import { Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
 import { type QueryReply, receiveAdminBody, refuse } from "./query-route.ts"
 import { DEFAULT_TENANT } from "./writekeys.ts"
@@ -196,6 +197,7 @@ export const audienceRoute = (options: AudienceRouteOptions) => (req: IncomingMe
     }
     if (rest[1] === "members") {
       const after = url.searchParams.get("after") ?? ""
+      if (after !== "" && !isProfileId(after)) return refuse(400, "bad_after", "?after= must be a profile id (prof_..., the previous page's next)", "after")
       return yield* run(Effect.map(audienceMembers(tenantQ, id, after, limit), (page) => ({ status: 200, body: { success: true, id, ...page } })))
     }
     const cursor = url.searchParams.get("cursor") ?? undefined
