@@ -136,6 +136,8 @@ export interface RouteMatch {
   readonly path: string
   /** The tenant named in the path (/v1/tenants/{T}/...). */
   readonly pathTenant: string | undefined
+  /** Why the path's tenant names no tenant (badly percent-encoded, or not a tenant's shape): the guard refuses it. */
+  readonly badPathTenant?: string
 }
 
 const TENANT_PATH = /^\/v1\/tenants\/([^/]+)(\/.*)$/
@@ -153,17 +155,21 @@ export const matchApiRoute = (req: IncomingMessage): RouteMatch | undefined => {
   }
   let path = url.pathname.replace(/\/+$/, "")
   let pathTenant: string | undefined
+  let badPathTenant: string | undefined
   const t = TENANT_PATH.exec(path)
   if (t !== null) {
     try {
-      pathTenant = decodeURIComponent(t[1]!)
+      // Left unset when refused, so not even the refusal's audit entry is filed under a tenant nobody can have.
+      const decoded = decodeURIComponent(t[1]!)
+      if (TENANT_SHAPE.test(decoded)) pathTenant = decoded
+      else badPathTenant = "the tenant in the path must be a tenant's name (1-100 characters, no spaces or control characters)"
     } catch {
-      pathTenant = t[1]!
+      badPathTenant = "the tenant in the path is not validly percent-encoded"
     }
     path = `/v1${t[2]!}`
   }
   const route = API_ROUTES.find((r) => r.matches(path))
-  return route === undefined ? undefined : { route, path, pathTenant }
+  return route === undefined ? undefined : { route, path, pathTenant, ...(badPathTenant === undefined ? {} : { badPathTenant }) }
 }
 
 export const hashToken = (token: string) => createHash("sha256").update(token, "utf8").digest("hex")
@@ -651,6 +657,11 @@ export const makeGuard = (options: {
         const reply = refuse(403, "missing_scope",
           `${method} ${route.template} needs the scope ${scope}, which this token (${principal.tokenId}, role ${principal.role}) does not hold`)
         audit(principal, principal.tenant ?? named, reply)
+        return reply
+      }
+      if (match.badPathTenant !== undefined) {
+        const reply = refuse(400, "bad_tenant", match.badPathTenant, "tenant")
+        audit(principal, principal.tenant, reply)
         return reply
       }
       const bound = principal.tenant !== undefined

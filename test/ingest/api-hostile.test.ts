@@ -64,6 +64,18 @@ describe("hostile bodies on the API routes", () => {
       const badId = yield* Effect.promise(() =>
         fetch(`${url}/v1/audiences/%E0%A4%A/members`, { headers: { authorization: `Bearer ${bound}` } }).then(async (r) => ({ status: r.status, body: await r.json() })))
       expect(badId).toMatchObject({ status: 400, body: { success: false, rule: "bad_audience_id", field: "/id" } })
+      // A path tenant is a tenant's name: badly encoded or not shaped like one, it is refused naming it, never taken
+      // literally as a tenant nobody made (nor, for a bound token, reported as another tenant).
+      const get = (path: string, token: string) => Effect.promise(() =>
+        fetch(`${url}${path}`, { headers: { authorization: `Bearer ${token}` } }).then(async (r) => ({ status: r.status, body: await r.json() })))
+      for (const tenant of ["%E0%A4%A", "a%20b", "a%00b", "%0A", "x".repeat(101)]) {
+        for (const token of [ADMIN, bound]) {
+          expect(yield* get(`/v1/tenants/${tenant}/audiences`, token), tenant)
+            .toMatchObject({ status: 400, body: { success: false, rule: "bad_tenant", field: "tenant" } })
+        }
+      }
+      expect(yield* get("/v1/tenants/acme/audiences", bound)).toMatchObject({ status: 200, body: { success: true } })
+      expect(yield* get(`/v1/tenants/${encodeURIComponent("é-ü")}/audiences`, ADMIN)).toMatchObject({ status: 200, body: { success: true } })
       // The same bodies at a sane depth still reach their routes.
       const fine = yield* send(url, "/v1/query", bound, nested('"sql": "SELECT 1 AS one"', 3))
       expect(fine).toMatchObject({ status: 200, body: { success: true, rows: [{ one: 1 }] } })
