@@ -122,10 +122,26 @@ const basicAuthUser = (header: string | undefined): string | undefined => {
   return colon === -1 ? decoded : decoded.slice(0, colon)
 }
 
-/** Segment also accepts the write key in the body; used only when no Authorization header was sent. */
+/**
+ * Segment also accepts the write key in the body; used only when no Authorization header was sent. It is the body's
+ * own `writeKey`, else (a batch as analytics.js sends it) the first message's own: never one inside a message's
+ * properties or traits. A body that does not parse is read for the key as text, so its sender is still told what is
+ * wrong with it (and it is kept as that tenant's dead letter) rather than only that no key was found.
+ */
 const bodyWriteKey = (body: string): string | undefined => {
-  const m = /"writeKey"\s*:\s*"([^"\\]{1,200})"/.exec(body)
-  return m?.[1]
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(body)
+  } catch {
+    return /"writeKey"\s*:\s*"([^"\\]{1,200})"/.exec(body)?.[1]
+  }
+  if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) return undefined
+  const own = (o: unknown) => {
+    const key = o !== null && typeof o === "object" && !Array.isArray(o) ? (o as Record<string, unknown>)["writeKey"] : undefined
+    return typeof key === "string" && key !== "" ? key : undefined
+  }
+  const batch = (parsed as Record<string, unknown>)["batch"]
+  return own(parsed) ?? (Array.isArray(batch) ? batch.map(own).find((k) => k !== undefined) : undefined)
 }
 
 const UNAUTHORIZED_HEADERS = { "www-authenticate": 'Basic realm="cdp collector"' }
@@ -188,7 +204,9 @@ const makeCollector = (options: CollectorOptions) =>
           return refuse(413, "body_too_large",
             `${isBatchRoute(route) ? "a batch" : "a single message"} may be at most ${body.limit} bytes (${body.limit / 1024} KB)`)
         }
-        const result = processSegmentRequest({ route, body, tenant, receivedAtMs: Date.now(), gpc: req.headers["sec-gpc"] === "1" })
+        const result = processSegmentRequest({
+          route, body, tenant, receivedAtMs: Date.now(), gpc: req.headers["sec-gpc"] === "1", tenantOfKey: options.writeKeys.tenantOf,
+        })
         yield* pipeline.submit(result.events, result.deadLetters).pipe(Effect.timeout(publishTimeout))
         if (result.requestError !== undefined) {
           const e = result.requestError

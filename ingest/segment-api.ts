@@ -52,6 +52,31 @@ export interface SegmentRequest {
   readonly receivedAtMs: number
   /** The request carried `Sec-GPC: 1` (Global Privacy Control): every message's context gets `gpc: true`. */
   readonly gpc?: boolean | undefined
+  /** The tenant of a write key; a message carrying its own `writeKey` lands only if that key is `tenant`'s. */
+  readonly tenantOfKey?: ((writeKey: string) => string | undefined) | undefined
+}
+
+/**
+ * A request carrying a message whose own writeKey is not the request's tenant's (another tenant's, unknown, not a
+ * string) is refused whole, and kept nowhere: a dead letter is filed under the request's tenant with the key stripped,
+ * so `cdp dlq retry` would land that message in the very tenant it was kept out of. The sender is told which message.
+ * Unknown and foreign keys get the same words, so an answer never tells whether a guessed key exists.
+ */
+const foreignKey = (req: SegmentRequest, messages: ReadonlyArray<unknown>): SegmentRequestResult | undefined => {
+  if (req.tenantOfKey === undefined) return undefined
+  for (let index = 0; index < messages.length; index++) {
+    const message = messages[index]
+    if (!isJsonObject(message) || !Object.hasOwn(message, "writeKey")) continue
+    const key = message["writeKey"]
+    if (typeof key === "string" && req.tenantOfKey(key) === req.tenant) continue
+    const field = isBatchRoute(req.route) ? `/batch/${index}/writeKey` : "/writeKey"
+    const item: RejectedItem = {
+      rule: "foreign_write_key", field, index,
+      message: `${field} is not a write key of the tenant this request sends for; send each tenant's messages with its own key`,
+    }
+    return { events: [], deadLetters: [], rejected: [item], requestError: item }
+  }
+  return undefined
 }
 
 
@@ -129,6 +154,8 @@ export const processSegmentRequest = (req: SegmentRequest): SegmentRequestResult
     // On a single-message route the route names the type, as Segment does.
     messages = [isJsonObject(parsed) ? { ...parsed, type: req.route } : parsed]
   }
+  const mixed = foreignKey(req, messages)
+  if (mixed !== undefined) return mixed
   const batchSentAt = typeof batch?.["sentAt"] === "string" ? batch["sentAt"] : undefined
   const ctx = {
     tenant: req.tenant,

@@ -89,6 +89,54 @@ describe("collector authentication", () => {
       })))
 })
 
+describe("a message carrying its own write key", () => {
+  it("a batch with a message under another tenant's key, or an unknown one, is refused whole (400 naming it) and kept nowhere", () =>
+    withCollector(dir, (url) =>
+      Effect.gen(function* () {
+        const batch = (key: unknown) => ({
+          batch: [
+            { type: "track", userId: "u", event: "E", messageId: "none" },
+            { type: "track", userId: "u", event: "E", messageId: "own", writeKey: WRITE_KEY },
+            { type: "track", userId: "u", event: "E", messageId: "odd", writeKey: key },
+          ],
+        })
+        const foreign = yield* post(`${url}/v1/batch`, batch(OTHER_TENANT_KEY))
+        expect(foreign).toMatchObject({ status: 400, body: { success: false, rule: "foreign_write_key", field: "/batch/2/writeKey", accepted: 0 } })
+        const unknown = yield* post(`${url}/v1/batch`, batch("wk_nobody"))
+        // Whether a key is another tenant's or nobody's is not told (no oracle for guessing keys).
+        expect(unknown.body).toEqual(foreign.body)
+        expect((yield* post(`${url}/v1/batch`, batch(42))).body).toMatchObject({ rule: "foreign_write_key", field: "/batch/2/writeKey" })
+        expect((yield* post(`${url}/v1/track`, { userId: "u", event: "E", writeKey: OTHER_TENANT_KEY })).body)
+          .toMatchObject({ rule: "foreign_write_key", field: "/writeKey" })
+        expect(yield* query("SELECT count() AS n FROM events")).toEqual([{ n: "0" }])
+        expect(yield* query("SELECT count() AS n FROM dead_letters")).toEqual([{ n: "0" }])
+        // Only the request's own key, or none, in the messages: unchanged.
+        const fine = yield* post(`${url}/v1/batch`, batch(WRITE_KEY))
+        expect(fine).toMatchObject({ status: 200, body: { accepted: 3 } })
+        expect(yield* query("SELECT DISTINCT tenant FROM events")).toEqual([{ tenant: "acme" }])
+      })))
+
+  it("a body key is the batch's own (or its messages'), never one inside a message's properties", () =>
+    withCollector(dir, (url) =>
+      Effect.gen(function* () {
+        const hidden = yield* post(`${url}/v1/batch`, {
+          batch: [{ type: "track", userId: "u", event: "E", messageId: "p1", properties: { writeKey: OTHER_TENANT_KEY } }], writeKey: WRITE_KEY,
+        }, {})
+        expect(hidden).toMatchObject({ status: 200, body: { accepted: 1 } })
+        // analytics.js style: no header, no batch key, each message carries the key.
+        const perMessage = yield* post(`${url}/v1/batch`, {
+          batch: [{ type: "track", userId: "u", event: "E", messageId: "m1", properties: { writeKey: WRITE_KEY }, writeKey: OTHER_TENANT_KEY }],
+        }, {})
+        expect(perMessage).toMatchObject({ status: 200, body: { accepted: 1 } })
+        const onlyInProperties = yield* post(`${url}/v1/batch`, {
+          batch: [{ type: "track", userId: "u", event: "E", messageId: "x1", properties: { writeKey: WRITE_KEY } }],
+        }, {})
+        expect(onlyInProperties).toMatchObject({ status: 401, body: { rule: "missing_write_key" } })
+        expect(yield* query("SELECT tenant, message_id FROM events ORDER BY message_id"))
+          .toEqual([{ tenant: "globex", message_id: "m1" }, { tenant: "acme", message_id: "p1" }])
+      })))
+})
+
 describe("collector validation", () => {
   it("keeps the good messages of a partial batch and names each bad one's field and rule", () =>
     withCollector(dir, (url) =>
