@@ -115,6 +115,7 @@ const breakdown = (dataDir: string, ids: ReadonlyArray<string>) =>
     yield* time("identifier -> profile and read scope, one statement (the read's first step)",
       (id) => Effect.flatMap(readIdentifier(id, "default", identity), (ref) => profileScopeOf("default", ref)))
     yield* time("summary (channels, traits, merges, sentiment, last 50 events)", (id) => profileSummary(scopes.get(id)!, 50))
+    yield* time("summary grouped by the engine (as for profiles over 2,000 messages)", (id) => profileSummary(scopes.get(id)!, 50, -1))
     yield* time("identifiers page", (id) => profileIdentifierPage(scopes.get(id)!, 100, undefined))
     yield* time("computed traits definitions", () => tenantDefinitions("default"))
     yield* time("computed traits", (id) => profileComputedTraits(scopes.get(id)!))
