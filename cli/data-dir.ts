@@ -2,6 +2,7 @@
 // its owner may read it. bin/cdp.js sets the umask so that what cdp creates is private (0700 dirs, 0600 files); a
 // directory made before that, or by hand, is tightened when opened.
 import { accessSync, chmodSync, constants, mkdirSync, statSync } from "node:fs"
+import { dirname, resolve } from "node:path"
 import { Data, Effect } from "effect"
 
 export class DataDirUnusable extends Data.TaggedError("DataDirUnusable")<{
@@ -43,11 +44,43 @@ const reasonOf = (e: unknown): string => {
   }
 }
 
+/**
+ * Makes the directory and its missing parents one at a time. Not mkdirSync(recursive): on a path under /proc (where
+ * mkdir answers ENOENT under a directory that exists) it retries for ever, with signals blocked, so cdp hung.
+ */
+const makeDirectories = (dir: string) => {
+  const missing: Array<string> = []
+  let at = resolve(dir)
+  for (;;) {
+    try {
+      const stat = statSync(at)
+      if (!stat.isDirectory() && at !== resolve(dir)) throw Object.assign(new Error("not a directory"), { code: "ENOTDIR" })
+      break
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e
+      missing.push(at)
+      const up = dirname(at)
+      if (up === at) throw e
+      at = up
+    }
+  }
+  for (const d of missing.reverse()) {
+    try {
+      mkdirSync(d, { mode: 0o700 })
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code
+      if (code === "EEXIST") continue // made meanwhile by another cdp
+      if (code === "ENOENT") throw new Error(`no directory can be made in ${dirname(d)}`)
+      throw e
+    }
+  }
+}
+
 /** Creates the data dir (0700), or makes an existing one private, and checks that it can be written. */
 export const prepareDataDir = (dataDir: string): Effect.Effect<void, DataDirUnusable> =>
   Effect.try({
     try: () => {
-      mkdirSync(dataDir, { recursive: true, mode: 0o700 })
+      makeDirectories(dataDir)
       const stat = statSync(dataDir)
       if (!stat.isDirectory()) throw Object.assign(new Error("not a directory"), { code: "EEXIST" })
       if ((stat.mode & 0o077) !== 0) {

@@ -77,6 +77,10 @@ describe("a newcomer's mistakes", () => {
     expectOneLineError(
       runCdp(["dlq", "list"], { env: { CDP_DATA_DIR: join(file, "sub") } }),
       `cannot use data dir ${join(file, "sub")}`)
+    // Node's mkdirSync(recursive) never returns for a path under /proc: the command must still answer, not hang.
+    expectOneLineError(runCdp(["dlq", "list", "--data-dir", "/proc/cdp-nope/data"]), "cannot use data dir /proc/cdp-nope/data")
+    expectOneLineError(runCdp(["dlq", "list", "--data-dir", "/proc/cdp-nope"]), "cannot use data dir /proc/cdp-nope")
+    expectOneLineError(runCdp(["dlq", "list", "--data-dir", join(file, "a", "b")]), "a part of its path is a file")
   })
 
   it("CDP_DATA_DIR is where a command keeps its data when --data-dir is not given", () => {
