@@ -2,6 +2,7 @@
 // the body into text and runs it as one SQL statement; this hands the bytes to the engine's raw insert instead
 // (same statement, same format, about twice as fast on large batches). Queries are untouched.
 import type { Readable } from "node:stream"
+import { drainPending } from "chdb"
 import { createChdbConnection } from "chdb/connection"
 
 type ChdbConnection = ReturnType<typeof createChdbConnection>
@@ -27,6 +28,13 @@ const bytesOf = async (values: InsertParams["values"]): Promise<Buffer> => {
     ? Buffer.from((parts as Array<string>).join(""))
     : Buffer.concat(parts.map((p) => (typeof p === "string" ? Buffer.from(p) : p)))
 }
+
+/**
+ * Waits until the engine has really let go of closed connections. close() returns while an operation (an aborted
+ * query, a background insert) still runs, and until it ends no connection at ANOTHER data directory can open in this
+ * process; a warehouse is released only once that wait is over.
+ */
+export const engineReleased = (): Promise<void> => drainPending()
 
 export const embeddedConnection = (path: string): ChdbConnection => {
   const connection = createChdbConnection({ path })

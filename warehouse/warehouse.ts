@@ -173,6 +173,9 @@ const makeWarehouse = (opened: WarehouseShape["backend"], options?: WarehouseOpt
     const { client, version } = yield* Effect.acquireRelease(openClient(opened, server, migrate), ({ client: c }) =>
       Effect.promise(() => c.close()).pipe(
         Effect.ignore,
+        Effect.andThen(opened.kind === "embedded"
+          ? Effect.promise(() => import("./chdb-connection.ts").then((m) => m.engineReleased())).pipe(Effect.ignore)
+          : Effect.void),
         Effect.andThen(Effect.sync(() => {
           if (opened.kind === "embedded") releaseHolder(opened.location)
         })),
