@@ -9,6 +9,7 @@ import { Effect } from "effect"
 import kafkajs from "kafkajs"
 import { afterAll, describe, expect, it } from "vitest"
 import { Warehouse } from "../../warehouse/warehouse.ts"
+import { kafkaBrokers } from "../support/kafka.ts"
 import { basicAuth, freshDir, removeDir } from "../support/pipeline.ts"
 
 const enabled = process.env["CDP_INTEGRATION"] === "1"
@@ -42,8 +43,7 @@ describe.runIf(enabled)("audiences on the Kafka path", () => {
   })
 
   it("cdp serve --edge-only + cdp worker: a person who matches enters, recorded by the worker, and its event lands through the bus", async () => {
-    const list = process.env["CDP_KAFKA_BROKERS"]
-    if (list === undefined || list === "") throw new Error('CDP_INTEGRATION=1 needs a Kafka broker: run eval "$(deploy/services/up)" first')
+    const list = kafkaBrokers().join(",")
     prefix = `aud${randomUUID().slice(0, 8)}.`
     const kafka = new kafkajs.Kafka({ brokers: list.split(","), logLevel: kafkajs.logLevel.NOTHING, connectionTimeout: 3000, retry: { retries: 2 } })
     admin = kafka.admin()

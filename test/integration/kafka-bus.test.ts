@@ -13,22 +13,16 @@ import { ObjectStore } from "../../ingest/objectstore.ts"
 import { Pipeline } from "../../ingest/pipeline.ts"
 import { defaultIdentityConfig } from "../../identity/index.ts"
 import { Warehouse } from "../../warehouse/warehouse.ts"
+import { kafkaBrokers } from "../support/kafka.ts"
 import { freshDir, removeDir } from "../support/pipeline.ts"
 import { join } from "node:path"
 
 const enabled = process.env["CDP_INTEGRATION"] === "1"
 
-const brokers = () => {
-  const list = process.env["CDP_KAFKA_BROKERS"]
-  if (list === undefined || list === "") {
-    throw new Error('CDP_INTEGRATION=1 needs a Kafka broker: run eval "$(deploy/services/up)" first (sets CDP_KAFKA_BROKERS)')
-  }
-  return list.split(",")
-}
 
 /** Each test gets topics and groups of its own. */
 const optionsFor = (partitions = 6): KafkaBusOptions => ({
-  brokers: brokers(), prefix: `t${randomUUID().slice(0, 8)}.`, partitions, replication: 1, retentionMs: 3_600_000,
+  brokers: kafkaBrokers(), prefix: `t${randomUUID().slice(0, 8)}.`, partitions, replication: 1, retentionMs: 3_600_000,
 })
 
 interface Rec { readonly key: string; readonly n: number }
@@ -58,10 +52,10 @@ describe.runIf(enabled)("EventBus over a real Kafka", () => {
   const tracked = (o: KafkaBusOptions) => (prefixes.push(o.prefix), o)
 
   beforeAll(async () => {
-    const kafka = new kafkajs.Kafka({ brokers: brokers(), logLevel: kafkajs.logLevel.NOTHING, connectionTimeout: 3000, retry: { retries: 2 } })
+    const kafka = new kafkajs.Kafka({ brokers: kafkaBrokers(), logLevel: kafkajs.logLevel.NOTHING, connectionTimeout: 3000, retry: { retries: 2 } })
     admin = kafka.admin()
     await admin.connect().catch((e: Error) => {
-      throw new Error(`no Kafka broker at ${brokers().join(",")} (${e.message}): run eval "$(deploy/services/up)" first`)
+      throw new Error(`no Kafka broker at ${kafkaBrokers().join(",")} (${e.message}): run eval "$(deploy/services/up)" first`)
     })
   })
   afterAll(async () => {

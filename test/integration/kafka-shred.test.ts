@@ -17,17 +17,11 @@ import type { CanonicalEvent, DeadLetter } from "../../ingest/message.ts"
 import { ObjectStore } from "../../ingest/objectstore.ts"
 import { Pipeline } from "../../ingest/pipeline.ts"
 import { Warehouse } from "../../warehouse/warehouse.ts"
+import { kafkaBrokers } from "../support/kafka.ts"
 import { freshDir, removeDir } from "../support/pipeline.ts"
 
 const enabled = process.env["CDP_INTEGRATION"] === "1"
 
-const brokers = () => {
-  const list = process.env["CDP_KAFKA_BROKERS"]
-  if (list === undefined || list === "") {
-    throw new Error('CDP_INTEGRATION=1 needs a Kafka broker: run eval "$(deploy/services/up)" first (sets CDP_KAFKA_BROKERS)')
-  }
-  return list.split(",")
-}
 
 const secret = new Uint8Array(32).fill(5)
 
@@ -88,10 +82,10 @@ describe.runIf(enabled)("crypto-shredding of the Kafka bus", () => {
   const dir = freshDir("cdp-shred-")
 
   beforeAll(async () => {
-    kafka = new kafkajs.Kafka({ brokers: brokers(), logLevel: kafkajs.logLevel.NOTHING, connectionTimeout: 3000, retry: { retries: 2 } })
+    kafka = new kafkajs.Kafka({ brokers: kafkaBrokers(), logLevel: kafkajs.logLevel.NOTHING, connectionTimeout: 3000, retry: { retries: 2 } })
     admin = kafka.admin()
     await admin.connect().catch((e: Error) => {
-      throw new Error(`no Kafka broker at ${brokers().join(",")} (${e.message}): run eval "$(deploy/services/up)" first`)
+      throw new Error(`no Kafka broker at ${kafkaBrokers().join(",")} (${e.message}): run eval "$(deploy/services/up)" first`)
     })
   })
   afterAll(async () => {
@@ -102,7 +96,7 @@ describe.runIf(enabled)("crypto-shredding of the Kafka bus", () => {
   })
 
   it("an erased person's records on every topic are unreadable and name none of their identifiers; another's still open", async () => {
-    const o: KafkaBusOptions = { brokers: brokers(), prefix, partitions: 3, replication: 1, retentionMs: 3_600_000 }
+    const o: KafkaBusOptions = { brokers: kafkaBrokers(), prefix, partitions: 3, replication: 1, retentionMs: 3_600_000 }
     const keys = makeKeys(secret)
     const storage = Layer.mergeAll(Warehouse.embedded(join(dir, "clickhouse")), ObjectStore.local(join(dir, "objects")), Layer.succeed(Keys, keys))
     const layer = Pipeline.make({ identity: defaultIdentityConfig(), keys }).pipe(

@@ -14,6 +14,7 @@ import { Effect } from "effect"
 import kafkajs from "kafkajs"
 import { afterAll, describe, expect, it } from "vitest"
 import { Warehouse } from "../../warehouse/warehouse.ts"
+import { kafkaBrokers } from "../support/kafka.ts"
 import { basicAuth, freshDir, removeDir } from "../support/pipeline.ts"
 
 const enabled = process.env["CDP_INTEGRATION"] === "1"
@@ -23,13 +24,6 @@ const SENDERS = 4
 const BIN = join(import.meta.dirname, "../../bin/cdp.js")
 const KEY = "wk_kafka_test"
 
-const brokers = () => {
-  const list = process.env["CDP_KAFKA_BROKERS"]
-  if (list === undefined || list === "") {
-    throw new Error('CDP_INTEGRATION=1 needs a Kafka broker: run eval "$(deploy/services/up)" first (sets CDP_KAFKA_BROKERS)')
-  }
-  return list
-}
 
 const freePort = () => new Promise<number>((resolve) => {
   const server = createServer().listen(0, "127.0.0.1", () => {
@@ -68,7 +62,7 @@ describe.runIf(enabled)("Kafka path survives kill -9 of the worker and of the co
   })
 
   it(`every id answered 2xx lands exactly once (${MESSAGES} messages, 6 partitions)`, async () => {
-    const list = brokers()
+    const list = kafkaBrokers().join(",")
     admin = new kafkajs.Kafka({ brokers: list.split(","), logLevel: kafkajs.logLevel.NOTHING, connectionTimeout: 3000, retry: { retries: 2 } }).admin()
     await admin.connect().catch((e: Error) => {
       throw new Error(`no Kafka broker at ${list} (${e.message}): run eval "$(deploy/services/up)" first`)
