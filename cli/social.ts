@@ -65,8 +65,13 @@ export const listeningReporter = Effect.gen(function* () {
 
 export class ListeningServerFailed extends Data.TaggedError("ListeningServerFailed")<{ readonly message: string }> {}
 
-/** The report through a running server's GET /v1/listening/report (the server's brand terms and webhook apply). */
-export const listenReportThroughServer = (server: RunningServer, o: { readonly tenant: string; readonly since: Date; readonly until?: Date | undefined; readonly alerts: boolean }) =>
-  Effect.map(serverCaller((message) => new ListeningServerFailed({ message }))<{ report: ListenReport }>(server, "GET", `/v1/listening/report?${new URLSearchParams({
-    tenant: o.tenant, since: o.since.toISOString(), ...(o.until === undefined ? {} : { until: o.until.toISOString() }), alerts: o.alerts ? "1" : "0",
-  })}`), (r) => r.report)
+/**
+ * The report through a running server's /v1/listening/report (the server's brand terms and webhook apply): a POST
+ * when alerts are to be raised (it writes), else a GET.
+ */
+export const listenReportThroughServer = (server: RunningServer, o: { readonly tenant: string; readonly since: Date; readonly until?: Date | undefined; readonly alerts: boolean }) => {
+  const parameters = { tenant: o.tenant, since: o.since.toISOString(), ...(o.until === undefined ? {} : { until: o.until.toISOString() }) }
+  const call = serverCaller((message) => new ListeningServerFailed({ message }))<{ report: ListenReport }>
+  return Effect.map(o.alerts ? call(server, "POST", "/v1/listening/report", parameters)
+    : call(server, "GET", `/v1/listening/report?${new URLSearchParams(parameters)}`), (r) => r.report)
+}

@@ -347,16 +347,45 @@ export interface AuditVerification {
   readonly problems: ReadonlyArray<AuditProblem>
 }
 
+/**
+ * The chain checked for a caller who may see one tenant: `ok` is still the whole chain's (an entry removed or edited
+ * anywhere may have been this tenant's), but the counts, head and problems are its own entries', so the other
+ * tenants' activity stays unseen; problems elsewhere are one line without a position.
+ */
+export interface TenantAuditVerification {
+  readonly ok: boolean
+  readonly tenant: string
+  readonly entries: number
+  readonly keyId: string
+  readonly problems: ReadonlyArray<Omit<AuditProblem, "seq"> & { readonly seq: number | null }>
+}
+
 const VERIFY_CHUNK = 256
 
 /** Checks the whole chain: every entry's hash and signature, its place (seq) and link to the one before, and the head. */
 export const verifyAudit = (signer: AuditSigner): Effect.Effect<AuditVerification, ObjectStoreError, ObjectStore> =>
+  Effect.map(checkChain(signer), ({ verification }) => verification)
+
+/** verifyAudit as one tenant may see it (TenantAuditVerification). */
+export const verifyAuditOfTenant = (signer: AuditSigner, tenant: string): Effect.Effect<TenantAuditVerification, ObjectStoreError, ObjectStore> =>
+  Effect.map(checkChain(signer), ({ verification, tenantOf }) => {
+    const own = verification.problems.filter((p) => tenantOf.get(p.seq) === tenant)
+    const elsewhere = verification.problems.length - own.length
+    return {
+      ok: verification.ok, tenant, entries: [...tenantOf.values()].filter((t) => t === tenant).length, keyId: verification.keyId,
+      problems: elsewhere === 0 ? own
+        : [...own, { seq: null, key: AUDIT_LOG_PREFIX, problem: "the chain has problems outside this tenant's entries; an unbound token's verification names them" }],
+    }
+  })
+
+const checkChain = (signer: AuditSigner) =>
   Effect.gen(function* () {
     const store = yield* ObjectStore
     const keys = yield* store.list(AUDIT_LOG_PREFIX)
     const problems: Array<AuditProblem> = []
     let prev = { seq: 0, hash: GENESIS }
     const hashes = new Map<number, string>()
+    const tenantOf = new Map<number, string>()
     // Objects are fetched a chunk at a time, several at once (an S3 GET or a file read waits mostly on I/O); every
     // check below still runs on each entry in key order.
     const fetched = new Map<string, Uint8Array | undefined>()
@@ -390,6 +419,7 @@ export const verifyAudit = (signer: AuditSigner): Effect.Effect<AuditVerificatio
       }
       prev = { seq: keySeq, hash: e.hash }
       hashes.set(keySeq, e.hash)
+      if (typeof e.tenant === "string") tenantOf.set(keySeq, e.tenant)
     }
     const head = readJson(yield* store.get(AUDIT_HEAD_KEY)) as Head | null | undefined
     if (head === undefined || head === null) {
@@ -402,10 +432,11 @@ export const verifyAudit = (signer: AuditSigner): Effect.Effect<AuditVerificatio
       problems.push({ seq: head.seq, key: AUDIT_HEAD_KEY, problem: `replaced: entry ${head.seq} is not the one the signed head names` })
     }
     // Entries past the head are an append in progress (the head is written after its entry): each was checked above.
-    return {
+    const verification: AuditVerification = {
       ok: problems.length === 0, entries: keys.length, headSeq: head?.seq ?? 0, headHash: head?.hash ?? GENESIS,
       keyId: signer.keyId, problems,
     }
+    return { verification, tenantOf }
   })
 
 /** A receipt signed with the audit key: `{...receipt, keyId, signature}`. */

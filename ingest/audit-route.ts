@@ -2,12 +2,14 @@
 //   GET /v1/audit          entries newest first, a page at a time: ?limit= (1-500, default 100), ?cursor= (the previous
 //                          page's nextCursor), ?since= / ?until= (ISO date or date-time, or 7d / 24h ago), ?kind=
 //                          (comma-separated; "dsr." takes every dsr kind), ?tenant= (a bound token: its own only)
-//   GET /v1/audit/verify   the whole chain checked, as `cdp audit verify` does
+//   GET /v1/audit/verify   the whole chain checked, as `cdp audit verify` does; a token bound to a tenant gets its own
+//                          entries' count and problems (not the other tenants' count or the head)
 // A page reads a bounded number of entries (consent/audit.ts readAuditPage), so it costs the same on a long log.
 import type { IncomingMessage } from "node:http"
 import { Effect } from "effect"
-import { type AuditSigner, readAuditPage, verifyAudit } from "../consent/audit.ts"
-import type { ObjectStore } from "./objectstore.ts"
+import { type AuditSigner, type AuditVerification, readAuditPage, type TenantAuditVerification, verifyAudit, verifyAuditOfTenant } from "../consent/audit.ts"
+import type { Principal } from "./auth.ts"
+import type { ObjectStore, ObjectStoreError } from "./objectstore.ts"
 import { type QueryReply, refuse } from "./query-route.ts"
 
 export const AUDIT_PATH = "/v1/audit"
@@ -32,13 +34,14 @@ export const auditRoute = (options: { readonly signer: AuditSigner }) =>
   Effect.gen(function* () {
     const context = yield* Effect.context<ObjectStore>()
     const failure = (e: { message?: string }) => refuse(503, "object_store_unavailable", `the audit log could not be read: ${e.message ?? String(e)}`, undefined, { "retry-after": "5" })
-    return (req: IncomingMessage): Effect.Effect<QueryReply> =>
+    return (req: IncomingMessage, principal?: Principal): Effect.Effect<QueryReply> =>
       Effect.gen(function* () {
         const url = new URL(req.url ?? "/", "http://collector")
         const path = url.pathname.replace(/\/+$/, "")
         if (req.method !== "GET" && req.method !== "HEAD") return refuse(405, "method_not_allowed", `use GET ${path}`, undefined, { allow: "GET" })
         if (path === `${AUDIT_PATH}/verify`) {
-          return yield* verifyAudit(options.signer).pipe(
+          const tenant = principal?.tenant
+          return yield* (tenant === undefined ? verifyAudit(options.signer) : verifyAuditOfTenant(options.signer, tenant) as Effect.Effect<AuditVerification | TenantAuditVerification, ObjectStoreError, ObjectStore>).pipe(
             Effect.provideContext(context),
             Effect.map((verification): QueryReply => ({ status: 200, body: { success: true, verification } })),
             Effect.catch((e) => Effect.succeed(failure(e))),

@@ -82,9 +82,9 @@ export interface ApiRoute {
   readonly write: Scope
   /**
    * What of its calls goes to the audit log: "all" (granted and denied) for routes that read or change personal
-   * data; "denials" where a granted call leaves its own audit entries (a DSR's trail, consent/dsr.ts); "none".
+   * data or the log about it; "none" (tokens: no person in them).
    */
-  readonly audit: "all" | "denials" | "none"
+  readonly audit: "all" | "none"
   /** The identifier the request is about, from the path (its keyed hash goes to the audit log). */
   readonly subject?: (path: string) => string | undefined
   /** Largest body a write may carry (default 1 MB); the route's own limit may be smaller. */
@@ -112,8 +112,9 @@ export const API_ROUTES = [
     read: "consent:read", write: "consent:read", audit: "all", subject: segmentAfter("/v1/consent/"),
   },
   { name: "identity", template: "/v1/identity/...", matches: under("/v1/identity"), read: "identity:read", write: "identity:write", audit: "all" },
-  // A request's own entries audit what it did; its views hold keyed hashes, never identifiers.
-  { name: "dsr", template: "/v1/dsr", matches: under("/v1/dsr"), read: "dsr:read", write: "dsr:write", audit: "denials" },
+  // A request's own entries audit what it did, but not who read it afterwards: reads of a person's request are
+  // accesses too (issue 17: granted and denied access to personal data goes to the audit log).
+  { name: "dsr", template: "/v1/dsr", matches: under("/v1/dsr"), read: "dsr:read", write: "dsr:write", audit: "all" },
   {
     name: "audiences", template: "/v1/audiences", matches: under("/v1/audiences"), read: "audiences:read", write: "audiences:write", audit: "all",
   },
@@ -124,8 +125,8 @@ export const API_ROUTES = [
   {
     name: "listening", template: "/v1/listening/report", matches: under("/v1/listening"), read: "listening:read", write: "listening:read", audit: "all",
   },
-  // The log holds keyed hashes and counts, not personal data: reading it is not itself logged (only refusals are).
-  { name: "audit", template: "/v1/audit", matches: under("/v1/audit"), read: "audit:read", write: "audit:read", audit: "denials" },
+  // The log holds keyed hashes of the people it is about and who read them: who reads it is logged too.
+  { name: "audit", template: "/v1/audit", matches: under("/v1/audit"), read: "audit:read", write: "audit:read", audit: "all" },
 ] as const satisfies ReadonlyArray<ApiRoute>
 
 export type ApiRouteName = (typeof API_ROUTES)[number]["name"]
@@ -597,6 +598,9 @@ const checkBody = (text: string, tenant: string | undefined, bound: boolean): st
   const body = read.value
   if (body === null || typeof body !== "object" || Array.isArray(body)) return bound ? refuse(400, "bad_body", "the body must be a JSON object") : text
   const b = body as Record<string, unknown>
+  if (b.tenant !== undefined && (typeof b.tenant !== "string" || !TENANT_SHAPE.test(b.tenant))) {
+    return refuse(400, "bad_tenant", '"tenant" must be a tenant\'s name (1-100 characters, no spaces or control characters)', "/tenant")
+  }
   if (b.allTenants !== undefined && b.allTenants !== false && bound) {
     return refuse(403, "tenant_forbidden", `this token is bound to tenant "${tenant}": "allTenants" is not allowed`, "/allTenants")
   }
@@ -626,10 +630,11 @@ export const makeGuard = (options: {
       const method = req.method ?? "GET"
       const url = new URL(req.url ?? "/", "http://collector")
       const queryTenants = url.searchParams.getAll("tenant")
-      const named = match.pathTenant ?? queryTenants[0]
+      // A refusal is filed under the tenant named, only if it is one a tenant could have.
+      const named = match.pathTenant ?? queryTenants.find((t) => TENANT_SHAPE.test(t))
       const audit = (principal: Principal | undefined, tenant: string | undefined, reply: QueryReply, tokenId?: string) => {
         const denied = reply.status === 401 || reply.status === 403
-        if (options.access === undefined || route.audit === "none" || (route.audit === "denials" && !denied)) return
+        if (options.access === undefined || route.audit === "none") return
         const t = tenant ?? DEFAULT_TENANT
         const rawSubject = route.subject?.(match.path)
         let subjectText = rawSubject
@@ -661,6 +666,12 @@ export const makeGuard = (options: {
       }
       if (match.badPathTenant !== undefined) {
         const reply = refuse(400, "bad_tenant", match.badPathTenant, "tenant")
+        audit(principal, principal.tenant, reply)
+        return reply
+      }
+      // Checked here for every route, so no handler reads a tenant nobody can have (empty, a newline, 5,000 bytes).
+      if (queryTenants.some((t) => !TENANT_SHAPE.test(t))) {
+        const reply = refuse(400, "bad_tenant", "?tenant= must be a tenant's name (1-100 characters, no spaces or control characters)", "tenant")
         audit(principal, principal.tenant, reply)
         return reply
       }

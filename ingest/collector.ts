@@ -28,7 +28,9 @@ import { exportRoute } from "./export-route.ts"
 import { type ListeningReporter, listeningRoute } from "./listening-route.ts"
 import { auditSigner } from "../consent/audit.ts"
 import { loadSecret, makeKeys } from "../consent/keys.ts"
-import { bodyLimit, isBatchRoute, processSegmentRequest, SEGMENT_ROUTES, type SegmentRoute } from "./segment-api.ts"
+import {
+  bodyLimit, isBatchRoute, processSegmentRequest, readSegmentBody, SEGMENT_ROUTES, type SegmentBodyReading, type SegmentRoute,
+} from "./segment-api.ts"
 import { type ImportedItem, splitItems, WEBHOOK_SOURCES } from "./sources/index.ts"
 import { verifySendgridSignature } from "./sources/sendgrid.ts"
 import type { WriteKeys } from "./writekeys.ts"
@@ -125,15 +127,19 @@ const basicAuthUser = (header: string | undefined): string | undefined => {
 /**
  * Segment also accepts the write key in the body; used only when no Authorization header was sent. It is the body's
  * own `writeKey`, else (a batch as analytics.js sends it) the first message's own: never one inside a message's
- * properties or traits. A body that does not parse is read for the key as text, so its sender is still told what is
- * wrong with it (and it is kept as that tenant's dead letter) rather than only that no key was found.
+ * properties or traits. It is found in the body as the route reads it (`read`, handed on so the body is parsed once).
+ * A body the route refuses is parsed plainly, or read for the key as text when it is no JSON at all, so its sender is
+ * still told what is wrong with it (and it is kept as that tenant's dead letter) rather than only that no key was found.
  */
-const bodyWriteKey = (body: string): string | undefined => {
+const bodyWriteKey = (body: string, read: SegmentBodyReading): string | undefined => {
   let parsed: unknown
-  try {
-    parsed = JSON.parse(body)
-  } catch {
-    return /"writeKey"\s*:\s*"([^"\\]{1,200})"/.exec(body)?.[1]
+  if (read._tag === "json") parsed = read.value
+  else {
+    try {
+      parsed = JSON.parse(body)
+    } catch {
+      return /"writeKey"\s*:\s*"([^"\\]{1,200})"/.exec(body)?.[1]
+    }
   }
   if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) return undefined
   const own = (o: unknown) => {
@@ -192,8 +198,10 @@ const makeCollector = (options: CollectorOptions) =>
         const body = yield* receiveBody(req, bodyLimit(route), bodyIdleMs)
         if (body instanceof Error) return refuseBody(body)
         let writeKey = headerKey
+        let read: SegmentBodyReading | undefined
         if (tenant === undefined) {
-          writeKey = typeof body === "string" ? bodyWriteKey(body) : undefined
+          read = typeof body === "string" ? readSegmentBody(route, body) : undefined
+          writeKey = typeof body === "string" ? bodyWriteKey(body, read!) : undefined
           tenant = writeKey === undefined ? undefined : options.writeKeys.tenantOf(writeKey)
           if (tenant === undefined) return unauthorized(writeKey, "the user name of HTTP Basic auth (Authorization: Basic base64(KEY:))")
           const originRefused = originRefusal(options.writeKeys, writeKey!, req)
@@ -205,7 +213,7 @@ const makeCollector = (options: CollectorOptions) =>
             `${isBatchRoute(route) ? "a batch" : "a single message"} may be at most ${body.limit} bytes (${body.limit / 1024} KB)`)
         }
         const result = processSegmentRequest({
-          route, body, tenant, receivedAtMs: Date.now(), gpc: req.headers["sec-gpc"] === "1", tenantOfKey: options.writeKeys.tenantOf,
+          route, body, tenant, receivedAtMs: Date.now(), gpc: req.headers["sec-gpc"] === "1", tenantOfKey: options.writeKeys.tenantOf, read,
         })
         yield* pipeline.submit(result.events, result.deadLetters).pipe(Effect.timeout(publishTimeout))
         if (result.requestError !== undefined) {
@@ -318,7 +326,7 @@ const makeCollector = (options: CollectorOptions) =>
       tokens: tokenRoute({ registry, bodyIdleMs }),
       audiences: audienceRoute({ warehouse, policies: options.consent, bodyIdleMs }),
       exports: yield* exportRoute({ destinations: options.destinations ?? [], policies: options.consent, bodyIdleMs }),
-      listening: listeningRoute({ warehouse, report: options.listeningReport }),
+      listening: listeningRoute({ warehouse, report: options.listeningReport, bodyIdleMs }),
       audit: options.dataDir === undefined ? undefined : yield* auditRoute({ signer: yield* auditSigner(options.dataDir) }),
     }
 

@@ -1,7 +1,8 @@
 // GET /v1/listening/report: the social listening report of `cdp listen report`, for tokens with listening:read
 // (ingest/auth.ts guards it), so marketers and the CLI read it while `cdp serve` holds the data directory.
-//   ?since=7d|2w|24h|2024-09-01 (default 7d)  ?until=...  ?alerts=1 (record spike alerts and call the alert webhook:
-//   idempotent, a day and kind is raised once)
+//   ?since=7d|2w|24h|2024-09-01 (default 7d)  ?until=...
+// POST /v1/listening/report {"since"?, "until"?, "tenant"?}: the same report, and its spikes recorded as alerts with
+//   the alert webhook called (idempotent, a day and kind is raised once). A GET changes nothing, so ?alerts=1 is refused.
 // Its consent rules are the report's own (no author who objects to social listening is listed). A caller without
 // profiles:identifiers gets e-mail addresses and phone numbers in authors' handles and names, and in topic phrases,
 // masked, as profile reads mask them for marketers.
@@ -10,7 +11,8 @@ import { Effect } from "effect"
 import type { ListenReport } from "../sentiment/index.ts"
 import { Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
 import type { Principal } from "./auth.ts"
-import { type QueryReply, refuse } from "./query-route.ts"
+import { readJson } from "./json.ts"
+import { type QueryReply, receiveAdminBody, refuse } from "./query-route.ts"
 import { DEFAULT_TENANT } from "./writekeys.ts"
 
 export const LISTENING_REPORT_PATH = "/v1/listening/report"
@@ -41,16 +43,50 @@ export const maskListenReport = (report: ListenReport): ListenReport & { masked:
   }
 }
 
-const flag = (text: string | null, field: string): boolean | QueryReply =>
-  text === null || text === "0" || text === "false" ? false : text === "1" || text === "true" ? true : refuse(400, `bad_${field}`, `?${field}= must be 1 or 0`, field)
+const BODY_SHAPE = 'the body must be JSON {"since"?: "7d", "until"?: "2024-12-01", "tenant"?: "..."}'
+const BODY_LIMIT = 16 * 1024
 
-export const listeningRoute = (options: { readonly warehouse: WarehouseShape; readonly report?: ListeningReporter | undefined }) =>
+/** A POST's parameters (strings, as in the query string), or why the body is not usable. */
+const postParameters = (text: string): { readonly given: Record<string, string> } | QueryReply => {
+  if (text.trim() === "") return { given: {} }
+  const read = readJson(text)
+  if (read._tag === "refused") return refuse(400, "bad_body", `${BODY_SHAPE}: ${read.rejection.message}`, read.rejection.field)
+  const body = read.value
+  if (body === null || typeof body !== "object" || Array.isArray(body)) return refuse(400, "bad_body", BODY_SHAPE)
+  const out: Record<string, string> = {}
+  for (const [k, v] of Object.entries(body)) {
+    if (!["since", "until", "tenant"].includes(k)) return refuse(400, "bad_body", `unknown field "${k}"; ${BODY_SHAPE}`, `/${k}`)
+    if (typeof v !== "string") return refuse(400, `bad_${k}`, `"${k}" must be a string`, `/${k}`)
+    out[k] = v
+  }
+  return { given: out }
+}
+
+export const listeningRoute = (options: { readonly warehouse: WarehouseShape; readonly report?: ListeningReporter | undefined; readonly bodyIdleMs?: number | undefined }) =>
   (req: IncomingMessage, principal?: Principal): Effect.Effect<QueryReply> =>
     Effect.gen(function* () {
       const url = new URL(req.url ?? "/", "http://collector")
       const path = url.pathname.replace(/\/+$/, "")
       if (path !== LISTENING_REPORT_PATH) return refuse(404, "not_found", `no route ${path}; listening serves GET ${LISTENING_REPORT_PATH}`)
-      if (req.method !== "GET" && req.method !== "HEAD") return refuse(405, "method_not_allowed", `use GET ${LISTENING_REPORT_PATH}`, undefined, { allow: "GET" })
+      if (req.method !== "GET" && req.method !== "HEAD" && req.method !== "POST") {
+        return refuse(405, "method_not_allowed", `use GET ${LISTENING_REPORT_PATH} (POST to raise spike alerts)`, undefined, { allow: "GET, POST" })
+      }
+      const raiseAlerts = req.method === "POST"
+      const alertsText = url.searchParams.get("alerts")
+      if (alertsText !== null && !["0", "false"].includes(alertsText)) {
+        return ["1", "true"].includes(alertsText)
+          ? refuse(400, "alerts_need_post", `a GET changes nothing: POST ${LISTENING_REPORT_PATH} raises the spike alerts and calls the alert webhook`, "alerts")
+          : refuse(400, "bad_alerts", `?alerts= is not taken: POST ${LISTENING_REPORT_PATH} raises the spike alerts`, "alerts")
+      }
+      let posted: Record<string, string> = {}
+      if (raiseAlerts) {
+        const text = yield* receiveAdminBody(req, BODY_LIMIT, options.bodyIdleMs, "a listening report body")
+        if (typeof text !== "string") return text
+        const parameters = postParameters(text)
+        if (!("given" in parameters)) return parameters
+        posted = parameters.given
+      }
+      const param = (name: "since" | "until" | "tenant") => posted[name] ?? url.searchParams.get(name)
       const sentiment = yield* Effect.promise(() => import("../sentiment/index.ts"))
       const time = (field: "since" | "until", text: string): Date | QueryReply => {
         try {
@@ -61,17 +97,15 @@ export const listeningRoute = (options: { readonly warehouse: WarehouseShape; re
           return refuse(400, `bad_${field}`, `?${field}= must be 7d, 2w, 24h, a date (2024-09-01) or a date-time: ${(e as Error).message}`, field)
         }
       }
-      const since = time("since", url.searchParams.get("since") ?? "7d")
+      const since = time("since", param("since") ?? "7d")
       if (!(since instanceof Date)) return since
-      const untilText = url.searchParams.get("until")
+      const untilText = param("until")
       const until = untilText === null ? undefined : time("until", untilText)
       if (until !== undefined && !(until instanceof Date)) return until
       if (until !== undefined && until.getTime() <= since.getTime()) return refuse(400, "bad_until", "?until= must be after ?since=", "until")
-      const alerts = flag(url.searchParams.get("alerts"), "alerts")
-      if (typeof alerts !== "boolean") return alerts
-      const tenant = url.searchParams.get("tenant") ?? DEFAULT_TENANT
+      const tenant = param("tenant") ?? DEFAULT_TENANT
       const make: ListeningReporter = options.report ?? ((o) => sentiment.listenReport(o))
-      return yield* make({ tenant, since, ...(until === undefined ? {} : { until }), raiseAlerts: alerts }).pipe(
+      return yield* make({ tenant, since, ...(until === undefined ? {} : { until }), raiseAlerts }).pipe(
         Effect.provideService(Warehouse, options.warehouse),
         Effect.map((report): QueryReply => ({
           status: 200,

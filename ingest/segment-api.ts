@@ -1,6 +1,6 @@
 // The Segment HTTP Tracking API's request semantics, independent of the HTTP server: which routes exist, how a
 // request body becomes canonical events and dead letters, and what the sender is told.
-import { type JsonProblem, problemRejection, readJson, readJsonParts } from "./json.ts"
+import { type JsonPartsReading, type JsonProblem, type JsonReading, problemRejection, readJson, readJsonParts } from "./json.ts"
 import type { CanonicalEvent, DeadLetter, EventType, JsonObject, Rejection } from "./message.ts"
 import { describeType, isJsonObject } from "./schemas.ts"
 import {
@@ -54,7 +54,18 @@ export interface SegmentRequest {
   readonly gpc?: boolean | undefined
   /** The tenant of a write key; a message carrying its own `writeKey` lands only if that key is `tenant`'s. */
   readonly tenantOfKey?: ((writeKey: string) => string | undefined) | undefined
+  /** The body as readSegmentBody read it, when the caller already did (to find a write key in it): never read twice. */
+  readonly read?: SegmentBodyReading | undefined
 }
+
+export type SegmentBodyReading = JsonReading | JsonPartsReading
+
+// The messages of {"batch":[...]} are the values inside the containers two levels down.
+const BATCH_PARTS = 2
+
+/** A request body read as JSON, with the limits of every JSON read and, on batch routes, each message's problems apart. */
+export const readSegmentBody = (route: SegmentRoute, body: string): SegmentBodyReading =>
+  isBatchRoute(route) ? readJsonParts(body, BATCH_PARTS) : readJson(body)
 
 /**
  * A request carrying a message whose own writeKey is not the request's tenant's (another tenant's, unknown, not a
@@ -93,8 +104,6 @@ const wholeRequestRefused = (req: SegmentRequest, rejection: Rejection): Segment
   }
 }
 
-// The messages of {"batch":[...]} are the values inside the containers two levels down.
-const BATCH_PARTS = 2
 const BATCH_MESSAGE = /^\/batch\/(\d+)(?=\/|$)/
 
 interface RefusedMessage {
@@ -126,9 +135,9 @@ export const processSegmentRequest = (req: SegmentRequest): SegmentRequestResult
   let messages: ReadonlyArray<unknown>
   let batch: JsonObject | undefined
   let edgeRefused = new Map<number, RefusedMessage>()
+  const read = req.read ?? readSegmentBody(req.route, req.body)
+  if (read._tag === "refused") return wholeRequestRefused(req, read.rejection)
   if (isBatchRoute(req.route)) {
-    const read = readJsonParts(req.body, BATCH_PARTS)
-    if (read._tag === "refused") return wholeRequestRefused(req, read.rejection)
     const parsed = read.value
     if (!isJsonObject(parsed) || !Array.isArray(parsed["batch"])) {
       return wholeRequestRefused(req, {
@@ -143,13 +152,11 @@ export const processSegmentRequest = (req: SegmentRequest): SegmentRequestResult
         message: `a batch holds at most ${SEGMENT_LIMITS.maxBatchMessages} messages (got ${messages.length})`,
       })
     }
-    const refused = refusedMessages(read.problems)
+    const refused = refusedMessages("problems" in read ? read.problems : [])
     if (!(refused instanceof Map)) return wholeRequestRefused(req, problemRejection(refused))
     edgeRefused = refused
     batch = parsed
   } else {
-    const read = readJson(req.body)
-    if (read._tag === "refused") return wholeRequestRefused(req, read.rejection)
     const parsed = read.value
     // On a single-message route the route names the type, as Segment does.
     messages = [isJsonObject(parsed) ? { ...parsed, type: req.route } : parsed]

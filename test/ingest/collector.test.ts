@@ -1,6 +1,6 @@
 import { gzipSync } from "node:zlib"
 import { Effect } from "effect"
-import { afterEach, beforeEach, describe, expect, it } from "vitest"
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest"
 import { basicAuth, freshDir, OTHER_TENANT_KEY, post, query, removeDir, withCollector, WRITE_KEY } from "../support/pipeline.ts"
 
 let dir: string
@@ -134,6 +134,20 @@ describe("a message carrying its own write key", () => {
         expect(onlyInProperties).toMatchObject({ status: 401, body: { rule: "missing_write_key" } })
         expect(yield* query("SELECT tenant, message_id FROM events ORDER BY message_id"))
           .toEqual([{ tenant: "globex", message_id: "m1" }, { tenant: "acme", message_id: "p1" }])
+      })))
+
+  it("a body carrying its key is parsed once, for the key and the messages alike", () =>
+    withCollector(dir, (url) =>
+      Effect.gen(function* () {
+        const body = JSON.stringify({ writeKey: WRITE_KEY, batch: [{ type: "track", userId: "u", event: "E", messageId: "once" }] })
+        const parse = vi.spyOn(JSON, "parse")
+        try {
+          const res = yield* Effect.promise(() => fetch(`${url}/v1/batch`, { method: "POST", headers: { "content-type": "application/json" }, body }))
+          expect(res.status).toBe(200)
+          expect(parse.mock.calls.filter(([text]) => text === body).length).toBe(1)
+        } finally {
+          parse.mockRestore()
+        }
       })))
 })
 
