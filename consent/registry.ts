@@ -88,6 +88,11 @@ export const TABLES: ReadonlyArray<TableEntry> = [
     locate: byMessage("redact"),
     why: "another's message that saw the subject's identifier keeps its row without that sighting",
   },
+  {
+    kind: "table", name: "identity_sightings", owner: "warehouse/identity.ts", erasure: "rows",
+    personal: "value, sightings (identifiers normalised)", locate: byMessage("redact"),
+    why: "identity_observations again under each identifier: another's message that saw the subject's identifier keeps its rows without it",
+  },
   { kind: "table", name: "identity_links", owner: "warehouse/identity.ts", erasure: "rows", personal: "a, b (identifiers)", locate: byMessage("delete") },
   { kind: "table", name: "event_profiles", owner: "warehouse/identity.ts", erasure: "rows", personal: "profile_id", locate: byMessage("delete", ["profile_id"]) },
   {

@@ -68,6 +68,33 @@ export const readAgain = (
   return same ? { observation } : { observation, row: { tenant: stored.tenant, messageId: stored.messageId, timestamp: stored.timestamp, sightings: now, refused } }
 }
 
+/**
+ * Groups the messages' moves (from, to; unmoved ones too) into profile_merges rows. Into a profile that existed, or
+ * a whole profile into a new id (its oldest identifier changed: a rename, as the online resolver records it), is a
+ * merge; a profile whose messages are divided, some into a new id, is a split.
+ */
+export const profileMoves = (
+  tenant: string, moves: ReadonlyArray<{ readonly from: string; readonly to: string }>, existed: ReadonlySet<string>,
+): Array<MergeRow> => {
+  const destinations = new Map<string, Set<string>>()
+  for (const m of moves) {
+    const set = destinations.get(m.from)
+    if (set === undefined) destinations.set(m.from, new Set([m.to]))
+    else set.add(m.to)
+  }
+  const groups = new Map<string, MergeRow>()
+  for (const m of moves) {
+    if (m.from === m.to) continue
+    const key = `${m.from}\n${m.to}`
+    const g = groups.get(key)
+    const whole = destinations.get(m.from)!.size === 1
+    groups.set(key, g === undefined
+      ? { tenant, fromProfile: m.from, toProfile: m.to, kind: existed.has(m.to) || whole ? "merge" : "split", messages: 1, reason: "identity rebuild with the current rules" }
+      : { ...g, messages: g.messages + 1 })
+  }
+  return [...groups.values()]
+}
+
 export interface RebuildOptions {
   /**
    * Read every stored raw value again with the current rules (`cdp identity rebuild`, after a rule change); about
@@ -88,24 +115,15 @@ export const rebuildIdentity = Effect.fn("rebuildIdentity")(function* (config: I
     const graph = new IdentityResolver(config.rules, input.decisions).graph(tenant)
     const result = graph.resolve(observations)
     const current = yield* currentMessageProfiles(tenant)
-    const moved = []
-    const merges = new Map<string, MergeRow>()
-    const before = new Set(current.map((row) => row.profile_id))
-    for (const row of current) {
+    const moved = current.flatMap((row) => {
       const profile = result.profiles.get(row.message_id)
-      if (profile === undefined || profile === row.profile_id) continue
-      moved.push({ tenant, messageId: row.message_id, profileId: profile })
-      const key = `${row.profile_id}\n${profile}`
-      const m = merges.get(key)
-      merges.set(key, m === undefined
-        ? {
-          tenant, fromProfile: row.profile_id, toProfile: profile, kind: before.has(profile) ? "merge" : "split", messages: 1,
-          reason: "identity rebuild with the current rules",
-        }
-        : { ...m, messages: m.messages + 1 })
-    }
+      return profile === undefined || profile === row.profile_id ? [] : [{ tenant, messageId: row.message_id, profileId: profile, from: row.profile_id }]
+    })
+    const before = new Set(current.map((row) => row.profile_id))
+    const merges = profileMoves(tenant, current.map((row) => ({ from: row.profile_id, to: result.profiles.get(row.message_id) ?? row.profile_id })), before)
     yield* storeIdentity({
-      observations: rewritten.filter((r) => r.tenant === tenant), links: linkRows(tenant, result), moved, merges: [...merges.values()], nodes: nodeRows(tenant, result).map(([, row]) => row),
+      observations: rewritten.filter((r) => r.tenant === tenant), links: linkRows(tenant, result), moved: moved.map(({ from: _, ...m }) => m), merges,
+      nodes: nodeRows(tenant, result).map(([, row]) => row),
     })
     summaries.push({
       tenant, messages: current.length, profilesBefore: before.size,

@@ -5,8 +5,12 @@
 // a new message whose identifiers are new or lie in clean parts, and that keeps the union clean, is applied as a
 // union in O(identifiers) (see `union` for why that is exactly what the full resolution decides). Any other message
 // is deferred to the end of its batch, where the parts it touches are resolved again together with it (resolveGraph).
-// Identifiers and messages are interned into typed arrays (a node id per identifier, an index per message; the
-// indexes by value are open-addressing tables, not Maps), so the graph stays compact.
+// Identifiers are interned into typed arrays (a node id per identifier; the indexes by value are open-addressing
+// tables, not Maps), so the graph stays compact. The graph keeps identifiers and parts only, never messages: its size
+// follows people, not messages, so a start from a snapshot costs the same with 1M or 10M messages stored. A batch's
+// messages are held while it is resolved; messages stored before it are read back (by identifier, `begin`/`finish`)
+// only when a part they belong to is resolved again, and a clean part that moves whole to another profile is
+// reported as a part move, whose stored messages the caller looks up by the part's identifiers.
 import {
   baseOf, DEFAULT_GRAPH_RULES, type GraphRules, type Link, nodeKey, type NodeKey, type Observation,
   OPERATOR, profileIdFor, type RefusedLink, resolveGraph, type Sighting, type Trust,
@@ -35,13 +39,42 @@ export interface ProfileMerge {
   readonly messages: number
 }
 
+/**
+ * A clean part of the graph that moved whole to another profile: every message stored before this batch that states
+ * one of `nodes` moved from `fromProfile` to `toProfile` (the graph does not hold them; the caller looks them up).
+ */
+export interface PartMove {
+  readonly nodes: ReadonlyArray<NodeKey>
+  readonly fromProfile: string
+  readonly toProfile: string
+  readonly kind: "merge" | "split"
+}
+
+/** What a re-resolution needs read back: stored observations stating these identifiers, and of these messages. */
+export interface Needed {
+  readonly nodes: ReadonlyArray<NodeKey>
+  /** Messages sent again with other identifiers than recently: their stored version is replaced. */
+  readonly messages: ReadonlyArray<string>
+}
+
+const NOTHING: Needed = { nodes: [], messages: [] }
+
+/**
+ * How many recently resolved messages each tenant's graph remembers (a digest of their time and identifiers), to tell
+ * a message sent again with other identifiers from a replay. An older message sent again with other identifiers adds
+ * what it states now where its part is clean (the graph cannot withdraw what it stated before without reading it).
+ */
+export const RECENT_MESSAGES = 100_000
+
 export interface ResolveResult {
   /** Profile of each message of the batch. */
   readonly profiles: ReadonlyMap<string, string>
-  /** Messages seen before whose profile changed. */
+  /** Messages of this batch, or stored ones read back for a re-resolution, whose profile changed. */
   readonly moved: ReadonlyArray<ProfileChange>
-  /** Moves of messages between profiles, grouped. */
+  /** Moves of those messages between profiles, grouped. */
   readonly merges: ReadonlyArray<ProfileMerge>
+  /** Stored messages that moved with their whole part (not in `moved` nor `merges`). */
+  readonly partMoves: ReadonlyArray<PartMove>
   /** Profile of every identifier (node) that is new or whose profile may have changed, and the shared values among them. */
   readonly nodes: ReadonlyMap<NodeKey, string>
   readonly shared: ReadonlyMap<NodeKey, string>
@@ -136,11 +169,14 @@ class StringIds {
   }
 }
 
-/** A connected part of the graph: the identifiers and messages that no other part shares. */
+/** A connected part of the graph: the identifiers (and the messages stating them) that no other part shares. */
 class Part {
   // Arrays made at their size (a first push would reserve 17 slots): most parts stay small.
   readonly nodes: Array<number>
+  /** The part's messages of the batch being resolved (batch-local indexes; emptied when another batch touches it). */
   readonly messages: Array<number>
+  /** The batch `messages` belong to. */
+  batch = 0
 
   constructor(nodes: Array<number> = [], messages: Array<number> = []) {
     this.nodes = nodes
@@ -165,7 +201,6 @@ class Part {
 interface PartState {
   readonly id: number
   readonly nodes: Int32Array<ArrayBuffer>
-  readonly messages: Int32Array<ArrayBuffer>
   readonly clean: boolean
   /** Index into the profile table, -1 for a part that is not clean. */
   readonly profile: number
@@ -188,15 +223,9 @@ export interface GraphState {
   readonly nodeShared: Uint8Array<ArrayBuffer>
   readonly strong: Int32Array<ArrayBuffer>
   readonly strongKnown: Uint8Array<ArrayBuffer>
-  readonly messageIds: ReadonlyArray<string>
-  readonly messageTime: Float64Array<ArrayBuffer>
-  readonly messageStart: Int32Array<ArrayBuffer>
-  readonly messageLength: Uint16Array<ArrayBuffer>
-  /** Index of each message's profile in profileTable. */
-  readonly messageProfile: Int32Array<ArrayBuffer>
+  /** Index of each node's profile in profileTable (-1: none). */
+  readonly nodeProfile: Int32Array<ArrayBuffer>
   readonly profileTable: ReadonlyArray<string>
-  readonly sightingNode: Int32Array<ArrayBuffer>
-  readonly sightingTrust: Uint8Array<ArrayBuffer>
   readonly parts: ReadonlyArray<PartState>
   readonly nextPart: number
   readonly shared: ReadonlyArray<readonly [NodeKey, string]>
@@ -264,15 +293,22 @@ export class TenantGraph {
   // Identifiers (nodes), by id: value per kind, best trust seen, part, shared, and the union-find of verified/stated links.
   private readonly byKind: Array<StringIds> = []
   private nodeValue: Array<string> = []
+  /** The profile of each identifier (of its first time slice, for a value that changed owner). */
+  private nodeProfile: Array<string | undefined> = []
   private nodeKind = new Uint8Array(1024)
   private nodeTrust = new Uint8Array(1024)
   private nodePart = new Int32Array(1024)
   private nodeShared = new Uint8Array(1024)
   private strong = new Int32Array(1024)
   private strongKnown = new Uint8Array(1024)
+  /** The batch each node was first seen in: a node first seen in the batch being resolved has no stored messages. */
+  private nodeBatch = new Int32Array(1024)
+  /** The batch in which a node's part move was recorded (each node's stored messages move once per batch). */
+  private nodeMoved = new Int32Array(1024)
   private nodeCount = 0
-  // Messages, by index: id, time, sightings (a range of node ids with their trust), current profile.
-  private readonly messageIndex = new StringIds()
+  // The batch's messages (and stored ones read back for a re-resolution), by batch-local index: id, time, sightings
+  // (a range of node ids with their trust), current profile. Emptied when the next batch begins.
+  private messageIndex = new StringIds()
   private messageIds: Array<string> = []
   private messageTime = new Float64Array(1024)
   private messageStart = new Int32Array(1024)
@@ -306,6 +342,10 @@ export class TenantGraph {
    */
   private renamed = new Set<string>()
   private previous: Array<string | undefined> = []
+  /** Clean parts whose profile changed in this batch: their nodes (first seen before it) and the profile they had. */
+  private origins: Array<{ readonly nodes: Array<number>; readonly from: string }> = []
+  /** Nodes of the parts resolved again in this batch (their stored messages are read back and moved one by one). */
+  private reresolvedNodes = new Set<number>()
   private messageBatch = new Int32Array(1024)
   private batchToken = 0
   private outNodes = new Map<NodeKey, string>()
@@ -335,17 +375,40 @@ export class TenantGraph {
   /** Messages applied as a union, and messages resolved again with the parts they touched (where the time goes). */
   readonly stats = { unions: 0, reresolved: 0 }
 
-  get messageCount(): number {
-    return this.messageIndex.size
+  /** Identifiers in the graph (its size: it holds no messages). */
+  get nodeTotal(): number {
+    return this.nodeCount
   }
 
-  profileOf(messageId: string): string | undefined {
-    const m = this.messageIndex.get(messageId, this.messageIds)
-    return m === -1 ? undefined : this.messageProfile[m]
+  /** The profile an identifier (before any change of owner) belongs to now, or undefined (unknown, or shared). */
+  profileOfNode(key: NodeKey): string | undefined {
+    const node = this.nodeOf(key)
+    if (node === undefined || this.nodeShared[node] === 1) return undefined
+    return this.nodeProfile[node]
   }
 
-  /** Adds observations (a message already known is replaced: replays change nothing). */
-  resolve(batch: ReadonlyArray<Observation>): ResolveResult {
+  /**
+   * Resolves a batch. `stored` gives the observations stored before this batch that state any of the given
+   * identifiers (read back when a part is resolved again); a graph that has only seen this batch needs none.
+   * A message sent again is replaced by its new version where its part is resolved again; a message sent again in a
+   * clean part adds what it states (replays of the same message change nothing).
+   */
+  resolve(batch: ReadonlyArray<Observation>, stored: (needed: Needed) => ReadonlyArray<Observation> = () => []): ResolveResult {
+    let needed = this.begin(batch)
+    const read: Array<Observation> = []
+    while (needed.nodes.length > 0 || needed.messages.length > 0) {
+      const more = stored(needed)
+      for (const o of more) read.push(o)
+      needed = { nodes: this.widen(more), messages: [] }
+    }
+    return this.finish(read)
+  }
+
+  /**
+   * First half of `resolve`: applies what can be applied as unions, and returns the identifiers whose stored
+   * messages the re-resolution needs (none when nothing needs one); `finish` takes those messages' observations.
+   */
+  begin(batch: ReadonlyArray<Observation>): Needed {
     this.dirtyParts = new Set()
     this.pendingNodes = new Set()
     this.deferred = []
@@ -353,15 +416,35 @@ export class TenantGraph {
     this.previous = []
     this.created = []
     this.renamed = new Set()
+    this.origins = []
+    this.reresolvedNodes = new Set()
     this.batchToken++
+    this.messageIndex = new StringIds()
+    this.messageIds = []
+    this.messageProfile = []
+    this.sightingCount = 0
+    // A large batch (a whole history at start-up) does not keep its scratch arrays.
+    if (this.messageTime.length > 65_536) {
+      this.messageTime = new Float64Array(1024)
+      this.messageStart = new Int32Array(1024)
+      this.messageLength = new Uint16Array(1024)
+      this.messageBatch = new Int32Array(1024)
+    }
+    if (this.sightingNode.length > 262_144) {
+      this.sightingNode = new Int32Array(4096)
+      this.sightingTrust = new Uint8Array(4096)
+    }
     this.outNodes = new Map()
     this.outLinks = []
     this.outRefused = []
     this.outShared = new Map()
     const inBatch: Array<number> = []
+    this.inBatch = inBatch
+    const resent: Array<string> = []
     for (const o of batch) {
       const known = this.messageIndex.getOrAdd(o.messageId, this.messageIds, this.messageIds.length)
       if (known < this.messageIds.length) {
+        // Sent twice in this batch: the later version replaces the earlier.
         inBatch.push(known)
         if (this.sameAsStored(known, o)) continue
         // Replaced: the parts of what it stated before are resolved again, with what it states now.
@@ -372,10 +455,57 @@ export class TenantGraph {
       }
       const m = this.addMessage(o)
       inBatch.push(m)
+      const prior = this.recent.get(o.messageId)
+      if (prior !== undefined && prior !== this.digestOf(m)) {
+        // Sent again with other identifiers: its stored version is read back, and the parts it touches resolved again.
+        resent.push(o.messageId)
+        this.defer(m)
+        continue
+      }
       if (this.union(m, o)) this.stats.unions++
       else this.defer(m)
     }
-    if (this.deferred.length > 0) this.reresolve()
+    if (this.deferred.length === 0) return NOTHING
+    // Only identifiers seen before this batch can have stored messages.
+    const needed: Array<NodeKey> = []
+    for (const p of this.dirtyParts) for (const node of this.parts.get(p)!.nodes) if (this.nodeBatch[node] !== this.batchToken) needed.push(this.keyOf(node))
+    for (const node of this.pendingNodes) if (this.nodeBatch[node] !== this.batchToken) needed.push(this.keyOf(node))
+    return { nodes: needed, messages: resent }
+  }
+
+  /** Recently resolved messages: id -> digest (insertion order is age: the oldest is forgotten first). */
+  private readonly recent = new Map<string, number>()
+
+  /** A digest of a batch message's time and sightings (node ids are stable within the process). */
+  private digestOf(m: number): number {
+    const time = this.messageTime[m]!
+    let h = Math.imul((time | 0) ^ Math.floor(time / 4294967296), 0x9e3779b1)
+    const start = this.messageStart[m]!
+    for (let i = start; i < start + this.messageLength[m]!; i++) {
+      h = Math.imul(h ^ this.sightingNode[i]!, 0x85ebca6b) ^ this.sightingTrust[i]!
+      h ^= h >>> 13
+    }
+    return h | 0
+  }
+
+  private remember(inBatch: ReadonlyArray<number>): void {
+    for (const m of inBatch) {
+      const id = this.messageIds[m]!
+      this.recent.delete(id)
+      this.recent.set(id, this.digestOf(m))
+    }
+    for (const id of this.recent.keys()) {
+      if (this.recent.size <= RECENT_MESSAGES) break
+      this.recent.delete(id)
+    }
+  }
+
+  private inBatch: Array<number> = []
+
+  /** Second half of `resolve`, with the stored observations of the identifiers `begin` returned. */
+  finish(stored: ReadonlyArray<Observation>): ResolveResult {
+    const inBatch = this.inBatch
+    if (this.deferred.length > 0) this.reresolve(stored)
     const ids = new Array<string>(inBatch.length)
     const given = new Array<string>(inBatch.length)
     for (let i = 0; i < inBatch.length; i++) {
@@ -390,9 +520,34 @@ export class TenantGraph {
       const profile = this.messageProfile[m]!
       if (previous !== undefined && previous !== profile) moved.push({ messageId: this.messageIds[m]!, profileId: profile, previous })
     }
+    this.remember(inBatch)
+    const partMoves = this.partMoves()
     const merges = this.groupMoves(moved)
+    for (const m of partMoves) this.addProfile(m.toProfile)
     for (const p of this.created) this.addProfile(p)
-    return { profiles, moved, merges, nodes: this.outNodes, shared: this.outShared, links: this.outLinks, refused: this.outRefused }
+    return { profiles, moved, merges, partMoves, nodes: this.outNodes, shared: this.outShared, links: this.outLinks, refused: this.outRefused }
+  }
+
+  /** Where the clean parts whose profile changed went, unless their part was resolved again (its messages were read). */
+  private partMoves(): Array<PartMove> {
+    const out: Array<PartMove> = []
+    for (const o of this.origins) {
+      if (this.reresolvedNodes.has(o.nodes[0]!)) continue
+      const to = this.parts.get(this.nodePart[o.nodes[0]!]!)!.profile
+      if (to === o.from) continue
+      const kind = this.profileIndex.get(to, this.profileIds) !== -1 || this.renamed.has(to) ? "merge" : "split"
+      out.push({ nodes: o.nodes.map((n) => this.keyOf(n)), fromProfile: o.from, toProfile: to, kind })
+    }
+    return out
+  }
+
+  /** A part's messages of the batch being resolved. */
+  private batchMessages(part: Part): Array<number> {
+    if (part.batch !== this.batchToken) {
+      part.messages.length = 0
+      part.batch = this.batchToken
+    }
+    return part.messages
   }
 
   private addProfile(p: string): void {
@@ -414,7 +569,7 @@ export class TenantGraph {
 
   /**
    * The graph's state as plain data (strings, numbers, typed arrays): what a snapshot stores (identity/snapshot.ts).
-   * Everything else (indexes by value and by message id) is rebuilt from it by `fromState`.
+   * Everything else (indexes by value) is rebuilt from it by `fromState`. It holds no messages.
    */
   toState(): GraphState {
     const profileIndex = new Map<string, number>()
@@ -427,13 +582,10 @@ export class TenantGraph {
       }
       return i
     }
-    const messages = this.messageIds.length
-    const messageProfile = new Int32Array(messages)
-    for (let m = 0; m < messages; m++) messageProfile[m] = indexOf(this.messageProfile[m]!)
     const parts: Array<PartState> = []
     for (const [id, p] of this.parts) {
       parts.push({
-        id, nodes: Int32Array.from(p.nodes), messages: Int32Array.from(p.messages), clean: p.clean, profile: p.clean ? indexOf(p.profile) : -1,
+        id, nodes: Int32Array.from(p.nodes), clean: p.clean, profile: p.clean ? indexOf(p.profile) : -1,
         oldestTimeMs: p.oldestTimeMs, oldestMessage: p.oldestMessage, oldestKey: p.oldestNode === NONE ? "" : this.keyOf(p.oldestNode), counts: p.clean ? this.countsOf(p) : [], knownStrong: p.knownStrong,
       })
     }
@@ -442,10 +594,7 @@ export class TenantGraph {
       tenant: this.tenant, kindNames: [...this.kindNames], nodeValue: [...this.nodeValue],
       nodeKind: this.nodeKind.slice(0, nodes), nodeTrust: this.nodeTrust.slice(0, nodes), nodePart: this.nodePart.slice(0, nodes),
       nodeShared: this.nodeShared.slice(0, nodes), strong: this.strong.slice(0, nodes), strongKnown: this.strongKnown.slice(0, nodes),
-      messageIds: [...this.messageIds], messageTime: this.messageTime.slice(0, messages), messageStart: this.messageStart.slice(0, messages),
-      messageLength: this.messageLength.slice(0, messages), messageProfile, profileTable,
-      sightingNode: this.sightingNode.slice(0, this.sightingCount), sightingTrust: this.sightingTrust.slice(0, this.sightingCount),
-      parts, nextPart: this.nextPart, shared: [...this.shared], profiles: this.profileIds.map(indexOf),
+      nodeProfile: Int32Array.from(this.nodeProfile, (p) => (p === undefined ? -1 : indexOf(p))), profileTable, parts, nextPart: this.nextPart, shared: [...this.shared], profiles: this.profileIds.map(indexOf),
     }
   }
 
@@ -455,6 +604,7 @@ export class TenantGraph {
     for (const kind of state.kindNames) g.kindOf(kind)
     const nodes = state.nodeValue.length
     g.nodeValue = [...state.nodeValue]
+    g.nodeProfile = Array.from(state.nodeProfile, (i) => (i === -1 ? undefined : state.profileTable[i]!))
     g.nodeCount = nodes
     const cap = Math.max(1024, nodes)
     const sized = <T extends Typed>(empty: T, from: T): T => {
@@ -469,28 +619,11 @@ export class TenantGraph {
     g.strong = sized(new Int32Array(0), state.strong)
     g.strongKnown = sized(new Uint8Array(0), state.strongKnown)
     g.stamp = new Int32Array(cap)
+    g.nodeBatch = new Int32Array(cap)
+    g.nodeMoved = new Int32Array(cap)
     for (let n = 0; n < nodes; n++) g.byKind[state.nodeKind[n]!]!.getOrAdd(state.nodeValue[n]!, g.nodeValue, n)
-    const messages = state.messageIds.length
-    const mcap = Math.max(1024, messages)
-    g.messageIds = [...state.messageIds]
-    for (let m = 0; m < messages; m++) g.messageIndex.getOrAdd(state.messageIds[m]!, g.messageIds, m)
-    g.messageTime = grow(new Float64Array(0), mcap)
-    g.messageTime.set(state.messageTime)
-    g.messageStart = grow(new Int32Array(0), mcap)
-    g.messageStart.set(state.messageStart)
-    g.messageLength = grow(new Uint16Array(0), mcap)
-    g.messageLength.set(state.messageLength)
-    g.messageBatch = new Int32Array(mcap)
-    g.messageProfile = Array.from(state.messageProfile, (i) => state.profileTable[i]!)
-    g.sightingCount = state.sightingNode.length
-    g.sightingNode = grow(new Int32Array(0), Math.max(4096, g.sightingCount))
-    g.sightingNode.set(state.sightingNode)
-    g.sightingTrust = grow(new Uint8Array(0), Math.max(4096, g.sightingCount))
-    g.sightingTrust.set(state.sightingTrust)
     for (const p of state.parts) {
-      const part = new Part()
-      for (const n of p.nodes) part.nodes.push(n)
-      for (const m of p.messages) part.messages.push(m)
+      const part = new Part(Array.from(p.nodes))
       part.clean = p.clean
       part.profile = p.profile === -1 ? "" : state.profileTable[p.profile]!
       part.oldestTimeMs = p.oldestTimeMs
@@ -574,14 +707,18 @@ export class TenantGraph {
       this.strong = grow(this.strong, n + 1)
       this.strongKnown = grow(this.strongKnown, n + 1)
       this.stamp = grow(this.stamp, n + 1)
+      this.nodeBatch = grow(this.nodeBatch, n + 1)
+      this.nodeMoved = grow(this.nodeMoved, n + 1)
     }
     this.nodeValue.push(s.value)
+    this.nodeProfile.push(undefined)
     this.nodeKind[n] = k
     this.nodeTrust[n] = UNSEEN
     this.nodePart[n] = NONE
     this.nodeShared[n] = this.shared.size > 0 && this.shared.has(nodeKey(s.kind, s.value)) ? 1 : 0
     this.strong[n] = n
     this.strongKnown[n] = 0
+    this.nodeBatch[n] = this.batchToken
     return n
   }
 
@@ -784,7 +921,7 @@ export class TenantGraph {
     let target: Part | undefined
     let targetId = NONE
     for (let j = 0; j < count; j++) {
-      if (target === undefined || touched[j]!.messages.length > target.messages.length) {
+      if (target === undefined || touched[j]!.nodes.length > target.nodes.length) {
         target = touched[j]!
         targetId = touchedIds[j]!
       }
@@ -826,21 +963,32 @@ export class TenantGraph {
     if (target === undefined) {
       targetId = this.nextPart++
       target = new Part(new Array<number>(freshNodes), [m])
+      target.batch = this.batchToken
       filled = 0
       this.parts.set(targetId, target)
     }
+    const targetMessages = this.batchMessages(target)
     for (let j = 0; j < count; j++) {
       const part = touched[j]!
       if (part.profile !== profile) {
-        for (const x of part.messages) this.setProfile(x, profile)
-        for (const node of part.nodes) this.outNodes.set(this.keyOf(node), profile)
+        for (const x of this.batchMessages(part)) this.setProfile(x, profile)
+        // Its messages stored before this batch move too: recorded by identifier (once per node and batch).
+        let origin: Array<number> | undefined
+        for (const node of part.nodes) {
+          this.outNodes.set(this.keyOf(node), profile)
+          this.nodeProfile[node] = profile
+          if (this.nodeBatch[node] === this.batchToken || this.nodeMoved[node] === this.batchToken) continue
+          this.nodeMoved[node] = this.batchToken
+          if (origin === undefined) this.origins.push({ nodes: origin = [], from: part.profile })
+          origin.push(node)
+        }
       }
       if (part === target) continue
       for (const node of part.nodes) {
         this.nodePart[node] = targetId
         target.nodes.push(node)
       }
-      for (const x of part.messages) target.messages.push(x)
+      for (const x of this.batchMessages(part)) targetMessages.push(x)
     }
     for (let j = 0; j < count; j++) if (touched[j] !== target) this.parts.delete(touchedIds[j]!)
     // Each sighting's key, built once for both what it outputs: its node's profile (a new node) and its link.
@@ -854,6 +1002,7 @@ export class TenantGraph {
         if (filled === NONE) target.nodes.push(node)
         else target.nodes[filled++] = node
         this.outNodes.set(keys[i - start]!, profile)
+        this.nodeProfile[node] = profile
       }
       if (trust < this.nodeTrust[node]!) {
         this.nodeTrust[node] = trust
@@ -877,7 +1026,7 @@ export class TenantGraph {
     target.oldestTimeMs = oldestTimeMs
     target.oldestMessage = oldestMessage
     target.oldestNode = oldestNode
-    if (filled === NONE) target.messages.push(m)
+    if (filled === NONE) targetMessages.push(m)
     this.setProfile(m, profile)
     // Provenance: the links this message made, as resolveGraph would record them.
     if (n > 1) {
@@ -929,23 +1078,25 @@ export class TenantGraph {
   }
 
   /** Resolves the touched parts with the deferred messages (resolveGraph), and splits the result into parts again. */
-  private reresolve(): void {
+  private reresolve(stored: ReadonlyArray<Observation>): void {
     const gathered: Array<number> = []
     const token = ++this.stampToken
     const seen = new Set<number>()
     for (const p of this.dirtyParts) {
       const part = this.parts.get(p)!
-      for (const x of part.messages) if (!seen.has(x)) { seen.add(x); gathered.push(x) }
+      for (const x of this.batchMessages(part)) if (!seen.has(x)) { seen.add(x); gathered.push(x) }
       // Reset as if never seen: a node no message states any more (a replaced message) must not keep old state.
       for (const node of part.nodes) {
         this.nodePart[node] = NONE
         this.nodeTrust[node] = UNSEEN
         this.strong[node] = node
         this.strongKnown[node] = 0
+        this.reresolvedNodes.add(node)
       }
       this.parts.delete(p)
     }
     for (const x of this.deferred) if (!seen.has(x)) { seen.add(x); gathered.push(x) }
+    for (const x of this.readBack(stored)) if (!seen.has(x)) { seen.add(x); gathered.push(x) }
     const observations = gathered.map((x) => this.observationOf(x))
     this.stats.reresolved += observations.length
     const r = resolveGraph(this.tenant, observations, this.rules, this.shared, this.separate)
@@ -970,8 +1121,65 @@ export class TenantGraph {
       for (const l of r.links) if (!refusedKeys.has(`${l.a}\n${l.b}\n${l.messageId}`)) this.outLinks.push(l)
     }
     for (const l of r.refused) this.outRefused.push(l)
-    for (const [key, profile] of r.profileOf) if (!key.startsWith("message:")) this.outNodes.set(key, profile)
+    for (const [key, profile] of r.profileOf) {
+      if (key.startsWith("message:")) continue
+      this.outNodes.set(key, profile)
+      if (key === baseOf(key)) {
+        const node = this.nodeOf(key)
+        if (node !== undefined) this.nodeProfile[node] = profile
+      }
+    }
     this.storeParts(gathered, observations, r.refused, r.profileOf, token)
+  }
+
+  /**
+   * Takes the stored messages of the parts resolved again into the batch, each with the profile it had before this
+   * batch: the resolution of those stored messages alone (the graph is a function of the observations, and parts
+   * share no identifier, so this is the profile each was last given). A message of this batch that was stored
+   * before replaces its stored version, and had that version's profile.
+   */
+  private readBack(stored: ReadonlyArray<Observation>): Array<number> {
+    const present = [...new Map(stored.filter((o) => o.sightings.length > 0).map((o) => [o.messageId, o])).values()]
+    if (present.length === 0) return []
+    const before = resolveGraph(this.tenant, present, this.rules, this.shared, this.separate)
+    const changedAt = new Map<number, number>()
+    this.changed.forEach((m, j) => changedAt.set(m, j))
+    const added: Array<number> = []
+    for (const o of present) {
+      const anchor = before.anchorOf.get(o.messageId)
+      const was = anchor === undefined ? profileIdFor(this.tenant, `message:${o.messageId}`) : before.profileOf.get(anchor)!
+      const known = this.messageIndex.getOrAdd(o.messageId, this.messageIds, this.messageIds.length)
+      if (known < this.messageIds.length) {
+        const j = changedAt.get(known)
+        if (j === undefined) this.messageProfile[known] = was
+        else if (this.previous[j] === undefined) this.previous[j] = was
+        continue
+      }
+      const m = this.addMessage(o)
+      this.messageProfile[m] = was
+      added.push(m)
+    }
+    return added
+  }
+
+  /**
+   * Parts outside the ones being resolved again that stored messages also state (another pipeline member linked
+   * them, and this graph has not read that yet): they are resolved again too. Returns the identifiers (seen before
+   * this batch) whose stored messages are needed as well; none when the stored messages stay within the parts.
+   */
+  widen(stored: ReadonlyArray<Observation>): ReadonlyArray<NodeKey> {
+    const needed: Array<NodeKey> = []
+    for (const o of stored) {
+      for (const s of o.sightings) {
+        const node = this.nodeOf(nodeKey(s.kind, s.value))
+        if (node === undefined || this.nodeShared[node] === 1) continue
+        const p = this.nodePart[node]!
+        if (p === NONE || this.dirtyParts.has(p)) continue
+        this.dirtyParts.add(p)
+        for (const n of this.parts.get(p)!.nodes) if (this.nodeBatch[n] !== this.batchToken) needed.push(this.keyOf(n))
+      }
+    }
+    return needed
   }
 
   /**
@@ -1025,7 +1233,9 @@ export class TenantGraph {
         id = this.nextPart++
         partOfRoot.set(root, id)
         made.push(id)
-        this.parts.set(id, new Part())
+        const part = new Part()
+        part.batch = this.batchToken
+        this.parts.set(id, part)
       }
       this.nodePart[node] = id
       this.parts.get(id)!.nodes.push(node)

@@ -1,5 +1,6 @@
 // A compact snapshot of the online identity graph (every tenant's TenantGraph state, v8-serialised typed arrays and
-// string tables) in identity_snapshots, so that a restart loads it plus the observations stored since, instead of
+// string tables: identifiers and parts, no messages, so its size and the time to load it follow people, not
+// messages) in identity_snapshots, so that a restart loads it plus the observations stored since, instead of
 // every observation. Only an optimisation: the graph is a function of identity_observations and identity_operations,
 // and any doubt about a snapshot (none, partial, checksum or format wrong, made with other graph rules or operators'
 // decisions, holding a value today's block rules refuse, or missing one they no longer refuse) means the full load.
@@ -13,10 +14,12 @@ import { loadLatestSnapshot, storeSnapshot } from "../warehouse/identity-snapsho
 import { type GraphRules, type Observation, OPERATOR } from "./graph.ts"
 import type { CompiledBlockRules } from "./guardrails.ts"
 import type { IdentifierKind } from "./normalise.ts"
+import { type ReadBack, resolveOnline } from "./online.ts"
 import { loadGraphInput, operatorInput } from "./operations.ts"
 import { type GraphState, IdentityResolver } from "./resolver.ts"
 
-const FORMAT = 1
+// 2: the graph holds no messages (format 1 snapshots held every message id; they are not used, the graph is loaded whole).
+const FORMAT = 2
 
 /** Observations stored this long before a snapshot's time are read again (a clock step back); replays change nothing. */
 const OVERLAP_MS = 60_000
@@ -46,6 +49,8 @@ export interface LoadedIdentity {
    * since is read by catchUp.
    */
   readonly syncedUntilMs: number
+  /** What resolving against the warehouse reads back with (block rules, operators' links). */
+  readonly readBack: ReadBack
 }
 
 export const fingerprintOf = (rules: GraphRules, operations: ReadonlyArray<OperationRow>): string =>
@@ -102,9 +107,12 @@ const fromSnapshot = (rules: GraphRules, blocked: CompiledBlockRules, operations
     for (const [tenant, kind, value] of body.dropped) if (blocked.reasonFor(kind as IdentifierKind, value, tenant) === undefined) return undefined
     const dropped = [...body.dropped]
     const syncedUntilMs = Date.now()
+    const readBack: ReadBack = { blocked, operatorLinks: operatorInput(operations).links }
     const since = yield* loadObservations(stored.coversUntilMs - overlapMs)
-    for (const [tenant, observations] of byTenant(since as ReadonlyArray<Observation & { readonly tenant: string }>, (o) => o.tenant!, blocked, dropped)) resolver.graph(tenant).resolve(observations)
-    return { resolver, dropped, fingerprint, source: "snapshot", observationsRead: since.length, syncedUntilMs } satisfies LoadedIdentity
+    for (const [tenant, observations] of byTenant(since as ReadonlyArray<Observation & { readonly tenant: string }>, (o) => o.tenant!, blocked, dropped)) {
+      yield* resolveOnline(resolver.graph(tenant), tenant, observations, readBack)
+    }
+    return { resolver, dropped, fingerprint, source: "snapshot", observationsRead: since.length, syncedUntilMs, readBack } satisfies LoadedIdentity
   })
 
 /**
@@ -133,7 +141,8 @@ export const loadIdentity = Effect.fn("loadIdentity")(function* (
     const list = byTenant(observations, () => tenant, blocked, dropped).get(tenant) ?? []
     resolver.graph(tenant).resolve(list)
   }
-  return { resolver, dropped, fingerprint, source: "observations", observationsRead: read, syncedUntilMs } satisfies LoadedIdentity
+  const readBack: ReadBack = { blocked, operatorLinks: operatorInput(input.operations).links }
+  return { resolver, dropped, fingerprint, source: "observations", observationsRead: read, syncedUntilMs, readBack } satisfies LoadedIdentity
 })
 
 /**
@@ -147,7 +156,7 @@ export const catchUp = Effect.fn("identityCatchUp")(function* (loaded: LoadedIde
   const since = yield* loadObservations(loaded.syncedUntilMs - overlapMs)
   const dropped = [...loaded.dropped]
   for (const [tenant, observations] of byTenant(since as ReadonlyArray<Observation & { readonly tenant: string }>, (o) => o.tenant!, blocked, dropped)) {
-    loaded.resolver.graph(tenant).resolve(observations)
+    yield* resolveOnline(loaded.resolver.graph(tenant), tenant, observations, loaded.readBack)
   }
   // The overlap reads some sightings again: each left-out one is recorded once, or a long-running member's list grows.
   const unique = [...new Map(dropped.map((d) => [d.join("\u0000"), d])).values()]

@@ -1,6 +1,7 @@
 // The identity stage of the pipeline: each message's sightings join the tenant's graph, the message gets its
 // person's profile, and every earlier message whose profile moved (a merge, a split) is recorded, so `events`
-// shows current profiles. When the stage starts, the graph comes from the newest snapshot plus the observations
+// shows current profiles. The graph holds identifiers, not messages: earlier messages are read back by identifier
+// (identity/online.ts). When the stage starts, the graph comes from the newest snapshot plus the observations
 // stored since (identity/snapshot.ts), or from every stored observation; a snapshot is written every so many
 // messages or minutes, after a reload, and when the stage closes.
 import { Effect, Semaphore } from "effect"
@@ -16,6 +17,7 @@ import {
 } from "./graph.ts"
 import { compileBlockRules } from "./guardrails.ts"
 import { DEFAULT_NORMALISE_OPTIONS } from "./normalise.ts"
+import { resolveOnline, storedMoves } from "./online.ts"
 import type { ResolveResult } from "./resolver.ts"
 import { catchUp as catchUpGraph, type LoadedIdentity, loadIdentity, writeSnapshot } from "./snapshot.ts"
 
@@ -119,9 +121,32 @@ export const makeIdentityStage = (config: IdentityConfig, policy: SnapshotPolicy
     const lock = yield* Semaphore.make(1)
     yield* Effect.addFinalizer(() => Effect.suspend(() => (unsnapshotted > 0 ? snapshot : Effect.void)).pipe(lock.withPermits(1)))
     const pending: Pending = { observations: [], links: [], moved: new Map(), merges: [], nodes: new Map() }
+    const mergeReason = (kind: "merge" | "split") =>
+      kind === "merge" ? "a new link joined identifiers of both profiles" : "a link no longer holds (a limit, a shared value or a change of owner)"
+    const store = Effect.gen(function* () {
+      yield* storeIdentity({ ...pending, moved: [...pending.moved.values()], nodes: [...pending.nodes.values()] })
+        .pipe(Effect.provideService(Warehouse, warehouse))
+      pending.observations = []
+      pending.links = []
+      pending.moved = new Map()
+      pending.merges = []
+      pending.nodes = new Map()
+    })
+    /**
+     * A batch whose resolution failed half-way (a read back failed) may have changed the graph without its outcome
+     * being stored: the graph is loaded again (the newest snapshot and what was stored since) before the next batch.
+     */
+    let stale = false
 
     const stage: IdentityStage["stage"] = (batch) =>
       Effect.gen(function* () {
+        // What an earlier attempt resolved but could not store goes first: read-backs must find it.
+        if (pending.observations.length > 0) yield* store
+        if (stale) {
+          loaded = yield* loadIdentity(config.rules, config.extract.blocked, true).pipe(Effect.provideService(Warehouse, warehouse))
+          resolver = loaded.resolver
+          stale = false
+        }
         const profiles = new Map<string, string>()
         const groups = new Map<string, Array<Observation>>()
         const placed: Array<CanonicalEvent> = []
@@ -143,23 +168,24 @@ export const makeIdentityStage = (config: IdentityConfig, policy: SnapshotPolicy
           else list.push(x.observation)
         }
         for (const [tenant, observations] of groups) {
-          const r = resolver.graph(tenant).resolve(observations)
+          stale = true
+          const r = yield* resolveOnline(resolver.graph(tenant), tenant, observations, loaded.readBack)
+            .pipe(Effect.provideService(Warehouse, warehouse))
+          stale = false
           for (const [id, p] of r.profiles) profiles.set(`${tenant}\u0000${id}`, p)
           for (const m of r.moved) pending.moved.set(`${tenant}\u0000${m.messageId}`, { tenant, messageId: m.messageId, profileId: m.profileId })
           for (const row of linkRows(tenant, r)) pending.links.push(row)
           for (const [key, row] of nodeRows(tenant, r)) pending.nodes.set(key, row)
-          pending.merges = pending.merges.concat(r.merges.map((m) => ({
-            tenant, ...m,
-            reason: m.kind === "merge" ? "a new link joined identifiers of both profiles" : "a link no longer holds (a limit, a shared value or a change of owner)",
-          })))
+          pending.merges = pending.merges.concat(r.merges.map((m) => ({ tenant, ...m, reason: mergeReason(m.kind) })))
+          // Stored messages of parts that moved whole, found by identifier (the graph does not hold them). A failure
+          // here leaves the graph ahead of what is stored: it is loaded again before the next batch.
+          stale = true
+          const whole = yield* storedMoves(tenant, r).pipe(Effect.provideService(Warehouse, warehouse))
+          stale = false
+          for (const m of whole.moved) pending.moved.set(`${tenant}\u0000${m.messageId}`, { tenant, ...m })
+          pending.merges = pending.merges.concat(whole.merges.map((m) => ({ tenant, ...m, reason: mergeReason(m.kind) })))
         }
-        yield* storeIdentity({ ...pending, moved: [...pending.moved.values()], nodes: [...pending.nodes.values()] })
-          .pipe(Effect.provideService(Warehouse, warehouse))
-        pending.observations = []
-        pending.links = []
-        pending.moved = new Map()
-        pending.merges = []
-        pending.nodes = new Map()
+        yield* store
         unsnapshotted += placed.length
         sinceAttempt += placed.length
         if (sinceAttempt >= policy.everyMessages || sinceAttempt >= policy.minMessages && Date.now() - attemptAt >= policy.everyMs) yield* snapshot

@@ -1,5 +1,5 @@
 // The identity tables' one owner: identity_observations, identity_links, event_profiles and profile_merges
-// (migration 010). Rows go in batches; the online resolver's state is read back from identity_observations.
+// (migration 010), identity_sightings (034). Rows go in batches; the online resolver's state is read back from identity_observations.
 // Reads of a profile (its messages, identifiers, traits, merges, timeline) and of decisions live here too.
 import { Effect } from "effect"
 import { chDateTime } from "./sink.ts"
@@ -77,6 +77,16 @@ export const storeIdentity = Effect.fn("storeIdentity")(function* (update: {
     refused: o.refused,
     observed_at: at,
   })))
+  // Each observation again under each identifier it states (read back by identifier: readStoredStating).
+  const byIdentifier: Array<Row> = []
+  for (const o of update.observations) {
+    const sightings = o.sightings.map(({ kind, value, trust }) => ({ kind, value, trust }))
+    const timestamp = chDateTime(o.timestamp)
+    for (const s of o.sightings) {
+      byIdentifier.push({ tenant: o.tenant, kind: s.kind, value: s.value, message_id: o.messageId, timestamp, sightings, observed_at: at })
+    }
+  }
+  yield* warehouse.insert("identity_sightings", byIdentifier)
   yield* warehouse.insert("identity_links", update.links.map((l): Row => ({
     tenant: l.tenant, a: l.a, b: l.b, message_id: l.messageId, timestamp: chDateTime(iso(l.timeMs)), trust: l.trust,
     rule: l.rule, status: l.status, reason: l.reason, resolved_at: at,
@@ -108,6 +118,65 @@ export const loadObservations = Effect.fn("loadObservations")(function* (sinceMs
     timeMs: Number(r.ms),
     sightings: r.sightings.map(({ kind, value, trust }) => ({ kind, value, trust })),
   }))
+})
+
+/** Most identifiers one read by identifier sends (the rest go in further reads). */
+const KEYS_PER_READ = 1000
+
+const splitKeys = (keys: ReadonlyArray<string>) => {
+  const kinds = new Set<string>()
+  const values = new Set<string>()
+  for (const key of keys) {
+    const colon = key.indexOf(":")
+    kinds.add(key.slice(0, colon))
+    values.add(key.slice(colon + 1))
+  }
+  return { kinds: [...kinds], values: [...values], keys }
+}
+
+// Rows of identity_sightings under one of the identifiers {keys} ("kind:value"); kind and value narrow the key range.
+const STATING = "tenant = {tenant:String} AND kind IN {kinds:Array(String)} AND value IN {values:Array(String)} " +
+  "AND has({keys:Array(String)}, concat(kind, ':', value))"
+
+/**
+ * The stored observations (latest version of each message) that state one of these identifiers ("kind:value"), and
+ * those of these messages: what the online graph reads back when it resolves a part again.
+ */
+export const readStoredStating = Effect.fn("readStoredStating")(function* (
+  tenant: string, keys: ReadonlyArray<string>, messageIds: ReadonlyArray<string> = [],
+) {
+  const warehouse = yield* Warehouse
+  const out = new Map<string, { messageId: string; timeMs: number; sightings: Array<{ kind: string; value: string; trust: string }> }>()
+  for (let i = 0; i < keys.length; i += KEYS_PER_READ) {
+    const rows = yield* warehouse.query<{ message_id: string; ms: string; sightings: Array<{ kind: string; value: string; trust: string }> }>(
+      "SELECT message_id, toUnixTimestamp64Milli(argMax(timestamp, observed_at)) AS ms, argMax(sightings, observed_at) AS sightings " +
+        `FROM identity_sightings WHERE ${STATING} GROUP BY message_id`,
+      { params: { tenant, ...splitKeys(keys.slice(i, i + KEYS_PER_READ)) } })
+    for (const r of rows) out.set(r.message_id, { messageId: r.message_id, timeMs: Number(r.ms), sightings: r.sightings })
+  }
+  if (messageIds.length > 0) {
+    const rows = yield* warehouse.query<{ message_id: string; ms: string; sightings: Array<StoredSighting> }>(
+      "SELECT message_id, toUnixTimestamp64Milli(argMax(timestamp, observed_at)) AS ms, argMax(sightings, observed_at) AS sightings " +
+        "FROM identity_observations WHERE tenant = {tenant:String} AND message_id IN {ids:Array(String)} GROUP BY message_id",
+      { params: { tenant, ids: messageIds } })
+    for (const r of rows) {
+      out.set(r.message_id, { messageId: r.message_id, timeMs: Number(r.ms), sightings: r.sightings.map(({ kind, value, trust }) => ({ kind, value, trust })) })
+    }
+  }
+  return [...out.values()]
+})
+
+/** Ids of the stored messages that state one of these identifiers ("kind:value"): a part that moved whole. */
+export const messagesStating = Effect.fn("messagesStating")(function* (tenant: string, keys: ReadonlyArray<string>) {
+  const warehouse = yield* Warehouse
+  const ids = new Set<string>()
+  for (let i = 0; i < keys.length; i += KEYS_PER_READ) {
+    const rows = yield* warehouse.query<{ message_id: string }>(
+      `SELECT DISTINCT message_id FROM identity_sightings WHERE ${STATING}`,
+      { params: { tenant, ...splitKeys(keys.slice(i, i + KEYS_PER_READ)) } })
+    for (const r of rows) ids.add(r.message_id)
+  }
+  return [...ids]
 })
 
 export interface OperationRow {

@@ -159,6 +159,7 @@ const memory = (observations: ReadonlyArray<Observation>) => {
   const links = linksOf(all)
   distinct = undefined
   const graph = new TenantGraph("bench")
+  const messages = all.length
   const { seconds } = feed(graph, all)
   all = undefined
   gc()
@@ -166,14 +167,14 @@ const memory = (observations: ReadonlyArray<Observation>) => {
   const after = process.memoryUsage().heapUsed
   const bytes = after - before
   out(`graph: ${MEMORY_COPIES} disjoint copies of the set (values prefixed per copy): ${fmt(identifiers)} identifiers, ` +
-    `${fmt(graph.messageCount)} messages, ${fmt(links)} links; filled in ${seconds.toFixed(1)} s ` +
-    `(${fmt(links / seconds)} links/s, ${fmt(graph.messageCount / seconds)} observations/s at this size)`)
+    `${fmt(messages)} messages, ${fmt(links)} links; filled in ${seconds.toFixed(1)} s ` +
+    `(${fmt(links / seconds)} links/s, ${fmt(messages / seconds)} observations/s at this size)`)
   out(`heap held by the graph, with the observations it keeps: ${fmt(bytes / 2 ** 20, 1)} MiB`)
-  out(`=> ${fmt(bytes / identifiers)} bytes per identifier, ${fmt(bytes / graph.messageCount)} bytes per message; ` +
+  out(`=> ${fmt(bytes / identifiers)} bytes per identifier, ${fmt(bytes / messages)} bytes per message; ` +
     `per million identifiers: ${fmt(bytes / identifiers * 1e6 / 2 ** 30, 2)} GiB ` +
-    `(at this set's ${(graph.messageCount / identifiers).toFixed(2)} messages per identifier)`)
+    `(at this set's ${(messages / identifiers).toFixed(2)} messages per identifier)`)
   // Keep the graph alive until after the measure.
-  if (graph.messageCount < 0) out(String(graph))
+  if (graph.nodeTotal < 0) out(String(graph))
 }
 
 // ---------------------------------------------------------------------------------------------------------------

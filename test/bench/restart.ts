@@ -30,6 +30,7 @@ const fill = () => Effect.gen(function* () {
   for (let start = 0; start < events; start += FILL_BATCH) {
     const rows = []
     const observations = []
+    const sightings = []
     for (let i = start; i < Math.min(events, start + FILL_BATCH); i++) {
       const ts = new Date(Date.UTC(2024, i % 12, 1 + (i % 28), i % 24)).toISOString()
       const anon = `anon-${i % BROWSERS}`
@@ -44,9 +45,15 @@ const fill = () => Effect.gen(function* () {
         tenant: "acme", message_id: messageId, timestamp: chDateTime(ts), observed_at: observedAt, refused: [],
         sightings: [{ kind: "anonymous_id", value: anon, raw: anon, trust: "verified" }],
       })
+      // The same observation under its identifier, as warehouse/identity.ts storeIdentity writes it (034).
+      sightings.push({
+        tenant: "acme", kind: "anonymous_id", value: anon, message_id: messageId, timestamp: chDateTime(ts), observed_at: observedAt,
+        sightings: [{ kind: "anonymous_id", value: anon, trust: "verified" }],
+      })
     }
     yield* w.insert("event_rows", rows)
     yield* w.insert("identity_observations", observations)
+    yield* w.insert("identity_sightings", sightings)
   }
 }).pipe(Effect.provide(Warehouse.embedded(join(dir, "clickhouse"))), Effect.provide(Logger.layer([])))
 

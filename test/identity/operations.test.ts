@@ -36,6 +36,22 @@ describe("operators' decisions", () => {
       expect(yield* query("SELECT kind FROM profile_merges WHERE reason LIKE '%rebuild%'")).toEqual([{ kind: "split" }])
     })))
 
+  it("a rebuild that gives a whole profile a new id (its oldest identifier removed) records a merge, not a split", () =>
+    withPipeline(dir, Effect.gen(function* () {
+      yield* (yield* Pipeline).submit([
+        eventOn("first", 1, { type: "identify", anonymousId: "a1", userId: "u1" }),
+        eventOn("second", 2, { type: "identify", anonymousId: "a1", userId: "u1" }),
+      ], [])
+      const [before] = yield* query<{ profile_id: string }>("SELECT DISTINCT profile_id FROM events WHERE tenant = 'acme'")
+      // The browser id is the oldest identifier (it sorts first in the first message): without it, the user id names the profile.
+      yield* recordOperation({ tenant: "acme", kind: "remove", a: "anonymous_id:a1", b: "", reason: "a shared kiosk" })
+      expect((yield* rebuildIdentity(defaultIdentityConfig(), "acme")).tenants[0]).toMatchObject({ moved: 2, profilesBefore: 1, profilesAfter: 1 })
+      const after = yield* query<{ profile_id: string }>("SELECT DISTINCT profile_id FROM events WHERE tenant = 'acme'")
+      expect(after).toHaveLength(1)
+      expect(after[0]!.profile_id).not.toBe(before!.profile_id)
+      expect(yield* query("SELECT kind, messages FROM profile_merges WHERE reason LIKE '%rebuild%'")).toEqual([{ kind: "merge", messages: "2" }])
+    })))
+
   it("separating two identifiers reverts the merge that joined them; linking two joins them, with the operator as the rule", () =>
     withPipeline(dir, Effect.gen(function* () {
       const pipeline = yield* Pipeline

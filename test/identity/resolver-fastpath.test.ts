@@ -2,6 +2,7 @@ import fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import { type NodeKey, type Observation, resolveGraph, type Sighting } from "../../identity/graph.ts"
 import { type OperatorDecisions, TenantGraph } from "../../identity/resolver.ts"
+import { StoredObservations } from "../support/observations.ts"
 
 const DAY = 86_400_000
 
@@ -92,19 +93,13 @@ describe("online resolver: fast path", () => {
       const separate: Array<readonly [NodeKey, NodeKey]> = w.separated ? [["email:p0@x.example", "anonymous_id:a0"]] : []
       const decisions: OperatorDecisions = { removed, separate }
       const graph = new TenantGraph("t", undefined, decisions)
-      const current = new Map<string, string>()
-      for (const batch of batches([...shuffle(first, w.seed), ...later.values()], w.cuts)) {
-        const r = graph.resolve(batch)
-        for (const [id, p] of r.profiles) current.set(id, p)
-        for (const m of r.moved) current.set(m.messageId, m.profileId)
-      }
+      const store = new StoredObservations()
+      for (const batch of batches([...shuffle(first, w.seed), ...later.values()], w.cuts)) store.resolve(graph, batch)
       unions += graph.stats.unions
       reresolved += graph.stats.reresolved
       const full = resolveGraph("t", obs, undefined, removed, separate)
       for (const o of obs) {
-        const expected = full.profileOf.get(full.anchorOf.get(o.messageId)!)
-        expect(graph.profileOf(o.messageId)).toBe(expected)
-        expect(current.get(o.messageId)).toBe(expected)
+        expect(store.profileOf(o.messageId)).toBe(full.profileOf.get(full.anchorOf.get(o.messageId)!))
       }
     }), { numRuns: 1500 })
     // Both paths were exercised.
@@ -114,30 +109,32 @@ describe("online resolver: fast path", () => {
 
   it("a message that only repeats what a clean profile holds, or links two clean profiles within the limits, is a union, not a re-resolution", () => {
     const graph = new TenantGraph("t")
-    graph.resolve([
+    const store = new StoredObservations()
+    store.resolve(graph, [
       { messageId: "web", timeMs: 1, sightings: [{ kind: "anonymous_id", value: "a1", trust: "verified" }] },
       { messageId: "mail", timeMs: 2, sightings: [{ kind: "email", value: "ann@x.example", trust: "verified" }] },
     ])
-    const r = graph.resolve([{ messageId: "login", timeMs: 3, sightings: [
+    const r = store.resolve(graph, [{ messageId: "login", timeMs: 3, sightings: [
       { kind: "anonymous_id", value: "a1", trust: "verified" }, { kind: "user_id", value: "u1", trust: "verified" },
       { kind: "email", value: "ann@x.example", trust: "stated" },
     ] }])
     expect(graph.stats).toEqual({ unions: 3, reresolved: 0 })
     // The oldest identifier (the browser's) names the profile: the mail moved into it.
-    expect(r.moved).toEqual([{ messageId: "mail", profileId: graph.profileOf("web"), previous: expect.any(String) }])
-    expect(r.merges).toEqual([expect.objectContaining({ kind: "merge", messages: 1 })])
+    expect(r.allMoved).toEqual([{ messageId: "mail", profileId: store.profileOf("web"), previous: expect.any(String) }])
+    expect(r.partMoves).toEqual([{ nodes: ["email:ann@x.example"], fromProfile: expect.any(String), toProfile: store.profileOf("web"), kind: "merge" }])
     expect(r.links.map((l) => `${l.a} ${l.b}`)).toEqual(["user_id:u1 anonymous_id:a1", "user_id:u1 email:ann@x.example"])
   })
 
   it("a second user id in one profile is not a union: the part is resolved again and the link refused", () => {
     const graph = new TenantGraph("t")
-    graph.resolve([
+    const store = new StoredObservations()
+    store.resolve(graph, [
       { messageId: "m1", timeMs: 1, sightings: [{ kind: "user_id", value: "u1", trust: "verified" }] },
       { messageId: "m2", timeMs: 2, sightings: [{ kind: "user_id", value: "u2", trust: "verified" }] },
     ])
-    const r = graph.resolve([{ messageId: "alias", timeMs: 3, sightings: [{ kind: "user_id", value: "u1", trust: "verified" }, { kind: "user_id", value: "u2", trust: "verified" }] }])
+    const r = store.resolve(graph, [{ messageId: "alias", timeMs: 3, sightings: [{ kind: "user_id", value: "u1", trust: "verified" }, { kind: "user_id", value: "u2", trust: "verified" }] }])
     expect(graph.stats).toEqual({ unions: 2, reresolved: 3 })
     expect(r.refused).toEqual([expect.objectContaining({ messageId: "alias", reason: "the profile would hold 2 user_id values (limit 1)" })])
-    expect(r.profiles.get("alias")).toBe(graph.profileOf("m1"))
+    expect(r.profiles.get("alias")).toBe(store.profileOf("m1"))
   })
 })

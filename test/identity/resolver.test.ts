@@ -2,6 +2,7 @@ import fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import { type Observation, resolveGraph, type Sighting } from "../../identity/graph.ts"
 import { IdentityResolver } from "../../identity/resolver.ts"
+import { StoredObservations } from "../support/observations.ts"
 
 const observations = fc.uniqueArray(
   fc.record({
@@ -33,40 +34,38 @@ describe("online resolver", () => {
     const first: Observation = { messageId: "!", timeMs: 9, sightings: [{ kind: "user_id", value: "6", trust: "verified" }, { kind: "phone", value: "1", trust: "verified" }] }
     const second: Observation = { messageId: " ", timeMs: 9, sightings: [{ kind: "user_id", value: "6", trust: "verified" }] }
     const graph = new IdentityResolver().graph("t")
-    graph.resolve([first])
-    graph.resolve([second])
+    const store = new StoredObservations()
+    store.resolve(graph, [first])
+    store.resolve(graph, [second])
     const full = resolveGraph("t", [first, second])
-    expect(graph.profileOf(" ")).toBe(full.profileOf.get(full.anchorOf.get(" ")!))
-    expect(graph.profileOf("!")).toBe(full.profileOf.get(full.anchorOf.get("!")!))
+    expect(store.profileOf(" ")).toBe(full.profileOf.get(full.anchorOf.get(" ")!))
+    expect(store.profileOf("!")).toBe(full.profileOf.get(full.anchorOf.get("!")!))
   })
 
   it("a message older than the profile it joins renames the profile: its messages' move is a merge, not a split (the demo's unexplained split)", () => {
     const graph = new IdentityResolver().graph("t")
     const web = (id: string, timeMs: number): Observation =>
       ({ messageId: id, timeMs, sightings: [{ kind: "email", value: "ann@x.example", trust: "verified" }, { kind: "anonymous_id", value: "a1", trust: "verified" }] })
-    graph.resolve([web("w1", 20), web("w2", 30)])
-    const before = graph.profileOf("w1")
+    const store = new StoredObservations()
+    store.resolve(graph, [web("w1", 20), web("w2", 30)])
+    const before = store.profileOf("w1")
     // A post from before the first web visit arrives later (files are ingested one after the other) and names her.
-    const r = graph.resolve([{ messageId: "t1", timeMs: 10, sightings: [{ kind: "twitter_handle", value: "ann", trust: "verified" }, { kind: "email", value: "ann@x.example", trust: "stated" }] }])
-    expect(graph.profileOf("w1")).not.toBe(before)
-    expect(r.merges).toEqual([{ fromProfile: before, toProfile: graph.profileOf("w1"), kind: "merge", messages: 2 }])
+    const r = store.resolve(graph, [{ messageId: "t1", timeMs: 10, sightings: [{ kind: "twitter_handle", value: "ann", trust: "verified" }, { kind: "email", value: "ann@x.example", trust: "stated" }] }])
+    expect(store.profileOf("w1")).not.toBe(before)
+    // The two web messages were stored before: the graph reports their part's move, not each message.
+    expect(r.merges).toEqual([])
+    expect(r.partMoves).toEqual([{ nodes: expect.arrayContaining(["email:ann@x.example", "anonymous_id:a1"]), fromProfile: before, toProfile: store.profileOf("w1"), kind: "merge" }])
+    expect(r.allMoved.map((m) => m.messageId).sort()).toEqual(["w1", "w2"])
   })
 
   it("batch by batch, every message ends in the profile a full resolution gives it (property)", () => {
     fc.assert(fc.property(observations, fc.array(fc.nat(), { maxLength: 6 }), (obs, cuts) => {
       const resolver = new IdentityResolver()
       const graph = resolver.graph("t")
-      const current = new Map<string, string>()
-      for (const batch of batches(obs, cuts)) {
-        const r = graph.resolve(batch)
-        for (const [id, p] of r.profiles) current.set(id, p)
-        for (const m of r.moved) current.set(m.messageId, m.profileId)
-      }
+      const store = new StoredObservations()
+      for (const batch of batches(obs, cuts)) store.resolve(graph, batch)
       const full = resolveGraph("t", obs)
-      for (const o of obs) {
-        expect(current.get(o.messageId)).toBe(full.profileOf.get(full.anchorOf.get(o.messageId)!))
-        expect(graph.profileOf(o.messageId)).toBe(current.get(o.messageId))
-      }
+      for (const o of obs) expect(store.profileOf(o.messageId)).toBe(full.profileOf.get(full.anchorOf.get(o.messageId)!))
     }), { numRuns: 2000 })
   })
 
@@ -76,10 +75,13 @@ describe("online resolver", () => {
       { messageId: "b", timeMs: 2, sightings: [{ kind: "anonymous_id", value: "x", trust: "verified" }, { kind: "user_id", value: "u", trust: "verified" }] },
     ]
     const graph = new IdentityResolver().graph("t")
-    graph.resolve(obs)
-    const again = graph.resolve(obs)
-    expect(again.moved).toEqual([])
-    expect(graph.messageCount).toBe(2)
+    const store = new StoredObservations()
+    store.resolve(graph, obs)
+    const nodes = graph.nodeTotal
+    const again = store.resolve(graph, obs)
+    expect(again.allMoved).toEqual([])
+    expect(again.profiles.get("a")).toBe(store.profileOf("b"))
+    expect(graph.nodeTotal).toBe(nodes)
   })
 
   it("with thousands of messages and identifiers (past every index's growth), each message has a full resolution's profile, and replaying them or restoring the graph's state changes nothing", () => {
@@ -96,16 +98,20 @@ describe("online resolver", () => {
       })
     }
     const graph = new IdentityResolver().graph("t")
-    for (let i = 0; i < obs.length; i += 500) graph.resolve(obs.slice(i, i + 500))
+    const store = new StoredObservations()
+    for (let i = 0; i < obs.length; i += 500) store.resolve(graph, obs.slice(i, i + 500))
     const full = resolveGraph("t", obs)
-    for (const o of obs) expect(graph.profileOf(o.messageId)).toBe(full.profileOf.get(full.anchorOf.get(o.messageId)!))
-    expect(graph.profileOf("msg-999999")).toBeUndefined()
-    const replay = graph.resolve(obs.slice(1_000, 3_000))
-    expect(replay.moved).toEqual([])
-    expect(graph.messageCount).toBe(obs.length)
-    const restored = new IdentityResolver().restore(graph.toState())
-    for (const o of obs) expect(restored.profileOf(o.messageId)).toBe(graph.profileOf(o.messageId))
-    expect(restored.resolve(obs.slice(0, 500)).moved).toEqual([])
+    for (const o of obs) expect(store.profileOf(o.messageId)).toBe(full.profileOf.get(full.anchorOf.get(o.messageId)!))
+    const replay = store.resolve(graph, obs.slice(1_000, 3_000))
+    expect(replay.allMoved).toEqual([])
+    for (const o of obs.slice(1_000, 3_000)) expect(replay.profiles.get(o.messageId)).toBe(full.profileOf.get(full.anchorOf.get(o.messageId)!))
+    // The graph holds identifiers, not messages: its state has no message in it.
+    const state = graph.toState()
+    expect(JSON.stringify(state.nodeValue)).not.toContain("msg-")
+    const restored = new IdentityResolver().restore(state)
+    const again = store.resolve(restored, obs.slice(0, 500))
+    expect(again.allMoved).toEqual([])
+    for (const o of obs.slice(0, 500)) expect(again.profiles.get(o.messageId)).toBe(store.profileOf(o.messageId))
   })
 
   it("tenants have separate graphs: the same identifiers never link across tenants", () => {
@@ -122,7 +128,8 @@ describe("online resolver", () => {
       history.push({ messageId: `m${i}`, timeMs: i, sightings: [{ kind: "anonymous_id", value: `a${i % 50_000}`, trust: "verified" }, { kind: "user_id", value: `u${i % 50_000}`, trust: "verified" }] })
     }
     const graph = new IdentityResolver().graph("t")
-    expect(graph.resolve(history).profiles.size).toBe(200_000)
-    expect(graph.profileOf("m0")).toBe(graph.profileOf("m50000"))
+    const r = graph.resolve(history)
+    expect(r.profiles.size).toBe(200_000)
+    expect(r.profiles.get("m0")).toBe(r.profiles.get("m50000"))
   }, 60_000)
 })
