@@ -37,6 +37,12 @@ export interface GraphRules {
    * follow one another in time (the value changed owner).
    */
   readonly personKinds: ReadonlyArray<IdentifierKind>
+  /**
+   * Whether a typed value (a phone or handle in a mail's signature) that a profile holds on verified or stated
+   * evidence (the account's own phone trait) may join the one sender who typed it to that profile (see
+   * joinUnderLimits). Values of person kinds (an e-mail typed into a chat form) never do.
+   */
+  readonly corroboratedUnverified: boolean
 }
 
 export const DEFAULT_GRAPH_RULES: GraphRules = {
@@ -45,6 +51,7 @@ export const DEFAULT_GRAPH_RULES: GraphRules = {
   priority: ["user_id", "email", "phone", "twitter_id", "twitter_handle", "social_handle", "external_id", "device_id",
     "chat_visitor_id", "anonymous_id"],
   personKinds: ["user_id", "email"],
+  corroboratedUnverified: true,
 }
 
 /** Key of an identifier (or of one owner's time slice of it): "kind:value", or "kind:value" SLICE n. */
@@ -219,12 +226,20 @@ export const resolveGraph = (
   const links: Array<Link> = []
   const refused: Array<RefusedLink> = []
   const anchors = new Map<string, NodeKey>()
+  const typedBy = new Map<NodeKey, TypedBy>()
   for (const o of present) {
     const anchor = anchorOf(o)
     const a = sliceKey(nodeKey(anchor.kind, anchor.value), o.timeMs, slices)
     anchors.set(o.messageId, shared.has(baseOf(a)) ? `message:${o.messageId}` : a)
     for (const s of o.sightings) {
       const b = sliceKey(nodeKey(s.kind, s.value), o.timeMs, slices)
+      if (s.trust === "unverified" && b !== a) {
+        const typed = typedBy.get(b) ?? { senders: new Set<NodeKey>(), observed: true }
+        typedBy.set(b, typed)
+        typed.senders.add(a)
+        // Typed where nobody is observed (a form that states only typed values): nothing vouches for the sender.
+        if (anchor.trust === "unverified") typed.observed = false
+      }
       const trust = bestTrust.get(b)
       if (trust === undefined || TRUST_RANK[s.trust] < TRUST_RANK[trust]) bestTrust.set(b, s.trust)
       const seen = firstSeen.get(b)
@@ -239,7 +254,7 @@ export const resolveGraph = (
     }
   }
   links.sort(compareLinks)
-  const clusters = joinUnderLimits(bestTrust, links, rules, refused, separate)
+  const clusters = joinUnderLimits(bestTrust, links, rules, refused, separate, typedBy)
   const profileOf = new Map<NodeKey, string>()
   for (const anchor of anchors.values()) if (anchor.startsWith("message:")) profileOf.set(anchor, profileIdFor(tenant, anchor))
   for (const members of clusters) {
@@ -263,10 +278,23 @@ interface Cluster {
   known: boolean
 }
 
+/** Who typed a value (unverified sightings): the anchors of those messages, and whether each anchor was observed. */
+interface TypedBy {
+  readonly senders: Set<NodeKey>
+  observed: boolean
+}
+
 /**
  * Adds links in their ranked order (union-find, smaller cluster into larger), refusing one that would give a profile
  * more values of a kind than its limit, or that would join two known people on an unverified value (a value typed
  * into a pre-chat form may bring an anonymous visitor into a profile, never join two profiles). Returns the clusters.
+ *
+ * One exception, when the rules allow it: a typed value that is no person kind (a phone or handle under a mail's
+ * signature) joins its sender to a known profile when that profile holds the value through a verified or stated link
+ * (the customer gave the phone in their account, or wrote from it as a caller id with their account's other values),
+ * every message that typed it has an observed sender (a mail's From), and those senders are one person as far as the
+ * trusted links tell (one profile besides the value's own). An office number signed by several staff, or a value
+ * only ever typed, still joins no two known people.
  */
 const joinUnderLimits = (
   nodes: ReadonlyMap<NodeKey, Trust>,
@@ -274,8 +302,13 @@ const joinUnderLimits = (
   rules: GraphRules,
   refused: Array<RefusedLink>,
   separate: ReadonlyArray<readonly [NodeKey, NodeKey]>,
+  typedBy: ReadonlyMap<NodeKey, TypedBy> = new Map(),
 ): Array<ReadonlyArray<NodeKey>> => {
   const personKinds = new Set(rules.personKinds)
+  /** Nodes a verified or stated link put in their cluster (links are ranked trust first: all known before typed ones). */
+  const vouched = new Set<NodeKey>()
+  /** Typed values that may join their one sender to the profile vouching for them (decided once trusted links are in). */
+  let corroborated: Set<NodeKey> | undefined
   const parent = new Map<NodeKey, NodeKey>()
   const clusters = new Map<NodeKey, Cluster>()
   for (const [n, trust] of nodes) {
@@ -295,9 +328,25 @@ const joinUnderLimits = (
     }
     return root
   }
+  const corroborate = (): Set<NodeKey> => {
+    const out = new Set<NodeKey>()
+    if (!rules.corroboratedUnverified) return out
+    for (const [value, typed] of typedBy) {
+      if (!typed.observed || personKinds.has(kindOf(value)) || !vouched.has(value)) continue
+      const profiles = new Set([find(value)])
+      for (const sender of typed.senders) if (parent.has(sender)) profiles.add(find(sender))
+      if (profiles.size <= 2) out.add(value)
+    }
+    return out
+  }
   for (const link of ranked) {
+    if (link.trust === "unverified") corroborated ??= corroborate()
     const ra = find(link.a)
     const rb = find(link.b)
+    if (link.trust !== "unverified" && ra === rb) {
+      vouched.add(link.a)
+      vouched.add(link.b)
+    }
     if (ra === rb) continue
     const [big, small] = clusters.get(ra)!.nodes.length >= clusters.get(rb)!.nodes.length ? [ra, rb] : [rb, ra]
     const into = clusters.get(big)!
@@ -309,12 +358,16 @@ const joinUnderLimits = (
     })
     const reason = kept !== undefined
       ? `an operator separated ${kept[0]} and ${kept[1]}`
-      : link.trust === "unverified" && into.known && from.known
+      : link.trust === "unverified" && into.known && from.known && !corroborated?.has(link.b)
         ? "an unverified value may not join two known people"
         : link.rule === "operator" ? undefined : overLimit(into, from, rules)
     if (reason !== undefined) {
       refused.push({ ...link, reason })
       continue
+    }
+    if (link.trust !== "unverified") {
+      vouched.add(link.a)
+      vouched.add(link.b)
     }
     parent.set(small, big)
     for (const n of from.nodes) into.nodes.push(n)

@@ -72,6 +72,58 @@ describe("identity graph", () => {
     expect(clustering([...known, ...visitor])).toEqual(["chat2,u2,visit", "u1"])
   })
 
+  // A mail from a second mailbox, signed with the phone the customer gave in their account: the signature is typed
+  // (unverified), but the account holds that phone on the customer's own word.
+  const account = [
+    o("identify", 1, s("user_id", "u1"), s("email", "ann@x.example", "stated"), s("phone", "+447700900001", "stated")),
+    o("web", 2, s("user_id", "u1"), s("anonymous_id", "a1")),
+  ]
+  const signed = (id: string, day: number, from: string, phone = "+447700900001") => o(id, day, s("email", from), s("phone", phone, "unverified"))
+
+  it("a phone signed under a second mailbox's mail joins it to the account that stated that phone", () => {
+    const obs = [...account, o("newsletter", 3, s("email", "ann.home@y.example")), signed("mail", 4, "ann.home@y.example")]
+    const r = resolveGraph("t", obs)
+    expect(clustering(obs)).toEqual(["identify,mail,newsletter,web"])
+    expect(r.refused).toEqual([])
+    // The same holds whatever the order the messages arrive in.
+    expect(clustering([...obs].reverse())).toEqual(["identify,mail,newsletter,web"])
+  })
+
+  it("an X handle signed under a mail joins the mailbox to the account whose twitter trait states it", () => {
+    const obs = [
+      o("identify", 1, s("user_id", "u1"), s("twitter_handle", "ann_walks", "stated")),
+      o("tweet", 2, s("twitter_id", "42"), s("twitter_handle", "ann_walks")),
+      o("mail", 3, s("email", "ann@y.example"), s("twitter_handle", "ann_walks", "unverified")),
+    ]
+    expect(clustering(obs)).toEqual(["identify,mail,tweet"])
+  })
+
+  it("a signed phone that several mailboxes state (an office number) joins none of them to the account", () => {
+    const obs = [...account, signed("mail1", 3, "bob@office.example"), signed("mail2", 4, "cy@office.example")]
+    const r = resolveGraph("t", obs)
+    expect(clustering(obs)).toEqual(["identify,web", "mail1", "mail2"])
+    expect(r.refused.map((l) => l.reason)).toEqual(["an unverified value may not join two known people", "an unverified value may not join two known people"])
+  })
+
+  it("a signed phone no account or caller id vouches for joins no two known people", () => {
+    const obs = [
+      o("other", 1, s("user_id", "u1"), s("email", "ann@x.example", "stated")),
+      o("chat", 2, s("anonymous_id", "a1"), s("phone", "+447700900009", "unverified"), s("user_id", "u1")),
+      signed("mail", 3, "bob@y.example", "+447700900009"),
+    ]
+    expect(clustering(obs)).toEqual(["chat,other", "mail"])
+  })
+
+  it("a value typed into a form still never joins two known people, even one an account stated (e-mail)", () => {
+    const obs = [
+      o("u2", 1, s("user_id", "u2"), s("email", "b@x.example", "stated")),
+      o("u1", 1, s("user_id", "u1"), s("anonymous_id", "a1")),
+      o("chat", 2, s("anonymous_id", "a1"), s("email", "b@x.example", "unverified")),
+      o("mail", 3, s("email", "c@y.example"), s("email", "b@x.example", "unverified")),
+    ]
+    expect(clustering(obs)).toEqual(["chat,u1", "mail", "u2"])
+  })
+
   it("a merge keeps the oldest profile id", () => {
     const before = [o("mail", 1, s("email", "e@x.example")), o("web", 5, s("user_id", "u1"))]
     const mailProfile = profileOfMessage(before, "mail")
