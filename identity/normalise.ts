@@ -83,6 +83,15 @@ const normaliseEmail = (raw: string, options: NormaliseOptions): Normalised => {
   return accept(`${local}@${rule?.canonicalDomain ?? domain}`)
 }
 
+/** Anything beyond ASCII: only such values pay for Unicode normalisation. */
+const NON_ASCII = /[^\u0000-\u007f]/
+
+/**
+ * Compatibility forms to their plain characters: full-width digits, "＋" and "＠", as a CJK input method types them,
+ * are the same number or handle as the ASCII ones.
+ */
+const compatible = (raw: string): string => (NON_ASCII.test(raw) ? raw.normalize("NFKC") : raw)
+
 const NON_DIGITS = /\D/g
 const REPEATED_DIGIT = /^(\d)\1+$/
 
@@ -92,7 +101,7 @@ const REPEATED_DIGIT = /^(\d)\1+$/
  * of a possible length (fiction and newly issued ranges are not "valid"), unless it is one digit repeated.
  */
 export const phoneToE164 = (raw: string, regions: ReadonlyArray<CountryCode>): string | undefined => {
-  const text = raw.trim()
+  const text = compatible(raw).trim()
   const readings: Array<PhoneNumber> = []
   const consider = (candidate: PhoneNumber | undefined): boolean => {
     if (candidate === undefined) return false
@@ -117,7 +126,8 @@ export const phoneToE164 = (raw: string, regions: ReadonlyArray<CountryCode>): s
   return undefined
 }
 
-const normalisePhone = (raw: string, options: NormaliseOptions): Normalised => {
+const normalisePhone = (typed: string, options: NormaliseOptions): Normalised => {
+  const raw = compatible(typed)
   if (!/\d/.test(raw)) return refuse("a phone number needs digits")
   const regions = (options.phoneRegions ?? []).filter((r): r is CountryCode => isSupportedCountry(r))
   const e164 = phoneToE164(raw, regions)
@@ -134,7 +144,8 @@ const X_PROFILE_URL = /^(?:https?:\/\/)?(?:(?:www|mobile)\.)?(?:x|twitter)\.com\
 const X_ROUTES = new Set(["i", "home", "explore", "search", "intent", "share", "hashtag", "settings", "notifications", "messages", "login", "signup", "tos", "privacy"])
 
 /** A handle without its @, case-folded (X handles are case-insensitive); also read from the profile's URL. */
-const normaliseHandle = (raw: string): Normalised => {
+const normaliseHandle = (typed: string): Normalised => {
+  const raw = compatible(typed)
   const url = X_PROFILE_URL.exec(raw.trim())
   if (url === null && /^(?:https?:\/\/)?(?:(?:www|mobile)\.)?(?:x|twitter)\.com\//i.test(raw.trim())) {
     return refuse("an X address names a handle only as x.com/HANDLE (this one is a post or another page)")

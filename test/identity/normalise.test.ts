@@ -38,6 +38,19 @@ describe("identifier normalisation", () => {
     expect(value("phone", "call me")).toMatch(/^refused/)
   })
 
+  it("phone: full-width digits (typed with a CJK input method), extensions, a (0) trunk prefix and tel: read as the number", () => {
+    const usThenGb = { ...DEFAULT_NORMALISE_OPTIONS, phoneRegions: ["US", "GB"] }
+    expect(value("phone", "＋４４ ７７００ ９００９２７")).toBe("+447700900927")
+    expect(value("phone", "０７７００ ９００９２７", usThenGb)).toBe("+447700900927")
+    expect(value("phone", "+44 (0)20 7946 0958")).toBe("+442079460958")
+    expect(value("phone", "(415) 555-0134 ext. 12", usThenGb)).toBe("+14155550134")
+    expect(value("phone", "tel:+1-415-555-0134")).toBe("+14155550134")
+  })
+
+  it("handles typed in full width are the same handle", () => {
+    expect(value("twitter_handle", "＠Ａｎｎ＿Ｅｘａｍｐｌｅ")).toBe("ann_example")
+  })
+
   it("an X handle is also read from its profile address, and a post or an X page is refused", () => {
     for (const raw of ["x.com/Ann_Example", "https://twitter.com/ann_example", "http://www.x.com/ann_example/", "https://mobile.twitter.com/Ann_Example?lang=en", "x.com/@ann_example"]) {
       expect(value("twitter_handle", raw), raw).toBe("ann_example")
