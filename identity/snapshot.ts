@@ -9,17 +9,20 @@
 import { hash } from "node:crypto"
 import { deserialize, serialize } from "node:v8"
 import { Effect } from "effect"
-import { loadObservations, loadOperations, type OperationRow } from "../warehouse/identity.ts"
+import { loadObservations, loadObservationsPage, loadOperations, type OperationRow } from "../warehouse/identity.ts"
 import { loadLatestSnapshot, storeSnapshot } from "../warehouse/identity-snapshots.ts"
 import { type GraphRules, type Observation, OPERATOR } from "./graph.ts"
 import type { CompiledBlockRules } from "./guardrails.ts"
 import type { IdentifierKind } from "./normalise.ts"
 import { type ReadBack, resolveOnline } from "./online.ts"
-import { loadGraphInput, operatorInput } from "./operations.ts"
+import { operatorInput } from "./operations.ts"
 import { type GraphState, IdentityResolver } from "./resolver.ts"
 
 // 2: the graph holds no messages (format 1 snapshots held every message id; they are not used, the graph is loaded whole).
 const FORMAT = 2
+
+/** Observations a full load reads (and resolves) at a time: its memory, however many are stored. */
+const FULL_LOAD_PAGE = 200_000
 
 /** Observations stored this long before a snapshot's time are read again (a clock step back); replays change nothing. */
 const OVERLAP_MS = 60_000
@@ -121,6 +124,8 @@ const fromSnapshot = (rules: GraphRules, blocked: CompiledBlockRules, operations
  */
 export const loadIdentity = Effect.fn("loadIdentity")(function* (
   rules: GraphRules, blocked: CompiledBlockRules, useSnapshot: boolean, overlapMs: number = OVERLAP_MS,
+  /** Observations a full load reads at a time. */
+  fullLoadPage: number = FULL_LOAD_PAGE,
 ) {
   const operations = yield* loadOperations()
   const fingerprint = fingerprintOf(rules, operations)
@@ -130,18 +135,29 @@ export const loadIdentity = Effect.fn("loadIdentity")(function* (
     )
     if (restored !== undefined) return restored
   }
+  // Page by page in key order (the graph is a function of the set of observations, whatever the order), so a full load
+  // holds one page, not every observation; a page's re-resolutions read back from the warehouse like any batch's.
   // Unfiltered here: the block rules are applied (and what they leave out recorded) by byTenant.
   const syncedUntilMs = Date.now()
-  const input = yield* loadGraphInput()
-  const resolver = new IdentityResolver(rules, input.decisions)
+  const { decisions, links } = operatorInput(operations)
+  const resolver = new IdentityResolver(rules, decisions)
+  const readBack: ReadBack = { blocked, operatorLinks: links }
   const dropped: Array<Dropped> = []
   let read = 0
-  for (const [tenant, observations] of input.observations) {
-    read += observations.length
-    const list = byTenant(observations, () => tenant, blocked, dropped).get(tenant) ?? []
-    resolver.graph(tenant).resolve(list)
+  let after: { tenant: string; messageId: string } | undefined
+  for (;;) {
+    const page = yield* loadObservationsPage(after, fullLoadPage)
+    if (page.length === 0) break
+    read += page.length
+    const last = page[page.length - 1]!
+    after = { tenant: last.tenant, messageId: last.messageId }
+    for (const [tenant, observations] of byTenant(page as ReadonlyArray<Observation & { readonly tenant: string }>, (o) => o.tenant!, blocked, dropped)) {
+      yield* resolveOnline(resolver.graph(tenant), tenant, observations, readBack)
+    }
+    if (page.length < fullLoadPage) break
   }
-  const readBack: ReadBack = { blocked, operatorLinks: operatorInput(input.operations).links }
+  // Operators' links are decisions, kept whole (not stored as observations).
+  for (const [tenant, observations] of links) yield* resolveOnline(resolver.graph(tenant), tenant, observations, readBack)
   return { resolver, dropped, fingerprint, source: "observations", observationsRead: read, syncedUntilMs, readBack } satisfies LoadedIdentity
 })
 

@@ -179,6 +179,25 @@ export const messagesStating = Effect.fn("messagesStating")(function* (tenant: s
   return [...ids]
 })
 
+/**
+ * One page of the stored observations (latest version of each message) in key order, after (tenant, message id):
+ * a full load reads them page by page, so its memory is a page's, however many are stored.
+ */
+export const loadObservationsPage = Effect.fn("loadObservationsPage")(function* (after: { readonly tenant: string; readonly messageId: string } | undefined, limit: number) {
+  const warehouse = yield* Warehouse
+  const rows = yield* warehouse.query<{ tenant: string; message_id: string; ms: string; sightings: Array<StoredSighting> }>(
+    "SELECT tenant, message_id, toUnixTimestamp64Milli(argMax(timestamp, observed_at)) AS ms, argMax(sightings, observed_at) AS sightings " +
+      `FROM identity_observations ${after === undefined ? "" : "WHERE (tenant, message_id) > ({tenant:String}, {id:String}) "}` +
+      // In key order, the engine aggregates as it reads and stops at the limit, instead of grouping the rest each page.
+      `GROUP BY tenant, message_id ORDER BY tenant, message_id LIMIT ${Math.max(1, Math.floor(limit))} SETTINGS optimize_aggregation_in_order = 1`,
+    after === undefined ? undefined : { params: { tenant: after.tenant, id: after.messageId } },
+  )
+  return rows.map((r) => ({
+    tenant: r.tenant, messageId: r.message_id, timeMs: Number(r.ms),
+    sightings: r.sightings.map(({ kind, value, trust }) => ({ kind, value, trust })),
+  }))
+})
+
 export interface OperationRow {
   readonly tenant: string
   readonly opId: string

@@ -178,6 +178,22 @@ describe("identity snapshot", () => {
     expect(mailAfter).not.toBe(viewAfter)
   })
 
+  it("a full load read page by page (a page of 2 observations) makes the graph one page makes", async () => {
+    const result = await withWarehouse(Effect.gen(function* () {
+      const { stage } = yield* makeIdentityStage(config)
+      yield* stage(history.slice(0, 2))
+      yield* stage([...history.slice(2), eventOn("later", 5, { anonymousId: "b1", identifiers: [{ kind: "email", value: "ann@x.example" }] })])
+      const paged = yield* loadIdentity(config.rules, config.extract.blocked, false, 0, 2)
+      const whole = yield* loadIdentity(config.rules, config.extract.blocked, false)
+      return { paged, whole }
+    }))
+    expect(result.paged.observationsRead).toBe(5)
+    const paged = profilesOf(result.paged.resolver.graph("acme"), ids)
+    expect(paged).toEqual(profilesOf(result.whole.resolver.graph("acme"), ids))
+    expect(paged[0]).toBe(paged[2])
+    expect(paged[0]).not.toBe(paged[3])
+  })
+
   it("a graph restored from its state resolves every later batch as the original does (property)", () => {
     const sighting = fc.record({
       kind: fc.constantFrom("user_id", "email", "phone", "anonymous_id"),
