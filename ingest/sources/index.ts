@@ -2,7 +2,7 @@
 // routes bodies to. Each turns input into canonical events and dead letters; the rest of the pipeline is the same for
 // all of them.
 import type { CanonicalEvent, DeadLetter, JsonObject } from "../message.ts"
-import { parseCallsRaw, parseCallsWebhook, readCallsFile } from "./calls.ts"
+import { parseCallsPost, parseCallsRaw, readCallsFile } from "./calls.ts"
 import { parseChatWebhook, readChatFile } from "./chat.ts"
 import { parseEmailRaw, parseEmailWebhook, readEmailPath } from "./email.ts"
 import { readSegmentFile } from "./segment-file.ts"
@@ -62,7 +62,7 @@ export const WEBHOOK_SOURCES: ReadonlyMap<string, WebhookSource> = new Map([
   ["sendgrid", { name: "sendgrid", parse: parseSendgridWebhook }],
   ["email", { name: "email", parse: parseEmailWebhook, parseBytes: parseEmailWebhook }],
   ["chat", { name: "chat", parse: parseChatWebhook }],
-  ["calls", { name: "calls", parse: parseCallsWebhook }],
+  ["calls", { name: "calls", parse: parseCallsPost }],
   ["social", { name: "social", parse: parseSocialWebhook }],
 ])
 
