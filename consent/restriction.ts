@@ -76,25 +76,41 @@ export const identifierRestrictedProfiles = Effect.fn("identifierRestrictedProfi
   return new Set(nodes.filter((n) => wanted.has(`${n.kind}\u0000${n.value}`)).map((n) => n.profile_id))
 })
 
+/**
+ * The profiles among `profileIds` restricted by an identifier they hold now, given the tenant's restricted keys, plus
+ * `byId` (those restricted by profile id): all of them when restrictions are in force but the keys are not available.
+ */
+const restrictedAmong = (
+  tenant: string, profileIds: ReadonlyArray<string>, byId: ReadonlySet<string>, restricted: ReadonlyArray<{ readonly key: string }>,
+) =>
+  Effect.gen(function* () {
+    const out = new Set(byId)
+    if (profileIds.length === 0 || restricted.length === 0) return out
+    const keys = yield* Effect.serviceOption(Keys)
+    if (Option.isNone(keys)) {
+      yield* noKeys(tenant)
+      return new Set(profileIds)
+    }
+    const wanted = new Set(restricted.map((r) => r.key))
+    for (const profileId of profileIds) {
+      if (out.has(profileId)) continue
+      const nodes = yield* profileNodes(tenant, profileId)
+      if (nodes.some((n) => wanted.has(identifierKey(keys.value, tenant, n.kind, n.value)))) out.add(profileId)
+    }
+    return out
+  })
+
 /** The profiles among these that are restricted at `atMs` (default now): by an identifier they hold now, or by id. */
 export const restrictedProfiles = Effect.fn("restrictedProfiles")(function* (tenant: string, profileIds: ReadonlyArray<string>, atMs?: number) {
-  const out = new Set(yield* restrictedByProfileId(tenant, profileIds, atMs))
-  if (profileIds.length === 0) return out
-  const restricted = yield* restrictedSubjectKeys(tenant, atMs)
-  if (restricted.length === 0) return out
-  const keys = yield* Effect.serviceOption(Keys)
-  if (Option.isNone(keys)) {
-    yield* noKeys(tenant)
-    return new Set(profileIds)
-  }
-  const wanted = new Set(restricted.map((r) => r.key))
-  for (const profileId of profileIds) {
-    if (out.has(profileId)) continue
-    const nodes = yield* profileNodes(tenant, profileId)
-    if (nodes.some((n) => wanted.has(identifierKey(keys.value, tenant, n.kind, n.value)))) out.add(profileId)
-  }
-  return out
+  const byId = yield* restrictedByProfileId(tenant, profileIds, atMs)
+  if (profileIds.length === 0) return new Set(byId)
+  return yield* restrictedAmong(tenant, profileIds, byId, yield* restrictedSubjectKeys(tenant, atMs))
 })
+
+/** Whether one profile is restricted, given what a read already found: restricted by id, and the tenant's restricted keys. */
+export const profileRestricted = (
+  tenant: string, profileId: string, byId: boolean, restricted: ReadonlyArray<{ readonly key: string }>,
+) => Effect.map(restrictedAmong(tenant, [profileId], new Set(byId ? [profileId] : []), restricted), (out) => out.has(profileId))
 
 /**
  * Restricts the subject (or lifts it) from `atMs`: their own identifiers (not those shared with other people: a

@@ -2,10 +2,10 @@
 // effect and its proof) and its whole ledger, merged profiles' rows included.
 import { Effect } from "effect"
 import { type IdentifierRef, profileIdOf } from "../identity/index.ts"
-import { ledgerOfProfiles } from "../warehouse/consent.ts"
+import { ledgerOfMessages, ledgerOfProfiles, type LedgerRow } from "../warehouse/consent.ts"
 import { type ConsentState, stateFromRows } from "./ledger.ts"
-import { ConsentPoliciesRef, policyOf } from "./purposes.ts"
-import { restrictedProfiles } from "./restriction.ts"
+import { ConsentPoliciesRef, type ConsentPolicy, policyOf } from "./purposes.ts"
+import { profileRestricted, restrictedProfiles } from "./restriction.ts"
 
 export interface ConsentView {
   readonly tenant: string
@@ -25,20 +25,38 @@ export interface ConsentView {
   }>
 }
 
+const viewOf = (tenant: string, profileId: string, rows: ReadonlyArray<LedgerRow>, restricted: boolean, policy: ConsentPolicy): ConsentView => ({
+  tenant, profileId, restricted,
+  purposes: Object.entries(policy.purposes).map(([purpose, p]) => {
+    const state = stateFromRows(rows, purpose, p)
+    return restricted ? { ...state, allowed: false, restricted: true as const } : state
+  }),
+  history: rows.map((r) => ({
+    at: new Date(r.atMs).toISOString(), purpose: r.purpose, state: r.state, basis: r.basis, source: r.source, messageId: r.messageId,
+    proof: r.proof, recordedAt: new Date(r.recordedAtMs).toISOString(),
+  })),
+})
+
 export const showConsent = Effect.fn("showConsent")(function* (tenant: string, ref: IdentifierRef) {
   const profileId = yield* profileIdOf(tenant, ref)
   const policy = policyOf(yield* ConsentPoliciesRef, tenant)
   const rows = yield* ledgerOfProfiles(tenant, [profileId])
   const restricted = (yield* restrictedProfiles(tenant, [profileId])).has(profileId)
-  const purposes = Object.entries(policy.purposes).map(([purpose, p]) => {
-    const state = stateFromRows(rows, purpose, p)
-    return restricted ? { ...state, allowed: false, restricted: true as const } : state
-  })
-  return {
-    tenant, profileId, restricted, purposes,
-    history: rows.map((r) => ({
-      at: new Date(r.atMs).toISOString(), purpose: r.purpose, state: r.state, basis: r.basis, source: r.source, messageId: r.messageId,
-      proof: r.proof, recordedAt: new Date(r.recordedAtMs).toISOString(),
-    })),
-  } satisfies ConsentView
+  return viewOf(tenant, profileId, rows, restricted, policy)
+})
+
+/**
+ * showConsent of a profile whose messages are already known (a profile read's scope: the messages it holds now): the
+ * ledger by its order key and the restriction markers in one statement, instead of finding the ledger's rows by
+ * profile through every move (the ledger's order key does not cover a profile) and asking restrictions apart.
+ */
+export const showConsentOfMessages = Effect.fn("showConsentOfMessages")(function* (scope: {
+  readonly tenant: string
+  readonly profileId: string
+  readonly ids: ReadonlyArray<string>
+}) {
+  const policy = policyOf(yield* ConsentPoliciesRef, scope.tenant)
+  const found = yield* ledgerOfMessages(scope.tenant, scope.profileId, scope.ids, Date.now())
+  const restricted = yield* profileRestricted(scope.tenant, scope.profileId, found.restrictedById, found.subjectKeys)
+  return viewOf(scope.tenant, scope.profileId, found.rows, restricted, policy)
 })

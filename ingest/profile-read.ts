@@ -11,7 +11,7 @@
 // query at all. With a ClickHouse server, other processes (workers) write too: there every hit is also checked
 // against the storage generation (one read of the engine's part catalogue, warehouse/profiles.ts).
 import { Effect } from "effect"
-import { type ConsentPolicies, ConsentPoliciesRef, type ConsentView, DEFAULT_POLICIES, showConsent } from "../consent/index.ts"
+import { type ConsentPolicies, ConsentPoliciesRef, type ConsentView, DEFAULT_POLICIES, showConsentOfMessages } from "../consent/index.ts"
 import {
   type IdentifierRef, type IdentityConfig, profileScopeOf, type ProfileView, readIdentifier, readProfileViewOf, type TimelinePage, type TraitPrecedence,
 } from "../identity/index.ts"
@@ -33,18 +33,17 @@ const readProfileFrom = (
     const ref = yield* readIdentifier(identifier, tenant, identity)
     const owner = ownerOf?.(ref)
     const asked: IdentifierRef = owner === undefined ? ref : { _tag: "profile", profileId: owner }
-    // The profile (its owner and message ids in one statement, then the rest) and its consent side by side, each run
-    // to its end: a failing read must not interrupt the other's queries inside the embedded engine. Consent looks the
-    // identifier up on its own so that it need not wait for the scope.
+    // The profile's owner and message ids in one statement, then the rest of the profile and its consent (the ledger by
+    // those message ids) side by side, each run to its end: a failing read must not interrupt the other's queries
+    // inside the embedded engine. Consent is of the profile shown, from the same scope.
+    const scope = yield* profileScopeOf(tenant, asked)
     const [read, consent] = yield* Effect.all([
-      Effect.flatMap(profileScopeOf(tenant, asked), (scope) => readProfileViewOf(scope, { recent, ...(precedence === undefined ? {} : { precedence }) })),
-      showConsent(tenant, asked),
+      readProfileViewOf(scope, { recent, ...(precedence === undefined ? {} : { precedence }) }),
+      showConsentOfMessages(scope),
     ], { concurrency: "unbounded", mode: "result" })
     if (read._tag === "Failure") return yield* Effect.fail(read.failure)
-    const profileId = read.success.scope.profileId
-    // The identifier changed owner between the two lookups (or consent failed): consent of the profile shown.
-    const consentNow = consent._tag === "Success" && consent.success.profileId === profileId ? consent.success
-      : yield* showConsent(tenant, { _tag: "profile", profileId })
+    if (consent._tag === "Failure") return yield* Effect.fail(consent.failure)
+    const consentNow = consent.success
     const body = {
       ...read.success.view,
       consent: { restricted: consentNow.restricted, purposes: consentNow.purposes },
@@ -105,6 +104,11 @@ const ROW_KEYS: Readonly<Record<string, (row: Record<string, unknown>, keys: Set
     k.add(messageKey(String(r["tenant"]), String(r["message_id"])))
   },
   identity_observations: (r, k) => { k.add(messageKey(String(r["tenant"]), String(r["message_id"]))) },
+  // Observations again by identifier (written with each landed batch): the message and the identifier it states.
+  identity_sightings: (r, k) => {
+    k.add(messageKey(String(r["tenant"]), String(r["message_id"])))
+    k.add(identifierKey(String(r["tenant"]), String(r["kind"]), String(r["value"])))
+  },
   profile_merges: (r, k) => {
     k.add(profileKey(String(r["tenant"]), String(r["from_profile"])))
     k.add(profileKey(String(r["tenant"]), String(r["to_profile"])))

@@ -1,6 +1,7 @@
 // The consent ledger's one owner (migration 020): rows go in per batch; readers see each row with its current
 // profile (the consent_current view), so a merge or split carries consent along with the messages that stated it.
 import { Effect } from "effect"
+import { profileRestrictedSql, restrictedSubjectKeysSql } from "./dsr.ts"
 import { chDateTime } from "./sink.ts"
 import { type Row, Warehouse } from "./warehouse.ts"
 
@@ -80,6 +81,68 @@ export const ledgerOfProfiles = Effect.fn("ledgerOfProfiles")(function* (tenant:
       `WHERE tenant = {tenant:String} AND message_id IN (${mine}) GROUP BY message_id) AS moved ON moved.message_id = l.message_id` +
       ") WHERE profile_id IN {profiles:Array(String)} ORDER BY timestamp, recorded_at, message_id, purpose", { params: { tenant, profiles } })
   return rows.map(toRow)
+})
+
+/** What a profile read needs of consent: the profile's ledger rows, and whether it is restricted by id or may be by identifier. */
+export interface ProfileConsentRows {
+  readonly rows: ReadonlyArray<LedgerRow>
+  /** Restricted by profile id (profile_restrictions) at the time asked. */
+  readonly restrictedById: boolean
+  /** The tenant's restricted identifiers (keyed hashes) at the time asked: the caller finds whether the profile holds one. */
+  readonly subjectKeys: ReadonlyArray<{ readonly key: string; readonly kind: string }>
+}
+
+// The ledger rows a profile can own now, found by the order key (tenant, message_id): those stated by the messages it
+// holds now ({ids}, its read scope) and those recorded under its id (restrictions, objections and other requests,
+// messages dropped before landing), every version of each. A row's profile now is consent_current's: the latest move of
+// its message (event_profiles, by its order key), else the profile it was recorded under. Every row consent_current
+// gives this profile is read: a moved one's message is the profile's now (in {ids}); an unmoved one was recorded
+// under it.
+const RECORDED_UNDER = "SELECT message_id FROM consent_ledger WHERE tenant = {tenant:String} AND profile_id = {profile:String}"
+const OWNABLE = `(message_id IN {ids:Array(String)} OR message_id IN (${RECORDED_UNDER}))`
+
+/**
+ * A profile's ledger (as ledgerOfProfiles reads it, oldest first) and its restriction markers at `atMs`, given the
+ * messages it holds now, in one statement. No FINAL: the replacing key (tenant, message_id, purpose, source) starts
+ * with the message, and rows are selected by message id whole, so every version of every key read is here, and the
+ * latest recorded_at per key is kept below, which is what FINAL would keep (ReplacingMergeTree(recorded_at)); FINAL
+ * would merge the parts' ranges for that in the engine.
+ */
+export const ledgerOfMessages = Effect.fn("ledgerOfMessages")(function* (
+  tenant: string, profileId: string, messageIds: ReadonlyArray<string>, atMs: number,
+) {
+  const warehouse = yield* Warehouse
+  const [r] = yield* warehouse.query<{
+    rows: Array<[string, string, string, string, string, string, string, string, string, string]>
+    moves: Array<[string, string]>
+    restricted: number
+    keys: Array<[string, string]>
+  }>(
+    "SELECT (SELECT groupArray((message_id, profile_id, purpose, state, basis, source, proof, device, " +
+      "toString(toUnixTimestamp64Milli(timestamp)), toString(toUnixTimestamp64Milli(recorded_at)))) " +
+      `FROM consent_ledger WHERE tenant = {tenant:String} AND ${OWNABLE}) AS rows, ` +
+      "(SELECT groupArray((message_id, now)) FROM (SELECT message_id, argMax(profile_id, version) AS now FROM event_profiles " +
+      `WHERE tenant = {tenant:String} AND ${OWNABLE} GROUP BY message_id)) AS moves, ` +
+      `${profileRestrictedSql} AS restricted, ${restrictedSubjectKeysSql} AS keys`,
+    { params: { tenant, profile: profileId, ids: messageIds, at: iso(atMs) } })
+  const moves = new Map(r?.moves ?? [])
+  const latest = new Map<string, LedgerRow>()
+  for (const [messageId, recorded, purpose, state, basis, source, proof, device, ms, recordedMs] of r?.rows ?? []) {
+    const row: LedgerRow = {
+      tenant, messageId, profileId: moves.get(messageId) ?? recorded, recordedProfileId: recorded, purpose,
+      state: state as LedgerRow["state"], basis, source, proof, device, atMs: Number(ms), recordedAtMs: Number(recordedMs),
+    }
+    const key = JSON.stringify([messageId, purpose, source])
+    const kept = latest.get(key)
+    if (kept === undefined || row.recordedAtMs >= kept.recordedAtMs) latest.set(key, row)
+  }
+  const rows = [...latest.values()].filter((row) => row.profileId === profileId)
+    // ledgerOfProfiles' order: timestamp, recorded_at, message_id, purpose.
+    .sort((a, b) => a.atMs - b.atMs || a.recordedAtMs - b.recordedAtMs ||
+      (a.messageId < b.messageId ? -1 : a.messageId > b.messageId ? 1 : a.purpose < b.purpose ? -1 : a.purpose > b.purpose ? 1 : 0))
+  return {
+    rows, restrictedById: Number(r?.restricted ?? 0) === 1, subjectKeys: (r?.keys ?? []).map(([key, kind]) => ({ key, kind })),
+  } satisfies ProfileConsentRows
 })
 
 /**

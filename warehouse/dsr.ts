@@ -133,6 +133,13 @@ export const storeRestriction = Effect.fn("storeRestriction")(function* (
   })))
 })
 
+/**
+ * SQL: whether profile {profile:String} of {tenant:String} is restricted by id at {at:DateTime64(3, 'UTC')} (1 or 0),
+ * as one value to embed in a bigger statement (a profile read asks it beside the ledger).
+ */
+export const profileRestrictedSql = "(SELECT argMax(restricted, at) = 1 FROM profile_restrictions WHERE tenant = {tenant:String} " +
+  "AND profile_id = {profile:String} AND at <= {at:DateTime64(3, 'UTC')})"
+
 /** The profiles among these that are restricted at `atMs` (default now). */
 export const restrictedProfiles = Effect.fn("restrictedProfiles")(function* (tenant: string, profileIds: ReadonlyArray<string>, atMs?: number) {
   if (profileIds.length === 0) return new Set<string>()
@@ -164,11 +171,14 @@ export const storeSubjectRestriction = Effect.fn("storeSubjectRestriction")(func
   })))
 })
 
+const RESTRICTED_SUBJECT_KEYS = "SELECT subject_key AS key, argMax(kind, at) AS kind FROM subject_restrictions WHERE tenant = {tenant:String} " +
+  "AND at <= {at:DateTime64(3, 'UTC')} GROUP BY subject_key HAVING argMax(restricted, at) = 1 ORDER BY key"
+
+/** SQL: restrictedSubjectKeys as one value to embed (an array of (key, kind)); parameters {tenant:String} and {at:...}. */
+export const restrictedSubjectKeysSql = `(SELECT groupArray((key, kind)) FROM (${RESTRICTED_SUBJECT_KEYS}))`
+
 /** The identifiers (keyed hashes, with their kind) of a tenant restricted at `atMs` (default now). */
 export const restrictedSubjectKeys = Effect.fn("restrictedSubjectKeys")(function* (tenant: string, atMs?: number) {
   const warehouse = yield* Warehouse
-  return yield* warehouse.query<{ key: string; kind: string }>(
-    "SELECT subject_key AS key, argMax(kind, at) AS kind FROM subject_restrictions WHERE tenant = {tenant:String} " +
-      "AND at <= {at:DateTime64(3, 'UTC')} GROUP BY subject_key HAVING argMax(restricted, at) = 1 ORDER BY key",
-    { params: { tenant, at: chTime(atMs ?? Date.now()) } })
+  return yield* warehouse.query<{ key: string; kind: string }>(RESTRICTED_SUBJECT_KEYS, { params: { tenant, at: chTime(atMs ?? Date.now()) } })
 })

@@ -75,13 +75,15 @@ export interface ReadScope extends ProfileScope {
 // Those not kept come back too (kept = 0): a landed message moved away means the profile's states are not whole.
 // The profile is `owner` (a WITH of the statement): a parameter, or an identifier's owner looked up in the same
 // statement, so an uncached read by identifier costs one round trip to the engine here instead of two.
-const READ_SCOPE_SQL = "SELECT owner AS profile_id, c.message_id AS message_id, c.here AS here, toUInt8(m.now = '' OR m.now = owner) AS kept FROM (SELECT message_id, max(here) AS here FROM (" +
-  "SELECT message_id, 1 AS here FROM event_rows WHERE tenant = {tenant:String} AND profile_id = owner " +
-  "UNION ALL SELECT message_id, 0 AS here FROM event_profiles WHERE tenant = {tenant:String} AND profile_id = owner) GROUP BY message_id) AS c " +
-  "LEFT JOIN (SELECT message_id, argMax(profile_id, version) AS now FROM event_profiles WHERE tenant = {tenant:String} AND message_id IN " +
+// One pass groups the landed rows (version 0, no profile) with every move of every candidate (event_profiles by its
+// order key; versions are write times, never 0): a candidate's latest move is the argMax, '' when it never moved.
+// Grouping them, instead of joining candidates to their moves, reads event_rows and event_profiles once each fewer.
+const READ_SCOPE_SQL = "SELECT owner AS profile_id, message_id, max(here) AS here, toUInt8(argMax(moved_to, version) IN ('', owner)) AS kept FROM (" +
+  "SELECT message_id, 1 AS here, '' AS moved_to, toUInt64(0) AS version FROM event_rows WHERE tenant = {tenant:String} AND profile_id = owner " +
+  "UNION ALL SELECT message_id, 0 AS here, profile_id AS moved_to, version FROM event_profiles WHERE tenant = {tenant:String} AND message_id IN " +
   "(SELECT message_id FROM event_rows WHERE tenant = {tenant:String} AND profile_id = owner " +
-  "UNION ALL SELECT message_id FROM event_profiles WHERE tenant = {tenant:String} AND profile_id = owner) GROUP BY message_id) AS m " +
-  "ON m.message_id = c.message_id"
+  "UNION ALL SELECT message_id FROM event_profiles WHERE tenant = {tenant:String} AND profile_id = owner)) " +
+  "GROUP BY message_id HAVING here = 1 OR max(moved_to = owner) = 1"
 
 // The owner of an identifier now (as warehouse/identity.ts nodeOwner reads it: the latest slice's latest version),
 // '' when nobody holds it; '' matches no profile's rows.

@@ -54,7 +54,7 @@ CREATE TABLE IF NOT EXISTS computed_trait_states ON CLUSTER '{cluster}' AS compu
 ENGINE = Distributed('{cluster}', currentDatabase(), computed_trait_states_local, cityHash64(tenant, profile_id));
 
 -- consent_ledger: sharded by message_id: its key has no person, and every version of a key must meet on one shard.
-CREATE TABLE IF NOT EXISTS consent_ledger_local ON CLUSTER '{cluster}' (`tenant` LowCardinality(String), `message_id` String, `profile_id` String, `purpose` LowCardinality(String), `state` LowCardinality(String), `basis` LowCardinality(String), `source` LowCardinality(String), `proof` String, `device` String, `timestamp` DateTime64(3, 'UTC'), `recorded_at` DateTime64(3, 'UTC')) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/consent_ledger', '{replica}', recorded_at) ORDER BY (tenant, message_id, purpose, source) SETTINGS old_parts_lifetime = 0, cleanup_delay_period = 1, cleanup_delay_period_random_add = 0, min_compressed_bytes_to_fsync_after_merge = 1;
+CREATE TABLE IF NOT EXISTS consent_ledger_local ON CLUSTER '{cluster}' (`tenant` LowCardinality(String), `message_id` String, `profile_id` String, `purpose` LowCardinality(String), `state` LowCardinality(String), `basis` LowCardinality(String), `source` LowCardinality(String), `proof` String, `device` String, `timestamp` DateTime64(3, 'UTC'), `recorded_at` DateTime64(3, 'UTC'), INDEX profile_id_bloom profile_id TYPE bloom_filter(0.001) GRANULARITY 1) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/consent_ledger', '{replica}', recorded_at) ORDER BY (tenant, message_id, purpose, source) SETTINGS old_parts_lifetime = 0, cleanup_delay_period = 1, cleanup_delay_period_random_add = 0, min_compressed_bytes_to_fsync_after_merge = 1;
 CREATE TABLE IF NOT EXISTS consent_ledger ON CLUSTER '{cluster}' AS consent_ledger_local
 ENGINE = Distributed('{cluster}', currentDatabase(), consent_ledger_local, cityHash64(tenant, message_id));
 
@@ -74,7 +74,7 @@ CREATE TABLE IF NOT EXISTS dsr_requests ON CLUSTER '{cluster}' AS dsr_requests_l
 ENGINE = Distributed('{cluster}', currentDatabase(), dsr_requests_local, cityHash64(tenant, request_id));
 
 -- event_profiles: sharded by message_id: its key has no person, and every version of a key must meet on one shard.
-CREATE TABLE IF NOT EXISTS event_profiles_local ON CLUSTER '{cluster}' (`tenant` LowCardinality(String), `message_id` String, `profile_id` String, `version` UInt64) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/event_profiles', '{replica}', version) ORDER BY (tenant, message_id) SETTINGS old_parts_lifetime = 0, cleanup_delay_period = 1, cleanup_delay_period_random_add = 0, min_compressed_bytes_to_fsync_after_merge = 1;
+CREATE TABLE IF NOT EXISTS event_profiles_local ON CLUSTER '{cluster}' (`tenant` LowCardinality(String), `message_id` String, `profile_id` String, `version` UInt64, INDEX profile_id_bloom profile_id TYPE bloom_filter(0.001) GRANULARITY 1) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/event_profiles', '{replica}', version) ORDER BY (tenant, message_id) SETTINGS old_parts_lifetime = 0, cleanup_delay_period = 1, cleanup_delay_period_random_add = 0, min_compressed_bytes_to_fsync_after_merge = 1;
 CREATE TABLE IF NOT EXISTS event_profiles ON CLUSTER '{cluster}' AS event_profiles_local
 ENGINE = Distributed('{cluster}', currentDatabase(), event_profiles_local, cityHash64(tenant, message_id));
 
@@ -128,18 +128,13 @@ CREATE TABLE IF NOT EXISTS identity_operations_local ON CLUSTER '{cluster}' (`te
 CREATE TABLE IF NOT EXISTS identity_operations ON CLUSTER '{cluster}' AS identity_operations_local
 ENGINE = Distributed('{cluster}', currentDatabase(), identity_operations_local, cityHash64(tenant, op_id));
 
--- identity_sightings: sharded by message_id: its key has no person, and every version of a key must meet on one shard.
-CREATE TABLE IF NOT EXISTS identity_sightings_local ON CLUSTER '{cluster}' (`tenant` LowCardinality(String), `kind` LowCardinality(String), `value` String, `message_id` String, `timestamp` DateTime64(3, 'UTC'), `sightings` Array(Tuple(kind LowCardinality(String), value String, trust LowCardinality(String))), `observed_at` DateTime64(3, 'UTC')) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/identity_sightings', '{replica}', observed_at) ORDER BY (tenant, kind, value, message_id) TTL toDateTime(observed_at) + toIntervalMonth(25) SETTINGS old_parts_lifetime = 0, cleanup_delay_period = 1, cleanup_delay_period_random_add = 0, min_compressed_bytes_to_fsync_after_merge = 1;
-CREATE TABLE IF NOT EXISTS identity_sightings ON CLUSTER '{cluster}' AS identity_sightings_local
-ENGINE = Distributed('{cluster}', currentDatabase(), identity_sightings_local, cityHash64(tenant, message_id));
-
 -- identity_snapshots: sharded by seq: its key has no person, and every version of a key must meet on one shard.
 CREATE TABLE IF NOT EXISTS identity_snapshots_local ON CLUSTER '{cluster}' (`taken_at` DateTime64(3, 'UTC'), `covers_until` DateTime64(3, 'UTC'), `fingerprint` String, `checksum` String, `chunks` UInt32, `seq` UInt32, `chunk` String CODEC(ZSTD(1))) ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/{database}/identity_snapshots', '{replica}') ORDER BY (taken_at, seq) SETTINGS old_parts_lifetime = 0, cleanup_delay_period = 1, cleanup_delay_period_random_add = 0, min_compressed_bytes_to_fsync_after_merge = 1;
 CREATE TABLE IF NOT EXISTS identity_snapshots ON CLUSTER '{cluster}' AS identity_snapshots_local
 ENGINE = Distributed('{cluster}', currentDatabase(), identity_snapshots_local, cityHash64(seq));
 
 -- profile_merges: sharded by from_profile: its key has no person, and every version of a key must meet on one shard.
-CREATE TABLE IF NOT EXISTS profile_merges_local ON CLUSTER '{cluster}' (`tenant` LowCardinality(String), `from_profile` String, `to_profile` String, `kind` LowCardinality(String), `messages` UInt64, `reason` String, `at` DateTime64(3, 'UTC')) ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/{database}/profile_merges', '{replica}') ORDER BY (tenant, from_profile, at) SETTINGS old_parts_lifetime = 0, cleanup_delay_period = 1, cleanup_delay_period_random_add = 0, min_compressed_bytes_to_fsync_after_merge = 1;
+CREATE TABLE IF NOT EXISTS profile_merges_local ON CLUSTER '{cluster}' (`tenant` LowCardinality(String), `from_profile` String, `to_profile` String, `kind` LowCardinality(String), `messages` UInt64, `reason` String, `at` DateTime64(3, 'UTC'), INDEX to_profile_bloom to_profile TYPE bloom_filter(0.001) GRANULARITY 1) ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/{database}/profile_merges', '{replica}') ORDER BY (tenant, from_profile, at) SETTINGS old_parts_lifetime = 0, cleanup_delay_period = 1, cleanup_delay_period_random_add = 0, min_compressed_bytes_to_fsync_after_merge = 1;
 CREATE TABLE IF NOT EXISTS profile_merges ON CLUSTER '{cluster}' AS profile_merges_local
 ENGINE = Distributed('{cluster}', currentDatabase(), profile_merges_local, cityHash64(tenant, from_profile));
 
@@ -239,13 +234,13 @@ INSERT INTO schema_migrations (version, name) VALUES
     (16, '016_trait_precedence'),
     (17, '017_profiles_trait_precedence'),
     (20, '020_consent_ledger'),
+    (23, '023_profile_read_indexes'),
     (25, '025_erasure'),
     (26, '026_retention'),
     (30, '030_dsr_requests'),
     (31, '031_profile_restrictions'),
     (32, '032_subject_restrictions'),
     (33, '033_bus_data_keys'),
-    (34, '034_identity_sightings'),
     (40, '040_profiles_relations'),
     (41, '041_relation_activity'),
     (42, '042_relation_voice'),

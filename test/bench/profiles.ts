@@ -2,12 +2,13 @@
 // last 50 events) on `cdp serve` with 1,000,000 events of one tenant: latency of first reads (nothing cached) and of
 // repeated reads, reads/s with 16 requests in flight, the same while batches land (each drops the answers it
 // reaches), a profile with 100,000 identifiers, and where an uncached read's time goes (each step in process). Run by `npm run bench`; BENCH_PROFILE_EVENTS and BENCH_PROFILE_READS change
-// the sizes. The events are made in the engine (INSERT ... SELECT from numbers()), not ingested: this measures reads.
+// the sizes. The events (with consent rows and merges as a ledger and identity hold them) are made in the engine
+// (INSERT ... SELECT from numbers()), not ingested: this measures reads.
 import { readFileSync } from "node:fs"
 import { availableParallelism, cpus, loadavg } from "node:os"
 import { join } from "node:path"
 import { Effect, Logger } from "effect"
-import { ConsentPoliciesRef, DEFAULT_POLICIES, showConsent } from "../../consent/index.ts"
+import { ConsentPoliciesRef, DEFAULT_POLICIES, showConsent, showConsentOfMessages } from "../../consent/index.ts"
 import { defaultIdentityConfig, profileIdOf, profileScopeOf, readIdentifier, readProfileView } from "../../identity/index.ts"
 import { profileComputedTraits } from "../../identity/computed-traits.ts"
 import { tenantDefinitions } from "../../warehouse/computed-traits.ts"
@@ -78,6 +79,25 @@ const build = (dataDir: string) =>
       "INSERT INTO identity_observations (tenant, message_id, timestamp, sightings, refused) SELECT 'default', concat('big', toString(number)), now64(3), " +
         "arrayMap(i -> ('device_id', concat('d', toString(number * 1000 + i)), concat('d', toString(number * 1000 + i)), 'verified'), range(1000)), [] FROM numbers(100)")
     yield* w.command("INSERT INTO identity_nodes (tenant, kind, value, slice, profile_id, shared, version) VALUES ('default', 'user_id', 'ubig', 0, 'prof_benchbig0000000', '', 1)")
+    // Consent as a ledger holds it: everyone granted Analytics on their first identify, every third refused Marketing
+    // later, every hundredth objected through a request (a row whose message id is no message).
+    const ledger = "INSERT INTO consent_ledger (tenant, message_id, profile_id, purpose, state, basis, source, proof, device, timestamp, recorded_at) SELECT 'default', "
+    const person = "concat('prof_bench', leftPad(toString(number), 12, '0'))"
+    yield* w.command(`${ledger}concat('m', toString(number * ${PER_PROFILE})), ${person}, 'Analytics', 'granted', 'consent', 'segment', '{}', '', ` +
+      `now64(3) - toIntervalSecond((number * ${PER_PROFILE}) % 7776000), now64(3) FROM numbers(${PROFILES})`)
+    yield* w.command(`${ledger}concat('m', toString(number * ${PER_PROFILE} + 10)), ${person}, 'Marketing', 'denied', 'consent', 'segment', '{}', '', ` +
+      `now64(3) - toIntervalSecond((number * ${PER_PROFILE} + 10) % 7776000), now64(3) FROM numbers(${PROFILES}) WHERE number % 3 = 0`)
+    yield* w.command(`${ledger}concat('dsr-', toString(number)), ${person}, 'Marketing', 'denied', 'consent', 'dsr', '{}', '', now64(3), now64(3) ` +
+      `FROM numbers(${PROFILES}) WHERE number % 100 = 0`)
+    // Merges: every 50th person (number % 50 = 1) turned out to be the one before: their messages and identifiers move there.
+    yield* w.command("INSERT INTO event_profiles (tenant, message_id, profile_id, version) " +
+      `SELECT 'default', concat('m', toString(number)), concat('prof_bench', leftPad(toString(${p} - 1), 12, '0')), 1 FROM numbers(${EVENTS}) WHERE ${p} % 50 = 1`)
+    yield* w.command("INSERT INTO profile_merges (tenant, from_profile, to_profile, kind, messages, reason, at) " +
+      `SELECT 'default', ${person}, concat('prof_bench', leftPad(toString(number - 1), 12, '0')), 'merge', ${PER_PROFILE}, 'bench', now64(3) ` +
+      `FROM numbers(${PROFILES}) WHERE number % 50 = 1`)
+    yield* w.command("INSERT INTO identity_nodes (tenant, kind, value, slice, profile_id, shared, version) " +
+      "SELECT 'default', k, if(k = 'user_id', concat('u', toString(number)), concat('u', toString(number), '@x.example')), 0, " +
+      `concat('prof_bench', leftPad(toString(number - 1), 12, '0')), '', 2 FROM numbers(${PROFILES}) ARRAY JOIN ['user_id', 'email'] AS k WHERE number % 50 = 1`)
     return (performance.now() - t) / 1000
   }).pipe(Effect.scoped, Effect.provide(Warehouse.embedded(join(dataDir, "clickhouse"))), Effect.provide(Logger.layer([])))
 
@@ -120,7 +140,8 @@ const breakdown = (dataDir: string, ids: ReadonlyArray<string>) =>
     yield* time("computed traits definitions", () => tenantDefinitions("default"))
     yield* time("computed traits", (id) => profileComputedTraits(scopes.get(id)!))
     yield* time("relationship", (id) => relationshipTraits("default", profiles.get(id)!))
-    yield* time("consent", (id) => showConsent("default", { _tag: "profile", profileId: profiles.get(id)! }))
+    yield* time("consent by profile id alone (cdp consent show; not a step of the read any more)", (id) => showConsent("default", { _tag: "profile", profileId: profiles.get(id)! }))
+    yield* time("consent of the scope's messages (the read's consent)", (id) => showConsentOfMessages(scopes.get(id)!))
     yield* time("profile view (scope, then the four above it side by side)", (id) => readProfileView("default", { _tag: "profile", profileId: profiles.get(id)! }, { recent: 50 }))
     let body = ""
     yield* time("whole read in process", (id) => Effect.map(readProfile("default", id, 50, identity), (b) => { body = JSON.stringify(b) }))
@@ -210,7 +231,8 @@ const dir = freshDir("cdp-bench-profiles-")
 const dataDir = join(dir, "data")
 try {
   const built = await Effect.runPromise(build(dataDir))
-  out(`${fmt(EVENTS)} events of ${fmt(PROFILES)} people (${PER_PROFILE} each, traits on every 10th, sentiment on every 5th) and one person with 100,000 identifiers, made in ${built.toFixed(1)} s`)
+  out(`${fmt(EVENTS)} events of ${fmt(PROFILES)} people (${PER_PROFILE} each, traits on every 10th, sentiment on every 5th; 1-3 consent rows each; every 50th merged into another) ` +
+    `and one person with 100,000 identifiers, made in ${built.toFixed(1)} s`)
   const started = performance.now()
   const server = await startServer(dataDir, { CDP_COMPUTED_TRAITS: COMPUTED })
   out(`cdp serve ready in ${((performance.now() - started) / 1000).toFixed(1)} s (includes backfilling 4 computed traits over ${fmt(EVENTS)} events)`)

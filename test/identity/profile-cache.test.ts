@@ -8,10 +8,12 @@ import { restrictSubject } from "../../consent/restriction.ts"
 import { resolveSubject } from "../../consent/subject.ts"
 import { defaultIdentityConfig, rebuildIdentity, recordOperation } from "../../identity/index.ts"
 import { Pipeline } from "../../ingest/pipeline.ts"
+import { PREFERENCE_UPDATED } from "../../consent/index.ts"
 import { profileCacheStats, reachOf } from "../../ingest/profile-read.ts"
 import { Warehouse } from "../../warehouse/warehouse.ts"
 import { eventOn } from "../support/events.ts"
-import { freshDir, removeDir } from "../support/pipeline.ts"
+import { onWarehouseWrite } from "../../warehouse/writes.ts"
+import { freshDir, query, removeDir } from "../support/pipeline.ts"
 import { type ApiBody, withApi as collectorApi } from "../support/api.ts"
 import { getChecked } from "../support/profile-api.ts"
 
@@ -59,6 +61,29 @@ describe("the profile cache after writes", () => {
       const after = (yield* get(url, "user_id:u1")).body
       expect(timelineIds(after)).toEqual(["m2", "m1"])
       expect(after["traits"]["plan"]).toMatchObject({ value: "pro" })
+    })), 60_000)
+
+  it("no write of landing messages empties the cache: new people, a consent change and a merge reach only the profiles they name", () =>
+    withApi(() => Effect.gen(function* () {
+      const pipeline = yield* Pipeline
+      const warehouse = yield* Warehouse
+      // Every write the pipeline makes to land these: one that the cache cannot place would drop every answer at each
+      // batch (a table it does not know), which is what reads/s beside steady landing would show.
+      const broad: Array<string> = []
+      const stop = onWarehouseWrite(warehouse, (write) => {
+        const reach = reachOf(write)
+        if (reach.all || reach.tenants.size > 0) broad.push(write.kind === "insert" ? write.table : write.sql.slice(0, 80))
+      })
+      yield* pipeline.submit([
+        eventOn("signup", 1, { type: "identify", userId: "u1", traits: { email: "ann@x.example" } }),
+        eventOn("visit", 2, { anonymousId: "v9", channel: "chat", source: "chat", text: "the parcel came late", traits: { city: "Leeds" } }),
+        eventOn("prefs", 2, { userId: "u1", event: PREFERENCE_UPDATED, context: { consent: { categoryPreferences: { Advertising: false } } } }),
+      ], [])
+      yield* pipeline.submit([eventOn("visit-mail", 3, { anonymousId: "v9", channel: "chat", source: "chat", identifiers: [{ kind: "email", value: "ann@x.example" }] })], [])
+      stop()
+      expect(yield* query<{ n: string }>("SELECT count() AS n FROM profile_merges")).toEqual([{ n: "1" }])
+      expect(yield* query<{ n: string }>("SELECT count() AS n FROM consent_ledger")).not.toEqual([{ n: "0" }])
+      expect(broad).toEqual([])
     })), 60_000)
 
   it("a merge shows on both sides at the next read, and so does a split", () =>
