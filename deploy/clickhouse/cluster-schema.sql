@@ -128,6 +128,11 @@ CREATE TABLE IF NOT EXISTS identity_operations_local ON CLUSTER '{cluster}' (`te
 CREATE TABLE IF NOT EXISTS identity_operations ON CLUSTER '{cluster}' AS identity_operations_local
 ENGINE = Distributed('{cluster}', currentDatabase(), identity_operations_local, cityHash64(tenant, op_id));
 
+-- identity_sightings: sharded by message_id: its key has no person, and every version of a key must meet on one shard.
+CREATE TABLE IF NOT EXISTS identity_sightings_local ON CLUSTER '{cluster}' (`tenant` LowCardinality(String), `kind` LowCardinality(String), `value` String, `message_id` String, `timestamp` DateTime64(3, 'UTC'), `sightings` Array(Tuple(kind LowCardinality(String), value String, trust LowCardinality(String))), `observed_at` DateTime64(3, 'UTC')) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/identity_sightings', '{replica}', observed_at) ORDER BY (tenant, kind, value, message_id) TTL toDateTime(observed_at) + toIntervalMonth(25) SETTINGS old_parts_lifetime = 0, cleanup_delay_period = 1, cleanup_delay_period_random_add = 0, min_compressed_bytes_to_fsync_after_merge = 1;
+CREATE TABLE IF NOT EXISTS identity_sightings ON CLUSTER '{cluster}' AS identity_sightings_local
+ENGINE = Distributed('{cluster}', currentDatabase(), identity_sightings_local, cityHash64(tenant, message_id));
+
 -- identity_snapshots: sharded by seq: its key has no person, and every version of a key must meet on one shard.
 CREATE TABLE IF NOT EXISTS identity_snapshots_local ON CLUSTER '{cluster}' (`taken_at` DateTime64(3, 'UTC'), `covers_until` DateTime64(3, 'UTC'), `fingerprint` String, `checksum` String, `chunks` UInt32, `seq` UInt32, `chunk` String CODEC(ZSTD(1))) ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/{database}/identity_snapshots', '{replica}') ORDER BY (taken_at, seq) SETTINGS old_parts_lifetime = 0, cleanup_delay_period = 1, cleanup_delay_period_random_add = 0, min_compressed_bytes_to_fsync_after_merge = 1;
 CREATE TABLE IF NOT EXISTS identity_snapshots ON CLUSTER '{cluster}' AS identity_snapshots_local
@@ -241,6 +246,7 @@ INSERT INTO schema_migrations (version, name) VALUES
     (31, '031_profile_restrictions'),
     (32, '032_subject_restrictions'),
     (33, '033_bus_data_keys'),
+    (34, '034_identity_sightings'),
     (40, '040_profiles_relations'),
     (41, '041_relation_activity'),
     (42, '042_relation_voice'),
