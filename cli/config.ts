@@ -155,6 +155,7 @@ export const SETTINGS = {
   kafkaReplication: setting("CDP_KAFKA_REPLICATION", "the replication factor of created topics, at least 1", (v) => Config.Int(v).pipe(checked(positiveInt), Config.withDefault(1))),
   kafkaRetentionHours: setting("CDP_KAFKA_RETENTION_HOURS", "how many hours Kafka keeps records, at least 1", (v) => Config.Int(v).pipe(checked(positiveInt), Config.withDefault(168))),
   kafkaPartitionBy: setting("CDP_KAFKA_PARTITION_BY", "person or tenant (tenant: one worker at a time resolves a tenant's identities)", (v) => Config.Literals(["person", "tenant"], v).pipe(Config.withDefault("person"))),
+  kafkaCompression: setting("CDP_KAFKA_COMPRESSION", "zstd, gzip or none (unset: zstd, or none when encryption seals the values, which compresses inside the seal)", (v) => optional(Config.Literals(["zstd", "gzip", "none"], v))),
   kafkaEncryption: setting("CDP_KAFKA_ENCRYPTION", "on or off (on: record values encrypted per person key, so an erasure shreds what the topics hold; off: plain JSON, no erasure in Kafka)", (v) => Config.Literals(["on", "off"], v).pipe(Config.withDefault("on"))),
 } as const
 
@@ -209,6 +210,7 @@ export const kafkaSettings: Effect.Effect<KafkaBusOptions | undefined, SettingIn
     replication: yield* readSetting(SETTINGS.kafkaReplication),
     retentionMs: (yield* readSetting(SETTINGS.kafkaRetentionHours)) * 3_600_000,
     partitionBy: yield* readSetting(SETTINGS.kafkaPartitionBy),
+    compression: yield* readSetting(SETTINGS.kafkaCompression),
   }
 })
 

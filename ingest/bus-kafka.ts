@@ -49,8 +49,11 @@ export interface KafkaBusOptions {
   readonly partitionBy?: "person" | "tenant"
   /** Client id shown in the broker's logs and group listings. */
   readonly clientId?: string
-  /** Compression of produced record batches: zstd where Node has it, none when a codec seals the values (default). */
-  readonly compression?: "zstd" | "none" | undefined
+  /**
+   * Compression of produced record batches (CDP_KAFKA_COMPRESSION). Unset: zstd where Node has it, none when a codec
+   * seals the values (it compresses inside the seal, so a second pass only costs CPU).
+   */
+  readonly compression?: "zstd" | "gzip" | "none" | undefined
   /** Encrypts record values per person key (ingest/bus-crypto.ts); without it values are plain JSON. */
   readonly codec?: BusCodec | undefined
 }
@@ -146,8 +149,8 @@ export const makeKafkaBus = (options: KafkaBusOptions): Effect.Effect<EventBusSh
     }
     const known = new Set(busTopicNames(options.prefix))
     // Sealed values (the codec compresses inside the seal) do not compress again: zstd then only costs CPU.
-    const compression = (options.compression ?? (zstdAvailable && options.codec === undefined ? "zstd" : "none")) === "zstd"
-      ? CompressionTypes.ZSTD : CompressionTypes.None
+    const chosen = options.compression ?? (zstdAvailable && options.codec === undefined ? "zstd" : "none")
+    const compression = chosen === "zstd" ? CompressionTypes.ZSTD : chosen === "gzip" ? CompressionTypes.GZIP : CompressionTypes.None
     if (compression === CompressionTypes.ZSTD && !zstdAvailable) {
       return yield* new BusUnavailable({ backend: "kafka", message: `zstd compression of Kafka records needs Node >= 22.15 (this is ${process.version})` })
     }

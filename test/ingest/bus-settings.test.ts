@@ -37,6 +37,9 @@ describe("bus settings", () => {
   it("an encryption switch other than on or off is named", () => {
     oneLine(worker({ CDP_BUS: "kafka", CDP_KAFKA_BROKERS: "127.0.0.1:1", CDP_KAFKA_ENCRYPTION: "yes" }), /^cdp: CDP_KAFKA_ENCRYPTION must be on or off/)
   })
+  it("a compression other than zstd, gzip or none is named", () => {
+    oneLine(worker({ CDP_BUS: "kafka", CDP_KAFKA_BROKERS: "127.0.0.1:1", CDP_KAFKA_COMPRESSION: "lz4" }), /^cdp: CDP_KAFKA_COMPRESSION must be zstd, gzip or none/)
+  })
   it("cdp serve --edge-only on the in-process bus is refused", () => {
     oneLine(worker({}, ["serve", "--edge-only", "--port", "0"]), /^cdp: --edge-only needs CDP_BUS=kafka/)
   })

@@ -94,6 +94,20 @@ describe.runIf(enabled)("EventBus over a real Kafka", () => {
     }
   })
 
+  it("records compressed with gzip (CDP_KAFKA_COMPRESSION=gzip) or sent uncompressed come back whole", async () => {
+    for (const compression of ["gzip", "none"] as const) {
+      const o = tracked({ ...optionsFor(2), compression })
+      const seen: Array<Rec> = []
+      const all = records(1_000)
+      await withBus(o, (bus) => Effect.gen(function* () {
+        yield* bus.consume(topic, (batch) => Effect.sync(() => { seen.push(...batch) }))
+        yield* bus.publish(topic, all)
+        expect(yield* until(() => seen.length >= all.length)).toBe(true)
+      }))
+      expect(seen.map((r) => r.n).sort((a, b) => a - b), compression).toEqual(all.map((r) => r.n))
+    }
+  })
+
   it("commits only after the handler succeeds: a failing handler is retried, and a restarted group re-reads nothing", async () => {
     const o = tracked(optionsFor(2))
     let calls = 0
