@@ -25,6 +25,9 @@ import { messageLine } from "./http-load.ts"
 
 const brokers = process.env["CDP_KAFKA_BROKERS"]
 const TOTAL = Number(process.env["BENCH_KAFKA_MESSAGES"] ?? 100_000)
+/** Member counts of the end-to-end runs (BENCH_KAFKA_MEMBERS=1 for quick A/B runs), and whether the encrypted runs run. */
+const MEMBERS = (process.env["BENCH_KAFKA_MEMBERS"] ?? "1,2,3").split(",").map(Number).filter((n) => n >= 1)
+const ENCRYPTED = process.env["BENCH_KAFKA_ENCRYPTED"] !== "off"
 const CHUNK = 5_000
 const quiet = Logger.layer([])
 
@@ -145,12 +148,12 @@ if (brokers === undefined || brokers === "") {
 } else {
   const cores = availableParallelism()
   process.stdout.write(`kafka benchmark: ${TOTAL.toLocaleString("en")} Segment messages, 6 partitions, identity on; ` +
-    `${cores} cores (${cpus()[0]?.model ?? "?"}), Node ${process.versions.node}, load average ${loadavg()[0]!.toFixed(1)}\n`)
+    `${cores} cores (${cpus()[0]?.model ?? "?"}), Node ${process.versions.node} ${process.execArgv.join(" ")}, load average ${loadavg()[0]!.toFixed(1)}\n`)
   const cpu = new Map<string, number>()
   const run = <A, E>(effect: Effect.Effect<A, E>) => Effect.runPromise(effect.pipe(Effect.provide(quiet)))
   const ceil = await run(kafkaCeiling)
   const encDir = freshDir("cdp-bench-kafka-")
-  const enc = await run(kafkaCeilingEncrypted(encDir))
+  const enc = ENCRYPTED ? await run(kafkaCeilingEncrypted(encDir)) : undefined
   removeDir(encDir)
   const dir = freshDir("cdp-bench-kafka-")
   const insert = await run(insertCeiling(dir))
@@ -163,21 +166,23 @@ if (brokers === undefined || brokers === "") {
     ["ceiling: insert the rows straight into the warehouse", insert],
     ["ceiling: the three one after another", ceilingSeconds],
   ]
-  const encryptedRows: Array<readonly [string, number]> = [
+  const encryptedRows: Array<readonly [string, number]> = enc === undefined ? [] : [
     ["encrypted: produce to Kafka (acks=all)", enc.produce],
     ["encrypted: consume and decrypt, no processing", enc.consume],
   ]
-  for (const members of [1, 2, 3]) {
+  for (const members of MEMBERS) {
     const d = freshDir("cdp-bench-kafka-")
     const name = `end to end: publish -> ${members} member${members > 1 ? "s" : ""} -> warehouse`
     rows.push([name, await run(endToEnd(members, d))])
     cpu.set(name, lastEndToEndCpu)
     removeDir(d)
   }
-  const d1 = freshDir("cdp-bench-kafka-")
-  encryptedRows.push(["encrypted: end to end, publish -> 1 member -> warehouse", await run(endToEnd(1, d1, true))])
-  cpu.set(encryptedRows[encryptedRows.length - 1]![0], lastEndToEndCpu)
-  removeDir(d1)
+  if (ENCRYPTED) {
+    const d1 = freshDir("cdp-bench-kafka-")
+    encryptedRows.push(["encrypted: end to end, publish -> 1 member -> warehouse", await run(endToEnd(1, d1, true))])
+    cpu.set(encryptedRows[encryptedRows.length - 1]![0], lastEndToEndCpu)
+    removeDir(d1)
+  }
   process.stdout.write(`\n| measure | seconds | events/s | CPU µs/event (this process + broker) |\n|---|---:|---:|---:|\n`)
   for (const [name, s] of [...rows, ...encryptedRows]) {
     const used = cpu.get(name)
