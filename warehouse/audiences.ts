@@ -1,8 +1,7 @@
 // The audience tables' one owner (migration 055: audience_versions, audience_members, audience_changes) and the
-// SQL an audience condition compiles to: ONE query over the profile_traits view (traits) or, when a condition needs
-// more, the profiles view (relationship, health, churn risk, latest sentiment), the events view (counts in windows,
-// channels) and sentiment (averages), with every value a
-// ClickHouse parameter. Each leaf of the condition gets two columns, whether it matched (__m<i>) and the value it
+// SQL an audience condition compiles to: ONE query over the profiles with events (the events view, which also gives
+// counts in windows and channels), joined to only the stores its leaves need (profile_traits, the latest run in
+// relation_scores, sentiment), with every value a ClickHouse parameter. Each leaf of the condition gets two columns, whether it matched (__m<i>) and the value it
 // saw (__v<i>), which is how a member's "why" is told.
 import { Effect } from "effect"
 import type { Bound, EventCondition, LeafNode, Node, Op, RelationshipCondition, SentimentCondition, TraitCondition, ChannelCondition } from "../identity/audiences/condition.ts"
@@ -55,23 +54,23 @@ export type Mode =
 export const audienceSql = (input: AudienceSqlInput, mode: Mode): { sql: string; params: Record<string, unknown> } => {
   const params: Record<string, unknown> = { a_tenant: input.tenant, a_as_of: chDateTime(new Date(input.asOfMs).toISOString()) }
   const eventCols: Array<string> = []
-  const avgCols: Array<string> = []
+  const sentimentCols = new Set<string>()
   const leafCols: Array<string> = []
   const asOf = "{a_as_of:DateTime64(3, 'UTC')}"
-  // The profiles view (traits by precedence, relationship, latest sentiment) is read only when a leaf needs it: it
-  // computes every profile column whatever is read. Without it the profiles are those with events, counted in one scan.
+  // Each kind of leaf reads only its own store, joined to the profiles with events (one GROUP BY scan of the tenant's
+  // events, which also counts the event and channel leaves): traits from profile_traits, relationship, health and
+  // churn risk from the tenant's latest relations run in relation_scores (its order key's (tenant, as_of) range),
+  // sentiment from the tenant's scored texts in sentiment (its (tenant, message_id) range). None reads the profiles
+  // view, which computes every profile column (identifiers, channel counts, ...) whatever the condition reads.
   const kinds = new Set<string>()
   const visit = (n: Node): void => {
     if ("items" in n) n.items.forEach(visit)
     else if ("item" in n) visit(n.item)
-    else kinds.add(n.kind === "sentiment" ? `sentiment:${(n.leaf as SentimentCondition).sentiment.of}` : n.kind)
+    else kinds.add(n.kind)
   }
   visit(input.condition)
-  // Trait conditions alone read profile_traits (migration 056: only the traits, from the messages that state some),
-  // joined to the profiles with events, as the view does.
-  const needsProfile = ["relationship", "health", "churnRisk", "sentiment:latest"].some((k) => kinds.has(k))
-  const needsTraits = !needsProfile && kinds.has("trait")
-  const counts = needsProfile ? "ev" : "p"
+  const needsTraits = kinds.has("trait")
+  const needsRelations = kinds.has("relationship") || kinds.has("health") || kinds.has("churnRisk")
   const windowed = (i: number, days: number | undefined, column = "timestamp") => {
     if (days === undefined) return `${column} <= ${asOf}`
     params[`l${i}_days`] = days
@@ -79,7 +78,7 @@ export const audienceSql = (input: AudienceSqlInput, mode: Mode): { sql: string;
   }
   const traitRaw = (i: number, name: string) => {
     params[`l${i}_trait`] = name
-    return `p.traits[{l${i}_trait:String}]`
+    return `tr.traits[{l${i}_trait:String}]`
   }
   // A trait's value as a number: a JSON number, or a string holding one ("30").
   const traitNumber = (raw: string) => `coalesce(toFloat64OrNull(${raw}), toFloat64OrNull(JSONExtractString(${raw})))`
@@ -89,8 +88,8 @@ export const audienceSql = (input: AudienceSqlInput, mode: Mode): { sql: string;
       case "trait": {
         const t = n.leaf as TraitCondition
         const raw = traitRaw(i, t.trait)
-        const value = `if(mapContains(p.traits, {l${i}_trait:String}), ${raw}, '')`
-        if (t.exists !== undefined) return { matched: `${t.exists ? "" : "NOT "}mapContains(p.traits, {l${i}_trait:String})`, value }
+        const value = `if(mapContains(tr.traits, {l${i}_trait:String}), ${raw}, '')`
+        if (t.exists !== undefined) return { matched: `${t.exists ? "" : "NOT "}mapContains(tr.traits, {l${i}_trait:String})`, value }
         if (t.compare !== undefined) {
           params[`l${i}_value`] = t.value
           return { matched: `${traitNumber(raw)} ${op(t.compare)} {l${i}_value:Float64}`, value }
@@ -125,13 +124,13 @@ export const audienceSql = (input: AudienceSqlInput, mode: Mode): { sql: string;
         eventCols.push(`countIf(event = {l${i}_event:String}${channel} AND ${windowed(i, e.withinDays)}) AS __e${i}`)
         const count = e.count ?? { op: ">=", value: 1 }
         params[`l${i}_count`] = count.value
-        return { matched: `${counts}.__e${i} ${op(count.op)} {l${i}_count:UInt64}`, value: `toString(${counts}.__e${i})` }
+        return { matched: `p.__e${i} ${op(count.op)} {l${i}_count:UInt64}`, value: `toString(p.__e${i})` }
       }
       case "channel": {
         const c = n.leaf as ChannelCondition
         params[`l${i}_channel`] = c.channel
         eventCols.push(`countIf(channel = {l${i}_channel:String} AND ${windowed(i, c.withinDays)}) AS __e${i}`)
-        return { matched: `${counts}.__e${i} > 0`, value: `toString(${counts}.__e${i})` }
+        return { matched: `p.__e${i} > 0`, value: `toString(p.__e${i})` }
       }
       case "consent": {
         const set = renamed(input.consentLeaves.get(i)!, `l${i}_`)
@@ -140,12 +139,12 @@ export const audienceSql = (input: AudienceSqlInput, mode: Mode): { sql: string;
       }
       case "relationship": {
         params[`l${i}_types`] = (n.leaf as RelationshipCondition).relationship.in
-        return { matched: `p.relationship_type IN {l${i}_types:Array(String)}`, value: "toString(p.relationship_type)" }
+        return { matched: `rel.relationship_type IN {l${i}_types:Array(String)}`, value: "toString(rel.relationship_type)" }
       }
       case "health":
       case "churnRisk": {
         const b = (n.leaf as unknown as Record<string, Bound>)[n.kind]!
-        const column = n.kind === "health" ? "p.health_score" : "p.churn_risk"
+        const column = n.kind === "health" ? "rel.health_score" : "rel.churn_risk"
         params[`l${i}_value`] = b.value
         return { matched: `${column} ${op(b.op)} {l${i}_value:Float64}`, value: `toString(round(${column}, 3))` }
       }
@@ -153,16 +152,15 @@ export const audienceSql = (input: AudienceSqlInput, mode: Mode): { sql: string;
         const s = (n.leaf as SentimentCondition).sentiment
         params[`l${i}_value`] = s.value
         if (s.of === "latest") {
-          return { matched: `p.latest_sentiment_score ${op(s.op)} {l${i}_value:Float64}`, value: "toString(round(p.latest_sentiment_score, 3))" }
+          sentimentCols.add("argMax(st.score, st.timestamp) AS latest, count() AS scored")
+          return { matched: `sa.scored > 0 AND sa.latest ${op(s.op)} {l${i}_value:Float64}`, value: "if(sa.scored > 0, toString(round(sa.latest, 3)), '')" }
         }
         const inWindow = windowed(i, s.withinDays, "st.timestamp")
-        avgCols.push(`avgIf(st.score, ${inWindow}) AS __s${i}`, `countIf(${inWindow}) AS __n${i}`)
+        sentimentCols.add(`avgIf(st.score, ${inWindow}) AS __s${i}`).add(`countIf(${inWindow}) AS __n${i}`)
         return { matched: `sa.__n${i} > 0 AND sa.__s${i} ${op(s.op)} {l${i}_value:Float64}`, value: `if(sa.__n${i} > 0, toString(round(sa.__s${i}, 3)), '')` }
       }
     }
   }
-  /** The alias an event column was given (`... AS __e<i>`). */
-  const eventColumn = (k: number) => eventCols[k]!.slice(eventCols[k]!.lastIndexOf(" AS ") + 4)
   const expr = (n: Node): string => {
     if ("items" in n) return `(${n.items.map(expr).join(n.kind === "and" ? " AND " : " OR ")})`
     if ("item" in n) return `(NOT ${expr(n.item)})`
@@ -174,24 +172,34 @@ export const audienceSql = (input: AudienceSqlInput, mode: Mode): { sql: string;
   const matched = expr(input.condition)
   const purpose = renamed(input.purpose, "p_")
   Object.assign(params, purpose.params)
-  const explainOnly = mode.kind === "explain" ? " AND profile_id IN {a_profiles:Array(String)}" : ""
+  // A message's current profile, as the events view finds it (011): its latest move in event_profiles (merges and
+  // splits), else its profile at landing. Written out here rather than read through the view: the view costs about
+  // three times a scan of event_rows' few columns, and a profile filter cannot reach below its join to the order key.
+  const movedTo = "(SELECT message_id, argMax(profile_id, version) AS profile_id FROM event_profiles WHERE tenant = {a_tenant:String} GROUP BY message_id)"
+  const current = (alias: string) => `if(moved.profile_id != '', moved.profile_id, ${alias}.profile_id)`
+  // Explaining a few profiles (why they left, or the profiles a write touched) reads their messages only: those that
+  // landed under them (event_rows' order key) and those moved to them since (event_profiles).
+  const explaining = mode.kind === "explain"
+  const movedIn = "message_id IN (SELECT message_id FROM event_profiles WHERE tenant = {a_tenant:String} AND profile_id IN {a_profiles:Array(String)})"
+  const narrow = explaining ? ` AND (profile_id IN {a_profiles:Array(String)} OR ${movedIn})` : ""
+  const onlyProfiles = explaining ? " AND profile_id IN {a_profiles:Array(String)}" : ""
   const from = [
-    needsProfile
-      ? "(SELECT profile_id, traits, relationship_type, health_score, churn_risk, latest_sentiment_score FROM profiles WHERE tenant = {a_tenant:String}" +
-        `${explainOnly}) AS p`
-      : needsTraits
-      ? `(SELECT ev.profile_id AS profile_id${eventCols.map((_, k) => `, ev.${eventColumn(k)} AS ${eventColumn(k)}`).join("")}, tr.traits AS traits FROM ` +
-        `(SELECT profile_id${eventCols.map((c) => `, ${c}`).join("")} FROM events WHERE tenant = {a_tenant:String}${explainOnly} GROUP BY profile_id) AS ev ` +
-        `LEFT JOIN (SELECT profile_id, traits FROM profile_traits WHERE tenant = {a_tenant:String}${explainOnly}) AS tr ON tr.profile_id = ev.profile_id) AS p`
-      : `(SELECT profile_id${eventCols.map((c) => `, ${c}`).join("")} FROM events WHERE tenant = {a_tenant:String}${explainOnly} GROUP BY profile_id) AS p`,
-    ...(eventCols.length === 0 || !needsProfile ? [] : [
-      `LEFT JOIN (SELECT profile_id, ${eventCols.join(", ")} FROM events WHERE tenant = {a_tenant:String} GROUP BY profile_id) AS ev ON ev.profile_id = p.profile_id`,
-    ]),
-    ...(avgCols.length === 0 ? [] : [
-      `LEFT JOIN (SELECT e.profile_id AS profile_id, ${avgCols.join(", ")} FROM ` +
-        "(SELECT message_id, score, timestamp FROM sentiment FINAL WHERE tenant = {a_tenant:String} AND status = 'scored') AS st " +
-        "INNER JOIN (SELECT message_id, profile_id FROM events WHERE tenant = {a_tenant:String}) AS e ON e.message_id = st.message_id " +
-        "GROUP BY e.profile_id) AS sa ON sa.profile_id = p.profile_id",
+    `(SELECT ${current("e")} AS profile_id${eventCols.map((c) => `, ${c}`).join("")} FROM ` +
+      `(SELECT message_id, profile_id, event, channel, timestamp FROM event_rows WHERE tenant = {a_tenant:String}${narrow}) AS e ` +
+      `LEFT JOIN ${movedTo} AS moved ON moved.message_id = e.message_id ` +
+      `${explaining ? "WHERE profile_id IN {a_profiles:Array(String)} " : ""}GROUP BY profile_id) AS p`,
+    ...(needsTraits ? [`LEFT JOIN (SELECT profile_id, traits FROM profile_traits WHERE tenant = {a_tenant:String}${onlyProfiles}) AS tr ON tr.profile_id = p.profile_id`] : []),
+    // The latest run's scores (as the profiles view shows them): NULL, never a default 0, for a profile it did not score.
+    ...(needsRelations ? [
+      "LEFT JOIN (SELECT profile_id, if(relationship_type = '', NULL, relationship_type) AS relationship_type, " +
+        "if(relationship_type = '', NULL, health_score) AS health_score, if(relationship_type = '', NULL, churn_risk) AS churn_risk " +
+        "FROM relation_scores FINAL WHERE tenant = {a_tenant:String}" + onlyProfiles + " AND (as_of, computed_at) IN " +
+        "(SELECT argMax(as_of, computed_at), max(computed_at) FROM relation_runs WHERE tenant = {a_tenant:String})) AS rel ON rel.profile_id = p.profile_id",
+    ] : []),
+    ...(sentimentCols.size === 0 ? [] : [
+      `LEFT JOIN (SELECT ${current("st")} AS profile_id, ${[...sentimentCols].join(", ")} FROM ` +
+        "(SELECT message_id, profile_id, score, timestamp FROM sentiment FINAL WHERE tenant = {a_tenant:String} AND status = 'scored'" +
+        `${narrow}) AS st LEFT JOIN ${movedTo} AS moved ON moved.message_id = st.message_id GROUP BY profile_id) AS sa ON sa.profile_id = p.profile_id`,
     ]),
   ].join(" ")
   const columns = [
@@ -280,6 +288,17 @@ export const storedMembers = Effect.fn("storedMembers")(function* (tenant: strin
       "WHERE tenant = {tenant:String} AND audience_id = {id:String} AND member = 1" +
       (page === undefined ? "" : " AND profile_id > {after:String}") + " ORDER BY profile_id" + (page === undefined ? "" : " LIMIT {limit:UInt32}"),
     { params: { tenant, id: audienceId, ...(page === undefined ? {} : { after: page.after, limit: page.limit }) } })
+  return rows.map((r): MemberRow => ({ profile_id: r.profile_id, since: r.since_ms, why: r.why, seq: r.seq_text }))
+})
+
+/** Which of these profiles are members of the audience now (audience_members' order key: tenant, audience, profile). */
+export const storedMembersOf = Effect.fn("storedMembersOf")(function* (tenant: string, audienceId: string, profiles: ReadonlyArray<string>) {
+  if (profiles.length === 0) return []
+  const warehouse = yield* Warehouse
+  const rows = yield* warehouse.query<{ profile_id: string; since_ms: string; why: string; seq_text: string }>(
+    "SELECT profile_id, toString(toUnixTimestamp64Milli(since)) AS since_ms, why, toString(seq) AS seq_text FROM audience_members FINAL " +
+      "WHERE tenant = {tenant:String} AND audience_id = {id:String} AND profile_id IN {profiles:Array(String)} AND member = 1",
+    { params: { tenant, id: audienceId, profiles } })
   return rows.map((r): MemberRow => ({ profile_id: r.profile_id, since: r.since_ms, why: r.why, seq: r.seq_text }))
 })
 

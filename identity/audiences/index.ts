@@ -12,6 +12,6 @@ export {
 export { type Explained, type LeafResult, MAX_SAMPLE, type Preview, previewAudience } from "./evaluate.ts"
 export {
   AUDIENCE_ENTERED, AUDIENCE_EXITED, AUDIENCE_SOURCE, type AudienceChange, audienceChangesSince, audienceMembers, BadCursor, type Emit,
-  MAX_CHANGES_LIMIT, refreshAudience, refreshAudiences, type RefreshSummary,
+  MAX_CHANGES_LIMIT, refreshAudience, refreshAudienceProfiles, refreshAudiences, refreshAudiencesFor, type RefreshSummary,
 } from "./membership.ts"
-export { keepAudiencesCurrent, type RefresherOptions } from "./refresher.ts"
+export { HeardChanges, keepAudiencesCurrent, type RefresherOptions } from "./refresher.ts"

@@ -6,11 +6,11 @@
 import { Data, Effect } from "effect"
 import type { CanonicalEvent, IdentifierKind } from "../../ingest/message.ts"
 import {
-  type ChangeRow, changesAfter, lastChangeSeq, type MemberRow, storeChanges, storedMembers,
+  type AudienceRow, type ChangeRow, changesAfter, lastChangeSeq, type MemberRow, storeChanges, storedMembers, storedMembersOf,
 } from "../../warehouse/audiences.ts"
 import { anchorNodes } from "../../warehouse/identity.ts"
 import { allAudiencesForRefresh, type Audience, AudienceNotFound, getAudience, isAudienceId } from "./audience.ts"
-import { ConditionInvalid, parseCondition } from "./condition.ts"
+import { ConditionInvalid, type LeafNode, parseCondition } from "./condition.ts"
 import { evaluate, explainRow, type LeafResult } from "./evaluate.ts"
 
 export const AUDIENCE_ENTERED = "Audience Entered"
@@ -127,6 +127,43 @@ const eventsOf = (audience: Audience, changes: ReadonlyArray<Pending & { seq: bi
     return events
   })
 
+const entryOf = (row: AudienceRow, leaves: ReadonlyArray<LeafNode>): Pending => {
+  const why = explainRow(row, leaves).conditions
+  return {
+    profileId: row.profile_id, change: "entered", cause: `matched: ${matchedWords(why, true) || "every condition"}`,
+    why: JSON.stringify(why.filter((c) => c.matched).map((c) => ({ pointer: c.pointer, condition: c.condition, value: c.value }))),
+  }
+}
+
+/** Why a member is out, from its row of the explaining query (undefined: it has no events under its id any more). */
+const exitCause = (audience: Audience, row: AudienceRow | undefined, stored: MemberRow, leaves: ReadonlyArray<LeafNode>) => {
+  if (row === undefined) return "profile gone: merged into another profile, or erased"
+  if (Number(row.consenting) !== 1) return `consent withdrawn (or processing restricted) for ${audience.purpose}`
+  const words = matchedWords(stoppedMatching(stored.why, explainRow(row, leaves).conditions), false)
+  return `no longer matched: ${words || "the condition as a whole"}`
+}
+
+/** Numbers, stores and emits an audience's changes; returns how many entered and exited. */
+const record = (audience: Audience, pending: ReadonlyArray<Pending>, emit: Emit | undefined) =>
+  Effect.gen(function* () {
+    if (pending.length === 0) return { entered: 0, exited: 0 }
+    const last = yield* lastChangeSeq(audience.tenant, audience.id)
+    const atMs = Date.now()
+    // Numbers only grow, even after an erasure removed the latest changes (a number given out once is never given
+    // again): after the last one, and after the change time in microseconds.
+    const start = last >= BigInt(atMs) * 1000n ? last : BigInt(atMs) * 1000n
+    const numbered = pending.map((p, i) => ({ ...p, seq: start + BigInt(i + 1) }))
+    yield* storeChanges(numbered.map((p) => ({
+      tenant: audience.tenant, audience_id: audience.id, profile_id: p.profileId, change: p.change, cause: p.cause, seq: p.seq.toString(), why: p.why, atMs,
+    })))
+    if (emit !== undefined) {
+      const events = yield* eventsOf(audience, numbered, atMs)
+      // The changes are stored first: a failed hand-over loses events, never the feed; a retry reuses their message ids.
+      if (events.length > 0) yield* emit(events).pipe(Effect.retry({ times: 2 }), Effect.catchCause((cause) => Effect.logWarning("audience events not emitted").pipe(Effect.annotateLogs({ audience: audience.id, events: events.length, cause: String(cause).slice(0, 200) }))))
+    }
+    return { entered: numbered.filter((p) => p.change === "entered").length, exited: numbered.filter((p) => p.change === "exited").length }
+  })
+
 /** Brings one audience's membership up to date: returns how many entered and exited. */
 export const refreshAudience = Effect.fn("refreshAudience")(function* (audience: Audience, emit?: Emit, asOfMs = Date.now()) {
   const stored = new Map((yield* storedMembers(audience.tenant, audience.id)).map((m): [string, MemberRow] => [m.profile_id, m]))
@@ -141,47 +178,74 @@ export const refreshAudience = Effect.fn("refreshAudience")(function* (audience:
     const now = new Set<string>()
     for (const r of rows) {
       now.add(r.profile_id)
-      if (stored.has(r.profile_id)) continue
-      const why = explainRow(r, leaves).conditions
-      pending.push({
-        profileId: r.profile_id, change: "entered", cause: `matched: ${matchedWords(why, true) || "every condition"}`,
-        why: JSON.stringify(why.filter((c) => c.matched).map((c) => ({ pointer: c.pointer, condition: c.condition, value: c.value }))),
-      })
+      if (!stored.has(r.profile_id)) pending.push(entryOf(r, leaves))
     }
     const gone = [...stored.keys()].filter((id) => !now.has(id))
     if (gone.length > 0) {
       const explained = yield* evaluate(audience.tenant, audience.purpose, condition, { kind: "explain", profiles: gone }, asOfMs)
       const byId = new Map(explained.rows.map((r) => [r.profile_id, r]))
-      for (const id of gone) {
-        const r = byId.get(id)
-        let cause: string
-        if (r === undefined) cause = "profile gone: merged into another profile, or erased"
-        else if (Number(r.consenting) !== 1) cause = `consent withdrawn (or processing restricted) for ${audience.purpose}`
-        else {
-          const conditions = explainRow(r, leaves).conditions
-          const words = matchedWords(stoppedMatching(stored.get(id)!.why, conditions), false)
-          cause = `no longer matched: ${words || "the condition as a whole"}`
-        }
-        pending.push({ profileId: id, change: "exited", cause, why: "" })
+      for (const id of gone) pending.push({ profileId: id, change: "exited", cause: exitCause(audience, byId.get(id), stored.get(id)!, leaves), why: "" })
+    }
+  }
+  return yield* record(audience, pending, emit)
+})
+
+/**
+ * Brings one audience's membership up to date for some profiles only (those a write touched): one query explaining
+ * just them (it reads their messages, not the tenant's) and their stored membership. What did not change for them
+ * cannot have moved them in or out, except time leaving a window, which the periodic full refresh catches.
+ */
+export const refreshAudienceProfiles = Effect.fn("refreshAudienceProfiles")(function* (
+  audience: Audience, profiles: ReadonlyArray<string>, emit?: Emit, asOfMs = Date.now(),
+) {
+  if (audience.deleted || profiles.length === 0) return { entered: 0, exited: 0 }
+  const condition = parseCondition(audience.condition)
+  if (condition instanceof ConditionInvalid) return { entered: 0, exited: 0 }
+  const stored = new Map((yield* storedMembersOf(audience.tenant, audience.id, profiles)).map((m): [string, MemberRow] => [m.profile_id, m]))
+  const { rows, leaves } = yield* evaluate(audience.tenant, audience.purpose, condition, { kind: "explain", profiles }, asOfMs)
+  const byId = new Map(rows.map((r) => [r.profile_id, r]))
+  const pending: Array<Pending> = []
+  for (const r of rows) {
+    if (Number(r.consenting) === 1 && Number(r.matched) === 1 && !stored.has(r.profile_id)) pending.push(entryOf(r, leaves))
+  }
+  for (const [id, member] of stored) {
+    const r = byId.get(id)
+    if (r === undefined || Number(r.consenting) !== 1 || Number(r.matched) !== 1) {
+      pending.push({ profileId: id, change: "exited", cause: exitCause(audience, r, member, leaves), why: "" })
+    }
+  }
+  return yield* record(audience, pending, emit)
+})
+
+/** Profiles asked about in one query at most; more are asked in several. */
+const PROFILES_PER_QUERY = 1000
+
+/**
+ * Refreshes every audience of the tenants given, for the profiles given only (per tenant: the profiles a write
+ * touched), as `cdp serve` does after a batch lands.
+ */
+export const refreshAudiencesFor = Effect.fn("refreshAudiencesFor")(function* (
+  changed: ReadonlyMap<string, ReadonlySet<string>>, options?: { readonly emit?: Emit; readonly asOfMs?: number },
+) {
+  const started = performance.now()
+  let audiences = 0
+  let entered = 0
+  let exited = 0
+  for (const [tenant, set] of changed) {
+    const profiles = [...set].sort()
+    for (const a of yield* allAudiencesForRefresh(tenant)) {
+      if (a.deleted) continue
+      audiences++
+      for (let i = 0; i < profiles.length; i += PROFILES_PER_QUERY) {
+        const r = yield* refreshAudienceProfiles(a, profiles.slice(i, i + PROFILES_PER_QUERY), options?.emit, options?.asOfMs).pipe(
+          Effect.catchTag("UnknownPurpose", (e) =>
+            Effect.as(Effect.logWarning("audience not refreshed").pipe(Effect.annotateLogs({ audience: a.id, reason: e.message })), { entered: 0, exited: 0 })))
+        entered += r.entered
+        exited += r.exited
       }
     }
   }
-  if (pending.length === 0) return { entered: 0, exited: 0 }
-  const last = yield* lastChangeSeq(audience.tenant, audience.id)
-  const atMs = Date.now()
-  // Numbers only grow, even after an erasure removed the latest changes (a number given out once is never given
-  // again): after the last one, and after the change time in microseconds.
-  const start = last >= BigInt(atMs) * 1000n ? last : BigInt(atMs) * 1000n
-  const numbered = pending.map((p, i) => ({ ...p, seq: start + BigInt(i + 1) }))
-  yield* storeChanges(numbered.map((p) => ({
-    tenant: audience.tenant, audience_id: audience.id, profile_id: p.profileId, change: p.change, cause: p.cause, seq: p.seq.toString(), why: p.why, atMs,
-  })))
-  if (emit !== undefined) {
-    const events = yield* eventsOf(audience, numbered, atMs)
-    // The changes are stored first: a failed hand-over loses events, never the feed; a retry reuses their message ids.
-    if (events.length > 0) yield* emit(events).pipe(Effect.retry({ times: 2 }), Effect.catchCause((cause) => Effect.logWarning("audience events not emitted").pipe(Effect.annotateLogs({ audience: audience.id, events: events.length, cause: String(cause).slice(0, 200) }))))
-  }
-  return { entered: numbered.filter((p) => p.change === "entered").length, exited: numbered.filter((p) => p.change === "exited").length }
+  return { audiences, entered, exited, ms: Math.round(performance.now() - started) } satisfies RefreshSummary
 })
 
 /** Refreshes every audience (of one tenant, or of all). */

@@ -1,34 +1,116 @@
-// The loop `cdp serve` runs beside the pipeline: after batches land (the landed count moved) it refreshes every
-// audience, and at least every so often without them (a consent change by an operator, a relations run, an erasure
-// change membership without landing anything). One refresh at a time; a failed one is logged and tried again.
+// The loop `cdp serve` runs beside the pipeline. It hears the warehouse's writes (warehouse/writes.ts) and, as soon
+// as a write ends that can move someone in or out (events, sentiment or consent of a profile, a merge or split),
+// re-evaluates every audience for the profiles that write touched only. What moves many profiles at once (a relations
+// run, an erasure, a restriction, a change of trait precedence, an audience saved) and time leaving a window are
+// caught by a full refresh: at once for the former, at least every `idle` for the latter. One refresh at a time; a
+// failed one is logged and its profiles are tried again.
 import { Duration, Effect, Schedule } from "effect"
-import { type Emit, refreshAudiences } from "./membership.ts"
+import { Warehouse } from "../../warehouse/warehouse.ts"
+import { commandTable, onWarehouseWrite, type WarehouseWrite } from "../../warehouse/writes.ts"
+import { type Emit, refreshAudiences, refreshAudiencesFor } from "./membership.ts"
 
 export interface RefresherOptions {
   readonly emit: Emit
-  /** Messages landed so far (the pipeline's counter): a change means new data. */
-  readonly landed: () => number
-  /** How often the landed count is looked at (default 1 s): the latency of an entry or exit after its event lands. */
+  /**
+   * Messages landed so far (the pipeline's counter). Writes are heard on the refresher's own warehouse; if this count
+   * moves while none was heard (the pipeline writes through another one), the next step is a full refresh.
+   */
+  readonly landed?: () => number
+  /** How often heard changes are looked at (default 100 ms): the latency of an entry or exit after its write. */
   readonly tick?: Duration.Input
-  /** A refresh at least this often even when nothing landed (default 60 s). */
+  /** A full refresh at least this often (default 60 s): windows ("in the last 30 days") move with time alone. */
   readonly idle?: Duration.Input
+  /** More changed profiles of a tenant than this in one step make it a full refresh (one scan beats a long list). */
+  readonly fullAbove?: number
+}
+
+// Writes whose rows say which profile they touch (tenant, profile_id; merges: both sides).
+const PROFILE_TABLES = new Set(["event_rows", "sentiment", "consent_ledger", "event_profiles"])
+// Writes that can move many profiles at once, or that the rows do not tie to a profile: a full refresh.
+const FULL_TABLES = new Set([
+  "events", "event_rows", "sentiment", "consent_ledger", "event_profiles", "profile_merges", "identity_nodes", "relation_scores",
+  "relation_runs", "trait_precedence", "subject_restrictions", "profile_restrictions", "audience_versions",
+])
+
+/** What one write asks of the refresher: profiles per tenant, or a full refresh. */
+export class HeardChanges {
+  readonly profiles = new Map<string, Set<string>>()
+  full = false
+  writes = 0
+
+  hear(write: WarehouseWrite): void {
+    if (write.kind === "command") {
+      // INSERT ... SELECT, ALTER ... DELETE (erasure), TRUNCATE: the rows are not known here.
+      const table = commandTable(write.sql)
+      if (table !== undefined && FULL_TABLES.has(table)) this.full = true
+      if (table !== undefined) this.writes++
+      return
+    }
+    this.writes++
+    if (PROFILE_TABLES.has(write.table)) {
+      for (const r of write.rows) this.add(r["tenant"], r["profile_id"])
+    } else if (write.table === "profile_merges") {
+      for (const r of write.rows) {
+        this.add(r["tenant"], r["from_profile"])
+        this.add(r["tenant"], r["to_profile"])
+      }
+    } else if (FULL_TABLES.has(write.table) && write.table !== "identity_nodes") {
+      // identity_nodes moves with the messages of the same batch (heard through event_profiles and event_rows).
+      this.full = true
+    }
+  }
+
+  private add(tenant: unknown, profile: unknown): void {
+    if (typeof tenant !== "string" || typeof profile !== "string" || profile === "") return
+    let set = this.profiles.get(tenant)
+    if (set === undefined) this.profiles.set(tenant, set = new Set())
+    set.add(profile)
+  }
+
+  /** Takes what was heard so far, leaving nothing. */
+  take(): { readonly full: boolean; readonly profiles: Map<string, Set<string>>; readonly writes: number } {
+    const out = { full: this.full, profiles: new Map(this.profiles), writes: this.writes }
+    this.full = false
+    this.profiles.clear()
+    this.writes = 0
+    return out
+  }
+
+  /** Puts back what a failed step took, so its profiles are tried again. */
+  giveBack(taken: { readonly full: boolean; readonly profiles: ReadonlyMap<string, ReadonlySet<string>> }): void {
+    if (taken.full) this.full = true
+    for (const [tenant, set] of taken.profiles) for (const p of set) this.add(tenant, p)
+  }
 }
 
 export const keepAudiencesCurrent = (options: RefresherOptions) =>
   Effect.gen(function* () {
+    const warehouse = yield* Warehouse
     const idleMs = Duration.toMillis(options.idle ?? Duration.seconds(60))
-    let seen = -1
-    let lastRun = 0
-    // The refresh's own Audience Entered/Exited events land too: they are no news, so they do not count as landed.
-    let emitted = 0
-    const emit: Emit = (events) => Effect.tap(options.emit(events), () => Effect.sync(() => { emitted += events.length }))
+    const fullAbove = options.fullAbove ?? 5000
+    const heard = new HeardChanges()
+    const stop = onWarehouseWrite(warehouse, (w) => heard.hear(w))
+    let lastFull = 0
+    let landedSeen = options.landed?.() ?? 0
+    // After a failure (the warehouse gone for a while) the loop waits this long before trying again, not a tick.
+    let retryAt = 0
     const step = Effect.gen(function* () {
-      const landed = options.landed() - emitted
-      if (landed === seen && Date.now() - lastRun < idleMs) return
-      seen = landed
-      lastRun = Date.now()
-      const s = yield* refreshAudiences({ emit })
-      if (s.entered + s.exited > 0) yield* Effect.logInfo("audiences refreshed").pipe(Effect.annotateLogs({ ...s }))
+      if (Date.now() < retryAt) return
+      const landed = options.landed?.() ?? 0
+      const taken = heard.take()
+      const unheard = landed !== landedSeen && taken.writes === 0
+      landedSeen = landed
+      const tooMany = [...taken.profiles.values()].some((s) => s.size > fullAbove)
+      const full = taken.full || unheard || tooMany || Date.now() - lastFull >= idleMs
+      if (!full && taken.profiles.size === 0) return
+      const run = full
+        ? Effect.sync(() => { lastFull = Date.now() }).pipe(Effect.andThen(refreshAudiences({ emit: options.emit })))
+        : refreshAudiencesFor(taken.profiles, { emit: options.emit })
+      const s = yield* run.pipe(Effect.tapCause(() => Effect.sync(() => {
+        heard.giveBack(taken)
+        retryAt = Date.now() + 1000
+      })))
+      if (s.entered + s.exited > 0) yield* Effect.logInfo("audiences refreshed").pipe(Effect.annotateLogs({ ...s, full }))
     }).pipe(Effect.catchCause((cause) => Effect.logWarning("audience refresh failed").pipe(Effect.annotateLogs({ cause: String(cause).slice(0, 300) }))))
-    return yield* Effect.repeat(step, Schedule.spaced(options.tick ?? Duration.seconds(1)))
+    return yield* Effect.repeat(step, Schedule.spaced(options.tick ?? Duration.millis(100))).pipe(Effect.ensuring(Effect.sync(stop)))
   })

@@ -1,12 +1,13 @@
 // Audience benchmark (issue 17): evaluating a three-condition audience (a trait, an event count in a window, a channel
 // in a window; purpose EmailMarketing) over about a million events, against a ceiling measured in the same run (one
-// GROUP BY profile scan of the same events); and the entry and exit latency after an event lands while the refresher
-// runs as in `cdp serve` (1 s tick): from the landed batch to the change recorded in audience_changes.
+// GROUP BY profile scan of the same events); one audience per kind of leaf that reads a store of its own (relations
+// scores, sentiment); a refresh of the profiles a batch touched; and the entry and exit latency after an event lands
+// while the refresher runs as in `cdp serve`: from the landed batch to the change recorded in audience_changes.
 // Run by `npm run bench`; BENCH_AUDIENCE_EVENTS sets the number of events (1,000,000).
 import { join } from "node:path"
 import { Effect, Fiber, Logger } from "effect"
 import { backendConfig, pipelineLayer } from "../../cli/layers.ts"
-import { createAudience, keepAudiencesCurrent, parseCondition, type Node, previewAudience, refreshAudiences } from "../../identity/audiences/index.ts"
+import { createAudience, keepAudiencesCurrent, parseCondition, type Node, previewAudience, refreshAudiences, refreshAudiencesFor } from "../../identity/audiences/index.ts"
 import type { CanonicalEvent } from "../../ingest/message.ts"
 import { Pipeline } from "../../ingest/pipeline.ts"
 import { eventRow } from "../../warehouse/sink.ts"
@@ -61,6 +62,14 @@ const CONDITION = { and: [
   { channel: "email", withinDays: 60 },
 ] }
 
+const LEAVES = [
+  ["relationship in [at_risk, detractor]", { relationship: { in: ["at_risk", "detractor"] } }],
+  ["health < 40", { health: { op: "<", value: 40 } }],
+  ["churn risk >= 0.7", { churnRisk: { op: ">=", value: 0.7 } }],
+  ["latest sentiment < -0.5", { sentiment: { of: "latest", op: "<", value: -0.5 } }],
+  ["average sentiment in 30 days < -0.3", { sentiment: { of: "average", withinDays: 30, op: "<", value: -0.3 } }],
+] as const
+
 const THREE: Node = (() => {
   const c = parseCondition(CONDITION)
   if ("reason" in c) throw new Error(c.message)
@@ -89,6 +98,21 @@ const main = Effect.gen(function* () {
     }
   }
   if (batch.length > 0) yield* warehouse.insert("event_rows", batch)
+  // The run's rows and the run carry the same computed_at: that is how the run's rows are told from other runs'.
+  const scoredAt = new Date().toISOString().replace("T", " ").slice(0, 23)
+  // What relationship, health, churn-risk and sentiment conditions read: one relations run scoring every profile (as
+  // `cdp relations compute` stores it) and a score for every chat message (as the sentiment stage stores it).
+  yield* warehouse.command(
+    "INSERT INTO relation_scores (tenant, as_of, profile_id, relationship_type, health_score, churn_risk, sentiment_level, sentiment_trend, " +
+      "factors, signals, computed_at) SELECT {t:String}, today(), concat('prof_bench_', toString(number)), " +
+      "['advocate', 'loyal_quiet', 'love_hate', 'at_risk', 'detractor', 'distant', 'new'][number % 7 + 1], number % 101, (number % 100) / 100, " +
+      "NULL, NULL, [], '{}', {at:DateTime64(3, 'UTC')} FROM numbers({n:UInt64})", { t: TENANT, n: PROFILES, at: scoredAt })
+  yield* warehouse.command("INSERT INTO relation_runs (tenant, as_of, computed_at, profiles) SELECT {t:String}, today(), {at:DateTime64(3, 'UTC')}, {n:UInt64}", { t: TENANT, n: PROFILES, at: scoredAt })
+  yield* warehouse.command(
+    "INSERT INTO sentiment (tenant, message_id, profile_id, channel, source, timestamp, scored_at, status, reason, language, score, label, " +
+      "model_version, evidence, aspects) SELECT tenant, message_id, profile_id, channel, source, timestamp, now64(3), 'scored', '', 'en', " +
+      "(cityHash64(message_id) % 2001) / 1000 - 1 AS s, multiIf(s < -0.3, 'negative', s > 0.3, 'positive', 'neutral'), 'bench', '', [] " +
+      "FROM event_rows WHERE tenant = {t:String} AND channel = 'chat'", { t: TENANT })
   out(`audiences: ${fmt(TARGET_EVENTS)} events of ${fmt(PROFILES)} profiles; audience: plan = pro AND >= 2 orders in 30 days AND seen on e-mail in 60 days (purpose EmailMarketing)`)
   const ceiling = yield* timed(warehouse.query("SELECT count() AS profiles, sum(n) AS events FROM (SELECT profile_id, count() AS n FROM events WHERE tenant = {t:String} GROUP BY profile_id)", { params: { t: TENANT } }))
   const previews: Array<number> = []
@@ -105,11 +129,32 @@ const main = Effect.gen(function* () {
   const lean: Array<number> = []
   for (let i = 0; i < 3; i++) lean.push((yield* timed(previewAudience(TENANT, "EmailMarketing", eventsOnly, 10))).ms)
   out(`  the same without the trait (no profiles view needed: one scan of the events): preview ${fmt(median(lean))} ms median of 3 (${fmt(median(lean) / ceiling.ms, 1)}x the ceiling)`)
+  // One audience per leaf kind that used to read the whole profiles view, each alone and with the two event leaves.
+  for (const [label, leaf] of LEAVES) {
+    for (const [shape, condition] of [["alone", leaf], ["with the event leaves", { and: [leaf, ...CONDITION.and.slice(1)] }]] as const) {
+      const parsed = parseCondition(condition)
+      if ("reason" in parsed) throw new Error(parsed.message)
+      const times: Array<number> = []
+      let members = 0
+      for (let i = 0; i < 3; i++) {
+        const p = yield* timed(previewAudience(TENANT, "EmailMarketing", parsed, 10))
+        times.push(p.ms)
+        members = p.value.count
+      }
+      out(`  ${label} ${shape}: preview ${fmt(median(times))} ms median of 3 (${fmt(members)} members, ${fmt(median(times) / ceiling.ms, 1)}x the ceiling)`)
+    }
+  }
   const audience = yield* createAudience(TENANT, { name: "Engaged pro buyers", purpose: "EmailMarketing", condition: CONDITION }, "bench")
   const first = yield* timed(refreshAudiences({ tenant: TENANT }))
   out(`  first refresh (every member's entry recorded): ${fmt(first.ms)} ms for ${fmt(first.value.entered)} entries`)
   const steady = yield* timed(refreshAudiences({ tenant: TENANT }))
   out(`  refresh with nothing changed (the cost of a tick after a batch lands): ${fmt(steady.ms)} ms`)
+
+  // What a landed batch costs the refresher now: the audience re-evaluated for the profiles it touched only.
+  const touched = new Map([[TENANT, new Set(Array.from({ length: 100 }, (_, i) => `prof_bench_${i * 7}`))]])
+  const partial: Array<number> = []
+  for (let i = 0; i < 3; i++) partial.push((yield* timed(refreshAudiencesFor(touched))).ms)
+  out(`  refresh of the profiles a batch touched (100 profiles): ${fmt(median(partial))} ms median of 3`)
 
   // Entry and exit latency: a person lands who matches, later one who stops matching (plan changes), while the
   // refresher runs as in cdp serve.
@@ -149,7 +194,7 @@ const main = Effect.gen(function* () {
   const entries = latencies.filter((_, i) => i % 2 === 0)
   const exits = latencies.filter((_, i) => i % 2 === 1)
   out(`  entry latency after its events land: ${entries.map((ms) => fmt(ms)).join(", ")} ms; exit latency: ${exits.map((ms) => fmt(ms)).join(", ")} ms ` +
-    "(1 s tick + one refresh of every audience)")
+    "(the refresher as cdp serve runs it)")
 })
 
 const dir = freshDir("cdp-bench-audiences-")
