@@ -75,6 +75,9 @@ export const baseOf = (key: NodeKey): NodeKey => {
   return cut === -1 ? key : key.slice(0, cut)
 }
 
+/** The rule of a typed value's link that joined two known people because the profile holds that value (joinUnderLimits). */
+export const CORROBORATED = "same message; the profile holds this typed value on verified or stated evidence"
+
 /** Observations an operator made (identity/operations.ts): their links are decisions, not evidence, and no limit refuses them. */
 export const OPERATOR = "operator:"
 
@@ -254,7 +257,9 @@ export const resolveGraph = (
     }
   }
   links.sort(compareLinks)
-  const clusters = joinUnderLimits(bestTrust, links, rules, refused, separate, typedBy)
+  const corroboratedLinks = new Set<Link>()
+  const clusters = joinUnderLimits(bestTrust, links, rules, refused, separate, typedBy, corroboratedLinks)
+  if (corroboratedLinks.size > 0) links.forEach((l, i) => { if (corroboratedLinks.has(l)) links[i] = { ...l, rule: CORROBORATED } })
   const profileOf = new Map<NodeKey, string>()
   for (const anchor of anchors.values()) if (anchor.startsWith("message:")) profileOf.set(anchor, profileIdFor(tenant, anchor))
   for (const members of clusters) {
@@ -303,6 +308,8 @@ const joinUnderLimits = (
   refused: Array<RefusedLink>,
   separate: ReadonlyArray<readonly [NodeKey, NodeKey]>,
   typedBy: ReadonlyMap<NodeKey, TypedBy> = new Map(),
+  /** Filled with the typed links that joined two known people so (their provenance says why). */
+  corroboratedLinks: Set<Link> = new Set(),
 ): Array<ReadonlyArray<NodeKey>> => {
   const personKinds = new Set(rules.personKinds)
   /** Nodes a verified or stated link put in their cluster (links are ranked trust first: all known before typed ones). */
@@ -368,7 +375,7 @@ const joinUnderLimits = (
     if (link.trust !== "unverified") {
       vouched.add(link.a)
       vouched.add(link.b)
-    }
+    } else if (into.known && from.known) corroboratedLinks.add(link)
     parent.set(small, big)
     for (const n of from.nodes) into.nodes.push(n)
     for (const [kind, values] of from.byKind) {

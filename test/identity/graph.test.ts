@@ -1,6 +1,6 @@
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
-import { type Observation, resolveGraph, type Sighting } from "../../identity/graph.ts"
+import { CORROBORATED, type Observation, resolveGraph, type Sighting } from "../../identity/graph.ts"
 
 const DAY = 86_400_000
 const s = (kind: Sighting["kind"], value: string, trust: Sighting["trust"] = "verified"): Sighting => ({ kind, value, trust })
@@ -85,6 +85,9 @@ describe("identity graph", () => {
     const r = resolveGraph("t", obs)
     expect(clustering(obs)).toEqual(["identify,mail,newsletter,web"])
     expect(r.refused).toEqual([])
+    // Its provenance says why a typed value could join (cdp identity explain shows the rule).
+    expect(r.links.find((l) => l.messageId === "mail")?.rule).toBe(CORROBORATED)
+    expect(r.links.find((l) => l.messageId === "identify")?.rule).toBe("same message")
     // The same holds whatever the order the messages arrive in.
     expect(clustering([...obs].reverse())).toEqual(["identify,mail,newsletter,web"])
   })

@@ -4,11 +4,13 @@
 import { mkdirSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
+import { CORROBORATED } from "../../identity/graph.ts"
 import { runCdp } from "../support/cli.ts"
 import { freshDir, removeDir } from "../support/pipeline.ts"
 
 const ENV = { CDP_PHONE_REGIONS: "US,GB" }
 let dir: string
+let lastData = ""
 beforeEach(() => { dir = freshDir() })
 afterEach(() => removeDir(dir))
 
@@ -36,6 +38,7 @@ const land = (files: { web: string; mails: ReadonlyArray<readonly [string, strin
   }
   const rows = runCdp(["query", "SELECT message_id, profile_id FROM events", "--data-dir", data], { env: ENV })
   expect(rows.stderr).toBe("")
+  lastData = data
   return new Map(rows.stdout.trim().split("\n").map((l) => JSON.parse(l) as { message_id: string; profile_id: string }).map((r) => [r.message_id, r.profile_id]))
 }
 
@@ -51,6 +54,11 @@ describe("links stated in mail signatures", () => {
       ],
     })
     expect(profiles.get("m1@mail.example")).toBe(profiles.get("identify-u1"))
+    // The explanation a marketer reads names the signed phone and why a typed value could join.
+    const why = runCdp(["identity", "explain", "ann.home@elsewhere.example", "ann@shop-customer.example", "--format", "json", "--data-dir", lastData], { env: ENV })
+    expect(why.stderr).toBe("")
+    expect(JSON.parse(why.stdout)).toMatchObject({ joined: true, chain: expect.arrayContaining([
+      expect.objectContaining({ b: "phone:+447700900123", rule: CORROBORATED, messageId: "m1@mail.example" })]) })
     const office = ["m2@mail.example", "m3@mail.example", "identify-u2"].map((id) => profiles.get(id))
     expect(new Set(office).size).toBe(3)
     expect(office).not.toContain(profiles.get("identify-u1"))
