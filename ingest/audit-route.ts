@@ -4,11 +4,14 @@
 //                          (comma-separated; "dsr." takes every dsr kind), ?tenant= (a bound token: its own only)
 //   GET /v1/audit/verify   the whole chain checked, as `cdp audit verify` does; a token bound to a tenant gets its own
 //                          entries' count and problems (not the other tenants' count or the head)
+// The log is one chain for every tenant, so an entry's place in it (seq), its link (prevHash) and how many entries a
+// page passed over say how busy the other tenants are: a token bound to a tenant gets its entries without them, and
+// an opaque cursor.
 // A page reads a bounded number of entries (consent/audit.ts readAuditPage), so it costs the same on a long log.
 import type { IncomingMessage } from "node:http"
 import { Effect } from "effect"
 import { type AuditSigner, type AuditVerification, readAuditPage, type TenantAuditVerification, verifyAudit, verifyAuditOfTenant } from "../consent/audit.ts"
-import type { Principal } from "./auth.ts"
+import { type Principal, sealCursor, unsealCursor } from "./auth.ts"
 import type { ObjectStore, ObjectStoreError } from "./objectstore.ts"
 import { type QueryReply, refuse } from "./query-route.ts"
 
@@ -56,9 +59,11 @@ export const auditRoute = (options: { readonly signer: AuditSigner }) =>
         if (limitText !== null && (!/^\d{1,4}$/.test(limitText) || Number(limitText) < 1 || Number(limitText) > MAX_AUDIT_PAGE)) {
           return refuse(400, "bad_limit", `?limit= must be a whole number from 1 to ${MAX_AUDIT_PAGE}`, "limit")
         }
-        const cursorText = q.get("cursor")
+        const bound = principal?.tenant !== undefined
+        const givenCursor = q.get("cursor")
+        const cursorText = givenCursor === null || !bound ? givenCursor : unsealCursor(givenCursor) ?? ""
         if (cursorText !== null && (!/^\d{1,12}$/.test(cursorText) || Number(cursorText) < 1)) {
-          return refuse(400, "bad_cursor", "?cursor= is the nextCursor of the previous page (a whole number)", "cursor")
+          return refuse(400, "bad_cursor", "?cursor= is the nextCursor of the previous page, passed as it was given", "cursor")
         }
         const now = Date.now()
         const sinceMs = parseAuditTime(q.get("since"), "since", now)
@@ -76,7 +81,12 @@ export const auditRoute = (options: { readonly signer: AuditSigner }) =>
           Effect.provideContext(context),
           Effect.map((page): QueryReply => ({
             status: 200,
-            body: { success: true, entries: page.entries, nextCursor: page.nextCursor === null ? null : String(page.nextCursor), scanned: page.scanned },
+            body: bound
+              ? {
+                success: true, entries: page.entries.map(({ seq: _seq, prevHash: _prev, ...entry }) => entry),
+                nextCursor: page.nextCursor === null ? null : sealCursor(String(page.nextCursor)),
+              }
+              : { success: true, entries: page.entries, nextCursor: page.nextCursor === null ? null : String(page.nextCursor), scanned: page.scanned },
           })),
           Effect.catch((e) => Effect.succeed(failure(e))),
         )

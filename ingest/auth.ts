@@ -508,14 +508,14 @@ const maskIdentifiers = (list: ProfileBody["identifiers"]) => list.map((i) => (M
 const CURSOR_KEY = randomBytes(32)
 const SEALED = "s."
 
-const sealCursor = (cursor: string): string => {
+export const sealCursor = (cursor: string): string => {
   const iv = randomBytes(12)
   const cipher = createCipheriv("aes-256-gcm", CURSOR_KEY, iv)
   const sealed = Buffer.concat([cipher.update(cursor, "utf8"), cipher.final()])
   return `${SEALED}${Buffer.concat([iv, cipher.getAuthTag(), sealed]).toString("base64url")}`
 }
 
-const unsealCursor = (text: string): string | undefined => {
+export const unsealCursor = (text: string): string | undefined => {
   if (!text.startsWith(SEALED)) return undefined
   try {
     const bytes = Buffer.from(text.slice(SEALED.length), "base64url")

@@ -120,6 +120,32 @@ describe("GET /v1/audit/verify with a token bound to a tenant", () => {
     })), 60_000)
 })
 
+describe("GET /v1/audit with a token bound to a tenant", () => {
+  it("shows its entries without their place in the shared chain, with an opaque cursor a forged one cannot replace", () =>
+    withApi((url) => Effect.gen(function* () {
+      for (const tenant of ["globex", "acme", "globex", "globex", "acme"]) {
+        expect((yield* call(url, "POST", "/v1/dsr", ADMIN, { type: "access", identifier: "user_id:p", tenant })).status).toBe(201)
+      }
+      const acme = (yield* makeToken(url, { role: "compliance", tenant: "acme" })).token
+      const first = yield* call(url, "GET", "/v1/audit?kind=dsr.&limit=4", acme)
+      checkResponse("/v1/audit", "GET", first.status, first.body)
+      expect(first.body.entries.map((e: ApiBody) => e.tenant)).toEqual(["acme", "acme", "acme", "acme"])
+      expect(first.body.entries.some((e: ApiBody) => "seq" in e || "prevHash" in e)).toBe(false)
+      expect(first.body.scanned).toBeUndefined()
+      expect(first.body.nextCursor).not.toMatch(/^\d+$/)
+      const next = yield* call(url, "GET", `/v1/audit?kind=dsr.&limit=4&cursor=${first.body.nextCursor}`, acme)
+      // Two acme requests of three entries each, over two pages, none twice.
+      expect(new Set([...first.body.entries, ...next.body.entries].map((e: ApiBody) => e.hash)).size).toBe(6)
+      expect(next.body.nextCursor).toBeNull()
+      const forged = yield* call(url, "GET", "/v1/audit?kind=dsr.&cursor=9", acme)
+      expect(forged.body).toMatchObject({ rule: "bad_cursor", field: "cursor" })
+      // An unbound token still pages by number.
+      const admin = yield* call(url, "GET", "/v1/audit?limit=1", ADMIN)
+      expect(admin.body.entries[0].seq).toBeGreaterThan(0)
+      expect(admin.body.nextCursor).toMatch(/^\d+$/)
+    })), 60_000)
+})
+
 describe("the listening report", () => {
   const recording = (calls: Array<boolean>): ListeningReporter => (o) => {
     calls.push(o.raiseAlerts)

@@ -183,8 +183,10 @@ describe("the audit routes", () => {
       } while (cursor !== null)
       // Two acme requests, each received, running and completed; nothing of globex's; newest first, no repeats.
       expect(seen.map((e) => e.tenant)).toEqual(Array(6).fill("acme"))
-      expect(seen.map((e) => e.seq)).toEqual([...seen.map((e) => e.seq)].sort((a, b) => b - a))
-      expect(new Set(seen.map((e) => e.seq)).size).toBe(6)
+      // Newest first, no repeats; a token bound to a tenant sees no place in the shared chain (seq, prevHash, scanned).
+      expect(seen.map((e) => e.at)).toEqual([...seen.map((e) => e.at)].sort().reverse())
+      expect(new Set(seen.map((e) => e.hash)).size).toBe(6)
+      expect(seen.every((e) => e.seq === undefined && e.prevHash === undefined)).toBe(true)
       expect(new Set(seen.map((e) => e.kind))).toEqual(new Set(["dsr.received", "dsr.running", "dsr.completed"]))
       const completed = yield* checked(url, "GET", "/v1/audit?kind=dsr.completed&tenant=globex", "/v1/audit")
       expect(completed.body.entries.map((e: Body) => [e.tenant, e.kind])).toEqual([["globex", "dsr.completed"]])
