@@ -50,14 +50,25 @@ export interface StoredMoves {
   readonly merges: ReadonlyArray<{ readonly fromProfile: string; readonly toProfile: string; readonly kind: "merge" | "split"; readonly messages: number }>
 }
 
-/** The stored messages of the parts that moved whole (found by their identifiers), with their groups. */
+/**
+ * The stored messages of the parts that moved whole (found by their identifiers, every part of the batch in one
+ * read), with their groups. A stored message's identifiers lie in one part, so it belongs to one move.
+ */
 export const storedMoves = Effect.fn("storedMoves")(function* (tenant: string, r: ResolveResult) {
+  if (r.partMoves.length === 0) return { moved: [], merges: [] } satisfies StoredMoves
+  const moveOf = new Map<NodeKey, number>()
+  r.partMoves.forEach((m, i) => { for (const key of m.nodes) moveOf.set(key, i) })
+  const counts = r.partMoves.map(() => 0)
   const moved: Array<StoredMoves["moved"][number]> = []
-  const merges: Array<StoredMoves["merges"][number]> = []
-  for (const m of r.partMoves) {
-    const ids = yield* messagesStating(tenant, m.nodes)
-    for (const messageId of ids) moved.push({ messageId, profileId: m.toProfile })
-    if (ids.length > 0) merges.push({ fromProfile: m.fromProfile, toProfile: m.toProfile, kind: m.kind, messages: ids.length })
+  const seen = new Set<string>()
+  for (const { key, messageId } of yield* messagesStating(tenant, [...moveOf.keys()])) {
+    if (seen.has(messageId)) continue
+    seen.add(messageId)
+    const i = moveOf.get(key)!
+    counts[i]! += 1
+    moved.push({ messageId, profileId: r.partMoves[i]!.toProfile })
   }
+  const merges = r.partMoves.flatMap((m, i) =>
+    counts[i]! === 0 ? [] : [{ fromProfile: m.fromProfile, toProfile: m.toProfile, kind: m.kind, messages: counts[i]! }])
   return { moved, merges } satisfies StoredMoves
 })

@@ -166,17 +166,17 @@ export const readStoredStating = Effect.fn("readStoredStating")(function* (
   return [...out.values()]
 })
 
-/** Ids of the stored messages that state one of these identifiers ("kind:value"): a part that moved whole. */
+/** The stored messages that state each of these identifiers ("kind:value"), as (key, message id) pairs: parts that moved whole. */
 export const messagesStating = Effect.fn("messagesStating")(function* (tenant: string, keys: ReadonlyArray<string>) {
   const warehouse = yield* Warehouse
-  const ids = new Set<string>()
+  const out: Array<{ key: string; messageId: string }> = []
   for (let i = 0; i < keys.length; i += KEYS_PER_READ) {
-    const rows = yield* warehouse.query<{ message_id: string }>(
-      `SELECT DISTINCT message_id FROM identity_sightings WHERE ${STATING}`,
+    const rows = yield* warehouse.query<{ key: string; message_id: string }>(
+      `SELECT DISTINCT concat(kind, ':', value) AS key, message_id FROM identity_sightings WHERE ${STATING}`,
       { params: { tenant, ...splitKeys(keys.slice(i, i + KEYS_PER_READ)) } })
-    for (const r of rows) ids.add(r.message_id)
+    for (const r of rows) out.push({ key: r.key, messageId: r.message_id })
   }
-  return [...ids]
+  return out
 })
 
 /**
