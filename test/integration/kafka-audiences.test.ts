@@ -1,82 +1,40 @@
 // Audiences stay current on the Kafka path: `cdp serve --edge-only` publishes, `cdp worker` lands and refreshes the
 // audiences of its warehouse (the edge lands nothing, so it cannot), and the entry's `Audience Entered` event goes
 // through the real broker's events topic and lands with the person. Runs when CDP_INTEGRATION=1 (eval "$(deploy/services/up)" first).
-import { type ChildProcess, spawn, spawnSync } from "node:child_process"
+import { spawnSync } from "node:child_process"
 import { randomUUID } from "node:crypto"
-import { createServer } from "node:net"
 import { join } from "node:path"
 import { Effect } from "effect"
-import kafkajs from "kafkajs"
 import { afterAll, describe, expect, it } from "vitest"
 import { Warehouse } from "../../warehouse/warehouse.ts"
-import { kafkaBrokers } from "../support/kafka.ts"
-import { basicAuth, freshDir, removeDir } from "../support/pipeline.ts"
+import { CDP_BIN, freePort, KafkaScene, sleep, untilHealthy } from "../support/kafka.ts"
+import { basicAuth, freshDir } from "../support/pipeline.ts"
 
 const enabled = process.env["CDP_INTEGRATION"] === "1"
-const BIN = join(import.meta.dirname, "../../bin/cdp.js")
 const KEY = "wk_kafka_audiences"
 
-const freePort = () => new Promise<number>((resolve) => {
-  const server = createServer().listen(0, "127.0.0.1", () => {
-    const port = (server.address() as { port: number }).port
-    server.close(() => resolve(port))
-  })
-})
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
-
-interface Proc { readonly child: ChildProcess; readonly log: Array<string>; readonly out: Array<string>; readonly exited: Promise<number | null> }
-
 describe.runIf(enabled)("audiences on the Kafka path", () => {
-  const dirs: Array<string> = []
-  const procs: Array<Proc> = []
-  let admin: kafkajs.Admin | undefined
-  let prefix = ""
-  afterAll(async () => {
-    for (const p of procs) if (p.child.exitCode === null) p.child.kill("SIGKILL")
-    if (admin !== undefined) {
-      const topics = (await admin.listTopics()).filter((t) => t.startsWith(prefix))
-      if (topics.length > 0) await admin.deleteTopics({ topics }).catch(() => undefined)
-      await admin.disconnect()
-    }
-    for (const d of dirs) removeDir(d)
-  })
+  const prefix = `aud${randomUUID().slice(0, 8)}.`
+  const scene = new KafkaScene(prefix)
+  afterAll(() => scene.cleanup())
 
   it("cdp serve --edge-only + cdp worker: a person who matches enters, recorded by the worker, and its event lands through the bus", async () => {
-    const list = kafkaBrokers().join(",")
-    prefix = `aud${randomUUID().slice(0, 8)}.`
-    const kafka = new kafkajs.Kafka({ brokers: list.split(","), logLevel: kafkajs.logLevel.NOTHING, connectionTimeout: 3000, retry: { retries: 2 } })
-    admin = kafka.admin()
-    await admin.connect()
+    const admin = await scene.connect()
     // Each process has its own embedded warehouse here, so the bus is not encrypted (see kafka-workers.test.ts).
-    const env = { CDP_BUS: "kafka", CDP_KAFKA_BROKERS: list, CDP_KAFKA_PREFIX: prefix, CDP_KAFKA_PARTITIONS: "2", CDP_WRITE_KEYS: `${KEY}=acme`, CDP_KAFKA_ENCRYPTION: "off" }
+    const env = { CDP_BUS: "kafka", CDP_KAFKA_BROKERS: process.env["CDP_KAFKA_BROKERS"]!, CDP_KAFKA_PREFIX: prefix, CDP_KAFKA_PARTITIONS: "2", CDP_WRITE_KEYS: `${KEY}=acme`, CDP_KAFKA_ENCRYPTION: "off" }
     const edgeDir = freshDir("cdp-edge-")
     const workerDir = freshDir("cdp-worker-")
-    dirs.push(edgeDir, workerDir)
+    scene.dirs.push(edgeDir, workerDir)
     // The audience is made on the worker's data dir before the worker holds it.
-    const made = spawnSync(process.execPath, [BIN, "audience", "create", "--tenant", "acme", "--name", "Pro plan", "--purpose", "EmailMarketing",
+    const made = spawnSync(process.execPath, [CDP_BIN, "audience", "create", "--tenant", "acme", "--name", "Pro plan", "--purpose", "EmailMarketing",
       "--condition", '{"trait": "plan", "equals": "pro"}', "--format", "json", "--data-dir", workerDir], { env: { ...process.env, ...env }, encoding: "utf8" })
     expect(made.status, made.stderr).toBe(0)
     const audienceId = (JSON.parse(made.stdout.trim()) as { id: string }).id
     const port = await freePort()
     const url = `http://127.0.0.1:${port}`
-    const start = (args: ReadonlyArray<string>) => {
-      const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] })
-      const log: Array<string> = []
-      const out: Array<string> = []
-      child.stderr!.on("data", (d: Buffer) => log.push(d.toString()))
-      child.stdout!.on("data", (d: Buffer) => out.push(d.toString()))
-      const p = { child, log, out, exited: new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code))) }
-      procs.push(p)
-      return p
-    }
-    const edge = start(["serve", "--edge-only", "--port", String(port), "--data-dir", edgeDir])
-    const worker = start(["worker", "--data-dir", workerDir])
-    for (let i = 0; ; i++) {
-      if (edge.child.exitCode !== null || i > 600) throw new Error(`collector not ready: ${edge.log.join("").slice(-2000)}`)
-      if (await fetch(`${url}/health`).then((r) => r.status === 200, () => false)) break
-      await sleep(100)
-    }
+    const edge = scene.start(["serve", "--edge-only", "--port", String(port), "--data-dir", edgeDir], env)
+    const worker = scene.start(["worker", "--data-dir", workerDir], env)
+    await untilHealthy(url, edge)
     const res = await fetch(`${url}/v1/batch`, {
       method: "POST", headers: { authorization: basicAuth(KEY), "content-type": "application/json" },
       body: JSON.stringify({ batch: [
@@ -96,7 +54,7 @@ describe.runIf(enabled)("audiences on the Kafka path", () => {
     // Its Audience Entered event went onto the bus: wait until the worker has consumed everything published.
     const topic = `${prefix}events`
     const lag = async () => {
-      const [ends, groups] = await Promise.all([admin!.fetchTopicOffsets(topic), admin!.fetchOffsets({ groupId: topic, topics: [topic] }).catch(() => [])])
+      const [ends, groups] = await Promise.all([admin.fetchTopicOffsets(topic), admin.fetchOffsets({ groupId: topic, topics: [topic] }).catch(() => [])])
       const committed = new Map((groups[0]?.partitions ?? []).map((p) => [p.partition, Math.max(0, Number(p.offset))]))
       return ends.reduce((n, p) => n + Number(p.high) - (committed.get(p.partition) ?? 0), 0)
     }

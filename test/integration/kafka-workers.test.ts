@@ -6,70 +6,29 @@
 // workers sharing one warehouse are not run here (README, "Scale-out"); N members sharing partitions are tested
 // in kafka-bus.test.ts. Size: CDP_KAFKA_TEST_MESSAGES (default the issue's 200,000: about 90 s here under load).
 // Runs when CDP_INTEGRATION=1 (eval "$(deploy/services/up)" first); fails, not skips, when the broker is missing.
-import { type ChildProcess, spawn } from "node:child_process"
 import { randomUUID } from "node:crypto"
-import { createServer } from "node:net"
 import { join } from "node:path"
 import { Effect } from "effect"
-import kafkajs from "kafkajs"
 import { afterAll, describe, expect, it } from "vitest"
 import { Warehouse } from "../../warehouse/warehouse.ts"
-import { kafkaBrokers } from "../support/kafka.ts"
-import { basicAuth, freshDir, removeDir } from "../support/pipeline.ts"
+import { freePort, KafkaScene, sleep, untilHealthy } from "../support/kafka.ts"
+import { basicAuth, freshDir } from "../support/pipeline.ts"
 
 const enabled = process.env["CDP_INTEGRATION"] === "1"
 const MESSAGES = Number(process.env["CDP_KAFKA_TEST_MESSAGES"] ?? 200_000)
 const BATCH = 100
 const SENDERS = 4
-const BIN = join(import.meta.dirname, "../../bin/cdp.js")
 const KEY = "wk_kafka_test"
 
-
-const freePort = () => new Promise<number>((resolve) => {
-  const server = createServer().listen(0, "127.0.0.1", () => {
-    const port = (server.address() as { port: number }).port
-    server.close(() => resolve(port))
-  })
-})
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
-
-interface Proc { readonly child: ChildProcess; readonly log: Array<string>; readonly exited: Promise<number | null> }
-
-const cdp = (args: ReadonlyArray<string>, env: Record<string, string>): Proc => {
-  const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, stdio: ["ignore", "ignore", "pipe"] })
-  const log: Array<string> = []
-  child.stderr!.on("data", (d: Buffer) => {
-    log.push(d.toString())
-    if (log.length > 200) log.shift()
-  })
-  return { child, log, exited: new Promise((resolve) => child.on("exit", (code) => resolve(code))) }
-}
-
 describe.runIf(enabled)("Kafka path survives kill -9 of the worker and of the collector", () => {
-  const dirs: Array<string> = []
-  const procs: Array<Proc> = []
-  let admin: kafkajs.Admin | undefined
-  let prefix = ""
-  afterAll(async () => {
-    for (const p of procs) if (p.child.exitCode === null) p.child.kill("SIGKILL")
-    if (admin !== undefined) {
-      const topics = (await admin.listTopics()).filter((t) => t.startsWith(prefix))
-      if (topics.length > 0) await admin.deleteTopics({ topics }).catch(() => undefined)
-      await admin.disconnect()
-    }
-    for (const d of dirs) removeDir(d)
-  })
+  const prefix = `w${randomUUID().slice(0, 8)}.`
+  const scene = new KafkaScene(prefix)
+  afterAll(() => scene.cleanup())
 
   it(`every id answered 2xx lands exactly once (${MESSAGES} messages, 6 partitions)`, async () => {
-    const list = kafkaBrokers().join(",")
-    admin = new kafkajs.Kafka({ brokers: list.split(","), logLevel: kafkajs.logLevel.NOTHING, connectionTimeout: 3000, retry: { retries: 2 } }).admin()
-    await admin.connect().catch((e: Error) => {
-      throw new Error(`no Kafka broker at ${list} (${e.message}): run eval "$(deploy/services/up)" first`)
-    })
-    prefix = `w${randomUUID().slice(0, 8)}.`
+    const admin = await scene.connect()
     const env = {
-      CDP_BUS: "kafka", CDP_KAFKA_BROKERS: list, CDP_KAFKA_PREFIX: prefix, CDP_KAFKA_PARTITIONS: "6", CDP_WRITE_KEYS: `${KEY}=acme`,
+      CDP_BUS: "kafka", CDP_KAFKA_BROKERS: process.env["CDP_KAFKA_BROKERS"]!, CDP_KAFKA_PREFIX: prefix, CDP_KAFKA_PARTITIONS: "6", CDP_WRITE_KEYS: `${KEY}=acme`,
       // Edge and worker each run an embedded warehouse here (no shared ClickHouse server installs on these machines),
       // so they cannot share the bus's data keys: encrypted, the worker would wait for keys it can never read
       // (test/integration/kafka-shred.test.ts covers the encrypted bus with one shared warehouse).
@@ -77,32 +36,15 @@ describe.runIf(enabled)("Kafka path survives kill -9 of the worker and of the co
     }
     const edgeDir = freshDir("cdp-edge-")
     const workerDir = freshDir("cdp-worker-")
-    dirs.push(edgeDir, workerDir)
+    scene.dirs.push(edgeDir, workerDir)
     const port = await freePort()
     const url = `http://127.0.0.1:${port}`
-    const startCollector = () => {
-      const p = cdp(["serve", "--edge-only", "--port", String(port), "--data-dir", edgeDir], env)
-      procs.push(p)
-      return p
-    }
-    const startWorker = () => {
-      const p = cdp(["worker", "--data-dir", workerDir], env)
-      procs.push(p)
-      return p
-    }
-    const ready = async (p: Proc) => {
-      for (let i = 0; i < 600; i++) {
-        if (p.child.exitCode !== null) throw new Error(`collector exited ${p.child.exitCode}: ${p.log.join("").slice(-2000)}`)
-        const ok = await fetch(`${url}/health`).then((r) => r.status === 200, () => false)
-        if (ok) return
-        await sleep(100)
-      }
-      throw new Error(`collector not ready: ${p.log.join("").slice(-2000)}`)
-    }
+    const startCollector = () => scene.start(["serve", "--edge-only", "--port", String(port), "--data-dir", edgeDir], env)
+    const startWorker = () => scene.start(["worker", "--data-dir", workerDir], env)
 
     let collector = startCollector()
     let worker = startWorker()
-    await ready(collector)
+    await untilHealthy(url, collector)
 
     const batches = Math.ceil(MESSAGES / BATCH)
     const acknowledged = new Set<string>()
@@ -134,13 +76,13 @@ describe.runIf(enabled)("Kafka path survives kill -9 of the worker and of the co
     }
 
     const committedOf = async (topic: string) => {
-      const groups = await admin!.fetchOffsets({ groupId: topic, topics: [topic] }).catch(() => [])
+      const groups = await admin.fetchOffsets({ groupId: topic, topics: [topic] }).catch(() => [])
       return new Map((groups[0]?.partitions ?? []).map((p) => [p.partition, Math.max(0, Number(p.offset))]))
     }
     /** Records published to a topic and not yet committed by its group. */
     const lag = async (name: string) => {
       const topic = `${prefix}${name}`
-      const [ends, committed] = await Promise.all([admin!.fetchTopicOffsets(topic), committedOf(topic)])
+      const [ends, committed] = await Promise.all([admin.fetchTopicOffsets(topic), committedOf(topic)])
       return ends.reduce((n, p) => n + Number(p.high) - (committed.get(p.partition) ?? 0), 0)
     }
     const started = Date.now()
