@@ -63,6 +63,10 @@ const parsing = <A>(path: string, parse: () => A) =>
 
 const fixed = (x: number): number | null => (Number.isNaN(x) ? null : Math.round(x * 1000) / 1000)
 
+/** Metrics of no texts are no measurement: a wrong or empty file is said so, exit 1. */
+const nothingToEvaluate = (file: string) =>
+  Effect.fail(new LabelledFileInvalid({ reason: `${file} holds no texts to evaluate; check the file name` }))
+
 /** `cdp sentiment evaluate`: the model's agreement with a labelled or rated set, with the metrics of the shared sets. */
 export const evaluateFile = (file: string, options: EvaluateOptions) =>
   Effect.gen(function* () {
@@ -77,6 +81,7 @@ export const evaluateFile = (file: string, options: EvaluateOptions) =>
       const labelText = yield* readText(labelsFile)
       const labels = yield* parsing(labelsFile, () => parseLabelLines(labelText))
       const texts = parseTextLines(content)
+      if (texts.length === 0) return yield* nothingToEvaluate(file)
       if (texts.length !== labels.length) {
         return yield* new LabelledFileInvalid({ reason: `${file} has ${texts.length} texts but ${labelsFile} has ${labels.length} labels` })
       }
@@ -84,6 +89,7 @@ export const evaluateFile = (file: string, options: EvaluateOptions) =>
       row = { n: m.n, macro_recall: fixed(m.macroRecall), f1_pos_neg: fixed(m.f1pn), accuracy: fixed(m.accuracy) }
     } else {
       const rated = yield* parsing(file, () => parseRatedLines(content))
+      if (rated.length === 0) return yield* nothingToEvaluate(file)
       const m = evaluate(rated.map((r) => scorer.score(r.text).score), rated.map((r) => r.rating), options.scale)
       row = { n: m.n, r: fixed(m.r), f1w: fixed(m.f1w) }
     }

@@ -135,4 +135,9 @@ describe("cdp sentiment evaluate", () => {
     expectOneLineError(runCdp(["sentiment", "evaluate", join(dir, "missing.txt"), "--ratings"]), "no such file")
     expectOneLineError(runCdp(["sentiment", "evaluate", texts]), "--labels")
   })
+
+  it("refuses, in one line, an empty set instead of printing metrics of nothing (n 0, nulls) with exit 0", () => {
+    expectOneLineError(runCdp(["sentiment", "evaluate", file("empty.txt", ""), "--labels", file("no-labels.txt", "")]), "holds no texts to evaluate")
+    expectOneLineError(runCdp(["sentiment", "evaluate", file("blank.tsv", "\n\n"), "--ratings"]), "holds no texts to evaluate")
+  })
 })
