@@ -39,48 +39,58 @@ export const insertLedgerRows = Effect.fn("insertLedgerRows")(function* (rows: R
   })))
 })
 
-interface StoredRow {
-  tenant: string
-  message_id: string
-  profile_id: string
-  purpose: string
-  state: "granted" | "denied"
-  basis: string
-  source: string
-  proof: string
-  device: string
-  recorded_profile_id?: string
-  ms: string
-  recorded_ms: string
+/** A statement's ledger rows (read whole by message id) and the latest move of each one's message, as two array values. */
+interface RowsAndMoves {
+  /** (message id, profile recorded under, purpose, state, basis, source, proof, device, event ms, recorded ms) */
+  readonly rows: Array<[string, string, string, string, string, string, string, string, string, string]>
+  /** (message id, its profile now) for messages moved since they landed */
+  readonly moves: Array<[string, string]>
 }
 
-const COLUMNS = "tenant, message_id, profile_id, purpose, state, basis, source, proof, device, " +
-  "toUnixTimestamp64Milli(timestamp) AS ms, toUnixTimestamp64Milli(recorded_at) AS recorded_ms"
+// Both read by the order keys: consent_ledger's and event_profiles' start (tenant, message_id); `ownable` selects the
+// message ids. Every version of each replacing key is read (they share the message id): see currentRows.
+const rowsAndMovesSql = (ownable: string) =>
+  "(SELECT groupArray((message_id, profile_id, purpose, state, basis, source, proof, device, " +
+  "toString(toUnixTimestamp64Milli(timestamp)), toString(toUnixTimestamp64Milli(recorded_at)))) " +
+  `FROM consent_ledger WHERE tenant = {tenant:String} AND ${ownable}) AS rows, ` +
+  "(SELECT groupArray((message_id, now)) FROM (SELECT message_id, argMax(profile_id, version) AS now FROM event_profiles " +
+  `WHERE tenant = {tenant:String} AND ${ownable} GROUP BY message_id)) AS moves`
 
-const toRow = (r: StoredRow): LedgerRow => ({
-  tenant: r.tenant, messageId: r.message_id, profileId: r.profile_id, purpose: r.purpose, state: r.state, basis: r.basis,
-  source: r.source, proof: r.proof, device: r.device, atMs: Number(r.ms), recordedAtMs: Number(r.recorded_ms),
-  ...(r.recorded_profile_id === undefined ? {} : { recordedProfileId: r.recorded_profile_id }),
-})
+/**
+ * consent_current's reading of rows read by message id whole, oldest first (timestamp, recorded_at, message_id,
+ * purpose), keeping those whose profile now (the latest move of the message, else the profile recorded under) is one
+ * of `profiles`. No FINAL: the replacing key (tenant, message_id, purpose, source) starts with the message, so every
+ * version of every key read is here, and the latest recorded_at per key is kept, which is what FINAL would keep
+ * (ReplacingMergeTree(recorded_at)) by merging the parts' ranges in the engine.
+ */
+const currentRows = (tenant: string, found: RowsAndMoves | undefined, profiles: ReadonlySet<string>): Array<LedgerRow> => {
+  const moves = new Map(found?.moves ?? [])
+  const latest = new Map<string, LedgerRow>()
+  for (const [messageId, recorded, purpose, state, basis, source, proof, device, ms, recordedMs] of found?.rows ?? []) {
+    const row: LedgerRow = {
+      tenant, messageId, profileId: moves.get(messageId) ?? recorded, purpose, state: state as LedgerRow["state"], basis, source,
+      proof, device, atMs: Number(ms), recordedAtMs: Number(recordedMs), recordedProfileId: recorded,
+    }
+    const key = JSON.stringify([messageId, purpose, source])
+    const kept = latest.get(key)
+    if (kept === undefined || row.recordedAtMs >= kept.recordedAtMs) latest.set(key, row)
+  }
+  const text = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0)
+  return [...latest.values()].filter((row) => profiles.has(row.profileId))
+    .sort((a, b) => a.atMs - b.atMs || a.recordedAtMs - b.recordedAtMs || text(a.messageId, b.messageId) || text(a.purpose, b.purpose))
+}
 
-/** Every ledger row of these (current) profiles, oldest first. */
+// The rows these profiles can own now: recorded under one of them, or stated by a message moved to one of them (at
+// any time: a later move elsewhere is what currentRows checks). Each through its skip index on profile_id (023).
+const OWNABLE_BY_PROFILES = "message_id IN (SELECT message_id FROM consent_ledger WHERE tenant = {tenant:String} AND profile_id IN {profiles:Array(String)} " +
+  "UNION ALL SELECT message_id FROM event_profiles WHERE tenant = {tenant:String} AND profile_id IN {profiles:Array(String)})"
+
+/** Every ledger row of these (current) profiles, oldest first (the consent stage asks this once per batch). */
 export const ledgerOfProfiles = Effect.fn("ledgerOfProfiles")(function* (tenant: string, profiles: ReadonlyArray<string>) {
   if (profiles.length === 0) return []
   const warehouse = yield* Warehouse
-  // consent_current's reading, narrowed before the join (the stage asks this once per batch): the ledger rows recorded
-  // under these profiles or stated by messages moved to them, each with the latest move of its own message only.
-  const mine = "SELECT message_id FROM consent_ledger WHERE tenant = {tenant:String} AND (profile_id IN {profiles:Array(String)} " +
-    "OR message_id IN (SELECT message_id FROM event_profiles WHERE tenant = {tenant:String} AND profile_id IN {profiles:Array(String)}))"
-  const rows = yield* warehouse.query<StoredRow>(
-    `SELECT ${COLUMNS}, recorded_profile_id FROM (` +
-      "SELECT l.tenant AS tenant, l.message_id AS message_id, if(moved.profile_id != '', moved.profile_id, l.profile_id) AS profile_id, " +
-      "l.profile_id AS recorded_profile_id, l.purpose AS purpose, l.state AS state, l.basis AS basis, l.source AS source, l.proof AS proof, l.device AS device, " +
-      "l.timestamp AS timestamp, l.recorded_at AS recorded_at " +
-      `FROM (SELECT * FROM consent_ledger FINAL WHERE tenant = {tenant:String} AND message_id IN (${mine})) AS l ` +
-      "LEFT JOIN (SELECT message_id, argMax(profile_id, version) AS profile_id FROM event_profiles " +
-      `WHERE tenant = {tenant:String} AND message_id IN (${mine}) GROUP BY message_id) AS moved ON moved.message_id = l.message_id` +
-      ") WHERE profile_id IN {profiles:Array(String)} ORDER BY timestamp, recorded_at, message_id, purpose", { params: { tenant, profiles } })
-  return rows.map(toRow)
+  const [found] = yield* warehouse.query<RowsAndMoves>(`SELECT ${rowsAndMovesSql(OWNABLE_BY_PROFILES)}`, { params: { tenant, profiles } })
+  return currentRows(tenant, found, new Set(profiles))
 })
 
 /** What a profile read needs of consent: the profile's ledger rows, and whether it is restricted by id or may be by identifier. */
@@ -92,56 +102,28 @@ export interface ProfileConsentRows {
   readonly subjectKeys: ReadonlyArray<{ readonly key: string; readonly kind: string }>
 }
 
-// The ledger rows a profile can own now, found by the order key (tenant, message_id): those stated by the messages it
-// holds now ({ids}, its read scope) and those recorded under its id (restrictions, objections and other requests,
-// messages dropped before landing), every version of each. A row's profile now is consent_current's: the latest move of
-// its message (event_profiles, by its order key), else the profile it was recorded under. Every row consent_current
-// gives this profile is read: a moved one's message is the profile's now (in {ids}); an unmoved one was recorded
-// under it.
-const RECORDED_UNDER = "SELECT message_id FROM consent_ledger WHERE tenant = {tenant:String} AND profile_id = {profile:String}"
-const OWNABLE = `(message_id IN {ids:Array(String)} OR message_id IN (${RECORDED_UNDER}))`
+// The ledger rows a profile can own now: those stated by the messages it holds now ({ids}, its read scope) and those
+// recorded under its id (restrictions, objections and other requests, messages dropped before landing). Every row
+// consent_current gives this profile is among them: a moved one's message is the profile's now (in {ids}); an unmoved
+// one was recorded under it.
+const OWNABLE_BY_MESSAGES = "(message_id IN {ids:Array(String)} OR message_id IN " +
+  "(SELECT message_id FROM consent_ledger WHERE tenant = {tenant:String} AND profile_id = {profile:String}))"
 
 /**
  * A profile's ledger (as ledgerOfProfiles reads it, oldest first) and its restriction markers at `atMs`, given the
- * messages it holds now, in one statement. No FINAL: the replacing key (tenant, message_id, purpose, source) starts
- * with the message, and rows are selected by message id whole, so every version of every key read is here, and the
- * latest recorded_at per key is kept below, which is what FINAL would keep (ReplacingMergeTree(recorded_at)); FINAL
- * would merge the parts' ranges for that in the engine.
+ * messages it holds now, in one statement.
  */
 export const ledgerOfMessages = Effect.fn("ledgerOfMessages")(function* (
   tenant: string, profileId: string, messageIds: ReadonlyArray<string>, atMs: number,
 ) {
   const warehouse = yield* Warehouse
-  const [r] = yield* warehouse.query<{
-    rows: Array<[string, string, string, string, string, string, string, string, string, string]>
-    moves: Array<[string, string]>
-    restricted: number
-    keys: Array<[string, string]>
-  }>(
-    "SELECT (SELECT groupArray((message_id, profile_id, purpose, state, basis, source, proof, device, " +
-      "toString(toUnixTimestamp64Milli(timestamp)), toString(toUnixTimestamp64Milli(recorded_at)))) " +
-      `FROM consent_ledger WHERE tenant = {tenant:String} AND ${OWNABLE}) AS rows, ` +
-      "(SELECT groupArray((message_id, now)) FROM (SELECT message_id, argMax(profile_id, version) AS now FROM event_profiles " +
-      `WHERE tenant = {tenant:String} AND ${OWNABLE} GROUP BY message_id)) AS moves, ` +
-      `${profileRestrictedSql} AS restricted, ${restrictedSubjectKeysSql} AS keys`,
+  const [found] = yield* warehouse.query<RowsAndMoves & { restricted: number; keys: Array<[string, string]> }>(
+    `SELECT ${rowsAndMovesSql(OWNABLE_BY_MESSAGES)}, ${profileRestrictedSql} AS restricted, ${restrictedSubjectKeysSql} AS keys`,
     { params: { tenant, profile: profileId, ids: messageIds, at: iso(atMs) } })
-  const moves = new Map(r?.moves ?? [])
-  const latest = new Map<string, LedgerRow>()
-  for (const [messageId, recorded, purpose, state, basis, source, proof, device, ms, recordedMs] of r?.rows ?? []) {
-    const row: LedgerRow = {
-      tenant, messageId, profileId: moves.get(messageId) ?? recorded, recordedProfileId: recorded, purpose,
-      state: state as LedgerRow["state"], basis, source, proof, device, atMs: Number(ms), recordedAtMs: Number(recordedMs),
-    }
-    const key = JSON.stringify([messageId, purpose, source])
-    const kept = latest.get(key)
-    if (kept === undefined || row.recordedAtMs >= kept.recordedAtMs) latest.set(key, row)
-  }
-  const rows = [...latest.values()].filter((row) => row.profileId === profileId)
-    // ledgerOfProfiles' order: timestamp, recorded_at, message_id, purpose.
-    .sort((a, b) => a.atMs - b.atMs || a.recordedAtMs - b.recordedAtMs ||
-      (a.messageId < b.messageId ? -1 : a.messageId > b.messageId ? 1 : a.purpose < b.purpose ? -1 : a.purpose > b.purpose ? 1 : 0))
   return {
-    rows, restrictedById: Number(r?.restricted ?? 0) === 1, subjectKeys: (r?.keys ?? []).map(([key, kind]) => ({ key, kind })),
+    rows: currentRows(tenant, found, new Set([profileId])),
+    restrictedById: Number(found?.restricted ?? 0) === 1,
+    subjectKeys: (found?.keys ?? []).map(([key, kind]) => ({ key, kind })),
   } satisfies ProfileConsentRows
 })
 
