@@ -36,6 +36,16 @@ export const againstOwnRate = (s: Signals, windowDays = 30) => {
   return Math.min(10, (s.visitDaysRecent + 0.5) / (earlier + 0.5))
 }
 
+/** `part` of `whole` (0 when there is no whole): shares hold when some of a person's items sit in another profile, counts fall. */
+const share = (part: number, whole: number) => (whole === 0 ? 0 : part / whole)
+
+/**
+ * Days without own activity against the longest quiet spell the person had before (4 when they never had two active
+ * days): above 1, they have never been away this long.
+ */
+export const silenceAgainstLongestGap = (s: Signals) =>
+  s.longestActiveGapDays === null ? 4 : Math.min(4, (s.daysSinceLastActive ?? 90) / Math.max(7, s.longestActiveGapDays))
+
 /** What the relationship type is read from. */
 export const TYPE_FEATURES: ReadonlyArray<Feature> = [
   { name: "visit days (log)", value: (s) => Math.log1p(s.visitDays) },
@@ -77,6 +87,17 @@ export const TYPE_FEATURES: ReadonlyArray<Feature> = [
   { name: "negative service contacts", value: (s) => capped(s.negativeContacts, 3) },
   { name: "channels acted on", value: (s) => s.channels.length },
   { name: "days in the recent window with contact but no visit", value: (s) => Math.max(0, s.activeDaysRecent - s.visitDaysRecent) },
+  { name: "share of messages that were strong praise", value: (s) => share(s.praise, s.texts) },
+  { name: "share of messages that were negative", value: (s) => share(s.negative, s.texts) },
+  { name: "share of service contacts that were negative", value: (s) => share(s.negativeContacts, s.serviceContacts) },
+  { name: "share of negative messages made in public", value: (s) => share(s.negativePublic, s.negative) },
+  { name: "sentiment spread", value: (s) => s.sentimentSpread ?? 0 },
+  { name: "tone flips between praise and complaint", value: (s) => capped(s.sentimentFlips, 4) },
+  { name: "sentiment of the later half against the earlier", value: (s) => (s.sentimentLate ?? 0) - (s.sentimentEarly ?? 0) },
+  { name: "sentiment before the first contact that was no praise", value: (s) => s.sentimentBeforeTrouble ?? 0 },
+  { name: "visit days a week before the first contact that was no praise", value: (s) => s.visitRateBeforeTrouble ?? -1 },
+  { name: "orders per visit day", value: (s) => Math.min(2, share(s.orders, s.visitDays)) },
+  { name: "silence against their longest earlier gap", value: silenceAgainstLongestGap },
 ]
 
 const valuesOf = (features: ReadonlyArray<Feature>, s: Signals) => features.map((f) => f.value(s))
@@ -114,6 +135,9 @@ export const likeness = (s: Signals, type: string, model: BoostedModel = TYPE_MO
 
 const LIKENESS_TYPES = ["advocate", "loyal_quiet", "love_hate", "at_risk", "detractor", "distant"]
 
+/** How much the person looks like a type that drifts away (at_risk, detractor, distant), 0-1. */
+const leaving = (s: Signals, model: BoostedModel) => likeness(s, "at_risk", model) + likeness(s, "detractor", model) + likeness(s, "distant", model)
+
 /**
  * What the churn risk is read from: recency, frequency and spread of visits, mail, praise and complaints, and how
  * much the person looks like each relationship type (a relationship read from the data is what tells someone drifting
@@ -139,6 +163,16 @@ export const churnFeatures = (model: BoostedModel = TYPE_MODEL): ReadonlyArray<F
   { name: "orders in the recent window", value: (s) => capped(s.ordersRecent, 5) },
   { name: "visit days in the window before the recent one (log)", value: (s) => Math.log1p(s.visitDaysPrevious) },
   { name: "visits in the recent window against their own earlier rate", value: againstOwnRate },
+  { name: "silence against their longest earlier gap", value: silenceAgainstLongestGap },
+  { name: "active days in the recent window against the window before", value: (s) => (s.activeDaysRecent + 0.5) / (s.activeDaysPrevious + 0.5) },
+  { name: "share of mail opened, recent window minus the one before", value: (s) => (s.openRateRecent ?? -1) - (s.openRatePrevious ?? -1) },
+  { name: "service contacts that were no praise in the recent window", value: (s) => capped(s.troubleRecent, 3) },
+  { name: "share of messages that were negative", value: (s) => share(s.negative, s.texts) },
+  { name: "days since the last complaint", value: (s) => Math.min(s.daysSinceLastComplaint ?? 120, 120) },
+  // The same silence means more from someone who looks like leaving than from a regular between two visits: how
+  // overdue they are against their own rhythm, weighed by how much they look like each kind of customer.
+  { name: "overdue, as far as they look like at_risk, detractor or distant", value: (s) => overdue(s) * leaving(s, model) },
+  { name: "overdue, as far as they look like advocate, loyal_quiet or love_hate", value: (s) => overdue(s) * (1 - leaving(s, model)) },
   ...LIKENESS_TYPES.map((type): Feature => ({ name: `looks like ${type}`, value: (s) => likeness(s, type, model) })),
 ]
 

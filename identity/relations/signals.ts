@@ -74,6 +74,21 @@ export interface Signals {
   readonly socialReach: number
   readonly socialEngagement: number
   readonly followers: number
+  /** Service contacts of any kind (chat, call, inbound mail), praise included. */
+  readonly serviceContacts: number
+  /** Standard deviation of the scores of what the person wrote or said (null: fewer than two texts): blowing hot and cold. */
+  readonly sentimentSpread: number | null
+  /** How often the tone flipped between praise-or-positive and negative from one text to the next, in time order. */
+  readonly sentimentFlips: number
+  /** Mean score of the earlier and the later half of the person's texts (null: fewer than two): turning or consistent. */
+  readonly sentimentEarly: number | null
+  readonly sentimentLate: number | null
+  /** Mean score of what they wrote before their first service contact that was no praise (null: nothing before it, or no such contact). */
+  readonly sentimentBeforeTrouble: number | null
+  /** Visit days per week between the first activity and the first contact that was no praise (null: no such contact). */
+  readonly visitRateBeforeTrouble: number | null
+  /** The longest run of days without own activity between two active days (null: fewer than two active days). */
+  readonly longestActiveGapDays: number | null
 }
 
 const nameOf = (act: string) => act.slice(act.indexOf("/") + 1)
@@ -121,6 +136,7 @@ export const signalsOf = (history: ProfileHistory, asOf: string, config: Relatio
   let socialReach = 0, socialEngagement = 0, followers = 0
   let activeDays = 0
   const visitDayList: Array<number> = []
+  const activeDayList: Array<number> = []
   let firstVisit: number | null = null
   const channels = new Set<string>()
   const weeks = new Set<number>()
@@ -162,6 +178,7 @@ export const signalsOf = (history: ProfileHistory, asOf: string, config: Relatio
     socialEngagement += d.engagement
     followers = Math.max(followers, d.followers)
     if (active) {
+      activeDayList.push(day)
       activeDays++
       firstActive ??= day
       lastActive = day
@@ -188,6 +205,8 @@ export const signalsOf = (history: ProfileHistory, asOf: string, config: Relatio
   let strongestPraise: number | null = null
   let complaint: number | null = null
   const points: Array<{ ageDays: number; score: number }> = []
+  const scores: Array<{ readonly day: number; readonly score: number; readonly label: string }> = []
+  let serviceContacts = 0
   for (const s of history.said) {
     if (s.atMs > asOfMs) continue
     const ageDays = (asOfMs - s.atMs) / DAY_MS
@@ -198,6 +217,8 @@ export const signalsOf = (history: ProfileHistory, asOf: string, config: Relatio
     if (lastActive === null || day > lastActive) lastActive = day
     channels.add(s.channel)
     const service = serviceChannels.has(s.channel)
+    if (service) serviceContacts++
+    scores.push({ day, score: s.score, label: s.label })
     if (s.label === "positive" && s.score >= PRAISE_SCORE) praise++
     else if (service && s.label !== "negative") otherContacts++
     if (service && s.score < LUKEWARM_SCORE) lukewarmContacts++
@@ -222,6 +243,22 @@ export const signalsOf = (history: ProfileHistory, asOf: string, config: Relatio
       }
     }
   }
+  // Texts are read in time order (a profile recomputed after a merge may hold them in another order).
+  const timeline = scores.every((x, i) => i === 0 || scores[i - 1]!.day <= x.day) ? scores : [...scores].sort((a, b) => a.day - b.day)
+  const mean = (xs: ReadonlyArray<{ readonly score: number }>) => (xs.length === 0 ? null : xs.reduce((t, x) => t + x.score, 0) / xs.length)
+  const overall = mean(timeline)
+  const spread = timeline.length < 2 || overall === null ? null : Math.sqrt(timeline.reduce((t, x) => t + (x.score - overall) ** 2, 0) / timeline.length)
+  let flips = 0
+  let tone = 0
+  for (const x of timeline) {
+    const now = x.label === "positive" ? 1 : x.label === "negative" ? -1 : 0
+    if (now !== 0 && tone !== 0 && now !== tone) flips++
+    if (now !== 0) tone = now
+  }
+  const half = Math.floor(timeline.length / 2)
+  const before = firstTroubleDay === null ? [] : timeline.filter((x) => x.day < firstTroubleDay!)
+  let longestGap: number | null = null
+  for (let i = 1; i < activeDayList.length; i++) longestGap = Math.max(longestGap ?? 0, activeDayList[i]! - activeDayList[i - 1]!)
   const long = ewma(points, config.sentimentHalfLifeDays)
   const short = ewma(points, Math.max(1, config.sentimentHalfLifeDays / 3))
   const tenureWeeks = firstActive === null ? 0 : Math.floor((today - firstActive) / 7) + 1
@@ -252,5 +289,14 @@ export const signalsOf = (history: ProfileHistory, asOf: string, config: Relatio
     strongestPraise,
     strongestComplaint: complaint,
     socialReach, socialEngagement, followers,
+    serviceContacts,
+    sentimentSpread: spread,
+    sentimentFlips: flips,
+    sentimentEarly: timeline.length < 2 ? null : mean(timeline.slice(0, half)),
+    sentimentLate: timeline.length < 2 ? null : mean(timeline.slice(timeline.length - half)),
+    sentimentBeforeTrouble: mean(before),
+    visitRateBeforeTrouble: firstTroubleDay === null || firstActive === null ? null
+      : (visitDayList.filter((d) => d < firstTroubleDay!).length / Math.max(1, firstTroubleDay - firstActive)) * 7,
+    longestActiveGapDays: longestGap,
   }
 }

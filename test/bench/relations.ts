@@ -5,7 +5,7 @@
 // Run by `npm run bench`; BENCH_RELATIONS_EVENTS sets the number of events (1,000,000).
 import { spawnSync } from "node:child_process"
 import { existsSync } from "node:fs"
-import { homedir } from "node:os"
+import { homedir, loadavg } from "node:os"
 import { join } from "node:path"
 import { Effect, Logger } from "effect"
 import { computeRelations, DEFAULT_RELATIONS_CONFIG } from "../../identity/relations/index.ts"
@@ -28,6 +28,8 @@ const SOURCES: ReadonlyArray<readonly [string, string]> = [
 
 const fmt = (n: number, digits = 0) => n.toLocaleString("en", { maximumFractionDigits: digits, minimumFractionDigits: digits })
 const out = (line = "") => process.stdout.write(`${line}\n`)
+/** The 1-minute load average: on a shared machine every wall time here follows it, so it is printed beside them. */
+const load = () => loadavg()[0]!.toFixed(1)
 
 /** The relational variant at 6,000 people (seeded, so the same every run), made once under ~/.cache/cdp/bench. */
 const variant = (): string => {
@@ -107,7 +109,7 @@ const insertBoth = (plain: string, viewed: string, rows: ReadonlyArray<Row>) =>
 const main = Effect.gen(function* () {
   const { events, sentiment } = yield* Effect.promise(() => benchRows(variant()))
   const warehouse = yield* Warehouse
-  out(`relations: ${fmt(events.length)} events (${fmt(sentiment.length)} scored texts) of the relational variant (${PEOPLE} people, copied)`)
+  out(`relations: ${fmt(events.length)} events (${fmt(sentiment.length)} scored texts) of the relational variant (${PEOPLE} people, copied); load ${load()}`)
   // The ceiling: the same rows into a copy of event_rows (same engine, partition and order key) that no view reads.
   yield* warehouse.command("CREATE TABLE bench_event_rows AS event_rows")
   const landed = yield* insertBoth("bench_event_rows", "event_rows", events)
@@ -129,6 +131,7 @@ const main = Effect.gen(function* () {
   out(`  reading every profile's signals: ${fmt(readDaily.seconds, 2)} s from the daily tables, ${fmt(readHistory.seconds, 2)} s scanning history (${fmt(readHistory.seconds / readDaily.seconds, 1)}x)`)
   out(`  cdp relations compute (every profile, ${fmt(incremental.value.profiles)} profiles): ${fmt(incremental.seconds, 2)} s from the daily tables; ` +
     `${fmt(history.seconds, 2)} s recomputed from history (${fmt(history.seconds / incremental.seconds, 1)}x)`)
+  out(`  load average at the end: ${load()}`)
 })
 
 const dir = freshDir("cdp-bench-relations-")

@@ -16,6 +16,8 @@ const quietCustomer: Signals = {
   negativeContacts: 0, negativePublic: 0, positivePublic: 0, openComplaints: 0, daysSinceLastComplaint: null,
   sentimentLevel: null, sentimentTrend: null, strongestPraise: null, strongestComplaint: null,
   socialReach: 0, socialEngagement: 0, followers: 0,
+  serviceContacts: 0, sentimentSpread: null, sentimentFlips: 0, sentimentEarly: null, sentimentLate: null, sentimentBeforeTrouble: null,
+  visitRateBeforeTrouble: null, longestActiveGapDays: 12,
 }
 /** The quiet customer after a complaint nobody resolved, then five weeks without a visit. */
 const leftAfterAComplaint: Partial<Signals> = {

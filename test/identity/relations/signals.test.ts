@@ -127,6 +127,33 @@ describe("signals of a profile", () => {
       expect(s.sentimentTrend!).toBeGreaterThan(0)
     })))
 
+  it("reads the tone over time: spread, flips, earlier against later half, before the first trouble; the longest quiet spell", () => {
+    const web = (day: string) => ({ day, events: 1, acts: [["web/page", 1, 0] as const], reach: 0, engagement: 0, followers: 0 })
+    const said = (id: string, day: string, channel: string, score: number, label: string) =>
+      ({ messageId: id, atMs: Date.parse(`${day}T12:00:00Z`), channel, source: channel, score, label })
+    const history = {
+      profileId: "p1",
+      days: ["2024-10-01", "2024-10-03", "2024-10-20", "2024-10-22"].map(web),
+      // Out of time order on purpose: a profile recomputed after a merge may hold its texts so.
+      said: [
+        said("t3", "2024-10-21", "chat", -0.7, "negative"), said("t1", "2024-10-02", "social", 0.9, "positive"),
+        said("t2", "2024-10-10", "chat", 0.8, "positive"), said("t4", "2024-10-25", "social", 0.85, "positive"),
+      ],
+    }
+    const s = signalsOf(history, "2024-10-31", DEFAULT_RELATIONS_CONFIG)
+    // positive, positive, negative, positive: two flips; the first chat (praise) is no trouble, the second is.
+    expect(s).toMatchObject({ sentimentFlips: 2, serviceContacts: 2, longestActiveGapDays: 17 })
+    expect(s.sentimentEarly!).toBeCloseTo(0.85, 9)
+    expect(s.sentimentLate!).toBeCloseTo(0.075, 9)
+    expect(s.sentimentBeforeTrouble!).toBeCloseTo(0.85, 9)
+    // three visit days in the 20 days from the first activity to the first trouble
+    expect(s.visitRateBeforeTrouble!).toBeCloseTo((3 / 20) * 7, 9)
+    expect(s.sentimentSpread!).toBeGreaterThan(0.6)
+    const calm = signalsOf({ ...history, said: history.said.filter((x) => x.label === "positive") }, "2024-10-31", DEFAULT_RELATIONS_CONFIG)
+    expect(calm).toMatchObject({ sentimentFlips: 0, sentimentBeforeTrouble: null, visitRateBeforeTrouble: null })
+    expect(calm.sentimentSpread!).toBeLessThan(0.05)
+  })
+
   it("CDP_RELATIONS names a wrong key or value", () => {
     expect(() => parseRelationsConfig('{"orders":["x"]}')).toThrow(/unknown key "orders"/)
     expect(() => parseRelationsConfig('{"newDays":0}')).toThrow(/newDays must be a whole number of days/)
