@@ -104,11 +104,6 @@ const ROW_KEYS: Readonly<Record<string, (row: Record<string, unknown>, keys: Set
     k.add(messageKey(String(r["tenant"]), String(r["message_id"])))
   },
   identity_observations: (r, k) => { k.add(messageKey(String(r["tenant"]), String(r["message_id"]))) },
-  // Observations again by identifier (written with each landed batch): the message and the identifier it states.
-  identity_sightings: (r, k) => {
-    k.add(messageKey(String(r["tenant"]), String(r["message_id"])))
-    k.add(identifierKey(String(r["tenant"]), String(r["kind"]), String(r["value"])))
-  },
   profile_merges: (r, k) => {
     k.add(profileKey(String(r["tenant"]), String(r["from_profile"])))
     k.add(profileKey(String(r["tenant"]), String(r["to_profile"])))
