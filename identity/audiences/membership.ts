@@ -10,7 +10,7 @@ import {
 } from "../../warehouse/audiences.ts"
 import { anchorNodes } from "../../warehouse/identity.ts"
 import { allAudiencesForRefresh, type Audience, AudienceNotFound, getAudience, isAudienceId } from "./audience.ts"
-import { ConditionInvalid, type LeafNode, parseCondition } from "./condition.ts"
+import { type ChannelCondition, ConditionInvalid, type EventCondition, type LeafNode, leavesOf, parseCondition } from "./condition.ts"
 import { evaluate, explainRow, type LeafResult } from "./evaluate.ts"
 
 export const AUDIENCE_ENTERED = "Audience Entered"
@@ -217,6 +217,18 @@ export const refreshAudienceProfiles = Effect.fn("refreshAudienceProfiles")(func
   return yield* record(audience, pending, emit)
 })
 
+/**
+ * Whether an audience's condition can count the refresh's own events (track, channel web, named Audience
+ * Entered/Exited): an event leaf naming them, or a channel leaf on web.
+ */
+const seesAudienceEvents = (audience: Audience): boolean => {
+  const condition = parseCondition(audience.condition)
+  if (condition instanceof ConditionInvalid) return false
+  return leavesOf(condition).some((l) => l.kind === "event"
+    ? [AUDIENCE_ENTERED, AUDIENCE_EXITED].includes((l.leaf as EventCondition).event) && ((l.leaf as EventCondition).channel ?? "web") === "web"
+    : l.kind === "channel" && (l.leaf as ChannelCondition).channel === "web")
+}
+
 /** Profiles asked about in one query at most; more are asked in several. */
 const PROFILES_PER_QUERY = 1000
 
@@ -225,16 +237,25 @@ const PROFILES_PER_QUERY = 1000
  * touched), as `cdp serve` does after a batch lands.
  */
 export const refreshAudiencesFor = Effect.fn("refreshAudiencesFor")(function* (
-  changed: ReadonlyMap<string, ReadonlySet<string>>, options?: { readonly emit?: Emit; readonly asOfMs?: number },
+  changed: ReadonlyMap<string, ReadonlySet<string>>,
+  options?: {
+    readonly emit?: Emit
+    readonly asOfMs?: number
+    /** Profiles whose only news is the refresh's own Audience Entered/Exited events: asked about where those can count. */
+    readonly own?: ReadonlyMap<string, ReadonlySet<string>>
+  },
 ) {
   const started = performance.now()
   let audiences = 0
   let entered = 0
   let exited = 0
-  for (const [tenant, set] of changed) {
-    const profiles = [...set].sort()
+  for (const tenant of new Set([...changed.keys(), ...(options?.own?.keys() ?? [])])) {
+    const others = [...(changed.get(tenant) ?? [])]
+    const own = options?.own?.get(tenant)
     for (const a of yield* allAudiencesForRefresh(tenant)) {
       if (a.deleted) continue
+      const profiles = [...new Set([...others, ...(own !== undefined && seesAudienceEvents(a) ? own : [])])].sort()
+      if (profiles.length === 0) continue
       audiences++
       for (let i = 0; i < profiles.length; i += PROFILES_PER_QUERY) {
         const r = yield* refreshAudienceProfiles(a, profiles.slice(i, i + PROFILES_PER_QUERY), options?.emit, options?.asOfMs).pipe(

@@ -7,7 +7,7 @@
 import { Duration, Effect, Schedule } from "effect"
 import { Warehouse } from "../../warehouse/warehouse.ts"
 import { commandTable, onWarehouseWrite, type WarehouseWrite } from "../../warehouse/writes.ts"
-import { type Emit, refreshAudiences, refreshAudiencesFor } from "./membership.ts"
+import { AUDIENCE_SOURCE, type Emit, refreshAudiences, refreshAudiencesFor } from "./membership.ts"
 
 export interface RefresherOptions {
   readonly emit: Emit
@@ -32,9 +32,13 @@ const FULL_TABLES = new Set([
   "relation_runs", "trait_precedence", "subject_restrictions", "profile_restrictions", "audience_versions",
 ])
 
-/** What one write asks of the refresher: profiles per tenant, or a full refresh. */
+/**
+ * What one write asks of the refresher: profiles per tenant, or a full refresh. The refresher's own Audience
+ * Entered/Exited events are kept apart (`own`): they are news only to audiences whose conditions look at them.
+ */
 export class HeardChanges {
   readonly profiles = new Map<string, Set<string>>()
+  readonly own = new Map<string, Set<string>>()
   full = false
   writes = 0
 
@@ -48,7 +52,7 @@ export class HeardChanges {
     }
     this.writes++
     if (PROFILE_TABLES.has(write.table)) {
-      for (const r of write.rows) this.add(r["tenant"], r["profile_id"])
+      for (const r of write.rows) this.add(r["tenant"], r["profile_id"], write.table === "event_rows" && r["source"] === AUDIENCE_SOURCE ? this.own : this.profiles)
     } else if (write.table === "profile_merges") {
       for (const r of write.rows) {
         this.add(r["tenant"], r["from_profile"])
@@ -60,26 +64,28 @@ export class HeardChanges {
     }
   }
 
-  private add(tenant: unknown, profile: unknown): void {
+  private add(tenant: unknown, profile: unknown, to = this.profiles): void {
     if (typeof tenant !== "string" || typeof profile !== "string" || profile === "") return
-    let set = this.profiles.get(tenant)
-    if (set === undefined) this.profiles.set(tenant, set = new Set())
+    let set = to.get(tenant)
+    if (set === undefined) to.set(tenant, set = new Set())
     set.add(profile)
   }
 
   /** Takes what was heard so far, leaving nothing. */
-  take(): { readonly full: boolean; readonly profiles: Map<string, Set<string>>; readonly writes: number } {
-    const out = { full: this.full, profiles: new Map(this.profiles), writes: this.writes }
+  take(): { readonly full: boolean; readonly profiles: Map<string, Set<string>>; readonly own: Map<string, Set<string>>; readonly writes: number } {
+    const out = { full: this.full, profiles: new Map(this.profiles), own: new Map(this.own), writes: this.writes }
     this.full = false
     this.profiles.clear()
+    this.own.clear()
     this.writes = 0
     return out
   }
 
   /** Puts back what a failed step took, so its profiles are tried again. */
-  giveBack(taken: { readonly full: boolean; readonly profiles: ReadonlyMap<string, ReadonlySet<string>> }): void {
+  giveBack(taken: { readonly full: boolean; readonly profiles: ReadonlyMap<string, ReadonlySet<string>>; readonly own: ReadonlyMap<string, ReadonlySet<string>> }): void {
     if (taken.full) this.full = true
     for (const [tenant, set] of taken.profiles) for (const p of set) this.add(tenant, p)
+    for (const [tenant, set] of taken.own) for (const p of set) this.add(tenant, p, this.own)
   }
 }
 
@@ -102,10 +108,10 @@ export const keepAudiencesCurrent = (options: RefresherOptions) =>
       landedSeen = landed
       const tooMany = [...taken.profiles.values()].some((s) => s.size > fullAbove)
       const full = taken.full || unheard || tooMany || Date.now() - lastFull >= idleMs
-      if (!full && taken.profiles.size === 0) return
+      if (!full && taken.profiles.size === 0 && taken.own.size === 0) return
       const run = full
         ? Effect.sync(() => { lastFull = Date.now() }).pipe(Effect.andThen(refreshAudiences({ emit: options.emit })))
-        : refreshAudiencesFor(taken.profiles, { emit: options.emit })
+        : refreshAudiencesFor(taken.profiles, { emit: options.emit, own: taken.own })
       const s = yield* run.pipe(Effect.tapCause(() => Effect.sync(() => {
         heard.giveBack(taken)
         retryAt = Date.now() + 1000

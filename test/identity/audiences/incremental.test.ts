@@ -111,6 +111,10 @@ describe("refreshing the profiles a write touched", () => {
       // A full refresh afterwards finds only what the partial one was not asked about: cat.
       expect(yield* refreshAudiences({ tenant: "acme", emit, asOfMs: AS_OF })).toMatchObject({ entered: 1, exited: 0 })
       expect((yield* causes(second.cursor)).changes).toEqual([["cat", "entered", 'matched: trait "plan" = "pro" ("pro")']])
+      // The refresh's own Audience events are news only to an audience that looks at them (asked as of now: they are
+      // stamped with the time they were emitted).
+      yield* createAudience("acme", { name: "Told", purpose: "EmailMarketing", condition: { event: "Audience Entered" } }, "test")
+      expect(yield* refreshAudiencesFor(new Map(), { emit, own: new Map([["acme", new Set([ann])]]) })).toMatchObject({ audiences: 1, entered: 1 })
       // A profile that is gone (never had events) is no member and enters nothing; one of another tenant neither.
       expect(yield* refreshAudiencesFor(new Map([["acme", new Set(["prof_nobody"])], ["other", new Set([ann])]]), { emit, asOfMs: AS_OF }))
         .toMatchObject({ entered: 0, exited: 0 })
@@ -133,7 +137,10 @@ describe("refreshing the profiles a write touched", () => {
       expect(heard.take().full).toBe(true)
       // The refresher's own bookkeeping is no news.
       heard.hear({ kind: "insert", table: "audience_changes", rows: [{ tenant: "acme", profile_id: bob }] })
-      expect(heard.take()).toMatchObject({ full: false, profiles: new Map() })
+      expect(heard.take()).toMatchObject({ full: false, profiles: new Map(), own: new Map() })
+      // Its Audience Entered/Exited events are kept apart: news only to audiences that look at them.
+      heard.hear({ kind: "insert", table: "event_rows", rows: [{ tenant: "acme", profile_id: bob, source: "audiences" }] })
+      expect(heard.take()).toMatchObject({ full: false, profiles: new Map(), own: new Map([["acme", new Set([bob])]]) })
       stop()
     })), 60_000)
 
