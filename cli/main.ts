@@ -7,7 +7,8 @@ import { Collector } from "../ingest/collector.ts"
 import { EmptyInput, FileUnreadable, importFile } from "../ingest/import.ts"
 import { FILE_SOURCES } from "../ingest/sources/index.ts"
 import {
-  DEFAULT_TENANT, dataDirWriteKey, parseAllowedOriginSpecs, parseWriteKeySpecs, uniqueWriteKeys, withAllowedOrigins, writeKeys,
+  DEFAULT_TENANT, dataDirWriteKey, parseAllowedOriginSpecs, parseWriteKeySpecs, TENANT_NAME, TENANT_NAME_RULE, uniqueWriteKeys, withAllowedOrigins,
+  writeKeys,
 } from "../ingest/writekeys.ts"
 import { type DataDirLocked, type QueryScope, Warehouse } from "../warehouse/warehouse.ts"
 import { DEFAULT_HOST, DEFAULT_PORT, parseJsonObject, readSetting, sentimentSettings, SETTINGS, settingNow, xEnvironment } from "./config.ts"
@@ -84,6 +85,14 @@ const dataDirOption = () =>
 const program = new Command("cdp")
   .description("Privacy-first customer data platform: collect, validate and land customer signals in ClickHouse.")
   .showHelpAfterError("(run cdp --help for usage)")
+  // Every command's --tenant, checked once: nothing may land under (or be looked for in) a tenant no key or token can name.
+  .hook("preAction", (_program, command) => {
+    const tenant: unknown = command.opts()["tenant"]
+    if (typeof tenant === "string" && !TENANT_NAME.test(tenant)) {
+      process.stderr.write(`cdp: --tenant ${JSON.stringify(tenant)} must be ${TENANT_NAME_RULE}\n`)
+      process.exit(1)
+    }
+  })
   .addHelpText("after", `
 Examples (cdp COMMAND --help shows each command's own):
   $ npx cdp demo                                     land a bundled sample and show what landed

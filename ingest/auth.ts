@@ -20,7 +20,7 @@ import { Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
 import { BodyTooLarge, bodyErrorReply, receiveBody } from "./body.ts"
 import { readJson } from "./json.ts"
 import { preReadBodies, type QueryReply, refuse } from "./query-route.ts"
-import { DEFAULT_TENANT } from "./writekeys.ts"
+import { DEFAULT_TENANT, TENANT_NAME, TENANT_NAME_RULE } from "./writekeys.ts"
 
 /** Every scope, with what it lets a token do. */
 export const SCOPES = {
@@ -162,8 +162,8 @@ export const matchApiRoute = (req: IncomingMessage): RouteMatch | undefined => {
     try {
       // Left unset when refused, so not even the refusal's audit entry is filed under a tenant nobody can have.
       const decoded = decodeURIComponent(t[1]!)
-      if (TENANT_SHAPE.test(decoded)) pathTenant = decoded
-      else badPathTenant = "the tenant in the path must be a tenant's name (1-100 characters, no spaces or control characters)"
+      if (TENANT_NAME.test(decoded)) pathTenant = decoded
+      else badPathTenant = `the tenant in the path must be a tenant's name (${TENANT_NAME_RULE})`
     } catch {
       badPathTenant = "the tenant in the path is not validly percent-encoded"
     }
@@ -185,7 +185,6 @@ export interface TokenInput {
   readonly expiresAtMs: number | null
 }
 
-const TENANT_SHAPE = /^[^\s\u0000-\u001f]{1,100}$/
 
 /** When a token expires: an ISO date (at 00:00 UTC), an ISO date-time, or a duration from now (30d, 12h). */
 export const parseExpiry = (text: string, nowMs: number): number | TokenInvalid => {
@@ -212,8 +211,8 @@ export const validateTokenInput = (input: {
     return new TokenInvalid({ field: "role", message: `role must be one of ${ROLE_NAMES.join(", ")}${typeof input.role === "string" ? ` (not "${input.role}")` : ""}` })
   }
   const role = input.role as Role
-  if (input.tenant !== undefined && (typeof input.tenant !== "string" || !TENANT_SHAPE.test(input.tenant))) {
-    return new TokenInvalid({ field: "tenant", message: "tenant must be a tenant's name (1-100 characters, no spaces)" })
+  if (input.tenant !== undefined && (typeof input.tenant !== "string" || !TENANT_NAME.test(input.tenant))) {
+    return new TokenInvalid({ field: "tenant", message: `tenant must be a tenant's name (${TENANT_NAME_RULE})` })
   }
   const allowed: ReadonlyArray<string> = ROLES[role]
   let scopes: ReadonlyArray<Scope> = ROLES[role]
@@ -598,8 +597,8 @@ const checkBody = (text: string, tenant: string | undefined, bound: boolean): st
   const body = read.value
   if (body === null || typeof body !== "object" || Array.isArray(body)) return bound ? refuse(400, "bad_body", "the body must be a JSON object") : text
   const b = body as Record<string, unknown>
-  if (b.tenant !== undefined && (typeof b.tenant !== "string" || !TENANT_SHAPE.test(b.tenant))) {
-    return refuse(400, "bad_tenant", '"tenant" must be a tenant\'s name (1-100 characters, no spaces or control characters)', "/tenant")
+  if (b.tenant !== undefined && (typeof b.tenant !== "string" || !TENANT_NAME.test(b.tenant))) {
+    return refuse(400, "bad_tenant", `"tenant" must be a tenant's name (${TENANT_NAME_RULE})`, "/tenant")
   }
   if (b.allTenants !== undefined && b.allTenants !== false && bound) {
     return refuse(403, "tenant_forbidden", `this token is bound to tenant "${tenant}": "allTenants" is not allowed`, "/allTenants")
@@ -631,7 +630,7 @@ export const makeGuard = (options: {
       const url = new URL(req.url ?? "/", "http://collector")
       const queryTenants = url.searchParams.getAll("tenant")
       // A refusal is filed under the tenant named, only if it is one a tenant could have.
-      const named = match.pathTenant ?? queryTenants.find((t) => TENANT_SHAPE.test(t))
+      const named = match.pathTenant ?? queryTenants.find((t) => TENANT_NAME.test(t))
       const audit = (principal: Principal | undefined, tenant: string | undefined, reply: QueryReply, tokenId?: string) => {
         const denied = reply.status === 401 || reply.status === 403
         if (options.access === undefined || route.audit === "none") return
@@ -670,8 +669,8 @@ export const makeGuard = (options: {
         return reply
       }
       // Checked here for every route, so no handler reads a tenant nobody can have (empty, a newline, 5,000 bytes).
-      if (queryTenants.some((t) => !TENANT_SHAPE.test(t))) {
-        const reply = refuse(400, "bad_tenant", "?tenant= must be a tenant's name (1-100 characters, no spaces or control characters)", "tenant")
+      if (queryTenants.some((t) => !TENANT_NAME.test(t))) {
+        const reply = refuse(400, "bad_tenant", `?tenant= must be a tenant's name (${TENANT_NAME_RULE})`, "tenant")
         audit(principal, principal.tenant, reply)
         return reply
       }

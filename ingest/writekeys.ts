@@ -6,6 +6,13 @@ import { join } from "node:path"
 
 export const DEFAULT_TENANT = "default"
 
+/**
+ * What a tenant's name may be, wherever one is named (write keys, tokens, the API's path, query and bodies, the CLI's
+ * --tenant): data lands only under names like these, and analyst SQL scopes only to them.
+ */
+export const TENANT_NAME = /^[A-Za-z0-9_.-]{1,64}$/
+export const TENANT_NAME_RULE = "1-64 letters, digits, '.', '_' or '-'"
+
 /** One source: its write key, its tenant, and (for browser senders) the web origins it accepts. */
 export interface WriteKeyEntry {
   readonly writeKey: string
@@ -35,8 +42,8 @@ export const parseWriteKeySpecs = (specs: ReadonlyArray<string>): Array<{ writeK
     }
     const [writeKey, tenant] = spec.split("=", 2) as [string, string | undefined]
     if (writeKey.trim() === "") throw new Error(`write key spec "${spec}" has no key`)
-    if (tenant !== undefined && !/^[A-Za-z0-9_.-]{1,64}$/.test(tenant)) {
-      throw new Error(`tenant "${tenant}" must be 1-64 letters, digits, '.', '_' or '-'`)
+    if (tenant !== undefined && !TENANT_NAME.test(tenant)) {
+      throw new Error(`tenant "${tenant}" must be ${TENANT_NAME_RULE}`)
     }
     return { writeKey: writeKey.trim(), tenant: tenant ?? DEFAULT_TENANT }
   })))

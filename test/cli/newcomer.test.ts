@@ -50,6 +50,19 @@ describe("a newcomer's mistakes", () => {
     expect(existsSync(data)).toBe(false)
   })
 
+  it("a --tenant no write key or token could name is one line, exit 1, on every command, and nothing lands", () => {
+    const file = join(dir, "one.ndjson")
+    writeFileSync(file, '{"type":"track","userId":"u","event":"E"}\n')
+    const data = join(dir, "data")
+    // cdp ingest landed these under "a b" and "", which no API route, write key or analyst query can reach.
+    for (const tenant of ["a b", ""]) {
+      expectOneLineError(runCdp(["ingest", "--source", "segment", file, "--tenant", tenant, "--data-dir", data]), "--tenant")
+    }
+    expectOneLineError(runCdp(["profile", "show", "user_id:u", "--tenant", "a b", "--data-dir", data]), "must be 1-64 letters")
+    expectOneLineError(runCdp(["token", "list", "--tenant", "a\nb", "--data-dir", data]), "must be 1-64 letters")
+    expect(existsSync(data)).toBe(false)
+  })
+
   it("a wrong environment variable is one line naming it and what it must be, exit 1", () => {
     const data = join(dir, "data")
     const cases: ReadonlyArray<readonly [Record<string, string>, ReadonlyArray<string>, string]> = [
