@@ -1,7 +1,7 @@
 // Issue 14's measure on a small generated variant (--people 600): land it with `cdp ingest`, compute the
 // relationships, read them from `profiles` as the scorer does, and score them with the data set's own scorer. The
-// thresholds sit below what the small set gives (F1 0.873, AUC 0.842) and the lowest the full-size held-out runs give
-// (F1 0.866, AUC 0.840 over five seeds none of the training used, the default mix and three others, README
+// thresholds sit below what the small set gives (F1 0.879, AUC 0.843) and the lowest the full-size held-out runs give
+// (F1 0.862, AUC 0.839 over five seeds none of the training used, the default mix and three others, README
 // "Relational intelligence").
 import { spawnSync } from "node:child_process"
 import { writeFileSync } from "node:fs"
