@@ -192,8 +192,11 @@ export const analystSettings = async (
       "SELECT database, table, has(groupArray(name), 'tenant') AS tenanted, has(groupArray(name), 'scope') AS scoped " +
         "FROM system.columns WHERE database NOT IN ('system', 'information_schema', 'INFORMATION_SCHEMA') GROUP BY database, table")
     : []
+  // api_tokens has a tenant column, but its rows are credentials' verifiers (token hashes): GET /v1/tokens shows the
+  // rest, so a tenant's analyst sees none of it.
   const tenantFilter = (t: { table: string; tenanted: number; scoped: number }, tenant: string) =>
-    Number(t.tenanted) ? `tenant = ${literal(tenant)}`
+    t.table === "api_tokens" ? "0"
+      : Number(t.tenanted) ? `tenant = ${literal(tenant)}`
       : Number(t.scoped) ? `scope IN ('*', ${literal(tenant)})`
       : t.table === "schema_migrations" ? "1" : "0"
   const filters = [

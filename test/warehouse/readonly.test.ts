@@ -255,7 +255,12 @@ describe("the analyst context (engine-enforced)", () => {
         { scope: "globex", trait: "name", sources: ["email"], version: 0 },
         { scope: "acme", trait: "name", sources: ["chat"], version: 0 },
       ])
-      for (const sql of ["SELECT chunk FROM identity_snapshots", "SELECT token_id FROM api_token_uses"]) {
+      // A tenant's own tokens too: a token's hash is a credential's verifier, and GET /v1/tokens shows the rest.
+      yield* warehouse.insert("api_tokens", [{
+        token_id: "tok_acme1", token_hash: "ab".repeat(32), role: "admin", tenant: "acme", scopes: ["query"], name: "", created_at: "2024-01-01 00:00:00",
+        expires_at: null, revoked_at: null, version: 1,
+      }])
+      for (const sql of ["SELECT chunk FROM identity_snapshots", "SELECT token_id FROM api_token_uses", "SELECT token_hash FROM api_tokens"]) {
         expect(yield* attempt(sql), sql).toEqual({ rows: [] })
       }
       expect(yield* attempt("SELECT scope FROM trait_precedence ORDER BY scope")).toEqual({ rows: [{ scope: "*" }, { scope: "acme" }] })
