@@ -1,11 +1,11 @@
 // What `cdp consent show` and GET /v1/consent/{identifier} print: a profile's state per purpose (with the signal in
 // effect and its proof) and its whole ledger, merged profiles' rows included.
 import { Effect } from "effect"
-import { type IdentifierRef, profileIdOf } from "../identity/index.ts"
-import { ledgerOfMessages, ledgerOfProfiles, type LedgerRow } from "../warehouse/consent.ts"
+import { type IdentifierRef, profileScopeOf } from "../identity/index.ts"
+import { ledgerOfMessages, type LedgerRow } from "../warehouse/consent.ts"
 import { type ConsentState, stateFromRows } from "./ledger.ts"
 import { ConsentPoliciesRef, type ConsentPolicy, policyOf } from "./purposes.ts"
-import { profileRestricted, restrictedProfiles } from "./restriction.ts"
+import { profileRestricted } from "./restriction.ts"
 
 export interface ConsentView {
   readonly tenant: string
@@ -37,12 +37,14 @@ const viewOf = (tenant: string, profileId: string, rows: ReadonlyArray<LedgerRow
   })),
 })
 
+/**
+ * A person's consent by identifier or profile id. The profile is found as a profile read finds it (its messages in
+ * this tenant now), so an unknown profile id, or one of another tenant, is ProfileNotFound here as there, instead of
+ * answering every purpose's default for a profile that does not exist.
+ */
 export const showConsent = Effect.fn("showConsent")(function* (tenant: string, ref: IdentifierRef) {
-  const profileId = yield* profileIdOf(tenant, ref)
-  const policy = policyOf(yield* ConsentPoliciesRef, tenant)
-  const rows = yield* ledgerOfProfiles(tenant, [profileId])
-  const restricted = (yield* restrictedProfiles(tenant, [profileId])).has(profileId)
-  return viewOf(tenant, profileId, rows, restricted, policy)
+  const scope = yield* profileScopeOf(tenant, ref)
+  return yield* showConsentOfMessages({ tenant, profileId: scope.profileId, ids: scope.ids })
 })
 
 /**

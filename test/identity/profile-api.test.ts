@@ -177,6 +177,13 @@ describe("GET /v1/profiles/{identifier}", () => {
       // The consent route is described by the same document.
       expect((yield* get(url, `/v1/consent/${encodeURIComponent("user_id:u1")}?tenant=acme`)).status).toBe(200)
       expect((yield* get(url, "/v1/consent/user_id%3Anobody?tenant=acme")).status).toBe(404)
+      // A profile id is found only in its own tenant, on both routes (the consent route answered 200 with default
+      // states for another tenant's or an unknown profile id).
+      const profileId = String(p["profileId"])
+      expect((yield* get(url, `/v1/consent/${profileId}?tenant=acme`)).status).toBe(200)
+      expect((yield* get(url, `/v1/consent/${profileId}?tenant=other`)).status).toBe(404)
+      expect((yield* get(url, `/v1/profiles/${profileId}?tenant=other`)).status).toBe(404)
+      expect((yield* get(url, "/v1/consent/prof_nobody000000?tenant=acme")).status).toBe(404)
       expect((yield* get(url, "/v1/consent/shoe%3A9")).status).toBe(400)
       expect((yield* get(url, "/v1/consent/user_id%3Au1", { token: null })).status).toBe(401)
       // The profile route's own refusals.
