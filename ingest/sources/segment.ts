@@ -108,6 +108,13 @@ export const validateSegmentMessage = (message: unknown, sizeBytes?: number): Re
     return rejection("missing_identity", "/userId", "a message needs a non-blank userId or anonymousId")
   }
   if (m.messageId === null) return rejection("message_id_not_string", "/messageId", "messageId must be a non-empty string (got null)")
+  // The schema asks only that they be present; a blank one names no group to join and no earlier id to merge.
+  if (m.type === "group" && isBlankId(m.groupId)) {
+    return rejection("missing_group_id", "/groupId", `${FIELD_RULES["/groupId"]!.what} (got a blank string)`)
+  }
+  if (m.type === "alias" && isBlankId(m.previousId)) {
+    return rejection("missing_previous_id", "/previousId", `${FIELD_RULES["/previousId"]!.what} (got a blank string)`)
+  }
   return null
 }
 

@@ -51,6 +51,15 @@ describe("Segment message validation", () => {
     expect(validateSegmentMessage({ type: "group", userId: "u" })).toMatchObject({ field: "/groupId", rule: "missing_group_id" })
   })
 
+  it("refuses a blank groupId or previousId as missing: a group or alias must name what it joins", () => {
+    for (const blank of ["", "   "]) {
+      expect(validateSegmentMessage({ type: "group", userId: "u", groupId: blank })).toMatchObject({ field: "/groupId", rule: "missing_group_id" })
+      expect(validateSegmentMessage({ type: "alias", userId: "u", previousId: blank })).toMatchObject({ field: "/previousId", rule: "missing_previous_id" })
+    }
+    expect(validateSegmentMessage({ type: "group", userId: "u", groupId: 0 })).toBeNull()
+    expect(validateSegmentMessage({ type: "alias", userId: "u", previousId: "anon-1" })).toBeNull()
+  })
+
   it("refuses dates that do not exist and accepts offsets", () => {
     expect(validateSegmentMessage({ type: "page", userId: "u", timestamp: "2023-02-29T10:00:00Z" })?.rule).toBe("bad_timestamp")
     expect(validateSegmentMessage({ type: "page", userId: "u", timestamp: "2024-02-29T10:00:00+02:00" })).toBeNull()
