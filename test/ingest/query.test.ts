@@ -93,7 +93,7 @@ describe("POST /v1/query", () => {
       expect((yield* ask(url, { sql })).body.rows).toEqual([])
       expect((yield* ask(url, { sql, allTenants: true })).body.rows).toHaveLength(2)
       expect(yield* ask(url, { sql, tenant: "acme", allTenants: true })).toMatchObject({ status: 400, body: { rule: "bad_scope" } })
-      expect(yield* ask(url, { sql, tenant: 7 })).toMatchObject({ status: 400, body: { rule: "bad_body", field: "/tenant" } })
+      expect(yield* ask(url, { sql, tenant: 7 })).toMatchObject({ status: 400, body: { rule: "bad_tenant", field: "/tenant" } })
     })))
 
   it("shows a tenant no row or byte counts of other tenants, and still its tables' names", () =>
