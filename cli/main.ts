@@ -7,9 +7,10 @@ import { Collector } from "../ingest/collector.ts"
 import { EmptyInput, FileUnreadable, importFile } from "../ingest/import.ts"
 import { FILE_SOURCES } from "../ingest/sources/index.ts"
 import {
-  DEFAULT_TENANT, dataDirWriteKey, parseAllowedOriginSpecs, parseWriteKeySpecs, TENANT_NAME, TENANT_NAME_RULE, uniqueWriteKeys, withAllowedOrigins,
+  DEFAULT_TENANT, dataDirWriteKey, parseAllowedOriginSpecs, parseWriteKeySpecs, uniqueWriteKeys, withAllowedOrigins,
   writeKeys,
 } from "../ingest/writekeys.ts"
+import { TENANT_NAME, TENANT_NAME_RULE } from "../warehouse/tenant.ts"
 import { type DataDirLocked, type QueryScope, Warehouse } from "../warehouse/warehouse.ts"
 import { DEFAULT_HOST, DEFAULT_PORT, parseJsonObject, readSetting, sentimentSettings, SETTINGS, settingNow, xEnvironment } from "./config.ts"
 import { DataDirUnusable, FileUnwritable, prepareDataDir } from "./data-dir.ts"

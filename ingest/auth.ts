@@ -20,7 +20,8 @@ import { Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
 import { BodyTooLarge, bodyErrorReply, receiveBody } from "./body.ts"
 import { readJson } from "./json.ts"
 import { preReadBodies, type QueryReply, refuse } from "./query-route.ts"
-import { DEFAULT_TENANT, TENANT_NAME, TENANT_NAME_RULE } from "./writekeys.ts"
+import { TENANT_NAME, TENANT_NAME_RULE } from "../warehouse/tenant.ts"
+import { DEFAULT_TENANT } from "./writekeys.ts"
 
 /** Every scope, with what it lets a token do. */
 export const SCOPES = {

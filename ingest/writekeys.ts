@@ -3,15 +3,9 @@
 import { randomBytes, timingSafeEqual } from "node:crypto"
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
+import { TENANT_NAME, TENANT_NAME_RULE } from "../warehouse/tenant.ts"
 
 export const DEFAULT_TENANT = "default"
-
-/**
- * What a tenant's name may be, wherever one is named (write keys, tokens, the API's path, query and bodies, the CLI's
- * --tenant): data lands only under names like these, and analyst SQL scopes only to them.
- */
-export const TENANT_NAME = /^[A-Za-z0-9_.-]{1,64}$/
-export const TENANT_NAME_RULE = "1-64 letters, digits, '.', '_' or '-'"
 
 /** One source: its write key, its tenant, and (for browser senders) the web origins it accepts. */
 export interface WriteKeyEntry {

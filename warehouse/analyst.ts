@@ -10,6 +10,7 @@ import type { ClickHouseClient } from "@clickhouse/client"
 import { Data } from "effect"
 import { functionCatalogue } from "./analyst-functions.ts"
 import { writesOutfile } from "./readonly.ts"
+import { TENANT_NAME, TENANT_NAME_RULE } from "./tenant.ts"
 
 /** What one analyst query may use. Every field has a default (DEFAULT_ANALYST_LIMITS). */
 export interface AnalystLimits {
@@ -51,11 +52,9 @@ export class QueryBusy extends Data.TaggedError("QueryBusy")<{ readonly limit: n
   }
 }
 
-const TENANT = /^[A-Za-z0-9_.-]{1,64}$/
-
 /** Why `scope` is not a valid scope, or null. */
 export const scopeViolation = (scope: QueryScope): string | null =>
-  "tenant" in scope && !TENANT.test(scope.tenant) ? `tenant "${scope.tenant}" must be 1-64 letters, digits, '.', '_' or '-'` : null
+  "tenant" in scope && !TENANT_NAME.test(scope.tenant) ? `tenant "${scope.tenant}" must be ${TENANT_NAME_RULE}` : null
 
 export const describeScope = (scope: QueryScope) => ("tenant" in scope ? `tenant ${scope.tenant}` : "all tenants")
 

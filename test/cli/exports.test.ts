@@ -77,7 +77,7 @@ describe("cdp export", () => {
     expectOneLineError(cdp(["export", "status"], { CDP_DESTINATIONS: '{"default":[{"name":"x","type":"webhook","purpose":"P","url":"ftp://h"}]}' }), "CDP_DESTINATIONS must be")
     expectOneLineError(cdp(["export", "history", "nope"]), `no destination "nope" for tenant "default" (destinations: hook, lake)`)
     expectOneLineError(cdp(["export", "history", "hook", "--limit", "0"]), "must be a whole number of at least 1")
-    // A tenant name outside the one rule (ingest/writekeys.ts TENANT_NAME) is refused before any command reads it.
+    // A tenant name outside the one rule (warehouse/tenant.ts TENANT_NAME) is refused before any command reads it.
     expectOneLineError(cdp(["export", "run", "--tenant", "../etc"]), `--tenant "../etc" must be 1-64`)
   })
 
