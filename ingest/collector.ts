@@ -271,11 +271,12 @@ const makeCollector = (options: CollectorOptions) =>
           }
         }
         const sourceOptions = options.sourceOptions?.[name]
-        const ctx = { tenant, receivedAtMs: Date.now(), ...(sourceOptions === undefined ? {} : { options: sourceOptions }) }
+        const ctx = { tenant, receivedAtMs: Date.now(), maxItems: WEBHOOK_MAX_ITEMS, ...(sourceOptions === undefined ? {} : { options: sourceOptions }) }
         const items = yield* Effect.promise(() =>
           Promise.resolve(bytes !== undefined ? source.parseBytes!(bytes, ctx) : source.parse(body, ctx)))
         if (items.length > WEBHOOK_MAX_ITEMS) {
-          return refuse(413, "too_many_items", `a webhook post may carry at most ${WEBHOOK_MAX_ITEMS} items (this one has ${items.length} items); send them in smaller posts`)
+          // The source stopped reading one item past the limit: how many more the post held is not known.
+          return refuse(413, "too_many_items", `a webhook post may carry at most ${WEBHOOK_MAX_ITEMS} items (this one has more); send them in smaller posts`)
         }
         return yield* submitItems(items)
       })

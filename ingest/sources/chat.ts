@@ -6,7 +6,7 @@ import { ajv, parseIsoDateTime } from "../schemas.ts"
 import messageSchema from "./chat-message.schema.json" with { type: "json" }
 import schema from "./chat.schema.json" with { type: "json" }
 import type { ImportContext, ImportedItem } from "./index.ts"
-import { explainSchemaError, type ItemMaker, itemMaker, locate, NO_IDENTIFIERS, parseNdjsonText, readNdjsonFile } from "./items.ts"
+import { explainSchemaError, type ItemMaker, itemMaker, locate, NO_IDENTIFIERS, parseNdjsonText, readNdjsonFile, withinLimit } from "./items.ts"
 
 export interface ChatLine {
   readonly from: "visitor" | "agent"
@@ -160,11 +160,11 @@ export const parseChatWebhook = (body: string, ctx: ImportContext): ReadonlyArra
   const read = readJson(body)
   if (read._tag === "refused") {
     return read.rejection.rule === "not_json"
-      ? parseNdjsonText(body, maker, (v, line, n) => anyItem(maker, v, `line ${n}`, line))
+      ? parseNdjsonText(body, maker, (v, line, n) => anyItem(maker, v, `line ${n}`, line), ctx.maxItems)
       : [maker.deadLetter(body, locate("body", read.rejection))]
   }
   const value = read.value
-  if (Array.isArray(value)) return value.map((v, i) => anyItem(maker, v, `item ${i + 1}`, () => JSON.stringify(v) ?? String(v)))
+  if (Array.isArray(value)) return withinLimit(value, ctx).map((v, i) => anyItem(maker, v, `item ${i + 1}`, () => JSON.stringify(v) ?? String(v)))
   return [anyItem(maker, value, "body", body)]
 }
 

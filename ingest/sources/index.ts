@@ -31,6 +31,12 @@ export interface ImportContext {
    * `fallbackCountries`, see CallsOptions). Sources without settings ignore it.
    */
   readonly options?: Record<string, unknown>
+  /**
+   * Webhooks: the most items one post may carry. A source stops reading once it has read more (it then returns
+   * maxItems + 1 items and the caller refuses the post whole), so an oversized post costs no more than the limit's
+   * worth of items. Unset (files, replay): read everything.
+   */
+  readonly maxItems?: number
 }
 
 export interface FileSource {

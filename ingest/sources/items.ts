@@ -229,11 +229,18 @@ export async function* readNdjsonFile(
 
 const LINE_BREAK = /\r?\n/
 
-/** The same as `readNdjsonFile`, over a body already in memory (webhooks). */
-export const parseNdjsonText = (body: string, maker: ItemMaker, handle: LineHandler): Array<ImportedItem> => {
+/** The first `ctx.maxItems + 1` of `values` (all when no limit is set): past the limit nothing more need be read. */
+export const withinLimit = <A>(values: ReadonlyArray<A>, ctx: ImportContext): ReadonlyArray<A> =>
+  ctx.maxItems !== undefined && values.length > ctx.maxItems + 1 ? values.slice(0, ctx.maxItems + 1) : values
+
+/**
+ * The same as `readNdjsonFile`, over a body already in memory (webhooks); stops after `maxItems + 1` items (see
+ * ImportContext.maxItems).
+ */
+export const parseNdjsonText = (body: string, maker: ItemMaker, handle: LineHandler, maxItems = Number.POSITIVE_INFINITY): Array<ImportedItem> => {
   const items: Array<ImportedItem> = []
   const lines = body.split(LINE_BREAK)
-  for (let i = 0; i < lines.length; i++) {
+  for (let i = 0; i < lines.length && items.length <= maxItems; i++) {
     const line = lines[i]!
     if (line.trim() === "") continue
     items.push(handleLine(maker, line, i + 1, handle))

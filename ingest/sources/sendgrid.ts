@@ -6,7 +6,7 @@ import { readJson } from "../json.ts"
 import { decodeUtf8 } from "../utf8.ts"
 import { ajv } from "../schemas.ts"
 import type { ImportContext, ImportedItem } from "./index.ts"
-import { explainSchemaError, type ItemMaker, itemMaker, locate, parseNdjsonText, readWholeFile } from "./items.ts"
+import { explainSchemaError, type ItemMaker, itemMaker, locate, parseNdjsonText, readWholeFile, withinLimit } from "./items.ts"
 import schema from "./sendgrid.schema.json" with { type: "json" }
 
 export type SendgridEventType =
@@ -100,20 +100,20 @@ const itemOf = (maker: ItemMaker, value: unknown, where: string, payload: string
  * A whole document: a JSON array of events (what SendGrid posts), or a single event object. A text that does not
  * start with `[` and is not one JSON value is read as NDJSON, one event a line, so a bad line costs only itself.
  */
-const documentItems = (text: string, maker: ItemMaker): Array<ImportedItem> => {
+const documentItems = (text: string, maker: ItemMaker, ctx: ImportContext): ReadonlyArray<ImportedItem> => {
   const read = readJson(text)
   if (read._tag === "refused") {
     const start = text.trimStart()
     if (read.rejection.rule !== "not_json") return [maker.deadLetter(text, read.rejection)]
     if (start.startsWith("{")) {
-      return parseNdjsonText(text, maker, (value, line, n) => itemOf(maker, value, `line ${n}`, line))
+      return parseNdjsonText(text, maker, (value, line, n) => itemOf(maker, value, `line ${n}`, line), ctx.maxItems)
     }
     const reason = start === "" ? "the input is empty" : read.rejection.message
     return [maker.deadLetter(text, { rule: "not_json", field: "", message: `${reason}; expected a JSON array of SendGrid events` })]
   }
   const document = read.value
   if (Array.isArray(document)) {
-    return document.map((value, i) => itemOf(maker, value, `event ${i + 1}`, () => JSON.stringify(value) ?? String(value)))
+    return withinLimit(document, ctx).map((value, i) => itemOf(maker, value, `event ${i + 1}`, () => JSON.stringify(value) ?? String(value)))
   }
   if (document !== null && typeof document === "object") return [itemOf(maker, document, "event 1", text)]
   return [maker.deadLetter(text, {
@@ -125,7 +125,7 @@ const documentItems = (text: string, maker: ItemMaker): Array<ImportedItem> => {
 
 /** The body of a SendGrid Event Webhook POST (verify its signature first with `verifySendgridSignature`). */
 export const parseSendgridWebhook = (body: string, ctx: ImportContext): ReadonlyArray<ImportedItem> =>
-  documentItems(body, itemMaker(ctx, "sendgrid", "email"))
+  documentItems(body, itemMaker(ctx, "sendgrid", "email"), ctx)
 
 /** A file holding what the webhook posted (one JSON array), or NDJSON of events. */
 export async function* readSendgridFile(path: string, ctx: ImportContext): AsyncGenerator<ImportedItem> {
@@ -135,7 +135,7 @@ export async function* readSendgridFile(path: string, ctx: ImportContext): Async
     yield maker.deadLetter("", locate(path, text))
     return
   }
-  yield* documentItems(text, maker)
+  yield* documentItems(text, maker, ctx)
 }
 
 const PEM_HEADER = "-----BEGIN"

@@ -76,7 +76,7 @@ const lineItem = (maker: ItemMaker) => (value: unknown, line: string, lineNumber
 /** A webhook body of NDJSON posts (one post is one line). */
 export const parseSocialWebhook = (body: string, ctx: ImportContext): ReadonlyArray<ImportedItem> => {
   const maker = itemMaker(ctx, "social", "social")
-  return parseNdjsonText(body, maker, lineItem(maker))
+  return parseNdjsonText(body, maker, lineItem(maker), ctx.maxItems)
 }
 
 export const readSocialFile = (path: string, ctx: ImportContext): AsyncGenerator<ImportedItem> => {

@@ -33,11 +33,32 @@ describe("a webhook post of more items than any sender batches", () => {
       const flood = yield* post(`[${Array.from({ length: 200_000 }, () => "{}").join(",")}]`)
       expect(flood.status).toBe(413)
       expect(flood.body).toMatchObject({ success: false, rule: "too_many_items" })
-      expect(String(flood.body["error"])).toContain("200000 items")
+      expect(String(flood.body["error"])).toContain("at most 10000 items (this one has more)")
       expect(yield* query("SELECT count() AS n FROM dead_letters")).toEqual([{ n: "0" }])
       // A batch of the size senders post is read item by item as before.
       const normal = yield* post(JSON.stringify([{ email: "ann@x.example", event: "delivered", sg_event_id: "s1", sg_message_id: "m1", timestamp: 1727776800 }]))
       expect(normal).toMatchObject({ status: 200, body: { accepted: 1 } })
+    })))
+
+  it("a calls export, chat NDJSON or social NDJSON post past 10,000 items is refused 413 naming the limit, and nothing of it lands", () =>
+    withApi((url) => Effect.gen(function* () {
+      const post = (source: string, body: string) => Effect.promise(async () => {
+        const res = await fetch(`${url}/v1/webhooks/${source}`, { method: "POST", headers: { authorization: basicAuth(WRITE_KEY) }, body })
+        return { status: res.status, body: (await res.json()) as Record<string, unknown> }
+      })
+      const many = (make: (i: number) => string) => Array.from({ length: 50_894 }, (_, i) => make(i))
+      const calls = ["call_id,started_at,duration_s,direction,phone,agent,queue,outcome,notes",
+        ...many((i) => `CA${i},2024-09-16T09:28:50Z,60,inbound,201-555-0150,Riley,Billing,resolved,Fine.`)].join("\r\n")
+      const chat = many((i) => JSON.stringify({ conversation_id: `c${i}`, messages: [] })).join("\n")
+      const social = many((i) => JSON.stringify({ id: `r${i}`, network: "reddit", author_handle: "h", text: "ok", created_at: "2024-10-01T10:00:00Z" })).join("\n")
+      for (const [source, body] of [["calls", calls], ["chat", chat], ["social", social]] as const) {
+        const res = yield* post(source, body)
+        expect(res.status, source).toBe(413)
+        expect(res.body, source).toMatchObject({ success: false, rule: "too_many_items" })
+        expect(String(res.body["error"]), source).toContain("at most 10000 items")
+      }
+      expect(yield* query("SELECT count() AS n FROM dead_letters")).toEqual([{ n: "0" }])
+      expect(yield* query("SELECT count() AS n FROM events")).toEqual([{ n: "0" }])
     })))
 })
 
