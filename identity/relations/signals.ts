@@ -110,10 +110,44 @@ const ewma = (points: ReadonlyArray<{ readonly ageDays: number; readonly score: 
   return w === 0 ? null : s / w
 }
 
-/** The signals of one profile as of the end of `asOf` (YYYY-MM-DD); the history holds nothing after it. */
-export const signalsOf = (history: ProfileHistory, asOf: string, config: RelationsConfig): Signals => {
-  const today = dayIndex(asOf)
-  const asOfMs = endOfDayMs(asOf)
+/** Per-window counts: the recent window (slot 0) and the one before it (slot 1); older days count in neither. */
+const slotOf = (age: number, windowDays: number): 0 | 1 | -1 => (age < windowDays ? 0 : age < 2 * windowDays ? 1 : -1)
+
+/** What the person did, day by day (their own activity; mail sent to them and machine opens are not theirs). */
+interface Activity {
+  readonly firstActive: number | null
+  readonly lastActive: number | null
+  readonly lastVisit: number | null
+  readonly lastOrder: number | null
+  readonly firstVisit: number | null
+  /** Visit days and active days, ascending: the rhythm is read from them. */
+  readonly visitDayList: ReadonlyArray<number>
+  readonly activeDayList: ReadonlyArray<number>
+  readonly visitDaysRecent: number
+  readonly visitDaysPrevious: number
+  readonly activeDaysRecent: number
+  readonly activeDaysPrevious: number
+  /** Weeks (counted back from the date) with any own activity. */
+  readonly activeWeeks: number
+  readonly orders: number
+  readonly ordersRecent: number
+  readonly ordersPrevious: number
+  readonly spend: number
+  readonly channels: ReadonlySet<string>
+  readonly mailDelivered: number
+  readonly mailOpened: number
+  readonly mailClicked: number
+  readonly mailUnsubscribed: number
+  /** Deliveries and human opens per window slot (recent, previous). */
+  readonly deliveredIn: readonly [number, number]
+  readonly openedIn: readonly [number, number]
+  readonly socialReach: number
+  readonly socialEngagement: number
+  readonly followers: number
+}
+
+/** Folds the daily activity: which acts are visits, orders and mail is the configuration's (Segment-spec names by default). */
+const activityOf = (days: ProfileHistory["days"], today: number, config: RelationsConfig): Activity => {
   const W = config.windowDays
   const orderNames = new Set(config.orderEvents)
   const sent = new Set(config.sentEvents)
@@ -123,28 +157,21 @@ export const signalsOf = (history: ProfileHistory, asOf: string, config: Relatio
   const opened = new Set(config.mailOpened)
   const clicked = new Set(config.mailClicked)
   const unsubscribed = new Set(config.mailUnsubscribed)
-
-  let firstActive: number | null = null
-  let lastActive: number | null = null
-  let lastVisit: number | null = null
-  let lastOrder: number | null = null
-  let visitDays = 0, visitDaysRecent = 0, visitDaysPrevious = 0, activeDaysRecent = 0, activeDaysPrevious = 0
+  let firstActive: number | null = null, lastActive: number | null = null, lastVisit: number | null = null
+  let lastOrder: number | null = null, firstVisit: number | null = null
+  let visitDaysRecent = 0, visitDaysPrevious = 0, activeDaysRecent = 0, activeDaysPrevious = 0
   let orders = 0, ordersRecent = 0, ordersPrevious = 0, spend = 0
   let mailDelivered = 0, mailOpened = 0, mailClicked = 0, mailUnsubscribed = 0
-  const deliveredIn = [0, 0]
-  const openedIn = [0, 0]
+  const deliveredIn: [number, number] = [0, 0]
+  const openedIn: [number, number] = [0, 0]
   let socialReach = 0, socialEngagement = 0, followers = 0
-  let activeDays = 0
   const visitDayList: Array<number> = []
   const activeDayList: Array<number> = []
-  let firstVisit: number | null = null
   const channels = new Set<string>()
   const weeks = new Set<number>()
-
-  for (const d of history.days) {
+  for (const d of days) {
     const day = dayIndex(d.day)
-    const age = today - day
-    const slot = age < W ? 0 : age < 2 * W ? 1 : -1
+    const slot = slotOf(today - day, W)
     let active = false
     let visit = false
     for (const [act, count, amount] of d.acts) {
@@ -154,11 +181,11 @@ export const signalsOf = (history: ProfileHistory, asOf: string, config: Relatio
       const base = baseName(name)
       if (delivered.has(base)) {
         mailDelivered += count
-        if (slot >= 0) deliveredIn[slot]! += count
+        if (slot !== -1) deliveredIn[slot] += count
       }
       if (!machine && opened.has(base)) {
         mailOpened += count
-        if (slot >= 0) openedIn[slot]! += count
+        if (slot !== -1) openedIn[slot] += count
       }
       if (clicked.has(base)) mailClicked += count
       if (unsubscribed.has(base)) mailUnsubscribed += count
@@ -179,7 +206,6 @@ export const signalsOf = (history: ProfileHistory, asOf: string, config: Relatio
     followers = Math.max(followers, d.followers)
     if (active) {
       activeDayList.push(day)
-      activeDays++
       firstActive ??= day
       lastActive = day
       weeks.add(Math.floor((today - day) / 7))
@@ -189,40 +215,80 @@ export const signalsOf = (history: ProfileHistory, asOf: string, config: Relatio
     if (visit) {
       firstVisit ??= day
       visitDayList.push(day)
-      visitDays++
       lastVisit = day
       if (slot === 0) visitDaysRecent++
       else if (slot === 1) visitDaysPrevious++
     }
   }
+  return {
+    firstActive, lastActive, lastVisit, lastOrder, firstVisit, visitDayList, activeDayList,
+    visitDaysRecent, visitDaysPrevious, activeDaysRecent, activeDaysPrevious, activeWeeks: weeks.size,
+    orders, ordersRecent, ordersPrevious, spend, channels,
+    mailDelivered, mailOpened, mailClicked, mailUnsubscribed, deliveredIn, openedIn, socialReach, socialEngagement, followers,
+  }
+}
 
+/** One scored text on its day, in time order once sorted. */
+interface Scored { readonly day: number; readonly score: number; readonly label: string }
+
+/** What the person wrote or said up to the date: praise, complaints, service contacts, and the scores in time order. */
+interface Voice {
+  readonly firstDay: number | null
+  readonly lastDay: number | null
+  readonly channels: ReadonlySet<string>
+  /** Age in days and score of each text, for the exponentially weighted level. */
+  readonly points: ReadonlyArray<{ readonly ageDays: number; readonly score: number }>
+  readonly timeline: ReadonlyArray<Scored>
+  /** The day of the first service contact that was no praise (null: none). */
+  readonly firstTroubleDay: number | null
+  readonly serviceContacts: number
+  readonly praise: number
+  readonly otherContacts: number
+  readonly lukewarmContacts: number
+  readonly troubleRecent: number
+  readonly positive: number
+  readonly negative: number
+  readonly negativeRecent: number
+  readonly negativeContacts: number
+  readonly negativePublic: number
+  readonly positivePublic: number
+  readonly openComplaints: number
+  readonly lastComplaintMs: number | null
+  readonly strongestPraise: number | null
+  readonly strongestComplaint: number | null
+}
+
+const voiceOf = (said: ProfileHistory["said"], asOfMs: number, config: RelationsConfig): Voice => {
+  const W = config.windowDays
   const serviceChannels = new Set(config.serviceChannels)
   const publicChannels = new Set(config.publicChannels)
+  let firstDay: number | null = null, lastDay: number | null = null
   let positive = 0, negative = 0, negativeRecent = 0, negativeContacts = 0, negativePublic = 0, positivePublic = 0
-  let openComplaints = 0, praise = 0, otherContacts = 0, lukewarmContacts = 0, troubleRecent = 0
+  let openComplaints = 0, praise = 0, otherContacts = 0, lukewarmContacts = 0, troubleRecent = 0, serviceContacts = 0
   let firstTroubleDay: number | null = null
   let lastComplaintMs: number | null = null
   let strongestPraise: number | null = null
-  let complaint: number | null = null
+  let strongestComplaint: number | null = null
+  const channels = new Set<string>()
   const points: Array<{ ageDays: number; score: number }> = []
-  const scores: Array<{ readonly day: number; readonly score: number; readonly label: string }> = []
-  let serviceContacts = 0
-  for (const s of history.said) {
+  const scores: Array<Scored> = []
+  for (const s of said) {
     if (s.atMs > asOfMs) continue
     const ageDays = (asOfMs - s.atMs) / DAY_MS
     points.push({ ageDays, score: s.score })
     // An own text is activity too (a complaint is contact), on its own day.
     const day = Math.floor(s.atMs / DAY_MS)
-    if (firstActive === null || day < firstActive) firstActive = day
-    if (lastActive === null || day > lastActive) lastActive = day
+    if (firstDay === null || day < firstDay) firstDay = day
+    if (lastDay === null || day > lastDay) lastDay = day
     channels.add(s.channel)
     const service = serviceChannels.has(s.channel)
+    const isPraise = s.label === "positive" && s.score >= PRAISE_SCORE
     if (service) serviceContacts++
     scores.push({ day, score: s.score, label: s.label })
-    if (s.label === "positive" && s.score >= PRAISE_SCORE) praise++
+    if (isPraise) praise++
     else if (service && s.label !== "negative") otherContacts++
     if (service && s.score < LUKEWARM_SCORE) lukewarmContacts++
-    if (service && !(s.label === "positive" && s.score >= PRAISE_SCORE)) {
+    if (service && !isPraise) {
       firstTroubleDay ??= day
       if (ageDays < W) troubleRecent++
     }
@@ -233,7 +299,7 @@ export const signalsOf = (history: ProfileHistory, asOf: string, config: Relatio
       if (publicChannels.has(s.channel)) positivePublic++
     } else if (s.label === "negative") {
       negative++
-      complaint = Math.min(complaint ?? 1, s.score)
+      strongestComplaint = Math.min(strongestComplaint ?? 1, s.score)
       if (ageDays < W) negativeRecent++
       if (publicChannels.has(s.channel)) negativePublic++
       if (service) {
@@ -245,8 +311,18 @@ export const signalsOf = (history: ProfileHistory, asOf: string, config: Relatio
   }
   // Texts are read in time order (a profile recomputed after a merge may hold them in another order).
   const timeline = scores.every((x, i) => i === 0 || scores[i - 1]!.day <= x.day) ? scores : [...scores].sort((a, b) => a.day - b.day)
-  const mean = (xs: ReadonlyArray<{ readonly score: number }>) => (xs.length === 0 ? null : xs.reduce((t, x) => t + x.score, 0) / xs.length)
-  const overall = mean(timeline)
+  return {
+    firstDay, lastDay, channels, points, timeline, firstTroubleDay, serviceContacts, praise, otherContacts, lukewarmContacts,
+    troubleRecent, positive, negative, negativeRecent, negativeContacts, negativePublic, positivePublic, openComplaints,
+    lastComplaintMs, strongestPraise, strongestComplaint,
+  }
+}
+
+const meanScore = (xs: ReadonlyArray<{ readonly score: number }>) => (xs.length === 0 ? null : xs.reduce((t, x) => t + x.score, 0) / xs.length)
+
+/** How the tone moved over the texts in time order: spread, flips between positive and negative, earlier half against later, before the first trouble. */
+const toneOf = (timeline: ReadonlyArray<Scored>, firstTroubleDay: number | null) => {
+  const overall = meanScore(timeline)
   const spread = timeline.length < 2 || overall === null ? null : Math.sqrt(timeline.reduce((t, x) => t + (x.score - overall) ** 2, 0) / timeline.length)
   let flips = 0
   let tone = 0
@@ -256,47 +332,77 @@ export const signalsOf = (history: ProfileHistory, asOf: string, config: Relatio
     if (now !== 0) tone = now
   }
   const half = Math.floor(timeline.length / 2)
-  const before = firstTroubleDay === null ? [] : timeline.filter((x) => x.day < firstTroubleDay!)
+  return {
+    sentimentSpread: spread,
+    sentimentFlips: flips,
+    sentimentEarly: timeline.length < 2 ? null : meanScore(timeline.slice(0, half)),
+    sentimentLate: timeline.length < 2 ? null : meanScore(timeline.slice(timeline.length - half)),
+    sentimentBeforeTrouble: firstTroubleDay === null ? null : meanScore(timeline.filter((x) => x.day < firstTroubleDay)),
+  }
+}
+
+/**
+ * The person's rhythm: mean days between visits, share of weeks active, the longest quiet spell, and visits before
+ * and after the first trouble. `firstActive` counts texts too (a first complaint starts the relationship).
+ */
+const rhythmOf = (a: Activity, firstActive: number | null, firstTroubleDay: number | null, today: number) => {
+  const visits = a.visitDayList.length
   let longestGap: number | null = null
-  for (let i = 1; i < activeDayList.length; i++) longestGap = Math.max(longestGap ?? 0, activeDayList[i]! - activeDayList[i - 1]!)
-  const long = ewma(points, config.sentimentHalfLifeDays)
-  const short = ewma(points, Math.max(1, config.sentimentHalfLifeDays / 3))
+  for (let i = 1; i < a.activeDayList.length; i++) longestGap = Math.max(longestGap ?? 0, a.activeDayList[i]! - a.activeDayList[i - 1]!)
   const tenureWeeks = firstActive === null ? 0 : Math.floor((today - firstActive) / 7) + 1
+  const before = firstTroubleDay === null ? null : a.visitDayList.filter((d) => d < firstTroubleDay).length
+  return {
+    meanVisitGapDays: visits < 2 || a.firstVisit === null || a.lastVisit === null ? null : (a.lastVisit - a.firstVisit) / (visits - 1),
+    activeWeekShare: tenureWeeks === 0 ? 0 : a.activeWeeks / tenureWeeks,
+    longestActiveGapDays: longestGap,
+    visitDaysBeforeTrouble: before,
+    visitDaysSinceTrouble: firstTroubleDay === null ? null : a.visitDayList.filter((d) => d > firstTroubleDay).length,
+    visitRateBeforeTrouble: before === null || firstActive === null ? null : (before / Math.max(1, firstTroubleDay! - firstActive)) * 7,
+  }
+}
+
+const earliest = (a: number | null, b: number | null) => (a === null ? b : b === null ? a : Math.min(a, b))
+const latest = (a: number | null, b: number | null) => (a === null ? b : b === null ? a : Math.max(a, b))
+
+/** The signals of one profile as of the end of `asOf` (YYYY-MM-DD); the history holds nothing after it. */
+export const signalsOf = (history: ProfileHistory, asOf: string, config: RelationsConfig): Signals => {
+  const today = dayIndex(asOf)
+  const asOfMs = endOfDayMs(asOf)
+  const a = activityOf(history.days, today, config)
+  const v = voiceOf(history.said, asOfMs, config)
+  const firstActive = earliest(a.firstActive, v.firstDay)
+  const lastActive = latest(a.lastActive, v.lastDay)
+  const long = ewma(v.points, config.sentimentHalfLifeDays)
+  const short = ewma(v.points, Math.max(1, config.sentimentHalfLifeDays / 3))
   const rate = (o: number, d: number) => (d === 0 ? null : Math.min(1, o / d))
   const since = (day: number | null) => (day === null ? null : Math.max(0, today - day))
   return {
     daysSinceFirstActive: since(firstActive),
     daysSinceLastActive: since(lastActive),
-    daysSinceLastVisit: since(lastVisit),
-    daysSinceLastOrder: since(lastOrder),
-    visitDays, visitDaysRecent, visitDaysPrevious, activeDaysRecent, activeDaysPrevious,
-    visitDaysBeforeTrouble: firstTroubleDay === null ? null : visitDayList.filter((d) => d < firstTroubleDay!).length,
-    visitDaysSinceTrouble: firstTroubleDay === null ? null : visitDayList.filter((d) => d > firstTroubleDay!).length,
-    activeDays,
+    daysSinceLastVisit: since(a.lastVisit),
+    daysSinceLastOrder: since(a.lastOrder),
+    visitDays: a.visitDayList.length,
+    visitDaysRecent: a.visitDaysRecent, visitDaysPrevious: a.visitDaysPrevious,
+    activeDaysRecent: a.activeDaysRecent, activeDaysPrevious: a.activeDaysPrevious,
+    activeDays: a.activeDayList.length,
     activeSpanDays: firstActive === null || lastActive === null ? 0 : lastActive - firstActive,
-    meanVisitGapDays: visitDays < 2 || firstVisit === null || lastVisit === null ? null : (lastVisit - firstVisit) / (visitDays - 1),
-    activeWeekShare: tenureWeeks === 0 ? 0 : weeks.size / tenureWeeks,
-    orders, ordersRecent, ordersPrevious, spend: Math.round(spend * 100) / 100,
-    channels: [...channels].sort(),
-    mailDelivered, mailOpened, mailClicked, mailUnsubscribed,
-    openRateRecent: rate(openedIn[0]!, deliveredIn[0]!),
-    openRatePrevious: rate(openedIn[1]!, deliveredIn[1]!),
-    openRate: rate(mailOpened, mailDelivered),
-    texts: points.length, praise, otherContacts, lukewarmContacts, positive, negative, negativeRecent, troubleRecent, negativeContacts, negativePublic, positivePublic, openComplaints,
-    daysSinceLastComplaint: lastComplaintMs === null ? null : Math.floor((asOfMs - lastComplaintMs) / DAY_MS),
+    orders: a.orders, ordersRecent: a.ordersRecent, ordersPrevious: a.ordersPrevious, spend: Math.round(a.spend * 100) / 100,
+    channels: [...new Set([...a.channels, ...v.channels])].sort(),
+    mailDelivered: a.mailDelivered, mailOpened: a.mailOpened, mailClicked: a.mailClicked, mailUnsubscribed: a.mailUnsubscribed,
+    openRateRecent: rate(a.openedIn[0], a.deliveredIn[0]),
+    openRatePrevious: rate(a.openedIn[1], a.deliveredIn[1]),
+    openRate: rate(a.mailOpened, a.mailDelivered),
+    texts: v.points.length, praise: v.praise, otherContacts: v.otherContacts, lukewarmContacts: v.lukewarmContacts,
+    positive: v.positive, negative: v.negative, negativeRecent: v.negativeRecent, troubleRecent: v.troubleRecent,
+    negativeContacts: v.negativeContacts, negativePublic: v.negativePublic, positivePublic: v.positivePublic, openComplaints: v.openComplaints,
+    daysSinceLastComplaint: v.lastComplaintMs === null ? null : Math.floor((asOfMs - v.lastComplaintMs) / DAY_MS),
     sentimentLevel: long,
     sentimentTrend: long === null || short === null ? null : short - long,
-    strongestPraise,
-    strongestComplaint: complaint,
-    socialReach, socialEngagement, followers,
-    serviceContacts,
-    sentimentSpread: spread,
-    sentimentFlips: flips,
-    sentimentEarly: timeline.length < 2 ? null : mean(timeline.slice(0, half)),
-    sentimentLate: timeline.length < 2 ? null : mean(timeline.slice(timeline.length - half)),
-    sentimentBeforeTrouble: mean(before),
-    visitRateBeforeTrouble: firstTroubleDay === null || firstActive === null ? null
-      : (visitDayList.filter((d) => d < firstTroubleDay!).length / Math.max(1, firstTroubleDay - firstActive)) * 7,
-    longestActiveGapDays: longestGap,
+    strongestPraise: v.strongestPraise,
+    strongestComplaint: v.strongestComplaint,
+    socialReach: a.socialReach, socialEngagement: a.socialEngagement, followers: a.followers,
+    serviceContacts: v.serviceContacts,
+    ...toneOf(v.timeline, v.firstTroubleDay),
+    ...rhythmOf(a, firstActive, v.firstTroubleDay, today),
   }
 }
