@@ -4,7 +4,7 @@ import { Command, InvalidArgumentError, Option } from "commander"
 import { Data, Effect, Layer, Redacted } from "effect"
 import { IDENTIFIER_KINDS, identityConfigOf } from "../identity/index.ts"
 import { Collector } from "../ingest/collector.ts"
-import { EmptyInput, FileUnreadable, importFile } from "../ingest/import.ts"
+import { EmptyInput, FileUnreadable, importFile, NothingLanded } from "../ingest/import.ts"
 import { FILE_SOURCES } from "../ingest/sources/index.ts"
 import {
   DEFAULT_TENANT, dataDirWriteKey, parseAllowedOriginSpecs, parseWriteKeySpecs, uniqueWriteKeys, withAllowedOrigins,
@@ -238,9 +238,11 @@ Examples:
         `${file}: ${summary.accepted} accepted (${summary.landed} landed, ${summary.duplicates} duplicates), ` +
           `${summary.rejected} rejected, in ${summary.seconds.toFixed(1)}s\n`,
       )
-      if (summary.rejected > 0) {
-        process.stdout.write(`  see why: npx cdp query "SELECT rule, reason FROM dead_letters ORDER BY received_at DESC LIMIT 20" --format table${opts.dataDir === undefined ? "" : ` --data-dir ${opts.dataDir}`}\n`)
+      const seeWhy = `npx cdp query "SELECT rule, reason FROM dead_letters ORDER BY received_at DESC LIMIT 20" --format table${opts.dataDir === undefined ? "" : ` --data-dir ${opts.dataDir}`}`
+      if (summary.rejected > 0 && summary.accepted === 0) {
+        return yield* Effect.fail(new NothingLanded({ path: file, rejected: summary.rejected, dryRun: false, kept: `(kept in dead_letters; see why: ${seeWhy})` }))
       }
+      if (summary.rejected > 0) process.stdout.write(`  see why: ${seeWhy}\n`)
     })
     runCommand(main.pipe(Effect.provide(pipelineLayer(config)), Effect.provide(commandLogger)))
   })
@@ -759,6 +761,7 @@ const dryRun = (sourceName: string, file: string, tenant: string, sourceOptions:
     for (const line of rejected.slice(0, 50)) process.stdout.write(`  rejected: ${line}\n`)
     if (rejected.length > 50) process.stdout.write(`  ... and ${rejected.length - 50} more\n`)
     process.stdout.write(`${file} (dry run, nothing landed): ${accepted} would be accepted, ${rejected.length} rejected\n`)
+    if (accepted === 0) return yield* Effect.fail(new NothingLanded({ path: file, rejected: rejected.length, dryRun: true }))
   })
 
 // Every command offers help one way (-h, --help): commander would add a `help [command]` entry to each group too. A

@@ -39,6 +39,24 @@ export class EmptyInput extends Data.TaggedError("EmptyInput")<{ readonly path: 
   }
 }
 
+/**
+ * A file whose every item was refused: it is reported as a failure (exit 1) so a script does not go on as if it had
+ * landed. `dryRun`: nothing was landed on purpose, and nothing would have.
+ */
+export class NothingLanded extends Data.TaggedError("NothingLanded")<{
+  readonly path: string
+  readonly rejected: number
+  readonly dryRun: boolean
+  /** Where the refused items are kept and how to see why (the data dir's dead letters); unset in a dry run. */
+  readonly kept?: string
+}> {
+  override get message() {
+    return this.dryRun
+      ? `${this.path}: nothing would land: all ${this.rejected} items would be rejected (the lines above say why)`
+      : `${this.path}: nothing landed: all ${this.rejected} items were rejected${this.kept === undefined ? "" : ` ${this.kept}`}`
+  }
+}
+
 const BATCH = 5_000
 
 export const importFile = Effect.fn("importFile")(function* (

@@ -183,7 +183,8 @@ const ingestSet = (setDir: string, dataDir: string) => {
   const started = performance.now()
   for (const [source, file] of SOURCES) {
     const r = runCdp(["ingest", "--source", source, join(setDir, file), "--data-dir", dataDir], { env: CDP_ENV })
-    if (r.status !== 0) throw new Error(`cdp ingest ${source} ${file}: ${r.stderr}`)
+    // invalid.ndjson is every line refused: `cdp ingest` exits 1 saying nothing landed, as it should.
+    if (r.status !== 0 && !(file === "invalid.ndjson" && r.stderr.includes("nothing landed"))) throw new Error(`cdp ingest ${source} ${file}: ${r.stderr}`)
   }
   return (performance.now() - started) / 1000
 }

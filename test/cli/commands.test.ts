@@ -30,7 +30,9 @@ describe("cdp ingest", () => {
   it("lands the whole shared dev web.ndjson and invalid.ndjson: every message once, every invalid line a dead letter", () => {
     const data = join(dir, "data")
     expect(runCdp(["ingest", "--source", "segment", join(DEV, "web.ndjson"), "--data-dir", data]).stdout).toContain("7890 accepted (7890 landed")
-    expect(runCdp(["ingest", "--source", "segment", join(DEV, "invalid.ndjson"), "--data-dir", data]).stdout).toContain("0 accepted (0 landed, 0 duplicates), 54 rejected")
+    const invalid = runCdp(["ingest", "--source", "segment", join(DEV, "invalid.ndjson"), "--data-dir", data])
+    expect(invalid.stdout).toContain("0 accepted (0 landed, 0 duplicates), 54 rejected")
+    expect(invalid.status).toBe(1)
     // Again: nothing new lands.
     expect(runCdp(["ingest", "--source", "segment", join(DEV, "web.ndjson"), "--data-dir", data]).stdout).toContain("7890 accepted (0 landed, 7890 duplicates)")
     const r = runCdp(["query", "SELECT (SELECT count() FROM events) AS events, (SELECT uniqExact(message_id) FROM events) AS ids, (SELECT count() FROM dead_letters) AS dead", "--data-dir", data])
@@ -40,7 +42,9 @@ describe("cdp ingest", () => {
   it("--dry-run validates a file, reports what would land and lands nothing", () => {
     const data = join(dir, "data")
     const r = runCdp(["ingest", "--source", "segment", join(DEV, "invalid.ndjson"), "--dry-run", "--data-dir", data])
-    expect(r.status).toBe(0)
+    // Nothing in it would land: a failure, so a script checking the file does not go on to land it.
+    expect(r.status).toBe(1)
+    expect(r.stderr).toContain("nothing would land: all 54 items would be rejected")
     expect(r.stdout).toContain("0 would be accepted, 54 rejected")
     expect(r.stdout).toContain("rejected: missing_identity /userId")
     expect(existsSync(data)).toBe(false)

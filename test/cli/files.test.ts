@@ -41,7 +41,7 @@ describe("files on disk", () => {
     const data = join(dir, "data")
     mkdirSync(data)
     chmodSync(data, 0o755)
-    const r = runCdp(["ingest", "--source", "segment", "ingest/samples/invalid.ndjson", "--data-dir", data])
+    const r = runCdp(["ingest", "--source", "segment", "ingest/samples/web.ndjson", "--data-dir", data])
     expect(r.status).toBe(0)
     expect(r.stderr).toContain(`data dir ${data} was readable by other users (mode 755); made it private (700)`)
     expect(statSync(data).mode & 0o777).toBe(0o700)

@@ -36,6 +36,30 @@ describe("cdp ingest's summary", () => {
     expect(JSON.parse(dead.stdout)).toEqual({ message_id: "refused-by-warehouse", rule: expect.stringMatching(/^warehouse_(rejected|failed)$/) })
   })
 
+  it("a file whose every item is rejected exits 1 with one line saying nothing landed and where the rejected items are kept; a partial one exits 0 naming how many were rejected", () => {
+    const data = join(dir, "data")
+    const bad = join(dir, "bad.ndjson")
+    writeFileSync(bad, [JSON.stringify({ type: "track", event: "A", messageId: "b1" }), "not json"].join("\n"))
+    const all = runCdp(["ingest", "--source", "segment", bad, "--data-dir", data])
+    expectOneLineError(all, `${bad}: nothing landed: all 2 items were rejected`)
+    expect(all.stderr).toContain("dead_letters")
+    expect(all.stdout).toContain("0 accepted (0 landed, 0 duplicates), 2 rejected")
+    const dry = runCdp(["ingest", "--source", "segment", bad, "--dry-run"])
+    expectOneLineError(dry, `${bad}: nothing would land: all 2 items would be rejected`)
+    expect(dry.stdout).toContain("rejected: missing_identity")
+
+    const mixed = join(dir, "mixed.ndjson")
+    writeFileSync(mixed, [line("ok1"), "not json"].join("\n"))
+    const partial = runCdp(["ingest", "--source", "segment", mixed, "--data-dir", data])
+    expect(partial.status).toBe(0)
+    expect(partial.stderr).toBe("")
+    expect(partial.stdout).toContain("1 accepted (1 landed, 0 duplicates), 1 rejected")
+    // Landed again, every item a duplicate: accepted, so not a failure.
+    const again = runCdp(["ingest", "--source", "segment", mixed, "--data-dir", data])
+    expect(again.status).toBe(0)
+    expect(again.stdout).toContain("1 accepted (0 landed, 1 duplicates), 1 rejected")
+  })
+
   it("an empty file, or one of blank lines, is one line saying so, exit 1 (with --dry-run too)", () => {
     const empty = join(dir, "empty.ndjson")
     writeFileSync(empty, "")
