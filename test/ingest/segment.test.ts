@@ -60,6 +60,18 @@ describe("Segment message validation", () => {
     expect(validateSegmentMessage({ type: "alias", userId: "u", previousId: "anon-1" })).toBeNull()
   })
 
+  it("refuses an alias whose previousId is the id it is given (it merges nothing: only a mistake sends it)", () => {
+    for (const [userId, previousId] of [["u-1", "u-1"], [" u-1 ", "u-1"], [42, "42"], ["7", 7]] as const) {
+      expect(validateSegmentMessage({ type: "alias", userId, previousId }), `${userId} / ${previousId}`)
+        .toMatchObject({ field: "/previousId", rule: "previous_id_is_user_id" })
+    }
+    // Without a userId the alias speaks for its anonymousId.
+    expect(validateSegmentMessage({ type: "alias", anonymousId: "a-1", previousId: "a-1" }))
+      .toMatchObject({ field: "/previousId", rule: "previous_id_is_user_id" })
+    expect(validateSegmentMessage({ type: "alias", userId: "u-1", anonymousId: "a-1", previousId: "a-1" })).toBeNull()
+    expect(validateSegmentMessage({ type: "identify", userId: "u-1", previousId: "u-1" })).toBeNull()
+  })
+
   it("refuses dates that do not exist and accepts offsets", () => {
     expect(validateSegmentMessage({ type: "page", userId: "u", timestamp: "2023-02-29T10:00:00Z" })?.rule).toBe("bad_timestamp")
     expect(validateSegmentMessage({ type: "page", userId: "u", timestamp: "2024-02-29T10:00:00+02:00" })).toBeNull()
