@@ -199,7 +199,7 @@ export const profileComputedTraits = Effect.fn("profileComputedTraits")(function
   const definitions = yield* tenantDefinitions(scope.tenant)
   if (definitions.length === 0) return {}
   const { landed, whole } = yield* landedProfiles(scope)
-  const rows = whole ? yield* stateAggregates(scope.tenant, landed) : yield* exactAggregates(scope, definitions)
+  const rows = whole ? yield* stateAggregates(scope.tenant, landed, definitions) : yield* exactAggregates(scope, definitions)
   const byName = new Map(rows.map((r) => [r.name, r]))
   const out: Record<string, ComputedTrait> = {}
   for (const d of definitions) {

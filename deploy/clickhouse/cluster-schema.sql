@@ -49,7 +49,7 @@ CREATE TABLE IF NOT EXISTS computed_trait_definitions ON CLUSTER '{cluster}' AS 
 ENGINE = Distributed('{cluster}', currentDatabase(), computed_trait_definitions_local, cityHash64(scope));
 
 -- computed_trait_states: sharded by person: its key holds profile_id.
-CREATE TABLE IF NOT EXISTS computed_trait_states_local ON CLUSTER '{cluster}' (`tenant` LowCardinality(String), `profile_id` String, `name` LowCardinality(String), `version` UInt64, `day` Date, `n` SimpleAggregateFunction(sum, UInt64), `total` SimpleAggregateFunction(sum, Float64), `first` AggregateFunction(argMin, String, Tuple(DateTime64(3, 'UTC'), String, DateTime64(3, 'UTC'))), `last` AggregateFunction(argMax, String, Tuple(DateTime64(3, 'UTC'), String, DateTime64(3, 'UTC'))), `counts` SimpleAggregateFunction(sumMap, Tuple(Array(String), Array(UInt64)))) ENGINE = ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/{database}/computed_trait_states', '{replica}') ORDER BY (tenant, profile_id, name, version, day);
+CREATE TABLE IF NOT EXISTS computed_trait_states_local ON CLUSTER '{cluster}' (`tenant` LowCardinality(String), `profile_id` String, `name` LowCardinality(String), `version` UInt64, `day` Date, `n` SimpleAggregateFunction(sum, UInt64), `total` SimpleAggregateFunction(sum, Float64), `first` AggregateFunction(argMin, String, Tuple(DateTime64(3, 'UTC'), String, DateTime64(3, 'UTC'))), `last` AggregateFunction(argMax, String, Tuple(DateTime64(3, 'UTC'), String, DateTime64(3, 'UTC'))), `counts` SimpleAggregateFunction(sumMap, Tuple(Array(String), Array(UInt64)))) ENGINE = ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/{database}/computed_trait_states', '{replica}') ORDER BY (tenant, profile_id, name, version, day) SETTINGS index_granularity = 256;
 CREATE TABLE IF NOT EXISTS computed_trait_states ON CLUSTER '{cluster}' AS computed_trait_states_local
 ENGINE = Distributed('{cluster}', currentDatabase(), computed_trait_states_local, cityHash64(tenant, profile_id));
 
@@ -251,6 +251,7 @@ INSERT INTO schema_migrations (version, name) VALUES
     (41, '041_relation_activity'),
     (42, '042_relation_voice'),
     (43, '043_relation_retention'),
+    (44, '044_computed_trait_states_granularity'),
     (50, '050_api_tokens'),
     (51, '051_api_token_uses'),
     (55, '055_audiences'),
