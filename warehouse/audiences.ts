@@ -5,6 +5,7 @@
 // saw (__v<i>), which is how a member's "why" is told.
 import { Effect } from "effect"
 import type { Bound, EventCondition, LeafNode, Node, Op, RelationshipCondition, SentimentCondition, TraitCondition, ChannelCondition } from "../identity/audiences/condition.ts"
+import { currentProfileSql, mayHoldNowSql } from "./current-profile.ts"
 import { chDateTime } from "./sink.ts"
 import { type Row, Warehouse } from "./warehouse.ts"
 
@@ -172,21 +173,17 @@ export const audienceSql = (input: AudienceSqlInput, mode: Mode): { sql: string;
   const matched = expr(input.condition)
   const purpose = renamed(input.purpose, "p_")
   Object.assign(params, purpose.params)
-  // A message's current profile, as the events view finds it (011): its latest move in event_profiles (merges and
-  // splits), else its profile at landing. Written out here rather than read through the view: the view costs about
-  // three times a scan of event_rows' few columns, and a profile filter cannot reach below its join to the order key.
-  const movedTo = "(SELECT message_id, argMax(profile_id, version) AS profile_id FROM event_profiles WHERE tenant = {a_tenant:String} GROUP BY message_id)"
-  const current = (alias: string) => `if(moved.profile_id != '', moved.profile_id, ${alias}.profile_id)`
-  // Explaining a few profiles (why they left, or the profiles a write touched) reads their messages only: those that
-  // landed under them (event_rows' order key) and those moved to them since (event_profiles).
+  const events = currentProfileSql(input.tenant, "e")
+  const texts = currentProfileSql(input.tenant, "st")
+  Object.assign(params, events.params)
+  // Explaining a few profiles (why they left, or the profiles a write touched) reads their messages only.
   const explaining = mode.kind === "explain"
-  const movedIn = "message_id IN (SELECT message_id FROM event_profiles WHERE tenant = {a_tenant:String} AND profile_id IN {a_profiles:Array(String)})"
-  const narrow = explaining ? ` AND (profile_id IN {a_profiles:Array(String)} OR ${movedIn})` : ""
+  const narrow = explaining ? ` AND ${mayHoldNowSql("a_profiles")}` : ""
   const onlyProfiles = explaining ? " AND profile_id IN {a_profiles:Array(String)}" : ""
   const from = [
-    `(SELECT ${current("e")} AS profile_id${eventCols.map((c) => `, ${c}`).join("")} FROM ` +
+    `(SELECT ${events.profileId} AS profile_id${eventCols.map((c) => `, ${c}`).join("")} FROM ` +
       `(SELECT message_id, profile_id, event, channel, timestamp FROM event_rows WHERE tenant = {a_tenant:String}${narrow}) AS e ` +
-      `LEFT JOIN ${movedTo} AS moved ON moved.message_id = e.message_id ` +
+      `${events.join} ` +
       `${explaining ? "WHERE profile_id IN {a_profiles:Array(String)} " : ""}GROUP BY profile_id) AS p`,
     ...(needsTraits ? [`LEFT JOIN (SELECT profile_id, traits FROM profile_traits WHERE tenant = {a_tenant:String}${onlyProfiles}) AS tr ON tr.profile_id = p.profile_id`] : []),
     // The latest run's scores (as the profiles view shows them): NULL, never a default 0, for a profile it did not score.
@@ -197,9 +194,9 @@ export const audienceSql = (input: AudienceSqlInput, mode: Mode): { sql: string;
         "(SELECT argMax(as_of, computed_at), max(computed_at) FROM relation_runs WHERE tenant = {a_tenant:String})) AS rel ON rel.profile_id = p.profile_id",
     ] : []),
     ...(sentimentCols.size === 0 ? [] : [
-      `LEFT JOIN (SELECT ${current("st")} AS profile_id, ${[...sentimentCols].join(", ")} FROM ` +
+      `LEFT JOIN (SELECT ${texts.profileId} AS profile_id, ${[...sentimentCols].join(", ")} FROM ` +
         "(SELECT message_id, profile_id, score, timestamp FROM sentiment FINAL WHERE tenant = {a_tenant:String} AND status = 'scored'" +
-        `${narrow}) AS st LEFT JOIN ${movedTo} AS moved ON moved.message_id = st.message_id GROUP BY profile_id) AS sa ON sa.profile_id = p.profile_id`,
+        `${narrow}) AS st ${texts.join} GROUP BY profile_id) AS sa ON sa.profile_id = p.profile_id`,
     ]),
   ].join(" ")
   const columns = [
