@@ -43,6 +43,16 @@ export interface DsrInput {
   readonly set?: Readonly<Record<string, string>> | undefined
   /** Restriction only: lift an earlier restriction (the grounds for it are gone) instead of restricting. */
   readonly lift?: boolean | undefined
+  /**
+   * Who submitted it through the API (the token's id and role): kept in its dsr.received entry, so the request's own
+   * trail says who asked and no access record of the submission is needed beside it.
+   */
+  readonly submittedBy?: SubmittedBy | undefined
+}
+
+export interface SubmittedBy {
+  readonly tokenId: string
+  readonly role: string
 }
 
 export interface ValidDsr {
@@ -51,6 +61,7 @@ export interface ValidDsr {
   readonly ref: Extract<IdentifierRef, { _tag: "identifier" }> | Extract<IdentifierRef, { _tag: "profile" }>
   readonly set: Readonly<Record<string, string>>
   readonly lift: boolean
+  readonly submittedBy?: SubmittedBy | undefined
 }
 
 /** Checks a request before anything is stored: the type, the identifier, and the corrections of a rectification. */
@@ -73,7 +84,7 @@ export const validateDsr = (input: DsrInput, normalise?: NormaliseOptions): Vali
   const bad = names.find((n) => !TRAIT_NAME.test(n))
   if (bad !== undefined) return new DsrInvalid({ field: "set", message: `"${bad}" is not a trait name (letters, digits, _ . -)` })
   if (input.lift === true && type !== "restriction") return new DsrInvalid({ field: "lift", message: `--lift is for restriction only, not ${type}` })
-  return { tenant: input.tenant, type, ref, set, lift: input.lift === true }
+  return { tenant: input.tenant, type, ref, set, lift: input.lift === true, ...(input.submittedBy === undefined ? {} : { submittedBy: input.submittedBy }) }
 }
 
 /** One calendar month after `ms` (GDPR Art. 12(3)); the 31st of a shorter month falls on its last day. */
@@ -111,7 +122,10 @@ export const receiveRequest = (env: DsrEnv, valid: ValidDsr, receivedAtMs = Date
     yield* storeRequest(record)
     yield* appendAudit(env.signer, {
       kind: "dsr.received", tenant: record.tenant, requestId: record.requestId, atMs: receivedAtMs,
-      data: { type: record.type, subjectKind: record.subjectKind, subjectKey: record.subjectKey, dueAt: iso(record.dueAtMs) },
+      data: {
+        type: record.type, subjectKind: record.subjectKind, subjectKey: record.subjectKey, dueAt: iso(record.dueAtMs),
+        ...(valid.submittedBy === undefined ? {} : { submittedBy: { tokenId: valid.submittedBy.tokenId, role: valid.submittedBy.role } }),
+      },
     })
     return record
   })

@@ -88,6 +88,11 @@ export interface ApiRoute {
   readonly audit: "all" | "none"
   /** The identifier the request is about, from the path (its keyed hash goes to the audit log). */
   readonly subject?: (path: string) => string | undefined
+  /**
+   * A write this route accepted (2xx) is audited by its own entries, which name the token that made it (a DSR's
+   * dsr.received): no access record beside them, so one request has one trail. Refused writes and reads are accesses.
+   */
+  readonly ownTrail?: true
   /** Largest body a write may carry (default 1 MB); the route's own limit may be smaller. */
   readonly bodyLimit?: number
 }
@@ -115,7 +120,7 @@ export const API_ROUTES = [
   { name: "identity", template: "/v1/identity/...", matches: under("/v1/identity"), read: "identity:read", write: "identity:write", audit: "all" },
   // A request's own entries audit what it did, but not who read it afterwards: reads of a person's request are
   // accesses too (issue 17: granted and denied access to personal data goes to the audit log).
-  { name: "dsr", template: "/v1/dsr", matches: under("/v1/dsr"), read: "dsr:read", write: "dsr:write", audit: "all" },
+  { name: "dsr", template: "/v1/dsr", matches: under("/v1/dsr"), read: "dsr:read", write: "dsr:write", audit: "all", ownTrail: true },
   {
     name: "audiences", template: "/v1/audiences", matches: under("/v1/audiences"), read: "audiences:read", write: "audiences:write", audit: "all",
   },
@@ -635,6 +640,7 @@ export const makeGuard = (options: {
       const audit = (principal: Principal | undefined, tenant: string | undefined, reply: QueryReply, tokenId?: string) => {
         const denied = reply.status === 401 || reply.status === 403
         if (options.access === undefined || route.audit === "none") return
+        if ("ownTrail" in route && !READ_METHODS.has(method) && reply.status >= 200 && reply.status < 300) return
         const t = tenant ?? DEFAULT_TENANT
         const rawSubject = route.subject?.(match.path)
         let subjectText = rawSubject

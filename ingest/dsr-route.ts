@@ -72,8 +72,11 @@ export const makeDsrRoute = (options: {
       effect.pipe(Effect.provideService(Keys, keys), Effect.provideService(ConsentPoliciesRef, options.policies ?? DEFAULT_POLICIES), Effect.provideContext(context))
     yield* run(failInterrupted(env))
 
-    /** `caller`: the token's tenant, when it is bound to one (a request of another tenant is refused, never shown). */
-    return (req: IncomingMessage, caller?: { readonly tenant: string | undefined }): Effect.Effect<QueryReply> =>
+    /**
+     * `caller`: the token's tenant, when it is bound to one (a request of another tenant is refused, never shown), and
+     * its id and role, which a submitted request's own trail keeps.
+     */
+    return (req: IncomingMessage, caller?: { readonly tenant: string | undefined; readonly tokenId?: string; readonly role?: string }): Effect.Effect<QueryReply> =>
       Effect.gen(function* () {
         const url = new URL(req.url ?? "/", "http://collector")
         const path = url.pathname.replace(/\/+$/, "")
@@ -82,7 +85,8 @@ export const makeDsrRoute = (options: {
           if (typeof text !== "string") return text
           const input = parseBody(text)
           if ("status" in input) return input
-          return yield* run(submitRequest(env, input)).pipe(
+          const submittedBy = caller?.tokenId === undefined || caller.role === undefined ? undefined : { tokenId: caller.tokenId, role: caller.role }
+          return yield* run(submitRequest(env, { ...input, submittedBy })).pipe(
             Effect.tap((r) => r.type === "erasure" && options.reloadIdentity !== undefined ? options.reloadIdentity : Effect.void),
             Effect.map((r): QueryReply => ({ status: 201, body: { success: true, request: requestView(r) } })),
             Effect.catch((e) => Effect.succeed(e instanceof DsrInvalid ? refuse(400, "bad_request", e.message, `/${e.field}`) : failure(e as never))),

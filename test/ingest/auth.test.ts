@@ -362,4 +362,26 @@ describe("scoped API tokens", () => {
       expect(text).not.toContain("ann@acme.example")
       expect(text).not.toContain("gus@globex.example")
     })), 60_000)
+
+  it("a DSR submitted through the API has one trail, its own entries, which name who submitted it; reads of it and refused submissions are accesses", () =>
+    Effect.runPromise(Effect.gen(function* () {
+      let id = ""
+      let requestId = ""
+      yield* Effect.promise(() => withApi((url) => Effect.gen(function* () {
+        const made = yield* makeToken(url, { role: "compliance", tenant: "acme" })
+        id = made.id
+        const submitted = yield* call(url, "POST", "/v1/dsr", made.token, { type: "access", identifier: "user_id:nobody" })
+        expect(submitted.status, JSON.stringify(submitted.body)).toBe(201)
+        requestId = submitted.body.request.id
+        expect((yield* call(url, "GET", `/v1/dsr/${requestId}`, made.token)).status).toBe(200)
+        expect((yield* call(url, "POST", "/v1/dsr", made.token, { type: "access", identifier: "user_id:x", tenant: "globex" })).status).toBe(403)
+        expect((yield* call(url, "POST", "/v1/dsr", made.token, { type: "nonsense", identifier: "user_id:x" })).status).toBe(400)
+      })))
+      const entries = yield* readAudit.pipe(Effect.provide(ObjectStore.local(join(dir, "objects"))))
+      const records: Array<Body> = entries.filter((e) => e.kind === "api.access").flatMap((e) => e.data.records as Array<Body>)
+      const dsrRecords = records.filter((r) => r.route === "/v1/dsr")
+      expect(dsrRecords.map((r) => [r.method, r.status]).sort()).toEqual([["GET", 200], ["POST", 400], ["POST", 403]])
+      const received = entries.find((e) => e.kind === "dsr.received" && e.requestId === requestId)
+      expect(received?.data).toMatchObject({ submittedBy: { tokenId: id, role: "compliance" } })
+    })), 60_000)
 })
