@@ -133,6 +133,9 @@ export const rebuildIdentity = Effect.fn("rebuildIdentity")(function* (config: I
   }
   // A snapshot's fingerprint covers the graph rules and operators' decisions, not how values were normalised: one
   // taken before this rebuild re-read the observations could hold old values. The next start reads every observation.
-  yield* dropSnapshots()
+  // Without a re-read the stored values are the same, and the snapshot a running graph wrote when it reloaded for an
+  // operator's decision (just before this rebuild) is the graph with that decision: dropping it made the next start
+  // read everything. An older one is refused by its fingerprint.
+  if (options.reread === true) yield* dropSnapshots()
   return { tenants: summaries, seconds: (performance.now() - started) / 1000 }
 })

@@ -3,14 +3,15 @@
 // messages) in identity_snapshots, so that a restart loads it plus the observations stored since, instead of
 // every observation. Only an optimisation: the graph is a function of identity_observations and identity_operations,
 // and any doubt about a snapshot (none, partial, checksum or format wrong, made with other graph rules or operators'
-// decisions, holding a value today's block rules refuse, or missing one they no longer refuse) means the full load.
-// After a crash the newest complete snapshot is used with every observation stored since its time (less an overlap:
-// a replayed observation changes nothing), so nothing stored is lost whatever happened after the snapshot.
+// decisions, holding a value today's block rules refuse, or missing one they no longer refuse) means the full load,
+// and the start logs one line saying why. After a crash the newest complete snapshot is used with every observation
+// stored since its time (less an overlap: a replayed observation changes nothing), so nothing stored is lost whatever
+// happened after the snapshot.
 import { hash } from "node:crypto"
 import { deserialize, serialize } from "node:v8"
 import { Effect } from "effect"
 import { loadObservations, loadObservationsPage, loadOperations, type OperationRow } from "../warehouse/identity.ts"
-import { loadLatestSnapshot, storeSnapshot } from "../warehouse/identity-snapshots.ts"
+import { loadNewestSnapshot, storeSnapshot } from "../warehouse/identity-snapshots.ts"
 import { type GraphRules, type Observation, OPERATOR } from "./graph.ts"
 import type { CompiledBlockRules } from "./guardrails.ts"
 import type { IdentifierKind } from "./normalise.ts"
@@ -44,6 +45,8 @@ export interface LoadedIdentity {
   /** The graph rules and operators' decisions the graph was made with. */
   readonly fingerprint: string
   readonly source: "snapshot" | "observations"
+  /** Why no snapshot was used, when one was asked for and the graph was loaded from every observation. */
+  readonly snapshotNotUsed?: string
   /** Observations read from identity_observations (all of them, or those stored since the snapshot). */
   readonly observationsRead: number
   /**
@@ -56,8 +59,26 @@ export interface LoadedIdentity {
   readonly readBack: ReadBack
 }
 
-export const fingerprintOf = (rules: GraphRules, operations: ReadonlyArray<OperationRow>): string =>
-  hash("sha256", JSON.stringify([FORMAT, rules, operations.map((o) => [o.tenant, o.opId, o.kind, o.a, o.b, o.atMs])]), "hex")
+/**
+ * What a graph was made with, in three parts a start can tell apart (to say why a snapshot is not used): the snapshot
+ * format, the graph rules, and the operators' decisions that change the graph. A dismissed suggestion changes nothing
+ * in it and is recorded without a reload, so counting it made the running graph's next snapshots look outdated.
+ */
+export const fingerprintOf = (rules: GraphRules, operations: ReadonlyArray<OperationRow>): string => {
+  const decisions = operations.filter((o) => o.kind !== "dismiss").map((o) => [o.tenant, o.opId, o.kind, o.a, o.b, o.atMs])
+  const digest = (x: unknown) => hash("sha256", JSON.stringify(x), "hex").slice(0, 32)
+  return `v${FORMAT} ${digest(rules)} ${digest(decisions)}`
+}
+
+/** Why a snapshot made with `stored` cannot stand for a graph made with `now`, or undefined when it can. */
+const fingerprintMismatch = (stored: string, now: string): string | undefined => {
+  if (stored === now) return undefined
+  const [format, rules, decisions] = stored.split(" ")
+  const [formatNow, rulesNow] = now.split(" ")
+  if (decisions === undefined || format !== formatNow) return "it was written by another version of cdp (another snapshot format)"
+  if (rules !== rulesNow) return "it was made with other identity graph rules"
+  return "operators' identity decisions changed after it was taken"
+}
 
 const byTime = (x: Observation, y: Observation) => x.timeMs - y.timeMs || (x.messageId < y.messageId ? -1 : x.messageId > y.messageId ? 1 : 0)
 
@@ -90,24 +111,25 @@ const byTenant = (
   return out
 }
 
-/** The graph from the newest usable snapshot and the observations stored since, or undefined. */
+/** A snapshot's graph brought up to date, or why no snapshot could be used. */
+type SnapshotOutcome = { readonly loaded: LoadedIdentity } | { readonly notUsed: string }
+const used = (loaded: LoadedIdentity): SnapshotOutcome => ({ loaded })
+const notUsed = (why: string): SnapshotOutcome => ({ notUsed: why })
+
+/** The graph from the newest usable snapshot and the observations stored since, or why there is none to use. */
 const fromSnapshot = (rules: GraphRules, blocked: CompiledBlockRules, operations: ReadonlyArray<OperationRow>, fingerprint: string, overlapMs: number) =>
   Effect.gen(function* () {
-    const stored = yield* loadLatestSnapshot()
-    if (stored === undefined || stored.fingerprint !== fingerprint) return undefined
+    const { snapshot: stored, passedOver } = yield* loadNewestSnapshot()
+    const newer = passedOver.length === 0 ? "" : ` (${passedOver.join("; ")})`
+    if (stored === undefined) return notUsed(passedOver.length === 0 ? "none is stored" : `none is complete${newer}`)
+    const taken = `the snapshot taken ${new Date(stored.takenAtMs).toISOString()}`
+    const mismatch = fingerprintMismatch(stored.fingerprint, fingerprint)
+    if (mismatch !== undefined) return notUsed(`${mismatch}: ${taken}${newer}`)
     const resolver = new IdentityResolver(rules, operatorInput(operations).decisions)
-    let body: SnapshotBody
-    try {
-      body = deserialize(stored.bytes) as SnapshotBody
-      if (body.format !== FORMAT) return undefined
-      for (const state of body.graphs) {
-        const graph = resolver.restore(state)
-        for (const { kind, value } of graph.identifiers()) if (blocked.reasonFor(kind as IdentifierKind, value, state.tenant) !== undefined) return undefined
-      }
-    } catch {
-      return undefined
-    }
-    for (const [tenant, kind, value] of body.dropped) if (blocked.reasonFor(kind as IdentifierKind, value, tenant) === undefined) return undefined
+    const body = readBody(stored.bytes)
+    if (typeof body === "string") return notUsed(`${body}: ${taken}`)
+    const refused = restoreInto(resolver, body, blocked)
+    if (refused !== undefined) return notUsed(`${taken} ${refused}`)
     const dropped = [...body.dropped]
     const syncedUntilMs = Date.now()
     const readBack: ReadBack = { blocked, operatorLinks: operatorInput(operations).links }
@@ -115,8 +137,40 @@ const fromSnapshot = (rules: GraphRules, blocked: CompiledBlockRules, operations
     for (const [tenant, observations] of byTenant(since as ReadonlyArray<Observation & { readonly tenant: string }>, (o) => o.tenant!, blocked, dropped)) {
       yield* resolveOnline(resolver.graph(tenant), tenant, observations, readBack)
     }
-    return { resolver, dropped, fingerprint, source: "snapshot", observationsRead: since.length, syncedUntilMs, readBack } satisfies LoadedIdentity
+    yield* Effect.logInfo(`identity graph loaded from ${taken} and ${since.length} observations stored since${newer}`)
+    return used({ resolver, dropped, fingerprint, source: "snapshot", observationsRead: since.length, syncedUntilMs, readBack })
   })
+
+/**
+ * Puts the snapshot's graphs into the resolver, or says why they cannot stand for today's (block rules that refuse a
+ * value it holds, or allow one it left out). Kinds only in the answer: values are personal data, and it is logged.
+ */
+const restoreInto = (resolver: IdentityResolver, body: SnapshotBody, blocked: CompiledBlockRules): string | undefined => {
+  try {
+    for (const state of body.graphs) {
+      const graph = resolver.restore(state)
+      for (const { kind, value } of graph.identifiers()) {
+        if (blocked.reasonFor(kind as IdentifierKind, value, state.tenant) !== undefined) return `holds an identifier of kind ${kind} that today's block rules refuse`
+      }
+    }
+  } catch {
+    return "holds a graph this version cannot restore"
+  }
+  for (const [tenant, kind, value] of body.dropped) {
+    if (blocked.reasonFor(kind as IdentifierKind, value, tenant) === undefined) return `left out an identifier of kind ${kind} that today's block rules allow`
+  }
+  return undefined
+}
+
+/** A snapshot's body, or why it cannot be read. */
+const readBody = (bytes: Buffer): SnapshotBody | string => {
+  try {
+    const body = deserialize(bytes) as SnapshotBody
+    return body.format === FORMAT ? body : `its format is ${String(body.format)}, this version reads ${FORMAT}`
+  } catch {
+    return "its bytes could not be read as a snapshot"
+  }
+}
 
 /**
  * The identity graph of every tenant: from the newest snapshot when `useSnapshot` and it can be trusted, otherwise
@@ -129,11 +183,16 @@ export const loadIdentity = Effect.fn("loadIdentity")(function* (
 ) {
   const operations = yield* loadOperations()
   const fingerprint = fingerprintOf(rules, operations)
+  let snapshotNotUsed: string | undefined
   if (useSnapshot) {
     const restored = yield* fromSnapshot(rules, blocked, operations, fingerprint, overlapMs).pipe(
-      Effect.catch((e) => Effect.logWarning(`identity snapshot not used, loading every observation: ${e._tag}`).pipe(Effect.as(undefined))),
+      Effect.catch((e) => Effect.succeed(notUsed(`it could not be read (${e._tag})`))),
     )
-    if (restored !== undefined) return restored
+    if ("loaded" in restored) return restored.loaded
+    snapshotNotUsed = restored.notUsed
+    // One line on why a start reads everything (the figure a restart's time depends on); info, so one-shot commands
+    // (which log warnings only) stay quiet on a first run.
+    yield* Effect.logInfo(`identity snapshot not used, loading every stored observation: ${snapshotNotUsed}`)
   }
   // Page by page in key order (the graph is a function of the set of observations, whatever the order), so a full load
   // holds one page, not every observation; a page's re-resolutions read back from the warehouse like any batch's.
@@ -158,7 +217,9 @@ export const loadIdentity = Effect.fn("loadIdentity")(function* (
   }
   // Operators' links are decisions, kept whole (not stored as observations).
   for (const [tenant, observations] of links) yield* resolveOnline(resolver.graph(tenant), tenant, observations, readBack)
-  return { resolver, dropped, fingerprint, source: "observations", observationsRead: read, syncedUntilMs, readBack } satisfies LoadedIdentity
+  return {
+    resolver, dropped, fingerprint, source: "observations", observationsRead: read, syncedUntilMs, readBack, ...(snapshotNotUsed === undefined ? {} : { snapshotNotUsed }),
+  } satisfies LoadedIdentity
 })
 
 /**

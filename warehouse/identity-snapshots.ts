@@ -35,17 +35,51 @@ export const storeSnapshot = Effect.fn("storeSnapshot")(function* (s: StoredSnap
   yield* warehouse.command("ALTER TABLE identity_snapshots DELETE WHERE taken_at < {taken:DateTime64(3, 'UTC')}", { taken: chDateTime(iso(s.takenAtMs)) })
 })
 
-/** The newest snapshot, or undefined when there is none or it is incomplete or corrupt. */
-export const loadLatestSnapshot = Effect.fn("loadLatestSnapshot")(function* () {
+/** The newest usable snapshot, and why each newer one was passed over. */
+export interface SnapshotRead {
+  readonly snapshot: StoredSnapshot | undefined
+  /** One line per newer snapshot not taken (incomplete: a write cut short; or its checksum wrong). */
+  readonly passedOver: ReadonlyArray<string>
+}
+
+/**
+ * The newest complete snapshot whose checksum holds. An older one is still there when a newer write was cut short
+ * (the older is deleted only after the newer is stored) and it is as good: a start reads what was stored since it.
+ * Snapshots are told apart by (taken_at, checksum), so two written in the same millisecond do not look like one
+ * with too many chunks, and a chunk stored twice (an insert retried after it had landed) is read once. Only the
+ * chosen snapshot's chunks are read.
+ */
+export const loadNewestSnapshot = Effect.fn("loadNewestSnapshot")(function* () {
   const warehouse = yield* Warehouse
-  const rows = yield* warehouse.query<{ taken: string; covers: string; fingerprint: string; checksum: string; chunks: number; seq: number; chunk: string }>(
-    "SELECT toUnixTimestamp64Milli(taken_at) AS taken, toUnixTimestamp64Milli(covers_until) AS covers, fingerprint, checksum, chunks, seq, chunk " +
-      "FROM identity_snapshots WHERE taken_at = (SELECT max(taken_at) FROM identity_snapshots) ORDER BY seq")
-  const first = rows[0]
-  if (first === undefined || rows.length !== Number(first.chunks) || rows.some((r, i) => Number(r.seq) !== i)) return undefined
-  const bytes = Buffer.concat(rows.map((r) => Buffer.from(r.chunk, "base64")))
-  if (hash("sha256", bytes, "hex") !== first.checksum) return undefined
-  return { takenAtMs: Number(first.taken), coversUntilMs: Number(first.covers), fingerprint: first.fingerprint, bytes } satisfies StoredSnapshot
+  const heads = yield* warehouse.query<{ taken: string; covers: string; fingerprint: string; checksum: string; chunks: number; seqs: ReadonlyArray<number> }>(
+    "SELECT toUnixTimestamp64Milli(taken_at) AS taken, any(toUnixTimestamp64Milli(covers_until)) AS covers, any(fingerprint) AS fingerprint, checksum, " +
+      "max(chunks) AS chunks, arraySort(groupUniqArray(seq)) AS seqs FROM identity_snapshots GROUP BY taken_at, checksum ORDER BY taken_at DESC, checksum")
+  const passedOver: Array<string> = []
+  for (const head of heads) {
+    const taken = iso(Number(head.taken))
+    const chunks = Number(head.chunks)
+    if (head.seqs.length !== chunks || head.seqs.some((seq, i) => Number(seq) !== i)) {
+      passedOver.push(`the snapshot taken ${taken} is incomplete (${head.seqs.length} of ${chunks} chunks: its write was cut short)`)
+      continue
+    }
+    const rows = yield* warehouse.query<{ chunk: string }>(
+      "SELECT chunk FROM identity_snapshots WHERE taken_at = fromUnixTimestamp64Milli({taken:Int64}, 'UTC') AND checksum = {checksum:String} " +
+        "ORDER BY seq LIMIT 1 BY seq",
+      { params: { taken: Number(head.taken), checksum: head.checksum } })
+    const bytes = Buffer.concat(rows.map((r) => Buffer.from(r.chunk, "base64")))
+    if (hash("sha256", bytes, "hex") !== head.checksum) {
+      passedOver.push(`the snapshot taken ${taken} is corrupt (its checksum does not match its bytes)`)
+      continue
+    }
+    const snapshot: StoredSnapshot = { takenAtMs: Number(head.taken), coversUntilMs: Number(head.covers), fingerprint: head.fingerprint, bytes }
+    return { snapshot, passedOver } satisfies SnapshotRead
+  }
+  return { snapshot: undefined, passedOver } satisfies SnapshotRead
+})
+
+/** The newest usable snapshot, or undefined when there is none. */
+export const loadLatestSnapshot = Effect.fn("loadLatestSnapshot")(function* () {
+  return (yield* loadNewestSnapshot()).snapshot
 })
 
 /** Deletes every snapshot (erasure: they hold identifiers; the next start loads every observation). */

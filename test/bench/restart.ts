@@ -59,11 +59,30 @@ const fill = () => Effect.gen(function* () {
 
 const rssGb = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))![1]) / 1024 / 1024
 
-/** Starts a command on the data dir, times it to its ready line, reads its RSS then and 3 s later, stops it. */
+/** What the start's log says of the identity graph: loaded from which snapshot, or why none was used. */
+const identityLine = (stdout: string): string => {
+  for (const line of stdout.split("\n")) {
+    if (!line.includes("identity graph loaded") && !line.includes("identity snapshot not used")) continue
+    try {
+      const message = (JSON.parse(line) as { message?: unknown }).message
+      return String(Array.isArray(message) ? message.join(" ") : message)
+    } catch {
+      return line
+    }
+  }
+  return "(no identity line)"
+}
+
+/**
+ * Starts a command on the data dir, times it to its ready line, reads its RSS then and 3 s later, stops it; with the
+ * line its log gave on the identity graph (from a snapshot, or why not).
+ */
 const start = async (args: ReadonlyArray<string>, ready: RegExp, env: Record<string, string> = {}, dataDir = dir) => {
   const started = performance.now()
-  const child = spawn(process.execPath, [CDP_BIN, ...args, "--data-dir", dataDir], { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, ...env } })
+  const child = spawn(process.execPath, [CDP_BIN, ...args, "--data-dir", dataDir], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } })
   let err = ""
+  let out = ""
+  child.stdout.on("data", (d: Buffer) => { out += d })
   await new Promise<void>((resolve, reject) => {
     child.stderr.on("data", (d: Buffer) => { err += d; if (ready.test(err)) resolve() })
     child.once("exit", (c) => reject(new Error(`cdp ${args[0]} exited ${c}: ${err.slice(-500)}`)))
@@ -73,7 +92,7 @@ const start = async (args: ReadonlyArray<string>, ready: RegExp, env: Record<str
   await new Promise((r) => setTimeout(r, 3000))
   const after = rssGb(child.pid!)
   await new Promise<void>((r) => { child.removeAllListeners("exit"); child.once("exit", () => r()); child.kill("SIGTERM") })
-  return { seconds, rss: Math.max(atReady, after) }
+  return { seconds, rss: Math.max(atReady, after), identity: identityLine(out) }
 }
 
 if (!existsSync(join(dir, "filled"))) {
@@ -84,10 +103,10 @@ if (!existsSync(join(dir, "filled"))) {
 }
 const landed = Number(readFileSync(join(dir, "filled"), "utf8"))
 process.stdout.write(`restart benchmark: ${landed.toLocaleString("en")} events landed, ${BROWSERS.toLocaleString("en")} browsers; ` +
-  `${availableParallelism()} cores, load ${loadavg()[0]!.toFixed(1)}\n\n| start | ready in s | RSS GB |\n|---|---:|---:|\n`)
+  `${availableParallelism()} cores, load ${loadavg()[0]!.toFixed(1)}\n\n| start | ready in s | RSS GB | identity graph (its log line) |\n|---|---:|---:|---|\n`)
 const serve = ["serve", "--port", "0", "--write-key", "wk_m=acme"]
-const row = (name: string, r: { seconds: number; rss: number }) =>
-  process.stdout.write(`| ${name} | ${r.seconds.toFixed(2)} | ${r.rss.toFixed(2)} |\n`)
+const row = (name: string, r: { seconds: number; rss: number; identity: string }) =>
+  process.stdout.write(`| ${name} | ${r.seconds.toFixed(2)} | ${r.rss.toFixed(2)} | ${r.identity} |\n`)
 // What a start costs with nothing landed, for comparison at the same load.
 const empty = freshDir("cdp-bench-restart-empty-")
 row("cdp serve, empty data dir", await start(serve, /listening on/, {}, empty))

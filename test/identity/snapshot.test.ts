@@ -3,6 +3,7 @@ import { Effect, Layer, type Scope } from "effect"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { nodeKey, type Observation, type Sighting } from "../../identity/graph.ts"
 import { compileBlockRules, DEFAULT_BLOCK_RULES } from "../../identity/guardrails.ts"
+import { separateIdentifiers } from "../../identity/decisions.ts"
 import { recordOperation } from "../../identity/operations.ts"
 import { type Needed, TenantGraph } from "../../identity/resolver.ts"
 import { rebuildIdentity } from "../../identity/rebuild.ts"
@@ -108,7 +109,7 @@ describe("identity snapshot", () => {
     expect(restored[0]).toBe(restored[2])
   })
 
-  it("a rebuild (which may normalise stored values again) drops every snapshot: the next start reads every observation", async () => {
+  it("a rebuild that normalises stored values again drops every snapshot: the next start reads every observation", async () => {
     await withWarehouse(Effect.gen(function* () {
       const { stage } = yield* makeIdentityStage(config)
       yield* stage(history)
@@ -117,7 +118,7 @@ describe("identity snapshot", () => {
       const warehouse = yield* Warehouse
       const count = () => Effect.map(warehouse.query<{ n: string }>("SELECT count() AS n FROM identity_snapshots"), (rows) => Number(rows[0]!.n))
       const before = yield* count()
-      yield* rebuildIdentity(config)
+      yield* rebuildIdentity(config, undefined, { reread: true })
       const after = yield* count()
       const loaded = yield* loadIdentity(config.rules, config.extract.blocked, true)
       return { before, after, loaded }
@@ -125,10 +126,11 @@ describe("identity snapshot", () => {
     expect(result.before).toBeGreaterThan(0)
     expect(result.after).toBe(0)
     expect(result.loaded.source).toBe("observations")
+    expect(result.loaded.snapshotNotUsed).toBe("none is stored")
     expect(result.loaded.observationsRead).toBe(history.length)
   })
 
-  it("a missing or corrupt snapshot means the full load, with the same graph", async () => {
+  it("a missing or corrupt snapshot means the full load, with the same graph; a corrupt newer one leaves the older in use", async () => {
     const result = await withWarehouse(Effect.gen(function* () {
       const { stage } = yield* makeIdentityStage(config)
       yield* stage(history)
@@ -141,17 +143,24 @@ describe("identity snapshot", () => {
       yield* warehouse.command("INSERT INTO identity_snapshots SELECT taken_at + INTERVAL 1 SECOND, covers_until, fingerprint, checksum, chunks, seq, " +
         "base64Encode(reverse(base64Decode(chunk))) FROM identity_snapshots")
       const corrupt = yield* loadIdentity(config.rules, config.extract.blocked, true)
+      yield* warehouse.command("DELETE FROM identity_snapshots WHERE taken_at < (SELECT max(taken_at) FROM identity_snapshots)")
+      const corruptOnly = yield* loadIdentity(config.rules, config.extract.blocked, true)
       yield* warehouse.command("TRUNCATE TABLE identity_snapshots")
       yield* warehouse.command("INSERT INTO identity_snapshots VALUES (now64(3), now64(3), 'x', 'y', 3, 0, 'AAAA')")
       const partial = yield* loadIdentity(config.rules, config.extract.blocked, true)
-      return { missing, good, corrupt, partial }
+      return { missing, good, corrupt, corruptOnly, partial }
     }))
     expect(result.missing.source).toBe("observations")
     expect(result.good.source).toBe("snapshot")
-    expect(result.corrupt.source).toBe("observations")
+    // The older snapshot is still stored (a newer one replaces it only once written whole) and is as good.
+    expect(result.corrupt.source).toBe("snapshot")
+    expect(result.corruptOnly.source).toBe("observations")
+    expect(result.corruptOnly.snapshotNotUsed).toMatch(/^none is complete \(the snapshot taken .* is corrupt/)
     expect(result.partial.source).toBe("observations")
+    expect(result.partial.snapshotNotUsed).toMatch(/incomplete \(1 of 3 chunks/)
     const expected = profilesOf(result.good.resolver.graph("acme"), ids)
     expect(profilesOf(result.corrupt.resolver.graph("acme"), ids)).toEqual(expected)
+    expect(profilesOf(result.corruptOnly.resolver.graph("acme"), ids)).toEqual(expected)
     expect(profilesOf(result.partial.resolver.graph("acme"), ids)).toEqual(expected)
   })
 
@@ -167,15 +176,74 @@ describe("identity snapshot", () => {
       return { blockedNow, before, after }
     }))
     expect(result.blockedNow.source).toBe("observations")
+    // Why, by kind only (the value is personal data and the line is logged).
+    expect(result.blockedNow.snapshotNotUsed).toMatch(/holds an identifier of kind email that today's block rules refuse$/)
+    expect(result.blockedNow.snapshotNotUsed).not.toContain("ann@")
     // The blocked address is not in the graph at all; the browser and the login are still one person.
     const [view, mail, login] = profilesOf(result.blockedNow.resolver.graph("acme"), ["view", "mail", "login"])
     expect(mail).toBeUndefined()
     expect(view).toBe(login)
     expect(result.before.source).toBe("snapshot")
     expect(result.after.source).toBe("observations")
+    expect(result.after.snapshotNotUsed).toMatch(/^operators' identity decisions changed after it was taken/)
     const [viewAfter, mailAfter] = profilesOf(result.after.resolver.graph("acme"), ["view", "mail"])
     expect(mailAfter).toBeDefined()
     expect(mailAfter).not.toBe(viewAfter)
+  })
+
+  it("a suggestion dismissed while the pipeline runs (no reload: the graph does not change) leaves its later snapshots usable", async () => {
+    const result = await withWarehouse(Effect.gen(function* () {
+      const { stage } = yield* makeIdentityStage(config, { everyMessages: 1, everyMs: 0, minMessages: 1 })
+      yield* stage(history.slice(0, 2))
+      // As decideSuggestion records a dismissal: stored, no reload of the running graph.
+      yield* recordOperation({ tenant: "acme", kind: "dismiss", a: "suggestion-1", b: "", reason: "not the same person" })
+      // This batch's snapshot is written with the fingerprint the graph was loaded with, before the dismissal.
+      yield* stage(history.slice(2))
+      return yield* loadIdentity(config.rules, config.extract.blocked, true)
+    }))
+    expect(result.snapshotNotUsed).toBeUndefined()
+    expect(result.source).toBe("snapshot")
+  })
+
+  it("an operator's decision in a running pipeline (reload, then the tenant's rebuild) leaves a snapshot the next start uses", async () => {
+    const result = await withWarehouse(Effect.gen(function* () {
+      const { stage, reload } = yield* makeIdentityStage(config)
+      yield* stage(history)
+      yield* separateIdentifiers("acme", "anonymous_id:a1", "email:ann@x.example", "two people", config, reload)
+      const restarted = yield* loadIdentity(config.rules, config.extract.blocked, true)
+      const full = yield* loadIdentity(config.rules, config.extract.blocked, false)
+      return { restarted, full }
+    }))
+    expect(result.restarted.snapshotNotUsed).toBeUndefined()
+    expect(result.restarted.source).toBe("snapshot")
+    const [view, mail] = profilesOf(result.restarted.resolver.graph("acme"), ["view", "mail"])
+    expect(mail).not.toBe(view)
+    expect(profilesOf(result.restarted.resolver.graph("acme"), ids)).toEqual(profilesOf(result.full.resolver.graph("acme"), ids))
+  })
+
+  it("a snapshot stored twice (an insert retried after it landed) or beside another of the same millisecond is still used", async () => {
+    const result = await withWarehouse(Effect.gen(function* () {
+      const { stage } = yield* makeIdentityStage(config, { everyMessages: 1, everyMs: 0, minMessages: 1 })
+      yield* stage(history)
+      const warehouse = yield* Warehouse
+      yield* warehouse.command("INSERT INTO identity_snapshots SELECT * FROM identity_snapshots")
+      const twice = yield* loadIdentity(config.rules, config.extract.blocked, true)
+      yield* warehouse.command("INSERT INTO identity_snapshots SELECT taken_at, covers_until, fingerprint, 'other', 2, seq, chunk FROM identity_snapshots LIMIT 1")
+      const sameMs = yield* loadIdentity(config.rules, config.extract.blocked, true)
+      return { twice, sameMs }
+    }))
+    expect(result.twice.source).toBe("snapshot")
+    expect(result.sameMs.source).toBe("snapshot")
+  })
+
+  it("a snapshot made with other graph rules is not used, and the start says so", async () => {
+    const result = await withWarehouse(Effect.gen(function* () {
+      const { stage } = yield* makeIdentityStage(config, { everyMessages: 1, everyMs: 0, minMessages: 1 })
+      yield* stage(history)
+      return yield* loadIdentity({ ...config.rules, defaultLimit: config.rules.defaultLimit + 1 }, config.extract.blocked, true)
+    }))
+    expect(result.source).toBe("observations")
+    expect(result.snapshotNotUsed).toMatch(/^it was made with other identity graph rules: the snapshot taken \d{4}-/)
   })
 
   it("a full load read page by page (a page of 2 observations) makes the graph one page makes", async () => {
