@@ -127,6 +127,7 @@ const deliverBatch = (run: Run, op: Operation, batch: ReadonlyArray<OutRecord>):
       yield* run.bucket.take
       const started = Date.now()
       const result = yield* sendOnce(run, op, pending, batchId)
+      const answeredAt = Date.now()
       run.requests++
       const failedItems = result.kind === "done" ? result.items.filter((i) => !i.ok).length : pending.length
       // A destination asking to wait longer than maxRetryAfterMs is not waited for: its batch is dead-lettered now.
@@ -140,7 +141,7 @@ const deliverBatch = (run: Run, op: Operation, batch: ReadonlyArray<OutRecord>):
       }
       yield* logDeliveries([delivery])
       if (result.kind === "done") {
-        if (result.pauseMs !== undefined) run.bucket.pause(result.pauseMs)
+        if (result.pauseMs !== undefined) run.bucket.pause(result.pauseMs, answeredAt)
         const byKey = new Map(pending.map((r) => [r.key, r]))
         const again: Array<OutRecord> = []
         for (const item of result.items) {
@@ -176,7 +177,7 @@ const deliverBatch = (run: Run, op: Operation, batch: ReadonlyArray<OutRecord>):
         } else {
           run.retries++
           // Every batch of this destination waits, not only this one; other destinations are not touched.
-          run.bucket.pause(wait)
+          run.bucket.pause(wait, answeredAt)
         }
       }
     }

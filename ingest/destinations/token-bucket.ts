@@ -6,8 +6,11 @@ import { Effect } from "effect"
 export interface TokenBucket {
   /** Waits for a token. */
   readonly take: Effect.Effect<void>
-  /** No token before `ms` from now. */
-  readonly pause: (ms: number) => void
+  /**
+   * No token before `ms` after `fromMs` (default now): a Retry-After counts from when its answer arrived, so the time
+   * spent handling the answer (logging its delivery) is part of the wait, not added to it.
+   */
+  readonly pause: (ms: number, fromMs?: number) => void
 }
 
 export const makeTokenBucket = (ratePerSecond: number, burst: number, now: () => number = Date.now): TokenBucket => {
@@ -31,8 +34,8 @@ export const makeTokenBucket = (ratePerSecond: number, burst: number, now: () =>
   })
   return {
     take,
-    pause: (ms) => {
-      pausedUntil = Math.max(pausedUntil, now() + ms)
+    pause: (ms, fromMs) => {
+      pausedUntil = Math.max(pausedUntil, (fromMs ?? now()) + ms)
       tokens = 0
     },
   }

@@ -25,4 +25,13 @@ describe("token bucket", () => {
     const times = await Effect.runPromise(Effect.forEach([1, 2, 3], () => timed(bucket.take), { concurrency: "unbounded" }))
     for (const t of times) expect(t).toBeGreaterThanOrEqual(190)
   })
+
+  it("counts a pause from when the answer asking for it arrived, not from when it was handled (logging it is part of the wait)", async () => {
+    const bucket = makeTokenBucket(1000, 10)
+    // The answer came 150 ms ago asking for 200 ms: 50 ms are left (not 200 more).
+    bucket.pause(200, Date.now() - 150)
+    const waited = await elapsed(bucket.take)
+    expect(waited).toBeGreaterThanOrEqual(40)
+    expect(waited).toBeLessThan(150)
+  })
 })
