@@ -7,6 +7,7 @@
 //   (the stage's effect, e.g. the warehouse insert) succeeded. A crash or rebalance re-delivers what was not
 //   committed; the sinks' dedup (warehouse/sink.ts) makes that re-delivery change nothing.
 import { randomUUID } from "node:crypto"
+import { createRequire } from "node:module"
 import { promisify } from "node:util"
 import zlib from "node:zlib"
 import { Data, Duration, Effect, Exit, Layer, type Scope } from "effect"
@@ -29,6 +30,31 @@ if (zstdAvailable) {
     compress: (encoder: { buffer: Buffer }) => compress(encoder.buffer, { params: { [zlib.constants.ZSTD_c_compressionLevel]: 1 } }),
     decompress: (buffer: Buffer) => decompress(buffer),
   })
+}
+
+/**
+ * kafkajs 2.2.4 (its last release) schedules its request queue's check of pending requests in
+ * `throttledUntil - Date.now()` ms, and `throttledUntil` is -1 until a broker throttles: when nothing is pending that
+ * is minus the epoch, which Node 24 turns into 1 ms with a TimeoutNegativeWarning on stderr for every connection
+ * (tulios/kafkajs#1751, unfixed upstream). The same method with the delay clamped to the 1 ms Node used anyway: the
+ * same schedule, no warning. Checked by test/ingest/bus-kafka-timers.test.ts.
+ */
+interface KafkaRequestQueue {
+  throttledUntil: number
+  throttleCheckTimeoutId: ReturnType<typeof setTimeout> | null
+  readonly pending: ReadonlyArray<unknown>
+  checkPendingRequests(): void
+}
+const CHECK_PENDING_REQUESTS_INTERVAL = 10
+const RequestQueue = createRequire(import.meta.url)("kafkajs/src/network/requestQueue/index.js") as { prototype: KafkaRequestQueue & { scheduleCheckPendingRequests(): void } }
+RequestQueue.prototype.scheduleCheckPendingRequests = function (this: KafkaRequestQueue) {
+  let scheduleAt = this.throttledUntil - Date.now()
+  if (this.throttleCheckTimeoutId) return
+  if (this.pending.length > 0) scheduleAt = scheduleAt > 0 ? scheduleAt : CHECK_PENDING_REQUESTS_INTERVAL
+  this.throttleCheckTimeoutId = setTimeout(() => {
+    this.throttleCheckTimeoutId = null
+    this.checkPendingRequests()
+  }, Math.max(1, scheduleAt))
 }
 
 const MURMUR_M = 0x5bd1e995
