@@ -2,7 +2,7 @@
 // effect and its proof) and its whole ledger, merged profiles' rows included.
 import { Effect } from "effect"
 import { type IdentifierRef, profileScopeOf } from "../identity/index.ts"
-import { ledgerOfMessages, type LedgerRow } from "../warehouse/consent.ts"
+import { consentOfMessagesColumns, ledgerOfMessages, type LedgerRow, type ProfileConsentRows } from "../warehouse/consent.ts"
 import { type ConsentState, stateFromRows } from "./ledger.ts"
 import { ConsentPoliciesRef, type ConsentPolicy, policyOf } from "./purposes.ts"
 import { profileRestricted } from "./restriction.ts"
@@ -44,21 +44,38 @@ const viewOf = (tenant: string, profileId: string, rows: ReadonlyArray<LedgerRow
  */
 export const showConsent = Effect.fn("showConsent")(function* (tenant: string, ref: IdentifierRef) {
   const scope = yield* profileScopeOf(tenant, ref)
-  return yield* showConsentOfMessages({ tenant, profileId: scope.profileId, ids: scope.ids })
+  return yield* showConsentOfMessages(scope)
 })
+
+/** The messages a profile holds now (`ids`) and, from a read scope, those it held and another profile holds now (`gone`). */
+export interface ConsentScope {
+  readonly tenant: string
+  readonly profileId: string
+  readonly ids: ReadonlyArray<string>
+  readonly gone?: ReadonlyArray<string> | undefined
+}
+
+const finish = (scope: ConsentScope, found: ProfileConsentRows) =>
+  Effect.gen(function* () {
+    const policy = policyOf(yield* ConsentPoliciesRef, scope.tenant)
+    const restricted = yield* profileRestricted(scope.tenant, scope.profileId, found.restrictedById, found.subjectKeys)
+    return viewOf(scope.tenant, scope.profileId, found.rows, restricted, policy)
+  })
 
 /**
  * showConsent of a profile whose messages are already known (a profile read's scope: the messages it holds now): the
  * ledger by its order key and the restriction markers in one statement, instead of finding the ledger's rows by
  * profile through every move (the ledger's order key does not cover a profile) and asking restrictions apart.
  */
-export const showConsentOfMessages = Effect.fn("showConsentOfMessages")(function* (scope: {
-  readonly tenant: string
-  readonly profileId: string
-  readonly ids: ReadonlyArray<string>
-}) {
-  const policy = policyOf(yield* ConsentPoliciesRef, scope.tenant)
-  const found = yield* ledgerOfMessages(scope.tenant, scope.profileId, scope.ids, Date.now())
-  const restricted = yield* profileRestricted(scope.tenant, scope.profileId, found.restrictedById, found.subjectKeys)
-  return viewOf(scope.tenant, scope.profileId, found.rows, restricted, policy)
+export const showConsentOfMessages = Effect.fn("showConsentOfMessages")(function* (scope: ConsentScope) {
+  return yield* finish(scope, yield* ledgerOfMessages(scope.tenant, scope.profileId, scope.ids, Date.now(), scope.gone))
 })
+
+/**
+ * showConsentOfMessages as columns of another statement (a profile read's one statement, identity/profile.ts): the
+ * SQL of each column, its parameters, and what makes the view of the values read.
+ */
+export const consentOfScopeColumns = (scope: ConsentScope) => {
+  const { columns, params, decode } = consentOfMessagesColumns(scope.tenant, scope.profileId, scope.ids, Date.now(), scope.gone)
+  return { columns, params, view: (values: Record<string, unknown>) => finish(scope, decode(values)) }
+}

@@ -6,7 +6,7 @@ import { createHash } from "node:crypto"
 import { Ajv, type JSONSchemaType } from "ajv"
 import { Effect } from "effect"
 import {
-  type Aggregates, definitionsInForce, exactAggregates, landedProfiles, previewAggregates, stateAggregates, type StoredDefinition, storeDefinition,
+  type Aggregates, definitionsInForce, exactAggregates, landedProfiles, previewAggregates, stateAggregates, stateAggregatesColumns, type StoredDefinition, storeDefinition,
   tenantDefinitions,
 } from "../warehouse/computed-traits.ts"
 import type { ReadScope } from "../warehouse/profiles.ts"
@@ -200,6 +200,10 @@ export const profileComputedTraits = Effect.fn("profileComputedTraits")(function
   if (definitions.length === 0) return {}
   const { landed, whole } = yield* landedProfiles(scope)
   const rows = whole ? yield* stateAggregates(scope.tenant, landed, definitions) : yield* exactAggregates(scope, definitions)
+  return traitsOf(definitions, rows)
+})
+
+const traitsOf = (definitions: ReadonlyArray<StoredDefinition>, rows: ReadonlyArray<Aggregates>) => {
   const byName = new Map(rows.map((r) => [r.name, r]))
   const out: Record<string, ComputedTrait> = {}
   for (const d of definitions) {
@@ -209,6 +213,19 @@ export const profileComputedTraits = Effect.fn("profileComputedTraits")(function
       : { value: valueOf(d.kind, a), kind: d.kind, events: Number(a.n) }
   }
   return out
+}
+
+/**
+ * profileComputedTraits as columns of a profile read's one statement, when the scope already says its landing
+ * profiles are whole in it (their states add up to its values): the columns and what reads their values. Undefined
+ * when the traits need reads of their own (none in force: nothing to read; a split or moved-in messages: the count of
+ * the landing profiles, or the events themselves): then profileComputedTraits reads them.
+ */
+export const computedTraitsColumns = Effect.fn("computedTraitsColumns")(function* (scope: ReadScope) {
+  const definitions = yield* tenantDefinitions(scope.tenant)
+  if (definitions.length === 0 || scope.landed === undefined || scope.whole !== true) return undefined
+  const { columns, params, decode } = stateAggregatesColumns(scope.tenant, Object.keys(scope.landed), definitions)
+  return { columns, params, traits: (values: Readonly<Record<string, unknown>>) => traitsOf(definitions, decode(values["computed"])) }
 })
 
 export interface Preview {

@@ -2,11 +2,11 @@
 // precedence and event time, merges, channels and recent events.
 import { Data, Effect } from "effect"
 import { nodeOwner, type ProfileScope } from "../warehouse/identity.ts"
-import { profileIdentifierPage, profileReadScopeOf, profileSummary, type ReadScope } from "../warehouse/profiles.ts"
+import { identifierPageColumns, identifierPageOf, mergedParams, profileIdentifierPage, profileReadScopeOf, profileSummary, type ReadColumns, type ReadScope } from "../warehouse/profiles.ts"
 import { isProfileId, nodeKey } from "./graph.ts"
 import { relationshipTraits } from "./relations/compute.ts"
 import { DEFAULT_NORMALISE_OPTIONS, type IdentifierKind, IDENTIFIER_KINDS, type NormaliseOptions, normaliseIdentifier } from "./normalise.ts"
-import { type ComputedTrait, profileComputedTraits } from "./computed-traits.ts"
+import { type ComputedTrait, computedTraitsColumns, profileComputedTraits } from "./computed-traits.ts"
 import { encodeCursor, type TimelineEvent } from "./timeline.ts"
 import { DEFAULT_TRAIT_PRECEDENCE, mergeTraits, type TraitPrecedence, type TraitStatement } from "./traits.ts"
 
@@ -146,18 +146,24 @@ export const profileScopeOf = Effect.fn("profileScopeOf")(function* (tenant: str
   }
   return scope
 })
+
 const identifierPage = (scope: ProfileScope, limit: number, after: { readonly kind: string; readonly value: string } | undefined) =>
-  Effect.map(profileIdentifierPage(scope, limit, after), ({ rows, total }) => {
-    const page = rows.slice(0, limit)
-    const last = page[page.length - 1]
-    return {
-      identifiers: page.map((i): ProfileIdentifier => ({
-        kind: i.kind, value: i.value, raw: i.raw, trust: i.trust, firstSeen: i.first, lastSeen: i.last, messages: Number(i.n),
-      })),
-      identifierCount: total,
-      nextCursor: rows.length > limit && last !== undefined ? encodeIdentifierCursor(last.kind, last.value) : null,
-    }
-  })
+  Effect.map(profileIdentifierPage(scope, limit, after), (found) => pageOf(found, limit))
+
+const pageOf = ({ rows, total }: {
+  readonly rows: ReadonlyArray<{ kind: string; value: string; raw: string; trust: string; first: string; last: string; n: string }>
+  readonly total: number
+}, limit: number) => {
+  const page = rows.slice(0, limit)
+  const last = page[page.length - 1]
+  return {
+    identifiers: page.map((i): ProfileIdentifier => ({
+      kind: i.kind, value: i.value, raw: i.raw, trust: i.trust, firstSeen: i.first, lastSeen: i.last, messages: Number(i.n),
+    })),
+    identifierCount: total,
+    nextCursor: rows.length > limit && last !== undefined ? encodeIdentifierCursor(last.kind, last.value) : null,
+  }
+}
 
 /** One page of a profile's identifiers, by (kind, value), after `cursor`. */
 export const profileIdentifiers = Effect.fn("profileIdentifiers")(function* (tenant: string, ref: IdentifierRef, limit: number, cursor?: string) {
@@ -173,6 +179,8 @@ export interface ProfileReadOptions {
   readonly recent?: number
   readonly identifiers?: number
   readonly precedence?: TraitPrecedence
+  /** Columns the caller adds to the read's one statement (consent's, ingest/profile-read.ts); their values come back in `also`. */
+  readonly also?: ReadColumns
 }
 
 /**
@@ -188,13 +196,23 @@ export const readProfileViewOf = Effect.fn("readProfileViewOf")(function* (scope
   const tenant = scope.tenant
   const recent = options.recent ?? 20
   const pageSize = Math.max(1, recent)
-  const [summary, identifiers, computedTraits, relationship] = yield* Effect.all([
-    profileSummary(scope, pageSize),
-    identifierPage(scope, options.identifiers ?? DEFAULT_IDENTIFIER_PAGE, undefined),
-    profileComputedTraits(scope),
+  const identifierLimit = options.identifiers ?? DEFAULT_IDENTIFIER_PAGE
+  // The identifiers' first page, the computed traits (when the scope says their states are whole) and the caller's
+  // columns are read in the summary's statement: the engine runs statements one at a time, each with its own cost.
+  const computed = yield* computedTraitsColumns(scope)
+  const parts = [identifierPageColumns(scope, identifierLimit), ...(computed === undefined ? [] : [computed]), ...(options.also === undefined ? [] : [options.also])]
+  const also: ReadColumns = {
+    columns: Object.assign({}, ...parts.map((p) => p.columns)) as Record<string, string>,
+    params: mergedParams(...parts.map((p) => p.params)),
+  }
+  const [summary, computedApart, relationship] = yield* Effect.all([
+    profileSummary(scope, pageSize, undefined, also),
+    computed === undefined ? profileComputedTraits(scope) : Effect.succeed(undefined),
     // The relationship of the latest `cdp relations compute` (relationship_type, health_score, churn_risk...), as traits.
     relationshipTraits(tenant, scope.profileId),
   ], { concurrency: "unbounded" })
+  const identifiers = pageOf(identifierPageOf(summary.also["identifiers"]), identifierLimit)
+  const computedTraits = computedApart ?? computed?.traits(summary.also) ?? {}
   const { channels, statements, merges, sentiment, events } = summary
   if (channels.length === 0) return yield* Effect.fail(new ProfileNotFound({ tenant, identifier: scope.profileId }))
   const traits = mergeTraits(statements.map(([name, source, identified, latest, first]): TraitStatement => ({
@@ -223,7 +241,7 @@ export const readProfileViewOf = Effect.fn("readProfileViewOf")(function* (scope
     nextCursor: events.length > pageSize && last !== undefined ? encodeCursor(Number(last[1]), last[0]) : null,
   }
   // The scope goes back too: a cache of this answer depends on exactly these messages and landing profiles.
-  return { view, timeline, scope }
+  return { view, timeline, scope, also: summary.also }
 })
 
 export const showProfile = (tenant: string, ref: IdentifierRef, recent = 20, precedence: TraitPrecedence = DEFAULT_TRAIT_PRECEDENCE) =>

@@ -11,7 +11,7 @@
 // query at all. With a ClickHouse server, other processes (workers) write too: there every hit is also checked
 // against the storage generation (one read of the engine's part catalogue, warehouse/profiles.ts).
 import { Effect } from "effect"
-import { type ConsentPolicies, ConsentPoliciesRef, type ConsentView, DEFAULT_POLICIES, showConsentOfMessages } from "../consent/index.ts"
+import { type ConsentPolicies, ConsentPoliciesRef, consentOfScopeColumns, type ConsentView, DEFAULT_POLICIES } from "../consent/index.ts"
 import {
   type IdentifierRef, type IdentityConfig, profileScopeOf, type ProfileView, readIdentifier, readProfileViewOf, type TimelinePage, type TraitPrecedence,
 } from "../identity/index.ts"
@@ -34,22 +34,18 @@ const readProfileFrom = (
     const owner = ownerOf?.(ref)
     const asked: IdentifierRef = owner === undefined ? ref : { _tag: "profile", profileId: owner }
     // The profile's owner and message ids in one statement, then the rest of the profile and its consent (the ledger by
-    // those message ids) side by side, each run to its end: a failing read must not interrupt the other's queries
-    // inside the embedded engine. Consent is of the profile shown, from the same scope.
+    // those message ids) in one more: consent's columns ride in the profile's statement. Consent is of the profile
+    // shown, from the same scope.
     const scope = yield* profileScopeOf(tenant, asked)
-    const [read, consent] = yield* Effect.all([
-      readProfileViewOf(scope, { recent, ...(precedence === undefined ? {} : { precedence }) }),
-      showConsentOfMessages(scope),
-    ], { concurrency: "unbounded", mode: "result" })
-    if (read._tag === "Failure") return yield* Effect.fail(read.failure)
-    if (consent._tag === "Failure") return yield* Effect.fail(consent.failure)
-    const consentNow = consent.success
+    const consentColumns = consentOfScopeColumns(scope)
+    const read = yield* readProfileViewOf(scope, { recent, also: consentColumns, ...(precedence === undefined ? {} : { precedence }) })
+    const consentNow = yield* consentColumns.view(read.also)
     const body = {
-      ...read.success.view,
+      ...read.view,
       consent: { restricted: consentNow.restricted, purposes: consentNow.purposes },
-      timeline: read.success.timeline,
+      timeline: read.timeline,
     } satisfies ProfileWithConsent
-    return { body, ref, scope: read.success.scope }
+    return { body, ref, scope: read.scope }
   })
 
 /** The profile, its consent per purpose, its timeline's first page (`recent` rows, at least one). */

@@ -147,15 +147,37 @@ export const stateAggregates = Effect.fn("stateAggregates")(function* (
 ) {
   if (definitions.length === 0 || landed.length === 0) return []
   const warehouse = yield* Warehouse
+  const { sql, params } = stateAggregatesSql(tenant, landed, definitions)
+  return yield* warehouse.query<Aggregates>(sql, { params })
+})
+
+const stateAggregatesSql = (
+  tenant: string, landed: ReadonlyArray<string>, definitions: ReadonlyArray<Pick<StoredDefinition, "name" | "version" | "window_days">>,
+) => {
   // Windows count whole days, today included: "last 30 days" is today and the 29 before it.
   const window = "(w = 0 OR day > today() - w)"
-  return yield* warehouse.query<Aggregates>(
-    "WITH indexOf({keys:Array(String)}, concat(toString(version), ':', name)) AS i, arrayElement({windows:Array(UInt16)}, i) AS w " +
+  return {
+    sql: "WITH indexOf({ct_keys:Array(String)}, concat(toString(version), ':', name)) AS i, arrayElement({ct_windows:Array(UInt16)}, i) AS w " +
       `SELECT name, sumIf(n, ${window}) AS n, sumIf(total, ${window}) AS total, argMinMerge(first) AS first, argMaxMerge(last) AS last, ` +
       `sumMapIf(counts, ${window}) AS counts FROM computed_trait_states ` +
       "WHERE tenant = {tenant:String} AND profile_id IN {landed:Array(String)} AND i > 0 GROUP BY name",
-    { params: { tenant, landed, keys: definitions.map((d) => `${d.version}:${d.name}`), windows: definitions.map((d) => d.window_days) } })
-})
+    params: { tenant, landed, ct_keys: definitions.map((d) => `${d.version}:${d.name}`), ct_windows: definitions.map((d) => d.window_days) },
+  }
+}
+
+/** stateAggregates as one column (`computed`) of another statement (a profile read's), with what reads its value. */
+export const stateAggregatesColumns = (
+  tenant: string, landed: ReadonlyArray<string>, definitions: ReadonlyArray<Pick<StoredDefinition, "name" | "version" | "window_days">>,
+) => {
+  const { sql, params } = stateAggregatesSql(tenant, landed, definitions)
+  return {
+    columns: { computed: `(SELECT groupArray((name, toString(n), total, first, last, counts)) FROM (${sql}))` },
+    params,
+    decode: (value: unknown): Array<Aggregates> =>
+      ((value ?? []) as Array<[string, string, number, string, string, [Array<string>, Array<string>]]>)
+        .map(([name, n, total, first, last, counts]) => ({ name, n, total: Number(total), first, last, counts })),
+  }
+}
 
 /** One definition's parameters, as the exact computations below take them. */
 const definitionParams = (d: Pick<StoredDefinition, "kind" | "events" | "channels" | "field" | "property" | "window_days">) => ({

@@ -49,12 +49,14 @@ interface RowsAndMoves {
 
 // Both read by the order keys: consent_ledger's and event_profiles' start (tenant, message_id); `ownable` selects the
 // message ids. Every version of each replacing key is read (they share the message id): see currentRows.
-const rowsAndMovesSql = (ownable: string) =>
+const ledgerRowsSql = (ownable: string) =>
   "(SELECT groupArray((message_id, profile_id, purpose, state, basis, source, proof, device, " +
   "toString(toUnixTimestamp64Milli(timestamp)), toString(toUnixTimestamp64Milli(recorded_at)))) " +
-  `FROM consent_ledger WHERE tenant = {tenant:String} AND ${ownable}) AS rows, ` +
+  `FROM consent_ledger WHERE tenant = {tenant:String} AND ${ownable})`
+const ledgerMovesSql = (ownable: string) =>
   "(SELECT groupArray((message_id, now)) FROM (SELECT message_id, argMax(profile_id, version) AS now FROM event_profiles " +
-  `WHERE tenant = {tenant:String} AND ${ownable} GROUP BY message_id)) AS moves`
+  `WHERE tenant = {tenant:String} AND ${ownable} GROUP BY message_id))`
+const rowsAndMovesSql = (ownable: string) => `${ledgerRowsSql(ownable)} AS rows, ${ledgerMovesSql(ownable)} AS moves`
 
 /**
  * consent_current's reading of rows read by message id whole, oldest first (timestamp, recorded_at, message_id,
@@ -63,12 +65,16 @@ const rowsAndMovesSql = (ownable: string) =>
  * version of every key read is here, and the latest recorded_at per key is kept, which is what FINAL would keep
  * (ReplacingMergeTree(recorded_at)) by merging the parts' ranges in the engine.
  */
-const currentRows = (tenant: string, found: RowsAndMoves | undefined, profiles: ReadonlySet<string>): Array<LedgerRow> => {
+const currentRows = (
+  tenant: string, found: Pick<RowsAndMoves, "rows"> & Partial<Pick<RowsAndMoves, "moves">> | undefined, profiles: ReadonlySet<string>,
+  nowOf?: (messageId: string, recorded: string) => string,
+): Array<LedgerRow> => {
   const moves = new Map(found?.moves ?? [])
+  const profileNow = nowOf ?? ((messageId: string, recorded: string) => moves.get(messageId) ?? recorded)
   const latest = new Map<string, LedgerRow>()
   for (const [messageId, recorded, purpose, state, basis, source, proof, device, ms, recordedMs] of found?.rows ?? []) {
     const row: LedgerRow = {
-      tenant, messageId, profileId: moves.get(messageId) ?? recorded, purpose, state: state as LedgerRow["state"], basis, source,
+      tenant, messageId, profileId: profileNow(messageId, recorded), purpose, state: state as LedgerRow["state"], basis, source,
       proof, device, atMs: Number(ms), recordedAtMs: Number(recordedMs), recordedProfileId: recorded,
     }
     const key = JSON.stringify([messageId, purpose, source])
@@ -110,21 +116,48 @@ const OWNABLE_BY_MESSAGES = "(message_id IN {ids:Array(String)} OR message_id IN
   "(SELECT message_id FROM consent_ledger WHERE tenant = {tenant:String} AND profile_id = {profile:String}))"
 
 /**
+ * The SQL of a profile's ledger and restriction markers as columns of one SELECT (`consent_rows`, `consent_moves`
+ * without `gone`, `consent_restricted`, `consent_keys`) and its parameters ({tenant}, {profile}, {ids}, {at}): a
+ * profile read puts them into its own statement. `gone` (the read scope's messages that were this profile's and are
+ * another's now) stands in for the moves of the messages read: the scope holds every message that landed under the
+ * profile or was ever moved to it, kept ones in `ids`, the others in `gone`. A row recorded under the profile whose
+ * message is in neither never landed here and was never moved here: its profile is the one it was recorded under,
+ * as consent_current has it (a message is recorded under the profile it then lands under, so no move can have
+ * taken it elsewhere).
+ */
+export const consentOfMessagesColumns = (tenant: string, profileId: string, messageIds: ReadonlyArray<string>, atMs: number, gone?: ReadonlyArray<string>) => {
+  const columns: Record<string, string> = { consent_rows: ledgerRowsSql(OWNABLE_BY_MESSAGES) }
+  if (gone === undefined) columns["consent_moves"] = ledgerMovesSql(OWNABLE_BY_MESSAGES)
+  columns["consent_restricted"] = profileRestrictedSql
+  columns["consent_keys"] = restrictedSubjectKeysSql
+  const params = { tenant, profile: profileId, ids: messageIds, at: iso(atMs) }
+  const decode = (values: Record<string, unknown>): ProfileConsentRows => {
+    const found = { rows: (values["consent_rows"] ?? []) as RowsAndMoves["rows"], moves: (values["consent_moves"] ?? []) as RowsAndMoves["moves"] }
+    const mine = new Set(messageIds)
+    const elsewhere = new Set(gone ?? [])
+    const nowOf = gone === undefined ? undefined
+      : (messageId: string, recorded: string) => (mine.has(messageId) ? profileId : elsewhere.has(messageId) ? "" : recorded)
+    return {
+      rows: currentRows(tenant, found, new Set([profileId]), nowOf),
+      restrictedById: Number(values["consent_restricted"] ?? 0) === 1,
+      subjectKeys: ((values["consent_keys"] ?? []) as Array<[string, string]>).map(([key, kind]) => ({ key, kind })),
+    }
+  }
+  return { columns, params, decode }
+}
+
+/**
  * A profile's ledger (as ledgerOfProfiles reads it, oldest first) and its restriction markers at `atMs`, given the
- * messages it holds now, in one statement.
+ * messages it holds now (and, from a read scope, those it held and lost: consentOfMessagesColumns), in one statement.
  */
 export const ledgerOfMessages = Effect.fn("ledgerOfMessages")(function* (
-  tenant: string, profileId: string, messageIds: ReadonlyArray<string>, atMs: number,
+  tenant: string, profileId: string, messageIds: ReadonlyArray<string>, atMs: number, gone?: ReadonlyArray<string>,
 ) {
   const warehouse = yield* Warehouse
-  const [found] = yield* warehouse.query<RowsAndMoves & { restricted: number; keys: Array<[string, string]> }>(
-    `SELECT ${rowsAndMovesSql(OWNABLE_BY_MESSAGES)}, ${profileRestrictedSql} AS restricted, ${restrictedSubjectKeysSql} AS keys`,
-    { params: { tenant, profile: profileId, ids: messageIds, at: iso(atMs) } })
-  return {
-    rows: currentRows(tenant, found, new Set([profileId])),
-    restrictedById: Number(found?.restricted ?? 0) === 1,
-    subjectKeys: (found?.keys ?? []).map(([key, kind]) => ({ key, kind })),
-  } satisfies ProfileConsentRows
+  const { columns, params, decode } = consentOfMessagesColumns(tenant, profileId, messageIds, atMs, gone)
+  const [found] = yield* warehouse.query<Record<string, unknown>>(
+    `SELECT ${Object.entries(columns).map(([name, sql]) => `${sql} AS ${name}`).join(", ")}`, { params })
+  return decode(found ?? {}) satisfies ProfileConsentRows
 })
 
 /**

@@ -68,6 +68,11 @@ export interface ReadScope extends ProfileScope {
    * elsewhere); known without another read when all of them landed under this profile, else undefined.
    */
   readonly whole?: boolean | undefined
+  /**
+   * Messages that landed under the profile or were moved to it, and are another profile's now (a later move took
+   * them). With `ids`, every message that ever was this profile's: a consent read needs no moves of its own.
+   */
+  readonly gone?: ReadonlyArray<string> | undefined
 }
 
 // Candidates: messages that landed with the profile, and messages moved to it; kept unless a later move took them
@@ -109,6 +114,7 @@ export const profileReadScopeOf = Effect.fn("profileReadScopeOf")(function* (ten
   const profileId = all[0]?.profile_id
   if (profileId === undefined || profileId === "") return undefined
   const rows = all.filter((r) => Number(r.kept) === 1)
+  const gone = all.filter((r) => Number(r.kept) !== 1).map((r) => r.message_id)
   const ids = rows.map((r) => r.message_id)
   const movedIn = rows.filter((r) => Number(r.here) !== 1).map((r) => r.message_id)
   const here = rows.length - movedIn.length
@@ -122,13 +128,13 @@ export const profileReadScopeOf = Effect.fn("profileReadScopeOf")(function* (ten
   }
   // Only this profile's own landing: whole unless one of the messages that landed here was moved away.
   const whole = movedIn.length === 0 && here > 0 ? all.every((r) => Number(r.kept) === 1 || Number(r.here) !== 1) : undefined
-  return { tenant, profileId, ids, landed, whole } satisfies ReadScope
+  return { tenant, profileId, ids, landed, whole, gone } satisfies ReadScope
 })
 
 /** A profile's read scope (no messages: an empty one). */
 export const profileReadScope = Effect.fn("profileReadScope")(function* (tenant: string, profileId: string) {
   const scope = yield* profileReadScopeOf(tenant, { profileId })
-  return scope ?? ({ tenant, profileId, ids: [], landed: {}, whole: undefined } satisfies ReadScope)
+  return scope ?? ({ tenant, profileId, ids: [], landed: {}, whole: undefined, gone: [] } satisfies ReadScope)
 })
 
 /**
@@ -145,16 +151,20 @@ export const eventRowsCondition = (scope: ReadScope) => {
     : { mine: `${mine} AND profile_id IN {landed:Array(String)}`, params: { ...params, landed: Object.keys(scope.landed) } }
 }
 
+// A profile's identifiers grouped by (kind, value) with their provenance; after a cursor ({afterKind}, {afterValue}).
+const identifierGroups = (mine: string, after: boolean) =>
+  "SELECT s.kind AS kind, s.value AS value, any(s.raw) AS raw, " +
+  "arrayElement(arraySort(x -> indexOf(['verified', 'stated', 'unverified'], x), groupUniqArray(s.trust)), 1) AS trust, " +
+  "min(timestamp) AS first, max(timestamp) AS last, count() AS n FROM identity_observations ARRAY JOIN sightings AS s " +
+  `WHERE ${mine} ${after ? "AND (s.kind, s.value) > ({afterKind:String}, {afterValue:String})" : ""} GROUP BY kind, value`
+
 /** A profile's observed identifiers, a page at a time by (kind, value), and how many it has in all. */
 export const profileIdentifierPage = Effect.fn("profileIdentifierPage")(function* (
   scope: ProfileScope, limit: number, after: { readonly kind: string; readonly value: string } | undefined,
 ) {
   const warehouse = yield* Warehouse
   const { mine, params } = scopeCondition(scope)
-  const grouped = "SELECT s.kind AS kind, s.value AS value, any(s.raw) AS raw, " +
-    "arrayElement(arraySort(x -> indexOf(['verified', 'stated', 'unverified'], x), groupUniqArray(s.trust)), 1) AS trust, " +
-    "min(timestamp) AS first, max(timestamp) AS last, count() AS n FROM identity_observations ARRAY JOIN sightings AS s " +
-    `WHERE ${mine} ${after === undefined ? "" : "AND (s.kind, s.value) > ({afterKind:String}, {afterValue:String})"} GROUP BY kind, value`
+  const grouped = identifierGroups(mine, after !== undefined)
   const page = `ORDER BY kind, value LIMIT ${Math.max(1, Math.trunc(limit)) + 1}`
   if (after === undefined) {
     // The first page counts the groups as it goes (a window over them, before LIMIT): one statement.
@@ -172,6 +182,51 @@ export const profileIdentifierPage = Effect.fn("profileIdentifierPage")(function
   return { rows, total: Number(total[0]?.n ?? 0) }
 })
 
+/**
+ * Columns another module adds to the summary's one statement (each a scalar subquery, named), with their parameters:
+ * an uncached profile read is then one statement after its scope instead of one per part, since the embedded engine
+ * runs statements one at a time and each has its own fixed cost. Parameters of the same name must mean the same
+ * ({tenant}, {profile}, {ids}, {landed} are the scope's everywhere).
+ */
+export interface ReadColumns {
+  readonly columns: Readonly<Record<string, string>>
+  readonly params: Readonly<Record<string, unknown>>
+}
+
+/** One set of parameters for a statement made of parts; a name bound to two different values is a programming error. */
+export const mergedParams = (...sets: ReadonlyArray<Readonly<Record<string, unknown>>>) => {
+  const out: Record<string, unknown> = {}
+  for (const set of sets) {
+    for (const [k, v] of Object.entries(set)) {
+      if (k in out && JSON.stringify(out[k]) !== JSON.stringify(v)) throw new Error(`profile read: parameter ${k} bound twice with different values`)
+      out[k] = v
+    }
+  }
+  return out
+}
+
+const selectColumns = (also: ReadColumns | undefined) =>
+  also === undefined ? "" : Object.entries(also.columns).map(([name, sql]) => `, ${sql} AS ${name}`).join("")
+
+/** The first page of a profile's identifiers as one column (`identifiers`) of another statement; see identifierPageOf. */
+export const identifierPageColumns = (scope: ProfileScope, limit: number): ReadColumns => {
+  const { mine, params } = scopeCondition(scope)
+  return {
+    columns: {
+      identifiers: "(SELECT arraySort(x -> (x.1, x.2), groupArray((kind, value, raw, trust, toString(first), toString(last), toString(n), toString(total)))) " +
+        `FROM (SELECT *, count() OVER () AS total FROM (${identifierGroups(mine, false)}) ORDER BY kind, value LIMIT ${Math.max(1, Math.trunc(limit)) + 1}))`,
+    },
+    params,
+  }
+}
+
+/** The rows of identifierPageColumns' column, as profileIdentifierPage gives them. */
+export const identifierPageOf = (value: unknown) => {
+  const rows = ((value ?? []) as Array<[string, string, string, string, string, string, string, string]>)
+    .map(([kind, v, raw, trust, first, last, n, total]) => ({ kind, value: v, raw, trust, first, last, n, total }))
+  return { rows, total: Number(rows[0]?.total ?? 0) }
+}
+
 /** A profile's summary: events per channel, trait statements, merges, latest sentiment, newest events. */
 export interface ProfileSummary {
   /** (channel, events, first, last), by channel. */
@@ -182,6 +237,8 @@ export interface ProfileSummary {
   readonly sentiment: Array<[string, number, string]>
   /** (message id, epoch ms, timestamp, channel, source, type, event), newest first, one per message. */
   readonly events: Array<[string, string, string, string, string, string, string]>
+  /** The values of the columns the caller added (ReadColumns), by name. */
+  readonly also: Readonly<Record<string, unknown>>
 }
 
 /**
@@ -205,15 +262,21 @@ const sentimentSql = (texts: string) => "(SELECT groupArray((label, score, toStr
  * grouped here: grouping them in the engine took a sub-read of event_rows per part (channels, traits, events), each
  * with its own fixed cost (about 25 ms against 13.5 ms at 1M events, test/bench/profiles.ts).
  */
-export const profileSummary = Effect.fn("profileSummary")(function* (scope: ReadScope, limit: number, inProcessMax = SUMMARY_IN_PROCESS_MAX) {
-  return scope.ids.length <= inProcessMax ? yield* summaryInProcess(scope, limit) : yield* summaryByEngine(scope, limit)
+export const profileSummary = Effect.fn("profileSummary")(function* (
+  scope: ReadScope, limit: number, inProcessMax = SUMMARY_IN_PROCESS_MAX, also?: ReadColumns,
+) {
+  return scope.ids.length <= inProcessMax ? yield* summaryInProcess(scope, limit, also) : yield* summaryByEngine(scope, limit, also)
 })
+
+/** The values of the columns a summary was asked to add (ReadColumns), by name. */
+const alsoOf = (row: Record<string, unknown> | undefined, also: ReadColumns | undefined) =>
+  Object.fromEntries(Object.keys(also?.columns ?? {}).map((name) => [name, row?.[name]]))
 
 /** Newer first: by time, then message id (as ORDER BY timestamp DESC, message_id DESC). */
 const newer = (a: { ms: number; id: string }, b: { ms: number; id: string }) =>
   a.ms !== b.ms ? b.ms - a.ms : a.id < b.id ? 1 : a.id > b.id ? -1 : 0
 
-const summaryInProcess = Effect.fn("summaryInProcess")(function* (scope: ReadScope, limit: number) {
+const summaryInProcess = Effect.fn("summaryInProcess")(function* (scope: ReadScope, limit: number, also?: ReadColumns) {
   const warehouse = yield* Warehouse
   const { mine: texts, params: textParams } = scopeCondition(scope)
   const { mine, params } = eventRowsCondition(scope)
@@ -226,8 +289,8 @@ const summaryInProcess = Effect.fn("summaryInProcess")(function* (scope: ReadSco
   }>(
     `WITH ${MERGES_SQL} AS m, ${sentimentSql(texts)} AS s SELECT m AS merges, s AS sentiment, groupArray((toString(channel), ` +
       "toString(toUnixTimestamp64Milli(timestamp)), toString(timestamp), message_id, toString(source), toString(type), event, toUInt8(user_id != ''), " +
-      `if(traits = '{}', [], JSONExtractKeysAndValuesRaw(traits)))) AS rows FROM event_rows WHERE ${mine}`,
-    { params: { ...textParams, ...params } })
+      `if(traits = '{}', [], JSONExtractKeysAndValuesRaw(traits)))) AS rows${selectColumns(also)} FROM event_rows WHERE ${mine}`,
+    { params: mergedParams(textParams, params, also?.params ?? {}) })
   const rows = (r?.rows ?? []).map(([channel, ms, at, id, source, type, event, identified, kvs]) =>
     ({ channel, ms: Number(ms), msText: ms, at, id, source, type, event, identified: Number(identified), kvs }))
   const channels = new Map<string, { n: number; first: string; last: string }>()
@@ -268,14 +331,15 @@ const summaryInProcess = Effect.fn("summaryInProcess")(function* (scope: ReadSco
     merges: r?.merges ?? [],
     sentiment: r?.sentiment ?? [],
     events,
+    also: alsoOf(r, also),
   } satisfies ProfileSummary
 })
 
-const summaryByEngine = Effect.fn("summaryByEngine")(function* (scope: ReadScope, limit: number) {
+const summaryByEngine = Effect.fn("summaryByEngine")(function* (scope: ReadScope, limit: number, also?: ReadColumns) {
   const warehouse = yield* Warehouse
   const { mine: texts, params: textParams } = scopeCondition(scope)
   const { mine, params } = eventRowsCondition(scope)
-  const rows = yield* warehouse.query<ProfileSummary>(
+  const rows = yield* warehouse.query<ProfileSummary & Record<string, unknown>>(
     "SELECT " +
       "(SELECT groupArray((channel, n, first, last)) FROM (SELECT toString(channel) AS channel, count() AS n, toString(min(timestamp)) AS first, " +
       `toString(max(timestamp)) AS last FROM event_rows WHERE ${mine} GROUP BY channel ORDER BY channel)) AS channels, ` +
@@ -286,9 +350,10 @@ const summaryByEngine = Effect.fn("summaryByEngine")(function* (scope: ReadScope
       `${MERGES_SQL} AS merges, ${sentimentSql(texts)} AS sentiment, ` +
       "(SELECT groupArray((message_id, toString(ms), toString(timestamp), channel, source, type, event)) FROM (SELECT message_id, " +
       "toUnixTimestamp64Milli(timestamp) AS ms, timestamp, toString(channel) AS channel, toString(source) AS source, toString(type) AS type, event " +
-      `FROM event_rows WHERE ${mine} ORDER BY timestamp DESC, message_id DESC LIMIT 1 BY message_id LIMIT {limit:UInt32})) AS events`,
-    { params: { ...textParams, ...params, limit: Math.max(1, Math.trunc(limit)) + 1 } })
-  return rows[0]!
+      `FROM event_rows WHERE ${mine} ORDER BY timestamp DESC, message_id DESC LIMIT 1 BY message_id LIMIT {limit:UInt32})) AS events${selectColumns(also)}`,
+    { params: mergedParams(textParams, params, also?.params ?? {}, { limit: Math.max(1, Math.trunc(limit)) + 1 }) })
+  const { channels, statements, merges, sentiment, events } = rows[0]!
+  return { channels, statements, merges, sentiment, events, also: alsoOf(rows[0], also) } satisfies ProfileSummary
 })
 
 /**

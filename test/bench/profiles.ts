@@ -8,8 +8,8 @@ import { readFileSync } from "node:fs"
 import { availableParallelism, cpus, loadavg } from "node:os"
 import { join } from "node:path"
 import { Effect, Logger } from "effect"
-import { ConsentPoliciesRef, DEFAULT_POLICIES, showConsent, showConsentOfMessages } from "../../consent/index.ts"
-import { defaultIdentityConfig, profileIdOf, profileScopeOf, readIdentifier, readProfileView } from "../../identity/index.ts"
+import { ConsentPoliciesRef, consentOfScopeColumns, DEFAULT_POLICIES, showConsent, showConsentOfMessages } from "../../consent/index.ts"
+import { defaultIdentityConfig, profileIdOf, profileScopeOf, readIdentifier, readProfileView, readProfileViewOf } from "../../identity/index.ts"
 import { profileComputedTraits } from "../../identity/computed-traits.ts"
 import { tenantDefinitions } from "../../warehouse/computed-traits.ts"
 import { relationshipTraits } from "../../identity/relations/compute.ts"
@@ -134,15 +134,18 @@ const breakdown = (dataDir: string, ids: ReadonlyArray<string>) =>
     yield* time("read scope by profile id (message ids, landing profiles)", (id) => profileReadScope("default", profiles.get(id)!))
     yield* time("identifier -> profile and read scope, one statement (the read's first step)",
       (id) => Effect.flatMap(readIdentifier(id, "default", identity), (ref) => profileScopeOf("default", ref)))
-    yield* time("summary (channels, traits, merges, sentiment, last 50 events)", (id) => profileSummary(scopes.get(id)!, 50))
+    yield* time("summary alone (channels, traits, merges, sentiment, last 50 events)", (id) => profileSummary(scopes.get(id)!, 50))
     yield* time("summary grouped by the engine (as for profiles over 2,000 messages)", (id) => profileSummary(scopes.get(id)!, 50, -1))
-    yield* time("identifiers page", (id) => profileIdentifierPage(scopes.get(id)!, 100, undefined))
+    yield* time("identifiers page alone", (id) => profileIdentifierPage(scopes.get(id)!, 100, undefined))
     yield* time("computed traits definitions", () => tenantDefinitions("default"))
-    yield* time("computed traits", (id) => profileComputedTraits(scopes.get(id)!))
+    yield* time("computed traits alone", (id) => profileComputedTraits(scopes.get(id)!))
     yield* time("relationship", (id) => relationshipTraits("default", profiles.get(id)!))
     yield* time("consent by profile id alone (cdp consent show; not a step of the read any more)", (id) => showConsent("default", { _tag: "profile", profileId: profiles.get(id)! }))
-    yield* time("consent of the scope's messages (the read's consent)", (id) => showConsentOfMessages(scopes.get(id)!))
-    yield* time("profile view (scope, then the four above it side by side)", (id) => readProfileView("default", { _tag: "profile", profileId: profiles.get(id)! }, { recent: 50 }))
+    yield* time("consent of the scope's messages alone", (id) => showConsentOfMessages(scopes.get(id)!))
+    yield* time("the read's second statement: summary, identifiers page, computed traits and consent in one (with relationship beside it)",
+      (id) => Effect.flatMap(Effect.succeed(consentOfScopeColumns(scopes.get(id)!)), (consent) =>
+        Effect.flatMap(readProfileViewOf(scopes.get(id)!, { recent: 50, also: consent }), (r) => consent.view(r.also))))
+    yield* time("profile view (scope, then the summary statement and relationship)", (id) => readProfileView("default", { _tag: "profile", profileId: profiles.get(id)! }, { recent: 50 }))
     let body = ""
     yield* time("whole read in process", (id) => Effect.map(readProfile("default", id, 50, identity), (b) => { body = JSON.stringify(b) }))
     const json = JSON.parse(body) as unknown
