@@ -100,6 +100,52 @@ export const parseDestinations = (text: string): ReadonlyArray<DestinationConfig
   return out
 }
 
+/** Host names of cloud instance metadata services (they answer credentials to whoever asks from the instance). */
+const METADATA_HOSTS = new Set(["metadata.google.internal", "metadata", "instance-data", "instance-data.ec2.internal", "metadata.azure.internal"])
+
+/** An IPv4 address as a number, or undefined. */
+const ipv4 = (host: string): number | undefined => {
+  const parts = host.split(".")
+  if (parts.length !== 4 || parts.some((p) => !/^\d{1,3}$/.test(p) || Number(p) > 255)) return undefined
+  return parts.reduce((n, p) => n * 256 + Number(p), 0)
+}
+
+/** The IPv4 address inside an IPv4-mapped IPv6 one as the URL parser writes it ([::ffff:a9fe:a9fe]). */
+const mappedIpv4 = (host: string): string | undefined => {
+  const m = /^\[::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})\]$/i.exec(host)
+  if (m === null) return undefined
+  const hi = parseInt(m[1]!, 16)
+  const lo = parseInt(m[2]!, 16)
+  return `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`
+}
+
+const isLoopback = (host: string): boolean => {
+  const v4 = ipv4(mappedIpv4(host) ?? host)
+  return host === "localhost" || host.endsWith(".localhost") || host === "[::1]" || (v4 !== undefined && v4 >>> 24 === 127)
+}
+
+/**
+ * Where a destination may send what it exports (profiles with their identifiers, and its token): https anywhere; http
+ * only to this machine (the local replay servers, a sidecar) or where the destination says `allowHttp: true`; never a
+ * link-local address or a cloud metadata service, which no CRM or webhook receiver is and which answer the host's
+ * credentials. The URL parser has already turned 2852039166 or 0xa9.254.169.254 into 169.254.169.254. Redirects are
+ * not followed at all (http.ts). Destinations come only from the operator's CDP_DESTINATIONS: no API route adds one.
+ */
+const checkUrl = (url: string, allowHttp: boolean, at: string): void => {
+  const u = new URL(url)
+  const host = u.hostname.toLowerCase().replace(/\.$/, "")
+  const v4text = mappedIpv4(host) ?? host
+  const v4 = ipv4(v4text)
+  if (METADATA_HOSTS.has(host)) throw new Error(`${at}/url: ${host} is a cloud metadata service, not a destination`)
+  if ((v4 !== undefined && v4 >>> 16 === 0xa9fe) || /^\[fe[89ab][0-9a-f]:/i.test(host)) {
+    throw new Error(`${at}/url: ${v4 !== undefined && v4 >>> 16 === 0xa9fe ? v4text : host} is a link-local address (such as a cloud metadata service), not a destination`)
+  }
+  if (v4 === 0 || host === "[::]") throw new Error(`${at}/url: ${host} is no host to send to`)
+  if (u.protocol === "http:" && !allowHttp && !isLoopback(host)) {
+    throw new Error(`${at}/url: must be https (what is exported holds personal data and the destination's token); http is taken only to this machine, or with "allowHttp": true`)
+  }
+}
+
 const complete = (tenant: string, raw: RawDestination, at: string): DestinationConfig => {
   const limits = LIMITS[raw.type]
   const str = (k: string) => (typeof raw[k] === "string" ? (raw[k] as string) : undefined)
@@ -119,6 +165,8 @@ const complete = (tenant: string, raw: RawDestination, at: string): DestinationC
   if (batchSize > limits.maxBatch) throw new Error(`${at}/batchSize: ${raw.type} takes at most ${limits.maxBatch} records a request, not ${batchSize}`)
   const onErasure = (str("onErasure") ?? "delete") as "delete" | "anonymise"
   if (onErasure === "anonymise" && raw.type !== "salesforce") throw new Error(`${at}/onErasure: "anonymise" is for salesforce destinations; ${raw.type} records are deleted`)
+  if (url !== "") checkUrl(url, raw["allowHttp"] === true, at)
+  if (raw["allowHttp"] !== undefined && !usedBy["url"]!.includes(raw.type)) throw new Error(`${at}/allowHttp: not a setting of a ${raw.type} destination`)
   for (const k of ["secret", "token", "url", "apiVersion", "sobject", "externalIdField"]) {
     if (str(k) !== undefined && !usedBy[k]!.includes(raw.type)) throw new Error(`${at}/${k}: not a setting of a ${raw.type} destination`)
   }

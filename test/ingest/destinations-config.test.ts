@@ -35,6 +35,33 @@ describe("destination configuration", () => {
     expect(() => parseDestinations(text)).toThrow(words)
   })
 
+  const hook = (url: string, extra: Record<string, unknown> = {}) =>
+    one({ name: "x", type: "webhook", purpose: "CrmSync", url, secret: "0123456789abcdef-secret", ...extra })
+
+  it.each([
+    ["http://crm.example/in", "/acme/0/url: must be https"],
+    ["https://169.254.169.254/latest/meta-data/", "/acme/0/url: 169.254.169.254 is a link-local address"],
+    ["https://2852039166/latest", "/acme/0/url: 169.254.169.254 is a link-local address"],
+    ["https://[fe80::1]/in", "/acme/0/url: [fe80::1] is a link-local address"],
+    ["https://[::ffff:169.254.169.254]/in", "is a link-local address"],
+    ["https://metadata.google.internal/computeMetadata/v1/", "/acme/0/url: metadata.google.internal is a cloud metadata service"],
+    ["https://0.0.0.0:8080/in", "/acme/0/url: 0.0.0.0 is no host to send to"],
+    ["file:///etc/passwd", "/acme/0/url: must match"],
+  ])("refuses a destination URL %s, which can only leak what it is sent (%s)", (url, words) => {
+    expect(() => parseDestinations(hook(url))).toThrow(words)
+    // allowHttp allows a scheme, never an address.
+    if (!url.startsWith("http://crm")) expect(() => parseDestinations(hook(url, { allowHttp: true }))).toThrow(words)
+  })
+
+  it("takes https anywhere, and http only to this machine (the local replay servers, a sidecar) or where allowHttp says so", () => {
+    for (const url of ["https://crm.example/in", "http://127.0.0.1:8080/in", "http://localhost:8080/in", "http://[::1]:8080/in", "https://10.0.0.7/in"]) {
+      expect(parseDestinations(hook(url))[0]!.url, url).toBe(url)
+    }
+    expect(parseDestinations(hook("http://crm.internal.example/in", { allowHttp: true }))[0]!.url).toBe("http://crm.internal.example/in")
+    expect(() => parseDestinations(hook("https://crm.example/in", { allowHttp: "yes" }))).toThrow("/acme/0/allowHttp: must be boolean")
+    expect(() => parseDestinations(one({ name: "x", type: "csv", purpose: "CrmSync", allowHttp: true }))).toThrow("/acme/0/allowHttp: not a setting of a csv destination")
+  })
+
   it("shows credentials redacted, in the token, the secret and a URL's user and query", () => {
     const [hub, hook] = parseDestinations(JSON.stringify({
       acme: [
