@@ -1,12 +1,10 @@
 // The one place to ask "may this profile be used for purpose P?": a purpose's state for a profile at a time, every
-// profile a purpose may use (as SQL for exports and audiences to embed, or as a list), and recording a change.
+// profile a purpose may use (as a filter for exports and audiences to embed, or as a list), and recording a change.
 // A withdrawal takes effect from its event time: a question about any time at or after it says not allowed, and
 // "now" (no time given) reads every row, so a withdrawal counts at once even when its clock ran ahead.
 import { Data, Effect } from "effect"
-import {
-  consentingProfilesQuery, insertLedgerRows, ledgerOfProfiles, type LedgerRow, profileIdsOf, refusingProfilesQuery,
-} from "../warehouse/consent.ts"
-import { restrictedProfilesSql } from "../warehouse/dsr.ts"
+import { insertLedgerRows, ledgerOfProfiles, type LedgerRow, profileIdsOf, refusingProfilesQuery } from "../warehouse/consent.ts"
+import { allowedProfilesQuery, consentFilterQuery } from "../warehouse/consent-filter.ts"
 import { ConsentPoliciesRef, type ConsentPolicy, policyOf, type PurposePolicy } from "./purposes.ts"
 import { identifierRestrictedProfiles, restrictedProfiles } from "./restriction.ts"
 
@@ -78,28 +76,23 @@ export const consentState = Effect.fn("consentState")(function* (tenant: string,
 })
 
 /**
- * The SQL (and its parameters, named `consent_*`) selecting `profile_id` of every profile the purpose may use now or
- * as of `atMs`: embed it as `profile_id IN (<sql>)` in an export or audience query.
+ * Which profiles the purpose may use now or as of `atMs`, as a filter to embed in an export or audience query over
+ * profiles with events (`allowedSql(column, filter)`): a purpose granted unless refused names the profiles it may not
+ * use (refused or restricted), an opt-in purpose the ones it may (granted, not restricted).
  */
 export const consentingProfilesSql = Effect.fn("consentingProfilesSql")(function* (tenant: string, purpose: string, atMs?: number) {
   const policy = yield* policyFor(tenant)
   const p = policy.purposes[purpose]
   if (p === undefined) return yield* unknownPurpose(tenant, purpose, policy)
-  const q = consentingProfilesQuery(tenant, purpose, p.whenUnknown === "granted", atMs)
   // Restricted profiles (GDPR Art. 18, consent/restriction.ts) are used for no purpose: those holding a restricted
   // identifier now (resolved here, passed as ids), and those restricted by profile id before identifiers were used.
   const byIdentifier = yield* identifierRestrictedProfiles(tenant, atMs)
-  if (byIdentifier === "all") return { ...q, sql: `SELECT profile_id FROM (${q.sql}) WHERE 0` }
-  return {
-    params: { ...q.params, consent_restricted: [...byIdentifier].sort() },
-    sql: `SELECT profile_id FROM (${q.sql}) WHERE profile_id NOT IN (${restrictedProfilesSql(atMs !== undefined)}) ` +
-      "AND profile_id NOT IN {consent_restricted:Array(String)}",
-  }
+  return consentFilterQuery(tenant, purpose, p.whenUnknown === "granted", byIdentifier === "all" ? "all" : [...byIdentifier], atMs)
 })
 
-/** Every profile (current ids, sorted) the purpose may use now or as of `atMs`. */
+/** Every profile (current ids, sorted) the purpose may use now or as of `atMs` (for "allBut": those with events by then). */
 export const consentingProfiles = (tenant: string, purpose: string, atMs?: number) =>
-  Effect.flatMap(consentingProfilesSql(tenant, purpose, atMs), profileIdsOf)
+  Effect.flatMap(consentingProfilesSql(tenant, purpose, atMs), (filter) => profileIdsOf(allowedProfilesQuery(tenant, filter, atMs)))
 
 /** Every profile whose latest signal for the purpose is a refusal, withdrawal or objection. */
 export const refusingProfiles = (tenant: string, purpose: string, atMs?: number) =>

@@ -5,15 +5,13 @@
 // saw (__v<i>), which is how a member's "why" is told.
 import { Effect } from "effect"
 import type { Bound, EventCondition, LeafNode, Node, Op, RelationshipCondition, SentimentCondition, TraitCondition, ChannelCondition } from "../identity/audiences/condition.ts"
+import { allowedSql, type ConsentFilter, renamedFilter } from "./consent-filter.ts"
 import { currentProfileSql, mayHoldNowSql } from "./current-profile.ts"
 import { chDateTime } from "./sink.ts"
 import { type Row, Warehouse } from "./warehouse.ts"
 
-/** A SQL fragment selecting `profile_id`, with its parameters (consent/'s consentingProfilesSql). */
-export interface ProfileSetSql {
-  readonly sql: string
-  readonly params: Record<string, unknown>
-}
+/** The consent filters an audience embeds (consent/'s consentingProfilesSql). */
+export type { ConsentFilter }
 
 // Operators come from the schema's enum; the SQL text is taken from this table, never from the input.
 const OPS: Readonly<Record<Op, string>> = { "=": "=", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">=" }
@@ -23,24 +21,13 @@ const op = (o: Op): string => {
   return sql
 }
 
-/** The fragment with each of its parameters renamed `prefix + name`, so several can sit in one query. */
-const renamed = (set: ProfileSetSql, prefix: string): ProfileSetSql => {
-  let sql = set.sql
-  const params: Record<string, unknown> = {}
-  for (const [name, value] of Object.entries(set.params)) {
-    sql = sql.replaceAll(`{${name}:`, `{${prefix}${name}:`)
-    params[`${prefix}${name}`] = value
-  }
-  return { sql, params }
-}
-
 export interface AudienceSqlInput {
   readonly tenant: string
   readonly condition: Node
   /** The profiles the audience's purpose may use. */
-  readonly purpose: ProfileSetSql
+  readonly purpose: ConsentFilter
   /** Per consent leaf (by leaf index), the profiles its purpose may use. */
-  readonly consentLeaves: ReadonlyMap<number, ProfileSetSql>
+  readonly consentLeaves: ReadonlyMap<number, ConsentFilter>
   /** The time windows end at (ms since the epoch). */
   readonly asOfMs: number
 }
@@ -134,9 +121,9 @@ export const audienceSql = (input: AudienceSqlInput, mode: Mode): { sql: string;
         return { matched: `p.__e${i} > 0`, value: `toString(p.__e${i})` }
       }
       case "consent": {
-        const set = renamed(input.consentLeaves.get(i)!, `l${i}_`)
-        Object.assign(params, set.params)
-        return { matched: `p.profile_id IN (${set.sql})`, value: `''` }
+        const filter = renamedFilter(input.consentLeaves.get(i)!, `l${i}_`)
+        Object.assign(params, filter.params)
+        return { matched: allowedSql("p.profile_id", filter), value: `''` }
       }
       case "relationship": {
         params[`l${i}_types`] = (n.leaf as RelationshipCondition).relationship.in
@@ -171,7 +158,7 @@ export const audienceSql = (input: AudienceSqlInput, mode: Mode): { sql: string;
     return `__m${n.index}`
   }
   const matched = expr(input.condition)
-  const purpose = renamed(input.purpose, "p_")
+  const purpose = renamedFilter(input.purpose, "p_")
   Object.assign(params, purpose.params)
   const events = currentProfileSql(input.tenant, "e")
   const texts = currentProfileSql(input.tenant, "st")
@@ -200,7 +187,7 @@ export const audienceSql = (input: AudienceSqlInput, mode: Mode): { sql: string;
     ]),
   ].join(" ")
   const columns = [
-    "p.profile_id AS profile_id", `toUInt8(p.profile_id IN (${purpose.sql})) AS consenting`, `toUInt8(${matched}) AS matched`, ...leafCols,
+    "p.profile_id AS profile_id", `toUInt8(${allowedSql("p.profile_id", purpose)}) AS consenting`, `toUInt8(${matched}) AS matched`, ...leafCols,
   ]
   if (mode.kind === "explain") {
     params["a_profiles"] = mode.profiles

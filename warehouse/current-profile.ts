@@ -29,11 +29,14 @@ export const currentProfileSql = (tenant: string, alias: string, moves = "moved"
 })
 
 /**
- * A condition on rows (with `message_id` and `profile_id` at landing) keeping every message these profiles can hold
- * now: landed under one of them (event_rows' order key), or moved to one of them at some time (event_profiles'
+ * A condition on rows (with `message_id` and `profile_id` at landing) keeping every message the profiles of `set` can
+ * hold now: landed under one of them (event_rows' order key), or moved to one of them at some time (event_profiles'
  * profile_id skip index, 023). A superset: a message moved on since is dropped by filtering the current profile
- * (currentProfileSql) on the same list. `profiles` is the caller's parameter name of an Array(String).
+ * (currentProfileSql) on the same set. `set` is SQL for an IN: `{name:Array(String)}` or `(SELECT profile_id ...)`.
  */
-export const mayHoldNowSql = (profiles: string): string =>
-  `(profile_id IN {${profiles}:Array(String)} OR message_id IN (SELECT message_id FROM event_profiles ` +
-  `WHERE tenant = {${CURRENT_PROFILE_TENANT}:String} AND profile_id IN {${profiles}:Array(String)}))`
+export const mayHoldNowInSql = (set: string): string =>
+  `(profile_id IN ${set} OR message_id IN (SELECT message_id FROM event_profiles ` +
+  `WHERE tenant = {${CURRENT_PROFILE_TENANT}:String} AND profile_id IN ${set}))`
+
+/** mayHoldNowInSql for the caller's parameter `profiles`, an Array(String). */
+export const mayHoldNowSql = (profiles: string): string => mayHoldNowInSql(`{${profiles}:Array(String)}`)

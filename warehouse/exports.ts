@@ -2,6 +2,8 @@
 // export dead letters and the deletions erasures queued. Rows name profiles by id and destinations' records by their
 // ids; the values sent are never stored here (a replay reads the profile again).
 import { Effect } from "effect"
+import { allowedSql, type ConsentFilter } from "./consent-filter.ts"
+import { currentProfileSql, mayHoldNowInSql } from "./current-profile.ts"
 import { Warehouse } from "./warehouse.ts"
 
 // A millisecond clock with a counter below it, so two writes within a millisecond still order.
@@ -24,10 +26,7 @@ export interface CandidateRow {
   readonly remote_id: string
 }
 
-export interface ConsentFilter {
-  readonly sql: string
-  readonly params: Record<string, unknown>
-}
+export type { ConsentFilter }
 
 const STATE = "SELECT profile_id, argMax(fingerprint, version) AS fingerprint, argMax(present, version) AS present, " +
   "argMax(remote_id, version) AS remote_id FROM export_state WHERE tenant = {tenant:String} AND destination = {destination:String} GROUP BY profile_id"
@@ -49,7 +48,8 @@ export const exportCandidates = Effect.fn("exportCandidates")(function* (options
 }) {
   const warehouse = yield* Warehouse
   const params: Record<string, unknown> = { ...options.consent.params, tenant: options.tenant, destination: options.destination }
-  const where = [`p.tenant = {tenant:String}`, `p.profile_id IN (${options.consent.sql})`]
+  // The profiles view holds profiles with events only, so the filter applies as it is.
+  const where = [`p.tenant = {tenant:String}`, allowedSql("p.profile_id", options.consent)]
   if (options.onlyIds !== undefined) {
     params["only"] = options.onlyIds
     where.push("p.profile_id IN {only:Array(String)}")
@@ -67,6 +67,21 @@ export const exportCandidates = Effect.fn("exportCandidates")(function* (options
     { params })
 })
 
+const PRESENT = `SELECT profile_id FROM (${STATE}) WHERE present = 1`
+
+/**
+ * Which of the profiles the destination holds still hold a message now (a merge or split can move all of a profile's
+ * messages away; an erasure deletes them): their messages are read through event_rows' order key and the moves.
+ */
+const stillHeld = (tenant: string) => {
+  const current = currentProfileSql(tenant, "e")
+  return {
+    params: current.params,
+    sql: `SELECT DISTINCT ${current.profileId} AS held FROM (SELECT message_id, profile_id FROM event_rows WHERE tenant = {tenant:String} ` +
+      `AND ${mayHoldNowInSql(`(${PRESENT})`)}) AS e ${current.join} WHERE held IN (${PRESENT})`,
+  }
+}
+
 /** Profiles the destination holds (present) that the consent filter no longer allows, or that no longer exist. */
 export const exportRemovals = Effect.fn("exportRemovals")(function* (options: {
   readonly tenant: string
@@ -75,10 +90,13 @@ export const exportRemovals = Effect.fn("exportRemovals")(function* (options: {
   readonly alsoIds?: ReadonlyArray<string>
 }) {
   const warehouse = yield* Warehouse
+  // An "only" filter lists profiles with consent, so one gone is not in it; an "allBut" filter names the refused only,
+  // so a profile gone is found by looking for its messages.
+  const held = options.consent.uses === "allBut" ? stillHeld(options.tenant) : undefined
   return yield* warehouse.query<{ profile_id: string; remote_id: string }>(
-    `SELECT profile_id, remote_id FROM (${STATE}) WHERE present = 1 AND (profile_id NOT IN (${options.consent.sql}) ` +
-      "OR profile_id IN {also:Array(String)}) ORDER BY profile_id",
-    { params: { ...options.consent.params, tenant: options.tenant, destination: options.destination, also: options.alsoIds ?? [] } })
+    `SELECT profile_id, remote_id FROM (${STATE}) WHERE present = 1 AND (NOT ${allowedSql("profile_id", options.consent)} ` +
+      (held === undefined ? "" : `OR profile_id NOT IN (${held.sql}) `) + "OR profile_id IN {also:Array(String)}) ORDER BY profile_id",
+    { params: { ...options.consent.params, ...held?.params, tenant: options.tenant, destination: options.destination, also: options.alsoIds ?? [] } })
 })
 
 export interface StateRow {

@@ -1,10 +1,10 @@
 // Evaluating an audience: its condition and purpose become one query (warehouse/audiences.ts) whose consent part is
-// consent/'s own SQL (consentingProfilesSql), so only profiles the purpose may use can ever be members. A preview
+// consent/'s own filter (consentingProfilesSql), so only profiles the purpose may use can ever be members. A preview
 // gives the count, a sample, and per sampled profile why it is in: each condition with whether it matched and the
 // value it saw.
 import { Effect } from "effect"
 import { consentingProfilesSql } from "../../consent/index.ts"
-import { type AudienceRow, type AudienceSqlInput, type Mode, type ProfileSetSql, runAudienceQuery } from "../../warehouse/audiences.ts"
+import { type AudienceRow, type AudienceSqlInput, type ConsentFilter, type Mode, runAudienceQuery } from "../../warehouse/audiences.ts"
 import { type Condition, describeLeaf, type LeafNode, leavesOf, type Node } from "./condition.ts"
 
 export interface LeafResult {
@@ -28,10 +28,10 @@ export interface Preview {
   readonly asOf: string
 }
 
-/** The query's input: the tenant, the parsed condition and consent's SQL for the purpose and each consent leaf. */
+/** The query's input: the tenant, the parsed condition and consent's filter for the purpose and each consent leaf. */
 export const queryInput = Effect.fn("audienceQueryInput")(function* (tenant: string, purpose: string, condition: Node, asOfMs = Date.now()) {
   const leaves = leavesOf(condition)
-  const consentLeaves = new Map<number, ProfileSetSql>()
+  const consentLeaves = new Map<number, ConsentFilter>()
   for (const l of leaves) {
     if (l.kind === "consent") consentLeaves.set(l.index, yield* consentingProfilesSql(tenant, (l.leaf as { consent: string }).consent))
   }

@@ -3,7 +3,10 @@
 // GROUP BY profile scan of the same events); one audience per kind of leaf that reads a store of its own (relations
 // scores, sentiment); a refresh of the profiles a batch touched; and the entry and exit latency after an event lands
 // while the refresher runs as in `cdp serve`: from the landed batch to the change recorded in audience_changes.
-// Run by `npm run bench`; BENCH_AUDIENCE_EVENTS sets the number of events (1,000,000).
+// Run by `npm run bench`; BENCH_AUDIENCE_EVENTS sets the number of events (1,000,000). Every 10th profile has an
+// EmailMarketing signal: a grant, or for every 50th a refusal (what the consent filter reads). BENCH_AUDIENCE_ONLY=consent measures
+// only what consent's filter costs (the three-condition preview and the 100-profile refresh), for before/after pairs.
+import { loadavg } from "node:os"
 import { join } from "node:path"
 import { Effect, Fiber, Logger } from "effect"
 import { backendConfig, pipelineLayer } from "../../cli/layers.ts"
@@ -15,6 +18,7 @@ import { type Row, Warehouse } from "../../warehouse/warehouse.ts"
 import { freshDir, removeDir } from "../support/pipeline.ts"
 
 const TARGET_EVENTS = Number(process.env["BENCH_AUDIENCE_EVENTS"] ?? 1_000_000)
+const CONSENT_ONLY = process.env["BENCH_AUDIENCE_ONLY"] === "consent"
 const PROFILES = Math.max(1, Math.round(TARGET_EVENTS / 20))
 const TENANT = "default"
 const BATCH = 100_000
@@ -85,6 +89,14 @@ const timed = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
 
 const median = (xs: ReadonlyArray<number>) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
 
+// What a landed batch costs the refresher now: the audience re-evaluated for the profiles it touched only.
+const refreshPartial = Effect.gen(function* () {
+  const touched = new Map([[TENANT, new Set(Array.from({ length: 100 }, (_, i) => `prof_bench_${i * 7}`))]])
+  const partial: Array<number> = []
+  for (let i = 0; i < 3; i++) partial.push((yield* timed(refreshAudiencesFor(touched))).ms)
+  out(`  refresh of the profiles a batch touched (100 profiles): ${fmt(median(partial))} ms median of 3`)
+})
+
 const main = Effect.gen(function* () {
   const warehouse = yield* Warehouse
   const pipeline = yield* Pipeline
@@ -113,7 +125,15 @@ const main = Effect.gen(function* () {
       "model_version, evidence, aspects) SELECT tenant, message_id, profile_id, channel, source, timestamp, now64(3), 'scored', '', 'en', " +
       "(cityHash64(message_id) % 2001) / 1000 - 1 AS s, multiIf(s < -0.3, 'negative', s > 0.3, 'positive', 'neutral'), 'bench', '', [] " +
       "FROM event_rows WHERE tenant = {t:String} AND channel = 'chat'", { t: TENANT })
-  out(`audiences: ${fmt(TARGET_EVENTS)} events of ${fmt(PROFILES)} profiles; audience: plan = pro AND >= 2 orders in 30 days AND seen on e-mail in 60 days (purpose EmailMarketing)`)
+  // Consent signals as the consent stage records them: a grant on every 10th profile's identify, a refusal on every 50th.
+  yield* warehouse.command(
+    "INSERT INTO consent_ledger (tenant, message_id, profile_id, purpose, state, basis, source, proof, device, timestamp, recorded_at) " +
+      "SELECT {t:String}, concat('id-', toString(p)), concat('prof_bench_', toString(p)), 'EmailMarketing', s, 'legitimate_interest', " +
+      "'segment_preference_updated', concat('id-', toString(p)), '', now64(3) - toIntervalDay(if(s = 'granted', 100, 10)), now64(3) " +
+      "FROM (SELECT number * 10 AS p, if(number % 5 = 0, 'denied', 'granted') AS s FROM numbers(intDiv({n:UInt64} + 9, 10)))",
+    { t: TENANT, n: PROFILES })
+  out(`audiences: ${fmt(TARGET_EVENTS)} events of ${fmt(PROFILES)} profiles (${fmt(Math.ceil(PROFILES / 10))} consent signals, ` +
+    `${fmt(Math.ceil(PROFILES / 50))} of them refusals; load ${loadavg().map((l) => l.toFixed(1)).join(" ")}); audience: plan = pro AND >= 2 orders in 30 days AND seen on e-mail in 60 days (purpose EmailMarketing)`)
   const ceiling = yield* timed(warehouse.query("SELECT count() AS profiles, sum(n) AS events FROM (SELECT profile_id, count() AS n FROM events WHERE tenant = {t:String} GROUP BY profile_id)", { params: { t: TENANT } }))
   // A preview (count and 10 sampled with why) three times: its median time and its member count.
   const previewMedian = (condition: Parameters<typeof previewAudience>[2]) => Effect.gen(function* () {
@@ -129,6 +149,13 @@ const main = Effect.gen(function* () {
   const three = yield* previewMedian(THREE)
   out(`  preview (count, 10 sampled with why): ${fmt(three.ms)} ms median of 3 (${fmt(three.members)} members); ` +
     `ceiling, one GROUP BY profile scan of the events: ${fmt(ceiling.ms)} ms (${fmt(three.ms / ceiling.ms, 1)}x)`)
+  if (CONSENT_ONLY) {
+    yield* createAudience(TENANT, { name: "Engaged pro buyers", purpose: "EmailMarketing", condition: CONDITION }, "bench")
+    yield* refreshAudiences({ tenant: TENANT })
+    yield* refreshPartial
+    out(`  load after: ${loadavg().map((l) => l.toFixed(1)).join(" ")}`)
+    return
+  }
   const eventsOnly = parseCondition({ and: CONDITION.and.slice(1) })
   if ("reason" in eventsOnly) throw new Error(eventsOnly.message)
   const lean = (yield* previewMedian(eventsOnly)).ms
@@ -148,11 +175,7 @@ const main = Effect.gen(function* () {
   const steady = yield* timed(refreshAudiences({ tenant: TENANT }))
   out(`  full refresh with nothing changed (every 60 s while cdp serve runs, and after a relations run or an erasure): ${fmt(steady.ms)} ms`)
 
-  // What a landed batch costs the refresher now: the audience re-evaluated for the profiles it touched only.
-  const touched = new Map([[TENANT, new Set(Array.from({ length: 100 }, (_, i) => `prof_bench_${i * 7}`))]])
-  const partial: Array<number> = []
-  for (let i = 0; i < 3; i++) partial.push((yield* timed(refreshAudiencesFor(touched))).ms)
-  out(`  refresh of the profiles a batch touched (100 profiles): ${fmt(median(partial))} ms median of 3`)
+  yield* refreshPartial
 
   // Entry and exit latency: a person lands who matches, later one who stops matching (plan changes), while the
   // refresher runs as in cdp serve.

@@ -1,7 +1,10 @@
 // Export benchmark: profiles/s from the warehouse to the local replay servers (HubSpot, Salesforce, webhook) with 429s
 // (Salesforce: 503s) injected on every 5th request, beside NDJSON files in the local object store as the ceiling of the same sync
 // without HTTP, and HubSpot at its own default budget (10 requests/s). BENCH_EXPORT_PROFILES profiles (20,000)
-// inserted by INSERT ... SELECT FROM numbers(). Run by `npm run bench`; not part of the tests.
+// inserted by INSERT ... SELECT FROM numbers(). Run by `npm run bench`; not part of the tests. Then a dry run of a
+// backfill over BENCH_EXPORT_DRY_EVENTS events (1,000,000: 20 per profile, every 10th profile with an EmailMarketing
+// signal, every 50th a refusal), where consent's filter is read over every profile; BENCH_EXPORT_ONLY=dry-run runs
+// only that (before/after pairs of the filter).
 import { loadavg } from "node:os"
 import { join } from "node:path"
 import { Effect, Layer, Logger } from "effect"
@@ -13,6 +16,8 @@ import { hubspotServer, salesforceServer, webhookServer } from "../support/crm-r
 import { freshDir, removeDir } from "../support/pipeline.ts"
 
 const N = Number(process.env["BENCH_EXPORT_PROFILES"] ?? 20_000)
+const DRY_EVENTS = Number(process.env["BENCH_EXPORT_DRY_EVENTS"] ?? 1_000_000)
+const DRY_ONLY = process.env["BENCH_EXPORT_ONLY"] === "dry-run"
 const dataDir = freshDir("cdp-bench-exports-")
 const layer = Layer.mergeAll(Warehouse.embedded(join(dataDir, "clickhouse")), ObjectStore.local(join(dataDir, "objects")))
 
@@ -33,7 +38,44 @@ const line = (label: string, r: SyncReport) =>
   `${label.padEnd(48)} ${String(Math.round(r.upserted / (r.ms / 1000))).padStart(7)} profiles/s  (${r.upserted} in ${(r.ms / 1000).toFixed(1)} s, ` +
   `${r.requests} requests, ${r.retries} retries, ${r.deadLettered} dead-lettered)`
 
+// Tenant bench-dry: DRY_EVENTS events of DRY_EVENTS / 20 profiles over 120 days, one identify with traits per profile.
+const DRY_SEED = `
+INSERT INTO event_rows (tenant, message_id, type, event, anonymous_id, user_id, profile_id, channel, source, timestamp,
+  received_at, properties, traits, context, extra, identifiers)
+SELECT 'bench-dry', concat('dry-', toString(number)), if(number < {p:UInt64}, 'identify', 'track'), if(number < {p:UInt64}, '', 'Page Viewed'), '',
+  concat('u', toString(number % {p:UInt64})), concat('prof_dry', toString(number % {p:UInt64})), 'web', 'segment',
+  now64(3) - toIntervalSecond(cityHash64(number) % 10368000), now64(3), '{}',
+  if(number < {p:UInt64}, concat('{"email":"user', toString(number), '@bench.example","last_name":"Last', toString(number), '"}'), '{}'), '{}', '{}', []
+FROM numbers({n:UInt64})`
+const DRY_CONSENT = `
+INSERT INTO consent_ledger (tenant, message_id, profile_id, purpose, state, basis, source, proof, device, timestamp, recorded_at)
+SELECT 'bench-dry', concat('dry-', toString(p)), concat('prof_dry', toString(p)), 'EmailMarketing', s, 'legitimate_interest',
+  'segment_preference_updated', concat('dry-', toString(p)), '', now64(3) - toIntervalDay(10), now64(3)
+FROM (SELECT number * 10 AS p, if(number % 5 = 0, 'denied', 'granted') AS s FROM numbers(intDiv({p:UInt64} + 9, 10)))`
+
+/** A dry run (what `cdp export dry-run --full` does) of an NDJSON destination over DRY_EVENTS events, three times. */
+const dryRun = Effect.gen(function* () {
+  const warehouse = yield* Warehouse
+  const profiles = Math.max(1, Math.round(DRY_EVENTS / 20))
+  yield* warehouse.command(DRY_SEED, { n: DRY_EVENTS, p: profiles })
+  yield* warehouse.command(DRY_CONSENT, { p: profiles })
+  const [config] = parseDestinations(JSON.stringify({ "bench-dry": [{ name: "files", type: "ndjson", purpose: "EmailMarketing", fields, batchSize: 1000 }] }))
+  const times: Array<number> = []
+  let planned = 0
+  for (let i = 0; i < 3; i++) {
+    const t = performance.now()
+    const r = yield* syncDestination(config!, { full: true, dryRun: true })
+    times.push(performance.now() - t)
+    planned = (r.planned ?? []).reduce((n, b) => n + b.records, 0)
+  }
+  const sorted = [...times].sort((a, b) => a - b)
+  process.stdout.write(`dry run of a backfill over ${DRY_EVENTS.toLocaleString("en")} events (${profiles.toLocaleString("en")} profiles): ` +
+    `${Math.round(sorted[1]!)} ms median of 3 (${times.map((t) => Math.round(t)).join(", ")}), ${planned.toLocaleString("en")} records planned; ` +
+    `load ${loadavg().map((l) => l.toFixed(1)).join(" ")}\n`)
+})
+
 const main = Effect.gen(function* () {
+  if (DRY_ONLY) return yield* dryRun
   const warehouse = yield* Warehouse
   yield* warehouse.command(SEED, { n: N })
   const hs = yield* Effect.promise(() => hubspotServer({ windowMs: 100 }))
@@ -83,6 +125,7 @@ const main = Effect.gen(function* () {
   const dupes = [...hs.contacts.values()].filter((c) => c.created !== 1).length + [...hook.applied.values()].filter((n) => n !== 1).length
   process.stdout.write(`duplicates at the replay servers: ${dupes}\n`)
   for (const s of [hs, sf, hook]) yield* Effect.promise(() => s.close())
+  yield* dryRun
 })
 
 await Effect.runPromise(main.pipe(Effect.provide(layer), Effect.provideService(ConsentPoliciesRef, DEFAULT_POLICIES), Effect.provide(Logger.layer([]))))
