@@ -1,7 +1,8 @@
 // The collector: an HTTP server speaking the Segment HTTP Tracking API (so Segment's and RudderStack's SDKs work
 // unmodified), plus GET /health. A 2xx answer is only sent once the accepted messages are durably on the bus.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
+import { createServer, type IncomingMessage, type Server, type ServerResponse, STATUS_CODES } from "node:http"
 import type { AddressInfo } from "node:net"
+import type { Duplex } from "node:stream"
 import { type Cause, Context, Data, Duration, Effect, Layer } from "effect"
 import { Warehouse } from "../warehouse/warehouse.ts"
 import { BodyTooLarge, bodyErrorReply, DEFAULT_BODY_IDLE_MS, receiveBody, receiveBytes } from "./body.ts"
@@ -333,6 +334,10 @@ const makeCollector = (options: CollectorOptions) =>
 
     const route = (req: IncomingMessage): Effect.Effect<Reply> => {
       const path = (req.url ?? "/").split("?", 1)[0]!.replace(/\/+$/, "")
+      // Node keeps the first of several Authorization headers: which credential a request meant is then a guess.
+      if ((req.headersDistinct["authorization"]?.length ?? 0) > 1) {
+        return Effect.succeed(json(400, { success: false, error: "send one Authorization header, not several", rule: "duplicate_authorization", field: "authorization" }))
+      }
       if (path === "/health" || path === "/healthz") {
         return req.method === "GET" || req.method === "HEAD" ? health.report(draining) : Effect.succeed(refuse(405, "method_not_allowed", "use GET /health"))
       }
@@ -407,6 +412,7 @@ const makeCollector = (options: CollectorOptions) =>
           minBodyRate: options.minBodyRate ?? 500,
           bodyRateGraceMs: Duration.toMillis(options.bodyRateGrace ?? Duration.seconds(20)),
         })
+        s.on("clientError", answerClientError)
         s.once("close", () => connections?.stop())
         s.once("error", (e) => resume(Effect.fail(e)))
         s.listen(options.port, options.host, () => resume(Effect.succeed(s)))
@@ -433,6 +439,25 @@ const makeCollector = (options: CollectorOptions) =>
     const url = `http://${address.address.includes(":") ? `[${address.address}]` : address.address}:${address.port}`
     return { url, server }
   })
+
+/**
+ * What Node answers by itself to a request it cannot parse (headers past its 16 KB, a request line that is not HTTP, a
+ * request or headers timeout), as the JSON every other refusal is, naming the rule; then the connection is closed.
+ */
+const answerClientError = (error: NodeJS.ErrnoException, socket: Duplex): void => {
+  // A peer that went away, or an answer already under way, gets nothing more.
+  if (error.code === "ECONNRESET" || !socket.writable || (socket as { _httpMessage?: unknown })._httpMessage) {
+    socket.destroy()
+    return
+  }
+  const [status, rule, message] = error.code === "HPE_HEADER_OVERFLOW"
+    ? [431, "headers_too_large", "the request's headers are larger than the server takes (16 KB in all); send fewer or shorter ones"]
+    : error.code === "ERR_HTTP_REQUEST_TIMEOUT"
+      ? [408, "request_timeout", "the request did not arrive in time"]
+      : [400, "bad_http", "the request is not valid HTTP/1.1"]
+  const body = JSON.stringify({ success: false, error: message, rule })
+  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`)
+}
 
 export class CollectorListenError extends Data.TaggedError("CollectorListenError")<{
   readonly host: string
