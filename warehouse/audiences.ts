@@ -1,8 +1,9 @@
 // The audience tables' one owner (migration 055: audience_versions, audience_members, audience_changes) and the
-// SQL an audience condition compiles to: ONE query over the profiles with events (the events view, which also gives
-// counts in windows and channels), joined to only the stores its leaves need (profile_traits, the latest run in
-// relation_scores, sentiment), with every value a ClickHouse parameter. Each leaf of the condition gets two columns, whether it matched (__m<i>) and the value it
-// saw (__v<i>), which is how a member's "why" is told.
+// SQL an audience condition compiles to: ONE query over the profiles with events (event_rows with each message's
+// current profile, which also gives counts in windows and channels), joined to only the stores its leaves need
+// (profile_traits, the latest run in relation_scores, sentiment), with every value a ClickHouse parameter. Each leaf
+// of the condition gets two columns, whether it matched (__m<i>) and the value it saw (__v<i>), which is how a
+// member's "why" is told.
 import { Effect } from "effect"
 import type { Bound, EventCondition, LeafNode, Node, Op, RelationshipCondition, SentimentCondition, TraitCondition, ChannelCondition } from "../identity/audiences/condition.ts"
 import { allowedSql, type ConsentFilter, renamedFilter } from "./consent-filter.ts"
@@ -38,157 +39,196 @@ export type Mode =
   | { readonly kind: "sample"; readonly limit: number }
   | { readonly kind: "explain"; readonly profiles: ReadonlyArray<string> }
 
-/** The one query of an audience, with its parameters. */
-export const audienceSql = (input: AudienceSqlInput, mode: Mode): { sql: string; params: Record<string, unknown> } => {
-  const params: Record<string, unknown> = { a_tenant: input.tenant, a_as_of: chDateTime(new Date(input.asOfMs).toISOString()) }
-  const eventCols: Array<string> = []
-  const sentimentCols = new Set<string>()
-  const leafCols: Array<string> = []
-  const asOf = "{a_as_of:DateTime64(3, 'UTC')}"
-  // Each kind of leaf reads only its own store, joined to the profiles with events (one GROUP BY scan of the tenant's
-  // events, which also counts the event and channel leaves): traits from profile_traits, relationship, health and
-  // churn risk from the tenant's latest relations run in relation_scores (its order key's (tenant, as_of) range),
-  // sentiment from the tenant's scored texts in sentiment (its (tenant, message_id) range). None reads the profiles
-  // view, which computes every profile column (identifiers, channel counts, ...) whatever the condition reads.
+type Params = Record<string, unknown>
+
+const AS_OF = "{a_as_of:DateTime64(3, 'UTC')}"
+
+/** What compiling the leaves collects: parameters, and the columns the events and sentiment parts must compute. */
+interface Compiling {
+  readonly input: AudienceSqlInput
+  readonly params: Params
+  /** Counts over the profile's events (event and channel leaves), computed in the events part. */
+  readonly eventCols: Array<string>
+  /** Aggregates over the profile's scored texts (sentiment leaves), computed in the sentiment part. */
+  readonly sentimentCols: Set<string>
+  /** Per leaf, whether it matched (__m<i>) and the value it saw (__v<i>). */
+  readonly leafCols: Array<string>
+}
+
+type LeafSql = { readonly matched: string; readonly value: string }
+
+/** The kinds of leaf in a condition: each kind reads its own store, and only the stores needed are joined. */
+const leafKinds = (condition: Node): ReadonlySet<string> => {
   const kinds = new Set<string>()
   const visit = (n: Node): void => {
     if ("items" in n) n.items.forEach(visit)
     else if ("item" in n) visit(n.item)
     else kinds.add(n.kind)
   }
-  visit(input.condition)
-  const needsTraits = kinds.has("trait")
-  const needsRelations = kinds.has("relationship") || kinds.has("health") || kinds.has("churnRisk")
-  const windowed = (i: number, days: number | undefined, column = "timestamp") => {
-    if (days === undefined) return `${column} <= ${asOf}`
-    params[`l${i}_days`] = days
-    return `${column} <= ${asOf} AND ${column} > ${asOf} - toIntervalDay({l${i}_days:UInt32})`
+  visit(condition)
+  return kinds
+}
+
+/** `column` inside the leaf's window ending at the evaluation time (no window: anything up to it). */
+const windowed = (c: Compiling, i: number, days: number | undefined, column = "timestamp") => {
+  if (days === undefined) return `${column} <= ${AS_OF}`
+  c.params[`l${i}_days`] = days
+  return `${column} <= ${AS_OF} AND ${column} > ${AS_OF} - toIntervalDay({l${i}_days:UInt32})`
+}
+
+// A trait's value as a number: a JSON number, or a string holding one ("30").
+const traitNumber = (raw: string) => `coalesce(toFloat64OrNull(${raw}), toFloat64OrNull(JSONExtractString(${raw})))`
+
+/** A trait leaf, over the profile's traits (JSON text per name) from profile_traits. */
+const traitLeaf = (c: Compiling, i: number, t: TraitCondition): LeafSql => {
+  c.params[`l${i}_trait`] = t.trait
+  const raw = `tr.traits[{l${i}_trait:String}]`
+  const value = `if(mapContains(tr.traits, {l${i}_trait:String}), ${raw}, '')`
+  if (t.exists !== undefined) return { matched: `${t.exists ? "" : "NOT "}mapContains(tr.traits, {l${i}_trait:String})`, value }
+  if (t.compare !== undefined) {
+    c.params[`l${i}_value`] = t.value
+    return { matched: `${traitNumber(raw)} ${op(t.compare)} {l${i}_value:Float64}`, value }
   }
-  const traitRaw = (i: number, name: string) => {
-    params[`l${i}_trait`] = name
-    return `tr.traits[{l${i}_trait:String}]`
-  }
-  // A trait's value as a number: a JSON number, or a string holding one ("30").
-  const traitNumber = (raw: string) => `coalesce(toFloat64OrNull(${raw}), toFloat64OrNull(JSONExtractString(${raw})))`
-  const leaf = (n: LeafNode): { matched: string; value: string } => {
-    const i = n.index
-    switch (n.kind) {
-      case "trait": {
-        const t = n.leaf as TraitCondition
-        const raw = traitRaw(i, t.trait)
-        const value = `if(mapContains(tr.traits, {l${i}_trait:String}), ${raw}, '')`
-        if (t.exists !== undefined) return { matched: `${t.exists ? "" : "NOT "}mapContains(tr.traits, {l${i}_trait:String})`, value }
-        if (t.compare !== undefined) {
-          params[`l${i}_value`] = t.value
-          return { matched: `${traitNumber(raw)} ${op(t.compare)} {l${i}_value:Float64}`, value }
-        }
-        if (t.in !== undefined) {
-          const strings = t.in.filter((v): v is string => typeof v === "string")
-          const numbers = t.in.filter((v): v is number => typeof v === "number")
-          params[`l${i}_strings`] = strings
-          params[`l${i}_numbers`] = numbers
-          return {
-            matched: `(JSONExtractString(${raw}) IN {l${i}_strings:Array(String)} AND startsWith(${raw}, '"')) OR ` +
-              `has({l${i}_numbers:Array(Float64)}, ${traitNumber(raw)})`,
-            value,
-          }
-        }
-        const e = t.equals!
-        if (typeof e === "number") {
-          params[`l${i}_value`] = e
-          return { matched: `${traitNumber(raw)} = {l${i}_value:Float64}`, value }
-        }
-        if (typeof e === "boolean") {
-          params[`l${i}_value`] = e ? "true" : "false"
-          return { matched: `${raw} = {l${i}_value:String}`, value }
-        }
-        params[`l${i}_value`] = e
-        return { matched: `startsWith(${raw}, '"') AND JSONExtractString(${raw}) = {l${i}_value:String}`, value }
-      }
-      case "event": {
-        const e = n.leaf as EventCondition
-        params[`l${i}_event`] = e.event
-        const channel = e.channel === undefined ? "" : (params[`l${i}_channel`] = e.channel, ` AND channel = {l${i}_channel:String}`)
-        eventCols.push(`countIf(event = {l${i}_event:String}${channel} AND ${windowed(i, e.withinDays)}) AS __e${i}`)
-        const count = e.count ?? { op: ">=", value: 1 }
-        params[`l${i}_count`] = count.value
-        return { matched: `p.__e${i} ${op(count.op)} {l${i}_count:UInt64}`, value: `toString(p.__e${i})` }
-      }
-      case "channel": {
-        const c = n.leaf as ChannelCondition
-        params[`l${i}_channel`] = c.channel
-        eventCols.push(`countIf(channel = {l${i}_channel:String} AND ${windowed(i, c.withinDays)}) AS __e${i}`)
-        return { matched: `p.__e${i} > 0`, value: `toString(p.__e${i})` }
-      }
-      case "consent": {
-        const filter = renamedFilter(input.consentLeaves.get(i)!, `l${i}_`)
-        Object.assign(params, filter.params)
-        return { matched: allowedSql("p.profile_id", filter), value: `''` }
-      }
-      case "relationship": {
-        params[`l${i}_types`] = (n.leaf as RelationshipCondition).relationship.in
-        return { matched: `rel.relationship_type IN {l${i}_types:Array(String)}`, value: "toString(rel.relationship_type)" }
-      }
-      case "health":
-      case "churnRisk": {
-        const b = (n.leaf as unknown as Record<string, Bound>)[n.kind]!
-        const column = n.kind === "health" ? "rel.health_score" : "rel.churn_risk"
-        params[`l${i}_value`] = b.value
-        return { matched: `${column} ${op(b.op)} {l${i}_value:Float64}`, value: `toString(round(${column}, 3))` }
-      }
-      case "sentiment": {
-        const s = (n.leaf as SentimentCondition).sentiment
-        params[`l${i}_value`] = s.value
-        if (s.of === "latest") {
-          sentimentCols.add("argMax(st.score, st.timestamp) AS latest, count() AS scored")
-          return { matched: `sa.scored > 0 AND sa.latest ${op(s.op)} {l${i}_value:Float64}`, value: "if(sa.scored > 0, toString(round(sa.latest, 3)), '')" }
-        }
-        const inWindow = windowed(i, s.withinDays, "st.timestamp")
-        sentimentCols.add(`avgIf(st.score, ${inWindow}) AS __s${i}`).add(`countIf(${inWindow}) AS __n${i}`)
-        return { matched: `sa.__n${i} > 0 AND sa.__s${i} ${op(s.op)} {l${i}_value:Float64}`, value: `if(sa.__n${i} > 0, toString(round(sa.__s${i}, 3)), '')` }
-      }
+  if (t.in !== undefined) {
+    c.params[`l${i}_strings`] = t.in.filter((v): v is string => typeof v === "string")
+    c.params[`l${i}_numbers`] = t.in.filter((v): v is number => typeof v === "number")
+    return {
+      matched: `(JSONExtractString(${raw}) IN {l${i}_strings:Array(String)} AND startsWith(${raw}, '"')) OR ` +
+        `has({l${i}_numbers:Array(Float64)}, ${traitNumber(raw)})`,
+      value,
     }
   }
-  const expr = (n: Node): string => {
-    if ("items" in n) return `(${n.items.map(expr).join(n.kind === "and" ? " AND " : " OR ")})`
-    if ("item" in n) return `(NOT ${expr(n.item)})`
-    const { matched, value } = leaf(n)
-    // A missing value (no relationship computed, no sentiment scored) is "not matched", never NULL.
-    leafCols.push(`toUInt8(ifNull((${matched}), 0)) AS __m${n.index}`, `ifNull(${value}, '') AS __v${n.index}`)
-    return `__m${n.index}`
+  const e = t.equals!
+  if (typeof e === "number") {
+    c.params[`l${i}_value`] = e
+    return { matched: `${traitNumber(raw)} = {l${i}_value:Float64}`, value }
   }
-  const matched = expr(input.condition)
-  const purpose = renamedFilter(input.purpose, "p_")
-  Object.assign(params, purpose.params)
-  const events = currentProfileSql(input.tenant, "e")
-  const texts = currentProfileSql(input.tenant, "st")
-  Object.assign(params, events.params)
-  // Explaining a few profiles (why they left, or the profiles a write touched) reads their messages only.
-  const explaining = mode.kind === "explain"
+  if (typeof e === "boolean") {
+    c.params[`l${i}_value`] = e ? "true" : "false"
+    return { matched: `${raw} = {l${i}_value:String}`, value }
+  }
+  c.params[`l${i}_value`] = e
+  return { matched: `startsWith(${raw}, '"') AND JSONExtractString(${raw}) = {l${i}_value:String}`, value }
+}
+
+/** An event or channel leaf: a count the events part computes (__e<i>), compared here. */
+const countLeaf = (c: Compiling, i: number, leaf: EventCondition | ChannelCondition, kind: "event" | "channel"): LeafSql => {
+  if (kind === "channel") {
+    const ch = leaf as ChannelCondition
+    c.params[`l${i}_channel`] = ch.channel
+    c.eventCols.push(`countIf(channel = {l${i}_channel:String} AND ${windowed(c, i, ch.withinDays)}) AS __e${i}`)
+    return { matched: `p.__e${i} > 0`, value: `toString(p.__e${i})` }
+  }
+  const e = leaf as EventCondition
+  c.params[`l${i}_event`] = e.event
+  const channel = e.channel === undefined ? "" : (c.params[`l${i}_channel`] = e.channel, ` AND channel = {l${i}_channel:String}`)
+  c.eventCols.push(`countIf(event = {l${i}_event:String}${channel} AND ${windowed(c, i, e.withinDays)}) AS __e${i}`)
+  const count = e.count ?? { op: ">=", value: 1 }
+  c.params[`l${i}_count`] = count.value
+  return { matched: `p.__e${i} ${op(count.op)} {l${i}_count:UInt64}`, value: `toString(p.__e${i})` }
+}
+
+/** A sentiment leaf: the latest score or an average in a window, aggregated by the sentiment part (sa). */
+const sentimentLeaf = (c: Compiling, i: number, s: SentimentCondition["sentiment"]): LeafSql => {
+  c.params[`l${i}_value`] = s.value
+  if (s.of === "latest") {
+    c.sentimentCols.add("argMax(st.score, st.timestamp) AS latest, count() AS scored")
+    return { matched: `sa.scored > 0 AND sa.latest ${op(s.op)} {l${i}_value:Float64}`, value: "if(sa.scored > 0, toString(round(sa.latest, 3)), '')" }
+  }
+  const inWindow = windowed(c, i, s.withinDays, "st.timestamp")
+  c.sentimentCols.add(`avgIf(st.score, ${inWindow}) AS __s${i}`).add(`countIf(${inWindow}) AS __n${i}`)
+  return { matched: `sa.__n${i} > 0 AND sa.__s${i} ${op(s.op)} {l${i}_value:Float64}`, value: `if(sa.__n${i} > 0, toString(round(sa.__s${i}, 3)), '')` }
+}
+
+/** One leaf's SQL: whether it matched, and the value it saw. */
+const leafSql = (c: Compiling, n: LeafNode): LeafSql => {
+  const i = n.index
+  switch (n.kind) {
+    case "trait":
+      return traitLeaf(c, i, n.leaf as TraitCondition)
+    case "event":
+    case "channel":
+      return countLeaf(c, i, n.leaf as EventCondition | ChannelCondition, n.kind)
+    case "consent": {
+      const filter = renamedFilter(c.input.consentLeaves.get(i)!, `l${i}_`)
+      Object.assign(c.params, filter.params)
+      return { matched: allowedSql("p.profile_id", filter), value: `''` }
+    }
+    case "relationship":
+      c.params[`l${i}_types`] = (n.leaf as RelationshipCondition).relationship.in
+      return { matched: `rel.relationship_type IN {l${i}_types:Array(String)}`, value: "toString(rel.relationship_type)" }
+    case "health":
+    case "churnRisk": {
+      const b = (n.leaf as unknown as Record<string, Bound>)[n.kind]!
+      const column = n.kind === "health" ? "rel.health_score" : "rel.churn_risk"
+      c.params[`l${i}_value`] = b.value
+      return { matched: `${column} ${op(b.op)} {l${i}_value:Float64}`, value: `toString(round(${column}, 3))` }
+    }
+    case "sentiment":
+      return sentimentLeaf(c, i, (n.leaf as SentimentCondition).sentiment)
+  }
+}
+
+/** The condition as a boolean over the leaf columns, adding each leaf's two columns to `leafCols`. */
+const conditionSql = (c: Compiling, n: Node): string => {
+  if ("items" in n) return `(${n.items.map((item) => conditionSql(c, item)).join(n.kind === "and" ? " AND " : " OR ")})`
+  if ("item" in n) return `(NOT ${conditionSql(c, n.item)})`
+  const { matched, value } = leafSql(c, n)
+  // A missing value (no relationship computed, no sentiment scored) is "not matched", never NULL.
+  c.leafCols.push(`toUInt8(ifNull((${matched}), 0)) AS __m${n.index}`, `ifNull(${value}, '') AS __v${n.index}`)
+  return `__m${n.index}`
+}
+
+// Each kind of leaf reads only its own store, joined to the profiles with events (one GROUP BY scan of the tenant's
+// events, which also counts the event and channel leaves): traits from profile_traits, relationship, health and
+// churn risk from the tenant's latest relations run in relation_scores (its order key's (tenant, as_of) range),
+// sentiment from the tenant's scored texts in sentiment (its (tenant, message_id) range). None reads the profiles
+// view, which computes every profile column (identifiers, channel counts, ...) whatever the condition reads.
+// Explaining a few profiles (why they left, or the profiles a write touched) reads their messages and rows only.
+
+/** The profiles with events (p), each with its current profile id and the event counts the leaves need. */
+const eventsPart = (c: Compiling, explaining: boolean): string => {
+  const events = currentProfileSql(c.input.tenant, "e")
+  Object.assign(c.params, events.params)
   const narrow = explaining ? ` AND ${mayHoldNowSql("a_profiles")}` : ""
+  return `(SELECT ${events.profileId} AS profile_id${c.eventCols.map((col) => `, ${col}`).join("")} FROM ` +
+    `(SELECT message_id, profile_id, event, channel, timestamp FROM event_rows WHERE tenant = {a_tenant:String}${narrow}) AS e ` +
+    `${events.join} ${explaining ? "WHERE profile_id IN {a_profiles:Array(String)} " : ""}GROUP BY profile_id) AS p`
+}
+
+/** The profiles' traits (tr). */
+const traitsJoin = (onlyProfiles: string): string =>
+  `LEFT JOIN (SELECT profile_id, traits FROM profile_traits WHERE tenant = {a_tenant:String}${onlyProfiles}) AS tr ON tr.profile_id = p.profile_id`
+
+/** The latest relations run's scores (rel), as the profiles view shows them: NULL, never a default 0, for a profile it did not score. */
+const relationsJoin = (onlyProfiles: string): string =>
+  "LEFT JOIN (SELECT profile_id, if(relationship_type = '', NULL, relationship_type) AS relationship_type, " +
+  "if(relationship_type = '', NULL, health_score) AS health_score, if(relationship_type = '', NULL, churn_risk) AS churn_risk " +
+  "FROM relation_scores FINAL WHERE tenant = {a_tenant:String}" + onlyProfiles + " AND (as_of, computed_at) IN " +
+  "(SELECT argMax(as_of, computed_at), max(computed_at) FROM relation_runs WHERE tenant = {a_tenant:String})) AS rel ON rel.profile_id = p.profile_id"
+
+/** The profiles' scored texts (sa), each counted for the profile its message belongs to now. */
+const sentimentJoin = (c: Compiling, explaining: boolean): string => {
+  const texts = currentProfileSql(c.input.tenant, "st")
+  const narrow = explaining ? ` AND ${mayHoldNowSql("a_profiles")}` : ""
+  return `LEFT JOIN (SELECT ${texts.profileId} AS profile_id, ${[...c.sentimentCols].join(", ")} FROM ` +
+    "(SELECT message_id, profile_id, score, timestamp FROM sentiment FINAL WHERE tenant = {a_tenant:String} AND status = 'scored'" +
+    `${narrow}) AS st ${texts.join} GROUP BY profile_id) AS sa ON sa.profile_id = p.profile_id`
+}
+
+/** FROM: the profiles with events joined to the stores the leaves need. */
+const fromSql = (c: Compiling, kinds: ReadonlySet<string>, explaining: boolean): string => {
   const onlyProfiles = explaining ? " AND profile_id IN {a_profiles:Array(String)}" : ""
-  const from = [
-    `(SELECT ${events.profileId} AS profile_id${eventCols.map((c) => `, ${c}`).join("")} FROM ` +
-      `(SELECT message_id, profile_id, event, channel, timestamp FROM event_rows WHERE tenant = {a_tenant:String}${narrow}) AS e ` +
-      `${events.join} ` +
-      `${explaining ? "WHERE profile_id IN {a_profiles:Array(String)} " : ""}GROUP BY profile_id) AS p`,
-    ...(needsTraits ? [`LEFT JOIN (SELECT profile_id, traits FROM profile_traits WHERE tenant = {a_tenant:String}${onlyProfiles}) AS tr ON tr.profile_id = p.profile_id`] : []),
-    // The latest run's scores (as the profiles view shows them): NULL, never a default 0, for a profile it did not score.
-    ...(needsRelations ? [
-      "LEFT JOIN (SELECT profile_id, if(relationship_type = '', NULL, relationship_type) AS relationship_type, " +
-        "if(relationship_type = '', NULL, health_score) AS health_score, if(relationship_type = '', NULL, churn_risk) AS churn_risk " +
-        "FROM relation_scores FINAL WHERE tenant = {a_tenant:String}" + onlyProfiles + " AND (as_of, computed_at) IN " +
-        "(SELECT argMax(as_of, computed_at), max(computed_at) FROM relation_runs WHERE tenant = {a_tenant:String})) AS rel ON rel.profile_id = p.profile_id",
-    ] : []),
-    ...(sentimentCols.size === 0 ? [] : [
-      `LEFT JOIN (SELECT ${texts.profileId} AS profile_id, ${[...sentimentCols].join(", ")} FROM ` +
-        "(SELECT message_id, profile_id, score, timestamp FROM sentiment FINAL WHERE tenant = {a_tenant:String} AND status = 'scored'" +
-        `${narrow}) AS st ${texts.join} GROUP BY profile_id) AS sa ON sa.profile_id = p.profile_id`,
-    ]),
+  return [
+    eventsPart(c, explaining),
+    ...(kinds.has("trait") ? [traitsJoin(onlyProfiles)] : []),
+    ...(kinds.has("relationship") || kinds.has("health") || kinds.has("churnRisk") ? [relationsJoin(onlyProfiles)] : []),
+    ...(c.sentimentCols.size === 0 ? [] : [sentimentJoin(c, explaining)]),
   ].join(" ")
-  const columns = [
-    "p.profile_id AS profile_id", `toUInt8(${allowedSql("p.profile_id", purpose)}) AS consenting`, `toUInt8(${matched}) AS matched`, ...leafCols,
-  ]
+}
+
+/** The statement for a mode: every row of the explained profiles, or the members (all, or a sample with the total). */
+const statementFor = (mode: Mode, columns: ReadonlyArray<string>, from: string, params: Params): { sql: string; params: Params } => {
   if (mode.kind === "explain") {
     params["a_profiles"] = mode.profiles
     return { sql: `SELECT ${columns.join(", ")} FROM ${from}`, params }
@@ -202,6 +242,21 @@ export const audienceSql = (input: AudienceSqlInput, mode: Mode): { sql: string;
     }
   }
   return { sql: `SELECT ${columns.join(", ")} FROM ${from} ${where} ORDER BY profile_id`, params }
+}
+
+/** The one query of an audience, with its parameters. */
+export const audienceSql = (input: AudienceSqlInput, mode: Mode): { sql: string; params: Params } => {
+  const c: Compiling = {
+    input, params: { a_tenant: input.tenant, a_as_of: chDateTime(new Date(input.asOfMs).toISOString()) },
+    eventCols: [], sentimentCols: new Set(), leafCols: [],
+  }
+  // The leaves first: they say which columns the events and sentiment parts compute.
+  const matched = conditionSql(c, input.condition)
+  const purpose = renamedFilter(input.purpose, "p_")
+  Object.assign(c.params, purpose.params)
+  const from = fromSql(c, leafKinds(input.condition), mode.kind === "explain")
+  const columns = ["p.profile_id AS profile_id", `toUInt8(${allowedSql("p.profile_id", purpose)}) AS consenting`, `toUInt8(${matched}) AS matched`, ...c.leafCols]
+  return statementFor(mode, columns, from, c.params)
 }
 
 export type AudienceRow = Row & { profile_id: string; consenting: number; matched: number; total?: string }

@@ -89,34 +89,57 @@ export class HeardChanges {
   }
 }
 
+type Taken = ReturnType<HeardChanges["take"]>
+
+/** What the loop remembers between steps. */
+interface LoopState {
+  /** When the last full refresh started (ms). */
+  lastFull: number
+  /** The pipeline's landed count at the last step. */
+  landedSeen: number
+  /** After a failure (the warehouse gone for a while) no step runs before this (ms), rather than one every tick. */
+  retryAt: number
+}
+
+/**
+ * What a step refreshes: everything when a write asked for it, when messages landed unheard (written through another
+ * warehouse), when a tenant touched too many profiles, or when the last full refresh is `idle` old; else the profiles
+ * heard; else nothing.
+ */
+const whatToRefresh = (taken: Taken, landed: number, state: LoopState, idleMs: number, fullAbove: number): "full" | "profiles" | "nothing" => {
+  const unheard = landed !== state.landedSeen && taken.writes === 0
+  const tooMany = [...taken.profiles.values()].some((s) => s.size > fullAbove)
+  if (taken.full || unheard || tooMany || Date.now() - state.lastFull >= idleMs) return "full"
+  return taken.profiles.size === 0 && taken.own.size === 0 ? "nothing" : "profiles"
+}
+
+const refresh = (what: "full" | "profiles", taken: Taken, emit: Emit, state: LoopState) =>
+  what === "full"
+    ? Effect.sync(() => { state.lastFull = Date.now() }).pipe(Effect.andThen(refreshAudiences({ emit })))
+    : refreshAudiencesFor(taken.profiles, { emit, own: taken.own })
+
+/** One step: take what was heard and refresh what it asks; a failed refresh gives it back to be tried again later. */
+const step = (heard: HeardChanges, options: RefresherOptions, state: LoopState, idleMs: number, fullAbove: number) =>
+  Effect.gen(function* () {
+    if (Date.now() < state.retryAt) return
+    const landed = options.landed?.() ?? 0
+    const taken = heard.take()
+    const what = whatToRefresh(taken, landed, state, idleMs, fullAbove)
+    state.landedSeen = landed
+    if (what === "nothing") return
+    const s = yield* refresh(what, taken, options.emit, state).pipe(Effect.tapCause(() => Effect.sync(() => {
+      heard.giveBack(taken)
+      state.retryAt = Date.now() + 1000
+    })))
+    if (s.entered + s.exited > 0) yield* Effect.logInfo("audiences refreshed").pipe(Effect.annotateLogs({ ...s, full: what === "full" }))
+  }).pipe(Effect.catchCause((cause) => Effect.logWarning("audience refresh failed").pipe(Effect.annotateLogs({ cause: String(cause).slice(0, 300) }))))
+
 export const keepAudiencesCurrent = (options: RefresherOptions) =>
   Effect.gen(function* () {
     const warehouse = yield* Warehouse
-    const idleMs = Duration.toMillis(options.idle ?? Duration.seconds(60))
-    const fullAbove = options.fullAbove ?? 5000
     const heard = new HeardChanges()
     const stop = onWarehouseWrite(warehouse, (w) => heard.hear(w))
-    let lastFull = 0
-    let landedSeen = options.landed?.() ?? 0
-    // After a failure (the warehouse gone for a while) the loop waits this long before trying again, not a tick.
-    let retryAt = 0
-    const step = Effect.gen(function* () {
-      if (Date.now() < retryAt) return
-      const landed = options.landed?.() ?? 0
-      const taken = heard.take()
-      const unheard = landed !== landedSeen && taken.writes === 0
-      landedSeen = landed
-      const tooMany = [...taken.profiles.values()].some((s) => s.size > fullAbove)
-      const full = taken.full || unheard || tooMany || Date.now() - lastFull >= idleMs
-      if (!full && taken.profiles.size === 0 && taken.own.size === 0) return
-      const run = full
-        ? Effect.sync(() => { lastFull = Date.now() }).pipe(Effect.andThen(refreshAudiences({ emit: options.emit })))
-        : refreshAudiencesFor(taken.profiles, { emit: options.emit, own: taken.own })
-      const s = yield* run.pipe(Effect.tapCause(() => Effect.sync(() => {
-        heard.giveBack(taken)
-        retryAt = Date.now() + 1000
-      })))
-      if (s.entered + s.exited > 0) yield* Effect.logInfo("audiences refreshed").pipe(Effect.annotateLogs({ ...s, full }))
-    }).pipe(Effect.catchCause((cause) => Effect.logWarning("audience refresh failed").pipe(Effect.annotateLogs({ cause: String(cause).slice(0, 300) }))))
-    return yield* Effect.repeat(step, Schedule.spaced(options.tick ?? Duration.millis(100))).pipe(Effect.ensuring(Effect.sync(stop)))
+    const state: LoopState = { lastFull: 0, landedSeen: options.landed?.() ?? 0, retryAt: 0 }
+    const each = step(heard, options, state, Duration.toMillis(options.idle ?? Duration.seconds(60)), options.fullAbove ?? 5000)
+    return yield* Effect.repeat(each, Schedule.spaced(options.tick ?? Duration.millis(100))).pipe(Effect.ensuring(Effect.sync(stop)))
   })
