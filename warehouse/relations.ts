@@ -2,6 +2,7 @@
 // materialized views as events and sentiment land, read as of a date and mapped to current profiles; and the stored
 // relationship scores with the runs that wrote them.
 import { Effect } from "effect"
+import { currentProfileSql, type CurrentProfileSql } from "./current-profile.ts"
 import { Warehouse } from "./warehouse.ts"
 
 /** One day of one profile: what it did (per "channel/name": count and amount) and its social reach. */
@@ -57,15 +58,14 @@ const ACTIVITY_COLUMNS = `
         + JSONExtractUInt(e.properties, 'public_metrics', 'quote_count'), 0)) AS engagement,
     max(if(e.channel = 'social', JSONExtractUInt(e.properties, 'author_followers'), 0)) AS followers`
 
-// Messages moved to another profile after they landed (merges, splits), and the landing profiles they came from.
-const MOVED = `
-    moved AS (SELECT message_id, argMax(profile_id, version) AS current FROM event_profiles
-              WHERE tenant = {tenant:String} GROUP BY message_id),
+// The landing profiles of messages moved to another profile after they landed (merges, splits): their daily rows
+// are read again from the messages, each under its current profile (warehouse/current-profile.ts).
+const AFFECTED = `
     affected AS (SELECT DISTINCT profile_id FROM event_rows
-                 WHERE tenant = {tenant:String} AND message_id IN (SELECT message_id FROM moved))`
+                 WHERE tenant = {tenant:String} AND message_id IN (SELECT message_id FROM event_profiles WHERE tenant = {tenant:String}))`
 
-const activitySql = (source: SignalSource) => `
-WITH ${MOVED}
+const activitySql = (source: SignalSource, current: CurrentProfileSql) => `
+WITH ${AFFECTED}
 SELECT profile_id, groupArray((toString(day), events, acts.1, acts.2, acts.3, reach, engagement, followers)) AS days
 FROM
 (
@@ -77,8 +77,8 @@ FROM
         SELECT profile_id, day, events, acts, reach, engagement, followers FROM relation_activity_daily
         WHERE tenant = {tenant:String} AND day <= {asOf:Date} AND profile_id NOT IN (SELECT profile_id FROM affected)
         UNION ALL` : ""}
-        SELECT if(m.current != '', m.current, e.profile_id) AS profile_id, toDate(e.timestamp) AS day, ${ACTIVITY_COLUMNS}
-        FROM event_rows AS e LEFT JOIN moved AS m ON m.message_id = e.message_id
+        SELECT ${current.profileId} AS profile_id, toDate(e.timestamp) AS day, ${ACTIVITY_COLUMNS}
+        FROM event_rows AS e ${current.join}
         WHERE e.tenant = {tenant:String} AND toDate(e.timestamp) <= {asOf:Date}
             ${source === "incremental" ? "AND e.profile_id IN (SELECT profile_id FROM affected)" : ""}
         GROUP BY profile_id, day
@@ -88,8 +88,8 @@ FROM
 )
 GROUP BY profile_id`
 
-const voiceSql = (source: SignalSource) => `
-WITH ${MOVED}
+const voiceSql = (source: SignalSource, current: CurrentProfileSql) => `
+WITH ${AFFECTED}
 SELECT profile_id,
     arraySort(x -> x.2, groupArray((message_id, toUnixTimestamp64Milli(at), channel, source, score, label))) AS said
 FROM
@@ -105,10 +105,10 @@ FROM
         FROM relation_voice_daily ARRAY JOIN said AS s
         WHERE tenant = {tenant:String} AND day <= {asOf:Date} AND profile_id NOT IN (SELECT profile_id FROM affected)
         UNION ALL` : ""}
-        SELECT if(m.current != '', m.current, t.profile_id) AS profile_id, t.message_id AS message_id, t.timestamp AS at,
+        SELECT ${current.profileId} AS profile_id, t.message_id AS message_id, t.timestamp AS at,
             t.scored_at AS scored_at, toString(t.channel) AS channel, toString(t.source) AS source,
             toString(t.status) AS status, t.score AS score, toString(t.label) AS label
-        FROM sentiment AS t LEFT JOIN moved AS m ON m.message_id = t.message_id
+        FROM sentiment AS t ${current.join}
         WHERE t.tenant = {tenant:String} AND toDate(t.timestamp) <= {asOf:Date}
             ${source === "incremental" ? "AND t.profile_id IN (SELECT profile_id FROM affected)" : ""}
     )
@@ -130,9 +130,10 @@ interface VoiceRow {
 /** Every profile's days and scored texts up to the end of `asOf` (YYYY-MM-DD), under its current profile id. */
 export const readProfileHistories = Effect.fn("readProfileHistories")(function* (tenant: string, asOf: string, source: SignalSource = "incremental") {
   const warehouse = yield* Warehouse
-  const params = { tenant, asOf }
-  const activity = yield* warehouse.query<ActivityRow>(activitySql(source), { params })
-  const voice = yield* warehouse.query<VoiceRow>(voiceSql(source), { params })
+  const events = currentProfileSql(tenant, "e", "m")
+  const texts = currentProfileSql(tenant, "t", "m")
+  const activity = yield* warehouse.query<ActivityRow>(activitySql(source, events), { params: { tenant, asOf, ...events.params } })
+  const voice = yield* warehouse.query<VoiceRow>(voiceSql(source, texts), { params: { tenant, asOf, ...texts.params } })
   const saidOf = new Map<string, Array<Said>>()
   for (const r of voice) {
     saidOf.set(r.profile_id, r.said.map(([messageId, at, channel, src, score, label]) => ({
