@@ -98,17 +98,24 @@ export const TYPE_FEATURES: ReadonlyArray<Feature> = [
   { name: "visit days a week before the first contact that was no praise", value: (s) => s.visitRateBeforeTrouble ?? -1 },
   { name: "orders per visit day", value: (s) => Math.min(2, share(s.orders, s.visitDays)) },
   { name: "silence against their longest earlier gap", value: silenceAgainstLongestGap },
+  { name: "days since they last wrote or called (log)", value: (s) => Math.log1p(s.daysSinceLastMessage ?? 365) },
 ]
 
 const valuesOf = (features: ReadonlyArray<Feature>, s: Signals) => features.map((f) => f.value(s))
 
 const scoreCache = new WeakMap<Signals, { readonly model: BoostedModel; readonly scores: ReadonlyArray<number>; probabilities?: ReadonlyArray<number> }>()
 
+const TYPE_FEATURE_BY_NAME = new Map(TYPE_FEATURES.map((f) => [f.name, f]))
+
+/** The values a type model reads, by the names it states (a model fitted on fewer signals reads only those). */
+const typeValuesOf = (model: BoostedModel, s: Signals) =>
+  model === TYPE_MODEL ? valuesOf(TYPE_FEATURES, s) : model.features.map((name) => TYPE_FEATURE_BY_NAME.get(name)!.value(s))
+
 /** The type scores of one profile's signals, computed once: the type, its evidence and the churn model all read them. */
 const cachedScores = (s: Signals, model: BoostedModel) => {
   let cached = scoreCache.get(s)
   if (cached === undefined || cached.model !== model) {
-    cached = { model, scores: boostedScores(model, valuesOf(TYPE_FEATURES, s)) }
+    cached = { model, scores: boostedScores(model, typeValuesOf(model, s)) }
     scoreCache.set(s, cached)
   }
   return cached

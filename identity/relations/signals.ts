@@ -89,6 +89,8 @@ export interface Signals {
   readonly visitRateBeforeTrouble: number | null
   /** The longest run of days without own activity between two active days (null: fewer than two active days). */
   readonly longestActiveGapDays: number | null
+  /** Days since they last wrote or said anything (null: never): a detractor keeps writing, someone at risk has gone silent. */
+  readonly daysSinceLastMessage: number | null
 }
 
 const nameOf = (act: string) => act.slice(act.indexOf("/") + 1)
@@ -404,5 +406,6 @@ export const signalsOf = (history: ProfileHistory, asOf: string, config: Relatio
     serviceContacts: v.serviceContacts,
     ...toneOf(v.timeline, v.firstTroubleDay),
     ...rhythmOf(a, firstActive, v.firstTroubleDay, today),
+    daysSinceLastMessage: since(v.lastDay),
   }
 }

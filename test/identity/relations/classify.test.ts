@@ -17,13 +17,13 @@ const quietCustomer: Signals = {
   sentimentLevel: null, sentimentTrend: null, strongestPraise: null, strongestComplaint: null,
   socialReach: 0, socialEngagement: 0, followers: 0,
   serviceContacts: 0, sentimentSpread: null, sentimentFlips: 0, sentimentEarly: null, sentimentLate: null, sentimentBeforeTrouble: null,
-  visitRateBeforeTrouble: null, longestActiveGapDays: 12,
+  visitRateBeforeTrouble: null, longestActiveGapDays: 12, daysSinceLastMessage: null,
 }
 /** The quiet customer after a complaint nobody resolved, then five weeks without a visit. */
 const leftAfterAComplaint: Partial<Signals> = {
   daysSinceLastVisit: 35, daysSinceLastOrder: 40, daysSinceLastActive: 30, visitDaysRecent: 0, activeDaysRecent: 0,
   visitDaysBeforeTrouble: 9, visitDaysSinceTrouble: 0, negative: 1, negativeContacts: 1, lukewarmContacts: 1, openComplaints: 1,
-  texts: 1, strongestComplaint: -0.6, sentimentLevel: -0.6,
+  texts: 1, strongestComplaint: -0.6, sentimentLevel: -0.6, daysSinceLastMessage: 30,
 }
 const C = DEFAULT_RELATIONS_CONFIG
 const typeOf = (s: Partial<Signals>) => classify({ ...quietCustomer, ...s }, C).type

@@ -127,7 +127,7 @@ describe("signals of a profile", () => {
       expect(s.sentimentTrend!).toBeGreaterThan(0)
     })))
 
-  it("reads the tone over time: spread, flips, earlier against later half, before the first trouble; the longest quiet spell", () => {
+  it("reads the tone over time: spread, flips, earlier against later half, before the first trouble; the longest quiet spell; the last text", () => {
     const web = (day: string) => ({ day, events: 1, acts: [["web/page", 1, 0] as const], reach: 0, engagement: 0, followers: 0 })
     const said = (id: string, day: string, channel: string, score: number, label: string) =>
       ({ messageId: id, atMs: Date.parse(`${day}T12:00:00Z`), channel, source: channel, score, label })
@@ -142,7 +142,9 @@ describe("signals of a profile", () => {
     }
     const s = signalsOf(history, "2024-10-31", DEFAULT_RELATIONS_CONFIG)
     // positive, positive, negative, positive: two flips; the first chat (praise) is no trouble, the second is.
-    expect(s).toMatchObject({ sentimentFlips: 2, serviceContacts: 2, longestActiveGapDays: 17 })
+    // the last text (25 October) is six days before the date; the last visit (22 October) does not count as writing
+    expect(s).toMatchObject({ sentimentFlips: 2, serviceContacts: 2, longestActiveGapDays: 17, daysSinceLastMessage: 6 })
+    expect(signalsOf({ ...history, said: [] }, "2024-10-31", DEFAULT_RELATIONS_CONFIG).daysSinceLastMessage).toBeNull()
     expect(s.sentimentEarly!).toBeCloseTo(0.85, 9)
     expect(s.sentimentLate!).toBeCloseTo(0.075, 9)
     expect(s.sentimentBeforeTrouble!).toBeCloseTo(0.85, 9)

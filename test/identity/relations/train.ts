@@ -7,7 +7,9 @@
 // customers active in the 30 days before it, on the same seeds cut at a different day each. Fitting has no randomness
 // (every row and feature every round, split points at fixed quantiles): the same data give the same trees. Landed
 // variants are kept under ~/.cache/cdp/relations-train so a second run only refits. `--cross-validate` fits on all
-// seeds but one and scores the one left out, for each (how the settings below were chosen; no held-out set is read).
+// seeds but one and scores the one left out, for each (how the settings below were chosen; no held-out set is read),
+// also on the customers identity resolved exactly; `--without NAME` judges a signal by leaving it out, `--bins N`
+// measures the noise (held-out figures: heldout.ts).
 import { spawnSync } from "node:child_process"
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs"
 import { homedir } from "node:os"
@@ -50,7 +52,14 @@ const run = (args: ReadonlyArray<string>, env: Record<string, string> = {}) => {
   return r.stdout
 }
 
-interface Example { readonly signals: Signals; readonly relationship: string; readonly churned: boolean; readonly activeBefore: boolean }
+interface Example {
+  readonly signals: Signals
+  readonly relationship: string
+  readonly churned: boolean
+  readonly activeBefore: boolean
+  /** The main profile holds exactly the person's items (none elsewhere, no one else's): identity got them right. */
+  readonly resolved: boolean
+}
 
 /** One variant generated, landed and read back: each customer's signals (their main profile's) with the truth. */
 const examples = async (seed: string, until: string | undefined): Promise<Array<Example>> => {
@@ -78,12 +87,14 @@ const examples = async (seed: string, until: string | undefined): Promise<Array<
   const lines = (f: string) => readFileSync(f, "utf8").split("\n").filter((l) => l.trim() !== "").map((l) => JSON.parse(l) as Record<string, unknown>)
   const profileOf = new Map(map.map((r) => [r.message_id, r.profile_id]))
   const counts = new Map<string, Map<string, number>>()
+  const people = new Map<string, Set<string>>()
   for (const item of lines(join(set, "truth", "items.ndjson"))) {
     const profile = profileOf.get(String(item["item_id"]))
     if (profile === undefined) continue
     const m = counts.get(String(item["person_id"])) ?? new Map<string, number>()
     m.set(profile, (m.get(profile) ?? 0) + 1)
     counts.set(String(item["person_id"]), m)
+    people.set(profile, (people.get(profile) ?? new Set<string>()).add(String(item["person_id"])))
   }
   const signals = new Map(histories.map((h) => [h.profileId, signalsOf(h, asOf, C)]))
   const cut = Date.parse(`${asOf}T23:59:59.999Z`)
@@ -99,14 +110,18 @@ const examples = async (seed: string, until: string | undefined): Promise<Array<
     out.push({
       signals: s, relationship: String(r["relationship"]), churned: last <= cut,
       activeBefore: first <= cut && (last > cut || last >= cut - 30 * 86_400_000),
+      resolved: m.size === 1 && people.get(main)!.size === 1,
     })
   }
   return out
 }
 
 interface BoostOptions { readonly rounds: number; readonly rate: number; readonly depth: number; readonly lambda: number; readonly minHessian: number; readonly bins: number }
-const TYPE_OPTIONS: BoostOptions = { rounds: 75, rate: 0.2, depth: 2, lambda: 1, minHessian: 5, bins: 32 }
-const CHURN_OPTIONS: BoostOptions = { rounds: 75, rate: 0.1, depth: 2, lambda: 1, minHessian: 5, bins: 32 }
+// `--bins N` changes only where split points may fall: cross-validation with another N shows how much the figures move
+// for no reason (the noise a signal's gain must clear).
+const BINS = process.argv.includes("--bins") ? Number(process.argv[process.argv.indexOf("--bins") + 1]) : 32
+const TYPE_OPTIONS: BoostOptions = { rounds: 75, rate: 0.2, depth: 2, lambda: 1, minHessian: 5, bins: BINS }
+const CHURN_OPTIONS: BoostOptions = { rounds: 75, rate: 0.1, depth: 2, lambda: 1, minHessian: 5, bins: BINS }
 
 /**
  * Churn risk only ever rises with time away and falls with recent visits, whatever quirk the training sets have: a
@@ -231,6 +246,16 @@ if (process.argv[2] === "--read") {
 }
 
 const valuesOf = (features: ReadonlyArray<Feature>, s: Signals) => features.map((f) => f.value(s))
+/**
+ * `--without NAME` (repeatable) leaves a signal out of both models, `--without type:NAME` or `churn:NAME` out of one:
+ * how a signal is judged in cross-validation.
+ */
+const without = new Set(process.argv.flatMap((a, i) => (process.argv[i - 1] === "--without" ? [a] : [])))
+const kept = (features: ReadonlyArray<Feature>, model: "type" | "churn") =>
+  features.filter((f) => !without.has(f.name) && !without.has(`${model}:${f.name}`))
+for (const name of without) {
+  if (![...TYPE_FEATURES, ...churnFeatures()].some((f) => name.replace(/^(type|churn):/, "") === f.name)) throw new Error(`--without: no signal is named "${name}"`)
+}
 const isNew = (s: Signals) => s.daysSinceFirstActive !== null && s.daysSinceFirstActive < C.newDays
 
 type Sets = ReadonlyArray<{ readonly seed: string; readonly full: ReadonlyArray<Example>; readonly cut: ReadonlyArray<Example> }>
@@ -246,13 +271,14 @@ for (const t of TRAINING) {
 const fitBoth = (train: Sets) => {
   const full = train.flatMap((t) => t.full)
   const cut = train.flatMap((t) => t.cut)
-  const typeModel = boost(full.map((e) => valuesOf(TYPE_FEATURES, e.signals)), full.map((e) => TYPES.indexOf(e.relationship as never)), TYPES.length, true,
-    TYPE_OPTIONS, TYPE_FEATURES.map((f) => f.name), TYPES)
+  const typeFeats = kept(TYPE_FEATURES, "type")
+  const typeModel = boost(full.map((e) => valuesOf(typeFeats, e.signals)), full.map((e) => TYPES.indexOf(e.relationship as never)), TYPES.length, true,
+    TYPE_OPTIONS, typeFeats.map((f) => f.name), TYPES)
   // The churn features include how much each customer looks like each type, by the type model just fitted.
-  const churnFeats = churnFeatures(typeModel)
+  const churnFeats = kept(churnFeatures(typeModel), "churn")
   const churnModel = boost(cut.map((e) => valuesOf(churnFeats, e.signals)), cut.map((e) => (e.churned ? 1 : 0)), 1, false, CHURN_OPTIONS,
     churnFeats.map((f) => f.name), ["churned"], churnFeats.map((f) => CHURN_DIRECTIONS[f.name] ?? 0))
-  return { typeModel, churnModel, churnFeats, full, cut }
+  return { typeModel, typeFeats, churnModel, churnFeats, full, cut }
 }
 
 if (process.argv.includes("--cross-validate")) {
@@ -262,26 +288,43 @@ if (process.argv.includes("--cross-validate")) {
     for (const x of pos) for (const y of neg) a += x[0] > y[0] ? 1 : x[0] === y[0] ? 0.5 : 0
     return a / (pos.length * neg.length)
   }
-  const confusion = new Map<string, number>()
+  const macroF1 = (truth: ReadonlyArray<string>, predicted: ReadonlyArray<string>) => TYPES.map((t) => {
+    const tp = truth.filter((r, i) => r === t && predicted[i] === t).length
+    const fp = predicted.filter((p, i) => p === t && truth[i] !== t).length
+    const fn = truth.filter((r, i) => r === t && predicted[i] !== t).length
+    return tp === 0 ? 0 : (2 * tp) / (2 * tp + fp + fn)
+  }).reduce((a, b) => a + b, 0) / TYPES.length
+  const confusion = { all: new Map<string, number>(), resolved: new Map<string, number>() }
+  const folds: Array<{ f1: number; resolvedF1: number; auc: number }> = []
   for (const held of sets) {
-    const { typeModel, churnModel, churnFeats } = fitBoth(sets.filter((s) => s !== held))
+    const { typeModel, typeFeats, churnModel, churnFeats } = fitBoth(sets.filter((s) => s !== held))
     const predicted = held.full.map((e) => {
-      const z = boostedScores(typeModel, valuesOf(TYPE_FEATURES, e.signals))
+      const z = boostedScores(typeModel, valuesOf(typeFeats, e.signals))
       return TYPES[z.indexOf(Math.max(...z))]!
     })
-    const f1 = TYPES.map((t) => {
-      const tp = held.full.filter((e, i) => e.relationship === t && predicted[i] === t).length
-      const fp = predicted.filter((p, i) => p === t && held.full[i]!.relationship !== t).length
-      const fn = held.full.filter((e, i) => e.relationship === t && predicted[i] !== t).length
-      return tp === 0 ? 0 : (2 * tp) / (2 * tp + fp + fn)
-    }).reduce((a, b) => a + b, 0) / TYPES.length
+    const f1 = macroF1(held.full.map((e) => e.relationship), predicted)
+    const resolved = held.full.flatMap((e, i) => (e.resolved ? [[e.relationship, predicted[i]!] as const] : []))
+    const resolvedF1 = macroF1(resolved.map((r) => r[0]), resolved.map((r) => r[1]))
     const auc = rocAuc(held.cut.map((e) => [boostedScores(churnModel, valuesOf(churnFeats, e.signals))[0]!, e.churned] as const))
-    process.stdout.write(`seed ${held.seed} left out: type macro F1 ${f1.toFixed(3)} (six scored types, customers not new), churn AUC ${auc.toFixed(3)}\n`)
-    held.full.forEach((e, i) => confusion.set(`${e.relationship}>${predicted[i]}`, (confusion.get(`${e.relationship}>${predicted[i]}`) ?? 0) + 1))
+    folds.push({ f1, resolvedF1, auc })
+    process.stdout.write(`seed ${held.seed} left out: type macro F1 ${f1.toFixed(4)} (six scored types, customers not new; ` +
+      `${resolvedF1.toFixed(4)} on the ${resolved.length} of ${held.full.length} resolved exactly), churn AUC ${auc.toFixed(4)}\n`)
+    held.full.forEach((e, i) => {
+      const key = `${e.relationship}>${predicted[i]}`
+      confusion.all.set(key, (confusion.all.get(key) ?? 0) + 1)
+      if (e.resolved) confusion.resolved.set(key, (confusion.resolved.get(key) ?? 0) + 1)
+    })
   }
+  const mean = (xs: ReadonlyArray<number>) => xs.reduce((a, b) => a + b, 0) / xs.length
+  process.stdout.write(`mean over ${folds.length} folds: type macro F1 ${mean(folds.map((f) => f.f1)).toFixed(4)}, resolved exactly ` +
+    `${mean(folds.map((f) => f.resolvedF1)).toFixed(4)}, churn AUC ${mean(folds.map((f) => f.auc)).toFixed(4)}` +
+    `${without.size === 0 ? "" : ` (without ${[...without].join("; ")})`}\n`)
   // Which types the left-out seeds confuse, all folds added up (rows: truth, columns: the trees' type, no rules).
-  process.stdout.write(`${"".padEnd(12)}${TYPES.map((t) => t.slice(0, 8).padStart(9)).join("")}\n`)
-  for (const t of TYPES) process.stdout.write(`${t.padEnd(12)}${TYPES.map((p) => String(confusion.get(`${t}>${p}`) ?? 0).padStart(9)).join("")}\n`)
+  for (const [name, m] of Object.entries(confusion)) {
+    process.stdout.write(`${name.padEnd(12)}${TYPES.map((t) => t.slice(0, 8).padStart(9)).join("")}\n`)
+    for (const t of TYPES) process.stdout.write(`${t.padEnd(12)}${TYPES.map((p) => String(m.get(`${t}>${p}`) ?? 0).padStart(9)).join("")}\n`)
+  }
+  if (process.env["RELATIONS_CV_OUT"] !== undefined) writeFileSync(process.env["RELATIONS_CV_OUT"], JSON.stringify(folds))
   process.exit(0)
 }
 
