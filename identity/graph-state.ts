@@ -38,6 +38,9 @@ export interface GraphState {
   readonly shared: ReadonlyArray<readonly [NodeKey, string]>
   /** Indexes in profileTable of every profile id given so far. */
   readonly profiles: ReadonlyArray<number>
+  /** The window of recently resolved messages, oldest first: hashes of their ids and their digests. */
+  readonly recentKeys: Int32Array<ArrayBuffer>
+  readonly recentDigests: Int32Array<ArrayBuffer>
 }
 
 export class StatefulGraph extends ReresolvingGraph {
@@ -69,6 +72,7 @@ export class StatefulGraph extends ReresolvingGraph {
       nodeKind: this.nodeKind.slice(0, nodes), nodeTrust: this.nodeTrust.slice(0, nodes), nodePart: this.nodePart.slice(0, nodes),
       nodeShared: this.nodeShared.slice(0, nodes), strong: this.strong.slice(0, nodes), strongKnown: this.strongKnown.slice(0, nodes),
       nodeProfile: Int32Array.from(this.nodeProfile, (p) => (p === undefined ? -1 : indexOf(p))), profileTable, parts, nextPart: this.nextPart, shared: [...this.shared], profiles: this.profileIds.map(indexOf),
+      recentKeys: Int32Array.from(this.recent.keys()), recentDigests: Int32Array.from(this.recent.values()),
     }
   }
 
@@ -111,6 +115,7 @@ export class StatefulGraph extends ReresolvingGraph {
     this.nextPart = state.nextPart
     for (const [key, reason] of state.shared) this.shared.set(key, reason)
     for (const i of state.profiles) this.addProfile(state.profileTable[i]!)
+    state.recentKeys.forEach((key, i) => this.recent.set(key, state.recentDigests[i]!))
   }
 
   /** Each identifier the graph holds (kind and normalised value), to check a snapshot against today's block rules. */

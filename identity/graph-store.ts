@@ -89,6 +89,12 @@ export class GraphStore {
   /** Every profile id given so far, to tell a merge (into a known profile) from a split (into a new one). */
   protected readonly profileIds: Array<string> = []
   protected readonly profileIndex = new StringIds()
+  /**
+   * Recently resolved messages (resolver.ts RECENT_MESSAGES): a hash of the id -> a digest of the message; insertion
+   * order is age (the oldest is forgotten first). Hashes, not ids: the graph and its snapshot hold no message ids,
+   * and two ids with one hash only make a message look sent again, which a re-resolution answers exactly.
+   */
+  protected readonly recent = new Map<number, number>()
   /** Rank of each kind in the rules' priority (99 for a kind not listed), by kind index. */
   protected readonly kindRank: Array<number> = []
 

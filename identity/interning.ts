@@ -14,7 +14,7 @@ export const grow = <T extends Typed>(a: T, need: number): T => {
  * FNV-1a over the string's code units two at a time (half the multiplications), then murmur3's finaliser so that
  * similar strings spread over the table.
  */
-const hashOf = (s: string): number => {
+export const hashOf = (s: string): number => {
   let h = 0x811c9dc5 ^ s.length
   const even = s.length & ~1
   for (let i = 0; i < even; i += 2) h = Math.imul(h ^ (s.charCodeAt(i) | s.charCodeAt(i + 1) << 16), 0x01000193)

@@ -19,7 +19,7 @@ import { type GraphState, StatefulGraph } from "./graph-state.ts"
 import {
   BatchProfiles, type Needed, NO_DECISIONS, NOTHING, type OperatorDecisions, type PartMove, type ProfileChange, type ProfileMerge, type ResolveResult,
 } from "./resolution.ts"
-import { StringIds } from "./interning.ts"
+import { hashOf, StringIds } from "./interning.ts"
 
 export type { GraphState, PartState } from "./graph-state.ts"
 export {
@@ -28,8 +28,10 @@ export {
 
 /**
  * How many recently resolved messages each tenant's graph remembers (a digest of their time and identifiers), to tell
- * a message sent again with other identifiers from a replay. An older message sent again with other identifiers adds
- * what it states now where its part is clean (the graph cannot withdraw what it stated before without reading it).
+ * a message sent again with other identifiers from a replay; the window is in the snapshot, so a restart keeps it. An
+ * older message sent again with other identifiers adds what it states now where its part is clean (the graph cannot
+ * withdraw what it stated before without reading it, and finding out that it was stored at all would cost a read by
+ * message id for every new message).
  */
 export const RECENT_MESSAGES = 100_000
 
@@ -114,7 +116,7 @@ export class TenantGraph extends StatefulGraph {
       }
       const m = this.addMessage(o)
       inBatch.push(m)
-      const prior = this.recent.get(o.messageId)
+      const prior = this.recent.get(hashOf(o.messageId))
       if (prior !== undefined && prior !== this.digestOf(m)) {
         // Sent again with other identifiers: its stored version is read back, and the parts it touches resolved again.
         resent.push(o.messageId)
@@ -132,10 +134,7 @@ export class TenantGraph extends StatefulGraph {
     return { nodes: needed, messages: resent }
   }
 
-  /** Recently resolved messages: id -> digest (insertion order is age: the oldest is forgotten first). */
-  private readonly recent = new Map<string, number>()
-
-  /** A digest of a batch message's time and sightings (node ids are stable within the process). */
+  /** A digest of a batch message's time and sightings (node ids are stable in the process and in its snapshot). */
   private digestOf(m: number): number {
     const time = this.messageTime[m]!
     let h = Math.imul((time | 0) ^ Math.floor(time / 4294967296), 0x9e3779b1)
@@ -149,7 +148,7 @@ export class TenantGraph extends StatefulGraph {
 
   private remember(inBatch: ReadonlyArray<number>): void {
     for (const m of inBatch) {
-      const id = this.messageIds[m]!
+      const id = hashOf(this.messageIds[m]!)
       this.recent.delete(id)
       this.recent.set(id, this.digestOf(m))
     }

@@ -20,7 +20,8 @@ import { operatorInput } from "./operations.ts"
 import { type GraphState, IdentityResolver } from "./resolver.ts"
 
 // 2: the graph holds no messages (format 1 snapshots held every message id; they are not used, the graph is loaded whole).
-const FORMAT = 2
+// 3: with the window of recent messages (hashes of their ids), so a message sent again after a restart is recognised.
+const FORMAT = 3
 
 /** Observations a full load reads (and resolves) at a time: its memory, however many are stored. */
 const FULL_LOAD_PAGE = 200_000

@@ -1,7 +1,7 @@
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import { type Observation, resolveGraph, type Sighting } from "../../identity/graph.ts"
-import { IdentityResolver } from "../../identity/resolver.ts"
+import { IdentityResolver, TenantGraph } from "../../identity/resolver.ts"
 import { StoredObservations } from "../support/observations.ts"
 
 const observations = fc.uniqueArray(
@@ -112,6 +112,26 @@ describe("online resolver", () => {
     const again = store.resolve(restored, obs.slice(0, 500))
     expect(again.allMoved).toEqual([])
     for (const o of obs.slice(0, 500)) expect(again.profiles.get(o.messageId)).toBe(store.profileOf(o.messageId))
+  })
+
+  it("a message sent again with other identifiers after a restart from the graph's state replaces what it stated before, as a full resolution does", () => {
+    const first: Observation = { messageId: "m", timeMs: 1, sightings: [{ kind: "anonymous_id", value: "x1", trust: "verified" }, { kind: "user_id", value: "ux", trust: "verified" }] }
+    const other: Observation = { messageId: "n", timeMs: 2, sightings: [{ kind: "user_id", value: "ux", trust: "verified" }] }
+    const again: Observation = { messageId: "m", timeMs: 1, sightings: [{ kind: "anonymous_id", value: "x1", trust: "verified" }] }
+    const store = new StoredObservations()
+    const before = new IdentityResolver().graph("t")
+    store.resolve(before, [first, other])
+    // What a snapshot stores and a restart puts back: the window of recent messages included (hashes, no ids).
+    const state = before.toState()
+    expect(state.recentKeys.length).toBe(2)
+    const restored = TenantGraph.fromState(state)
+    store.resolve(restored, [again])
+    const full = resolveGraph("t", [again, other])
+    expect(restored.profileOfNode("anonymous_id:x1")).toBe(full.profileOf.get("anonymous_id:x1"))
+    expect(restored.profileOfNode("user_id:ux")).toBe(full.profileOf.get("user_id:ux"))
+    expect(restored.profileOfNode("user_id:ux")).not.toBe(restored.profileOfNode("anonymous_id:x1"))
+    expect(store.profileOf("m")).toBe(full.profileOf.get(full.anchorOf.get("m")!))
+    expect(store.profileOf("n")).toBe(full.profileOf.get(full.anchorOf.get("n")!))
   })
 
   it("tenants have separate graphs: the same identifiers never link across tenants", () => {
