@@ -2,7 +2,7 @@
 // idempotent (IF NOT EXISTS), so a crash between applying and recording one only means it runs again.
 import { readdirSync, readFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"
-import { Effect } from "effect"
+import { Data, Effect } from "effect"
 import type { WarehouseShape } from "./warehouse.ts"
 
 const MIGRATIONS_DIR = fileURLToPath(new URL("./migrations/", import.meta.url))
@@ -43,13 +43,26 @@ const alreadyRenamed = (warehouse: WarehouseShape, statement: string) =>
     return !names.has(m[1]!) && names.has(m[2]!)
   })
 
+/**
+ * The data dir holds migrations this cdp does not have: a newer release migrated it. Its tables may no longer have the
+ * shape this code reads and writes, so nothing is done to it (the user upgrades, or uses another data dir).
+ */
+export class DataDirFromNewerVersion extends Data.TaggedError("DataDirFromNewerVersion")<{ readonly unknown: ReadonlyArray<string> }> {
+  override get message() {
+    const shown = this.unknown.slice(0, 3).join(", ") + (this.unknown.length > 3 ? ` and ${this.unknown.length - 3} more` : "")
+    return `this data dir was migrated by a newer cdp (migrations ${shown} are unknown to this one): upgrade cdp, or use another --data-dir`
+  }
+}
+
 export const applyMigrations = Effect.fn("applyMigrations")(function* (warehouse: WarehouseShape) {
   const migrations = loadMigrations()
   const [bootstrap] = migrations
   for (const statement of bootstrap!.statements) yield* warehouse.command(statement)
-  const applied = new Set(
-    (yield* warehouse.query<{ version: number }>("SELECT version FROM schema_migrations")).map((r) => Number(r.version)),
-  )
+  const recorded = yield* warehouse.query<{ version: number; name: string }>("SELECT version, name FROM schema_migrations ORDER BY version")
+  const known = new Set(migrations.map((m) => m.version))
+  const unknown = recorded.filter((r) => !known.has(Number(r.version)))
+  if (unknown.length > 0) return yield* Effect.fail(new DataDirFromNewerVersion({ unknown: unknown.map((r) => r.name) }))
+  const applied = new Set(recorded.map((r) => Number(r.version)))
   const fresh = migrations.filter((m) => !applied.has(m.version))
   for (const migration of fresh) {
     for (const statement of migration.statements) {

@@ -4,6 +4,8 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { applyMigrations, loadMigrations } from "../../warehouse/migrate.ts"
 import { Warehouse } from "../../warehouse/warehouse.ts"
 import { freshDir, query, removeDir, withPipeline } from "../support/pipeline.ts"
+import { runCdp } from "../support/cli.ts"
+import { expectOneLineError } from "../support/cli-expect.ts"
 
 let dir: string
 beforeEach(() => { dir = freshDir() })
@@ -62,4 +64,19 @@ describe("migrations", () => {
       expect(text, m.name).toMatch(/Order key: /)
     }
   })
+
+  it("a data dir a newer cdp migrated is refused, naming the migrations this one does not know (CLI: one line, exit 1)", async () => {
+    await withPipeline(dir, Effect.gen(function* () {
+      const warehouse = yield* Warehouse
+      yield* warehouse.insert("schema_migrations", [{ version: 999, name: "999_from_a_later_release" }])
+      const refused = yield* Effect.flip(applyMigrations(warehouse))
+      expect(refused).toMatchObject({ _tag: "DataDirFromNewerVersion" })
+      expect(refused.message).toContain("999_from_a_later_release")
+      expect(refused.message).toContain("newer cdp")
+    }))
+    const r = runCdp(["query", "SELECT 1", "--data-dir", dir])
+    expectOneLineError(r, "999_from_a_later_release")
+    const r2 = runCdp(["ingest", "--source", "segment", "ingest/samples/web.ndjson", "--data-dir", dir])
+    expectOneLineError(r2, "newer cdp")
+  }, 120_000)
 })
