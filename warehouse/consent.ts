@@ -1,6 +1,7 @@
 // The consent ledger's one owner (migration 020): rows go in per batch; readers see each row with its current
 // profile (the consent_current view), so a merge or split carries consent along with the messages that stated it.
 import { Effect } from "effect"
+import { currentProfileSql, mayHoldNowSql } from "./current-profile.ts"
 import { profileRestrictedSql, restrictedSubjectKeysSql } from "./dsr.ts"
 import { chDateTime } from "./sink.ts"
 import { type Row, Warehouse } from "./warehouse.ts"
@@ -202,22 +203,24 @@ export const profileIdsOf = Effect.fn("profileIdsOf")(function* (query: { sql: s
 
 /**
  * Messages of these (current) profiles in these channels (undefined: any) from `fromMs` on that are not yet stripped
- * (`extra` has no `mark` key): read through event_rows' order key (profile at landing) and event_profiles (moved since).
+ * (`extra` has no `mark` key).
  */
 export const storedEventsOfProfiles = Effect.fn("storedEventsOfProfiles")(function* (
   tenant: string, profiles: ReadonlyArray<string>, channels: ReadonlyArray<string> | undefined, fromMs: number, mark: string,
 ) {
   if (profiles.length === 0 || channels?.length === 0) return []
   const warehouse = yield* Warehouse
+  // Candidates by the order keys (landed under one of the profiles, or moved to one at some time), each with its
+  // current profile (warehouse/current-profile.ts), kept when that is one of the profiles.
+  const current = currentProfileSql(tenant, "e")
   const rows = yield* warehouse.query<{ message_id: string; profile_id: string; channel: string; type: string; ms: string }>(
-    "SELECT message_id, profile_id, channel, type, toUnixTimestamp64Milli(timestamp) AS ms FROM events " +
+    `SELECT e.message_id AS message_id, ${current.profileId} AS profile_id, e.channel AS channel, e.type AS type, ` +
+      "toUnixTimestamp64Milli(e.timestamp) AS ms FROM (SELECT message_id, profile_id, channel, type, timestamp FROM event_rows " +
       "WHERE tenant = {tenant:String} AND timestamp >= {from:DateTime64(3, 'UTC')} " +
       `${channels === undefined ? "" : "AND channel IN {channels:Array(String)} "}` +
-      "AND NOT JSONHas(extra, {mark:String}) AND message_id IN (" +
-      "SELECT message_id FROM event_rows WHERE tenant = {tenant:String} AND profile_id IN {profiles:Array(String)} " +
-      "UNION ALL SELECT message_id FROM event_profiles WHERE tenant = {tenant:String} GROUP BY message_id " +
-      "HAVING has({profiles:Array(String)}, argMax(profile_id, version)))",
-    { params: { tenant, profiles, channels: channels ?? [], from: iso(fromMs), mark } })
+      `AND NOT JSONHas(extra, {mark:String}) AND ${mayHoldNowSql("profiles")}) AS e ${current.join} ` +
+      `WHERE ${current.profileId} IN {profiles:Array(String)}`,
+    { params: { ...current.params, tenant, profiles, channels: channels ?? [], from: iso(fromMs), mark } })
   return rows
     .filter((r) => profiles.includes(r.profile_id))
     .map((r) => ({ messageId: r.message_id, profileId: r.profile_id, channel: r.channel, type: r.type, atMs: Number(r.ms) }))
