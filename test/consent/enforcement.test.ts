@@ -2,6 +2,8 @@ import { Effect } from "effect"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { consentDropReason, consentingProfiles, consentState } from "../../consent/index.ts"
 import { defaultIdentityConfig, rebuildIdentity, recordOperation } from "../../identity/index.ts"
+import { ledgerOfMessages } from "../../warehouse/consent.ts"
+import { profileReadScope } from "../../warehouse/profiles.ts"
 import { freshDir, query, removeDir } from "../support/pipeline.ts"
 import { ALL, prefs, submit, web, withConsent } from "./support.ts"
 
@@ -16,6 +18,22 @@ const mail = (id: string, at: string, signal?: string) =>
   web(id, at, {
     channel: "email", source: "sendgrid", identifiers: [{ kind: "email", value: "ann@x.example" }],
     properties: signal === undefined ? {} : { consent_signal: signal },
+  })
+
+/**
+ * A profile read's consent takes the messages its scope says went elsewhere (`gone`) instead of reading their moves:
+ * the same rows as with the moves, for each of these profiles, and a profile that lost messages lists none of theirs.
+ */
+const sameLedgerFromScope = (profiles: ReadonlyArray<string>) =>
+  Effect.gen(function* () {
+    for (const profile of new Set(profiles)) {
+      const scope = yield* profileReadScope("acme", profile)
+      const now = Date.now()
+      const withMoves = yield* ledgerOfMessages("acme", profile, scope.ids, now)
+      const fromScope = yield* ledgerOfMessages("acme", profile, scope.ids, now, scope.gone)
+      expect(fromScope.rows, profile).toEqual(withMoves.rows)
+      for (const row of fromScope.rows) expect(scope.gone ?? [], profile).not.toContain(row.messageId)
+    }
   })
 
 describe("consent follows merges and splits", () => {
@@ -36,6 +54,7 @@ describe("consent follows merges and splits", () => {
       expect(yield* consentState("acme", person, "Analytics")).toMatchObject({ state: "granted", since: { messageId: "browse" } })
       expect(yield* consentState("acme", person, "EmailMarketing")).toMatchObject({ state: "denied", since: { messageId: "unsub" } })
       expect(yield* consentingProfiles("acme", "Analytics")).toEqual([person])
+      yield* sameLedgerFromScope([browser, mailbox, person])
 
       yield* recordOperation({ tenant: "acme", kind: "separate", a: "user_id:u1", b: "email:ann@x.example", reason: "two people" })
       yield* rebuildIdentity(defaultIdentityConfig(), "acme")
@@ -47,6 +66,10 @@ describe("consent follows merges and splits", () => {
       expect((yield* consentState("acme", webAfter, "Analytics")).state).toBe("granted")
       expect((yield* consentState("acme", webAfter, "EmailMarketing")).state).toBe("unknown")
       expect(yield* consentingProfiles("acme", "Analytics")).toEqual([webAfter])
+
+      yield* sameLedgerFromScope([browser, mailbox, person, mailAfter, webAfter])
+      const split = yield* profileReadScope("acme", mailAfter)
+      expect((yield* ledgerOfMessages("acme", mailAfter, split.ids, Date.now(), split.gone)).rows.map((r) => r.messageId)).toEqual(["unsub"])
     })))
 })
 
