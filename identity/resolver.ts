@@ -3,13 +3,14 @@
 // the arrival order. The graph is split into parts that share no identifier. A part is "clean" when it is one
 // profile in which every link holds (no limit reached, no shared value, no time slice, no operator decision near it):
 // a new message whose identifiers are new or lie in clean parts, and that keeps the union clean, is applied as a
-// union in O(identifiers) (see `union` for why that is exactly what the full resolution decides). Any other message
+// union in O(identifiers) (see fast-path.ts `union` for why that is exactly what the full resolution decides). Any other message
 // is deferred to the end of its batch, where the parts it touches are resolved again together with it (resolveGraph).
 // Identifiers are interned into typed arrays (a node id per identifier; the indexes by value are open-addressing
 // tables, not Maps), so the graph stays compact. The graph keeps identifiers and parts only, never messages: its size
 // follows people, not messages, so a start from a snapshot costs the same with 1M or 10M messages stored. A batch's
 // messages are held while it is resolved; messages stored before it are read back (by identifier, `begin`/`finish`)
 // only when a part they belong to is resolved again, and a clean part that moves whole to another profile is
+// reported as a part move, whose stored messages the caller looks up by the part's identifiers.
 //
 // The graph is built in layers, one idea each: graph-store.ts (the state and its small operations), fast-path.ts (a
 // message applied as a union), reresolution.ts (touched parts resolved again), graph-state.ts (the state as plain
