@@ -120,12 +120,16 @@ interface BoostOptions { readonly rounds: number; readonly rate: number; readonl
 // `--bins N` changes only where split points may fall: cross-validation with another N shows how much the figures move
 // for no reason (the noise a signal's gain must clear).
 const BINS = process.argv.includes("--bins") ? Number(process.argv[process.argv.indexOf("--bins") + 1]) : 32
-const TYPE_OPTIONS: BoostOptions = { rounds: 75, rate: 0.2, depth: 2, lambda: 1, minHessian: 5, bins: BINS }
+/** `--type ROUNDS,DEPTH` or `--churn ROUNDS,DEPTH` tries other settings in cross-validation. */
+const settings = (flag: string) => {
+  if (!process.argv.includes(flag)) return {}
+  const [rounds, depth] = process.argv[process.argv.indexOf(flag) + 1]!.split(",").map(Number)
+  return { rounds: rounds!, depth: depth! }
+}
+const TYPE_OPTIONS: BoostOptions = { rounds: 75, rate: 0.2, depth: 2, lambda: 1, minHessian: 5, bins: BINS, ...settings("--type") }
 // Churn trees three splits deep: recency read together with rhythm and type likeness (leave-one-seed-out AUC +0.0065,
 // se 0.0017, every fold up, against two).
-const CHURN_OPTIONS: BoostOptions = { rounds: 75, rate: 0.1, depth: 3, lambda: 1, minHessian: 5, bins: BINS,
-  // `--churn ROUNDS,DEPTH` tries other churn settings in cross-validation.
-  ...(process.argv.includes("--churn") ? (([rounds, depth]) => ({ rounds: rounds!, depth: depth! }))(process.argv[process.argv.indexOf("--churn") + 1]!.split(",").map(Number)) : {}) }
+const CHURN_OPTIONS: BoostOptions = { rounds: 75, rate: 0.1, depth: 3, lambda: 1, minHessian: 5, bins: BINS, ...settings("--churn") }
 
 /**
  * Churn risk only ever rises with time away and falls with recent visits, whatever quirk the training sets have: a
