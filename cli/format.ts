@@ -3,6 +3,31 @@ import Table from "cli-table3"
 
 export type OutputFormat = "json" | "table"
 
+// C0 controls but tab and line feed, DEL, C1 controls (U+009B is a CSI on its own: JSON.stringify leaves it as it
+// is), and the bidi overrides and isolates that reorder what is shown ("Trojan Source").
+// eslint-disable-next-line no-control-regex
+const UNSAFE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/
+// eslint-disable-next-line no-control-regex
+const UNSAFE_ALL = new RegExp(UNSAFE.source, "g")
+
+/**
+ * Text as a terminal shows it without obeying it: each control character becomes its \uXXXX escape, visible. Inside a
+ * JSON string that escape is the same character, so JSON output stays the same value.
+ */
+export const terminalSafe = (text: string): string =>
+  UNSAFE.test(text) ? text.replace(UNSAFE_ALL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`) : text
+
+/**
+ * Every command's standard output goes through terminalSafe: what cdp prints is often what others sent (an event name
+ * from a public write key, a trait, an audience or token name), and a terminal would run the escape sequences in it.
+ * Only stdout: stderr carries the progress bar's own sequences, and errors name no stored text.
+ */
+export const guardStdout = (): void => {
+  const write = process.stdout.write.bind(process.stdout) as (chunk: unknown, ...rest: Array<unknown>) => boolean
+  process.stdout.write = ((chunk: unknown, ...rest: Array<unknown>) =>
+    write(typeof chunk === "string" ? terminalSafe(chunk) : chunk, ...rest)) as typeof process.stdout.write
+}
+
 export const formatRows = (rows: ReadonlyArray<Record<string, unknown>>, format: OutputFormat): string => {
   if (format === "json") return rows.map((r) => JSON.stringify(r)).join("\n")
   if (rows.length === 0) return "(no rows)"

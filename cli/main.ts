@@ -27,7 +27,7 @@ import { registerTokenCommands } from "./tokens.ts"
 import { registerRelationsCommands, withRelationships } from "./relations.ts"
 import { NeedsKafka, registerWorkerCommand } from "./worker.ts"
 import { registerRetentionCommands } from "./retention.ts"
-import { formatRows, type OutputFormat } from "./format.ts"
+import { formatRows, guardStdout, type OutputFormat } from "./format.ts"
 import { backendConfig, commandLogger, DEFAULT_DATA_DIR, pipelineLayer, serverLogger, warehouseLayer } from "./layers.ts"
 import {
   identityExplain, identityRebuild, identitySeparate, identitySplit, identitySuggestionDecision, identitySuggestions, profileShow,
@@ -782,6 +782,8 @@ const oneWayToHelp = (command: Command): void => {
   for (const sub of command.commands) oneWayToHelp(sub)
 }
 oneWayToHelp(program)
+
+guardStdout()
 
 // What fails before a command's program starts (e.g. a wrong environment variable read while choosing its Layers) is
 // still one line and exit 1.
