@@ -1,7 +1,7 @@
 // Issue 14's measure on a small generated variant (--people 600): land it with `cdp ingest`, compute the
 // relationships, read them from `profiles` as the scorer does, and score them with the data set's own scorer. The
 // thresholds sit below what the small set gives (F1 0.861, AUC 0.850 on the resolver of f6baf03) and the lowest the
-// full-size held-out runs give (F1 0.861, AUC 0.846 over five seeds none of the training used, the default mix and
+// full-size held-out runs give (F1 0.861, AUC 0.849 over five seeds none of the training used, the default mix and
 // three others, README "Relational intelligence"). F1 0.85: the set sits 0.001 above the former 0.86, and one more
 // signal moved single sets by up to 0.011, landing them again with a newer resolver by up to 0.007.
 import { spawnSync } from "node:child_process"
