@@ -110,6 +110,11 @@ describe("a token request", () => {
     expect(field({ role: "marketer", scopes: [" "] })).toMatch(/^scopes: name at least one scope/)
     expect(field({ role: "marketer", tenant: "" })).toMatch(/^tenant:/)
     expect(field({ role: "marketer", tenant: "a b" })).toMatch(/^tenant:/)
+    // A label people read in lists: control characters (an escape sequence, a bidi override) are no part of one.
+    for (const name of ["ci\u001b[2J", "a\u0000b", "x\u202egnp.exe", "tab\there", "line\nbreak"]) {
+      expect(field({ role: "marketer", name }), JSON.stringify(name)).toMatch(/^name: name must be a label .* without control characters/)
+    }
+    expect(field({ role: "marketer", name: "CI deploy — café 😀" })).toBe("ok")
     expect(field({ role: "admin", expires: "yesterday" })).toMatch(/^expires: expiry "yesterday" is not a date/)
     expect(field({ role: "admin", expires: "2026-06-01" })).toMatch(/is not in the future/)
     expect(field({ role: "admin", name: "x".repeat(201) })).toMatch(/^name:/)
