@@ -2,7 +2,7 @@
 // events. A purpose granted unless refused asks for the profiles it may NOT use (the refused and the restricted, a
 // small set) instead of listing every profile with events (a scan of the whole events view per query, 1-2 s at 1M
 // events); an opt-in purpose lists the granted ones (also small). consent/ledger.ts builds the filter from the policy.
-import { consentingProfilesQuery, refusingProfilesQuery } from "./consent.ts"
+import { grantingProfilesQuery, refusingProfilesQuery } from "./consent.ts"
 import { restrictedProfilesSql } from "./dsr.ts"
 import { chDateTime } from "./sink.ts"
 
@@ -52,7 +52,7 @@ export const consentFilterQuery = (
         "UNION ALL SELECT arrayJoin({consent_restricted:Array(String)}) AS profile_id",
     }
   }
-  const granted = consentingProfilesQuery(tenant, purpose, false, atMs)
+  const granted = grantingProfilesQuery(tenant, purpose, atMs)
   return {
     uses: "only",
     params: { ...granted.params, consent_restricted: restricted },

@@ -171,21 +171,14 @@ const LATEST = (at: boolean) =>
   (at ? " AND timestamp <= {consent_at:DateTime64(3, 'UTC')}" : "") + " GROUP BY profile_id"
 
 /**
- * SQL selecting `profile_id` of every profile a purpose may use, with its parameters (names prefixed `consent_`, so
- * it can be embedded in a bigger query: `... WHERE profile_id IN (<sql>)`). `grantedUnlessDenied` is the purpose's
- * default when nothing is known: every profile of the tenant but those whose latest state is a refusal; otherwise
- * only those whose latest state is a grant.
+ * SQL selecting `profile_id` of every profile whose latest state for a purpose is a grant, with its parameters (names
+ * prefixed `consent_`, so it can be embedded in a bigger query). An opt-in purpose may use only these; a purpose
+ * granted unless refused is filtered by its refusals instead (warehouse/consent-filter.ts).
  */
-export const consentingProfilesQuery = (tenant: string, purpose: string, grantedUnlessDenied: boolean, atMs?: number) => {
+export const grantingProfilesQuery = (tenant: string, purpose: string, atMs?: number) => {
   const params: Record<string, unknown> = { consent_tenant: tenant, consent_purpose: purpose }
   if (atMs !== undefined) params["consent_at"] = iso(atMs)
-  const latest = LATEST(atMs !== undefined)
-  const sql = grantedUnlessDenied
-    ? "SELECT DISTINCT profile_id FROM events WHERE tenant = {consent_tenant:String}" +
-      (atMs !== undefined ? " AND timestamp <= {consent_at:DateTime64(3, 'UTC')}" : "") +
-      ` AND profile_id NOT IN (SELECT profile_id FROM (${latest}) WHERE state = 'denied')`
-    : `SELECT profile_id FROM (${latest}) WHERE state = 'granted'`
-  return { sql, params }
+  return { sql: `SELECT profile_id FROM (${LATEST(atMs !== undefined)}) WHERE state = 'granted'`, params }
 }
 
 /** SQL selecting `profile_id` of every profile whose latest state for a purpose is a refusal (an objection). */
