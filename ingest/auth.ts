@@ -20,6 +20,7 @@ import { Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
 import { BodyTooLarge, bodyErrorReply, receiveBody } from "./body.ts"
 import { readJson } from "./json.ts"
 import { preReadBodies, type QueryReply, refuse } from "./query-route.ts"
+import { hasLabelControls } from "../warehouse/labels.ts"
 import { TENANT_NAME, TENANT_NAME_RULE } from "../warehouse/tenant.ts"
 import { DEFAULT_TENANT } from "./writekeys.ts"
 
@@ -236,7 +237,7 @@ export const validateTokenInput = (input: {
     }
     scopes = given as Array<Scope>
   }
-  if (input.name !== undefined && (typeof input.name !== "string" || input.name.length > 200 || LABEL_CONTROLS.test(input.name))) {
+  if (input.name !== undefined && (typeof input.name !== "string" || input.name.length > 200 || hasLabelControls(input.name))) {
     return new TokenInvalid({ field: "name", message: "name must be a label of at most 200 characters, without control characters" })
   }
   let expiresAtMs: number | null = null
@@ -416,10 +417,6 @@ export const makeTokenRegistry = (options: { readonly adminToken: string | undef
   })
 
 export type TokenRegistry = Effect.Success<ReturnType<typeof makeTokenRegistry>>
-
-/** Control characters (C0, DEL, C1) and bidi overrides: a label shown in lists and terminals holds none of them. */
-// eslint-disable-next-line no-control-regex
-const LABEL_CONTROLS = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/
 
 /** One access to a route, as the audit log keeps it: who, which route, about whom (keyed hash), and the outcome. */
 export interface AccessRecord {

@@ -4,6 +4,7 @@ import { randomBytes } from "node:crypto"
 import { Data, Effect } from "effect"
 import { ConsentPoliciesRef, policyOf } from "../../consent/index.ts"
 import { audienceVersions, insertAudienceVersion, latestAudienceVersions, memberCounts, type VersionRow } from "../../warehouse/audiences.ts"
+import { hasLabelControls } from "../../warehouse/labels.ts"
 import { ConditionInvalid, type Condition, type Node, parseCondition } from "./condition.ts"
 
 export class AudienceInvalid extends Data.TaggedError("AudienceInvalid")<{
@@ -67,6 +68,7 @@ const newId = () => `aud_${randomBytes(9).toString("base64url").replace(/[-_]/g,
 const checkName = (name: unknown): string | AudienceInvalid => {
   if (typeof name !== "string" || name.trim() === "") return new AudienceInvalid({ field: "name", reason: "must be a non-empty string" })
   if (name.length > 200) return new AudienceInvalid({ field: "name", reason: "may be at most 200 characters" })
+  if (hasLabelControls(name)) return new AudienceInvalid({ field: "name", reason: "may hold no control characters or bidi overrides" })
   return name.trim()
 }
 

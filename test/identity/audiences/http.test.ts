@@ -84,6 +84,13 @@ describe("the audience API", () => {
         .toMatchObject({ rule: "bad_audience", field: "/purpose" })
       expect((yield* call(base, "/v1/audiences", "POST", "/v1/audiences", { tenant: "acme", name: "Pro customers", purpose: "EmailMarketing", condition })).body)
         .toMatchObject({ rule: "bad_audience", field: "/name" })
+      // A name is a label people read in lists and terminals: an escape sequence, a NUL or a bidi override is no part of one.
+      for (const name of ["VIP\u001b[2J", "a\u0000b", "x\u202egnp", "two\nlines"]) {
+        expect((yield* call(base, "/v1/audiences", "POST", "/v1/audiences", { tenant: "acme", name, purpose: "EmailMarketing", condition })).body,
+          JSON.stringify(name)).toMatchObject({ rule: "bad_audience", field: "/name" })
+      }
+      expect((yield* call(base, "/v1/audiences/{id}", "PATCH", `/v1/audiences/${id}`, { tenant: "acme", name: "ok\u0007" })).body)
+        .toMatchObject({ rule: "bad_audience", field: "/name" })
       expect((yield* call(base, "/v1/audiences", "POST", "/v1/audiences", "{not json")).body).toMatchObject({ rule: "bad_body" })
       expect((yield* call(base, "/v1/audiences/{id}/changes", "GET", `/v1/audiences/${id}/changes?tenant=acme&cursor=x'--`)).body)
         .toMatchObject({ rule: "bad_cursor", field: "cursor" })
