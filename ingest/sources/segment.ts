@@ -115,14 +115,6 @@ export const validateSegmentMessage = (message: unknown, sizeBytes?: number): Re
   if (m.type === "alias" && isBlankId(m.previousId)) {
     return rejection("missing_previous_id", "/previousId", `${FIELD_RULES["/previousId"]!.what} (got a blank string)`)
   }
-  if (m.type === "alias") {
-    // The id the alias gives (its userId, else its anonymousId) merged with itself joins nothing: always a mistake.
-    const current = isBlankId(m.userId) ? idString(m.anonymousId) : idString(m.userId)
-    if (idString(m.previousId) === current) {
-      return rejection("previous_id_is_user_id", "/previousId",
-        `previousId is the same id as ${isBlankId(m.userId) ? "anonymousId" : "userId"}: an alias names an earlier, different id to merge into it`)
-    }
-  }
   return null
 }
 
