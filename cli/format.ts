@@ -1,13 +1,12 @@
 // Output of query results: JSON lines (for scripts) or a table (for people).
 import Table from "cli-table3"
+import { DISPLAY_CONTROLS } from "../warehouse/labels.ts"
 
 export type OutputFormat = "json" | "table"
 
-// C0 controls but tab and line feed, DEL, C1 controls (U+009B is a CSI on its own: JSON.stringify leaves it as it
-// is), and the bidi overrides and isolates that reorder what is shown ("Trojan Source").
-// eslint-disable-next-line no-control-regex
-const UNSAFE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/
-// eslint-disable-next-line no-control-regex
+// C0 controls but tab and line feed, and the display controls (warehouse/labels.ts: DEL, C1, bidi overrides and
+// isolates; JSON.stringify leaves C1 as it is).
+const UNSAFE = new RegExp(`[\\u0000-\\u0008\\u000b-\\u001f${DISPLAY_CONTROLS}]`)
 const UNSAFE_ALL = new RegExp(UNSAFE.source, "g")
 
 /**
