@@ -217,6 +217,8 @@ export class FastPathGraph extends GraphStore {
    */
   private joinParts(count: number, target: Part, targetId: number, targetMessages: Array<number>, profile: string): void {
     const touched = this.touchedParts
+    // Every part's change of profile is recorded before any part's nodes join the target: a node that joined first
+    // would be recorded with the target's old profile, not its own.
     for (let j = 0; j < count; j++) {
       const part = touched[j]!
       if (part.profile !== profile) {
@@ -231,6 +233,9 @@ export class FastPathGraph extends GraphStore {
           origin.push(node)
         }
       }
+    }
+    for (let j = 0; j < count; j++) {
+      const part = touched[j]!
       if (part === target) continue
       for (const node of part.nodes) {
         this.nodePart[node] = targetId

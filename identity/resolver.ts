@@ -135,16 +135,25 @@ export class TenantGraph extends StatefulGraph {
     return { nodes: needed, messages: resent }
   }
 
-  /** A digest of a batch message's time and sightings (node ids are stable in the process and in its snapshot). */
+  /**
+   * A digest of a batch message's time and sightings (node ids are stable in the process and in its snapshot). Every
+   * word is mixed in as a non-zero value from a non-zero seed, so no sighting is absorbed: node 0 stated verified at
+   * time 0 once hashed like no sighting at all, and a message sent again without it passed for a replay.
+   */
   private digestOf(m: number): number {
     const time = this.messageTime[m]!
-    let h = Math.imul((time | 0) ^ Math.floor(time / 4294967296), 0x9e3779b1)
     const start = this.messageStart[m]!
-    for (let i = start; i < start + this.messageLength[m]!; i++) {
-      h = Math.imul(h ^ this.sightingNode[i]!, 0x85ebca6b) ^ this.sightingTrust[i]!
+    const length = this.messageLength[m]!
+    let h = 0x811c9dc5 ^ length
+    const mix = (word: number): void => {
+      h = Math.imul(h ^ word, 0x85ebca6b)
       h ^= h >>> 13
     }
-    return h | 0
+    mix(time | 0)
+    mix(Math.floor(time / 4294967296) ^ 0x5bd1e995)
+    for (let i = start; i < start + length; i++) mix((this.sightingNode[i]! * 4 + this.sightingTrust[i]! + 1) | 0)
+    h = Math.imul(h ^ (h >>> 16), 0xc2b2ae35)
+    return (h ^ (h >>> 16)) | 0
   }
 
   private remember(inBatch: ReadonlyArray<number>): void {

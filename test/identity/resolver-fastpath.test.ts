@@ -107,6 +107,44 @@ describe("online resolver: fast path", () => {
     expect(reresolved).toBeGreaterThan(1000)
   })
 
+  it("a message sent again without its first identifier is resolved again, not taken for a replay (CI counterexample)", () => {
+    // Node 0 (the first identifier the graph saw) stated verified at time 0 once left the message's digest unchanged.
+    const anon = { kind: "anonymous_id", value: "a0", trust: "verified" } as const
+    const phone = { kind: "phone", value: "+447999999999", trust: "verified" } as const
+    const graph = new TenantGraph("t")
+    const store = new StoredObservations()
+    store.resolve(graph, [{ messageId: "m0", timeMs: 0, sightings: [anon, phone] }])
+    const again = { messageId: "m0", timeMs: 0, sightings: [phone] }
+    store.resolve(graph, [again])
+    const full = resolveGraph("t", [again])
+    expect(store.profileOf("m0")).toBe(full.profileOf.get(full.anchorOf.get("m0")!))
+    expect(graph.profileOfNode("phone:+447999999999")).toBe(store.profileOf("m0"))
+  })
+
+  it("a profile renamed twice in one batch moves the stored messages of a part joined in between (property counterexample)", () => {
+    // m1 joins the stored phone's part into the batch's part, keeping the phone's profile; m0, older than both, then
+    // renames the union. The phone's stored message must move from the profile it had, not from the batch part's.
+    const phone = (value: string) => ({ kind: "phone", value, trust: "verified" }) as const
+    const device = { kind: "device_id", value: "d0", trust: "verified" } as const
+    const stored: Observation = { messageId: "m4", timeMs: 4, sightings: [phone("+44700000000")] }
+    const batch: Array<Observation> = [
+      { messageId: "m3", timeMs: DAY + 3, sightings: [phone("+447999999999")] },
+      { messageId: "m2", timeMs: DAY + 2, sightings: [device, phone("+447999999999")] },
+      { messageId: "m1", timeMs: DAY + 1, sightings: [phone("+44700000000"), device] },
+      { messageId: "m0", timeMs: 0, sightings: [device] },
+    ]
+    const graph = new TenantGraph("t")
+    const store = new StoredObservations()
+    store.resolve(graph, [stored])
+    const before = store.profileOf("m4")
+    const r = store.resolve(graph, batch)
+    expect(graph.stats.reresolved).toBe(0)
+    const full = resolveGraph("t", [stored, ...batch])
+    const profile = full.profileOf.get(full.anchorOf.get("m0")!)
+    expect(r.partMoves).toEqual([{ nodes: ["phone:+44700000000"], fromProfile: before, toProfile: profile, kind: "merge" }])
+    for (const o of [stored, ...batch]) expect(store.profileOf(o.messageId)).toBe(profile)
+  })
+
   it("a message that only repeats what a clean profile holds, or links two clean profiles within the limits, is a union, not a re-resolution", () => {
     const graph = new TenantGraph("t")
     const store = new StoredObservations()
