@@ -222,8 +222,6 @@ export class TenantGraph extends StatefulGraph {
     return [...groups.values()]
   }
 
-  /**
-
   /** A graph in the state `toState` gave (with the rules and operators' decisions it was made with). */
   static fromState(state: GraphState, rules: GraphRules = DEFAULT_GRAPH_RULES, decisions: OperatorDecisions = NO_DECISIONS): TenantGraph {
     const g = new TenantGraph(state.tenant, rules, decisions)

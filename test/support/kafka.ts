@@ -5,6 +5,8 @@ import { type ChildProcess, spawn } from "node:child_process"
 import { createServer } from "node:net"
 import { join } from "node:path"
 import kafkajs from "kafkajs"
+// For its patch of kafkajs's request queue (a negative timer that Node 24 warns about on every connection).
+import "../../ingest/bus-kafka.ts"
 import { removeDir } from "./pipeline.ts"
 
 export const kafkaBrokers = (): Array<string> => {
