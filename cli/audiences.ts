@@ -7,7 +7,7 @@ import { Data, Effect, Layer } from "effect"
 import { ConsentPoliciesRef } from "../consent/index.ts"
 import {
   type Audience, audienceChangesSince, audienceHistory, AudienceInvalid, audienceMembers, checkAudienceCondition, createAudience, editAudience,
-  type Explained, getAudience, listAudiences, MAX_CHANGES_LIMIT, MAX_SAMPLE, type Preview, previewAudience, refreshAudiences,
+  type Explained, getAudience, listAudiences, MAX_CHANGES_LIMIT, MAX_SAMPLE, MaxAudiencesRef, type Preview, previewAudience, refreshAudiences,
 } from "../identity/audiences/index.ts"
 import type { CanonicalEvent } from "../ingest/message.ts"
 import { Pipeline } from "../ingest/pipeline.ts"
@@ -16,7 +16,7 @@ import { readSetting, SETTINGS } from "./config.ts"
 import { formatRows, type OutputFormat } from "./format.ts"
 import { type BackendConfig, backendConfig, commandLogger, pipelineLayer, warehouseLayer } from "./layers.ts"
 import { runCommand } from "./run.ts"
-import { directOrServer, serverCaller } from "./server-info.ts"
+import { allPages, directOrServer, serverCaller } from "./server-info.ts"
 
 const print = (text: string) => process.stdout.write(`${text}\n`)
 
@@ -34,7 +34,7 @@ export const readConditionFlag = (value: string): unknown | AudienceInvalid => {
 }
 
 const directLayer = (backend: BackendConfig) =>
-  Layer.mergeAll(warehouseLayer(backend), Layer.effect(ConsentPoliciesRef, readSetting(SETTINGS.consent)))
+  Layer.mergeAll(warehouseLayer(backend), Layer.effect(ConsentPoliciesRef, readSetting(SETTINGS.consent)), Layer.effect(MaxAudiencesRef, readSetting(SETTINGS.maxAudiences)))
 
 const callServer = serverCaller((message) => new AudienceServerFailed({ message }))
 
@@ -132,7 +132,11 @@ export const audiencePreview = (o: Common & { readonly id?: string; readonly pur
 export const audienceList = (o: Common) =>
   Effect.gen(function* () {
     const direct = Effect.map(listAudiences(o.tenant), (as) => as.map(viewOf)).pipe(Effect.provide(directLayer(o.backend)))
-    const all = yield* directOrServer(o.backend, direct, (s) => Effect.map(callServer<{ audiences: Array<AudienceView> }>(s, "GET", `/v1/audiences${q(o.tenant)}`), (r) => r.audiences))
+    // Through the server, page after page (by id); shown by name as the direct read gives them.
+    const all = yield* directOrServer(o.backend, direct, (s) => Effect.gen(function* () {
+      const got = yield* allPages<AudienceView, AudienceServerFailed>(callServer, s, `/v1/audiences${q(o.tenant)}`, "audiences")
+      return got.sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : a.id < b.id ? -1 : 1)
+    }))
     if (o.format === "json") for (const a of all) print(JSON.stringify(a))
     else print(all.length === 0 ? `no audiences in tenant "${o.tenant}" (cdp audience create)` : formatRows(all.map((a) => ({
       id: a.id, name: a.name, purpose: a.purpose, members: a.members ?? 0, version: a.version, updated: a.updatedAt.replace("T", " ").slice(0, 19),

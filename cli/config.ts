@@ -2,7 +2,8 @@
 // one line naming the variable and what it must be (exit 1), never a stack trace. Adding a setting is one line in
 // SETTINGS (variable, what it must be, its Config); read it with `readSetting` (an Effect) or `settingNow`.
 import { Config, ConfigProvider, Data, Effect, Exit, Option, Redacted } from "effect"
-import { type ComputedTraits, DEFAULT_TRAIT_PRECEDENCE, type IdentityRules, parseComputedTraits, parseIdentityRules, parseTraitPrecedence } from "../identity/index.ts"
+import { capComputedTraits, DEFAULT_MAX_COMPUTED_TRAITS, DEFAULT_TRAIT_PRECEDENCE, type IdentityRules, parseComputedTraits, parseIdentityRules, parseTraitPrecedence } from "../identity/index.ts"
+import { DEFAULT_MAX_AUDIENCES } from "../identity/audiences/index.ts"
 import { DEFAULT_POLICIES, parseConsentPolicies } from "../consent/purposes.ts"
 import { DEFAULT_RELATIONS_CONFIG, parseRelationsConfig } from "../identity/relations/index.ts"
 import type { KafkaBusOptions } from "../ingest/bus-kafka.ts"
@@ -109,6 +110,9 @@ const countryList = (text: string): ReadonlyArray<string> => {
   return codes
 }
 
+// Read on its own and by CDP_COMPUTED_TRAITS, which is checked against it.
+const maxComputedTraits = setting("CDP_MAX_COMPUTED_TRAITS", "a whole number of computed traits a tenant may have, at least 1", (v) => Config.Int(v).pipe(checked(positiveInt), Config.withDefault(DEFAULT_MAX_COMPUTED_TRAITS)))
+
 export const SETTINGS = {
   dataDir: setting("CDP_DATA_DIR", "a directory path", (v) => Config.String(v).pipe(Config.withDefault(DEFAULT_DATA_DIR))),
   port: setting("CDP_PORT", "a port number 1-65535", (v) => Config.Port(v).pipe(Config.withDefault(DEFAULT_PORT))),
@@ -130,7 +134,9 @@ export const SETTINGS = {
   identity: setting("CDP_IDENTITY", "on or off (off runs without identity resolution, for measuring what identity costs)", (v) => Config.Literals(["on", "off"], v).pipe(Config.withDefault("on"))),
   identityRules: setting("CDP_IDENTITY_RULES", 'a JSON object of identity rules per tenant ("*" for every tenant), e.g. {"*":{"phoneRegions":["US","GB"]},"acme":{"emailProviderRules":false}}', (v) => Config.String(v).pipe(checked(parseIdentityRules), Config.withDefault<IdentityRules>({}))),
   traitPrecedence: setting("CDP_TRAIT_PRECEDENCE", 'a JSON object of trait sources strongest first, per tenant and trait ("*" for all), e.g. {"*":{"*":["segment:identified","email"]}}', (v) => Config.String(v).pipe(checked(parseTraitPrecedence), Config.withDefault(DEFAULT_TRAIT_PRECEDENCE))),
-  computedTraits: setting("CDP_COMPUTED_TRAITS", 'a JSON object of computed traits per tenant ("*" for every tenant), e.g. {"*":[{"name":"orders_30d","kind":"count","events":["Order Completed"],"windowDays":30}]}', (v) => Config.String(v).pipe(checked(parseComputedTraits), Config.withDefault<ComputedTraits>({}))),
+  computedTraits: setting("CDP_COMPUTED_TRAITS", 'a JSON object of computed traits per tenant ("*" for every tenant), e.g. {"*":[{"name":"orders_30d","kind":"count","events":["Order Completed"],"windowDays":30}]}', (v) => Config.all({ text: Config.String(v).pipe(Config.withDefault("{}")), max: maxComputedTraits.config }).pipe(checked(({ text, max }) => capComputedTraits(parseComputedTraits(text), max)))),
+  maxComputedTraits,
+  maxAudiences: setting("CDP_MAX_AUDIENCES", "a whole number of audiences a tenant may have, at least 1", (v) => Config.Int(v).pipe(checked(positiveInt), Config.withDefault(DEFAULT_MAX_AUDIENCES))),
   phoneRegions: setting("CDP_PHONE_REGIONS", "comma-separated two-letter country codes tried in order for national phone numbers, e.g. US,GB", (v) => Config.String(v).pipe(checked(countryList), Config.withDefault(["US"]))),
   consent: setting("CDP_CONSENT", 'a JSON object of consent policies, "*" for every tenant, e.g. {"*":{"purposes":{"Analytics":{"onDenied":"drop"}}}}', (v) => Config.String(v).pipe(checked((s: string) => parseConsentPolicies(parseJsonObject("the value")(s))), Config.withDefault(DEFAULT_POLICIES))),
   relations: setting("CDP_RELATIONS", 'a JSON object overriding relational settings, e.g. {"orderEvents":["Order Completed","Purchase"]}', (v) => Config.String(v).pipe(checked(parseRelationsConfig), Config.withDefault(DEFAULT_RELATIONS_CONFIG))),

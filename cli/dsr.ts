@@ -16,7 +16,7 @@ import type { NormaliseOptions } from "../identity/normalise.ts"
 import { formatRows, type OutputFormat } from "./format.ts"
 import { type BackendConfig, backendConfig, commandLogger, objectStoreLayer, pipelineLayer, warehouseLayer } from "./layers.ts"
 import { runCommand } from "./run.ts"
-import { directOrServer, runningServer, serverCaller } from "./server-info.ts"
+import { allPages, directOrServer, runningServer, serverCaller } from "./server-info.ts"
 
 const print = (text: string) => process.stdout.write(`${text}\n`)
 
@@ -176,7 +176,7 @@ export const dsrList = (options: {
     }).pipe(Effect.scoped, Effect.provide(directLayer(options.backend)))
     const query = new URLSearchParams({ ...(options.tenant === undefined ? {} : { tenant: options.tenant }), ...(options.overdue ? { overdue: "1" } : {}) })
     const views = yield* directOrServer(options.backend, direct, (server) =>
-      Effect.map(callServer<{ requests: Array<RequestView> }>(server, "GET", `/v1/dsr?${query}`), (a) => a.requests))
+      allPages<RequestView, DsrServerFailed>(callServer, server, `/v1/dsr?${query}`, "requests"))
     if (options.format === "json") {
       for (const v of views) print(JSON.stringify(v))
     } else {

@@ -124,3 +124,23 @@ export const profileThroughServer = (server: { readonly url: string; readonly to
     },
     catch: (e) => new ServerQueryFailed({ message: (e as Error).message }),
   })
+
+/**
+ * Every item of a paged list route (ingest/pages.ts), following nextCursor: `key` names the answer's array, `path`
+ * the route with its query (limit and cursor are added).
+ */
+export const allPages = <T, E>(
+  call: <A>(server: RunningServer, method: string, path: string) => Effect.Effect<A, E>,
+  server: RunningServer, path: string, key: string,
+): Effect.Effect<Array<T>, E> =>
+  Effect.gen(function* () {
+    const got: Array<T> = []
+    let cursor: string | null = null
+    do {
+      const query = new URLSearchParams({ limit: "1000", ...(cursor === null ? {} : { cursor }) })
+      const answer: Record<string, unknown> = yield* call<Record<string, unknown>>(server, "GET", `${path}${path.includes("?") ? "&" : "?"}${query}`)
+      got.push(...(answer[key] as Array<T>))
+      cursor = (answer["nextCursor"] as string | null | undefined) ?? null
+    } while (cursor !== null)
+    return got
+  })

@@ -9,7 +9,7 @@ import {
 import { formatRows, type OutputFormat } from "./format.ts"
 import { type BackendConfig, backendConfig, commandLogger, warehouseLayer } from "./layers.ts"
 import { runCommand } from "./run.ts"
-import { directOrServer, serverCaller } from "./server-info.ts"
+import { allPages, directOrServer, serverCaller } from "./server-info.ts"
 
 const print = (text: string) => process.stdout.write(`${text}\n`)
 
@@ -82,7 +82,7 @@ export const tokenList = (options: { readonly tenant: string | undefined; readon
   Effect.gen(function* () {
     const direct = listTokens.pipe(Effect.provide(warehouseLayer(options.backend)))
     const all = yield* directOrServer(options.backend, direct, (server) =>
-      Effect.map(callServer<{ tokens: Array<TokenView> }>(server, "GET", "/v1/tokens"), (a) => a.tokens))
+      allPages<TokenView, TokenServerFailed>(callServer, server, "/v1/tokens", "tokens"))
     const views = options.tenant === undefined ? all : all.filter((v) => v.tenant === options.tenant)
     if (options.format === "json") {
       for (const v of views) print(JSON.stringify(v))

@@ -310,8 +310,13 @@ export const requestStatus = (requestId: string) =>
   })
 
 /** Requests of a tenant (or all), oldest first; `overdue`: only those past their due date and not completed. */
-export const listDsr = (filter: { readonly tenant?: string | undefined; readonly overdue?: boolean; readonly nowMs?: number }) =>
-  listRequests({ tenant: filter.tenant, overdueAtMs: filter.overdue ? filter.nowMs ?? Date.now() : undefined })
+export const listDsr = (filter: {
+  readonly tenant?: string | undefined
+  readonly overdue?: boolean
+  readonly nowMs?: number
+  readonly page?: { readonly after?: { readonly receivedAtMs: number; readonly requestId: string } | undefined; readonly limit: number } | undefined
+}) =>
+  listRequests({ tenant: filter.tenant, overdueAtMs: filter.overdue ? filter.nowMs ?? Date.now() : undefined, page: filter.page })
 
 /**
  * Requests a stopped process left received or running are marked failed ("interrupted"): a request row holds only keyed

@@ -53,7 +53,8 @@ const settingSchema: JSONSchemaType<Record<string, Array<ComputedTraitDefinition
   type: "object",
   required: [],
   propertyNames: { pattern: "^(\\*|[A-Za-z0-9_.-]{1,100})$" },
-  additionalProperties: { type: "array", items: definitionSchema, maxItems: 200 },
+  // How many a tenant may have is CDP_MAX_COMPUTED_TRAITS (capComputedTraits), counted with those for "*".
+  additionalProperties: { type: "array", items: definitionSchema },
 } as unknown as JSONSchemaType<Record<string, Array<ComputedTraitDefinition>>>
 
 const ajv = new Ajv({ allErrors: false, strict: false })
@@ -102,6 +103,24 @@ export const parseComputedTraits = (text: string): ComputedTraits => {
     }
   }
   return parsed
+}
+
+/** What the setting's schema allowed per scope before the cap was a setting. */
+export const DEFAULT_MAX_COMPUTED_TRAITS = 200
+
+/**
+ * Refuses a tenant with more than `max` computed traits, those for "*" counted in (CDP_MAX_COMPUTED_TRAITS): each is
+ * kept current as events land and backfilled when it changes, so their number bounds the work of every insert.
+ */
+export const capComputedTraits = (traits: ComputedTraits, max: number): ComputedTraits => {
+  const everyone = traits["*"]?.length ?? 0
+  for (const [scope, defs] of Object.entries(traits)) {
+    const count = defs.length + (scope === "*" ? 0 : everyone)
+    if (count > max) {
+      throw new IdentityRulesInvalid(`/${scope}`, `${scope === "*" ? "every tenant gets" : `tenant "${scope}" gets`} ${count} computed traits${scope === "*" ? "" : ' (with those for "*")'}; CDP_MAX_COMPUTED_TRAITS allows at most ${max} per tenant`)
+    }
+  }
+  return traits
 }
 
 /** Checks one definition (`cdp traits preview --definition`); throws IdentityRulesInvalid naming the bad field. */

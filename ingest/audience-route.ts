@@ -1,4 +1,4 @@
-// The audience API: GET/POST /v1/audiences, GET/PATCH/DELETE /v1/audiences/{id}, GET /v1/audiences/{id}/history,
+// The audience API: GET/POST /v1/audiences (GET by page: ?limit=, ?cursor=), GET/PATCH/DELETE /v1/audiences/{id}, GET /v1/audiences/{id}/history,
 // /members and /changes (the feed, by cursor), POST /v1/audiences/preview (count, sample, why each is in). The caller
 // is checked before the handler runs (a token with the audiences scopes, ingest/auth.ts); a token bound to a tenant
 // only ever sees that tenant's audiences.
@@ -7,10 +7,11 @@ import { Effect } from "effect"
 import { type ConsentPolicies, ConsentPoliciesRef, DEFAULT_POLICIES } from "../consent/index.ts"
 import {
   type Audience, audienceChangesSince, audienceHistory, AudienceInvalid, audienceMembers, checkAudienceCondition, createAudience, editAudience,
-  getAudience, listAudiences, MAX_CHANGES_LIMIT, MAX_SAMPLE, previewAudience,
+  DEFAULT_MAX_AUDIENCES, getAudience, listAudiencesPage, MAX_AUDIENCE_PAGE, MAX_CHANGES_LIMIT, MAX_SAMPLE, MaxAudiencesRef, previewAudience,
 } from "../identity/audiences/index.ts"
 import { isProfileId } from "../identity/index.ts"
 import { Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
+import { pageOf, readPage } from "./pages.ts"
 import { type QueryReply, receiveAdminBody, refuse } from "./query-route.ts"
 import { DEFAULT_TENANT } from "./writekeys.ts"
 
@@ -28,6 +29,8 @@ export interface AudienceRouteOptions {
   readonly warehouse: WarehouseShape
   readonly policies?: ConsentPolicies | undefined
   readonly bodyIdleMs?: number
+  /** Audiences a tenant may have (CDP_MAX_AUDIENCES); default DEFAULT_MAX_AUDIENCES. */
+  readonly maxAudiences?: number | undefined
   /** Called after an audience is created or edited, so its members are found without waiting for the next tick. */
   readonly changed?: () => void
 }
@@ -76,11 +79,14 @@ export const audienceRoute = (options: AudienceRouteOptions) => (req: IncomingMe
       effect.pipe(
         Effect.provideService(Warehouse, options.warehouse),
         Effect.provideService(ConsentPoliciesRef, options.policies ?? DEFAULT_POLICIES),
+        Effect.provideService(MaxAudiencesRef, options.maxAudiences ?? DEFAULT_MAX_AUDIENCES),
         Effect.catch((e: unknown): Effect.Effect<QueryReply> => {
           const tagged = e as { _tag?: string; message?: string; field?: string }
           switch (tagged._tag) {
             case "AudienceInvalid":
               return Effect.succeed(refuse(400, "bad_audience", (e as AudienceInvalid).reason, `/${(e as AudienceInvalid).field}`))
+            case "AudienceLimitReached":
+              return Effect.succeed(refuse(409, "audience_limit", tagged.message ?? "the tenant has as many audiences as it may have", "tenant"))
             case "AudienceNotFound":
               return Effect.succeed(refuse(404, "audience_not_found", tagged.message ?? "no such audience"))
             case "BadCursor":
@@ -100,7 +106,12 @@ export const audienceRoute = (options: AudienceRouteOptions) => (req: IncomingMe
       if (method === "GET") {
         const tenant = tenantOf()
         if (typeof tenant !== "string") return tenant
-        return yield* run(Effect.map(listAudiences(tenant), (all) => ({ status: 200, body: { success: true, audiences: all.map(view) } })))
+        const page = readPage(url, { what: "audiences", shape: "s", fallback: 100, max: MAX_AUDIENCE_PAGE })
+        if ("status" in page) return page
+        return yield* run(Effect.map(listAudiencesPage(tenant, (page.after?.[0] as string | undefined) ?? "", page.limit + 1), (rows) => {
+          const { items, nextCursor } = pageOf(rows, page, (a) => [a.id])
+          return { status: 200, body: { success: true, audiences: items.map(view), nextCursor } }
+        }))
       }
       if (method !== "POST") return notAllowed("GET, POST")
       const body = yield* readBody

@@ -57,6 +57,8 @@ export interface CollectorOptions {
   readonly consent?: ConsentPolicies | undefined
   /** The data directory (keyed-hash secret, audit signing key): when set, /v1/dsr serves data-subject requests. */
   readonly dataDir?: string | undefined
+  /** Audiences a tenant may have (CDP_MAX_AUDIENCES). */
+  readonly maxAudiences?: number | undefined
   /** Export destinations (CDP_DESTINATIONS): what /v1/exports runs and reports on. */
   readonly destinations?: ReadonlyArray<DestinationConfig> | undefined
   /** How GET /v1/listening/report makes the report (default: the report without brand terms or alert webhook). */
@@ -326,7 +328,7 @@ const makeCollector = (options: CollectorOptions) =>
           reloadIdentity: pipeline.reloadIdentity,
         }),
       tokens: tokenRoute({ registry, bodyIdleMs }),
-      audiences: audienceRoute({ warehouse, policies: options.consent, bodyIdleMs }),
+      audiences: audienceRoute({ warehouse, policies: options.consent, bodyIdleMs, maxAudiences: options.maxAudiences }),
       exports: yield* exportRoute({ destinations: options.destinations ?? [], policies: options.consent, bodyIdleMs }),
       listening: listeningRoute({ warehouse, report: options.listeningReport, bodyIdleMs }),
       audit: options.dataDir === undefined ? undefined : yield* auditRoute({ signer: yield* auditSigner(options.dataDir) }),

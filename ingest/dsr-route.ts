@@ -4,7 +4,7 @@
 //                       "lift"?: true (a restriction lifted)}
 //                       runs the request at once: 201 with it (completed or failed); 400 naming the field
 //   GET  /v1/dsr/{id}   the request with its audit trail; 404 when unknown
-//   GET  /v1/dsr        every request (?tenant=T, ?overdue=1)
+//   GET  /v1/dsr        the requests, oldest first, a page at a time (?tenant=T, ?overdue=1, ?limit=, ?cursor=)
 import type { IncomingMessage } from "node:http"
 import { Effect } from "effect"
 import { auditSigner } from "../consent/audit.ts"
@@ -14,12 +14,15 @@ import { type ConsentPolicies, ConsentPoliciesRef, DEFAULT_POLICIES } from "../c
 import type { NormaliseOptions } from "../identity/normalise.ts"
 import type { ObjectStore } from "./objectstore.ts"
 import type { Warehouse } from "../warehouse/warehouse.ts"
+import { pageOf, readPage } from "./pages.ts"
 import { type QueryReply, receiveAdminBody, refuse } from "./query-route.ts"
 import { DEFAULT_TENANT } from "./writekeys.ts"
 
 export const DSR_PATH = "/v1/dsr"
 
 const DSR_BODY_LIMIT = 64 * 1024
+/** Requests a list page may hold (GET /v1/dsr?limit=). */
+export const MAX_DSR_PAGE = 1000
 
 
 const BODY_SHAPE = 'the body must be JSON {"type": "...", "identifier": "KIND:VALUE", "tenant"?: "...", "set"?: {"trait": "value"}}'
@@ -97,8 +100,14 @@ export const makeDsrRoute = (options: {
           const tenant = url.searchParams.get("tenant") ?? undefined
           const overdue = url.searchParams.get("overdue")
           if (overdue !== null && !["0", "1", "true", "false"].includes(overdue)) return refuse(400, "bad_overdue", "?overdue= must be 1 or 0", "overdue")
-          return yield* run(listDsr({ tenant, overdue: overdue === "1" || overdue === "true" })).pipe(
-            Effect.map((rs): QueryReply => ({ status: 200, body: { success: true, requests: rs.map((r) => requestView(r)) } })),
+          const page = readPage(url, { what: "requests", shape: "ns", fallback: 100, max: MAX_DSR_PAGE })
+          if ("status" in page) return page
+          const after = page.after === undefined ? undefined : { receivedAtMs: page.after[0] as number, requestId: page.after[1] as string }
+          return yield* run(listDsr({ tenant, overdue: overdue === "1" || overdue === "true", page: { after, limit: page.limit + 1 } })).pipe(
+            Effect.map((rs): QueryReply => {
+              const { items, nextCursor } = pageOf(rs, page, (r) => [r.receivedAtMs, r.requestId])
+              return { status: 200, body: { success: true, requests: items.map((r) => requestView(r)), nextCursor } }
+            }),
             Effect.catch((e) => Effect.succeed(failure(e as never))),
           )
         }

@@ -3,7 +3,7 @@
 // runs, dry runs and replays exports:write; a token bound to a tenant only reaches that tenant's destinations.
 //   GET  /v1/exports                         every destination of the tenant with its status
 //   GET  /v1/exports/{destination}           one destination's status ({destination}/status too)
-//   GET  /v1/exports/{destination}/history   its delivery log, newest first (?limit=, 1-1000, default 50)
+//   GET  /v1/exports/{destination}/history   its delivery log, newest first (?limit=, 1-1000, default 50; ?cursor=)
 //   POST /v1/exports/run                     sync every destination of the tenant now  {"full"?: true}
 //   POST /v1/exports/{destination}/run       sync one now                              {"full"?: true}
 //   POST /v1/exports/{destination}/dry-run   what a sync would send, sending nothing   {"full"?: true}
@@ -13,8 +13,9 @@ import { Effect } from "effect"
 import { type ConsentPolicies, ConsentPoliciesRef, DEFAULT_POLICIES } from "../consent/index.ts"
 import { type DestinationConfig, findDestination, redacted, replayDeadLetters, syncDestination, syncDestinations } from "./destinations/index.ts"
 import type { ObjectStore } from "./objectstore.ts"
-import { deliveryHistory, lastRun, openDeadLetters, pendingErasures, presentCount, readCursor } from "../warehouse/exports.ts"
+import { type DeliveryKey, deliveryHistory, lastRun, openDeadLetters, pendingErasures, presentCount, readCursor } from "../warehouse/exports.ts"
 import type { Warehouse } from "../warehouse/warehouse.ts"
+import { pageOf, readPage } from "./pages.ts"
 import { type QueryReply, receiveAdminBody, refuse } from "./query-route.ts"
 import { DEFAULT_TENANT } from "./writekeys.ts"
 
@@ -126,12 +127,12 @@ export const exportRoute = (options: {
           case "status":
             return yield* run(destinationStatus(config), (status) => ({ status: 200, body: { success: true, tenant, status } }))
           case "history": {
-            const text = url.searchParams.get("limit")
-            if (text !== null && (!/^\d{1,4}$/.test(text) || Number(text) < 1 || Number(text) > MAX_HISTORY)) {
-              return refuse(400, "bad_limit", `?limit= must be a whole number from 1 to ${MAX_HISTORY}`, "limit")
-            }
-            return yield* run(deliveryHistory(config.tenant, config.name, text === null ? 50 : Number(text)),
-              (history) => ({ status: 200, body: { success: true, tenant, destination: config.name, history } }))
+            const page = readPage(url, { what: "deliveries", shape: "snsss", fallback: 50, max: MAX_HISTORY })
+            if ("status" in page) return page
+            return yield* run(deliveryHistory(config.tenant, config.name, page.limit + 1, page.after as DeliveryKey | undefined), (rows) => {
+              const { items, nextCursor } = pageOf(rows, page, (r) => [r.at, Number(r.attempt), r.run_id, r.batch_id, r.operation])
+              return { status: 200, body: { success: true, tenant, destination: config.name, history: items, nextCursor } }
+            })
           }
           case "run":
             return yield* exclusive([config], run(syncDestination(config, { full }), (report) => ({ status: 200, body: { success: true, tenant, reports: [report] } })))

@@ -1,17 +1,20 @@
 // API tokens over HTTP for holders of the tokens:manage scope (ingest/auth.ts guards them); `cdp token` goes through
 // these while `cdp serve` holds the data directory. A token bound to a tenant manages only that tenant's tokens.
 //   POST /v1/tokens                {"role", "tenant"?, "scopes"?: [...], "name"?, "expires"?}: 201 {token, details}
-//   GET  /v1/tokens[?tenant=T]     every token (never a token or its hash)
+//   GET  /v1/tokens[?tenant=T]     the tokens, oldest first, a page at a time (?limit=, ?cursor=; never a token or its hash)
 //   GET  /v1/tokens/{id}           one token
 //   POST /v1/tokens/inspect        {"token": "cdp_..."}: the token's details (the token in a body, never in a URL)
 //   POST /v1/tokens/{id}/revoke    revokes it at once
 import type { IncomingMessage } from "node:http"
 import { Effect } from "effect"
 import { type Principal, statusOf, tokenLookup, TokenInvalid, type TokenRegistry, tokenView, validateTokenInput } from "./auth.ts"
+import { pageInMemory, readPage } from "./pages.ts"
 import { type QueryReply, receiveAdminBody, refuse } from "./query-route.ts"
 
 export const TOKENS_PATH = "/v1/tokens"
 const BODY_LIMIT = 16 * 1024
+/** Tokens a list page may hold (GET /v1/tokens?limit=). */
+export const MAX_TOKEN_PAGE = 1000
 
 const failure = (e: { readonly _tag?: string; readonly message?: string }): QueryReply =>
   e._tag === "WarehouseUnavailable"
@@ -37,10 +40,13 @@ export const tokenRoute = (options: { readonly registry: TokenRegistry; readonly
       const notOwn = () => refuse(403, "tenant_forbidden", `this token is bound to tenant "${principal.tenant}": that token is another tenant's`, "/id")
       if (path === TOKENS_PATH && req.method === "GET") {
         const tenant = url.searchParams.get("tenant")
+        const page = readPage(url, { what: "tokens", shape: "ss", fallback: 100, max: MAX_TOKEN_PAGE })
+        if ("status" in page) return page
         return yield* views.pipe(
-          Effect.map((vs): QueryReply => ({
-            status: 200, body: { success: true, tokens: [...vs.values()].filter((v) => tenant === null || v.tenant === tenant) },
-          })),
+          Effect.map((vs): QueryReply => {
+            const { items, nextCursor } = pageInMemory([...vs.values()].filter((v) => tenant === null || v.tenant === tenant), page, (v) => [v.createdAt, v.id])
+            return { status: 200, body: { success: true, tokens: items, nextCursor } }
+          }),
           Effect.catch((e) => Effect.succeed(failure(e))),
         )
       }

@@ -300,6 +300,19 @@ export const audienceVersions = Effect.fn("audienceVersions")(function* (tenant:
     { params: { tenant, id: audienceId } })
 })
 
+/**
+ * A page of a tenant's audiences (deleted ones left out) by id, after `after`: at most `limit`. By id, not name, so a
+ * rename between two pages neither skips nor repeats an audience (the order key's prefix: read in key order).
+ */
+export const audienceVersionsPage = Effect.fn("audienceVersionsPage")(function* (tenant: string, after: string, limit: number) {
+  const warehouse = yield* Warehouse
+  return yield* warehouse.query<VersionRow>(
+    `SELECT ${VERSION_COLUMNS} FROM audience_versions WHERE tenant = {tenant:String} AND audience_id > {after:String} AND (audience_id, version) IN ` +
+      "(SELECT audience_id, max(version) FROM audience_versions WHERE tenant = {tenant:String} AND audience_id > {after:String} GROUP BY audience_id) " +
+      "AND deleted = 0 ORDER BY audience_id LIMIT {limit:UInt32}",
+    { params: { tenant, after, limit } })
+})
+
 /** The latest version of every audience (of one tenant, or of all when tenant is undefined), deleted ones included. */
 export const latestAudienceVersions = Effect.fn("latestAudienceVersions")(function* (tenant: string | undefined) {
   const warehouse = yield* Warehouse
@@ -341,12 +354,13 @@ export const storedMembersOf = Effect.fn("storedMembersOf")(function* (tenant: s
   return rows.map((r): MemberRow => ({ profile_id: r.profile_id, since: r.since_ms, why: r.why, seq: r.seq_text }))
 })
 
-/** Members per audience of a tenant. */
-export const memberCounts = Effect.fn("memberCounts")(function* (tenant: string | undefined) {
+/** Members per audience of a tenant (of these audiences only, when given: a page of them). */
+export const memberCounts = Effect.fn("memberCounts")(function* (tenant: string | undefined, audienceIds?: ReadonlyArray<string>) {
   const warehouse = yield* Warehouse
   const rows = yield* warehouse.query<{ tenant: string; audience_id: string; members: string }>(
-    "SELECT tenant, audience_id, countIf(member = 1) AS members FROM audience_members FINAL WHERE {all:Bool} OR tenant = {tenant:String} GROUP BY tenant, audience_id",
-    { params: { tenant: tenant ?? "", all: tenant === undefined } })
+    "SELECT tenant, audience_id, countIf(member = 1) AS members FROM audience_members FINAL WHERE ({all:Bool} OR tenant = {tenant:String})" +
+      (audienceIds === undefined ? "" : " AND audience_id IN {ids:Array(String)}") + " GROUP BY tenant, audience_id",
+    { params: { tenant: tenant ?? "", all: tenant === undefined, ...(audienceIds === undefined ? {} : { ids: audienceIds }) } })
   return new Map(rows.map((r) => [`${r.tenant}\u0000${r.audience_id}`, Number(r.members)]))
 })
 

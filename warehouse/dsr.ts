@@ -94,15 +94,29 @@ export const loadRequest = Effect.fn("loadRequest")(function* (requestId: string
 })
 
 /** Requests, oldest first: of one tenant or all; `overdueAtMs`: only those not completed whose due date is before it (failed ones are still owed). */
-export const listRequests = Effect.fn("listRequests")(function* (filter: { readonly tenant?: string | undefined; readonly overdueAtMs?: number | undefined }) {
+export const listRequests = Effect.fn("listRequests")(function* (filter: {
+  readonly tenant?: string | undefined
+  readonly overdueAtMs?: number | undefined
+  /** A page: at most `limit` requests after (received at, request id) `after` (a keyset, as GET /v1/dsr pages). */
+  readonly page?: { readonly after?: { readonly receivedAtMs: number; readonly requestId: string } | undefined; readonly limit: number } | undefined
+}) {
   const warehouse = yield* Warehouse
+  const after = filter.page?.after
   const where = [
     ...(filter.tenant === undefined ? [] : ["tenant = {tenant:String}"]),
     ...(filter.overdueAtMs === undefined ? [] : ["status != 'completed'", "due_at < {now:DateTime64(3, 'UTC')}"]),
+    ...(after === undefined ? [] : ["(received_at, request_id) > ({after_at:DateTime64(3, 'UTC')}, {after_id:String})"]),
   ]
   const rows = yield* warehouse.query<RequestRow>(
-    `SELECT ${COLUMNS} FROM dsr_requests FINAL ${where.length === 0 ? "" : `WHERE ${where.join(" AND ")}`} ORDER BY received_at, request_id`,
-    { params: { tenant: filter.tenant ?? "", now: filter.overdueAtMs === undefined ? "" : chTime(filter.overdueAtMs) } })
+    `SELECT ${COLUMNS} FROM dsr_requests FINAL ${where.length === 0 ? "" : `WHERE ${where.join(" AND ")}`} ORDER BY received_at, request_id` +
+      (filter.page === undefined ? "" : " LIMIT {limit:UInt32}"),
+    {
+      params: {
+        tenant: filter.tenant ?? "", now: filter.overdueAtMs === undefined ? "" : chTime(filter.overdueAtMs),
+        ...(after === undefined ? {} : { after_at: chTime(after.receivedAtMs), after_id: after.requestId }),
+        ...(filter.page === undefined ? {} : { limit: filter.page.limit }),
+      },
+    })
   return rows.map(recordOf)
 })
 

@@ -186,15 +186,25 @@ export const logDeliveries = Effect.fn("logDeliveries")(function* (rows: Readonl
   })))
 })
 
-export const deliveryHistory = Effect.fn("deliveryHistory")(function* (tenant: string, destination: string, limit: number) {
+/** Where a page of the history ends: its last row's (at, attempt, run, batch, operation), the keyset the next page starts below. */
+export type DeliveryKey = readonly [at: string, attempt: number, runId: string, batchId: string, operation: string]
+
+export const deliveryHistory = Effect.fn("deliveryHistory")(function* (tenant: string, destination: string, limit: number, before?: DeliveryKey) {
   const warehouse = yield* Warehouse
   return yield* warehouse.query<{
     at: string; run_id: string; batch_id: string; operation: string; attempt: number; outcome: string; http_status: number
     records: number; failed: number; detail: string; duration_ms: number
   }>(
     "SELECT toString(at) AS at, run_id, batch_id, operation, attempt, outcome, http_status, records, failed, detail, duration_ms " +
-      "FROM export_deliveries WHERE tenant = {tenant:String} AND destination = {destination:String} ORDER BY at DESC, attempt DESC LIMIT {limit:UInt32}",
-    { params: { tenant, destination, limit } })
+      "FROM export_deliveries WHERE tenant = {tenant:String} AND destination = {destination:String}" +
+      (before === undefined ? "" : " AND (at, attempt, run_id, batch_id, operation) < ({b_at:DateTime64(3, 'UTC')}, {b_attempt:UInt16}, {b_run:String}, {b_batch:String}, {b_op:String})") +
+      " ORDER BY at DESC, attempt DESC, run_id DESC, batch_id DESC, operation DESC LIMIT {limit:UInt32}",
+    {
+      params: {
+        tenant, destination, limit,
+        ...(before === undefined ? {} : { b_at: before[0], b_attempt: before[1], b_run: before[2], b_batch: before[3], b_op: before[4] }),
+      },
+    })
 })
 
 /** Per run of a destination: when, what it did, the worst outcome. */

@@ -1,9 +1,9 @@
 // An audience: an id, a name, the purpose its members must consent to, a condition, and an edit history (every
 // saved version, with who saved it, when and what changed). Stored in audience_versions (warehouse/audiences.ts).
 import { randomBytes } from "node:crypto"
-import { Data, Effect } from "effect"
+import { Context, Data, Effect } from "effect"
 import { ConsentPoliciesRef, policyOf } from "../../consent/index.ts"
-import { audienceVersions, insertAudienceVersion, latestAudienceVersions, memberCounts, type VersionRow } from "../../warehouse/audiences.ts"
+import { audienceVersions, audienceVersionsPage, insertAudienceVersion, latestAudienceVersions, memberCounts, type VersionRow } from "../../warehouse/audiences.ts"
 import { hasLabelControls } from "../../warehouse/labels.ts"
 import { ConditionInvalid, type Condition, type Node, parseCondition } from "./condition.ts"
 
@@ -19,6 +19,21 @@ export class AudienceInvalid extends Data.TaggedError("AudienceInvalid")<{
     return new AudienceInvalid({ field: `${field}${e.pointer}`, reason: e.reason })
   }
 }
+
+/** A tenant has as many audiences as it may have (CDP_MAX_AUDIENCES): no more are created until one is deleted. */
+export class AudienceLimitReached extends Data.TaggedError("AudienceLimitReached")<{ readonly tenant: string; readonly limit: number }> {
+  override get message() {
+    return `tenant "${this.tenant}" already has ${this.limit} audiences, the most it may have (CDP_MAX_AUDIENCES); delete one first`
+  }
+}
+
+export const DEFAULT_MAX_AUDIENCES = 1000
+
+/**
+ * Audiences a tenant may have (CDP_MAX_AUDIENCES): each is evaluated as events land, so without a cap one tenant could
+ * make the refresher's work, and GET /v1/audiences, grow without end.
+ */
+export const MaxAudiencesRef = Context.Reference<number>("cdp/MaxAudiences", { defaultValue: () => DEFAULT_MAX_AUDIENCES })
 
 export class AudienceNotFound extends Data.TaggedError("AudienceNotFound")<{ readonly tenant: string; readonly id: string }> {
   override get message() {
@@ -125,6 +140,16 @@ export const listAudiences = Effect.fn("listAudiences")(function* (tenant: strin
     .map((a) => ({ ...a, members: counts.get(`${a.tenant}\u0000${a.id}`) ?? 0 }))
 })
 
+/** Audiences a list page may hold (GET /v1/audiences?limit=). */
+export const MAX_AUDIENCE_PAGE = 1000
+
+/** A page of a tenant's audiences by id after `after` ("" for the first), deleted ones left out, with their member counts. */
+export const listAudiencesPage = Effect.fn("listAudiencesPage")(function* (tenant: string, after: string, limit: number) {
+  const rows = yield* audienceVersionsPage(tenant, after, limit)
+  const counts = rows.length === 0 ? new Map<string, number>() : yield* memberCounts(tenant, rows.map((r) => r.audience_id))
+  return rows.map(toAudience).map((a) => ({ ...a, members: counts.get(`${a.tenant}\u0000${a.id}`) ?? 0 }))
+})
+
 /** One audience, or AudienceNotFound (also for a deleted one). */
 export const getAudience = Effect.fn("getAudience")(function* (tenant: string, id: string) {
   const versions = isAudienceId(id) ? yield* audienceVersions(tenant, id) : []
@@ -141,10 +166,12 @@ export const createAudience = Effect.fn("createAudience")(function* (tenant: str
   if (purpose instanceof AudienceInvalid) return yield* Effect.fail(purpose)
   const condition = yield* checkCondition(tenant, input.condition)
   if (condition instanceof AudienceInvalid) return yield* Effect.fail(condition)
-  const existing = yield* latestAudienceVersions(tenant)
-  if (existing.some((r) => Number(r.deleted) === 0 && r.name === name)) {
+  const existing = (yield* latestAudienceVersions(tenant)).filter((r) => Number(r.deleted) === 0)
+  if (existing.some((r) => r.name === name)) {
     return yield* Effect.fail(new AudienceInvalid({ field: "name", reason: `tenant "${tenant}" already has an audience named "${name}"` }))
   }
+  const limit = yield* MaxAudiencesRef
+  if (existing.length >= limit) return yield* Effect.fail(new AudienceLimitReached({ tenant, limit }))
   const id = newId()
   yield* insertAudienceVersion({
     tenant, audience_id: id, version: 1, name, purpose, condition: JSON.stringify(input.condition), deleted: 0, actor, note, atMs: Date.now(),

@@ -6,8 +6,8 @@ export {
 } from "./condition.ts"
 export {
   type Audience, audienceHistory, type AudienceInput, AudienceInvalid, AudienceNotFound, type AudienceVersion, checkCondition as checkAudienceCondition,
-  createAudience, editAudience,
-  getAudience, isAudienceId, listAudiences,
+  AudienceLimitReached, createAudience, DEFAULT_MAX_AUDIENCES, editAudience,
+  getAudience, isAudienceId, listAudiences, listAudiencesPage, MAX_AUDIENCE_PAGE, MaxAudiencesRef,
 } from "./audience.ts"
 export { type Explained, type LeafResult, MAX_SAMPLE, type Preview, previewAudience } from "./evaluate.ts"
 export {

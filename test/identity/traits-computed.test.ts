@@ -3,6 +3,7 @@
 // the profile read and queryable in SQL (computed_traits), previewed before saving.
 import { Effect } from "effect"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
+import { readSetting, SETTINGS } from "../../cli/config.ts"
 import { Keys } from "../../consent/keys.ts"
 import { eraseSubject } from "../../consent/registry.ts"
 import { resolveSubject } from "../../consent/subject.ts"
@@ -143,5 +144,31 @@ describe("CDP_COMPUTED_TRAITS", () => {
     expect(() => parseComputedTraits("[")).toThrow(/^\/: not JSON/)
     expect(() => parseDefinition('{"name": "m", "kind": "latest_sentiment", "of": "event"}')).toThrow(/latest_sentiment takes no of or events/)
     expect(parseComputedTraits("{}")).toEqual({})
+  })
+
+  it("refuses a tenant with more computed traits than CDP_MAX_COMPUTED_TRAITS allows, those for every tenant counted in", async () => {
+    const def = (name: string) => ({ name, kind: "count" })
+    const read = (traits: unknown, max?: string) => {
+      const saved = { traits: process.env["CDP_COMPUTED_TRAITS"], max: process.env["CDP_MAX_COMPUTED_TRAITS"] }
+      process.env["CDP_COMPUTED_TRAITS"] = JSON.stringify(traits)
+      if (max === undefined) delete process.env["CDP_MAX_COMPUTED_TRAITS"]
+      else process.env["CDP_MAX_COMPUTED_TRAITS"] = max
+      return Effect.runPromise(Effect.result(readSetting(SETTINGS.computedTraits))).finally(() => {
+        for (const [k, v] of [["CDP_COMPUTED_TRAITS", saved.traits], ["CDP_MAX_COMPUTED_TRAITS", saved.max]] as const) {
+          if (v === undefined) delete process.env[k]
+          else process.env[k] = v
+        }
+      })
+    }
+    const over = await read({ "*": [def("a")], acme: [def("b"), def("c")] }, "2")
+    expect(over._tag).toBe("Failure")
+    const message = (over as { failure: Error }).failure.message
+    expect(message).toMatch(/^CDP_COMPUTED_TRAITS must be/)
+    expect(message).toContain('tenant "acme" gets 3 computed traits')
+    expect(message).toContain("CDP_MAX_COMPUTED_TRAITS allows at most 2 per tenant")
+    expect((await read({ "*": [def("a")], acme: [def("b")] }, "2"))._tag).toBe("Success")
+    // The default cap is 200 a tenant.
+    expect((await read({ "*": [def("a")], acme: Array.from({ length: 199 }, (_, i) => def(`t${i}`)) }))._tag).toBe("Success")
+    expect((await read({ "*": [def("a")], acme: Array.from({ length: 200 }, (_, i) => def(`t${i}`)) }))._tag).toBe("Failure")
   })
 })

@@ -48,6 +48,21 @@ const eventually = <A, E, R>(effect: Effect.Effect<A, E, R>, check: (a: A) => bo
     return yield* Effect.die(new Error(`condition not reached in 30 s; last: ${JSON.stringify(last).slice(0, 1000)}`))
   })
 
+/** Every row of a paged list, one row a page (each answer checked against openapi.json). */
+const pages = (url: string, path: string, template: string, key: string) =>
+  Effect.gen(function* () {
+    const rows: Array<Body> = []
+    let cursor: string | null = null
+    for (let i = 0; i < 100; i++) {
+      const page: { body: Body } = yield* checked(url, "GET", `${path}&limit=1${cursor === null ? "" : `&cursor=${encodeURIComponent(cursor)}`}`, template)
+      expect(page.body[key].length).toBeLessThanOrEqual(1)
+      rows.push(...page.body[key])
+      cursor = page.body.nextCursor
+      if (cursor === null) return rows
+    }
+    throw new Error("more than 100 pages")
+  })
+
 const send = (url: string, path: string, body: unknown) =>
   Effect.promise(() => fetch(`${url}${path}`, {
     method: "POST", headers: { authorization: basicAuth(WRITE_KEY), "content-type": "application/json" }, body: JSON.stringify(body),
@@ -73,8 +88,33 @@ describe("the export routes", () => {
       const history = yield* checked(url, "GET", "/v1/exports/lake/history?tenant=acme&limit=5", "/v1/exports/{destination}/history")
       expect(history.body.history.length).toBeGreaterThan(0)
       expect(history.body.history[0]).toMatchObject({ operation: "upsert", outcome: "delivered" })
+      // Page by page (a cursor each), the same rows in the same order as one page of them all.
+      const whole = (yield* checked(url, "GET", "/v1/exports/lake/history?tenant=acme&limit=1000", "/v1/exports/{destination}/history")).body
+      expect(whole.nextCursor).toBeNull()
+      expect(yield* pages(url, "/v1/exports/lake/history?tenant=acme", "/v1/exports/{destination}/history", "history")).toEqual(whole.history)
       const replay = yield* checked(url, "POST", "/v1/exports/lake/replay?tenant=acme", "/v1/exports/{destination}/replay", ADMIN)
       expect(replay.body.replay).toMatchObject({ destination: "lake", letters: 0 })
+    })), 120_000)
+
+  it("tokens and data-subject requests are listed a page at a time, as openapi.json describes", () =>
+    withApi((url) => Effect.gen(function* () {
+      for (const name of ["one", "two", "three"]) yield* makeToken(url, { role: "marketer", tenant: "acme", name })
+      const tokens = (yield* checked(url, "GET", "/v1/tokens?tenant=acme", "/v1/tokens")).body
+      expect(tokens.tokens.map((t: Body) => t.name)).toEqual(["one", "two", "three"])
+      expect(yield* pages(url, "/v1/tokens?tenant=acme", "/v1/tokens", "tokens")).toEqual(tokens.tokens)
+      for (const who of ["p1", "p2", "p3"]) {
+        const made = yield* checked(url, "POST", "/v1/dsr", "/v1/dsr", ADMIN, { type: "access", identifier: `email:${who}@acme.example`, tenant: "acme" })
+        expect(made.status, JSON.stringify(made.body)).toBe(201)
+      }
+      const requests = (yield* checked(url, "GET", "/v1/dsr?tenant=acme", "/v1/dsr")).body
+      expect(requests.requests).toHaveLength(3)
+      expect(requests.nextCursor).toBeNull()
+      expect(yield* pages(url, "/v1/dsr?tenant=acme", "/v1/dsr", "requests")).toEqual(requests.requests)
+      expect((yield* checked(url, "GET", `/v1/dsr/${requests.requests[0].id}`, "/v1/dsr/{id}")).status).toBe(200)
+      for (const [path, template] of [["/v1/tokens", "/v1/tokens"], ["/v1/dsr", "/v1/dsr"]] as const) {
+        expect((yield* checked(url, "GET", `${path}?limit=0`, template)).body).toMatchObject({ rule: "bad_limit", field: "limit" })
+        expect((yield* checked(url, "GET", `${path}?cursor=nope`, template)).body).toMatchObject({ rule: "bad_cursor", field: "cursor" })
+      }
     })), 120_000)
 
   it("refuses a wrong destination, limit, body or method naming what is wrong", () =>

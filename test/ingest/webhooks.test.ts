@@ -6,10 +6,15 @@ import { backendConfig, pipelineLayer } from "../../cli/layers.ts"
 import { Collector } from "../../ingest/collector.ts"
 import { writeKeys } from "../../ingest/writekeys.ts"
 import { basicAuth, freshDir, post, query, removeDir, withCollector, WRITE_KEY } from "../support/pipeline.ts"
+import { checkResponse } from "../support/openapi.ts"
 import { SIGNALS_DEV } from "../support/shared.ts"
 import { pathToFileURL } from "node:url"
 
 const DEV = pathToFileURL(SIGNALS_DEV)
+
+/** A webhook post whose answer is checked against ingest/openapi.json, as the API's other routes are. */
+const hook = (url: string, source: string, body: unknown, headers?: Record<string, string>, query = "") =>
+  Effect.tap(post(`${url}/v1/webhooks/${source}${query}`, body, headers), (r) => Effect.sync(() => checkResponse(`/v1/webhooks/${source}`, "POST", r.status, r.body)))
 
 let dir: string
 beforeEach(() => { dir = freshDir() })
@@ -20,16 +25,16 @@ describe("webhook routes", () => {
     withCollector(dir, (url) =>
       Effect.gen(function* () {
         const sendgrid = (JSON.parse(readFileSync(new URL("email-events.json", DEV), "utf8")) as Array<unknown>).slice(0, 50)
-        expect((yield* post(`${url}/v1/webhooks/sendgrid`, sendgrid)).body).toEqual({ success: true, accepted: 50 })
+        expect((yield* hook(url, "sendgrid", sendgrid)).body).toEqual({ success: true, accepted: 50 })
         const mail = readFileSync(new URL("email-inbound/20240910-001.eml", DEV), "utf8")
-        expect((yield* post(`${url}/v1/webhooks/email`, mail, { authorization: basicAuth(WRITE_KEY), "content-type": "message/rfc822" })).status).toBe(200)
+        expect((yield* hook(url, "email", mail, { authorization: basicAuth(WRITE_KEY), "content-type": "message/rfc822" })).status).toBe(200)
         const chat = readFileSync(new URL("chat.ndjson", DEV), "utf8").split("\n")[0]!
-        expect((yield* post(`${url}/v1/webhooks/chat`, chat)).status).toBe(200)
+        expect((yield* hook(url, "chat", chat)).status).toBe(200)
         const calls = readFileSync(new URL("calls.csv", DEV), "utf8").split("\r\n").slice(0, 1).join("\r\n")
         const oneCall = `${calls}\r\nCA1,2024-09-16T09:28:50Z,60,inbound,+1 415 555 0134,Riley,Billing,resolved,"Thanks, all good"\r\n`
-        expect((yield* post(`${url}/v1/webhooks/calls`, oneCall, { authorization: basicAuth(WRITE_KEY), "content-type": "text/csv" })).status).toBe(200)
+        expect((yield* hook(url, "calls", oneCall, { authorization: basicAuth(WRITE_KEY), "content-type": "text/csv" })).status).toBe(200)
         const social = JSON.stringify({ id: "r1", network: "reddit", author_handle: "hiker", text: "Love my new jacket", created_at: "2024-10-01T10:00:00Z" })
-        expect((yield* post(`${url}/v1/webhooks/social`, social)).status).toBe(200)
+        expect((yield* hook(url, "social", social)).status).toBe(200)
         const channels = yield* query<{ channel: string; source: string; n: string }>(
           "SELECT channel, source, count() AS n FROM events GROUP BY channel, source ORDER BY source")
         expect(channels).toEqual([
@@ -45,8 +50,8 @@ describe("webhook routes", () => {
   it("refuse a webhook without a write key, accept ?write_key=, and name bad items", () =>
     withCollector(dir, (url) =>
       Effect.gen(function* () {
-        expect((yield* post(`${url}/v1/webhooks/sendgrid`, [], {})).status).toBe(401)
-        const bad = yield* post(`${url}/v1/webhooks/sendgrid?write_key=${WRITE_KEY}`, [{ event: "open" }], {})
+        expect((yield* hook(url, "sendgrid", [], {})).status).toBe(401)
+        const bad = yield* hook(url, "sendgrid", [{ event: "open" }], {}, `?write_key=${WRITE_KEY}`)
         expect(bad.status).toBe(400)
         expect(bad.body).toMatchObject({ accepted: 0, rejected: [{ field: expect.any(String), rule: expect.any(String) }] })
         expect(yield* query("SELECT count() AS n FROM dead_letters WHERE source = 'sendgrid'")).toEqual([{ n: "1" }])

@@ -16,10 +16,10 @@ let dir: string
 beforeAll(() => { dir = freshDir() })
 afterAll(() => removeDir(dir))
 
-const serve = (caller: AudienceCaller) =>
+const serve = (caller: AudienceCaller, maxAudiences?: number) =>
   Effect.gen(function* () {
     const warehouse = yield* Warehouse
-    const handle = audienceRoute({ warehouse })
+    const handle = audienceRoute({ warehouse, maxAudiences })
     const server = yield* Effect.acquireRelease(
       Effect.promise(() => new Promise<Server>((resolve) => {
         const s = createServer((req, res) => {
@@ -115,5 +115,51 @@ describe("the audience API", () => {
       const deleted = yield* call(base, "/v1/audiences/{id}", "DELETE", `/v1/audiences/${id}?tenant=acme`)
       expect(deleted.body).toMatchObject({ deleted: true })
       expect((yield* call(base, "/v1/audiences/{id}", "GET", `/v1/audiences/${id}?tenant=acme`)).status).toBe(404)
+    })), 60_000)
+
+  it("lists a tenant's audiences by keyset page (none skipped or repeated while others are made and deleted) and refuses one past the tenant's cap", () =>
+    withConsent(dir, Effect.gen(function* () {
+      const base = yield* serve({ tokenId: "admin-token", tenant: undefined }, 5)
+      const make = (tenant: string, name: string) =>
+        call(base, "/v1/audiences", "POST", "/v1/audiences", { tenant, name, purpose: "EmailMarketing", condition: { trait: "plan", equals: name } })
+      const ids: Array<string> = []
+      for (let i = 0; i < 5; i++) ids.push((yield* make("paging", `a${i}`)).body["audience"].id as string)
+      const over = yield* make("paging", "a5")
+      expect(over).toMatchObject({ status: 409, body: { rule: "audience_limit", field: "tenant" } })
+      expect(over.body["error"]).toContain("CDP_MAX_AUDIENCES")
+      expect(over.body["error"]).toContain("5")
+      // The cap is per tenant.
+      expect((yield* make("paging-other", "a5")).status).toBe(201)
+
+      const first = yield* call(base, "/v1/audiences", "GET", "/v1/audiences?tenant=paging&limit=2")
+      expect(first.body["audiences"]).toHaveLength(2)
+      expect(first.body["nextCursor"]).toEqual(expect.any(String))
+      // Between pages one audience already shown is deleted and a new one made (the cap has room again).
+      const shown = first.body["audiences"].map((a: { id: string }) => a.id) as Array<string>
+      expect((yield* call(base, "/v1/audiences/{id}", "DELETE", `/v1/audiences/${shown[0]}?tenant=paging`)).status).toBe(200)
+      const added = (yield* make("paging", "late")).body["audience"].id as string
+      let cursor = first.body["nextCursor"] as string | null
+      const rest: Array<string> = []
+      while (cursor !== null) {
+        const page = yield* call(base, "/v1/audiences", "GET", `/v1/audiences?tenant=paging&limit=2&cursor=${encodeURIComponent(cursor)}`)
+        rest.push(...page.body["audiences"].map((a: { id: string }) => a.id))
+        cursor = page.body["nextCursor"]
+      }
+      const seen = [...shown, ...rest]
+      expect(new Set(seen).size).toBe(seen.length)
+      // Every audience there all along is seen once; the one made meanwhile is seen exactly when it sorts after the first page.
+      expect([...seen].filter((id) => id !== added).sort()).toEqual([...ids].sort())
+      expect(rest.includes(added)).toBe(added > shown[1]!)
+      // A first page without ?limit= holds them all (default 100).
+      expect((yield* call(base, "/v1/audiences", "GET", "/v1/audiences?tenant=paging")).body).toMatchObject({ nextCursor: null })
+
+      for (const limit of ["0", "1001", "-1", "x"]) {
+        expect((yield* call(base, "/v1/audiences", "GET", `/v1/audiences?tenant=paging&limit=${limit}`)))
+          .toMatchObject({ status: 400, body: { rule: "bad_limit", field: "limit" } })
+      }
+      for (const cursor of ["x'--", Buffer.from("[1]").toString("base64url"), Buffer.from('["a","b"]').toString("base64url")]) {
+        expect((yield* call(base, "/v1/audiences", "GET", `/v1/audiences?tenant=paging&cursor=${encodeURIComponent(cursor)}`)))
+          .toMatchObject({ status: 400, body: { rule: "bad_cursor", field: "cursor" } })
+      }
     })), 60_000)
 })

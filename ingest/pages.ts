@@ -1,0 +1,77 @@
+// Keyset pages for the API's lists (audiences, tokens, DSRs, a destination's delivery history), the way the profile
+// timeline pages (identity/timeline.ts): ?limit= (1 to the list's maximum) and ?cursor= (the previous page's
+// nextCursor, opaque). A page starts strictly after the last key of the page before, so rows created or deleted
+// meanwhile never shift a boundary the way OFFSET would: nothing is skipped or shown twice.
+import { type QueryReply, refuse } from "./query-route.ts"
+
+/** A key's parts, in the list's order (e.g. [received at ms, request id]). */
+export type PageKey = ReadonlyArray<string | number>
+
+export interface PageRequest {
+  readonly limit: number
+  /** The last key of the previous page; undefined for the first page. */
+  readonly after: PageKey | undefined
+}
+
+export interface Page<A> {
+  readonly items: ReadonlyArray<A>
+  /** Pass as ?cursor= for the next page; null on the last page. */
+  readonly nextCursor: string | null
+}
+
+export const encodePageCursor = (key: PageKey): string => Buffer.from(JSON.stringify(key)).toString("base64url")
+
+/** The key a cursor holds when it is one this API gave for a key of `shape` ("s" a string, "n" a whole number). */
+export const decodePageCursor = (cursor: string, shape: string): PageKey | undefined => {
+  try {
+    const v: unknown = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"))
+    if (!Array.isArray(v) || v.length !== shape.length) return undefined
+    const fits = v.every((part, i) => shape[i] === "n" ? Number.isSafeInteger(part) : typeof part === "string" && part.length <= 1000)
+    return fits ? v as PageKey : undefined
+  } catch { /* not a cursor we made */ }
+  return undefined
+}
+
+/**
+ * ?limit= and ?cursor= of a list's URL, or the 400 naming the parameter. `shape` is the key's (see decodePageCursor);
+ * `what` names the list in the message ("audiences").
+ */
+export const readPage = (url: URL, list: { readonly what: string; readonly shape: string; readonly fallback: number; readonly max: number }): PageRequest | QueryReply => {
+  const text = url.searchParams.get("limit")
+  if (text !== null && !(/^\d{1,9}$/.test(text) && Number(text) >= 1 && Number(text) <= list.max)) {
+    return refuse(400, "bad_limit", `?limit= must be a whole number from 1 to ${list.max} (${list.what} per page)`, "limit")
+  }
+  const cursor = url.searchParams.get("cursor")
+  const after = cursor === null || cursor === "" ? undefined : decodePageCursor(cursor, list.shape)
+  if (cursor !== null && cursor !== "" && after === undefined) {
+    return refuse(400, "bad_cursor", "?cursor= is not a cursor this API gave (pass nextCursor of the previous page as it is)", "cursor")
+  }
+  return { limit: text === null ? list.fallback : Number(text), after }
+}
+
+/** Whether key `a` sorts after key `b`, part by part (strings by code unit). */
+const keyAfter = (a: PageKey, b: PageKey): boolean => {
+  for (let i = 0; i < a.length; i++) {
+    if (a[i] === b[i]) continue
+    return a[i]! > b[i]!
+  }
+  return false
+}
+
+/**
+ * A page of `rows`, which hold up to `limit + 1` rows after the cursor in key order (the one extra tells whether another
+ * page follows).
+ */
+export const pageOf = <A>(rows: ReadonlyArray<A>, page: PageRequest, keyOf: (a: A) => PageKey): Page<A> => {
+  const items = rows.slice(0, page.limit)
+  const last = items[items.length - 1]
+  return { items, nextCursor: rows.length > page.limit && last !== undefined ? encodePageCursor(keyOf(last)) : null }
+}
+
+/** A page of a list held in memory (tokens): sorted by key, after the cursor. */
+export const pageInMemory = <A>(all: ReadonlyArray<A>, page: PageRequest, keyOf: (a: A) => PageKey): Page<A> => {
+  const sorted = [...all].sort((x, y) => keyAfter(keyOf(x), keyOf(y)) ? 1 : keyAfter(keyOf(y), keyOf(x)) ? -1 : 0)
+  const after = page.after
+  const rest = after === undefined ? sorted : sorted.filter((a) => keyAfter(keyOf(a), after))
+  return pageOf(rest.slice(0, page.limit + 1), page, keyOf)
+}
