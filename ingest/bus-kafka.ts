@@ -15,6 +15,7 @@ import kafkajs from "kafkajs"
 import type { Admin, Consumer, EachBatchPayload, KafkaMessage, Producer } from "kafkajs"
 import { BusUnavailable, EventBus, type EventBusShape, Topics, type Topic, type TopicBacklog } from "./bus.ts"
 import type { BusCodec, WireMessage } from "./bus-crypto.ts"
+import { patchKafkaEncoder } from "./bus-kafka-encoder.ts"
 
 const { Kafka, logLevel, Partitioners, CompressionTypes, CompressionCodecs } = kafkajs
 
@@ -56,6 +57,9 @@ RequestQueue.prototype.scheduleCheckPendingRequests = function (this: KafkaReque
     this.checkPendingRequests()
   }, Math.max(1, scheduleAt))
 }
+
+// Produced records encoded without a zero-filled ArrayBuffer each (ingest/bus-kafka-encoder.ts).
+patchKafkaEncoder()
 
 const MURMUR_M = 0x5bd1e995
 
