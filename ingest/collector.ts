@@ -17,7 +17,7 @@ import { consentRoute } from "./consent-route.ts"
 import { identityRoute } from "./identity-route.ts"
 import { makeDsrRoute } from "./dsr-route.ts"
 import { profileRoute } from "./profile-route.ts"
-import { queryRoute } from "./query-route.ts"
+import { queryRoute, refuse } from "./query-route.ts"
 import {
   API_ROUTES, type ApiRouteName, type Handler, ingestTenant, loggedPath, makeAccessLog, makeGuard, makeTokenRegistry, matchApiRoute, subjectKeyer,
 } from "./auth.ts"
@@ -33,6 +33,7 @@ import {
   bodyLimit, isBatchRoute, processSegmentRequest, readSegmentBody, SEGMENT_ROUTES, type SegmentBodyReading, type SegmentRoute,
 } from "./segment-api.ts"
 import { type ImportedItem, splitItems, WEBHOOK_SOURCES } from "./sources/index.ts"
+import { passedLimit } from "./sources/items.ts"
 import { verifySendgridSignature } from "./sources/sendgrid.ts"
 import type { WriteKeys } from "./writekeys.ts"
 
@@ -114,9 +115,6 @@ interface Reply {
 const json = (status: number, body: unknown, headers?: Record<string, string>): Reply =>
   headers === undefined ? { status, body } : { status, body, headers }
 
-const refuse = (status: number, rule: string, message: string, headers?: Record<string, string>) =>
-  json(status, { success: false, error: message, rule }, headers)
-
 /** The write key from HTTP Basic auth (key as user name, as Segment's SDKs send it). */
 const basicAuthUser = (header: string | undefined): string | undefined => {
   if (header === undefined) return undefined
@@ -159,7 +157,7 @@ const UNAUTHORIZED_HEADERS = { "www-authenticate": 'Basic realm="cdp collector"'
 const unauthorized = (key: string | undefined, how: string) =>
   refuse(401, key === undefined ? "missing_write_key" : "unknown_write_key",
     key === undefined ? `no write key: send it as ${how}` : "the write key is not known to this collector",
-    UNAUTHORIZED_HEADERS)
+    undefined, UNAUTHORIZED_HEADERS)
 
 const makeCollector = (options: CollectorOptions) =>
   Effect.gen(function* () {
@@ -170,7 +168,7 @@ const makeCollector = (options: CollectorOptions) =>
     const bodyIdleMs = Duration.toMillis(options.bodyIdleTimeout ?? Duration.millis(DEFAULT_BODY_IDLE_MS))
     const refuseBody = (error: Error) => {
       const r = bodyErrorReply(error)
-      return refuse(r.status, r.rule, r.message, r.status === 408 ? { connection: "close" } : undefined)
+      return refuse(r.status, r.rule, r.message, undefined, r.status === 408 ? { connection: "close" } : undefined)
     }
     /** Requests on this connection presented a valid key (none: the admin token): it no longer counts as unauthenticated. */
     const authenticated = (req: IncomingMessage, writeKey?: string) => connections?.trust(req.socket, writeKey)
@@ -185,12 +183,12 @@ const makeCollector = (options: CollectorOptions) =>
         const bearer = /^Bearer\s/i.test(req.headers.authorization ?? "") ? ingestTenant(registry, req) : undefined
         if (typeof bearer === "object") return bearer
         if (req.headers.authorization !== undefined && headerKey === undefined && bearer === undefined) {
-          return refuse(401, "bad_authorization", "Authorization must be HTTP Basic with the write key as user name, or Bearer with an API token", UNAUTHORIZED_HEADERS)
+          return refuse(401, "bad_authorization", "Authorization must be HTTP Basic with the write key as user name, or Bearer with an API token", undefined, UNAUTHORIZED_HEADERS)
         }
         if (bearer !== undefined) authenticated(req)
         let tenant = bearer ?? (headerKey === undefined ? undefined : options.writeKeys.tenantOf(headerKey))
         if (headerKey !== undefined && tenant === undefined) {
-          return refuse(401, "unknown_write_key", "the write key is not known to this collector", UNAUTHORIZED_HEADERS)
+          return refuse(401, "unknown_write_key", "the write key is not known to this collector", undefined, UNAUTHORIZED_HEADERS)
         }
         if (headerKey !== undefined) {
           const originRefused = originRefusal(options.writeKeys, headerKey, req)
@@ -277,7 +275,7 @@ const makeCollector = (options: CollectorOptions) =>
         const ctx = { tenant, receivedAtMs: Date.now(), maxItems: WEBHOOK_MAX_ITEMS, ...(sourceOptions === undefined ? {} : { options: sourceOptions }) }
         const items = yield* Effect.promise(() =>
           Promise.resolve(bytes !== undefined ? source.parseBytes!(bytes, ctx) : source.parse(body, ctx)))
-        if (items.length > WEBHOOK_MAX_ITEMS) {
+        if (passedLimit(items, ctx)) {
           // The source stopped reading one item past the limit: how many more the post held is not known.
           return refuse(413, "too_many_items", `a webhook post may carry at most ${WEBHOOK_MAX_ITEMS} items (this one has more); send them in smaller posts`)
         }
@@ -301,9 +299,9 @@ const makeCollector = (options: CollectorOptions) =>
     const handled = <R>(effect: Effect.Effect<Reply, Cause.TimeoutError | BusUnavailable, R>) =>
       effect.pipe(
         Effect.catchTag("TimeoutError", () =>
-          Effect.succeed(refuse(503, "backend_timeout", "the pipeline did not accept the messages in time; retry later", { "retry-after": "5" }))),
+          Effect.succeed(refuse(503, "backend_timeout", "the pipeline did not accept the messages in time; retry later", undefined, { "retry-after": "5" }))),
         Effect.catchTag("BusUnavailable", (e) =>
-          Effect.succeed(refuse(503, "bus_unavailable", `the event bus is unavailable (${e.backend}); retry later`, { "retry-after": "5" }))),
+          Effect.succeed(refuse(503, "bus_unavailable", `the event bus is unavailable (${e.backend}); retry later`, undefined, { "retry-after": "5" }))),
       )
 
     const registry = yield* makeTokenRegistry({ adminToken: options.adminToken, warehouse })
@@ -338,7 +336,7 @@ const makeCollector = (options: CollectorOptions) =>
       const path = (req.url ?? "/").split("?", 1)[0]!.replace(/\/+$/, "")
       // Node keeps the first of several Authorization headers: which credential a request meant is then a guess.
       if ((req.headersDistinct["authorization"]?.length ?? 0) > 1) {
-        return Effect.succeed(json(400, { success: false, error: "send one Authorization header, not several", rule: "duplicate_authorization", field: "authorization" }))
+        return Effect.succeed(refuse(400, "duplicate_authorization", "send one Authorization header, not several", "authorization"))
       }
       if (path === "/health" || path === "/healthz") {
         return req.method === "GET" || req.method === "HEAD" ? health.report(draining) : Effect.succeed(refuse(405, "method_not_allowed", "use GET /health"))
@@ -356,10 +354,10 @@ const makeCollector = (options: CollectorOptions) =>
             `${API_ROUTES.filter((r) => handlers[r.name] !== undefined).map((r) => r.template).join(", ")} (also under /v1/tenants/{tenant}/...)`))
       }
       if (req.method === "OPTIONS" && isBrowserRoute(req)) return Effect.succeed(json(204, {}, preflightHeaders(req)))
-      if (req.method !== "POST") return Effect.succeed(refuse(405, "method_not_allowed", `use POST ${path}`, { allow: "POST" }))
-      if (draining) return Effect.succeed(refuse(503, "draining", "the collector is shutting down; retry later", { "retry-after": "5", connection: "close" }))
+      if (req.method !== "POST") return Effect.succeed(refuse(405, "method_not_allowed", `use POST ${path}`, undefined, { allow: "POST" }))
+      if (draining) return Effect.succeed(refuse(503, "draining", "the collector is shutting down; retry later", undefined, { "retry-after": "5", connection: "close" }))
       return Effect.flatMap(health.refusal, (notReady) => notReady !== undefined
-        ? Effect.succeed(refuse(503, "not_ready", `${notReady}; retry later`, { "retry-after": "5" }))
+        ? Effect.succeed(refuse(503, "not_ready", `${notReady}; retry later`, undefined, { "retry-after": "5" }))
         : handled(hook !== null ? webhook(hook[1]!, req) : ingest(SEGMENT_ROUTES.get(m![1]!)!, req)))
     }
 

@@ -7,7 +7,7 @@ import { phoneToE164 } from "../../identity/index.ts"
 import type { Identifier, JsonObject, Rejection } from "../message.ts"
 import { parseIsoDateTime } from "../schemas.ts"
 import type { ImportContext, ImportedItem } from "./index.ts"
-import { type ItemMaker, itemMaker, NO_IDENTIFIERS, show, withinLimit } from "./items.ts"
+import { type ItemMaker, itemMaker, NO_IDENTIFIERS, passedLimit, show, withinLimit } from "./items.ts"
 
 export type CallField =
   | "call_id" | "started_at" | "duration_s" | "direction" | "phone" | "agent" | "queue" | "outcome" | "notes"
@@ -314,12 +314,11 @@ export const parseCallsPost = async (body: string, ctx: ImportContext): Promise<
   const parser = csvParser(rows)
   // Bytes, not string slices: csv-parse joins a character split between two chunks, as it does reading a file.
   const bytes = Buffer.from(body, "utf8")
-  const most = ctx.maxItems ?? Number.POSITIVE_INFINITY
   for (let at = 0; at < bytes.length && !rows.stopped(); at += POST_CHUNK) {
     if (at > 0) await new Promise<void>((resolve) => setImmediate(resolve))
     parser.write(bytes.subarray(at, at + POST_CHUNK))
     // Past the limit the post is refused whole: the rest of it need not be parsed.
-    if (out.length > most) return out.slice(0, most + 1)
+    if (passedLimit(out, ctx)) return withinLimit(out, ctx)
   }
   parser.end()
   rows.end()

@@ -229,18 +229,25 @@ export async function* readNdjsonFile(
 
 const LINE_BREAK = /\r?\n/
 
-/** The first `ctx.maxItems + 1` of `values` (all when no limit is set): past the limit nothing more need be read. */
+/**
+ * Whether a post holds more items than it may (ctx.maxItems): the one test of the limit. A source asks it to stop
+ * reading; the collector, of what the source returned, to refuse the post whole.
+ */
+export const passedLimit = (items: ReadonlyArray<unknown>, ctx: Pick<ImportContext, "maxItems">): boolean =>
+  ctx.maxItems !== undefined && items.length > ctx.maxItems
+
+/** The first `ctx.maxItems + 1` of `values` (all when no limit is set): one past the limit tells it was passed. */
 export const withinLimit = <A>(values: ReadonlyArray<A>, ctx: ImportContext): ReadonlyArray<A> =>
-  ctx.maxItems !== undefined && values.length > ctx.maxItems + 1 ? values.slice(0, ctx.maxItems + 1) : values
+  passedLimit(values, ctx) ? values.slice(0, ctx.maxItems! + 1) : values
 
 /**
  * The same as `readNdjsonFile`, over a body already in memory (webhooks); stops after `maxItems + 1` items (see
  * ImportContext.maxItems).
  */
-export const parseNdjsonText = (body: string, maker: ItemMaker, handle: LineHandler, maxItems = Number.POSITIVE_INFINITY): Array<ImportedItem> => {
+export const parseNdjsonText = (body: string, maker: ItemMaker, handle: LineHandler, maxItems?: number): Array<ImportedItem> => {
   const items: Array<ImportedItem> = []
   const lines = body.split(LINE_BREAK)
-  for (let i = 0; i < lines.length && items.length <= maxItems; i++) {
+  for (let i = 0; i < lines.length && !passedLimit(items, { maxItems }); i++) {
     const line = lines[i]!
     if (line.trim() === "") continue
     items.push(handleLine(maker, line, i + 1, handle))
