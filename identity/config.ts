@@ -184,6 +184,7 @@ export const identityConfigOf = (rules: IdentityRules = {}, phoneRegions: Readon
     if (tenant !== "*") tenants.set(tenant, effective([rules["*"], own], phoneRegions))
   }
   const blocked: CompiledBlockRules = {
+    digest: [base.blocked.digest, ...[...tenants].sort(([a], [b]) => a < b ? -1 : 1).map(([t, c]) => `${t}=${c.blocked.digest}`)].join(" "),
     reasonFor: (kind, value, tenant) => ((tenant === undefined ? undefined : tenants.get(tenant)) ?? base).blocked.reasonFor(kind, value),
   }
   return { extract: { ...base, blocked, ...(tenants.size === 0 ? {} : { tenants }) }, rules: DEFAULT_GRAPH_RULES }

@@ -1,5 +1,6 @@
 // Values that must never link people: placeholders typed into forms ("test@test.com", "null", "0000000000") and the
 // tenant's own additions. Checked on normalised values; a blocked value is recorded with its reason, never linked.
+import { hash } from "node:crypto"
 import type { IdentifierKind } from "./normalise.ts"
 
 export interface BlockRules {
@@ -29,6 +30,8 @@ export const DEFAULT_BLOCK_RULES: BlockRules = {
 export interface CompiledBlockRules {
   /** Why the value may not link, or undefined when it may (by the tenant's own rules, when it has some). */
   readonly reasonFor: (kind: IdentifierKind, normalised: string, tenant?: string) => string | undefined
+  /** Equal for rules that block the same values (a snapshot made under the rules in force needs no check of its values). */
+  readonly digest: string
 }
 
 export const compileBlockRules = (rules: BlockRules = DEFAULT_BLOCK_RULES): CompiledBlockRules => {
@@ -40,6 +43,7 @@ export const compileBlockRules = (rules: BlockRules = DEFAULT_BLOCK_RULES): Comp
   const patternsByKind = new Map<IdentifierKind, Array<RegExp>>()
   const localParts = new Set(rules.emailLocalParts.map((l) => l.toLowerCase()))
   return {
+    digest: hash("sha256", JSON.stringify([rules.values, rules.patterns, rules.emailLocalParts]), "hex").slice(0, 32),
     reasonFor: (kind, normalised) => {
       const lower = normalised.toLowerCase()
       let kindExact = exactByKind.get(kind)

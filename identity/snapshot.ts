@@ -36,6 +36,8 @@ interface SnapshotBody {
   readonly format: number
   readonly graphs: ReadonlyArray<GraphState>
   readonly dropped: ReadonlyArray<Dropped>
+  /** The block rules' digest it was made under (absent in snapshots of earlier versions). */
+  readonly blockRules?: string
 }
 
 /** The identity graph in memory, and what a snapshot of it must record. */
@@ -145,11 +147,15 @@ const fromSnapshot = (rules: GraphRules, blocked: CompiledBlockRules, operations
 /**
  * Puts the snapshot's graphs into the resolver, or says why they cannot stand for today's (block rules that refuse a
  * value it holds, or allow one it left out). Kinds only in the answer: values are personal data, and it is logged.
+ * A snapshot made under the block rules in force is not checked value by value: a blocked value it holds came from
+ * an operator's link (kept whole), which a full load keeps too; checking it refused every snapshot after such a link.
  */
 const restoreInto = (resolver: IdentityResolver, body: SnapshotBody, blocked: CompiledBlockRules): string | undefined => {
+  const sameRules = body.blockRules === blocked.digest
   try {
     for (const state of body.graphs) {
       const graph = resolver.restore(state)
+      if (sameRules) continue
       for (const { kind, value } of graph.identifiers()) {
         if (blocked.reasonFor(kind as IdentifierKind, value, state.tenant) !== undefined) return `holds an identifier of kind ${kind} that today's block rules refuse`
       }
@@ -157,6 +163,7 @@ const restoreInto = (resolver: IdentityResolver, body: SnapshotBody, blocked: Co
   } catch {
     return "holds a graph this version cannot restore"
   }
+  if (sameRules) return undefined
   for (const [tenant, kind, value] of body.dropped) {
     if (blocked.reasonFor(kind as IdentifierKind, value, tenant) === undefined) return `left out an identifier of kind ${kind} that today's block rules allow`
   }
@@ -249,7 +256,7 @@ export const catchUp = Effect.fn("identityCatchUp")(function* (loaded: LoadedIde
 export const writeSnapshot = Effect.fn("writeSnapshot")(function* (loaded: LoadedIdentity) {
   const coversUntilMs = loaded.syncedUntilMs
   const dropped = [...new Map(loaded.dropped.map((d) => [d.join("\u0000"), d])).values()]
-  const body: SnapshotBody = { format: FORMAT, graphs: loaded.resolver.toStates(), dropped }
+  const body: SnapshotBody = { format: FORMAT, graphs: loaded.resolver.toStates(), dropped, blockRules: loaded.readBack.blocked.digest }
   const bytes = serialize(body)
   yield* storeSnapshot({ takenAtMs: Date.now(), coversUntilMs, fingerprint: loaded.fingerprint, bytes })
   return bytes.length

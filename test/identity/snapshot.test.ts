@@ -9,6 +9,7 @@ import { type Needed, TenantGraph } from "../../identity/resolver.ts"
 import { rebuildIdentity } from "../../identity/rebuild.ts"
 import { catchUp, loadIdentity } from "../../identity/snapshot.ts"
 import { defaultIdentityConfig, makeIdentityStage } from "../../identity/stage.ts"
+import { identityConfigOf } from "../../identity/config.ts"
 import { storeIdentity } from "../../warehouse/identity.ts"
 import { Warehouse } from "../../warehouse/warehouse.ts"
 import { eventOn } from "../support/events.ts"
@@ -189,6 +190,30 @@ describe("identity snapshot", () => {
     const [viewAfter, mailAfter] = profilesOf(result.after.resolver.graph("acme"), ["view", "mail"])
     expect(mailAfter).toBeDefined()
     expect(mailAfter).not.toBe(viewAfter)
+  })
+
+  it("after an operator's link, a block rule on the linked value costs one full load, not one at every start", async () => {
+    const blockedConfig = identityConfigOf({ "*": { blockedValues: { email: ["ann@x.example"] } } })
+    const result = await withWarehouse(Effect.gen(function* () {
+      const { stage } = yield* makeIdentityStage(config, { everyMessages: 1, everyMs: 0, minMessages: 1 })
+      yield* stage(history)
+      yield* recordOperation({ tenant: "acme", kind: "link", a: "email:ann@x.example", b: "user_id:u2", reason: "same person" })
+      // The first start under the new rule cannot use a snapshot holding the address from messages; it writes one.
+      const first = yield* makeIdentityStage(blockedConfig, { everyMessages: 1, everyMs: 0, minMessages: 1 })
+      yield* first.stage([eventOn("later", 5, { anonymousId: "b1" })])
+      const restarted = yield* loadIdentity(blockedConfig.rules, blockedConfig.extract.blocked, true)
+      const full = yield* loadIdentity(blockedConfig.rules, blockedConfig.extract.blocked, false)
+      return { restarted, full }
+    }))
+    expect(result.restarted.snapshotNotUsed).toBeUndefined()
+    expect(result.restarted.source).toBe("snapshot")
+    const graph = result.restarted.resolver.graph("acme")
+    expect(profilesOf(graph, ids)).toEqual(profilesOf(result.full.resolver.graph("acme"), ids))
+    // The operator's link holds (the address joins u2), the messages' sightings of the address link nothing.
+    const [view, mail, login, other] = profilesOf(graph, ["view", "mail", "login", "other"])
+    expect(mail).toBe(other)
+    expect(view).toBe(login)
+    expect(mail).not.toBe(view)
   })
 
   it("a suggestion dismissed while the pipeline runs (no reload: the graph does not change) leaves its later snapshots usable", async () => {
