@@ -21,10 +21,18 @@ export interface AnalystLimits {
   /** max_result_rows / max_result_bytes: a bigger result fails (never silently cut). */
   readonly maxResultRows: number
   readonly maxResultBytes: number
+  /**
+   * max_rows_to_read / max_bytes_to_read: what one query may read (tables and table functions together). Refused
+   * before it starts when the engine can estimate it (numbers(1e12), a table's size), else when the count passes it.
+   */
+  readonly maxRowsToRead: number
+  readonly maxBytesToRead: number
   /** max_threads: leaves the other cores to ingestion. */
   readonly maxThreads: number
   /** Analyst queries running at once in this process; more are refused (retry later). */
   readonly maxConcurrent: number
+  /** Of those, how many one tenant (or the all-tenant scope) may hold: its heavy queries never take every turn. */
+  readonly maxConcurrentPerTenant: number
 }
 
 export const DEFAULT_ANALYST_LIMITS: AnalystLimits = {
@@ -32,8 +40,11 @@ export const DEFAULT_ANALYST_LIMITS: AnalystLimits = {
   maxMemoryBytes: 2 * 1024 ** 3,
   maxResultRows: 1_000_000,
   maxResultBytes: 64 * 1024 ** 2,
+  maxRowsToRead: 10_000_000_000,
+  maxBytesToRead: 256 * 1024 ** 3,
   maxThreads: 1,
   maxConcurrent: 2,
+  maxConcurrentPerTenant: 1,
 }
 
 /** Whose rows a query sees: one tenant's, or (explicitly, and logged) every tenant's. */
@@ -45,10 +56,12 @@ export class QueryLimitExceeded extends Data.TaggedError("QueryLimitExceeded")<{
   readonly message: string
 }> {}
 
-/** Too many analyst queries are running: retry later. */
-export class QueryBusy extends Data.TaggedError("QueryBusy")<{ readonly limit: number }> {
+/** Too many analyst queries are running, in all or of this scope (`scope`: "tenant acme"): retry later. */
+export class QueryBusy extends Data.TaggedError("QueryBusy")<{ readonly limit: number; readonly scope?: string }> {
   override get message() {
-    return `${this.limit} analyst queries are already running (the limit); retry when one finishes`
+    return this.scope === undefined
+      ? `${this.limit} analyst queries are already running (the limit); retry when one finishes`
+      : `${this.scope} already has ${this.limit} analyst ${this.limit === 1 ? "query" : "queries"} running (the limit per tenant); retry when it finishes`
   }
 }
 
@@ -212,6 +225,9 @@ export const analystSettings = async (
     ["max_result_rows", limits.maxResultRows],
     ["max_result_bytes", limits.maxResultBytes],
     ["result_overflow_mode", "throw"],
+    ["max_rows_to_read", limits.maxRowsToRead],
+    ["max_bytes_to_read", limits.maxBytesToRead],
+    ["read_overflow_mode", "throw"],
     ["max_threads", limits.maxThreads],
     ["output_format_json_quote_64bit_integers", 1],
     ["readonly", 1],
@@ -224,6 +240,8 @@ const LIMIT_CODES: Record<string, (limits: AnalystLimits) => [string, string]> =
   "241": (l) => ["max_memory_usage", `the query needed more than the ${Math.round(l.maxMemoryBytes / 1024 ** 2)} MB memory limit`],
   "396": (l) => ["max_result_rows", `the result is larger than the limit (${l.maxResultRows} rows, ${Math.round(l.maxResultBytes / 1024 ** 2)} MB): aggregate or add LIMIT`],
   "394": () => ["cancelled", "the query was cancelled (its client went away)"],
+  "158": (l) => ["max_rows_to_read", `the query would read more than the ${l.maxRowsToRead} rows limit: filter on the order key or sample`],
+  "307": (l) => ["max_bytes_to_read", `the query would read more than the ${Math.round(l.maxBytesToRead / 1024 ** 2)} MB limit: filter on the order key or read fewer columns`],
 }
 
 /** The limit an engine error names, if it names one. */
@@ -241,14 +259,20 @@ export const OUTAGE_CODES = new Set(["202", "209", "210", "243", "425", "1000"])
 export class StatementRefused extends Error {}
 
 /**
- * Runs analysts' statements for one warehouse client: at most `limits.maxConcurrent` at once, each in its own
+ * Runs analysts' statements for one warehouse client: at most `limits.maxConcurrent` at once and
+ * `limits.maxConcurrentPerTenant` of one scope (so one tenant's slow queries leave the others a turn), each in its own
  * read-only context. When `signal` aborts (the client went away), the query is stopped in the engine.
  */
 export const analystRunner = (client: ClickHouseClient, backend: { readonly kind: "embedded" | "server"; readonly location: string }, limits: AnalystLimits) => {
   let running = 0
+  const runningOf = new Map<string, number>()
   return async (sql: string, scope: QueryScope, signal?: AbortSignal): Promise<ReadonlyArray<unknown>> => {
+    const who = describeScope(scope)
+    const mine = runningOf.get(who) ?? 0
+    if (mine >= limits.maxConcurrentPerTenant) throw new QueryBusy({ limit: limits.maxConcurrentPerTenant, scope: who })
     if (running >= limits.maxConcurrent) throw new QueryBusy({ limit: limits.maxConcurrent })
     running++
+    runningOf.set(who, mine + 1)
     try {
       const inspection = await inspectStatement(client, sql, scope)
       if ("refused" in inspection) throw new StatementRefused(inspection.refused)
@@ -283,6 +307,9 @@ export const analystRunner = (client: ClickHouseClient, backend: { readonly kind
       }
     } finally {
       running--
+      const left = runningOf.get(who)! - 1
+      if (left === 0) runningOf.delete(who)
+      else runningOf.set(who, left)
     }
   }
 }

@@ -109,11 +109,14 @@ describe("POST /v1/query", () => {
   it("answers track and /health while a heavy analyst query runs, and stops that query when its client leaves", () =>
     withQueryCollector((url) => Effect.gen(function* () {
       const client = new AbortController()
-      const heavy = Effect.runPromise(ask(url, { sql: "SELECT count() FROM numbers(1e13)", tenant: "acme" }, client.signal)).catch((e: Error) => e.name)
+      const heavy = Effect.runPromise(ask(url, { sql: "SELECT max(cityHash64(toString(number))) FROM numbers(1e9)", tenant: "acme" }, client.signal)).catch((e: Error) => e.name)
       while ((yield* runningAnalystQueries) === 0) yield* Effect.sleep("50 millis")
       expect((yield* post(`${url}/v1/track`, { userId: "u1", event: "During", messageId: "t1" })).status).toBe(200)
       expect((yield* Effect.promise(() => fetch(`${url}/health`))).status).toBe(200)
       expect(yield* query("SELECT message_id FROM events")).toEqual([{ message_id: "t1" }])
+      // The tenant's own next query waits for its turn; another tenant's runs.
+      expect(yield* ask(url, { sql: "SELECT 1 AS one", tenant: "acme" })).toMatchObject({ status: 429, body: { rule: "query_busy" } })
+      expect(yield* ask(url, { sql: "SELECT 1 AS one", tenant: "globex" })).toEqual({ status: 200, body: { success: true, rows: [{ one: 1 }] } })
       expect(yield* runningAnalystQueries).toBe(1)
       client.abort()
       expect(yield* Effect.promise(() => heavy)).toBe("AbortError")

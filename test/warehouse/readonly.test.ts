@@ -288,7 +288,7 @@ describe("the analyst context (engine-enforced)", () => {
 
   it("stops a query at its time, memory and result limits, naming the limit", () =>
     withWarehouse(Effect.gen(function* () {
-      expect(yield* attempt("SELECT count() FROM numbers(1e12)")).toMatchObject({ error: "QueryLimitExceeded", message: expect.stringMatching(/1 s limit/) })
+      expect(yield* attempt("SELECT max(cityHash64(toString(number))) FROM numbers(1e9)")).toMatchObject({ error: "QueryLimitExceeded", message: expect.stringMatching(/1 s limit/) })
       expect(yield* attempt("SELECT length(groupArray(number)) AS n FROM numbers(1e8)")).toMatchObject({ error: "QueryLimitExceeded", message: expect.stringMatching(/memory limit/) })
       expect(yield* attempt("SELECT number FROM numbers(11)")).toMatchObject({ error: "QueryLimitExceeded", message: expect.stringMatching(/10 rows/) })
       expect(yield* attempt("SELECT number FROM numbers(10)")).toMatchObject({ rows: expect.any(Array) })
@@ -297,11 +297,35 @@ describe("the analyst context (engine-enforced)", () => {
   it("refuses an analyst query past the concurrency limit instead of queueing it behind a heavy one", () =>
     withWarehouse(Effect.gen(function* () {
       const warehouse = yield* Warehouse
-      const heavy = yield* Effect.forkChild(attempt("SELECT count() FROM numbers(1e13)"))
+      const heavy = yield* Effect.forkChild(attempt("SELECT max(cityHash64(toString(number))) FROM numbers(1e9)"))
       const running = warehouse.query<{ n: string }>("SELECT count() AS n FROM system.processes WHERE startsWith(query, '/* cdp-analyst')")
       while (Number((yield* running)[0]!.n) === 0) yield* Effect.sleep("20 millis")
-      expect(yield* attempt("SELECT 1 AS one")).toMatchObject({ error: "QueryBusy", message: expect.stringMatching(/1 analyst queries are already running/) })
+      expect(yield* attempt("SELECT 1 AS one", { tenant: "globex" })).toMatchObject({ error: "QueryBusy", message: expect.stringMatching(/1 analyst queries are already running/) })
       expect(yield* Fiber.join(heavy)).toMatchObject({ error: "QueryLimitExceeded" })
       expect(yield* attempt("SELECT 1 AS one")).toEqual({ rows: [{ one: 1 }] })
     }), { maxConcurrent: 1, maxExecutionSeconds: 1 }))
+
+  it("refuses at once a query that would read more rows or bytes than the read limits, naming the limit", () =>
+    withWarehouse(Effect.gen(function* () {
+      const started = Date.now()
+      expect(yield* attempt("SELECT count() FROM numbers(1e12)")).toMatchObject({ error: "QueryLimitExceeded", message: expect.stringMatching(/read more than the 1000000000 rows limit/) })
+      // Known only while reading (no estimate ahead): stopped when the count passes the limit.
+      expect(yield* attempt("SELECT count() FROM system.numbers")).toMatchObject({ error: "QueryLimitExceeded", message: expect.stringMatching(/would read more than the/) })
+      expect(yield* attempt("SELECT count() FROM numbers(2e8)")).toMatchObject({ error: "QueryLimitExceeded", message: expect.stringMatching(/read more than the 1024 MB limit/) })
+      // Far below the 60 s time limit: the limits stopped them, not the clock.
+      expect(Date.now() - started).toBeLessThan(30_000)
+      expect(yield* attempt("SELECT count() AS n FROM numbers(1e6)")).toEqual({ rows: [{ n: "1000000" }] })
+    }), { maxRowsToRead: 1e9, maxBytesToRead: 1024 ** 3 }))
+
+  it("keeps one tenant's running queries from taking every other tenant's turn", () =>
+    withWarehouse(Effect.gen(function* () {
+      const warehouse = yield* Warehouse
+      const heavy = yield* Effect.forkChild(attempt("SELECT max(cityHash64(toString(number))) FROM numbers(1e9)"))
+      const running = warehouse.query<{ n: string }>("SELECT count() AS n FROM system.processes WHERE startsWith(query, '/* cdp-analyst')")
+      while (Number((yield* running)[0]!.n) === 0) yield* Effect.sleep("20 millis")
+      expect(yield* attempt("SELECT 1 AS one")).toMatchObject({ error: "QueryBusy", message: expect.stringMatching(/tenant acme already has 1 analyst query running/) })
+      expect(yield* attempt("SELECT 1 AS one", { tenant: "globex" })).toEqual({ rows: [{ one: 1 }] })
+      expect(yield* Fiber.join(heavy)).toMatchObject({ error: "QueryLimitExceeded" })
+      expect(yield* attempt("SELECT 1 AS one")).toEqual({ rows: [{ one: 1 }] })
+    }), { maxConcurrent: 2, maxConcurrentPerTenant: 1, maxExecutionSeconds: 2 }))
 })
