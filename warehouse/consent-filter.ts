@@ -3,6 +3,7 @@
 // small set) instead of listing every profile with events (a scan of the whole events view per query, 1-2 s at 1M
 // events); an opt-in purpose lists the granted ones (also small). consent/ledger.ts builds the filter from the policy.
 import { grantingProfilesQuery, refusingProfilesQuery } from "./consent.ts"
+import { currentProfileSql } from "./current-profile.ts"
 import { restrictedProfilesSql } from "./dsr.ts"
 import { chDateTime } from "./sink.ts"
 
@@ -68,9 +69,16 @@ export const consentFilterQuery = (
 export const allowedProfilesQuery = (tenant: string, filter: ConsentFilter, atMs?: number): { sql: string; params: Record<string, unknown> } => {
   if (filter.uses === "only") return { sql: filter.sql, params: filter.params }
   const f = renamedFilter(filter, "f_")
+  // The profiles with events as the audiences read them (event_rows of the tenant, each at its current profile by the
+  // one fragment), not through the events view, which joins every tenant's moves before the tenant is filtered.
+  const current = currentProfileSql(tenant, "e")
   return {
-    params: { ...f.params, consent_tenant: tenant, ...(atMs === undefined ? {} : { consent_at: chDateTime(new Date(atMs).toISOString()) }) },
-    sql: "SELECT DISTINCT profile_id FROM events WHERE tenant = {consent_tenant:String}" +
-      (atMs !== undefined ? " AND timestamp <= {consent_at:DateTime64(3, 'UTC')}" : "") + ` AND ${allowedSql("profile_id", f)}`,
+    params: {
+      ...f.params, ...current.params, consent_tenant: tenant, ...(atMs === undefined ? {} : { consent_at: chDateTime(new Date(atMs).toISOString()) }),
+    },
+    sql: `SELECT DISTINCT profile_id FROM (SELECT ${current.profileId} AS profile_id FROM ` +
+      "(SELECT message_id, profile_id FROM event_rows WHERE tenant = {consent_tenant:String}" +
+      (atMs !== undefined ? " AND timestamp <= {consent_at:DateTime64(3, 'UTC')}" : "") + `) AS e ${current.join}) ` +
+      `WHERE ${allowedSql("profile_id", f)}`,
   }
 }
