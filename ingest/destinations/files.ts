@@ -22,6 +22,14 @@ const flatten = (fields: Readonly<Record<string, unknown>>): Record<string, stri
   return out
 }
 
+// A spreadsheet runs a cell starting with = + - @ (or a tab or CR before one) as a formula: HYPERLINK, DDE (cmd|...).
+// Such a cell gets a leading ' (OWASP's advice), which every spreadsheet shows as text. A signed number or phone
+// number (-12.5, +44 20 7946 0958) is left alone: at worst a spreadsheet computes it, it calls nothing, and a CRM
+// importing the file must get the E.164 number it matches people on, not '+44...
+const FORMULA_START = /^[=+\-@\t\r]/
+const SIGNED_NUMBER = /^[+-]\d[\d .()-]*(?:[eE][+-]?\d+)?$/
+const cellSafe = (s: string) => (FORMULA_START.test(s) && !SIGNED_NUMBER.test(s) ? `'${s}` : s)
+
 export const makeFiles = (config: DestinationConfig, store: ObjectStoreShape): DestinationClient => {
   const csv = config.type === "csv"
   const keyOf = (op: Operation, batchId: string) =>
@@ -35,8 +43,8 @@ export const makeFiles = (config: DestinationConfig, store: ObjectStoreShape): D
     if (!csv) return rows.map((r) => JSON.stringify(r)).join("\n") + "\n"
     const flat = rows.map(flatten)
     const columns = [...new Set(flat.flatMap((r) => Object.keys(r)))]
-    // Cells that start with = + - @ are prefixed with ' so a spreadsheet does not run them as formulas.
-    return stringify(flat, { header: true, columns, cast: { string: (s) => (/^[=+\-@\t\r]/.test(s) ? `'${s}` : s) } })
+    // Column names come from the data too (the keys of an object trait): escaped as cells are.
+    return stringify(flat, { header: true, columns: columns.map((key) => ({ key, header: cellSafe(key) })), cast: { string: cellSafe } })
   }
   return {
     config,
