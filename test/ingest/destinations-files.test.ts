@@ -32,7 +32,7 @@ const exported = async (type: "csv" | "ndjson", fields: Record<string, unknown>)
   return Effect.runPromise(Effect.gen(function* () {
     const store = yield* ObjectStore
     const files = makeFiles(config!, store)
-    const result = yield* Effect.promise(() => files.send("upsert", [record], "batch1"))
+    const result = yield* Effect.promise(() => files.send("upsert", [record], "batch1", new AbortController().signal))
     expect(result).toMatchObject({ kind: "done" })
     return readFileSync(join(dir, "exports", "acme", "sheet", `batch1.${type}`), "utf8")
   }).pipe(Effect.provide(ObjectStore.local(dir))))
