@@ -5,11 +5,12 @@
 // while the refresher runs as in `cdp serve`: from the landed batch to the change recorded in audience_changes.
 // Run by `npm run bench`; BENCH_AUDIENCE_EVENTS sets the number of events (1,000,000). Every 10th profile has an
 // EmailMarketing signal: a grant, or for every 50th a refusal (what the consent filter reads). BENCH_AUDIENCE_ONLY=consent measures
-// only what consent's filter costs (the three-condition preview and the 100-profile refresh), for before/after pairs.
+// only what consent's filter costs (the three-condition preview, the 100-profile refresh and the consent listing), for before/after pairs.
 import { loadavg } from "node:os"
 import { join } from "node:path"
 import { Effect, Fiber, Logger } from "effect"
 import { backendConfig, pipelineLayer } from "../../cli/layers.ts"
+import { consentingProfiles } from "../../consent/index.ts"
 import { createAudience, keepAudiencesCurrent, parseCondition, type Node, previewAudience, refreshAudiences, refreshAudiencesFor } from "../../identity/audiences/index.ts"
 import type { CanonicalEvent } from "../../ingest/message.ts"
 import { Pipeline } from "../../ingest/pipeline.ts"
@@ -89,6 +90,19 @@ const timed = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
 
 const median = (xs: ReadonlyArray<number>) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
 
+// The consent ledger's list form (consentingProfiles, as consent listings use it) for a purpose granted unless refused:
+// every profile with events but the refused and restricted ones.
+const consentListing = Effect.gen(function* () {
+  const times: Array<number> = []
+  let profiles = 0
+  for (let i = 0; i < 3; i++) {
+    const r = yield* timed(consentingProfiles(TENANT, "EmailMarketing"))
+    times.push(r.ms)
+    profiles = r.value.length
+  }
+  out(`  consent listing of a purpose granted unless refused (EmailMarketing): ${fmt(median(times))} ms median of 3 (${fmt(profiles)} profiles)`)
+})
+
 // What a landed batch costs the refresher now: the audience re-evaluated for the profiles it touched only.
 const refreshPartial = Effect.gen(function* () {
   const touched = new Map([[TENANT, new Set(Array.from({ length: 100 }, (_, i) => `prof_bench_${i * 7}`))]])
@@ -153,6 +167,7 @@ const main = Effect.gen(function* () {
     yield* createAudience(TENANT, { name: "Engaged pro buyers", purpose: "EmailMarketing", condition: CONDITION }, "bench")
     yield* refreshAudiences({ tenant: TENANT })
     yield* refreshPartial
+    yield* consentListing
     out(`  load after: ${loadavg().map((l) => l.toFixed(1)).join(" ")}`)
     return
   }
@@ -176,6 +191,7 @@ const main = Effect.gen(function* () {
   out(`  full refresh with nothing changed (every 60 s while cdp serve runs, and after a relations run or an erasure): ${fmt(steady.ms)} ms`)
 
   yield* refreshPartial
+  yield* consentListing
 
   // Entry and exit latency: a person lands who matches, later one who stops matching (plan changes), while the
   // refresher runs as in cdp serve.
