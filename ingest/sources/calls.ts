@@ -266,6 +266,9 @@ const callRows = (ctx: ImportContext, maker: ItemMaker, where: string, out: Arra
 const csvParser = (rows: ReturnType<typeof callRows>) => {
   const parser = parse({
     bom: true,
+    // Every line end, mixed: left to itself the parser takes the first line's for the whole file, and a file joined
+    // from two systems (CRLF header, LF rows) became one long row, dead-lettered. Quoted notes keep theirs.
+    record_delimiter: ["\r\n", "\n", "\r"],
     info: true,
     raw: true,
     relax_column_count: true,

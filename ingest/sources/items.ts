@@ -161,6 +161,7 @@ const handleLine = (maker: ItemMaker, line: string, lineNumber: number, handle: 
 
 const PROGRESS_EVERY_LINES = 1000
 const NEWLINE = 0x0a
+const CARRIAGE_RETURN = 0x0d
 const lenient = new TextDecoder("utf-8")
 
 /** One line of a text file: its text, or why it cannot be read as it is (`text` is then a lossy rendering of it). */
@@ -180,24 +181,40 @@ export async function* readFileLines(path: string, onProgress?: (bytesRead: numb
   let size = 0
   let oversized = false
   let lineNumber = 0
-  const finish = (last: Buffer): FileLine => {
+  const decoded = (bytes: Buffer): FileLine => {
     lineNumber++
     if (lineNumber % PROGRESS_EVERY_LINES === 0) onProgress?.(stream.bytesRead)
+    const text = decodeUtf8(bytes)
+    return typeof text === "string" ? { text, lineNumber } : { text: lenient.decode(bytes), lineNumber, refused: text }
+  }
+  const finish = (last: Buffer): Array<FileLine> => {
     if (oversized) {
       oversized = false
-      return { text: "", lineNumber, refused: { rule: "too_large", field: "", message: `the line is longer than ${JSON_LIMITS.maxBytes} bytes` } }
+      lineNumber++
+      return [{ text: "", lineNumber, refused: { rule: "too_large", field: "", message: `the line is longer than ${JSON_LIMITS.maxBytes} bytes` } }]
     }
     let bytes = parts.length === 0 ? last : Buffer.concat([...parts, last])
     parts = []
     size = 0
+    // A byte order mark (Excel, PowerShell, Notepad) is no part of the first line's JSON.
+    if (lineNumber === 0 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) bytes = bytes.subarray(3)
     if (bytes.length > 0 && bytes[bytes.length - 1] === 0x0d) bytes = bytes.subarray(0, bytes.length - 1)
-    const text = decodeUtf8(bytes)
-    return typeof text === "string" ? { text, lineNumber } : { text: lenient.decode(bytes), lineNumber, refused: text }
+    // A CR left inside is a line end of its own (an old Mac file, or files of two systems joined): JSON text has no
+    // raw CR but between tokens, so it never splits a document that was one line.
+    if (!bytes.includes(CARRIAGE_RETURN)) return [decoded(bytes)]
+    const lines: Array<FileLine> = []
+    let from = 0
+    for (let at = bytes.indexOf(CARRIAGE_RETURN); at !== -1; at = bytes.indexOf(CARRIAGE_RETURN, from)) {
+      lines.push(decoded(bytes.subarray(from, at)))
+      from = at + 1
+    }
+    lines.push(decoded(bytes.subarray(from)))
+    return lines
   }
   for await (const chunk of stream as AsyncIterable<Buffer>) {
     let from = 0
     for (let at = chunk.indexOf(NEWLINE); at !== -1; at = chunk.indexOf(NEWLINE, from)) {
-      yield finish(oversized ? Buffer.alloc(0) : chunk.subarray(from, at))
+      yield* finish(oversized ? Buffer.alloc(0) : chunk.subarray(from, at))
       from = at + 1
     }
     if (from < chunk.length && !oversized) {
@@ -210,7 +227,7 @@ export async function* readFileLines(path: string, onProgress?: (bytesRead: numb
       }
     }
   }
-  if (parts.length > 0 || oversized) yield finish(Buffer.alloc(0))
+  if (parts.length > 0 || oversized) yield* finish(Buffer.alloc(0))
   onProgress?.(stream.bytesRead)
 }
 
@@ -227,7 +244,8 @@ export async function* readNdjsonFile(
   }
 }
 
-const LINE_BREAK = /\r?\n/
+// Every line end, mixed (see readFileLines).
+const LINE_BREAK = /\r\n|\n|\r/
 
 /**
  * Whether a post holds more items than it may (ctx.maxItems): the one test of the limit. A source asks it to stop
@@ -246,7 +264,7 @@ export const withinLimit = <A>(values: ReadonlyArray<A>, ctx: ImportContext): Re
  */
 export const parseNdjsonText = (body: string, maker: ItemMaker, handle: LineHandler, maxItems?: number): Array<ImportedItem> => {
   const items: Array<ImportedItem> = []
-  const lines = body.split(LINE_BREAK)
+  const lines = (body.startsWith("\uFEFF") ? body.slice(1) : body).split(LINE_BREAK)
   for (let i = 0; i < lines.length && !passedLimit(items, { maxItems }); i++) {
     const line = lines[i]!
     if (line.trim() === "") continue

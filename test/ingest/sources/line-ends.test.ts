@@ -1,0 +1,49 @@
+// Files as other tools write them: a UTF-8 byte order mark (Excel, PowerShell, Notepad) and CRLF, LF and lone CR line
+// ends mixed (files joined from two systems). Found probing `cdp ingest`: the BOM cost an NDJSON file its first message
+// (not_json), and a call export whose first line ends CRLF read its LF and CR rows as one row (all dead-lettered).
+import { describe, expect, it } from "vitest"
+import { parseCallsPost, parseCallsWebhook, readCallsFile } from "../../../ingest/sources/calls.ts"
+import { readSegmentFile } from "../../../ingest/sources/segment-file.ts"
+import { parseSocialWebhook, readSocialFile } from "../../../ingest/sources/social.ts"
+import { collect, context, split, tempFile } from "./helpers.ts"
+
+const BOM = "\uFEFF"
+const track = (n: number) => JSON.stringify({ type: "track", userId: `u${n}`, event: `E${n}`, messageId: `m${n}` })
+const post = (n: number) => JSON.stringify({
+  id: `p${n}`, network: "trustpilot", author_handle: `h${n}`, text: `post ${n}`, created_at: "2026-03-02T15:28:06.804Z", lang: "en",
+})
+const HEADER = "call_id,started_at,duration_s,direction,phone,agent,queue,outcome,notes"
+const call = (n: number) => `c${n},2024-09-16T09:28:5${n}Z,60,inbound,201-555-015${n},Riley,Billing,resolved,"note ${n}"`
+/** Lines joined by a BOM-led mix of every line end, the last one ending the file too. */
+const mixed = (lines: ReadonlyArray<string>) => `${BOM}${lines[0]}\r\n${lines[1]}\n${lines[2]}\r${lines[3]}\r\n`
+
+describe("a byte order mark and mixed line ends", () => {
+  it("an NDJSON file lands every line", async () => {
+    const { events, deadLetters } = await collect(readSegmentFile(tempFile("bom.ndjson", mixed([1, 2, 3, 4].map(track))), context()))
+    expect(deadLetters.map((d) => d.rejection.message)).toEqual([])
+    expect(events.map((e) => e.messageId)).toEqual(["m1", "m2", "m3", "m4"])
+  })
+
+  it("a posted NDJSON body and an NDJSON file of another source land every line", async () => {
+    const body = mixed([1, 2, 3, 4].map(post))
+    const posted = split(parseSocialWebhook(body, context()))
+    expect(posted.deadLetters.map((d) => d.rejection.message)).toEqual([])
+    expect(posted.events).toHaveLength(4)
+    const read = await collect(readSocialFile(tempFile("bom-social.ndjson", body), context()))
+    expect(read.deadLetters.map((d) => d.rejection.message)).toEqual([])
+    expect(read.events).toHaveLength(4)
+  })
+
+  it("a call export lands every row, and a line break inside quoted notes stays in the note", async () => {
+    const text = mixed([HEADER, call(1), call(2), call(3)]).replace('"note 2"', '"note\r\ntwo"')
+    for (const { events, deadLetters } of [
+      await collect(readCallsFile(tempFile("bom.csv", text), context())),
+      split(parseCallsWebhook(text, context())),
+      split(await parseCallsPost(text, context())),
+    ]) {
+      expect(deadLetters.map((d) => d.rejection.message)).toEqual([])
+      expect(events.map((e) => e.properties?.["call_id"] ?? e.messageId)).toHaveLength(3)
+      expect(JSON.stringify(events)).toContain("note\\r\\ntwo")
+    }
+  })
+})
