@@ -273,7 +273,7 @@ export const parseNdjsonText = (body: string, maker: ItemMaker, handle: LineHand
   return items
 }
 
-/** Reads a whole file, reporting progress per chunk (for inputs that are one JSON document). */
+/** Reads a whole file, reporting progress per chunk (for inputs that are one JSON document), without a leading BOM. */
 export const readWholeFile = async (path: string, ctx: ImportContext): Promise<Buffer> => {
   const chunks: Array<Buffer> = []
   const stream = createReadStream(path)
@@ -282,5 +282,7 @@ export const readWholeFile = async (path: string, ctx: ImportContext): Promise<B
     ctx.onProgress?.(stream.bytesRead)
   }
   ctx.onProgress?.(stream.bytesRead)
-  return Buffer.concat(chunks)
+  const bytes = Buffer.concat(chunks)
+  // A byte order mark is no part of the JSON (RFC 8259 lets a parser ignore it); Windows tools write one.
+  return bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? bytes.subarray(3) : bytes
 }

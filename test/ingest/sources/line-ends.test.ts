@@ -4,6 +4,7 @@
 import { describe, expect, it } from "vitest"
 import { parseCallsPost, parseCallsWebhook, readCallsFile } from "../../../ingest/sources/calls.ts"
 import { readSegmentFile } from "../../../ingest/sources/segment-file.ts"
+import { readSendgridFile } from "../../../ingest/sources/sendgrid.ts"
 import { parseSocialWebhook, readSocialFile } from "../../../ingest/sources/social.ts"
 import { collect, context, split, tempFile } from "./helpers.ts"
 
@@ -32,6 +33,13 @@ describe("a byte order mark and mixed line ends", () => {
     const read = await collect(readSocialFile(tempFile("bom-social.ndjson", body), context()))
     expect(read.deadLetters.map((d) => d.rejection.message)).toEqual([])
     expect(read.events).toHaveLength(4)
+  })
+
+  it("a JSON document file (a SendGrid array) is read past its byte order mark", async () => {
+    const events = [{ email: "ann@example.com", timestamp: 1700000000, event: "open", sg_event_id: "sg1", sg_message_id: "m1" }]
+    const { events: landed, deadLetters } = await collect(readSendgridFile(tempFile("bom.json", `${BOM}${JSON.stringify(events)}\r\n`), context()))
+    expect(deadLetters.map((d) => d.rejection.message)).toEqual([])
+    expect(landed.map((e) => e.messageId)).toEqual(["sg1"])
   })
 
   it("a call export lands every row, and a line break inside quoted notes stays in the note", async () => {
