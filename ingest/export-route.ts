@@ -129,6 +129,10 @@ export const exportRoute = (options: {
           case "history": {
             const page = readPage(url, { what: "deliveries", shape: "snsss", fallback: 50, max: MAX_HISTORY })
             if ("status" in page) return page
+            // The time is a DateTime64 parameter: a forged one is refused here, not by the engine.
+            if (page.after !== undefined && !/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,3})?$/.test(page.after[0] as string)) {
+              return refuse(400, "bad_cursor", "?cursor= is not a cursor this API gave (pass nextCursor of the previous page as it is)", "cursor")
+            }
             return yield* run(deliveryHistory(config.tenant, config.name, page.limit + 1, page.after as DeliveryKey | undefined), (rows) => {
               const { items, nextCursor } = pageOf(rows, page, (r) => [r.at, Number(r.attempt), r.run_id, r.batch_id, r.operation])
               return { status: 200, body: { success: true, tenant, destination: config.name, history: items, nextCursor } }

@@ -21,12 +21,15 @@ export interface Page<A> {
 
 export const encodePageCursor = (key: PageKey): string => Buffer.from(JSON.stringify(key)).toString("base64url")
 
-/** The key a cursor holds when it is one this API gave for a key of `shape` ("s" a string, "n" a whole number). */
+/** The latest time (ms) a DateTime64(3) holds: a whole-number part (a time, a counter) is at most this. */
+const MAX_KEY_NUMBER = Date.UTC(2299, 11, 31, 23, 59, 59, 999)
+
+/** The key a cursor holds when it is one this API gave for a key of `shape` ("s" a string, "n" a whole number >= 0). */
 export const decodePageCursor = (cursor: string, shape: string): PageKey | undefined => {
   try {
     const v: unknown = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"))
     if (!Array.isArray(v) || v.length !== shape.length) return undefined
-    const fits = v.every((part, i) => shape[i] === "n" ? Number.isSafeInteger(part) : typeof part === "string" && part.length <= 1000)
+    const fits = v.every((part, i) => shape[i] === "n" ? Number.isSafeInteger(part) && part >= 0 && part <= MAX_KEY_NUMBER : typeof part === "string" && part.length <= 1000)
     return fits ? v as PageKey : undefined
   } catch { /* not a cursor we made */ }
   return undefined

@@ -197,7 +197,7 @@ export const deliveryHistory = Effect.fn("deliveryHistory")(function* (tenant: s
   }>(
     "SELECT toString(at) AS at, run_id, batch_id, operation, attempt, outcome, http_status, records, failed, detail, duration_ms " +
       "FROM export_deliveries WHERE tenant = {tenant:String} AND destination = {destination:String}" +
-      (before === undefined ? "" : " AND (at, attempt, run_id, batch_id, operation) < ({b_at:DateTime64(3, 'UTC')}, {b_attempt:UInt16}, {b_run:String}, {b_batch:String}, {b_op:String})") +
+      (before === undefined ? "" : " AND (at, attempt, run_id, batch_id, operation) < ({b_at:DateTime64(3, 'UTC')}, {b_attempt:UInt64}, {b_run:String}, {b_batch:String}, {b_op:String})") +
       " ORDER BY at DESC, attempt DESC, run_id DESC, batch_id DESC, operation DESC LIMIT {limit:UInt32}",
     {
       params: {

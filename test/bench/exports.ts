@@ -1,7 +1,7 @@
 // Export benchmark: profiles/s from the warehouse to the local replay servers (HubSpot, Salesforce, webhook) with 429s
 // (Salesforce: 503s) injected on every 5th request, beside NDJSON files in the local object store as the ceiling of the same sync
-// without HTTP, and HubSpot at its own default budget (10 requests/s). BENCH_EXPORT_PROFILES profiles (20,000)
-// inserted by INSERT ... SELECT FROM numbers(). Run by `npm run bench`; not part of the tests. Then a dry run of a
+// without HTTP, and HubSpot at its own default budget (10 requests/s). BENCH_EXPORT_PROFILES profiles (20,000) holding
+// BENCH_EXPORT_EVENTS events (1,000,000: an identify each, the rest page views), inserted by INSERT ... SELECT FROM numbers(). Run by `npm run bench`; not part of the tests. Then a dry run of a
 // backfill over BENCH_EXPORT_DRY_EVENTS events (1,000,000: 20 per profile, every 10th profile with an EmailMarketing
 // signal, every 50th a refusal), where consent's filter is read over every profile; BENCH_EXPORT_ONLY=dry-run runs
 // only that (before/after pairs of the filter).
@@ -18,6 +18,8 @@ import { freshDir, removeDir } from "../support/pipeline.ts"
 const N = Number(process.env["BENCH_EXPORT_PROFILES"] ?? 20_000)
 const DRY_EVENTS = Number(process.env["BENCH_EXPORT_DRY_EVENTS"] ?? 1_000_000)
 const DRY_ONLY = process.env["BENCH_EXPORT_ONLY"] === "dry-run"
+// Events the exported profiles hold in all (their identifies and page views): a sync reads them through the profiles.
+const EVENTS = Math.max(N, Number(process.env["BENCH_EXPORT_EVENTS"] ?? 1_000_000))
 const dataDir = freshDir("cdp-bench-exports-")
 const layer = Layer.mergeAll(Warehouse.embedded(join(dataDir, "clickhouse")), ObjectStore.local(join(dataDir, "objects")))
 
@@ -29,6 +31,15 @@ SELECT 'bench', concat('exp-', toString(number)), 'identify', '', '', concat('u'
   concat('{"email":"user', toString(number), '@bench.example","first_name":"First', toString(number), '","last_name":"Last', toString(number), '"}'),
   '{}', '{}', []
 FROM numbers({n:UInt64})`
+
+// Page views of the same profiles, EVENTS in all with their identifies, spread evenly over them.
+const SEED_EVENTS = `
+INSERT INTO event_rows (tenant, message_id, type, event, anonymous_id, user_id, profile_id, channel, source, timestamp,
+  received_at, properties, traits, context, extra, identifiers)
+SELECT 'bench', concat('exp-ev-', toString(number)), 'track', 'Page Viewed', '', concat('u', toString(number % {n:UInt64})),
+  concat('prof_exp', toString(number % {n:UInt64})), 'web', 'segment', toDateTime64('2024-06-01 00:00:00', 3, 'UTC') + toIntervalSecond(number),
+  now64(3), '{}', '{}', '{}', '{}', []
+FROM numbers({m:UInt64})`
 
 // EmailMarketing is a legitimate interest granted unless refused (the default policy): every profile may be sent.
 const fields = { email: "trait:email", firstname: "trait:first_name", lastname: "trait:last_name" }
@@ -78,6 +89,7 @@ const main = Effect.gen(function* () {
   if (DRY_ONLY) return yield* dryRun
   const warehouse = yield* Warehouse
   yield* warehouse.command(SEED, { n: N })
+  if (EVENTS > N) yield* warehouse.command(SEED_EVENTS, { n: N, m: EVENTS - N })
   const hs = yield* Effect.promise(() => hubspotServer({ windowMs: 100 }))
   const sf = yield* Effect.promise(() => salesforceServer())
   const hook = yield* Effect.promise(() => webhookServer(SECRET))
@@ -96,7 +108,7 @@ const main = Effect.gen(function* () {
       ...crm("-clean"),
     ],
   }))
-  process.stdout.write(`exports of ${N.toLocaleString("en")} profiles, 429 on every 5th request (Salesforce: 503; Retry-After / X-HubSpot-RateLimit-*), one destination at a time, load ${loadavg().map((l) => l.toFixed(1)).join(" ")}:\n`)
+  process.stdout.write(`exports of ${N.toLocaleString("en")} profiles (${EVENTS.toLocaleString("en")} events), 429 on every 5th request (Salesforce: 503; Retry-After / X-HubSpot-RateLimit-*), one destination at a time, load ${loadavg().map((l) => l.toFixed(1)).join(" ")}:\n`)
   const files = yield* syncDestination(configs[0]!)
   process.stdout.write(`${line("ndjson files (ceiling: the same sync, no HTTP)", files)}\n`)
   const perSecond = (r: SyncReport) => r.upserted / (r.ms / 1000)

@@ -92,6 +92,9 @@ describe("the export routes", () => {
       const whole = (yield* checked(url, "GET", "/v1/exports/lake/history?tenant=acme&limit=1000", "/v1/exports/{destination}/history")).body
       expect(whole.nextCursor).toBeNull()
       expect(yield* pages(url, "/v1/exports/lake/history?tenant=acme", "/v1/exports/{destination}/history", "history")).toEqual(whole.history)
+      const forged = Buffer.from(JSON.stringify(["not a time", 1, "r", "b", "upsert"])).toString("base64url")
+      expect((yield* checked(url, "GET", `/v1/exports/lake/history?tenant=acme&cursor=${forged}`, "/v1/exports/{destination}/history")).body)
+        .toMatchObject({ rule: "bad_cursor", field: "cursor" })
       const replay = yield* checked(url, "POST", "/v1/exports/lake/replay?tenant=acme", "/v1/exports/{destination}/replay", ADMIN)
       expect(replay.body.replay).toMatchObject({ destination: "lake", letters: 0 })
     })), 120_000)
@@ -115,6 +118,9 @@ describe("the export routes", () => {
         expect((yield* checked(url, "GET", `${path}?limit=0`, template)).body).toMatchObject({ rule: "bad_limit", field: "limit" })
         expect((yield* checked(url, "GET", `${path}?cursor=nope`, template)).body).toMatchObject({ rule: "bad_cursor", field: "cursor" })
       }
+      // A forged cursor of the right shape but a time no request can have is refused too, not handed to the engine.
+      const forged = Buffer.from(JSON.stringify([1e16, "dsr_x"])).toString("base64url")
+      expect((yield* checked(url, "GET", `/v1/dsr?cursor=${forged}`, "/v1/dsr")).body).toMatchObject({ rule: "bad_cursor", field: "cursor" })
     })), 120_000)
 
   it("refuses a wrong destination, limit, body or method naming what is wrong", () =>
