@@ -4,6 +4,7 @@
 import { Config, ConfigProvider, Data, Effect, Exit, Option, Redacted } from "effect"
 import { capComputedTraits, DEFAULT_MAX_COMPUTED_TRAITS, DEFAULT_TRAIT_PRECEDENCE, type IdentityRules, parseComputedTraits, parseIdentityRules, parseTraitPrecedence } from "../identity/index.ts"
 import { DEFAULT_MAX_AUDIENCES } from "../identity/audiences/index.ts"
+import { DEFAULT_MAX_TOKENS } from "../ingest/auth.ts"
 import { DEFAULT_POLICIES, parseConsentPolicies } from "../consent/purposes.ts"
 import { DEFAULT_RELATIONS_CONFIG, parseRelationsConfig } from "../identity/relations/index.ts"
 import type { KafkaBusOptions } from "../ingest/bus-kafka.ts"
@@ -136,6 +137,7 @@ export const SETTINGS = {
   traitPrecedence: setting("CDP_TRAIT_PRECEDENCE", 'a JSON object of trait sources strongest first, per tenant and trait ("*" for all), e.g. {"*":{"*":["segment:identified","email"]}}', (v) => Config.String(v).pipe(checked(parseTraitPrecedence), Config.withDefault(DEFAULT_TRAIT_PRECEDENCE))),
   computedTraits: setting("CDP_COMPUTED_TRAITS", 'a JSON object of computed traits per tenant ("*" for every tenant), e.g. {"*":[{"name":"orders_30d","kind":"count","events":["Order Completed"],"windowDays":30}]}', (v) => Config.all({ text: Config.String(v).pipe(Config.withDefault("{}")), max: maxComputedTraits.config }).pipe(checked(({ text, max }) => capComputedTraits(parseComputedTraits(text), max)))),
   maxComputedTraits,
+  maxTokens: setting("CDP_MAX_TOKENS", "a whole number of active API tokens a tenant may hold, at least 1", (v) => Config.Int(v).pipe(checked(positiveInt), Config.withDefault(DEFAULT_MAX_TOKENS))),
   maxAudiences: setting("CDP_MAX_AUDIENCES", "a whole number of audiences a tenant may have, at least 1", (v) => Config.Int(v).pipe(checked(positiveInt), Config.withDefault(DEFAULT_MAX_AUDIENCES))),
   phoneRegions: setting("CDP_PHONE_REGIONS", "comma-separated two-letter country codes tried in order for national phone numbers, e.g. US,GB", (v) => Config.String(v).pipe(checked(countryList), Config.withDefault(["US"]))),
   consent: setting("CDP_CONSENT", 'a JSON object of consent policies, "*" for every tenant, e.g. {"*":{"purposes":{"Analytics":{"onDenied":"drop"}}}}', (v) => Config.String(v).pipe(checked((s: string) => parseConsentPolicies(parseJsonObject("the value")(s))), Config.withDefault(DEFAULT_POLICIES))),

@@ -196,6 +196,7 @@ Examples:
       const layer = Collector.layer({
         port, host, writeKeys: keys, adminToken: token, sourceOptions, identity, traitPrecedence, dataDir: config.dataDir,
         consent, destinations: yield* readSetting(SETTINGS.destinations), listeningReport: yield* listeningReporter, maxAudiences: yield* readSetting(SETTINGS.maxAudiences),
+        maxTokens: yield* readSetting(SETTINGS.maxTokens),
         sendgridVerificationKey: sendgrid === undefined ? undefined : Redacted.value(sendgrid),
       }).pipe(Layer.provideMerge(pipelineLayer(config, { consume: opts.edgeOnly !== true })))
       return yield* Effect.scoped(serving).pipe(Effect.provide(layer))

@@ -3,9 +3,10 @@
 import { type Command, Option } from "commander"
 import { Data, Effect } from "effect"
 import {
-  createToken, inspectToken, listTokens, revokeToken, ROLE_NAMES, ROLES, SCOPES, TokenInvalid, tokenLookup, tokenView, type TokenView,
+  createToken, inspectToken, listTokens, tokenLimitReached, revokeToken, ROLE_NAMES, ROLES, SCOPES, TokenInvalid, tokenLookup, tokenView, type TokenView,
   validateTokenInput,
 } from "../ingest/auth.ts"
+import { readSetting, SETTINGS } from "./config.ts"
 import { formatRows, type OutputFormat } from "./format.ts"
 import { type BackendConfig, backendConfig, commandLogger, warehouseLayer } from "./layers.ts"
 import { runCommand } from "./run.ts"
@@ -54,8 +55,12 @@ export const tokenCreate = (options: {
     // Checked before the data dir is opened: a wrong flag touches nothing.
     const input = validateTokenInput(request, Date.now())
     if (input instanceof TokenInvalid) return yield* Effect.fail(input)
-    const direct = Effect.map(createToken(input), ({ token, record }) => ({ token, details: tokenView(record, undefined) }))
-      .pipe(Effect.provide(warehouseLayer(options.backend)))
+    const direct = Effect.gen(function* () {
+      const full = tokenLimitReached(yield* listTokens, input.tenant, yield* readSetting(SETTINGS.maxTokens))
+      if (full !== undefined) return yield* Effect.fail(full)
+      const { token, record } = yield* createToken(input)
+      return { token, details: tokenView(record, undefined) }
+    }).pipe(Effect.provide(warehouseLayer(options.backend)))
     const made = yield* directOrServer(options.backend, direct, (server) =>
       callServer<{ token: string; details: TokenView }>(server, "POST", "/v1/tokens", { ...request, expires: input.expiresAtMs === null ? undefined : new Date(input.expiresAtMs).toISOString() }))
     print(made.token)

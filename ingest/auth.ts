@@ -303,6 +303,25 @@ export const inspectToken = (idOrToken: string) =>
     return tokenView(record, (yield* tokenLastUses()).get(record.id))
   })
 
+/**
+ * Active tokens one tenant (or the unbound ones, together) may hold at once (CDP_MAX_TOKENS): every token is kept in
+ * the registry of each server and listed by GET /v1/tokens, so a tenant's token manager must not make them without end.
+ */
+export const DEFAULT_MAX_TOKENS = 1000
+
+export class TokenLimitReached extends Data.TaggedError("TokenLimitReached")<{ readonly tenant: string | undefined; readonly limit: number }> {
+  override get message() {
+    return `${this.tenant === undefined ? "unbound tokens already hold" : `tenant "${this.tenant}" already holds`} ${this.limit} active tokens, the most CDP_MAX_TOKENS allows; revoke one first`
+  }
+}
+
+/** TokenLimitReached when `tenant` already holds `limit` active tokens among `views`. */
+export const tokenLimitReached = (views: Iterable<TokenView>, tenant: string | undefined, limit: number): TokenLimitReached | undefined => {
+  let active = 0
+  for (const v of views) if (v.tenant === (tenant ?? null) && v.status === "active") active++
+  return active >= limit ? new TokenLimitReached({ tenant, limit }) : undefined
+}
+
 export const listTokens = Effect.gen(function* () {
   const uses = yield* tokenLastUses()
   return (yield* allTokens()).map((r) => tokenView(r, uses.get(r.id)))

@@ -60,6 +60,8 @@ export interface CollectorOptions {
   readonly dataDir?: string | undefined
   /** Audiences a tenant may have (CDP_MAX_AUDIENCES). */
   readonly maxAudiences?: number | undefined
+  /** Active API tokens a tenant may hold (CDP_MAX_TOKENS). */
+  readonly maxTokens?: number | undefined
   /** Export destinations (CDP_DESTINATIONS): what /v1/exports runs and reports on. */
   readonly destinations?: ReadonlyArray<DestinationConfig> | undefined
   /** How GET /v1/listening/report makes the report (default: the report without brand terms or alert webhook). */
@@ -325,7 +327,7 @@ const makeCollector = (options: CollectorOptions) =>
           dataDir: options.dataDir, normalise: options.identity?.extract.normalise, policies: options.consent, bodyIdleMs,
           reloadIdentity: pipeline.reloadIdentity,
         }),
-      tokens: tokenRoute({ registry, bodyIdleMs }),
+      tokens: tokenRoute({ registry, bodyIdleMs, maxTokens: options.maxTokens }),
       audiences: audienceRoute({ warehouse, policies: options.consent, bodyIdleMs, maxAudiences: options.maxAudiences }),
       exports: yield* exportRoute({ destinations: options.destinations ?? [], policies: options.consent, bodyIdleMs }),
       listening: listeningRoute({ warehouse, report: options.listeningReport, bodyIdleMs }),

@@ -7,7 +7,9 @@
 //   POST /v1/tokens/{id}/revoke    revokes it at once
 import type { IncomingMessage } from "node:http"
 import { Effect } from "effect"
-import { type Principal, statusOf, tokenLookup, TokenInvalid, type TokenRegistry, tokenView, validateTokenInput } from "./auth.ts"
+import {
+  DEFAULT_MAX_TOKENS, type Principal, statusOf, tokenLimitReached, tokenLookup, TokenInvalid, type TokenRegistry, tokenView, validateTokenInput,
+} from "./auth.ts"
 import { pageInMemory, readPage } from "./pages.ts"
 import { type QueryReply, receiveAdminBody, refuse } from "./query-route.ts"
 
@@ -29,7 +31,7 @@ const readObject = (text: string): Record<string, unknown> | QueryReply => {
   return refuse(400, "bad_body", "the body must be a JSON object")
 }
 
-export const tokenRoute = (options: { readonly registry: TokenRegistry; readonly bodyIdleMs?: number }) =>
+export const tokenRoute = (options: { readonly registry: TokenRegistry; readonly bodyIdleMs?: number; readonly maxTokens?: number | undefined }) =>
   (req: IncomingMessage, principal: Principal): Effect.Effect<QueryReply> =>
     Effect.gen(function* () {
       const url = new URL(req.url ?? "/", "http://collector")
@@ -74,6 +76,11 @@ export const tokenRoute = (options: { readonly registry: TokenRegistry; readonly
         if (beyond !== undefined) {
           return refuse(403, "missing_scope", `this token does not hold the scope ${beyond}, so it cannot give it to a new token (name fewer with "scopes")`, "/scopes")
         }
+        const full = yield* views.pipe(
+          Effect.map((vs) => tokenLimitReached(vs.values(), input.tenant, options.maxTokens ?? DEFAULT_MAX_TOKENS)),
+          Effect.catch(() => Effect.succeed(undefined)),
+        )
+        if (full !== undefined) return refuse(409, "token_limit", full.message, "/tenant")
         return yield* options.registry.create(input).pipe(
           Effect.map(({ token, record }): QueryReply => ({ status: 201, body: { success: true, token, details: tokenView(record, undefined) } })),
           Effect.catch((e) => Effect.succeed(failure(e))),

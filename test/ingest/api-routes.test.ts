@@ -123,6 +123,22 @@ describe("the export routes", () => {
       expect((yield* checked(url, "GET", `/v1/dsr?cursor=${forged}`, "/v1/dsr")).body).toMatchObject({ rule: "bad_cursor", field: "cursor" })
     })), 120_000)
 
+  it("a tenant holds at most CDP_MAX_TOKENS active tokens: one more is refused 409 naming the setting until one is revoked", () =>
+    withCollector(dir, (url) => Effect.gen(function* () {
+      const ids: Array<string> = []
+      for (const name of ["one", "two"]) {
+        const made = yield* checked(url, "POST", "/v1/tokens", "/v1/tokens", ADMIN, { role: "marketer", tenant: "acme", name })
+        ids.push(made.body.details.id)
+      }
+      const over = yield* checked(url, "POST", "/v1/tokens", "/v1/tokens", ADMIN, { role: "marketer", tenant: "acme", name: "three" })
+      expect(over).toMatchObject({ status: 409, body: { rule: "token_limit", field: "/tenant" } })
+      expect(over.body.error).toContain("CDP_MAX_TOKENS")
+      // Per tenant: another tenant still gets its own.
+      expect((yield* checked(url, "POST", "/v1/tokens", "/v1/tokens", ADMIN, { role: "marketer", tenant: "globex" })).status).toBe(201)
+      expect((yield* call(url, "POST", `/v1/tokens/${ids[0]}/revoke`, ADMIN)).status).toBe(200)
+      expect((yield* checked(url, "POST", "/v1/tokens", "/v1/tokens", ADMIN, { role: "marketer", tenant: "acme", name: "three" })).status).toBe(201)
+    }), { maxTokens: 2 }), 120_000)
+
   it("refuses a wrong destination, limit, body or method naming what is wrong", () =>
     withApi((url) => Effect.gen(function* () {
       const refused = (res: { status: number; body: Body }, status: number, field: string | undefined, words: string) => {
