@@ -24,6 +24,12 @@ const DSR_BODY_LIMIT = 64 * 1024
 /** Requests a list page may hold (GET /v1/dsr?limit=). */
 export const MAX_DSR_PAGE = 1000
 
+/**
+ * Requests of one tenant run at once; more are refused 429 (nothing recorded: submit again). Requests share one
+ * engine, and 200 of one tenant posted together made another tenant's single request wait 13 minutes.
+ */
+export const MAX_RUNNING_DSR_PER_TENANT = 2
+
 
 const BODY_SHAPE = 'the body must be JSON {"type": "...", "identifier": "KIND:VALUE", "tenant"?: "...", "set"?: {"trait": "value"}}'
 
@@ -74,6 +80,7 @@ export const makeDsrRoute = (options: {
     const run = <A>(effect: Effect.Effect<A, unknown, Warehouse | ObjectStore | Keys>) =>
       effect.pipe(Effect.provideService(Keys, keys), Effect.provideService(ConsentPoliciesRef, options.policies ?? DEFAULT_POLICIES), Effect.provideContext(context))
     yield* run(failInterrupted(env))
+    const running = new Map<string, number>()
 
     /**
      * `caller`: the token's tenant, when it is bound to one (a request of another tenant is refused, never shown), and
@@ -89,7 +96,19 @@ export const makeDsrRoute = (options: {
           const input = parseBody(text)
           if ("status" in input) return input
           const submittedBy = caller?.tokenId === undefined || caller.role === undefined ? undefined : { tokenId: caller.tokenId, role: caller.role }
+          const mine = running.get(input.tenant) ?? 0
+          if (mine >= MAX_RUNNING_DSR_PER_TENANT) {
+            return refuse(429, "dsr_busy", `tenant ${input.tenant} already has ${MAX_RUNNING_DSR_PER_TENANT} data-subject requests running ` +
+              "(the limit per tenant); this one was not recorded: submit it again when one finishes", undefined, { "retry-after": "5" })
+          }
+          running.set(input.tenant, mine + 1)
+          const release = Effect.sync(() => {
+            const left = running.get(input.tenant)! - 1
+            if (left === 0) running.delete(input.tenant)
+            else running.set(input.tenant, left)
+          })
           return yield* run(submitRequest(env, { ...input, submittedBy })).pipe(
+            Effect.ensuring(release),
             Effect.tap((r) => r.type === "erasure" && options.reloadIdentity !== undefined ? options.reloadIdentity : Effect.void),
             Effect.map((r): QueryReply => ({ status: 201, body: { success: true, request: requestView(r) } })),
             Effect.catch((e) => Effect.succeed(e instanceof DsrInvalid ? refuse(400, "bad_request", e.message, `/${e.field}`) : failure(e as never))),
