@@ -368,7 +368,14 @@ export const makeKafkaBus = (options: KafkaBusOptions): Effect.Effect<EventBusSh
         })
 
         const decode = (messages: ReadonlyArray<KafkaMessage>) =>
-          messages.map((m) => JSON.parse(m.value === null ? "null" : m.value.toString("utf8")) as A)
+          messages.map((m) => {
+            try {
+              return JSON.parse(m.value === null ? "null" : m.value.toString("utf8")) as A
+            } catch {
+              // JSON.parse's own message quotes the record's text (personal data): the cause says what, not what it held.
+              throw new Error(`the record's value is not JSON (${m.value?.length ?? 0} bytes)`)
+            }
+          })
 
         /** Records whose data key an erasure shredded are skipped here, counted (never their content). */
         const decodeBatch = (messages: ReadonlyArray<KafkaMessage>): Effect.Effect<ReadonlyArray<A>, unknown> =>
@@ -406,7 +413,11 @@ export const makeKafkaBus = (options: KafkaBusOptions): Effect.Effect<EventBusSh
               }
               const parked = `${name}.parked`
               const kept = await ensureTopics(probe, [parked], options)
-                .then(() => send(parked, records.map((m) => ({ key: m.key?.toString("utf8") ?? "", value: m.value ?? "", headers: m.headers as Record<string, string> }))))
+                .then(() => send(parked, records.map((m) => ({
+                  key: m.key?.toString("utf8") ?? "", value: m.value ?? "",
+                  // Why it was parked travels with it, for whoever reads <topic>.parked.
+                  headers: { ...(m.headers as Record<string, string>), "cdp-parked-cause": describe(defect.defect) },
+                }))))
                 .then(() => true, () => false)
               // Not parked (the broker is away): handled again after the backoff, never skipped.
               if (!kept) {

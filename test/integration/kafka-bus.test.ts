@@ -3,7 +3,7 @@
 // a consumer group, poison records parked, an unreachable broker named in one line; and the pipeline over Kafka.
 // Runs when CDP_INTEGRATION=1 (eval "$(deploy/services/up)" first); fails, not skips, when the broker is missing.
 import { randomUUID } from "node:crypto"
-import { Context, Effect, Exit, Layer, Scope } from "effect"
+import { Context, Effect, Exit, Layer, Logger, References, Scope } from "effect"
 import kafkajs from "kafkajs"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { type KafkaBusOptions, kafkaBus, makeKafkaBus } from "../../ingest/bus-kafka.ts"
@@ -204,6 +204,37 @@ describe.runIf(enabled)("EventBus over a real Kafka", () => {
     expect(seen.sort((x, y) => x - y)).toEqual(records(20).map((r) => r.n).filter((n) => n !== 7))
     const offsets = await admin.fetchTopicOffsets(`${o.prefix}events.parked`)
     expect(offsets.reduce((n, p) => n + Number(p.high), 0)).toBe(1)
+  })
+
+  it("a record that is not JSON is parked with its cause in a header, its content in no log, and the rest are handled", async () => {
+    const o = tracked(optionsFor(1))
+    const seen: Array<number> = []
+    const logged: Array<string> = []
+    const capture = Logger.layer([Logger.make((l) => { logged.push(JSON.stringify([l.message, l.fiber.getRef(References.CurrentLogAnnotations)])) })])
+    const producer = new kafkajs.Kafka({ brokers: kafkaBrokers(), logLevel: kafkajs.logLevel.NOTHING }).producer()
+    await producer.connect()
+    await withBus(o, (bus) => Effect.gen(function* () {
+      yield* bus.publish(topic, records(5))
+      // A producer outside cdp: truncated JSON holding an address, and no key at all.
+      yield* Effect.promise(() => producer.send({ topic: `${o.prefix}events`, messages: [{ value: '{"key":"k1","n":99,"email":"ann@x.example' }, { key: "k2", value: "ann@x.example" }] }))
+      yield* bus.publish(topic, records(10).slice(5))
+      yield* bus.consume(topic, (batch) => Effect.sync(() => { seen.push(...batch.map((r) => r.n)) })).pipe(Effect.provide(capture))
+      expect(yield* until(() => seen.length >= 10)).toBe(true)
+    }))
+    await producer.disconnect()
+    expect(seen.sort((x, y) => x - y)).toEqual(records(10).map((r) => r.n))
+    const kafka = new kafkajs.Kafka({ brokers: kafkaBrokers(), logLevel: kafkajs.logLevel.NOTHING })
+    const reader = kafka.consumer({ groupId: `${o.prefix}reader` })
+    const parked: Array<{ value: string; cause: string }> = []
+    await reader.connect()
+    await reader.subscribe({ topic: `${o.prefix}events.parked`, fromBeginning: true })
+    await reader.run({ eachMessage: async ({ message }) => { parked.push({ value: String(message.value), cause: String(message.headers?.["cdp-parked-cause"]) }) } })
+    await Effect.runPromise(until(() => parked.length >= 2))
+    await reader.disconnect()
+    expect(parked.map((p) => p.value)).toEqual(['{"key":"k1","n":99,"email":"ann@x.example', "ann@x.example"])
+    for (const p of parked) expect(p.cause).toMatch(/^the record's value is not JSON \(\d+ bytes\)$/)
+    expect(logged.join("\n")).toContain("parked it")
+    expect(logged.join("\n")).not.toContain("ann@")
   })
 
   it("an unreachable broker fails the bus at start with one line naming it", async () => {
