@@ -1,7 +1,8 @@
 // Fits the weights of identity/relations/weights.ts and rewrites that file: `node test/identity/relations/train.ts`.
 // Training data are variants of the shared data set made by relational.mjs with seeds that no reported figure uses
-// (TRAINING below: nine seeds, four with the default mix and five with other mixes, so the models lean on no one
-// mix's proportions), landed with `cdp ingest` exactly as a customer's data would be, read through the product's own
+// (TRAINING below: twenty seeds, nine with the default mix and eleven with other mixes, so the models lean on no one
+// mix's proportions; the nine first were landed by the resolver of f6baf03, the eleven added on 2026-12-03 by that of
+// 1defe39: their `landed-by` names the tree's HEAD then, after which identity/ changed only in comments and snapshots), landed with `cdp ingest` exactly as a customer's data would be, read through the product's own
 // signals (readProfileHistories, signalsOf). Both models are gradient-boosted trees two splits deep (boost.ts): the
 // type a class-balanced softmax on the full window, the churn risk a logistic of "no activity after the cut" among
 // customers active in the 30 days before it, on the same seeds cut at a different day each. Fitting has no randomness
@@ -9,7 +10,8 @@
 // variants are kept under ~/.cache/cdp/relations-train so a second run only refits. `--cross-validate` fits on all
 // seeds but one and scores the one left out, for each (how the settings below were chosen; no held-out set is read),
 // also on the customers identity resolved exactly; `--without NAME` judges a signal by leaving it out, `--bins N`
-// measures the noise (held-out figures: heldout.ts).
+// measures the noise, `--pairs` tries a second model for each confused pair of types, `--seeds N` and `--folds N`
+// shorten a run (held-out figures: heldout.ts).
 import { spawnSync } from "node:child_process"
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs"
 import { homedir } from "node:os"
@@ -40,6 +42,17 @@ const TRAINING: ReadonlyArray<{ readonly seed: string; readonly cut: string; rea
   { seed: "808", cut: "2024-10-11", mix: { advocate: 12, loyal_quiet: 15, love_hate: 8, at_risk: 15, detractor: 15, distant: 35 } },
   { seed: "909", cut: "2024-11-05" },
   { seed: "1111", cut: "2024-10-29" },
+  { seed: "1212", cut: "2024-10-22" },
+  { seed: "1313", cut: "2024-11-12" },
+  { seed: "1414", cut: "2024-10-15", mix: { advocate: 20, loyal_quiet: 10, love_hate: 20, at_risk: 20, detractor: 20, distant: 10 } },
+  { seed: "1515", cut: "2024-11-04", mix: { advocate: 15, loyal_quiet: 20, love_hate: 15, at_risk: 20, detractor: 10, distant: 20 } },
+  { seed: "1717", cut: "2024-10-28", mix: { advocate: 18, loyal_quiet: 14, love_hate: 18, at_risk: 14, detractor: 18, distant: 18 } },
+  { seed: "2121", cut: "2024-10-20" },
+  { seed: "2222", cut: "2024-11-06", mix: { advocate: 25, loyal_quiet: 15, love_hate: 15, at_risk: 15, detractor: 15, distant: 15 } },
+  { seed: "2323", cut: "2024-11-10" },
+  { seed: "2424", cut: "2024-10-13", mix: { advocate: 12, loyal_quiet: 12, love_hate: 18, at_risk: 24, detractor: 22, distant: 12 } },
+  { seed: "2525", cut: "2024-10-26" },
+  { seed: "2626", cut: "2024-11-14", mix: { advocate: 15, loyal_quiet: 25, love_hate: 12, at_risk: 18, detractor: 12, distant: 18 } },
 ]
 const MIXES: Record<string, Record<string, number>> = Object.fromEntries(TRAINING.flatMap((t) => (t.mix === undefined ? [] : [[t.seed, t.mix]])))
 const FULL = "2024-12-01"
@@ -59,6 +72,7 @@ interface Example {
   readonly activeBefore: boolean
   /** The main profile holds exactly the person's items (none elsewhere, no one else's): identity got them right. */
   readonly resolved: boolean
+  readonly profile: string
 }
 
 /** One variant generated, landed and read back: each customer's signals (their main profile's) with the truth. */
@@ -74,6 +88,8 @@ const examples = async (seed: string, until: string | undefined): Promise<Array<
       `generateRelational(${JSON.stringify(options)})`])
     for (const [source, file] of SOURCES) run([CDP_BIN, "ingest", "--source", source, join(set, file), "--data-dir", data], { CDP_PHONE_REGIONS: "US,GB" })
     writeFileSync(join(data, "landed"), "")
+    // Which resolver landed the set (heldout.ts prints the same for its sets): figures are comparable only across one.
+    writeFileSync(join(data, "landed-by"), spawnSync("git", ["rev-parse", "--short", "HEAD"], { encoding: "utf8", cwd: new URL("../../..", import.meta.url).pathname }).stdout.trim())
   }
   const asOf = until ?? FULL
   // chdb opens one data directory per process: each variant is read by a child process (this file with --read).
@@ -110,7 +126,7 @@ const examples = async (seed: string, until: string | undefined): Promise<Array<
     out.push({
       signals: s, relationship: String(r["relationship"]), churned: last <= cut,
       activeBefore: first <= cut && (last > cut || last >= cut - 30 * 86_400_000),
-      resolved: m.size === 1 && people.get(main)!.size === 1,
+      resolved: m.size === 1 && people.get(main)!.size === 1, profile: main,
     })
   }
   return out
@@ -120,11 +136,11 @@ interface BoostOptions { readonly rounds: number; readonly rate: number; readonl
 // `--bins N` changes only where split points may fall: cross-validation with another N shows how much the figures move
 // for no reason (the noise a signal's gain must clear).
 const BINS = process.argv.includes("--bins") ? Number(process.argv[process.argv.indexOf("--bins") + 1]) : 32
-/** `--type ROUNDS,DEPTH` or `--churn ROUNDS,DEPTH` tries other settings in cross-validation. */
+/** `--type ROUNDS,DEPTH[,RATE]` or `--churn ROUNDS,DEPTH[,RATE]` tries other settings in cross-validation. */
 const settings = (flag: string) => {
   if (!process.argv.includes(flag)) return {}
-  const [rounds, depth] = process.argv[process.argv.indexOf(flag) + 1]!.split(",").map(Number)
-  return { rounds: rounds!, depth: depth! }
+  const [rounds, depth, rate] = process.argv[process.argv.indexOf(flag) + 1]!.split(",").map(Number)
+  return { rounds: rounds!, depth: depth!, ...(rate === undefined ? {} : { rate }) }
 }
 const TYPE_OPTIONS: BoostOptions = { rounds: 75, rate: 0.2, depth: 2, lambda: 1, minHessian: 5, bins: BINS, ...settings("--type") }
 // Churn trees three splits deep: recency read together with rhythm and type likeness (leave-one-seed-out AUC +0.0065,
@@ -268,13 +284,21 @@ const isNew = (s: Signals) => s.daysSinceFirstActive !== null && s.daysSinceFirs
 
 type Sets = ReadonlyArray<{ readonly seed: string; readonly full: ReadonlyArray<Example>; readonly cut: ReadonlyArray<Example> }>
 const sets: Sets = []
-for (const t of TRAINING) {
+// `--seeds N`: the first N training variants only (an experiment while the others land).
+const ACTIVE = process.argv.includes("--seeds") ? TRAINING.slice(0, Number(process.argv[process.argv.indexOf("--seeds") + 1])) : TRAINING
+for (const t of ACTIVE) {
   ;(sets as Array<Sets[number]>).push({
     seed: t.seed,
     full: (await examples(t.seed, undefined)).filter((e) => e.relationship !== "new" && !isNew(e.signals) && e.signals.daysSinceLastActive !== null),
     cut: (await examples(t.seed, t.cut)).filter((e) => e.activeBefore),
   })
 }
+
+/** The pairs of types the softmax confuses most (`--pairs`; leave-one-seed-out F1 -0.0046 with them, not used). */
+const PAIRS = [["at_risk", "detractor"], ["advocate", "love_hate"]] as const
+const PAIR_OPTIONS: BoostOptions = { rounds: 100, rate: 0.1, depth: 2, lambda: 1, minHessian: 5, bins: BINS }
+// `--land`: generate and land the training variants not yet landed, and stop.
+if (process.argv.includes("--land")) process.exit(0)
 
 const fitBoth = (train: Sets) => {
   const full = train.flatMap((t) => t.full)
@@ -286,7 +310,24 @@ const fitBoth = (train: Sets) => {
   const churnFeats = kept(churnFeatures(typeModel), "churn")
   const churnModel = boost(cut.map((e) => valuesOf(churnFeats, e.signals)), cut.map((e) => (e.churned ? 1 : 0)), 1, false, CHURN_OPTIONS,
     churnFeats.map((f) => f.name), ["churned"], churnFeats.map((f) => CHURN_DIRECTIONS[f.name] ?? 0))
-  return { typeModel, typeFeats, churnModel, churnFeats, full, cut }
+  // `--pairs`: a binary model per pair of types the softmax confuses, fitted on those two types' customers alone,
+  // deciding between them when they are the softmax's top two.
+  const pairModels = !process.argv.includes("--pairs") ? [] : PAIRS.map(([a, b]) => {
+    const rows = full.filter((e) => e.relationship === a || e.relationship === b)
+    return { a, b, model: boost(rows.map((e) => valuesOf(typeFeats, e.signals)), rows.map((e) => (e.relationship === a ? 1 : 0)), 1, true,
+      PAIR_OPTIONS, typeFeats.map((f) => f.name), [a]) }
+  })
+  return { typeModel, typeFeats, churnModel, churnFeats, full, cut, pairModels }
+}
+type PairModel = { readonly a: string; readonly b: string; readonly model: BoostedModel }
+/** The softmax's type, unless its top two are a pair with a model of its own, which then decides. */
+const typeOfRow = (typeModel: BoostedModel, pairModels: ReadonlyArray<PairModel>, x: ReadonlyArray<number>) => {
+  const z = boostedScores(typeModel, x)
+  const order = TYPES.map((_, i) => i).sort((i, j) => z[j]! - z[i]!)
+  const top = TYPES[order[0]!]!, second = TYPES[order[1]!]!
+  const pair = pairModels.find((p) => (p.a === top && p.b === second) || (p.a === second && p.b === top))
+  if (pair === undefined) return top
+  return boostedScores(pair.model, x)[0]! > 0 ? pair.a : pair.b
 }
 
 if (process.argv.includes("--cross-validate")) {
@@ -304,12 +345,11 @@ if (process.argv.includes("--cross-validate")) {
   }).reduce((a, b) => a + b, 0) / TYPES.length
   const confusion = { all: new Map<string, number>(), resolved: new Map<string, number>() }
   const folds: Array<{ f1: number; resolvedF1: number; auc: number }> = []
-  for (const held of sets) {
-    const { typeModel, typeFeats, churnModel, churnFeats } = fitBoth(sets.filter((s) => s !== held))
-    const predicted = held.full.map((e) => {
-      const z = boostedScores(typeModel, valuesOf(typeFeats, e.signals))
-      return TYPES[z.indexOf(Math.max(...z))]!
-    })
+  // `--folds N`: leave out only the first N seeds in turn (training on all the others): a shorter run, paired fold by fold.
+  const leftOut = process.argv.includes("--folds") ? sets.slice(0, Number(process.argv[process.argv.indexOf("--folds") + 1])) : sets
+  for (const held of leftOut) {
+    const { typeModel, typeFeats, churnModel, churnFeats, pairModels } = fitBoth(sets.filter((s) => s !== held))
+    const predicted = held.full.map((e) => typeOfRow(typeModel, pairModels, valuesOf(typeFeats, e.signals)))
     const f1 = macroF1(held.full.map((e) => e.relationship), predicted)
     const resolved = held.full.flatMap((e, i) => (e.resolved ? [[e.relationship, predicted[i]!] as const] : []))
     const resolvedF1 = macroF1(resolved.map((r) => r[0]), resolved.map((r) => r[1]))
@@ -317,6 +357,11 @@ if (process.argv.includes("--cross-validate")) {
     folds.push({ f1, resolvedF1, auc })
     process.stdout.write(`seed ${held.seed} left out: type macro F1 ${f1.toFixed(4)} (six scored types, customers not new; ` +
       `${resolvedF1.toFixed(4)} on the ${resolved.length} of ${held.full.length} resolved exactly), churn AUC ${auc.toFixed(4)}\n`)
+    // Each left-out customer's truth and type, to read the confused ones' signals against those read right.
+    if (process.env["RELATIONS_CV_ROWS"] !== undefined) {
+      const rows = held.full.map((e, i) => JSON.stringify({ seed: held.seed, profile: e.profile, truth: e.relationship, predicted: predicted[i], resolved: e.resolved }))
+      writeFileSync(process.env["RELATIONS_CV_ROWS"], rows.join("\n") + "\n", { flag: "a" })
+    }
     held.full.forEach((e, i) => {
       const key = `${e.relationship}>${predicted[i]}`
       confusion.all.set(key, (confusion.all.get(key) ?? 0) + 1)
@@ -348,7 +393,7 @@ ${m.trees.map((ts, c) => `    // ${m.classes[c]}\n    [\n${ts.map((t) => `      
 }`
 const file = `// The relationship type's and the churn risk's boosted trees (boost.ts), fitted by test/identity/relations/train.ts
 // (rerun it to refit: it rewrites this file). Trained on relational.mjs variants with seeds ${TRAINING.map((t) => t.seed).join(", ")} (default
-// mix and five others): ${full.length} customers for the type, ${cut.length} for churn (each seed cut at its own day); never on a set a
+// mix and ${TRAINING.filter((t) => t.mix !== undefined).length} other mixes): ${full.length} customers for the type, ${cut.length} for churn (each seed cut at its own day); never on a set a
 // figure is reported on. A tree is [feature index, threshold, node value, below, at or above] or a leaf's value; a
 // class's score is its bias plus its trees' values; the change of value at each split is what that split's feature
 // added, which is the evidence. Churn risk is the logistic of its one class's score.
