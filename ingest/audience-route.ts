@@ -10,7 +10,8 @@ import {
   DEFAULT_MAX_AUDIENCES, getAudience, listAudiencesPage, MAX_AUDIENCE_PAGE, MAX_CHANGES_LIMIT, MAX_SAMPLE, MaxAudiencesRef, previewAudience,
 } from "../identity/audiences/index.ts"
 import { isProfileId } from "../identity/index.ts"
-import { Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
+import { AUDIENCE_PREVIEW_SECONDS } from "../warehouse/audiences.ts"
+import { Warehouse, type WarehouseQueryError, type WarehouseShape } from "../warehouse/warehouse.ts"
 import { pageOf, readPage } from "./pages.ts"
 import { type QueryReply, receiveAdminBody, refuse } from "./query-route.ts"
 import { DEFAULT_TENANT } from "./writekeys.ts"
@@ -95,6 +96,12 @@ export const audienceRoute = (options: AudienceRouteOptions) => (req: IncomingMe
               return Effect.succeed(refuse(400, "bad_purpose", tagged.message ?? "unknown purpose", "/purpose"))
             case "WarehouseUnavailable":
               return Effect.succeed(refuse(503, "warehouse_unavailable", tagged.message ?? "the warehouse is unavailable", undefined, { "retry-after": "5" }))
+            case "WarehouseQueryError":
+              if ((e as WarehouseQueryError).code === "159") {
+                return Effect.succeed(refuse(422, "audience_too_slow",
+                  `the audience's query ran longer than the ${AUDIENCE_PREVIEW_SECONDS} s a preview may take: narrow its event windows or conditions`, "/condition"))
+              }
+              return Effect.succeed(refuse(500, "audience_failed", `the audience could not be read: ${tagged.message ?? String(e)}`.slice(0, 300)))
             default:
               return Effect.succeed(refuse(500, "audience_failed", `the audience could not be read: ${tagged.message ?? String(e)}`.slice(0, 300)))
           }

@@ -261,11 +261,18 @@ export const audienceSql = (input: AudienceSqlInput, mode: Mode): { sql: string;
 
 export type AudienceRow = Row & { profile_id: string; consenting: number; matched: number; total?: string }
 
-/** Runs an audience's query. */
-export const runAudienceQuery = Effect.fn("runAudienceQuery")(function* (input: AudienceSqlInput, mode: Mode) {
+/**
+ * How long a preview or an explanation (what a marketer waits for) may run before the engine stops it: the embedded
+ * engine runs one statement at a time, so an unbounded preview would hold every tenant's ingestion and reads.
+ * Membership (background refresh, saving) is not bounded.
+ */
+export const AUDIENCE_PREVIEW_SECONDS = 30
+
+/** Runs an audience's query; a preview or explanation within `previewSeconds` (WarehouseQueryError code 159 past it). */
+export const runAudienceQuery = Effect.fn("runAudienceQuery")(function* (input: AudienceSqlInput, mode: Mode, previewSeconds = AUDIENCE_PREVIEW_SECONDS) {
   const warehouse = yield* Warehouse
   const q = audienceSql(input, mode)
-  return yield* warehouse.query<AudienceRow>(q.sql, { params: q.params })
+  return yield* warehouse.query<AudienceRow>(q.sql, { params: q.params, ...(mode.kind === "members" ? {} : { maxExecutionSeconds: previewSeconds }) })
 })
 
 // ---- audience_versions

@@ -47,6 +47,12 @@ export class WarehouseRejectedRows extends Data.TaggedError("WarehouseRejectedRo
 
 export interface QueryOptions {
   readonly params?: Record<string, unknown>
+  /**
+   * The engine stops the query after this long (max_execution_time; WarehouseQueryError code 159). For what a user
+   * asks interactively (previews): the embedded engine runs one statement at a time, so an unbounded one holds every
+   * tenant's ingestion and reads. Background work runs unbounded.
+   */
+  readonly maxExecutionSeconds?: number
 }
 
 export interface WarehouseOptions {
@@ -134,7 +140,8 @@ const rejectedRows = (table: string, cause: unknown): WarehouseRejectedRows | un
 }
 
 // ClickHouse error codes that mean "your SQL is wrong", as opposed to "the backend is in trouble".
-const CALLER_ERROR_CODES = new Set(["36", "43", "46", "47", "48", "53", "60", "62", "81", "164", "386", "497"])
+// 159: a limit the caller set (QueryOptions.maxExecutionSeconds) stopped the query; not an outage, not retried.
+const CALLER_ERROR_CODES = new Set(["36", "43", "46", "47", "48", "53", "60", "62", "81", "159", "164", "386", "497"])
 
 const openClient = (backend: WarehouseShape["backend"], server: ClickHouseServerSettings | undefined, migrate: boolean) =>
   Effect.gen(function* () {
@@ -222,6 +229,7 @@ const makeWarehouse = (opened: WarehouseShape["backend"], options?: WarehouseOpt
               query: sql,
               format: "JSONEachRow",
               ...(options?.params === undefined ? {} : { query_params: options.params }),
+              ...(options?.maxExecutionSeconds === undefined ? {} : { clickhouse_settings: { max_execution_time: options.maxExecutionSeconds } }),
             })
             return (await result.json()) as Array<T>
           },
