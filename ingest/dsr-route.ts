@@ -13,6 +13,7 @@ import { Keys, loadSecret, makeKeys } from "../consent/keys.ts"
 import { type ConsentPolicies, ConsentPoliciesRef, DEFAULT_POLICIES } from "../consent/purposes.ts"
 import type { NormaliseOptions } from "../identity/normalise.ts"
 import type { ObjectStore } from "./objectstore.ts"
+import { TurnsPerKey } from "../warehouse/turns.ts"
 import type { Warehouse } from "../warehouse/warehouse.ts"
 import { pageOf, readPage } from "./pages.ts"
 import { type QueryReply, receiveAdminBody, refuse } from "./query-route.ts"
@@ -80,7 +81,7 @@ export const makeDsrRoute = (options: {
     const run = <A>(effect: Effect.Effect<A, unknown, Warehouse | ObjectStore | Keys>) =>
       effect.pipe(Effect.provideService(Keys, keys), Effect.provideService(ConsentPoliciesRef, options.policies ?? DEFAULT_POLICIES), Effect.provideContext(context))
     yield* run(failInterrupted(env))
-    const running = new Map<string, number>()
+    const running = new TurnsPerKey()
 
     /**
      * `caller`: the token's tenant, when it is bound to one (a request of another tenant is refused, never shown), and
@@ -96,17 +97,11 @@ export const makeDsrRoute = (options: {
           const input = parseBody(text)
           if ("status" in input) return input
           const submittedBy = caller?.tokenId === undefined || caller.role === undefined ? undefined : { tokenId: caller.tokenId, role: caller.role }
-          const mine = running.get(input.tenant) ?? 0
-          if (mine >= MAX_RUNNING_DSR_PER_TENANT) {
+          if (!running.take(input.tenant, MAX_RUNNING_DSR_PER_TENANT)) {
             return refuse(429, "dsr_busy", `tenant ${input.tenant} already has ${MAX_RUNNING_DSR_PER_TENANT} data-subject requests running ` +
               "(the limit per tenant); this one was not recorded: submit it again when one finishes", undefined, { "retry-after": "5" })
           }
-          running.set(input.tenant, mine + 1)
-          const release = Effect.sync(() => {
-            const left = running.get(input.tenant)! - 1
-            if (left === 0) running.delete(input.tenant)
-            else running.set(input.tenant, left)
-          })
+          const release = Effect.sync(() => running.release(input.tenant))
           return yield* run(submitRequest(env, { ...input, submittedBy })).pipe(
             Effect.ensuring(release),
             Effect.tap((r) => r.type === "erasure" && options.reloadIdentity !== undefined ? options.reloadIdentity : Effect.void),

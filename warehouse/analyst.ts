@@ -9,6 +9,7 @@ import { createHash } from "node:crypto"
 import type { ClickHouseClient } from "@clickhouse/client"
 import { Data } from "effect"
 import { functionCatalogue } from "./analyst-functions.ts"
+import { TurnsPerKey } from "./turns.ts"
 import { writesOutfile } from "./readonly.ts"
 import { TENANT_NAME, TENANT_NAME_RULE } from "./tenant.ts"
 
@@ -265,14 +266,15 @@ export class StatementRefused extends Error {}
  */
 export const analystRunner = (client: ClickHouseClient, backend: { readonly kind: "embedded" | "server"; readonly location: string }, limits: AnalystLimits) => {
   let running = 0
-  const runningOf = new Map<string, number>()
+  const turns = new TurnsPerKey()
   return async (sql: string, scope: QueryScope, signal?: AbortSignal): Promise<ReadonlyArray<unknown>> => {
     const who = describeScope(scope)
-    const mine = runningOf.get(who) ?? 0
-    if (mine >= limits.maxConcurrentPerTenant) throw new QueryBusy({ limit: limits.maxConcurrentPerTenant, scope: who })
-    if (running >= limits.maxConcurrent) throw new QueryBusy({ limit: limits.maxConcurrent })
+    if (!turns.take(who, limits.maxConcurrentPerTenant)) throw new QueryBusy({ limit: limits.maxConcurrentPerTenant, scope: who })
+    if (running >= limits.maxConcurrent) {
+      turns.release(who)
+      throw new QueryBusy({ limit: limits.maxConcurrent })
+    }
     running++
-    runningOf.set(who, mine + 1)
     try {
       const inspection = await inspectStatement(client, sql, scope)
       if ("refused" in inspection) throw new StatementRefused(inspection.refused)
@@ -307,9 +309,7 @@ export const analystRunner = (client: ClickHouseClient, backend: { readonly kind
       }
     } finally {
       running--
-      const left = runningOf.get(who)! - 1
-      if (left === 0) runningOf.delete(who)
-      else runningOf.set(who, left)
+      turns.release(who)
     }
   }
 }

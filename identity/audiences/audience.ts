@@ -136,9 +136,11 @@ export interface AudienceInput {
 export const listAudiences = Effect.fn("listAudiences")(function* (tenant: string | undefined, options?: { readonly deleted?: boolean }) {
   const rows = yield* latestAudienceVersions(tenant)
   const counts = yield* memberCounts(tenant)
-  return rows.map(toAudience).filter((a) => options?.deleted === true || !a.deleted)
-    .map((a) => ({ ...a, members: counts.get(`${a.tenant}\u0000${a.id}`) ?? 0 }))
+  return withMembers(rows.map(toAudience).filter((a) => options?.deleted === true || !a.deleted), counts)
 })
+
+const withMembers = (audiences: ReadonlyArray<Audience>, counts: ReadonlyMap<string, number>) =>
+  audiences.map((a) => ({ ...a, members: counts.get(`${a.tenant}\u0000${a.id}`) ?? 0 }))
 
 /** Audiences a list page may hold (GET /v1/audiences?limit=). */
 export const MAX_AUDIENCE_PAGE = 1000
@@ -147,7 +149,7 @@ export const MAX_AUDIENCE_PAGE = 1000
 export const listAudiencesPage = Effect.fn("listAudiencesPage")(function* (tenant: string, after: string, limit: number) {
   const rows = yield* audienceVersionsPage(tenant, after, limit)
   const counts = rows.length === 0 ? new Map<string, number>() : yield* memberCounts(tenant, rows.map((r) => r.audience_id))
-  return rows.map(toAudience).map((a) => ({ ...a, members: counts.get(`${a.tenant}\u0000${a.id}`) ?? 0 }))
+  return withMembers(rows.map(toAudience), counts)
 })
 
 /** One audience, or AudienceNotFound (also for a deleted one). */
