@@ -174,6 +174,8 @@ export interface FileLine {
 /**
  * The lines of a file, read as bytes and decoded strictly: a line that is not UTF-8 or longer than a JSON document
  * may be is refused, rather than silently altered (readline replaces bad bytes with U+FFFD) or held whole in memory.
+ * LF, CRLF and a lone CR (old Mac files, files of two systems joined) each end a line. A lone CR is also legal JSON
+ * whitespace, so a line holding one is kept whole when it is one JSON document as it stands.
  */
 export async function* readFileLines(path: string, onProgress?: (bytesRead: number) => void): AsyncGenerator<FileLine> {
   const stream = createReadStream(path)
@@ -187,29 +189,39 @@ export async function* readFileLines(path: string, onProgress?: (bytesRead: numb
     const text = decodeUtf8(bytes)
     return typeof text === "string" ? { text, lineNumber } : { text: lenient.decode(bytes), lineNumber, refused: text }
   }
+  const take = (last: Buffer): Buffer => {
+    let bytes = parts.length === 0 ? last : Buffer.concat([...parts, last])
+    parts = []
+    size = 0
+    // A byte order mark (Excel, PowerShell, Notepad) is no part of the first line's JSON.
+    if (lineNumber === 0 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) bytes = bytes.subarray(3)
+    return bytes
+  }
   const finish = (last: Buffer): Array<FileLine> => {
     if (oversized) {
       oversized = false
       lineNumber++
       return [{ text: "", lineNumber, refused: { rule: "too_large", field: "", message: `the line is longer than ${JSON_LIMITS.maxBytes} bytes` } }]
     }
-    let bytes = parts.length === 0 ? last : Buffer.concat([...parts, last])
-    parts = []
-    size = 0
-    // A byte order mark (Excel, PowerShell, Notepad) is no part of the first line's JSON.
-    if (lineNumber === 0 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) bytes = bytes.subarray(3)
-    if (bytes.length > 0 && bytes[bytes.length - 1] === 0x0d) bytes = bytes.subarray(0, bytes.length - 1)
-    // A CR left inside is a line end of its own (an old Mac file, or files of two systems joined): JSON text has no
-    // raw CR but between tokens, so it never splits a document that was one line.
-    if (!bytes.includes(CARRIAGE_RETURN)) return [decoded(bytes)]
-    const lines: Array<FileLine> = []
-    let from = 0
-    for (let at = bytes.indexOf(CARRIAGE_RETURN); at !== -1; at = bytes.indexOf(CARRIAGE_RETURN, from)) {
-      lines.push(decoded(bytes.subarray(from, at)))
-      from = at + 1
+    let bytes = take(last)
+    if (bytes.length > 0 && bytes[bytes.length - 1] === CARRIAGE_RETURN) bytes = bytes.subarray(0, bytes.length - 1)
+    if (!bytes.includes(CARRIAGE_RETURN) || isOneDocument(bytes)) return [decoded(bytes)]
+    return splitAtCarriageReturns(bytes, decoded)
+  }
+  // A line past the size limit that holds lone CRs is lines of a CR-ended file: those before its last CR go out now,
+  // so such a file is read a line at a time instead of refused as one oversized line.
+  const spill = (): Array<FileLine> => {
+    const bytes = take(Buffer.alloc(0))
+    const lastEnd = bytes.lastIndexOf(CARRIAGE_RETURN)
+    if (lastEnd === -1) {
+      oversized = true
+      return []
     }
-    lines.push(decoded(bytes.subarray(from)))
-    return lines
+    const rest = bytes.subarray(lastEnd + 1)
+    if (rest.length > 0) parts = [rest]
+    size = rest.length
+    if (size > JSON_LIMITS.maxBytes) oversized = true
+    return splitAtCarriageReturns(bytes.subarray(0, lastEnd), decoded)
   }
   for await (const chunk of stream as AsyncIterable<Buffer>) {
     let from = 0
@@ -221,14 +233,36 @@ export async function* readFileLines(path: string, onProgress?: (bytesRead: numb
       parts.push(chunk.subarray(from))
       size += chunk.length - from
       if (size > JSON_LIMITS.maxBytes) {
-        oversized = true
-        parts = []
-        size = 0
+        yield* spill()
+        if (oversized) {
+          parts = []
+          size = 0
+        }
       }
     }
   }
   if (parts.length > 0 || oversized) yield* finish(Buffer.alloc(0))
   onProgress?.(stream.bytesRead)
+}
+
+const splitAtCarriageReturns = (bytes: Buffer, decoded: (line: Buffer) => FileLine): Array<FileLine> => {
+  const lines: Array<FileLine> = []
+  let from = 0
+  for (let at = bytes.indexOf(CARRIAGE_RETURN); at !== -1; at = bytes.indexOf(CARRIAGE_RETURN, from)) {
+    lines.push(decoded(bytes.subarray(from, at)))
+    from = at + 1
+  }
+  lines.push(decoded(bytes.subarray(from)))
+  return lines
+}
+
+/**
+ * Whether a line reads as one JSON document whole (a lone CR inside it is then whitespace between its tokens). A
+ * document refused for another reason than its syntax (too deep, say) is one too: its pieces would hide the reason.
+ */
+const isOneDocument = (bytes: Buffer): boolean => {
+  const text = decodeUtf8(bytes)
+  return typeof text === "string" && isOneText(text)
 }
 
 /** Reads an NDJSON file; blank lines are skipped, a line that is not JSON becomes a `not_json` dead letter. */
@@ -244,8 +278,14 @@ export async function* readNdjsonFile(
   }
 }
 
-// Every line end, mixed (see readFileLines).
-const LINE_BREAK = /\r\n|\n|\r/
+/** The lines of a text in memory, split as readFileLines splits a file's (a lone CR ends a line unless in a document). */
+const textLines = (body: string): Array<string> =>
+  body.split(/\r?\n/).flatMap((line) => !line.includes("\r") || isOneText(line) ? [line] : line.split("\r"))
+
+const isOneText = (line: string): boolean => {
+  const read = readJson(line)
+  return read._tag !== "refused" || read.rejection.rule !== "not_json"
+}
 
 /**
  * Whether a post holds more items than it may (ctx.maxItems): the one test of the limit. A source asks it to stop
@@ -264,7 +304,7 @@ export const withinLimit = <A>(values: ReadonlyArray<A>, ctx: ImportContext): Re
  */
 export const parseNdjsonText = (body: string, maker: ItemMaker, handle: LineHandler, maxItems?: number): Array<ImportedItem> => {
   const items: Array<ImportedItem> = []
-  const lines = (body.startsWith("\uFEFF") ? body.slice(1) : body).split(LINE_BREAK)
+  const lines = textLines(body.startsWith("\uFEFF") ? body.slice(1) : body)
   for (let i = 0; i < lines.length && !passedLimit(items, { maxItems }); i++) {
     const line = lines[i]!
     if (line.trim() === "") continue

@@ -3,6 +3,7 @@
 // (not_json), and a call export whose first line ends CRLF read its LF and CR rows as one row (all dead-lettered).
 import { describe, expect, it } from "vitest"
 import { parseCallsPost, parseCallsWebhook, readCallsFile } from "../../../ingest/sources/calls.ts"
+import { readFileLines } from "../../../ingest/sources/items.ts"
 import { readSegmentFile } from "../../../ingest/sources/segment-file.ts"
 import { readSendgridFile } from "../../../ingest/sources/sendgrid.ts"
 import { parseSocialWebhook, readSocialFile } from "../../../ingest/sources/social.ts"
@@ -53,5 +54,28 @@ describe("a byte order mark and mixed line ends", () => {
       expect(events.map((e) => e.properties?.["call_id"] ?? e.messageId)).toHaveLength(3)
       expect(JSON.stringify(events)).toContain("note\\r\\ntwo")
     }
+  })
+
+  it("a document with a raw CR between its tokens (JSON whitespace) lands whole, beside CR-ended lines", async () => {
+    const spaced = track(2).replace(',"event"', ',\r"event"')
+    const { events, deadLetters } = await collect(readSegmentFile(tempFile("cr-space.ndjson", `${track(1)}\n${spaced}\n${track(3)}\r${track(4)}\n`), context()))
+    expect(deadLetters.map((d) => d.rejection.message)).toEqual([])
+    expect(events.map((e) => e.messageId)).toEqual(["m1", "m2", "m3", "m4"])
+    const posted = split(parseSocialWebhook(`${post(1)}\r${post(2)}\r\n${post(3).replace(',"text"', ',\r"text"')}`, context()))
+    expect(posted.deadLetters.map((d) => d.rejection.message)).toEqual([])
+    expect(posted.events).toHaveLength(3)
+  })
+
+  it("a file with only CR line ends, larger than the line limit, is read a line at a time", async () => {
+    const line = "x".repeat(999)
+    const count = 68_000 // 68 MB: past the 64 MiB a line may hold
+    const path = tempFile("cr-only.ndjson", Buffer.from(`${line}\r`.repeat(count)))
+    let lines = 0
+    let refused = 0
+    for await (const read of readFileLines(path)) {
+      lines++
+      if (read.refused !== undefined || read.text !== line) refused++
+    }
+    expect({ lines, refused }).toEqual({ lines: count, refused: 0 })
   })
 })
