@@ -14,7 +14,8 @@ import { Data, Duration, Effect, Exit, Layer, type Scope } from "effect"
 import kafkajs from "kafkajs"
 import type { Admin, Consumer, EachBatchPayload, KafkaMessage, Producer } from "kafkajs"
 import { BusUnavailable, EventBus, type EventBusShape, Topics, type Topic, type TopicBacklog } from "./bus.ts"
-import type { BusCodec, WireMessage } from "./bus-crypto.ts"
+import { type BusCodec, KEY_HEADER, type WireMessage } from "./bus-crypto.ts"
+import type { DeadLetter } from "./message.ts"
 import { patchKafkaEncoder } from "./bus-kafka-encoder.ts"
 
 const { Kafka, logLevel, Partitioners, CompressionTypes, CompressionCodecs } = kafkajs
@@ -157,6 +158,39 @@ const SEND_CHUNK_BYTES = 4 * 1024 * 1024
 class KafkaCallFailed extends Data.TaggedError("KafkaCallFailed")<{ readonly cause: unknown }> {}
 
 const describe = (e: unknown) => (e instanceof Error ? e.message : String(e)).slice(0, 300)
+
+/** Set on a dead letter the bus made of a parked record: one parked again is only parked (no dead letter of it). */
+const PARKED_FROM_HEADER = "cdp-parked-from"
+
+/** The dead letter's rule for why a record was parked, from the defect's words (ingest/bus-crypto.ts, decode below). */
+const parkedRule = (cause: string) =>
+  cause.startsWith("the record's value is not JSON") ? "bus_record_not_json"
+  : cause.startsWith("an encrypted bus record cannot be opened") ? "bus_record_unreadable"
+  : "bus_handler_died"
+
+/**
+ * The dead letter of a record parked from topic `name`, so `cdp dlq list` shows it after the parked topic's retention.
+ * Its tenant is its key's first segment (every bus topic's key starts with the tenant; "" for a record without a key).
+ * The payload is the value as it was on the topic: its text, or, sealed by the bus's codec, the sealed bytes in
+ * base64 (still shredded with its person's data key). `cdp dlq retry` has no raw parser for it: the reason says so.
+ */
+export const parkedDeadLetter = (name: string, partition: number, m: KafkaMessage, cause: string): DeadLetter => {
+  const key = m.key?.toString("utf8") ?? ""
+  const value = m.value ?? Buffer.alloc(0)
+  const sealed = m.headers?.[KEY_HEADER]
+  const held = sealed === undefined
+    ? "the payload is the record's value"
+    : `the payload is the sealed value in base64 (${KEY_HEADER} ${String(sealed)})`
+  return {
+    tenant: key.split("/")[0]!, source: `kafka:${name}`, receivedAt: new Date(Number(m.timestamp)).toISOString(), messageId: "",
+    rejection: {
+      rule: parkedRule(cause), field: "",
+      message: `${cause}; parked on ${name}.parked from partition ${partition} offset ${m.offset}; ${held}. ` +
+        `cdp dlq retry cannot re-drive a bus record (no source parser reads it): produce it to ${name} again after a fix`,
+    },
+    payload: sealed === undefined ? value.toString("utf8") : value.toString("base64"),
+  }
+}
 
 /** The bus's topics that always exist (redirect targets are created on first publish). */
 export const busTopicNames = (prefix: string) =>
@@ -314,6 +348,32 @@ export const makeKafkaBus = (options: KafkaBusOptions): Effect.Effect<EventBusSh
         catch: (e) => unreachable(`creating topic ${name}`, e),
       }).pipe(Effect.tap(() => Effect.sync(() => known.add(name))))
 
+    /** Records as they go on the wire: keyed as CDP_KAFKA_PARTITION_BY says, sealed when a codec is set. */
+    const wireOf = <A>(topic: Topic<A>, records: ReadonlyArray<A>): Effect.Effect<ReadonlyArray<WireMessage>, BusUnavailable> => {
+      const keyOf = options.partitionBy === "tenant" && topic.tenant !== undefined ? topic.tenant : topic.key
+      return options.codec === undefined
+        ? Effect.succeed(records.map((r) => ({ key: keyOf(r), value: JSON.stringify(r) })))
+        : options.codec.encode(topic, records, keyOf).pipe(Effect.mapError((e) => new BusUnavailable({ backend: "kafka", message: e.message, cause: e })))
+    }
+
+    /**
+     * Keeps a record the handler died on: on `<topic>.parked` (its bytes, the cause in a header) and, unless it is
+     * itself a dead letter the bus made, as a dead letter on the dead_letters topic, which the pipeline lands in the
+     * warehouse like every other. Fails (to be tried again, never skipped) when the broker does not acknowledge both.
+     */
+    const park = async (name: string, partition: number, m: KafkaMessage, cause: string): Promise<void> => {
+      const parked = `${name}.parked`
+      await ensureTopics(probe, [parked], options)
+      await send(parked, [{
+        key: m.key?.toString("utf8") ?? "", value: m.value ?? "",
+        headers: { ...(m.headers as Record<string, string>), "cdp-parked-cause": cause },
+      }])
+      if (m.headers?.[PARKED_FROM_HEADER] !== undefined) return
+      const letter = parkedDeadLetter(name, partition, m, cause)
+      const wire = await Effect.runPromise(wireOf(Topics.deadLetters, [letter]))
+      await send(`${options.prefix}${Topics.deadLetters.name}`, wire.map((w) => ({ ...w, headers: { ...w.headers, [PARKED_FROM_HEADER]: name } })))
+    }
+
     const handling = new Map<string, number>()
     const failing = new Map<string, { sinceMs: number; attempts: number; error: string }>()
     const oldest = new Map<string, number>()
@@ -325,10 +385,7 @@ export const makeKafkaBus = (options: KafkaBusOptions): Effect.Effect<EventBusSh
       publish: (topic, records) => records.length === 0 ? Effect.void : Effect.gen(function* () {
         const name = `${options.prefix}${topic.name}`
         yield* ensureKnown(name)
-        const keyOf = options.partitionBy === "tenant" && topic.tenant !== undefined ? topic.tenant : topic.key
-        const messages = options.codec === undefined
-          ? records.map((r) => ({ key: keyOf(r), value: JSON.stringify(r) }))
-          : yield* options.codec.encode(topic, records, keyOf).pipe(Effect.mapError((e) => new BusUnavailable({ backend: "kafka", message: e.message, cause: e })))
+        const messages = yield* wireOf(topic, records)
         yield* Effect.tryPromise({
           try: () => send(name, messages),
           catch: (e) => new BusUnavailable({ backend: "kafka", message: `Kafka at ${location} did not acknowledge records of topic ${name}: ${describe(e)}`, cause: e }),
@@ -411,14 +468,8 @@ export const makeKafkaBus = (options: KafkaBusOptions): Effect.Effect<EventBusSh
                 const middle = Math.ceil(records.length / 2)
                 return (await handleUntilDone(records.slice(0, middle), payload)) && (await handleUntilDone(records.slice(middle), payload))
               }
-              const parked = `${name}.parked`
-              const kept = await ensureTopics(probe, [parked], options)
-                .then(() => send(parked, records.map((m) => ({
-                  key: m.key?.toString("utf8") ?? "", value: m.value ?? "",
-                  // Why it was parked travels with it, for whoever reads <topic>.parked.
-                  headers: { ...(m.headers as Record<string, string>), "cdp-parked-cause": describe(defect.defect) },
-                }))))
-                .then(() => true, () => false)
+              const cause = describe(defect.defect)
+              const kept = await park(name, payload.batch.partition, records[0]!, cause).then(() => true, () => false)
               // Not parked (the broker is away): handled again after the backoff, never skipped.
               if (!kept) {
                 await new Promise((r) => setTimeout(r, delay))
@@ -426,7 +477,10 @@ export const makeKafkaBus = (options: KafkaBusOptions): Effect.Effect<EventBusSh
                 continue
               }
               await run(Effect.logError("consumer handler died on a record; parked it").pipe(
-                Effect.annotateLogs({ topic: name, parkedOn: `${name}.parked`, defect: describe(defect.defect) })))
+                Effect.annotateLogs({
+                  topic: name, partition: payload.batch.partition, offset: records[0]!.offset, parkedOn: `${name}.parked`,
+                  deadLetter: records[0]!.headers?.[PARKED_FROM_HEADER] === undefined, rule: parkedRule(cause), defect: cause,
+                })))
               return true
             }
             noteFailure(describe(exit.cause))

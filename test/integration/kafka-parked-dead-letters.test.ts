@@ -1,0 +1,76 @@
+// A poison record on a Kafka stage topic (not JSON, from a producer outside cdp) ends as a dead letter that
+// `cdp dlq list` shows, with its rule, topic, partition and offset, while its neighbours land; `cdp dlq retry`
+// says why it cannot re-drive it. Against a real broker: runs when CDP_INTEGRATION=1 (eval "$(deploy/services/up)").
+import { randomUUID } from "node:crypto"
+import { join } from "node:path"
+import { Effect, Layer } from "effect"
+import kafkajs from "kafkajs"
+import { afterAll, describe, expect, it } from "vitest"
+import { type KafkaBusOptions, kafkaBus } from "../../ingest/bus-kafka.ts"
+import { listDeadLetters, retryDeadLetters } from "../../ingest/dlq.ts"
+import type { CanonicalEvent } from "../../ingest/message.ts"
+import { ObjectStore } from "../../ingest/objectstore.ts"
+import { Pipeline } from "../../ingest/pipeline.ts"
+import { Warehouse } from "../../warehouse/warehouse.ts"
+import { kafkaBrokers } from "../support/kafka.ts"
+import { freshDir, removeDir } from "../support/pipeline.ts"
+
+const enabled = process.env["CDP_INTEGRATION"] === "1"
+
+const event = (messageId: string): CanonicalEvent => ({
+  tenant: "acme", source: "segment", channel: "web", type: "track", event: "Viewed", messageId, anonymousId: "",
+  userId: "u1", groupId: "", previousId: "", profileId: "", timestamp: "2026-01-02T03:04:05.000Z", originalTimestamp: null,
+  sentAt: null, receivedAt: "2026-01-02T03:04:06.000Z", properties: {}, traits: {}, context: {}, extra: {}, identifiers: [],
+  text: "",
+})
+
+describe.runIf(enabled)("poison Kafka records become dead letters", () => {
+  const prefixes: Array<string> = []
+  afterAll(async () => {
+    const admin = new kafkajs.Kafka({ brokers: kafkaBrokers(), logLevel: kafkajs.logLevel.NOTHING }).admin()
+    await admin.connect()
+    const topics = (await admin.listTopics()).filter((t) => prefixes.some((p) => t.startsWith(p)))
+    if (topics.length > 0) await admin.deleteTopics({ topics })
+    await admin.disconnect()
+  })
+
+  it("a junk record produced to the events topic is listed as a dead letter naming topic, partition and offset; its neighbours land", async () => {
+    const o: KafkaBusOptions = { brokers: kafkaBrokers(), prefix: `t${randomUUID().slice(0, 8)}.`, partitions: 1, replication: 1, retentionMs: 3_600_000 }
+    prefixes.push(o.prefix)
+    const dir = freshDir()
+    const producer = new kafkajs.Kafka({ brokers: kafkaBrokers(), logLevel: kafkajs.logLevel.NOTHING }).producer()
+    await producer.connect()
+    try {
+      const layer = Pipeline.make({ identity: false }).pipe(
+        Layer.provideMerge(Layer.mergeAll(kafkaBus(o), Warehouse.embedded(join(dir, "clickhouse")), ObjectStore.local(join(dir, "objects")))),
+      )
+      const result = await Effect.runPromise(Effect.scoped(Effect.gen(function* () {
+        const pipeline = yield* Pipeline
+        const warehouse = yield* Warehouse
+        yield* pipeline.submit([event("before")], [])
+        yield* Effect.promise(() => producer.send({ topic: `${o.prefix}events`, messages: [{ key: "acme/u1", value: '{"tenant":"acme","email":"ann@x.example' }] }))
+        yield* pipeline.submit([event("after")], [])
+        const landed = () => warehouse.query<{ message_id: string }>("SELECT message_id FROM event_rows WHERE tenant = 'acme' ORDER BY message_id")
+        let listed = yield* listDeadLetters({})
+        for (let i = 0; i < 300 && (listed.length === 0 || (yield* landed()).length < 2); i++) {
+          yield* Effect.sleep("100 millis")
+          listed = yield* listDeadLetters({})
+        }
+        const retried = yield* retryDeadLetters({})
+        return { listed, landed: (yield* landed()).map((r) => r.message_id), retried }
+      }).pipe(Effect.provide(layer))))
+      expect(result.landed).toEqual(["after", "before"])
+      expect(result.listed).toHaveLength(1)
+      const letter = result.listed[0]!
+      expect(letter).toMatchObject({ tenant: "acme", source: `kafka:${o.prefix}events`, rule: "bus_record_not_json", status: "open" })
+      expect(letter.reason).toMatch(new RegExp(`parked on ${o.prefix.replace(".", "\\.")}events\\.parked from partition 0 offset 1;`))
+      expect(letter.reason).toContain("cdp dlq retry cannot re-drive a bus record")
+      expect(letter.reason).not.toContain("ann@")
+      expect(result.retried).toMatchObject({ retried: 1, landed: 0 })
+      expect(result.retried.results[0]).toMatchObject({ outcome: "still_rejected", rule: "no_raw_parser" })
+    } finally {
+      await producer.disconnect()
+      removeDir(dir)
+    }
+  }, 120_000)
+})
