@@ -13,6 +13,7 @@ import type { S3StoreOptions } from "../ingest/objectstore-s3.ts"
 import type { ClickHouseServerSettings } from "../warehouse/clickhouse-server.ts"
 import { parseAllowedOriginSpecs, parseWriteKeySpecs } from "../ingest/writekeys.ts"
 import { DEFAULT_RETENTION, parseRetention } from "../warehouse/retention.ts"
+import { type AnalystLimits, DEFAULT_ANALYST_LIMITS } from "../warehouse/analyst.ts"
 import { parseBrandTerms, readAspectsFile, readTermsFile, type SentimentConfig } from "../sentiment/config.ts"
 
 export const DEFAULT_DATA_DIR = ".cdp-data"
@@ -111,6 +112,23 @@ const countryList = (text: string): ReadonlyArray<string> => {
   return codes
 }
 
+/** An analyst query limit (warehouse/analyst.ts): a whole number, at least 1; unset, its DEFAULT_ANALYST_LIMITS value. */
+const queryLimit = (variable: string, expected: string, field: keyof AnalystLimits) =>
+  setting(variable, `${expected}, at least 1`, (v) => Config.Int(v).pipe(checked(positiveInt), Config.withDefault(DEFAULT_ANALYST_LIMITS[field])))
+
+/** The analyst query limits, one setting a field (cdp query, POST /v1/query). */
+const QUERY_LIMITS = {
+  maxExecutionSeconds: queryLimit("CDP_QUERY_MAX_SECONDS", "a whole number of seconds an analyst query may run", "maxExecutionSeconds"),
+  maxMemoryBytes: queryLimit("CDP_QUERY_MAX_MEMORY_BYTES", "a whole number of bytes of memory one analyst query may use", "maxMemoryBytes"),
+  maxResultRows: queryLimit("CDP_QUERY_MAX_ROWS", "a whole number of rows an analyst query may return", "maxResultRows"),
+  maxResultBytes: queryLimit("CDP_QUERY_MAX_BYTES", "a whole number of bytes an analyst query may return", "maxResultBytes"),
+  maxRowsToRead: queryLimit("CDP_QUERY_MAX_READ_ROWS", "a whole number of rows an analyst query may read", "maxRowsToRead"),
+  maxBytesToRead: queryLimit("CDP_QUERY_MAX_READ_BYTES", "a whole number of bytes an analyst query may read", "maxBytesToRead"),
+  maxThreads: queryLimit("CDP_QUERY_THREADS", "a whole number of threads one analyst query may use", "maxThreads"),
+  maxConcurrent: queryLimit("CDP_QUERY_SLOTS", "a whole number of analyst queries that may run at once in a process", "maxConcurrent"),
+  maxConcurrentPerTenant: queryLimit("CDP_QUERY_SLOTS_PER_TENANT", "a whole number of analyst queries one tenant may run at once", "maxConcurrentPerTenant"),
+} as const satisfies Record<keyof AnalystLimits, Setting<number>>
+
 // Read on its own and by CDP_COMPUTED_TRAITS, which is checked against it.
 const maxComputedTraits = setting("CDP_MAX_COMPUTED_TRAITS", "a whole number of computed traits a tenant may have, at least 1", (v) => Config.Int(v).pipe(checked(positiveInt), Config.withDefault(DEFAULT_MAX_COMPUTED_TRAITS)))
 
@@ -138,6 +156,7 @@ export const SETTINGS = {
   computedTraits: setting("CDP_COMPUTED_TRAITS", 'a JSON object of computed traits per tenant ("*" for every tenant), e.g. {"*":[{"name":"orders_30d","kind":"count","events":["Order Completed"],"windowDays":30}]}', (v) => Config.all({ text: Config.String(v).pipe(Config.withDefault("{}")), max: maxComputedTraits.config }).pipe(checked(({ text, max }) => capComputedTraits(parseComputedTraits(text), max)))),
   maxComputedTraits,
   maxTokens: setting("CDP_MAX_TOKENS", "a whole number of active API tokens a tenant may hold, at least 1", (v) => Config.Int(v).pipe(checked(positiveInt), Config.withDefault(DEFAULT_MAX_TOKENS))),
+  ...QUERY_LIMITS,
   maxAudiences: setting("CDP_MAX_AUDIENCES", "a whole number of audiences a tenant may have, at least 1", (v) => Config.Int(v).pipe(checked(positiveInt), Config.withDefault(DEFAULT_MAX_AUDIENCES))),
   phoneRegions: setting("CDP_PHONE_REGIONS", "comma-separated two-letter country codes tried in order for national phone numbers, e.g. US,GB", (v) => Config.String(v).pipe(checked(countryList), Config.withDefault(["US"]))),
   consent: setting("CDP_CONSENT", 'a JSON object of consent policies, "*" for every tenant, e.g. {"*":{"purposes":{"Analytics":{"onDenied":"drop"}}}}', (v) => Config.String(v).pipe(checked((s: string) => parseConsentPolicies(parseJsonObject("the value")(s))), Config.withDefault(DEFAULT_POLICIES))),
@@ -182,6 +201,12 @@ const runNow = <A>(read: Effect.Effect<A, SettingInvalid>, what: string): A => {
   if (Exit.isSuccess(exit)) return exit.value
   throw Exit.findErrorOption(exit).pipe(Option.getOrElse(() => new Error(`cannot read ${what}`)))
 }
+
+/** The analyst query limits (each CDP_QUERY_* setting, or its default), read from the environment when run. */
+export const analystLimits: Effect.Effect<AnalystLimits, SettingInvalid> = Effect.suspend(() => Effect.all(
+  Object.fromEntries(Object.entries(QUERY_LIMITS).map(([field, s]) => [field, readSetting(s)])) as { [K in keyof AnalystLimits]: Effect.Effect<number, SettingInvalid> }))
+
+export const analystLimitsNow = (): AnalystLimits => runNow(analystLimits, "the CDP_QUERY_* settings")
 
 /** The S3 object store's settings, or undefined when CDP_S3_BUCKET is unset (objects stay in the data dir). */
 export const s3Settings: Effect.Effect<S3StoreOptions | undefined, SettingInvalid> = Effect.gen(function* () {

@@ -9,9 +9,9 @@ import { ObjectStore, type ObjectStoreError } from "../ingest/objectstore.ts"
 import type { KafkaBusOptions } from "../ingest/bus-kafka.ts"
 import type { S3StoreOptions } from "../ingest/objectstore-s3.ts"
 import { Pipeline } from "../ingest/pipeline.ts"
-import { type ClickHouseServerSettings, Warehouse } from "../warehouse/warehouse.ts"
+import { type AnalystLimits, type ClickHouseServerSettings, Warehouse } from "../warehouse/warehouse.ts"
 import { keepRetention } from "./retention.ts"
-import { clickhouseSettingsNow, DEFAULT_DATA_DIR, kafkaSettingsNow, readSetting, s3SettingsNow, sentimentSettings, SETTINGS, settingNow } from "./config.ts"
+import { analystLimitsNow, clickhouseSettingsNow, DEFAULT_DATA_DIR, kafkaSettingsNow, readSetting, s3SettingsNow, sentimentSettings, SETTINGS, settingNow } from "./config.ts"
 import { type DataDirUnusable, prepareDataDir } from "./data-dir.ts"
 
 export { DEFAULT_DATA_DIR }
@@ -24,6 +24,8 @@ export interface BackendConfig {
   readonly s3?: S3StoreOptions | undefined
   /** CDP_BUS=kafka and the CDP_KAFKA_* settings: the bus over Kafka instead of in-process. */
   readonly kafka?: KafkaBusOptions | undefined
+  /** The CDP_QUERY_* settings: limits of analysts' queries (unset: DEFAULT_ANALYST_LIMITS). */
+  readonly analyst?: AnalystLimits | undefined
 }
 
 /** The data dir of a command: its --data-dir flag, else CDP_DATA_DIR, else the default. Throws SettingInvalid. */
@@ -32,18 +34,19 @@ export const backendConfig = (dataDir: string | undefined): BackendConfig => ({
   clickhouse: clickhouseSettingsNow(),
   s3: s3SettingsNow(),
   kafka: kafkaSettingsNow(),
+  analyst: analystLimitsNow(),
 })
 
 /** Creates the data dir private, or makes an existing one private, before anything is written into it. */
-export const dataDirLayer = (config: BackendConfig) => Layer.effectDiscard(prepareDataDir(config.dataDir))
+export const dataDirLayer = (config: BackendConfig) => Layer.effectDiscard(prepareDataDir(config.dataDir, embeddedWarehouseDir(config.dataDir)))
 
 /** Where the embedded engine keeps its files inside a data directory. */
 export const embeddedWarehouseDir = (dataDir: string) => join(dataDir, "clickhouse")
 
 export const warehouseLayer = (config: BackendConfig) =>
   config.clickhouse
-    ? Warehouse.server(config.clickhouse)
-    : Warehouse.embedded(embeddedWarehouseDir(config.dataDir)).pipe(Layer.provide(dataDirLayer(config)))
+    ? Warehouse.server(config.clickhouse, { analyst: config.analyst })
+    : Warehouse.embedded(embeddedWarehouseDir(config.dataDir), { analyst: config.analyst }).pipe(Layer.provide(dataDirLayer(config)))
 
 // kafkajs is loaded only by a process that uses Kafka. Encrypted (the default), the bus keeps its data keys in the
 // warehouse, wrapped under a key derived from the data dir's secret (ingest/bus-crypto.ts).

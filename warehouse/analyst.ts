@@ -13,7 +13,7 @@ import { TurnsPerKey } from "./turns.ts"
 import { writesOutfile } from "./readonly.ts"
 import { TENANT_NAME, TENANT_NAME_RULE } from "./tenant.ts"
 
-/** What one analyst query may use. Every field has a default (DEFAULT_ANALYST_LIMITS). */
+/** What one analyst query may use. Every field has a default (DEFAULT_ANALYST_LIMITS) and a CDP_QUERY_* setting (cli/config.ts). */
 export interface AnalystLimits {
   /** max_execution_time: the engine stops the query after this long. */
   readonly maxExecutionSeconds: number
