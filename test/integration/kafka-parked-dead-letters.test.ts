@@ -6,7 +6,8 @@ import { join } from "node:path"
 import { Effect, Layer } from "effect"
 import kafkajs from "kafkajs"
 import { afterAll, describe, expect, it } from "vitest"
-import { type KafkaBusOptions, kafkaBus } from "../../ingest/bus-kafka.ts"
+import { type KafkaBusOptions, kafkaBus, makeKafkaBus } from "../../ingest/bus-kafka.ts"
+import { type Topic, Topics } from "../../ingest/bus.ts"
 import { listDeadLetters, retryDeadLetters } from "../../ingest/dlq.ts"
 import type { CanonicalEvent } from "../../ingest/message.ts"
 import { ObjectStore } from "../../ingest/objectstore.ts"
@@ -71,6 +72,31 @@ describe.runIf(enabled)("poison Kafka records become dead letters", () => {
     } finally {
       await producer.disconnect()
       removeDir(dir)
+    }
+  }, 120_000)
+
+  it("a dead letter the bus made that its consumer dies on too is parked once, not made into another dead letter", async () => {
+    const o: KafkaBusOptions = { brokers: kafkaBrokers(), prefix: `t${randomUUID().slice(0, 8)}.`, partitions: 1, replication: 1, retentionMs: 3_600_000 }
+    prefixes.push(o.prefix)
+    const topic: Topic<{ readonly n: number }> = { name: "events", key: (r) => `acme/${r.n}` }
+    const admin = new kafkajs.Kafka({ brokers: kafkaBrokers(), logLevel: kafkajs.logLevel.NOTHING }).admin()
+    await admin.connect()
+    const high = async (name: string) =>
+      (await admin.fetchTopicOffsets(`${o.prefix}${name}`).catch(() => [])).reduce((n, p) => n + Number(p.high), 0)
+    try {
+      await Effect.runPromise(Effect.scoped(Effect.gen(function* () {
+        const bus = yield* makeKafkaBus(o)
+        yield* bus.publish(topic, [{ n: 1 }, { n: 2 }])
+        yield* bus.consume(topic, (batch) => batch.some((r) => r.n === 2) ? Effect.die(new Error("a bug on record 2")) : Effect.void)
+        yield* bus.consume(Topics.deadLetters, () => Effect.die(new Error("a bug in landing dead letters")))
+        for (let i = 0; i < 300 && (yield* Effect.promise(() => high("dead_letters.parked"))) < 1; i++) yield* Effect.sleep("100 millis")
+        yield* Effect.sleep("2 seconds")
+      })))
+      expect(await high("events.parked")).toBe(1)
+      expect(await high("dead_letters")).toBe(1)
+      expect(await high("dead_letters.parked")).toBe(1)
+    } finally {
+      await admin.disconnect()
     }
   }, 120_000)
 })
