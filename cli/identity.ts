@@ -11,7 +11,7 @@ import { type ProfileWithConsent, readProfile } from "../ingest/profile-route.ts
 import type { DataDirLocked, Warehouse } from "../warehouse/warehouse.ts"
 import { formatRows, type OutputFormat } from "./format.ts"
 import { type BackendConfig, warehouseLayer } from "./layers.ts"
-import { profileThroughServer, runningServer, ServerQueryFailed } from "./server-info.ts"
+import { allPages, profileThroughServer, runningServer, serverCaller, ServerQueryFailed } from "./server-info.ts"
 
 const print = (text: string) => process.stdout.write(`${text}\n`)
 
@@ -165,13 +165,16 @@ const onDataDirOrServer = <A, E>(
     })),
   )
 
+const callServer = serverCaller((message) => new ServerQueryFailed({ message }))
+
 export const identitySuggestions = (options: { readonly tenant: string; readonly format: OutputFormat; readonly limit: number; readonly backend: BackendConfig }) =>
   Effect.gen(function* () {
     const suggestions = yield* onDataDirOrServer(options.backend,
       Effect.map(openSuggestions(options.tenant), (all) => all.slice(0, options.limit)),
+      // The server answers pages of at most 1,000 (ingest/pages.ts): follow them, then keep the best --limit.
       (server) => Effect.map(
-        throughServer<{ suggestions: Array<Suggestion> }>(server, `suggestions?${new URLSearchParams({ tenant: options.tenant, limit: String(options.limit) })}`),
-        (r) => r.suggestions))
+        allPages<Suggestion, ServerQueryFailed>(callServer, server, `/v1/identity/suggestions?${new URLSearchParams({ tenant: options.tenant })}`, "suggestions"),
+        (all) => all.slice(0, options.limit)))
     const text = options.format === "json" ? suggestions.map((s) => JSON.stringify(s)).join("\n") : renderSuggestions(suggestions)
     if (text !== "") print(text)
   })

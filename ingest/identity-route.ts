@@ -3,15 +3,17 @@
 // what was stored before. `cdp identity split|separate|suggestions` go through these while the server holds the data.
 //   POST /v1/identity/split                      {"identifier", "reason", "tenant"?}
 //   POST /v1/identity/separate                   {"a", "b", "reason", "tenant"?}
-//   GET  /v1/identity/suggestions?tenant=T&limit=N
+//   GET  /v1/identity/suggestions?tenant=T&limit=N&cursor=C   (pages: ingest/pages.ts)
 //   POST /v1/identity/suggestions/{id}/accept    {"reason"?, "tenant"?}
 //   POST /v1/identity/suggestions/{id}/dismiss   {"reason"?, "tenant"?}
 import type { IncomingMessage } from "node:http"
 import { Effect, Semaphore } from "effect"
 import {
   decideSuggestion, type DecisionResult, type IdentityConfig, openSuggestions, type Reload, separateIdentifiers, splitIdentifier,
+  type Suggestion,
 } from "../identity/index.ts"
 import { Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
+import { pageInMemory, type PageKey, readPage } from "./pages.ts"
 import { type QueryReply, receiveAdminBody, refuse } from "./query-route.ts"
 import { DEFAULT_TENANT } from "./writekeys.ts"
 
@@ -21,6 +23,12 @@ const BODY_LIMIT = 64 * 1024
 const DEFAULT_SUGGESTIONS = 50
 const MAX_SUGGESTIONS = 1000
 
+/**
+ * A suggestion's place in its list, best first: the score (0..1, in thousandths) turned into a rising whole number,
+ * then the pair's id. Suggestions are computed on each request; a page starts after the last key of the page before,
+ * so one accepted or dismissed meanwhile shifts nothing.
+ */
+const suggestionKey = (s: Suggestion): PageKey => [1000 - Math.round(s.score * 1000), s.id]
 
 const ROUTES = "POST /v1/identity/split, POST /v1/identity/separate, GET /v1/identity/suggestions, " +
   "POST /v1/identity/suggestions/{id}/accept|dismiss"
@@ -69,14 +77,14 @@ export const identityRoute = (options: {
           if (req.method !== "GET") return refuse(405, "method_not_allowed", "use GET /v1/identity/suggestions", undefined, { allow: "GET" })
           const tenant = url.searchParams.get("tenant") ?? DEFAULT_TENANT
           if (tenant === "") return refuse(400, "bad_tenant", "?tenant= must name a tenant", "tenant")
-          const limitParam = url.searchParams.get("limit")
-          const limit = limitParam === null ? DEFAULT_SUGGESTIONS : Number(limitParam)
-          if (limitParam !== null && !(/^\d+$/.test(limitParam) && limit >= 1 && limit <= MAX_SUGGESTIONS)) {
-            return refuse(400, "bad_limit", `?limit= must be a whole number from 1 to ${MAX_SUGGESTIONS}`, "limit")
-          }
+          const page = readPage(url, { what: "suggestions", shape: "ns", fallback: DEFAULT_SUGGESTIONS, max: MAX_SUGGESTIONS })
+          if ("status" in page) return page
           return yield* openSuggestions(tenant).pipe(
             Effect.provideService(Warehouse, options.warehouse),
-            Effect.map((suggestions): QueryReply => ({ status: 200, body: { success: true, suggestions: suggestions.slice(0, limit) } })),
+            Effect.map((all): QueryReply => {
+              const { items, nextCursor } = pageInMemory(all, page, suggestionKey)
+              return { status: 200, body: { success: true, suggestions: items, nextCursor } }
+            }),
             Effect.catch((e: unknown) => Effect.succeed(failure(e))),
           )
         }
