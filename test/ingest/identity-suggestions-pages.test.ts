@@ -2,12 +2,15 @@
 // answer's nextCursor; the pages together hold every suggestion once, best first, and a cursor the API did not give
 // is 400 bad_cursor before the warehouse is asked anything.
 import type { IncomingMessage } from "node:http"
+import { writeFileSync } from "node:fs"
+import { join } from "node:path"
 import { Effect } from "effect"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { identityConfigOf } from "../../identity/index.ts"
 import { identityRoute } from "../../ingest/identity-route.ts"
 import type { QueryReply } from "../../ingest/query-route.ts"
 import { Warehouse, type WarehouseShape } from "../../warehouse/warehouse.ts"
+import { runCdp, startServe } from "../support/cli.ts"
 import { freshDir, post, removeDir, withCollector } from "../support/pipeline.ts"
 
 let dir: string
@@ -61,4 +64,20 @@ describe("GET /v1/identity/suggestions pages", () => {
       }
       expect(yield* list("tenant=acme&limit=1001")).toMatchObject({ status: 400, body: { rule: "bad_limit", field: "limit" } })
     })))
+
+  it("cdp identity suggestions through a running server follows the pages: --limit past one page's 1,000 is answered", async () => {
+    const data = join(dir, "data")
+    const file = join(dir, "web.ndjson")
+    writeFileSync(file, ["x.example", "y.example"].map((domain, i) =>
+      JSON.stringify({ type: "identify", messageId: `m${i}`, userId: `ann@${domain}`, traits: { name: "Ann Lee", email: `ann.lee@${domain}` } })).join("\n"))
+    expect(runCdp(["ingest", "--source", "segment", file, "--data-dir", data]).status).toBe(0)
+    const serve = await startServe(["--data-dir", data])
+    try {
+      const r = runCdp(["identity", "suggestions", "--limit", "5000", "--format", "json", "--data-dir", data])
+      expect(r.status, r.stderr).toBe(0)
+      expect(r.stdout.trim().split("\n")).toHaveLength(1)
+    } finally {
+      await serve.stop()
+    }
+  }, 120_000)
 })
