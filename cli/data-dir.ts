@@ -1,20 +1,43 @@
 // The data directory holds personal data (the warehouse, the raw archive) and secrets (write key, admin token): only
 // its owner may read it. bin/cdp.js sets the umask so that what cdp creates is private (0700 dirs, 0600 files); a
 // directory made before that, or by hand, is tightened when opened.
-import { accessSync, chmodSync, constants, mkdirSync, statSync } from "node:fs"
+import { accessSync, chmodSync, constants, existsSync, mkdirSync, statSync } from "node:fs"
 import { dirname, resolve } from "node:path"
 import { Data, Effect } from "effect"
 
 export class DataDirUnusable extends Data.TaggedError("DataDirUnusable")<{
   readonly dataDir: string
   readonly reason: string
+  readonly advice?: string
 }> {
   static of(dataDir: string, error: unknown) {
     return new DataDirUnusable({ dataDir, reason: reasonOf(error) })
   }
 
   override get message() {
-    return `cannot use data dir ${this.dataDir}: ${this.reason}; pick a directory you can write (--data-dir or CDP_DATA_DIR)`
+    return `cannot use data dir ${this.dataDir}: ${this.reason}; ${this.advice ?? "pick a directory you can write (--data-dir or CDP_DATA_DIR)"}`
+  }
+}
+
+// Set by a command that only reads what landed (cdp query, profile show, ...): a data dir or warehouse that is not
+// there is then an error, instead of being made empty on the spot so that a mistyped path reads as "nothing landed".
+let onlyReads = false
+export const readOnlyCommand = () => {
+  onlyReads = true
+}
+
+const NOTHING_THERE = "check --data-dir or CDP_DATA_DIR (cdp demo, cdp ingest and cdp serve make one)"
+
+const mustExist = (dataDir: string, holds: string | undefined) => {
+  try {
+    statSync(dataDir)
+  } catch (e) {
+    // A part of the path that is a file, or that may not be read, is told as such.
+    if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e
+    throw new DataDirUnusable({ dataDir, reason: "it does not exist, and this command only reads", advice: NOTHING_THERE })
+  }
+  if (holds !== undefined && !existsSync(holds)) {
+    throw new DataDirUnusable({ dataDir, reason: "it holds no warehouse, and this command only reads", advice: NOTHING_THERE })
   }
 }
 
@@ -76,10 +99,14 @@ const makeDirectories = (dir: string) => {
   }
 }
 
-/** Creates the data dir (0700), or makes an existing one private, and checks that it can be written. */
-export const prepareDataDir = (dataDir: string): Effect.Effect<void, DataDirUnusable> =>
+/**
+ * Creates the data dir (0700), or makes an existing one private, and checks that it can be written. For a command that
+ * only reads, the dir (and `holds`, what it must hold) must be there already.
+ */
+export const prepareDataDir = (dataDir: string, holds?: string): Effect.Effect<void, DataDirUnusable> =>
   Effect.try({
     try: () => {
+      if (onlyReads) mustExist(dataDir, holds)
       makeDirectories(dataDir)
       const stat = statSync(dataDir)
       if (!stat.isDirectory()) throw Object.assign(new Error("not a directory"), { code: "EEXIST" })
@@ -90,5 +117,6 @@ export const prepareDataDir = (dataDir: string): Effect.Effect<void, DataDirUnus
       }
       accessSync(dataDir, constants.W_OK)
     },
-    catch: (e) => DataDirUnusable.of(dataDir, e),
+    catch: (e) => e instanceof DataDirUnusable ? e : DataDirUnusable.of(dataDir, e),
   })
+

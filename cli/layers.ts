@@ -38,7 +38,7 @@ export const backendConfig = (dataDir: string | undefined): BackendConfig => ({
 })
 
 /** Creates the data dir private, or makes an existing one private, before anything is written into it. */
-export const dataDirLayer = (config: BackendConfig) => Layer.effectDiscard(prepareDataDir(config.dataDir))
+export const dataDirLayer = (config: BackendConfig) => Layer.effectDiscard(prepareDataDir(config.dataDir, embeddedWarehouseDir(config.dataDir)))
 
 /** Where the embedded engine keeps its files inside a data directory. */
 export const embeddedWarehouseDir = (dataDir: string) => join(dataDir, "clickhouse")

@@ -13,7 +13,7 @@ import {
 import { TENANT_NAME, TENANT_NAME_RULE } from "../warehouse/tenant.ts"
 import { type DataDirLocked, type QueryScope, Warehouse } from "../warehouse/warehouse.ts"
 import { DEFAULT_HOST, DEFAULT_PORT, parseJsonObject, readSetting, sentimentSettings, SETTINGS, settingNow, xEnvironment } from "./config.ts"
-import { DataDirUnusable, FileUnwritable, prepareDataDir } from "./data-dir.ts"
+import { DataDirUnusable, FileUnwritable, prepareDataDir, readOnlyCommand } from "./data-dir.ts"
 import { runDemo } from "./demo.ts"
 import { registerConsentCommands } from "./consent.ts"
 import { registerDsrCommands } from "./dsr.ts"
@@ -83,6 +83,19 @@ const positiveInt = flagParser((value: string) => {
 const dataDirOption = () =>
   new Option("--data-dir <dir>", `where the embedded warehouse keeps its data (env CDP_DATA_DIR; default ${DEFAULT_DATA_DIR})`)
 
+// Commands that only read what landed: on a data dir that is not there they say so, instead of making it empty
+// (cli/data-dir.ts).
+const READS_ONLY = new Set([
+  "query", "profile show", "profile events", "dlq list", "listen report", "identity explain", "consent show",
+  "relations summary", "relations explain", "dsr status", "dsr list", "audit log", "audit verify",
+])
+
+const commandPath = (command: Command): string => {
+  const names: Array<string> = []
+  for (let at: Command | null = command; at !== null && at.parent !== null; at = at.parent) names.unshift(at.name())
+  return names.join(" ")
+}
+
 const program = new Command("cdp")
   .description("Privacy-first customer data platform: collect, validate and land customer signals in ClickHouse.")
   .showHelpAfterError("(run cdp --help for usage)")
@@ -93,6 +106,7 @@ const program = new Command("cdp")
       process.stderr.write(`cdp: --tenant ${JSON.stringify(tenant)} must be ${TENANT_NAME_RULE}\n`)
       process.exit(1)
     }
+    if (READS_ONLY.has(commandPath(command))) readOnlyCommand()
   })
   .addHelpText("after", `
 Examples (cdp COMMAND --help shows each command's own):

@@ -91,9 +91,23 @@ describe("a newcomer's mistakes", () => {
       runCdp(["dlq", "list"], { env: { CDP_DATA_DIR: join(file, "sub") } }),
       `cannot use data dir ${join(file, "sub")}`)
     // Node's mkdirSync(recursive) never returns for a path under /proc: the command must still answer, not hang.
-    expectOneLineError(runCdp(["dlq", "list", "--data-dir", "/proc/cdp-nope/data"]), "cannot use data dir /proc/cdp-nope/data")
-    expectOneLineError(runCdp(["dlq", "list", "--data-dir", "/proc/cdp-nope"]), "cannot use data dir /proc/cdp-nope")
+    expectOneLineError(runCdp(["dlq", "retry", "--data-dir", "/proc/cdp-nope/data"]), "cannot use data dir /proc/cdp-nope/data")
+    expectOneLineError(runCdp(["dlq", "retry", "--data-dir", "/proc/cdp-nope"]), "cannot use data dir /proc/cdp-nope")
     expectOneLineError(runCdp(["dlq", "list", "--data-dir", join(file, "a", "b")]), "a part of its path is a file")
+  })
+
+  it("a command that only reads, on a mistyped data dir, says it is not there instead of making it and answering nothing", () => {
+    const typo = join(dir, "dta")
+    for (const args of [["query", "SELECT count() FROM events"], ["profile", "show", "ann@x.example"], ["dlq", "list"], ["consent", "show", "ann@x.example"]]) {
+      expectOneLineError(runCdp([...args, "--data-dir", typo]), `cannot use data dir ${typo}: it does not exist, and this command only reads`)
+    }
+    expect(existsSync(typo)).toBe(false)
+    expectOneLineError(runCdp(["query", "SELECT 1", "--data-dir", dir]), `cannot use data dir ${dir}: it holds no warehouse`)
+    const data = join(dir, "data")
+    expect(runCdp(["ingest", "--source", "segment", "ingest/samples/web.ndjson", "--data-dir", data]).status).toBe(0)
+    const r = runCdp(["query", "SELECT count() > 0 AS landed FROM events", "--data-dir", data])
+    expect(r.stderr).toBe("")
+    expect(JSON.parse(r.stdout)).toEqual({ landed: 1 })
   })
 
   it("CDP_DATA_DIR is where a command keeps its data when --data-dir is not given", () => {
