@@ -171,10 +171,9 @@ export const identitySuggestions = (options: { readonly tenant: string; readonly
   Effect.gen(function* () {
     const suggestions = yield* onDataDirOrServer(options.backend,
       Effect.map(openSuggestions(options.tenant), (all) => all.slice(0, options.limit)),
-      // The server answers pages of at most 1,000 (ingest/pages.ts): follow them, then keep the best --limit.
-      (server) => Effect.map(
-        allPages<Suggestion, ServerQueryFailed>(callServer, server, `/v1/identity/suggestions?${new URLSearchParams({ tenant: options.tenant })}`, "suggestions"),
-        (all) => all.slice(0, options.limit)))
+      // The server answers pages of at most 1,000 (ingest/pages.ts): follow them until --limit is reached.
+      (server) => allPages<Suggestion, ServerQueryFailed>(
+        callServer, server, `/v1/identity/suggestions?${new URLSearchParams({ tenant: options.tenant })}`, "suggestions", options.limit))
     const text = options.format === "json" ? suggestions.map((s) => JSON.stringify(s)).join("\n") : renderSuggestions(suggestions)
     if (text !== "") print(text)
   })

@@ -127,20 +127,21 @@ export const profileThroughServer = (server: { readonly url: string; readonly to
 
 /**
  * Every item of a paged list route (ingest/pages.ts), following nextCursor: `key` names the answer's array, `path`
- * the route with its query (limit and cursor are added).
+ * the route with its query (limit and cursor are added). With `upTo`, only the pages holding the first `upTo` items.
  */
 export const allPages = <T, E>(
   call: <A>(server: RunningServer, method: string, path: string) => Effect.Effect<A, E>,
-  server: RunningServer, path: string, key: string,
+  server: RunningServer, path: string, key: string, upTo = Number.POSITIVE_INFINITY,
 ): Effect.Effect<Array<T>, E> =>
   Effect.gen(function* () {
     const got: Array<T> = []
     let cursor: string | null = null
     do {
-      const query = new URLSearchParams({ limit: "1000", ...(cursor === null ? {} : { cursor }) })
+      const limit = Math.min(1000, upTo - got.length)
+      const query = new URLSearchParams({ limit: String(limit), ...(cursor === null ? {} : { cursor }) })
       const answer: Record<string, unknown> = yield* call<Record<string, unknown>>(server, "GET", `${path}${path.includes("?") ? "&" : "?"}${query}`)
       got.push(...(answer[key] as Array<T>))
       cursor = (answer["nextCursor"] as string | null | undefined) ?? null
-    } while (cursor !== null)
+    } while (cursor !== null && got.length < upTo)
     return got
   })
