@@ -14,7 +14,7 @@ import { Data, Duration, Effect, Exit, Layer, type Scope } from "effect"
 import kafkajs from "kafkajs"
 import type { Admin, Consumer, EachBatchPayload, KafkaMessage, Producer } from "kafkajs"
 import { BusUnavailable, EventBus, type EventBusShape, Topics, type Topic, type TopicBacklog } from "./bus.ts"
-import { type BusCodec, KEY_HEADER, type WireMessage } from "./bus-crypto.ts"
+import { type BusCodec, KEY_HEADER, RecordUnreadable, type WireMessage } from "./bus-crypto.ts"
 import type { DeadLetter } from "./message.ts"
 import { patchKafkaEncoder } from "./bus-kafka-encoder.ts"
 
@@ -162,10 +162,17 @@ const describe = (e: unknown) => (e instanceof Error ? e.message : String(e)).sl
 /** Set on a dead letter the bus made of a parked record: one parked again is only parked (no dead letter of it). */
 const PARKED_FROM_HEADER = "cdp-parked-from"
 
-/** The dead letter's rule for why a record was parked, from the defect's words (ingest/bus-crypto.ts, decode below). */
-const parkedRule = (cause: string) =>
-  cause.startsWith("the record's value is not JSON") ? "bus_record_not_json"
-  : cause.startsWith("an encrypted bus record cannot be opened") ? "bus_record_unreadable"
+/** A record's value is not JSON. Its message says how long it is, never what it held (personal data). */
+export class RecordNotJson extends Data.TaggedError("RecordNotJson")<{ readonly bytes: number }> {
+  override get message() {
+    return `the record's value is not JSON (${this.bytes} bytes)`
+  }
+}
+
+/** The dead letter's rule for why a record was parked, from the defect's type (decode below, ingest/bus-crypto.ts). */
+const parkedRule = (defect: unknown) =>
+  defect instanceof RecordNotJson ? "bus_record_not_json"
+  : defect instanceof RecordUnreadable ? "bus_record_unreadable"
   : "bus_handler_died"
 
 /**
@@ -174,7 +181,8 @@ const parkedRule = (cause: string) =>
  * The payload is the value as it was on the topic: its text, or, sealed by the bus's codec, the sealed bytes in
  * base64 (still shredded with its person's data key). `cdp dlq retry` has no raw parser for it: the reason says so.
  */
-export const parkedDeadLetter = (name: string, partition: number, m: KafkaMessage, cause: string): DeadLetter => {
+export const parkedDeadLetter = (name: string, partition: number, m: KafkaMessage, defect: unknown): DeadLetter => {
+  const cause = describe(defect)
   const key = m.key?.toString("utf8") ?? ""
   const value = m.value ?? Buffer.alloc(0)
   const sealed = m.headers?.[KEY_HEADER]
@@ -184,7 +192,7 @@ export const parkedDeadLetter = (name: string, partition: number, m: KafkaMessag
   return {
     tenant: key.split("/")[0]!, source: `kafka:${name}`, receivedAt: new Date(Number(m.timestamp)).toISOString(), messageId: "",
     rejection: {
-      rule: parkedRule(cause), field: "",
+      rule: parkedRule(defect), field: "",
       message: `${cause}; parked on ${name}.parked from partition ${partition} offset ${m.offset}; ${held}. ` +
         `cdp dlq retry cannot re-drive a bus record (no source parser reads it): produce it to ${name} again after a fix`,
     },
@@ -361,7 +369,8 @@ export const makeKafkaBus = (options: KafkaBusOptions): Effect.Effect<EventBusSh
      * itself a dead letter the bus made, as a dead letter on the dead_letters topic, which the pipeline lands in the
      * warehouse like every other. Fails (to be tried again, never skipped) when the broker does not acknowledge both.
      */
-    const park = async (name: string, partition: number, m: KafkaMessage, cause: string): Promise<void> => {
+    const park = async (name: string, partition: number, m: KafkaMessage, defect: unknown): Promise<void> => {
+      const cause = describe(defect)
       const parked = `${name}.parked`
       await ensureTopics(probe, [parked], options)
       await send(parked, [{
@@ -369,7 +378,7 @@ export const makeKafkaBus = (options: KafkaBusOptions): Effect.Effect<EventBusSh
         headers: { ...(m.headers as Record<string, string>), "cdp-parked-cause": cause },
       }])
       if (m.headers?.[PARKED_FROM_HEADER] !== undefined) return
-      const letter = parkedDeadLetter(name, partition, m, cause)
+      const letter = parkedDeadLetter(name, partition, m, defect)
       const wire = await Effect.runPromise(wireOf(Topics.deadLetters, [letter]))
       await send(`${options.prefix}${Topics.deadLetters.name}`, wire.map((w) => ({ ...w, headers: { ...w.headers, [PARKED_FROM_HEADER]: name } })))
     }
@@ -430,7 +439,7 @@ export const makeKafkaBus = (options: KafkaBusOptions): Effect.Effect<EventBusSh
               return JSON.parse(m.value === null ? "null" : m.value.toString("utf8")) as A
             } catch {
               // JSON.parse's own message quotes the record's text (personal data): the cause says what, not what it held.
-              throw new Error(`the record's value is not JSON (${m.value?.length ?? 0} bytes)`)
+              throw new RecordNotJson({ bytes: m.value?.length ?? 0 })
             }
           })
 
@@ -469,7 +478,7 @@ export const makeKafkaBus = (options: KafkaBusOptions): Effect.Effect<EventBusSh
                 return (await handleUntilDone(records.slice(0, middle), payload)) && (await handleUntilDone(records.slice(middle), payload))
               }
               const cause = describe(defect.defect)
-              const kept = await park(name, payload.batch.partition, records[0]!, cause).then(() => true, () => false)
+              const kept = await park(name, payload.batch.partition, records[0]!, defect.defect).then(() => true, () => false)
               // Not parked (the broker is away): handled again after the backoff, never skipped.
               if (!kept) {
                 await new Promise((r) => setTimeout(r, delay))
@@ -479,7 +488,7 @@ export const makeKafkaBus = (options: KafkaBusOptions): Effect.Effect<EventBusSh
               await run(Effect.logError("consumer handler died on a record; parked it").pipe(
                 Effect.annotateLogs({
                   topic: name, partition: payload.batch.partition, offset: records[0]!.offset, parkedOn: `${name}.parked`,
-                  deadLetter: records[0]!.headers?.[PARKED_FROM_HEADER] === undefined, rule: parkedRule(cause), defect: cause,
+                  deadLetter: records[0]!.headers?.[PARKED_FROM_HEADER] === undefined, rule: parkedRule(defect.defect), defect: cause,
                 })))
               return true
             }

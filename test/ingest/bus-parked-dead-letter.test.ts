@@ -3,7 +3,8 @@
 // the value as it was on the topic. The path through a real broker is test/integration/kafka-parked-dead-letters.test.ts.
 import type { KafkaMessage } from "kafkajs"
 import { describe, expect, it } from "vitest"
-import { parkedDeadLetter } from "../../ingest/bus-kafka.ts"
+import { parkedDeadLetter, RecordNotJson } from "../../ingest/bus-kafka.ts"
+import { RecordUnreadable } from "../../ingest/bus-crypto.ts"
 
 const record = (value: Buffer, headers: Record<string, Buffer> = {}): KafkaMessage => ({
   key: Buffer.from("acme/u1"), value, headers, offset: "42", timestamp: "1767322800000", attributes: 0,
@@ -11,23 +12,29 @@ const record = (value: Buffer, headers: Record<string, Buffer> = {}): KafkaMessa
 
 describe("parkedDeadLetter", () => {
   it("a record that is not JSON keeps its text, under its key's tenant, with rule bus_record_not_json", () => {
-    const d = parkedDeadLetter("cdp.events", 3, record(Buffer.from("ann@x.example")), "the record's value is not JSON (13 bytes)")
+    const d = parkedDeadLetter("cdp.events", 3, record(Buffer.from("ann@x.example")), new RecordNotJson({ bytes: 13 }))
     expect(d).toMatchObject({ tenant: "acme", source: "kafka:cdp.events", payload: "ann@x.example", receivedAt: "2026-01-02T03:00:00.000Z" })
     expect(d.rejection.rule).toBe("bus_record_not_json")
-    expect(d.rejection.message).toContain("parked on cdp.events.parked from partition 3 offset 42")
+    expect(d.rejection.message).toContain("the record's value is not JSON (13 bytes); parked on cdp.events.parked from partition 3 offset 42")
     expect(d.rejection.message).toContain("cdp dlq retry cannot re-drive a bus record")
   })
 
   it("a sealed record that fails authentication keeps its sealed bytes in base64, with rule bus_record_unreadable", () => {
     const sealed = Buffer.from([1, 0, 255, 254, 7])
-    const d = parkedDeadLetter("cdp.events", 0, record(sealed, { "cdp-key": Buffer.from("k1.abc") }), "an encrypted bus record cannot be opened: it is too short")
+    const d = parkedDeadLetter("cdp.events", 0, record(sealed, { "cdp-key": Buffer.from("k1.abc") }), new RecordUnreadable({ reason: "it is too short" }))
     expect(d.payload).toBe(sealed.toString("base64"))
     expect(d.rejection.rule).toBe("bus_record_unreadable")
     expect(d.rejection.message).toContain("sealed value in base64 (cdp-key k1.abc)")
   })
 
   it("another defect is bus_handler_died; a record without a key has tenant \"\"", () => {
-    const d = parkedDeadLetter("cdp.raw", 0, { ...record(Buffer.from("{}")), key: null }, "a bug")
+    const d = parkedDeadLetter("cdp.raw", 0, { ...record(Buffer.from("{}")), key: null }, new Error("a bug"))
     expect(d).toMatchObject({ tenant: "", rejection: { rule: "bus_handler_died" } })
+  })
+
+  it("the rule follows the defect's type, not its words: a handler's bug that quotes a rule's words is bus_handler_died", () => {
+    const d = parkedDeadLetter("cdp.raw", 0, record(Buffer.from("{}")), new Error("the record's value is not JSON, said a handler"))
+    expect(d.rejection.rule).toBe("bus_handler_died")
+    expect(d.rejection.message).toContain("the record's value is not JSON, said a handler; parked on cdp.raw.parked")
   })
 })
