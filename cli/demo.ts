@@ -5,6 +5,7 @@ import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:
 import { join, relative, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
 import { Data, Effect } from "effect"
+import { computeRelations, dayOf } from "../identity/relations/index.ts"
 import { importFile } from "../ingest/import.ts"
 import { SAMPLE_FILES, SAMPLE_TITLE } from "../ingest/samples/generate.ts"
 import { DEFAULT_TENANT } from "../ingest/writekeys.ts"
@@ -12,6 +13,7 @@ import { deadLettersByRule } from "../warehouse/dead-letters.ts"
 import { DataDirLocked, dataDirHolder } from "../warehouse/lock.ts"
 import { eventsByChannel, frequentEvents, socialChannelSpan, widestProfileEmail } from "../warehouse/profiles.ts"
 import { sentimentByChannel } from "../warehouse/sentiment.ts"
+import { readSetting, SETTINGS } from "./config.ts"
 import { DataDirUnusable } from "./data-dir.ts"
 import { formatRows } from "./format.ts"
 import { backendConfig, embeddedWarehouseDir, pipelineLayer } from "./layers.ts"
@@ -51,6 +53,15 @@ const freshDemoDir = (dir: string) =>
 const section = (title: string, rows: ReadonlyArray<Record<string, unknown>>) =>
   Effect.sync(() => process.stdout.write(`\n${title}\n${formatRows(rows, "table")}\n`))
 
+/**
+ * The day after the latest event landed: relationships are brought to it, so a sample of past weeks is read as it
+ * stood when it ended (brought to today, every customer of an old sample would be `distant`).
+ */
+const dayAfterLatest = (channels: ReadonlyArray<{ readonly last: string }>): string | undefined => {
+  const latest = channels.map((c) => Date.parse(`${c.last.replace(" ", "T")}Z`)).filter((ms) => !Number.isNaN(ms)).sort((a, b) => a - b).at(-1)
+  return latest === undefined ? undefined : dayOf(latest + 86_400_000)
+}
+
 /** The e-mail address of the profile seen on the most channels: the one to look at first. */
 const showcaseEmail = (rows: ReadonlyArray<{ readonly email?: unknown }>): string | undefined =>
   typeof rows[0]?.email === "string" && rows[0].email !== "" ? rows[0].email : undefined
@@ -66,16 +77,25 @@ export const runDemo = (dataDirOption: string) =>
         const s = yield* importFile(source, join(SAMPLES, file), { tenant: DEFAULT_TENANT })
         process.stdout.write(`  ${file}: ${s.accepted} accepted (${s.landed} landed, ${s.duplicates} duplicates), ${s.rejected} rejected  [--source ${source}]\n`)
       }
-      yield* section("What landed (events by channel):", yield* eventsByChannel())
+      const channels = yield* eventsByChannel()
+      yield* section("What landed (events by channel):", channels)
       yield* section("Most frequent events (page views aside):", yield* frequentEvents())
       yield* section("What customers wrote, by sentiment (texts of chats, calls, mails, posts):", yield* sentimentByChannel())
       yield* section("What was rejected, and why (dead_letters):", yield* deadLettersByRule())
+      const asOf = dayAfterLatest(channels)
+      if (asOf !== undefined) {
+        const relations = yield* computeRelations({ tenant: DEFAULT_TENANT, asOf, config: yield* readSetting(SETTINGS.relations) })
+        yield* section(`How customers relate to the brand as of ${asOf}, the day after the last event (cdp relations compute --as-of ${asOf}):`,
+          Object.entries(relations.byType).map(([type, profiles]) => ({ type, profiles })))
+      }
       const email = showcaseEmail(yield* widestProfileEmail())
       const [social] = yield* socialChannelSpan()
       const dir = ` --data-dir ${shown}`
       process.stdout.write(`
 Try next:
 ${email === undefined ? "" : `  npx cdp profile show ${email}${dir}    # one customer on every channel: identifiers, traits, sentiment, recent events
+`}${email === undefined || asOf === undefined ? "" : `  npx cdp relations explain ${email}${dir}    # why this customer has their relationship type, health and churn risk: the evidence
+  npx cdp query "SELECT profile_id, relationship_type, health_score, churn_risk FROM profiles ORDER BY churn_risk DESC LIMIT 5" --format table${dir}
 `}  npx cdp query "SELECT profile_id, channels, events, identifiers FROM profiles ORDER BY length(channels) DESC, events DESC LIMIT 5" --format table${dir}
   npx cdp query "SELECT JSONExtractString(properties, 'product_id') AS product, count() AS views FROM events WHERE event = 'Product Viewed' GROUP BY product ORDER BY views DESC LIMIT 5" --format table${dir}
   npx cdp query "SELECT event, JSONExtractString(properties, 'consent_signal') AS signal, count() AS n FROM events WHERE signal != '' GROUP BY event, signal" --format table${dir}

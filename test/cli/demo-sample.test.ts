@@ -95,5 +95,22 @@ describe("cdp demo", () => {
     expect(profile.stderr).toBe("")
     const view = JSON.parse(profile.stdout) as { channels: Record<string, number> }
     expect(Object.keys(view.channels).sort()).toEqual(["call", "chat", "email", "social", "web"])
+
+    // Relationships are brought to the day after the sample's last event (not today, when all would be distant):
+    // every profile has one, and the customer shown has evidence.
+    const asOf = /How customers relate to the brand as of (\d{4}-\d{2}-\d{2}), the day after the last event/.exec(r.stdout)?.[1]
+    const last = runCdp(["query", "SELECT toString(toDate(max(timestamp)) + 1) AS day FROM events", "--data-dir", data])
+    expect(asOf).toBe((JSON.parse(last.stdout) as { day: string }).day)
+    const scored = runCdp(["query", "SELECT count() AS n, countIf(relationship_type = '') AS unscored, uniqExact(relationship_type) AS types FROM profiles", "--data-dir", data])
+    const counts = JSON.parse(scored.stdout) as { n: string; unscored: string; types: string }
+    expect(Number(counts.unscored)).toBe(0)
+    expect(Number(counts.types)).toBeGreaterThanOrEqual(3)
+    const shown = [...r.stdout.matchAll(/│ (advocate|loyal_quiet|love_hate|at_risk|detractor|distant|new) +│ (\d+) +│/g)]
+    expect(shown.map((m) => m[1])).toEqual(["advocate", "loyal_quiet", "love_hate", "at_risk", "detractor", "distant", "new"])
+    expect(shown.reduce((n, m) => n + Number(m[2]), 0)).toBe(Number(counts.n))
+    expect(r.stdout).toContain(`npx cdp relations explain ${email} --data-dir demo`)
+    const explained = runCdp(["relations", "explain", email!, "--data-dir", data])
+    expect(explained.stderr).toBe("")
+    expect(explained.stdout).toMatch(new RegExp(`as of ${asOf}: [a-z_]+, health \\d+/100, churn risk 0\\.\\d\\d`))
   }, 120_000)
 })
