@@ -53,7 +53,14 @@ export const parseTraitPrecedence = (text: string): TraitPrecedence => {
  * list, else the "*" tenant's.
  */
 export const sourcesFor = (p: TraitPrecedence, tenant: string, trait: string): ReadonlyArray<string> =>
-  [...ALWAYS_FIRST, ...(p[tenant]?.[trait] ?? p[tenant]?.["*"] ?? p["*"]?.[trait] ?? p["*"]?.["*"] ?? [])]
+  [...ALWAYS_FIRST, ...(listed(listed(p, tenant), trait) ?? listed(listed(p, tenant), "*") ?? listed(listed(p, "*"), trait) ?? listed(listed(p, "*"), "*") ?? [])]
+
+/**
+ * A key's own entry: trait and tenant names are the senders' words, and "constructor" or "toString" would read
+ * Object.prototype's function (a profile read died on it).
+ */
+const listed = <V>(o: Readonly<Record<string, V>> | undefined, key: string): V | undefined =>
+  o !== undefined && Object.hasOwn(o, key) ? o[key] : undefined
 
 /** Higher is stronger; 0 for a source not listed. */
 export const rankOf = (sources: ReadonlyArray<string>, source: string, identified: boolean): number => {
@@ -93,7 +100,7 @@ export const mergeTraits = (statements: ReadonlyArray<TraitStatement>, p: TraitP
     const wins = b === undefined || rank > b.rank || (rank === b.rank && (s.at > b.s.at || (s.at === b.s.at && s.messageId > b.s.messageId)))
     best.set(s.name, wins ? { s, rank, first } : { ...b, first })
   }
-  const out: Record<string, Trait> = {}
+  const out: Array<readonly [string, Trait]> = []
   for (const [name, { s }] of [...best].sort((x, y) => (x[1].first < y[1].first ? -1 : x[1].first > y[1].first ? 1 : 0))) {
     let value: unknown
     try {
@@ -101,9 +108,10 @@ export const mergeTraits = (statements: ReadonlyArray<TraitStatement>, p: TraitP
     } catch {
       continue
     }
-    out[name] = { value, source: s.source, at: s.at }
+    out.push([name, { value, source: s.source, at: s.at }])
   }
-  return out
+  // fromEntries defines each key as its own: assigning a trait named "__proto__" would set the prototype instead.
+  return Object.fromEntries(out)
 }
 
 /** The lists as the warehouse keeps them for the `profiles` view: one row per (tenant, trait), corrections first. */

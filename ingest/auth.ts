@@ -584,11 +584,11 @@ export const maskProfile = (body: ProfileBody, purpose: string): Record<string, 
   // Compiled per masked read only (a few identifiers); case-insensitive as addresses are.
   const found = pattern === "" ? undefined : new RegExp(pattern, "gi")
   const scrub = (text: string) => (found === undefined ? text : text.replace(found, MASK))
-  const traits: Record<string, unknown> = {}
-  for (const [name, t] of Object.entries(body.traits)) {
+  // fromEntries keeps a trait named "__proto__" as a trait (assigning it would set the object's prototype).
+  const traits = Object.fromEntries(Object.entries(body.traits).map(([name, t]) => {
     const hides = MASKED_TRAIT.test(name) || (typeof t.value === "string" && secrets.has(t.value.toLowerCase()))
-    traits[name] = hides ? { ...t, value: MASK } : t
-  }
+    return [name, hides ? { ...t, value: MASK } : t]
+  }))
   return {
     ...body,
     identifiers: maskIdentifiers(body.identifiers),

@@ -207,7 +207,8 @@ const eventTimes = (m: SegmentMessage, ctx: ReceiveContext) => {
 export const normaliseSegmentMessage = (m: SegmentMessage, ctx: ReceiveContext, raw?: RawItem): CanonicalEvent => {
   let extra: Record<string, unknown> | undefined
   for (const key in m) {
-    if (!MAPPED_FIELDS.has(key)) (extra ??= {})[key] = m[key]
+    // Defined, not assigned: assigning a sender's "__proto__" would set extra's prototype and lose the field.
+    if (!MAPPED_FIELDS.has(key)) Object.defineProperty(extra ??= {}, key, { value: m[key], enumerable: true, writable: true, configurable: true })
   }
   if (ctx.batchIntegrations !== undefined && m.integrations === undefined) (extra ??= {})["integrations"] = ctx.batchIntegrations
   const context = ctx.batchContext === undefined ? m.context ?? EMPTY : { ...ctx.batchContext, ...m.context }

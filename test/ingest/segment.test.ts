@@ -136,6 +136,14 @@ describe("Segment message normalisation", () => {
     expect(e.context).toEqual({ library: { name: "x" }, ip: "192.0.2.1" })
     expect(e.channel).toBe("web")
   })
+
+  it("keeps an unknown field named __proto__ in extra as the sender's field, not as extra's prototype", () => {
+    const sent = JSON.parse('{"type":"track","event":"E","userId":"u","__proto__":{"plan":"pro"},"constructor":"c"}') as SegmentMessage
+    const e = normaliseSegmentMessage(sent, ctx)
+    expect(Object.keys(e.extra)).toEqual(["__proto__", "constructor"])
+    expect(JSON.stringify(e.extra)).toBe('{"__proto__":{"plan":"pro"},"constructor":"c"}')
+    expect((e.extra as Record<string, unknown>)["plan"]).toBeUndefined()
+  })
 })
 
 describe("Segment requests", () => {
