@@ -222,7 +222,7 @@ export const registerAudienceCommands = (program: Command, shared: {
 A condition is JSON (identity/audiences/condition.schema.json): leaves test a profile, and/or/not combine them.
   {"trait": "plan", "equals": "pro"}     {"trait": "city", "in": ["Leeds", "York"]}     {"trait": "age", "compare": ">=", "value": 30}
   {"trait": "email", "exists": true}     {"event": "Order Completed", "channel": "web", "count": {"op": ">=", "value": 2}, "withinDays": 30}
-  {"consent": "Advertising"}              {"relationship": {"in": ["loyal"]}}      {"health": {"op": "<", "value": 40}}
+  {"consent": "Advertising"}              {"relationship": {"in": ["loyal_quiet"]}}  {"health": {"op": "<", "value": 40}}
   {"churnRisk": {"op": ">", "value": 0.6}}   {"sentiment": {"of": "average", "withinDays": 30, "op": "<", "value": -0.2}}
   {"channel": "email", "withinDays": 90}  {"and": [...]}  {"or": [...]}  {"not": {...}}
 

@@ -7,6 +7,7 @@ import {
   type Condition, ConditionInvalid, LEAF_KINDS, MAX_DEPTH, parseCondition, previewAudience,
 } from "../../../identity/audiences/index.ts"
 import schema from "../../../identity/audiences/condition.schema.json" with { type: "json" }
+import { RELATIONSHIP_TYPES } from "../../../identity/relations/index.ts"
 import { freshDir, query, removeDir } from "../../support/pipeline.ts"
 import { withConsent } from "../../consent/support.ts"
 import { AS_OF, landPeople, names } from "./support.ts"
@@ -34,7 +35,7 @@ const CASES: ReadonlyArray<readonly [string, Condition, ReadonlyArray<string>]> 
   ["latest sentiment", { sentiment: { of: "latest", op: "<", value: 0 } }, ["bob"]],
   ["average sentiment in a window", { sentiment: { of: "average", withinDays: 30, op: ">", value: 0.2 } }, ["ann"]],
   ["average sentiment in a window that holds no text", { sentiment: { of: "average", withinDays: 1, op: "<", value: 1 } }, []],
-  ["relationship type (none computed: nobody)", { relationship: { in: ["loyal"] } }, []],
+  ["relationship type (none computed: nobody)", { relationship: { in: ["loyal_quiet"] } }, []],
   ["health (none computed: nobody)", { health: { op: ">=", value: 0 } }, []],
   ["churn risk (none computed: nobody)", { churnRisk: { op: "<=", value: 1 } }, []],
   ["and / or / not", { and: [{ trait: "plan", equals: "pro" }, { or: [{ event: "Order Completed", withinDays: 30 }, { not: { channel: "web" } }] }] }, ["ann"]],
@@ -100,6 +101,13 @@ describe("the condition language refuses bad input naming the JSON pointer", () 
     expect(refusal({ event: "x", withinDays: 1.5 })).toBe("condition /withinDays: must be integer")
     expect(refusal({ sentiment: { of: "latest", op: "<", value: 5 } })).toBe("condition /sentiment/value: must be <= 1")
     expect(refusal("DROP TABLE events")).toMatch(/^condition \(top level\): must be an object/)
+    // A type that does not exist would match nobody, silently: it is named instead.
+    expect(refusal({ relationship: { in: ["advocate", "loyal"] } }))
+      .toBe(`condition /relationship/in/1: must be one of ${RELATIONSHIP_TYPES.map((t) => JSON.stringify(t)).join(", ")}`)
+  })
+
+  it("the schema's relationship types are the ones relations computes", () => {
+    expect(schema.definitions.relationship.properties.relationship.properties.in.items.enum).toEqual([...RELATIONSHIP_TYPES])
   })
 
   it("the schema file as a whole agrees with the node-by-node check (it is what the language is documented by)", () => {
@@ -112,7 +120,7 @@ describe("the condition language refuses bad input naming the JSON pointer", () 
     for (const bad of [
       { trait: "plan" }, { trait: "plan", equals: "a", exists: true }, { event: "x", count: { op: "LIKE", value: 1 } }, { or: [] },
       { trait: "plan", equals: "x", sql: "1" }, { event: "x", withinDays: 1.5 }, { sentiment: { of: "latest", op: "<", value: 5 } },
-      { not: { colour: "red" } }, { trait: "x".repeat(201), exists: true }, { trait: "age", compare: "<" },
+      { not: { colour: "red" } }, { trait: "x".repeat(201), exists: true }, { trait: "age", compare: "<" }, { relationship: { in: ["loyal"] } },
     ]) {
       expect(whole(bad), JSON.stringify(bad)).toBe(false)
       expect(parseCondition(bad), JSON.stringify(bad)).toBeInstanceOf(ConditionInvalid)
