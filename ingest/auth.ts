@@ -558,14 +558,69 @@ const sealField = (body: Record<string, unknown>, field: string): Record<string,
 interface ProfileBody {
   identifiers: Array<{ kind: string; value: string; raw: string }>
   traits: Record<string, { value: unknown }>
+  computedTraits?: Record<string, { value: unknown }>
   merges: Array<{ reason: string }>
   consent: { purposes: Array<{ purpose: string; allowed: boolean }> }
 }
 
+/** What separates the words of a text that may be e-mail addresses. */
+const WORD_GAPS = /([\s<>()"',;:[\]]+)/
+/** a@b.c: something before an "@", and after it a dot between two characters (checked per part between "@"s). */
+const holdsAddress = (word: string) => {
+  const parts = word.split("@")
+  return parts.some((part, i) => i > 0 && parts[i - 1] !== "" && /.\../.test(part))
+}
+/**
+ * Any e-mail address in a text, masked word by word: a regular expression over the whole text that finds them
+ * backtracks over every start of a long word without one (2 s for a 30,000-character trait).
+ */
+const maskAddresses = (text: string) =>
+  text.includes("@") ? text.split(WORD_GAPS).map((word, i) => (i % 2 === 0 && holdsAddress(word) ? MASK : word)).join("") : text
+/** A run that may be a phone number written any way; masked when its digits are one of the person's numbers. */
+const PHONE_LIKE = /\+?\d[\d ().-]{5,}\d/g
+/** Digits without a trunk prefix or leading zeros: "020 7946 0958" and "+44 20 7946 0958" end alike. */
+const phoneDigits = (text: string) => text.replace(/\D/g, "").replace(/^0+/, "")
+const MIN_PHONE_DIGITS = 7
+
+/**
+ * Masks, in a value of any shape, what shows the person's e-mail addresses or phone numbers: their identifiers
+ * anywhere in a text (any case), any e-mail address, a number written with the digits of one of their phones, and
+ * the values of keys named for them (a trait holding {"contact": {"email": ...}} or ["ann@x.example"] hides them too).
+ */
+const makeMasker = (identifiers: ProfileBody["identifiers"]) => {
+  const secrets = new Set<string>()
+  const phones: Array<string> = []
+  for (const i of identifiers) {
+    if (!MASKED_KINDS.has(i.kind)) continue
+    for (const text of [i.value, i.raw]) {
+      if (text !== "") secrets.add(text.toLowerCase())
+      if (i.kind === "phone" && phoneDigits(text).length >= MIN_PHONE_DIGITS) phones.push(phoneDigits(text))
+    }
+  }
+  const pattern = [...secrets].map((x) => x.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join("|")
+  // Compiled per masked read only (a few identifiers); case-insensitive as addresses are.
+  const found = pattern === "" ? undefined : new RegExp(pattern, "gi")
+  const isTheirPhone = (run: string) => {
+    const digits = phoneDigits(run)
+    return digits.length >= MIN_PHONE_DIGITS && phones.some((p) => p.endsWith(digits) || digits.endsWith(p))
+  }
+  const scrub = (text: string) =>
+    maskAddresses(found === undefined ? text : text.replace(found, MASK)).replace(PHONE_LIKE, (run) => (isTheirPhone(run) ? MASK : run))
+  const mask = (value: unknown): unknown => {
+    if (typeof value === "string") return scrub(value)
+    if (typeof value === "number") return isTheirPhone(String(value)) ? MASK : value
+    if (Array.isArray(value)) return value.map(mask)
+    if (value === null || typeof value !== "object") return value
+    // fromEntries keeps a key named "__proto__" as a key (assigning it would set the object's prototype).
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [scrub(k), MASKED_TRAIT.test(k) ? MASK : mask(v)]))
+  }
+  return { scrub, mask }
+}
+
 /**
  * A profile with its e-mail addresses and phone numbers masked unless `purpose` is allowed for the person: in its
- * identifiers, in traits named for them or holding one of them, and in merge reasons. Returns a refusal when the
- * tenant has no such purpose.
+ * identifiers, in traits and computed traits (named for them, or holding one anywhere in their value), and in merge
+ * reasons. Returns a refusal when the tenant has no such purpose.
  */
 export const maskProfile = (body: ProfileBody, purpose: string): Record<string, unknown> | QueryReply => {
   const state = body.consent.purposes.find((p) => p.purpose === purpose)
@@ -573,26 +628,14 @@ export const maskProfile = (body: ProfileBody, purpose: string): Record<string, 
     return refuse(400, "bad_purpose", `?purpose= must be one of the tenant's purposes: ${body.consent.purposes.map((p) => p.purpose).join(", ")}`, "purpose")
   }
   if (state.allowed) return { ...body, masked: { purpose, kinds: [] } }
-  const secrets = new Set<string>()
-  for (const i of body.identifiers) {
-    if (MASKED_KINDS.has(i.kind)) {
-      secrets.add(i.value.toLowerCase())
-      secrets.add(i.raw.toLowerCase())
-    }
-  }
-  const pattern = [...secrets].filter((s) => s !== "").map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join("|")
-  // Compiled per masked read only (a few identifiers); case-insensitive as addresses are.
-  const found = pattern === "" ? undefined : new RegExp(pattern, "gi")
-  const scrub = (text: string) => (found === undefined ? text : text.replace(found, MASK))
-  // fromEntries keeps a trait named "__proto__" as a trait (assigning it would set the object's prototype).
-  const traits = Object.fromEntries(Object.entries(body.traits).map(([name, t]) => {
-    const hides = MASKED_TRAIT.test(name) || (typeof t.value === "string" && secrets.has(t.value.toLowerCase()))
-    return [name, hides ? { ...t, value: MASK } : t]
-  }))
+  const { scrub, mask } = makeMasker(body.identifiers)
+  const maskAll = <T extends { value: unknown }>(traits: Record<string, T>) =>
+    Object.fromEntries(Object.entries(traits).map(([name, t]) => [scrub(name), { ...t, value: MASKED_TRAIT.test(name) ? MASK : mask(t.value) }]))
   return {
     ...body,
     identifiers: maskIdentifiers(body.identifiers),
-    traits,
+    traits: maskAll(body.traits),
+    ...(body.computedTraits === undefined ? {} : { computedTraits: maskAll(body.computedTraits) }),
     merges: body.merges.map((m) => ({ ...m, reason: scrub(m.reason) })),
     masked: { purpose, kinds: [...MASKED_KINDS] },
   }

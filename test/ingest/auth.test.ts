@@ -9,6 +9,7 @@ import { identifierKey, loadSecret, makeKeys } from "../../consent/keys.ts"
 import {
   ADMIN_TOKEN_ID, ALL_SCOPES, API_ROUTES, hashToken, parseExpiry, ROLE_NAMES, ROLES, type Role, type Scope as TokenScope, SCOPES, TokenInvalid, validateTokenInput,
 } from "../../ingest/auth.ts"
+import { parseComputedTraits, syncComputedTraits } from "../../identity/index.ts"
 import { Collector } from "../../ingest/collector.ts"
 import { ObjectStore } from "../../ingest/objectstore.ts"
 import { type ApiBody, callApi, TEST_ADMIN_TOKEN, withApi as withCollector } from "../support/api.ts"
@@ -328,6 +329,41 @@ describe("scoped API tokens", () => {
       const admin = yield* call(url, "GET", "/v1/profiles/user_id:gus?tenant=globex", ADMIN)
       expect(JSON.stringify(admin.body)).toContain("gus@globex.example")
       expect(admin.body.masked).toBeUndefined()
+    })), 60_000)
+
+  it("a marketer's masked profile shows no e-mail address or phone number of the person inside other traits: nested, in lists, in text", () =>
+    withApi((url) => Effect.gen(function* () {
+      yield* syncComputedTraits(parseComputedTraits(JSON.stringify({ acme: [{ name: "last_reply_to", kind: "last", events: ["Replied"], of: "properties.replyTo" }] })))
+      const traits = {
+        email: "ann@acme.example", phone: "+44 20 7946 0958", plan: "pro", signedUp: "2024-10-01", order: "order 12345678",
+        contact: { primary: "Ann@Acme.example", tel: "020 7946 0958", work: { mobile: "anything" } },
+        aliases: ["ann@acme.example"], note: "reach me at ann@acme.example or +44 20 7946 0958", manager: "bob@acme.example",
+        "ann@acme.example": true,
+      }
+      const sent = yield* Effect.promise(() => fetch(`${url}/v1/batch`, {
+        method: "POST", headers: { authorization: basicAuth(WRITE_KEY), "content-type": "application/json" },
+        body: JSON.stringify({ batch: [
+          { type: "identify", userId: "ann", messageId: "m1", traits },
+          { type: "track", userId: "ann", messageId: "m2", event: "Replied", properties: { replyTo: "Ann <ann@acme.example>" } },
+        ] }),
+      }).then((r) => r.status))
+      expect(sent).toBe(200)
+      const marketer = (yield* makeToken(url, { role: "marketer", tenant: "acme" })).token
+      const masked = yield* eventually(call(url, "GET", "/v1/profiles/user_id:ann", marketer), (r) => r.status === 200 && r.body.traits.note !== undefined && r.body.computedTraits.last_reply_to?.value !== null)
+      checkResponse("/v1/profiles/{identifier}", "GET", masked.status, masked.body)
+      const values = Object.fromEntries(Object.entries(masked.body.traits as Record<string, Body>).map(([k, t]) => [k, t.value]))
+      expect(values).toEqual({
+        email: "[masked]", phone: "[masked]", plan: "pro", signedUp: "2024-10-01", order: "order 12345678",
+        contact: { primary: "[masked]", tel: "[masked]", work: { mobile: "[masked]" } },
+        aliases: ["[masked]"], note: "reach me at [masked] or [masked]", manager: "[masked]",
+        "[masked]": true,
+      })
+      // A computed trait holding the address is masked as a trait is.
+      expect(masked.body.computedTraits.last_reply_to.value).toBe("Ann <[masked]>")
+      expect(JSON.stringify(masked.body)).not.toMatch(/acme\.example|7946/i)
+      // Unmasked for an admin, as stated.
+      const admin = yield* call(url, "GET", "/v1/profiles/user_id:ann?tenant=acme", ADMIN)
+      expect(Object.fromEntries(Object.entries(admin.body.traits as Record<string, Body>).map(([k, t]) => [k, t.value]))).toEqual(traits)
     })), 60_000)
 
   it("granted and denied accesses to personal data go to the audit log with token id, role, route and subject hash, never the token or identifier", () =>
