@@ -1,6 +1,6 @@
 // `cdp audience create|edit|delete|preview|list|show|history|members|changes|refresh`: on the data directory itself,
 // or through `cdp serve`'s /v1/audiences routes while it holds the data directory (refresh: serve refreshes itself).
-import { existsSync, readFileSync } from "node:fs"
+import { existsSync } from "node:fs"
 import { userInfo } from "node:os"
 import { type Command, Option } from "commander"
 import { Data, Effect, Layer } from "effect"
@@ -9,6 +9,7 @@ import {
   type Audience, audienceChangesSince, audienceHistory, AudienceInvalid, audienceMembers, checkAudienceCondition, createAudience, editAudience,
   type Explained, getAudience, listAudiences, MAX_CHANGES_LIMIT, MAX_SAMPLE, MaxAudiencesRef, type Preview, previewAudience, refreshAudiences,
 } from "../identity/audiences/index.ts"
+import { JsonFileUnreadable, readJsonFileText } from "../ingest/json-file.ts"
 import type { CanonicalEvent } from "../ingest/message.ts"
 import { Pipeline } from "../ingest/pipeline.ts"
 import { DEFAULT_TENANT } from "../ingest/writekeys.ts"
@@ -24,8 +25,9 @@ export class AudienceServerFailed extends Data.TaggedError("AudienceServerFailed
 
 /** --condition: JSON text (starting with "{"), or a file holding it. */
 export const readConditionFlag = (value: string): unknown | AudienceInvalid => {
-  const text = value.trim().startsWith("{") ? value : existsSync(value) ? readFileSync(value, "utf8") : undefined
+  const text = value.trim().startsWith("{") ? value : existsSync(value) ? readJsonFileText(value) : undefined
   if (text === undefined) return new AudienceInvalid({ field: "condition", reason: `"${value.slice(0, 60)}" is neither JSON (starting with "{") nor a readable file` })
+  if (text instanceof JsonFileUnreadable) return new AudienceInvalid({ field: "condition", reason: text.message })
   try {
     return JSON.parse(text)
   } catch (e) {

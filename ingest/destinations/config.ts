@@ -1,7 +1,7 @@
 // CDP_DESTINATIONS: each tenant's export destinations, checked against destinations.schema.json (ajv) and then per
 // type (what each needs, each API's batch limit), with defaults filled in. Credentials are shown redacted.
-import { readFileSync } from "node:fs"
 import type { ErrorObject } from "ajv"
+import { JsonFileUnreadable, readJsonFileText } from "../json-file.ts"
 import { ajv, errorField } from "../schemas.ts"
 import schema from "./destinations.schema.json" with { type: "json" }
 
@@ -74,11 +74,9 @@ export const parseDestinations = (text: string): ReadonlyArray<DestinationConfig
   let source = text.trim()
   if (source === "") return []
   if (source.startsWith("@")) {
-    try {
-      source = readFileSync(source.slice(1), "utf8")
-    } catch (e) {
-      throw new Error(`cannot read ${source.slice(1)}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`)
-    }
+    const text = readJsonFileText(source.slice(1))
+    if (text instanceof JsonFileUnreadable) throw new Error(text.message)
+    source = text
   }
   let parsed: unknown
   try {

@@ -1,4 +1,7 @@
 // CDP_DESTINATIONS is checked by its schema and per type, with errors naming the field; credentials never show.
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { describe, expect, it } from "vitest"
 import { parseDestinations, redacted } from "../../ingest/destinations/index.ts"
 import { signature, verifySignature } from "../../ingest/destinations/webhook.ts"
@@ -72,6 +75,20 @@ describe("destination configuration", () => {
     const shown = JSON.stringify([redacted(hub!), redacted(hook!)])
     for (const secret of ["pat-na1-very-secret", "0123456789abcdef-secret", "pw@", "key=abc"]) expect(shown).not.toContain(secret)
     expect(shown).toContain("***")
+  })
+
+  it("reads @FILE as editors save it (UTF-8 with a byte order mark) and names a directory or a UTF-16 file", () => {
+    const dir = mkdtempSync(join(tmpdir(), "cdp-dest-"))
+    try {
+      const text = one({ name: "crm", type: "hubspot", purpose: "CrmSync", token: "t" })
+      writeFileSync(join(dir, "bom.json"), Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(text)]))
+      expect(parseDestinations(`@${join(dir, "bom.json")}`).map((d) => [d.tenant, d.name, d.type])).toEqual([["acme", "crm", "hubspot"]])
+      writeFileSync(join(dir, "utf16.json"), Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, "utf16le")]))
+      expect(() => parseDestinations(`@${join(dir, "utf16.json")}`)).toThrow(`cannot read ${join(dir, "utf16.json")}: it is UTF-16 text; save it as UTF-8`)
+      expect(() => parseDestinations(`@${dir}`)).toThrow(`cannot read ${dir}: it is a directory, not a file`)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 })
 

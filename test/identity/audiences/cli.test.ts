@@ -1,6 +1,6 @@
 // `cdp audience ...` as a user runs it: preview with why, create, refresh, changes, history; bad input is one line;
 // and while `cdp serve` runs, a landed event makes its entry without anyone asking.
-import { readFileSync, writeFileSync } from "node:fs"
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { expectOneLineError } from "../../support/cli-expect.ts"
@@ -60,6 +60,25 @@ describe("cdp audience", () => {
     expectOneLineError(cdp("show", "aud_nothere"), 'no audience "aud_nothere"')
     expectOneLineError(cdp("changes", id, "--cursor", "1 OR 1=1"), "is not a cursor")
     expectOneLineError(cdp("preview", "--sample", "-3", "--purpose", "EmailMarketing", "--condition", PRO), "--sample")
+  })
+
+  it("reads a condition file as editors save it (UTF-8 with a byte order mark); a directory, UTF-16 or binary file is one line", () => {
+    const bom = join(dir, "bom.json")
+    writeFileSync(bom, Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(PRO)]))
+    const r = cdp("preview", "--purpose", "EmailMarketing", "--condition", bom)
+    expect(r.stderr).toBe("")
+    expect(r.stdout).toMatch(/^1 profile\(s\) match /)
+
+    const utf16 = join(dir, "utf16.json")
+    writeFileSync(utf16, Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(PRO, "utf16le")]))
+    const binary = join(dir, "binary.json")
+    writeFileSync(binary, Buffer.from([0x7b, 0x22, 0xc3, 0x28, 0xff, 0x00, 0x22, 0x7d]))
+    const folder = join(dir, "conditions")
+    mkdirSync(folder)
+    const preview = (file: string) => cdp("preview", "--purpose", "EmailMarketing", "--condition", file)
+    expectOneLineError(preview(folder), `condition: cannot read ${folder}: it is a directory, not a file`)
+    expectOneLineError(preview(utf16), `condition: cannot read ${utf16}: it is UTF-16 text; save it as UTF-8`)
+    expectOneLineError(preview(binary), `condition: cannot read ${binary}: the body is not valid UTF-8: byte 0xc3 at offset 2`)
   })
 
   it("while cdp serve runs, an event that lands makes its entry without a request", async () => {
