@@ -19,6 +19,7 @@ import { allTokens, findToken, storeToken, storeTokenUses, type TokenRecord, tok
 import { Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
 import { BodyTooLarge, bodyErrorReply, receiveBody } from "./body.ts"
 import { readJson } from "./json.ts"
+import { MASK, maskAddresses, PHONE_LIKE } from "./mask.ts"
 import { preReadBodies, type QueryReply, refuse } from "./query-route.ts"
 import { hasLabelControls } from "../warehouse/labels.ts"
 import { TENANT_NAME, TENANT_NAME_RULE } from "../warehouse/tenant.ts"
@@ -521,7 +522,6 @@ export type AccessLog = Effect.Success<ReturnType<typeof makeAccessLog>>
 
 /** Identifier kinds a marketer sees only when the read's purpose is consented (or with profiles:identifiers). */
 export const MASKED_KINDS: ReadonlySet<string> = new Set(["email", "phone"])
-const MASK = "[masked]"
 const MASKED_TRAIT = /e-?mail|phone|mobile/i
 /** The purpose a marketer's profile read serves unless ?purpose= names another of the tenant's purposes. */
 export const DEFAULT_READ_PURPOSE = "Personalization"
@@ -563,21 +563,6 @@ interface ProfileBody {
   consent: { purposes: Array<{ purpose: string; allowed: boolean }> }
 }
 
-/** What separates the words of a text that may be e-mail addresses. */
-const WORD_GAPS = /([\s<>()"',;:[\]]+)/
-/** a@b.c: something before an "@", and after it a dot between two characters (checked per part between "@"s). */
-const holdsAddress = (word: string) => {
-  const parts = word.split("@")
-  return parts.some((part, i) => i > 0 && parts[i - 1] !== "" && /.\../.test(part))
-}
-/**
- * Any e-mail address in a text, masked word by word: a regular expression over the whole text that finds them
- * backtracks over every start of a long word without one (2 s for a 30,000-character trait).
- */
-const maskAddresses = (text: string) =>
-  text.includes("@") ? text.split(WORD_GAPS).map((word, i) => (i % 2 === 0 && holdsAddress(word) ? MASK : word)).join("") : text
-/** A run that may be a phone number written any way; masked when its digits are one of the person's numbers. */
-const PHONE_LIKE = /\+?\d[\d ().-]{5,}\d/g
 /** Digits without a trunk prefix or leading zeros: "020 7946 0958" and "+44 20 7946 0958" end alike. */
 const phoneDigits = (text: string) => text.replace(/\D/g, "").replace(/^0+/, "")
 const MIN_PHONE_DIGITS = 7

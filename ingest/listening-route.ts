@@ -12,6 +12,7 @@ import type { ListenReport } from "../sentiment/index.ts"
 import { Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
 import type { Principal } from "./auth.ts"
 import { readJson } from "./json.ts"
+import { MASK, maskAddresses, PHONE_LIKE } from "./mask.ts"
 import { type QueryReply, receiveAdminBody, refuse } from "./query-route.ts"
 import { DEFAULT_TENANT } from "./writekeys.ts"
 
@@ -25,12 +26,8 @@ export type ListeningReporter = (options: {
   readonly raiseAlerts: boolean
 }) => Effect.Effect<ListenReport, unknown, Warehouse>
 
-const MASK = "[masked]"
 // Addresses, and runs of 7+ digits with the separators people type: what an author's display name may leak.
-const EMAIL = /[^\s@<>()"',;:]+@[^\s@<>()"',;:]+\.[^\s@<>()"',;:]+/g
-const PHONE = /\+?\d[\d ().-]{5,}\d/g
-
-const scrub = (text: string) => text.replace(EMAIL, MASK).replace(PHONE, (m) => (m.replace(/\D/g, "").length >= 7 ? MASK : m))
+const scrub = (text: string) => maskAddresses(text).replace(PHONE_LIKE, (m) => (m.replace(/\D/g, "").length >= 7 ? MASK : m))
 
 /** The report with e-mail addresses and phone numbers masked in its authors and in its topics (words of the posts). */
 export const maskListenReport = (report: ListenReport): ListenReport & { masked: { kinds: ReadonlyArray<string> } } => {

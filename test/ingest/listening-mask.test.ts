@@ -29,4 +29,20 @@ describe("a marketer's listening report", () => {
     // The report itself is left as it was (an admin's copy).
     expect(report.topAuthors.byReach[0]!.name).toBe("Kim kim.lee@home.example")
   })
+
+  it("masks a 200,000-character author name or phrase in time linear in its length (a whole-text expression took minutes)", () => {
+    const long = "a".repeat(200_000)
+    const hostile = {
+      ...report,
+      topAuthors: { byReach: [author("@h", long), author("@i", `${long}@x.example ${long}`)], byEngagement: [author(`@${long}@${long}`)] },
+      topics: { ...report.topics, phrases: [topic(long, [`${"1 ".repeat(100_000)}x`])] },
+    } as unknown as ListenReport
+    const started = performance.now()
+    const masked = maskListenReport(hostile)
+    expect(masked.topAuthors.byReach.map((a) => a.name)).toEqual([long, `[masked] ${long}`])
+    expect(masked.topAuthors.byEngagement[0]!.handle).toBe(`@${long}@${long}`)
+    expect(masked.topics.phrases[0]!.phrase).toBe(long)
+    expect(masked.topics.phrases[0]!.related).toEqual(["[masked] x"])
+    expect(performance.now() - started).toBeLessThan(1000)
+  })
 })
