@@ -20,7 +20,7 @@ import { Data, Effect, Layer } from "effect"
 import type { KeysShape } from "../consent/keys.ts"
 import { readDataKeys, type StoredDataKey, storeDataKeys } from "../warehouse/bus-keys.ts"
 import { Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
-import { EventBus, Topics, type Topic } from "./bus.ts"
+import { EventBus, RecordNotJson, Topics, type Topic } from "./bus.ts"
 import type { KafkaBusOptions } from "./bus-kafka.ts"
 
 /** The header naming a record's data key. */
@@ -56,6 +56,15 @@ const recordsOf = (payload: Buffer): ReadonlyArray<unknown> => {
 
 /** Data keys a process keeps in memory (about 150 bytes each): the person keys it met most recently. */
 export const DEFAULT_CACHE_KEYS = 100_000
+
+/**
+ * How long a record naming a well-formed data key this warehouse neither holds nor shredded is retried (the key may
+ * not have replicated yet) before it is taken for a forgery and parked as unreadable, so it stops holding its partition.
+ */
+export const DEFAULT_UNKNOWN_KEY_GRACE_MS = 10 * 60_000
+
+/** The form of a `cdp-key` header the bus writes: a key id (32 hex digits) and a dk (16 hex digits). */
+const KEY_HEADER_FORM = /^[0-9a-f]{32}\.[0-9a-f]{16}$/
 
 /** The bus could not read or store data keys (the warehouse is away): publish fails, a consumer retries. */
 export class DataKeysUnavailable extends Data.TaggedError("DataKeysUnavailable")<{ readonly message: string; readonly cause?: unknown }> {}
@@ -185,7 +194,9 @@ export interface BusCodec {
   /**
    * The records of received messages, in order, without those whose data key an erasure shredded (its tombstone is
    * stored: the Kafka messages are counted in `shredded` and skipped). Fails while keys cannot be read or unwrapped, or a key is unknown here (retried by the bus,
-   * never skipped); dies with RecordUnreadable on a record that does not authenticate (the bus parks it).
+   * never skipped) for up to the unknown-key grace; dies (the bus parks the record) with RecordUnreadable on a record that
+   * does not authenticate, whose header is not of the bus's form, or whose key stayed unknown past the grace, and with
+   * RecordNotJson on an unsealed value that is not JSON.
    */
   readonly decode: (messages: ReadonlyArray<ReceivedMessage>) =>
     Effect.Effect<{ readonly records: ReadonlyArray<unknown>; readonly shredded: number }, DataKeysUnavailable | DataKeyUnwrapFailed | DataKeyUnknown>
@@ -195,15 +206,41 @@ export interface BusCodec {
   readonly shredded: () => number
 }
 
+/** A record written without a seal (before encryption was on, or by a bus without it): plain JSON. */
+const plainRecord = (value: Buffer): unknown => {
+  try {
+    return JSON.parse(value.length === 0 ? "null" : value.toString("utf8"))
+  } catch {
+    // JSON.parse's own message quotes the record's text (personal data): the cause says what, not what it held.
+    throw new RecordNotJson({ bytes: value.length })
+  }
+}
+
 const headerText = (v: unknown): string | undefined =>
   typeof v === "string" ? v : Buffer.isBuffer(v) ? v.toString("utf8") : Array.isArray(v) && v.length > 0 ? headerText(v[0]) : undefined
 
-export const makeBusCodec = (keys: KeysShape, store: DataKeyStore, cacheKeys = DEFAULT_CACHE_KEYS): BusCodec => {
+export const makeBusCodec = (keys: KeysShape, store: DataKeyStore, cacheKeys = DEFAULT_CACHE_KEYS, unknownKeyGraceMs = DEFAULT_UNKNOWN_KEY_GRACE_MS): BusCodec => {
   const derivation = keyDerivation(keys)
   /** key id -> its keys by dk, and the dk this process seals with; least recently used first. */
   const cache = new Map<string, { readonly keys: Map<string, Buffer>; sealWith: string | undefined }>()
   const idOf = new Map<string, string>()
+  /** Key ids records named that were neither held nor shredded here, with when this process first met each. */
+  const unknownSince = new Map<string, number>()
   let shredded = 0
+
+  /** Fails with DataKeyUnknown (retried) during the grace, then dies with RecordUnreadable (parked). */
+  const unknownKey = (keyId: string) => {
+    const now = Date.now()
+    const since = unknownSince.get(keyId) ?? now
+    if (!unknownSince.has(keyId)) {
+      if (unknownSince.size >= cacheKeys) unknownSince.delete(unknownSince.keys().next().value!)
+      unknownSince.set(keyId, now)
+    }
+    if (now - since < unknownKeyGraceMs) return Effect.fail(new DataKeyUnknown({ keyId }))
+    return Effect.die(new RecordUnreadable({
+      reason: `it names data key ${keyId}, which this warehouse has neither held nor shredded for ${Math.round((now - since) / 1000)} s`,
+    }))
+  }
 
   const touch = (keyId: string) => {
     const entry = cache.get(keyId)
@@ -313,7 +350,7 @@ export const makeBusCodec = (keys: KeysShape, store: DataKeyStore, cacheKeys = D
       const headers = messages.map((m) => headerText(m.headers?.[KEY_HEADER]))
       const wanted = new Set<string>()
       for (const h of headers) {
-        if (h === undefined) continue
+        if (h === undefined || !KEY_HEADER_FORM.test(h)) continue
         const [keyId, dk] = h.split(".")
         if (touch(keyId!)?.keys.has(dk!) !== true) wanted.add(keyId!)
       }
@@ -325,14 +362,18 @@ export const makeBusCodec = (keys: KeysShape, store: DataKeyStore, cacheKeys = D
         const h = headers[i]
         // Written before encryption was on (or by a bus without it): plain JSON.
         if (h === undefined) {
-          records.push(JSON.parse(value.length === 0 ? "null" : value.toString("utf8")))
+          records.push(plainRecord(value))
           continue
         }
+        // A header the bus never writes (a producer's forgery): no key can ever open it.
+        if (!KEY_HEADER_FORM.test(h)) throw new RecordUnreadable({ reason: `its ${KEY_HEADER} header is not a key id and key (${h.length} characters)` })
         const [keyId, dk] = h.split(".")
         const key = cache.get(keyId!)?.keys.get(dk!)
-        if (key !== undefined) for (const r of recordsOf(openValue(key, h, value))) records.push(r)
-        else if (tombstoned.has(keyId!)) gone++
-        else return yield* new DataKeyUnknown({ keyId: keyId! })
+        if (key !== undefined) {
+          unknownSince.delete(keyId!)
+          for (const r of recordsOf(openValue(key, h, value))) records.push(r)
+        } else if (tombstoned.has(keyId!)) gone++
+        else return yield* unknownKey(keyId!)
       }
       shredded += gone
       return { records, shredded: gone }
@@ -353,9 +394,9 @@ export const makeBusCodec = (keys: KeysShape, store: DataKeyStore, cacheKeys = D
  * identity_changes for erasures' notices of shredded keys (every process reads every notice), so no process keeps
  * sealing under a key an erasure deleted; needs the warehouse the keys are kept in.
  */
-export const encryptedKafkaBus = (options: KafkaBusOptions, keys: KeysShape) =>
+export const encryptedKafkaBus = (options: KafkaBusOptions, keys: KeysShape, unknownKeyGraceMs = DEFAULT_UNKNOWN_KEY_GRACE_MS) =>
   Layer.effect(EventBus, Effect.gen(function* () {
-    const codec = makeBusCodec(keys, warehouseKeyStore(yield* Warehouse))
+    const codec = makeBusCodec(keys, warehouseKeyStore(yield* Warehouse), DEFAULT_CACHE_KEYS, unknownKeyGraceMs)
     // kafkajs is loaded only by a process that uses Kafka (erasure imports this module for the key ids).
     const { makeKafkaBus } = yield* Effect.promise(() => import("./bus-kafka.ts"))
     const bus = yield* makeKafkaBus({ ...options, codec })

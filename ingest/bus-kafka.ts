@@ -13,7 +13,7 @@ import zlib from "node:zlib"
 import { Data, Duration, Effect, Exit, Layer, type Scope } from "effect"
 import kafkajs from "kafkajs"
 import type { Admin, Consumer, EachBatchPayload, KafkaMessage, Producer } from "kafkajs"
-import { BusUnavailable, EventBus, type EventBusShape, Topics, type Topic, type TopicBacklog } from "./bus.ts"
+import { BusUnavailable, EventBus, type EventBusShape, RecordNotJson, RecordWrongShape, Topics, type Topic, type TopicBacklog } from "./bus.ts"
 import { type BusCodec, KEY_HEADER, RecordUnreadable, type WireMessage } from "./bus-crypto.ts"
 import type { DeadLetter } from "./message.ts"
 import { patchKafkaEncoder } from "./bus-kafka-encoder.ts"
@@ -162,16 +162,12 @@ const describe = (e: unknown) => (e instanceof Error ? e.message : String(e)).sl
 /** Set on a dead letter the bus made of a parked record: one parked again is only parked (no dead letter of it). */
 const PARKED_FROM_HEADER = "cdp-parked-from"
 
-/** A record's value is not JSON. Its message says how long it is, never what it held (personal data). */
-export class RecordNotJson extends Data.TaggedError("RecordNotJson")<{ readonly bytes: number }> {
-  override get message() {
-    return `the record's value is not JSON (${this.bytes} bytes)`
-  }
-}
+export { RecordNotJson, RecordWrongShape }
 
 /** The dead letter's rule for why a record was parked, from the defect's type (decode below, ingest/bus-crypto.ts). */
 const parkedRule = (defect: unknown) =>
   defect instanceof RecordNotJson ? "bus_record_not_json"
+  : defect instanceof RecordWrongShape ? "bus_record_wrong_shape"
   : defect instanceof RecordUnreadable ? "bus_record_unreadable"
   : "bus_handler_died"
 
@@ -365,6 +361,13 @@ export const makeKafkaBus = (options: KafkaBusOptions): Effect.Effect<EventBusSh
     }
 
     /**
+     * A dead letter the bus made of a parked record (its header is honoured only on the dead_letters topic, where the
+     * bus writes it: on any other topic it is a producer's forgery, which would otherwise hide a junk record).
+     */
+    const madeByBus = (name: string, m: KafkaMessage) =>
+      name === `${options.prefix}${Topics.deadLetters.name}` && m.headers?.[PARKED_FROM_HEADER] !== undefined
+
+    /**
      * Keeps a record the handler died on: on `<topic>.parked` (its bytes, the cause in a header) and, unless it is
      * itself a dead letter the bus made, as a dead letter on the dead_letters topic, which the pipeline lands in the
      * warehouse like every other. Fails (to be tried again, never skipped) when the broker does not acknowledge both.
@@ -377,7 +380,7 @@ export const makeKafkaBus = (options: KafkaBusOptions): Effect.Effect<EventBusSh
         key: m.key?.toString("utf8") ?? "", value: m.value ?? "",
         headers: { ...(m.headers as Record<string, string>), "cdp-parked-cause": cause },
       }])
-      if (m.headers?.[PARKED_FROM_HEADER] !== undefined) return
+      if (madeByBus(name, m)) return
       const letter = parkedDeadLetter(name, partition, m, defect)
       const wire = await Effect.runPromise(wireOf(Topics.deadLetters, [letter]))
       await send(`${options.prefix}${Topics.deadLetters.name}`, wire.map((w) => ({ ...w, headers: { ...w.headers, [PARKED_FROM_HEADER]: name } })))
@@ -443,13 +446,23 @@ export const makeKafkaBus = (options: KafkaBusOptions): Effect.Effect<EventBusSh
             }
           })
 
+        /** Dies with RecordWrongShape on the first record that is not of the topic's shape (the bus parks it). */
+        const checked = (records: ReadonlyArray<A>): Effect.Effect<ReadonlyArray<A>> => {
+          if (topic.check === undefined) return Effect.succeed(records)
+          for (const r of records) {
+            const fault = topic.check(r)
+            if (fault !== undefined) return Effect.die(new RecordWrongShape({ topic: topic.name, fault }))
+          }
+          return Effect.succeed(records)
+        }
+
         /** Records whose data key an erasure shredded are skipped here, counted (never their content). */
         const decodeBatch = (messages: ReadonlyArray<KafkaMessage>): Effect.Effect<ReadonlyArray<A>, unknown> =>
-          options.codec === undefined
+          (options.codec === undefined
             ? Effect.sync(() => decode(messages))
             : Effect.tap(options.codec.decode(messages), (d) => d.shredded === 0 ? Effect.void
               : Effect.logInfo("records of shredded data keys skipped").pipe(Effect.annotateLogs({ topic: name, records: d.shredded }))).pipe(
-              Effect.map((d) => d.records as ReadonlyArray<A>))
+              Effect.map((d) => d.records as ReadonlyArray<A>))).pipe(Effect.flatMap(checked))
 
         const noteFailure = (error: string) => {
           const now = Date.now()
@@ -488,7 +501,7 @@ export const makeKafkaBus = (options: KafkaBusOptions): Effect.Effect<EventBusSh
               await run(Effect.logError("consumer handler died on a record; parked it").pipe(
                 Effect.annotateLogs({
                   topic: name, partition: payload.batch.partition, offset: records[0]!.offset, parkedOn: `${name}.parked`,
-                  deadLetter: records[0]!.headers?.[PARKED_FROM_HEADER] === undefined, rule: parkedRule(defect.defect), defect: cause,
+                  deadLetter: !madeByBus(name, records[0]!), rule: parkedRule(defect.defect), defect: cause,
                 })))
               return true
             }

@@ -18,7 +18,89 @@ export interface Topic<A> {
   readonly person?: (record: A) => string
   /** Holds no personal data: the Kafka bus writes it unencrypted (identity_changes: tenants, process ids, key ids). */
   readonly plain?: boolean
+  /**
+   * Where a record read back from a shared bus is not of this topic's shape (a producer outside cdp, or a buggy one):
+   * the field's JSON pointer and the rule it breaks; undefined when it fits. The Kafka bus parks such a record.
+   */
+  readonly check?: (record: unknown) => ShapeFault | undefined
 }
+
+/** What is wrong with a record's shape: a JSON pointer ("" for the whole value) and the rule, never the value. */
+export interface ShapeFault {
+  readonly field: string
+  readonly rule: string
+}
+
+/** A record read from a bus topic is not of the topic's shape; names the field and rule, never the record's content. */
+export class RecordWrongShape extends Data.TaggedError("RecordWrongShape")<{ readonly topic: string; readonly fault: ShapeFault }> {
+  override get message() {
+    return `the record's value is not a record of topic ${this.topic}: ${this.fault.field === "" ? "the value" : this.fault.field} ${this.fault.rule}`
+  }
+}
+
+/** A record's value is not JSON. Its message says how long it is, never what it held (personal data). */
+export class RecordNotJson extends Data.TaggedError("RecordNotJson")<{ readonly bytes: number }> {
+  override get message() {
+    return `the record's value is not JSON (${this.bytes} bytes)`
+  }
+}
+
+type FieldKind = "string" | "string?" | "string|null" | "object" | "object?" | "boolean?" | "strings?" | "identifiers"
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v)
+
+const ruleOfKind: Record<FieldKind, string> = {
+  "string": "must be a string", "string?": "must be a string when present", "string|null": "must be a string or null",
+  "object": "must be an object", "object?": "must be an object when present", "boolean?": "must be a boolean when present",
+  "strings?": "must be an array of strings when present", "identifiers": "must be an array of {kind, value} strings",
+}
+
+const fits = (kind: FieldKind, v: unknown): boolean => {
+  switch (kind) {
+    case "string": return typeof v === "string"
+    case "string?": return v === undefined || typeof v === "string"
+    case "string|null": return v === null || typeof v === "string"
+    case "object": return isObject(v)
+    case "object?": return v === undefined || isObject(v)
+    case "boolean?": return v === undefined || typeof v === "boolean"
+    case "strings?": return v === undefined || (Array.isArray(v) && v.every((s) => typeof s === "string"))
+    case "identifiers": return Array.isArray(v) && v.every((i) => isObject(i) && typeof i["kind"] === "string" && typeof i["value"] === "string")
+  }
+}
+
+/** A check of a record that must be an object with these fields (others are not looked at). */
+const shapeOf = (fields: Record<string, FieldKind>) => (record: unknown): ShapeFault | undefined => {
+  if (!isObject(record)) return { field: "", rule: "must be a JSON object" }
+  for (const [name, kind] of Object.entries(fields)) {
+    if (!fits(kind, record[name])) return { field: `/${name}`, rule: ruleOfKind[kind] }
+  }
+  for (const [name, nested] of Object.entries(nestedFields)) {
+    if (name in fields && isObject(record[name])) {
+      const fault = nested(record[name])
+      if (fault !== undefined) return { field: `/${name}${fault.field}`, rule: fault.rule }
+    }
+  }
+  return undefined
+}
+
+/** Objects inside a record whose own fields are checked (a dead letter's rejection). */
+const nestedFields: Record<string, (v: unknown) => ShapeFault | undefined> = {
+  rejection: (v) => shapeOf({ rule: "string", field: "string", message: "string" })(v),
+}
+
+/** The fields the stages read of an event (what every connector sets); the rest are left to the stages' own checks. */
+const eventShape = shapeOf({
+  tenant: "string", messageId: "string", source: "string", type: "string", timestamp: "string", receivedAt: "string",
+  userId: "string", anonymousId: "string", identifiers: "identifiers", properties: "object", traits: "object",
+  context: "object", extra: "object", text: "string?", profileId: "string?",
+})
+const deadLetterShape = shapeOf({
+  tenant: "string", source: "string", receivedAt: "string", messageId: "string", payload: "string", rejection: "object", person: "string?",
+})
+const rawShape = shapeOf({
+  tenant: "string", source: "string", messageId: "string", receivedAt: "string", body: "string", meta: "object?", json: "boolean?", person: "string?",
+})
+const identityChangeShape = shapeOf({ tenant: "string", origin: "string", shreddedKeys: "strings?" })
 
 /**
  * The person key of a message: tenant and the sender's strongest stated identifier as sent (userId, else anonymousId,
@@ -53,17 +135,19 @@ export const Topics = {
     name: "events",
     key: personKeyOf,
     tenant: (e: CanonicalEvent) => e.tenant,
+    check: eventShape,
   } as Topic<CanonicalEvent>,
-  deadLetters: { name: "dead_letters", key: (d: DeadLetter) => d.tenant, tenant: (d: DeadLetter) => d.tenant, person: personOfDeadLetter } as Topic<DeadLetter>,
+  deadLetters: { name: "dead_letters", key: (d: DeadLetter) => d.tenant, tenant: (d: DeadLetter) => d.tenant, person: personOfDeadLetter, check: deadLetterShape } as Topic<DeadLetter>,
   /**
    * "Read the identity graph again" (an operator's decision, a rebuild, an erasure): every pipeline member reloads,
    * so on Kafka each worker takes every record (ConsumeOptions.broadcast).
    */
-  identityChanges: { name: "identity_changes", key: (c: IdentityChange) => c.tenant, tenant: (c: IdentityChange) => c.tenant, plain: true } as Topic<IdentityChange>,
+  identityChanges: { name: "identity_changes", key: (c: IdentityChange) => c.tenant, tenant: (c: IdentityChange) => c.tenant, plain: true, check: identityChangeShape } as Topic<IdentityChange>,
   /** Raw text of accepted items, for the archive (ingest/archive.ts). */
   raw: {
     name: "raw", key: (r: ArchiveRecord) => `${r.tenant}/${r.source}`, tenant: (r: ArchiveRecord) => r.tenant,
     person: (r: ArchiveRecord) => r.person ?? `${r.tenant}/${r.messageId}`,
+    check: rawShape,
   } as Topic<ArchiveRecord>,
 }
 

@@ -1,0 +1,148 @@
+// Poison records produced straight to a pipeline's events topic (by a producer outside cdp, or a buggy one): each is
+// parked and listed as a dead letter naming what is wrong, never its content; the partition's offsets are committed
+// to its end (nothing blocks it) and the good records around it land. Against a real broker: runs when
+// CDP_INTEGRATION=1 (eval "$(deploy/services/up)"). One partition, so a blocked record would hold back the next.
+import { randomUUID } from "node:crypto"
+import { join } from "node:path"
+import { Effect, Layer } from "effect"
+import kafkajs from "kafkajs"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { Keys, makeKeys } from "../../consent/keys.ts"
+import { encryptedKafkaBus } from "../../ingest/bus-crypto.ts"
+import { type KafkaBusOptions, kafkaBus } from "../../ingest/bus-kafka.ts"
+import { type DeadLetterEntry, listDeadLetters } from "../../ingest/dlq.ts"
+import type { CanonicalEvent } from "../../ingest/message.ts"
+import { ObjectStore } from "../../ingest/objectstore.ts"
+import { Pipeline } from "../../ingest/pipeline.ts"
+import { Warehouse } from "../../warehouse/warehouse.ts"
+import { kafkaBrokers } from "../support/kafka.ts"
+import { freshDir, removeDir } from "../support/pipeline.ts"
+
+const enabled = process.env["CDP_INTEGRATION"] === "1"
+
+const event = (messageId: string): CanonicalEvent => ({
+  tenant: "acme", source: "segment", channel: "web", type: "track", event: "Viewed", messageId, anonymousId: "",
+  userId: "u1", groupId: "", previousId: "", profileId: "", timestamp: "2026-01-02T03:04:05.000Z", originalTimestamp: null,
+  sentAt: null, receivedAt: "2026-01-02T03:04:06.000Z", properties: {}, traits: {}, context: {}, extra: {}, identifiers: [],
+  text: "",
+})
+
+interface Scene {
+  readonly landed: ReadonlyArray<string>
+  readonly listed: ReadonlyArray<DeadLetterEntry>
+  /** The events group's committed offset and the topic's end, partition 0. */
+  readonly committed: number
+  readonly end: number
+}
+
+describe.runIf(enabled)("poison records on a Kafka stage topic", () => {
+  const prefixes: Array<string> = []
+  const admin = new kafkajs.Kafka({ brokers: enabled ? kafkaBrokers() : [], logLevel: kafkajs.logLevel.NOTHING }).admin()
+  beforeAll(() => admin.connect())
+  afterAll(async () => {
+    const topics = (await admin.listTopics()).filter((t) => prefixes.some((p) => t.startsWith(p)))
+    if (topics.length > 0) await admin.deleteTopics({ topics })
+    await admin.disconnect()
+  })
+
+  /**
+   * Submits "before", produces the poison records raw, submits "after", and waits until the events group has
+   * committed the topic's end and the expected dead letters are listed (or 40 s pass).
+   */
+  const scene = async (poison: ReadonlyArray<kafkajs.Message>, letters: number, bus: { readonly encrypted: boolean; readonly graceMs?: number }): Promise<Scene> => {
+    const o: KafkaBusOptions = { brokers: kafkaBrokers(), prefix: `t${randomUUID().slice(0, 8)}.`, partitions: 1, replication: 1, retentionMs: 3_600_000 }
+    prefixes.push(o.prefix)
+    const dir = freshDir()
+    const producer = new kafkajs.Kafka({ brokers: kafkaBrokers(), logLevel: kafkajs.logLevel.NOTHING }).producer()
+    await producer.connect()
+    const topic = `${o.prefix}events`
+    const offsets = async () => {
+      const [end] = await admin.fetchTopicOffsets(topic)
+      const [group] = await admin.fetchOffsets({ groupId: topic, topics: [topic] })
+      return { end: Number(end!.high), committed: Number(group!.partitions[0]!.offset) }
+    }
+    try {
+      const keys = makeKeys(new Uint8Array(32).fill(7))
+      const storage = Layer.mergeAll(Warehouse.embedded(join(dir, "clickhouse")), ObjectStore.local(join(dir, "objects")), Layer.succeed(Keys, keys))
+      const layer = Pipeline.make({ identity: false }).pipe(
+        Layer.provideMerge(bus.encrypted ? encryptedKafkaBus(o, keys, bus.graceMs) : kafkaBus(o)),
+        Layer.provideMerge(storage),
+      )
+      return await Effect.runPromise(Effect.scoped(Effect.gen(function* () {
+        const pipeline = yield* Pipeline
+        const warehouse = yield* Warehouse
+        yield* pipeline.submit([event("before")], [])
+        yield* Effect.promise(() => producer.send({ topic, messages: [...poison] }))
+        yield* pipeline.submit([event("after")], [])
+        const done = Effect.gen(function* () {
+          const { end, committed } = yield* Effect.promise(offsets)
+          const listed = yield* listDeadLetters({ all: true })
+          return { end, committed, listed, settled: committed === end && listed.length >= letters }
+        })
+        let state = yield* done
+        for (let i = 0; i < 400 && !state.settled; i++) {
+          yield* Effect.sleep("100 millis")
+          state = yield* done
+        }
+        const rows = yield* warehouse.query<{ message_id: string }>("SELECT message_id FROM event_rows ORDER BY message_id")
+        return { landed: rows.map((r) => r.message_id), listed: state.listed, committed: state.committed, end: state.end }
+      }).pipe(Effect.provide(layer))))
+    } finally {
+      await producer.disconnect()
+      removeDir(dir)
+    }
+  }
+
+  it("JSON of the wrong shape is parked as a dead letter naming the field and rule; its partition is committed to its end", async () => {
+    const poison = [
+      JSON.stringify({ ...event("t5"), tenant: 5 }),
+      "null", "42", "[]", "{}",
+      JSON.stringify({ ...event("ids"), identifiers: "ann@x.example" }),
+      "[".repeat(100_000) + "]".repeat(100_000),
+    ].map((value) => ({ key: "acme/u1", value }))
+    const s = await scene(poison, poison.length, { encrypted: false })
+    expect(s.landed).toEqual(["after", "before"])
+    expect(s.committed).toBe(s.end)
+    const reasons = s.listed.map((l) => {
+      expect(l).toMatchObject({ tenant: "acme", rule: "bus_record_wrong_shape" })
+      expect(l.reason).not.toContain("ann@")
+      return l.reason.split(";")[0]
+    }).sort()
+    expect(reasons).toEqual([
+      "the record's value is not a record of topic events: /identifiers must be an array of {kind, value} strings",
+      // {} and the event whose tenant is 5
+      ...Array(2).fill("the record's value is not a record of topic events: /tenant must be a string"),
+      // null, 42, [] and the 100,000 arrays deep
+      ...Array(4).fill("the record's value is not a record of topic events: the value must be a JSON object"),
+    ].sort())
+  }, 120_000)
+
+  it("a junk record forging the cdp-parked-from header on the events topic is still a dead letter", async () => {
+    const s = await scene([{ key: "acme/u1", value: "junk", headers: { "cdp-parked-from": `cdp.events` } }], 1, { encrypted: false })
+    expect(s.landed).toEqual(["after", "before"])
+    expect(s.committed).toBe(s.end)
+    expect(s.listed.map((l) => [l.tenant, l.rule])).toEqual([["acme", "bus_record_not_json"]])
+  }, 120_000)
+
+  it("on the encrypted bus an unsealed record that is not JSON is bus_record_not_json, without its content", async () => {
+    const s = await scene([{ key: "acme/u1", value: "ann@x.example" }], 1, { encrypted: true })
+    expect(s.landed).toEqual(["after", "before"])
+    expect(s.committed).toBe(s.end)
+    expect(s.listed.map((l) => [l.tenant, l.rule])).toEqual([["acme", "bus_record_not_json"]])
+    expect(s.listed[0]!.reason).toMatch(/^the record's value is not JSON \(13 bytes\); parked on /)
+    expect(s.listed[0]!.reason).not.toContain("ann@")
+  }, 120_000)
+
+  it("on the encrypted bus records forging the cdp-key header are parked as unreadable and block nothing", async () => {
+    const s = await scene([
+      { key: "acme/u1", value: JSON.stringify(event("forged-form")), headers: { "cdp-key": "zz" } },
+      { key: "acme/u1", value: "sealed?", headers: { "cdp-key": `${"a".repeat(32)}.${"b".repeat(16)}` } },
+    ], 2, { encrypted: true, graceMs: 2_000 })
+    expect(s.landed).toEqual(["after", "before"])
+    expect(s.committed).toBe(s.end)
+    expect(s.listed.map((l) => [l.tenant, l.rule])).toEqual([["acme", "bus_record_unreadable"], ["acme", "bus_record_unreadable"]])
+    const reasons = s.listed.map((l) => l.reason.split(";")[0]).sort()
+    expect(reasons[0]).toBe("an encrypted bus record cannot be opened: it names data key aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa, which this warehouse has neither held nor shredded for " + reasons[0]!.split("for ")[1])
+    expect(reasons[1]).toBe("an encrypted bus record cannot be opened: its cdp-key header is not a key id and key (2 characters)")
+  }, 120_000)
+})
