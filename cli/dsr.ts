@@ -11,6 +11,7 @@ import {
 } from "../consent/dsr.ts"
 import { Keys } from "../consent/keys.ts"
 import { ConsentPoliciesRef } from "../consent/purposes.ts"
+import { dayOnTheCalendar } from "./calendar.ts"
 import { readSetting, SETTINGS } from "./config.ts"
 import type { NormaliseOptions } from "../identity/normalise.ts"
 import { formatRows, type OutputFormat } from "./format.ts"
@@ -320,8 +321,8 @@ Examples:
   audit
     .command("log")
     .description("entries of the audit log, newest first, a page at a time (keyed hashes and counts, never identifiers)")
-    .option("--since <when>", "from: 7d, 24h, 2026-01-31 or 2026-01-31T12:00:00Z")
-    .option("--until <when>", "before (same forms)")
+    .option("--since <when>", "from: 7d, 24h, 2026-01-31 or 2026-01-31T12:00:00Z", dayOnTheCalendar)
+    .option("--until <when>", "before (same forms)", dayOnTheCalendar)
     .option("--kind <kinds>", "only these kinds, comma-separated (dsr.completed, api.access; dsr. takes every dsr kind)")
     .option("--tenant <tenant>", "only this tenant's entries")
     .option("--cursor <n>", "the page after the one that printed it (older entries)")

@@ -14,6 +14,7 @@ import { TENANT_NAME, TENANT_NAME_RULE } from "../warehouse/tenant.ts"
 import { type DataDirLocked, type QueryScope, Warehouse } from "../warehouse/warehouse.ts"
 import { DEFAULT_HOST, DEFAULT_PORT, parseJsonObject, readSetting, sentimentSettings, SETTINGS, settingNow, xEnvironment } from "./config.ts"
 import { DataDirUnusable, FileUnwritable, prepareDataDir, readOnlyCommand } from "./data-dir.ts"
+import { dayOnTheCalendar } from "./calendar.ts"
 import { runDemo } from "./demo.ts"
 import { registerConsentCommands } from "./consent.ts"
 import { registerDsrCommands } from "./dsr.ts"
@@ -287,8 +288,8 @@ Examples:
 program
   .command("replay")
   .description("re-run archived raw messages through the pipeline (already-landed messages change nothing)")
-  .requiredOption("--from <date>", "first day (YYYY-MM-DD) or instant of receipt")
-  .requiredOption("--to <date>", "last day (inclusive) or instant (exclusive)")
+  .requiredOption("--from <date>", "first day (YYYY-MM-DD) or instant of receipt", dayOnTheCalendar)
+  .requiredOption("--to <date>", "last day (inclusive) or instant (exclusive)", dayOnTheCalendar)
   .option("--source <name>", "only this source")
   .option("--tenant <tenant>", "only this tenant")
   .addOption(dataDirOption())
@@ -324,7 +325,7 @@ const dlqFilterOptions = (command: Command) =>
     .option("--source <name>", "only this source")
     .option("--rule <rule>", "only this rule (e.g. bad_timestamp)")
     .option("--tenant <tenant>", "only this tenant")
-    .option("--since <date>", "received on or after this date")
+    .option("--since <date>", "received on or after this date", dayOnTheCalendar)
     .addOption(dataDirOption())
 
 interface DlqOptions { source?: string; rule?: string; tenant?: string; since?: string; dataDir?: string; limit?: number; all?: boolean; format?: OutputFormat }
@@ -424,7 +425,7 @@ Examples:
 sentiment
   .command("rescore")
   .description("score stored texts again with the current model (after a model change); safe to repeat")
-  .requiredOption("--since <date>", "rescore texts of messages from this date (ISO 8601) on")
+  .requiredOption("--since <date>", "rescore texts of messages from this date (ISO 8601) on", dayOnTheCalendar)
   .option("--tenant <tenant>", "only this tenant")
   .addOption(dataDirOption())
   .addHelpText("after", `
@@ -447,8 +448,8 @@ const listen = program.command("listen").description("social listening for marke
 listen
   .command("report")
   .description("brand mentions, reach, sentiment per day and aspect, top authors, emerging topics, spikes (raises alerts)")
-  .option("--since <when>", "start: 7d, 2w, 24h, or a date (2024-09-01)", "7d")
-  .option("--until <when>", "end (exclusive for times, inclusive for a date); default now")
+  .option("--since <when>", "start: 7d, 2w, 24h, or a date (2024-09-01)", dayOnTheCalendar, "7d")
+  .option("--until <when>", "end (exclusive for times, inclusive for a date); default now", dayOnTheCalendar)
   .option("--tenant <tenant>", "tenant", DEFAULT_TENANT)
   .addOption(new Option("--format <format>", "output format").choices(["table", "json", "html"]).default("table"))
   .option("--out <file>", "write the report to a file (html defaults to listen-report.html)")
@@ -577,8 +578,8 @@ profile
   .option("--cursor <cursor>", "the next page's cursor, as the previous page printed it")
   .option("--channel <channels>", "only these channels (comma-separated or repeated: web,email)", collect, [])
   .option("--event <name>", "only this event name (repeat for several)", collect, [])
-  .option("--since <time>", "events at or after this ISO 8601 time")
-  .option("--until <time>", "events before this ISO 8601 time")
+  .option("--since <time>", "events at or after this ISO 8601 time", dayOnTheCalendar)
+  .option("--until <time>", "events before this ISO 8601 time", dayOnTheCalendar)
   .addOption(identityFormat())
   .addOption(dataDirOption())
   .addHelpText("after", `

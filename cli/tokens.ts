@@ -6,6 +6,7 @@ import {
   createToken, inspectToken, listTokens, tokenLimitReached, revokeToken, ROLE_NAMES, ROLES, SCOPES, TokenInvalid, tokenLookup, tokenView, type TokenView,
   validateTokenInput,
 } from "../ingest/auth.ts"
+import { dayOnTheCalendar } from "./calendar.ts"
 import { readSetting, SETTINGS } from "./config.ts"
 import { formatRows, type OutputFormat } from "./format.ts"
 import { type BackendConfig, backendConfig, commandLogger, warehouseLayer } from "./layers.ts"
@@ -116,7 +117,7 @@ export const registerTokenCommands = (program: Command, shared: { readonly dataD
     .option("--tenant <tenant>", "bind it to one tenant (default: every tenant)")
     .option("--scopes <a,b>", "fewer scopes than the role's (comma-separated)")
     .option("--name <label>", "a label to recognise it by (not personal data)")
-    .option("--expires <when>", "when it stops working: 2027-01-31 (00:00 UTC), 2027-01-31T12:00:00Z, or 30d / 12h from now")
+    .option("--expires <when>", "when it stops working: 2027-01-31 (00:00 UTC), 2027-01-31T12:00:00Z, or 30d / 12h from now", dayOnTheCalendar)
     .addOption(format())
     .addOption(shared.dataDirOption())
     .addHelpText("after", `
