@@ -131,3 +131,11 @@ export interface DeadLetter {
   /** The person key of the message when known (ingest/bus.ts personKeyOf): which data key the Kafka bus encrypts it under. */
   readonly person?: string | undefined
 }
+
+/**
+ * Sets a field the sender named as the object's own. Assigning one named "__proto__" would set the object's
+ * prototype instead, and the field would be lost from what is stored.
+ */
+export const putField = (o: Record<string, unknown>, key: string, value: unknown): void => {
+  Object.defineProperty(o, key, { value, enumerable: true, writable: true, configurable: true })
+}

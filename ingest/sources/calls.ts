@@ -4,7 +4,7 @@ import { createReadStream } from "node:fs"
 import { type CsvError, type Info, parse } from "csv-parse"
 import { type CountryCode, isSupportedCountry } from "libphonenumber-js/max"
 import { phoneToE164 } from "../../identity/index.ts"
-import type { Identifier, JsonObject, Rejection } from "../message.ts"
+import { type Identifier, type JsonObject, putField, type Rejection } from "../message.ts"
 import { parseIsoDateTime } from "../schemas.ts"
 import type { ImportContext, ImportedItem } from "./index.ts"
 import { type ItemMaker, itemMaker, NO_IDENTIFIERS, passedLimit, show, withinLimit } from "./items.ts"
@@ -212,7 +212,7 @@ const callRows = (ctx: ImportContext, maker: ItemMaker, where: string, out: Arra
     let extra: Record<string, unknown> | undefined
     for (const [name, at] of h.unmapped) {
       const value = record[at]
-      if (value !== undefined && value !== "") (extra ??= {})[name] = value
+      if (value !== undefined && value !== "") putField(extra ??= {}, name, value)
     }
     out.push(maker.event({
       messageId: callId,

@@ -1,6 +1,6 @@
 // Live chat: NDJSON transcripts (one conversation a line) become one "Chat Conversation" each; the widget's live
 // webhook posts single messages, which become one "Chat Message" each. Only the visitor's words are `text`.
-import type { Identifier, JsonObject, RawItem, Rejection } from "../message.ts"
+import { type Identifier, type JsonObject, putField, type RawItem, type Rejection } from "../message.ts"
 import { readJson } from "../json.ts"
 import { ajv, parseIsoDateTime } from "../schemas.ts"
 import messageSchema from "./chat-message.schema.json" with { type: "json" }
@@ -87,7 +87,7 @@ export const normaliseChatTranscript = (t: ChatTranscript, maker: ItemMaker, raw
   if (t.channel !== undefined) properties["chat_channel"] = t.channel
   let extra: Record<string, unknown> | undefined
   for (const key in t) {
-    if (!MAPPED_FIELDS.has(key)) (extra ??= {})[key] = t[key]
+    if (!MAPPED_FIELDS.has(key)) putField(extra ??= {}, key, t[key])
   }
   return maker.event({
     messageId: t.conversation_id,

@@ -2,7 +2,7 @@
 // then normalisation into canonical events (messageId filled, timestamps corrected for clock skew as Segment does).
 import { createHash } from "node:crypto"
 import type { ErrorObject } from "ajv"
-import type { CanonicalEvent, EventType, Identifier, JsonObject, RawItem, Rejection } from "../message.ts"
+import { type CanonicalEvent, type EventType, type Identifier, type JsonObject, putField, type RawItem, type Rejection } from "../message.ts"
 import {
   ajv, describeType, errorField, formatIsoDateTime, inWarehouseRange, isJsonObject, isoDateTimeOutOfRange, outOfRangeWords,
   parseIsoDateTime, valueAt,
@@ -207,8 +207,7 @@ const eventTimes = (m: SegmentMessage, ctx: ReceiveContext) => {
 export const normaliseSegmentMessage = (m: SegmentMessage, ctx: ReceiveContext, raw?: RawItem): CanonicalEvent => {
   let extra: Record<string, unknown> | undefined
   for (const key in m) {
-    // Defined, not assigned: assigning a sender's "__proto__" would set extra's prototype and lose the field.
-    if (!MAPPED_FIELDS.has(key)) Object.defineProperty(extra ??= {}, key, { value: m[key], enumerable: true, writable: true, configurable: true })
+    if (!MAPPED_FIELDS.has(key)) putField(extra ??= {}, key, m[key])
   }
   if (ctx.batchIntegrations !== undefined && m.integrations === undefined) (extra ??= {})["integrations"] = ctx.batchIntegrations
   const context = ctx.batchContext === undefined ? m.context ?? EMPTY : { ...ctx.batchContext, ...m.context }

@@ -1,7 +1,7 @@
 // SendGrid Event Webhook: a JSON array of delivery and engagement events about mail we sent, one canonical `track`
 // event each. Unsubscribes and spam reports are marked as consent signals for the consent domain.
 import { createPublicKey, type KeyObject, verify } from "node:crypto"
-import type { JsonObject, RawItem, Rejection } from "../message.ts"
+import { type JsonObject, putField, type RawItem, type Rejection } from "../message.ts"
 import { readJson } from "../json.ts"
 import { decodeUtf8 } from "../utf8.ts"
 import { ajv } from "../schemas.ts"
@@ -73,7 +73,7 @@ export const validateSendgridEvent = (value: unknown): Rejection | null =>
 export const normaliseSendgridEvent = (e: SendgridEvent, maker: ItemMaker, raw?: RawItem): ImportedItem => {
   const properties: Record<string, unknown> = {}
   for (const key in e) {
-    if (key !== "email") properties[key] = e[key]
+    if (key !== "email") putField(properties, key, e[key])
   }
   const consent = CONSENT_SIGNALS[e.event]
   if (consent !== undefined) properties["consent_signal"] = consent

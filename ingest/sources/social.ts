@@ -1,6 +1,6 @@
 // Posts and reviews from networks other than X (review sites, forums, other social apps), as generic NDJSON:
 // one "Social Post" (or "Review", when rated) per line, keyed by network and id.
-import type { JsonObject, RawItem, Rejection } from "../message.ts"
+import { type JsonObject, putField, type RawItem, type Rejection } from "../message.ts"
 import { ajv, parseIsoDateTime } from "../schemas.ts"
 import type { ImportContext, ImportedItem } from "./index.ts"
 import { explainSchemaError, type ItemMaker, itemMaker, locate, parseNdjsonText, readNdjsonFile } from "./items.ts"
@@ -48,7 +48,7 @@ export const normaliseSocialPost = (p: SocialPost, maker: ItemMaker, raw?: RawIt
   if (p.lang !== undefined) properties["lang"] = p.lang
   let extra: Record<string, unknown> | undefined
   for (const key in p) {
-    if (!MAPPED_FIELDS.has(key)) (extra ??= {})[key] = p[key]
+    if (!MAPPED_FIELDS.has(key)) putField(extra ??= {}, key, p[key])
   }
   return maker.event({
     messageId: socialMessageId(p.network, p.id),

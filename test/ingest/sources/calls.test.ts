@@ -129,6 +129,14 @@ describe("calls: columns and options", () => {
     ])
   })
 
+  it("a column named __proto__ is kept in extra as the export's column, not as extra's prototype", () => {
+    const body = csv("Call SID,Start Time,Caller,__proto__", "CA1,2024-09-16T09:28:50Z,+44 7700 900123,EU")
+    const options = { columns: { call_id: "Call SID", started_at: "start time", phone: "Caller", notes: null, duration_s: null, direction: null, agent: null, queue: null, outcome: null } }
+    const { events, deadLetters } = split(parseCallsWebhook(body, context({ options })))
+    expect(deadLetters).toEqual([])
+    expect(JSON.stringify(events[0]!.extra)).toBe('{"__proto__":"EU"}')
+  })
+
   it("options that make no sense are one dead letter saying what is wrong", () => {
     const cases: Array<[Record<string, unknown>, string]> = [
       [{ columns: { call_id: null } }, "columns.call_id must be a column name"],

@@ -127,6 +127,13 @@ describe("chat transcripts that must be refused", () => {
     expect(events[0]!.extra).toEqual({ shop: "eu" })
     expect(events[0]!.text).toBe("Hi there\nMy zip broke.")
   })
+
+  it("an unknown field named __proto__ is kept in extra as the sender's field, not as extra's prototype", () => {
+    const line = JSON.stringify(transcript()).replace(/^\{/, '{"__proto__": {"shop": "eu"}, ')
+    const { events } = split(parseChatWebhook(line, context()))
+    expect(JSON.stringify(events[0]!.extra)).toBe('{"__proto__":{"shop":"eu"}}')
+    expect((events[0]!.extra as Record<string, unknown>)["shop"]).toBeUndefined()
+  })
 })
 
 describe("chat webhook bodies", () => {

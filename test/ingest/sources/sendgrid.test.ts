@@ -183,3 +183,14 @@ describe("verifySendgridSignature", () => {
     expect(verifySendgridSignature(rsaKey, body, rsaSignature, timestamp)).toBe(false)
   })
 })
+
+describe("SendGrid: field names of every JavaScript object", () => {
+  it("a field named __proto__ is kept in properties as the sender's field, not as properties' prototype", () => {
+    const body = `[${JSON.stringify(event({ sg_event_id: "p1" })).replace(/^\{/, '{"__proto__": {"plan": "pro"}, ')}]`
+    const { events, deadLetters } = split(parseSendgridWebhook(body, context()))
+    expect(deadLetters).toEqual([])
+    expect(Object.keys(events[0]!.properties)).toContain("__proto__")
+    expect(JSON.stringify(events[0]!.properties["__proto__"])).toBe('{"plan":"pro"}')
+    expect(events[0]!.properties["plan"]).toBeUndefined()
+  })
+})

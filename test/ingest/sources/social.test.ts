@@ -77,6 +77,12 @@ describe("social posts and reviews", () => {
     ])
   })
 
+  it("an unknown field named __proto__ is kept in extra as the sender's field, not as extra's prototype", () => {
+    const line = JSON.stringify(post()).replace(/^\{/, '{"__proto__": {"stars_text": "2/5"}, ')
+    const { events } = split(parseSocialWebhook(line, context()))
+    expect(JSON.stringify(events[0]!.extra)).toBe('{"__proto__":{"stars_text":"2/5"}}')
+  })
+
   it("each bad line is a dead letter naming its line, field and rule; good lines still land", () => {
     const body = ndjson([
       post({ id: "ok-1" }),
