@@ -65,6 +65,7 @@ export const DEFAULT_UNKNOWN_KEY_GRACE_MS = 10 * 60_000
 
 /** The form of a `cdp-key` header the bus writes: a key id (32 hex digits) and a dk (16 hex digits). */
 const KEY_HEADER_FORM = /^[0-9a-f]{32}\.[0-9a-f]{16}$/
+const KEY_ID_FORM = /^[0-9a-f]{32}$/
 
 /** The bus could not read or store data keys (the warehouse is away): publish fails, a consumer retries. */
 export class DataKeysUnavailable extends Data.TaggedError("DataKeysUnavailable")<{ readonly message: string; readonly cause?: unknown }> {}
@@ -202,6 +203,11 @@ export interface BusCodec {
     Effect.Effect<{ readonly records: ReadonlyArray<unknown>; readonly shredded: number }, DataKeysUnavailable | DataKeyUnwrapFailed | DataKeyUnknown>
   /** Drops these key ids from the cache (an erasure shredded them), so no record is sealed under a deleted key. */
   readonly forget: (keyIds: ReadonlyArray<string>) => void
+  /**
+   * The tenant a data key was made for (stored with it), for a record the bus parks: its Kafka key is the key id, not
+   * the tenant. Undefined for a key this warehouse never held (a forged header).
+   */
+  readonly tenantOf: (keyId: string) => Effect.Effect<string | undefined, DataKeysUnavailable>
   /** Records skipped because their key was shredded, since start. */
   readonly shredded: () => number
 }
@@ -216,7 +222,7 @@ const plainRecord = (value: Buffer): unknown => {
   }
 }
 
-const headerText = (v: unknown): string | undefined =>
+export const headerText = (v: unknown): string | undefined =>
   typeof v === "string" ? v : Buffer.isBuffer(v) ? v.toString("utf8") : Array.isArray(v) && v.length > 0 ? headerText(v[0]) : undefined
 
 export const makeBusCodec = (keys: KeysShape, store: DataKeyStore, cacheKeys = DEFAULT_CACHE_KEYS, unknownKeyGraceMs = DEFAULT_UNKNOWN_KEY_GRACE_MS): BusCodec => {
@@ -385,6 +391,9 @@ export const makeBusCodec = (keys: KeysShape, store: DataKeyStore, cacheKeys = D
     forget: (keyIds) => {
       for (const id of keyIds) cache.delete(id)
     },
+    tenantOf: (keyId) => KEY_ID_FORM.test(keyId)
+      ? Effect.map(store.read([keyId]), (stored) => stored.find((s) => s.keyId === keyId)?.tenant)
+      : Effect.succeed(undefined),
     shredded: () => shredded,
   }
 }

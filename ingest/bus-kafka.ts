@@ -14,7 +14,7 @@ import { Data, Duration, Effect, Exit, Layer, type Scope } from "effect"
 import kafkajs from "kafkajs"
 import type { Admin, Consumer, EachBatchPayload, KafkaMessage, Producer } from "kafkajs"
 import { BusUnavailable, EventBus, type EventBusShape, RecordNotJson, RecordWrongShape, Topics, type Topic, type TopicBacklog } from "./bus.ts"
-import { type BusCodec, KEY_HEADER, RecordUnreadable, type WireMessage } from "./bus-crypto.ts"
+import { type BusCodec, headerText, KEY_HEADER, RecordUnreadable, type WireMessage } from "./bus-crypto.ts"
 import type { DeadLetter } from "./message.ts"
 import { patchKafkaEncoder } from "./bus-kafka-encoder.ts"
 
@@ -171,22 +171,34 @@ const parkedRule = (defect: unknown) =>
   : defect instanceof RecordUnreadable ? "bus_record_unreadable"
   : "bus_handler_died"
 
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true })
+
+/** The tenant a record's key names: its first segment; "" without a key or when the key is not UTF-8 (none, visibly). */
+const tenantOfKey = (key: Buffer | null): string => {
+  if (key === null) return ""
+  try {
+    return strictUtf8.decode(key).split("/")[0]!
+  } catch {
+    return ""
+  }
+}
+
 /**
  * The dead letter of a record parked from topic `name`, so `cdp dlq list` shows it after the parked topic's retention.
- * Its tenant is its key's first segment (every bus topic's key starts with the tenant; "" for a record without a key).
+ * Its tenant is `tenant` when the caller knows it (a sealed record's data key was made for it), else its key's first
+ * segment (every bus topic's key starts with the tenant; "" for a record without a key or with one not UTF-8).
  * The payload is the value as it was on the topic: its text, or, sealed by the bus's codec, the sealed bytes in
  * base64 (still shredded with its person's data key). `cdp dlq retry` has no raw parser for it: the reason says so.
  */
-export const parkedDeadLetter = (name: string, partition: number, m: KafkaMessage, defect: unknown): DeadLetter => {
+export const parkedDeadLetter = (name: string, partition: number, m: KafkaMessage, defect: unknown, tenant?: string): DeadLetter => {
   const cause = describe(defect)
-  const key = m.key?.toString("utf8") ?? ""
   const value = m.value ?? Buffer.alloc(0)
   const sealed = m.headers?.[KEY_HEADER]
   const held = sealed === undefined
     ? "the payload is the record's value"
     : `the payload is the sealed value in base64 (${KEY_HEADER} ${String(sealed)})`
   return {
-    tenant: key.split("/")[0]!, source: `kafka:${name}`, receivedAt: new Date(Number(m.timestamp)).toISOString(), messageId: "",
+    tenant: tenant ?? tenantOfKey(m.key), source: `kafka:${name}`, receivedAt: new Date(Number(m.timestamp)).toISOString(), messageId: "",
     rejection: {
       rule: parkedRule(defect), field: "",
       message: `${cause}; parked on ${name}.parked from partition ${partition} offset ${m.offset}; ${held}. ` +
@@ -361,6 +373,18 @@ export const makeKafkaBus = (options: KafkaBusOptions): Effect.Effect<EventBusSh
     }
 
     /**
+     * The tenant of a sealed record, from its data key: its Kafka key is then the key id (a person's), not the tenant.
+     * A key id this warehouse never held (a forged header) names none: "" when the Kafka key is that id, else the key's.
+     */
+    const sealedTenant = async (m: KafkaMessage): Promise<string | undefined> => {
+      const header = headerText(m.headers?.[KEY_HEADER])
+      if (options.codec === undefined || header === undefined) return undefined
+      const keyId = header.split(".")[0]!
+      const known = await Effect.runPromise(options.codec.tenantOf(keyId))
+      return known ?? (m.key?.toString("utf8") === keyId ? "" : undefined)
+    }
+
+    /**
      * A dead letter the bus made of a parked record (its header is honoured only on the dead_letters topic, where the
      * bus writes it: on any other topic it is a producer's forgery, which would otherwise hide a junk record).
      */
@@ -381,7 +405,7 @@ export const makeKafkaBus = (options: KafkaBusOptions): Effect.Effect<EventBusSh
         headers: { ...(m.headers as Record<string, string>), "cdp-parked-cause": cause },
       }])
       if (madeByBus(name, m)) return
-      const letter = parkedDeadLetter(name, partition, m, defect)
+      const letter = parkedDeadLetter(name, partition, m, defect, await sealedTenant(m))
       const wire = await Effect.runPromise(wireOf(Topics.deadLetters, [letter]))
       await send(`${options.prefix}${Topics.deadLetters.name}`, wire.map((w) => ({ ...w, headers: { ...w.headers, [PARKED_FROM_HEADER]: name } })))
     }

@@ -49,7 +49,16 @@ describe.runIf(enabled)("poison records on a Kafka stage topic", () => {
    * Submits "before", produces the poison records raw, submits "after", and waits until the events group has
    * committed the topic's end and the expected dead letters are listed (or 40 s pass).
    */
-  const scene = async (poison: ReadonlyArray<kafkajs.Message>, letters: number, bus: { readonly encrypted: boolean; readonly graceMs?: number }): Promise<Scene> => {
+  const scene = async (
+    poison: ReadonlyArray<kafkajs.Message>,
+    letters: number,
+    bus: {
+      readonly encrypted: boolean
+      readonly graceMs?: number
+      /** Runs after "before" is submitted; returns more records to produce (made from what is on the topic). */
+      readonly before?: (submit: (events: ReadonlyArray<CanonicalEvent>) => Effect.Effect<void, unknown>, topic: string) => Effect.Effect<ReadonlyArray<kafkajs.Message>, unknown>
+    },
+  ): Promise<Scene> => {
     const o: KafkaBusOptions = { brokers: kafkaBrokers(), prefix: `t${randomUUID().slice(0, 8)}.`, partitions: 1, replication: 1, retentionMs: 3_600_000 }
     prefixes.push(o.prefix)
     const dir = freshDir()
@@ -72,7 +81,8 @@ describe.runIf(enabled)("poison records on a Kafka stage topic", () => {
         const pipeline = yield* Pipeline
         const warehouse = yield* Warehouse
         yield* pipeline.submit([event("before")], [])
-        yield* Effect.promise(() => producer.send({ topic, messages: [...poison] }))
+        const more = bus.before === undefined ? [] : yield* bus.before((events) => pipeline.submit(events, []), topic)
+        yield* Effect.promise(() => producer.send({ topic, messages: [...poison, ...more] }))
         yield* pipeline.submit([event("after")], [])
         const done = Effect.gen(function* () {
           const { end, committed } = yield* Effect.promise(offsets)
@@ -131,6 +141,38 @@ describe.runIf(enabled)("poison records on a Kafka stage topic", () => {
     expect(s.listed.map((l) => [l.tenant, l.rule])).toEqual([["acme", "bus_record_not_json"]])
     expect(s.listed[0]!.reason).toMatch(/^the record's value is not JSON \(13 bytes\); parked on /)
     expect(s.listed[0]!.reason).not.toContain("ann@")
+  }, 120_000)
+
+  it("on the encrypted bus a cdp-made record altered on the topic is parked under its own tenant, not its key id", async () => {
+    // The pipeline's own sealed record of "victim", read back raw and produced again with one byte of its value flipped.
+    const s = await scene([], 1, {
+      encrypted: true,
+      before: (submit, topic) => Effect.gen(function* () {
+        yield* submit([{ ...event("victim"), userId: "u2" }])
+        const consumer = new kafkajs.Kafka({ brokers: kafkaBrokers(), logLevel: kafkajs.logLevel.NOTHING }).consumer({ groupId: `${topic}.reader` })
+        const sealed = yield* Effect.promise(async () => {
+          await consumer.connect()
+          await consumer.subscribe({ topics: [topic], fromBeginning: true })
+          const found = await new Promise<kafkajs.KafkaMessage>((resolve) => {
+            void consumer.run({ eachMessage: async ({ message }) => { if (Number(message.offset) === 1) resolve(message) } })
+          })
+          await consumer.disconnect()
+          return found
+        })
+        const value = Buffer.from(sealed.value!)
+        value.writeUInt8(value.readUInt8(value.length - 1) ^ 1, value.length - 1)
+        return [{ key: sealed.key, value, headers: sealed.headers as Record<string, Buffer> }]
+      }),
+    })
+    expect(s.landed).toEqual(["after", "before", "victim"])
+    expect(s.committed).toBe(s.end)
+    expect(s.listed.map((l) => [l.tenant, l.rule])).toEqual([["acme", "bus_record_unreadable"]])
+  }, 120_000)
+
+  it("a record whose key is not UTF-8 is listed under no tenant (\"\"), not under the replacement characters", async () => {
+    const s = await scene([{ key: Buffer.from([0xff, 0xfe, 0x2f, 0x41]), value: "junk" }], 1, { encrypted: false })
+    expect(s.committed).toBe(s.end)
+    expect(s.listed.map((l) => [l.tenant, l.rule])).toEqual([["", "bus_record_not_json"]])
   }, 120_000)
 
   it("on the encrypted bus records forging the cdp-key header are parked as unreadable and block nothing", async () => {
