@@ -445,6 +445,13 @@ Examples:
 
 const listen = program.command("listen").description("social listening for marketers")
 
+/** `cdp listen report --until` at or before `--since` (dates given the wrong way round): the period holds no time. */
+class ListenPeriodInvalid extends Data.TaggedError("ListenPeriodInvalid")<{ readonly since: string; readonly until: string }> {
+  override get message() {
+    return `--until (${this.until}) must be after --since (${this.since})`
+  }
+}
+
 listen
   .command("report")
   .description("brand mentions, reach, sentiment per day and aspect, top authors, emerging topics, spikes (raises alerts)")
@@ -468,6 +475,7 @@ Examples:
       const { listenReport, parseSince, parseUntil, renderListenHtml, renderListenText } = yield* Effect.promise(() => import("../sentiment/index.ts"))
       const since = yield* Effect.try({ try: () => parseSince(opts.since), catch: (e) => e as Error })
       const until = opts.until === undefined ? undefined : yield* Effect.try({ try: () => parseUntil(opts.until!), catch: (e) => e as Error })
+      if (until !== undefined && until.getTime() <= since.getTime()) return yield* Effect.fail(new ListenPeriodInvalid({ since: opts.since, until: opts.until! }))
       const brand = yield* readSetting(SETTINGS.brandTerms)
       const webhookUrl = opts.alerts ? yield* readSetting(SETTINGS.alertWebhookUrl) : undefined
       const backend = backendConfig(opts.dataDir)
