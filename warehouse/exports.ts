@@ -24,6 +24,12 @@ export interface CandidateRow {
   readonly fingerprint: string
   readonly present: number
   readonly remote_id: string
+  /** The latest `cdp relations compute` of the profile; null (all five) when it has not scored it. */
+  readonly relationship_type?: string | null
+  readonly health_score?: number | null
+  readonly churn_risk?: number | null
+  readonly sentiment_trend?: number | null
+  readonly relationship_as_of?: string | null
 }
 
 export type { ConsentFilter }
@@ -34,8 +40,12 @@ const STATE = "SELECT profile_id, argMax(fingerprint, version) AS fingerprint, a
 const OPEN_LETTERS = "SELECT profile_id FROM export_dead_letters WHERE tenant = {tenant:String} AND destination = {destination:String} " +
   "GROUP BY batch_id, profile_id HAVING argMax(replayed, version) = 0"
 
+/** When the tenant's latest relations run was computed (epoch 0 when none): its scores are what profiles show. */
+const LATEST_RELATIONS_RUN = "(SELECT max(computed_at) FROM relation_runs WHERE tenant = {tenant:String})"
+
 /**
- * Consenting profiles a destination may need: with `sinceMs`, only those with messages ingested after it, and those it
+ * Consenting profiles a destination may need: with `sinceMs`, only those with messages ingested after it, every
+ * scored profile when a relations run was computed after it (their relationship traits may have moved), and those it
  * does not hold yet (unless dead-lettered); without, every consenting profile (a backfill). `onlyIds` restricts to a list
  * (a replay, an audience's entries). The caller compares fingerprints, so a profile returned unchanged is not sent.
  */
@@ -58,11 +68,14 @@ export const exportCandidates = Effect.fn("exportCandidates")(function* (options
     params["since"] = iso(options.sinceMs)
     // Not there yet, and not dead-lettered (those wait for a change of theirs, or a replay, instead of failing anew each run).
     where.push("(p.profile_id IN (SELECT profile_id FROM events WHERE tenant = {tenant:String} AND ingested_at > {since:DateTime64(3, 'UTC')}) " +
+      `OR (p.relationship_type IS NOT NULL AND ${LATEST_RELATIONS_RUN} > {since:DateTime64(3, 'UTC')}) ` +
       `OR (s.present != 1 AND p.profile_id NOT IN (${OPEN_LETTERS})))`)
   }
   return yield* warehouse.query<CandidateRow>(
     "SELECT p.profile_id AS profile_id, p.identifiers AS identifiers, p.traits AS traits, toString(p.first_seen) AS first_seen, " +
-      "toString(p.last_seen) AS last_seen, s.fingerprint AS fingerprint, s.present AS present, s.remote_id AS remote_id " +
+      "toString(p.last_seen) AS last_seen, s.fingerprint AS fingerprint, s.present AS present, s.remote_id AS remote_id, " +
+      "p.relationship_type AS relationship_type, p.health_score AS health_score, p.churn_risk AS churn_risk, " +
+      "p.sentiment_trend AS sentiment_trend, toString(p.relationship_as_of) AS relationship_as_of " +
       `FROM profiles AS p LEFT JOIN (${STATE}) AS s ON s.profile_id = p.profile_id WHERE ${where.join(" AND ")} ORDER BY p.profile_id`,
     { params })
 })
@@ -149,11 +162,15 @@ export const writeCursor = Effect.fn("writeCursor")(function* (tenant: string, d
   }])
 })
 
-/** The newest ingestion time of the tenant's messages (the high-water mark a sync reads up to), or undefined. */
-export const ingestedHighWater = Effect.fn("ingestedHighWater")(function* (tenant: string) {
+/**
+ * The newest change a sync reads up to (its high-water mark), or undefined when the tenant has no message: the latest
+ * ingestion of a message or relations run, whichever came last.
+ */
+export const changesHighWater = Effect.fn("changesHighWater")(function* (tenant: string) {
   const warehouse = yield* Warehouse
   const rows = yield* warehouse.query<{ at: string; n: string }>(
-    "SELECT toString(max(ingested_at)) AS at, count() AS n FROM events WHERE tenant = {tenant:String}", { params: { tenant } })
+    `SELECT toString(greatest(max(ingested_at), ${LATEST_RELATIONS_RUN})) AS at, count() AS n FROM events WHERE tenant = {tenant:String}`,
+    { params: { tenant } })
   const r = rows[0]
   return r === undefined || Number(r.n) === 0 ? undefined : Date.parse(`${r.at.replace(" ", "T")}Z`)
 })

@@ -26,7 +26,10 @@ export interface DestinationConfig {
   readonly sobject: string
   readonly externalIdField: string
   readonly idProperty: string
-  /** Destination field to its source (profile_id, identifier:KIND, trait:NAME, first_seen, last_seen, =literal; "|" falls back). */
+  /**
+   * Destination field to its source (profile_id, identifier:KIND, trait:NAME, first_seen, last_seen, a relationship
+   * trait: relationship_type, health_score, churn_risk, sentiment_trend, relationship_as_of; =literal; "|" falls back).
+   */
   readonly fields: Readonly<Record<string, string>> | undefined
   /** A withdrawal of the purpose: delete the person's record there, or only stop updating it. */
   readonly onWithdrawal: "delete" | "keep"
@@ -65,7 +68,8 @@ const describe = (e: ErrorObject): string => {
   if (e.keyword === "additionalProperties") return `${where}: unknown setting "${String(e.params["additionalProperty"])}"`
   if (e.keyword === "enum") return `${where}: must be one of ${(e.params["allowedValues"] as Array<string>).join(", ")}`
   if (e.keyword === "required") return `${where}: is required`
-  if (e.keyword === "pattern" && where.includes("/fields/")) return `${where}: must be profile_id, first_seen, last_seen, identifier:KIND, trait:NAME or =LITERAL, "|" between fallbacks`
+  if (e.keyword === "pattern" && where.includes("/fields/")) return `${where}: must be profile_id, first_seen, last_seen, relationship_type, health_score, churn_risk, sentiment_trend, ` +
+    `relationship_as_of, identifier:KIND, trait:NAME or =LITERAL, "|" between fallbacks`
   return `${where}: ${e.message ?? "is not valid"}`
 }
 

@@ -53,24 +53,37 @@ const parseValue = (raw: string): unknown => {
   }
 }
 
-/** Identifier kind to its values, traits with their JSON values: the profile as a whole. */
+/** The relationship traits of the latest relations run (undefined when it has not scored the profile). */
+const relationshipOf = (row: CandidateRow) =>
+  row.relationship_type === null || row.relationship_type === undefined ? undefined : {
+    type: row.relationship_type, healthScore: row.health_score ?? null, churnRisk: row.churn_risk ?? null,
+    sentimentTrend: row.sentiment_trend ?? null, asOf: row.relationship_as_of ?? null,
+  }
+
+/** Identifier kind to its values, traits with their JSON values, the relationship when scored: the profile as a whole. */
 export const profileOf = (row: CandidateRow) => {
   const identifiers: Record<string, Array<string>> = {}
   for (const [kind, value] of row.identifiers) (identifiers[kind] ??= []).push(value)
   const traits: Record<string, unknown> = {}
   for (const [name, raw] of Object.entries(row.traits ?? {})) traits[name] = parseValue(raw)
-  return { profileId: row.profile_id, identifiers, traits, firstSeen: row.first_seen, lastSeen: row.last_seen }
+  return { profileId: row.profile_id, identifiers, traits, firstSeen: row.first_seen, lastSeen: row.last_seen, relationship: relationshipOf(row) }
 }
 
 type Profile = ReturnType<typeof profileOf>
 
 const scalar = (v: unknown): unknown => (v === null || typeof v !== "object" ? v : JSON.stringify(v))
 
+/** Field sources of the relationship traits (as the profiles view names them), to the record's keys. */
+const RELATIONSHIP_SOURCES = {
+  relationship_type: "type", health_score: "healthScore", churn_risk: "churnRisk", sentiment_trend: "sentimentTrend", relationship_as_of: "asOf",
+} as const
+
 const sourceValue = (p: Profile, source: string): unknown => {
   if (source.startsWith("=")) return source.slice(1)
   if (source === "profile_id") return p.profileId
   if (source === "first_seen") return p.firstSeen
   if (source === "last_seen") return p.lastSeen
+  if (source in RELATIONSHIP_SOURCES) return p.relationship?.[RELATIONSHIP_SOURCES[source as keyof typeof RELATIONSHIP_SOURCES]] ?? undefined
   if (source.startsWith("identifier:")) return p.identifiers[source.slice(11)]?.[0]
   if (source.startsWith("trait:")) {
     const v = p.traits[source.slice(6)]
@@ -125,7 +138,11 @@ export const buildRecord = (config: DestinationConfig, defaults: Readonly<Record
   const p = profileOf(row)
   const mapping = config.fields ?? defaults
   const fields = mapping === undefined
-    ? { profileId: p.profileId, identifiers: p.identifiers, traits: p.traits, firstSeen: p.firstSeen, lastSeen: p.lastSeen }
+    ? {
+      profileId: p.profileId, identifiers: p.identifiers, traits: p.traits, firstSeen: p.firstSeen, lastSeen: p.lastSeen,
+      // Only once scored: a profile relations never scored keeps the content (and fingerprint) it had.
+      ...(p.relationship === undefined ? {} : { relationship: p.relationship }),
+    }
     : mapFields(p, mapping)
   return { key: p.profileId, profileId: p.profileId, remoteId: row.remote_id ?? "", fields, fingerprint: fingerprintOf(fields) }
 }

@@ -10,7 +10,7 @@ import { Cause, Duration, Effect, Exit, Option, Schedule } from "effect"
 import { consentingProfilesSql } from "../../consent/index.ts"
 import { audienceChangesSince } from "../../identity/audiences/index.ts"
 import {
-  type CandidateRow, type ConsentFilter, type DeadLetter, type Delivery, exportCandidates, exportRemovals, ingestedHighWater, logDeliveries,
+  type CandidateRow, type ConsentFilter, type DeadLetter, type Delivery, exportCandidates, exportRemovals, changesHighWater, logDeliveries,
   openDeadLetters, pendingErasures, readCursor, recordDeadLetters, recordErasureAttempts, recordExportState, writeCursor,
 } from "../../warehouse/exports.ts"
 import type { Warehouse } from "../../warehouse/warehouse.ts"
@@ -231,7 +231,7 @@ const syncBody = (config: DestinationConfig, options: SyncOptions, run: Run, cou
     const { tenant, name } = config
     const dry = options.dryRun === true
     const consent: ConsentFilter = yield* consentingProfilesSql(tenant, config.purpose)
-    const highWater = yield* ingestedHighWater(tenant)
+    const highWater = yield* changesHighWater(tenant)
     const cursor = yield* readCursor(tenant, name)
     const sinceMs = options.full === true || cursor === undefined ? undefined : cursor.cursorMs - CURSOR_OVERLAP_MS
 
