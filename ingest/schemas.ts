@@ -104,8 +104,11 @@ const parseUncached = (text: string): number => {
   if (zone !== undefined && zone.toUpperCase() !== "Z") {
     const sign = zone[0] === "-" ? -1 : 1
     const digits = zone.slice(1).replace(":", "")
-    const offsetMinutes = +digits.slice(0, 2) * 60 + (digits.length > 2 ? +digits.slice(2, 4) : 0)
-    ms -= sign * offsetMinutes * 60_000
+    const offsetHours = +digits.slice(0, 2)
+    const offsetMinutes = digits.length > 2 ? +digits.slice(2, 4) : 0
+    // "+25:00" is no zone: taken as written it moved the event by more than a day.
+    if (offsetHours > 23 || offsetMinutes > 59) return Number.NaN
+    ms -= sign * (offsetHours * 60 + offsetMinutes) * 60_000
   }
   return ms
 }

@@ -27,4 +27,13 @@ describe("ISO-8601 date-time parsing", () => {
     expect(parseIsoDateTime("2024-10-01T13:00+01:00")).toBe(Date.UTC(2024, 9, 1, 12))
     expect(parseIsoDateTime("2024-10-01T12:00:00")).toBe(Date.UTC(2024, 9, 1, 12))
   })
+
+  it("refuses a zone offset no clock has (hours past 23, minutes past 59) instead of moving the time by it", () => {
+    for (const bad of ["2026-12-04T03:00:00+25:00", "2026-12-04T03:00:00-99:99", "2026-12-04T03:00:00+0160", "2026-12-04T03:00:00+24"]) {
+      expect(parseIsoDateTime(bad), bad).toBeNaN()
+    }
+    expect(parseIsoDateTime("2026-12-04T03:00:00+23:59")).toBe(Date.UTC(2026, 11, 4, 3) - (23 * 60 + 59) * 60_000)
+    expect(parseIsoDateTime("2026-12-04T03:00:00-1200")).toBe(Date.UTC(2026, 11, 4, 15))
+    expect(parseIsoDateTime("2026-12-04T03:00:00+05")).toBe(Date.UTC(2026, 11, 3, 22))
+  })
 })
