@@ -49,6 +49,18 @@ interface ResolvedOptions {
 
 const FIELDS = Object.keys(DEFAULT_CALL_COLUMNS) as ReadonlyArray<CallField>
 
+/**
+ * Seconds written as a plain decimal ("60", "60.5"), kept only when the number stored is the one written: Number()
+ * alone read "0x3C" as 60 and "99999999999999999999" as 100000000000000000000.
+ */
+const decimalSeconds = (text: string): number | undefined => {
+  if (!/^\d+(?:\.\d+)?$/.test(text)) return undefined
+  const [whole, fraction = ""] = text.split(".")
+  const written = `${whole!.replace(/^0+(?=\d)/, "")}${fraction.replace(/0+$/, "") === "" ? "" : `.${fraction.replace(/0+$/, "")}`}`
+  const seconds = Number(text)
+  return String(seconds) === written ? seconds : undefined
+}
+
 const isCountry = (value: unknown): value is CountryCode => typeof value === "string" && isSupportedCountry(value)
 
 /** Checks options as they come from configuration (ImportContext.options); a string is the reason they are wrong. */
@@ -188,10 +200,10 @@ const callRows = (ctx: ImportContext, maker: ItemMaker, where: string, out: Arra
     const properties: Record<string, unknown> = {}
     const duration = values.duration_s?.trim()
     if (duration !== undefined && duration !== "") {
-      const seconds = Number(duration)
-      if (!Number.isFinite(seconds) || seconds < 0) {
+      const seconds = decimalSeconds(duration)
+      if (seconds === undefined) {
         return refuse(raw, "bad_duration", `/${names.duration_s!}`,
-          `${names.duration_s!} must be a number of seconds (got ${show(values.duration_s)})`, callId)
+          `${names.duration_s!} must be a number of seconds written in decimal, such as 60 or 60.5 (got ${show(values.duration_s)})`, callId)
       }
       properties["duration_s"] = seconds
     }

@@ -129,6 +129,15 @@ describe("calls: columns and options", () => {
     ])
   })
 
+  it("a duration is read as the decimal seconds written: hex, binary, exponents or more digits than a number keeps are refused", () => {
+    const bad = ["0x3C", "0b111100", "6e1", "99999999999999999999", "1_000", "+60"]
+    const good = ["0", "60", "60.5", " 42 ", "9007199254740991"]
+    const body = csv(HEADER, ...[...bad, ...good].map((d, i) => row(`D${i}`, { duration_s: d })))
+    const { events, deadLetters } = split(parseCallsWebhook(body, context()))
+    expect(deadLetters.map((d) => [d.messageId, d.rejection.rule])).toEqual(bad.map((_, i) => [`D${i}`, "bad_duration"]))
+    expect(events.map((e) => e.properties["duration_s"])).toEqual([0, 60, 60.5, 42, 9007199254740991])
+  })
+
   it("a column named __proto__ is kept in extra as the export's column, not as extra's prototype", () => {
     const body = csv("Call SID,Start Time,Caller,__proto__", "CA1,2024-09-16T09:28:50Z,+44 7700 900123,EU")
     const options = { columns: { call_id: "Call SID", started_at: "start time", phone: "Caller", notes: null, duration_s: null, direction: null, agent: null, queue: null, outcome: null } }
