@@ -17,6 +17,7 @@ import { BusUnavailable, EventBus, type EventBusShape, RecordNotJson, RecordWron
 import { type BusCodec, headerText, KEY_HEADER, RecordUnreadable, type WireMessage } from "./bus-crypto.ts"
 import type { DeadLetter } from "./message.ts"
 import { patchKafkaEncoder } from "./bus-kafka-encoder.ts"
+import { lz4Decompress, readOnlyCodec, snappyDecompress } from "./bus-kafka-codecs.ts"
 
 const { Kafka, logLevel, Partitioners, CompressionTypes, CompressionCodecs } = kafkajs
 
@@ -33,6 +34,11 @@ if (zstdAvailable) {
     decompress: (buffer: Buffer) => decompress(buffer),
   })
 }
+
+// Batches another producer (a Java or librdkafka client) compressed with Snappy or LZ4: kafkajs has no codec for
+// them, and one such batch in a fetch crashed the consumer for good (ingest/bus-kafka-codecs.ts).
+CompressionCodecs[CompressionTypes.Snappy] = readOnlyCodec("Snappy", snappyDecompress)
+CompressionCodecs[CompressionTypes.LZ4] = readOnlyCodec("LZ4", lz4Decompress)
 
 /**
  * kafkajs 2.2.4 (its last release) schedules its request queue's check of pending requests in

@@ -2,7 +2,9 @@
 // parked and listed as a dead letter naming what is wrong, never its content; the partition's offsets are committed
 // to its end (nothing blocks it) and the good records around it land. Against a real broker: runs when
 // CDP_INTEGRATION=1 (eval "$(deploy/services/up)"). One partition, so a blocked record would hold back the next.
+import { execFileSync } from "node:child_process"
 import { randomUUID } from "node:crypto"
+import { createRequire } from "node:module"
 import { join } from "node:path"
 import { Effect, Layer } from "effect"
 import kafkajs from "kafkajs"
@@ -26,6 +28,34 @@ const event = (messageId: string): CanonicalEvent => ({
   sentAt: null, receivedAt: "2026-01-02T03:04:06.000Z", properties: {}, traits: {}, context: {}, extra: {}, identifiers: [],
   text: "",
 })
+
+/**
+ * A producer that sends argv[2]'s value Snappy-compressed (one raw block of literals) and argv[3]'s LZ4-compressed (a
+ * frame of one stored block), each as its own batch, to topic argv[1]. Plain kafkajs with two codecs of its own.
+ */
+const FOREIGN_PRODUCER = `
+const kafkajs = require(${JSON.stringify(createRequire(import.meta.url).resolve("kafkajs"))})
+const { CompressionTypes, CompressionCodecs } = kafkajs
+const varint = (n) => { const out = []; while (n >= 0x80) { out.push((n & 0x7f) | 0x80); n >>>= 7 } out.push(n); return Buffer.from(out) }
+const snappy = (b) => {
+  const parts = [varint(b.length)]
+  for (let i = 0; i < b.length; i += 60000) {
+    const chunk = b.subarray(i, i + 60000); const h = Buffer.alloc(3); h[0] = 61 << 2; h.writeUInt16LE(chunk.length - 1, 1); parts.push(h, chunk)
+  }
+  return Buffer.concat(parts)
+}
+const lz4 = (b) => { const n = Buffer.alloc(4); n.writeUInt32LE((b.length | 0x80000000) >>> 0); return Buffer.concat([Buffer.from([4, 0x22, 0x4d, 0x18, 0x60, 0x70, 0x73]), n, b, Buffer.alloc(4)]) }
+CompressionCodecs[CompressionTypes.Snappy] = () => ({ compress: async (e) => snappy(e.buffer) })
+CompressionCodecs[CompressionTypes.LZ4] = () => ({ compress: async (e) => lz4(e.buffer) })
+;(async () => {
+  const [topic, first, second] = process.argv.slice(1)
+  const p = new kafkajs.Kafka({ brokers: process.env.CDP_KAFKA_BROKERS.split(","), logLevel: kafkajs.logLevel.NOTHING }).producer()
+  await p.connect()
+  await p.send({ topic, compression: CompressionTypes.Snappy, messages: [{ key: "acme/u1", value: first }] })
+  await p.send({ topic, compression: CompressionTypes.LZ4, messages: [{ key: "acme/u1", value: second }] })
+  await p.disconnect()
+})().catch((e) => { console.error(e.message); process.exit(1) })
+`
 
 interface Scene {
   readonly landed: ReadonlyArray<string>
@@ -173,6 +203,20 @@ describe.runIf(enabled)("poison records on a Kafka stage topic", () => {
     const s = await scene([{ key: Buffer.from([0xff, 0xfe, 0x2f, 0x41]), value: "junk" }], 1, { encrypted: false })
     expect(s.committed).toBe(s.end)
     expect(s.listed.map((l) => [l.tenant, l.rule])).toEqual([["", "bus_record_not_json"]])
+  }, 120_000)
+
+  it("batches another producer compressed with Snappy or LZ4 (codecs kafkajs lacks) are read and land; the consumer goes on", async () => {
+    const s = await scene([], 0, {
+      encrypted: false,
+      before: (_submit, topic) => Effect.sync(() => {
+        // Produced by another process, as by a Java or librdkafka client: this one's kafkajs writes neither codec.
+        execFileSync(process.execPath, ["-e", FOREIGN_PRODUCER, topic, JSON.stringify(event("snappy")), JSON.stringify(event("lz4"))], { env: process.env })
+        return []
+      }),
+    })
+    expect(s.landed).toEqual(["after", "before", "lz4", "snappy"])
+    expect(s.committed).toBe(s.end)
+    expect(s.listed).toEqual([])
   }, 120_000)
 
   it("on the encrypted bus records forging the cdp-key header are parked as unreadable and block nothing", async () => {
