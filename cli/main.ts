@@ -15,6 +15,7 @@ import { type DataDirLocked, type QueryScope, Warehouse } from "../warehouse/war
 import { DEFAULT_HOST, DEFAULT_PORT, parseJsonObject, readSetting, sentimentSettings, SETTINGS, settingNow, xEnvironment } from "./config.ts"
 import { DataDirUnusable, FileUnwritable, prepareDataDir, readOnlyCommand } from "./data-dir.ts"
 import { dayOnTheCalendar } from "./calendar.ts"
+import { refuseRepeatedFlags } from "./once.ts"
 import { runDemo } from "./demo.ts"
 import { registerConsentCommands } from "./consent.ts"
 import { registerDsrCommands } from "./dsr.ts"
@@ -806,6 +807,7 @@ const oneWayToHelp = (command: Command): void => {
   for (const sub of command.commands) oneWayToHelp(sub)
 }
 oneWayToHelp(program)
+refuseRepeatedFlags(program)
 
 guardStdout()
 
