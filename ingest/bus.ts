@@ -45,12 +45,15 @@ export class RecordNotJson extends Data.TaggedError("RecordNotJson")<{ readonly 
   }
 }
 
-type FieldKind = "string" | "string?" | "string|null" | "object" | "object?" | "boolean?" | "strings?" | "identifiers"
+type FieldKind = "string" | "datetime" | "string?" | "string|null" | "object" | "object?" | "boolean?" | "strings?" | "identifiers"
+
+/** A date and time as cdp writes them (toISOString), with an offset allowed: what the warehouse's columns read. */
+const ISO_DATETIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:?\d{2})$/
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v)
 
 const ruleOfKind: Record<FieldKind, string> = {
-  "string": "must be a string", "string?": "must be a string when present", "string|null": "must be a string or null",
+  "string": "must be a string", "datetime": "must be an ISO-8601 date and time", "string?": "must be a string when present", "string|null": "must be a string or null",
   "object": "must be an object", "object?": "must be an object when present", "boolean?": "must be a boolean when present",
   "strings?": "must be an array of strings when present", "identifiers": "must be an array of {kind, value} strings",
 }
@@ -58,6 +61,7 @@ const ruleOfKind: Record<FieldKind, string> = {
 const fits = (kind: FieldKind, v: unknown): boolean => {
   switch (kind) {
     case "string": return typeof v === "string"
+    case "datetime": return typeof v === "string" && ISO_DATETIME.test(v) && !Number.isNaN(Date.parse(v))
     case "string?": return v === undefined || typeof v === "string"
     case "string|null": return v === null || typeof v === "string"
     case "object": return isObject(v)
@@ -94,8 +98,9 @@ const eventShape = shapeOf({
   userId: "string", anonymousId: "string", identifiers: "identifiers", properties: "object", traits: "object",
   context: "object", extra: "object", text: "string?", profileId: "string?",
 })
+// A dead letter the warehouse cannot store even without its payload (a receivedAt it cannot read) would only be logged.
 const deadLetterShape = shapeOf({
-  tenant: "string", source: "string", receivedAt: "string", messageId: "string", payload: "string", rejection: "object", person: "string?",
+  tenant: "string", source: "string", receivedAt: "datetime", messageId: "string", payload: "string", rejection: "object", person: "string?",
 })
 const rawShape = shapeOf({
   tenant: "string", source: "string", messageId: "string", receivedAt: "string", body: "string", meta: "object?", json: "boolean?", person: "string?",

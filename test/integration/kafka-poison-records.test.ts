@@ -219,6 +219,29 @@ describe.runIf(enabled)("poison records on a Kafka stage topic", () => {
     expect(s.listed).toEqual([])
   }, 120_000)
 
+  it("a dead letter produced to the dead_letters topic with a receivedAt the warehouse cannot read is listed, not dropped", async () => {
+    const s = await scene([], 1, {
+      encrypted: false,
+      before: (_submit, topic) => Effect.promise(async () => {
+        const producer = new kafkajs.Kafka({ brokers: kafkaBrokers(), logLevel: kafkajs.logLevel.NOTHING }).producer()
+        await producer.connect()
+        await producer.send({
+          topic: topic.replace(/events$/, "dead_letters"),
+          messages: [{
+            key: "acme",
+            value: JSON.stringify({ tenant: "acme", source: "segment", receivedAt: "yesterday", messageId: "m1", payload: "{}", rejection: { rule: "r", field: "", message: "m" } }),
+          }],
+        })
+        await producer.disconnect()
+        return []
+      }),
+    })
+    expect(s.landed).toEqual(["after", "before"])
+    expect(s.listed.map((l) => [l.tenant, l.rule, l.reason.split(";")[0]])).toEqual([
+      ["acme", "bus_record_wrong_shape", "the record's value is not a record of topic dead_letters: /receivedAt must be an ISO-8601 date and time"],
+    ])
+  }, 120_000)
+
   it("on the encrypted bus records forging the cdp-key header are parked as unreadable and block nothing", async () => {
     const s = await scene([
       { key: "acme/u1", value: JSON.stringify(event("forged-form")), headers: { "cdp-key": "zz" } },
