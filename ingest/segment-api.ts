@@ -73,19 +73,22 @@ export const readSegmentBody = (route: SegmentRoute, body: string): SegmentBodyR
  * so `cdp dlq retry` would land that message in the very tenant it was kept out of. The sender is told which message.
  * Unknown and foreign keys get the same words, so an answer never tells whether a guessed key exists.
  */
-const foreignKey = (req: SegmentRequest, messages: ReadonlyArray<unknown>): SegmentRequestResult | undefined => {
+const foreignKey = (req: SegmentRequest, messages: ReadonlyArray<unknown>, batch: JsonObject | undefined): SegmentRequestResult | undefined => {
   if (req.tenantOfKey === undefined) return undefined
-  for (let index = 0; index < messages.length; index++) {
-    const message = messages[index]
-    if (!isJsonObject(message) || !Object.hasOwn(message, "writeKey")) continue
-    const key = message["writeKey"]
-    if (typeof key === "string" && req.tenantOfKey(key) === req.tenant) continue
-    const field = isBatchRoute(req.route) ? `/batch/${index}/writeKey` : "/writeKey"
+  const tenantOfKey = req.tenantOfKey
+  const foreign = (o: JsonObject) => Object.hasOwn(o, "writeKey") && !(typeof o["writeKey"] === "string" && tenantOfKey(o["writeKey"]) === req.tenant)
+  const refusal = (field: string, index: number): SegmentRequestResult => {
     const item: RejectedItem = {
       rule: "foreign_write_key", field, index,
       message: `${field} is not a write key of the tenant this request sends for; send each tenant's messages with its own key`,
     }
     return { events: [], deadLetters: [], rejected: [item], requestError: item }
+  }
+  // The batch's own key (where the Node SDK puts it) names the tenant of every message in it.
+  if (batch !== undefined && foreign(batch)) return refusal("/writeKey", 0)
+  for (let index = 0; index < messages.length; index++) {
+    const message = messages[index]
+    if (isJsonObject(message) && foreign(message)) return refusal(isBatchRoute(req.route) ? `/batch/${index}/writeKey` : "/writeKey", index)
   }
   return undefined
 }
@@ -161,7 +164,7 @@ export const processSegmentRequest = (req: SegmentRequest): SegmentRequestResult
     // On a single-message route the route names the type, as Segment does.
     messages = [isJsonObject(parsed) ? { ...parsed, type: req.route } : parsed]
   }
-  const mixed = foreignKey(req, messages)
+  const mixed = foreignKey(req, messages, batch)
   if (mixed !== undefined) return mixed
   const batchSentAt = typeof batch?.["sentAt"] === "string" ? batch["sentAt"] : undefined
   const ctx = {

@@ -108,11 +108,15 @@ describe("a message carrying its own write key", () => {
         expect((yield* post(`${url}/v1/batch`, batch(42))).body).toMatchObject({ rule: "foreign_write_key", field: "/batch/2/writeKey" })
         expect((yield* post(`${url}/v1/track`, { userId: "u", event: "E", writeKey: OTHER_TENANT_KEY })).body)
           .toMatchObject({ rule: "foreign_write_key", field: "/writeKey" })
+        // The batch's own key (the Node SDK's place for it) is held to the same rule as a message's.
+        const batchKeyed = yield* post(`${url}/v1/batch`, { batch: [{ type: "track", userId: "u", event: "E", messageId: "b1" }], writeKey: OTHER_TENANT_KEY })
+        expect(batchKeyed).toMatchObject({ status: 400, body: { success: false, rule: "foreign_write_key", field: "/writeKey", accepted: 0 } })
         expect(yield* query("SELECT count() AS n FROM events")).toEqual([{ n: "0" }])
         expect(yield* query("SELECT count() AS n FROM dead_letters")).toEqual([{ n: "0" }])
         // Only the request's own key, or none, in the messages: unchanged.
         const fine = yield* post(`${url}/v1/batch`, batch(WRITE_KEY))
         expect(fine).toMatchObject({ status: 200, body: { accepted: 3 } })
+        expect(yield* post(`${url}/v1/batch`, { ...batch(WRITE_KEY), writeKey: WRITE_KEY })).toMatchObject({ status: 200, body: { accepted: 3 } })
         expect(yield* query("SELECT DISTINCT tenant FROM events")).toEqual([{ tenant: "acme" }])
       })))
 
