@@ -1,5 +1,7 @@
 // `cdp ingest`: pushes a file through the same pipeline the collector feeds, in batches.
+import { open } from "node:fs/promises"
 import { Data, Effect } from "effect"
+import { foreignEncoding } from "./json-file.ts"
 import type { CanonicalEvent, DeadLetter } from "./message.ts"
 import { Pipeline } from "./pipeline.ts"
 import { FILE_SOURCES } from "./sources/index.ts"
@@ -59,6 +61,27 @@ export class NothingLanded extends Data.TaggedError("NothingLanded")<{
 
 const BATCH = 5_000
 
+/**
+ * A file saved as UTF-16 or UTF-32 (PowerShell 5's `>`, Excel's "Unicode text") is refused whole: read as UTF-8 it
+ * would be cut at the wrong bytes into dead letters that are not the sender's messages. A folder (of mail) has no mark.
+ */
+export const refuseForeignEncoding = (path: string) =>
+  Effect.tryPromise({
+    try: async () => {
+      const file = await open(path)
+      try {
+        if (!(await file.stat()).isFile()) return undefined
+        const { buffer, bytesRead } = await file.read(Buffer.alloc(4), 0, 4, 0)
+        return foreignEncoding(buffer.subarray(0, bytesRead))
+      } finally {
+        await file.close()
+      }
+    },
+    catch: (cause) => FileUnreadable.of(path, cause),
+  }).pipe(Effect.flatMap((encoding) => encoding === undefined
+    ? Effect.void
+    : Effect.fail(new FileUnreadable({ path, reason: `it is ${encoding} text; save it as UTF-8 (e.g. iconv -f ${encoding} -t UTF-8)` }))))
+
 export const importFile = Effect.fn("importFile")(function* (
   sourceName: string,
   path: string,
@@ -73,6 +96,7 @@ export const importFile = Effect.fn("importFile")(function* (
   if (source === undefined) {
     return yield* Effect.fail(new UnknownSource({ source: sourceName }))
   }
+  yield* refuseForeignEncoding(path)
   const pipeline = yield* Pipeline
   const before = { ...pipeline.counters }
   const started = performance.now()

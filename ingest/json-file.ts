@@ -21,7 +21,8 @@ const FOREIGN_BOMS: ReadonlyArray<readonly [string, ReadonlyArray<number>]> = [
   ["UTF-32", [0xff, 0xfe, 0x00, 0x00]], ["UTF-32", [0x00, 0x00, 0xfe, 0xff]], ["UTF-16", [0xff, 0xfe]], ["UTF-16", [0xfe, 0xff]],
 ]
 
-const foreignEncoding = (bytes: Uint8Array): string | undefined =>
+/** "UTF-16" or "UTF-32" when the bytes start with that encoding's byte order mark, else undefined. */
+export const foreignEncoding = (bytes: Uint8Array): string | undefined =>
   FOREIGN_BOMS.find(([, bom]) => bom.every((b, i) => bytes[i] === b))?.[0]
 
 const withoutUtf8Bom = (bytes: Buffer): Buffer => (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? bytes.subarray(3) : bytes)
