@@ -239,12 +239,18 @@ const makeCollector = (options: CollectorOptions) =>
         const source = WEBHOOK_SOURCES.get(name)!
         const headerKey = basicAuthUser(req.headers.authorization)
         // Some webhook senders cannot send Basic auth: the key may come as ?write_key= (never logged).
-        const key = headerKey ?? new URL(req.url ?? "/", "http://x").searchParams.get("write_key") ?? undefined
+        const queryKeys = new URL(req.url ?? "/", "http://x").searchParams.getAll("write_key")
+        const key = headerKey ?? queryKeys[0]
         // Or an API token with the ingest scope (collector role), for its tenant.
         const bearer = /^Bearer\s/i.test(req.headers.authorization ?? "") ? ingestTenant(registry, req) : undefined
         if (typeof bearer === "object") return bearer
         const tenant = bearer ?? (key === undefined ? undefined : options.writeKeys.tenantOf(key))
         if (tenant === undefined) return unauthorized(key, "the user name of HTTP Basic auth, or as ?write_key=")
+        // Every key the request names must be its tenant's: one of another tenant beside it names where the items
+        // belong, and they would be filed under the wrong one. Unknown and foreign keys get the same words.
+        if (queryKeys.some((k) => options.writeKeys.tenantOf(k) !== tenant)) {
+          return refuse(400, "foreign_write_key", "?write_key= is not a write key of the tenant this request sends for; send each tenant's items with its own key", "write_key")
+        }
         if (bearer === undefined) {
           // A key restricted to some web origins is restricted on every route that takes it, not only where CORS is served.
           const originRefused = originRefusal(options.writeKeys, key!, req)

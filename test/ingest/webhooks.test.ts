@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { backendConfig, pipelineLayer } from "../../cli/layers.ts"
 import { Collector } from "../../ingest/collector.ts"
 import { writeKeys } from "../../ingest/writekeys.ts"
-import { basicAuth, freshDir, post, query, removeDir, withCollector, WRITE_KEY } from "../support/pipeline.ts"
+import { basicAuth, freshDir, OTHER_TENANT_KEY, post, query, removeDir, withCollector, WRITE_KEY } from "../support/pipeline.ts"
 import { checkResponse } from "../support/openapi.ts"
 import { SIGNALS_DEV } from "../support/shared.ts"
 import { pathToFileURL } from "node:url"
@@ -55,6 +55,23 @@ describe("webhook routes", () => {
         expect(bad.status).toBe(400)
         expect(bad.body).toMatchObject({ accepted: 0, rejected: [{ field: expect.any(String), rule: expect.any(String) }] })
         expect(yield* query("SELECT count() AS n FROM dead_letters WHERE source = 'sendgrid'")).toEqual([{ n: "1" }])
+      })))
+
+  it("refuse a ?write_key= that is not a key of the request's tenant (another tenant's beside Basic auth, or two that disagree)", () =>
+    withCollector(dir, (url) =>
+      Effect.gen(function* () {
+        const social = (id: string) => JSON.stringify({ id, network: "reddit", author_handle: "hiker", text: "Love it", created_at: "2024-10-01T10:00:00Z" })
+        const acme = { authorization: basicAuth(WRITE_KEY), "content-type": "application/json" }
+        const beside = yield* hook(url, "social", social("w1"), acme, `?write_key=${OTHER_TENANT_KEY}`)
+        expect(beside).toMatchObject({ status: 400, body: { success: false, rule: "foreign_write_key", field: "write_key" } })
+        const twice = yield* hook(url, "social", social("w2"), { "content-type": "application/json" }, `?write_key=${OTHER_TENANT_KEY}&write_key=${WRITE_KEY}`)
+        expect(twice).toMatchObject({ status: 400, body: { success: false, rule: "foreign_write_key", field: "write_key" } })
+        // Unknown and foreign keys get the same answer (no oracle for guessing keys).
+        expect((yield* hook(url, "social", social("w3"), acme, "?write_key=wk_nobody")).body).toEqual(beside.body)
+        expect(yield* query("SELECT count() AS n FROM events")).toEqual([{ n: "0" }])
+        expect(yield* query("SELECT count() AS n FROM dead_letters")).toEqual([{ n: "0" }])
+        // The request's own key named twice is fine.
+        expect((yield* hook(url, "social", social("w4"), acme, `?write_key=${WRITE_KEY}`)).status).toBe(200)
       })))
 })
 
