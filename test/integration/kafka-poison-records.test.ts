@@ -3,7 +3,7 @@
 // to its end (nothing blocks it) and the good records around it land. Against a real broker: runs when
 // CDP_INTEGRATION=1 (eval "$(deploy/services/up)"). One partition, so a blocked record would hold back the next.
 import { execFileSync } from "node:child_process"
-import { randomUUID } from "node:crypto"
+import { randomBytes, randomUUID } from "node:crypto"
 import { createRequire } from "node:module"
 import { join } from "node:path"
 import { Effect, Layer } from "effect"
@@ -240,6 +240,15 @@ describe.runIf(enabled)("poison records on a Kafka stage topic", () => {
     expect(s.listed.map((l) => [l.tenant, l.rule, l.reason.split(";")[0]])).toEqual([
       ["acme", "bus_record_wrong_shape", "the record's value is not a record of topic dead_letters: /receivedAt must be an ISO-8601 date and time"],
     ])
+  }, 120_000)
+
+  it("a 7 MB record of random bytes is parked and listed under its key's tenant; its neighbours land", async () => {
+    // Random bytes: no codec shrinks them, and as text (replacement characters, escapes) they grow.
+    const junk = randomBytes(7_000_000)
+    const s = await scene([{ key: "acme/u1", value: junk }], 1, { encrypted: false })
+    expect(s.landed).toEqual(["after", "before"])
+    expect(s.committed).toBe(s.end)
+    expect(s.listed.map((l) => [l.tenant, l.rule])).toEqual([["acme", "bus_record_not_json"]])
   }, 120_000)
 
   it("on the encrypted bus records forging the cdp-key header are parked as unreadable and block nothing", async () => {
