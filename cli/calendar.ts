@@ -13,7 +13,9 @@ export const dayOnTheCalendar = (value: string): string => {
   const m = LEADING_DATE.exec(value)
   if (m === null) return value
   const [year, month, day] = [Number(m[1]), Number(m[2]), Number(m[3])]
-  if (month < 1 || month > 12 || day < 1 || day > daysIn(year, month)) {
+  // Month 13 or day 32 never parse: the flag's own parser names them. Only what Date.parse would move is caught here.
+  if (month < 1 || month > 12 || day < 1 || day > 31) return value
+  if (day > daysIn(year, month)) {
     throw new InvalidArgumentError(`${m[1]}-${m[2]}-${m[3]} is not a day on the calendar`)
   }
   return value
