@@ -22,6 +22,12 @@ export class UnknownSource extends Data.TaggedError("UnknownSource")<{ readonly 
   }
 }
 
+const ERRNO_WORDS: Readonly<Record<string, string>> = {
+  ENOENT: "no such file",
+  EISDIR: "it is a directory, not a file",
+  EACCES: "permission denied",
+}
+
 export class FileUnreadable extends Data.TaggedError("FileUnreadable")<{ readonly path: string; readonly reason: string }> {
   override get message() {
     return `cannot read ${this.path}: ${this.reason}`
@@ -30,7 +36,8 @@ export class FileUnreadable extends Data.TaggedError("FileUnreadable")<{ readonl
   /** The error for a failed read of `path`, in words ("no such file") rather than errno codes where we can. */
   static of(path: string, cause: unknown): FileUnreadable {
     const code = (cause as { code?: string } | null)?.code
-    return new FileUnreadable({ path, reason: code === "ENOENT" ? "no such file" : cause instanceof Error ? cause.message : String(cause) })
+    const words = code === undefined ? undefined : ERRNO_WORDS[code]
+    return new FileUnreadable({ path, reason: words ?? (cause instanceof Error ? cause.message : String(cause)) })
   }
 }
 
