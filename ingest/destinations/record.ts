@@ -62,10 +62,11 @@ const relationshipOf = (row: CandidateRow) =>
 
 /** Identifier kind to its values, traits with their JSON values, the relationship when scored: the profile as a whole. */
 export const profileOf = (row: CandidateRow) => {
-  const identifiers: Record<string, Array<string>> = {}
-  for (const [kind, value] of row.identifiers) (identifiers[kind] ??= []).push(value)
-  const traits: Record<string, unknown> = {}
-  for (const [name, raw] of Object.entries(row.traits ?? {})) traits[name] = parseValue(raw)
+  const byKind = new Map<string, Array<string>>()
+  for (const [kind, value] of row.identifiers) byKind.set(kind, [...(byKind.get(kind) ?? []), value])
+  // fromEntries keeps a name "__proto__" as a key (assigning it would set the object's prototype).
+  const identifiers: Record<string, Array<string>> = Object.fromEntries(byKind)
+  const traits: Record<string, unknown> = Object.fromEntries(Object.entries(row.traits ?? {}).map(([name, raw]) => [name, parseValue(raw)]))
   return { profileId: row.profile_id, identifiers, traits, firstSeen: row.first_seen, lastSeen: row.last_seen, relationship: relationshipOf(row) }
 }
 
@@ -84,9 +85,10 @@ const sourceValue = (p: Profile, source: string): unknown => {
   if (source === "first_seen") return p.firstSeen
   if (source === "last_seen") return p.lastSeen
   if (source in RELATIONSHIP_SOURCES) return p.relationship?.[RELATIONSHIP_SOURCES[source as keyof typeof RELATIONSHIP_SOURCES]] ?? undefined
-  if (source.startsWith("identifier:")) return p.identifiers[source.slice(11)]?.[0]
+  // Own entries only: "trait:constructor" names a trait, never what every object inherits.
+  if (source.startsWith("identifier:")) return Object.hasOwn(p.identifiers, source.slice(11)) ? p.identifiers[source.slice(11)]![0] : undefined
   if (source.startsWith("trait:")) {
-    const v = p.traits[source.slice(6)]
+    const v = Object.hasOwn(p.traits, source.slice(6)) ? p.traits[source.slice(6)] : undefined
     return v === undefined || v === null || v === "" ? undefined : scalar(v)
   }
   return undefined

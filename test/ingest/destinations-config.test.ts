@@ -117,4 +117,17 @@ describe("field mapping", () => {
     expect(mapField(p, "trait:plan")).toBe('{"tier":"gold"}')
     expect(mapField(p, "identifier:phone")).toBeUndefined()
   })
+
+  it("names only the profile's own traits and identifiers: __proto__ is a trait, constructor is nothing inherited", () => {
+    const p = profileOf({
+      profile_id: "p1", identifiers: [["__proto__", "x"]], traits: { ["__proto__"]: '"kept"', plan: '"pro"' },
+      first_seen: "", last_seen: "", fingerprint: "", present: 0, remote_id: "",
+    })
+    expect(Object.keys(p.traits)).toEqual(["__proto__", "plan"])
+    expect(JSON.parse(JSON.stringify(p.traits))).toEqual(JSON.parse('{"__proto__": "kept", "plan": "pro"}'))
+    expect(mapField(p, "trait:__proto__")).toBe("kept")
+    expect(mapField(p, "trait:constructor|=none")).toBe("none")
+    expect(mapField(p, "identifier:constructor|=none")).toBe("none")
+    expect(mapField(p, "identifier:__proto__")).toBe("x")
+  })
 })
