@@ -1,8 +1,18 @@
 // Decompression of the record batches other Kafka producers compress with Snappy or LZ4 (the Java client's and
 // librdkafka's usual codecs). kafkajs has neither: a fetch holding one such batch made it throw "Snappy compression not
 // implemented" and crash the consumer, which then consumed nothing more of that topic. cdp never produces these
-// codecs; it only reads them, in plain TypeScript (no native add-on).
+// codecs; it only reads them: Snappy with snappyjs (pure JavaScript, what kafkajs-snappy uses), LZ4 frames in plain
+// TypeScript below (lz4js, the pure JavaScript decoder, writes past its buffer unchecked and reads one frame only;
+// kafkajs-lz4 builds a native add-on). Neither may expand a batch past MAX_BATCH_BYTES: a few megabytes of crafted
+// input would otherwise take gigabytes of memory.
+import { createRequire } from "node:module"
 import { Data } from "effect"
+
+/** The most a batch may expand to: 16 times the largest batch the bus's topics take (8 MiB). */
+export const MAX_BATCH_BYTES = 128 * 1024 * 1024
+
+/** snappyjs (no typings of its own): uncompress refuses a stated length over maxLength before allocating it. */
+const snappy = createRequire(import.meta.url)("snappyjs") as { readonly uncompress: (compressed: Uint8Array, maxLength?: number) => Uint8Array }
 
 /** A compressed record batch that does not decompress (truncated or not of its codec's format). */
 export class CompressedBatchCorrupt extends Data.TaggedError("CompressedBatchCorrupt")<{ readonly codec: string; readonly reason: string }> {
@@ -20,7 +30,8 @@ class Output {
   }
   private room(n: number) {
     if (this.length + n <= this.bytes.length) return
-    const next = Buffer.allocUnsafe(Math.max(this.bytes.length * 2, this.length + n))
+    if (this.length + n > MAX_BATCH_BYTES) throw new CompressedBatchCorrupt({ codec: "LZ4", reason: tooLarge })
+    const next = Buffer.allocUnsafe(Math.min(MAX_BATCH_BYTES, Math.max(this.bytes.length * 2, this.length + n)))
     this.bytes.copy(next, 0, 0, this.length)
     this.bytes = next
   }
@@ -45,71 +56,39 @@ const failWith = (codec: string) => (reason: string): never => {
   throw new CompressedBatchCorrupt({ codec, reason })
 }
 
-/** One raw Snappy block (the format of Snappy.compress). */
-const snappyBlock = (input: Buffer, out: Output) => {
-  const fail = failWith("Snappy")
-  let i = 0
-  let expected = 0
-  for (let shift = 0; ; shift += 7) {
-    if (i >= input.length || shift > 28) fail("its length is not a varint")
-    const b = input[i++]!
-    expected += (b & 0x7f) * 2 ** shift
-    if (b < 0x80) break
-  }
-  const start = out.length
-  const need = (n: number) => {
-    if (i + n > input.length) fail("it ends inside an element")
-  }
-  while (i < input.length) {
-    const tag = input[i++]!
-    const kind = tag & 3
-    if (kind === 0) {
-      let n = tag >> 2
-      if (n >= 60) {
-        const width = n - 59
-        need(width)
-        n = input.readUIntLE(i, width)
-        i += width
-      }
-      n += 1
-      need(n)
-      out.literal(input, i, n)
-      i += n
-    } else if (kind === 1) {
-      need(1)
-      out.backReference(((tag >> 5) << 8) | input[i++]!, ((tag >> 2) & 7) + 4, fail)
-    } else if (kind === 2) {
-      need(2)
-      out.backReference(input.readUInt16LE(i), (tag >> 2) + 1, fail)
-      i += 2
-    } else {
-      need(4)
-      out.backReference(input.readUInt32LE(i), (tag >> 2) + 1, fail)
-      i += 4
-    }
-  }
-  if (out.length - start !== expected) fail(`it holds ${out.length - start} bytes, not the ${expected} it states`)
-}
+const tooLarge = `it expands past ${MAX_BATCH_BYTES / 1024 / 1024} MiB, more than any batch cdp takes`
 
 const XERIAL_MAGIC = Buffer.from([0x82, 0x53, 0x4e, 0x41, 0x50, 0x50, 0x59, 0x00])
 
+/** One raw Snappy block, at most `room` bytes once uncompressed. */
+const snappyBlock = (block: Buffer, room: number): Buffer => {
+  let out: Uint8Array
+  try {
+    out = snappy.uncompress(block, room)
+  } catch (e) {
+    const said = e instanceof Error ? e.message : String(e)
+    throw new CompressedBatchCorrupt({ codec: "Snappy", reason: /too big/.test(said) ? tooLarge : `snappyjs: ${said}` })
+  }
+  return Buffer.from(out.buffer, out.byteOffset, out.byteLength)
+}
+
 /** Snappy as Kafka producers write it: xerial's framing (the Java client) or one raw block (librdkafka, kafkajs-snappy). */
 export const snappyDecompress = (input: Buffer): Buffer => {
-  const out = new Output(input.length * 3)
-  if (input.length >= 16 && input.subarray(0, 8).equals(XERIAL_MAGIC)) {
-    let i = 16
-    while (i < input.length) {
-      if (i + 4 > input.length) failWith("Snappy")("a frame's length is cut off")
-      const n = input.readUInt32BE(i)
-      i += 4
-      if (i + n > input.length) failWith("Snappy")("a frame is cut off")
-      snappyBlock(input.subarray(i, i + n), out)
-      i += n
-    }
-    return out.done()
+  if (!(input.length >= 16 && input.subarray(0, 8).equals(XERIAL_MAGIC))) return snappyBlock(input, MAX_BATCH_BYTES)
+  const blocks: Array<Buffer> = []
+  let total = 0
+  let i = 16
+  while (i < input.length) {
+    if (i + 4 > input.length) throw new CompressedBatchCorrupt({ codec: "Snappy", reason: "a frame's length is cut off" })
+    const n = input.readUInt32BE(i)
+    i += 4
+    if (i + n > input.length) throw new CompressedBatchCorrupt({ codec: "Snappy", reason: "a frame is cut off" })
+    const block = snappyBlock(input.subarray(i, i + n), MAX_BATCH_BYTES - total)
+    blocks.push(block)
+    total += block.length
+    i += n
   }
-  snappyBlock(input, out)
-  return out.done()
+  return Buffer.concat(blocks, total)
 }
 
 /** One LZ4 block (sequences of literals and matches), appended to `out` (matches may reach into earlier blocks). */
