@@ -9,21 +9,14 @@ import { afterAll, describe, expect, it } from "vitest"
 import { type KafkaBusOptions, kafkaBus, makeKafkaBus } from "../../ingest/bus-kafka.ts"
 import { type Topic, Topics } from "../../ingest/bus.ts"
 import { listDeadLetters, retryDeadLetters } from "../../ingest/dlq.ts"
-import type { CanonicalEvent } from "../../ingest/message.ts"
 import { ObjectStore } from "../../ingest/objectstore.ts"
 import { Pipeline } from "../../ingest/pipeline.ts"
 import { Warehouse } from "../../warehouse/warehouse.ts"
-import { kafkaBrokers } from "../support/kafka.ts"
+import { kafkaBrokers, viewedEvent as event } from "../support/kafka.ts"
 import { freshDir, removeDir } from "../support/pipeline.ts"
 
 const enabled = process.env["CDP_INTEGRATION"] === "1"
 
-const event = (messageId: string): CanonicalEvent => ({
-  tenant: "acme", source: "segment", channel: "web", type: "track", event: "Viewed", messageId, anonymousId: "",
-  userId: "u1", groupId: "", previousId: "", profileId: "", timestamp: "2026-01-02T03:04:05.000Z", originalTimestamp: null,
-  sentAt: null, receivedAt: "2026-01-02T03:04:06.000Z", properties: {}, traits: {}, context: {}, extra: {}, identifiers: [],
-  text: "",
-})
 
 describe.runIf(enabled)("poison Kafka records become dead letters", () => {
   const prefixes: Array<string> = []

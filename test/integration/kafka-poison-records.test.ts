@@ -17,17 +17,11 @@ import type { CanonicalEvent } from "../../ingest/message.ts"
 import { ObjectStore } from "../../ingest/objectstore.ts"
 import { Pipeline } from "../../ingest/pipeline.ts"
 import { Warehouse } from "../../warehouse/warehouse.ts"
-import { kafkaBrokers } from "../support/kafka.ts"
+import { kafkaBrokers, viewedEvent as event } from "../support/kafka.ts"
 import { freshDir, removeDir } from "../support/pipeline.ts"
 
 const enabled = process.env["CDP_INTEGRATION"] === "1"
 
-const event = (messageId: string): CanonicalEvent => ({
-  tenant: "acme", source: "segment", channel: "web", type: "track", event: "Viewed", messageId, anonymousId: "",
-  userId: "u1", groupId: "", previousId: "", profileId: "", timestamp: "2026-01-02T03:04:05.000Z", originalTimestamp: null,
-  sentAt: null, receivedAt: "2026-01-02T03:04:06.000Z", properties: {}, traits: {}, context: {}, extra: {}, identifiers: [],
-  text: "",
-})
 
 /**
  * A producer that sends argv[2]'s value Snappy-compressed (one raw block of literals) and argv[3]'s LZ4-compressed (a

@@ -7,6 +7,7 @@ import { join } from "node:path"
 import kafkajs from "kafkajs"
 // For its patch of kafkajs's request queue (a negative timer that Node 24 warns about on every connection).
 import "../../ingest/bus-kafka.ts"
+import type { CanonicalEvent } from "../../ingest/message.ts"
 import { removeDir } from "./pipeline.ts"
 
 export const kafkaBrokers = (): Array<string> => {
@@ -18,6 +19,14 @@ export const kafkaBrokers = (): Array<string> => {
 }
 
 // ── Real `cdp` processes on the Kafka path (kafka-workers, kafka-audiences): start, wait, clean up ──────────────────
+
+/** A page view of acme's user u1, as a stage topic carries events. */
+export const viewedEvent = (messageId: string): CanonicalEvent => ({
+  tenant: "acme", source: "segment", channel: "web", type: "track", event: "Viewed", messageId, anonymousId: "",
+  userId: "u1", groupId: "", previousId: "", profileId: "", timestamp: "2026-01-02T03:04:05.000Z", originalTimestamp: null,
+  sentAt: null, receivedAt: "2026-01-02T03:04:06.000Z", properties: {}, traits: {}, context: {}, extra: {}, identifiers: [],
+  text: "",
+})
 
 export const CDP_BIN = join(import.meta.dirname, "../../bin/cdp.js")
 
