@@ -2,6 +2,7 @@
 // message_id) and the next page starts strictly below it, so rows landing meanwhile (older or newer) never shift a
 // page boundary the way OFFSET would: no row is skipped or repeated.
 import { Data, Effect } from "effect"
+import { dateOffTheCalendar, endNotAfterStart } from "../warehouse/calendar.ts"
 import { profileHasMessages, profileTimelineRows } from "../warehouse/identity.ts"
 import { type IdentifierRef, ProfileNotFound, profileIdOf } from "./profile.ts"
 
@@ -71,6 +72,8 @@ export interface TimelineParams {
 
 const time = (field: string, text: string | undefined): Effect.Effect<number | undefined, BadTimelineQuery> => {
   if (text === undefined) return Effect.succeed(undefined)
+  const off = dateOffTheCalendar(text)
+  if (off !== undefined) return Effect.fail(new BadTimelineQuery({ field, reason: off.message }))
   const ms = ISO_TIME.test(text) ? Date.parse(/T/.test(text) && !/(Z|[+-]\d{2}:?\d{2})$/.test(text) ? `${text}Z` : text) : Number.NaN
   return Number.isNaN(ms)
     ? Effect.fail(new BadTimelineQuery({ field, reason: `"${text}" is not an ISO 8601 time (e.g. 2024-10-01 or 2024-10-01T12:00:00Z)` }))
@@ -102,7 +105,7 @@ export const readTimelineQuery = (p: TimelineParams): Effect.Effect<TimelineQuer
     const sinceMs = yield* time("since", p.since)
     const untilMs = yield* time("until", p.until)
     if (sinceMs !== undefined && untilMs !== undefined && untilMs <= sinceMs) {
-      return yield* Effect.fail(new BadTimelineQuery({ field: "until", reason: "must be later than since" }))
+      return yield* Effect.fail(new BadTimelineQuery({ field: "until", reason: endNotAfterStart(p.until!, { name: "since", text: p.since! }) }))
     }
     return { limit, after, channels, events, sinceMs, untilMs }
   })

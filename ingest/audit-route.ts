@@ -13,6 +13,7 @@ import { Effect } from "effect"
 import { type AuditSigner, type AuditVerification, readAuditPage, type TenantAuditVerification, verifyAudit, verifyAuditOfTenant } from "../consent/audit.ts"
 import { type Principal, sealCursor, unsealCursor } from "./auth.ts"
 import type { ObjectStore, ObjectStoreError } from "./objectstore.ts"
+import { dateOffTheCalendar, endNotAfterStart } from "../warehouse/calendar.ts"
 import { type QueryReply, refuse } from "./query-route.ts"
 
 export const AUDIT_PATH = "/v1/audit"
@@ -25,6 +26,8 @@ const ISO = /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}
 export const parseAuditTime = (text: string | null, field: string, nowMs: number): number | undefined | QueryReply => {
   if (text === null) return undefined
   const t = text.trim()
+  const off = dateOffTheCalendar(t)
+  if (off !== undefined) return refuse(400, `bad_${field}`, `${field}: ${off.message}`, field)
   const rel = RELATIVE.exec(t)
   const ms = rel !== null ? nowMs - Number(rel[1]) * (rel[2] === "d" ? 86_400_000 : 3_600_000)
     : ISO.test(t) ? Date.parse(t.length === 10 ? `${t}T00:00:00Z` : /Z|[+-]\d{2}:?\d{2}$/.test(t) ? t : `${t}Z`) : Number.NaN
@@ -70,7 +73,9 @@ export const auditRoute = (options: { readonly signer: AuditSigner }) =>
         if (typeof sinceMs === "object") return sinceMs
         const untilMs = parseAuditTime(q.get("until"), "until", now)
         if (typeof untilMs === "object") return untilMs
-        if (sinceMs !== undefined && untilMs !== undefined && untilMs <= sinceMs) return refuse(400, "bad_until", "?until= must be after ?since=", "until")
+        if (sinceMs !== undefined && untilMs !== undefined && untilMs <= sinceMs) {
+          return refuse(400, "bad_until", `until: ${endNotAfterStart(q.get("until")!, { name: "since", text: q.get("since")! })}`, "until")
+        }
         const kinds = q.get("kind")?.split(",").map((k) => k.trim()).filter((k) => k !== "")
         const badKind = kinds?.find((k) => !KIND.test(k))
         if (badKind !== undefined) return refuse(400, "bad_kind", `?kind= takes kinds such as dsr.completed, api.access or dsr. (not "${badKind.slice(0, 60)}")`, "kind")

@@ -23,6 +23,7 @@ import { MASK, maskAddresses, PHONE_LIKE } from "./mask.ts"
 import { preReadBodies, type QueryReply, refuse } from "./query-route.ts"
 import { hasLabelControls } from "../warehouse/labels.ts"
 import { TENANT_NAME, TENANT_NAME_RULE } from "../warehouse/tenant.ts"
+import { dateOffTheCalendar } from "../warehouse/calendar.ts"
 import { DEFAULT_TENANT } from "./writekeys.ts"
 
 /** Every scope, with what it lets a token do. */
@@ -196,6 +197,8 @@ export interface TokenInput {
 
 /** When a token expires: an ISO date (at 00:00 UTC), an ISO date-time, or a duration from now (30d, 12h). */
 export const parseExpiry = (text: string, nowMs: number): number | TokenInvalid => {
+  const off = dateOffTheCalendar(text)
+  if (off !== undefined) return new TokenInvalid({ field: "expires", message: `expires: ${off.message}` })
   const duration = /^(\d{1,5})([dh])$/.exec(text.trim())
   const ms = duration !== null
     ? nowMs + Number(duration[1]) * (duration[2] === "d" ? 86_400_000 : 3_600_000)

@@ -9,6 +9,7 @@
 import type { IncomingMessage } from "node:http"
 import { Effect } from "effect"
 import type { ListenReport } from "../sentiment/index.ts"
+import { DateNotOnCalendar, endNotAfterStart } from "../warehouse/calendar.ts"
 import { Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
 import type { Principal } from "./auth.ts"
 import { readJson } from "./json.ts"
@@ -91,15 +92,19 @@ export const listeningRoute = (options: { readonly warehouse: WarehouseShape; re
           if (Number.isNaN(d.getTime())) throw new Error("not a time")
           return d
         } catch (e) {
+          if (e instanceof DateNotOnCalendar) return refuse(400, `bad_${field}`, `${field}: ${e.message}`, field)
           return refuse(400, `bad_${field}`, `?${field}= must be 7d, 2w, 24h, a date (2024-09-01) or a date-time: ${(e as Error).message}`, field)
         }
       }
-      const since = time("since", param("since") ?? "7d")
+      const sinceText = param("since") ?? "7d"
+      const since = time("since", sinceText)
       if (!(since instanceof Date)) return since
       const untilText = param("until")
       const until = untilText === null ? undefined : time("until", untilText)
       if (until !== undefined && !(until instanceof Date)) return until
-      if (until !== undefined && until.getTime() <= since.getTime()) return refuse(400, "bad_until", "?until= must be after ?since=", "until")
+      if (until !== undefined && until.getTime() <= since.getTime()) {
+        return refuse(400, "bad_until", `until: ${endNotAfterStart(untilText!, { name: "since", text: sinceText })}`, "until")
+      }
       const tenant = param("tenant") ?? DEFAULT_TENANT
       const make: ListeningReporter = options.report ?? ((o) => sentiment.listenReport(o))
       return yield* make({ tenant, since, ...(until === undefined ? {} : { until }), raiseAlerts }).pipe(

@@ -17,6 +17,7 @@ import type { ArchiveRecord, CanonicalEvent, DeadLetter } from "./message.ts"
 import { ObjectStore } from "./objectstore.ts"
 import { Pipeline } from "./pipeline.ts"
 import { RAW_PARSERS } from "./sources/index.ts"
+import { dateOffTheCalendar } from "../warehouse/calendar.ts"
 
 export interface ReplayOptions {
   /** First instant replayed (inclusive), compared with each item's receivedAt. */
@@ -95,6 +96,8 @@ const DAY_MS = 86_400_000
 
 const parseInstant = (text: string, name: string, endOfDay: boolean): Date | ReplayRangeInvalid => {
   const trimmed = text.trim()
+  const off = dateOffTheCalendar(trimmed)
+  if (off !== undefined) return new ReplayRangeInvalid({ reason: `${name}: ${off.message}` })
   const ms = Date.parse(DATE_ONLY.test(trimmed) ? `${trimmed}T00:00:00Z` : trimmed)
   if (Number.isNaN(ms)) {
     return new ReplayRangeInvalid({ reason: `${name} must be a date (2024-10-01) or an ISO-8601 date-time (got "${text}")` })

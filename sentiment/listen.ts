@@ -9,6 +9,7 @@ import {
   ASPECTS_SQL, AUTHOR_COUNT_SQL, AUTHORS_BY_ENGAGEMENT_SQL, AUTHORS_BY_REACH_SQL, DAYS_SQL, EXISTING_ALERTS_SQL, FEATURES_SQL,
   storeAlerts,
 } from "../warehouse/listening.ts"
+import { dateOffTheCalendar } from "../warehouse/calendar.ts"
 import { chDateTime } from "../warehouse/sink.ts"
 import { Warehouse, type WarehouseQueryError, type WarehouseRejectedRows, type WarehouseUnavailable } from "../warehouse/warehouse.ts"
 import type { ListenRelationships } from "./report-relations.ts"
@@ -159,6 +160,8 @@ const ISO_TIME = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}/
 const startOfUtcDay = (ms: number): number => Math.floor(ms / DAY_MS) * DAY_MS
 
 const parseDate = (value: string): number => {
+  const off = dateOffTheCalendar(value)
+  if (off !== undefined) throw off
   const ms = Date.parse(DATE_ONLY.test(value) ? `${value}T00:00:00.000Z` : value)
   if (Number.isNaN(ms) || !(DATE_ONLY.test(value) || ISO_TIME.test(value))) throw new InvalidPeriod({ value })
   return ms
@@ -167,7 +170,7 @@ const parseDate = (value: string): number => {
 /**
  * The start of a period: "7d" is the last seven days before today plus today so far (from midnight UTC, so every day
  * in the report is whole), "2w" fourteen days, "24h" exactly 24 hours ago; a date is its midnight UTC, an ISO time
- * that instant. Throws InvalidPeriod otherwise.
+ * that instant. Throws DateNotOnCalendar for a date Date.parse would move (2024-02-30), InvalidPeriod otherwise.
  */
 export const parseSince = (value: string, now: Date = new Date()): Date => {
   const v = value.trim()
