@@ -4,7 +4,7 @@ import { Command, InvalidArgumentError, Option } from "commander"
 import { Data, Effect, Layer, Redacted } from "effect"
 import { IDENTIFIER_KINDS, identityConfigOf } from "../identity/index.ts"
 import { Collector } from "../ingest/collector.ts"
-import { EmptyInput, FileUnreadable, importFile, NothingLanded, refuseForeignEncoding } from "../ingest/import.ts"
+import { EmptyInput, FileUnreadable, importFile, NothingLanded, refuseUnreadableFile } from "../ingest/import.ts"
 import { FILE_SOURCES } from "../ingest/sources/index.ts"
 import {
   DEFAULT_TENANT, dataDirWriteKey, parseAllowedOriginSpecs, parseWriteKeySpecs, uniqueWriteKeys, withAllowedOrigins,
@@ -771,7 +771,7 @@ Examples:
 const dryRun = (sourceName: string, file: string, tenant: string, sourceOptions: Record<string, unknown> | undefined) =>
   Effect.gen(function* () {
     const source = FILE_SOURCES.get(sourceName)!
-    yield* refuseForeignEncoding(file)
+    yield* refuseUnreadableFile(file)
     let accepted = 0
     const rejected: Array<string> = []
     yield* Effect.tryPromise({

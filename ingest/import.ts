@@ -68,26 +68,35 @@ export class NothingLanded extends Data.TaggedError("NothingLanded")<{
 
 const BATCH = 5_000
 
+/** Files up to this size are looked at whole for being blank (a larger one holds something). */
+const BLANK_CHECK_BYTES = 64 * 1024
+
 /**
- * A file saved as UTF-16 or UTF-32 (PowerShell 5's `>`, Excel's "Unicode text") is refused whole: read as UTF-8 it
- * would be cut at the wrong bytes into dead letters that are not the sender's messages. A folder (of mail) has no mark.
+ * Refuses, before any source reads it, a file that cannot hold messages: one saved as UTF-16 or UTF-32 (PowerShell
+ * 5's `>`, Excel's "Unicode text"), which read as UTF-8 would be cut at the wrong bytes into dead letters that are not
+ * the sender's messages; and one that is empty or only blank (EmptyInput, as for every source: a whole-document
+ * source such as SendGrid's JSON would otherwise file it as one dead letter). A folder (of mail) is read as it is.
  */
-export const refuseForeignEncoding = (path: string) =>
+export const refuseUnreadableFile = (path: string) =>
   Effect.tryPromise({
     try: async () => {
       const file = await open(path)
       try {
-        if (!(await file.stat()).isFile()) return undefined
-        const { buffer, bytesRead } = await file.read(Buffer.alloc(4), 0, 4, 0)
-        return foreignEncoding(buffer.subarray(0, bytesRead))
+        const stat = await file.stat()
+        if (!stat.isFile()) return undefined
+        const { buffer, bytesRead } = await file.read(Buffer.alloc(Math.min(stat.size, BLANK_CHECK_BYTES)), 0, Math.min(stat.size, BLANK_CHECK_BYTES), 0)
+        const head = buffer.subarray(0, bytesRead)
+        const encoding = foreignEncoding(head.subarray(0, 4))
+        if (encoding !== undefined) return encoding
+        return stat.size <= BLANK_CHECK_BYTES && head.toString("utf8").replace(/^\uFEFF/, "").trim() === "" ? "blank" : undefined
       } finally {
         await file.close()
       }
     },
     catch: (cause) => FileUnreadable.of(path, cause),
-  }).pipe(Effect.flatMap((encoding) => encoding === undefined
-    ? Effect.void
-    : Effect.fail(new FileUnreadable({ path, reason: `it is ${encoding} text; save it as UTF-8 (e.g. iconv -f ${encoding} -t UTF-8)` }))))
+  }).pipe(Effect.flatMap((found): Effect.Effect<void, EmptyInput | FileUnreadable> => found === undefined ? Effect.void
+    : found === "blank" ? Effect.fail(new EmptyInput({ path }))
+    : Effect.fail(new FileUnreadable({ path, reason: `it is ${found} text; save it as UTF-8 (e.g. iconv -f ${found} -t UTF-8)` }))))
 
 export const importFile = Effect.fn("importFile")(function* (
   sourceName: string,
@@ -103,7 +112,7 @@ export const importFile = Effect.fn("importFile")(function* (
   if (source === undefined) {
     return yield* Effect.fail(new UnknownSource({ source: sourceName }))
   }
-  yield* refuseForeignEncoding(path)
+  yield* refuseUnreadableFile(path)
   const pipeline = yield* Pipeline
   const before = { ...pipeline.counters }
   const started = performance.now()
