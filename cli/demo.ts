@@ -58,8 +58,8 @@ const section = (title: string, rows: ReadonlyArray<Record<string, unknown>>) =>
  * stood when it ended (brought to today, every customer of an old sample would be `distant`).
  */
 const dayAfterLatest = (channels: ReadonlyArray<{ readonly last: string }>): string | undefined => {
-  const latest = channels.map((c) => Date.parse(`${c.last.replace(" ", "T")}Z`)).filter((ms) => !Number.isNaN(ms)).sort((a, b) => a - b).at(-1)
-  return latest === undefined ? undefined : dayOf(latest + 86_400_000)
+  const times = channels.map((c) => Date.parse(`${c.last.replace(" ", "T")}Z`)).filter((ms) => !Number.isNaN(ms))
+  return times.length === 0 ? undefined : dayOf(Math.max(...times) + 86_400_000)
 }
 
 /** The e-mail address of the profile seen on the most channels: the one to look at first. */

@@ -63,7 +63,11 @@ const relationshipOf = (row: CandidateRow) =>
 /** Identifier kind to its values, traits with their JSON values, the relationship when scored: the profile as a whole. */
 export const profileOf = (row: CandidateRow) => {
   const byKind = new Map<string, Array<string>>()
-  for (const [kind, value] of row.identifiers) byKind.set(kind, [...(byKind.get(kind) ?? []), value])
+  for (const [kind, value] of row.identifiers) {
+    const values = byKind.get(kind)
+    if (values === undefined) byKind.set(kind, [value])
+    else values.push(value)
+  }
   // fromEntries keeps a name "__proto__" as a key (assigning it would set the object's prototype).
   const identifiers: Record<string, Array<string>> = Object.fromEntries(byKind)
   const traits: Record<string, unknown> = Object.fromEntries(Object.entries(row.traits ?? {}).map(([name, raw]) => [name, parseValue(raw)]))
