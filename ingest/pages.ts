@@ -36,10 +36,24 @@ export const decodePageCursor = (cursor: string, shape: string): PageKey | undef
 }
 
 /**
+ * The 400 naming the first of `names` given more than once (?limit=5&limit=5000): URLSearchParams.get takes the first,
+ * so the caller would silently get what it did not mean, or a proxy and this server would read different values.
+ */
+export const refuseRepeated = (url: URL, names: ReadonlyArray<string>): QueryReply | undefined => {
+  for (const name of names) {
+    const n = url.searchParams.getAll(name).length
+    if (n > 1) return refuse(400, "repeated_parameter", `?${name}= is given ${n} times: give it once`, name)
+  }
+  return undefined
+}
+
+/**
  * ?limit= and ?cursor= of a list's URL, or the 400 naming the parameter. `shape` is the key's (see decodePageCursor);
  * `what` names the list in the message ("audiences").
  */
 export const readPage = (url: URL, list: { readonly what: string; readonly shape: string; readonly fallback: number; readonly max: number }): PageRequest | QueryReply => {
+  const repeated = refuseRepeated(url, ["limit", "cursor"])
+  if (repeated !== undefined) return repeated
   const text = url.searchParams.get("limit")
   if (text !== null && !(/^\d{1,9}$/.test(text) && Number(text) >= 1 && Number(text) <= list.max)) {
     return refuse(400, "bad_limit", `?limit= must be a whole number from 1 to ${list.max} (${list.what} per page)`, "limit")

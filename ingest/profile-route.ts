@@ -14,6 +14,7 @@ import {
 } from "../identity/index.ts"
 import { Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
 import { readProfileCached } from "./profile-read.ts"
+import { refuseRepeated } from "./pages.ts"
 import { type QueryReply, refuse } from "./query-route.ts"
 import { DEFAULT_TENANT } from "./writekeys.ts"
 
@@ -24,6 +25,8 @@ export const DEFAULT_RECENT_EVENTS = 20
 const EVENTS_SUFFIX = "/events"
 const IDENTIFIERS_SUFFIX = "/identifiers"
 export const MAX_RECENT_EVENTS = 1000
+/** The parameters of the profile routes that take one value (channel and event may repeat). */
+const SINGLE_PARAMETERS = ["tenant", "events", "purpose", "limit", "cursor", "since", "until"]
 
 
 export const profileRoute = (req: IncomingMessage, options: {
@@ -50,6 +53,9 @@ export const profileRoute = (req: IncomingMessage, options: {
     if (identifier.trim() === "") {
       return refuse(400, "bad_identifier", "say whose profile: GET /v1/profiles/{identifier}, e.g. /v1/profiles/email%3Aann%40x.example", "/identifier")
     }
+    // Each of these takes one value: a second (?limit=5&limit=5000) is refused rather than silently dropped.
+    const repeated = refuseRepeated(url, SINGLE_PARAMETERS)
+    if (repeated !== undefined) return repeated
     const tenant = url.searchParams.get("tenant") ?? DEFAULT_TENANT
     if (tenant === "") return refuse(400, "bad_tenant", "?tenant= must name a tenant", "tenant")
     const failures = {
