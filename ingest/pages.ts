@@ -2,6 +2,7 @@
 // timeline pages (identity/timeline.ts): ?limit= (1 to the list's maximum) and ?cursor= (the previous page's
 // nextCursor, opaque). A page starts strictly after the last key of the page before, so rows created or deleted
 // meanwhile never shift a boundary the way OFFSET would: nothing is skipped or shown twice.
+import { LATEST_MS } from "../warehouse/calendar.ts"
 import { type QueryReply, refuse } from "./query-route.ts"
 
 /** A key's parts, in the list's order (e.g. [received at ms, request id]). */
@@ -22,7 +23,7 @@ export interface Page<A> {
 export const encodePageCursor = (key: PageKey): string => Buffer.from(JSON.stringify(key)).toString("base64url")
 
 /** The latest time (ms) a DateTime64(3) holds: a whole-number part (a time, a counter) is at most this. */
-const MAX_KEY_NUMBER = Date.UTC(2299, 11, 31, 23, 59, 59, 999)
+const MAX_KEY_NUMBER = LATEST_MS
 
 /** The key a cursor holds when it is one this API gave for a key of `shape` ("s" a string, "n" a whole number >= 0). */
 export const decodePageCursor = (cursor: string, shape: string): PageKey | undefined => {
