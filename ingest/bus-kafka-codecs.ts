@@ -6,7 +6,10 @@
 // kafkajs-lz4 builds a native add-on). Neither may expand a batch past MAX_BATCH_BYTES: a few megabytes of crafted
 // input would otherwise take gigabytes of memory.
 import { createRequire } from "node:module"
+import { promisify } from "node:util"
+import zlib from "node:zlib"
 import { Data } from "effect"
+import type { KafkaMessage } from "kafkajs"
 
 /** The most a batch may expand to: 16 times the largest batch the bus's topics take (8 MiB). */
 export const MAX_BATCH_BYTES = 128 * 1024 * 1024
@@ -160,14 +163,148 @@ export const lz4Decompress = (input: Buffer): Buffer => {
   return out.done()
 }
 
-/** kafkajs codecs (its CompressionCodecs entries) that read these batches and refuse to write them. */
-export const readOnlyCodec = (name: string, decompress: (b: Buffer) => Buffer) => () => ({
-  compress: () => Promise.reject(new Error(`cdp does not produce ${name}-compressed batches`)),
-  decompress: (buffer: Buffer) => new Promise<Buffer>((resolve, reject) => {
+const zlibFailure = (codec: string, e: unknown): CompressedBatchCorrupt =>
+  e instanceof CompressedBatchCorrupt ? e
+  : new CompressedBatchCorrupt({
+    codec,
+    reason: (e as { code?: unknown }).code === "ERR_BUFFER_TOO_LARGE" ? tooLarge : `zlib: ${e instanceof Error ? e.message : String(e)}`,
+  })
+
+/** gzip (kafkajs's own codec had no bound: a batch of a few hundred kilobytes could expand to gigabytes). */
+export const gzipDecompress = (input: Buffer): Promise<Buffer> =>
+  promisify(zlib.unzip)(input, { maxOutputLength: MAX_BATCH_BYTES }).catch((e: unknown) => Promise.reject(zlibFailure("gzip", e)))
+
+/** Zstandard from node:zlib (Node >= 22.15), with the same bound. */
+export const zstdDecompress = (input: Buffer): Promise<Buffer> =>
+  promisify(zlib.zstdDecompress)(input, { maxOutputLength: MAX_BATCH_BYTES }).catch((e: unknown) => Promise.reject(zlibFailure("zstd", e)))
+
+// ── A batch that does not decompress: skipped as marker records, never a stopped consumer ─────────────────────────
+//
+// kafkajs decodes a whole fetch before the consumer sees any of it, and a codec's decompress that throws fails that
+// fetch: the consumer fetched the same offset again forever and nothing behind the batch on its partition was read.
+// kafkajs has no hook to skip a batch it cannot decode, and its record batch decoder is not reachable from outside
+// (the fetch response captured it when loaded). The one place cdp's code runs inside that decoding is the codec, so
+// the codec answers for such a batch: instead of throwing, decompress returns, as the batch's records, one marker
+// record per record the batch's header counts, each with no key and no value and the header UNDECODABLE_HEADER
+// naming the defect, the codec and the batch's offsets. The last marker's offset is the batch's last, so the
+// consumer resolves and commits past the whole batch; the bus parks the batch as one dead letter
+// (ingest/bus-kafka.ts) and goes on. The count, first offset and last offset delta are read from the batch header
+// just before the compressed bytes (kafkajs hands decompress a view into the fetch response, not a copy): that
+// header is checked (magic 2, its length ending where the compressed bytes end, this codec in its attributes)
+// and, when it is not there, the error is thrown as before.
+
+/** The record header a marker record of an undecodable batch carries: JSON of UndecodableBatch's fields. */
+export const UNDECODABLE_HEADER = "cdp-batch-undecodable"
+
+/** A compressed record batch the consumer cannot read, with where it is. */
+export class UndecodableBatch extends Data.TaggedError("UndecodableBatch")<{
+  readonly codec: string
+  /** Expands past MAX_BATCH_BYTES (else corrupt). */
+  readonly tooLarge: boolean
+  readonly reason: string
+  readonly firstOffset: string
+  readonly lastOffset: string
+  readonly records: number
+  readonly topic: string
+  readonly partition: number
+}> {
+  override get message() {
+    return `a Kafka record batch compressed with ${this.codec} ${this.tooLarge ? "is too large" : "is corrupt"}: ${this.reason}; ` +
+      `its ${this.records} record(s), offsets ${this.firstOffset} to ${this.lastOffset} of topic ${this.topic} partition ${this.partition}, were not read`
+  }
+}
+
+const BATCH_HEADER_BYTES = 61
+const RECORD_BATCH_MAGIC = 2
+
+const zigzag = (n: number) => (n << 1) ^ (n >> 31)
+const varint = (n: number): Array<number> => {
+  const out: Array<number> = []
+  let v = zigzag(n) >>> 0
+  while (v >= 0x80) {
+    out.push((v & 0x7f) | 0x80)
+    v >>>= 7
+  }
+  out.push(v)
+  return out
+}
+
+/** The batch header before `compressed` when it is there (see above); undefined when it is not. */
+const batchHeaderOf = (compressed: Buffer, codecType: number) => {
+  if (compressed.byteOffset < BATCH_HEADER_BYTES) return undefined
+  const h = Buffer.from(compressed.buffer, compressed.byteOffset - BATCH_HEADER_BYTES, BATCH_HEADER_BYTES)
+  if (h.readInt8(16) !== RECORD_BATCH_MAGIC || h.readInt32BE(8) !== BATCH_HEADER_BYTES - 12 + compressed.length) return undefined
+  if ((h.readInt16BE(21) & 0x07) !== codecType) return undefined
+  const records = h.readInt32BE(57)
+  const lastOffsetDelta = h.readInt32BE(23)
+  if (records <= 0 || lastOffsetDelta < 0) return undefined
+  const firstOffset = h.readBigInt64BE(0)
+  return { records, lastOffsetDelta, firstOffset: firstOffset.toString(), lastOffset: (firstOffset + BigInt(lastOffsetDelta)).toString() }
+}
+
+/**
+ * The marker records of an undecodable batch, as kafkajs reads decompressed records: undefined when they would take
+ * more than MAX_BATCH_BYTES (a header counting millions of records), and the error then stops the consumer as before.
+ */
+export const undecodableMarkers = (compressed: Buffer, codecType: number, failure: CompressedBatchCorrupt): Buffer | undefined => {
+  const header = batchHeaderOf(compressed, codecType)
+  if (header === undefined) return undefined
+  const detail = Buffer.from(JSON.stringify({
+    codec: failure.codec, tooLarge: failure.reason === tooLarge, reason: failure.reason,
+    firstOffset: header.firstOffset, lastOffset: header.lastOffset, records: header.records,
+  }))
+  const name = Buffer.from(UNDECODABLE_HEADER)
+  const tail = [...varint(-1), ...varint(-1), ...varint(1), ...varint(name.length)]
+  const record = (delta: number) => {
+    const body = [0, 0, ...varint(delta), ...tail]
+    const length = body.length + name.length + varint(detail.length).length + detail.length
+    return { head: Buffer.from([...varint(length), ...body]), length }
+  }
+  const size = record(header.lastOffsetDelta).head.length + name.length + varint(detail.length).length + detail.length
+  if (size * header.records > MAX_BATCH_BYTES) return undefined
+  const detailLength = Buffer.from(varint(detail.length))
+  const parts: Array<Buffer> = []
+  for (let i = 0; i < header.records; i++) {
+    // The last marker carries the batch's last offset (records removed by compaction leave gaps before it).
+    const { head } = record(i === header.records - 1 ? header.lastOffsetDelta : Math.min(i, header.lastOffsetDelta))
+    parts.push(head, name, detailLength, detail)
+  }
+  return Buffer.concat(parts)
+}
+
+/** Whether a record is a marker of an undecodable batch (cheap: checked on every record the consumer gets). */
+export const marksUndecodable = (m: KafkaMessage): boolean =>
+  m.key === null && m.value === null && m.headers?.[UNDECODABLE_HEADER] !== undefined
+
+/** The undecodable batch a record marks (undefined for every real record). */
+export const undecodableBatchOf = (m: KafkaMessage, topic: string, partition: number): UndecodableBatch | undefined => {
+  const header = m.headers?.[UNDECODABLE_HEADER]
+  if (header === undefined || m.key !== null || m.value !== null) return undefined
+  try {
+    const d = JSON.parse(String(header)) as Omit<UndecodableBatch, "topic" | "partition">
+    return new UndecodableBatch({
+      codec: String(d.codec), tooLarge: d.tooLarge === true, reason: String(d.reason), firstOffset: String(d.firstOffset),
+      lastOffset: String(d.lastOffset), records: Number(d.records), topic, partition,
+    })
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * A kafkajs codec (a CompressionCodecs entry) of compression type `codecType`: reads with `decompress`, a batch it
+ * cannot read becomes marker records (above); writes with `compress`, or refuses to when cdp never produces it.
+ */
+export const readingCodec = (name: string, codecType: number, decompress: (b: Buffer) => Buffer | Promise<Buffer>, compress?: (encoder: { buffer: Buffer }) => Promise<Buffer>) => () => ({
+  compress: compress ?? (() => Promise.reject(new Error(`cdp does not produce ${name}-compressed batches`))),
+  decompress: async (buffer: Buffer): Promise<Buffer> => {
     try {
-      resolve(decompress(buffer))
+      return await decompress(buffer)
     } catch (e) {
-      reject(e)
+      const failure = e instanceof CompressedBatchCorrupt ? e : new CompressedBatchCorrupt({ codec: name, reason: e instanceof Error ? e.message : String(e) })
+      const markers = undecodableMarkers(buffer, codecType, failure)
+      if (markers === undefined) throw failure
+      return markers
     }
-  }),
+  },
 })

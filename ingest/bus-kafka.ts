@@ -17,7 +17,7 @@ import { BusUnavailable, EventBus, type EventBusShape, RecordNotJson, RecordWron
 import { type BusCodec, headerText, KEY_HEADER, RecordUnreadable, type WireMessage } from "./bus-crypto.ts"
 import type { DeadLetter } from "./message.ts"
 import { patchKafkaEncoder } from "./bus-kafka-encoder.ts"
-import { lz4Decompress, readOnlyCodec, snappyDecompress } from "./bus-kafka-codecs.ts"
+import { gzipDecompress, lz4Decompress, readingCodec, snappyDecompress, marksUndecodable, UndecodableBatch, undecodableBatchOf, zstdDecompress } from "./bus-kafka-codecs.ts"
 
 const { Kafka, logLevel, Partitioners, CompressionTypes, CompressionCodecs } = kafkajs
 
@@ -28,17 +28,19 @@ const { Kafka, logLevel, Partitioners, CompressionTypes, CompressionCodecs } = k
 const zstdAvailable = typeof zlib.zstdCompress === "function"
 if (zstdAvailable) {
   const compress = promisify(zlib.zstdCompress)
-  const decompress = promisify(zlib.zstdDecompress)
-  CompressionCodecs[CompressionTypes.ZSTD] = () => ({
-    compress: (encoder: { buffer: Buffer }) => compress(encoder.buffer, { params: { [zlib.constants.ZSTD_c_compressionLevel]: 1 } }),
-    decompress: (buffer: Buffer) => decompress(buffer),
-  })
+  CompressionCodecs[CompressionTypes.ZSTD] = readingCodec("zstd", CompressionTypes.ZSTD, zstdDecompress,
+    (encoder: { buffer: Buffer }) => compress(encoder.buffer, { params: { [zlib.constants.ZSTD_c_compressionLevel]: 1 } }))
 }
+// gzip as kafkajs writes it, read with a bound on what a batch expands to.
+CompressionCodecs[CompressionTypes.GZIP] = readingCodec("gzip", CompressionTypes.GZIP, gzipDecompress,
+  (encoder: { buffer: Buffer }) => promisify(zlib.gzip)(encoder.buffer))
 
 // Batches another producer (a Java or librdkafka client) compressed with Snappy or LZ4: kafkajs has no codec for
 // them, and one such batch in a fetch crashed the consumer for good (ingest/bus-kafka-codecs.ts).
-CompressionCodecs[CompressionTypes.Snappy] = readOnlyCodec("Snappy", snappyDecompress)
-CompressionCodecs[CompressionTypes.LZ4] = readOnlyCodec("LZ4", lz4Decompress)
+// Every codec turns a batch it cannot read (corrupt, or expanding past MAX_BATCH_BYTES) into marker records, which
+// the consumer parks as one dead letter and moves past (ingest/bus-kafka-codecs.ts says why there).
+CompressionCodecs[CompressionTypes.Snappy] = readingCodec("Snappy", CompressionTypes.Snappy, snappyDecompress)
+CompressionCodecs[CompressionTypes.LZ4] = readingCodec("LZ4", CompressionTypes.LZ4, lz4Decompress)
 
 /**
  * kafkajs 2.2.4 (its last release) schedules its request queue's check of pending requests in
@@ -175,6 +177,7 @@ const parkedRule = (defect: unknown) =>
   defect instanceof RecordNotJson ? "bus_record_not_json"
   : defect instanceof RecordWrongShape ? "bus_record_wrong_shape"
   : defect instanceof RecordUnreadable ? "bus_record_unreadable"
+  : defect instanceof UndecodableBatch ? (defect.tooLarge ? "bus_batch_too_large" : "bus_batch_corrupt")
   : "bus_handler_died"
 
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true })
@@ -199,6 +202,20 @@ const tenantOfKey = (key: Buffer | null): string => {
 export const parkedDeadLetter = (name: string, partition: number, m: KafkaMessage, defect: unknown, tenant?: string): DeadLetter => {
   const cause = describe(defect)
   const value = m.value ?? Buffer.alloc(0)
+  if (defect instanceof UndecodableBatch) {
+    // Nothing of the batch was read, not even its keys: no tenant; the payload says where the batch is (and keeps
+    // two batches two dead letters: a dead letter's id is a hash of its rule and payload), which stays on the topic.
+    const { topic, partition: at, codec, firstOffset, lastOffset, records } = defect
+    return {
+      tenant: "", source: `kafka:${name}`, receivedAt: new Date(Number(m.timestamp)).toISOString(), messageId: "",
+      rejection: {
+        rule: parkedRule(defect), field: "",
+        message: `${defect.message}; marked on ${name}.parked. The batch stays on ${name} until its retention: ` +
+          `read it with a client that can and produce its records to ${name} again`,
+      },
+      payload: JSON.stringify({ topic, partition: at, firstOffset, lastOffset, records, codec }),
+    }
+  }
   const sealed = m.headers?.[KEY_HEADER]
   const held = sealed === undefined
     ? "the payload is the record's value"
@@ -621,9 +638,38 @@ export const makeKafkaBus = (options: KafkaBusOptions): Effect.Effect<EventBusSh
             void pumpHandler()
           })
 
+        /**
+         * Parks each compressed batch the consumer could not read (its marker records, ingest/bus-kafka-codecs.ts)
+         * once as a dead letter; `parked` holds the first offsets of those parked already in this fetched batch.
+         * False when the partition was taken away before the broker acknowledged (then nothing is committed).
+         */
+        const parkUndecodable = async (
+          marked: ReadonlyArray<readonly [KafkaMessage, UndecodableBatch]>, payload: EachBatchPayload, parked: Set<string>,
+        ): Promise<boolean> => {
+          for (const [m, undecodable] of marked) {
+            if (parked.has(undecodable.firstOffset)) continue
+            let delay = 200
+            for (;;) {
+              if (!payload.isRunning() || payload.isStale()) return false
+              if (await park(name, payload.batch.partition, m, undecodable).then(() => true, () => false)) break
+              await payload.heartbeat().catch(() => undefined)
+              await new Promise((r) => setTimeout(r, delay))
+              delay = Math.min(delay * 2, 10_000)
+            }
+            parked.add(undecodable.firstOffset)
+            await run(Effect.logError("a compressed record batch could not be read; parked it and went past it").pipe(
+              Effect.annotateLogs({
+                topic: name, partition: payload.batch.partition, firstOffset: undecodable.firstOffset, lastOffset: undecodable.lastOffset,
+                records: undecodable.records, parkedOn: `${name}.parked`, rule: parkedRule(undecodable), defect: undecodable.reason,
+              })))
+          }
+          return true
+        }
+
         const eachBatch = async (payload: EachBatchPayload) => {
           const { batch } = payload
           if (batch.messages.length === 0) return
+          const parked = new Set<string>()
           if (!(await runOnAssigned(payload))) return
           // A batch can take longer than the session timeout (identity, scoring, a slow insert): keep the membership.
           const beat = setInterval(() => void payload.heartbeat().catch(() => undefined), 2_000)
@@ -632,7 +678,17 @@ export const makeKafkaBus = (options: KafkaBusOptions): Effect.Effect<EventBusSh
           try {
             for (let i = 0; i < batch.messages.length; i += maxBatch) {
               const records = batch.messages.slice(i, i + maxBatch)
-              if (!(await handleGrouped(records, payload))) return
+              // A record that only looks like a marker (a forged header) is handled as any other record.
+              const marked = records.some(marksUndecodable)
+                ? records.flatMap((m) => {
+                  const undecodable = undecodableBatchOf(m, name, batch.partition)
+                  return undecodable === undefined ? [] : [[m, undecodable] as const]
+                })
+                : []
+              const markers = new Set(marked.map(([m]) => m))
+              const readable = marked.length === 0 ? records : records.filter((m) => !markers.has(m))
+              if (readable.length > 0 && !(await handleGrouped(readable, payload))) return
+              if (marked.length > 0 && !(await parkUndecodable(marked, payload, parked))) return
               const next = (BigInt(records[records.length - 1]!.offset) + 1n).toString()
               // Committed only now that the handler's effect is durable; a commit lost to a rebalance means the
               // next owner handles these records again, which the sinks' dedup makes harmless.

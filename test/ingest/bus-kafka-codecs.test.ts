@@ -1,8 +1,16 @@
 // Snappy and LZ4 record batches of other producers (ingest/bus-kafka-codecs.ts): what the reference tools write comes
-// back byte for byte, and a corrupt batch is named, not read past. The path through a real broker is
+// back byte for byte, and a corrupt batch is named, not read past; a batch of any codec that does not decompress
+// reaches the consumer as marker records, which it parks and moves past. The path through a real broker is
 // test/integration/kafka-poison-records.test.ts.
+import { createRequire } from "node:module"
+import { gzipSync, zstdCompressSync } from "node:zlib"
+import type { KafkaMessage } from "kafkajs"
 import { describe, expect, it } from "vitest"
-import { CompressedBatchCorrupt, lz4Decompress, MAX_BATCH_BYTES, snappyDecompress } from "../../ingest/bus-kafka-codecs.ts"
+// Registers cdp's codecs in kafkajs.
+import "../../ingest/bus-kafka.ts"
+import {
+  CompressedBatchCorrupt, lz4Decompress, marksUndecodable, MAX_BATCH_BYTES, snappyDecompress, UndecodableBatch, undecodableBatchOf,
+} from "../../ingest/bus-kafka-codecs.ts"
 
 const text = "abcabcabcabcabcabcabcabcabcabcabcabcabcabc hello hello hello hello hello hello world ".repeat(50)
 // `lz4 -9` (LZ4 command line 1.9) of `text`: a frame with one compressed block whose matches overlap their output.
@@ -57,5 +65,82 @@ describe("Snappy and LZ4 batches of other producers", () => {
     const ok = lz4Decompress(Buffer.concat([Buffer.from([0x04, 0x22, 0x4d, 0x18, 0x40, 0x40, 0xc0]), size, small, Buffer.alloc(4)]))
     expect(ok.length).toBe(1 + 15 + 255 * 1000 + 4)
     expect(ok.every((b) => b === 0x61)).toBe(true)
+  })
+})
+
+// kafkajs's own record batch decoder, as its fetch runs it, over the codecs cdp registers (ingest/bus-kafka.ts).
+const kafkaRequire = createRequire(import.meta.url)
+const decodeRecordBatch = kafkaRequire("kafkajs/src/protocol/recordBatch/v0/decoder.js") as (d: unknown) => Promise<{ records: Array<KafkaMessage> }>
+const KafkaDecoder = kafkaRequire("kafkajs/src/protocol/decoder.js") as new (b: Buffer) => unknown
+
+/** A record batch (magic 2) of `records` records compressed with codec `type`, its compressed bytes `payload`, as a fetch carries it. */
+const batchOf = (type: number, payload: Buffer, records: number, lastOffsetDelta = records - 1, firstOffset = 40n) => {
+  const h = Buffer.alloc(61)
+  h.writeBigInt64BE(firstOffset, 0)
+  h.writeInt32BE(49 + payload.length, 8)
+  h.writeInt8(2, 16)
+  h.writeInt16BE(type, 21)
+  h.writeInt32BE(lastOffsetDelta, 23)
+  h.writeBigInt64BE(1_700_000_000_000n, 27)
+  h.writeBigInt64BE(1_700_000_000_000n, 35)
+  h.writeBigInt64BE(-1n, 43)
+  h.writeInt32BE(records, 57)
+  // Other bytes of the fetch response before it, as kafkajs's decoder sees a batch inside the response.
+  return Buffer.concat([Buffer.from("fetch response bytes before the batch"), h, payload]).subarray(37)
+}
+
+const GZIP = 1, SNAPPY = 2, LZ4 = 3, ZSTD = 4
+
+describe("a compressed batch the consumer cannot read", () => {
+  it("becomes one marker record per record, naming the codec, the defect and the batch's offsets, and the last marker ends the batch", async () => {
+    const { records } = await decodeRecordBatch(new KafkaDecoder(batchOf(LZ4, Buffer.from("not lz4 at all"), 3, 5)))
+    expect(records.map((m) => m.offset)).toEqual(["40", "41", "45"])
+    expect(records.every(marksUndecodable)).toBe(true)
+    const batch = undecodableBatchOf(records[0]!, "cdp.events", 2)!
+    expect(batch).toBeInstanceOf(UndecodableBatch)
+    expect(batch.message).toBe("a Kafka record batch compressed with LZ4 is corrupt: it does not start with LZ4's frame magic; " +
+      "its 3 record(s), offsets 40 to 45 of topic cdp.events partition 2, were not read")
+    expect(batch.tooLarge).toBe(false)
+  })
+
+  it("gzip and zstd batches that do not decompress are marked corrupt", async () => {
+    for (const [type, codec] of [[GZIP, "gzip"], [ZSTD, "zstd"]] as const) {
+      // A gzip member followed by bytes that are not one (the Java broker's GZIPInputStream accepts this).
+      const payload = type === GZIP ? Buffer.concat([gzipSync(Buffer.from("x")), Buffer.from("garbage")]) : Buffer.from("not zstd")
+      const { records } = await decodeRecordBatch(new KafkaDecoder(batchOf(type, payload, 2)))
+      expect(records.map((m) => m.offset)).toEqual(["40", "41"])
+      const batch = undecodableBatchOf(records[1]!, "cdp.events", 0)!
+      expect(batch.message).toMatch(new RegExp(`^a Kafka record batch compressed with ${codec} is corrupt: zlib: `))
+    }
+  })
+
+  it("batches expanding past MAX_BATCH_BYTES are marked too large, whatever their codec", async () => {
+    const big = Buffer.alloc(MAX_BATCH_BYTES + 1)
+    const payloads: Array<[number, Buffer]> = [
+      [GZIP, gzipSync(big)], [ZSTD, zstdCompressSync(big)], [SNAPPY, Buffer.from([0xff, 0xff, 0xff, 0xff, 0x07, 0])],
+    ]
+    for (const [type, payload] of payloads) {
+      const { records } = await decodeRecordBatch(new KafkaDecoder(batchOf(type, payload, 1)))
+      expect(records.map((m) => m.offset)).toEqual(["40"])
+      const batch = undecodableBatchOf(records[0]!, "cdp.events", 0)!
+      expect(batch.tooLarge).toBe(true)
+      expect(batch.message).toContain(`is too large: it expands past ${MAX_BATCH_BYTES / 1024 / 1024} MiB`)
+    }
+  })
+
+  it("a batch that decompresses is read as before; a real record with the marker header is not a marker", async () => {
+    // One record (kafkajs's varints are zigzag: 1 is -1, 4 is 2): attributes, timestamp and offset deltas 0, key null,
+    // value "hi", one header cdp-batch-undecodable: "x".
+    const name = Buffer.from("cdp-batch-undecodable")
+    const body = Buffer.concat([Buffer.from([0, 0, 0, 1, 4, 0x68, 0x69, 2, name.length * 2]), name, Buffer.from([2, 0x78])])
+    const record = Buffer.concat([Buffer.from([body.length * 2]), body])
+    const { records } = await decodeRecordBatch(new KafkaDecoder(batchOf(GZIP, gzipSync(record), 1)))
+    expect(records.map((m) => [m.offset, m.value?.toString()])).toEqual([["40", "hi"]])
+    expect(marksUndecodable(records[0]!)).toBe(false)
+  })
+
+  it("without the batch header before it (not a record batch of a fetch), the codec's error is thrown as before", async () => {
+    const codec = (kafkaRequire("kafkajs") as typeof import("kafkajs")).CompressionCodecs[LZ4]!()
+    await expect(codec.decompress(Buffer.from("not lz4 at all"))).rejects.toThrow(CompressedBatchCorrupt)
   })
 })
