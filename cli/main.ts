@@ -211,7 +211,7 @@ Examples:
       })
       const layer = Collector.layer({
         port, host, writeKeys: keys, adminToken: token, sourceOptions, identity, traitPrecedence, dataDir: config.dataDir,
-        consent, destinations: yield* readSetting(SETTINGS.destinations), listeningReport: yield* listeningReporter, maxAudiences: yield* readSetting(SETTINGS.maxAudiences),
+        consent, destinations: yield* readSetting(SETTINGS.destinations), listeningReport: yield* listeningReporter, relations: yield* readSetting(SETTINGS.relations), maxAudiences: yield* readSetting(SETTINGS.maxAudiences),
         maxTokens: yield* readSetting(SETTINGS.maxTokens),
         sendgridVerificationKey: sendgrid === undefined ? undefined : Redacted.value(sendgrid),
       }).pipe(Layer.provideMerge(pipelineLayer(config, { consume: opts.edgeOnly !== true })))

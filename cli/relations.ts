@@ -1,19 +1,21 @@
 // `cdp relations compute|summary|explain`: each profile's relationship with the brand (type, health, churn risk and
 // their evidence) brought to a date, how the types moved between two dates, and one profile's evidence.
 import { type Command, InvalidArgumentError, Option } from "commander"
-import { Effect } from "effect"
+import { Effect, type Scope } from "effect"
 import { type IdentityConfig, profileIdOf, readIdentifier } from "../identity/index.ts"
 import {
   computeRelations, dayOf, DEFAULT_RELATIONS_CONFIG, explainRelation, type RelationExplanation, type RelationSeries, relationSeries, SERIES_EVERY,
   type SeriesEvery, summarise, type Summary,
 } from "../identity/relations/index.ts"
 import { readRuns } from "../warehouse/relations.ts"
+import type { Warehouse } from "../warehouse/warehouse.ts"
 import { relationshipsText } from "../sentiment/report-relations.ts"
 import { DEFAULT_TENANT } from "../ingest/writekeys.ts"
 import { readSetting, SETTINGS } from "./config.ts"
 import { formatRows, type OutputFormat } from "./format.ts"
 import { backendConfig, commandLogger, warehouseLayer } from "./layers.ts"
 import { runCommand } from "./run.ts"
+import { directOrServer, type RunningServer, serverCaller, ServerQueryFailed } from "./server-info.ts"
 
 /** --as-of, --from, --to: a calendar date, YYYY-MM-DD (UTC), that exists. */
 export const parseDay = (value: string): string => {
@@ -26,8 +28,23 @@ export const parseDay = (value: string): string => {
 
 const formatOption = () => new Option("--format <format>", "output format").choices(["json", "table"]).default("table")
 
-const withWarehouse = <A, E, R>(dataDir: string | undefined, program: Effect.Effect<A, E, R>) =>
-  program.pipe(Effect.scoped, Effect.provide(warehouseLayer(backendConfig(dataDir))))
+const callServer = serverCaller((message) => new ServerQueryFailed({ message }))
+
+/**
+ * `program` on the data directory, or, while `cdp serve` holds it, the same answer from the server's
+ * /v1/relations route (`path`, and the body of a POST): its answer without the success flag.
+ */
+const onDataOrServer = <A, E>(dataDir: string | undefined, program: Effect.Effect<A, E, Warehouse | Scope.Scope>, path: string, body?: Record<string, unknown>) => {
+  const backend = backendConfig(dataDir)
+  return directOrServer(backend, program.pipe(Effect.scoped, Effect.provide(warehouseLayer(backend))), (server: RunningServer) =>
+    Effect.map(callServer<A & { success?: boolean }>(server, body === undefined ? "GET" : "POST", path, body), ({ success: _, ...answer }) => answer as A))
+}
+
+/** A query string of the parameters given (undefined ones left out). */
+const query = (params: Record<string, string | number | undefined>) => {
+  const given = Object.entries(params).filter((e): e is [string, string | number] => e[1] !== undefined)
+  return given.length === 0 ? "" : `?${new URLSearchParams(given.map(([k, v]) => [k, String(v)])).toString()}`
+}
 
 const section = (title: string, rows: ReadonlyArray<Record<string, unknown>>) =>
   `${title}\n${rows.length === 0 ? "  (none)" : formatRows(rows, "table")}`
@@ -97,9 +114,9 @@ Examples:
   $ npx cdp query "SELECT profile_id, relationship_type, churn_risk FROM profiles ORDER BY churn_risk DESC LIMIT 20"`)
     .action((opts: { asOf?: string; tenant: string; format: OutputFormat; dataDir?: string }) => {
       const main = Effect.gen(function* () {
-        const result = yield* withWarehouse(opts.dataDir, computeRelations({
-          tenant: opts.tenant, asOf: opts.asOf ?? dayOf(Date.now()), config: yield* config(),
-        }))
+        const asOf = opts.asOf ?? dayOf(Date.now())
+        const result = yield* onDataOrServer(opts.dataDir, computeRelations({ tenant: opts.tenant, asOf, config: yield* config() }),
+          "/v1/relations/compute", { tenant: opts.tenant, asOf })
         process.stdout.write(opts.format === "json" ? `${JSON.stringify(result)}\n`
           : `${result.profiles} profiles of tenant ${result.tenant} brought to ${result.asOf} in ${result.seconds} s\n` +
             `${formatRows(Object.entries(result.byType).map(([type, profiles]) => ({ type, profiles })), "table")}\n`)
@@ -128,7 +145,8 @@ Examples:
   $ npx cdp relations summary --from 2024-10-01 --to 2024-11-01 --format json`)
     .action((opts: { from?: string; to?: string; limit: number; tenant: string; format: OutputFormat; dataDir?: string }) => {
       const main = Effect.gen(function* () {
-        const s = yield* withWarehouse(opts.dataDir, summarise({ tenant: opts.tenant, from: opts.from, to: opts.to, config: yield* config() }))
+        const s = yield* onDataOrServer(opts.dataDir, summarise({ tenant: opts.tenant, from: opts.from, to: opts.to, config: yield* config() }),
+          `/v1/relations/summary${query({ tenant: opts.tenant, from: opts.from, to: opts.to, limit: opts.limit })}`)
         process.stdout.write(`${opts.format === "json" ? JSON.stringify(s) : renderSummary(s, opts.limit)}\n`)
       })
       runCommand(main.pipe(Effect.provide(commandLogger)))
@@ -156,11 +174,11 @@ Examples:
     .action((opts: { from?: string; to?: string; every: SeriesEvery; computeMissing: boolean; tenant: string; format: OutputFormat; dataDir?: string }) => {
       const main = Effect.gen(function* () {
         const relationsConfig = yield* config()
-        const s = yield* withWarehouse(opts.dataDir, Effect.gen(function* () {
+        const s = yield* onDataOrServer(opts.dataDir, Effect.gen(function* () {
           const to = opts.to ?? (yield* readRuns(opts.tenant)).map((r) => r.asOf).sort().at(-1) ?? dayOf(Date.now())
           const from = opts.from ?? dayOf(Date.parse(`${to}T00:00:00Z`) - 83 * 86_400_000)
           return yield* relationSeries({ tenant: opts.tenant, from, to, every: opts.every, computeMissing: opts.computeMissing, config: relationsConfig })
-        }))
+        }), `/v1/relations/report${query({ tenant: opts.tenant, from: opts.from, to: opts.to, every: opts.every, computeMissing: opts.computeMissing ? "true" : undefined })}`)
         process.stdout.write(`${opts.format === "json" ? JSON.stringify(s) : renderSeries(s)}\n`)
       })
       runCommand(main.pipe(Effect.provide(commandLogger)))
@@ -182,10 +200,10 @@ Examples:
       const main = Effect.gen(function* () {
         // Checked before the data dir is opened: a wrong identifier touches nothing.
         const ref = yield* readIdentifier(identifier, opts.tenant, shared.identity())
-        const e = yield* withWarehouse(opts.dataDir, Effect.gen(function* () {
+        const e = yield* onDataOrServer(opts.dataDir, Effect.gen(function* () {
           const profileId = yield* profileIdOf(opts.tenant, ref)
           return yield* explainRelation(opts.tenant, profileId, opts.asOf)
-        }))
+        }), `/v1/relations/explain/${encodeURIComponent(identifier)}${query({ tenant: opts.tenant, asOf: opts.asOf })}`)
         process.stdout.write(`${opts.format === "json" ? JSON.stringify(e) : renderExplanation(e)}\n`)
       })
       runCommand(main.pipe(Effect.provide(commandLogger)))

@@ -34,6 +34,8 @@ export const SCOPES = {
   "audiences:read": "read audiences, their members and changes",
   "audiences:write": "create, edit and delete audiences",
   "listening:read": "read social listening (mentions, sentiment, alerts: GET /v1/listening/report)",
+  "relations:read": "read relationship scores: the summary, the report per period and one profile's evidence (GET /v1/relations/...)",
+  "relations:write": "bring every profile's relationship scores to a date (POST /v1/relations/compute)",
   "exports:read": "read export destinations, their status and history (GET /v1/exports...)",
   "exports:write": "run exports, see what a sync would send (dry run), replay dead letters (POST /v1/exports/...)",
   "consent:read": "read a person's consent per purpose with its history and proofs (GET /v1/consent/...)",
@@ -51,12 +53,12 @@ export const ALL_SCOPES = Object.keys(SCOPES) as ReadonlyArray<Scope>
 
 /**
  * What each role may do. A marketer reads profiles (e-mail and phone masked unless the purpose of the read is
- * consented), audiences, listening and exports; compliance handles consent, data-subject requests and the audit log.
+ * consented), audiences, listening, exports and relationship scores (an admin computes them); compliance handles consent, data-subject requests and the audit log.
  * A token may hold fewer scopes than its role (`--scopes`), never more.
  */
 export const ROLES = {
   collector: ["ingest"],
-  marketer: ["profiles:read", "audiences:read", "audiences:write", "listening:read", "exports:read"],
+  marketer: ["profiles:read", "audiences:read", "audiences:write", "listening:read", "exports:read", "relations:read"],
   compliance: ["consent:read", "dsr:read", "dsr:write", "audit:read"],
   admin: ALL_SCOPES,
 } as const satisfies Record<string, ReadonlyArray<Scope>>
@@ -133,6 +135,11 @@ export const API_ROUTES = [
   // Lists public handles of authors.
   {
     name: "listening", template: "/v1/listening/report", matches: under("/v1/listening"), read: "listening:read", write: "listening:read", audit: "all",
+  },
+  // The summary names profiles by id; an explanation is one person's, asked for by identifier.
+  {
+    name: "relations", template: "/v1/relations", matches: under("/v1/relations"), read: "relations:read", write: "relations:write", audit: "all",
+    subject: (p: string) => (p.startsWith("/v1/relations/explain/") ? segmentAfter("/v1/relations/explain/")(p) : undefined),
   },
   // The log holds keyed hashes of the people it is about and who read them: who reads it is logged too.
   { name: "audit", template: "/v1/audit", matches: under("/v1/audit"), read: "audit:read", write: "audit:read", audit: "all" },

@@ -13,6 +13,7 @@ import { corsHeaders, isBrowserRoute, originRefusal, preflightHeaders } from "./
 import { Pipeline } from "./pipeline.ts"
 import type { IdentityConfig, TraitPrecedence } from "../identity/index.ts"
 import type { ConsentPolicies } from "../consent/index.ts"
+import type { RelationsConfig } from "../identity/relations/index.ts"
 import { consentRoute } from "./consent-route.ts"
 import { identityRoute } from "./identity-route.ts"
 import { makeDsrRoute } from "./dsr-route.ts"
@@ -27,6 +28,7 @@ import { auditRoute } from "./audit-route.ts"
 import type { DestinationConfig } from "./destinations/index.ts"
 import { exportRoute } from "./export-route.ts"
 import { type ListeningReporter, listeningRoute } from "./listening-route.ts"
+import { relationsRoute } from "./relations-route.ts"
 import { auditSigner } from "../consent/audit.ts"
 import { loadSecret, makeKeys } from "../consent/keys.ts"
 import {
@@ -66,6 +68,8 @@ export interface CollectorOptions {
   readonly destinations?: ReadonlyArray<DestinationConfig> | undefined
   /** How GET /v1/listening/report makes the report (default: the report without brand terms or alert webhook). */
   readonly listeningReport?: ListeningReporter | undefined
+  /** How POST /v1/relations/compute scores profiles (CDP_RELATIONS; default DEFAULT_RELATIONS_CONFIG). */
+  readonly relations?: RelationsConfig | undefined
   /** Per webhook source, its settings (e.g. calls: {columns, defaultCountry}). */
   readonly sourceOptions?: Readonly<Record<string, Record<string, unknown>>>
   /** When /health and senders are told the pipeline is not ready (free disk, backlog age). */
@@ -337,6 +341,7 @@ const makeCollector = (options: CollectorOptions) =>
       audiences: audienceRoute({ warehouse, policies: options.consent, bodyIdleMs, maxAudiences: options.maxAudiences }),
       exports: yield* exportRoute({ destinations: options.destinations ?? [], policies: options.consent, bodyIdleMs }),
       listening: listeningRoute({ warehouse, report: options.listeningReport, bodyIdleMs }),
+      relations: relationsRoute({ warehouse, config: options.relations, identity: options.identity, bodyIdleMs }),
       audit: options.dataDir === undefined ? undefined : yield* auditRoute({ signer: yield* auditSigner(options.dataDir) }),
     }
 

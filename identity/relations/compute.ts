@@ -20,6 +20,9 @@ export class ProfileNotScored extends Data.TaggedError("ProfileNotScored")<{ rea
   }
 }
 
+/** A period whose end is not after its start, or that would hold too many periods. */
+export class PeriodInvalid extends Data.TaggedError("PeriodInvalid")<{ readonly message: string }> {}
+
 /** A date as YYYY-MM-DD (UTC). */
 export const dayOf = (ms: number) => new Date(ms).toISOString().slice(0, 10)
 
@@ -114,6 +117,7 @@ export const summarise = Effect.fn("summarise")(function* (options: {
   const to = options.to ?? runs[0]?.asOf
   if (to === undefined) return yield* new NoRelationsYet({ tenant: options.tenant })
   const from = options.from ?? dayOf(Date.parse(`${to}T00:00:00Z`) - options.config.windowDays * 86_400_000)
+  if (from >= to) return yield* new PeriodInvalid({ message: `to ${to} must be after from ${from}` })
   const before = yield* scoresFor(options.tenant, from, options.config)
   const after = yield* scoresFor(options.tenant, to, options.config)
   const was = new Map(before.map((s) => [s.profileId, s.relationshipType as RelationshipType]))

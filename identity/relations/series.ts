@@ -1,10 +1,10 @@
 // The relationship types over time (`cdp relations report`, and the listening report's section): for each day, week
 // or month between two dates, the profiles per type as of the period's end and the movements between types since the
 // period before.
-import { Data, Effect } from "effect"
+import { Effect } from "effect"
 import { readRuns, readStoredTypes } from "../../warehouse/relations.ts"
 import { RELATIONSHIP_TYPES } from "./classify.ts"
-import { scoresAsOf } from "./compute.ts"
+import { PeriodInvalid, scoresAsOf } from "./compute.ts"
 import type { RelationsConfig } from "./config.ts"
 
 export type SeriesEvery = "day" | "week" | "month"
@@ -12,8 +12,6 @@ export const SERIES_EVERY: ReadonlyArray<SeriesEvery> = ["day", "week", "month"]
 
 /** A series longer than this is refused: each period may be a compute of every profile. */
 export const MAX_PERIODS = 400
-
-export class SeriesRangeInvalid extends Data.TaggedError("SeriesRangeInvalid")<{ readonly message: string }> {}
 
 export interface TypeMovement {
   readonly from: string
@@ -71,14 +69,14 @@ const endOfPeriod = (t: number, every: SeriesEvery): number => {
 
 /** The periods between `from` and `to` (both inclusive): whole days, weeks or months, the first and last cut to the range. */
 export const periodsBetween = (from: string, to: string, every: SeriesEvery) => {
-  if (from > to) return Effect.fail(new SeriesRangeInvalid({ message: `--from ${from} is after --to ${to}` }))
+  if (from > to) return Effect.fail(new PeriodInvalid({ message: `from ${from} is after to ${to}` }))
   const periods: Array<{ start: string; end: string }> = []
   for (let t = ms(from); t <= ms(to); ) {
     const end = Math.min(endOfPeriod(t, every), ms(to))
     periods.push({ start: day(t), end: day(end) })
     if (periods.length > MAX_PERIODS) {
-      return Effect.fail(new SeriesRangeInvalid({
-        message: `--every ${every} gives more than ${MAX_PERIODS} periods from ${from} to ${to}: use a longer period or a shorter range`,
+      return Effect.fail(new PeriodInvalid({
+        message: `every ${every} gives more than ${MAX_PERIODS} periods from ${from} to ${to}: use a longer period or a shorter range`,
       }))
     }
     t = end + DAY_MS

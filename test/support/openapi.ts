@@ -33,12 +33,14 @@ export const checkResponse = (template: string, method: string, status: number, 
 
 /** The route template a path is an instance of. */
 export const templateOf = (path: string): string => {
-  const p = path.split("?", 1)[0]!
+  const p = path.split("?", 1)[0]!.replace(/^\/v1\/tenants\/[^/]+\//, "/v1/")
   if (/^\/v1\/profiles\/[^/]*\/events\/?$/.test(p)) return "/v1/profiles/{identifier}/events"
   if (/^\/v1\/profiles\/[^/]*\/identifiers\/?$/.test(p)) return "/v1/profiles/{identifier}/identifiers"
   if (p.startsWith("/v1/profiles/")) return "/v1/profiles/{identifier}"
   if (p.startsWith("/v1/consent/")) return "/v1/consent/{identifier}"
   if (p === "/v1/exports" || p === "/v1/exports/run" || p === "/v1/listening/report" || p === "/v1/audit" || p === "/v1/audit/verify") return p
+  if (p === "/v1/relations/compute" || p === "/v1/relations/summary" || p === "/v1/relations/report") return p
+  if (p.startsWith("/v1/relations/explain/")) return "/v1/relations/explain/{identifier}"
   const exp = /^\/v1\/exports\/[^/]+(\/(status|history|run|dry-run|replay))?$/.exec(p)
   if (exp !== null) return `/v1/exports/{destination}${exp[1] ?? ""}`
   throw new Error(`no template for ${p}`)

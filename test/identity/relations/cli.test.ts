@@ -2,7 +2,7 @@
 import { writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { runCdp } from "../../support/cli.ts"
+import { runCdp, startServe } from "../../support/cli.ts"
 import { freshDir, removeDir } from "../../support/pipeline.ts"
 
 let dir: string
@@ -85,4 +85,30 @@ describe("cdp relations", () => {
     expect(unknown.status).toBe(1)
     expect(unknown.stderr).toMatch(/^cdp: no profile of tenant "default" holds/)
   })
+
+  it("while cdp serve holds the data dir, compute, summary, report and explain go through its API with the same answers", async () => {
+    const direct = JSON.parse(cdp(["relations", "explain", "ann@x.example", "--format", "json"]).stdout) as Record<string, unknown>
+    const serve = await startServe(["--data-dir", data])
+    try {
+      const computed = cdp(["relations", "compute", "--as-of", "2024-11-20", "--format", "json"])
+      expect(computed.stderr).toBe("")
+      expect(JSON.parse(computed.stdout)).toMatchObject({ tenant: "default", asOf: "2024-11-20", profiles: 2 })
+      const explained = cdp(["relations", "explain", "ann@x.example", "--as-of", direct["asOf"] as string, "--format", "json"])
+      expect(explained.stderr).toBe("")
+      expect(JSON.parse(explained.stdout)).toEqual(direct)
+      const summary = cdp(["relations", "summary", "--from", direct["asOf"] as string, "--to", "2024-11-20", "--format", "json"])
+      expect(summary.stderr).toBe("")
+      expect(JSON.parse(summary.stdout)).toMatchObject({ from: direct["asOf"], to: "2024-11-20" })
+      const report = cdp(["relations", "report", "--from", "2024-11-01", "--to", "2024-11-30", "--format", "json"])
+      expect(JSON.parse(report.stdout).periods.some((p: { asOf: string | null }) => p.asOf === "2024-11-20")).toBe(true)
+      const missing = cdp(["relations", "report", "--compute-missing"])
+      expect(missing.status).toBe(1)
+      expect(missing.stderr).toMatch(/^cdp: computeMissing: a report over the API shows stored runs only/)
+      const unknown = cdp(["relations", "explain", "nobody@x.example"])
+      expect(unknown.status).toBe(1)
+      expect(unknown.stderr).toMatch(/^cdp: no profile of tenant "default" holds/)
+    } finally {
+      await serve.stop()
+    }
+  }, 120_000)
 })

@@ -151,8 +151,8 @@ describe("relation series", () => {
       [["--every", "fortnight"], /--every/],
       [["--from", "2024-13-01"], /--from/],
       [["--to", "yesterday"], /--to/],
-      [["--from", "2024-11-01", "--to", "2024-10-01"], /--from 2024-11-01 is after --to 2024-10-01/],
-      [["--from", "2020-01-01", "--to", "2024-10-01", "--every", "day"], /--every day gives more than 400 periods/],
+      [["--from", "2024-11-01", "--to", "2024-10-01"], /from 2024-11-01 is after to 2024-10-01/],
+      [["--from", "2020-01-01", "--to", "2024-10-01", "--every", "day"], /every day gives more than 400 periods/],
     ] as const) {
       const r = cdp(["relations", "report", ...args])
       expect(r.status).toBe(1)

@@ -1,0 +1,199 @@
+// The relationship scores over HTTP (`cdp relations ...` goes through them while `cdp serve` holds the data dir; a
+// console reads them): tokens with relations:read read, relations:write computes (ingest/auth.ts guards both).
+//   POST /v1/relations/compute {"asOf"?: "2024-11-01", "tenant"?}   every profile brought to a date (default today)
+//   GET  /v1/relations/summary?from=&to=&limit=                   per type at two dates, movements, who changed
+//   GET  /v1/relations/report?from=&to=&every=day|week|month      per type at the end of each period (stored runs)
+//   GET  /v1/relations/explain/{identifier}?asOf=                 one profile's type, health, churn risk and evidence
+// A tenant computes one run at a time: a second compute while one runs is 409, not a second pass over every profile.
+import type { IncomingMessage } from "node:http"
+import { Effect } from "effect"
+import { defaultIdentityConfig, type IdentityConfig, profileIdOf, readIdentifier } from "../identity/index.ts"
+import {
+  computeRelations, dayOf, DEFAULT_RELATIONS_CONFIG, explainRelation, relationSeries, type RelationsConfig, SERIES_EVERY, type SeriesEvery, summarise,
+} from "../identity/relations/index.ts"
+import { dateOffTheCalendar } from "../warehouse/calendar.ts"
+import { readRuns } from "../warehouse/relations.ts"
+import { Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
+import { readJson } from "./json.ts"
+import { refuseRepeated } from "./pages.ts"
+import { type QueryReply, receiveAdminBody, refuse } from "./query-route.ts"
+import { DEFAULT_TENANT } from "./writekeys.ts"
+
+export const RELATIONS_PATH = "/v1/relations"
+const EXPLAIN_PATH = `${RELATIONS_PATH}/explain/`
+const ROUTES = `POST ${RELATIONS_PATH}/compute, GET ${RELATIONS_PATH}/summary, GET ${RELATIONS_PATH}/report, GET ${EXPLAIN_PATH}{identifier}`
+const DAY_MS = 86_400_000
+/** Profiles listed as changed in a summary unless ?limit= says otherwise, and the most it may say. */
+const DEFAULT_CHANGED = 100
+const MAX_CHANGED = 10_000
+const COMPUTE_BODY = 'the body must be JSON {"asOf"?: "2024-11-01", "tenant"?: "..."}'
+
+/** A day parameter: YYYY-MM-DD that is a day on the calendar, or why not. */
+const dayParameter = (name: string, text: string, field = name): string | QueryReply => {
+  const off = dateOffTheCalendar(text)
+  if (off !== undefined) return refuse(400, `bad_${name}`, `${name}: ${off.message}`, field)
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(text) || Number.isNaN(Date.parse(`${text}T00:00:00Z`))) {
+    return refuse(400, `bad_${name}`, `${name} must be a date YYYY-MM-DD, e.g. 2024-11-01 (got "${text.slice(0, 40)}")`, field)
+  }
+  return text
+}
+
+const isReply = (x: unknown): x is QueryReply => typeof x === "object" && x !== null && "status" in x && "body" in x
+
+/** The route's query parameters, or the 400 naming one it does not take or one given twice. */
+const readParameters = (url: URL, allowed: ReadonlyArray<string>): Record<string, string> | QueryReply => {
+  for (const name of new Set(url.searchParams.keys())) {
+    if (name !== "tenant" && !allowed.includes(name)) {
+      return refuse(400, "unknown_parameter", `?${name}= is not taken here; this route takes ${allowed.map((a) => `?${a}=`).join(", ")}`, name)
+    }
+  }
+  const repeated = refuseRepeated(url, ["tenant", ...allowed])
+  if (repeated !== undefined) return repeated
+  const out: Record<string, string> = {}
+  for (const name of allowed) {
+    const v = url.searchParams.get(name)
+    if (v !== null) out[name] = v
+  }
+  return out
+}
+
+/** Days given as parameters, checked; undefined where not given. */
+const days = (given: Record<string, string>, names: ReadonlyArray<string>): Record<string, string | undefined> | QueryReply => {
+  const out: Record<string, string | undefined> = {}
+  for (const name of names) {
+    const text = given[name]
+    if (text === undefined) continue
+    const d = dayParameter(name, text)
+    if (isReply(d)) return d
+    out[name] = d
+  }
+  return out
+}
+
+const failed = (e: unknown): Effect.Effect<QueryReply> => {
+  const tagged = e as { _tag?: string; message?: string }
+  const message = tagged.message ?? String(e)
+  switch (tagged._tag) {
+    case "BadIdentifier": return Effect.succeed(refuse(400, "bad_identifier", message, "/identifier"))
+    case "ProfileNotFound": return Effect.succeed(refuse(404, "profile_not_found", message))
+    case "NoRelationsYet": return Effect.succeed(refuse(404, "no_relations", message))
+    case "ProfileNotScored": return Effect.succeed(refuse(404, "profile_not_scored", message))
+    case "PeriodInvalid": return Effect.succeed(refuse(400, "bad_period", message))
+    case "WarehouseUnavailable": return Effect.succeed(refuse(503, "warehouse_unavailable", message, undefined, { "retry-after": "5" }))
+    default: return Effect.succeed(refuse(500, "relations_failed", message))
+  }
+}
+
+export const relationsRoute = (options: {
+  readonly warehouse: WarehouseShape
+  /** How the scores are computed (CDP_RELATIONS). */
+  readonly config?: RelationsConfig | undefined
+  /** How identifiers are read (phone regions, mailbox rules): the pipeline's identity configuration. */
+  readonly identity?: IdentityConfig | undefined
+  readonly bodyIdleMs?: number | undefined
+}) => {
+  const config = options.config ?? DEFAULT_RELATIONS_CONFIG
+  const computing = new Set<string>()
+  const run = <A>(effect: Effect.Effect<A, unknown, Warehouse>, reply: (a: A) => QueryReply) =>
+    effect.pipe(Effect.provideService(Warehouse, options.warehouse), Effect.map(reply), Effect.catch(failed))
+
+  const compute = (req: IncomingMessage, queryTenant: string) =>
+    Effect.gen(function* () {
+      const text = yield* receiveAdminBody(req, 16 * 1024, options.bodyIdleMs, "a relations compute body")
+      if (typeof text !== "string") return text
+      let asOf = dayOf(Date.now())
+      // The guard checked the body's tenant against the token's and filled in a bound token's.
+      let tenant = queryTenant
+      if (text.trim() !== "") {
+        const read = readJson(text)
+        if (read._tag === "refused") return refuse(400, "bad_body", `${COMPUTE_BODY}: ${read.rejection.message}`, read.rejection.field)
+        const body = read.value
+        if (body === null || typeof body !== "object" || Array.isArray(body)) return refuse(400, "bad_body", COMPUTE_BODY)
+        for (const [k, v] of Object.entries(body)) {
+          if (k !== "asOf" && k !== "tenant") return refuse(400, "bad_body", `unknown field "${k}"; ${COMPUTE_BODY}`, `/${k}`)
+          if (typeof v !== "string") return refuse(400, `bad_${k}`, `"${k}" must be a string`, `/${k}`)
+        }
+        tenant = (body as { tenant?: string }).tenant ?? tenant
+        const given = (body as { asOf?: string }).asOf
+        if (given !== undefined) {
+          const d = dayParameter("asOf", given, "/asOf")
+          if (isReply(d)) return d
+          asOf = d
+        }
+      }
+      if (computing.has(tenant)) {
+        return refuse(409, "compute_running", `tenant "${tenant}" is computing its relationships already; retry when it ends`, undefined, { "retry-after": "30" })
+      }
+      computing.add(tenant)
+      return yield* run(computeRelations({ tenant, asOf, config }), (result) => ({ status: 200, body: { success: true, ...result } })).pipe(
+        Effect.ensuring(Effect.sync(() => computing.delete(tenant))))
+    })
+
+  const summary = (url: URL, tenant: string) =>
+    Effect.gen(function* () {
+      const given = readParameters(url, ["from", "to", "limit"])
+      if (isReply(given)) return given
+      const range = days(given, ["from", "to"])
+      if (isReply(range)) return range
+      const limitText = given["limit"] ?? String(DEFAULT_CHANGED)
+      const limit = /^\d{1,6}$/.test(limitText) ? Number(limitText) : Number.NaN
+      if (!(limit >= 0 && limit <= MAX_CHANGED)) return refuse(400, "bad_limit", `?limit= must be a whole number 0-${MAX_CHANGED} (profiles listed as changed)`, "limit")
+      return yield* run(summarise({ tenant, from: range["from"], to: range["to"], config }), (s): QueryReply => ({
+        status: 200, body: { success: true, ...s, changed: s.changed.slice(0, limit), changedTotal: s.changed.length },
+      }))
+    })
+
+  const report = (url: URL, tenant: string) =>
+    Effect.gen(function* () {
+      const given = readParameters(url, ["from", "to", "every", "computeMissing"])
+      if (isReply(given)) return given
+      if (given["computeMissing"] !== undefined && given["computeMissing"] !== "false") {
+        return refuse(400, "compute_missing_not_served",
+          `a report over the API shows stored runs only (computing a period computes every profile): POST ${RELATIONS_PATH}/compute with the dates it needs first`, "computeMissing")
+      }
+      const range = days(given, ["from", "to"])
+      if (isReply(range)) return range
+      const every = given["every"] ?? "week"
+      if (!SERIES_EVERY.includes(every as SeriesEvery)) return refuse(400, "bad_every", `?every= must be one of ${SERIES_EVERY.join(", ")}`, "every")
+      return yield* run(Effect.gen(function* () {
+        const to = range["to"] ?? (yield* readRuns(tenant)).map((r) => r.asOf).sort().at(-1) ?? dayOf(Date.now())
+        const from = range["from"] ?? dayOf(Date.parse(`${to}T00:00:00Z`) - 83 * DAY_MS)
+        // Stored runs only: a GET never computes every profile (POST compute brings a date's scores).
+        return yield* relationSeries({ tenant, from, to, every: every as SeriesEvery, computeMissing: false, config })
+      }), (series): QueryReply => ({ status: 200, body: { success: true, ...series } }))
+    })
+
+  const explain = (url: URL, tenant: string) =>
+    Effect.gen(function* () {
+      let identifier: string
+      try {
+        identifier = decodeURIComponent(url.pathname.slice(EXPLAIN_PATH.length))
+      } catch {
+        return refuse(400, "bad_identifier", "the identifier is not validly URL-encoded", "/identifier")
+      }
+      if (identifier.trim() === "") return refuse(400, "bad_identifier", `say whose relationship: GET ${EXPLAIN_PATH}{identifier}`, "/identifier")
+      const given = readParameters(url, ["asOf"])
+      if (isReply(given)) return given
+      const asOf = given["asOf"] === undefined ? undefined : dayParameter("asOf", given["asOf"])
+      if (isReply(asOf)) return asOf
+      return yield* run(Effect.gen(function* () {
+        const ref = yield* readIdentifier(identifier, tenant, options.identity ?? defaultIdentityConfig())
+        return yield* explainRelation(tenant, yield* profileIdOf(tenant, ref), asOf)
+      }), (e): QueryReply => ({ status: 200, body: { success: true, ...e } }))
+    })
+
+  return (req: IncomingMessage): Effect.Effect<QueryReply> => {
+    const url = new URL(req.url ?? "/", "http://collector")
+    const path = url.pathname.replace(/\/+$/, "")
+    const tenant = url.searchParams.get("tenant") ?? DEFAULT_TENANT
+    const method = req.method ?? "GET"
+    const read = method === "GET" || method === "HEAD"
+    const only = (allowed: string, then: () => Effect.Effect<QueryReply>) =>
+      (allowed === "GET" ? read : method === allowed) ? then() : Effect.succeed(refuse(405, "method_not_allowed", `use ${allowed} ${path}`, undefined, { allow: allowed }))
+    if (path === `${RELATIONS_PATH}/compute`) return only("POST", () => compute(req, tenant))
+    if (path === `${RELATIONS_PATH}/summary`) return only("GET", () => summary(url, tenant))
+    if (path === `${RELATIONS_PATH}/report`) return only("GET", () => report(url, tenant))
+    if (path.startsWith(EXPLAIN_PATH) || path === EXPLAIN_PATH.slice(0, -1)) return only("GET", () => explain(url, tenant))
+    return Effect.succeed(refuse(404, "not_found", `no route ${path}; relations serves ${ROUTES}`))
+  }
+}
