@@ -3,7 +3,9 @@
 // handled them (landed them in the warehouse); on Kafka (ingest/bus-kafka.ts) it means the brokers acknowledged them.
 // Either way, a sender answered 2xx never loses its messages.
 import { Context, Data, Deferred, Duration, Effect, Layer, Queue, Ref, Schedule, type Scope } from "effect"
+import type { ErrorObject } from "ajv"
 import type { ArchiveRecord, CanonicalEvent, DeadLetter } from "./message.ts"
+import { ajv, busDeadLetterSchema, busEventSchema, busIdentityChangeSchema, busRawSchema, errorField } from "./schemas.ts"
 
 export interface Topic<A> {
   readonly name: string
@@ -45,67 +47,54 @@ export class RecordNotJson extends Data.TaggedError("RecordNotJson")<{ readonly 
   }
 }
 
-type FieldKind = "string" | "datetime" | "string?" | "string|null" | "object" | "object?" | "boolean?" | "strings?" | "identifiers"
-
-/** A date and time as cdp writes them (toISOString), with an offset allowed: what the warehouse's columns read. */
-const ISO_DATETIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:?\d{2})$/
-
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v)
-
-const ruleOfKind: Record<FieldKind, string> = {
-  "string": "must be a string", "datetime": "must be an ISO-8601 date and time", "string?": "must be a string when present", "string|null": "must be a string or null",
-  "object": "must be an object", "object?": "must be an object when present", "boolean?": "must be a boolean when present",
-  "strings?": "must be an array of strings when present", "identifiers": "must be an array of {kind, value} strings",
+/** A schema as ingest/schemas.ts writes the bus's: the nodes a fault's rule is read from. */
+interface DescribedSchema {
+  readonly description?: string
+  readonly properties?: Readonly<Record<string, DescribedSchema>>
+  readonly items?: DescribedSchema
 }
 
-const fits = (kind: FieldKind, v: unknown): boolean => {
-  switch (kind) {
-    case "string": return typeof v === "string"
-    case "datetime": return typeof v === "string" && ISO_DATETIME.test(v) && !Number.isNaN(Date.parse(v))
-    case "string?": return v === undefined || typeof v === "string"
-    case "string|null": return v === null || typeof v === "string"
-    case "object": return isObject(v)
-    case "object?": return v === undefined || isObject(v)
-    case "boolean?": return v === undefined || typeof v === "boolean"
-    case "strings?": return v === undefined || (Array.isArray(v) && v.every((s) => typeof s === "string"))
-    case "identifiers": return Array.isArray(v) && v.every((i) => isObject(i) && typeof i["kind"] === "string" && typeof i["value"] === "string")
+/**
+ * The fault of ajv's (first) error: the nearest schema at or above the failing keyword that has a description names
+ * the rule and, with the part of the record's pointer down to it, the field (a missing property is its own field).
+ */
+const faultOf = (schema: DescribedSchema, error: ErrorObject): ShapeFault => {
+  const steps = error.schemaPath.replace(/^#\//, "").split("/")
+  const at = error.instancePath === "" ? [] : error.instancePath.slice(1).split("/")
+  let node: DescribedSchema | undefined = schema
+  let depth = 0
+  let fault: ShapeFault = { field: "", rule: schema.description ?? "is not of the topic's shape" }
+  const described = (n: DescribedSchema | undefined, field: string) => {
+    if (n?.description !== undefined) fault = { field, rule: n.description }
   }
-}
-
-/** A check of a record that must be an object with these fields (others are not looked at). */
-const shapeOf = (fields: Record<string, FieldKind>) => (record: unknown): ShapeFault | undefined => {
-  if (!isObject(record)) return { field: "", rule: "must be a JSON object" }
-  for (const [name, kind] of Object.entries(fields)) {
-    if (!fits(kind, record[name])) return { field: `/${name}`, rule: ruleOfKind[kind] }
-  }
-  for (const [name, nested] of Object.entries(nestedFields)) {
-    if (name in fields && isObject(record[name])) {
-      const fault = nested(record[name])
-      if (fault !== undefined) return { field: `/${name}${fault.field}`, rule: fault.rule }
+  for (let i = 0; node !== undefined && i < steps.length; i++) {
+    if (steps[i] === "properties" && i + 1 < steps.length) {
+      node = node.properties?.[steps[++i]!.replace(/~1/g, "/").replace(/~0/g, "~")]
+      depth++
+    } else if (steps[i] === "items") {
+      node = node.items
+      depth++
+    } else {
+      if (steps[i] === "required") described(node.properties?.[String(error.params["missingProperty"])], errorField(error))
+      break
     }
+    described(node, depth === 0 ? "" : `/${at.slice(0, depth).join("/")}`)
   }
-  return undefined
+  return fault
 }
 
-/** Objects inside a record whose own fields are checked (a dead letter's rejection). */
-const nestedFields: Record<string, (v: unknown) => ShapeFault | undefined> = {
-  rejection: (v) => shapeOf({ rule: "string", field: "string", message: "string" })(v),
+/** A check of a record against one of the bus's schemas (compiled once, here, at start-up). */
+const shapeOf = (schema: DescribedSchema & object) => {
+  const validate = ajv.compile(schema)
+  return (record: unknown): ShapeFault | undefined => (validate(record) ? undefined : faultOf(schema, validate.errors![0]!))
 }
 
 /** The fields the stages read of an event (what every connector sets); the rest are left to the stages' own checks. */
-const eventShape = shapeOf({
-  tenant: "string", messageId: "string", source: "string", type: "string", timestamp: "string", receivedAt: "string",
-  userId: "string", anonymousId: "string", identifiers: "identifiers", properties: "object", traits: "object",
-  context: "object", extra: "object", text: "string?", profileId: "string?",
-})
+const eventShape = shapeOf(busEventSchema)
 // A dead letter the warehouse cannot store even without its payload (a receivedAt it cannot read) would only be logged.
-const deadLetterShape = shapeOf({
-  tenant: "string", source: "string", receivedAt: "datetime", messageId: "string", payload: "string", rejection: "object", person: "string?",
-})
-const rawShape = shapeOf({
-  tenant: "string", source: "string", messageId: "string", receivedAt: "string", body: "string", meta: "object?", json: "boolean?", person: "string?",
-})
-const identityChangeShape = shapeOf({ tenant: "string", origin: "string", shreddedKeys: "strings?" })
+const deadLetterShape = shapeOf(busDeadLetterSchema)
+const rawShape = shapeOf(busRawSchema)
+const identityChangeShape = shapeOf(busIdentityChangeSchema)
 
 /**
  * The person key of a message: tenant and the sender's strongest stated identifier as sent (userId, else anonymousId,

@@ -167,3 +167,54 @@ export const formatIsoDateTime = (ms: number): string => {
   const year = yoe + era * 400 + (month <= 2 ? 1 : 0)
   return `${year}-${pad2(month)}-${pad2(day)}T${pad2(hour)}:${pad2(minute)}:${pad2(second)}.${pad3(milli)}Z`
 }
+
+// ── Records read back from a bus topic (ingest/bus.ts checks them; the Kafka bus parks those that do not fit) ─────
+// Only the fields the stages read are checked; the rest are left to the stages' own checks. Each `description` is the
+// rule a fault of that field is named by (bus.ts reports the nearest described schema above the failing keyword:
+// an identifier's kind is reported as the identifiers' rule), so the words stay those of the dead letters.
+
+const busString = { type: "string", description: "must be a string" } as const
+const busObject = { type: "object", description: "must be an object" } as const
+/** A date and time as cdp writes them (toISOString, an offset allowed), on the calendar and in the warehouse's range. */
+const busDateTime = {
+  type: "string", pattern: "^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d{1,9})?(Z|[+-]\\d{2}:?\\d{2})$", format: "iso-date-time",
+  description: "must be an ISO-8601 date and time",
+} as const
+const busRecord = (properties: Record<string, object>, optional: ReadonlyArray<string> = []) => ({
+  type: "object", description: "must be a JSON object", properties,
+  required: Object.keys(properties).filter((p) => !optional.includes(p)),
+}) as const
+
+/** An event on the events topic. */
+export const busEventSchema = busRecord({
+  tenant: busString, messageId: busString, source: busString, type: busString, timestamp: busString, receivedAt: busString,
+  userId: busString, anonymousId: busString,
+  identifiers: {
+    type: "array", description: "must be an array of {kind, value} strings",
+    items: { type: "object", required: ["kind", "value"], properties: { kind: { type: "string" }, value: { type: "string" } } },
+  },
+  properties: busObject, traits: busObject, context: busObject, extra: busObject,
+  text: { type: "string", description: "must be a string when present" },
+  profileId: { type: "string", description: "must be a string when present" },
+}, ["text", "profileId"])
+
+/** A dead letter on the dead_letters topic: one the warehouse cannot store even without its payload would only be logged. */
+export const busDeadLetterSchema = busRecord({
+  tenant: busString, source: busString, receivedAt: busDateTime, messageId: busString, payload: busString,
+  rejection: { ...busRecord({ rule: busString, field: busString, message: busString }), description: "must be an object" },
+  person: { type: "string", description: "must be a string when present" },
+}, ["person"])
+
+/** An accepted item's raw text on the raw topic. */
+export const busRawSchema = busRecord({
+  tenant: busString, source: busString, messageId: busString, receivedAt: busString, body: busString,
+  meta: { type: "object", description: "must be an object when present" },
+  json: { type: "boolean", description: "must be a boolean when present" },
+  person: { type: "string", description: "must be a string when present" },
+}, ["meta", "json", "person"])
+
+/** A notice on the identity_changes topic. */
+export const busIdentityChangeSchema = busRecord({
+  tenant: busString, origin: busString,
+  shreddedKeys: { type: "array", items: { type: "string" }, description: "must be an array of strings when present" },
+}, ["shreddedKeys"])
