@@ -2,6 +2,7 @@
 // precedence and event time, merges, channels and recent events.
 import { Data, Effect } from "effect"
 import { nodeOwner, type ProfileScope } from "../warehouse/identity.ts"
+import { phoneRunsOf } from "../warehouse/profile-phones.ts"
 import { identifierPageColumns, identifierPageOf, mergedParams, profileIdentifierPage, profileReadScopeOf, profileSummary, type ReadColumns, type ReadScope } from "../warehouse/profiles.ts"
 import { isProfileId, nodeKey } from "./graph.ts"
 import { relationshipTraits } from "./relations/compute.ts"
@@ -145,6 +146,15 @@ export const profileScopeOf = Effect.fn("profileScopeOf")(function* (tenant: str
     return yield* Effect.fail(new ProfileNotFound({ tenant, identifier: profileId }))
   }
   return scope
+})
+
+/**
+ * For masking an answer about a profile (ingest/mask.ts): which of `runs` (digits of phone-like text in the answer)
+ * are the profile's phone numbers, matched in the engine against all its phone identifiers, not only a page of them.
+ */
+export const profilePhoneRuns = Effect.fn("profilePhoneRuns")(function* (tenant: string, profileId: string, runs: ReadonlyArray<string>) {
+  if (runs.length === 0) return new Set<string>()
+  return yield* phoneRunsOf(yield* profileScopeOf(tenant, { _tag: "profile", profileId }), runs)
 })
 
 const identifierPage = (scope: ProfileScope, limit: number, after: { readonly kind: string; readonly value: string } | undefined) =>

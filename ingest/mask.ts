@@ -1,7 +1,11 @@
-// E-mail addresses and phone numbers in free text, masked for readers without profiles:identifiers (a marketer's
-// profile read, ingest/auth.ts; the listening report, ingest/listening-route.ts). Senders write these texts, so the
+// E-mail addresses and phone numbers masked for readers without profiles:identifiers: in free text (the listening
+// report, ingest/listening-route.ts) and in every answer of the profile routes (the profile, its timeline pages, its
+// identifier pages), which the API guard (ingest/auth.ts) masks for a marketer. Senders write these texts, so the
 // work must stay linear in their length: one regular expression over the whole text for addresses backtracks over
 // every start of a long word that holds none (18 s for a 50,000-character author name, the event loop held).
+import { Effect } from "effect"
+import { type QueryReply, refuse } from "./query-route.ts"
+
 export const MASK = "[masked]"
 
 /** What separates the words of a text that may hold e-mail addresses. */
@@ -31,3 +35,191 @@ export const maskAddresses = (text: string): string =>
 
 /** A run that may be a phone number, written with the separators people type (7 or more digits make it one). */
 export const PHONE_LIKE = /\+?\d[\d ().-]{5,}\d/g
+
+// ---------------------------------------------------------------------------------------------------------------
+// The profile routes' answers.
+
+/** Identifier kinds a marketer sees only when the read's purpose is consented (or with profiles:identifiers). */
+export const MASKED_KINDS: ReadonlySet<string> = new Set(["email", "phone"])
+/** Names of traits (and of keys inside any value) whose values are masked whole. */
+const MASKED_TRAIT = /e-?mail|phone|mobile/i
+/** The purpose a marketer's profile read serves unless ?purpose= names another of the tenant's purposes. */
+export const DEFAULT_READ_PURPOSE = "Personalization"
+
+/** Digits without a trunk prefix or leading zeros: "020 7946 0958" and "+44 20 7946 0958" end alike. */
+const phoneDigits = (text: string) => text.replace(/\D/g, "").replace(/^0+/, "")
+const MIN_PHONE_DIGITS = 7
+/** Most digit runs one answer asks the warehouse about; past it every run is masked (a forged answer of 10 MB). */
+const MAX_PHONE_RUNS = 2000
+/** Runs asked per statement (a ClickHouse server takes parameters in the URL). */
+const PHONE_RUNS_PER_QUERY = 500
+
+/**
+ * Which of some digit runs (phoneDigits of phone-like text, 7 or more) are the person's phone numbers. The route that
+ * made an answer gives it (withTheirPhones): it asks the warehouse, so all of the person's phones count, not only the
+ * page of identifiers the answer shows (a profile may have 100,000 identifiers; the answer never holds them all).
+ */
+export type TheirPhones = (runs: ReadonlyArray<string>) => Effect.Effect<ReadonlySet<string>>
+
+const theirPhonesOf = new WeakMap<object, TheirPhones>()
+
+/**
+ * `body`, with how to tell the person's phones among its digit runs should a guard mask it; an answer without one is
+ * masked as if every such run were theirs.
+ */
+export const withTheirPhones = <B extends object>(body: B, lookup: TheirPhones): B => {
+  theirPhonesOf.set(body, lookup)
+  return body
+}
+
+interface Identifier {
+  readonly kind: string
+  readonly value: string
+  readonly raw: string
+}
+
+interface ProfileBody {
+  identifiers: ReadonlyArray<Identifier>
+  traits: Record<string, { value: unknown }>
+  computedTraits?: Record<string, { value: unknown }>
+  merges: ReadonlyArray<unknown>
+  recentEvents?: ReadonlyArray<unknown>
+  timeline?: { events: ReadonlyArray<unknown>; nextCursor: string | null }
+  consent: { purposes: ReadonlyArray<{ purpose: string; allowed: boolean }> }
+}
+
+/** Keys whose values are times the engine wrote, never free text: not searched for phone numbers. */
+const TIME_KEYS = new Set(["timestamp", "at", "firstSeen", "lastSeen"])
+
+/** Every string and number (keys too) of a value that a masker would look at, except times. */
+const eachText = (value: unknown, visit: (text: string) => void): void => {
+  if (typeof value === "string") visit(value)
+  else if (typeof value === "number") visit(String(value))
+  else if (Array.isArray(value)) for (const v of value) eachText(v, visit)
+  else if (value !== null && typeof value === "object") {
+    for (const [k, v] of Object.entries(value)) {
+      visit(k)
+      if (!TIME_KEYS.has(k)) eachText(v, visit)
+    }
+  }
+}
+
+/** The digit runs of phone-like text in `parts` whose owner is not plain without asking (a leading + is masked anyway). */
+const phoneRuns = (parts: ReadonlyArray<unknown>): Set<string> => {
+  const runs = new Set<string>()
+  for (const part of parts) {
+    eachText(part, (text) => {
+      for (const m of text.matchAll(PHONE_LIKE)) {
+        const digits = phoneDigits(m[0])
+        if (digits.length >= MIN_PHONE_DIGITS && !m[0].startsWith("+")) runs.add(digits)
+      }
+    })
+  }
+  return runs
+}
+
+/**
+ * Masks, in a value of any shape, what shows an e-mail address or a phone number of the person: their identifiers
+ * anywhere in a text (any case), any e-mail address, any number written with a leading +, a number written with the
+ * digits of one of their phones (`theirs`, or one among `identifiers`; a run nobody asked about counts as theirs),
+ * and the values of keys named for them (a trait holding {"contact": {"email": ...}} hides it too).
+ */
+const makeMasker = (identifiers: ReadonlyArray<Identifier>, asked: ReadonlySet<string>, theirs: ReadonlySet<string>) => {
+  const secrets = new Set<string>()
+  const phones: Array<string> = []
+  for (const i of identifiers) {
+    if (!MASKED_KINDS.has(i.kind)) continue
+    for (const text of [i.value, i.raw]) {
+      if (text !== "" && text !== MASK) secrets.add(text.toLowerCase())
+      if (i.kind === "phone" && phoneDigits(text).length >= MIN_PHONE_DIGITS) phones.push(phoneDigits(text))
+    }
+  }
+  const pattern = [...secrets].map((x) => x.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join("|")
+  // Compiled per masked read only (a page of identifiers); case-insensitive as addresses are.
+  const found = pattern === "" ? undefined : new RegExp(pattern, "gi")
+  const isTheirPhone = (run: string) => {
+    const digits = phoneDigits(run)
+    if (digits.length < MIN_PHONE_DIGITS) return false
+    return run.startsWith("+") || theirs.has(digits) || !asked.has(digits) || phones.some((p) => p.endsWith(digits) || digits.endsWith(p))
+  }
+  const scrub = (text: string) =>
+    maskAddresses(found === undefined ? text : text.replace(found, MASK)).replace(PHONE_LIKE, (run) => (isTheirPhone(run) ? MASK : run))
+  const mask = (value: unknown, key?: string): unknown => {
+    if (typeof value === "string") return key !== undefined && TIME_KEYS.has(key) ? value : scrub(value)
+    if (typeof value === "number") return isTheirPhone(String(value)) ? MASK : value
+    if (Array.isArray(value)) return value.map((v) => mask(v))
+    if (value === null || typeof value !== "object") return value
+    // fromEntries keeps a key named "__proto__" as a key (assigning it would set the object's prototype).
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [scrub(k), MASKED_TRAIT.test(k) ? MASK : mask(v, k)]))
+  }
+  /** An identifier: of a masked kind whole; of another kind (a user id that is an address) as text. */
+  const identifier = <I extends Identifier>(i: I): I =>
+    MASKED_KINDS.has(i.kind) ? { ...i, value: MASK, raw: MASK } : { ...i, value: scrub(i.value), raw: scrub(i.raw) }
+  return { scrub, mask, identifier }
+}
+
+/** A masker for the parts of `body` to mask: the phones among their digit runs asked about once, in the warehouse. */
+const maskerFor = (body: object, identifiers: ReadonlyArray<Identifier>, parts: ReadonlyArray<unknown>) =>
+  Effect.gen(function* () {
+    const pagePhones = identifiers.filter((i) => i.kind === "phone").flatMap((i) => [phoneDigits(i.value), phoneDigits(i.raw)]).filter((d) => d.length >= MIN_PHONE_DIGITS)
+    const runs = [...phoneRuns(parts)].filter((d) => !pagePhones.some((p) => p.endsWith(d) || d.endsWith(p)))
+    const lookup = theirPhonesOf.get(body)
+    // Not asked (no lookup, or too many runs): every run counts as theirs.
+    if (runs.length === 0 || lookup === undefined || runs.length > MAX_PHONE_RUNS) return makeMasker(identifiers, new Set(), new Set())
+    const theirs = new Set<string>()
+    for (let i = 0; i < runs.length; i += PHONE_RUNS_PER_QUERY) {
+      for (const run of yield* lookup(runs.slice(i, i + PHONE_RUNS_PER_QUERY))) theirs.add(run)
+    }
+    return makeMasker(identifiers, new Set(runs), theirs)
+  })
+
+/**
+ * A profile with the person's e-mail addresses and phone numbers masked unless `purpose` is allowed for them: in its
+ * identifiers (of every kind), traits and computed traits (named for them, or holding one anywhere in their value),
+ * merges, recent events and timeline (event names, message ids and every other text). Returns a refusal when the
+ * tenant has no such purpose.
+ */
+const maskProfile = (body: ProfileBody, purpose: string): Effect.Effect<Record<string, unknown> | QueryReply> =>
+  Effect.gen(function* () {
+    const state = body.consent.purposes.find((p) => p.purpose === purpose)
+    if (state === undefined) {
+      return refuse(400, "bad_purpose", `?purpose= must be one of the tenant's purposes: ${body.consent.purposes.map((p) => p.purpose).join(", ")}`, "purpose")
+    }
+    if (state.allowed) return { ...body, masked: { purpose, kinds: [] } }
+    const parts = [body.identifiers, body.traits, body.computedTraits, body.merges, body.recentEvents, body.timeline?.events]
+    const { scrub, mask, identifier } = yield* maskerFor(body, body.identifiers, parts)
+    const maskAll = <T extends { value: unknown }>(traits: Record<string, T>) =>
+      Object.fromEntries(Object.entries(traits).map(([name, t]) => [scrub(name), { ...t, value: MASKED_TRAIT.test(name) ? MASK : mask(t.value) }]))
+    return {
+      ...body,
+      identifiers: body.identifiers.map(identifier),
+      traits: maskAll(body.traits),
+      ...(body.computedTraits === undefined ? {} : { computedTraits: maskAll(body.computedTraits) }),
+      merges: mask(body.merges),
+      ...(body.recentEvents === undefined ? {} : { recentEvents: mask(body.recentEvents) }),
+      ...(body.timeline === undefined ? {} : { timeline: { ...body.timeline, events: mask(body.timeline.events) } }),
+      masked: { purpose, kinds: [...MASKED_KINDS] },
+    }
+  })
+
+/** The answer of a profile route ("profile", its timeline's "events" or its "identifiers" page), masked. */
+export type ProfilePage = "profile" | "events" | "identifiers"
+
+/**
+ * An answer of the profile routes as a reader without profiles:identifiers may see it. The profile is masked unless
+ * the read's purpose is consented for the person (else a refusal naming the tenant's purposes); a timeline or
+ * identifiers page carries no consent, so it is masked whatever the purpose. Cursors are left as they are: the guard
+ * seals them, since they name what they continue after (an identifier, a message id).
+ */
+export const maskProfileAnswer = (page: ProfilePage, body: unknown, purpose: string): Effect.Effect<Record<string, unknown> | QueryReply> =>
+  Effect.gen(function* () {
+    if (page === "profile") return yield* maskProfile(body as ProfileBody, purpose)
+    if (page === "identifiers") {
+      const b = body as { identifiers: ReadonlyArray<Identifier> }
+      const { identifier } = yield* maskerFor(b, b.identifiers, [b.identifiers])
+      return { ...b, identifiers: b.identifiers.map(identifier) }
+    }
+    const b = body as { events: ReadonlyArray<unknown> }
+    const { mask } = yield* maskerFor(b, [], [b.events])
+    return { ...b, events: mask(b.events) }
+  })

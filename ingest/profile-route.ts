@@ -12,7 +12,10 @@ import {
   BadIdentifierCursor, defaultIdentityConfig, identifierLimit, type IdentityConfig, profileIdentifiers, profileTimeline, readIdentifier, readTimelineQuery,
   type TraitPrecedence,
 } from "../identity/index.ts"
+// identity/index.ts does not export it yet: the masking part of identity/profile.ts, imported from there.
+import { profilePhoneRuns } from "../identity/profile.ts"
 import { Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
+import { withTheirPhones } from "./mask.ts"
 import { readProfileCached } from "./profile-read.ts"
 import { refuseRepeated } from "./pages.ts"
 import { type QueryReply, refuse } from "./query-route.ts"
@@ -65,6 +68,14 @@ export const profileRoute = (req: IncomingMessage, options: {
       WarehouseUnavailable: (e: { readonly message: string }) =>
         Effect.succeed(refuse(503, "warehouse_unavailable", e.message, undefined, { "retry-after": "5" })),
     }
+    // Should the guard mask an answer (ingest/mask.ts), the person's phones among its digit runs are found in the
+    // warehouse, among all their identifiers; a failed lookup counts every run as theirs.
+    const maskable = <B extends { readonly profileId: string }>(body: B): B =>
+      withTheirPhones(body, (runs) =>
+        profilePhoneRuns(tenant, body.profileId, runs).pipe(
+          Effect.provideService(Warehouse, options.warehouse),
+          Effect.orElseSucceed((): ReadonlySet<string> => new Set(runs)),
+        ))
     const badParameter = (e: { readonly message: string; readonly field: string }) => Effect.succeed(refuse(400, `bad_${e.field}`, e.message, e.field))
     const list = (name: string) => (url.searchParams.has(name) ? url.searchParams.getAll(name) : undefined)
     const param = (name: string) => url.searchParams.get(name) ?? undefined
@@ -74,7 +85,7 @@ export const profileRoute = (req: IncomingMessage, options: {
           limit: param("limit"), cursor: param("cursor"), channel: list("channel"), event: list("event"), since: param("since"), until: param("until"),
         })
         const ref = yield* readIdentifier(identifier, tenant, options.identity ?? defaultIdentityConfig())
-        return { status: 200, body: yield* profileTimeline(tenant, ref, q) } satisfies QueryReply
+        return { status: 200, body: maskable(yield* profileTimeline(tenant, ref, q)) } satisfies QueryReply
       }).pipe(Effect.provideService(Warehouse, options.warehouse), Effect.catchTags({ ...failures, BadTimelineQuery: badParameter }))
     }
     if (identifiersPage) {
@@ -82,7 +93,7 @@ export const profileRoute = (req: IncomingMessage, options: {
         const limit = identifierLimit(param("limit"))
         if (limit instanceof BadIdentifierCursor) return yield* Effect.fail(limit)
         const ref = yield* readIdentifier(identifier, tenant, options.identity ?? defaultIdentityConfig())
-        return { status: 200, body: yield* profileIdentifiers(tenant, ref, limit, param("cursor")) } satisfies QueryReply
+        return { status: 200, body: maskable(yield* profileIdentifiers(tenant, ref, limit, param("cursor"))) } satisfies QueryReply
       }).pipe(Effect.provideService(Warehouse, options.warehouse), Effect.catchTags({ ...failures, BadIdentifierCursor: badParameter }))
     }
     const eventsParam = url.searchParams.get("events")
@@ -94,7 +105,7 @@ export const profileRoute = (req: IncomingMessage, options: {
       warehouse: options.warehouse, tenant, identifier, recent, identity: options.identity ?? defaultIdentityConfig(),
       precedence: options.traitPrecedence, policies: options.policies,
     }).pipe(
-      Effect.map((body): QueryReply => ({ status: 200, body })),
+      Effect.map((body): QueryReply => ({ status: 200, body: maskable(body) })),
       Effect.catchTags(failures),
     )
   })

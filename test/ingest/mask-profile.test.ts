@@ -1,0 +1,97 @@
+// Masking the profile routes' answers for a reader without profiles:identifiers (ingest/mask.ts), on its own: every
+// string of a timeline item, identifiers of every kind, and the person's phones found by the answer's lookup (all
+// their identifiers, not the page the answer shows), asked once per answer and only about the runs it holds.
+import { Effect } from "effect"
+import { describe, expect, it } from "vitest"
+import { maskProfileAnswer, withTheirPhones } from "../../ingest/mask.ts"
+
+const run = <A>(effect: Effect.Effect<A>) => Effect.runPromise(effect)
+
+/** A lookup that knows `phones` (digits without leading zeros) and records what it was asked. */
+const lookupOf = (phones: ReadonlyArray<string>, asked: Array<ReadonlyArray<string>>) => (runs: ReadonlyArray<string>) =>
+  Effect.sync(() => {
+    asked.push([...runs])
+    return new Set(runs.filter((r) => phones.some((p) => p.endsWith(r) || r.endsWith(p))))
+  })
+
+const event = (messageId: string, fields: Record<string, string> = {}) => ({
+  messageId, timestamp: "2024-10-01T10:00:00.000Z", channel: "web", source: "segment", type: "track", event: "Viewed", ...fields,
+})
+
+describe("maskProfileAnswer", () => {
+  it("masks every string of a timeline item: event names, message ids, sources; the person's phone by the lookup", async () => {
+    const asked: Array<ReadonlyArray<string>> = []
+    const page = withTheirPhones({
+      tenant: "acme", profileId: "prof_1", nextCursor: null,
+      events: [
+        event("m1", { event: "Signed up a@b.example" }),
+        event("id-a@b.example"),
+        event("m3", { event: "Called 020 7946 0958", source: "calls <a@b.example>" }),
+        event("m4", { event: "Order 12345678 shipped" }),
+        event("m5", { event: "Rang +1 415 555 0100" }),
+      ],
+    }, lookupOf(["442079460958"], asked))
+    const masked = await run(maskProfileAnswer("events", page, "Personalization")) as { events: Array<Record<string, string>> }
+    expect(masked.events.map((e) => [e.messageId, e.event, e.source])).toEqual([
+      ["m1", "Signed up [masked]", "segment"],
+      ["[masked]", "Viewed", "segment"],
+      ["m3", "Called [masked]", "calls <[masked]>"],
+      ["m4", "Order 12345678 shipped", "segment"],
+      ["m5", "Rang [masked]", "segment"],
+    ])
+    // Times are not searched; one question about the two runs that could be a phone of theirs.
+    expect(masked.events[0]!.timestamp).toBe("2024-10-01T10:00:00.000Z")
+    expect(asked).toEqual([["2079460958", "12345678"]])
+  })
+
+  it("masks the person's phone in traits when only the lookup knows it (the identifier is on a later page)", async () => {
+    const asked: Array<ReadonlyArray<string>> = []
+    const body = withTheirPhones({
+      tenant: "acme", profileId: "prof_1",
+      identifiers: [{ kind: "anonymous_id", value: "a-001", raw: "a-001" }],
+      traits: { fax: { value: "020 7946 0958" }, digits: { value: 2079460958 }, order: { value: "order 12345678" }, signedUp: { value: "2024-10-01" } },
+      merges: [], recentEvents: [], timeline: { events: [], nextCursor: null },
+      consent: { purposes: [{ purpose: "Personalization", allowed: false }] },
+    }, lookupOf(["442079460958"], asked))
+    const masked = await run(maskProfileAnswer("profile", body, "Personalization")) as { traits: Record<string, { value: unknown }> }
+    expect(Object.fromEntries(Object.entries(masked.traits).map(([k, t]) => [k, t.value]))).toEqual({
+      fax: "[masked]", digits: "[masked]", order: "order 12345678", signedUp: "2024-10-01",
+    })
+  })
+
+  it("masks an address or phone held as an identifier of any kind, and every identifier of a masked kind whole", async () => {
+    const body = withTheirPhones({
+      tenant: "acme", profileId: "prof_1", nextCursor: null, identifierCount: 4,
+      identifiers: [
+        { kind: "anonymous_id", value: "+44 20 7946 0958", raw: "+44 20 7946 0958" },
+        { kind: "email", value: "a@b.example", raw: "A@B.example" },
+        { kind: "phone", value: "+442079460958", raw: "020 7946 0958" },
+        { kind: "user_id", value: "a@b.example", raw: "a@b.example" },
+        { kind: "user_id", value: "u-17", raw: "u-17" },
+      ],
+    }, lookupOf([], []))
+    const masked = await run(maskProfileAnswer("identifiers", body, "Personalization")) as { identifiers: Array<Record<string, string>> }
+    expect(masked.identifiers.map((i) => [i.kind, i.value, i.raw])).toEqual([
+      ["anonymous_id", "[masked]", "[masked]"], ["email", "[masked]", "[masked]"], ["phone", "[masked]", "[masked]"],
+      ["user_id", "[masked]", "[masked]"], ["user_id", "u-17", "u-17"],
+    ])
+  })
+
+  it("without a lookup (or when it cannot answer) counts every run of seven digits or more as the person's", async () => {
+    const masked = await run(maskProfileAnswer("events", { events: [event("m1", { event: "Order 12345678 shipped on 2024-10-01" })] }, "Personalization")) as {
+      events: Array<Record<string, string>>
+    }
+    expect(masked.events[0]!.event).toBe("Order [masked] shipped on [masked]")
+  })
+
+  it("refuses a purpose the tenant has not, and leaves a consented profile as it is", async () => {
+    const body = {
+      identifiers: [{ kind: "email", value: "a@b.example", raw: "a@b.example" }], traits: {}, merges: [],
+      consent: { purposes: [{ purpose: "Personalization", allowed: true }, { purpose: "EmailMarketing", allowed: false }] },
+    }
+    expect(await run(maskProfileAnswer("profile", body, "Gossip"))).toMatchObject({ status: 400, body: { rule: "bad_purpose", field: "purpose" } })
+    const allowed = await run(maskProfileAnswer("profile", body, "Personalization")) as Record<string, unknown>
+    expect(allowed["identifiers"]).toEqual(body.identifiers)
+    expect(allowed["masked"]).toEqual({ purpose: "Personalization", kinds: [] })
+  })
+})
