@@ -1,13 +1,26 @@
 // `cdp profile show`, `cdp identity explain|rebuild|suggestions` and GET /v1/profiles/{identifier}, run as the real
 // commands over data landed by `cdp ingest` from the web, SendGrid and a contact centre.
+// The data is landed once for the file (each cdp process costs seconds): tests that only read share it, and a test
+// that changes the data dir (an ingest, a rebuild, a decision, a server's token) works on its own copy.
 import { existsSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
-import { afterEach, beforeEach, describe, expect, it } from "vitest"
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest"
 import { runCdp, startServe } from "../support/cli.ts"
 import { freshDir, removeDir } from "../support/pipeline.ts"
+import { copyDataDir } from "../support/seeded-dir.ts"
 
+/** The file's: what seed() landed, read by the tests but never changed after seeding. */
+let root: string
+let seeded: string
+/** The test's own: data is a path in it, made by the test (a copy of seeded, or by a command). */
 let dir: string
 let data: string
+beforeAll(() => {
+  root = freshDir()
+  seeded = join(root, "seeded")
+  seed()
+}, 120_000)
+afterAll(() => removeDir(root))
 beforeEach(() => {
   dir = freshDir()
   data = join(dir, "data")
@@ -30,21 +43,26 @@ const SENDGRID = [{ email: "ann.lee@x.example", timestamp: 1725350400, event: "o
 const CALLS = "call_id,started_at,duration_s,direction,phone,agent,queue,outcome,notes\r\n" +
   'CA-ann-1,2024-09-04T12:00:00Z,120,inbound,+447700900123,Riley Chen,Billing,resolved,"Thanks, the refund was quick and the agent was lovely."\r\n'
 
+/** On this test's own data dir. */
 const cdp = (...args: ReadonlyArray<string>) => runCdp([...args, "--data-dir", data])
+/** On the file's seeded data dir, for commands that only read. */
+const read = (...args: ReadonlyArray<string>) => runCdp([...args, "--data-dir", seeded])
 
-const ingest = (source: string, name: string, content: string, tenant = "default") => {
-  const file = join(dir, name)
+const ingest = (into: string, source: string, file: string, content: string, tenant = "default") => {
   writeFileSync(file, content)
-  const r = cdp("ingest", "--source", source, file, "--tenant", tenant)
+  const r = runCdp(["ingest", "--source", source, file, "--tenant", tenant, "--data-dir", into])
   expect(r.status, r.stderr).toBe(0)
 }
 
 /** Ann browses, signs up, buys, opens a mail and calls; Ann's second account and Bob sign up too. */
 const seed = () => {
-  ingest("segment", "web.ndjson", WEB.map((m) => JSON.stringify(m)).join("\n"))
-  ingest("sendgrid", "sendgrid.json", JSON.stringify(SENDGRID))
-  ingest("calls", "calls.csv", CALLS)
+  ingest(seeded, "segment", join(root, "web.ndjson"), WEB.map((m) => JSON.stringify(m)).join("\n"))
+  ingest(seeded, "sendgrid", join(root, "sendgrid.json"), JSON.stringify(SENDGRID))
+  ingest(seeded, "calls", join(root, "calls.csv"), CALLS)
 }
+
+/** This test's own copy of what seed() landed. */
+const seededCopy = () => copyDataDir(seeded, data)
 
 const ok = (r: { status: number | null; stdout: string; stderr: string }) => {
   expect(r.status, r.stderr).toBe(0)
@@ -52,6 +70,13 @@ const ok = (r: { status: number | null; stdout: string; stderr: string }) => {
 }
 
 const json = <T = Record<string, any>>(r: { status: number | null; stdout: string; stderr: string }): T => JSON.parse(ok(r)) as T
+
+/** The profile id `cdp profile show IDENTIFIER` gives on the seeded data (which never changes: asked once a file). */
+const seededProfileIds = new Map<string, string>()
+const seededProfileOf = (identifier: string): string => {
+  if (!seededProfileIds.has(identifier)) seededProfileIds.set(identifier, json(read("profile", "show", identifier, "--format", "json"))["profileId"])
+  return seededProfileIds.get(identifier)!
+}
 
 /** A refusal: one line on stderr naming what is wrong, exit 1, nothing on stdout. */
 const refused = (r: { status: number | null; stdout: string; stderr: string }, names: string | RegExp) => {
@@ -64,11 +89,10 @@ const refused = (r: { status: number | null; stdout: string; stderr: string }, n
 
 describe("cdp profile show", () => {
   it("shows one profile joining the web, e-mail and call channels, with provenance, latest traits and sentiment", () => {
-    seed()
-    const byEmail = json(cdp("profile", "show", "email:ann.lee@x.example", "--format", "json"))
+    const byEmail = json(read("profile", "show", "email:ann.lee@x.example", "--format", "json"))
     expect(byEmail.channels).toEqual({ web: 4, email: 1, call: 1 })
     for (const identifier of ["ANN.LEE@x.example", "phone:+447700900123", "+44 7700 900123", "user_id:u-ann", "anonymous_id:anon-ann", byEmail.profileId]) {
-      expect(json(cdp("profile", "show", identifier, "--format", "json")).profileId, identifier).toBe(byEmail.profileId)
+      expect(seededProfileOf(identifier), identifier).toBe(byEmail.profileId)
     }
     expect(byEmail).toMatchObject({
       tenant: "default", firstSeen: "2024-09-01 10:00:00.000", lastSeen: "2024-09-05 09:00:00.000",
@@ -89,12 +113,12 @@ describe("cdp profile show", () => {
     })
     expect(byEmail.recentEvents.map((e: { messageId: string }) => e.messageId)).toEqual(
       ["web-identify-2", "CA-ann-1", "sg-open-1", "web-order-1", "web-identify-1", "web-page-1"])
-    expect(json(cdp("profile", "show", "user_id:u-ann", "--events", "2", "--format", "json")).recentEvents).toEqual([
+    expect(json(read("profile", "show", "user_id:u-ann", "--events", "2", "--format", "json")).recentEvents).toEqual([
       { messageId: "web-identify-2", timestamp: "2024-09-05 09:00:00.000", channel: "web", type: "identify", event: "" },
       { messageId: "CA-ann-1", timestamp: "2024-09-04 12:00:00.000", channel: "call", type: "track", event: "Call" },
     ])
 
-    const table = ok(cdp("profile", "show", "ann.lee@x.example"))
+    const table = ok(read("profile", "show", "ann.lee@x.example"))
     expect(table).toContain(`Profile ${byEmail.profileId} (tenant default)`)
     for (const heading of ["Channels", "Identifiers", "Traits", "Merges and splits", "Recent events"]) expect(table).toContain(`\n${heading}`)
     expect(table).toMatch(/│ call\s+│ 1\s+│/)
@@ -103,8 +127,8 @@ describe("cdp profile show", () => {
   }, 120_000)
 
   it("keeps tenants apart: the same address in another tenant is another profile", () => {
-    seed()
-    ingest("sendgrid", "acme.json", JSON.stringify(SENDGRID), "acme")
+    seededCopy()
+    ingest(data, "sendgrid", join(dir, "acme.json"), JSON.stringify(SENDGRID), "acme")
     const ours = json(cdp("profile", "show", "ann.lee@x.example", "--format", "json"))
     const theirs = json(cdp("profile", "show", "ann.lee@x.example", "--tenant", "acme", "--format", "json"))
     expect(theirs.profileId).not.toBe(ours.profileId)
@@ -120,17 +144,15 @@ describe("cdp profile show", () => {
     refused(cdp("profile", "show", "somebody"), /"somebody".*say which kind/)
     refused(cdp("identity", "explain", "user_id:u-ann", "fax:123"), /"fax:123".*unknown kind/)
     expect(existsSync(data)).toBe(false)
-    seed()
-    refused(cdp("profile", "show", "nobody@x.example"), /no profile of tenant "default" holds email:nobody@x.example/)
-    refused(cdp("profile", "show", "prof_doesnotexist0000"), /prof_doesnotexist0000/)
+    refused(read("profile", "show", "nobody@x.example"), /no profile of tenant "default" holds email:nobody@x.example/)
+    refused(read("profile", "show", "prof_doesnotexist0000"), /prof_doesnotexist0000/)
   }, 120_000)
 })
 
 describe("cdp identity", () => {
   it("explain shows the chain of links through the identify message, or why two identifiers are two people", () => {
-    seed()
-    const joined = json(cdp("identity", "explain", "email:ann.lee@x.example", "+447700900123", "--format", "json"))
-    const profile = json(cdp("profile", "show", "user_id:u-ann", "--format", "json")).profileId
+    const joined = json(read("identity", "explain", "email:ann.lee@x.example", "+447700900123", "--format", "json"))
+    const profile = seededProfileOf("user_id:u-ann")
     expect(joined).toMatchObject({ joined: true, profileId: profile })
     expect(joined.chain.length).toBeGreaterThanOrEqual(1)
     for (const link of joined.chain) {
@@ -140,22 +162,21 @@ describe("cdp identity", () => {
     expect(ends).toContain("email:ann.lee@x.example")
     expect(ends).toContain("phone:+447700900123")
 
-    const table = ok(cdp("identity", "explain", "anonymous_id:anon-ann", "ann.lee@x.example"))
+    const table = ok(read("identity", "explain", "anonymous_id:anon-ann", "ann.lee@x.example"))
     expect(table).toMatch(/^anonymous_id:anon-ann and email:ann.lee@x.example are one person/)
     expect(table).toMatch(/│ 1\s+│ .*│ web-identify-1 │ 2024-09-01 10:05:00.000 │/)
 
-    const apart = json(cdp("identity", "explain", "ann.lee@x.example", "ann.lee@y.example", "--format", "json"))
+    const apart = json(read("identity", "explain", "ann.lee@x.example", "ann.lee@y.example", "--format", "json"))
     expect(apart).toMatchObject({ joined: false, refused: [], shared: [], why: "no message states identifiers of both" })
     expect(apart.profiles).toContain(profile)
-    expect(ok(cdp("identity", "explain", "ann.lee@x.example", "ann.lee@y.example"))).toMatch(/are two profiles .*: no message states identifiers of both/)
-    refused(cdp("identity", "explain", "user_id:u-ann", "nobody@x.example"), /email:nobody@x.example/)
+    expect(ok(read("identity", "explain", "ann.lee@x.example", "ann.lee@y.example"))).toMatch(/are two profiles .*: no message states identifiers of both/)
+    refused(read("identity", "explain", "user_id:u-ann", "nobody@x.example"), /email:nobody@x.example/)
   }, 120_000)
 
   it("suggestions lists Ann's two accounts with their evidence, and not Bob", () => {
-    seed()
-    const first = json(cdp("profile", "show", "user_id:u-ann", "--format", "json")).profileId
-    const second = json(cdp("profile", "show", "user_id:u-ann2", "--format", "json")).profileId
-    const lines = ok(cdp("identity", "suggestions", "--format", "json")).trim().split("\n").map((l) => JSON.parse(l))
+    const first = seededProfileOf("user_id:u-ann")
+    const second = seededProfileOf("user_id:u-ann2")
+    const lines = ok(read("identity", "suggestions", "--format", "json")).trim().split("\n").map((l) => JSON.parse(l))
     expect(lines).toEqual([{
       id: expect.stringMatching(/^sug_/), a: [first, second].sort()[0], b: [first, second].sort()[1], score: 1,
       evidence: [
@@ -163,19 +184,19 @@ describe("cdp identity", () => {
         expect.objectContaining({ field: "email", similarity: 1 }),
       ],
     }])
-    const table = ok(cdp("identity", "suggestions"))
+    const table = ok(read("identity", "suggestions"))
     expect(table).toContain(lines[0].id)
     expect(table).toMatch(/│ email\s+│ ann.lee@[xy].example\s+│ ann.lee@[xy].example/)
     expect(table).not.toMatch(/bob/i)
-    expect(ok(cdp("identity", "suggestions", "--tenant", "acme"))).toBe("no probable duplicates\n")
-    const zero = cdp("identity", "suggestions", "--limit", "0")
+    expect(ok(read("identity", "suggestions", "--tenant", "acme"))).toBe("no probable duplicates\n")
+    const zero = read("identity", "suggestions", "--limit", "0")
     expect(zero.status).toBe(1)
     expect(zero.stderr).toMatch(/--limit .*at least 1/)
   }, 120_000)
 
   it("rebuild reports messages, profiles before and after, and moves nothing when the rules did not change", () => {
-    seed()
-    const before = json(cdp("profile", "show", "user_id:u-ann", "--format", "json")).profileId
+    seededCopy()
+    const before = seededProfileOf("user_id:u-ann")
     const report = json<{ tenants: Array<Record<string, unknown>>; seconds: number }>(cdp("identity", "rebuild", "--format", "json"))
     expect(report.tenants).toEqual([{ tenant: "default", messages: 8, profilesBefore: 3, profilesAfter: 3, moved: 0, seconds: expect.any(Number) }])
     expect(ok(cdp("identity", "rebuild"))).toMatch(/│ default\s+│ 8\s+│ 3\s+│ 3\s+│ 0\s+│/)
@@ -195,7 +216,7 @@ describe("cdp identity", () => {
 
 describe("GET /v1/profiles/{identifier} on cdp serve", () => {
   it("answers with the admin token, and cdp profile show goes through it while serve holds the data dir", async () => {
-    seed()
+    seededCopy()
     const direct = json(cdp("profile", "show", "ann.lee@x.example", "--format", "json"))
     const serve = await startServe(["--data-dir", data])
     try {
@@ -237,7 +258,7 @@ describe("GET /v1/profiles/{identifier} on cdp serve", () => {
 
 describe("operators' decisions through cdp identity", () => {
   it("accepting a suggestion merges, separate reverts it, dismiss hides the pair, split takes an identifier out", () => {
-    seed()
+    seededCopy()
     const profileOf = (identifier: string) => json(cdp("profile", "show", identifier, "--format", "json"))["profileId"] as string
     const [suggestion] = ok(cdp("identity", "suggestions", "--format", "json")).trim().split("\n").map((l) => JSON.parse(l) as { id: string })
     expect(profileOf("user_id:u-ann2")).not.toBe(profileOf("user_id:u-ann"))
