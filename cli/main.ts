@@ -27,6 +27,7 @@ import { registerExportCommands } from "./exports.ts"
 import { keepExportsCurrent } from "../ingest/destinations/index.ts"
 import { registerTokenCommands } from "./tokens.ts"
 import { registerRelationsCommands, withRelationships } from "./relations.ts"
+import { keepRelationsCurrent } from "../identity/relations/index.ts"
 import { NeedsKafka, registerWorkerCommand } from "./worker.ts"
 import { registerRetentionCommands } from "./retention.ts"
 import { formatRows, guardStdout, type OutputFormat } from "./format.ts"
@@ -177,6 +178,11 @@ Examples:
         catch: (e) => new OriginsInvalid({ message: (e as Error).message }),
       }))
       const consent = yield* readSetting(SETTINGS.consent)
+      // Read before the server listens: a wrong value is one line and exit 1, not a server that starts and stops.
+      const destinations = yield* readSetting(SETTINGS.destinations)
+      const exportEvery = yield* readSetting(SETTINGS.exportEvery)
+      const relationsEvery = yield* readSetting(SETTINGS.relationsEvery)
+      const relations = yield* readSetting(SETTINGS.relations)
       const serving = Effect.gen(function* () {
         const { url } = yield* Collector
         yield* announceServer(config.dataDir, url)
@@ -199,9 +205,9 @@ Examples:
           yield* Effect.forkScoped(keepAudiencesCurrent({
             emit: (events) => pipeline.submit(events, [], { archive: false }), landed: () => pipeline.counters.landed,
           }).pipe(Effect.provideService(ConsentPoliciesRef, consent)))
+          // Relationship scores brought to today once a day (CDP_RELATIONS_EVERY), per tenant, from the stored runs.
+          if (relationsEvery > 0) yield* Effect.forkScoped(keepRelationsCurrent({ everyMs: relationsEvery * 1000, config: relations }))
           // Exports to CRMs and files, each destination on its own loop (its sync never holds up another's).
-          const destinations = yield* readSetting(SETTINGS.destinations)
-          const exportEvery = yield* readSetting(SETTINGS.exportEvery)
           if (exportEvery > 0 && destinations.length > 0) {
             yield* Effect.forkScoped(keepExportsCurrent(destinations, exportEvery * 1000).pipe(Effect.provideService(ConsentPoliciesRef, consent)))
             process.stderr.write(`  exports:    ${destinations.length} destination(s), each synced every ${exportEvery} s\n`)
@@ -211,7 +217,7 @@ Examples:
       })
       const layer = Collector.layer({
         port, host, writeKeys: keys, adminToken: token, sourceOptions, identity, traitPrecedence, dataDir: config.dataDir,
-        consent, destinations: yield* readSetting(SETTINGS.destinations), listeningReport: yield* listeningReporter, relations: yield* readSetting(SETTINGS.relations), maxAudiences: yield* readSetting(SETTINGS.maxAudiences),
+        consent, destinations, listeningReport: yield* listeningReporter, relations, maxAudiences: yield* readSetting(SETTINGS.maxAudiences),
         maxTokens: yield* readSetting(SETTINGS.maxTokens),
         sendgridVerificationKey: sendgrid === undefined ? undefined : Redacted.value(sendgrid),
       }).pipe(Layer.provideMerge(pipelineLayer(config, { consume: opts.edgeOnly !== true })))

@@ -4,7 +4,7 @@
 //   GET  /v1/relations/summary?from=&to=&limit=                   per type at two dates, movements, who changed
 //   GET  /v1/relations/report?from=&to=&every=day|week|month      per type at the end of each period (stored runs)
 //   GET  /v1/relations/explain/{identifier}?asOf=                 one profile's type, health, churn risk and evidence
-// A tenant computes one run at a time: a second compute while one runs is 409, not a second pass over every profile.
+// A tenant computes one run at a time (computeRelations): a second compute while one runs is 409, not a second pass.
 import type { IncomingMessage } from "node:http"
 import { Effect } from "effect"
 import { defaultIdentityConfig, type IdentityConfig, profileIdOf, readIdentifier } from "../identity/index.ts"
@@ -78,6 +78,7 @@ const failed = (e: unknown): Effect.Effect<QueryReply> => {
     case "ProfileNotFound": return Effect.succeed(refuse(404, "profile_not_found", message))
     case "NoRelationsYet": return Effect.succeed(refuse(404, "no_relations", message))
     case "ProfileNotScored": return Effect.succeed(refuse(404, "profile_not_scored", message))
+    case "ComputeRunning": return Effect.succeed(refuse(409, "compute_running", message, undefined, { "retry-after": "30" }))
     case "PeriodInvalid": return Effect.succeed(refuse(400, "bad_period", message))
     case "WarehouseUnavailable": return Effect.succeed(refuse(503, "warehouse_unavailable", message, undefined, { "retry-after": "5" }))
     default: return Effect.succeed(refuse(500, "relations_failed", message))
@@ -93,7 +94,6 @@ export const relationsRoute = (options: {
   readonly bodyIdleMs?: number | undefined
 }) => {
   const config = options.config ?? DEFAULT_RELATIONS_CONFIG
-  const computing = new Set<string>()
   const run = <A>(effect: Effect.Effect<A, unknown, Warehouse>, reply: (a: A) => QueryReply) =>
     effect.pipe(Effect.provideService(Warehouse, options.warehouse), Effect.map(reply), Effect.catch(failed))
 
@@ -121,12 +121,7 @@ export const relationsRoute = (options: {
           asOf = d
         }
       }
-      if (computing.has(tenant)) {
-        return refuse(409, "compute_running", `tenant "${tenant}" is computing its relationships already; retry when it ends`, undefined, { "retry-after": "30" })
-      }
-      computing.add(tenant)
-      return yield* run(computeRelations({ tenant, asOf, config }), (result) => ({ status: 200, body: { success: true, ...result } })).pipe(
-        Effect.ensuring(Effect.sync(() => computing.delete(tenant))))
+      return yield* run(computeRelations({ tenant, asOf, config }), (result) => ({ status: 200, body: { success: true, ...result } }))
     })
 
   const summary = (url: URL, tenant: string) =>

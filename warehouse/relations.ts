@@ -193,6 +193,13 @@ export interface RunInfo {
 }
 
 /** The runs of a tenant, latest first. */
+/** Tenants with any activity in the relational tables (those a scheduled compute brings up to date). */
+export const relationTenants = Effect.fn("relationTenants")(function* () {
+  const warehouse = yield* Warehouse
+  const rows = yield* warehouse.query<{ tenant: string }>("SELECT DISTINCT tenant FROM relation_activity_daily ORDER BY tenant")
+  return rows.map((r) => r.tenant)
+})
+
 export const readRuns = Effect.fn("readRuns")(function* (tenant: string) {
   const warehouse = yield* Warehouse
   const rows = yield* warehouse.query<{ as_of: string; computed_at: string; profiles: string }>(

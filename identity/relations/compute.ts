@@ -1,8 +1,8 @@
 // Bringing every profile's relationship to a date (`cdp relations compute`), the distribution and movements between
 // two dates (`cdp relations summary`), and one profile's evidence (`cdp relations explain`).
-import { Data, Effect } from "effect"
+import { Data, Duration, Effect, Schedule } from "effect"
 import {
-  type ProfileHistory, readLatestScore, readProfileHistories, readRuns, readStoredScores, type SignalSource, type StoredScore, storeScores,
+  type ProfileHistory, readLatestScore, readProfileHistories, readRuns, relationTenants, readStoredScores, type SignalSource, type StoredScore, storeScores,
 } from "../../warehouse/relations.ts"
 import { classify, RELATIONSHIP_TYPES, type RelationshipType } from "./classify.ts"
 import type { RelationsConfig } from "./config.ts"
@@ -22,6 +22,12 @@ export class ProfileNotScored extends Data.TaggedError("ProfileNotScored")<{ rea
 
 /** A period whose end is not after its start, or that would hold too many periods. */
 export class PeriodInvalid extends Data.TaggedError("PeriodInvalid")<{ readonly message: string }> {}
+
+export class ComputeRunning extends Data.TaggedError("ComputeRunning")<{ readonly tenant: string }> {
+  override get message() {
+    return `tenant "${this.tenant}" is computing its relationships already; retry when it ends`
+  }
+}
 
 /** A date as YYYY-MM-DD (UTC). */
 export const dayOf = (ms: number) => new Date(ms).toISOString().slice(0, 10)
@@ -64,21 +70,61 @@ const distribution = (scores: ReadonlyArray<StoredScore>) => {
   return byType
 }
 
-/** Brings every profile's scores to `asOf` from the data up to it and stores them as the current run. */
+// Tenants computing in this process: a compute reads every profile's signals, so a second one for the same tenant
+// (an API call beside the scheduled one) would only do the same work again.
+const computing = new Set<string>()
+
+/**
+ * Brings every profile's scores to `asOf` from the data up to it and stores them as the current run; fails with
+ * ComputeRunning while this process computes the tenant already.
+ */
 export const computeRelations = Effect.fn("computeRelations")(function* (options: {
   readonly tenant: string
   readonly asOf: string
   readonly config: RelationsConfig
   readonly source?: SignalSource
 }) {
-  const started = performance.now()
-  const scores = yield* scoresAsOf(options.tenant, options.asOf, options.config, options.source)
-  yield* storeScores(options.tenant, options.asOf, scores, Date.now())
-  return {
-    tenant: options.tenant, asOf: options.asOf, profiles: scores.length, byType: distribution(scores),
-    seconds: Math.round((performance.now() - started) / 10) / 100,
-  } satisfies ComputeResult
+  if (computing.has(options.tenant)) return yield* new ComputeRunning({ tenant: options.tenant })
+  computing.add(options.tenant)
+  return yield* Effect.gen(function* () {
+    const started = performance.now()
+    const scores = yield* scoresAsOf(options.tenant, options.asOf, options.config, options.source)
+    yield* storeScores(options.tenant, options.asOf, scores, Date.now())
+    return {
+      tenant: options.tenant, asOf: options.asOf, profiles: scores.length, byType: distribution(scores),
+      seconds: Math.round((performance.now() - started) / 10) / 100,
+    } satisfies ComputeResult
+  }).pipe(Effect.ensuring(Effect.sync(() => computing.delete(options.tenant))))
 })
+
+/** When a run was computed, in ms (the warehouse gives "YYYY-MM-DD hh:mm:ss.sss", UTC). */
+const computedMs = (computedAt: string) => Date.parse(`${computedAt.replace(" ", "T")}Z`)
+
+/**
+ * `cdp serve`'s schedule (CDP_RELATIONS_EVERY): every tenant with activity whose latest run was computed more than
+ * `everyMs` ago is brought to today; one never computed counts from the schedule's start (a new server does not
+ * compute every tenant while it starts up). Checked every `tickMs` (default a minute, or `everyMs` when shorter), from
+ * the stored runs, so a restart neither skips a due compute nor repeats one. A failure is logged and retried at the
+ * next tick; it never stops the server.
+ */
+export const keepRelationsCurrent = (options: { readonly everyMs: number; readonly config: RelationsConfig; readonly tickMs?: number }) => {
+  const startedMs = Date.now()
+  const due = (tenant: string) =>
+    Effect.map(readRuns(tenant), (runs) => {
+      const latest = runs.length === 0 ? startedMs : Math.max(...runs.map((r) => computedMs(r.computedAt)))
+      return Date.now() - latest >= options.everyMs
+    })
+  const bring = (tenant: string) =>
+    computeRelations({ tenant, asOf: dayOf(Date.now()), config: options.config }).pipe(
+      Effect.tap((r) => Effect.logInfo("relations computed").pipe(Effect.annotateLogs({ tenant, asOf: r.asOf, profiles: r.profiles, seconds: r.seconds }))),
+      Effect.catchTag("ComputeRunning", () => Effect.void),
+      Effect.catchCause((cause) => Effect.logWarning("relations compute failed").pipe(Effect.annotateLogs({ tenant, cause: String(cause).slice(0, 300) }))),
+    )
+  const once = Effect.gen(function* () {
+    for (const tenant of yield* relationTenants()) if (yield* due(tenant)) yield* bring(tenant)
+  }).pipe(Effect.catchCause((cause) => Effect.logWarning("relations schedule failed").pipe(Effect.annotateLogs({ cause: String(cause).slice(0, 300) }))))
+  return Effect.repeat(once, Schedule.spaced(Duration.millis(options.tickMs ?? Math.min(options.everyMs, 60_000))))
+}
 
 /** Stored scores of a date when a run brought them there, else computed now (not stored). */
 const scoresFor = (tenant: string, asOf: string, config: RelationsConfig) =>
