@@ -2,7 +2,7 @@
 // message_id) and the next page starts strictly below it, so rows landing meanwhile (older or newer) never shift a
 // page boundary the way OFFSET would: no row is skipped or repeated.
 import { Data, Effect } from "effect"
-import { dateOffTheCalendar, endNotAfterStart } from "../warehouse/calendar.ts"
+import { dateOffTheCalendar, EARLIEST_MS, endNotAfterStart, LATEST_MS } from "../warehouse/calendar.ts"
 import { profileHasMessages, profileTimelineRows } from "../warehouse/identity.ts"
 import { type IdentifierRef, ProfileNotFound, profileIdOf } from "./profile.ts"
 
@@ -50,7 +50,8 @@ export const encodeCursor = (ms: number, messageId: string): string => Buffer.fr
 const decodeCursor = (cursor: string): TimelineQuery["after"] | undefined => {
   try {
     const v: unknown = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"))
-    if (Array.isArray(v) && v.length === 2 && Number.isSafeInteger(v[0]) && typeof v[1] === "string" && v[1] !== "") {
+    // A time the warehouse cannot hold is no row's: the engine would wrap it into some other page.
+    if (Array.isArray(v) && v.length === 2 && Number.isSafeInteger(v[0]) && v[0] >= EARLIEST_MS && v[0] <= LATEST_MS && typeof v[1] === "string" && v[1] !== "") {
       return { ms: v[0] as number, messageId: v[1] }
     }
   } catch { /* not a cursor we made */ }

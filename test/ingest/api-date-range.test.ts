@@ -47,6 +47,20 @@ describe("a date the warehouse cannot hold", () => {
       }
     })), 120_000)
 
+  it("is refused inside a forged timeline cursor instead of paging from wherever the engine wraps it", () =>
+    withApi(dir, (url) => Effect.gen(function* () {
+      const cursor = (ms: number) => Buffer.from(JSON.stringify([ms, "m1"])).toString("base64url")
+      const events = "/v1/profiles/user_id%3Au1/events?tenant=acme"
+      const message = "cursor: is not a cursor this API gave (pass nextCursor of the previous page as it is)"
+      for (const ms of [Number.MAX_SAFE_INTEGER, -Number.MAX_SAFE_INTEGER, Date.UTC(2300, 0, 1), Date.UTC(1899, 11, 31)]) {
+        refused(yield* get(url, `${events}&cursor=${cursor(ms)}`), "cursor", message)
+      }
+      // The range's own ends are times a row can have (404: nobody has events yet).
+      for (const ms of [Date.UTC(1900, 0, 1), Date.UTC(2299, 11, 31, 23, 59, 59, 999), -1, 0]) {
+        expect((yield* get(url, `${events}&cursor=${cursor(ms)}`)).status).toBe(404)
+      }
+    })), 120_000)
+
   it("is refused as a token's expiry", () =>
     withApi(dir, (url) => Effect.gen(function* () {
       refused(yield* callApi(url, "POST", "/v1/tokens", TEST_ADMIN_TOKEN, { role: "marketer", tenant: "acme", expires: "2300-01-01" }), "/expires", after("expires", "2300-01-01"))
