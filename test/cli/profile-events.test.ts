@@ -1,15 +1,28 @@
 // `cdp profile events`, run as the real command over data landed by `cdp ingest`: pages through a profile's timeline
 // with the cursor it prints, filters it, refuses bad flags in one line naming the flag, and goes through a real
 // `cdp serve` (GET /v1/profiles/{identifier}/events, checked against ingest/openapi.json) while it holds the data dir.
+// The data is landed once for the file (each cdp process costs seconds): the first test only reads it, the second
+// (whose server writes its token into the data dir) works on its own copy.
 import { readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
-import { afterEach, beforeEach, describe, expect, it } from "vitest"
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest"
 import { runCdp, startServe } from "../support/cli.ts"
 import { checkResponse } from "../support/openapi.ts"
 import { freshDir, removeDir } from "../support/pipeline.ts"
+import { copyDataDir } from "../support/seeded-dir.ts"
 
+/** The file's: what seed() landed, never changed after seeding. */
+let root: string
+let seeded: string
+/** The test's own. */
 let dir: string
 let data: string
+beforeAll(() => {
+  root = freshDir()
+  seeded = join(root, "seeded")
+  seed()
+}, 120_000)
+afterAll(() => removeDir(root))
 beforeEach(() => {
   dir = freshDir()
   data = join(dir, "data")
@@ -26,12 +39,14 @@ const WEB = [
 ]
 const SENDGRID = [{ email: "ann@x.example", timestamp: 1725350400, event: "open", sg_event_id: "sg-open-1", sg_message_id: "msg-1.recvd-1" }]
 
-const cdp = (...args: ReadonlyArray<string>) => runCdp([...args, "--data-dir", data])
+/** On the data dir the test reads: the file's seeded one, or the test's own copy. */
+let on = ""
+const cdp = (...args: ReadonlyArray<string>) => runCdp([...args, "--data-dir", on])
 
 const ingest = (source: string, name: string, content: string) => {
-  const file = join(dir, name)
+  const file = join(root, name)
   writeFileSync(file, content)
-  const r = cdp("ingest", "--source", source, file)
+  const r = runCdp(["ingest", "--source", source, file, "--data-dir", seeded])
   expect(r.status, r.stderr).toBe(0)
 }
 
@@ -48,7 +63,7 @@ const seed = () => {
 
 describe("cdp profile events", () => {
   it("pages newest first with the cursor it prints, filters by channel, event and time, and refuses bad flags naming them", () => {
-    seed()
+    on = seeded
     const first = page("email:ann@x.example", "--limit", "2")
     expect(first.events.map((e) => e.messageId)).toEqual(["w-5", "w-4"])
     const rest = page("email:ann@x.example", "--limit", "10", "--cursor", first.nextCursor!)
@@ -82,10 +97,10 @@ describe("cdp profile events", () => {
     const nobody = cdp("profile", "events", "user_id:nobody")
     expect(nobody.status).toBe(1)
     expect(nobody.stderr).toMatch(/no profile/)
-  })
+  }, 120_000)
 
   it("goes through a running cdp serve, whose answers match ingest/openapi.json", async () => {
-    seed()
+    on = copyDataDir(seeded, data)
     const direct = page("user_id:u-ann", "--limit", "3")
     const serve = await startServe(["--data-dir", data])
     try {
