@@ -282,6 +282,9 @@ export const undecodableBatchOf = (m: KafkaMessage, topic: string, partition: nu
   if (header === undefined || m.key !== null || m.value !== null) return undefined
   try {
     const d = JSON.parse(String(header)) as Omit<UndecodableBatch, "topic" | "partition">
+    // A marker lies within the batch it names: a record forging the header otherwise is read as any other record.
+    const at = BigInt(m.offset)
+    if (!(BigInt(String(d.firstOffset)) <= at && at <= BigInt(String(d.lastOffset)))) return undefined
     return new UndecodableBatch({
       codec: String(d.codec), tooLarge: d.tooLarge === true, reason: String(d.reason), firstOffset: String(d.firstOffset),
       lastOffset: String(d.lastOffset), records: Number(d.records), topic, partition,

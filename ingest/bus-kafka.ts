@@ -16,6 +16,7 @@ import type { Admin, Consumer, EachBatchPayload, KafkaMessage, Producer } from "
 import { BusUnavailable, EventBus, type EventBusShape, RecordNotJson, RecordWrongShape, Topics, type Topic, type TopicBacklog } from "./bus.ts"
 import { type BusCodec, headerText, KEY_HEADER, RecordUnreadable, type WireMessage } from "./bus-crypto.ts"
 import type { DeadLetter } from "./message.ts"
+import { inWarehouseRange } from "./schemas.ts"
 import { patchKafkaEncoder } from "./bus-kafka-encoder.ts"
 import { gzipDecompress, lz4Decompress, readingCodec, snappyDecompress, marksUndecodable, UndecodableBatch, undecodableBatchOf, zstdDecompress } from "./bus-kafka-codecs.ts"
 
@@ -201,16 +202,21 @@ const tenantOfKey = (key: Buffer | null): string => {
  */
 export const parkedDeadLetter = (name: string, partition: number, m: KafkaMessage, defect: unknown, tenant?: string): DeadLetter => {
   const cause = describe(defect)
+  // The record's Kafka timestamp is its producer's to set: one no Date holds made toISOString throw (the park was
+  // retried forever and its partition stood still), one past 2299 the warehouse cannot store. Then it is now.
+  const stamped = Number(m.timestamp)
+  const receivedAt = new Date(inWarehouseRange(stamped) ? stamped : Date.now()).toISOString()
+  const when = inWarehouseRange(stamped) ? "" : `; its Kafka timestamp ${String(m.timestamp).slice(0, 30)} is no time the warehouse stores, so it is dated when it was parked`
   const value = m.value ?? Buffer.alloc(0)
   if (defect instanceof UndecodableBatch) {
     // Nothing of the batch was read, not even its keys: no tenant; the payload says where the batch is (and keeps
     // two batches two dead letters: a dead letter's id is a hash of its rule and payload), which stays on the topic.
     const { topic, partition: at, codec, firstOffset, lastOffset, records } = defect
     return {
-      tenant: "", source: `kafka:${name}`, receivedAt: new Date(Number(m.timestamp)).toISOString(), messageId: "",
+      tenant: "", source: `kafka:${name}`, receivedAt, messageId: "",
       rejection: {
         rule: parkedRule(defect), field: "",
-        message: `${defect.message}; marked on ${name}.parked. The batch stays on ${name} until its retention: ` +
+        message: `${defect.message}; marked on ${name}.parked${when}. The batch stays on ${name} until its retention: ` +
           `read it with a client that can and produce its records to ${name} again`,
       },
       payload: JSON.stringify({ topic, partition: at, firstOffset, lastOffset, records, codec }),
@@ -221,10 +227,10 @@ export const parkedDeadLetter = (name: string, partition: number, m: KafkaMessag
     ? "the payload is the record's value"
     : `the payload is the sealed value in base64 (${KEY_HEADER} ${String(sealed)})`
   return {
-    tenant: tenant ?? tenantOfKey(m.key), source: `kafka:${name}`, receivedAt: new Date(Number(m.timestamp)).toISOString(), messageId: "",
+    tenant: tenant ?? tenantOfKey(m.key), source: `kafka:${name}`, receivedAt, messageId: "",
     rejection: {
       rule: parkedRule(defect), field: "",
-      message: `${cause}; parked on ${name}.parked from partition ${partition} offset ${m.offset}; ${held}. ` +
+      message: `${cause}; parked on ${name}.parked from partition ${partition} offset ${m.offset}${when}; ${held}. ` +
         `cdp dlq retry cannot re-drive a bus record (no source parser reads it): produce it to ${name} again after a fix`,
     },
     payload: sealed === undefined ? value.toString("utf8") : value.toString("base64"),
@@ -640,14 +646,15 @@ export const makeKafkaBus = (options: KafkaBusOptions): Effect.Effect<EventBusSh
 
         /**
          * Parks each compressed batch the consumer could not read (its marker records, ingest/bus-kafka-codecs.ts)
-         * once as a dead letter; `parked` holds the first offsets of those parked already in this fetched batch.
+         * once as a dead letter; `parked` holds the offset ranges of those parked already in this fetched batch.
          * False when the partition was taken away before the broker acknowledged (then nothing is committed).
          */
         const parkUndecodable = async (
           marked: ReadonlyArray<readonly [KafkaMessage, UndecodableBatch]>, payload: EachBatchPayload, parked: Set<string>,
         ): Promise<boolean> => {
           for (const [m, undecodable] of marked) {
-            if (parked.has(undecodable.firstOffset)) continue
+            const batchKey = `${undecodable.firstOffset}-${undecodable.lastOffset}`
+            if (parked.has(batchKey)) continue
             let delay = 200
             for (;;) {
               if (!payload.isRunning() || payload.isStale()) return false
@@ -656,7 +663,7 @@ export const makeKafkaBus = (options: KafkaBusOptions): Effect.Effect<EventBusSh
               await new Promise((r) => setTimeout(r, delay))
               delay = Math.min(delay * 2, 10_000)
             }
-            parked.add(undecodable.firstOffset)
+            parked.add(batchKey)
             await run(Effect.logError("a compressed record batch could not be read; parked it and went past it").pipe(
               Effect.annotateLogs({
                 topic: name, partition: payload.batch.partition, firstOffset: undecodable.firstOffset, lastOffset: undecodable.lastOffset,

@@ -139,6 +139,16 @@ describe("a compressed batch the consumer cannot read", () => {
     expect(marksUndecodable(records[0]!)).toBe(false)
   })
 
+  it("a record forging the marker header outside the offsets it names is no marker (it is handled as any other record)", async () => {
+    const { records } = await decodeRecordBatch(new KafkaDecoder(batchOf(LZ4, Buffer.from("not lz4 at all"), 2)))
+    const marker = records[1]!
+    expect(undecodableBatchOf(marker, "cdp.events", 0)).toBeInstanceOf(UndecodableBatch)
+    expect(undecodableBatchOf({ ...marker, offset: "42" }, "cdp.events", 0)).toBeUndefined()
+    expect(undecodableBatchOf({ ...marker, offset: "39" }, "cdp.events", 0)).toBeUndefined()
+    const forged = { ...marker, headers: { "cdp-batch-undecodable": Buffer.from("{not json") } } as KafkaMessage
+    expect(undecodableBatchOf(forged, "cdp.events", 0)).toBeUndefined()
+  })
+
   it("without the batch header before it (not a record batch of a fetch), the codec's error is thrown as before", async () => {
     const codec = (kafkaRequire("kafkajs") as typeof import("kafkajs")).CompressionCodecs[LZ4]!()
     await expect(codec.decompress(Buffer.from("not lz4 at all"))).rejects.toThrow(CompressedBatchCorrupt)

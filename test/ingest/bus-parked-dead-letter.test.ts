@@ -4,6 +4,7 @@
 import type { KafkaMessage } from "kafkajs"
 import { describe, expect, it } from "vitest"
 import { parkedDeadLetter, RecordNotJson } from "../../ingest/bus-kafka.ts"
+import { UndecodableBatch } from "../../ingest/bus-kafka-codecs.ts"
 import { RecordUnreadable } from "../../ingest/bus-crypto.ts"
 
 const record = (value: Buffer, headers: Record<string, Buffer> = {}): KafkaMessage => ({
@@ -36,5 +37,25 @@ describe("parkedDeadLetter", () => {
     const d = parkedDeadLetter("cdp.raw", 0, record(Buffer.from("{}")), new Error("the record's value is not JSON, said a handler"))
     expect(d.rejection.rule).toBe("bus_handler_died")
     expect(d.rejection.message).toContain("the record's value is not JSON, said a handler; parked on cdp.raw.parked")
+  })
+
+  it("a record stamped with a time no Date holds, or past the warehouse's years, is dated when it was parked, and says so", () => {
+    const before = Date.now()
+    for (const timestamp of ["9000000000000000", String(Date.UTC(2500, 0, 1))]) {
+      const d = parkedDeadLetter("cdp.events", 0, { ...record(Buffer.from("junk")), timestamp }, new RecordNotJson({ bytes: 4 }))
+      expect(Date.parse(d.receivedAt)).toBeGreaterThanOrEqual(before)
+      expect(d.rejection.message).toContain(`offset 42; its Kafka timestamp ${timestamp} is no time the warehouse stores, so it is dated when it was parked;`)
+    }
+  })
+
+  it("a compressed batch that could not be read is bus_batch_corrupt or bus_batch_too_large, its payload where the batch is", () => {
+    const batch = (tooLarge: boolean) => new UndecodableBatch({
+      codec: "LZ4", tooLarge, reason: "it is cut off", firstOffset: "40", lastOffset: "45", records: 3, topic: "cdp.events", partition: 2,
+    })
+    const d = parkedDeadLetter("cdp.events", 2, { ...record(Buffer.alloc(0)), key: null, value: null }, batch(false))
+    expect(d).toMatchObject({ tenant: "", rejection: { rule: "bus_batch_corrupt" }, receivedAt: "2026-01-02T03:00:00.000Z" })
+    expect(JSON.parse(d.payload)).toEqual({ topic: "cdp.events", partition: 2, firstOffset: "40", lastOffset: "45", records: 3, codec: "LZ4" })
+    expect(d.rejection.message).toContain("a Kafka record batch compressed with LZ4 is corrupt: it is cut off; its 3 record(s), offsets 40 to 45 of topic cdp.events partition 2, were not read")
+    expect(parkedDeadLetter("cdp.events", 2, record(Buffer.alloc(0)), batch(true)).rejection.rule).toBe("bus_batch_too_large")
   })
 })

@@ -236,6 +236,29 @@ describe.runIf(enabled)("poison records on a Kafka stage topic", () => {
     ])
   }, 120_000)
 
+  it("records whose producer set a time no date holds (or the warehouse cannot store) are parked and listed at the time they were parked", async () => {
+    // Kafka before 4.0 takes any CreateTime >= 0 (4.0 refuses those over an hour ahead by default; the topic is set
+    // as a 3.x broker has it): year 287,000 (beyond what a Date holds) and year 2500 (beyond the warehouse's 2299).
+    const before = Date.now()
+    const s = await scene([], 2, {
+      encrypted: false,
+      before: (_submit, topic) => Effect.promise(async () => {
+        await admin.alterConfigs({
+          validateOnly: false,
+          resources: [{ type: kafkajs.ConfigResourceTypes.TOPIC, name: topic, configEntries: [{ name: "message.timestamp.after.max.ms", value: "9223372036854775807" }] }],
+        })
+        return [
+          { key: "acme/u1", value: "junk", timestamp: "9000000000000000" },
+          { key: "acme/u1", value: "more junk", timestamp: String(Date.UTC(2500, 0, 1)) },
+        ]
+      }),
+    })
+    expect(s.landed).toEqual(["after", "before"])
+    expect(s.committed).toBe(s.end)
+    expect(s.listed.map((l) => [l.tenant, l.rule])).toEqual([["acme", "bus_record_not_json"], ["acme", "bus_record_not_json"]])
+    for (const l of s.listed) expect(Date.parse(l.receivedAt)).toBeGreaterThanOrEqual(before - 1000)
+  }, 120_000)
+
   it("a 7 MB record of random bytes is parked and listed under its key's tenant; its neighbours land", async () => {
     // Random bytes: no codec shrinks them, and as text (replacement characters, escapes) they grow.
     const junk = randomBytes(7_000_000)
