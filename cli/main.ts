@@ -38,7 +38,7 @@ import {
 import { profileEvents, traitsPreview } from "./profiles.ts"
 import { progressBar } from "./progress.ts"
 import { isUserError, runCommand, userMessage } from "./run.ts"
-import { adminToken, announceServer, directOrServer, queryThroughServer, runningServer, type ServerQueryFailed } from "./server-info.ts"
+import { adminToken, announceServer, directOrServer, queryThroughServer, runningServer, serverCaller, ServerQueryFailed } from "./server-info.ts"
 import { listeningReporter, listenReportThroughServer, runXConnectors, xSearchOnce } from "./social.ts"
 import { loadXConfig } from "../ingest/social/index.ts"
 
@@ -346,6 +346,14 @@ const dlqFilter = (opts: DlqOptions) => {
   }
 }
 
+/** The filter as the dead-letter route takes it (strings; `limit` added by the caller where it is a number). */
+const dlqParams = (opts: DlqOptions, limit?: number): Record<string, string> => ({
+  ...(opts.source ? { source: opts.source } : {}), ...(opts.rule ? { rule: opts.rule } : {}),
+  ...(opts.tenant ? { tenant: opts.tenant } : {}), ...(opts.since ? { since: opts.since } : {}),
+  ...(limit === undefined ? {} : { limit: String(limit) }),
+})
+const callServer = serverCaller((message) => new ServerQueryFailed({ message }))
+
 dlqFilterOptions(dlq.command("list").description("dead letters still open (newest first); payloads are not shown"))
   .option("--all", "include dead letters already re-driven")
   .option("--limit <n>", "at most this many", positiveInt, 100)
@@ -357,14 +365,19 @@ Examples:
   .action((opts: DlqOptions) => {
     const main = Effect.gen(function* () {
       const { listDeadLetters } = yield* Effect.promise(() => import("../ingest/dlq.ts"))
-      const entries = yield* listDeadLetters(dlqFilter(opts))
+      const filter = dlqFilter(opts)
+      const backend = backendConfig(opts.dataDir)
+      // While cdp serve holds the data dir, its GET /v1/dead-letters lists them (every tenant unless --tenant).
+      const entries = yield* directOrServer(backend, listDeadLetters(filter).pipe(Effect.provide(warehouseLayer(backend))), (server) =>
+        Effect.map(callServer<{ deadLetters: Effect.Success<ReturnType<typeof listDeadLetters>> }>(server, "GET",
+          `/v1/dead-letters?${new URLSearchParams(dlqParams(opts, filter.limit)).toString()}${opts.all === true ? "&all=true" : ""}`), (r) => r.deadLetters))
       const rows = entries.map((e) => ({
         received_at: e.receivedAt, source: e.source, rule: e.rule, field: e.field, reason: e.reason,
         status: e.status, dead_letter_id: e.deadLetterId,
       }))
       process.stdout.write(`${formatRows(rows, opts.format ?? "table")}\n`)
     })
-    runCommand(main.pipe(Effect.provide(warehouseLayer(backendConfig(opts.dataDir))), Effect.provide(commandLogger)))
+    runCommand(main.pipe(Effect.provide(commandLogger)))
   })
 
 dlqFilterOptions(dlq.command("retry").description("re-drive open dead letters through their source's parser; what passes now lands"))
@@ -376,13 +389,18 @@ Examples:
   .action((opts: DlqOptions) => {
     const main = Effect.gen(function* () {
       const { retryDeadLetters } = yield* Effect.promise(() => import("../ingest/dlq.ts"))
-      const s = yield* retryDeadLetters(dlqFilter(opts))
+      const filter = dlqFilter(opts)
+      const backend = backendConfig(opts.dataDir)
+      // While cdp serve holds the data dir, its pipeline re-drives them (POST /v1/dead-letters/retry).
+      const s = yield* directOrServer(backend, retryDeadLetters(filter).pipe(Effect.scoped, Effect.provide(pipelineLayer(backend))), (server) =>
+        callServer<Effect.Success<ReturnType<typeof retryDeadLetters>>>(server, "POST", "/v1/dead-letters/retry",
+          { ...dlqParams(opts), ...(filter.limit === undefined ? {} : { limit: filter.limit }) }))
       process.stdout.write(`retried ${s.retried} dead letters: ${s.landed} landed, ${s.stillRejected} still rejected\n`)
       for (const r of s.results.filter((x) => x.outcome === "still_rejected").slice(0, 20)) {
         process.stdout.write(`  still rejected: ${r.source} ${r.rule}: ${r.reason}\n`)
       }
     })
-    runCommand(main.pipe(Effect.provide(pipelineLayer(backendConfig(opts.dataDir))), Effect.provide(commandLogger)))
+    runCommand(main.pipe(Effect.provide(commandLogger)))
   })
 
 const sentiment = program.command("sentiment").description("score texts for sentiment, or rescore history")

@@ -44,6 +44,8 @@ export const SCOPES = {
   "audit:read": "read the audit log and verify it (GET /v1/audit, /v1/audit/verify)",
   "identity:read": "read duplicate suggestions (GET /v1/identity/suggestions)",
   "identity:write": "split, separate, accept and dismiss identity decisions (POST /v1/identity/...)",
+  "dead-letters:read": "list dead letters (refused input) with why each was refused, without payloads (GET /v1/dead-letters)",
+  "dead-letters:write": "re-drive dead letters through the pipeline after a fix (POST /v1/dead-letters/retry)",
   query: "run read-only analyst SQL (POST /v1/query)",
   "tokens:manage": "create, list, inspect and revoke API tokens (/v1/tokens)",
 } as const
@@ -140,6 +142,11 @@ export const API_ROUTES = [
   {
     name: "relations", template: "/v1/relations", matches: under("/v1/relations"), read: "relations:read", write: "relations:write", audit: "all",
     subject: (p: string) => (p.startsWith("/v1/relations/explain/") ? segmentAfter("/v1/relations/explain/")(p) : undefined),
+  },
+  // Reasons name fields and values of refused input (personal data can be in them); payloads are never shown.
+  {
+    name: "deadLetters", template: "/v1/dead-letters", matches: under("/v1/dead-letters"), read: "dead-letters:read", write: "dead-letters:write",
+    audit: "all",
   },
   // The log holds keyed hashes of the people it is about and who read them: who reads it is logged too.
   { name: "audit", template: "/v1/audit", matches: under("/v1/audit"), read: "audit:read", write: "audit:read", audit: "all" },

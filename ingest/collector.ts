@@ -29,6 +29,7 @@ import type { DestinationConfig } from "./destinations/index.ts"
 import { exportRoute } from "./export-route.ts"
 import { type ListeningReporter, listeningRoute } from "./listening-route.ts"
 import { relationsRoute } from "./relations-route.ts"
+import { deadLetterRoute } from "./dead-letter-route.ts"
 import { auditSigner } from "../consent/audit.ts"
 import { loadSecret, makeKeys } from "../consent/keys.ts"
 import {
@@ -341,6 +342,7 @@ const makeCollector = (options: CollectorOptions) =>
       audiences: audienceRoute({ warehouse, policies: options.consent, bodyIdleMs, maxAudiences: options.maxAudiences }),
       exports: yield* exportRoute({ destinations: options.destinations ?? [], policies: options.consent, bodyIdleMs }),
       listening: listeningRoute({ warehouse, report: options.listeningReport, bodyIdleMs }),
+      deadLetters: deadLetterRoute({ warehouse, pipeline, bodyIdleMs }),
       relations: relationsRoute({ warehouse, config: options.relations, identity: options.identity, bodyIdleMs }),
       audit: options.dataDir === undefined ? undefined : yield* auditRoute({ signer: yield* auditSigner(options.dataDir) }),
     }

@@ -5,6 +5,7 @@ import { Effect } from "effect"
 import {
   type DeadLetterRow, landedMessageIds, selectDeadLetters as selectDeadLetterRows, storeOutcomes,
 } from "../warehouse/dead-letters.ts"
+import { dateOffTheCalendar, DateNotOnCalendar } from "../warehouse/calendar.ts"
 import type { CanonicalEvent } from "./message.ts"
 import { Pipeline } from "./pipeline.ts"
 import { RAW_PARSERS } from "./sources/index.ts"
@@ -57,6 +58,14 @@ export interface RetrySummary {
   readonly results: ReadonlyArray<RetryResult>
 }
 
+
+/** A `since` bound as given (a date or a date-time): the instant, or why it is none (a date off the calendar, or no time). */
+export const parseSinceDate = (text: string): Date | DateNotOnCalendar | Error => {
+  const off = dateOffTheCalendar(text)
+  if (off !== undefined) return off
+  const d = new Date(text)
+  return Number.isNaN(d.getTime()) ? new Error(`"${text.slice(0, 40)}" is not a time`) : d
+}
 
 /** ClickHouse's DateTime64 text ("2024-10-01 12:00:00.000", UTC) as ISO-8601. */
 const isoOf = (chTime: string): string => `${chTime.replace(" ", "T")}Z`

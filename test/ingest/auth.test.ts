@@ -76,6 +76,8 @@ const PROBES: ReadonlyArray<{ route: string; method: string; path: string; body?
   { route: "exports", method: "POST", path: "/v1/exports/run", body: { tenant: "acme" }, scope: "exports:write" },
   { route: "exports", method: "POST", path: "/v1/exports/crm/dry-run", body: { tenant: "acme" }, scope: "exports:write" },
   { route: "listening", method: "GET", path: "/v1/listening/report?tenant=acme", scope: "listening:read" },
+  { route: "deadLetters", method: "GET", path: "/v1/dead-letters?tenant=acme", scope: "dead-letters:read" },
+  { route: "deadLetters", method: "POST", path: "/v1/dead-letters/retry", body: { tenant: "acme", rule: "none_such" }, scope: "dead-letters:write" },
   { route: "relations", method: "GET", path: "/v1/relations/report?tenant=acme", scope: "relations:read" },
   { route: "relations", method: "GET", path: "/v1/relations/explain/user_id:ann?tenant=acme", scope: "relations:read" },
   { route: "relations", method: "POST", path: "/v1/relations/compute", body: { tenant: "acme", asOf: "2024-11-01" }, scope: "relations:write" },

@@ -39,6 +39,7 @@ export const templateOf = (path: string): string => {
   if (p.startsWith("/v1/profiles/")) return "/v1/profiles/{identifier}"
   if (p.startsWith("/v1/consent/")) return "/v1/consent/{identifier}"
   if (p === "/v1/exports" || p === "/v1/exports/run" || p === "/v1/listening/report" || p === "/v1/audit" || p === "/v1/audit/verify") return p
+  if (p === "/v1/dead-letters" || p === "/v1/dead-letters/retry") return p
   if (p === "/v1/relations/compute" || p === "/v1/relations/summary" || p === "/v1/relations/report") return p
   if (p.startsWith("/v1/relations/explain/")) return "/v1/relations/explain/{identifier}"
   const exp = /^\/v1\/exports\/[^/]+(\/(status|history|run|dry-run|replay))?$/.exec(p)

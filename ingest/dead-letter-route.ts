@@ -1,0 +1,114 @@
+// Dead letters over HTTP (`cdp dlq list|retry` goes through them while `cdp serve` holds the data dir; a console reads
+// them): tokens with dead-letters:read list, dead-letters:write re-drive (ingest/auth.ts guards both; admins).
+//   GET  /v1/dead-letters?source=&rule=&since=&all=&limit=          open ones (or all), oldest first; no payloads
+//   POST /v1/dead-letters/retry {"source"?, "rule"?, "since"?, "limit"?, "tenant"?}   re-drive through this server's pipeline
+// Without a tenant (an unbound token naming none) both cover every tenant, as `cdp dlq` does on the data dir.
+import type { IncomingMessage } from "node:http"
+import { Effect } from "effect"
+import { DateNotOnCalendar } from "../warehouse/calendar.ts"
+import { Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
+import { type DeadLetterFilter, listDeadLetters, parseSinceDate, retryDeadLetters } from "./dlq.ts"
+import { readJson } from "./json.ts"
+import { refuseRepeated } from "./pages.ts"
+import { Pipeline, type PipelineShape } from "./pipeline.ts"
+import { type QueryReply, receiveAdminBody, refuse } from "./query-route.ts"
+
+export const DEAD_LETTERS_PATH = "/v1/dead-letters"
+const RETRY_PATH = `${DEAD_LETTERS_PATH}/retry`
+const LIST_MAX = 10_000
+const RETRY_MAX = 10_000
+const RETRY_BODY = 'the body must be JSON {"source"?: "calls", "rule"?: "bad_timestamp", "since"?: "2024-11-01", "limit"?: 1000, "tenant"?: "..."}'
+const FILTER_FIELDS = ["source", "rule", "since", "limit", "tenant"] as const
+
+const isReply = (x: unknown): x is QueryReply => typeof x === "object" && x !== null && "status" in x && "body" in x
+
+/** A filter from text values (the query string's, or a body's), or the 400 naming the field. */
+const filterOf = (given: Readonly<Record<string, string | undefined>>, limitMax: number, fallback: number, field: (name: string) => string): DeadLetterFilter | QueryReply => {
+  const since = given["since"] === undefined ? undefined : parseSinceDate(given["since"])
+  if (since instanceof DateNotOnCalendar) return refuse(400, "bad_since", `since: ${since.message}`, field("since"))
+  if (since instanceof Error) return refuse(400, "bad_since", `since must be a date (2024-11-01) or a date-time: ${since.message}`, field("since"))
+  const limitText = given["limit"]
+  const limit = limitText === undefined ? fallback : /^\d{1,6}$/.test(limitText) ? Number(limitText) : Number.NaN
+  if (!(limit >= 1 && limit <= limitMax)) return refuse(400, "bad_limit", `limit must be a whole number from 1 to ${limitMax}`, field("limit"))
+  for (const name of ["source", "rule", "tenant"] as const) {
+    if (given[name] === "") return refuse(400, `bad_${name}`, `${name} must not be empty (leave it out for every ${name})`, field(name))
+  }
+  return {
+    limit,
+    ...(given["source"] === undefined ? {} : { source: given["source"] }),
+    ...(given["rule"] === undefined ? {} : { rule: given["rule"] }),
+    ...(given["tenant"] === undefined ? {} : { tenant: given["tenant"] }),
+    ...(since === undefined ? {} : { since }),
+  }
+}
+
+const failed = (e: unknown): Effect.Effect<QueryReply> => {
+  const tagged = e as { _tag?: string; message?: string }
+  return Effect.succeed(tagged._tag === "WarehouseUnavailable"
+    ? refuse(503, "warehouse_unavailable", tagged.message ?? "the warehouse is unavailable", undefined, { "retry-after": "5" })
+    : refuse(500, "dead_letters_failed", tagged.message ?? String(e)))
+}
+
+export const deadLetterRoute = (options: { readonly warehouse: WarehouseShape; readonly pipeline: PipelineShape; readonly bodyIdleMs?: number | undefined }) => {
+  const list = (url: URL) =>
+    Effect.gen(function* () {
+      for (const name of url.searchParams.keys()) {
+        if (!(FILTER_FIELDS as ReadonlyArray<string>).includes(name) && name !== "all") {
+          return refuse(400, "unknown_parameter", `?${name}= is not taken here; this route takes ?source=, ?rule=, ?since=, ?all=, ?limit=, ?tenant=`, name)
+        }
+      }
+      const repeated = refuseRepeated(url, [...FILTER_FIELDS, "all"])
+      if (repeated !== undefined) return repeated
+      const all = url.searchParams.get("all")
+      if (all !== null && !["true", "false", "1", "0"].includes(all)) return refuse(400, "bad_all", "?all= must be true or false", "all")
+      const filter = filterOf(Object.fromEntries(FILTER_FIELDS.map((n) => [n, url.searchParams.get(n) ?? undefined])), LIST_MAX, 100, (n) => n)
+      if (isReply(filter)) return filter
+      return yield* listDeadLetters({ ...filter, all: all === "true" || all === "1" }).pipe(
+        Effect.provideService(Warehouse, options.warehouse),
+        Effect.map((deadLetters): QueryReply => ({ status: 200, body: { success: true, deadLetters } })),
+        Effect.catch(failed),
+      )
+    })
+
+  const retry = (req: IncomingMessage) =>
+    Effect.gen(function* () {
+      const text = yield* receiveAdminBody(req, 16 * 1024, options.bodyIdleMs, "a dead-letter retry body")
+      if (typeof text !== "string") return text
+      const given: Record<string, string | undefined> = {}
+      if (text.trim() !== "") {
+        const read = readJson(text)
+        if (read._tag === "refused") return refuse(400, "bad_body", `${RETRY_BODY}: ${read.rejection.message}`, read.rejection.field)
+        const body = read.value
+        if (body === null || typeof body !== "object" || Array.isArray(body)) return refuse(400, "bad_body", RETRY_BODY)
+        for (const [k, v] of Object.entries(body)) {
+          if (!(FILTER_FIELDS as ReadonlyArray<string>).includes(k)) return refuse(400, "bad_body", `unknown field "${k}"; ${RETRY_BODY}`, `/${k}`)
+          if (k === "limit" ? typeof v !== "number" : typeof v !== "string") {
+            return refuse(400, `bad_${k}`, `"${k}" must be a ${k === "limit" ? "number" : "string"}`, `/${k}`)
+          }
+          given[k] = String(v)
+        }
+      }
+      const filter = filterOf(given, RETRY_MAX, RETRY_MAX, (n) => `/${n}`)
+      if (isReply(filter)) return filter
+      return yield* retryDeadLetters(filter).pipe(
+        Effect.provideService(Warehouse, options.warehouse),
+        Effect.provideService(Pipeline, options.pipeline),
+        Effect.map((summary): QueryReply => ({ status: 200, body: { success: true, ...summary } })),
+        Effect.catch(failed),
+      )
+    })
+
+  return (req: IncomingMessage): Effect.Effect<QueryReply> => {
+    const url = new URL(req.url ?? "/", "http://collector")
+    const path = url.pathname.replace(/\/+$/, "")
+    const method = req.method ?? "GET"
+    if (path === DEAD_LETTERS_PATH) {
+      return method === "GET" || method === "HEAD" ? list(url)
+        : Effect.succeed(refuse(405, "method_not_allowed", `use GET ${DEAD_LETTERS_PATH} (POST ${RETRY_PATH} re-drives)`, undefined, { allow: "GET" }))
+    }
+    if (path === RETRY_PATH) {
+      return method === "POST" ? retry(req) : Effect.succeed(refuse(405, "method_not_allowed", `use POST ${RETRY_PATH}`, undefined, { allow: "POST" }))
+    }
+    return Effect.succeed(refuse(404, "not_found", `no route ${path}; dead letters are served at GET ${DEAD_LETTERS_PATH} and POST ${RETRY_PATH}`))
+  }
+}
