@@ -3,7 +3,7 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { Effect, Layer } from "effect"
-import { afterEach, beforeEach, describe, expect, it } from "vitest"
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest"
 import { backendConfig, objectStoreLayer, warehouseLayer } from "../../cli/layers.ts"
 import { auditSigner, entryKey } from "../../consent/audit.ts"
 import { DsrInvalid, receiveRequest, validateDsr } from "../../consent/dsr.ts"
@@ -12,7 +12,21 @@ import { identifierFromFlags, parseSets } from "../../cli/dsr.ts"
 import { expectOneLineError } from "../support/cli-expect.ts"
 import { runCdp, startServe } from "../support/cli.ts"
 import { freshDir, removeDir } from "../support/pipeline.ts"
+import { copyDataDir } from "../support/seeded-dir.ts"
 
+/** The file's: SAMPLE landed once (each cdp process costs seconds), never changed; a test that uses it copies it. */
+let root: string
+let seeded: string
+beforeAll(() => {
+  root = freshDir()
+  seeded = join(root, "seeded")
+  const file = join(root, "web.ndjson")
+  writeFileSync(file, SAMPLE.map((m) => JSON.stringify(m)).join("\n"))
+  ok(runCdp(["ingest", "--source", "segment", file, "--data-dir", seeded]))
+}, 120_000)
+afterAll(() => removeDir(root))
+
+/** The test's own. */
 let dir: string
 let data: string
 beforeEach(() => {
@@ -34,11 +48,8 @@ const ok = (r: { status: number | null; stdout: string; stderr: string }) => {
   return r.stdout
 }
 
-const seed = () => {
-  const file = join(dir, "web.ndjson")
-  writeFileSync(file, SAMPLE.map((m) => JSON.stringify(m)).join("\n"))
-  ok(cdp("ingest", "--source", "segment", file))
-}
+/** This test's data dir: its own copy of SAMPLE landed. */
+const seed = () => copyDataDir(seeded, data)
 
 /** The id on the first line, alone. */
 const submitted = (stdout: string) => {
@@ -66,7 +77,7 @@ describe("cdp dsr on the data directory", () => {
     expect(ok(cdp("audit", "verify"))).toMatch(/^audit log verified: 3 entries/)
     const log = ok(cdp("audit", "log", "--kind", "dsr.completed,dsr.received", "--format", "json")).trim().split("\n").map((l) => JSON.parse(l))
     expect(log.map((e: { kind: string; requestId: string }) => [e.kind, e.requestId])).toEqual([["dsr.completed", id], ["dsr.received", id]])
-  })
+  }, 120_000)
 
   it("--overdue lists a request past its due date that is not completed", async () => {
     const old = await Effect.runPromise(Effect.scoped(Effect.gen(function* () {
