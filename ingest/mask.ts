@@ -82,16 +82,16 @@ interface ProfileBody {
   identifiers: ReadonlyArray<Identifier>
   traits: Record<string, { value: unknown }>
   computedTraits?: Record<string, { value: unknown }>
-  merges: ReadonlyArray<unknown>
-  recentEvents?: ReadonlyArray<unknown>
-  timeline?: { events: ReadonlyArray<unknown>; nextCursor: string | null }
+  merges: ReadonlyArray<object>
+  recentEvents?: ReadonlyArray<object>
+  timeline?: { events: ReadonlyArray<object>; nextCursor: string | null }
   consent: { purposes: ReadonlyArray<{ purpose: string; allowed: boolean }> }
 }
 
-/** Keys whose values are times the engine wrote, never free text: not searched for phone numbers. */
-const TIME_KEYS = new Set(["timestamp", "at", "firstSeen", "lastSeen"])
+/** Fields of the rows an answer is made of (events, merges, identifiers, traits) that hold times the engine wrote. */
+const ROW_TIMES = new Set(["timestamp", "at", "firstSeen", "lastSeen"])
 
-/** Every string and number (keys too) of a value that a masker would look at, except times. */
+/** Every string and number (keys too) of a value. */
 const eachText = (value: unknown, visit: (text: string) => void): void => {
   if (typeof value === "string") visit(value)
   else if (typeof value === "number") visit(String(value))
@@ -99,22 +99,25 @@ const eachText = (value: unknown, visit: (text: string) => void): void => {
   else if (value !== null && typeof value === "object") {
     for (const [k, v] of Object.entries(value)) {
       visit(k)
-      if (!TIME_KEYS.has(k)) eachText(v, visit)
+      eachText(v, visit)
     }
   }
 }
 
-/** The digit runs of phone-like text in `parts` whose owner is not plain without asking (a leading + is masked anyway). */
-const phoneRuns = (parts: ReadonlyArray<unknown>): Set<string> => {
+/** Every text of some rows but their times (a time is no phone number; a sender's nested "at" is searched). */
+const eachRowText = (rows: ReadonlyArray<object>, visit: (text: string) => void): void => {
+  for (const row of rows) for (const [k, v] of Object.entries(row)) if (!(ROW_TIMES.has(k) && typeof v === "string")) eachText(v, visit)
+}
+
+/** The digit runs of phone-like text in `rows` whose owner is not plain without asking (a leading + is masked anyway). */
+const phoneRuns = (rows: ReadonlyArray<object>): Set<string> => {
   const runs = new Set<string>()
-  for (const part of parts) {
-    eachText(part, (text) => {
-      for (const m of text.matchAll(PHONE_LIKE)) {
-        const digits = phoneDigits(m[0])
-        if (digits.length >= MIN_PHONE_DIGITS && !m[0].startsWith("+")) runs.add(digits)
-      }
-    })
-  }
+  eachRowText(rows, (text) => {
+    for (const m of text.matchAll(PHONE_LIKE)) {
+      const digits = phoneDigits(m[0])
+      if (digits.length >= MIN_PHONE_DIGITS && !m[0].startsWith("+")) runs.add(digits)
+    }
+  })
   return runs
 }
 
@@ -144,25 +147,28 @@ const makeMasker = (identifiers: ReadonlyArray<Identifier>, asked: ReadonlySet<s
   }
   const scrub = (text: string) =>
     maskAddresses(found === undefined ? text : text.replace(found, MASK)).replace(PHONE_LIKE, (run) => (isTheirPhone(run) ? MASK : run))
-  const mask = (value: unknown, key?: string): unknown => {
-    if (typeof value === "string") return key !== undefined && TIME_KEYS.has(key) ? value : scrub(value)
+  const mask = (value: unknown): unknown => {
+    if (typeof value === "string") return scrub(value)
     if (typeof value === "number") return isTheirPhone(String(value)) ? MASK : value
-    if (Array.isArray(value)) return value.map((v) => mask(v))
+    if (Array.isArray(value)) return value.map(mask)
     if (value === null || typeof value !== "object") return value
     // fromEntries keeps a key named "__proto__" as a key (assigning it would set the object's prototype).
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [scrub(k), MASKED_TRAIT.test(k) ? MASK : mask(v, k)]))
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [scrub(k), MASKED_TRAIT.test(k) ? MASK : mask(v)]))
   }
+  /** Rows the engine made (events, merges): every field masked but their times. */
+  const maskRows = (rows: ReadonlyArray<object>) =>
+    rows.map((row) => Object.fromEntries(Object.entries(row).map(([k, v]) => [k, ROW_TIMES.has(k) && typeof v === "string" ? v : mask(v)])))
   /** An identifier: of a masked kind whole; of another kind (a user id that is an address) as text. */
   const identifier = <I extends Identifier>(i: I): I =>
     MASKED_KINDS.has(i.kind) ? { ...i, value: MASK, raw: MASK } : { ...i, value: scrub(i.value), raw: scrub(i.raw) }
-  return { scrub, mask, identifier }
+  return { scrub, mask, maskRows, identifier }
 }
 
-/** A masker for the parts of `body` to mask: the phones among their digit runs asked about once, in the warehouse. */
-const maskerFor = (body: object, identifiers: ReadonlyArray<Identifier>, parts: ReadonlyArray<unknown>) =>
+/** A masker for the rows of `body` to mask: the phones among their digit runs asked about once, in the warehouse. */
+const maskerFor = (body: object, identifiers: ReadonlyArray<Identifier>, rows: ReadonlyArray<object>) =>
   Effect.gen(function* () {
     const pagePhones = identifiers.filter((i) => i.kind === "phone").flatMap((i) => [phoneDigits(i.value), phoneDigits(i.raw)]).filter((d) => d.length >= MIN_PHONE_DIGITS)
-    const runs = [...phoneRuns(parts)].filter((d) => !pagePhones.some((p) => p.endsWith(d) || d.endsWith(p)))
+    const runs = [...phoneRuns(rows)].filter((d) => !pagePhones.some((p) => p.endsWith(d) || d.endsWith(p)))
     const lookup = theirPhonesOf.get(body)
     // Not asked (no lookup, or too many runs): every run counts as theirs.
     if (runs.length === 0 || lookup === undefined || runs.length > MAX_PHONE_RUNS) return makeMasker(identifiers, new Set(), new Set())
@@ -186,8 +192,12 @@ const maskProfile = (body: ProfileBody, purpose: string): Effect.Effect<Record<s
       return refuse(400, "bad_purpose", `?purpose= must be one of the tenant's purposes: ${body.consent.purposes.map((p) => p.purpose).join(", ")}`, "purpose")
     }
     if (state.allowed) return { ...body, masked: { purpose, kinds: [] } }
-    const parts = [body.identifiers, body.traits, body.computedTraits, body.merges, body.recentEvents, body.timeline?.events]
-    const { scrub, mask, identifier } = yield* maskerFor(body, body.identifiers, parts)
+    const traits = { ...body.traits, ...body.computedTraits }
+    const rows: ReadonlyArray<object> = [
+      ...body.identifiers, ...Object.values(traits), { names: Object.keys(traits) },
+      ...body.merges, ...(body.recentEvents ?? []), ...(body.timeline?.events ?? []),
+    ]
+    const { scrub, mask, maskRows, identifier } = yield* maskerFor(body, body.identifiers, rows)
     const maskAll = <T extends { value: unknown }>(traits: Record<string, T>) =>
       Object.fromEntries(Object.entries(traits).map(([name, t]) => [scrub(name), { ...t, value: MASKED_TRAIT.test(name) ? MASK : mask(t.value) }]))
     return {
@@ -195,9 +205,9 @@ const maskProfile = (body: ProfileBody, purpose: string): Effect.Effect<Record<s
       identifiers: body.identifiers.map(identifier),
       traits: maskAll(body.traits),
       ...(body.computedTraits === undefined ? {} : { computedTraits: maskAll(body.computedTraits) }),
-      merges: mask(body.merges),
-      ...(body.recentEvents === undefined ? {} : { recentEvents: mask(body.recentEvents) }),
-      ...(body.timeline === undefined ? {} : { timeline: { ...body.timeline, events: mask(body.timeline.events) } }),
+      merges: maskRows(body.merges),
+      ...(body.recentEvents === undefined ? {} : { recentEvents: maskRows(body.recentEvents) }),
+      ...(body.timeline === undefined ? {} : { timeline: { ...body.timeline, events: maskRows(body.timeline.events) } }),
       masked: { purpose, kinds: [...MASKED_KINDS] },
     }
   })
@@ -216,10 +226,10 @@ export const maskProfileAnswer = (page: ProfilePage, body: unknown, purpose: str
     if (page === "profile") return yield* maskProfile(body as ProfileBody, purpose)
     if (page === "identifiers") {
       const b = body as { identifiers: ReadonlyArray<Identifier> }
-      const { identifier } = yield* maskerFor(b, b.identifiers, [b.identifiers])
+      const { identifier } = yield* maskerFor(b, b.identifiers, b.identifiers)
       return { ...b, identifiers: b.identifiers.map(identifier) }
     }
-    const b = body as { events: ReadonlyArray<unknown> }
-    const { mask } = yield* maskerFor(b, [], [b.events])
-    return { ...b, events: mask(b.events) }
+    const b = body as { events: ReadonlyArray<object> }
+    const { maskRows } = yield* maskerFor(b, [], b.events)
+    return { ...b, events: maskRows(b.events) }
   })

@@ -49,14 +49,21 @@ describe("maskProfileAnswer", () => {
     const body = withTheirPhones({
       tenant: "acme", profileId: "prof_1",
       identifiers: [{ kind: "anonymous_id", value: "a-001", raw: "a-001" }],
-      traits: { fax: { value: "020 7946 0958" }, digits: { value: 2079460958 }, order: { value: "order 12345678" }, signedUp: { value: "2024-10-01" } },
+      traits: {
+        fax: { value: "020 7946 0958", at: "2024-10-01T10:00:00.000Z" }, digits: { value: 2079460958 }, order: { value: "order 12345678" }, signedUp: { value: "2024-10-01" },
+        // A sender's own keys named like times are searched as any other.
+        meta: { value: { at: "ring 020 7946 0958", timestamp: 2079460958 } },
+      },
       merges: [], recentEvents: [], timeline: { events: [], nextCursor: null },
       consent: { purposes: [{ purpose: "Personalization", allowed: false }] },
     }, lookupOf(["442079460958"], asked))
     const masked = await run(maskProfileAnswer("profile", body, "Personalization")) as { traits: Record<string, { value: unknown }> }
     expect(Object.fromEntries(Object.entries(masked.traits).map(([k, t]) => [k, t.value]))).toEqual({
-      fax: "[masked]", digits: "[masked]", order: "order 12345678", signedUp: "2024-10-01",
+      fax: "[masked]", digits: "[masked]", order: "order 12345678", signedUp: "2024-10-01", meta: { at: "ring [masked]", timestamp: "[masked]" },
     })
+    expect((masked.traits["fax"] as Record<string, unknown>)["at"]).toBe("2024-10-01T10:00:00.000Z")
+    // One question, about the runs that could be theirs (never the engine's times).
+    expect(asked).toEqual([["2079460958", "12345678", "20241001"]])
   })
 
   it("masks an address or phone held as an identifier of any kind, and every identifier of a masked kind whole", async () => {
