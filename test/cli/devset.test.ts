@@ -3,7 +3,10 @@
 import { spawnSync } from "node:child_process"
 import { readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
+import { Effect, Logger } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { backendConfig, warehouseLayer } from "../../cli/layers.ts"
+import { Warehouse } from "../../warehouse/warehouse.ts"
 import { runCdp } from "../support/cli.ts"
 import { freshDir, removeDir } from "../support/pipeline.ts"
 import { SHARED_DIR, SIGNALS_DEV } from "../support/shared.ts"
@@ -29,17 +32,21 @@ beforeAll(() => {
 }, 240_000)
 afterAll(() => removeDir(dir))
 
-const query = <T>(sql: string): Array<T> => {
-  const r = runCdp(["query", sql, "--data-dir", join(dir, "data")])
-  expect(r.stderr).toBe("")
-  return r.stdout.trim().split("\n").filter((l) => l !== "").map((l) => JSON.parse(l) as T)
-}
+/**
+ * What landed, read in this process: these tests are about the connectors and identity, not `cdp query` (test/cli/
+ * commands.test.ts), and a cdp process costs seconds of start-up each.
+ */
+const query = <T>(sql: string, dataDir = join(dir, "data")): Promise<ReadonlyArray<T>> =>
+  Effect.runPromise(Effect.scoped(Effect.gen(function* () {
+    const warehouse = yield* Warehouse
+    return yield* warehouse.query<T>(sql)
+  })).pipe(Effect.provide(warehouseLayer(backendConfig(dataDir))), Effect.provide(Logger.layer([]))))
 
 describe("the whole dev data set through the connectors", () => {
-  it("lands every item id of truth/items.ndjson as a message_id exactly once, with its channel, and nothing else", () => {
+  it("lands every item id of truth/items.ndjson as a message_id exactly once, with its channel, and nothing else", async () => {
     const truth = readFileSync(join(SIGNALS_DEV, "truth/items.ndjson"), "utf8").trim().split("\n")
       .map((l) => JSON.parse(l) as { item_id: string; channel: string })
-    const landed = query<{ message_id: string; channel: string; n: string }>(
+    const landed = await query<{ message_id: string; channel: string; n: string }>(
       "SELECT message_id, any(channel) AS channel, count() AS n FROM events GROUP BY message_id")
     expect(landed.filter((r) => r.n !== "1")).toEqual([])
     const byId = new Map(landed.map((r) => [r.message_id, r.channel]))
@@ -47,16 +54,16 @@ describe("the whole dev data set through the connectors", () => {
     expect(truth.filter((t) => byId.get(t.item_id) !== t.channel)).toEqual([])
   })
 
-  it("keeps every line of invalid.ndjson as a dead letter with its reason, and nothing else", () => {
+  it("keeps every line of invalid.ndjson as a dead letter with its reason, and nothing else", async () => {
     const kinds = readFileSync(join(SIGNALS_DEV, "truth/invalid.ndjson"), "utf8").trim().split("\n")
       .map((l) => (JSON.parse(l) as { kind: string }).kind)
-    const dead = query<{ rule: string; reason: string }>("SELECT rule, reason FROM dead_letters ORDER BY rule")
+    const dead = await query<{ rule: string; reason: string }>("SELECT rule, reason FROM dead_letters ORDER BY rule")
     expect(dead.map((d) => d.rule).sort()).toEqual([...kinds].sort())
     for (const d of dead) expect(d.reason).toMatch(/^line \d+: /)
   })
 
-  it("scores every customer text or marks it unscored with a reason", () => {
-    const [texts] = query<{ texts: string; scored: string; unscored_without_reason: string }>(
+  it("scores every customer text or marks it unscored with a reason", async () => {
+    const [texts] = await query<{ texts: string; scored: string; unscored_without_reason: string }>(
       "SELECT (SELECT count() FROM texts) AS texts, (SELECT count() FROM sentiment FINAL) AS scored, " +
       "(SELECT countIf(status = 'unscored' AND reason = '') FROM sentiment FINAL) AS unscored_without_reason")
     expect(Number(texts!.texts)).toBeGreaterThan(1000)
@@ -64,11 +71,10 @@ describe("the whole dev data set through the connectors", () => {
     expect(texts!.unscored_without_reason).toBe("0")
   })
 
-  it("resolves one profile per person: scored by the data set's scorer, precision >= 0.996, recall >= 0.91, at most 2 people a profile", () => {
+  it("resolves one profile per person: scored by the data set's scorer, precision >= 0.996, recall >= 0.91, at most 2 people a profile", async () => {
     const mapping = join(dir, "mapping.ndjson")
-    const r = runCdp(["query", "SELECT message_id AS item_id, profile_id FROM events", "--format", "json", "--data-dir", join(dir, "data")])
-    expect(r.stderr).toBe("")
-    writeFileSync(mapping, r.stdout)
+    const rows = await query<{ item_id: string; profile_id: string }>("SELECT message_id AS item_id, profile_id FROM events")
+    writeFileSync(mapping, rows.map((r) => JSON.stringify(r)).join("\n") + "\n")
     const scored = spawnSync(process.execPath, [join(SHARED_DIR, "data/signals/score.mjs"), "--truth", join(SIGNALS_DEV, "truth"), "--json", mapping], { encoding: "utf8" })
     expect(scored.status, scored.stderr).toBe(0)
     const score = JSON.parse(scored.stdout) as Record<string, unknown>
@@ -81,19 +87,17 @@ describe("the whole dev data set through the connectors", () => {
 })
 
 describe("identity resolution does not depend on the order of ingestion", () => {
-  it("ingesting the sources in reverse order gives the same clustering", () => {
+  it("ingesting the sources in reverse order gives the same clustering", async () => {
     const reverse = join(dir, "reverse")
     for (const [source, file] of [...SOURCES].reverse()) {
       const r = runCdp(["ingest", "--source", source, join(SIGNALS_DEV, file), "--data-dir", reverse], { env: ENV })
       expect(r.stderr, `${source} ${file}`).toMatch(file === "invalid.ndjson" ? /nothing landed/ : /^$/)
     }
-    const clustering = (dataDir: string) => {
-      const r = runCdp(["query", "SELECT arraySort(groupArray(message_id)) AS ids FROM events GROUP BY profile_id", "--data-dir", dataDir])
-      expect(r.stderr).toBe("")
-      return r.stdout.trim().split("\n").map((l) => (JSON.parse(l) as { ids: Array<string> }).ids.join(",")).sort()
-    }
-    const forward = clustering(join(dir, "data"))
+    const clustering = async (dataDir: string) =>
+      (await query<{ ids: Array<string> }>("SELECT arraySort(groupArray(message_id)) AS ids FROM events GROUP BY profile_id", dataDir))
+        .map((r) => r.ids.join(",")).sort()
+    const forward = await clustering(join(dir, "data"))
     expect(forward.length).toBeGreaterThan(1000)
-    expect(clustering(reverse)).toEqual(forward)
+    expect(await clustering(reverse)).toEqual(forward)
   }, 240_000)
 })
