@@ -19,7 +19,7 @@ import { allTokens, findToken, storeToken, storeTokenUses, type TokenRecord, tok
 import { Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
 import { BodyTooLarge, bodyErrorReply, receiveBody } from "./body.ts"
 import { readJson } from "./json.ts"
-import { MASK, maskAddresses, PHONE_LIKE } from "./mask.ts"
+import { DEFAULT_READ_PURPOSE, maskProfileAnswer, type ProfilePage } from "./mask.ts"
 import { preReadBodies, type QueryReply, refuse } from "./query-route.ts"
 import { hasLabelControls } from "../warehouse/labels.ts"
 import { TENANT_NAME, TENANT_NAME_RULE } from "../warehouse/tenant.ts"
@@ -537,14 +537,6 @@ export const makeAccessLog = (signer: AuditSigner, subjectKey: (tenant: string, 
 
 export type AccessLog = Effect.Success<ReturnType<typeof makeAccessLog>>
 
-/** Identifier kinds a marketer sees only when the read's purpose is consented (or with profiles:identifiers). */
-export const MASKED_KINDS: ReadonlySet<string> = new Set(["email", "phone"])
-const MASKED_TRAIT = /e-?mail|phone|mobile/i
-/** The purpose a marketer's profile read serves unless ?purpose= names another of the tenant's purposes. */
-export const DEFAULT_READ_PURPOSE = "Personalization"
-
-const maskIdentifiers = (list: ProfileBody["identifiers"]) => list.map((i) => (MASKED_KINDS.has(i.kind) ? { ...i, value: MASK, raw: MASK } : i))
-
 // Cursors of identifier pages, sealed (AES-256-GCM) for masked callers: a key of this process, so a sealed cursor
 // lasts as long as the server runs (a client paging across a restart starts again).
 const CURSOR_KEY = randomBytes(32)
@@ -572,75 +564,11 @@ export const unsealCursor = (text: string): string | undefined => {
 const sealField = (body: Record<string, unknown>, field: string): Record<string, unknown> =>
   typeof body[field] === "string" ? { ...body, [field]: sealCursor(body[field] as string) } : body
 
-interface ProfileBody {
-  identifiers: Array<{ kind: string; value: string; raw: string }>
-  traits: Record<string, { value: unknown }>
-  computedTraits?: Record<string, { value: unknown }>
-  merges: Array<{ reason: string }>
-  consent: { purposes: Array<{ purpose: string; allowed: boolean }> }
-}
-
-/** Digits without a trunk prefix or leading zeros: "020 7946 0958" and "+44 20 7946 0958" end alike. */
-const phoneDigits = (text: string) => text.replace(/\D/g, "").replace(/^0+/, "")
-const MIN_PHONE_DIGITS = 7
-
-/**
- * Masks, in a value of any shape, what shows the person's e-mail addresses or phone numbers: their identifiers
- * anywhere in a text (any case), any e-mail address, a number written with the digits of one of their phones, and
- * the values of keys named for them (a trait holding {"contact": {"email": ...}} or ["ann@x.example"] hides them too).
- */
-const makeMasker = (identifiers: ProfileBody["identifiers"]) => {
-  const secrets = new Set<string>()
-  const phones: Array<string> = []
-  for (const i of identifiers) {
-    if (!MASKED_KINDS.has(i.kind)) continue
-    for (const text of [i.value, i.raw]) {
-      if (text !== "") secrets.add(text.toLowerCase())
-      if (i.kind === "phone" && phoneDigits(text).length >= MIN_PHONE_DIGITS) phones.push(phoneDigits(text))
-    }
-  }
-  const pattern = [...secrets].map((x) => x.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join("|")
-  // Compiled per masked read only (a few identifiers); case-insensitive as addresses are.
-  const found = pattern === "" ? undefined : new RegExp(pattern, "gi")
-  const isTheirPhone = (run: string) => {
-    const digits = phoneDigits(run)
-    return digits.length >= MIN_PHONE_DIGITS && phones.some((p) => p.endsWith(digits) || digits.endsWith(p))
-  }
-  const scrub = (text: string) =>
-    maskAddresses(found === undefined ? text : text.replace(found, MASK)).replace(PHONE_LIKE, (run) => (isTheirPhone(run) ? MASK : run))
-  const mask = (value: unknown): unknown => {
-    if (typeof value === "string") return scrub(value)
-    if (typeof value === "number") return isTheirPhone(String(value)) ? MASK : value
-    if (Array.isArray(value)) return value.map(mask)
-    if (value === null || typeof value !== "object") return value
-    // fromEntries keeps a key named "__proto__" as a key (assigning it would set the object's prototype).
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [scrub(k), MASKED_TRAIT.test(k) ? MASK : mask(v)]))
-  }
-  return { scrub, mask }
-}
-
-/**
- * A profile with its e-mail addresses and phone numbers masked unless `purpose` is allowed for the person: in its
- * identifiers, in traits and computed traits (named for them, or holding one anywhere in their value), and in merge
- * reasons. Returns a refusal when the tenant has no such purpose.
- */
-export const maskProfile = (body: ProfileBody, purpose: string): Record<string, unknown> | QueryReply => {
-  const state = body.consent.purposes.find((p) => p.purpose === purpose)
-  if (state === undefined) {
-    return refuse(400, "bad_purpose", `?purpose= must be one of the tenant's purposes: ${body.consent.purposes.map((p) => p.purpose).join(", ")}`, "purpose")
-  }
-  if (state.allowed) return { ...body, masked: { purpose, kinds: [] } }
-  const { scrub, mask } = makeMasker(body.identifiers)
-  const maskAll = <T extends { value: unknown }>(traits: Record<string, T>) =>
-    Object.fromEntries(Object.entries(traits).map(([name, t]) => [scrub(name), { ...t, value: MASKED_TRAIT.test(name) ? MASK : mask(t.value) }]))
-  return {
-    ...body,
-    identifiers: maskIdentifiers(body.identifiers),
-    traits: maskAll(body.traits),
-    ...(body.computedTraits === undefined ? {} : { computedTraits: maskAll(body.computedTraits) }),
-    merges: body.merges.map((m) => ({ ...m, reason: scrub(m.reason) })),
-    masked: { purpose, kinds: [...MASKED_KINDS] },
-  }
+/** A masked profile answer's cursors sealed: a page's nextCursor, a profile's identifiersNextCursor and its timeline's. */
+const sealCursors = (body: Record<string, unknown>): Record<string, unknown> => {
+  const sealed = sealField(sealField(body, "nextCursor"), "identifiersNextCursor")
+  const timeline = sealed["timeline"] as Record<string, unknown> | undefined
+  return timeline === undefined ? sealed : { ...sealed, timeline: sealField(timeline, "nextCursor") }
 }
 
 const isReply = (x: Record<string, unknown> | QueryReply): x is QueryReply =>
@@ -777,10 +705,10 @@ export const makeGuard = (options: {
       url.searchParams.delete("tenant")
       if (tenant !== undefined) url.searchParams.set("tenant", tenant)
       const masking = route.name === "profiles" && !principal.scopes.has("profiles:identifiers")
-      const page = match.path.endsWith("/events") ? "events" : match.path.endsWith("/identifiers") ? "identifiers" : "profile"
+      const page: ProfilePage = match.path.endsWith("/events") ? "events" : match.path.endsWith("/identifiers") ? "identifiers" : "profile"
       const cursor = url.searchParams.get("cursor")
-      if (masking && page === "identifiers" && cursor !== null) {
-        // An identifiers cursor names the last identifier shown: masked callers only get (and give back) sealed ones.
+      if (masking && page !== "profile" && cursor !== null) {
+        // A cursor names the last row shown (an identifier, a message id): masked callers only get (and give back) sealed ones.
         const opened = unsealCursor(cursor)
         if (opened === undefined) {
           const reply = refuse(400, "bad_cursor", "?cursor= is not a cursor this API gave (pass nextCursor as it is)", "cursor")
@@ -791,13 +719,9 @@ export const makeGuard = (options: {
       }
       req.url = `${match.path}${url.search}`
       let reply = yield* handler(req, principal)
-      if (masking && reply.status === 200 && page === "profile") {
-        const masked = maskProfile(reply.body as ProfileBody, url.searchParams.get("purpose") ?? DEFAULT_READ_PURPOSE)
-        reply = isReply(masked) ? masked : { ...reply, body: sealField(masked, "identifiersNextCursor") }
-      } else if (masking && reply.status === 200 && page === "identifiers") {
-        // A page carries no consent: e-mail addresses and phone numbers are masked whatever the purpose.
-        const body = reply.body as { identifiers: ProfileBody["identifiers"] }
-        reply = { ...reply, body: sealField({ ...body, identifiers: maskIdentifiers(body.identifiers) }, "nextCursor") }
+      if (masking && reply.status === 200) {
+        const masked = yield* maskProfileAnswer(page, reply.body, url.searchParams.get("purpose") ?? DEFAULT_READ_PURPOSE)
+        reply = isReply(masked) ? masked : { ...reply, body: sealCursors(masked) }
       }
       audit(principal, tenant, reply)
       return reply
