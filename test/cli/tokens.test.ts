@@ -40,7 +40,7 @@ describe("cdp token on the data directory", () => {
     const byToken = JSON.parse(ok(cdp("token", "inspect", token, "--format", "json")))
     expect(byToken).toMatchObject({
       id, role: "marketer", tenant: "acme", name: "crm sync", status: "active", expiresAt: "2099-01-31T00:00:00.000Z", lastUsedAt: null,
-      scopes: ["profiles:read", "audiences:read", "audiences:write", "listening:read", "exports:read"],
+      scopes: ["profiles:read", "audiences:read", "audiences:write", "listening:read", "exports:read", "relations:read"],
     })
     expect(JSON.parse(ok(cdp("token", "inspect", id, "--format", "json")))).toEqual(byToken)
     const compliance = tokenOf(ok(cdp("token", "create", "--role", "compliance", "--scopes", "dsr:read,consent:read", "--format", "json")))
