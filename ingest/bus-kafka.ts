@@ -168,6 +168,23 @@ class KafkaCallFailed extends Data.TaggedError("KafkaCallFailed")<{ readonly cau
 
 const describe = (e: unknown) => (e instanceof Error ? e.message : String(e)).slice(0, 300)
 
+/**
+ * The most a record's key, value and headers may take for its copy on `<topic>.parked` to carry them: the broker took
+ * the record in a batch of at most MAX_MESSAGE_BYTES, and its copy adds a header (and zstd's framing of bytes that do
+ * not compress); a larger one (random bytes as large as the topic takes) was refused as too large, and the park was
+ * retried forever while its partition stood still.
+ */
+const MAX_PARKED_COPY_BYTES = MAX_MESSAGE_BYTES - 64 * 1024
+
+const recordBytes = (m: KafkaMessage): number => {
+  let n = (m.key?.length ?? 0) + (m.value?.length ?? 0)
+  for (const [k, v] of Object.entries(m.headers ?? {})) {
+    n += k.length
+    for (const x of Array.isArray(v) ? v : [v]) n += x === undefined ? 0 : Buffer.byteLength(x)
+  }
+  return n
+}
+
 /** Set on a dead letter the bus made of a parked record: one parked again is only parked (no dead letter of it). */
 const PARKED_FROM_HEADER = "cdp-parked-from"
 
@@ -200,7 +217,7 @@ const tenantOfKey = (key: Buffer | null): string => {
  * The payload is the value as it was on the topic: its text, or, sealed by the bus's codec, the sealed bytes in
  * base64 (still shredded with its person's data key). `cdp dlq retry` has no raw parser for it: the reason says so.
  */
-export const parkedDeadLetter = (name: string, partition: number, m: KafkaMessage, defect: unknown, tenant?: string): DeadLetter => {
+export const parkedDeadLetter = (name: string, partition: number, m: KafkaMessage, defect: unknown, tenant?: string, withValue = true): DeadLetter => {
   const cause = describe(defect)
   // The record's Kafka timestamp is its producer's to set: one no Date holds made toISOString throw (the park was
   // retried forever and its partition stood still), one past 2299 the warehouse cannot store. Then it is now.
@@ -223,9 +240,11 @@ export const parkedDeadLetter = (name: string, partition: number, m: KafkaMessag
     }
   }
   const sealed = m.headers?.[KEY_HEADER]
-  const held = sealed === undefined
-    ? "the payload is the record's value"
-    : `the payload is the sealed value in base64 (${KEY_HEADER} ${String(sealed)})`
+  const held = !withValue
+    ? `the value (${value.length} bytes) does not fit in a dead letter record: the payload says where it is, on ${name} until the topic's retention`
+    : sealed === undefined
+      ? "the payload is the record's value"
+      : `the payload is the sealed value in base64 (${KEY_HEADER} ${String(sealed)})`
   return {
     tenant: tenant ?? tenantOfKey(m.key), source: `kafka:${name}`, receivedAt, messageId: "",
     rejection: {
@@ -233,8 +252,18 @@ export const parkedDeadLetter = (name: string, partition: number, m: KafkaMessag
       message: `${cause}; parked on ${name}.parked from partition ${partition} offset ${m.offset}${when}; ${held}. ` +
         `cdp dlq retry cannot re-drive a bus record (no source parser reads it): produce it to ${name} again after a fix`,
     },
-    payload: sealed === undefined ? value.toString("utf8") : value.toString("base64"),
+    payload: !withValue ? JSON.stringify({ topic: name, partition, offset: m.offset, bytes: value.length })
+      : sealed === undefined ? value.toString("utf8") : value.toString("base64"),
   }
+}
+
+/** The broker refused a record as larger than the topic takes (kafkajs's error or the one it wraps). */
+const refusedAsTooLarge = (e: unknown): boolean => {
+  for (let c: unknown = e, depth = 0; c !== undefined && c !== null && depth < 5; c = (c as { cause?: unknown }).cause, depth++) {
+    const type = (c as { type?: unknown }).type
+    if (type === "MESSAGE_TOO_LARGE" || type === "RECORD_LIST_TOO_LARGE") return true
+  }
+  return false
 }
 
 /** The bus's topics that always exist (redirect targets are created on first publish). */
@@ -429,14 +458,27 @@ export const makeKafkaBus = (options: KafkaBusOptions): Effect.Effect<EventBusSh
       const cause = describe(defect)
       const parked = `${name}.parked`
       await ensureTopics(probe, [parked], options)
-      await send(parked, [{
-        key: m.key?.toString("utf8") ?? "", value: m.value ?? "",
-        headers: { ...(m.headers as Record<string, string>), "cdp-parked-cause": cause },
-      }])
+      const size = recordBytes(m)
+      await send(parked, [size + cause.length <= MAX_PARKED_COPY_BYTES
+        ? { key: m.key?.toString("utf8") ?? "", value: m.value ?? "", headers: { ...(m.headers as Record<string, string>), "cdp-parked-cause": cause } }
+        : {
+          key: m.key?.toString("utf8") ?? "", value: "",
+          headers: {
+            "cdp-parked-cause": cause,
+            "cdp-parked-value": `not copied: the record (${size} bytes) and its cause do not fit in one record of ${parked}; ` +
+              `it stays on ${name} partition ${partition} offset ${m.offset} until the topic's retention`,
+          },
+        }])
       if (madeByBus(name, m)) return
-      const letter = parkedDeadLetter(name, partition, m, defect, await sealedTenant(m))
-      const wire = await Effect.runPromise(wireOf(Topics.deadLetters, [letter]))
-      await send(`${options.prefix}${Topics.deadLetters.name}`, wire.map((w) => ({ ...w, headers: { ...w.headers, [PARKED_FROM_HEADER]: name } })))
+      const tenant = await sealedTenant(m)
+      const sendLetter = async (letter: DeadLetter) => {
+        const wire = await Effect.runPromise(wireOf(Topics.deadLetters, [letter]))
+        await send(`${options.prefix}${Topics.deadLetters.name}`, wire.map((w) => ({ ...w, headers: { ...w.headers, [PARKED_FROM_HEADER]: name } })))
+      }
+      // A value near the topic's limit that does not compress (random bytes, as text twice as long) makes a dead
+      // letter the broker refuses: then the dead letter says where the value is instead of holding it.
+      await sendLetter(parkedDeadLetter(name, partition, m, defect, tenant)).catch((e: unknown) =>
+        refusedAsTooLarge(e) ? sendLetter(parkedDeadLetter(name, partition, m, defect, tenant, false)) : Promise.reject(e))
     }
 
     const handling = new Map<string, number>()

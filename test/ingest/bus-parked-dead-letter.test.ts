@@ -58,4 +58,11 @@ describe("parkedDeadLetter", () => {
     expect(d.rejection.message).toContain("a Kafka record batch compressed with LZ4 is corrupt: it is cut off; its 3 record(s), offsets 40 to 45 of topic cdp.events partition 2, were not read")
     expect(parkedDeadLetter("cdp.events", 2, record(Buffer.alloc(0)), batch(true)).rejection.rule).toBe("bus_batch_too_large")
   })
+
+  it("without its value (too large for a dead letter record), the payload says where the record is and the reason says why", () => {
+    const d = parkedDeadLetter("cdp.events", 3, record(Buffer.alloc(8_000_000, 0xff)), new RecordNotJson({ bytes: 8_000_000 }), undefined, false)
+    expect(JSON.parse(d.payload)).toEqual({ topic: "cdp.events", partition: 3, offset: "42", bytes: 8_000_000 })
+    expect(d).toMatchObject({ tenant: "acme", rejection: { rule: "bus_record_not_json" } })
+    expect(d.rejection.message).toContain("offset 42; the value (8000000 bytes) does not fit in a dead letter record: the payload says where it is, on cdp.events until the topic's retention.")
+  })
 })

@@ -268,6 +268,15 @@ describe.runIf(enabled)("poison records on a Kafka stage topic", () => {
     expect(s.listed.map((l) => [l.tenant, l.rule])).toEqual([["acme", "bus_record_not_json"]])
   }, 120_000)
 
+  it("a record of random bytes as large as the topic takes is parked and listed; its neighbours land", async () => {
+    // The largest value of one record under key acme/u1 that the topic's max.message.bytes (8 MiB) takes uncompressed:
+    // a copy of it with a header more is not taken.
+    const s = await scene([{ key: "acme/u1", value: randomBytes(8 * 1024 * 1024 - 85) }], 1, { encrypted: false })
+    expect(s.landed).toEqual(["after", "before"])
+    expect(s.committed).toBe(s.end)
+    expect(s.listed.map((l) => [l.tenant, l.rule])).toEqual([["acme", "bus_record_not_json"]])
+  }, 120_000)
+
   it("on the encrypted bus records forging the cdp-key header are parked as unreadable and block nothing", async () => {
     const s = await scene([
       { key: "acme/u1", value: JSON.stringify(event("forged-form")), headers: { "cdp-key": "zz" } },
