@@ -15,7 +15,7 @@ export { rebuildIdentity, type RebuildSummary } from "./rebuild.ts"
 export { type Operation, recordOperation } from "./operations.ts"
 export {
   BadIdentifier, BadIdentifierCursor, DEFAULT_IDENTIFIER_PAGE, type IdentifierPage, identifierLimit, type IdentifierRef, parseIdentifier, ProfileNotFound,
-  profileIdentifiers, profileIdOf, profileScopeOf, type ProfileView, readProfileView, readProfileViewOf, showProfile,
+  profileIdentifiers, profileIdOf, profilePhoneRuns, profileScopeOf, type ProfileView, readProfileView, readProfileViewOf, showProfile,
 } from "./profile.ts"
 export { type Explanation, explainIdentifiers } from "./explain.ts"
 export {

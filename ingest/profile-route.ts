@@ -9,11 +9,9 @@ import type { IncomingMessage } from "node:http"
 import { Effect } from "effect"
 import type { ConsentPolicies } from "../consent/index.ts"
 import {
-  BadIdentifierCursor, defaultIdentityConfig, identifierLimit, type IdentityConfig, profileIdentifiers, profileTimeline, readIdentifier, readTimelineQuery,
-  type TraitPrecedence,
+  BadIdentifierCursor, defaultIdentityConfig, identifierLimit, type IdentityConfig, profileIdentifiers, profilePhoneRuns, profileTimeline, readIdentifier,
+  readTimelineQuery, type TraitPrecedence,
 } from "../identity/index.ts"
-// identity/index.ts does not export it yet: the masking part of identity/profile.ts, imported from there.
-import { profilePhoneRuns } from "../identity/profile.ts"
 import { Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
 import { withTheirPhones } from "./mask.ts"
 import { readProfileCached } from "./profile-read.ts"
