@@ -2,7 +2,7 @@
 // decompress and batches that expand past MAX_BATCH_BYTES (ingest/bus-kafka-codecs.ts). Each is parked as one dead
 // letter naming its codec, defect, topic, partition and offsets; the consumer goes past it: the good records after it
 // on its partition and those of the other partition land, and both partitions are committed to their end.
-// Runs when CDP_INTEGRATION=1 (eval "$(deploy/services/up)").
+// The same on the encrypted bus. Runs when CDP_INTEGRATION=1 (eval "$(deploy/services/up)").
 import { execFileSync } from "node:child_process"
 import { randomUUID } from "node:crypto"
 import { createRequire } from "node:module"
@@ -10,6 +10,8 @@ import { join } from "node:path"
 import { Effect, Layer } from "effect"
 import kafkajs from "kafkajs"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { Keys, makeKeys } from "../../consent/keys.ts"
+import { encryptedKafkaBus } from "../../ingest/bus-crypto.ts"
 import { type KafkaBusOptions, kafkaBus } from "../../ingest/bus-kafka.ts"
 import { MAX_BATCH_BYTES } from "../../ingest/bus-kafka-codecs.ts"
 import { listDeadLetters } from "../../ingest/dlq.ts"
@@ -25,7 +27,8 @@ const enabled = process.env["CDP_INTEGRATION"] === "1"
  * Another process's producer (as a Java or librdkafka client would be) that sends to partition 0 of topic argv[1]:
  * - a gzip batch of the events argv[2] and argv[3] with bytes after its gzip member that are not one: the broker's
  *   GZIPInputStream ignores them and accepts the batch, node:zlib refuses it ("incorrect header check");
- * - an LZ4 batch and a zstd batch, each of 140 records of 1 MiB: valid, but 140 MiB once decompressed.
+ * - when argv[4] is "large", an LZ4 batch and a zstd batch, each of 140 records of 1 MiB: valid, but 140 MiB once
+ *   decompressed.
  * Its kafkajs has codecs of its own (this process's kafkajs has cdp's, which read only).
  */
 const FOREIGN_PRODUCER = `
@@ -64,14 +67,16 @@ CompressionCodecs[CompressionTypes.GZIP] = () => ({ compress: async (e) => Buffe
 CompressionCodecs[CompressionTypes.LZ4] = () => ({ compress: async (e) => lz4(e.buffer) })
 CompressionCodecs[CompressionTypes.ZSTD] = () => ({ compress: async (e) => zlib.zstdCompressSync(e.buffer) })
 ;(async () => {
-  const [topic, first, second] = process.argv.slice(1)
+  const [topic, first, second, large] = process.argv.slice(1)
   const p = new kafkajs.Kafka({ brokers: process.env.CDP_KAFKA_BROKERS.split(","), logLevel: kafkajs.logLevel.NOTHING }).producer()
   await p.connect()
   await p.send({ topic, compression: CompressionTypes.GZIP, messages: [first, second].map((value) => ({ key: "acme/u1", value, partition: 0 })) })
-  const mib = Buffer.alloc(1024 * 1024, 0x61)
-  const large = Array.from({ length: 140 }, () => ({ key: "acme/u1", value: mib, partition: 0 }))
-  await p.send({ topic, compression: CompressionTypes.LZ4, messages: large })
-  await p.send({ topic, compression: CompressionTypes.ZSTD, messages: large })
+  if (large === "large") {
+    const mib = Buffer.alloc(1024 * 1024, 0x61)
+    const records = Array.from({ length: 140 }, () => ({ key: "acme/u1", value: mib, partition: 0 }))
+    await p.send({ topic, compression: CompressionTypes.LZ4, messages: records })
+    await p.send({ topic, compression: CompressionTypes.ZSTD, messages: records })
+  }
   await p.disconnect()
 })().catch((e) => { console.error(e.message); process.exit(1) })
 `
@@ -86,7 +91,11 @@ describe.runIf(enabled)("compressed batches a stage topic's consumer cannot read
     await admin.disconnect()
   })
 
-  it("are parked as dead letters naming codec, defect and offsets; later records on their partition and the other partition land", async () => {
+  /**
+   * Produces good records to both partitions, the foreign batches to partition 0, good records after them, and waits
+   * until both partitions are committed to their end, `letters` dead letters are listed and four events landed.
+   */
+  const scene = async (encrypted: boolean, large: boolean, letters: number) => {
     const o: KafkaBusOptions = { brokers: kafkaBrokers(), prefix: `t${randomUUID().slice(0, 8)}.`, partitions: 2, replication: 1, retentionMs: 3_600_000 }
     prefixes.push(o.prefix)
     const topic = `${o.prefix}events`
@@ -102,40 +111,55 @@ describe.runIf(enabled)("compressed batches a stage topic's consumer cannot read
       return ends.map((e) => ({ partition: e.partition, end: Number(e.high), committed: committed.get(e.partition) ?? -1 }))
     }
     try {
-      const storage = Layer.mergeAll(Warehouse.embedded(join(dir, "clickhouse")), ObjectStore.local(join(dir, "objects")))
-      const layer = Pipeline.make({ identity: false }).pipe(Layer.provideMerge(kafkaBus(o)), Layer.provideMerge(storage))
-      const s = await Effect.runPromise(Effect.scoped(Effect.gen(function* () {
+      const keys = makeKeys(new Uint8Array(32).fill(7))
+      const storage = Layer.mergeAll(Warehouse.embedded(join(dir, "clickhouse")), ObjectStore.local(join(dir, "objects")), Layer.succeed(Keys, keys))
+      const layer = Pipeline.make({ identity: false }).pipe(Layer.provideMerge(encrypted ? encryptedKafkaBus(o, keys) : kafkaBus(o)), Layer.provideMerge(storage))
+      return await Effect.runPromise(Effect.scoped(Effect.gen(function* () {
         yield* Pipeline
         const warehouse = yield* Warehouse
         yield* Effect.promise(() => produce(0, "p0-before"))
         yield* Effect.promise(() => produce(1, "p1-before"))
-        yield* Effect.sync(() => execFileSync(process.execPath, ["-e", FOREIGN_PRODUCER, topic, JSON.stringify(event("gz1")), JSON.stringify(event("gz2"))], { env: process.env }))
+        yield* Effect.sync(() => execFileSync(process.execPath, ["-e", FOREIGN_PRODUCER, topic, JSON.stringify(event("gz1")), JSON.stringify(event("gz2")), large ? "large" : ""], { env: process.env }))
         yield* Effect.promise(() => produce(0, "p0-after"))
         yield* Effect.promise(() => produce(1, "p1-after"))
         const state = Effect.gen(function* () {
           const parts = yield* Effect.promise(offsets)
           const listed = yield* listDeadLetters({ all: true })
           const landed = (yield* warehouse.query<{ message_id: string }>("SELECT message_id FROM event_rows ORDER BY message_id")).map((r) => r.message_id)
-          return { parts, listed, landed, settled: parts.every((p) => p.committed === p.end) && listed.length >= 3 && landed.length >= 4 }
+          return { parts, listed, landed, settled: parts.every((p) => p.committed === p.end) && listed.length >= letters && landed.length >= 4 }
         })
         let now = yield* state
         for (let i = 0; i < 600 && !now.settled; i++) {
           yield* Effect.sleep("100 millis")
           now = yield* state
         }
-        return now
+        return { ...now, topic }
       }).pipe(Effect.provide(layer))))
-      expect(s.landed).toEqual(["p0-after", "p0-before", "p1-after", "p1-before"])
-      for (const p of s.parts) expect(p.committed, `partition ${p.partition}`).toBe(p.end)
-      const mib = MAX_BATCH_BYTES / 1024 / 1024
-      expect(s.listed.map((l) => [l.tenant, l.rule, l.reason.split("; marked on")[0]]).sort()).toEqual([
-        ["", "bus_batch_corrupt", `a Kafka record batch compressed with gzip is corrupt: zlib: incorrect header check; its 2 record(s), offsets 1 to 2 of topic ${topic} partition 0, were not read`],
-        ["", "bus_batch_too_large", `a Kafka record batch compressed with LZ4 is too large: it expands past ${mib} MiB, more than any batch cdp takes; its 140 record(s), offsets 3 to 142 of topic ${topic} partition 0, were not read`],
-        ["", "bus_batch_too_large", `a Kafka record batch compressed with zstd is too large: it expands past ${mib} MiB, more than any batch cdp takes; its 140 record(s), offsets 143 to 282 of topic ${topic} partition 0, were not read`],
-      ])
     } finally {
       await producer.disconnect()
       removeDir(dir)
     }
+  }
+
+  it("are parked as dead letters naming codec, defect and offsets; later records on their partition and the other partition land", async () => {
+    const s = await scene(false, true, 3)
+    const topic = s.topic
+    expect(s.landed).toEqual(["p0-after", "p0-before", "p1-after", "p1-before"])
+    for (const p of s.parts) expect(p.committed, `partition ${p.partition}`).toBe(p.end)
+    const mib = MAX_BATCH_BYTES / 1024 / 1024
+    expect(s.listed.map((l) => [l.tenant, l.rule, l.reason.split("; marked on")[0]]).sort()).toEqual([
+      ["", "bus_batch_corrupt", `a Kafka record batch compressed with gzip is corrupt: zlib: incorrect header check; its 2 record(s), offsets 1 to 2 of topic ${topic} partition 0, were not read`],
+      ["", "bus_batch_too_large", `a Kafka record batch compressed with LZ4 is too large: it expands past ${mib} MiB, more than any batch cdp takes; its 140 record(s), offsets 3 to 142 of topic ${topic} partition 0, were not read`],
+      ["", "bus_batch_too_large", `a Kafka record batch compressed with zstd is too large: it expands past ${mib} MiB, more than any batch cdp takes; its 140 record(s), offsets 143 to 282 of topic ${topic} partition 0, were not read`],
+    ])
+  }, 180_000)
+
+  it("on the encrypted bus too: the corrupt batch is one dead letter and the consumer goes on", async () => {
+    const s = await scene(true, false, 1)
+    expect(s.landed).toEqual(["p0-after", "p0-before", "p1-after", "p1-before"])
+    for (const p of s.parts) expect(p.committed, `partition ${p.partition}`).toBe(p.end)
+    expect(s.listed.map((l) => [l.tenant, l.rule, l.reason.split("; marked on")[0]])).toEqual([
+      ["", "bus_batch_corrupt", `a Kafka record batch compressed with gzip is corrupt: zlib: incorrect header check; its 2 record(s), offsets 1 to 2 of topic ${s.topic} partition 0, were not read`],
+    ])
   }, 180_000)
 })
