@@ -6,6 +6,7 @@ import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { generateSample, invalidRules, SAMPLE_FILES, WEB_MESSAGES } from "../../ingest/samples/generate.ts"
 import { REPO_ROOT, runCdp } from "../support/cli.ts"
+import { landed } from "../support/landed.ts"
 import { freshDir, removeDir } from "../support/pipeline.ts"
 import { SHARED_DIR } from "../support/shared.ts"
 
@@ -66,7 +67,7 @@ describe("the demo sample", () => {
 })
 
 describe("cdp demo", () => {
-  it("lands every file of the sample, refuses each broken line for its stated rule, and names a customer seen on every channel", () => {
+  it("lands every file of the sample, refuses each broken line for its stated rule, and names a customer seen on every channel", async () => {
     const data = join(dir, "demo")
     const r = runCdp(["demo", "--data-dir", data], { cwd: dir })
     expect(r.stderr).toBe("")
@@ -82,10 +83,9 @@ describe("cdp demo", () => {
         expect(accepted, file).toBeGreaterThan(10)
       }
     }
-    // The README's table of invalid.ndjson is what the pipeline says, line by line.
-    const refused = runCdp(["query", "SELECT reason, rule FROM dead_letters ORDER BY toUInt32(extract(reason, '^line (\\\\d+):'))", "--data-dir", data])
-    expect(refused.stderr).toBe("")
-    const rules = refused.stdout.trimEnd().split("\n").map((l) => JSON.parse(l) as { reason: string; rule: string })
+    // The README's table of invalid.ndjson is what the pipeline says, line by line. (What landed is read in this
+    // process: this test is about cdp demo, not cdp query, and each cdp process costs seconds of start-up.)
+    const rules = await landed<{ reason: string; rule: string }>(data, "SELECT reason, rule FROM dead_letters ORDER BY toUInt32(extract(reason, '^line (\\\\d+):'))")
     expect(rules.map((x) => x.rule)).toEqual(invalidRules())
     expect(rules.map((x) => x.reason.split(":")[0])).toEqual(invalidRules().map((_, i) => `line ${i + 1}`))
 
@@ -99,10 +99,10 @@ describe("cdp demo", () => {
     // Relationships are brought to the day after the sample's last event (not today, when all would be distant):
     // every profile has one, and the customer shown has evidence.
     const asOf = /How customers relate to the brand as of (\d{4}-\d{2}-\d{2}), the day after the last event/.exec(r.stdout)?.[1]
-    const last = runCdp(["query", "SELECT toString(toDate(max(timestamp)) + 1) AS day FROM events", "--data-dir", data])
-    expect(asOf).toBe((JSON.parse(last.stdout) as { day: string }).day)
-    const scored = runCdp(["query", "SELECT count() AS n, countIf(relationship_type = '') AS unscored, uniqExact(relationship_type) AS types FROM profiles", "--data-dir", data])
-    const counts = JSON.parse(scored.stdout) as { n: string; unscored: string; types: string }
+    const [last] = await landed<{ day: string }>(data, "SELECT toString(toDate(max(timestamp)) + 1) AS day FROM events")
+    expect(asOf).toBe(last!.day)
+    const [counts] = (await landed<{ n: string; unscored: string; types: string }>(data,
+      "SELECT count() AS n, countIf(relationship_type = '') AS unscored, uniqExact(relationship_type) AS types FROM profiles")) as [{ n: string; unscored: string; types: string }]
     expect(Number(counts.unscored)).toBe(0)
     expect(Number(counts.types)).toBeGreaterThanOrEqual(3)
     const shown = [...r.stdout.matchAll(/│ (advocate|loyal_quiet|love_hate|at_risk|detractor|distant|new) +│ (\d+) +│/g)]

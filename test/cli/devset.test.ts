@@ -3,11 +3,9 @@
 import { spawnSync } from "node:child_process"
 import { readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
-import { Effect, Logger } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { backendConfig, warehouseLayer } from "../../cli/layers.ts"
-import { Warehouse } from "../../warehouse/warehouse.ts"
 import { runCdp } from "../support/cli.ts"
+import { landed as read } from "../support/landed.ts"
 import { freshDir, removeDir } from "../support/pipeline.ts"
 import { SHARED_DIR, SIGNALS_DEV } from "../support/shared.ts"
 
@@ -36,11 +34,7 @@ afterAll(() => removeDir(dir))
  * What landed, read in this process: these tests are about the connectors and identity, not `cdp query` (test/cli/
  * commands.test.ts), and a cdp process costs seconds of start-up each.
  */
-const query = <T>(sql: string, dataDir = join(dir, "data")): Promise<ReadonlyArray<T>> =>
-  Effect.runPromise(Effect.scoped(Effect.gen(function* () {
-    const warehouse = yield* Warehouse
-    return yield* warehouse.query<T>(sql)
-  })).pipe(Effect.provide(warehouseLayer(backendConfig(dataDir))), Effect.provide(Logger.layer([]))))
+const query = <T>(sql: string, dataDir = join(dir, "data")) => read<T>(dataDir, sql)
 
 describe("the whole dev data set through the connectors", () => {
   it("lands every item id of truth/items.ndjson as a message_id exactly once, with its channel, and nothing else", async () => {

@@ -3,6 +3,7 @@
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { REPO_ROOT, runCdp } from "../support/cli.ts"
+import { landed } from "../support/landed.ts"
 import { freshDir, removeDir } from "../support/pipeline.ts"
 
 const SAMPLE = join(REPO_ROOT, "ingest/samples/web.ndjson")
@@ -11,18 +12,19 @@ let dir: string
 beforeAll(() => { dir = freshDir() })
 afterAll(() => removeDir(dir))
 
-const observationsAfterIngest = (dataDir: string, identity: string) => {
+/** What landed is read in this process: the test is about the pipeline's setting, and a cdp process costs seconds. */
+const observationsAfterIngest = async (dataDir: string, identity: string) => {
   const ingest = runCdp(["ingest", "--source", "segment", SAMPLE, "--data-dir", dataDir], { env: { CDP_IDENTITY: identity } })
   expect(ingest.stderr).toBe("")
-  const r = runCdp(["query", "SELECT (SELECT count() FROM events) AS events, (SELECT count() FROM identity_observations) AS observations", "--data-dir", dataDir])
-  expect(r.stderr).toBe("")
-  return JSON.parse(r.stdout) as { events: string; observations: string }
+  const [counts] = await landed<{ events: string; observations: string }>(dataDir,
+    "SELECT (SELECT count() FROM events) AS events, (SELECT count() FROM identity_observations) AS observations")
+  return counts!
 }
 
 describe("CDP_IDENTITY", () => {
-  it("off lands every event without resolving identity; on resolves them", () => {
-    const off = observationsAfterIngest(join(dir, "off"), "off")
-    const on = observationsAfterIngest(join(dir, "on"), "on")
+  it("off lands every event without resolving identity; on resolves them", async () => {
+    const off = await observationsAfterIngest(join(dir, "off"), "off")
+    const on = await observationsAfterIngest(join(dir, "on"), "on")
     expect(Number(off.events)).toBeGreaterThan(1000)
     expect(off).toEqual({ events: off.events, observations: "0" })
     expect(on).toEqual({ events: off.events, observations: off.events })

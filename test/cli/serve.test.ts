@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { basicAuth, freshDir, removeDir } from "../support/pipeline.ts"
 import { runCdp, startServe } from "../support/cli.ts"
+import { landed } from "../support/landed.ts"
 
 let dir: string
 beforeEach(() => { dir = freshDir() })
@@ -17,11 +18,9 @@ const send = (url: string, batch: ReadonlyArray<Record<string, unknown>>) =>
 const messages = (prefix: string, n: number) =>
   Array.from({ length: n }, (_, i) => ({ type: "track", event: "E", userId: `u${i % 7}`, messageId: `${prefix}-${i}` }))
 
-const countEvents = () => {
-  const r = runCdp(["query", "SELECT count() AS n, uniqExact(message_id) AS ids FROM events", "--data-dir", dir])
-  expect(r.stderr).toBe("")
-  return JSON.parse(r.stdout) as { n: string; ids: string }
-}
+/** What landed, once the server stopped: read in this process (a cdp process costs seconds of start-up). */
+const countEvents = async () =>
+  (await landed<{ n: string; ids: string }>(dir, "SELECT count() AS n, uniqExact(message_id) AS ids FROM events"))[0]
 
 describe("cdp serve", () => {
   it("keeps all data across a restart on the same data dir, and still lands a repeated messageId once", async () => {
@@ -35,7 +34,7 @@ describe("cdp serve", () => {
     expect((await send(second.url, messages("a", 300))).status).toBe(200)
     expect(await second.stop()).toBe(0)
 
-    expect(countEvents()).toEqual({ n: "500", ids: "500" })
+    expect(await countEvents()).toEqual({ n: "500", ids: "500" })
   })
 
   it("on SIGTERM stops accepting, drains, and every message answered 2xx has landed", async () => {
@@ -47,8 +46,8 @@ describe("cdp serve", () => {
     expect(await exit).toBe(0)
     const acknowledged = answers.filter((a) => a?.status === 200).reduce((n, a) => n + (a?.body.accepted ?? 0), 0)
     expect(acknowledged).toBeGreaterThan(0)
-    const landed = Number(countEvents().n)
-    expect(landed).toBeGreaterThanOrEqual(acknowledged)
+    const stored = Number((await countEvents())!.n)
+    expect(stored).toBeGreaterThanOrEqual(acknowledged)
     expect(serve.stdout()).toContain("collector draining")
   })
 
