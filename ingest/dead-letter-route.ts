@@ -8,16 +8,17 @@ import { Effect } from "effect"
 import { DateNotOnCalendar } from "../warehouse/calendar.ts"
 import { Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
 import { type DeadLetterFilter, listDeadLetters, parseSinceDate, retryDeadLetters } from "./dlq.ts"
-import { readJson } from "./json.ts"
+import { ajv, deadLetterRetryBodySchema } from "./schemas.ts"
 import { refuseRepeated } from "./pages.ts"
 import { Pipeline, type PipelineShape } from "./pipeline.ts"
-import { type QueryReply, receiveAdminBody, refuse } from "./query-route.ts"
+import { adminBodyOf, type QueryReply, receiveAdminBody, refuse } from "./query-route.ts"
 
 export const DEAD_LETTERS_PATH = "/v1/dead-letters"
 const RETRY_PATH = `${DEAD_LETTERS_PATH}/retry`
 const LIST_MAX = 10_000
 const RETRY_MAX = 10_000
 const RETRY_BODY = 'the body must be JSON {"source"?: "calls", "rule"?: "bad_timestamp", "since"?: "2024-11-01", "limit"?: 1000, "tenant"?: "..."}'
+const validateRetryBody = ajv.compile<{ source?: string; rule?: string; since?: string; limit?: number; tenant?: string }>(deadLetterRetryBodySchema)
 const FILTER_FIELDS = ["source", "rule", "since", "limit", "tenant"] as const
 
 const isReply = (x: unknown): x is QueryReply => typeof x === "object" && x !== null && "status" in x && "body" in x
@@ -74,20 +75,9 @@ export const deadLetterRoute = (options: { readonly warehouse: WarehouseShape; r
     Effect.gen(function* () {
       const text = yield* receiveAdminBody(req, 16 * 1024, options.bodyIdleMs, "a dead-letter retry body")
       if (typeof text !== "string") return text
-      const given: Record<string, string | undefined> = {}
-      if (text.trim() !== "") {
-        const read = readJson(text)
-        if (read._tag === "refused") return refuse(400, "bad_body", `${RETRY_BODY}: ${read.rejection.message}`, read.rejection.field)
-        const body = read.value
-        if (body === null || typeof body !== "object" || Array.isArray(body)) return refuse(400, "bad_body", RETRY_BODY)
-        for (const [k, v] of Object.entries(body)) {
-          if (!(FILTER_FIELDS as ReadonlyArray<string>).includes(k)) return refuse(400, "bad_body", `unknown field "${k}"; ${RETRY_BODY}`, `/${k}`)
-          if (k === "limit" ? typeof v !== "number" : typeof v !== "string") {
-            return refuse(400, `bad_${k}`, `"${k}" must be a ${k === "limit" ? "number" : "string"}`, `/${k}`)
-          }
-          given[k] = String(v)
-        }
-      }
+      const body = adminBodyOf(text, validateRetryBody, RETRY_BODY)
+      if (isReply(body)) return body
+      const given = { ...body, limit: body.limit === undefined ? undefined : String(body.limit) }
       const filter = filterOf(given, RETRY_MAX, RETRY_MAX, (n) => `/${n}`)
       if (isReply(filter)) return filter
       return yield* retryDeadLetters(filter).pipe(

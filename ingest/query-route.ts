@@ -5,7 +5,10 @@ import type { IncomingMessage } from "node:http"
 import { Effect } from "effect"
 import { DEFAULT_TENANT } from "./writekeys.ts"
 import type { QueryScope, WarehouseShape } from "../warehouse/warehouse.ts"
+import type { ValidateFunction } from "ajv"
 import { BodyTooLarge, bodyErrorReply, receiveBody } from "./body.ts"
+import { readJson } from "./json.ts"
+import { explainSchemaError } from "./sources/items.ts"
 
 const QUERY_BODY_LIMIT = 1024 * 1024
 
@@ -37,6 +40,18 @@ export const receiveAdminBody = (req: IncomingMessage, limit: number, idleMs: nu
     }
     return text
   })
+
+/**
+ * An admin route's JSON body (an empty one is {}) checked against its schema (ajv, ingest/schemas.ts): the value, or
+ * 400 bad_body naming the field and what is wrong with it, then the shape the route takes.
+ */
+export const adminBodyOf = <T>(text: string, validate: ValidateFunction<T>, shape: string): T | QueryReply => {
+  const read = text.trim() === "" ? { _tag: "read" as const, value: {} } : readJson(text)
+  if (read._tag === "refused") return refuse(400, "bad_body", `${shape}: ${read.rejection.message}`, read.rejection.field)
+  if (validate(read.value)) return read.value
+  const why = explainSchemaError(validate.errors![0]!, read.value, "the body")
+  return refuse(400, "bad_body", `${why.message}; ${shape}`, why.field)
+}
 
 const BODY_SHAPE = 'the body must be JSON {"sql": "...", "tenant": "..."} (or "allTenants": true instead of "tenant")'
 

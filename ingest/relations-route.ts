@@ -14,9 +14,9 @@ import {
 import { dateOffTheCalendar } from "../warehouse/calendar.ts"
 import { readRuns } from "../warehouse/relations.ts"
 import { Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
-import { readJson } from "./json.ts"
+import { ajv, relationsComputeBodySchema } from "./schemas.ts"
 import { refuseRepeated } from "./pages.ts"
-import { type QueryReply, receiveAdminBody, refuse } from "./query-route.ts"
+import { adminBodyOf, type QueryReply, receiveAdminBody, refuse } from "./query-route.ts"
 import { DEFAULT_TENANT } from "./writekeys.ts"
 
 export const RELATIONS_PATH = "/v1/relations"
@@ -26,6 +26,7 @@ const DAY_MS = 86_400_000
 /** Profiles listed as changed in a summary unless ?limit= says otherwise, and the most it may say. */
 const DEFAULT_CHANGED = 100
 const MAX_CHANGED = 10_000
+const validateComputeBody = ajv.compile<{ asOf?: string; tenant?: string }>(relationsComputeBodySchema)
 const COMPUTE_BODY = 'the body must be JSON {"asOf"?: "2024-11-01", "tenant"?: "..."}'
 
 /** A day parameter: YYYY-MM-DD that is a day on the calendar, or why not. */
@@ -101,26 +102,12 @@ export const relationsRoute = (options: {
     Effect.gen(function* () {
       const text = yield* receiveAdminBody(req, 16 * 1024, options.bodyIdleMs, "a relations compute body")
       if (typeof text !== "string") return text
-      let asOf = dayOf(Date.now())
+      const body = adminBodyOf(text, validateComputeBody, COMPUTE_BODY)
+      if (isReply(body)) return body
       // The guard checked the body's tenant against the token's and filled in a bound token's.
-      let tenant = queryTenant
-      if (text.trim() !== "") {
-        const read = readJson(text)
-        if (read._tag === "refused") return refuse(400, "bad_body", `${COMPUTE_BODY}: ${read.rejection.message}`, read.rejection.field)
-        const body = read.value
-        if (body === null || typeof body !== "object" || Array.isArray(body)) return refuse(400, "bad_body", COMPUTE_BODY)
-        for (const [k, v] of Object.entries(body)) {
-          if (k !== "asOf" && k !== "tenant") return refuse(400, "bad_body", `unknown field "${k}"; ${COMPUTE_BODY}`, `/${k}`)
-          if (typeof v !== "string") return refuse(400, `bad_${k}`, `"${k}" must be a string`, `/${k}`)
-        }
-        tenant = (body as { tenant?: string }).tenant ?? tenant
-        const given = (body as { asOf?: string }).asOf
-        if (given !== undefined) {
-          const d = dayParameter("asOf", given, "/asOf")
-          if (isReply(d)) return d
-          asOf = d
-        }
-      }
+      const tenant = body.tenant ?? queryTenant
+      const asOf = body.asOf === undefined ? dayOf(Date.now()) : dayParameter("asOf", body.asOf, "/asOf")
+      if (isReply(asOf)) return asOf
       return yield* run(computeRelations({ tenant, asOf, config }), (result) => ({ status: 200, body: { success: true, ...result } }))
     })
 

@@ -218,3 +218,20 @@ export const busIdentityChangeSchema = busRecord({
   tenant: busString, origin: busString,
   shreddedKeys: { type: "array", items: { type: "string" }, description: "must be an array of strings when present" },
 }, ["shreddedKeys"])
+
+// ── Bodies of admin routes (checked by adminBodyOf, ingest/query-route.ts) ─────────────────────────────────────────
+
+/** POST /v1/relations/compute (ingest/relations-route.ts). */
+export const relationsComputeBodySchema = {
+  type: "object", additionalProperties: false,
+  properties: { asOf: { type: "string" }, tenant: { type: "string" } },
+} as const
+
+/** POST /v1/dead-letters/retry (ingest/dead-letter-route.ts). */
+export const deadLetterRetryBodySchema = {
+  type: "object", additionalProperties: false,
+  properties: {
+    source: { type: "string", minLength: 1 }, rule: { type: "string", minLength: 1 }, since: { type: "string" },
+    limit: { type: "integer", minimum: 1, maximum: 10_000 }, tenant: { type: "string" },
+  },
+} as const

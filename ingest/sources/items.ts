@@ -145,6 +145,11 @@ export const explainSchemaError = (
       return make("too_few_items", `${name} must have at least ${String(params["limit"])} item(s)`)
     case "pattern":
       return make("bad_format", `${name} ${patterns?.[field] ?? "has an invalid format"} (got ${show(value)})`)
+    case "additionalProperties": {
+      // The field is the unknown property itself, not the object holding it.
+      const extra = `${error.instancePath}/${String(params["additionalProperty"])}`
+      return { rule: rules?.[extra] ?? "unknown_field", field: extra, message: `${extra.slice(1)} is not a field of ${field === "" ? what : name}` }
+    }
     default:
       return make(`schema_${error.keyword}`, `${name} ${error.message ?? "is invalid"}`)
   }

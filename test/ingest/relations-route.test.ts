@@ -3,18 +3,13 @@
 // compute, a bound token reads only its tenant, and every wrong parameter is a 400 naming it.
 import { Effect } from "effect"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
-import { type ApiBody, callApi as call, TEST_ADMIN_TOKEN as ADMIN, withApi } from "../support/api.ts"
-import { checkResponse, templateOf } from "../support/openapi.ts"
+import { callApi as call, TEST_ADMIN_TOKEN as ADMIN, withApi } from "../support/api.ts"
+import { checked } from "../support/openapi.ts"
 import { basicAuth, freshDir, removeDir, WRITE_KEY } from "../support/pipeline.ts"
 
 let dir: string
 beforeEach(() => { dir = freshDir() })
 afterEach(() => removeDir(dir))
-
-const checked = (path: string, method: string, res: { status: number; body: ApiBody }) => {
-  checkResponse(templateOf(path), method, res.status, res.body)
-  return res
-}
 
 /** Two people of tenant acme (the test write key's): ann, who orders and praises, and bob, who only visits once. */
 const seed = (url: string) =>

@@ -46,3 +46,9 @@ export const templateOf = (path: string): string => {
   if (exp !== null) return `/v1/exports/{destination}${exp[1] ?? ""}`
   throw new Error(`no template for ${p}`)
 }
+
+/** `res` after checking it against openapi.json as an answer to `method path` (the template found from the path). */
+export const checked = <R extends { readonly status: number; readonly body: unknown }>(path: string, method: string, res: R): R => {
+  checkResponse(templateOf(path), method, res.status, res.body)
+  return res
+}
