@@ -12,7 +12,7 @@ import {
 import { isProfileId } from "../identity/index.ts"
 import { AUDIENCE_PREVIEW_SECONDS } from "../warehouse/audiences.ts"
 import { Warehouse, type WarehouseQueryError, type WarehouseShape } from "../warehouse/warehouse.ts"
-import { pageOf, readPage } from "./pages.ts"
+import { pageOf, readPage, refuseRepeated } from "./pages.ts"
 import { type QueryReply, receiveAdminBody, refuse } from "./query-route.ts"
 import { DEFAULT_TENANT } from "./writekeys.ts"
 
@@ -208,6 +208,8 @@ export const audienceRoute = (options: AudienceRouteOptions) => (req: IncomingMe
     }
     if (method !== "GET") return notAllowed("GET")
     if (typeof tenantQ !== "string") return tenantQ
+    const repeated = refuseRepeated(url, ["limit", "after", "cursor"])
+    if (repeated !== undefined) return repeated
     const limit = wholeNumber(url.searchParams.get("limit"), "limit", 1, MAX_CHANGES_LIMIT, 100)
     if (typeof limit !== "number") return limit
     if (rest[1] === "history") {

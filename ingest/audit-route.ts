@@ -1,7 +1,8 @@
 // The audit log over HTTP, for tokens with audit:read (the compliance role; ingest/auth.ts guards it):
 //   GET /v1/audit          entries newest first, a page at a time: ?limit= (1-500, default 100), ?cursor= (the previous
 //                          page's nextCursor), ?since= / ?until= (ISO date or date-time, or 7d / 24h ago), ?kind=
-//                          (comma-separated; "dsr." takes every dsr kind), ?tenant= (a bound token: its own only)
+//                          (comma-separated, or given more than once; "dsr." takes every dsr kind), ?tenant= (a bound
+//                          token: its own only). Every other parameter given twice is 400 repeated_parameter.
 //   GET /v1/audit/verify   the whole chain checked, as `cdp audit verify` does; a token bound to a tenant gets its own
 //                          entries' count and problems (not the other tenants' count or the head)
 // The log is one chain for every tenant, so an entry's place in it (seq), its link (prevHash) and how many entries a
@@ -14,6 +15,7 @@ import { type AuditSigner, type AuditVerification, readAuditPage, type TenantAud
 import { type Principal, sealCursor, unsealCursor } from "./auth.ts"
 import type { ObjectStore, ObjectStoreError } from "./objectstore.ts"
 import { dateOffTheCalendar, endNotAfterStart } from "../warehouse/calendar.ts"
+import { refuseRepeated } from "./pages.ts"
 import { type QueryReply, refuse } from "./query-route.ts"
 
 export const AUDIT_PATH = "/v1/audit"
@@ -58,6 +60,8 @@ export const auditRoute = (options: { readonly signer: AuditSigner }) =>
         const known = new Set(["limit", "cursor", "since", "until", "kind", "tenant"])
         const unknown = [...q.keys()].find((k) => !known.has(k))
         if (unknown !== undefined) return refuse(400, "unknown_parameter", `unknown parameter ?${unknown}= (the audit log takes ${[...known].join(", ")})`, unknown)
+        const repeated = refuseRepeated(url, ["limit", "cursor", "since", "until"])
+        if (repeated !== undefined) return repeated
         const limitText = q.get("limit")
         if (limitText !== null && (!/^\d{1,4}$/.test(limitText) || Number(limitText) < 1 || Number(limitText) > MAX_AUDIT_PAGE)) {
           return refuse(400, "bad_limit", `?limit= must be a whole number from 1 to ${MAX_AUDIT_PAGE}`, "limit")
@@ -76,7 +80,8 @@ export const auditRoute = (options: { readonly signer: AuditSigner }) =>
         if (sinceMs !== undefined && untilMs !== undefined && untilMs <= sinceMs) {
           return refuse(400, "bad_until", `until: ${endNotAfterStart(q.get("until")!, { name: "since", text: q.get("since")! })}`, "until")
         }
-        const kinds = q.get("kind")?.split(",").map((k) => k.trim()).filter((k) => k !== "")
+        const kindTexts = q.getAll("kind")
+        const kinds = kindTexts.length === 0 ? undefined : kindTexts.flatMap((t) => t.split(",")).map((k) => k.trim()).filter((k) => k !== "")
         const badKind = kinds?.find((k) => !KIND.test(k))
         if (badKind !== undefined) return refuse(400, "bad_kind", `?kind= takes kinds such as dsr.completed, api.access or dsr. (not "${badKind.slice(0, 60)}")`, "kind")
         return yield* readAuditPage({

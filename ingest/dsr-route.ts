@@ -15,7 +15,7 @@ import type { NormaliseOptions } from "../identity/normalise.ts"
 import type { ObjectStore } from "./objectstore.ts"
 import { TurnsPerKey } from "../warehouse/turns.ts"
 import type { Warehouse } from "../warehouse/warehouse.ts"
-import { pageOf, readPage } from "./pages.ts"
+import { pageOf, readPage, refuseRepeated } from "./pages.ts"
 import { type QueryReply, receiveAdminBody, refuse } from "./query-route.ts"
 import { DEFAULT_TENANT } from "./writekeys.ts"
 
@@ -112,6 +112,8 @@ export const makeDsrRoute = (options: {
         if (req.method !== "GET") return refuse(405, "method_not_allowed", `use POST ${DSR_PATH} or GET ${DSR_PATH}[/{id}]`, undefined, { allow: "GET, POST" })
         if (path === DSR_PATH) {
           const tenant = url.searchParams.get("tenant") ?? undefined
+          const repeated = refuseRepeated(url, ["overdue"])
+          if (repeated !== undefined) return repeated
           const overdue = url.searchParams.get("overdue")
           if (overdue !== null && !["0", "1", "true", "false"].includes(overdue)) return refuse(400, "bad_overdue", "?overdue= must be 1 or 0", "overdue")
           const page = readPage(url, { what: "requests", shape: "ns", fallback: 100, max: MAX_DSR_PAGE })
