@@ -75,7 +75,7 @@ describe("a date the warehouse cannot hold", () => {
         .filter((p) => p.in === "query" && (p.name === "since" || p.name === "until"))
         .map((p) => ({ at: `${method} ${path} ${p.name}`, p }))))
     expect(dated.map((d) => d.at).sort()).toEqual([
-      "get /v1/audit since", "get /v1/audit until", "get /v1/listening/report since", "get /v1/listening/report until",
+      "get /v1/audit since", "get /v1/audit until", "get /v1/dead-letters since", "get /v1/listening/report since", "get /v1/listening/report until",
       "get /v1/profiles/{identifier}/events since", "get /v1/profiles/{identifier}/events until",
     ])
     for (const { at, p } of dated) {
