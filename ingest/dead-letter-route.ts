@@ -11,7 +11,7 @@ import { type DeadLetterFilter, listDeadLetters, parseSinceDate, retryDeadLetter
 import { ajv, deadLetterRetryBodySchema } from "./schemas.ts"
 import { refuseRepeated } from "./pages.ts"
 import { Pipeline, type PipelineShape } from "./pipeline.ts"
-import { adminBodyOf, type QueryReply, receiveAdminBody, refuse } from "./query-route.ts"
+import { adminBodyOf, isReply, type QueryReply, receiveAdminBody, refuse } from "./query-route.ts"
 
 export const DEAD_LETTERS_PATH = "/v1/dead-letters"
 const RETRY_PATH = `${DEAD_LETTERS_PATH}/retry`
@@ -20,8 +20,6 @@ const RETRY_MAX = 10_000
 const RETRY_BODY = 'the body must be JSON {"source"?: "calls", "rule"?: "bad_timestamp", "since"?: "2024-11-01", "limit"?: 1000, "tenant"?: "..."}'
 const validateRetryBody = ajv.compile<{ source?: string; rule?: string; since?: string; limit?: number; tenant?: string }>(deadLetterRetryBodySchema)
 const FILTER_FIELDS = ["source", "rule", "since", "limit", "tenant"] as const
-
-const isReply = (x: unknown): x is QueryReply => typeof x === "object" && x !== null && "status" in x && "body" in x
 
 /** A filter from text values (the query string's, or a body's), or the 400 naming the field. */
 const filterOf = (given: Readonly<Record<string, string | undefined>>, limitMax: number, fallback: number, field: (name: string) => string): DeadLetterFilter | QueryReply => {

@@ -41,6 +41,9 @@ export const receiveAdminBody = (req: IncomingMessage, limit: number, idleMs: nu
     return text
   })
 
+/** Whether a route's intermediate result is already its answer (a refusal) rather than a value to go on with. */
+export const isReply = (x: unknown): x is QueryReply => typeof x === "object" && x !== null && "status" in x && "body" in x
+
 /**
  * An admin route's JSON body (an empty one is {}) checked against its schema (ajv, ingest/schemas.ts): the value, or
  * 400 bad_body naming the field and what is wrong with it, then the shape the route takes.

@@ -16,7 +16,7 @@ import { readRuns } from "../warehouse/relations.ts"
 import { Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
 import { ajv, relationsComputeBodySchema } from "./schemas.ts"
 import { refuseRepeated } from "./pages.ts"
-import { adminBodyOf, type QueryReply, receiveAdminBody, refuse } from "./query-route.ts"
+import { adminBodyOf, isReply, type QueryReply, receiveAdminBody, refuse } from "./query-route.ts"
 import { DEFAULT_TENANT } from "./writekeys.ts"
 
 export const RELATIONS_PATH = "/v1/relations"
@@ -38,8 +38,6 @@ const dayParameter = (name: string, text: string, field = name): string | QueryR
   }
   return text
 }
-
-const isReply = (x: unknown): x is QueryReply => typeof x === "object" && x !== null && "status" in x && "body" in x
 
 /** The route's query parameters, or the 400 naming one it does not take or one given twice. */
 const readParameters = (url: URL, allowed: ReadonlyArray<string>): Record<string, string> | QueryReply => {
