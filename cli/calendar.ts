@@ -11,3 +11,15 @@ export const dayOnTheCalendar = (value: string): string => {
   if (off !== undefined) throw new InvalidArgumentError(off.message)
   return value
 }
+
+/**
+ * Commander's parser for a flag that takes a day and nothing else (--as-of, --from, --to of cdp relations): YYYY-MM-DD
+ * (UTC), a day on the calendar the warehouse holds, as the /v1/relations routes require of the same parameters.
+ */
+export const dayOnly = (value: string): string => {
+  dayOnTheCalendar(value)
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(value) || Number.isNaN(Date.parse(`${value}T00:00:00Z`))) {
+    throw new InvalidArgumentError(`must be a date YYYY-MM-DD, e.g. 2024-11-01 (got "${value}")`)
+  }
+  return value
+}

@@ -11,20 +11,12 @@ import { readRuns } from "../warehouse/relations.ts"
 import type { Warehouse } from "../warehouse/warehouse.ts"
 import { relationshipsText } from "../sentiment/report-relations.ts"
 import { DEFAULT_TENANT } from "../ingest/writekeys.ts"
+import { dayOnly } from "./calendar.ts"
 import { readSetting, SETTINGS } from "./config.ts"
 import { formatRows, type OutputFormat } from "./format.ts"
 import { backendConfig, commandLogger, warehouseLayer } from "./layers.ts"
 import { runCommand } from "./run.ts"
 import { directOrServer, type RunningServer, serverCaller, ServerQueryFailed } from "./server-info.ts"
-
-/** --as-of, --from, --to: a calendar date, YYYY-MM-DD (UTC), that exists. */
-export const parseDay = (value: string): string => {
-  const ms = Date.parse(`${value}T00:00:00Z`)
-  if (!/^\d{4}-\d{2}-\d{2}$/.test(value) || Number.isNaN(ms) || dayOf(ms) !== value) {
-    throw new InvalidArgumentError(`must be a date YYYY-MM-DD, e.g. 2024-11-01 (got "${value}")`)
-  }
-  return value
-}
 
 const formatOption = () => new Option("--format <format>", "output format").choices(["json", "table"]).default("table")
 
@@ -100,7 +92,7 @@ export const registerRelationsCommands = (program: Command, shared: {
   relations
     .command("compute")
     .description("bring every profile's relationship type, health score and churn risk to a date, from the data up to it")
-    .addOption(new Option("--as-of <date>", "the date (YYYY-MM-DD, UTC; default today)").argParser(parseDay))
+    .addOption(new Option("--as-of <date>", "the date (YYYY-MM-DD, UTC; default today)").argParser(dayOnly))
     .option("--tenant <tenant>", "tenant", DEFAULT_TENANT)
     .addOption(formatOption())
     .addOption(shared.dataDirOption())
@@ -127,8 +119,8 @@ Examples:
   relations
     .command("summary")
     .description("profiles per relationship type at two dates, the movements between types, and who changed")
-    .addOption(new Option("--from <date>", "start of the period (YYYY-MM-DD; default 30 days before --to)").argParser(parseDay))
-    .addOption(new Option("--to <date>", "end of the period (YYYY-MM-DD; default the date of the latest compute)").argParser(parseDay))
+    .addOption(new Option("--from <date>", "start of the period (YYYY-MM-DD; default 30 days before --to)").argParser(dayOnly))
+    .addOption(new Option("--to <date>", "end of the period (YYYY-MM-DD; default the date of the latest compute)").argParser(dayOnly))
     .option("--limit <n>", "profiles listed in the table", (v) => {
       const n = Number(v)
       if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError("must be a whole number")
@@ -155,8 +147,8 @@ Examples:
   relations
     .command("report")
     .description("profiles per relationship type at the end of each day, week or month, and the movements between types")
-    .addOption(new Option("--from <date>", "first day (YYYY-MM-DD; default 12 weeks before --to)").argParser(parseDay))
-    .addOption(new Option("--to <date>", "last day (YYYY-MM-DD; default the latest date a compute brought the scores to, else today)").argParser(parseDay))
+    .addOption(new Option("--from <date>", "first day (YYYY-MM-DD; default 12 weeks before --to)").argParser(dayOnly))
+    .addOption(new Option("--to <date>", "last day (YYYY-MM-DD; default the latest date a compute brought the scores to, else today)").argParser(dayOnly))
     .addOption(new Option("--every <period>", "period of the series").choices(SERIES_EVERY).default("week"))
     .option("--compute-missing", "compute a period without a stored run as of its last day (not stored; slower)", false)
     .option("--tenant <tenant>", "tenant", DEFAULT_TENANT)
@@ -188,7 +180,7 @@ Examples:
     .command("explain")
     .description("why a profile has its relationship type, health score and churn risk: the evidence and the signals")
     .argument("<identifier>", "whose relationship (e.g. email:ann@x.example, +447700900123, user_id:u1, prof_...)")
-    .addOption(new Option("--as-of <date>", "a date a compute brought the scores to (default the latest)").argParser(parseDay))
+    .addOption(new Option("--as-of <date>", "a date a compute brought the scores to (default the latest)").argParser(dayOnly))
     .option("--tenant <tenant>", "tenant", DEFAULT_TENANT)
     .addOption(formatOption())
     .addOption(shared.dataDirOption())
