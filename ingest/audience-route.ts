@@ -12,8 +12,8 @@ import {
 import { isProfileId } from "../identity/index.ts"
 import { AUDIENCE_PREVIEW_SECONDS } from "../warehouse/audiences.ts"
 import { Warehouse, type WarehouseQueryError, type WarehouseShape } from "../warehouse/warehouse.ts"
-import { pageOf, readPage, refuseRepeated } from "./pages.ts"
-import { type QueryReply, receiveAdminBody, refuse } from "./query-route.ts"
+import { pageOf, readPage } from "./pages.ts"
+import { type QueryReply, receiveAdminBody, refuse, refuseRepeated } from "./query-route.ts"
 import { DEFAULT_TENANT } from "./writekeys.ts"
 
 export const AUDIENCES_PATH = "/v1/audiences"

@@ -15,8 +15,7 @@ import { type AuditSigner, type AuditVerification, readAuditPage, type TenantAud
 import { type Principal, sealCursor, unsealCursor } from "./auth.ts"
 import type { ObjectStore, ObjectStoreError } from "./objectstore.ts"
 import { dateOffTheCalendar, endNotAfterStart } from "../warehouse/calendar.ts"
-import { refuseRepeated } from "./pages.ts"
-import { type QueryReply, refuse } from "./query-route.ts"
+import { type QueryReply, refuse, refuseRepeated } from "./query-route.ts"
 
 export const AUDIT_PATH = "/v1/audit"
 export const MAX_AUDIT_PAGE = 500

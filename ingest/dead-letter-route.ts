@@ -9,9 +9,8 @@ import { DateNotOnCalendar } from "../warehouse/calendar.ts"
 import { Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
 import { type DeadLetterFilter, listDeadLetters, parseSinceDate, retryDeadLetters } from "./dlq.ts"
 import { ajv, deadLetterRetryBodySchema } from "./schemas.ts"
-import { refuseRepeated } from "./pages.ts"
 import { Pipeline, type PipelineShape } from "./pipeline.ts"
-import { adminBodyOf, isReply, type QueryReply, receiveAdminBody, refuse } from "./query-route.ts"
+import { adminBodyOf, isReply, type QueryReply, receiveAdminBody, refuse, refuseRepeated } from "./query-route.ts"
 
 export const DEAD_LETTERS_PATH = "/v1/dead-letters"
 const RETRY_PATH = `${DEAD_LETTERS_PATH}/retry`

@@ -3,7 +3,7 @@
 // nextCursor, opaque). A page starts strictly after the last key of the page before, so rows created or deleted
 // meanwhile never shift a boundary the way OFFSET would: nothing is skipped or shown twice.
 import { LATEST_MS } from "../warehouse/calendar.ts"
-import { type QueryReply, refuse } from "./query-route.ts"
+import { type QueryReply, refuse, refuseRepeated } from "./query-route.ts"
 
 /** A key's parts, in the list's order (e.g. [received at ms, request id]). */
 export type PageKey = ReadonlyArray<string | number>
@@ -33,18 +33,6 @@ export const decodePageCursor = (cursor: string, shape: string): PageKey | undef
     const fits = v.every((part, i) => shape[i] === "n" ? Number.isSafeInteger(part) && part >= 0 && part <= MAX_KEY_NUMBER : typeof part === "string" && part.length <= 1000)
     return fits ? v as PageKey : undefined
   } catch { /* not a cursor we made */ }
-  return undefined
-}
-
-/**
- * The 400 naming the first of `names` given more than once (?limit=5&limit=5000): URLSearchParams.get takes the first,
- * so the caller would silently get what it did not mean, or a proxy and this server would read different values.
- */
-export const refuseRepeated = (url: URL, names: ReadonlyArray<string>): QueryReply | undefined => {
-  for (const name of names) {
-    const n = url.searchParams.getAll(name).length
-    if (n > 1) return refuse(400, "repeated_parameter", `?${name}= is given ${n} times: give it once`, name)
-  }
   return undefined
 }
 

@@ -15,8 +15,7 @@ import {
 import { Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
 import { withTheirPhones } from "./mask.ts"
 import { readProfileCached } from "./profile-read.ts"
-import { refuseRepeated } from "./pages.ts"
-import { type QueryReply, refuse } from "./query-route.ts"
+import { type QueryReply, refuse, refuseRepeated } from "./query-route.ts"
 import { DEFAULT_TENANT } from "./writekeys.ts"
 
 export const PROFILES_PATH = "/v1/profiles/"

@@ -45,6 +45,18 @@ export const receiveAdminBody = (req: IncomingMessage, limit: number, idleMs: nu
 export const isReply = (x: unknown): x is QueryReply => typeof x === "object" && x !== null && "status" in x && "body" in x
 
 /**
+ * The 400 naming the first of `names` given more than once (?limit=5&limit=5000): URLSearchParams.get takes the first,
+ * so the caller would silently get what it did not mean, or a proxy and this server would read different values.
+ */
+export const refuseRepeated = (url: URL, names: ReadonlyArray<string>): QueryReply | undefined => {
+  for (const name of names) {
+    const n = url.searchParams.getAll(name).length
+    if (n > 1) return refuse(400, "repeated_parameter", `?${name}= is given ${n} times: give it once`, name)
+  }
+  return undefined
+}
+
+/**
  * An admin route's JSON body (an empty one is {}) checked against its schema (ajv, ingest/schemas.ts): the value, or
  * 400 bad_body naming the field and what is wrong with it, then the shape the route takes.
  */
