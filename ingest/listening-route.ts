@@ -85,6 +85,16 @@ export const listeningRoute = (options: { readonly warehouse: WarehouseShape; re
         const parameters = postParameters(text)
         if (!("given" in parameters)) return parameters
         posted = parameters.given
+        // Given in both with different values, which one counts would be a guess (a proxy may read the query string).
+        // A tenant is the guard's to check (ingest/auth.ts: conflicting_tenant, or tenant_forbidden for a bound token).
+        for (const name of ["since", "until"] as const) {
+          const inQuery = url.searchParams.get(name)
+          if (posted[name] !== undefined && inQuery !== null && posted[name] !== inQuery) {
+            const quoted = (v: string) => JSON.stringify(v.slice(0, 40))
+            return refuse(400, "conflicting_parameter",
+              `${name} is given in the body (${quoted(posted[name])}) and in the query string (${quoted(inQuery)}): give it once`, name)
+          }
+        }
       }
       const param = (name: "since" | "until" | "tenant") => posted[name] ?? url.searchParams.get(name)
       const sentiment = yield* Effect.promise(() => import("../sentiment/index.ts"))
