@@ -212,6 +212,23 @@ describe("calls: rows that must be refused", () => {
     expect(unclosed.deadLetters.map((d) => d.rejection.rule)).toEqual(["bad_csv"])
   })
 
+  it("a long line of stray quotes is one dead letter, not one per quote (csv-parse's strict mode reported each)", async () => {
+    // 20 KB of '{"a":' on one line: strict csv-parse with skip_records_with_error gave 8,192 dead letters for it and
+    // spent ~30 s of the event loop; as a header it blocked the collector as long for one dead letter.
+    const junk = '{"a":'.repeat(4096)
+    const posted = split(await parseCallsPost(csv(HEADER, row("CA1"), junk, row("CA3")), context()))
+    expect(posted.events.map((e) => e.messageId)).toEqual(["CA1", "CA3"])
+    expect(posted.deadLetters.map((d) => d.rejection.rule)).toEqual(["bad_csv"])
+    expect(posted.deadLetters[0]!.rejection.message).toMatch(/^body row 2 \(line 3\): Invalid Opening Quote: a quote is found on field 0, /)
+    expect(posted.deadLetters[0]!.payload).toBe(`${HEADER}\n${junk}`)
+    const file = await collect(readCallsFile(tempFile("quotes.csv", csv(HEADER, junk, row("CA3"))), context()))
+    expect([file.events.map((e) => e.messageId), file.deadLetters.map((d) => d.rejection.rule)]).toEqual([["CA3"], ["bad_csv"]])
+    const header = split(await parseCallsPost(csv(junk, row("CA1")), context()))
+    expect(header.events).toEqual([])
+    expect(header.deadLetters.map((d) => d.rejection.rule)).toEqual(["bad_csv"])
+    expect(header.deadLetters[0]!.rejection.message).toMatch(/^body: the header is not valid CSV \(Invalid Opening Quote: a quote is found on field 0, /)
+  })
+
   it("an empty file, a header-only file and binary junk never crash: empty says so, junk names a missing column", async () => {
     const empty = await collect(readCallsFile(tempFile("empty.csv", ""), context()))
     expect(empty.deadLetters.map((d) => d.rejection.rule)).toEqual(["missing_header"])
