@@ -123,6 +123,12 @@ const json = (status: number, body: unknown, headers?: Record<string, string>): 
   headers === undefined ? { status, body } : { status, body, headers }
 
 /** The write key from HTTP Basic auth (key as user name, as Segment's SDKs send it). */
+/** The 400's error line when some of a post's messages or items were refused (each is in `rejected`, kept as a dead letter). */
+export const refusedSummary = (refused: number, total: number, noun: "message" | "item"): string =>
+  refused < total
+    ? `${refused} of ${total} ${noun}s were rejected; the others were accepted`
+    : total === 1 ? `the ${noun} was rejected; nothing was accepted` : `all ${total} ${noun}s were rejected; nothing was accepted`
+
 const basicAuthUser = (header: string | undefined): string | undefined => {
   if (header === undefined) return undefined
   const m = /^Basic\s+([A-Za-z0-9+/=_-]+)\s*$/i.exec(header)
@@ -231,7 +237,7 @@ const makeCollector = (options: CollectorOptions) =>
         if (result.rejected.length > 0) {
           return json(400, {
             success: false,
-            error: `${result.rejected.length} of ${result.rejected.length + result.events.length} messages were rejected; the others were accepted`,
+            error: refusedSummary(result.rejected.length, result.rejected.length + result.events.length, "message"),
             accepted: result.events.length,
             rejected: result.rejected,
           })
@@ -302,7 +308,7 @@ const makeCollector = (options: CollectorOptions) =>
         if (deadLetters.length === 0) return json(200, { success: true, accepted: events.length })
         return json(400, {
           success: false,
-          error: `${deadLetters.length} of ${items.length} items were rejected; the others were accepted`,
+          error: refusedSummary(deadLetters.length, items.length, "item"),
           accepted: events.length,
           rejected: deadLetters.map((d) => ({ ...d.rejection, ...(d.messageId === "" ? {} : { messageId: d.messageId }) })),
         })

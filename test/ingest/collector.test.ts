@@ -170,6 +170,7 @@ describe("collector validation", () => {
         expect(res.status).toBe(400)
         expect(res.body).toMatchObject({
           success: false,
+          error: "2 of 4 messages were rejected; the others were accepted",
           accepted: 2,
           rejected: [
             { index: 1, messageId: "b1", field: "/timestamp", rule: "bad_timestamp" },

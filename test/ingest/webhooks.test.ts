@@ -54,6 +54,8 @@ describe("webhook routes", () => {
         const bad = yield* hook(url, "sendgrid", [{ event: "open" }], {}, `?write_key=${WRITE_KEY}`)
         expect(bad.status).toBe(400)
         expect(bad.body).toMatchObject({ accepted: 0, rejected: [{ field: expect.any(String), rule: expect.any(String) }] })
+        // Not "1 of 1 items were rejected; the others were accepted": there were no others.
+        expect(bad.body.error).toBe("the item was rejected; nothing was accepted")
         expect(yield* query("SELECT count() AS n FROM dead_letters WHERE source = 'sendgrid'")).toEqual([{ n: "1" }])
       })))
 
