@@ -87,6 +87,20 @@ const explain = (error: ErrorObject, message: unknown): Rejection => {
   return rejection(known.rule, field, `${known.what} (${got})`)
 }
 
+const ID_FIELDS = ["userId", "anonymousId", "groupId", "previousId"] as const
+
+/** A number id stored as its digits must be exactly the number sent: a whole number JSON readers hold exactly. */
+const inexactId = (m: SegmentMessage): Rejection | null => {
+  for (const name of ID_FIELDS) {
+    const id = m[name]
+    if (typeof id !== "number" || Number.isSafeInteger(id)) continue
+    return rejection("inexact_id", `/${name}`, Number.isInteger(id)
+      ? `${name} ${id} is a number past ${Number.MAX_SAFE_INTEGER}: JSON readers do not keep all its digits, so it could name another person; send it as a string`
+      : `${name} ${id} is a number that is not whole: send a whole number or a string`)
+  }
+  return null
+}
+
 const isBlankId = (id: unknown): boolean =>
   id === undefined || id === null || (typeof id === "string" && id.trim() === "")
 
@@ -108,6 +122,8 @@ export const validateSegmentMessage = (message: unknown, sizeBytes?: number): Re
     return rejection("missing_identity", "/userId", "a message needs a non-blank userId or anonymousId")
   }
   if (m.messageId === null) return rejection("message_id_not_string", "/messageId", "messageId must be a non-empty string (got null)")
+  const inexact = inexactId(m)
+  if (inexact !== null) return inexact
   // The schema asks only that they be present; a blank one names no group to join and no earlier id to merge.
   if (m.type === "group" && isBlankId(m.groupId)) {
     return rejection("missing_group_id", "/groupId", `${FIELD_RULES["/groupId"]!.what} (got a blank string)`)

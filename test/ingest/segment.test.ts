@@ -78,6 +78,22 @@ describe("Segment message validation", () => {
     expect(validateSegmentMessage({ type: "identify", userId: "  ", anonymousId: null })?.rule).toBe("missing_identity")
   })
 
+  it("refuses a number id that JSON cannot carry exactly, instead of merging it with its neighbours", () => {
+    // JSON.parse reads 12345678901234567890 and ...891 as the same 12345678901234567000: two people, one profile.
+    const sent = JSON.parse('{"type":"identify","userId":12345678901234567890}') as unknown
+    expect(validateSegmentMessage(sent)).toEqual({
+      rule: "inexact_id", field: "/userId",
+      message: "userId 12345678901234567000 is a number past 9007199254740991: JSON readers do not keep all its digits, so it could name another person; send it as a string",
+    })
+    expect(validateSegmentMessage({ type: "track", event: "E", userId: "u", anonymousId: -9007199254740992 })).toMatchObject({ rule: "inexact_id", field: "/anonymousId" })
+    expect(validateSegmentMessage({ type: "group", userId: "u", groupId: 1e21 })).toMatchObject({ rule: "inexact_id", field: "/groupId" })
+    expect(validateSegmentMessage({ type: "alias", userId: "u", previousId: 2.5 })).toMatchObject({
+      rule: "inexact_id", field: "/previousId", message: "previousId 2.5 is a number that is not whole: send a whole number or a string",
+    })
+    expect(validateSegmentMessage({ type: "identify", userId: 9007199254740991 })).toBeNull()
+    expect(validateSegmentMessage({ type: "identify", userId: "12345678901234567890" })).toBeNull()
+  })
+
   it("describes in the schema every field the TypeScript type names", () => {
     const typed: Record<keyof SegmentMessageFields, true> = {
       type: true, messageId: true, userId: true, anonymousId: true, event: true, name: true, groupId: true,
