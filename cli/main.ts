@@ -89,8 +89,10 @@ const dataDirOption = () =>
 // Commands that only read what landed: on a data dir that is not there they say so, instead of making it empty
 // (cli/data-dir.ts).
 const READS_ONLY = new Set([
-  "query", "profile show", "profile events", "dlq list", "listen report", "identity explain", "consent show",
-  "relations summary", "relations explain", "dsr status", "dsr list", "audit log", "audit verify",
+  "query", "profile show", "profile events", "dlq list", "listen report", "identity explain", "identity suggestions",
+  "consent show", "relations summary", "relations explain", "relations report", "dsr status", "dsr list", "audit log",
+  "audit verify", "traits preview", "audience preview", "audience list", "audience show", "audience history",
+  "audience members", "audience changes", "export dry-run", "export status", "export history", "token list", "token inspect",
 ])
 
 const commandPath = (command: Command): string => {

@@ -98,7 +98,9 @@ describe("a newcomer's mistakes", () => {
 
   it("a command that only reads, on a mistyped data dir, says it is not there instead of making it and answering nothing", () => {
     const typo = join(dir, "dta")
-    for (const args of [["query", "SELECT count() FROM events"], ["profile", "show", "ann@x.example"], ["dlq", "list"], ["consent", "show", "ann@x.example"]]) {
+    // Listing audiences, tokens, exports or suggestions made an empty data dir there too, and answered "none".
+    for (const args of [["query", "SELECT count() FROM events"], ["profile", "show", "ann@x.example"], ["dlq", "list"], ["consent", "show", "ann@x.example"],
+      ["audience", "list"], ["token", "list"], ["export", "status", "crm"], ["identity", "suggestions"]]) {
       expectOneLineError(runCdp([...args, "--data-dir", typo]), `cannot use data dir ${typo}: it does not exist, and this command only reads`)
     }
     expect(existsSync(typo)).toBe(false)
