@@ -1,5 +1,5 @@
 // The `cdp` commands. Each command composes its Layers (cli/layers.ts) and runs one program.
-import { writeFileSync } from "node:fs"
+import { readFileSync, writeFileSync } from "node:fs"
 import { Command, InvalidArgumentError, Option } from "commander"
 import { Data, Effect, Layer, Redacted } from "effect"
 import { IDENTIFIER_KINDS, identityConfigOf } from "../identity/index.ts"
@@ -101,8 +101,12 @@ const commandPath = (command: Command): string => {
   return names.join(" ")
 }
 
+/** The package's version, as npm installed it (cdp --version). */
+const VERSION = (JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }).version
+
 const program = new Command("cdp")
   .description("Privacy-first customer data platform: collect, validate and land customer signals in ClickHouse.")
+  .version(VERSION, "-V, --version", "print cdp's version")
   .showHelpAfterError("(run cdp --help for usage)")
   // Every command's --tenant, checked once: nothing may land under (or be looked for in) a tenant no key or token can name.
   .hook("preAction", (_program, command) => {

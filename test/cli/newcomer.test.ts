@@ -1,6 +1,6 @@
 // A newcomer's mistakes (a wrong flag, environment variable, file or data dir) are one line naming what is wrong and
 // how to fix it, exit 1, never a stack trace; a fresh data dir just works.
-import { existsSync, writeFileSync } from "node:fs"
+import { existsSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { runCdp, startServe } from "../support/cli.ts"
@@ -94,6 +94,12 @@ describe("a newcomer's mistakes", () => {
     expectOneLineError(runCdp(["dlq", "retry", "--data-dir", "/proc/cdp-nope/data"]), "cannot use data dir /proc/cdp-nope/data")
     expectOneLineError(runCdp(["dlq", "retry", "--data-dir", "/proc/cdp-nope"]), "cannot use data dir /proc/cdp-nope")
     expectOneLineError(runCdp(["dlq", "list", "--data-dir", join(file, "a", "b")]), "a part of its path is a file")
+  })
+
+  it("cdp --version prints the installed package's version (it was an unknown option)", () => {
+    const version = (JSON.parse(readFileSync("package.json", "utf8")) as { version: string }).version
+    const r = runCdp(["--version"])
+    expect([r.status, r.stdout, r.stderr]).toEqual([0, `${version}\n`, ""])
   })
 
   it("a command that only reads, on a mistyped data dir, says it is not there instead of making it and answering nothing", () => {
