@@ -1,13 +1,14 @@
 // Dead letters over HTTP (`cdp dlq list|retry` goes through them while `cdp serve` holds the data dir; a console reads
 // them): tokens with dead-letters:read list, dead-letters:write re-drive (ingest/auth.ts guards both; admins).
-//   GET  /v1/dead-letters?source=&rule=&since=&all=&limit=          open ones (or all), oldest first; no payloads
+//   GET  /v1/dead-letters?source=&rule=&since=&all=&limit=&cursor=  open ones (or all), oldest first, a page at a time; no payloads
 //   POST /v1/dead-letters/retry {"source"?, "rule"?, "since"?, "limit"?, "tenant"?}   re-drive through this server's pipeline
 // Without a tenant (an unbound token naming none) both cover every tenant, as `cdp dlq` does on the data dir.
 import type { IncomingMessage } from "node:http"
 import { Effect } from "effect"
 import { DateNotOnCalendar } from "../warehouse/calendar.ts"
 import { Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
-import { type DeadLetterFilter, listDeadLetters, parseSinceDate, retryDeadLetters } from "./dlq.ts"
+import { type DeadLetterFilter, deadLetterKey, listDeadLetters, parseSinceDate, retryDeadLetters } from "./dlq.ts"
+import { decodePageCursor, pageOf } from "./pages.ts"
 import { ajv, deadLetterRetryBodySchema } from "./schemas.ts"
 import { Pipeline, type PipelineShape } from "./pipeline.ts"
 import { adminBodyOf, isReply, type QueryReply, receiveAdminBody, refuse, refuseRepeated } from "./query-route.ts"
@@ -51,19 +52,29 @@ export const deadLetterRoute = (options: { readonly warehouse: WarehouseShape; r
   const list = (url: URL) =>
     Effect.gen(function* () {
       for (const name of url.searchParams.keys()) {
-        if (!(FILTER_FIELDS as ReadonlyArray<string>).includes(name) && name !== "all") {
-          return refuse(400, "unknown_parameter", `?${name}= is not taken here; this route takes ?source=, ?rule=, ?since=, ?all=, ?limit=, ?tenant=`, name)
+        if (!(FILTER_FIELDS as ReadonlyArray<string>).includes(name) && name !== "all" && name !== "cursor") {
+          return refuse(400, "unknown_parameter", `?${name}= is not taken here; this route takes ?source=, ?rule=, ?since=, ?all=, ?limit=, ?cursor=, ?tenant=`, name)
         }
       }
-      const repeated = refuseRepeated(url, [...FILTER_FIELDS, "all"])
+      const repeated = refuseRepeated(url, [...FILTER_FIELDS, "all", "cursor"])
       if (repeated !== undefined) return repeated
       const all = url.searchParams.get("all")
       if (all !== null && !["true", "false", "1", "0"].includes(all)) return refuse(400, "bad_all", "?all= must be true or false", "all")
       const filter = filterOf(Object.fromEntries(FILTER_FIELDS.map((n) => [n, url.searchParams.get(n) ?? undefined])), LIST_MAX, 100, (n) => n)
       if (isReply(filter)) return filter
-      return yield* listDeadLetters({ ...filter, all: all === "true" || all === "1" }).pipe(
+      const cursor = url.searchParams.get("cursor")
+      const after = cursor === null || cursor === "" ? undefined : decodePageCursor(cursor, "nss") as [number, string, string] | undefined
+      if (cursor !== null && cursor !== "" && after === undefined) {
+        return refuse(400, "bad_cursor", "?cursor= is not a cursor this API gave (pass nextCursor of the previous page as it is)", "cursor")
+      }
+      const page = { limit: filter.limit ?? 100, after }
+      // One more than the page: whether another page follows.
+      return yield* listDeadLetters({ ...filter, limit: page.limit + 1, after, all: all === "true" || all === "1" }).pipe(
         Effect.provideService(Warehouse, options.warehouse),
-        Effect.map((deadLetters): QueryReply => ({ status: 200, body: { success: true, deadLetters } })),
+        Effect.map((rows): QueryReply => {
+          const { items, nextCursor } = pageOf(rows, page, deadLetterKey)
+          return { status: 200, body: { success: true, deadLetters: items, nextCursor } }
+        }),
         Effect.catch(failed),
       )
     })

@@ -20,7 +20,13 @@ export interface DeadLetterFilter {
   readonly limit?: number | undefined
   /** List only: include dead letters already re-driven into the warehouse (default: open ones only). */
   readonly all?: boolean | undefined
+  /** List only: those after this key, [received at (ms), tenant, dead-letter id]: the last of the page before. */
+  readonly after?: readonly [number, string, string] | undefined
 }
+
+/** A listed dead letter's key in the list's order (received, tenant, id): what a page cursor holds. */
+export const deadLetterKey = (entry: DeadLetterEntry): readonly [number, string, string] =>
+  [Date.parse(entry.receivedAt), entry.tenant, entry.deadLetterId]
 
 export type RetryOutcome = "landed" | "still_rejected"
 
@@ -70,7 +76,9 @@ export const parseSinceDate = (text: string): Date | DateNotOnCalendar | Error =
 /** ClickHouse's DateTime64 text ("2024-10-01 12:00:00.000", UTC) as ISO-8601. */
 const isoOf = (chTime: string): string => `${chTime.replace(" ", "T")}Z`
 
-const selectDeadLetters = (filter: DeadLetterFilter, options: { readonly open: boolean; readonly payload: boolean; readonly limit: number }) =>
+const selectDeadLetters = (filter: DeadLetterFilter, options: {
+  readonly open: boolean; readonly payload: boolean; readonly limit: number; readonly after?: readonly [number, string, string] | undefined
+}) =>
   selectDeadLetterRows({ tenant: filter.tenant, source: filter.source, rule: filter.rule, since: filter.since, ...options })
 
 const entryOf = (row: DeadLetterRow): DeadLetterEntry => {
@@ -92,7 +100,7 @@ const entryOf = (row: DeadLetterRow): DeadLetterEntry => {
 
 /** Dead letters, oldest first: open ones (never landed by a retry), or all with `filter.all`. */
 export const listDeadLetters = Effect.fn("listDeadLetters")(function* (filter: DeadLetterFilter = {}) {
-  const rows = yield* selectDeadLetters(filter, { open: filter.all !== true, payload: false, limit: filter.limit ?? 100 })
+  const rows = yield* selectDeadLetters(filter, { open: filter.all !== true, payload: false, limit: filter.limit ?? 100, after: filter.after })
   return rows.map(entryOf)
 })
 

@@ -31,6 +31,8 @@ export interface DeadLetterQuery {
   /** With the payload (re-drive), or without (listing). */
   readonly payload: boolean
   readonly limit: number
+  /** Only those after this key in the list's order: [received at (ms), tenant, dead-letter id] (a page's last). */
+  readonly after?: readonly [number, string, string] | undefined
 }
 
 /** Dead letters with the state of their re-drives, oldest first. */
@@ -53,6 +55,12 @@ export const selectDeadLetters = Effect.fn("selectDeadLetters")(function* (q: De
   if (q.since !== undefined) {
     conditions.push("received_at >= {since:DateTime64(3, 'UTC')}")
     params["since"] = chDateTime(q.since.toISOString())
+  }
+  if (q.after !== undefined) {
+    conditions.push("(received_at, tenant, dead_letter_id) > (fromUnixTimestamp64Milli({afterMs:Int64}, 'UTC'), {afterTenant:String}, {afterId:String})")
+    params["afterMs"] = q.after[0]
+    params["afterTenant"] = q.after[1]
+    params["afterId"] = q.after[2]
   }
   // A LEFT JOIN without a match gives the column defaults: landed 0, an empty outcome.
   return yield* warehouse.query<DeadLetterRow>(

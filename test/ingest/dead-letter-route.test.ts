@@ -55,6 +55,22 @@ describe("/v1/dead-letters", () => {
       expect((globex.body.deadLetters as Array<Record<string, unknown>>)[0]!["lastRetry"]).toBeUndefined()
     })), 120_000)
 
+  it("pages with ?limit= and the nextCursor it gives (keyset: nothing skipped or repeated), and refuses a cursor it did not give", () =>
+    withApi(dir, (url) => Effect.gen(function* () {
+      yield* refuseSome(url)
+      const all = (checked("/v1/dead-letters", "GET", yield* call(url, "GET", "/v1/dead-letters", ADMIN)).body.deadLetters as Array<Record<string, unknown>>)
+        .map((l) => l.deadLetterId)
+      const first = checked("/v1/dead-letters", "GET", yield* call(url, "GET", "/v1/dead-letters?limit=2", ADMIN))
+      expect((first.body.deadLetters as Array<Record<string, unknown>>).map((l) => l.deadLetterId)).toEqual(all.slice(0, 2))
+      expect(first.body.nextCursor).toEqual(expect.any(String))
+      const second = checked("/v1/dead-letters", "GET",
+        yield* call(url, "GET", `/v1/dead-letters?limit=2&cursor=${first.body.nextCursor as string}`, ADMIN))
+      expect((second.body.deadLetters as Array<Record<string, unknown>>).map((l) => l.deadLetterId)).toEqual(all.slice(2))
+      expect(second.body.nextCursor).toBeNull()
+      const bad = checked("/v1/dead-letters", "GET", yield* call(url, "GET", "/v1/dead-letters?cursor=not-ours", ADMIN))
+      expect(bad).toMatchObject({ status: 400, body: { rule: "bad_cursor", field: "cursor" } })
+    })), 120_000)
+
   it("refuses a marketer, another tenant and wrong parameters, each naming what is wrong", () =>
     withApi(dir, (url) => Effect.gen(function* () {
       yield* refuseSome(url)
