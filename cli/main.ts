@@ -656,9 +656,9 @@ traits
   .addOption(dataDirOption())
   .addHelpText("after", `
 "of" is what the value is: properties.NAME (a top-level property), event or channel; sum, first, last and
-most_frequent need it. "windowDays" counts only the last N days (today included). Needs the data dir itself: stop
-cdp serve first. Once it looks right, add it to CDP_COMPUTED_TRAITS (a list per tenant, "*" for every tenant): the
-next start backfills it and the warehouse keeps it current as events land.
+most_frequent need it. "windowDays" counts only the last N days (today included). While cdp serve holds the data
+dir, the preview goes through it (POST /v1/traits/preview). Once it looks right, add it to CDP_COMPUTED_TRAITS (a
+list per tenant, "*" for every tenant): the next start backfills it and the warehouse keeps it current as events land.
 
 Examples:
   $ npx cdp traits preview --definition '{"name":"orders_30d","kind":"count","events":["Order Completed"],"windowDays":30}'

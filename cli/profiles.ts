@@ -1,16 +1,19 @@
 // `cdp profile events`: a profile's cross-channel timeline, page by page (the keyset cursor of
 // GET /v1/profiles/{identifier}/events), on the data dir itself or through `cdp serve` while it holds the data dir;
-// `cdp traits preview`: a computed trait's values before it is saved.
+// `cdp traits preview`: a computed trait's values before it is saved, on the data dir or through `cdp serve` too.
 import { Data, Effect } from "effect"
 import {
   type IdentifierRef, type IdentityConfig, parseDefinition, type Preview, previewComputedTrait, profileTimeline, readIdentifier, readTimelineQuery,
   type TimelinePage, type TimelineParams,
 } from "../identity/index.ts"
 import { PROFILES_PATH } from "../ingest/profile-route.ts"
+import { TRAITS_PREVIEW_PATH } from "../ingest/traits-route.ts"
 import type { DataDirLocked } from "../warehouse/warehouse.ts"
 import { formatRows, type OutputFormat } from "./format.ts"
 import { type BackendConfig, warehouseLayer } from "./layers.ts"
-import { runningServer, ServerQueryFailed } from "./server-info.ts"
+import { directOrServer, runningServer, serverCaller, ServerQueryFailed } from "./server-info.ts"
+
+const callServer = serverCaller((message) => new ServerQueryFailed({ message }))
 
 const refText = (ref: IdentifierRef) => (ref._tag === "profile" ? ref.profileId : `${ref.kind}:${ref.value}`)
 
@@ -83,7 +86,7 @@ export const renderPreview = (p: Preview): string => {
   ].join("\n")
 }
 
-/** `cdp traits preview`: what a computed-trait definition would show, before it is saved (reads the data dir). */
+/** `cdp traits preview`: what a computed-trait definition would show, before it is saved (on the data dir or through `cdp serve`). */
 export const traitsPreview = (options: {
   readonly definition: string
   readonly tenant: string
@@ -97,7 +100,11 @@ export const traitsPreview = (options: {
       try: () => parseDefinition(options.definition),
       catch: (e) => new BadDefinition({ message: `--definition ${(e as Error).message}` }),
     })
-    const preview = yield* previewComputedTrait(options.tenant, definition, options.sample).pipe(Effect.scoped, Effect.provide(warehouseLayer(options.backend)))
+    // While `cdp serve` holds the data dir, its POST /v1/traits/preview answers (the admin token: nothing masked).
+    const preview = yield* directOrServer(options.backend,
+      previewComputedTrait(options.tenant, definition, options.sample).pipe(Effect.scoped, Effect.provide(warehouseLayer(options.backend))),
+      (server) => Effect.map(callServer<Preview & { success?: boolean }>(server, "POST", TRAITS_PREVIEW_PATH, { definition, sample: options.sample, tenant: options.tenant }),
+        ({ success: _, ...answer }): Preview => answer))
     process.stdout.write(`${options.format === "json" ? JSON.stringify(preview, null, 2) : renderPreview(preview)}\n`)
   })
 

@@ -143,6 +143,8 @@ export const API_ROUTES = [
     name: "relations", template: "/v1/relations", matches: under("/v1/relations"), read: "relations:read", write: "relations:write", audit: "all",
     subject: (p: string) => (p.startsWith("/v1/relations/explain/") ? segmentAfter("/v1/relations/explain/")(p) : undefined),
   },
+  // A computed trait previewed over profiles' data: their values (e-mail and phone masked without profiles:identifiers).
+  { name: "traits", template: "/v1/traits/preview", matches: under("/v1/traits"), read: "profiles:read", write: "profiles:read", audit: "all" },
   // Reasons name fields and values of refused input (personal data can be in them); payloads are never shown.
   {
     name: "deadLetters", template: "/v1/dead-letters", matches: under("/v1/dead-letters"), read: "dead-letters:read", write: "dead-letters:write",

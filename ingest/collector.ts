@@ -29,6 +29,7 @@ import type { DestinationConfig } from "./destinations/index.ts"
 import { exportRoute } from "./export-route.ts"
 import { type ListeningReporter, listeningRoute } from "./listening-route.ts"
 import { relationsRoute } from "./relations-route.ts"
+import { traitsRoute } from "./traits-route.ts"
 import { deadLetterRoute } from "./dead-letter-route.ts"
 import { auditSigner } from "../consent/audit.ts"
 import { loadSecret, makeKeys } from "../consent/keys.ts"
@@ -350,6 +351,7 @@ const makeCollector = (options: CollectorOptions) =>
       listening: listeningRoute({ warehouse, report: options.listeningReport, bodyIdleMs }),
       deadLetters: deadLetterRoute({ warehouse, pipeline, bodyIdleMs }),
       relations: relationsRoute({ warehouse, config: options.relations, identity: options.identity, bodyIdleMs }),
+      traits: traitsRoute({ warehouse, bodyIdleMs }),
       audit: options.dataDir === undefined ? undefined : yield* auditRoute({ signer: yield* auditSigner(options.dataDir) }),
     }
 

@@ -235,3 +235,9 @@ export const deadLetterRetryBodySchema = {
     limit: { type: "integer", minimum: 1, maximum: 10_000 }, tenant: { type: "string" },
   },
 } as const
+
+/** POST /v1/traits/preview (ingest/traits-route.ts); the definition itself is checked by identity's parseDefinition. */
+export const traitsPreviewBodySchema = {
+  type: "object", additionalProperties: false, required: ["definition"],
+  properties: { definition: { type: "object" }, sample: { type: "integer", minimum: 1, maximum: 1000 }, tenant: { type: "string" } },
+} as const
