@@ -43,6 +43,8 @@ export const PHONE_LIKE = /\+?\d[\d ().-]{5,}\d/g
 export const MASKED_KINDS: ReadonlySet<string> = new Set(["email", "phone"])
 /** Names of traits (and of keys inside any value) whose values are masked whole. */
 const MASKED_TRAIT = /e-?mail|phone|mobile/i
+/** Whether a trait or key of this name has its values masked whole (an e-mail address, a phone). */
+export const namedForIdentifier = (name: string): boolean => MASKED_TRAIT.test(name)
 /** The purpose a marketer's profile read serves unless ?purpose= names another of the tenant's purposes. */
 export const DEFAULT_READ_PURPOSE = "Personalization"
 

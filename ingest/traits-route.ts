@@ -8,7 +8,7 @@ import { Effect } from "effect"
 import { type ComputedTraitDefinition, parseDefinition, type Preview, previewComputedTrait } from "../identity/index.ts"
 import { Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
 import type { Principal } from "./auth.ts"
-import { DEFAULT_READ_PURPOSE, MASK, MASKED_KINDS, maskProfileAnswer } from "./mask.ts"
+import { DEFAULT_READ_PURPOSE, MASK, MASKED_KINDS, maskProfileAnswer, namedForIdentifier } from "./mask.ts"
 import { adminBodyOf, isReply, type QueryReply, receiveAdminBody, refuse, refuseRepeated } from "./query-route.ts"
 import { ajv, traitsPreviewBodySchema } from "./schemas.ts"
 import { DEFAULT_TENANT } from "./writekeys.ts"
@@ -38,11 +38,7 @@ const maskPreview = (p: Preview): Effect.Effect<MaskedPreview> =>
   Effect.gen(function* () {
     const { kind, name, of } = p.definition
     if (kind === "count" || kind === "latest_sentiment") return p
-    // The masker's rule for names, asked of a value it never masks: a trait holding {PROPERTY: value}.
-    const property = (of ?? "").replace(/^properties\./, "")
-    const [probe] = yield* maskValues([{ [name]: { [property]: 0 } }])
-    const held = Object.values(probe as object)[0]
-    const named = held === MASK || Object.values(held as object)[0] === MASK
+    const named = namedForIdentifier(name) || namedForIdentifier((of ?? "").replace(/^properties\./, ""))
     if (!named && kind === "sum") return p
     const d = p.distribution
     const numbers = d.type === "number" ? (["min", "p25", "p50", "p75", "p90", "max"] as const).map((k) => [k, d[k]] as const) : []
