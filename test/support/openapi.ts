@@ -31,20 +31,21 @@ export const checkResponse = (template: string, method: string, status: number, 
   }
 }
 
-/** The route template a path is an instance of. */
+/** Every path template of openapi.json, as a pattern; literal ones first ("/v1/exports/run" before "/v1/exports/{destination}"). */
+const TEMPLATES = Object.keys(OPENAPI.paths)
+  .map((template) => ({ template, params: (template.match(/\{[^}]+\}/g) ?? []).length }))
+  .sort((a, b) => a.params - b.params)
+  .map(({ template }) => ({
+    template,
+    pattern: new RegExp(`^${template.replace(/[.*+?^$()|[\]\\]/g, "\\$&").replace(/\\?\{[^}]+\\?\}/g, "[^/]+")}/?$`),
+  }))
+
+/** The route template a path is an instance of (a tenant-scoped /v1/tenants/T/... path is its /v1/... route). */
 export const templateOf = (path: string): string => {
   const p = path.split("?", 1)[0]!.replace(/^\/v1\/tenants\/[^/]+\//, "/v1/")
-  if (/^\/v1\/profiles\/[^/]*\/events\/?$/.test(p)) return "/v1/profiles/{identifier}/events"
-  if (/^\/v1\/profiles\/[^/]*\/identifiers\/?$/.test(p)) return "/v1/profiles/{identifier}/identifiers"
-  if (p.startsWith("/v1/profiles/")) return "/v1/profiles/{identifier}"
-  if (p.startsWith("/v1/consent/")) return "/v1/consent/{identifier}"
-  if (p === "/v1/exports" || p === "/v1/exports/run" || p === "/v1/listening/report" || p === "/v1/audit" || p === "/v1/audit/verify") return p
-  if (p === "/v1/dead-letters" || p === "/v1/dead-letters/retry") return p
-  if (p === "/v1/relations/compute" || p === "/v1/relations/summary" || p === "/v1/relations/report") return p
-  if (p.startsWith("/v1/relations/explain/")) return "/v1/relations/explain/{identifier}"
-  const exp = /^\/v1\/exports\/[^/]+(\/(status|history|run|dry-run|replay))?$/.exec(p)
-  if (exp !== null) return `/v1/exports/{destination}${exp[1] ?? ""}`
-  throw new Error(`no template for ${p}`)
+  const found = TEMPLATES.find((t) => t.pattern.test(p))
+  if (found === undefined) throw new Error(`openapi.json has no path template for ${p}`)
+  return found.template
 }
 
 /** `res` after checking it against openapi.json as an answer to `method path` (the template found from the path). */
