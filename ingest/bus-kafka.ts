@@ -271,11 +271,33 @@ export const busTopicNames = (prefix: string) =>
   [Topics.events.name, Topics.deadLetters.name, Topics.raw.name, Topics.identityChanges.name].map((n) => `${prefix}${n}`)
 
 /**
+ * `attempt` again while it fails with an error Kafka marks retriable, at most `tries` times in all, each wait twice
+ * the one before. A topic just created (here or by another process) is not yet in every broker's metadata for a
+ * moment: the broker answers UNKNOWN_TOPIC_OR_PARTITION, retriable, and a start that took that for "unreachable"
+ * failed (seen on CI with two test workers creating topics at once).
+ */
+export const retryRetriable = async <A>(attempt: () => Promise<A>, tries = 5, firstWaitMs = 200): Promise<A> => {
+  for (let tried = 1; ; tried++) {
+    try {
+      return await attempt()
+    } catch (e) {
+      const error = e as { retriable?: unknown; cause?: { retriable?: unknown } }
+      if (tried >= tries || (error.retriable !== true && error.cause?.retriable !== true)) throw e
+      await new Promise((resolve) => setTimeout(resolve, firstWaitMs * 2 ** (tried - 1)))
+    }
+  }
+}
+
+/**
  * The "migration" of the bus: creates missing topics with the configured partitions and retention. An existing
  * topic keeps its partition count (adding partitions would move keys between partitions and break per-person
  * order for records in flight); a mismatch is returned so the caller can say so.
+ * Kafka's retriable answers are tried again (retryRetriable).
  */
-export const ensureTopics = async (admin: Admin, names: ReadonlyArray<string>, options: KafkaBusOptions) => {
+export const ensureTopics = (admin: Admin, names: ReadonlyArray<string>, options: KafkaBusOptions) =>
+  retryRetriable(() => ensureTopicsOnce(admin, names, options))
+
+const ensureTopicsOnce = async (admin: Admin, names: ReadonlyArray<string>, options: KafkaBusOptions) => {
   const existing = new Set(await admin.listTopics())
   const missing = names.filter((n) => !existing.has(n))
   if (missing.length > 0) {
