@@ -3,9 +3,9 @@
 // compute, a bound token reads only its tenant, and every wrong parameter is a 400 naming it.
 import { Effect } from "effect"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
-import { callApi as call, TEST_ADMIN_TOKEN as ADMIN, withApi } from "../support/api.ts"
+import { callApi as call, createToken, landBatch, TEST_ADMIN_TOKEN as ADMIN, withApi } from "../support/api.ts"
 import { checked } from "../support/openapi.ts"
-import { basicAuth, freshDir, removeDir, WRITE_KEY } from "../support/pipeline.ts"
+import { freshDir, removeDir } from "../support/pipeline.ts"
 
 let dir: string
 beforeEach(() => { dir = freshDir() })
@@ -22,23 +22,10 @@ const seed = (url: string) =>
       })),
       { type: "page", anonymousId: "bob-browser", messageId: "b1", timestamp: "2024-09-03T10:00:00Z", name: "Home" },
     ]
-    const res = yield* Effect.promise(() => fetch(`${url}/v1/batch`, {
-      method: "POST", headers: { authorization: basicAuth(WRITE_KEY), "content-type": "application/json" }, body: JSON.stringify({ batch }),
-    }))
-    expect(res.status).toBe(200)
-    for (let i = 0; i < 200; i++) {
-      const r = yield* call(url, "GET", "/v1/profiles/user_id:ann/events?tenant=acme&limit=10", ADMIN)
-      if (r.status === 200 && (r.body.events as Array<unknown>).length === 7) return
-      yield* Effect.sleep("50 millis")
-    }
-    throw new Error("the seed did not land in 10 s")
+    yield* landBatch(url, batch, { identifier: "user_id:ann", events: 7 })
   })
 
-const token = (url: string, request: Record<string, unknown>) =>
-  Effect.map(call(url, "POST", "/v1/tokens", ADMIN, request), (r) => {
-    expect(r.status, JSON.stringify(r.body)).toBe(201)
-    return r.body.token as string
-  })
+const token = createToken
 
 describe("/v1/relations", () => {
   it("an admin computes; a marketer reads summary, report and evidence as openapi.json says, and may not compute", () =>

@@ -4,9 +4,9 @@
 import { Effect } from "effect"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { parseDefinition, previewComputedTrait } from "../../identity/index.ts"
-import { callApi as call, TEST_ADMIN_TOKEN as ADMIN, withApi } from "../support/api.ts"
+import { callApi as call, createToken, landBatch, TEST_ADMIN_TOKEN as ADMIN, withApi } from "../support/api.ts"
 import { checkResponse } from "../support/openapi.ts"
-import { basicAuth, freshDir, removeDir, WRITE_KEY } from "../support/pipeline.ts"
+import { freshDir, removeDir } from "../support/pipeline.ts"
 
 let dir: string
 beforeEach(() => { dir = freshDir() })
@@ -27,23 +27,10 @@ const seed = (url: string) =>
       type: "track", userId: who, messageId: `${who}-${i}`, event: "Order Completed", timestamp: `2024-10-0${i + 1}T10:00:00Z`,
       properties: { total, email: `${who}@acme.example`, phone, product: i === 0 ? "mug" : "beans" },
     })))
-    const res = yield* Effect.promise(() => fetch(`${url}/v1/batch`, {
-      method: "POST", headers: { authorization: basicAuth(WRITE_KEY), "content-type": "application/json" }, body: JSON.stringify({ batch }),
-    }))
-    expect(res.status).toBe(200)
-    for (let i = 0; i < 200; i++) {
-      const r = yield* call(url, "GET", "/v1/profiles/user_id:cy/events?tenant=acme&limit=10", ADMIN)
-      if (r.status === 200 && (r.body.events as Array<unknown>).length === 3) return
-      yield* Effect.sleep("50 millis")
-    }
-    throw new Error("the seed did not land in 10 s")
+    yield* landBatch(url, batch, { identifier: "user_id:cy", events: 3 })
   })
 
-const token = (url: string, request: Record<string, unknown>) =>
-  Effect.map(call(url, "POST", "/v1/tokens", ADMIN, request), (r) => {
-    expect(r.status, JSON.stringify(r.body)).toBe(201)
-    return r.body.token as string
-  })
+const token = createToken
 
 const SPEND = { name: "spend", kind: "sum", events: ["Order Completed"], of: "properties.total" }
 const TOP_EMAIL = { name: "top_address", kind: "most_frequent", of: "properties.email" }

@@ -6,7 +6,7 @@ import type { Keys } from "../../consent/keys.ts"
 import { defaultIdentityConfig } from "../../identity/index.ts"
 import { Collector, type CollectorOptions } from "../../ingest/collector.ts"
 import { writeKeys } from "../../ingest/writekeys.ts"
-import { type PipelineServices, TEST_KEYS } from "./pipeline.ts"
+import { basicAuth, type PipelineServices, TEST_KEYS, WRITE_KEY } from "./pipeline.ts"
 
 export type ApiBody = Record<string, any>
 
@@ -40,3 +40,31 @@ export const withApi = <A, E>(
     }).pipe(Layer.provideMerge(pipelineLayer(backendConfig(dir))))),
     Effect.provide(Logger.layer([])),
   ))
+
+/**
+ * Sends `batch` with the test write key (tenant acme) and waits until `identifier`'s timeline shows `events` events
+ * (what landed is then readable), or fails after 10 s.
+ */
+export const landBatch = (url: string, batch: ReadonlyArray<Record<string, unknown>>, until: { readonly identifier: string; readonly events: number }) =>
+  Effect.gen(function* () {
+    const res = yield* Effect.promise(async () => {
+      const r = await fetch(`${url}/v1/batch`, {
+        method: "POST", headers: { authorization: basicAuth(WRITE_KEY), "content-type": "application/json" }, body: JSON.stringify({ batch }),
+      })
+      return { status: r.status, text: await r.text() }
+    })
+    if (res.status !== 200) throw new Error(`the seed batch was answered ${res.status}: ${res.text}`)
+    for (let i = 0; i < 200; i++) {
+      const r = yield* callApi(url, "GET", `/v1/profiles/${until.identifier}/events?tenant=acme&limit=${until.events + 1}`, TEST_ADMIN_TOKEN)
+      if (r.status === 200 && (r.body.events as Array<unknown>).length === until.events) return
+      yield* Effect.sleep("50 millis")
+    }
+    throw new Error("the seed did not land in 10 s")
+  })
+
+/** A new API token made with the admin token (`request` as POST /v1/tokens takes it). */
+export const createToken = (url: string, request: Record<string, unknown>) =>
+  Effect.map(callApi(url, "POST", "/v1/tokens", TEST_ADMIN_TOKEN, request), (r) => {
+    if (r.status !== 201) throw new Error(`POST /v1/tokens answered ${r.status}: ${JSON.stringify(r.body)}`)
+    return r.body.token as string
+  })
