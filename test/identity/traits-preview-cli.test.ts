@@ -1,10 +1,9 @@
 // `cdp traits preview` on a data dir and, while `cdp serve` holds it, through the server's POST /v1/traits/preview
 // with the same answer (it used to fail with "data dir ... in use by cdp serve").
-import { writeFileSync } from "node:fs"
-import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { runCdp, startServe } from "../support/cli.ts"
-import { freshDir, removeDir } from "../support/pipeline.ts"
+import { removeDir } from "../support/pipeline.ts"
+import { ingestedDataDir } from "../support/seeded-dir.ts"
 
 let dir: string
 let data: string
@@ -21,10 +20,7 @@ const SPEND = '{"name":"spend","kind":"sum","events":["Order Completed"],"of":"p
 const EMAIL = '{"name":"address","kind":"most_frequent","of":"properties.email"}'
 
 beforeAll(() => {
-  dir = freshDir()
-  data = join(dir, "data")
-  writeFileSync(join(dir, "web.ndjson"), messages.map((m) => JSON.stringify(m)).join("\n"))
-  expect(cdp(["ingest", "--source", "segment", join(dir, "web.ndjson")]).stderr).toBe("")
+  ({ dir, data } = ingestedDataDir(messages))
 }, 60_000)
 afterAll(() => removeDir(dir))
 

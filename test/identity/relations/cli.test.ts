@@ -1,9 +1,8 @@
 // `cdp relations compute|summary|explain` on files landed with `cdp ingest`, and the relational columns of `profiles`.
-import { writeFileSync } from "node:fs"
-import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { runCdp, startServe } from "../../support/cli.ts"
-import { freshDir, removeDir } from "../../support/pipeline.ts"
+import { removeDir } from "../../support/pipeline.ts"
+import { ingestedDataDir } from "../../support/seeded-dir.ts"
 
 let dir: string
 let data: string
@@ -23,10 +22,7 @@ const messages = [
 const cdp = (args: ReadonlyArray<string>) => runCdp([...args, "--data-dir", data])
 
 beforeAll(() => {
-  dir = freshDir()
-  data = join(dir, "data")
-  writeFileSync(join(dir, "web.ndjson"), messages.map((m) => JSON.stringify(m)).join("\n"))
-  expect(cdp(["ingest", "--source", "segment", join(dir, "web.ndjson")]).stderr).toBe("")
+  ({ dir, data } = ingestedDataDir(messages))
 }, 60_000)
 afterAll(() => removeDir(dir))
 
