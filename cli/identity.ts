@@ -11,7 +11,7 @@ import { type ProfileWithConsent, readProfile } from "../ingest/profile-route.ts
 import type { DataDirLocked, Warehouse } from "../warehouse/warehouse.ts"
 import { formatRows, type OutputFormat } from "./format.ts"
 import { type BackendConfig, warehouseLayer } from "./layers.ts"
-import { allPages, profileThroughServer, runningServer, serverCaller, ServerQueryFailed } from "./server-info.ts"
+import { allPages, callServer, profileThroughServer, runningServer, ServerQueryFailed } from "./server-info.ts"
 
 const print = (text: string) => process.stdout.write(`${text}\n`)
 
@@ -164,8 +164,6 @@ const onDataDirOrServer = <A, E>(
       return yield* viaServer(server)
     })),
   )
-
-const callServer = serverCaller((message) => new ServerQueryFailed({ message }))
 
 export const identitySuggestions = (options: { readonly tenant: string; readonly format: OutputFormat; readonly limit: number; readonly backend: BackendConfig }) =>
   Effect.gen(function* () {

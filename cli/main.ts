@@ -38,7 +38,7 @@ import {
 import { profileEvents, traitsPreview } from "./profiles.ts"
 import { progressBar } from "./progress.ts"
 import { isUserError, runCommand, userMessage } from "./run.ts"
-import { adminToken, announceServer, directOrServer, queryThroughServer, runningServer, serverCaller, ServerQueryFailed } from "./server-info.ts"
+import { adminToken, announceServer, callServer, directOrServer, queryThroughServer, runningServer, ServerQueryFailed } from "./server-info.ts"
 import { listeningReporter, listenReportThroughServer, runXConnectors, xSearchOnce } from "./social.ts"
 import { loadXConfig } from "../ingest/social/index.ts"
 
@@ -358,7 +358,6 @@ const dlqParams = (opts: DlqOptions, limit?: number): Record<string, string> => 
   ...(opts.tenant ? { tenant: opts.tenant } : {}), ...(opts.since ? { since: opts.since } : {}),
   ...(limit === undefined ? {} : { limit: String(limit) }),
 })
-const callServer = serverCaller((message) => new ServerQueryFailed({ message }))
 
 dlqFilterOptions(dlq.command("list").description("dead letters still open (newest first); payloads are not shown"))
   .option("--all", "include dead letters already re-driven")

@@ -11,9 +11,7 @@ import { TRAITS_PREVIEW_PATH } from "../ingest/traits-route.ts"
 import type { DataDirLocked } from "../warehouse/warehouse.ts"
 import { formatRows, type OutputFormat } from "./format.ts"
 import { type BackendConfig, warehouseLayer } from "./layers.ts"
-import { directOrServer, runningServer, serverCaller, ServerQueryFailed } from "./server-info.ts"
-
-const callServer = serverCaller((message) => new ServerQueryFailed({ message }))
+import { callServer, directOrServer, runningServer, ServerQueryFailed } from "./server-info.ts"
 
 const refText = (ref: IdentifierRef) => (ref._tag === "profile" ? ref.profileId : `${ref.kind}:${ref.value}`)
 

@@ -16,11 +16,9 @@ import { readSetting, SETTINGS } from "./config.ts"
 import { formatRows, type OutputFormat } from "./format.ts"
 import { backendConfig, commandLogger, warehouseLayer } from "./layers.ts"
 import { runCommand } from "./run.ts"
-import { directOrServer, type RunningServer, serverCaller, ServerQueryFailed } from "./server-info.ts"
+import { callServer, directOrServer, type RunningServer } from "./server-info.ts"
 
 const formatOption = () => new Option("--format <format>", "output format").choices(["json", "table"]).default("table")
-
-const callServer = serverCaller((message) => new ServerQueryFailed({ message }))
 
 /**
  * `program` on the data directory, or, while `cdp serve` holds it, the same answer from the server's

@@ -94,6 +94,9 @@ export const directOrServer = <A, E, E2>(
 
 export class ServerQueryFailed extends Data.TaggedError("ServerQueryFailed")<{ readonly message: string }> {}
 
+/** A call to the running server's API whose failure is ServerQueryFailed (what the commands going through it use). */
+export const callServer = serverCaller((message) => new ServerQueryFailed({ message }))
+
 /** Runs read-only SQL through a running server's POST /v1/query. */
 export const queryThroughServer = (server: { readonly url: string; readonly token: string }, sql: string, scope: QueryScope) =>
   Effect.tryPromise({
