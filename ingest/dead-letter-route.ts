@@ -8,7 +8,7 @@ import { Effect } from "effect"
 import { DateNotOnCalendar } from "../warehouse/calendar.ts"
 import { Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
 import { type DeadLetterFilter, deadLetterKey, listDeadLetters, parseSinceDate, retryDeadLetters } from "./dlq.ts"
-import { decodePageCursor, pageOf } from "./pages.ts"
+import { pageOf, readCursor } from "./pages.ts"
 import { ajv, deadLetterRetryBodySchema } from "./schemas.ts"
 import { Pipeline, type PipelineShape } from "./pipeline.ts"
 import { adminBodyOf, isReply, type QueryReply, receiveAdminBody, refuse, refuseRepeated } from "./query-route.ts"
@@ -62,11 +62,9 @@ export const deadLetterRoute = (options: { readonly warehouse: WarehouseShape; r
       if (all !== null && !["true", "false", "1", "0"].includes(all)) return refuse(400, "bad_all", "?all= must be true or false", "all")
       const filter = filterOf(Object.fromEntries(FILTER_FIELDS.map((n) => [n, url.searchParams.get(n) ?? undefined])), LIST_MAX, 100, (n) => n)
       if (isReply(filter)) return filter
-      const cursor = url.searchParams.get("cursor")
-      const after = cursor === null || cursor === "" ? undefined : decodePageCursor(cursor, "nss") as [number, string, string] | undefined
-      if (cursor !== null && cursor !== "" && after === undefined) {
-        return refuse(400, "bad_cursor", "?cursor= is not a cursor this API gave (pass nextCursor of the previous page as it is)", "cursor")
-      }
+      const cursor = readCursor(url, "nss")
+      if (isReply(cursor)) return cursor
+      const after = cursor as readonly [number, string, string] | undefined
       const page = { limit: filter.limit ?? 100, after }
       // One more than the page: whether another page follows.
       return yield* listDeadLetters({ ...filter, limit: page.limit + 1, after, all: all === "true" || all === "1" }).pipe(

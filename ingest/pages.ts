@@ -3,7 +3,7 @@
 // nextCursor, opaque). A page starts strictly after the last key of the page before, so rows created or deleted
 // meanwhile never shift a boundary the way OFFSET would: nothing is skipped or shown twice.
 import { LATEST_MS } from "../warehouse/calendar.ts"
-import { type QueryReply, refuse, refuseRepeated } from "./query-route.ts"
+import { isReply, type QueryReply, refuse, refuseRepeated } from "./query-route.ts"
 
 /** A key's parts, in the list's order (e.g. [received at ms, request id]). */
 export type PageKey = ReadonlyArray<string | number>
@@ -47,12 +47,17 @@ export const readPage = (url: URL, list: { readonly what: string; readonly shape
   if (text !== null && !(/^\d{1,9}$/.test(text) && Number(text) >= 1 && Number(text) <= list.max)) {
     return refuse(400, "bad_limit", `?limit= must be a whole number from 1 to ${list.max} (${list.what} per page)`, "limit")
   }
-  const cursor = url.searchParams.get("cursor")
-  const after = cursor === null || cursor === "" ? undefined : decodePageCursor(cursor, list.shape)
-  if (cursor !== null && cursor !== "" && after === undefined) {
-    return refuse(400, "bad_cursor", "?cursor= is not a cursor this API gave (pass nextCursor of the previous page as it is)", "cursor")
-  }
+  const after = readCursor(url, list.shape)
+  if (isReply(after)) return after
   return { limit: text === null ? list.fallback : Number(text), after }
+}
+
+/** ?cursor= of a list's URL: the key it holds (undefined when absent or empty), or the 400 for one this API did not give. */
+export const readCursor = (url: URL, shape: string): PageKey | undefined | QueryReply => {
+  const cursor = url.searchParams.get("cursor")
+  if (cursor === null || cursor === "") return undefined
+  return decodePageCursor(cursor, shape)
+    ?? refuse(400, "bad_cursor", "?cursor= is not a cursor this API gave (pass nextCursor of the previous page as it is)", "cursor")
 }
 
 /** Whether key `a` sorts after key `b`, part by part (strings by code unit). */
