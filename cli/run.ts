@@ -1,6 +1,6 @@
 // Runs a command's program: resources close on SIGINT/SIGTERM (stop accepting, drain, flush), and a failure the
 // user can cause is one clear line on stderr with exit code 1, never a stack trace.
-import { NodeRuntime } from "@effect/platform-node"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Cause, Effect, Exit } from "effect"
 
 export const userMessage = (error: unknown): string => {

@@ -3,7 +3,7 @@
 // frequent value, the latest sentiment. Kept current incrementally by the warehouse (materialized views into an
 // AggregatingMergeTree, migration 075); a new or changed definition is backfilled once from what has landed.
 import { createHash } from "node:crypto"
-import { Ajv, type JSONSchemaType } from "ajv"
+import { Ajv, type JSONSchemaType, type ValidateFunction } from "ajv"
 import { Effect } from "effect"
 import {
   type Aggregates, definitionsInForce, exactAggregates, landedProfiles, previewAggregates, stateAggregates, stateAggregatesColumns, type StoredDefinition, storeDefinition,
@@ -57,9 +57,13 @@ const settingSchema: JSONSchemaType<Record<string, Array<ComputedTraitDefinition
   additionalProperties: { type: "array", items: definitionSchema },
 } as unknown as JSONSchemaType<Record<string, Array<ComputedTraitDefinition>>>
 
-const ajv = new Ajv({ allErrors: false, strict: false })
-const validateSetting = ajv.compile(settingSchema)
-const validateDefinition = ajv.compile(definitionSchema)
+// Compiled on first use: most commands never read a definition.
+let validators: { setting: ValidateFunction<Record<string, Array<ComputedTraitDefinition>>>; definition: ValidateFunction<ComputedTraitDefinition> } | undefined
+const compiled = () => {
+  if (validators !== undefined) return validators
+  const ajv = new Ajv({ allErrors: false, strict: false })
+  return validators = { setting: ajv.compile(settingSchema), definition: ajv.compile(definitionSchema) }
+}
 
 const RULES: Record<string, string> = {
   required: "is missing",
@@ -68,7 +72,7 @@ const RULES: Record<string, string> = {
 }
 
 /** A readable reason from ajv's first error: the JSON pointer and the rule, in words. */
-const reasonOf = (errors: typeof validateSetting.errors): [string, string] => {
+const reasonOf = (errors: ValidateFunction["errors"]): [string, string] => {
   const e = errors?.[0]
   if (e === undefined) return ["/", "is not valid"]
   const at = e.keyword === "required" ? `${e.instancePath}/${(e.params as { missingProperty: string }).missingProperty}`
@@ -88,8 +92,9 @@ export const parseComputedTraits = (text: string): ComputedTraits => {
   } catch (e) {
     throw new IdentityRulesInvalid("/", `not JSON: ${(e as Error).message}`)
   }
-  if (!validateSetting(parsed)) {
-    const [at, reason] = reasonOf(validateSetting.errors)
+  const { setting } = compiled()
+  if (!setting(parsed)) {
+    const [at, reason] = reasonOf(setting.errors)
     throw new IdentityRulesInvalid(at, reason)
   }
   const global = new Set((parsed["*"] ?? []).map((d) => d.name))
@@ -131,8 +136,9 @@ export const parseDefinition = (text: string): ComputedTraitDefinition => {
   } catch (e) {
     throw new IdentityRulesInvalid("/", `not JSON: ${(e as Error).message}`)
   }
-  if (!validateDefinition(parsed)) {
-    const [at, reason] = reasonOf(validateDefinition.errors)
+  const { definition } = compiled()
+  if (!definition(parsed)) {
+    const [at, reason] = reasonOf(definition.errors)
     throw new IdentityRulesInvalid(at, reason)
   }
   return parsed

@@ -83,10 +83,13 @@ const faultOf = (schema: DescribedSchema, error: ErrorObject): ShapeFault => {
   return fault
 }
 
-/** A check of a record against one of the bus's schemas (compiled once, here, at start-up). */
+/** A check of a record against one of the bus's schemas (compiled once, on first use: most commands never check one). */
 const shapeOf = (schema: DescribedSchema & object) => {
-  const validate = ajv.compile(schema)
-  return (record: unknown): ShapeFault | undefined => (validate(record) ? undefined : faultOf(schema, validate.errors![0]!))
+  let validate: ReturnType<typeof ajv.compile> | undefined
+  return (record: unknown): ShapeFault | undefined => {
+    validate ??= ajv.compile(schema)
+    return validate(record) ? undefined : faultOf(schema, validate.errors![0]!)
+  }
 }
 
 /** The fields the stages read of an event (what every connector sets); the rest are left to the stages' own checks. */

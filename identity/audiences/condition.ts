@@ -70,12 +70,15 @@ export class ConditionInvalid extends Data.TaggedError("ConditionInvalid")<{
   }
 }
 
-const validators = (() => {
-  ajv.addSchema(schema, schema.$id)
+// Compiled on first use: most commands never read a condition.
+let compiledLeaves: Map<LeafKind, ValidateFunction> | undefined
+const validators = () => {
+  if (compiledLeaves !== undefined) return compiledLeaves
+  if (ajv.getSchema(schema.$id) === undefined) ajv.addSchema(schema, schema.$id)
   const out = new Map<LeafKind, ValidateFunction>()
   for (const kind of LEAF_KINDS) out.set(kind, ajv.getSchema(`${schema.$id}#/definitions/${kind}`)!)
-  return out
-})()
+  return compiledLeaves = out
+}
 
 const segment = (s: string | number) => String(s).replaceAll("~", "~0").replaceAll("/", "~1")
 
@@ -135,7 +138,7 @@ export const parseCondition = (input: unknown): Node | ConditionInvalid => {
       if (tests[0] === "compare" && !("value" in value)) return new ConditionInvalid({ pointer, reason: 'compare needs "value" (a number)' })
       if (tests[0] !== "compare" && "value" in value) return new ConditionInvalid({ pointer: `${pointer}/value`, reason: '"value" goes with "compare" only' })
     }
-    const validate = validators.get(kind as LeafKind)!
+    const validate = validators().get(kind as LeafKind)!
     if (!validate(value)) {
       const e = validate.errors![0]!
       return new ConditionInvalid({ pointer: `${pointer}${e.instancePath}`, reason: ajvReason(e) })

@@ -1,7 +1,7 @@
 // Segment Tracking API messages: validation against segment.schema.json and the rules a schema cannot say,
 // then normalisation into canonical events (messageId filled, timestamps corrected for clock skew as Segment does).
 import { createHash } from "node:crypto"
-import type { ErrorObject } from "ajv"
+import type { ErrorObject, ValidateFunction } from "ajv"
 import { type CanonicalEvent, type EventType, type Identifier, type JsonObject, putField, type RawItem, type Rejection } from "../message.ts"
 import {
   ajv, describeType, errorField, formatIsoDateTime, inWarehouseRange, isJsonObject, isoDateTimeOutOfRange, outOfRangeWords,
@@ -38,7 +38,9 @@ export const SEGMENT_LIMITS = {
   maxBatchMessages: 2500,
 } as const
 
-const validateSchema = ajv.compile<SegmentMessage>(schema)
+// Compiled on first use: most commands never check a message.
+let compiledSchema: ValidateFunction<SegmentMessage> | undefined
+const validateSchema = () => compiledSchema ??= ajv.compile<SegmentMessage>(schema)
 
 /** Columns of their own; everything else a message carries goes to `extra`. */
 const MAPPED_FIELDS = new Set([
@@ -116,7 +118,8 @@ export const validateSegmentMessage = (message: unknown, sizeBytes?: number): Re
   if (size > SEGMENT_LIMITS.maxMessageBytes) {
     return rejection("too_large", "", `message is ${size} bytes; the limit is ${SEGMENT_LIMITS.maxMessageBytes} bytes (32 KB)`)
   }
-  if (!validateSchema(message)) return explain(validateSchema.errors![0]!, message)
+  const validate = validateSchema()
+  if (!validate(message)) return explain(validate.errors![0]!, message)
   const m = message as SegmentMessage
   if (isBlankId(m.userId) && isBlankId(m.anonymousId)) {
     return rejection("missing_identity", "/userId", "a message needs a non-blank userId or anonymousId")

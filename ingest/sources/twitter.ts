@@ -58,11 +58,14 @@ export interface XPage {
 }
 
 const SCHEMA_ID = schema.$id
-if (ajv.getSchema(SCHEMA_ID) === undefined) ajv.addSchema(schema)
-const compiled = <T>(def: string): ValidateFunction<T> => ajv.getSchema<T>(`${SCHEMA_ID}#/$defs/${def}`)!
-const validateEnvelope = compiled<XPage>("envelope")
-const validateTweet = compiled<XTweet>("tweet")
-const validateUser = compiled<XUser>("user")
+// Compiled on first use: most commands never read an X page.
+let validators: { envelope: ValidateFunction<XPage>; tweet: ValidateFunction<XTweet>; user: ValidateFunction<XUser> } | undefined
+const compiled = () => {
+  if (validators !== undefined) return validators
+  if (ajv.getSchema(SCHEMA_ID) === undefined) ajv.addSchema(schema)
+  const of = <T>(def: string): ValidateFunction<T> => ajv.getSchema<T>(`${SCHEMA_ID}#/$defs/${def}`)!
+  return validators = { envelope: of<XPage>("envelope"), tweet: of<XTweet>("tweet"), user: of<XUser>("user") }
+}
 
 export const SOURCE = "twitter"
 
@@ -136,7 +139,8 @@ const toItem = (maker: ItemMaker, tweet: XTweet, author: XUser | undefined, rule
 
 
 const pageRejection = (page: unknown): Rejection | null => {
-  if (!validateEnvelope(page)) return explainSchemaError(validateEnvelope.errors![0]!, page, "an X API v2 page")
+  const { envelope } = compiled()
+  if (!envelope(page)) return explainSchemaError(envelope.errors![0]!, page, "an X API v2 page")
   const p = page as XPage
   // An error response saved as a page ({title, detail, type, status} or {errors} without data) holds no tweets.
   if (p.data === undefined && (p.errors !== undefined || typeof p["title"] === "string")) {
@@ -163,17 +167,18 @@ export const tweetsFromPage = (
   const bad = pageRejection(page)
   if (bad !== null) return [maker.deadLetter(JSON.stringify(page) ?? String(page), located(bad))]
   const p = page as XPage
+  const { tweet: validTweet, user: validUser } = compiled()
   const users = new Map<string, XUser>()
   for (const user of p.includes?.users ?? []) {
-    if (validateUser(user)) users.set(user.id, user)
+    if (validUser(user)) users.set(user.id, user)
   }
   const single = isJsonObject(p.data)
   const tweets: ReadonlyArray<unknown> = p.data === undefined ? [] : single ? [p.data] : (p.data as ReadonlyArray<unknown>)
   const items: Array<ImportedItem> = []
   for (let i = 0; i < tweets.length; i++) {
     const tweet = tweets[i]
-    if (!validateTweet(tweet)) {
-      const rejection = explainSchemaError(validateTweet.errors![0]!, tweet, "a tweet")
+    if (!validTweet(tweet)) {
+      const rejection = explainSchemaError(validTweet.errors![0]!, tweet, "a tweet")
       const id = isJsonObject(tweet) && typeof tweet["id"] === "string" ? tweet["id"] : ""
       const author = isJsonObject(tweet) && typeof tweet["author_id"] === "string" ? users.get(tweet["author_id"]) : undefined
       const payload = miniPage(tweet, author, p.matching_rules)
