@@ -11,7 +11,7 @@ import { type DeadLetterFilter, deadLetterKey, listDeadLetters, parseSinceDate, 
 import { pageOf, readCursor } from "./pages.ts"
 import { ajv, deadLetterRetryBodySchema } from "./schemas.ts"
 import { Pipeline, type PipelineShape } from "./pipeline.ts"
-import { adminBodyOf, isReply, type QueryReply, receiveAdminBody, refuse, refuseRepeated } from "./query-route.ts"
+import { adminBodyOf, isReply, type QueryReply, receiveAdminBody, refuse, refuseFailure, refuseRepeated } from "./query-route.ts"
 
 export const DEAD_LETTERS_PATH = "/v1/dead-letters"
 const RETRY_PATH = `${DEAD_LETTERS_PATH}/retry`
@@ -41,12 +41,7 @@ const filterOf = (given: Readonly<Record<string, string | undefined>>, limitMax:
   }
 }
 
-const failed = (e: unknown): Effect.Effect<QueryReply> => {
-  const tagged = e as { _tag?: string; message?: string }
-  return Effect.succeed(tagged._tag === "WarehouseUnavailable"
-    ? refuse(503, "warehouse_unavailable", tagged.message ?? "the warehouse is unavailable", undefined, { "retry-after": "5" })
-    : refuse(500, "dead_letters_failed", tagged.message ?? String(e)))
-}
+const failed = (e: unknown): Effect.Effect<QueryReply> => Effect.succeed(refuseFailure(e, "dead_letters_failed"))
 
 export const deadLetterRoute = (options: { readonly warehouse: WarehouseShape; readonly pipeline: PipelineShape; readonly bodyIdleMs?: number | undefined }) => {
   const list = (url: URL) =>

@@ -14,7 +14,7 @@ import {
 } from "../identity/index.ts"
 import { Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
 import { pageInMemory, type PageKey, readPage } from "./pages.ts"
-import { type QueryReply, receiveAdminBody, refuse } from "./query-route.ts"
+import { type QueryReply, receiveAdminBody, refuse, warehouseUnavailable } from "./query-route.ts"
 import { DEFAULT_TENANT } from "./writekeys.ts"
 
 export const IDENTITY_PATH = "/v1/identity/"
@@ -140,7 +140,7 @@ const failure = (e: unknown, fieldOf: (input: string) => string = () => "/identi
     case "UnknownSuggestion":
       return refuse(404, "unknown_suggestion", error.message ?? "no such suggestion", "/id")
     case "WarehouseUnavailable":
-      return refuse(503, "warehouse_unavailable", error.message ?? "the warehouse is unavailable", undefined, { "retry-after": "5" })
+      return warehouseUnavailable(error.message)
     default:
       return refuse(500, "decision_failed", `the decision could not be applied: ${error.message ?? String(e)}`)
   }

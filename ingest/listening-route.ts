@@ -14,7 +14,7 @@ import { Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
 import type { Principal } from "./auth.ts"
 import { readJson } from "./json.ts"
 import { MASK, maskAddresses, PHONE_LIKE } from "./mask.ts"
-import { type QueryReply, receiveAdminBody, refuse, refuseRepeated } from "./query-route.ts"
+import { type QueryReply, receiveAdminBody, refuse, refuseFailure, refuseRepeated } from "./query-route.ts"
 import { DEFAULT_TENANT } from "./writekeys.ts"
 
 export const LISTENING_REPORT_PATH = "/v1/listening/report"
@@ -125,11 +125,6 @@ export const listeningRoute = (options: { readonly warehouse: WarehouseShape; re
           status: 200,
           body: { success: true, report: principal !== undefined && !principal.scopes.has("profiles:identifiers") ? maskListenReport(report) : report },
         })),
-        Effect.catch((e: unknown) => {
-          const tagged = e as { _tag?: string; message?: string }
-          return Effect.succeed(tagged._tag === "WarehouseUnavailable"
-            ? refuse(503, "warehouse_unavailable", tagged.message ?? "the warehouse is unavailable", undefined, { "retry-after": "5" })
-            : refuse(500, "listening_failed", tagged.message ?? String(e)))
-        }),
+        Effect.catch((e: unknown) => Effect.succeed(refuseFailure(e, "listening_failed"))),
       )
     })

@@ -15,7 +15,7 @@ import {
 import { Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
 import { withTheirPhones } from "./mask.ts"
 import { readProfileCached } from "./profile-read.ts"
-import { type QueryReply, refuse, refuseRepeated } from "./query-route.ts"
+import { type QueryReply, refuse, refuseRepeated, warehouseUnavailable } from "./query-route.ts"
 import { DEFAULT_TENANT } from "./writekeys.ts"
 
 export const PROFILES_PATH = "/v1/profiles/"
@@ -62,8 +62,7 @@ export const profileRoute = (req: IncomingMessage, options: {
       BadIdentifier: (e: { readonly message: string }) => Effect.succeed(refuse(400, "bad_identifier", e.message, "/identifier")),
       ProfileNotFound: (e: { readonly message: string }) => Effect.succeed(refuse(404, "profile_not_found", e.message)),
       WarehouseQueryError: (e: { readonly message: string }) => Effect.succeed(refuse(500, "warehouse_query_failed", e.message)),
-      WarehouseUnavailable: (e: { readonly message: string }) =>
-        Effect.succeed(refuse(503, "warehouse_unavailable", e.message, undefined, { "retry-after": "5" })),
+      WarehouseUnavailable: (e: { readonly message: string }) => Effect.succeed(warehouseUnavailable(e.message)),
     }
     // Should the guard mask an answer (ingest/mask.ts), the person's phones among its digit runs are found in the
     // warehouse, among all their identifiers; a failed lookup counts every run as theirs.

@@ -23,13 +23,24 @@ export const refuse = (status: number, rule: string, message: string, field?: st
   status, body: { success: false, error: message, rule, ...(field === undefined ? {} : { field }) }, ...(headers === undefined ? {} : { headers }),
 })
 
+/** Every route's answer while the warehouse cannot be reached: 503 with Retry-After, so that clients try again. */
+export const warehouseUnavailable = (message = "the warehouse is unavailable"): QueryReply =>
+  refuse(503, "warehouse_unavailable", message, undefined, { "retry-after": "5" })
+
+/** A failure no case of the route covers: warehouseUnavailable while the warehouse cannot be reached, else 500 `rule`. */
+export const refuseFailure = (e: unknown, rule: string): QueryReply => {
+  const tagged = e as { readonly _tag?: string; readonly message?: string }
+  const message = tagged.message ?? String(e)
+  return tagged._tag === "WarehouseUnavailable" ? warehouseUnavailable(message) : refuse(500, rule, message)
+}
+
+/** Bodies the guard (ingest/auth.ts) read to check their tenant, with the tenant filled in: the route reads them here. */
+export const preReadBodies = new WeakMap<IncomingMessage, string>()
+
 /**
  * An admin route's body as text, or the refusal to answer with: 413 naming the limit (`what`: whose body, e.g. "a
  * query body"), or the transport's error (timeout, bad encoding, invalid UTF-8).
  */
-/** Bodies the guard (ingest/auth.ts) read to check their tenant, with the tenant filled in: the route reads them here. */
-export const preReadBodies = new WeakMap<IncomingMessage, string>()
-
 export const receiveAdminBody = (req: IncomingMessage, limit: number, idleMs: number | undefined, what: string) =>
   Effect.map(preReadBodies.has(req) ? Effect.succeed(preReadBodies.get(req)!) : receiveBody(req, limit, idleMs), (text): string | QueryReply => {
     if (typeof text === "string" && Buffer.byteLength(text) > limit) return refuse(413, "body_too_large", `${what} may be at most ${limit / 1024} KB`)
@@ -115,7 +126,7 @@ export const queryRoute = (options: {
         WarehouseQueryError: (e) => Effect.succeed(refuse(400, "bad_query", e.message)),
         QueryLimitExceeded: (e) => Effect.succeed(refuse(422, "query_limit", `${e.message} (${e.limit})`)),
         QueryBusy: (e) => Effect.succeed(refuse(429, "query_busy", e.message, undefined, { "retry-after": "5" })),
-        WarehouseUnavailable: (e) => Effect.succeed(refuse(503, "warehouse_unavailable", e.message)),
+        WarehouseUnavailable: (e) => Effect.succeed(warehouseUnavailable(e.message)),
       }),
       Effect.ensuring(Effect.sync(gone.release)),
     )

@@ -15,7 +15,7 @@ import { dateOffTheCalendar } from "../warehouse/calendar.ts"
 import { readRuns } from "../warehouse/relations.ts"
 import { Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
 import { ajv, relationsComputeBodySchema } from "./schemas.ts"
-import { adminBodyOf, isReply, type QueryReply, receiveAdminBody, refuse, refuseRepeated } from "./query-route.ts"
+import { adminBodyOf, isReply, type QueryReply, receiveAdminBody, refuse, refuseRepeated, warehouseUnavailable } from "./query-route.ts"
 import { DEFAULT_TENANT } from "./writekeys.ts"
 
 export const RELATIONS_PATH = "/v1/relations"
@@ -78,7 +78,7 @@ const failed = (e: unknown): Effect.Effect<QueryReply> => {
     case "ProfileNotScored": return Effect.succeed(refuse(404, "profile_not_scored", message))
     case "ComputeRunning": return Effect.succeed(refuse(409, "compute_running", message, undefined, { "retry-after": "30" }))
     case "PeriodInvalid": return Effect.succeed(refuse(400, "bad_period", message))
-    case "WarehouseUnavailable": return Effect.succeed(refuse(503, "warehouse_unavailable", message, undefined, { "retry-after": "5" }))
+    case "WarehouseUnavailable": return Effect.succeed(warehouseUnavailable(message))
     default: return Effect.succeed(refuse(500, "relations_failed", message))
   }
 }

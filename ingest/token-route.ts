@@ -11,17 +11,14 @@ import {
   DEFAULT_MAX_TOKENS, type Principal, statusOf, tokenLimitReached, tokenLookup, TokenInvalid, type TokenRegistry, tokenView, validateTokenInput,
 } from "./auth.ts"
 import { pageInMemory, readPage } from "./pages.ts"
-import { type QueryReply, receiveAdminBody, refuse } from "./query-route.ts"
+import { type QueryReply, receiveAdminBody, refuse, refuseFailure } from "./query-route.ts"
 
 export const TOKENS_PATH = "/v1/tokens"
 const BODY_LIMIT = 16 * 1024
 /** Tokens a list page may hold (GET /v1/tokens?limit=). */
 export const MAX_TOKEN_PAGE = 1000
 
-const failure = (e: { readonly _tag?: string; readonly message?: string }): QueryReply =>
-  e._tag === "WarehouseUnavailable"
-    ? refuse(503, "warehouse_unavailable", e.message ?? "the warehouse is unavailable", undefined, { "retry-after": "5" })
-    : refuse(500, "tokens_failed", e.message ?? String(e))
+const failure = (e: unknown): QueryReply => refuseFailure(e, "tokens_failed")
 
 const readObject = (text: string): Record<string, unknown> | QueryReply => {
   try {

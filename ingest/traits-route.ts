@@ -9,7 +9,7 @@ import { type ComputedTraitDefinition, parseDefinition, type Preview, previewCom
 import { Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
 import type { Principal } from "./auth.ts"
 import { DEFAULT_READ_PURPOSE, MASK, MASKED_KINDS, maskProfileAnswer, namedForIdentifier } from "./mask.ts"
-import { adminBodyOf, isReply, type QueryReply, receiveAdminBody, refuse, refuseRepeated } from "./query-route.ts"
+import { adminBodyOf, isReply, type QueryReply, receiveAdminBody, refuse, refuseFailure, refuseRepeated } from "./query-route.ts"
 import { ajv, traitsPreviewBodySchema } from "./schemas.ts"
 import { DEFAULT_TENANT } from "./writekeys.ts"
 
@@ -53,13 +53,7 @@ const maskPreview = (p: Preview): Effect.Effect<MaskedPreview> =>
     return { ...p, sample: p.sample.map((s, i) => ({ ...s, value: out[i] })), distribution, masked: { kinds: [...MASKED_KINDS] } }
   })
 
-const failed = (e: unknown): Effect.Effect<QueryReply> => {
-  const tagged = e as { _tag?: string; message?: string }
-  const message = tagged.message ?? String(e)
-  return Effect.succeed(tagged._tag === "WarehouseUnavailable"
-    ? refuse(503, "warehouse_unavailable", message, undefined, { "retry-after": "5" })
-    : refuse(500, "preview_failed", message))
-}
+const failed = (e: unknown): Effect.Effect<QueryReply> => Effect.succeed(refuseFailure(e, "preview_failed"))
 
 export const traitsRoute = (options: { readonly warehouse: WarehouseShape; readonly bodyIdleMs?: number | undefined }) => {
   const preview = (req: IncomingMessage, url: URL, principal: Principal) =>
