@@ -166,6 +166,12 @@ const makeMasker = (identifiers: ReadonlyArray<Identifier>, asked: ReadonlySet<s
   return { scrub, mask, maskRows, identifier }
 }
 
+/**
+ * Values of no one person (a computed trait previewed over many profiles) as a reader without profiles:identifiers
+ * sees them: every e-mail address and every phone-like number masked, and the values of keys named for them.
+ */
+export const maskValues = (values: ReadonlyArray<unknown>): Array<unknown> => values.map(makeMasker([], new Set(), new Set()).mask)
+
 /** A masker for the rows of `body` to mask: the phones among their digit runs asked about once, in the warehouse. */
 const maskerFor = (body: object, identifiers: ReadonlyArray<Identifier>, rows: ReadonlyArray<object>) =>
   Effect.gen(function* () {

@@ -8,7 +8,7 @@ import { Effect } from "effect"
 import { type ComputedTraitDefinition, parseDefinition, type Preview, previewComputedTrait } from "../identity/index.ts"
 import { Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
 import type { Principal } from "./auth.ts"
-import { DEFAULT_READ_PURPOSE, MASK, MASKED_KINDS, maskProfileAnswer, namedForIdentifier } from "./mask.ts"
+import { MASK, MASKED_KINDS, maskValues, namedForIdentifier } from "./mask.ts"
 import { adminBodyOf, isReply, type QueryReply, receiveAdminBody, refuse, refuseFailure, refuseRepeated } from "./query-route.ts"
 import { ajv, traitsPreviewBodySchema } from "./schemas.ts"
 import { DEFAULT_TENANT } from "./writekeys.ts"
@@ -18,11 +18,6 @@ export const TRAITS_PREVIEW_PATH = "/v1/traits/preview"
 const DEFAULT_SAMPLE = 10
 const validateBody = ajv.compile<{ definition: object; sample?: number; tenant?: string }>(traitsPreviewBodySchema)
 const BODY = 'the body must be JSON {"definition": {"name", "kind", "events"?, "channels"?, "of"?, "windowDays"?}, "sample"?: 1-1000, "tenant"?: "..."}'
-
-/** Values as the profile routes' masker leaves them for a reader without profiles:identifiers (no person: every phone-like run is theirs). */
-const maskValues = (values: ReadonlyArray<unknown>) =>
-  Effect.map(maskProfileAnswer("events", { events: values.map((v) => ({ v })) }, DEFAULT_READ_PURPOSE),
-    (masked) => (masked as { events: ReadonlyArray<{ v: unknown }> }).events.map((r) => r.v))
 
 /** A preview as a masked reader gets it: a masked number of the distribution is "[masked]". */
 type MaskedPreview = Omit<Preview, "distribution"> & { readonly distribution: unknown; readonly masked?: { readonly kinds: ReadonlyArray<string> } }
@@ -34,24 +29,23 @@ type MaskedPreview = Omit<Preview, "distribution"> & { readonly distribution: un
  * Counts, sums and sentiments are the engine's arithmetic or labels (a sum of money with cents would read as a phone
  * number): shown as they are unless named for one.
  */
-const maskPreview = (p: Preview): Effect.Effect<MaskedPreview> =>
-  Effect.gen(function* () {
-    const { kind, name, of } = p.definition
-    if (kind === "count" || kind === "latest_sentiment") return p
-    const named = namedForIdentifier(name) || namedForIdentifier((of ?? "").replace(/^properties\./, ""))
-    if (!named && kind === "sum") return p
-    const d = p.distribution
-    const numbers = d.type === "number" ? (["min", "p25", "p50", "p75", "p90", "max"] as const).map((k) => [k, d[k]] as const) : []
-    const values = [...p.sample.map((s) => s.value), ...(d.type === "values" ? d.top.map((t) => t.value) : numbers.map(([, v]) => v))]
-    const out = named ? values.map(() => MASK) : yield* maskValues(values)
-    const n = p.sample.length
-    // The mean is no value a sender wrote: shown unless a value of the distribution is masked.
-    const distribution = d.type === "values" ? { ...d, top: d.top.map((t, i) => ({ ...t, value: out[n + i] })) }
-      : d.type === "number"
-        ? { ...d, ...Object.fromEntries(numbers.map(([k], i) => [k, out[n + i]])), mean: out.slice(n).includes(MASK) ? MASK : d.mean }
-        : d
-    return { ...p, sample: p.sample.map((s, i) => ({ ...s, value: out[i] })), distribution, masked: { kinds: [...MASKED_KINDS] } }
-  })
+const maskPreview = (p: Preview): MaskedPreview => {
+  const { kind, name, of } = p.definition
+  if (kind === "count" || kind === "latest_sentiment") return p
+  const named = namedForIdentifier(name) || namedForIdentifier((of ?? "").replace(/^properties\./, ""))
+  if (!named && kind === "sum") return p
+  const d = p.distribution
+  const numbers = d.type === "number" ? (["min", "p25", "p50", "p75", "p90", "max"] as const).map((k) => [k, d[k]] as const) : []
+  const values = [...p.sample.map((s) => s.value), ...(d.type === "values" ? d.top.map((t) => t.value) : numbers.map(([, v]) => v))]
+  const out = named ? values.map(() => MASK) : maskValues(values)
+  const n = p.sample.length
+  // The mean is no value a sender wrote: shown unless a value of the distribution is masked.
+  const distribution = d.type === "values" ? { ...d, top: d.top.map((t, i) => ({ ...t, value: out[n + i] })) }
+    : d.type === "number"
+      ? { ...d, ...Object.fromEntries(numbers.map(([k], i) => [k, out[n + i]])), mean: out.slice(n).includes(MASK) ? MASK : d.mean }
+      : d
+  return { ...p, sample: p.sample.map((s, i) => ({ ...s, value: out[i] })), distribution, masked: { kinds: [...MASKED_KINDS] } }
+}
 
 const failed = (e: unknown): Effect.Effect<QueryReply> => Effect.succeed(refuseFailure(e, "preview_failed"))
 
@@ -79,7 +73,7 @@ export const traitsRoute = (options: { readonly warehouse: WarehouseShape; reado
       const tenant = body.tenant ?? url.searchParams.get("tenant") ?? DEFAULT_TENANT
       const unmasked = principal.scopes.has("profiles:identifiers")
       return yield* previewComputedTrait(tenant, definition, body.sample ?? DEFAULT_SAMPLE).pipe(
-        Effect.flatMap((p) => (unmasked ? Effect.succeed<MaskedPreview>(p) : maskPreview(p))),
+        Effect.map((p): MaskedPreview => (unmasked ? p : maskPreview(p))),
         Effect.provideService(Warehouse, options.warehouse),
         Effect.map((p): QueryReply => ({ status: 200, body: { success: true, ...p } })),
         Effect.catch(failed),

@@ -3,7 +3,7 @@
 // their identifiers, not the page the answer shows), asked once per answer and only about the runs it holds.
 import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
-import { maskProfileAnswer, withTheirPhones } from "../../ingest/mask.ts"
+import { maskProfileAnswer, maskValues, withTheirPhones } from "../../ingest/mask.ts"
 
 const run = <A>(effect: Effect.Effect<A>) => Effect.runPromise(effect)
 
@@ -100,5 +100,12 @@ describe("maskProfileAnswer", () => {
     const allowed = await run(maskProfileAnswer("profile", body, "Personalization")) as Record<string, unknown>
     expect(allowed["identifiers"]).toEqual(body.identifiers)
     expect(allowed["masked"]).toEqual({ purpose: "Personalization", kinds: [] })
+  })
+})
+
+describe("values of no one person (a computed trait's preview)", () => {
+  it("mask every address and phone-like number, and keys named for them; leave other text and small numbers", () => {
+    expect(maskValues(["call 020 7946 0111 or ann@x.example", "+44 20 7946 0958", 7700900123, 42.5, { email: "a", city: "Leeds" }, "order 12", null]))
+      .toEqual(["call [masked] or [masked]", "[masked]", "[masked]", 42.5, { email: "[masked]", city: "Leeds" }, "order 12", null])
   })
 })
