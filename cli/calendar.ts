@@ -3,7 +3,7 @@
 // 1 March). A mistyped date must be refused, never moved, so each such flag checks its date part first, by the rule
 // the API's parameters share (warehouse/calendar.ts).
 import { InvalidArgumentError } from "commander"
-import { dateOffTheCalendar } from "../warehouse/calendar.ts"
+import { dateOffTheCalendar, notADay } from "../warehouse/calendar.ts"
 
 /** Commander's parser for a time flag: the value unchanged, or an error when its date is not a day on the calendar. */
 export const dayOnTheCalendar = (value: string): string => {
@@ -17,9 +17,7 @@ export const dayOnTheCalendar = (value: string): string => {
  * (UTC), a day on the calendar the warehouse holds, as the /v1/relations routes require of the same parameters.
  */
 export const dayOnly = (value: string): string => {
-  dayOnTheCalendar(value)
-  if (!/^\d{4}-\d{2}-\d{2}$/.test(value) || Number.isNaN(Date.parse(`${value}T00:00:00Z`))) {
-    throw new InvalidArgumentError(`must be a date YYYY-MM-DD, e.g. 2024-11-01 (got "${value}")`)
-  }
+  const reason = notADay(value)
+  if (reason !== undefined) throw new InvalidArgumentError(reason)
   return value
 }

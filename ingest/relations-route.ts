@@ -11,7 +11,7 @@ import { defaultIdentityConfig, type IdentityConfig, profileIdOf, readIdentifier
 import {
   computeRelations, dayOf, DEFAULT_RELATIONS_CONFIG, explainRelation, relationSeries, type RelationsConfig, SERIES_EVERY, type SeriesEvery, summarise,
 } from "../identity/relations/index.ts"
-import { dateOffTheCalendar } from "../warehouse/calendar.ts"
+import { notADay } from "../warehouse/calendar.ts"
 import { readRuns } from "../warehouse/relations.ts"
 import { Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
 import { ajv, relationsComputeBodySchema } from "./schemas.ts"
@@ -30,12 +30,8 @@ const COMPUTE_BODY = 'the body must be JSON {"asOf"?: "2024-11-01", "tenant"?: "
 
 /** A day parameter: YYYY-MM-DD that is a day on the calendar, or why not. */
 const dayParameter = (name: string, text: string, field = name): string | QueryReply => {
-  const off = dateOffTheCalendar(text)
-  if (off !== undefined) return refuse(400, `bad_${name}`, `${name}: ${off.message}`, field)
-  if (!/^\d{4}-\d{2}-\d{2}$/.test(text) || Number.isNaN(Date.parse(`${text}T00:00:00Z`))) {
-    return refuse(400, `bad_${name}`, `${name} must be a date YYYY-MM-DD, e.g. 2024-11-01 (got "${text.slice(0, 40)}")`, field)
-  }
-  return text
+  const reason = notADay(text)
+  return reason === undefined ? text : refuse(400, `bad_${name}`, `${name}: ${reason}`, field)
 }
 
 /** The route's query parameters, or the 400 naming one it does not take or one given twice. */

@@ -53,6 +53,18 @@ export const dateOffTheCalendar = (value: string): DateNotOnCalendar | undefined
   return undefined
 }
 
+/**
+ * Why a value is not a day and nothing else (YYYY-MM-DD, on the calendar the warehouse holds: --as-of, --from, --to of
+ * cdp relations and the same parameters of /v1/relations), or undefined when it is one.
+ */
+export const notADay = (value: string): string | undefined => {
+  const off = dateOffTheCalendar(value)
+  if (off !== undefined) return off.message
+  // The pattern alone lets month 13 or day 32 through: Date.parse refuses them.
+  if (/^\d{4}-\d{2}-\d{2}$/.test(value) && !Number.isNaN(Date.parse(`${value}T00:00:00Z`))) return undefined
+  return `must be a date YYYY-MM-DD, e.g. 2024-11-01 (got "${value.slice(0, 40)}")`
+}
+
 /** Why a period's end (its value given) is refused when it is not after its start: "2024-09-01 must be after since (2024-09-10)". */
 export const endNotAfterStart = (endText: string, start: { readonly name: string; readonly text: string }): string =>
   `${endText.trim()} must be after ${start.name} (${start.text.trim()})`

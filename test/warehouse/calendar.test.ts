@@ -1,7 +1,7 @@
 // The one rule for a date given as a time bound: a day on the calendar that the warehouse's DateTime64 columns hold
 // (1900-01-01 to 2299-12-31), refused with the date and the reason otherwise; relative forms have no date to check.
 import { describe, expect, it } from "vitest"
-import { dateOffTheCalendar, EARLIEST_MS, LATEST_MS } from "../../warehouse/calendar.ts"
+import { dateOffTheCalendar, EARLIEST_MS, LATEST_MS, notADay } from "../../warehouse/calendar.ts"
 
 const refusal = (value: string) => dateOffTheCalendar(value)?.message
 
@@ -28,5 +28,17 @@ describe("dateOffTheCalendar", () => {
   it("still refuses a day its month has not and year 0000 as not on the calendar", () => {
     expect(refusal("2024-02-30")).toBe("2024-02-30 is not a day on the calendar")
     expect(refusal("0000-01-01")).toBe("0000-01-01 is not a day on the calendar")
+  })
+})
+
+describe("a day and nothing else (cdp relations --as-of, /v1/relations?as_of=)", () => {
+  it("takes YYYY-MM-DD on the calendar; refuses a time, month 13, a moved day and a day the warehouse cannot hold, saying why", () => {
+    expect(notADay("2024-11-01")).toBeUndefined()
+    expect(notADay("2024-11-01T00:00:00Z")).toBe('must be a date YYYY-MM-DD, e.g. 2024-11-01 (got "2024-11-01T00:00:00Z")')
+    expect(notADay("2024-13-01")).toBe('must be a date YYYY-MM-DD, e.g. 2024-11-01 (got "2024-13-01")')
+    expect(notADay("7d")).toMatch(/^must be a date YYYY-MM-DD/)
+    expect(notADay("2024-02-30")).toBe("2024-02-30 is not a day on the calendar")
+    expect(notADay("1850-01-01")).toMatch(/^1850-01-01 is before 1900-01-01/)
+    expect(notADay("x".repeat(5000))).toBe(`must be a date YYYY-MM-DD, e.g. 2024-11-01 (got "${"x".repeat(40)}")`)
   })
 })
