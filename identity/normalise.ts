@@ -60,6 +60,7 @@ const refuse = (reason: string): Normalised => ({ ok: false, reason })
 // Local part: printable ASCII or any non-ASCII letter (RFC 6531), no spaces, no angle brackets.
 const LOCAL_PART = /^[^\s@<>()[\]\\,;:"]+$/u
 const DOMAIN_LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/
+const URL_HOST_SYNTAX = /[/?#\\%\s\u0000-\u001f\u007f]/u
 
 const normaliseEmail = (raw: string, options: NormaliseOptions): Normalised => {
   let text = raw.trim().replace(/^mailto:/i, "")
@@ -69,7 +70,10 @@ const normaliseEmail = (raw: string, options: NormaliseOptions): Normalised => {
   if (at <= 0 || at === text.length - 1) return refuse("an e-mail address needs a local part, @ and a domain")
   let local = text.slice(0, at).normalize("NFC").toLowerCase()
   if (!LOCAL_PART.test(local)) return refuse("the part before @ holds characters an address cannot have")
-  const domain = domainToASCII(text.slice(at + 1).toLowerCase().replace(/\.$/, ""))
+  const domainText = text.slice(at + 1)
+  // domainToASCII reads a URL's host: it would stop at / ? # \, decode %2e and drop tabs, reading another address.
+  if (URL_HOST_SYNTAX.test(domainText)) return refuse("the domain is not a valid host name")
+  const domain = domainToASCII(domainText.toLowerCase().replace(/\.$/, ""))
   if (domain === "" || !domain.includes(".") || !domain.split(".").every((label) => DOMAIN_LABEL.test(label))) {
     return refuse("the domain is not a valid host name")
   }

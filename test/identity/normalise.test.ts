@@ -28,6 +28,15 @@ describe("identifier normalisation", () => {
     expect(value("email", "+tag@gmail.com")).toMatch(/^refused/)
   })
 
+  it("e-mail: a domain holding what a URL parser would cut or decode is refused, never read as another address", () => {
+    // domainToASCII reads its input as a URL's host: it stops at / ? # \, decodes %2e and drops tabs and newlines.
+    for (const raw of ["ann@mail.example/extra", "ann@mail.example?x=1", "ann@mail.example#x", "ann@mail.example\\x",
+      "ann@mail%2eexample", "ann@mail.exa\tmple", "ann@mail.exa\nmple", "ann@mail.example/../evil.example"]) {
+      expect(value("email", raw), JSON.stringify(raw)).toBe("refused: the domain is not a valid host name")
+    }
+    expect(value("email", "ann@mail.example")).toBe("ann@mail.example")
+  })
+
   it("phone: every format to E.164, national numbers with the configured region only", () => {
     expect(value("phone", "+44 7700 900927")).toBe("+447700900927")
     const usThenGb = { ...DEFAULT_NORMALISE_OPTIONS, phoneRegions: ["US", "GB"] }
