@@ -34,6 +34,8 @@ export const MAX_RUNNING_DSR_PER_TENANT = 2
 
 const BODY_SHAPE = 'the body must be JSON {"type": "...", "identifier": "KIND:VALUE", "tenant"?: "...", "set"?: {"trait": "value"}}'
 
+const BODY_FIELDS: ReadonlyArray<string> = ["type", "identifier", "tenant", "set", "lift"]
+
 const parseBody = (text: string): { type: string; identifier: string; tenant: string; set: Record<string, string>; lift: boolean } | QueryReply => {
   let body: unknown
   try {
@@ -42,6 +44,9 @@ const parseBody = (text: string): { type: string; identifier: string; tenant: st
     return refuse(400, "bad_body", BODY_SHAPE)
   }
   if (body === null || typeof body !== "object" || Array.isArray(body)) return refuse(400, "bad_body", BODY_SHAPE)
+  // A field not taken is named, not ignored: "Lift" for "lift" would run a restriction instead of lifting one.
+  const unknown = Object.keys(body).find((k) => !BODY_FIELDS.includes(k))
+  if (unknown !== undefined) return refuse(400, "bad_body", `unknown field "${unknown.slice(0, 40)}" (a request takes ${BODY_FIELDS.join(", ")})`, `/${unknown.slice(0, 40)}`)
   const { type, identifier, tenant, set, lift } = body as Record<string, unknown>
   if (typeof type !== "string") return refuse(400, "bad_body", `"type" must be a string; ${BODY_SHAPE}`, "/type")
   if (typeof identifier !== "string") return refuse(400, "bad_body", `"identifier" must be a string (KIND:VALUE); ${BODY_SHAPE}`, "/identifier")
