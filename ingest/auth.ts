@@ -29,7 +29,7 @@ import { DEFAULT_TENANT } from "./writekeys.ts"
 /** Every scope, with what it lets a token do. */
 export const SCOPES = {
   ingest: "send events to the collector's Segment routes (POST /v1/track, /v1/batch, ...) as a write key does",
-  "profiles:read": "read profiles and their timelines (GET /v1/profiles/...)",
+  "profiles:read": "read profiles and their timelines (GET /v1/profiles/...) and preview computed traits over them (POST /v1/traits/preview)",
   "profiles:identifiers": "see e-mail addresses and phone numbers in profiles whatever the purpose's consent says",
   "audiences:read": "read audiences, their members and changes",
   "audiences:write": "create, edit and delete audiences",
@@ -607,7 +607,7 @@ const checkBody = (text: string, tenant: string | undefined, bound: boolean): st
   if (b.tenant !== undefined && tenant !== undefined && b.tenant !== tenant) {
     return bound
       ? refuse(403, "tenant_forbidden", `this token is bound to tenant "${tenant}": the body names another tenant`, "/tenant")
-      : refuse(400, "conflicting_tenant", "the body's tenant differs from the path's", "/tenant")
+      : refuse(400, "conflicting_tenant", `the body names tenant "${b.tenant}" and the path or query string "${tenant}": name one`, "/tenant")
   }
   return b.tenant === undefined && tenant !== undefined && b.allTenants !== true ? JSON.stringify({ ...b, tenant }) : text
 }
@@ -684,8 +684,10 @@ export const makeGuard = (options: {
       }
       if (bound && match.pathTenant !== undefined && match.pathTenant !== principal.tenant) return forbidden("path", "path")
       if (bound && queryTenants.some((t) => t !== principal.tenant)) return forbidden("query string", "tenant")
-      if (!bound && new Set([...queryTenants, ...(match.pathTenant === undefined ? [] : [match.pathTenant])]).size > 1) {
-        return refuse(400, "conflicting_tenant", "the path and the query string name different tenants", "tenant")
+      const tenantsNamed = new Set([...(match.pathTenant === undefined ? [] : [match.pathTenant]), ...queryTenants])
+      if (!bound && tenantsNamed.size > 1) {
+        const names = [...tenantsNamed].map((t) => `"${t}"`).join(" and ")
+        return refuse(400, "conflicting_tenant", `the ${match.pathTenant === undefined ? "query string names" : "path and the query string name"} two tenants, ${names}: name one`, "tenant")
       }
       const tenant = principal.tenant ?? named
       options.authenticated?.(req)

@@ -108,7 +108,7 @@ describe("a repeated query parameter", () => {
       for (const path of ["/v1/dsr", "/v1/listening/report", "/v1/audit", "/v1/audiences", "/v1/exports", "/v1/identity/suggestions", "/v1/consent/user_id%3Aann", "/v1/tokens"]) {
         const res = yield* callApi(url, "GET", `${path}?tenant=acme&tenant=globex`, TEST_ADMIN_TOKEN)
         expect(res.status, `${path}: ${JSON.stringify(res.body)}`).toBe(400)
-        expect(res.body, path).toMatchObject({ rule: "conflicting_tenant", field: "tenant" })
+        expect(res.body, path).toMatchObject({ rule: "conflicting_tenant", field: "tenant", error: 'the query string names two tenants, "acme" and "globex": name one' })
       }
     })), 120_000)
 })
