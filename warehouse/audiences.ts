@@ -76,6 +76,13 @@ const windowed = (c: Compiling, i: number, days: number | undefined, column = "t
   return `${column} <= ${AS_OF} AND ${column} > ${AS_OF} - toIntervalDay({l${i}_days:UInt32})`
 }
 
+/**
+ * A number bound to a Float64 parameter. One past 2^53 (1e300 is a whole number to JavaScript) is given as its exact
+ * digits, which the engine reads as the same double: the embedded binding refuses such a number, and a saved audience
+ * holding one would fail every refresh.
+ */
+const float64 = (v: number): number | bigint => (Number.isInteger(v) && !Number.isSafeInteger(v) ? BigInt(v) : v)
+
 // A trait's value as a number: a JSON number, or a string holding one ("30").
 const traitNumber = (raw: string) => `coalesce(toFloat64OrNull(${raw}), toFloat64OrNull(JSONExtractString(${raw})))`
 
@@ -86,12 +93,12 @@ const traitLeaf = (c: Compiling, i: number, t: TraitCondition): LeafSql => {
   const value = `if(mapContains(tr.traits, {l${i}_trait:String}), ${raw}, '')`
   if (t.exists !== undefined) return { matched: `${t.exists ? "" : "NOT "}mapContains(tr.traits, {l${i}_trait:String})`, value }
   if (t.compare !== undefined) {
-    c.params[`l${i}_value`] = t.value
+    c.params[`l${i}_value`] = float64(t.value!)
     return { matched: `${traitNumber(raw)} ${op(t.compare)} {l${i}_value:Float64}`, value }
   }
   if (t.in !== undefined) {
     c.params[`l${i}_strings`] = t.in.filter((v): v is string => typeof v === "string")
-    c.params[`l${i}_numbers`] = t.in.filter((v): v is number => typeof v === "number")
+    c.params[`l${i}_numbers`] = t.in.filter((v): v is number => typeof v === "number").map(float64)
     return {
       matched: `(JSONExtractString(${raw}) IN {l${i}_strings:Array(String)} AND startsWith(${raw}, '"')) OR ` +
         `has({l${i}_numbers:Array(Float64)}, ${traitNumber(raw)})`,
@@ -100,7 +107,7 @@ const traitLeaf = (c: Compiling, i: number, t: TraitCondition): LeafSql => {
   }
   const e = t.equals!
   if (typeof e === "number") {
-    c.params[`l${i}_value`] = e
+    c.params[`l${i}_value`] = float64(e)
     return { matched: `${traitNumber(raw)} = {l${i}_value:Float64}`, value }
   }
   if (typeof e === "boolean") {
@@ -161,7 +168,7 @@ const leafSql = (c: Compiling, n: LeafNode): LeafSql => {
     case "churnRisk": {
       const b = (n.leaf as unknown as Record<string, Bound>)[n.kind]!
       const column = n.kind === "health" ? "rel.health_score" : "rel.churn_risk"
-      c.params[`l${i}_value`] = b.value
+      c.params[`l${i}_value`] = float64(b.value)
       return { matched: `${column} ${op(b.op)} {l${i}_value:Float64}`, value: `toString(round(${column}, 3))` }
     }
     case "sentiment":

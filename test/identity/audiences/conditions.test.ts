@@ -41,6 +41,11 @@ const CASES: ReadonlyArray<readonly [string, Condition, ReadonlyArray<string>]> 
   ["and / or / not", { and: [{ trait: "plan", equals: "pro" }, { or: [{ event: "Order Completed", withinDays: 30 }, { not: { channel: "web" } }] }] }, ["ann"]],
   ["a hostile trait name is a value, never SQL", { trait: "we'ird\"; DROP TABLE events --", exists: true }, ["cat"]],
   ["a hostile value is a value, never SQL", { trait: "plan", equals: "pro' OR 1=1 --" }, []],
+  // Valid JSON numbers past 2^53 (1e300 is a whole number to JavaScript): the engine's binding refused them, so the
+  // preview answered 503 and a saved audience holding one stopped every audience's refresh.
+  ["a number past 2^53 is compared as any number", { trait: "age", compare: "<", value: 1e300 }, ["ann", "bob"]],
+  ["a number past 2^53 in a list or equals", { or: [{ trait: "age", in: [34, -1e300] }, { trait: "age", equals: 9007199254740993 }] }, ["ann"]],
+  ["a score bound past 2^53", { health: { op: "<", value: 1e300 } }, []],
 ]
 
 beforeAll(async () => {
