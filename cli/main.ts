@@ -287,7 +287,7 @@ CDP_X_RULES (JSON array of {value, tag} for the filtered stream, run by cdp serv
 Each query resumes from the newest tweet seen (kept in DATA_DIR/objects/connectors/x/).
 
 Examples:
-  $ CDP_X_BEARER_TOKEN=... CDP_X_QUERIES='["@northwindoutdoor","#northwindoutdoor"]' npx cdp x-search`)
+  $ CDP_X_BEARER_TOKEN=... CDP_X_QUERIES='["@harborlane","#harborlane"]' npx cdp x-search`)
   .action((opts: { tenant: string; dataDir?: string }) => {
     const config = backendConfig(opts.dataDir)
     const main = Effect.gen(function* () {

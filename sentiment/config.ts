@@ -89,6 +89,6 @@ export const readAspectsFile = (file: string): Record<string, AspectTaxonomy> =>
 /** Reads and checks a terms file (see parseTermsConfig); throws SentimentConfigInvalid naming the file. */
 export const readTermsFile = (file: string): Record<string, Record<string, number>> => readChecked(file, parseTermsConfig)
 
-/** Brand names, handles and hashtags, comma separated: "Northwind Outdoor,@northwindoutdoor,#northwindoutdoor". */
+/** Brand names, handles and hashtags, comma separated: "Harbor Lane,@harborlane,#harborlane". */
 export const parseBrandTerms = (text: string): ReadonlyArray<string> =>
   text.split(",").map((t) => t.trim()).filter((t) => t !== "")

@@ -29,8 +29,8 @@ const VALEDICTION =
   /^(?:best|all the best|best wishes|warm wishes|cheers|thanks|thank you|many thanks|thanks again|regards|kind regards|best regards|warm regards|warmest regards|sincerely|yours sincerely|yours faithfully|yours truly|yours|take care|br)\s*[,.!]?$/i
 
 /**
- * One case-insensitive expression for the brand's names, handles and hashtags. "Northwind Outdoor" also matches
- * "NorthwindOutdoor", "@northwindoutdoor", "#NorthwindOutdoor" and "Northwind Outdoor's".
+ * One case-insensitive expression for the brand's names, handles and hashtags. "Harbor Lane" also matches
+ * "HarborLane", "@harborlane", "#HarborLane" and "Harbor Lane's".
  */
 export const compileBrand = (terms: ReadonlyArray<string>): RegExp | undefined => {
   const alternatives = terms

@@ -61,7 +61,7 @@ export interface SentimentResult {
 }
 
 export interface ScoreOptions {
-  /** The brand's own names, handles and hashtags, which must not count as sentiment ("Northwind Outdoor"). */
+  /** The brand's own names, handles and hashtags, which must not count as sentiment ("Harbor Lane"). */
   readonly brand?: ReadonlyArray<string>
   /** A tenant's own aspects (name → keywords and phrases), added to the default ones. */
   readonly aspects?: AspectTaxonomy

@@ -4,7 +4,7 @@ import type { AspectTaxonomy } from "./aspects.ts"
 import { createScorer, type ScoreOptions, type Scorer } from "./score.ts"
 
 export interface SentimentConfig {
-  /** CDP_BRAND_TERMS, comma separated: "Northwind Outdoor,@northwindoutdoor,#northwindoutdoor". */
+  /** CDP_BRAND_TERMS, comma separated: "Harbor Lane,@harborlane,#harborlane". */
   readonly brand: ReadonlyArray<string>
   /** From CDP_ASPECTS_FILE: "*" applies to every tenant, other keys to that tenant only. */
   readonly aspects: Readonly<Record<string, AspectTaxonomy>>

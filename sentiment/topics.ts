@@ -58,7 +58,7 @@ export const createTermExtractor = (options: Pick<TopicOptions, "brand" | "stopw
   const brand = options.brand === undefined ? undefined : compileBrand(options.brand)
   const stop = new Set<string>([...naturalStopwords, ...SOCIAL_STOPWORDS])
   for (const word of options.stopwords ?? []) stop.add(word.toLowerCase())
-  // The brand's own words ("northwind", "outdoor", "northwindoutdoor") are not topics even when written apart.
+  // The brand's own words ("harbor", "lane", "harborlane") are not topics even when written apart.
   for (const term of options.brand ?? []) {
     const words = term.toLowerCase().replace(HANDLE_PREFIX, "").split(TERM_SEPARATOR).filter((w) => w !== "")
     for (const w of words) stop.add(w)
