@@ -41,6 +41,13 @@ const view = (a: Audience & { members?: number }) => ({
   updatedAt: a.updatedAt, updatedBy: a.updatedBy, ...(a.members === undefined ? {} : { members: a.members }),
 })
 
+/** A body field the route does not take is named, never ignored (a typo of "note", an "id" of one's choosing). */
+const unknownField = (body: Record<string, unknown>, fields: ReadonlyArray<string>): QueryReply | undefined => {
+  const unknown = Object.keys(body).find((k) => k !== "tenant" && !fields.includes(k))
+  return unknown === undefined ? undefined
+    : refuse(400, "bad_audience", `unknown field "${unknown.slice(0, 40)}" (${fields.join(", ")})`, `/${unknown.slice(0, 40)}`)
+}
+
 const wholeNumber = (text: string | null, field: string, min: number, max: number, fallback: number): number | QueryReply => {
   if (text === null) return fallback
   if (!/^\d{1,9}$/.test(text) || Number(text) < min || Number(text) > max) return refuse(400, `bad_${field}`, `?${field}= must be a whole number from ${min} to ${max}`, field)
@@ -125,6 +132,8 @@ export const audienceRoute = (options: AudienceRouteOptions) => (req: IncomingMe
       if ("status" in body) return body as QueryReply
       const tenant = tenantOf(body)
       if (typeof tenant !== "string") return tenant
+      const unknown = unknownField(body, ["name", "purpose", "condition", "note"])
+      if (unknown !== undefined) return unknown
       for (const field of ["name", "purpose", "condition"]) {
         if (body[field] === undefined) return refuse(400, "bad_audience", `the body needs "${field}"`, `/${field}`)
       }
@@ -144,6 +153,8 @@ export const audienceRoute = (options: AudienceRouteOptions) => (req: IncomingMe
       if ("status" in body) return body as QueryReply
       const tenant = tenantOf(body)
       if (typeof tenant !== "string") return tenant
+      const unknown = unknownField(body, ["id", "purpose", "condition", "sample"])
+      if (unknown !== undefined) return unknown
       const sample = body["sample"] ?? 10
       if (typeof sample !== "number" || !Number.isInteger(sample) || sample < 0 || sample > MAX_SAMPLE) {
         return refuse(400, "bad_sample", `sample must be a whole number from 0 to ${MAX_SAMPLE}`, "/sample")
@@ -190,8 +201,12 @@ export const audienceRoute = (options: AudienceRouteOptions) => (req: IncomingMe
       if ("status" in body) return body as QueryReply
       const tenant = tenantOf(body)
       if (typeof tenant !== "string") return tenant
-      const unknown = Object.keys(body).find((k) => !["tenant", "name", "purpose", "condition", "note"].includes(k))
-      if (unknown !== undefined) return refuse(400, "bad_audience", `unknown field "${unknown.slice(0, 40)}" (name, purpose, condition, note)`, `/${unknown.slice(0, 40)}`)
+      const unknown = unknownField(body, ["name", "purpose", "condition", "note"])
+      if (unknown !== undefined) return unknown
+      // As cdp audience edit: a note alone changes nothing, and would only add a version saying so.
+      if (body["name"] === undefined && body["purpose"] === undefined && body["condition"] === undefined) {
+        return refuse(400, "bad_audience", "nothing to change: give name, purpose or condition")
+      }
       if (body["note"] !== undefined && typeof body["note"] !== "string") return refuse(400, "bad_audience", "note must be a string", "/note")
       const edit = {
         ...(body["name"] === undefined ? {} : { name: body["name"] as string }),

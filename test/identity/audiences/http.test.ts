@@ -117,6 +117,32 @@ describe("the audience API", () => {
       expect((yield* call(base, "/v1/audiences/{id}", "GET", `/v1/audiences/${id}?tenant=acme`)).status).toBe(404)
     })), 60_000)
 
+  it("a body field a route does not take is refused naming it, and an edit that changes nothing is refused, not a new version", () =>
+    withConsent(dir, Effect.gen(function* () {
+      const base = yield* serve({ tokenId: "admin-token", tenant: undefined })
+      const condition = { trait: "plan", equals: "pro" }
+      // Probing found both ignored: a typo ("notes", "smaple") or an "id" of one's choosing was dropped without a word.
+      for (const [field, body] of [
+        ["notes", { tenant: "fields", name: "n1", purpose: "EmailMarketing", condition, notes: "why" }],
+        ["id", { tenant: "fields", name: "n2", purpose: "EmailMarketing", condition, id: "aud_mine" }],
+      ] as const) {
+        expect(yield* call(base, "/v1/audiences", "POST", "/v1/audiences", body), field)
+          .toMatchObject({ status: 400, body: { rule: "bad_audience", field: `/${field}`, error: `unknown field "${field}" (name, purpose, condition, note)` } })
+      }
+      expect((yield* call(base, "/v1/audiences", "GET", "/v1/audiences?tenant=fields")).body["audiences"]).toEqual([])
+      expect(yield* call(base, "/v1/audiences/preview", "POST", "/v1/audiences/preview", { tenant: "fields", purpose: "EmailMarketing", condition, smaple: 5 }))
+        .toMatchObject({ status: 400, body: { rule: "bad_audience", field: "/smaple", error: 'unknown field "smaple" (id, purpose, condition, sample)' } })
+
+      const made = yield* call(base, "/v1/audiences", "POST", "/v1/audiences", { tenant: "fields", name: "n3", purpose: "EmailMarketing", condition, note: "first" })
+      expect(made.status).toBe(201)
+      const id = made.body["audience"].id as string
+      for (const body of [{ tenant: "fields" }, { tenant: "fields", note: "only a note" }]) {
+        expect(yield* call(base, "/v1/audiences/{id}", "PATCH", `/v1/audiences/${id}`, body), JSON.stringify(body))
+          .toMatchObject({ status: 400, body: { rule: "bad_audience", error: "nothing to change: give name, purpose or condition" } })
+      }
+      expect((yield* call(base, "/v1/audiences/{id}/history", "GET", `/v1/audiences/${id}/history?tenant=fields`)).body["versions"]).toHaveLength(1)
+    })), 60_000)
+
   it("lists a tenant's audiences by keyset page (none skipped or repeated while others are made and deleted) and refuses one past the tenant's cap", () =>
     withConsent(dir, Effect.gen(function* () {
       const base = yield* serve({ tokenId: "admin-token", tenant: undefined }, 5)
