@@ -134,7 +134,12 @@ const isLoopback = (host: string): boolean => {
  * not followed at all (http.ts). Destinations come only from the operator's CDP_DESTINATIONS: no API route adds one.
  */
 const checkUrl = (url: string, allowHttp: boolean, at: string): void => {
+  if (!URL.canParse(url)) throw new Error(`${at}/url: is not a URL (${JSON.stringify(url.slice(0, 100))})`)
   const u = new URL(url)
+  // fetch refuses such a URL, so every request would fail (and a dry run would print the password).
+  if (u.username !== "" || u.password !== "") {
+    throw new Error(`${at}/url: must not hold a user name or password (a webhook is signed with "secret"; hubspot and salesforce send "token")`)
+  }
   const host = u.hostname.toLowerCase().replace(/\.$/, "")
   const v4text = mappedIpv4(host) ?? host
   const v4 = ipv4(v4text)
