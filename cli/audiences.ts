@@ -6,8 +6,8 @@ import { type Command, Option } from "commander"
 import { Data, Effect, Layer } from "effect"
 import { ConsentPoliciesRef } from "../consent/index.ts"
 import {
-  type Audience, audienceChangesSince, audienceHistory, AudienceInvalid, audienceMembers, checkAudienceCondition, createAudience, editAudience,
-  type Explained, getAudience, listAudiences, MAX_CHANGES_LIMIT, MAX_SAMPLE, MaxAudiencesRef, type Preview, previewAudience, refreshAudiences,
+  type Audience, audienceChangesSince, audienceHistory, AudienceInvalid, audienceMembers, checkAudienceCondition, ConditionInvalid, createAudience, editAudience,
+  type Explained, getAudience, listAudiences, MAX_CHANGES_LIMIT, MAX_SAMPLE, MaxAudiencesRef, parseCondition, type Preview, previewAudience, refreshAudiences,
 } from "../identity/audiences/index.ts"
 import { JsonFileUnreadable, readJsonFileText } from "../ingest/json-file.ts"
 import type { CanonicalEvent } from "../ingest/message.ts"
@@ -28,11 +28,16 @@ export const readConditionFlag = (value: string): unknown | AudienceInvalid => {
   const text = value.trim().startsWith("{") ? value : existsSync(value) ? readJsonFileText(value) : undefined
   if (text === undefined) return new AudienceInvalid({ field: "condition", reason: `"${value.slice(0, 60)}" is neither JSON (starting with "{") nor a readable file` })
   if (text instanceof JsonFileUnreadable) return new AudienceInvalid({ field: "condition", reason: text.message })
+  let condition: unknown
   try {
-    return JSON.parse(text)
+    condition = JSON.parse(text)
   } catch (e) {
     return new AudienceInvalid({ field: "condition", reason: `is not valid JSON (${(e as Error).message})` })
   }
+  // Its shape is checked here too (depth, size, each node), before it is sent to cdp serve: a condition nested
+  // thousands deep could not even be written as a request body.
+  const parsed = parseCondition(condition)
+  return parsed instanceof ConditionInvalid ? AudienceInvalid.fromCondition(parsed) : condition
 }
 
 const directLayer = (backend: BackendConfig) =>

@@ -3,6 +3,8 @@
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { readConditionFlag } from "../../../cli/audiences.ts"
+import { AudienceInvalid, MAX_DEPTH } from "../../../identity/audiences/index.ts"
 import { expectOneLineError } from "../../support/cli-expect.ts"
 import { runCdp, startServe } from "../../support/cli.ts"
 import { freshDir, removeDir } from "../../support/pipeline.ts"
@@ -60,6 +62,16 @@ describe("cdp audience", () => {
     expectOneLineError(cdp("show", "aud_nothere"), 'no audience "aud_nothere"')
     expectOneLineError(cdp("changes", id, "--cursor", "1 OR 1=1"), "is not a cursor")
     expectOneLineError(cdp("preview", "--sample", "-3", "--purpose", "EmailMarketing", "--condition", PRO), "--sample")
+  })
+
+  it("checks a condition's shape before sending it: one nested 10,000 deep is refused naming where, not sent", () => {
+    // Through cdp serve it failed as 'cdp serve ... did not answer (Maximum call stack size exceeded)': the request
+    // body could not be written.
+    const deep = `${'{"not":'.repeat(10_000)}{"trait": "a", "exists": true}${"}".repeat(10_000)}`
+    const read = readConditionFlag(deep)
+    expect(read).toBeInstanceOf(AudienceInvalid)
+    expect((read as AudienceInvalid).message).toBe(`condition${"/not".repeat(MAX_DEPTH)}: a condition may nest at most ${MAX_DEPTH} levels deep`)
+    expect(readConditionFlag(PRO)).toEqual({ trait: "plan", equals: "pro" })
   })
 
   it("reads a condition file as editors save it (UTF-8 with a byte order mark); a directory, UTF-16 or binary file is one line", () => {
