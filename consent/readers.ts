@@ -2,9 +2,15 @@
 // message, and the "Segment Consent Preference Updated" event), the Global Privacy Control header (the edge writes
 // `context.gpc`), SendGrid's unsubscribes and spam reports (`properties.consent_signal`), and IAB TCF v2 strings.
 // Each signal keeps what was read as its proof (never an identifier).
-import { TCString } from "@iabtcf/core"
+import { createRequire } from "node:module"
+import type { TCString } from "@iabtcf/core"
 import type { CanonicalEvent, JsonObject } from "../ingest/message.ts"
 import type { ConsentPolicy, LawfulBasis } from "./purposes.ts"
+
+// @iabtcf/core (about fifty modules) is loaded with the first TCF string: most commands never read one.
+const requireCjs = createRequire(import.meta.url)
+let tcf: typeof TCString | undefined
+const tcStrings = (): typeof TCString => tcf ??= (requireCjs("@iabtcf/core") as { TCString: typeof TCString }).TCString
 
 export const PREFERENCE_UPDATED = "Segment Consent Preference Updated"
 
@@ -35,7 +41,7 @@ const tcfStringOf = (e: CanonicalEvent): string | undefined => {
 export const readTcf = (tcString: string, policy: ConsentPolicy): ReadonlyArray<{ purpose: string; state: "granted" | "denied" }> => {
   let model: ReturnType<typeof TCString.decode>
   try {
-    model = TCString.decode(tcString.trim())
+    model = tcStrings().decode(tcString.trim())
   } catch {
     return []
   }

@@ -2,15 +2,13 @@
 // replay server), tagged errors a user can act on, and requests that honour the x-rate-limit-* headers.
 import { createHash } from "node:crypto"
 import http from "node:http"
+import { createRequire } from "node:module"
 import { Clock, Data, Duration, Effect } from "effect"
-import {
-  ApiResponseError,
-  type ITwitterApiClientPlugin,
-  TwitterApi,
-  type TwitterApiv2,
-  type TwitterRateLimit,
-  type TwitterResponse,
-} from "twitter-api-v2"
+import type { ApiResponseError, ITwitterApiClientPlugin, TwitterApiv2, TwitterRateLimit, TwitterResponse } from "twitter-api-v2"
+
+const requireCjs = createRequire(import.meta.url)
+/** twitter-api-v2 (about seventy modules), loaded with the first X client: most commands never call X. */
+export const twitterApi = (): typeof import("twitter-api-v2") => requireCjs("twitter-api-v2") as typeof import("twitter-api-v2")
 
 export interface XRule {
   readonly value: string
@@ -157,7 +155,7 @@ const DEFAULT_API_BASE = "https://api.x.com"
 export const makeXClient = (config: Pick<XConfig, "bearerToken" | "apiBase">, options: XClientOptions = {}): XClient => {
   const apiBase = config.apiBase ?? DEFAULT_API_BASE
   const plain = apiBase.startsWith("http:")
-  const api = new TwitterApi(config.bearerToken, {
+  const api = new (twitterApi().TwitterApi)(config.bearerToken, {
     ...(apiBase === DEFAULT_API_BASE ? {} : { plugins: [rebase(apiBase)] }),
     // twitter-api-v2 always calls https.request; an http target needs an http agent.
     ...(plain ? { httpAgent: new http.Agent() } : {}),
@@ -206,7 +204,7 @@ export type Failure =
   | { readonly _tag: "transient"; readonly reason: string }
 
 export const classify = (endpoint: string, error: unknown): Failure => {
-  if (error instanceof ApiResponseError) {
+  if (error instanceof twitterApi().ApiResponseError) {
     const detail = errorDetail(error)
     if (error.code === 401) return { _tag: "fatal", error: new XUnauthorized({ endpoint, detail }) }
     if (error.code === 403) return { _tag: "fatal", error: new XForbidden({ endpoint, detail }) }

@@ -2,13 +2,14 @@
 // GET /2/tweets/search/stream that is re-opened with capped exponential backoff when it drops or goes silent,
 // and every tweet mapped like a search page's. Interrupting the stream (scope close, SIGINT) closes the connection.
 import { Clock, Duration, Effect, Queue, Stream } from "effect"
-import { ETwitterStreamEvent, type StreamingV2Rule, type Tweetv2FieldsParams } from "twitter-api-v2"
+import type { StreamingV2Rule, Tweetv2FieldsParams } from "twitter-api-v2"
 import type { ImportedItem } from "../sources/index.ts"
 import { TWEET_FIELDS, tweetsFromPage, USER_FIELDS } from "../sources/twitter.ts"
 import {
   backoffMs,
   classify,
   makeXClient,
+  twitterApi,
   type XClient,
   type XClientOptions,
   type XConfig,
@@ -145,6 +146,7 @@ const connectOnce = (
       stream.destroy()
       resume(Effect.succeed(end))
     }
+    const { ETwitterStreamEvent } = twitterApi()
     stream.on(ETwitterStreamEvent.Connected, () => {
       connected = true
       onConnected()

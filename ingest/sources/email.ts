@@ -8,7 +8,7 @@ import { createReadStream } from "node:fs"
 import { open, readdir, readFile, stat } from "node:fs/promises"
 import { join } from "node:path"
 import { createInterface } from "node:readline"
-import { type AddressObject, type EmailAddress, type HeaderLines, simpleParser } from "mailparser"
+import type { AddressObject, EmailAddress, HeaderLines } from "mailparser"
 import { signatureIdentifiers } from "./email-signature.ts"
 import type { JsonObject, RawItem } from "../message.ts"
 import type { ImportContext, ImportedItem } from "./index.ts"
@@ -77,6 +77,8 @@ export const parseEmailMessage = async (raw: Buffer, where: string, maker: ItemM
   if (isBlank(raw)) return refuse("empty_message", "", "the message is empty")
   let mail
   try {
+    // Loaded on the first message (about a tenth of a second): most commands never parse mail.
+    const { simpleParser } = await import("mailparser")
     mail = await simpleParser(raw, PARSER_OPTIONS)
   } catch (error) {
     return refuse("unparseable", "", `cannot parse the message (${(error as Error).message})`)
