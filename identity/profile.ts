@@ -13,7 +13,9 @@ import { DEFAULT_TRAIT_PRECEDENCE, mergeTraits, type TraitPrecedence, type Trait
 
 export class BadIdentifier extends Data.TaggedError("BadIdentifier")<{ readonly input: string; readonly reason: string }> {
   override get message() {
-    return `"${this.input}" is not an identifier we can look up: ${this.reason}`
+    // At most 80 characters of what was typed: a request or a --flag may carry kilobytes, the error is one line.
+    const shown = this.input.length <= 80 ? `"${this.input}"` : `"${this.input.slice(0, 80)}…" (${this.input.length} characters)`
+    return `${shown} is not an identifier we can look up: ${this.reason}`
   }
 }
 
