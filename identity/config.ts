@@ -2,11 +2,10 @@
 // and patterns, which trait fields hold which identifier, and the regions national phone numbers are read in. "*"
 // applies to every tenant; a tenant's entry is laid over it field by field. A rule change reaches stored data with
 // `cdp identity rebuild`.
-import { isSupportedCountry } from "libphonenumber-js/max"
 import { DEFAULT_GRAPH_RULES } from "./graph.ts"
 import { type CompiledBlockRules, compileBlockRules, DEFAULT_BLOCK_RULES } from "./guardrails.ts"
 import { DEFAULT_SOURCE_TRUST, DEFAULT_TRAIT_IDENTIFIERS, type ExtractConfig } from "./extract.ts"
-import { DEFAULT_MAILBOX_RULES, type IdentifierKind, IDENTIFIER_KINDS, type MailboxRule } from "./normalise.ts"
+import { DEFAULT_MAILBOX_RULES, type IdentifierKind, IDENTIFIER_KINDS, type MailboxRule, phoneNumbers } from "./normalise.ts"
 import type { IdentityConfig } from "./stage.ts"
 
 type ByKind<A> = Readonly<Partial<Record<IdentifierKind | "*", A>>>
@@ -99,7 +98,7 @@ const checkTenantRules = (rules: unknown, tenant: string): TenantRules => {
         break
       case "phoneRegions":
         stringList(value, at, (s, p) => {
-          if (!isSupportedCountry(s.toUpperCase())) throw new IdentityRulesInvalid(pointer(...p), `"${s}" is not a two-letter country code with a phone numbering plan`)
+          if (!phoneNumbers().isSupportedCountry(s.toUpperCase())) throw new IdentityRulesInvalid(pointer(...p), `"${s}" is not a two-letter country code with a phone numbering plan`)
         })
         break
       case "blockedValues":

@@ -1,7 +1,14 @@
 // Identifiers to one comparable form per kind, so the same person's e-mail typed three ways links once. The raw
 // value is kept beside the normalised one for display; what cannot be normalised is refused with its reason.
+import { createRequire } from "node:module"
 import { domainToASCII } from "node:url"
-import { type CountryCode, isSupportedCountry, parsePhoneNumberFromString, type PhoneNumber } from "libphonenumber-js/max"
+import type { CountryCode, PhoneNumber } from "libphonenumber-js/max"
+
+const requireCjs = createRequire(import.meta.url)
+let phoneLibrary: typeof import("libphonenumber-js/max") | undefined
+/** libphonenumber-js with its full metadata (about a hundred modules), loaded with the first phone or region read. */
+export const phoneNumbers = (): typeof import("libphonenumber-js/max") =>
+  phoneLibrary ??= requireCjs("libphonenumber-js/max") as typeof import("libphonenumber-js/max")
 
 export type IdentifierKind =
   | "user_id" | "anonymous_id" | "email" | "phone" | "twitter_id" | "twitter_handle" | "social_handle"
@@ -114,14 +121,14 @@ export const phoneToE164 = (raw: string, regions: ReadonlyArray<CountryCode>): s
     return false
   }
   if (text.startsWith("+") || text.startsWith("00")) {
-    const international = parsePhoneNumberFromString(text.startsWith("+") ? text : `+${text.slice(2)}`)
+    const international = phoneNumbers().parsePhoneNumberFromString(text.startsWith("+") ? text : `+${text.slice(2)}`)
     if (consider(international)) return international!.number
   } else {
     for (const region of regions) {
-      const national = parsePhoneNumberFromString(text, { defaultCountry: region })
+      const national = phoneNumbers().parsePhoneNumberFromString(text, { defaultCountry: region })
       if (consider(national)) return national!.number
     }
-    const bare = parsePhoneNumberFromString(`+${text.replace(NON_DIGITS, "")}`)
+    const bare = phoneNumbers().parsePhoneNumberFromString(`+${text.replace(NON_DIGITS, "")}`)
     if (consider(bare)) return bare!.number
   }
   for (const reading of readings) {
@@ -133,7 +140,7 @@ export const phoneToE164 = (raw: string, regions: ReadonlyArray<CountryCode>): s
 const normalisePhone = (typed: string, options: NormaliseOptions): Normalised => {
   const raw = compatible(typed)
   if (!/\d/.test(raw)) return refuse("a phone number needs digits")
-  const regions = (options.phoneRegions ?? []).filter((r): r is CountryCode => isSupportedCountry(r))
+  const regions = (options.phoneRegions ?? []).filter((r): r is CountryCode => phoneNumbers().isSupportedCountry(r))
   const e164 = phoneToE164(raw, regions)
   if (e164 !== undefined) return accept(e164)
   const international = raw.trim().startsWith("+") || raw.trim().startsWith("00")

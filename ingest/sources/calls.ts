@@ -3,8 +3,8 @@
 import { createReadStream } from "node:fs"
 import { type CsvError, type Info, parse } from "csv-parse"
 import { parse as parseStrictly } from "csv-parse/sync"
-import { type CountryCode, isSupportedCountry } from "libphonenumber-js/max"
-import { phoneToE164 } from "../../identity/index.ts"
+import type { CountryCode } from "libphonenumber-js/max"
+import { phoneNumbers, phoneToE164 } from "../../identity/index.ts"
 import { type Identifier, type JsonObject, putField, type Rejection } from "../message.ts"
 import { parseIsoDateTime } from "../schemas.ts"
 import type { ImportContext, ImportedItem } from "./index.ts"
@@ -62,7 +62,7 @@ const decimalSeconds = (text: string): number | undefined => {
   return String(seconds) === written ? seconds : undefined
 }
 
-const isCountry = (value: unknown): value is CountryCode => typeof value === "string" && isSupportedCountry(value)
+const isCountry = (value: unknown): value is CountryCode => typeof value === "string" && phoneNumbers().isSupportedCountry(value)
 
 /** Checks options as they come from configuration (ImportContext.options); a string is the reason they are wrong. */
 export const resolveCallsOptions = (options: Record<string, unknown> | CallsOptions | undefined): ResolvedOptions | string => {
