@@ -4,7 +4,7 @@
 import { type Command, InvalidArgumentError, Option } from "commander"
 import { Data, Effect, Layer } from "effect"
 import { ConsentPoliciesRef } from "../consent/index.ts"
-import { findDestination, replayDeadLetters, syncDestination, syncDestinations, type SyncReport } from "../ingest/destinations/index.ts"
+import { findDestination, MAX_DRY_RUN_SHOWN, replayDeadLetters, syncDestination, syncDestinations, type SyncReport } from "../ingest/destinations/index.ts"
 import { destinationStatus, type DestinationStatus, MAX_HISTORY } from "../ingest/export-route.ts"
 import { deliveryHistory } from "../warehouse/exports.ts"
 import { readSetting, SETTINGS } from "./config.ts"
@@ -69,25 +69,30 @@ export const exportRun = (options: Common & { readonly destination: string | und
 
 export const exportDryRun = (options: Common & { readonly destination: string; readonly full: boolean; readonly limit: number }) =>
   Effect.gen(function* () {
+    // Each request holds at least one of the rows shown: as many requests as rows (bodies built for those only).
+    const shown = Math.min(options.limit, MAX_DRY_RUN_SHOWN)
     const direct = Effect.gen(function* () {
       const [config] = yield* destinationsOf(options.tenant, options.destination)
-      return { report: yield* syncDestination(config!, { full: options.full, dryRun: true }), purpose: config!.purpose, audience: config!.audience ?? "" }
+      return { report: yield* syncDestination(config!, { full: options.full, dryRun: true, shown }), purpose: config!.purpose, audience: config!.audience ?? "" }
     }).pipe(Effect.provide(layer(options.backend)))
     const { report, purpose, audience } = yield* directOrServer(options.backend, direct, (server) =>
-      callServer<{ report: SyncReport; purpose: string; audience: string }>(server, "POST", path(options.tenant, options.destination, "dry-run"), { full: options.full }))
+      callServer<{ report: SyncReport; purpose: string; audience: string }>(server, "POST", path(options.tenant, options.destination, "dry-run"), { full: options.full, limit: shown }))
     if (report.error !== undefined) return yield* new ExportFailed({ message: `${report.destination}: ${report.error}` })
     const planned = report.planned ?? []
     if (options.format === "json") {
       for (const p of planned.slice(0, options.limit)) print(JSON.stringify(p))
       return
     }
-    const count = (op: string) => planned.filter((p) => p.operation === op).reduce((n, p) => n + p.records, 0)
+    const totals = report.plannedTotals ?? { requests: 0, upsert: 0, remove: 0, erase: 0 }
     print(`dry run of ${report.destination} (${report.type}, purpose ${purpose}${audience === "" ? "" : `, audience ${audience}`}): nothing sent`)
-    print(`would send ${planned.length} request(s): ${count("upsert")} upsert(s), ${count("remove")} removal(s), ${count("erase")} erasure(s); ${report.unchanged} profile(s) unchanged`)
-    const rows = planned.flatMap((p) => p.profileIds.length > 0 ? p.profileIds.map((id) => ({ operation: p.operation, batch: p.batchId, request: `${p.method} ${p.url}`, profile_id: id }))
-      : [{ operation: p.operation, batch: p.batchId, request: `${p.method} ${p.url}`, profile_id: `(${p.records} record id(s))` }])
-    if (rows.length > 0) print(formatRows(rows.slice(0, options.limit), "table"))
-    if (rows.length > options.limit) print(`... and ${rows.length - options.limit} more (--limit, or --format json for the request bodies)`)
+    print(`would send ${totals.requests} request(s): ${totals.upsert} upsert(s), ${totals.remove} removal(s), ${totals.erase} erasure(s); ${report.unchanged} profile(s) unchanged`)
+    // A row per profile, or per request of record ids (an erasure names no profile): `records` is what it stands for.
+    const rows = planned.flatMap((p) => p.profileIds.length > 0
+      ? p.profileIds.map((id) => ({ operation: p.operation, batch: p.batchId, request: `${p.method} ${p.url}`, profile_id: id, records: 1 }))
+      : [{ operation: p.operation, batch: p.batchId, request: `${p.method} ${p.url}`, profile_id: `(${p.records} record id(s))`, records: p.records }]).slice(0, options.limit)
+    if (rows.length > 0) print(formatRows(rows.map(({ records: _, ...row }) => row), "table"))
+    const more = totals.upsert + totals.remove + totals.erase - rows.reduce((n, r) => n + r.records, 0)
+    if (more > 0) print(`... and ${more} more record(s) (--limit, or --format json for the request bodies)`)
   })
 
 export const exportStatus = (options: Common & { readonly destination: string | undefined }) =>

@@ -6,12 +6,12 @@
 //   GET  /v1/exports/{destination}/history   its delivery log, newest first (?limit=, 1-1000, default 50; ?cursor=)
 //   POST /v1/exports/run                     sync every destination of the tenant now  {"full"?: true}
 //   POST /v1/exports/{destination}/run       sync one now                              {"full"?: true}
-//   POST /v1/exports/{destination}/dry-run   what a sync would send, sending nothing   {"full"?: true}
+//   POST /v1/exports/{destination}/dry-run   what a sync would send, sending nothing   {"full"?: true, "limit"?: 1-1000 requests shown}
 //   POST /v1/exports/{destination}/replay    send its dead letters again
 import type { IncomingMessage } from "node:http"
 import { Effect } from "effect"
 import { type ConsentPolicies, ConsentPoliciesRef, DEFAULT_POLICIES } from "../consent/index.ts"
-import { type DestinationConfig, findDestination, redacted, replayDeadLetters, syncDestination, syncDestinations } from "./destinations/index.ts"
+import { type DestinationConfig, DRY_RUN_SHOWN, findDestination, MAX_DRY_RUN_SHOWN, redacted, replayDeadLetters, syncDestination, syncDestinations } from "./destinations/index.ts"
 import type { ObjectStore } from "./objectstore.ts"
 import { type DeliveryKey, deliveryHistory, lastRun, openDeadLetters, pendingErasures, presentCount, readCursor } from "../warehouse/exports.ts"
 import type { Warehouse } from "../warehouse/warehouse.ts"
@@ -95,8 +95,15 @@ export const exportRoute = (options: {
           }
           if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) return refuse(400, "bad_body", 'the body must be a JSON object, e.g. {"full": true}')
           body = parsed as Record<string, unknown>
-          const unknown = Object.keys(body).find((k) => !["tenant", "full"].includes(k))
-          if (unknown !== undefined) return refuse(400, "bad_body", `unknown field "${unknown}" (an export body takes "full" and "tenant")`, `/${unknown}`)
+          const dryRun = parts.at(-1) === "dry-run"
+          const fields = dryRun ? ["tenant", "full", "limit"] : ["tenant", "full"]
+          const unknown = Object.keys(body).find((k) => !fields.includes(k))
+          if (unknown !== undefined) {
+            return refuse(400, "bad_body", `unknown field "${unknown}" (${dryRun ? 'a dry run takes "full", "limit" and "tenant"' : 'an export body takes "full" and "tenant"'})`, `/${unknown}`)
+          }
+          if (body.limit !== undefined && !(Number.isInteger(body.limit) && (body.limit as number) >= 1 && (body.limit as number) <= MAX_DRY_RUN_SHOWN)) {
+            return refuse(400, "bad_limit", `"limit" (requests shown with their bodies) must be a whole number 1-${MAX_DRY_RUN_SHOWN}`, "/limit")
+          }
           if (body.full !== undefined && typeof body.full !== "boolean") return refuse(400, "bad_full", '"full" must be true or false', "/full")
           if (body.tenant !== undefined && (typeof body.tenant !== "string" || body.tenant === "")) return refuse(400, "bad_tenant", '"tenant" must name a tenant', "/tenant")
         }
@@ -141,7 +148,7 @@ export const exportRoute = (options: {
           case "run":
             return yield* exclusive([config], run(syncDestination(config, { full }), (report) => ({ status: 200, body: { success: true, tenant, reports: [report] } })))
           case "dry-run":
-            return yield* run(syncDestination(config, { full, dryRun: true }), (report) => ({ status: 200, body: { success: true, tenant, report, purpose: config.purpose, audience: config.audience ?? "" } }))
+            return yield* run(syncDestination(config, { full, dryRun: true, shown: (body.limit as number | undefined) ?? DRY_RUN_SHOWN }), (report) => ({ status: 200, body: { success: true, tenant, report, purpose: config.purpose, audience: config.audience ?? "" } }))
           default:
             return yield* exclusive([config], run(replayDeadLetters(config), (replay) => ({ status: 200, body: { success: true, tenant, replay } })))
         }

@@ -48,6 +48,8 @@ export interface SyncOptions {
   readonly full?: boolean
   /** Plan only: nothing is sent or recorded. */
   readonly dryRun?: boolean
+  /** A dry run's requests shown with their bodies (the first ones; every one is counted): DRY_RUN_SHOWN unless set. */
+  readonly shown?: number
   /** A client per destination instead of the one its type makes (tests and the bench wrap them to count or kill). */
   readonly clients?: (config: DestinationConfig) => DestinationClient | undefined
 }
@@ -76,6 +78,30 @@ export interface SyncReport {
   /** Why the run stopped before the end (the destination's configuration, an unknown purpose, the warehouse). */
   readonly error?: string
   readonly planned?: ReadonlyArray<PlannedBatch>
+  /** Dry run only: every request the sync would send and its records per operation (`planned` shows the first ones). */
+  readonly plannedTotals?: PlannedTotals
+}
+
+export interface PlannedTotals {
+  readonly requests: number
+  readonly upsert: number
+  readonly remove: number
+  readonly erase: number
+}
+
+/**
+ * Requests a dry run shows with their bodies unless asked for more or fewer: a backfill of a million profiles would
+ * otherwise build every body in memory and answer them all at once.
+ */
+export const DRY_RUN_SHOWN = 20
+/** The most a dry run shows (CLI --limit, the API's "limit"). */
+export const MAX_DRY_RUN_SHOWN = 1000
+
+/** What a dry run plans: the first requests in full, every one counted. */
+interface Plan {
+  readonly shown: number
+  readonly batches: Array<PlannedBatch>
+  totals: PlannedTotals
 }
 
 interface Outcome {
@@ -198,11 +224,16 @@ const deliver = (run: Run, op: Operation, records: ReadonlyArray<OutRecord>, onB
     return { ok, dead }
   })
 
-const plan = (run: Run, op: Operation, records: ReadonlyArray<OutRecord>): Array<PlannedBatch> =>
-  chunks(records, run.client.maxBatch(op)).map((batch) => {
+/** Plans an operation's requests: counts them all, and builds (bodies included) only those the plan still shows. */
+const plan = (run: Run, op: Operation, records: ReadonlyArray<OutRecord>, into: Plan) => {
+  const size = run.client.maxBatch(op)
+  const batches = chunks(records, size)
+  into.totals = { ...into.totals, requests: into.totals.requests + batches.length, [op]: into.totals[op] + records.length }
+  for (const batch of batches.slice(0, Math.max(0, into.shown - into.batches.length))) {
     const batchId = batchIdOf(run.config.name, op, batch)
-    return { operation: op, batchId, records: batch.length, profileIds: batch.map((r) => r.profileId).filter((p) => p !== ""), ...run.client.plan(op, batch, batchId) }
-  })
+    into.batches.push({ operation: op, batchId, records: batch.length, profileIds: batch.map((r) => r.profileId).filter((p) => p !== ""), ...run.client.plan(op, batch, batchId) })
+  }
+}
 
 const deadLettersOf = (op: Operation, o: Outcome): Array<DeadLetter> =>
   o.dead.map((d) => ({ batchId: d.batchId, profileId: d.record.profileId, operation: op, reason: d.reason, attempts: d.attempts }))
@@ -226,7 +257,7 @@ const removalRecord = (r: { profile_id: string; remote_id: string }): OutRecord 
 const erasureRecord = (remoteId: string): OutRecord => ({ key: remoteId, profileId: "", remoteId, fields: {}, fingerprint: "" })
 
 /** The body of one destination's sync (its errors become the report's `error`). */
-const syncBody = (config: DestinationConfig, options: SyncOptions, run: Run, counts: { erased: number; removed: number; upserted: number; unchanged: number; deadLettered: number }, planned: Array<PlannedBatch>) =>
+const syncBody = (config: DestinationConfig, options: SyncOptions, run: Run, counts: { erased: number; removed: number; upserted: number; unchanged: number; deadLettered: number }, planned: Plan) =>
   Effect.gen(function* () {
     const { tenant, name } = config
     const dry = options.dryRun === true
@@ -249,7 +280,7 @@ const syncBody = (config: DestinationConfig, options: SyncOptions, run: Run, cou
     if (run.client.supports.has("erase")) {
       const pending = yield* pendingErasures(tenant, name)
       const records = pending.map((p) => erasureRecord(p.remoteId))
-      if (dry) planned.push(...plan(run, "erase", records))
+      if (dry) plan(run, "erase", records, planned)
       else {
         const byRemote = new Map(pending.map((p) => [p.remoteId, p]))
         yield* deliver(run, "erase", records, (o) => {
@@ -267,7 +298,7 @@ const syncBody = (config: DestinationConfig, options: SyncOptions, run: Run, cou
     const removals = (yield* exportRemovals({ tenant, destination: name, consent, alsoIds: exited })).map(removalRecord)
     const sendRemovals = config.onWithdrawal === "delete" && run.client.supports.has("remove")
     const toSend = sendRemovals ? removals.filter((r) => r.remoteId !== "" || config.type === "ndjson" || config.type === "csv") : []
-    if (dry) planned.push(...plan(run, "remove", toSend))
+    if (dry) plan(run, "remove", toSend, planned)
     else {
       const sentKeys = new Set(toSend.map((r) => r.key))
       // Not sent (kept there, or never given a record id): only marked as no longer updated; the record id stays, so
@@ -303,7 +334,7 @@ const syncBody = (config: DestinationConfig, options: SyncOptions, run: Run, cou
       if (row.fingerprint === record.fingerprint) counts.unchanged++
       else records.push(record)
     }
-    if (dry) planned.push(...plan(run, "upsert", records))
+    if (dry) plan(run, "upsert", records, planned)
     else {
       const byKey = new Map(records.map((r) => [r.key, r]))
       yield* deliver(run, "upsert", records, (o) =>
@@ -331,14 +362,14 @@ export const syncDestination = Effect.fn("syncDestination")(function* (config: D
   const client = options.clients?.(config) ?? (yield* makeClient(config))
   const run: Run = { config, client, bucket: bucketOf(config.tenant, config.name, config.ratePerSecond, config.burst), runId: `run_${randomUUID()}`, requests: 0, retries: 0 }
   const counts = { erased: 0, removed: 0, upserted: 0, unchanged: 0, deadLettered: 0 }
-  const planned: Array<PlannedBatch> = []
+  const planned: Plan = { shown: options.shown ?? DRY_RUN_SHOWN, batches: [], totals: { requests: 0, upsert: 0, remove: 0, erase: 0 } }
   const exit = yield* Effect.exit(syncBody(config, options, run, counts, planned))
   const error = Exit.isSuccess(exit) ? undefined : errorText(exit.cause)
   if (Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause)) return yield* Effect.interrupt
   return {
     tenant: config.tenant, destination: config.name, type: config.type, runId: run.runId, ...counts, requests: run.requests, retries: run.retries,
     ms: Date.now() - started, cursorAdvanced: Exit.isSuccess(exit) && exit.value,
-    ...(error === undefined ? {} : { error }), ...(options.dryRun === true ? { planned } : {}),
+    ...(error === undefined ? {} : { error }), ...(options.dryRun === true ? { planned: planned.batches, plannedTotals: planned.totals } : {}),
   } satisfies SyncReport as SyncReport
 })
 

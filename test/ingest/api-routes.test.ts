@@ -76,7 +76,7 @@ describe("the export routes", () => {
       })).toBe(200)
       const dry = yield* eventually(checked(url, "POST", "/v1/exports/lake/dry-run?tenant=acme", "/v1/exports/{destination}/dry-run", ADMIN, {}),
         (r) => r.status === 200 && r.body.report.planned.reduce((n: number, p: Body) => n + p.records, 0) === 3)
-      expect(dry.body).toMatchObject({ purpose: "EmailMarketing", report: { destination: "lake", upserted: 0 } })
+      expect(dry.body).toMatchObject({ purpose: "EmailMarketing", report: { destination: "lake", upserted: 0, plannedTotals: { upsert: 3, remove: 0, erase: 0 } } })
       const before = yield* checked(url, "GET", "/v1/exports/lake?tenant=acme", "/v1/exports/{destination}")
       expect(before.body.status).toMatchObject({ destination: "lake", profiles_there: 0, last_good_sync: "never" })
       const run = yield* checked(url, "POST", "/v1/exports/run?tenant=acme", "/v1/exports/run", ADMIN, { full: false })
@@ -153,6 +153,11 @@ describe("the export routes", () => {
       refused(yield* checked(url, "POST", "/v1/exports/lake/run?tenant=acme", "/v1/exports/{destination}/run", ADMIN, { full: "yes" }), 400, "/full", "true or false")
       refused(yield* checked(url, "POST", "/v1/exports/lake/run?tenant=acme", "/v1/exports/{destination}/run", ADMIN, { fulll: true }), 400, "/fulll", 'unknown field "fulll"')
       refused(yield* checked(url, "POST", "/v1/exports/lake/run?tenant=acme", "/v1/exports/{destination}/run", ADMIN, "[1]"), 400, undefined, "JSON object")
+      for (const limit of [0, 1001, 2.5, "5"]) {
+        refused(yield* checked(url, "POST", "/v1/exports/lake/dry-run?tenant=acme", "/v1/exports/{destination}/dry-run", ADMIN, { limit }), 400, "/limit", "whole number 1-1000")
+      }
+      // "limit" is a dry run's only: a run sends everything.
+      refused(yield* checked(url, "POST", "/v1/exports/lake/run?tenant=acme", "/v1/exports/{destination}/run", ADMIN, { limit: 5 }), 400, "/limit", 'unknown field "limit"')
       refused(yield* call(url, "GET", "/v1/exports/lake/run?tenant=acme", ADMIN), 405, undefined, "use POST")
       refused(yield* call(url, "POST", "/v1/exports/lake/status?tenant=acme", ADMIN, {}), 405, undefined, "use GET")
       refused(yield* call(url, "GET", "/v1/exports/lake/nonsense?tenant=acme", ADMIN), 404, undefined, "/status, /history, /run, /dry-run and /replay")

@@ -275,6 +275,21 @@ describe("exports", () => {
     expect(hs.requests.length).toBe(1)
   })
 
+  it("a dry run counts every request but builds and shows only the first ones (a backfill of millions answers a page)", async () => {
+    const hs = keep(await hubspotServer())
+    const config = dest({ name: "crm", type: "hubspot", purpose: "CrmSync", token: "hs-token", url: hs.url, batchSize: 2, ...fast })
+    const r = await withConsent(dir, Effect.gen(function* () {
+      yield* submit([1, 2, 3, 4, 5, 6, 7].map((i) => person(i, true)))
+      return { two: yield* syncDestination(config, { dryRun: true, shown: 2 }), all: yield* syncDestination(config, { dryRun: true }) }
+    }))
+    expect(r.two.plannedTotals).toEqual({ requests: 4, upsert: 7, remove: 0, erase: 0 })
+    expect(r.two.planned!.map((p) => p.records)).toEqual([2, 2])
+    expect(r.all.plannedTotals).toEqual(r.two.plannedTotals)
+    expect(r.all.planned!.map((p) => p.records)).toEqual([2, 2, 2, 1])
+    expect(r.all.planned!.slice(0, 2)).toEqual(r.two.planned)
+    expect(hs.requests.length).toBe(0)
+  })
+
   it("a destination subscribed to an audience gets its entries and loses its exits", async () => {
     const hook = keep(await webhookServer(SECRET))
     const r = await withConsent(dir, Effect.gen(function* () {
