@@ -50,6 +50,11 @@ describe("cdp export", () => {
     const dry = cdp(["export", "dry-run", "hook", "--format", "json"])
     expect(dry.status, dry.stderr).toBe(0)
     expect(JSON.parse(dry.stdout.trim().split("\n")[0]!)).toMatchObject({ operation: "upsert", method: "POST", records: 3 })
+    // The table counts every record, shows --limit of them and says how many more.
+    const table = cdp(["export", "dry-run", "hook", "--limit", "1"])
+    expect(table.status, table.stderr).toBe(0)
+    expect(table.stdout).toContain("would send 1 request(s): 3 upsert(s), 0 removal(s), 0 erasure(s)")
+    expect(table.stdout).toContain("... and 2 more record(s)")
     expect(hook.requests.length).toBe(0)
 
     const run = await cdpAsync(["export", "run", "--format", "json"])
