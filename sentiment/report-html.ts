@@ -2,16 +2,7 @@
 // file, font or CDN; a Content-Security-Policy forbids loading anything), tables for authors, topics and spikes.
 import type { ListenAuthor, ListenDay, ListenReport, ListenSpike } from "./listen.ts"
 import { relationshipsHtml } from "./report-relations.ts"
-
-const ESCAPES: Readonly<Record<string, string>> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }
-const ESCAPED = /[&<>"']/g
-/** Text and attribute values: handles, names and phrases come from the public and may hold markup. */
-const esc = (value: string | number): string => String(value).replace(ESCAPED, (c) => ESCAPES[c]!)
-
-const NUMBER = new Intl.NumberFormat("en-US")
-const num = (n: number): string => NUMBER.format(n)
-const pct = (share: number): string => `${(share * 100).toFixed(1)}%`
-const f1 = (x: number): string => x.toFixed(1)
+import { esc, f1, num, pct } from "./report-format.ts"
 
 const COLOURS = {
   positive: "#2e7d32",

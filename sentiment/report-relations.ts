@@ -2,6 +2,7 @@
 // report, and the movements between types. The figures come from relational intelligence (the CLI attaches them when
 // the tenant has relationship scores); this module only draws them, as text and as inline SVG.
 import Table from "cli-table3"
+import { esc, f1, num } from "./report-format.ts"
 
 export interface ListenTypeMovement {
   readonly from: string
@@ -41,11 +42,6 @@ const TYPE_COLOURS: Readonly<Record<string, string>> = {
 }
 const colourOf = (type: string) => TYPE_COLOURS[type] ?? "#546e7a"
 
-const ESCAPES: Readonly<Record<string, string>> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }
-const esc = (value: string | number): string => String(value).replace(/[&<>"']/g, (c) => ESCAPES[c]!)
-const NUMBER = new Intl.NumberFormat("en-US")
-const num = (n: number): string => NUMBER.format(n)
-const f1 = (x: number): string => x.toFixed(1)
 type Period = ListenRelationships["periods"][number]
 const changed = (p: Period) => p.movements.reduce((n, m) => n + m.profiles, 0)
 /** Profiles that changed type, blank when there was nothing to compare with. */

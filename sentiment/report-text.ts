@@ -3,10 +3,8 @@
 import Table from "cli-table3"
 import type { ListenReport, ListenSpike } from "./listen.ts"
 import { relationshipsText } from "./report-relations.ts"
+import { num, pct } from "./report-format.ts"
 
-const NUMBER = new Intl.NumberFormat("en-US")
-const num = (n: number): string => NUMBER.format(n)
-const pct = (share: number): string => `${(share * 100).toFixed(1)}%`
 const signed = (x: number): string => (x > 0 ? `+${x.toFixed(2)}` : x.toFixed(2))
 
 const BAR_WIDTH = 30
