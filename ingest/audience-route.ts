@@ -13,7 +13,7 @@ import { isProfileId } from "../identity/index.ts"
 import { AUDIENCE_PREVIEW_SECONDS } from "../warehouse/audiences.ts"
 import { Warehouse, type WarehouseQueryError, type WarehouseShape } from "../warehouse/warehouse.ts"
 import { pageOf, readPage } from "./pages.ts"
-import { type QueryReply, receiveAdminBody, refuse, refuseRepeated } from "./query-route.ts"
+import { type QueryReply, receiveAdminBody, refuse, refuseRepeated, warehouseUnavailable } from "./query-route.ts"
 import { DEFAULT_TENANT } from "./writekeys.ts"
 
 export const AUDIENCES_PATH = "/v1/audiences"
@@ -102,7 +102,7 @@ export const audienceRoute = (options: AudienceRouteOptions) => (req: IncomingMe
             case "UnknownPurpose":
               return Effect.succeed(refuse(400, "bad_purpose", tagged.message ?? "unknown purpose", "/purpose"))
             case "WarehouseUnavailable":
-              return Effect.succeed(refuse(503, "warehouse_unavailable", tagged.message ?? "the warehouse is unavailable", undefined, { "retry-after": "5" }))
+              return Effect.succeed(warehouseUnavailable(tagged.message))
             case "WarehouseQueryError":
               if ((e as WarehouseQueryError).code === "159") {
                 return Effect.succeed(refuse(422, "audience_too_slow",

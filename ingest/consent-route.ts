@@ -6,7 +6,7 @@ import { Effect } from "effect"
 import { type ConsentPolicies, ConsentPoliciesRef, DEFAULT_POLICIES, showConsent } from "../consent/index.ts"
 import { defaultIdentityConfig, type IdentityConfig, readIdentifier } from "../identity/index.ts"
 import { Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
-import { type QueryReply, refuse } from "./query-route.ts"
+import { type QueryReply, refuse, warehouseUnavailable } from "./query-route.ts"
 import { DEFAULT_TENANT } from "./writekeys.ts"
 
 export const CONSENT_PATH = "/v1/consent/"
@@ -41,7 +41,7 @@ export const consentRoute = (req: IncomingMessage, options: {
         BadIdentifier: (e) => Effect.succeed(refuse(400, "bad_identifier", e.message, "/identifier")),
         ProfileNotFound: (e) => Effect.succeed(refuse(404, "profile_not_found", e.message)),
         WarehouseQueryError: (e) => Effect.succeed(refuse(500, "warehouse_query_failed", e.message)),
-        WarehouseUnavailable: (e) => Effect.succeed(refuse(503, "warehouse_unavailable", e.message, undefined, { "retry-after": "5" })),
+        WarehouseUnavailable: (e) => Effect.succeed(warehouseUnavailable(e.message)),
       }),
     )
   })

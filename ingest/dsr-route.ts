@@ -16,7 +16,7 @@ import type { ObjectStore } from "./objectstore.ts"
 import { TurnsPerKey } from "../warehouse/turns.ts"
 import type { Warehouse } from "../warehouse/warehouse.ts"
 import { pageOf, readPage } from "./pages.ts"
-import { type QueryReply, receiveAdminBody, refuse, refuseRepeated } from "./query-route.ts"
+import { type QueryReply, receiveAdminBody, refuse, refuseFailure, refuseRepeated } from "./query-route.ts"
 import { DEFAULT_TENANT } from "./writekeys.ts"
 
 export const DSR_PATH = "/v1/dsr"
@@ -58,10 +58,7 @@ const parseBody = (text: string): { type: string; identifier: string; tenant: st
   return { type, identifier, tenant: tenant ?? DEFAULT_TENANT, set: (set ?? {}) as Record<string, string>, lift: lift === true }
 }
 
-const failure = (e: { _tag?: string; message?: string }): QueryReply =>
-  e._tag === "WarehouseUnavailable"
-    ? refuse(503, "warehouse_unavailable", e.message ?? "the warehouse is unavailable", undefined, { "retry-after": "5" })
-    : refuse(500, "dsr_failed", e.message ?? String(e))
+const failure = (e: unknown): QueryReply => refuseFailure(e, "dsr_failed")
 
 /**
  * The route, built once when the collector starts: it loads the keyed-hash secret and the audit signing key from
@@ -111,7 +108,7 @@ export const makeDsrRoute = (options: {
             Effect.ensuring(release),
             Effect.tap((r) => r.type === "erasure" && options.reloadIdentity !== undefined ? options.reloadIdentity : Effect.void),
             Effect.map((r): QueryReply => ({ status: 201, body: { success: true, request: requestView(r) } })),
-            Effect.catch((e) => Effect.succeed(e instanceof DsrInvalid ? refuse(400, "bad_request", e.message, `/${e.field}`) : failure(e as never))),
+            Effect.catch((e) => Effect.succeed(e instanceof DsrInvalid ? refuse(400, "bad_request", e.message, `/${e.field}`) : failure(e))),
           )
         }
         if (req.method !== "GET") return refuse(405, "method_not_allowed", `use POST ${DSR_PATH} or GET ${DSR_PATH}[/{id}]`, undefined, { allow: "GET, POST" })
@@ -129,7 +126,7 @@ export const makeDsrRoute = (options: {
               const { items, nextCursor } = pageOf(rs, page, (r) => [r.receivedAtMs, r.requestId])
               return { status: 200, body: { success: true, requests: items.map((r) => requestView(r)), nextCursor } }
             }),
-            Effect.catch((e) => Effect.succeed(failure(e as never))),
+            Effect.catch((e) => Effect.succeed(failure(e))),
           )
         }
         const id = path.slice(DSR_PATH.length + 1)
@@ -139,7 +136,7 @@ export const makeDsrRoute = (options: {
             ? refuse(403, "tenant_forbidden", `this token is bound to tenant "${caller.tenant}": request ${id} is another tenant's`, "/id")
             : { status: 200, body: { success: true, request: requestView(s.request), trail: s.trail } }),
           Effect.catch((e) => Effect.succeed((e as { _tag?: string })._tag === "DsrNotFound"
-            ? refuse(404, "dsr_not_found", (e as Error).message) : failure(e as never))),
+            ? refuse(404, "dsr_not_found", (e as Error).message) : failure(e))),
         )
       })
   })

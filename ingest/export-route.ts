@@ -16,7 +16,7 @@ import type { ObjectStore } from "./objectstore.ts"
 import { type DeliveryKey, deliveryHistory, lastRun, openDeadLetters, pendingErasures, presentCount, readCursor } from "../warehouse/exports.ts"
 import type { Warehouse } from "../warehouse/warehouse.ts"
 import { pageOf, readPage } from "./pages.ts"
-import { type QueryReply, receiveAdminBody, refuse } from "./query-route.ts"
+import { type QueryReply, receiveAdminBody, refuse, refuseFailure } from "./query-route.ts"
 import { DEFAULT_TENANT } from "./writekeys.ts"
 
 export const EXPORTS_PATH = "/v1/exports"
@@ -57,12 +57,7 @@ export const exportRoute = (options: {
         Effect.provideService(ConsentPoliciesRef, options.policies ?? DEFAULT_POLICIES),
         Effect.provideContext(context),
         Effect.map(ok),
-        Effect.catch((e: unknown) => {
-          const tagged = e as { _tag?: string; message?: string }
-          return Effect.succeed(tagged._tag === "WarehouseUnavailable"
-            ? refuse(503, "warehouse_unavailable", tagged.message ?? "the warehouse is unavailable", undefined, { "retry-after": "5" })
-            : refuse(500, "export_failed", tagged.message ?? String(e)))
-        }),
+        Effect.catch((e: unknown) => Effect.succeed(refuseFailure(e, "export_failed"))),
       )
 
     // Runs and replays started here, by tenant and destination: a second one while the first is sending is refused
