@@ -166,6 +166,7 @@ export const SETTINGS = {
   aspectsFile: setting("CDP_ASPECTS_FILE", 'a readable JSON file of aspects per tenant ("*" for every tenant), e.g. {"*":{"sizing":["size","fit"]}}', (v) => Config.String(v).pipe(checked(unlessBlank(readAspectsFile)), Config.map((a) => a ?? {}), Config.withDefault({}))),
   termsFile: setting("CDP_TERMS_FILE", 'a readable JSON file of terms per tenant with a valence -4..4 (0: never sentiment), e.g. {"*":{"restock alert":0}}', (v) => optional(Config.String(v).pipe(checked(unlessBlank(readTermsFile))))),
   alertWebhookUrl: setting("CDP_ALERT_WEBHOOK_URL", "the http(s) URL spike alerts are POSTed to", (v) => optional(Config.String(v).pipe(checked(unlessBlank((s) => httpUrl(s.trim())))))),
+  objects: setting("CDP_OBJECTS", "local or s3 (s3 needs CDP_S3_BUCKET; unset: s3 when CDP_S3_BUCKET is set)", (v) => optional(Config.Literals(["local", "s3"], v))),
   s3Bucket: setting("CDP_S3_BUCKET", "the name of an existing S3 bucket (set: objects go to S3, not <data-dir>/objects)", (v) => optional(Config.String(v).pipe(checked(unlessBlank((s) => s.trim()))))),
   s3Endpoint: setting("CDP_S3_ENDPOINT", "the http(s) URL of an S3-compatible server, e.g. http://127.0.0.1:9000 (unset: AWS)", (v) => optional(Config.String(v).pipe(checked(unlessBlank((s) => httpUrl(s.trim())))))),
   s3Region: setting("CDP_S3_REGION", "an S3 region, e.g. eu-west-1", (v) => Config.String(v).pipe(Config.withDefault("us-east-1"))),
@@ -209,9 +210,19 @@ export const analystLimits: Effect.Effect<AnalystLimits, SettingInvalid> = Effec
 
 export const analystLimitsNow = (): AnalystLimits => runNow(analystLimits, "the CDP_QUERY_* settings")
 
-/** The S3 object store's settings, or undefined when CDP_S3_BUCKET is unset (objects stay in the data dir). */
+/**
+ * The S3 object store's settings, or undefined for the data dir's objects/: CDP_OBJECTS chooses, and unset it follows
+ * CDP_S3_BUCKET. A choice the other setting contradicts (s3 without a bucket, local with one) is refused, not guessed.
+ */
 export const s3Settings: Effect.Effect<S3StoreOptions | undefined, SettingInvalid> = Effect.gen(function* () {
+  const objects = yield* readSetting(SETTINGS.objects)
   const bucket = yield* readSetting(SETTINGS.s3Bucket)
+  if (objects === "s3" && bucket === undefined) {
+    return yield* new SettingInvalid({ variable: SETTINGS.s3Bucket.variable, expected: "set when CDP_OBJECTS=s3 (an existing bucket)", problem: "it is unset" })
+  }
+  if (objects === "local" && bucket !== undefined) {
+    return yield* new SettingInvalid({ variable: SETTINGS.s3Bucket.variable, expected: "unset when CDP_OBJECTS=local (objects stay in the data dir)", problem: `it names bucket "${bucket}"` })
+  }
   if (bucket === undefined) return undefined
   const accessKeyId = yield* readSetting(SETTINGS.s3AccessKeyId)
   const secretAccessKey = yield* readSetting(SETTINGS.s3SecretAccessKey)
