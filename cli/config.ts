@@ -1,6 +1,7 @@
 // Every setting cdp takes from its environment, read through effect's Config in this one module. A wrong value is
 // one line naming the variable and what it must be (exit 1), never a stack trace. Adding a setting is one line in
 // SETTINGS (variable, what it must be, its Config); read it with `readSetting` (an Effect) or `settingNow`.
+import { createRequire } from "node:module"
 import { Config, ConfigProvider, Data, Effect, Exit, Option, Redacted } from "effect"
 import { capComputedTraits, DEFAULT_MAX_COMPUTED_TRAITS, DEFAULT_TRAIT_PRECEDENCE, type IdentityRules, parseComputedTraits, parseIdentityRules, parseTraitPrecedence } from "../identity/index.ts"
 import { DEFAULT_MAX_AUDIENCES } from "../identity/audiences/index.ts"
@@ -202,6 +203,26 @@ const runNow = <A>(read: Effect.Effect<A, SettingInvalid>, what: string): A => {
   const exit = Effect.runSyncExit(read)
   if (Exit.isSuccess(exit)) return exit.value
   throw Exit.findErrorOption(exit).pipe(Option.getOrElse(() => new Error(`cannot read ${what}`)))
+}
+
+const requireCjs = createRequire(import.meta.url)
+
+/**
+ * CDP_* variables of `env` that no setting reads but that are a letter or two from one (CDP_WAREHUSE): a typo that
+ * would otherwise leave the setting at its default without a word. Variables further from every setting (the
+ * service scripts' CDP_SVC_DIR, CDP_KAFKA_PORT, ...) are not cdp's to judge.
+ */
+export const misspeltSettings = (env: Readonly<Record<string, string | undefined>>): Array<{ readonly variable: string; readonly meant: string }> => {
+  const known = Object.values(SETTINGS).map((s) => s.variable as string)
+  const unknown = Object.keys(env).filter((k) => k.startsWith("CDP_") && env[k] !== undefined && !known.includes(k))
+  if (unknown.length === 0) return []
+  const { DamerauLevenshteinDistance: distance } = requireCjs("natural/lib/natural/distance/levenshtein_distance") as {
+    DamerauLevenshteinDistance: (a: string, b: string) => number
+  }
+  return unknown.flatMap((variable) => {
+    const [meant, d] = known.map((k) => [k, distance(variable, k)] as const).sort((a, b) => a[1] - b[1])[0]!
+    return d <= 2 ? [{ variable, meant }] : []
+  })
 }
 
 /** The analyst query limits (each CDP_QUERY_* setting, or its default), read from the environment when run. */

@@ -12,7 +12,7 @@ import {
 } from "../ingest/writekeys.ts"
 import { TENANT_NAME, TENANT_NAME_RULE } from "../warehouse/tenant.ts"
 import { type DataDirLocked, type QueryScope, Warehouse } from "../warehouse/warehouse.ts"
-import { DEFAULT_HOST, DEFAULT_PORT, parseJsonObject, readSetting, sentimentSettings, SETTINGS, settingNow, xEnvironment } from "./config.ts"
+import { DEFAULT_HOST, DEFAULT_PORT, misspeltSettings, parseJsonObject, readSetting, sentimentSettings, SETTINGS, settingNow, xEnvironment } from "./config.ts"
 import { DataDirUnusable, FileUnwritable, prepareDataDir, readOnlyCommand } from "./data-dir.ts"
 import { dayOnTheCalendar } from "./calendar.ts"
 import { refuseRepeatedFlags } from "./once.ts"
@@ -110,6 +110,9 @@ const program = new Command("cdp")
   .showHelpAfterError("(run cdp --help for usage)")
   // Every command's --tenant, checked once: nothing may land under (or be looked for in) a tenant no key or token can name.
   .hook("preAction", (_program, command) => {
+    for (const { variable, meant } of misspeltSettings(process.env)) {
+      process.stderr.write(`cdp: warning: ${variable} is not a setting cdp reads (did you mean ${meant}?); it is ignored\n`)
+    }
     const tenant: unknown = command.opts()["tenant"]
     if (typeof tenant === "string" && !TENANT_NAME.test(tenant)) {
       process.stderr.write(`cdp: --tenant ${JSON.stringify(tenant)} must be ${TENANT_NAME_RULE}\n`)
