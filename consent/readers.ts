@@ -37,9 +37,80 @@ const tcfStringOf = (e: CanonicalEvent): string | undefined => {
   return found as string | undefined
 }
 
+const BASE64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+/** Vendor ids a TCF string's vendor vectors may name in all (a vendor list holds about 1,500; each vector at most 65,535). */
+const MAX_TCF_VENDOR_IDS = 200_000
+/** Vendor ids its publisher restrictions may name in all (@iabtcf/core adds them in quadratic time: 65,535 took 7 s). */
+const MAX_TCF_RESTRICTED_IDS = 10_000
+
+/**
+ * Whether decoding the string would cost more than any real one: @iabtcf/core sets every id of every range of its
+ * vendor vectors and publisher restrictions (a range is 33 bits, up to 65,535 ids), synchronously, so a 54-character
+ * string held the pipeline 7 s and a 30 KB one minutes. Counts the ids from the ranges' bounds alone (TCF v1 and v2
+ * core segments, and the disclosed and allowed vendors segments); the decoder still checks everything else.
+ */
+const tcfTooCostly = (tcString: string): boolean => {
+  let vendorIds = 0
+  let restrictedIds = 0
+  const segments = tcString.split(".")
+  for (let s = 0; s < segments.length; s++) {
+    let bits = ""
+    for (const ch of segments[s]!) {
+      const v = BASE64URL.indexOf(ch)
+      if (v < 0) return false // not base64url: the decoder refuses it at once
+      bits += v.toString(2).padStart(6, "0")
+    }
+    let at = 0
+    const int = (n: number) => {
+      const v = at + n <= bits.length ? parseInt(bits.slice(at, at + n), 2) : -1
+      at += n
+      return v
+    }
+    /** The ids `count` range entries name, read until the bits run out (where the decoder stops too). */
+    const ranges = (count: number) => {
+      let ids = 0
+      for (let i = 0; i < count && at < bits.length; i++) {
+        const isRange = int(1)
+        const from = int(16)
+        const to = isRange === 1 ? int(16) : from
+        if (from < 0 || to < 0) break
+        ids += Math.max(1, to - from + 1)
+      }
+      return ids
+    }
+    const vector = (version: number) => {
+      const maxId = int(16)
+      if (int(1) !== 1) return (at += Math.max(0, maxId), 0) // a bit field: as long as the string
+      if (version === 1) at += 1 // the default consent bit
+      return ranges(int(12))
+    }
+    if (s === 0) {
+      const version = int(6)
+      if (version === 1) {
+        at = 156
+        vendorIds += vector(1)
+      } else if (version === 2) {
+        at = 213
+        vendorIds += vector(2) + vector(2)
+        const restrictions = int(12)
+        for (let r = 0; r < restrictions && at < bits.length; r++) {
+          at += 8 // purpose id, restriction type
+          restrictedIds += ranges(int(12))
+        }
+      }
+    } else {
+      const type = int(3)
+      if (type === 1 || type === 2) vendorIds += vector(2) // disclosed vendors, allowed vendors
+    }
+    if (vendorIds > MAX_TCF_VENDOR_IDS || restrictedIds > MAX_TCF_RESTRICTED_IDS) return true
+  }
+  return false
+}
+
 /** A TCF string's grants for the purposes the policy maps; a string that does not decode grants nothing. */
 export const readTcf = (tcString: string, policy: ConsentPolicy): ReadonlyArray<{ purpose: string; state: "granted" | "denied" }> => {
   let model: ReturnType<typeof TCString.decode>
+  if (tcfTooCostly(tcString.trim())) return []
   try {
     model = tcStrings().decode(tcString.trim())
   } catch {
