@@ -147,6 +147,12 @@ const pageRejection = (page: unknown): Rejection | null => {
     const detail = typeof p["detail"] === "string" ? p["detail"] : typeof p["title"] === "string" ? p["title"] : "errors only"
     return { rule: "api_error", field: "", message: `the page is an API error response, not tweets (${detail})` }
   }
+  // A page without results still has its meta ({"meta": {"result_count": 0}}); an object with neither is another kind
+  // of JSON (a Segment message given to --source twitter), not an empty page.
+  if (p.data === undefined && p.meta === undefined) {
+    const fields = Object.keys(p).slice(0, 10).join(", ")
+    return { rule: "not_x_page", field: "", message: `not an X API v2 page: it has neither "data" nor "meta" (its fields: ${fields === "" ? "none" : fields})` }
+  }
   return null
 }
 

@@ -170,6 +170,11 @@ describe("tweetsFromPage", () => {
     const problem = tweetsFromPage({ title: "Unauthorized", type: "about:blank", status: 401, detail: "Unauthorized" }, ctx)
     expect(deadLetters(problem).map((d) => d.rejection.rule)).toEqual(["api_error"])
     expect(tweetsFromPage({ meta: { result_count: 0 } }, ctx)).toEqual([])
+    // Another kind of JSON object (a Segment message given to --source twitter) is no page of no results.
+    const other = deadLetters(tweetsFromPage({ type: "track", userId: "u1", event: "Signed Up" }, ctx))
+    expect(other.map((d) => [d.rejection.rule, d.rejection.message])).toEqual([
+      ["not_x_page", 'not an X API v2 page: it has neither "data" nor "meta" (its fields: type, userId, event)'],
+    ])
   })
 
   test("a filtered-stream event (one tweet in data) maps the same, with the matching rules' tags", () => {
