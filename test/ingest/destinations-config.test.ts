@@ -26,6 +26,8 @@ describe("destination configuration", () => {
     [one({ name: "x", type: "hubspot", purpose: "CrmSync", token: "t", batchSize: 250 }), "/acme/0/batchSize: hubspot takes at most 100 records a request, not 250"],
     [one({ name: "x", type: "salesforce", purpose: "CrmSync", url: "https://a.example", token: "t", batchSize: 201 }), "salesforce takes at most 200"],
     [one({ name: "x", type: "ftp", purpose: "CrmSync" }), "/acme/0/type: must be one of ndjson, csv, webhook, hubspot, salesforce"],
+    // A rate of 1e-300 was taken, and a run waited forever for its second request (the bucket slept 1e303 ms).
+    [one({ name: "x", type: "csv", purpose: "CrmSync", ratePerSecond: 1e-300 }), "/acme/0/ratePerSecond: must be >= 0.001"],
     [one({ name: "x", type: "csv" }), "/acme/0/purpose: is required"],
     [one({ name: "x", type: "csv", purpose: "CrmSync", tokn: "t" }), `/acme/0: unknown setting "tokn"`],
     [one({ name: "x", type: "csv", purpose: "CrmSync", token: "t" }), "/acme/0/token: not a setting of a csv destination"],
