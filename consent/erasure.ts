@@ -86,7 +86,7 @@ const textOfObject = (key: string, bytes: Uint8Array): string => {
   return Buffer.from(bytes).toString("utf8")
 }
 
-/** Objects outside the archive (connector state, access bundles) that name the subject: removed whole. */
+/** The subject's tenant's objects outside the archive (connector state, access bundles, exports) that name them: removed whole. */
 const eraseObjects = (subject: Subject) =>
   Effect.gen(function* () {
     const store = yield* ObjectStore
@@ -94,8 +94,9 @@ const eraseObjects = (subject: Subject) =>
     let removed = 0
     if (needles.length === 0) return removed
     const holds = mentionsNeedle(needles)
-    for (const area of OBJECT_AREAS.filter((a) => a.prefix !== "archive/" && a.prefix !== "audit/")) {
-      for (const key of yield* store.list(area.prefix)) {
+    for (const area of OBJECT_AREAS) {
+      if (area.tenantPrefix === undefined) continue // the archive (rewritten by eraseArchived) and the audit log
+      for (const key of yield* store.list(area.tenantPrefix(subject.tenant))) {
         const bytes = yield* store.get(key)
         if (bytes === undefined) continue
         if (holds(textOfObject(key, bytes))) {

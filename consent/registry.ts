@@ -29,6 +29,11 @@ export interface ObjectAreaEntry {
   readonly kind: "objects"
   /** Key prefix of the area ("archive/"). */
   readonly prefix: string
+  /**
+   * Key prefix of one tenant's objects in the area, as its owner lays them out: an erasure, which is one tenant's,
+   * looks there only (another tenant's objects naming the same address are another controller's data).
+   */
+  readonly tenantPrefix?: (tenant: string) => string
   readonly owner: string
   readonly personal: string
   readonly found: string
@@ -216,18 +221,18 @@ export const OBJECT_AREAS: ReadonlyArray<ObjectAreaEntry> = [
     erasure: "each batch holding the subject is rewritten without their records (others' records mentioning them are redacted), and its manifest entry gets the new count, size and SHA-256",
   },
   {
-    kind: "objects", prefix: "connectors/", owner: "ingest/social/x-client.ts",
+    kind: "objects", prefix: "connectors/", tenantPrefix: (tenant) => `connectors/x/${tenant}/`, owner: "ingest/social/x-client.ts",
     personal: "none: poll cursors (tweet ids) and the operator's queries",
     found: "checked by identifier", erasure: "an object that names the subject is removed (the poller then starts its window again)",
   },
   {
-    kind: "objects", prefix: "dsr/", owner: "consent/bundle.ts",
+    kind: "objects", prefix: "dsr/", tenantPrefix: (tenant) => `dsr/bundles/${tenant}/`, owner: "consent/bundle.ts",
     personal: "access and portability bundles (everything held about one subject, zipped)",
     found: "by the subject's identifiers or profile id inside the zip (opened)",
     erasure: "every bundle holding the subject is removed",
   },
   {
-    kind: "objects", prefix: "exports/", owner: "ingest/destinations/files.ts",
+    kind: "objects", prefix: "exports/", tenantPrefix: (tenant) => `exports/${tenant}/`, owner: "ingest/destinations/files.ts",
     personal: "NDJSON and CSV exports of profiles (identifiers, traits) and removal lists (profile ids)",
     found: "by the subject's identifiers or profile id in an export file",
     erasure: "every export file naming the subject is removed (its other profiles are sent again by the next run only if they change)",

@@ -222,6 +222,22 @@ describe("data-subject requests", () => {
     }))
   })
 
+  it("erasure removes the objects naming the person in the tenant's own areas only, never another tenant's", { timeout: 180_000 }, async () => {
+    // Probing found an erasure of one tenant removing every object of every tenant that named the identifier or
+    // profile id: another tenant's access bundles, export files and connector state (another controller's data).
+    await withSample(dir, (env) => Effect.gen(function* () {
+      const store = yield* ObjectStore
+      const text = new TextEncoder().encode(`{"email":"${ANN.normalised}"}\n`)
+      const mine = ["exports/acme/crm/b1.ndjson", "connectors/x/acme/state.json"]
+      const others = ["exports/globex/crm/b1.ndjson", "dsr/bundles/globex/k1/dsr_other.zip", "connectors/x/globex/state.json"]
+      for (const key of [...mine, ...others]) yield* store.put(key, text)
+      const r = yield* submitRequest(env, { tenant: TENANT, type: "erasure", identifier: `email:${ANN.email}` })
+      expect(r.status, r.error).toBe("completed")
+      for (const key of mine) expect(yield* getObject(key), key).toBeUndefined()
+      for (const key of others) expect(yield* getObject(key), key).toBeDefined()
+    }))
+  })
+
   it("a person nobody holds gets a completed access request that says so", async () => {
     await withSample(dir, (env) => Effect.gen(function* () {
       const r = yield* submitRequest(env, { tenant: TENANT, type: "access", identifier: "email:nobody@nowhere.example" })

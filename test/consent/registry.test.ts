@@ -2,8 +2,11 @@
 // store cannot be forgotten by erasure; and an erasure reaches what a small pipeline run wrote.
 import { Effect, Logger } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { Keys } from "../../consent/keys.ts"
-import { areaOf, eraseSubject, exportSubject, tableEntry, TABLES } from "../../consent/registry.ts"
+import { Keys, makeKeys } from "../../consent/keys.ts"
+import { bundlePrefix } from "../../consent/bundle.ts"
+import { areaOf, eraseSubject, exportSubject, OBJECT_AREAS, tableEntry, TABLES } from "../../consent/registry.ts"
+import { EXPORTS_PREFIX } from "../../ingest/destinations/files.ts"
+import { stateKeyPrefix } from "../../ingest/social/x-client.ts"
 import { resolveSubject } from "../../consent/subject.ts"
 import { isSuppressed, liftSuppression } from "../../consent/suppression.ts"
 import { ObjectStore } from "../../ingest/objectstore.ts"
@@ -40,6 +43,15 @@ describe("the registry of personal data", () => {
     expect(tables.map((t) => t.name).filter((name) => tableEntry(name) === undefined)).toEqual([])
     expect(objectKeys.length).toBeGreaterThan(0)
     expect(objectKeys.filter((k) => areaOf(k) === undefined)).toEqual([])
+  })
+
+  it("says where each object area keeps one tenant's objects as its owner writes them (erasure looks there only)", () => {
+    const prefix = (p: string) => OBJECT_AREAS.find((a) => a.prefix === p)!.tenantPrefix!("acme")
+    expect(prefix("connectors/")).toBe(stateKeyPrefix("acme"))
+    expect(bundlePrefix(makeKeys(new Uint8Array(32)), "acme", { profileId: "prof_x" }).startsWith(prefix("dsr/"))).toBe(true)
+    expect(prefix("exports/")).toBe(`${EXPORTS_PREFIX}acme/`)
+    // The archive is erased by its own tenant-scoped rewrite, the audit log never.
+    expect(OBJECT_AREAS.filter((a) => a.tenantPrefix === undefined).map((a) => a.prefix)).toEqual(["archive/", "audit/"])
   })
 
   it("gives every table that holds personal data a way to find a subject's rows", () => {
