@@ -11,6 +11,7 @@ import {
   writeKeys,
 } from "../ingest/writekeys.ts"
 import { TENANT_NAME, TENANT_NAME_RULE } from "../warehouse/tenant.ts"
+import { readableFile } from "./stdin.ts"
 import { type DataDirLocked, type QueryScope, Warehouse } from "../warehouse/warehouse.ts"
 import { DEFAULT_HOST, DEFAULT_PORT, misspeltSettings, parseJsonObject, readSetting, sentimentSettings, SETTINGS, settingNow, xEnvironment } from "./config.ts"
 import { DataDirUnusable, FileUnwritable, prepareDataDir, readOnlyCommand } from "./data-dir.ts"
@@ -238,7 +239,7 @@ Examples:
 program
   .command("ingest")
   .description("push a file through the same pipeline the collector feeds")
-  .argument("<file>", "the file to ingest")
+  .argument("<file>", "the file to ingest (- for stdin)")
   .addOption(new Option("--source <name>", "what the file holds").choices([...FILE_SOURCES.keys()]).makeOptionMandatory())
   .option("--tenant <tenant>", "tenant the data belongs to", DEFAULT_TENANT)
   .addOption(dataDirOption())
@@ -258,12 +259,12 @@ Examples:
   $ npx cdp ingest --source segment export.ndjson --tenant acme --data-dir /var/lib/cdp`)
   .action((file: string, opts: { source: string; tenant: string; dataDir?: string; dryRun?: boolean; sourceOptions?: Record<string, unknown> }) => {
     const sourceOptionsOf = Effect.map(readSetting(SETTINGS.sourceOptions), (all) => opts.sourceOptions ?? all[opts.source])
-    if (opts.dryRun) return runCommand(Effect.flatMap(sourceOptionsOf, (sourceOptions) => dryRun(opts.source, file, opts.tenant, sourceOptions)))
+    if (opts.dryRun) return runCommand(Effect.scoped(Effect.flatMap(sourceOptionsOf, (sourceOptions) => dryRun(opts.source, file, opts.tenant, sourceOptions))))
     const config = backendConfig(opts.dataDir)
-    const main = Effect.gen(function* () {
+    const main = (path: string) => Effect.gen(function* () {
       const sourceOptions = yield* sourceOptionsOf
-      const progress = progressBar(file)
-      const summary = yield* importFile(opts.source, file, { tenant: opts.tenant, onProgress: progress.update, sourceOptions }).pipe(
+      const progress = progressBar(path)
+      const summary = yield* importFile(opts.source, path, { tenant: opts.tenant, onProgress: progress.update, sourceOptions }).pipe(
         Effect.ensuring(Effect.sync(() => progress.stop())),
       )
       process.stdout.write(
@@ -276,7 +277,9 @@ Examples:
       }
       if (summary.rejected > 0) process.stdout.write(`  see why: ${seeWhy}\n`)
     })
-    runCommand(main.pipe(Effect.provide(pipelineLayer(config)), Effect.provide(commandLogger)))
+    // Stdin ("-") is saved to a file before the warehouse opens: the embedded engine sets stdin aside (warehouse/stdin.ts).
+    runCommand(Effect.scoped(Effect.flatMap(readableFile(file), (path) => main(path).pipe(Effect.provide(pipelineLayer(config))))).pipe(
+      Effect.provide(commandLogger)))
   })
 
 program
@@ -800,9 +803,10 @@ Examples:
   })
 
 /** `cdp ingest --dry-run`: parses and validates with the same source, lands nothing, needs no data dir. */
-const dryRun = (sourceName: string, file: string, tenant: string, sourceOptions: Record<string, unknown> | undefined) =>
+const dryRun = (sourceName: string, path: string, tenant: string, sourceOptions: Record<string, unknown> | undefined) =>
   Effect.gen(function* () {
     const source = FILE_SOURCES.get(sourceName)!
+    const file = yield* readableFile(path)
     yield* refuseUnreadableFile(file)
     let accepted = 0
     const rejected: Array<string> = []
@@ -813,13 +817,13 @@ const dryRun = (sourceName: string, file: string, tenant: string, sourceOptions:
           else rejected.push(`${item.deadLetter.rejection.rule} ${item.deadLetter.rejection.field}: ${item.deadLetter.rejection.message}`)
         }
       },
-      catch: (cause) => FileUnreadable.of(file, cause),
+      catch: (cause) => FileUnreadable.of(path, cause),
     })
-    if (accepted + rejected.length === 0) return yield* Effect.fail(new EmptyInput({ path: file }))
+    if (accepted + rejected.length === 0) return yield* Effect.fail(new EmptyInput({ path }))
     for (const line of rejected.slice(0, 50)) process.stdout.write(`  rejected: ${line}\n`)
     if (rejected.length > 50) process.stdout.write(`  ... and ${rejected.length - 50} more\n`)
-    process.stdout.write(`${file} (dry run, nothing landed): ${accepted} would be accepted, ${rejected.length} rejected\n`)
-    if (accepted === 0) return yield* Effect.fail(new NothingLanded({ path: file, rejected: rejected.length, dryRun: true }))
+    process.stdout.write(`${path} (dry run, nothing landed): ${accepted} would be accepted, ${rejected.length} rejected\n`)
+    if (accepted === 0) return yield* Effect.fail(new NothingLanded({ path, rejected: rejected.length, dryRun: true }))
   })
 
 // Every command offers help one way (-h, --help): commander would add a `help [command]` entry to each group too. A

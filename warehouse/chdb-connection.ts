@@ -1,10 +1,10 @@
 // The embedded engine behind @clickhouse/client: chDB's own `chdb/connection`, with one change. Its insert turns
 // the body into text and runs it as one SQL statement; this hands the bytes to the engine's raw insert instead
 // (same statement, same format, about twice as fast on large batches). Queries are untouched.
-import { closeSync, fstatSync, openSync } from "node:fs"
 import type { Readable } from "node:stream"
 import { drainPending } from "chdb"
 import { createChdbConnection } from "chdb/connection"
+import { keepStdinFromEngine } from "./stdin.ts"
 
 type ChdbConnection = ReturnType<typeof createChdbConnection>
 type InsertParams = Parameters<ChdbConnection["insert"]>[0]
@@ -36,25 +36,6 @@ const bytesOf = async (values: InsertParams["values"]): Promise<Buffer> => {
  * process; a warehouse is released only once that wait is over.
  */
 export const engineReleased = (): Promise<void> => drainPending()
-
-/**
- * The engine takes the host process's stdin as external data for an INSERT when stdin is a regular file (chdb-io/
- * chdb-core#239): `cdp ingest web.ndjson < notes.txt`, a cron job or a CI step made every insert fail (Code 48), and
- * with async inserts off it would take the file's bytes as rows. So before the engine opens, a stdin that is a
- * regular file is swapped for /dev/null (closing fd 0 makes /dev/null the lowest free descriptor). Nothing of cdp that
- * opens the warehouse reads stdin (cdp sentiment score, which does, never opens it); a pipe or a terminal is left as it is.
- */
-const keepStdinFromEngine = () => {
-  try {
-    if (!fstatSync(0).isFile()) return
-  } catch {
-    return
-  }
-  closeSync(0)
-  const fd = openSync("/dev/null", "r")
-  // open() returns the lowest free descriptor, 0, unless another open took it in between: then this one is not needed.
-  if (fd !== 0) closeSync(fd)
-}
 
 export const embeddedConnection = (path: string): ChdbConnection => {
   keepStdinFromEngine()
