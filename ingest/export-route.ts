@@ -11,7 +11,7 @@
 import type { IncomingMessage } from "node:http"
 import { Effect } from "effect"
 import { type ConsentPolicies, ConsentPoliciesRef, DEFAULT_POLICIES } from "../consent/index.ts"
-import { type DestinationConfig, DRY_RUN_SHOWN, findDestination, MAX_DRY_RUN_SHOWN, redacted, replayDeadLetters, syncDestination, syncDestinations } from "./destinations/index.ts"
+import { DESTINATION_NAME, DESTINATION_NAME_RULE, type DestinationConfig, DRY_RUN_SHOWN, findDestination, MAX_DRY_RUN_SHOWN, redacted, replayDeadLetters, syncDestination, syncDestinations } from "./destinations/index.ts"
 import type { ObjectStore } from "./objectstore.ts"
 import { type DeliveryKey, deliveryHistory, lastRun, openDeadLetters, pendingErasures, presentCount, readCursor } from "../warehouse/exports.ts"
 import type { Warehouse } from "../warehouse/warehouse.ts"
@@ -42,7 +42,6 @@ export const destinationStatus = (c: DestinationConfig) =>
 
 export type DestinationStatus = Effect.Success<ReturnType<typeof destinationStatus>>
 
-const DESTINATION_NAME = /^[A-Za-z0-9_.-]{1,100}$/
 const ACTIONS = new Set(["status", "history", "run", "dry-run", "replay"])
 
 export const exportRoute = (options: {
@@ -116,7 +115,7 @@ export const exportRoute = (options: {
             : yield* exclusive(mine, run(syncDestinations(mine, { full }), (reports) => ({ status: 200, body: { success: true, tenant, reports } })))
         }
         const [name, action = "status", ...extra] = parts
-        if (!DESTINATION_NAME.test(name!)) return refuse(400, "bad_destination", "a destination's name is 1-100 letters, digits, '.', '_' or '-'", "destination")
+        if (!DESTINATION_NAME.test(name!)) return refuse(400, "bad_destination", `a destination's name is ${DESTINATION_NAME_RULE}`, "destination")
         if (extra.length > 0 || !ACTIONS.has(action)) {
           return refuse(404, "not_found", `no route ${method} ${url.pathname}; a destination has /status, /history, /run, /dry-run and /replay`)
         }

@@ -209,6 +209,10 @@ export const redacted = (d: DestinationConfig): Record<string, unknown> => {
 }
 
 /** The named destination of a tenant, or an Error naming the ones there are. */
+/** A destination's name (CDP_DESTINATIONS' rule, destinations.schema.json): the export routes refuse any other at once. */
+export const DESTINATION_NAME = new RegExp(schema.additionalProperties.items.properties.name.pattern)
+export const DESTINATION_NAME_RULE = "1-63 lower-case letters, digits, '_' or '-', the first a letter or digit"
+
 export const findDestination = (all: ReadonlyArray<DestinationConfig>, tenant: string, name: string): DestinationConfig | Error => {
   const mine = all.filter((d) => d.tenant === tenant)
   const found = mine.find((d) => d.name === name)
