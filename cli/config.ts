@@ -6,7 +6,7 @@ import { Config, ConfigProvider, Data, Effect, Exit, Option, Redacted } from "ef
 import { capComputedTraits, DEFAULT_MAX_COMPUTED_TRAITS, DEFAULT_TRAIT_PRECEDENCE, type IdentityRules, parseComputedTraits, parseIdentityRules, parseTraitPrecedence } from "../identity/index.ts"
 import { DEFAULT_MAX_AUDIENCES } from "../identity/audiences/index.ts"
 import { DEFAULT_MAX_TOKENS } from "../ingest/auth.ts"
-import { DEFAULT_POLICIES, parseConsentPolicies } from "../consent/purposes.ts"
+import { DEFAULT_POLICIES, parseConsentPolicies, policyOf } from "../consent/purposes.ts"
 import { DEFAULT_RELATIONS_CONFIG, parseRelationsConfig } from "../identity/relations/index.ts"
 import type { KafkaBusOptions } from "../ingest/bus-kafka.ts"
 import { type DestinationConfig, parseDestinations } from "../ingest/destinations/config.ts"
@@ -261,6 +261,26 @@ export const s3Settings: Effect.Effect<S3StoreOptions | undefined, SettingInvali
 })
 
 export const s3SettingsNow = (): S3StoreOptions | undefined => runNow(s3Settings, "the CDP_S3_* settings")
+
+/**
+ * CDP_DESTINATIONS checked against CDP_CONSENT: a destination exports for one of its tenant's purposes, or it could
+ * never run (every run failed naming the purpose, while cdp serve started and cdp export status showed nothing wrong).
+ */
+export const destinationsSetting: Effect.Effect<ReadonlyArray<DestinationConfig>, SettingInvalid> = Effect.gen(function* () {
+  const destinations = yield* readSetting(SETTINGS.destinations)
+  if (destinations.length === 0) return destinations
+  const policies = yield* readSetting(SETTINGS.consent)
+  for (const d of destinations) {
+    const purposes = Object.keys(policyOf(policies, d.tenant).purposes)
+    if (!purposes.includes(d.purpose)) {
+      return yield* new SettingInvalid({
+        variable: SETTINGS.destinations.variable, expected: "destinations whose purpose is one of their tenant's purposes (CDP_CONSENT)",
+        problem: `destination "${d.name}" of tenant ${d.tenant} has purpose "${d.purpose}"; its purposes are ${purposes.join(", ")}`,
+      })
+    }
+  }
+  return destinations
+})
 
 /** The Kafka bus's settings, or undefined when CDP_BUS is memory (the in-process bus). */
 export const kafkaSettings: Effect.Effect<KafkaBusOptions | undefined, SettingInvalid> = Effect.gen(function* () {

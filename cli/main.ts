@@ -13,7 +13,7 @@ import {
 import { TENANT_NAME, TENANT_NAME_RULE } from "../warehouse/tenant.ts"
 import { readableFile } from "./stdin.ts"
 import { type DataDirLocked, type QueryScope, Warehouse } from "../warehouse/warehouse.ts"
-import { DEFAULT_HOST, DEFAULT_PORT, misspeltSettings, parseJsonObject, readSetting, sentimentSettings, SETTINGS, settingNow, xEnvironment } from "./config.ts"
+import { DEFAULT_HOST, DEFAULT_PORT, destinationsSetting, misspeltSettings, parseJsonObject, readSetting, sentimentSettings, SETTINGS, settingNow, xEnvironment } from "./config.ts"
 import { DataDirUnusable, FileUnwritable, prepareDataDir, readOnlyCommand } from "./data-dir.ts"
 import { dayOnTheCalendar } from "./calendar.ts"
 import { refuseRepeatedFlags } from "./once.ts"
@@ -189,7 +189,7 @@ Examples:
       }))
       const consent = yield* readSetting(SETTINGS.consent)
       // Read before the server listens: a wrong value is one line and exit 1, not a server that starts and stops.
-      const destinations = yield* readSetting(SETTINGS.destinations)
+      const destinations = yield* destinationsSetting
       const exportEvery = yield* readSetting(SETTINGS.exportEvery)
       const relationsEvery = yield* readSetting(SETTINGS.relationsEvery)
       const relations = yield* readSetting(SETTINGS.relations)

@@ -80,6 +80,9 @@ describe("cdp export", () => {
   it("refuses wrong input in one line", () => {
     expectOneLineError(cdp(["export", "run"], { CDP_DESTINATIONS: undefined }), `tenant "default" has no export destinations`)
     expectOneLineError(cdp(["export", "status"], { CDP_DESTINATIONS: '{"default":[{"name":"x","type":"webhook","purpose":"P","url":"ftp://h"}]}' }), "CDP_DESTINATIONS must be")
+    // A purpose its tenant does not have (a typo of EmailMarketing) could never run: refused when read, not at each run.
+    expectOneLineError(cdp(["export", "status"], { CDP_DESTINATIONS: '{"default":[{"name":"x","type":"ndjson","purpose":"EmailMarketin"}]}' }),
+      'CDP_DESTINATIONS must be destinations whose purpose is one of their tenant\'s purposes (CDP_CONSENT) (destination "x" of tenant default has purpose "EmailMarketin"; its purposes are')
     expectOneLineError(cdp(["export", "history", "nope"]), `no destination "nope" for tenant "default" (destinations: hook, lake)`)
     expectOneLineError(cdp(["export", "history", "hook", "--limit", "0"]), "must be a whole number of at least 1")
     // A tenant name outside the one rule (warehouse/tenant.ts TENANT_NAME) is refused before any command reads it.
