@@ -77,7 +77,8 @@ const dryRun = Effect.gen(function* () {
     const t = performance.now()
     const r = yield* syncDestination(config!, { full: true, dryRun: true })
     times.push(performance.now() - t)
-    planned = (r.planned ?? []).reduce((n, b) => n + b.records, 0)
+    // Every record the sync would send (planned shows the first requests only: DRY_RUN_SHOWN).
+    planned = (r.plannedTotals?.upsert ?? 0) + (r.plannedTotals?.remove ?? 0) + (r.plannedTotals?.erase ?? 0)
   }
   const sorted = [...times].sort((a, b) => a - b)
   process.stdout.write(`dry run of a backfill over ${DRY_EVENTS.toLocaleString("en")} events (${profiles.toLocaleString("en")} profiles): ` +
