@@ -233,6 +233,19 @@ const seesAudienceEvents = (audience: Audience): boolean => {
 const PROFILES_PER_QUERY = 1000
 
 /**
+ * One audience's refresh, which cannot hold back the others, of its tenant or any other: a failure of its own (its
+ * purpose removed from the policy, a query the engine refuses or runs out of memory on) is logged and the audience is
+ * tried again by the next refresh. An interruption (shutdown) still ends the whole refresh.
+ */
+export const refreshedAlone = <E, R>(audience: Audience, refresh: Effect.Effect<{ readonly entered: number; readonly exited: number }, E, R>) =>
+  refresh.pipe(Effect.catch((e: E) =>
+    Effect.as(
+      Effect.logWarning("audience not refreshed").pipe(
+        Effect.annotateLogs({ audience: audience.id, tenant: audience.tenant, reason: String((e as { message?: unknown } | null)?.message ?? e).slice(0, 300) })),
+      { entered: 0, exited: 0 },
+    )))
+
+/**
  * Refreshes every audience of the tenants given, for the profiles given only (per tenant: the profiles a write
  * touched), as `cdp serve` does after a batch lands.
  */
@@ -258,9 +271,7 @@ export const refreshAudiencesFor = Effect.fn("refreshAudiencesFor")(function* (
       if (profiles.length === 0) continue
       audiences++
       for (let i = 0; i < profiles.length; i += PROFILES_PER_QUERY) {
-        const r = yield* refreshAudienceProfiles(a, profiles.slice(i, i + PROFILES_PER_QUERY), options?.emit, options?.asOfMs).pipe(
-          Effect.catchTag("UnknownPurpose", (e) =>
-            Effect.as(Effect.logWarning("audience not refreshed").pipe(Effect.annotateLogs({ audience: a.id, reason: e.message })), { entered: 0, exited: 0 })))
+        const r = yield* refreshedAlone(a, refreshAudienceProfiles(a, profiles.slice(i, i + PROFILES_PER_QUERY), options?.emit, options?.asOfMs))
         entered += r.entered
         exited += r.exited
       }
@@ -276,10 +287,7 @@ export const refreshAudiences = Effect.fn("refreshAudiences")(function* (options
   let entered = 0
   let exited = 0
   for (const a of audiences) {
-    // One audience that cannot be evaluated (its purpose removed from the policy) does not hold back the others.
-    const r = yield* refreshAudience(a, options?.emit, options?.asOfMs).pipe(
-      Effect.catchTag("UnknownPurpose", (e) =>
-        Effect.as(Effect.logWarning("audience not refreshed").pipe(Effect.annotateLogs({ audience: a.id, reason: e.message })), { entered: 0, exited: 0 })))
+    const r = yield* refreshedAlone(a, refreshAudience(a, options?.emit, options?.asOfMs))
     entered += r.entered
     exited += r.exited
   }
