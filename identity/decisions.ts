@@ -97,6 +97,7 @@ export const separateIdentifiers = <E>(tenant: string, first: string, second: st
   Effect.gen(function* () {
     const a = yield* nodeOf(tenant, first, config)
     const b = yield* nodeOf(tenant, second, config)
+    if (a === b) return yield* Effect.fail(new BadIdentifier({ input: second, reason: `it is the same identifier as the first (${a}): separate two different identifiers` }))
     return yield* decide(tenant, { kind: "separate", a, b, reason }, config, reload)
   })
 
