@@ -5,6 +5,10 @@ import { Effect } from "effect"
 import { currentProfileSql, type CurrentProfileSql } from "./current-profile.ts"
 import { Warehouse } from "./warehouse.ts"
 
+/** The days a run's as_of (a Date column: 1970-01-01 to 2149-06-06) holds; a day outside would be stored as its nearest. */
+export const RUN_EARLIEST_DAY = "1970-01-01"
+export const RUN_LATEST_DAY = "2149-06-06"
+
 /** One day of one profile: what it did (per "channel/name": count and amount) and its social reach. */
 export interface ActivityDay {
   readonly day: string

@@ -2,7 +2,7 @@
 // two dates (`cdp relations summary`), and one profile's evidence (`cdp relations explain`).
 import { Data, Duration, Effect, Schedule } from "effect"
 import {
-  type ProfileHistory, readLatestScore, readProfileHistories, readRuns, relationTenants, readStoredScores, type SignalSource, type StoredScore, storeScores,
+  type ProfileHistory, readLatestScore, RUN_EARLIEST_DAY, RUN_LATEST_DAY, readProfileHistories, readRuns, relationTenants, readStoredScores, type SignalSource, type StoredScore, storeScores,
 } from "../../warehouse/relations.ts"
 import { classify, RELATIONSHIP_TYPES, type RelationshipType } from "./classify.ts"
 import type { RelationsConfig } from "./config.ts"
@@ -84,6 +84,9 @@ export const computeRelations = Effect.fn("computeRelations")(function* (options
   readonly config: RelationsConfig
   readonly source?: SignalSource
 }) {
+  if (options.asOf < RUN_EARLIEST_DAY || options.asOf > RUN_LATEST_DAY) {
+    return yield* new PeriodInvalid({ message: `asOf ${options.asOf} is outside the days relationship scores are kept for (${RUN_EARLIEST_DAY} to ${RUN_LATEST_DAY})` })
+  }
   if (computing.has(options.tenant)) return yield* new ComputeRunning({ tenant: options.tenant })
   computing.add(options.tenant)
   return yield* Effect.gen(function* () {
