@@ -28,6 +28,12 @@ const readObject = (text: string): Record<string, unknown> | QueryReply => {
   return refuse(400, "bad_body", "the body must be a JSON object")
 }
 
+/** The 400 naming a field the body does not take (a misspelt "scope" or "expire" must not fall back to the role's scopes or no expiry). */
+const unknownField = (body: Record<string, unknown>, what: string, takes: ReadonlyArray<string>): QueryReply | undefined => {
+  const extra = Object.keys(body).find((k) => !takes.includes(k))
+  return extra === undefined ? undefined : refuse(400, "bad_body", `unknown field "${extra.slice(0, 80)}" (${what} takes ${takes.join(", ")})`, `/${extra.slice(0, 80)}`)
+}
+
 export const tokenRoute = (options: { readonly registry: TokenRegistry; readonly bodyIdleMs?: number; readonly maxTokens?: number | undefined }) =>
   (req: IncomingMessage, principal: Principal): Effect.Effect<QueryReply> =>
     Effect.gen(function* () {
@@ -66,6 +72,8 @@ export const tokenRoute = (options: { readonly registry: TokenRegistry; readonly
       if ("status" in body && typeof body.status === "number" && "body" in body) return body as unknown as QueryReply
       const b = body as Record<string, unknown>
       if (path === TOKENS_PATH) {
+        const extra = unknownField(b, "a token request", ["role", "tenant", "scopes", "name", "expires"])
+        if (extra !== undefined) return extra
         const input = validateTokenInput({ role: b.role, tenant: b.tenant, scopes: b.scopes, name: b.name, expires: b.expires }, Date.now())
         if (input instanceof TokenInvalid) return refuse(400, "bad_token_request", input.message, `/${input.field}`)
         // A token never makes one that can do more than itself (a narrowed admin token cannot mint a full one).
@@ -84,6 +92,8 @@ export const tokenRoute = (options: { readonly registry: TokenRegistry; readonly
         )
       }
       if (rest === "inspect") {
+        const extra = unknownField(b, "an inspection", ["token", "tenant"])
+        if (extra !== undefined) return extra
         if (typeof b.token !== "string") return refuse(400, "bad_body", '"token" must be the token (cdp_...)', "/token")
         const by = tokenLookup(b.token)
         if (by instanceof TokenInvalid) return refuse(400, "bad_token", by.message, "/token")

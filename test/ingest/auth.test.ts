@@ -277,6 +277,11 @@ describe("scoped API tokens", () => {
       // Bad requests name the field.
       expect(checked("/v1/tokens", "POST", yield* call(url, "POST", "/v1/tokens", ADMIN, { role: "marketer", scopes: ["dsr:write"] }))).toMatchObject({ status: 400, body: { field: "/scopes" } })
       expect(yield* call(url, "POST", "/v1/tokens", ADMIN, { role: "root" })).toMatchObject({ status: 400, body: { field: "/role" } })
+      // A misspelt field is refused, not ignored: "scope" would have made a token with all of the role's scopes, "expire" one that never expires.
+      expect(checked("/v1/tokens", "POST", yield* call(url, "POST", "/v1/tokens", ADMIN, { role: "marketer", scope: ["profiles:read"] })))
+        .toMatchObject({ status: 400, body: { rule: "bad_body", field: "/scope", error: 'unknown field "scope" (a token request takes role, tenant, scopes, name, expires)' } })
+      expect(yield* call(url, "POST", "/v1/tokens", ADMIN, { role: "admin", expire: "1d" })).toMatchObject({ status: 400, body: { rule: "bad_body", field: "/expire" } })
+      expect(yield* call(url, "POST", "/v1/tokens/inspect", ADMIN, { token, id: "x" })).toMatchObject({ status: 400, body: { rule: "bad_body", field: "/id" } })
       expect(yield* call(url, "POST", "/v1/tokens", ADMIN, { role: "admin", expires: "2001-01-01" })).toMatchObject({ status: 400, body: { field: "/expires" } })
       // Revoked: refused from the next request on.
       expect(checked("/v1/tokens/{id}/revoke", "POST", yield* call(url, "POST", `/v1/tokens/${made.body.details.id}/revoke`, ADMIN)).body)
