@@ -103,6 +103,11 @@ export const identityRoute = (options: {
         }
         if (body === null || typeof body !== "object" || Array.isArray(body)) return refuse(400, "bad_body", "the body must be a JSON object")
         const b = body as Body
+        const [what, takes] = suggestion !== null ? ["a suggestion's decision", ["reason", "tenant"]]
+          : path === "split" ? ["a split", ["identifier", "reason", "tenant"]] : ["a separation", ["a", "b", "reason", "tenant"]]
+        // A misspelt field is refused, not ignored (a "reasn" would record the evidence as the reason).
+        const extra = Object.keys(b).find((k) => !takes.includes(k))
+        if (extra !== undefined) return refuse(400, "bad_body", `unknown field "${extra.slice(0, 80)}" (${what} takes ${takes.join(", ")})`, `/${extra.slice(0, 80)}`)
         const tenant = tenantOf(b)
         if (typeof tenant !== "string") return tenant
         const reason = field(b, "reason", suggestion === null)

@@ -55,6 +55,10 @@ describe("identity decisions on a running cdp serve", () => {
       expect(await call("POST", "split", { identifier: "shoe:9", reason: "x" })).toMatchObject({ status: 400, body: { rule: "bad_identifier", field: "/identifier" } })
       expect(await call("POST", "separate", { a: "user_id:u-ann", b: "email:", reason: "x" })).toMatchObject({ status: 400, body: { field: "/b" } })
       expect(await call("POST", "split", { identifier: "user_id:nobody", reason: "x" })).toMatchObject({ status: 404, body: { rule: "profile_not_found" } })
+      // A misspelt field is refused, not ignored ("reasn" would have recorded the evidence as the reason).
+      expect(await call("POST", "suggestions/sug_nope/accept", { reasn: "same person" })).toMatchObject({ status: 400, body: { rule: "bad_body", field: "/reasn" } })
+      expect(await call("POST", "separate", { a: "user_id:u-ann", b: "user_id:u-ann2", c: "user_id:x", reason: "x" }))
+        .toMatchObject({ status: 400, body: { rule: "bad_body", field: "/c", error: 'unknown field "c" (a separation takes a, b, reason, tenant)' } })
       expect(await call("POST", "suggestions/sug_nope/accept", {})).toMatchObject({ status: 404, body: { rule: "unknown_suggestion" } })
       expect(await call("GET", "split")).toMatchObject({ status: 405 })
       expect(await call("GET", "suggestions?limit=0")).toMatchObject({ status: 400, body: { field: "limit" } })
