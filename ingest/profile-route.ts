@@ -27,6 +27,12 @@ const IDENTIFIERS_SUFFIX = "/identifiers"
 export const MAX_RECENT_EVENTS = 1000
 /** The parameters of the profile routes that take one value (channel and event may repeat). */
 const SINGLE_PARAMETERS = ["tenant", "events", "purpose", "limit", "cursor", "since", "until"]
+/** What each route takes besides ?tenant= (the guard reads ?purpose= to mask): anything else is refused, not ignored. */
+const TAKES = {
+  profile: ["events", "purpose"],
+  events: ["limit", "cursor", "since", "until", "channel", "event", "purpose"],
+  identifiers: ["limit", "cursor", "purpose"],
+} as const
 
 
 export const profileRoute = (req: IncomingMessage, options: {
@@ -56,6 +62,11 @@ export const profileRoute = (req: IncomingMessage, options: {
     // Each of these takes one value: a second (?limit=5&limit=5000) is refused rather than silently dropped.
     const repeated = refuseRepeated(url, SINGLE_PARAMETERS)
     if (repeated !== undefined) return repeated
+    const takes: ReadonlyArray<string> = TAKES[timeline ? "events" : identifiersPage ? "identifiers" : "profile"]
+    const unknown = [...url.searchParams.keys()].find((name) => name !== "tenant" && !takes.includes(name))
+    if (unknown !== undefined) {
+      return refuse(400, "unknown_parameter", `?${unknown.slice(0, 80)}= is not taken here; this route takes ${takes.map((t) => `?${t}=`).join(", ")}`, unknown.slice(0, 80))
+    }
     const tenant = url.searchParams.get("tenant") ?? DEFAULT_TENANT
     if (tenant === "") return refuse(400, "bad_tenant", "?tenant= must name a tenant", "tenant")
     const failures = {
