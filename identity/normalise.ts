@@ -64,8 +64,8 @@ export type Normalised =
 const accept = (value: string): Normalised => ({ ok: true, value })
 const refuse = (reason: string): Normalised => ({ ok: false, reason })
 
-// Local part: printable ASCII or any non-ASCII letter (RFC 6531), no spaces, no angle brackets.
-const LOCAL_PART = /^[^\s@<>()[\]\\,;:"]+$/u
+// Local part: printable ASCII or any non-ASCII letter (RFC 6531), no spaces, no angle brackets, no control characters.
+const LOCAL_PART = /^[^\s@<>()[\]\\,;:"\u0000-\u001f\u007f]+$/u
 const DOMAIN_LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/
 const URL_HOST_SYNTAX = /[/?#\\%\s\u0000-\u001f\u007f]/u
 
@@ -172,6 +172,7 @@ const normaliseSocialHandle = (raw: string): Normalised => {
   if (colon <= 0) return refuse("a social handle is written network:handle")
   const network = raw.slice(0, colon).trim().toLowerCase()
   const handle = raw.slice(colon + 1).trim().replace(/^@/, "").toLowerCase()
+  if (CONTROL.test(raw)) return refuse("a handle may not hold control characters")
   return handle === "" || /\s/.test(handle) ? refuse("the handle after network: is empty or has spaces") : accept(`${network}:${handle}`)
 }
 

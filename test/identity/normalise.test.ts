@@ -28,6 +28,16 @@ describe("identifier normalisation", () => {
     expect(value("email", "+tag@gmail.com")).toMatch(/^refused/)
   })
 
+  it("a control character (NUL, a bell, DEL) in an e-mail's local part or a social handle is refused, as in an id", () => {
+    for (const raw of ["a\u0000b@mail.example", "a\u0007b@mail.example", "a\u007fb@mail.example", "ann\u0000@mail.example"]) {
+      expect(value("email", raw), JSON.stringify(raw)).toBe("refused: the part before @ holds characters an address cannot have")
+    }
+    for (const raw of ["instagram:a\u0000b", "instagram:a\u001bb"]) {
+      expect(value("social_handle", raw), JSON.stringify(raw)).toBe("refused: a handle may not hold control characters")
+    }
+    expect(value("email", "ännä@mail.example")).toBe("ännä@mail.example")
+  })
+
   it("e-mail: a domain holding what a URL parser would cut or decode is refused, never read as another address", () => {
     // domainToASCII reads its input as a URL's host: it stops at / ? # \, decodes %2e and drops tabs and newlines.
     for (const raw of ["ann@mail.example/extra", "ann@mail.example?x=1", "ann@mail.example#x", "ann@mail.example\\x",
