@@ -14,7 +14,10 @@ import { findSuggestions, type ProfileSummary } from "./suggestions.ts"
 
 export class UnknownSuggestion extends Data.TaggedError("UnknownSuggestion")<{ readonly id: string; readonly tenant: string }> {
   override get message() {
-    return `no open suggestion ${this.id} in tenant "${this.tenant}" (list them with cdp identity suggestions)`
+    // An id as typed may be empty, kilobytes long or hold a newline: such is quoted and cut, so the error stays one line.
+    const shown = /^[\w-]{1,80}$/.test(this.id) ? this.id
+      : this.id.length <= 80 ? JSON.stringify(this.id) : `${JSON.stringify(this.id.slice(0, 80)).slice(0, -1)}…" (${this.id.length} characters)`
+    return `no open suggestion ${shown} in tenant "${this.tenant}" (list them with cdp identity suggestions)`
   }
 }
 

@@ -1,7 +1,7 @@
 // Operators' identity decisions (identity/decisions.ts) refuse what cannot be a decision before recording anything.
 import { Effect, Layer, type Scope } from "effect"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
-import { separateIdentifiers } from "../../identity/decisions.ts"
+import { decideSuggestion, separateIdentifiers } from "../../identity/decisions.ts"
 import { defaultIdentityConfig, makeIdentityStage } from "../../identity/stage.ts"
 import { loadOperations } from "../../warehouse/identity.ts"
 import { Warehouse } from "../../warehouse/warehouse.ts"
@@ -31,5 +31,20 @@ describe("identity decisions", () => {
       expect(e.message).toContain("the same identifier as the first (email:ann@x.example)")
     }
     expect(result.operations).toEqual([])
+  })
+
+  it("a suggestion id that is empty, 5,000 characters or holds a newline is named in one short line", async () => {
+    const messages = await withWarehouse(Effect.gen(function* () {
+      const { reload } = yield* makeIdentityStage(config)
+      const out: Array<string> = []
+      for (const id of ["sug_nope", "", "a".repeat(5000), "sug\nx"]) out.push((yield* Effect.flip(decideSuggestion("acme", id, true, "", config, reload))).message)
+      return out
+    }))
+    expect(messages).toEqual([
+      'no open suggestion sug_nope in tenant "acme" (list them with cdp identity suggestions)',
+      'no open suggestion "" in tenant "acme" (list them with cdp identity suggestions)',
+      `no open suggestion "${"a".repeat(80)}…" (5000 characters) in tenant "acme" (list them with cdp identity suggestions)`,
+      'no open suggestion "sug\\nx" in tenant "acme" (list them with cdp identity suggestions)',
+    ])
   })
 })
