@@ -13,7 +13,7 @@ import {
   type Suggestion,
 } from "../identity/index.ts"
 import { Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
-import { pageInMemory, type PageKey, readPage } from "./pages.ts"
+import { pageInMemory, type PageKey, readPage, refuseUnknownParameter } from "./pages.ts"
 import { type QueryReply, receiveAdminBody, refuse, warehouseUnavailable } from "./query-route.ts"
 import { DEFAULT_TENANT } from "./writekeys.ts"
 
@@ -77,6 +77,8 @@ export const identityRoute = (options: {
           if (req.method !== "GET") return refuse(405, "method_not_allowed", "use GET /v1/identity/suggestions", undefined, { allow: "GET" })
           const tenant = url.searchParams.get("tenant") ?? DEFAULT_TENANT
           if (tenant === "") return refuse(400, "bad_tenant", "?tenant= must name a tenant", "tenant")
+          const unknown = refuseUnknownParameter(url)
+          if (unknown !== undefined) return unknown
           const page = readPage(url, { what: "suggestions", shape: "ns", fallback: DEFAULT_SUGGESTIONS, max: MAX_SUGGESTIONS })
           if ("status" in page) return page
           return yield* openSuggestions(tenant).pipe(

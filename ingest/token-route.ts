@@ -10,7 +10,7 @@ import { Effect } from "effect"
 import {
   DEFAULT_MAX_TOKENS, type Principal, statusOf, tokenLimitReached, tokenLookup, TokenInvalid, type TokenRegistry, tokenView, validateTokenInput,
 } from "./auth.ts"
-import { pageInMemory, readPage } from "./pages.ts"
+import { pageInMemory, readPage, refuseUnknownParameter } from "./pages.ts"
 import { type QueryReply, receiveAdminBody, refuse, refuseFailure } from "./query-route.ts"
 
 export const TOKENS_PATH = "/v1/tokens"
@@ -45,6 +45,8 @@ export const tokenRoute = (options: { readonly registry: TokenRegistry; readonly
       const notOwn = () => refuse(403, "tenant_forbidden", `this token is bound to tenant "${principal.tenant}": that token is another tenant's`, "/id")
       if (path === TOKENS_PATH && req.method === "GET") {
         const tenant = url.searchParams.get("tenant")
+        const unknown = refuseUnknownParameter(url)
+        if (unknown !== undefined) return unknown
         const page = readPage(url, { what: "tokens", shape: "ss", fallback: 100, max: MAX_TOKEN_PAGE })
         if ("status" in page) return page
         return yield* views.pipe(
