@@ -67,6 +67,13 @@ export const tokenRoute = (options: { readonly registry: TokenRegistry; readonly
           Effect.catch((e) => Effect.succeed(failure(e))),
         )
       }
+      if (req.method === "GET" && (rest === "inspect" || /^[^/]+\/revoke$/.test(rest))) {
+        return refuse(405, "method_not_allowed", `use POST ${path}`, undefined, { allow: "POST" })
+      }
+      if (req.method === "GET" && rest !== "" && !rest.includes("/")) {
+        const shown = JSON.stringify(rest.length <= 80 ? rest : `${rest.slice(0, 80)}…`)
+        return refuse(404, "token_not_found", `no token ${shown}: a token id is tok_ and 6-40 letters, digits, _ or - (GET ${TOKENS_PATH} lists them)`, "/id")
+      }
       if (req.method !== "POST") return refuse(405, "method_not_allowed", `use GET or POST ${TOKENS_PATH}`, undefined, { allow: "GET, POST" })
       const text = yield* receiveAdminBody(req, BODY_LIMIT, options.bodyIdleMs, "a token request")
       if (typeof text !== "string") return text

@@ -264,6 +264,11 @@ describe("scoped API tokens", () => {
       const inspected = checked("/v1/tokens/inspect", "POST", yield* call(url, "POST", "/v1/tokens/inspect", ADMIN, { token }))
       checked("/v1/tokens/{id}", "GET", yield* call(url, "GET", `/v1/tokens/${made.body.details.id}`, ADMIN))
       expect(checked("/v1/tokens/{id}", "GET", yield* call(url, "GET", "/v1/tokens/tok_nosuchtoken", ADMIN)).status).toBe(404)
+      // A GET of what is no token id is 404 naming it, not 405 'use GET or POST'; a GET of a POST route is 405 naming it.
+      expect(yield* call(url, "GET", "/v1/tokens/nonsense", ADMIN)).toMatchObject({ status: 404, body: { rule: "token_not_found", field: "/id" } })
+      expect((yield* call(url, "GET", "/v1/tokens/tok_abc", ADMIN)).body.error).toBe('no token "tok_abc": a token id is tok_ and 6-40 letters, digits, _ or - (GET /v1/tokens lists them)')
+      expect(yield* call(url, "GET", "/v1/tokens/inspect", ADMIN)).toMatchObject({ status: 405, body: { error: "use POST /v1/tokens/inspect" } })
+      expect(yield* call(url, "GET", `/v1/tokens/${made.body.details.id}/revoke`, ADMIN)).toMatchObject({ status: 405, body: { error: `use POST /v1/tokens/${made.body.details.id}/revoke` } })
       expect(inspected.body.details).toMatchObject({ id: made.body.details.id, role: "marketer", status: "active" })
       expect(inspected.body.details.lastUsedAt).not.toBeNull()
       expect(JSON.stringify(inspected.body)).not.toContain(token.slice(4))
