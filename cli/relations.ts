@@ -5,13 +5,20 @@ import { Effect, type Scope } from "effect"
 import { type IdentityConfig, profileIdOf, readIdentifier } from "../identity/index.ts"
 import {
   computeRelations, dayOf, DEFAULT_RELATIONS_CONFIG, explainRelation, type RelationExplanation, type RelationSeries, relationSeries, SERIES_EVERY,
-  type SeriesEvery, summarise, type Summary,
+  notARunDay, type SeriesEvery, summarise, type Summary,
 } from "../identity/relations/index.ts"
 import { readRuns } from "../warehouse/relations.ts"
 import type { Warehouse } from "../warehouse/warehouse.ts"
 import { relationshipsText } from "../sentiment/report-relations.ts"
 import { DEFAULT_TENANT } from "../ingest/writekeys.ts"
 import { dayOnly } from "./calendar.ts"
+
+/** compute --as-of: a day on the calendar that a run can be kept for (refused before the data dir is opened). */
+const runDay = (value: string): string => {
+  const outside = notARunDay(dayOnly(value))
+  if (outside !== undefined) throw new InvalidArgumentError(outside)
+  return value
+}
 import { readSetting, SETTINGS } from "./config.ts"
 import { formatRows, type OutputFormat } from "./format.ts"
 import { backendConfig, commandLogger, warehouseLayer } from "./layers.ts"
@@ -90,7 +97,7 @@ export const registerRelationsCommands = (program: Command, shared: {
   relations
     .command("compute")
     .description("bring every profile's relationship type, health score and churn risk to a date, from the data up to it")
-    .addOption(new Option("--as-of <date>", "the date (YYYY-MM-DD, UTC; default today)").argParser(dayOnly))
+    .addOption(new Option("--as-of <date>", "the date (YYYY-MM-DD, UTC; default today)").argParser(runDay))
     .option("--tenant <tenant>", "tenant", DEFAULT_TENANT)
     .addOption(formatOption())
     .addOption(shared.dataDirOption())

@@ -78,15 +78,19 @@ const computing = new Set<string>()
  * Brings every profile's scores to `asOf` from the data up to it and stores them as the current run; fails with
  * ComputeRunning while this process computes the tenant already.
  */
+/** Why a day (YYYY-MM-DD on the calendar) cannot be a run's (the days its as_of column holds), or undefined. */
+export const notARunDay = (day: string): string | undefined =>
+  day < RUN_EARLIEST_DAY || day > RUN_LATEST_DAY
+    ? `${day} is outside the days relationship scores are kept for (${RUN_EARLIEST_DAY} to ${RUN_LATEST_DAY})` : undefined
+
 export const computeRelations = Effect.fn("computeRelations")(function* (options: {
   readonly tenant: string
   readonly asOf: string
   readonly config: RelationsConfig
   readonly source?: SignalSource
 }) {
-  if (options.asOf < RUN_EARLIEST_DAY || options.asOf > RUN_LATEST_DAY) {
-    return yield* new PeriodInvalid({ message: `asOf ${options.asOf} is outside the days relationship scores are kept for (${RUN_EARLIEST_DAY} to ${RUN_LATEST_DAY})` })
-  }
+  const outside = notARunDay(options.asOf)
+  if (outside !== undefined) return yield* new PeriodInvalid({ message: `asOf ${outside}` })
   if (computing.has(options.tenant)) return yield* new ComputeRunning({ tenant: options.tenant })
   computing.add(options.tenant)
   return yield* Effect.gen(function* () {

@@ -64,6 +64,15 @@ describe("cdp relations' day flags", () => {
     }
   })
 
+  it("compute --as-of refuses a day a run cannot be kept for (outside 1970-01-01 to 2149-06-06), naming the flag, before the data dir is touched", () => {
+    for (const day of ["1900-01-01", "1969-12-31", "2149-06-07", "2299-12-31"]) {
+      expect(refusal(["compute", "--as-of", day])).toMatch(new RegExp(`'--as-of <date>'.*${day} is outside the days relationship scores are kept for \\(1970-01-01 to 2149-06-06\\)`))
+    }
+    const data = join(dir, "data")
+    expectOneLineError(runCdp(["relations", "compute", "--as-of", "2299-12-31", "--data-dir", data]), "--as-of")
+    expect(existsSync(data)).toBe(false)
+  })
+
   it("take the first and last days the warehouse holds, and 29 February of a leap year, as given", () => {
     for (const day of ["1900-01-01", "2299-12-31", "2024-02-29"]) expect(dayOnly(day)).toBe(day)
   })
