@@ -37,15 +37,19 @@ export const decodePageCursor = (cursor: string, shape: string): PageKey | undef
 }
 
 /**
+ * The 400 naming a query parameter a list or route does not take besides ?tenant= (a misspelt ?limt=5 must not pass
+ * as the default page), and the ones it takes.
+ */
+export const refuseUnknownParameter = (url: URL, takes: ReadonlyArray<string> = ["limit", "cursor"], taker: "list" | "route" = "list"): QueryReply | undefined => {
+  const name = [...url.searchParams.keys()].find((n) => n !== "tenant" && !takes.includes(n))
+  return name === undefined ? undefined
+    : refuse(400, "unknown_parameter", `?${name.slice(0, 80)}= is not taken here; this ${taker} takes ${takes.map((t) => `?${t}=`).join(", ")}`, name.slice(0, 80))
+}
+
+/**
  * ?limit= and ?cursor= of a list's URL, or the 400 naming the parameter. `shape` is the key's (see decodePageCursor);
  * `what` names the list in the message ("audiences").
  */
-/** The 400 naming a query parameter a list does not take besides ?tenant= (a misspelt ?limt=5 must not pass as the default page). */
-export const refuseUnknownParameter = (url: URL, takes: ReadonlyArray<string> = ["limit", "cursor"]): QueryReply | undefined => {
-  const name = [...url.searchParams.keys()].find((n) => n !== "tenant" && !takes.includes(n))
-  return name === undefined ? undefined
-    : refuse(400, "unknown_parameter", `?${name.slice(0, 80)}= is not taken here; this list takes ${takes.map((t) => `?${t}=`).join(", ")}`, name.slice(0, 80))
-}
 
 export const readPage = (url: URL, list: { readonly what: string; readonly shape: string; readonly fallback: number; readonly max: number }): PageRequest | QueryReply => {
   const repeated = refuseRepeated(url, ["limit", "cursor"])

@@ -16,6 +16,7 @@ import { Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
 import { withTheirPhones } from "./mask.ts"
 import { readProfileCached } from "./profile-read.ts"
 import { type QueryReply, refuse, refuseRepeated, warehouseUnavailable } from "./query-route.ts"
+import { refuseUnknownParameter } from "./pages.ts"
 import { DEFAULT_TENANT } from "./writekeys.ts"
 
 export const PROFILES_PATH = "/v1/profiles/"
@@ -63,10 +64,8 @@ export const profileRoute = (req: IncomingMessage, options: {
     const repeated = refuseRepeated(url, SINGLE_PARAMETERS)
     if (repeated !== undefined) return repeated
     const takes: ReadonlyArray<string> = TAKES[timeline ? "events" : identifiersPage ? "identifiers" : "profile"]
-    const unknown = [...url.searchParams.keys()].find((name) => name !== "tenant" && !takes.includes(name))
-    if (unknown !== undefined) {
-      return refuse(400, "unknown_parameter", `?${unknown.slice(0, 80)}= is not taken here; this route takes ${takes.map((t) => `?${t}=`).join(", ")}`, unknown.slice(0, 80))
-    }
+    const unknown = refuseUnknownParameter(url, takes, "route")
+    if (unknown !== undefined) return unknown
     const tenant = url.searchParams.get("tenant") ?? DEFAULT_TENANT
     if (tenant === "") return refuse(400, "bad_tenant", "?tenant= must name a tenant", "tenant")
     const failures = {

@@ -16,6 +16,7 @@ import { readRuns } from "../warehouse/relations.ts"
 import { Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
 import { ajv, relationsComputeBodySchema } from "./schemas.ts"
 import { adminBodyOf, isReply, type QueryReply, receiveAdminBody, refuse, refuseRepeated, warehouseUnavailable } from "./query-route.ts"
+import { refuseUnknownParameter } from "./pages.ts"
 import { DEFAULT_TENANT } from "./writekeys.ts"
 
 export const RELATIONS_PATH = "/v1/relations"
@@ -36,11 +37,8 @@ const dayParameter = (name: string, text: string, field = name): string | QueryR
 
 /** The route's query parameters, or the 400 naming one it does not take or one given twice. */
 const readParameters = (url: URL, allowed: ReadonlyArray<string>): Record<string, string> | QueryReply => {
-  for (const name of new Set(url.searchParams.keys())) {
-    if (name !== "tenant" && !allowed.includes(name)) {
-      return refuse(400, "unknown_parameter", `?${name}= is not taken here; this route takes ${allowed.map((a) => `?${a}=`).join(", ")}`, name)
-    }
-  }
+  const unknown = refuseUnknownParameter(url, allowed, "route")
+  if (unknown !== undefined) return unknown
   const repeated = refuseRepeated(url, ["tenant", ...allowed])
   if (repeated !== undefined) return repeated
   const out: Record<string, string> = {}

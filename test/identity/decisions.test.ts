@@ -1,19 +1,18 @@
 // Operators' identity decisions (identity/decisions.ts) refuse what cannot be a decision before recording anything.
-import { Effect, Layer, type Scope } from "effect"
+import { Effect, type Scope } from "effect"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { decideSuggestion, separateIdentifiers } from "../../identity/decisions.ts"
 import { defaultIdentityConfig, makeIdentityStage } from "../../identity/stage.ts"
 import { loadOperations } from "../../warehouse/identity.ts"
 import { Warehouse } from "../../warehouse/warehouse.ts"
 import { eventOn } from "../support/events.ts"
-import { freshDir, removeDir } from "../support/pipeline.ts"
+import { freshDir, removeDir, withEmbeddedWarehouse } from "../support/pipeline.ts"
 
 let dir: string
 beforeEach(() => { dir = freshDir() })
 afterEach(() => removeDir(dir))
 
-const withWarehouse = <A, E>(program: Effect.Effect<A, E, Warehouse | Scope.Scope>) =>
-  Effect.runPromise(Effect.scoped(program).pipe(Effect.provide(Layer.fresh(Warehouse.embedded(`${dir}/clickhouse`)))))
+const withWarehouse = <A, E>(program: Effect.Effect<A, E, Warehouse | Scope.Scope>) => withEmbeddedWarehouse(dir, program)
 
 const config = defaultIdentityConfig()
 

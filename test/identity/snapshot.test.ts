@@ -1,5 +1,5 @@
 import fc from "fast-check"
-import { Effect, Layer, type Scope } from "effect"
+import { Effect, type Scope } from "effect"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { nodeKey, type Observation, type Sighting } from "../../identity/graph.ts"
 import { compileBlockRules, DEFAULT_BLOCK_RULES } from "../../identity/guardrails.ts"
@@ -13,14 +13,13 @@ import { identityConfigOf } from "../../identity/config.ts"
 import { storeIdentity } from "../../warehouse/identity.ts"
 import { Warehouse } from "../../warehouse/warehouse.ts"
 import { eventOn } from "../support/events.ts"
-import { freshDir, removeDir } from "../support/pipeline.ts"
+import { freshDir, removeDir, withEmbeddedWarehouse } from "../support/pipeline.ts"
 
 let dir: string
 beforeEach(() => { dir = freshDir() })
 afterEach(() => removeDir(dir))
 
-const withWarehouse = <A, E>(program: Effect.Effect<A, E, Warehouse | Scope.Scope>) =>
-  Effect.runPromise(Effect.scoped(program).pipe(Effect.provide(Layer.fresh(Warehouse.embedded(`${dir}/clickhouse`)))))
+const withWarehouse = <A, E>(program: Effect.Effect<A, E, Warehouse | Scope.Scope>) => withEmbeddedWarehouse(dir, program)
 
 const config = defaultIdentityConfig()
 

@@ -1,4 +1,4 @@
-import { Effect, Layer, type Scope } from "effect"
+import { Effect, type Scope } from "effect"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { type Observation, resolveGraph } from "../../identity/graph.ts"
 import { defaultIdentityConfig, makeIdentityStage } from "../../identity/stage.ts"
@@ -7,14 +7,13 @@ import { loadObservations } from "../../warehouse/identity.ts"
 import { loadLatestSnapshot } from "../../warehouse/identity-snapshots.ts"
 import { Warehouse } from "../../warehouse/warehouse.ts"
 import { eventOn } from "../support/events.ts"
-import { freshDir, removeDir } from "../support/pipeline.ts"
+import { freshDir, removeDir, withEmbeddedWarehouse } from "../support/pipeline.ts"
 
 let dir: string
 beforeEach(() => { dir = freshDir() })
 afterEach(() => removeDir(dir))
 
-const withWarehouse = <A, E>(program: Effect.Effect<A, E, Warehouse | Scope.Scope>) =>
-  Effect.runPromise(Effect.scoped(program).pipe(Effect.provide(Layer.fresh(Warehouse.embedded(`${dir}/clickhouse`)))))
+const withWarehouse = <A, E>(program: Effect.Effect<A, E, Warehouse | Scope.Scope>) => withEmbeddedWarehouse(dir, program)
 
 const profiles = (outcomes: ReadonlyArray<{ _tag: string }>) =>
   outcomes.map((o) => (o._tag === "ok" ? (o as unknown as { value: CanonicalEvent }).value.profileId : o._tag))

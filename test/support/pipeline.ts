@@ -11,6 +11,10 @@ import { Pipeline } from "../../ingest/pipeline.ts"
 import { type WriteKeyEntry, writeKeys } from "../../ingest/writekeys.ts"
 import { Warehouse } from "../../warehouse/warehouse.ts"
 
+/** Runs a program on a fresh embedded warehouse in `dir`/clickhouse, closed when it ends. */
+export const withEmbeddedWarehouse = <A, E>(dir: string, program: Effect.Effect<A, E, Warehouse | Scope.Scope>) =>
+  Effect.runPromise(Effect.scoped(program).pipe(Effect.provide(Layer.fresh(Warehouse.embedded(`${dir}/clickhouse`)))))
+
 export const freshDir = (prefix = "cdp-test-") => mkdtempSync(join(tmpdir(), prefix))
 
 export const removeDir = (dir: string) => rmSync(dir, { recursive: true, force: true })
