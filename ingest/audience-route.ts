@@ -13,7 +13,7 @@ import { isProfileId } from "../identity/index.ts"
 import { AUDIENCE_PREVIEW_SECONDS } from "../warehouse/audiences.ts"
 import { Warehouse, type WarehouseQueryError, type WarehouseShape } from "../warehouse/warehouse.ts"
 import { pageOf, readPage } from "./pages.ts"
-import { type QueryReply, receiveAdminBody, refuse, refuseRepeated, warehouseUnavailable } from "./query-route.ts"
+import { type QueryReply, receiveAdminBody, refuse, refuseBadParameter, refuseRepeated, warehouseUnavailable } from "./query-route.ts"
 import { DEFAULT_TENANT } from "./writekeys.ts"
 
 export const AUDIENCES_PATH = "/v1/audiences"
@@ -104,6 +104,7 @@ export const audienceRoute = (options: AudienceRouteOptions) => (req: IncomingMe
             case "WarehouseUnavailable":
               return Effect.succeed(warehouseUnavailable(tagged.message))
             case "WarehouseQueryError":
+              if (refuseBadParameter(e) !== undefined) return Effect.succeed(refuseBadParameter(e)!)
               if ((e as WarehouseQueryError).code === "159") {
                 return Effect.succeed(refuse(422, "audience_too_slow",
                   `the audience's query ran longer than the ${AUDIENCE_PREVIEW_SECONDS} s a preview may take: narrow its event windows or conditions`, "/condition"))

@@ -27,11 +27,26 @@ export const refuse = (status: number, rule: string, message: string, field?: st
 export const warehouseUnavailable = (message = "the warehouse is unavailable"): QueryReply =>
   refuse(503, "warehouse_unavailable", message, undefined, { "retry-after": "5" })
 
-/** A failure no case of the route covers: warehouseUnavailable while the warehouse cannot be reached, else 500 `rule`. */
+/**
+ * The 400 for a value the warehouse could not read as its parameter's type (WarehouseQueryError with `parameter`), or
+ * undefined for any other failure: the request's value is wrong, so no Retry-After (retrying cannot help).
+ */
+export const refuseBadParameter = (e: unknown): QueryReply | undefined => {
+  const tagged = e as { readonly _tag?: string; readonly message?: string; readonly parameter?: string }
+  if (tagged._tag !== "WarehouseQueryError" || typeof tagged.parameter !== "string") return undefined
+  const detail = (tagged.message ?? "").split("\n")[0]!.slice(0, 300)
+  return refuse(400, "bad_parameter", `${tagged.parameter}: the value cannot be read as this parameter's type (${detail})`, tagged.parameter)
+}
+
+/**
+ * A failure no case of the route covers: warehouseUnavailable while the warehouse cannot be reached, 400 for a value
+ * the warehouse could not bind (refuseBadParameter), else 500 `rule`.
+ */
 export const refuseFailure = (e: unknown, rule: string): QueryReply => {
   const tagged = e as { readonly _tag?: string; readonly message?: string }
   const message = tagged.message ?? String(e)
-  return tagged._tag === "WarehouseUnavailable" ? warehouseUnavailable(message) : refuse(500, rule, message)
+  if (tagged._tag === "WarehouseUnavailable") return warehouseUnavailable(message)
+  return refuseBadParameter(e) ?? refuse(500, rule, message)
 }
 
 /** Bodies the guard (ingest/auth.ts) read to check their tenant, with the tenant filled in: the route reads them here. */

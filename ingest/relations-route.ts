@@ -15,7 +15,7 @@ import { notADay } from "../warehouse/calendar.ts"
 import { readRuns } from "../warehouse/relations.ts"
 import { Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
 import { ajv, relationsComputeBodySchema } from "./schemas.ts"
-import { adminBodyOf, isReply, type QueryReply, receiveAdminBody, refuse, refuseRepeated, warehouseUnavailable } from "./query-route.ts"
+import { adminBodyOf, isReply, type QueryReply, receiveAdminBody, refuse, refuseBadParameter, refuseRepeated, warehouseUnavailable } from "./query-route.ts"
 import { refuseUnknownParameter } from "./pages.ts"
 import { DEFAULT_TENANT } from "./writekeys.ts"
 
@@ -73,7 +73,7 @@ const failed = (e: unknown): Effect.Effect<QueryReply> => {
     case "ComputeRunning": return Effect.succeed(refuse(409, "compute_running", message, undefined, { "retry-after": "30" }))
     case "PeriodInvalid": return Effect.succeed(refuse(400, "bad_period", message))
     case "WarehouseUnavailable": return Effect.succeed(warehouseUnavailable(message))
-    default: return Effect.succeed(refuse(500, "relations_failed", message))
+    default: return Effect.succeed(refuseBadParameter(e) ?? refuse(500, "relations_failed", message))
   }
 }
 

@@ -29,10 +29,14 @@ export class WarehouseUnavailable extends Data.TaggedError("WarehouseUnavailable
   readonly cause?: unknown
 }> {}
 
-/** The SQL itself is wrong (syntax, unknown column, not allowed): the caller's to fix. */
+/**
+ * The SQL itself is wrong (syntax, unknown column, not allowed), or a value it was given cannot be read as its
+ * parameter's type (`parameter` names it: a request's bad value, 400 at the edge): the caller's to fix, never retried.
+ */
 export class WarehouseQueryError extends Data.TaggedError("WarehouseQueryError")<{
   readonly message: string
   readonly code: string | undefined
+  readonly parameter?: string
 }> {}
 
 /**
@@ -141,7 +145,23 @@ const rejectedRows = (table: string, cause: unknown): WarehouseRejectedRows | un
 
 // ClickHouse error codes that mean "your SQL is wrong", as opposed to "the backend is in trouble".
 // 159: a limit the caller set (QueryOptions.maxExecutionSeconds) stopped the query; not an outage, not retried.
-const CALLER_ERROR_CODES = new Set(["36", "43", "46", "47", "48", "53", "60", "62", "81", "159", "164", "386", "497"])
+// 456: a parameter the SQL names was not given. 457 and the codes of values that cannot be parsed (ROW_ERROR_CODES):
+// a value given (or read) cannot be read as its type, which no retry changes.
+const CALLER_ERROR_CODES = new Set([
+  "36", "43", "46", "47", "48", "53", "60", "62", "81", "159", "164", "386", "456", "457", "497", ...ROW_ERROR_CODES,
+])
+
+// How the engine names the parameter whose value it could not read (457 and the parse codes): "... for query parameter 'since'".
+const BOUND_PARAMETER = /for query parameter '([^']{1,200})'/
+
+/** A caller's error as the warehouse reports it: one line, at most 500 characters, naming the parameter it could not bind. */
+const queryError = (cause: Error & { code: string }): WarehouseQueryError => {
+  const parameter = BOUND_PARAMETER.exec(cause.message)?.[1]
+  const message = cause.message.trim().split("\n")[0]!.trim().slice(0, 500)
+  return parameter === undefined
+    ? new WarehouseQueryError({ message: cause.message.trim(), code: cause.code })
+    : new WarehouseQueryError({ message, code: cause.code, parameter })
+}
 
 const openClient = (backend: WarehouseShape["backend"], server: ClickHouseServerSettings | undefined, migrate: boolean) =>
   Effect.gen(function* () {
@@ -197,9 +217,7 @@ const makeWarehouse = (opened: WarehouseShape["backend"], options?: WarehouseOpt
     const unavailable = (cause: unknown) =>
       new WarehouseUnavailable({ backend: where, message: cause instanceof Error ? cause.message : String(cause), cause })
     const classify = (cause: unknown) =>
-      isClickHouseError(cause) && CALLER_ERROR_CODES.has(cause.code)
-        ? new WarehouseQueryError({ message: cause.message.trim(), code: cause.code })
-        : unavailable(cause)
+      isClickHouseError(cause) && CALLER_ERROR_CODES.has(cause.code) ? queryError(cause) : unavailable(cause)
 
     const limits: AnalystLimits = { ...DEFAULT_ANALYST_LIMITS, ...options?.analyst }
     const runAnalyst = analystRunner(client, backend, limits)
