@@ -50,6 +50,28 @@ const tenantOf = (body: Body): string | QueryReply => {
   return typeof tenant === "string" && tenant !== "" ? tenant : refuse(400, "bad_tenant", '"tenant" must name a tenant', "/tenant")
 }
 
+/**
+ * One decision of a tenant at a time (each rebuild starts from what the previous one stored, and a suggestion is
+ * accepted once), and never waiting for another tenant's: a rebuild reads and writes its own tenant's rows only. A
+ * tenant's lock is kept while a decision holds or waits for it, so naming many tenants leaves nothing behind.
+ */
+const tenantLocks = () => {
+  const locks = new Map<string, { readonly semaphore: Semaphore.Semaphore; users: number }>()
+  return (tenant: string) => <A, E, R>(decision: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+    Effect.acquireUseRelease(
+      Effect.sync(() => {
+        let lock = locks.get(tenant)
+        if (lock === undefined) locks.set(tenant, lock = { semaphore: Semaphore.makeUnsafe(1), users: 0 })
+        lock.users++
+        return lock
+      }),
+      (lock) => lock.semaphore.withPermits(1)(decision),
+      (lock) => Effect.sync(() => {
+        if (--lock.users === 0) locks.delete(tenant)
+      }),
+    )
+}
+
 export const identityRoute = (options: {
   readonly warehouse: WarehouseShape
   readonly config: IdentityConfig
@@ -58,12 +80,11 @@ export const identityRoute = (options: {
   readonly bodyIdleMs?: number
 }) =>
   Effect.gen(function* () {
-    // One decision at a time: each rebuild starts from what the previous one stored.
-    const lock = yield* Semaphore.make(1)
+    const oneAtATime = tenantLocks()
 
-    const answer = (decision: Effect.Effect<DecisionResult, unknown, Warehouse>, fieldOf: (input: string) => string = () => "/identifier") =>
+    const answer = (tenant: string, decision: Effect.Effect<DecisionResult, unknown, Warehouse>, fieldOf: (input: string) => string = () => "/identifier") =>
       decision.pipe(
-        lock.withPermits(1),
+        oneAtATime(tenant),
         Effect.provideService(Warehouse, options.warehouse),
         Effect.map((result): QueryReply => ({ status: 200, body: { success: true, ...result } })),
         Effect.catch((e: unknown) => Effect.succeed(failure(e, fieldOf))),
@@ -121,18 +142,18 @@ export const identityRoute = (options: {
           } catch {
             return refuse(400, "bad_suggestion", "the suggestion id is not validly URL-encoded", "/id")
           }
-          return yield* answer(decideSuggestion(tenant, id, suggestion[2] === "accept", reason, options.config, options.reload))
+          return yield* answer(tenant, decideSuggestion(tenant, id, suggestion[2] === "accept", reason, options.config, options.reload))
         }
         if (path === "split") {
           const identifier = field(b, "identifier", true)
           if (typeof identifier !== "string") return identifier
-          return yield* answer(splitIdentifier(tenant, identifier, reason, options.config, options.reload))
+          return yield* answer(tenant, splitIdentifier(tenant, identifier, reason, options.config, options.reload))
         }
         const a = field(b, "a", true)
         if (typeof a !== "string") return a
         const second = field(b, "b", true)
         if (typeof second !== "string") return second
-        return yield* answer(separateIdentifiers(tenant, a, second, reason, options.config, options.reload), (input) => (input === a ? "/a" : "/b"))
+        return yield* answer(tenant, separateIdentifiers(tenant, a, second, reason, options.config, options.reload), (input) => (input === a ? "/a" : "/b"))
       })
   })
 
