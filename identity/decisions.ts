@@ -2,7 +2,7 @@
 // identifiers apart (separate), accept or dismiss a duplicate suggestion. The same programs serve `cdp identity ...`
 // on the data dir and the admin routes of `cdp serve` (ingest/identity-route.ts), which reload the running graph.
 import { Data, Effect } from "effect"
-import { dismissedSuggestionIds, type OperationRow, profileContacts, representativeNode } from "../warehouse/identity.ts"
+import { dismissedSuggestionIds, type OperationRow, profileContacts, representativeNode, suggestionDecision } from "../warehouse/identity.ts"
 import { profileNames } from "../warehouse/profiles.ts"
 import { extractConfigFor } from "./extract.ts"
 import { DEFAULT_GRAPH_RULES } from "./graph.ts"
@@ -12,14 +12,33 @@ import { rebuildIdentity, type RebuildSummary } from "./rebuild.ts"
 import type { IdentityConfig } from "./stage.ts"
 import { findSuggestions, type ProfileSummary } from "./suggestions.ts"
 
+/** A suggestion id as typed may be empty, kilobytes long or hold a newline: such is quoted and cut, so an error stays one line. */
+const shownId = (id: string) =>
+  /^[\w-]{1,80}$/.test(id) ? id : id.length <= 80 ? JSON.stringify(id) : `${JSON.stringify(id.slice(0, 80)).slice(0, -1)}…" (${id.length} characters)`
+
 export class UnknownSuggestion extends Data.TaggedError("UnknownSuggestion")<{ readonly id: string; readonly tenant: string }> {
   override get message() {
-    // An id as typed may be empty, kilobytes long or hold a newline: such is quoted and cut, so the error stays one line.
-    const shown = /^[\w-]{1,80}$/.test(this.id) ? this.id
-      : this.id.length <= 80 ? JSON.stringify(this.id) : `${JSON.stringify(this.id.slice(0, 80)).slice(0, -1)}…" (${this.id.length} characters)`
-    return `no open suggestion ${shown} in tenant "${this.tenant}" (list them with cdp identity suggestions)`
+    return `no open suggestion ${shownId(this.id)} in tenant "${this.tenant}" (list them with cdp identity suggestions)`
   }
 }
+
+/** A suggestion already accepted or dismissed: deciding it again would do nothing (or undo nothing), so it is refused. */
+export class SuggestionDecided extends Data.TaggedError("SuggestionDecided")<{
+  readonly id: string
+  readonly tenant: string
+  readonly accepted: boolean
+  readonly opId: string
+  readonly atMs: number
+}> {
+  override get message() {
+    const at = new Date(this.atMs).toISOString()
+    return `suggestion ${shownId(this.id)} of tenant "${this.tenant}" was already ${this.accepted ? "accepted" : "dismissed"} at ${at} ` +
+      `(operation ${this.opId} in identity_operations): ${this.accepted ? "its two profiles were merged" : "it is not suggested again"}`
+  }
+}
+
+/** The reason an accepted suggestion's link is recorded with: it names the suggestion, so a second decision can find it. */
+const acceptedReason = (id: string, why: string) => `suggestion ${id} accepted: ${why}`
 
 /** The identifier as the tenant's rules read it (its phone regions, its mailbox rules), or its BadIdentifier. */
 export const readIdentifier = (input: string, tenant: string, config: IdentityConfig): Effect.Effect<IdentifierRef, BadIdentifier> => {
@@ -108,13 +127,16 @@ export const separateIdentifiers = <E>(tenant: string, first: string, second: st
 export const decideSuggestion = <E>(tenant: string, id: string, accept: boolean, reason: string, config: IdentityConfig, reload: Reload<E>) =>
   Effect.gen(function* () {
     const suggestion = (yield* openSuggestions(tenant)).find((s) => s.id === id)
-    if (suggestion === undefined) return yield* Effect.fail(new UnknownSuggestion({ id, tenant }))
+    if (suggestion === undefined) {
+      const earlier = yield* suggestionDecision(tenant, id, acceptedReason(id, ""))
+      return yield* Effect.fail(earlier === undefined ? new UnknownSuggestion({ id, tenant }) : new SuggestionDecided({ id, tenant, ...earlier }))
+    }
     if (!accept) return { operation: yield* recordOperation({ tenant, kind: "dismiss", a: suggestion.id, b: "", reason }) }
     const a = yield* representative(tenant, suggestion.a)
     const b = yield* representative(tenant, suggestion.b)
     if (a === undefined || b === undefined) return yield* Effect.fail(new UnknownSuggestion({ id, tenant }))
     const evidence = suggestion.evidence.map((e) => `${e.field} ${e.a} ~ ${e.b} (${e.similarity.toFixed(2)})`).join("; ")
-    return yield* decide(tenant, { kind: "link", a, b, reason: `suggestion ${suggestion.id} accepted: ${reason || evidence}` }, config, reload)
+    return yield* decide(tenant, { kind: "link", a, b, reason: acceptedReason(suggestion.id, reason || evidence) }, config, reload)
   })
 
 /** What a decision did: the recorded operation and, unless it was a dismissal, the rebuild that applied it. */

@@ -167,6 +167,9 @@ const failure = (e: unknown, fieldOf: (input: string) => string = () => "/identi
       return refuse(404, "profile_not_found", error.message ?? "no profile holds it")
     case "UnknownSuggestion":
       return refuse(404, "unknown_suggestion", error.message ?? "no such suggestion", "/id")
+    case "SuggestionDecided":
+      return refuse(409, (e as { readonly accepted?: boolean }).accepted === true ? "suggestion_already_accepted" : "suggestion_already_dismissed",
+        error.message ?? "the suggestion was already decided", "/id")
     case "WarehouseUnavailable":
       return warehouseUnavailable(error.message)
     default:

@@ -408,6 +408,20 @@ export const dismissedSuggestionIds = Effect.fn("dismissedSuggestionIds")(functi
   return rows.map((r) => r.a)
 })
 
+/**
+ * The latest decision recorded about a suggestion of a tenant: its dismissal (`a` is its id), or the link its
+ * acceptance recorded (whose reason starts with `acceptedReason`, as identity/decisions.ts writes it).
+ */
+export const suggestionDecision = Effect.fn("suggestionDecision")(function* (tenant: string, id: string, acceptedReason: string) {
+  const warehouse = yield* Warehouse
+  const rows = yield* warehouse.query<{ kind: "link" | "dismiss"; op_id: string; ms: string }>(
+    "SELECT kind, op_id, toUnixTimestamp64Milli(at) AS ms FROM identity_operations WHERE tenant = {tenant:String} AND " +
+      "((kind = 'dismiss' AND a = {id:String}) OR (kind = 'link' AND startsWith(reason, {accepted:String}))) ORDER BY at DESC, op_id DESC LIMIT 1",
+    { params: { tenant, id, accepted: acceptedReason } })
+  const row = rows[0]
+  return row === undefined ? undefined : { accepted: row.kind === "link", opId: row.op_id, atMs: Number(row.ms) }
+})
+
 /** The unshared node a profile is best known by, kinds ranked by `priority` (unlisted kinds last). */
 export const representativeNode = Effect.fn("representativeNode")(function* (tenant: string, profileId: string, priority: ReadonlyArray<string>) {
   const warehouse = yield* Warehouse

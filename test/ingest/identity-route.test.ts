@@ -8,7 +8,7 @@ import { preReadBodies, type QueryReply } from "../../ingest/query-route.ts"
 import { defaultIdentityConfig, makeIdentityStage } from "../../identity/stage.ts"
 import { type QueryOptions, Warehouse, type WarehouseShape } from "../../warehouse/warehouse.ts"
 import { eventOn } from "../support/events.ts"
-import { freshDir, removeDir, withEmbeddedWarehouse } from "../support/pipeline.ts"
+import { freshDir, post, removeDir, withCollector, withEmbeddedWarehouse } from "../support/pipeline.ts"
 
 let dir: string
 beforeEach(() => { dir = freshDir() })
@@ -56,4 +56,44 @@ describe("identity decision routes", () => {
     expect((replies.other as { value: QueryReply }).value.status).toBe(200)
     expect(replies.first.status).toBe(200)
   }, 60_000)
+
+  it("a suggestion accepted or dismissed once is 409 naming it, what was decided and when; an unknown one stays 404", () =>
+    withCollector(dir, (url) => Effect.gen(function* () {
+      // Two people, each seen as two profiles (one name, the same e-mail local part on two domains): two suggestions.
+      for (const name of ["Ann Lee", "Bob Stone"]) {
+        const local = name.toLowerCase().replace(" ", ".")
+        for (const domain of ["x.example", "y.example"]) {
+          const res = yield* post(`${url}/v1/identify`, { userId: `${local}@${domain}`, messageId: `m-${local}-${domain}`, traits: { name, email: `${local}@${domain}` } })
+          expect(res.status).toBe(200)
+        }
+      }
+      const route = yield* identityRoute({ warehouse: yield* Warehouse, config, reload: Effect.void })
+      const listed = yield* route({ method: "GET", url: "/v1/identity/suggestions?tenant=acme" } as IncomingMessage)
+      const [first, second] = (listed.body as { suggestions: Array<{ id: string }> }).suggestions.map((s) => s.id)
+      const decide = (id: string, what: "accept" | "dismiss") =>
+        Effect.map(route(request(`/v1/identity/suggestions/${id}/${what}`, { tenant: "acme", reason: "same person" })),
+          (r) => ({ status: r.status, body: r.body as { rule?: string; error?: string; field?: string; operation?: { atMs: number } } }))
+
+      const accepted = yield* decide(first!, "accept")
+      expect(accepted.status).toBe(200)
+      const at = new Date(accepted.body.operation!.atMs).toISOString()
+      for (const what of ["accept", "dismiss"] as const) {
+        const again = yield* decide(first!, what)
+        expect(again).toMatchObject({ status: 409, body: { rule: "suggestion_already_accepted", field: "/id" } })
+        expect(again.body.error).toContain(`suggestion ${first} of tenant "acme" was already accepted at ${at}`)
+      }
+
+      const dismissed = yield* decide(second!, "dismiss")
+      expect(dismissed.status).toBe(200)
+      const dismissedAt = new Date(dismissed.body.operation!.atMs).toISOString()
+      for (const what of ["accept", "dismiss"] as const) {
+        const again = yield* decide(second!, what)
+        expect(again).toMatchObject({ status: 409, body: { rule: "suggestion_already_dismissed", field: "/id" } })
+        expect(again.body.error).toContain(`suggestion ${second} of tenant "acme" was already dismissed at ${dismissedAt}`)
+      }
+      // Another tenant's decisions are not this one's.
+      const elsewhere = yield* Effect.map(route(request(`/v1/identity/suggestions/${first}/accept`, { tenant: "globex" })), (r) => r.body as { rule: string })
+      expect(elsewhere.rule).toBe("unknown_suggestion")
+      expect((yield* decide("sug_nope", "accept")).status).toBe(404)
+    })), 60_000)
 })
