@@ -21,7 +21,7 @@ import { BodyTooLarge, bodyErrorReply, receiveBody } from "./body.ts"
 import { readJson } from "./json.ts"
 import { DEFAULT_READ_PURPOSE, maskProfileAnswer, type ProfilePage } from "./mask.ts"
 import { preReadBodies, type QueryReply, refuse } from "./query-route.ts"
-import { hasLabelControls } from "../warehouse/labels.ts"
+import { labelProblem, normaliseLabel } from "../warehouse/labels.ts"
 import { TENANT_NAME, TENANT_NAME_RULE } from "../warehouse/tenant.ts"
 import { dateOffTheCalendar } from "../warehouse/calendar.ts"
 import { DEFAULT_TENANT } from "./writekeys.ts"
@@ -257,8 +257,12 @@ export const validateTokenInput = (input: {
     }
     scopes = given as Array<Scope>
   }
-  if (input.name !== undefined && (typeof input.name !== "string" || input.name.length > 200 || hasLabelControls(input.name))) {
+  if (input.name !== undefined && (typeof input.name !== "string" || input.name.length > 200)) {
     return new TokenInvalid({ field: "name", message: "name must be a label of at most 200 characters, without control characters" })
+  }
+  const nameProblem = input.name === undefined ? undefined : labelProblem(input.name)
+  if (nameProblem !== undefined) {
+    return new TokenInvalid({ field: "name", message: `name must be a label of at most 200 characters, without control characters: ${nameProblem}` })
   }
   let expiresAtMs: number | null = null
   if (input.expires !== undefined && input.expires !== null) {
@@ -267,7 +271,7 @@ export const validateTokenInput = (input: {
     if (e instanceof TokenInvalid) return e
     expiresAtMs = e
   }
-  return { role, tenant: input.tenant as string | undefined, scopes, name: (input.name as string | undefined) ?? "", expiresAtMs }
+  return { role, tenant: input.tenant as string | undefined, scopes, name: normaliseLabel((input.name as string | undefined) ?? ""), expiresAtMs }
 }
 
 /** Creates a token: the token itself is returned once and never stored. */

@@ -3,9 +3,36 @@
 // Source"). C0 controls are added by each user of the class, since output may keep tab and line feed.
 export const DISPLAY_CONTROLS = "\\u007f-\\u009f\\u061c\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069"
 
-// A stored label (a token's or an audience's name) holds no control character at all: stored, one would clear an
-// operator's screen or show a name reversed wherever it is listed.
-const LABEL_CONTROLS = new RegExp(`[\\u0000-\\u001f${DISPLAY_CONTROLS}]`)
+// A stored label (a token's or an audience's name) holds no control character (Cc: C0, DEL, C1), no format character
+// (Cf: zero-width space and joiners, soft hyphen, byte-order mark, word joiner, bidi marks, overrides and isolates,
+// tag characters), no half of a surrogate pair and no line or paragraph separator: stored, one would clear an operator's screen or show a name
+// reversed wherever it is listed, and an invisible one makes "Dup\u200b" a second name that looks exactly like "Dup".
+// The joiners go too (emoji sequences, some scripts' ligatures): a name reads the same without them.
+const LABEL_UNSAFE = /[\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}]/u
+const LABEL_UNSAFE_ALL = /[\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}]/gu
 
-/** Whether a label holds a control character or a bidi override. */
-export const hasLabelControls = (label: string): boolean => LABEL_CONTROLS.test(label)
+/** A character as people look it up: U+200B. */
+export const codePoint = (ch: string): string => `U+${ch.codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0")}`
+
+/** A label as a message may show it: quoted, each unsafe character written as \u{...}, cut at 60 characters. */
+const shown = (label: string): string => {
+  const cut = [...label].length > 60 ? `${[...label].slice(0, 60).join("")}...` : label
+  return `"${cut.replace(LABEL_UNSAFE_ALL, (ch) => `\\u{${ch.codePointAt(0)!.toString(16)}}`)}"`
+}
+
+/**
+ * Why a label cannot be stored, naming it and the first character that is no part of one (its code point), or
+ * undefined when it can. `what` says whose label it is ("name").
+ */
+export const labelProblem = (label: string, what = "name"): string | undefined => {
+  const found = LABEL_UNSAFE.exec(label)
+  if (found === null) return undefined
+  const ch = String.fromCodePoint(found[0].codePointAt(0)!)
+  const kind = /\p{Cc}/u.test(ch) ? "a control character"
+    : /\p{Cf}/u.test(ch) ? "an invisible format character"
+    : /\p{Cs}/u.test(ch) ? "half of a surrogate pair" : "a line separator"
+  return `${what} ${shown(label)} holds ${codePoint(ch)}, ${kind}: a ${what} may hold none, so that two that look the same cannot both exist`
+}
+
+/** A label as it is stored and compared: Unicode's composed form (NFC), so "é" typed either way is one name. */
+export const normaliseLabel = (label: string): string => label.normalize("NFC")

@@ -4,7 +4,7 @@ import { randomBytes } from "node:crypto"
 import { Context, Data, Effect } from "effect"
 import { ConsentPoliciesRef, policyOf } from "../../consent/index.ts"
 import { audienceVersions, audienceVersionsPage, insertAudienceVersion, latestAudienceVersions, memberCounts, type VersionRow } from "../../warehouse/audiences.ts"
-import { hasLabelControls } from "../../warehouse/labels.ts"
+import { labelProblem, normaliseLabel } from "../../warehouse/labels.ts"
 import { ConditionInvalid, type Condition, type Node, parseCondition } from "./condition.ts"
 
 export class AudienceInvalid extends Data.TaggedError("AudienceInvalid")<{
@@ -83,8 +83,9 @@ const newId = () => `aud_${randomBytes(9).toString("base64url").replace(/[-_]/g,
 const checkName = (name: unknown): string | AudienceInvalid => {
   if (typeof name !== "string" || name.trim() === "") return new AudienceInvalid({ field: "name", reason: "must be a non-empty string" })
   if (name.length > 200) return new AudienceInvalid({ field: "name", reason: "may be at most 200 characters" })
-  if (hasLabelControls(name)) return new AudienceInvalid({ field: "name", reason: "may hold no control characters or bidi overrides" })
-  return name.trim()
+  const problem = labelProblem(name)
+  if (problem !== undefined) return new AudienceInvalid({ field: "name", reason: problem })
+  return normaliseLabel(name).trim()
 }
 
 /** Checks a purpose against the tenant's consent policy. */
@@ -169,7 +170,7 @@ export const createAudience = Effect.fn("createAudience")(function* (tenant: str
   const condition = yield* checkCondition(tenant, input.condition)
   if (condition instanceof AudienceInvalid) return yield* Effect.fail(condition)
   const existing = (yield* latestAudienceVersions(tenant)).filter((r) => Number(r.deleted) === 0)
-  if (existing.some((r) => r.name === name)) {
+  if (existing.some((r) => normaliseLabel(r.name) === name)) {
     return yield* Effect.fail(new AudienceInvalid({ field: "name", reason: `tenant "${tenant}" already has an audience named "${name}"` }))
   }
   const limit = yield* MaxAudiencesRef
@@ -194,7 +195,7 @@ export const editAudience = Effect.fn("editAudience")(function* (
     const condition = yield* checkCondition(tenant, edit.condition)
     if (condition instanceof AudienceInvalid) return yield* Effect.fail(condition)
   }
-  if (name !== current.name && (yield* latestAudienceVersions(tenant)).some((r) => Number(r.deleted) === 0 && r.name === name && r.audience_id !== id)) {
+  if (name !== current.name && (yield* latestAudienceVersions(tenant)).some((r) => Number(r.deleted) === 0 && normaliseLabel(r.name) === name && r.audience_id !== id)) {
     return yield* Effect.fail(new AudienceInvalid({ field: "name", reason: `tenant "${tenant}" already has an audience named "${name}"` }))
   }
   yield* insertAudienceVersion({

@@ -122,6 +122,11 @@ describe("a token request", () => {
       expect(field({ role: "marketer", name }), JSON.stringify(name)).toMatch(/^name: name must be a label .* without control characters/)
     }
     expect(field({ role: "marketer", name: "CI deploy — café 😀" })).toBe("ok")
+    // An invisible character makes a name that looks like another: refused, naming its code point.
+    for (const [name, point] of [["ci\u200bdeploy", "U+200B"], ["\ufeffci", "U+FEFF"], ["c\u00adi", "U+00AD"], ["ci\u2028", "U+2028"]]) {
+      expect(field({ role: "marketer", name: name! }), JSON.stringify(name)).toMatch(new RegExp(`^name: name must be a label .*holds ${point!.replace("+", "\\+")}`))
+    }
+    expect((validateTokenInput({ role: "marketer", name: "Cafe\u0301" }, now) as { name: string }).name).toBe("Caf\u00e9")
     expect(field({ role: "admin", expires: "yesterday" })).toMatch(/^expires: expiry "yesterday" is not a date/)
     expect(field({ role: "admin", expires: "2026-06-01" })).toMatch(/is not in the future/)
     expect(field({ role: "admin", name: "x".repeat(201) })).toMatch(/^name:/)
