@@ -350,7 +350,7 @@ const makeCollector = (options: CollectorOptions) =>
       exports: yield* exportRoute({ destinations: options.destinations ?? [], policies: options.consent, bodyIdleMs }),
       listening: listeningRoute({ warehouse, report: options.listeningReport, bodyIdleMs }),
       deadLetters: deadLetterRoute({ warehouse, pipeline, bodyIdleMs }),
-      relations: relationsRoute({ warehouse, config: options.relations, identity: options.identity, bodyIdleMs }),
+      relations: yield* relationsRoute({ warehouse, config: options.relations, identity: options.identity, bodyIdleMs }),
       traits: traitsRoute({ warehouse, bodyIdleMs }),
       audit: options.dataDir === undefined ? undefined : yield* auditRoute({ signer: yield* auditSigner(options.dataDir) }),
     }

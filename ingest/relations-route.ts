@@ -1,15 +1,20 @@
 // The relationship scores over HTTP (`cdp relations ...` goes through them while `cdp serve` holds the data dir; a
 // console reads them): tokens with relations:read read, relations:write computes (ingest/auth.ts guards both).
-//   POST /v1/relations/compute {"asOf"?: "2024-11-01", "tenant"?}   every profile brought to a date (default today)
+//   POST /v1/relations/compute {"asOf"?: "2024-11-01", "tenant"?, "wait"?}   every profile brought to a date (default
+//        today), in the background: 202 with where to follow it; with "wait": true, 200 with the run when it ends
+//   GET  /v1/relations/compute?tenant=                              the tenant's latest compute asked of this server
 //   GET  /v1/relations/summary?from=&to=&limit=                   per type at two dates, movements, who changed
 //   GET  /v1/relations/report?from=&to=&every=day|week|month      per type at the end of each period (stored runs)
 //   GET  /v1/relations/explain/{identifier}?asOf=                 one profile's type, health, churn risk and evidence
-// A tenant computes one run at a time (computeRelations): a second compute while one runs is 409, not a second pass.
+// A tenant computes one run at a time (computeRelations): a second compute of the same day while one runs follows it;
+// of another day it is 409, not a second pass. A compute over a million events takes about a minute: longer than a
+// proxy or a console waits for an answer, so it runs in the server's scope, not the request's.
 import type { IncomingMessage } from "node:http"
-import { Effect } from "effect"
+import { Effect, Fiber, type Scope } from "effect"
 import { defaultIdentityConfig, type IdentityConfig, profileIdOf, readIdentifier } from "../identity/index.ts"
 import {
-  computeRelations, dayOf, DEFAULT_RELATIONS_CONFIG, explainRelation, relationSeries, type RelationsConfig, SERIES_EVERY, type SeriesEvery, summarise,
+  computeRelations, type ComputeResult, ComputeRunning, dayOf, DEFAULT_RELATIONS_CONFIG, explainRelation, isComputing, notARunDay, relationSeries, type RelationsConfig, SERIES_EVERY,
+  type SeriesEvery, summarise,
 } from "../identity/relations/index.ts"
 import { notADay } from "../warehouse/calendar.ts"
 import { readRuns } from "../warehouse/relations.ts"
@@ -21,13 +26,42 @@ import { DEFAULT_TENANT } from "./writekeys.ts"
 
 export const RELATIONS_PATH = "/v1/relations"
 const EXPLAIN_PATH = `${RELATIONS_PATH}/explain/`
-const ROUTES = `POST ${RELATIONS_PATH}/compute, GET ${RELATIONS_PATH}/summary, GET ${RELATIONS_PATH}/report, GET ${EXPLAIN_PATH}{identifier}`
+const COMPUTE_PATH = `${RELATIONS_PATH}/compute`
+const ROUTES = `POST and GET ${COMPUTE_PATH}, GET ${RELATIONS_PATH}/summary, GET ${RELATIONS_PATH}/report, GET ${EXPLAIN_PATH}{identifier}`
 const DAY_MS = 86_400_000
 /** Profiles listed as changed in a summary unless ?limit= says otherwise, and the most it may say. */
 const DEFAULT_CHANGED = 100
 const MAX_CHANGED = 10_000
-const validateComputeBody = ajv.compile<{ asOf?: string; tenant?: string }>(relationsComputeBodySchema)
-const COMPUTE_BODY = 'the body must be JSON {"asOf"?: "2024-11-01", "tenant"?: "..."}'
+const validateComputeBody = ajv.compile<{ asOf?: string; tenant?: string; wait?: boolean }>(relationsComputeBodySchema)
+const COMPUTE_BODY = 'the body must be JSON {"asOf"?: "2024-11-01", "tenant"?: "...", "wait"?: true}'
+/** Tenants whose latest compute a server remembers; past it, the oldest finished one is forgotten. */
+const MAX_REMEMBERED_COMPUTES = 1000
+
+/** A compute asked of this server: the latest per tenant, running or ended. */
+interface ComputeJob {
+  readonly tenant: string
+  readonly asOf: string
+  readonly startedAt: string
+  readonly fiber: Fiber.Fiber<QueryReply>
+  /** Its answer once it ended: 200 with the run, or the refusal it ended with. */
+  ended?: { readonly at: string; readonly reply: QueryReply }
+}
+
+/** Where a tenant's compute is followed. */
+const statusUrl = (tenant: string) => `${COMPUTE_PATH}?tenant=${encodeURIComponent(tenant)}`
+
+/** What GET /v1/relations/compute (and a POST not waiting) answers about a compute. */
+const jobView = (job: ComputeJob) => {
+  const reply = job.ended?.reply
+  const body = reply?.body as (ComputeResult & { success: true }) | { success: false; error: string; rule: string } | undefined
+  return {
+    success: true, tenant: job.tenant, asOf: job.asOf, startedAt: job.startedAt, statusUrl: statusUrl(job.tenant),
+    ...(job.ended === undefined ? { status: "running" } : { finishedAt: job.ended.at }),
+    ...(body === undefined ? {} : body.success
+      ? { status: "done", run: { profiles: body.profiles, byType: body.byType, seconds: body.seconds } }
+      : { status: "failed", failure: { status: reply!.status, rule: body.rule, error: body.error } }),
+  }
+}
 
 /** A day parameter: YYYY-MM-DD that is a day on the calendar, or why not. */
 const dayParameter = (name: string, text: string, field = name): string | QueryReply => {
@@ -77,17 +111,42 @@ const failed = (e: unknown): Effect.Effect<QueryReply> => {
   }
 }
 
-export const relationsRoute = (options: {
+export const relationsRoute = Effect.fn("relationsRoute")(function* (options: {
   readonly warehouse: WarehouseShape
   /** How the scores are computed (CDP_RELATIONS). */
   readonly config?: RelationsConfig | undefined
   /** How identifiers are read (phone regions, mailbox rules): the pipeline's identity configuration. */
   readonly identity?: IdentityConfig | undefined
   readonly bodyIdleMs?: number | undefined
-}) => {
+}) {
   const config = options.config ?? DEFAULT_RELATIONS_CONFIG
   const run = <A>(effect: Effect.Effect<A, unknown, Warehouse>, reply: (a: A) => QueryReply) =>
     effect.pipe(Effect.provideService(Warehouse, options.warehouse), Effect.map(reply), Effect.catch(failed))
+  // Computes outlive the request that asked for one: they run in the server's scope and end with it.
+  const scope = yield* Effect.scope
+  const jobs = new Map<string, ComputeJob>()
+
+  const startJob = (tenant: string, asOf: string) =>
+    Effect.gen(function* () {
+      const job: { -readonly [K in keyof ComputeJob]: ComputeJob[K] } = {
+        tenant, asOf, startedAt: new Date().toISOString(), fiber: undefined as unknown as Fiber.Fiber<QueryReply>,
+      }
+      const work = run(computeRelations({ tenant, asOf, config }), (result): QueryReply => ({ status: 200, body: { success: true, ...result } })).pipe(
+        Effect.tap((reply) => Effect.sync(() => { job.ended = { at: new Date().toISOString(), reply } })),
+      )
+      job.fiber = yield* Effect.forkIn(work, scope)
+      jobs.delete(tenant)
+      jobs.set(tenant, job)
+      if (jobs.size > MAX_REMEMBERED_COMPUTES) {
+        for (const [t, j] of jobs) {
+          if (j.ended !== undefined) {
+            jobs.delete(t)
+            break
+          }
+        }
+      }
+      return job as ComputeJob
+    })
 
   const compute = (req: IncomingMessage, queryTenant: string) =>
     Effect.gen(function* () {
@@ -99,8 +158,36 @@ export const relationsRoute = (options: {
       const tenant = body.tenant ?? queryTenant
       const asOf = body.asOf === undefined ? dayOf(Date.now()) : dayParameter("asOf", body.asOf, "/asOf")
       if (isReply(asOf)) return asOf
-      return yield* run(computeRelations({ tenant, asOf, config }), (result) => ({ status: 200, body: { success: true, ...result } }))
+      const outside = notARunDay(asOf)
+      if (outside !== undefined) return refuse(400, "bad_period", `asOf ${outside}`, "/asOf")
+      const running = jobs.get(tenant)
+      let job: ComputeJob
+      if (running !== undefined && running.ended === undefined) {
+        if (running.asOf !== asOf) {
+          return refuse(409, "compute_running",
+            `tenant "${tenant}" is computing its relationships as of ${running.asOf} already (since ${running.startedAt}); follow it at GET ${statusUrl(tenant)} and ask again when it ends`,
+            undefined, { "retry-after": "30" })
+        }
+        job = running
+      } else {
+        // The daily schedule computes outside this route: its compute is refused the same way, at once.
+        if (isComputing(tenant)) return yield* failed(new ComputeRunning({ tenant }))
+        job = yield* startJob(tenant, asOf)
+      }
+      if (body.wait === true) return yield* Fiber.join(job.fiber)
+      return { status: 202, body: jobView(job), headers: { location: statusUrl(tenant) } }
     })
+
+  const computeStatus = (url: URL, tenant: string) => {
+    const given = readParameters(url, [])
+    if (isReply(given)) return given
+    const job = jobs.get(tenant)
+    if (job === undefined) {
+      return refuse(404, "no_compute",
+        `no compute of tenant "${tenant}" was asked of this server since it started; POST ${COMPUTE_PATH} starts one, GET ${RELATIONS_PATH}/summary reads the stored runs`)
+    }
+    return { status: 200, body: jobView(job) }
+  }
 
   const summary = (url: URL, tenant: string) =>
     Effect.gen(function* () {
@@ -163,10 +250,14 @@ export const relationsRoute = (options: {
     const read = method === "GET" || method === "HEAD"
     const only = (allowed: string, then: () => Effect.Effect<QueryReply>) =>
       (allowed === "GET" ? read : method === allowed) ? then() : Effect.succeed(refuse(405, "method_not_allowed", `use ${allowed} ${path}`, undefined, { allow: allowed }))
-    if (path === `${RELATIONS_PATH}/compute`) return only("POST", () => compute(req, tenant))
+    if (path === COMPUTE_PATH) {
+      if (read) return Effect.succeed(computeStatus(url, tenant))
+      if (method === "POST") return compute(req, tenant)
+      return Effect.succeed(refuse(405, "method_not_allowed", `use POST ${path} to compute, GET ${path} to follow it`, undefined, { allow: "GET, POST" }))
+    }
     if (path === `${RELATIONS_PATH}/summary`) return only("GET", () => summary(url, tenant))
     if (path === `${RELATIONS_PATH}/report`) return only("GET", () => report(url, tenant))
     if (path.startsWith(EXPLAIN_PATH) || path === EXPLAIN_PATH.slice(0, -1)) return only("GET", () => explain(url, tenant))
     return Effect.succeed(refuse(404, "not_found", `no route ${path}; relations serves ${ROUTES}`))
   }
-}
+})

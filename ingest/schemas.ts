@@ -224,7 +224,7 @@ export const busIdentityChangeSchema = busRecord({
 /** POST /v1/relations/compute (ingest/relations-route.ts). */
 export const relationsComputeBodySchema = {
   type: "object", additionalProperties: false,
-  properties: { asOf: { type: "string" }, tenant: { type: "string" } },
+  properties: { asOf: { type: "string" }, tenant: { type: "string" }, wait: { type: "boolean" } },
 } as const
 
 /** POST /v1/dead-letters/retry (ingest/dead-letter-route.ts). */

@@ -83,6 +83,9 @@ export const notARunDay = (day: string): string | undefined =>
   day < RUN_EARLIEST_DAY || day > RUN_LATEST_DAY
     ? `${day} is outside the days relationship scores are kept for (${RUN_EARLIEST_DAY} to ${RUN_LATEST_DAY})` : undefined
 
+/** Whether this process is computing the tenant's relationships now (a compute for it would be ComputeRunning). */
+export const isComputing = (tenant: string) => computing.has(tenant)
+
 export const computeRelations = Effect.fn("computeRelations")(function* (options: {
   readonly tenant: string
   readonly asOf: string

@@ -2,7 +2,7 @@
 // evidence) as of a date, built on unified profiles and signals kept current in the warehouse.
 export { classify, CHURN_TERMS, type Relationship, RELATIONSHIP_TYPES, type RelationshipType } from "./classify.ts"
 export {
-  computeRelations, type ComputeResult, notARunDay, ComputeRunning, dayOf, keepRelationsCurrent, PeriodInvalid, explainRelation, type Movement, NoRelationsYet, ProfileNotScored,
+  computeRelations, type ComputeResult, isComputing, notARunDay, ComputeRunning, dayOf, keepRelationsCurrent, PeriodInvalid, explainRelation, type Movement, NoRelationsYet, ProfileNotScored,
   relationshipTraits, type RelationExplanation, scoreProfile, scoresAsOf, summarise, type Summary,
 } from "./compute.ts"
 export { DEFAULT_RELATIONS_CONFIG, parseRelationsConfig, type RelationsConfig } from "./config.ts"

@@ -39,9 +39,9 @@ describe("/v1/relations", () => {
       expect(denied).toMatchObject({ status: 403, body: { rule: "missing_scope" } })
       expect(denied.body.error).toContain("relations:write")
 
-      const first = checked("/v1/relations/compute", "POST", yield* call(url, "POST", "/v1/relations/compute", ADMIN, { tenant: "acme", asOf: "2024-10-01" }))
+      const first = checked("/v1/relations/compute", "POST", yield* call(url, "POST", "/v1/relations/compute", ADMIN, { tenant: "acme", asOf: "2024-10-01", wait: true }))
       expect(first.status, JSON.stringify(first.body)).toBe(200)
-      const run = checked("/v1/relations/compute", "POST", yield* call(url, "POST", "/v1/relations/compute", ADMIN, { tenant: "acme", asOf: "2024-11-01" }))
+      const run = checked("/v1/relations/compute", "POST", yield* call(url, "POST", "/v1/relations/compute", ADMIN, { tenant: "acme", asOf: "2024-11-01", wait: true }))
       expect(run.body).toMatchObject({ success: true, tenant: "acme", asOf: "2024-11-01", profiles: 2 })
       expect(Object.values(run.body.byType as Record<string, number>).reduce((a, b) => a + b, 0)).toBe(2)
 
@@ -73,7 +73,7 @@ describe("/v1/relations", () => {
   it("refuses another tenant, wrong parameters and an unknown person, each naming what is wrong", () =>
     withApi(dir, (url) => Effect.gen(function* () {
       yield* seed(url)
-      expect((yield* call(url, "POST", "/v1/relations/compute", ADMIN, { tenant: "acme", asOf: "2024-11-01" })).status).toBe(200)
+      expect((yield* call(url, "POST", "/v1/relations/compute", ADMIN, { tenant: "acme", asOf: "2024-11-01", wait: true })).status).toBe(200)
       const marketer = yield* token(url, { role: "marketer", tenant: "acme" })
       const refused = (path: string, status: number, rule: string, field?: string) =>
         Effect.gen(function* () {
@@ -100,9 +100,43 @@ describe("/v1/relations", () => {
       yield* refused("/v1/relations/explain/%E0%A4%A", 400, "bad_identifier", "/identifier")
       yield* refused('POST /v1/relations/compute {"tenant":"acme","asOf":"2024-13-01"}', 400, "bad_asOf", "/asOf")
       yield* refused('POST /v1/relations/compute {"tenant":"acme","when":"2024-11-01"}', 400, "bad_body", "/when")
-      // A GET on compute, or a POST on a read, is 405 naming the method to use.
-      const wrongMethod = yield* call(url, "GET", "/v1/relations/compute?tenant=acme", ADMIN)
-      expect(wrongMethod).toMatchObject({ status: 405, body: { rule: "method_not_allowed" } })
+      yield* refused('POST /v1/relations/compute {"tenant":"acme","wait":"yes"}', 400, "bad_body", "/wait")
+      yield* refused("/v1/relations/compute?tenant=acme&run=1", 400, "unknown_parameter", "run")
+      // A PUT on compute, or a POST on a read, is 405 naming the methods to use.
+      const wrongMethod = yield* call(url, "PUT", "/v1/relations/compute?tenant=acme", ADMIN, {})
+      expect(wrongMethod).toMatchObject({ status: 405, body: { rule: "method_not_allowed" }, headers: { allow: "GET, POST" } })
       expect((yield* call(url, "GET", "/v1/relations/nothing?tenant=acme", marketer))).toMatchObject({ status: 404, body: { rule: "not_found" } })
+    })), 120_000)
+
+  it("a compute runs in the background: POST answers 202 with where to follow it, GET follows it until its run", () =>
+    withApi(dir, (url) => Effect.gen(function* () {
+      yield* seed(url)
+      const marketer = yield* token(url, { role: "marketer", tenant: "acme" })
+      const nothing = checked("/v1/relations/compute", "GET", yield* call(url, "GET", "/v1/relations/compute?tenant=acme", marketer))
+      expect(nothing).toMatchObject({ status: 404, body: { rule: "no_compute" } })
+
+      const started = checked("/v1/relations/compute", "POST", yield* call(url, "POST", "/v1/relations/compute", ADMIN, { tenant: "acme", asOf: "2024-11-01" }))
+      expect(started.status, JSON.stringify(started.body)).toBe(202)
+      expect(started.headers["location"]).toBe("/v1/relations/compute?tenant=acme")
+      expect(started.body).toMatchObject({ tenant: "acme", asOf: "2024-11-01", statusUrl: "/v1/relations/compute?tenant=acme" })
+      expect(["running", "done"]).toContain(started.body.status)
+
+      // Followed by a marketer (relations:read) until it ends: the run, as a waiting POST answers it.
+      let followed = started
+      for (let i = 0; i < 600 && followed.body.status === "running"; i++) {
+        yield* Effect.sleep(100)
+        followed = checked("/v1/relations/compute", "GET", yield* call(url, "GET", "/v1/relations/compute?tenant=acme", marketer))
+        expect(followed.status).toBe(200)
+      }
+      expect(followed.body).toMatchObject({ status: "done", tenant: "acme", asOf: "2024-11-01", startedAt: started.body.startedAt, run: { profiles: 2 } })
+      expect(Date.parse(followed.body.finishedAt as string)).toBeGreaterThanOrEqual(Date.parse(started.body.startedAt as string))
+      const stored = yield* call(url, "GET", "/v1/relations/summary?tenant=acme&to=2024-11-01", marketer)
+      expect(stored).toMatchObject({ status: 200, body: { to: "2024-11-01" } })
+
+      // A day no run can be kept for is refused before anything starts; a tenant never computed has nothing to follow.
+      const outside = yield* call(url, "POST", "/v1/relations/compute", ADMIN, { tenant: "acme", asOf: "2150-01-01" })
+      expect(outside.status, JSON.stringify(outside.body)).toBe(400)
+      const other = checked("/v1/relations/compute", "GET", yield* call(url, "GET", "/v1/relations/compute?tenant=globex", ADMIN))
+      expect(other).toMatchObject({ status: 404, body: { rule: "no_compute" } })
     })), 120_000)
 })

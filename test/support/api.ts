@@ -17,7 +17,7 @@ export const callApi = (url: string, method: string, path: string, token: string
       headers: { ...(token === null ? {} : { authorization: `Bearer ${token}` }), ...(body === undefined ? {} : { "content-type": "application/json" }) },
       ...(body === undefined ? {} : { body: typeof body === "string" ? body : JSON.stringify(body) }),
     })
-    return { status: res.status, body: (await res.json()) as ApiBody }
+    return { status: res.status, headers: Object.fromEntries(res.headers), body: (await res.json()) as ApiBody }
   })
 
 /** The admin token of the collectors withApi starts. */
