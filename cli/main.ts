@@ -676,11 +676,21 @@ Examples:
 
 const identity = program.command("identity").description("explain, rebuild and review identity resolution")
 
+/**
+ * A command's identifiers, checked in its own words before anything is opened: commander would name its placeholder
+ * ("missing required argument 'b'"), not what to give. Each is declared optional so that this check runs instead.
+ */
+const identifiersGiven = (command: Command, given: ReadonlyArray<string | undefined>, takes: string, example: string): void => {
+  const n = given.filter((x) => x !== undefined).length
+  if (n < given.length) command.error(`error: cdp identity ${command.name()} takes ${takes}, got ${n === 0 ? "none" : "one"} (e.g. ${example})`)
+}
+
 identity
   .command("explain")
   .description("why two identifiers are one person (the chain of links, each with its message, time, rule and trust) or why not")
-  .argument("<a>", "an identifier")
-  .argument("<b>", "another identifier")
+  .usage("[options] <a> <b>")
+  .argument("[a]", "an identifier")
+  .argument("[b]", "another identifier")
   .option("--tenant <tenant>", "tenant", DEFAULT_TENANT)
   .addOption(identityFormat())
   .addOption(dataDirOption())
@@ -690,7 +700,9 @@ ${IDENTIFIER_HELP}
 Examples:
   $ npx cdp identity explain email:ann@x.example anonymous_id:3f2c9a
   $ npx cdp identity explain user_id:u1 +447700900123 --format json`)
-  .action((a: string, b: string, opts: { tenant: string; format: OutputFormat; dataDir?: string }) => {
+  .action((a: string | undefined, b: string | undefined, opts: { tenant: string; format: OutputFormat; dataDir?: string }, command: Command) => {
+    identifiersGiven(command, [a, b], "two identifiers (A and B)", "cdp identity explain email:ann@x.example user_id:u1")
+    if (a === undefined || b === undefined) return
     const main = identityExplain({ first: a, second: b, tenant: opts.tenant, format: opts.format, backend: backendConfig(opts.dataDir), config: identityConfig() })
     runCommand(main.pipe(Effect.provide(commandLogger)))
   })
@@ -744,7 +756,8 @@ Examples:
 identity
   .command("split")
   .description("take an identifier out of linking: what only it joined splits off into profiles of their own (a recorded decision)")
-  .argument("<identifier>", "KIND:VALUE, e.g. phone:+442079460000")
+  .usage("[options] <identifier>")
+  .argument("[identifier]", "KIND:VALUE, e.g. phone:+442079460000")
   .requiredOption("--reason <text>", "why (kept with the decision)")
   .option("--tenant <tenant>", "tenant", DEFAULT_TENANT)
   .addOption(identityFormat())
@@ -756,7 +769,9 @@ also applies it to the running graph.
 
 Examples:
   $ npx cdp identity split phone:+442079460000 --reason "the shop's switchboard, typed by customers"`)
-  .action((identifier: string, opts: { reason: string; tenant: string; format: OutputFormat; dataDir?: string }) => {
+  .action((identifier: string | undefined, opts: { reason: string; tenant: string; format: OutputFormat; dataDir?: string }, command: Command) => {
+    identifiersGiven(command, [identifier], "the identifier to take out of linking (KIND:VALUE)", `cdp identity split phone:+442079460000 --reason "the shop's switchboard"`)
+    if (identifier === undefined) return
     const main = identitySplit({ identifier, tenant: opts.tenant, reason: opts.reason, format: opts.format, config: identityConfig(), backend: backendConfig(opts.dataDir) })
     runCommand(main.pipe(Effect.provide(commandLogger)))
   })
@@ -764,8 +779,9 @@ Examples:
 identity
   .command("separate")
   .description("two identifiers are different people: revert the merge that joined them (a recorded decision)")
-  .argument("<a>", "an identifier")
-  .argument("<b>", "another identifier")
+  .usage("[options] <a> <b>")
+  .argument("[a]", "an identifier")
+  .argument("[b]", "another identifier")
   .requiredOption("--reason <text>", "why (kept with the decision)")
   .option("--tenant <tenant>", "tenant", DEFAULT_TENANT)
   .addOption(identityFormat())
@@ -776,7 +792,9 @@ cdp serve's POST /v1/identity/separate while it holds the data dir).
 
 Examples:
   $ npx cdp identity separate user_id:u1 email:family@x.example --reason "a shared family inbox"`)
-  .action((a: string, b: string, opts: { reason: string; tenant: string; format: OutputFormat; dataDir?: string }) => {
+  .action((a: string | undefined, b: string | undefined, opts: { reason: string; tenant: string; format: OutputFormat; dataDir?: string }, command: Command) => {
+    identifiersGiven(command, [a, b], "two identifiers (A and B) to keep apart", `cdp identity separate user_id:u1 email:family@x.example --reason "a shared family inbox"`)
+    if (a === undefined || b === undefined) return
     const main = identitySeparate({ first: a, second: b, tenant: opts.tenant, reason: opts.reason, format: opts.format, config: identityConfig(), backend: backendConfig(opts.dataDir) })
     runCommand(main.pipe(Effect.provide(commandLogger)))
   })
