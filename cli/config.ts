@@ -20,6 +20,12 @@ import { parseBrandTerms, readAspectsFile, readTermsFile, type SentimentConfig }
 export const DEFAULT_DATA_DIR = ".cdp-data"
 export const DEFAULT_PORT = 8787
 export const DEFAULT_HOST = "127.0.0.1"
+/**
+ * The most `cdp ingest --source NAME -` saves of stdin (2 GiB): stdin is copied to the temporary directory (often a
+ * RAM-backed /tmp) before it is ingested, so an endless or mistaken pipe would fill it. A file given by its path is
+ * read where it lies and has no bound.
+ */
+export const DEFAULT_STDIN_MAX_BYTES = 2 * 1024 ** 3
 
 /** An environment variable holds a value cdp cannot use. */
 export class SettingInvalid extends Data.TaggedError("SettingInvalid")<{
@@ -158,6 +164,7 @@ export const SETTINGS = {
   maxComputedTraits,
   maxTokens: setting("CDP_MAX_TOKENS", "a whole number of active API tokens a tenant may hold, at least 1", (v) => Config.Int(v).pipe(checked(positiveInt), Config.withDefault(DEFAULT_MAX_TOKENS))),
   ...QUERY_LIMITS,
+  stdinMaxBytes: setting("CDP_STDIN_MAX_BYTES", "a whole number of bytes cdp ingest may save of stdin (-), at least 1", (v) => Config.Int(v).pipe(checked(positiveInt), Config.withDefault(DEFAULT_STDIN_MAX_BYTES))),
   maxAudiences: setting("CDP_MAX_AUDIENCES", "a whole number of audiences a tenant may have, at least 1", (v) => Config.Int(v).pipe(checked(positiveInt), Config.withDefault(DEFAULT_MAX_AUDIENCES))),
   phoneRegions: setting("CDP_PHONE_REGIONS", "comma-separated two-letter country codes tried in order for national phone numbers, e.g. US,GB", (v) => Config.String(v).pipe(checked(countryList), Config.withDefault(["US"]))),
   consent: setting("CDP_CONSENT", 'a JSON object of consent policies, "*" for every tenant, e.g. {"*":{"purposes":{"Analytics":{"onDenied":"drop"}}}}', (v) => Config.String(v).pipe(checked((s: string) => parseConsentPolicies(parseJsonObject("the value")(s))), Config.withDefault(DEFAULT_POLICIES))),
