@@ -7,6 +7,7 @@ import { BadIdentifier, type IdentifierRef, parseIdentifier } from "../identity/
 import type { NormaliseOptions } from "../identity/normalise.ts"
 import type { CanonicalEvent, IdentifierKind } from "../ingest/message.ts"
 import { Pipeline } from "../ingest/pipeline.ts"
+import { profileHasMessages } from "../warehouse/identity.ts"
 import {
   type DoneItem, type DsrRecord, DSR_TYPES, type DsrType, listRequests, loadRequest, requestsAbout, unfinishedRequests, storeRequest,
 } from "../warehouse/dsr.ts"
@@ -24,6 +25,14 @@ export { DSR_TYPES, type DsrRecord, type DsrType } from "../warehouse/dsr.ts"
 
 /** A request that cannot be taken as given: names what is wrong. */
 export class DsrInvalid extends Data.TaggedError("DsrInvalid")<{ readonly field: string; readonly message: string }> {}
+
+/** A request naming a profile id that is no profile of its tenant (another tenant's, or made up): nothing is recorded. */
+export class DsrProfileNotFound extends Data.TaggedError("DsrProfileNotFound")<{ readonly tenant: string; readonly profileId: string }> {
+  override get message() {
+    return `no profile ${this.profileId} in tenant "${this.tenant}": a profile id names a profile of the request's own tenant ` +
+      "(name the person by an identifier instead, e.g. email:ann@x.example)"
+  }
+}
 
 export class DsrNotFound extends Data.TaggedError("DsrNotFound")<{ readonly requestId: string }> {
   override get message() {
@@ -282,11 +291,25 @@ export const runRequest = (env: DsrEnv, valid: ValidDsr, received: DsrRecord) =>
     return completed
   })
 
+/**
+ * A profile id must name a profile of the request's tenant before anything is recorded: one with messages now, or
+ * one an earlier request of the tenant named (erased since, or an interrupted erasure to submit again). Unchecked,
+ * another tenant's profile id ran as a subject of this tenant and wrote its rows (an objection's ledger rows) here.
+ */
+const profileOfTenant = (tenant: string, profileId: string) =>
+  Effect.gen(function* () {
+    if (yield* profileHasMessages(tenant, profileId)) return
+    const keys = yield* Keys
+    if ((yield* requestsAbout(tenant, [identifierKey(keys, tenant, "profile", profileId)])).length > 0) return
+    return yield* Effect.fail(new DsrProfileNotFound({ tenant, profileId }))
+  })
+
 /** Receives and runs a request; `onReceived` sees its id first (the CLI prints it before the work starts). */
 export const submitRequest = (env: DsrEnv, input: DsrInput, onReceived?: (record: DsrRecord) => void) =>
   Effect.gen(function* () {
     const valid = validateDsr(input, env.normalise)
     if (valid instanceof DsrInvalid) return yield* Effect.fail(valid)
+    if (valid.ref._tag === "profile") yield* profileOfTenant(valid.tenant, valid.ref.profileId)
     const received = yield* receiveRequest(env, valid)
     onReceived?.(received)
     return yield* runRequest(env, valid, received)

@@ -8,7 +8,7 @@
 import type { IncomingMessage } from "node:http"
 import { Effect } from "effect"
 import { auditSigner } from "../consent/audit.ts"
-import { DsrInvalid, type DsrEnv, failInterrupted, listDsr, requestStatus, requestView, submitRequest } from "../consent/dsr.ts"
+import { DsrInvalid, type DsrEnv, DsrProfileNotFound, failInterrupted, listDsr, requestStatus, requestView, submitRequest } from "../consent/dsr.ts"
 import { Keys, loadSecret, makeKeys } from "../consent/keys.ts"
 import { type ConsentPolicies, ConsentPoliciesRef, DEFAULT_POLICIES } from "../consent/purposes.ts"
 import type { NormaliseOptions } from "../identity/normalise.ts"
@@ -108,7 +108,8 @@ export const makeDsrRoute = (options: {
             Effect.ensuring(release),
             Effect.tap((r) => r.type === "erasure" && options.reloadIdentity !== undefined ? options.reloadIdentity : Effect.void),
             Effect.map((r): QueryReply => ({ status: 201, body: { success: true, request: requestView(r) } })),
-            Effect.catch((e) => Effect.succeed(e instanceof DsrInvalid ? refuse(400, "bad_request", e.message, `/${e.field}`) : failure(e))),
+            Effect.catch((e) => Effect.succeed(e instanceof DsrInvalid ? refuse(400, "bad_request", e.message, `/${e.field}`)
+              : e instanceof DsrProfileNotFound ? refuse(404, "profile_not_found", e.message, "/identifier") : failure(e))),
           )
         }
         if (req.method !== "GET") return refuse(405, "method_not_allowed", `use POST ${DSR_PATH} or GET ${DSR_PATH}[/{id}]`, undefined, { allow: "GET, POST" })

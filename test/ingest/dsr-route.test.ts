@@ -2,8 +2,8 @@
 // restriction sent with "Lift": true (a typo of "lift") was run as a new restriction instead of lifting one.
 import { Effect } from "effect"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
-import { callApi, TEST_ADMIN_TOKEN, withApi } from "../support/api.ts"
-import { freshDir, removeDir } from "../support/pipeline.ts"
+import { callApi, landBatch, TEST_ADMIN_TOKEN, withApi } from "../support/api.ts"
+import { freshDir, query, removeDir } from "../support/pipeline.ts"
 
 let dir: string
 beforeEach(() => { dir = freshDir() })
@@ -23,4 +23,34 @@ describe("POST /v1/dsr", () => {
       const ok = yield* callApi(url, "POST", "/v1/dsr", TEST_ADMIN_TOKEN, { type: "access", identifier: "email:ann@acme.example", tenant: "acme" })
       expect(ok.status).toBe(201)
     })), 60_000)
+
+  it("a profile id of another tenant, or of none, is refused 404 naming it and the tenant, and nothing is recorded", () =>
+    withApi(dir, (url) => Effect.gen(function* () {
+      yield* landBatch(url, [{ type: "identify", userId: "u1", messageId: "m1", traits: { email: "ann@acme.example" } }], { identifier: "email:ann@acme.example", events: 1 })
+      const profile = yield* callApi(url, "GET", "/v1/profiles/email:ann@acme.example?tenant=acme", TEST_ADMIN_TOKEN)
+      const profileId = String(profile.body["profileId"])
+      expect(profileId).toMatch(/^prof_/)
+      const madeUp = "prof_AAAAAAAAAAAAAAAAAAAAAA"
+      for (const [tenant, id] of [["globex", profileId], ["acme", madeUp], ["globex", madeUp]] as const) {
+        for (const type of ["objection", "erasure", "restriction"]) {
+          const r = yield* callApi(url, "POST", "/v1/dsr", TEST_ADMIN_TOKEN, { type, identifier: id, tenant })
+          expect(r.status, `${type} of ${id} in ${tenant}`).toBe(404)
+          expect(r.body).toMatchObject({ success: false, rule: "profile_not_found", field: "/identifier" })
+          expect(String(r.body["error"])).toContain(`no profile ${id} in tenant "${tenant}"`)
+        }
+      }
+      for (const tenant of ["acme", "globex"]) {
+        expect((yield* callApi(url, "GET", `/v1/dsr?tenant=${tenant}`, TEST_ADMIN_TOKEN)).body["requests"]).toEqual([])
+      }
+      const written = yield* query<{ n: string }>(
+        "SELECT (SELECT count() FROM consent_ledger WHERE source LIKE 'dsr%') + (SELECT count() FROM profile_restrictions) + (SELECT count() FROM subject_restrictions) AS n")
+      expect(Number(written[0]!.n)).toBe(0)
+
+      // The profile's own tenant: erased, and erased again (a request about it was recorded, so the id is still its).
+      for (const attempt of [1, 2]) {
+        const erased = yield* callApi(url, "POST", "/v1/dsr", TEST_ADMIN_TOKEN, { type: "erasure", identifier: profileId, tenant: "acme" })
+        expect(erased.status, `erasure ${attempt}: ${JSON.stringify(erased.body)}`).toBe(201)
+        expect(erased.body["request"]).toMatchObject({ status: "completed" })
+      }
+    })), 120_000)
 })
