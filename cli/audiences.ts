@@ -64,7 +64,9 @@ const renderAudience = (a: AudienceView) => [
 ].join("\n")
 
 export const renderPreview = (p: Preview) => {
-  const lines = [`${p.count} profile(s) match (as of ${p.asOf.replace("T", " ").slice(0, 19)}); ${p.sample.length} shown`]
+  const explained = p.explained ?? p.sample.length
+  const lines = [`${p.count} profile(s) match (as of ${p.asOf.replace("T", " ").slice(0, 19)}); ${p.sample.length} shown` +
+    (explained < p.sample.length ? `, why for the first ${explained} (the condition has too many conditions to explain every one)` : "")]
   for (const s of p.sample as ReadonlyArray<Explained>) {
     lines.push("", `${s.profileId}`)
     for (const c of s.conditions) lines.push(`  ${c.matched ? "yes" : "no "}  ${c.condition}${c.value === "" ? "" : `  (value: ${c.value})`}  [${c.pointer === "" ? "/" : c.pointer}]`)
@@ -133,7 +135,7 @@ export const audiencePreview = (o: Common & { readonly id?: string; readonly pur
         tenant: o.tenant, sample: o.sample, ...(o.id === undefined ? {} : { id: o.id }), ...(o.purpose === undefined ? {} : { purpose: o.purpose }),
         ...(condition === undefined ? {} : { condition }),
       }))
-    show(o.format, { count: p.count, sample: p.sample, asOf: p.asOf }, () => renderPreview(p))
+    show(o.format, { count: p.count, sample: p.sample, explained: p.explained ?? p.sample.length, asOf: p.asOf }, () => renderPreview(p))
   })
 
 export const audienceList = (o: Common) =>

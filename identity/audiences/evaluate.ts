@@ -24,7 +24,9 @@ export interface Explained {
 
 export interface Preview {
   readonly count: number
+  /** The sample; its first `explained` profiles carry their conditions, the rest only their id (conditions empty). */
   readonly sample: ReadonlyArray<Explained>
+  readonly explained: number
   readonly asOf: string
 }
 
@@ -55,12 +57,40 @@ export const evaluate = Effect.fn("evaluateAudience")(function* (tenant: string,
 
 export const MAX_SAMPLE = 1000
 
-/** Count, sample and per sampled profile why it is in. */
+/**
+ * The most leaf results (sampled profiles explained x leaves) one preview gives: a sample of 1,000 of a 200-node
+ * condition repeated every condition for every profile (35 MB). A condition of up to 10 leaves is explained for a
+ * whole sample of 1,000; a wider one for the first profiles of the sample (at least one).
+ */
+export const MAX_EXPLAINED_RESULTS = 10_000
+
+/** A condition's text or a value seen, in a preview, at most this long (its pointer names the condition in full). */
+export const PREVIEW_TEXT_CHARS = 200
+
+const cut = (text: string): string => {
+  if (text.length <= PREVIEW_TEXT_CHARS) return text
+  const end = PREVIEW_TEXT_CHARS - 1
+  const last = text.charCodeAt(end - 1)
+  // Never half of a surrogate pair.
+  return `${text.slice(0, last >= 0xd800 && last <= 0xdbff ? end - 1 : end)}…`
+}
+
+/** Count, sample and why its first profiles are in (MAX_EXPLAINED_RESULTS), texts cut to PREVIEW_TEXT_CHARS. */
 export const previewAudience = Effect.fn("previewAudience")(function* (tenant: string, purpose: string, condition: Node, sample = 10, asOfMs = Date.now()) {
   const { rows, leaves } = yield* evaluate(tenant, purpose, condition, { kind: "sample", limit: Math.max(1, Math.min(sample, MAX_SAMPLE)) }, asOfMs)
+  const shown = sample === 0 ? [] : rows
+  const explained = Math.min(shown.length, Math.max(1, Math.floor(MAX_EXPLAINED_RESULTS / Math.max(1, leaves.length))))
+  // Each leaf's text once, not once per profile.
+  const described = leaves.map((l) => ({ pointer: l.pointer, condition: cut(describeLeaf(l)), column: `__v${l.index}`, matched: `__m${l.index}` }))
   return {
     count: rows.length === 0 ? 0 : Number(rows[0]!.total),
-    sample: (sample === 0 ? [] : rows).map((r) => explainRow(r, leaves)),
+    sample: shown.map((r, i): Explained => ({
+      profileId: r.profile_id,
+      conditions: i >= explained ? [] : described.map((d) => ({
+        pointer: d.pointer, condition: d.condition, matched: Number(r[d.matched]) === 1, value: cut(String(r[d.column] ?? "")),
+      })),
+    })),
+    explained,
     asOf: new Date(asOfMs).toISOString(),
   } satisfies Preview
 })

@@ -9,7 +9,7 @@ export {
   AudienceLimitReached, createAudience, DEFAULT_MAX_AUDIENCES, editAudience,
   getAudience, isAudienceId, listAudiences, listAudiencesPage, MAX_AUDIENCE_PAGE, MaxAudiencesRef,
 } from "./audience.ts"
-export { type Explained, type LeafResult, MAX_SAMPLE, type Preview, previewAudience } from "./evaluate.ts"
+export { type Explained, type LeafResult, MAX_EXPLAINED_RESULTS, MAX_SAMPLE, type Preview, PREVIEW_TEXT_CHARS, previewAudience } from "./evaluate.ts"
 export {
   AUDIENCE_ENTERED, AUDIENCE_EXITED, AUDIENCE_SOURCE, type AudienceChange, audienceChangesSince, audienceMembers, BadCursor, type Emit,
   MAX_CHANGES_LIMIT, refreshAudience, refreshAudienceProfiles, refreshAudiences, refreshAudiencesFor, type RefreshSummary,
