@@ -16,6 +16,7 @@ import { type Principal, sealCursor, unsealCursor } from "./auth.ts"
 import type { ObjectStore, ObjectStoreError } from "./objectstore.ts"
 import { dateOffTheCalendar, endNotAfterStart } from "../warehouse/calendar.ts"
 import { type QueryReply, refuse, refuseRepeated } from "./query-route.ts"
+import { refuseUnknownParameter } from "./pages.ts"
 
 export const AUDIT_PATH = "/v1/audit"
 export const MAX_AUDIT_PAGE = 500
@@ -56,9 +57,8 @@ export const auditRoute = (options: { readonly signer: AuditSigner }) =>
         }
         if (path !== AUDIT_PATH) return refuse(404, "not_found", `no route ${path}; the audit log serves GET ${AUDIT_PATH} and GET ${AUDIT_PATH}/verify`)
         const q = url.searchParams
-        const known = new Set(["limit", "cursor", "since", "until", "kind", "tenant"])
-        const unknown = [...q.keys()].find((k) => !known.has(k))
-        if (unknown !== undefined) return refuse(400, "unknown_parameter", `unknown parameter ?${unknown}= (the audit log takes ${[...known].join(", ")})`, unknown)
+        const unknown = refuseUnknownParameter(url, ["limit", "cursor", "since", "until", "kind", "tenant"])
+        if (unknown !== undefined) return unknown
         const repeated = refuseRepeated(url, ["limit", "cursor", "since", "until"])
         if (repeated !== undefined) return repeated
         const limitText = q.get("limit")

@@ -8,7 +8,7 @@ import { Effect } from "effect"
 import { DateNotOnCalendar } from "../warehouse/calendar.ts"
 import { Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
 import { type DeadLetterFilter, deadLetterKey, listDeadLetters, parseSinceDate, retryDeadLetters } from "./dlq.ts"
-import { pageOf, readCursor } from "./pages.ts"
+import { pageOf, readCursor, refuseUnknownParameter } from "./pages.ts"
 import { ajv, deadLetterRetryBodySchema } from "./schemas.ts"
 import { Pipeline, type PipelineShape } from "./pipeline.ts"
 import { adminBodyOf, isReply, type QueryReply, receiveAdminBody, refuse, refuseFailure, refuseRepeated } from "./query-route.ts"
@@ -20,6 +20,8 @@ const RETRY_MAX = 10_000
 const RETRY_BODY = 'the body must be JSON {"source"?: "calls", "rule"?: "bad_timestamp", "since"?: "2024-11-01", "limit"?: 1000, "tenant"?: "..."}'
 const validateRetryBody = ajv.compile<{ source?: string; rule?: string; since?: string; limit?: number; tenant?: string }>(deadLetterRetryBodySchema)
 const FILTER_FIELDS = ["source", "rule", "since", "limit", "tenant"] as const
+/** What the list takes, in the order its refusal names them (?tenant= last: without it, every tenant's). */
+const LIST_PARAMETERS = ["source", "rule", "since", "all", "limit", "cursor", "tenant"]
 
 /** A filter from text values (the query string's, or a body's), or the 400 naming the field. */
 const filterOf = (given: Readonly<Record<string, string | undefined>>, limitMax: number, fallback: number, field: (name: string) => string): DeadLetterFilter | QueryReply => {
@@ -46,11 +48,8 @@ const failed = (e: unknown): Effect.Effect<QueryReply> => Effect.succeed(refuseF
 export const deadLetterRoute = (options: { readonly warehouse: WarehouseShape; readonly pipeline: PipelineShape; readonly bodyIdleMs?: number | undefined }) => {
   const list = (url: URL) =>
     Effect.gen(function* () {
-      for (const name of url.searchParams.keys()) {
-        if (!(FILTER_FIELDS as ReadonlyArray<string>).includes(name) && name !== "all" && name !== "cursor") {
-          return refuse(400, "unknown_parameter", `?${name}= is not taken here; this route takes ?source=, ?rule=, ?since=, ?all=, ?limit=, ?cursor=, ?tenant=`, name)
-        }
-      }
+      const unknown = refuseUnknownParameter(url, LIST_PARAMETERS)
+      if (unknown !== undefined) return unknown
       const repeated = refuseRepeated(url, [...FILTER_FIELDS, "all", "cursor"])
       if (repeated !== undefined) return repeated
       const all = url.searchParams.get("all")
