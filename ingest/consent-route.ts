@@ -1,16 +1,23 @@
 // GET /v1/consent/{identifier}?tenant=T: a person's consent per purpose with its history and proofs, for holders of
 // a token with the consent:read scope (ingest/auth.ts guards it). `cdp consent show` goes through it while `cdp serve`
-// holds the embedded engine.
+// holds the embedded engine. It takes no parameter but ?tenant=: the answer is consent now, for every purpose.
 import type { IncomingMessage } from "node:http"
 import { Effect } from "effect"
 import { type ConsentPolicies, ConsentPoliciesRef, DEFAULT_POLICIES, showConsent } from "../consent/index.ts"
 import { defaultIdentityConfig, type IdentityConfig, readIdentifier } from "../identity/index.ts"
 import { Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
+import { refuseUnknownParameter } from "./pages.ts"
 import { type QueryReply, refuse, warehouseUnavailable } from "./query-route.ts"
 import { DEFAULT_TENANT } from "./writekeys.ts"
 
 export const CONSENT_PATH = "/v1/consent/"
 
+/**
+ * What the route answers instead of what another parameter asks: the state now (consent/ledger.ts can tell a state
+ * as of a time, but neither this route nor `cdp consent show` offers it) and every purpose (there is no filter).
+ */
+const ANSWERS = "only, and answers consent as it stands now, for every purpose of the tenant; the answer's history lists each " +
+  "change with its time (at), from which the state on an earlier date can be read"
 
 export const consentRoute = (req: IncomingMessage, options: {
   readonly warehouse: WarehouseShape
@@ -29,6 +36,12 @@ export const consentRoute = (req: IncomingMessage, options: {
     }
     if (identifier.trim() === "") {
       return refuse(400, "bad_identifier", "say whose consent: GET /v1/consent/{identifier}, e.g. /v1/consent/email%3Aann%40x.example", "/identifier")
+    }
+    // A parameter the route does not take (?at=2024-01-01 for consent "as of" a date, ?purpose=) is refused, not ignored.
+    const unknown = refuseUnknownParameter(url, ["tenant"], "route")
+    if (unknown !== undefined) {
+      const body = unknown.body as { readonly error: string; readonly rule: string; readonly field?: string }
+      return refuse(unknown.status, body.rule, `${body.error} ${ANSWERS}`, body.field)
     }
     const tenant = url.searchParams.get("tenant") ?? DEFAULT_TENANT
     if (tenant === "") return refuse(400, "bad_tenant", "?tenant= must name a tenant", "tenant")
