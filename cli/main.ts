@@ -13,6 +13,8 @@ import {
 import { TENANT_NAME, TENANT_NAME_RULE } from "../warehouse/tenant.ts"
 import { readableFile } from "./stdin.ts"
 import { type DataDirLocked, type QueryScope, Warehouse } from "../warehouse/warehouse.ts"
+import type { ReplaySummary } from "../ingest/replay.ts"
+import type { RescoreSummary } from "../sentiment/index.ts"
 import { DEFAULT_HOST, DEFAULT_PORT, destinationsSetting, misspeltSettings, parseJsonObject, readSetting, sentimentSettings, SETTINGS, settingNow, xEnvironment } from "./config.ts"
 import { DataDirUnusable, FileUnwritable, prepareDataDir, readOnlyCommand } from "./data-dir.ts"
 import { dayOnTheCalendar } from "./calendar.ts"
@@ -228,6 +230,7 @@ Examples:
       const layer = Collector.layer({
         port, host, writeKeys: keys, adminToken: token, sourceOptions, identity, traitPrecedence, dataDir: config.dataDir,
         consent, destinations, listeningReport: yield* listeningReporter, relations, maxAudiences: yield* readSetting(SETTINGS.maxAudiences),
+        sentiment: yield* sentimentSettings, retention: yield* readSetting(SETTINGS.retention),
         maxTokens: yield* readSetting(SETTINGS.maxTokens),
         sendgridVerificationKey: sendgrid === undefined ? undefined : Redacted.value(sendgrid),
       }).pipe(Layer.provideMerge(pipelineLayer(config, { consume: opts.edgeOnly !== true })))
@@ -323,10 +326,14 @@ Examples:
   .action((opts: { from: string; to: string; source?: string; tenant?: string; dataDir?: string }) => {
     const main = Effect.gen(function* () {
       const { parseReplayRange, replayArchive, replayIncomplete } = yield* Effect.promise(() => import("../ingest/replay.ts"))
+      const { directOrServer, followOperation } = yield* Effect.promise(() => import("./server-info.ts"))
       const range = yield* parseReplayRange(opts.from, opts.to)
-      // The range is checked before the data dir is opened: a wrong flag touches nothing.
-      const s = yield* replayArchive({ ...range, ...(opts.source ? { source: opts.source } : {}), ...(opts.tenant ? { tenant: opts.tenant } : {}) }).pipe(
-        Effect.provide(pipelineLayer(backendConfig(opts.dataDir))))
+      // The range is checked before the data dir is opened: a wrong flag touches nothing. While cdp serve holds the
+      // data dir, the replay runs in it (POST /v1/operations/replay), through its pipeline.
+      const backend = backendConfig(opts.dataDir)
+      const only = { ...(opts.source ? { source: opts.source } : {}), ...(opts.tenant ? { tenant: opts.tenant } : {}) }
+      const s = yield* directOrServer(backend, replayArchive({ ...range, ...only }).pipe(Effect.provide(pipelineLayer(backend))),
+        (server) => followOperation<ReplaySummary>(server, "/v1/operations/replay", { from: opts.from, to: opts.to, ...only }))
       process.stdout.write(
         `replayed ${s.records} archived messages from ${s.batches} batches: ${s.accepted} accepted ` +
           `(${s.landed} landed, ${s.duplicates} already there), ${s.rejected} rejected, in ${s.seconds.toFixed(1)}s\n`)
@@ -473,10 +480,15 @@ Examples:
     const main = Effect.gen(function* () {
       const config = yield* sentimentSettings
       const { rescore } = yield* Effect.promise(() => import("../sentiment/index.ts"))
-      const summary = yield* rescore({ since, config, ...(opts.tenant ? { tenant: opts.tenant } : {}) })
+      const { directOrServer, followOperation } = yield* Effect.promise(() => import("./server-info.ts"))
+      const backend = backendConfig(opts.dataDir)
+      const tenant = opts.tenant ? { tenant: opts.tenant } : {}
+      // While cdp serve holds the data dir, the rescore runs in it (POST /v1/operations/rescore), with its settings.
+      const summary = yield* directOrServer(backend, rescore({ since, config, ...tenant }).pipe(Effect.provide(warehouseLayer(backend))),
+        (server) => followOperation<RescoreSummary>(server, "/v1/operations/rescore", { since: opts.since, ...tenant }))
       process.stdout.write(`rescored ${summary.texts} texts with model ${summary.model || "(none)"}: ${summary.scored} scored, ${summary.unscored} unscored\n`)
     })
-    runCommand(main.pipe(Effect.provide(warehouseLayer(backendConfig(opts.dataDir))), Effect.provide(commandLogger)))
+    runCommand(main.pipe(Effect.provide(commandLogger)))
   })
 
 const listen = program.command("listen").description("social listening for marketers")

@@ -23,7 +23,7 @@ import { readSetting, SETTINGS } from "./config.ts"
 import { formatRows, type OutputFormat } from "./format.ts"
 import { backendConfig, commandLogger, warehouseLayer } from "./layers.ts"
 import { runCommand } from "./run.ts"
-import { callServer, directOrServer, type RunningServer, ServerQueryFailed } from "./server-info.ts"
+import { callServer, directOrServer, followOperation, type RunningServer } from "./server-info.ts"
 
 const formatOption = () => new Option("--format <format>", "output format").choices(["json", "table"]).default("table")
 
@@ -36,25 +36,6 @@ const onDataOrServer = <A, E>(dataDir: string | undefined, program: Effect.Effec
   return directOrServer(backend, program.pipe(Effect.scoped, Effect.provide(warehouseLayer(backend))), (server: RunningServer) =>
     Effect.map(callServer<A & { success?: boolean }>(server, body === undefined ? "GET" : "POST", path, body), ({ success: _, ...answer }) => answer as A))
 }
-
-/** How often a compute the server runs in the background is asked about. */
-const COMPUTE_POLL_MS = 1000
-
-/**
- * A compute through `cdp serve`: started there (it runs in the server, in the background), then followed until it
- * ends, so a compute longer than an HTTP client waits for an answer still reports its run.
- */
-const computeThroughServer = (server: RunningServer, tenant: string, asOf: string) =>
-  Effect.gen(function* () {
-    type Status = { status: "running" | "done" | "failed"; asOf: string; run?: Omit<ComputeResult, "tenant" | "asOf">; failure?: { error: string } }
-    let job = yield* callServer<Status>(server, "POST", "/v1/relations/compute", { tenant, asOf })
-    while (job.status === "running") {
-      yield* Effect.sleep(COMPUTE_POLL_MS)
-      job = yield* callServer<Status>(server, "GET", `/v1/relations/compute${query({ tenant })}`)
-    }
-    if (job.status === "failed" || job.run === undefined) return yield* new ServerQueryFailed({ message: job.failure?.error ?? "the compute failed" })
-    return { tenant, asOf: job.asOf, ...job.run } satisfies ComputeResult
-  })
 
 /** A query string of the parameters given (undefined ones left out). */
 const query = (params: Record<string, string | number | undefined>) => {
@@ -133,7 +114,7 @@ Examples:
         const asOf = opts.asOf ?? dayOf(Date.now())
         const backend = backendConfig(opts.dataDir)
         const direct = computeRelations({ tenant: opts.tenant, asOf, config: yield* config() }).pipe(Effect.scoped, Effect.provide(warehouseLayer(backend)))
-        const result = yield* directOrServer(backend, direct, (server) => computeThroughServer(server, opts.tenant, asOf))
+        const result = yield* directOrServer(backend, direct, (server) => followOperation<ComputeResult>(server, "/v1/relations/compute", { tenant: opts.tenant, asOf }))
         process.stdout.write(opts.format === "json" ? `${JSON.stringify(result)}\n`
           : `${result.profiles} profiles of tenant ${result.tenant} brought to ${result.asOf} in ${result.seconds} s\n` +
             `${formatRows(Object.entries(result.byType).map(([type, profiles]) => ({ type, profiles })), "table")}\n`)

@@ -4,19 +4,12 @@
 // for months needs the daily pass to drop each day as it passes its period.
 import { type Command, Option } from "commander"
 import { Duration, Effect, Layer } from "effect"
-import { expireArchive } from "../ingest/archive.ts"
-import { applyRetention, archiveCutoff, type RetentionPolicy } from "../warehouse/retention.ts"
+import { applyStoredRetention } from "../ingest/retention.ts"
+import { archiveCutoff, type RetentionPolicy } from "../warehouse/retention.ts"
 import { readSetting, SETTINGS } from "./config.ts"
 import { backendConfig, commandLogger, objectStoreLayer, warehouseLayer } from "./layers.ts"
 import { runCommand } from "./run.ts"
-
-export const applyStoredRetention = (policy: RetentionPolicy, now: () => Date = () => new Date()) =>
-  Effect.gen(function* () {
-    const tables = yield* applyRetention(policy)
-    const cutoff = archiveCutoff(policy, now())
-    const days = cutoff === undefined ? 0 : yield* expireArchive(cutoff)
-    return { tables, archiveDays: days }
-  })
+import { directOrServer, followOperation } from "./server-info.ts"
 
 /**
  * Applies the policy now, then every `every` (a day) until the scope closes. A failed pass is logged (counts only)
@@ -50,10 +43,16 @@ Examples:
   $ CDP_RETENTION=archive=6 npx cdp retention apply --format json`)
     .action((opts: { format: "json" | "table"; dataDir?: string }) => {
       const main = Effect.gen(function* () {
-        const policy = yield* readSetting(SETTINGS.retention)
+        const asked = yield* readSetting(SETTINGS.retention)
         const backend = backendConfig(opts.dataDir)
-        const done = yield* applyStoredRetention(policy).pipe(
+        const direct = applyStoredRetention(asked).pipe(
+          Effect.map((r) => ({ policy: asked, tables: r.tables, archiveDays: r.archiveDays })),
           Effect.scoped, Effect.provide(Layer.merge(warehouseLayer(backend), objectStoreLayer(backend))))
+        // While cdp serve holds the data dir, it applies its own policy (the CDP_RETENTION it was started with).
+        const done = yield* directOrServer(backend, direct, (server) =>
+          Effect.map(followOperation<{ policy: RetentionPolicy; tablesChanged: Array<string>; archiveDaysRemoved: number }>(server, "/v1/operations/retention", {}),
+            (r) => ({ policy: r.policy, tables: r.tablesChanged, archiveDays: r.archiveDaysRemoved })))
+        const policy = done.policy
         const cutoff = archiveCutoff(policy) ?? null
         process.stdout.write(opts.format === "json"
           ? `${JSON.stringify({ policy, tablesChanged: done.tables, archiveKeepsFrom: cutoff, archiveDaysRemoved: done.archiveDays })}\n`

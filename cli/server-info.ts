@@ -148,3 +148,23 @@ export const allPages = <T, E>(
     } while (cursor !== null && got.length < upTo)
     return got
   })
+
+/** How often an operation a server runs in the background is asked about. */
+const FOLLOW_EVERY_MS = 1000
+
+/**
+ * An operation through `cdp serve` (a relationship compute, a replay, a rescore, retention): started there with a
+ * POST to `path` (it runs in the server, in the background: ingest/jobs.ts), then followed at the URL its 202 names
+ * until it ends, so work longer than an HTTP client waits for an answer still reports what it did: its result.
+ */
+export const followOperation = <R>(server: RunningServer, path: string, body: Record<string, unknown>) =>
+  Effect.gen(function* () {
+    type Operation = { status: "running" | "done" | "failed"; statusUrl: string; result?: R; failure?: { error: string } }
+    let op = yield* callServer<Operation>(server, "POST", path, body)
+    while (op.status === "running") {
+      yield* Effect.sleep(FOLLOW_EVERY_MS)
+      op = yield* callServer<Operation>(server, "GET", op.statusUrl)
+    }
+    if (op.status === "failed" || op.result === undefined) return yield* new ServerQueryFailed({ message: op.failure?.error ?? `${path}: the operation failed` })
+    return op.result
+  })

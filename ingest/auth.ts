@@ -47,6 +47,8 @@ export const SCOPES = {
   "dead-letters:read": "list dead letters (refused input) with why each was refused, without payloads (GET /v1/dead-letters)",
   "dead-letters:write": "re-drive dead letters through the pipeline after a fix (POST /v1/dead-letters/retry)",
   query: "run read-only analyst SQL (POST /v1/query)",
+  "operations:read": "follow the operations a server runs in the background: replays, rescores, retention, relationship computes (GET /v1/operations...)",
+  "operations:write": "start a replay of the archive, a rescore of stored texts or retention on a running server (POST /v1/operations/...)",
   "tokens:manage": "create, list, inspect and revoke API tokens (/v1/tokens)",
 } as const
 
@@ -67,6 +69,32 @@ export const ROLES = {
 
 export type Role = keyof typeof ROLES
 export const ROLE_NAMES = Object.keys(ROLES) as ReadonlyArray<Role>
+
+/**
+ * Scopes a role gained after tokens of it could be made, with when. A token made with its whole role (no `--scopes`)
+ * holds the role's scopes of that day; it holds what the role grew since too, so a marketer's token of last month can
+ * read relationship scores. A token made with fewer scopes lacks one its role had that day: it keeps exactly its own.
+ * Add a line here whenever ROLES gains a scope.
+ */
+const GRANTED_LATER: ReadonlyArray<{ readonly role: Role; readonly scope: Scope; readonly since: string }> = [
+  { role: "marketer", scope: "relations:read", since: "2026-12-04T13:48:53Z" },
+  { role: "admin", scope: "relations:read", since: "2026-12-04T13:48:53Z" },
+  { role: "admin", scope: "relations:write", since: "2026-12-04T13:48:53Z" },
+  { role: "admin", scope: "dead-letters:read", since: "2026-12-04T14:06:44Z" },
+  { role: "admin", scope: "dead-letters:write", since: "2026-12-04T14:06:44Z" },
+  { role: "admin", scope: "operations:read", since: "2026-12-04T23:40:00Z" },
+  { role: "admin", scope: "operations:write", since: "2026-12-04T23:40:00Z" },
+]
+
+/** The scopes a token holds now: its role's today when it was made with its whole role then, else its own. */
+export const effectiveScopes = (record: Pick<TokenRecord, "role" | "scopes" | "createdAtMs">): ReadonlyArray<string> => {
+  const role = ROLES[record.role as Role] as ReadonlyArray<Scope> | undefined
+  if (role === undefined) return record.scopes
+  const roleThen = role.filter((s) => !GRANTED_LATER.some((g) => g.role === record.role && g.scope === s && Date.parse(g.since) > record.createdAtMs))
+  const held = new Set(record.scopes)
+  const wholeRoleThen = roleThen.every((s) => held.has(s)) && record.scopes.every((s) => role.includes(s as Scope))
+  return wholeRoleThen ? role : record.scopes
+}
 
 /** Who a request is: a token's id, role, tenant (undefined: every tenant) and scopes. */
 export interface Principal {
@@ -152,6 +180,8 @@ export const API_ROUTES = [
   },
   // The log holds keyed hashes of the people it is about and who read them: who reads it is logged too.
   { name: "audit", template: "/v1/audit", matches: under("/v1/audit"), read: "audit:read", write: "audit:read", audit: "all" },
+  // Replays, rescores and retention passes hold counts and dates, no personal data; who started one is logged.
+  { name: "operations", template: "/v1/operations", matches: under("/v1/operations"), read: "operations:read", write: "operations:write", audit: "all" },
 ] as const satisfies ReadonlyArray<ApiRoute>
 
 export type ApiRouteName = (typeof API_ROUTES)[number]["name"]
@@ -308,7 +338,7 @@ export const statusOf = (r: TokenRecord, nowMs: number): TokenStatus =>
   r.revokedAtMs !== null ? "revoked" : r.expiresAtMs !== null && r.expiresAtMs <= nowMs ? "expired" : "active"
 
 export const tokenView = (r: TokenRecord, lastUsedMs: number | undefined, nowMs: number = Date.now()): TokenView => ({
-  id: r.id, role: r.role, tenant: r.tenant ?? null, scopes: r.scopes, name: r.name, status: statusOf(r, nowMs), createdAt: iso(r.createdAtMs)!,
+  id: r.id, role: r.role, tenant: r.tenant ?? null, scopes: effectiveScopes(r), name: r.name, status: statusOf(r, nowMs), createdAt: iso(r.createdAtMs)!,
   expiresAt: iso(r.expiresAtMs), revokedAt: iso(r.revokedAtMs), lastUsedAt: iso(lastUsedMs ?? null),
 })
 
@@ -441,7 +471,7 @@ export const makeTokenRegistry = (options: { readonly adminToken: string | undef
         return { status: 401, rule: "token_expired", message: `token ${record.id} expired at ${iso(record.expiresAtMs)}`, tokenId: record.id }
       }
       uses.set(record.id, nowMs)
-      return { tokenId: record.id, role: record.role as Role, tenant: record.tenant, scopes: new Set(record.scopes as ReadonlyArray<Scope>) }
+      return { tokenId: record.id, role: record.role as Role, tenant: record.tenant, scopes: new Set(effectiveScopes(record) as ReadonlyArray<Scope>) }
     }
 
     return {

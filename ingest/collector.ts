@@ -10,7 +10,10 @@ import type { BusUnavailable } from "./bus.ts"
 import { guardConnections } from "./connections.ts"
 import { type HealthOptions, makeHealth } from "./health.ts"
 import { corsHeaders, isBrowserRoute, originRefusal, preflightHeaders } from "./cors.ts"
+import { ObjectStore } from "./objectstore.ts"
 import { Pipeline } from "./pipeline.ts"
+import type { SentimentConfig } from "../sentiment/index.ts"
+import type { RetentionPolicy } from "../warehouse/retention.ts"
 import type { IdentityConfig, TraitPrecedence } from "../identity/index.ts"
 import type { ConsentPolicies } from "../consent/index.ts"
 import type { RelationsConfig } from "../identity/relations/index.ts"
@@ -28,6 +31,8 @@ import { auditRoute } from "./audit-route.ts"
 import type { DestinationConfig } from "./destinations/index.ts"
 import { exportRoute } from "./export-route.ts"
 import { type ListeningReporter, listeningRoute } from "./listening-route.ts"
+import { makeJobs } from "./jobs.ts"
+import { operationsRoute } from "./operations-route.ts"
 import { relationsRoute } from "./relations-route.ts"
 import { traitsRoute } from "./traits-route.ts"
 import { deadLetterRoute } from "./dead-letter-route.ts"
@@ -70,6 +75,10 @@ export interface CollectorOptions {
   readonly destinations?: ReadonlyArray<DestinationConfig> | undefined
   /** How GET /v1/listening/report makes the report (default: the report without brand terms or alert webhook). */
   readonly listeningReport?: ListeningReporter | undefined
+  /** How POST /v1/operations/rescore scores texts (CDP_SENTIMENT; default the model without brand terms). */
+  readonly sentiment?: SentimentConfig | undefined
+  /** What POST /v1/operations/retention applies (CDP_RETENTION); without it the route says it is not served. */
+  readonly retention?: RetentionPolicy | undefined
   /** How POST /v1/relations/compute scores profiles (CDP_RELATIONS; default DEFAULT_RELATIONS_CONFIG). */
   readonly relations?: RelationsConfig | undefined
   /** Per webhook source, its settings (e.g. calls: {columns, defaultCountry}). */
@@ -324,6 +333,7 @@ const makeCollector = (options: CollectorOptions) =>
           Effect.succeed(refuse(503, "bus_unavailable", `the event bus is unavailable (${e.backend}); retry later`, undefined, { "retry-after": "5" }))),
       )
 
+    const jobs = yield* makeJobs()
     const registry = yield* makeTokenRegistry({ adminToken: options.adminToken, warehouse })
     // Accesses to personal data are audited where the audit log and the keyed-hash secret are: the data directory.
     const access = options.dataDir === undefined ? undefined
@@ -350,7 +360,10 @@ const makeCollector = (options: CollectorOptions) =>
       exports: yield* exportRoute({ destinations: options.destinations ?? [], policies: options.consent, bodyIdleMs }),
       listening: listeningRoute({ warehouse, report: options.listeningReport, bodyIdleMs }),
       deadLetters: deadLetterRoute({ warehouse, pipeline, bodyIdleMs }),
-      relations: yield* relationsRoute({ warehouse, config: options.relations, identity: options.identity, bodyIdleMs }),
+      relations: relationsRoute({ warehouse, config: options.relations, identity: options.identity, bodyIdleMs, jobs }),
+      operations: operationsRoute({
+        warehouse, pipeline, objects: yield* ObjectStore, jobs, sentiment: options.sentiment, retention: options.retention, bodyIdleMs,
+      }),
       traits: traitsRoute({ warehouse, bodyIdleMs }),
       audit: options.dataDir === undefined ? undefined : yield* auditRoute({ signer: yield* auditSigner(options.dataDir) }),
     }

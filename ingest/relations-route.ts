@@ -10,10 +10,10 @@
 // of another day it is 409, not a second pass. A compute over a million events takes about a minute: longer than a
 // proxy or a console waits for an answer, so it runs in the server's scope, not the request's.
 import type { IncomingMessage } from "node:http"
-import { Effect, Fiber, type Scope } from "effect"
+import { Effect } from "effect"
 import { defaultIdentityConfig, type IdentityConfig, profileIdOf, readIdentifier } from "../identity/index.ts"
 import {
-  computeRelations, type ComputeResult, ComputeRunning, dayOf, DEFAULT_RELATIONS_CONFIG, explainRelation, isComputing, notARunDay, relationSeries, type RelationsConfig, SERIES_EVERY,
+  computeRelations, ComputeRunning, dayOf, DEFAULT_RELATIONS_CONFIG, explainRelation, isComputing, notARunDay, relationSeries, type RelationsConfig, SERIES_EVERY,
   type SeriesEvery, summarise,
 } from "../identity/relations/index.ts"
 import { notADay } from "../warehouse/calendar.ts"
@@ -21,6 +21,7 @@ import { readRuns } from "../warehouse/relations.ts"
 import { Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
 import { ajv, relationsComputeBodySchema } from "./schemas.ts"
 import { adminBodyOf, isReply, type QueryReply, receiveAdminBody, refuse, refuseBadParameter, refuseRepeated, warehouseUnavailable } from "./query-route.ts"
+import { accepted, awaitJob, isRunning, type Jobs, jobView } from "./jobs.ts"
 import { refuseUnknownParameter } from "./pages.ts"
 import { DEFAULT_TENANT } from "./writekeys.ts"
 
@@ -34,34 +35,8 @@ const DEFAULT_CHANGED = 100
 const MAX_CHANGED = 10_000
 const validateComputeBody = ajv.compile<{ asOf?: string; tenant?: string; wait?: boolean }>(relationsComputeBodySchema)
 const COMPUTE_BODY = 'the body must be JSON {"asOf"?: "2024-11-01", "tenant"?: "...", "wait"?: true}'
-/** Tenants whose latest compute a server remembers; past it, the oldest finished one is forgotten. */
-const MAX_REMEMBERED_COMPUTES = 1000
-
-/** A compute asked of this server: the latest per tenant, running or ended. */
-interface ComputeJob {
-  readonly tenant: string
-  readonly asOf: string
-  readonly startedAt: string
-  readonly fiber: Fiber.Fiber<QueryReply>
-  /** Its answer once it ended: 200 with the run, or the refusal it ended with. */
-  ended?: { readonly at: string; readonly reply: QueryReply }
-}
-
-/** Where a tenant's compute is followed. */
-const statusUrl = (tenant: string) => `${COMPUTE_PATH}?tenant=${encodeURIComponent(tenant)}`
-
-/** What GET /v1/relations/compute (and a POST not waiting) answers about a compute. */
-const jobView = (job: ComputeJob) => {
-  const reply = job.ended?.reply
-  const body = reply?.body as (ComputeResult & { success: true }) | { success: false; error: string; rule: string } | undefined
-  return {
-    success: true, tenant: job.tenant, asOf: job.asOf, startedAt: job.startedAt, statusUrl: statusUrl(job.tenant),
-    ...(job.ended === undefined ? { status: "running" } : { finishedAt: job.ended.at }),
-    ...(body === undefined ? {} : body.success
-      ? { status: "done", run: { profiles: body.profiles, byType: body.byType, seconds: body.seconds } }
-      : { status: "failed", failure: { status: reply!.status, rule: body.rule, error: body.error } }),
-  }
-}
+/** The kind of job a compute is (ingest/jobs.ts): GET /v1/operations lists it beside the others. */
+export const COMPUTE_JOB = "relations-compute"
 
 /** A day parameter: YYYY-MM-DD that is a day on the calendar, or why not. */
 const dayParameter = (name: string, text: string, field = name): string | QueryReply => {
@@ -111,42 +86,22 @@ const failed = (e: unknown): Effect.Effect<QueryReply> => {
   }
 }
 
-export const relationsRoute = Effect.fn("relationsRoute")(function* (options: {
+export const relationsRoute = (options: {
   readonly warehouse: WarehouseShape
   /** How the scores are computed (CDP_RELATIONS). */
   readonly config?: RelationsConfig | undefined
   /** How identifiers are read (phone regions, mailbox rules): the pipeline's identity configuration. */
   readonly identity?: IdentityConfig | undefined
   readonly bodyIdleMs?: number | undefined
-}) {
+  /** The server's background jobs: a compute runs there, not on the request that asked for it. */
+  readonly jobs: Jobs
+}) => {
   const config = options.config ?? DEFAULT_RELATIONS_CONFIG
   const run = <A>(effect: Effect.Effect<A, unknown, Warehouse>, reply: (a: A) => QueryReply) =>
     effect.pipe(Effect.provideService(Warehouse, options.warehouse), Effect.map(reply), Effect.catch(failed))
-  // Computes outlive the request that asked for one: they run in the server's scope and end with it.
-  const scope = yield* Effect.scope
-  const jobs = new Map<string, ComputeJob>()
-
-  const startJob = (tenant: string, asOf: string) =>
-    Effect.gen(function* () {
-      const job: { -readonly [K in keyof ComputeJob]: ComputeJob[K] } = {
-        tenant, asOf, startedAt: new Date().toISOString(), fiber: undefined as unknown as Fiber.Fiber<QueryReply>,
-      }
-      const work = run(computeRelations({ tenant, asOf, config }), (result): QueryReply => ({ status: 200, body: { success: true, ...result } })).pipe(
-        Effect.tap((reply) => Effect.sync(() => { job.ended = { at: new Date().toISOString(), reply } })),
-      )
-      job.fiber = yield* Effect.forkIn(work, scope)
-      jobs.delete(tenant)
-      jobs.set(tenant, job)
-      if (jobs.size > MAX_REMEMBERED_COMPUTES) {
-        for (const [t, j] of jobs) {
-          if (j.ended !== undefined) {
-            jobs.delete(t)
-            break
-          }
-        }
-      }
-      return job as ComputeJob
-    })
+  const startCompute = (tenant: string, asOf: string) =>
+    options.jobs.start(COMPUTE_JOB, tenant, { asOf },
+      run(computeRelations({ tenant, asOf, config }), (result): QueryReply => ({ status: 200, body: { success: true, ...result } })))
 
   const compute = (req: IncomingMessage, queryTenant: string) =>
     Effect.gen(function* () {
@@ -160,28 +115,27 @@ export const relationsRoute = Effect.fn("relationsRoute")(function* (options: {
       if (isReply(asOf)) return asOf
       const outside = notARunDay(asOf)
       if (outside !== undefined) return refuse(400, "bad_period", `asOf ${outside}`, "/asOf")
-      const running = jobs.get(tenant)
-      let job: ComputeJob
-      if (running !== undefined && running.ended === undefined) {
-        if (running.asOf !== asOf) {
+      const running = options.jobs.latest(COMPUTE_JOB, tenant)
+      let job = running
+      if (isRunning(running)) {
+        if (running.params["asOf"] !== asOf) {
           return refuse(409, "compute_running",
-            `tenant "${tenant}" is computing its relationships as of ${running.asOf} already (since ${running.startedAt}); follow it at GET ${statusUrl(tenant)} and ask again when it ends`,
+            `tenant "${tenant}" is computing its relationships as of ${String(running.params["asOf"])} already (since ${running.startedAt}); ` +
+              `follow it at GET ${COMPUTE_PATH}?tenant=${encodeURIComponent(tenant)} and ask again when it ends`,
             undefined, { "retry-after": "30" })
         }
-        job = running
       } else {
         // The daily schedule computes outside this route: its compute is refused the same way, at once.
         if (isComputing(tenant)) return yield* failed(new ComputeRunning({ tenant }))
-        job = yield* startJob(tenant, asOf)
+        job = yield* startCompute(tenant, asOf)
       }
-      if (body.wait === true) return yield* Fiber.join(job.fiber)
-      return { status: 202, body: jobView(job), headers: { location: statusUrl(tenant) } }
+      return body.wait === true ? yield* awaitJob(job!) : accepted(job!)
     })
 
   const computeStatus = (url: URL, tenant: string) => {
     const given = readParameters(url, [])
     if (isReply(given)) return given
-    const job = jobs.get(tenant)
+    const job = options.jobs.latest(COMPUTE_JOB, tenant)
     if (job === undefined) {
       return refuse(404, "no_compute",
         `no compute of tenant "${tenant}" was asked of this server since it started; POST ${COMPUTE_PATH} starts one, GET ${RELATIONS_PATH}/summary reads the stored runs`)
@@ -260,4 +214,4 @@ export const relationsRoute = Effect.fn("relationsRoute")(function* (options: {
     if (path.startsWith(EXPLAIN_PATH) || path === EXPLAIN_PATH.slice(0, -1)) return only("GET", () => explain(url, tenant))
     return Effect.succeed(refuse(404, "not_found", `no route ${path}; relations serves ${ROUTES}`))
   }
-})
+}

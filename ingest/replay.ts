@@ -106,15 +106,17 @@ const parseInstant = (text: string, name: string, endOfDay: boolean): Date | Rep
 }
 
 /**
- * `--from` and `--to` as the CLI takes them: a date (UTC day) or an ISO-8601 date-time. A date-only `--to` includes
+ * `--from` and `--to` as the CLI takes them (and "from" and "to" of POST /v1/operations/replay, `names` saying which): a date (UTC day) or an ISO-8601 date-time. A date-only `--to` includes
  * that whole day; a date-time `--to` is exclusive.
  */
-export const parseReplayRange = (from: string, to: string): Effect.Effect<{ readonly from: Date; readonly to: Date }, ReplayRangeInvalid> => {
-  const start = parseInstant(from, "--from", false)
+export const parseReplayRange = (
+  from: string, to: string, names: { readonly from: string; readonly to: string } = { from: "--from", to: "--to" },
+): Effect.Effect<{ readonly from: Date; readonly to: Date }, ReplayRangeInvalid> => {
+  const start = parseInstant(from, names.from, false)
   if (start instanceof ReplayRangeInvalid) return Effect.fail(start)
-  const end = parseInstant(to, "--to", true)
+  const end = parseInstant(to, names.to, true)
   if (end instanceof ReplayRangeInvalid) return Effect.fail(end)
-  if (end.getTime() <= start.getTime()) return Effect.fail(new ReplayRangeInvalid({ reason: `--to (${to}) must be after --from (${from})` }))
+  if (end.getTime() <= start.getTime()) return Effect.fail(new ReplayRangeInvalid({ reason: `${names.to} (${to}) must be after ${names.from} (${from})` }))
   return Effect.succeed({ from: start, to: end })
 }
 

@@ -227,6 +227,19 @@ export const relationsComputeBodySchema = {
   properties: { asOf: { type: "string" }, tenant: { type: "string" }, wait: { type: "boolean" } },
 } as const
 
+/** POST /v1/operations/{replay|rescore|retention} (ingest/operations-route.ts): "tenant" is every tenant's when absent. */
+export const operationBodySchemas = {
+  replay: {
+    type: "object", additionalProperties: false, required: ["from", "to"],
+    properties: { from: { type: "string" }, to: { type: "string" }, source: { type: "string" }, tenant: { type: "string" }, wait: { type: "boolean" } },
+  },
+  rescore: {
+    type: "object", additionalProperties: false, required: ["since"],
+    properties: { since: { type: "string" }, tenant: { type: "string" }, wait: { type: "boolean" } },
+  },
+  retention: { type: "object", additionalProperties: false, properties: { tenant: { type: "string" }, wait: { type: "boolean" } } },
+} as const
+
 /** POST /v1/dead-letters/retry (ingest/dead-letter-route.ts). */
 export const deadLetterRetryBodySchema = {
   type: "object", additionalProperties: false,

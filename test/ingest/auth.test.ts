@@ -81,6 +81,8 @@ const PROBES: ReadonlyArray<{ route: string; method: string; path: string; body?
   { route: "relations", method: "GET", path: "/v1/relations/report?tenant=acme", scope: "relations:read" },
   { route: "relations", method: "GET", path: "/v1/relations/explain/user_id:ann?tenant=acme", scope: "relations:read" },
   { route: "relations", method: "POST", path: "/v1/relations/compute", body: { tenant: "acme", asOf: "2024-11-01" }, scope: "relations:write" },
+  { route: "operations", method: "GET", path: "/v1/operations?tenant=acme", scope: "operations:read" },
+  { route: "operations", method: "POST", path: "/v1/operations/rescore", body: { tenant: "acme", since: "2024-01-01" }, scope: "operations:write" },
   { route: "traits", method: "POST", path: "/v1/traits/preview", body: { definition: { name: "n", kind: "count" }, tenant: "acme" }, scope: "profiles:read" },
   { route: "audit", method: "GET", path: "/v1/audit?tenant=acme", scope: "audit:read" },
   { route: "audit", method: "GET", path: "/v1/audit/verify", scope: "audit:read" },

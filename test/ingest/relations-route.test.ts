@@ -117,8 +117,9 @@ describe("/v1/relations", () => {
 
       const started = checked("/v1/relations/compute", "POST", yield* call(url, "POST", "/v1/relations/compute", ADMIN, { tenant: "acme", asOf: "2024-11-01" }))
       expect(started.status, JSON.stringify(started.body)).toBe(202)
-      expect(started.headers["location"]).toBe("/v1/relations/compute?tenant=acme")
-      expect(started.body).toMatchObject({ tenant: "acme", asOf: "2024-11-01", statusUrl: "/v1/relations/compute?tenant=acme" })
+      expect(started.body).toMatchObject({ kind: "relations-compute", tenant: "acme", asOf: "2024-11-01" })
+      expect(started.headers["location"]).toBe(started.body.statusUrl)
+      expect(started.body.statusUrl).toMatch(/^\/v1\/operations\/op_/)
       expect(["running", "done"]).toContain(started.body.status)
 
       // Followed by a marketer (relations:read) until it ends: the run, as a waiting POST answers it.
@@ -128,7 +129,10 @@ describe("/v1/relations", () => {
         followed = checked("/v1/relations/compute", "GET", yield* call(url, "GET", "/v1/relations/compute?tenant=acme", marketer))
         expect(followed.status).toBe(200)
       }
-      expect(followed.body).toMatchObject({ status: "done", tenant: "acme", asOf: "2024-11-01", startedAt: started.body.startedAt, run: { profiles: 2 } })
+      expect(followed.body).toMatchObject({ status: "done", id: started.body.id, tenant: "acme", asOf: "2024-11-01", startedAt: started.body.startedAt, result: { profiles: 2 } })
+      // The same operation, as every operation is followed (admins: operations:read).
+      const byId = checked("/v1/operations/x", "GET", yield* call(url, "GET", started.body.statusUrl as string, ADMIN))
+      expect(byId.body).toEqual(followed.body)
       expect(Date.parse(followed.body.finishedAt as string)).toBeGreaterThanOrEqual(Date.parse(started.body.startedAt as string))
       const stored = yield* call(url, "GET", "/v1/relations/summary?tenant=acme&to=2024-11-01", marketer)
       expect(stored).toMatchObject({ status: 200, body: { to: "2024-11-01" } })

@@ -1,0 +1,165 @@
+// Operations an admin runs on a live server, in its background (ingest/jobs.ts), and follows by id. While `cdp serve`
+// holds the data directory, `cdp replay`, `cdp sentiment rescore` and `cdp retention apply` go through them, so
+// none of them needs the server stopped:
+//   POST /v1/operations/replay    {"from", "to", "source"?, "tenant"?, "wait"?}   archived raw messages through this server's pipeline again
+//   POST /v1/operations/rescore   {"since", "tenant"?, "wait"?}                  stored texts scored again with the current model
+//   POST /v1/operations/retention {"wait"?}                                       CDP_RETENTION applied now (to every tenant)
+//   GET  /v1/operations                                                           the operations this server ran since it started, newest first
+//   GET  /v1/operations/{id}                                                      one of them: running, done with what it did, or failed with why
+// A POST answers 202 with where to follow the operation (with "wait": true, what it did when it ends). One operation
+// of a kind runs at a time: another while one runs is 409 naming it. Relationship computes are listed here too.
+import type { IncomingMessage } from "node:http"
+import { Effect } from "effect"
+import { ObjectStore, type ObjectStoreShape } from "./objectstore.ts"
+import { Pipeline, type PipelineShape } from "./pipeline.ts"
+import { parseReplayRange, replayArchive, replayIncomplete } from "./replay.ts"
+import { applyStoredRetention } from "./retention.ts"
+import { accepted, awaitJob, isRunning, type Job, type Jobs, jobView, OPERATIONS_PATH } from "./jobs.ts"
+import { refuseUnknownParameter } from "./pages.ts"
+import { adminBodyOf, isReply, type QueryReply, receiveAdminBody, refuse, refuseFailure, refuseRepeated } from "./query-route.ts"
+import { ajv, operationBodySchemas } from "./schemas.ts"
+import { RAW_PARSERS } from "./sources/index.ts"
+import type { Principal } from "./auth.ts"
+import type { SentimentConfig } from "../sentiment/index.ts"
+import { dateOffTheCalendar } from "../warehouse/calendar.ts"
+import type { RetentionPolicy } from "../warehouse/retention.ts"
+import { Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
+
+const KINDS = ["replay", "rescore", "retention"] as const
+type Kind = (typeof KINDS)[number]
+const BODIES: Record<Kind, string> = {
+  replay: 'the body must be JSON {"from": "2024-09-01", "to": "2024-09-30", "source"?: "segment", "tenant"?: "...", "wait"?: true}',
+  rescore: 'the body must be JSON {"since": "2024-09-01", "tenant"?: "...", "wait"?: true}',
+  retention: 'the body must be JSON {"wait"?: true} (retention applies to every tenant)',
+}
+type Body = { from?: string; to?: string; source?: string; since?: string; tenant?: string; wait?: boolean }
+const validators = Object.fromEntries(KINDS.map((k) => [k, ajv.compile<Body>(operationBodySchemas[k])])) as Record<Kind, ReturnType<typeof ajv.compile<Body>>>
+/** Operations a list shows at most. */
+const LIST_MAX = 100
+
+export const operationsRoute = (options: {
+  readonly warehouse: WarehouseShape
+  readonly pipeline: PipelineShape
+  readonly objects: ObjectStoreShape
+  readonly jobs: Jobs
+  /** How texts are scored (CDP_SENTIMENT): the pipeline's own configuration. */
+  readonly sentiment?: SentimentConfig | undefined
+  /** CDP_RETENTION, as the server applies it daily. */
+  readonly retention?: RetentionPolicy | undefined
+  readonly bodyIdleMs?: number | undefined
+}) => {
+  const finish = <A>(effect: Effect.Effect<A, unknown, Warehouse | Pipeline | ObjectStore>, rule: string, reply: (a: A) => Record<string, unknown>) =>
+    effect.pipe(
+      Effect.provideService(Warehouse, options.warehouse),
+      Effect.provideService(Pipeline, options.pipeline),
+      Effect.provideService(ObjectStore, options.objects),
+      Effect.map((a): QueryReply => ({ status: 200, body: { success: true, ...reply(a) } })),
+      Effect.catch((e) => Effect.succeed(refuseFailure(e, rule))),
+    )
+
+  /** The operation a checked body asks for, or the 400 naming what is wrong with it. */
+  const planned = (kind: Kind, body: Body): { readonly params: Record<string, unknown>; readonly work: Effect.Effect<QueryReply> } | QueryReply => {
+    if (kind === "replay") {
+      if (body.source !== undefined && !RAW_PARSERS.has(body.source)) {
+        return refuse(400, "unknown_source", `source "${body.source}" cannot be replayed; sources: ${[...RAW_PARSERS.keys()].join(", ")}`, "/source")
+      }
+      const range = Effect.runSync(Effect.result(parseReplayRange(body.from ?? "", body.to ?? "", { from: "from", to: "to" })))
+      if (range._tag === "Failure") return refuse(400, "bad_range", range.failure.message, "/from")
+      const { from, to } = range.success
+      return {
+        params: { from: body.from, to: body.to, ...(body.source === undefined ? {} : { source: body.source }) },
+        work: finish(replayArchive({ from, to, ...(body.source === undefined ? {} : { source: body.source }), ...(body.tenant === undefined ? {} : { tenant: body.tenant }) }),
+          "replay_failed", (s) => ({ ...s, ...(replayIncomplete(s) === undefined ? {} : { incomplete: replayIncomplete(s)!.message }) })),
+      }
+    }
+    if (kind === "rescore") {
+      const since = (body.since ?? "").trim()
+      const off = dateOffTheCalendar(since)
+      const ms = Date.parse(since)
+      if (off !== undefined || Number.isNaN(ms)) {
+        return refuse(400, "bad_since", `since: ${off?.message ?? `must be a date (2024-09-01) or an ISO-8601 date-time (got ${JSON.stringify(since.slice(0, 40))})`}`, "/since")
+      }
+      return {
+        params: { since },
+        // The scorer (and its lexicons) loads with the first rescore, not with every server.
+        work: finish(Effect.flatMap(Effect.promise(() => import("../sentiment/index.ts")), ({ rescore }) =>
+          rescore({ since: new Date(ms), ...(options.sentiment === undefined ? {} : { config: options.sentiment }), ...(body.tenant === undefined ? {} : { tenant: body.tenant }) })),
+        "rescore_failed", (s) => ({ ...s })),
+      }
+    }
+    const policy = options.retention
+    if (policy === undefined) return refuse(404, "not_served", "this server applies no retention policy")
+    return {
+      params: {},
+      work: finish(applyStoredRetention(policy), "retention_failed", (r) => ({ policy, tablesChanged: r.tables, archiveDaysRemoved: r.archiveDays })),
+    }
+  }
+
+  const start = (req: IncomingMessage, kind: Kind, principal: Principal) =>
+    Effect.gen(function* () {
+      const text = yield* receiveAdminBody(req, 16 * 1024, options.bodyIdleMs, `a ${kind} body`)
+      if (typeof text !== "string") return text
+      const body = adminBodyOf(text, validators[kind], BODIES[kind])
+      if (isReply(body)) return body
+      if (kind === "retention" && body.tenant !== undefined) {
+        return principal.tenant !== undefined
+          ? refuse(403, "tenant_forbidden", `retention applies to every tenant: it needs a token bound to no tenant (this one is bound to "${principal.tenant}")`)
+          : refuse(400, "bad_body", "retention applies to every tenant: name none", "/tenant")
+      }
+      const running = options.jobs.list().find((j) => j.kind === kind && isRunning(j))
+      if (running !== undefined) {
+        return refuse(409, "operation_running",
+          `a ${kind} is running already (${running.id}, since ${running.startedAt}${running.tenant === undefined ? "" : `, tenant "${running.tenant}"`}); ` +
+            `follow it at GET ${OPERATIONS_PATH}/${running.id} and ask again when it ends`, undefined, { "retry-after": "30" })
+      }
+      const plan = planned(kind, body)
+      if (isReply(plan)) return plan
+      const job = yield* options.jobs.start(kind, body.tenant, plan.params, plan.work)
+      return body.wait === true ? yield* awaitJob(job) : accepted(job)
+    })
+
+  /** A bound token sees its tenant's operations only; those of every tenant are an unbound token's. */
+  const visible = (job: Job, principal: Principal) => principal.tenant === undefined || job.tenant === principal.tenant
+
+  const list = (url: URL, principal: Principal): QueryReply => {
+    const unknown = refuseUnknownParameter(url, ["tenant"], "list")
+    if (unknown !== undefined) return unknown
+    const repeated = refuseRepeated(url, ["tenant"])
+    if (repeated !== undefined) return repeated
+    const tenant = url.searchParams.get("tenant") ?? undefined
+    const jobs = options.jobs.list().filter((j) => visible(j, principal) && (tenant === undefined || principal.tenant !== undefined || j.tenant === tenant))
+    return { status: 200, body: { success: true, operations: jobs.slice(0, LIST_MAX).map(jobView), total: jobs.length } }
+  }
+
+  const one = (id: string, principal: Principal): QueryReply => {
+    const job = options.jobs.get(id)
+    // Another tenant's operation is not told apart from none: its id says nothing to this token.
+    if (job === undefined || !visible(job, principal)) {
+      return refuse(404, "operation_not_found", `no operation ${JSON.stringify(id.slice(0, 80))} on this server (operations are kept until it stops); GET ${OPERATIONS_PATH} lists them`)
+    }
+    return { status: 200, body: jobView(job) }
+  }
+
+  return (req: IncomingMessage, principal: Principal): Effect.Effect<QueryReply> => {
+    const url = new URL(req.url ?? "/", "http://collector")
+    const path = url.pathname.replace(/\/+$/, "")
+    const method = req.method ?? "GET"
+    const read = method === "GET" || method === "HEAD"
+    const rest = path.slice(OPERATIONS_PATH.length + 1)
+    if (path === OPERATIONS_PATH) {
+      return Effect.succeed(read ? list(url, principal)
+        : refuse(405, "method_not_allowed", `use GET ${OPERATIONS_PATH} to list; POST ${OPERATIONS_PATH}/{${KINDS.join("|")}} starts one`, undefined, { allow: "GET" }))
+    }
+    if (KINDS.includes(rest as Kind)) {
+      return method === "POST" ? start(req, rest as Kind, principal)
+        : Effect.succeed(refuse(405, "method_not_allowed", `use POST ${path} to start a ${rest}`, undefined, { allow: "POST" }))
+    }
+    if (/^op_[A-Za-z0-9_-]+$/.test(rest)) {
+      if (!read) return Effect.succeed(refuse(405, "method_not_allowed", `use GET ${path}`, undefined, { allow: "GET" }))
+      const unknown = refuseUnknownParameter(url, ["tenant"], "route")
+      return Effect.succeed(unknown ?? one(rest, principal))
+    }
+    return Effect.succeed(refuse(404, "not_found",
+      `no route ${path}; operations are served at GET ${OPERATIONS_PATH}, POST ${OPERATIONS_PATH}/{${KINDS.join("|")}} and GET ${OPERATIONS_PATH}/{id}`))
+  }
+}
