@@ -235,11 +235,11 @@ export class IdentityResolver {
   private readonly graphs = new Map<string, TenantGraph>()
 
   private readonly rules: GraphRules
-  private readonly decisions: ReadonlyMap<string, OperatorDecisions>
+  private readonly decisions: Map<string, OperatorDecisions>
 
   constructor(rules: GraphRules = DEFAULT_GRAPH_RULES, decisions: ReadonlyMap<string, OperatorDecisions> = new Map()) {
     this.rules = rules
-    this.decisions = decisions
+    this.decisions = new Map(decisions)
   }
 
   graph(tenant: string): TenantGraph {
@@ -251,6 +251,16 @@ export class IdentityResolver {
   /** Every tenant's graph as plain data (a snapshot). */
   toStates(): Array<GraphState> {
     return [...this.graphs.values()].map((g) => g.toState())
+  }
+
+  /**
+   * Puts in a tenant's graph loaded apart (a reload of that tenant alone, after its operator's decision) with the
+   * decisions it was made with; the other tenants' graphs stay as they are.
+   */
+  adopt(tenant: string, graph: TenantGraph, decisions: OperatorDecisions | undefined): void {
+    this.graphs.set(tenant, graph)
+    if (decisions === undefined) this.decisions.delete(tenant)
+    else this.decisions.set(tenant, decisions)
   }
 
   /** Puts a tenant's graph back as a snapshot stored it. */

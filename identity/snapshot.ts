@@ -17,7 +17,7 @@ import type { CompiledBlockRules } from "./guardrails.ts"
 import type { IdentifierKind } from "./normalise.ts"
 import { type ReadBack, resolveOnline } from "./online.ts"
 import { operatorInput } from "./operations.ts"
-import { type GraphState, IdentityResolver } from "./resolver.ts"
+import { type GraphState, IdentityResolver, type TenantGraph } from "./resolver.ts"
 
 // 2: the graph holds no messages (format 1 snapshots held every message id; they are not used, the graph is loaded whole).
 // 3: with the window of recent messages (hashes of their ids), so a message sent again after a restart is recognised.
@@ -47,6 +47,8 @@ export interface LoadedIdentity {
   readonly dropped: ReadonlyArray<Dropped>
   /** The graph rules and operators' decisions the graph was made with. */
   readonly fingerprint: string
+  /** The operators' decisions the graph was made with (what `fingerprint` digests). */
+  readonly operations: ReadonlyArray<OperationRow>
   readonly source: "snapshot" | "observations"
   /** Why no snapshot was used, when one was asked for and the graph was loaded from every observation. */
   readonly snapshotNotUsed?: string
@@ -141,7 +143,7 @@ const fromSnapshot = (rules: GraphRules, blocked: CompiledBlockRules, operations
       yield* resolveOnline(resolver.graph(tenant), tenant, observations, readBack)
     }
     yield* Effect.logInfo(`identity graph loaded from ${taken} and ${since.length} observations stored since${newer}`)
-    return used({ resolver, dropped, fingerprint, source: "snapshot", observationsRead: since.length, syncedUntilMs, readBack })
+    return used({ resolver, dropped, fingerprint, operations, source: "snapshot", observationsRead: since.length, syncedUntilMs, readBack })
   })
 
 /**
@@ -226,8 +228,78 @@ export const loadIdentity = Effect.fn("loadIdentity")(function* (
   // Operators' links are decisions, kept whole (not stored as observations).
   for (const [tenant, observations] of links) yield* resolveOnline(resolver.graph(tenant), tenant, observations, readBack)
   return {
-    resolver, dropped, fingerprint, source: "observations", observationsRead: read, syncedUntilMs, readBack, ...(snapshotNotUsed === undefined ? {} : { snapshotNotUsed }),
+    resolver, dropped, fingerprint, operations, source: "observations", observationsRead: read, syncedUntilMs, readBack,
+    ...(snapshotNotUsed === undefined ? {} : { snapshotNotUsed }),
   } satisfies LoadedIdentity
+})
+
+/** One tenant's graph loaded apart from the running one, and what it was made with. */
+export interface TenantIdentity {
+  readonly tenant: string
+  readonly graph: TenantGraph
+  readonly operations: ReadonlyArray<OperationRow>
+  readonly links: ReadonlyArray<Observation>
+  readonly dropped: ReadonlyArray<Dropped>
+  /** Every observation of the tenant stored before this time is in the graph. */
+  readonly syncedUntilMs: number
+}
+
+/**
+ * One tenant's graph from every stored observation of it and its operators' decisions, as loadIdentity makes every
+ * tenant's: after an operator's decision only that tenant's graph changes, so only its observations are read, and
+ * without holding up the running graph (installTenant puts it in).
+ */
+export const loadTenantIdentity = Effect.fn("loadTenantIdentity")(function* (
+  rules: GraphRules, blocked: CompiledBlockRules, tenant: string, fullLoadPage: number = FULL_LOAD_PAGE,
+) {
+  const operations = (yield* loadOperations()).filter((o) => o.tenant === tenant)
+  const syncedUntilMs = Date.now()
+  const { decisions, links } = operatorInput(operations)
+  const resolver = new IdentityResolver(rules, decisions)
+  const own = links.get(tenant) ?? []
+  const readBack: ReadBack = { blocked, operatorLinks: new Map([[tenant, own]]) }
+  const dropped: Array<Dropped> = []
+  let after: { tenant: string; messageId: string } | undefined
+  for (;;) {
+    const page = yield* loadObservationsPage(after, fullLoadPage, tenant)
+    if (page.length === 0) break
+    const last = page[page.length - 1]!
+    after = { tenant: last.tenant, messageId: last.messageId }
+    for (const [t, observations] of byTenant(page as ReadonlyArray<Observation & { readonly tenant: string }>, (o) => o.tenant!, blocked, dropped)) {
+      yield* resolveOnline(resolver.graph(t), t, observations, readBack)
+    }
+    if (page.length < fullLoadPage) break
+  }
+  if (own.length > 0) yield* resolveOnline(resolver.graph(tenant), tenant, own, readBack)
+  return { tenant, graph: resolver.graph(tenant), operations, links: own, dropped, syncedUntilMs } satisfies TenantIdentity
+})
+
+/** Operations in the order loadOperations reads them (tenant, time, id), so a fingerprint made of them is the same. */
+const byOperationOrder = (x: OperationRow, y: OperationRow) =>
+  (x.tenant < y.tenant ? -1 : x.tenant > y.tenant ? 1 : 0) || x.atMs - y.atMs || (x.opId < y.opId ? -1 : x.opId > y.opId ? 1 : 0)
+
+/**
+ * Puts a tenant's graph loaded apart into the running one (under the stage's lock), then adds what the tenant stored
+ * while it loaded (batches went on resolving into the graph it replaces). The other tenants' graphs are untouched;
+ * the fingerprint is made of exactly the decisions the graph now holds, so a snapshot of it is used by the next start.
+ */
+export const installTenant = Effect.fn("installTenant")(function* (
+  loaded: LoadedIdentity, fresh: TenantIdentity, rules: GraphRules, overlapMs: number = OVERLAP_MS,
+) {
+  const { tenant } = fresh
+  const since = yield* loadObservations(fresh.syncedUntilMs - overlapMs, tenant)
+  loaded.resolver.adopt(tenant, fresh.graph, operatorInput(fresh.operations).decisions.get(tenant))
+  const operatorLinks = new Map(loaded.readBack.operatorLinks)
+  if (fresh.links.length > 0) operatorLinks.set(tenant, fresh.links)
+  else operatorLinks.delete(tenant)
+  const readBack: ReadBack = { ...loaded.readBack, operatorLinks }
+  const operations = [...loaded.operations.filter((o) => o.tenant !== tenant), ...fresh.operations].sort(byOperationOrder)
+  const dropped = [...loaded.dropped.filter(([t]) => t !== tenant), ...fresh.dropped]
+  for (const [t, observations] of byTenant(since as ReadonlyArray<Observation & { readonly tenant: string }>, (o) => o.tenant!, readBack.blocked, dropped)) {
+    yield* resolveOnline(loaded.resolver.graph(t), t, observations, readBack)
+  }
+  const unique = [...new Map(dropped.map((d) => [d.join("\u0000"), d])).values()]
+  return { ...loaded, readBack, operations, fingerprint: fingerprintOf(rules, operations), dropped: unique } satisfies LoadedIdentity
 })
 
 /**

@@ -19,7 +19,9 @@ import { compileBlockRules } from "./guardrails.ts"
 import { DEFAULT_NORMALISE_OPTIONS } from "./normalise.ts"
 import { resolveOnline, storedMoves } from "./online.ts"
 import type { ResolveResult } from "./resolver.ts"
-import { catchUp as catchUpGraph, type LoadedIdentity, loadIdentity, writeSnapshot } from "./snapshot.ts"
+import {
+  catchUp as catchUpGraph, installTenant, type LoadedIdentity, loadIdentity, loadTenantIdentity, writeSnapshot,
+} from "./snapshot.ts"
 
 export interface IdentityConfig {
   readonly extract: ExtractConfig
@@ -79,8 +81,13 @@ export const DEFAULT_SNAPSHOT_POLICY: SnapshotPolicy = { everyMessages: 100_000,
 
 export interface IdentityStage {
   readonly stage: Stage<CanonicalEvent, WarehouseUnavailable | WarehouseRejectedRows | WarehouseQueryError>
-  /** Builds the graph again from what is stored (after an operator's decision or a rebuild); batches wait for it. */
+  /** Builds the graph again from what is stored (after an erasure or a rebuild); batches wait for it. */
   readonly reload: Effect.Effect<void, WarehouseUnavailable | WarehouseQueryError>
+  /**
+   * Builds one tenant's graph again from what is stored (after its operator's decision), loaded while batches go on
+   * and then put in place: no other tenant's batches or reloads wait for the load.
+   */
+  readonly reloadTenant: (tenant: string) => Effect.Effect<void, WarehouseUnavailable | WarehouseQueryError>
   /**
    * Adds what other pipeline members stored since this graph last read the warehouse (after a rebalance): reads
    * only recent observations, so a worker's start and rebalances stay flat as the warehouse grows.
@@ -194,15 +201,40 @@ export const makeIdentityStage = (config: IdentityConfig, policy: SnapshotPolicy
           ? ok({ ...event, profileId: profiles.get(`${event.tenant}\u0000${event.messageId}`) ?? event.profileId })
           : deadLetter({ rule: "bad_timestamp", field: "/timestamp", message: "identity resolution needs the message's time, and it is not a date-time" }))
       }).pipe(lock.withPermits(1))
+    // Reloads are numbered as they begin. A tenant's reload loads without the lock, so one that began before the graph
+    // in place was loaded (every tenant's, or this tenant's again) is not put in: that graph read all it would have
+    // read, and decisions and erasures recorded since. Erasures reload everything under the lock, so no batch meanwhile
+    // resolves with the identifiers they removed.
+    let begun = 0
+    let installedAll = 0
+    const installedTenant = new Map<string, number>()
     // A reload follows an operator's decision, a rebuild or an erasure, which a snapshot would not show: it reads
     // everything, and replaces the snapshot at once (so none holds what an erasure removed).
     const reload: IdentityStage["reload"] = Effect.gen(function* () {
+      const number = ++begun
       loaded = yield* loadIdentity(config.rules, config.extract.blocked, false)
       resolver = loaded.resolver
+      installedAll = number
+      installedTenant.clear()
       yield* snapshot
     }).pipe(Effect.provideService(Warehouse, warehouse), lock.withPermits(1))
+    const reloadTenant: IdentityStage["reloadTenant"] = (tenant) =>
+      Effect.gen(function* () {
+        const number = ++begun
+        const fresh = yield* loadTenantIdentity(config.rules, config.extract.blocked, tenant)
+        yield* Effect.gen(function* () {
+          if (number < installedAll || number < (installedTenant.get(tenant) ?? 0)) return
+          // A failure half-way may leave the tenant's graph partly caught up: the next batch loads the graph again.
+          stale = true
+          loaded = yield* installTenant(loaded, fresh, config.rules)
+          resolver = loaded.resolver
+          stale = false
+          installedTenant.set(tenant, number)
+          yield* snapshot
+        }).pipe(lock.withPermits(1))
+      }).pipe(Effect.provideService(Warehouse, warehouse))
     const catchUp: IdentityStage["catchUp"] = Effect.gen(function* () {
       loaded = yield* catchUpGraph(loaded, config.extract.blocked)
     }).pipe(Effect.provideService(Warehouse, warehouse), lock.withPermits(1))
-    return { stage, reload, catchUp } satisfies IdentityStage
+    return { stage, reload, reloadTenant, catchUp } satisfies IdentityStage
   })

@@ -7,13 +7,14 @@
 //   POST /v1/identity/suggestions/{id}/accept    {"reason"?, "tenant"?}
 //   POST /v1/identity/suggestions/{id}/dismiss   {"reason"?, "tenant"?}
 import type { IncomingMessage } from "node:http"
-import { Effect, Semaphore } from "effect"
+import { Effect, Option, Semaphore } from "effect"
 import {
   decideSuggestion, type DecisionResult, type IdentityConfig, openSuggestions, type Reload, separateIdentifiers, splitIdentifier,
   type Suggestion,
 } from "../identity/index.ts"
 import { Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
 import { pageInMemory, type PageKey, readPage, refuseUnknownParameter } from "./pages.ts"
+import { Pipeline } from "./pipeline.ts"
 import { type QueryReply, receiveAdminBody, refuse, warehouseUnavailable } from "./query-route.ts"
 import { DEFAULT_TENANT } from "./writekeys.ts"
 
@@ -75,12 +76,16 @@ const tenantLocks = () => {
 export const identityRoute = (options: {
   readonly warehouse: WarehouseShape
   readonly config: IdentityConfig
-  /** Rebuilds the running pipeline's graph from the warehouse (Pipeline.reloadIdentity). */
+  /** Rebuilds the running graph from the warehouse when no Pipeline is in context (Pipeline.reloadIdentityOf is used when one is). */
   readonly reload: Reload<unknown>
   readonly bodyIdleMs?: number
 }) =>
   Effect.gen(function* () {
     const oneAtATime = tenantLocks()
+    // With the running pipeline at hand (cdp serve), a decision reloads its own tenant's graph alone, so it waits for
+    // no other tenant's reload; otherwise the reload given.
+    const pipeline = yield* Effect.serviceOption(Pipeline)
+    const reloadOf = (tenant: string): Reload<unknown> => Option.isSome(pipeline) ? pipeline.value.reloadIdentityOf(tenant) : options.reload
 
     const answer = (tenant: string, decision: Effect.Effect<DecisionResult, unknown, Warehouse>, fieldOf: (input: string) => string = () => "/identifier") =>
       decision.pipe(
@@ -142,18 +147,18 @@ export const identityRoute = (options: {
           } catch {
             return refuse(400, "bad_suggestion", "the suggestion id is not validly URL-encoded", "/id")
           }
-          return yield* answer(tenant, decideSuggestion(tenant, id, suggestion[2] === "accept", reason, options.config, options.reload))
+          return yield* answer(tenant, decideSuggestion(tenant, id, suggestion[2] === "accept", reason, options.config, reloadOf(tenant)))
         }
         if (path === "split") {
           const identifier = field(b, "identifier", true)
           if (typeof identifier !== "string") return identifier
-          return yield* answer(tenant, splitIdentifier(tenant, identifier, reason, options.config, options.reload))
+          return yield* answer(tenant, splitIdentifier(tenant, identifier, reason, options.config, reloadOf(tenant)))
         }
         const a = field(b, "a", true)
         if (typeof a !== "string") return a
         const second = field(b, "b", true)
         if (typeof second !== "string") return second
-        return yield* answer(tenant, separateIdentifiers(tenant, a, second, reason, options.config, options.reload), (input) => (input === a ? "/a" : "/b"))
+        return yield* answer(tenant, separateIdentifiers(tenant, a, second, reason, options.config, reloadOf(tenant)), (input) => (input === a ? "/a" : "/b"))
       })
   })
 

@@ -66,6 +66,7 @@ export const eventStages = (sentiment: SentimentConfig, identity: IdentityConfig
         Stage<CanonicalEvent, WarehouseUnavailable | WarehouseRejectedRows | WarehouseQueryError>
       >,
       reloadIdentity: resolve?.reload ?? Effect.void,
+      reloadIdentityOf: resolve?.reloadTenant ?? (() => Effect.void),
       catchUpIdentity: resolve?.catchUp ?? Effect.void,
     }
   })
@@ -114,8 +115,10 @@ const archiveRecord = (e: CanonicalEvent): ArchiveRecord | undefined =>
 export interface PipelineShape {
   readonly counters: Readonly<PipelineCounters>
   readonly landing: Readonly<LandingStatus>
-  /** Builds the identity graph again from the warehouse (after an operator's decision or a rebuild). */
+  /** Builds the identity graph again from the warehouse (after an erasure or a rebuild). */
   readonly reloadIdentity: Effect.Effect<void, WarehouseUnavailable | WarehouseQueryError>
+  /** Builds one tenant's identity graph again (after its operator's decision), holding up no other tenant's. */
+  readonly reloadIdentityOf: (tenant: string) => Effect.Effect<void, WarehouseUnavailable | WarehouseQueryError>
   /** Completes once everything submitted (events, dead letters, raw text for the archive) is durably accepted by the bus. */
   readonly submit: (
     events: ReadonlyArray<CanonicalEvent>,
@@ -135,18 +138,18 @@ export class Pipeline extends Context.Service<Pipeline, PipelineShape>()("cdp/Pi
       const archive = yield* makeArchiveWriter
       // Opened before the consumers, so the scoring workers close after the consumers have drained.
       const consuming = options.consume !== false
-      const { stages, reloadIdentity: reloadHere, catchUpIdentity } = consuming
+      const { stages, reloadIdentity: reloadHere, reloadIdentityOf: reloadTenantHere, catchUpIdentity } = consuming
         ? yield* eventStages(options.sentiment ?? { brand: [], aspects: {} }, options.identity, options.consent, options.keys, bus.backend.kind !== "memory")
-        : { stages: [], reloadIdentity: Effect.void, catchUpIdentity: Effect.void }
+        : { stages: [], reloadIdentity: Effect.void, reloadIdentityOf: () => Effect.void, catchUpIdentity: Effect.void }
       // On a shared bus every member reloads when one process changes the graph: this process's own notices are
       // recognised by origin (it has reloaded already).
       const shared = bus.backend.kind !== "memory"
       const origin = randomUUID()
-      const reloadIdentity = shared
-        ? Effect.andThen(reloadHere, bus.publish(Topics.identityChanges, [{ tenant: "*", origin }]).pipe(
-          Effect.catch((e) => Effect.logWarning("other workers not told to reload identity; they will at their next rebalance").pipe(
-            Effect.annotateLogs({ error: e.message })))))
-        : reloadHere
+      const tellOthers = bus.publish(Topics.identityChanges, [{ tenant: "*", origin }]).pipe(
+        Effect.catch((e) => Effect.logWarning("other workers not told to reload identity; they will at their next rebalance").pipe(
+          Effect.annotateLogs({ error: e.message }))))
+      const reloadIdentity = shared ? Effect.andThen(reloadHere, tellOthers) : reloadHere
+      const reloadIdentityOf = (tenant: string) => (shared ? Effect.andThen(reloadTenantHere(tenant), tellOthers) : reloadTenantHere(tenant))
       const counters: PipelineCounters = { accepted: 0, rejected: 0, landed: 0, duplicates: 0, dropped: 0, dropReasons: {}, redirected: 0, archived: 0, deadLettered: 0 }
       const landing: LandingStatus = { lastLandedAt: undefined, lastWarehouseError: undefined }
 
@@ -281,6 +284,7 @@ export class Pipeline extends Context.Service<Pipeline, PipelineShape>()("cdp/Pi
         counters,
         landing,
         reloadIdentity,
+        reloadIdentityOf,
         submit: (events, deadLetters, options) =>
           Effect.gen(function* () {
             const raw: Array<ArchiveRecord> = []

@@ -7,7 +7,7 @@
 // `cdp profile show` and `cdp profile events` go through them while `cdp serve` holds the embedded engine.
 import type { IncomingMessage } from "node:http"
 import { Effect } from "effect"
-import type { ConsentPolicies } from "../consent/index.ts"
+import { type ConsentPolicies, DEFAULT_POLICIES, policyOf } from "../consent/index.ts"
 import {
   BadIdentifierCursor, defaultIdentityConfig, identifierLimit, type IdentityConfig, profileIdentifiers, profilePhoneRuns, profileTimeline, readIdentifier,
   readTimelineQuery, type TraitPrecedence,
@@ -35,6 +35,30 @@ const TAKES = {
   identifiers: ["limit", "cursor", "purpose"],
 } as const
 
+/** Longest part of a refused ?purpose= value quoted back. */
+const QUOTED_PURPOSE_CHARS = 40
+/** Characters that would not show in a message as themselves (controls, invisible format characters). */
+const UNSEEN = /[\u007f-\u009f\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff]/g
+
+/** A refused value as a message may quote it: cut, JSON-quoted (controls escaped), invisible characters escaped too. */
+const quoted = (text: string) =>
+  JSON.stringify(text.slice(0, QUOTED_PURPOSE_CHARS)).replace(UNSEEN, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`) +
+  (text.length > QUOTED_PURPOSE_CHARS ? ` (cut; ${text.length} characters)` : "")
+
+/**
+ * The 400 for a ?purpose= that is not exactly one of the tenant's purposes (CDP_CONSENT): the read's purpose decides
+ * what a reader without profiles:identifiers sees (ingest/mask.ts), so a near miss ("Analytics\0", "analytics") is
+ * refused on every page and for every reader, before anything is read, rather than answered as if it were valid.
+ */
+const refuseUnknownPurpose = (url: URL, tenant: string, policies: ConsentPolicies): QueryReply | undefined => {
+  const purpose = url.searchParams.get("purpose")
+  if (purpose === null) return undefined
+  const known = Object.keys(policyOf(policies, tenant).purposes)
+  if (known.includes(purpose)) return undefined
+  return refuse(400, "bad_purpose",
+    `?purpose= must name one of the purposes of tenant "${tenant}", exactly as written: ${known.join(", ")}; ` +
+      (purpose === "" ? "it is empty" : `${quoted(purpose)} is not one`), "purpose")
+}
 
 export const profileRoute = (req: IncomingMessage, options: {
   readonly warehouse: WarehouseShape
@@ -68,6 +92,8 @@ export const profileRoute = (req: IncomingMessage, options: {
     if (unknown !== undefined) return unknown
     const tenant = url.searchParams.get("tenant") ?? DEFAULT_TENANT
     if (tenant === "") return refuse(400, "bad_tenant", "?tenant= must name a tenant", "tenant")
+    const badPurpose = refuseUnknownPurpose(url, tenant, options.policies ?? DEFAULT_POLICIES)
+    if (badPurpose !== undefined) return badPurpose
     const failures = {
       BadIdentifier: (e: { readonly message: string }) => Effect.succeed(refuse(400, "bad_identifier", e.message, "/identifier")),
       ProfileNotFound: (e: { readonly message: string }) => Effect.succeed(refuse(404, "profile_not_found", e.message)),

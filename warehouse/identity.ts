@@ -104,13 +104,19 @@ export const storeIdentity = Effect.fn("storeIdentity")(function* (update: {
 })
 
 /** Every stored observation (or those stored since a time), tenant by tenant, for rebuilding the online graph after a restart. */
-export const loadObservations = Effect.fn("loadObservations")(function* (sinceMs?: number) {
+export const loadObservations = Effect.fn("loadObservations")(function* (sinceMs?: number, onlyTenant?: string) {
   const warehouse = yield* Warehouse
+  const where = [
+    ...(sinceMs === undefined ? [] : ["observed_at >= {since:DateTime64(3, 'UTC')}"]),
+    ...(onlyTenant === undefined ? [] : ["tenant = {only:String}"]),
+  ]
   const rows = yield* warehouse.query<{ tenant: string; message_id: string; ms: string; sightings: Array<StoredSighting> }>(
     "SELECT tenant, message_id, toUnixTimestamp64Milli(argMax(timestamp, observed_at)) AS ms, " +
       "argMax(sightings, observed_at) AS sightings FROM identity_observations " +
-      `${sinceMs === undefined ? "" : "WHERE observed_at >= {since:DateTime64(3, 'UTC')} "}GROUP BY tenant, message_id`,
-    sinceMs === undefined ? undefined : { params: { since: chDateTime(iso(sinceMs)) } },
+      `${where.length === 0 ? "" : `WHERE ${where.join(" AND ")} `}GROUP BY tenant, message_id`,
+    where.length === 0 ? undefined : {
+      params: { ...(sinceMs === undefined ? {} : { since: chDateTime(iso(sinceMs)) }), ...(onlyTenant === undefined ? {} : { only: onlyTenant }) },
+    },
   )
   return rows.map((r) => ({
     tenant: r.tenant,
@@ -183,14 +189,22 @@ export const messagesStating = Effect.fn("messagesStating")(function* (tenant: s
  * One page of the stored observations (latest version of each message) in key order, after (tenant, message id):
  * a full load reads them page by page, so its memory is a page's, however many are stored.
  */
-export const loadObservationsPage = Effect.fn("loadObservationsPage")(function* (after: { readonly tenant: string; readonly messageId: string } | undefined, limit: number) {
+export const loadObservationsPage = Effect.fn("loadObservationsPage")(function* (
+  after: { readonly tenant: string; readonly messageId: string } | undefined, limit: number, onlyTenant?: string,
+) {
   const warehouse = yield* Warehouse
+  const where = [
+    ...(onlyTenant === undefined ? [] : ["tenant = {only:String}"]),
+    ...(after === undefined ? [] : ["(tenant, message_id) > ({tenant:String}, {id:String})"]),
+  ]
   const rows = yield* warehouse.query<{ tenant: string; message_id: string; ms: string; sightings: Array<StoredSighting> }>(
     "SELECT tenant, message_id, toUnixTimestamp64Milli(argMax(timestamp, observed_at)) AS ms, argMax(sightings, observed_at) AS sightings " +
-      `FROM identity_observations ${after === undefined ? "" : "WHERE (tenant, message_id) > ({tenant:String}, {id:String}) "}` +
+      `FROM identity_observations ${where.length === 0 ? "" : `WHERE ${where.join(" AND ")} `}` +
       // In key order, the engine aggregates as it reads and stops at the limit, instead of grouping the rest each page.
       `GROUP BY tenant, message_id ORDER BY tenant, message_id LIMIT ${Math.max(1, Math.floor(limit))} SETTINGS optimize_aggregation_in_order = 1`,
-    after === undefined ? undefined : { params: { tenant: after.tenant, id: after.messageId } },
+    where.length === 0 ? undefined : {
+      params: { ...(onlyTenant === undefined ? {} : { only: onlyTenant }), ...(after === undefined ? {} : { tenant: after.tenant, id: after.messageId }) },
+    },
   )
   return rows.map((r) => ({
     tenant: r.tenant, messageId: r.message_id, timeMs: Number(r.ms),

@@ -1,11 +1,13 @@
-import { Effect, type Scope } from "effect"
+import { Deferred, Effect, Fiber, type Scope } from "effect"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { type Observation, resolveGraph } from "../../identity/graph.ts"
+import { recordOperation } from "../../identity/operations.ts"
+import { fingerprintOf } from "../../identity/snapshot.ts"
 import { defaultIdentityConfig, makeIdentityStage } from "../../identity/stage.ts"
 import type { CanonicalEvent } from "../../ingest/message.ts"
-import { loadObservations } from "../../warehouse/identity.ts"
+import { loadObservations, loadOperations } from "../../warehouse/identity.ts"
 import { loadLatestSnapshot } from "../../warehouse/identity-snapshots.ts"
-import { Warehouse } from "../../warehouse/warehouse.ts"
+import { type QueryOptions, Warehouse, type WarehouseShape } from "../../warehouse/warehouse.ts"
 import { eventOn } from "../support/events.ts"
 import { freshDir, removeDir, withEmbeddedWarehouse } from "../support/pipeline.ts"
 
@@ -95,4 +97,53 @@ describe("identity stage", () => {
     expect(result.out[0]).not.toBe(result.out[1])
     expect(result.refused).toEqual([{ reason: expect.stringMatching(/placeholder/) }, { reason: expect.stringMatching(/placeholder/) }])
   })
+
+  it("a tenant's reload after its operator's decision holds back no other tenant's batches or reloads, and every decision holds after", async () => {
+    const config = defaultIdentityConfig()
+    const result = await withWarehouse(Effect.gen(function* () {
+      const real = yield* Warehouse
+      // Once armed, the next read of the stored observations (acme's reload loading its graph) stalls until released.
+      let armed = false
+      const reached = yield* Deferred.make<void>()
+      const release = yield* Deferred.make<void>()
+      const gated: WarehouseShape = {
+        ...real,
+        query: <T>(sql: string, options?: QueryOptions) => {
+          if (!armed || !sql.includes("FROM identity_observations")) return real.query<T>(sql, options)
+          armed = false
+          return Effect.andThen(Deferred.succeed(reached, undefined), Effect.andThen(Deferred.await(release), real.query<T>(sql, options)))
+        },
+      }
+      const identity = yield* makeIdentityStage(config).pipe(Effect.provideService(Warehouse, gated))
+      const visitor = (tenant: string, id: string, email: string) => eventOn(id, 2, { tenant, type: "identify", anonymousId: id, traits: { email } })
+      const [ann, bob] = profiles(yield* identity.stage([
+        eventOn("ann", 1, { tenant: "acme", type: "identify", userId: "ua", traits: { email: "ann@a.example" } }),
+        eventOn("bob", 1, { tenant: "globex", type: "identify", userId: "ub", traits: { email: "bob@b.example" } }),
+      ]))
+      // Before any decision a visitor typing the address joins its owner.
+      const early = profiles(yield* identity.stage([visitor("acme", "a1", "ann@a.example"), visitor("globex", "b1", "bob@b.example")]))
+
+      yield* recordOperation({ tenant: "acme", kind: "remove", a: "email:ann@a.example", b: "", reason: "test" })
+      armed = true
+      const held = yield* Effect.forkChild(identity.reloadTenant("acme"))
+      yield* Deferred.await(reached)
+      const batch = yield* identity.stage([eventOn("b2", 2, { tenant: "globex", userId: "ub" })]).pipe(Effect.timeoutOption("10 seconds"))
+      yield* recordOperation({ tenant: "globex", kind: "remove", a: "email:bob@b.example", b: "", reason: "test" })
+      const other = yield* identity.reloadTenant("globex").pipe(Effect.timeoutOption("10 seconds"))
+      yield* Deferred.succeed(release, undefined)
+      yield* Fiber.join(held)
+
+      const late = profiles(yield* identity.stage([visitor("acme", "a2", "ann@a.example"), visitor("globex", "b3", "bob@b.example")]))
+      const snapshot = yield* loadLatestSnapshot()
+      return { ann, bob, early, batch: batch._tag, other: other._tag, late, fingerprint: snapshot?.fingerprint, now: fingerprintOf(config.rules, yield* loadOperations()) }
+    }))
+    expect(result.early).toEqual([result.ann, result.bob])
+    expect(result.batch, "globex's batch waited for acme's reload").toBe("Some")
+    expect(result.other, "globex's reload waited for acme's").toBe("Some")
+    // Both removals hold in the running graph: the address joins its owner no more.
+    expect(result.late[0]).not.toBe(result.ann)
+    expect(result.late[1]).not.toBe(result.bob)
+    // The snapshot written after them is one the next start uses (made with exactly the stored decisions).
+    expect(result.fingerprint).toBe(result.now)
+  }, 60_000)
 })
