@@ -7,7 +7,7 @@ import { type ConsentPolicies, ConsentPoliciesRef, DEFAULT_POLICIES, showConsent
 import { defaultIdentityConfig, type IdentityConfig, readIdentifier } from "../identity/index.ts"
 import { Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
 import { refuseUnknownParameter } from "./pages.ts"
-import { type QueryReply, refuse, warehouseUnavailable } from "./query-route.ts"
+import { type QueryReply, refuse, refuseBadParameter, warehouseUnavailable } from "./query-route.ts"
 import { DEFAULT_TENANT } from "./writekeys.ts"
 
 export const CONSENT_PATH = "/v1/consent/"
@@ -53,7 +53,8 @@ export const consentRoute = (req: IncomingMessage, options: {
       Effect.catchTags({
         BadIdentifier: (e) => Effect.succeed(refuse(400, "bad_identifier", e.message, "/identifier")),
         ProfileNotFound: (e) => Effect.succeed(refuse(404, "profile_not_found", e.message)),
-        WarehouseQueryError: (e) => Effect.succeed(refuse(500, "warehouse_query_failed", e.message)),
+        // A value the engine could not bind is the request's (400 naming it); any other query error is ours.
+        WarehouseQueryError: (e) => Effect.succeed(refuseBadParameter(e) ?? refuse(500, "warehouse_query_failed", e.message)),
         WarehouseUnavailable: (e) => Effect.succeed(warehouseUnavailable(e.message)),
       }),
     )

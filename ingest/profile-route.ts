@@ -15,7 +15,7 @@ import {
 import { Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
 import { withTheirPhones } from "./mask.ts"
 import { readProfileCached } from "./profile-read.ts"
-import { type QueryReply, refuse, refuseRepeated, warehouseUnavailable } from "./query-route.ts"
+import { type QueryReply, refuse, refuseBadParameter, refuseRepeated, warehouseUnavailable } from "./query-route.ts"
 import { refuseUnknownParameter } from "./pages.ts"
 import { DEFAULT_TENANT } from "./writekeys.ts"
 
@@ -97,7 +97,8 @@ export const profileRoute = (req: IncomingMessage, options: {
     const failures = {
       BadIdentifier: (e: { readonly message: string }) => Effect.succeed(refuse(400, "bad_identifier", e.message, "/identifier")),
       ProfileNotFound: (e: { readonly message: string }) => Effect.succeed(refuse(404, "profile_not_found", e.message)),
-      WarehouseQueryError: (e: { readonly message: string }) => Effect.succeed(refuse(500, "warehouse_query_failed", e.message)),
+      // A value the engine could not bind is the request's (400 naming it); any other query error is ours.
+      WarehouseQueryError: (e: { readonly message: string }) => Effect.succeed(refuseBadParameter(e) ?? refuse(500, "warehouse_query_failed", e.message)),
       WarehouseUnavailable: (e: { readonly message: string }) => Effect.succeed(warehouseUnavailable(e.message)),
     }
     // Should the guard mask an answer (ingest/mask.ts), the person's phones among its digit runs are found in the
