@@ -292,15 +292,20 @@ export const runRequest = (env: DsrEnv, valid: ValidDsr, received: DsrRecord) =>
   })
 
 /**
- * A profile id must name a profile of the request's tenant before anything is recorded: one with messages now, or
- * one an earlier request of the tenant named (erased since, or an interrupted erasure to submit again). Unchecked,
- * another tenant's profile id ran as a subject of this tenant and wrote its rows (an objection's ledger rows) here.
+ * A profile id must name a profile of the request's tenant before anything is recorded: one with messages now, or,
+ * for an erasure, one an earlier erasure of the tenant named (erased since: erasing it again completes, and an
+ * interrupted one can be submitted again). Unchecked, another tenant's profile id ran as a subject of this tenant
+ * and wrote its rows (an objection's ledger rows) here. Only erasures count: such a request recorded before this
+ * check about another tenant's profile does not make it this tenant's.
  */
-const profileOfTenant = (tenant: string, profileId: string) =>
+const profileOfTenant = (tenant: string, profileId: string, type: DsrType) =>
   Effect.gen(function* () {
     if (yield* profileHasMessages(tenant, profileId)) return
-    const keys = yield* Keys
-    if ((yield* requestsAbout(tenant, [identifierKey(keys, tenant, "profile", profileId)])).length > 0) return
+    if (type === "erasure") {
+      const keys = yield* Keys
+      const earlier = yield* requestsAbout(tenant, [identifierKey(keys, tenant, "profile", profileId)])
+      if (earlier.some((r) => r.type === "erasure")) return
+    }
     return yield* Effect.fail(new DsrProfileNotFound({ tenant, profileId }))
   })
 
@@ -309,7 +314,7 @@ export const submitRequest = (env: DsrEnv, input: DsrInput, onReceived?: (record
   Effect.gen(function* () {
     const valid = validateDsr(input, env.normalise)
     if (valid instanceof DsrInvalid) return yield* Effect.fail(valid)
-    if (valid.ref._tag === "profile") yield* profileOfTenant(valid.tenant, valid.ref.profileId)
+    if (valid.ref._tag === "profile") yield* profileOfTenant(valid.tenant, valid.ref.profileId, valid.type)
     const received = yield* receiveRequest(env, valid)
     onReceived?.(received)
     return yield* runRequest(env, valid, received)

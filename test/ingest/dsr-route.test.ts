@@ -3,6 +3,8 @@
 import { Effect } from "effect"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { callApi, landBatch, TEST_ADMIN_TOKEN, withApi } from "../support/api.ts"
+import { identifierKey, Keys } from "../../consent/keys.ts"
+import { storeRequest } from "../../warehouse/dsr.ts"
 import { freshDir, query, removeDir } from "../support/pipeline.ts"
 
 let dir: string
@@ -46,11 +48,40 @@ describe("POST /v1/dsr", () => {
         "SELECT (SELECT count() FROM consent_ledger WHERE source LIKE 'dsr%') + (SELECT count() FROM profile_restrictions) + (SELECT count() FROM subject_restrictions) AS n")
       expect(Number(written[0]!.n)).toBe(0)
 
-      // The profile's own tenant: erased, and erased again (a request about it was recorded, so the id is still its).
+      // An earlier request that is not an erasure does not make the id the tenant's (one recorded before this check
+      // named another tenant's profile): only a profile erased since stays nameable.
+      const now = Date.now()
+      yield* storeRequest({
+        tenant: "globex", requestId: "dsr_recordedbeforethecheck", type: "objection", status: "completed", subjectKind: "profile",
+        subjectKey: identifierKey(yield* Keys, "globex", "profile", profileId), subjectKeys: [], receivedAtMs: now, dueAtMs: now,
+        startedAtMs: now, finishedAtMs: now, done: [], details: {}, error: "", receipt: null,
+      })
+      expect((yield* callApi(url, "POST", "/v1/dsr", TEST_ADMIN_TOKEN, { type: "objection", identifier: profileId, tenant: "globex" })).status).toBe(404)
+
+      // The profile's own tenant: erased, and erased again (an erasure of it was recorded, so the id is still its);
+      // another right about the erased profile has nothing to act on.
       for (const attempt of [1, 2]) {
         const erased = yield* callApi(url, "POST", "/v1/dsr", TEST_ADMIN_TOKEN, { type: "erasure", identifier: profileId, tenant: "acme" })
         expect(erased.status, `erasure ${attempt}: ${JSON.stringify(erased.body)}`).toBe(201)
         expect(erased.body["request"]).toMatchObject({ status: "completed" })
       }
+      expect((yield* callApi(url, "POST", "/v1/dsr", TEST_ADMIN_TOKEN, { type: "access", identifier: profileId, tenant: "acme" })).status).toBe(404)
     })), 120_000)
+})
+
+describe("GET /v1/dsr", () => {
+  it("refuses a parameter it does not take, 400 naming it and what it takes, instead of listing every request", () =>
+    withApi(dir, (url) => Effect.gen(function* () {
+      for (const [path, name] of [
+        ["/v1/dsr?tenant=acme&status=zzz", "status"], ["/v1/dsr?since=2024-02-30", "since"], ["/v1/dsr?type=erasure", "type"],
+        ["/v1/dsr/dsr_abc?limit=5", "limit"],
+      ] as const) {
+        const r = yield* callApi(url, "GET", path, TEST_ADMIN_TOKEN)
+        expect(r.status, `${path}: ${JSON.stringify(r.body)}`).toBe(400)
+        expect(r.body).toMatchObject({ rule: "unknown_parameter", field: name })
+        expect(String(r.body["error"])).toContain(`?${name}= is not taken here`)
+      }
+      const listed = yield* callApi(url, "GET", "/v1/dsr?tenant=acme&overdue=1&limit=5", TEST_ADMIN_TOKEN)
+      expect(listed).toMatchObject({ status: 200, body: { requests: [] } })
+    })), 60_000)
 })
