@@ -15,7 +15,7 @@ import type { NormaliseOptions } from "../identity/normalise.ts"
 import type { ObjectStore } from "./objectstore.ts"
 import { TurnsPerKey } from "../warehouse/turns.ts"
 import type { Warehouse } from "../warehouse/warehouse.ts"
-import { pageOf, readPage } from "./pages.ts"
+import { pageOf, readPage, refuseUnknownParameter } from "./pages.ts"
 import { type QueryReply, receiveAdminBody, refuse, refuseFailure, refuseRepeated } from "./query-route.ts"
 import { DEFAULT_TENANT } from "./writekeys.ts"
 
@@ -114,6 +114,9 @@ export const makeDsrRoute = (options: {
         }
         if (req.method !== "GET") return refuse(405, "method_not_allowed", `use POST ${DSR_PATH} or GET ${DSR_PATH}[/{id}]`, undefined, { allow: "GET, POST" })
         if (path === DSR_PATH) {
+          // A filter it does not have (?status=, ?since=) is named, not ignored: the list would answer every request.
+          const unknown = refuseUnknownParameter(url, ["overdue", "limit", "cursor"])
+          if (unknown !== undefined) return unknown
           const tenant = url.searchParams.get("tenant") ?? undefined
           const repeated = refuseRepeated(url, ["overdue"])
           if (repeated !== undefined) return repeated
@@ -132,6 +135,8 @@ export const makeDsrRoute = (options: {
         }
         const id = path.slice(DSR_PATH.length + 1)
         if (!/^dsr_[A-Za-z0-9_-]{1,64}$/.test(id)) return refuse(400, "bad_request_id", "a request id looks like dsr_...", "/id")
+        const unknown = refuseUnknownParameter(url, [], "route")
+        if (unknown !== undefined) return unknown
         return yield* run(requestStatus(id)).pipe(
           Effect.map((s): QueryReply => caller?.tenant !== undefined && s.request.tenant !== caller.tenant
             ? refuse(403, "tenant_forbidden", `this token is bound to tenant "${caller.tenant}": request ${id} is another tenant's`, "/id")
