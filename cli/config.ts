@@ -85,6 +85,39 @@ const clickhouseUrl = (text: string): string => {
   return `${url.protocol}//${url.host}`
 }
 
+const portInRange = (port: number) => Number.isInteger(port) && port >= 1 && port <= 65_535
+
+/**
+ * An S3-compatible server's URL, scheme and host only. Credentials in it would be echoed by every message naming the
+ * endpoint (they go in CDP_S3_ACCESS_KEY_ID/_SECRET_ACCESS_KEY, redacted); a path or query the SDK would ignore or
+ * misplace (the bucket goes in CDP_S3_BUCKET).
+ */
+const s3Endpoint = (text: string): string => {
+  const trimmed = text.trim()
+  // URL refuses a port past 65535 without saying why: named here, before it is parsed.
+  const port = /^https?:\/\/(?:[^/@]*@)?(?:\[[^\]]*\]|[^/:?#]*):(\d+)(?:[/?#]|$)/i.exec(trimmed)?.[1]
+  if (port !== undefined && !portInRange(Number(port))) throw new Error(`port ${port} is not one of 1-65535`)
+  const url = new URL(httpUrl(trimmed))
+  if (url.username !== "" || url.password !== "") throw new Error("it holds credentials: put them in CDP_S3_ACCESS_KEY_ID and CDP_S3_SECRET_ACCESS_KEY")
+  if (url.pathname !== "/" || url.search !== "" || url.hash !== "") throw new Error("it has a path or query: name the bucket in CDP_S3_BUCKET")
+  return `${url.protocol}//${url.host}`
+}
+
+/** S3's rules for bucket names (the ones every S3-compatible server shares); another name fails the start's check unclearly. */
+const s3BucketName = (text: string): string => {
+  const name = text.trim()
+  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(name) || name.includes("..")) {
+    throw new Error(`"${name.slice(0, 80)}" is not an S3 bucket name (3-63 lower-case letters, digits, dots and hyphens, starting and ending with a letter or digit)`)
+  }
+  return name
+}
+
+const s3Region = (text: string): string => {
+  const region = text.trim()
+  if (!/^[a-z0-9]+(-[a-z0-9]+)*$/i.test(region) || region.length > 63) throw new Error(`"${region.slice(0, 80)}" is not a region name (letters, digits and hyphens)`)
+  return region
+}
+
 const databaseName = (text: string): string => {
   if (!/^[A-Za-z_][A-Za-z0-9_]{0,63}$/.test(text.trim())) throw new Error(`"${text}" is not a plain identifier`)
   return text.trim()
@@ -103,6 +136,9 @@ const brokerList = (text: string): ReadonlyArray<string> => {
   const brokers = text.split(",").map((b) => b.trim()).filter((b) => b !== "")
   const bad = brokers.find((b) => !/^[^\s:/]+:\d{1,5}$/.test(b))
   if (bad !== undefined) throw new Error(`"${bad}" is not host:port`)
+  // Out of range, kafkajs failed the start as "Kafka at ... is unreachable", naming the broker but not the mistake.
+  const outOfRange = brokers.find((b) => !portInRange(Number(b.slice(b.lastIndexOf(":") + 1))))
+  if (outOfRange !== undefined) throw new Error(`"${outOfRange}" has port ${Number(outOfRange.slice(outOfRange.lastIndexOf(":") + 1))}, not one of 1-65535`)
   if (brokers.length === 0) throw new Error("no broker given")
   return brokers
 }
@@ -175,9 +211,9 @@ export const SETTINGS = {
   termsFile: setting("CDP_TERMS_FILE", 'a readable JSON file of terms per tenant with a valence -4..4 (0: never sentiment), e.g. {"*":{"restock alert":0}}', (v) => optional(Config.String(v).pipe(checked(unlessBlank(readTermsFile))))),
   alertWebhookUrl: setting("CDP_ALERT_WEBHOOK_URL", "the http(s) URL spike alerts are POSTed to", (v) => optional(Config.String(v).pipe(checked(unlessBlank((s) => httpUrl(s.trim())))))),
   objects: setting("CDP_OBJECTS", "local or s3 (s3 needs CDP_S3_BUCKET; unset: s3 when CDP_S3_BUCKET is set)", (v) => optional(Config.Literals(["local", "s3"], v))),
-  s3Bucket: setting("CDP_S3_BUCKET", "the name of an existing S3 bucket (set: objects go to S3, not <data-dir>/objects)", (v) => optional(Config.String(v).pipe(checked(unlessBlank((s) => s.trim()))))),
-  s3Endpoint: setting("CDP_S3_ENDPOINT", "the http(s) URL of an S3-compatible server, e.g. http://127.0.0.1:9000 (unset: AWS)", (v) => optional(Config.String(v).pipe(checked(unlessBlank((s) => httpUrl(s.trim())))))),
-  s3Region: setting("CDP_S3_REGION", "an S3 region, e.g. eu-west-1", (v) => Config.String(v).pipe(Config.withDefault("us-east-1"))),
+  s3Bucket: setting("CDP_S3_BUCKET", "the name of an existing S3 bucket (set: objects go to S3, not <data-dir>/objects)", (v) => optional(Config.String(v).pipe(checked(unlessBlank(s3BucketName))))),
+  s3Endpoint: setting("CDP_S3_ENDPOINT", "the http(s) URL of an S3-compatible server, without user, password or path, e.g. http://127.0.0.1:9000 (unset: AWS)", (v) => optional(Config.String(v).pipe(checked(unlessBlank(s3Endpoint))))),
+  s3Region: setting("CDP_S3_REGION", "an S3 region, e.g. eu-west-1", (v) => Config.String(v).pipe(checked((s) => unlessBlank(s3Region)(s) ?? "us-east-1"), Config.withDefault("us-east-1"))),
   s3ForcePathStyle: setting("CDP_S3_FORCE_PATH_STYLE", "true or false (true puts the bucket in the URL path, as MinIO needs)", (v) => Config.Boolean(v).pipe(Config.withDefault(false))),
   s3AccessKeyId: setting("CDP_S3_ACCESS_KEY_ID", "an S3 access key id (unset: the AWS SDK's default credentials)", (v) => optional(Config.Redacted(v))),
   s3SecretAccessKey: setting("CDP_S3_SECRET_ACCESS_KEY", "the secret of CDP_S3_ACCESS_KEY_ID", (v) => optional(Config.Redacted(v))),

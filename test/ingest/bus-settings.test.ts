@@ -30,6 +30,13 @@ describe("bus settings", () => {
   it("a broker that is not host:port is named", () => {
     oneLine(worker({ CDP_BUS: "kafka", CDP_KAFKA_BROKERS: "127.0.0.1:9092,kafka-1" }), /^cdp: CDP_KAFKA_BROKERS must be .*"kafka-1" is not host:port/)
   })
+  it("a broker port out of range is named before anything connects, not reported as an unreachable broker", () => {
+    // Before: 99999 reached kafkajs, which failed the start as "Kafka at 127.0.0.1:99999 is unreachable (...)".
+    for (const port of ["99999", "0", "65536"]) {
+      oneLine(worker({ CDP_BUS: "kafka", CDP_KAFKA_BROKERS: `127.0.0.1:9092,127.0.0.1:${port}` }),
+        new RegExp(`^cdp: CDP_KAFKA_BROKERS must be .*"127.0.0.1:${port}" has port ${port}, not one of 1-65535`))
+    }
+  })
   it("an unknown bus and a partition count below 1 are named", () => {
     oneLine(worker({ CDP_BUS: "rabbit" }), /^cdp: CDP_BUS must be memory or kafka/)
     oneLine(worker({ CDP_BUS: "kafka", CDP_KAFKA_BROKERS: "127.0.0.1:9092", CDP_KAFKA_PARTITIONS: "0" }), /^cdp: CDP_KAFKA_PARTITIONS must be .*0 is less than 1/)

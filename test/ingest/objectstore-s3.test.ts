@@ -64,9 +64,9 @@ describe("S3 object store settings", () => {
   })
 
   it("a bad endpoint or path-style flag names its variable", () => {
-    setEnv({ CDP_S3_BUCKET: "b", CDP_S3_ENDPOINT: "127.0.0.1:9000" })
+    setEnv({ CDP_S3_BUCKET: "cdp-objects", CDP_S3_ENDPOINT: "127.0.0.1:9000" })
     expect(() => backendConfig(dataDir())).toThrow(/^CDP_S3_ENDPOINT must be/)
-    setEnv({ CDP_S3_BUCKET: "b", CDP_S3_FORCE_PATH_STYLE: "maybe" })
+    setEnv({ CDP_S3_BUCKET: "cdp-objects", CDP_S3_FORCE_PATH_STYLE: "maybe" })
     expect(() => backendConfig(dataDir())).toThrow(/^CDP_S3_FORCE_PATH_STYLE must be true or false/)
   })
 
