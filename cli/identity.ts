@@ -11,7 +11,7 @@ import { type ProfileWithConsent, readProfile } from "../ingest/profile-route.ts
 import type { DataDirLocked, Warehouse } from "../warehouse/warehouse.ts"
 import { formatRows, type OutputFormat } from "./format.ts"
 import { type BackendConfig, warehouseLayer } from "./layers.ts"
-import { allPages, callServer, profileThroughServer, runningServer, ServerQueryFailed } from "./server-info.ts"
+import { allPages, callServer, directOrServer, followOperation, profileThroughServer, runningServer, ServerQueryFailed } from "./server-info.ts"
 
 const print = (text: string) => process.stdout.write(`${text}\n`)
 
@@ -116,9 +116,17 @@ export const renderRebuild = (summary: { readonly tenants: ReadonlyArray<Rebuild
       seconds: Number(t.seconds.toFixed(2)),
     })), "table")}\nrebuilt in ${summary.seconds.toFixed(1)}s`
 
-export const identityRebuild = (options: { readonly tenant: string | undefined; readonly format: OutputFormat; readonly config: IdentityConfig }) =>
+/**
+ * `cdp identity rebuild`: on the data dir itself, or, while `cdp serve` holds it, in the server (POST
+ * /v1/identity/rebuild, followed until it ends), with the server's rules and its running graph reloaded after.
+ */
+export const identityRebuild = (options: {
+  readonly tenant: string | undefined; readonly format: OutputFormat; readonly config: IdentityConfig; readonly backend: BackendConfig
+}) =>
   Effect.gen(function* () {
-    const summary = yield* rebuildIdentity(options.config, options.tenant, { reread: true })
+    const direct = rebuildIdentity(options.config, options.tenant, { reread: true }).pipe(Effect.scoped, Effect.provide(warehouseLayer(options.backend)))
+    const summary = yield* directOrServer(options.backend, direct, (server) =>
+      followOperation<{ tenants: Array<RebuildSummary>; seconds: number }>(server, "/v1/identity/rebuild", options.tenant === undefined ? {} : { tenant: options.tenant }))
     print(options.format === "json" ? JSON.stringify(summary, null, 2) : renderRebuild(summary))
   })
 

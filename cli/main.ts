@@ -727,14 +727,15 @@ identity
   .addOption(dataDirOption())
   .addHelpText("after", `
 Deterministic and safe to repeat: a second rebuild with the same rules moves nothing. Run it after changing the
-identity configuration (CDP_IDENTITY_RULES, CDP_PHONE_REGIONS). Needs the data dir itself: stop cdp serve first.
+identity configuration (CDP_IDENTITY_RULES, CDP_PHONE_REGIONS). While cdp serve holds the data dir, the rebuild runs in
+it, with the rules it was started with (restart it after changing them), and its running graph follows.
 
 Examples:
   $ npx cdp identity rebuild
   $ npx cdp identity rebuild --tenant acme --format json`)
   .action((opts: { tenant?: string; format: OutputFormat; dataDir?: string }) => {
-    const main = identityRebuild({ tenant: opts.tenant, format: opts.format, config: identityConfig() })
-    runCommand(main.pipe(Effect.provide(warehouseLayer(backendConfig(opts.dataDir))), Effect.provide(commandLogger)))
+    const main = identityRebuild({ tenant: opts.tenant, format: opts.format, config: identityConfig(), backend: backendConfig(opts.dataDir) })
+    runCommand(main.pipe(Effect.provide(commandLogger)))
   })
 
 identity

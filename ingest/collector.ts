@@ -349,7 +349,7 @@ const makeCollector = (options: CollectorOptions) =>
       }),
       consent: (req) => consentRoute(req, { warehouse, identity: options.identity, policies: options.consent }),
       identity: options.identity === undefined ? undefined
-        : yield* identityRoute({ warehouse, config: options.identity, reload: pipeline.reloadIdentity, bodyIdleMs }),
+        : yield* identityRoute({ warehouse, config: options.identity, reload: pipeline.reloadIdentity, bodyIdleMs, jobs }),
       dsr: options.dataDir === undefined ? undefined
         : yield* makeDsrRoute({
           dataDir: options.dataDir, normalise: options.identity?.extract.normalise, policies: options.consent, bodyIdleMs,

@@ -6,16 +6,20 @@
 //   GET  /v1/identity/suggestions?tenant=T&limit=N&cursor=C   (pages: ingest/pages.ts)
 //   POST /v1/identity/suggestions/{id}/accept    {"reason"?, "tenant"?}
 //   POST /v1/identity/suggestions/{id}/dismiss   {"reason"?, "tenant"?}
+//   POST /v1/identity/rebuild                    {"tenant"?, "wait"?}   every profile recomputed with the server's rules, in the
+//        background (an operation: ingest/jobs.ts); without a tenant, every tenant's, one after another
 import type { IncomingMessage } from "node:http"
 import { Effect, Option, Semaphore } from "effect"
 import {
-  decideSuggestion, type DecisionResult, type IdentityConfig, openSuggestions, type Reload, separateIdentifiers, splitIdentifier,
-  type Suggestion,
+  decideSuggestion, type DecisionResult, type IdentityConfig, openSuggestions, rebuildIdentity, type RebuildSummary, type Reload, separateIdentifiers,
+  splitIdentifier, type Suggestion,
 } from "../identity/index.ts"
+import { observedTenants } from "../warehouse/identity.ts"
 import { Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
+import { accepted, awaitJob, isRunning, type Jobs, OPERATIONS_PATH } from "./jobs.ts"
 import { pageInMemory, type PageKey, readPage, refuseUnknownParameter } from "./pages.ts"
 import { Pipeline } from "./pipeline.ts"
-import { type QueryReply, receiveAdminBody, refuse, warehouseUnavailable } from "./query-route.ts"
+import { type QueryReply, receiveAdminBody, refuse, refuseFailure, warehouseUnavailable } from "./query-route.ts"
 import { DEFAULT_TENANT } from "./writekeys.ts"
 
 export const IDENTITY_PATH = "/v1/identity/"
@@ -32,7 +36,9 @@ const MAX_SUGGESTIONS = 1000
 const suggestionKey = (s: Suggestion): PageKey => [1000 - Math.round(s.score * 1000), s.id]
 
 const ROUTES = "POST /v1/identity/split, POST /v1/identity/separate, GET /v1/identity/suggestions, " +
-  "POST /v1/identity/suggestions/{id}/accept|dismiss"
+  "POST /v1/identity/suggestions/{id}/accept|dismiss, POST /v1/identity/rebuild"
+/** The kind of operation a rebuild is (GET /v1/operations lists it). */
+const REBUILD_JOB = "identity-rebuild"
 
 type Body = Readonly<Record<string, unknown>>
 
@@ -79,6 +85,8 @@ export const identityRoute = (options: {
   /** Rebuilds the running graph from the warehouse when no Pipeline is in context (Pipeline.reloadIdentityOf is used when one is). */
   readonly reload: Reload<unknown>
   readonly bodyIdleMs?: number
+  /** The server's background operations: a rebuild runs there, not on the request. */
+  readonly jobs?: Jobs | undefined
 }) =>
   Effect.gen(function* () {
     const oneAtATime = tenantLocks()
@@ -94,6 +102,53 @@ export const identityRoute = (options: {
         Effect.map((result): QueryReply => ({ status: 200, body: { success: true, ...result } })),
         Effect.catch((e: unknown) => Effect.succeed(failure(e, fieldOf))),
       )
+
+    /**
+     * One tenant's graph recomputed from its stored observations read again with the server's rules, under its
+     * decision lock: then the running graph is reloaded from what the rebuild stored, and a second rebuild (no re-read)
+     * moves what landed while the first ran, resolved by the graph it replaced.
+     */
+    const rebuildTenant = (tenant: string) =>
+      Effect.gen(function* () {
+        const first = yield* rebuildIdentity(options.config, tenant, { reread: true })
+        yield* reloadOf(tenant)
+        const again = yield* rebuildIdentity(options.config, tenant)
+        const before = first.tenants[0]
+        const after = again.tenants[0]
+        return before === undefined || after === undefined ? [] : [{
+          tenant, messages: after.messages, profilesBefore: before.profilesBefore, profilesAfter: after.profilesAfter,
+          moved: before.moved + after.moved, seconds: before.seconds + after.seconds,
+        } satisfies RebuildSummary]
+      }).pipe(oneAtATime(tenant))
+
+    const rebuild = (tenant: string | undefined) =>
+      Effect.gen(function* () {
+        const started = performance.now()
+        const tenants = tenant === undefined ? yield* observedTenants() : [tenant]
+        const summaries: Array<RebuildSummary> = []
+        for (const t of tenants) summaries.push(...(yield* rebuildTenant(t)))
+        return { tenants: summaries, seconds: (performance.now() - started) / 1000 }
+      }).pipe(
+        Effect.provideService(Warehouse, options.warehouse),
+        Effect.map((result): QueryReply => ({ status: 200, body: { success: true, ...result } })),
+        Effect.catch((e: unknown) => Effect.succeed(refuseFailure(e, "rebuild_failed"))),
+      )
+
+    const startRebuild = (b: Body, jobs: Jobs) =>
+      Effect.gen(function* () {
+        const extra = Object.keys(b).find((k) => k !== "tenant" && k !== "wait")
+        if (extra !== undefined) return refuse(400, "bad_body", `unknown field "${extra.slice(0, 80)}" (a rebuild takes tenant, wait)`, `/${extra.slice(0, 80)}`)
+        if (b["wait"] !== undefined && typeof b["wait"] !== "boolean") return refuse(400, "bad_body", '"wait" must be true or false', "/wait")
+        const tenant = b["tenant"] === undefined ? undefined : tenantOf(b)
+        if (tenant !== undefined && typeof tenant !== "string") return tenant
+        const running = jobs.list().find((j) => j.kind === REBUILD_JOB && isRunning(j))
+        if (running !== undefined) {
+          return refuse(409, "operation_running", `a rebuild is running already (${running.id}, since ${running.startedAt}); ` +
+            `follow it at GET ${OPERATIONS_PATH}/${running.id} and ask again when it ends`, undefined, { "retry-after": "30" })
+        }
+        const job = yield* jobs.start(REBUILD_JOB, tenant, {}, rebuild(tenant))
+        return b["wait"] === true ? yield* awaitJob(job) : accepted(job)
+      })
 
     return (req: IncomingMessage): Effect.Effect<QueryReply> =>
       Effect.gen(function* () {
@@ -117,7 +172,7 @@ export const identityRoute = (options: {
           )
         }
         const suggestion = /^suggestions\/([^/]+)\/(accept|dismiss)$/.exec(path)
-        if (path !== "split" && path !== "separate" && suggestion === null) {
+        if (path !== "split" && path !== "separate" && path !== "rebuild" && suggestion === null) {
           return refuse(404, "not_found", `no route ${req.method} ${url.pathname}; the identity routes are ${ROUTES}`)
         }
         if (req.method !== "POST") return refuse(405, "method_not_allowed", `use POST ${url.pathname}`, undefined, { allow: "POST" })
@@ -131,6 +186,9 @@ export const identityRoute = (options: {
         }
         if (body === null || typeof body !== "object" || Array.isArray(body)) return refuse(400, "bad_body", "the body must be a JSON object")
         const b = body as Body
+        if (path === "rebuild") {
+          return options.jobs === undefined ? refuse(404, "not_served", "this server runs no background operations") : yield* startRebuild(b, options.jobs)
+        }
         const [what, takes] = suggestion !== null ? ["a suggestion's decision", ["reason", "tenant"]]
           : path === "split" ? ["a split", ["identifier", "reason", "tenant"]] : ["a separation", ["a", "b", "reason", "tenant"]]
         // A misspelt field is refused, not ignored (a "reasn" would record the evidence as the reason).

@@ -281,6 +281,13 @@ export interface StoredObservation extends ObservationRow {
   readonly timeMs: number
 }
 
+/** The tenants with stored observations (whose graphs a rebuild of every tenant recomputes), by name. */
+export const observedTenants = Effect.fn("observedTenants")(function* () {
+  const warehouse = yield* Warehouse
+  const rows = yield* warehouse.query<{ tenant: string }>("SELECT DISTINCT tenant FROM identity_observations ORDER BY tenant")
+  return rows.map((r) => r.tenant)
+})
+
 /** Every stored observation (of one tenant, or all) with raw values and refusals, for a rebuild that reads them again. */
 export const loadStoredObservations = Effect.fn("loadStoredObservations")(function* (tenant?: string) {
   const warehouse = yield* Warehouse

@@ -1,5 +1,5 @@
-// While `cdp serve` holds the data dir, `cdp replay`, `cdp sentiment rescore` and `cdp retention apply` run in the
-// server (POST /v1/operations/..., followed until they end) with the same output as on the data dir itself. Before,
+// While `cdp serve` holds the data dir, `cdp replay`, `cdp sentiment rescore`, `cdp retention apply` and `cdp identity
+// rebuild` run in the server (POST /v1/operations/..., followed until they end) with the same output as on the data dir itself. Before,
 // each refused to run: "data dir ... is in use by cdp serve".
 import { join } from "node:path"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
@@ -13,7 +13,7 @@ afterEach(() => removeDir(dir))
 const day = (offset: number) => new Date(Date.now() + offset * 86_400_000).toISOString().slice(0, 10)
 
 describe("operations through a running server", () => {
-  it("replay, rescore and retention apply go through cdp serve and report what they did", async () => {
+  it("replay, rescore, retention apply and identity rebuild go through cdp serve and report what they did", async () => {
     const data = join(dir, "data")
     expect(runCdp(["ingest", "--source", "segment", "ingest/samples/web.ndjson", "--data-dir", data]).status).toBe(0)
     const serve = await startServe(["--data-dir", data])
@@ -30,6 +30,12 @@ describe("operations through a running server", () => {
       const retention = runCdp(["retention", "apply", "--format", "json", "--data-dir", data])
       expect(retention.stderr).toBe("")
       expect(JSON.parse(retention.stdout)).toMatchObject({ policy: expect.any(Object), tablesChanged: expect.any(Array), archiveDaysRemoved: 0 })
+
+      const rebuild = runCdp(["identity", "rebuild", "--format", "json", "--data-dir", data])
+      expect(rebuild.stderr).toBe("")
+      const rebuilt = JSON.parse(rebuild.stdout) as { tenants: Array<{ tenant: string; messages: number; moved: number }> }
+      expect(rebuilt.tenants).toEqual([expect.objectContaining({ tenant: "default", moved: 0 })])
+      expect(rebuilt.tenants[0]!.messages).toBeGreaterThan(1000)
 
       // A wrong range is still refused before anything runs, naming the flag.
       const wrong = runCdp(["replay", "--from", day(1), "--to", day(-1), "--data-dir", data])
