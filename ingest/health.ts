@@ -1,5 +1,5 @@
 // GET /health: live means the process answers; ready means a message sent now can land. Not ready (503, with the
-// reasons) while draining, while the warehouse does not answer, while a consumer keeps failing (an outage) or its
+// reasons) while draining, while the warehouse does not answer (or, on the in-process bus, the object store), while a consumer keeps failing (an outage) or its
 // oldest record has waited too long (a wedged pipeline), or while the data dir's disk is nearly full.
 import type { StatsFs } from "node:fs"
 import { statfs } from "node:fs/promises"
@@ -97,10 +97,17 @@ export const makeHealth = (options: HealthOptions = {}) =>
         const backlog = yield* bus.backlog
         const pending = yield* bus.pending
         const free = yield* freeBytes
+        const objects = Option.isSome(store) ? store.value : undefined
+        const objectsDown = objects?.ping === undefined ? undefined : yield* objects.ping
+        // On the in-process bus a message is answered once its raw text is archived, so a store that does not answer
+        // stops ingestion; behind Kafka the edge answers once Kafka has it and the consumers archive when the store is
+        // back (their retries show as a failing consumer), so the store's state is shown but takes no edge out.
+        const objectsStopIngest = objectsDown !== undefined && bus.backend.kind === "memory"
         const reasons = [
           ...(draining ? ["draining: the collector is shutting down"] : []),
           ...(warehouseUp ? [] : [`the warehouse (${warehouse.backend.kind} ${warehouse.backend.location}) does not answer`]),
           ...(busUp ? [] : [`the bus (${bus.backend.kind} ${bus.backend.location}) does not answer`]),
+          ...(objectsStopIngest ? [`the object store (${objects!.backend.kind} ${objects!.backend.location}) does not answer: ${objectsDown}`] : []),
           ...backlogProblems(backlog),
           ...[diskProblem(free)].filter((p) => p !== undefined),
         ]
@@ -120,6 +127,9 @@ export const makeHealth = (options: HealthOptions = {}) =>
                 ...bus.backend, state: !busUp ? "down" : backlogProblems(backlog).length === 0 ? "up" : "degraded", pending,
                 oldestPendingSeconds: Math.max(0, ...Object.values(backlog).map((b) => b.oldestAgeMs)) / 1000,
               },
+              ...(objects === undefined ? {} : {
+                objects: { ...objects.backend, state: objectsDown === undefined ? "up" : "down", ...(objectsDown === undefined ? {} : { error: objectsDown }) },
+              }),
               disk: { path: diskPath ?? null, freeBytes: free ?? null, minFreeBytes, state: diskProblem(free) === undefined ? "ok" : "low" },
             },
             landing: {

@@ -27,6 +27,8 @@ export interface S3StoreOptions {
 
 export const MIN_PART_BYTES = 5 * 1024 * 1024
 const DEFAULT_PART_BYTES = 8 * 1024 * 1024
+/** How long /health waits for the bucket to answer. */
+const PING_TIMEOUT_MS = 3_000
 /** Parts uploaded at once by one multipart upload. */
 const PART_QUEUE = 4
 
@@ -100,10 +102,18 @@ const makeS3Store = (options: S3StoreOptions) =>
     const send = <A>(key: string, what: string, run: (signal: AbortSignal) => Promise<A>) =>
       Effect.tryPromise({ try: run, catch: failure(key, what) })
 
-    yield* send("", "check", (abortSignal) => client.send(new HeadBucketCommand({ Bucket: bucket }), { abortSignal }))
+    const check = send("", "check", (abortSignal) => client.send(new HeadBucketCommand({ Bucket: bucket }), { abortSignal }))
+    yield* check
+
+    /** A HEAD of the bucket, bounded so a server that stopped answering (not refusing) does not hold /health. */
+    const ping = Effect.tryPromise({
+      try: (signal) => client.send(new HeadBucketCommand({ Bucket: bucket }), { abortSignal: AbortSignal.any([signal, AbortSignal.timeout(PING_TIMEOUT_MS)]) }),
+      catch: failure("", "check"),
+    }).pipe(Effect.as(undefined), Effect.catch((e) => Effect.succeed(e.message)))
 
     const store: ObjectStoreShape = {
       backend: { kind: "s3", location: `s3://${bucket}` },
+      ping,
       // A PUT (or the completion of a multipart upload) replaces the object whole: readers see old or new bytes.
       put: (key, body) =>
         Effect.flatMap(checkKey(where, key), () => {

@@ -20,6 +20,11 @@ export interface ObjectStoreShape {
   /** Keys under a prefix ("a/b/"), sorted. */
   readonly list: (prefix: string) => Effect.Effect<ReadonlyArray<string>, ObjectStoreError>
   readonly remove: (key: string) => Effect.Effect<void, ObjectStoreError>
+  /**
+   * Whether the store answers now (/health asks it): undefined when it does, else why not, in one line naming the
+   * store and never a credential. Absent: the store cannot be down apart from its disk (which /health checks).
+   */
+  readonly ping?: Effect.Effect<string | undefined>
 }
 
 export class ObjectStore extends Context.Service<ObjectStore, ObjectStoreShape>()("cdp/ObjectStore") {

@@ -1,0 +1,124 @@
+// The S3 object store going away under a running `cdp serve` (in-process bus: the archive is written before a sender
+// is answered): /health names the object store as the backend that is down, a sender is answered 503 with
+// Retry-After (never 2xx for what is not archived), and when the store is back the server recovers by itself and
+// every message is archived. MinIO is reached through a TCP proxy the test closes and opens again, so the shared
+// MinIO of the other integration tests keeps running. Runs when CDP_INTEGRATION=1 (eval "$(deploy/services/up)" first).
+import { randomUUID } from "node:crypto"
+import { createConnection, createServer, type Server, type Socket } from "node:net"
+import { gunzipSync } from "node:zlib"
+import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3"
+import { afterAll, describe, expect, it } from "vitest"
+import { type CdpProcess, freePort, sleep, startCdp, untilHealthy } from "../support/kafka.ts"
+import { basicAuth, freshDir, removeDir } from "../support/pipeline.ts"
+
+const enabled = process.env["CDP_INTEGRATION"] === "1"
+const KEY = "wk_outage"
+
+/** A TCP proxy to MinIO on a port of its own, which can be stopped (every connection cut) and started again. */
+const proxyTo = (target: URL) => {
+  const sockets = new Set<Socket>()
+  let server: Server | undefined
+  const start = (port: number) => new Promise<void>((resolve, reject) => {
+    server = createServer((client) => {
+      const upstream = createConnection({ host: target.hostname, port: Number(target.port) })
+      for (const s of [client, upstream]) {
+        sockets.add(s)
+        s.on("close", () => sockets.delete(s))
+        s.on("error", () => undefined)
+      }
+      client.pipe(upstream).pipe(client)
+    })
+    server.once("error", reject)
+    server.listen(port, "127.0.0.1", () => resolve())
+  })
+  const stop = () => new Promise<void>((resolve) => {
+    for (const s of sockets) s.destroy()
+    if (server === undefined) resolve()
+    else server.close(() => resolve())
+  })
+  return { start, stop }
+}
+
+interface Health {
+  readonly ready: boolean
+  readonly reasons: ReadonlyArray<string>
+  readonly backends: { readonly objects?: { readonly kind: string; readonly location: string; readonly state: string } }
+}
+
+describe.runIf(enabled)("the object store failing under cdp serve", () => {
+  const processes: Array<CdpProcess> = []
+  const dirs: Array<string> = []
+  afterAll(() => {
+    for (const p of processes) p.child.kill("SIGKILL")
+    for (const d of dirs) removeDir(d)
+  })
+
+  it("health names the object store while it is down, senders get 503 with Retry-After, and every message is archived once it is back", async () => {
+    const endpoint = new URL(process.env["CDP_S3_ENDPOINT"]!)
+    const credentials = { accessKeyId: process.env["CDP_S3_ACCESS_KEY_ID"]!, secretAccessKey: process.env["CDP_S3_SECRET_ACCESS_KEY"]! }
+    const s3 = new S3Client({ endpoint: endpoint.origin, region: "us-east-1", forcePathStyle: true, credentials })
+    const bucket = `cdp-outage-${randomUUID().slice(0, 8)}`
+    await s3.send(new CreateBucketCommand({ Bucket: bucket }))
+    const proxy = proxyTo(endpoint)
+    const proxyPort = await freePort()
+    await proxy.start(proxyPort)
+    const dir = freshDir("cdp-outage-")
+    dirs.push(dir)
+    const port = await freePort()
+    const url = `http://127.0.0.1:${port}`
+    const serve = startCdp(["serve", "--port", String(port), "--data-dir", dir], {
+      CDP_BUS: "memory", CDP_WRITE_KEYS: `${KEY}=acme`, CDP_S3_BUCKET: bucket, CDP_S3_ENDPOINT: `http://127.0.0.1:${proxyPort}`,
+      CDP_S3_FORCE_PATH_STYLE: "true", CDP_S3_REGION: "us-east-1",
+    })
+    processes.push(serve)
+    const send = (id: string) => fetch(`${url}/v1/track`, {
+      method: "POST", headers: { authorization: basicAuth(KEY), "content-type": "application/json" },
+      body: JSON.stringify({ userId: `u-${id}`, event: "Viewed", messageId: `outage-${id}` }),
+    }).then(async (r) => ({ status: r.status, retryAfter: r.headers.get("retry-after"), body: await r.json() as { rule?: string } }))
+    const health = () => fetch(`${url}/health`).then(async (r) => ({ status: r.status, body: await r.json() as Health }))
+    try {
+      await untilHealthy(url, serve)
+      const up = await health()
+      expect(up.body.backends.objects).toEqual({ kind: "s3", location: `s3://${bucket}`, state: "up" })
+      expect((await send("before")).status).toBe(200)
+
+      await proxy.stop()
+      // Before any sender notices: health asks the store itself.
+      const down = await health()
+      expect(down.status).toBe(503)
+      expect(down.body.backends.objects).toMatchObject({ kind: "s3", location: `s3://${bucket}`, state: "down" })
+      expect(down.body.reasons.join("\n")).toContain(`the object store (s3 s3://${bucket}) does not answer`)
+      const during = await send("during")
+      expect(during.status).toBe(503)
+      expect(during.retryAfter).not.toBeNull()
+
+      await proxy.start(proxyPort)
+      let back = await health()
+      for (let i = 0; i < 300 && back.status !== 200; i++) {
+        await sleep(100)
+        back = await health()
+      }
+      expect(back.body.reasons).toEqual([])
+      expect(back.body.backends.objects?.state).toBe("up")
+      expect((await send("after")).status).toBe(200)
+      // The sender retries what was refused, with the same id.
+      expect((await send("during")).status).toBe(200)
+
+      const archived = new Set<string>()
+      for (let i = 0; i < 100 && !["before", "during", "after"].every((id) => archived.has(id)); i++) {
+        const listed = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: "archive/acme/" }))
+        for (const o of listed.Contents ?? []) {
+          if (!o.Key!.endsWith(".ndjson.gz")) continue
+          const body = await (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: o.Key! }))).Body!.transformToByteArray()
+          const text = gunzipSync(body).toString("utf8")
+          for (const id of ["before", "during", "after"]) if (text.includes(`outage-${id}`)) archived.add(id)
+        }
+        await sleep(100)
+      }
+      expect([...archived].sort()).toEqual(["after", "before", "during"])
+    } finally {
+      await proxy.stop()
+      s3.destroy()
+    }
+  }, 180_000)
+})
