@@ -502,6 +502,12 @@ export interface AccessRecord {
   readonly outcome: "granted" | "denied"
   readonly status: number
   readonly rule?: string
+  /**
+   * A profile read's declared purpose (?purpose=, or the default), and whether the person's e-mail addresses and
+   * phone numbers were shown or masked for it: who saw whose contact details, and for what, is on record.
+   */
+  readonly purpose?: string
+  readonly identifiers?: "shown" | "masked"
 }
 
 /** Access records gathered before they go to the audit log as one entry per tenant (kind api.access). */
@@ -666,7 +672,7 @@ export const makeGuard = (options: {
       const queryTenants = url.searchParams.getAll("tenant")
       // A refusal is filed under the tenant named, only if it is one a tenant could have.
       const named = match.pathTenant ?? queryTenants.find((t) => TENANT_NAME.test(t))
-      const audit = (principal: Principal | undefined, tenant: string | undefined, reply: QueryReply, tokenId?: string) => {
+      const audit = (principal: Principal | undefined, tenant: string | undefined, reply: QueryReply, tokenId?: string, read?: Pick<AccessRecord, "purpose" | "identifiers">) => {
         const denied = reply.status === 401 || reply.status === 403
         if (options.access === undefined || route.audit === "none") return
         if ("ownTrail" in route && !READ_METHODS.has(method) && reply.status >= 200 && reply.status < 300) return
@@ -682,7 +688,7 @@ export const makeGuard = (options: {
         options.access.record(t, {
           atMs: Date.now(), tokenId: principal?.tokenId ?? tokenId ?? null, role: principal?.role ?? null,
           route: route.template, method, ...(subjectText === undefined ? {} : { subjectText }), outcome: denied ? "denied" : "granted", status: reply.status,
-          ...(denied && rule !== undefined ? { rule } : {}),
+          ...(denied && rule !== undefined ? { rule } : {}), ...read,
         })
       }
       const auth = options.registry.authenticate(req)
@@ -761,7 +767,11 @@ export const makeGuard = (options: {
         const masked = yield* maskProfileAnswer(page, reply.body, url.searchParams.get("purpose") ?? DEFAULT_READ_PURPOSE)
         reply = isReply(masked) ? masked : { ...reply, body: sealCursors(masked) }
       }
-      audit(principal, tenant, reply)
+      // A profile read is recorded with its purpose and whether contact details were shown (an admin's never masked).
+      const purpose = url.searchParams.get("purpose") ?? DEFAULT_READ_PURPOSE
+      const hidden = (reply.body as { masked?: { kinds?: ReadonlyArray<string> } }).masked?.kinds?.length ?? 0
+      const identifiers = !masking ? "shown" : page !== "profile" || hidden > 0 ? "masked" : "shown"
+      audit(principal, tenant, reply, undefined, route.name === "profiles" && reply.status === 200 ? { purpose, identifiers } : undefined)
       return reply
     })
 

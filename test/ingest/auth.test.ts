@@ -393,12 +393,16 @@ describe("scoped API tokens", () => {
     Effect.runPromise(Effect.gen(function* () {
       let token = ""
       let id = ""
+      let shownByDefault = ""
       yield* Effect.promise(() => withApi((url) => Effect.gen(function* () {
         yield* seed(url)
         const made = yield* makeToken(url, { role: "marketer", tenant: "acme" })
         token = made.token
         id = made.id
-        expect((yield* call(url, "GET", "/v1/profiles/email:ann@acme.example", token)).status).toBe(200)
+        const read = yield* call(url, "GET", "/v1/profiles/email:ann@acme.example", token)
+        expect(read.status).toBe(200)
+        shownByDefault = (read.body.masked.kinds as Array<string>).length === 0 ? "shown" : "masked"
+        expect((yield* call(url, "GET", "/v1/profiles/email:ann@acme.example/events?purpose=Analytics", token)).status).toBe(200)
         expect((yield* call(url, "GET", "/v1/profiles/email:gus@globex.example?tenant=globex", token)).status).toBe(403)
         expect((yield* call(url, "GET", "/v1/consent/user_id:ann", token)).status).toBe(403)
         expect((yield* call(url, "GET", "/v1/profiles/user_id:ann?tenant=acme", "cdp_wrong_wrong_wrong_wrong_wrong_wrong_wrong")).status).toBe(401)
@@ -416,6 +420,10 @@ describe("scoped API tokens", () => {
         tenant: "acme", tokenId: id, role: "marketer", route: "/v1/profiles/{identifier}", outcome: "granted", status: 200,
         subject: identifierKey(keys, "acme", "email", "ann@acme.example"),
       }))
+      // Each profile read says for which purpose it was made and whether contact details were shown for it.
+      const reads = records.filter((r) => r.tokenId === id && r.outcome === "granted" && r.route === "/v1/profiles/{identifier}")
+      expect(reads.map((r) => [r.purpose, r.identifiers])).toEqual([["Personalization", shownByDefault], ["Analytics", "masked"]])
+      expect(records.filter((r) => r.outcome === "denied").every((r) => r.purpose === undefined)).toBe(true)
       expect(records).toContainEqual(expect.objectContaining({ tenant: "acme", tokenId: id, outcome: "denied", status: 403, rule: "tenant_forbidden" }))
       expect(records).toContainEqual(expect.objectContaining({ tokenId: id, route: "/v1/consent/{identifier}", outcome: "denied", rule: "missing_scope" }))
       expect(records).toContainEqual(expect.objectContaining({ tokenId: null, outcome: "denied", status: 401, rule: "unknown_token" }))
