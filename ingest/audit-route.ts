@@ -3,8 +3,9 @@
 //                          page's nextCursor), ?since= / ?until= (ISO date or date-time, or 7d / 24h ago), ?kind=
 //                          (comma-separated, or given more than once; "dsr." takes every dsr kind), ?tenant= (a bound
 //                          token: its own only). Every other parameter given twice is 400 repeated_parameter.
-//   GET /v1/audit/verify   the whole chain checked, as `cdp audit verify` does; a token bound to a tenant gets its own
-//                          entries' count and problems (not the other tenants' count or the head)
+//   GET /v1/audit/verify   the whole chain checked, as `cdp audit verify` does; a token bound to a tenant, or one
+//                          naming a tenant (?tenant=), gets that tenant's entries' count and problems (not the other
+//                          tenants' count or the head)
 // The log is one chain for every tenant, so an entry's place in it (seq), its link (prevHash) and how many entries a
 // page passed over say how busy the other tenants are: a token bound to a tenant gets its entries without them, and
 // an opaque cursor.
@@ -48,7 +49,12 @@ export const auditRoute = (options: { readonly signer: AuditSigner }) =>
         const path = url.pathname.replace(/\/+$/, "")
         if (req.method !== "GET" && req.method !== "HEAD") return refuse(405, "method_not_allowed", `use GET ${path}`, undefined, { allow: "GET" })
         if (path === `${AUDIT_PATH}/verify`) {
-          const tenant = principal?.tenant
+          // The guard checked ?tenant= against the token's and wrote a bound token's there.
+          const extra = [...url.searchParams.keys()].find((n) => n !== "tenant")
+          if (extra !== undefined) {
+            return refuse(400, "unknown_parameter", `?${extra.slice(0, 80)}= is not taken here; GET ${AUDIT_PATH}/verify checks the whole chain, or one tenant's entries with ?tenant=`, extra.slice(0, 80))
+          }
+          const tenant = principal?.tenant ?? url.searchParams.get("tenant") ?? undefined
           return yield* (tenant === undefined ? verifyAudit(options.signer) : verifyAuditOfTenant(options.signer, tenant) as Effect.Effect<AuditVerification | TenantAuditVerification, ObjectStoreError, ObjectStore>).pipe(
             Effect.provideContext(context),
             Effect.map((verification): QueryReply => ({ status: 200, body: { success: true, verification } })),

@@ -272,6 +272,14 @@ describe("the audit routes", () => {
       expect(verified.body.verification.headSeq).toBeUndefined()
       const whole = yield* checked(url, "GET", "/v1/audit/verify", "/v1/audit/verify")
       expect(whole.body.verification.entries).toBeGreaterThanOrEqual(9)
+      // A token bound to no tenant naming one gets that tenant's verification, as a bound token does (not the whole chain's).
+      const named = yield* checked(url, "GET", "/v1/audit/verify?tenant=acme", "/v1/audit/verify")
+      expect(named.body.verification).toMatchObject({ ok: true, tenant: "acme" })
+      expect(named.body.verification.entries).toBeGreaterThanOrEqual(verified.body.verification.entries)
+      expect(named.body.verification.headSeq).toBeUndefined()
+      const unknown = yield* checked(url, "GET", "/v1/audit/verify?since=7d", "/v1/audit/verify", compliance)
+      expect(unknown.status).toBe(400)
+      expect(unknown.body).toMatchObject({ rule: "unknown_parameter", field: "since" })
       for (const [query, field] of [["limit=0", "limit"], ["cursor=abc", "cursor"], ["since=last-week", "since"], ["kind=DROP%20TABLE", "kind"], ["colour=red", "colour"]] as const) {
         const bad = yield* checked(url, "GET", `/v1/audit?${query}`, "/v1/audit", compliance)
         expect(bad.status, query).toBe(400)
