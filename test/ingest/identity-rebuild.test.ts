@@ -3,8 +3,7 @@
 // after it, so what lands next joins the same profiles; every tenant's without a tenant, a bound token's own only.
 import { Effect } from "effect"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
-import { callApi as call, createToken, landBatch, TEST_ADMIN_TOKEN as ADMIN, withApi } from "../support/api.ts"
-import { checked } from "../support/openapi.ts"
+import { callApi as call, createToken, followOperation, landBatch, TEST_ADMIN_TOKEN as ADMIN, withApi } from "../support/api.ts"
 import { basicAuth, freshDir, OTHER_TENANT_KEY, removeDir } from "../support/pipeline.ts"
 
 let dir: string
@@ -38,11 +37,7 @@ describe("POST /v1/identity/rebuild", () => {
       const started = yield* call(url, "POST", "/v1/identity/rebuild", ADMIN, {})
       expect(started.status, JSON.stringify(started.body)).toBe(202)
       expect(started.body).toMatchObject({ kind: "identity-rebuild", tenant: null })
-      let op = started.body
-      for (let i = 0; i < 600 && op.status === "running"; i++) {
-        yield* Effect.sleep(100)
-        op = checked("/v1/operations/x", "GET", yield* call(url, "GET", started.body.statusUrl as string, ADMIN)).body
-      }
+      const op = (yield* followOperation(url, started, ADMIN)).body
       expect(op.status, JSON.stringify(op)).toBe("done")
       const tenants = op.result.tenants as Array<{ tenant: string; messages: number; moved: number; profilesAfter: number }>
       expect(tenants.map((t) => t.tenant)).toEqual(["acme", "globex"])

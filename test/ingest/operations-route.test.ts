@@ -4,7 +4,7 @@
 // refused, each naming what is wrong.
 import { Effect } from "effect"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
-import { callApi as call, createToken, landBatch, TEST_ADMIN_TOKEN as ADMIN, withApi } from "../support/api.ts"
+import { callApi as call, createToken, followOperation, landBatch, TEST_ADMIN_TOKEN as ADMIN, withApi } from "../support/api.ts"
 import { checked } from "../support/openapi.ts"
 import { freshDir, removeDir } from "../support/pipeline.ts"
 import { DEFAULT_RETENTION } from "../../warehouse/retention.ts"
@@ -20,18 +20,6 @@ const seed = (url: string) =>
     type: "track", userId: "ann", messageId: `m${i}`, event: "Order Completed", timestamp: `2024-10-0${i + 1}T10:00:00Z`,
   })), { identifier: "user_id:ann", events: 3 })
 
-/** Follows an operation at its statusUrl until it ends. */
-const follow = (url: string, started: { status: number; body: Record<string, any> }, token = ADMIN) =>
-  Effect.gen(function* () {
-    let op = started
-    for (let i = 0; i < 600 && op.body.status === "running"; i++) {
-      yield* Effect.sleep(100)
-      op = checked("/v1/operations/x", "GET", yield* call(url, "GET", started.body.statusUrl as string, token))
-      expect(op.status).toBe(200)
-    }
-    return op.body
-  })
-
 describe("/v1/operations", () => {
   it("a replay runs in the background and is followed by id; rescore and retention run too; all are listed", () =>
     withApi(dir, (url) => Effect.gen(function* () {
@@ -40,7 +28,7 @@ describe("/v1/operations", () => {
       expect(started.status, JSON.stringify(started.body)).toBe(202)
       expect(started.headers["location"]).toBe(started.body.statusUrl)
       expect(started.body).toMatchObject({ kind: "replay", tenant: "acme", from: day(-1), to: day(1) })
-      const replayed = yield* follow(url, started)
+      const replayed = (yield* followOperation(url, started, ADMIN)).body
       expect(replayed).toMatchObject({ status: "done", result: { records: 3, accepted: 3, duplicates: 3, landed: 0, rejected: 0 } })
 
       const rescored = checked("/v1/operations/rescore", "POST", yield* call(url, "POST", "/v1/operations/rescore", ADMIN, { since: "2024-01-01", wait: true }))

@@ -3,7 +3,7 @@
 // compute, a bound token reads only its tenant, and every wrong parameter is a 400 naming it.
 import { Effect } from "effect"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
-import { callApi as call, createToken, landBatch, TEST_ADMIN_TOKEN as ADMIN, withApi } from "../support/api.ts"
+import { callApi as call, createToken, followOperation, landBatch, TEST_ADMIN_TOKEN as ADMIN, withApi } from "../support/api.ts"
 import { checked } from "../support/openapi.ts"
 import { freshDir, removeDir } from "../support/pipeline.ts"
 
@@ -123,12 +123,7 @@ describe("/v1/relations", () => {
       expect(["running", "done"]).toContain(started.body.status)
 
       // Followed by a marketer (relations:read) until it ends: the run, as a waiting POST answers it.
-      let followed = started
-      for (let i = 0; i < 600 && followed.body.status === "running"; i++) {
-        yield* Effect.sleep(100)
-        followed = checked("/v1/relations/compute", "GET", yield* call(url, "GET", "/v1/relations/compute?tenant=acme", marketer))
-        expect(followed.status).toBe(200)
-      }
+      const followed = yield* followOperation(url, started, marketer, "/v1/relations/compute?tenant=acme")
       expect(followed.body).toMatchObject({ status: "done", id: started.body.id, tenant: "acme", asOf: "2024-11-01", startedAt: started.body.startedAt, result: { profiles: 2 } })
       // The same operation, as every operation is followed (admins: operations:read).
       const byId = checked("/v1/operations/x", "GET", yield* call(url, "GET", started.body.statusUrl as string, ADMIN))

@@ -6,6 +6,7 @@ import type { Keys } from "../../consent/keys.ts"
 import { defaultIdentityConfig } from "../../identity/index.ts"
 import { Collector, type CollectorOptions } from "../../ingest/collector.ts"
 import { writeKeys } from "../../ingest/writekeys.ts"
+import { checkResponse } from "./openapi.ts"
 import { basicAuth, type PipelineServices, TEST_KEYS, WRITE_KEY } from "./pipeline.ts"
 
 export type ApiBody = Record<string, any>
@@ -18,6 +19,22 @@ export const callApi = (url: string, method: string, path: string, token: string
       ...(body === undefined ? {} : { body: typeof body === "string" ? body : JSON.stringify(body) }),
     })
     return { status: res.status, headers: Object.fromEntries(res.headers), body: (await res.json()) as ApiBody }
+  })
+
+/**
+ * Follows an operation a POST started (ingest/jobs.ts) at `path` (by default the statusUrl its 202 named), each answer
+ * checked against openapi.json, until it is no longer running (at most 60 s); its last answer.
+ */
+export const followOperation = (url: string, started: { status: number; body: ApiBody }, token: string, path = started.body.statusUrl as string) =>
+  Effect.gen(function* () {
+    let op = started
+    for (let i = 0; i < 600 && op.body.status === "running"; i++) {
+      yield* Effect.sleep(100)
+      op = yield* callApi(url, "GET", path, token)
+      checkResponse(path.startsWith("/v1/operations/") ? "/v1/operations/{id}" : path.split("?", 1)[0]!, "GET", op.status, op.body)
+      if (op.status !== 200) throw new Error(`GET ${path} answered ${op.status}: ${JSON.stringify(op.body)}`)
+    }
+    return op
   })
 
 /** The admin token of the collectors withApi starts. */
