@@ -40,6 +40,23 @@ export class RecordWrongShape extends Data.TaggedError("RecordWrongShape")<{ rea
   }
 }
 
+/**
+ * A record's Kafka key names another tenant than its value (or it has no key): no cdp producer makes one, as both come
+ * from the same record. Either claim may be the forgery, so it is handled as neither tenant's.
+ */
+export class RecordForeignTenant extends Data.TaggedError("RecordForeignTenant")<{
+  /** The tenant the key names; undefined when the record has no key. */
+  readonly keyTenant: string | undefined
+  readonly valueTenant: string
+}> {
+  override get message() {
+    const value = JSON.stringify(this.valueTenant.slice(0, 80))
+    return this.keyTenant === undefined
+      ? `the record has no Kafka key but its value is of tenant ${value}`
+      : `the record's Kafka key names tenant ${JSON.stringify(this.keyTenant.slice(0, 80))} but its value is of tenant ${value}`
+  }
+}
+
 /** A record's value is not JSON. Its message says how long it is, never what it held (personal data). */
 export class RecordNotJson extends Data.TaggedError("RecordNotJson")<{ readonly bytes: number }> {
   override get message() {

@@ -151,6 +151,35 @@ describe.runIf(enabled)("poison records on a Kafka stage topic", () => {
     ].sort())
   }, 120_000)
 
+  // A record whose Kafka key names one tenant and whose value another was made by no cdp producer (both come from
+  // the same record at publish): it lands under neither, and its dead letter is no tenant's (either claim may be the
+  // forgery). Before, the value's tenant won: globex's key carried a message into acme's warehouse.
+  const forged = [
+    { key: "globex/u1", value: JSON.stringify(event("forged-key")) },
+    { key: "globex", value: JSON.stringify(event("forged-tenant-key")) },
+    { key: null, value: JSON.stringify(event("keyless")) },
+  ]
+  const forgedReasons = [
+    `the record's Kafka key names tenant "globex" but its value is of tenant "acme"`,
+    `the record's Kafka key names tenant "globex" but its value is of tenant "acme"`,
+    `the record has no Kafka key but its value is of tenant "acme"`,
+  ]
+
+  it("a record whose Kafka key names another tenant than its value is a dead letter of no tenant and lands under neither", async () => {
+    const s = await scene(forged, forged.length, { encrypted: false })
+    expect(s.landed).toEqual(["after", "before"])
+    expect(s.committed).toBe(s.end)
+    expect(s.listed.map((l) => [l.tenant, l.rule])).toEqual(forged.map(() => ["", "bus_record_wrong_tenant"]))
+    expect(s.listed.map((l) => l.reason.split(";")[0]).sort()).toEqual([...forgedReasons].sort())
+  }, 120_000)
+
+  it("on the encrypted bus an unsealed record whose Kafka key names another tenant is refused the same way", async () => {
+    const s = await scene(forged.slice(0, 1), 1, { encrypted: true })
+    expect(s.landed).toEqual(["after", "before"])
+    expect(s.committed).toBe(s.end)
+    expect(s.listed.map((l) => [l.tenant, l.rule, l.reason.split(";")[0]])).toEqual([["", "bus_record_wrong_tenant", forgedReasons[0]]])
+  }, 120_000)
+
   it("a junk record forging the cdp-parked-from header on the events topic is still a dead letter", async () => {
     const s = await scene([{ key: "acme/u1", value: "junk", headers: { "cdp-parked-from": `cdp.events` } }], 1, { encrypted: false })
     expect(s.landed).toEqual(["after", "before"])
