@@ -27,6 +27,9 @@ export interface S3StoreOptions {
 
 export const MIN_PART_BYTES = 5 * 1024 * 1024
 const DEFAULT_PART_BYTES = 8 * 1024 * 1024
+/** How long a connection to S3 may take to open, and how long an open one may stay silent, before a request fails. */
+const CONNECT_TIMEOUT_MS = 5_000
+const SILENCE_TIMEOUT_MS = 30_000
 /** How long /health waits for the bucket to answer. */
 const PING_TIMEOUT_MS = 3_000
 /** Parts uploaded at once by one multipart upload. */
@@ -66,6 +69,10 @@ const makeS3Store = (options: S3StoreOptions) =>
             secretAccessKey: Redacted.value(options.credentials.secretAccessKey),
           },
         }),
+        // Without these the SDK waits forever on a server (or network) that takes a request and never answers: the
+        // archive's write hung, so its consumer never retried and the server stayed unready after the store was back.
+        // The socket timeout counts silence, not the whole request, so a large upload that keeps sending is not cut.
+        requestHandler: { connectionTimeout: CONNECT_TIMEOUT_MS, socketTimeout: SILENCE_TIMEOUT_MS },
         // Checksums only where S3 requires them: S3-compatible servers differ in which newer checksums they accept.
         requestChecksumCalculation: "WHEN_REQUIRED",
         responseChecksumValidation: "WHEN_REQUIRED",

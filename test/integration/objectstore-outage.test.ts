@@ -14,12 +14,28 @@ import { basicAuth, freshDir, removeDir } from "../support/pipeline.ts"
 const enabled = process.env["CDP_INTEGRATION"] === "1"
 const KEY = "wk_outage"
 
-/** A TCP proxy to MinIO on a port of its own, which can be stopped (every connection cut) and started again. */
+/**
+ * A TCP proxy to MinIO on a port of its own, which can be stopped (every connection cut) and started again, or made
+ * to hang: connections it holds and new ones are taken but never answered (a network that drops packets), until
+ * it forwards again (the connections that hung stay hung, as after a partition).
+ */
 const proxyTo = (target: URL) => {
   const sockets = new Set<Socket>()
   let server: Server | undefined
+  let hanging = false
+  const hang = (on: boolean) => {
+    hanging = on
+    if (on) for (const s of sockets) s.pause()
+  }
   const start = (port: number) => new Promise<void>((resolve, reject) => {
     server = createServer((client) => {
+      if (hanging) {
+        sockets.add(client)
+        client.on("close", () => sockets.delete(client))
+        client.on("error", () => undefined)
+        client.pause()
+        return
+      }
       const upstream = createConnection({ host: target.hostname, port: Number(target.port) })
       for (const s of [client, upstream]) {
         sockets.add(s)
@@ -36,7 +52,7 @@ const proxyTo = (target: URL) => {
     if (server === undefined) resolve()
     else server.close(() => resolve())
   })
-  return { start, stop }
+  return { start, stop, hang }
 }
 
 interface Health {
@@ -121,4 +137,49 @@ describe.runIf(enabled)("the object store failing under cdp serve", () => {
       s3.destroy()
     }
   }, 180_000)
+
+  it("a store that stops answering (not refusing) is down in health, and the server recovers when it answers again", async () => {
+    const endpoint = new URL(process.env["CDP_S3_ENDPOINT"]!)
+    const credentials = { accessKeyId: process.env["CDP_S3_ACCESS_KEY_ID"]!, secretAccessKey: process.env["CDP_S3_SECRET_ACCESS_KEY"]! }
+    const s3 = new S3Client({ endpoint: endpoint.origin, region: "us-east-1", forcePathStyle: true, credentials })
+    const bucket = `cdp-hang-${randomUUID().slice(0, 8)}`
+    await s3.send(new CreateBucketCommand({ Bucket: bucket }))
+    const proxy = proxyTo(endpoint)
+    const proxyPort = await freePort()
+    await proxy.start(proxyPort)
+    const dir = freshDir("cdp-hang-")
+    dirs.push(dir)
+    const port = await freePort()
+    const url = `http://127.0.0.1:${port}`
+    const serve = startCdp(["serve", "--port", String(port), "--data-dir", dir], {
+      CDP_BUS: "memory", CDP_WRITE_KEYS: `${KEY}=acme`, CDP_S3_BUCKET: bucket, CDP_S3_ENDPOINT: `http://127.0.0.1:${proxyPort}`,
+      CDP_S3_FORCE_PATH_STYLE: "true", CDP_S3_REGION: "us-east-1",
+    })
+    processes.push(serve)
+    const send = (id: string) => fetch(`${url}/v1/track`, {
+      method: "POST", headers: { authorization: basicAuth(KEY), "content-type": "application/json" },
+      body: JSON.stringify({ userId: `u-${id}`, event: "Viewed", messageId: `hang-${id}` }),
+    }).then((r) => r.status)
+    const health = () => fetch(`${url}/health`).then(async (r) => ({ status: r.status, body: await r.json() as Health }))
+    try {
+      await untilHealthy(url, serve)
+      proxy.hang(true)
+      const down = await health()
+      expect(down.status).toBe(503)
+      expect(down.body.backends.objects).toMatchObject({ state: "down" })
+      // Its archive write hangs on the proxy; the sender is answered 503 when the pipeline does not take it in time.
+      expect(await send("during")).toBe(503)
+      proxy.hang(false)
+      let back = await health()
+      for (let i = 0; i < 900 && back.status !== 200; i++) {
+        await sleep(100)
+        back = await health()
+      }
+      expect(back.body.reasons).toEqual([])
+      expect(await send("after")).toBe(200)
+    } finally {
+      await proxy.stop()
+      s3.destroy()
+    }
+  }, 240_000)
 })
