@@ -614,10 +614,38 @@ export const makeKafkaBus = (options: KafkaBusOptions): Effect.Effect<EventBusSh
           failing.set(name, { sinceMs: before?.sinceMs ?? now, attempts: (before?.attempts ?? 0) + 1, error: error.slice(0, 300) })
         }
 
+        /** The partitions whose batch failed and waits for its retry, with the wait before the next one. */
+        const retryDelays = new Map<number, number>()
+        const succeeded = (partition?: number) => {
+          if (partition !== undefined) retryDelays.delete(partition)
+          if (retryDelays.size === 0) failing.delete(name)
+        }
         /**
-         * Handles records until it succeeds: a failure (an outage) is retried with backoff while this member still
-         * owns the partition; a defect (a bug on some record) is narrowed to the records it dies on, which are
-         * parked on `<topic>.parked` with the error, so one bad record never blocks its partition.
+         * Retries a failed batch of `partition` later without holding the consumer: kafkajs fetches a broker's
+         * partitions together and fetches again only once every batch of the fetch is done, so a batch retried in
+         * place held every partition the broker leads (a record whose data key is unknown for 10 minutes held the
+         * topic for 10 minutes). The partition is paused and resumed after the backoff; nothing of it was resolved or
+         * committed, so kafkajs fetches the same records again.
+         */
+        const retryLater = (partition: number) => {
+          const delay = retryDelays.get(partition) ?? 200
+          retryDelays.set(partition, Math.min(delay * 2, 10_000))
+          const partitions = [{ topic: name, partitions: [partition] }]
+          consumer.pause(partitions)
+          setTimeout(() => {
+            try {
+              consumer.resume(partitions)
+            } catch {
+              // The consumer stopped meanwhile: nothing to resume.
+            }
+          }, delay)
+        }
+
+        /**
+         * Handles records: a failure (an outage) is retried with backoff (retryLater), as long as this member owns the
+         * partition; a defect (a bug on some record) is narrowed to the records it dies on, which are parked on
+         * `<topic>.parked` with the error, so one bad record never blocks its partition. False when the records were
+         * not handled (to be retried, or the partition was taken away): nothing of the batch is then committed.
          */
         const handleUntilDone = async (records: ReadonlyArray<KafkaMessage>, payload: EachBatchPayload): Promise<boolean> => {
           let delay = 200
@@ -625,7 +653,7 @@ export const makeKafkaBus = (options: KafkaBusOptions): Effect.Effect<EventBusSh
             if (!payload.isRunning() || payload.isStale()) return false
             const exit = await run(Effect.flatMap(decodeBatch(records), handler))
             if (Exit.isSuccess(exit)) {
-              failing.delete(name)
+              succeeded(payload.batch.partition)
               return true
             }
             const defect = exit.cause.reasons.find((r) => r._tag === "Die")
@@ -651,10 +679,9 @@ export const makeKafkaBus = (options: KafkaBusOptions): Effect.Effect<EventBusSh
             }
             noteFailure(describe(exit.cause))
             await run(Effect.logWarning("consumer handler failed; retrying").pipe(
-              Effect.annotateLogs({ topic: name, records: records.length, error: describe(exit.cause) })))
-            await payload.heartbeat().catch(() => undefined)
-            await new Promise((r) => setTimeout(r, delay))
-            delay = Math.min(delay * 2, 10_000)
+              Effect.annotateLogs({ topic: name, partition: payload.batch.partition, records: records.length, error: describe(exit.cause) })))
+            retryLater(payload.batch.partition)
+            return false
           }
         }
 
@@ -689,7 +716,8 @@ export const makeKafkaBus = (options: KafkaBusOptions): Effect.Effect<EventBusSh
          * concurrently) go to the handler as one call, up to maxBatch records, so a stage's fixed cost per call (the
          * warehouse inserts) is paid once per fetch, not once per partition. One call runs at a time, in arrival
          * order, so a partition's records are still handled in order. When the joint call does not succeed, each
-         * partition's batch is handled alone (retries, parking), so one partition's bad record never holds another.
+         * partition's batch is handled alone (parking, or a retry later), so one partition's bad record never holds
+         * another.
          */
         interface Waiting {
           readonly records: ReadonlyArray<KafkaMessage>
@@ -718,7 +746,8 @@ export const makeKafkaBus = (options: KafkaBusOptions): Effect.Effect<EventBusSh
               if (live.length > 1) {
                 const exit = await run(Effect.flatMap(decodeBatch(live.flatMap((w) => w.records)), handler))
                 if (Exit.isSuccess(exit)) {
-                  failing.delete(name)
+                  for (const w of live) retryDelays.delete(w.payload.batch.partition)
+                  succeeded()
                   for (const w of live) w.done(true)
                   continue
                 }
