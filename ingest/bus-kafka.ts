@@ -17,6 +17,7 @@ import { BusUnavailable, EventBus, type EventBusShape, RecordForeignTenant, Reco
 import { type BusCodec, headerText, KEY_HEADER, RecordUnreadable, type WireMessage } from "./bus-crypto.ts"
 import type { DeadLetter } from "./message.ts"
 import { inWarehouseRange } from "./schemas.ts"
+import { TENANT_NAME } from "../warehouse/tenant.ts"
 import { patchKafkaEncoder } from "./bus-kafka-encoder.ts"
 import { gzipDecompress, lz4Decompress, readingCodec, snappyDecompress, marksUndecodable, UndecodableBatch, undecodableBatchOf, zstdDecompress } from "./bus-kafka-codecs.ts"
 
@@ -201,14 +202,26 @@ const parkedRule = (defect: unknown) =>
 
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true })
 
-/** The tenant a record's key names: its first segment; "" without a key or when the key is not UTF-8 (none, visibly). */
-const tenantOfKey = (key: Buffer | null): string => {
-  if (key === null) return ""
+/** A record key's first segment, as every bus topic's key starts with its record's tenant; "" when not UTF-8. */
+const firstSegment = (key: Buffer): string => {
   try {
-    return strictUtf8.decode(key).split("/")[0]!
+    const text = strictUtf8.decode(key)
+    const slash = text.indexOf("/")
+    return slash < 0 ? text : text.slice(0, slash)
   } catch {
     return ""
   }
+}
+
+/**
+ * The tenant a record's key names: its first segment when that is a tenant name; "" (none, visibly) without a key,
+ * with one not UTF-8, or with a first segment no tenant can have (100,000 characters, markup, "..", a space): before,
+ * such a segment became the tenant a parked record's dead letter was filed under.
+ */
+const tenantOfKey = (key: Buffer | null): string => {
+  if (key === null) return ""
+  const segment = firstSegment(key)
+  return TENANT_NAME.test(segment) ? segment : ""
 }
 
 /**
@@ -586,7 +599,7 @@ export const makeKafkaBus = (options: KafkaBusOptions): Effect.Effect<EventBusSh
           for (let i = 0; i < messages.length; i++) {
             const m = messages[i]!
             const valueTenant = tenantOf(records[i] as A)
-            const keyTenant = m.key === null ? undefined : tenantOfKey(m.key)
+            const keyTenant = m.key === null ? undefined : firstSegment(m.key)
             if (keyTenant !== valueTenant) return Effect.die(new RecordForeignTenant({ keyTenant, valueTenant }))
           }
           return Effect.void

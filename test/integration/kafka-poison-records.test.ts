@@ -228,6 +228,16 @@ describe.runIf(enabled)("poison records on a Kafka stage topic", () => {
     expect(s.listed.map((l) => [l.tenant, l.rule])).toEqual([["", "bus_record_not_json"]])
   }, 120_000)
 
+  it("a record whose key does not start with a tenant name is listed under no tenant, not under what the key says", async () => {
+    // Before: the key's first segment was the dead letter's tenant whatever it held: 100,000 characters, or markup.
+    const keys = ["x".repeat(100_000) + "/u1", "<script>alert(1)</script>/u1", "../u1", " acme/u1"]
+    // Four values: dead letters of one source, rule and payload are one (their id is a hash of those).
+    const s = await scene(keys.map((key, i) => ({ key, value: `junk ${i}` })), keys.length, { encrypted: false })
+    expect(s.landed).toEqual(["after", "before"])
+    expect(s.committed).toBe(s.end)
+    expect(s.listed.map((l) => [l.tenant, l.rule])).toEqual(keys.map(() => ["", "bus_record_not_json"]))
+  }, 120_000)
+
   it("batches another producer compressed with Snappy or LZ4 (codecs kafkajs lacks) are read and land; the consumer goes on", async () => {
     const s = await scene([], 0, {
       encrypted: false,
