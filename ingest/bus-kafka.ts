@@ -17,7 +17,7 @@ import { BusUnavailable, EventBus, type EventBusShape, RecordForeignTenant, Reco
 import { type BusCodec, headerText, KEY_HEADER, RecordUnreadable, type WireMessage } from "./bus-crypto.ts"
 import type { DeadLetter } from "./message.ts"
 import { inWarehouseRange } from "./schemas.ts"
-import { TENANT_NAME } from "../warehouse/tenant.ts"
+import { TENANT_NAME, TENANT_NAME_RULE } from "../warehouse/tenant.ts"
 import { patchKafkaEncoder } from "./bus-kafka-encoder.ts"
 import { gzipDecompress, lz4Decompress, readingCodec, snappyDecompress, marksUndecodable, UndecodableBatch, undecodableBatchOf, zstdDecompress } from "./bus-kafka-codecs.ts"
 
@@ -589,7 +589,8 @@ export const makeKafkaBus = (options: KafkaBusOptions): Effect.Effect<EventBusSh
         }
 
         /**
-         * Dies with RecordForeignTenant on the first record whose Kafka key names another tenant than its value (every
+         * Dies with RecordWrongShape on the first record whose tenant is no tenant name, and with RecordForeignTenant on
+         * the first whose Kafka key names another tenant than its value (every
          * bus topic's key starts with its record's tenant; a record without a key is no cdp producer's either).
          * Checked on records in the clear: a sealed record's value is authenticated under a data key of its tenant.
          */
@@ -599,6 +600,11 @@ export const makeKafkaBus = (options: KafkaBusOptions): Effect.Effect<EventBusSh
           for (let i = 0; i < messages.length; i++) {
             const m = messages[i]!
             const valueTenant = tenantOf(records[i] as A)
+            // The edge takes only tenant names; "*" (any tenant) is a notice's, "" a dead letter the bus made of a
+            // record that names none. Any other tenant would be a new one in the warehouse, made by whoever produced.
+            const allowed = TENANT_NAME.test(valueTenant) || (valueTenant === "*" && topic.name === Topics.identityChanges.name) ||
+              (valueTenant === "" && topic.name === Topics.deadLetters.name)
+            if (!allowed) return Effect.die(new RecordWrongShape({ topic: topic.name, fault: { field: "/tenant", rule: `must be a tenant name (${TENANT_NAME_RULE})` } }))
             const keyTenant = m.key === null ? undefined : firstSegment(m.key)
             if (keyTenant !== valueTenant) return Effect.die(new RecordForeignTenant({ keyTenant, valueTenant }))
           }

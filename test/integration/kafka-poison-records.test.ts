@@ -238,6 +238,17 @@ describe.runIf(enabled)("poison records on a Kafka stage topic", () => {
     expect(s.listed.map((l) => [l.tenant, l.rule])).toEqual(keys.map(() => ["", "bus_record_not_json"]))
   }, 120_000)
 
+  it("an event whose tenant is no tenant name is a dead letter of no tenant, even when its key agrees", async () => {
+    // Before: key and value agreeing on "a b" (or "..") landed the event in the warehouse under that tenant.
+    const odd = ["a b", "..", "x".repeat(65)]
+    const s = await scene(odd.map((tenant) => ({ key: `${tenant}/u1`, value: JSON.stringify({ ...event(`odd-${tenant.length}`), tenant }) })), odd.length, { encrypted: false })
+    expect(s.landed).toEqual(["after", "before"])
+    expect(s.committed).toBe(s.end)
+    expect(s.listed.map((l) => [l.tenant, l.rule, l.reason.split(";")[0]])).toEqual(odd.map(() => [
+      "", "bus_record_wrong_shape", "the record's value is not a record of topic events: /tenant must be a tenant name (1-64 letters, digits, '.', '_' or '-' (not '.' or '..'))",
+    ]))
+  }, 120_000)
+
   it("batches another producer compressed with Snappy or LZ4 (codecs kafkajs lacks) are read and land; the consumer goes on", async () => {
     const s = await scene([], 0, {
       encrypted: false,
