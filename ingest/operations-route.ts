@@ -95,6 +95,9 @@ export const operationsRoute = (options: {
     }
   }
 
+  /** A bound token sees its tenant's operations only; those of every tenant are an unbound token's. */
+  const visible = (job: Job, principal: Principal) => principal.tenant === undefined || job.tenant === principal.tenant
+
   const start = (req: IncomingMessage, kind: Kind, principal: Principal) =>
     Effect.gen(function* () {
       const text = yield* receiveAdminBody(req, 16 * 1024, options.bodyIdleMs, `a ${kind} body`)
@@ -108,18 +111,17 @@ export const operationsRoute = (options: {
       }
       const running = options.jobs.list().find((j) => j.kind === kind && isRunning(j))
       if (running !== undefined) {
-        return refuse(409, "operation_running",
-          `a ${kind} is running already (${running.id}, since ${running.startedAt}${running.tenant === undefined ? "" : `, tenant "${running.tenant}"`}); ` +
-            `follow it at GET ${OPERATIONS_PATH}/${running.id} and ask again when it ends`, undefined, { "retry-after": "30" })
+        // Another tenant's operation is not named to a token bound to a tenant.
+        const told = visible(running, principal)
+          ? `(${running.id}, since ${running.startedAt}${running.tenant === undefined ? "" : `, tenant "${running.tenant}"`}); follow it at GET ${OPERATIONS_PATH}/${running.id} and`
+          : "for another tenant;"
+        return refuse(409, "operation_running", `a ${kind} is running already ${told} ask again when it ends`, undefined, { "retry-after": "30" })
       }
       const plan = planned(kind, body)
       if (isReply(plan)) return plan
       const job = yield* options.jobs.start(kind, body.tenant, plan.params, plan.work)
       return body.wait === true ? yield* awaitJob(job) : accepted(job)
     })
-
-  /** A bound token sees its tenant's operations only; those of every tenant are an unbound token's. */
-  const visible = (job: Job, principal: Principal) => principal.tenant === undefined || job.tenant === principal.tenant
 
   const list = (url: URL, principal: Principal): QueryReply => {
     const unknown = refuseUnknownParameter(url, ["tenant"], "list")
