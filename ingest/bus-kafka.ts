@@ -352,6 +352,43 @@ interface PendingSend {
   readonly done: (error?: unknown) => void
 }
 
+/** The setting behind a broker's refusal to create a topic, by Kafka's error code. */
+const REFUSAL_SETTINGS: Record<string, string> = {
+  INVALID_REPLICATION_FACTOR: "CDP_KAFKA_REPLICATION",
+  INVALID_PARTITIONS: "CDP_KAFKA_PARTITIONS",
+  INVALID_CONFIG: "CDP_KAFKA_RETENTION_HOURS",
+  INVALID_TOPIC_EXCEPTION: "CDP_KAFKA_PREFIX",
+  TOPIC_AUTHORIZATION_FAILED: "the brokers' ACLs for cdp's client",
+  CLUSTER_AUTHORIZATION_FAILED: "the brokers' ACLs for cdp's client",
+  POLICY_VIOLATION: "the brokers' create.topic.policy",
+}
+
+/**
+ * A broker's answer refusing to create a topic (kafkajs: an aggregate of one error per topic), as one line naming the
+ * topic, the broker's reason and the setting to check; undefined for any other failure. Such a broker answered: it is
+ * not unreachable, and CDP_KAFKA_BROKERS is not the setting to look at.
+ */
+const topicRefusal = (options: KafkaBusOptions, e: unknown): BusUnavailable | undefined => {
+  const location = options.brokers.join(",")
+  const asked: Record<string, string> = {
+    INVALID_REPLICATION_FACTOR: ` (${options.replication} asked: at most the number of brokers)`,
+    INVALID_PARTITIONS: ` (${options.partitions} asked)`,
+  }
+  for (let c: unknown = e, depth = 0; c !== undefined && c !== null && depth < 5; c = (c as { cause?: unknown }).cause, depth++) {
+    const errors = (c as { errors?: unknown }).errors
+    if (!Array.isArray(errors)) continue
+    const refused = errors.find((x: { type?: unknown }) => typeof x?.type === "string" && x.type in REFUSAL_SETTINGS) as
+      { type: string; topic?: string; message?: string } | undefined
+    if (refused === undefined) continue
+    return new BusUnavailable({
+      backend: "kafka", cause: e,
+      message: `Kafka at ${location} refused to create topic ${refused.topic ?? "?"}: ${String(refused.message ?? refused.type).slice(0, 200)}` +
+        `${asked[refused.type] ?? ""}; check ${REFUSAL_SETTINGS[refused.type]}`,
+    })
+  }
+  return undefined
+}
+
 /** Builds the Kafka bus: probes the brokers, creates the topics, opens an idempotent producer. */
 export const makeKafkaBus = (options: KafkaBusOptions): Effect.Effect<EventBusShape, BusUnavailable, Scope.Scope> =>
   Effect.gen(function* () {
@@ -372,7 +409,7 @@ export const makeKafkaBus = (options: KafkaBusOptions): Effect.Effect<EventBusSh
     )
     const mismatched = yield* Effect.tryPromise({
       try: () => ensureTopics(probe, busTopicNames(options.prefix), options),
-      catch: (e) => unreachable("creating topics", e),
+      catch: (e) => topicRefusal(options, e) ?? unreachable("creating topics", e),
     })
     for (const m of mismatched) {
       yield* Effect.logWarning("topic has another partition count than CDP_KAFKA_PARTITIONS; left as it is").pipe(
@@ -455,7 +492,7 @@ export const makeKafkaBus = (options: KafkaBusOptions): Effect.Effect<EventBusSh
     const ensureKnown = (name: string) =>
       known.has(name) ? Effect.void : Effect.tryPromise({
         try: () => ensureTopics(probe, [name], options),
-        catch: (e) => unreachable(`creating topic ${name}`, e),
+        catch: (e) => topicRefusal(options, e) ?? unreachable(`creating topic ${name}`, e),
       }).pipe(Effect.tap(() => Effect.sync(() => known.add(name))))
 
     /** Records as they go on the wire: keyed as CDP_KAFKA_PARTITION_BY says, sealed when a codec is set. */

@@ -237,6 +237,14 @@ describe.runIf(enabled)("EventBus over a real Kafka", () => {
     expect(logged.join("\n")).not.toContain("ann@")
   })
 
+  it("topics the broker refuses to create fail the bus at start naming the setting, not as an unreachable broker", async () => {
+    // Before: "Kafka at 127.0.0.1:9092 is unreachable (creating topics: Topic creation errors); check CDP_KAFKA_BROKERS".
+    const exit = await Effect.runPromiseExit(Effect.scoped(makeKafkaBus({ ...optionsFor(), replication: 3 })))
+    const error = Exit.isFailure(exit) ? exit.cause.reasons.find((r) => r._tag === "Fail") : undefined
+    const message = String((error as { error: { message: string } }).error.message)
+    expect(message).toMatch(/^Kafka at \S+ refused to create topic \S+\.(events|dead_letters|raw|identity_changes): Replication-factor is invalid \(3 asked: at most the number of brokers\); check CDP_KAFKA_REPLICATION$/)
+  })
+
   it("an unreachable broker fails the bus at start with one line naming it", async () => {
     const exit = await Effect.runPromiseExit(Effect.scoped(makeKafkaBus({ ...optionsFor(), brokers: ["127.0.0.1:1"] })))
     expect(Exit.isFailure(exit)).toBe(true)
