@@ -64,7 +64,8 @@ export const operationsRoute = (options: {
         return refuse(400, "unknown_source", `source "${body.source}" cannot be replayed; sources: ${[...RAW_PARSERS.keys()].join(", ")}`, "/source")
       }
       const range = Effect.runSync(Effect.result(parseReplayRange(body.from ?? "", body.to ?? "", { from: "from", to: "to" })))
-      if (range._tag === "Failure") return refuse(400, "bad_range", range.failure.message, "/from")
+      // The reason starts with the field it is about ("to (...) must be after from (...)" is about "to").
+      if (range._tag === "Failure") return refuse(400, "bad_range", range.failure.message, range.failure.reason.startsWith("to") ? "/to" : "/from")
       const { from, to } = range.success
       return {
         params: { from: body.from, to: body.to, ...(body.source === undefined ? {} : { source: body.source }) },

@@ -56,7 +56,8 @@ describe("/v1/operations", () => {
           return res
         })
       yield* refused("POST", "/v1/operations/replay", { from: "2024-02-30", to: "2024-03-02" }, 400, "bad_range", "/from")
-      yield* refused("POST", "/v1/operations/replay", { from: "2024-03-02", to: "2024-03-01" }, 400, "bad_range")
+      yield* refused("POST", "/v1/operations/replay", { from: "2024-03-02", to: "2024-03-01" }, 400, "bad_range", "/to")
+      yield* refused("POST", "/v1/operations/replay", { from: "2024-03-01", to: "soon" }, 400, "bad_range", "/to")
       yield* refused("POST", "/v1/operations/replay", { from: "2024-03-01", to: "2024-03-02", source: "fax" }, 400, "unknown_source", "/source")
       yield* refused("POST", "/v1/operations/replay", { to: "2024-03-02" }, 400, "bad_body")
       yield* refused("POST", "/v1/operations/rescore", { since: "soon" }, 400, "bad_since", "/since")
