@@ -6,7 +6,7 @@
 import { randomUUID } from "node:crypto"
 import { createConnection, createServer, type Server, type Socket } from "node:net"
 import { gunzipSync } from "node:zlib"
-import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3"
+import { CreateBucketCommand, DeleteBucketCommand, DeleteObjectsCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3"
 import { afterAll, describe, expect, it } from "vitest"
 import { type CdpProcess, freePort, sleep, startCdp, untilHealthy } from "../support/kafka.ts"
 import { basicAuth, freshDir, removeDir } from "../support/pipeline.ts"
@@ -53,6 +53,15 @@ const proxyTo = (target: URL) => {
     else server.close(() => resolve())
   })
   return { start, stop, hang }
+}
+
+/** Empties and deletes a bucket a test made (the server may still write a manifest as it stops: tried twice). */
+const dropBucket = async (s3: S3Client, bucket: string) => {
+  for (let i = 0; i < 2; i++) {
+    const listed = (await s3.send(new ListObjectsV2Command({ Bucket: bucket }))).Contents ?? []
+    if (listed.length > 0) await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: listed.map((o) => ({ Key: o.Key! })) } }))
+    if (await s3.send(new DeleteBucketCommand({ Bucket: bucket })).then(() => true, () => false)) return
+  }
 }
 
 interface Health {
@@ -134,6 +143,8 @@ describe.runIf(enabled)("the object store failing under cdp serve", () => {
       expect([...archived].sort()).toEqual(["after", "before", "during"])
     } finally {
       await proxy.stop()
+      serve.child.kill("SIGKILL")
+      await dropBucket(s3, bucket).catch(() => undefined)
       s3.destroy()
     }
   }, 180_000)
@@ -179,6 +190,8 @@ describe.runIf(enabled)("the object store failing under cdp serve", () => {
       expect(await send("after")).toBe(200)
     } finally {
       await proxy.stop()
+      serve.child.kill("SIGKILL")
+      await dropBucket(s3, bucket).catch(() => undefined)
       s3.destroy()
     }
   }, 240_000)
