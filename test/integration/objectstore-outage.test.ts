@@ -78,16 +78,20 @@ describe.runIf(enabled)("the object store failing under cdp serve", () => {
     for (const d of dirs) removeDir(d)
   })
 
-  it("health names the object store while it is down, senders get 503 with Retry-After, and every message is archived once it is back", async () => {
+  /**
+   * A bucket of its own (named `name-...`) on the shared MinIO, a proxy to MinIO, and `cdp serve` (in-process bus)
+   * archiving into the bucket through the proxy; `send(id)` posts a message with id `name-id`.
+   */
+  const serveBehindProxy = async (name: string) => {
     const endpoint = new URL(process.env["CDP_S3_ENDPOINT"]!)
     const credentials = { accessKeyId: process.env["CDP_S3_ACCESS_KEY_ID"]!, secretAccessKey: process.env["CDP_S3_SECRET_ACCESS_KEY"]! }
     const s3 = new S3Client({ endpoint: endpoint.origin, region: "us-east-1", forcePathStyle: true, credentials })
-    const bucket = `cdp-outage-${randomUUID().slice(0, 8)}`
+    const bucket = `cdp-${name}-${randomUUID().slice(0, 8)}`
     await s3.send(new CreateBucketCommand({ Bucket: bucket }))
     const proxy = proxyTo(endpoint)
     const proxyPort = await freePort()
     await proxy.start(proxyPort)
-    const dir = freshDir("cdp-outage-")
+    const dir = freshDir(`cdp-${name}-`)
     dirs.push(dir)
     const port = await freePort()
     const url = `http://127.0.0.1:${port}`
@@ -98,9 +102,20 @@ describe.runIf(enabled)("the object store failing under cdp serve", () => {
     processes.push(serve)
     const send = (id: string) => fetch(`${url}/v1/track`, {
       method: "POST", headers: { authorization: basicAuth(KEY), "content-type": "application/json" },
-      body: JSON.stringify({ userId: `u-${id}`, event: "Viewed", messageId: `outage-${id}` }),
+      body: JSON.stringify({ userId: `u-${id}`, event: "Viewed", messageId: `${name}-${id}` }),
     }).then(async (r) => ({ status: r.status, retryAfter: r.headers.get("retry-after"), body: await r.json() as { rule?: string } }))
     const health = () => fetch(`${url}/health`).then(async (r) => ({ status: r.status, body: await r.json() as Health }))
+    const done = async () => {
+      await proxy.stop()
+      serve.child.kill("SIGKILL")
+      await dropBucket(s3, bucket).catch(() => undefined)
+      s3.destroy()
+    }
+    return { s3, bucket, proxy, proxyPort, url, serve, send, health, done }
+  }
+
+  it("health names the object store while it is down, senders get 503 with Retry-After, and every message is archived once it is back", async () => {
+    const { s3, bucket, proxy, proxyPort, url, serve, send, health, done } = await serveBehindProxy("outage")
     try {
       await untilHealthy(url, serve)
       const up = await health()
@@ -142,36 +157,12 @@ describe.runIf(enabled)("the object store failing under cdp serve", () => {
       }
       expect([...archived].sort()).toEqual(["after", "before", "during"])
     } finally {
-      await proxy.stop()
-      serve.child.kill("SIGKILL")
-      await dropBucket(s3, bucket).catch(() => undefined)
-      s3.destroy()
+      await done()
     }
   }, 180_000)
 
   it("a store that stops answering (not refusing) is down in health, and the server recovers when it answers again", async () => {
-    const endpoint = new URL(process.env["CDP_S3_ENDPOINT"]!)
-    const credentials = { accessKeyId: process.env["CDP_S3_ACCESS_KEY_ID"]!, secretAccessKey: process.env["CDP_S3_SECRET_ACCESS_KEY"]! }
-    const s3 = new S3Client({ endpoint: endpoint.origin, region: "us-east-1", forcePathStyle: true, credentials })
-    const bucket = `cdp-hang-${randomUUID().slice(0, 8)}`
-    await s3.send(new CreateBucketCommand({ Bucket: bucket }))
-    const proxy = proxyTo(endpoint)
-    const proxyPort = await freePort()
-    await proxy.start(proxyPort)
-    const dir = freshDir("cdp-hang-")
-    dirs.push(dir)
-    const port = await freePort()
-    const url = `http://127.0.0.1:${port}`
-    const serve = startCdp(["serve", "--port", String(port), "--data-dir", dir], {
-      CDP_BUS: "memory", CDP_WRITE_KEYS: `${KEY}=acme`, CDP_S3_BUCKET: bucket, CDP_S3_ENDPOINT: `http://127.0.0.1:${proxyPort}`,
-      CDP_S3_FORCE_PATH_STYLE: "true", CDP_S3_REGION: "us-east-1",
-    })
-    processes.push(serve)
-    const send = (id: string) => fetch(`${url}/v1/track`, {
-      method: "POST", headers: { authorization: basicAuth(KEY), "content-type": "application/json" },
-      body: JSON.stringify({ userId: `u-${id}`, event: "Viewed", messageId: `hang-${id}` }),
-    }).then((r) => r.status)
-    const health = () => fetch(`${url}/health`).then(async (r) => ({ status: r.status, body: await r.json() as Health }))
+    const { proxy, url, serve, send, health, done } = await serveBehindProxy("hang")
     try {
       await untilHealthy(url, serve)
       proxy.hang(true)
@@ -179,7 +170,7 @@ describe.runIf(enabled)("the object store failing under cdp serve", () => {
       expect(down.status).toBe(503)
       expect(down.body.backends.objects).toMatchObject({ state: "down" })
       // Its archive write hangs on the proxy; the sender is answered 503 when the pipeline does not take it in time.
-      expect(await send("during")).toBe(503)
+      expect((await send("during")).status).toBe(503)
       proxy.hang(false)
       let back = await health()
       for (let i = 0; i < 900 && back.status !== 200; i++) {
@@ -187,12 +178,9 @@ describe.runIf(enabled)("the object store failing under cdp serve", () => {
         back = await health()
       }
       expect(back.body.reasons).toEqual([])
-      expect(await send("after")).toBe(200)
+      expect((await send("after")).status).toBe(200)
     } finally {
-      await proxy.stop()
-      serve.child.kill("SIGKILL")
-      await dropBucket(s3, bucket).catch(() => undefined)
-      s3.destroy()
+      await done()
     }
   }, 240_000)
 })
