@@ -16,7 +16,7 @@ import {
 } from "../identity/index.ts"
 import { observedTenants } from "../warehouse/identity.ts"
 import { Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
-import { accepted, awaitJob, isRunning, type Jobs, OPERATIONS_PATH } from "./jobs.ts"
+import { accepted, awaitJob, type Jobs, refuseIfRunning } from "./jobs.ts"
 import { pageInMemory, type PageKey, readPage, refuseUnknownParameter } from "./pages.ts"
 import { Pipeline } from "./pipeline.ts"
 import { type QueryReply, receiveAdminBody, refuse, refuseFailure, warehouseUnavailable } from "./query-route.ts"
@@ -134,23 +134,20 @@ export const identityRoute = (options: {
         Effect.catch((e: unknown) => Effect.succeed(refuseFailure(e, "rebuild_failed"))),
       )
 
-    const startRebuild = (b: Body, jobs: Jobs) =>
+    const startRebuild = (b: Body, jobs: Jobs, viewer: string | undefined) =>
       Effect.gen(function* () {
         const extra = Object.keys(b).find((k) => k !== "tenant" && k !== "wait")
         if (extra !== undefined) return refuse(400, "bad_body", `unknown field "${extra.slice(0, 80)}" (a rebuild takes tenant, wait)`, `/${extra.slice(0, 80)}`)
         if (b["wait"] !== undefined && typeof b["wait"] !== "boolean") return refuse(400, "bad_body", '"wait" must be true or false', "/wait")
         const tenant = b["tenant"] === undefined ? undefined : tenantOf(b)
         if (tenant !== undefined && typeof tenant !== "string") return tenant
-        const running = jobs.list().find((j) => j.kind === REBUILD_JOB && isRunning(j))
-        if (running !== undefined) {
-          return refuse(409, "operation_running", `a rebuild is running already (${running.id}, since ${running.startedAt}); ` +
-            `follow it at GET ${OPERATIONS_PATH}/${running.id} and ask again when it ends`, undefined, { "retry-after": "30" })
-        }
+        const busy = refuseIfRunning(jobs, REBUILD_JOB, "rebuild", viewer)
+        if (busy !== undefined) return busy
         const job = yield* jobs.start(REBUILD_JOB, tenant, {}, rebuild(tenant))
         return b["wait"] === true ? yield* awaitJob(job) : accepted(job)
       })
 
-    return (req: IncomingMessage): Effect.Effect<QueryReply> =>
+    return (req: IncomingMessage, principal?: { readonly tenant: string | undefined }): Effect.Effect<QueryReply> =>
       Effect.gen(function* () {
         const url = new URL(req.url ?? "/", "http://collector")
         const path = url.pathname.replace(/\/+$/, "").slice(IDENTITY_PATH.length)
@@ -187,7 +184,7 @@ export const identityRoute = (options: {
         if (body === null || typeof body !== "object" || Array.isArray(body)) return refuse(400, "bad_body", "the body must be a JSON object")
         const b = body as Body
         if (path === "rebuild") {
-          return options.jobs === undefined ? refuse(404, "not_served", "this server runs no background operations") : yield* startRebuild(b, options.jobs)
+          return options.jobs === undefined ? refuse(404, "not_served", "this server runs no background operations") : yield* startRebuild(b, options.jobs, principal?.tenant)
         }
         const [what, takes] = suggestion !== null ? ["a suggestion's decision", ["reason", "tenant"]]
           : path === "split" ? ["a split", ["identifier", "reason", "tenant"]] : ["a separation", ["a", "b", "reason", "tenant"]]

@@ -4,7 +4,7 @@
 // stops), and is followed by its id until then: GET /v1/operations/{id} (ingest/operations-route.ts).
 import { randomBytes } from "node:crypto"
 import { Effect, Fiber } from "effect"
-import type { QueryReply } from "./query-route.ts"
+import { type QueryReply, refuse } from "./query-route.ts"
 
 export const OPERATIONS_PATH = "/v1/operations"
 
@@ -93,6 +93,20 @@ export const jobView = (job: Job) => {
       ? { status: "done", result }
       : { status: "failed", failure: { status: reply.status, rule: String(body["rule"] ?? ""), error: String(body["error"] ?? "") } }),
   }
+}
+
+/**
+ * The 409 for a job of a kind asked while one runs (one of a kind at a time), or undefined. It names the running one
+ * (id, start, tenant) only to a token that may see it: `viewer` is the tenant the asking token is bound to, undefined
+ * for an unbound token; another tenant's is not named.
+ */
+export const refuseIfRunning = (jobs: Jobs, kind: string, what: string, viewer: string | undefined): QueryReply | undefined => {
+  const running = jobs.list().find((j) => j.kind === kind && isRunning(j))
+  if (running === undefined) return undefined
+  const told = viewer === undefined || running.tenant === viewer
+    ? `(${running.id}, since ${running.startedAt}${running.tenant === undefined ? "" : `, tenant "${running.tenant}"`}); follow it at GET ${OPERATIONS_PATH}/${running.id} and`
+    : "for another tenant;"
+  return refuse(409, "operation_running", `a ${what} is running already ${told} ask again when it ends`, undefined, { "retry-after": "30" })
 }
 
 /** The 202 that answers a job started (or joined): its view, with where to follow it. */

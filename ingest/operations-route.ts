@@ -14,7 +14,7 @@ import { ObjectStore, type ObjectStoreShape } from "./objectstore.ts"
 import { Pipeline, type PipelineShape } from "./pipeline.ts"
 import { parseReplayRange, replayArchive, replayIncomplete } from "./replay.ts"
 import { applyStoredRetention } from "./retention.ts"
-import { accepted, awaitJob, isRunning, type Job, type Jobs, jobView, OPERATIONS_PATH } from "./jobs.ts"
+import { accepted, awaitJob, type Job, type Jobs, jobView, OPERATIONS_PATH, refuseIfRunning } from "./jobs.ts"
 import { refuseUnknownParameter } from "./pages.ts"
 import { adminBodyOf, isReply, type QueryReply, receiveAdminBody, refuse, refuseFailure, refuseRepeated } from "./query-route.ts"
 import { ajv, operationBodySchemas } from "./schemas.ts"
@@ -110,14 +110,8 @@ export const operationsRoute = (options: {
           ? refuse(403, "tenant_forbidden", `retention applies to every tenant: it needs a token bound to no tenant (this one is bound to "${principal.tenant}")`)
           : refuse(400, "bad_body", "retention applies to every tenant: name none", "/tenant")
       }
-      const running = options.jobs.list().find((j) => j.kind === kind && isRunning(j))
-      if (running !== undefined) {
-        // Another tenant's operation is not named to a token bound to a tenant.
-        const told = visible(running, principal)
-          ? `(${running.id}, since ${running.startedAt}${running.tenant === undefined ? "" : `, tenant "${running.tenant}"`}); follow it at GET ${OPERATIONS_PATH}/${running.id} and`
-          : "for another tenant;"
-        return refuse(409, "operation_running", `a ${kind} is running already ${told} ask again when it ends`, undefined, { "retry-after": "30" })
-      }
+      const busy = refuseIfRunning(options.jobs, kind, kind, principal.tenant)
+      if (busy !== undefined) return busy
       const plan = planned(kind, body)
       if (isReply(plan)) return plan
       const job = yield* options.jobs.start(kind, body.tenant, plan.params, plan.work)
