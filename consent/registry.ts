@@ -169,6 +169,10 @@ export const TABLES: ReadonlyArray<TableEntry> = [
   },
   { kind: "table", name: "api_token_uses", owner: "warehouse/tokens.ts", personal: "", erasure: "none", why: "token ids and times" },
   {
+    kind: "table", name: "operations", owner: "warehouse/operations.ts", personal: "", erasure: "none",
+    why: "background operations: kinds, dates asked, token ids, counts of what they did (no profile, identifier or text)",
+  },
+  {
     kind: "table", name: "audience_versions", owner: "warehouse/audiences.ts", erasure: "rows",
     personal: "none by design (names, purposes, conditions, operators); a condition could name a person's identifier: checked",
     locate: { needleMatch: "redact" },

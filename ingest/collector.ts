@@ -333,7 +333,7 @@ const makeCollector = (options: CollectorOptions) =>
           Effect.succeed(refuse(503, "bus_unavailable", `the event bus is unavailable (${e.backend}); retry later`, undefined, { "retry-after": "5" }))),
       )
 
-    const jobs = yield* makeJobs()
+    const jobs = yield* makeJobs(warehouse)
     const registry = yield* makeTokenRegistry({ adminToken: options.adminToken, warehouse })
     // Accesses to personal data are audited where the audit log and the keyed-hash secret are: the data directory.
     const access = options.dataDir === undefined ? undefined

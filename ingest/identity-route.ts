@@ -134,7 +134,7 @@ export const identityRoute = (options: {
         Effect.catch((e: unknown) => Effect.succeed(refuseFailure(e, "rebuild_failed"))),
       )
 
-    const startRebuild = (b: Body, jobs: Jobs, viewer: string | undefined) =>
+    const startRebuild = (b: Body, jobs: Jobs, viewer: string | undefined, askedBy: string) =>
       Effect.gen(function* () {
         const extra = Object.keys(b).find((k) => k !== "tenant" && k !== "wait")
         if (extra !== undefined) return refuse(400, "bad_body", `unknown field "${extra.slice(0, 80)}" (a rebuild takes tenant, wait)`, `/${extra.slice(0, 80)}`)
@@ -143,11 +143,11 @@ export const identityRoute = (options: {
         if (tenant !== undefined && typeof tenant !== "string") return tenant
         const busy = refuseIfRunning(jobs, REBUILD_JOB, "rebuild", viewer)
         if (busy !== undefined) return busy
-        const job = yield* jobs.start(REBUILD_JOB, tenant, {}, rebuild(tenant))
+        const job = yield* jobs.start(REBUILD_JOB, tenant, {}, rebuild(tenant), askedBy)
         return b["wait"] === true ? yield* awaitJob(job) : accepted(job)
       })
 
-    return (req: IncomingMessage, principal?: { readonly tenant: string | undefined }): Effect.Effect<QueryReply> =>
+    return (req: IncomingMessage, principal?: { readonly tenant: string | undefined; readonly tokenId?: string }): Effect.Effect<QueryReply> =>
       Effect.gen(function* () {
         const url = new URL(req.url ?? "/", "http://collector")
         const path = url.pathname.replace(/\/+$/, "").slice(IDENTITY_PATH.length)
@@ -184,7 +184,7 @@ export const identityRoute = (options: {
         if (body === null || typeof body !== "object" || Array.isArray(body)) return refuse(400, "bad_body", "the body must be a JSON object")
         const b = body as Body
         if (path === "rebuild") {
-          return options.jobs === undefined ? refuse(404, "not_served", "this server runs no background operations") : yield* startRebuild(b, options.jobs, principal?.tenant)
+          return options.jobs === undefined ? refuse(404, "not_served", "this server runs no background operations") : yield* startRebuild(b, options.jobs, principal?.tenant, principal?.tokenId ?? "")
         }
         const [what, takes] = suggestion !== null ? ["a suggestion's decision", ["reason", "tenant"]]
           : path === "split" ? ["a split", ["identifier", "reason", "tenant"]] : ["a separation", ["a", "b", "reason", "tenant"]]

@@ -1,9 +1,13 @@
 // Work a server runs in the background for a request: a relationship compute, a replay of the archive, a rescore,
 // retention. Such work takes minutes on a large warehouse, longer than a proxy or a console waits for an answer, and
 // held on one request it would die with that request. Here it runs in the server's scope (it ends when the server
-// stops), and is followed by its id until then: GET /v1/operations/{id} (ingest/operations-route.ts).
+// stops), and is followed by its id: GET /v1/operations/{id} (ingest/operations-route.ts). Given the warehouse, every
+// state a job reaches is also recorded in it (warehouse/operations.ts), so it is still answered after the server
+// stopped, and a job the server's end cut short is recorded as interrupted, not left running.
 import { randomBytes } from "node:crypto"
 import { Effect, Fiber } from "effect"
+import { interruptLeftRunning, type OperationRecord, storeOperation } from "../warehouse/operations.ts"
+import { Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
 import { type QueryReply, refuse } from "./query-route.ts"
 
 export const OPERATIONS_PATH = "/v1/operations"
@@ -20,14 +24,18 @@ export interface Job {
   /** What it was asked with (dates, source...), as its followers see them. */
   readonly params: Readonly<Record<string, unknown>>
   readonly startedAt: string
+  /** The id of the token that started it. */
+  readonly askedBy: string
   readonly fiber: Fiber.Fiber<QueryReply>
   /** Its answer once it ended: 2xx with what it did, or the refusal it ended with. */
   readonly ended: { readonly at: string; readonly reply: QueryReply } | undefined
 }
 
 export interface Jobs {
-  /** Starts `work` in the server's scope; its answer is kept on the job when it ends. */
-  readonly start: (kind: string, tenant: string | undefined, params: Readonly<Record<string, unknown>>, work: Effect.Effect<QueryReply>) => Effect.Effect<Job>
+  /** Starts `work` in the server's scope, for the token `askedBy`; its answer is kept on the job when it ends. */
+  readonly start: (
+    kind: string, tenant: string | undefined, params: Readonly<Record<string, unknown>>, work: Effect.Effect<QueryReply>, askedBy?: string,
+  ) => Effect.Effect<Job>
   readonly get: (id: string) => Job | undefined
   /** The latest job of a kind for a tenant (undefined: every tenant), running or ended. */
   readonly latest: (kind: string, tenant: string | undefined) => Job | undefined
@@ -35,10 +43,27 @@ export interface Jobs {
   readonly list: () => ReadonlyArray<Job>
 }
 
-/** A server's jobs; they are interrupted when the scope it is made in closes (the server stops). */
-export const makeJobs = Effect.fn("makeJobs")(function* () {
+/**
+ * A server's jobs; they are interrupted when the scope it is made in closes (the server stops). With `warehouse`, their
+ * states are recorded there; where this server alone runs operations over it (the embedded engine), what an earlier
+ * run of a server left running is recorded as interrupted first.
+ */
+export const makeJobs = Effect.fn("makeJobs")(function* (warehouse?: WarehouseShape) {
   const scope = yield* Effect.scope
+  const server = `srv_${randomBytes(6).toString("base64url")}`
   const jobs = new Map<string, { -readonly [K in keyof Job]: Job[K] }>()
+  /** Records a state; a warehouse that fails to take it costs the record, never the job. */
+  const record = (job: Job, status: OperationRecord["status"]) =>
+    warehouse === undefined ? Effect.void : storeOperation(recordOfJob(job, server, status)).pipe(
+      Effect.provideService(Warehouse, warehouse),
+      Effect.catch((e) => Effect.logWarning(`operation ${job.id} (${job.kind}): its state "${status}" was not recorded: ${String(e)}`)),
+    )
+  if (warehouse !== undefined && warehouse.backend.kind !== "server") {
+    yield* interruptLeftRunning(server).pipe(
+      Effect.provideService(Warehouse, warehouse),
+      Effect.catch((e) => Effect.logWarning(`operations left running by an earlier server were not marked interrupted: ${String(e)}`)),
+    )
+  }
   const forget = () => {
     if (jobs.size <= MAX_REMEMBERED) return
     for (const [id, job] of jobs) {
@@ -49,13 +74,18 @@ export const makeJobs = Effect.fn("makeJobs")(function* () {
     }
   }
   return {
-    start: (kind, tenant, params, work) =>
+    start: (kind, tenant, params, work, askedBy = "") =>
       Effect.gen(function* () {
         const job: { -readonly [K in keyof Job]: Job[K] } = {
-          id: `op_${randomBytes(9).toString("base64url")}`, kind, tenant, params, startedAt: new Date().toISOString(),
+          id: `op_${randomBytes(9).toString("base64url")}`, kind, tenant, params, startedAt: new Date().toISOString(), askedBy,
           fiber: undefined as unknown as Fiber.Fiber<QueryReply>, ended: undefined,
         }
-        const kept = work.pipe(Effect.tap((reply) => Effect.sync(() => { job.ended = { at: new Date().toISOString(), reply } })))
+        yield* record(job, "running")
+        const kept = work.pipe(
+          Effect.tap((reply) => Effect.sync(() => { job.ended = { at: new Date().toISOString(), reply } })),
+          Effect.tap(() => record(job, outcomeOf(job.ended?.reply).status)),
+          Effect.onInterrupt(() => record(job, "interrupted")),
+        )
         job.fiber = yield* Effect.forkIn(kept, scope)
         jobs.set(job.id, job)
         forget()
@@ -77,23 +107,41 @@ export const isRunning = (job: Job | undefined): job is Job => job !== undefined
 /** The answer of a job that ended (what a waiting request gets), or of one when it ends. */
 export const awaitJob = (job: Job): Effect.Effect<QueryReply> => Fiber.join(job.fiber)
 
-/**
- * What a job's followers see: what it is, its state and times, and once it ended what it did (`result`: its answer
- * without the success flag) or why it failed (`failure`: the refusal's status, rule and message).
- */
-export const jobView = (job: Job) => {
-  const reply = job.ended?.reply
-  const body = (reply?.body ?? {}) as Record<string, unknown>
+/** A job's state from its answer: running (none yet), done with what it did, or failed with why. */
+const outcomeOf = (reply: QueryReply | undefined): { readonly status: OperationRecord["status"]; readonly outcome: Record<string, unknown> } => {
+  if (reply === undefined) return { status: "running", outcome: {} }
+  const body = (reply.body ?? {}) as Record<string, unknown>
   const { success, ...result } = body
+  return success === true ? { status: "done", outcome: result }
+    : { status: "failed", outcome: { status: reply.status, rule: String(body["rule"] ?? ""), error: String(body["error"] ?? "") } }
+}
+
+/** A job as the warehouse records it; `status` overrides the one its answer gives (interrupted). */
+const recordOfJob = (job: Job, server: string, status?: OperationRecord["status"]): OperationRecord => {
+  const state = outcomeOf(job.ended?.reply)
   return {
-    success: true, id: job.id, kind: job.kind, tenant: job.tenant ?? null, ...job.params, startedAt: job.startedAt,
-    statusUrl: `${OPERATIONS_PATH}/${job.id}`,
-    ...(job.ended === undefined ? { status: "running" } : { finishedAt: job.ended.at }),
-    ...(reply === undefined ? {} : success === true
-      ? { status: "done", result }
-      : { status: "failed", failure: { status: reply.status, rule: String(body["rule"] ?? ""), error: String(body["error"] ?? "") } }),
+    id: job.id, kind: job.kind, tenant: job.tenant, params: job.params, status: status ?? state.status, startedAt: job.startedAt,
+    finishedAt: job.ended?.at ?? (status === "interrupted" ? new Date().toISOString() : undefined), askedBy: job.askedBy, server,
+    outcome: status === "interrupted" ? {} : state.outcome,
   }
 }
+
+/**
+ * What an operation's followers see: what it is, who asked, its state and times, and once it ended what it did
+ * (`result`: its answer without the success flag), why it failed (`failure`: the refusal's status, rule and message),
+ * or that the server stopped while it ran (`interrupted`).
+ */
+export const operationView = (op: OperationRecord) => ({
+  success: true, id: op.id, kind: op.kind, tenant: op.tenant ?? null, ...op.params, startedAt: op.startedAt, askedBy: op.askedBy,
+  statusUrl: `${OPERATIONS_PATH}/${op.id}`, status: op.status,
+  ...(op.finishedAt === undefined ? {} : { finishedAt: op.finishedAt }),
+  ...(op.status === "done" ? { result: op.outcome } : {}),
+  ...(op.status === "failed" ? { failure: op.outcome } : {}),
+  ...(op.status === "interrupted" ? { interrupted: "the server stopped while it ran; nothing it did is undone: start it again to finish" } : {}),
+})
+
+/** What a job's followers see (operationView of its state now). */
+export const jobView = (job: Job) => operationView(recordOfJob(job, ""))
 
 /**
  * The 409 for a job of a kind asked while one runs (one of a kind at a time), or undefined. It names the running one

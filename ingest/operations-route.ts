@@ -4,8 +4,8 @@
 //   POST /v1/operations/replay    {"from", "to", "source"?, "tenant"?, "wait"?}   archived raw messages through this server's pipeline again
 //   POST /v1/operations/rescore   {"since", "tenant"?, "wait"?}                  stored texts scored again with the current model
 //   POST /v1/operations/retention {"wait"?}                                       CDP_RETENTION applied now (to every tenant)
-//   GET  /v1/operations                                                           the operations this server ran since it started, newest first
-//   GET  /v1/operations/{id}                                                      one of them: running, done with what it did, or failed with why
+//   GET  /v1/operations                                                           the operations servers ran over this warehouse, newest first (?limit=, ?cursor=)
+//   GET  /v1/operations/{id}                                                      one of them: running, done with what it did, failed with why, or interrupted
 // A POST answers 202 with where to follow the operation (with "wait": true, what it did when it ends). One operation
 // of a kind runs at a time: another while one runs is 409 naming it. Relationship computes are listed here too.
 import type { IncomingMessage } from "node:http"
@@ -14,14 +14,15 @@ import { ObjectStore, type ObjectStoreShape } from "./objectstore.ts"
 import { Pipeline, type PipelineShape } from "./pipeline.ts"
 import { parseReplayRange, replayArchive, replayIncomplete } from "./replay.ts"
 import { applyStoredRetention } from "./retention.ts"
-import { accepted, awaitJob, type Job, type Jobs, jobView, OPERATIONS_PATH, refuseIfRunning } from "./jobs.ts"
-import { refuseUnknownParameter } from "./pages.ts"
+import { accepted, awaitJob, type Jobs, jobView, OPERATIONS_PATH, operationView, refuseIfRunning } from "./jobs.ts"
+import { pageOf, readPage, refuseUnknownParameter } from "./pages.ts"
 import { adminBodyOf, isReply, type QueryReply, receiveAdminBody, refuse, refuseFailure, refuseRepeated } from "./query-route.ts"
 import { ajv, operationBodySchemas } from "./schemas.ts"
 import { RAW_PARSERS } from "./sources/index.ts"
 import type { Principal } from "./auth.ts"
 import type { SentimentConfig } from "../sentiment/index.ts"
 import { dateOffTheCalendar } from "../warehouse/calendar.ts"
+import { type OperationRecord, storedOperation, storedOperations } from "../warehouse/operations.ts"
 import type { RetentionPolicy } from "../warehouse/retention.ts"
 import { Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
 
@@ -34,8 +35,9 @@ const BODIES: Record<Kind, string> = {
 }
 type Body = { from?: string; to?: string; source?: string; since?: string; tenant?: string; wait?: boolean }
 const validators = Object.fromEntries(KINDS.map((k) => [k, ajv.compile<Body>(operationBodySchemas[k])])) as Record<Kind, ReturnType<typeof ajv.compile<Body>>>
-/** Operations a list shows at most. */
+/** Operations a page of the list shows at most, and by default. */
 const LIST_MAX = 100
+const LIST_DEFAULT = 50
 
 export const operationsRoute = (options: {
   readonly warehouse: WarehouseShape
@@ -97,7 +99,19 @@ export const operationsRoute = (options: {
   }
 
   /** A bound token sees its tenant's operations only; those of every tenant are an unbound token's. */
-  const visible = (job: Job, principal: Principal) => principal.tenant === undefined || job.tenant === principal.tenant
+  const visible = (op: { readonly tenant: string | undefined }, principal: Principal) => principal.tenant === undefined || op.tenant === principal.tenant
+
+  /** An operation as this server knows it now (its own, running or ended), else as the warehouse recorded it. */
+  const current = (op: OperationRecord) => {
+    const live = options.jobs.get(op.id)
+    return live === undefined ? operationView(op) : jobView(live)
+  }
+  const read = <A>(effect: Effect.Effect<A, unknown, Warehouse>, answer: (a: A) => QueryReply) =>
+    effect.pipe(
+      Effect.provideService(Warehouse, options.warehouse),
+      Effect.map(answer),
+      Effect.catch((e) => Effect.succeed(refuseFailure(e, "operations_read_failed"))),
+    )
 
   const start = (req: IncomingMessage, kind: Kind, principal: Principal) =>
     Effect.gen(function* () {
@@ -114,47 +128,51 @@ export const operationsRoute = (options: {
       if (busy !== undefined) return busy
       const plan = planned(kind, body)
       if (isReply(plan)) return plan
-      const job = yield* options.jobs.start(kind, body.tenant, plan.params, plan.work)
+      const job = yield* options.jobs.start(kind, body.tenant, plan.params, plan.work, principal.tokenId)
       return body.wait === true ? yield* awaitJob(job) : accepted(job)
     })
 
-  const list = (url: URL, principal: Principal): QueryReply => {
-    const unknown = refuseUnknownParameter(url, ["tenant"], "list")
-    if (unknown !== undefined) return unknown
+  const list = (url: URL, principal: Principal): Effect.Effect<QueryReply> => {
+    const unknown = refuseUnknownParameter(url, ["limit", "cursor"], "list")
+    if (unknown !== undefined) return Effect.succeed(unknown)
     const repeated = refuseRepeated(url, ["tenant"])
-    if (repeated !== undefined) return repeated
-    const tenant = url.searchParams.get("tenant") ?? undefined
-    const jobs = options.jobs.list().filter((j) => visible(j, principal) && (tenant === undefined || principal.tenant !== undefined || j.tenant === tenant))
-    return { status: 200, body: { success: true, operations: jobs.slice(0, LIST_MAX).map(jobView), total: jobs.length } }
+    if (repeated !== undefined) return Effect.succeed(repeated)
+    const page = readPage(url, { what: "operations", shape: "ns", fallback: LIST_DEFAULT, max: LIST_MAX })
+    if (isReply(page)) return Effect.succeed(page)
+    // A bound token's list is its tenant's (the guard refused any other ?tenant=); an unbound token's, all or ?tenant='s.
+    const tenant = principal.tenant ?? url.searchParams.get("tenant") ?? undefined
+    const before = page.after === undefined ? undefined : [page.after[0] as number, page.after[1] as string] as const
+    return read(storedOperations({ tenant, limit: page.limit + 1, before }), (ops) => {
+      const { items, nextCursor } = pageOf(ops, page, (op) => [Date.parse(op.startedAt), op.id])
+      return { status: 200, body: { success: true, operations: items.map(current), nextCursor } }
+    })
   }
 
-  const one = (id: string, principal: Principal): QueryReply => {
-    const job = options.jobs.get(id)
+  const one = (id: string, principal: Principal): Effect.Effect<QueryReply> => {
     // Another tenant's operation is not told apart from none: its id says nothing to this token.
-    if (job === undefined || !visible(job, principal)) {
-      return refuse(404, "operation_not_found", `no operation ${JSON.stringify(id.slice(0, 80))} on this server (operations are kept until it stops); GET ${OPERATIONS_PATH} lists them`)
-    }
-    return { status: 200, body: jobView(job) }
+    const missing = refuse(404, "operation_not_found", `no operation ${JSON.stringify(id.slice(0, 80))}; GET ${OPERATIONS_PATH} lists them`)
+    const live = options.jobs.get(id)
+    if (live !== undefined) return Effect.succeed(visible(live, principal) ? { status: 200, body: jobView(live) } : missing)
+    return read(storedOperation(id), (op) => op === undefined || !visible(op, principal) ? missing : { status: 200, body: operationView(op) })
   }
 
   return (req: IncomingMessage, principal: Principal): Effect.Effect<QueryReply> => {
     const url = new URL(req.url ?? "/", "http://collector")
     const path = url.pathname.replace(/\/+$/, "")
     const method = req.method ?? "GET"
-    const read = method === "GET" || method === "HEAD"
+    const reading = method === "GET" || method === "HEAD"
     const rest = path.slice(OPERATIONS_PATH.length + 1)
     if (path === OPERATIONS_PATH) {
-      return Effect.succeed(read ? list(url, principal)
-        : refuse(405, "method_not_allowed", `use GET ${OPERATIONS_PATH} to list; POST ${OPERATIONS_PATH}/{${KINDS.join("|")}} starts one`, undefined, { allow: "GET" }))
+      return reading ? list(url, principal) : Effect.succeed(refuse(405, "method_not_allowed", `use GET ${OPERATIONS_PATH} to list; POST ${OPERATIONS_PATH}/{${KINDS.join("|")}} starts one`, undefined, { allow: "GET" }))
     }
     if (KINDS.includes(rest as Kind)) {
       return method === "POST" ? start(req, rest as Kind, principal)
         : Effect.succeed(refuse(405, "method_not_allowed", `use POST ${path} to start a ${rest}`, undefined, { allow: "POST" }))
     }
     if (/^op_[A-Za-z0-9_-]+$/.test(rest)) {
-      if (!read) return Effect.succeed(refuse(405, "method_not_allowed", `use GET ${path}`, undefined, { allow: "GET" }))
-      const unknown = refuseUnknownParameter(url, ["tenant"], "route")
-      return Effect.succeed(unknown ?? one(rest, principal))
+      if (!reading) return Effect.succeed(refuse(405, "method_not_allowed", `use GET ${path}`, undefined, { allow: "GET" }))
+      const unknown = refuseUnknownParameter(url, [], "route")
+      return unknown === undefined ? one(rest, principal) : Effect.succeed(unknown)
     }
     return Effect.succeed(refuse(404, "not_found",
       `no route ${path}; operations are served at GET ${OPERATIONS_PATH}, POST ${OPERATIONS_PATH}/{${KINDS.join("|")}} and GET ${OPERATIONS_PATH}/{id}`))

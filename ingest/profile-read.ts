@@ -77,7 +77,7 @@ interface Reach {
 const UNREAD_TABLES = new Set([
   "alerts", "api_token_uses", "api_tokens", "audience_changes", "audience_members", "audience_versions", "bus_data_keys", "dead_letter_outcomes", "dead_letters",
   "dsr_requests", "export_cursors", "export_dead_letters", "export_deliveries", "export_erasures", "export_state", "identity_links",
-  "identity_operations", "identity_sightings", "identity_snapshots", "relation_activity_daily", "relation_voice_daily", "schema_migrations", "texts",
+  "identity_operations", "identity_sightings", "identity_snapshots", "operations", "relation_activity_daily", "relation_voice_daily", "schema_migrations", "texts",
 ])
 
 // Per table a profile read looks at, the keys a row reaches: its (landing) profile, its message, an identifier's owner.

@@ -99,11 +99,11 @@ export const relationsRoute = (options: {
   const config = options.config ?? DEFAULT_RELATIONS_CONFIG
   const run = <A>(effect: Effect.Effect<A, unknown, Warehouse>, reply: (a: A) => QueryReply) =>
     effect.pipe(Effect.provideService(Warehouse, options.warehouse), Effect.map(reply), Effect.catch(failed))
-  const startCompute = (tenant: string, asOf: string) =>
+  const startCompute = (tenant: string, asOf: string, askedBy: string) =>
     options.jobs.start(COMPUTE_JOB, tenant, { asOf },
-      run(computeRelations({ tenant, asOf, config }), (result): QueryReply => ({ status: 200, body: { success: true, ...result } })))
+      run(computeRelations({ tenant, asOf, config }), (result): QueryReply => ({ status: 200, body: { success: true, ...result } })), askedBy)
 
-  const compute = (req: IncomingMessage, queryTenant: string) =>
+  const compute = (req: IncomingMessage, queryTenant: string, askedBy: string) =>
     Effect.gen(function* () {
       const text = yield* receiveAdminBody(req, 16 * 1024, options.bodyIdleMs, "a relations compute body")
       if (typeof text !== "string") return text
@@ -127,7 +127,7 @@ export const relationsRoute = (options: {
       } else {
         // The daily schedule computes outside this route: its compute is refused the same way, at once.
         if (isComputing(tenant)) return yield* failed(new ComputeRunning({ tenant }))
-        job = yield* startCompute(tenant, asOf)
+        job = yield* startCompute(tenant, asOf, askedBy)
       }
       return body.wait === true ? yield* awaitJob(job!) : accepted(job!)
     })
@@ -196,7 +196,7 @@ export const relationsRoute = (options: {
       }), (e): QueryReply => ({ status: 200, body: { success: true, ...e } }))
     })
 
-  return (req: IncomingMessage): Effect.Effect<QueryReply> => {
+  return (req: IncomingMessage, principal?: { readonly tokenId: string }): Effect.Effect<QueryReply> => {
     const url = new URL(req.url ?? "/", "http://collector")
     const path = url.pathname.replace(/\/+$/, "")
     const tenant = url.searchParams.get("tenant") ?? DEFAULT_TENANT
@@ -206,7 +206,7 @@ export const relationsRoute = (options: {
       (allowed === "GET" ? read : method === allowed) ? then() : Effect.succeed(refuse(405, "method_not_allowed", `use ${allowed} ${path}`, undefined, { allow: allowed }))
     if (path === COMPUTE_PATH) {
       if (read) return Effect.succeed(computeStatus(url, tenant))
-      if (method === "POST") return compute(req, tenant)
+      if (method === "POST") return compute(req, tenant, principal?.tokenId ?? "")
       return Effect.succeed(refuse(405, "method_not_allowed", `use POST ${path} to compute, GET ${path} to follow it`, undefined, { allow: "GET, POST" }))
     }
     if (path === `${RELATIONS_PATH}/summary`) return only("GET", () => summary(url, tenant))

@@ -138,6 +138,11 @@ CREATE TABLE IF NOT EXISTS identity_snapshots_local ON CLUSTER '{cluster}' (`tak
 CREATE TABLE IF NOT EXISTS identity_snapshots ON CLUSTER '{cluster}' AS identity_snapshots_local
 ENGINE = Distributed('{cluster}', currentDatabase(), identity_snapshots_local, cityHash64(seq));
 
+-- operations: sharded by id: its key has no person, and every version of a key must meet on one shard.
+CREATE TABLE IF NOT EXISTS operations_local ON CLUSTER '{cluster}' (`tenant` LowCardinality(String), `id` String, `kind` LowCardinality(String), `params` String, `status` LowCardinality(String), `started_at` DateTime64(3, 'UTC'), `finished_at` Nullable(DateTime64(3, 'UTC')), `asked_by` String, `server` String, `outcome` String, `version` UInt64) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/operations', '{replica}', version) ORDER BY (tenant, id);
+CREATE TABLE IF NOT EXISTS operations ON CLUSTER '{cluster}' AS operations_local
+ENGINE = Distributed('{cluster}', currentDatabase(), operations_local, cityHash64(tenant, id));
+
 -- profile_merges: sharded by from_profile: its key has no person, and every version of a key must meet on one shard.
 CREATE TABLE IF NOT EXISTS profile_merges_local ON CLUSTER '{cluster}' (`tenant` LowCardinality(String), `from_profile` String, `to_profile` String, `kind` LowCardinality(String), `messages` UInt64, `reason` String, `at` DateTime64(3, 'UTC'), INDEX to_profile_bloom to_profile TYPE bloom_filter(0.001) GRANULARITY 1) ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/{database}/profile_merges', '{replica}') ORDER BY (tenant, from_profile, at) SETTINGS old_parts_lifetime = 0, cleanup_delay_period = 1, cleanup_delay_period_random_add = 0, min_compressed_bytes_to_fsync_after_merge = 1;
 CREATE TABLE IF NOT EXISTS profile_merges ON CLUSTER '{cluster}' AS profile_merges_local
@@ -258,4 +263,5 @@ INSERT INTO schema_migrations (version, name) VALUES
     (56, '056_profile_traits'),
     (57, '057_profiles_traits_view'),
     (65, '065_exports'),
-    (75, '075_computed_traits');
+    (75, '075_computed_traits'),
+    (80, '080_operations');

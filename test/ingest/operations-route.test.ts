@@ -1,7 +1,8 @@
 // Operations a running server does in its background (ingest/operations-route.ts, ingest/jobs.ts), on a real
 // collector: a replay, a rescore and retention started by POST (202, then followed at GET /v1/operations/{id}, or
 // waited for), listed newest first; every answer as openapi.json describes it; wrong bodies, scopes and tenants
-// refused, each naming what is wrong.
+// refused, each naming what is wrong; and every state is on record in the warehouse, so a server that starts again
+// still answers for what an earlier one ran, and pages through them.
 import { Effect } from "effect"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { callApi as call, createToken, followOperation, landBatch, TEST_ADMIN_TOKEN as ADMIN, withApi } from "../support/api.ts"
@@ -66,6 +67,9 @@ describe("/v1/operations", () => {
       yield* refused("POST", "/v1/operations/retention", {}, 404, "not_served")
       yield* refused("GET", "/v1/operations/op_nothing", undefined, 404, "operation_not_found")
       yield* refused("GET", "/v1/operations?since=1d", undefined, 400, "unknown_parameter", "since")
+      yield* refused("GET", "/v1/operations?limit=0", undefined, 400, "bad_limit", "limit")
+      yield* refused("GET", "/v1/operations?cursor=zzz", undefined, 400, "bad_cursor", "cursor")
+      yield* refused("GET", "/v1/operations/op_x?tenant=acme&verbose=1", undefined, 400, "unknown_parameter", "verbose")
       // Methods openapi.json does not list for a path are 405 naming the one to use.
       expect(yield* call(url, "PUT", "/v1/operations/replay", ADMIN, {})).toMatchObject({ status: 405, body: { rule: "method_not_allowed" }, headers: { allow: "POST" } })
 
@@ -82,7 +86,39 @@ describe("/v1/operations", () => {
       const ops = (yield* call(url, "GET", "/v1/operations", acme)).body.operations as Array<{ id: string; tenant: string }>
       expect(ops.map((o) => o.tenant)).toEqual(["acme"])
       yield* refused("GET", `/v1/operations/${ops[0]!.id}`, undefined, 404, "operation_not_found", undefined, globex)
-      expect((yield* call(url, "GET", "/v1/operations", globex)).body).toMatchObject({ operations: [], total: 0 })
+      expect((yield* call(url, "GET", "/v1/operations", globex)).body).toMatchObject({ operations: [], nextCursor: null })
       yield* refused("POST", "/v1/operations/replay", { from: day(-1), to: day(1), tenant: "acme" }, 403, "tenant_forbidden", "/tenant", globex)
     })), 120_000)
+
+  it("answers after a restart for what an earlier server ran, who asked, in keyset pages", async () => {
+    const before = await withApi(dir, (url) => Effect.gen(function* () {
+      yield* seed(url)
+      const acme = yield* createToken(url, { role: "admin", tenant: "acme" })
+      const ids: Array<string> = []
+      for (const token of [ADMIN, acme, ADMIN]) {
+        const done = yield* call(url, "POST", "/v1/operations/replay", token, { from: day(-1), to: day(1), tenant: "acme", wait: true })
+        expect(done.status, JSON.stringify(done.body)).toBe(200)
+        ids.push(((yield* call(url, "GET", "/v1/operations?limit=1", ADMIN)).body.operations as Array<{ id: string }>)[0]!.id)
+      }
+      const tokenId = ((yield* call(url, "GET", "/v1/tokens", ADMIN)).body.tokens as Array<{ id: string }>)[0]!.id
+      return { ids, tokenId }
+    }))
+    await withApi(dir, (url) => Effect.gen(function* () {
+      const one = checked("/v1/operations/x", "GET", yield* call(url, "GET", `/v1/operations/${before.ids[1]}`, ADMIN))
+      expect(one.status, JSON.stringify(one.body)).toBe(200)
+      expect(one.body).toMatchObject({ id: before.ids[1], kind: "replay", tenant: "acme", status: "done", askedBy: before.tokenId, result: { records: 3 } })
+      // Two pages of two, newest first, nothing skipped or repeated.
+      const first = checked("/v1/operations", "GET", yield* call(url, "GET", "/v1/operations?limit=2", ADMIN))
+      expect(first.body.nextCursor).toEqual(expect.any(String))
+      const second = checked("/v1/operations", "GET", yield* call(url, "GET", `/v1/operations?limit=2&cursor=${first.body.nextCursor}`, ADMIN))
+      expect(second.body.nextCursor).toBeNull()
+      const listed = [...first.body.operations, ...second.body.operations] as Array<{ id: string; askedBy: string }>
+      expect(listed.map((o) => o.id)).toEqual([...before.ids].reverse())
+      expect(listed.map((o) => o.askedBy)).toEqual(["admin-token", before.tokenId, "admin-token"])
+      // Another tenant's token still learns nothing of them.
+      const globex = yield* createToken(url, { role: "admin", tenant: "globex" })
+      expect((yield* call(url, "GET", `/v1/operations/${before.ids[0]}`, globex)).status).toBe(404)
+      expect((yield* call(url, "GET", "/v1/operations", globex)).body.operations).toEqual([])
+    }))
+  }, 120_000)
 })
