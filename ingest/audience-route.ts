@@ -3,7 +3,7 @@
 // is checked before the handler runs (a token with the audiences scopes, ingest/auth.ts); a token bound to a tenant
 // only ever sees that tenant's audiences.
 import type { IncomingMessage } from "node:http"
-import { Effect } from "effect"
+import { Effect, Semaphore } from "effect"
 import { type ConsentPolicies, ConsentPoliciesRef, DEFAULT_POLICIES } from "../consent/index.ts"
 import {
   type Audience, audienceChangesSince, audienceHistory, AudienceInvalid, audienceMembers, checkAudienceCondition, createAudience, editAudience,
@@ -53,6 +53,30 @@ const wholeNumber = (text: string | null, field: string, min: number, max: numbe
   if (!/^\d{1,9}$/.test(text) || Number(text) < min || Number(text) > max) return refuse(400, `bad_${field}`, `?${field}= must be a whole number from ${min} to ${max}`, field)
   return Number(text)
 }
+
+/**
+ * One save (create, edit, delete) of a tenant's audiences at a time: a save reads the tenant's audiences (is the name
+ * taken, is the cap reached, which version is the latest) and then writes, so two at once would both pass the same
+ * check (two audiences of one name, two versions 2). Another tenant's saves never wait. The locks are the process's
+ * (the server is the one writer of its data dir's audiences; servers sharing a ClickHouse server are not covered). A
+ * tenant's lock is kept while a save holds or waits for it, so naming many tenants leaves nothing behind.
+ */
+const saving = (() => {
+  const locks = new Map<string, { readonly semaphore: Semaphore.Semaphore; users: number }>()
+  return (tenant: string) => <A, E, R>(save: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+    Effect.acquireUseRelease(
+      Effect.sync(() => {
+        let lock = locks.get(tenant)
+        if (lock === undefined) locks.set(tenant, lock = { semaphore: Semaphore.makeUnsafe(1), users: 0 })
+        lock.users++
+        return lock
+      }),
+      (lock) => lock.semaphore.withPermits(1)(save),
+      (lock) => Effect.sync(() => {
+        if (--lock.users === 0) locks.delete(tenant)
+      }),
+    )
+})()
 
 export const audienceRoute = (options: AudienceRouteOptions) => (req: IncomingMessage, caller?: AudienceCaller): Effect.Effect<QueryReply> =>
   Effect.gen(function* () {
@@ -139,12 +163,12 @@ export const audienceRoute = (options: AudienceRouteOptions) => (req: IncomingMe
         if (body[field] === undefined) return refuse(400, "bad_audience", `the body needs "${field}"`, `/${field}`)
       }
       if (body["note"] !== undefined && typeof body["note"] !== "string") return refuse(400, "bad_audience", "note must be a string", "/note")
-      return yield* run(Effect.map(
+      return yield* saving(tenant)(run(Effect.map(
         createAudience(tenant, { name: body["name"] as string, purpose: body["purpose"] as string, condition: body["condition"] }, actor, (body["note"] as string | undefined) ?? ""),
         (a) => {
           options.changed?.()
           return { status: 201, body: { success: true, audience: view(a) } }
-        }))
+        })))
     }
 
     // /v1/audiences/preview
@@ -192,10 +216,10 @@ export const audienceRoute = (options: AudienceRouteOptions) => (req: IncomingMe
       }
       if (method === "DELETE") {
         if (typeof tenantQ !== "string") return tenantQ
-        return yield* run(Effect.map(editAudience(tenantQ, id, { delete: true }, actor), (a) => {
+        return yield* saving(tenantQ)(run(Effect.map(editAudience(tenantQ, id, { delete: true }, actor), (a) => {
           options.changed?.()
           return { status: 200, body: { success: true, audience: view(a), deleted: true } }
-        }))
+        })))
       }
       if (method !== "PATCH") return notAllowed("GET, PATCH, DELETE")
       const body = yield* readBody
@@ -214,10 +238,10 @@ export const audienceRoute = (options: AudienceRouteOptions) => (req: IncomingMe
         ...(body["purpose"] === undefined ? {} : { purpose: body["purpose"] as string }),
         ...(body["condition"] === undefined ? {} : { condition: body["condition"] }),
       }
-      return yield* run(Effect.map(editAudience(tenant, id, edit, actor, (body["note"] as string | undefined) ?? ""), (a) => {
+      return yield* saving(tenant)(run(Effect.map(editAudience(tenant, id, edit, actor, (body["note"] as string | undefined) ?? ""), (a) => {
         options.changed?.()
         return { status: 200, body: { success: true, audience: view(a) } }
-      }))
+      })))
     }
     if (rest.length !== 2 || !["history", "members", "changes"].includes(rest[1]!)) {
       return refuse(404, "not_found", `no route ${method} ${path}; audiences serve /v1/audiences, /v1/audiences/preview and /v1/audiences/{id}[/history|/members|/changes]`)
