@@ -11,7 +11,7 @@ import { type ProfileWithConsent, readProfile } from "../ingest/profile-route.ts
 import type { DataDirLocked, Warehouse } from "../warehouse/warehouse.ts"
 import { formatRows, type OutputFormat } from "./format.ts"
 import { type BackendConfig, warehouseLayer } from "./layers.ts"
-import { allPages, callServer, directOrServer, followOperation, profileThroughServer, runningServer, ServerQueryFailed } from "./server-info.ts"
+import { allPages, callServer, directOrServer, followOperation, profileThroughServer, type RunningServer, runningServer, ServerQueryFailed } from "./server-info.ts"
 
 const print = (text: string) => process.stdout.write(`${text}\n`)
 
@@ -139,20 +139,8 @@ export const renderSuggestions = (suggestions: ReadonlyArray<Suggestion>): strin
     ].join("\n\n")
 
 /** Sends a request to the running server's identity routes; its refusal (4xx, 5xx) is the message. */
-const throughServer = <A>(server: { readonly url: string; readonly token: string }, path: string, body?: Record<string, unknown>) =>
-  Effect.tryPromise({
-    try: async () => {
-      const res = await fetch(`${server.url}/v1/identity/${path}`, {
-        method: body === undefined ? "GET" : "POST",
-        headers: { authorization: `Bearer ${server.token}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      })
-      const answer = (await res.json()) as A & { error?: string }
-      if (!res.ok) throw new Error(answer.error ?? `HTTP ${res.status}`)
-      return answer as A
-    },
-    catch: (e) => new ServerQueryFailed({ message: (e as Error).message }),
-  })
+const throughServer = <A>(server: RunningServer, path: string, body?: Record<string, unknown>) =>
+  callServer<A>(server, body === undefined ? "GET" : "POST", `/v1/identity/${path}`, body)
 
 /**
  * Runs a program on the data dir; while `cdp serve` holds it, asks the server instead (which applies a decision to
@@ -161,7 +149,7 @@ const throughServer = <A>(server: { readonly url: string; readonly token: string
 const onDataDirOrServer = <A, E>(
   backend: BackendConfig,
   direct: Effect.Effect<A, E, Warehouse>,
-  viaServer: (server: { readonly url: string; readonly token: string }) => Effect.Effect<A, ServerQueryFailed>,
+  viaServer: (server: RunningServer) => Effect.Effect<A, ServerQueryFailed>,
 ) =>
   direct.pipe(
     Effect.scoped,

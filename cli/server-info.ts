@@ -98,35 +98,13 @@ export class ServerQueryFailed extends Data.TaggedError("ServerQueryFailed")<{ r
 export const callServer = serverCaller((message) => new ServerQueryFailed({ message }))
 
 /** Runs read-only SQL through a running server's POST /v1/query. */
-export const queryThroughServer = (server: { readonly url: string; readonly token: string }, sql: string, scope: QueryScope) =>
-  Effect.tryPromise({
-    try: async () => {
-      const res = await fetch(`${server.url}/v1/query`, {
-        method: "POST",
-        headers: { authorization: `Bearer ${server.token}`, "content-type": "application/json" },
-        body: JSON.stringify({ sql, ...scope }),
-      })
-      const body = (await res.json()) as { success: boolean; rows?: Array<Record<string, unknown>>; error?: string }
-      if (!res.ok || body.rows === undefined) throw new Error(body.error ?? `HTTP ${res.status}`)
-      return body.rows
-    },
-    catch: (e) => new ServerQueryFailed({ message: (e as Error).message }),
-  })
+export const queryThroughServer = (server: RunningServer, sql: string, scope: QueryScope) =>
+  Effect.flatMap(callServer<{ rows?: Array<Record<string, unknown>> }>(server, "POST", "/v1/query", { sql, ...scope }), (body) =>
+    body.rows === undefined ? Effect.fail(new ServerQueryFailed({ message: "the server's answer to POST /v1/query holds no rows" })) : Effect.succeed(body.rows))
 
 /** A profile through a running server's GET /v1/profiles/{identifier}; its refusal (400, 404) is the message. */
-export const profileThroughServer = (server: { readonly url: string; readonly token: string }, identifier: string, tenant: string, events: number) =>
-  Effect.tryPromise({
-    try: async () => {
-      const query = new URLSearchParams({ tenant, events: String(events) })
-      const res = await fetch(`${server.url}/v1/profiles/${encodeURIComponent(identifier)}?${query}`, {
-        headers: { authorization: `Bearer ${server.token}` },
-      })
-      const body = (await res.json()) as ProfileWithConsent & { error?: string }
-      if (!res.ok) throw new Error(body.error ?? `HTTP ${res.status}`)
-      return body as ProfileWithConsent
-    },
-    catch: (e) => new ServerQueryFailed({ message: (e as Error).message }),
-  })
+export const profileThroughServer = (server: RunningServer, identifier: string, tenant: string, events: number) =>
+  callServer<ProfileWithConsent>(server, "GET", `/v1/profiles/${encodeURIComponent(identifier)}?${new URLSearchParams({ tenant, events: String(events) })}`)
 
 /**
  * Every item of a paged list route (ingest/pages.ts), following nextCursor: `key` names the answer's array, `path`
