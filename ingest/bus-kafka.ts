@@ -13,9 +13,10 @@ import zlib from "node:zlib"
 import { Data, Duration, Effect, Exit, Layer, type Scope } from "effect"
 import kafkajs from "kafkajs"
 import type { Admin, Consumer, EachBatchPayload, KafkaMessage, Producer } from "kafkajs"
-import { BusUnavailable, EventBus, type EventBusShape, RecordForeignTenant, RecordNotJson, RecordWrongShape, Topics, type Topic, type TopicBacklog } from "./bus.ts"
+import { BusUnavailable, EventBus, type EventBusShape, RecordForeignTenant, RecordNotJson, RecordRefused, RecordWrongShape, Topics, type Topic, type TopicBacklog } from "./bus.ts"
 import { type BusCodec, headerText, KEY_HEADER, RecordUnreadable, type WireMessage } from "./bus-crypto.ts"
 import type { DeadLetter } from "./message.ts"
+import { nestingProblem, problemRejection } from "./json.ts"
 import { inWarehouseRange } from "./schemas.ts"
 import { TENANT_NAME, TENANT_NAME_RULE } from "../warehouse/tenant.ts"
 import { patchKafkaEncoder } from "./bus-kafka-encoder.ts"
@@ -189,13 +190,14 @@ const recordBytes = (m: KafkaMessage): number => {
 /** Set on a dead letter the bus made of a parked record: one parked again is only parked (no dead letter of it). */
 const PARKED_FROM_HEADER = "cdp-parked-from"
 
-export { RecordForeignTenant, RecordNotJson, RecordWrongShape }
+export { RecordForeignTenant, RecordNotJson, RecordRefused, RecordWrongShape }
 
 /** The dead letter's rule for why a record was parked, from the defect's type (decode below, ingest/bus-crypto.ts). */
 const parkedRule = (defect: unknown) =>
   defect instanceof RecordNotJson ? "bus_record_not_json"
   : defect instanceof RecordWrongShape ? "bus_record_wrong_shape"
   : defect instanceof RecordForeignTenant ? "bus_record_wrong_tenant"
+  : defect instanceof RecordRefused ? defect.rejection.rule
   : defect instanceof RecordUnreadable ? "bus_record_unreadable"
   : defect instanceof UndecodableBatch ? (defect.tooLarge ? "bus_batch_too_large" : "bus_batch_corrupt")
   : "bus_handler_died"
@@ -262,7 +264,7 @@ export const parkedDeadLetter = (name: string, partition: number, m: KafkaMessag
   return {
     tenant: tenant ?? tenantOfKey(m.key), source: `kafka:${name}`, receivedAt, messageId: "",
     rejection: {
-      rule: parkedRule(defect), field: "",
+      rule: parkedRule(defect), field: defect instanceof RecordRefused ? defect.rejection.field : "",
       message: `${cause}; parked on ${name}.parked from partition ${partition} offset ${m.offset}${when}; ${held}. ` +
         `cdp dlq retry cannot re-drive a bus record (no source parser reads it): produce it to ${name} again after a fix`,
     },
@@ -607,12 +609,21 @@ export const makeKafkaBus = (options: KafkaBusOptions): Effect.Effect<EventBusSh
 
         const decode = (messages: ReadonlyArray<KafkaMessage>) =>
           messages.map((m) => {
+            const text = m.value === null ? "null" : m.value.toString("utf8")
+            let record: A
             try {
-              return JSON.parse(m.value === null ? "null" : m.value.toString("utf8")) as A
+              // Iterative: text nested 100,000 levels deep is read without overflowing (ingest/json.ts).
+              record = JSON.parse(text) as A
             } catch {
               // JSON.parse's own message quotes the record's text (personal data): the cause says what, not what it held.
               throw new RecordNotJson({ bytes: m.value?.length ?? 0 })
             }
+            // The edge's depth rule, counted from each field of the record (an event keeps a message's unknown fields
+            // one level down, in extra): deeper, the warehouse's encoding of the row overflowed the stack and the
+            // dead letter said "Maximum call stack size exceeded" instead of what is wrong with the record.
+            const deep = nestingProblem(text, 1)
+            if (deep !== undefined) throw new RecordRefused({ rejection: problemRejection(deep, deep.field, "the record's value") })
+            return record
           })
 
         /** Dies with RecordWrongShape on the first record that is not of the topic's shape (the bus parks it). */

@@ -4,7 +4,7 @@
 // Either way, a sender answered 2xx never loses its messages.
 import { Context, Data, Deferred, Duration, Effect, Layer, Queue, Ref, Schedule, type Scope } from "effect"
 import type { ErrorObject } from "ajv"
-import type { ArchiveRecord, CanonicalEvent, DeadLetter } from "./message.ts"
+import type { ArchiveRecord, CanonicalEvent, DeadLetter, Rejection } from "./message.ts"
 import { ajv, busDeadLetterSchema, busEventSchema, busIdentityChangeSchema, busRawSchema, errorField } from "./schemas.ts"
 
 export interface Topic<A> {
@@ -54,6 +54,16 @@ export class RecordForeignTenant extends Data.TaggedError("RecordForeignTenant")
     return this.keyTenant === undefined
       ? `the record has no Kafka key but its value is of tenant ${value}`
       : `the record's Kafka key names tenant ${JSON.stringify(this.keyTenant.slice(0, 80))} but its value is of tenant ${value}`
+  }
+}
+
+/**
+ * A record read from a bus topic breaks a rule the edge refuses a message for (ingest/json.ts nestingProblem: nested
+ * deeper than the stages can hold). The rejection names the rule and field, never the record's content.
+ */
+export class RecordRefused extends Data.TaggedError("RecordRefused")<{ readonly rejection: Rejection }> {
+  override get message() {
+    return `the record's value is refused as the edge refuses a message: ${this.rejection.message}`
   }
 }
 

@@ -192,6 +192,32 @@ const pointersAt = (text: string, targets: ReadonlyArray<number>): Array<string>
   return pointers
 }
 
+const tooDeepWhy = (maxDepth: number) => `objects and arrays are nested more than ${maxDepth} levels deep (the limit)`
+
+/**
+ * The edge's depth rule alone (too_deep, with its pointer), for text of which nothing else may be told (a bus record:
+ * its problems are logged, so none may quote a value, as the number rules do); undefined when the text keeps to it.
+ * Counted as readJsonParts counts: from each value at `partDepth`. Only depth is looked at, so text that is not JSON
+ * (random bytes hold brackets) is JSON.parse's to tell first.
+ */
+export const nestingProblem = (text: string, partDepth = 0, maxDepth: number = JSON_LIMITS.maxDepth): JsonProblem | undefined => {
+  const deepest = maxDepth + partDepth
+  let depth = 0
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (c === QUOTE) {
+      for (i++; i < text.length; i++) {
+        const d = text.charCodeAt(i)
+        if (d === BACKSLASH) i++
+        else if (d === QUOTE) break
+      }
+    } else if (c === OPEN_OBJECT || c === OPEN_ARRAY) {
+      if (++depth > deepest) return { rule: "too_deep", field: pointersAt(text, [i])[0]!, why: tooDeepWhy(maxDepth) }
+    } else if (c === CLOSE_OBJECT || c === CLOSE_ARRAY) depth--
+  }
+  return undefined
+}
+
 /** A problem where it was found: `at` is where its value starts (for a key: where the member's value starts). */
 interface Found {
   readonly rule: string
@@ -297,7 +323,7 @@ const scan = (text: string, maxDepth: number, partDepth: number, hardDepth: numb
           tooDeepToRead: { rule: "too_deep", at: i, inPart: false, why: `objects and arrays are nested more than ${hardDepth} levels deep: too deep to read at all` },
         }
       }
-      if (depth === deepest + 1 && note("too_deep", `objects and arrays are nested more than ${maxDepth} levels deep (the limit)`, i)) {
+      if (depth === deepest + 1 && note("too_deep", tooDeepWhy(maxDepth), i)) {
         return { found }
       }
     } else if (c === CLOSE_OBJECT || c === CLOSE_ARRAY) {

@@ -132,7 +132,6 @@ describe.runIf(enabled)("poison records on a Kafka stage topic", () => {
       JSON.stringify({ ...event("t5"), tenant: 5 }),
       "null", "42", "[]", "{}",
       JSON.stringify({ ...event("ids"), identifiers: "ann@x.example" }),
-      "[".repeat(100_000) + "]".repeat(100_000),
     ].map((value) => ({ key: "acme/u1", value }))
     const s = await scene(poison, poison.length, { encrypted: false })
     expect(s.landed).toEqual(["after", "before"])
@@ -146,9 +145,47 @@ describe.runIf(enabled)("poison records on a Kafka stage topic", () => {
       "the record's value is not a record of topic events: /identifiers must be an array of {kind, value} strings",
       // {} and the event whose tenant is 5
       ...Array(2).fill("the record's value is not a record of topic events: /tenant must be a string"),
-      // null, 42, [] and the 100,000 arrays deep
-      ...Array(4).fill("the record's value is not a record of topic events: the value must be a JSON object"),
+      // null, 42 and []
+      ...Array(3).fill("the record's value is not a record of topic events: the value must be a JSON object"),
     ].sort())
+  }, 120_000)
+
+  it("a record nested deeper than the edge takes is parked as too_deep naming the field, not left to overflow the warehouse", async () => {
+    // Before: properties 100,000 deep were parsed, overflowed the stack encoding the row and became a dead letter
+    // warehouse_rejected "Maximum call stack size exceeded", which says nothing of what is wrong with the record.
+    const nested = (depth: number) => {
+      let v = "1"
+      for (let i = 0; i < depth; i++) v = `{"a":${v}}`
+      return v
+    }
+    const withValue = (id: string, field: "properties" | "extra", depth: number) =>
+      JSON.stringify({ ...event(id), [field]: {} }).replace(`"${field}":{}`, `"${field}":${nested(depth)}`)
+    const poison = [
+      withValue("deep-100000", "properties", 100_000),
+      withValue("deep-101", "properties", 101),
+      // The edge takes a message 100 levels deep, whose unknown fields the record keeps one level down, in extra.
+      withValue("deep-100", "extra", 100),
+      // Not even an object: too deep is what the edge says first.
+      "[".repeat(100_000) + "]".repeat(100_000),
+    ].map((value) => ({ key: "acme/u1", value }))
+    const s = await scene(poison, 3, { encrypted: false })
+    expect(s.landed).toEqual(["after", "before", "deep-100"])
+    expect(s.committed).toBe(s.end)
+    const refused = (field: string) => [
+      "acme", "too_deep", field, `the record's value is refused as the edge refuses a message: ${field.slice(0, 60)}…: objects and arrays are nested more than 100 levels deep (the limit)`,
+    ]
+    expect(s.listed.map((l) => [l.tenant, l.rule, l.field, l.reason.split(";")[0]]).sort()).toEqual([
+      refused(`/properties${"/a".repeat(100)}`), refused(`/properties${"/a".repeat(100)}`), refused("/0".repeat(101)),
+    ].sort())
+  }, 120_000)
+
+  it("on the encrypted bus an unsealed record nested 100,000 levels deep is parked as too_deep", async () => {
+    let value = "1"
+    for (let i = 0; i < 100_000; i++) value = `{"a":${value}}`
+    const s = await scene([{ key: "acme/u1", value: JSON.stringify(event("deep")).replace(`"properties":{}`, `"properties":${value}`) }], 1, { encrypted: true })
+    expect(s.landed).toEqual(["after", "before"])
+    expect(s.committed).toBe(s.end)
+    expect(s.listed.map((l) => [l.tenant, l.rule, l.field])).toEqual([["acme", "too_deep", `/properties${"/a".repeat(100)}`]])
   }, 120_000)
 
   // A record whose Kafka key names one tenant and whose value another was made by no cdp producer (both come from
