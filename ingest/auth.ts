@@ -613,9 +613,6 @@ const sealCursors = (body: Record<string, unknown>): Record<string, unknown> => 
   return timeline === undefined ? sealed : { ...sealed, timeline: sealField(timeline, "nextCursor") }
 }
 
-const isReply = (x: Record<string, unknown> | QueryReply): x is QueryReply =>
-  typeof (x as QueryReply).status === "number" && (x as { success?: unknown }).success === undefined && "body" in x
-
 export type Handler = (req: IncomingMessage, principal: Principal) => Effect.Effect<QueryReply>
 
 const READ_METHODS = new Set(["GET", "HEAD", "OPTIONS"])
@@ -765,7 +762,7 @@ export const makeGuard = (options: {
       let reply = yield* handler(req, principal)
       if (masking && reply.status === 200) {
         const masked = yield* maskProfileAnswer(page, reply.body, url.searchParams.get("purpose") ?? DEFAULT_READ_PURPOSE)
-        reply = isReply(masked) ? masked : { ...reply, body: sealCursors(masked) }
+        reply = { ...reply, body: sealCursors(masked) }
       }
       // A profile read is recorded with its purpose and whether contact details were shown (an admin's never masked).
       const purpose = url.searchParams.get("purpose") ?? DEFAULT_READ_PURPOSE

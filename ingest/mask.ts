@@ -4,7 +4,6 @@
 // work must stay linear in their length: one regular expression over the whole text for addresses backtracks over
 // every start of a long word that holds none (18 s for a 50,000-character author name, the event loop held).
 import { Effect } from "effect"
-import { type QueryReply, refuse } from "./query-route.ts"
 
 export const MASK = "[masked]"
 
@@ -190,16 +189,14 @@ const maskerFor = (body: object, identifiers: ReadonlyArray<Identifier>, rows: R
 /**
  * A profile with the person's e-mail addresses and phone numbers masked unless `purpose` is allowed for them: in its
  * identifiers (of every kind), traits and computed traits (named for them, or holding one anywhere in their value),
- * merges, recent events and timeline (event names, message ids and every other text). Returns a refusal when the
- * tenant has no such purpose.
+ * merges, recent events and timeline (event names, message ids and every other text).
  */
-const maskProfile = (body: ProfileBody, purpose: string): Effect.Effect<Record<string, unknown> | QueryReply> =>
+const maskProfile = (body: ProfileBody, purpose: string): Effect.Effect<Record<string, unknown>> =>
   Effect.gen(function* () {
+    // A purpose the profile's consent does not list can only be the default one (the profile route refuses a ?purpose=
+    // that is none of the tenant's before reading), at a tenant without it: nobody consented to it, so all is masked.
     const state = body.consent.purposes.find((p) => p.purpose === purpose)
-    if (state === undefined) {
-      return refuse(400, "bad_purpose", `?purpose= must be one of the tenant's purposes: ${body.consent.purposes.map((p) => p.purpose).join(", ")}`, "purpose")
-    }
-    if (state.allowed) return { ...body, masked: { purpose, kinds: [] } }
+    if (state?.allowed === true) return { ...body, masked: { purpose, kinds: [] } }
     const traits = { ...body.traits, ...body.computedTraits }
     const rows: ReadonlyArray<object> = [
       ...body.identifiers, ...Object.values(traits), { names: Object.keys(traits) },
@@ -225,11 +222,11 @@ export type ProfilePage = "profile" | "events" | "identifiers"
 
 /**
  * An answer of the profile routes as a reader without profiles:identifiers may see it. The profile is masked unless
- * the read's purpose is consented for the person (else a refusal naming the tenant's purposes); a timeline or
+ * the read's purpose is consented for the person (a purpose the tenant has not is consented by nobody); a timeline or
  * identifiers page carries no consent, so it is masked whatever the purpose. Cursors are left as they are: the guard
  * seals them, since they name what they continue after (an identifier, a message id).
  */
-export const maskProfileAnswer = (page: ProfilePage, body: unknown, purpose: string): Effect.Effect<Record<string, unknown> | QueryReply> =>
+export const maskProfileAnswer = (page: ProfilePage, body: unknown, purpose: string): Effect.Effect<Record<string, unknown>> =>
   Effect.gen(function* () {
     if (page === "profile") return yield* maskProfile(body as ProfileBody, purpose)
     if (page === "identifiers") {

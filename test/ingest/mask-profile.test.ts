@@ -91,12 +91,14 @@ describe("maskProfileAnswer", () => {
     expect(masked.events[0]!.event).toBe("Order [masked] shipped on [masked]")
   })
 
-  it("refuses a purpose the tenant has not, and leaves a consented profile as it is", async () => {
+  it("masks for a purpose the person's consent does not list (the default one at a tenant without it), and leaves a consented profile as it is", async () => {
     const body = {
       identifiers: [{ kind: "email", value: "a@b.example", raw: "a@b.example" }], traits: {}, merges: [],
       consent: { purposes: [{ purpose: "Personalization", allowed: true }, { purpose: "EmailMarketing", allowed: false }] },
     }
-    expect(await run(maskProfileAnswer("profile", body, "Gossip"))).toMatchObject({ status: 400, body: { rule: "bad_purpose", field: "purpose" } })
+    const unlisted = await run(maskProfileAnswer("profile", body, "Gossip")) as Record<string, any>
+    expect(unlisted["identifiers"][0]).toMatchObject({ value: "[masked]", raw: "[masked]" })
+    expect(unlisted["masked"]).toEqual({ purpose: "Gossip", kinds: ["email", "phone"] })
     const allowed = await run(maskProfileAnswer("profile", body, "Personalization")) as Record<string, unknown>
     expect(allowed["identifiers"]).toEqual(body.identifiers)
     expect(allowed["masked"]).toEqual({ purpose: "Personalization", kinds: [] })

@@ -88,3 +88,35 @@ describe("?purpose= of the profile routes", () => {
       }
     }), { consent: POLICIES }), 180_000)
 })
+
+describe("a tenant without Personalization, the purpose a profile read serves unless ?purpose= names another", () => {
+  // Probing cdp serve with CDP_CONSENT removing acme's Personalization: a marketer's GET /v1/profiles/{id} without
+  // ?purpose= was refused 400 after the profile had been read, with "?purpose= must be one of the tenant's purposes",
+  // though no ?purpose= was given; the events and identifiers pages of the same read answered 200, masked.
+  const WITHOUT = parseConsentPolicies({
+    acme: {
+      purposes: { Personalization: null },
+      categories: { Analytics: ["Analytics"], Advertising: ["Advertising"], CrmSync: ["CrmSync"], SocialListening: ["SocialListening"] },
+      tcf: { Analytics: [1, 8, 9], Advertising: [1, 2, 3, 4, 7] },
+    },
+  })
+
+  it("a marketer's read without ?purpose= is answered with contact details masked, and ?purpose= still unmasks what the person allows", () =>
+    withApi(dir, (url) => Effect.gen(function* () {
+      yield* seed(url)
+      const marketer = yield* createToken(url, { role: "marketer", tenant: "acme" })
+      for (const page of PAGES) {
+        const res = yield* callApi(url, "GET", `${page}?tenant=acme`, marketer)
+        checkResponse(templateOf(`${page}?tenant=acme`), "GET", res.status, res.body)
+        expect(res.status, `${page}: ${JSON.stringify(res.body).slice(0, 300)}`).toBe(200)
+        expect(JSON.stringify(res.body), page).not.toContain("ann@acme.example")
+      }
+      expect((yield* callApi(url, "GET", `${PROFILE}?tenant=acme`, marketer)).body["masked"]).toEqual({ purpose: "Personalization", kinds: ["email", "phone"] })
+      const social = yield* callApi(url, "GET", `${PROFILE}?tenant=acme&purpose=SocialListening`, marketer)
+      expect(social.status).toBe(200)
+      expect(JSON.stringify(social.body)).toContain("ann@acme.example")
+      // Naming the removed purpose is still refused before the read.
+      expect(yield* callApi(url, "GET", `${PROFILE}?tenant=acme&purpose=Personalization`, marketer))
+        .toMatchObject({ status: 400, body: { rule: "bad_purpose", field: "purpose" } })
+    }), { consent: WITHOUT }), 180_000)
+})
