@@ -31,6 +31,14 @@ export const MAX_DSR_PAGE = 1000
  */
 export const MAX_RUNNING_DSR_PER_TENANT = 2
 
+/**
+ * Requests of all tenants that run at once; more are refused 429 the same way. Without it, a hundred tenants with two
+ * requests each would run two hundred together on the one engine, and each would take minutes.
+ */
+export const MAX_RUNNING_DSR = 8
+/** The key of the server-wide count (no tenant name holds "*"). */
+const EVERY_TENANT = "*"
+
 
 const BODY_SHAPE = 'the body must be JSON {"type": "...", "identifier": "KIND:VALUE", "tenant"?: "...", "set"?: {"trait": "value"}}'
 
@@ -103,7 +111,15 @@ export const makeDsrRoute = (options: {
             return refuse(429, "dsr_busy", `tenant ${input.tenant} already has ${MAX_RUNNING_DSR_PER_TENANT} data-subject requests running ` +
               "(the limit per tenant); this one was not recorded: submit it again when one finishes", undefined, { "retry-after": "5" })
           }
-          const release = Effect.sync(() => running.release(input.tenant))
+          if (!running.take(EVERY_TENANT, MAX_RUNNING_DSR)) {
+            running.release(input.tenant)
+            return refuse(429, "dsr_busy", `this server already runs ${MAX_RUNNING_DSR} data-subject requests of all tenants ` +
+              "(the limit across tenants); this one was not recorded: submit it again when one finishes", undefined, { "retry-after": "5" })
+          }
+          const release = Effect.sync(() => {
+            running.release(input.tenant)
+            running.release(EVERY_TENANT)
+          })
           return yield* run(submitRequest(env, { ...input, submittedBy })).pipe(
             Effect.ensuring(release),
             Effect.tap((r) => r.type === "erasure" && options.reloadIdentity !== undefined ? options.reloadIdentity : Effect.void),
