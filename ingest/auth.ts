@@ -23,7 +23,7 @@ import { DEFAULT_READ_PURPOSE, maskProfileAnswer, type ProfilePage } from "./mas
 import { preReadBodies, type QueryReply, refuse } from "./query-route.ts"
 import { labelProblem, normaliseLabel } from "../warehouse/labels.ts"
 import { TENANT_NAME, TENANT_NAME_RULE } from "../warehouse/tenant.ts"
-import { dateOffTheCalendar } from "../warehouse/calendar.ts"
+import { dateOffTheCalendar, EARLIEST_DAY, LATEST_DAY, LATEST_MS } from "../warehouse/calendar.ts"
 import { DEFAULT_TENANT } from "./writekeys.ts"
 
 /** Every scope, with what it lets a token do. */
@@ -253,6 +253,13 @@ export const parseExpiry = (text: string, nowMs: number): number | TokenInvalid 
     return new TokenInvalid({ field: "expires", message: `expiry "${text}" is not a date (2027-01-31), a date-time (2027-01-31T12:00:00Z) or a duration (30d, 12h)` })
   }
   if (ms <= nowMs) return new TokenInvalid({ field: "expires", message: `expiry ${new Date(ms).toISOString()} is not in the future` })
+  // A duration has no date for dateOffTheCalendar to check: the instant it reaches must be one expires_at can hold.
+  if (ms > LATEST_MS) {
+    return new TokenInvalid({
+      field: "expires",
+      message: `expires: ${text.trim()} reaches ${new Date(ms).toISOString().slice(0, 10)}, after ${LATEST_DAY}, the latest day the warehouse holds (dates run from ${EARLIEST_DAY} to ${LATEST_DAY})`,
+    })
+  }
   return ms
 }
 
