@@ -132,6 +132,25 @@ const positiveInt = (n: number): number => {
   return n
 }
 
+/** A whole number from `min` to `max`. */
+const between = (min: number, max: number) => (n: number): number => {
+  if (n < min) throw new Error(`${n} is less than ${min}`)
+  if (n > max) throw new Error(`${n} is more than ${max}`)
+  return n
+}
+
+/**
+ * Partitions per topic: Kafka refuses a request creating more than 10,000 partitions in all ("Excessively large number
+ * of partitions per request", KRaft's controller), and cdp's start creates its 4 topics in one request. Beyond that,
+ * 100,000 was taken here and the broker's refusal blamed a create.topic.policy.
+ */
+const MAX_KAFKA_PARTITIONS = 10_000 / 4
+/**
+ * A year: the topics are a buffer between the edge and the workers (the archive keeps what replay needs), and with
+ * CDP_KAFKA_ENCRYPTION=off what they hold is personal data no erasure reaches until retention deletes it.
+ */
+const MAX_KAFKA_RETENTION_HOURS = 365 * 24
+
 const brokerList = (text: string): ReadonlyArray<string> => {
   const brokers = text.split(",").map((b) => b.trim()).filter((b) => b !== "")
   const bad = brokers.find((b) => !/^[^\s:/]+:\d{1,5}$/.test(b))
@@ -224,9 +243,9 @@ export const SETTINGS = {
   bus: setting("CDP_BUS", "memory or kafka (kafka needs CDP_KAFKA_BROKERS)", (v) => Config.Literals(["memory", "kafka"], v).pipe(Config.withDefault("memory"))),
   kafkaBrokers: setting("CDP_KAFKA_BROKERS", "comma-separated host:port of Kafka brokers, e.g. 127.0.0.1:9092", (v) => optional(Config.String(v).pipe(checked(unlessBlank(brokerList))))),
   kafkaPrefix: setting("CDP_KAFKA_PREFIX", "a prefix of Kafka topic and group names (letters, digits, . _ -)", (v) => Config.String(v).pipe(checked(kafkaName), Config.withDefault("cdp."))),
-  kafkaPartitions: setting("CDP_KAFKA_PARTITIONS", "a whole number of partitions per created topic, at least 1 (the most workers one topic can use)", (v) => Config.Int(v).pipe(checked(positiveInt), Config.withDefault(6))),
+  kafkaPartitions: setting("CDP_KAFKA_PARTITIONS", `a whole number of partitions per created topic, 1-${MAX_KAFKA_PARTITIONS} (the most workers one topic can use; Kafka creates at most 10,000 partitions per request, cdp's 4 topics in one)`, (v) => Config.Int(v).pipe(checked(between(1, MAX_KAFKA_PARTITIONS)), Config.withDefault(6))),
   kafkaReplication: setting("CDP_KAFKA_REPLICATION", "the replication factor of created topics, at least 1", (v) => Config.Int(v).pipe(checked(positiveInt), Config.withDefault(1))),
-  kafkaRetentionHours: setting("CDP_KAFKA_RETENTION_HOURS", "how many hours Kafka keeps records, at least 1", (v) => Config.Int(v).pipe(checked(positiveInt), Config.withDefault(168))),
+  kafkaRetentionHours: setting("CDP_KAFKA_RETENTION_HOURS", `how many hours Kafka keeps records, 1-${MAX_KAFKA_RETENTION_HOURS} (a year)`, (v) => Config.Int(v).pipe(checked(between(1, MAX_KAFKA_RETENTION_HOURS)), Config.withDefault(168))),
   kafkaPartitionBy: setting("CDP_KAFKA_PARTITION_BY", "person or tenant (tenant: one worker at a time resolves a tenant's identities)", (v) => Config.Literals(["person", "tenant"], v).pipe(Config.withDefault("person"))),
   kafkaCompression: setting("CDP_KAFKA_COMPRESSION", "zstd, gzip or none (unset: zstd, or none when encryption seals the values, which compresses inside the seal)", (v) => optional(Config.Literals(["zstd", "gzip", "none"], v))),
   kafkaEncryption: setting("CDP_KAFKA_ENCRYPTION", "on or off (on: record values encrypted per person key, so an erasure shreds what the topics hold; off: plain JSON, no erasure in Kafka)", (v) => Config.Literals(["on", "off"], v).pipe(Config.withDefault("on"))),

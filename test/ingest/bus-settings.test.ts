@@ -41,6 +41,17 @@ describe("bus settings", () => {
     oneLine(worker({ CDP_BUS: "rabbit" }), /^cdp: CDP_BUS must be memory or kafka/)
     oneLine(worker({ CDP_BUS: "kafka", CDP_KAFKA_BROKERS: "127.0.0.1:9092", CDP_KAFKA_PARTITIONS: "0" }), /^cdp: CDP_KAFKA_PARTITIONS must be .*0 is less than 1/)
   })
+  it("partitions and retention hours past their bounds are named with the range, before anything connects", () => {
+    // Before: 100,000 (or 3,000) partitions were taken, and the broker's refusal of the start's topics sent the
+    // operator to "the brokers' create.topic.policy"; 1,000,000 hours of retention (114 years) made the topics.
+    const kafka = { CDP_BUS: "kafka", CDP_KAFKA_BROKERS: "127.0.0.1:1" }
+    for (const n of ["2501", "100000"]) {
+      oneLine(worker({ ...kafka, CDP_KAFKA_PARTITIONS: n }), new RegExp(`^cdp: CDP_KAFKA_PARTITIONS must be .*, 1-2500 .*\\(${n} is more than 2500\\)`))
+    }
+    for (const n of ["8761", "1000000", "100000000000000"]) {
+      oneLine(worker({ ...kafka, CDP_KAFKA_RETENTION_HOURS: n }), new RegExp(`^cdp: CDP_KAFKA_RETENTION_HOURS must be .*, 1-8760 .*\\(${n} is more than 8760\\)`))
+    }
+  })
   it("an encryption switch other than on or off is named", () => {
     oneLine(worker({ CDP_BUS: "kafka", CDP_KAFKA_BROKERS: "127.0.0.1:1", CDP_KAFKA_ENCRYPTION: "yes" }), /^cdp: CDP_KAFKA_ENCRYPTION must be on or off/)
   })
