@@ -5,6 +5,7 @@
 // profile's id is that of its oldest identifier, so a merge keeps the oldest id and a split-off part gets its own.
 import { hash } from "node:crypto"
 import type { IdentifierKind } from "./normalise.ts"
+import { pauseAt, runSteps, sortSteps, type Steps } from "./slices.ts"
 
 /** How far a sighting can be trusted: logged in or observed by a system, stated by the person, or typed anywhere. */
 export type Trust = "verified" | "stated" | "unverified"
@@ -133,13 +134,18 @@ interface Span {
  * seen with more people than the kind's limit is either shared (spans overlap) or changed owner (spans follow one
  * another): then it is cut into one time slice per owner, each ending with that owner's last sighting.
  */
-const findSharedAndSlices = (observations: ReadonlyArray<Observation>, rules: GraphRules) => {
+function* findSharedAndSlices(observations: ReadonlyArray<Observation>, rules: GraphRules): Steps<{
+  shared: Map<NodeKey, string>
+  slices: Map<NodeKey, Array<number>>
+}> {
   const companions = new Map<NodeKey, Map<IdentifierKind, Map<string, Span>>>()
   const personKinds = new Set(rules.personKinds)
   const rank = new Map(rules.priority.map((kind, i) => [kind, i]))
   // Only a stronger kind tells people apart for a value: a user id seen with many e-mails is still one account.
   const stronger = (other: IdentifierKind, than: IdentifierKind) => (rank.get(other) ?? 99) < (rank.get(than) ?? 99)
+  let step = 0
   for (const o of observations) {
+    if (pauseAt(step++)) yield
     for (const s of o.sightings) {
       let key: NodeKey | undefined
       for (const other of o.sightings) {
@@ -162,6 +168,7 @@ const findSharedAndSlices = (observations: ReadonlyArray<Observation>, rules: Gr
   /** Slice start times (ascending) of values that changed owner. */
   const slices = new Map<NodeKey, Array<number>>()
   for (const [key, byKind] of companions) {
+    if (pauseAt(step++)) yield
     for (const [kind, spans] of byKind) {
       const limit = rules.limits[kind] ?? rules.defaultLimit
       if (spans.size <= limit) continue
@@ -216,10 +223,19 @@ export const resolveGraph = (
   knownShared: ReadonlyMap<NodeKey, string> = new Map(),
   /** Pairs of identifiers an operator said are different people: no chain of links may join them. */
   separate: ReadonlyArray<readonly [NodeKey, NodeKey]> = [],
-): Resolution => {
+): Resolution => runSteps(resolveGraphSteps(tenant, observations, rules, knownShared, separate))
+
+/** resolveGraph in steps (identity/slices.ts): a tenant's whole history is resolved without holding the event loop. */
+export function* resolveGraphSteps(
+  tenant: string,
+  observations: ReadonlyArray<Observation>,
+  rules: GraphRules = DEFAULT_GRAPH_RULES,
+  knownShared: ReadonlyMap<NodeKey, string> = new Map(),
+  separate: ReadonlyArray<readonly [NodeKey, NodeKey]> = [],
+): Steps<Resolution> {
   const anchorOf = anchorChooser(rules)
   const present = observations.filter((o) => o.sightings.length > 0)
-  const { shared, slices } = findSharedAndSlices(present, rules)
+  const { shared, slices } = yield* findSharedAndSlices(present, rules)
   for (const [key, reason] of knownShared) {
     if (!shared.has(key)) shared.set(key, reason)
     slices.delete(key)
@@ -230,7 +246,9 @@ export const resolveGraph = (
   const refused: Array<RefusedLink> = []
   const anchors = new Map<string, NodeKey>()
   const typedBy = new Map<NodeKey, TypedBy>()
+  let step = 0
   for (const o of present) {
+    if (pauseAt(step++)) yield
     const anchor = anchorOf(o)
     const a = sliceKey(nodeKey(anchor.kind, anchor.value), o.timeMs, slices)
     anchors.set(o.messageId, shared.has(baseOf(a)) ? `message:${o.messageId}` : a)
@@ -256,13 +274,14 @@ export const resolveGraph = (
       else links.push(link)
     }
   }
-  links.sort(compareLinks)
+  yield* sortSteps(links, compareLinks)
   const corroboratedLinks = new Set<Link>()
-  const clusters = joinUnderLimits(bestTrust, links, rules, refused, separate, typedBy, corroboratedLinks)
+  const clusters = yield* joinUnderLimits(bestTrust, links, rules, refused, separate, typedBy, corroboratedLinks)
   if (corroboratedLinks.size > 0) links.forEach((l, i) => { if (corroboratedLinks.has(l)) links[i] = { ...l, rule: CORROBORATED } })
   const profileOf = new Map<NodeKey, string>()
   for (const anchor of anchors.values()) if (anchor.startsWith("message:")) profileOf.set(anchor, profileIdFor(tenant, anchor))
   for (const members of clusters) {
+    if (pauseAt(step++)) yield
     let oldest = members[0]!
     for (const m of members) {
       const x = firstSeen.get(m)!
@@ -301,7 +320,7 @@ interface TypedBy {
  * trusted links tell (one profile besides the value's own). An office number signed by several staff, or a value
  * only ever typed, still joins no two known people.
  */
-const joinUnderLimits = (
+function* joinUnderLimits(
   nodes: ReadonlyMap<NodeKey, Trust>,
   ranked: ReadonlyArray<Link>,
   rules: GraphRules,
@@ -310,7 +329,7 @@ const joinUnderLimits = (
   typedBy: ReadonlyMap<NodeKey, TypedBy> = new Map(),
   /** Filled with the typed links that joined two known people so (their provenance says why). */
   corroboratedLinks: Set<Link> = new Set(),
-): Array<ReadonlyArray<NodeKey>> => {
+): Steps<Array<ReadonlyArray<NodeKey>>> {
   const personKinds = new Set(rules.personKinds)
   /** Nodes a verified or stated link put in their cluster (links are ranked trust first: all known before typed ones). */
   const vouched = new Set<NodeKey>()
@@ -318,7 +337,9 @@ const joinUnderLimits = (
   let corroborated: Set<NodeKey> | undefined
   const parent = new Map<NodeKey, NodeKey>()
   const clusters = new Map<NodeKey, Cluster>()
+  let step = 0
   for (const [n, trust] of nodes) {
+    if (pauseAt(step++)) yield
     parent.set(n, n)
     clusters.set(n, {
       nodes: [n], byKind: new Map([[kindOf(n), new Set([baseOf(n)])]]),
@@ -335,10 +356,11 @@ const joinUnderLimits = (
     }
     return root
   }
-  const corroborate = (): Set<NodeKey> => {
+  function* corroborate(): Steps<Set<NodeKey>> {
     const out = new Set<NodeKey>()
     if (!rules.corroboratedUnverified) return out
     for (const [value, typed] of typedBy) {
+      if (pauseAt(step++)) yield
       if (!typed.observed || personKinds.has(kindOf(value)) || !vouched.has(value)) continue
       const profiles = new Set([find(value)])
       for (const sender of typed.senders) if (parent.has(sender)) profiles.add(find(sender))
@@ -347,7 +369,8 @@ const joinUnderLimits = (
     return out
   }
   for (const link of ranked) {
-    if (link.trust === "unverified") corroborated ??= corroborate()
+    if (pauseAt(step++)) yield
+    if (link.trust === "unverified") corroborated ??= yield* corroborate()
     const ra = find(link.a)
     const rb = find(link.b)
     if (link.trust !== "unverified" && ra === rb) {

@@ -8,6 +8,7 @@ import { nodeKey, type NodeKey, type Observation, type Sighting } from "./graph.
 import type { CompiledBlockRules } from "./guardrails.ts"
 import type { IdentifierKind } from "./normalise.ts"
 import type { ResolveResult, TenantGraph } from "./resolver.ts"
+import { inSlices } from "./slices.ts"
 
 /** What reading stored observations back needs besides the warehouse. */
 export interface ReadBack {
@@ -17,11 +18,14 @@ export interface ReadBack {
   readonly operatorLinks: ReadonlyMap<string, ReadonlyArray<Observation>>
 }
 
-/** Resolves one tenant's batch with its graph, reading back what a re-resolution needs. */
+/**
+ * Resolves one tenant's batch with its graph, reading back what a re-resolution needs; in slices (identity/slices.ts):
+ * a batch can be a tenant's whole history (a start, a reload after an operator's decision).
+ */
 export const resolveOnline = Effect.fn("resolveOnline")(function* (
   graph: TenantGraph, tenant: string, batch: ReadonlyArray<Observation>, readBack: ReadBack,
 ) {
-  let needed = graph.begin(batch)
+  let needed = yield* inSlices(graph.beginSteps(batch))
   const read: Array<Observation> = []
   const links = readBack.operatorLinks.get(tenant) ?? []
   while (needed.nodes.length > 0 || needed.messages.length > 0) {
@@ -41,7 +45,7 @@ export const resolveOnline = Effect.fn("resolveOnline")(function* (
     for (const o of more) read.push(o)
     needed = { nodes: graph.widen(more), messages: [] }
   }
-  return graph.finish(read)
+  return yield* inSlices(graph.finishSteps(read))
 })
 
 /** A stored message that moved with its part, and the groups of moves (from, to) with their counts. */

@@ -9,6 +9,7 @@ import type { NodeKey, Observation, Sighting } from "./graph.ts"
 import type { CompiledBlockRules } from "./guardrails.ts"
 import { kindOf, OPERATOR } from "./graph.ts"
 import type { OperatorDecisions } from "./resolver.ts"
+import { eachStep, inSlices } from "./slices.ts"
 
 export type Operation = Pick<OperationRow, "tenant" | "kind" | "a" | "b" | "reason">
 
@@ -49,14 +50,16 @@ export const loadGraphInput = Effect.fn("loadGraphInput")(function* (
   given?: ReadonlyArray<Observation & { readonly tenant: string }>,
 ) {
   const observations = new Map<string, Array<Observation>>()
-  for (const stored of given ?? (yield* loadObservations())) {
-    if (onlyTenant !== undefined && stored.tenant !== onlyTenant) continue
+  // In slices (identity/slices.ts): a tenant's whole history.
+  const all = given ?? (yield* loadObservations())
+  yield* inSlices(eachStep<(typeof all)[number]>(all, (stored) => {
+    if (onlyTenant !== undefined && stored.tenant !== onlyTenant) return
     // Block rules apply to what was stored before they were added: a value blocked later links nothing.
     const o = blocked === undefined ? stored : { ...stored, sightings: stored.sightings.filter((s) => blocked.reasonFor(s.kind as never, s.value, stored.tenant) === undefined) }
     const list = observations.get(o.tenant)
     if (list === undefined) observations.set(o.tenant, [o as Observation])
     else list.push(o as Observation)
-  }
+  }))
   const operations = (yield* loadOperations()).filter((op) => onlyTenant === undefined || op.tenant === onlyTenant)
   const { decisions, links } = operatorInput(operations)
   for (const [tenant, extra] of links) {

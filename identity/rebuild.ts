@@ -3,14 +3,17 @@
 // moved, and what moved is reported. With `reread`, stored raw values are normalised again with each tenant's current
 // rules (mailbox rules, phone regions), and observations that now read differently are stored again, so a restart agrees.
 import { Effect } from "effect"
-import { loadStoredObservations, type MergeRow, type ObservationRow, type StoredObservation, storeIdentity } from "../warehouse/identity.ts"
+import {
+  loadStoredObservations, type MergeRow, type MovedRow, type ObservationRow, type StoredObservation, storeIdentity,
+} from "../warehouse/identity.ts"
 import { dropSnapshots } from "../warehouse/identity-snapshots.ts"
 import { currentMessageProfiles } from "../warehouse/profiles.ts"
 import { type ExtractConfig, extractConfigFor } from "./extract.ts"
 import type { Observation, Sighting, Trust } from "./graph.ts"
 import { type IdentifierKind, IDENTIFIER_KINDS, type Normalised, normaliseIdentifier } from "./normalise.ts"
 import { loadGraphInput } from "./operations.ts"
-import { IdentityResolver } from "./resolver.ts"
+import { IdentityResolver, type ResolveResult } from "./resolver.ts"
+import { eachStep, inSlices, mapSteps, pauseAt, type Steps } from "./slices.ts"
 import { type IdentityConfig, linkRows, nodeRows } from "./stage.ts"
 
 export interface RebuildSummary {
@@ -73,17 +76,19 @@ export const readAgain = (
  * a whole profile into a new id (its oldest identifier changed: a rename, as the online resolver records it), is a
  * merge; a profile whose messages are divided, some into a new id, is a split.
  */
-export const profileMoves = (
+export function* profileMoves(
   tenant: string, moves: ReadonlyArray<{ readonly from: string; readonly to: string }>, existed: ReadonlySet<string>,
-): Array<MergeRow> => {
+): Steps<Array<MergeRow>> {
   const destinations = new Map<string, Set<string>>()
-  for (const m of moves) {
+  yield* eachStep(moves, (m) => {
     const set = destinations.get(m.from)
     if (set === undefined) destinations.set(m.from, new Set([m.to]))
     else set.add(m.to)
-  }
+  })
   const groups = new Map<string, MergeRow>()
+  let step = 0
   for (const m of moves) {
+    if (pauseAt(step++)) yield
     if (m.from === m.to) continue
     const key = `${m.from}\n${m.to}`
     const g = groups.get(key)
@@ -103,32 +108,60 @@ export interface RebuildOptions {
   readonly reread?: boolean
 }
 
+/**
+ * What a tenant's rebuild stores and reports, from its resolution and each stored message's profile now (in steps:
+ * a tenant's whole history).
+ */
+function* rebuildRows(tenant: string, result: ResolveResult, current: ReadonlyArray<{ readonly message_id: string; readonly profile_id: string }>) {
+  const profiles = new Map<string, string>()
+  yield* eachStep(result.profiles, ([id, profile]) => profiles.set(id, profile))
+  const moves = yield* mapSteps(current, (row) => ({ messageId: row.message_id, from: row.profile_id, to: profiles.get(row.message_id) ?? row.profile_id }))
+  const moved: Array<MovedRow> = []
+  const before = new Set<string>()
+  const after = new Set<string>()
+  yield* eachStep(moves, (m) => {
+    if (m.to !== m.from) moved.push({ tenant, messageId: m.messageId, profileId: m.to })
+    before.add(m.from)
+    after.add(m.to)
+  })
+  const merges = yield* profileMoves(tenant, moves, before)
+  const links = yield* linkRows(tenant, result)
+  const nodes = yield* mapSteps(yield* nodeRows(tenant, result), ([, row]) => row)
+  return { moved, merges, links, nodes, profilesBefore: before.size, profilesAfter: after.size }
+}
+
+/**
+ * Rows of a table a rebuild stores at a time: an insert is made into JSON at once, which a tenant's whole history
+ * would hold the event loop for (about 10 microseconds a row); within the warehouse's usual batch sizes.
+ */
+const STORED_AT_ONCE = 10_000
+
 export const rebuildIdentity = Effect.fn("rebuildIdentity")(function* (config: IdentityConfig, onlyTenant?: string, options: RebuildOptions = {}) {
   const started = performance.now()
   const memo = new Map<string, Normalised>()
-  const read = options.reread === true ? (yield* loadStoredObservations(onlyTenant)).map((stored) => readAgain(stored, config.extract, memo)) : undefined
+  const read = options.reread === true
+    ? yield* inSlices(mapSteps(yield* loadStoredObservations(onlyTenant), (stored) => readAgain(stored, config.extract, memo)))
+    : undefined
   const rewritten = read?.flatMap((r) => (r.row === undefined ? [] : [r.row])) ?? []
   const input = yield* loadGraphInput(onlyTenant, config.extract.blocked, read?.map((r) => r.observation))
   const summaries: Array<RebuildSummary> = []
   for (const [tenant, observations] of input.observations) {
     const t0 = performance.now()
     const graph = new IdentityResolver(config.rules, input.decisions).graph(tenant)
-    const result = graph.resolve(observations)
+    const result = yield* inSlices(graph.resolveSteps(observations))
     const current = yield* currentMessageProfiles(tenant)
-    const moved = current.flatMap((row) => {
-      const profile = result.profiles.get(row.message_id)
-      return profile === undefined || profile === row.profile_id ? [] : [{ tenant, messageId: row.message_id, profileId: profile, from: row.profile_id }]
-    })
-    const before = new Set(current.map((row) => row.profile_id))
-    const merges = profileMoves(tenant, current.map((row) => ({ from: row.profile_id, to: result.profiles.get(row.message_id) ?? row.profile_id })), before)
-    yield* storeIdentity({
-      observations: rewritten.filter((r) => r.tenant === tenant), links: linkRows(tenant, result), moved: moved.map(({ from: _, ...m }) => m), merges,
-      nodes: nodeRows(tenant, result).map(([, row]) => row),
-    })
+    const rows = yield* inSlices(rebuildRows(tenant, result, current))
+    const reread = rewritten.filter((r) => r.tenant === tenant)
+    const most = Math.max(reread.length, rows.links.length, rows.moved.length, rows.merges.length, rows.nodes.length)
+    for (let i = 0; i < most; i += STORED_AT_ONCE) {
+      const part = <A>(all: ReadonlyArray<A>) => all.slice(i, i + STORED_AT_ONCE)
+      yield* storeIdentity({
+        observations: part(reread), links: part(rows.links), moved: part(rows.moved), merges: part(rows.merges), nodes: part(rows.nodes),
+      })
+    }
     summaries.push({
-      tenant, messages: current.length, profilesBefore: before.size,
-      profilesAfter: new Set(current.map((r) => result.profiles.get(r.message_id) ?? r.profile_id)).size,
-      moved: moved.length, seconds: (performance.now() - t0) / 1000,
+      tenant, messages: current.length, profilesBefore: rows.profilesBefore, profilesAfter: rows.profilesAfter,
+      moved: rows.moved.length, seconds: (performance.now() - t0) / 1000,
     })
   }
   // A snapshot's fingerprint covers the graph rules and operators' decisions, not how values were normalised: one

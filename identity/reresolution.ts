@@ -1,17 +1,23 @@
 // The online identity graph's re-resolution: at the end of a batch, the parts its deferred messages touched are
 // resolved again with them (graph.ts resolveGraph), together with their stored messages read back by identifier, and
 // the result is split into parts again, each marked clean (one profile, every link holds) or not.
-import { baseOf, nodeKey, type NodeKey, type Observation, OPERATOR, profileIdFor, type RefusedLink, resolveGraph } from "./graph.ts"
+import { baseOf, nodeKey, type NodeKey, type Observation, OPERATOR, profileIdFor, type RefusedLink, resolveGraphSteps } from "./graph.ts"
 import { FastPathGraph } from "./fast-path.ts"
 import { NONE, Part, UNSEEN, UNVERIFIED } from "./graph-store.ts"
+import { pauseAt, type Steps } from "./slices.ts"
 
 export class ReresolvingGraph extends FastPathGraph {
-  /** Resolves the touched parts with the deferred messages (resolveGraph), and splits the result into parts again. */
-  protected reresolve(stored: ReadonlyArray<Observation>): void {
+  /**
+   * Resolves the touched parts with the deferred messages (resolveGraph), and splits the result into parts again; in
+   * steps (identity/slices.ts), since the parts can be a tenant's whole history.
+   */
+  protected *reresolve(stored: ReadonlyArray<Observation>): Steps<void> {
     const gathered: Array<number> = []
     const token = ++this.stampToken
     const seen = new Set<number>()
+    let step = 0
     for (const p of this.dirtyParts) {
+      if (pauseAt(step++)) yield
       const part = this.parts.get(p)!
       for (const x of this.batchMessages(part)) if (!seen.has(x)) { seen.add(x); gathered.push(x) }
       // Reset as if never seen: a node no message states any more (a replaced message) must not keep old state.
@@ -25,10 +31,14 @@ export class ReresolvingGraph extends FastPathGraph {
       this.parts.delete(p)
     }
     for (const x of this.deferred) if (!seen.has(x)) { seen.add(x); gathered.push(x) }
-    for (const x of this.readBack(stored)) if (!seen.has(x)) { seen.add(x); gathered.push(x) }
-    const observations = gathered.map((x) => this.observationOf(x))
+    for (const x of yield* this.readBack(stored)) if (!seen.has(x)) { seen.add(x); gathered.push(x) }
+    const observations = new Array<Observation>(gathered.length)
+    for (let i = 0; i < gathered.length; i++) {
+      observations[i] = this.observationOf(gathered[i]!)
+      if (pauseAt(i)) yield
+    }
     this.stats.reresolved += observations.length
-    const r = resolveGraph(this.tenant, observations, this.rules, this.shared, this.separate)
+    const r = yield* resolveGraphSteps(this.tenant, observations, this.rules, this.shared, this.separate)
     for (const [key, reason] of r.shared) {
       this.outShared.set(key, reason)
       if (this.shared.has(key)) continue
@@ -36,21 +46,27 @@ export class ReresolvingGraph extends FastPathGraph {
       const node = this.nodeOf(key)
       if (node !== undefined) this.nodeShared[node] = 1
     }
-    gathered.forEach((x, i) => {
+    for (let i = 0; i < gathered.length; i++) {
+      const x = gathered[i]!
       const anchor = r.anchorOf.get(observations[i]!.messageId)
       // A message that states nothing linkable (every identifier refused or blocked) is a profile of its own.
       const profile = anchor === undefined ? profileIdFor(this.tenant, `message:${this.messageIds[x]}`) : r.profileOf.get(anchor)!
       this.setProfile(x, profile)
       this.created.push(profile)
-    })
+      if (pauseAt(i)) yield
+    }
     if (r.refused.length === 0) for (const l of r.links) this.outLinks.push(l)
     else {
       const refusedKeys = new Set<string>()
       for (const l of r.refused) refusedKeys.add(`${l.a}\n${l.b}\n${l.messageId}`)
-      for (const l of r.links) if (!refusedKeys.has(`${l.a}\n${l.b}\n${l.messageId}`)) this.outLinks.push(l)
+      for (const l of r.links) {
+        if (!refusedKeys.has(`${l.a}\n${l.b}\n${l.messageId}`)) this.outLinks.push(l)
+        if (pauseAt(step++)) yield
+      }
     }
     for (const l of r.refused) this.outRefused.push(l)
     for (const [key, profile] of r.profileOf) {
+      if (pauseAt(step++)) yield
       if (key.startsWith("message:")) continue
       this.outNodes.set(key, profile)
       if (key === baseOf(key)) {
@@ -58,7 +74,7 @@ export class ReresolvingGraph extends FastPathGraph {
         if (node !== undefined) this.nodeProfile[node] = profile
       }
     }
-    this.storeParts(gathered, observations, r.refused, r.profileOf, token)
+    yield* this.storeParts(gathered, observations, r.refused, r.profileOf, token)
   }
 
   /**
@@ -67,14 +83,16 @@ export class ReresolvingGraph extends FastPathGraph {
    * share no identifier, so this is the profile each was last given). A message of this batch that was stored
    * before replaces its stored version, and had that version's profile.
    */
-  protected readBack(stored: ReadonlyArray<Observation>): Array<number> {
+  protected *readBack(stored: ReadonlyArray<Observation>): Steps<Array<number>> {
     const present = [...new Map(stored.filter((o) => o.sightings.length > 0).map((o) => [o.messageId, o])).values()]
     if (present.length === 0) return []
-    const before = resolveGraph(this.tenant, present, this.rules, this.shared, this.separate)
+    const before = yield* resolveGraphSteps(this.tenant, present, this.rules, this.shared, this.separate)
     const changedAt = new Map<number, number>()
     this.changed.forEach((m, j) => changedAt.set(m, j))
     const added: Array<number> = []
+    let step = 0
     for (const o of present) {
+      if (pauseAt(step++)) yield
       const anchor = before.anchorOf.get(o.messageId)
       const was = anchor === undefined ? profileIdFor(this.tenant, `message:${o.messageId}`) : before.profileOf.get(anchor)!
       const known = this.messageIndex.getOrAdd(o.messageId, this.messageIds, this.messageIds.length)
@@ -115,17 +133,19 @@ export class ReresolvingGraph extends FastPathGraph {
    * Splits re-resolved messages into parts that share no identifier, ignoring shared values (they link nothing, so
    * they must not glue parts together and make every batch re-resolve them all), and works out which parts are clean.
    */
-  protected storeParts(
+  protected *storeParts(
     gathered: ReadonlyArray<number>, observations: ReadonlyArray<Observation>, refused: ReadonlyArray<RefusedLink>,
     profileOf: ReadonlyMap<NodeKey, string>, token: number,
-  ): void {
-    const made = this.splitIntoParts(gathered, token)
+  ): Steps<void> {
+    const made = yield* this.splitIntoParts(gathered, token)
     const partOfKey = (key: NodeKey): Part | undefined => {
       if (key.startsWith("message:")) return undefined
       const node = this.nodeOf(baseOf(key))
       return node === undefined || this.nodePart[node] === NONE ? undefined : this.parts.get(this.nodePart[node]!)
     }
-    gathered.forEach((x, i) => {
+    let step = 0
+    for (let i = 0; i < gathered.length; i++) {
+      const x = gathered[i]!
       const start = this.messageStart[x]!
       for (let j = start; j < start + this.messageLength[x]!; j++) {
         const node = this.sightingNode[j]!
@@ -133,22 +153,27 @@ export class ReresolvingGraph extends FastPathGraph {
         const part = this.parts.get(this.nodePart[node]!)!
         part.messages.push(x)
         if (observations[i]!.messageId.startsWith(OPERATOR)) part.clean = false
-        return
+        break
       }
-    })
+      if (pauseAt(step++)) yield
+    }
     for (const l of refused) {
+      if (pauseAt(step++)) yield
       const a = partOfKey(l.a)
       if (a !== undefined) a.clean = false
       const b = partOfKey(l.b)
       if (b !== undefined) b.clean = false
     }
-    for (const key of profileOf.keys()) if (key !== baseOf(key)) {
+    for (const key of profileOf.keys()) {
+      if (pauseAt(step++)) yield
+      if (key === baseOf(key)) continue
       const part = partOfKey(key)
       if (part !== undefined) part.clean = false
     }
     for (const id of made) {
       const part = this.parts.get(id)!
       if (part.clean) this.describeClean(part, profileOf)
+      if (pauseAt(step++)) yield
     }
   }
 
@@ -156,7 +181,7 @@ export class ReresolvingGraph extends FastPathGraph {
    * The parts (new ids) of the re-resolved messages' identifiers: identifiers a message states together are one part
    * (union-find), shared values left out; each identifier's trust is the best it is stated with.
    */
-  protected splitIntoParts(gathered: ReadonlyArray<number>, token: number): Array<number> {
+  protected *splitIntoParts(gathered: ReadonlyArray<number>, token: number): Steps<Array<number>> {
     const parent = new Map<number, number>()
     const find = (n: number): number => {
       let root = n
@@ -169,7 +194,9 @@ export class ReresolvingGraph extends FastPathGraph {
       return root
     }
     const nodes: Array<number> = []
+    let step = 0
     for (const x of gathered) {
+      if (pauseAt(step++)) yield
       let first = NONE
       const start = this.messageStart[x]!
       for (let i = start; i < start + this.messageLength[x]!; i++) {
@@ -194,6 +221,7 @@ export class ReresolvingGraph extends FastPathGraph {
     const partOfRoot = new Map<number, number>()
     const made: Array<number> = []
     for (const node of nodes) {
+      if (pauseAt(step++)) yield
       const root = find(node)
       let id = partOfRoot.get(root)
       if (id === undefined) {

@@ -21,6 +21,7 @@ import {
   BatchProfiles, type Needed, NO_DECISIONS, NOTHING, type OperatorDecisions, type PartMove, type ProfileChange, type ProfileMerge, type ResolveResult,
 } from "./resolution.ts"
 import { hashOf, StringIds } from "./interning.ts"
+import { pauseAt, runSteps, type Steps } from "./slices.ts"
 
 export type { GraphState, PartState } from "./graph-state.ts"
 export {
@@ -56,14 +57,19 @@ export class TenantGraph extends StatefulGraph {
    * clean part adds what it states (replays of the same message change nothing).
    */
   resolve(batch: ReadonlyArray<Observation>, stored: (needed: Needed) => ReadonlyArray<Observation> = () => []): ResolveResult {
-    let needed = this.begin(batch)
+    return runSteps(this.resolveSteps(batch, stored))
+  }
+
+  /** `resolve` in steps (identity/slices.ts): a batch can be a tenant's whole history (a rebuild). */
+  *resolveSteps(batch: ReadonlyArray<Observation>, stored: (needed: Needed) => ReadonlyArray<Observation> = () => []): Steps<ResolveResult> {
+    let needed = yield* this.beginSteps(batch)
     const read: Array<Observation> = []
     while (needed.nodes.length > 0 || needed.messages.length > 0) {
       const more = stored(needed)
       for (const o of more) read.push(o)
       needed = { nodes: this.widen(more), messages: [] }
     }
-    return this.finish(read)
+    return yield* this.finishSteps(read)
   }
 
   /**
@@ -71,6 +77,11 @@ export class TenantGraph extends StatefulGraph {
    * messages the re-resolution needs (none when nothing needs one); `finish` takes those messages' observations.
    */
   begin(batch: ReadonlyArray<Observation>): Needed {
+    return runSteps(this.beginSteps(batch))
+  }
+
+  /** `begin` in steps (identity/slices.ts). */
+  *beginSteps(batch: ReadonlyArray<Observation>): Steps<Needed> {
     this.dirtyParts = new Set()
     this.pendingNodes = new Set()
     this.deferred = []
@@ -103,7 +114,9 @@ export class TenantGraph extends StatefulGraph {
     const inBatch: Array<number> = []
     this.inBatch = inBatch
     const resent: Array<string> = []
+    let step = 0
     for (const o of batch) {
+      if (pauseAt(step++)) yield
       const known = this.messageIndex.getOrAdd(o.messageId, this.messageIds, this.messageIds.length)
       if (known < this.messageIds.length) {
         // Sent twice in this batch: the later version replaces the earlier.
@@ -130,8 +143,14 @@ export class TenantGraph extends StatefulGraph {
     if (this.deferred.length === 0) return NOTHING
     // Only identifiers seen before this batch can have stored messages.
     const needed: Array<NodeKey> = []
-    for (const p of this.dirtyParts) for (const node of this.parts.get(p)!.nodes) if (this.nodeBatch[node] !== this.batchToken) needed.push(this.keyOf(node))
-    for (const node of this.pendingNodes) if (this.nodeBatch[node] !== this.batchToken) needed.push(this.keyOf(node))
+    for (const p of this.dirtyParts) {
+      for (const node of this.parts.get(p)!.nodes) if (this.nodeBatch[node] !== this.batchToken) needed.push(this.keyOf(node))
+      if (pauseAt(step++)) yield
+    }
+    for (const node of this.pendingNodes) {
+      if (this.nodeBatch[node] !== this.batchToken) needed.push(this.keyOf(node))
+      if (pauseAt(step++)) yield
+    }
     return { nodes: needed, messages: resent }
   }
 
@@ -156,8 +175,10 @@ export class TenantGraph extends StatefulGraph {
     return (h ^ (h >>> 16)) | 0
   }
 
-  private remember(inBatch: ReadonlyArray<number>): void {
+  private *remember(inBatch: ReadonlyArray<number>): Steps<void> {
+    let step = 0
     for (const m of inBatch) {
+      if (pauseAt(step++)) yield
       const id = hashOf(this.messageIds[m]!)
       this.recent.delete(id)
       this.recent.set(id, this.digestOf(m))
@@ -172,13 +193,19 @@ export class TenantGraph extends StatefulGraph {
 
   /** Second half of `resolve`, with the stored observations of the identifiers `begin` returned. */
   finish(stored: ReadonlyArray<Observation>): ResolveResult {
+    return runSteps(this.finishSteps(stored))
+  }
+
+  /** `finish` in steps (identity/slices.ts). */
+  *finishSteps(stored: ReadonlyArray<Observation>): Steps<ResolveResult> {
     const inBatch = this.inBatch
-    if (this.deferred.length > 0) this.reresolve(stored)
+    if (this.deferred.length > 0) yield* this.reresolve(stored)
     const ids = new Array<string>(inBatch.length)
     const given = new Array<string>(inBatch.length)
     for (let i = 0; i < inBatch.length; i++) {
       ids[i] = this.messageIds[inBatch[i]!]!
       given[i] = this.messageProfile[inBatch[i]!]!
+      if (pauseAt(i)) yield
     }
     const profiles = new BatchProfiles(ids, given)
     const moved: Array<ProfileChange> = []
@@ -187,12 +214,16 @@ export class TenantGraph extends StatefulGraph {
       const previous = this.previous[j]
       const profile = this.messageProfile[m]!
       if (previous !== undefined && previous !== profile) moved.push({ messageId: this.messageIds[m]!, profileId: profile, previous })
+      if (pauseAt(j)) yield
     }
-    this.remember(inBatch)
+    yield* this.remember(inBatch)
     const partMoves = this.partMoves()
     const merges = this.groupMoves(moved)
     for (const m of partMoves) this.addProfile(m.toProfile)
-    for (const p of this.created) this.addProfile(p)
+    for (let i = 0; i < this.created.length; i++) {
+      this.addProfile(this.created[i]!)
+      if (pauseAt(i)) yield
+    }
     return { profiles, moved, merges, partMoves, nodes: this.outNodes, shared: this.outShared, links: this.outLinks, refused: this.outRefused }
   }
 

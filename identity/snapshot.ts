@@ -18,6 +18,7 @@ import type { IdentifierKind } from "./normalise.ts"
 import { type ReadBack, resolveOnline } from "./online.ts"
 import { operatorInput } from "./operations.ts"
 import { type GraphState, IdentityResolver, type TenantGraph } from "./resolver.ts"
+import { inSlices, pauseAt, sortSteps, type Steps } from "./slices.ts"
 
 // 2: the graph holds no messages (format 1 snapshots held every message id; they are not used, the graph is loaded whole).
 // 3: with the window of recent messages (hashes of their ids), so a message sent again after a restart is recognised.
@@ -95,9 +96,17 @@ const byTime = (x: Observation, y: Observation) => x.timeMs - y.timeMs || (x.mes
 const byTenant = (
   stored: ReadonlyArray<Observation & { readonly tenant?: string }>, tenantOf: (o: Observation & { readonly tenant?: string }) => string,
   blocked: CompiledBlockRules, dropped: Array<Dropped>,
-): Map<string, Array<Observation>> => {
+): Effect.Effect<Map<string, Array<Observation>>> => inSlices(byTenantSteps(stored, tenantOf, blocked, dropped))
+
+/** byTenant in steps (identity/slices.ts): a page of a full load is 200,000 observations. */
+function* byTenantSteps(
+  stored: ReadonlyArray<Observation & { readonly tenant?: string }>, tenantOf: (o: Observation & { readonly tenant?: string }) => string,
+  blocked: CompiledBlockRules, dropped: Array<Dropped>,
+): Steps<Map<string, Array<Observation>>> {
   const out = new Map<string, Array<Observation>>()
+  let step = 0
   for (const o of stored) {
+    if (pauseAt(step++)) yield
     const tenant = tenantOf(o)
     let kept = o.sightings
     if (!o.messageId.startsWith(OPERATOR)) {
@@ -112,7 +121,7 @@ const byTenant = (
     if (list === undefined) out.set(tenant, [obs])
     else list.push(obs)
   }
-  for (const list of out.values()) list.sort(byTime)
+  for (const list of out.values()) yield* sortSteps(list, byTime)
   return out
 }
 
@@ -139,7 +148,7 @@ const fromSnapshot = (rules: GraphRules, blocked: CompiledBlockRules, operations
     const syncedUntilMs = Date.now()
     const readBack: ReadBack = { blocked, operatorLinks: operatorInput(operations).links }
     const since = yield* loadObservations(stored.coversUntilMs - overlapMs)
-    for (const [tenant, observations] of byTenant(since as ReadonlyArray<Observation & { readonly tenant: string }>, (o) => o.tenant!, blocked, dropped)) {
+    for (const [tenant, observations] of yield* byTenant(since as ReadonlyArray<Observation & { readonly tenant: string }>, (o) => o.tenant!, blocked, dropped)) {
       yield* resolveOnline(resolver.graph(tenant), tenant, observations, readBack)
     }
     yield* Effect.logInfo(`identity graph loaded from ${taken} and ${since.length} observations stored since${newer}`)
@@ -220,7 +229,7 @@ export const loadIdentity = Effect.fn("loadIdentity")(function* (
     read += page.length
     const last = page[page.length - 1]!
     after = { tenant: last.tenant, messageId: last.messageId }
-    for (const [tenant, observations] of byTenant(page as ReadonlyArray<Observation & { readonly tenant: string }>, (o) => o.tenant!, blocked, dropped)) {
+    for (const [tenant, observations] of yield* byTenant(page as ReadonlyArray<Observation & { readonly tenant: string }>, (o) => o.tenant!, blocked, dropped)) {
       yield* resolveOnline(resolver.graph(tenant), tenant, observations, readBack)
     }
     if (page.length < fullLoadPage) break
@@ -265,7 +274,7 @@ export const loadTenantIdentity = Effect.fn("loadTenantIdentity")(function* (
     if (page.length === 0) break
     const last = page[page.length - 1]!
     after = { tenant: last.tenant, messageId: last.messageId }
-    for (const [t, observations] of byTenant(page as ReadonlyArray<Observation & { readonly tenant: string }>, (o) => o.tenant!, blocked, dropped)) {
+    for (const [t, observations] of yield* byTenant(page as ReadonlyArray<Observation & { readonly tenant: string }>, (o) => o.tenant!, blocked, dropped)) {
       yield* resolveOnline(resolver.graph(t), t, observations, readBack)
     }
     if (page.length < fullLoadPage) break
@@ -295,7 +304,7 @@ export const installTenant = Effect.fn("installTenant")(function* (
   const readBack: ReadBack = { ...loaded.readBack, operatorLinks }
   const operations = [...loaded.operations.filter((o) => o.tenant !== tenant), ...fresh.operations].sort(byOperationOrder)
   const dropped = [...loaded.dropped.filter(([t]) => t !== tenant), ...fresh.dropped]
-  for (const [t, observations] of byTenant(since as ReadonlyArray<Observation & { readonly tenant: string }>, (o) => o.tenant!, readBack.blocked, dropped)) {
+  for (const [t, observations] of yield* byTenant(since as ReadonlyArray<Observation & { readonly tenant: string }>, (o) => o.tenant!, readBack.blocked, dropped)) {
     yield* resolveOnline(loaded.resolver.graph(t), t, observations, readBack)
   }
   const unique = [...new Map(dropped.map((d) => [d.join("\u0000"), d])).values()]
@@ -312,7 +321,7 @@ export const catchUp = Effect.fn("identityCatchUp")(function* (loaded: LoadedIde
   const syncedUntilMs = Date.now()
   const since = yield* loadObservations(loaded.syncedUntilMs - overlapMs)
   const dropped = [...loaded.dropped]
-  for (const [tenant, observations] of byTenant(since as ReadonlyArray<Observation & { readonly tenant: string }>, (o) => o.tenant!, blocked, dropped)) {
+  for (const [tenant, observations] of yield* byTenant(since as ReadonlyArray<Observation & { readonly tenant: string }>, (o) => o.tenant!, blocked, dropped)) {
     yield* resolveOnline(loaded.resolver.graph(tenant), tenant, observations, loaded.readBack)
   }
   // The overlap reads some sightings again: each left-out one is recorded once, or a long-running member's list grows.

@@ -19,6 +19,7 @@ import { compileBlockRules } from "./guardrails.ts"
 import { DEFAULT_NORMALISE_OPTIONS } from "./normalise.ts"
 import { resolveOnline, storedMoves } from "./online.ts"
 import type { ResolveResult } from "./resolver.ts"
+import { eachStep, inSlices, mapSteps, type Steps } from "./slices.ts"
 import {
   catchUp as catchUpGraph, installTenant, type LoadedIdentity, loadIdentity, loadTenantIdentity, writeSnapshot,
 } from "./snapshot.ts"
@@ -50,20 +51,25 @@ interface Pending {
   nodes: Map<string, NodeRow>
 }
 
-/** Provenance rows of a resolution: each link that holds, and each refused one with its reason. */
-export const linkRows = (tenant: string, r: ResolveResult): Array<LinkRow> => {
+/** Provenance rows of a resolution: each link that holds, and each refused one with its reason (in steps: identity/slices.ts). */
+export function* linkRows(tenant: string, r: ResolveResult): Steps<Array<LinkRow>> {
   const row = (l: Link | RefusedLink, status: LinkRow["status"], reason: string): LinkRow => ({
     tenant, a: l.a, b: l.b, messageId: l.messageId, timeMs: l.timeMs, trust: l.trust, rule: l.rule, status, reason,
   })
-  return [...r.links.map((l) => row(l, "linked", "")), ...r.refused.map((l) => row(l, "refused", l.reason))]
+  const linked = yield* mapSteps(r.links, (l) => row(l, "linked", ""))
+  const refused = yield* mapSteps(r.refused, (l) => row(l, "refused", l.reason))
+  return linked.concat(refused)
 }
 
-/** Each identifier of the re-resolved parts with its profile, keyed for de-duplication across batches. */
-export const nodeRows = (tenant: string, r: ResolveResult): Array<[string, NodeRow]> =>
-  [...r.nodes].map(([key, profileId]) => {
+/** Each identifier of the re-resolved parts with its profile, keyed for de-duplication across batches (in steps). */
+export function* nodeRows(tenant: string, r: ResolveResult): Steps<Array<[string, NodeRow]>> {
+  const rows: Array<[string, NodeRow]> = []
+  yield* eachStep(r.nodes, ([key, profileId]) => {
     const { kind, value, slice } = splitNodeKey(key)
-    return [`${tenant}\u0000${key}`, { tenant, kind, value, slice, profileId, shared: r.shared.get(baseOf(key)) ?? "" }]
+    rows.push([`${tenant}\u0000${key}`, { tenant, kind, value, slice, profileId, shared: r.shared.get(baseOf(key)) ?? "" }])
   })
+  return rows
+}
 
 /** When the stage writes a snapshot of the graph (besides after a reload and when it closes). */
 export interface SnapshotPolicy {
@@ -181,8 +187,8 @@ export const makeIdentityStage = (config: IdentityConfig, policy: SnapshotPolicy
           stale = false
           for (const [id, p] of r.profiles) profiles.set(`${tenant}\u0000${id}`, p)
           for (const m of r.moved) pending.moved.set(`${tenant}\u0000${m.messageId}`, { tenant, messageId: m.messageId, profileId: m.profileId })
-          for (const row of linkRows(tenant, r)) pending.links.push(row)
-          for (const [key, row] of nodeRows(tenant, r)) pending.nodes.set(key, row)
+          for (const row of yield* inSlices(linkRows(tenant, r))) pending.links.push(row)
+          for (const [key, row] of yield* inSlices(nodeRows(tenant, r))) pending.nodes.set(key, row)
           pending.merges = pending.merges.concat(r.merges.map((m) => ({ tenant, ...m, reason: mergeReason(m.kind) })))
           // Stored messages of parts that moved whole, found by identifier (the graph does not hold them). A failure
           // here leaves the graph ahead of what is stored: it is loaded again before the next batch.
