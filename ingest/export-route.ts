@@ -15,7 +15,7 @@ import { DESTINATION_NAME, DESTINATION_NAME_RULE, type DestinationConfig, DRY_RU
 import type { ObjectStore } from "./objectstore.ts"
 import { type DeliveryKey, deliveryHistory, lastRun, openDeadLetters, pendingErasures, presentCount, readCursor } from "../warehouse/exports.ts"
 import type { Warehouse } from "../warehouse/warehouse.ts"
-import { pageOf, readPage } from "./pages.ts"
+import { pageOf, readPage, refuseUnknownParameter } from "./pages.ts"
 import { type QueryReply, receiveAdminBody, refuse, refuseFailure } from "./query-route.ts"
 import { DEFAULT_TENANT } from "./writekeys.ts"
 
@@ -43,6 +43,19 @@ export const destinationStatus = (c: DestinationConfig) =>
 export type DestinationStatus = Effect.Success<ReturnType<typeof destinationStatus>>
 
 const ACTIONS = new Set(["status", "history", "run", "dry-run", "replay"])
+
+/**
+ * The 400 naming a query parameter a route does not take, which would otherwise be ignored without a word: ?full=1
+ * on a dry run answered an incremental plan, ?limit=5 the default page (runs and dry runs read both from the body).
+ */
+const refuseUnknownQuery = (url: URL, action: string): QueryReply | undefined => {
+  if (action === "history") return refuseUnknownParameter(url, ["limit", "cursor"], "list")
+  if (action !== "run" && action !== "dry-run") return refuseUnknownParameter(url, ["tenant"], "route")
+  const name = [...url.searchParams.keys()].find((n) => n !== "tenant")
+  return name === undefined ? undefined : refuse(400, "unknown_parameter",
+    `?${name.slice(0, 80)}= is not taken here; this route takes ?tenant=, and the rest in the body (${action === "run" ? '{"full"}' : '{"full", "limit"}'}), e.g. {"full": true}`,
+    name.slice(0, 80))
+}
 
 export const exportRoute = (options: {
   readonly destinations: ReadonlyArray<DestinationConfig>
@@ -77,6 +90,9 @@ export const exportRoute = (options: {
         const url = new URL(req.url ?? "/", "http://collector")
         const parts = url.pathname.replace(/\/+$/, "").slice(EXPORTS_PATH.length).split("/").filter((s) => s !== "")
         const method = req.method ?? "GET"
+        const asked = parts.length === 0 ? "status" : parts.length === 1 && parts[0] === "run" ? "run" : parts[1] ?? "status"
+        const unknownQuery = ACTIONS.has(asked) ? refuseUnknownQuery(url, asked) : undefined
+        if (unknownQuery !== undefined) return unknownQuery
         let body: Record<string, unknown> = {}
         if (method === "POST") {
           const text = yield* receiveAdminBody(req, BODY_LIMIT, options.bodyIdleMs, "an export body")

@@ -1,0 +1,43 @@
+// The export routes (ingest/export-route.ts) refuse a query parameter they do not take, 400 unknown_parameter naming
+// it, as the other API routes do. Probing cdp serve found them ignored: POST /v1/exports/files/dry-run?full=1 answered
+// an incremental plan (the body's "full" is what a dry run reads), ?limit=5 the default 20 requests, and GET
+// /v1/exports?bogus=1 or .../history?limt=5 answered as if the parameter had not been sent.
+import { Effect } from "effect"
+import { afterEach, beforeEach, describe, expect, it } from "vitest"
+import { parseDestinations } from "../../ingest/destinations/index.ts"
+import { callApi, TEST_ADMIN_TOKEN, withApi } from "../support/api.ts"
+import { checkResponse } from "../support/openapi.ts"
+import { freshDir, removeDir } from "../support/pipeline.ts"
+
+let dir: string
+beforeEach(() => { dir = freshDir() })
+afterEach(() => removeDir(dir))
+
+const DESTINATIONS = parseDestinations(JSON.stringify({ acme: [{ name: "lake", type: "ndjson", purpose: "EmailMarketing" }] }))
+
+describe("the export routes' query parameters", () => {
+  it("one a route does not take is refused 400 naming it and what the route takes; ?tenant= (and history's ?limit=, ?cursor=) pass", () =>
+    withApi(dir, (url) => Effect.gen(function* () {
+      const cases = [
+        ["GET", "/v1/exports?tenant=acme&bogus=1", "/v1/exports", "bogus", "?tenant="],
+        ["GET", "/v1/exports/lake?tenant=acme&limit=5", "/v1/exports/{destination}", "limit", "?tenant="],
+        ["GET", "/v1/exports/lake/history?tenant=acme&limt=5", "/v1/exports/{destination}/history", "limt", "?limit=, ?cursor="],
+        ["POST", "/v1/exports/lake/dry-run?tenant=acme&full=1", "/v1/exports/{destination}/dry-run", "full", 'the body ({"full", "limit"})'],
+        ["POST", "/v1/exports/lake/dry-run?tenant=acme&limit=5", "/v1/exports/{destination}/dry-run", "limit", 'the body ({"full", "limit"})'],
+        ["POST", "/v1/exports/lake/run?tenant=acme&full=true", "/v1/exports/{destination}/run", "full", 'the body ({"full"})'],
+        ["POST", "/v1/exports/run?tenant=acme&full=true", "/v1/exports/run", "full", 'the body ({"full"})'],
+        ["POST", "/v1/exports/lake/replay?tenant=acme&x=1", "/v1/exports/{destination}/replay", "x", "?tenant="],
+      ] as const
+      for (const [method, path, template, name, takes] of cases) {
+        const res = yield* callApi(url, method, path, TEST_ADMIN_TOKEN, method === "POST" ? {} : undefined)
+        checkResponse(template, method, res.status, res.body)
+        expect(res.status, `${method} ${path}: ${JSON.stringify(res.body)}`).toBe(400)
+        expect(res.body, path).toMatchObject({ rule: "unknown_parameter", field: name })
+        expect(res.body.error as string, path).toContain(takes)
+      }
+      for (const [method, path] of [["GET", "/v1/exports?tenant=acme"], ["GET", "/v1/exports/lake/history?tenant=acme&limit=5&cursor="],
+        ["POST", "/v1/exports/lake/dry-run?tenant=acme"]] as const) {
+        expect((yield* callApi(url, method, path, TEST_ADMIN_TOKEN, method === "POST" ? { full: true, limit: 5 } : undefined)).status, path).toBe(200)
+      }
+    }), { destinations: DESTINATIONS }), 120_000)
+})
