@@ -8,7 +8,7 @@ import { nodeKey, type NodeKey, type Observation, type Sighting } from "./graph.
 import type { CompiledBlockRules } from "./guardrails.ts"
 import type { IdentifierKind } from "./normalise.ts"
 import type { ResolveResult, TenantGraph } from "./resolver.ts"
-import { inSlices } from "./slices.ts"
+import { inSlices, mapSteps } from "./slices.ts"
 
 /** What reading stored observations back needs besides the warehouse. */
 export interface ReadBack {
@@ -30,14 +30,12 @@ export const resolveOnline = Effect.fn("resolveOnline")(function* (
   const links = readBack.operatorLinks.get(tenant) ?? []
   while (needed.nodes.length > 0 || needed.messages.length > 0) {
     const rows = yield* readStoredStating(tenant, needed.nodes, needed.messages)
-    const more: Array<Observation> = []
-    for (const row of rows) {
-      more.push({
-        messageId: row.messageId, timeMs: row.timeMs,
-        sightings: row.sightings
-          .filter((s) => readBack.blocked.reasonFor(s.kind as IdentifierKind, s.value, tenant) === undefined) as Array<Sighting>,
-      })
-    }
+    // A part resolved again can hold a tenant's whole history: read in slices.
+    const more: Array<Observation> = yield* inSlices(mapSteps(rows, (row) => ({
+      messageId: row.messageId, timeMs: row.timeMs,
+      sightings: row.sightings
+        .filter((s) => readBack.blocked.reasonFor(s.kind as IdentifierKind, s.value, tenant) === undefined) as Array<Sighting>,
+    })))
     if (links.length > 0) {
       const wanted = new Set<NodeKey>(needed.nodes)
       for (const o of links) if (o.sightings.some((s) => wanted.has(nodeKey(s.kind, s.value)))) more.push(o)

@@ -139,11 +139,15 @@ const STORED_AT_ONCE = 10_000
 export const rebuildIdentity = Effect.fn("rebuildIdentity")(function* (config: IdentityConfig, onlyTenant?: string, options: RebuildOptions = {}) {
   const started = performance.now()
   const memo = new Map<string, Normalised>()
+  const rewritten: Array<ObservationRow> = []
   const read = options.reread === true
-    ? yield* inSlices(mapSteps(yield* loadStoredObservations(onlyTenant), (stored) => readAgain(stored, config.extract, memo)))
+    ? yield* inSlices(mapSteps(yield* loadStoredObservations(onlyTenant), (stored) => {
+      const again = readAgain(stored, config.extract, memo)
+      if (again.row !== undefined) rewritten.push(again.row)
+      return again.observation
+    }))
     : undefined
-  const rewritten = read?.flatMap((r) => (r.row === undefined ? [] : [r.row])) ?? []
-  const input = yield* loadGraphInput(onlyTenant, config.extract.blocked, read?.map((r) => r.observation))
+  const input = yield* loadGraphInput(onlyTenant, config.extract.blocked, read)
   const summaries: Array<RebuildSummary> = []
   for (const [tenant, observations] of input.observations) {
     const t0 = performance.now()
