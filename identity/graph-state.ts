@@ -4,6 +4,7 @@ import { type NodeKey } from "./graph.ts"
 import { NONE, Part } from "./graph-store.ts"
 import { grow, type Typed } from "./interning.ts"
 import { ReresolvingGraph } from "./reresolution.ts"
+import { pauseAt, runSteps, type Steps } from "./slices.ts"
 
 export interface PartState {
   readonly id: number
@@ -49,6 +50,11 @@ export class StatefulGraph extends ReresolvingGraph {
    * Everything else (indexes by value) is rebuilt from it by `fromState`. It holds no messages.
    */
   toState(): GraphState {
+    return runSteps(this.toStateSteps())
+  }
+
+  /** `toState` in steps (identity/slices.ts): a snapshot is taken while the server runs, and follows the graph's size. */
+  *toStateSteps(): Steps<GraphState> {
     const profileIndex = new Map<string, number>()
     const profileTable: Array<string> = []
     const indexOf = (p: string) => {
@@ -60,18 +66,31 @@ export class StatefulGraph extends ReresolvingGraph {
       return i
     }
     const parts: Array<PartState> = []
+    let step = 0
     for (const [id, p] of this.parts) {
+      if (pauseAt(step++)) yield
       parts.push({
         id, nodes: Int32Array.from(p.nodes), clean: p.clean, profile: p.clean ? indexOf(p.profile) : -1,
         oldestTimeMs: p.oldestTimeMs, oldestMessage: p.oldestMessage, oldestKey: p.oldestNode === NONE ? "" : this.keyOf(p.oldestNode), counts: p.clean ? this.countsOf(p) : [], knownStrong: p.knownStrong,
       })
     }
     const nodes = this.nodeCount
+    const nodeProfile = new Int32Array(this.nodeProfile.length)
+    for (let n = 0; n < nodeProfile.length; n++) {
+      const p = this.nodeProfile[n]
+      nodeProfile[n] = p === undefined ? -1 : indexOf(p)
+      if (pauseAt(n)) yield
+    }
+    const profiles = new Array<number>(this.profileIds.length)
+    for (let i = 0; i < profiles.length; i++) {
+      profiles[i] = indexOf(this.profileIds[i]!)
+      if (pauseAt(i)) yield
+    }
     return {
       tenant: this.tenant, kindNames: [...this.kindNames], nodeValue: [...this.nodeValue],
       nodeKind: this.nodeKind.slice(0, nodes), nodeTrust: this.nodeTrust.slice(0, nodes), nodePart: this.nodePart.slice(0, nodes),
       nodeShared: this.nodeShared.slice(0, nodes), strong: this.strong.slice(0, nodes), strongKnown: this.strongKnown.slice(0, nodes),
-      nodeProfile: Int32Array.from(this.nodeProfile, (p) => (p === undefined ? -1 : indexOf(p))), profileTable, parts, nextPart: this.nextPart, shared: [...this.shared], profiles: this.profileIds.map(indexOf),
+      nodeProfile, profileTable, parts, nextPart: this.nextPart, shared: [...this.shared], profiles,
       recentKeys: Int32Array.from(this.recent.keys()), recentDigests: Int32Array.from(this.recent.values()),
     }
   }

@@ -279,9 +279,11 @@ export class IdentityResolver {
     return g
   }
 
-  /** Every tenant's graph as plain data (a snapshot). */
-  toStates(): Array<GraphState> {
-    return [...this.graphs.values()].map((g) => g.toState())
+  /** Every tenant's graph as plain data (a snapshot), in steps (identity/slices.ts). */
+  *toStatesSteps(): Steps<Array<GraphState>> {
+    const states: Array<GraphState> = []
+    for (const g of this.graphs.values()) states.push(yield* g.toStateSteps())
+    return states
   }
 
   /**

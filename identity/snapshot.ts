@@ -337,7 +337,7 @@ export const catchUp = Effect.fn("identityCatchUp")(function* (loaded: LoadedIde
 export const writeSnapshot = Effect.fn("writeSnapshot")(function* (loaded: LoadedIdentity) {
   const coversUntilMs = loaded.syncedUntilMs
   const dropped = [...new Map(loaded.dropped.map((d) => [d.join("\u0000"), d])).values()]
-  const body: SnapshotBody = { format: FORMAT, graphs: loaded.resolver.toStates(), dropped, blockRules: loaded.readBack.blocked.digest }
+  const body: SnapshotBody = { format: FORMAT, graphs: yield* inSlices(loaded.resolver.toStatesSteps()), dropped, blockRules: loaded.readBack.blocked.digest }
   const bytes = serialize(body)
   yield* storeSnapshot({ takenAtMs: Date.now(), coversUntilMs, fingerprint: loaded.fingerprint, bytes })
   return bytes.length
