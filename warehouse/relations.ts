@@ -179,7 +179,8 @@ const chTime = (ms: number) => new Date(ms).toISOString().replace("T", " ").slic
 export const storeScores = Effect.fn("storeScores")(function* (tenant: string, asOf: string, scores: ReadonlyArray<StoredScore>, computedAtMs: number) {
   const warehouse = yield* Warehouse
   const computedAt = chTime(computedAtMs)
-  const CHUNK = 50_000
+  // Each insert's rows are encoded in one go on the event loop: 20,000 at once held it 0.3 s in cdp serve.
+  const CHUNK = 5_000
   for (let i = 0; i < scores.length; i += CHUNK) {
     yield* warehouse.insert("relation_scores", scores.slice(i, i + CHUNK).map((s) => ({
       tenant, as_of: asOf, profile_id: s.profileId, relationship_type: s.relationshipType, health_score: s.healthScore,
