@@ -12,7 +12,7 @@ import {
 import { isProfileId } from "../identity/index.ts"
 import { AUDIENCE_PREVIEW_SECONDS } from "../warehouse/audiences.ts"
 import { Warehouse, type WarehouseQueryError, type WarehouseShape } from "../warehouse/warehouse.ts"
-import { pageOf, readPage } from "./pages.ts"
+import { pageOf, readPage, refuseUnknownParameter } from "./pages.ts"
 import { type QueryReply, receiveAdminBody, refuse, refuseBadParameter, refuseRepeated, warehouseUnavailable } from "./query-route.ts"
 import { DEFAULT_TENANT } from "./writekeys.ts"
 
@@ -47,6 +47,13 @@ const unknownField = (body: Record<string, unknown>, fields: ReadonlyArray<strin
   return unknown === undefined ? undefined
     : refuse(400, "bad_audience", `unknown field "${unknown.slice(0, 40)}" (${fields.join(", ")})`, `/${unknown.slice(0, 40)}`)
 }
+
+/** What each route takes in its query string besides ?tenant= (the list's GET; members and changes by page); the rest go in bodies. */
+const queryTakes = (rest: ReadonlyArray<string>, method: string): ReadonlyArray<string> | undefined =>
+  rest.length === 0 ? (method === "GET" ? ["limit", "cursor"] : ["tenant"])
+    : rest.length === 1 ? ["tenant"]
+    : rest.length !== 2 ? undefined
+    : rest[1] === "history" ? ["tenant"] : rest[1] === "members" ? ["after", "limit"] : rest[1] === "changes" ? ["cursor", "limit"] : undefined
 
 const wholeNumber = (text: string | null, field: string, min: number, max: number, fallback: number): number | QueryReply => {
   if (text === null) return fallback
@@ -85,6 +92,10 @@ export const audienceRoute = (options: AudienceRouteOptions) => (req: IncomingMe
     const rest = path.slice(AUDIENCES_PATH.length).split("/").filter((s) => s !== "")
     const method = req.method ?? "GET"
     const actor = caller === undefined ? "api" : `token:${caller.tokenId}`
+    // A parameter a route does not take is named, never ignored (?limt=2 answered the default page).
+    const takes = queryTakes(rest, method)
+    const unknownParameter = takes === undefined ? undefined : refuseUnknownParameter(url, takes, rest.length === 0 && method === "GET" ? "list" : "route")
+    if (unknownParameter !== undefined) return unknownParameter
     const readBody = Effect.gen(function* () {
       const text = yield* receiveAdminBody(req, BODY_LIMIT, options.bodyIdleMs, "an audience body")
       if (typeof text !== "string") return text

@@ -1,0 +1,78 @@
+// The audience routes (ingest/audience-route.ts) refuse a query parameter they do not take, 400 unknown_parameter
+// naming it and what the route takes, as the other API routes do. Probing cdp serve found GET /v1/audiences?limt=2
+// and /history?bogus=1 answered as if nothing had been sent, and /history?limit=0 refused "?limit= must be a whole
+// number from 1 to 10000" though the history takes no limit (any other value was ignored).
+import { createServer, type Server } from "node:http"
+import type { AddressInfo } from "node:net"
+import { Effect } from "effect"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { audienceRoute } from "../../../ingest/audience-route.ts"
+import { Warehouse } from "../../../warehouse/warehouse.ts"
+import { checkResponse } from "../../support/openapi.ts"
+import { freshDir, removeDir } from "../../support/pipeline.ts"
+import { withConsent } from "../../consent/support.ts"
+
+let dir: string
+beforeAll(() => { dir = freshDir() })
+afterAll(() => removeDir(dir))
+
+const serve = Effect.gen(function* () {
+  const handle = audienceRoute({ warehouse: yield* Warehouse })
+  const server = yield* Effect.acquireRelease(
+    Effect.promise(() => new Promise<Server>((resolve) => {
+      const s = createServer((req, res) => {
+        void Effect.runPromise(handle(req, { tokenId: "admin-token", tenant: undefined })).then((reply) => {
+          res.writeHead(reply.status, { "content-type": "application/json", ...reply.headers })
+          res.end(JSON.stringify(reply.body))
+        })
+      })
+      s.listen(0, "127.0.0.1", () => resolve(s))
+    })),
+    (s) => Effect.promise(() => new Promise<void>((resolve) => s.close(() => resolve()))),
+  )
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+})
+
+const call = (base: string, template: string, method: string, path: string, body?: unknown) =>
+  Effect.promise(async () => {
+    const res = await fetch(`${base}${path}`, {
+      method, ...(body === undefined ? {} : { headers: { "content-type": "application/json" }, body: JSON.stringify(body) }),
+    })
+    const answer = (await res.json()) as Record<string, any>
+    checkResponse(template, method, res.status, answer)
+    return { status: res.status, body: answer }
+  })
+
+describe("the audience routes' query parameters", () => {
+  it("one a route does not take is refused 400 naming it and what the route takes; those it takes pass", () =>
+    withConsent(dir, Effect.gen(function* () {
+      const base = yield* serve
+      const made = yield* call(base, "/v1/audiences", "POST", "/v1/audiences",
+        { tenant: "acme", name: "Pro", purpose: "EmailMarketing", condition: { trait: "plan", equals: "pro" } })
+      expect(made.status).toBe(201)
+      const id = made.body["audience"].id as string
+      const cases = [
+        ["GET", "/v1/audiences", "/v1/audiences?tenant=acme&limt=2", "limt", "?limit=, ?cursor="],
+        ["POST", "/v1/audiences", "/v1/audiences?tenant=acme&name=x", "name", "?tenant="],
+        ["POST", "/v1/audiences/preview", "/v1/audiences/preview?tenant=acme&sample=5", "sample", "?tenant="],
+        ["GET", "/v1/audiences/{id}", `/v1/audiences/${id}?tenant=acme&version=1`, "version", "?tenant="],
+        ["DELETE", "/v1/audiences/{id}", `/v1/audiences/${id}?tenant=acme&force=1`, "force", "?tenant="],
+        ["GET", "/v1/audiences/{id}/history", `/v1/audiences/${id}/history?tenant=acme&bogus=1`, "bogus", "?tenant="],
+        ["GET", "/v1/audiences/{id}/history", `/v1/audiences/${id}/history?tenant=acme&limit=0`, "limit", "?tenant="],
+        ["GET", "/v1/audiences/{id}/members", `/v1/audiences/${id}/members?tenant=acme&cursor=x`, "cursor", "?after=, ?limit="],
+        ["GET", "/v1/audiences/{id}/changes", `/v1/audiences/${id}/changes?tenant=acme&after=x`, "after", "?cursor=, ?limit="],
+      ] as const
+      for (const [method, template, path, name, takes] of cases) {
+        const res = yield* call(base, template, method, path, method === "POST" ? { tenant: "acme", name: "n", purpose: "EmailMarketing", condition: { trait: "plan", equals: "x" } } : undefined)
+        expect(res.status, `${method} ${path}: ${JSON.stringify(res.body)}`).toBe(400)
+        expect(res.body, path).toMatchObject({ rule: "unknown_parameter", field: name })
+        expect(res.body["error"] as string, path).toContain(takes)
+      }
+      for (const path of [`/v1/audiences?tenant=acme&limit=1&cursor=`, `/v1/audiences/${id}/history?tenant=acme`,
+        `/v1/audiences/${id}/members?tenant=acme&limit=5&after=`, `/v1/audiences/${id}/changes?tenant=acme&limit=5&cursor=`]) {
+        expect((yield* call(base, path.split("?")[0]!.replace(id, "{id}"), "GET", path)).status, path).toBe(200)
+      }
+      // Nothing of the refused requests was saved.
+      expect((yield* call(base, "/v1/audiences/{id}", "GET", `/v1/audiences/${id}?tenant=acme`)).body["audience"]).toMatchObject({ version: 1 })
+    })), 60_000)
+})
