@@ -104,6 +104,11 @@ export const parseDestinations = (text: string): ReadonlyArray<DestinationConfig
 
 /** Host names of cloud instance metadata services (they answer credentials to whoever asks from the instance). */
 const METADATA_HOSTS = new Set(["metadata.google.internal", "metadata", "instance-data", "instance-data.ec2.internal", "metadata.azure.internal"])
+/**
+ * Metadata services at addresses that are not link-local: AWS's over IPv6 (a unique-local address) and Alibaba
+ * Cloud's. As the URL parser writes them ([fd00:0ec2::0254] becomes [fd00:ec2::254]); an IPv4 one also as mapped IPv6.
+ */
+const METADATA_ADDRESSES = new Set(["[fd00:ec2::254]", "100.100.100.200"])
 
 /** An IPv4 address as a number, or undefined. */
 const ipv4 = (host: string): number | undefined => {
@@ -144,6 +149,7 @@ const checkUrl = (url: string, allowHttp: boolean, at: string): void => {
   const v4text = mappedIpv4(host) ?? host
   const v4 = ipv4(v4text)
   if (METADATA_HOSTS.has(host)) throw new Error(`${at}/url: ${host} is a cloud metadata service, not a destination`)
+  if (METADATA_ADDRESSES.has(v4text)) throw new Error(`${at}/url: ${v4text} is a cloud metadata service, not a destination`)
   if ((v4 !== undefined && v4 >>> 16 === 0xa9fe) || /^\[fe[89ab][0-9a-f]:/i.test(host)) {
     throw new Error(`${at}/url: ${v4 !== undefined && v4 >>> 16 === 0xa9fe ? v4text : host} is a link-local address (such as a cloud metadata service), not a destination`)
   }

@@ -50,6 +50,12 @@ describe("destination configuration", () => {
     ["https://[fe80::1]/in", "/acme/0/url: [fe80::1] is a link-local address"],
     ["https://[::ffff:169.254.169.254]/in", "is a link-local address"],
     ["https://metadata.google.internal/computeMetadata/v1/", "/acme/0/url: metadata.google.internal is a cloud metadata service"],
+    // Probing found these taken: AWS's instance metadata over IPv6 (a unique-local address, not link-local) and
+    // Alibaba Cloud's, each in the forms the URL parser writes.
+    ["http://[fd00:ec2::254]/latest/meta-data/", "/acme/0/url: [fd00:ec2::254] is a cloud metadata service"],
+    ["https://[fd00:0ec2:0:0:0:0:0:0254]/latest/api/token", "/acme/0/url: [fd00:ec2::254] is a cloud metadata service"],
+    ["http://100.100.100.200/latest/meta-data/", "/acme/0/url: 100.100.100.200 is a cloud metadata service"],
+    ["https://[::ffff:100.100.100.200]/latest/meta-data/", "/acme/0/url: 100.100.100.200 is a cloud metadata service"],
     ["https://0.0.0.0:8080/in", "/acme/0/url: 0.0.0.0 is no host to send to"],
     ["file:///etc/passwd", "/acme/0/url: must match"],
     // Probing found both taken: the first failed every run ("network: Request cannot be constructed from a URL that
