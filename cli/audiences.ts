@@ -1,7 +1,6 @@
 // `cdp audience create|edit|delete|preview|list|show|history|members|changes|refresh`: on the data directory itself,
 // or through `cdp serve`'s /v1/audiences routes while it holds the data directory (refresh: serve refreshes itself).
 import { existsSync } from "node:fs"
-import { userInfo } from "node:os"
 import { type Command, Option } from "commander"
 import { Data, Effect, Layer } from "effect"
 import { ConsentPoliciesRef } from "../consent/index.ts"
@@ -18,6 +17,7 @@ import { formatRows, type OutputFormat } from "./format.ts"
 import { type BackendConfig, backendConfig, commandLogger, pipelineLayer, warehouseLayer } from "./layers.ts"
 import { runCommand } from "./run.ts"
 import { allPages, directOrServer, serverCaller } from "./server-info.ts"
+import { cliActor } from "./actor.ts"
 
 const print = (text: string) => process.stdout.write(`${text}\n`)
 
@@ -74,14 +74,6 @@ export const renderPreview = (p: Preview) => {
   return lines.join("\n")
 }
 
-const actorNow = () => {
-  try {
-    return `cli:${userInfo().username}`
-  } catch {
-    return "cli"
-  }
-}
-
 interface Common {
   readonly tenant: string
   readonly format: OutputFormat
@@ -95,7 +87,7 @@ export const audienceCreate = (o: Common & { readonly name: string; readonly pur
     const condition = readConditionFlag(o.condition)
     if (condition instanceof AudienceInvalid) return yield* Effect.fail(condition)
     const input = { name: o.name, purpose: o.purpose, condition }
-    const direct = Effect.map(createAudience(o.tenant, input, actorNow(), o.note), viewOf).pipe(Effect.provide(directLayer(o.backend)))
+    const direct = Effect.map(createAudience(o.tenant, input, cliActor(), o.note), viewOf).pipe(Effect.provide(directLayer(o.backend)))
     const a = yield* directOrServer(o.backend, direct, (s) =>
       Effect.map(callServer<{ audience: AudienceView }>(s, "POST", "/v1/audiences", { tenant: o.tenant, ...input, note: o.note }), (r) => r.audience))
     show(o.format, a, () => `${a.id}\n${renderAudience(a)}\nmembers are found at the next refresh (cdp serve does it as events land; or cdp audience refresh)`)
@@ -109,7 +101,7 @@ export const audienceEdit = (o: Common & { readonly id: string; readonly name?: 
     if (!o.delete && Object.keys(edit).length === 0) {
       return yield* Effect.fail(new AudienceInvalid({ field: "edit", reason: "nothing to change: give --name, --purpose or --condition" }))
     }
-    const direct = Effect.map(editAudience(o.tenant, o.id, { ...edit, delete: o.delete }, actorNow(), o.note), viewOf).pipe(Effect.provide(directLayer(o.backend)))
+    const direct = Effect.map(editAudience(o.tenant, o.id, { ...edit, delete: o.delete }, cliActor(), o.note), viewOf).pipe(Effect.provide(directLayer(o.backend)))
     const a = yield* directOrServer(o.backend, direct, (s) =>
       Effect.map(o.delete
         ? callServer<{ audience: AudienceView }>(s, "DELETE", `/v1/audiences/${encodeURIComponent(o.id)}${q(o.tenant)}`)

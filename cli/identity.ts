@@ -12,6 +12,7 @@ import type { DataDirLocked, Warehouse } from "../warehouse/warehouse.ts"
 import { formatRows, type OutputFormat } from "./format.ts"
 import { type BackendConfig, warehouseLayer } from "./layers.ts"
 import { allPages, callServer, directOrServer, followOperation, profileThroughServer, type RunningServer, runningServer, ServerQueryFailed } from "./server-info.ts"
+import { cliActor } from "./actor.ts"
 
 const print = (text: string) => process.stdout.write(`${text}\n`)
 
@@ -200,7 +201,7 @@ export const identitySplit = (options: DecisionOptions & { readonly identifier: 
   Effect.gen(function* () {
     // Checked before the data dir is opened or the server asked: a wrong identifier touches nothing.
     yield* readIdentifier(options.identifier, options.tenant, options.config)
-    yield* decided(options, splitIdentifier(options.tenant, options.identifier, options.reason, options.config, Effect.void),
+    yield* decided(options, splitIdentifier(options.tenant, options.identifier, options.reason, options.config, Effect.void, cliActor()),
       "split", { identifier: options.identifier })
   })
 
@@ -209,11 +210,11 @@ export const identitySeparate = (options: DecisionOptions & { readonly first: st
   Effect.gen(function* () {
     yield* readIdentifier(options.first, options.tenant, options.config)
     yield* readIdentifier(options.second, options.tenant, options.config)
-    yield* decided(options, separateIdentifiers(options.tenant, options.first, options.second, options.reason, options.config, Effect.void),
+    yield* decided(options, separateIdentifiers(options.tenant, options.first, options.second, options.reason, options.config, Effect.void, cliActor()),
       "separate", { a: options.first, b: options.second })
   })
 
 /** `cdp identity suggestions --accept ID | --dismiss ID`. */
 export const identitySuggestionDecision = (options: DecisionOptions & { readonly id: string; readonly accept: boolean }) =>
-  decided(options, decideSuggestion(options.tenant, options.id, options.accept, options.reason, options.config, Effect.void),
+  decided(options, decideSuggestion(options.tenant, options.id, options.accept, options.reason, options.config, Effect.void, cliActor()),
     `suggestions/${encodeURIComponent(options.id)}/${options.accept ? "accept" : "dismiss"}`, {})

@@ -29,10 +29,13 @@ export class SuggestionDecided extends Data.TaggedError("SuggestionDecided")<{
   readonly accepted: boolean
   readonly opId: string
   readonly atMs: number
+  /** Who decided it ("" when not recorded). */
+  readonly actor: string
 }> {
   override get message() {
     const at = new Date(this.atMs).toISOString()
-    return `suggestion ${shownId(this.id)} of tenant "${this.tenant}" was already ${this.accepted ? "accepted" : "dismissed"} at ${at} ` +
+    return `suggestion ${shownId(this.id)} of tenant "${this.tenant}" was already ${this.accepted ? "accepted" : "dismissed"} at ${at}` +
+      `${this.actor === "" ? "" : ` by ${this.actor}`} ` +
       `(operation ${this.opId} in identity_operations): ${this.accepted ? "its two profiles were merged" : "it is not suggested again"}`
   }
 }
@@ -108,35 +111,37 @@ const nodeOf = (tenant: string, input: string, config: IdentityConfig) =>
   })
 
 /** Split: the identifier stops linking; what only it joined splits off. */
-export const splitIdentifier = <E>(tenant: string, identifier: string, reason: string, config: IdentityConfig, reload: Reload<E>) =>
+export const splitIdentifier = <E>(tenant: string, identifier: string, reason: string, config: IdentityConfig, reload: Reload<E>, actor = "") =>
   Effect.gen(function* () {
     const node = yield* nodeOf(tenant, identifier, config)
-    return yield* decide(tenant, { kind: "remove", a: node, b: "", reason }, config, reload)
+    return yield* decide(tenant, { kind: "remove", a: node, b: "", reason, actor }, config, reload)
   })
 
 /** Separate: two identifiers are different people; the merge that joined them is reverted. */
-export const separateIdentifiers = <E>(tenant: string, first: string, second: string, reason: string, config: IdentityConfig, reload: Reload<E>) =>
+export const separateIdentifiers = <E>(
+  tenant: string, first: string, second: string, reason: string, config: IdentityConfig, reload: Reload<E>, actor = "",
+) =>
   Effect.gen(function* () {
     const a = yield* nodeOf(tenant, first, config)
     const b = yield* nodeOf(tenant, second, config)
     if (a === b) return yield* Effect.fail(new BadIdentifier({ input: second, reason: `it is the same identifier as the first (${a}): separate two different identifiers` }))
-    return yield* decide(tenant, { kind: "separate", a, b, reason }, config, reload)
+    return yield* decide(tenant, { kind: "separate", a, b, reason, actor }, config, reload)
   })
 
 /** Accept (merge the pair, recorded with the reason or the evidence) or dismiss (never suggested again) a suggestion. */
-export const decideSuggestion = <E>(tenant: string, id: string, accept: boolean, reason: string, config: IdentityConfig, reload: Reload<E>) =>
+export const decideSuggestion = <E>(tenant: string, id: string, accept: boolean, reason: string, config: IdentityConfig, reload: Reload<E>, actor = "") =>
   Effect.gen(function* () {
     const suggestion = (yield* openSuggestions(tenant)).find((s) => s.id === id)
     if (suggestion === undefined) {
       const earlier = yield* suggestionDecision(tenant, id, acceptedReason(id, ""))
       return yield* Effect.fail(earlier === undefined ? new UnknownSuggestion({ id, tenant }) : new SuggestionDecided({ id, tenant, ...earlier }))
     }
-    if (!accept) return { operation: yield* recordOperation({ tenant, kind: "dismiss", a: suggestion.id, b: "", reason }) }
+    if (!accept) return { operation: yield* recordOperation({ tenant, kind: "dismiss", a: suggestion.id, b: "", reason, actor }) }
     const a = yield* representative(tenant, suggestion.a)
     const b = yield* representative(tenant, suggestion.b)
     if (a === undefined || b === undefined) return yield* Effect.fail(new UnknownSuggestion({ id, tenant }))
     const evidence = suggestion.evidence.map((e) => `${e.field} ${e.a} ~ ${e.b} (${e.similarity.toFixed(2)})`).join("; ")
-    return yield* decide(tenant, { kind: "link", a, b, reason: acceptedReason(suggestion.id, reason || evidence) }, config, reload)
+    return yield* decide(tenant, { kind: "link", a, b, reason: acceptedReason(suggestion.id, reason || evidence), actor }, config, reload)
   })
 
 /** What a decision did: the recorded operation and, unless it was a dismissal, the rebuild that applied it. */

@@ -11,7 +11,8 @@ import { kindOf, OPERATOR } from "./graph.ts"
 import type { OperatorDecisions } from "./resolver.ts"
 import { eachStep, inSlices } from "./slices.ts"
 
-export type Operation = Pick<OperationRow, "tenant" | "kind" | "a" | "b" | "reason">
+/** An operation to record; `actor` says who decided ("" when not known). */
+export type Operation = Pick<OperationRow, "tenant" | "kind" | "a" | "b" | "reason"> & { readonly actor?: string }
 
 const sightingOf = (key: NodeKey): Sighting => ({ kind: kindOf(key), value: key.slice(key.indexOf(":") + 1), trust: "verified" })
 
@@ -71,7 +72,7 @@ export const loadGraphInput = Effect.fn("loadGraphInput")(function* (
 
 /** Records an operation (it takes effect at the next rebuild or reload of the graph). */
 export const recordOperation = Effect.fn("recordOperation")(function* (op: Operation) {
-  const row: OperationRow = { ...op, opId: randomUUID(), atMs: Date.now() }
+  const row: OperationRow = { ...op, actor: op.actor ?? "", opId: randomUUID(), atMs: Date.now() }
   yield* storeOperation(row)
   return row
 })

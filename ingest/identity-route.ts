@@ -173,6 +173,8 @@ export const identityRoute = (options: {
           return refuse(404, "not_found", `no route ${req.method} ${url.pathname}; the identity routes are ${ROUTES}`)
         }
         if (req.method !== "POST") return refuse(405, "method_not_allowed", `use POST ${url.pathname}`, undefined, { allow: "POST" })
+        // Who decided, as the decision is recorded (identity_operations.actor).
+        const actor = principal?.tokenId === undefined ? "api" : `token:${principal.tokenId}`
         const text = yield* receiveAdminBody(req, BODY_LIMIT, options.bodyIdleMs, "a decision's body")
         if (typeof text !== "string") return text
         let body: unknown
@@ -202,18 +204,18 @@ export const identityRoute = (options: {
           } catch {
             return refuse(400, "bad_suggestion", "the suggestion id is not validly URL-encoded", "/id")
           }
-          return yield* answer(tenant, decideSuggestion(tenant, id, suggestion[2] === "accept", reason, options.config, reloadOf(tenant)))
+          return yield* answer(tenant, decideSuggestion(tenant, id, suggestion[2] === "accept", reason, options.config, reloadOf(tenant), actor))
         }
         if (path === "split") {
           const identifier = field(b, "identifier", true)
           if (typeof identifier !== "string") return identifier
-          return yield* answer(tenant, splitIdentifier(tenant, identifier, reason, options.config, reloadOf(tenant)))
+          return yield* answer(tenant, splitIdentifier(tenant, identifier, reason, options.config, reloadOf(tenant), actor))
         }
         const a = field(b, "a", true)
         if (typeof a !== "string") return a
         const second = field(b, "b", true)
         if (typeof second !== "string") return second
-        return yield* answer(tenant, separateIdentifiers(tenant, a, second, reason, options.config, reloadOf(tenant)), (input) => (input === a ? "/a" : "/b"))
+        return yield* answer(tenant, separateIdentifiers(tenant, a, second, reason, options.config, reloadOf(tenant), actor), (input) => (input === a ? "/a" : "/b"))
       })
   })
 

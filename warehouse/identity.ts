@@ -221,21 +221,23 @@ export interface OperationRow {
   readonly b: string
   readonly reason: string
   readonly atMs: number
+  /** Who decided: "token:ID" (an API token), "cli:USER" (cdp on the data dir); "" when not recorded (before 081). */
+  readonly actor: string
 }
 
 export const storeOperation = Effect.fn("storeOperation")(function* (op: OperationRow) {
   const warehouse = yield* Warehouse
   yield* warehouse.insert("identity_operations", [{
-    tenant: op.tenant, op_id: op.opId, kind: op.kind, a: op.a, b: op.b, reason: op.reason, at: chDateTime(iso(op.atMs)),
+    tenant: op.tenant, op_id: op.opId, kind: op.kind, a: op.a, b: op.b, reason: op.reason, at: chDateTime(iso(op.atMs)), actor: op.actor,
   }])
 })
 
 /** Every operation, oldest first. */
 export const loadOperations = Effect.fn("loadOperations")(function* () {
   const warehouse = yield* Warehouse
-  const rows = yield* warehouse.query<{ tenant: string; op_id: string; kind: OperationRow["kind"]; a: string; b: string; reason: string; ms: string }>(
-    "SELECT tenant, op_id, kind, a, b, reason, toUnixTimestamp64Milli(at) AS ms FROM identity_operations ORDER BY tenant, at, op_id")
-  return rows.map((r): OperationRow => ({ tenant: r.tenant, opId: r.op_id, kind: r.kind, a: r.a, b: r.b, reason: r.reason, atMs: Number(r.ms) }))
+  const rows = yield* warehouse.query<{ tenant: string; op_id: string; kind: OperationRow["kind"]; a: string; b: string; reason: string; ms: string; actor: string }>(
+    "SELECT tenant, op_id, kind, a, b, reason, toUnixTimestamp64Milli(at) AS ms, actor FROM identity_operations ORDER BY tenant, at, op_id")
+  return rows.map((r): OperationRow => ({ tenant: r.tenant, opId: r.op_id, kind: r.kind, a: r.a, b: r.b, reason: r.reason, atMs: Number(r.ms), actor: r.actor }))
 })
 
 /** Every message of these profiles now: those that landed with one of them and never moved, and those moved to one. */
@@ -435,12 +437,12 @@ export const dismissedSuggestionIds = Effect.fn("dismissedSuggestionIds")(functi
  */
 export const suggestionDecision = Effect.fn("suggestionDecision")(function* (tenant: string, id: string, acceptedReason: string) {
   const warehouse = yield* Warehouse
-  const rows = yield* warehouse.query<{ kind: "link" | "dismiss"; op_id: string; ms: string }>(
-    "SELECT kind, op_id, toUnixTimestamp64Milli(at) AS ms FROM identity_operations WHERE tenant = {tenant:String} AND " +
+  const rows = yield* warehouse.query<{ kind: "link" | "dismiss"; op_id: string; ms: string; actor: string }>(
+    "SELECT kind, op_id, toUnixTimestamp64Milli(at) AS ms, actor FROM identity_operations WHERE tenant = {tenant:String} AND " +
       "((kind = 'dismiss' AND a = {id:String}) OR (kind = 'link' AND startsWith(reason, {accepted:String}))) ORDER BY at DESC, op_id DESC LIMIT 1",
     { params: { tenant, id, accepted: acceptedReason } })
   const row = rows[0]
-  return row === undefined ? undefined : { accepted: row.kind === "link", opId: row.op_id, atMs: Number(row.ms) }
+  return row === undefined ? undefined : { accepted: row.kind === "link", opId: row.op_id, atMs: Number(row.ms), actor: row.actor }
 })
 
 /** The unshared node a profile is best known by, kinds ranked by `priority` (unlisted kinds last). */

@@ -124,7 +124,7 @@ CREATE TABLE IF NOT EXISTS identity_observations ON CLUSTER '{cluster}' AS ident
 ENGINE = Distributed('{cluster}', currentDatabase(), identity_observations_local, cityHash64(tenant, message_id));
 
 -- identity_operations: sharded by op_id: its key has no person, and every version of a key must meet on one shard.
-CREATE TABLE IF NOT EXISTS identity_operations_local ON CLUSTER '{cluster}' (`tenant` LowCardinality(String), `op_id` String, `kind` LowCardinality(String), `a` String, `b` String, `reason` String, `at` DateTime64(3, 'UTC')) ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/{database}/identity_operations', '{replica}') ORDER BY (tenant, at, op_id) SETTINGS old_parts_lifetime = 0, cleanup_delay_period = 1, cleanup_delay_period_random_add = 0, min_compressed_bytes_to_fsync_after_merge = 1;
+CREATE TABLE IF NOT EXISTS identity_operations_local ON CLUSTER '{cluster}' (`tenant` LowCardinality(String), `op_id` String, `kind` LowCardinality(String), `a` String, `b` String, `reason` String, `at` DateTime64(3, 'UTC'), `actor` String DEFAULT '') ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/{database}/identity_operations', '{replica}') ORDER BY (tenant, at, op_id) SETTINGS old_parts_lifetime = 0, cleanup_delay_period = 1, cleanup_delay_period_random_add = 0, min_compressed_bytes_to_fsync_after_merge = 1;
 CREATE TABLE IF NOT EXISTS identity_operations ON CLUSTER '{cluster}' AS identity_operations_local
 ENGINE = Distributed('{cluster}', currentDatabase(), identity_operations_local, cityHash64(tenant, op_id));
 
@@ -264,4 +264,5 @@ INSERT INTO schema_migrations (version, name) VALUES
     (57, '057_profiles_traits_view'),
     (65, '065_exports'),
     (75, '075_computed_traits'),
-    (80, '080_operations');
+    (80, '080_operations'),
+    (81, '081_identity_operations_actor');

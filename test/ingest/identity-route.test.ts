@@ -57,7 +57,7 @@ describe("identity decision routes", () => {
     expect(replies.first.status).toBe(200)
   }, 60_000)
 
-  it("a suggestion accepted or dismissed once is 409 naming it, what was decided and when; an unknown one stays 404", () =>
+  it("a suggestion accepted or dismissed once is 409 naming it, what was decided, when and by whom; an unknown one stays 404", () =>
     withCollector(dir, (url) => Effect.gen(function* () {
       // Two people, each seen as two profiles (one name, the same e-mail local part on two domains): two suggestions.
       for (const name of ["Ann Lee", "Bob Stone"]) {
@@ -70,27 +70,32 @@ describe("identity decision routes", () => {
       const route = yield* identityRoute({ warehouse: yield* Warehouse, config, reload: Effect.void })
       const listed = yield* route({ method: "GET", url: "/v1/identity/suggestions?tenant=acme" } as IncomingMessage)
       const [first, second] = (listed.body as { suggestions: Array<{ id: string }> }).suggestions.map((s) => s.id)
-      const decide = (id: string, what: "accept" | "dismiss") =>
-        Effect.map(route(request(`/v1/identity/suggestions/${id}/${what}`, { tenant: "acme", reason: "same person" })),
-          (r) => ({ status: r.status, body: r.body as { rule?: string; error?: string; field?: string; operation?: { atMs: number } } }))
+      const decide = (id: string, what: "accept" | "dismiss", tokenId = "tok_officer") =>
+        Effect.map(route(request(`/v1/identity/suggestions/${id}/${what}`, { tenant: "acme", reason: "same person" }), { tenant: undefined, tokenId }),
+          (r) => ({ status: r.status, body: r.body as { rule?: string; error?: string; field?: string; operation?: { atMs: number; actor: string } } }))
 
       const accepted = yield* decide(first!, "accept")
       expect(accepted.status).toBe(200)
+      expect(accepted.body.operation!.actor).toBe("token:tok_officer")
       const at = new Date(accepted.body.operation!.atMs).toISOString()
       for (const what of ["accept", "dismiss"] as const) {
-        const again = yield* decide(first!, what)
+        const again = yield* decide(first!, what, "tok_late")
         expect(again).toMatchObject({ status: 409, body: { rule: "suggestion_already_accepted", field: "/id" } })
-        expect(again.body.error).toContain(`suggestion ${first} of tenant "acme" was already accepted at ${at}`)
+        expect(again.body.error).toContain(`suggestion ${first} of tenant "acme" was already accepted at ${at} by token:tok_officer`)
       }
 
-      const dismissed = yield* decide(second!, "dismiss")
+      const dismissed = yield* decide(second!, "dismiss", "tok_other")
       expect(dismissed.status).toBe(200)
       const dismissedAt = new Date(dismissed.body.operation!.atMs).toISOString()
       for (const what of ["accept", "dismiss"] as const) {
         const again = yield* decide(second!, what)
         expect(again).toMatchObject({ status: 409, body: { rule: "suggestion_already_dismissed", field: "/id" } })
-        expect(again.body.error).toContain(`suggestion ${second} of tenant "acme" was already dismissed at ${dismissedAt}`)
+        expect(again.body.error).toContain(`suggestion ${second} of tenant "acme" was already dismissed at ${dismissedAt} by token:tok_other`)
       }
+      // Every decision is on record with who made it.
+      const recorded = yield* (yield* Warehouse).query<{ kind: string; actor: string }>(
+        "SELECT kind, actor FROM identity_operations WHERE tenant = 'acme' ORDER BY at")
+      expect(recorded).toEqual([{ kind: "link", actor: "token:tok_officer" }, { kind: "dismiss", actor: "token:tok_other" }])
       // Another tenant's decisions are not this one's.
       const elsewhere = yield* Effect.map(route(request(`/v1/identity/suggestions/${first}/accept`, { tenant: "globex" })), (r) => r.body as { rule: string })
       expect(elsewhere.rule).toBe("unknown_suggestion")
