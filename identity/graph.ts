@@ -279,7 +279,10 @@ export function* resolveGraphSteps(
   const clusters = yield* joinUnderLimits(bestTrust, links, rules, refused, separate, typedBy, corroboratedLinks)
   if (corroboratedLinks.size > 0) links.forEach((l, i) => { if (corroboratedLinks.has(l)) links[i] = { ...l, rule: CORROBORATED } })
   const profileOf = new Map<NodeKey, string>()
-  for (const anchor of anchors.values()) if (anchor.startsWith("message:")) profileOf.set(anchor, profileIdFor(tenant, anchor))
+  for (const anchor of anchors.values()) {
+    if (anchor.startsWith("message:")) profileOf.set(anchor, profileIdFor(tenant, anchor))
+    if (pauseAt(step++)) yield
+  }
   for (const members of clusters) {
     if (pauseAt(step++)) yield
     let oldest = members[0]!

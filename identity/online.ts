@@ -41,7 +41,7 @@ export const resolveOnline = Effect.fn("resolveOnline")(function* (
       for (const o of links) if (o.sightings.some((s) => wanted.has(nodeKey(s.kind, s.value)))) more.push(o)
     }
     for (const o of more) read.push(o)
-    needed = { nodes: graph.widen(more), messages: [] }
+    needed = { nodes: yield* inSlices(graph.widenSteps(more)), messages: [] }
   }
   return yield* inSlices(graph.finishSteps(read))
 })

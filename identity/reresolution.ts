@@ -4,7 +4,7 @@
 import { baseOf, nodeKey, type NodeKey, type Observation, OPERATOR, profileIdFor, type RefusedLink, resolveGraphSteps } from "./graph.ts"
 import { FastPathGraph } from "./fast-path.ts"
 import { NONE, Part, UNSEEN, UNVERIFIED } from "./graph-store.ts"
-import { pauseAt, type Steps } from "./slices.ts"
+import { eachStep, pauseAt, type Steps } from "./slices.ts"
 
 export class ReresolvingGraph extends FastPathGraph {
   /**
@@ -30,8 +30,14 @@ export class ReresolvingGraph extends FastPathGraph {
       }
       this.parts.delete(p)
     }
-    for (const x of this.deferred) if (!seen.has(x)) { seen.add(x); gathered.push(x) }
-    for (const x of yield* this.readBack(stored)) if (!seen.has(x)) { seen.add(x); gathered.push(x) }
+    for (const x of this.deferred) {
+      if (!seen.has(x)) { seen.add(x); gathered.push(x) }
+      if (pauseAt(step++)) yield
+    }
+    for (const x of yield* this.readBack(stored)) {
+      if (!seen.has(x)) { seen.add(x); gathered.push(x) }
+      if (pauseAt(step++)) yield
+    }
     const observations = new Array<Observation>(gathered.length)
     for (let i = 0; i < gathered.length; i++) {
       observations[i] = this.observationOf(gathered[i]!)
@@ -84,7 +90,10 @@ export class ReresolvingGraph extends FastPathGraph {
    * before replaces its stored version, and had that version's profile.
    */
   protected *readBack(stored: ReadonlyArray<Observation>): Steps<Array<number>> {
-    const present = [...new Map(stored.filter((o) => o.sightings.length > 0).map((o) => [o.messageId, o])).values()]
+    // The latest version of each message (a message read back twice, or sent again, counts once).
+    const latest = new Map<string, Observation>()
+    yield* eachStep(stored, (o) => { if (o.sightings.length > 0) latest.set(o.messageId, o) })
+    const present = [...latest.values()]
     if (present.length === 0) return []
     const before = yield* resolveGraphSteps(this.tenant, present, this.rules, this.shared, this.separate)
     const changedAt = new Map<number, number>()
@@ -112,11 +121,14 @@ export class ReresolvingGraph extends FastPathGraph {
   /**
    * Parts outside the ones being resolved again that stored messages also state (another pipeline member linked
    * them, and this graph has not read that yet): they are resolved again too. Returns the identifiers (seen before
-   * this batch) whose stored messages are needed as well; none when the stored messages stay within the parts.
+   * this batch) whose stored messages are needed as well; none when the stored messages stay within the parts. In
+   * steps (identity/slices.ts): what is read back can be a tenant's whole history.
    */
-  widen(stored: ReadonlyArray<Observation>): ReadonlyArray<NodeKey> {
+  *widenSteps(stored: ReadonlyArray<Observation>): Steps<ReadonlyArray<NodeKey>> {
     const needed: Array<NodeKey> = []
+    let step = 0
     for (const o of stored) {
+      if (pauseAt(step++)) yield
       for (const s of o.sightings) {
         const node = this.nodeOf(nodeKey(s.kind, s.value))
         if (node === undefined || this.nodeShared[node] === 1) continue

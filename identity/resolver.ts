@@ -67,7 +67,7 @@ export class TenantGraph extends StatefulGraph {
     while (needed.nodes.length > 0 || needed.messages.length > 0) {
       const more = stored(needed)
       for (const o of more) read.push(o)
-      needed = { nodes: this.widen(more), messages: [] }
+      needed = { nodes: yield* this.widenSteps(more), messages: [] }
     }
     return yield* this.finishSteps(read)
   }

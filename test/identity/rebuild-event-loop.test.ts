@@ -60,11 +60,14 @@ const longestStall = <A, E, R>(program: Effect.Effect<A, E, R>) =>
     return { result, longestMs: Math.round(longest) }
   })
 
-/** Far above a slice (about 20 ms), far below what one tenant's history took at once (about 1 s here). */
-const BOUND_MS = 250
+/**
+ * Well above a slice (about 20 ms) and what the warehouse holds the loop for, reading this history as one answer
+ * (110-165 ms measured at load average 4), well below what the history took at once (520-670 ms).
+ */
+const BOUND_MS = 300
 
 describe("identity work shares the event loop", () => {
-  it("a rebuild of a tenant's 20,000 messages gives the event loop a turn at least every 250 ms", async () => {
+  it("a rebuild of a tenant's 20,000 messages gives the event loop a turn at least every 300 ms", async () => {
     const { result, longestMs } = await withWarehouse(Effect.gen(function* () {
       yield* storeIdentity({ observations: history(), links: [], moved: [], merges: [], nodes: [] })
       return yield* longestStall(rebuildIdentity(config, "acme", { reread: true }))
@@ -73,7 +76,7 @@ describe("identity work shares the event loop", () => {
     expect(longestMs).toBeLessThan(BOUND_MS)
   }, 60_000)
 
-  it("an operator's split (the tenant's graph reloaded, then rebuilt) gives the event loop a turn at least every 250 ms", async () => {
+  it("an operator's split (the tenant's graph reloaded, then rebuilt) gives the event loop a turn at least every 300 ms", async () => {
     const { result, longestMs } = await withWarehouse(Effect.gen(function* () {
       yield* storeIdentity({ observations: history(), links: [], moved: [], merges: [], nodes: [] })
       yield* rebuildIdentity(config, "acme")
