@@ -7,9 +7,34 @@ export interface Answer {
   readonly text: string
 }
 
+/**
+ * The most of an answer read. What an API answers for one batch (per-record results of 100-200 records) is far less;
+ * an answer without end (a receiver that streams) would otherwise fill the server's memory until the timeout.
+ */
+export const MAX_ANSWER_BYTES = 8 * 1024 * 1024
+
+const readBounded = async (res: Response): Promise<string> => {
+  const tooLarge = () => new Error(`the answer is larger than ${MAX_ANSWER_BYTES / 1024 / 1024} MB, the most cdp reads of one`)
+  if (Number(res.headers.get("content-length") ?? 0) > MAX_ANSWER_BYTES) {
+    await res.body?.cancel()
+    throw tooLarge()
+  }
+  if (res.body === null) return ""
+  const chunks: Array<Uint8Array> = []
+  let size = 0
+  // Leaving the loop by a throw cancels the stream: nothing more is read.
+  for await (const chunk of res.body) {
+    size += chunk.byteLength
+    if (size > MAX_ANSWER_BYTES) throw tooLarge()
+    chunks.push(chunk)
+  }
+  // As res.text() decodes: UTF-8, a byte-order mark dropped.
+  return new TextDecoder().decode(Buffer.concat(chunks))
+}
+
 export const request = async (url: string, init: { method: string; headers: Record<string, string>; body?: string }, signal: AbortSignal): Promise<Answer> => {
   const res = await fetch(url, { ...init, signal, redirect: "error" })
-  const text = await res.text()
+  const text = await readBounded(res)
   let json: unknown
   try {
     json = text === "" ? undefined : JSON.parse(text)
