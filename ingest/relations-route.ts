@@ -17,11 +17,12 @@ import {
   type SeriesEvery, summarise,
 } from "../identity/relations/index.ts"
 import { notADay } from "../warehouse/calendar.ts"
+import { storedOperations } from "../warehouse/operations.ts"
 import { readRuns } from "../warehouse/relations.ts"
 import { Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
 import { ajv, relationsComputeBodySchema } from "./schemas.ts"
 import { adminBodyOf, isReply, type QueryReply, receiveAdminBody, refuse, refuseBadParameter, refuseRepeated, warehouseUnavailable } from "./query-route.ts"
-import { accepted, awaitJob, isRunning, type Jobs, jobView } from "./jobs.ts"
+import { accepted, awaitJob, isRunning, type Jobs, jobView, operationView } from "./jobs.ts"
 import { refuseUnknownParameter } from "./pages.ts"
 import { DEFAULT_TENANT } from "./writekeys.ts"
 
@@ -134,13 +135,12 @@ export const relationsRoute = (options: {
 
   const computeStatus = (url: URL, tenant: string) => {
     const given = readParameters(url, [])
-    if (isReply(given)) return given
+    if (isReply(given)) return Effect.succeed(given)
     const job = options.jobs.latest(COMPUTE_JOB, tenant)
-    if (job === undefined) {
-      return refuse(404, "no_compute",
-        `no compute of tenant "${tenant}" was asked of this server since it started; POST ${COMPUTE_PATH} starts one, GET ${RELATIONS_PATH}/summary reads the stored runs`)
-    }
-    return { status: 200, body: jobView(job) }
+    if (job !== undefined) return Effect.succeed<QueryReply>({ status: 200, body: jobView(job) })
+    // None asked of this server: the latest on record, which an earlier server ran.
+    return run(storedOperations({ tenant, kind: COMPUTE_JOB, limit: 1 }), ([op]): QueryReply => op !== undefined ? { status: 200, body: operationView(op) }
+      : refuse(404, "no_compute", `no compute of tenant "${tenant}" was asked; POST ${COMPUTE_PATH} starts one, GET ${RELATIONS_PATH}/summary reads the stored runs`))
   }
 
   const summary = (url: URL, tenant: string) =>
@@ -205,7 +205,7 @@ export const relationsRoute = (options: {
     const only = (allowed: string, then: () => Effect.Effect<QueryReply>) =>
       (allowed === "GET" ? read : method === allowed) ? then() : Effect.succeed(refuse(405, "method_not_allowed", `use ${allowed} ${path}`, undefined, { allow: allowed }))
     if (path === COMPUTE_PATH) {
-      if (read) return Effect.succeed(computeStatus(url, tenant))
+      if (read) return computeStatus(url, tenant)
       if (method === "POST") return compute(req, tenant, principal?.tokenId ?? "")
       return Effect.succeed(refuse(405, "method_not_allowed", `use POST ${path} to compute, GET ${path} to follow it`, undefined, { allow: "GET, POST" }))
     }

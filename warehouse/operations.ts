@@ -82,11 +82,12 @@ export const storedOperation = Effect.fn("storedOperation")(function* (id: strin
 })
 
 /**
- * Operations newest first (by start, then id): of one tenant when `tenant` is given, else of all; `limit` of them
- * after `before` (a page's last [start ms, id]).
+ * Operations newest first (by start, then id): of one tenant when `tenant` is given, else of all, and of one kind when
+ * `kind` is; `limit` of them after `before` (a page's last [start ms, id]).
  */
 export const storedOperations = Effect.fn("storedOperations")(function* (q: {
   readonly tenant: string | undefined
+  readonly kind?: string | undefined
   readonly limit: number
   readonly before?: readonly [number, string] | undefined
 }) {
@@ -96,6 +97,10 @@ export const storedOperations = Effect.fn("storedOperations")(function* (q: {
   if (q.tenant !== undefined) {
     where.push("tenant = {tenant:String}")
     params["tenant"] = q.tenant
+  }
+  if (q.kind !== undefined) {
+    where.push("kind = {kind:String}")
+    params["kind"] = q.kind
   }
   if (q.before !== undefined) {
     where.push("(started_at, id) < (fromUnixTimestamp64Milli({beforeMs:Int64}, 'UTC'), {beforeId:String})")

@@ -138,4 +138,20 @@ describe("/v1/relations", () => {
       const other = checked("/v1/relations/compute", "GET", yield* call(url, "GET", "/v1/relations/compute?tenant=globex", ADMIN))
       expect(other).toMatchObject({ status: 404, body: { rule: "no_compute" } })
     })), 120_000)
+
+  it("a compute is still followed after the server that ran it stopped: the latest on record", async () => {
+    const id = await withApi(dir, (url) => Effect.gen(function* () {
+      yield* seed(url)
+      const done = yield* call(url, "POST", "/v1/relations/compute", ADMIN, { tenant: "acme", asOf: "2024-11-01", wait: true })
+      expect(done.status, JSON.stringify(done.body)).toBe(200)
+      return (yield* call(url, "GET", "/v1/relations/compute?tenant=acme", ADMIN)).body.id as string
+    }))
+    await withApi(dir, (url) => Effect.gen(function* () {
+      const marketer = yield* token(url, { role: "marketer", tenant: "acme" })
+      const followed = checked("/v1/relations/compute", "GET", yield* call(url, "GET", "/v1/relations/compute?tenant=acme", marketer))
+      expect(followed).toMatchObject({ status: 200, body: { id, kind: "relations-compute", tenant: "acme", asOf: "2024-11-01", status: "done", result: { profiles: 2 } } })
+      const other = checked("/v1/relations/compute", "GET", yield* call(url, "GET", "/v1/relations/compute?tenant=globex", ADMIN))
+      expect(other).toMatchObject({ status: 404, body: { rule: "no_compute" } })
+    }))
+  }, 120_000)
 })
