@@ -38,7 +38,16 @@ describe("audience names", () => {
       // Kept composed whichever way it was typed.
       const other = yield* create("Cafe\u0301")
       expect(other.name).toBe("Caf\u00e9")
-      // Letters, marks, emoji and spaces of every script are names.
-      for (const name of ["Café — VIP 😀", "عملاء مخلصون", "顧客 リスト"]) expect((yield* create(name)).name).toBe(name)
+      // Letters, marks, emoji and spaces of every script are names, with the joiners that make what they show: an emoji
+      // sequence (woman technologist, family, rainbow flag), a Devanagari or Malayalam conjunct after a virama, a
+      // Persian word's non-joiner between Arabic letters.
+      for (const name of [
+        "Café — VIP 😀", "عملاء مخلصون", "顧客 リスト", "\u{1f469}\u200d\u{1f4bb} devs", "\u{1f468}\u200d\u{1f469}\u200d\u{1f467} families",
+        "\u{1f3f3}\ufe0f\u200d\u{1f308} pride", "\u0915\u094d\u200d\u0937 list", "\u0d28\u0d4d\u200d \u0d31", "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645",
+      ]) expect((yield* create(name)).name).toBe(name)
+      // A joiner that joins nothing there still makes a second name that looks like the first.
+      for (const [name, point] of [["a\u200db", "U+200D"], ["Dup\u200c", "U+200C"], ["\u200d\u{1f600}", "U+200D"], ["x\u200c\u0645", "U+200C"]] as const) {
+        expect(yield* refusal(create(name)), JSON.stringify(name)).toContain(point)
+      }
     })))
 })
