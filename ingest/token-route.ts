@@ -28,6 +28,12 @@ const readObject = (text: string): Record<string, unknown> | QueryReply => {
   return refuse(400, "bad_body", "the body must be a JSON object")
 }
 
+/** The 404 for something in a token's place in the path that no token id can be (a GET of it, a revoke). */
+const notATokenId = (id: string): QueryReply => {
+  const shown = JSON.stringify(id.length <= 80 ? id : `${id.slice(0, 80)}…`)
+  return refuse(404, "token_not_found", `no token ${shown}: a token id is tok_ and 6-40 letters, digits, _ or - (GET ${TOKENS_PATH} lists them)`, "/id")
+}
+
 /** The 400 naming a field the body does not take (a misspelt "scope" or "expire" must not fall back to the role's scopes or no expiry). */
 const unknownField = (body: Record<string, unknown>, what: string, takes: ReadonlyArray<string>): QueryReply | undefined => {
   const extra = Object.keys(body).find((k) => !takes.includes(k))
@@ -70,10 +76,7 @@ export const tokenRoute = (options: { readonly registry: TokenRegistry; readonly
       if (req.method === "GET" && (rest === "inspect" || /^[^/]+\/revoke$/.test(rest))) {
         return refuse(405, "method_not_allowed", `use POST ${path}`, undefined, { allow: "POST" })
       }
-      if (req.method === "GET" && rest !== "" && !rest.includes("/")) {
-        const shown = JSON.stringify(rest.length <= 80 ? rest : `${rest.slice(0, 80)}…`)
-        return refuse(404, "token_not_found", `no token ${shown}: a token id is tok_ and 6-40 letters, digits, _ or - (GET ${TOKENS_PATH} lists them)`, "/id")
-      }
+      if (req.method === "GET" && rest !== "" && !rest.includes("/")) return notATokenId(rest)
       if (req.method !== "POST") return refuse(405, "method_not_allowed", `use GET or POST ${TOKENS_PATH}`, undefined, { allow: "GET, POST" })
       const text = yield* receiveAdminBody(req, BODY_LIMIT, options.bodyIdleMs, "a token request")
       if (typeof text !== "string") return text
@@ -115,6 +118,7 @@ export const tokenRoute = (options: { readonly registry: TokenRegistry; readonly
         )
       }
       const revoke = /^(tok_[A-Za-z0-9_-]{6,40})\/revoke$/.exec(rest)
+      if (revoke === null && /^[^/]+\/revoke$/.test(rest)) return notATokenId(rest.slice(0, -"/revoke".length))
       if (revoke === null) return refuse(404, "not_found", `no route ${req.method} ${path}; the token routes are POST ${TOKENS_PATH}, GET ${TOKENS_PATH}[/{id}], POST ${TOKENS_PATH}/inspect, POST ${TOKENS_PATH}/{id}/revoke`)
       const record = options.registry.find({ id: revoke[1]! })
       if (record !== undefined && !own(record.tenant ?? null)) return notOwn()
