@@ -580,10 +580,12 @@ export const makeKafkaBus = (options: KafkaBusOptions): Effect.Effect<EventBusSh
       backlog: Effect.sync(() => {
         const now = Date.now()
         const out: Record<string, TopicBacklog> = {}
-        for (const [name, pending] of handling) {
+        // A failing topic whose partitions all wait for their retry has nothing in hand, and is failing all the same:
+        // before, /health named it only while a retry was under way (a moment when the store refuses at once).
+        for (const name of new Set([...handling.keys(), ...failing.keys()])) {
           const failure = failing.get(name)
           const since = oldest.get(name)
-          out[name] = { pending, oldestAgeMs: since === undefined ? 0 : now - since, ...(failure === undefined ? {} : { failing: failure }) }
+          out[name] = { pending: handling.get(name) ?? 0, oldestAgeMs: since === undefined ? 0 : now - since, ...(failure === undefined ? {} : { failing: failure }) }
         }
         return out
       }),

@@ -1,6 +1,9 @@
-// GET /health: live means the process answers; ready means a message sent now can land. Not ready (503, with the
-// reasons) while draining, while the warehouse does not answer (or, on the in-process bus, the object store), while a consumer keeps failing (an outage) or its
-// oldest record has waited too long (a wedged pipeline), or while the data dir's disk is nearly full.
+// GET /health: live means the process answers; ready means a message sent now gets what a 2xx promises: landed on the
+// in-process bus, acknowledged by Kafka on the Kafka bus. Not ready (503, with the reasons) while draining, while the
+// warehouse or the bus does not answer (or, on the in-process bus, the object store), while the data dir's disk is
+// nearly full, or, on the in-process bus, while a consumer keeps failing (an outage) or its oldest record has waited
+// too long (a wedged pipeline). On Kafka a consumer's trouble delays no 2xx (the message waits in Kafka until the
+// consumer is back): it is listed in `warnings`, and senders are not refused for it.
 import type { StatsFs } from "node:fs"
 import { statfs } from "node:fs/promises"
 import { dirname } from "node:path"
@@ -83,8 +86,11 @@ export const makeHealth = (options: HealthOptions = {}) =>
         ? `the disk of ${diskPath} has ${megabytes(free)} free (needs ${megabytes(minFreeBytes)})`
         : undefined
 
+    // On Kafka a 2xx waits only for Kafka's ack: what the consumers do with the message later cannot break it.
+    const consumersStopIngest = bus.backend.kind === "memory"
+
     const refusal = Effect.gen(function* () {
-      const problems = [...backlogProblems(yield* bus.backlog)]
+      const problems = consumersStopIngest ? [...backlogProblems(yield* bus.backlog)] : []
       const disk = diskProblem(yield* freeBytes)
       if (disk !== undefined) problems.unshift(disk)
       return problems.length === 0 ? undefined : `not ready: ${problems.join("; ")}`
@@ -108,9 +114,10 @@ export const makeHealth = (options: HealthOptions = {}) =>
           ...(warehouseUp ? [] : [`the warehouse (${warehouse.backend.kind} ${warehouse.backend.location}) does not answer`]),
           ...(busUp ? [] : [`the bus (${bus.backend.kind} ${bus.backend.location}) does not answer`]),
           ...(objectsStopIngest ? [`the object store (${objects!.backend.kind} ${objects!.backend.location}) does not answer: ${objectsDown}`] : []),
-          ...backlogProblems(backlog),
+          ...(consumersStopIngest ? backlogProblems(backlog) : []),
           ...[diskProblem(free)].filter((p) => p !== undefined),
         ]
+        const warnings = consumersStopIngest ? [] : backlogProblems(backlog)
         const ready = reasons.length === 0
         const { lastLandedAt, lastWarehouseError } = pipeline.landing
         return {
@@ -120,6 +127,7 @@ export const makeHealth = (options: HealthOptions = {}) =>
             live: true,
             ready,
             reasons,
+            warnings,
             uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
             backends: {
               warehouse: { ...warehouse.backend, state: warehouseUp ? "up" : "down" },

@@ -8,7 +8,7 @@ import { createConnection, createServer, type Server, type Socket } from "node:n
 import { gunzipSync } from "node:zlib"
 import { CreateBucketCommand, DeleteBucketCommand, DeleteObjectsCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3"
 import { afterAll, describe, expect, it } from "vitest"
-import { type CdpProcess, freePort, sleep, startCdp, untilHealthy } from "../support/kafka.ts"
+import { type CdpProcess, freePort, KafkaScene, kafkaBrokers, sleep, startCdp, untilHealthy } from "../support/kafka.ts"
 import { basicAuth, freshDir, removeDir } from "../support/pipeline.ts"
 
 const enabled = process.env["CDP_INTEGRATION"] === "1"
@@ -67,6 +67,7 @@ const dropBucket = async (s3: S3Client, bucket: string) => {
 interface Health {
   readonly ready: boolean
   readonly reasons: ReadonlyArray<string>
+  readonly warnings: ReadonlyArray<string>
   readonly backends: { readonly objects?: { readonly kind: string; readonly location: string; readonly state: string } }
 }
 
@@ -79,10 +80,11 @@ describe.runIf(enabled)("the object store failing under cdp serve", () => {
   })
 
   /**
-   * A bucket of its own (named `name-...`) on the shared MinIO, a proxy to MinIO, and `cdp serve` (in-process bus)
-   * archiving into the bucket through the proxy; `send(id)` posts a message with id `name-id`.
+   * A bucket of its own (named `name-...`) on the shared MinIO, a proxy to MinIO, and `cdp serve` (in-process bus
+   * unless `env` says otherwise) archiving into the bucket through the proxy; `send(id)` posts a message with id
+   * `name-id`.
    */
-  const serveBehindProxy = async (name: string) => {
+  const serveBehindProxy = async (name: string, env: Record<string, string> = { CDP_BUS: "memory" }) => {
     const endpoint = new URL(process.env["CDP_S3_ENDPOINT"]!)
     const credentials = { accessKeyId: process.env["CDP_S3_ACCESS_KEY_ID"]!, secretAccessKey: process.env["CDP_S3_SECRET_ACCESS_KEY"]! }
     const s3 = new S3Client({ endpoint: endpoint.origin, region: "us-east-1", forcePathStyle: true, credentials })
@@ -96,7 +98,7 @@ describe.runIf(enabled)("the object store failing under cdp serve", () => {
     const port = await freePort()
     const url = `http://127.0.0.1:${port}`
     const serve = startCdp(["serve", "--port", String(port), "--data-dir", dir], {
-      CDP_BUS: "memory", CDP_WRITE_KEYS: `${KEY}=acme`, CDP_S3_BUCKET: bucket, CDP_S3_ENDPOINT: `http://127.0.0.1:${proxyPort}`,
+      ...env, CDP_WRITE_KEYS: `${KEY}=acme`, CDP_S3_BUCKET: bucket, CDP_S3_ENDPOINT: `http://127.0.0.1:${proxyPort}`,
       CDP_S3_FORCE_PATH_STYLE: "true", CDP_S3_REGION: "us-east-1",
     })
     processes.push(serve)
@@ -160,6 +162,63 @@ describe.runIf(enabled)("the object store failing under cdp serve", () => {
       await done()
     }
   }, 180_000)
+
+  it("on Kafka a store that is down takes no sender's 2xx away: health stays ready and names the failing archive consumer", async () => {
+    // On Kafka a 2xx means Kafka has the message (README: what a 2xx means); the archive consumer writes it when the
+    // store is back. Before: while the raw consumer retried, senders were refused 503 not_ready (most of the time:
+    // 200 and 503 alternated with the consumer's retries) and /health said nothing of the consumer between retries.
+    const scene = new KafkaScene(`oo${randomUUID().slice(0, 8)}.`)
+    await scene.connect()
+    const { s3, bucket, proxy, proxyPort, url, serve, send, health, done } = await serveBehindProxy("kafka", {
+      CDP_BUS: "kafka", CDP_KAFKA_BROKERS: kafkaBrokers().join(","), CDP_KAFKA_PREFIX: scene.prefix, CDP_KAFKA_PARTITIONS: "1",
+    })
+    try {
+      await untilHealthy(url, serve)
+      expect((await send("before")).status).toBe(200)
+      await proxy.stop()
+      const statuses: Array<number> = []
+      const warned: Array<boolean> = []
+      // Over 15 s, past the raw consumer's first retries (200 ms doubling to 10 s) and a write's 5 s connect timeout.
+      for (let i = 0; i < 15; i++) {
+        statuses.push((await send(`during-${i}`)).status)
+        const h = await health()
+        statuses.push(h.status)
+        warned.push((h.body.warnings ?? []).some((w) => w.startsWith(`topic ${scene.prefix}raw: its consumer has failed`)))
+        await sleep(1_000)
+      }
+      expect(statuses.filter((s) => s !== 200)).toEqual([])
+      // Once it has failed, the consumer is named in every answer after (not only while a retry is under way).
+      const first = warned.indexOf(true)
+      expect(first).toBeGreaterThanOrEqual(0)
+      expect(warned.slice(first)).toEqual(warned.slice(first).map(() => true))
+      const down = await health()
+      expect(down.body).toMatchObject({ ready: true, reasons: [], backends: { bus: { state: "degraded" }, objects: { state: "down" } } })
+
+      await proxy.start(proxyPort)
+      const ids = ["before", ...Array.from({ length: 15 }, (_, i) => `during-${i}`)]
+      const archived = new Set<string>()
+      for (let i = 0; i < 300 && !ids.every((id) => archived.has(id)); i++) {
+        const listed = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: "archive/acme/" }))
+        for (const o of listed.Contents ?? []) {
+          if (!o.Key!.endsWith(".ndjson.gz")) continue
+          const body = await (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: o.Key! }))).Body!.transformToByteArray()
+          const text = gunzipSync(body).toString("utf8")
+          for (const id of ids) if (new RegExp(`kafka-${id}(?![0-9])`).test(text)) archived.add(id)
+        }
+        await sleep(200)
+      }
+      expect(ids.filter((id) => !archived.has(id))).toEqual([])
+      let back = await health()
+      for (let i = 0; i < 100 && back.body.warnings.length > 0; i++) {
+        await sleep(100)
+        back = await health()
+      }
+      expect(back.body).toMatchObject({ ready: true, warnings: [], backends: { bus: { state: "up" }, objects: { state: "up" } } })
+    } finally {
+      await done()
+      await scene.cleanup()
+    }
+  }, 240_000)
 
   it("a store that stops answering (not refusing) is down in health, and the server recovers when it answers again", async () => {
     const { proxy, url, serve, send, health, done } = await serveBehindProxy("hang")
