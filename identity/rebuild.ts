@@ -141,11 +141,12 @@ export const rebuildIdentity = Effect.fn("rebuildIdentity")(function* (config: I
   const memo = new Map<string, Normalised>()
   const rewritten: Array<ObservationRow> = []
   const read = options.reread === true
+    // Reading a value anew can take 100 microseconds (a phone number), so this pauses more often.
     ? yield* inSlices(mapSteps(yield* loadStoredObservations(onlyTenant), (stored) => {
       const again = readAgain(stored, config.extract, memo)
       if (again.row !== undefined) rewritten.push(again.row)
       return again.observation
-    }))
+    }, 16))
     : undefined
   const input = yield* loadGraphInput(onlyTenant, config.extract.blocked, read)
   const summaries: Array<RebuildSummary> = []
