@@ -130,8 +130,12 @@ export const audienceRoute = (options: AudienceRouteOptions) => (req: IncomingMe
               return Effect.succeed(refuse(400, "bad_audience", (e as AudienceInvalid).reason, `/${(e as AudienceInvalid).field}`))
             case "AudienceLimitReached":
               return Effect.succeed(refuse(409, "audience_limit", tagged.message ?? "the tenant has as many audiences as it may have", "tenant"))
-            case "AudienceNotFound":
-              return Effect.succeed(refuse(404, "audience_not_found", tagged.message ?? "no such audience"))
+            case "AudienceNotFound": {
+              // The id as sent, cut: a 20,000-character one is not quoted back whole.
+              const { id, tenant } = e as { id: string; tenant: string }
+              const shown = JSON.stringify(id.length <= 80 ? id : `${id.slice(0, 80)}…`)
+              return Effect.succeed(refuse(404, "audience_not_found", `no audience ${shown} in tenant "${tenant}" (cdp audience list shows them)`))
+            }
             case "BadCursor":
               return Effect.succeed(refuse(400, "bad_cursor", tagged.message ?? "bad cursor", "cursor"))
             case "UnknownPurpose":

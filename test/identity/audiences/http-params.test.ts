@@ -75,4 +75,22 @@ describe("the audience routes' query parameters", () => {
       // Nothing of the refused requests was saved.
       expect((yield* call(base, "/v1/audiences/{id}", "GET", `/v1/audiences/${id}?tenant=acme`)).body["audience"]).toMatchObject({ version: 1 })
     })), 60_000)
+
+  // Probing found the 404 quoting the whole id: 20,000 characters sent as a preview's "id" came back in the error.
+  it("an unknown audience id is quoted cut to 80 characters, in the path and in a preview's body", () =>
+    withConsent(dir, Effect.gen(function* () {
+      const base = yield* serve
+      const long = `aud_${"a".repeat(20_000)}`
+      for (const [template, method, path, body] of [
+        ["/v1/audiences/{id}", "GET", `/v1/audiences/${long.slice(0, 5000)}?tenant=acme`, undefined],
+        ["/v1/audiences/{id}/members", "GET", `/v1/audiences/${long.slice(0, 5000)}/members?tenant=acme`, undefined],
+        ["/v1/audiences/preview", "POST", "/v1/audiences/preview", { tenant: "acme", id: long }],
+      ] as const) {
+        const res = yield* call(base, template, method, path, body)
+        expect(res, template).toMatchObject({ status: 404, body: { rule: "audience_not_found" } })
+        expect(res.body["error"], template).toBe(`no audience "${"aud_".padEnd(80, "a")}…" in tenant "acme" (cdp audience list shows them)`)
+      }
+      expect((yield* call(base, "/v1/audiences/{id}", "GET", "/v1/audiences/aud_nothere?tenant=acme")).body["error"])
+        .toBe('no audience "aud_nothere" in tenant "acme" (cdp audience list shows them)')
+    })), 60_000)
 })
