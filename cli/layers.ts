@@ -4,6 +4,7 @@ import { join, resolve } from "node:path"
 import { Effect, Layer, Logger, References } from "effect"
 import { identityConfigOf, syncComputedTraits, syncTraitPrecedence } from "../identity/index.ts"
 import { Keys, loadSecret, makeKeys } from "../consent/index.ts"
+import { auditSigner } from "../consent/audit.ts"
 import { EventBus } from "../ingest/bus.ts"
 import { ObjectStore, type ObjectStoreError } from "../ingest/objectstore.ts"
 import type { KafkaBusOptions } from "../ingest/bus-kafka.ts"
@@ -82,7 +83,10 @@ export const pipelineLayer = (config: BackendConfig, role: { readonly consume?: 
     // A new or changed computed trait is backfilled once from what has landed; the warehouse keeps it current after.
     yield* syncComputedTraits(yield* readSetting(SETTINGS.computedTraits))
     // Now and once a day while the pipeline runs (a server runs for months; archive days expire as they pass).
-    yield* keepRetention(yield* readSetting(SETTINGS.retention))
+    // A pass that changed something is audited where this process alone appends to the audit log: objects in the data
+    // dir, which one process holds. With S3 the log is shared by every worker and server: there only what an admin
+    // applies (`cdp retention apply`, POST /v1/operations/retention) is audited.
+    yield* keepRetention(yield* readSetting(SETTINGS.retention), config.s3 === undefined ? { audit: yield* auditSigner(config.dataDir) } : {})
     // The keyed-hash secret of the data dir: the suppression list of erased people is kept under it.
     const keys = makeKeys(yield* loadSecret(config.dataDir))
     // Keys exposed too: consent's reads resolve restrictions (keyed hashes of identifiers) with them.

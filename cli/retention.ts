@@ -4,6 +4,7 @@
 // for months needs the daily pass to drop each day as it passes its period.
 import { type Command, Option } from "commander"
 import { Duration, Effect, Layer } from "effect"
+import { type AuditSigner, auditSigner } from "../consent/audit.ts"
 import { applyStoredRetention } from "../ingest/retention.ts"
 import { archiveCutoff, type RetentionPolicy } from "../warehouse/retention.ts"
 import { readSetting, SETTINGS } from "./config.ts"
@@ -15,14 +16,20 @@ import { directOrServer, followOperation } from "./server-info.ts"
  * Applies the policy now, then every `every` (a day) until the scope closes. A failed pass is logged (counts only)
  * and the next one runs as planned: an object store that is briefly unreachable must not stop retention for good.
  */
-export const keepRetention = (policy: RetentionPolicy, every: Duration.Input = "24 hours", now?: () => Date) =>
+export const keepRetention = (policy: RetentionPolicy, options: {
+  readonly every?: Duration.Input
+  readonly now?: () => Date
+  /** Where a pass that changed something is recorded (the data dir's signed audit log). */
+  readonly audit?: AuditSigner
+} = {}) =>
   Effect.gen(function* () {
-    yield* applyStoredRetention(policy, now)
-    const pass = applyStoredRetention(policy, now).pipe(
+    const apply = applyStoredRetention(policy, { ...(options.now === undefined ? {} : { now: options.now }), ...(options.audit === undefined ? {} : { audit: options.audit }) })
+    yield* apply
+    const pass = apply.pipe(
       Effect.tap((r) => r.archiveDays > 0 ? Effect.logInfo("retention").pipe(Effect.annotateLogs({ archiveDaysRemoved: r.archiveDays })) : Effect.void),
       Effect.catchCause((cause) => Effect.logWarning("retention pass failed; the next runs as planned").pipe(Effect.annotateLogs({ cause: String(cause).split("\n", 1)[0] }))),
     )
-    yield* Effect.forkScoped(Effect.forever(Effect.andThen(Effect.sleep(every), pass)))
+    yield* Effect.forkScoped(Effect.forever(Effect.andThen(Effect.sleep(options.every ?? "24 hours"), pass)))
   })
 
 /** Registers `cdp retention apply` (cli/main.ts passes what every command shares). */
@@ -45,7 +52,7 @@ Examples:
       const main = Effect.gen(function* () {
         const asked = yield* readSetting(SETTINGS.retention)
         const backend = backendConfig(opts.dataDir)
-        const direct = applyStoredRetention(asked).pipe(
+        const direct = Effect.flatMap(auditSigner(backend.dataDir), (audit) => applyStoredRetention(asked, { audit })).pipe(
           Effect.map((r) => ({ policy: asked, tables: r.tables, archiveDays: r.archiveDays })),
           Effect.scoped, Effect.provide(Layer.merge(warehouseLayer(backend), objectStoreLayer(backend))))
         // While cdp serve holds the data dir, it applies its own policy (the CDP_RETENTION it was started with).

@@ -363,6 +363,7 @@ const makeCollector = (options: CollectorOptions) =>
       relations: relationsRoute({ warehouse, config: options.relations, identity: options.identity, bodyIdleMs, jobs }),
       operations: operationsRoute({
         warehouse, pipeline, objects: yield* ObjectStore, jobs, sentiment: options.sentiment, retention: options.retention, bodyIdleMs,
+        audit: options.dataDir === undefined ? undefined : yield* auditSigner(options.dataDir),
       }),
       traits: traitsRoute({ warehouse, bodyIdleMs }),
       audit: options.dataDir === undefined ? undefined : yield* auditRoute({ signer: yield* auditSigner(options.dataDir) }),

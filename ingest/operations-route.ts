@@ -20,6 +20,7 @@ import { adminBodyOf, isReply, type QueryReply, receiveAdminBody, refuse, refuse
 import { ajv, operationBodySchemas } from "./schemas.ts"
 import { RAW_PARSERS } from "./sources/index.ts"
 import type { Principal } from "./auth.ts"
+import type { AuditSigner } from "../consent/audit.ts"
 import type { SentimentConfig } from "../sentiment/index.ts"
 import { dateOffTheCalendar } from "../warehouse/calendar.ts"
 import { type OperationRecord, storedOperation, storedOperations } from "../warehouse/operations.ts"
@@ -48,6 +49,8 @@ export const operationsRoute = (options: {
   readonly sentiment?: SentimentConfig | undefined
   /** CDP_RETENTION, as the server applies it daily. */
   readonly retention?: RetentionPolicy | undefined
+  /** Where a retention pass that changed something is recorded (the data dir's signed audit log). */
+  readonly audit?: AuditSigner | undefined
   readonly bodyIdleMs?: number | undefined
 }) => {
   const finish = <A>(effect: Effect.Effect<A, unknown, Warehouse | Pipeline | ObjectStore>, rule: string, reply: (a: A) => Record<string, unknown>) =>
@@ -94,7 +97,7 @@ export const operationsRoute = (options: {
     if (policy === undefined) return refuse(404, "not_served", "this server applies no retention policy")
     return {
       params: {},
-      work: finish(applyStoredRetention(policy), "retention_failed", (r) => ({ policy, tablesChanged: r.tables, archiveDaysRemoved: r.archiveDays })),
+      work: finish(applyStoredRetention(policy, options.audit === undefined ? {} : { audit: options.audit }), "retention_failed", (r) => ({ policy, tablesChanged: r.tables, archiveDaysRemoved: r.archiveDays })),
     }
   }
 

@@ -1,14 +1,23 @@
 // Retention applied in one pass: each warehouse table's TTL made what the policy (CDP_RETENTION) says, and the raw
 // archive's days older than its period removed. The pipeline runs it at start and daily (cli/retention.ts), an admin
-// on demand (`cdp retention apply`, POST /v1/operations/retention).
+// on demand (`cdp retention apply`, POST /v1/operations/retention). A pass that changed something (a table's TTL, or
+// archive days removed) is an entry of the signed audit log, `retention.applied`: the proof that data past its period
+// was let go, and when.
 import { Effect } from "effect"
+import { appendAudit, type AuditSigner } from "../consent/audit.ts"
 import { expireArchive } from "./archive.ts"
 import { applyRetention, archiveCutoff, type RetentionPolicy } from "../warehouse/retention.ts"
 
-export const applyStoredRetention = (policy: RetentionPolicy, now: () => Date = () => new Date()) =>
+export const applyStoredRetention = (policy: RetentionPolicy, options: { readonly now?: () => Date; readonly audit?: AuditSigner } = {}) =>
   Effect.gen(function* () {
     const tables = yield* applyRetention(policy)
-    const cutoff = archiveCutoff(policy, now())
+    const cutoff = archiveCutoff(policy, (options.now ?? (() => new Date()))())
     const days = cutoff === undefined ? 0 : yield* expireArchive(cutoff)
+    if (options.audit !== undefined && (tables.length > 0 || days > 0)) {
+      yield* appendAudit(options.audit, {
+        kind: "retention.applied", tenant: "", requestId: "",
+        data: { policy, tablesChanged: tables, archiveKeepsFrom: cutoff ?? null, archiveDaysRemoved: days },
+      })
+    }
     return { tables, archiveDays: days }
   })

@@ -1,6 +1,6 @@
 // Retention: per-store periods (CDP_RETENTION) become TTLs the warehouse enforces, and the archive drops old days.
 import { Effect, Layer, type Scope } from "effect"
-import { existsSync, mkdirSync, writeFileSync } from "node:fs"
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { expireArchive } from "../../ingest/archive.ts"
@@ -81,7 +81,7 @@ describe("retention", () => {
       const store = yield* ObjectStore
       yield* store.put("archive/t/segment/2025-11-01/a.ndjson.gz", "x")
       yield* store.put("archive/t/segment/2025-11-02/b.ndjson.gz", "y")
-      yield* keepRetention(DEFAULT_RETENTION, "20 millis", () => today)
+      yield* keepRetention(DEFAULT_RETENTION, { every: "20 millis", now: () => today })
       const mine = Effect.map(store.list("archive/t/segment/2025-"), (keys) => [...keys].sort())
       const afterStart = yield* mine
       // A day later (the clock the pass reads moves on), without a restart.
@@ -106,6 +106,19 @@ describe("retention", () => {
     const out = JSON.parse(r.stdout) as { tablesChanged: Array<string>; archiveDaysRemoved: number; policy: { archive: number } }
     expect(out).toMatchObject({ tablesChanged: ["event_rows"], archiveDaysRemoved: 1, policy: { archive: 13 } })
     expect(existsSync(join(data, "objects/archive/t/segment/2020-01-01/a.ndjson.gz"))).toBe(false)
+    // What changed is a signed entry of the audit log: this pass (events=12, a day removed); the first changed nothing.
+    const entries = readdirSync(join(data, "objects/audit/log")).sort()
+      .map((f) => JSON.parse(readFileSync(join(data, "objects/audit/log", f), "utf8")) as { kind: string; tenant: string; data: Record<string, unknown>; signature: string })
+    expect(entries.map((e) => e.kind)).toEqual(["retention.applied"])
+    expect(entries[0]).toMatchObject({
+      tenant: "", data: { tablesChanged: ["event_rows"], archiveDaysRemoved: 1, archiveKeepsFrom: expect.any(String), policy: { events: 12, archive: 13 } },
+      signature: expect.any(String),
+    })
+    // Nothing changed: nothing recorded.
+    expect(runCdp(["retention", "apply", "--data-dir", data], { env: { CDP_RETENTION: "events=12" } }).status).toBe(0)
+    expect(readdirSync(join(data, "objects/audit/log"))).toHaveLength(1)
+    const verified = runCdp(["audit", "verify", "--data-dir", data])
+    expect(verified.status, verified.stderr).toBe(0)
   })
 
   it("refuses a wrong CDP_RETENTION in one line", () => {
