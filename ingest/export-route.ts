@@ -109,7 +109,8 @@ export const exportRoute = (options: {
           const fields = dryRun ? ["tenant", "full", "limit"] : ["tenant", "full"]
           const unknown = Object.keys(body).find((k) => !fields.includes(k))
           if (unknown !== undefined) {
-            return refuse(400, "bad_body", `unknown field "${unknown}" (${dryRun ? 'a dry run takes "full", "limit" and "tenant"' : 'an export body takes "full" and "tenant"'})`, `/${unknown}`)
+            const shown = unknown.length <= 80 ? unknown : `${unknown.slice(0, 80)}…`
+            return refuse(400, "bad_body", `unknown field "${shown}" (${dryRun ? 'a dry run takes "full", "limit" and "tenant"' : 'an export body takes "full" and "tenant"'})`, `/${unknown.slice(0, 80)}`)
           }
           if (body.limit !== undefined && !(Number.isInteger(body.limit) && (body.limit as number) >= 1 && (body.limit as number) <= MAX_DRY_RUN_SHOWN)) {
             return refuse(400, "bad_limit", `"limit" (requests shown with their bodies) must be a whole number 1-${MAX_DRY_RUN_SHOWN}`, "/limit")

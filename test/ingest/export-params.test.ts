@@ -41,3 +41,15 @@ describe("the export routes' query parameters", () => {
       }
     }), { destinations: DESTINATIONS }), 120_000)
 })
+
+describe("an export body's unknown field", () => {
+  // Probing found a 10,000-character field name quoted back twice (a 20,146-byte error).
+  it("is named cut to 80 characters, in the message and the pointer", () =>
+    withApi(dir, (url) => Effect.gen(function* () {
+      const long = "f".repeat(10_000)
+      const res = yield* callApi(url, "POST", "/v1/exports/lake/dry-run?tenant=acme", TEST_ADMIN_TOKEN, { [long]: 1 })
+      checkResponse("/v1/exports/{destination}/dry-run", "POST", res.status, res.body)
+      expect(res).toMatchObject({ status: 400, body: { rule: "bad_body", field: `/${"f".repeat(80)}` } })
+      expect(res.body.error).toBe(`unknown field "${"f".repeat(80)}…" (a dry run takes "full", "limit" and "tenant")`)
+    }), { destinations: DESTINATIONS }), 120_000)
+})
