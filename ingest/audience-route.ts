@@ -3,7 +3,7 @@
 // is checked before the handler runs (a token with the audiences scopes, ingest/auth.ts); a token bound to a tenant
 // only ever sees that tenant's audiences.
 import type { IncomingMessage } from "node:http"
-import { Effect, Semaphore } from "effect"
+import { Effect } from "effect"
 import { type ConsentPolicies, ConsentPoliciesRef, DEFAULT_POLICIES } from "../consent/index.ts"
 import {
   type Audience, audienceChangesSince, audienceHistory, AudienceInvalid, audienceMembers, checkAudienceCondition, createAudience, editAudience,
@@ -11,6 +11,7 @@ import {
 } from "../identity/audiences/index.ts"
 import { isProfileId } from "../identity/index.ts"
 import { AUDIENCE_PREVIEW_SECONDS } from "../warehouse/audiences.ts"
+import { keyedLocks } from "../warehouse/turns.ts"
 import { Warehouse, type WarehouseQueryError, type WarehouseShape } from "../warehouse/warehouse.ts"
 import { pageOf, readPage, refuseUnknownParameter } from "./pages.ts"
 import { type QueryReply, receiveAdminBody, refuse, refuseBadParameter, refuseRepeated, warehouseUnavailable } from "./query-route.ts"
@@ -68,22 +69,7 @@ const wholeNumber = (text: string | null, field: string, min: number, max: numbe
  * (the server is the one writer of its data dir's audiences; servers sharing a ClickHouse server are not covered). A
  * tenant's lock is kept while a save holds or waits for it, so naming many tenants leaves nothing behind.
  */
-const saving = (() => {
-  const locks = new Map<string, { readonly semaphore: Semaphore.Semaphore; users: number }>()
-  return (tenant: string) => <A, E, R>(save: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-    Effect.acquireUseRelease(
-      Effect.sync(() => {
-        let lock = locks.get(tenant)
-        if (lock === undefined) locks.set(tenant, lock = { semaphore: Semaphore.makeUnsafe(1), users: 0 })
-        lock.users++
-        return lock
-      }),
-      (lock) => lock.semaphore.withPermits(1)(save),
-      (lock) => Effect.sync(() => {
-        if (--lock.users === 0) locks.delete(tenant)
-      }),
-    )
-})()
+const saving = keyedLocks()
 
 export const audienceRoute = (options: AudienceRouteOptions) => (req: IncomingMessage, caller?: AudienceCaller): Effect.Effect<QueryReply> =>
   Effect.gen(function* () {

@@ -9,12 +9,13 @@
 //   POST /v1/identity/rebuild                    {"tenant"?, "wait"?}   every profile recomputed with the server's rules, in the
 //        background (an operation: ingest/jobs.ts); without a tenant, every tenant's, one after another
 import type { IncomingMessage } from "node:http"
-import { Effect, Option, Semaphore } from "effect"
+import { Effect, Option } from "effect"
 import {
   decideSuggestion, type DecisionResult, type IdentityConfig, openSuggestions, rebuildIdentity, type RebuildSummary, type Reload, separateIdentifiers,
   splitIdentifier, type Suggestion,
 } from "../identity/index.ts"
 import { observedTenants } from "../warehouse/identity.ts"
+import { keyedLocks } from "../warehouse/turns.ts"
 import { Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
 import { accepted, awaitJob, type Jobs, refuseIfRunning } from "./jobs.ts"
 import { pageInMemory, type PageKey, readPage, refuseUnknownParameter } from "./pages.ts"
@@ -57,28 +58,6 @@ const tenantOf = (body: Body): string | QueryReply => {
   return typeof tenant === "string" && tenant !== "" ? tenant : refuse(400, "bad_tenant", '"tenant" must name a tenant', "/tenant")
 }
 
-/**
- * One decision of a tenant at a time (each rebuild starts from what the previous one stored, and a suggestion is
- * accepted once), and never waiting for another tenant's: a rebuild reads and writes its own tenant's rows only. A
- * tenant's lock is kept while a decision holds or waits for it, so naming many tenants leaves nothing behind.
- */
-const tenantLocks = () => {
-  const locks = new Map<string, { readonly semaphore: Semaphore.Semaphore; users: number }>()
-  return (tenant: string) => <A, E, R>(decision: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-    Effect.acquireUseRelease(
-      Effect.sync(() => {
-        let lock = locks.get(tenant)
-        if (lock === undefined) locks.set(tenant, lock = { semaphore: Semaphore.makeUnsafe(1), users: 0 })
-        lock.users++
-        return lock
-      }),
-      (lock) => lock.semaphore.withPermits(1)(decision),
-      (lock) => Effect.sync(() => {
-        if (--lock.users === 0) locks.delete(tenant)
-      }),
-    )
-}
-
 export const identityRoute = (options: {
   readonly warehouse: WarehouseShape
   readonly config: IdentityConfig
@@ -89,7 +68,9 @@ export const identityRoute = (options: {
   readonly jobs?: Jobs | undefined
 }) =>
   Effect.gen(function* () {
-    const oneAtATime = tenantLocks()
+    // One decision of a tenant at a time (each rebuild starts from what the previous one stored, and a suggestion is
+    // accepted once), and never waiting for another tenant's: a rebuild reads and writes its own tenant's rows only.
+    const oneAtATime = keyedLocks()
     // With the running pipeline at hand (cdp serve), a decision reloads its own tenant's graph alone, so it waits for
     // no other tenant's reload; otherwise the reload given.
     const pipeline = yield* Effect.serviceOption(Pipeline)

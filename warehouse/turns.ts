@@ -1,6 +1,8 @@
 // How many of something each key (a tenant, a scope) holds at once, for caps like "one running analyst query per
 // tenant" or "two running data-subject requests per tenant": take a turn if the key holds fewer than its limit, give
-// it back when done.
+// it back when done. And one at a time per key (keyedLocks), where a second must wait rather than be refused.
+import { Effect, Semaphore } from "effect"
+
 export class TurnsPerKey {
   private readonly held = new Map<string, number>()
 
@@ -18,4 +20,25 @@ export class TurnsPerKey {
     if (left <= 0) this.held.delete(key)
     else this.held.set(key, left)
   }
+}
+
+/**
+ * One at a time per key: `lock(key)(effect)` runs `effect` once no other effect of that key runs; another key's never
+ * wait. A key's lock is kept while an effect holds or waits for it, so naming many keys leaves nothing behind.
+ */
+export const keyedLocks = () => {
+  const locks = new Map<string, { readonly semaphore: Semaphore.Semaphore; users: number }>()
+  return (key: string) => <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+    Effect.acquireUseRelease(
+      Effect.sync(() => {
+        let lock = locks.get(key)
+        if (lock === undefined) locks.set(key, lock = { semaphore: Semaphore.makeUnsafe(1), users: 0 })
+        lock.users++
+        return lock
+      }),
+      (lock) => lock.semaphore.withPermits(1)(effect),
+      (lock) => Effect.sync(() => {
+        if (--lock.users === 0) locks.delete(key)
+      }),
+    )
 }
