@@ -10,7 +10,8 @@ import { type Operation, recordOperation } from "./operations.ts"
 import { BadIdentifier, type IdentifierRef, parseIdentifier, profileIdOf } from "./profile.ts"
 import { rebuildIdentity, type RebuildSummary } from "./rebuild.ts"
 import type { IdentityConfig } from "./stage.ts"
-import { findSuggestions, type ProfileSummary } from "./suggestions.ts"
+import { inSlices } from "./slices.ts"
+import { findSuggestionsSteps, type ProfileSummary } from "./suggestions.ts"
 
 /** A suggestion id as typed may be empty, kilobytes long or hold a newline: such is quoted and cut, so an error stays one line. */
 const shownId = (id: string) =>
@@ -76,7 +77,7 @@ const dismissed = (tenant: string) =>
 export const openSuggestions = (tenant: string) =>
   Effect.gen(function* () {
     const gone = yield* dismissed(tenant)
-    return findSuggestions(yield* profileSummaries(tenant)).filter((s) => !gone.has(s.id))
+    return (yield* inSlices(findSuggestionsSteps(yield* profileSummaries(tenant)))).filter((s) => !gone.has(s.id))
   })
 
 /** The identifier a profile is best known by (a user id, else an e-mail, ...), to link or separate it. */

@@ -3,6 +3,7 @@
 // (Jaro-Winkler), and each suggestion carries its evidence.
 import { createHash } from "node:crypto"
 import { createRequire } from "node:module"
+import { pauseAt, runSteps, type Steps } from "./slices.ts"
 
 // natural's two measures, loaded on their own: natural's index also loads its storage modules, which read a .env file
 // from the working directory into the environment (and would let a stray .env change cdp's settings).
@@ -100,9 +101,15 @@ const blockKeys = (p: ProfileSummary): Set<string> => {
 }
 
 /** Probable duplicate pairs among the profiles, best first. */
-export const findSuggestions = (profiles: ReadonlyArray<ProfileSummary>, options = DEFAULT_SUGGESTION_OPTIONS): Array<Suggestion> => {
+export const findSuggestions = (profiles: ReadonlyArray<ProfileSummary>, options = DEFAULT_SUGGESTION_OPTIONS): Array<Suggestion> =>
+  runSteps(findSuggestionsSteps(profiles, options))
+
+/** findSuggestions in steps (identity/slices.ts): a tenant's profiles are compared while the server runs. */
+export function* findSuggestionsSteps(profiles: ReadonlyArray<ProfileSummary>, options = DEFAULT_SUGGESTION_OPTIONS): Steps<Array<Suggestion>> {
   const blocks = new Map<string, Array<ProfileSummary>>()
+  let step = 0
   for (const p of profiles) {
+    if (pauseAt(step++)) yield
     for (const key of blockKeys(p)) {
       const block = blocks.get(key)
       if (block === undefined) blocks.set(key, [p])
@@ -116,6 +123,7 @@ export const findSuggestions = (profiles: ReadonlyArray<ProfileSummary>, options
       for (let j = i + 1; j < block.length; j++) {
         const s = comparePair(block[i]!, block[j]!, options)
         if (s !== undefined) found.set(s.id, s)
+        if (pauseAt(step++)) yield
       }
     }
   }
