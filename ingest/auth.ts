@@ -241,6 +241,9 @@ export interface TokenInput {
 }
 
 
+/** A refused value as a message quotes it: JSON-quoted, cut to 80 characters. */
+const quotedValue = (text: string) => JSON.stringify(text.length <= 80 ? text : `${text.slice(0, 80)}…`)
+
 /** When a token expires: an ISO date (at 00:00 UTC), an ISO date-time, or a duration from now (30d, 12h). */
 export const parseExpiry = (text: string, nowMs: number): number | TokenInvalid => {
   const off = dateOffTheCalendar(text)
@@ -250,7 +253,7 @@ export const parseExpiry = (text: string, nowMs: number): number | TokenInvalid 
     ? nowMs + Number(duration[1]) * (duration[2] === "d" ? 86_400_000 : 3_600_000)
     : /^\d{4}-\d{2}-\d{2}([T ][\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(text.trim()) ? Date.parse(text.trim().length === 10 ? `${text.trim()}T00:00:00Z` : text.trim()) : Number.NaN
   if (!Number.isFinite(ms)) {
-    return new TokenInvalid({ field: "expires", message: `expiry "${text}" is not a date (2027-01-31), a date-time (2027-01-31T12:00:00Z) or a duration (30d, 12h)` })
+    return new TokenInvalid({ field: "expires", message: `expiry ${quotedValue(text)} is not a date (2027-01-31), a date-time (2027-01-31T12:00:00Z) or a duration (30d, 12h)` })
   }
   if (ms <= nowMs) return new TokenInvalid({ field: "expires", message: `expiry ${new Date(ms).toISOString()} is not in the future` })
   // A duration has no date for dateOffTheCalendar to check: the instant it reaches must be one expires_at can hold.
@@ -272,7 +275,7 @@ export const validateTokenInput = (input: {
   readonly expires?: unknown
 }, nowMs: number): TokenInput | TokenInvalid => {
   if (typeof input.role !== "string" || !(ROLE_NAMES as ReadonlyArray<string>).includes(input.role)) {
-    return new TokenInvalid({ field: "role", message: `role must be one of ${ROLE_NAMES.join(", ")}${typeof input.role === "string" ? ` (not "${input.role}")` : ""}` })
+    return new TokenInvalid({ field: "role", message: `role must be one of ${ROLE_NAMES.join(", ")}${typeof input.role === "string" ? ` (not ${quotedValue(input.role)})` : ""}` })
   }
   const role = input.role as Role
   if (input.tenant !== undefined && (typeof input.tenant !== "string" || !TENANT_NAME.test(input.tenant))) {
@@ -287,7 +290,7 @@ export const validateTokenInput = (input: {
     const given = [...new Set((input.scopes as Array<string>).map((s) => s.trim()).filter((s) => s !== ""))]
     if (given.length === 0) return new TokenInvalid({ field: "scopes", message: `name at least one scope of the ${role} role: ${allowed.join(", ")}` })
     const unknown = given.find((s) => !(s in SCOPES))
-    if (unknown !== undefined) return new TokenInvalid({ field: "scopes", message: `unknown scope "${unknown}" (scopes: ${ALL_SCOPES.join(", ")})` })
+    if (unknown !== undefined) return new TokenInvalid({ field: "scopes", message: `unknown scope ${quotedValue(unknown)} (scopes: ${ALL_SCOPES.join(", ")})` })
     const outside = given.find((s) => !allowed.includes(s))
     if (outside !== undefined) {
       return new TokenInvalid({ field: "scopes", message: `scope "${outside}" is not the ${role} role's (its scopes: ${allowed.join(", ")})` })
