@@ -49,6 +49,9 @@ const unknownField = (body: Record<string, unknown>, fields: ReadonlyArray<strin
     : refuse(400, "bad_audience", `unknown field "${unknown.slice(0, 40)}" (${fields.join(", ")})`, `/${unknown.slice(0, 40)}`)
 }
 
+/** A value sent, as a refusal quotes it: JSON-quoted, cut to 80 characters (a 20,000-character id is not sent back whole). */
+const quotedCut = (text: string) => JSON.stringify(text.length <= 80 ? text : `${text.slice(0, 80)}…`)
+
 /** What each route takes in its query string besides ?tenant= (the list's GET; members and changes by page); the rest go in bodies. */
 const queryTakes = (rest: ReadonlyArray<string>, method: string): ReadonlyArray<string> | undefined =>
   rest.length === 0 ? (method === "GET" ? ["limit", "cursor"] : ["tenant"])
@@ -117,15 +120,15 @@ export const audienceRoute = (options: AudienceRouteOptions) => (req: IncomingMe
             case "AudienceLimitReached":
               return Effect.succeed(refuse(409, "audience_limit", tagged.message ?? "the tenant has as many audiences as it may have", "tenant"))
             case "AudienceNotFound": {
-              // The id as sent, cut: a 20,000-character one is not quoted back whole.
               const { id, tenant } = e as { id: string; tenant: string }
-              const shown = JSON.stringify(id.length <= 80 ? id : `${id.slice(0, 80)}…`)
-              return Effect.succeed(refuse(404, "audience_not_found", `no audience ${shown} in tenant "${tenant}" (cdp audience list shows them)`))
+              return Effect.succeed(refuse(404, "audience_not_found", `no audience ${quotedCut(id)} in tenant "${tenant}" (cdp audience list shows them)`))
             }
             case "BadCursor":
               return Effect.succeed(refuse(400, "bad_cursor", tagged.message ?? "bad cursor", "cursor"))
-            case "UnknownPurpose":
-              return Effect.succeed(refuse(400, "bad_purpose", tagged.message ?? "unknown purpose", "/purpose"))
+            case "UnknownPurpose": {
+              const { purpose, tenant, known } = e as { purpose: string; tenant: string; known: ReadonlyArray<string> }
+              return Effect.succeed(refuse(400, "bad_purpose", `${quotedCut(purpose)} is not a purpose of tenant "${tenant}" (purposes: ${known.join(", ")})`, "/purpose"))
+            }
             case "WarehouseUnavailable":
               return Effect.succeed(warehouseUnavailable(tagged.message))
             case "WarehouseQueryError":

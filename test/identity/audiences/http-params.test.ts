@@ -93,4 +93,14 @@ describe("the audience routes' query parameters", () => {
       expect((yield* call(base, "/v1/audiences/{id}", "GET", "/v1/audiences/aud_nothere?tenant=acme")).body["error"])
         .toBe('no audience "aud_nothere" in tenant "acme" (cdp audience list shows them)')
     })), 60_000)
+
+  // Probing found a 10,000-character purpose of a preview quoted back whole.
+  it("an unknown purpose of a preview is quoted cut to 80 characters", () =>
+    withConsent(dir, Effect.gen(function* () {
+      const base = yield* serve
+      const res = yield* call(base, "/v1/audiences/preview", "POST", "/v1/audiences/preview",
+        { tenant: "acme", purpose: "P".repeat(10_000), condition: { trait: "plan", exists: true } })
+      expect(res).toMatchObject({ status: 400, body: { rule: "bad_purpose", field: "/purpose" } })
+      expect(res.body["error"]).toBe(`"${"P".repeat(80)}…" is not a purpose of tenant "acme" (purposes: Analytics, Advertising, Personalization, CrmSync, SocialListening, EmailMarketing)`)
+    })), 60_000)
 })
