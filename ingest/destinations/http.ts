@@ -1,5 +1,7 @@
 // The HTTP shared by the destinations that are APIs: one request with the caller's abort signal, its answer read as
 // JSON when it is JSON, and Retry-After read in either of its forms (seconds, HTTP date).
+import { maskValues } from "../mask.ts"
+
 export interface Answer {
   readonly status: number
   readonly headers: Headers
@@ -53,8 +55,12 @@ export const retryAfterMs = (headers: Headers, now = Date.now()): number | undef
   return Number.isNaN(at) ? undefined : Math.max(0, at - now)
 }
 
-/** A short description of an answer for the delivery log: status and the server's own words, cut. */
+/**
+ * A short description of an answer for the delivery log: status and the server's own words, cut. The words may quote
+ * what was sent (a receiver echoing a record, a CRM naming the value it refused): their e-mail addresses and phone
+ * numbers are masked, as a marketer (exports:read, who reads the log) sees them everywhere else.
+ */
 export const answerDetail = (a: Answer, words?: string): string =>
-  `HTTP ${a.status}${words === undefined || words === "" ? "" : `: ${words}`}`.slice(0, 300)
+  `HTTP ${a.status}${words === undefined || words === "" ? "" : `: ${maskValues([words])[0] as string}`}`.slice(0, 300)
 
 export const isRetryableStatus = (status: number) => status === 408 || status === 429 || status >= 500
