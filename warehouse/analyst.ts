@@ -102,6 +102,15 @@ const COUNTING_SYSTEM_TABLES = ["tables", "columns"]
 const NAMES_ONLY_SHOW =
   /^SHOW (?:FULL )?(?:TEMPORARY )?(?:TABLES|DATABASES|DICTIONARIES)(?: (?:FROM|IN) (?:\w+|`(?:[^`\\]|\\.)*`))?(?: (?:NOT )?I?LIKE '(?:[^'\\]|\\.)*')?(?: LIMIT \d+)?$/
 
+// MergeTree's virtual columns that say where a row is stored. A part holds every tenant's rows, so for one tenant
+// they tell how many rows of others come before its own (_part_starting_offset, _part_offset), how many inserts every
+// tenant made (_block_number, _part), and the host's disks. (_table, _database, _partition_id of its own rows say
+// nothing of others.)
+const STORAGE_POSITION_COLUMNS = new Set([
+  "_part", "_part_index", "_part_starting_offset", "_part_offset", "_part_granule_offset", "_part_uuid",
+  "_part_data_version", "_block_number", "_block_offset", "_disk_name",
+])
+
 /** A ClickHouse string literal. */
 const literal = (s: string) => `'${s.replace(/\\/g, "\\\\").replace(/'/g, "\\'")}'`
 
@@ -160,6 +169,12 @@ export const inspectStatement = async (client: ClickHouseClient, sql: string, sc
   } else if (!READING_ROOTS.has(root)) {
     return { refused: "only reading statements are allowed (SELECT, WITH, SHOW, DESCRIBE, EXPLAIN, EXISTS)" }
   }
+  // A FORMAT clause (the last node at the top, as the canonical text's end says): rows come back as JSON whatever it
+  // names, and the client's own FORMAT after it would fail as a syntax error at a position the analyst never wrote.
+  const format = / FORMAT (\w+|`(?:[^`\\]|\\.)*`)$/.exec(canonical)?.[1]
+  if (format !== undefined && ast.filter((line) => line.trim() !== "").at(-1) === ` Identifier ${format.replace(/^`|`$/g, "")}`) {
+    return { refused: "a FORMAT clause is not allowed: rows come back as JSON (cdp query --format json|table chooses how they are shown)" }
+  }
   const namesOnly = root === "ShowTables"
   if (namesOnly && !NAMES_ONLY_SHOW.test(canonical)) {
     return { refused: "SHOW is allowed as SHOW TABLES | DATABASES [FROM db] [LIKE 'pattern'] [LIMIT n] only (no WHERE)" }
@@ -169,6 +184,13 @@ export const inspectStatement = async (client: ClickHouseClient, sql: string, sc
     // APPLY(f) names its function outside the AST's Function nodes: it could call anything unseen.
     if (/^\s*ColumnsApplyTransformer\b/.test(ast[i]!)) {
       return { refused: "APPLY is not allowed in analyst queries: call the function on the columns by name" }
+    }
+    const column = /^\s*Identifier (\S+)/.exec(ast[i]!)?.[1]?.split(".").at(-1)
+    if ("tenant" in scope && column !== undefined && STORAGE_POSITION_COLUMNS.has(column)) {
+      return {
+        refused: `${column} is not allowed for one tenant: it says where rows are stored, and parts, offsets and block ` +
+          "numbers are shared with every tenant's rows (they count them)",
+      }
     }
     const name = /^\s*Function (\S+)/.exec(ast[i]!)?.[1]
     if (name === undefined || ALLOWED_TABLE_FUNCTIONS.has(name.toLowerCase())) continue
@@ -243,6 +265,19 @@ const LIMIT_CODES: Record<string, (limits: AnalystLimits) => [string, string]> =
   "394": () => ["cancelled", "the query was cancelled (its client went away)"],
   "158": (l) => ["max_rows_to_read", `the query would read more than the ${l.maxRowsToRead} rows limit: filter on the order key or sample`],
   "307": (l) => ["max_bytes_to_read", `the query would read more than the ${Math.round(l.maxBytesToRead / 1024 ** 2)} MB limit: filter on the order key or read fewer columns`],
+}
+
+/**
+ * An engine error as the analyst reads it: its first line, without the echo of the wrapper that parses the statement
+ * (formatQuerySingleLine('...whole statement...')) or advice to raise a setting the analyst cannot change, cut to 500
+ * characters (an error may quote a statement of 256 KB).
+ */
+export const analystErrorMessage = (message: string): string => {
+  const line = message.trim().split("\n")[0]!
+    .replace(/:? In scope SELECT formatQuerySingleLine\(.*$/, "")
+    .replace(/\.? ?Consider rising max_parser_depth parameter\.?/, "")
+    .replace(/ \(can be increased with the `max_query_size` setting\)/, "")
+  return line.length > 500 ? `${line.slice(0, 499)}…` : line
 }
 
 /** The limit an engine error names, if it names one. */

@@ -54,8 +54,13 @@ const skeleton = (sql: string): string => {
   return out
 }
 
+/** The engine parses at most this many bytes of a statement (its max_query_size, 256 KiB). */
+export const MAX_QUERY_BYTES = 262_144
+
 /** Returns why `sql` is not an acceptable read-only query, or null when it is. */
 export const readOnlyViolation = (sql: string): string | null => {
+  const bytes = Buffer.byteLength(sql)
+  if (bytes > MAX_QUERY_BYTES) return `the query is ${bytes} bytes; the limit is ${MAX_QUERY_BYTES} bytes (256 KB)`
   const bare = skeleton(sql).trim().replace(/;\s*$/, "")
   if (bare === "") return "the query is empty"
   if (bare.includes(";")) return "only one statement at a time is allowed"

@@ -7,7 +7,7 @@ import { Context, Data, Effect, Layer } from "effect"
 import { DataDirLocked, dataDirHolder, recordHolder, releaseHolder } from "./lock.ts"
 import { applyMigrations } from "./migrate.ts"
 import {
-  type AnalystLimits, analystRunner, DEFAULT_ANALYST_LIMITS, describeScope, limitExceeded, OUTAGE_CODES, QueryBusy,
+  type AnalystLimits, analystErrorMessage, analystRunner, DEFAULT_ANALYST_LIMITS, describeScope, limitExceeded, OUTAGE_CODES, QueryBusy,
   QueryLimitExceeded, type QueryScope, scopeViolation, sqlHash, StatementRefused,
 } from "./analyst.ts"
 import { readOnlyViolation } from "./readonly.ts"
@@ -228,7 +228,7 @@ const makeWarehouse = (opened: WarehouseShape["backend"], options?: WarehouseOpt
       return limitExceeded(cause.code, limits) ??
         (OUTAGE_CODES.has(cause.code)
           ? unavailable(cause)
-          : new WarehouseQueryError({ message: cause.message.trim().split("\n")[0]!, code: cause.code }))
+          : new WarehouseQueryError({ message: analystErrorMessage(cause.message), code: cause.code }))
     }
 
     const warehouse: WarehouseShape = {

@@ -328,4 +328,43 @@ describe("the analyst context (engine-enforced)", () => {
       expect(yield* Fiber.join(heavy)).toMatchObject({ error: "QueryLimitExceeded" })
       expect(yield* attempt("SELECT 1 AS one")).toEqual({ rows: [{ one: 1 }] })
     }), { maxConcurrent: 2, maxConcurrentPerTenant: 1, maxExecutionSeconds: 2 }))
+
+  it("answers a FORMAT clause, an oversized statement and one too deep in one short line about the analyst's own SQL", () =>
+    withWarehouse(Effect.gen(function* () {
+      yield* seed
+      for (const sql of ["SELECT 1 FORMAT TSV", "SELECT tenant FROM events FORMAT CSV", "EXPLAIN SELECT 1 FORMAT JSON", "SHOW TABLES FORMAT TSV"]) {
+        expect(yield* attempt(sql), sql).toMatchObject({ error: "WarehouseQueryError", message: expect.stringMatching(/^a FORMAT clause is not allowed/) })
+      }
+      expect(yield* attempt(`SELECT length('${"a".repeat(300_000)}') AS n`)).toMatchObject({
+        error: "WarehouseQueryError", message: expect.stringMatching(/^the query is 300\d{3} bytes; the limit is 262144 bytes \(256 KB\)$/),
+      })
+      for (const sql of [`SELECT ${"(".repeat(5000)}1${")".repeat(5000)}`, `SELECT ${Array(20_000).fill("1").join("+")}`]) {
+        const r = (yield* attempt(sql)) as { error: string; message: string }
+        expect(r.error).toBe("WarehouseQueryError")
+        expect(r.message.length, r.message.slice(0, 200)).toBeLessThanOrEqual(500)
+        expect(r.message).not.toMatch(/formatQuerySingleLine|max_parser_depth|max_query_size/)
+      }
+      // Names FORMAT, SHOW and EXISTS use as identifiers still run.
+      expect(yield* attempt("SELECT 'x FORMAT y' AS f")).toEqual({ rows: [{ f: "x FORMAT y" }] })
+      expect(yield* attempt("SHOW TABLES FROM default LIKE 'event_rows'")).toMatchObject({ rows: [{ name: "event_rows" }] })
+      expect(yield* attempt("EXISTS TABLE events")).toMatchObject({ rows: [{ result: 1 }] })
+    })))
+
+  it("shows a tenant no storage position of its rows: parts, offsets and block numbers count every tenant's rows", () =>
+    withWarehouse(Effect.gen(function* () {
+      yield* seed // globex's rows sit in the same part as acme's
+      const warehouse = yield* Warehouse
+      yield* warehouse.insert("event_rows", [{ tenant: "acme", message_id: "a2", timestamp: "2024-01-02 00:00:00", received_at: "2024-01-02 00:00:00" }])
+      for (const sql of [
+        "SELECT max(_part_offset) FROM event_rows",
+        "SELECT _part_starting_offset FROM event_rows",
+        "SELECT e._block_number, _part FROM event_rows AS e",
+        "SELECT x FROM (SELECT `_part_index` AS x FROM event_rows)",
+        "SELECT count() FROM event_rows WHERE _part_granule_offset >= 0",
+        "SELECT _block_offset, _part_data_version, _part_uuid, _disk_name FROM event_rows",
+      ]) expect(yield* attempt(sql), sql).toMatchObject({ error: "WarehouseQueryError", message: expect.stringMatching(/where rows are stored/) })
+      // Every tenant's analyst sees them; a tenant's own name for a value is its own.
+      expect(yield* attempt("SELECT count(DISTINCT _part) AS parts FROM event_rows", { allTenants: true })).toEqual({ rows: [{ parts: "2" }] })
+      expect(yield* attempt("SELECT 1 AS _part_count, _table FROM event_rows LIMIT 1")).toEqual({ rows: [{ _part_count: 1, _table: "event_rows" }] })
+    })))
 })
