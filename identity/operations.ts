@@ -4,7 +4,7 @@
 import { randomUUID } from "node:crypto"
 import { Effect } from "effect"
 import type { OperationRow } from "../warehouse/identity.ts"
-import { loadObservations, loadOperations, storeOperation } from "../warehouse/identity.ts"
+import { loadObservationsPage, loadOperations, storeOperation } from "../warehouse/identity.ts"
 import type { NodeKey, Observation, Sighting } from "./graph.ts"
 import type { CompiledBlockRules } from "./guardrails.ts"
 import { kindOf, OPERATOR } from "./graph.ts"
@@ -42,8 +42,15 @@ export const operatorInput = (operations: ReadonlyArray<OperationRow>) => {
 }
 
 /**
+ * Stored observations read at a time: the warehouse makes an answer into rows in one go, which a page keeps to tens
+ * of milliseconds (a tenant's whole history in one answer held the server's event loop for as long).
+ */
+const GRAPH_INPUT_PAGE = 20_000
+
+/**
  * Everything the graph is made of: stored observations (or those given, as a rebuild reads them again) and operators'
- * decisions, per tenant.
+ * decisions, per tenant. Read page by page (only the tenant's, given one) and gone through in slices
+ * (identity/slices.ts): it is a tenant's whole history.
  */
 export const loadGraphInput = Effect.fn("loadGraphInput")(function* (
   onlyTenant?: string,
@@ -51,16 +58,27 @@ export const loadGraphInput = Effect.fn("loadGraphInput")(function* (
   given?: ReadonlyArray<Observation & { readonly tenant: string }>,
 ) {
   const observations = new Map<string, Array<Observation>>()
-  // In slices (identity/slices.ts): a tenant's whole history.
-  const all = given ?? (yield* loadObservations())
-  yield* inSlices(eachStep<(typeof all)[number]>(all, (stored) => {
+  const add = (stored: {
+    readonly tenant: string; readonly messageId: string; readonly timeMs: number
+    readonly sightings: ReadonlyArray<{ readonly kind: string; readonly value: string; readonly trust: string }>
+  }) => {
     if (onlyTenant !== undefined && stored.tenant !== onlyTenant) return
     // Block rules apply to what was stored before they were added: a value blocked later links nothing.
     const o = blocked === undefined ? stored : { ...stored, sightings: stored.sightings.filter((s) => blocked.reasonFor(s.kind as never, s.value, stored.tenant) === undefined) }
     const list = observations.get(o.tenant)
     if (list === undefined) observations.set(o.tenant, [o as Observation])
     else list.push(o as Observation)
-  }))
+  }
+  if (given !== undefined) yield* inSlices(eachStep(given, add))
+  else {
+    let after: { tenant: string; messageId: string } | undefined
+    for (;;) {
+      const page = yield* loadObservationsPage(after, GRAPH_INPUT_PAGE, onlyTenant)
+      yield* inSlices(eachStep(page, add))
+      if (page.length < GRAPH_INPUT_PAGE) break
+      after = { tenant: page[page.length - 1]!.tenant, messageId: page[page.length - 1]!.messageId }
+    }
+  }
   const operations = (yield* loadOperations()).filter((op) => onlyTenant === undefined || op.tenant === onlyTenant)
   const { decisions, links } = operatorInput(operations)
   for (const [tenant, extra] of links) {
