@@ -7,7 +7,7 @@
 import type { StatsFs } from "node:fs"
 import { statfs } from "node:fs/promises"
 import { dirname } from "node:path"
-import { Effect, Option } from "effect"
+import { Duration, Effect, Option, Schedule } from "effect"
 import { Warehouse } from "../warehouse/warehouse.ts"
 import { EventBus, type TopicBacklog } from "./bus.ts"
 import { ObjectStore } from "./objectstore.ts"
@@ -27,6 +27,11 @@ export const DEFAULT_MAX_BACKLOG_AGE_MS = 30_000
 
 /** Free space is read at most this often (senders are checked against it on every request). */
 const DISK_CHECK_INTERVAL_MS = 1_000
+/**
+ * The bus is pinged this often in the background, so that while it does not answer (a Kafka broker stopped) a sender is
+ * refused at once: before, each waited for its own publish to fail, up to the 30 s publish timeout.
+ */
+const BUS_CHECK_INTERVAL = Duration.seconds(1)
 
 export interface HealthReply {
   readonly status: number
@@ -89,8 +94,15 @@ export const makeHealth = (options: HealthOptions = {}) =>
     // On Kafka a 2xx waits only for Kafka's ack: what the consumers do with the message later cannot break it.
     const consumersStopIngest = bus.backend.kind === "memory"
 
+    let busAnswers = true
+    yield* Effect.forkScoped(bus.ping.pipe(
+      Effect.tap((up) => Effect.sync(() => { busAnswers = up })),
+      Effect.repeat(Schedule.spaced(BUS_CHECK_INTERVAL)),
+    ))
+    const busProblem = (up: boolean) => up ? [] : [`the bus (${bus.backend.kind} ${bus.backend.location}) does not answer`]
+
     const refusal = Effect.gen(function* () {
-      const problems = consumersStopIngest ? [...backlogProblems(yield* bus.backlog)] : []
+      const problems = [...busProblem(busAnswers), ...(consumersStopIngest ? backlogProblems(yield* bus.backlog) : [])]
       const disk = diskProblem(yield* freeBytes)
       if (disk !== undefined) problems.unshift(disk)
       return problems.length === 0 ? undefined : `not ready: ${problems.join("; ")}`
@@ -112,7 +124,7 @@ export const makeHealth = (options: HealthOptions = {}) =>
         const reasons = [
           ...(draining ? ["draining: the collector is shutting down"] : []),
           ...(warehouseUp ? [] : [`the warehouse (${warehouse.backend.kind} ${warehouse.backend.location}) does not answer`]),
-          ...(busUp ? [] : [`the bus (${bus.backend.kind} ${bus.backend.location}) does not answer`]),
+          ...busProblem(busUp),
           ...(objectsStopIngest ? [`the object store (${objects!.backend.kind} ${objects!.backend.location}) does not answer: ${objectsDown}`] : []),
           ...(consumersStopIngest ? backlogProblems(backlog) : []),
           ...[diskProblem(free)].filter((p) => p !== undefined),

@@ -78,6 +78,34 @@ describe("/health", () => {
         expect(res.body.backends.bus.state).toBe("degraded")
       })))
 
+  it("refuses senders at once (503 not_ready, Retry-After) while the bus does not answer its ping, and takes them again when it does", async () => {
+    // Before: with the Kafka broker stopped under cdp serve each sender waited for its publish to fail (up to the 30 s
+    // publish timeout) before its 503, though /health already said the bus did not answer.
+    let down = false
+    const answering = Layer.effect(EventBus, Effect.gen(function* () {
+      const bus = yield* EventBus
+      return { ...bus, ping: Effect.sync(() => !down) }
+    }))
+    const layer = Collector.layer({ port: 0, host: "127.0.0.1", writeKeys: writeKeys([{ writeKey: WRITE_KEY, tenant: "acme" }]) }).pipe(
+      Layer.provideMerge(answering.pipe(Layer.provideMerge(pipelineLayer(backendConfig(dir))))))
+    await Effect.runPromise(Effect.scoped(Effect.gen(function* () {
+      const url = (yield* Collector).url
+      expect((yield* post(`${url}/v1/track`, track("m1"))).status).toBe(200)
+      down = true
+      yield* Effect.sleep("2500 millis")
+      const started = Date.now()
+      const refused = yield* Effect.promise(() => fetch(`${url}/v1/track`, {
+        method: "POST", headers: { authorization: `Basic ${Buffer.from(`${WRITE_KEY}:`).toString("base64")}`, "content-type": "application/json" },
+        body: JSON.stringify(track("m2")),
+      }).then(async (r) => ({ status: r.status, retryAfter: r.headers.get("retry-after"), body: await r.json() as Record<string, unknown> })))
+      expect(Date.now() - started).toBeLessThan(1_000)
+      expect(refused).toMatchObject({ status: 503, retryAfter: "5", body: { rule: "not_ready", error: expect.stringMatching(/the bus \(memory [^)]*\) does not answer/) } })
+      down = false
+      yield* Effect.sleep("2500 millis")
+      expect((yield* post(`${url}/v1/track`, track("m2"))).status).toBe(200)
+    })).pipe(Effect.provide(layer), Effect.provide(Logger.layer([]))))
+  }, 30_000)
+
   it("answers 503 naming the disk when the data dir's free space is below the threshold, and senders get 503 at once", () =>
     withHealthCollector({ minFreeBytes: Number.MAX_SAFE_INTEGER }, (url) =>
       Effect.gen(function* () {
