@@ -88,7 +88,7 @@ export const evaluateFile = (file: string, options: EvaluateOptions) =>
       const m = evaluateLabels(texts.map((t) => scorer.score(t).score), labels)
       row = { n: m.n, macro_recall: fixed(m.macroRecall), f1_pos_neg: fixed(m.f1pn), accuracy: fixed(m.accuracy) }
     } else {
-      const rated = yield* parsing(file, () => parseRatedLines(content))
+      const rated = yield* parsing(file, () => parseRatedLines(content, options.scale))
       if (rated.length === 0) return yield* nothingToEvaluate(file)
       const m = evaluate(rated.map((r) => scorer.score(r.text).score), rated.map((r) => r.rating), options.scale)
       row = { n: m.n, r: fixed(m.r), f1w: fixed(m.f1w) }

@@ -143,10 +143,11 @@ export class LabelledFileInvalid extends Data.TaggedError("LabelledFileInvalid")
 }
 
 /**
- * A rated set, one text a line: `id <TAB> rating <TAB> text` (the VADER study's format) or `rating <TAB> text`.
- * Blank lines are skipped; anything else that is not in that shape is an error naming the line.
+ * A rated set, one text a line: `id <TAB> rating <TAB> text` (the VADER study's format) or `rating <TAB> text`, each
+ * rating a number from -scale to +scale (0 neutral). Blank lines are skipped; anything else that is not in that shape
+ * is an error naming the line (a 1..5 star file read on the -4..+4 scale would make every gold label positive).
  */
-export const parseRatedLines = (content: string): RatedText[] => {
+export const parseRatedLines = (content: string, scale = 4): RatedText[] => {
   const out: RatedText[] = []
   const lines = content.split(/\r?\n/)
   for (let i = 0; i < lines.length; i++) {
@@ -156,7 +157,16 @@ export const parseRatedLines = (content: string): RatedText[] => {
     const ratingCell = cells.length >= 3 ? cells[1] : cells[0]
     const rating = Number(ratingCell)
     if (cells.length < 2 || ratingCell === undefined || ratingCell.trim() === "" || !Number.isFinite(rating)) {
+      if (cells.length >= 2 && ratingCell !== undefined && ratingCell.trim() !== "") {
+        throw new LabelledFileInvalid({ reason: `line ${i + 1}: the rating "${ratingCell.slice(0, 20)}" is not a number` })
+      }
       throw new LabelledFileInvalid({ reason: `line ${i + 1}: expected "id<TAB>rating<TAB>text" or "rating<TAB>text"` })
+    }
+    if (Math.abs(rating) > scale) {
+      throw new LabelledFileInvalid({
+        reason: `line ${i + 1}: the rating ${rating} is outside -${scale}..${scale} (--scale ${scale}): ratings run from ` +
+          "-scale (most negative) through 0 (neutral) to +scale",
+      })
     }
     out.push({ text: cells.slice(cells.length >= 3 ? 2 : 1).join("\t"), rating })
   }

@@ -104,6 +104,15 @@ describe("reading labelled files", () => {
     expect(() => parseRatedLines("just text\n")).toThrow(/line 1: expected/)
     expect(parseTextLines("a\nb\n")).toEqual(["a", "b"])
   })
+
+  it("refuses a rating that is no number or lies outside -scale..+scale, naming the line and the scale", () => {
+    expect(() => parseRatedLines("a\t3\tfine\nb\tx\tbad\n")).toThrow(/^line 2: the rating "x" is not a number$/)
+    // Stars 1..5 read on the default scale: 5 is beyond +4, and the gold labels would all be positive.
+    expect(() => parseRatedLines("a\t5\tgreat\nb\t1\tbad\n")).toThrow(/^line 1: the rating 5 is outside -4\.\.4 \(--scale 4\)/)
+    expect(() => parseRatedLines("-1.5\tmeh\n", 1)).toThrow(/^line 1: the rating -1\.5 is outside -1\.\.1 \(--scale 1\)/)
+    expect(parseRatedLines("a\t-4\tawful\nb\t4\tgreat\n")).toHaveLength(2)
+    expect(parseRatedLines("9\tgreat\n", 10)).toEqual([{ text: "great", rating: 9 }])
+  })
 })
 
 describe("cdp sentiment evaluate", () => {
@@ -120,6 +129,14 @@ describe("cdp sentiment evaluate", () => {
     const r = runCdp(["sentiment", "evaluate", texts, "--labels", file("labels.txt", "2\n1\n0\n"), "--format", "json"])
     expect(r.stderr).toBe("")
     expect(JSON.parse(r.stdout)).toEqual({ model: MODEL_VERSION, n: 3, macro_recall: 1, f1_pos_neg: 1, accuracy: 1 })
+  })
+
+  it("refuses rated lines beyond the scale in one line, exit 1", () => {
+    const stars = file("stars.tsv", "a\t5\twhat a wonderful morning\nb\t1\tthis is awful\n")
+    const r = runCdp(["sentiment", "evaluate", stars, "--ratings"])
+    expect(r.status).toBe(1)
+    expect(r.stderr.trim()).toBe(`cdp: ${stars}: line 1: the rating 5 is outside -4..4 (--scale 4): ratings run from -scale (most negative) through 0 (neutral) to +scale`)
+    expect(runCdp(["sentiment", "evaluate", stars, "--ratings", "--scale", "5", "--format", "json"]).status).toBe(0)
   })
 
   it("prints r and weighted F1 for rated lines", () => {
