@@ -110,6 +110,16 @@ const METADATA_HOSTS = new Set(["metadata.google.internal", "metadata", "instanc
  */
 const METADATA_ADDRESSES = new Set(["[fd00:ec2::254]", "100.100.100.200"])
 
+/**
+ * The ports fetch refuses to connect to (the Fetch standard's "bad ports": other protocols' well-known ports, such as
+ * SMTP or SSH), so a destination on one fails every request ("bad port").
+ */
+const BAD_PORTS = new Set([
+  1, 7, 9, 11, 13, 15, 17, 19, 20, 21, 22, 23, 25, 37, 42, 43, 53, 69, 77, 79, 87, 95, 101, 102, 103, 104, 109, 110, 111, 113, 115, 117,
+  119, 123, 135, 137, 139, 143, 161, 179, 389, 427, 465, 512, 513, 514, 515, 526, 530, 531, 532, 540, 548, 554, 556, 563, 587, 601, 636,
+  989, 990, 993, 995, 1719, 1720, 1723, 2049, 3659, 4045, 4190, 5060, 5061, 6000, 6566, 6665, 6666, 6667, 6668, 6669, 6679, 6697, 10080,
+])
+
 /** An IPv4 address as a number, or undefined. */
 const ipv4 = (host: string): number | undefined => {
   const parts = host.split(".")
@@ -154,6 +164,9 @@ const checkUrl = (url: string, allowHttp: boolean, at: string): void => {
     throw new Error(`${at}/url: ${v4 !== undefined && v4 >>> 16 === 0xa9fe ? v4text : host} is a link-local address (such as a cloud metadata service), not a destination`)
   }
   if (v4 === 0 || host === "[::]") throw new Error(`${at}/url: ${host} is no host to send to`)
+  if (u.port !== "" && BAD_PORTS.has(Number(u.port))) {
+    throw new Error(`${at}/url: port ${u.port} is one fetch never connects to (a port of another protocol, such as mail or SSH): every request would fail`)
+  }
   if (u.protocol === "http:" && !allowHttp && !isLoopback(host)) {
     throw new Error(`${at}/url: must be https (what is exported holds personal data and the destination's token); http is taken only to this machine, or with "allowHttp": true`)
   }

@@ -69,8 +69,17 @@ describe("destination configuration", () => {
     if (!url.startsWith("http://crm")) expect(() => parseDestinations(hook(url, { allowHttp: true }))).toThrow(words)
   })
 
+  // Probing found a webhook on port 1 taken: every run dead-lettered every record, "network: bad port" in the log.
+  it.each([
+    ["http://127.0.0.1:1/hook", "/acme/0/url: port 1 is one fetch never connects to (a port of another protocol, such as mail or SSH): every request would fail"],
+    ["https://crm.example:25/in", "/acme/0/url: port 25 is one fetch never connects to"],
+    ["https://crm.example:6000/in", "/acme/0/url: port 6000 is one fetch never connects to"],
+  ])("refuses a destination URL %s on a port no request can be sent to (%s)", (url, words) => {
+    expect(() => parseDestinations(hook(url, { allowHttp: true }))).toThrow(words)
+  })
+
   it("takes https anywhere, and http only to this machine (the local replay servers, a sidecar) or where allowHttp says so", () => {
-    for (const url of ["https://crm.example/in", "http://127.0.0.1:8080/in", "http://localhost:8080/in", "http://[::1]:8080/in", "https://10.0.0.7/in"]) {
+    for (const url of ["https://crm.example/in", "http://127.0.0.1:8080/in", "http://localhost:8080/in", "http://[::1]:8080/in", "https://10.0.0.7/in", "https://crm.example:8443/in"]) {
       expect(parseDestinations(hook(url))[0]!.url, url).toBe(url)
     }
     expect(parseDestinations(hook("http://crm.internal.example/in", { allowHttp: true }))[0]!.url).toBe("http://crm.internal.example/in")
