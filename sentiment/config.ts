@@ -6,6 +6,7 @@
 import { readFileSync } from "node:fs"
 import { Data } from "effect"
 import type { AspectTaxonomy } from "./aspects.ts"
+import { TENANT_NAME, TENANT_NAME_RULE } from "../warehouse/tenant.ts"
 
 export type { SentimentConfig } from "./tenants.ts"
 
@@ -18,6 +19,10 @@ export class SentimentConfigInvalid extends Data.TaggedError("SentimentConfigInv
   }
 }
 
+/** Why a file's key is not "*" nor a tenant's name (a mistyped tenant's entries would never apply), or null. */
+const badTenantKey = (key: string): string | null =>
+  key === "*" || TENANT_NAME.test(key) ? null : `"${key.slice(0, 80)}" is neither "*" (every tenant) nor a tenant's name (${TENANT_NAME_RULE})`
+
 /** Checks an aspects file: {"*" | tenant: {aspect: ["keyword or phrase", ...]}}. */
 export const parseAspectsConfig = (value: unknown): Record<string, AspectTaxonomy> => {
   const fail = (reason: string): never => {
@@ -27,6 +32,8 @@ export const parseAspectsConfig = (value: unknown): Record<string, AspectTaxonom
     return fail('must be a JSON object: {"*": {"aspect": ["keyword", ...]}, "tenant": {...}}')
   }
   for (const [tenant, taxonomy] of Object.entries(value)) {
+    const badKey = badTenantKey(tenant)
+    if (badKey !== null) return fail(badKey)
     if (taxonomy === null || typeof taxonomy !== "object" || Array.isArray(taxonomy)) return fail(`"${tenant}" must map aspect names to keyword lists`)
     for (const [aspect, words] of Object.entries(taxonomy)) {
       if (!Array.isArray(words) || words.length === 0 || !words.every((w) => typeof w === "string" && w.trim() !== "")) {
@@ -49,6 +56,8 @@ export const parseTermsConfig = (value: unknown): Record<string, Record<string, 
     return fail('must be a JSON object: {"*": {"term": 0, "phrase": -2}, "tenant": {...}}')
   }
   for (const [tenant, terms] of Object.entries(value)) {
+    const badKey = badTenantKey(tenant)
+    if (badKey !== null) return fail(badKey)
     if (terms === null || typeof terms !== "object" || Array.isArray(terms)) return fail(`"${tenant}" must map terms to valences`)
     for (const [term, valence] of Object.entries(terms)) {
       if (term.trim() === "") return fail(`"${tenant}" has an empty term`)

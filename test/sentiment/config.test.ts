@@ -61,6 +61,16 @@ describe("per-tenant terms (CDP_TERMS_FILE)", () => {
     const list = aspectsFile("[1]")
     expect(() => readTermsFile(list)).toThrow(`${list}: must be a JSON object`)
   })
+
+  it("refuses a terms or aspects file keyed by something no tenant can be named, naming the key", () => {
+    for (const key of ["../acme", "acme corp", ""]) {
+      const terms = aspectsFile(JSON.stringify({ [key]: { "big deal": 0 } }))
+      expect(() => readTermsFile(terms), key).toThrow(`${terms}: "${key}" is neither "*" (every tenant) nor a tenant's name (1-64 letters`)
+      const aspects = aspectsFile(JSON.stringify({ [key]: { fit: ["sizing"] } }))
+      expect(() => readAspectsFile(aspects), key).toThrow(`${aspects}: "${key}" is neither "*" (every tenant) nor a tenant's name`)
+    }
+    expect(Object.keys(readTermsFile(aspectsFile(JSON.stringify({ "*": { a: 0 }, "acme.eu-1": { b: 1 } }))))).toEqual(["*", "acme.eu-1"])
+  })
 })
 
 describe("brand terms (CDP_BRAND_TERMS)", () => {
