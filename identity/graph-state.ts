@@ -97,13 +97,19 @@ export class StatefulGraph extends ReresolvingGraph {
 
   /**
    * Puts a new graph (made with the rules and operators' decisions the state was made with) in the state `toState`
-   * gave (TenantGraph.fromState).
+   * gave (TenantGraph.fromState); in steps (identity/slices.ts): a graph is restored while the server runs (after a
+   * batch failed half-way), and follows the graph's size.
    */
-  protected loadState(state: GraphState): void {
+  protected *loadStateSteps(state: GraphState): Steps<void> {
     for (const kind of state.kindNames) this.kindOf(kind)
     const nodes = state.nodeValue.length
     this.nodeValue = [...state.nodeValue]
-    this.nodeProfile = Array.from(state.nodeProfile, (i) => (i === -1 ? undefined : state.profileTable[i]!))
+    this.nodeProfile = new Array<string | undefined>(state.nodeProfile.length)
+    for (let n = 0; n < state.nodeProfile.length; n++) {
+      const i = state.nodeProfile[n]!
+      this.nodeProfile[n] = i === -1 ? undefined : state.profileTable[i]!
+      if (pauseAt(n)) yield
+    }
     this.nodeCount = nodes
     const cap = Math.max(1024, nodes)
     const sized = <T extends Typed>(empty: T, from: T): T => {
@@ -120,8 +126,13 @@ export class StatefulGraph extends ReresolvingGraph {
     this.stamp = new Int32Array(cap)
     this.nodeBatch = new Int32Array(cap)
     this.nodeMoved = new Int32Array(cap)
-    for (let n = 0; n < nodes; n++) this.byKind[state.nodeKind[n]!]!.getOrAdd(state.nodeValue[n]!, this.nodeValue, n)
+    for (let n = 0; n < nodes; n++) {
+      this.byKind[state.nodeKind[n]!]!.getOrAdd(state.nodeValue[n]!, this.nodeValue, n)
+      if (pauseAt(n)) yield
+    }
+    let step = 0
     for (const p of state.parts) {
+      if (pauseAt(step++)) yield
       const part = new Part(Array.from(p.nodes))
       part.clean = p.clean
       part.profile = p.profile === -1 ? "" : state.profileTable[p.profile]!
@@ -133,7 +144,10 @@ export class StatefulGraph extends ReresolvingGraph {
     }
     this.nextPart = state.nextPart
     for (const [key, reason] of state.shared) this.shared.set(key, reason)
-    for (const i of state.profiles) this.addProfile(state.profileTable[i]!)
+    for (const i of state.profiles) {
+      this.addProfile(state.profileTable[i]!)
+      if (pauseAt(step++)) yield
+    }
     state.recentKeys.forEach((key, i) => this.recent.set(key, state.recentDigests[i]!))
   }
 

@@ -255,8 +255,13 @@ export class TenantGraph extends StatefulGraph {
 
   /** A graph in the state `toState` gave (with the rules and operators' decisions it was made with). */
   static fromState(state: GraphState, rules: GraphRules = DEFAULT_GRAPH_RULES, decisions: OperatorDecisions = NO_DECISIONS): TenantGraph {
+    return runSteps(TenantGraph.fromStateSteps(state, rules, decisions))
+  }
+
+  /** `fromState` in steps (identity/slices.ts). */
+  static *fromStateSteps(state: GraphState, rules: GraphRules = DEFAULT_GRAPH_RULES, decisions: OperatorDecisions = NO_DECISIONS): Steps<TenantGraph> {
     const g = new TenantGraph(state.tenant, rules, decisions)
-    g.loadState(state)
+    yield* g.loadStateSteps(state)
     return g
   }
 }
@@ -298,7 +303,12 @@ export class IdentityResolver {
 
   /** Puts a tenant's graph back as a snapshot stored it. */
   restore(state: GraphState): TenantGraph {
-    const g = TenantGraph.fromState(state, this.rules, this.decisions.get(state.tenant))
+    return runSteps(this.restoreSteps(state))
+  }
+
+  /** `restore` in steps (identity/slices.ts). */
+  *restoreSteps(state: GraphState): Steps<TenantGraph> {
+    const g = yield* TenantGraph.fromStateSteps(state, this.rules, this.decisions.get(state.tenant))
     this.graphs.set(state.tenant, g)
     return g
   }

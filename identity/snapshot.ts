@@ -142,7 +142,7 @@ const fromSnapshot = (rules: GraphRules, blocked: CompiledBlockRules, operations
     const resolver = new IdentityResolver(rules, operatorInput(operations).decisions)
     const body = readBody(stored.bytes)
     if (typeof body === "string") return notUsed(`${body}: ${taken}`)
-    const refused = restoreInto(resolver, body, blocked)
+    const refused = yield* inSlices(restoreInto(resolver, body, blocked))
     if (refused !== undefined) return notUsed(`${taken} ${refused}`)
     const dropped = [...body.dropped]
     const syncedUntilMs = Date.now()
@@ -161,13 +161,15 @@ const fromSnapshot = (rules: GraphRules, blocked: CompiledBlockRules, operations
  * A snapshot made under the block rules in force is not checked value by value: a blocked value it holds came from
  * an operator's link (kept whole), which a full load keeps too; checking it refused every snapshot after such a link.
  */
-const restoreInto = (resolver: IdentityResolver, body: SnapshotBody, blocked: CompiledBlockRules): string | undefined => {
+function* restoreInto(resolver: IdentityResolver, body: SnapshotBody, blocked: CompiledBlockRules): Steps<string | undefined> {
   const sameRules = body.blockRules === blocked.digest
+  let step = 0
   try {
     for (const state of body.graphs) {
-      const graph = resolver.restore(state)
+      const graph = yield* resolver.restoreSteps(state)
       if (sameRules) continue
       for (const { kind, value } of graph.identifiers()) {
+        if (pauseAt(step++)) yield
         if (blocked.reasonFor(kind as IdentifierKind, value, state.tenant) !== undefined) return `holds an identifier of kind ${kind} that today's block rules refuse`
       }
     }
