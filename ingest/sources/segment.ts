@@ -89,6 +89,48 @@ const explain = (error: ErrorObject, message: unknown): Rejection => {
   return rejection(known.rule, field, `${known.what} (${got})`)
 }
 
+/** A JSON pointer's segment for an object key. */
+const pointerSegment = (key: string) => key.replace(/~/g, "~0").replace(/\//g, "~1")
+
+/** Where TCF strings travel in a message's context (consent/readers.ts reads them). */
+const TCF_FIELDS = ["tcf", "tcString", "gdpr_consent"] as const
+
+/**
+ * The consent a message states in a shape consent/readers.ts cannot read: the stage would skip it and the message
+ * land as if no choice was made (a refusal sent as "false" would be lost). null says nothing and is allowed.
+ */
+const unreadableConsent = (m: SegmentMessage): Rejection | null => {
+  const context = m.context
+  if (context === undefined) return null
+  const bad = (field: string, message: string) => rejection("bad_consent", field, message)
+  const contextTcf = context["gdpr_consent"]
+  if (contextTcf !== undefined && contextTcf !== null && typeof contextTcf !== "string") {
+    return bad("/context/gdpr_consent", `context.gdpr_consent must be a TCF consent string (got ${describeType(contextTcf)})`)
+  }
+  const consent = context["consent"]
+  if (consent === undefined || consent === null) return null
+  if (!isJsonObject(consent)) return bad("/context/consent", `context.consent must be an object (got ${describeType(consent)})`)
+  for (const key of TCF_FIELDS) {
+    const value = consent[key]
+    if (value !== undefined && value !== null && typeof value !== "string") {
+      return bad(`/context/consent/${key}`, `context.consent.${key} must be a TCF consent string (got ${describeType(value)})`)
+    }
+  }
+  const prefs = consent["categoryPreferences"]
+  if (prefs === undefined || prefs === null) return null
+  if (!isJsonObject(prefs)) {
+    return bad("/context/consent/categoryPreferences",
+      `context.consent.categoryPreferences must be an object of category: true or false (got ${describeType(prefs)})`)
+  }
+  for (const [category, value] of Object.entries(prefs)) {
+    if (value === null || typeof value === "boolean") continue
+    return bad(`/context/consent/categoryPreferences/${pointerSegment(category)}`,
+      `context.consent.categoryPreferences.${category.slice(0, 80)} must be true or false (got ${describeType(value)}): ` +
+        "a consent choice that cannot be read is refused, not guessed")
+  }
+  return null
+}
+
 const ID_FIELDS = ["userId", "anonymousId", "groupId", "previousId"] as const
 
 /** A number id stored as its digits must be exactly the number sent: a whole number JSON readers hold exactly. */
@@ -134,7 +176,7 @@ export const validateSegmentMessage = (message: unknown, sizeBytes?: number): Re
   if (m.type === "alias" && isBlankId(m.previousId)) {
     return rejection("missing_previous_id", "/previousId", `${FIELD_RULES["/previousId"]!.what} (got a blank string)`)
   }
-  return null
+  return unreadableConsent(m)
 }
 
 /**

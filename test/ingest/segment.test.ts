@@ -51,6 +51,31 @@ describe("Segment message validation", () => {
     expect(validateSegmentMessage({ type: "group", userId: "u" })).toMatchObject({ field: "/groupId", rule: "missing_group_id" })
   })
 
+  it("refuses consent it cannot read, naming the field, rather than landing the message as if no choice was made", () => {
+    const track = (context: Record<string, unknown>) => validateSegmentMessage({ type: "track", event: "x", userId: "u", context })
+    expect(track({ consent: { categoryPreferences: { Advertising: "false" } } })).toEqual({
+      rule: "bad_consent", field: "/context/consent/categoryPreferences/Advertising",
+      message: "context.consent.categoryPreferences.Advertising must be true or false (got a string): a consent choice that cannot be read is refused, not guessed",
+    })
+    expect(track({ consent: { categoryPreferences: { Analytics: true, Advertising: 0 } } }))
+      .toMatchObject({ rule: "bad_consent", field: "/context/consent/categoryPreferences/Advertising" })
+    expect(track({ consent: { categoryPreferences: "all" } })).toMatchObject({
+      rule: "bad_consent", field: "/context/consent/categoryPreferences",
+      message: expect.stringMatching(/^context\.consent\.categoryPreferences must be an object of category: true or false \(got a string\)/),
+    })
+    expect(track({ consent: "yes" })).toMatchObject({ rule: "bad_consent", field: "/context/consent", message: expect.stringMatching(/^context\.consent must be an object \(got a string\)/) })
+    for (const key of ["tcf", "tcString", "gdpr_consent"]) {
+      expect(track({ consent: { [key]: 123 } }), key).toMatchObject({
+        rule: "bad_consent", field: `/context/consent/${key}`, message: expect.stringMatching(new RegExp(`^context\\.consent\\.${key} must be a TCF consent string \\(got a number\\)`)),
+      })
+    }
+    expect(track({ gdpr_consent: ["CO"] })).toMatchObject({ rule: "bad_consent", field: "/context/gdpr_consent" })
+    // A key with "/" or "~" is escaped as a JSON pointer; what is readable, or says nothing (null), still lands.
+    expect(track({ consent: { categoryPreferences: { "Ads/Email": "y" } } })).toMatchObject({ field: "/context/consent/categoryPreferences/Ads~1Email" })
+    expect(track({ consent: { categoryPreferences: { Analytics: true, Advertising: false, Later: null }, tcf: "CO" } })).toBeNull()
+    expect(track({ consent: null, gdpr_consent: null })).toBeNull()
+  })
+
   it("refuses a blank groupId or previousId as missing: a group or alias must name what it joins", () => {
     for (const blank of ["", "   "]) {
       expect(validateSegmentMessage({ type: "group", userId: "u", groupId: blank })).toMatchObject({ field: "/groupId", rule: "missing_group_id" })
