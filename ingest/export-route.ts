@@ -11,7 +11,10 @@
 import type { IncomingMessage } from "node:http"
 import { Effect } from "effect"
 import { type ConsentPolicies, ConsentPoliciesRef, DEFAULT_POLICIES } from "../consent/index.ts"
-import { DESTINATION_NAME, DESTINATION_NAME_RULE, type DestinationConfig, DRY_RUN_SHOWN, findDestination, MAX_DRY_RUN_SHOWN, redacted, replayDeadLetters, syncDestination, syncDestinations } from "./destinations/index.ts"
+import {
+  DESTINATION_NAME, DESTINATION_NAME_RULE, type DestinationConfig, DRY_RUN_SHOWN, findDestination, MAX_DRY_RUN_SHOWN, redacted, replayDeadLetters, sendingAlone, syncDestination,
+  syncDestinations,
+} from "./destinations/index.ts"
 import type { ObjectStore } from "./objectstore.ts"
 import { type DeliveryKey, deliveryHistory, lastRun, openDeadLetters, pendingErasures, presentCount, readCursor } from "../warehouse/exports.ts"
 import type { Warehouse } from "../warehouse/warehouse.ts"
@@ -72,18 +75,12 @@ export const exportRoute = (options: {
         Effect.catch((e: unknown) => Effect.succeed(refuseFailure(e, "export_failed"))),
       )
 
-    // Runs and replays started here, by tenant and destination: a second one while the first is sending is refused
-    // (409) rather than sending the same batches twice at once.
-    const running = new Set<string>()
-    const exclusive = (configs: ReadonlyArray<DestinationConfig>, effect: Effect.Effect<QueryReply>): Effect.Effect<QueryReply> => {
-      const keys = configs.map((c) => `${c.tenant}\u0000${c.name}`)
-      const busy = configs.filter((_, i) => running.has(keys[i]!))
-      if (busy.length > 0) {
-        return Effect.succeed(refuse(409, "export_running", `a run or replay of ${busy.map((c) => c.name).join(", ")} started through the API is still going; try again when it ends`, "destination"))
-      }
-      for (const k of keys) running.add(k)
-      return Effect.ensuring(effect, Effect.sync(() => { for (const k of keys) running.delete(k) }))
-    }
+    // A run or replay while another (through the API, or the schedule of CDP_EXPORT_EVERY) is sending to one of its
+    // destinations is refused (409) rather than sending the same batches twice at once.
+    const exclusive = (configs: ReadonlyArray<DestinationConfig>, effect: Effect.Effect<QueryReply>): Effect.Effect<QueryReply> =>
+      Effect.map(sendingAlone(configs, effect), (o) => "busy" in o
+        ? refuse(409, "export_running", `a run or replay of ${o.busy.map((c) => c.name).join(", ")} is still sending; try again when it ends`, "destination")
+        : o.done)
 
     return (req: IncomingMessage): Effect.Effect<QueryReply> =>
       Effect.gen(function* () {

@@ -390,10 +390,34 @@ export const syncDestinations = (configs: ReadonlyArray<DestinationConfig>, opti
  * `cdp serve`'s export loops (CDP_EXPORT_EVERY): one per destination, each syncing `everyMs` after its previous sync
  * ended, so a slow or failing destination delays only itself. Only counts are logged.
  */
+/** The destinations (tenant, name) a sync or replay of this process is sending to now. */
+const sending = new Set<string>()
+const sendingKey = (c: DestinationConfig) => `${c.tenant}\u0000${c.name}`
+
+/**
+ * `effect` run as the one sync or replay of these destinations in this process, or the destinations already being sent
+ * to: the schedule (keepExportsCurrent) and the API's runs and replays take turns, never sending the same batches twice
+ * at once.
+ */
+export const sendingAlone = <A, E, R>(configs: ReadonlyArray<DestinationConfig>, effect: Effect.Effect<A, E, R>)
+  : Effect.Effect<{ readonly done: A } | { readonly busy: ReadonlyArray<DestinationConfig> }, E, R> =>
+  Effect.suspend((): Effect.Effect<{ readonly done: A } | { readonly busy: ReadonlyArray<DestinationConfig> }, E, R> => {
+    const busy = configs.filter((c) => sending.has(sendingKey(c)))
+    if (busy.length > 0) return Effect.succeed({ busy })
+    for (const c of configs) sending.add(sendingKey(c))
+    return effect.pipe(
+      Effect.map((done) => ({ done })),
+      Effect.ensuring(Effect.sync(() => { for (const c of configs) sending.delete(sendingKey(c)) })),
+    )
+  })
+
 export const keepExportsCurrent = (configs: ReadonlyArray<DestinationConfig>, everyMs: number) =>
   Effect.forEach(configs, (config) => {
-    const once = syncDestination(config).pipe(
-      Effect.tap((r) => {
+    // A tick while a run or replay through the API is sending to the destination is skipped: the next one catches up.
+    const once = sendingAlone([config], syncDestination(config)).pipe(
+      Effect.tap((o) => {
+        if ("busy" in o) return Effect.void
+        const r = o.done
         const counts = { destination: r.destination, tenant: r.tenant, upserted: r.upserted, removed: r.removed, erased: r.erased, deadLettered: r.deadLettered, ms: r.ms }
         return r.error !== undefined || r.deadLettered > 0 ? Effect.logWarning("export sync incomplete").pipe(Effect.annotateLogs({ ...counts, error: r.error ?? "" }))
           : r.upserted + r.removed + r.erased > 0 ? Effect.logInfo("export synced").pipe(Effect.annotateLogs(counts))
