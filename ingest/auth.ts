@@ -356,6 +356,11 @@ export const tokenView = (r: TokenRecord, lastUsedMs: number | undefined, nowMs:
 export const tokenLookup = (idOrToken: string): { readonly id: string } | { readonly hash: string } | TokenInvalid =>
   /^tok_[A-Za-z0-9_-]{6,40}$/.test(idOrToken) ? { id: idOrToken }
     : /^cdp_[A-Za-z0-9_-]{20,100}$/.test(idOrToken) ? { hash: hashToken(idOrToken) }
+    // Named by its prefix but not whole (cut when copied, mistyped): say what a whole one looks like.
+    : idOrToken.startsWith("cdp_")
+      ? new TokenInvalid({ field: "token", message: "that is not a whole token: a token is cdp_ and 20-100 letters, digits, _ or - (as cdp token create printed it)" })
+    : idOrToken.startsWith("tok_")
+      ? new TokenInvalid({ field: "token", message: "that is not a token id: a token id is tok_ and 6-40 letters, digits, _ or - (cdp token list shows them)" })
     : new TokenInvalid({ field: "token", message: "give a token id (tok_...) or a token (cdp_...)" })
 
 export const inspectToken = (idOrToken: string) =>
