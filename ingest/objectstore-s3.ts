@@ -32,6 +32,11 @@ const CONNECT_TIMEOUT_MS = 5_000
 const SILENCE_TIMEOUT_MS = 30_000
 /** How long /health waits for the bucket to answer. */
 const PING_TIMEOUT_MS = 3_000
+/**
+ * How long the start waits for the bucket to answer, all the SDK's attempts together: left alone it waits out the
+ * silence timeout on each of its three attempts, about 100 s before a server that never answers was named.
+ */
+const START_CHECK_TIMEOUT_MS = 10_000
 /** Parts uploaded at once by one multipart upload. */
 const PART_QUEUE = 4
 
@@ -109,14 +114,21 @@ const makeS3Store = (options: S3StoreOptions) =>
     const send = <A>(key: string, what: string, run: (signal: AbortSignal) => Promise<A>) =>
       Effect.tryPromise({ try: run, catch: failure(key, what) })
 
-    const check = send("", "check", (abortSignal) => client.send(new HeadBucketCommand({ Bucket: bucket }), { abortSignal }))
-    yield* check
+    /**
+     * A HEAD of the bucket that gives up after `ms`, so a server that stopped answering (not refusing) holds neither the
+     * start nor /health; giving up is named as the timeout it is (the SDK calls it "Request aborted").
+     */
+    const checkWithin = (ms: number) =>
+      Effect.suspend(() => {
+        const deadline = AbortSignal.timeout(ms)
+        return Effect.tryPromise({
+          try: (signal) => client.send(new HeadBucketCommand({ Bucket: bucket }), { abortSignal: AbortSignal.any([signal, deadline]) }),
+          catch: (cause) => failure("", "check")(deadline.aborted ? { name: "TimeoutError" } : cause),
+        })
+      })
+    yield* checkWithin(START_CHECK_TIMEOUT_MS)
 
-    /** A HEAD of the bucket, bounded so a server that stopped answering (not refusing) does not hold /health. */
-    const ping = Effect.tryPromise({
-      try: (signal) => client.send(new HeadBucketCommand({ Bucket: bucket }), { abortSignal: AbortSignal.any([signal, AbortSignal.timeout(PING_TIMEOUT_MS)]) }),
-      catch: failure("", "check"),
-    }).pipe(Effect.as(undefined), Effect.catch((e) => Effect.succeed(e.message)))
+    const ping = checkWithin(PING_TIMEOUT_MS).pipe(Effect.as(undefined), Effect.catch((e) => Effect.succeed(e.message)))
 
     const store: ObjectStoreShape = {
       backend: { kind: "s3", location: `s3://${bucket}` },

@@ -1,5 +1,6 @@
 // The S3 store's configuration and its errors when no server answers (what it does against a real server is in
 // test/integration/objectstore-s3.test.ts).
+import { type AddressInfo, createServer, type Socket } from "node:net"
 import { Effect, Redacted } from "effect"
 import { afterEach, describe, expect, it } from "vitest"
 import { backendConfig, objectStoreLayer } from "../../cli/layers.ts"
@@ -84,4 +85,23 @@ describe("S3 object store settings", () => {
     expect(everything).not.toContain("s3cr3t-value")
     expect(everything).not.toContain("AKIDEXAMPLE")
   })
+
+  it("a server that takes the connection and never answers fails the start within seconds, naming endpoint and bucket", async () => {
+    // The SDK, left alone, waits out its silence timeout on each of its three attempts: about 100 s before cdp serve
+    // said anything.
+    const sockets: Array<Socket> = []
+    const silent = createServer((socket) => { sockets.push(socket) })
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve))
+    const endpoint = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`
+    try {
+      setEnv({ CDP_S3_BUCKET: "cdp-objects", CDP_S3_ENDPOINT: endpoint, CDP_S3_FORCE_PATH_STYLE: "true", CDP_S3_ACCESS_KEY_ID: "AKIDEXAMPLE", CDP_S3_SECRET_ACCESS_KEY: "s3cr3t-value" })
+      const started = performance.now()
+      const error = await Effect.runPromise(Effect.scoped(Effect.flip(storeOf.pipe(Effect.provide(objectStoreLayer(backendConfig(dataDir())))))))
+      expect(performance.now() - started).toBeLessThan(20_000)
+      expect(error.message).toBe(`cannot reach S3 at ${endpoint} (timeout) to check s3://cdp-objects`)
+    } finally {
+      sockets.forEach((s) => s.destroy())
+      silent.close()
+    }
+  }, 60_000)
 })
