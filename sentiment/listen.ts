@@ -9,7 +9,7 @@ import {
   ASPECTS_SQL, AUTHOR_COUNT_SQL, AUTHORS_BY_ENGAGEMENT_SQL, AUTHORS_BY_REACH_SQL, DAYS_SQL, EXISTING_ALERTS_SQL, FEATURES_SQL,
   storeAlerts,
 } from "../warehouse/listening.ts"
-import { dateOffTheCalendar } from "../warehouse/calendar.ts"
+import { DateNotOnCalendar, dateOffTheCalendar, EARLIEST_DAY, EARLIEST_MS } from "../warehouse/calendar.ts"
 import { chDateTime } from "../warehouse/sink.ts"
 import { Warehouse, type WarehouseQueryError, type WarehouseRejectedRows, type WarehouseUnavailable } from "../warehouse/warehouse.ts"
 import type { ListenRelationships } from "./report-relations.ts"
@@ -148,12 +148,16 @@ export interface ListenReport {
 
 export class InvalidPeriod extends Data.TaggedError("InvalidPeriod")<{ readonly value: string }> {
   override get message() {
-    return `"${this.value}" is not a period: use 7d, 2w, 24h, a date (2024-10-01) or an ISO time (2024-10-01T12:00:00Z)`
+    return `${quoted(this.value)} is not a period: use 7d, 2w, 24h, a date (2024-10-01) or an ISO time (2024-10-01T12:00:00Z)`
   }
 }
 
+/** At most 40 characters of what was given (a value may be a whole request's worth). */
+const cut = (value: string) => (value.length > 40 ? `${value.slice(0, 40)}…` : value)
+const quoted = (value: string) => `"${cut(value)}"`
+
 const DAY_MS = 86_400_000
-const RELATIVE = /^(\d{1,4})\s*([hdw])$/i
+const RELATIVE = /^(\d+)\s*([hdw])$/i
 const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}/
 
@@ -178,8 +182,13 @@ export const parseSince = (value: string, now: Date = new Date()): Date => {
   if (relative !== null) {
     const n = Number(relative[1])
     const unit = relative[2]!.toLowerCase()
-    if (unit === "h") return new Date(now.getTime() - n * 3_600_000)
-    return new Date(startOfUtcDay(now.getTime()) - n * (unit === "w" ? 7 : 1) * DAY_MS)
+    const ms = unit === "h" ? now.getTime() - n * 3_600_000 : startOfUtcDay(now.getTime()) - n * (unit === "w" ? 7 : 1) * DAY_MS
+    // As a date before 1900 is refused (warehouse/calendar.ts): the warehouse would clamp the bound, not use it.
+    if (!(ms >= EARLIEST_MS)) {
+      const back = Number.isFinite(ms) && ms > -8.64e15 ? ` to ${dayOf(ms)},` : ""
+      throw new DateNotOnCalendar({ date: cut(v), reason: `goes back${back} before ${EARLIEST_DAY}, the earliest day the warehouse holds` })
+    }
+    return new Date(ms)
   }
   return new Date(parseDate(v))
 }

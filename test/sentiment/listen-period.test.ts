@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest"
 import { InvalidPeriod, parseSince, parseUntil } from "../../sentiment/index.ts"
+import { DateNotOnCalendar } from "../../warehouse/calendar.ts"
 
 const NOW = new Date("2024-12-02T15:30:00.000Z")
 
@@ -30,5 +31,17 @@ describe("report periods", () => {
       expect(() => parseSince(bad, NOW), bad).toThrow(InvalidPeriod)
     }
     expect(() => parseSince("soon", NOW)).toThrow(/use 7d, 2w, 24h, a date/)
+  })
+
+  it("a period reaching back before 1900-01-01 is refused as a date before it is, naming how far it goes", () => {
+    expect(() => parseSince("9999w", NOW)).toThrow(DateNotOnCalendar)
+    expect(() => parseSince("9999w", NOW)).toThrow(/^9999w goes back to 1833-\d{2}-\d{2}, before 1900-01-01, the earliest day the warehouse holds/)
+    expect(() => parseSince("99999d", NOW)).toThrow(/^99999d goes back to 1751-\d{2}-\d{2}, before 1900-01-01/)
+    expect(() => parseUntil(`${"9".repeat(400)}h`, NOW)).toThrow(/^9{40}… goes back before 1900-01-01/)
+    expect(parseSince("6000w", NOW).toISOString()).toBe("1909-12-06T00:00:00.000Z")
+  })
+
+  it("quotes at most 40 characters of a value it cannot read", () => {
+    expect(() => parseSince("x".repeat(5000), NOW)).toThrow(new RegExp(`^"x{40}…" is not a period`))
   })
 })
