@@ -14,6 +14,7 @@ import { Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
 import type { Principal } from "./auth.ts"
 import { readJson } from "./json.ts"
 import { MASK, maskAddresses, PHONE_LIKE } from "./mask.ts"
+import { refuseUnknownParameter } from "./pages.ts"
 import { type QueryReply, receiveAdminBody, refuse, refuseFailure, refuseRepeated } from "./query-route.ts"
 import { DEFAULT_TENANT } from "./writekeys.ts"
 
@@ -70,6 +71,8 @@ export const listeningRoute = (options: { readonly warehouse: WarehouseShape; re
         return refuse(405, "method_not_allowed", `use GET ${LISTENING_REPORT_PATH} (POST to raise spike alerts)`, undefined, { allow: "GET, POST" })
       }
       const raiseAlerts = req.method === "POST"
+      const unknown = refuseUnknownParameter(url, ["since", "until", "alerts"], "route")
+      if (unknown !== undefined) return unknown
       const repeated = refuseRepeated(url, ["since", "until", "alerts"])
       if (repeated !== undefined) return repeated
       const alertsText = url.searchParams.get("alerts")

@@ -1,0 +1,36 @@
+// GET and POST /v1/listening/report take ?since=, ?until=, ?alerts= and ?tenant=. Anything else was silently ignored
+// (?format=html answered the JSON report; a misspelt ?sinse=30d the default 7 days), while the POST body refuses an
+// unknown field: a caller could not tell its parameter had no effect. It is refused 400 unknown_parameter naming it.
+import { Effect } from "effect"
+import { afterEach, beforeEach, describe, expect, it } from "vitest"
+import { callApi, TEST_ADMIN_TOKEN, withApi } from "../support/api.ts"
+import { checked } from "../support/openapi.ts"
+import { freshDir, removeDir } from "../support/pipeline.ts"
+
+let dir: string
+beforeEach(() => { dir = freshDir() })
+afterEach(() => removeDir(dir))
+
+const REPORT = "/v1/listening/report"
+const call = (url: string, method: "GET" | "POST", path: string) =>
+  Effect.map(callApi(url, method, path, TEST_ADMIN_TOKEN, method === "POST" ? {} : undefined), (res) => checked(path, method, res))
+
+describe("/v1/listening/report with a query parameter it does not take", () => {
+  it("is refused 400 unknown_parameter naming it; the parameters it takes still work", () =>
+    withApi(dir, (url) => Effect.gen(function* () {
+      for (const [method, path, name] of [
+        ["GET", `${REPORT}?format=html`, "format"],
+        ["GET", `${REPORT}?tenant=acme&sinse=30d`, "sinse"],
+        ["POST", `${REPORT}?${"x".repeat(500)}=1`, "x".repeat(80)],
+      ] as const) {
+        const res = yield* call(url, method, path)
+        expect(res.status, `${method} ${path.slice(0, 60)}: ${JSON.stringify(res.body).slice(0, 300)}`).toBe(400)
+        expect(res.body).toEqual({
+          success: false, rule: "unknown_parameter", field: name,
+          error: `?${name}= is not taken here; this route takes ?since=, ?until=, ?alerts=`,
+        })
+      }
+      const ok = yield* call(url, "GET", `${REPORT}?tenant=acme&since=30d&until=2099-01-01&alerts=0`)
+      expect(ok.status, JSON.stringify(ok.body).slice(0, 300)).toBe(200)
+    })), 120_000)
+})
