@@ -155,7 +155,9 @@ export const readSignals = (e: CanonicalEvent, policy: ConsentPolicy): ReadonlyA
   if (e.context["gpc"] === true) {
     for (const purpose of policy.gpc) add(purpose, "denied", "gpc", JSON.stringify({ header: "Sec-GPC: 1" }), false)
   }
-  const signal = e.properties["consent_signal"]
+  // Only SendGrid's own events (ingest/sources/sendgrid.ts sets it): in a web message it is whatever a page sent with
+  // the site's public write key, and the ledger would name SendGrid as its proof.
+  const signal = e.source === "sendgrid" ? e.properties["consent_signal"] : undefined
   if (typeof signal === "string") {
     const mapped = policy.sendgrid[signal]
     const group = e.properties["asm_group_id"]

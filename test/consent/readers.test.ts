@@ -96,6 +96,21 @@ describe("consent readers", () => {
       expect(yield* consentHistory("acme", yield* profileOf("h2"))).toEqual([])
     })))
 
+  it("a SendGrid signal is read only from SendGrid: a web message's properties.consent_signal grants and refuses nothing", () =>
+    withCollector(dir, (url) => Effect.gen(function* () {
+      // Through the Segment API with the site's (public) write key: the ledger would say SendGrid sent it, and a
+      // resubscribe is the fresh grant that lifts an erased person's suppression.
+      const res = yield* post(`${url}/v1/batch`, {
+        batch: [
+          { type: "track", event: "Clicked", userId: "ann@x.example", messageId: "w1", properties: { consent_signal: "group_resubscribe", asm_group_id: 7 } },
+          { type: "track", event: "Clicked", userId: "bob@x.example", messageId: "w2", properties: { consent_signal: "unsubscribe" } },
+        ],
+      }, { authorization: basicAuth(WRITE_KEY) })
+      expect(res.status).toBe(200)
+      expect(yield* query("SELECT message_id, purpose, state, source FROM consent_ledger")).toEqual([])
+      expect(yield* query<{ n: string }>("SELECT count() AS n FROM events")).toEqual([{ n: "2" }])
+    })))
+
   it("a TCF string that does not decode grants nothing", () =>
     withConsent(dir, Effect.gen(function* () {
       yield* submit([web("t1", "2024-10-01T10:00:00.000Z", { anonymousId: "a1", context: { gdpr_consent: "not-a-tc-string" } })])
