@@ -103,6 +103,10 @@ const unreadableConsent = (m: SegmentMessage): Rejection | null => {
   const context = m.context
   if (context === undefined) return null
   const bad = (field: string, message: string) => rejection("bad_consent", field, message)
+  const gpc = context["gpc"]
+  if (gpc !== undefined && gpc !== null && typeof gpc !== "boolean") {
+    return bad("/context/gpc", `context.gpc must be true or false (got ${describeType(gpc)}); the Sec-GPC: 1 header sets it`)
+  }
   const contextTcf = context["gdpr_consent"]
   if (contextTcf !== undefined && contextTcf !== null && typeof contextTcf !== "string") {
     return bad("/context/gdpr_consent", `context.gdpr_consent must be a TCF consent string (got ${describeType(contextTcf)})`)

@@ -70,6 +70,11 @@ describe("Segment message validation", () => {
       })
     }
     expect(track({ gdpr_consent: ["CO"] })).toMatchObject({ rule: "bad_consent", field: "/context/gdpr_consent" })
+    // Global Privacy Control is a refusal: "1" or "yes" would be lost as silently.
+    expect(track({ gpc: "1" })).toEqual({
+      rule: "bad_consent", field: "/context/gpc", message: 'context.gpc must be true or false (got a string); the Sec-GPC: 1 header sets it',
+    })
+    expect(track({ gpc: true })).toBeNull()
     // A key with "/" or "~" is escaped as a JSON pointer; what is readable, or says nothing (null), still lands.
     expect(track({ consent: { categoryPreferences: { "Ads/Email": "y" } } })).toMatchObject({ field: "/context/consent/categoryPreferences/Ads~1Email" })
     expect(track({ consent: { categoryPreferences: { Analytics: true, Advertising: false, Later: null }, tcf: "CO" } })).toBeNull()
