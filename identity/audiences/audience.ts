@@ -88,6 +88,14 @@ const checkName = (name: unknown): string | AudienceInvalid => {
   return normaliseLabel(name).trim()
 }
 
+/** A note kept with a version (why it was saved): read in the history, so bounded and free of what would disturb it. */
+const NOTE_MAX = 2000
+const checkNote = (note: string): AudienceInvalid | undefined => {
+  if (note.length > NOTE_MAX) return new AudienceInvalid({ field: "note", reason: `may be at most ${NOTE_MAX} characters (this one has ${note.length})` })
+  const problem = labelProblem(note.replace(/[\n\t]/g, " "), "note")
+  return problem === undefined ? undefined : new AudienceInvalid({ field: "note", reason: problem })
+}
+
 /** Checks a purpose against the tenant's consent policy. */
 const checkPurpose = (tenant: string, purpose: unknown) =>
   Effect.gen(function* () {
@@ -163,6 +171,8 @@ export const getAudience = Effect.fn("getAudience")(function* (tenant: string, i
 
 /** Creates an audience; its members are found by the next refresh. */
 export const createAudience = Effect.fn("createAudience")(function* (tenant: string, input: AudienceInput, actor: string, note = "") {
+  const badNote = checkNote(note)
+  if (badNote !== undefined) return yield* Effect.fail(badNote)
   const name = checkName(input.name)
   if (name instanceof AudienceInvalid) return yield* Effect.fail(name)
   const purpose = yield* checkPurpose(tenant, input.purpose)
@@ -186,6 +196,8 @@ export const createAudience = Effect.fn("createAudience")(function* (tenant: str
 export const editAudience = Effect.fn("editAudience")(function* (
   tenant: string, id: string, edit: Partial<AudienceInput> & { readonly delete?: boolean }, actor: string, note = "",
 ) {
+  const badNote = checkNote(note)
+  if (badNote !== undefined) return yield* Effect.fail(badNote)
   const current = yield* getAudience(tenant, id)
   const name = edit.name === undefined ? current.name : checkName(edit.name)
   if (name instanceof AudienceInvalid) return yield* Effect.fail(name)
