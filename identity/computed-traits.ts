@@ -10,6 +10,7 @@ import {
   tenantDefinitions,
 } from "../warehouse/computed-traits.ts"
 import type { ReadScope } from "../warehouse/profiles.ts"
+import { TENANT_NAME_RULE } from "../warehouse/tenant.ts"
 import { IdentityRulesInvalid } from "./config.ts"
 
 export const COMPUTED_KINDS = ["count", "sum", "first", "last", "most_frequent", "latest_sentiment"] as const
@@ -46,13 +47,16 @@ const definitionSchema: JSONSchemaType<ComputedTraitDefinition> = {
     { if: { properties: { kind: { enum: ["sum", "first", "last", "most_frequent"] } } }, then: { required: ["of"] } },
     { if: { properties: { kind: { enum: ["first", "last", "latest_sentiment"] } } }, then: { not: { required: ["windowDays"] } } },
     { if: { properties: { kind: { const: "latest_sentiment" } } }, then: { not: { anyOf: [{ required: ["of"] }, { required: ["events"] }] } } },
+    // A sum adds numbers: of an event's name or its channel it would always be 0.
+    { if: { properties: { kind: { const: "sum" } } }, then: { properties: { of: { not: { enum: ["event", "channel"] } } } } },
   ],
 } as unknown as JSONSchemaType<ComputedTraitDefinition>
 
 const settingSchema: JSONSchemaType<Record<string, Array<ComputedTraitDefinition>>> = {
   type: "object",
   required: [],
-  propertyNames: { pattern: "^(\\*|[A-Za-z0-9_.-]{1,100})$" },
+  // "*" or a tenant name (warehouse/tenant.ts TENANT_NAME): a scope no tenant can have would define nothing.
+  propertyNames: { pattern: "^(\\*|(?!\\.\\.?$)[A-Za-z0-9_.-]{1,64})$" },
   // How many a tenant may have is CDP_MAX_COMPUTED_TRAITS (capComputedTraits), counted with those for "*".
   additionalProperties: { type: "array", items: definitionSchema },
 } as unknown as JSONSchemaType<Record<string, Array<ComputedTraitDefinition>>>
@@ -78,7 +82,12 @@ const reasonOf = (errors: ValidateFunction["errors"]): [string, string] => {
   const at = e.keyword === "required" ? `${e.instancePath}/${(e.params as { missingProperty: string }).missingProperty}`
     : e.keyword === "additionalProperties" ? `${e.instancePath}/${(e.params as { additionalProperty: string }).additionalProperty}` : e.instancePath || "/"
   if (e.keyword === "pattern" && /\/name$/.test(e.instancePath)) return [at, "must be a lowercase name: a letter, then letters, digits or _ (at most 64)"]
+  if (e.keyword === "not" && /\/of$/.test(e.instancePath)) return [at, "sum adds numbers: of must be properties.NAME (a numeric property)"]
   if (e.keyword === "pattern" && /\/of$/.test(e.instancePath)) return [at, 'must be "event", "channel" or "properties.NAME" (a top-level property)']
+  if (e.keyword === "propertyNames" || (e.keyword === "pattern" && e.propertyName !== undefined)) {
+    const name = (e.params as { propertyName?: string }).propertyName ?? e.propertyName ?? ""
+    return [`/${name.slice(0, 80)}`, `must be "*" (every tenant) or a tenant name: ${TENANT_NAME_RULE}`]
+  }
   if (e.keyword === "not" || e.keyword === "if") return [at, "first, last and latest_sentiment take no windowDays; latest_sentiment takes no of or events"]
   if (e.keyword === "required" && /\/of$/.test(at)) return [at, "is needed by sum, first, last and most_frequent: which value (e.g. properties.total)"]
   return [at, RULES[e.keyword] ?? (e.message ?? "is not valid")]

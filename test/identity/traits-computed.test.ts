@@ -142,6 +142,14 @@ describe("CDP_COMPUTED_TRAITS", () => {
     expect(() => parseComputedTraits('{"*": [{"name": "n", "kind": "sum", "of": "total"}]}')).toThrow(/^\/\*\/0\/of: must be "event", "channel" or "properties.NAME"/)
     expect(() => parseComputedTraits('{"*": [{"name": "n", "kind": "count"}], "acme": [{"name": "n", "kind": "count"}]}')).toThrow(/^\/acme\/0\/name: "n" is defined twice/)
     expect(() => parseComputedTraits("[")).toThrow(/^\/: not JSON/)
+    // A sum adds numbers: of an event's name or channel it would always be 0.
+    for (const of of ["event", "channel"]) {
+      expect(() => parseComputedTraits(`{"*": [{"name": "n", "kind": "sum", "of": "${of}"}]}`)).toThrow(/^\/\*\/0\/of: sum adds numbers: of must be properties\.NAME/)
+    }
+    // A scope is "*" or a tenant name: ".." can never be one.
+    for (const scope of ["..", ".", "a b", "x".repeat(65)]) {
+      expect(() => parseComputedTraits(JSON.stringify({ [scope]: [{ name: "n", kind: "count" }] }))).toThrow(/must be "\*" \(every tenant\) or a tenant name/)
+    }
     expect(() => parseDefinition('{"name": "m", "kind": "latest_sentiment", "of": "event"}')).toThrow(/latest_sentiment takes no of or events/)
     expect(parseComputedTraits("{}")).toEqual({})
   })
