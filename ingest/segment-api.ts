@@ -9,6 +9,7 @@ import {
   SEGMENT_LIMITS,
   type SegmentMessage,
   segmentRawMeta,
+  unreadableConsent,
   validateSegmentMessage,
   withoutCredentials,
 } from "./sources/segment.ts"
@@ -166,6 +167,9 @@ export const processSegmentRequest = (req: SegmentRequest): SegmentRequestResult
   }
   const mixed = foreignKey(req, messages, batch)
   if (mixed !== undefined) return mixed
+  // A batch's context goes under each of its messages' own (normaliseSegmentMessage): its consent is checked as theirs.
+  const batchConsent = isJsonObject(batch?.["context"]) ? unreadableConsent(batch["context"]) : null
+  if (batchConsent !== null) return wholeRequestRefused(req, batchConsent)
   const batchSentAt = typeof batch?.["sentAt"] === "string" ? batch["sentAt"] : undefined
   const ctx = {
     tenant: req.tenant,

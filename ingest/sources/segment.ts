@@ -96,11 +96,11 @@ const pointerSegment = (key: string) => key.replace(/~/g, "~0").replace(/\//g, "
 const TCF_FIELDS = ["tcf", "tcString", "gdpr_consent"] as const
 
 /**
- * The consent a message states in a shape consent/readers.ts cannot read: the stage would skip it and the message
+ * The consent a message's context (or a batch's, which every message of it takes) states in a shape
+ * consent/readers.ts cannot read: the stage would skip it and the message
  * land as if no choice was made (a refusal sent as "false" would be lost). null says nothing and is allowed.
  */
-const unreadableConsent = (m: SegmentMessage): Rejection | null => {
-  const context = m.context
+export const unreadableConsent = (context: JsonObject | undefined): Rejection | null => {
   if (context === undefined) return null
   const bad = (field: string, message: string) => rejection("bad_consent", field, message)
   const gpc = context["gpc"]
@@ -180,7 +180,7 @@ export const validateSegmentMessage = (message: unknown, sizeBytes?: number): Re
   if (m.type === "alias" && isBlankId(m.previousId)) {
     return rejection("missing_previous_id", "/previousId", `${FIELD_RULES["/previousId"]!.what} (got a blank string)`)
   }
-  return unreadableConsent(m)
+  return unreadableConsent(m.context)
 }
 
 /**

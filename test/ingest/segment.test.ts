@@ -198,6 +198,19 @@ describe("Segment requests", () => {
   const request = (route: "batch" | "import" | "track", body: string) =>
     processSegmentRequest({ route, body, tenant: "acme", receivedAtMs: ctx.receivedAtMs })
 
+  it("refuses a batch whose own context states consent it cannot read, as a message's would be", () => {
+    const refused = request("batch", `{"context":{"consent":{"categoryPreferences":{"Advertising":"false"}}},"batch":[${track("b1")}]}`)
+    expect(refused.events).toEqual([])
+    expect(refused.requestError).toMatchObject({
+      rule: "bad_consent", field: "/context/consent/categoryPreferences/Advertising",
+      message: expect.stringMatching(/^context\.consent\.categoryPreferences\.Advertising must be true or false \(got a string\)/),
+    })
+    expect(request("batch", `{"context":{"gpc":"yes"},"batch":[${track("b2")}]}`).requestError).toMatchObject({ rule: "bad_consent", field: "/context/gpc" })
+    const readable = request("batch", `{"context":{"consent":{"categoryPreferences":{"Advertising":false}}},"batch":[${track("b3")}]}`)
+    expect(readable.requestError).toBeUndefined()
+    expect(readable.events[0]!.context).toMatchObject({ consent: { categoryPreferences: { Advertising: false } } })
+  })
+
   it("refuses only the bad messages of a batch, each with its own rule, pointer and text as sent", () => {
     const deep = track("deep", `{"x":${"[".repeat(500)}${"]".repeat(500)}}`)
     const inf = track("inf", '{"v":1e400}')
