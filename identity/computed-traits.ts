@@ -278,9 +278,11 @@ export interface Preview {
 const quantile = (sorted: ReadonlyArray<number>, q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!
 
 /** What a definition would show, before it is saved: values for a sample of a tenant's profiles and their distribution. */
-export const previewComputedTrait = Effect.fn("previewComputedTrait")(function* (tenant: string, definition: ComputedTraitDefinition, sample = 10) {
+export const previewComputedTrait = Effect.fn("previewComputedTrait")(function* (
+  tenant: string, definition: ComputedTraitDefinition, sample = 10, seconds?: number,
+) {
   const d = storedDefinition(tenant, definition)
-  const rows = yield* previewAggregates(tenant, d)
+  const rows = yield* previewAggregates(tenant, d, seconds)
   const values = rows.map((r) => ({ profileId: r.profile_id, value: valueOf(d.kind, r), events: Number(r.n) }))
   const numbers = values.map((v) => v.value).filter((v): v is number => typeof v === "number").sort((a, b) => a - b)
   let distribution: Preview["distribution"]

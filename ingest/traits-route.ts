@@ -6,7 +6,8 @@
 import type { IncomingMessage } from "node:http"
 import { Effect } from "effect"
 import { type ComputedTraitDefinition, parseDefinition, type Preview, previewComputedTrait } from "../identity/index.ts"
-import { Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
+import { TRAITS_PREVIEW_SECONDS } from "../warehouse/computed-traits.ts"
+import { Warehouse, WarehouseQueryError, type WarehouseShape } from "../warehouse/warehouse.ts"
 import type { Principal } from "./auth.ts"
 import { MASK, MASKED_KINDS, maskValues, namedForIdentifier } from "./mask.ts"
 import { adminBodyOf, isReply, type QueryReply, receiveAdminBody, refuse, refuseFailure, refuseRepeated } from "./query-route.ts"
@@ -47,9 +48,19 @@ const maskPreview = (p: Preview): MaskedPreview => {
   return { ...p, sample: p.sample.map((s, i) => ({ ...s, value: out[i] })), distribution, masked: { kinds: [...MASKED_KINDS] } }
 }
 
-const failed = (e: unknown): Effect.Effect<QueryReply> => Effect.succeed(refuseFailure(e, "preview_failed"))
+/** A preview past its time (TRAITS_PREVIEW_SECONDS) is the definition's to narrow; any other failure as every route's. */
+const failed = (seconds: number) => (e: unknown): Effect.Effect<QueryReply> =>
+  Effect.succeed(e instanceof WarehouseQueryError && e.code === "159"
+    ? refuse(422, "preview_too_slow", `the preview ran longer than the ${seconds} s it may take: narrow the definition's events, channels or windowDays`, "/definition")
+    : refuseFailure(e, "preview_failed"))
 
-export const traitsRoute = (options: { readonly warehouse: WarehouseShape; readonly bodyIdleMs?: number | undefined }) => {
+export const traitsRoute = (options: {
+  readonly warehouse: WarehouseShape
+  readonly bodyIdleMs?: number | undefined
+  /** How long a preview may run (TRAITS_PREVIEW_SECONDS). */
+  readonly previewSeconds?: number | undefined
+}) => {
+  const seconds = options.previewSeconds ?? TRAITS_PREVIEW_SECONDS
   const preview = (req: IncomingMessage, url: URL, principal: Principal) =>
     Effect.gen(function* () {
       for (const name of new Set(url.searchParams.keys())) {
@@ -72,11 +83,11 @@ export const traitsRoute = (options: { readonly warehouse: WarehouseShape; reado
       // The guard checked the body's tenant against the token's and filled in a bound token's.
       const tenant = body.tenant ?? url.searchParams.get("tenant") ?? DEFAULT_TENANT
       const unmasked = principal.scopes.has("profiles:identifiers")
-      return yield* previewComputedTrait(tenant, definition, body.sample ?? DEFAULT_SAMPLE).pipe(
+      return yield* previewComputedTrait(tenant, definition, body.sample ?? DEFAULT_SAMPLE, seconds).pipe(
         Effect.map((p): MaskedPreview => (unmasked ? p : maskPreview(p))),
         Effect.provideService(Warehouse, options.warehouse),
         Effect.map((p): QueryReply => ({ status: 200, body: { success: true, ...p } })),
-        Effect.catch(failed),
+        Effect.catch(failed(seconds)),
       )
     })
 

@@ -222,8 +222,14 @@ export const exactAggregates = Effect.fn("exactAggregates")(function* (scope: Pr
 })
 
 /** One definition over a tenant's profiles now (the events view): each profile's aggregates, in a stable sample order. */
+/**
+ * How long a preview's query may run: it reads every matching event of the tenant, and a console or CLI waits for it
+ * while others share the engine (WarehouseQueryError code 159 past it).
+ */
+export const TRAITS_PREVIEW_SECONDS = 30
+
 export const previewAggregates = Effect.fn("previewAggregates")(function* (
-  tenant: string, d: Pick<StoredDefinition, "kind" | "events" | "channels" | "field" | "property" | "window_days">,
+  tenant: string, d: Pick<StoredDefinition, "kind" | "events" | "channels" | "field" | "property" | "window_days">, seconds = TRAITS_PREVIEW_SECONDS,
 ) {
   const warehouse = yield* Warehouse
   const from = d.kind === "latest_sentiment"
@@ -232,5 +238,5 @@ export const previewAggregates = Effect.fn("previewAggregates")(function* (
     : "(SELECT profile_id, message_id, timestamp, event, channel, properties FROM events WHERE tenant = {tenant:String})"
   return yield* warehouse.query<Omit<Aggregates, "name"> & { profile_id: string }>(
     `SELECT * FROM (${(d.kind === "latest_sentiment" ? exactSentimentSql : exactSql)(from)}) ORDER BY cityHash64(profile_id)`,
-    { params: { tenant, ...definitionParams(d) } })
+    { params: { tenant, ...definitionParams(d) }, maxExecutionSeconds: seconds })
 })

@@ -1,12 +1,16 @@
 // POST /v1/traits/preview on a real collector (embedded engine): a marketer previews a computed-trait definition
 // while the server holds the data dir, and gets what previewComputedTrait (what `cdp traits preview` prints) answers,
 // with e-mail addresses and phone numbers masked; every answer as openapi.json describes it.
+import type { IncomingMessage } from "node:http"
 import { Effect } from "effect"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { parseDefinition, previewComputedTrait } from "../../identity/index.ts"
 import { callApi as call, createToken, landBatch, TEST_ADMIN_TOKEN as ADMIN, withApi } from "../support/api.ts"
 import { checkResponse } from "../support/openapi.ts"
-import { freshDir, removeDir } from "../support/pipeline.ts"
+import { freshDir, removeDir, withEmbeddedWarehouse } from "../support/pipeline.ts"
+import { traitsRoute } from "../../ingest/traits-route.ts"
+import { preReadBodies } from "../../ingest/query-route.ts"
+import { Warehouse } from "../../warehouse/warehouse.ts"
 
 let dir: string
 beforeEach(() => { dir = freshDir() })
@@ -128,4 +132,23 @@ describe("POST /v1/traits/preview", () => {
       expect(method).toMatchObject({ status: 405, body: { rule: "method_not_allowed" } })
       checkResponse(PATH, "POST", 405, method.body)
     })), 120_000)
+
+  it("a preview past its time is 422 preview_too_slow naming the definition, not a 500", async () => {
+    const reply = await withEmbeddedWarehouse(dir, Effect.gen(function* () {
+      const warehouse = yield* Warehouse
+      // 300,000 orders of 100,000 people: more than a preview of 1 ms reads.
+      yield* warehouse.command(
+        "INSERT INTO event_rows (tenant, message_id, type, event, anonymous_id, user_id, group_id, previous_id, profile_id, channel, source, " +
+          "timestamp, received_at, properties, traits, context, extra, identifiers) SELECT 'acme', concat('m', toString(number)), 'track', " +
+          "'Order Completed', '', '', '', '', concat('prof_', toString(number % 100000)), 'web', 'segment', " +
+          "toDateTime64('2024-09-01 00:00:00', 3, 'UTC') + toIntervalMinute(number), now64(3), '{\"total\":20}', '{}', '{}', '{}', [] FROM numbers(300000)")
+      const req = { method: "POST", url: PATH, headers: {} } as IncomingMessage
+      preReadBodies.set(req, JSON.stringify({ definition: SPEND, tenant: "acme" }))
+      const route = traitsRoute({ warehouse, previewSeconds: 0.001 })
+      return yield* route(req, { tokenId: "tok_m", role: "marketer", tenant: undefined, scopes: new Set(["profiles:read"]) })
+    }))
+    checkResponse(PATH, "POST", reply.status, reply.body)
+    expect(reply).toMatchObject({ status: 422, body: { rule: "preview_too_slow", field: "/definition" } })
+    expect(String((reply.body as { error: string }).error)).toContain("the preview ran longer than the 0.001 s it may take")
+  }, 60_000)
 })
