@@ -213,12 +213,14 @@ const usedBy: Readonly<Record<string, ReadonlyArray<DestinationType>>> = {
   apiVersion: ["salesforce"], sobject: ["salesforce"], externalIdField: ["salesforce"],
 }
 
-/** The destination as it may be shown: credentials replaced, a URL's user, password and query cut. */
+/** The destination as it may be shown: credentials replaced, a URL's user, password, path and query cut. */
 export const redacted = (d: DestinationConfig): Record<string, unknown> => {
   let url = d.url
   if (url !== "" && URL.canParse(url)) {
     const u = new URL(url)
     if (u.username !== "" || u.password !== "") u.username = u.password = "***"
+    // The path too: a capability URL (an incoming hook of a chat or automation service) is its own credential.
+    if (u.pathname !== "/" && u.pathname !== "") u.pathname = "/***"
     if (u.search !== "") u.search = "?***"
     url = u.toString()
   }

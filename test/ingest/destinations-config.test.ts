@@ -87,16 +87,19 @@ describe("destination configuration", () => {
     expect(() => parseDestinations(one({ name: "x", type: "csv", purpose: "CrmSync", allowHttp: true }))).toThrow("/acme/0/allowHttp: not a setting of a csv destination")
   })
 
-  it("shows credentials redacted, in the token, the secret and a URL's query", () => {
-    const [hub, hook] = parseDestinations(JSON.stringify({
+  it("shows credentials redacted, in the token, the secret and a URL's query and path", () => {
+    const [hub, hook, slack] = parseDestinations(JSON.stringify({
       acme: [
         { name: "crm", type: "hubspot", purpose: "CrmSync", token: "pat-na1-very-secret" },
         { name: "hook", type: "webhook", purpose: "CrmSync", url: "https://h.example/in?key=abc", secret: "0123456789abcdef-secret" },
+        // A capability URL: whoever has its path may post to it (chat and automation services' incoming hooks).
+        { name: "slack", type: "webhook", purpose: "CrmSync", url: "https://hooks.example/services/T0001/B0002/XyZsecretPart", secret: "another-secret-0123" },
       ],
     }))
-    const shown = JSON.stringify([redacted(hub!), redacted(hook!)])
-    for (const secret of ["pat-na1-very-secret", "0123456789abcdef-secret", "key=abc"]) expect(shown).not.toContain(secret)
-    expect(shown).toContain("***")
+    const shown = JSON.stringify([redacted(hub!), redacted(hook!), redacted(slack!)])
+    for (const secret of ["pat-na1-very-secret", "0123456789abcdef-secret", "key=abc", "XyZsecretPart", "T0001"]) expect(shown).not.toContain(secret)
+    expect(redacted(slack!)["url"]).toBe("https://hooks.example/***")
+    expect(redacted(hook!)["url"]).toBe("https://h.example/***?***")
   })
 
   it("reads @FILE as editors save it (UTF-8 with a byte order mark) and names a directory or a UTF-16 file", () => {
