@@ -105,6 +105,9 @@ const parseBody = (text: string): { sql: string; scope: QueryScope } | QueryRepl
     return refuse(400, "bad_body", BODY_SHAPE)
   }
   if (body === null || typeof body !== "object" || Array.isArray(body)) return refuse(400, "bad_body", BODY_SHAPE)
+  // A field it does not take would be ignored: {"allTenant": true} (a typo) would answer the default tenant's rows.
+  const unknown = Object.keys(body).find((k) => !["sql", "tenant", "allTenants"].includes(k))
+  if (unknown !== undefined) return refuse(400, "bad_body", `unknown field "${unknown.slice(0, 80)}"; ${BODY_SHAPE}`, `/${unknown.slice(0, 80)}`)
   const { sql, tenant, allTenants } = body as Record<string, unknown>
   if (typeof sql !== "string") return refuse(400, "bad_body", `"sql" must be a string; ${BODY_SHAPE}`, "/sql")
   if (allTenants !== undefined && typeof allTenants !== "boolean") return refuse(400, "bad_body", '"allTenants" must be true or false', "/allTenants")
@@ -130,6 +133,10 @@ export const queryRoute = (options: {
 }) => (req: IncomingMessage): Effect.Effect<QueryReply> =>
   Effect.gen(function* () {
     if (req.method !== "POST") return refuse(405, "method_not_allowed", "use POST /v1/query", undefined, { allow: "POST" })
+    const extra = [...new URL(req.url ?? "/", "http://collector").searchParams.keys()].find((n) => n !== "tenant")
+    if (extra !== undefined) {
+      return refuse(400, "unknown_parameter", `?${extra.slice(0, 80)}= is not taken here; this route takes ?tenant= (the SQL goes in the body)`, extra.slice(0, 80))
+    }
     const body = yield* receiveAdminBody(req, QUERY_BODY_LIMIT, options.bodyIdleMs, "a query body")
     if (typeof body !== "string") return body
     const parsed = parseBody(body)
