@@ -96,6 +96,9 @@ const ALLOWED_SYSTEM_TABLES = new Set([
 // Allowed system tables that count every tenant's rows and bytes (total_rows, data_compressed_bytes...): they show a
 // tenant-scoped query nothing. Its schema is described by DESCRIBE TABLE and SHOW TABLES, which list names only.
 const COUNTING_SYSTEM_TABLES = ["tables", "columns"]
+// Allowed system tables that describe the host: system.databases holds the data directory's path (data_path), which
+// hostName() and the like are refused for. SHOW DATABASES lists the names.
+const HOST_SYSTEM_TABLES = ["databases"]
 
 // SHOW TABLES | DATABASES | DICTIONARIES with at most a database, a LIKE pattern and a row count, as the engine formats
 // it. The parser keeps a SHOW's WHERE and LIMIT expressions out of the AST, so nothing else in a SHOW can be checked.
@@ -216,7 +219,7 @@ export const inspectStatement = async (client: ClickHouseClient, sql: string, sc
 export const analystSettings = async (
   client: ClickHouseClient, scope: QueryScope, limits: AnalystLimits, namesOnly = false,
 ): Promise<ReadonlyArray<readonly [string, string | number]>> => {
-  const hidden = "tenant" in scope && !namesOnly ? COUNTING_SYSTEM_TABLES : []
+  const hidden = "tenant" in scope && !namesOnly ? [...COUNTING_SYSTEM_TABLES, ...HOST_SYSTEM_TABLES] : []
   const hasJoinOrderLimit = "tenant" in scope && (await rowsOf(client,
     "SELECT 1 FROM system.settings WHERE name = 'query_plan_optimize_join_order_limit'")).length > 0
   const system = (await rowsOf<{ name: string }>(client, "SELECT name FROM system.tables WHERE database = 'system'"))

@@ -239,6 +239,9 @@ describe("the analyst context (engine-enforced)", () => {
       expect(names(yield* attempt("SHOW TABLES"))).toEqual(expect.arrayContaining(["events", "event_rows", "dead_letters"]))
       expect(names(yield* attempt("SHOW TABLES FROM default LIKE 'event%' LIMIT 10"))).toEqual(expect.arrayContaining(["events", "event_rows"]))
       expect(names(yield* attempt("SHOW DATABASES"))).toContain("default")
+      // system.databases holds the data directory's path on the host: names only, through SHOW DATABASES.
+      expect(yield* attempt("SELECT name, data_path, metadata_path FROM system.databases")).toEqual({ rows: [] })
+      expect(yield* attempt("SELECT count() AS n FROM system.databases WHERE data_path != ''", { allTenants: true })).not.toEqual({ rows: [{ n: "0" }] })
       expect(names(yield* attempt("DESCRIBE TABLE events"))).toEqual(expect.arrayContaining(["tenant", "message_id", "user_id"]))
       expect(yield* attempt("EXPLAIN SELECT count() FROM events")).toMatchObject({ rows: expect.arrayContaining([expect.anything()]) })
     })))
