@@ -58,6 +58,8 @@ export interface PlannedBatch extends PlannedRequest {
   readonly operation: Operation
   readonly batchId: string
   readonly records: number
+  /** When the body shows fewer than `records` (the dry run's record budget ran out): how many it shows. */
+  readonly recordsShown?: number
   readonly profileIds: ReadonlyArray<string>
 }
 
@@ -96,12 +98,19 @@ export interface PlannedTotals {
 export const DRY_RUN_SHOWN = 20
 /** The most a dry run shows (CLI --limit, the API's "limit"). */
 export const MAX_DRY_RUN_SHOWN = 1000
+/**
+ * The most records a dry run shows the bodies of, in all: a file destination sends 10,000 records a request, so a few
+ * requests shown whole were every record of a tenant. A request past it is shown with the records left (`recordsShown`).
+ */
+export const MAX_DRY_RUN_RECORDS = 1000
 
-/** What a dry run plans: the first requests in full, every one counted. */
+/** What a dry run plans: the first requests in full (up to MAX_DRY_RUN_RECORDS records), every one counted. */
 interface Plan {
   readonly shown: number
   readonly batches: Array<PlannedBatch>
   totals: PlannedTotals
+  /** Records shown so far, in all the batches shown. */
+  recordsShown: number
 }
 
 interface Outcome {
@@ -230,8 +239,15 @@ const plan = (run: Run, op: Operation, records: ReadonlyArray<OutRecord>, into: 
   const batches = chunks(records, size)
   into.totals = { ...into.totals, requests: into.totals.requests + batches.length, [op]: into.totals[op] + records.length }
   for (const batch of batches.slice(0, Math.max(0, into.shown - into.batches.length))) {
+    const left = MAX_DRY_RUN_RECORDS - into.recordsShown
+    if (left <= 0) break
     const batchId = batchIdOf(run.config.name, op, batch)
-    into.batches.push({ operation: op, batchId, records: batch.length, profileIds: batch.map((r) => r.profileId).filter((p) => p !== ""), ...run.client.plan(op, batch, batchId) })
+    const shown = batch.length <= left ? batch : batch.slice(0, left)
+    into.recordsShown += shown.length
+    into.batches.push({
+      operation: op, batchId, records: batch.length, ...(shown.length < batch.length ? { recordsShown: shown.length } : {}),
+      profileIds: shown.map((r) => r.profileId).filter((p) => p !== ""), ...run.client.plan(op, shown, batchId),
+    })
   }
 }
 
@@ -362,7 +378,7 @@ export const syncDestination = Effect.fn("syncDestination")(function* (config: D
   const client = options.clients?.(config) ?? (yield* makeClient(config))
   const run: Run = { config, client, bucket: bucketOf(config.tenant, config.name, config.ratePerSecond, config.burst), runId: `run_${randomUUID()}`, requests: 0, retries: 0 }
   const counts = { erased: 0, removed: 0, upserted: 0, unchanged: 0, deadLettered: 0 }
-  const planned: Plan = { shown: options.shown ?? DRY_RUN_SHOWN, batches: [], totals: { requests: 0, upsert: 0, remove: 0, erase: 0 } }
+  const planned: Plan = { shown: options.shown ?? DRY_RUN_SHOWN, batches: [], totals: { requests: 0, upsert: 0, remove: 0, erase: 0 }, recordsShown: 0 }
   const exit = yield* Effect.exit(syncBody(config, options, run, counts, planned))
   const error = Exit.isSuccess(exit) ? undefined : errorText(exit.cause)
   if (Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause)) return yield* Effect.interrupt

@@ -9,6 +9,7 @@ import { eraseSubject } from "../../consent/registry.ts"
 import { resolveSubject } from "../../consent/subject.ts"
 import type { CanonicalEvent } from "../../ingest/message.ts"
 import { type DestinationConfig, parseDestinations, replayDeadLetters, syncDestination, syncDestinations } from "../../ingest/destinations/index.ts"
+import { MAX_DRY_RUN_RECORDS } from "../../ingest/destinations/sync.ts"
 import { ObjectStore } from "../../ingest/objectstore.ts"
 import { deliveryHistory, openDeadLetters, presentCount } from "../../warehouse/exports.ts"
 import { hubspotServer, type ReplayServer, salesforceServer, webhookServer } from "../support/crm-replay-servers.ts"
@@ -289,6 +290,18 @@ describe("exports", () => {
     expect(r.all.planned!.slice(0, 2)).toEqual(r.two.planned)
     expect(hs.requests.length).toBe(0)
   })
+
+  it("a dry run shows the bodies of 1,000 records at most in all: a request past them is cut, saying so", async () => {
+    // A file destination writes 10,000 records a request: one request shown whole was every record of the tenant.
+    const config = dest({ name: "files", type: "ndjson", purpose: "CrmSync" })
+    const r = await withConsent(dir, Effect.gen(function* () {
+      yield* submit(Array.from({ length: MAX_DRY_RUN_RECORDS + 5 }, (_, i) => person(i + 1, true)))
+      return yield* syncDestination(config, { dryRun: true })
+    }))
+    expect(r.plannedTotals).toMatchObject({ requests: 1, upsert: MAX_DRY_RUN_RECORDS + 5 })
+    expect(r.planned!.map((p) => [p.records, p.recordsShown, p.profileIds.length])).toEqual([[MAX_DRY_RUN_RECORDS + 5, MAX_DRY_RUN_RECORDS, MAX_DRY_RUN_RECORDS]])
+    expect(new Set(JSON.stringify(r.planned![0]!.body).match(/person\d+@mail\.example/g)).size).toBe(MAX_DRY_RUN_RECORDS)
+  }, 120_000)
 
   it("a destination subscribed to an audience gets its entries and loses its exits", async () => {
     const hook = keep(await webhookServer(SECRET))
