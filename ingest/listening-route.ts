@@ -108,7 +108,10 @@ export const listeningRoute = (options: { readonly warehouse: WarehouseShape; re
           return d
         } catch (e) {
           if (e instanceof DateNotOnCalendar) return refuse(400, `bad_${field}`, `${field}: ${e.message}`, field)
-          return refuse(400, `bad_${field}`, `?${field}= must be 7d, 2w, 24h, a date (2024-09-01) or a date-time: ${(e as Error).message}`, field)
+          // The period's own message says what is taken; the field as the caller gave it, in the body or the query string.
+          return posted[field] !== undefined
+            ? refuse(400, `bad_${field}`, `"${field}": ${(e as Error).message}`, `/${field}`)
+            : refuse(400, `bad_${field}`, `?${field}=: ${(e as Error).message}`, field)
         }
       }
       const sinceText = param("since") ?? "7d"

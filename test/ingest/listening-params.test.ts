@@ -33,4 +33,20 @@ describe("/v1/listening/report with a query parameter it does not take", () => {
       const ok = yield* call(url, "GET", `${REPORT}?tenant=acme&since=30d&until=2099-01-01&alerts=0`)
       expect(ok.status, JSON.stringify(ok.body).slice(0, 300)).toBe(200)
     })), 120_000)
+
+  it("says once what a period is, naming the field as the caller gave it (query string or body)", () =>
+    withApi(dir, (url) => Effect.gen(function* () {
+      const get = yield* call(url, "GET", `${REPORT}?since=abc`)
+      expect(get.status).toBe(400)
+      expect(get.body).toEqual({
+        success: false, rule: "bad_since", field: "since",
+        error: '?since=: "abc" is not a period: use 7d, 2w, 24h, a date (2024-10-01) or an ISO time (2024-10-01T12:00:00Z)',
+      })
+      const posted = yield* Effect.map(callApi(url, "POST", REPORT, TEST_ADMIN_TOKEN, { until: "later" }), (res) => checked(REPORT, "POST", res))
+      expect(posted.status).toBe(400)
+      expect(posted.body).toEqual({
+        success: false, rule: "bad_until", field: "/until",
+        error: '"until": "later" is not a period: use 7d, 2w, 24h, a date (2024-10-01) or an ISO time (2024-10-01T12:00:00Z)',
+      })
+    })), 120_000)
 })
