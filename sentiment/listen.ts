@@ -277,16 +277,22 @@ export interface AlertPayload {
 
 const WEBHOOK_TIMEOUT_MS = 5_000
 
-/** POSTs one alert; resolves to undefined when delivered or to why not, never rejects. */
-const deliver = async (url: string, payload: AlertPayload): Promise<string | undefined> => {
+/**
+ * POSTs one alert; resolves to undefined when delivered or to why not, never rejects. A redirect is not followed (it
+ * could lead the server's request to an address the configured URL does not name) and the answer's body is not read
+ * (its status says all: an endless body held the server's memory and the report until the timeout).
+ */
+export const deliverAlert = async (url: string, payload: AlertPayload): Promise<string | undefined> => {
   try {
     const response = await fetch(url, {
       method: "POST",
       headers: { "content-type": "application/json" },
       body: JSON.stringify(payload),
+      redirect: "manual",
       signal: AbortSignal.timeout(WEBHOOK_TIMEOUT_MS),
     })
-    await response.arrayBuffer().catch(() => undefined)
+    await response.body?.cancel().catch(() => undefined)
+    if (response.status >= 300 && response.status < 400) return `HTTP ${response.status} (a redirect: not followed)`
     return response.ok ? undefined : `HTTP ${response.status}`
   } catch (error) {
     const cause = (error as { cause?: { code?: unknown } }).cause
@@ -451,7 +457,7 @@ export const listenReport: (
           value: s.value, baseline_median: s.median, threshold: s.threshold, mentions, negative,
           text: `${options.tenant}: ${KIND_WORDS[s.kind]} spiked on ${s.day}: ${s.value} (usually ${s.median}, threshold ${s.threshold})`,
         }
-        const failure = yield* Effect.promise(() => deliver(webhookUrl, payload))
+        const failure = yield* Effect.promise(() => deliverAlert(webhookUrl, payload))
         if (failure === undefined) {
           delivered++
           notified = true

@@ -1,0 +1,48 @@
+// The listening alert's webhook call: a redirect is not followed (the server would request an address nobody
+// configured), and an answer's body is not read (an endless one held memory and the report until the timeout).
+import { createServer, type Server } from "node:http"
+import type { AddressInfo } from "node:net"
+import { afterEach, describe, expect, it } from "vitest"
+import { type AlertPayload, deliverAlert } from "../../sentiment/listen.ts"
+
+const servers: Array<Server> = []
+afterEach(() => {
+  for (const s of servers.splice(0)) {
+    s.closeAllConnections()
+    s.close()
+  }
+})
+
+const serve = async (handle: Parameters<typeof createServer>[1]) => {
+  const server = createServer(handle)
+  servers.push(server)
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+}
+
+const PAYLOAD: AlertPayload = {
+  type: "cdp.listen.alert", tenant: "acme", alert_id: "a1", kind: "negative_spike", day: "2024-10-01", value: 40,
+  baseline_median: 4, threshold: 12, mentions: 50, negative: 40, text: "40 negative mentions on 2024-10-01",
+}
+
+describe("alert webhook", () => {
+  it("does not follow a redirect, and says so", async () => {
+    let reached = 0
+    const inside = await serve((_req, res) => { reached++; res.end("ok") })
+    const hook = await serve((_req, res) => { res.writeHead(302, { location: `${inside}/admin` }); res.end() })
+    expect(await deliverAlert(hook, PAYLOAD)).toBe("HTTP 302 (a redirect: not followed)")
+    expect(reached).toBe(0)
+  })
+
+  it("does not read an answer's body: an endless one neither holds the call nor fails it", async () => {
+    const hook = await serve((_req, res) => {
+      res.writeHead(200, { "content-type": "text/plain" })
+      const chunk = "x".repeat(64 * 1024)
+      const more = () => { if (!res.destroyed) res.write(chunk, () => setImmediate(more)) }
+      more()
+    })
+    const started = performance.now()
+    expect(await deliverAlert(hook, PAYLOAD)).toBeUndefined()
+    expect(performance.now() - started).toBeLessThan(3000)
+  })
+})
