@@ -73,7 +73,9 @@ export const validateSendgridEvent = (value: unknown): Rejection | null =>
 export const normaliseSendgridEvent = (e: SendgridEvent, maker: ItemMaker, raw?: RawItem): ImportedItem => {
   const properties: Record<string, unknown> = {}
   for (const key in e) {
-    if (key !== "email") putField(properties, key, e[key])
+    // SendGrid posts a message's custom args beside the event's fields: one named consent_signal is the sender's,
+    // kept under another name, never a preference the recipient stated (consent/readers.ts reads consent_signal).
+    if (key !== "email") putField(properties, key === "consent_signal" ? "custom_consent_signal" : key, e[key])
   }
   const consent = CONSENT_SIGNALS[e.event]
   if (consent !== undefined) properties["consent_signal"] = consent

@@ -62,6 +62,21 @@ describe("sendgrid connector on the dev set", () => {
     expect(events.filter((e) => e.properties["consent_signal"] !== undefined).length).toBe(9 + 16 + 6)
   })
 
+  it("a field named consent_signal on an event that states no preference (a custom arg) is no consent signal", () => {
+    const base = { email: "ann@x.example", timestamp: 1736942400, sg_message_id: "m.1" }
+    const body = JSON.stringify([
+      { ...base, event: "open", sg_event_id: "o-1", consent_signal: "group_resubscribe", asm_group_id: 7 },
+      { ...base, event: "delivered", sg_event_id: "d-1", consent_signal: "unsubscribe" },
+      { ...base, event: "unsubscribe", sg_event_id: "u-1", consent_signal: "group_resubscribe" },
+    ])
+    const { events } = split(parseSendgridWebhook(body, context()))
+    expect(events.map((e) => [e.messageId, e.properties["consent_signal"], e.properties["custom_consent_signal"]])).toEqual([
+      ["o-1", undefined, "group_resubscribe"],
+      ["d-1", undefined, "unsubscribe"],
+      ["u-1", "unsubscribe", "group_resubscribe"],
+    ])
+  })
+
   it("reports progress while reading", async () => {
     const seen: Array<number> = []
     await collect(readSendgridFile(DEV_FILE, context({ onProgress: (n) => seen.push(n) })))
