@@ -80,7 +80,7 @@ const reasonOf = (errors: ValidateFunction["errors"]): [string, string] => {
   const e = errors?.[0]
   if (e === undefined) return ["/", "is not valid"]
   const at = e.keyword === "required" ? `${e.instancePath}/${(e.params as { missingProperty: string }).missingProperty}`
-    : e.keyword === "additionalProperties" ? `${e.instancePath}/${(e.params as { additionalProperty: string }).additionalProperty}` : e.instancePath || "/"
+    : e.keyword === "additionalProperties" ? `${e.instancePath}/${(e.params as { additionalProperty: string }).additionalProperty.slice(0, 80)}` : e.instancePath || "/"
   if (e.keyword === "pattern" && /\/name$/.test(e.instancePath)) return [at, "must be a lowercase name: a letter, then letters, digits or _ (at most 64)"]
   if (e.keyword === "not" && /\/of$/.test(e.instancePath)) return [at, "sum adds numbers: of must be properties.NAME (a numeric property)"]
   if (e.keyword === "pattern" && /\/of$/.test(e.instancePath)) return [at, 'must be "event", "channel" or "properties.NAME" (a top-level property)']

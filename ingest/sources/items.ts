@@ -83,6 +83,9 @@ export const locate = (where: string, rejection: Rejection): Rejection =>
   ({ rule: rejection.rule, field: rejection.field, message: `${where}: ${rejection.message}` })
 
 const MAX_SHOWN = 60
+/** A field's pointer as a message names it: a sender's unknown field can be kilobytes long. */
+const MAX_POINTER = 120
+const cutPointer = (pointer: string): string => (pointer.length > MAX_POINTER ? `${pointer.slice(0, MAX_POINTER)}…` : pointer)
 
 /** A value as a sender would recognise it in a message, cut short when long. */
 export const show = (value: unknown): string => {
@@ -107,7 +110,7 @@ export const explainSchemaError = (
   rules?: Readonly<Record<string, string>>,
   patterns?: Readonly<Record<string, string>>,
 ): Rejection => {
-  const field = errorField(error)
+  const field = cutPointer(errorField(error))
   const name = field === "" ? what : field.slice(1)
   const value = valueAt(root, field)
   const params = error.params as Record<string, unknown>
@@ -147,7 +150,7 @@ export const explainSchemaError = (
       return make("bad_format", `${name} ${patterns?.[field] ?? "has an invalid format"} (got ${show(value)})`)
     case "additionalProperties": {
       // The field is the unknown property itself, not the object holding it.
-      const extra = `${error.instancePath}/${String(params["additionalProperty"])}`
+      const extra = cutPointer(`${error.instancePath}/${String(params["additionalProperty"])}`)
       return { rule: rules?.[extra] ?? "unknown_field", field: extra, message: `${extra.slice(1)} is not a field of ${field === "" ? what : name}` }
     }
     default:

@@ -114,6 +114,13 @@ describe("POST /v1/traits/preview", () => {
       expect(kind).toMatchObject({ status: 400, body: { field: "/definition/kind" } })
       expect(kind.body.error).toMatch(/must be one of count, sum/)
 
+      // An unknown field of kilobytes is named cut, in the body and in the definition, not quoted back whole.
+      const long = "f".repeat(20_000)
+      for (const body of [{ definition: SPEND, [long]: 1 }, { definition: { ...SPEND, [long]: 1 } }]) {
+        const refused = yield* preview(url, marketer, body)
+        expect(refused.status).toBe(400)
+        expect(JSON.stringify(refused.body).length, JSON.stringify(refused.body).slice(0, 200)).toBeLessThan(1000)
+      }
       expect(yield* preview(url, marketer, {})).toMatchObject({ status: 400, body: { rule: "bad_body", field: "/definition" } })
       expect(yield* preview(url, marketer, { definition: "count" })).toMatchObject({ status: 400, body: { rule: "bad_body", field: "/definition" } })
       for (const sample of [0, 1001, 2.5, "10"]) {
