@@ -61,6 +61,12 @@ export const MAX_QUERY_BYTES = 262_144
 export const readOnlyViolation = (sql: string): string | null => {
   const bytes = Buffer.byteLength(sql)
   if (bytes > MAX_QUERY_BYTES) return `the query is ${bytes} bytes; the limit is ${MAX_QUERY_BYTES} bytes (256 KB)`
+  // The engine's C strings end at a NUL, so its error would come back cut, and read as an outage: say where it is.
+  const control = /[\u0000-\u0008\u000e-\u001f\u007f]/.exec(sql)
+  if (control !== null) {
+    const code = control[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, "0")
+    return `the query holds the control character U+${code} at character ${control.index + 1}: remove it (write it in a string as '\\x${code.slice(2)}')`
+  }
   const bare = skeleton(sql).trim().replace(/;\s*$/, "")
   if (bare === "") return "the query is empty"
   if (bare.includes(";")) return "only one statement at a time is allowed"

@@ -347,6 +347,13 @@ describe("the analyst context (engine-enforced)", () => {
         expect(r.message.length, r.message.slice(0, 200)).toBeLessThanOrEqual(500)
         expect(r.message).not.toMatch(/formatQuerySingleLine|max_parser_depth|max_query_size/)
       }
+      // A NUL or another control character is the analyst's SQL being wrong, not the warehouse being down.
+      for (const sql of ["SELECT 1\u0000", "SELECT '\u0000' AS x\u0000", "SELECT 1 \u0001"]) {
+        expect(yield* attempt(sql), JSON.stringify(sql)).toMatchObject({ error: "WarehouseQueryError", message: expect.not.stringMatching(/DB::Exception|Code: \d+/) })
+      }
+      expect(yield* attempt("SELECT 1\u0000")).toEqual({
+        error: "WarehouseQueryError", message: "the query holds the control character U+0000 at character 9: remove it (write it in a string as '\\x00')",
+      })
       // Names FORMAT, SHOW and EXISTS use as identifiers still run.
       expect(yield* attempt("SELECT 'x FORMAT y' AS f")).toEqual({ rows: [{ f: "x FORMAT y" }] })
       expect(yield* attempt("SHOW TABLES FROM default LIKE 'event_rows'")).toMatchObject({ rows: [{ name: "event_rows" }] })
