@@ -5,6 +5,7 @@ import { EventBus } from "../../ingest/bus.ts"
 import { Collector } from "../../ingest/collector.ts"
 import type { HealthOptions } from "../../ingest/health.ts"
 import { writeKeys } from "../../ingest/writekeys.ts"
+import { checkResponse } from "../support/openapi.ts"
 import { freshDir, post, removeDir, WRITE_KEY } from "../support/pipeline.ts"
 
 let dir: string
@@ -24,8 +25,13 @@ const withHealthCollector = <A, E>(
   })).pipe(Effect.provide(layer), Effect.provide(Logger.layer([]))))
 }
 
+/** GET /health, each answer (200 or 503) checked against openapi.json's Health. */
 const getHealth = (url: string) =>
-  Effect.promise(() => fetch(`${url}/health`).then(async (r) => ({ status: r.status, body: (await r.json()) as Record<string, any> })))
+  Effect.promise(() => fetch(`${url}/health`).then(async (r) => {
+    const answer = { status: r.status, body: (await r.json()) as Record<string, any> }
+    checkResponse("/health", "GET", answer.status, answer.body)
+    return answer
+  }))
 
 const track = (id: string) => ({ userId: "u1", event: "Viewed", messageId: id })
 
