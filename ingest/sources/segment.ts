@@ -149,6 +149,29 @@ const inexactId = (m: SegmentMessage): Rejection | null => {
   return null
 }
 
+/** Identity's rule for opaque ids (identity/normalise.ts): trimmed, no control characters, at most 512 characters. */
+const MAX_ID_CHARS = 512
+const ID_CONTROL = /[\u0000-\u001f\u007f]/
+
+/** An id identity would refuse to link: the message would land tied to no one, and no lookup or erasure could find it. */
+const unlinkableId = (m: SegmentMessage): Rejection | null => {
+  for (const name of ID_FIELDS) {
+    const raw = m[name]
+    if (typeof raw !== "string") continue
+    const id = raw.trim()
+    const control = ID_CONTROL.exec(id)
+    if (control !== null) {
+      const code = control[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, "0")
+      return rejection("bad_id", `/${name}`, `${name} holds the control character U+${code} at character ${raw.indexOf(control[0]) + 1}: ` +
+        "an id with one is never linked to a profile, so it could not be looked up or erased by it")
+    }
+    if (id.length > MAX_ID_CHARS) {
+      return rejection("bad_id", `/${name}`, `${name} is ${id.length} characters; an id may be at most ${MAX_ID_CHARS} (identity would not link a longer one)`)
+    }
+  }
+  return null
+}
+
 const isBlankId = (id: unknown): boolean =>
   id === undefined || id === null || (typeof id === "string" && id.trim() === "")
 
@@ -173,6 +196,8 @@ export const validateSegmentMessage = (message: unknown, sizeBytes?: number): Re
   if (m.messageId === null) return rejection("message_id_not_string", "/messageId", "messageId must be a non-empty string (got null)")
   const inexact = inexactId(m)
   if (inexact !== null) return inexact
+  const unlinkable = unlinkableId(m)
+  if (unlinkable !== null) return unlinkable
   // The schema asks only that they be present; a blank one names no group to join and no earlier id to merge.
   if (m.type === "group" && isBlankId(m.groupId)) {
     return rejection("missing_group_id", "/groupId", `${FIELD_RULES["/groupId"]!.what} (got a blank string)`)

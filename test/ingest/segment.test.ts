@@ -81,6 +81,19 @@ describe("Segment message validation", () => {
     expect(track({ consent: null, gdpr_consent: null })).toBeNull()
   })
 
+  it("refuses an id identity could not link (a control character, over 512 characters) instead of landing it unlinked", () => {
+    expect(validateSegmentMessage({ type: "track", event: "x", userId: "ann\u0000x" })).toEqual({
+      rule: "bad_id", field: "/userId",
+      message: "userId holds the control character U+0000 at character 4: an id with one is never linked to a profile, so it could not be looked up or erased by it",
+    })
+    expect(validateSegmentMessage({ type: "track", event: "x", anonymousId: "a\tb" })).toMatchObject({ rule: "bad_id", field: "/anonymousId" })
+    expect(validateSegmentMessage({ type: "alias", userId: "u", previousId: "p\u001b" })).toMatchObject({ rule: "bad_id", field: "/previousId" })
+    expect(validateSegmentMessage({ type: "track", event: "x", userId: "u".repeat(513) })).toEqual({
+      rule: "bad_id", field: "/userId", message: "userId is 513 characters; an id may be at most 512 (identity would not link a longer one)",
+    })
+    expect(validateSegmentMessage({ type: "track", event: "x", userId: ` ${"u".repeat(512)} `, anonymousId: 42 })).toBeNull()
+  })
+
   it("refuses a blank groupId or previousId as missing: a group or alias must name what it joins", () => {
     for (const blank of ["", "   "]) {
       expect(validateSegmentMessage({ type: "group", userId: "u", groupId: blank })).toMatchObject({ field: "/groupId", rule: "missing_group_id" })
