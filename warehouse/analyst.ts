@@ -10,7 +10,7 @@ import type { ClickHouseClient } from "@clickhouse/client"
 import { Data } from "effect"
 import { functionCatalogue } from "./analyst-functions.ts"
 import { TurnsPerKey } from "./turns.ts"
-import { writesOutfile } from "./readonly.ts"
+import { hasPrewhere, writesOutfile } from "./readonly.ts"
 import { TENANT_NAME, TENANT_NAME_RULE } from "./tenant.ts"
 
 /** What one analyst query may use. Every field has a default (DEFAULT_ANALYST_LIMITS) and a CDP_QUERY_* setting (cli/config.ts). */
@@ -158,6 +158,11 @@ export const inspectStatement = async (client: ClickHouseClient, sql: string, sc
   const [formatted] = await rowsOf<{ q: string }>(client, "SELECT formatQuerySingleLine({sql:String}) AS q", { sql })
   const canonical = formatted!.q
   if (writesOutfile(canonical)) return { refused: "INTO OUTFILE is not allowed (results come back to the caller)" }
+  // The engine runs a PREWHERE on every row it reads, before the row filter: its errors (a cast that fails, throwIf)
+  // would quote or betray other tenants' values. WHERE runs after it (optimize_move_to_prewhere is off, analystSettings).
+  if ("tenant" in scope && hasPrewhere(canonical)) {
+    return { refused: "PREWHERE is not allowed for one tenant (it would run on every tenant's rows before the tenant's filter): use WHERE" }
+  }
   const ast = (await explainAst(client, canonical)).split("\n")
   const head = (ast[0] ?? "").replace(/ \(children \d+\)$/, "")
   const root = head.split(" ", 1)[0]!
@@ -261,6 +266,9 @@ export const analystSettings = async (
     // tenant's rows of a table, whatever its row filter; for one tenant it is off, so EXPLAIN shows none (where the
     // engine has the setting: a server that does not know it would refuse every query).
     ...(hasJoinOrderLimit ? [["query_plan_optimize_join_order_limit", 0] as const] : []),
+    // Moved to PREWHERE, the analyst's WHERE would run on every row read, before the row filter (additional_table_filters
+    // is applied after it), so its errors would quote other tenants' values: for one tenant it stays a WHERE.
+    ...("tenant" in scope ? [["optimize_move_to_prewhere", 0] as const] : []),
     ["output_format_json_quote_64bit_integers", 1],
     ["readonly", 1],
   ]

@@ -378,6 +378,36 @@ describe("the analyst context (engine-enforced)", () => {
       expect(yield* attempt("SELECT 1 AS _part_count, _table FROM event_rows LIMIT 1")).toEqual({ rows: [{ _part_count: 1, _table: "event_rows" }] })
     })))
 
+  it("evaluates no expression of the analyst's on another tenant's rows: no error quotes or betrays them", () =>
+    withWarehouse(Effect.gen(function* () {
+      yield* seed // globex's gus@globex.example sits in the same part as acme's ann
+      // Where the analyst's condition ran before the tenant's row filter, an error named globex's value (a cast that
+      // fails), or its failure alone said that a value exists (throwIf).
+      const leaks: Array<string> = []
+      for (const sql of [
+        "SELECT count() FROM events WHERE if(tenant = 'acme', 1, toUInt64(concat(tenant, ':', user_id))) > 0",
+        "SELECT count() FROM event_rows PREWHERE if(tenant = 'acme', 1, toUInt64(concat(tenant, ':', user_id))) > 0",
+        "SELECT count() FROM event_rows WHERE if(tenant = 'acme', 1, toUInt64(concat(tenant, ':', user_id))) > 0",
+        "SELECT count() FROM event_rows PREWHERE throwIf(user_id = 'gus@globex.example', 'exists') = 0",
+        "SELECT count() FROM events WHERE throwIf(user_id = 'gus@globex.example', 'exists') = 0",
+        "SELECT count() FROM (SELECT user_id FROM event_rows) WHERE throwIf(user_id = 'gus@globex.example', 'exists') = 0",
+        "SELECT count() FROM event_rows AS e JOIN event_rows AS f ON e.message_id = f.message_id WHERE throwIf(f.user_id = 'gus@globex.example', 'exists') = 0",
+        "SELECT count() FROM event_rows AS e JOIN event_rows AS f ON e.message_id = f.message_id AND throwIf(f.user_id = 'gus@globex.example', 'exists') = 0",
+        "SELECT count() FROM event_rows WHERE toUInt64(concat(tenant, user_id)) > 0 AND tenant != 'acme'",
+        "SELECT (SELECT count() FROM events WHERE throwIf(user_id = 'gus@globex.example', 'exists') = 0) AS n",
+        "SELECT count() FROM events FINAL WHERE throwIf(user_id = 'gus@globex.example', 'exists') = 0",
+      ]) {
+        leaks.push(...(/globex|exists/.test(JSON.stringify(yield* attempt(sql))) ? [sql] : []))
+      }
+      expect(leaks).toEqual([])
+      // A PREWHERE runs before the row filter whatever the settings: refused for one tenant, still taken for every tenant.
+      expect(yield* attempt("SELECT count() AS n FROM event_rows PREWHERE user_id != ''")).toMatchObject({
+        error: "WarehouseQueryError", message: expect.stringMatching(/^PREWHERE is not allowed for one tenant/),
+      })
+      expect(yield* attempt("SELECT count() AS n FROM event_rows PREWHERE user_id != ''", { allTenants: true })).toEqual({ rows: [{ n: "2" }] })
+      expect(yield* attempt("SELECT count() AS n FROM events WHERE user_id = 'ann@acme.example'")).toEqual({ rows: [{ n: "1" }] })
+    })))
+
   it("explains a tenant's query without the join's row estimates, which count every tenant's rows", () =>
     withWarehouse(Effect.gen(function* () {
       yield* seed
