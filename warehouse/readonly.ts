@@ -77,8 +77,11 @@ export const readOnlyViolation = (sql: string): string | null => {
   return null
 }
 
-/** True when `sql`, outside its literals and comments, has a PREWHERE clause. */
-export const hasPrewhere = (sql: string): boolean => /\bPREWHERE\b/i.test(skeleton(sql))
+/**
+ * True when `sql` as the engine formats it (formatQuerySingleLine: keywords in capitals, names as written), outside
+ * its literals and comments, has a PREWHERE clause; a column named prewhere is not one.
+ */
+export const hasPrewhere = (canonical: string): boolean => /\bPREWHERE\b/.test(skeleton(canonical))
 
 /** True when `sql`, outside its literals and comments, says INTO OUTFILE (which the engine would run). */
 export const writesOutfile = (sql: string): boolean => /\bINTO\s+OUTFILE\b/i.test(skeleton(sql))

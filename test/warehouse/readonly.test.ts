@@ -408,6 +408,8 @@ describe("the analyst context (engine-enforced)", () => {
         error: "WarehouseQueryError", message: expect.stringMatching(/^PREWHERE is not allowed for one tenant/),
       })
       expect(yield* attempt("SELECT count() AS n FROM event_rows PREWHERE user_id != ''", { allTenants: true })).toEqual({ rows: [{ n: "2" }] })
+      expect(yield* attempt("select count() from event_rows prewhere user_id != ''")).toMatchObject({ message: expect.stringMatching(/^PREWHERE is not allowed/) })
+      expect(yield* attempt("SELECT prewhere FROM (SELECT 1 AS prewhere)")).toEqual({ rows: [{ prewhere: 1 }] })
       expect(yield* attempt("SELECT count() AS n FROM events WHERE user_id = 'ann@acme.example'")).toEqual({ rows: [{ n: "1" }] })
     })))
 
