@@ -169,7 +169,7 @@ describe("the listening report", () => {
       const bound = yield* call(url, "POST", "/v1/listening/report", marketer, "")
       expect(bound.status, JSON.stringify(bound.body)).toBe(200)
       expect(bound.body.report.tenant).toBe("globex")
-      for (const [body, field] of [[{ since: 7 }, "/since"], [{ colour: "red" }, "/colour"], [{ since: "someday" }, "since"]] as const) {
+      for (const [body, field] of [[{ since: 7 }, "/since"], [{ colour: "red" }, "/colour"], [{ since: "someday" }, "/since"]] as const) {
         const bad = yield* call(url, "POST", "/v1/listening/report", ADMIN, body)
         checkResponse("/v1/listening/report", "POST", bad.status, bad.body)
         expect(bad.status, JSON.stringify(body)).toBe(400)
