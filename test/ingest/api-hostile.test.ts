@@ -101,8 +101,11 @@ describe("hostile bodies on the API routes", () => {
       expect(yield* get("/v1/tenants/acme-eu.2/audiences", ADMIN)).toMatchObject({ status: 200, body: { success: true } })
       // A name no write key could have (tenants are 1-64 letters, digits, '.', '_' or '-' wherever they are named).
       expect(yield* get(`/v1/tenants/${encodeURIComponent("é-ü")}/audiences`, ADMIN)).toMatchObject({ status: 400, body: { rule: "bad_tenant" } })
-      // The same bodies at a sane depth still reach their routes.
-      const fine = yield* send(url, "/v1/query", bound, nested('"sql": "SELECT 1 AS one"', 3))
+      // The same bodies at a sane depth still reach their routes: the query route reads it and names its unknown field
+      // (44d1d2d), and without that field answers.
+      const shallow = yield* send(url, "/v1/query", bound, nested('"sql": "SELECT 1 AS one"', 3))
+      expect(shallow).toMatchObject({ status: 400, body: { success: false, rule: "bad_body", field: "/x" } })
+      const fine = yield* send(url, "/v1/query", bound, '{"sql": "SELECT 1 AS one"}')
       expect(fine).toMatchObject({ status: 200, body: { success: true, rows: [{ one: 1 }] } })
     })))
 })
