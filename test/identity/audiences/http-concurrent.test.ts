@@ -2,37 +2,17 @@
 // audiences (names, count, the latest version) and then writes, so two at once must not both pass the same check.
 // Probing cdp serve found 6 creates of one name at once made 2 audiences of that name, and 10 edits at once of one
 // audience stored versions 2, 2, 4, 4, 5, 5, 6, 6 (two saves read the same latest version).
-import { createServer, type Server } from "node:http"
-import type { AddressInfo } from "node:net"
 import { Effect } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { type AudienceCaller, audienceRoute } from "../../../ingest/audience-route.ts"
-import { Warehouse } from "../../../warehouse/warehouse.ts"
 import { freshDir, removeDir } from "../../support/pipeline.ts"
 import { withConsent } from "../../consent/support.ts"
+import { serveAudiences } from "./support.ts"
 
 let dir: string
 beforeAll(() => { dir = freshDir() })
 afterAll(() => removeDir(dir))
 
-const serve = (caller: AudienceCaller, maxAudiences?: number) =>
-  Effect.gen(function* () {
-    const warehouse = yield* Warehouse
-    const handle = audienceRoute({ warehouse, maxAudiences })
-    const server = yield* Effect.acquireRelease(
-      Effect.promise(() => new Promise<Server>((resolve) => {
-        const s = createServer((req, res) => {
-          void Effect.runPromise(handle(req, caller)).then((reply) => {
-            res.writeHead(reply.status, { "content-type": "application/json", ...reply.headers })
-            res.end(JSON.stringify(reply.body))
-          })
-        })
-        s.listen(0, "127.0.0.1", () => resolve(s))
-      })),
-      (s) => Effect.promise(() => new Promise<void>((resolve) => s.close(() => resolve()))),
-    )
-    return `http://127.0.0.1:${(server.address() as AddressInfo).port}`
-  })
+const serve = serveAudiences
 
 const send = (base: string, method: string, path: string, body?: unknown) =>
   fetch(`${base}${path}`, { method, ...(body === undefined ? {} : { headers: { "content-type": "application/json" }, body: JSON.stringify(body) }) })

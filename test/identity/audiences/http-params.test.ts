@@ -2,36 +2,18 @@
 // naming it and what the route takes, as the other API routes do. Probing cdp serve found GET /v1/audiences?limt=2
 // and /history?bogus=1 answered as if nothing had been sent, and /history?limit=0 refused "?limit= must be a whole
 // number from 1 to 10000" though the history takes no limit (any other value was ignored).
-import { createServer, type Server } from "node:http"
-import type { AddressInfo } from "node:net"
 import { Effect } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { audienceRoute } from "../../../ingest/audience-route.ts"
-import { Warehouse } from "../../../warehouse/warehouse.ts"
 import { checkResponse } from "../../support/openapi.ts"
 import { freshDir, removeDir } from "../../support/pipeline.ts"
 import { withConsent } from "../../consent/support.ts"
+import { serveAudiences } from "./support.ts"
 
 let dir: string
 beforeAll(() => { dir = freshDir() })
 afterAll(() => removeDir(dir))
 
-const serve = Effect.gen(function* () {
-  const handle = audienceRoute({ warehouse: yield* Warehouse })
-  const server = yield* Effect.acquireRelease(
-    Effect.promise(() => new Promise<Server>((resolve) => {
-      const s = createServer((req, res) => {
-        void Effect.runPromise(handle(req, { tokenId: "admin-token", tenant: undefined })).then((reply) => {
-          res.writeHead(reply.status, { "content-type": "application/json", ...reply.headers })
-          res.end(JSON.stringify(reply.body))
-        })
-      })
-      s.listen(0, "127.0.0.1", () => resolve(s))
-    })),
-    (s) => Effect.promise(() => new Promise<void>((resolve) => s.close(() => resolve()))),
-  )
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`
-})
+const serve = serveAudiences({ tokenId: "admin-token", tenant: undefined })
 
 const call = (base: string, template: string, method: string, path: string, body?: unknown) =>
   Effect.promise(async () => {

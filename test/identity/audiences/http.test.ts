@@ -1,39 +1,18 @@
 // The audience routes (ingest/audience-route.ts) answer as ingest/openapi.json describes, refuse bad input naming the
 // field, and keep a token bound to a tenant inside it. The handler is served as the collector serves it behind its
 // guard (which checks the token and its scope before the handler runs).
-import { createServer, type Server } from "node:http"
-import type { AddressInfo } from "node:net"
 import { Effect } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { type AudienceCaller, audienceRoute } from "../../../ingest/audience-route.ts"
-import { Warehouse } from "../../../warehouse/warehouse.ts"
 import { checkResponse } from "../../support/openapi.ts"
 import { freshDir, removeDir } from "../../support/pipeline.ts"
 import { withConsent } from "../../consent/support.ts"
-import { landPeople } from "./support.ts"
+import { landPeople, serveAudiences } from "./support.ts"
 
 let dir: string
 beforeAll(() => { dir = freshDir() })
 afterAll(() => removeDir(dir))
 
-const serve = (caller: AudienceCaller, maxAudiences?: number) =>
-  Effect.gen(function* () {
-    const warehouse = yield* Warehouse
-    const handle = audienceRoute({ warehouse, maxAudiences })
-    const server = yield* Effect.acquireRelease(
-      Effect.promise(() => new Promise<Server>((resolve) => {
-        const s = createServer((req, res) => {
-          void Effect.runPromise(handle(req, caller)).then((reply) => {
-            res.writeHead(reply.status, { "content-type": "application/json", ...reply.headers })
-            res.end(JSON.stringify(reply.body))
-          })
-        })
-        s.listen(0, "127.0.0.1", () => resolve(s))
-      })),
-      (s) => Effect.promise(() => new Promise<void>((resolve) => s.close(() => resolve()))),
-    )
-    return `http://127.0.0.1:${(server.address() as AddressInfo).port}`
-  })
+const serve = serveAudiences
 
 const call = (base: string, template: string, method: string, path: string, body?: unknown) =>
   Effect.promise(async () => {

@@ -1,7 +1,11 @@
 // Test support for audiences: a small tenant with traits, orders, channels, texts and consent, landed through the
 // real pipeline (identity, consent, sentiment), and a program's run against it.
+import { createServer, type Server } from "node:http"
+import type { AddressInfo } from "node:net"
 import { Effect } from "effect"
+import { type AudienceCaller, audienceRoute } from "../../../ingest/audience-route.ts"
 import type { CanonicalEvent } from "../../../ingest/message.ts"
+import { Warehouse } from "../../../warehouse/warehouse.ts"
 import { query } from "../../support/pipeline.ts"
 import { ALL, prefs, submit, web } from "../../consent/support.ts"
 
@@ -39,3 +43,26 @@ export const names = Effect.gen(function* () {
   for (const u of ["ann", "bob", "cat"]) out.set(yield* profileOfUser(u), u)
   return out
 })
+
+/**
+ * The audience routes alone on a local HTTP server for the scope, as `caller` (the token the guard would pass): its
+ * base URL. `maxAudiences` is CDP_MAX_AUDIENCES.
+ */
+export const serveAudiences = (caller: AudienceCaller, maxAudiences?: number) =>
+  Effect.gen(function* () {
+    const warehouse = yield* Warehouse
+    const handle = audienceRoute({ warehouse, maxAudiences })
+    const server = yield* Effect.acquireRelease(
+      Effect.promise(() => new Promise<Server>((resolve) => {
+        const s = createServer((req, res) => {
+          void Effect.runPromise(handle(req, caller)).then((reply) => {
+            res.writeHead(reply.status, { "content-type": "application/json", ...reply.headers })
+            res.end(JSON.stringify(reply.body))
+          })
+        })
+        s.listen(0, "127.0.0.1", () => resolve(s))
+      })),
+      (s) => Effect.promise(() => new Promise<void>((resolve) => s.close(() => resolve()))),
+    )
+    return `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  })
