@@ -335,9 +335,11 @@ const makeCollector = (options: CollectorOptions) =>
 
     const jobs = yield* makeJobs(warehouse)
     const registry = yield* makeTokenRegistry({ adminToken: options.adminToken, warehouse })
+    // The data directory's audit signing key, read once: the access log, the audit routes and retention sign with it.
+    const signer = options.dataDir === undefined ? undefined : yield* auditSigner(options.dataDir)
     // Accesses to personal data are audited where the audit log and the keyed-hash secret are: the data directory.
-    const access = options.dataDir === undefined ? undefined
-      : yield* makeAccessLog(yield* auditSigner(options.dataDir), subjectKeyer(makeKeys(yield* loadSecret(options.dataDir)), options.identity?.extract.normalise))
+    const access = options.dataDir === undefined || signer === undefined ? undefined
+      : yield* makeAccessLog(signer, subjectKeyer(makeKeys(yield* loadSecret(options.dataDir)), options.identity?.extract.normalise))
     const guard = makeGuard({ registry, access, bodyIdleMs, authenticated: (req) => authenticated(req) })
     // Every API route's handler by its name in API_ROUTES (auth.ts), where its scope is: undefined is not served here.
     const handlers: Record<ApiRouteName, Handler | undefined> = {
@@ -363,10 +365,10 @@ const makeCollector = (options: CollectorOptions) =>
       relations: relationsRoute({ warehouse, config: options.relations, identity: options.identity, bodyIdleMs, jobs }),
       operations: operationsRoute({
         warehouse, pipeline, objects: yield* ObjectStore, jobs, sentiment: options.sentiment, retention: options.retention, bodyIdleMs,
-        audit: options.dataDir === undefined ? undefined : yield* auditSigner(options.dataDir),
+        audit: signer,
       }),
       traits: traitsRoute({ warehouse, bodyIdleMs }),
-      audit: options.dataDir === undefined ? undefined : yield* auditRoute({ signer: yield* auditSigner(options.dataDir) }),
+      audit: signer === undefined ? undefined : yield* auditRoute({ signer }),
     }
 
     const route = (req: IncomingMessage): Effect.Effect<Reply> => {
