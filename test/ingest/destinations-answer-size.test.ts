@@ -2,16 +2,9 @@
 // streams) must not fill the server's memory. Probing cdp serve with a webhook whose receiver answered 200 and then
 // streamed without end: the server's memory grew from 0.55 to 1.42 GB within the request's 3 s timeout, and the
 // delivery log said "no answer within 3000 ms" though the receiver had answered at once.
-import { createServer, type Server } from "node:http"
-import type { AddressInfo } from "node:net"
 import { describe, expect, it } from "vitest"
 import { MAX_ANSWER_BYTES, request } from "../../ingest/destinations/http.ts"
-
-const listen = (handle: Parameters<typeof createServer>[1]) =>
-  new Promise<{ server: Server; url: string }>((resolve) => {
-    const server = createServer(handle)
-    server.listen(0, "127.0.0.1", () => resolve({ server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` }))
-  })
+import { listen } from "../support/local-server.ts"
 
 describe("a destination's answer", () => {
   it("past the bound is a failed request naming the bound, and no more of it is read", async () => {

@@ -3,24 +3,17 @@
 // the records' contact details in the log ("the destination's words, never a record's values"). Probing cdp serve
 // with a webhook receiver answering 400 with the first record it was sent: GET /v1/exports/{d}/history showed a
 // marketer the record's identifiers and traits in "detail".
-import { createServer, type Server } from "node:http"
-import type { AddressInfo } from "node:net"
 import { Effect } from "effect"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { type DestinationConfig, parseDestinations, syncDestination } from "../../ingest/destinations/index.ts"
 import { deliveryHistory } from "../../warehouse/exports.ts"
 import { freshDir, removeDir } from "../support/pipeline.ts"
 import { prefs, submit, web, withConsent } from "../consent/support.ts"
+import { listen } from "../support/local-server.ts"
 
 let dir: string
 beforeEach(() => { dir = freshDir() })
 afterEach(() => removeDir(dir))
-
-const listen = (handle: Parameters<typeof createServer>[1]) =>
-  new Promise<{ server: Server; url: string }>((resolve) => {
-    const server = createServer(handle)
-    server.listen(0, "127.0.0.1", () => resolve({ server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` }))
-  })
 
 describe("a destination's answer in the delivery log", () => {
   it("holds no e-mail address or phone number of what the receiver echoed back", async () => {

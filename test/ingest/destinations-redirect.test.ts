@@ -1,22 +1,15 @@
 // A destination's answer cannot send what is exported (profiles, the signature, a CRM token) to another host: a
 // redirect is a failed request, never followed.
-import { createServer, type Server } from "node:http"
-import type { AddressInfo } from "node:net"
 import { Effect } from "effect"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { type DestinationConfig, parseDestinations, syncDestination } from "../../ingest/destinations/index.ts"
 import { freshDir, removeDir } from "../support/pipeline.ts"
 import { prefs, submit, web, withConsent } from "../consent/support.ts"
+import { listen } from "../support/local-server.ts"
 
 let dir: string
 beforeEach(() => { dir = freshDir() })
 afterEach(() => removeDir(dir))
-
-const listen = (handle: Parameters<typeof createServer>[1]) =>
-  new Promise<{ server: Server; url: string }>((resolve) => {
-    const server = createServer(handle)
-    server.listen(0, "127.0.0.1", () => resolve({ server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` }))
-  })
 
 describe("a destination answering with a redirect", () => {
   it("is a failed request: the records are dead-lettered, and the host it points to gets nothing", async () => {
