@@ -2,8 +2,9 @@
 // dead-lettered raw items). It refuses, naming the rule and the field (JSON pointer), what the rest of the pipeline
 // cannot hold faithfully: nesting deep enough to overflow a recursive step downstream (ajv, JSON.stringify, the
 // warehouse's JSON parser), numbers JSON.parse would silently change (1e400 becomes Infinity, then null;
-// 9007199254740993 becomes 9007199254740992; 1.00000000000000000001 becomes 1), and strings holding half of a UTF-16
-// surrogate pair (the warehouse refuses the escape JSON.stringify writes for it).
+// 9007199254740993 becomes 9007199254740992; 1.00000000000000000001 becomes 1), strings holding half of a UTF-16
+// surrogate pair (the warehouse refuses the escape JSON.stringify writes for it), and an object naming one key twice
+// (JSON.parse keeps the last, other readers the first: two parsers would disagree about what was sent).
 import type { Rejection } from "./message.ts"
 
 export const JSON_LIMITS = {
@@ -237,7 +238,8 @@ interface Scan {
 }
 
 /**
- * Finds where the text breaks a limit, in one pass that allocates nothing unless something looks suspect.
+ * Finds where the text breaks a limit, in one pass that allocates little (each object's names, to find one named
+ * twice) unless something looks suspect.
  * With `partDepth` 0, stops at the first problem. Otherwise the values inside the containers at depth `partDepth`
  * (1 is the top object or array) are parts: a problem inside a part is noted (the first one per part) and the scan
  * goes on; a problem outside every part stops it.
@@ -246,6 +248,8 @@ const scan = (text: string, maxDepth: number, partDepth: number, hardDepth: numb
   const found: Array<Found> = []
   const n = text.length
   let depth = 0
+  /** The names met so far in the object open at each depth (one set per depth, emptied as an object opens there). */
+  const namesAt: Array<Set<string> | undefined> = []
   let part = 0
   let partFrom = 0
   let lastPart = -1
@@ -277,11 +281,13 @@ const scan = (text: string, maxDepth: number, partDepth: number, hardDepth: numb
       // Half a surrogate pair, escaped or not, is found by pairing each code unit with the one before it.
       let high = -1
       let lone = -1
+      let escaped = false
       i++
       while (i < n) {
         let d = text.charCodeAt(i)
         const at = i
         if (d === BACKSLASH) {
+          escaped = true
           if (text.charCodeAt(i + 1) === LETTER_U) {
             d = hex4(text, i + 2)
             i += 6
@@ -302,21 +308,38 @@ const scan = (text: string, maxDepth: number, partDepth: number, hardDepth: numb
         }
       }
       if (high >= 0 && lone < 0) lone = high
+      let next = i + 1
+      while (next < n && isSpace(text.charCodeAt(next))) next++
+      const isKey = text.charCodeAt(next) === COLON
       if (lone >= 0) {
-        let next = i + 1
-        while (next < n && isSpace(text.charCodeAt(next))) next++
-        const isKey = text.charCodeAt(next) === COLON
         const unit = text.charCodeAt(lone) === BACKSLASH ? hex4(text, lone + 2) : text.charCodeAt(lone)
         const written = `\\u${unit.toString(16).padStart(4, "0")}`
         const why = `${isKey ? "the name" : "a string"} holds ${written}, half of a UTF-16 surrogate pair without its other half ` +
           "(as when a text is cut in the middle of an emoji): it is not a character and cannot be stored"
         if (note("lone_surrogate", why, isKey ? next + 1 : start)) return { found }
+      } else if (isKey) {
+        // A name is compared as JSON.parse reads it: "\u0075serId" is "userId".
+        let name = text.slice(start + 1, i)
+        if (escaped) {
+          try {
+            name = JSON.parse(text.slice(start, i + 1)) as string
+          } catch {
+            // Not JSON: the parse that follows the scan says so.
+          }
+        }
+        const names = namesAt[depth] ??= new Set()
+        if (names.has(name)) {
+          const why = `the name ${JSON.stringify(name.length > 40 ? `${name.slice(0, 40)}…` : name)} appears more than once in ` +
+            "one object: readers differ on which value counts (the first or the last), so send each name once"
+          if (note("duplicate_key", why, next + 1)) return { found }
+        } else names.add(name)
       }
     } else if (c === OPEN_OBJECT || c === OPEN_ARRAY) {
       if (++depth === partDepth) {
         part++
         partFrom = i + 1
       }
+      if (c === OPEN_OBJECT) namesAt[depth]?.clear()
       if (depth > hardDepth) {
         return {
           found,
