@@ -7,7 +7,7 @@ import { randomUUID } from "node:crypto"
 import { createConnection, createServer, type Server, type Socket } from "node:net"
 import { gunzipSync } from "node:zlib"
 import { CreateBucketCommand, DeleteBucketCommand, DeleteObjectsCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3"
-import { afterAll, describe, expect, it } from "vitest"
+import { afterAll, describe, it } from "vitest"
 import { type CdpProcess, freePort, KafkaScene, kafkaBrokers, sleep, startCdp, untilHealthy } from "../support/kafka.ts"
 import { basicAuth, freshDir, removeDir } from "../support/pipeline.ts"
 
@@ -71,7 +71,9 @@ interface Health {
   readonly backends: { readonly objects?: { readonly kind: string; readonly location: string; readonly state: string } }
 }
 
-describe.runIf(enabled)("the object store failing under cdp serve", () => {
+// The three tests run at once: each has its own bucket, proxy, data dir and server, and most of each is spent waiting
+// (a sender's 30 s publish timeout while the store is down, the consumers' retries), not computing.
+describe.runIf(enabled).concurrent("the object store failing under cdp serve", () => {
   const processes: Array<CdpProcess> = []
   const dirs: Array<string> = []
   afterAll(() => {
@@ -116,7 +118,7 @@ describe.runIf(enabled)("the object store failing under cdp serve", () => {
     return { s3, bucket, proxy, proxyPort, url, serve, send, health, done }
   }
 
-  it("health names the object store while it is down, senders get 503 with Retry-After, and every message is archived once it is back", async () => {
+  it("health names the object store while it is down, senders get 503 with Retry-After, and every message is archived once it is back", async ({ expect }) => {
     const { s3, bucket, proxy, proxyPort, url, serve, send, health, done } = await serveBehindProxy("outage")
     try {
       await untilHealthy(url, serve)
@@ -163,7 +165,7 @@ describe.runIf(enabled)("the object store failing under cdp serve", () => {
     }
   }, 180_000)
 
-  it("on Kafka a store that is down takes no sender's 2xx away: health stays ready and names the failing archive consumer", async () => {
+  it("on Kafka a store that is down takes no sender's 2xx away: health stays ready and names the failing archive consumer", async ({ expect }) => {
     // On Kafka a 2xx means Kafka has the message (README: what a 2xx means); the archive consumer writes it when the
     // store is back. Before: while the raw consumer retried, senders were refused 503 not_ready (most of the time:
     // 200 and 503 alternated with the consumer's retries) and /health said nothing of the consumer between retries.
@@ -220,7 +222,7 @@ describe.runIf(enabled)("the object store failing under cdp serve", () => {
     }
   }, 240_000)
 
-  it("a store that stops answering (not refusing) is down in health, and the server recovers when it answers again", async () => {
+  it("a store that stops answering (not refusing) is down in health, and the server recovers when it answers again", async ({ expect }) => {
     const { proxy, url, serve, send, health, done } = await serveBehindProxy("hang")
     try {
       await untilHealthy(url, serve)
