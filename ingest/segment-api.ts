@@ -2,7 +2,7 @@
 // request body becomes canonical events and dead letters, and what the sender is told.
 import { type JsonPartsReading, type JsonProblem, type JsonReading, problemRejection, readJson, readJsonParts } from "./json.ts"
 import type { CanonicalEvent, DeadLetter, EventType, JsonObject, Rejection } from "./message.ts"
-import { describeType, isJsonObject } from "./schemas.ts"
+import { describeType, isJsonObject, isoDateTimeOutOfRange, outOfRangeWords, parseIsoDateTime } from "./schemas.ts"
 import {
   normaliseSegmentMessage,
   redactWriteKeys,
@@ -133,6 +133,33 @@ const refusedMessages = (problems: ReadonlyArray<JsonProblem>): Map<number, Refu
   return refused
 }
 
+/**
+ * A batch's own context, integrations or sentAt (each message of it takes them) of the wrong type: ignored, its
+ * messages would land without what the sender said about all of them (a context's consent, a sentAt's clock skew).
+ * null says nothing and is taken.
+ */
+const batchFieldProblem = (batch: JsonObject): Rejection | null => {
+  for (const name of ["context", "integrations"] as const) {
+    const value = batch[name]
+    if (value !== undefined && value !== null && !isJsonObject(value)) {
+      return {
+        rule: `batch_${name}_not_object`, field: `/${name}`,
+        message: `the batch's ${name} must be an object (got ${describeType(value)}); it applies to every message of the batch`,
+      }
+    }
+  }
+  const sentAt = batch["sentAt"]
+  if (sentAt === undefined || sentAt === null) return null
+  if (typeof sentAt === "string" && isoDateTimeOutOfRange(sentAt)) {
+    return { rule: "bad_timestamp", field: "/sentAt", message: `the batch's ${outOfRangeWords("sentAt", sentAt)}` }
+  }
+  if (typeof sentAt !== "string" || Number.isNaN(parseIsoDateTime(sentAt))) {
+    const got = typeof sentAt === "string" ? JSON.stringify(sentAt.length > 60 ? `${sentAt.slice(0, 60)}…` : sentAt) : describeType(sentAt)
+    return { rule: "bad_timestamp", field: "/sentAt", message: `the batch's sentAt must be an ISO-8601 date-time string (got ${got})` }
+  }
+  return null
+}
+
 /** Parses, validates and normalises one request of the Segment HTTP API. */
 export const processSegmentRequest = (req: SegmentRequest): SegmentRequestResult => {
   const receivedAt = new Date(req.receivedAtMs).toISOString()
@@ -158,6 +185,8 @@ export const processSegmentRequest = (req: SegmentRequest): SegmentRequestResult
     }
     const refused = refusedMessages("problems" in read ? read.problems : [])
     if (!(refused instanceof Map)) return wholeRequestRefused(req, problemRejection(refused))
+    const badField = batchFieldProblem(parsed)
+    if (badField !== null) return wholeRequestRefused(req, badField)
     edgeRefused = refused
     batch = parsed
   } else {
