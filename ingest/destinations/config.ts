@@ -18,6 +18,11 @@ export interface DestinationConfig {
   readonly audience?: string | undefined
   /** webhook: where batches are POSTed; hubspot: the API base; salesforce: the instance URL. */
   readonly url: string
+  /**
+   * The URL's host name may resolve to this machine or the private network (a sidecar, an internal CRM). Without it
+   * such an answer is refused at delivery time (address.ts); an address written in the URL is taken as written.
+   */
+  readonly privateNetwork: boolean
   /** webhook: the HMAC-SHA256 signing secret. */
   readonly secret: string
   /** hubspot: a private app token; salesforce: an OAuth access token. */
@@ -146,7 +151,8 @@ const isLoopback = (host: string): boolean => {
  * only to this machine (the local replay servers, a sidecar) or where the destination says `allowHttp: true`; never a
  * link-local address or a cloud metadata service, which no CRM or webhook receiver is and which answer the host's
  * credentials. The URL parser has already turned 2852039166 or 0xa9.254.169.254 into 169.254.169.254. Redirects are
- * not followed at all (http.ts). Destinations come only from the operator's CDP_DESTINATIONS: no API route adds one.
+ * not followed at all (http.ts). A host name is resolved and its answers checked at delivery time (address.ts).
+ * Destinations come only from the operator's CDP_DESTINATIONS: no API route adds one.
  */
 const checkUrl = (url: string, allowHttp: boolean, at: string): void => {
   if (!URL.canParse(url)) throw new Error(`${at}/url: is not a URL (${JSON.stringify(url.slice(0, 100))})`)
@@ -192,13 +198,15 @@ const complete = (tenant: string, raw: RawDestination, at: string): DestinationC
   const onErasure = (str("onErasure") ?? "delete") as "delete" | "anonymise"
   if (onErasure === "anonymise" && raw.type !== "salesforce") throw new Error(`${at}/onErasure: "anonymise" is for salesforce destinations; ${raw.type} records are deleted`)
   if (url !== "") checkUrl(url, raw["allowHttp"] === true, at)
-  if (raw["allowHttp"] !== undefined && !usedBy["url"]!.includes(raw.type)) throw new Error(`${at}/allowHttp: not a setting of a ${raw.type} destination`)
+  for (const k of ["allowHttp", "privateNetwork"]) {
+    if (raw[k] !== undefined && !usedBy["url"]!.includes(raw.type)) throw new Error(`${at}/${k}: not a setting of a ${raw.type} destination`)
+  }
   for (const k of ["secret", "token", "url", "apiVersion", "sobject", "externalIdField"]) {
     if (str(k) !== undefined && !usedBy[k]!.includes(raw.type)) throw new Error(`${at}/${k}: not a setting of a ${raw.type} destination`)
   }
   if (str("idProperty") !== undefined && raw.type !== "hubspot") throw new Error(`${at}/idProperty: not a setting of a ${raw.type} destination`)
   return {
-    tenant, name: raw.name, type: raw.type, purpose: raw.purpose, audience: str("audience"), url, secret, token,
+    tenant, name: raw.name, type: raw.type, purpose: raw.purpose, audience: str("audience"), url, privateNetwork: raw["privateNetwork"] === true, secret, token,
     apiVersion: str("apiVersion") ?? "v62.0", sobject: str("sobject") ?? "Contact", externalIdField: str("externalIdField") ?? "CDP_Profile_Id__c",
     idProperty: str("idProperty") ?? "cdp_profile_id",
     fields: raw["fields"] as Record<string, string> | undefined,

@@ -1,6 +1,10 @@
-// The HTTP shared by the destinations that are APIs: one request with the caller's abort signal, its answer read as
-// JSON when it is JSON, and Retry-After read in either of its forms (seconds, HTTP date).
+// The HTTP shared by the destinations that are APIs: one request with the caller's abort signal, made to the address
+// its host name was checked to resolve to, its answer read as JSON when it is JSON, and Retry-After read in either of
+// its forms (seconds, HTTP date).
+import { type IncomingMessage, request as httpRequest } from "node:http"
+import { request as httpsRequest } from "node:https"
 import { maskValues } from "../mask.ts"
+import { pinnedLookup, type Resolver, vetHost } from "./address.ts"
 
 export interface Answer {
   readonly status: number
@@ -15,35 +19,70 @@ export interface Answer {
  */
 export const MAX_ANSWER_BYTES = 8 * 1024 * 1024
 
-const readBounded = async (res: Response): Promise<string> => {
-  const tooLarge = () => new Error(`the answer is larger than ${MAX_ANSWER_BYTES / 1024 / 1024} MB, the most cdp reads of one`)
-  if (Number(res.headers.get("content-length") ?? 0) > MAX_ANSWER_BYTES) {
-    await res.body?.cancel()
+const tooLarge = () => new Error(`the answer is larger than ${MAX_ANSWER_BYTES / 1024 / 1024} MB, the most cdp reads of one`)
+
+/** The answer's body, at most MAX_ANSWER_BYTES; past it the connection is closed and nothing more is read. */
+const readBounded = async (res: IncomingMessage): Promise<string> => {
+  if (Number(res.headers["content-length"] ?? 0) > MAX_ANSWER_BYTES) {
+    res.destroy()
     throw tooLarge()
   }
-  if (res.body === null) return ""
-  const chunks: Array<Uint8Array> = []
+  const chunks: Array<Buffer> = []
   let size = 0
-  // Leaving the loop by a throw cancels the stream: nothing more is read.
-  for await (const chunk of res.body) {
+  // Leaving the loop by a throw destroys the stream: nothing more is read.
+  for await (const chunk of res as AsyncIterable<Buffer>) {
     size += chunk.byteLength
     if (size > MAX_ANSWER_BYTES) throw tooLarge()
     chunks.push(chunk)
   }
-  // As res.text() decodes: UTF-8, a byte-order mark dropped.
+  // UTF-8, a byte-order mark dropped (as fetch's res.text() decodes).
   return new TextDecoder().decode(Buffer.concat(chunks))
 }
 
-export const request = async (url: string, init: { method: string; headers: Record<string, string>; body?: string }, signal: AbortSignal): Promise<Answer> => {
-  const res = await fetch(url, { ...init, signal, redirect: "error" })
+export interface RequestOptions {
+  /** The destination's opt-in: its host name may resolve to this machine or the private network. */
+  readonly privateNetwork?: boolean | undefined
+  /** How names are resolved (tests). */
+  readonly resolve?: Resolver | undefined
+}
+
+/**
+ * One request. The URL's host name is resolved and checked here, at delivery time (address.ts), and the connection is
+ * made to the address checked. A redirect is not followed: it fails the request, as it could lead what is sent to a
+ * host nobody configured.
+ */
+export const request = async (url: string, init: { method: string; headers: Record<string, string>; body?: string }, signal: AbortSignal, options: RequestOptions = {}): Promise<Answer> => {
+  const u = new URL(url)
+  const pinned = await vetHost(u.hostname, options)
+  signal.throwIfAborted()
+  const send = u.protocol === "https:" ? httpsRequest : httpRequest
+  const res = await new Promise<IncomingMessage>((resolve, reject) => {
+    const req = send(u, {
+      method: init.method, signal,
+      headers: { ...init.headers, ...(init.body === undefined ? {} : { "content-length": String(Buffer.byteLength(init.body)) }) },
+      ...(pinned === undefined ? {} : { lookup: pinnedLookup(pinned) }),
+    }, resolve)
+    req.on("error", reject)
+    req.end(init.body)
+  })
+  const status = res.statusCode ?? 0
+  if (status >= 300 && status < 400 && status !== 304) {
+    res.destroy()
+    throw new Error(`HTTP ${status}: a redirect, not followed`)
+  }
   const text = await readBounded(res)
+  const headers = new Headers()
+  for (const [name, value] of Object.entries(res.headers)) {
+    if (value === undefined) continue
+    for (const v of Array.isArray(value) ? value : [value]) headers.append(name, v)
+  }
   let json: unknown
   try {
     json = text === "" ? undefined : JSON.parse(text)
   } catch {
     json = undefined
   }
-  return { status: res.status, headers: res.headers, json, text }
+  return { status, headers, json, text }
 }
 
 /** Milliseconds the server asked to wait, or undefined. */

@@ -72,7 +72,7 @@ export const makeHubspot = (config: DestinationConfig): DestinationClient => {
       return sent.kind === "done" ? { ...sent, items: [...sent.items, ...skipped] } : sent
     }
     const p = plan(op, records)
-    const a = await request(p.url, { method: p.method, headers, body: JSON.stringify(p.body) }, signal)
+    const a = await request(p.url, { method: p.method, headers, body: JSON.stringify(p.body) }, signal, { privateNetwork: config.privateNetwork })
     if (a.status === 429) return limited(a)
     const pauseMs = spent(a)
     if (op === "upsert" && (a.status === 200 || a.status === 201 || a.status === 207)) {

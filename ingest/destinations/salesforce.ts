@@ -56,7 +56,7 @@ export const makeSalesforce = (config: DestinationConfig): DestinationClient => 
     plan: (op, records) => plan(op, records),
     send: async (op, records, _batchId, signal): Promise<SendResult> => {
       const p = plan(op, records)
-      const a = await request(p.url, { method: p.method, headers, ...(p.body === undefined ? {} : { body: JSON.stringify(p.body) }) }, signal)
+      const a = await request(p.url, { method: p.method, headers, ...(p.body === undefined ? {} : { body: JSON.stringify(p.body) }) }, signal, { privateNetwork: config.privateNetwork })
       const limit = usage(a)
       if (a.status === 403 && /REQUEST_LIMIT_EXCEEDED/.test(a.text)) {
         // The org's budget is a rolling 24 hours: retrying within seconds cannot help. Dead-lettered for a replay.

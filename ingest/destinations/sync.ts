@@ -15,6 +15,7 @@ import {
 } from "../../warehouse/exports.ts"
 import type { Warehouse } from "../../warehouse/warehouse.ts"
 import { ObjectStore } from "../objectstore.ts"
+import { AddressRefused } from "./address.ts"
 import type { DestinationConfig } from "./config.ts"
 import { makeFiles } from "./files.ts"
 import { makeHubspot } from "./hubspot.ts"
@@ -143,6 +144,10 @@ const sendOnce = (run: Run, op: Operation, records: ReadonlyArray<OutRecord>, ba
   }).pipe(
     Effect.timeoutOption(Duration.millis(run.config.timeoutMs)),
     Effect.map((o): SendResult => Option.isSome(o) ? o.value : { kind: "retry", status: 0, detail: `no answer within ${run.config.timeoutMs} ms` }),
+    // A host name answering an address cdp does not send to is not tried again: its batch is dead-lettered now.
+    Effect.catch((e) => e instanceof AddressRefused
+      ? Effect.succeed<SendResult>({ kind: "retry", status: 0, detail: `not sent: ${e.message}`.slice(0, 300), giveUp: true })
+      : Effect.fail(e)),
     // A connection refused or reset, a DNS failure: the destination may be back later.
     Effect.catch((e) => Effect.succeed<SendResult>({ kind: "retry", status: 0, detail: `network: ${(e as Error)?.cause instanceof Error ? ((e as Error).cause as Error).message : (e as Error)?.message ?? String(e)}`.slice(0, 300) })),
   )

@@ -43,7 +43,7 @@ export const makeWebhook = (config: DestinationConfig): DestinationClient => {
           "content-type": "application/json", "idempotency-key": batchId,
           [SIGNATURE_HEADER.toLowerCase()]: signature(config.secret, Math.floor(Date.now() / 1000), body),
         },
-      }, signal)
+      }, signal, { privateNetwork: config.privateNetwork })
       if (a.status >= 200 && a.status < 300) {
         return {
           kind: "done", status: a.status, detail: answerDetail(a),
