@@ -107,15 +107,50 @@ const tcfTooCostly = (tcString: string): boolean => {
   return false
 }
 
+type TcfReading = { readonly model: ReturnType<typeof TCString.decode> } | { readonly problem: string }
+
+/** Strings decoded lately: a browser sends its string with every message, and the edge and the stage both read it. */
+const tcfReadings = new Map<string, TcfReading>()
+const CACHED_TCF_STRINGS = 256
+/** Longer strings are decoded each time rather than held (a real one is a few hundred characters). */
+const CACHED_TCF_CHARS = 4096
+
+const readTcfString = (tcString: string): TcfReading => {
+  const text = tcString.trim()
+  const cached = tcfReadings.get(text)
+  if (cached !== undefined) return cached
+  let reading: TcfReading
+  if (tcfTooCostly(text)) {
+    reading = { problem: "its vendor ranges name more vendor ids than any vendor list holds" }
+  } else {
+    try {
+      reading = { model: tcStrings().decode(text) }
+    } catch (e) {
+      const why = String((e as Error).message ?? e)
+      reading = { problem: why.length > 100 ? `${why.slice(0, 100)}…` : why }
+    }
+  }
+  if (text.length <= CACHED_TCF_CHARS) {
+    if (tcfReadings.size >= CACHED_TCF_STRINGS) tcfReadings.delete(tcfReadings.keys().next().value!)
+    tcfReadings.set(text, reading)
+  }
+  return reading
+}
+
+/**
+ * Why a TCF string cannot be read (it does not decode, or would cost more to decode than any real one); undefined
+ * when it can. The edge refuses such a string (bad_consent) rather than land its message as if no choice was made.
+ */
+export const tcfProblem = (tcString: string): string | undefined => {
+  const reading = readTcfString(tcString)
+  return "problem" in reading ? reading.problem : undefined
+}
+
 /** A TCF string's grants for the purposes the policy maps; a string that does not decode grants nothing. */
 export const readTcf = (tcString: string, policy: ConsentPolicy): ReadonlyArray<{ purpose: string; state: "granted" | "denied" }> => {
-  let model: ReturnType<typeof TCString.decode>
-  if (tcfTooCostly(tcString.trim())) return []
-  try {
-    model = tcStrings().decode(tcString.trim())
-  } catch {
-    return []
-  }
+  const reading = readTcfString(tcString)
+  if ("problem" in reading) return []
+  const model = reading.model
   const vendorOk = policy.tcfVendorId === undefined || model.vendorConsents.has(policy.tcfVendorId)
   const out: Array<{ purpose: string; state: "granted" | "denied" }> = []
   for (const [purpose, tcfPurposes] of Object.entries(policy.tcf)) {

@@ -2,6 +2,7 @@
 // then normalisation into canonical events (messageId filled, timestamps corrected for clock skew as Segment does).
 import { createHash } from "node:crypto"
 import type { ErrorObject, ValidateFunction } from "ajv"
+import { tcfProblem } from "../../consent/index.ts"
 import { type CanonicalEvent, type EventType, type Identifier, type JsonObject, putField, type RawItem, type Rejection } from "../message.ts"
 import {
   ajv, describeType, errorField, formatIsoDateTime, inWarehouseRange, isJsonObject, isoDateTimeOutOfRange, outOfRangeWords,
@@ -96,6 +97,19 @@ const pointerSegment = (key: string) => key.replace(/~/g, "~0").replace(/\//g, "
 const TCF_FIELDS = ["tcf", "tcString", "gdpr_consent"] as const
 
 /**
+ * A TCF string that cannot be decoded: the consent stage would read nothing from it, and the message land as if no
+ * choice was made (the string may have been a withdrawal). A blank one says nothing.
+ */
+const undecodableTcf = (value: unknown, field: string): Rejection | null => {
+  if (typeof value !== "string" || value.trim() === "") return null
+  const problem = tcfProblem(value)
+  if (problem === undefined) return null
+  const shown = value.length > 40 ? `${value.slice(0, 40)}…` : value
+  return rejection("bad_consent", field, `${field.slice(1).replace(/\//g, ".")} ${JSON.stringify(shown)} is not a TCF consent string that can be decoded ` +
+    `(${problem}): a consent choice that cannot be read is refused, not guessed; send the CMP's string as it gave it, or none`)
+}
+
+/**
  * The consent a message's context (or a batch's, which every message of it takes) states in a shape
  * consent/readers.ts cannot read: the stage would skip it and the message
  * land as if no choice was made (a refusal sent as "false" would be lost). null says nothing and is allowed.
@@ -111,6 +125,8 @@ export const unreadableConsent = (context: JsonObject | undefined): Rejection | 
   if (contextTcf !== undefined && contextTcf !== null && typeof contextTcf !== "string") {
     return bad("/context/gdpr_consent", `context.gdpr_consent must be a TCF consent string (got ${describeType(contextTcf)})`)
   }
+  const contextTcfProblem = undecodableTcf(contextTcf, "/context/gdpr_consent")
+  if (contextTcfProblem !== null) return contextTcfProblem
   const consent = context["consent"]
   if (consent === undefined || consent === null) return null
   if (!isJsonObject(consent)) return bad("/context/consent", `context.consent must be an object (got ${describeType(consent)})`)
@@ -119,6 +135,8 @@ export const unreadableConsent = (context: JsonObject | undefined): Rejection | 
     if (value !== undefined && value !== null && typeof value !== "string") {
       return bad(`/context/consent/${key}`, `context.consent.${key} must be a TCF consent string (got ${describeType(value)})`)
     }
+    const problem = undecodableTcf(value, `/context/consent/${key}`)
+    if (problem !== null) return problem
   }
   const prefs = consent["categoryPreferences"]
   if (prefs === undefined || prefs === null) return null
@@ -205,7 +223,8 @@ export const validateSegmentMessage = (message: unknown, sizeBytes?: number): Re
   if (m.type === "alias" && isBlankId(m.previousId)) {
     return rejection("missing_previous_id", "/previousId", `${FIELD_RULES["/previousId"]!.what} (got a blank string)`)
   }
-  return unreadableConsent(m.context)
+  // consent/readers.ts reads a TCF string from properties too (IAB's gdpr_consent parameter, copied from a URL).
+  return unreadableConsent(m.context) ?? undecodableTcf(m.properties?.["gdpr_consent"], "/properties/gdpr_consent")
 }
 
 /**

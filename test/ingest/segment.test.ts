@@ -77,7 +77,8 @@ describe("Segment message validation", () => {
     expect(track({ gpc: true })).toBeNull()
     // A key with "/" or "~" is escaped as a JSON pointer; what is readable, or says nothing (null), still lands.
     expect(track({ consent: { categoryPreferences: { "Ads/Email": "y" } } })).toMatchObject({ field: "/context/consent/categoryPreferences/Ads~1Email" })
-    expect(track({ consent: { categoryPreferences: { Analytics: true, Advertising: false, Later: null }, tcf: "CO" } })).toBeNull()
+    // A blank TCF string says nothing; one that does not decode ("CO") is refused (test/consent/edge-tcf.test.ts).
+    expect(track({ consent: { categoryPreferences: { Analytics: true, Advertising: false, Later: null }, tcf: "" } })).toBeNull()
     expect(track({ consent: null, gdpr_consent: null })).toBeNull()
   })
 
