@@ -14,12 +14,15 @@ import { AUDIENCE_PREVIEW_SECONDS } from "../warehouse/audiences.ts"
 import { keyedLocks } from "../warehouse/turns.ts"
 import { Warehouse, type WarehouseQueryError, type WarehouseShape } from "../warehouse/warehouse.ts"
 import { pageOf, readPage, refuseUnknownParameter } from "./pages.ts"
-import { type QueryReply, receiveAdminBody, refuse, refuseBadParameter, refuseRepeated, warehouseUnavailable } from "./query-route.ts"
+import { type QueryReply, receiveAdminBody, refuse, refuseBadParameter, refuseRepeated, refuseTooSlow, warehouseUnavailable } from "./query-route.ts"
 import { DEFAULT_TENANT } from "./writekeys.ts"
 
 export const AUDIENCES_PATH = "/v1/audiences"
 
 const BODY_LIMIT = 256 * 1024
+
+/** A preview or an explanation past AUDIENCE_PREVIEW_SECONDS: the audience's to narrow. */
+const TOO_SLOW = { rule: "audience_too_slow", seconds: AUDIENCE_PREVIEW_SECONDS, narrow: "the audience's event windows or conditions", field: "/condition" }
 
 /** Who calls: the token's id (kept as the editor in the history) and the tenant it is bound to, if any. */
 export interface AudienceCaller {
@@ -133,10 +136,7 @@ export const audienceRoute = (options: AudienceRouteOptions) => (req: IncomingMe
               return Effect.succeed(warehouseUnavailable(tagged.message))
             case "WarehouseQueryError":
               if (refuseBadParameter(e) !== undefined) return Effect.succeed(refuseBadParameter(e)!)
-              if ((e as WarehouseQueryError).code === "159") {
-                return Effect.succeed(refuse(422, "audience_too_slow",
-                  `the audience's query ran longer than the ${AUDIENCE_PREVIEW_SECONDS} s a preview may take: narrow its event windows or conditions`, "/condition"))
-              }
+              if (refuseTooSlow(e, TOO_SLOW) !== undefined) return Effect.succeed(refuseTooSlow(e, TOO_SLOW)!)
               return Effect.succeed(refuse(500, "audience_failed", `the audience could not be read: ${tagged.message ?? String(e)}`.slice(0, 300)))
             default:
               return Effect.succeed(refuse(500, "audience_failed", `the audience could not be read: ${tagged.message ?? String(e)}`.slice(0, 300)))

@@ -39,6 +39,17 @@ export const refuseBadParameter = (e: unknown): QueryReply | undefined => {
 }
 
 /**
+ * The 422 for a query the engine stopped at the time the route gives it (WarehouseQueryError code 159,
+ * max_execution_time), or undefined for any other failure: what was asked is too broad, so no Retry-After (the same
+ * request takes as long again). `rule`, `narrow` (what to narrow) and `field` are the route's.
+ */
+export const refuseTooSlow = (e: unknown, what: { readonly rule: string; readonly seconds: number; readonly narrow: string; readonly field: string }): QueryReply | undefined => {
+  const tagged = e as { readonly _tag?: string; readonly code?: unknown }
+  if (tagged._tag !== "WarehouseQueryError" || tagged.code !== "159") return undefined
+  return refuse(422, what.rule, `the preview ran longer than the ${what.seconds} s it may take: narrow ${what.narrow}`, what.field)
+}
+
+/**
  * A failure no case of the route covers: warehouseUnavailable while the warehouse cannot be reached, 400 for a value
  * the warehouse could not bind (refuseBadParameter), else 500 `rule`.
  */

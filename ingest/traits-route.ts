@@ -7,10 +7,10 @@ import type { IncomingMessage } from "node:http"
 import { Effect } from "effect"
 import { type ComputedTraitDefinition, parseDefinition, type Preview, previewComputedTrait } from "../identity/index.ts"
 import { TRAITS_PREVIEW_SECONDS } from "../warehouse/computed-traits.ts"
-import { Warehouse, WarehouseQueryError, type WarehouseShape } from "../warehouse/warehouse.ts"
+import { Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
 import type { Principal } from "./auth.ts"
 import { MASK, MASKED_KINDS, maskValues, namedForIdentifier } from "./mask.ts"
-import { adminBodyOf, isReply, type QueryReply, receiveAdminBody, refuse, refuseFailure, refuseRepeated } from "./query-route.ts"
+import { adminBodyOf, isReply, type QueryReply, receiveAdminBody, refuse, refuseFailure, refuseRepeated, refuseTooSlow } from "./query-route.ts"
 import { ajv, traitsPreviewBodySchema } from "./schemas.ts"
 import { DEFAULT_TENANT } from "./writekeys.ts"
 
@@ -50,9 +50,8 @@ const maskPreview = (p: Preview): MaskedPreview => {
 
 /** A preview past its time (TRAITS_PREVIEW_SECONDS) is the definition's to narrow; any other failure as every route's. */
 const failed = (seconds: number) => (e: unknown): Effect.Effect<QueryReply> =>
-  Effect.succeed(e instanceof WarehouseQueryError && e.code === "159"
-    ? refuse(422, "preview_too_slow", `the preview ran longer than the ${seconds} s it may take: narrow the definition's events, channels or windowDays`, "/definition")
-    : refuseFailure(e, "preview_failed"))
+  Effect.succeed(refuseTooSlow(e, { rule: "preview_too_slow", seconds, narrow: "the definition's events, channels or windowDays", field: "/definition" })
+    ?? refuseFailure(e, "preview_failed"))
 
 export const traitsRoute = (options: {
   readonly warehouse: WarehouseShape
