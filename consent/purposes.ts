@@ -1,6 +1,6 @@
 // Purposes and each tenant's consent policy: the lawful basis of every purpose, what it allows when nothing is known,
 // what happens at ingest to a message a purpose does not allow, and how each signal (Segment categories, Sec-GPC,
-// SendGrid preferences, IAB TCF purposes) maps onto our purposes. One policy per tenant, "*" the default.
+// IAB US Privacy strings, SendGrid preferences, IAB TCF purposes) maps onto our purposes. One policy per tenant, "*" the default.
 import { Context } from "effect"
 
 export const LAWFUL_BASES = ["consent", "legitimate_interest", "contract", "legal_obligation", "vital_interests", "public_task"] as const
@@ -41,6 +41,11 @@ export interface ConsentPolicy {
   readonly messages: Readonly<Record<string, string>>
   /** Purposes a Global Privacy Control signal (`Sec-GPC: 1`) refuses: an opt-out of sale and sharing. */
   readonly gpc: ReadonlyArray<string>
+  /**
+   * Purposes an IAB US Privacy string's opt-out of sale ("1YYN") refuses. Not opted out ("1YNN") grants those of them
+   * held on a basis other than consent (an opt-out framework asks for no consent, so it grants no consent-based one).
+   */
+  readonly usPrivacy: ReadonlyArray<string>
   /** SendGrid `consent_signal` -> purposes it refuses ("denied") or grants again ("granted"). */
   readonly sendgrid: Readonly<Record<string, { readonly state: "granted" | "denied"; readonly purposes: ReadonlyArray<string> }>>
   /**
@@ -86,6 +91,7 @@ export const DEFAULT_POLICY: ConsentPolicy = {
   // tracked actions stay with Analytics.
   messages: table({ "web/identify": "CrmSync", "web/group": "CrmSync" }),
   gpc: ["Advertising"],
+  usPrivacy: ["Advertising"],
   sendgrid: table({
     unsubscribe: { state: "denied", purposes: ["EmailMarketing"] },
     group_unsubscribe: { state: "denied", purposes: ["EmailMarketing"] },
@@ -116,7 +122,7 @@ const oneOf = <T extends string>(v: unknown, options: ReadonlyArray<T>, where: s
 /** A policy with `patch` (a tenant's JSON object) laid over `base`; purposes are merged one by one. */
 const overlay = (base: ConsentPolicy, patch: unknown, where: string): ConsentPolicy => {
   if (!isObject(patch)) return fail(where, "must be a JSON object")
-  const known = new Set(["purposes", "categories", "channels", "messages", "gpc", "sendgrid", "tcf", "tcfVendorId"])
+  const known = new Set(["purposes", "categories", "channels", "messages", "gpc", "usPrivacy", "sendgrid", "tcf", "tcfVendorId"])
   for (const key of Object.keys(patch)) if (!known.has(key)) fail(`${where}.${key}`, `is not a setting (settings: ${[...known].join(", ")})`)
   const purposes: Record<string, PurposePolicy> = table(base.purposes)
   if (patch["purposes"] !== undefined) {
@@ -152,6 +158,7 @@ const overlay = (base: ConsentPolicy, patch: unknown, where: string): ConsentPol
     channels: setting("channels", (v, at) => typeof v === "string" ? v : fail(at, "must be a purpose name")) ?? base.channels,
     messages: setting("messages", (v, at) => typeof v === "string" ? v : fail(at, "must be a purpose name")) ?? base.messages,
     gpc: patch["gpc"] === undefined ? base.gpc : stringList(patch["gpc"], `${where}.gpc`),
+    usPrivacy: patch["usPrivacy"] === undefined ? base.usPrivacy : stringList(patch["usPrivacy"], `${where}.usPrivacy`),
     sendgrid: setting("sendgrid", (v, at) => {
       if (!isObject(v)) return fail(at, 'must be {"state": "granted"|"denied", "purposes": [...]}')
       return { state: oneOf(v["state"], ["granted", "denied"] as const, `${at}.state`), purposes: stringList(v["purposes"], `${at}.purposes`) }
@@ -173,6 +180,7 @@ const overlay = (base: ConsentPolicy, patch: unknown, where: string): ConsentPol
     check([p], `${where}.messages.${k}`)
   }
   check(policy.gpc, `${where}.gpc`)
+  check(policy.usPrivacy, `${where}.usPrivacy`)
   for (const [k, s] of Object.entries(policy.sendgrid)) check(s.purposes, `${where}.sendgrid.${k}`)
   check(Object.keys(policy.tcf), `${where}.tcf`)
   return policy

@@ -1,6 +1,7 @@
 // The consent signals a message carries, mapped onto the tenant's purposes: Segment's categoryPreferences (on every
 // message, and the "Segment Consent Preference Updated" event), the Global Privacy Control header (the edge writes
-// `context.gpc`), SendGrid's unsubscribes and spam reports (`properties.consent_signal`), and IAB TCF v2 strings.
+// `context.gpc`), IAB US Privacy strings (CCPA), SendGrid's unsubscribes and spam reports
+// (`properties.consent_signal`), and IAB TCF v2 strings.
 // Each signal keeps what was read as its proof (never an identifier).
 import { createRequire } from "node:module"
 import type { TCString } from "@iabtcf/core"
@@ -14,7 +15,7 @@ const tcStrings = (): typeof TCString => tcf ??= (requireCjs("@iabtcf/core") as 
 
 export const PREFERENCE_UPDATED = "Segment Consent Preference Updated"
 
-export type ConsentSource = "segment_preferences" | "segment_preference_updated" | "gpc" | "sendgrid" | "tcf" | "operator"
+export type ConsentSource = "segment_preferences" | "segment_preference_updated" | "gpc" | "us_privacy" | "sendgrid" | "tcf" | "operator"
 
 export interface ConsentSignal {
   readonly purpose: string
@@ -35,6 +36,22 @@ const tcfStringOf = (e: CanonicalEvent): string | undefined => {
   const candidates = [consent?.["tcf"], consent?.["tcString"], consent?.["gdpr_consent"], e.context["gdpr_consent"], e.properties["gdpr_consent"]]
   const found = candidates.find((c) => typeof c === "string" && c.trim() !== "")
   return found as string | undefined
+}
+
+/**
+ * An IAB US Privacy string (CCPA): version 1, then explicit notice, opt-out of sale and LSPA coverage, each Y, N or
+ * "-" (not applicable). Version 1 is the only one the specification has.
+ */
+export const US_PRIVACY = /^1[YN-]{3}$/i
+
+/**
+ * Where US Privacy strings travel: Segment's consent object beside the TCF string (`usPrivacy`, as `tcString` is
+ * named, or `us_privacy`), or IAB's `us_privacy` parameter on the context or in properties.
+ */
+const usPrivacyOf = (e: CanonicalEvent): string | undefined => {
+  const consent = isObject(e.context["consent"]) ? e.context["consent"] : undefined
+  const candidates = [consent?.["usPrivacy"], consent?.["us_privacy"], e.context["us_privacy"], e.properties["us_privacy"]]
+  return candidates.find((c) => typeof c === "string" && c.trim() !== "") as string | undefined
 }
 
 const BASE64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
@@ -189,6 +206,16 @@ export const readSignals = (e: CanonicalEvent, policy: ConsentPolicy): ReadonlyA
   }
   if (e.context["gpc"] === true) {
     for (const purpose of policy.gpc) add(purpose, "denied", "gpc", JSON.stringify({ header: "Sec-GPC: 1" }), false)
+  }
+  const usPrivacy = usPrivacyOf(e)?.trim()
+  if (usPrivacy !== undefined && US_PRIVACY.test(usPrivacy)) {
+    const optOut = usPrivacy[2]!.toUpperCase()
+    const proof = JSON.stringify({ usPrivacy })
+    for (const purpose of policy.usPrivacy) {
+      if (optOut === "Y") add(purpose, "denied", "us_privacy", proof, false)
+      // "N": the person has not opted out; that is no consent, so it grants only a purpose held on another basis.
+      else if (optOut === "N" && policy.purposes[purpose]?.basis !== "consent") add(purpose, "granted", "us_privacy", proof, false)
+    }
   }
   // Only SendGrid's own events (ingest/sources/sendgrid.ts sets it): in a web message it is whatever a page sent with
   // the site's public write key, and the ledger would name SendGrid as its proof.

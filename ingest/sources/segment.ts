@@ -2,7 +2,7 @@
 // then normalisation into canonical events (messageId filled, timestamps corrected for clock skew as Segment does).
 import { createHash } from "node:crypto"
 import type { ErrorObject, ValidateFunction } from "ajv"
-import { tcfProblem } from "../../consent/index.ts"
+import { tcfProblem, US_PRIVACY } from "../../consent/index.ts"
 import { type CanonicalEvent, type EventType, type Identifier, type JsonObject, putField, type RawItem, type Rejection } from "../message.ts"
 import {
   ajv, describeType, errorField, formatIsoDateTime, inWarehouseRange, isJsonObject, isoDateTimeOutOfRange, outOfRangeWords,
@@ -109,6 +109,17 @@ const undecodableTcf = (value: unknown, field: string): Rejection | null => {
     `(${problem}): a consent choice that cannot be read is refused, not guessed; send the CMP's string as it gave it, or none`)
 }
 
+/** Where US Privacy strings travel in a message's context.consent (consent/readers.ts reads them). */
+const US_PRIVACY_FIELDS = ["usPrivacy", "us_privacy"] as const
+
+/** A US Privacy string the readers cannot read (not a string, or not "1" and three of Y, N, -); blank says nothing. */
+const unreadableUsPrivacy = (value: unknown, field: string): Rejection | null => {
+  if (value === undefined || value === null || (typeof value === "string" && (value.trim() === "" || US_PRIVACY.test(value.trim())))) return null
+  const got = typeof value === "string" ? JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value) : describeType(value)
+  return rejection("bad_consent", field, `${field.slice(1).replace(/\//g, ".")} must be an IAB US Privacy string: 1, then notice, ` +
+    `opt-out of sale and LSPA, each Y, N or - (e.g. "1YNN"; got ${got}): a consent choice that cannot be read is refused, not guessed`)
+}
+
 /**
  * The consent a message's context (or a batch's, which every message of it takes) states in a shape
  * consent/readers.ts cannot read: the stage would skip it and the message
@@ -127,6 +138,8 @@ export const unreadableConsent = (context: JsonObject | undefined): Rejection | 
   }
   const contextTcfProblem = undecodableTcf(contextTcf, "/context/gdpr_consent")
   if (contextTcfProblem !== null) return contextTcfProblem
+  const contextUsp = unreadableUsPrivacy(context["us_privacy"], "/context/us_privacy")
+  if (contextUsp !== null) return contextUsp
   const consent = context["consent"]
   if (consent === undefined || consent === null) return null
   if (!isJsonObject(consent)) return bad("/context/consent", `context.consent must be an object (got ${describeType(consent)})`)
@@ -136,6 +149,10 @@ export const unreadableConsent = (context: JsonObject | undefined): Rejection | 
       return bad(`/context/consent/${key}`, `context.consent.${key} must be a TCF consent string (got ${describeType(value)})`)
     }
     const problem = undecodableTcf(value, `/context/consent/${key}`)
+    if (problem !== null) return problem
+  }
+  for (const key of US_PRIVACY_FIELDS) {
+    const problem = unreadableUsPrivacy(consent[key], `/context/consent/${key}`)
     if (problem !== null) return problem
   }
   const prefs = consent["categoryPreferences"]
@@ -224,7 +241,8 @@ export const validateSegmentMessage = (message: unknown, sizeBytes?: number): Re
     return rejection("missing_previous_id", "/previousId", `${FIELD_RULES["/previousId"]!.what} (got a blank string)`)
   }
   // consent/readers.ts reads a TCF string from properties too (IAB's gdpr_consent parameter, copied from a URL).
-  return unreadableConsent(m.context) ?? undecodableTcf(m.properties?.["gdpr_consent"], "/properties/gdpr_consent")
+  return unreadableConsent(m.context) ?? undecodableTcf(m.properties?.["gdpr_consent"], "/properties/gdpr_consent") ??
+    (typeof m.properties?.["us_privacy"] === "string" ? unreadableUsPrivacy(m.properties["us_privacy"], "/properties/us_privacy") : null)
 }
 
 /**
