@@ -20,16 +20,47 @@ export const terminalSafe = (text: string): string =>
  * Every command's standard output goes through terminalSafe: what cdp prints is often what others sent (an event name
  * from a public write key, a trait, an audience or token name), and a terminal would run the escape sequences in it.
  * Only stdout: stderr carries the progress bar's own sequences, and errors name no stored text.
+ * Output whose reader has gone (`cdp ... | head -1`) is dropped quietly (keepWritingWithoutReader).
  */
 export const guardStdout = (): void => {
   const write = process.stdout.write.bind(process.stdout) as (chunk: unknown, ...rest: Array<unknown>) => boolean
+  const gone = keepWritingWithoutReader(process.stdout)
   process.stdout.write = ((chunk: unknown, ...rest: Array<unknown>) =>
-    write(typeof chunk === "string" ? terminalSafe(chunk) : chunk, ...rest)) as typeof process.stdout.write
+    gone() ? true : write(typeof chunk === "string" ? terminalSafe(chunk) : chunk, ...rest)) as typeof process.stdout.write
 }
+
+/**
+ * When the reader of `stream` goes away (EPIPE: `cdp token create | head -1`), the command carries on and finishes
+ * its work with its own exit code, its later output dropped, as Unix tools do; Node would otherwise stop the process
+ * with an unhandled error's stack trace, whatever the command was in the middle of. Any other failure to write is
+ * one line on stderr and exit code 1. Returns whether the reader has gone.
+ */
+export const keepWritingWithoutReader = (stream: NodeJS.EventEmitter): (() => boolean) => {
+  let gone = false
+  stream.on("error", (error: NodeJS.ErrnoException) => {
+    if (error.code === "EPIPE") gone = true
+    else if (!gone) {
+      gone = true
+      process.stderr.write(`cdp: cannot write the output: ${error.message}\n`)
+      process.exitCode = 1
+    }
+  })
+  return () => gone
+}
+
+/**
+ * Most rows a table shows: cli-table3 lays out every row at once and fails past about 120,000 rows (the call stack),
+ * and no one reads a table that long; JSON lines have no limit.
+ */
+export const MAX_TABLE_ROWS = 10_000
 
 export const formatRows = (rows: ReadonlyArray<Record<string, unknown>>, format: OutputFormat): string => {
   if (format === "json") return rows.map((r) => JSON.stringify(r)).join("\n")
   if (rows.length === 0) return "(no rows)"
+  if (rows.length > MAX_TABLE_ROWS) {
+    return `${formatRows(rows.slice(0, MAX_TABLE_ROWS), format)}\n(${rows.length.toLocaleString("en")} rows: the table shows the first ` +
+      `${MAX_TABLE_ROWS.toLocaleString("en")}; --format json prints them all)`
+  }
   const columns = Object.keys(rows[0]!)
   const table = new Table({
     head: columns,

@@ -2,9 +2,10 @@
 // or token name): control sequences in it must reach the operator's terminal as visible text, never as commands
 // (clear the screen, set the window title, reorder text with bidi overrides).
 import { writeFileSync } from "node:fs"
+import { Writable } from "node:stream"
 import { join } from "node:path"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
-import { terminalSafe } from "../../cli/format.ts"
+import { keepWritingWithoutReader, MAX_TABLE_ROWS, terminalSafe } from "../../cli/format.ts"
 import { runCdp } from "../support/cli.ts"
 import { freshDir, removeDir } from "../support/pipeline.ts"
 
@@ -34,5 +35,50 @@ describe("cdp's output", () => {
     const lines = runCdp(["query", "SELECT event FROM events", "--data-dir", data])
     expect(lines.stdout).not.toMatch(CONTROLS)
     expect(JSON.parse(lines.stdout)).toEqual({ event: HOSTILE })
+  })
+
+  it("carries on without a stack trace when its reader has gone (EPIPE), and says in one line when output fails otherwise", async () => {
+    const failing = (code: string) => new Writable({
+      write: (_chunk, _encoding, done) => done(Object.assign(new Error(`write ${code}`), { code })),
+    })
+    const piped = failing("EPIPE")
+    const gone = keepWritingWithoutReader(piped)
+    piped.write("first line\n")
+    await new Promise((r) => setImmediate(r))
+    // Without the listener the stream's error is unhandled, which ends the process with a stack trace.
+    expect(gone()).toBe(true)
+    expect(process.exitCode ?? 0).toBe(0)
+    const full = failing("ENOSPC")
+    const stopped = keepWritingWithoutReader(full)
+    const stderr: Array<string> = []
+    const write = process.stderr.write.bind(process.stderr)
+    process.stderr.write = ((chunk: string) => { stderr.push(chunk); return true }) as typeof process.stderr.write
+    try {
+      full.write("x")
+      await new Promise((r) => setImmediate(r))
+    } finally {
+      process.stderr.write = write
+    }
+    expect(stopped()).toBe(true)
+    expect(stderr).toEqual(["cdp: cannot write the output: write ENOSPC\n"])
+    expect(process.exitCode).toBe(1)
+    process.exitCode = 0
+  })
+
+  it("a table longer than cdp shows is cut with a line saying how many rows there are; JSON lines hold them all", () => {
+    const data = join(dir, "data")
+    const file = join(dir, "one.ndjson")
+    writeFileSync(file, `${JSON.stringify({ type: "track", userId: "u1", event: "Seen", messageId: "m1" })}\n`)
+    expect(runCdp(["ingest", "--source", "segment", file, "--data-dir", data]).status).toBe(0)
+    // 150,000 rows overflowed the table library's call stack: "cdp: internal error: RangeError ..." and exit 1.
+    const table = runCdp(["query", "SELECT number FROM numbers(150000)", "--format", "table", "--data-dir", data])
+    expect(table.stderr).toBe("")
+    expect(table.status).toBe(0)
+    const lines = table.stdout.trimEnd().split("\n")
+    expect(lines.at(-1)).toBe(`(150,000 rows: the table shows the first ${MAX_TABLE_ROWS.toLocaleString("en")}; --format json prints them all)`)
+    expect(lines.filter((l) => /^│ \d+ +│$/.test(l))).toHaveLength(MAX_TABLE_ROWS)
+    const all = runCdp(["query", "SELECT number FROM numbers(150000)", "--data-dir", data])
+    expect(all.status).toBe(0)
+    expect(all.stdout.trimEnd().split("\n")).toHaveLength(150_000)
   })
 })
