@@ -7,7 +7,7 @@
 //   GET  /v1/dsr        the requests, oldest first, a page at a time (?tenant=T, ?overdue=1, ?limit=, ?cursor=)
 import type { IncomingMessage } from "node:http"
 import { Effect } from "effect"
-import { auditSigner } from "../consent/audit.ts"
+import { type AuditSigner, auditSigner } from "../consent/audit.ts"
 import { DsrInvalid, type DsrEnv, DsrProfileNotFound, failInterrupted, listDsr, requestStatus, requestView, submitRequest } from "../consent/dsr.ts"
 import { Keys, loadSecret, makeKeys } from "../consent/keys.ts"
 import { type ConsentPolicies, ConsentPoliciesRef, DEFAULT_POLICIES } from "../consent/purposes.ts"
@@ -69,11 +69,16 @@ const parseBody = (text: string): { type: string; identifier: string; tenant: st
 const failure = (e: unknown): QueryReply => refuseFailure(e, "dsr_failed")
 
 /**
- * The route, built once when the collector starts: it loads the keyed-hash secret and the audit signing key from
- * the data directory, and fails requests an earlier process left unfinished.
+ * The route, built once when the collector starts: it loads the keyed-hash secret from the data directory, signs with
+ * the audit key the server read once (`signer`), and fails requests an earlier process left unfinished.
  */
 export const makeDsrRoute = (options: {
   readonly dataDir: string
+  /**
+   * The data directory's audit signing key as `cdp serve` read it for the access log and the audit routes; read here
+   * only when not given (a fourth read of the key file at start-up otherwise).
+   */
+  readonly signer?: AuditSigner | undefined
   readonly normalise?: NormaliseOptions | undefined
   /** Each tenant's consent policy (CDP_CONSENT): which purposes an objection refuses, what access reports. */
   readonly policies?: ConsentPolicies | undefined
@@ -86,7 +91,7 @@ export const makeDsrRoute = (options: {
 }) =>
   Effect.gen(function* () {
     const keys = makeKeys(yield* loadSecret(options.dataDir))
-    const env: DsrEnv = { signer: yield* auditSigner(options.dataDir), normalise: options.normalise }
+    const env: DsrEnv = { signer: options.signer ?? (yield* auditSigner(options.dataDir)), normalise: options.normalise }
     const context = yield* Effect.context<Warehouse | ObjectStore>()
     const run = <A>(effect: Effect.Effect<A, unknown, Warehouse | ObjectStore | Keys>) =>
       effect.pipe(Effect.provideService(Keys, keys), Effect.provideService(ConsentPoliciesRef, options.policies ?? DEFAULT_POLICIES), Effect.provideContext(context))

@@ -5,7 +5,14 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { callApi, landBatch, TEST_ADMIN_TOKEN, withApi } from "../support/api.ts"
 import { identifierKey, Keys } from "../../consent/keys.ts"
 import { storeRequest } from "../../warehouse/dsr.ts"
-import { freshDir, query, removeDir } from "../support/pipeline.ts"
+import { freshDir, query, removeDir, withEmbeddedWarehouse } from "../support/pipeline.ts"
+import { ObjectStore } from "../../ingest/objectstore.ts"
+import { mkdirSync } from "node:fs"
+import { join } from "node:path"
+import type { IncomingMessage } from "node:http"
+import { AUDIT_KEY_FILE, auditSigner, verifyAudit } from "../../consent/audit.ts"
+import { preReadBodies } from "../../ingest/query-route.ts"
+import { makeDsrRoute } from "../../ingest/dsr-route.ts"
 
 let dir: string
 beforeEach(() => { dir = freshDir() })
@@ -84,4 +91,27 @@ describe("GET /v1/dsr", () => {
       const listed = yield* callApi(url, "GET", "/v1/dsr?tenant=acme&overdue=1&limit=5", TEST_ADMIN_TOKEN)
       expect(listed).toMatchObject({ status: 200, body: { requests: [] } })
     })), 60_000)
+})
+
+describe("the DSR route's audit signing key", () => {
+  it("is the one cdp serve read once and passes in: the route reads no key file of its own", async () => {
+    const keyDir = freshDir()
+    try {
+      // The data directory's key file cannot be read (a directory): a route reading it would fail to start.
+      mkdirSync(join(dir, AUDIT_KEY_FILE))
+      const verified = await withEmbeddedWarehouse(dir, Effect.gen(function* () {
+        const signer = yield* auditSigner(keyDir)
+        const route = yield* makeDsrRoute({ dataDir: dir, signer })
+        const req = { method: "POST", url: "/v1/dsr", headers: {} } as IncomingMessage
+        preReadBodies.set(req, JSON.stringify({ type: "access", identifier: "email:ann@acme.example", tenant: "acme" }))
+        const reply = yield* route(req)
+        expect(reply.status).toBe(201)
+        // What it recorded is signed with the key passed in.
+        return yield* verifyAudit(signer)
+      }).pipe(Effect.provide(ObjectStore.local(join(dir, "objects")))))
+      expect(verified.ok).toBe(true)
+    } finally {
+      removeDir(keyDir)
+    }
+  }, 60_000)
 })
