@@ -91,13 +91,20 @@ export const receiveBytes = (req: IncomingMessage, limit: number, idleMs = DEFAU
   Effect.map(Effect.promise(() => readBody(req, limit, idleMs)), (raw) =>
     raw instanceof Buffer ? decodeBody(raw, req.headers["content-encoding"], limit) : raw)
 
-/** The request body as text: as `receiveBytes`, then decoded as UTF-8, refusing bytes that are not. */
+const BYTE_ORDER_MARK = 0xfeff
+
+/**
+ * The request body as text: as `receiveBytes`, then decoded as UTF-8, refusing bytes that are not. A leading byte
+ * order mark (some Windows tools write one) is no part of the text: RFC 8259 lets a JSON reader ignore it, and kept,
+ * it made the body "not valid JSON (Unexpected token '﻿')", a character the sender cannot see.
+ */
 export const receiveBody = (req: IncomingMessage, limit: number, idleMs = DEFAULT_BODY_IDLE_MS) =>
   Effect.map(receiveBytes(req, limit, idleMs), (body): string | BodyTooLarge | Error => {
     if (body instanceof BodyTooLarge || body instanceof Error) return body
     const text = decodeUtf8(body)
-    return typeof text === "string" ? text : new InvalidUtf8(text)
+    return typeof text !== "string" ? new InvalidUtf8(text) : text.charCodeAt(0) === BYTE_ORDER_MARK ? text.slice(1) : text
   })
+
 
 /** What a sender is told about a body that could not be read (`Error` results of `receiveBody`). */
 export const bodyErrorReply = (error: Error): { readonly status: number; readonly rule: string; readonly message: string } =>
