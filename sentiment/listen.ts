@@ -155,6 +155,13 @@ export class InvalidPeriod extends Data.TaggedError("InvalidPeriod")<{ readonly 
   }
 }
 
+/** A period starting after now: its report would be empty (no mention is dated in the future), said as if there were none. */
+export class SinceInFuture extends Data.TaggedError("SinceInFuture")<{ readonly value: string; readonly now: string }> {
+  override get message() {
+    return `${quoted(this.value)} is in the future (it is ${this.now} now): the period must start at or before now, e.g. 7d or today's date`
+  }
+}
+
 /** At most 40 characters of what was given (a value may be a whole request's worth). */
 const cut = (value: string) => (value.length > 40 ? `${value.slice(0, 40)}…` : value)
 const quoted = (value: string) => `"${cut(value)}"`
@@ -177,9 +184,17 @@ const parseDate = (value: string): number => {
 /**
  * The start of a period: "7d" is the last seven days before today plus today so far (from midnight UTC, so every day
  * in the report is whole), "2w" fourteen days, "24h" exactly 24 hours ago; a date is its midnight UTC, an ISO time
- * that instant. Throws DateNotOnCalendar for a date Date.parse would move (2024-02-30), InvalidPeriod otherwise.
+ * that instant. Throws DateNotOnCalendar for a date Date.parse would move (2024-02-30), SinceInFuture for a start
+ * after `now`, InvalidPeriod otherwise.
  */
 export const parseSince = (value: string, now: Date = new Date()): Date => {
+  const since = parsePoint(value, now)
+  if (since.getTime() > now.getTime()) throw new SinceInFuture({ value: value.trim(), now: now.toISOString().slice(0, 19) + "Z" })
+  return since
+}
+
+/** A point in time as parseSince reads it, in the future or not. */
+const parsePoint = (value: string, now: Date): Date => {
   const v = value.trim()
   const relative = RELATIVE.exec(v)
   if (relative !== null) {
@@ -200,7 +215,7 @@ export const parseSince = (value: string, now: Date = new Date()): Date => {
 export const parseUntil = (value: string, now: Date = new Date()): Date => {
   const v = value.trim()
   if (DATE_ONLY.test(v)) return new Date(parseDate(v) + DAY_MS)
-  return parseSince(v, now)
+  return parsePoint(v, now)
 }
 
 const dayOf = (ms: number): string => new Date(ms).toISOString().slice(0, 10)

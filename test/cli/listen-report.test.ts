@@ -26,6 +26,13 @@ describe("cdp listen report's period", () => {
     expectOneLineError(report("--since", "2024-09-10T12:00:00Z", "--until", "2024-09-10T12:00:00Z"), "--until (2024-09-10T12:00:00Z) must be after --since")
   })
 
+  it("refuses a --since in the future in one line naming it (its report was empty, as if nothing had been said)", () => {
+    const r = runCdp(["listen", "report", "--since", "2099-01-01", "--no-alerts", "--data-dir", data])
+    expectOneLineError(r, "--since")
+    expect(r.stderr).toContain('"2099-01-01" is in the future')
+    expect(r.stdout).toBe("")
+  })
+
   it("takes a one-day period (--until the same date as --since: that whole day)", () => {
     const r = runCdp(["listen", "report", "--since", "2024-09-05", "--until", "2024-09-05", "--format", "json", "--no-alerts", "--data-dir", data])
     expect(r.stderr).toBe("")

@@ -42,6 +42,15 @@ describe("/v1/listening/report with a query parameter it does not take", () => {
         success: false, rule: "bad_since", field: "since",
         error: '?since=: "abc" is not a period: use 7d, 2w, 24h, a date (2024-10-01) or an ISO time (2024-10-01T12:00:00Z)',
       })
+      // A start in the future answered an empty report, as if nothing had been said.
+      const future = yield* call(url, "GET", `${REPORT}?since=2099-01-01`)
+      expect(future.status).toBe(400)
+      expect(future.body).toMatchObject({ success: false, rule: "bad_since", field: "since" })
+      expect(String((future.body as { error: string }).error)).toMatch(/^\?since=: "2099-01-01" is in the future \(it is \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ now\): the period must start at or before now/)
+      const postedFuture = yield* Effect.map(callApi(url, "POST", REPORT, TEST_ADMIN_TOKEN, { since: "2099-01-01T00:00:00Z" }), (res) => checked(REPORT, "POST", res))
+      expect(postedFuture.status).toBe(400)
+      expect(postedFuture.body).toMatchObject({ success: false, rule: "bad_since", field: "/since" })
+      expect(String((postedFuture.body as { error: string }).error)).toContain('"since": "2099-01-01T00:00:00Z" is in the future')
       const posted = yield* Effect.map(callApi(url, "POST", REPORT, TEST_ADMIN_TOKEN, { until: "later" }), (res) => checked(REPORT, "POST", res))
       expect(posted.status).toBe(400)
       expect(posted.body).toEqual({

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest"
-import { InvalidPeriod, parseSince, parseUntil } from "../../sentiment/index.ts"
+import { InvalidPeriod, parseSince, parseUntil, SinceInFuture } from "../../sentiment/index.ts"
 import { DateNotOnCalendar } from "../../warehouse/calendar.ts"
 
 const NOW = new Date("2024-12-02T15:30:00.000Z")
@@ -18,6 +18,18 @@ describe("report periods", () => {
   it("a date is its midnight UTC; an ISO time is that instant", () => {
     expect(parseSince("2024-10-01", NOW).toISOString()).toBe("2024-10-01T00:00:00.000Z")
     expect(parseSince("2024-10-01T12:00:00+02:00", NOW).toISOString()).toBe("2024-10-01T10:00:00.000Z")
+  })
+
+  it("a start after now is refused, naming the value and now (its report would be empty); an end after now is taken", () => {
+    for (const later of ["2024-12-03", "2099-01-01", "2024-12-02T15:30:01Z"]) {
+      expect(() => parseSince(later, NOW), later).toThrow(SinceInFuture)
+      expect(() => parseSince(later, NOW)).toThrow(`"${later}" is in the future (it is 2024-12-02T15:30:00Z now): the period must start at or before now`)
+    }
+    // Today's date and this very instant are no future.
+    expect(parseSince("2024-12-02", NOW).toISOString()).toBe("2024-12-02T00:00:00.000Z")
+    expect(parseSince("2024-12-02T15:30:00Z", NOW).toISOString()).toBe("2024-12-02T15:30:00.000Z")
+    expect(parseUntil("2099-01-01", NOW).toISOString()).toBe("2099-01-02T00:00:00.000Z")
+    expect(parseUntil("2099-01-01T00:00:00Z", NOW).toISOString()).toBe("2099-01-01T00:00:00.000Z")
   })
 
   it("an end date includes that whole day", () => {
