@@ -18,9 +18,4 @@ const { enableCompileCache } = await import("node:module")
 const { homedir } = await import("node:os")
 const { join } = await import("node:path")
 enableCompileCache?.(process.env.NODE_COMPILE_CACHE || join(process.env.XDG_CACHE_HOME || join(homedir(), ".cache"), "cdp", "compile"))
-// Output piped into `head` and closed early: stop writing, but let the command finish and close its stores.
-process.stdout.on("error", (error) => {
-  if (error.code !== "EPIPE") throw error
-  process.stdout.write = () => true
-})
 await import("../cli/main.ts")
