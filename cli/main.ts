@@ -11,7 +11,8 @@ import {
   writeKeys,
 } from "../ingest/writekeys.ts"
 import { TENANT_NAME, TENANT_NAME_RULE } from "../warehouse/tenant.ts"
-import { readableFile } from "./stdin.ts"
+import { MAX_QUERY_BYTES } from "../warehouse/readonly.ts"
+import { readableFile, readStdinStatement } from "./stdin.ts"
 import { type DataDirLocked, type QueryScope, Warehouse } from "../warehouse/warehouse.ts"
 import type { ReplaySummary } from "../ingest/replay.ts"
 import type { RescoreSummary } from "../sentiment/index.ts"
@@ -550,7 +551,7 @@ Examples:
 program
   .command("query")
   .description("run read-only SQL against one tenant's rows (JSON lines by default)")
-  .argument("<sql>", "one SELECT / WITH / SHOW / DESCRIBE / EXPLAIN / EXISTS statement")
+  .argument("<sql>", "one SELECT / WITH / SHOW / DESCRIBE / EXPLAIN / EXISTS statement; - reads it from stdin")
   .option("--tenant <tenant>", "whose rows the query sees", DEFAULT_TENANT)
   .option("--all-tenants", "see every tenant's rows (logged, with a hash of the SQL)")
   .addOption(new Option("--format <format>", "output format").choices(["json", "table"]).default("json"))
@@ -567,6 +568,7 @@ Examples:
   $ npx cdp query "SELECT type, count() AS n FROM events GROUP BY type ORDER BY n DESC" --format table
   $ npx cdp query --tenant acme "SELECT profile_id, count() FROM events WHERE timestamp > now() - INTERVAL 30 DAY GROUP BY profile_id"
   $ npx cdp query --all-tenants "SELECT tenant, count() FROM events GROUP BY tenant"
+  $ npx cdp query - --format table < report.sql
   $ npx cdp query "SELECT JSONExtractString(properties, 'product_id') AS product, count() FROM events
                    WHERE event = 'Product Viewed' GROUP BY product"`)
   .action((sql: string, opts: { format: OutputFormat; dataDir: string; tenant: string; allTenants?: boolean }, command: Command) => {
@@ -575,20 +577,23 @@ Examples:
     }
     const scope: QueryScope = opts.allTenants ? { allTenants: true } : { tenant: opts.tenant }
     const config = backendConfig(opts.dataDir)
-    const statement = sql.trim().replace(/;+\s*$/, "")
+    const statementOf = (text: string) => text.trim().replace(/;+\s*$/, "")
     const print = (rows: ReadonlyArray<Record<string, unknown>>) => {
       const text = formatRows(rows, opts.format)
       if (text !== "") process.stdout.write(`${text}\n`)
     }
-    const direct = Effect.gen(function* () {
+    const direct = (statement: string) => Effect.gen(function* () {
       const warehouse = yield* Warehouse
       print(yield* warehouse.analystQuery<Record<string, unknown>>(statement, scope))
     }).pipe(Effect.scoped, Effect.provide(warehouseLayer(config)))
+    // "-": the statement is stdin's, read before the engine opens.
+    const given = sql === "-" ? readStdinStatement(MAX_QUERY_BYTES, "cdp query") : Effect.succeed(sql)
     // While `cdp serve` holds the data dir, ask it instead.
-    const main = direct.pipe(Effect.catchTag("DataDirLocked", (locked): Effect.Effect<void, DataDirLocked | ServerQueryFailed> => {
-      const server = runningServer(config.dataDir)
-      return server === undefined ? Effect.fail(locked) : Effect.map(queryThroughServer(server, statement, scope), print)
-    }))
+    const main = Effect.flatMap(Effect.map(given, statementOf), (statement) => direct(statement).pipe(
+      Effect.catchTag("DataDirLocked", (locked): Effect.Effect<void, DataDirLocked | ServerQueryFailed> => {
+        const server = runningServer(config.dataDir)
+        return server === undefined ? Effect.fail(locked) : Effect.map(queryThroughServer(server, statement, scope), print)
+      })))
     runCommand(main.pipe(Effect.provide(commandLogger)))
   })
 

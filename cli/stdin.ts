@@ -60,3 +60,42 @@ export const readableFile = (path: string) =>
       return file
     })
     : Effect.succeed(path)
+
+/** Stdin held more than a statement may be. */
+export class StdinStatementTooLarge extends Data.TaggedError("StdinStatementTooLarge")<{ readonly limit: number }> {
+  override get message() {
+    return `stdin holds more than ${this.limit} bytes, the most a statement may be (the engine's max_query_size)`
+  }
+}
+
+/** Stdin held no statement (nothing, or only blanks). */
+export class StdinStatementEmpty extends Data.TaggedError("StdinStatementEmpty")<{ readonly command: string }> {
+  override get message() {
+    return `stdin holds no statement: ${this.command} - reads the statement from stdin (e.g. echo "SELECT 1" | ${this.command} -)`
+  }
+}
+
+/**
+ * A statement given as `-`: stdin's text, read whole before the embedded engine opens (which sets stdin aside), at
+ * most `limit` bytes (read no further past it), and not blank.
+ */
+export const readStdinStatement = (limit: number, command: string) =>
+  Effect.flatMap(
+    Effect.tryPromise({
+      try: async () => {
+        const chunks: Array<Buffer> = []
+        let size = 0
+        for await (const chunk of process.stdin as AsyncIterable<Buffer>) {
+          size += chunk.length
+          if (size > limit) {
+            process.stdin.destroy()
+            throw new StdinStatementTooLarge({ limit })
+          }
+          chunks.push(chunk)
+        }
+        return new TextDecoder().decode(Buffer.concat(chunks))
+      },
+      catch: (cause) => (cause instanceof StdinStatementTooLarge ? cause : FileUnreadable.of(STDIN, cause)),
+    }),
+    (text) => (text.trim() === "" ? Effect.fail(new StdinStatementEmpty({ command })) : Effect.succeed(text)),
+  )

@@ -4,6 +4,7 @@ import { join } from "node:path"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { runCdp, startServe } from "../support/cli.ts"
 import { freshDir, removeDir } from "../support/pipeline.ts"
+import { expectOneLineError } from "../support/cli-expect.ts"
 
 let dir: string
 beforeEach(() => { dir = freshDir() })
@@ -67,5 +68,18 @@ describe("cdp query", () => {
     }
     expect(existsSync(join(dir, "out.txt"))).toBe(false)
     expect(rowsOf(["--all-tenants", "SELECT count() AS n FROM events"]).rows).toEqual([{ n: "2" }])
+  }, 120_000)
+
+  it("reads the statement from stdin when given -, as CLIs do; an empty stdin is one line", () => {
+    const data = join(dir, "data")
+    ingest("acme", "ann@acme.example")
+    const r = runCdp(["query", "-", "--data-dir", data], { input: "SELECT 1 AS one,\n  'a;b' AS two;\n" })
+    expect(r.status, r.stderr).toBe(0)
+    expect(JSON.parse(r.stdout.trim())).toEqual({ one: 1, two: "a;b" })
+    for (const input of ["", "  \n\t\n"]) {
+      expectOneLineError(runCdp(["query", "-", "--data-dir", data], { input }), "stdin holds no statement: cdp query - reads the statement from stdin")
+    }
+    const huge = runCdp(["query", "-", "--data-dir", data], { input: `SELECT '${"x".repeat(300_000)}'` })
+    expectOneLineError(huge, "stdin holds more than 262144 bytes, the most a statement may be")
   }, 120_000)
 })
