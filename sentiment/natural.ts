@@ -1,4 +1,4 @@
-// The one place that loads `natural`: its Porter stemmer, tokenizer, negation words, stop words, naive Bayes
+// The one place that loads `natural`: its Porter stemmer, tokenizer, English negation words, stop words, naive Bayes
 // classifier and TF-IDF.
 import "./quiet-env.ts"
 import { createRequire } from "node:module"
@@ -6,15 +6,11 @@ import { createRequire } from "node:module"
 /**
  * The part of natural we use. natural's bundled typings pull in a .ts source file that does not compile under this
  * project's settings (erasableSyntaxOnly), so it is loaded through require with this narrow interface instead.
- * Its analyzers keep their vocabulary (a copy) and negation list on the instance.
  */
 interface Natural {
   readonly PorterStemmer: { readonly stem: (word: string) => string }
   readonly WordTokenizer: new () => { readonly tokenize: (text: string) => string[] }
-  readonly SentimentAnalyzer: new (language: string, stemmer: undefined, type: string) => {
-    readonly vocabulary: Record<string, unknown>
-    readonly negations: ReadonlyArray<string>
-  }
+  readonly negations: { readonly words: ReadonlyArray<string> }
   readonly BayesClassifier: new (stemmer?: undefined, smoothing?: number) => NaturalBayesClassifier
   readonly TfIdf: new () => NaturalTfIdf
   readonly stopwords: ReadonlyArray<string>
@@ -43,16 +39,16 @@ const load = createRequire(import.meta.url)
 const natural: Natural = {
   PorterStemmer: load("natural/lib/natural/stemmers/porter_stemmer"),
   WordTokenizer: load("natural/lib/natural/tokenizers/regexp_tokenizer").WordTokenizer,
-  SentimentAnalyzer: load("natural/lib/natural/sentiment/SentimentAnalyzer"),
+  // The negation list its English SentimentAnalyzer uses, read alone: the analyzer's module loads every language's
+  // vocabularies (about 4 MB of JSON, 0.2-0.4 s of every command's start-up) for these four words.
+  negations: load("natural/lib/natural/sentiment/English/negations_en.json"),
   BayesClassifier: load("natural/lib/natural/classifiers/bayes_classifier"),
   TfIdf: load("natural/lib/natural/tfidf/tfidf"),
   stopwords: load("natural/lib/natural/util/stopwords").words,
 }
 
-const afinn = new natural.SentimentAnalyzer("English", undefined, "afinn")
-
 /** natural's English negation words ("not", "no", "never", "neither"). */
-export const naturalNegations: ReadonlyArray<string> = afinn.negations
+export const naturalNegations: ReadonlyArray<string> = natural.negations.words
 
 const wordTokenizer = new natural.WordTokenizer()
 
