@@ -5,6 +5,7 @@ import type { AddressInfo } from "node:net"
 import type { Duplex } from "node:stream"
 import { type Cause, Context, Data, Duration, Effect, Layer } from "effect"
 import { Warehouse } from "../warehouse/warehouse.ts"
+import { describeType, isJsonObject } from "./schemas.ts"
 import { BodyTooLarge, bodyErrorReply, DEFAULT_BODY_IDLE_MS, receiveBody, receiveBytes } from "./body.ts"
 import type { BusUnavailable } from "./bus.ts"
 import { guardConnections } from "./connections.ts"
@@ -155,7 +156,7 @@ const basicAuthUser = (header: string | undefined): string | undefined => {
  * A body the route refuses is parsed plainly, or read for the key as text when it is no JSON at all, so its sender is
  * still told what is wrong with it (and it is kept as that tenant's dead letter) rather than only that no key was found.
  */
-const bodyWriteKey = (body: string, read: SegmentBodyReading): string | undefined => {
+const bodyWriteKey = (body: string, read: SegmentBodyReading): BodyKey => {
   let parsed: unknown
   if (read._tag === "json") parsed = read.value
   else {
@@ -165,13 +166,24 @@ const bodyWriteKey = (body: string, read: SegmentBodyReading): string | undefine
       return /"writeKey"\s*:\s*"([^"\\]{1,200})"/.exec(body)?.[1]
     }
   }
-  if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) return undefined
-  const own = (o: unknown) => {
-    const key = o !== null && typeof o === "object" && !Array.isArray(o) ? (o as Record<string, unknown>)["writeKey"] : undefined
-    return typeof key === "string" && key !== "" ? key : undefined
+  if (!isJsonObject(parsed)) return undefined
+  const batch = parsed["batch"]
+  const own = keyAt(parsed, "/writeKey")
+  if (own !== undefined || !Array.isArray(batch)) return own
+  for (let index = 0; index < batch.length; index++) {
+    const key = keyAt(batch[index], `/batch/${index}/writeKey`)
+    if (key !== undefined) return key
   }
-  const batch = (parsed as Record<string, unknown>)["batch"]
-  return own(parsed) ?? (Array.isArray(batch) ? batch.map(own).find((k) => k !== undefined) : undefined)
+  return undefined
+}
+
+/** A write key found in a body, or where one was sent in a form no key has (null says nothing). */
+type BodyKey = string | { readonly field: string; readonly got: string } | undefined
+
+const keyAt = (o: unknown, field: string): BodyKey => {
+  const key = isJsonObject(o) ? o["writeKey"] : undefined
+  if (key === undefined || key === null) return undefined
+  return typeof key === "string" && key !== "" ? key : { field, got: key === "" ? "an empty string" : describeType(key) }
 }
 
 const UNAUTHORIZED_HEADERS = { "www-authenticate": 'Basic realm="cdp collector"' }
@@ -225,7 +237,13 @@ const makeCollector = (options: CollectorOptions) =>
         let read: SegmentBodyReading | undefined
         if (tenant === undefined) {
           read = typeof body === "string" ? readSegmentBody(route, body) : undefined
-          writeKey = typeof body === "string" ? bodyWriteKey(body, read!) : undefined
+          const found = typeof body === "string" ? bodyWriteKey(body, read!) : undefined
+          if (typeof found === "object") {
+            return refuse(401, "bad_write_key",
+              `${found.field} must be a write key, a non-empty string (got ${found.got}); or send the key as the user name of HTTP Basic auth`,
+              found.field, UNAUTHORIZED_HEADERS)
+          }
+          writeKey = found
           tenant = writeKey === undefined ? undefined : options.writeKeys.tenantOf(writeKey)
           if (tenant === undefined) return unauthorized(writeKey, "the user name of HTTP Basic auth (Authorization: Basic base64(KEY:))")
           const originRefused = originRefusal(options.writeKeys, writeKey!, req)
