@@ -5,7 +5,7 @@ import { type Command, Option } from "commander"
 import { Data, Effect, Layer } from "effect"
 import { ConsentPoliciesRef } from "../consent/index.ts"
 import {
-  type Audience, audienceChangesSince, audienceHistory, AudienceInvalid, audienceMembers, checkAudienceCondition, ConditionInvalid, createAudience, editAudience,
+  type Audience, audienceChangesSince, audienceHistory, AudienceInvalid, audienceMembers, AudienceUnusable, checkAudienceCondition, ConditionInvalid, createAudience, editAudience,
   type Explained, getAudience, listAudiences, MAX_CHANGES_LIMIT, MAX_SAMPLE, MaxAudiencesRef, parseCondition, type Preview, previewAudience, refreshAudiences,
 } from "../identity/audiences/index.ts"
 import { JsonFileUnreadable, readJsonFileText } from "../ingest/json-file.ts"
@@ -48,16 +48,17 @@ const callServer = serverCaller((message) => new AudienceServerFailed({ message 
 const q = (tenant: string, extra: Record<string, string | undefined> = {}) =>
   `?${new URLSearchParams(Object.entries({ tenant, ...extra }).filter((e): e is [string, string] => e[1] !== undefined))}`
 
-type AudienceView = Pick<Audience, "id" | "tenant" | "name" | "purpose" | "condition" | "version" | "updatedAt" | "updatedBy"> & { members?: number }
+type AudienceView = Pick<Audience, "id" | "tenant" | "name" | "purpose" | "condition" | "version" | "updatedAt" | "updatedBy" | "invalid"> & { members?: number }
 
 const viewOf = (a: Audience & { members?: number }): AudienceView => ({
   id: a.id, tenant: a.tenant, name: a.name, purpose: a.purpose, condition: a.condition, version: a.version, updatedAt: a.updatedAt,
-  updatedBy: a.updatedBy, ...(a.members === undefined ? {} : { members: a.members }),
+  updatedBy: a.updatedBy, ...(a.members === undefined ? {} : { members: a.members }), ...(a.invalid === undefined ? {} : { invalid: a.invalid }),
 })
 
 const renderAudience = (a: AudienceView) => [
   `audience  ${a.id} "${a.name}" (tenant ${a.tenant}, version ${a.version})`,
   `purpose   ${a.purpose} (only profiles that may be used for it are members)`,
+  ...(a.invalid === undefined ? [] : [`invalid   ${a.invalid.reason} (it is not evaluated or exported until then)`]),
   `updated   ${a.updatedAt.replace("T", " ").slice(0, 19)} by ${a.updatedBy}`,
   ...(a.members === undefined ? [] : [`members   ${a.members}`]),
   `condition ${JSON.stringify(a.condition)}`,
@@ -118,6 +119,10 @@ export const audiencePreview = (o: Common & { readonly id?: string; readonly pur
     }
     const direct = Effect.gen(function* () {
       const saved = o.id === undefined ? undefined : yield* getAudience(o.tenant, o.id)
+      // As the route: a saved audience's removed purpose (or condition) is refused unless the flags give another.
+      if (saved?.invalid !== undefined && (saved.invalid.field === "purpose" ? o.purpose === undefined : condition === undefined)) {
+        return yield* Effect.fail(new AudienceUnusable({ tenant: o.tenant, id: saved.id, name: saved.name, field: saved.invalid.field, reason: saved.invalid.reason }))
+      }
       const node = yield* checkAudienceCondition(o.tenant, condition ?? saved!.condition)
       if (node instanceof AudienceInvalid) return yield* Effect.fail(node)
       return (yield* previewAudience(o.tenant, o.purpose ?? saved!.purpose, node, o.sample)) as Preview
@@ -139,9 +144,13 @@ export const audienceList = (o: Common) =>
       return got.sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : a.id < b.id ? -1 : 1)
     }))
     if (o.format === "json") for (const a of all) print(JSON.stringify(a))
-    else print(all.length === 0 ? `no audiences in tenant "${o.tenant}" (cdp audience create)` : formatRows(all.map((a) => ({
-      id: a.id, name: a.name, purpose: a.purpose, members: a.members ?? 0, version: a.version, updated: a.updatedAt.replace("T", " ").slice(0, 19),
-    })), "table"))
+    else {
+      print(all.length === 0 ? `no audiences in tenant "${o.tenant}" (cdp audience create)` : formatRows(all.map((a) => ({
+        id: a.id, name: a.name, purpose: a.purpose, members: a.members ?? 0, version: a.version, updated: a.updatedAt.replace("T", " ").slice(0, 19),
+        state: a.invalid === undefined ? "ok" : "invalid",
+      })), "table"))
+      for (const a of all) if (a.invalid !== undefined) print(`${a.id} "${a.name}" is invalid: ${a.invalid.reason} (it is not evaluated or exported until then)`)
+    }
   })
 
 export const audienceShow = (o: Common & { readonly id: string }) =>

@@ -6,7 +6,7 @@ import type { IncomingMessage } from "node:http"
 import { Effect } from "effect"
 import { type ConsentPolicies, ConsentPoliciesRef, DEFAULT_POLICIES } from "../consent/index.ts"
 import {
-  type Audience, audienceChangesSince, audienceHistory, AudienceInvalid, audienceMembers, checkAudienceCondition, createAudience, editAudience,
+  type Audience, audienceChangesSince, audienceHistory, AudienceInvalid, audienceMembers, AudienceUnusable, checkAudienceCondition, createAudience, editAudience,
   DEFAULT_MAX_AUDIENCES, getAudience, listAudiencesPage, MAX_AUDIENCE_PAGE, MAX_CHANGES_LIMIT, MAX_SAMPLE, MaxAudiencesRef, previewAudience,
 } from "../identity/audiences/index.ts"
 import { isProfileId } from "../identity/index.ts"
@@ -43,6 +43,7 @@ export interface AudienceRouteOptions {
 const view = (a: Audience & { members?: number }) => ({
   id: a.id, tenant: a.tenant, name: a.name, purpose: a.purpose, condition: a.condition, version: a.version,
   updatedAt: a.updatedAt, updatedBy: a.updatedBy, ...(a.members === undefined ? {} : { members: a.members }),
+  ...(a.invalid === undefined ? {} : { invalid: a.invalid }),
 })
 
 /** A body field the route does not take is named, never ignored (a typo of "note", an "id" of one's choosing). */
@@ -120,6 +121,8 @@ export const audienceRoute = (options: AudienceRouteOptions) => (req: IncomingMe
           switch (tagged._tag) {
             case "AudienceInvalid":
               return Effect.succeed(refuse(400, "bad_audience", (e as AudienceInvalid).reason, `/${(e as AudienceInvalid).field}`))
+            case "AudienceUnusable":
+              return Effect.succeed(refuse(409, "audience_invalid", tagged.message ?? "the audience cannot be used", "/id"))
             case "AudienceLimitReached":
               return Effect.succeed(refuse(409, "audience_limit", tagged.message ?? "the tenant has as many audiences as it may have", "tenant"))
             case "AudienceNotFound": {
@@ -194,6 +197,10 @@ export const audienceRoute = (options: AudienceRouteOptions) => (req: IncomingMe
         if (body["id"] !== undefined) {
           if (typeof body["id"] !== "string") return refuse(400, "bad_audience", "id must be an audience id", "/id")
           const a = yield* getAudience(tenant, body["id"])
+          // Its removed purpose (or condition) is refused, naming it; the body may try it with another.
+          if (a.invalid !== undefined && body[a.invalid.field === "purpose" ? "purpose" : "condition"] === undefined) {
+            return yield* Effect.fail(new AudienceUnusable({ tenant, id: a.id, name: a.name, field: a.invalid.field, reason: a.invalid.reason }))
+          }
           purpose = purpose ?? a.purpose
           condition = condition ?? a.condition
         }

@@ -41,6 +41,28 @@ export class AudienceNotFound extends Data.TaggedError("AudienceNotFound")<{ rea
   }
 }
 
+/**
+ * A saved audience's purpose (or a consent condition's) was removed from the tenant's consent policy since it was
+ * saved: it is not evaluated or exported until an edit gives it a purpose the tenant has.
+ */
+export class AudienceUnusable extends Data.TaggedError("AudienceUnusable")<{
+  readonly tenant: string
+  readonly id: string
+  readonly name: string
+  readonly field: string
+  readonly reason: string
+}> {
+  override get message() {
+    return `audience ${this.id} "${this.name.slice(0, 60)}" cannot be used: ${this.reason}`
+  }
+}
+
+/** Why a saved audience cannot be used now (AudienceUnusable's field and reason). */
+export interface AudienceProblem {
+  readonly field: string
+  readonly reason: string
+}
+
 export interface Audience {
   readonly id: string
   readonly tenant: string
@@ -51,6 +73,8 @@ export interface Audience {
   readonly deleted: boolean
   readonly updatedAt: string
   readonly updatedBy: string
+  /** Set when the tenant's consent policy no longer has the audience's purpose (or a consent condition's). */
+  readonly invalid?: AudienceProblem
 }
 
 export interface AudienceVersion {
@@ -109,6 +133,31 @@ const checkPurpose = (tenant: string, purpose: unknown) =>
     return purpose
   })
 
+/** Why a saved audience cannot be used under the tenant's consent policy now, or undefined. */
+const problemOf = (a: Audience) =>
+  Effect.gen(function* () {
+    if (a.deleted) return undefined
+    const policy = policyOf(yield* ConsentPoliciesRef, a.tenant)
+    const known = Object.keys(policy.purposes).join(", ")
+    if (policy.purposes[a.purpose] === undefined) {
+      return {
+        field: "purpose",
+        reason: `its purpose "${a.purpose.slice(0, 60)}" is no longer a purpose of tenant "${a.tenant}" (purposes: ${known}): change its purpose to one of them`,
+      } satisfies AudienceProblem
+    }
+    const condition = yield* checkCondition(a.tenant, a.condition)
+    if (condition instanceof AudienceInvalid) return { field: condition.field, reason: `${condition.field}: ${condition.reason}: change its condition` } satisfies AudienceProblem
+    return undefined
+  })
+
+/** The audience with `invalid` set when it cannot be used now. */
+const checked = (a: Audience) => Effect.map(problemOf(a), (invalid): Audience => (invalid === undefined ? a : { ...a, invalid }))
+
+/** Fails with AudienceUnusable when the audience cannot be evaluated or exported now. */
+export const refuseUnusable = (a: Audience) =>
+  Effect.flatMap(problemOf(a), (p) => p === undefined ? Effect.void
+    : Effect.fail(new AudienceUnusable({ tenant: a.tenant, id: a.id, name: a.name, field: p.field, reason: p.reason })))
+
 /** The parsed condition, refusing purposes the tenant does not have in consent leaves as well. */
 export const checkCondition = (tenant: string, condition: unknown) =>
   Effect.gen(function* () {
@@ -145,7 +194,7 @@ export interface AudienceInput {
 export const listAudiences = Effect.fn("listAudiences")(function* (tenant: string | undefined, options?: { readonly deleted?: boolean }) {
   const rows = yield* latestAudienceVersions(tenant)
   const counts = yield* memberCounts(tenant)
-  return withMembers(rows.map(toAudience).filter((a) => options?.deleted === true || !a.deleted), counts)
+  return withMembers(yield* Effect.forEach(rows.map(toAudience).filter((a) => options?.deleted === true || !a.deleted), checked), counts)
 })
 
 const withMembers = (audiences: ReadonlyArray<Audience>, counts: ReadonlyMap<string, number>) =>
@@ -158,7 +207,7 @@ export const MAX_AUDIENCE_PAGE = 1000
 export const listAudiencesPage = Effect.fn("listAudiencesPage")(function* (tenant: string, after: string, limit: number) {
   const rows = yield* audienceVersionsPage(tenant, after, limit)
   const counts = rows.length === 0 ? new Map<string, number>() : yield* memberCounts(tenant, rows.map((r) => r.audience_id))
-  return withMembers(rows.map(toAudience), counts)
+  return withMembers(yield* Effect.forEach(rows.map(toAudience), checked), counts)
 })
 
 /** One audience, or AudienceNotFound (also for a deleted one). */
@@ -166,7 +215,7 @@ export const getAudience = Effect.fn("getAudience")(function* (tenant: string, i
   const versions = isAudienceId(id) ? yield* audienceVersions(tenant, id) : []
   const latest = versions.at(-1)
   if (latest === undefined || Number(latest.deleted) === 1) return yield* Effect.fail(new AudienceNotFound({ tenant, id }))
-  return toAudience(latest)
+  return yield* checked(toAudience(latest))
 })
 
 /** Creates an audience; its members are found by the next refresh. */
@@ -203,6 +252,12 @@ export const editAudience = Effect.fn("editAudience")(function* (
   if (name instanceof AudienceInvalid) return yield* Effect.fail(name)
   const purpose = edit.purpose === undefined ? current.purpose : yield* checkPurpose(tenant, edit.purpose)
   if (purpose instanceof AudienceInvalid) return yield* Effect.fail(purpose)
+  // An audience whose purpose was removed is saved again only with one the tenant has (it may still be deleted).
+  const invalid = current.invalid
+  if (invalid !== undefined && edit.delete !== true
+    && (invalid.field === "purpose" ? edit.purpose === undefined : edit.condition === undefined)) {
+    return yield* Effect.fail(new AudienceInvalid({ field: invalid.field, reason: invalid.reason }))
+  }
   if (edit.condition !== undefined) {
     const condition = yield* checkCondition(tenant, edit.condition)
     if (condition instanceof AudienceInvalid) return yield* Effect.fail(condition)

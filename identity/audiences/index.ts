@@ -5,7 +5,8 @@ export {
   type Condition, ConditionInvalid, describeLeaf, LEAF_KINDS, type LeafKind, MAX_DEPTH, MAX_NODES, type Node, parseCondition, parseConditionText,
 } from "./condition.ts"
 export {
-  type Audience, audienceHistory, type AudienceInput, AudienceInvalid, AudienceNotFound, type AudienceVersion, checkCondition as checkAudienceCondition,
+  type Audience, audienceHistory, type AudienceInput, AudienceInvalid, AudienceNotFound, type AudienceProblem, AudienceUnusable, type AudienceVersion,
+  checkCondition as checkAudienceCondition, refuseUnusable as refuseUnusableAudience,
   AudienceLimitReached, createAudience, DEFAULT_MAX_AUDIENCES, editAudience,
   getAudience, isAudienceId, listAudiences, listAudiencesPage, MAX_AUDIENCE_PAGE, MaxAudiencesRef,
 } from "./audience.ts"

@@ -9,7 +9,7 @@ import {
   type AudienceRow, type ChangeRow, changesAfter, lastChangeSeq, type MemberRow, storeChanges, storedMembers, storedMembersOf,
 } from "../../warehouse/audiences.ts"
 import { anchorNodes } from "../../warehouse/identity.ts"
-import { allAudiencesForRefresh, type Audience, AudienceNotFound, getAudience, isAudienceId } from "./audience.ts"
+import { allAudiencesForRefresh, type Audience, AudienceNotFound, getAudience, isAudienceId, refuseUnusable } from "./audience.ts"
 import { type ChannelCondition, ConditionInvalid, type EventCondition, type LeafNode, leavesOf, parseCondition } from "./condition.ts"
 import { evaluate, explainRow, type LeafResult } from "./evaluate.ts"
 
@@ -174,6 +174,8 @@ export const refreshAudience = Effect.fn("refreshAudience")(function* (audience:
     const condition = parseCondition(audience.condition)
     // Stored conditions were checked when saved; one the language no longer reads keeps its members as they are.
     if (condition instanceof ConditionInvalid) return { entered: 0, exited: 0 }
+    // So does one whose purpose the policy no longer has: it is not evaluated (refreshedAlone logs why).
+    yield* refuseUnusable(audience)
     const { rows, leaves } = yield* evaluate(audience.tenant, audience.purpose, condition, { kind: "members" }, asOfMs)
     const now = new Set<string>()
     for (const r of rows) {
@@ -201,6 +203,7 @@ export const refreshAudienceProfiles = Effect.fn("refreshAudienceProfiles")(func
   if (audience.deleted || profiles.length === 0) return { entered: 0, exited: 0 }
   const condition = parseCondition(audience.condition)
   if (condition instanceof ConditionInvalid) return { entered: 0, exited: 0 }
+  yield* refuseUnusable(audience)
   const stored = new Map((yield* storedMembersOf(audience.tenant, audience.id, profiles)).map((m): [string, MemberRow] => [m.profile_id, m]))
   const { rows, leaves } = yield* evaluate(audience.tenant, audience.purpose, condition, { kind: "explain", profiles }, asOfMs)
   const byId = new Map(rows.map((r) => [r.profile_id, r]))

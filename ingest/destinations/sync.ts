@@ -8,7 +8,7 @@
 import { randomUUID } from "node:crypto"
 import { Cause, Duration, Effect, Exit, Option, Schedule } from "effect"
 import { consentingProfilesSql } from "../../consent/index.ts"
-import { audienceChangesSince } from "../../identity/audiences/index.ts"
+import { audienceChangesSince, getAudience, refuseUnusableAudience } from "../../identity/audiences/index.ts"
 import {
   type CandidateRow, type ConsentFilter, type DeadLetter, type Delivery, exportCandidates, exportRemovals, changesHighWater, logDeliveries,
   openDeadLetters, pendingErasures, readCursor, recordDeadLetters, recordErasureAttempts, recordExportState, writeCursor,
@@ -291,6 +291,10 @@ const syncBody = (config: DestinationConfig, options: SyncOptions, run: Run, cou
     let entered: Array<string> | undefined
     let exited: Array<string> = []
     if (config.audience !== undefined) {
+      // An audience whose purpose was removed from the policy is not exported until it has one again. A deleted
+      // audience's feed still is (its members' exits are the last changes in it).
+      const audience = yield* Effect.exit(getAudience(tenant, config.audience))
+      if (audience._tag === "Success") yield* refuseUnusableAudience(audience.value)
       const changes = yield* audienceChanges(tenant, config.audience, options.full === true ? "" : audienceCursor)
       audienceCursor = changes.cursor
       entered = [...changes.latest].filter(([, c]) => c === "entered").map(([p]) => p)

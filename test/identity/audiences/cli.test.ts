@@ -54,6 +54,21 @@ describe("cdp audience", () => {
     expect(history[0]!.note).toBe("first try")
   })
 
+  it("lists and shows an audience whose purpose was removed from CDP_CONSENT as invalid, saying why; an edit must mend it", () => {
+    const loyalty = { env: { CDP_CONSENT: JSON.stringify({ "*": { purposes: { Loyalty: { basis: "consent", whenUnknown: "granted", onDenied: "strip", onUnknown: "keep" } } } }) } }
+    const c = runCdp(["audience", "create", "--name", "Loyal", "--purpose", "Loyalty", "--condition", PRO, "--data-dir", data], loyalty)
+    expect(c.stderr).toBe("")
+    const loyal = c.stdout.split("\n")[0]!
+    const why = `its purpose "Loyalty" is no longer a purpose of tenant "default"`
+    const list = cdp("list")
+    expect(list.stdout).toMatch(/Loyal.*Loyalty.*invalid/)
+    expect(list.stdout).toContain(`${loyal} "Loyal" is invalid: ${why}`)
+    expect(cdp("show", loyal).stdout).toContain(`invalid   ${why}`)
+    expectOneLineError(cdp("edit", loyal, "--name", "Loyal customers"), `purpose: ${why}`)
+    expectOneLineError(cdp("preview", loyal), `audience ${loyal} "Loyal" cannot be used: ${why}`)
+    expect(cdp("delete", loyal).stderr).toBe("")
+  })
+
   it("refuses bad input in one line naming what is wrong", () => {
     expectOneLineError(cdp("create", "--name", "X", "--purpose", "EmailMarketing", "--condition", '{"trait": "plan"}'), "condition: a trait condition needs exactly one of")
     expectOneLineError(cdp("create", "--name", "X", "--purpose", "EmailMarketing", "--condition", '{"or": [{"event": "e", "withinDays": 0}]}'), "condition/or/0/withinDays")
