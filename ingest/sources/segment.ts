@@ -327,6 +327,34 @@ const eventTimes = (m: SegmentMessage, ctx: ReceiveContext) => {
   }
 }
 
+const isBlank = (v: unknown) => v === undefined || v === null
+
+/**
+ * A batch's context (with the request's Sec-GPC) under a message's own. The message's fields win, except where that
+ * would lose a consent statement made for the whole batch: `consent` and its `categoryPreferences` are merged one
+ * level deeper (the message's choice wins per category; its null says nothing), and the header's `gpc: true` stays.
+ */
+const withBatchContext = (batch: JsonObject, own: JsonObject | undefined): JsonObject => {
+  if (own === undefined) return batch
+  const merged: Record<string, unknown> = { ...batch, ...own }
+  const batchConsent = batch["consent"]
+  const ownConsent = own["consent"]
+  if (isJsonObject(batchConsent)) {
+    if (isBlank(ownConsent)) merged["consent"] = batchConsent
+    else if (isJsonObject(ownConsent)) {
+      const batchPrefs = batchConsent["categoryPreferences"]
+      const ownPrefs = ownConsent["categoryPreferences"]
+      merged["consent"] = {
+        ...batchConsent, ...ownConsent,
+        ...(isJsonObject(batchPrefs) && isJsonObject(ownPrefs) ? { categoryPreferences: { ...batchPrefs, ...ownPrefs } }
+          : isJsonObject(batchPrefs) && isBlank(ownPrefs) ? { categoryPreferences: batchPrefs } : {}),
+      }
+    }
+  }
+  if (batch["gpc"] === true) merged["gpc"] = true
+  return merged
+}
+
 /**
  * Turns a message that passed `validateSegmentMessage` into a canonical event. `raw` is the message as received
  * (its JSON, and the ReceiveContext facts it was read with, see `segmentRawMeta`), for the archive.
@@ -337,7 +365,7 @@ export const normaliseSegmentMessage = (m: SegmentMessage, ctx: ReceiveContext, 
     if (!MAPPED_FIELDS.has(key)) putField(extra ??= {}, key, m[key])
   }
   if (ctx.batchIntegrations !== undefined && m.integrations === undefined) (extra ??= {})["integrations"] = ctx.batchIntegrations
-  const context = ctx.batchContext === undefined ? m.context ?? EMPTY : { ...ctx.batchContext, ...m.context }
+  const context = ctx.batchContext === undefined ? m.context ?? EMPTY : withBatchContext(ctx.batchContext, m.context)
   const userId = idString(m.userId)
   const anonymousId = idString(m.anonymousId)
   const messageId = typeof m.messageId === "string" && m.messageId !== "" ? m.messageId : contentMessageId(ctx.tenant, m)

@@ -39,6 +39,33 @@ describe("batch-level fields", () => {
   })
 })
 
+describe("a batch's consent", () => {
+  it("reaches each message beside the message's own consent: a refusal for all is not lost to a message's other signal", () => {
+    const body = JSON.stringify({
+      context: { ip: "1.2.3.4", consent: { categoryPreferences: { Advertising: false, Analytics: true } } },
+      batch: [
+        { type: "track", event: "E", anonymousId: "a1", messageId: "m1", context: { consent: { usPrivacy: "1YNN" } } },
+        { type: "track", event: "E", anonymousId: "a1", messageId: "m2", context: { consent: { categoryPreferences: { Analytics: false } } } },
+        { type: "track", event: "E", anonymousId: "a1", messageId: "m3", context: { consent: null } },
+      ],
+    })
+    const result = processSegmentRequest({ route: "batch", body, tenant: "t", receivedAtMs: Date.parse("2024-01-01T00:00:05Z") })
+    expect(result.rejected).toEqual([])
+    expect(result.events.map((e) => e.context["consent"])).toEqual([
+      { categoryPreferences: { Advertising: false, Analytics: true }, usPrivacy: "1YNN" },
+      // The message's own choice wins where both say something.
+      { categoryPreferences: { Advertising: false, Analytics: false } },
+      { categoryPreferences: { Advertising: false, Analytics: true } },
+    ])
+    expect(result.events[0]!.context["ip"]).toBe("1.2.3.4")
+    // Sec-GPC: 1 on the request rides as the batch's context: a message's own gpc false does not undo it.
+    const gpc = processSegmentRequest({
+      route: "track", body: '{"event":"E","anonymousId":"a1","context":{"gpc":false}}', tenant: "t", receivedAtMs: Date.now(), gpc: true,
+    })
+    expect(gpc.events[0]!.context["gpc"]).toBe(true)
+  })
+})
+
 let dir: string
 beforeEach(() => { dir = freshDir() })
 afterEach(() => removeDir(dir))
