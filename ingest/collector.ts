@@ -186,6 +186,13 @@ const keyAt = (o: unknown, field: string): BodyKey => {
   return typeof key === "string" && key !== "" ? key : { field, got: key === "" ? "an empty string" : describeType(key) }
 }
 
+/**
+ * Whether the request carries Global Privacy Control (`Sec-GPC: 1`). Node joins a repeated header into "1, 1", which
+ * is still the browser's opt-out: read each value.
+ */
+const sendsGpc = (req: IncomingMessage): boolean =>
+  (req.headersDistinct["sec-gpc"] ?? []).some((line) => line.split(",").some((value) => value.trim() === "1"))
+
 const UNAUTHORIZED_HEADERS = { "www-authenticate": 'Basic realm="cdp collector"' }
 
 /** 401 for a request without a known write key; `how` says where the key may be sent. */
@@ -255,7 +262,7 @@ const makeCollector = (options: CollectorOptions) =>
             `${isBatchRoute(route) ? "a batch" : "a single message"} may be at most ${body.limit} bytes (${body.limit / 1024} KB)`)
         }
         const result = processSegmentRequest({
-          route, body, tenant, receivedAtMs: Date.now(), gpc: req.headers["sec-gpc"] === "1", tenantOfKey: options.writeKeys.tenantOf, read,
+          route, body, tenant, receivedAtMs: Date.now(), gpc: sendsGpc(req), tenantOfKey: options.writeKeys.tenantOf, read,
         })
         yield* pipeline.submit(result.events, result.deadLetters).pipe(Effect.timeout(publishTimeout))
         if (result.requestError !== undefined) {
