@@ -102,12 +102,16 @@ export const audienceEdit = (o: Common & { readonly id: string; readonly name?: 
     if (!o.delete && Object.keys(edit).length === 0) {
       return yield* Effect.fail(new AudienceInvalid({ field: "edit", reason: "nothing to change: give --name, --purpose or --condition" }))
     }
-    const direct = Effect.map(editAudience(o.tenant, o.id, { ...edit, delete: o.delete }, cliActor(), o.note), viewOf).pipe(Effect.provide(directLayer(o.backend)))
+    const direct = Effect.map(editAudience(o.tenant, o.id, { ...edit, delete: o.delete }, cliActor(), o.note),
+      (a): AudienceView & { unchanged?: true } => ({ ...viewOf(a), ...("unchanged" in a ? { unchanged: true as const } : {}) })).pipe(Effect.provide(directLayer(o.backend)))
     const a = yield* directOrServer(o.backend, direct, (s) =>
       Effect.map(o.delete
         ? callServer<{ audience: AudienceView }>(s, "DELETE", `/v1/audiences/${encodeURIComponent(o.id)}${q(o.tenant)}`)
-        : callServer<{ audience: AudienceView }>(s, "PATCH", `/v1/audiences/${encodeURIComponent(o.id)}`, { tenant: o.tenant, ...edit, note: o.note }), (r) => r.audience))
-    show(o.format, a, () => o.delete ? `deleted ${a.id} "${a.name}": its members exit at the next refresh` : renderAudience(a))
+        : callServer<{ audience: AudienceView; unchanged?: true }>(s, "PATCH", `/v1/audiences/${encodeURIComponent(o.id)}`, { tenant: o.tenant, ...edit, note: o.note }),
+        (r): AudienceView & { unchanged?: true } => ({ ...r.audience, ...("unchanged" in r && r.unchanged === true ? { unchanged: true as const } : {}) })))
+    show(o.format, a, () => o.delete ? `deleted ${a.id} "${a.name}": its members exit at the next refresh`
+      : a.unchanged === true ? `unchanged: ${a.id} "${a.name}" already has that name, purpose and condition (no version saved)\n${renderAudience(a)}`
+      : renderAudience(a))
   })
 
 export const audiencePreview = (o: Common & { readonly id?: string; readonly purpose?: string; readonly condition?: string; readonly sample: number }) =>

@@ -250,6 +250,8 @@ export const audienceRoute = (options: AudienceRouteOptions) => (req: IncomingMe
         ...(body["condition"] === undefined ? {} : { condition: body["condition"] }),
       }
       return yield* saving(tenant)(run(Effect.map(editAudience(tenant, id, edit, actor, (body["note"] as string | undefined) ?? ""), (a) => {
+        // The same name, purpose and condition: no version was saved, nothing to refresh.
+        if ("unchanged" in a) return { status: 200, body: { success: true, audience: view(a), unchanged: true } }
         options.changed?.()
         return { status: 200, body: { success: true, audience: view(a) } }
       })))

@@ -241,7 +241,14 @@ export const createAudience = Effect.fn("createAudience")(function* (tenant: str
   return yield* getAudience(tenant, id)
 })
 
-/** Saves a new version with the fields given changed (a name, a purpose, a condition), or deletes the audience. */
+/** JSON with every object's keys in order: the same condition written with its keys in another order is the same. */
+const canonical = (value: unknown): string => JSON.stringify(value, (_k, v: unknown) =>
+  v !== null && typeof v === "object" && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v)
+
+/**
+ * Saves a new version with the fields given changed (a name, a purpose, a condition), or deletes the audience. An
+ * edit that changes nothing saves no version: the audience is answered as it is, with `unchanged: true`.
+ */
 export const editAudience = Effect.fn("editAudience")(function* (
   tenant: string, id: string, edit: Partial<AudienceInput> & { readonly delete?: boolean }, actor: string, note = "",
 ) {
@@ -264,6 +271,10 @@ export const editAudience = Effect.fn("editAudience")(function* (
   }
   if (name !== current.name && (yield* latestAudienceVersions(tenant)).some((r) => Number(r.deleted) === 0 && normaliseLabel(r.name) === name && r.audience_id !== id)) {
     return yield* Effect.fail(new AudienceInvalid({ field: "name", reason: `tenant "${tenant}" already has an audience named "${name}"` }))
+  }
+  if (edit.delete !== true && name === current.name && purpose === current.purpose
+    && (edit.condition === undefined || canonical(edit.condition) === canonical(current.condition))) {
+    return { ...current, unchanged: true as const }
   }
   yield* insertAudienceVersion({
     tenant, audience_id: id, version: current.version + 1, name, purpose,

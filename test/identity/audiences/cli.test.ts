@@ -52,6 +52,9 @@ describe("cdp audience", () => {
     const history = cdp("history", id, "--format", "json").stdout.trim().split("\n").map((l) => JSON.parse(l) as { changes: Array<string>; note: string })
     expect(history.map((h) => h.changes)).toEqual([["created"], ['name: "Pro" -> "Pro plan"']])
     expect(history[0]!.note).toBe("first try")
+    // The same name again saves no version, and says so.
+    expect(cdp("edit", id, "--name", "Pro plan").stdout).toMatch(/^unchanged: aud_\S+ "Pro plan" already has that name, purpose and condition \(no version saved\)\n/)
+    expect(cdp("history", id, "--format", "json").stdout.trim().split("\n")).toHaveLength(2)
   })
 
   it("lists and shows an audience whose purpose was removed from CDP_CONSENT as invalid, saying why; an edit must mend it", () => {
