@@ -10,7 +10,7 @@
 import { createHash, randomBytes } from "node:crypto"
 import { promisify } from "node:util"
 import { gunzip, gzip } from "node:zlib"
-import { Effect } from "effect"
+import { Clock, Effect } from "effect"
 import type { ArchiveRecord } from "./message.ts"
 import { ObjectStore, type ObjectStoreError, type ObjectStoreShape } from "./objectstore.ts"
 
@@ -209,7 +209,7 @@ export const makeArchiveWriter = Effect.gen(function* () {
       yield* store.put(mKey, `${JSON.stringify(merged, null, 1)}\n`)
       unwritten.delete(mKey)
     }
-    lastWrite = Date.now()
+    lastWrite = yield* Clock.currentTimeMillis
   })
 
   const manifestOf = Effect.fn("archiveManifest")(function* (mKey: string, tenant: string, source: string, date: string) {
@@ -254,7 +254,7 @@ export const makeArchiveWriter = Effect.gen(function* () {
         else group.push(r)
       }
       for (const group of groups.values()) yield* writeDay(group)
-      if (Date.now() - lastWrite >= MANIFEST_INTERVAL_MS) yield* flush
+      if ((yield* Clock.currentTimeMillis) - lastWrite >= MANIFEST_INTERVAL_MS) yield* flush
     })
 
   return { write, flush } satisfies ArchiveWriter
