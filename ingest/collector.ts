@@ -380,7 +380,7 @@ const makeCollector = (options: CollectorOptions) =>
       dsr: options.dataDir === undefined ? undefined
         : yield* makeDsrRoute({
           dataDir: options.dataDir, normalise: options.identity?.extract.normalise, policies: options.consent, bodyIdleMs,
-          reloadIdentity: pipeline.reloadIdentity,
+          reloadIdentity: pipeline.reloadIdentity, signer,
         }),
       tokens: tokenRoute({ registry, bodyIdleMs, maxTokens: options.maxTokens }),
       audiences: audienceRoute({ warehouse, policies: options.consent, bodyIdleMs, maxAudiences: options.maxAudiences }),
