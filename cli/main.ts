@@ -521,12 +521,14 @@ Examples:
   $ npx cdp listen report --since 2024-09-01 --until 2024-12-01 --format html --out report.html`)
   .action((opts: { since: string; until?: string; tenant: string; format: "table" | "json" | "html"; out?: string; alerts: boolean; dataDir?: string }) => {
     const main = Effect.gen(function* () {
-      const { InvalidPeriod, listenReport, parseSince, parseUntil, renderListenHtml, renderListenText, SinceInFuture } = yield* Effect.promise(() => import("../sentiment/index.ts"))
+      const { InvalidPeriod, listenReport, parseSince, parseUntil, periodTooLong, renderListenHtml, renderListenText, SinceInFuture } = yield* Effect.promise(() => import("../sentiment/index.ts"))
       // Which flag is wrong, named (the period's own words say what is taken).
       const named = (flag: string) => (e: unknown) => e instanceof InvalidPeriod || e instanceof SinceInFuture ? new Error(`${flag}: ${e.message}`) : e as Error
       const since = yield* Effect.try({ try: () => parseSince(opts.since), catch: named("--since") })
       const until = opts.until === undefined ? undefined : yield* Effect.try({ try: () => parseUntil(opts.until!), catch: named("--until") })
       if (until !== undefined && until.getTime() <= since.getTime()) return yield* Effect.fail(new ListenPeriodInvalid({ since: opts.since, until: opts.until! }))
+      const tooLong = periodTooLong(since, until)
+      if (tooLong !== undefined) return yield* Effect.fail(new Error(`--since: ${tooLong}`))
       const brand = yield* readSetting(SETTINGS.brandTerms)
       const webhookUrl = opts.alerts ? yield* readSetting(SETTINGS.alertWebhookUrl) : undefined
       const backend = backendConfig(opts.dataDir)

@@ -123,6 +123,8 @@ export const listeningRoute = (options: { readonly warehouse: WarehouseShape; re
       if (until !== undefined && until.getTime() <= since.getTime()) {
         return refuse(400, "bad_until", `until: ${endNotAfterStart(untilText!, { name: "since", text: sinceText })}`, "until")
       }
+      const tooLong = sentiment.periodTooLong(since, until)
+      if (tooLong !== undefined) return posted["since"] !== undefined ? refuse(400, "bad_since", `"since": ${tooLong}`, "/since") : refuse(400, "bad_since", `?since=: ${tooLong}`, "since")
       const tenant = param("tenant") ?? DEFAULT_TENANT
       const make: ListeningReporter = options.report ?? ((o) => sentiment.listenReport(o))
       return yield* make({ tenant, since, ...(until === undefined ? {} : { until }), raiseAlerts }).pipe(

@@ -15,7 +15,7 @@ export { sentimentRecord, sentimentStage } from "./stage.ts"
 export { defaultPoolSize, makeScoringPool, type ScoreRequest, type ScoringPool, type ScoringPoolOptions } from "./pool.ts"
 export { rescore, type RescoreSummary } from "./rescore.ts"
 export {
-  alertId, InvalidPeriod, listenReport, parseSince, parseUntil, SinceInFuture, type AlertPayload, type ListenAspect,
+  alertId, InvalidPeriod, listenReport, MAX_REPORT_DAYS, parseSince, parseUntil, periodTooLong, SinceInFuture, type AlertPayload, type ListenAspect,
   type ListenAuthor, type ListenDay, type ListenOptions, type ListenReport, type ListenSpike, type SpikeKind,
 } from "./listen.ts"
 export { renderListenText } from "./report-text.ts"

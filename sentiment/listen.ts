@@ -211,6 +211,19 @@ const parsePoint = (value: string, now: Date): Date => {
   return new Date(parseDate(v))
 }
 
+/**
+ * The most past days one report covers: it answers a row per day (since=1900-01-01 was 46,000 rows, 5.6 MB), so a
+ * period of any length cost the server and the caller for nothing a marketer reads.
+ */
+export const MAX_REPORT_DAYS = 3660
+
+/** Why a period reaches further back than a report covers, or undefined (its days up to now: `until` undefined is now). */
+export const periodTooLong = (since: Date, until: Date | undefined, now: Date = new Date()): string | undefined => {
+  const days = Math.ceil((Math.min((until ?? now).getTime(), now.getTime()) - since.getTime()) / DAY_MS)
+  return days <= MAX_REPORT_DAYS ? undefined
+    : `the period is ${days} days; a report covers at most ${MAX_REPORT_DAYS} days (10 years): give a later since, or an until`
+}
+
 /** The end of a period (exclusive): a date means up to the end of that day; otherwise as parseSince. */
 export const parseUntil = (value: string, now: Date = new Date()): Date => {
   const v = value.trim()

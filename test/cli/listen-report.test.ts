@@ -31,6 +31,8 @@ describe("cdp listen report's period", () => {
     expectOneLineError(r, "--since")
     expect(r.stderr).toContain('"2099-01-01" is in the future')
     expect(r.stdout).toBe("")
+    // A period longer than a report covers (one row a day: 1900 to now was 46,000 rows).
+    expectOneLineError(runCdp(["listen", "report", "--since", "1900-01-01", "--no-alerts", "--data-dir", data]), "--since: the period is")
   })
 
   it("takes a one-day period (--until the same date as --since: that whole day)", () => {
