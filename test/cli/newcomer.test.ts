@@ -1,9 +1,12 @@
 // A newcomer's mistakes (a wrong flag, environment variable, file or data dir) are one line naming what is wrong and
 // how to fix it, exit 1, never a stack trace; a fresh data dir just works.
+// A test's commands that touch no data dir (each is refused first) run a few at once (allLimited): a cdp process costs
+// a second or two of start-up, and they answer the same in any order.
 import { existsSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { runCdp, startServe } from "../support/cli.ts"
+import { allLimited, runCdpAsync } from "../support/cli-async.ts"
 import { expectOneLineError } from "../support/cli-expect.ts"
 import { freshDir, removeDir } from "../support/pipeline.ts"
 
@@ -11,21 +14,29 @@ let dir: string
 beforeEach(() => { dir = freshDir() })
 afterEach(() => removeDir(dir))
 
+/** Each command (with `env` over this process's) refused in one line naming `names`; run a few at once. */
+const refusedEach = async (cases: ReadonlyArray<readonly [ReadonlyArray<string>, string, Record<string, string>?]>) => {
+  const results = await allLimited(cases.map(([args, , env]) => () => runCdpAsync(args, env === undefined ? {} : { env })))
+  cases.forEach(([, names], i) => expectOneLineError(results[i]!, names))
+}
+
 describe("a newcomer's mistakes", () => {
-  it("cdp --help offers help once (-h, --help), not also a help command", () => {
-    for (const args of [["--help"], ["dlq", "--help"], ["identity", "--help"]]) {
-      const r = runCdp(args)
+  it("cdp --help offers help once (-h, --help), not also a help command", async () => {
+    const runs = [["--help"], ["dlq", "--help"], ["identity", "--help"]]
+    for (const r of await allLimited(runs.map((args) => () => runCdpAsync(args)))) {
       expect(r.status).toBe(0)
       expect(r.stdout.split("\n").filter((l) => l.includes("display help for command"))).toHaveLength(1)
     }
   })
 
-  it("cdp, or a command group, without its command is one line naming the commands there are, exit 1", () => {
-    expectOneLineError(runCdp([]), "serve")
-    expectOneLineError(runCdp(["dlq"]), "list, retry")
-    expectOneLineError(runCdp(["identity"]), "explain")
-    expectOneLineError(runCdp(["dlq", "bogus"]), "unknown command 'bogus'")
-    expectOneLineError(runCdp(["bogus"]), "unknown command 'bogus'")
+  it("cdp, or a command group, without its command is one line naming the commands there are, exit 1", async () => {
+    await refusedEach([
+      [[], "serve"],
+      [["dlq"], "list, retry"],
+      [["identity"], "explain"],
+      [["dlq", "bogus"], "unknown command 'bogus'"],
+      [["bogus"], "unknown command 'bogus'"],
+    ])
   })
 
   it("cdp serve --write-key K on a data dir that does not exist yet creates it and serves", async () => {
@@ -37,33 +48,35 @@ describe("a newcomer's mistakes", () => {
     expect(existsSync(join(fresh, "admin-token"))).toBe(true)
   })
 
-  it("a wrong flag is one line naming it, exit 1", () => {
+  it("a wrong flag is one line naming it, exit 1", async () => {
     const data = join(dir, "data")
-    expectOneLineError(runCdp(["serve", "--write-key", "k1=ac me", "--data-dir", data]), 'tenant "ac me"')
-    expectOneLineError(runCdp(["serve", "--port", "abc", "--data-dir", data]), "--port")
-    expectOneLineError(runCdp(["serve", "--allowed-origins", "shop.example", "--data-dir", data]), "--allowed-origins")
-    expectOneLineError(runCdp(["dlq", "list", "--limit", "abc", "--data-dir", data]), "--limit")
-    expectOneLineError(runCdp(["ingest", "--source", "calls", "x.csv", "--source-options", "{", "--data-dir", data]), "--source-options")
-    expectOneLineError(runCdp(["replay", "--from", "soon", "--to", "later", "--data-dir", data]), "--from")
-    expectOneLineError(runCdp(["listen", "report", "--since", "someday", "--data-dir", data]), "someday")
-    expectOneLineError(runCdp(["query", "SELECT 1", "--no-such-flag"]), "--no-such-flag")
+    await refusedEach([
+      [["serve", "--write-key", "k1=ac me", "--data-dir", data], 'tenant "ac me"'],
+      [["serve", "--port", "abc", "--data-dir", data], "--port"],
+      [["serve", "--allowed-origins", "shop.example", "--data-dir", data], "--allowed-origins"],
+      [["dlq", "list", "--limit", "abc", "--data-dir", data], "--limit"],
+      [["ingest", "--source", "calls", "x.csv", "--source-options", "{", "--data-dir", data], "--source-options"],
+      [["replay", "--from", "soon", "--to", "later", "--data-dir", data], "--from"],
+      [["listen", "report", "--since", "someday", "--data-dir", data], "someday"],
+      [["query", "SELECT 1", "--no-such-flag"], "--no-such-flag"],
+    ])
     expect(existsSync(data)).toBe(false)
   })
 
-  it("a --tenant no write key or token could name is one line, exit 1, on every command, and nothing lands", () => {
+  it("a --tenant no write key or token could name is one line, exit 1, on every command, and nothing lands", async () => {
     const file = join(dir, "one.ndjson")
     writeFileSync(file, '{"type":"track","userId":"u","event":"E"}\n')
     const data = join(dir, "data")
     // cdp ingest landed these under "a b" and "", which no API route, write key or analyst query can reach.
-    for (const tenant of ["a b", ""]) {
-      expectOneLineError(runCdp(["ingest", "--source", "segment", file, "--tenant", tenant, "--data-dir", data]), "--tenant")
-    }
-    expectOneLineError(runCdp(["profile", "show", "user_id:u", "--tenant", "a b", "--data-dir", data]), "must be 1-64 letters")
-    expectOneLineError(runCdp(["token", "list", "--tenant", "a\nb", "--data-dir", data]), "must be 1-64 letters")
+    await refusedEach([
+      ...["a b", ""].map((tenant) => [["ingest", "--source", "segment", file, "--tenant", tenant, "--data-dir", data], "--tenant"] as const),
+      [["profile", "show", "user_id:u", "--tenant", "a b", "--data-dir", data], "must be 1-64 letters"],
+      [["token", "list", "--tenant", "a\nb", "--data-dir", data], "must be 1-64 letters"],
+    ])
     expect(existsSync(data)).toBe(false)
   })
 
-  it("a wrong environment variable is one line naming it and what it must be, exit 1", () => {
+  it("a wrong environment variable is one line naming it and what it must be, exit 1", async () => {
     const data = join(dir, "data")
     const cases: ReadonlyArray<readonly [Record<string, string>, ReadonlyArray<string>, string]> = [
       [{ CDP_PORT: "abc" }, ["serve", "--data-dir", data], "CDP_PORT must be a port number"],
@@ -76,24 +89,26 @@ describe("a newcomer's mistakes", () => {
       [{ CDP_SOURCE_OPTIONS: "{" }, ["ingest", "--source", "calls", "x.csv", "--data-dir", data], "CDP_SOURCE_OPTIONS must be"],
       [{ CDP_SOURCE_OPTIONS: "[1]" }, ["ingest", "--source", "calls", "x.csv", "--dry-run"], "CDP_SOURCE_OPTIONS must be"],
     ]
-    for (const [env, args, names] of cases) expectOneLineError(runCdp(args, { env }), names)
+    // Each on a data dir of its own: x-search opens its data dir before it reads CDP_X_QUERIES, and a data dir is one
+    // process's at a time.
+    await refusedEach(cases.map(([env, args, names], i) => [args.map((a) => (a === data ? `${data}-${i}` : a)), names, env] as const))
   })
 
-  it("a missing file or an unusable data dir is one line naming it, exit 1", () => {
+  it("a missing file or an unusable data dir is one line naming it, exit 1", async () => {
     const file = join(dir, "a-file")
     writeFileSync(file, "not a directory")
-    expectOneLineError(runCdp(["ingest", "--source", "segment", join(dir, "missing.ndjson"), "--data-dir", join(dir, "data")]), "missing.ndjson")
-    expectOneLineError(runCdp(["sentiment", "score", join(dir, "missing.txt")]), "missing.txt")
-    expectOneLineError(runCdp(["ingest", "--source", "segment", "ingest/samples/web.ndjson", "--data-dir", file]), `cannot use data dir ${file}`)
-    expectOneLineError(runCdp(["serve", "--data-dir", join(file, "sub")]), `cannot use data dir ${join(file, "sub")}`)
-    expectOneLineError(runCdp(["demo", "--data-dir", join(file, "sub")]), `cannot use data dir ${join(file, "sub")}`)
-    expectOneLineError(
-      runCdp(["dlq", "list"], { env: { CDP_DATA_DIR: join(file, "sub") } }),
-      `cannot use data dir ${join(file, "sub")}`)
-    // Node's mkdirSync(recursive) never returns for a path under /proc: the command must still answer, not hang.
-    expectOneLineError(runCdp(["dlq", "retry", "--data-dir", "/proc/cdp-nope/data"]), "cannot use data dir /proc/cdp-nope/data")
-    expectOneLineError(runCdp(["dlq", "retry", "--data-dir", "/proc/cdp-nope"]), "cannot use data dir /proc/cdp-nope")
-    expectOneLineError(runCdp(["dlq", "list", "--data-dir", join(file, "a", "b")]), "a part of its path is a file")
+    await refusedEach([
+      [["ingest", "--source", "segment", join(dir, "missing.ndjson"), "--data-dir", join(dir, "data")], "missing.ndjson"],
+      [["sentiment", "score", join(dir, "missing.txt")], "missing.txt"],
+      [["ingest", "--source", "segment", "ingest/samples/web.ndjson", "--data-dir", file], `cannot use data dir ${file}`],
+      [["serve", "--data-dir", join(file, "sub")], `cannot use data dir ${join(file, "sub")}`],
+      [["demo", "--data-dir", join(file, "sub")], `cannot use data dir ${join(file, "sub")}`],
+      [["dlq", "list"], `cannot use data dir ${join(file, "sub")}`, { CDP_DATA_DIR: join(file, "sub") }],
+      // Node's mkdirSync(recursive) never returns for a path under /proc: the command must still answer, not hang.
+      [["dlq", "retry", "--data-dir", "/proc/cdp-nope/data"], "cannot use data dir /proc/cdp-nope/data"],
+      [["dlq", "retry", "--data-dir", "/proc/cdp-nope"], "cannot use data dir /proc/cdp-nope"],
+      [["dlq", "list", "--data-dir", join(file, "a", "b")], "a part of its path is a file"],
+    ])
   })
 
   it("cdp --version prints the installed package's version (it was an unknown option)", () => {
@@ -102,15 +117,16 @@ describe("a newcomer's mistakes", () => {
     expect([r.status, r.stdout, r.stderr]).toEqual([0, `${version}\n`, ""])
   })
 
-  it("a command that only reads, on a mistyped data dir, says it is not there instead of making it and answering nothing", () => {
+  it("a command that only reads, on a mistyped data dir, says it is not there instead of making it and answering nothing", async () => {
     const typo = join(dir, "dta")
     // Listing audiences, tokens, exports or suggestions made an empty data dir there too, and answered "none".
-    for (const args of [["query", "SELECT count() FROM events"], ["profile", "show", "ann@x.example"], ["dlq", "list"], ["consent", "show", "ann@x.example"],
-      ["audience", "list"], ["token", "list"], ["export", "status", "crm"], ["identity", "suggestions"]]) {
-      expectOneLineError(runCdp([...args, "--data-dir", typo]), `cannot use data dir ${typo}: it does not exist, and this command only reads`)
-    }
+    const reads = [["query", "SELECT count() FROM events"], ["profile", "show", "ann@x.example"], ["dlq", "list"], ["consent", "show", "ann@x.example"],
+      ["audience", "list"], ["token", "list"], ["export", "status", "crm"], ["identity", "suggestions"]]
+    await refusedEach([
+      ...reads.map((args) => [[...args, "--data-dir", typo], `cannot use data dir ${typo}: it does not exist, and this command only reads`] as const),
+      [["query", "SELECT 1", "--data-dir", dir], `cannot use data dir ${dir}: it holds no warehouse`],
+    ])
     expect(existsSync(typo)).toBe(false)
-    expectOneLineError(runCdp(["query", "SELECT 1", "--data-dir", dir]), `cannot use data dir ${dir}: it holds no warehouse`)
     const data = join(dir, "data")
     expect(runCdp(["ingest", "--source", "segment", "ingest/samples/web.ndjson", "--data-dir", data]).status).toBe(0)
     const r = runCdp(["query", "SELECT count() > 0 AS landed FROM events", "--data-dir", data])
