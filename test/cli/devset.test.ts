@@ -4,7 +4,7 @@ import { spawnSync } from "node:child_process"
 import { readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { runCdp } from "../support/cli.ts"
+import { type CdpResult, runCdpAsync } from "../support/cli-async.ts"
 import { landed as read } from "../support/landed.ts"
 import { freshDir, removeDir } from "../support/pipeline.ts"
 import { SHARED_DIR, SIGNALS_DEV } from "../support/shared.ts"
@@ -17,12 +17,25 @@ const SOURCES: ReadonlyArray<[string, string]> = [
   ["chat", "chat.ndjson"], ["twitter", "tweets.json"], ["calls", "calls.csv"],
 ]
 
+/** Each source's `cdp ingest` into `dataDir`, one after another, in the order given. */
+const land = async (dataDir: string, sources: ReadonlyArray<[string, string]>) => {
+  const results: Array<[string, string, CdpResult]> = []
+  for (const [source, file] of sources) {
+    results.push([source, file, await runCdpAsync(["ingest", "--source", source, join(SIGNALS_DEV, file), "--data-dir", dataDir], { env: ENV })])
+  }
+  return results
+}
+
 let dir: string
 const outputs: Array<string> = []
-beforeAll(() => {
+/** The same sources landed in reverse order into a data dir of their own (the order-independence test's). */
+let reversed: Array<[string, string, CdpResult]>
+beforeAll(async () => {
   dir = freshDir()
-  for (const [source, file] of SOURCES) {
-    const r = runCdp(["ingest", "--source", source, join(SIGNALS_DEV, file), "--data-dir", join(dir, "data")], { env: ENV })
+  // The two landings are processes on two data dirs: they run at once (each is mostly waiting on its engine).
+  const [forward, reverse] = await Promise.all([land(join(dir, "data"), SOURCES), land(join(dir, "reverse"), [...SOURCES].reverse())])
+  reversed = reverse
+  for (const [source, file, r] of forward) {
     // invalid.ndjson is every line refused: `cdp ingest` says nothing landed (exit 1).
     expect(r.stderr, `${source} ${file}`).toMatch(file === "invalid.ndjson" ? /^cdp: .*nothing landed: all 54 items were rejected/ : /^$/)
     outputs.push(r.stdout)
@@ -83,8 +96,9 @@ describe("the whole dev data set through the connectors", () => {
 describe("identity resolution does not depend on the order of ingestion", () => {
   it("ingesting the sources in reverse order gives the same clustering", async () => {
     const reverse = join(dir, "reverse")
-    for (const [source, file] of [...SOURCES].reverse()) {
-      const r = runCdp(["ingest", "--source", source, join(SIGNALS_DEV, file), "--data-dir", reverse], { env: ENV })
+    // Landed by beforeAll, at the same time as the forward order.
+    expect(reversed.map(([source, file]) => `${source} ${file}`)).toEqual([...SOURCES].reverse().map(([source, file]) => `${source} ${file}`))
+    for (const [source, file, r] of reversed) {
       expect(r.stderr, `${source} ${file}`).toMatch(file === "invalid.ndjson" ? /nothing landed/ : /^$/)
     }
     const clustering = async (dataDir: string) =>
