@@ -440,10 +440,13 @@ export const listenReport: (
     warehouse.query<{ authors: string }>(AUTHOR_COUNT_SQL, { params: withSpam }),
   ])
 
-  // Dense daily series from the first baseline day to the last day of the period (days without mentions are 0).
+  // Dense daily series from the first baseline day to the last day of the period (days without mentions are 0), but
+  // none after today that has no mentions: until=2299-12-31 answered 100,000 empty future days (12 MB).
   const byDay = new Map(dayRows.map((r) => [r.day, r]))
+  const lastRowMs = dayRows.reduce((m, r) => Math.max(m, Date.parse(`${r.day}T00:00:00Z`) || 0), 0)
+  const seriesEndMs = Math.min(lastDayMs, Math.max(startOfUtcDay(now), lastRowMs))
   const series: Array<ListenDay> = []
-  for (let ms = baselineFromMs; ms <= lastDayMs; ms += DAY_MS) {
+  for (let ms = baselineFromMs; ms <= seriesEndMs; ms += DAY_MS) {
     const day = dayOf(ms)
     const r = byDay.get(day)
     const mentions = Number(r?.mentions ?? 0)

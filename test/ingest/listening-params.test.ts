@@ -59,6 +59,12 @@ describe("/v1/listening/report with a query parameter it does not take", () => {
         error: "?since=: the period is 36525 days; a report covers at most 3660 days (10 years): give a later since, or an until",
       })
       expect((yield* call(url, "GET", `${REPORT}?since=2000-01-01&until=2010-01-01`)).status).toBe(200)
+      // Days after today without mentions are not listed (until=2299-12-31 answered 100,000 empty days, 12 MB).
+      const far = yield* call(url, "GET", `${REPORT}?since=7d&until=2299-12-31`)
+      expect(far.status).toBe(200)
+      const days = (far.body as { report: { days: Array<{ day: string }> } }).report.days
+      expect(days.length).toBeLessThanOrEqual(8)
+      expect(days.at(-1)!.day).toBe(new Date().toISOString().slice(0, 10))
       const posted = yield* Effect.map(callApi(url, "POST", REPORT, TEST_ADMIN_TOKEN, { until: "later" }), (res) => checked(REPORT, "POST", res))
       expect(posted.status).toBe(400)
       expect(posted.body).toEqual({
