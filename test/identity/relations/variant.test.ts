@@ -5,11 +5,10 @@
 // and three others, README "Relational intelligence"). F1 0.85 and AUC 0.83, not higher: training on eleven more
 // seeds moved single full-size sets by -0.004 to +0.032, one more signal by up to 0.011, landing them again with a
 // newer resolver by up to 0.007.
-import { spawnSync } from "node:child_process"
 import { writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { runCdp } from "../../support/cli.ts"
+import { runCdpAsync as runCdp, runNodeAsync } from "../../support/cli-async.ts"
 import { freshDir, removeDir } from "../../support/pipeline.ts"
 import { SHARED_DIR } from "../../support/shared.ts"
 
@@ -25,23 +24,23 @@ beforeAll(() => { dir = freshDir() })
 afterAll(() => removeDir(dir))
 
 /** Generates the variant (optionally cut), lands it, computes as of `asOf` and scores it; returns the scorer's output. */
-const measure = (name: string, asOf: string, cut: boolean): string => {
+const measure = async (name: string, asOf: string, cut: boolean): Promise<string> => {
   const set = join(dir, name)
   const data = join(dir, `${name}-data`)
-  const gen = spawnSync(process.execPath, [join(SIGNALS, "relational.mjs"), "--out", set, "--people", "600", ...(cut ? ["--until", asOf] : [])], { encoding: "utf8" })
+  const gen = await runNodeAsync([join(SIGNALS, "relational.mjs"), "--out", set, "--people", "600", ...(cut ? ["--until", asOf] : [])])
   expect(gen.status, gen.stderr).toBe(0)
   for (const [source, file] of SOURCES) {
-    const r = runCdp(["ingest", "--source", source, join(set, file), "--data-dir", data], { env: ENV })
+    const r = await runCdp(["ingest", "--source", source, join(set, file), "--data-dir", data], { env: ENV })
     expect(r.stderr, `${source} ${file}`).toBe("")
   }
-  expect(runCdp(["relations", "compute", "--as-of", asOf, "--data-dir", data]).stderr).toBe("")
-  const map = runCdp(["query", "SELECT message_id AS item_id, profile_id FROM events", "--data-dir", data])
-  const pred = runCdp(["query", "SELECT profile_id, relationship_type, churn_risk FROM profiles", "--data-dir", data])
+  expect((await runCdp(["relations", "compute", "--as-of", asOf, "--data-dir", data])).stderr).toBe("")
+  const map = await runCdp(["query", "SELECT message_id AS item_id, profile_id FROM events", "--data-dir", data])
+  const pred = await runCdp(["query", "SELECT profile_id, relationship_type, churn_risk FROM profiles", "--data-dir", data])
   expect(map.stderr + pred.stderr).toBe("")
   writeFileSync(join(dir, `${name}-map.ndjson`), map.stdout)
   writeFileSync(join(dir, `${name}-pred.ndjson`), pred.stdout)
-  const scored = spawnSync(process.execPath, [join(SIGNALS, "score-relational.mjs"), "--truth", join(set, "truth"),
-    join(dir, `${name}-map.ndjson`), join(dir, `${name}-pred.ndjson`), ...(cut ? ["--cutoff", asOf] : [])], { encoding: "utf8" })
+  const scored = await runNodeAsync([join(SIGNALS, "score-relational.mjs"), "--truth", join(set, "truth"),
+    join(dir, `${name}-map.ndjson`), join(dir, `${name}-pred.ndjson`), ...(cut ? ["--cutoff", asOf] : [])])
   expect(scored.status, scored.stderr).toBe(0)
   console.log(`relations on the ${name} variant (--people 600):\n${scored.stdout}`)
   return scored.stdout
@@ -49,14 +48,16 @@ const measure = (name: string, asOf: string, cut: boolean): string => {
 
 const figure = (output: string, name: string) => Number(new RegExp(`${name}=([0-9.]+)`).exec(output)?.[1] ?? NaN)
 
+// The two measures run at once (it.concurrent, with the test context's expect): each generates, lands and scores a
+// variant of its own in its own data dir, and a cdp process waits on its engine as much as it computes.
 describe("relational intelligence on a generated variant", () => {
-  it("reads each customer's relationship over the whole window: macro F1 >= 0.85", () => {
-    const out = measure("full", "2024-12-01", false)
+  it.concurrent("reads each customer's relationship over the whole window: macro F1 >= 0.85", async ({ expect }) => {
+    const out = await measure("full", "2024-12-01", false)
     expect(figure(out, "relationship_macro_f1")).toBeGreaterThanOrEqual(0.85)
   }, 300_000)
 
-  it("ranks who will leave from the data up to the cut: churn ROC AUC >= 0.83", () => {
-    const out = measure("cut", "2024-11-01", true)
+  it.concurrent("ranks who will leave from the data up to the cut: churn ROC AUC >= 0.83", async ({ expect }) => {
+    const out = await measure("cut", "2024-11-01", true)
     expect(figure(out, "churn_auc")).toBeGreaterThanOrEqual(0.83)
   }, 300_000)
 })
