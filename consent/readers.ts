@@ -138,10 +138,33 @@ const CACHED_TCF_STRINGS = 256
 /** Longer strings are decoded each time rather than held (a real one is a few hundred characters). */
 const CACHED_TCF_CHARS = 4096
 
-const readTcfString = (tcString: string): TcfReading => {
+/**
+ * The time one request (a batch of up to 2,500 messages) may spend decoding TCF strings not decoded lately. A string
+ * under the caps above can still cost 25 ms (@iabtcf/core is synchronous), so 2,500 distinct ones held `cdp serve`'s
+ * event loop, every tenant's requests and /health, for a minute. A real string costs well under a millisecond to
+ * 6 ms; a browser sends the same one with every message, so a batch holds few distinct strings.
+ */
+export const TCF_BUDGET_MS = 200
+
+/** What one request has spent decoding TCF strings (see TCF_BUDGET_MS); made per request, spent as strings are read. */
+export interface TcfBudget {
+  spentMs: number
+  /** Distinct strings decoded (not found among those decoded lately). */
+  decoded: number
+  readonly limitMs: number
+}
+
+export const tcfBudget = (limitMs: number = TCF_BUDGET_MS): TcfBudget => ({ spentMs: 0, decoded: 0, limitMs })
+
+/** Whether reading this string would decode it although `budget` is spent (a string decoded lately costs nothing). */
+export const tcfOverBudget = (tcString: string, budget: TcfBudget): boolean =>
+  budget.spentMs >= budget.limitMs && !tcfReadings.has(tcString.trim())
+
+const readTcfString = (tcString: string, budget?: TcfBudget): TcfReading => {
   const text = tcString.trim()
   const cached = tcfReadings.get(text)
   if (cached !== undefined) return cached
+  const started = performance.now()
   let reading: TcfReading
   if (tcfTooCostly(text)) {
     reading = { problem: "its vendor ranges name more vendor ids than any vendor list holds" }
@@ -157,6 +180,10 @@ const readTcfString = (tcString: string): TcfReading => {
     if (tcfReadings.size >= CACHED_TCF_STRINGS) tcfReadings.delete(tcfReadings.keys().next().value!)
     tcfReadings.set(text, reading)
   }
+  if (budget !== undefined) {
+    budget.spentMs += performance.now() - started
+    budget.decoded++
+  }
   return reading
 }
 
@@ -164,8 +191,8 @@ const readTcfString = (tcString: string): TcfReading => {
  * Why a TCF string cannot be read (it does not decode, or would cost more to decode than any real one); undefined
  * when it can. The edge refuses such a string (bad_consent) rather than land its message as if no choice was made.
  */
-export const tcfProblem = (tcString: string): string | undefined => {
-  const reading = readTcfString(tcString)
+export const tcfProblem = (tcString: string, budget?: TcfBudget): string | undefined => {
+  const reading = readTcfString(tcString, budget)
   return "problem" in reading ? reading.problem : undefined
 }
 

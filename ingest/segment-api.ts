@@ -1,5 +1,6 @@
 // The Segment HTTP Tracking API's request semantics, independent of the HTTP server: which routes exist, how a
 // request body becomes canonical events and dead letters, and what the sender is told.
+import { tcfBudget } from "../consent/index.ts"
 import { type JsonPartsReading, type JsonProblem, type JsonReading, problemRejection, readJson, readJsonParts } from "./json.ts"
 import type { CanonicalEvent, DeadLetter, EventType, JsonObject, Rejection } from "./message.ts"
 import { describeType, isJsonObject, isoDateTimeOutOfRange, outOfRangeWords, parseIsoDateTime } from "./schemas.ts"
@@ -197,7 +198,9 @@ export const processSegmentRequest = (req: SegmentRequest): SegmentRequestResult
   const mixed = foreignKey(req, messages, batch)
   if (mixed !== undefined) return mixed
   // A batch's context goes under each of its messages' own (normaliseSegmentMessage): its consent is checked as theirs.
-  const batchConsent = isJsonObject(batch?.["context"]) ? unreadableConsent(batch["context"]) : null
+  // The TCF strings of one request are decoded in at most TCF_BUDGET_MS: past it, the messages bringing new ones are refused.
+  const budget = tcfBudget()
+  const batchConsent = isJsonObject(batch?.["context"]) ? unreadableConsent(batch["context"], budget) : null
   if (batchConsent !== null) return wholeRequestRefused(req, batchConsent)
   const batchSentAt = typeof batch?.["sentAt"] === "string" ? batch["sentAt"] : undefined
   const ctx = {
@@ -230,7 +233,7 @@ export const processSegmentRequest = (req: SegmentRequest): SegmentRequestResult
       text = JSON.stringify(message)
       size = Buffer.byteLength(text)
     }
-    const rejection = refusedAtEdge?.rejection ?? validateSegmentMessage(message, size)
+    const rejection = refusedAtEdge?.rejection ?? validateSegmentMessage(message, size, budget)
     if (rejection === null) {
       events.push(normaliseSegmentMessage(message as SegmentMessage, ctx, { body: text ?? JSON.stringify(message), meta, json: true }))
       continue

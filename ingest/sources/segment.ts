@@ -2,7 +2,7 @@
 // then normalisation into canonical events (messageId filled, timestamps corrected for clock skew as Segment does).
 import { createHash } from "node:crypto"
 import type { ErrorObject, ValidateFunction } from "ajv"
-import { tcfProblem, US_PRIVACY } from "../../consent/index.ts"
+import { type TcfBudget, tcfOverBudget, tcfProblem, US_PRIVACY } from "../../consent/index.ts"
 import { type CanonicalEvent, type EventType, type Identifier, type JsonObject, putField, type RawItem, type Rejection } from "../message.ts"
 import {
   ajv, describeType, errorField, formatIsoDateTime, inWarehouseRange, isJsonObject, isoDateTimeOutOfRange, outOfRangeWords,
@@ -100,9 +100,14 @@ const TCF_FIELDS = ["tcf", "tcString", "gdpr_consent"] as const
  * A TCF string that cannot be decoded: the consent stage would read nothing from it, and the message land as if no
  * choice was made (the string may have been a withdrawal). A blank one says nothing.
  */
-const undecodableTcf = (value: unknown, field: string): Rejection | null => {
+const undecodableTcf = (value: unknown, field: string, budget?: TcfBudget): Rejection | null => {
   if (typeof value !== "string" || value.trim() === "") return null
-  const problem = tcfProblem(value)
+  if (budget !== undefined && tcfOverBudget(value, budget)) {
+    return rejection("too_many_tcf_strings", field, `${field.slice(1).replace(/\//g, ".")} was not decoded: this request's TCF strings ` +
+      `already took ${budget.limitMs} ms to decode (${budget.decoded} distinct strings), all one request may take; ` +
+      "send fewer distinct TCF strings per batch (this message may be sent again in another)")
+  }
+  const problem = tcfProblem(value, budget)
   if (problem === undefined) return null
   const shown = value.length > 40 ? `${value.slice(0, 40)}…` : value
   return rejection("bad_consent", field, `${field.slice(1).replace(/\//g, ".")} ${JSON.stringify(shown)} is not a TCF consent string that can be decoded ` +
@@ -125,7 +130,7 @@ const unreadableUsPrivacy = (value: unknown, field: string): Rejection | null =>
  * consent/readers.ts cannot read: the stage would skip it and the message
  * land as if no choice was made (a refusal sent as "false" would be lost). null says nothing and is allowed.
  */
-export const unreadableConsent = (context: JsonObject | undefined): Rejection | null => {
+export const unreadableConsent = (context: JsonObject | undefined, budget?: TcfBudget): Rejection | null => {
   if (context === undefined) return null
   const bad = (field: string, message: string) => rejection("bad_consent", field, message)
   const gpc = context["gpc"]
@@ -136,7 +141,7 @@ export const unreadableConsent = (context: JsonObject | undefined): Rejection | 
   if (contextTcf !== undefined && contextTcf !== null && typeof contextTcf !== "string") {
     return bad("/context/gdpr_consent", `context.gdpr_consent must be a TCF consent string (got ${describeType(contextTcf)})`)
   }
-  const contextTcfProblem = undecodableTcf(contextTcf, "/context/gdpr_consent")
+  const contextTcfProblem = undecodableTcf(contextTcf, "/context/gdpr_consent", budget)
   if (contextTcfProblem !== null) return contextTcfProblem
   const contextUsp = unreadableUsPrivacy(context["us_privacy"], "/context/us_privacy")
   if (contextUsp !== null) return contextUsp
@@ -148,7 +153,7 @@ export const unreadableConsent = (context: JsonObject | undefined): Rejection | 
     if (value !== undefined && value !== null && typeof value !== "string") {
       return bad(`/context/consent/${key}`, `context.consent.${key} must be a TCF consent string (got ${describeType(value)})`)
     }
-    const problem = undecodableTcf(value, `/context/consent/${key}`)
+    const problem = undecodableTcf(value, `/context/consent/${key}`, budget)
     if (problem !== null) return problem
   }
   for (const key of US_PRIVACY_FIELDS) {
@@ -214,7 +219,7 @@ const isBlankId = (id: unknown): boolean =>
  * Checks one message. `sizeBytes`, when the caller knows it, is the message's encoded size; otherwise the size is
  * measured here. Returns null when the message is acceptable.
  */
-export const validateSegmentMessage = (message: unknown, sizeBytes?: number): Rejection | null => {
+export const validateSegmentMessage = (message: unknown, sizeBytes?: number, budget?: TcfBudget): Rejection | null => {
   if (message === null || typeof message !== "object" || Array.isArray(message)) {
     return rejection("not_object", "", `a message must be a JSON object (got ${describeType(message)})`)
   }
@@ -241,7 +246,7 @@ export const validateSegmentMessage = (message: unknown, sizeBytes?: number): Re
     return rejection("missing_previous_id", "/previousId", `${FIELD_RULES["/previousId"]!.what} (got a blank string)`)
   }
   // consent/readers.ts reads a TCF string from properties too (IAB's gdpr_consent parameter, copied from a URL).
-  return unreadableConsent(m.context) ?? undecodableTcf(m.properties?.["gdpr_consent"], "/properties/gdpr_consent") ??
+  return unreadableConsent(m.context, budget) ?? undecodableTcf(m.properties?.["gdpr_consent"], "/properties/gdpr_consent", budget) ??
     (typeof m.properties?.["us_privacy"] === "string" ? unreadableUsPrivacy(m.properties["us_privacy"], "/properties/us_privacy") : null)
 }
 

@@ -4,6 +4,7 @@ import { Effect } from "effect"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { validateSegmentMessage } from "../../ingest/sources/segment.ts"
 import { freshDir, post, query, removeDir, withCollector } from "../support/pipeline.ts"
+import { longestStall } from "../support/event-loop.ts"
 
 let dir: string
 beforeEach(() => { dir = freshDir() })
@@ -40,5 +41,43 @@ describe("TCF strings at the edge", () => {
       expect(res.body).toMatchObject({ accepted: 1, rejected: [{ index: 1, messageId: "bad-tcf", rule: "bad_consent", field: "/context/consent/tcf" }] })
       expect(yield* query("SELECT message_id FROM events")).toEqual([{ message_id: "good" }])
       expect(yield* query("SELECT message_id, rule FROM dead_letters")).toEqual([{ message_id: "bad-tcf", rule: "bad_consent" }])
+    })))
+})
+
+/** A TCF v2 core string written bit by bit for CMP `cmp` (so each is distinct), restricting vendors 1-`restrictTo`. */
+const restrictingTcf = (cmp: number, restrictTo: number) => {
+  const int = (v: number, n: number) => v.toString(2).padStart(n, "0")
+  const purposes = Array.from({ length: 24 }, (_, i) => ([1, 8, 9].includes(i + 1) ? "1" : "0")).join("")
+  let bits = int(2, 6) + int(0, 72) + int(cmp, 12) + int(1, 12) + int(1, 6) + int(4, 6) + int(13, 6) + int(100, 12) + int(2, 6) + "00" +
+    int(0, 12) + purposes + int(0, 24) + "0" + int(6, 6) + int(1, 6) +
+    int(10, 16) + "1" + int(1, 12) + `1${int(1, 16)}${int(10, 16)}` +
+    int(0, 16) + "0" + int(1, 12) + `${int(1, 6)}${int(1, 2)}${int(1, 12)}1${int(1, 16)}${int(restrictTo, 16)}`
+  bits += "0".repeat((6 - (bits.length % 6)) % 6)
+  const B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+  return Array.from({ length: bits.length / 6 }, (_, i) => B64[parseInt(bits.slice(i * 6, i * 6 + 6), 2)]).join("")
+}
+
+describe("the work one request's TCF strings may cause", () => {
+  it("a batch of many distinct costly strings holds the collector at most a bounded time; the rest are refused, naming why", () =>
+    withCollector(dir, (url) => Effect.gen(function* () {
+      // Each string restricts vendors 1-1,999 (under the caps, ~5 ms to decode); 300 distinct ones held the event loop
+      // for over 1.5 s, and a 500 KB batch holds 2,500 (on a probe: /health waited 20-60 s).
+      const batch = Array.from({ length: 300 }, (_, i) => ({
+        type: "track", event: "E", anonymousId: `a${i}`, messageId: `m${i}`, context: { consent: { tcf: restrictingTcf(i + 2, 1_999) } },
+      }))
+      const { result: res, longestMs } = yield* longestStall(post(`${url}/v1/batch`, { batch }))
+      expect(longestMs).toBeLessThan(600)
+      expect(res.status).toBe(400)
+      const body = res.body as { accepted: number; rejected: ReadonlyArray<{ index: number; rule: string; field: string; message: string }> }
+      expect(body.accepted).toBeGreaterThan(0)
+      expect(body.rejected.length).toBeGreaterThan(0)
+      expect(body.accepted + body.rejected.length).toBe(300)
+      for (const r of body.rejected) {
+        expect(r).toMatchObject({ rule: "too_many_tcf_strings", field: "/context/consent/tcf" })
+        expect(r.message).toMatch(/send fewer distinct TCF strings per batch/)
+      }
+      // The same strings again, now decoded lately, cost nothing more to read: a browser resending its string is not refused.
+      const again = yield* post(`${url}/v1/batch`, { batch: batch.slice(0, 5).map((m) => ({ ...m, messageId: `${m.messageId}-again` })) })
+      expect(again.status).toBe(200)
     })))
 })
