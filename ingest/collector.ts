@@ -269,15 +269,18 @@ const makeCollector = (options: CollectorOptions) =>
           const e = result.requestError
           return json(400, { success: false, error: e.message, rule: e.rule, field: e.field, accepted: 0 })
         }
+        // A repeat of an earlier message of the batch lands once: said, not counted as accepted twice.
+        const duplicates = result.duplicates === undefined ? {} : { duplicates: result.duplicates }
         if (result.rejected.length > 0) {
           return json(400, {
             success: false,
-            error: refusedSummary(result.rejected.length, result.rejected.length + result.events.length, "message"),
+            error: refusedSummary(result.rejected.length, result.rejected.length + result.events.length + (result.duplicates?.length ?? 0), "message"),
             accepted: result.events.length,
             rejected: result.rejected,
+            ...duplicates,
           })
         }
-        return json(200, { success: true, accepted: result.events.length })
+        return json(200, { success: true, accepted: result.events.length, ...duplicates })
       })
 
     const webhook = (name: string, req: IncomingMessage) =>

@@ -6,6 +6,12 @@ const ISO_DATE_TIME =
 
 const DAYS_IN_MONTH = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
 
+/**
+ * Sender text shown in an answer (a value, an id, a key): at most `max` characters, then "…", so a refusal never
+ * echoes a 100 KB field back whole.
+ */
+export const shownText = (text: string, max = 60): string => text.length > max ? `${text.slice(0, max)}…` : text
+
 /** Oldest and newest instants the warehouse's DateTime64 columns can hold. */
 const MIN_MS = Date.UTC(1900, 0, 1)
 const MAX_MS = Date.UTC(2299, 11, 31, 23, 59, 59, 999)

@@ -3,7 +3,7 @@
 import { tcfBudget } from "../consent/index.ts"
 import { type JsonPartsReading, type JsonProblem, type JsonReading, problemRejection, readJson, readJsonParts } from "./json.ts"
 import type { CanonicalEvent, DeadLetter, EventType, JsonObject, Rejection } from "./message.ts"
-import { describeType, isJsonObject, isoDateTimeOutOfRange, outOfRangeWords, parseIsoDateTime } from "./schemas.ts"
+import { describeType, isJsonObject, isoDateTimeOutOfRange, outOfRangeWords, parseIsoDateTime, shownText } from "./schemas.ts"
 import {
   normaliseSegmentMessage,
   redactWriteKeys,
@@ -36,8 +36,19 @@ export interface RejectedItem extends Rejection {
   readonly messageId?: string
 }
 
+/** A message of a batch that repeats an earlier one of it exactly (the same messageId and content): it lands once. */
+export interface DuplicateItem {
+  readonly index: number
+  /** The messageId as sent (absent when derived from the content). */
+  readonly messageId?: string
+  /** The index of the message it repeats. */
+  readonly of: number
+}
+
 export interface SegmentRequestResult {
   readonly events: ReadonlyArray<CanonicalEvent>
+  /** Messages repeating an earlier one of the batch exactly: not in `events`, as they would land once anyway. */
+  readonly duplicates?: ReadonlyArray<DuplicateItem>
   readonly deadLetters: ReadonlyArray<DeadLetter>
   readonly rejected: ReadonlyArray<RejectedItem>
   /**
@@ -222,6 +233,9 @@ export const processSegmentRequest = (req: SegmentRequest): SegmentRequestResult
   const events: Array<CanonicalEvent> = []
   const rejected: Array<RejectedItem> = []
   const deadLetters: Array<DeadLetter> = []
+  const duplicates: Array<DuplicateItem> = []
+  // Only one message per messageId lands (exactly once): the first of the batch to carry it, with its text.
+  const firstWithId = new Map<string, { readonly index: number; readonly body: string }>()
   for (let index = 0; index < messages.length; index++) {
     const message = withoutCredentials(messages[index])
     // The message's JSON is its raw text (archive, dead letter); serialised once, and reused to measure it.
@@ -233,15 +247,31 @@ export const processSegmentRequest = (req: SegmentRequest): SegmentRequestResult
       text = JSON.stringify(message)
       size = Buffer.byteLength(text)
     }
-    const rejection = refusedAtEdge?.rejection ?? validateSegmentMessage(message, size, budget)
-    if (rejection === null) {
-      events.push(normaliseSegmentMessage(message as SegmentMessage, ctx, { body: text ?? JSON.stringify(message), meta, json: true }))
-      continue
-    }
+    let rejection = refusedAtEdge?.rejection ?? validateSegmentMessage(message, size, budget)
     const rawId = isJsonObject(message) ? message["messageId"] : undefined
     const messageId = typeof rawId === "string" ? rawId : ""
+    if (rejection === null) {
+      const body = text ?? JSON.stringify(message)
+      const event = normaliseSegmentMessage(message as SegmentMessage, ctx, { body, meta, json: true })
+      const first = firstWithId.get(event.messageId)
+      if (first === undefined) {
+        firstWithId.set(event.messageId, { index, body })
+        events.push(event)
+        continue
+      }
+      if (first.body === body) {
+        duplicates.push({ index, ...(messageId === "" ? {} : { messageId }), of: first.index })
+        continue
+      }
+      text = body
+      rejection = {
+        rule: "duplicate_message_id", field: "/messageId",
+        message: `message ${first.index} of this batch already has messageId ${JSON.stringify(shownText(event.messageId))} and is not the same ` +
+          "message; only one message per messageId lands, so this one was not: give each message its own messageId",
+      }
+    }
     rejected.push({ ...rejection, index, ...(messageId === "" ? {} : { messageId }) })
     deadLetters.push({ tenant: req.tenant, source: "segment", receivedAt, messageId, rejection, payload: text ?? JSON.stringify(message) ?? "undefined" })
   }
-  return { events, deadLetters, rejected }
+  return { events, deadLetters, rejected, ...(duplicates.length === 0 ? {} : { duplicates }) }
 }
