@@ -212,7 +212,8 @@ export const audienceRefresh = (o: Omit<Common, "tenant"> & { readonly tenant?: 
     const pipeline = yield* Pipeline
     const emit = (events: ReadonlyArray<CanonicalEvent>) => pipeline.submit(events, [], { archive: false })
     const s = yield* refreshAudiences({ ...(o.tenant === undefined ? {} : { tenant: o.tenant }), emit })
-    show(o.format, s, () => `${s.audiences} audience(s) refreshed in ${s.ms} ms: ${s.entered} entered, ${s.exited} exited`)
+    show(o.format, s, () => [`${s.audiences} audience(s) refreshed in ${s.ms} ms: ${s.entered} entered, ${s.exited} exited`,
+      ...(s.notRefreshed ?? []).map((n) => `${n.id} "${n.name}" (tenant ${n.tenant}) not refreshed: ${n.reason}`)].join("\n"))
   }).pipe(Effect.provide(pipelineLayer(o.backend)), Effect.provide(Layer.effect(ConsentPoliciesRef, readSetting(SETTINGS.consent))))
 
 const wholeNumber = (min: number, max: number) => (value: string) => {

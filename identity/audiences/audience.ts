@@ -134,7 +134,7 @@ const checkPurpose = (tenant: string, purpose: unknown) =>
   })
 
 /** Why a saved audience cannot be used under the tenant's consent policy now, or undefined. */
-const problemOf = (a: Audience) =>
+export const audienceProblem = (a: Audience) =>
   Effect.gen(function* () {
     if (a.deleted) return undefined
     const policy = policyOf(yield* ConsentPoliciesRef, a.tenant)
@@ -151,11 +151,11 @@ const problemOf = (a: Audience) =>
   })
 
 /** The audience with `invalid` set when it cannot be used now. */
-const checked = (a: Audience) => Effect.map(problemOf(a), (invalid): Audience => (invalid === undefined ? a : { ...a, invalid }))
+const checked = (a: Audience) => Effect.map(audienceProblem(a), (invalid): Audience => (invalid === undefined ? a : { ...a, invalid }))
 
 /** Fails with AudienceUnusable when the audience cannot be evaluated or exported now. */
 export const refuseUnusable = (a: Audience) =>
-  Effect.flatMap(problemOf(a), (p) => p === undefined ? Effect.void
+  Effect.flatMap(audienceProblem(a), (p) => p === undefined ? Effect.void
     : Effect.fail(new AudienceUnusable({ tenant: a.tenant, id: a.id, name: a.name, field: p.field, reason: p.reason })))
 
 /** The parsed condition, refusing purposes the tenant does not have in consent leaves as well. */

@@ -9,7 +9,7 @@ import {
   type AudienceRow, type ChangeRow, changesAfter, lastChangeSeq, type MemberRow, storeChanges, storedMembers, storedMembersOf,
 } from "../../warehouse/audiences.ts"
 import { anchorNodes } from "../../warehouse/identity.ts"
-import { allAudiencesForRefresh, type Audience, AudienceNotFound, getAudience, isAudienceId, refuseUnusable } from "./audience.ts"
+import { allAudiencesForRefresh, type Audience, AudienceNotFound, audienceProblem, getAudience, isAudienceId, refuseUnusable } from "./audience.ts"
 import { type ChannelCondition, ConditionInvalid, type EventCondition, type LeafNode, leavesOf, parseCondition } from "./condition.ts"
 import { evaluate, explainRow, type LeafResult } from "./evaluate.ts"
 
@@ -37,6 +37,8 @@ export interface RefreshSummary {
   readonly entered: number
   readonly exited: number
   readonly ms: number
+  /** Audiences that cannot be used now (their purpose removed from the policy), with why: not refreshed, not counted. */
+  readonly notRefreshed?: ReadonlyArray<{ readonly id: string; readonly tenant: string; readonly name: string; readonly reason: string }>
 }
 
 const isoOf = (ms: string) => new Date(Number(ms)).toISOString()
@@ -289,12 +291,22 @@ export const refreshAudiences = Effect.fn("refreshAudiences")(function* (options
   const audiences = yield* allAudiencesForRefresh(options?.tenant)
   let entered = 0
   let exited = 0
+  const notRefreshed: Array<{ id: string; tenant: string; name: string; reason: string }> = []
   for (const a of audiences) {
+    const problem = yield* audienceProblem(a)
+    if (problem !== undefined) {
+      notRefreshed.push({ id: a.id, tenant: a.tenant, name: a.name, reason: problem.reason })
+      yield* Effect.logWarning("audience not refreshed").pipe(Effect.annotateLogs({ audience: a.id, tenant: a.tenant, reason: problem.reason.slice(0, 300) }))
+      continue
+    }
     const r = yield* refreshedAlone(a, refreshAudience(a, options?.emit, options?.asOfMs))
     entered += r.entered
     exited += r.exited
   }
-  return { audiences: audiences.filter((a) => !a.deleted).length, entered, exited, ms: Math.round(performance.now() - started) } satisfies RefreshSummary
+  return {
+    audiences: audiences.filter((a) => !a.deleted).length - notRefreshed.length, entered, exited, ms: Math.round(performance.now() - started),
+    ...(notRefreshed.length === 0 ? {} : { notRefreshed }),
+  } satisfies RefreshSummary
 })
 
 /** One page of an audience's members (by profile id), with when each entered and why. */

@@ -67,6 +67,7 @@ describe("cdp audience", () => {
     expect(list.stdout).toMatch(/Loyal.*Loyalty.*invalid/)
     expect(list.stdout).toContain(`${loyal} "Loyal" is invalid: ${why}`)
     expect(cdp("show", loyal).stdout).toContain(`invalid   ${why}`)
+    expect(cdp("refresh").stdout).toContain(`${loyal} "Loyal" (tenant default) not refreshed: ${why}`)
     expectOneLineError(cdp("edit", loyal, "--name", "Loyal customers"), `purpose: ${why}`)
     expectOneLineError(cdp("preview", loyal), `audience ${loyal} "Loyal" cannot be used: ${why}`)
     expect(cdp("delete", loyal).stderr).toBe("")

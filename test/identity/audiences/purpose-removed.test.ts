@@ -47,6 +47,10 @@ describe("an audience whose purpose was removed from the consent policy", () => 
       const refused = yield* Effect.flip(refreshAudience(shown as Audience, undefined, AS_OF))
       expect(refused).toBeInstanceOf(AudienceUnusable)
       expect(refused.message).toBe(`audience ${audience.id} "Recent buyers" cannot be used: ${shown.invalid!.reason}`)
+      // A refresh of every audience says which it did not refresh and why, and does not count it as refreshed.
+      expect(yield* refreshAudiences({ tenant: "acme", asOfMs: AS_OF })).toMatchObject({
+        audiences: 0, entered: 0, exited: 0, notRefreshed: [{ id: audience.id, tenant: "acme", name: "Recent buyers", reason: shown.invalid!.reason }],
+      })
 
       // Not exported: the destination's run names the audience and the purpose.
       const config = parseDestinations(JSON.stringify({ acme: [{ name: "buyers", type: "ndjson", purpose: "CrmSync", audience: audience.id }] }))[0]!
