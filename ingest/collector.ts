@@ -5,7 +5,7 @@ import type { AddressInfo } from "node:net"
 import type { Duplex } from "node:stream"
 import { type Cause, Context, Data, Duration, Effect, Layer } from "effect"
 import { Warehouse } from "../warehouse/warehouse.ts"
-import { describeType, isJsonObject } from "./schemas.ts"
+import { describeType, isJsonObject, shownRejection } from "./schemas.ts"
 import { BodyTooLarge, bodyErrorReply, DEFAULT_BODY_IDLE_MS, receiveBody, receiveBytes } from "./body.ts"
 import type { BusUnavailable } from "./bus.ts"
 import { guardConnections } from "./connections.ts"
@@ -348,7 +348,7 @@ const makeCollector = (options: CollectorOptions) =>
           success: false,
           error: refusedSummary(deadLetters.length, items.length, "item"),
           accepted: events.length,
-          rejected: deadLetters.map((d) => ({ ...d.rejection, ...(d.messageId === "" ? {} : { messageId: d.messageId }) })),
+          rejected: deadLetters.map((d) => shownRejection({ ...d.rejection, ...(d.messageId === "" ? {} : { messageId: d.messageId }) })),
         })
       })
 

@@ -12,6 +12,22 @@ const DAYS_IN_MONTH = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
  */
 export const shownText = (text: string, max = 60): string => text.length > max ? `${text.slice(0, max)}…` : text
 
+/** The most characters of a sender's id or of a pointer (which holds its keys) an answer shows. */
+export const SHOWN_ID_CHARS = 256
+/** The most characters of a refusal's words an answer shows (they quote the sender's values, bounded each). */
+const SHOWN_MESSAGE_CHARS = 1000
+
+/**
+ * A refusal as an answer shows it: its field, messageId and words bounded (shownText), so a 100 KB key or messageId is
+ * not sent back whole. The dead letter keeps the message, its id and the pointer whole.
+ */
+export const shownRejection = <R extends { readonly field: string; readonly message: string; readonly messageId?: string }>(r: R): R => ({
+  ...r,
+  field: shownText(r.field, SHOWN_ID_CHARS),
+  message: shownText(r.message, SHOWN_MESSAGE_CHARS),
+  ...(r.messageId === undefined ? {} : { messageId: shownText(r.messageId, SHOWN_ID_CHARS) }),
+})
+
 /** Oldest and newest instants the warehouse's DateTime64 columns can hold. */
 const MIN_MS = Date.UTC(1900, 0, 1)
 const MAX_MS = Date.UTC(2299, 11, 31, 23, 59, 59, 999)

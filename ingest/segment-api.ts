@@ -3,7 +3,7 @@
 import { tcfBudget } from "../consent/index.ts"
 import { type JsonPartsReading, type JsonProblem, type JsonReading, problemRejection, readJson, readJsonParts } from "./json.ts"
 import type { CanonicalEvent, DeadLetter, EventType, JsonObject, Rejection } from "./message.ts"
-import { describeType, isJsonObject, isoDateTimeOutOfRange, outOfRangeWords, parseIsoDateTime, shownText } from "./schemas.ts"
+import { describeType, isJsonObject, isoDateTimeOutOfRange, outOfRangeWords, parseIsoDateTime, shownRejection, shownText } from "./schemas.ts"
 import {
   normaliseSegmentMessage,
   redactWriteKeys,
@@ -30,6 +30,7 @@ export const isBatchRoute = (route: SegmentRoute) => route === "batch" || route 
 export const bodyLimit = (route: SegmentRoute) =>
   isBatchRoute(route) ? SEGMENT_LIMITS.maxBatchBytes : SEGMENT_LIMITS.maxMessageBytes
 
+/** A refusal as the answer shows it: its field, messageId and words bounded (shownRejection); the dead letter's are whole. */
 export interface RejectedItem extends Rejection {
   /** Position in the batch (0 for a single-message route). */
   readonly index: number
@@ -108,7 +109,7 @@ const foreignKey = (req: SegmentRequest, messages: ReadonlyArray<unknown>, batch
 
 
 const wholeRequestRefused = (req: SegmentRequest, rejection: Rejection): SegmentRequestResult => {
-  const item: RejectedItem = { ...rejection, index: 0 }
+  const item: RejectedItem = shownRejection({ ...rejection, index: 0 })
   return {
     events: [],
     rejected: [item],
@@ -270,7 +271,7 @@ export const processSegmentRequest = (req: SegmentRequest): SegmentRequestResult
           "message; only one message per messageId lands, so this one was not: give each message its own messageId",
       }
     }
-    rejected.push({ ...rejection, index, ...(messageId === "" ? {} : { messageId }) })
+    rejected.push(shownRejection({ ...rejection, index, ...(messageId === "" ? {} : { messageId }) }))
     deadLetters.push({ tenant: req.tenant, source: "segment", receivedAt, messageId, rejection, payload: text ?? JSON.stringify(message) ?? "undefined" })
   }
   return { events, deadLetters, rejected, ...(duplicates.length === 0 ? {} : { duplicates }) }
