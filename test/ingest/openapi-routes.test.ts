@@ -45,3 +45,27 @@ describe("openapi.json and the collector's routes", () => {
     expect(documented.filter((p) => !served(p))).toEqual([])
   })
 })
+
+describe("openapi.json names the refusals the Segment routes answer", () => {
+  /** What the document says of a status of POST on a route: its description and the schemas it refers to. */
+  const said = (path: string, status: string) => {
+    const response = OPENAPI.paths[path]!["post"]!.responses[status]!
+    const schemas = (OPENAPI as unknown as { components: { schemas: Record<string, unknown> } }).components.schemas
+    return JSON.stringify(response) + JSON.stringify([schemas["SegmentRefusal"], schemas["SegmentRejected"]])
+  }
+
+  it("every route names bad_write_key on 401 and duplicate_key and bad_consent on 400", () => {
+    for (const path of ["/v1/track", "/v1/identify", "/v1/page", "/v1/screen", "/v1/group", "/v1/alias", "/v1/batch", "/v1/import"]) {
+      expect(said(path, "401"), path).toContain("bad_write_key")
+      for (const rule of ["duplicate_key", "bad_consent"]) expect(said(path, "400"), `${path} ${rule}`).toContain(rule)
+    }
+  })
+
+  it("the batch routes name a batch's context or integrations of the wrong type, a messageId twice, and too many TCF strings", () => {
+    for (const path of ["/v1/batch", "/v1/import"]) {
+      for (const rule of ["duplicate_message_id", "too_many_tcf_strings"]) expect(said(path, "400"), `${path} ${rule}`).toContain(rule)
+      expect(OPENAPI.paths[path]!["post"]!.responses["400"]).toMatchObject({ description: expect.stringContaining("batch_context_not_object") })
+      expect(OPENAPI.paths[path]!["post"]!.responses["400"]).toMatchObject({ description: expect.stringContaining("batch_integrations_not_object") })
+    }
+  })
+})
