@@ -2,7 +2,7 @@
 // consenting profiles go out, once (retries and re-runs duplicate nothing), limits and Retry-After are honoured, a
 // failing destination holds up no other, withdrawals and erasures propagate, dead letters replay.
 import { Effect, Fiber } from "effect"
-import { afterEach, beforeEach, describe, expect, it } from "vitest"
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest"
 import { Keys } from "../../consent/keys.ts"
 import { createAudience, refreshAudiences } from "../../identity/audiences/index.ts"
 import { eraseSubject } from "../../consent/registry.ts"
@@ -13,13 +13,20 @@ import { MAX_DRY_RUN_RECORDS } from "../../ingest/destinations/sync.ts"
 import { ObjectStore } from "../../ingest/objectstore.ts"
 import { deliveryHistory, openDeadLetters, presentCount } from "../../warehouse/exports.ts"
 import { hubspotServer, type ReplayServer, salesforceServer, webhookServer } from "../support/crm-replay-servers.ts"
+import { migratedTemplate, type MigratedTemplate } from "../support/migrated-dir.ts"
 import { freshDir, removeDir } from "../support/pipeline.ts"
 import { prefs, submit, web, withConsent } from "../consent/support.ts"
 
 let dir: string
 const servers: Array<ReplayServer> = []
+/** Each test's data dir starts as a copy of one migrated once for the file (a fresh warehouse migrates for ~3 s). */
+let template: MigratedTemplate
+beforeAll(async () => {
+  template = await migratedTemplate((d) => withConsent(d, Effect.void))
+})
+afterAll(() => template?.remove())
 beforeEach(() => {
-  dir = freshDir()
+  dir = template.copyTo(freshDir())
 })
 afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => s.close()))
