@@ -1,8 +1,9 @@
 // Every data-subject right end to end on a small landed sample (real pipeline, embedded engine): what each request
 // does, its status with counts of what was done where, its signed receipt and audit trail.
+import { join } from "node:path"
 import { Effect } from "effect"
 import { strFromU8, unzipSync } from "fflate"
-import { afterEach, beforeEach, describe, expect, it } from "vitest"
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest"
 import { parse } from "csv-parse/sync"
 import { readAudit, verifyAudit, verifyReceipt } from "../../consent/audit.ts"
 import { type DsrRecord, requestStatus, submitRequest } from "../../consent/dsr.ts"
@@ -11,12 +12,20 @@ import { defaultIdentityConfig, rebuildIdentity, recordOperation, syncTraitPrece
 import { ObjectStore } from "../../ingest/objectstore.ts"
 import { Pipeline } from "../../ingest/pipeline.ts"
 import { eventOn } from "../support/events.ts"
-import { freshDir, query, removeDir } from "../support/pipeline.ts"
+import { migratedTemplate, type MigratedTemplate } from "../support/migrated-dir.ts"
+import { freshDir, query, removeDir, withPipeline } from "../support/pipeline.ts"
 import { ANN, TENANT, withSample } from "./dsr-support.ts"
 
 let dir: string
+/** Each test's data dir starts as a copy of one migrated once for the file (a fresh warehouse migrates for ~3 s). */
+let template: MigratedTemplate
+beforeAll(async () => {
+  template = await migratedTemplate((d) => withPipeline(d, Effect.void))
+})
+afterAll(() => template?.remove())
 beforeEach(() => {
   dir = freshDir()
+  template.copyTo(join(dir, "data"))
 })
 afterEach(() => removeDir(dir))
 
