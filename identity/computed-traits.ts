@@ -153,6 +153,12 @@ export const parseDefinition = (text: string): ComputedTraitDefinition => {
   return parsed
 }
 
+/**
+ * How the warehouse reads an event's value (warehouse/computed-traits.ts, migration 082): 2 since a blank one (the
+ * empty event name of an identify or a page, a property set to "") states nothing; 1 counted it as the value "".
+ */
+const VALUE_RULES = 2
+
 /** The definition as the warehouse keeps it; its version changes whenever what it computes changes. */
 export const storedDefinition = (scope: string, d: ComputedTraitDefinition): StoredDefinition => {
   const of = d.of ?? ""
@@ -161,8 +167,10 @@ export const storedDefinition = (scope: string, d: ComputedTraitDefinition): Sto
     field: of === "" ? "" : of.startsWith("properties.") ? "property" : of, property: of.startsWith("properties.") ? of.slice("properties.".length) : "",
     window_days: d.windowDays ?? 0,
   }
-  // 63 bits of a SHA-256: a UInt64 the engine's JSON reads back exactly as text.
-  const version = (BigInt(`0x${createHash("sha256").update(JSON.stringify(body)).digest("hex").slice(0, 16)}`) >> 1n).toString()
+  // 63 bits of a SHA-256: a UInt64 the engine's JSON reads back exactly as text. VALUE_RULES is hashed too: when what
+  // counts as a value changes, every definition is a new version, backfilled by the new rule.
+  const hashed = JSON.stringify({ ...body, rules: VALUE_RULES })
+  const version = (BigInt(`0x${createHash("sha256").update(hashed).digest("hex").slice(0, 16)}`) >> 1n).toString()
   return { scope, name: d.name, version, ...body }
 }
 

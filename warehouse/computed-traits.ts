@@ -114,7 +114,7 @@ export const storeDefinition = Effect.fn("storeDefinition")(function* (d: Stored
       "d.field = 'property', JSONExtractRaw(e.properties, d.property), '') AS v, toFloat64OrZero(trim(BOTH '\"' FROM v)) AS num " +
       `FROM event_rows AS e INNER JOIN ${def} AS d ON d.scope = e.tenant OR d.scope = '*' ` +
       "WHERE e.ingested_at <= d.defined_at AND (empty(d.events) OR has(d.events, e.event)) " +
-      "AND (empty(d.channels) OR has(d.channels, toString(e.channel))) AND (d.field = '' OR v NOT IN ('', 'null'))) " +
+      "AND (empty(d.channels) OR has(d.channels, toString(e.channel))) AND (d.field = '' OR v NOT IN ('', 'null', '\"\"'))) " +
       "GROUP BY tenant, profile_id, name, version, day", params)
 })
 
@@ -195,7 +195,7 @@ const exactSql = (from: string) =>
   "toJSONString(toString(channel)), {field:String} = 'property', JSONExtractRaw(properties, {property:String}), '') AS v, " +
   "toFloat64OrZero(trim(BOTH '\"' FROM v)) AS num, ({window:UInt16} = 0 OR toDate(timestamp) > today() - {window:UInt16}) AS w " +
   `FROM ${from} WHERE (empty({events:Array(String)}) OR has({events:Array(String)}, event)) ` +
-  "AND (empty({channels:Array(String)}) OR has({channels:Array(String)}, toString(channel))) AND ({field:String} = '' OR v NOT IN ('', 'null'))) " +
+  "AND (empty({channels:Array(String)}) OR has({channels:Array(String)}, toString(channel))) AND ({field:String} = '' OR v NOT IN ('', 'null', '\"\"'))) " +
   "GROUP BY profile_id"
 
 const exactSentimentSql = (from: string) =>

@@ -80,6 +80,28 @@ describe("computed traits", () => {
       expect(yield* viewValues("user_id", "u1")).toEqual({ spend: "30" })
     })), 60_000)
 
+  it("a blank value states nothing: identifies and pages (no event name) and a property set to \"\" count for no value", () =>
+    withPipeline(dir, Effect.gen(function* () {
+      const pipeline = yield* Pipeline
+      const blank = (id: string, daysAgo: number, type: "identify" | "page") => ago(id, daysAgo, { userId: "u1", type, event: "" })
+      const viewed = (id: string, daysAgo: number, product: string) =>
+        ago(id, daysAgo, { userId: "u1", event: "Product Viewed", properties: { product } })
+      const events = parseComputedTraits(JSON.stringify({ "*": [
+        { name: "top_event", kind: "most_frequent", of: "event" },
+        { name: "first_event", kind: "first", of: "event" },
+        { name: "last_product", kind: "last", of: "properties.product" },
+      ] }))
+      // Landed before the definitions (the backfill reads them) and after (the materialized view adds them).
+      yield* pipeline.submit([blank("i1", 9, "identify"), blank("p1", 8, "page"), blank("p2", 7, "page"), viewed("v1", 6, "mug")], [])
+      yield* syncComputedTraits(events)
+      yield* pipeline.submit([blank("p3", 5, "page"), blank("p4", 4, "page"), viewed("v2", 3, "cup"), viewed("v3", 2, "")], [])
+      // Before: "" (the identifies' and pages' empty names, six of eight events) and "" as the last product.
+      expect(yield* computed("user_id:u1")).toEqual({ top_event: "Product Viewed", first_event: "Product Viewed", last_product: "cup" })
+      expect(yield* viewValues("user_id", "u1")).toEqual({ top_event: '"Product Viewed"', first_event: '"Product Viewed"', last_product: '"cup"' })
+      const preview = yield* previewComputedTrait("acme", parseDefinition('{"name":"top","kind":"most_frequent","of":"event"}'))
+      expect(preview.sample.map((s) => s.value)).toEqual(["Product Viewed"])
+    })), 60_000)
+
   it("a merge adds the other profile's events, a split takes them out again", () =>
     withPipeline(dir, Effect.gen(function* () {
       const pipeline = yield* Pipeline
