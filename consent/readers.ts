@@ -1,9 +1,11 @@
 // The consent signals a message carries, mapped onto the tenant's purposes: Segment's categoryPreferences (on every
 // message, and the "Segment Consent Preference Updated" event), the Global Privacy Control header (the edge writes
 // `context.gpc`), IAB US Privacy strings (CCPA), SendGrid's unsubscribes and spam reports
-// (`properties.consent_signal`), and IAB TCF v2 strings.
+// (`properties.consent_signal`), IAB TCF v2 strings, and IAB GPP strings (their TCF EU section read as a TCF string,
+// their US sections' opt-outs as a US Privacy string's).
 // Each signal keeps what was read as its proof (never an identifier).
 import { createRequire } from "node:module"
+import type { GppModel } from "@iabgpp/cmpapi"
 import type { TCString } from "@iabtcf/core"
 import type { CanonicalEvent, JsonObject } from "../ingest/message.ts"
 import type { ConsentPolicy, LawfulBasis } from "./purposes.ts"
@@ -12,10 +14,13 @@ import type { ConsentPolicy, LawfulBasis } from "./purposes.ts"
 const requireCjs = createRequire(import.meta.url)
 let tcf: typeof TCString | undefined
 const tcStrings = (): typeof TCString => tcf ??= (requireCjs("@iabtcf/core") as { TCString: typeof TCString }).TCString
+// @iabgpp/cmpapi likewise, with the first GPP string.
+let gpp: typeof GppModel | undefined
+const gppModels = (): typeof GppModel => gpp ??= (requireCjs("@iabgpp/cmpapi") as { GppModel: typeof GppModel }).GppModel
 
 export const PREFERENCE_UPDATED = "Segment Consent Preference Updated"
 
-export type ConsentSource = "segment_preferences" | "segment_preference_updated" | "gpc" | "us_privacy" | "sendgrid" | "tcf" | "operator"
+export type ConsentSource = "segment_preferences" | "segment_preference_updated" | "gpc" | "us_privacy" | "sendgrid" | "tcf" | "gpp" | "operator"
 
 export interface ConsentSignal {
   readonly purpose: string
@@ -51,6 +56,16 @@ export const US_PRIVACY = /^1[YN-]{3}$/i
 const usPrivacyOf = (e: CanonicalEvent): string | undefined => {
   const consent = isObject(e.context["consent"]) ? e.context["consent"] : undefined
   const candidates = [consent?.["usPrivacy"], consent?.["us_privacy"], e.context["us_privacy"], e.properties["us_privacy"]]
+  return candidates.find((c) => typeof c === "string" && c.trim() !== "") as string | undefined
+}
+
+/**
+ * Where IAB GPP strings travel: Segment's consent object beside the TCF string (`gpp`, or `gppString` as `tcString` is
+ * named), or IAB's `gpp` parameter on the context or in properties.
+ */
+const gppStringOf = (e: CanonicalEvent): string | undefined => {
+  const consent = isObject(e.context["consent"]) ? e.context["consent"] : undefined
+  const candidates = [consent?.["gpp"], consent?.["gppString"], e.context["gpp"], e.properties["gpp"]]
   return candidates.find((c) => typeof c === "string" && c.trim() !== "") as string | undefined
 }
 
@@ -160,6 +175,10 @@ export const tcfBudget = (limitMs: number = TCF_BUDGET_MS): TcfBudget => ({ spen
 export const tcfOverBudget = (tcString: string, budget: TcfBudget): boolean =>
   budget.spentMs >= budget.limitMs && !tcfReadings.has(tcString.trim())
 
+/** Whether reading this GPP string would decode it although `budget` is spent (one decoded lately costs nothing). */
+export const gppOverBudget = (gppString: string, budget: TcfBudget): boolean =>
+  budget.spentMs >= budget.limitMs && !gppReadings.has(gppString.trim())
+
 const readTcfString = (tcString: string, budget?: TcfBudget): TcfReading => {
   const text = tcString.trim()
   const cached = tcfReadings.get(text)
@@ -264,5 +283,145 @@ export const readSignals = (e: CanonicalEvent, policy: ConsentPolicy): ReadonlyA
     const proof = JSON.stringify({ tcf })
     for (const r of readTcf(tcf, policy)) add(r.purpose, r.state, "tcf", proof, false)
   }
+  const gppText = gppStringOf(e)
+  const gppRead = gppText === undefined ? undefined : readGppString(gppText)
+  if (gppRead !== undefined && !("problem" in gppRead)) {
+    const proof = JSON.stringify({ gpp: gppText })
+    if (gppRead.tcf !== undefined) for (const r of readTcf(gppRead.tcf, policy)) add(r.purpose, r.state, "gpp", proof, false)
+    for (const purpose of policy.usPrivacy) {
+      if (gppRead.usOptOut === "Y") add(purpose, "denied", "gpp", proof, false)
+      // Not opted out is no consent (as a US Privacy string's N): it grants only a purpose held on another basis.
+      else if (gppRead.usOptOut === "N" && policy.purposes[purpose]?.basis !== "consent") add(purpose, "granted", "gpp", proof, false)
+    }
+  }
   return [...out.values()]
+}
+
+/**
+ * A GPP string's sections, from its header: a version 1 header (type 3), then its section ids as a Fibonacci-coded
+ * range, which @iabgpp/cmpapi expands one id at a time, so a header of a few characters could name a billion
+ * sections. Counted here from the bounds first: more ids than the string has sections is no GPP string.
+ */
+const gppSectionIds = (header: string, sections: number): ReadonlyArray<number> | string => {
+  let bits = ""
+  for (const ch of header) {
+    const v = BASE64URL.indexOf(ch)
+    if (v < 0) return "its header is not base64url"
+    bits += v.toString(2).padStart(6, "0")
+  }
+  if (parseInt(bits.slice(0, 6), 2) !== 3 || parseInt(bits.slice(6, 12), 2) !== 1) return "its header is not a GPP version 1 header"
+  let at = 24
+  /** A Fibonacci-coded integer (ends at the first "11"), or -1 when the bits run out. */
+  const fibonacci = (): number => {
+    const end = bits.indexOf("11", at)
+    if (end < 0) return -1
+    let value = 0
+    let a = 1
+    let b = 2
+    for (let i = at; i <= end; i++) {
+      if (bits[i] === "1") value += a
+      ;[a, b] = [b, a + b]
+    }
+    at = end + 2
+    return value
+  }
+  const count = parseInt(bits.slice(12, 24), 2)
+  const ids: Array<number> = []
+  let offset = 0
+  for (let i = 0; i < count; i++) {
+    if (at >= bits.length) return "its header ends inside its section ids"
+    const isRange = bits[at++] === "1"
+    const from = fibonacci()
+    if (from < 0) return "its header ends inside its section ids"
+    offset += from
+    const start = offset
+    if (isRange) {
+      const to = fibonacci()
+      if (to < 0) return "its header ends inside its section ids"
+      offset += to
+    }
+    if (offset - start + 1 + ids.length > sections) return `its header names more sections than the ${sections} it holds`
+    for (let id = start; id <= offset; id++) ids.push(id)
+  }
+  if (ids.length !== sections) return `its header names ${ids.length} sections, and it holds ${sections}`
+  return ids
+}
+
+/** What a GPP string says that the readers map: its TCF EU section (a TCF string) and its US sections' opt-outs. */
+type GppReading =
+  | { readonly tcf?: string; readonly usOptOut?: "Y" | "N" }
+  | { readonly problem: string }
+
+const gppReadings = new Map<string, GppReading>()
+const TCF_EU_SECTION = 2
+const USP_SECTION = 6
+/** US sections (national and each state's) name their opt-outs alike: 1 opted out, 2 did not, 0 not applicable. */
+const US_OPT_OUT_FIELDS = ["SaleOptOut", "SharingOptOut", "TargetedAdvertisingOptOut"] as const
+const FIRST_US_SECTION = 7
+const LAST_US_SECTION = 63
+
+const decodeGpp = (text: string, budget?: TcfBudget): GppReading => {
+  const parts = text.split("~")
+  const ids = gppSectionIds(parts[0]!, parts.length - 1)
+  if (typeof ids === "string") return { problem: ids }
+  let tcfSection: string | undefined
+  let optedOut = false
+  let notOptedOut = false
+  for (let i = 0; i < ids.length; i++) {
+    const id = ids[i]!
+    const raw = parts[i + 1]!
+    if (raw.trim() === "") return { problem: `its section ${i + 1} is blank` }
+    if (id === TCF_EU_SECTION) {
+      // Read as any TCF string: the same caps, cache and budget, and @iabtcf/core as the decoder.
+      const problem = tcfProblem(raw, budget)
+      if (problem !== undefined) return { problem: `its TCF EU section: ${problem}` }
+      tcfSection = raw
+      continue
+    }
+    if (id !== USP_SECTION && (id < FIRST_US_SECTION || id > LAST_US_SECTION)) continue // not read: not decoded
+    try {
+      const model = new (gppModels())()
+      model.decodeSectionById(id, raw)
+      if (id === USP_SECTION) {
+        const sale = model.getFieldValueBySectionId(id, "OptOutSale")
+        if (sale === "Y") optedOut = true
+        else if (sale === "N") notOptedOut = true
+        continue
+      }
+      for (const field of US_OPT_OUT_FIELDS) {
+        if (!model.hasFieldBySectionId(id, field)) continue
+        const value = model.getFieldValueBySectionId(id, field)
+        if (value === 1) optedOut = true
+        else if (value === 2) notOptedOut = true
+      }
+    } catch (e) {
+      const why = String((e as Error).message ?? e)
+      return { problem: why.length > 100 ? `${why.slice(0, 100)}…` : why }
+    }
+  }
+  const usOptOut = optedOut ? "Y" as const : notOptedOut ? "N" as const : undefined
+  return { ...(tcfSection === undefined ? {} : { tcf: tcfSection }), ...(usOptOut === undefined ? {} : { usOptOut }) }
+}
+
+const readGppString = (gppString: string, budget?: TcfBudget): GppReading => {
+  const text = gppString.trim()
+  const cached = gppReadings.get(text)
+  if (cached !== undefined) return cached
+  const started = performance.now()
+  const reading = decodeGpp(text, budget)
+  if (text.length <= CACHED_TCF_CHARS) {
+    if (gppReadings.size >= CACHED_TCF_STRINGS) gppReadings.delete(gppReadings.keys().next().value!)
+    gppReadings.set(text, reading)
+  }
+  if (budget !== undefined) {
+    budget.spentMs += performance.now() - started
+    budget.decoded++
+  }
+  return reading
+}
+
+/** Why a GPP string cannot be read (as tcfProblem); undefined when it can. */
+export const gppProblem = (gppString: string, budget?: TcfBudget): string | undefined => {
+  const reading = readGppString(gppString, budget)
+  return "problem" in reading ? reading.problem : undefined
 }

@@ -2,7 +2,7 @@
 // then normalisation into canonical events (messageId filled, timestamps corrected for clock skew as Segment does).
 import { createHash } from "node:crypto"
 import type { ErrorObject, ValidateFunction } from "ajv"
-import { type TcfBudget, tcfOverBudget, tcfProblem, US_PRIVACY } from "../../consent/index.ts"
+import { gppOverBudget, gppProblem, type TcfBudget, tcfOverBudget, tcfProblem, US_PRIVACY } from "../../consent/index.ts"
 import { type CanonicalEvent, type EventType, type Identifier, type JsonObject, putField, type RawItem, type Rejection } from "../message.ts"
 import {
   ajv, describeType, errorField, formatIsoDateTime, inWarehouseRange, isJsonObject, isoDateTimeOutOfRange, outOfRangeWords,
@@ -114,6 +114,30 @@ const undecodableTcf = (value: unknown, field: string, budget?: TcfBudget): Reje
     `(${problem}): a consent choice that cannot be read is refused, not guessed; send the CMP's string as it gave it, or none`)
 }
 
+/** Where GPP strings travel in a message's context.consent (consent/readers.ts reads them). */
+const GPP_FIELDS = ["gpp", "gppString"] as const
+
+/**
+ * A GPP string that is not one, or whose sections the readers read (its TCF EU section, its US sections) do not
+ * decode: refused as an undecodable TCF string is. A blank one says nothing; one that is not a string is named.
+ */
+const undecodableGpp = (value: unknown, field: string, budget?: TcfBudget): Rejection | null => {
+  const name = field.slice(1).replace(/\//g, ".")
+  if (value === undefined || value === null) return null
+  if (typeof value !== "string") return rejection("bad_consent", field, `${name} must be an IAB GPP string (got ${describeType(value)})`)
+  if (value.trim() === "") return null
+  if (budget !== undefined && gppOverBudget(value, budget)) {
+    return rejection("too_many_tcf_strings", field, `${name} was not decoded: this request's TCF and GPP strings ` +
+      `already took ${budget.limitMs} ms to decode (${budget.decoded} distinct strings), all one request may take; ` +
+      "send fewer distinct consent strings per batch (this message may be sent again in another)")
+  }
+  const problem = gppProblem(value, budget)
+  if (problem === undefined) return null
+  const shown = value.length > 40 ? `${value.slice(0, 40)}…` : value
+  return rejection("bad_consent", field, `${name} ${JSON.stringify(shown)} is not a GPP consent string that can be decoded ` +
+    `(${problem}): a consent choice that cannot be read is refused, not guessed; send the CMP's string as it gave it, or none`)
+}
+
 /** Where US Privacy strings travel in a message's context.consent (consent/readers.ts reads them). */
 const US_PRIVACY_FIELDS = ["usPrivacy", "us_privacy"] as const
 
@@ -145,6 +169,8 @@ export const unreadableConsent = (context: JsonObject | undefined, budget?: TcfB
   if (contextTcfProblem !== null) return contextTcfProblem
   const contextUsp = unreadableUsPrivacy(context["us_privacy"], "/context/us_privacy")
   if (contextUsp !== null) return contextUsp
+  const contextGpp = undecodableGpp(context["gpp"], "/context/gpp", budget)
+  if (contextGpp !== null) return contextGpp
   const consent = context["consent"]
   if (consent === undefined || consent === null) return null
   if (!isJsonObject(consent)) return bad("/context/consent", `context.consent must be an object (got ${describeType(consent)})`)
@@ -158,6 +184,10 @@ export const unreadableConsent = (context: JsonObject | undefined, budget?: TcfB
   }
   for (const key of US_PRIVACY_FIELDS) {
     const problem = unreadableUsPrivacy(consent[key], `/context/consent/${key}`)
+    if (problem !== null) return problem
+  }
+  for (const key of GPP_FIELDS) {
+    const problem = undecodableGpp(consent[key], `/context/consent/${key}`, budget)
     if (problem !== null) return problem
   }
   const prefs = consent["categoryPreferences"]
@@ -247,7 +277,8 @@ export const validateSegmentMessage = (message: unknown, sizeBytes?: number, bud
   }
   // consent/readers.ts reads a TCF string from properties too (IAB's gdpr_consent parameter, copied from a URL).
   return unreadableConsent(m.context, budget) ?? undecodableTcf(m.properties?.["gdpr_consent"], "/properties/gdpr_consent", budget) ??
-    (typeof m.properties?.["us_privacy"] === "string" ? unreadableUsPrivacy(m.properties["us_privacy"], "/properties/us_privacy") : null)
+    (typeof m.properties?.["us_privacy"] === "string" ? unreadableUsPrivacy(m.properties["us_privacy"], "/properties/us_privacy") : null) ??
+    (typeof m.properties?.["gpp"] === "string" ? undecodableGpp(m.properties["gpp"], "/properties/gpp", budget) : null)
 }
 
 /**
