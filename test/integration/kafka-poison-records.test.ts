@@ -18,6 +18,7 @@ import { ObjectStore } from "../../ingest/objectstore.ts"
 import { Pipeline } from "../../ingest/pipeline.ts"
 import { Warehouse } from "../../warehouse/warehouse.ts"
 import { kafkaBrokers, viewedEvent as event } from "../support/kafka.ts"
+import { migratedTemplate, type MigratedTemplate } from "../support/migrated-dir.ts"
 import { freshDir, removeDir } from "../support/pipeline.ts"
 
 const enabled = process.env["CDP_INTEGRATION"] === "1"
@@ -62,8 +63,14 @@ interface Scene {
 describe.runIf(enabled)("poison records on a Kafka stage topic", () => {
   const prefixes: Array<string> = []
   const admin = new kafkajs.Kafka({ brokers: enabled ? kafkaBrokers() : [], logLevel: kafkajs.logLevel.NOTHING }).admin()
-  beforeAll(() => admin.connect())
+  /** Each scene's warehouse starts as a copy of one migrated once for the file (a fresh one migrates for seconds). */
+  let template: MigratedTemplate
+  beforeAll(async () => {
+    await admin.connect()
+    template = await migratedTemplate((d) => Effect.runPromise(Effect.scoped(Layer.build(Warehouse.embedded(d)))))
+  })
   afterAll(async () => {
+    template?.remove()
     const topics = (await admin.listTopics()).filter((t) => prefixes.some((p) => t.startsWith(p)))
     if (topics.length > 0) await admin.deleteTopics({ topics })
     await admin.disconnect()
@@ -96,7 +103,7 @@ describe.runIf(enabled)("poison records on a Kafka stage topic", () => {
     }
     try {
       const keys = makeKeys(new Uint8Array(32).fill(7))
-      const storage = Layer.mergeAll(Warehouse.embedded(join(dir, "clickhouse")), ObjectStore.local(join(dir, "objects")), Layer.succeed(Keys, keys))
+      const storage = Layer.mergeAll(Warehouse.embedded(template.copyTo(join(dir, "clickhouse"))), ObjectStore.local(join(dir, "objects")), Layer.succeed(Keys, keys))
       const layer = Pipeline.make({ identity: false }).pipe(
         Layer.provideMerge(bus.encrypted ? encryptedKafkaBus(o, keys, bus.graceMs) : kafkaBus(o)),
         Layer.provideMerge(storage),
@@ -375,7 +382,7 @@ describe.runIf(enabled)("poison records on a Kafka stage topic", () => {
     await producer.connect()
     try {
       const keys = makeKeys(new Uint8Array(32).fill(7))
-      const storage = Layer.mergeAll(Warehouse.embedded(join(dir, "clickhouse")), ObjectStore.local(join(dir, "objects")), Layer.succeed(Keys, keys))
+      const storage = Layer.mergeAll(Warehouse.embedded(template.copyTo(join(dir, "clickhouse"))), ObjectStore.local(join(dir, "objects")), Layer.succeed(Keys, keys))
       const layer = Pipeline.make({ identity: false }).pipe(Layer.provideMerge(encryptedKafkaBus(o, keys, 60_000)), Layer.provideMerge(storage))
       const waited = await Effect.runPromise(Effect.scoped(Effect.gen(function* () {
         const warehouse = yield* Warehouse
