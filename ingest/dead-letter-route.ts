@@ -9,7 +9,7 @@ import { DateNotOnCalendar } from "../warehouse/calendar.ts"
 import { Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
 import { type DeadLetterFilter, deadLetterKey, listDeadLetters, parseSinceDate, retryDeadLetters } from "./dlq.ts"
 import { pageOf, readCursor, refuseUnknownParameter } from "./pages.ts"
-import { ajv, deadLetterRetryBodySchema } from "./schemas.ts"
+import { compiledOnFirstUse, deadLetterRetryBodySchema } from "./schemas.ts"
 import { Pipeline, type PipelineShape } from "./pipeline.ts"
 import { adminBodyOf, isReply, type QueryReply, receiveAdminBody, refuse, refuseFailure, refuseRepeated } from "./query-route.ts"
 
@@ -18,7 +18,7 @@ const RETRY_PATH = `${DEAD_LETTERS_PATH}/retry`
 const LIST_MAX = 10_000
 const RETRY_MAX = 10_000
 const RETRY_BODY = 'the body must be JSON {"source"?: "calls", "rule"?: "bad_timestamp", "since"?: "2024-11-01", "limit"?: 1000, "tenant"?: "..."}'
-const validateRetryBody = ajv.compile<{ source?: string; rule?: string; since?: string; limit?: number; tenant?: string }>(deadLetterRetryBodySchema)
+const validateRetryBody = compiledOnFirstUse<{ source?: string; rule?: string; since?: string; limit?: number; tenant?: string }>(deadLetterRetryBodySchema)
 const FILTER_FIELDS = ["source", "rule", "since", "limit", "tenant"] as const
 /** What the list takes, in the order its refusal names them (?tenant= last: without it, every tenant's). */
 const LIST_PARAMETERS = ["source", "rule", "since", "all", "limit", "cursor", "tenant"]

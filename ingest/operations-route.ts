@@ -9,6 +9,7 @@
 // A POST answers 202 with where to follow the operation (with "wait": true, what it did when it ends). One operation
 // of a kind runs at a time: another while one runs is 409 naming it. Relationship computes are listed here too.
 import type { IncomingMessage } from "node:http"
+import type { ValidateFunction } from "ajv"
 import { Effect } from "effect"
 import { ObjectStore, type ObjectStoreShape } from "./objectstore.ts"
 import { Pipeline, type PipelineShape } from "./pipeline.ts"
@@ -17,7 +18,7 @@ import { applyStoredRetention } from "./retention.ts"
 import { accepted, awaitJob, type Jobs, jobView, OPERATIONS_PATH, operationView, refuseIfRunning } from "./jobs.ts"
 import { pageOf, readPage, refuseUnknownParameter } from "./pages.ts"
 import { adminBodyOf, isReply, type QueryReply, receiveAdminBody, refuse, refuseFailure, refuseRepeated } from "./query-route.ts"
-import { ajv, operationBodySchemas } from "./schemas.ts"
+import { compiledOnFirstUse, operationBodySchemas } from "./schemas.ts"
 import { RAW_PARSERS } from "./sources/index.ts"
 import type { Principal } from "./auth.ts"
 import type { AuditSigner } from "../consent/audit.ts"
@@ -35,7 +36,7 @@ const BODIES: Record<Kind, string> = {
   retention: 'the body must be JSON {"wait"?: true} (retention applies to every tenant)',
 }
 type Body = { from?: string; to?: string; source?: string; since?: string; tenant?: string; wait?: boolean }
-const validators = Object.fromEntries(KINDS.map((k) => [k, ajv.compile<Body>(operationBodySchemas[k])])) as Record<Kind, ReturnType<typeof ajv.compile<Body>>>
+const validators = Object.fromEntries(KINDS.map((k) => [k, compiledOnFirstUse<Body>(operationBodySchemas[k])])) as Record<Kind, ValidateFunction<Body>>
 /** Operations a page of the list shows at most, and by default. */
 const LIST_MAX = 100
 const LIST_DEFAULT = 50

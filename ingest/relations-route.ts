@@ -20,7 +20,7 @@ import { notADay } from "../warehouse/calendar.ts"
 import { storedOperations } from "../warehouse/operations.ts"
 import { readRuns } from "../warehouse/relations.ts"
 import { Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
-import { ajv, relationsComputeBodySchema } from "./schemas.ts"
+import { compiledOnFirstUse, relationsComputeBodySchema } from "./schemas.ts"
 import { adminBodyOf, isReply, type QueryReply, receiveAdminBody, refuse, refuseBadParameter, refuseRepeated, warehouseUnavailable } from "./query-route.ts"
 import { accepted, awaitJob, isRunning, type Jobs, jobView, operationView } from "./jobs.ts"
 import { refuseUnknownParameter } from "./pages.ts"
@@ -34,7 +34,7 @@ const DAY_MS = 86_400_000
 /** Profiles listed as changed in a summary unless ?limit= says otherwise, and the most it may say. */
 const DEFAULT_CHANGED = 100
 const MAX_CHANGED = 10_000
-const validateComputeBody = ajv.compile<{ asOf?: string; tenant?: string; wait?: boolean }>(relationsComputeBodySchema)
+const validateComputeBody = compiledOnFirstUse<{ asOf?: string; tenant?: string; wait?: boolean }>(relationsComputeBodySchema)
 const COMPUTE_BODY = 'the body must be JSON {"asOf"?: "2024-11-01", "tenant"?: "...", "wait"?: true}'
 /** The kind of job a compute is (ingest/jobs.ts): GET /v1/operations lists it beside the others. */
 export const COMPUTE_JOB = "relations-compute"

@@ -1,5 +1,5 @@
 // The one ajv instance of the process: schemas are compiled once, at start-up, by the module that owns them.
-import { Ajv, type ErrorObject } from "ajv"
+import { type AnySchema, Ajv, type ErrorObject, type ValidateFunction } from "ajv"
 
 const ISO_DATE_TIME =
   /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?(Z|[+-]\d{2}(?::?\d{2})?)?$/i
@@ -137,6 +137,18 @@ const parseUncached = (text: string): number => {
 
 export const ajv = new Ajv({ allErrors: false, strict: true, strictRequired: false, allowUnionTypes: true })
 ajv.addFormat("iso-date-time", { type: "string", validate: (s: string) => !Number.isNaN(parseIsoDateTime(s)) })
+
+/**
+ * ajv.compile(schema), done when the validator is first called instead of when its module loads: every cdp command
+ * imports every route and source, and compiling all their schemas at load took about 70 ms of CPU of each command's
+ * start-up (`cdp --version` included), most of it for destinations nobody configured. `errors` reads the compiled one's.
+ */
+export const compiledOnFirstUse = <T>(schema: AnySchema): ValidateFunction<T> => {
+  let compiled: ValidateFunction<T> | undefined
+  const validate = ((data: unknown) => (compiled ??= ajv.compile<T>(schema))(data)) as ValidateFunction<T>
+  Object.defineProperty(validate, "errors", { get: () => compiled?.errors ?? null })
+  return validate
+}
 
 /** A JSON object (not null, not an array). */
 export const isJsonObject = (v: unknown): v is { readonly [key: string]: unknown } =>

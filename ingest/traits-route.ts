@@ -11,13 +11,13 @@ import { Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
 import type { Principal } from "./auth.ts"
 import { MASK, MASKED_KINDS, maskValues, namedForIdentifier } from "./mask.ts"
 import { adminBodyOf, isReply, type QueryReply, receiveAdminBody, refuse, refuseFailure, refuseRepeated, refuseTooSlow } from "./query-route.ts"
-import { ajv, traitsPreviewBodySchema } from "./schemas.ts"
+import { compiledOnFirstUse, traitsPreviewBodySchema } from "./schemas.ts"
 import { DEFAULT_TENANT } from "./writekeys.ts"
 
 export const TRAITS_PREVIEW_PATH = "/v1/traits/preview"
 /** Profiles shown unless "sample" says otherwise (as `cdp traits preview --sample`). */
 const DEFAULT_SAMPLE = 10
-const validateBody = ajv.compile<{ definition: object; sample?: number; tenant?: string }>(traitsPreviewBodySchema)
+const validateBody = compiledOnFirstUse<{ definition: object; sample?: number; tenant?: string }>(traitsPreviewBodySchema)
 const BODY = 'the body must be JSON {"definition": {"name", "kind", "events"?, "channels"?, "of"?, "windowDays"?}, "sample"?: 1-1000, "tenant"?: "..."}'
 
 /** A preview as a masked reader gets it: a masked number of the distribution is "[masked]". */

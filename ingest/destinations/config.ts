@@ -2,7 +2,7 @@
 // type (what each needs, each API's batch limit), with defaults filled in. Credentials are shown redacted.
 import type { ErrorObject } from "ajv"
 import { JsonFileUnreadable, readJsonFileText } from "../json-file.ts"
-import { ajv, errorField } from "../schemas.ts"
+import { compiledOnFirstUse, errorField } from "../schemas.ts"
 import schema from "./destinations.schema.json" with { type: "json" }
 
 export type DestinationType = "ndjson" | "csv" | "webhook" | "hubspot" | "salesforce"
@@ -57,7 +57,7 @@ interface RawDestination {
 
 type RawDestinations = Readonly<Record<string, ReadonlyArray<RawDestination>>>
 
-const validate = ajv.compile<RawDestinations>(schema)
+const validate = compiledOnFirstUse<RawDestinations>(schema)
 
 /** What each API takes at most in one request, and its default pace (HubSpot: 100 requests per 10 s per app). */
 export const LIMITS: Readonly<Record<DestinationType, { readonly maxBatch: number; readonly ratePerSecond: number; readonly burst: number }>> = {

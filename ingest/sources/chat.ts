@@ -2,7 +2,7 @@
 // webhook posts single messages, which become one "Chat Message" each. Only the visitor's words are `text`.
 import { type Identifier, type JsonObject, putField, type RawItem, type Rejection } from "../message.ts"
 import { readJson } from "../json.ts"
-import { ajv, parseIsoDateTime } from "../schemas.ts"
+import { compiledOnFirstUse, parseIsoDateTime } from "../schemas.ts"
 import messageSchema from "./chat-message.schema.json" with { type: "json" }
 import schema from "./chat.schema.json" with { type: "json" }
 import type { ImportContext, ImportedItem } from "./index.ts"
@@ -44,8 +44,8 @@ export interface ChatLiveMessage {
   readonly visitor_name?: string
 }
 
-const validateTranscriptSchema = ajv.compile<ChatTranscript>(schema)
-const validateLiveSchema = ajv.compile<ChatLiveMessage>(messageSchema)
+const validateTranscriptSchema = compiledOnFirstUse<ChatTranscript>(schema)
+const validateLiveSchema = compiledOnFirstUse<ChatLiveMessage>(messageSchema)
 
 const RULES: Readonly<Record<string, string>> = { "/conversation_id": "missing_conversation_id" }
 

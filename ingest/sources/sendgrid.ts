@@ -4,7 +4,7 @@ import { createPublicKey, type KeyObject, verify } from "node:crypto"
 import { type JsonObject, putField, type RawItem, type Rejection } from "../message.ts"
 import { readJson } from "../json.ts"
 import { decodeUtf8 } from "../utf8.ts"
-import { ajv } from "../schemas.ts"
+import { compiledOnFirstUse } from "../schemas.ts"
 import type { ImportContext, ImportedItem } from "./index.ts"
 import { explainSchemaError, type ItemMaker, itemMaker, locate, parseNdjsonText, readWholeFile, withinLimit } from "./items.ts"
 import schema from "./sendgrid.schema.json" with { type: "json" }
@@ -30,7 +30,7 @@ export interface SendgridEvent {
   readonly [field: string]: unknown
 }
 
-const validateSchema = ajv.compile<SendgridEvent>(schema)
+const validateSchema = compiledOnFirstUse<SendgridEvent>(schema)
 
 /** Canonical event names, in the words of Segment's e-mail spec. */
 export const SENDGRID_EVENT_NAMES: Readonly<Record<SendgridEventType, string>> = {

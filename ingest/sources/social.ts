@@ -1,7 +1,7 @@
 // Posts and reviews from networks other than X (review sites, forums, other social apps), as generic NDJSON:
 // one "Social Post" (or "Review", when rated) per line, keyed by network and id.
 import { type JsonObject, putField, type RawItem, type Rejection } from "../message.ts"
-import { ajv, parseIsoDateTime } from "../schemas.ts"
+import { compiledOnFirstUse, parseIsoDateTime } from "../schemas.ts"
 import type { ImportContext, ImportedItem } from "./index.ts"
 import { explainSchemaError, type ItemMaker, itemMaker, locate, parseNdjsonText, readNdjsonFile } from "./items.ts"
 import schema from "./social.schema.json" with { type: "json" }
@@ -23,7 +23,7 @@ export interface SocialPost {
   readonly [field: string]: unknown
 }
 
-const validateSchema = ajv.compile<SocialPost>(schema)
+const validateSchema = compiledOnFirstUse<SocialPost>(schema)
 
 const RULES: Readonly<Record<string, string>> = { "/created_at": "bad_timestamp", "/rating": "bad_rating" }
 const PATTERNS: Readonly<Record<string, string>> = { "/network": "must be a name without colons or spaces" }
