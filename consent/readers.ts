@@ -179,31 +179,39 @@ export const tcfOverBudget = (tcString: string, budget: TcfBudget): boolean =>
 export const gppOverBudget = (gppString: string, budget: TcfBudget): boolean =>
   budget.spentMs >= budget.limitMs && !gppReadings.has(gppString.trim())
 
-const readTcfString = (tcString: string, budget?: TcfBudget): TcfReading => {
-  const text = tcString.trim()
-  const cached = tcfReadings.get(text)
+/**
+ * A consent string's reading: from `cache` when read lately, else decoded (and kept, unless longer than any real
+ * string), its time charged to `budget`.
+ */
+const cachedReading = <R>(cache: Map<string, R>, text: string, decode: () => R, budget: TcfBudget | undefined): R => {
+  const cached = cache.get(text)
   if (cached !== undefined) return cached
   const started = performance.now()
-  let reading: TcfReading
-  if (tcfTooCostly(text)) {
-    reading = { problem: "its vendor ranges name more vendor ids than any vendor list holds" }
-  } else {
-    try {
-      reading = { model: tcStrings().decode(text) }
-    } catch (e) {
-      const why = String((e as Error).message ?? e)
-      reading = { problem: why.length > 100 ? `${why.slice(0, 100)}…` : why }
-    }
-  }
+  const reading = decode()
   if (text.length <= CACHED_TCF_CHARS) {
-    if (tcfReadings.size >= CACHED_TCF_STRINGS) tcfReadings.delete(tcfReadings.keys().next().value!)
-    tcfReadings.set(text, reading)
+    if (cache.size >= CACHED_TCF_STRINGS) cache.delete(cache.keys().next().value!)
+    cache.set(text, reading)
   }
   if (budget !== undefined) {
     budget.spentMs += performance.now() - started
     budget.decoded++
   }
   return reading
+}
+
+const decodeTcf = (text: string): TcfReading => {
+  if (tcfTooCostly(text)) return { problem: "its vendor ranges name more vendor ids than any vendor list holds" }
+  try {
+    return { model: tcStrings().decode(text) }
+  } catch (e) {
+    const why = String((e as Error).message ?? e)
+    return { problem: why.length > 100 ? `${why.slice(0, 100)}…` : why }
+  }
+}
+
+const readTcfString = (tcString: string, budget?: TcfBudget): TcfReading => {
+  const text = tcString.trim()
+  return cachedReading(tcfReadings, text, () => decodeTcf(text), budget)
 }
 
 /**
@@ -405,19 +413,7 @@ const decodeGpp = (text: string, budget?: TcfBudget): GppReading => {
 
 const readGppString = (gppString: string, budget?: TcfBudget): GppReading => {
   const text = gppString.trim()
-  const cached = gppReadings.get(text)
-  if (cached !== undefined) return cached
-  const started = performance.now()
-  const reading = decodeGpp(text, budget)
-  if (text.length <= CACHED_TCF_CHARS) {
-    if (gppReadings.size >= CACHED_TCF_STRINGS) gppReadings.delete(gppReadings.keys().next().value!)
-    gppReadings.set(text, reading)
-  }
-  if (budget !== undefined) {
-    budget.spentMs += performance.now() - started
-    budget.decoded++
-  }
-  return reading
+  return cachedReading(gppReadings, text, () => decodeGpp(text, budget), budget)
 }
 
 /** Why a GPP string cannot be read (as tcfProblem); undefined when it can. */
