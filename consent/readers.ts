@@ -145,11 +145,40 @@ const tcfTooCostly = (tcString: string): boolean => {
   return false
 }
 
-type TcfReading = { readonly model: ReturnType<typeof TCString.decode> } | { readonly problem: string }
+/**
+ * What the readers take from a decoded TCF string: the TCF purposes consented to and allowed on legitimate interest,
+ * and the vendors consented to as a bitset (a few KB for the longest list a string may name; the decoded model held
+ * far more), so that many strings fit among those read lately.
+ */
+interface TcfGrants {
+  readonly purposeConsents: ReadonlySet<number>
+  readonly purposeLegitimateInterests: ReadonlySet<number>
+  readonly vendorConsents: Uint8Array
+}
 
-/** Strings decoded lately: a browser sends its string with every message, and the edge and the stage both read it. */
+type TcfReading = { readonly grants: TcfGrants } | { readonly problem: string }
+
+const vendorConsented = (grants: TcfGrants, vendorId: number): boolean =>
+  vendorId >= 0 && ((grants.vendorConsents[vendorId >> 3] ?? 0) & (1 << (vendorId & 7))) !== 0
+
+const grantsOf = (model: ReturnType<typeof TCString.decode>): TcfGrants => {
+  const ids = (vector: { forEach: (f: (value: boolean, id: number) => void) => void }) => {
+    const out = new Set<number>()
+    vector.forEach((value, id) => { if (value) out.add(id) })
+    return out
+  }
+  const vendors = new Uint8Array((model.vendorConsents.maxId >> 3) + 1)
+  model.vendorConsents.forEach((value, id) => { if (value) vendors[id >> 3]! |= 1 << (id & 7) })
+  return { purposeConsents: ids(model.purposeConsents), purposeLegitimateInterests: ids(model.purposeLegitimateInterests), vendorConsents: vendors }
+}
+
+/**
+ * Strings read lately: a browser sends its string with every message, and the edge and the consent stage both read
+ * it. Enough that the stage finds what the edge read even when a burst of requests brought thousands of others in
+ * between (each request's decoding is bounded, TCF_BUDGET_MS, not the number of requests); at most about 7 KB each.
+ */
 const tcfReadings = new Map<string, TcfReading>()
-const CACHED_TCF_STRINGS = 256
+const CACHED_TCF_STRINGS = 4096
 /** Longer strings are decoded each time rather than held (a real one is a few hundred characters). */
 const CACHED_TCF_CHARS = 4096
 
@@ -202,7 +231,7 @@ const cachedReading = <R>(cache: Map<string, R>, text: string, decode: () => R, 
 const decodeTcf = (text: string): TcfReading => {
   if (tcfTooCostly(text)) return { problem: "its vendor ranges name more vendor ids than any vendor list holds" }
   try {
-    return { model: tcStrings().decode(text) }
+    return { grants: grantsOf(tcStrings().decode(text)) }
   } catch (e) {
     const why = String((e as Error).message ?? e)
     return { problem: why.length > 100 ? `${why.slice(0, 100)}…` : why }
@@ -227,15 +256,15 @@ export const tcfProblem = (tcString: string, budget?: TcfBudget): string | undef
 export const readTcf = (tcString: string, policy: ConsentPolicy): ReadonlyArray<{ purpose: string; state: "granted" | "denied" }> => {
   const reading = readTcfString(tcString)
   if ("problem" in reading) return []
-  const model = reading.model
-  const vendorOk = policy.tcfVendorId === undefined || model.vendorConsents.has(policy.tcfVendorId)
+  const grants = reading.grants
+  const vendorOk = policy.tcfVendorId === undefined || vendorConsented(grants, policy.tcfVendorId)
   const out: Array<{ purpose: string; state: "granted" | "denied" }> = []
   for (const [purpose, tcfPurposes] of Object.entries(policy.tcf)) {
     const p = policy.purposes[purpose]
     if (p === undefined) continue
-    const allowedBy = p.basis === "consent" ? model.purposeConsents : model.purposeLegitimateInterests
+    const allowedBy = p.basis === "consent" ? grants.purposeConsents : grants.purposeLegitimateInterests
     // Purpose 1 (storage on a device) can only be consented to, whatever the basis of the rest.
-    const granted = vendorOk && tcfPurposes.every((n) => (n === 1 ? model.purposeConsents : allowedBy).has(n))
+    const granted = vendorOk && tcfPurposes.every((n) => (n === 1 ? grants.purposeConsents : allowedBy).has(n))
     out.push({ purpose, state: granted ? "granted" : "denied" })
   }
   return out

@@ -1,7 +1,7 @@
 import { GVL, TCModel, TCString } from "@iabtcf/core"
 import { Effect } from "effect"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
-import { consentHistory, consentState, DEFAULT_POLICY, readTcf, tcfProblem } from "../../consent/index.ts"
+import { consentHistory, consentState, DEFAULT_POLICY, readTcf, tcfBudget, tcfProblem } from "../../consent/index.ts"
 import { basicAuth, freshDir, post, query, removeDir, withCollector, WRITE_KEY } from "../support/pipeline.ts"
 import { submit, web, withConsent } from "./support.ts"
 
@@ -74,6 +74,24 @@ describe("a TCF string's cost to decode", () => {
     }
     // A list as long as the whole vendor list (about 1,500 vendors) in every vector is read.
     expect(tcfProblem(craftedTcf([[1, 1_500]], [[1, 1_500]]))).toBeUndefined()
+  })
+
+  it("a string read at the edge is not decoded again by the consent stage while thousands of other strings arrive", () => {
+    // The stage reads each message's string again: one pushed out of the lately-read strings (256 of them) by others
+    // arriving meanwhile was decoded again in the stage's turn, up to 25 ms each.
+    const first = craftedTcf([[1, 1_000]], [[1, 1_000]])
+    const edge = tcfBudget(1e9)
+    expect(tcfProblem(first, edge)).toBeUndefined()
+    for (let i = 2; i <= 3_000; i++) tcfProblem(craftedTcf([[1, i]]), edge)
+    expect(edge.decoded).toBe(3_000)
+    const stage = tcfBudget(1e9)
+    expect(tcfProblem(first, stage)).toBeUndefined()
+    expect(stage.decoded).toBe(0)
+    // What is kept of a reading still answers the vendor's consent and the purposes.
+    const policy = { ...DEFAULT_POLICY, tcfVendorId: 755 }
+    expect(readTcf(first, policy)).toContainEqual({ purpose: "Analytics", state: "granted" })
+    expect(readTcf(craftedTcf([[1, 754]]), policy).every((r) => r.state === "denied")).toBe(true)
+    expect(readTcf(craftedTcf([[755, 755]]), policy)).toContainEqual({ purpose: "Analytics", state: "granted" })
   })
 
   it("one naming vendors as real lists do (ranges and restrictions of a few thousand ids) is read", () => {
