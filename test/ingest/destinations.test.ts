@@ -240,7 +240,9 @@ describe("exports", () => {
     expect(hook.records.size).toBe(1)
     // The CSV file that named the person was removed by the erasure itself (the exports/ area of the registry).
     expect(JSON.stringify(r.files)).not.toContain("person2")
-  })
+    // An erasure scans every table and rewrites the parts that hold the person: 19 s here at load 5, over the default
+    // 60 s at load 16 in CI, where the run it left going then held the file's embedded warehouse from the tests after.
+  }, 180_000)
 
   it("Salesforce: upsert by external id, per-record errors, REQUEST_LIMIT_EXCEEDED dead-lettered at once (a 24-hour budget)", async () => {
     const sf = keep(await salesforceServer({ apiLimit: 3 }))
