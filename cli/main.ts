@@ -265,8 +265,7 @@ Examples:
     const sourceOptionsOf = Effect.map(readSetting(SETTINGS.sourceOptions), (all) => opts.sourceOptions ?? all[opts.source])
     if (opts.dryRun) return runCommand(Effect.scoped(Effect.flatMap(sourceOptionsOf, (sourceOptions) => dryRun(opts.source, file, opts.tenant, sourceOptions))))
     const config = backendConfig(opts.dataDir)
-    const main = (path: string) => Effect.gen(function* () {
-      const sourceOptions = yield* sourceOptionsOf
+    const main = (path: string, sourceOptions: Record<string, unknown> | undefined) => Effect.gen(function* () {
       const progress = progressBar(path)
       const summary = yield* importFile(opts.source, path, { tenant: opts.tenant, onProgress: progress.update, sourceOptions }).pipe(
         Effect.ensuring(Effect.sync(() => progress.stop())),
@@ -282,8 +281,9 @@ Examples:
       if (summary.rejected > 0) process.stdout.write(`  see why: ${seeWhy}\n`)
     })
     // Stdin ("-") is saved to a file before the warehouse opens: the embedded engine sets stdin aside (warehouse/stdin.ts).
-    runCommand(Effect.scoped(Effect.flatMap(readableFile(file), (path) => main(path).pipe(Effect.provide(pipelineLayer(config))))).pipe(
-      Effect.provide(commandLogger)))
+    // The settings are read first too: a wrong one refuses the command before the data dir is made.
+    runCommand(Effect.scoped(Effect.flatMap(Effect.all([readableFile(file), sourceOptionsOf]), ([path, sourceOptions]) =>
+      main(path, sourceOptions).pipe(Effect.provide(pipelineLayer(config))))).pipe(Effect.provide(commandLogger)))
   })
 
 program
@@ -300,12 +300,15 @@ Examples:
   $ CDP_X_BEARER_TOKEN=... CDP_X_QUERIES='["@harborlane","#harborlane"]' npx cdp x-search`)
   .action((opts: { tenant: string; dataDir?: string }) => {
     const config = backendConfig(opts.dataDir)
+    // The settings are read before the data dir is made: a wrong one refuses the command without leaving one behind.
     const main = Effect.gen(function* () {
       const x = yield* loadXConfig(yield* xEnvironment)
-      const summaries = yield* xSearchOnce(x, opts.tenant)
-      for (const s of summaries) process.stdout.write(`${JSON.stringify(s)}\n`)
+      return yield* Effect.gen(function* () {
+        const summaries = yield* xSearchOnce(x, opts.tenant)
+        for (const s of summaries) process.stdout.write(`${JSON.stringify(s)}\n`)
+      }).pipe(Effect.provide(pipelineLayer(config)))
     })
-    runCommand(main.pipe(Effect.provide(pipelineLayer(config)), Effect.provide(commandLogger)))
+    runCommand(main.pipe(Effect.provide(commandLogger)))
   })
 
 program

@@ -89,9 +89,11 @@ describe("a newcomer's mistakes", () => {
       [{ CDP_SOURCE_OPTIONS: "{" }, ["ingest", "--source", "calls", "x.csv", "--data-dir", data], "CDP_SOURCE_OPTIONS must be"],
       [{ CDP_SOURCE_OPTIONS: "[1]" }, ["ingest", "--source", "calls", "x.csv", "--dry-run"], "CDP_SOURCE_OPTIONS must be"],
     ]
-    // Each on a data dir of its own: x-search opens its data dir before it reads CDP_X_QUERIES, and a data dir is one
-    // process's at a time.
+    // Each on a data dir of its own: a data dir is one process's at a time.
     await refusedEach(cases.map(([env, args, names], i) => [args.map((a) => (a === data ? `${data}-${i}` : a)), names, env] as const))
+    // Refused before anything is made: x-search and ingest made the data dir first, then read CDP_X_QUERIES and
+    // CDP_SOURCE_OPTIONS (a newcomer's typo in a setting left an empty data dir behind).
+    for (const [i] of cases.entries()) expect(existsSync(`${data}-${i}`), `case ${i}`).toBe(false)
   })
 
   it("a missing file or an unusable data dir is one line naming it, exit 1", async () => {
