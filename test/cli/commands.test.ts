@@ -113,6 +113,7 @@ describe("cdp query", () => {
     expect(write.stderr).toContain("only reading statements")
     const sneaky = await runCdp(["query", "SELECT 1; DROP TABLE events", "--data-dir", data])
     expect(sneaky.stderr).toContain("one statement")
+    expect(sneaky.status).toBe(1)
   })
 })
 
