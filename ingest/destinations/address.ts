@@ -80,7 +80,7 @@ export const addressKind = (address: string): { readonly kind: string; readonly 
  * The address to connect to for a URL's host, checked: an address written in the URL is taken as written (the
  * configuration's checks refused the ones never taken); a name is resolved, and every answer must be public, or
  * private with `privateNetwork` (an answer list mixing one private address with public ones is refused whole: the
- * connection could be made to any of them). Throws AddressRefused naming the name, the address and what it is.
+ * connection could be made to any of them). Throws AddressRefused naming the name and what it resolves to.
  */
 export const vetHost = async (hostname: string, options: {
   readonly privateNetwork?: boolean | undefined
@@ -95,7 +95,9 @@ export const vetHost = async (hostname: string, options: {
   for (const a of answers) {
     const what = addressKind(a.address)
     if (what !== undefined && !(what.private && options.privateNetwork === true)) {
-      throw new AddressRefused(`${host} resolves to ${a.address}, ${what.kind}: refused` +
+      // The kind, not the address: the refusal reaches the delivery log and the listening report, which marketers
+      // read, and an internal address is not theirs to learn.
+      throw new AddressRefused(`${host} resolves to ${what.kind}: refused` +
         (what.private ? ` (${options.privateHint ?? `write the address in the URL, or set "privateNetwork": true for a receiver on this machine or the private network`})` : ""))
     }
   }

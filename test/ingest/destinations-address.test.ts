@@ -35,7 +35,7 @@ describe("a destination whose host name resolves to a private address", () => {
         return { r, details, r2 }
       }))
       expect([r.upserted, r.deadLettered, r.requests]).toEqual([0, 1, 1])
-      expect(details).toEqual([expect.stringContaining("not sent: localhost resolves to 127.0.0.1, a loopback address (this machine): refused")])
+      expect(details).toEqual([expect.stringContaining("not sent: localhost resolves to a loopback address (this machine): refused")])
       // The operator's opt-in for a receiver on this machine or the private network.
       expect([r2.upserted, r2.deadLettered]).toEqual([1, 0])
       expect(reached).toBe(1)
@@ -56,10 +56,10 @@ describe("a destination whose host name resolves to a private address", () => {
       // One private answer among public ones is refused whole; link-local is refused even with the opt-in.
       const mixed = async () => [{ address: "93.184.216.34", family: 4 as const }, { address: "10.1.2.3", family: 4 as const }]
       await expect(request(`http://crm.example:${port}/in`, { method: "POST", headers: {} }, AbortSignal.timeout(5000), { resolve: mixed }))
-        .rejects.toThrow("crm.example resolves to 10.1.2.3, a private address: refused")
+        .rejects.toThrow("crm.example resolves to a private address: refused")
       const metadata = async () => [{ address: "169.254.169.254", family: 4 as const }]
       await expect(request(`http://crm.example:${port}/in`, { method: "POST", headers: {} }, AbortSignal.timeout(5000), { privateNetwork: true, resolve: metadata }))
-        .rejects.toThrow("crm.example resolves to 169.254.169.254, a link-local address")
+        .rejects.toThrow("crm.example resolves to a link-local address")
       expect(reached).toBe(1)
     } finally {
       receiver.server.close()
