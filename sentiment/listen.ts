@@ -3,15 +3,13 @@
 // volume) that raise an alert row and a webhook call. Figures come from ClickHouse; spam filtering and topics, which
 // need the texts, run here. The report holds counts, public handles and phrases, never a text.
 import { createHash } from "node:crypto"
-import { request as httpRequest } from "node:http"
-import { request as httpsRequest } from "node:https"
 import { Data, Effect } from "effect"
 import { refusingProfilesOfChannel } from "../consent/index.ts"
 import {
   ASPECTS_SQL, AUTHOR_COUNT_SQL, AUTHORS_BY_ENGAGEMENT_SQL, AUTHORS_BY_REACH_SQL, DAYS_SQL, EXISTING_ALERTS_SQL, FEATURES_SQL,
   storeAlerts,
 } from "../warehouse/listening.ts"
-import { AddressRefused, addressKind, pinnedLookup, type Resolver, vetHost } from "../ingest/destinations/index.ts"
+import { AddressRefused, RedirectRefused, request, type Resolver } from "../ingest/destinations/index.ts"
 import { DateNotOnCalendar, dateOffTheCalendar, EARLIEST_DAY, EARLIEST_MS } from "../warehouse/calendar.ts"
 import { chDateTime } from "../warehouse/sink.ts"
 import { Warehouse, type WarehouseQueryError, type WarehouseRejectedRows, type WarehouseUnavailable } from "../warehouse/warehouse.ts"
@@ -309,37 +307,25 @@ export interface AlertPayload {
 const WEBHOOK_TIMEOUT_MS = 5_000
 
 /**
- * POSTs one alert; resolves to undefined when delivered or to why not, never rejects. A redirect is not followed (it
- * could lead the server's request to an address the configured URL does not name) and the answer's body is not read
- * (its status says all: an endless body held the server's memory and the report until the timeout). The URL's host
- * name must resolve to public addresses, and the call goes to the address checked (ingest/destinations' rule: DNS
- * could otherwise point it at this machine, the private network or a metadata service); an address written in the
- * URL is taken, but a link-local or metadata one.
+ * POSTs one alert; resolves to undefined when delivered or to why not, never rejects. It goes through the destinations'
+ * one vetted HTTP path (ingest/destinations/http.ts `request`): the URL's host name must resolve to public addresses,
+ * and the call goes to the address checked (DNS could otherwise point it at this machine, the private network or a
+ * metadata service); an address written in the URL is taken, but a link-local or metadata one. A redirect is not
+ * followed (it could lead the server's request to an address the configured URL does not name) and the answer's body
+ * is not read (its status says all: an endless body held the server's memory and the report until the timeout). The
+ * reasons name the kind of address refused, never the address (the report's readers are marketers).
  */
 export const deliverAlert = async (url: string, payload: AlertPayload, resolve?: Resolver): Promise<string | undefined> => {
   try {
-    const u = new URL(url)
-    const written = addressKind(u.hostname.replace(/^\[|\]$/g, ""))
-    if (written !== undefined && !written.private && written.kind !== "not an IP address") return `refused: the webhook's address is ${written.kind}`
-    const pinned = await vetHost(u.hostname, { resolve, privateHint: "write the receiver's address in CDP_ALERT_WEBHOOK_URL" })
-    const body = JSON.stringify(payload)
-    const send = u.protocol === "https:" ? httpsRequest : httpRequest
-    const status = await new Promise<number>((done, fail) => {
-      const req = send(u, {
-        method: "POST", signal: AbortSignal.timeout(WEBHOOK_TIMEOUT_MS),
-        headers: { "content-type": "application/json", "content-length": String(Buffer.byteLength(body)) },
-        ...(pinned === undefined ? {} : { lookup: pinnedLookup(pinned) }),
-      }, (res) => {
-        res.destroy()
-        done(res.statusCode ?? 0)
-      })
-      req.on("error", fail)
-      req.end(body)
-    })
-    if (status >= 300 && status < 400) return `HTTP ${status} (a redirect: not followed)`
-    return status >= 200 && status < 300 ? undefined : `HTTP ${status}`
+    const a = await request(url, {
+      method: "POST", body: JSON.stringify(payload), headers: { "content-type": "application/json" },
+    }, AbortSignal.timeout(WEBHOOK_TIMEOUT_MS), { resolve, readBody: false, privateHint: "write the receiver's address in CDP_ALERT_WEBHOOK_URL" })
+    return a.status >= 200 && a.status < 300 ? undefined : `HTTP ${a.status}`
   } catch (error) {
-    if (error instanceof AddressRefused) return `refused: ${error.message.replace(/^\S+ resolves/, "its host name resolves")}`
+    if (error instanceof RedirectRefused) return `HTTP ${error.status} (a redirect: not followed)`
+    if (error instanceof AddressRefused) {
+      return error.written ? `refused: the webhook's address is ${error.kind}` : `refused: ${error.message.replace(/^\S+ resolves/, "its host name resolves")}`
+    }
     const code = (error as { code?: unknown; cause?: { code?: unknown } }).code ?? (error as { cause?: { code?: unknown } }).cause?.code
     if ((error as Error).name === "TimeoutError" || (error as Error).name === "AbortError") return "timeout"
     return typeof code === "string" ? code : "unreachable"

@@ -17,9 +17,18 @@ export type Resolver = (host: string) => Promise<ReadonlyArray<Resolved>>
 export const systemResolver: Resolver = async (host) =>
   (await systemLookup(host, { all: true, verbatim: true })).map((a) => ({ address: a.address, family: a.family === 6 ? 6 : 4 }))
 
-/** A name whose answer cdp does not connect to; its message says which address and why. */
+/** A host cdp does not connect to; its message says what the address is (its kind, never the address) and why. */
 export class AddressRefused extends Error {
   readonly _tag = "AddressRefused"
+  /** What the address is ("a private address"), as the message says it. */
+  readonly kind: string
+  /** The address was written in the URL (not what its host name resolves to). */
+  readonly written: boolean
+  constructor(message: string, kind: string, written: boolean) {
+    super(message)
+    this.kind = kind
+    this.written = written
+  }
 }
 
 const v4Number = (address: string): number => address.split(".").reduce((n, p) => n * 256 + Number(p), 0)
@@ -77,10 +86,12 @@ export const addressKind = (address: string): { readonly kind: string; readonly 
 }
 
 /**
- * The address to connect to for a URL's host, checked: an address written in the URL is taken as written (the
- * configuration's checks refused the ones never taken); a name is resolved, and every answer must be public, or
- * private with `privateNetwork` (an answer list mixing one private address with public ones is refused whole: the
- * connection could be made to any of them). Throws AddressRefused naming the name and what it resolves to.
+ * The address to connect to for a URL's host, checked: an address written in the URL is taken as written when it is
+ * public or private (the operator wrote it), never when it is link-local, a metadata service, unspecified, multicast or
+ * reserved (also as NAT64 or ::ffff: write them, which the configuration's checks did not all know); a name is
+ * resolved, and every answer must be public, or private with `privateNetwork` (an answer list mixing one private
+ * address with public ones is refused whole: the connection could be made to any of them). Throws AddressRefused
+ * naming the name and what it resolves to.
  */
 export const vetHost = async (hostname: string, options: {
   readonly privateNetwork?: boolean | undefined
@@ -89,16 +100,21 @@ export const vetHost = async (hostname: string, options: {
   readonly privateHint?: string | undefined
 } = {}): Promise<Resolved | undefined> => {
   const host = hostname.replace(/^\[|\]$/g, "")
-  if (isIP(host) !== 0) return undefined
+  if (isIP(host) !== 0) {
+    const written = addressKind(host)
+    if (written !== undefined && !written.private) throw new AddressRefused(`the address written in the URL is ${written.kind}: refused`, written.kind, true)
+    return undefined
+  }
   const answers = await (options.resolve ?? systemResolver)(host)
-  if (answers.length === 0) throw new AddressRefused(`${host} resolves to no address`)
+  if (answers.length === 0) throw new AddressRefused(`${host} resolves to no address`, "no address", false)
   for (const a of answers) {
     const what = addressKind(a.address)
     if (what !== undefined && !(what.private && options.privateNetwork === true)) {
       // The kind, not the address: the refusal reaches the delivery log and the listening report, which marketers
       // read, and an internal address is not theirs to learn.
       throw new AddressRefused(`${host} resolves to ${what.kind}: refused` +
-        (what.private ? ` (${options.privateHint ?? `write the address in the URL, or set "privateNetwork": true for a receiver on this machine or the private network`})` : ""))
+        (what.private ? ` (${options.privateHint ?? `write the address in the URL, or set "privateNetwork": true for a receiver on this machine or the private network`})` : ""),
+      what.kind, false)
     }
   }
   return answers[0]

@@ -44,6 +44,23 @@ export interface RequestOptions {
   readonly privateNetwork?: boolean | undefined
   /** How names are resolved (tests). */
   readonly resolve?: Resolver | undefined
+  /** What the refusal of a private answer suggests instead (the alert webhook names its own settings). */
+  readonly privateHint?: string | undefined
+  /**
+   * false: the answer's body is not read (its status says all, as for the alert webhook): the connection is closed
+   * once the status and headers are in, and `text` is "".
+   */
+  readonly readBody?: boolean | undefined
+}
+
+/** A 3xx answer (but 304): not followed, as it could lead what is sent to a host nobody configured. */
+export class RedirectRefused extends Error {
+  readonly _tag = "RedirectRefused"
+  readonly status: number
+  constructor(status: number) {
+    super(`HTTP ${status}: a redirect, not followed`)
+    this.status = status
+  }
 }
 
 /**
@@ -53,7 +70,7 @@ export interface RequestOptions {
  */
 export const request = async (url: string, init: { method: string; headers: Record<string, string>; body?: string }, signal: AbortSignal, options: RequestOptions = {}): Promise<Answer> => {
   const u = new URL(url)
-  const pinned = await vetHost(u.hostname, options)
+  const pinned = await vetHost(u.hostname, { privateNetwork: options.privateNetwork, resolve: options.resolve, privateHint: options.privateHint })
   signal.throwIfAborted()
   const send = u.protocol === "https:" ? httpsRequest : httpRequest
   const res = await new Promise<IncomingMessage>((resolve, reject) => {
@@ -68,9 +85,11 @@ export const request = async (url: string, init: { method: string; headers: Reco
   const status = res.statusCode ?? 0
   if (status >= 300 && status < 400 && status !== 304) {
     res.destroy()
-    throw new Error(`HTTP ${status}: a redirect, not followed`)
+    throw new RedirectRefused(status)
   }
-  const text = await readBounded(res)
+  let text = ""
+  if (options.readBody === false) res.destroy()
+  else text = await readBounded(res)
   const headers = new Headers()
   for (const [name, value] of Object.entries(res.headers)) {
     if (value === undefined) continue

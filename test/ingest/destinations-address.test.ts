@@ -67,6 +67,17 @@ describe("a destination whose host name resolves to a private address", () => {
   })
 
   it.each([
+    // As NAT64 writes a link-local or metadata address: the configuration's checks know only ::ffff:.
+    ["https://[64:ff9b::a9fe:a9fe]/in", "a link-local address (such as a cloud metadata service)"], ["https://[64:ff9b::6464:64c8]/in", "a cloud metadata service"],
+    ["http://224.0.0.1:8080/in", "a multicast address"], ["http://240.0.0.1:8080/in", "a reserved address"],
+  ])("an address written in the URL that no receiver has (%s) is refused before any connection, not named", async (url, words) => {
+    // An aborted signal: were the address not refused first, the request would stop there, sending nothing anywhere.
+    const refusal = request(url, { method: "POST", headers: {}, body: "{}" }, AbortSignal.abort())
+    await expect(refusal).rejects.toThrow(`the address written in the URL is ${words}: refused`)
+    await expect(refusal).rejects.toSatisfy((e: Error) => !e.message.includes(new URL(url).hostname))
+  })
+
+  it.each([
     ["127.0.0.1", "loopback"], ["::1", "loopback"], ["::ffff:127.0.0.1", "loopback"], ["::ffff:a9fe:a9fe", "link-local"],
     ["10.0.0.7", "private"], ["172.20.1.1", "private"], ["192.168.1.1", "private"], ["fd12::1", "unique-local"],
     ["169.254.169.254", "link-local"], ["fe80::1", "link-local"], ["fd00:ec2::254", "metadata"], ["100.100.100.200", "metadata"],
