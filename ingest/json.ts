@@ -6,6 +6,7 @@
 // surrogate pair (the warehouse refuses the escape JSON.stringify writes for it), and an object naming one key twice
 // (JSON.parse keeps the last, other readers the first: two parsers would disagree about what was sent).
 import type { Rejection } from "./message.ts"
+import { shownText } from "./schemas.ts"
 
 export const JSON_LIMITS = {
   /** Objects and arrays inside one another; ClickHouse's own JSON input stops at 1000. */
@@ -80,7 +81,8 @@ const PAST_SURROGATES = 0xe000
 /** More significant digits than this may not survive as a double: such a number is looked at closely. */
 const SAFE_DIGITS = 15
 
-const shown = (literal: string) => literal.length > 40 ? `${literal.slice(0, 40)}…` : literal
+/** A number literal or a name as a refusal quotes it. */
+const shown = (text: string) => shownText(text, 40)
 
 /** A decimal literal as sign, significant digits and the power of ten of its point (0.DIGITS × 10^point). */
 const decimal = (s: string) => {
@@ -329,7 +331,7 @@ const scan = (text: string, maxDepth: number, partDepth: number, hardDepth: numb
         }
         const names = namesAt[depth] ??= new Set()
         if (names.has(name)) {
-          const why = `the name ${JSON.stringify(name.length > 40 ? `${name.slice(0, 40)}…` : name)} appears more than once in ` +
+          const why = `the name ${JSON.stringify(shown(name))} appears more than once in ` +
             "one object: readers differ on which value counts (the first or the last), so send each name once"
           if (note("duplicate_key", why, next + 1)) return { found }
         } else names.add(name)

@@ -6,7 +6,7 @@ import { gppOverBudget, gppProblem, type TcfBudget, tcfOverBudget, tcfProblem, U
 import { type CanonicalEvent, type EventType, type Identifier, type JsonObject, putField, type RawItem, type Rejection } from "../message.ts"
 import {
   ajv, describeType, errorField, formatIsoDateTime, inWarehouseRange, isJsonObject, isoDateTimeOutOfRange, outOfRangeWords,
-  parseIsoDateTime, valueAt,
+  parseIsoDateTime, shownText, valueAt,
 } from "../schemas.ts"
 import schema from "./segment.schema.json" with { type: "json" }
 
@@ -93,50 +93,45 @@ const explain = (error: ErrorObject, message: unknown): Rejection => {
 /** A JSON pointer's segment for an object key. */
 const pointerSegment = (key: string) => key.replace(/~/g, "~0").replace(/\//g, "~1")
 
+/** A field's JSON pointer as a sender writes the path ("/context/consent/tcf" is context.consent.tcf). */
+const dottedName = (field: string) => field.slice(1).replace(/\//g, ".")
+
 /** Where TCF strings travel in a message's context (consent/readers.ts reads them). */
 const TCF_FIELDS = ["tcf", "tcString", "gdpr_consent"] as const
-
-/**
- * A TCF string that cannot be decoded: the consent stage would read nothing from it, and the message land as if no
- * choice was made (the string may have been a withdrawal). A blank one says nothing.
- */
-const undecodableTcf = (value: unknown, field: string, budget?: TcfBudget): Rejection | null => {
-  if (typeof value !== "string" || value.trim() === "") return null
-  if (budget !== undefined && tcfOverBudget(value, budget)) {
-    return rejection("too_many_tcf_strings", field, `${field.slice(1).replace(/\//g, ".")} was not decoded: this request's TCF strings ` +
-      `already took ${budget.limitMs} ms to decode (${budget.decoded} distinct strings), all one request may take; ` +
-      "send fewer distinct TCF strings per batch (this message may be sent again in another)")
-  }
-  const problem = tcfProblem(value, budget)
-  if (problem === undefined) return null
-  const shown = value.length > 40 ? `${value.slice(0, 40)}…` : value
-  return rejection("bad_consent", field, `${field.slice(1).replace(/\//g, ".")} ${JSON.stringify(shown)} is not a TCF consent string that can be decoded ` +
-    `(${problem}): a consent choice that cannot be read is refused, not guessed; send the CMP's string as it gave it, or none`)
-}
 
 /** Where GPP strings travel in a message's context.consent (consent/readers.ts reads them). */
 const GPP_FIELDS = ["gpp", "gppString"] as const
 
 /**
- * A GPP string that is not one, or whose sections the readers read (its TCF EU section, its US sections) do not
- * decode: refused as an undecodable TCF string is. A blank one says nothing; one that is not a string is named.
+ * A consent string (TCF or GPP, as `reader` reads it) that cannot be decoded: the consent stage would read nothing
+ * from it, and the message land as if no choice was made (the string may have been a withdrawal). A blank one says
+ * nothing; one that is not a string is named.
  */
-const undecodableGpp = (value: unknown, field: string, budget?: TcfBudget): Rejection | null => {
-  const name = field.slice(1).replace(/\//g, ".")
+const undecodable = (kind: "TCF" | "GPP", reader: ConsentStringReader, value: unknown, field: string, budget?: TcfBudget): Rejection | null => {
+  const name = dottedName(field)
   if (value === undefined || value === null) return null
-  if (typeof value !== "string") return rejection("bad_consent", field, `${name} must be an IAB GPP string (got ${describeType(value)})`)
+  if (typeof value !== "string") return rejection("bad_consent", field, `${name} must be a ${kind} consent string (got ${describeType(value)})`)
   if (value.trim() === "") return null
-  if (budget !== undefined && gppOverBudget(value, budget)) {
-    return rejection("too_many_tcf_strings", field, `${name} was not decoded: this request's TCF and GPP strings ` +
+  if (budget !== undefined && reader.overBudget(value, budget)) {
+    return rejection("too_many_tcf_strings", field, `${name} was not decoded: this request's ${kind === "TCF" ? "TCF" : "TCF and GPP"} strings ` +
       `already took ${budget.limitMs} ms to decode (${budget.decoded} distinct strings), all one request may take; ` +
-      "send fewer distinct consent strings per batch (this message may be sent again in another)")
+      `send fewer distinct ${kind === "TCF" ? "TCF" : "consent"} strings per batch (this message may be sent again in another)`)
   }
-  const problem = gppProblem(value, budget)
+  const problem = reader.problem(value, budget)
   if (problem === undefined) return null
-  const shown = value.length > 40 ? `${value.slice(0, 40)}…` : value
-  return rejection("bad_consent", field, `${name} ${JSON.stringify(shown)} is not a GPP consent string that can be decoded ` +
+  return rejection("bad_consent", field, `${name} ${JSON.stringify(shownText(value, 40))} is not a ${kind} consent string that can be decoded ` +
     `(${problem}): a consent choice that cannot be read is refused, not guessed; send the CMP's string as it gave it, or none`)
 }
+
+/** How `undecodable` reads a string of one kind (consent/readers.ts). */
+interface ConsentStringReader {
+  readonly overBudget: (text: string, budget: TcfBudget) => boolean
+  readonly problem: (text: string, budget?: TcfBudget) => string | undefined
+}
+const TCF_READER: ConsentStringReader = { overBudget: tcfOverBudget, problem: tcfProblem }
+const GPP_READER: ConsentStringReader = { overBudget: gppOverBudget, problem: gppProblem }
+const undecodableTcf = (value: unknown, field: string, budget?: TcfBudget) => undecodable("TCF", TCF_READER, value, field, budget)
+const undecodableGpp = (value: unknown, field: string, budget?: TcfBudget) => undecodable("GPP", GPP_READER, value, field, budget)
 
 /** Where US Privacy strings travel in a message's context.consent (consent/readers.ts reads them). */
 const US_PRIVACY_FIELDS = ["usPrivacy", "us_privacy"] as const
@@ -144,8 +139,8 @@ const US_PRIVACY_FIELDS = ["usPrivacy", "us_privacy"] as const
 /** A US Privacy string the readers cannot read (not a string, or not "1" and three of Y, N, -); blank says nothing. */
 const unreadableUsPrivacy = (value: unknown, field: string): Rejection | null => {
   if (value === undefined || value === null || (typeof value === "string" && (value.trim() === "" || US_PRIVACY.test(value.trim())))) return null
-  const got = typeof value === "string" ? JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value) : describeType(value)
-  return rejection("bad_consent", field, `${field.slice(1).replace(/\//g, ".")} must be an IAB US Privacy string: 1, then notice, ` +
+  const got = typeof value === "string" ? JSON.stringify(shownText(value, 40)) : describeType(value)
+  return rejection("bad_consent", field, `${dottedName(field)} must be an IAB US Privacy string: 1, then notice, ` +
     `opt-out of sale and LSPA, each Y, N or - (e.g. "1YNN"; got ${got}): a consent choice that cannot be read is refused, not guessed`)
 }
 
@@ -161,11 +156,7 @@ export const unreadableConsent = (context: JsonObject | undefined, budget?: TcfB
   if (gpc !== undefined && gpc !== null && typeof gpc !== "boolean") {
     return bad("/context/gpc", `context.gpc must be true or false (got ${describeType(gpc)}); the Sec-GPC: 1 header sets it`)
   }
-  const contextTcf = context["gdpr_consent"]
-  if (contextTcf !== undefined && contextTcf !== null && typeof contextTcf !== "string") {
-    return bad("/context/gdpr_consent", `context.gdpr_consent must be a TCF consent string (got ${describeType(contextTcf)})`)
-  }
-  const contextTcfProblem = undecodableTcf(contextTcf, "/context/gdpr_consent", budget)
+  const contextTcfProblem = undecodableTcf(context["gdpr_consent"], "/context/gdpr_consent", budget)
   if (contextTcfProblem !== null) return contextTcfProblem
   const contextUsp = unreadableUsPrivacy(context["us_privacy"], "/context/us_privacy")
   if (contextUsp !== null) return contextUsp
@@ -175,11 +166,7 @@ export const unreadableConsent = (context: JsonObject | undefined, budget?: TcfB
   if (consent === undefined || consent === null) return null
   if (!isJsonObject(consent)) return bad("/context/consent", `context.consent must be an object (got ${describeType(consent)})`)
   for (const key of TCF_FIELDS) {
-    const value = consent[key]
-    if (value !== undefined && value !== null && typeof value !== "string") {
-      return bad(`/context/consent/${key}`, `context.consent.${key} must be a TCF consent string (got ${describeType(value)})`)
-    }
-    const problem = undecodableTcf(value, `/context/consent/${key}`, budget)
+    const problem = undecodableTcf(consent[key], `/context/consent/${key}`, budget)
     if (problem !== null) return problem
   }
   for (const key of US_PRIVACY_FIELDS) {
@@ -275,8 +262,10 @@ export const validateSegmentMessage = (message: unknown, sizeBytes?: number, bud
   if (m.type === "alias" && isBlankId(m.previousId)) {
     return rejection("missing_previous_id", "/previousId", `${FIELD_RULES["/previousId"]!.what} (got a blank string)`)
   }
-  // consent/readers.ts reads a TCF string from properties too (IAB's gdpr_consent parameter, copied from a URL).
-  return unreadableConsent(m.context, budget) ?? undecodableTcf(m.properties?.["gdpr_consent"], "/properties/gdpr_consent", budget) ??
+  // consent/readers.ts reads a TCF string from properties too (IAB's gdpr_consent parameter, copied from a URL); only a
+  // string there is read (properties are the sender's own).
+  return unreadableConsent(m.context, budget) ??
+    (typeof m.properties?.["gdpr_consent"] === "string" ? undecodableTcf(m.properties["gdpr_consent"], "/properties/gdpr_consent", budget) : null) ??
     (typeof m.properties?.["us_privacy"] === "string" ? unreadableUsPrivacy(m.properties["us_privacy"], "/properties/us_privacy") : null) ??
     (typeof m.properties?.["gpp"] === "string" ? undecodableGpp(m.properties["gpp"], "/properties/gpp", budget) : null)
 }
