@@ -229,6 +229,7 @@ export const SETTINGS = {
   aspectsFile: setting("CDP_ASPECTS_FILE", 'a readable JSON file of aspects per tenant ("*" for every tenant), e.g. {"*":{"sizing":["size","fit"]}}', (v) => Config.String(v).pipe(checked(unlessBlank(readAspectsFile)), Config.map((a) => a ?? {}), Config.withDefault({}))),
   termsFile: setting("CDP_TERMS_FILE", 'a readable JSON file of terms per tenant with a valence -4..4 (0: never sentiment), e.g. {"*":{"restock alert":0}}', (v) => optional(Config.String(v).pipe(checked(unlessBlank(readTermsFile))))),
   alertWebhookUrl: setting("CDP_ALERT_WEBHOOK_URL", "the http(s) URL spike alerts are POSTed to", (v) => optional(Config.String(v).pipe(checked(unlessBlank((s) => httpUrl(s.trim())))))),
+  alertWebhookPrivateNetwork: setting("CDP_ALERT_WEBHOOK_PRIVATE_NETWORK", "true or false (true: CDP_ALERT_WEBHOOK_URL's host name may resolve to this machine or the private network)", (v) => Config.Boolean(v).pipe(Config.withDefault(false))),
   objects: setting("CDP_OBJECTS", "local or s3 (s3 needs CDP_S3_BUCKET; unset: s3 when CDP_S3_BUCKET is set)", (v) => optional(Config.Literals(["local", "s3"], v))),
   s3Bucket: setting("CDP_S3_BUCKET", "the name of an existing S3 bucket (set: objects go to S3, not <data-dir>/objects)", (v) => optional(Config.String(v).pipe(checked(unlessBlank(s3BucketName))))),
   s3Endpoint: setting("CDP_S3_ENDPOINT", "the http(s) URL of an S3-compatible server, without user, password or path, e.g. http://127.0.0.1:9000 (unset: AWS)", (v) => optional(Config.String(v).pipe(checked(unlessBlank(s3Endpoint))))),

@@ -534,11 +534,12 @@ Examples:
       if (tooLong !== undefined) return yield* Effect.fail(new Error(`--since: ${tooLong}`))
       const brand = yield* readSetting(SETTINGS.brandTerms)
       const webhookUrl = opts.alerts ? yield* readSetting(SETTINGS.alertWebhookUrl) : undefined
+      const webhookPrivateNetwork = opts.alerts ? yield* readSetting(SETTINGS.alertWebhookPrivateNetwork) : false
       const backend = backendConfig(opts.dataDir)
       // While cdp serve holds the data dir, its GET /v1/listening/report makes the report (its brand terms and webhook).
       const report = yield* directOrServer(backend, withRelationships(listenReport({
         tenant: opts.tenant, since, ...(until === undefined ? {} : { until }), raiseAlerts: opts.alerts, brand,
-        ...(webhookUrl === undefined ? {} : { webhookUrl }),
+        ...(webhookUrl === undefined ? {} : { webhookUrl, webhookPrivateNetwork }),
       })).pipe(
         Effect.provide(warehouseLayer(backend))), (server) => listenReportThroughServer(server, { tenant: opts.tenant, since, until, alerts: opts.alerts }))
       const text = opts.format === "json" ? JSON.stringify(report, null, 2) : opts.format === "html" ? renderListenHtml(report) : renderListenText(report)

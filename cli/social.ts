@@ -52,14 +52,15 @@ export const runXConnectors = (tenant: string, interval: Duration.Input) =>
 
 /**
  * How `cdp serve` makes GET /v1/listening/report: the report `cdp listen report` prints, with the brand terms
- * (CDP_BRAND_TERMS), the alert webhook (CDP_ALERT_WEBHOOK_URL) and the relationships section.
+ * (CDP_BRAND_TERMS), the alert webhook (CDP_ALERT_WEBHOOK_URL, CDP_ALERT_WEBHOOK_PRIVATE_NETWORK) and the relationships section.
  */
 export const listeningReporter = Effect.gen(function* () {
   const brand = yield* readSetting(SETTINGS.brandTerms)
   const webhookUrl = yield* readSetting(SETTINGS.alertWebhookUrl)
+  const webhookPrivateNetwork = yield* readSetting(SETTINGS.alertWebhookPrivateNetwork)
   const reporter: ListeningReporter = (o) =>
     Effect.flatMap(Effect.promise(() => import("../sentiment/index.ts")), ({ listenReport }) =>
-      withRelationships(listenReport({ ...o, brand, ...(o.raiseAlerts && webhookUrl !== undefined ? { webhookUrl } : {}) })))
+      withRelationships(listenReport({ ...o, brand, ...(o.raiseAlerts && webhookUrl !== undefined ? { webhookUrl, webhookPrivateNetwork } : {}) })))
   return reporter
 })
 

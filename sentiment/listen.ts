@@ -32,6 +32,8 @@ export interface ListenOptions {
   readonly baselineDays?: number
   /** Where alerts are POSTed as JSON; default none (alert rows only). */
   readonly webhookUrl?: string
+  /** The webhook URL's host name may resolve to this machine or the private network (CDP_ALERT_WEBHOOK_PRIVATE_NETWORK). */
+  readonly webhookPrivateNetwork?: boolean
   /** Write alert rows and call the webhook for spikes; default true. */
   readonly raiseAlerts?: boolean
   /** Authors and topics listed; default 10. */
@@ -310,16 +312,25 @@ const WEBHOOK_TIMEOUT_MS = 5_000
  * POSTs one alert; resolves to undefined when delivered or to why not, never rejects. It goes through the destinations'
  * one vetted HTTP path (ingest/destinations/http.ts `request`): the URL's host name must resolve to public addresses,
  * and the call goes to the address checked (DNS could otherwise point it at this machine, the private network or a
- * metadata service); an address written in the URL is taken, but a link-local or metadata one. A redirect is not
+ * metadata service), unless `privateNetwork` (CDP_ALERT_WEBHOOK_PRIVATE_NETWORK=true) lets it resolve to this machine or
+ * the private network, as a destination's "privateNetwork": true does; an address written in the URL is taken, but a
+ * link-local or metadata one. A redirect is not
  * followed (it could lead the server's request to an address the configured URL does not name) and the answer's body
  * is not read (its status says all: an endless body held the server's memory and the report until the timeout). The
  * reasons name the kind of address refused, never the address (the report's readers are marketers).
  */
-export const deliverAlert = async (url: string, payload: AlertPayload, resolve?: Resolver): Promise<string | undefined> => {
+export const deliverAlert = async (url: string, payload: AlertPayload, options: {
+  readonly privateNetwork?: boolean | undefined
+  /** How names are resolved (tests). */
+  readonly resolve?: Resolver | undefined
+} = {}): Promise<string | undefined> => {
   try {
     const a = await request(url, {
       method: "POST", body: JSON.stringify(payload), headers: { "content-type": "application/json" },
-    }, AbortSignal.timeout(WEBHOOK_TIMEOUT_MS), { resolve, readBody: false, privateHint: "write the receiver's address in CDP_ALERT_WEBHOOK_URL" })
+    }, AbortSignal.timeout(WEBHOOK_TIMEOUT_MS), {
+      resolve: options.resolve, privateNetwork: options.privateNetwork, readBody: false,
+      privateHint: "write the receiver's address in CDP_ALERT_WEBHOOK_URL, or set CDP_ALERT_WEBHOOK_PRIVATE_NETWORK=true for a receiver on this machine or the private network",
+    })
     return a.status >= 200 && a.status < 300 ? undefined : `HTTP ${a.status}`
   } catch (error) {
     if (error instanceof RedirectRefused) return `HTTP ${error.status} (a redirect: not followed)`
@@ -491,7 +502,7 @@ export const listenReport: (
           value: s.value, baseline_median: s.median, threshold: s.threshold, mentions, negative,
           text: `${options.tenant}: ${KIND_WORDS[s.kind]} spiked on ${s.day}: ${s.value} (usually ${s.median}, threshold ${s.threshold})`,
         }
-        const failure = yield* Effect.promise(() => deliverAlert(webhookUrl, payload))
+        const failure = yield* Effect.promise(() => deliverAlert(webhookUrl, payload, { privateNetwork: options.webhookPrivateNetwork }))
         if (failure === undefined) {
           delivered++
           notified = true

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { REPO_ROOT, runCdp } from "../support/cli.ts"
 import { freshDir, removeDir } from "../support/pipeline.ts"
 
-const UNSET = { CDP_BRAND_TERMS: undefined, CDP_ASPECTS_FILE: undefined, CDP_TERMS_FILE: undefined, CDP_ALERT_WEBHOOK_URL: undefined }
+const UNSET = { CDP_BRAND_TERMS: undefined, CDP_ASPECTS_FILE: undefined, CDP_TERMS_FILE: undefined, CDP_ALERT_WEBHOOK_URL: undefined, CDP_ALERT_WEBHOOK_PRIVATE_NETWORK: undefined }
 
 let dir: string
 beforeAll(() => { dir = freshDir() })
@@ -44,6 +44,11 @@ describe("sentiment settings through the real CLI", () => {
   it("a CDP_ALERT_WEBHOOK_URL that is not an http(s) URL is one line naming the variable, exit 1", () => {
     const r = runCdp(["listen", "report", "--data-dir", join(dir, "listen")], { env: { ...UNSET, CDP_ALERT_WEBHOOK_URL: "hooks.example/alerts" } })
     expectOneLine(r, "CDP_ALERT_WEBHOOK_URL", /not an http\(s\) URL/)
+  })
+
+  it("a CDP_ALERT_WEBHOOK_PRIVATE_NETWORK that is not true or false is one line naming the variable, exit 1", () => {
+    const r = runCdp(["listen", "report", "--data-dir", join(dir, "listen")], { env: { ...UNSET, CDP_ALERT_WEBHOOK_URL: "https://hooks.example/alerts", CDP_ALERT_WEBHOOK_PRIVATE_NETWORK: "yes please" } })
+    expectOneLine(r, "CDP_ALERT_WEBHOOK_PRIVATE_NETWORK", /true or false/)
   })
 
   it("the terms and aspects files and the brand terms reach the scorer", () => {
