@@ -175,7 +175,7 @@ const grantsOf = (model: ReturnType<typeof TCString.decode>): TcfGrants => {
 /**
  * Strings read lately: a browser sends its string with every message, and the edge and the consent stage both read
  * it. Enough that the stage finds what the edge read even when a burst of requests brought thousands of others in
- * between (each request's decoding is bounded, TCF_BUDGET_MS, not the number of requests); at most about 7 KB each.
+ * between (each request's decoding is bounded, CONSENT_BUDGET_MS, not the number of requests); at most about 7 KB each.
  */
 const tcfReadings = new Map<string, TcfReading>()
 const CACHED_TCF_STRINGS = 4096
@@ -183,36 +183,40 @@ const CACHED_TCF_STRINGS = 4096
 const CACHED_TCF_CHARS = 4096
 
 /**
- * The time one request (a batch of up to 2,500 messages) may spend decoding TCF strings not decoded lately. A string
- * under the caps above can still cost 25 ms (@iabtcf/core is synchronous), so 2,500 distinct ones held `cdp serve`'s
- * event loop, every tenant's requests and /health, for a minute. A real string costs well under a millisecond to
- * 6 ms; a browser sends the same one with every message, so a batch holds few distinct strings.
+ * The time one request (a batch of up to 2,500 messages) may spend decoding consent strings (TCF and GPP alike) not
+ * decoded lately. A TCF string under the caps above can still cost 25 ms (@iabtcf/core is synchronous), so 2,500
+ * distinct ones held `cdp serve`'s event loop, every tenant's requests and /health, for a minute. A real string costs
+ * well under a millisecond to 6 ms; a browser sends the same one with every message, so a batch holds few distinct
+ * strings.
  */
-export const TCF_BUDGET_MS = 200
+export const CONSENT_BUDGET_MS = 200
 
-/** What one request has spent decoding TCF strings (see TCF_BUDGET_MS); made per request, spent as strings are read. */
-export interface TcfBudget {
+/**
+ * What one request has spent decoding consent strings (see CONSENT_BUDGET_MS), whatever their kind: made per
+ * request, spent as strings are read.
+ */
+export interface ConsentBudget {
   spentMs: number
   /** Distinct strings decoded (not found among those decoded lately). */
   decoded: number
   readonly limitMs: number
 }
 
-export const tcfBudget = (limitMs: number = TCF_BUDGET_MS): TcfBudget => ({ spentMs: 0, decoded: 0, limitMs })
+export const consentBudget = (limitMs: number = CONSENT_BUDGET_MS): ConsentBudget => ({ spentMs: 0, decoded: 0, limitMs })
 
-/** Whether reading this string would decode it although `budget` is spent (a string decoded lately costs nothing). */
-export const tcfOverBudget = (tcString: string, budget: TcfBudget): boolean =>
+/** Whether reading this TCF string would decode it although `budget` is spent (a string decoded lately costs nothing). */
+export const tcfOverBudget = (tcString: string, budget: ConsentBudget): boolean =>
   budget.spentMs >= budget.limitMs && !tcfReadings.has(tcString.trim())
 
 /** Whether reading this GPP string would decode it although `budget` is spent (one decoded lately costs nothing). */
-export const gppOverBudget = (gppString: string, budget: TcfBudget): boolean =>
+export const gppOverBudget = (gppString: string, budget: ConsentBudget): boolean =>
   budget.spentMs >= budget.limitMs && !gppReadings.has(gppString.trim())
 
 /**
  * A consent string's reading: from `cache` when read lately, else decoded (and kept, unless longer than any real
  * string), its time charged to `budget`.
  */
-const cachedReading = <R>(cache: Map<string, R>, text: string, decode: () => R, budget: TcfBudget | undefined): R => {
+const cachedReading = <R>(cache: Map<string, R>, text: string, decode: () => R, budget: ConsentBudget | undefined): R => {
   const cached = cache.get(text)
   if (cached !== undefined) return cached
   const started = performance.now()
@@ -238,7 +242,7 @@ const decodeTcf = (text: string): TcfReading => {
   }
 }
 
-const readTcfString = (tcString: string, budget?: TcfBudget): TcfReading => {
+const readTcfString = (tcString: string, budget?: ConsentBudget): TcfReading => {
   const text = tcString.trim()
   return cachedReading(tcfReadings, text, () => decodeTcf(text), budget)
 }
@@ -247,7 +251,7 @@ const readTcfString = (tcString: string, budget?: TcfBudget): TcfReading => {
  * Why a TCF string cannot be read (it does not decode, or would cost more to decode than any real one); undefined
  * when it can. The edge refuses such a string (bad_consent) rather than land its message as if no choice was made.
  */
-export const tcfProblem = (tcString: string, budget?: TcfBudget): string | undefined => {
+export const tcfProblem = (tcString: string, budget?: ConsentBudget): string | undefined => {
   const reading = readTcfString(tcString, budget)
   return "problem" in reading ? reading.problem : undefined
 }
@@ -397,7 +401,7 @@ const US_OPT_OUT_FIELDS = ["SaleOptOut", "SharingOptOut", "TargetedAdvertisingOp
 const FIRST_US_SECTION = 7
 const LAST_US_SECTION = 63
 
-const decodeGpp = (text: string, budget?: TcfBudget): GppReading => {
+const decodeGpp = (text: string, budget?: ConsentBudget): GppReading => {
   const parts = text.split("~")
   const ids = gppSectionIds(parts[0]!, parts.length - 1)
   if (typeof ids === "string") return { problem: ids }
@@ -440,13 +444,13 @@ const decodeGpp = (text: string, budget?: TcfBudget): GppReading => {
   return { ...(tcfSection === undefined ? {} : { tcf: tcfSection }), ...(usOptOut === undefined ? {} : { usOptOut }) }
 }
 
-const readGppString = (gppString: string, budget?: TcfBudget): GppReading => {
+const readGppString = (gppString: string, budget?: ConsentBudget): GppReading => {
   const text = gppString.trim()
   return cachedReading(gppReadings, text, () => decodeGpp(text, budget), budget)
 }
 
 /** Why a GPP string cannot be read (as tcfProblem); undefined when it can. */
-export const gppProblem = (gppString: string, budget?: TcfBudget): string | undefined => {
+export const gppProblem = (gppString: string, budget?: ConsentBudget): string | undefined => {
   const reading = readGppString(gppString, budget)
   return "problem" in reading ? reading.problem : undefined
 }

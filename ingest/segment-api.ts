@@ -1,6 +1,6 @@
 // The Segment HTTP Tracking API's request semantics, independent of the HTTP server: which routes exist, how a
 // request body becomes canonical events and dead letters, and what the sender is told.
-import { tcfBudget } from "../consent/index.ts"
+import { consentBudget } from "../consent/index.ts"
 import { type JsonPartsReading, type JsonProblem, type JsonReading, problemRejection, readJson, readJsonParts } from "./json.ts"
 import type { CanonicalEvent, DeadLetter, EventType, JsonObject, Rejection } from "./message.ts"
 import { describeType, isJsonObject, isoDateTimeOutOfRange, outOfRangeWords, parseIsoDateTime, shownRejection, shownText } from "./schemas.ts"
@@ -210,8 +210,8 @@ export const processSegmentRequest = (req: SegmentRequest): SegmentRequestResult
   const mixed = foreignKey(req, messages, batch)
   if (mixed !== undefined) return mixed
   // A batch's context goes under each of its messages' own (normaliseSegmentMessage): its consent is checked as theirs.
-  // The TCF strings of one request are decoded in at most TCF_BUDGET_MS: past it, the messages bringing new ones are refused.
-  const budget = tcfBudget()
+  // The consent strings of one request are decoded in at most CONSENT_BUDGET_MS: past it, the messages bringing new ones are refused.
+  const budget = consentBudget()
   const batchConsent = isJsonObject(batch?.["context"]) ? unreadableConsent(batch["context"], budget) : null
   if (batchConsent !== null) return wholeRequestRefused(req, batchConsent)
   const batchSentAt = typeof batch?.["sentAt"] === "string" ? batch["sentAt"] : undefined

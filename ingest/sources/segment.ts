@@ -2,7 +2,7 @@
 // then normalisation into canonical events (messageId filled, timestamps corrected for clock skew as Segment does).
 import { createHash } from "node:crypto"
 import type { ErrorObject, ValidateFunction } from "ajv"
-import { gppOverBudget, gppProblem, type TcfBudget, tcfOverBudget, tcfProblem, US_PRIVACY } from "../../consent/index.ts"
+import { gppOverBudget, gppProblem, type ConsentBudget, tcfOverBudget, tcfProblem, US_PRIVACY } from "../../consent/index.ts"
 import { type CanonicalEvent, type EventType, type Identifier, type JsonObject, putField, type RawItem, type Rejection } from "../message.ts"
 import {
   ajv, describeType, errorField, formatIsoDateTime, inWarehouseRange, isJsonObject, isoDateTimeOutOfRange, outOfRangeWords,
@@ -107,15 +107,15 @@ const GPP_FIELDS = ["gpp", "gppString"] as const
  * from it, and the message land as if no choice was made (the string may have been a withdrawal). A blank one says
  * nothing; one that is not a string is named.
  */
-const undecodable = (kind: "TCF" | "GPP", reader: ConsentStringReader, value: unknown, field: string, budget?: TcfBudget): Rejection | null => {
+const undecodable = (kind: "TCF" | "GPP", reader: ConsentStringReader, value: unknown, field: string, budget?: ConsentBudget): Rejection | null => {
   const name = dottedName(field)
   if (value === undefined || value === null) return null
   if (typeof value !== "string") return rejection("bad_consent", field, `${name} must be a ${kind} consent string (got ${describeType(value)})`)
   if (value.trim() === "") return null
   if (budget !== undefined && reader.overBudget(value, budget)) {
-    return rejection("too_many_tcf_strings", field, `${name} was not decoded: this request's ${kind === "TCF" ? "TCF" : "TCF and GPP"} strings ` +
-      `already took ${budget.limitMs} ms to decode (${budget.decoded} distinct strings), all one request may take; ` +
-      `send fewer distinct ${kind === "TCF" ? "TCF" : "consent"} strings per batch (this message may be sent again in another)`)
+    return rejection("too_many_consent_strings", field, `${name}, a ${kind} string, was not decoded: this request's consent strings ` +
+      `(TCF and GPP) already took ${budget.limitMs} ms to decode (${budget.decoded} distinct strings), all one request may take; ` +
+      "send fewer distinct consent strings per batch (this message may be sent again in another)")
   }
   const problem = reader.problem(value, budget)
   if (problem === undefined) return null
@@ -125,13 +125,13 @@ const undecodable = (kind: "TCF" | "GPP", reader: ConsentStringReader, value: un
 
 /** How `undecodable` reads a string of one kind (consent/readers.ts). */
 interface ConsentStringReader {
-  readonly overBudget: (text: string, budget: TcfBudget) => boolean
-  readonly problem: (text: string, budget?: TcfBudget) => string | undefined
+  readonly overBudget: (text: string, budget: ConsentBudget) => boolean
+  readonly problem: (text: string, budget?: ConsentBudget) => string | undefined
 }
 const TCF_READER: ConsentStringReader = { overBudget: tcfOverBudget, problem: tcfProblem }
 const GPP_READER: ConsentStringReader = { overBudget: gppOverBudget, problem: gppProblem }
-const undecodableTcf = (value: unknown, field: string, budget?: TcfBudget) => undecodable("TCF", TCF_READER, value, field, budget)
-const undecodableGpp = (value: unknown, field: string, budget?: TcfBudget) => undecodable("GPP", GPP_READER, value, field, budget)
+const undecodableTcf = (value: unknown, field: string, budget?: ConsentBudget) => undecodable("TCF", TCF_READER, value, field, budget)
+const undecodableGpp = (value: unknown, field: string, budget?: ConsentBudget) => undecodable("GPP", GPP_READER, value, field, budget)
 
 /** Where US Privacy strings travel in a message's context.consent (consent/readers.ts reads them). */
 const US_PRIVACY_FIELDS = ["usPrivacy", "us_privacy"] as const
@@ -149,7 +149,7 @@ const unreadableUsPrivacy = (value: unknown, field: string): Rejection | null =>
  * consent/readers.ts cannot read: the stage would skip it and the message
  * land as if no choice was made (a refusal sent as "false" would be lost). null says nothing and is allowed.
  */
-export const unreadableConsent = (context: JsonObject | undefined, budget?: TcfBudget): Rejection | null => {
+export const unreadableConsent = (context: JsonObject | undefined, budget?: ConsentBudget): Rejection | null => {
   if (context === undefined) return null
   const bad = (field: string, message: string) => rejection("bad_consent", field, message)
   const gpc = context["gpc"]
@@ -236,7 +236,7 @@ const isBlankId = (id: unknown): boolean =>
  * Checks one message. `sizeBytes`, when the caller knows it, is the message's encoded size; otherwise the size is
  * measured here. Returns null when the message is acceptable.
  */
-export const validateSegmentMessage = (message: unknown, sizeBytes?: number, budget?: TcfBudget): Rejection | null => {
+export const validateSegmentMessage = (message: unknown, sizeBytes?: number, budget?: ConsentBudget): Rejection | null => {
   if (message === null || typeof message !== "object" || Array.isArray(message)) {
     return rejection("not_object", "", `a message must be a JSON object (got ${describeType(message)})`)
   }

@@ -2,6 +2,8 @@
 // readers cannot read is), not landed as if no choice was made.
 import { Effect } from "effect"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
+import { GppModel } from "@iabgpp/cmpapi"
+import { consentBudget } from "../../consent/index.ts"
 import { validateSegmentMessage } from "../../ingest/sources/segment.ts"
 import { freshDir, post, query, removeDir, withCollector } from "../support/pipeline.ts"
 import { longestStall } from "../support/event-loop.ts"
@@ -73,11 +75,27 @@ describe("the work one request's TCF strings may cause", () => {
       expect(body.rejected.length).toBeGreaterThan(0)
       expect(body.accepted + body.rejected.length).toBe(300)
       for (const r of body.rejected) {
-        expect(r).toMatchObject({ rule: "too_many_tcf_strings", field: "/context/consent/tcf" })
-        expect(r.message).toMatch(/send fewer distinct TCF strings per batch/)
+        expect(r).toMatchObject({ rule: "too_many_consent_strings", field: "/context/consent/tcf" })
+        expect(r.message).toMatch(/^context\.consent\.tcf, a TCF string, was not decoded: .*send fewer distinct consent strings per batch/)
       }
       // The same strings again, now decoded lately, cost nothing more to read: a browser resending its string is not refused.
       const again = yield* post(`${url}/v1/batch`, { batch: batch.slice(0, 5).map((m) => ({ ...m, messageId: `${m.messageId}-again` })) })
       expect(again.status).toBe(200)
     })))
+
+  it("one budget covers a request's TCF and GPP strings alike, and a refusal names the kind of string it refused", () => {
+    const budget = consentBudget(1)
+    // A costly TCF string spends the request's budget (strings made for this case only: none was read before).
+    expect(validateSegmentMessage(track({ consent: { tcf: restrictingTcf(4001, 1_999) } }), undefined, budget)).toBeNull()
+    const model = new GppModel()
+    model.setFieldValue("usnat", "SaleOptOut", 1)
+    model.setFieldValue("usnat", "SharingOptOut", 2)
+    model.setFieldValue("usnat", "TargetedAdvertisingOptOut", 1)
+    const gpp = validateSegmentMessage(track({ consent: { gpp: model.encode() } }), undefined, budget)
+    expect(gpp).toMatchObject({ rule: "too_many_consent_strings", field: "/context/consent/gpp" })
+    expect(gpp!.message).toMatch(/^context\.consent\.gpp, a GPP string, was not decoded: this request's consent strings \(TCF and GPP\)/)
+    const tcf = validateSegmentMessage(track({}, { gdpr_consent: restrictingTcf(4002, 1_999) }), undefined, budget)
+    expect(tcf).toMatchObject({ rule: "too_many_consent_strings", field: "/properties/gdpr_consent" })
+    expect(tcf!.message).toMatch(/^properties\.gdpr_consent, a TCF string, was not decoded/)
+  })
 })

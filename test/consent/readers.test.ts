@@ -1,7 +1,7 @@
 import { GVL, TCModel, TCString } from "@iabtcf/core"
 import { Effect } from "effect"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
-import { consentHistory, consentState, DEFAULT_POLICY, readTcf, tcfBudget, tcfProblem } from "../../consent/index.ts"
+import { consentHistory, consentState, DEFAULT_POLICY, readTcf, consentBudget, tcfProblem } from "../../consent/index.ts"
 import { basicAuth, freshDir, post, query, removeDir, withCollector, WRITE_KEY } from "../support/pipeline.ts"
 import { submit, web, withConsent } from "./support.ts"
 
@@ -80,11 +80,11 @@ describe("a TCF string's cost to decode", () => {
     // The stage reads each message's string again: one pushed out of the lately-read strings (256 of them) by others
     // arriving meanwhile was decoded again in the stage's turn, up to 25 ms each.
     const first = craftedTcf([[1, 1_000]], [[1, 1_000]])
-    const edge = tcfBudget(1e9)
+    const edge = consentBudget(1e9)
     expect(tcfProblem(first, edge)).toBeUndefined()
     for (let i = 2; i <= 3_000; i++) tcfProblem(craftedTcf([[1, i]]), edge)
     expect(edge.decoded).toBe(3_000)
-    const stage = tcfBudget(1e9)
+    const stage = consentBudget(1e9)
     expect(tcfProblem(first, stage)).toBeUndefined()
     expect(stage.decoded).toBe(0)
     // What is kept of a reading still answers the vendor's consent and the purposes.

@@ -61,9 +61,11 @@ describe("openapi.json names the refusals the Segment routes answer", () => {
     }
   })
 
-  it("the batch routes name a batch's context or integrations of the wrong type, a messageId twice, and too many TCF strings", () => {
+  it("the batch routes name a batch's context or integrations of the wrong type, a messageId twice, and too many consent strings", () => {
     for (const path of ["/v1/batch", "/v1/import"]) {
-      for (const rule of ["duplicate_message_id", "too_many_tcf_strings"]) expect(said(path, "400"), `${path} ${rule}`).toContain(rule)
+      for (const rule of ["duplicate_message_id", "too_many_consent_strings"]) expect(said(path, "400"), `${path} ${rule}`).toContain(rule)
+      // The code before it covered GPP strings too (pre-release: not kept as another name).
+      expect(said(path, "400"), path).not.toContain("too_many_tcf_strings")
       expect(OPENAPI.paths[path]!["post"]!.responses["400"]).toMatchObject({ description: expect.stringContaining("batch_context_not_object") })
       expect(OPENAPI.paths[path]!["post"]!.responses["400"]).toMatchObject({ description: expect.stringContaining("batch_integrations_not_object") })
     }
