@@ -6,7 +6,7 @@
 //   GET  /v1/dsr/{id}   the request with its audit trail; 404 when unknown
 //   GET  /v1/dsr        the requests, oldest first, a page at a time (?tenant=T, ?overdue=1, ?limit=, ?cursor=)
 import type { IncomingMessage } from "node:http"
-import { Effect } from "effect"
+import { Effect, Semaphore } from "effect"
 import { type AuditSigner, auditSigner } from "../consent/audit.ts"
 import { DsrInvalid, type DsrEnv, DsrProfileNotFound, failInterrupted, listDsr, requestStatus, requestView, submitRequest } from "../consent/dsr.ts"
 import { Keys, loadSecret, makeKeys } from "../consent/keys.ts"
@@ -38,6 +38,29 @@ export const MAX_RUNNING_DSR_PER_TENANT = 2
 export const MAX_RUNNING_DSR = 8
 /** The key of the server-wide count (no tenant name holds "*"). */
 const EVERY_TENANT = "*"
+
+/**
+ * Per tenant, an erasure runs alone and other rights beside each other: an erasure rewrites the tenant's archive
+ * objects and manifests from its own reading of them and removes the person's bundles, so two erasures at once put
+ * back what the other removed (seen: both failed, one person left in the archive), and an access bundle written
+ * during an erasure could outlive it. The wait is short: at most MAX_RUNNING_DSR_PER_TENANT requests are let in.
+ */
+const tenantTurns = () => {
+  const locks = new Map<string, { readonly semaphore: Semaphore.Semaphore; users: number }>()
+  return (tenant: string, alone: boolean) => <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+    Effect.acquireUseRelease(
+      Effect.sync(() => {
+        let lock = locks.get(tenant)
+        if (lock === undefined) locks.set(tenant, lock = { semaphore: Semaphore.makeUnsafe(MAX_RUNNING_DSR_PER_TENANT), users: 0 })
+        lock.users++
+        return lock
+      }),
+      (lock) => lock.semaphore.withPermits(alone ? MAX_RUNNING_DSR_PER_TENANT : 1)(effect),
+      (lock) => Effect.sync(() => {
+        if (--lock.users === 0) locks.delete(tenant)
+      }),
+    )
+}
 
 
 const BODY_SHAPE = 'the body must be JSON {"type": "...", "identifier": "KIND:VALUE", "tenant"?: "...", "set"?: {"trait": "value"}}'
@@ -97,6 +120,7 @@ export const makeDsrRoute = (options: {
       effect.pipe(Effect.provideService(Keys, keys), Effect.provideService(ConsentPoliciesRef, options.policies ?? DEFAULT_POLICIES), Effect.provideContext(context))
     yield* run(failInterrupted(env))
     const running = new TurnsPerKey()
+    const turn = tenantTurns()
 
     /**
      * `caller`: the token's tenant, when it is bound to one (a request of another tenant is refused, never shown), and
@@ -126,8 +150,9 @@ export const makeDsrRoute = (options: {
             running.release(EVERY_TENANT)
           })
           return yield* run(submitRequest(env, { ...input, submittedBy })).pipe(
-            Effect.ensuring(release),
             Effect.tap((r) => r.type === "erasure" && options.reloadIdentity !== undefined ? options.reloadIdentity : Effect.void),
+            turn(input.tenant, input.type === "erasure"),
+            Effect.ensuring(release),
             Effect.map((r): QueryReply => ({ status: 201, body: { success: true, request: requestView(r) } })),
             Effect.catch((e) => Effect.succeed(e instanceof DsrInvalid ? refuse(400, "bad_request", e.message, `/${e.field}`)
               : e instanceof DsrProfileNotFound ? refuse(404, "profile_not_found", e.message, "/identifier") : failure(e))),
