@@ -290,11 +290,22 @@ const syncBody = (config: DestinationConfig, options: SyncOptions, run: Run, cou
     let audienceCursor = cursor?.audienceCursor ?? ""
     let entered: Array<string> | undefined
     let exited: Array<string> = []
+    // Why the audience may not be exported now (its purpose was removed from the policy), or undefined.
+    let unusable: unknown
     if (config.audience !== undefined) {
-      // An audience whose purpose was removed from the policy is not exported until it has one again. A deleted
-      // audience's feed still is (its members' exits are the last changes in it).
+      // An audience whose purpose was removed from the policy sends no one new until it has one again, but what takes
+      // people out of the destination still goes (its exits, withdrawals, erasures): a person who withdrew or was erased
+      // must not stay in a CRM because of the audience's state. A deleted audience's feed is read too (its members'
+      // exits are the last changes in it).
       const audience = yield* Effect.exit(getAudience(tenant, config.audience))
-      if (audience._tag === "Success") yield* refuseUnusableAudience(audience.value)
+      if (audience._tag === "Success") {
+        const refused = yield* Effect.exit(refuseUnusableAudience(audience.value))
+        if (refused._tag === "Failure") {
+          const e = Cause.findErrorOption(refused.cause)
+          if (Option.isNone(e)) return yield* Effect.failCause(refused.cause)
+          unusable = e.value
+        }
+      }
       const changes = yield* audienceChanges(tenant, config.audience, options.full === true ? "" : audienceCursor)
       audienceCursor = changes.cursor
       entered = [...changes.latest].filter(([, c]) => c === "entered").map(([p]) => p)
@@ -339,6 +350,10 @@ const syncBody = (config: DestinationConfig, options: SyncOptions, run: Run, cou
           yield* recordDeadLetters(tenant, name, deadLettersOf("remove", o))
         }))
     }
+
+    // No upsert while the audience may not be exported, and the cursors stay where they were, so the entries held back
+    // are sent once it is mended (the removals sent now are not sent again: those profiles are no longer present).
+    if (unusable !== undefined) return yield* Effect.fail(unusable)
 
     // 3. Upserts: consenting profiles (members, for an audience) that changed or are not there yet.
     const exitedSet = new Set(exited)

@@ -4,7 +4,7 @@
 import { Effect, Fiber } from "effect"
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest"
 import { Keys } from "../../consent/keys.ts"
-import { createAudience, refreshAudiences } from "../../identity/audiences/index.ts"
+import { createAudience, editAudience, refreshAudiences } from "../../identity/audiences/index.ts"
 import { eraseSubject } from "../../consent/registry.ts"
 import { resolveSubject } from "../../consent/subject.ts"
 import type { CanonicalEvent } from "../../ingest/message.ts"
@@ -331,6 +331,47 @@ describe("exports", () => {
     expect([r.second.upserted, r.second.removed]).toEqual([1, 1])
     expect([...hook.records.values()].map((x) => (x["traits"] as Record<string, unknown>)["email"]).sort()).toEqual(["person2@mail.example", "person3@mail.example"])
   })
+
+  it("an audience whose purpose left the policy still sends its exits, withdrawals and erasures, and no entry until it is mended", async () => {
+    // The tenant's own purpose the audience was saved under, then the policy without it (the audience is invalid).
+    const withLoyalty = { acme: { purposes: { Loyalty: { basis: "consent", whenUnknown: "granted", onDenied: "strip", onUnknown: "keep" } } } }
+    const without = { acme: {} }
+    const hook = keep(await webhookServer(SECRET))
+    const keys = Keys.fixed(new Uint8Array(32).fill(5))
+    const emails = () => [...hook.records.values()].map((x) => (x["traits"] as Record<string, unknown>)["email"]).sort()
+    const { config, first } = await withConsent(dir, Effect.gen(function* () {
+      yield* submit([1, 2, 3, 4].map((n) => person(n, true, { plan: "pro" })))
+      const audience = yield* createAudience("acme", { name: "Pro", purpose: "Loyalty", condition: { trait: "plan", equals: "pro" } }, "test")
+      const config = dest({ name: "pro-hook", type: "webhook", purpose: "CrmSync", audience: audience.id, url: hook.url, secret: SECRET, ...fast })
+      yield* refreshAudiences({ tenant: "acme" })
+      const first = yield* syncDestination(config)
+      // Person 1 leaves the audience and person 5 enters it, both while it was still valid, not yet sent.
+      yield* submit([person(1, true, { plan: "free" }, 9), person(5, true, { plan: "pro" }, 9)])
+      yield* refreshAudiences({ tenant: "acme" })
+      return { config, first }
+    }).pipe(Effect.provide(keys)), withLoyalty)
+    expect(first.upserted).toBe(4)
+    const invalid = await withConsent(dir, Effect.gen(function* () {
+      // Person 2 withdraws the destination's purpose; person 3 is erased.
+      yield* submit([person(2, false, {}, 10)])
+      yield* eraseSubject(yield* resolveSubject("acme", "person3@mail.example"))
+      return yield* syncDestination(config)
+    }).pipe(Effect.provide(keys)), without)
+    expect(invalid.error).toContain(`cannot be used: its purpose "Loyalty" is no longer a purpose of tenant "acme"`)
+    expect([invalid.erased, invalid.removed, invalid.upserted, invalid.cursorAdvanced]).toEqual([1, 2, 0, false])
+    expect(hook.erased.length).toBe(1)
+    // Exit and withdrawal reached the receiver; the new member did not.
+    expect(emails()).toEqual(["person4@mail.example"])
+    // Mended (a purpose the tenant has): the entry held back is sent, nothing removed is sent again.
+    const mended = await withConsent(dir, Effect.gen(function* () {
+      yield* editAudience("acme", config.audience!, { purpose: "CrmSync" }, "test")
+      yield* refreshAudiences({ tenant: "acme" })
+      return yield* syncDestination(config)
+    }).pipe(Effect.provide(keys)), without)
+    expect(mended.error).toBeUndefined()
+    expect([mended.upserted, mended.removed, mended.erased]).toEqual([1, 0, 0])
+    expect(emails()).toEqual(["person4@mail.example", "person5@mail.example"])
+  }, 180_000)
 
   it("an unknown purpose is the destination's error, not the run's", async () => {
     const r = await withConsent(dir, Effect.gen(function* () {
