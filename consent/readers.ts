@@ -82,20 +82,45 @@ const MAX_TCF_VENDOR_IDS = 20_000
 const MAX_TCF_RESTRICTED_IDS = 2_000
 
 /**
- * Whether decoding the string would cost more than any real one: @iabtcf/core sets every id of every range of its
- * vendor vectors and publisher restrictions (a range is 33 bits, up to 65,535 ids), synchronously, so a 54-character
- * string held the pipeline 7 s and a 30 KB one minutes. Counts the ids from the ranges' bounds alone (TCF v1 and v2
- * core segments, and the disclosed and allowed vendors segments); the decoder still checks everything else.
+ * Decoding work, counted from what a string names before it is decoded (not timed: the count of a string is the same
+ * on an idle machine and a loaded one). A unit is about a microsecond of one idle core's decoding (@iabtcf/core 1.5.6
+ * and @iabgpp/cmpapi 3 on Node 24, each rate rounded up): a string read costs WORK_PER_STRING, each of its characters
+ * 1/4 (reading its bits), each vendor id a range or a bit field sets 1/10, each vector's highest id 1/50 (the readers
+ * walk every id to it), and each (purpose, restriction type) tree of n restricted ids n + n²/1000 (@iabtcf/core adds
+ * them to an unbalanced binary tree: 1,999 in one took 4.5 ms). A real string counts a few hundred units; one
+ * restricting vendors 1-1,999 about 6,000.
  */
-const tcfTooCostly = (tcString: string): boolean => {
+const WORK_PER_STRING = 30
+const WORK_PER_CHARACTER = 1 / 4
+const WORK_PER_ID_SET = 1 / 10
+const WORK_PER_ID_WALKED = 1 / 50
+const restrictionTreeWork = (ids: number) => ids + (ids * ids) / 1000
+/** A GPP section the readers decode with @iabgpp/cmpapi (a US one): under 100 µs each, whatever its length. */
+const WORK_PER_GPP_SECTION = 100
+
+/**
+ * The work decoding the string takes (see WORK_PER_STRING), and whether it would cost more than any real one:
+ * @iabtcf/core sets every id of every range of its vendor vectors and publisher restrictions (a range is 33 bits, up to
+ * 65,535 ids), synchronously, so a 54-character string held the pipeline 7 s and a 30 KB one minutes. Counts the ids
+ * from the ranges' bounds alone (TCF v1 and v2 core segments, and the disclosed and allowed vendors segments); the
+ * decoder still checks everything else.
+ */
+const tcfWork = (tcString: string): { readonly work: number; readonly tooCostly: boolean } => {
   let vendorIds = 0
   let restrictedIds = 0
+  let work = WORK_PER_STRING + tcString.length * WORK_PER_CHARACTER
+  /** Restricted ids per purpose and restriction type: each is one tree of the decoder's. */
+  const restrictionTrees = new Map<number, number>()
+  const counted = (tooCostly: boolean) => {
+    for (const ids of restrictionTrees.values()) work += restrictionTreeWork(ids)
+    return { work: Math.ceil(work), tooCostly }
+  }
   const segments = tcString.split(".")
   for (let s = 0; s < segments.length; s++) {
     let bits = ""
     for (const ch of segments[s]!) {
       const v = BASE64URL.indexOf(ch)
-      if (v < 0) return false // not base64url: the decoder refuses it at once
+      if (v < 0) return counted(false) // not base64url: the decoder refuses it at once
       bits += v.toString(2).padStart(6, "0")
     }
     let at = 0
@@ -118,9 +143,17 @@ const tcfTooCostly = (tcString: string): boolean => {
     }
     const vector = (version: number) => {
       const maxId = int(16)
-      if (int(1) !== 1) return (at += Math.max(0, maxId), 0) // a bit field: as long as the string
+      work += Math.max(0, maxId) * WORK_PER_ID_WALKED
+      if (int(1) !== 1) {
+        // A bit field: as long as the string, each bit read and each id set.
+        at += Math.max(0, maxId)
+        work += Math.max(0, maxId) * WORK_PER_ID_SET
+        return 0
+      }
       if (version === 1) at += 1 // the default consent bit
-      return ranges(int(12))
+      const ids = ranges(int(12))
+      work += ids * WORK_PER_ID_SET
+      return ids
     }
     if (s === 0) {
       const version = int(6)
@@ -132,17 +165,19 @@ const tcfTooCostly = (tcString: string): boolean => {
         vendorIds += vector(2) + vector(2)
         const restrictions = int(12)
         for (let r = 0; r < restrictions && at < bits.length; r++) {
-          at += 8 // purpose id, restriction type
-          restrictedIds += ranges(int(12))
+          const tree = int(8) // purpose id, restriction type
+          const ids = ranges(int(12))
+          restrictedIds += ids
+          restrictionTrees.set(tree, (restrictionTrees.get(tree) ?? 0) + ids)
         }
       }
     } else {
       const type = int(3)
       if (type === 1 || type === 2) vendorIds += vector(2) // disclosed vendors, allowed vendors
     }
-    if (vendorIds > MAX_TCF_VENDOR_IDS || restrictedIds > MAX_TCF_RESTRICTED_IDS) return true
+    if (vendorIds > MAX_TCF_VENDOR_IDS || restrictedIds > MAX_TCF_RESTRICTED_IDS) return counted(true)
   }
-  return false
+  return counted(false)
 }
 
 /**
@@ -183,62 +218,96 @@ const CACHED_TCF_STRINGS = 4096
 const CACHED_TCF_CHARS = 4096
 
 /**
- * The time one request (a batch of up to 2,500 messages) may spend decoding consent strings (TCF and GPP alike) not
- * decoded lately. A TCF string under the caps above can still cost 25 ms (@iabtcf/core is synchronous), so 2,500
- * distinct ones held `cdp serve`'s event loop, every tenant's requests and /health, for a minute. A real string costs
- * well under a millisecond to 6 ms; a browser sends the same one with every message, so a batch holds few distinct
- * strings.
+ * The decoding work (see WORK_PER_STRING) one request (a batch of up to 2,500 messages) may cause with consent strings
+ * (TCF and GPP alike) not decoded lately: about 200 ms of an idle core. A TCF string under the caps above can still
+ * cost 25 ms (@iabtcf/core is synchronous), so 2,500 distinct ones held `cdp serve`'s event loop, every tenant's
+ * requests and /health, for a minute. A real string counts a few hundred units; a browser sends the same one with
+ * every message, so a batch holds few distinct strings. Counted rather than timed: a time budget refused more strings
+ * the busier the machine was (a request's answer depended on other work), and the stall it bounds is of work done.
  */
-export const CONSENT_BUDGET_MS = 200
+export const CONSENT_BUDGET_WORK = 200_000
+/**
+ * The CPU time of this thread one request may spend decoding, a backstop for costs the count does not see (a shape of
+ * string no one measured, another version of a decoder): twice what the counted budget takes. CPU time rather than
+ * wall-clock, so it too does not shrink on a loaded machine (a thread waiting for a core spends none).
+ */
+export const CONSENT_BUDGET_CPU_MS = 400
 
 /**
- * What one request has spent decoding consent strings (see CONSENT_BUDGET_MS), whatever their kind: made per
+ * What one request has spent decoding consent strings, whatever their kind (see CONSENT_BUDGET_WORK): made per
  * request, spent as strings are read.
  */
 export interface ConsentBudget {
-  spentMs: number
+  /** Work counted (see WORK_PER_STRING). */
+  spent: number
+  /** CPU time of this thread spent decoding, in ms. */
+  cpuMs: number
   /** Distinct strings decoded (not found among those decoded lately). */
   decoded: number
-  readonly limitMs: number
+  readonly limit: number
+  readonly cpuLimitMs: number
 }
 
-export const consentBudget = (limitMs: number = CONSENT_BUDGET_MS): ConsentBudget => ({ spentMs: 0, decoded: 0, limitMs })
+export const consentBudget = (limits: { readonly work?: number; readonly cpuMs?: number } = {}): ConsentBudget =>
+  ({ spent: 0, cpuMs: 0, decoded: 0, limit: limits.work ?? CONSENT_BUDGET_WORK, cpuLimitMs: limits.cpuMs ?? CONSENT_BUDGET_CPU_MS })
+
+const spentAll = (budget: ConsentBudget) => budget.spent >= budget.limit || budget.cpuMs >= budget.cpuLimitMs
 
 /** Whether reading this TCF string would decode it although `budget` is spent (a string decoded lately costs nothing). */
 export const tcfOverBudget = (tcString: string, budget: ConsentBudget): boolean =>
-  budget.spentMs >= budget.limitMs && !tcfReadings.has(tcString.trim())
+  spentAll(budget) && !tcfReadings.has(tcString.trim())
 
 /** Whether reading this GPP string would decode it although `budget` is spent (one decoded lately costs nothing). */
 export const gppOverBudget = (gppString: string, budget: ConsentBudget): boolean =>
-  budget.spentMs >= budget.limitMs && !gppReadings.has(gppString.trim())
+  spentAll(budget) && !gppReadings.has(gppString.trim())
+
+const threadCpuMs = () => {
+  const { user, system } = process.threadCpuUsage()
+  return (user + system) / 1000
+}
+
+/** Decodings under way (a GPP string's TCF section is read inside its GPP string's): the outermost times the CPU. */
+let decoding = 0
 
 /**
  * A consent string's reading: from `cache` when read lately, else decoded (and kept, unless longer than any real
- * string), its time charged to `budget`.
+ * string), its work and CPU time charged to `budget`.
  */
-const cachedReading = <R>(cache: Map<string, R>, text: string, decode: () => R, budget: ConsentBudget | undefined): R => {
+const cachedReading = <R>(cache: Map<string, R>, text: string, decode: () => { readonly reading: R; readonly work: number }, budget: ConsentBudget | undefined): R => {
   const cached = cache.get(text)
   if (cached !== undefined) return cached
-  const started = performance.now()
-  const reading = decode()
+  const outermost = budget !== undefined && decoding === 0
+  const started = outermost ? threadCpuMs() : 0
+  decoding++
+  let decoded: { readonly reading: R; readonly work: number }
+  try {
+    decoded = decode()
+  } finally {
+    decoding--
+  }
   if (text.length <= CACHED_TCF_CHARS) {
     if (cache.size >= CACHED_TCF_STRINGS) cache.delete(cache.keys().next().value!)
-    cache.set(text, reading)
+    cache.set(text, decoded.reading)
   }
   if (budget !== undefined) {
-    budget.spentMs += performance.now() - started
+    budget.spent += decoded.work
+    if (outermost) budget.cpuMs += threadCpuMs() - started
     budget.decoded++
   }
-  return reading
+  return decoded.reading
 }
 
-const decodeTcf = (text: string): TcfReading => {
-  if (tcfTooCostly(text)) return { problem: "its vendor ranges name more vendor ids than any vendor list holds" }
+const decodeTcf = (text: string): { readonly reading: TcfReading; readonly work: number } => {
+  const { work, tooCostly } = tcfWork(text)
+  // Refused undecoded: only its characters were read.
+  if (tooCostly) {
+    return { reading: { problem: "its vendor ranges name more vendor ids than any vendor list holds" }, work: WORK_PER_STRING + text.length * WORK_PER_CHARACTER }
+  }
   try {
-    return { grants: grantsOf(tcStrings().decode(text)) }
+    return { reading: { grants: grantsOf(tcStrings().decode(text)) }, work }
   } catch (e) {
     const why = String((e as Error).message ?? e)
-    return { problem: why.length > 100 ? `${why.slice(0, 100)}…` : why }
+    return { reading: { problem: why.length > 100 ? `${why.slice(0, 100)}…` : why }, work }
   }
 }
 
@@ -444,9 +513,20 @@ const decodeGpp = (text: string, budget?: ConsentBudget): GppReading => {
   return { ...(tcfSection === undefined ? {} : { tcf: tcfSection }), ...(usOptOut === undefined ? {} : { usOptOut }) }
 }
 
+/**
+ * The work decoding a GPP string takes (see WORK_PER_STRING): its characters, and each of its sections as if it were a
+ * US one (the most a section costs; most are not decoded). Its TCF EU section is charged again as a TCF string, by its
+ * own reading.
+ */
+const gppWork = (text: string): number => {
+  let sections = 0
+  for (let i = text.indexOf("~"); i >= 0; i = text.indexOf("~", i + 1)) sections++
+  return Math.ceil(WORK_PER_STRING + text.length * WORK_PER_CHARACTER + sections * WORK_PER_GPP_SECTION)
+}
+
 const readGppString = (gppString: string, budget?: ConsentBudget): GppReading => {
   const text = gppString.trim()
-  return cachedReading(gppReadings, text, () => decodeGpp(text, budget), budget)
+  return cachedReading(gppReadings, text, () => ({ reading: decodeGpp(text, budget), work: gppWork(text) }), budget)
 }
 
 /** Why a GPP string cannot be read (as tcfProblem); undefined when it can. */

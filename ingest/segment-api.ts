@@ -210,7 +210,7 @@ export const processSegmentRequest = (req: SegmentRequest): SegmentRequestResult
   const mixed = foreignKey(req, messages, batch)
   if (mixed !== undefined) return mixed
   // A batch's context goes under each of its messages' own (normaliseSegmentMessage): its consent is checked as theirs.
-  // The consent strings of one request are decoded in at most CONSENT_BUDGET_MS: past it, the messages bringing new ones are refused.
+  // The consent strings of one request may cause at most CONSENT_BUDGET_WORK of decoding: past it, the messages bringing new ones are refused.
   const budget = consentBudget()
   const batchConsent = isJsonObject(batch?.["context"]) ? unreadableConsent(batch["context"], budget) : null
   if (batchConsent !== null) return wholeRequestRefused(req, batchConsent)

@@ -114,7 +114,8 @@ const undecodable = (kind: "TCF" | "GPP", reader: ConsentStringReader, value: un
   if (value.trim() === "") return null
   if (budget !== undefined && reader.overBudget(value, budget)) {
     return rejection("too_many_consent_strings", field, `${name}, a ${kind} string, was not decoded: this request's consent strings ` +
-      `(TCF and GPP) already took ${budget.limitMs} ms to decode (${budget.decoded} distinct strings), all one request may take; ` +
+      `(TCF and GPP) already needed all the decoding one request may cause (${budget.decoded} distinct strings decoded, about ` +
+      `${Math.round(budget.limit / 1000)} ms of a core's work, counted from what they name); ` +
       "send fewer distinct consent strings per batch (this message may be sent again in another)")
   }
   const problem = reader.problem(value, budget)

@@ -1,9 +1,9 @@
 // TCF strings at the edge: one that cannot be decoded is refused as bad_consent (as every consent statement the
 // readers cannot read is), not landed as if no choice was made.
 import { Effect } from "effect"
-import { afterEach, beforeEach, describe, expect, it } from "vitest"
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest"
 import { GppModel } from "@iabgpp/cmpapi"
-import { consentBudget } from "../../consent/index.ts"
+import { consentBudget, tcfProblem } from "../../consent/index.ts"
 import { validateSegmentMessage } from "../../ingest/sources/segment.ts"
 import { freshDir, post, query, removeDir, withCollector } from "../support/pipeline.ts"
 import { longestStall } from "../support/event-loop.ts"
@@ -84,7 +84,7 @@ describe("the work one request's TCF strings may cause", () => {
     })))
 
   it("one budget covers a request's TCF and GPP strings alike, and a refusal names the kind of string it refused", () => {
-    const budget = consentBudget(1)
+    const budget = consentBudget({ work: 1 })
     // A costly TCF string spends the request's budget (strings made for this case only: none was read before).
     expect(validateSegmentMessage(track({ consent: { tcf: restrictingTcf(4001, 1_999) } }), undefined, budget)).toBeNull()
     const model = new GppModel()
@@ -97,5 +97,37 @@ describe("the work one request's TCF strings may cause", () => {
     const tcf = validateSegmentMessage(track({}, { gdpr_consent: restrictingTcf(4002, 1_999) }), undefined, budget)
     expect(tcf).toMatchObject({ rule: "too_many_consent_strings", field: "/properties/gdpr_consent" })
     expect(tcf!.message).toMatch(/^properties\.gdpr_consent, a TCF string, was not decoded/)
+  })
+
+  it("the budget counts decoding work from what the strings name, not time: a loaded machine refuses no more of them", () => {
+    // Each decode seen as taking 100 ms, as on a machine too loaded to give the thread a core: the wall-clock budget
+    // refused the third string of a batch of twenty real ones.
+    let now = 0
+    const clock = vi.spyOn(performance, "now").mockImplementation(() => (now += 50))
+    try {
+      const budget = consentBudget()
+      for (let cmp = 4010; cmp < 4030; cmp++) {
+        expect(validateSegmentMessage(track({ consent: { tcf: restrictingTcf(cmp, 1) } }), undefined, budget), String(cmp)).toBeNull()
+      }
+    } finally {
+      clock.mockRestore()
+    }
+    // The same shapes count the same work; one restricting 1,999 vendors (~5 ms) counts far more than a real one.
+    const [a, b, costly] = [consentBudget(), consentBudget(), consentBudget()]
+    tcfProblem(restrictingTcf(4030, 1), a)
+    tcfProblem(restrictingTcf(4031, 1), b)
+    tcfProblem(restrictingTcf(4032, 1_999), costly)
+    expect(a.spent).toBeGreaterThan(0)
+    expect(b.spent).toBe(a.spent)
+    expect(costly.spent).toBeGreaterThan(20 * a.spent)
+  })
+
+  it("past the thread CPU time a request may spend decoding (a backstop for costs the count does not see), new strings are refused", () => {
+    // The first string (restricting vendors 1-1,999) takes some ms of CPU, far under the counted budget.
+    const budget = consentBudget({ cpuMs: 0.5 })
+    expect(validateSegmentMessage(track({ consent: { tcf: restrictingTcf(4040, 1_999) } }), undefined, budget)).toBeNull()
+    expect(budget.spent).toBeLessThan(budget.limit / 10)
+    expect(validateSegmentMessage(track({ consent: { tcf: restrictingTcf(4041, 1) } }), undefined, budget))
+      .toMatchObject({ rule: "too_many_consent_strings", field: "/context/consent/tcf" })
   })
 })

@@ -80,11 +80,11 @@ describe("a TCF string's cost to decode", () => {
     // The stage reads each message's string again: one pushed out of the lately-read strings (256 of them) by others
     // arriving meanwhile was decoded again in the stage's turn, up to 25 ms each.
     const first = craftedTcf([[1, 1_000]], [[1, 1_000]])
-    const edge = consentBudget(1e9)
+    const edge = consentBudget({ work: 1e9, cpuMs: 1e9 })
     expect(tcfProblem(first, edge)).toBeUndefined()
     for (let i = 2; i <= 3_000; i++) tcfProblem(craftedTcf([[1, i]]), edge)
     expect(edge.decoded).toBe(3_000)
-    const stage = consentBudget(1e9)
+    const stage = consentBudget({ work: 1e9, cpuMs: 1e9 })
     expect(tcfProblem(first, stage)).toBeUndefined()
     expect(stage.decoded).toBe(0)
     // What is kept of a reading still answers the vendor's consent and the purposes.
