@@ -5,6 +5,7 @@
 import { lookup as systemLookup } from "node:dns/promises"
 import type { LookupFunction } from "node:net"
 import { isIP } from "node:net"
+import ipaddr from "ipaddr.js"
 
 export interface Resolved {
   readonly address: string
@@ -31,58 +32,81 @@ export class AddressRefused extends Error {
   }
 }
 
-const v4Number = (address: string): number => address.split(".").reduce((n, p) => n * 256 + Number(p), 0)
-
-const inV4 = (n: number, base: string, bits: number): boolean => bits === 0 || (n >>> (32 - bits)) === (v4Number(base) >>> (32 - bits))
-
-/** The 8 groups of an IPv6 address as numbers (:: expanded, a dotted IPv4 tail read as two groups). */
-const v6Groups = (address: string): Array<number> => {
-  let text = address.toLowerCase().replace(/%.*$/, "")
-  const tail = /(\d+\.\d+\.\d+\.\d+)$/.exec(text)
-  if (tail !== null) {
-    const n = v4Number(tail[1]!)
-    text = `${text.slice(0, -tail[1]!.length)}${(n >>> 16).toString(16)}:${(n & 0xffff).toString(16)}`
-  }
-  const [head, rest] = text.split("::") as [string, string | undefined]
-  const part = (s: string | undefined) => (s === undefined || s === "" ? [] : s.split(":").map((g) => parseInt(g, 16)))
-  const left = part(head)
-  const right = part(rest)
-  return rest === undefined ? left : [...left, ...Array<number>(8 - left.length - right.length).fill(0), ...right]
+interface Kind {
+  readonly kind: string
+  readonly private: boolean
 }
+
+const UNSPECIFIED: Kind = { kind: "an unspecified address", private: false }
+const LOOPBACK: Kind = { kind: "a loopback address (this machine)", private: true }
+const LINK_LOCAL: Kind = { kind: "a link-local address (such as a cloud metadata service)", private: false }
+const METADATA: Kind = { kind: "a cloud metadata service", private: false }
+const MULTICAST: Kind = { kind: "a multicast address", private: false }
+const RESERVED: Kind = { kind: "a reserved address", private: false }
+const NOT_AN_ADDRESS: Kind = { kind: "not an IP address", private: false }
+
+/**
+ * ipaddr.js's ranges (RFC 6890's special-purpose registries) as cdp reads them; a range not named here (unicast, and
+ * AS112's and AMT's anycast services) is public.
+ */
+const V4_KINDS: Readonly<Record<string, Kind>> = {
+  unspecified: UNSPECIFIED, broadcast: RESERVED, multicast: MULTICAST, linkLocal: LINK_LOCAL, loopback: LOOPBACK,
+  carrierGradeNat: { kind: "a shared (carrier-grade NAT) address", private: true },
+  private: { kind: "a private address", private: true },
+  // 192.0.0.0/24, the documentation networks, the benchmarking 198.18.0.0/15, 240.0.0.0/4.
+  reserved: RESERVED,
+}
+const V6_KINDS: Readonly<Record<string, Kind>> = {
+  unspecified: UNSPECIFIED, linkLocal: LINK_LOCAL, multicast: MULTICAST, loopback: LOOPBACK,
+  uniqueLocal: { kind: "a private (unique-local) address", private: true },
+  deprecatedSiteLocal: { kind: "a private (site-local) address", private: true },
+  // Addresses no receiver on the internet has: discard, benchmarking, ORCHIDs, drone tags, SRv6 segment ids,
+  // documentation, the IETF's protocol assignments.
+  discard: RESERVED, benchmarking: RESERVED, deprecatedOrchid: RESERVED, orchid2: RESERVED,
+  droneRemoteIdProtocolEntityTags: RESERVED, segmentRouting: RESERVED, reserved: RESERVED,
+}
+
+const v4Of = (hi: number, lo: number) => new ipaddr.IPv4([hi >> 8, hi & 255, lo >> 8, lo & 255])
+
+const v4Kind = (a: ipaddr.IPv4): Kind | undefined =>
+  // Alibaba Cloud's metadata service is inside the shared range: no registry knows it.
+  a.toString() === "100.100.100.200" ? METADATA : V4_KINDS[a.range()]
 
 /**
  * Why an address is not one a destination on the internet has, or undefined when it is public. `private` kinds are
  * the ones a destination may opt into ("privateNetwork": true): this machine and the private networks. Link-local
- * addresses, cloud metadata services, unspecified, multicast and reserved ones never are.
+ * addresses, cloud metadata services, unspecified, multicast and reserved ones never are. An IPv6 address that
+ * carries an IPv4 one (IPv4-mapped, NAT64's 64:ff9b::/96, SIIT, 6to4, a Teredo client) is the IPv4 address it reaches.
  */
-export const addressKind = (address: string): { readonly kind: string; readonly private: boolean } | undefined => {
+export const addressKind = (address: string): Kind | undefined => {
   const family = isIP(address)
-  if (family === 6) {
-    const g = v6Groups(address)
-    // IPv4-mapped (::ffff:a.b.c.d) and NAT64's well-known prefix (64:ff9b::a.b.c.d) reach the IPv4 address inside.
-    const mapped = g.slice(0, 5).every((x) => x === 0) && g[5] === 0xffff
-    const nat64 = g[0] === 0x64 && g[1] === 0xff9b && g.slice(2, 6).every((x) => x === 0)
-    if (mapped || nat64) return addressKind(`${g[6]! >> 8}.${g[6]! & 255}.${g[7]! >> 8}.${g[7]! & 255}`)
-    if (g.every((x) => x === 0)) return { kind: "an unspecified address", private: false }
-    if (g.slice(0, 7).every((x) => x === 0) && g[7] === 1) return { kind: "a loopback address (this machine)", private: true }
-    if (g[0] === 0xfd00 && g[1] === 0x0ec2 && g.slice(2, 7).every((x) => x === 0) && g[7] === 0x254) return { kind: "a cloud metadata service", private: false }
-    if ((g[0]! & 0xffc0) === 0xfe80) return { kind: "a link-local address (such as a cloud metadata service)", private: false }
-    if ((g[0]! & 0xfe00) === 0xfc00) return { kind: "a private (unique-local) address", private: true }
-    if ((g[0]! & 0xff00) === 0xff00) return { kind: "a multicast address", private: false }
-    return undefined
+  if (family === 4) return v4Kind(ipaddr.IPv4.parse(address))
+  if (family !== 6) return NOT_AN_ADDRESS
+  let a: ipaddr.IPv6
+  try {
+    a = ipaddr.IPv6.parse(address)
+  } catch {
+    return NOT_AN_ADDRESS
   }
-  if (family !== 4) return { kind: "not an IP address", private: false }
-  const n = v4Number(address)
-  if (inV4(n, "0.0.0.0", 8)) return { kind: "an unspecified address", private: false }
-  if (inV4(n, "127.0.0.0", 8)) return { kind: "a loopback address (this machine)", private: true }
-  if (inV4(n, "169.254.0.0", 16)) return { kind: "a link-local address (such as a cloud metadata service)", private: false }
-  if (n === v4Number("100.100.100.200")) return { kind: "a cloud metadata service", private: false }
-  if (inV4(n, "10.0.0.0", 8) || inV4(n, "172.16.0.0", 12) || inV4(n, "192.168.0.0", 16)) return { kind: "a private address", private: true }
-  if (inV4(n, "100.64.0.0", 10)) return { kind: "a shared (carrier-grade NAT) address", private: true }
-  if (inV4(n, "192.0.0.0", 24) || inV4(n, "198.18.0.0", 15)) return { kind: "a reserved address", private: false }
-  if (inV4(n, "224.0.0.0", 4)) return { kind: "a multicast address", private: false }
-  if (inV4(n, "240.0.0.0", 4)) return { kind: "a reserved address", private: false }
-  return undefined
+  const p = a.parts
+  // AWS's metadata service over IPv6, inside the unique-local range.
+  if (p[0] === 0xfd00 && p[1] === 0x0ec2 && p.slice(2, 7).every((x) => x === 0) && p[7] === 0x254) return METADATA
+  const range = a.range()
+  switch (range) {
+    case "ipv4Mapped":
+    case "rfc6145":
+      return v4Kind(v4Of(p[6]!, p[7]!))
+    case "rfc6052":
+      // 64:ff9b::/96 writes the IPv4 address last; the local-use 64:ff9b:1::/48 puts it where its network chose.
+      return p[2] === 0 ? v4Kind(v4Of(p[6]!, p[7]!)) : RESERVED
+    case "6to4":
+      return v4Kind(v4Of(p[1]!, p[2]!))
+    case "teredo":
+      return v4Kind(v4Of(p[6]! ^ 0xffff, p[7]! ^ 0xffff))
+  }
+  // ::/96 (but :: and ::1): the deprecated IPv4-compatible addresses, which ipaddr.js counts as unicast.
+  if (range === "unicast" && p.slice(0, 6).every((x) => x === 0)) return RESERVED
+  return V6_KINDS[range]
 }
 
 /**

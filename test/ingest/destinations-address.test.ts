@@ -82,11 +82,16 @@ describe("a destination whose host name resolves to a private address", () => {
     ["10.0.0.7", "private"], ["172.20.1.1", "private"], ["192.168.1.1", "private"], ["fd12::1", "unique-local"],
     ["169.254.169.254", "link-local"], ["fe80::1", "link-local"], ["fd00:ec2::254", "metadata"], ["100.100.100.200", "metadata"],
     ["0.0.0.0", "unspecified"], ["::", "unspecified"], ["64:ff9b::7f00:1", "loopback"], ["100.64.0.1", "carrier-grade"],
+    // An IPv4 address inside the other ways IPv6 writes one: 6to4, Teredo (its client, bits inverted), SIIT.
+    ["2002:a9fe:a9fe::1", "link-local"], ["2002:7f00:1::", "loopback"], ["2001:0:4136:e378:8000:63bf:80ff:fffe", "loopback"],
+    ["::ffff:0:a00:7", "private"], ["::7f00:1", "reserved"], ["64:ff9b:1::a00:7", "reserved"],
+    ["fe80::1%eth0", "link-local"], ["fec0::1", "site-local"], ["255.255.255.255", "reserved"], ["192.0.2.10", "reserved"],
+    ["203.0.113.5", "reserved"], ["2001:db8::1", "reserved"], ["100::1", "reserved"], ["ff02::1", "multicast"],
   ])("%s is not a public address (%s)", (address, words) => {
     expect(addressKind(address)?.kind).toContain(words)
   })
 
-  it.each(["93.184.216.34", "8.8.8.8", "2606:4700::1111", "172.32.0.1"])("%s is a public address", (address) => {
+  it.each(["93.184.216.34", "8.8.8.8", "2606:4700::1111", "172.32.0.1", "2002:5db8:d822::1", "64:ff9b::808:808", "::ffff:8.8.8.8", "100.128.0.1"])("%s is a public address", (address) => {
     expect(addressKind(address)).toBeUndefined()
   })
 })
