@@ -1,4 +1,4 @@
-// Removes what is not the author's own opinion before scoring: quoted email replies, signatures, mobile footers,
+// Removes what is not the author's own opinion before scoring: an opening greeting, quoted email replies, signatures, mobile footers,
 // links, e-mail addresses, @mentions and the brand's own name (so "Happy Feet Shoes" is not praise by itself), and
 // decodes the character references social APIs leave in post text.
 
@@ -26,7 +26,14 @@ const STARTS_QUOTED = /^\s*>/
  * run of spaces.
  */
 const VALEDICTION =
-  /^(?:best|all the best|best wishes|warm wishes|cheers|thanks|thank you|many thanks|thanks again|regards|kind regards|best regards|warm regards|warmest regards|sincerely|yours sincerely|yours faithfully|yours truly|yours|take care|br)\s*[,.!]?$/i
+  /^(?:best|all the best|best wishes|warm wishes|cheers|thanks|thank you|many thanks|thanks again|(?:many )?thanks in advance|thank you in advance|thanks for your (?:help|time)|thank you for your (?:help|time)|regards|kind regards|best regards|warm regards|warmest regards|sincerely|yours sincerely|yours faithfully|yours truly|yours|take care|br)\s*[,.!]?$/i
+/**
+ * A greeting alone on the first line of a message ("Dear Sir or Madam,", "Hello Sam,", "Hi there"): a formula, not an
+ * opinion ("dear" alone is rated warm). At most six words, so a first line that says more is kept.
+ */
+const SALUTATION_LINE = /^(?:dear|hi|hello|hey|greetings|good (?:morning|afternoon|evening))(?:[ \t]+[^\s,:;!.?]+){0,6}[ \t]*[,:!]?$/i
+/** "Dear X," opening a one-line message: the greeting up to its comma (a name of at most six words). */
+const DEAR_INLINE = /^\s*dear(?:[ \t]+[^\s,:;!.?]+){1,6}[ \t]*,/i
 
 /**
  * One case-insensitive expression for the brand's names, handles and hashtags. "Harbor Lane" also matches
@@ -42,21 +49,34 @@ export const compileBrand = (terms: ReadonlyArray<string>): RegExp | undefined =
   return new RegExp(`(?<![\\p{L}\\p{N}_])[@#]?(?:${alternatives.join("|")})(?:['’]s)?(?![\\p{L}\\p{N}_])`, "giu")
 }
 
+/** Whether line i starts what is not the author's new text: a signature, a quoted reply or its header. */
+const startsQuotedPart = (lines: ReadonlyArray<string>, i: number): boolean => {
+  const line = lines[i] ?? ""
+  const next = lines[i + 1] ?? ""
+  return SIGNATURE.test(line) || OUTLOOK_RULE.test(line) || ORIGINAL_MESSAGE.test(line) ||
+    GMAIL_WROTE.test(line) || (GMAIL_WROTE_START.test(line) && WROTE_END.test(next)) ||
+    (FROM_HEADER.test(line) && (HEADER_FIELD.test(next) || HEADER_FIELD.test(lines[i + 2] ?? "")))
+}
+
 /** Keeps only the author's new text of an e-mail: stops at the quoted reply or the signature, drops `>` lines. */
 const stripReplyAndSignature = (text: string): string => {
   const lines = text.split(LINE_BREAK)
-  // filledAfter[i]: how many non-blank lines follow line i (counted once, not once per sign-off line).
+  const ends = lines.map((_, i) => startsQuotedPart(lines, i))
+  // filledAfter[i]: how many non-blank lines follow line i before a signature or quoted reply starts (counted once,
+  // not once per sign-off line): what a sign-off may have under it is the signature, not the reply below that.
   const filledAfter = new Int32Array(lines.length + 1)
-  for (let i = lines.length - 1; i > 0; i--) filledAfter[i - 1] = (filledAfter[i] ?? 0) + ((lines[i] ?? "").trim() === "" ? 0 : 1)
+  for (let i = lines.length - 1; i > 0; i--) {
+    const line = lines[i] ?? ""
+    filledAfter[i - 1] = ends[i] || STARTS_QUOTED.test(line) ? 0 : (filledAfter[i] ?? 0) + (line.trim() === "" ? 0 : 1)
+  }
   const kept: string[] = []
+  const first = lines.findIndex((l) => l.trim() !== "")
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i] ?? ""
-    const next = lines[i + 1] ?? ""
-    if (SIGNATURE.test(line) || OUTLOOK_RULE.test(line) || ORIGINAL_MESSAGE.test(line)) break
+    if (i === first && (filledAfter[i] ?? 0) > 0 && SALUTATION_LINE.test(line.trim())) continue
+    if (ends[i]) break
     // A sign-off line ends the message when only a short signature (a name, a phone, a title) follows it.
     if ((filledAfter[i] ?? 0) <= 4 && VALEDICTION.test(line.trim())) break
-    if (GMAIL_WROTE.test(line) || (GMAIL_WROTE_START.test(line) && WROTE_END.test(next))) break
-    if (FROM_HEADER.test(line) && (HEADER_FIELD.test(next) || HEADER_FIELD.test(lines[i + 2] ?? ""))) break
     if (STARTS_QUOTED.test(line) || MOBILE_FOOTER.test(line)) continue
     if (kept.length > 0 || line !== "") kept.push(line)
   }
@@ -72,10 +92,11 @@ const ENTITIES: Readonly<Record<string, string>> = {
   "&amp;": "&", "&lt;": "<", "&gt;": ">", "&quot;": '"', "&apos;": "'", "&#39;": "'", "&#x27;": "'",
 }
 
-/** The text with replies, signatures, links, addresses, mentions and brand names removed. */
+/** The text with greetings, replies, signatures, links, addresses, mentions and brand names removed. */
 export const cleanText = (text: string, brand?: RegExp): string => {
   let out = text.includes("&") ? text.replace(ENTITY, (e) => ENTITIES[e] ?? e) : text
   if (out.includes("\n") || STARTS_QUOTED.test(out)) out = stripReplyAndSignature(out)
+  if (DEAR_INLINE.test(out)) out = out.replace(DEAR_INLINE, " ")
   if (out.includes("://") || out.includes("www.")) out = out.replace(URL, " ")
   if (out.includes("@")) out = out.replace(EMAIL, " ").replace(MENTION, "$1 ")
   if (brand !== undefined) out = out.replace(brand, " ")

@@ -16,12 +16,13 @@ import {
 } from "./tokenize.ts"
 
 /** Bumped whenever rules, constants or word lists change, so stored scores can be told apart. */
-export const MODEL_VERSION = "lexicon-3"
+export const MODEL_VERSION = "lexicon-4"
 
 export type SentimentLabel = "positive" | "neutral" | "negative"
 export type EvidenceRule =
   | LexiconSource
   | "negation"
+  | "expectation"
   | "intensifier"
   | "dampener"
   | "caps"
@@ -91,6 +92,15 @@ const NEGATION = -0.74
 /** "hardly", "barely": weaker than a plain negation. */
 const SOFT_NEGATION = -0.5
 const NEGATION_WINDOW = 3
+/**
+ * An unmet expectation: a sentiment word after "expected", "hoping for" or "could have been" in its clause is what
+ * did not happen ("I expected better", "it could have been worse"): it is turned as a negation turns it.
+ */
+const EXPECTATION = NEGATION
+const EXPECTATION_WINDOW = 5
+const EXPECTING = new Set(["expected", "expecting", "hoped", "hoping", "wished", "supposed", "anticipated"])
+const MODAL_PERFECT = new Set(["could've", "should've", "would've", "might've", "coulda", "shoulda", "woulda"])
+const MODALS = new Set(["could", "should", "would", "might", "ought"])
 const MODIFIER_WINDOW = 3
 const INTENSIFY = 0.3
 const DAMPEN = 0.35
@@ -480,6 +490,19 @@ const note = (c: Collected, token: string, rule: EvidenceRule, weight: number): 
 
 const tokenText = (t: Tokens, i: number): string => phraseOf[i] ?? t.text[i] ?? ""
 
+/** The token that frames word i as an unmet expectation (see EXPECTATION), or -1: looked for back within the clause. */
+const expectationBefore = (t: Tokens, i: number): number => {
+  for (let d = 1, j = i - 1; j >= 0 && d <= EXPECTATION_WINDOW; d++, j--) {
+    steps++
+    const rj = role[j] ?? 0
+    if (isBoundary(rj)) return -1
+    const word = t.text[j] ?? ""
+    if (EXPECTING.has(word) || MODAL_PERFECT.has(word)) return j
+    if (word === "have" && MODALS.has(t.text[j - 1] ?? "")) return j - 1
+  }
+  return -1
+}
+
 /** Pass 2: each sentiment token's valence after emphasis, modifiers and negation. */
 const applyModifiers = (t: Tokens, c: Collected): void => {
   const n = t.count
@@ -558,6 +581,17 @@ const applyModifiers = (t: Tokens, c: Collected): void => {
       const factor = soft ? SOFT_NEGATION : NEGATION
       note(c, t.text[negator] ?? "not", "negation", v * factor - v)
       v *= factor
+    } else {
+      const frame = expectationBefore(t, i)
+      if (frame >= 0) {
+        note(c, t.text[frame] ?? "expected", "expectation", v * EXPECTATION - v)
+        v *= EXPECTATION
+        // "hoping" framing what was hoped for is not warmth of its own.
+        if ((value[frame] ?? 0) !== 0) {
+          note(c, t.text[frame] ?? "", "expectation", -(value[frame] ?? 0))
+          value[frame] = 0
+        }
+      }
     }
     value[i] = v
   }

@@ -151,9 +151,43 @@ describe("sign-offs", () => {
     expect(cleanText(mail)).toContain("different from the checkout page")
   })
 
+  it("a sign-off is found above a signature and the quoted reply under it, however long they are", () => {
+    const quoted = Array.from({ length: 12 }, (_, i) => `> line ${i} of what we wrote`).join("\n")
+    const mail = `Hi,\n\nThe zip broke after a week. Not impressed.\n\nCheers,\nliam\n\n-- \nliam smith\nMobile: +44 7700 900114\n\n` +
+      `On Thu, 12 Sep 2024 06:07, Support <support@shop.example> wrote:\n${quoted}`
+    expect(cleanText(mail)).not.toMatch(/Cheers|liam|line 0/)
+    expect(cleanText(mail)).toContain("Not impressed.")
+    const outlook = `The zip broke.\n\nMany thanks,\nNoah\n\nFrom: Support <support@shop.example>\nSent: Monday\nTo: Noah\n\n${quoted}`
+    expect(cleanText(outlook)).not.toMatch(/thanks|Noah/)
+  })
+
   it("a line that only starts like a sign-off, or one followed by more text, is kept", () => {
     expect(cleanText("Best jacket I ever bought.\nLove it")).toContain("Best jacket")
     expect(cleanText("Thanks,\nbut the zip broke after a week and nobody answered my two e-mails.\nThis is the third time.\nI want a refund.\nNow.\nPlease."))
       .toContain("zip broke")
+  })
+})
+
+describe("salutations", () => {
+  it("a greeting that opens a message is a formula, not an opinion", () => {
+    for (const mail of ["Dear Sir or Madam,\n\nMy parcel is late.", "Dear Harbour Team,\nMy parcel is late.", "Hello Sam,\n\nMy parcel is late.",
+      "Dear support, my parcel is late."]) {
+      expect(cleanText(mail), mail).not.toMatch(/Dear|Hello|Sam|Sir|support,/)
+      expect(cleanText(mail), mail).toContain("My parcel is late.".slice(3))
+    }
+  })
+
+  it("the same words elsewhere, or a line that says more than a greeting, are kept", () => {
+    expect(cleanText("Oh dear, the parcel is late again.")).toContain("Oh dear")
+    expect(cleanText("My dear friend gave me this jacket.")).toContain("dear friend")
+    expect(cleanText("Hello to the best support team I know, you fixed it in minutes!")).toContain("best support team")
+  })
+})
+
+describe("sign-offs that thank in advance", () => {
+  it("'Thanks in advance' closing a message is its sign-off", () => {
+    const mail = "Hi,\n\nCan I change the delivery address on my order?\n\nThanks in advance,\nGrace\n"
+    expect(cleanText(mail)).not.toMatch(/Thanks|Grace/)
+    expect(cleanText("Thank you in advance!\nYuki")).not.toMatch(/Thank/)
   })
 })

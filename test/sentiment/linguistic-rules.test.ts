@@ -143,3 +143,27 @@ describe("emoticons and emoji", () => {
     expect(score("the worst, most horrible day ever!!! 🙂").label).toBe("negative")
   })
 })
+
+describe("unmet expectations", () => {
+  it("what was expected, hoped for or should have been, and was not, is a letdown", () => {
+    for (const text of ["The service could have been better.", "I expected better.", "I was hoping for something better.",
+      "It should have been great.", "I had hoped for a nicer welcome", "The fit should've been perfect"]) {
+      expect(score(text).label, text).toBe("negative")
+      expect(rules(score(text)), text).toContain("expectation")
+    }
+  })
+
+  it("what could have been worse was not that bad", () => {
+    expect(score("It could have been worse.").label).toBe("positive")
+  })
+
+  it("the expectation must come before the word, in its clause", () => {
+    expect(score("Better than I expected!").label).toBe("positive")
+    expect(score("Just as good as I hoped.").label).toBe("positive")
+    expect(score("I expected a parcel. It arrived and it is great.").label).toBe("positive")
+  })
+
+  it("hope alone keeps its own warmth", () => {
+    expect(score("I hope you have a lovely weekend").label).toBe("positive")
+  })
+})
