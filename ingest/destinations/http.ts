@@ -64,13 +64,28 @@ export class RedirectRefused extends Error {
 }
 
 /**
+ * `promise`, or the signal's reason once it fires, whichever comes first: a name's resolution takes no signal, and a
+ * resolver that never answered held the request (and the listening report waiting on its alert) without end. A
+ * promise already settled wins over a signal already fired (a refused address says so, not "aborted").
+ */
+const untilAborted = <A>(promise: Promise<A>, signal: AbortSignal): Promise<A> => {
+  let onAbort = () => {}
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(signal.reason)
+    if (signal.aborted) onAbort()
+    else signal.addEventListener("abort", onAbort, { once: true })
+  })
+  return Promise.race([promise, aborted]).finally(() => signal.removeEventListener("abort", onAbort))
+}
+
+/**
  * One request. The URL's host name is resolved and checked here, at delivery time (address.ts), and the connection is
  * made to the address checked. A redirect is not followed: it fails the request, as it could lead what is sent to a
  * host nobody configured.
  */
 export const request = async (url: string, init: { method: string; headers: Record<string, string>; body?: string }, signal: AbortSignal, options: RequestOptions = {}): Promise<Answer> => {
   const u = new URL(url)
-  const pinned = await vetHost(u.hostname, { privateNetwork: options.privateNetwork, resolve: options.resolve, privateHint: options.privateHint })
+  const pinned = await untilAborted(vetHost(u.hostname, { privateNetwork: options.privateNetwork, resolve: options.resolve, privateHint: options.privateHint }), signal)
   signal.throwIfAborted()
   const send = u.protocol === "https:" ? httpsRequest : httpRequest
   const res = await new Promise<IncomingMessage>((resolve, reject) => {

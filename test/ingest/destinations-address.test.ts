@@ -66,6 +66,14 @@ describe("a destination whose host name resolves to a private address", () => {
     }
   })
 
+  it("a name whose resolution never ends is given up when the request's signal fires (the lookup held it without end)", async () => {
+    const never = () => new Promise<never>(() => {})
+    const started = performance.now()
+    await expect(request("https://crm.example/in", { method: "POST", headers: {}, body: "{}" }, AbortSignal.timeout(300), { resolve: never }))
+      .rejects.toThrow(/aborted/i)
+    expect(performance.now() - started).toBeLessThan(2000)
+  }, 10_000)
+
   it.each([
     // As NAT64 writes a link-local or metadata address: the configuration's checks know only ::ffff:.
     ["https://[64:ff9b::a9fe:a9fe]/in", "a link-local address (such as a cloud metadata service)"], ["https://[64:ff9b::6464:64c8]/in", "a cloud metadata service"],

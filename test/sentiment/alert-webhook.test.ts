@@ -62,6 +62,13 @@ describe("alert webhook", () => {
     expect(reached).toBe(1)
   }, 20_000)
 
+  it("gives up on a host name whose resolution never ends within its 5 s, saying timeout (the report waited without end)", async () => {
+    const never = () => new Promise<never>(() => {})
+    const started = performance.now()
+    expect(await deliverAlert("https://hooks.example/alerts", PAYLOAD, { resolve: never })).toBe("timeout")
+    expect(performance.now() - started).toBeLessThan(7000)
+  }, 15_000)
+
   it("calls a host name on this machine or the private network with the opt-in (CDP_ALERT_WEBHOOK_PRIVATE_NETWORK), never a link-local one", async () => {
     let reached = 0
     const hook = await serve((_req, res) => { reached++; res.end("ok") })
