@@ -209,7 +209,11 @@ const inexactId = (m: SegmentMessage): Rejection | null => {
 
 /** Identity's rule for opaque ids (identity/normalise.ts): trimmed, no control characters, at most 512 characters. */
 const MAX_ID_CHARS = 512
-const ID_CONTROL = /[\u0000-\u001f\u007f]/
+const CONTROL_CHARACTER = /[\u0000-\u001f\u007f]/
+
+/** The first control character of `text` as a sender reads it: "the control character U+0007 at character 3". */
+const controlCharacterWords = (text: string, control: string) =>
+  `the control character U+${control.charCodeAt(0).toString(16).toUpperCase().padStart(4, "0")} at character ${text.indexOf(control) + 1}`
 
 /** An id identity would refuse to link: the message would land tied to no one, and no lookup or erasure could find it. */
 const unlinkableId = (m: SegmentMessage): Rejection | null => {
@@ -217,15 +221,33 @@ const unlinkableId = (m: SegmentMessage): Rejection | null => {
     const raw = m[name]
     if (typeof raw !== "string") continue
     const id = raw.trim()
-    const control = ID_CONTROL.exec(id)
+    const control = CONTROL_CHARACTER.exec(id)
     if (control !== null) {
-      const code = control[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, "0")
-      return rejection("bad_id", `/${name}`, `${name} holds the control character U+${code} at character ${raw.indexOf(control[0]) + 1}: ` +
+      return rejection("bad_id", `/${name}`, `${name} holds ${controlCharacterWords(raw, control[0])}: ` +
         "an id with one is never linked to a profile, so it could not be looked up or erased by it")
     }
     if (id.length > MAX_ID_CHARS) {
       return rejection("bad_id", `/${name}`, `${name} is ${id.length} characters; an id may be at most ${MAX_ID_CHARS} (identity would not link a longer one)`)
     }
+  }
+  return null
+}
+
+/** Names and ids kept as sent, in columns of their own (ids of people are unlinkableId's). */
+const TEXT_FIELDS = ["messageId", "event", "name"] as const
+
+/**
+ * A control character (C0 or DEL) in the message's id or event name: it would be stored as sent, and break what shows,
+ * searches or exports them (a NUL, an escape sequence in a terminal, a newline in a CSV).
+ */
+const controlCharacter = (m: SegmentMessage): Rejection | null => {
+  for (const name of TEXT_FIELDS) {
+    const text = m[name]
+    if (typeof text !== "string") continue
+    const control = CONTROL_CHARACTER.exec(text)
+    if (control === null) continue
+    return rejection("control_character", `/${name}`, `${name} holds ${controlCharacterWords(text, control[0])}: control characters ` +
+      "are not stored (they cannot be shown, searched or exported faithfully); remove it")
   }
   return null
 }
@@ -254,7 +276,7 @@ export const validateSegmentMessage = (message: unknown, sizeBytes?: number, bud
   if (m.messageId === null) return rejection("message_id_not_string", "/messageId", "messageId must be a non-empty string (got null)")
   const inexact = inexactId(m)
   if (inexact !== null) return inexact
-  const unlinkable = unlinkableId(m)
+  const unlinkable = unlinkableId(m) ?? controlCharacter(m)
   if (unlinkable !== null) return unlinkable
   // The schema asks only that they be present; a blank one names no group to join and no earlier id to merge.
   if (m.type === "group" && isBlankId(m.groupId)) {
