@@ -10,7 +10,7 @@ import { randomUUID } from "node:crypto"
 import { createRequire } from "node:module"
 import { promisify } from "node:util"
 import zlib from "node:zlib"
-import { Data, Duration, Effect, Exit, Layer, type Scope } from "effect"
+import { Data, Duration, Effect, Exit, Layer, Schedule, type Scope } from "effect"
 import kafkajs from "kafkajs"
 import type { Admin, Consumer, EachBatchPayload, KafkaMessage, Producer } from "kafkajs"
 import { BusUnavailable, EventBus, type EventBusShape, RecordForeignTenant, RecordNotJson, RecordRefused, RecordWrongShape, Topics, type Topic, type TopicBacklog } from "./bus.ts"
@@ -351,8 +351,22 @@ interface PendingSend {
   readonly topic: string
   readonly messages: ReadonlyArray<WireMessage>
   readonly bytes: number
+  /** When it was queued (ms since the epoch). */
+  readonly at: number
+  /** Settles its publish; only the first call counts (a send given up on may be acknowledged later). */
   readonly done: (error?: unknown) => void
 }
+
+/** How long a check of the brokers (a metadata request) may take before they count as not answering. */
+const CHECK_TIMEOUT_MS = 3_000
+/**
+ * A send waiting this long for its acknowledgement makes the bus check the brokers (every WATCH_INTERVAL_MS); if they
+ * do not answer, every waiting send fails at once: before, a broker that died left each publish to kafkajs's retries
+ * of the refused connection (about 20 s) and a hung one to its 30 s request timeout and retries (minutes), and the
+ * collector's senders waited that long for their 503.
+ */
+const SLOW_SEND_MS = 1_000
+const WATCH_INTERVAL_MS = 500
 
 /** The setting behind a broker's refusal to create a topic, by Kafka's error code. */
 const REFUSAL_SETTINGS: Record<string, string> = {
@@ -437,6 +451,8 @@ export const makeKafkaBus = (options: KafkaBusOptions): Effect.Effect<EventBusSh
     // sends can reach the broker out of order. Everything published while a request is in flight goes in the
     // next one (group commit), so concurrency costs no throughput.
     const queue: Array<PendingSend> = []
+    /** The sends of the request in flight. */
+    let inFlight: ReadonlyArray<PendingSend> = []
     let sending = false
     const pump = async () => {
       if (sending) return
@@ -450,6 +466,7 @@ export const makeKafkaBus = (options: KafkaBusOptions): Effect.Effect<EventBusSh
             chunk.push(next)
             bytes += next.bytes
           }
+          inFlight = chunk
           const byTopic = new Map<string, Array<WireMessage>>()
           for (const p of chunk) {
             const list = byTopic.get(p.topic)
@@ -462,13 +479,59 @@ export const makeKafkaBus = (options: KafkaBusOptions): Effect.Effect<EventBusSh
           } catch (e) {
             for (const p of chunk) p.done(e)
           }
+          inFlight = []
         }
       } finally {
         sending = false
       }
     }
+
+    /**
+     * Whether the brokers answer, as last checked: undefined while they do, else since when they do not. While they do
+     * not, a publish fails at once (BusUnavailable) instead of waiting for kafkajs to give up; the watch below checks
+     * again every WATCH_INTERVAL_MS and clears it as soon as they answer.
+     */
+    let unreachableSince: number | undefined
+    const notAnswering = () => new BusUnavailable({
+      backend: "kafka",
+      message: `Kafka at ${location} does not answer (no answer to a check of the brokers since ${new Date(unreachableSince ?? Date.now()).toISOString()})`,
+    })
+    /** Fails every send waiting for an acknowledgement (the one in flight may still be acknowledged: a 503 then, never a 2xx). */
+    const giveUpWaiting = () => {
+      const error = notAnswering()
+      const waiting = [...inFlight, ...queue.splice(0)]
+      for (const p of waiting) p.done(error)
+    }
+    let checking: Promise<boolean> | undefined
+    /** One check of the brokers at a time: /health's ping and the watch share it. */
+    const check = (): Promise<boolean> => checking ??= (async () => {
+      let timer: ReturnType<typeof setTimeout> | undefined
+      try {
+        const up = await Promise.race([
+          probe.describeCluster().then(() => true, () => false),
+          new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), CHECK_TIMEOUT_MS) }),
+        ])
+        if (up) unreachableSince = undefined
+        else {
+          unreachableSince ??= Date.now()
+          giveUpWaiting()
+        }
+        return up
+      } finally {
+        clearTimeout(timer)
+        checking = undefined
+      }
+    })()
+    const oldestWaitMs = () => {
+      const first = inFlight[0] ?? queue[0]
+      return first === undefined ? 0 : Date.now() - first.at
+    }
+    yield* Effect.forkScoped(Effect.promise(() => unreachableSince !== undefined || oldestWaitMs() > SLOW_SEND_MS ? check() : Promise.resolve(true)).pipe(
+      Effect.repeat(Schedule.spaced(Duration.millis(WATCH_INTERVAL_MS))),
+    ))
     /** Splits a publish into sends of at most SEND_CHUNK_BYTES, each acknowledged before publish completes. */
     const send = (topic: string, messages: ReadonlyArray<WireMessage>) => {
+      if (unreachableSince !== undefined) return Promise.reject(notAnswering())
       const parts: Array<Promise<void>> = []
       let start = 0
       let bytes = 0
@@ -476,7 +539,7 @@ export const makeKafkaBus = (options: KafkaBusOptions): Effect.Effect<EventBusSh
         const slice = messages.slice(start, end)
         const size = bytes
         parts.push(new Promise<void>((resolve, reject) => {
-          queue.push({ topic, messages: slice, bytes: size, done: (e) => (e === undefined ? resolve() : reject(e)) })
+          queue.push({ topic, messages: slice, bytes: size, at: Date.now(), done: (e) => (e === undefined ? resolve() : reject(e)) })
         }))
         start = end
         bytes = 0
@@ -563,15 +626,15 @@ export const makeKafkaBus = (options: KafkaBusOptions): Effect.Effect<EventBusSh
 
     const bus: EventBusShape = {
       backend: { kind: "kafka", location },
-      ping: Effect.tryPromise(() => probe.describeCluster()).pipe(
-        Effect.timeout(Duration.seconds(3)), Effect.as(true), Effect.orElseSucceed(() => false)),
+      ping: Effect.promise(check),
       publish: (topic, records) => records.length === 0 ? Effect.void : Effect.gen(function* () {
         const name = `${options.prefix}${topic.name}`
         yield* ensureKnown(name)
         const messages = yield* wireOf(topic, records)
         yield* Effect.tryPromise({
           try: () => send(name, messages),
-          catch: (e) => new BusUnavailable({ backend: "kafka", message: `Kafka at ${location} did not acknowledge records of topic ${name}: ${describe(e)}`, cause: e }),
+          catch: (e) => e instanceof BusUnavailable ? e
+            : new BusUnavailable({ backend: "kafka", message: `Kafka at ${location} did not acknowledge records of topic ${name}: ${describe(e)}`, cause: e }),
         })
       }),
       consume: (topic, handler, consumeOptions) =>
