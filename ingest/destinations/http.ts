@@ -129,11 +129,20 @@ export const retryAfterMs = (headers: Headers, now = Date.now()): number | undef
 }
 
 /**
+ * The words with their control characters (C0, DEL, C1) as one space each run: a receiver's answer is shown in a
+ * terminal by `cdp export history`, where an escape sequence in it would clear the screen, retitle the window or fake
+ * lines of the table.
+ */
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]+/g
+const printable = (words: string): string => words.replace(CONTROL, " ")
+
+/**
  * A short description of an answer for the delivery log: status and the server's own words, cut. The words may quote
  * what was sent (a receiver echoing a record, a CRM naming the value it refused): their e-mail addresses and phone
- * numbers are masked, as a marketer (exports:read, who reads the log) sees them everywhere else.
+ * numbers are masked, as a marketer (exports:read, who reads the log) sees them everywhere else; control characters
+ * become spaces.
  */
 export const answerDetail = (a: Answer, words?: string): string =>
-  `HTTP ${a.status}${words === undefined || words === "" ? "" : `: ${maskValues([words])[0] as string}`}`.slice(0, 300)
+  `HTTP ${a.status}${words === undefined || words === "" ? "" : `: ${printable(maskValues([words])[0] as string)}`}`.slice(0, 300)
 
 export const isRetryableStatus = (status: number) => status === 408 || status === 429 || status >= 500

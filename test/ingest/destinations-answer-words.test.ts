@@ -6,6 +6,7 @@
 import { Effect } from "effect"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { type DestinationConfig, parseDestinations, syncDestination } from "../../ingest/destinations/index.ts"
+import { answerDetail, request } from "../../ingest/destinations/http.ts"
 import { deliveryHistory } from "../../warehouse/exports.ts"
 import { freshDir, removeDir } from "../support/pipeline.ts"
 import { prefs, submit, web, withConsent } from "../consent/support.ts"
@@ -46,4 +47,19 @@ describe("a destination's answer in the delivery log", () => {
       echo.server.close()
     }
   }, 60_000)
+
+  it("holds no control character of the receiver's words: a terminal showing cdp export history runs no escape sequence", async () => {
+    // Clear the screen, retitle the terminal, move the cursor, a bell, a fake line of the table: as a hostile receiver may answer.
+    const hostile = "bad record\u001b[2J\u001b]0;owned\u0007\r\n\u009b31mnext\u007f\u0000 line"
+    const receiver = await listen((req, res) => { req.resume(); res.writeHead(400, { "content-type": "text/plain" }).end(hostile) })
+    try {
+      const a = await request(`${receiver.url}/in`, { method: "POST", headers: {}, body: "{}" }, AbortSignal.timeout(5000))
+      const detail = answerDetail(a, a.text)
+      expect(detail).toMatch(/^HTTP 400: bad record/)
+      expect(detail).toContain("next")
+      expect(detail).not.toMatch(/[\u0000-\u001f\u007f-\u009f]/)
+    } finally {
+      receiver.server.close()
+    }
+  })
 })
