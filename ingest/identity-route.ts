@@ -122,7 +122,7 @@ export const identityRoute = (options: {
         if (b["wait"] !== undefined && typeof b["wait"] !== "boolean") return refuse(400, "bad_body", '"wait" must be true or false', "/wait")
         const tenant = b["tenant"] === undefined ? undefined : tenantOf(b)
         if (tenant !== undefined && typeof tenant !== "string") return tenant
-        const busy = refuseIfRunning(jobs, REBUILD_JOB, "rebuild", viewer)
+        const busy = refuseIfRunning(jobs, REBUILD_JOB, "rebuild", viewer, tenant)
         if (busy !== undefined) return busy
         const job = yield* jobs.start(REBUILD_JOB, tenant, {}, rebuild(tenant), askedBy)
         return b["wait"] === true ? yield* awaitJob(job) : accepted(job)

@@ -144,16 +144,18 @@ export const operationView = (op: OperationRecord) => ({
 export const jobView = (job: Job) => operationView(recordOfJob(job, ""))
 
 /**
- * The 409 for a job of a kind asked while one runs (one of a kind at a time), or undefined. It names the running one
- * (id, start, tenant) only to a token that may see it: `viewer` is the tenant the asking token is bound to, undefined
- * for an unbound token; another tenant's is not named.
+ * The 409 for a job of a kind asked while one that covers the same tenant runs, or undefined: `tenant` is the new
+ * job's (undefined: every tenant), so one tenant's replay never holds another tenant's, while the same tenant's, and
+ * one over every tenant, run one at a time. It names the running one (id, start, tenant) only to a token that may see
+ * it: `viewer` is the tenant the asking token is bound to, undefined for an unbound token; another tenant's is not
+ * named.
  */
-export const refuseIfRunning = (jobs: Jobs, kind: string, what: string, viewer: string | undefined): QueryReply | undefined => {
-  const running = jobs.list().find((j) => j.kind === kind && isRunning(j))
+export const refuseIfRunning = (jobs: Jobs, kind: string, what: string, viewer: string | undefined, tenant: string | undefined): QueryReply | undefined => {
+  const running = jobs.list().find((j) => j.kind === kind && isRunning(j) && (j.tenant === undefined || tenant === undefined || j.tenant === tenant))
   if (running === undefined) return undefined
   const told = viewer === undefined || running.tenant === viewer
     ? `(${running.id}, since ${running.startedAt}${running.tenant === undefined ? "" : `, tenant "${running.tenant}"`}); follow it at GET ${OPERATIONS_PATH}/${running.id} and`
-    : "for another tenant;"
+    : running.tenant === undefined ? `for every tenant (tenant "${viewer}" too);` : "for another tenant;"
   return refuse(409, "operation_running", `a ${what} is running already ${told} ask again when it ends`, undefined, { "retry-after": "30" })
 }
 

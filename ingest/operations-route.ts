@@ -7,7 +7,8 @@
 //   GET  /v1/operations                                                           the operations servers ran over this warehouse, newest first (?limit=, ?cursor=)
 //   GET  /v1/operations/{id}                                                      one of them: running, done with what it did, failed with why, or interrupted
 // A POST answers 202 with where to follow the operation (with "wait": true, what it did when it ends). One operation
-// of a kind runs at a time: another while one runs is 409 naming it. Relationship computes are listed here too.
+// of a kind runs at a time per tenant (one over every tenant holds them all): another while one runs is 409 naming it;
+// another tenant's runs beside it. Relationship computes are listed here too.
 import type { IncomingMessage } from "node:http"
 import type { ValidateFunction } from "ajv"
 import { Effect } from "effect"
@@ -128,7 +129,7 @@ export const operationsRoute = (options: {
           ? refuse(403, "tenant_forbidden", `retention applies to every tenant: it needs a token bound to no tenant (this one is bound to "${principal.tenant}")`)
           : refuse(400, "bad_body", "retention applies to every tenant: name none", "/tenant")
       }
-      const busy = refuseIfRunning(options.jobs, kind, kind, principal.tenant)
+      const busy = refuseIfRunning(options.jobs, kind, kind, principal.tenant, body.tenant)
       if (busy !== undefined) return busy
       const plan = planned(kind, body)
       if (isReply(plan)) return plan
