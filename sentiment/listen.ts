@@ -477,6 +477,9 @@ export const listenReport: (
 
   const webhookUrl = options.webhookUrl
   const errors: Array<string> = []
+  // Set once a call went unanswered for its whole timeout: the rest of this run's alerts are not sent (the next run
+  // sends them), as a receiver that takes calls and never answers held the report n times 5 s (23 alerts: 2 minutes).
+  let webhookSilent: string | undefined
   let delivered = 0
   let raised = 0
   let existingCount = 0
@@ -502,11 +505,14 @@ export const listenReport: (
           value: s.value, baseline_median: s.median, threshold: s.threshold, mentions, negative,
           text: `${options.tenant}: ${KIND_WORDS[s.kind]} spiked on ${s.day}: ${s.value} (usually ${s.median}, threshold ${s.threshold})`,
         }
-        const failure = yield* Effect.promise(() => deliverAlert(webhookUrl, payload, { privateNetwork: options.webhookPrivateNetwork }))
+        const failure = webhookSilent ?? (yield* Effect.promise(() => deliverAlert(webhookUrl, payload, { privateNetwork: options.webhookPrivateNetwork })))
         if (failure === undefined) {
           delivered++
           notified = true
-        } else errors.push(failure)
+        } else {
+          errors.push(failure)
+          if (failure === "timeout") webhookSilent = `not sent: the webhook did not answer an earlier alert of this run within ${WEBHOOK_TIMEOUT_MS / 1000} s`
+        }
       }
       if (known === undefined) raised++
       else existingCount++

@@ -283,6 +283,30 @@ describe("spike alerts", () => {
     expect(received).toHaveLength(0)
   })
 
+  it("a webhook that does not answer is waited for once in a run, not once per alert; the others are sent by the next run", async () => {
+    // A receiver that takes the call and never answers: each call waited its whole 5 s, so a report raising n alerts
+    // answered its caller (POST /v1/listening/report) only after n times 5 s.
+    const silent = http.createServer(() => {})
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve))
+    try {
+      await withPipeline(dir, importFile("twitter", DEV_TWEETS, { tenant: "umbrella" }))
+      const started = performance.now()
+      const r = await run({ tenant: "umbrella", raiseAlerts: true, k: 0.5, webhookUrl: `http://127.0.0.1:${(silent.address() as AddressInfo).port}/` })
+      const n = r.spikes.length
+      expect(n).toBeGreaterThan(2)
+      expect(r.alerts.webhook).toMatchObject({ delivered: 0, failed: n })
+      expect(r.alerts.webhook.errors).toEqual(["timeout", ...Array(n - 1).fill("not sent: the webhook did not answer an earlier alert of this run within 5 s")])
+      expect(performance.now() - started).toBeLessThan(15_000)
+      expect(r.spikes.every((s) => !s.notified)).toBe(true)
+      // The next run, with the receiver answering, sends them all.
+      const again = await run({ tenant: "umbrella", raiseAlerts: true, k: 0.5, webhookUrl: hookUrl })
+      expect(again.alerts.webhook).toMatchObject({ delivered: n, failed: 0 })
+    } finally {
+      silent.closeAllConnections()
+      silent.close()
+    }
+  }, 120_000)
+
   it("with alerts off nothing is written or sent", async () => {
     received.length = 0
     const r = await run({ tenant: "globex", raiseAlerts: false, webhookUrl: hookUrl, k: 0.5 })
