@@ -423,9 +423,15 @@ const makeCollector = (options: CollectorOptions) =>
       if (req.method === "OPTIONS" && isBrowserRoute(req)) return Effect.succeed(json(204, {}, preflightHeaders(req)))
       if (req.method !== "POST") return Effect.succeed(refuse(405, "method_not_allowed", `use POST ${path}`, undefined, { allow: "POST" }))
       if (draining) return Effect.succeed(refuse(503, "draining", "the collector is shutting down; retry later", undefined, { "retry-after": "5", connection: "close" }))
-      return Effect.flatMap(health.refusal, (notReady) => notReady !== undefined
-        ? Effect.succeed(refuse(503, "not_ready", `${notReady}; retry later`, undefined, { "retry-after": "5" }))
-        : handled(hook !== null ? webhook(hook[1]!, req) : ingest(SEGMENT_ROUTES.get(m![1]!)!, req)))
+      const notReady = (why: string) => refuse(503, "not_ready", `${why}; retry later`, undefined, { "retry-after": "5" })
+      return Effect.flatMap(health.refusal, (why) => why !== undefined
+        ? Effect.succeed(notReady(why))
+        // A backend found down while the request waits for the pipeline answers it now, not at the publish timeout:
+        // nothing was promised yet (what it published may still land; the sender's retry folds into it).
+        : Effect.raceFirst(
+          handled(hook !== null ? webhook(hook[1]!, req) : ingest(SEGMENT_ROUTES.get(m![1]!)!, req)),
+          Effect.map(health.outage, notReady),
+        ))
     }
 
     const context = yield* Effect.context<never>()

@@ -32,6 +32,12 @@ const DISK_CHECK_INTERVAL_MS = 1_000
  * refused at once: before, each waited for its own publish to fail, up to the 30 s publish timeout.
  */
 const BUS_CHECK_INTERVAL = Duration.seconds(1)
+/**
+ * On the in-process bus the object store is asked this often too, as a message is answered only once it is archived:
+ * before, the collector learnt the store was down only once the archive consumer had failed, and the request then in
+ * flight waited out the 30 s publish timeout behind the consumer's retries.
+ */
+const STORE_CHECK_INTERVAL = Duration.seconds(1)
 
 export interface HealthReply {
   readonly status: number
@@ -43,6 +49,12 @@ export interface Health {
   readonly report: (draining: boolean) => Effect.Effect<HealthReply>
   /** Why a message sent now could not land, from what is already known (no ping); undefined when it can. */
   readonly refusal: Effect.Effect<string | undefined>
+  /**
+   * Completes, with the reason, once a backend a message waits on is known not to answer (the bus, or on the
+   * in-process bus the object store): a request waiting for the pipeline is then answered 503 at once instead of
+   * at its publish timeout. Never completes while they answer.
+   */
+  readonly outage: Effect.Effect<string>
 }
 
 const seconds = (ms: number) => `${Math.round(ms / 1000)} s`
@@ -94,15 +106,54 @@ export const makeHealth = (options: HealthOptions = {}) =>
     // On Kafka a 2xx waits only for Kafka's ack: what the consumers do with the message later cannot break it.
     const consumersStopIngest = bus.backend.kind === "memory"
 
+    const busProblem = (up: boolean) => up ? [] : [`the bus (${bus.backend.kind} ${bus.backend.location}) does not answer`]
+    // On the in-process bus a message is answered once its raw text is archived, so a store that does not answer
+    // stops ingestion; behind Kafka the edge answers once Kafka has it and the consumers archive when the store is
+    // back (their retries show as a failing consumer), so the store's state is shown but takes no edge out.
+    const objects = Option.isSome(store) ? store.value : undefined
+    const objectsStopIngest = objects?.ping !== undefined && bus.backend.kind === "memory"
+    const storeProblem = (down: string | undefined) =>
+      down === undefined || !objectsStopIngest ? [] : [`the object store (${objects!.backend.kind} ${objects!.backend.location}) does not answer: ${down}`]
+
+    // What the background checks found last.
     let busAnswers = true
+    let storeDown: string | undefined
+    const outageNow = () => [...busProblem(busAnswers), ...storeProblem(storeDown)]
+    /** Requests waiting for the pipeline, told when an outage becomes known. */
+    const waiting = new Set<(why: string) => void>()
+    const tellWaiting = () => {
+      const problems = outageNow()
+      if (problems.length === 0 || waiting.size === 0) return
+      const why = `not ready: ${problems.join("; ")}`
+      for (const w of [...waiting]) w(why)
+      waiting.clear()
+    }
     yield* Effect.forkScoped(bus.ping.pipe(
-      Effect.tap((up) => Effect.sync(() => { busAnswers = up })),
+      Effect.tap((up) => Effect.sync(() => {
+        busAnswers = up
+        tellWaiting()
+      })),
       Effect.repeat(Schedule.spaced(BUS_CHECK_INTERVAL)),
     ))
-    const busProblem = (up: boolean) => up ? [] : [`the bus (${bus.backend.kind} ${bus.backend.location}) does not answer`]
+    if (objectsStopIngest) {
+      yield* Effect.forkScoped(objects!.ping!.pipe(
+        Effect.tap((down) => Effect.sync(() => {
+          storeDown = down
+          tellWaiting()
+        })),
+        Effect.repeat(Schedule.spaced(STORE_CHECK_INTERVAL)),
+      ))
+    }
+    const outage = Effect.callback<string>((resume) => {
+      const problems = outageNow()
+      if (problems.length > 0) return resume(Effect.succeed(`not ready: ${problems.join("; ")}`))
+      const told = (why: string) => resume(Effect.succeed(why))
+      waiting.add(told)
+      return Effect.sync(() => { waiting.delete(told) })
+    })
 
     const refusal = Effect.gen(function* () {
-      const problems = [...busProblem(busAnswers), ...(consumersStopIngest ? backlogProblems(yield* bus.backlog) : [])]
+      const problems = [...busProblem(busAnswers), ...storeProblem(storeDown), ...(consumersStopIngest ? backlogProblems(yield* bus.backlog) : [])]
       const disk = diskProblem(yield* freeBytes)
       if (disk !== undefined) problems.unshift(disk)
       return problems.length === 0 ? undefined : `not ready: ${problems.join("; ")}`
@@ -115,17 +166,16 @@ export const makeHealth = (options: HealthOptions = {}) =>
         const backlog = yield* bus.backlog
         const pending = yield* bus.pending
         const free = yield* freeBytes
-        const objects = Option.isSome(store) ? store.value : undefined
         const objectsDown = objects?.ping === undefined ? undefined : yield* objects.ping
-        // On the in-process bus a message is answered once its raw text is archived, so a store that does not answer
-        // stops ingestion; behind Kafka the edge answers once Kafka has it and the consumers archive when the store is
-        // back (their retries show as a failing consumer), so the store's state is shown but takes no edge out.
-        const objectsStopIngest = objectsDown !== undefined && bus.backend.kind === "memory"
+        // What the report found is news for the refusal and the waiting requests too.
+        busAnswers = busUp
+        if (objectsStopIngest) storeDown = objectsDown
+        tellWaiting()
         const reasons = [
           ...(draining ? ["draining: the collector is shutting down"] : []),
           ...(warehouseUp ? [] : [`the warehouse (${warehouse.backend.kind} ${warehouse.backend.location}) does not answer`]),
           ...busProblem(busUp),
-          ...(objectsStopIngest ? [`the object store (${objects!.backend.kind} ${objects!.backend.location}) does not answer: ${objectsDown}`] : []),
+          ...storeProblem(objectsDown),
           ...(consumersStopIngest ? backlogProblems(backlog) : []),
           ...[diskProblem(free)].filter((p) => p !== undefined),
         ]
@@ -161,5 +211,5 @@ export const makeHealth = (options: HealthOptions = {}) =>
         }
       })
 
-    return { report, refusal } satisfies Health
+    return { report, refusal, outage } satisfies Health
   })

@@ -72,7 +72,7 @@ interface Health {
 }
 
 // The three tests run at once: each has its own bucket, proxy, data dir and server, and most of each is spent waiting
-// (a sender's 30 s publish timeout while the store is down, the consumers' retries), not computing.
+// (the store's checks and the consumers' retries), not computing.
 describe.runIf(enabled).concurrent("the object store failing under cdp serve", () => {
   const processes: Array<CdpProcess> = []
   const dirs: Array<string> = []
@@ -230,7 +230,7 @@ describe.runIf(enabled).concurrent("the object store failing under cdp serve", (
       const down = await health()
       expect(down.status).toBe(503)
       expect(down.body.backends.objects).toMatchObject({ state: "down" })
-      // Its archive write hangs on the proxy; the sender is answered 503 when the pipeline does not take it in time.
+      // Its archive write hangs on the proxy; the sender is answered 503 once the store's check times out (3 s).
       expect((await send("during")).status).toBe(503)
       proxy.hang(false)
       let back = await health()
