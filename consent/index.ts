@@ -4,7 +4,7 @@ export {
   type ConsentPolicies, type ConsentPolicy, ConsentPoliciesRef, ConsentPolicyInvalid, DEFAULT_POLICIES, DEFAULT_POLICY, DEFAULT_PURPOSES,
   governingPurpose, type LawfulBasis, parseConsentPolicies, policyOf, type PurposePolicy,
 } from "./purposes.ts"
-export { type ConsentSignal, PREFERENCE_UPDATED, readSignals, gppOverBudget, gppProblem, readTcf, CONSENT_BUDGET_CPU_MS, CONSENT_BUDGET_WORK, type ConsentBudget, consentBudget, tcfOverBudget, tcfProblem, US_PRIVACY } from "./readers.ts"
+export { type ConsentSignal, PREFERENCE_UPDATED, readSignals, gppOverBudget, gppProblem, readTcf, CONSENT_BUDGET_CPU_MS, CONSENT_BUDGET_WORK, type ConsentBudget, consentBudget, type ConsentBudgetLimits, consentBudgetSpent, tcfOverBudget, tcfProblem, US_PRIVACY } from "./readers.ts"
 export {
   type ConsentChange, consentHistory, consentingProfiles, consentingProfilesSql, type ConsentState, consentState, recordConsent,
   refusingProfiles, refusingProfilesOfChannel, stateFromRows, UnknownPurpose,

@@ -235,9 +235,11 @@ export const CONSENT_BUDGET_CPU_MS = 400
 
 /**
  * What one request has spent decoding consent strings, whatever their kind (see CONSENT_BUDGET_WORK): made per
- * request, spent as strings are read.
+ * request, spent as strings are read. Messages read with no sender to answer (a file, the archive) are read under
+ * budgets of the same size one after another (ingest/sources/segment.ts ConsentPacing): `per` says which.
  */
 export interface ConsentBudget {
+  readonly per: "request" | "message"
   /** Work counted (see WORK_PER_STRING). */
   spent: number
   /** CPU time of this thread spent decoding, in ms. */
@@ -248,18 +250,24 @@ export interface ConsentBudget {
   readonly cpuLimitMs: number
 }
 
-export const consentBudget = (limits: { readonly work?: number; readonly cpuMs?: number } = {}): ConsentBudget =>
-  ({ spent: 0, cpuMs: 0, decoded: 0, limit: limits.work ?? CONSENT_BUDGET_WORK, cpuLimitMs: limits.cpuMs ?? CONSENT_BUDGET_CPU_MS })
+export interface ConsentBudgetLimits {
+  readonly work?: number
+  readonly cpuMs?: number
+}
 
-const spentAll = (budget: ConsentBudget) => budget.spent >= budget.limit || budget.cpuMs >= budget.cpuLimitMs
+export const consentBudget = (limits: ConsentBudgetLimits = {}, per: ConsentBudget["per"] = "request"): ConsentBudget =>
+  ({ per, spent: 0, cpuMs: 0, decoded: 0, limit: limits.work ?? CONSENT_BUDGET_WORK, cpuLimitMs: limits.cpuMs ?? CONSENT_BUDGET_CPU_MS })
+
+/** Whether the budget is spent: a string not decoded lately would be refused. */
+export const consentBudgetSpent = (budget: ConsentBudget): boolean => budget.spent >= budget.limit || budget.cpuMs >= budget.cpuLimitMs
 
 /** Whether reading this TCF string would decode it although `budget` is spent (a string decoded lately costs nothing). */
 export const tcfOverBudget = (tcString: string, budget: ConsentBudget): boolean =>
-  spentAll(budget) && !tcfReadings.has(tcString.trim())
+  consentBudgetSpent(budget) && !tcfReadings.has(tcString.trim())
 
 /** Whether reading this GPP string would decode it although `budget` is spent (one decoded lately costs nothing). */
 export const gppOverBudget = (gppString: string, budget: ConsentBudget): boolean =>
-  spentAll(budget) && !gppReadings.has(gppString.trim())
+  consentBudgetSpent(budget) && !gppReadings.has(gppString.trim())
 
 const threadCpuMs = () => {
   const { user, system } = process.threadCpuUsage()

@@ -9,6 +9,7 @@ import { dateOffTheCalendar, DateNotOnCalendar } from "../warehouse/calendar.ts"
 import type { CanonicalEvent } from "./message.ts"
 import { Pipeline } from "./pipeline.ts"
 import { RAW_PARSERS } from "./sources/index.ts"
+import { ConsentPacing } from "./sources/segment.ts"
 
 export interface DeadLetterFilter {
   readonly tenant?: string | undefined
@@ -113,13 +114,13 @@ interface Attempt {
   readonly refusal?: { readonly rule: string; readonly reason: string }
 }
 
-const parseAgain = (row: DeadLetterRow) =>
+const parseAgain = (row: DeadLetterRow, consentPacing: ConsentPacing) =>
   Effect.promise(async (): Promise<Attempt> => {
     const parse = RAW_PARSERS.get(row.source)
     if (parse === undefined) {
       return { row, events: [], refusal: { rule: "no_raw_parser", reason: `source "${row.source}" has no raw parser` } }
     }
-    const items = await parse(row.payload ?? "", undefined, { tenant: row.tenant, receivedAtMs: Date.parse(isoOf(row.received_at)) })
+    const items = await parse(row.payload ?? "", undefined, { tenant: row.tenant, receivedAtMs: Date.parse(isoOf(row.received_at)), consentPacing })
     const events: Array<CanonicalEvent> = []
     let refusal: Attempt["refusal"]
     for (const item of items) {
@@ -155,7 +156,9 @@ export const retryDeadLetters = Effect.fn("retryDeadLetters")(function* (filter:
   const open = yield* selectDeadLetters(filter, { open: true, payload: true, limit: filter.limit ?? 10_000 })
   const results: Array<RetryResult> = []
   for (let start = 0; start < open.length; start += CHUNK) {
-    const attempts = yield* Effect.forEach(open.slice(start, start + CHUNK), parseAgain)
+    // Segment's consent strings are read one decoding budget after another, with a turn of the event loop between.
+    const consentPacing = new ConsentPacing()
+    const attempts = yield* Effect.forEach(open.slice(start, start + CHUNK), (row) => parseAgain(row, consentPacing))
     const events = attempts.flatMap((a) => a.events)
     if (events.length > 0) yield* pipeline.submit(events, [])
     const stored = events.length === 0 ? new Set<string>() : yield* storedIds(events)

@@ -5,6 +5,7 @@ import { foreignEncoding } from "./json-file.ts"
 import type { CanonicalEvent, DeadLetter } from "./message.ts"
 import { Pipeline } from "./pipeline.ts"
 import { FILE_SOURCES } from "./sources/index.ts"
+import { ConsentPacing } from "./sources/segment.ts"
 
 export interface ImportSummary {
   /** Messages that passed the source's checks and were not refused later: landed, duplicates, or dropped by a stage. */
@@ -116,9 +117,15 @@ export const importFile = Effect.fn("importFile")(function* (
   const pipeline = yield* Pipeline
   const before = { ...pipeline.counters }
   const started = performance.now()
+  // Segment's consent strings are read one decoding budget after another (ConsentPacing); at each turn of the event
+  // loop between two, what was read goes on to the pipeline, whose consent stage reads the same strings again (handed
+  // on later, thousands of others read meanwhile would have pushed them out of those kept decoded).
+  const consentPacing = new ConsentPacing()
+  let turns = 0
   const items = source.read(path, {
     tenant: options.tenant,
     receivedAtMs: Date.now(),
+    consentPacing,
     ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
     ...(options.sourceOptions === undefined ? {} : { options: options.sourceOptions }),
   })[Symbol.asyncIterator]()
@@ -136,7 +143,9 @@ export const importFile = Effect.fn("importFile")(function* (
       if (next.value._tag === "event") events.push(next.value.event)
       else deadLetters.push(next.value.deadLetter)
     }
-    if (next.done || events.length + deadLetters.length >= BATCH) {
+    const turned = consentPacing.turns !== turns
+    turns = consentPacing.turns
+    if (next.done || (turned && events.length + deadLetters.length > 0) || events.length + deadLetters.length >= BATCH) {
       yield* pipeline.submit(events, deadLetters)
       events = []
       deadLetters = []

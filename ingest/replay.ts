@@ -17,6 +17,7 @@ import type { ArchiveRecord, CanonicalEvent, DeadLetter } from "./message.ts"
 import { ObjectStore } from "./objectstore.ts"
 import { Pipeline } from "./pipeline.ts"
 import { RAW_PARSERS } from "./sources/index.ts"
+import { ConsentPacing } from "./sources/segment.ts"
 import { dateOffTheCalendar } from "../warehouse/calendar.ts"
 
 export interface ReplayOptions {
@@ -209,6 +210,9 @@ export const replayArchive = Effect.fn("replayArchive")(function* (options: Repl
     r.receivedAt >= fromIso && r.receivedAt < toIso &&
     (options.tenant === undefined || r.tenant === options.tenant) && (options.source === undefined || r.source === options.source)
 
+  // One consent decoding budget after another for the whole run, with a turn of the event loop between (ConsentPacing).
+  const pacing = new ConsentPacing()
+  let turns = 0
   let batchesDone = 0
   for (const batch of toRead) {
     const read = yield* readBatch(store, batch.key, batch.expected)
@@ -227,7 +231,13 @@ export const replayArchive = Effect.fn("replayArchive")(function* (options: Repl
         continue
       }
       const receivedAtMs = Date.parse(record.receivedAt)
-      const items = yield* Effect.promise(async () => parse(record.body, record.meta, { tenant: record.tenant, receivedAtMs }))
+      const items = yield* Effect.promise(async () => parse(record.body, record.meta, { tenant: record.tenant, receivedAtMs, consentPacing: pacing }))
+      // At each turn what was read goes on to the pipeline, whose consent stage reads the same strings again: handed on
+      // later, thousands of others read meanwhile would have pushed them out of those kept decoded.
+      if (pacing.turns !== turns) {
+        turns = pacing.turns
+        yield* flush
+      }
       for (const item of items) {
         if (item._tag === "event") events.push(item.event)
         else deadLetters.push(item.deadLetter)

@@ -7,6 +7,7 @@ import { parseChatWebhook, readChatFile } from "./chat.ts"
 import { parseEmailRaw, parseEmailWebhook, readEmailPath } from "./email.ts"
 import { readSegmentFile } from "./segment-file.ts"
 import { parseSegmentRaw } from "./segment-raw.ts"
+import type { ConsentPacing } from "./segment.ts"
 import { parseSendgridWebhook, readSendgridFile } from "./sendgrid.ts"
 import { parseSocialWebhook, readSocialFile } from "./social.ts"
 import { parseTwitterRaw, readTwitterFile } from "./twitter.ts"
@@ -37,6 +38,12 @@ export interface ImportContext {
    * worth of items. Unset (files, replay): read everything.
    */
   readonly maxItems?: number
+  /**
+   * Segment: the consent decoding budget the messages of one run (a file, a replay, a retry of dead letters) are read
+   * under, one budget after another with a turn of the event loop between (see ConsentPacing). Unset: each call
+   * reads under a pacing of its own.
+   */
+  readonly consentPacing?: ConsentPacing
 }
 
 export interface FileSource {

@@ -3,13 +3,14 @@ import { readJson } from "../json.ts"
 import type { DeadLetter, Rejection } from "../message.ts"
 import type { ImportContext, ImportedItem } from "./index.ts"
 import { readFileLines } from "./items.ts"
-import { normaliseSegmentMessage, type SegmentMessage, validateSegmentMessage } from "./segment.ts"
+import { ConsentPacing, normaliseSegmentMessage, type SegmentMessage } from "./segment.ts"
 
 export async function* readSegmentFile(path: string, ctx: ImportContext): AsyncGenerator<ImportedItem> {
   const receivedAt = new Date(ctx.receivedAtMs).toISOString()
   // A file is history: the client's timestamps are kept as they are (no clock-skew correction against now).
   const receive = { tenant: ctx.tenant, receivedAtMs: ctx.receivedAtMs, correctClockSkew: false }
   let lineNumber = 0
+  const pacing = ctx.consentPacing ?? new ConsentPacing()
   const refuse = (line: string, rejection: Rejection, messageId = ""): ImportedItem => {
     const deadLetter: DeadLetter = {
       tenant: ctx.tenant, source: "segment", receivedAt, messageId,
@@ -30,7 +31,7 @@ export async function* readSegmentFile(path: string, ctx: ImportContext): AsyncG
       continue
     }
     const message = read.value
-    const rejection = validateSegmentMessage(message, Buffer.byteLength(line))
+    const rejection = await pacing.validate(message, Buffer.byteLength(line))
     if (rejection !== null) {
       const id = (message as { messageId?: unknown } | null)?.messageId
       yield refuse(line, rejection, typeof id === "string" ? id : "")

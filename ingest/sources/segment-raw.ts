@@ -6,7 +6,7 @@ import { processSegmentRequest } from "../segment-api.ts"
 import type { ImportContext, ImportedItem } from "./index.ts"
 import { isJsonObject } from "../schemas.ts"
 import { toIso } from "./items.ts"
-import { normaliseSegmentMessage, type SegmentMessage, segmentReceiveContext, validateSegmentMessage } from "./segment.ts"
+import { ConsentPacing, normaliseSegmentMessage, type SegmentMessage, segmentReceiveContext } from "./segment.ts"
 
 const deadLetterItem = (deadLetter: DeadLetter): ImportedItem => ({ _tag: "deadLetter", deadLetter })
 
@@ -15,7 +15,7 @@ const deadLetterItem = (deadLetter: DeadLetter): ImportedItem => ({ _tag: "deadL
  * are kept as sent, as for a historical import. A body holding a `batch` array and no `type` is a whole request
  * and is processed as one: as /v1/batch when the meta says clock skew was corrected, else as /v1/import.
  */
-export const parseSegmentRaw = (body: string, meta: JsonObject | undefined, ctx: ImportContext): ReadonlyArray<ImportedItem> => {
+export const parseSegmentRaw = async (body: string, meta: JsonObject | undefined, ctx: ImportContext): Promise<ReadonlyArray<ImportedItem>> => {
   const refuse = (rejection: Rejection, messageId = ""): ImportedItem =>
     deadLetterItem({ tenant: ctx.tenant, source: "segment", receivedAt: toIso(ctx.receivedAtMs), messageId, rejection, payload: body })
   const read = readJson(body)
@@ -29,7 +29,8 @@ export const parseSegmentRaw = (body: string, meta: JsonObject | undefined, ctx:
       ...result.deadLetters.map(deadLetterItem),
     ]
   }
-  const rejection = validateSegmentMessage(message, Buffer.byteLength(body))
+  // Its consent strings are read under the run's pacing: a replay of costly ones gives the event loop turns.
+  const rejection = await (ctx.consentPacing ?? new ConsentPacing()).validate(message, Buffer.byteLength(body))
   if (rejection !== null) {
     const id = isJsonObject(message) ? message["messageId"] : undefined
     return [refuse(rejection, typeof id === "string" ? id : "")]

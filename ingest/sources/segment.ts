@@ -2,7 +2,9 @@
 // then normalisation into canonical events (messageId filled, timestamps corrected for clock skew as Segment does).
 import { createHash } from "node:crypto"
 import type { ErrorObject, ValidateFunction } from "ajv"
-import { gppOverBudget, gppProblem, type ConsentBudget, tcfOverBudget, tcfProblem, US_PRIVACY } from "../../consent/index.ts"
+import {
+  type ConsentBudget, consentBudget, type ConsentBudgetLimits, consentBudgetSpent, gppOverBudget, gppProblem, tcfOverBudget, tcfProblem, US_PRIVACY,
+} from "../../consent/index.ts"
 import { type CanonicalEvent, type EventType, type Identifier, type JsonObject, putField, type RawItem, type Rejection } from "../message.ts"
 import {
   ajv, describeType, errorField, formatIsoDateTime, inWarehouseRange, isJsonObject, isoDateTimeOutOfRange, outOfRangeWords,
@@ -113,10 +115,12 @@ const undecodable = (kind: "TCF" | "GPP", reader: ConsentStringReader, value: un
   if (typeof value !== "string") return rejection("bad_consent", field, `${name} must be a ${kind} consent string (got ${describeType(value)})`)
   if (value.trim() === "") return null
   if (budget !== undefined && reader.overBudget(value, budget)) {
-    return rejection("too_many_consent_strings", field, `${name}, a ${kind} string, was not decoded: this request's consent strings ` +
+    return rejection("too_many_consent_strings", field, `${name}, a ${kind} string, was not decoded: this ${budget.per}'s consent strings ` +
       `(TCF and GPP) already needed all the decoding one request may cause (${budget.decoded} distinct strings decoded, about ` +
       `${Math.round(budget.limit / 1000)} ms of a core's work, counted from what they name); ` +
-      "send fewer distinct consent strings per batch (this message may be sent again in another)")
+      (budget.per === "request"
+        ? "send fewer distinct consent strings per batch (this message may be sent again in another)"
+        : "no real message needs as much (a CMP sends one string of each kind)"))
   }
   const problem = reader.problem(value, budget)
   if (problem === undefined) return null
@@ -291,6 +295,44 @@ export const validateSegmentMessage = (message: unknown, sizeBytes?: number, bud
     (typeof m.properties?.["gdpr_consent"] === "string" ? undecodableTcf(m.properties["gdpr_consent"], "/properties/gdpr_consent", budget) : null) ??
     (typeof m.properties?.["us_privacy"] === "string" ? unreadableUsPrivacy(m.properties["us_privacy"], "/properties/us_privacy") : null) ??
     (typeof m.properties?.["gpp"] === "string" ? undecodableGpp(m.properties["gpp"], "/properties/gpp", budget) : null)
+}
+
+/**
+ * Checks messages read with no sender to answer (`cdp ingest`'s file, archive replay, dead letters re-driven) under
+ * the consent decoding budget of a request (consent/readers.ts), one budget after another. A request past its budget
+ * refuses the messages bringing new strings, and its sender may send them again; here, when a budget is spent, the
+ * reader gives the event loop a turn and goes on under a new one, so costly strings (archived before the budget
+ * existed, say) are paced instead of holding `cdp serve`, every tenant's requests and /health. Only a message whose
+ * own strings need more than a whole budget is refused (too_many_consent_strings, as a dead letter).
+ */
+export class ConsentPacing {
+  private readonly limits: ConsentBudgetLimits
+  private budget: ConsentBudget
+  /** Turns given to the event loop so far: a reader may hand what it read on at each (see ingest/replay.ts). */
+  turns = 0
+
+  /** `limits`: a budget's size (tests make it small); the request's by default. */
+  constructor(limits: ConsentBudgetLimits = {}) {
+    this.limits = limits
+    this.budget = consentBudget(limits, "message")
+  }
+
+  /** validateSegmentMessage under the running budget, after a turn of the event loop when it is spent. */
+  async validate(message: unknown, sizeBytes?: number): Promise<Rejection | null> {
+    if (consentBudgetSpent(this.budget)) await this.turn()
+    const fresh = this.budget.decoded === 0
+    const rejection = validateSegmentMessage(message, sizeBytes, this.budget)
+    if (rejection?.rule !== "too_many_consent_strings" || fresh) return rejection
+    // Spent partway through the message by those before it: the message is read again under a budget of its own.
+    await this.turn()
+    return validateSegmentMessage(message, sizeBytes, this.budget)
+  }
+
+  private async turn() {
+    await new Promise<void>((resolve) => setImmediate(resolve))
+    this.turns++
+    this.budget = consentBudget(this.limits, "message")
+  }
 }
 
 /**
