@@ -87,16 +87,34 @@ export const mentionsNeedle = (needles: ReadonlyArray<string>): ((text: string) 
 }
 
 /**
- * Whether one of the needles is in any text of the row as a whole token: the substring search (fast, case-insensitive)
- * first, then the token rule. Parameters {needles:Array(String)} and {needle_pattern:String} (needleTokenPattern).
+ * multiSearchAny takes at most 255 needles ("passed 20000, should be at most 255": a DSR about a person with 10,000
+ * identifiers failed on it), so more are searched in groups of this many, each group with its own token pattern.
  */
-const containsNeedle = (columns: ReadonlyArray<Column>): string => {
+const NEEDLE_GROUP = 255
+
+/** The query parameters the condition of containsNeedle reads, for these needles. */
+const needleParams = (needles: ReadonlyArray<string>): Record<string, unknown> => {
+  if (needles.length <= NEEDLE_GROUP) return { needles, needle_pattern: needleTokenPattern(needles) }
+  const groups: Array<ReadonlyArray<string>> = []
+  for (let i = 0; i < needles.length; i += NEEDLE_GROUP) groups.push(needles.slice(i, i + NEEDLE_GROUP))
+  return { needle_groups: groups, needle_patterns: groups.map(needleTokenPattern) }
+}
+
+/**
+ * Whether one of the needles is in any text of the row as a whole token: the substring search (fast, case-insensitive)
+ * first, then the token rule. Parameters from needleParams: {needles:Array(String)} and {needle_pattern:String}
+ * (needleTokenPattern), or, past NEEDLE_GROUP needles, the groups and one pattern per group.
+ */
+const containsNeedle = (columns: ReadonlyArray<Column>, needleCount: number): string => {
   const texts = columns.filter((c) => c.type.includes("String"))
   if (texts.length === 0) return "0"
   return texts.map((c) => {
     const plain = /^(LowCardinality\()?(Nullable\()?String\)?\)?$/.test(c.type)
     const expr = plain ? `toString(ifNull(${quoteId(c.name)}, ''))` : `toString(${quoteId(c.name)})`
-    return `(multiSearchAnyCaseInsensitiveUTF8(${expr}, {needles:Array(String)}) AND match(${expr}, {needle_pattern:String}))`
+    return needleCount <= NEEDLE_GROUP
+      ? `(multiSearchAnyCaseInsensitiveUTF8(${expr}, {needles:Array(String)}) AND match(${expr}, {needle_pattern:String}))`
+      : `arrayExists((g, p) -> multiSearchAnyCaseInsensitiveUTF8(${expr}, g) AND match(${expr}, p), ` +
+        "{needle_groups:Array(Array(String))}, {needle_patterns:Array(String)})"
   }).join(" OR ")
 }
 
@@ -105,12 +123,12 @@ const fingerprint = (columns: ReadonlyArray<Column>) =>
 
 const hasTenant = (columns: ReadonlyArray<Column>) => columns.some((c) => c.name === "tenant")
 
-const subjectCondition = (locator: TableLocator, columns: ReadonlyArray<Column>, linkedParam: boolean) => {
+const subjectCondition = (locator: TableLocator, columns: ReadonlyArray<Column>, linkedParam: boolean, needleCount: number) => {
   const parts: Array<string> = []
   if (locator.messageId !== undefined) parts.push(`${quoteId(locator.messageId)} IN {ids:Array(String)}`)
   for (const p of locator.profileIds ?? []) parts.push(`${quoteId(p)} IN {profiles:Array(String)}`)
   if (locator.linked !== undefined && linkedParam) parts.push(`${quoteId(locator.linked.column)} IN {linked:Array(String)}`)
-  if (locator.needleMatch === "delete") parts.push(`(${containsNeedle(columns)})`)
+  if (locator.needleMatch === "delete") parts.push(`(${containsNeedle(columns, needleCount)})`)
   return parts.length === 0 ? "0" : parts.join(" OR ")
 }
 
@@ -121,16 +139,15 @@ export const findRows = Effect.fn("findRows")(function* (locator: TableLocator, 
   const warehouse = yield* Warehouse
   const columns = yield* storedColumns(locator.table)
   if (columns.length === 0) return { columns, mine: [] as Array<Row>, mentions: [] as Array<Row> }
-  const mine = subjectCondition(locator, columns, true)
-  const mention = locator.needleMatch === "redact" ? containsNeedle(columns) : "0"
+  const mine = subjectCondition(locator, columns, true, subject.needles.length)
+  const mention = locator.needleMatch === "redact" ? containsNeedle(columns, subject.needles.length) : "0"
   const list = columns.map((c) => quoteId(c.name)).join(", ")
   const rows = yield* warehouse.query<Row & { __h: string; __mine: number }>(
     `SELECT ${fingerprint(columns)} AS __h, (${mine}) AS __mine, ${list} FROM ${quoteId(locator.table)} ` +
       `WHERE ${hasTenant(columns) ? WHERE_TENANT : ""}((${mine}) OR (${mention}))`,
     {
       params: {
-        tenant: subject.tenant, ids: subject.messageIds, profiles: subject.profileIds, needles: subject.needles,
-        needle_pattern: needleTokenPattern(subject.needles), linked,
+        tenant: subject.tenant, ids: subject.messageIds, profiles: subject.profileIds, ...needleParams(subject.needles), linked,
       },
     })
   return {
@@ -310,16 +327,16 @@ export const countMentions = Effect.fn("countMentions")(function* (tenant: strin
   const warehouse = yield* Warehouse
   const out: Array<{ table: string; rows: number }> = []
   if (needles.length === 0) return out
-  const pattern = needleTokenPattern(needles)
+  const params = needleParams(needles)
   for (const t of yield* listTables()) {
     if (/View$/.test(t.engine) || t.name.startsWith("_erasure_")) continue
     const columns = yield* storedColumns(t.name)
-    const where = containsNeedle(columns)
+    const where = containsNeedle(columns, needles.length)
     if (where === "0") continue
     // An alias no table's column has: ClickHouse resolves a name in WHERE to a SELECT alias first (a column "n").
     const [row] = yield* warehouse.query<{ __n: string }>(
       `SELECT count() AS __n FROM ${quoteId(t.name)} WHERE ${hasTenant(columns) ? WHERE_TENANT : ""}(${where})`,
-      { params: { tenant, needles, needle_pattern: pattern } })
+      { params: { tenant, ...params } })
     if (Number(row?.__n ?? 0) > 0) out.push({ table: t.name, rows: Number(row!.__n) })
   }
   return out
