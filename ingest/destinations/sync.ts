@@ -181,7 +181,10 @@ const deliverBatch = (run: Run, op: Operation, batch: ReadonlyArray<OutRecord>):
       }
       yield* logDeliveries([delivery])
       if (result.kind === "done") {
-        if (result.pauseMs !== undefined) run.bucket.pause(result.pauseMs, answeredAt)
+        // At most maxRetryAfterMs, as a Retry-After: the budget's window is the answer's word (a header of years paused
+        // the destination's bucket, shared by every later run in the process, for good). A request still refused after
+        // it is dead-lettered by the retry path, which bounds its wait the same way.
+        if (result.pauseMs !== undefined) run.bucket.pause(Math.min(result.pauseMs, run.config.maxRetryAfterMs), answeredAt)
         const byKey = new Map(pending.map((r) => [r.key, r]))
         const again: Array<OutRecord> = []
         for (const item of result.items) {

@@ -3,7 +3,7 @@
 import { Effect } from "effect"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { type DestinationConfig, parseDestinations, syncDestination } from "../../ingest/destinations/index.ts"
-import { salesforceServer } from "../support/crm-replay-servers.ts"
+import { hubspotServer, salesforceServer } from "../support/crm-replay-servers.ts"
 import { freshDir, removeDir } from "../support/pipeline.ts"
 import { prefs, submit, web, withConsent } from "../consent/support.ts"
 
@@ -38,4 +38,26 @@ describe("a destination asking to wait", () => {
       await sf.close()
     }
   }, 60_000)
+
+  it("HubSpot's spent budget is waited out at most maxRetryAfterMs: a window of years held the run, and the destination, for good", async () => {
+    // One request per window, the window a thousand years long: every answer says the budget is spent until then.
+    const hs = await hubspotServer({ windowMax: 1, windowMs: 3.2e13 })
+    try {
+      const config = dest({ name: "crm", type: "hubspot", purpose: "CrmSync", token: "hs-token", url: hs.url, batchSize: 1, maxAttempts: 2, maxRetryAfterMs: 500 })
+      const people = [1, 2].map((n) => web(`m-${n}`, 1, {
+        type: "identify", userId: `u${n}`, traits: { email: `p${n}@mail.example` }, context: prefs({ CrmSync: true }),
+      }))
+      const started = Date.now()
+      const r = await withConsent(dir, Effect.gen(function* () {
+        yield* submit(people)
+        return yield* syncDestination(config)
+      }))
+      // The first batch lands; the second, refused 429 with the same window, is dead-lettered instead of waited for.
+      expect([r.upserted, r.deadLettered]).toEqual([1, 1])
+      expect(Date.now() - started).toBeLessThan(20_000)
+      expect(hs.requests.length).toBe(2)
+    } finally {
+      await hs.close()
+    }
+  }, 40_000)
 })
