@@ -210,7 +210,7 @@ const grantsOf = (model: ReturnType<typeof TCString.decode>): TcfGrants => {
 /**
  * Strings read lately: a browser sends its string with every message, and the edge and the consent stage both read
  * it. Enough that the stage finds what the edge read even when a burst of requests brought thousands of others in
- * between (each request's decoding is bounded, CONSENT_BUDGET_MS, not the number of requests); at most about 7 KB each.
+ * between (each request's decoding is bounded, CONSENT_BUDGET_WORK, not the number of requests); at most about 7 KB each.
  */
 const tcfReadings = new Map<string, TcfReading>()
 const CACHED_TCF_STRINGS = 4096
