@@ -1,8 +1,10 @@
 // CDP_DESTINATIONS: each tenant's export destinations, checked against destinations.schema.json (ajv) and then per
 // type (what each needs, each API's batch limit), with defaults filled in. Credentials are shown redacted.
+import { isIP } from "node:net"
 import type { ErrorObject } from "ajv"
 import { JsonFileUnreadable, readJsonFileText } from "../json-file.ts"
 import { compiledOnFirstUse, errorField } from "../schemas.ts"
+import { addressKind } from "./address.ts"
 import schema from "./destinations.schema.json" with { type: "json" }
 
 export type DestinationType = "ndjson" | "csv" | "webhook" | "hubspot" | "salesforce"
@@ -170,6 +172,11 @@ const checkUrl = (url: string, allowHttp: boolean, at: string): void => {
     throw new Error(`${at}/url: ${v4 !== undefined && v4 >>> 16 === 0xa9fe ? v4text : host} is a link-local address (such as a cloud metadata service), not a destination`)
   }
   if (v4 === 0 || host === "[::]") throw new Error(`${at}/url: ${host} is no host to send to`)
+  // Any other address no receiver has (multicast, reserved, broadcast; link-local or metadata as NAT64, 6to4 or
+  // Teredo write them): refused here, naming the field, rather than at every delivery (address.ts refuses it there too).
+  const written = isIP(host.replace(/^\[|\]$/g, "")) === 0 ? undefined : addressKind(host.replace(/^\[|\]$/g, ""))
+  if (written !== undefined && !written.private) throw new Error(`${at}/url: ${host} is ${written.kind}, not a destination`)
+  if (u.port === "0") throw new Error(`${at}/url: port 0 is no port to send to`)
   if (u.port !== "" && BAD_PORTS.has(Number(u.port))) {
     throw new Error(`${at}/url: port ${u.port} is one fetch never connects to (a port of another protocol, such as mail or SSH): every request would fail`)
   }

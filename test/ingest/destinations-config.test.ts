@@ -69,6 +69,18 @@ describe("destination configuration", () => {
     if (!url.startsWith("http://crm")) expect(() => parseDestinations(hook(url, { allowHttp: true }))).toThrow(words)
   })
 
+  // Probing found these taken, then refused at every delivery (a dead letter a run) instead of at start.
+  it.each([
+    ["https://[64:ff9b::a9fe:a9fe]/in", "/acme/0/url: [64:ff9b::a9fe:a9fe] is a link-local address (such as a cloud metadata service), not a destination"],
+    ["https://[2002:a9fe:a9fe::]/in", "/acme/0/url: [2002:a9fe:a9fe::] is a link-local address"],
+    ["https://[64:ff9b::6464:64c8]/in", "/acme/0/url: [64:ff9b::6464:64c8] is a cloud metadata service, not a destination"],
+    ["https://224.0.0.1/in", "/acme/0/url: 224.0.0.1 is a multicast address, not a destination"],
+    ["https://255.255.255.255/in", "/acme/0/url: 255.255.255.255 is a reserved address, not a destination"],
+    ["https://crm.example:0/in", "/acme/0/url: port 0 is no port to send to"],
+  ])("refuses a destination URL %s whose address or port no receiver has (%s)", (url, words) => {
+    expect(() => parseDestinations(hook(url, { allowHttp: true }))).toThrow(words)
+  })
+
   // Probing found a webhook on port 1 taken: every run dead-lettered every record, "network: bad port" in the log.
   it.each([
     ["http://127.0.0.1:1/hook", "/acme/0/url: port 1 is one fetch never connects to (a port of another protocol, such as mail or SSH): every request would fail"],
