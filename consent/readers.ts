@@ -269,7 +269,12 @@ export const tcfOverBudget = (tcString: string, budget: ConsentBudget): boolean 
 export const gppOverBudget = (gppString: string, budget: ConsentBudget): boolean =>
   consentBudgetSpent(budget) && !gppReadings.has(gppString.trim())
 
-const threadCpuMs = () => {
+/**
+ * This thread's CPU time in ms; 0 where Node cannot tell it (process.threadCpuUsage came in 23.9; cdp runs on 22.12
+ * and later): there the counted budget applies alone (the whole process's time would count the warehouse's threads).
+ */
+const threadCpuMs = (): number => {
+  if (typeof process.threadCpuUsage !== "function") return 0
   const { user, system } = process.threadCpuUsage()
   return (user + system) / 1000
 }

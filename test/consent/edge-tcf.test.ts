@@ -130,4 +130,16 @@ describe("the work one request's TCF strings may cause", () => {
     expect(validateSegmentMessage(track({ consent: { tcf: restrictingTcf(4041, 1) } }), undefined, budget))
       .toMatchObject({ rule: "too_many_consent_strings", field: "/context/consent/tcf" })
   })
+
+  it("on a Node without the thread's CPU time (22.x; process.threadCpuUsage came in 23.9), strings are read under the count alone", () => {
+    const threadCpuUsage = Object.getOwnPropertyDescriptor(process, "threadCpuUsage")
+    Object.defineProperty(process, "threadCpuUsage", { value: undefined, configurable: true, writable: true })
+    try {
+      const budget = consentBudget({ cpuMs: 0.5 })
+      expect(validateSegmentMessage(track({ consent: { tcf: restrictingTcf(4050, 1_999) } }), undefined, budget)).toBeNull()
+      expect(validateSegmentMessage(track({ consent: { tcf: restrictingTcf(4051, 1) } }), undefined, budget)).toBeNull()
+    } finally {
+      if (threadCpuUsage !== undefined) Object.defineProperty(process, "threadCpuUsage", threadCpuUsage)
+    }
+  })
 })
