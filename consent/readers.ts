@@ -319,9 +319,18 @@ const decodeTcf = (text: string): { readonly reading: TcfReading; readonly work:
   try {
     return { reading: { grants: grantsOf(tcStrings().decode(text)) }, work }
   } catch (e) {
-    const why = String((e as Error).message ?? e)
-    return { reading: { problem: why.length > 100 ? `${why.slice(0, 100)}…` : why }, work }
+    return { reading: { problem: decoderProblem(e, "its bits do not hold the fields a TCF string has") }, work }
   }
+}
+
+/**
+ * Why a decoder refused a string, in a sender's words: its own message ("invalid bit length"), or `notThere` when it
+ * ran into a JavaScript error instead ("Cannot read properties of undefined (reading 'forEach')").
+ */
+const decoderProblem = (e: unknown, notThere: string): string => {
+  if (e instanceof TypeError || e instanceof RangeError) return notThere
+  const why = String((e as Error).message ?? e)
+  return why.length > 100 ? `${why.slice(0, 100)}…` : why
 }
 
 const readTcfString = (tcString: string, budget?: ConsentBudget): TcfReading => {
@@ -518,8 +527,7 @@ const decodeGpp = (text: string, budget?: ConsentBudget): GppReading => {
         else if (value === 2) notOptedOut = true
       }
     } catch (e) {
-      const why = String((e as Error).message ?? e)
-      return { problem: why.length > 100 ? `${why.slice(0, 100)}…` : why }
+      return { problem: decoderProblem(e, `its section ${i + 1} does not hold the fields of GPP section ${id}`) }
     }
   }
   const usOptOut = optedOut ? "Y" as const : notOptedOut ? "N" as const : undefined

@@ -27,6 +27,9 @@ describe("TCF strings at the edge", () => {
       expect(r!.message, field).toMatch(/is not a TCF consent string that can be decoded/)
     }
     expect(validateSegmentMessage(track({}, { gdpr_consent: "nope" }))).toMatchObject({ rule: "bad_consent", field: "/properties/gdpr_consent" })
+    // Why, in words: not the JavaScript error the decoder ran into ("Cannot read properties of undefined (reading 'forEach')").
+    expect(validateSegmentMessage(track({ consent: { tcf: "not-a-tc-string" } }))!.message).toMatch(
+      /^context\.consent\.tcf "not-a-tc-string" is not a TCF consent string that can be decoded \(its bits do not hold the fields a TCF string has\)/)
     // A blank string says nothing, as before.
     expect(validateSegmentMessage(track({ consent: { tcf: " " } }))).toBeNull()
   })
