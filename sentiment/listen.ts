@@ -9,7 +9,7 @@ import {
   ASPECTS_SQL, AUTHOR_COUNT_SQL, AUTHORS_BY_ENGAGEMENT_SQL, AUTHORS_BY_REACH_SQL, DAYS_SQL, EXISTING_ALERTS_SQL, FEATURES_SQL,
   storeAlerts,
 } from "../warehouse/listening.ts"
-import { AddressRefused, RedirectRefused, request, type Resolver } from "../ingest/destinations/index.ts"
+import { AddressRefused, PortRefused, RedirectRefused, request, type Resolver } from "../ingest/destinations/index.ts"
 import { DateNotOnCalendar, dateOffTheCalendar, EARLIEST_DAY, EARLIEST_MS } from "../warehouse/calendar.ts"
 import { chDateTime } from "../warehouse/sink.ts"
 import { Warehouse, type WarehouseQueryError, type WarehouseRejectedRows, type WarehouseUnavailable } from "../warehouse/warehouse.ts"
@@ -334,6 +334,7 @@ export const deliverAlert = async (url: string, payload: AlertPayload, options: 
     return a.status >= 200 && a.status < 300 ? undefined : `HTTP ${a.status}`
   } catch (error) {
     if (error instanceof RedirectRefused) return `HTTP ${error.status} (a redirect: not followed)`
+    if (error instanceof PortRefused) return `refused: ${error.message}`
     if (error instanceof AddressRefused) {
       return error.written ? `refused: the webhook's address is ${error.kind}` : `refused: ${error.message.replace(/^\S+ resolves/, "its host name resolves")}`
     }

@@ -144,6 +144,26 @@ export const vetHost = async (hostname: string, options: {
   return answers[0]
 }
 
+/**
+ * The Fetch standard's "bad ports": other protocols' well-known ports (SMTP, SSH, X11, IRC, ...). cdp's requests are
+ * made with node:http, which connects to any port, so an HTTP POST to one of them would be another protocol's input
+ * (a mail server reads the request's lines as commands).
+ */
+const BAD_PORTS = new Set([
+  1, 7, 9, 11, 13, 15, 17, 19, 20, 21, 22, 23, 25, 37, 42, 43, 53, 69, 77, 79, 87, 95, 101, 102, 103, 104, 109, 110, 111, 113, 115, 117,
+  119, 123, 135, 137, 139, 143, 161, 179, 389, 427, 465, 512, 513, 514, 515, 526, 530, 531, 532, 540, 548, 554, 556, 563, 587, 601, 636,
+  989, 990, 993, 995, 1719, 1720, 1723, 2049, 3659, 4045, 4190, 5060, 5061, 6000, 6566, 6665, 6666, 6667, 6668, 6669, 6679, 6697, 10080,
+])
+
+/** Why a URL's port is not one cdp sends HTTP to, or undefined. */
+export const portRefusal = (u: URL): string | undefined =>
+  u.port !== "" && BAD_PORTS.has(Number(u.port))
+    ? `port ${u.port} belongs to another protocol (such as mail or SSH, a Fetch standard bad port): cdp sends no HTTP there`
+    : undefined
+
+/** A URL on a port of another protocol, refused before any connection. */
+export class PortRefused extends AddressRefused {}
+
 /** A `lookup` for node:http(s) that answers the vetted address, so no second resolution can change where it connects. */
 export const pinnedLookup = (pinned: Resolved): LookupFunction =>
   ((_host: string, options: { all?: boolean }, callback: (...args: Array<unknown>) => void) => {

@@ -4,7 +4,7 @@ import { isIP } from "node:net"
 import type { ErrorObject } from "ajv"
 import { JsonFileUnreadable, readJsonFileText } from "../json-file.ts"
 import { compiledOnFirstUse, errorField } from "../schemas.ts"
-import { addressKind } from "./address.ts"
+import { addressKind, portRefusal } from "./address.ts"
 import schema from "./destinations.schema.json" with { type: "json" }
 
 export type DestinationType = "ndjson" | "csv" | "webhook" | "hubspot" | "salesforce"
@@ -117,16 +117,6 @@ const METADATA_HOSTS = new Set(["metadata.google.internal", "metadata", "instanc
  */
 const METADATA_ADDRESSES = new Set(["[fd00:ec2::254]", "100.100.100.200"])
 
-/**
- * The ports fetch refuses to connect to (the Fetch standard's "bad ports": other protocols' well-known ports, such as
- * SMTP or SSH), so a destination on one fails every request ("bad port").
- */
-const BAD_PORTS = new Set([
-  1, 7, 9, 11, 13, 15, 17, 19, 20, 21, 22, 23, 25, 37, 42, 43, 53, 69, 77, 79, 87, 95, 101, 102, 103, 104, 109, 110, 111, 113, 115, 117,
-  119, 123, 135, 137, 139, 143, 161, 179, 389, 427, 465, 512, 513, 514, 515, 526, 530, 531, 532, 540, 548, 554, 556, 563, 587, 601, 636,
-  989, 990, 993, 995, 1719, 1720, 1723, 2049, 3659, 4045, 4190, 5060, 5061, 6000, 6566, 6665, 6666, 6667, 6668, 6669, 6679, 6697, 10080,
-])
-
 /** An IPv4 address as a number, or undefined. */
 const ipv4 = (host: string): number | undefined => {
   const parts = host.split(".")
@@ -159,7 +149,7 @@ const isLoopback = (host: string): boolean => {
 const checkUrl = (url: string, allowHttp: boolean, at: string): void => {
   if (!URL.canParse(url)) throw new Error(`${at}/url: is not a URL (${JSON.stringify(url.slice(0, 100))})`)
   const u = new URL(url)
-  // fetch refuses such a URL, so every request would fail (and a dry run would print the password).
+  // node:http would send them as Basic credentials to whoever answers, and a dry run would print the password.
   if (u.username !== "" || u.password !== "") {
     throw new Error(`${at}/url: must not hold a user name or password (a webhook is signed with "secret"; hubspot and salesforce send "token")`)
   }
@@ -177,9 +167,8 @@ const checkUrl = (url: string, allowHttp: boolean, at: string): void => {
   const written = isIP(host.replace(/^\[|\]$/g, "")) === 0 ? undefined : addressKind(host.replace(/^\[|\]$/g, ""))
   if (written !== undefined && !written.private) throw new Error(`${at}/url: ${host} is ${written.kind}, not a destination`)
   if (u.port === "0") throw new Error(`${at}/url: port 0 is no port to send to`)
-  if (u.port !== "" && BAD_PORTS.has(Number(u.port))) {
-    throw new Error(`${at}/url: port ${u.port} is one fetch never connects to (a port of another protocol, such as mail or SSH): every request would fail`)
-  }
+  const port = portRefusal(u)
+  if (port !== undefined) throw new Error(`${at}/url: ${port}`)
   if (u.protocol === "http:" && !allowHttp && !isLoopback(host)) {
     throw new Error(`${at}/url: must be https (what is exported holds personal data and the destination's token); http is taken only to this machine, or with "allowHttp": true`)
   }

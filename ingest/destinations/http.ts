@@ -4,7 +4,7 @@
 import { type IncomingMessage, request as httpRequest } from "node:http"
 import { request as httpsRequest } from "node:https"
 import { maskValues } from "../mask.ts"
-import { pinnedLookup, type Resolver, vetHost } from "./address.ts"
+import { pinnedLookup, PortRefused, portRefusal, type Resolver, vetHost } from "./address.ts"
 
 export interface Answer {
   readonly status: number
@@ -85,6 +85,8 @@ const untilAborted = <A>(promise: Promise<A>, signal: AbortSignal): Promise<A> =
  */
 export const request = async (url: string, init: { method: string; headers: Record<string, string>; body?: string }, signal: AbortSignal, options: RequestOptions = {}): Promise<Answer> => {
   const u = new URL(url)
+  const port = portRefusal(u)
+  if (port !== undefined) throw new PortRefused(port, "a port of another protocol", true)
   const pinned = await untilAborted(vetHost(u.hostname, { privateNetwork: options.privateNetwork, resolve: options.resolve, privateHint: options.privateHint }), signal)
   signal.throwIfAborted()
   const send = u.protocol === "https:" ? httpsRequest : httpRequest

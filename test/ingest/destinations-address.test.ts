@@ -74,6 +74,12 @@ describe("a destination whose host name resolves to a private address", () => {
     expect(performance.now() - started).toBeLessThan(2000)
   }, 10_000)
 
+  it("a port of another protocol is refused before any connection, whoever calls (a destination, the alert webhook)", async () => {
+    // An aborted signal: were the port not refused first, the request would stop there, sending nothing.
+    await expect(request("http://127.0.0.1:25/in", { method: "POST", headers: {}, body: "{}" }, AbortSignal.abort()))
+      .rejects.toThrow("port 25 belongs to another protocol (such as mail or SSH, a Fetch standard bad port): cdp sends no HTTP there")
+  })
+
   it.each([
     // As NAT64 writes a link-local or metadata address: the configuration's checks know only ::ffff:.
     ["https://[64:ff9b::a9fe:a9fe]/in", "a link-local address (such as a cloud metadata service)"], ["https://[64:ff9b::6464:64c8]/in", "a cloud metadata service"],

@@ -83,9 +83,9 @@ describe("destination configuration", () => {
 
   // Probing found a webhook on port 1 taken: every run dead-lettered every record, "network: bad port" in the log.
   it.each([
-    ["http://127.0.0.1:1/hook", "/acme/0/url: port 1 is one fetch never connects to (a port of another protocol, such as mail or SSH): every request would fail"],
-    ["https://crm.example:25/in", "/acme/0/url: port 25 is one fetch never connects to"],
-    ["https://crm.example:6000/in", "/acme/0/url: port 6000 is one fetch never connects to"],
+    ["http://127.0.0.1:1/hook", "/acme/0/url: port 1 belongs to another protocol (such as mail or SSH, a Fetch standard bad port): cdp sends no HTTP there"],
+    ["https://crm.example:25/in", "/acme/0/url: port 25 belongs to another protocol"],
+    ["https://crm.example:6000/in", "/acme/0/url: port 6000 belongs to another protocol"],
   ])("refuses a destination URL %s on a port no request can be sent to (%s)", (url, words) => {
     expect(() => parseDestinations(hook(url, { allowHttp: true }))).toThrow(words)
   })

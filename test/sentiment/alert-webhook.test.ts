@@ -62,6 +62,11 @@ describe("alert webhook", () => {
     expect(reached).toBe(1)
   }, 20_000)
 
+  it("does not POST to a port of another protocol (mail, SSH, ...): the alert URL is no way to speak to them", async () => {
+    expect(await deliverAlert("http://127.0.0.1:6000/alerts", PAYLOAD))
+      .toBe("refused: port 6000 belongs to another protocol (such as mail or SSH, a Fetch standard bad port): cdp sends no HTTP there")
+  })
+
   it("gives up on a host name whose resolution never ends within its 5 s, saying timeout (the report waited without end)", async () => {
     const never = () => new Promise<never>(() => {})
     const started = performance.now()
