@@ -49,8 +49,7 @@ export interface JsonLimits {
 const SHOWN_POINTER = 60
 
 /** A pointer short enough for a message (the rejection's field keeps it whole). */
-const shorten = (pointer: string, whole: string): string =>
-  pointer.length > SHOWN_POINTER ? `${pointer.slice(0, SHOWN_POINTER)}…` : pointer === "" ? whole : pointer
+const shorten = (pointer: string, whole: string): string => pointer === "" ? whole : shownText(pointer, SHOWN_POINTER)
 
 /**
  * The rejection for a problem. `field` re-roots it (a batch message's pointer without its `/batch/N`), `whole` names

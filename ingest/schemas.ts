@@ -8,9 +8,14 @@ const DAYS_IN_MONTH = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
 
 /**
  * Sender text shown in an answer (a value, an id, a key): at most `max` characters, then "…", so a refusal never
- * echoes a 100 KB field back whole.
+ * echoes a 100 KB field back whole. Never cut between the two halves of a character past U+FFFF (an emoji): half of
+ * one is no character, and the warehouse refuses it (a dead letter whose reason held one was lost).
  */
-export const shownText = (text: string, max = 60): string => text.length > max ? `${text.slice(0, max)}…` : text
+export const shownText = (text: string, max = 60): string => {
+  if (text.length <= max) return text
+  const last = text.charCodeAt(max - 1)
+  return `${text.slice(0, last >= 0xd800 && last < 0xdc00 ? max - 1 : max)}…`
+}
 
 /** The most characters of a sender's id or of a pointer (which holds its keys) an answer shows. */
 export const SHOWN_ID_CHARS = 256
@@ -49,7 +54,7 @@ export const parseIsoDateTime = (text: string): number => {
 
 /** Why a valid date-time was refused: the range, not the form. */
 export const outOfRangeWords = (name: string, value: string): string =>
-  `${name} ${JSON.stringify(value.length > 60 ? `${value.slice(0, 60)}…` : value)} is a valid ISO-8601 date-time outside the range the warehouse stores (${WAREHOUSE_RANGE_WORDS}); it is refused rather than changed`
+  `${name} ${JSON.stringify(shownText(value))} is a valid ISO-8601 date-time outside the range the warehouse stores (${WAREHOUSE_RANGE_WORDS}); it is refused rather than changed`
 
 /** True when the text is a valid ISO-8601 date-time that the warehouse cannot store (year 0001, 2300, 9999...). */
 export const isoDateTimeOutOfRange = (text: string): boolean => {

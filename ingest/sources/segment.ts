@@ -191,7 +191,7 @@ export const unreadableConsent = (context: JsonObject | undefined, budget?: Cons
   for (const [category, value] of Object.entries(prefs)) {
     if (value === null || typeof value === "boolean") continue
     return bad(`/context/consent/categoryPreferences/${pointerSegment(category)}`,
-      `context.consent.categoryPreferences.${category.slice(0, 80)} must be true or false (got ${describeType(value)}): ` +
+      `context.consent.categoryPreferences.${shownText(category, 80)} must be true or false (got ${describeType(value)}): ` +
         "a consent choice that cannot be read is refused, not guessed")
   }
   return null

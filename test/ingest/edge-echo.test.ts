@@ -47,4 +47,26 @@ describe("collector: the sender's text in a refusal", () => {
       expect(whole.status).toBe(400)
       expect(whole.text.length).toBeLessThan(2_000)
     })))
+
+  it("a refusal never cuts a character in two: its dead letter is kept and its words hold no half of an emoji", () =>
+    withCollector(dir, (url) => Effect.gen(function* () {
+      // Each value is cut where an emoji (two UTF-16 units) straddles the cut.
+      const res = yield* postText(`${url}/v1/batch`, JSON.stringify({ batch: [
+        { type: "track", event: "E", anonymousId: "a", messageId: "tcf", context: { consent: { tcf: `${"x".repeat(39)}😀y` } } },
+        { type: "track", event: "E", anonymousId: "a", messageId: "category", context: { consent: { categoryPreferences: { [`${"c".repeat(79)}😀`]: 1 } } } },
+        // A pointer of 62 characters, shown as its first 60 in the words.
+        { type: "track", event: "E", anonymousId: "a", messageId: "pointer", properties: { [`${"k".repeat(47)}😀z`]: "HUGE" } },
+      ] }).replace('"HUGE"', "1e400"))
+      expect(res.status).toBe(400)
+      for (const r of res.body.rejected) expect(r.message, r.field).not.toMatch(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|\\ud83d/)
+      expect(res.body.rejected.map((r) => r.message)).toEqual([
+        expect.stringContaining(`"${"x".repeat(39)}…"`),
+        expect.stringContaining(`categoryPreferences.${"c".repeat(79)}… must be true or false`),
+        `/properties/${"k".repeat(47)}…: 1e400 is beyond the largest number that can be stored (about 1.8e308)`,
+      ])
+      // Before: the category's and the pointer's dead letters (half an emoji in their reasons) were lost on the way to
+      // the warehouse.
+      expect(yield* query("SELECT message_id FROM dead_letters ORDER BY message_id"))
+        .toEqual([{ message_id: "category" }, { message_id: "pointer" }, { message_id: "tcf" }])
+    })))
 })
