@@ -297,18 +297,53 @@ export const retryRetriable = async <A>(attempt: () => Promise<A>, tries = 5, fi
     try {
       return await attempt()
     } catch (e) {
-      const error = e as { retriable?: unknown; cause?: { retriable?: unknown } }
-      if (tried >= tries || (error.retriable !== true && error.cause?.retriable !== true)) throw e
+      if (tried >= tries || !isRetriable(e)) throw e
       await new Promise((resolve) => setTimeout(resolve, firstWaitMs * 2 ** (tried - 1)))
     }
   }
 }
 
+/** How long ensureTopics waits for topics just created (here or by another process) to be served. */
+const TOPICS_SERVED_TIMEOUT_MS = 30_000
+
+const isRetriable = (e: unknown) => {
+  const error = e as { retriable?: unknown; cause?: { retriable?: unknown } } | null | undefined
+  return error?.retriable === true || error?.cause?.retriable === true
+}
+
 /**
- * The "migration" of the bus: creates missing topics with the configured partitions and retention. An existing
- * topic keeps its partition count (adding partitions would move keys between partitions and break per-person
- * order for records in flight); a mismatch is returned so the caller can say so.
- * Kafka's retriable answers are tried again (retryRetriable).
+ * Waits until the broker's metadata has every topic of `names` with a leader for each partition, at most `timeoutMs`,
+ * then fails with the last answer. A topic just created is not served at once: until then a metadata request naming
+ * it fails with UNKNOWN_TOPIC_OR_PARTITION ("This server does not host this topic-partition"), which kafkajs's
+ * metadata refresh does not retry, so a consumer subscribing then died (seen with 16 buses starting at once on the
+ * broker of deploy/services: test/integration/kafka-topic-race).
+ */
+export const untilTopicsServed = async (admin: Pick<Admin, "fetchTopicMetadata">, names: ReadonlyArray<string>, timeoutMs = TOPICS_SERVED_TIMEOUT_MS) => {
+  const end = Date.now() + timeoutMs
+  let wait = 100
+  for (;;) {
+    let last: unknown
+    try {
+      const meta = await admin.fetchTopicMetadata({ topics: [...names] })
+      const served = new Set(meta.topics.filter((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0)).map((t) => t.name))
+      const waiting = names.filter((n) => !served.has(n))
+      if (waiting.length === 0) return meta
+      last = Object.assign(new Error(`topic ${waiting[0]} has no leader for every partition yet`), { retriable: true })
+    } catch (e) {
+      if (!isRetriable(e)) throw e
+      last = e
+    }
+    if (Date.now() + wait > end) throw last
+    await new Promise((resolve) => setTimeout(resolve, wait))
+    wait = Math.min(wait * 2, 1_000)
+  }
+}
+
+/**
+ * The "migration" of the bus: creates missing topics with the configured partitions and retention, and returns once
+ * the broker serves them all (untilTopicsServed). An existing topic keeps its partition count (adding partitions
+ * would move keys between partitions and break per-person order for records in flight); a mismatch is returned so
+ * the caller can say so. Kafka's retriable answers are tried again (retryRetriable).
  */
 export const ensureTopics = (admin: Admin, names: ReadonlyArray<string>, options: KafkaBusOptions) =>
   retryRetriable(() => ensureTopicsOnce(admin, names, options))
@@ -331,10 +366,9 @@ const ensureTopicsOnce = async (admin: Admin, names: ReadonlyArray<string>, opti
       if (!/already exists/i.test(describe(e))) throw e
     })
   }
-  const present = names.filter((n) => existing.has(n))
-  if (present.length === 0) return []
-  const meta = await admin.fetchTopicMetadata({ topics: present })
-  return meta.topics.filter((t) => t.partitions.length !== options.partitions)
+  // Created here or by another process just now (its "already exists"), a topic is not served at once.
+  const meta = await untilTopicsServed(admin, names)
+  return meta.topics.filter((t) => existing.has(t.name) && t.partitions.length !== options.partitions)
     .map((t) => ({ topic: t.name, partitions: t.partitions.length }))
 }
 
@@ -967,9 +1001,16 @@ export const makeKafkaBus = (options: KafkaBusOptions): Effect.Effect<EventBusSh
         yield* Effect.acquireRelease(
           Effect.promise(async () => {
             await consumer.connect()
+            // Served before subscribing (kafkajs's subscribe does not wait for a topic the broker does not serve yet),
+            // and created when no one published to it yet (a redirect target).
+            if (!known.has(name)) {
+              await ensureTopics(probe, [name], options)
+              known.add(name)
+            } else await untilTopicsServed(probe, [name])
             // A new group starts at the beginning: records published before any worker ran are not skipped.
-            // A broadcast consumer only needs what is published from now on.
-            await consumer.subscribe({ topics: [name], fromBeginning: !broadcast })
+            // A broadcast consumer only needs what is published from now on. Another broker of the cluster may
+            // serve the topic a moment after the one the probe asked: its retriable answers are tried again.
+            await retryRetriable(() => consumer.subscribe({ topics: [name], fromBeginning: !broadcast }), 8)
             await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, partitionsConsumedConcurrently: options.partitions, eachBatch })
           }),
           // Stopping waits for the batch in hand; what was not committed is re-delivered to the next owner.

@@ -1,7 +1,7 @@
 // Kafka's retriable answers at start (a topic just created, not yet in every broker's metadata) are tried again a
 // bounded number of times; any other error fails at once. The real broker's side is test/integration/kafka-bus.
 import { describe, expect, it } from "vitest"
-import { retryRetriable } from "../../ingest/bus-kafka.ts"
+import { retryRetriable, untilTopicsServed } from "../../ingest/bus-kafka.ts"
 
 /** An attempt failing with each of `errors` in turn, then answering "ok"; counts its calls. */
 const failingWith = (...errors: ReadonlyArray<unknown>) => {
@@ -27,5 +27,47 @@ describe("retryRetriable", () => {
     const f = failingWith(retriable("a"), retriable("b"), retriable("c"))
     await expect(retryRetriable(f.attempt, 2, 1)).rejects.toThrow("b")
     expect(f.calls()).toBe(2)
+  })
+})
+
+/** An admin whose metadata answers are `answers` in turn (an Error is thrown), the last one repeated. */
+const metadataAnswering = (...answers: ReadonlyArray<Error | Array<{ name: string; leaders: Array<number> }>>) => {
+  let calls = 0
+  return {
+    calls: () => calls,
+    admin: {
+      fetchTopicMetadata: async () => {
+        const answer = answers[Math.min(calls++, answers.length - 1)]!
+        if (answer instanceof Error) throw answer
+        return { topics: answer.map((t) => ({ name: t.name, partitions: t.leaders.map((leader, partitionId) => ({ partitionId, leader, partitionErrorCode: 0, replicas: [], isr: [] })) })) }
+      },
+    },
+  }
+}
+
+describe("untilTopicsServed", () => {
+  it("waits while the broker does not serve a topic just created (unknown, or a partition without a leader), then answers", async () => {
+    const m = metadataAnswering(
+      retriable("This server does not host this topic-partition"),
+      [{ name: "a", leaders: [1, -1] }, { name: "b", leaders: [1] }],
+      [{ name: "a", leaders: [1, 1] }],
+      [{ name: "a", leaders: [1, 1] }, { name: "b", leaders: [1] }],
+    )
+    const meta = await untilTopicsServed(m.admin as never, ["a", "b"], 10_000)
+    expect(meta.topics.map((t) => t.name)).toEqual(["a", "b"])
+    expect(m.calls()).toBe(4)
+  })
+
+  it("fails at once on an answer that is not retriable", async () => {
+    const m = metadataAnswering(new Error("Not authorized to access topics"))
+    await expect(untilTopicsServed(m.admin as never, ["a"], 10_000)).rejects.toThrow("Not authorized")
+    expect(m.calls()).toBe(1)
+  })
+
+  it("gives up after its bound with the last answer", async () => {
+    const m = metadataAnswering(retriable("This server does not host this topic-partition"))
+    const started = Date.now()
+    await expect(untilTopicsServed(m.admin as never, ["a"], 500)).rejects.toThrow("does not host")
+    expect(Date.now() - started).toBeLessThan(2_000)
   })
 })
