@@ -35,12 +35,20 @@ export interface ConsentSignal {
 
 const isObject = (v: unknown): v is JsonObject => v !== null && typeof v === "object" && !Array.isArray(v)
 
+/** The first non-blank string of `places` (each a field's JSON pointer and its value), with its field. */
+const firstString = (places: ReadonlyArray<readonly [string, unknown]>): { readonly field: string; readonly text: string } | undefined => {
+  const found = places.find(([, c]) => typeof c === "string" && c.trim() !== "")
+  return found === undefined ? undefined : { field: found[0], text: found[1] as string }
+}
+
 /** Where TCF strings travel: Segment's consent object, IAB's `gdpr_consent` parameter, or properties. */
-const tcfStringOf = (e: CanonicalEvent): string | undefined => {
+const tcfStringOf = (e: CanonicalEvent) => {
   const consent = isObject(e.context["consent"]) ? e.context["consent"] : undefined
-  const candidates = [consent?.["tcf"], consent?.["tcString"], consent?.["gdpr_consent"], e.context["gdpr_consent"], e.properties["gdpr_consent"]]
-  const found = candidates.find((c) => typeof c === "string" && c.trim() !== "")
-  return found as string | undefined
+  return firstString([
+    ["/context/consent/tcf", consent?.["tcf"]], ["/context/consent/tcString", consent?.["tcString"]],
+    ["/context/consent/gdpr_consent", consent?.["gdpr_consent"]], ["/context/gdpr_consent", e.context["gdpr_consent"]],
+    ["/properties/gdpr_consent", e.properties["gdpr_consent"]],
+  ])
 }
 
 /**
@@ -63,10 +71,12 @@ const usPrivacyOf = (e: CanonicalEvent): string | undefined => {
  * Where IAB GPP strings travel: Segment's consent object beside the TCF string (`gpp`, or `gppString` as `tcString` is
  * named), or IAB's `gpp` parameter on the context or in properties.
  */
-const gppStringOf = (e: CanonicalEvent): string | undefined => {
+const gppStringOf = (e: CanonicalEvent) => {
   const consent = isObject(e.context["consent"]) ? e.context["consent"] : undefined
-  const candidates = [consent?.["gpp"], consent?.["gppString"], e.context["gpp"], e.properties["gpp"]]
-  return candidates.find((c) => typeof c === "string" && c.trim() !== "") as string | undefined
+  return firstString([
+    ["/context/consent/gpp", consent?.["gpp"]], ["/context/consent/gppString", consent?.["gppString"]],
+    ["/context/gpp", e.context["gpp"]], ["/properties/gpp", e.properties["gpp"]],
+  ])
 }
 
 const BASE64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
@@ -347,9 +357,12 @@ export const tcfProblem = (tcString: string, budget?: ConsentBudget): string | u
   return "problem" in reading ? reading.problem : undefined
 }
 
-/** A TCF string's grants for the purposes the policy maps; a string that does not decode grants nothing. */
-export const readTcf = (tcString: string, policy: ConsentPolicy): ReadonlyArray<{ purpose: string; state: "granted" | "denied" }> => {
-  const reading = readTcfString(tcString)
+/**
+ * A TCF string's grants for the purposes the policy maps; a string that does not decode grants nothing. Decoding it
+ * (when not decoded lately) is charged to `budget`, when given.
+ */
+export const readTcf = (tcString: string, policy: ConsentPolicy, budget?: ConsentBudget): ReadonlyArray<{ purpose: string; state: "granted" | "denied" }> => {
+  const reading = readTcfString(tcString, budget)
   if ("problem" in reading) return []
   const grants = reading.grants
   const vendorOk = policy.tcfVendorId === undefined || vendorConsented(grants, policy.tcfVendorId)
@@ -366,7 +379,25 @@ export const readTcf = (tcString: string, policy: ConsentPolicy): ReadonlyArray<
 }
 
 /** Every consent signal of a message, per purpose (a purpose appears once: the strictest reading of the message). */
-export const readSignals = (e: CanonicalEvent, policy: ConsentPolicy): ReadonlyArray<ConsentSignal> => {
+export const readSignals = (e: CanonicalEvent, policy: ConsentPolicy): ReadonlyArray<ConsentSignal> =>
+  signalsOf(e, policy, undefined) as ReadonlyArray<ConsentSignal>
+
+/** A consent string of a message that was not decoded: the budget it was read under was spent before it. */
+export interface ConsentNotDecoded {
+  /** Its field, as a JSON pointer ("/context/consent/tcf"). */
+  readonly field: string
+  readonly kind: "TCF" | "GPP"
+}
+
+/**
+ * readSignals under a decoding budget (the consent stage's: consent/stage.ts): a TCF or GPP string not decoded lately
+ * is decoded only while `budget` is not spent, and charged to it. When one is not, the message's signals would be
+ * read in part (a withdrawal in that string lost): what was not decoded is returned instead.
+ */
+export const readSignalsWithin = (e: CanonicalEvent, policy: ConsentPolicy, budget: ConsentBudget): ReadonlyArray<ConsentSignal> | { readonly notDecoded: ConsentNotDecoded } =>
+  signalsOf(e, policy, budget)
+
+const signalsOf = (e: CanonicalEvent, policy: ConsentPolicy, budget: ConsentBudget | undefined): ReadonlyArray<ConsentSignal> | { readonly notDecoded: ConsentNotDecoded } => {
   const out = new Map<string, ConsentSignal>()
   const add = (purpose: string, state: "granted" | "denied", source: ConsentSource, proof: string, explicit: boolean) => {
     const p = policy.purposes[purpose]
@@ -410,16 +441,20 @@ export const readSignals = (e: CanonicalEvent, policy: ConsentPolicy): ReadonlyA
     const proof = JSON.stringify({ consent_signal: signal, ...(group === undefined ? {} : { asm_group_id: group }) })
     for (const purpose of mapped?.purposes ?? []) add(purpose, mapped!.state, "sendgrid", proof, true)
   }
-  const tcf = tcfStringOf(e)
-  if (tcf !== undefined) {
+  const tcfFound = tcfStringOf(e)
+  if (tcfFound !== undefined) {
+    const tcf = tcfFound.text
+    if (budget !== undefined && tcfOverBudget(tcf, budget)) return { notDecoded: { field: tcfFound.field, kind: "TCF" } }
     const proof = JSON.stringify({ tcf })
-    for (const r of readTcf(tcf, policy)) add(r.purpose, r.state, "tcf", proof, false)
+    for (const r of readTcf(tcf, policy, budget)) add(r.purpose, r.state, "tcf", proof, false)
   }
-  const gppText = gppStringOf(e)
-  const gppRead = gppText === undefined ? undefined : readGppString(gppText)
+  const gppFound = gppStringOf(e)
+  const gppText = gppFound?.text
+  if (gppFound !== undefined && budget !== undefined && gppOverBudget(gppFound.text, budget)) return { notDecoded: { field: gppFound.field, kind: "GPP" } }
+  const gppRead = gppText === undefined ? undefined : readGppString(gppText, budget)
   if (gppRead !== undefined && !("problem" in gppRead)) {
     const proof = JSON.stringify({ gpp: gppText })
-    if (gppRead.tcf !== undefined) for (const r of readTcf(gppRead.tcf, policy)) add(r.purpose, r.state, "gpp", proof, false)
+    if (gppRead.tcf !== undefined) for (const r of readTcf(gppRead.tcf, policy, budget)) add(r.purpose, r.state, "gpp", proof, false)
     for (const purpose of policy.usPrivacy) {
       if (gppRead.usOptOut === "Y") add(purpose, "denied", "gpp", proof, false)
       // Not opted out is no consent (as a US Privacy string's N): it grants only a purpose held on another basis.

@@ -7,15 +7,18 @@
 import { createHash } from "node:crypto"
 import { Effect } from "effect"
 import type { IdentityConfig } from "../identity/index.ts"
-import type { CanonicalEvent } from "../ingest/message.ts"
-import { drop, ok, type Outcome, type Stage } from "../ingest/stage.ts"
+import type { CanonicalEvent, Rejection } from "../ingest/message.ts"
+import { deadLetter, drop, ok, type Outcome, type Stage } from "../ingest/stage.ts"
 import { insertLedgerRows, ledgerOfProfiles, type LedgerRow, storedEventsOfProfiles } from "../warehouse/consent.ts"
 import { removeStoredEvents, stripStoredEvents } from "../warehouse/sink.ts"
 import { Warehouse, type WarehouseQueryError, type WarehouseRejectedRows, type WarehouseUnavailable } from "../warehouse/warehouse.ts"
 import { laterThan, stateFromRows } from "./ledger.ts"
 import { channelsGovernedBy, type ConsentPolicies, type ConsentPolicy, governingPurpose, type IngestAction, policyOf } from "./purposes.ts"
 import { identifierKey, Keys, type KeysShape } from "./keys.ts"
-import { readSignals } from "./readers.ts"
+import {
+  type ConsentBudget, consentBudget, type ConsentBudgetLimits, consentBudgetSpent, type ConsentNotDecoded, type ConsentSignal, readSignals,
+  readSignalsWithin,
+} from "./readers.ts"
 import { PERSONAL_PROPERTY_PATTERN, SAFE_CONTEXT_KEYS, stripPersonal, STRIPPED_MARK } from "./strip.ts"
 import { liftSuppression, makeSuppressionCheck } from "./suppression.ts"
 
@@ -104,7 +107,24 @@ const actionFor = (channel: string, type: string, ms: number, rows: ReadonlyArra
   return action === "keep" ? undefined : { purpose, action }
 }
 
-export const makeConsentStage = (policies: ConsentPolicies, keys?: KeysShape) =>
+/** Why a message's consent string was not decoded: its own strings needed more than a whole budget. */
+const notDecodedRejection = (notDecoded: ConsentNotDecoded, budget: ConsentBudget): Rejection => ({
+  rule: "too_many_consent_strings",
+  field: notDecoded.field,
+  message: `${notDecoded.field.slice(1).replace(/\//g, ".")}, a ${notDecoded.kind} string, was not decoded: this message's consent strings ` +
+    `(TCF and GPP) already needed all the decoding one request may cause (${budget.decoded} distinct strings decoded, about ` +
+    `${Math.round(budget.limit / 1000)} ms of a core's work, counted from what they name); no real message needs as much ` +
+    "(a CMP sends one string of each kind)",
+})
+
+/** A turn of the event loop (I/O, timers, other fibers: in `cdp worker`, other tenants' messages and Kafka's heartbeats). */
+const turn = Effect.promise(() => new Promise<void>((resolve) => setImmediate(resolve)))
+
+/**
+ * `decoding`: the size of the budgets under which the stage decodes consent strings (a request's by default; tests
+ * make it small).
+ */
+export const makeConsentStage = (policies: ConsentPolicies, keys?: KeysShape, decoding: ConsentBudgetLimits = {}) =>
   Effect.gen(function* () {
     const warehouse = yield* Warehouse
     // Merged-in refusals already applied to stored messages by this process (bounded: cleared when it grows large;
@@ -141,9 +161,44 @@ export const makeConsentStage = (policies: ConsentPolicies, keys?: KeysShape) =>
         }
       })
 
+    /**
+     * Each message's consent signals (undefined for a message without a usable time), read in batch order under the
+     * decoding budget of a request (consent/readers.ts), one budget after another with a turn of the event loop
+     * between, as `cdp ingest` and replay read them (ingest/sources/segment.ts ConsentPacing). Behind Kafka this stage
+     * runs in `cdp worker`, which holds none of the strings the edge decoded: decoded in one go, a batch of distinct
+     * costly strings held the worker, every tenant's messages and its heartbeats, for seconds. A message refused
+     * partway by the strings of those before it is read again under a fresh budget; one whose own strings need more
+     * than a whole budget is refused (too_many_consent_strings, a dead letter), not landed without its consent.
+     */
+    const readPaced = (batch: ReadonlyArray<CanonicalEvent>, times: ReadonlyArray<number>) =>
+      Effect.gen(function* () {
+        let budget = consentBudget(decoding, "message")
+        const fresh = Effect.andThen(turn, Effect.sync(() => { budget = consentBudget(decoding, "message") }))
+        const read: Array<ReadonlyArray<ConsentSignal> | Rejection | undefined> = []
+        for (let i = 0; i < batch.length; i++) {
+          const e = batch[i]!
+          if (Number.isNaN(times[i]!)) {
+            read.push(undefined)
+            continue
+          }
+          const policy = policyOf(policies, e.tenant)
+          if (consentBudgetSpent(budget)) yield* fresh
+          const wasFresh = budget.decoded === 0
+          let signals = readSignalsWithin(e, policy, budget)
+          if ("notDecoded" in signals && !wasFresh) {
+            yield* fresh
+            signals = readSignalsWithin(e, policy, budget)
+          }
+          read.push("notDecoded" in signals ? notDecodedRejection(signals.notDecoded, budget) : signals)
+        }
+        return read
+      })
+
     const stage: Stage<CanonicalEvent, ConsentStageError> = (batch) =>
       Effect.gen(function* () {
         const outcomes: Array<Outcome<CanonicalEvent>> = batch.map(ok)
+        const times = batch.map((e) => Date.parse(e.timestamp))
+        const signalsOf = yield* readPaced(batch, times)
         // The ledger of every profile of the batch, one read per tenant (current profiles: merges already applied).
         const rowsOf = new Map<string, Array<LedgerRow>>()
         const byTenant = new Map<string, Set<string>>()
@@ -161,20 +216,24 @@ export const makeConsentStage = (policies: ConsentPolicies, keys?: KeysShape) =>
           }
         }
         // In event-time order, so a message sees every change the batch makes before it.
-        const times = batch.map((e) => Date.parse(e.timestamp))
         const order = batch.map((_, i) => i).sort((a, b) => (times[a]! - times[b]!) || a - b)
         const now = Date.now()
         const fresh: Array<LedgerRow> = []
         for (const i of order) {
           const e = batch[i]!
           // Only without identity (which refuses them) can a message come without a usable time: nothing to place.
-          if (Number.isNaN(times[i]!)) continue
+          const signals = signalsOf[i]
+          if (signals === undefined) continue
+          if ("rule" in signals) {
+            outcomes[i] = deadLetter(signals)
+            continue
+          }
           const policy = policyOf(policies, e.tenant)
           const k = key(e.tenant, e.profileId)
           const rows = rowsOf.get(k) ?? []
           const device = deviceOf(e, keys)
           const legacy = device === "" ? "" : legacyDeviceOf(e)
-          for (const signal of readSignals(e, policy)) {
+          for (const signal of signals) {
             // A browser's stored preferences ride on each of its messages: only a change of what *that device* said
             // is a choice (another device may have chosen otherwise since). Without a device, the state in force.
             // An update event or an unsubscribe is an act of its own, always kept.
