@@ -12,6 +12,7 @@ import { makeArchiveWriter } from "./archive.ts"
 import { type BusUnavailable, EventBus, personKeyOf, Topics } from "./bus.ts"
 import { deepJsonText } from "./deep-json.ts"
 import type { ArchiveRecord, CanonicalEvent, DeadLetter, Rejection } from "./message.ts"
+import { shownText } from "./schemas.ts"
 import { runStages, type Stage } from "./stage.ts"
 
 /** Running totals since start, for summaries and /health (counts only, never content). */
@@ -102,6 +103,29 @@ const deadLetterOf = (event: CanonicalEvent, rejection: Rejection): DeadLetter =
   payload: event.raw?.body ?? deepJsonText(event),
   person: personKeyOf(event),
 })
+
+/** The most characters of a dead letter's reason stored when it was refused whole (a reason quotes values, bounded each). */
+const STORED_REASON_CHARS = 1000
+
+/**
+ * Text the warehouse stores, whatever it held: half a surrogate pair (which the engine cannot read: an emoji cut in
+ * two) and NUL become U+FFFD.
+ */
+const storableText = (text: string): string => text.toWellFormed().replace(/\u0000/g, "\uFFFD")
+
+/**
+ * A dead letter whose id, field and reason the warehouse stores whatever the edge or a stage wrote in them, the reason
+ * bounded (cut whole: shownText); the same letter when they already were. Without it, a letter refused for its
+ * reason was refused again without its payload, and lost.
+ */
+const storableLetter = (d: DeadLetter): DeadLetter => {
+  const messageId = storableText(d.messageId)
+  const field = storableText(d.rejection.field)
+  const message = shownText(storableText(d.rejection.message), STORED_REASON_CHARS)
+  return messageId === d.messageId && field === d.rejection.field && message === d.rejection.message
+    ? d
+    : { ...d, messageId, rejection: { ...d.rejection, field, message } }
+}
 
 /** The archive's record of an event that carries its raw text. */
 const archiveRecord = (e: CanonicalEvent): ArchiveRecord | undefined =>
@@ -240,8 +264,9 @@ export class Pipeline extends Context.Service<Pipeline, PipelineShape>()("cdp/Pi
       }
 
       /**
-       * Lands dead letters with the same bounds: one the warehouse cannot store whole is kept without its payload
-       * (the reason says so), rather than holding back the others.
+       * Lands dead letters with the same bounds: one the warehouse cannot store whole is kept with its id, field and
+       * reason made storable (storableLetter), its payload whole; failing that, without its payload (the reason says
+       * so), rather than holding back the others.
        */
       const landDeadLetters = (batch: ReadonlyArray<DeadLetter>): Effect.Effect<void, WarehouseUnavailable> => {
         const isolate = (reason: string): Effect.Effect<void, WarehouseUnavailable> => {
@@ -250,13 +275,16 @@ export class Pipeline extends Context.Service<Pipeline, PipelineShape>()("cdp/Pi
             return Effect.andThen(landDeadLetters(batch.slice(0, middle)), landDeadLetters(batch.slice(middle)))
           }
           const d = batch[0]!
+          const storable = storableLetter(d)
+          if (storable !== d) return landDeadLetters([storable])
           if (d.payload === "") {
+            // Only text the warehouse stores is left: it did not answer as a store of rows does.
             return Effect.logError("dead letter not stored").pipe(Effect.annotateLogs({ rule: d.rejection.rule, reason }))
           }
-          return landDeadLetters([{
+          return landDeadLetters([storableLetter({
             ...d, payload: "",
-            rejection: { ...d.rejection, message: `${d.rejection.message} (payload of ${d.payload.length} characters not storable: ${reason})`.slice(0, 1000) },
-          }])
+            rejection: { ...d.rejection, message: `${d.rejection.message} (payload of ${d.payload.length} characters not storable: ${reason})` },
+          })])
         }
         return boundedLanding(sink.landDeadLetters(batch)).pipe(
           Effect.catchTag("WarehouseRejectedRows", (error) => isolate(error.message)),
