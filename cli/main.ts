@@ -237,7 +237,7 @@ Examples:
       }).pipe(Layer.provideMerge(pipelineLayer(config, { consume: opts.edgeOnly !== true })))
       return yield* Effect.scoped(serving).pipe(Effect.provide(layer))
     })
-    runCommand(main.pipe(Effect.provide(serverLogger)))
+    runCommand(main.pipe(Effect.provide(serverLogger)), { untilSignal: true })
   })
 
 program
@@ -283,7 +283,9 @@ Examples:
     // Stdin ("-") is saved to a file before the warehouse opens: the embedded engine sets stdin aside (warehouse/stdin.ts).
     // The settings are read first too: a wrong one refuses the command before the data dir is made.
     runCommand(Effect.scoped(Effect.flatMap(Effect.all([readableFile(file), sourceOptionsOf]), ([path, sourceOptions]) =>
-      main(path, sourceOptions).pipe(Effect.provide(pipelineLayer(config))))).pipe(Effect.provide(commandLogger)))
+      main(path, sourceOptions).pipe(Effect.provide(pipelineLayer(config))))).pipe(Effect.provide(commandLogger)), {
+      whenStopped: `${file} was read to its end: what landed stays, and the same command again lands the rest (a message lands once)`,
+    })
   })
 
 program

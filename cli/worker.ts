@@ -80,6 +80,6 @@ Examples:
     .action((opts: { dataDir?: string }) => {
       // Read here, not inside the program: a wrong setting is one line (the CLI's handler), not a defect.
       const config = backendConfig(opts.dataDir)
-      runCommand(runWorker(config).pipe(Effect.provide(serverLogger)))
+      runCommand(runWorker(config).pipe(Effect.provide(serverLogger)), { untilSignal: true })
     })
 }
