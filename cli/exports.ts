@@ -148,7 +148,7 @@ export const exportReplay = (options: Common & { readonly destination: string })
 
 const positive = (text: string) => {
   const n = Number(text)
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`must be a whole number of at least 1, not "${text}"`)
+  if (!Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError(`must be a whole number of at least 1 and at most ${Number.MAX_SAFE_INTEGER}, not "${text}"`)
   return n
 }
 

@@ -80,9 +80,10 @@ class OriginsInvalid extends Data.TaggedError("OriginsInvalid")<{ readonly messa
 /** --write-key and CDP_WRITE_KEYS give one key for two tenants. */
 class WriteKeysInvalid extends Data.TaggedError("WriteKeysInvalid")<{ readonly message: string }> {}
 
+// Past MAX_SAFE_INTEGER a number no longer holds the value given (and the warehouse client refuses to send it).
 const positiveInt = flagParser((value: string) => {
   const n = Number(value)
-  if (!Number.isInteger(n) || n < 1) throw new Error("must be a whole number, at least 1")
+  if (!Number.isSafeInteger(n) || n < 1) throw new Error(`must be a whole number, at least 1 and at most ${Number.MAX_SAFE_INTEGER}`)
   return n
 })
 

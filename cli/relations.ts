@@ -129,7 +129,7 @@ Examples:
     .addOption(new Option("--to <date>", "end of the period (YYYY-MM-DD; default the date of the latest compute)").argParser(dayOnly))
     .option("--limit <n>", "profiles listed in the table", (v) => {
       const n = Number(v)
-      if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError("must be a whole number")
+      if (!Number.isSafeInteger(n) || n < 0) throw new InvalidArgumentError(`must be a whole number from 0 to ${Number.MAX_SAFE_INTEGER}`)
       return n
     }, 20)
     .option("--tenant <tenant>", "tenant", DEFAULT_TENANT)
