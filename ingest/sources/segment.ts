@@ -240,15 +240,18 @@ const unlinkableId = (m: SegmentMessage): Rejection | null => {
 /** Names and ids kept as sent, in columns of their own (ids of people are unlinkableId's). */
 const TEXT_FIELDS = ["messageId", "event", "name"] as const
 
+/** C0, DEL and C1 (U+0080-U+009F: U+009B starts an escape sequence in a terminal as ESC [ does, U+0085 ends a line). */
+const TEXT_CONTROL_CHARACTER = /[\u0000-\u001f\u007f-\u009f]/
+
 /**
- * A control character (C0 or DEL) in the message's id or event name: it would be stored as sent, and break what shows,
- * searches or exports them (a NUL, an escape sequence in a terminal, a newline in a CSV).
+ * A control character (C0, DEL or C1) in the message's id or event name: it would be stored as sent, and break what
+ * shows, searches or exports them (a NUL, an escape sequence in a terminal, a newline in a CSV).
  */
 const controlCharacter = (m: SegmentMessage): Rejection | null => {
   for (const name of TEXT_FIELDS) {
     const text = m[name]
     if (typeof text !== "string") continue
-    const control = CONTROL_CHARACTER.exec(text)
+    const control = TEXT_CONTROL_CHARACTER.exec(text)
     if (control === null) continue
     return rejection("control_character", `/${name}`, `${name} holds ${controlCharacterWords(text, control[0])}: control characters ` +
       "are not stored (they cannot be shown, searched or exported faithfully); remove it")

@@ -1,4 +1,4 @@
-// Control characters (C0 and DEL) in a message's id and event name: refused at the edge naming the field, as every
+// Control characters (C0, DEL and C1) in a message's id and event name: refused at the edge naming the field, as every
 // other bad field is, on the collector and in `cdp ingest`, instead of being stored as sent.
 import { writeFileSync } from "node:fs"
 import { join } from "node:path"
@@ -32,8 +32,19 @@ describe("control characters at the edge", () => {
     // userId and anonymousId were refused already (bad_id: identity would not link them).
     expect(validateSegmentMessage({ type: "track", event: "E", userId: "u\u0001" })).toMatchObject({ rule: "bad_id", field: "/userId" })
     expect(validateSegmentMessage({ type: "track", event: "E", anonymousId: "a\u007f" })).toMatchObject({ rule: "bad_id", field: "/anonymousId" })
-    // Other characters are kept as sent.
-    expect(validateSegmentMessage({ type: "track", event: "Café ☕ \u0080\u00a0", userId: "u", messageId: "m-é" })).toBeNull()
+    // C1 control characters (U+0080-U+009F: a terminal reads U+009B as an escape sequence's start) likewise.
+    for (const [message, field, control] of [
+      [{ type: "track", event: "E", userId: "u", messageId: "m\u0085" }, "/messageId", "U+0085 at character 2"],
+      [{ type: "track", event: "\u009b31mRed", userId: "u" }, "/event", "U+009B at character 1"],
+      [{ type: "page", name: "Home\u0080", userId: "u" }, "/name", "U+0080 at character 5"],
+      [{ type: "screen", name: "Ho\u009fme", anonymousId: "a" }, "/name", "U+009F at character 3"],
+    ] as const) {
+      const refused = validateSegmentMessage(message)
+      expect(refused, field).toMatchObject({ rule: "control_character", field })
+      expect(refused!.message, field).toContain(`the control character ${control}:`)
+    }
+    // Other characters are kept as sent (U+00A0, the first after C1, too).
+    expect(validateSegmentMessage({ type: "track", event: "Café ☕ \u00a0\u00ff", userId: "u", messageId: "m-é" })).toBeNull()
   })
 
   it("on the collector, a batch's message holding one is refused alone (400, its field named) and kept as a dead letter", () =>
@@ -43,6 +54,7 @@ describe("control characters at the edge", () => {
           { type: "track", event: "E", anonymousId: "a1", messageId: "good" },
           { type: "track", event: "E\u0000", anonymousId: "a2", messageId: "bad-event" },
           { type: "track", event: "E", anonymousId: "a3", messageId: "bad\u007fid" },
+          { type: "track", event: "E\u0090", anonymousId: "a4", messageId: "c1-event" },
         ],
       })
       expect(res.status).toBe(400)
@@ -51,10 +63,12 @@ describe("control characters at the edge", () => {
         rejected: [
           { index: 1, messageId: "bad-event", rule: "control_character", field: "/event" },
           { index: 2, rule: "control_character", field: "/messageId" },
+          { index: 3, messageId: "c1-event", rule: "control_character", field: "/event" },
         ],
       })
       expect(yield* query("SELECT message_id FROM events")).toEqual([{ message_id: "good" }])
-      expect(yield* query("SELECT rule FROM dead_letters ORDER BY message_id")).toEqual([{ rule: "control_character" }, { rule: "control_character" }])
+      expect(yield* query("SELECT rule FROM dead_letters ORDER BY message_id"))
+        .toEqual([{ rule: "control_character" }, { rule: "control_character" }, { rule: "control_character" }])
     })))
 
   it("cdp ingest refuses such a line as a dead letter naming the line and the field; the others land", async () => {
