@@ -111,9 +111,11 @@ export const prepareDataDir = (dataDir: string, holds?: string): Effect.Effect<v
       const stat = statSync(dataDir)
       if (!stat.isDirectory()) throw Object.assign(new Error("not a directory"), { code: "EEXIST" })
       if ((stat.mode & 0o077) !== 0) {
-        chmodSync(dataDir, 0o700)
+        // Only group's and others' rights go: an owner who took write away (chmod 555) keeps it away.
+        const owners = stat.mode & 0o700
+        chmodSync(dataDir, owners)
         process.stderr.write(
-          `cdp: data dir ${dataDir} was readable by other users (mode ${(stat.mode & 0o777).toString(8)}); made it private (700)\n`)
+          `cdp: data dir ${dataDir} was readable by other users (mode ${(stat.mode & 0o777).toString(8)}); made it private (${owners.toString(8)})\n`)
       }
       accessSync(dataDir, constants.W_OK)
     },

@@ -47,4 +47,17 @@ describe("files on disk", () => {
     expect(statSync(data).mode & 0o777).toBe(0o700)
     expect(readableByOthers(data)).toEqual([])
   })
+
+  // Seen: `chmod 555 D; cdp demo --data-dir D` said 'was readable by other users (mode 555); made it private (700)',
+  // giving its owner back the write its owner had taken away.
+  it("making a data dir private takes group's and others' rights away and gives its owner none", () => {
+    const data = join(dir, "data")
+    mkdirSync(data)
+    chmodSync(data, 0o555)
+    // Whether the command may then write (root may) is not the point: what the dir's mode became is.
+    const r = runCdp(["ingest", "--source", "segment", "ingest/samples/web.ndjson", "--data-dir", data])
+    expect(r.stderr).toContain(`data dir ${data} was readable by other users (mode 555); made it private (500)`)
+    expect(statSync(data).mode & 0o777).toBe(0o500)
+    chmodSync(data, 0o700)
+  })
 })
