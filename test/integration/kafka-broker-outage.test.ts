@@ -106,5 +106,5 @@ describe.runIf(enabled)("a Kafka broker dying under the bus", () => {
       after = await send("after")
     }
     expect(after.status).toBe(200)
-  }, 90_000)
+  }, 150_000)
 })

@@ -24,7 +24,7 @@ const freePort = () => new Promise<number>((resolve) => {
 const waitFor = async (what: string, child: ChildProcess, log: () => string, ready: () => boolean | Promise<boolean>, ms: number) => {
   const end = Date.now() + ms
   while (!(await ready())) {
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${what} exited: ${log().slice(-2000)}`)
+    if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) throw new Error(`${what} exited: ${log().slice(-2000)}`)
     if (Date.now() > end) throw new Error(`${what} not ready after ${ms / 1000} s: ${log().slice(-2000)}`)
     await sleep(100)
   }
@@ -63,6 +63,8 @@ const ownProcess = (name: string, dir: string, command: string, args: ReadonlyAr
     process.once("exit", reap)
     child.once("exit", () => process.off("exit", reap))
     const keep = (d: Buffer) => { output = (output + d.toString()).slice(-20_000) }
+    // A binary that cannot start (missing) is reported by waitFor with this in the log, not as an uncaught error.
+    child.on("error", (e) => keep(Buffer.from(`cannot start ${command}: ${e.message}\n`)))
     child.stdout!.on("data", keep)
     child.stderr!.on("data", keep)
     await waitFor(name, child, log, () => ready(log), 60_000)
@@ -117,8 +119,11 @@ export const ownKafka = async (): Promise<OwnServer & { readonly brokers: Array<
   const java = ["-Xms64m", "-Xmx384m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", `-Dlog4j2.configurationFile=${join(dir, "log4j2.properties")}`, "-cp", `${libs}/*`]
   // A fixed cluster id: formatting needs one, and this broker is alone.
   const format = spawn("java", [...java, "kafka.tools.StorageTool", "format", "-t", "cdpOwnTestCluster0000A", "-c", join(dir, "server.properties")], { stdio: "ignore" })
-  const formatted = await new Promise<number | null>((r) => format.on("exit", r))
-  if (formatted !== 0) throw new Error(`formatting the own Kafka broker's log dir failed (exit ${formatted})`)
+  const formatted = await new Promise<number | string | null>((r) => {
+    format.on("exit", r)
+    format.on("error", (e) => r(e.message))
+  })
+  if (formatted !== 0) throw new Error(`formatting the own Kafka broker's log dir failed (${formatted}); is java installed? (deploy/services/up needs it too)`)
   const server = ownProcess("own Kafka broker", dir, "java", [...java, "kafka.Kafka", join(dir, "server.properties")], {},
     (log) => log().includes("Kafka Server started"))
   await server.start()
