@@ -123,10 +123,16 @@ export const ownKafka = async (): Promise<OwnServer & { readonly brokers: Array<
     format.on("exit", r)
     format.on("error", (e) => r(e.message))
   })
-  if (formatted !== 0) throw new Error(`formatting the own Kafka broker's log dir failed (${formatted}); is java installed? (deploy/services/up needs it too)`)
+  if (formatted !== 0) {
+    rmSync(dir, { recursive: true, force: true })
+    throw new Error(`formatting the own Kafka broker's log dir failed (${formatted}); is java installed? (deploy/services/up needs it too)`)
+  }
   const server = ownProcess("own Kafka broker", dir, "java", [...java, "kafka.Kafka", join(dir, "server.properties")], {},
     (log) => log().includes("Kafka Server started"))
-  await server.start()
+  await server.start().catch(async (e: unknown) => {
+    await server.remove()
+    throw e
+  })
   return { ...server, brokers: [`127.0.0.1:${port}`] }
 }
 
@@ -146,6 +152,9 @@ export const ownMinio = async (): Promise<OwnServer & { readonly endpoint: strin
       MINIO_BROWSER: "off", MINIO_UPDATE: "off",
     },
     () => fetch(`${endpoint}/minio/health/ready`).then((r) => r.ok, () => false))
-  await server.start()
+  await server.start().catch(async (e: unknown) => {
+    await server.remove()
+    throw e
+  })
   return { ...server, endpoint }
 }
