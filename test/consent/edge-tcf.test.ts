@@ -7,6 +7,7 @@ import { consentBudget, tcfProblem } from "../../consent/index.ts"
 import { validateSegmentMessage } from "../../ingest/sources/segment.ts"
 import { freshDir, post, query, removeDir, withCollector } from "../support/pipeline.ts"
 import { longestStall } from "../support/event-loop.ts"
+import { restrictingTcf } from "../support/tcf.ts"
 
 let dir: string
 beforeEach(() => { dir = freshDir() })
@@ -48,19 +49,6 @@ describe("TCF strings at the edge", () => {
       expect(yield* query("SELECT message_id, rule FROM dead_letters")).toEqual([{ message_id: "bad-tcf", rule: "bad_consent" }])
     })))
 })
-
-/** A TCF v2 core string written bit by bit for CMP `cmp` (so each is distinct), restricting vendors 1-`restrictTo`. */
-const restrictingTcf = (cmp: number, restrictTo: number) => {
-  const int = (v: number, n: number) => v.toString(2).padStart(n, "0")
-  const purposes = Array.from({ length: 24 }, (_, i) => ([1, 8, 9].includes(i + 1) ? "1" : "0")).join("")
-  let bits = int(2, 6) + int(0, 72) + int(cmp, 12) + int(1, 12) + int(1, 6) + int(4, 6) + int(13, 6) + int(100, 12) + int(2, 6) + "00" +
-    int(0, 12) + purposes + int(0, 24) + "0" + int(6, 6) + int(1, 6) +
-    int(10, 16) + "1" + int(1, 12) + `1${int(1, 16)}${int(10, 16)}` +
-    int(0, 16) + "0" + int(1, 12) + `${int(1, 6)}${int(1, 2)}${int(1, 12)}1${int(1, 16)}${int(restrictTo, 16)}`
-  bits += "0".repeat((6 - (bits.length % 6)) % 6)
-  const B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-  return Array.from({ length: bits.length / 6 }, (_, i) => B64[parseInt(bits.slice(i * 6, i * 6 + 6), 2)]).join("")
-}
 
 describe("the work one request's TCF strings may cause", () => {
   it("a batch of many distinct costly strings holds the collector at most a bounded time; the rest are refused, naming why", () =>

@@ -9,26 +9,11 @@ import type { CanonicalEvent } from "../../ingest/message.ts"
 import { longestStall } from "../support/event-loop.ts"
 import { freshDir, removeDir, withEmbeddedWarehouse } from "../support/pipeline.ts"
 import { web } from "./support.ts"
+import { restrictingTcf } from "../support/tcf.ts"
 
 let dir: string
 beforeEach(() => { dir = freshDir() })
 afterEach(() => removeDir(dir))
-
-/**
- * A TCF v2 core string written bit by bit, distinct per (cmp, version), restricting vendors 1-`restrictTo` (1,999:
- * under the caps, about 5 ms to decode), as test/ingest/consent-pacing.test.ts writes them.
- */
-const tcf = (cmp: number, version: number, restrictTo: number) => {
-  const int = (v: number, n: number) => v.toString(2).padStart(n, "0")
-  const purposes = Array.from({ length: 24 }, (_, i) => ([1, 8, 9].includes(i + 1) ? "1" : "0")).join("")
-  let bits = int(2, 6) + int(0, 72) + int(cmp, 12) + int(version, 12) + int(1, 6) + int(4, 6) + int(13, 6) + int(100, 12) + int(2, 6) + "00" +
-    int(0, 12) + purposes + int(0, 24) + "0" + int(6, 6) + int(1, 6) +
-    int(10, 16) + "1" + int(1, 12) + `1${int(1, 16)}${int(10, 16)}` +
-    int(0, 16) + "0" + int(1, 12) + `${int(1, 6)}${int(1, 2)}${int(1, 12)}1${int(1, 16)}${int(restrictTo, 16)}`
-  bits += "0".repeat((6 - (bits.length % 6)) % 6)
-  const B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-  return Array.from({ length: bits.length / 6 }, (_, i) => B64[parseInt(bits.slice(i * 6, i * 6 + 6), 2)]).join("")
-}
 
 /** A message of its own profile carrying `context`. */
 const message = (i: number, context: Record<string, unknown>): CanonicalEvent =>
@@ -39,7 +24,7 @@ describe("the consent stage's decoding", () => {
     withEmbeddedWarehouse(dir, Effect.gen(function* () {
       const stage = yield* makeConsentStage(DEFAULT_POLICIES)
       // Version 301: strings no other test of this process decoded (as in a worker, where the edge's readings are not).
-      const batch = Array.from({ length: 300 }, (_, i) => message(i, { consent: { tcf: tcf(i + 2, 301, 1_999) } }))
+      const batch = Array.from({ length: 300 }, (_, i) => message(i, { consent: { tcf: restrictingTcf(i + 2, 1_999, 301) } }))
       const { result: outcomes, longestMs } = yield* longestStall(stage(batch))
       // Before: the 300 strings (~5 ms each) decoded in one go, 1.5 s without a turn.
       expect(longestMs).toBeLessThan(600)
@@ -51,10 +36,10 @@ describe("the consent stage's decoding", () => {
     withEmbeddedWarehouse(dir, Effect.gen(function* () {
       // A budget one costly string spends.
       const stage = yield* makeConsentStage(DEFAULT_POLICIES, undefined, { work: 1 })
-      const gpp = `DBABMA~${tcf(3, 302, 1_999)}`
+      const gpp = `DBABMA~${restrictingTcf(3, 1_999, 302)}`
       const outcomes = yield* stage([
-        message(1, { consent: { tcf: tcf(2, 302, 1_999), gpp } }),
-        message(2, { consent: { tcf: tcf(4, 302, 1_999) } }),
+        message(1, { consent: { tcf: restrictingTcf(2, 1_999, 302), gpp } }),
+        message(2, { consent: { tcf: restrictingTcf(4, 1_999, 302) } }),
       ])
       expect(outcomes[0]).toMatchObject({ _tag: "deadLetter", rejection: { rule: "too_many_consent_strings", field: "/context/consent/gpp" } })
       expect(outcomes[0]!._tag === "deadLetter" && outcomes[0]!.rejection.message)

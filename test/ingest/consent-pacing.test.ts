@@ -14,6 +14,7 @@ import { ConsentPacing, normaliseSegmentMessage } from "../../ingest/sources/seg
 import { readSegmentFile } from "../../ingest/sources/segment-file.ts"
 import { longestStall } from "../support/event-loop.ts"
 import { freshDir, query, removeDir, withPipeline } from "../support/pipeline.ts"
+import { restrictingTcf } from "../support/tcf.ts"
 
 process.env["CDP_RETENTION"] = "archive=forever"
 
@@ -28,31 +29,15 @@ afterEach(() => {
   removeDir(other)
 })
 
-/**
- * A TCF v2 core string written bit by bit, distinct per (cmp, version), restricting vendors 1-`restrictTo` (1,999:
- * under the caps, about 5 ms to decode; 1: a real string's cost).
- */
-const tcf = (cmp: number, version: number, restrictTo: number) => {
-  const int = (v: number, n: number) => v.toString(2).padStart(n, "0")
-  const purposes = Array.from({ length: 24 }, (_, i) => ([1, 8, 9].includes(i + 1) ? "1" : "0")).join("")
-  let bits = int(2, 6) + int(0, 72) + int(cmp, 12) + int(version, 12) + int(1, 6) + int(4, 6) + int(13, 6) + int(100, 12) + int(2, 6) + "00" +
-    int(0, 12) + purposes + int(0, 24) + "0" + int(6, 6) + int(1, 6) +
-    int(10, 16) + "1" + int(1, 12) + `1${int(1, 16)}${int(10, 16)}` +
-    int(0, 16) + "0" + int(1, 12) + `${int(1, 6)}${int(1, 2)}${int(1, 12)}1${int(1, 16)}${int(restrictTo, 16)}`
-  bits += "0".repeat((6 - (bits.length % 6)) % 6)
-  const B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-  return Array.from({ length: bits.length / 6 }, (_, i) => B64[parseInt(bits.slice(i * 6, i * 6 + 6), 2)]).join("")
-}
-
 /** 300 messages, each with its own costly string (made for this file only: version `version`). */
 const costlyMessages = (version: number) => Array.from({ length: 300 }, (_, i) => ({
   type: "track", event: "E", anonymousId: `a${i}`, messageId: `m${i}`, timestamp: "2025-01-15T10:00:00.000Z",
-  context: { consent: { tcf: tcf(i + 2, version, 1_999) } },
+  context: { consent: { tcf: restrictingTcf(i + 2, 1_999, version) } },
 }))
 
 /** Reads other strings, as traffic meanwhile does, until none of those read before is still kept decoded. */
 const readManyOthers = (version: number) => {
-  for (let i = 0; i < 4_200; i++) tcfProblem(tcf((i % 4_000) + 2, version + Math.floor(i / 4_000), 1))
+  for (let i = 0; i < 4_200; i++) tcfProblem(restrictingTcf((i % 4_000) + 2, 1, version + Math.floor(i / 4_000)))
 }
 
 const collect = (items: AsyncIterable<ImportedItem>) =>
@@ -94,8 +79,8 @@ describe("consent strings read with no sender to answer", () => {
   it("a message whose own strings need more than a whole budget is a dead letter naming why; the next message is read", async () => {
     const file = join(dir, "one.ndjson")
     writeFileSync(file, [
-      { type: "track", event: "E", anonymousId: "a1", messageId: "two-strings", context: { consent: { tcf: tcf(2, 103, 1_999) } }, properties: { gdpr_consent: tcf(3, 103, 1_999) } },
-      { type: "track", event: "E", anonymousId: "a2", messageId: "one-string", context: { consent: { tcf: tcf(4, 103, 1_999) } } },
+      { type: "track", event: "E", anonymousId: "a1", messageId: "two-strings", context: { consent: { tcf: restrictingTcf(2, 1_999, 103) } }, properties: { gdpr_consent: restrictingTcf(3, 1_999, 103) } },
+      { type: "track", event: "E", anonymousId: "a2", messageId: "one-string", context: { consent: { tcf: restrictingTcf(4, 1_999, 103) } } },
     ].map((m) => JSON.stringify(m)).join("\n"))
     // A budget one costly string spends.
     const items = await Effect.runPromise(collect(readSegmentFile(file, { tenant: "acme", receivedAtMs: Date.now(), consentPacing: new ConsentPacing({ work: 1 }) })))
