@@ -80,9 +80,19 @@ export const sentimentRow = (e: ScoredMessage, scoredAt: string): Row => ({
   aspects: e.sentiment.aspects,
 })
 
-/** A dead letter's id: the same refusal of the same payload is one dead letter (the table keeps the latest). */
-export const deadLetterId = (d: Pick<DeadLetter, "source" | "rejection" | "payload">): string =>
-  createHash("sha256").update(`${d.source}\0${d.rejection.rule}\0${d.payload}`).digest("hex").slice(0, 32)
+/**
+ * A dead letter's id. The table keeps one row per id (the latest), so the id says which letters are one: the same
+ * refusal of the same payload (a sender's retry, a redelivery) is one dead letter. A letter without its payload (an
+ * empty body, or a payload the warehouse would not store) has nothing of the message left to tell it from others of
+ * the same rule, so its id is made of all it does hold (message id, field, reason, time received): two such letters
+ * stay two, and only the same letter delivered again is one. The two kinds of text hashed never meet: rules are our
+ * own names, and after the rule comes \0 when there is a payload, \u0001 when there is none.
+ */
+export const deadLetterId = (d: Pick<DeadLetter, "source" | "rejection" | "payload" | "messageId" | "receivedAt">): string =>
+  createHash("sha256").update(d.payload !== ""
+    ? `${d.source}\0${d.rejection.rule}\0${d.payload}`
+    : `${d.source}\0${d.rejection.rule}\u0001${JSON.stringify([d.messageId, d.rejection.field, d.rejection.message, d.receivedAt])}`,
+  ).digest("hex").slice(0, 32)
 
 export const deadLetterRow = (d: DeadLetter): Row => ({
   tenant: d.tenant,
