@@ -4,6 +4,7 @@ import { Command, InvalidArgumentError, Option } from "commander"
 import { Data, Effect, Layer, Redacted } from "effect"
 import { IDENTIFIER_KINDS, identityConfigOf } from "../identity/index.ts"
 import { Collector } from "../ingest/collector.ts"
+import { LIST_MAX as DLQ_LIST_MAX, RETRY_MAX as DLQ_RETRY_MAX } from "../ingest/dead-letter-route.ts"
 import { EmptyInput, FileUnreadable, importFile, NothingLanded, refuseUnreadableFile } from "../ingest/import.ts"
 import { FILE_SOURCES } from "../ingest/sources/index.ts"
 import {
@@ -84,6 +85,13 @@ class WriteKeysInvalid extends Data.TaggedError("WriteKeysInvalid")<{ readonly m
 const positiveInt = flagParser((value: string) => {
   const n = Number(value)
   if (!Number.isSafeInteger(n) || n < 1) throw new Error(`must be a whole number, at least 1 and at most ${Number.MAX_SAFE_INTEGER}`)
+  return n
+})
+
+/** A whole number from 1 to `max` (a bound cdp serve's route has too: the command takes the same with or without it). */
+const wholeNumberUpTo = (max: number) => flagParser((value: string) => {
+  const n = Number(value)
+  if (!Number.isSafeInteger(n) || n < 1 || n > max) throw new Error(`must be a whole number from 1 to ${max}`)
   return n
 })
 
@@ -381,7 +389,7 @@ const dlqParams = (opts: DlqOptions, limit?: number): Record<string, string> => 
 
 dlqFilterOptions(dlq.command("list").description("dead letters still open (newest first); payloads are not shown"))
   .option("--all", "include dead letters already re-driven")
-  .option("--limit <n>", "at most this many", positiveInt, 100)
+  .option("--limit <n>", `at most this many (1-${DLQ_LIST_MAX})`, wholeNumberUpTo(DLQ_LIST_MAX), 100)
   .addOption(new Option("--format <format>", "output format").choices(["json", "table"]).default("table"))
   .addHelpText("after", `
 Examples:
@@ -406,7 +414,7 @@ Examples:
   })
 
 dlqFilterOptions(dlq.command("retry").description("re-drive open dead letters through their source's parser; what passes now lands"))
-  .option("--limit <n>", "at most this many", positiveInt, 10000)
+  .option("--limit <n>", `at most this many (1-${DLQ_RETRY_MAX})`, wholeNumberUpTo(DLQ_RETRY_MAX), DLQ_RETRY_MAX)
   .addHelpText("after", `
 Examples:
   $ npx cdp dlq retry --source calls

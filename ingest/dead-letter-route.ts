@@ -15,8 +15,9 @@ import { adminBodyOf, isReply, type QueryReply, receiveAdminBody, refuse, refuse
 
 export const DEAD_LETTERS_PATH = "/v1/dead-letters"
 const RETRY_PATH = `${DEAD_LETTERS_PATH}/retry`
-const LIST_MAX = 10_000
-const RETRY_MAX = 10_000
+/** The most dead letters one list page or one retry takes (cdp dlq's --limit takes the same on the data dir). */
+export const LIST_MAX = 10_000
+export const RETRY_MAX = 10_000
 const RETRY_BODY = 'the body must be JSON {"source"?: "calls", "rule"?: "bad_timestamp", "since"?: "2024-11-01", "limit"?: 1000, "tenant"?: "..."}'
 const validateRetryBody = compiledOnFirstUse<{ source?: string; rule?: string; since?: string; limit?: number; tenant?: string }>(deadLetterRetryBodySchema)
 const FILTER_FIELDS = ["source", "rule", "since", "limit", "tenant"] as const
