@@ -1,7 +1,9 @@
 import { Deferred, Effect, Fiber, Layer, Logger } from "effect"
+import { request } from "node:http"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { backendConfig, pipelineLayer } from "../../cli/layers.ts"
 import { EventBus } from "../../ingest/bus.ts"
+import { ObjectStore } from "../../ingest/objectstore.ts"
 import { Collector } from "../../ingest/collector.ts"
 import type { HealthOptions } from "../../ingest/health.ts"
 import { writeKeys } from "../../ingest/writekeys.ts"
@@ -109,6 +111,52 @@ describe("/health", () => {
       down = false
       yield* Effect.sleep("2500 millis")
       expect((yield* post(`${url}/v1/track`, track("m2"))).status).toBe(200)
+    })).pipe(Effect.provide(layer), Effect.provide(Logger.layer([]))))
+  }, 30_000)
+
+  it.each([
+    ["the bus stops answering its ping", "bus", /the bus \(memory [^)]*\) does not answer/],
+    ["the object store stops answering its check (in-process bus)", "store", /the object store \(local [^)]*\) does not answer: no answer/],
+  ] as const)("a request under way is answered 503 not_ready as soon as %s", async (_, what, reason) => {
+    // Before: a request past the refusal check waited for the pipeline until its 30 s publish timeout, as only
+    // requests after it were refused (test/integration/kafka-broker-outage and objectstore-minio-outage show it with
+    // real servers). Here the request is held by its body, which has not all arrived yet.
+    let down = false
+    const answering = Layer.effect(EventBus, Effect.gen(function* () {
+      const bus = yield* EventBus
+      return { ...bus, ping: Effect.sync(() => what !== "bus" || !down) } satisfies EventBus["Service"]
+    }))
+    const checked = Layer.effect(ObjectStore, Effect.gen(function* () {
+      const store = yield* ObjectStore
+      return { ...store, ping: Effect.sync(() => what === "store" && down ? "no answer" : undefined) } satisfies ObjectStore["Service"]
+    }))
+    const layer = Collector.layer({ port: 0, host: "127.0.0.1", writeKeys: writeKeys([{ writeKey: WRITE_KEY, tenant: "acme" }]) }).pipe(
+      Layer.provideMerge(Layer.merge(answering, checked).pipe(Layer.provideMerge(pipelineLayer(backendConfig(dir))))))
+    await Effect.runPromise(Effect.scoped(Effect.gen(function* () {
+      const url = new URL((yield* Collector).url)
+      expect((yield* post(`${url.origin}/v1/track`, track("m1"))).status).toBe(200)
+      const body = JSON.stringify(track("m2"))
+      let sent: ReturnType<typeof request> | undefined
+      const answer = new Promise<{ status: number; retryAfter: string | undefined; body: Record<string, unknown> }>((resolve, reject) => {
+        sent = request({
+          host: url.hostname, port: url.port, path: "/v1/track", method: "POST",
+          headers: { authorization: `Basic ${Buffer.from(`${WRITE_KEY}:`).toString("base64")}`, "content-type": "application/json", "content-length": body.length },
+        }, (res) => {
+          let text = ""
+          res.on("data", (d: Buffer) => { text += d.toString() })
+          res.on("end", () => resolve({ status: res.statusCode!, retryAfter: res.headers["retry-after"] as string | undefined, body: JSON.parse(text) as Record<string, unknown> }))
+        })
+        sent.on("error", reject)
+        sent.write(body.slice(0, 10))
+      })
+      yield* Effect.sleep("1500 millis")
+      down = true
+      const started = Date.now()
+      const got = yield* Effect.promise(() => answer)
+      sent!.destroy()
+      // The checks run every second.
+      expect(Date.now() - started).toBeLessThan(2_500)
+      expect(got).toMatchObject({ status: 503, retryAfter: "5", body: { rule: "not_ready", error: expect.stringMatching(reason) } })
     })).pipe(Effect.provide(layer), Effect.provide(Logger.layer([]))))
   }, 30_000)
 
