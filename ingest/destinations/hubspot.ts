@@ -5,6 +5,7 @@
 import type { DestinationConfig } from "./config.ts"
 import { type Answer, answerDetail, isRetryableStatus, request, retryAfterMs } from "./http.ts"
 import type { DestinationClient, ItemResult, Operation, OutRecord, SendResult } from "./record.ts"
+import { remoteIdProblem, remoteIdWords } from "./remote-id.ts"
 
 /** Fields sent when the configuration maps none: the profile id as the unique property HubSpot upserts by. */
 const defaults = (idProperty: string): Record<string, string> => ({
@@ -76,12 +77,17 @@ export const makeHubspot = (config: DestinationConfig): DestinationClient => {
     if (a.status === 429) return limited(a)
     const pauseMs = spent(a)
     if (op === "upsert" && (a.status === 200 || a.status === 201 || a.status === 207)) {
-      const body = a.json as { results?: Array<{ id: string; properties?: Record<string, string> }>; errors?: Array<HubspotError> }
+      const body = (a.json ?? {}) as { results?: Array<{ id?: unknown; properties?: Record<string, string> } | null>; errors?: Array<HubspotError> }
       const byKey = new Map<string, ItemResult>()
       const keyOfId = new Map(records.map((r) => [idOf(r), r.key]))
-      for (const r of body.results ?? []) {
+      for (const r of Array.isArray(body.results) ? body.results : []) {
+        if (r === null || typeof r !== "object") continue
         const key = keyOfId.get(String(r.properties?.[config.idProperty] ?? ""))
-        if (key !== undefined) byKey.set(key, { key, ok: true, remoteId: r.id })
+        if (key === undefined) continue
+        // The contact id is kept for a later erasure: one that is not a plain id is this contact's error, not the run's.
+        const problem = remoteIdProblem(r.id)
+        byKey.set(key, problem === undefined ? { key, ok: true, remoteId: r.id as string }
+          : { key, ok: false, retryable: false, detail: remoteIdWords("HubSpot", "contact", problem) })
       }
       for (const e of body.errors ?? []) {
         for (const id of e.context?.ids ?? []) {

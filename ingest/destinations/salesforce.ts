@@ -5,13 +5,14 @@
 import type { DestinationConfig } from "./config.ts"
 import { type Answer, answerDetail, isRetryableStatus, request, retryAfterMs } from "./http.ts"
 import type { DestinationClient, ItemResult, Operation, OutRecord, SendResult } from "./record.ts"
+import { remoteIdProblem, remoteIdWords } from "./remote-id.ts"
 
 export const salesforceDefaults = (): Record<string, string> => ({
   Email: "identifier:email", FirstName: "trait:first_name", LastName: "trait:last_name|trait:name|=Unknown", Phone: "identifier:phone|trait:phone",
 })
 
 interface SaveResult {
-  readonly id?: string | null
+  readonly id?: unknown
   readonly success: boolean
   readonly errors?: ReadonlyArray<{ readonly statusCode?: string; readonly message?: string }>
 }
@@ -66,8 +67,15 @@ export const makeSalesforce = (config: DestinationConfig): DestinationClient => 
         const results = a.json as Array<SaveResult>
         const items = records.map((r, i): ItemResult => {
           const res = results[i]
-          if (res === undefined) return { key: r.key, ok: false, retryable: true, detail: "no result for the record" }
-          if (res.success) return { key: r.key, ok: true, remoteId: res.id ?? r.remoteId }
+          if (res === undefined || res === null || typeof res !== "object") return { key: r.key, ok: false, retryable: true, detail: "no result for the record" }
+          if (res.success) {
+            // A deletion or update names the record by the id cdp sent; an upsert's answer gives the id cdp keeps for a
+            // later erasure: one that is not a plain id is this record's error, not the run's.
+            if (op !== "upsert") return { key: r.key, ok: true, remoteId: r.remoteId }
+            const problem = remoteIdProblem(res.id)
+            return problem === undefined ? { key: r.key, ok: true, remoteId: res.id as string }
+              : { key: r.key, ok: false, retryable: false, detail: remoteIdWords("Salesforce", config.sobject, problem) }
+          }
           const codes = (res.errors ?? []).map((e) => e.statusCode ?? "")
           if (op !== "upsert" && codes.some((c) => GONE.has(c))) return { key: r.key, ok: true, remoteId: r.remoteId }
           return {
