@@ -85,6 +85,17 @@ const clickhouseUrl = (text: string): string => {
   return `${url.protocol}//${url.host}`
 }
 
+// A user name or password in the URL goes out as Basic credentials (node:http), which plain http:// shows to anyone on
+// the way. Destinations refuse them in every URL (they have a token or secret of their own); the alert webhook has no
+// other way to authenticate, so over https:// they stay allowed.
+const alertWebhookUrl = (text: string): string => {
+  const url = new URL(httpUrl(text))
+  if (url.protocol === "http:" && (url.username !== "" || url.password !== "")) {
+    throw new Error("it holds a user name or password in an http:// URL, which would send them readable to anyone on the way: use https://, or a URL without them")
+  }
+  return text
+}
+
 const portInRange = (port: number) => Number.isInteger(port) && port >= 1 && port <= 65_535
 
 /**
@@ -228,7 +239,7 @@ export const SETTINGS = {
   brandTerms: setting("CDP_BRAND_TERMS", "comma-separated brand names, handles and hashtags, e.g. Harbor Lane,@harborlane", (v) => Config.String(v).pipe(Config.map(parseBrandTerms), Config.withDefault<ReadonlyArray<string>>([]))),
   aspectsFile: setting("CDP_ASPECTS_FILE", 'a readable JSON file of aspects per tenant ("*" for every tenant), e.g. {"*":{"sizing":["size","fit"]}}', (v) => Config.String(v).pipe(checked(unlessBlank(readAspectsFile)), Config.map((a) => a ?? {}), Config.withDefault({}))),
   termsFile: setting("CDP_TERMS_FILE", 'a readable JSON file of terms per tenant with a valence -4..4 (0: never sentiment), e.g. {"*":{"restock alert":0}}', (v) => optional(Config.String(v).pipe(checked(unlessBlank(readTermsFile))))),
-  alertWebhookUrl: setting("CDP_ALERT_WEBHOOK_URL", "the http(s) URL spike alerts are POSTed to", (v) => optional(Config.String(v).pipe(checked(unlessBlank((s) => httpUrl(s.trim())))))),
+  alertWebhookUrl: setting("CDP_ALERT_WEBHOOK_URL", "the http(s) URL spike alerts are POSTed to", (v) => optional(Config.String(v).pipe(checked(unlessBlank((s) => alertWebhookUrl(s.trim())))))),
   alertWebhookPrivateNetwork: setting("CDP_ALERT_WEBHOOK_PRIVATE_NETWORK", "true or false (true: CDP_ALERT_WEBHOOK_URL's host name may resolve to this machine or the private network)", (v) => Config.Boolean(v).pipe(Config.withDefault(false))),
   objects: setting("CDP_OBJECTS", "local or s3 (s3 needs CDP_S3_BUCKET; unset: s3 when CDP_S3_BUCKET is set)", (v) => optional(Config.Literals(["local", "s3"], v))),
   s3Bucket: setting("CDP_S3_BUCKET", "the name of an existing S3 bucket (set: objects go to S3, not <data-dir>/objects)", (v) => optional(Config.String(v).pipe(checked(unlessBlank(s3BucketName))))),
