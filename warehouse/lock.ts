@@ -3,7 +3,7 @@
 // so a second process is told who it is (before the engine refuses, noisily); it is believed only while the process
 // it names is the very same process (pid and start time), so a file left by kill -9, or a pid reused by another
 // program, never blocks a restart.
-import { readFileSync, rmSync, writeFileSync } from "node:fs"
+import { linkSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { Data } from "effect"
 
@@ -69,10 +69,33 @@ export const dataDirHolder = (dir: string): string | undefined => {
   return `\`${owner.command}\` (pid ${owner.pid})`
 }
 
-/** Records this process as the holder; call once the engine has opened the directory (and so holds its lock). */
-export const recordHolder = (dir: string): void => {
+/**
+ * Claims the directory for this process before the engine opens it, or answers who holds it. Of processes starting at
+ * once, the first to claim it opens the engine and the others are told its name (the engine alone would refuse them
+ * later, printing its own exception to stderr). The record appears whole or not at all (linked from a file written
+ * first), so a reader never takes a half-written one for a stale one; a record of a process that is gone is replaced.
+ * The engine's lock still decides: two processes replacing the same stale record at once both go on to the engine.
+ */
+export const claimHolder = (dir: string): string | undefined => {
   const owner: OwnerRecord = { pid: process.pid, command: `cdp ${process.argv[2] ?? ""}`.trim(), ...withStartTime() }
-  writeFileSync(join(dir, OWNER_FILE), JSON.stringify(owner), { mode: 0o600 })
+  const written = join(dir, `${OWNER_FILE}.${process.pid}`)
+  writeFileSync(written, JSON.stringify(owner), { mode: 0o600 })
+  try {
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        linkSync(written, join(dir, OWNER_FILE))
+        return undefined
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e
+      }
+      const holder = dataDirHolder(dir)
+      if (holder !== undefined) return holder
+      rmSync(join(dir, OWNER_FILE), { force: true })
+    }
+    return "another cdp process"
+  } finally {
+    rmSync(written, { force: true })
+  }
 }
 
 const withStartTime = (): { startTime?: string } => {

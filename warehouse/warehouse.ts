@@ -4,7 +4,7 @@ import { mkdirSync } from "node:fs"
 import { resolve } from "node:path"
 import { createClient, type ClickHouseSettings } from "@clickhouse/client"
 import { Context, Data, Effect, Layer } from "effect"
-import { DataDirLocked, dataDirHolder, recordHolder, releaseHolder } from "./lock.ts"
+import { claimHolder, DataDirLocked, releaseHolder } from "./lock.ts"
 import { applyMigrations } from "./migrate.ts"
 import {
   type AnalystLimits, analystErrorMessage, analystRunner, DEFAULT_ANALYST_LIMITS, describeScope, limitExceeded, OUTAGE_CODES, QueryBusy,
@@ -202,17 +202,23 @@ const openClient = (backend: WarehouseShape["backend"], server: ClickHouseServer
       catch: (cause) => new WarehouseUnavailable({ backend: `embedded ${backend.location}`, message: `cannot create ${backend.location}: ${String(cause)}`, cause }),
     })
     const dataDir = resolve(backend.location, "..")
-    const owner = dataDirHolder(backend.location)
+    const owner = yield* Effect.try({
+      try: () => claimHolder(backend.location),
+      catch: (cause) => new WarehouseUnavailable({ backend: `embedded ${backend.location}`, message: `cannot record the holder of ${backend.location}: ${String(cause)}`, cause }),
+    })
     if (owner !== undefined) return yield* Effect.fail(new DataDirLocked({ dataDir, owner }))
     const { embeddedConnection } = yield* Effect.promise(() => import("./chdb-connection.ts"))
     const connection = yield* Effect.try({
       try: () => embeddedConnection(backend.location),
-      catch: (cause) =>
-        /lock|already running|CHDB_CONNECTION|Failed to create connection/i.test(String(cause))
-          ? new DataDirLocked({ dataDir, owner: dataDirHolder(backend.location) })
-          : new WarehouseUnavailable({ backend: `embedded ${backend.location}`, message: String(cause), cause }),
+      catch: (cause) => {
+        // The claim was this process's: a holder the engine knows of and cdp did not (one that replaced the same
+        // stale record at once) is "another cdp process".
+        releaseHolder(backend.location)
+        return /lock|already running|CHDB_CONNECTION|Failed to create connection/i.test(String(cause))
+          ? new DataDirLocked({ dataDir })
+          : new WarehouseUnavailable({ backend: `embedded ${backend.location}`, message: String(cause), cause })
+      },
     })
-    recordHolder(backend.location)
     return { client: createClient({ connection: connection as never, clickhouse_settings: CLIENT_SETTINGS }), version: undefined }
   })
 

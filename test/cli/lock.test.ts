@@ -5,6 +5,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { runCdp, startServe } from "../support/cli.ts"
+import { runCdpAsync } from "../support/cli-async.ts"
 import { freshDir, removeDir } from "../support/pipeline.ts"
 
 let dir: string
@@ -64,5 +65,22 @@ describe("the data dir lock", () => {
     mkdirSync(join(dir, "precious"))
     writeFileSync(join(dir, "precious", "keep.txt"), "mine")
     expect(runCdp(["demo", "--data-dir", join(dir, "precious")]).stderr).toContain("was not made by cdp demo")
+  })
+
+  // Seen: three `cdp ingest` started at once on a new data dir; a loser printed chDB's own 'Code: 76. DB::Exception:
+  // Cannot lock file .../clickhouse/status. Another server instance in same directory is already running.
+  // (CANNOT_OPEN_FILE)' above cdp's line, which named no holder ('another cdp process'): the holder was recorded
+  // only once its engine had opened, and the others had looked before that.
+  it("commands started at once on one data dir: one runs, each other says in one line who holds it", async () => {
+    for (let round = 0; round < 2; round++) {
+      const data = join(dir, `data-${round}`)
+      const results = await Promise.all([0, 1, 2].map(() => runCdpAsync(["ingest", "--source", "segment", "ingest/samples/web.ndjson", "--data-dir", data])))
+      expect(results.filter((r) => r.status === 0)).toHaveLength(1)
+      for (const r of results.filter((x) => x.status !== 0)) {
+        expect(r.status).toBe(1)
+        expect(r.stderr).toMatch(/^cdp: data dir \S+ is in use by `cdp ingest` \(pid \d+\); [^\n]*\n$/)
+      }
+      expect(existsSync(ownerFile(data))).toBe(false)
+    }
   })
 })
