@@ -19,7 +19,8 @@ export const terminalSafe = (text: string): string =>
 /**
  * Every command's standard output goes through terminalSafe: what cdp prints is often what others sent (an event name
  * from a public write key, a trait, an audience or token name), and a terminal would run the escape sequences in it.
- * Only stdout: stderr carries the progress bar's own sequences, and errors name no stored text.
+ * Only stdout: stderr carries the progress bar's own sequences; a command's error line is made safe where it is
+ * written (cli/run.ts).
  * Output whose reader has gone (`cdp ... | head -1`) is dropped quietly (keepWritingWithoutReader).
  */
 export const guardStdout = (): void => {

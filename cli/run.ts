@@ -3,6 +3,7 @@
 import { constants } from "node:os"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Cause, Effect, Exit } from "effect"
+import { terminalSafe } from "./format.ts"
 
 export const userMessage = (error: unknown): string => {
   if (error instanceof Error) return error.message
@@ -35,10 +36,12 @@ export const runCommand = <A, E>(program: Effect.Effect<A, E>, options: RunOptio
         Effect.sync(() => {
           if (Cause.hasInterruptsOnly(cause)) return
           const error = Cause.findErrorOption(cause)
+          // An error may quote what a file or a sender gave (a label line, a CSV header): its control characters are
+          // shown escaped, as on stdout (cli/format.ts), not obeyed by the terminal.
           if (error._tag === "Some") {
-            process.stderr.write(`cdp: ${userMessage(error.value)}\n`)
+            process.stderr.write(`cdp: ${terminalSafe(userMessage(error.value))}\n`)
           } else {
-            process.stderr.write(`cdp: internal error: ${Cause.pretty(cause)}\n`)
+            process.stderr.write(`cdp: internal error: ${terminalSafe(Cause.pretty(cause))}\n`)
           }
         })),
     ),
