@@ -73,9 +73,42 @@ export const needleTokenPattern = (needles: ReadonlyArray<string>) => `(?i)(?:^|
 export const needleTokenRegExp = (needles: ReadonlyArray<string>) =>
   new RegExp(String.raw`(?<![${WORD}.+@-])(?:${alternation(needles)})(?![${WORD}@]|[.-][${WORD}])`, "giu")
 
+/** Past this many needles, mentionsNeedle looks candidates up instead of searching the text once per needle. */
+const MANY_NEEDLES = 64
+/** A character a needle cannot follow (see BEFORE). */
+const TOKEN_CHAR = new RegExp(`[${WORD}.+@-]`, "u")
+
+/**
+ * mentionsNeedle for many needles (a person with 10,000 identifiers: a substring search per needle in every archived
+ * message is billions of searches). At each place of the lowered text where a token may start, each length a needle
+ * has is looked up in a map of the lowered needles; a hit is confirmed by that needle's own token pattern on the text.
+ */
+const mentionsAnyOf = (needles: ReadonlyArray<string>): ((text: string) => boolean) => {
+  const lowered = new Set(needles.map((n) => n.toLowerCase()))
+  const lengths = [...new Set([...lowered].map((n) => n.length))].filter((n) => n > 0)
+  const patterns = new Map<string, RegExp>()
+  return (text) => {
+    const t = text.toLowerCase()
+    for (let p = 0; p < t.length; p++) {
+      if (p > 0 && TOKEN_CHAR.test(t[p - 1]!)) continue
+      for (const length of lengths) {
+        if (p + length > t.length) continue
+        const needle = t.slice(p, p + length)
+        if (!lowered.has(needle)) continue
+        let pattern = patterns.get(needle)
+        if (pattern === undefined) patterns.set(needle, pattern = needleTokenRegExp([needle]))
+        pattern.lastIndex = 0
+        if (pattern.test(text)) return true
+      }
+    }
+    return false
+  }
+}
+
 /** Whether a text holds one of the needles as a whole token (see needleTokenPattern). */
 export const mentionsNeedle = (needles: ReadonlyArray<string>): ((text: string) => boolean) => {
   if (needles.length === 0) return () => false
+  if (needles.length > MANY_NEEDLES) return mentionsAnyOf(needles)
   const pattern = needleTokenRegExp(needles)
   const lowered = needles.map((n) => n.toLowerCase())
   return (text) => {
@@ -88,34 +121,51 @@ export const mentionsNeedle = (needles: ReadonlyArray<string>): ((text: string) 
 
 /**
  * multiSearchAny takes at most 255 needles ("passed 20000, should be at most 255": a DSR about a person with 10,000
- * identifiers failed on it), so more are searched in groups of this many, each group with its own token pattern.
+ * identifiers failed on it), so more are searched in groups of this many, each group with its own token pattern, over
+ * the row's texts joined into one (NEEDLE_TEXT): a condition per group, not per group and column.
  */
 const NEEDLE_GROUP = 255
+/** The row's texts joined by newlines (no identifier holds one), named in the statement's WITH clause. */
+const NEEDLE_TEXT = "__needle_text"
 
-/** The query parameters the condition of containsNeedle reads, for these needles. */
-const needleParams = (needles: ReadonlyArray<string>): Record<string, unknown> => {
-  if (needles.length <= NEEDLE_GROUP) return { needles, needle_pattern: needleTokenPattern(needles) }
+const groupsOf = (needles: ReadonlyArray<string>): ReadonlyArray<ReadonlyArray<string>> => {
   const groups: Array<ReadonlyArray<string>> = []
   for (let i = 0; i < needles.length; i += NEEDLE_GROUP) groups.push(needles.slice(i, i + NEEDLE_GROUP))
-  return { needle_groups: groups, needle_patterns: groups.map(needleTokenPattern) }
+  return groups
+}
+
+/** The query parameters the condition of containsNeedle reads, for these needles. */
+const needleParams = (needles: ReadonlyArray<string>): Record<string, unknown> =>
+  needles.length <= NEEDLE_GROUP
+    ? { needles, needle_pattern: needleTokenPattern(needles) }
+    : Object.fromEntries(groupsOf(needles).flatMap((g, i) => [[`needles_${i}`, g], [`needle_pattern_${i}`, needleTokenPattern(g)]]))
+
+const textColumns = (columns: ReadonlyArray<Column>) => columns.filter((c) => c.type.includes("String")).map((c) => {
+  const plain = /^(LowCardinality\()?(Nullable\()?String\)?\)?$/.test(c.type)
+  return plain ? `toString(ifNull(${quoteId(c.name)}, ''))` : `toString(${quoteId(c.name)})`
+})
+
+/** What a statement using containsNeedle starts with: past NEEDLE_GROUP needles, the WITH naming NEEDLE_TEXT. */
+const needleWith = (columns: ReadonlyArray<Column>, needleCount: number): string => {
+  const texts = textColumns(columns)
+  return needleCount <= NEEDLE_GROUP || texts.length === 0 ? "" : `WITH concat(${texts.join(", '\\n', ")}, '') AS ${NEEDLE_TEXT} `
 }
 
 /**
  * Whether one of the needles is in any text of the row as a whole token: the substring search (fast, case-insensitive)
  * first, then the token rule. Parameters from needleParams: {needles:Array(String)} and {needle_pattern:String}
- * (needleTokenPattern), or, past NEEDLE_GROUP needles, the groups and one pattern per group.
+ * (needleTokenPattern), or, past NEEDLE_GROUP needles, {needles_N} and {needle_pattern_N} per group over NEEDLE_TEXT
+ * (the statement starts with needleWith).
  */
 const containsNeedle = (columns: ReadonlyArray<Column>, needleCount: number): string => {
-  const texts = columns.filter((c) => c.type.includes("String"))
+  const texts = textColumns(columns)
   if (texts.length === 0) return "0"
-  return texts.map((c) => {
-    const plain = /^(LowCardinality\()?(Nullable\()?String\)?\)?$/.test(c.type)
-    const expr = plain ? `toString(ifNull(${quoteId(c.name)}, ''))` : `toString(${quoteId(c.name)})`
-    return needleCount <= NEEDLE_GROUP
-      ? `(multiSearchAnyCaseInsensitiveUTF8(${expr}, {needles:Array(String)}) AND match(${expr}, {needle_pattern:String}))`
-      : `arrayExists((g, p) -> multiSearchAnyCaseInsensitiveUTF8(${expr}, g) AND match(${expr}, p), ` +
-        "{needle_groups:Array(Array(String))}, {needle_patterns:Array(String)})"
-  }).join(" OR ")
+  if (needleCount > NEEDLE_GROUP) {
+    return Array.from({ length: Math.ceil(needleCount / NEEDLE_GROUP) }, (_, i) =>
+      `(multiSearchAnyCaseInsensitiveUTF8(${NEEDLE_TEXT}, {needles_${i}:Array(String)}) AND match(${NEEDLE_TEXT}, {needle_pattern_${i}:String}))`).join(" OR ")
+  }
+  return texts.map((expr) =>
+    `(multiSearchAnyCaseInsensitiveUTF8(${expr}, {needles:Array(String)}) AND match(${expr}, {needle_pattern:String}))`).join(" OR ")
 }
 
 const fingerprint = (columns: ReadonlyArray<Column>) =>
@@ -143,7 +193,7 @@ export const findRows = Effect.fn("findRows")(function* (locator: TableLocator, 
   const mention = locator.needleMatch === "redact" ? containsNeedle(columns, subject.needles.length) : "0"
   const list = columns.map((c) => quoteId(c.name)).join(", ")
   const rows = yield* warehouse.query<Row & { __h: string; __mine: number }>(
-    `SELECT ${fingerprint(columns)} AS __h, (${mine}) AS __mine, ${list} FROM ${quoteId(locator.table)} ` +
+    `${needleWith(columns, subject.needles.length)}SELECT ${fingerprint(columns)} AS __h, (${mine}) AS __mine, ${list} FROM ${quoteId(locator.table)} ` +
       `WHERE ${hasTenant(columns) ? WHERE_TENANT : ""}((${mine}) OR (${mention}))`,
     {
       params: {
@@ -335,7 +385,7 @@ export const countMentions = Effect.fn("countMentions")(function* (tenant: strin
     if (where === "0") continue
     // An alias no table's column has: ClickHouse resolves a name in WHERE to a SELECT alias first (a column "n").
     const [row] = yield* warehouse.query<{ __n: string }>(
-      `SELECT count() AS __n FROM ${quoteId(t.name)} WHERE ${hasTenant(columns) ? WHERE_TENANT : ""}(${where})`,
+      `${needleWith(columns, needles.length)}SELECT count() AS __n FROM ${quoteId(t.name)} WHERE ${hasTenant(columns) ? WHERE_TENANT : ""}(${where})`,
       { params: { tenant, ...params } })
     if (Number(row?.__n ?? 0) > 0) out.push({ table: t.name, rows: Number(row!.__n) })
   }

@@ -11,6 +11,7 @@ import { auditSigner } from "../../consent/audit.ts"
 import { submitRequest } from "../../consent/dsr.ts"
 import { Keys } from "../../consent/keys.ts"
 import { importFile } from "../../ingest/import.ts"
+import { mentionsNeedle } from "../../warehouse/erasure.ts"
 import { freshDir, query, removeDir, withPipeline } from "../support/pipeline.ts"
 
 let dir: string
@@ -20,6 +21,22 @@ afterEach(() => removeDir(dir))
 const N = 300
 
 describe("a person with many identifiers", () => {
+  it("many needles are found as whole tokens exactly as a few are (the archive's and objects' check)", () => {
+    const others = Array.from({ length: 500 }, (_, i) => `anon-many-${i}`)
+    const texts = [
+      '{"userId":"204817"}', '{"phone":204817}', "please erase 204817.", "write to ANN@X.EXAMPLE, thanks", "mailto:ann@x.example",
+      '{"order":"92048175"}', '{"total":204817.5}', "ref 204817x and 1-204817", "joann@x.example", "ann@x.example-old",
+      "anon-many-7", "xanon-many-7", "anon-many-77x", "ANON-MANY-499 said", "", "anon-many-", "née ann@x.example",
+    ]
+    const few = mentionsNeedle(["204817", "ann@x.example"])
+    const many = mentionsNeedle(["204817", "ann@x.example", ...others])
+    const alone = (t: string) => few(t) || others.some((o) => mentionsNeedle([o])(t))
+    for (const t of texts) expect(many(t), t).toBe(alone(t))
+    expect(many("anon-many-7")).toBe(true)
+    expect(many("xanon-many-7")).toBe(false)
+  })
+
+
   it(`access and erasure of a person with ${N} anonymous ids and ${N} addresses complete, and the erasure leaves nothing of them`, () => {
     const file = join(dir, "many.ndjson")
     const lines = Array.from({ length: N }, (_, i) => JSON.stringify({
