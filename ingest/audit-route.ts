@@ -15,7 +15,7 @@ import { Effect } from "effect"
 import { type AuditSigner, type AuditVerification, readAuditPage, type TenantAuditVerification, verifyAudit, verifyAuditOfTenant } from "../consent/audit.ts"
 import { type Principal, sealCursor, unsealCursor } from "./auth.ts"
 import type { ObjectStore, ObjectStoreError } from "./objectstore.ts"
-import { dateOffTheCalendar, endNotAfterStart } from "../warehouse/calendar.ts"
+import { dateOffTheCalendar, EARLIEST_DAY, EARLIEST_MS, endNotAfterStart, LATEST_DAY } from "../warehouse/calendar.ts"
 import { type QueryReply, refuse, refuseRepeated } from "./query-route.ts"
 import { refuseUnknownParameter } from "./pages.ts"
 
@@ -34,7 +34,13 @@ export const parseAuditTime = (text: string | null, field: string, nowMs: number
   const rel = RELATIVE.exec(t)
   const ms = rel !== null ? nowMs - Number(rel[1]) * (rel[2] === "d" ? 86_400_000 : 3_600_000)
     : ISO.test(t) ? Date.parse(t.length === 10 ? `${t}T00:00:00Z` : /Z|[+-]\d{2}:?\d{2}$/.test(t) ? t : `${t}Z`) : Number.NaN
-  return Number.isFinite(ms) ? ms : refuse(400, `bad_${field}`, `?${field}= must be an ISO date (2026-01-31), a date-time (2026-01-31T12:00:00Z) or 7d / 24h`, field)
+  if (!Number.isFinite(ms)) return refuse(400, `bad_${field}`, `?${field}= must be an ISO date (2026-01-31), a date-time (2026-01-31T12:00:00Z) or 7d / 24h`, field)
+  // 99999d is the year 1752: refused as 1899-12-31 is (a date-time's own offset is checked by dateOffTheCalendar).
+  if (rel !== null && ms < EARLIEST_MS) {
+    return refuse(400, `bad_${field}`, `${field}: ${t} reaches back to ${new Date(ms).toISOString().slice(0, 10)}, before ${EARLIEST_DAY}, ` +
+      `the earliest day the warehouse holds (dates run from ${EARLIEST_DAY} to ${LATEST_DAY})`, field)
+  }
+  return ms
 }
 
 const KIND = /^[a-z][a-z0-9_.-]{0,60}$/
