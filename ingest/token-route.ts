@@ -30,7 +30,14 @@ const readObject = (text: string): Record<string, unknown> | QueryReply => {
 
 /** The 404 for something in a token's place in the path that no token id can be (a GET of it, a revoke). */
 const notATokenId = (id: string): QueryReply => {
-  const shown = JSON.stringify(id.length <= 80 ? id : `${id.slice(0, 80)}…`)
+  // Named as it was given (`cdp token revoke ../../x` is told "../../x", not the URL's "..%2F..%2Fx"), with invisible
+  // characters (a bidi override) written out as JSON writes control characters.
+  let given = id
+  try {
+    given = decodeURIComponent(id)
+  } catch { /* not validly encoded: shown as sent */ }
+  const shown = JSON.stringify(given.length <= 80 ? given : `${given.slice(0, 80)}…`)
+    .replace(/[\p{Cf}\p{Zl}\p{Zp}]/gu, (ch) => `\\u{${ch.codePointAt(0)!.toString(16)}}`)
   return refuse(404, "token_not_found", `no token ${shown}: a token id is tok_ and 6-40 letters, digits, _ or - (GET ${TOKENS_PATH} lists them)`, "/id")
 }
 

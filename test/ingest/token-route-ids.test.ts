@@ -1,6 +1,7 @@
 // POST /v1/tokens/{id}/revoke with something that is no token id is answered as GET /v1/tokens/{id} answers it: 404
 // token_not_found saying what a token id is. Probing cdp serve found `cdp token revoke "x'; DROP"` printed
 // "no route POST /v1/tokens/x'%3B%20DROP/revoke; the token routes are ...", words about HTTP routes for a mistyped id.
+// And `cdp token revoke ../../x` was told 'no token "..%2F..%2Fx"': the id as the URL carried it, not as it was typed.
 import { Effect } from "effect"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { callApi, TEST_ADMIN_TOKEN, withApi } from "../support/api.ts"
@@ -21,6 +22,12 @@ describe("revoking by something that is no token id", () => {
         expect(res.status, `${path}: ${JSON.stringify(res.body)}`).toBe(404)
         expect(res.body, path).toMatchObject({ rule: "token_not_found", field: "/id" })
         expect(res.body.error as string, path).toContain("a token id is tok_ and 6-40 letters, digits, _ or -")
+      }
+      // The id is named as it was given, not as the URL carries it: `cdp token revoke ../../x` was told
+      // 'no token "..%2F..%2Fx"'; invisible characters are written out.
+      for (const [id, shown] of [["..%2F..%2Fx", '"../../x"'], ["caf%C3%A9", '"café"'], ["%E2%80%AEx%1B", '"\\u{202e}x\\u001b"'], ["%E0%A4", '"%E0%A4"']]) {
+        const res = yield* callApi(url, "POST", `/v1/tokens/${id}/revoke`, TEST_ADMIN_TOKEN, {})
+        expect(res.body.error as string, id).toContain(`no token ${shown}:`)
       }
       // A well-formed id nobody has is still told so.
       expect(yield* callApi(url, "POST", "/v1/tokens/tok_nothere123/revoke", TEST_ADMIN_TOKEN, {}))
