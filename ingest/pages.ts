@@ -43,7 +43,8 @@ export const decodePageCursor = (cursor: string, shape: string): PageKey | undef
 export const refuseUnknownParameter = (url: URL, takes: ReadonlyArray<string> = ["limit", "cursor"], taker: "list" | "route" = "list"): QueryReply | undefined => {
   const name = [...url.searchParams.keys()].find((n) => n !== "tenant" && !takes.includes(n))
   return name === undefined ? undefined
-    : refuse(400, "unknown_parameter", `?${name.slice(0, 80)}= is not taken here; this ${taker} takes ${takes.map((t) => `?${t}=`).join(", ")}`, name.slice(0, 80))
+    : refuse(400, "unknown_parameter", `?${name.slice(0, 80)}= is not taken here; this ${taker} takes ` +
+      `${takes.length === 0 ? "no parameter but ?tenant=" : takes.map((t) => `?${t}=`).join(", ")}`, name.slice(0, 80))
 }
 
 /**
