@@ -151,7 +151,8 @@ type StatusAnswer = { readonly request: RequestView; readonly trail: DsrStatusVi
 export const dsrStatus = (options: { readonly id: string; readonly format: OutputFormat; readonly backend: BackendConfig; readonly normalise: NormaliseOptions | undefined }) =>
   Effect.gen(function* () {
     if (!/^dsr_[A-Za-z0-9_-]{1,64}$/.test(options.id)) {
-      return yield* Effect.fail(new DsrInvalid({ field: "id", message: `"${options.id}" is not a request id (they look like dsr_...)` }))
+      const shown = JSON.stringify(options.id.length <= 80 ? options.id : `${options.id.slice(0, 80)}…`)
+      return yield* Effect.fail(new DsrInvalid({ field: "id", message: `${shown} is not a request id (they look like dsr_...)` }))
     }
     const direct = Effect.gen(function* () {
       yield* failInterrupted(yield* envOf(options.backend, options.normalise))

@@ -6,6 +6,7 @@ import {
   createToken, inspectToken, listTokens, tokenLimitReached, revokeToken, ROLE_NAMES, ROLES, SCOPES, TokenInvalid, tokenLookup, tokenView, type TokenView,
   validateTokenInput,
 } from "../ingest/auth.ts"
+import { notATokenIdMessage, TOKEN_ID } from "../ingest/token-route.ts"
 import { dayOnTheCalendar } from "./calendar.ts"
 import { readSetting, SETTINGS } from "./config.ts"
 import { formatRows, type OutputFormat } from "./format.ts"
@@ -99,6 +100,8 @@ export const tokenList = (options: { readonly tenant: string | undefined; readon
 
 export const tokenRevoke = (options: { readonly id: string; readonly format: OutputFormat; readonly backend: BackendConfig }) =>
   Effect.gen(function* () {
+    // Checked first: through cdp serve a 100,000-character id was refused as headers too large for the server.
+    if (!TOKEN_ID.test(options.id)) return yield* Effect.fail(new TokenInvalid({ field: "id", message: notATokenIdMessage(options.id) }))
     const direct = Effect.map(revokeToken(options.id), (r) => tokenView(r, undefined)).pipe(Effect.provide(warehouseLayer(options.backend)))
     const view = yield* directOrServer(options.backend, direct, (server) =>
       Effect.map(callServer<{ details: TokenView }>(server, "POST", `/v1/tokens/${encodeURIComponent(options.id)}/revoke`), (a) => a.details))
