@@ -371,6 +371,10 @@ const dlqFilterOptions = (command: Command) =>
 
 interface DlqOptions { source?: string; rule?: string; tenant?: string; since?: string; dataDir?: string; limit?: number; all?: boolean; format?: OutputFormat }
 const dlqFilter = (opts: DlqOptions) => {
+  // Dropped as if not given, an empty one (--rule "$RULE" with RULE unset) listed, or re-drove, every dead letter.
+  for (const [flag, value] of [["--source", opts.source], ["--rule", opts.rule]] as const) {
+    if (value !== undefined && value.trim() === "") program.error(`cdp: ${flag} must not be empty (leave it out for every ${flag.slice(2)})`)
+  }
   const since = opts.since === undefined ? undefined : new Date(opts.since)
   if (since !== undefined && Number.isNaN(since.getTime())) program.error(`cdp: --since "${opts.since}" is not a date`)
   return {
