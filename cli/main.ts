@@ -153,7 +153,11 @@ program
   .command("serve")
   .description("run the collector (Segment HTTP Tracking API) and the pipeline until SIGINT/SIGTERM")
   .addOption(new Option("--port <n>", `port to listen on (env CDP_PORT; default ${DEFAULT_PORT})`).argParser(parsePort))
-  .option("--host <host>", `interface to listen on (env CDP_HOST; default ${DEFAULT_HOST})`)
+  .option("--host <host>", `interface to listen on (env CDP_HOST; default ${DEFAULT_HOST})`, flagParser((value: string) => {
+    // Node listens on every interface when given an empty host: the collector would be open to the network.
+    if (value.trim() === "") throw new Error(`must name an interface (e.g. ${DEFAULT_HOST}; 0.0.0.0 or :: for every one), not an empty value`)
+    return value
+  }))
   .addOption(dataDirOption())
   .option("--write-key <key[=tenant]>", "accept this write key (repeatable; tenant defaults to \"default\"; env CDP_WRITE_KEYS)", collectWriteKeys, [])
   .option("--allowed-origins <key=origin|origin>", "web pages (origins) that may send with this key (repeatable; default any; env CDP_ALLOWED_ORIGINS)", collectAllowedOrigins, [])
