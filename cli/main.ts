@@ -96,8 +96,14 @@ const wholeNumberUpTo = (max: number) => flagParser((value: string) => {
 })
 
 // No commander default: an unset flag falls back to CDP_DATA_DIR, then to the default (cli/layers.ts backendConfig).
+// An empty one would be the working directory: made private and filled with the warehouse and the keys.
+const dataDirPath = flagParser((value: string) => {
+  if (value.trim() === "") throw new Error("must name a directory, not an empty value (unset, it is CDP_DATA_DIR or the default)")
+  return value
+})
+
 const dataDirOption = () =>
-  new Option("--data-dir <dir>", `where the embedded warehouse keeps its data (env CDP_DATA_DIR; default ${DEFAULT_DATA_DIR})`)
+  new Option("--data-dir <dir>", `where the embedded warehouse keeps its data (env CDP_DATA_DIR; default ${DEFAULT_DATA_DIR})`).argParser(dataDirPath)
 
 // Commands that only read what landed: on a data dir that is not there they say so, instead of making it empty
 // (cli/data-dir.ts).
@@ -856,7 +862,7 @@ registerRetentionCommands(program, { dataDirOption })
 program
   .command("demo")
   .description("land a bundled realistic sample in a fresh data dir and show what landed and what was rejected")
-  .option("--data-dir <dir>", "fresh data dir for the demo (wiped first if an earlier demo made it)", ".cdp-demo")
+  .option("--data-dir <dir>", "fresh data dir for the demo (wiped first if an earlier demo made it)", dataDirPath, ".cdp-demo")
   .addHelpText("after", `
 Examples:
   $ npx cdp demo
