@@ -26,7 +26,8 @@ export const consentRoute = (req: IncomingMessage, options: {
   readonly policies?: ConsentPolicies | undefined
 }): Effect.Effect<QueryReply> =>
   Effect.gen(function* () {
-    if (req.method !== "GET") return refuse(405, "method_not_allowed", "use GET /v1/consent/{identifier}", undefined, { allow: "GET" })
+    // HEAD is a GET without the body (node leaves it out), as on every route that answers GET.
+    if (req.method !== "GET" && req.method !== "HEAD") return refuse(405, "method_not_allowed", "use GET /v1/consent/{identifier}", undefined, { allow: "GET" })
     const url = new URL(req.url ?? "/", "http://collector")
     let identifier: string
     try {

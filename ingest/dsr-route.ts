@@ -158,7 +158,7 @@ export const makeDsrRoute = (options: {
               : e instanceof DsrProfileNotFound ? refuse(404, "profile_not_found", e.message, "/identifier") : failure(e))),
           )
         }
-        if (req.method !== "GET") return refuse(405, "method_not_allowed", `use POST ${DSR_PATH} or GET ${DSR_PATH}[/{id}]`, undefined, { allow: "GET, POST" })
+        if (req.method !== "GET" && req.method !== "HEAD") return refuse(405, "method_not_allowed", `use POST ${DSR_PATH} or GET ${DSR_PATH}[/{id}]`, undefined, { allow: "GET, POST" })
         if (path === DSR_PATH) {
           // A filter it does not have (?status=, ?since=) is named, not ignored: the list would answer every request.
           const unknown = refuseUnknownParameter(url, ["overdue", "limit", "cursor"])

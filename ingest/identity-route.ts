@@ -153,7 +153,7 @@ export const identityRoute = (options: {
         const url = new URL(req.url ?? "/", "http://collector")
         const path = url.pathname.replace(/\/+$/, "").slice(IDENTITY_PATH.length)
         if (path === "suggestions") {
-          if (req.method !== "GET") return refuse(405, "method_not_allowed", "use GET /v1/identity/suggestions", undefined, { allow: "GET" })
+          if (req.method !== "GET" && req.method !== "HEAD") return refuse(405, "method_not_allowed", "use GET /v1/identity/suggestions", undefined, { allow: "GET" })
           const tenant = url.searchParams.get("tenant") ?? DEFAULT_TENANT
           if (tenant === "") return refuse(400, "bad_tenant", "?tenant= must name a tenant", "tenant")
           const unknown = refuseUnknownParameter(url)

@@ -59,10 +59,12 @@ export const tokenRoute = (options: { readonly registry: TokenRegistry; readonly
       const url = new URL(req.url ?? "/", "http://collector")
       const path = url.pathname.replace(/\/+$/, "")
       const rest = path.slice(TOKENS_PATH.length + 1)
+      // HEAD is a GET without the body (node leaves it out).
+      const reading = req.method === "GET" || req.method === "HEAD"
       const views = options.registry.views.pipe(Effect.map((vs) => new Map(vs.map((v) => [v.id, v]))))
       const own = (tenant: string | null) => principal.tenant === undefined || principal.tenant === tenant
       const notOwn = () => refuse(403, "tenant_forbidden", `this token is bound to tenant "${principal.tenant}": that token is another tenant's`, "/id")
-      if (path === TOKENS_PATH && req.method === "GET") {
+      if (path === TOKENS_PATH && reading) {
         const tenant = url.searchParams.get("tenant")
         const unknown = refuseUnknownParameter(url)
         if (unknown !== undefined) return unknown
@@ -76,7 +78,7 @@ export const tokenRoute = (options: { readonly registry: TokenRegistry; readonly
           Effect.catch((e) => Effect.succeed(failure(e))),
         )
       }
-      if (req.method === "GET" && /^tok_[A-Za-z0-9_-]{6,40}$/.test(rest)) {
+      if (reading && TOKEN_ID.test(rest)) {
         return yield* views.pipe(
           Effect.map((vs): QueryReply => {
             const v = vs.get(rest)
@@ -86,10 +88,10 @@ export const tokenRoute = (options: { readonly registry: TokenRegistry; readonly
           Effect.catch((e) => Effect.succeed(failure(e))),
         )
       }
-      if (req.method === "GET" && (rest === "inspect" || /^[^/]+\/revoke$/.test(rest))) {
+      if (reading && (rest === "inspect" || /^[^/]+\/revoke$/.test(rest))) {
         return refuse(405, "method_not_allowed", `use POST ${path}`, undefined, { allow: "POST" })
       }
-      if (req.method === "GET" && rest !== "" && !rest.includes("/")) return notATokenId(rest)
+      if (reading && rest !== "" && !rest.includes("/")) return notATokenId(rest)
       if (req.method !== "POST") return refuse(405, "method_not_allowed", `use GET or POST ${TOKENS_PATH}`, undefined, { allow: "GET, POST" })
       const text = yield* receiveAdminBody(req, BODY_LIMIT, options.bodyIdleMs, "a token request")
       if (typeof text !== "string") return text
