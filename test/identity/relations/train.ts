@@ -1,8 +1,8 @@
 // Fits the weights of identity/relations/weights.ts and rewrites that file: `node test/identity/relations/train.ts`.
 // Training data are variants of the shared data set made by relational.mjs with seeds that no reported figure uses
 // (TRAINING below: twenty seeds, nine with the default mix and eleven with other mixes, so the models lean on no one
-// mix's proportions; the nine first were landed by the resolver of f6baf03, the eleven added on 2026-12-03 by that of
-// 1defe39: their `landed-by` names the tree's HEAD then, after which identity/ changed only in comments and snapshots), landed with `cdp ingest` exactly as a customer's data would be, read through the product's own
+// mix's proportions; all landed again on 2026-12-05 by 7ad914f, sentiment lexicon-4: their `landed-by` names the
+// tree's HEAD then), landed with `cdp ingest` exactly as a customer's data would be, read through the product's own
 // signals (readProfileHistories, signalsOf). Both models are gradient-boosted trees two splits deep (boost.ts): the
 // type a class-balanced softmax on the full window, the churn risk a logistic of "no activity after the cut" among
 // customers active in the 30 days before it, on the same seeds cut at a different day each. Fitting has no randomness
