@@ -1,5 +1,6 @@
 // The ObjectStore service: named blobs (archives, exports, connector state). A local directory by default;
 // S3 (ingest/objectstore-s3.ts) behind the same interface, chosen in cli/layers.ts.
+import { randomBytes } from "node:crypto"
 import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises"
 import { dirname, join, relative, resolve, sep } from "node:path"
 import { Context, Data, Effect, Layer } from "effect"
@@ -61,7 +62,9 @@ const makeLocalStore = (root: string): ObjectStoreShape => {
         Effect.tryPromise({
           try: async () => {
             await mkdir(dirname(path), { recursive: true })
-            const tmp = `${path}.${process.pid}.${Date.now()}.tmp`
+            // Random, not the millisecond: two writes of one key in one millisecond shared a temporary file, and the
+            // second rename found it gone (ENOENT).
+            const tmp = `${path}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`
             await writeFile(tmp, body)
             await rename(tmp, path)
           },
