@@ -12,9 +12,14 @@ import { readSetting, SETTINGS, xEnvironment } from "./config.ts"
 import { withRelationships } from "./relations.ts"
 import { type RunningServer, serverCaller } from "./server-info.ts"
 
-/** Connector status as a log line: counts and endpoints only, never tweet content or identifiers. */
-const logStatus = (status: XStatus) =>
-  Effect.runFork(Effect.logInfo("x connector").pipe(Effect.annotateLogs({ ...(status as unknown as Record<string, unknown>) })))
+/**
+ * Connector status as a log line: counts and endpoints only, never tweet content or identifiers. The client calls it
+ * outside any effect, so it is run with the caller's services: the command's or server's own logger and level (a bare
+ * runFork had Effect's default logger, pretty lines on stdout among cdp x-search's JSON summaries).
+ */
+const statusLogger = Effect.map(Effect.context<never>(), (services) => (status: XStatus) => {
+  Effect.runForkWith(services)(Effect.logInfo("x connector").pipe(Effect.annotateLogs({ ...(status as unknown as Record<string, unknown>) })))
+})
 
 export const submitItems = (items: ReadonlyArray<ImportedItem>) =>
   Effect.gen(function* () {
@@ -25,12 +30,14 @@ export const submitItems = (items: ReadonlyArray<ImportedItem>) =>
 
 /** One pass over the configured recent-search queries. */
 export const xSearchOnce = (config: XConfig, tenant: string) =>
-  pollRecentSearch(config, { tenant, onItems: submitItems, client: makeXClient(config, { onStatus: logStatus }) })
+  Effect.flatMap(statusLogger, (logStatus) =>
+    pollRecentSearch(config, { tenant, onItems: submitItems, client: makeXClient(config, { onStatus: logStatus }) }))
 
 /** Polls the queries every `interval` and keeps the filtered stream open, until the scope closes. */
 export const runXConnectors = (tenant: string, interval: Duration.Input) =>
   Effect.gen(function* () {
     const config = yield* loadXConfig(yield* xEnvironment)
+    const logStatus = yield* statusLogger
     const client = makeXClient(config, { onStatus: logStatus })
     const logFailure = (what: string) => (error: unknown) =>
       Effect.logError(`x ${what} stopped`).pipe(Effect.annotateLogs({ error: error instanceof Error ? error.message : String(error) }))
