@@ -2,7 +2,7 @@
 // JSON for scripts (the objects identity returns), small titled tables for people.
 import { Effect } from "effect"
 import {
-  type DecisionResult, decideSuggestion, type Explanation, explainIdentifiers, type IdentifierRef, type IdentityConfig, openSuggestions,
+  BadReason, checkReason, type DecisionResult, decideSuggestion, type Explanation, explainIdentifiers, type IdentifierRef, type IdentityConfig, openSuggestions,
   type ProfileView, readIdentifier, rebuildIdentity, type RebuildSummary, separateIdentifiers, splitIdentifier, type Suggestion,
   type TraitPrecedence,
 } from "../identity/index.ts"
@@ -191,6 +191,8 @@ interface DecisionOptions {
 /** Applies a decision on the data dir, or through the server that holds it; prints what it did. */
 const decided = <E>(options: DecisionOptions, direct: Effect.Effect<DecisionResult, E, Warehouse>, path: string, body: Record<string, unknown>) =>
   Effect.gen(function* () {
+    // The rule every decision checks (identity/decisions.ts), here before the data dir is opened, named as typed.
+    yield* checkReason(options.reason).pipe(Effect.mapError((e) => new BadReason({ ...e, named: "--reason" })))
     const result = yield* onDataDirOrServer(options.backend, direct,
       (server) => throughServer<DecisionResult>(server, path, { tenant: options.tenant, reason: options.reason, ...body }))
     printDecision(result, options.format)

@@ -2,6 +2,7 @@
 // identifiers apart (separate), accept or dismiss a duplicate suggestion. The same programs serve `cdp identity ...`
 // on the data dir and the admin routes of `cdp serve` (ingest/identity-route.ts), which reload the running graph.
 import { Data, Effect } from "effect"
+import { labelProblem } from "../warehouse/labels.ts"
 import { dismissedSuggestionIds, type OperationRow, profileContacts, representativeNode, suggestionDecision } from "../warehouse/identity.ts"
 import { profileNames } from "../warehouse/profiles.ts"
 import { extractConfigFor } from "./extract.ts"
@@ -39,6 +40,39 @@ export class SuggestionDecided extends Data.TaggedError("SuggestionDecided")<{
       `${this.actor === "" ? "" : ` by ${this.actor}`} ` +
       `(operation ${this.opId} in identity_operations): ${this.accepted ? "its two profiles were merged" : "it is not suggested again"}`
   }
+}
+
+/** Longest reason a decision keeps: it is shown with the decision in explanations and profiles. */
+export const MAX_REASON = 1000
+
+/**
+ * A reason is text people read later (`cdp identity explain`, a profile's merges): no control or invisible character
+ * (an escape sequence would act on a terminal, a bidi override reorder what is shown; line breaks and tabs are kept,
+ * emoji joiners too: the rule of a token's name, warehouse/labels.ts), at most MAX_REASON characters. Every decision
+ * checks it, so the routes of `cdp serve` and the commands on a data dir refuse alike.
+ */
+export class BadReason extends Data.TaggedError("BadReason")<{
+  /** What is wrong, after the reason's name: "holds U+001B, ...". */
+  readonly problem: string
+  /** How the reason is named where it was given ("--reason" on the command line). */
+  readonly named?: string
+}> {
+  override get message() {
+    return `${this.named ?? "the reason"} ${this.problem}`
+  }
+}
+
+/** Refuses a reason no decision may keep (BadReason), before anything is read or recorded. */
+export const checkReason = (reason: string): Effect.Effect<void, BadReason> => {
+  if (reason.length > MAX_REASON) {
+    return Effect.fail(new BadReason({ problem: `may be at most 1,000 characters (it has ${reason.length.toLocaleString("en")})` }))
+  }
+  const problem = labelProblem(reason.replace(/[\n\t]/g, " "), "reason")
+  if (problem === undefined) return Effect.void
+  const code = /holds (U\+[0-9A-F]+)/.exec(problem)?.[1] ?? "a character"
+  return Effect.fail(new BadReason({
+    problem: `holds ${code}, a control or invisible character: a reason is shown with the decision, so it may hold none (line breaks and tabs are kept)`,
+  }))
 }
 
 /** The reason an accepted suggestion's link is recorded with: it names the suggestion, so a second decision can find it. */
@@ -114,6 +148,7 @@ const nodeOf = (tenant: string, input: string, config: IdentityConfig) =>
 /** Split: the identifier stops linking; what only it joined splits off. */
 export const splitIdentifier = <E>(tenant: string, identifier: string, reason: string, config: IdentityConfig, reload: Reload<E>, actor = "") =>
   Effect.gen(function* () {
+    yield* checkReason(reason)
     const node = yield* nodeOf(tenant, identifier, config)
     return yield* decide(tenant, { kind: "remove", a: node, b: "", reason, actor }, config, reload)
   })
@@ -123,6 +158,7 @@ export const separateIdentifiers = <E>(
   tenant: string, first: string, second: string, reason: string, config: IdentityConfig, reload: Reload<E>, actor = "",
 ) =>
   Effect.gen(function* () {
+    yield* checkReason(reason)
     const a = yield* nodeOf(tenant, first, config)
     const b = yield* nodeOf(tenant, second, config)
     if (a === b) return yield* Effect.fail(new BadIdentifier({ input: second, reason: `it is the same identifier as the first (${a}): separate two different identifiers` }))
@@ -132,6 +168,7 @@ export const separateIdentifiers = <E>(
 /** Accept (merge the pair, recorded with the reason or the evidence) or dismiss (never suggested again) a suggestion. */
 export const decideSuggestion = <E>(tenant: string, id: string, accept: boolean, reason: string, config: IdentityConfig, reload: Reload<E>, actor = "") =>
   Effect.gen(function* () {
+    yield* checkReason(reason)
     const suggestion = (yield* openSuggestions(tenant)).find((s) => s.id === id)
     if (suggestion === undefined) {
       const earlier = yield* suggestionDecision(tenant, id, acceptedReason(id, ""))

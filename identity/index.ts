@@ -4,7 +4,7 @@ export { type IdentityConfig, defaultIdentityConfig, makeIdentityStage } from ".
 export { identityConfigOf, type IdentityRules, IdentityRulesInvalid, parseIdentityRules } from "./config.ts"
 export { extractConfigFor } from "./extract.ts"
 export {
-  type DecisionResult, decideSuggestion, openSuggestions, readIdentifier, type Reload, separateIdentifiers, splitIdentifier, SuggestionDecided, UnknownSuggestion,
+  BadReason, checkReason, type DecisionResult, decideSuggestion, openSuggestions, readIdentifier, type Reload, separateIdentifiers, splitIdentifier, SuggestionDecided, UnknownSuggestion,
 } from "./decisions.ts"
 export { DEFAULT_TRAIT_PRECEDENCE, parseTraitPrecedence, syncTraitPrecedence, type TraitPrecedence } from "./traits.ts"
 export {

@@ -15,7 +15,6 @@ import {
   splitIdentifier, type Suggestion,
 } from "../identity/index.ts"
 import { observedTenants } from "../warehouse/identity.ts"
-import { codePoint, labelProblem } from "../warehouse/labels.ts"
 import { keyedLocks } from "../warehouse/turns.ts"
 import { Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
 import { accepted, awaitJob, type Jobs, refuseIfRunning } from "./jobs.ts"
@@ -52,25 +51,6 @@ const field = (body: Body, name: string, required: boolean): string | QueryReply
     return refuse(400, "bad_body", `"${name}" must be a ${required ? "non-empty " : ""}string`, `/${name}`)
   }
   return value
-}
-
-/** Longest reason a decision keeps: it is shown with the decision in explanations and profiles. */
-const MAX_REASON = 1000
-
-/**
- * A reason is text people read later (`cdp identity explain`, a profile's merges): no control or invisible character
- * (an escape sequence would act on a terminal, a bidi override reorder what is shown; line breaks and tabs are kept),
- * at most MAX_REASON characters.
- */
-const reasonProblem = (reason: string): QueryReply | undefined => {
-  if (reason.length > MAX_REASON) {
-    return refuse(400, "bad_body", `"reason" may be at most 1,000 characters (it has ${reason.length.toLocaleString("en")})`, "/reason")
-  }
-  if (labelProblem(reason.replace(/[\n\t]/g, " "), "reason") === undefined) return undefined
-  const ch = /[\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}]/u.exec(reason.replace(/[\n\t]/g, " "))?.[0] ?? ""
-  const code = ch === "" ? "" : ` ${codePoint(ch)}`
-  return refuse(400, "bad_body", `"reason" holds${code}, a control or invisible character: a reason is shown with the decision, ` +
-    "so it may hold none (line breaks and tabs are kept)", "/reason")
 }
 
 const tenantOf = (body: Body): string | QueryReply => {
@@ -198,8 +178,6 @@ export const identityRoute = (options: {
         if (typeof tenant !== "string") return tenant
         const reason = field(b, "reason", suggestion === null)
         if (typeof reason !== "string") return reason
-        const badReason = reasonProblem(reason)
-        if (badReason !== undefined) return badReason
         if (suggestion !== null) {
           let id: string
           try {
@@ -228,6 +206,9 @@ const failure = (e: unknown, fieldOf: (input: string) => string = () => "/identi
   switch (error._tag) {
     case "BadIdentifier":
       return refuse(400, "bad_identifier", error.message ?? "not an identifier", fieldOf(error.input ?? ""))
+    case "BadReason":
+      // identity/decisions.ts checks it for every decision, as on the data dir (cdp identity ...).
+      return refuse(400, "bad_body", `"reason" ${(e as { readonly problem: string }).problem}`, "/reason")
     case "ProfileNotFound":
       return refuse(404, "profile_not_found", error.message ?? "no profile holds it")
     case "UnknownSuggestion":

@@ -1,7 +1,7 @@
 // Operators' identity decisions (identity/decisions.ts) refuse what cannot be a decision before recording anything.
 import { Effect, type Scope } from "effect"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
-import { decideSuggestion, separateIdentifiers } from "../../identity/decisions.ts"
+import { decideSuggestion, separateIdentifiers, splitIdentifier } from "../../identity/decisions.ts"
 import { defaultIdentityConfig, makeIdentityStage } from "../../identity/stage.ts"
 import { loadOperations } from "../../warehouse/identity.ts"
 import { Warehouse } from "../../warehouse/warehouse.ts"
@@ -45,5 +45,26 @@ describe("identity decisions", () => {
       `no open suggestion "${"a".repeat(80)}…" (5000 characters) in tenant "acme" (list them with cdp identity suggestions)`,
       'no open suggestion "sug\\nx" in tenant "acme" (list them with cdp identity suggestions)',
     ])
+  })
+  it("a reason with a control or invisible character, or past 1,000 characters, is refused by every decision, and nothing is recorded", async () => {
+    const result = await withWarehouse(Effect.gen(function* () {
+      const { stage, reload } = yield* makeIdentityStage(config)
+      yield* stage([eventOn("login", 1, { type: "identify", anonymousId: "a1", userId: "u1", traits: { email: "ann@x.example" } })])
+      const tenant = "default"
+      const errors = [
+        yield* Effect.flip(splitIdentifier(tenant, "email:ann@x.example", "x\u0000y", config, reload)),
+        yield* Effect.flip(splitIdentifier(tenant, "email:ann@x.example", "r".repeat(1001), config, reload)),
+        yield* Effect.flip(separateIdentifiers(tenant, "email:ann@x.example", "user_id:u1", "evil\u202e", config, reload)),
+        yield* Effect.flip(decideSuggestion(tenant, "sug_x", true, "clear \u001b[2J", config, reload)),
+        yield* Effect.flip(decideSuggestion(tenant, "sug_x", false, "bell\u0007", config, reload)),
+      ]
+      return { errors, operations: yield* loadOperations() }
+    }))
+    expect(result.errors.map((e) => e._tag)).toEqual(["BadReason", "BadReason", "BadReason", "BadReason", "BadReason"])
+    expect(result.errors.map((e) => e.message)).toEqual([
+      expect.stringContaining("U+0000"), expect.stringContaining("at most 1,000 characters (it has 1,001)"),
+      expect.stringContaining("U+202E"), expect.stringContaining("U+001B"), expect.stringContaining("U+0007"),
+    ])
+    expect(result.operations).toEqual([])
   })
 })
