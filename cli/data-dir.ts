@@ -26,18 +26,26 @@ export const readOnlyCommand = () => {
   onlyReads = true
 }
 
+// Set by a command that works on what a data dir holds (replay its archive, retry its dead letters, rebuild identity,
+// ...): a data dir that is not there is an error, not made empty for the command to find nothing to do. One that is
+// there without a warehouse is fine (replay into it rebuilds one).
+let worksOnStored = false
+export const storedDataCommand = () => {
+  worksOnStored = true
+}
+
 const NOTHING_THERE = "check --data-dir or CDP_DATA_DIR (cdp demo, cdp ingest and cdp serve make one)"
 
-const mustExist = (dataDir: string, holds: string | undefined) => {
+const mustExist = (dataDir: string, holds: string | undefined, what: string) => {
   try {
     statSync(dataDir)
   } catch (e) {
     // A part of the path that is a file, or that may not be read, is told as such.
     if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e
-    throw new DataDirUnusable({ dataDir, reason: "it does not exist, and this command only reads", advice: NOTHING_THERE })
+    throw new DataDirUnusable({ dataDir, reason: `it does not exist, and this command ${what}`, advice: NOTHING_THERE })
   }
   if (holds !== undefined && !existsSync(holds)) {
-    throw new DataDirUnusable({ dataDir, reason: "it holds no warehouse, and this command only reads", advice: NOTHING_THERE })
+    throw new DataDirUnusable({ dataDir, reason: `it holds no warehouse, and this command ${what}`, advice: NOTHING_THERE })
   }
 }
 
@@ -106,7 +114,8 @@ const makeDirectories = (dir: string) => {
 export const prepareDataDir = (dataDir: string, holds?: string): Effect.Effect<void, DataDirUnusable> =>
   Effect.try({
     try: () => {
-      if (onlyReads) mustExist(dataDir, holds)
+      if (onlyReads) mustExist(dataDir, holds, "only reads")
+      else if (worksOnStored) mustExist(dataDir, undefined, "works on what is stored there")
       makeDirectories(dataDir)
       const stat = statSync(dataDir)
       if (!stat.isDirectory()) throw Object.assign(new Error("not a directory"), { code: "EEXIST" })

@@ -18,7 +18,7 @@ import { type DataDirLocked, type QueryScope, Warehouse } from "../warehouse/war
 import type { ReplaySummary } from "../ingest/replay.ts"
 import type { RescoreSummary } from "../sentiment/index.ts"
 import { DEFAULT_HOST, DEFAULT_PORT, destinationsSetting, misspeltSettings, parseJsonObject, readSetting, sentimentSettings, SETTINGS, settingNow, xEnvironment } from "./config.ts"
-import { DataDirUnusable, FileUnwritable, prepareDataDir, readOnlyCommand } from "./data-dir.ts"
+import { DataDirUnusable, FileUnwritable, prepareDataDir, readOnlyCommand, storedDataCommand } from "./data-dir.ts"
 import { dayOnTheCalendar } from "./calendar.ts"
 import { refuseRepeatedFlags } from "./once.ts"
 import { runDemo } from "./demo.ts"
@@ -114,6 +114,22 @@ const READS_ONLY = new Set([
   "audience members", "audience changes", "export dry-run", "export status", "export history", "token list", "token inspect",
 ])
 
+// Commands that work on what a data dir holds: on one that is not there they say so too, instead of making it and
+// finding nothing to do. Only where the data dir holds it: the embedded warehouse (and, for replay, the local archive).
+const WORKS_ON_STORED = new Set([
+  "replay", "dlq retry", "identity rebuild", "relations compute", "audience refresh", "retention apply", "sentiment rescore",
+])
+
+const worksOnThisDataDir = (path: string, dataDir: string | undefined): boolean => {
+  if (!WORKS_ON_STORED.has(path)) return false
+  try {
+    const backend = backendConfig(dataDir)
+    return backend.clickhouse === undefined && (path !== "replay" || backend.s3 === undefined)
+  } catch {
+    return false // a wrong setting: the command itself names it
+  }
+}
+
 const commandPath = (command: Command): string => {
   const names: Array<string> = []
   for (let at: Command | null = command; at !== null && at.parent !== null; at = at.parent) names.unshift(at.name())
@@ -138,6 +154,8 @@ const program = new Command("cdp")
       process.exit(1)
     }
     if (READS_ONLY.has(commandPath(command))) readOnlyCommand()
+    const dataDir: unknown = command.opts()["dataDir"]
+    if (worksOnThisDataDir(commandPath(command), typeof dataDir === "string" ? dataDir : undefined)) storedDataCommand()
   })
   .addHelpText("after", `
 Examples (cdp COMMAND --help shows each command's own):

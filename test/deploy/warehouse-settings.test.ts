@@ -76,7 +76,8 @@ describe("warehouse backend settings", () => {
 
   it("a server URL alone does not switch the backend: without CDP_WAREHOUSE=clickhouse the embedded engine answers", async () => {
     const port = await closedPort()
-    expect(runCdp(["dlq", "retry", "--data-dir", join(dir, "data")]).status).toBe(0) // makes the embedded warehouse
+    // Makes the embedded warehouse (dlq retry no longer makes a data dir that is not there).
+    expect(runCdp(["ingest", "--source", "segment", "ingest/samples/web.ndjson", "--data-dir", join(dir, "data")]).status).toBe(0)
     const r = runCdp(["query", "SELECT 41 + 1 AS answer", "--data-dir", join(dir, "data")], {
       env: { CDP_WAREHOUSE: undefined, CDP_CLICKHOUSE_URL: `http://127.0.0.1:${port}` },
     })
