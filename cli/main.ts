@@ -45,7 +45,7 @@ import { progressBar } from "./progress.ts"
 import { isUserError, runCommand, userMessage } from "./run.ts"
 import { adminToken, announceServer, callServer, directOrServer, queryThroughServer, runningServer, ServerQueryFailed } from "./server-info.ts"
 import { listeningReporter, listenReportThroughServer, runXConnectors, xSearchOnce } from "./social.ts"
-import { loadXConfig } from "../ingest/social/index.ts"
+import { loadXConfig, XConfigInvalid } from "../ingest/social/index.ts"
 
 const parsePort = (value: string): number => {
   const port = Number(value)
@@ -342,6 +342,13 @@ Examples:
     // The settings are read before the data dir is made: a wrong one refuses the command without leaving one behind.
     const main = Effect.gen(function* () {
       const x = yield* loadXConfig(yield* xEnvironment)
+      if (x.queries.length === 0) {
+        // Without one, the pass would search nothing and exit 0 as if it had found nothing.
+        return yield* new XConfigInvalid({
+          variable: "CDP_X_QUERIES",
+          reason: `is unset or holds no query, so there is nothing to search (a JSON array or ';'-separated, e.g. '["@brand","#brand"]'${x.rules.length > 0 ? "; CDP_X_RULES are for cdp serve's filtered stream" : ""})`,
+        })
+      }
       return yield* Effect.gen(function* () {
         const summaries = yield* xSearchOnce(x, opts.tenant)
         for (const s of summaries) process.stdout.write(`${JSON.stringify(s)}\n`)
