@@ -7,7 +7,9 @@ import type { IncomingMessage } from "node:http"
 import { Effect } from "effect"
 import { DateNotOnCalendar } from "../warehouse/calendar.ts"
 import { Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
-import { type DeadLetterFilter, deadLetterKey, listDeadLetters, parseSinceDate, retryDeadLetters } from "./dlq.ts"
+import {
+  DEAD_LETTER_SOURCES, type DeadLetterFilter, deadLetterKey, listDeadLetters, parseSinceDate, retryDeadLetters, unknownSourceWords,
+} from "./dlq.ts"
 import { pageOf, readCursor, refuseUnknownParameter } from "./pages.ts"
 import { compiledOnFirstUse, deadLetterRetryBodySchema } from "./schemas.ts"
 import { Pipeline, type PipelineShape } from "./pipeline.ts"
@@ -35,6 +37,8 @@ const filterOf = (given: Readonly<Record<string, string | undefined>>, limitMax:
   for (const name of ["source", "rule", "tenant"] as const) {
     if (given[name] === "") return refuse(400, `bad_${name}`, `${name} must not be empty (leave it out for every ${name})`, field(name))
   }
+  const source = given["source"]
+  if (source !== undefined && !DEAD_LETTER_SOURCES.includes(source)) return refuse(400, "bad_source", `source ${unknownSourceWords(source)}`, field("source"))
   return {
     limit,
     ...(given["source"] === undefined ? {} : { source: given["source"] }),

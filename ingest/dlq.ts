@@ -1,7 +1,7 @@
 // `cdp dlq list|retry`: dead letters, and re-driving them after a fix. A retry parses each payload again with its
 // source's raw parser (RAW_PARSERS) as of the time it was received; what passes goes through the pipeline and lands,
 // what still fails stays open. Each attempt is recorded in dead_letter_outcomes; a dead letter that landed is closed.
-import { Effect } from "effect"
+import { Data, Effect } from "effect"
 import {
   type DeadLetterRow, landedMessageIds, selectDeadLetters as selectDeadLetterRows, storeOutcomes,
 } from "../warehouse/dead-letters.ts"
@@ -10,6 +10,26 @@ import type { CanonicalEvent } from "./message.ts"
 import { Pipeline } from "./pipeline.ts"
 import { RAW_PARSERS } from "./sources/index.ts"
 import { ConsentPacing } from "./sources/segment.ts"
+
+/**
+ * The sources a dead letter can come from: each source's name (files, webhooks and the Segment API alike; a message
+ * from Kafka keeps the name of the source it came from) and "dsr", the statements a data subject request lands.
+ */
+export const DEAD_LETTER_SOURCES: ReadonlyArray<string> = [...RAW_PARSERS.keys(), "dsr"]
+
+/** A filter naming a source no dead letter comes from (a typo would list nothing, and a retry re-drive nothing). */
+export class UnknownDeadLetterSource extends Data.TaggedError("UnknownDeadLetterSource")<{ readonly source: string }> {
+  override get message() {
+    return `--source ${unknownSourceWords(this.source)}`
+  }
+}
+
+/** After the filter's name: why the source is none (the known ones named). */
+export const unknownSourceWords = (source: string): string =>
+  `${JSON.stringify(source.length > 60 ? `${source.slice(0, 60)}…` : source)} is no source of dead letters; the sources are ${DEAD_LETTER_SOURCES.join(", ")}`
+
+const checkSource = (filter: DeadLetterFilter): Effect.Effect<void, UnknownDeadLetterSource> =>
+  filter.source === undefined || DEAD_LETTER_SOURCES.includes(filter.source) ? Effect.void : Effect.fail(new UnknownDeadLetterSource({ source: filter.source }))
 
 export interface DeadLetterFilter {
   readonly tenant?: string | undefined
@@ -101,6 +121,7 @@ const entryOf = (row: DeadLetterRow): DeadLetterEntry => {
 
 /** Dead letters, oldest first: open ones (never landed by a retry), or all with `filter.all`. */
 export const listDeadLetters = Effect.fn("listDeadLetters")(function* (filter: DeadLetterFilter = {}) {
+  yield* checkSource(filter)
   const rows = yield* selectDeadLetters(filter, { open: filter.all !== true, payload: false, limit: filter.limit ?? 100, after: filter.after })
   return rows.map(entryOf)
 })
@@ -152,6 +173,7 @@ const storedIds = (events: ReadonlyArray<CanonicalEvent>) =>
  * again. A payload without meta is read as a historical import would read it (Segment: no clock-skew correction).
  */
 export const retryDeadLetters = Effect.fn("retryDeadLetters")(function* (filter: DeadLetterFilter = {}) {
+  yield* checkSource(filter)
   const pipeline = yield* Pipeline
   const open = yield* selectDeadLetters(filter, { open: true, payload: true, limit: filter.limit ?? 10_000 })
   const results: Array<RetryResult> = []
