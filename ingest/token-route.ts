@@ -12,6 +12,7 @@ import {
 } from "./auth.ts"
 import { pageInMemory, readPage, refuseUnknownParameter } from "./pages.ts"
 import { type QueryReply, receiveAdminBody, refuse, refuseFailure } from "./query-route.ts"
+import { keyedLocks } from "../warehouse/turns.ts"
 
 export const TOKENS_PATH = "/v1/tokens"
 const BODY_LIMIT = 16 * 1024
@@ -53,8 +54,11 @@ const unknownField = (body: Record<string, unknown>, what: string, takes: Readon
   return extra === undefined ? undefined : refuse(400, "bad_body", `unknown field "${extra.slice(0, 80)}" (${what} takes ${takes.join(", ")})`, `/${extra.slice(0, 80)}`)
 }
 
-export const tokenRoute = (options: { readonly registry: TokenRegistry; readonly bodyIdleMs?: number; readonly maxTokens?: number | undefined }) =>
-  (req: IncomingMessage, principal: Principal): Effect.Effect<QueryReply> =>
+export const tokenRoute = (options: { readonly registry: TokenRegistry; readonly bodyIdleMs?: number; readonly maxTokens?: number | undefined }) => {
+  // A tenant's tokens are counted and created one request at a time: counted apart from the creation, requests sent
+  // together all passed the count (with a warehouse write between) and took the tenant past CDP_MAX_TOKENS.
+  const creating = keyedLocks()
+  return (req: IncomingMessage, principal: Principal): Effect.Effect<QueryReply> =>
     Effect.gen(function* () {
       const url = new URL(req.url ?? "/", "http://collector")
       const path = url.pathname.replace(/\/+$/, "")
@@ -108,15 +112,17 @@ export const tokenRoute = (options: { readonly registry: TokenRegistry; readonly
         if (beyond !== undefined) {
           return refuse(403, "missing_scope", `this token does not hold the scope ${beyond}, so it cannot give it to a new token (name fewer with "scopes")`, "/scopes")
         }
-        const full = yield* views.pipe(
-          Effect.map((vs) => tokenLimitReached(vs.values(), input.tenant, options.maxTokens ?? DEFAULT_MAX_TOKENS)),
-          Effect.catch(() => Effect.succeed(undefined)),
-        )
-        if (full !== undefined) return refuse(409, "token_limit", full.message, "/tenant")
-        return yield* options.registry.create(input).pipe(
-          Effect.map(({ token, record }): QueryReply => ({ status: 201, body: { success: true, token, details: tokenView(record, undefined) } })),
-          Effect.catch((e) => Effect.succeed(failure(e))),
-        )
+        return yield* Effect.gen(function* () {
+          const full = yield* views.pipe(
+            Effect.map((vs) => tokenLimitReached(vs.values(), input.tenant, options.maxTokens ?? DEFAULT_MAX_TOKENS)),
+            Effect.catch(() => Effect.succeed(undefined)),
+          )
+          if (full !== undefined) return refuse(409, "token_limit", full.message, "/tenant")
+          return yield* options.registry.create(input).pipe(
+            Effect.map(({ token, record }): QueryReply => ({ status: 201, body: { success: true, token, details: tokenView(record, undefined) } })),
+            Effect.catch((e) => Effect.succeed(failure(e))),
+          )
+        }).pipe(creating(input.tenant === undefined ? "unbound" : `tenant:${input.tenant}`))
       }
       if (rest === "inspect") {
         const extra = unknownField(b, "an inspection", ["token", "tenant"])
@@ -142,3 +148,4 @@ export const tokenRoute = (options: { readonly registry: TokenRegistry; readonly
         Effect.catch((e) => Effect.succeed((e as { _tag?: string })._tag === "TokenNotFound" ? refuse(404, "token_not_found", (e as Error).message, "/id") : failure(e as never))),
       )
     })
+}
