@@ -1,12 +1,15 @@
 // GET /v1/consent/{identifier}?tenant=T: a person's consent per purpose with its history and proofs, for holders of
 // a token with the consent:read scope (ingest/auth.ts guards it). `cdp consent show` goes through it while `cdp serve`
-// holds the embedded engine. It takes no parameter but ?tenant=: the answer is consent now, for every purpose.
+// holds the embedded engine. It takes ?tenant=, and ?limit= and ?cursor= for the history's pages: the state is consent
+// now, for every purpose, read from the whole ledger; the history is a page of it, newest first (a person's ledger can
+// hold tens of thousands of entries).
 import type { IncomingMessage } from "node:http"
 import { Effect } from "effect"
-import { type ConsentPolicies, ConsentPoliciesRef, DEFAULT_POLICIES, showConsent } from "../consent/index.ts"
+import { type ConsentPolicies, ConsentPoliciesRef, type ConsentView, DEFAULT_POLICIES, showConsent } from "../consent/index.ts"
 import { defaultIdentityConfig, type IdentityConfig, readIdentifier } from "../identity/index.ts"
 import { Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
-import { refuseUnknownParameter } from "./pages.ts"
+import { LATEST_MS } from "../warehouse/calendar.ts"
+import { encodePageCursor, type PageKey, type PageRequest, readPage, refuseUnknownParameter } from "./pages.ts"
 import { type QueryReply, refuse, refuseBadParameter, warehouseUnavailable } from "./query-route.ts"
 import { DEFAULT_TENANT } from "./writekeys.ts"
 
@@ -16,8 +19,40 @@ export const CONSENT_PATH = "/v1/consent/"
  * What the route answers instead of what another parameter asks: the state now (consent/ledger.ts can tell a state
  * as of a time, but neither this route nor `cdp consent show` offers it) and every purpose (there is no filter).
  */
-const ANSWERS = "only, and answers consent as it stands now, for every purpose of the tenant; the answer's history lists each " +
-  "change with its time (at), from which the state on an earlier date can be read"
+const ANSWERS = "(the history's pages) only, and answers consent as it stands now, for every purpose of the tenant; the answer's " +
+  "history lists each change with its time (at), from which the state on an earlier date can be read"
+
+/** History entries a page holds unless ?limit= (or --limit) says, and the most it may say. */
+export const DEFAULT_CONSENT_HISTORY = 100
+export const MAX_CONSENT_HISTORY = 1000
+
+/** The answer: the consent view with a page of its history, the history's whole length, and the next page's cursor. */
+export type ConsentPage = ConsentView & { readonly historyTotal: number; readonly nextCursor: string | null }
+
+type HistoryEntry = ConsentView["history"][number]
+
+/** An entry's place, newest first: times turned into falling whole numbers, then what tells entries of one time apart. */
+const historyKey = (h: HistoryEntry): PageKey =>
+  [LATEST_MS - Date.parse(h.at), LATEST_MS - Date.parse(h.recordedAt), h.messageId, h.purpose, h.state]
+const HISTORY_KEY_SHAPE = "nnsss"
+
+const keyOrder = (a: PageKey, b: PageKey): number => {
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i]! < b[i]! ? -1 : 1
+  return 0
+}
+
+/** `view` with one page of its history (newest first, after the cursor's entry); the per-purpose state is the whole ledger's. */
+export const consentPage = (view: ConsentView, page: PageRequest): ConsentPage => {
+  const keyed = view.history.map((h) => ({ h, key: historyKey(h) })).sort((x, y) => keyOrder(x.key, y.key))
+  const after = page.after
+  const rest = after === undefined ? keyed : keyed.filter((e) => keyOrder(e.key, after) > 0)
+  const items = rest.slice(0, page.limit)
+  const last = items[items.length - 1]
+  return {
+    ...view, history: items.map((e) => e.h), historyTotal: view.history.length,
+    nextCursor: rest.length > page.limit && last !== undefined ? encodePageCursor(last.key) : null,
+  }
+}
 
 export const consentRoute = (req: IncomingMessage, options: {
   readonly warehouse: WarehouseShape
@@ -39,18 +74,20 @@ export const consentRoute = (req: IncomingMessage, options: {
       return refuse(400, "bad_identifier", "say whose consent: GET /v1/consent/{identifier}, e.g. /v1/consent/email%3Aann%40x.example", "/identifier")
     }
     // A parameter the route does not take (?at=2024-01-01 for consent "as of" a date, ?purpose=) is refused, not ignored.
-    const unknown = refuseUnknownParameter(url, ["tenant"], "route")
+    const unknown = refuseUnknownParameter(url, ["tenant", "limit", "cursor"], "route")
     if (unknown !== undefined) {
       const body = unknown.body as { readonly error: string; readonly rule: string; readonly field?: string }
       return refuse(unknown.status, body.rule, `${body.error} ${ANSWERS}`, body.field)
     }
     const tenant = url.searchParams.get("tenant") ?? DEFAULT_TENANT
     if (tenant === "") return refuse(400, "bad_tenant", "?tenant= must name a tenant", "tenant")
+    const page = readPage(url, { what: "history entries", shape: HISTORY_KEY_SHAPE, fallback: DEFAULT_CONSENT_HISTORY, max: MAX_CONSENT_HISTORY })
+    if ("status" in page) return page
     return yield* readIdentifier(identifier, tenant, options.identity ?? defaultIdentityConfig()).pipe(
       Effect.flatMap((ref) => showConsent(tenant, ref)),
       Effect.provideService(Warehouse, options.warehouse),
       Effect.provideService(ConsentPoliciesRef, options.policies ?? DEFAULT_POLICIES),
-      Effect.map((view): QueryReply => ({ status: 200, body: view })),
+      Effect.map((view): QueryReply => ({ status: 200, body: consentPage(view, page) })),
       Effect.catchTags({
         BadIdentifier: (e) => Effect.succeed(refuse(400, "bad_identifier", e.message, "/identifier")),
         ProfileNotFound: (e) => Effect.succeed(refuse(404, "profile_not_found", e.message)),
