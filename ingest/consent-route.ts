@@ -34,7 +34,8 @@ type HistoryEntry = ConsentView["history"][number]
 /** An entry's place, newest first: times turned into falling whole numbers, then what tells entries of one time apart. */
 const historyKey = (h: HistoryEntry): PageKey =>
   [LATEST_MS - Date.parse(h.at), LATEST_MS - Date.parse(h.recordedAt), h.messageId, h.purpose, h.state]
-const HISTORY_KEY_SHAPE = "nnsss"
+/** What a history cursor holds (pages.ts decodePageCursor). */
+export const HISTORY_KEY_SHAPE = "nnsss"
 
 const keyOrder = (a: PageKey, b: PageKey): number => {
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i]! < b[i]! ? -1 : 1

@@ -40,13 +40,28 @@ describe("cdp consent show", () => {
     expect(by["SocialListening"]).toMatchObject({ basis: "legitimate_interest", state: "granted", allowed: true })
     expect(by["EmailMarketing"]).toMatchObject({ state: "unknown", allowed: true, since: null })
     expect((view.history as Array<{ purpose: string; messageId: string; state: string }>).filter((h) => h.purpose === "Advertising"))
-      .toEqual([expect.objectContaining({ messageId: "p1", state: "granted" }), expect.objectContaining({ messageId: "c1", state: "denied" })])
+      .toEqual([expect.objectContaining({ messageId: "c1", state: "denied" }), expect.objectContaining({ messageId: "p1", state: "granted" })])
     // The same person by another identifier: the same answer.
     expect(JSON.parse(ok(cdp("consent", "show", "user_id:u-ann", "--format", "json")))).toEqual(view)
     const table = ok(cdp("consent", "show", "user_id:u-ann"))
     expect(table).toContain(`Consent of profile ${view.profileId}`)
     expect(table).toMatch(/│ Advertising\s+│ consent\s+│ denied\s+│ no\s+│/)
     expect(table).toContain("segment_preference_updated")
+  }, 60_000)
+
+  it("shows a page of the history, newest first, with its total and how to see older ones (--limit, --cursor)", () => {
+    const whole = JSON.parse(ok(cdp("consent", "show", "ann.lee@x.example", "--format", "json")))
+    expect(whole.historyTotal).toBe(whole.history.length)
+    expect(whole.nextCursor).toBeNull()
+    const first = JSON.parse(ok(cdp("consent", "show", "ann.lee@x.example", "--limit", "2", "--format", "json")))
+    expect(first.history).toEqual(whole.history.slice(0, 2))
+    expect(first).toMatchObject({ historyTotal: whole.historyTotal, purposes: whole.purposes, nextCursor: expect.any(String) })
+    const rest = JSON.parse(ok(cdp("consent", "show", "ann.lee@x.example", "--limit", "1000", "--cursor", first.nextCursor, "--format", "json")))
+    expect([...first.history, ...rest.history]).toEqual(whole.history)
+    expect(ok(cdp("consent", "show", "ann.lee@x.example", "--limit", "2"))).toContain(`Older history: cdp consent show ann.lee@x.example --cursor ${first.nextCursor}`)
+    expectOneLineError(cdp("consent", "show", "ann.lee@x.example", "--limit", "0"), "--limit")
+    expectOneLineError(cdp("consent", "show", "ann.lee@x.example", "--limit", "1001"), "--limit")
+    expectOneLineError(cdp("consent", "show", "ann.lee@x.example", "--cursor", "nope"), "--cursor")
   }, 60_000)
 
   it("refuses a bad identifier or a person nobody knows in one line, and explains itself with examples", () => {
