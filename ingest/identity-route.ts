@@ -11,7 +11,7 @@
 import type { IncomingMessage } from "node:http"
 import { Effect, Option } from "effect"
 import {
-  decideSuggestion, type DecisionResult, type IdentityConfig, openSuggestions, rebuildIdentity, type RebuildSummary, type Reload, separateIdentifiers,
+  checkReason, decideSuggestion, type DecisionResult, type IdentityConfig, openSuggestions, rebuildIdentity, type RebuildSummary, type Reload, separateIdentifiers,
   splitIdentifier, type Suggestion,
 } from "../identity/index.ts"
 import { observedTenants } from "../warehouse/identity.ts"
@@ -178,6 +178,9 @@ export const identityRoute = (options: {
         if (typeof tenant !== "string") return tenant
         const reason = field(b, "reason", suggestion === null)
         if (typeof reason !== "string") return reason
+        // Also checked by the decision itself; here before it waits for the tenant's decision lock behind a running one.
+        const badReason = yield* checkReason(reason).pipe(Effect.match({ onFailure: (e) => failure(e), onSuccess: () => undefined }))
+        if (badReason !== undefined) return badReason
         if (suggestion !== null) {
           let id: string
           try {

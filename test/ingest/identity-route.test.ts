@@ -57,6 +57,31 @@ describe("identity decision routes", () => {
     expect(replies.first.status).toBe(200)
   }, 60_000)
 
+  it("a reason it refuses is answered 400 at once, not after the tenant's running decision", async () => {
+    const reply = await withEmbeddedWarehouse(dir, Effect.gen(function* () {
+      const warehouse = yield* Warehouse
+      const { stage } = yield* makeIdentityStage(config)
+      yield* stage([eventOn("a1", 1, { tenant: "acme", type: "identify", userId: "ua", traits: { email: "ann@a.example" } })])
+      const reached = yield* Deferred.make<void>()
+      const release = yield* Deferred.make<void>()
+      const slow: WarehouseShape = {
+        ...warehouse,
+        query: <T>(sql: string, options?: QueryOptions) =>
+          Effect.andThen(Deferred.succeed(reached, undefined), Effect.andThen(Deferred.await(release), warehouse.query<T>(sql, options))),
+      }
+      const route = yield* identityRoute({ warehouse: slow, config, reload: Effect.void })
+      const held = yield* Effect.forkChild(route(request("/v1/identity/split", { identifier: "email:ann@a.example", reason: "test", tenant: "acme" })))
+      yield* Deferred.await(reached)
+      const bad = yield* route(request("/v1/identity/split", { identifier: "email:ann@a.example", reason: "x\u001b[2J", tenant: "acme" }))
+        .pipe(Effect.timeoutOption("5 seconds"))
+      yield* Deferred.succeed(release, undefined)
+      yield* Fiber.join(held)
+      return bad
+    }))
+    expect(reply._tag, "the bad reason waited for the running split").toBe("Some")
+    expect((reply as { value: QueryReply }).value).toMatchObject({ status: 400, body: { rule: "bad_body", field: "/reason" } })
+  }, 60_000)
+
   it("a suggestion accepted or dismissed once is 409 naming it, what was decided, when and by whom; an unknown one stays 404", () =>
     withCollector(dir, (url) => Effect.gen(function* () {
       // Two people, each seen as two profiles (one name, the same e-mail local part on two domains): two suggestions.
