@@ -325,28 +325,42 @@ export const outdatedParts = Effect.fn("outdatedParts")(function* (tables: Reado
       "AND NOT active GROUP BY table ORDER BY table", { params: { tables } })
 })
 
+/** Outdated (inactive) parts still on disk, by table and part name. */
+const outdatedPartNames = Effect.fn("outdatedPartNames")(function* (tables: ReadonlyArray<string>) {
+  const warehouse = yield* Warehouse
+  return yield* warehouse.query<{ table: string; name: string }>(
+    "SELECT table, name FROM system.parts WHERE database = currentDatabase() AND table IN {tables:Array(String)} AND NOT active",
+    { params: { tables } })
+})
+
 /**
- * Waits until no table has an outdated part left; returns the tables still holding some after `timeoutMs`. The engine removes outdated parts older
- * than old_parts_lifetime when a table starts up, but its background task that should do it later sleeps longer and
- * longer while a table is idle (and on the embedded engine was seen not to run for minutes), so a table still
- * holding outdated parts past their lifetime is detached and attached again: a start-up, which removes them. An
- * insert into it meanwhile fails for those milliseconds and is retried by the pipeline like any outage.
+ * Waits until none of the parts outdated when it begins is left on disk; returns the tables still holding some after
+ * `timeoutMs`. Only those may hold rows from before the erasure's mutations: a part that goes outdated later was made
+ * from parts written or rewritten after them, so a table that keeps taking rows (and merging them) meanwhile does not
+ * make the wait fail. The engine removes outdated parts older than old_parts_lifetime when a table starts up, but its
+ * background task that should do it later sleeps longer and longer while a table is idle (and on the embedded engine
+ * was seen not to run for minutes), so a table still holding them past their lifetime is detached and attached again:
+ * a start-up, which removes them. An insert into it meanwhile fails for those milliseconds and is retried by the
+ * pipeline like any outage.
  */
 export const awaitOldPartsGone = Effect.fn("awaitOldPartsGone")(function* (tables: ReadonlyArray<string>, timeoutMs = 60_000) {
   const warehouse = yield* Warehouse
   const deadline = Date.now() + timeoutMs
+  const key = (p: { table: string; name: string }) => `${p.table}\u0000${p.name}`
+  const before = new Set((yield* outdatedPartNames(tables)).map(key))
+  if (before.size === 0) return []
   yield* Effect.sleep("1100 millis")
   let lastReattach = 0
   while (true) {
-    const left = yield* outdatedParts(tables)
+    const left = [...new Set((yield* outdatedPartNames(tables)).filter((p) => before.has(key(p))).map((p) => p.table))]
     if (left.length === 0) return []
-    if (Date.now() > deadline) return left.map((t) => t.table)
+    if (Date.now() > deadline) return left
     // Once every 5 s at most: the fresh table's own background task needs a moment to remove them.
     if (Date.now() - lastReattach > 5_000) {
       lastReattach = Date.now()
       for (const t of left) {
-        yield* warehouse.command(`DETACH TABLE ${quoteId(t.table)}`)
-        yield* warehouse.command(`ATTACH TABLE ${quoteId(t.table)}`)
+        yield* warehouse.command(`DETACH TABLE ${quoteId(t)}`)
+        yield* warehouse.command(`ATTACH TABLE ${quoteId(t)}`)
       }
     }
     yield* Effect.sleep("250 millis")

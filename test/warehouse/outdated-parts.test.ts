@@ -1,0 +1,37 @@
+// An erasure waits until no outdated part that may hold the subject's old rows is left on disk (warehouse/erasure.ts
+// awaitOldPartsGone). Parts that go outdated after the wait began (merges of parts written after the erasure's
+// mutations) hold nothing of the subject: a table that keeps taking rows must not make the wait fail.
+import { join } from "node:path"
+import { Effect, Fiber, Logger } from "effect"
+import { afterEach, beforeEach, describe, expect, it } from "vitest"
+import { awaitOldPartsGone, outdatedParts, PROMPT_CLEANUP_SETTINGS } from "../../warehouse/erasure.ts"
+import { Warehouse } from "../../warehouse/warehouse.ts"
+import { freshDir, removeDir } from "../support/pipeline.ts"
+
+let dir: string
+beforeEach(() => { dir = freshDir() })
+afterEach(() => removeDir(dir))
+
+const run = <A, E>(effect: Effect.Effect<A, E, Warehouse>) =>
+  Effect.runPromise(effect.pipe(Effect.scoped, Effect.provide(Warehouse.embedded(join(dir, "clickhouse"))), Effect.provide(Logger.layer([]))))
+
+describe("awaiting outdated parts", () => {
+  it("waits for the parts outdated when it began, not for those a table taking rows makes meanwhile", { timeout: 60_000 }, () =>
+    run(Effect.gen(function* () {
+      const w = yield* Warehouse
+      yield* w.command(`CREATE TABLE churn (k UInt64, v String) ENGINE = MergeTree ORDER BY k SETTINGS ${PROMPT_CLEANUP_SETTINGS}`)
+      // A merge whose parts are outdated before the wait begins: these may hold what was erased.
+      yield* w.command("INSERT INTO churn VALUES (1, 'before')")
+      yield* w.command("INSERT INTO churn VALUES (2, 'before')")
+      yield* w.command("OPTIMIZE TABLE churn FINAL")
+      expect((yield* outdatedParts(["churn"])).length).toBe(1)
+      // Meanwhile the table keeps taking rows, each insert merged away at once: new outdated parts all the time.
+      const writer = yield* Effect.forkChild(Effect.forever(Effect.gen(function* () {
+        yield* w.command("INSERT INTO churn VALUES (3, 'after')")
+        yield* w.command("OPTIMIZE TABLE churn FINAL")
+      }).pipe(Effect.ignore)))
+      const left = yield* awaitOldPartsGone(["churn"], 8_000)
+      yield* Fiber.interrupt(writer)
+      expect(left).toEqual([])
+    })))
+})
