@@ -49,6 +49,24 @@ const mustExist = (dataDir: string, holds: string | undefined, what: string) => 
   }
 }
 
+/**
+ * Throws, with the file system's code, when `file` could not be written: it is a directory, or it (or, when it does
+ * not exist yet, its directory) is missing or may not be written. Creates nothing: a command checks its output path
+ * before doing work whose result would otherwise be lost.
+ */
+export const checkWritable = (file: string): void => {
+  try {
+    if (statSync(file).isDirectory()) throw Object.assign(new Error("it is a directory"), { code: "EISDIR" })
+    accessSync(file, constants.W_OK)
+    return
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e
+  }
+  const parent = dirname(resolve(file))
+  if (!statSync(parent).isDirectory()) throw Object.assign(new Error("not a directory"), { code: "ENOTDIR" })
+  accessSync(parent, constants.W_OK)
+}
+
 /** A file the user asked for (e.g. --out) cannot be written. */
 export class FileUnwritable extends Data.TaggedError("FileUnwritable")<{ readonly file: string; readonly reason: string }> {
   static of(file: string, error: unknown) {

@@ -18,7 +18,7 @@ import { type DataDirLocked, type QueryScope, Warehouse } from "../warehouse/war
 import type { ReplaySummary } from "../ingest/replay.ts"
 import type { RescoreSummary } from "../sentiment/index.ts"
 import { DEFAULT_HOST, DEFAULT_PORT, destinationsSetting, misspeltSettings, parseJsonObject, readSetting, sentimentSettings, SETTINGS, settingNow, xEnvironment } from "./config.ts"
-import { DataDirUnusable, FileUnwritable, prepareDataDir, readOnlyCommand, storedDataCommand } from "./data-dir.ts"
+import { checkWritable, DataDirUnusable, FileUnwritable, prepareDataDir, readOnlyCommand, storedDataCommand } from "./data-dir.ts"
 import { dayOnTheCalendar } from "./calendar.ts"
 import { refuseRepeatedFlags } from "./once.ts"
 import { runDemo } from "./demo.ts"
@@ -561,7 +561,10 @@ listen
   .option("--until <when>", "end (exclusive for times, inclusive for a date); default now", dayOnTheCalendar)
   .option("--tenant <tenant>", "tenant", DEFAULT_TENANT)
   .addOption(new Option("--format <format>", "output format").choices(["table", "json", "html"]).default("table"))
-  .option("--out <file>", "write the report to a file (html defaults to listen-report.html)")
+  .option("--out <file>", "write the report to a file (html defaults to listen-report.html)", flagParser((value: string) => {
+    if (value.trim() === "") throw new Error("must name a file, not an empty value")
+    return value
+  }))
   .option("--no-alerts", "do not record alerts or call the alert webhook")
   .addOption(dataDirOption())
   .addHelpText("after", `
@@ -585,6 +588,9 @@ Examples:
       const brand = yield* readSetting(SETTINGS.brandTerms)
       const webhookUrl = opts.alerts ? yield* readSetting(SETTINGS.alertWebhookUrl) : undefined
       const webhookPrivateNetwork = opts.alerts ? yield* readSetting(SETTINGS.alertWebhookPrivateNetwork) : false
+      // Checked before the report runs: it records its spikes as alerts (and calls the webhook), and would be lost.
+      const out = opts.out ?? (opts.format === "html" ? "listen-report.html" : undefined)
+      if (out !== undefined) yield* Effect.try({ try: () => checkWritable(out), catch: (e) => FileUnwritable.of(out, e) })
       const backend = backendConfig(opts.dataDir)
       // While cdp serve holds the data dir, its GET /v1/listening/report makes the report (its brand terms and webhook).
       const report = yield* directOrServer(backend, withRelationships(listenReport({
@@ -593,7 +599,6 @@ Examples:
       })).pipe(
         Effect.provide(warehouseLayer(backend))), (server) => listenReportThroughServer(server, { tenant: opts.tenant, since, until, alerts: opts.alerts }))
       const text = opts.format === "json" ? JSON.stringify(report, null, 2) : opts.format === "html" ? renderListenHtml(report) : renderListenText(report)
-      const out = opts.out ?? (opts.format === "html" ? "listen-report.html" : undefined)
       if (out === undefined) {
         process.stdout.write(`${text}\n`)
       } else {
