@@ -2,7 +2,9 @@
 // effect and its proof) and its whole ledger, merged profiles' rows included.
 import { Effect } from "effect"
 import { type IdentifierRef, profileScopeOf } from "../identity/index.ts"
-import { consentOfMessagesColumns, ledgerOfMessages, type LedgerRow, type ProfileConsentRows } from "../warehouse/consent.ts"
+import {
+  consentOfMessagesColumns, ledgerOfMessages, type LedgerPageRequest, ledgerPageOfMessages, type LedgerRow, type ProfileConsentRows,
+} from "../warehouse/consent.ts"
 import { type ConsentState, stateFromRows } from "./ledger.ts"
 import { ConsentPoliciesRef, type ConsentPolicy, policyOf } from "./purposes.ts"
 import { profileRestricted } from "./restriction.ts"
@@ -25,10 +27,13 @@ export interface ConsentView {
   }>
 }
 
-const viewOf = (tenant: string, profileId: string, rows: ReadonlyArray<LedgerRow>, restricted: boolean, policy: ConsentPolicy): ConsentView => ({
+const viewOf = (
+  tenant: string, profileId: string, rows: ReadonlyArray<LedgerRow>, restricted: boolean, policy: ConsentPolicy,
+  latest: ReadonlyArray<LedgerRow> = rows,
+): ConsentView => ({
   tenant, profileId, restricted,
   purposes: Object.entries(policy.purposes).map(([purpose, p]) => {
-    const state = stateFromRows(rows, purpose, p)
+    const state = stateFromRows(latest, purpose, p)
     return restricted ? { ...state, allowed: false, restricted: true as const } : state
   }),
   history: rows.map((r) => ({
@@ -45,6 +50,19 @@ const viewOf = (tenant: string, profileId: string, rows: ReadonlyArray<LedgerRow
 export const showConsent = Effect.fn("showConsent")(function* (tenant: string, ref: IdentifierRef) {
   const scope = yield* profileScopeOf(tenant, ref)
   return yield* showConsentOfMessages(scope)
+})
+
+/**
+ * showConsent with a page of the history only (newest first, at most page.limit + 1 entries: one more tells there is
+ * a next page) and the history's whole length: the engine pages the ledger and finds the row in effect per purpose, so
+ * a person with tens of thousands of ledger rows costs a page of them.
+ */
+export const showConsentPage = Effect.fn("showConsentPage")(function* (tenant: string, ref: IdentifierRef, page: LedgerPageRequest) {
+  const scope = yield* profileScopeOf(tenant, ref)
+  const found = yield* ledgerPageOfMessages(scope.tenant, scope.profileId, scope.ids, Date.now(), scope.gone, page)
+  const policy = policyOf(yield* ConsentPoliciesRef, scope.tenant)
+  const restricted = yield* profileRestricted(scope.tenant, scope.profileId, found.restrictedById, found.subjectKeys)
+  return { view: viewOf(scope.tenant, scope.profileId, found.rows, restricted, policy, found.latest), total: found.total }
 })
 
 /** The messages a profile holds now (`ids`) and, from a read scope, those it held and another profile holds now (`gone`). */

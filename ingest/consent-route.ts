@@ -2,10 +2,10 @@
 // a token with the consent:read scope (ingest/auth.ts guards it). `cdp consent show` goes through it while `cdp serve`
 // holds the embedded engine. It takes ?tenant=, and ?limit= and ?cursor= for the history's pages: the state is consent
 // now, for every purpose, read from the whole ledger; the history is a page of it, newest first (a person's ledger can
-// hold tens of thousands of entries).
+// hold tens of thousands of entries, so the engine pages it and only the page is read).
 import type { IncomingMessage } from "node:http"
 import { Effect } from "effect"
-import { type ConsentPolicies, ConsentPoliciesRef, type ConsentView, DEFAULT_POLICIES, showConsent } from "../consent/index.ts"
+import { type ConsentPolicies, ConsentPoliciesRef, type ConsentView, DEFAULT_POLICIES, showConsentPage } from "../consent/index.ts"
 import { defaultIdentityConfig, type IdentityConfig, readIdentifier } from "../identity/index.ts"
 import { Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
 import { LATEST_MS } from "../warehouse/calendar.ts"
@@ -42,7 +42,10 @@ const keyOrder = (a: PageKey, b: PageKey): number => {
   return 0
 }
 
-/** `view` with one page of its history (newest first, after the cursor's entry); the per-purpose state is the whole ledger's. */
+/**
+ * `view` with one page of its history (newest first, after the cursor's entry); the per-purpose state is the whole
+ * ledger's. For a view already read whole (`cdp consent show` on a data dir); the route pages in the engine instead.
+ */
 export const consentPage = (view: ConsentView, page: PageRequest): ConsentPage => {
   const keyed = view.history.map((h) => ({ h, key: historyKey(h) })).sort((x, y) => keyOrder(x.key, y.key))
   const after = page.after
@@ -52,6 +55,19 @@ export const consentPage = (view: ConsentView, page: PageRequest): ConsentPage =
   return {
     ...view, history: items.map((e) => e.h), historyTotal: view.history.length,
     nextCursor: rest.length > page.limit && last !== undefined ? encodePageCursor(last.key) : null,
+  }
+}
+
+/** A history cursor's key (HISTORY_KEY_SHAPE, checked by readPage). */
+type HistoryAfter = readonly [number, number, string, string, string]
+
+/** The answer of a page read with one entry more than asked (showConsentPage): that one tells there is a next page. */
+const pageOf = (view: ConsentView, total: number, limit: number): ConsentPage => {
+  const items = view.history.slice(0, limit)
+  const last = items[items.length - 1]
+  return {
+    ...view, history: items, historyTotal: total,
+    nextCursor: view.history.length > limit && last !== undefined ? encodePageCursor(historyKey(last)) : null,
   }
 }
 
@@ -85,10 +101,11 @@ export const consentRoute = (req: IncomingMessage, options: {
     const page = readPage(url, { what: "history entries", shape: HISTORY_KEY_SHAPE, fallback: DEFAULT_CONSENT_HISTORY, max: MAX_CONSENT_HISTORY })
     if ("status" in page) return page
     return yield* readIdentifier(identifier, tenant, options.identity ?? defaultIdentityConfig()).pipe(
-      Effect.flatMap((ref) => showConsent(tenant, ref)),
+      // The engine pages the ledger (warehouse/consent.ts ledgerPageOfMessages): a page and one row per purpose are read.
+      Effect.flatMap((ref) => showConsentPage(tenant, ref, { limit: page.limit, after: page.after as HistoryAfter | undefined, latestMs: LATEST_MS })),
       Effect.provideService(Warehouse, options.warehouse),
       Effect.provideService(ConsentPoliciesRef, options.policies ?? DEFAULT_POLICIES),
-      Effect.map((view): QueryReply => ({ status: 200, body: consentPage(view, page) })),
+      Effect.map(({ view, total }): QueryReply => ({ status: 200, body: pageOf(view, total, page.limit) })),
       Effect.catchTags({
         BadIdentifier: (e) => Effect.succeed(refuse(400, "bad_identifier", e.message, "/identifier")),
         ProfileNotFound: (e) => Effect.succeed(refuse(404, "profile_not_found", e.message)),

@@ -218,3 +218,77 @@ export const storedEventsOfProfiles = Effect.fn("storedEventsOfProfiles")(functi
     .filter((r) => profiles.includes(r.profile_id))
     .map((r) => ({ messageId: r.message_id, profileId: r.profile_id, channel: r.channel, type: r.type, atMs: Number(r.ms) }))
 })
+
+/** A page of a profile's history: at most `limit` entries after `after` (its key, newest first: see ledgerPageOfMessages). */
+export interface LedgerPageRequest {
+  readonly limit: number
+  /** [latestMs - event ms, latestMs - recorded ms, message id, purpose, state] of the previous page's last entry. */
+  readonly after?: readonly [number, number, string, string, string] | undefined
+  /** The time a page key counts back from (ingest/consent-route.ts's LATEST_MS). */
+  readonly latestMs: number
+}
+
+/** A page of a profile's ledger, the ledger's length, the row in effect per purpose, and the restriction markers. */
+export interface LedgerPage extends Omit<ProfileConsentRows, "rows"> {
+  /** At most limit + 1 rows, newest first: one more than asked tells there is a next page. */
+  readonly rows: ReadonlyArray<LedgerRow>
+  readonly total: number
+  /** Per purpose, the row in effect now (consent/ledger.ts laterThan): a later event time, then a refusal, then the later recording. */
+  readonly latest: ReadonlyArray<LedgerRow>
+}
+
+type LedgerTuple = [string, string, string, string, string, string, string, string]
+
+/**
+ * ledgerOfMessages paged in the engine: the same rows (consent_current's reading: the latest version per replacing
+ * key, kept when its profile now is `profileId`), of which only a page is read, newest first by (event time, recorded
+ * at, message id, purpose, state) after the key `page.after`, with the count of them all and, per purpose, the row in
+ * effect. A person's ledger can hold tens of thousands of rows; this reads a page and one row per purpose of them.
+ */
+export const ledgerPageOfMessages = Effect.fn("ledgerPageOfMessages")(function* (
+  tenant: string, profileId: string, messageIds: ReadonlyArray<string>, atMs: number, gone: ReadonlyArray<string> | undefined,
+  page: LedgerPageRequest,
+) {
+  const warehouse = yield* Warehouse
+  // The profile a kept row belongs to now: as consentOfMessagesColumns' decode (with `gone`) or currentRows (moves).
+  const now = gone !== undefined
+    ? "multiIf(message_id IN {ids:Array(String)}, {profile:String}, message_id IN {gone:Array(String)}, '', v.1)"
+    : "if(m.now = '', v.1, m.now)"
+  const moves = gone !== undefined ? "" :
+    " LEFT ANY JOIN (SELECT message_id, argMax(profile_id, version) AS now FROM event_profiles " +
+    `WHERE tenant = {tenant:String} AND ${OWNABLE_BY_MESSAGES} GROUP BY message_id) AS m USING (message_id)`
+  const ms = (column: string) => `toUnixTimestamp64Milli(${column})`
+  const tuple = `tuple(message_id, purpose, state, basis, source, proof, toString(${ms("timestamp")}), toString(${ms("recorded_at")}))`
+  const key = `tuple({latest:Int64} - ${ms("timestamp")}, {latest:Int64} - ${ms("recorded_at")}, message_id, purpose, state)`
+  const after = page.after === undefined ? "1"
+    : `${key} > tuple({a0:Int64}, {a1:Int64}, {a2:String}, {a3:String}, {a4:String})`
+  const sql =
+    "WITH cur AS (SELECT message_id, purpose, source, v.2 AS state, v.3 AS basis, v.4 AS proof, v.5 AS timestamp, rec AS recorded_at FROM " +
+    "(SELECT message_id, purpose, source, argMax(tuple(profile_id, state, basis, proof, timestamp), recorded_at) AS v, max(recorded_at) AS rec " +
+    `FROM consent_ledger WHERE tenant = {tenant:String} AND ${OWNABLE_BY_MESSAGES} GROUP BY message_id, purpose, source)${moves} ` +
+    `WHERE ${now} = {profile:String}) ` +
+    "SELECT (SELECT count() FROM cur) AS total, " +
+    // The row in effect: the later event time, then a refusal, then the later recording (the first message id on a tie, as stateFromRows).
+    `(SELECT groupArray(w) FROM (SELECT argMin(${tuple}, tuple(-${ms("timestamp")}, state != 'denied', -${ms("recorded_at")}, message_id, source)) AS w ` +
+    "FROM cur GROUP BY purpose)) AS latest, " +
+    `(SELECT groupArray(${tuple}) FROM (SELECT * FROM cur WHERE ${after} ORDER BY ${key} LIMIT {n:UInt32})) AS page, ` +
+    `${profileRestrictedSql} AS consent_restricted, ${restrictedSubjectKeysSql} AS consent_keys`
+  const params: Record<string, unknown> = {
+    tenant, profile: profileId, ids: messageIds, gone: gone ?? [], at: iso(atMs), latest: page.latestMs, n: page.limit + 1,
+  }
+  page.after?.forEach((value, i) => { params[`a${i}`] = value })
+  const [found] = yield* warehouse.query<{ total: string; latest: Array<LedgerTuple>; page: Array<LedgerTuple>; consent_restricted: unknown; consent_keys: Array<[string, string]> }>(sql, { params })
+  const rowOf = ([messageId, purpose, state, basis, source, proof, at, recorded]: LedgerTuple): LedgerRow => ({
+    tenant, messageId, profileId, purpose, state: state as LedgerRow["state"], basis, source, proof, device: "",
+    atMs: Number(at), recordedAtMs: Number(recorded),
+  })
+  // groupArray keeps no order the engine promises: the page is put in its order again here.
+  const text = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0)
+  const rows = (found?.page ?? []).map(rowOf).sort((a, b) =>
+    b.atMs - a.atMs || b.recordedAtMs - a.recordedAtMs || text(a.messageId, b.messageId) || text(a.purpose, b.purpose) || text(a.state, b.state))
+  return {
+    rows, total: Number(found?.total ?? 0), latest: (found?.latest ?? []).map(rowOf),
+    restrictedById: Number(found?.consent_restricted ?? 0) === 1,
+    subjectKeys: (found?.consent_keys ?? []).map(([key, kind]) => ({ key, kind })),
+  } satisfies LedgerPage
+})

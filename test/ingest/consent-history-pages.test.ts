@@ -1,8 +1,12 @@
 // GET /v1/consent/{identifier} answers a page of the consent history (newest first, ?limit= 1-1000, default 100) with
 // the total and a keyset nextCursor, as the profile timeline pages; the per-purpose state is the whole ledger's. Found
 // probing cdp serve: the answer held the whole ledger, 5.2 MB with 18,000 entries for a person with 6,000 messages.
+import type { IncomingMessage } from "node:http"
 import { Effect } from "effect"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
+import { ConsentPoliciesRef, DEFAULT_POLICIES, showConsent } from "../../consent/index.ts"
+import { consentPage, consentRoute } from "../../ingest/consent-route.ts"
+import { Warehouse, type WarehouseShape } from "../../warehouse/warehouse.ts"
 import { callApi, TEST_ADMIN_TOKEN, withApi } from "../support/api.ts"
 import { checkResponse } from "../support/openapi.ts"
 import { basicAuth, freshDir, removeDir, WRITE_KEY } from "../support/pipeline.ts"
@@ -76,5 +80,36 @@ describe("the consent history over HTTP", () => {
         checkResponse("/v1/consent/{identifier}", "GET", r.status, r.body)
         expect(r.body, query).toMatchObject({ success: false, rule })
       }
+    })), 120_000)
+
+  it("a page costs the warehouse a page: the ledger is paged in the engine, not read whole and paged here", () =>
+    withApi(dir, (url) => Effect.gen(function* () {
+      const total = yield* seed(url)
+      const warehouse = yield* Warehouse
+      // A spy warehouse: the size of what each statement reading the consent ledger gives back.
+      const ledgerReads: Array<number> = []
+      const spy: WarehouseShape = {
+        ...warehouse,
+        query: <T,>(sql: string, options?: Parameters<WarehouseShape["query"]>[1]) => Effect.tap(warehouse.query<T>(sql, options), (rows) =>
+          Effect.sync(() => { if (sql.includes("consent_ledger")) ledgerReads.push(JSON.stringify(rows).length) })),
+      }
+      const ask = (query: string) => consentRoute({ method: "GET", url: `${CONSENT}&${query}`, headers: {} } as IncomingMessage, { warehouse: spy })
+      const whole = yield* callApi(url, "GET", `${CONSENT}&limit=1000`, TEST_ADMIN_TOKEN)
+      const wholeBytes = JSON.stringify(whole.body["history"]).length
+      // The same answer as the whole ledger read and paged in memory (how the route answered before).
+      const inMemory = yield* showConsent("acme", { _tag: "identifier", kind: "user_id", value: "ann" }).pipe(
+        Effect.provideService(ConsentPoliciesRef, DEFAULT_POLICIES))
+      expect(JSON.parse(JSON.stringify(consentPage(inMemory, { limit: 1000, after: undefined })))).toEqual(whole.body)
+      const first = yield* ask("limit=5")
+      const body = first.body as Record<string, unknown>
+      expect(first.status).toBe(200)
+      expect(body["historyTotal"]).toBe(total)
+      expect(body["history"]).toEqual((whole.body["history"] as Array<Entry>).slice(0, 5))
+      expect(body["purposes"]).toEqual(whole.body["purposes"])
+      const second = yield* ask(`limit=5&cursor=${encodeURIComponent(body["nextCursor"] as string)}`)
+      expect((second.body as Record<string, unknown>)["history"]).toEqual((whole.body["history"] as Array<Entry>).slice(5, 10))
+      // Each page read at most a few pages' worth of ledger text (5 entries, one per purpose, one more), not all 180+.
+      expect(ledgerReads.length).toBeGreaterThan(0)
+      for (const bytes of ledgerReads) expect(bytes, `read ${bytes} bytes of ledger; the whole history is ${wholeBytes}`).toBeLessThan(wholeBytes / 5)
     })), 120_000)
 })
