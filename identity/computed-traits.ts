@@ -145,6 +145,10 @@ export const parseDefinition = (text: string): ComputedTraitDefinition => {
   } catch (e) {
     throw new IdentityRulesInvalid("/", `not JSON: ${(e as Error).message}`)
   }
+  // The schema's conditional rules (which kind takes which field) would be the first to fail on anything else.
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    throw new IdentityRulesInvalid("/", 'must be a JSON object: {"name", "kind", "events"?, "channels"?, "of"?, "windowDays"?}')
+  }
   const { definition } = compiled()
   if (!definition(parsed)) {
     const [at, reason] = reasonOf(definition.errors)
