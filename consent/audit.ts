@@ -262,15 +262,66 @@ export interface AuditPageQuery {
   /** The page below this seq (the previous page's nextCursor); default: from the newest entry. */
   readonly beforeSeq?: number | undefined
   readonly limit: number
+  /**
+   * Entries as a list shows them (abridgeAuditEntry), and the page ends before the entry that would take its entries'
+   * JSON past this many bytes (a page holds one entry at least); the next page starts at that entry.
+   */
+  readonly listView?: { readonly maxBytes: number } | undefined
 }
 
 export interface AuditPage {
   /** Newest first. */
-  readonly entries: ReadonlyArray<AuditEntry>
+  readonly entries: ReadonlyArray<AuditEntry & { readonly abridged?: Abridged }>
   /** Pass as beforeSeq for the next (older) page; null when nothing older matches. */
   readonly nextCursor: number | null
   /** Entries read for this page: at most AUDIT_SCAN_LIMIT, so a page never reads the whole log. */
   readonly scanned: number
+}
+
+/** The bytes (of JSON) a page of GET /v1/audit holds at most, unless one entry alone is more; then the page is that entry. */
+export const MAX_AUDIT_PAGE_BYTES = 1_000_000
+
+/** Keyed hashes a list view shows of a list of them (a receipt's subject keys); the count says how many there are. */
+export const LISTED_KEYS = 5
+
+/** What a list view left out of an item: each abridged field's JSON pointer with its whole length, and where it is whole. */
+export interface Abridged {
+  readonly fields: Readonly<Record<string, number>>
+  readonly whole: string
+}
+
+const isRecord = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v)
+
+/**
+ * A signed receipt as a list shows it: its subject's keys cut to the first LISTED_KEYS, with keyCount (the signature is
+ * the whole receipt's). `cut` gets the whole length when they were cut. Anything else is given back as it is.
+ */
+export const abridgeReceipt = (receipt: unknown, cut: (length: number) => void): unknown => {
+  if (!isRecord(receipt) || !isRecord(receipt["subject"])) return receipt
+  const keys = receipt["subject"]["keys"]
+  if (!Array.isArray(keys) || keys.length <= LISTED_KEYS) return receipt
+  cut(keys.length)
+  return { ...receipt, subject: { ...receipt["subject"], keys: keys.slice(0, LISTED_KEYS), keyCount: keys.length } }
+}
+
+/**
+ * An entry as GET /v1/audit lists it: the parts that grow with a person (a running request's subjectKeys, a completed
+ * one's receipt) cut as abridgeReceipt cuts, named in `abridged` with where the receipt is whole (GET /v1/dsr/{id}).
+ * Its hash and signature are the whole entry's: GET /v1/audit/verify (cdp audit verify) checks the whole chain.
+ */
+export const abridgeAuditEntry = (entry: AuditEntry): AuditEntry & { readonly abridged?: Abridged } => {
+  const fields: Record<string, number> = {}
+  let data = entry.data
+  const keys = data["subjectKeys"]
+  if (Array.isArray(keys) && keys.length > LISTED_KEYS) {
+    fields["/data/subjectKeys"] = keys.length
+    data = { ...data, subjectKeys: keys.slice(0, LISTED_KEYS), subjectKeyCount: keys.length }
+  }
+  if ("receipt" in data) {
+    const receipt = abridgeReceipt(data["receipt"], (n) => { fields["/data/receipt/subject/keys"] = n })
+    if (receipt !== data["receipt"]) data = { ...data, receipt }
+  }
+  return data === entry.data ? entry : { ...entry, data, abridged: { fields, whole: `/v1/dsr/${entry.requestId}` } }
 }
 
 /** How many entries one page may read; a page with a narrow filter may come back short with a cursor to go on. */
@@ -313,15 +364,30 @@ export const readAuditPage = (q: AuditPageQuery): Effect.Effect<AuditPage, Objec
       return (q.tenant === undefined || e.tenant === q.tenant) && kindMatches(e.kind) &&
         (q.sinceMs === undefined || at >= q.sinceMs) && (q.untilMs === undefined || at < q.untilMs)
     }
-    const entries: Array<AuditEntry> = []
+    const entries: Array<AuditEntry & { readonly abridged?: Abridged }> = []
     let seq = top
     let scanned = 0
-    while (seq >= bottom && entries.length < q.limit && scanned < AUDIT_SCAN_LIMIT) {
+    let bytes = 2
+    let full = false
+    while (seq >= bottom && entries.length < q.limit && scanned < AUDIT_SCAN_LIMIT && !full) {
       const n = Math.min(READ_CHUNK, seq - bottom + 1, AUDIT_SCAN_LIMIT - scanned)
       const chunk = yield* Effect.forEach(Array.from({ length: n }, (_, i) => seq - i), entryAt, { concurrency: 8 })
       for (const [i, e] of chunk.entries()) {
+        if (e !== undefined && matches(e)) {
+          const listed = q.listView === undefined ? e : abridgeAuditEntry(e)
+          if (q.listView !== undefined) {
+            const size = JSON.stringify(listed).length + 1
+            // Over the bytes: this entry starts the next page (seq - i is its place).
+            if (entries.length > 0 && bytes + size > q.listView.maxBytes) {
+              seq = seq - i
+              full = true
+              break
+            }
+            bytes += size
+          }
+          entries.push(listed)
+        }
         scanned++
-        if (e !== undefined && matches(e)) entries.push(e)
         if (entries.length === q.limit) {
           seq = seq - i - 1
           break

@@ -9,10 +9,12 @@
 // The log is one chain for every tenant, so an entry's place in it (seq), its link (prevHash) and how many entries a
 // page passed over say how busy the other tenants are: a token bound to a tenant gets its entries without them, and
 // an opaque cursor.
-// A page reads a bounded number of entries (consent/audit.ts readAuditPage), so it costs the same on a long log.
+// A page reads a bounded number of entries (consent/audit.ts readAuditPage), so it costs the same on a long log. It
+// lists entries abridged (a request's subject keys: the first few and their count, whole at GET /v1/dsr/{id}) and
+// ends before about 1 MB of them (MAX_AUDIT_PAGE_BYTES), with nextCursor to go on, whatever ?limit= says.
 import type { IncomingMessage } from "node:http"
 import { Effect } from "effect"
-import { type AuditSigner, type AuditVerification, readAuditPage, type TenantAuditVerification, verifyAudit, verifyAuditOfTenant } from "../consent/audit.ts"
+import { type AuditSigner, type AuditVerification, MAX_AUDIT_PAGE_BYTES, readAuditPage, type TenantAuditVerification, verifyAudit, verifyAuditOfTenant } from "../consent/audit.ts"
 import { type Principal, sealCursor, unsealCursor } from "./auth.ts"
 import type { ObjectStore, ObjectStoreError } from "./objectstore.ts"
 import { dateOffTheCalendar, EARLIEST_DAY, EARLIEST_MS, endNotAfterStart, LATEST_DAY } from "../warehouse/calendar.ts"
@@ -45,7 +47,11 @@ export const parseAuditTime = (text: string | null, field: string, nowMs: number
 
 const KIND = /^[a-z][a-z0-9_.-]{0,60}$/
 
-export const auditRoute = (options: { readonly signer: AuditSigner }) =>
+export const auditRoute = (options: {
+  readonly signer: AuditSigner
+  /** The most bytes of entries a page holds (default MAX_AUDIT_PAGE_BYTES, about 1 MB); one entry alone may be more. */
+  readonly maxPageBytes?: number | undefined
+}) =>
   Effect.gen(function* () {
     const context = yield* Effect.context<ObjectStore>()
     const failure = (e: { message?: string }) => refuse(503, "object_store_unavailable", `the audit log could not be read: ${e.message ?? String(e)}`, undefined, { "retry-after": "5" })
@@ -98,6 +104,7 @@ export const auditRoute = (options: { readonly signer: AuditSigner }) =>
         return yield* readAuditPage({
           tenant: q.get("tenant") ?? undefined, kinds, sinceMs, untilMs,
           beforeSeq: cursorText === null ? undefined : Number(cursorText), limit: limitText === null ? 100 : Number(limitText),
+          listView: { maxBytes: options.maxPageBytes ?? MAX_AUDIT_PAGE_BYTES },
         }).pipe(
           Effect.provideContext(context),
           Effect.map((page): QueryReply => ({

@@ -8,7 +8,7 @@
 import type { IncomingMessage } from "node:http"
 import { Effect, Semaphore } from "effect"
 import { type AuditSigner, auditSigner } from "../consent/audit.ts"
-import { DsrInvalid, type DsrEnv, DsrProfileNotFound, failInterrupted, listDsr, requestStatus, requestView, submitRequest } from "../consent/dsr.ts"
+import { DsrInvalid, type DsrEnv, DsrProfileNotFound, failInterrupted, listDsr, requestListView, requestStatus, requestView, submitRequest } from "../consent/dsr.ts"
 import { Keys, loadSecret, makeKeys } from "../consent/keys.ts"
 import { type ConsentPolicies, ConsentPoliciesRef, DEFAULT_POLICIES } from "../consent/purposes.ts"
 import type { NormaliseOptions } from "../identity/normalise.ts"
@@ -174,7 +174,7 @@ export const makeDsrRoute = (options: {
           return yield* run(listDsr({ tenant, overdue: overdue === "1" || overdue === "true", page: { after, limit: page.limit + 1 } })).pipe(
             Effect.map((rs): QueryReply => {
               const { items, nextCursor } = pageOf(rs, page, (r) => [r.receivedAtMs, r.requestId])
-              return { status: 200, body: { success: true, requests: items.map((r) => requestView(r)), nextCursor } }
+              return { status: 200, body: { success: true, requests: items.map((r) => requestListView(r)), nextCursor } }
             }),
             Effect.catch((e) => Effect.succeed(failure(e))),
           )
