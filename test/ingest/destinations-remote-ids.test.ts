@@ -2,31 +2,17 @@
 // a short plain string (a number, an object, a megabyte, control characters, half a surrogate pair) is that record's
 // error, dead-lettered with words naming it, while the batch's other records, and other destinations, go on.
 import { Effect } from "effect"
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import type { CanonicalEvent } from "../../ingest/message.ts"
 import { type DestinationConfig, parseDestinations, syncDestinations } from "../../ingest/destinations/index.ts"
 import { openDeadLetters } from "../../warehouse/exports.ts"
-import { hubspotServer, type ReplayServer, salesforceServer } from "../support/crm-replay-servers.ts"
-import { migratedTemplate, type MigratedTemplate } from "../support/migrated-dir.ts"
-import { freshDir, query, removeDir } from "../support/pipeline.ts"
+import { hubspotServer, salesforceServer } from "../support/crm-replay-servers.ts"
+import { exportTestDirs } from "../support/export-dirs.ts"
+import { query } from "../support/pipeline.ts"
 import { prefs, submit, web, withConsent } from "../consent/support.ts"
 
 let dir: string
-const servers: Array<ReplayServer> = []
-let template: MigratedTemplate
-beforeAll(async () => {
-  template = await migratedTemplate((d) => withConsent(d, Effect.void))
-})
-afterAll(() => template?.remove())
-beforeEach(() => {
-  dir = template.copyTo(freshDir())
-})
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => s.close()))
-  removeDir(dir)
-})
-
-const keep = <S extends ReplayServer>(s: S) => (servers.push(s), s)
+const { keep } = exportTestDirs((d) => { dir = d })
 
 const person = (n: number): CanonicalEvent =>
   web(`m-${n}`, 1, {

@@ -2,7 +2,7 @@
 // consenting profiles go out, once (retries and re-runs duplicate nothing), limits and Retry-After are honoured, a
 // failing destination holds up no other, withdrawals and erasures propagate, dead letters replay.
 import { Effect, Fiber } from "effect"
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import { Keys } from "../../consent/keys.ts"
 import { createAudience, editAudience, refreshAudiences } from "../../identity/audiences/index.ts"
 import { eraseSubject } from "../../consent/registry.ts"
@@ -12,28 +12,12 @@ import { type DestinationConfig, parseDestinations, replayDeadLetters, syncDesti
 import { MAX_DRY_RUN_RECORDS } from "../../ingest/destinations/sync.ts"
 import { ObjectStore } from "../../ingest/objectstore.ts"
 import { deliveryHistory, openDeadLetters, presentCount } from "../../warehouse/exports.ts"
-import { hubspotServer, type ReplayServer, salesforceServer, webhookServer } from "../support/crm-replay-servers.ts"
-import { migratedTemplate, type MigratedTemplate } from "../support/migrated-dir.ts"
-import { freshDir, removeDir } from "../support/pipeline.ts"
+import { hubspotServer, salesforceServer, webhookServer } from "../support/crm-replay-servers.ts"
+import { exportTestDirs } from "../support/export-dirs.ts"
 import { prefs, submit, web, withConsent } from "../consent/support.ts"
 
 let dir: string
-const servers: Array<ReplayServer> = []
-/** Each test's data dir starts as a copy of one migrated once for the file (a fresh warehouse migrates for ~3 s). */
-let template: MigratedTemplate
-beforeAll(async () => {
-  template = await migratedTemplate((d) => withConsent(d, Effect.void))
-})
-afterAll(() => template?.remove())
-beforeEach(() => {
-  dir = template.copyTo(freshDir())
-})
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => s.close()))
-  removeDir(dir)
-})
-
-const keep = <S extends ReplayServer>(s: S) => (servers.push(s), s)
+const { keep } = exportTestDirs((d) => { dir = d })
 
 /** A person: identify with e-mail and name, consenting to CrmSync or not. */
 const person = (n: number, crm: boolean, extra: Record<string, unknown> = {}, day = 1): CanonicalEvent =>
