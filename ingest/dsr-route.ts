@@ -6,14 +6,14 @@
 //   GET  /v1/dsr/{id}   the request with its audit trail; 404 when unknown
 //   GET  /v1/dsr        the requests, oldest first, a page at a time (?tenant=T, ?overdue=1, ?limit=, ?cursor=)
 import type { IncomingMessage } from "node:http"
-import { Effect, Semaphore } from "effect"
+import { Effect } from "effect"
 import { type AuditSigner, auditSigner } from "../consent/audit.ts"
 import { DsrInvalid, type DsrEnv, DsrProfileNotFound, failInterrupted, listDsr, requestListView, requestStatus, requestView, submitRequest } from "../consent/dsr.ts"
 import { Keys, loadSecret, makeKeys } from "../consent/keys.ts"
 import { type ConsentPolicies, ConsentPoliciesRef, DEFAULT_POLICIES } from "../consent/purposes.ts"
 import type { NormaliseOptions } from "../identity/normalise.ts"
 import type { ObjectStore } from "./objectstore.ts"
-import { TurnsPerKey } from "../warehouse/turns.ts"
+import { keyedPermits, TurnsPerKey } from "../warehouse/turns.ts"
 import type { Warehouse } from "../warehouse/warehouse.ts"
 import { pageOf, readPage, refuseUnknownParameter } from "./pages.ts"
 import { type QueryReply, receiveAdminBody, refuse, refuseFailure, refuseRepeated } from "./query-route.ts"
@@ -46,20 +46,8 @@ const EVERY_TENANT = "*"
  * during an erasure could outlive it. The wait is short: at most MAX_RUNNING_DSR_PER_TENANT requests are let in.
  */
 const tenantTurns = () => {
-  const locks = new Map<string, { readonly semaphore: Semaphore.Semaphore; users: number }>()
-  return (tenant: string, alone: boolean) => <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-    Effect.acquireUseRelease(
-      Effect.sync(() => {
-        let lock = locks.get(tenant)
-        if (lock === undefined) locks.set(tenant, lock = { semaphore: Semaphore.makeUnsafe(MAX_RUNNING_DSR_PER_TENANT), users: 0 })
-        lock.users++
-        return lock
-      }),
-      (lock) => lock.semaphore.withPermits(alone ? MAX_RUNNING_DSR_PER_TENANT : 1)(effect),
-      (lock) => Effect.sync(() => {
-        if (--lock.users === 0) locks.delete(tenant)
-      }),
-    )
+  const take = keyedPermits(MAX_RUNNING_DSR_PER_TENANT)
+  return (tenant: string, alone: boolean) => take(tenant, alone ? MAX_RUNNING_DSR_PER_TENANT : 1)
 }
 
 

@@ -1,6 +1,7 @@
 // How many of something each key (a tenant, a scope) holds at once, for caps like "one running analyst query per
 // tenant" or "two running data-subject requests per tenant": take a turn if the key holds fewer than its limit, give
-// it back when done. And one at a time per key (keyedLocks), where a second must wait rather than be refused.
+// it back when done. And permits per key (keyedPermits, keyedLocks: one at a time), where a second must wait rather
+// than be refused.
 import { Effect, Semaphore } from "effect"
 
 export class TurnsPerKey {
@@ -23,22 +24,29 @@ export class TurnsPerKey {
 }
 
 /**
- * One at a time per key: `lock(key)(effect)` runs `effect` once no other effect of that key runs; another key's never
- * wait. A key's lock is kept while an effect holds or waits for it, so naming many keys leaves nothing behind.
+ * `permits` per key: `take(key, n)(effect)` runs `effect` once the key has `n` of its permits free (n = permits: alone
+ * among the key's effects); another key's never wait. A key's semaphore is kept while an effect holds or waits for
+ * it, so naming many keys leaves nothing behind.
  */
-export const keyedLocks = () => {
+export const keyedPermits = (permits: number) => {
   const locks = new Map<string, { readonly semaphore: Semaphore.Semaphore; users: number }>()
-  return (key: string) => <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  return (key: string, n = 1) => <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
     Effect.acquireUseRelease(
       Effect.sync(() => {
         let lock = locks.get(key)
-        if (lock === undefined) locks.set(key, lock = { semaphore: Semaphore.makeUnsafe(1), users: 0 })
+        if (lock === undefined) locks.set(key, lock = { semaphore: Semaphore.makeUnsafe(permits), users: 0 })
         lock.users++
         return lock
       }),
-      (lock) => lock.semaphore.withPermits(1)(effect),
+      (lock) => lock.semaphore.withPermits(n)(effect),
       (lock) => Effect.sync(() => {
         if (--lock.users === 0) locks.delete(key)
       }),
     )
+}
+
+/** One at a time per key: `lock(key)(effect)` runs `effect` once no other effect of that key runs (keyedPermits(1)). */
+export const keyedLocks = () => {
+  const take = keyedPermits(1)
+  return (key: string) => take(key)
 }
