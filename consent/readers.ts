@@ -246,7 +246,7 @@ export const CONSENT_BUDGET_CPU_MS = 400
 /**
  * What one request has spent decoding consent strings, whatever their kind (see CONSENT_BUDGET_WORK): made per
  * request, spent as strings are read. Messages read with no sender to answer (a file, the archive) are read under
- * budgets of the same size one after another (ingest/sources/segment.ts ConsentPacing): `per` says which.
+ * budgets of the same size one after another (consent/pacing.ts ConsentPacer): `per` says which.
  */
 export interface ConsentBudget {
   readonly per: "request" | "message"

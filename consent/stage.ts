@@ -15,9 +15,9 @@ import { Warehouse, type WarehouseQueryError, type WarehouseRejectedRows, type W
 import { laterThan, stateFromRows } from "./ledger.ts"
 import { channelsGovernedBy, type ConsentPolicies, type ConsentPolicy, governingPurpose, type IngestAction, policyOf } from "./purposes.ts"
 import { identifierKey, Keys, type KeysShape } from "./keys.ts"
+import { ConsentPacer } from "./pacing.ts"
 import {
-  type ConsentBudget, consentBudget, type ConsentBudgetLimits, consentBudgetSpent, type ConsentNotDecoded, type ConsentSignal, readSignals,
-  readSignalsWithin,
+  type ConsentBudget, type ConsentBudgetLimits, type ConsentNotDecoded, type ConsentSignal, readSignals, readSignalsWithin,
 } from "./readers.ts"
 import { PERSONAL_PROPERTY_PATTERN, SAFE_CONTEXT_KEYS, stripPersonal, STRIPPED_MARK } from "./strip.ts"
 import { liftSuppression, makeSuppressionCheck } from "./suppression.ts"
@@ -117,9 +117,6 @@ const notDecodedRejection = (notDecoded: ConsentNotDecoded, budget: ConsentBudge
     "(a CMP sends one string of each kind)",
 })
 
-/** A turn of the event loop (I/O, timers, other fibers: in `cdp worker`, other tenants' messages and Kafka's heartbeats). */
-const turn = Effect.promise(() => new Promise<void>((resolve) => setImmediate(resolve)))
-
 /**
  * `decoding`: the size of the budgets under which the stage decodes consent strings (a request's by default; tests
  * make it small).
@@ -163,17 +160,13 @@ export const makeConsentStage = (policies: ConsentPolicies, keys?: KeysShape, de
 
     /**
      * Each message's consent signals (undefined for a message without a usable time), read in batch order under the
-     * decoding budget of a request (consent/readers.ts), one budget after another with a turn of the event loop
-     * between, as `cdp ingest` and replay read them (ingest/sources/segment.ts ConsentPacing). Behind Kafka this stage
-     * runs in `cdp worker`, which holds none of the strings the edge decoded: decoded in one go, a batch of distinct
-     * costly strings held the worker, every tenant's messages and its heartbeats, for seconds. A message refused
-     * partway by the strings of those before it is read again under a fresh budget; one whose own strings need more
-     * than a whole budget is refused (too_many_consent_strings, a dead letter), not landed without its consent.
+     * decoding budgets of a ConsentPacer (consent/pacing.ts), as `cdp ingest` and replay read them. Behind Kafka this
+     * stage runs in `cdp worker`, which holds none of the strings the edge decoded: decoded in one go, a batch of
+     * distinct costly strings held the worker, every tenant's messages and its heartbeats, for seconds.
      */
     const readPaced = (batch: ReadonlyArray<CanonicalEvent>, times: ReadonlyArray<number>) =>
       Effect.gen(function* () {
-        let budget = consentBudget(decoding, "message")
-        const fresh = Effect.andThen(turn, Effect.sync(() => { budget = consentBudget(decoding, "message") }))
+        const pacer = new ConsentPacer(decoding)
         const read: Array<ReadonlyArray<ConsentSignal> | Rejection | undefined> = []
         for (let i = 0; i < batch.length; i++) {
           const e = batch[i]!
@@ -182,14 +175,11 @@ export const makeConsentStage = (policies: ConsentPolicies, keys?: KeysShape, de
             continue
           }
           const policy = policyOf(policies, e.tenant)
-          if (consentBudgetSpent(budget)) yield* fresh
-          const wasFresh = budget.decoded === 0
-          let signals = readSignalsWithin(e, policy, budget)
-          if ("notDecoded" in signals && !wasFresh) {
-            yield* fresh
-            signals = readSignalsWithin(e, policy, budget)
-          }
-          read.push("notDecoded" in signals ? notDecodedRejection(signals.notDecoded, budget) : signals)
+          const signals = pacer.read((budget) => {
+            const signals = readSignalsWithin(e, policy, budget)
+            return "notDecoded" in signals ? notDecodedRejection(signals.notDecoded, budget) : signals
+          }, (signals) => "rule" in signals)
+          read.push(signals instanceof Promise ? yield* Effect.promise(() => signals) : signals)
         }
         return read
       })

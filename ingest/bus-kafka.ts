@@ -19,6 +19,7 @@ import type { DeadLetter } from "./message.ts"
 import { nestingProblem, problemRejection } from "./json.ts"
 import { inWarehouseRange } from "./schemas.ts"
 import { TENANT_NAME, TENANT_NAME_RULE } from "../warehouse/tenant.ts"
+import { nextTurn } from "../warehouse/turns.ts"
 import { patchKafkaEncoder } from "./bus-kafka-encoder.ts"
 import { gzipDecompress, lz4Decompress, readingCodec, snappyDecompress, marksUndecodable, UndecodableBatch, undecodableBatchOf, zstdDecompress } from "./bus-kafka-codecs.ts"
 
@@ -897,7 +898,7 @@ export const makeKafkaBus = (options: KafkaBusOptions): Effect.Effect<EventBusSh
           pumping = true
           try {
             // Lets the other partitions of the same fetch arrive before the first call.
-            await new Promise((r) => setImmediate(r))
+            await nextTurn()
             while (waiting.length > 0) {
               const group: Array<Waiting> = []
               let size = 0

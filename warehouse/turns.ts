@@ -1,8 +1,11 @@
 // How many of something each key (a tenant, a scope) holds at once, for caps like "one running analyst query per
 // tenant" or "two running data-subject requests per tenant": take a turn if the key holds fewer than its limit, give
 // it back when done. And permits per key (keyedPermits, keyedLocks: one at a time), where a second must wait rather
-// than be refused.
+// than be refused. And a turn of the event loop (nextTurn), which long work gives so that other work runs.
 import { Effect, Semaphore } from "effect"
+
+/** A turn of the event loop: I/O, timers and other fibers run before it resolves (setImmediate: after pending I/O). */
+export const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
 
 export class TurnsPerKey {
   private readonly held = new Map<string, number>()

@@ -11,6 +11,7 @@ import {
   QueryLimitExceeded, type QueryScope, scopeViolation, sqlHash, StatementRefused,
 } from "./analyst.ts"
 import { readOnlyViolation } from "./readonly.ts"
+import { nextTurn } from "./turns.ts"
 import { warehouseWrote } from "./writes.ts"
 import {
   type ClickHouseServerSettings, DEFAULT_SERVER_RETRY, openServer, retryOnConnectionLoss, serverLocation,
@@ -169,7 +170,7 @@ const rowsInSlices = async <T>(stream: AsyncIterable<ReadonlyArray<{ json: <R>()
     for (const row of chunk) {
       rows.push(row.json<T>())
       if ((rows.length & 255) === 0 && performance.now() - sliceStarted >= PARSE_SLICE_MS) {
-        await new Promise((resolve) => setImmediate(resolve))
+        await nextTurn()
         sliceStarted = performance.now()
       }
     }

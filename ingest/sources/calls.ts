@@ -7,6 +7,7 @@ import type { CountryCode } from "libphonenumber-js/max"
 import { phoneNumbers, phoneToE164 } from "../../identity/index.ts"
 import { type Identifier, type JsonObject, putField, type Rejection } from "../message.ts"
 import { parseIsoDateTime } from "../schemas.ts"
+import { nextTurn } from "../../warehouse/turns.ts"
 import type { ImportContext, ImportedItem } from "./index.ts"
 import { type ItemMaker, itemMaker, NO_IDENTIFIERS, passedLimit, show, withinLimit } from "./items.ts"
 
@@ -364,7 +365,7 @@ export const parseCallsPost = async (body: string, ctx: ImportContext): Promise<
   // Bytes, not string slices: csv-parse joins a character split between two chunks, as it does reading a file.
   const bytes = Buffer.from(body, "utf8")
   for (let at = 0; at < bytes.length && !rows.stopped(); at += POST_CHUNK) {
-    if (at > 0) await new Promise<void>((resolve) => setImmediate(resolve))
+    if (at > 0) await nextTurn()
     parser.write(bytes.subarray(at, at + POST_CHUNK))
     // Past the limit the post is refused whole: the rest of it need not be parsed.
     if (passedLimit(out, ctx)) return withinLimit(out, ctx)

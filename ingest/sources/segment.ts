@@ -2,9 +2,8 @@
 // then normalisation into canonical events (messageId filled, timestamps corrected for clock skew as Segment does).
 import { createHash } from "node:crypto"
 import type { ErrorObject, ValidateFunction } from "ajv"
-import {
-  type ConsentBudget, consentBudget, type ConsentBudgetLimits, consentBudgetSpent, gppOverBudget, gppProblem, tcfOverBudget, tcfProblem, US_PRIVACY,
-} from "../../consent/index.ts"
+import { type ConsentBudget, gppOverBudget, gppProblem, tcfOverBudget, tcfProblem, US_PRIVACY } from "../../consent/index.ts"
+import { ConsentPacer } from "../../consent/pacing.ts"
 import { type CanonicalEvent, type EventType, type Identifier, type JsonObject, putField, type RawItem, type Rejection } from "../message.ts"
 import {
   ajv, describeType, errorField, formatIsoDateTime, inWarehouseRange, isJsonObject, isoDateTimeOutOfRange, outOfRangeWords,
@@ -302,39 +301,14 @@ export const validateSegmentMessage = (message: unknown, sizeBytes?: number, bud
 
 /**
  * Checks messages read with no sender to answer (`cdp ingest`'s file, archive replay, dead letters re-driven) under
- * the consent decoding budget of a request (consent/readers.ts), one budget after another. A request past its budget
- * refuses the messages bringing new strings, and its sender may send them again; here, when a budget is spent, the
- * reader gives the event loop a turn and goes on under a new one, so costly strings (archived before the budget
- * existed, say) are paced instead of holding `cdp serve`, every tenant's requests and /health. Only a message whose
- * own strings need more than a whole budget is refused (too_many_consent_strings, as a dead letter).
+ * the consent decoding budget of a request, one budget after another with a turn of the event loop between
+ * (consent/pacing.ts); only a message whose own strings need more than a whole budget is refused
+ * (too_many_consent_strings, as a dead letter).
  */
-export class ConsentPacing {
-  private readonly limits: ConsentBudgetLimits
-  private budget: ConsentBudget
-  /** Turns given to the event loop so far: a reader may hand what it read on at each (see ingest/replay.ts). */
-  turns = 0
-
-  /** `limits`: a budget's size (tests make it small); the request's by default. */
-  constructor(limits: ConsentBudgetLimits = {}) {
-    this.limits = limits
-    this.budget = consentBudget(limits, "message")
-  }
-
+export class ConsentPacing extends ConsentPacer {
   /** validateSegmentMessage under the running budget, after a turn of the event loop when it is spent. */
   async validate(message: unknown, sizeBytes?: number): Promise<Rejection | null> {
-    if (consentBudgetSpent(this.budget)) await this.turn()
-    const fresh = this.budget.decoded === 0
-    const rejection = validateSegmentMessage(message, sizeBytes, this.budget)
-    if (rejection?.rule !== "too_many_consent_strings" || fresh) return rejection
-    // Spent partway through the message by those before it: the message is read again under a budget of its own.
-    await this.turn()
-    return validateSegmentMessage(message, sizeBytes, this.budget)
-  }
-
-  private async turn() {
-    await new Promise<void>((resolve) => setImmediate(resolve))
-    this.turns++
-    this.budget = consentBudget(this.limits, "message")
+    return this.read((budget) => validateSegmentMessage(message, sizeBytes, budget), (rejection) => rejection?.rule === "too_many_consent_strings")
   }
 }
 
