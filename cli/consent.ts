@@ -3,12 +3,12 @@
 // while it holds the data dir.
 import { type Command, InvalidArgumentError, Option } from "commander"
 import { Effect, Layer } from "effect"
-import { type ConsentPolicies, ConsentPoliciesRef, Keys, showConsent } from "../consent/index.ts"
+import { type ConsentPolicies, ConsentPoliciesRef, Keys } from "../consent/index.ts"
 import { type IdentifierRef, type IdentityConfig, readIdentifier } from "../identity/index.ts"
 import {
-  CONSENT_PATH, type ConsentPage, consentPage, DEFAULT_CONSENT_HISTORY, HISTORY_KEY_SHAPE, MAX_CONSENT_HISTORY,
+  CONSENT_PATH, type ConsentPage, DEFAULT_CONSENT_HISTORY, HISTORY_KEY_SHAPE, MAX_CONSENT_HISTORY, readConsentPage,
 } from "../ingest/consent-route.ts"
-import { decodePageCursor } from "../ingest/pages.ts"
+import { decodePageCursor, type PageKey } from "../ingest/pages.ts"
 import type { DataDirLocked } from "../warehouse/warehouse.ts"
 import { formatRows, type OutputFormat } from "./format.ts"
 import { DEFAULT_TENANT } from "../ingest/writekeys.ts"
@@ -50,6 +50,13 @@ const consentThroughServer = (server: { readonly url: string; readonly token: st
     catch: (e) => new ServerQueryFailed({ message: (e as Error).message }),
   })
 
+/**
+ * What `cdp consent show` prints when it holds the data dir itself (the warehouse, keys and policies given): the
+ * route's read, paged in the engine, so a page costs a page however long the person's ledger is.
+ */
+export const consentShowOnDataDir = (tenant: string, ref: IdentifierRef, limit: number, after: PageKey | undefined) =>
+  readConsentPage(tenant, ref, { limit, after })
+
 export const consentShow = (options: {
   readonly identifier: string
   readonly tenant: string
@@ -66,7 +73,7 @@ export const consentShow = (options: {
     const ref = yield* readIdentifier(options.identifier, options.tenant, options.identity)
     const limit = options.limit ?? DEFAULT_CONSENT_HISTORY
     const after = options.cursor === undefined || options.cursor === "" ? undefined : decodePageCursor(options.cursor, HISTORY_KEY_SHAPE)
-    const view = yield* Effect.map(showConsent(options.tenant, ref), (whole) => consentPage(whole, { limit, after })).pipe(
+    const view = yield* consentShowOnDataDir(options.tenant, ref, limit, after).pipe(
       Effect.provideService(ConsentPoliciesRef, options.policies),
       Effect.scoped,
       // The keys resolve restrictions (attached to keyed hashes of identifiers) to profiles.

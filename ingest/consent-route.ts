@@ -6,7 +6,7 @@
 import type { IncomingMessage } from "node:http"
 import { Effect } from "effect"
 import { type ConsentPolicies, ConsentPoliciesRef, type ConsentView, DEFAULT_POLICIES, showConsentPage } from "../consent/index.ts"
-import { defaultIdentityConfig, type IdentityConfig, readIdentifier } from "../identity/index.ts"
+import { defaultIdentityConfig, type IdentifierRef, type IdentityConfig, readIdentifier } from "../identity/index.ts"
 import { Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
 import { LATEST_MS } from "../warehouse/calendar.ts"
 import { encodePageCursor, type PageKey, type PageRequest, readPage, refuseUnknownParameter } from "./pages.ts"
@@ -44,7 +44,7 @@ const keyOrder = (a: PageKey, b: PageKey): number => {
 
 /**
  * `view` with one page of its history (newest first, after the cursor's entry); the per-purpose state is the whole
- * ledger's. For a view already read whole (`cdp consent show` on a data dir); the route pages in the engine instead.
+ * ledger's. For a view already read whole (the tests' reference for readConsentPage, which pages in the engine).
  */
 export const consentPage = (view: ConsentView, page: PageRequest): ConsentPage => {
   const keyed = view.history.map((h) => ({ h, key: historyKey(h) })).sort((x, y) => keyOrder(x.key, y.key))
@@ -70,6 +70,15 @@ const pageOf = (view: ConsentView, total: number, limit: number): ConsentPage =>
     nextCursor: view.history.length > limit && last !== undefined ? encodePageCursor(historyKey(last)) : null,
   }
 }
+
+/**
+ * A page of a person's consent history (newest first, after `page.after`) with the state per purpose and the history's
+ * length: the engine pages the ledger (warehouse/consent.ts ledgerPageOfMessages), so a page and one row per purpose
+ * are read. The route answers it, and `cdp consent show` prints it from a data dir no server holds.
+ */
+export const readConsentPage = (tenant: string, ref: IdentifierRef, page: PageRequest) =>
+  Effect.map(showConsentPage(tenant, ref, { limit: page.limit, after: page.after as HistoryAfter | undefined, latestMs: LATEST_MS }),
+    ({ view, total }) => pageOf(view, total, page.limit))
 
 export const consentRoute = (req: IncomingMessage, options: {
   readonly warehouse: WarehouseShape
@@ -101,11 +110,10 @@ export const consentRoute = (req: IncomingMessage, options: {
     const page = readPage(url, { what: "history entries", shape: HISTORY_KEY_SHAPE, fallback: DEFAULT_CONSENT_HISTORY, max: MAX_CONSENT_HISTORY })
     if ("status" in page) return page
     return yield* readIdentifier(identifier, tenant, options.identity ?? defaultIdentityConfig()).pipe(
-      // The engine pages the ledger (warehouse/consent.ts ledgerPageOfMessages): a page and one row per purpose are read.
-      Effect.flatMap((ref) => showConsentPage(tenant, ref, { limit: page.limit, after: page.after as HistoryAfter | undefined, latestMs: LATEST_MS })),
+      Effect.flatMap((ref) => readConsentPage(tenant, ref, page)),
       Effect.provideService(Warehouse, options.warehouse),
       Effect.provideService(ConsentPoliciesRef, options.policies ?? DEFAULT_POLICIES),
-      Effect.map(({ view, total }): QueryReply => ({ status: 200, body: pageOf(view, total, page.limit) })),
+      Effect.map((body): QueryReply => ({ status: 200, body })),
       Effect.catchTags({
         BadIdentifier: (e) => Effect.succeed(refuse(400, "bad_identifier", e.message, "/identifier")),
         ProfileNotFound: (e) => Effect.succeed(refuse(404, "profile_not_found", e.message)),
