@@ -6,7 +6,7 @@ import type { IncomingMessage } from "node:http"
 import { type AuditEntry, auditSigner, type AuditVerification, verifyAudit } from "../consent/audit.ts"
 import { auditRoute, MAX_AUDIT_PAGE } from "../ingest/audit-route.ts"
 import {
-  DSR_TYPES, DsrInvalid, type DsrEnv, type DsrStatusView, failInterrupted, listDsr, requestStatus, type RequestView, requestView, submitRequest,
+  DSR_TYPES, DsrInvalid, type DsrEnv, type DsrStatusView, failInterrupted, listDsr, requestListView, requestStatus, type RequestView, requestView, submitRequest,
   validateDsr,
 } from "../consent/dsr.ts"
 import { Keys } from "../consent/keys.ts"
@@ -177,7 +177,8 @@ export const dsrList = (options: {
   Effect.gen(function* () {
     const direct = Effect.gen(function* () {
       yield* failInterrupted(yield* envOf(options.backend, options.normalise))
-      return (yield* listDsr({ tenant: options.tenant, overdue: options.overdue })).map((r) => requestView(r))
+      // The view GET /v1/dsr lists (receipts' subject keys cut, read so); cdp dsr status ID shows one whole.
+      return (yield* listDsr({ tenant: options.tenant, overdue: options.overdue })).map((r) => requestListView(r))
     }).pipe(Effect.scoped, Effect.provide(directLayer(options.backend)))
     const query = new URLSearchParams({ ...(options.tenant === undefined ? {} : { tenant: options.tenant }), ...(options.overdue ? { overdue: "1" } : {}) })
     const views = yield* directOrServer(options.backend, direct, (server) =>

@@ -9,9 +9,10 @@ import type { CanonicalEvent, IdentifierKind } from "../ingest/message.ts"
 import { Pipeline } from "../ingest/pipeline.ts"
 import { profileHasMessages } from "../warehouse/identity.ts"
 import {
-  type DoneItem, type DsrRecord, DSR_TYPES, type DsrType, listRequests, loadRequest, requestsAbout, unfinishedRequests, storeRequest,
+  type DoneItem, type DsrRecord, DSR_TYPES, type DsrType, type ListedRequest, listRequests, loadRequest, requestsAbout, unfinishedRequests,
+  storeRequest,
 } from "../warehouse/dsr.ts"
-import { type Abridged, abridgeReceipt, type AuditEntry, appendAudit, type AuditSigner, auditTrail, signReceipt } from "./audit.ts"
+import { type Abridged, type AuditEntry, LISTED_KEYS, appendAudit, type AuditSigner, auditTrail, signReceipt } from "./audit.ts"
 import { bundlePrefix, removeBundles, type StoreRows, writeBundle } from "./bundle.ts"
 import { identifierKey, Keys, type KeysShape } from "./keys.ts"
 import { ConsentPoliciesRef, policyOf } from "./purposes.ts"
@@ -326,7 +327,7 @@ export interface DsrStatusView {
   readonly trail: ReadonlyArray<Pick<AuditEntry, "seq" | "at" | "kind" | "hash">>
 }
 
-export const isOverdue = (r: DsrRecord, nowMs = Date.now()) => r.status !== "completed" && r.dueAtMs < nowMs
+export const isOverdue = (r: Pick<DsrRecord, "status" | "dueAtMs">, nowMs = Date.now()) => r.status !== "completed" && r.dueAtMs < nowMs
 
 /** A request's status with its audit trail. */
 export const requestStatus = (requestId: string) =>
@@ -337,14 +338,17 @@ export const requestStatus = (requestId: string) =>
     return { request, overdue: isOverdue(request), trail } satisfies DsrStatusView
   })
 
-/** Requests of a tenant (or all), oldest first; `overdue`: only those past their due date and not completed. */
+/**
+ * Requests of a tenant (or all), oldest first, as a list shows them (requestListView: receipts' subject keys cut to
+ * LISTED_KEYS in the warehouse); `overdue`: only those past their due date and not completed.
+ */
 export const listDsr = (filter: {
   readonly tenant?: string | undefined
   readonly overdue?: boolean
   readonly nowMs?: number
   readonly page?: { readonly after?: { readonly receivedAtMs: number; readonly requestId: string } | undefined; readonly limit: number } | undefined
 }) =>
-  listRequests({ tenant: filter.tenant, overdueAtMs: filter.overdue ? filter.nowMs ?? Date.now() : undefined, page: filter.page })
+  listRequests({ tenant: filter.tenant, overdueAtMs: filter.overdue ? filter.nowMs ?? Date.now() : undefined, page: filter.page, listedKeys: LISTED_KEYS })
 
 /**
  * Requests a stopped process left received or running are marked failed ("interrupted"): a request row holds only keyed
@@ -365,7 +369,7 @@ export const failInterrupted = (env: DsrEnv) =>
   })
 
 /** A request as `cdp dsr status --format json` and GET /v1/dsr/{id} show it. */
-export const requestView = (r: DsrRecord, nowMs = Date.now()) => ({
+export const requestView = (r: Omit<DsrRecord, "subjectKeys">, nowMs = Date.now()) => ({
   id: r.requestId, tenant: r.tenant, type: r.type, status: r.status,
   subject: { kind: r.subjectKind, key: r.subjectKey },
   receivedAt: iso(r.receivedAtMs), dueAt: iso(r.dueAtMs), startedAt: iso(r.startedAtMs), finishedAt: iso(r.finishedAtMs),
@@ -375,14 +379,13 @@ export const requestView = (r: DsrRecord, nowMs = Date.now()) => ({
 export type RequestView = ReturnType<typeof requestView>
 
 /**
- * A request as a list (GET /v1/dsr) shows it: its receipt's subject keys, one per identifier of the person (10,000 made
- * one request 1.36 MB), cut to the first LISTED_KEYS with keyCount, and `abridged` naming what was cut and where the
- * request is whole (GET /v1/dsr/{id}, whose receipt's signature this one's is).
+ * A request as a list (GET /v1/dsr, `cdp dsr list`) shows it: its receipt's subject keys, one per identifier of the
+ * person (10,000 made one request 1.36 MB), cut to the first LISTED_KEYS with keyCount (listDsr reads them so), and
+ * `abridged` naming what was cut and where the request is whole (GET /v1/dsr/{id}, whose receipt's signature this one's is).
  */
-export const requestListView = (r: DsrRecord, nowMs = Date.now()): RequestView & { readonly abridged?: Abridged } => {
+export const requestListView = (r: ListedRequest, nowMs = Date.now()): RequestView & { readonly abridged?: Abridged } => {
   const view = requestView(r, nowMs)
-  const fields: Record<string, number> = {}
-  const receipt = abridgeReceipt(view.receipt, (n) => { fields["/receipt/subject/keys"] = n })
-  return receipt === view.receipt ? view
-    : { ...view, receipt: receipt as RequestView["receipt"], abridged: { fields, whole: `/v1/dsr/${r.requestId}` } }
+  return r.receiptKeyCount > LISTED_KEYS
+    ? { ...view, abridged: { fields: { "/receipt/subject/keys": r.receiptKeyCount }, whole: `/v1/dsr/${r.requestId}` } }
+    : view
 }

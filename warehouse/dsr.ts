@@ -93,12 +93,58 @@ export const loadRequest = Effect.fn("loadRequest")(function* (requestId: string
   return rows[0] === undefined ? undefined : recordOf(rows[0])
 })
 
-/** Requests, oldest first: of one tenant or all; `overdueAtMs`: only those not completed whose due date is before it (failed ones are still owed). */
+/**
+ * A request as a list reads it: without subjectKeys, and with the receipt's subject keys (each one identifier of the
+ * person, 10,000 for some) cut to the first `listedKeys` in the engine; `receiptKeyCount` is how many it holds.
+ */
+export interface ListedRequest extends Omit<DsrRecord, "subjectKeys" | "receipt"> {
+  /** The signed receipt with subject.keys cut (the signature is still the whole receipt's), or null. */
+  readonly receipt: unknown
+  readonly receiptKeyCount: number
+}
+
+interface ListedRow extends Omit<RequestRow, "subject_keys" | "receipt"> {
+  /** The receipt's fields with their JSON, in its order; subject's is "" when it is an object (then in receipt_subject). */
+  receipt_fields: Array<[string, string]>
+  receipt_subject: Array<[string, string]>
+  receipt_key_count: string
+  no_receipt: number
+}
+
+// The receipt's JSON as (field, JSON) pairs, its subject object's too, with subject.keys cut in the engine, so a list
+// reads a few keys of each receipt. Parameter {listed:UInt32}.
+const LISTED_COLUMNS = "tenant, request_id, type, status, subject_kind, subject_key, received_at, due_at, started_at, finished_at, " +
+  "counts, details, error, receipt = '' AS no_receipt, " +
+  "arrayMap(f -> (f.1, if(f.1 = 'subject' AND JSONType(f.2) = 'Object', '', f.2)), JSONExtractKeysAndValuesRaw(receipt)) AS receipt_fields, " +
+  "if(JSONType(receipt, 'subject') = 'Object', arrayMap(f -> (f.1, if(f.1 = 'keys' AND JSONType(f.2) = 'Array', " +
+  "concat('[', arrayStringConcat(arraySlice(JSONExtractArrayRaw(f.2), 1, {listed:UInt32}), ','), ']'), f.2)), " +
+  "JSONExtractKeysAndValuesRaw(receipt, 'subject')), []) AS receipt_subject, " +
+  "if(JSONType(receipt, 'subject', 'keys') = 'Array', JSONLength(receipt, 'subject', 'keys'), 0) AS receipt_key_count"
+
+const listedOf = (row: ListedRow, listedKeys: number): ListedRequest => {
+  const keyCount = Number(row.receipt_key_count)
+  const subject = () => {
+    const fields: Record<string, unknown> = Object.fromEntries(row.receipt_subject.map(([name, json]) => [name, JSON.parse(json)]))
+    return keyCount > listedKeys ? { ...fields, keyCount } : fields
+  }
+  const receipt = row.no_receipt === 1 ? null
+    : Object.fromEntries(row.receipt_fields.map(([name, json]) => [name, name === "subject" && json === "" ? subject() : JSON.parse(json)]))
+  return {
+    ...recordOf({ ...row, subject_keys: [], receipt: "" }), receipt, receiptKeyCount: keyCount,
+  }
+}
+
+/**
+ * Requests as a list shows them (ListedRequest: receipts' subject keys cut to `listedKeys`), oldest first: of one
+ * tenant or all; `overdueAtMs`: only those not completed whose due date is before it (failed ones are still owed).
+ */
 export const listRequests = Effect.fn("listRequests")(function* (filter: {
   readonly tenant?: string | undefined
   readonly overdueAtMs?: number | undefined
   /** A page: at most `limit` requests after (received at, request id) `after` (a keyset, as GET /v1/dsr pages). */
   readonly page?: { readonly after?: { readonly receivedAtMs: number; readonly requestId: string } | undefined; readonly limit: number } | undefined
+  /** How many of a receipt's subject keys are read. */
+  readonly listedKeys: number
 }) {
   const warehouse = yield* Warehouse
   const after = filter.page?.after
@@ -107,17 +153,17 @@ export const listRequests = Effect.fn("listRequests")(function* (filter: {
     ...(filter.overdueAtMs === undefined ? [] : ["status != 'completed'", "due_at < {now:DateTime64(3, 'UTC')}"]),
     ...(after === undefined ? [] : ["(received_at, request_id) > ({after_at:DateTime64(3, 'UTC')}, {after_id:String})"]),
   ]
-  const rows = yield* warehouse.query<RequestRow>(
-    `SELECT ${COLUMNS} FROM dsr_requests FINAL ${where.length === 0 ? "" : `WHERE ${where.join(" AND ")}`} ORDER BY received_at, request_id` +
+  const rows = yield* warehouse.query<ListedRow>(
+    `SELECT ${LISTED_COLUMNS} FROM dsr_requests FINAL ${where.length === 0 ? "" : `WHERE ${where.join(" AND ")}`} ORDER BY received_at, request_id` +
       (filter.page === undefined ? "" : " LIMIT {limit:UInt32}"),
     {
       params: {
-        tenant: filter.tenant ?? "", now: filter.overdueAtMs === undefined ? "" : chTime(filter.overdueAtMs),
+        tenant: filter.tenant ?? "", now: filter.overdueAtMs === undefined ? "" : chTime(filter.overdueAtMs), listed: filter.listedKeys,
         ...(after === undefined ? {} : { after_at: chTime(after.receivedAtMs), after_id: after.requestId }),
         ...(filter.page === undefined ? {} : { limit: filter.page.limit }),
       },
     })
-  return rows.map(recordOf)
+  return rows.map((row) => listedOf(row, filter.listedKeys))
 })
 
 /** Requests left received or running (by a process that stopped before finishing them). */
