@@ -23,6 +23,7 @@ import { identityRoute } from "./identity-route.ts"
 import { makeDsrRoute } from "./dsr-route.ts"
 import { profileRoute } from "./profile-route.ts"
 import { queryRoute, refuse } from "./query-route.ts"
+import { TurnsPerKey } from "../warehouse/turns.ts"
 import {
   API_ROUTES, type ApiRouteName, type Handler, ingestTenant, loggedPath, makeAccessLog, makeGuard, makeTokenRegistry, matchApiRoute, subjectKeyer,
 } from "./auth.ts"
@@ -105,7 +106,23 @@ export interface CollectorOptions {
   readonly minBodyRate?: number | undefined
   /** How long a body may take before `minBodyRate` applies to it. Default 20 s. */
   readonly bodyRateGrace?: Duration.Input | undefined
+  /**
+   * Messages (and refused items) of one tenant accepted and not yet landed (on Kafka: not yet acknowledged); a post
+   * past it is answered 429 `ingest_busy`. Default DEFAULT_MAX_PENDING_PER_TENANT.
+   */
+  readonly maxPendingPerTenant?: number | undefined
 }
+
+/**
+ * On the in-process bus every tenant's messages wait in one line to land: without a cap, one tenant posting 100 full
+ * batches at once put 150,000 messages before another tenant's one, which waited 31 s for 503, and the backlog made
+ * /health refuse every tenant. 10,000 is four full batches (a webhook post of 10,000 items still goes, alone), about a
+ * second of landing; 16 senders of 500-message batches (the benches' load) stay within it.
+ */
+export const DEFAULT_MAX_PENDING_PER_TENANT = 10_000
+
+/** Seconds a sender refused `ingest_busy` is told to wait: about what landing a tenant's limit takes. */
+const INGEST_BUSY_RETRY_SECONDS = 2
 
 /** Webhook bodies may hold many items (a SendGrid batch, a CSV export, a mail with attachments). */
 const WEBHOOK_BODY_LIMIT = 10 * 1024 * 1024
@@ -218,6 +235,31 @@ const makeCollector = (options: CollectorOptions) =>
 
     const health = yield* makeHealth(options.health)
 
+    // Each tenant's messages on their way to the warehouse (ingest/bus.ts: a 2xx waits for them), so that one tenant's
+    // flood waits for itself, not every tenant for it.
+    const pending = new TurnsPerKey()
+    const maxPending = options.maxPendingPerTenant ?? DEFAULT_MAX_PENDING_PER_TENANT
+    const ingestBusy = (tenant: string, more?: number): Reply => {
+      const held = pending.holds(tenant)
+      const reply = refuse(429, "ingest_busy",
+        `tenant ${tenant} has ${held} messages accepted and not yet landed` +
+          (more === undefined ? `, its limit (${maxPending})` : `, and ${more} more would pass its limit of ${maxPending}`) +
+          `; retry in ${INGEST_BUSY_RETRY_SECONDS} s, when they have landed (smaller batches, fewer at once)`,
+        undefined, { "retry-after": String(INGEST_BUSY_RETRY_SECONDS) })
+      return { ...reply, body: { ...(reply.body as object), limit: maxPending } }
+    }
+    /**
+     * Submits what a post of `tenant` carries when the tenant's pending messages stay within the limit (or it has
+     * none), holding them until the submission ends; else the 429. A submission given up on (the publish timeout)
+     * gives them back while they may still wait: then the backlog's age makes /health refuse every sender anyway.
+     */
+    const admitted = (tenant: string, events: ReadonlyArray<unknown>, deadLetters: ReadonlyArray<unknown>, submit: Effect.Effect<void, Cause.TimeoutError | BusUnavailable>) =>
+      Effect.suspend(() => {
+        const n = events.length + deadLetters.length
+        if (!pending.take(tenant, maxPending, n)) return Effect.succeed<Reply | undefined>(ingestBusy(tenant, n))
+        return submit.pipe(Effect.as(undefined), Effect.ensuring(Effect.sync(() => pending.release(tenant, n))))
+      })
+
     const ingest = (route: SegmentRoute, req: IncomingMessage) =>
       Effect.gen(function* () {
         const headerKey = basicAuthUser(req.headers.authorization)
@@ -238,6 +280,8 @@ const makeCollector = (options: CollectorOptions) =>
           // Counted against its key's connections before the body comes, however slowly it comes.
           authenticated(req, headerKey)
         }
+        // A tenant already at its limit is told so before its body is read and parsed.
+        if (tenant !== undefined && pending.holds(tenant) >= maxPending) return ingestBusy(tenant)
         const body = yield* receiveBody(req, bodyLimit(route), bodyIdleMs)
         if (body instanceof Error) return refuseBody(body)
         let writeKey = headerKey
@@ -264,7 +308,9 @@ const makeCollector = (options: CollectorOptions) =>
         const result = processSegmentRequest({
           route, body, tenant, receivedAtMs: Date.now(), gpc: sendsGpc(req), tenantOfKey: options.writeKeys.tenantOf, read,
         })
-        yield* pipeline.submit(result.events, result.deadLetters).pipe(Effect.timeout(publishTimeout))
+        const busy = yield* admitted(tenant, result.events, result.deadLetters,
+          pipeline.submit(result.events, result.deadLetters).pipe(Effect.timeout(publishTimeout)))
+        if (busy !== undefined) return busy
         if (result.requestError !== undefined) {
           const e = result.requestError
           return json(400, { success: false, error: e.message, rule: e.rule, field: e.field, accepted: 0 })
@@ -306,6 +352,7 @@ const makeCollector = (options: CollectorOptions) =>
           if (originRefused !== undefined) return refuse(403, "origin_not_allowed", originRefused)
           authenticated(req, key)
         } else authenticated(req)
+        if (pending.holds(tenant) >= maxPending) return ingestBusy(tenant)
         // Mail is bytes in the sender's charset: its parser gets them as received, never a lossy UTF-8 decoding.
         const received = source.parseBytes === undefined
           ? yield* receiveBody(req, WEBHOOK_BODY_LIMIT, bodyIdleMs)
@@ -336,13 +383,14 @@ const makeCollector = (options: CollectorOptions) =>
           // The source stopped reading one item past the limit: how many more the post held is not known.
           return refuse(413, "too_many_items", `a webhook post may carry at most ${WEBHOOK_MAX_ITEMS} items (this one has more); send them in smaller posts`)
         }
-        return yield* submitItems(items)
+        return yield* submitItems(tenant, items)
       })
 
-    const submitItems = (items: ReadonlyArray<ImportedItem>) =>
+    const submitItems = (tenant: string, items: ReadonlyArray<ImportedItem>) =>
       Effect.gen(function* () {
         const { events, deadLetters } = splitItems(items)
-        yield* pipeline.submit(events, deadLetters).pipe(Effect.timeout(publishTimeout))
+        const busy = yield* admitted(tenant, events, deadLetters, pipeline.submit(events, deadLetters).pipe(Effect.timeout(publishTimeout)))
+        if (busy !== undefined) return busy
         if (deadLetters.length === 0) return json(200, { success: true, accepted: events.length })
         return json(400, {
           success: false,

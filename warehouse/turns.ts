@@ -1,7 +1,8 @@
 // How many of something each key (a tenant, a scope) holds at once, for caps like "one running analyst query per
-// tenant" or "two running data-subject requests per tenant": take a turn if the key holds fewer than its limit, give
-// it back when done. And permits per key (keyedPermits, keyedLocks: one at a time), where a second must wait rather
-// than be refused. And a turn of the event loop (nextTurn), which long work gives so that other work runs.
+// tenant", "two running data-subject requests per tenant" or "10,000 messages waiting to land per tenant": take turns
+// if the key stays within its limit, give them back when done. And permits per key (keyedPermits, keyedLocks: one at
+// a time), where a second must wait rather than be refused. And a turn of the event loop (nextTurn), which long work
+// gives so that other work runs.
 import { Effect, Semaphore } from "effect"
 
 /** A turn of the event loop: I/O, timers and other fibers run before it resolves (setImmediate: after pending I/O). */
@@ -10,17 +11,26 @@ export const nextTurn = (): Promise<void> => new Promise((resolve) => setImmedia
 export class TurnsPerKey {
   private readonly held = new Map<string, number>()
 
-  /** Takes a turn for `key` when it holds fewer than `limit`; false (nothing taken) when it holds them all. */
-  take(key: string, limit: number): boolean {
+  /**
+   * Takes `n` turns for `key` when it would then hold at most `limit`; false (nothing taken) when not. A key that
+   * holds none is given its `n` even past `limit`, so what is bigger than the limit waits for its key's others but is
+   * never refused for ever.
+   */
+  take(key: string, limit: number, n = 1): boolean {
     const mine = this.held.get(key) ?? 0
-    if (mine >= limit) return false
-    this.held.set(key, mine + 1)
+    if (mine > 0 && mine + n > limit) return false
+    if (n > 0) this.held.set(key, mine + n)
     return true
   }
 
-  /** Gives back a turn `take` gave. */
-  release(key: string): void {
-    const left = (this.held.get(key) ?? 1) - 1
+  /** How many turns `key` holds now. */
+  holds(key: string): number {
+    return this.held.get(key) ?? 0
+  }
+
+  /** Gives back `n` turns `take` gave. */
+  release(key: string, n = 1): void {
+    const left = (this.held.get(key) ?? n) - n
     if (left <= 0) this.held.delete(key)
     else this.held.set(key, left)
   }
