@@ -1,9 +1,9 @@
 // What `cdp consent show` and GET /v1/consent/{identifier} print: a profile's state per purpose (with the signal in
 // effect and its proof) and its whole ledger, merged profiles' rows included.
 import { Effect } from "effect"
-import { type IdentifierRef, profileScopeOf } from "../identity/index.ts"
+import { type IdentifierRef, profileIdOf, ProfileNotFound, profileScopeOf } from "../identity/index.ts"
 import {
-  consentOfMessagesColumns, ledgerOfMessages, type LedgerPageRequest, ledgerPageOfMessages, type LedgerRow, type ProfileConsentRows,
+  consentOfMessagesColumns, ledgerOfMessages, type LedgerPageRequest, ledgerPageOfProfile, type LedgerRow, type ProfileConsentRows,
 } from "../warehouse/consent.ts"
 import { type ConsentState, stateFromRows } from "./ledger.ts"
 import { ConsentPoliciesRef, type ConsentPolicy, policyOf } from "./purposes.ts"
@@ -58,11 +58,14 @@ export const showConsent = Effect.fn("showConsent")(function* (tenant: string, r
  * a person with tens of thousands of ledger rows costs a page of them.
  */
 export const showConsentPage = Effect.fn("showConsentPage")(function* (tenant: string, ref: IdentifierRef, page: LedgerPageRequest) {
-  const scope = yield* profileScopeOf(tenant, ref)
-  const found = yield* ledgerPageOfMessages(scope.tenant, scope.profileId, scope.ids, Date.now(), scope.gone, page)
-  const policy = policyOf(yield* ConsentPoliciesRef, scope.tenant)
-  const restricted = yield* profileRestricted(scope.tenant, scope.profileId, found.restrictedById, found.subjectKeys)
-  return { view: viewOf(scope.tenant, scope.profileId, found.rows, restricted, policy, found.latest), total: found.total }
+  // The profile's messages are selected in the ledger's statement, not read here first (a profile can hold
+  // hundreds of thousands); a profile holding none is not found, as profileScopeOf has it.
+  const profileId = yield* profileIdOf(tenant, ref)
+  const found = yield* ledgerPageOfProfile(tenant, profileId, Date.now(), page)
+  if (found.messages === 0) return yield* Effect.fail(new ProfileNotFound({ tenant, identifier: profileId }))
+  const policy = policyOf(yield* ConsentPoliciesRef, tenant)
+  const restricted = yield* profileRestricted(tenant, profileId, found.restrictedById, found.subjectKeys)
+  return { view: viewOf(tenant, profileId, found.rows, restricted, policy, found.latest), total: found.total }
 })
 
 /** The messages a profile holds now (`ids`) and, from a read scope, those it held and another profile holds now (`gone`). */

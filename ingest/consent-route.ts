@@ -73,7 +73,7 @@ const pageOf = (view: ConsentView, total: number, limit: number): ConsentPage =>
 
 /**
  * A page of a person's consent history (newest first, after `page.after`) with the state per purpose and the history's
- * length: the engine pages the ledger (warehouse/consent.ts ledgerPageOfMessages), so a page and one row per purpose
+ * length: the engine pages the ledger (warehouse/consent.ts ledgerPageOfProfile), so a page and one row per purpose
  * are read. The route answers it, and `cdp consent show` prints it from a data dir no server holds.
  */
 export const readConsentPage = (tenant: string, ref: IdentifierRef, page: PageRequest) =>

@@ -3,6 +3,7 @@
 import { Effect } from "effect"
 import { currentProfileSql, mayHoldNowSql } from "./current-profile.ts"
 import { profileRestrictedSql, restrictedSubjectKeysSql } from "./dsr.ts"
+import { PROFILE_SCOPE_SQL } from "./profiles.ts"
 import { chDateTime } from "./sink.ts"
 import { type Row, Warehouse } from "./warehouse.ts"
 
@@ -240,44 +241,44 @@ export interface LedgerPage extends Omit<ProfileConsentRows, "rows"> {
 type LedgerTuple = [string, string, string, string, string, string, string, string]
 
 /**
- * ledgerOfMessages paged in the engine: the same rows (consent_current's reading: the latest version per replacing
- * key, kept when its profile now is `profileId`), of which only a page is read, newest first by (event time, recorded
- * at, message id, purpose, state) after the key `page.after`, with the count of them all and, per purpose, the row in
- * effect. A person's ledger can hold tens of thousands of rows; this reads a page and one row per purpose of them.
+ * ledgerOfMessages paged in the engine, of the messages profile `profileId` holds now, selected in the same statement
+ * (its read scope, warehouse/profiles.ts PROFILE_SCOPE_SQL: kept messages as ledgerOfMessages' `ids`, the others as
+ * `gone`) rather than passed in (a profile can hold hundreds of thousands). The same rows (consent_current's reading:
+ * the latest version per replacing key, kept when its profile now is `profileId`), of which only a page is read, newest
+ * first by (event time, recorded at, message id, purpose, state) after the key `page.after`, with the count of them
+ * all, per purpose the row in effect, and how many messages the profile holds (0: no such profile now).
  */
-export const ledgerPageOfMessages = Effect.fn("ledgerPageOfMessages")(function* (
-  tenant: string, profileId: string, messageIds: ReadonlyArray<string>, atMs: number, gone: ReadonlyArray<string> | undefined,
-  page: LedgerPageRequest,
+export const ledgerPageOfProfile = Effect.fn("ledgerPageOfProfile")(function* (
+  tenant: string, profileId: string, atMs: number, page: LedgerPageRequest,
 ) {
   const warehouse = yield* Warehouse
-  // The profile a kept row belongs to now: as consentOfMessagesColumns' decode (with `gone`) or currentRows (moves).
-  const now = gone !== undefined
-    ? "multiIf(message_id IN {ids:Array(String)}, {profile:String}, message_id IN {gone:Array(String)}, '', v.1)"
-    : "if(m.now = '', v.1, m.now)"
-  const moves = gone !== undefined ? "" :
-    " LEFT ANY JOIN (SELECT message_id, argMax(profile_id, version) AS now FROM event_profiles " +
-    `WHERE tenant = {tenant:String} AND ${OWNABLE_BY_MESSAGES} GROUP BY message_id) AS m USING (message_id)`
+  const ids = "(SELECT message_id FROM scope WHERE kept = 1)"
+  // The profile a kept row belongs to now: as consentOfMessagesColumns' decode with `gone`.
+  const now = `multiIf(message_id IN ${ids}, {profile:String}, message_id IN (SELECT message_id FROM scope WHERE kept != 1), '', v.1)`
+  const ownable = `(message_id IN ${ids} OR message_id IN ` +
+    "(SELECT message_id FROM consent_ledger WHERE tenant = {tenant:String} AND profile_id = {profile:String}))"
   const ms = (column: string) => `toUnixTimestamp64Milli(${column})`
   const tuple = `tuple(message_id, purpose, state, basis, source, proof, toString(${ms("timestamp")}), toString(${ms("recorded_at")}))`
   const key = `tuple({latest:Int64} - ${ms("timestamp")}, {latest:Int64} - ${ms("recorded_at")}, message_id, purpose, state)`
   const after = page.after === undefined ? "1"
     : `${key} > tuple({a0:Int64}, {a1:Int64}, {a2:String}, {a3:String}, {a4:String})`
   const sql =
-    "WITH cur AS (SELECT message_id, purpose, source, v.2 AS state, v.3 AS basis, v.4 AS proof, v.5 AS timestamp, rec AS recorded_at FROM " +
+    `WITH scope AS (${PROFILE_SCOPE_SQL}), ` +
+    "cur AS (SELECT message_id, purpose, source, v.2 AS state, v.3 AS basis, v.4 AS proof, v.5 AS timestamp, rec AS recorded_at FROM " +
     "(SELECT message_id, purpose, source, argMax(tuple(profile_id, state, basis, proof, timestamp), recorded_at) AS v, max(recorded_at) AS rec " +
-    `FROM consent_ledger WHERE tenant = {tenant:String} AND ${OWNABLE_BY_MESSAGES} GROUP BY message_id, purpose, source)${moves} ` +
+    `FROM consent_ledger WHERE tenant = {tenant:String} AND ${ownable} GROUP BY message_id, purpose, source) ` +
     `WHERE ${now} = {profile:String}) ` +
-    "SELECT (SELECT count() FROM cur) AS total, " +
+    "SELECT (SELECT count() FROM scope WHERE kept = 1) AS messages, (SELECT count() FROM cur) AS total, " +
     // The row in effect: the later event time, then a refusal, then the later recording (the first message id on a tie, as stateFromRows).
     `(SELECT groupArray(w) FROM (SELECT argMin(${tuple}, tuple(-${ms("timestamp")}, state != 'denied', -${ms("recorded_at")}, message_id, source)) AS w ` +
     "FROM cur GROUP BY purpose)) AS latest, " +
     `(SELECT groupArray(${tuple}) FROM (SELECT * FROM cur WHERE ${after} ORDER BY ${key} LIMIT {n:UInt32})) AS page, ` +
     `${profileRestrictedSql} AS consent_restricted, ${restrictedSubjectKeysSql} AS consent_keys`
-  const params: Record<string, unknown> = {
-    tenant, profile: profileId, ids: messageIds, gone: gone ?? [], at: iso(atMs), latest: page.latestMs, n: page.limit + 1,
-  }
+  const params: Record<string, unknown> = { tenant, profile: profileId, at: iso(atMs), latest: page.latestMs, n: page.limit + 1 }
   page.after?.forEach((value, i) => { params[`a${i}`] = value })
-  const [found] = yield* warehouse.query<{ total: string; latest: Array<LedgerTuple>; page: Array<LedgerTuple>; consent_restricted: unknown; consent_keys: Array<[string, string]> }>(sql, { params })
+  const [found] = yield* warehouse.query<{
+    messages: string; total: string; latest: Array<LedgerTuple>; page: Array<LedgerTuple>; consent_restricted: unknown; consent_keys: Array<[string, string]>
+  }>(sql, { params })
   const rowOf = ([messageId, purpose, state, basis, source, proof, at, recorded]: LedgerTuple): LedgerRow => ({
     tenant, messageId, profileId, purpose, state: state as LedgerRow["state"], basis, source, proof, device: "",
     atMs: Number(at), recordedAtMs: Number(recorded),
@@ -287,8 +288,8 @@ export const ledgerPageOfMessages = Effect.fn("ledgerPageOfMessages")(function* 
   const rows = (found?.page ?? []).map(rowOf).sort((a, b) =>
     b.atMs - a.atMs || b.recordedAtMs - a.recordedAtMs || text(a.messageId, b.messageId) || text(a.purpose, b.purpose) || text(a.state, b.state))
   return {
-    rows, total: Number(found?.total ?? 0), latest: (found?.latest ?? []).map(rowOf),
+    rows, total: Number(found?.total ?? 0), latest: (found?.latest ?? []).map(rowOf), messages: Number(found?.messages ?? 0),
     restrictedById: Number(found?.consent_restricted ?? 0) === 1,
     subjectKeys: (found?.consent_keys ?? []).map(([key, kind]) => ({ key, kind })),
-  } satisfies LedgerPage
+  } satisfies LedgerPage & { readonly messages: number }
 })

@@ -90,6 +90,13 @@ const READ_SCOPE_SQL = "SELECT owner AS profile_id, message_id, max(here) AS her
   "UNION ALL SELECT message_id FROM event_profiles WHERE tenant = {tenant:String} AND profile_id = owner)) " +
   "GROUP BY message_id HAVING here = 1 OR max(moved_to = owner) = 1"
 
+/**
+ * SQL of a profile's read scope as a table (profile_id, message_id, here, kept) for {tenant:String} and
+ * {profile:String}: a statement about the profile's messages selects them in the engine with it, instead of taking
+ * them as an array parameter (a profile can hold hundreds of thousands).
+ */
+export const PROFILE_SCOPE_SQL = `WITH {profile:String} AS owner ${READ_SCOPE_SQL}`
+
 // The owner of an identifier now (as warehouse/identity.ts nodeOwner reads it: the latest slice's latest version),
 // '' when nobody holds it; '' matches no profile's rows.
 const OWNER_SQL = "(SELECT argMax(profile_id, version) FROM identity_nodes WHERE tenant = {tenant:String} AND kind = {kind:String} " +

@@ -17,7 +17,7 @@ import { freshDir, removeDir } from "../support/pipeline.ts"
 let dir: string
 let data: string
 
-/** 200 preference updates of one person, a minute apart: 5 purposes each, so 1,000 ledger rows. */
+/** 200 preference updates of one person, a minute apart: 5 purposes each, so 1,000 ledger rows; and 3,000 other events. */
 beforeAll(() => {
   dir = freshDir()
   data = join(dir, "data")
@@ -27,6 +27,9 @@ beforeAll(() => {
       type: "track", event: "Segment Consent Preference Updated", userId: "ann", messageId: `c${i}`,
       timestamp: new Date(Date.UTC(2024, 0, 1) + (i + 1) * 60_000).toISOString(),
       context: { consent: { categoryPreferences: { Analytics: i % 2 === 0, Advertising: i % 3 === 0, Personalization: i % 5 === 0, CrmSync: true, SocialListening: i % 7 === 0 } } },
+    })),
+    ...Array.from({ length: 3000 }, (_, i) => ({
+      type: "track", event: "Viewed", userId: "ann", messageId: `v${i}`, timestamp: new Date(Date.UTC(2024, 1, 1) + i * 1000).toISOString(),
     }))]
   writeFileSync(file, lines.map((m) => JSON.stringify(m)).join("\n"))
   const r = runCdp(["ingest", "--source", "segment", file, "--data-dir", data])
@@ -62,6 +65,40 @@ describe("cdp consent show on a data dir", () => {
       // Each page read at most a few pages' worth of ledger text (5 entries, one per purpose, one more), not all 1,000.
       expect(ledgerReads.length).toBeGreaterThan(0)
       for (const bytes of ledgerReads) expect(bytes, `read ${bytes} bytes of ledger; the whole history is ${wholeBytes}`).toBeLessThan(wholeBytes / 5)
+    }).pipe(
+      Effect.provideService(ConsentPoliciesRef, DEFAULT_POLICIES),
+      Effect.provide(Layer.merge(warehouseLayer(backendConfig(data)), Keys.fromDataDir(data))),
+      Effect.scoped,
+      Effect.runPromise,
+    ), 120_000)
+
+  it("selects the person's messages in the engine: no statement reads them or takes them as a parameter", () =>
+    Effect.gen(function* () {
+      const warehouse = yield* Warehouse
+      // A spy warehouse: what each statement takes (its parameters) and gives back (rows).
+      const statements: Array<{ readonly sql: string; readonly params: number; readonly rows: number }> = []
+      const spy: WarehouseShape = {
+        ...warehouse,
+        query: <T,>(sql: string, options?: Parameters<WarehouseShape["query"]>[1]) => Effect.tap(warehouse.query<T>(sql, options), (rows) =>
+          Effect.sync(() => { statements.push({ sql: sql.slice(0, 80), params: JSON.stringify(options?.params ?? {}).length, rows: rows.length }) })),
+      }
+      const show = (ref: Parameters<typeof consentShowOnDataDir>[1]) => consentShowOnDataDir("default", ref, 5, undefined).pipe(Effect.provideService(Warehouse, spy))
+      for (const ref of [{ _tag: "identifier", kind: "email", value: "ann@x.example" } as const, { _tag: "identifier", kind: "user_id", value: "ann" } as const]) {
+        statements.length = 0
+        const first = yield* show(ref)
+        expect(first.history).toHaveLength(5)
+        expect(first.historyTotal).toBe(1000)
+        // 3,201 messages: their ids alone are over 15,000 bytes of JSON.
+        for (const s of statements) {
+          expect(s.params, `${s.sql}: ${s.params} bytes of parameters`).toBeLessThan(2000)
+          expect(s.rows, `${s.sql}: ${s.rows} rows`).toBeLessThan(100)
+        }
+      }
+      // Not found as before: a profile id with no messages, an identifier nobody holds.
+      const missing = (ref: Parameters<typeof consentShowOnDataDir>[1]) => Effect.map(Effect.flip(show(ref)), (e) => [e._tag, e.message])
+      expect(yield* missing({ _tag: "profile", profileId: "prof_nobody" })).toEqual(["ProfileNotFound", 'no profile of tenant "default" holds prof_nobody'])
+      expect(yield* missing({ _tag: "identifier", kind: "email", value: "nobody@x.example" }))
+        .toEqual(["ProfileNotFound", 'no profile of tenant "default" holds email:nobody@x.example'])
     }).pipe(
       Effect.provideService(ConsentPoliciesRef, DEFAULT_POLICIES),
       Effect.provide(Layer.merge(warehouseLayer(backendConfig(data)), Keys.fromDataDir(data))),
