@@ -73,6 +73,12 @@ export const embeddedConnection = (path: string): ChdbConnection => {
   return connection
 }
 
+/**
+ * Another connection to the same data directory, for reads: the engine runs one statement at a time per connection,
+ * so a statement here runs beside those of the warehouse's own connection instead of before or after them.
+ */
+export const sideConnection = (path: string): ChdbConnection => createChdbConnection({ path })
+
 const settingValue = (v: string | number) => (typeof v === "number" ? String(v) : `'${v.replace(/\\/g, "\\\\").replace(/'/g, "\\'")}'`)
 
 /**

@@ -54,8 +54,9 @@ export interface QueryOptions {
   readonly params?: Record<string, unknown>
   /**
    * The engine stops the query after this long (max_execution_time; WarehouseQueryError code 159). For what a user
-   * asks interactively (previews): the embedded engine runs one statement at a time, so an unbounded one holds every
-   * tenant's ingestion and reads. Background work runs unbounded.
+   * asks interactively (previews). The embedded engine runs one statement at a time per connection, so such a query
+   * runs on a connection of its own: it neither waits for the pipeline's statements nor holds every tenant's
+   * ingestion and reads while it runs. Background work runs unbounded, on the warehouse's connection.
    */
   readonly maxExecutionSeconds?: number
 }
@@ -272,13 +273,20 @@ const makeWarehouse = (opened: WarehouseShape["backend"], options?: WarehouseOpt
       query: <T>(sql: string, options?: QueryOptions) =>
         Effect.tryPromise({
           try: async () => {
-            const result = await client.query({
-              query: sql,
-              format: "JSONEachRow",
-              ...(options?.params === undefined ? {} : { query_params: options.params }),
-              ...(options?.maxExecutionSeconds === undefined ? {} : { clickhouse_settings: { max_execution_time: options.maxExecutionSeconds } }),
-            })
-            return await rowsInSlices<T>(result.stream())
+            const side = options?.maxExecutionSeconds !== undefined && backend.kind === "embedded"
+              ? createClient({ connection: (await import("./chdb-connection.ts")).sideConnection(backend.location) as never, clickhouse_settings: CLIENT_SETTINGS })
+              : undefined
+            try {
+              const result = await (side ?? client).query({
+                query: sql,
+                format: "JSONEachRow",
+                ...(options?.params === undefined ? {} : { query_params: options.params }),
+                ...(options?.maxExecutionSeconds === undefined ? {} : { clickhouse_settings: { max_execution_time: options.maxExecutionSeconds } }),
+              })
+              return await rowsInSlices<T>(result.stream())
+            } finally {
+              await side?.close()
+            }
           },
           catch: classify,
         }).pipe(resilient),
