@@ -230,7 +230,7 @@ export const SETTINGS = {
   maxComputedTraits,
   maxTokens: setting("CDP_MAX_TOKENS", "a whole number of active API tokens a tenant may hold, at least 1", (v) => Config.Int(v).pipe(checked(positiveInt), Config.withDefault(DEFAULT_MAX_TOKENS))),
   ...QUERY_LIMITS,
-  stdinMaxBytes: setting("CDP_STDIN_MAX_BYTES", "a whole number of bytes cdp ingest may save of stdin (-), at least 1", (v) => Config.Int(v).pipe(checked(positiveInt), Config.withDefault(DEFAULT_STDIN_MAX_BYTES))),
+  stdinMaxBytes: setting("CDP_STDIN_MAX_BYTES", "a whole number of bytes cdp ingest may save of stdin (-) or a named pipe, at least 1", (v) => Config.Int(v).pipe(checked(positiveInt), Config.withDefault(DEFAULT_STDIN_MAX_BYTES))),
   maxAudiences: setting("CDP_MAX_AUDIENCES", "a whole number of audiences a tenant may have, at least 1", (v) => Config.Int(v).pipe(checked(positiveInt), Config.withDefault(DEFAULT_MAX_AUDIENCES))),
   phoneRegions: setting("CDP_PHONE_REGIONS", "comma-separated two-letter country codes tried in order for national phone numbers, e.g. US,GB", (v) => Config.String(v).pipe(checked(countryList), Config.withDefault(["US"]))),
   consent: setting("CDP_CONSENT", 'a JSON object of consent policies, "*" for every tenant, e.g. {"*":{"purposes":{"Analytics":{"onDenied":"drop"}}}}', (v) => Config.String(v).pipe(checked((s: string) => parseConsentPolicies(parseJsonObject("the value")(s))), Config.withDefault(DEFAULT_POLICIES))),

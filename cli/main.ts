@@ -13,7 +13,7 @@ import {
 } from "../ingest/writekeys.ts"
 import { TENANT_NAME, TENANT_NAME_RULE } from "../warehouse/tenant.ts"
 import { MAX_QUERY_BYTES } from "../warehouse/readonly.ts"
-import { readableFile, readStdinStatement } from "./stdin.ts"
+import { isNamedPipe, isStdinPath, readableFile, readStdinStatement } from "./stdin.ts"
 import { type DataDirLocked, type QueryScope, Warehouse } from "../warehouse/warehouse.ts"
 import type { ReplaySummary } from "../ingest/replay.ts"
 import type { RescoreSummary } from "../sentiment/index.ts"
@@ -317,11 +317,13 @@ Examples:
       }
       if (summary.rejected > 0) process.stdout.write(`  see why: ${seeWhy}\n`)
     })
-    // Stdin ("-") is saved to a file before the warehouse opens: the embedded engine sets stdin aside (warehouse/stdin.ts).
-    // The settings are read first too: a wrong one refuses the command before the data dir is made.
+    // Stdin ("-") and a named pipe are saved to a file before the warehouse opens: the embedded engine sets stdin aside
+    // (warehouse/stdin.ts). The settings are read first too: a wrong one refuses the command before the data dir is made.
+    // What a pipe sent is gone once read: the rest lands when the writer sends it all again, not by the same command.
+    const again = isStdinPath(file) || isNamedPipe(file) ? "sending the same input again" : "the same command again"
     runCommand(Effect.scoped(Effect.flatMap(Effect.all([readableFile(file), sourceOptionsOf]), ([path, sourceOptions]) =>
       main(path, sourceOptions).pipe(Effect.provide(pipelineLayer(config))))).pipe(Effect.provide(commandLogger)), {
-      whenStopped: `${file} was read to its end: what landed stays, and the same command again lands the rest (a message lands once)`,
+      whenStopped: `${file} was read to its end: what landed stays, and ${again} lands the rest (a message lands once)`,
     })
   })
 
