@@ -61,9 +61,12 @@ export class NothingLanded extends Data.TaggedError("NothingLanded")<{
   readonly kept?: string
 }> {
   override get message() {
+    const one = this.rejected === 1
     return this.dryRun
-      ? `${this.path}: nothing would land: all ${this.rejected} items would be rejected (the lines above say why)`
-      : `${this.path}: nothing landed: all ${this.rejected} items were rejected${this.kept === undefined ? "" : ` ${this.kept}`}`
+      ? `${this.path}: nothing would land: ${one ? "its one item would" : `all ${this.rejected} items would`} be rejected ` +
+        `(the ${one ? "line above says" : "lines above say"} why)`
+      : `${this.path}: nothing landed: ${one ? "its one item was" : `all ${this.rejected} items were`} rejected` +
+        (this.kept === undefined ? "" : ` ${this.kept}`)
   }
 }
 

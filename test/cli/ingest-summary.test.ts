@@ -62,6 +62,16 @@ describe("cdp ingest's summary", () => {
     expect(again.stdout).toContain("1 accepted (0 landed, 1 duplicates), 1 rejected")
   })
 
+  // Seen: "nothing landed: all 1 items were rejected".
+  it("a file of one item, rejected, says its one item was rejected, not all 1 items (with --dry-run too)", () => {
+    const one = join(dir, "one.ndjson")
+    writeFileSync(one, JSON.stringify({ type: "track", event: "A", messageId: "b1" }) + "\n")
+    const r = runCdp(["ingest", "--source", "segment", one, "--data-dir", join(dir, "data")])
+    expectOneLineError(r, `${one}: nothing landed: its one item was rejected (kept in dead_letters`)
+    const dry = runCdp(["ingest", "--source", "segment", one, "--dry-run"])
+    expectOneLineError(dry, `${one}: nothing would land: its one item would be rejected (the line above says why)`)
+  })
+
   it("an empty file, or one of blank lines, is one line saying so, exit 1 (with --dry-run too)", () => {
     const empty = join(dir, "empty.ndjson")
     writeFileSync(empty, "")
