@@ -220,7 +220,7 @@ export const storedEventsOfProfiles = Effect.fn("storedEventsOfProfiles")(functi
     .map((r) => ({ messageId: r.message_id, profileId: r.profile_id, channel: r.channel, type: r.type, atMs: Number(r.ms) }))
 })
 
-/** A page of a profile's history: at most `limit` entries after `after` (its key, newest first: see ledgerPageOfMessages). */
+/** A page of a profile's history: at most `limit` entries after `after` (its key, newest first: see ledgerPageOfProfile). */
 export interface LedgerPageRequest {
   readonly limit: number
   /** [latestMs - event ms, latestMs - recorded ms, message id, purpose, state] of the previous page's last entry. */
