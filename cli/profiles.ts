@@ -3,7 +3,7 @@
 // `cdp traits preview`: a computed trait's values before it is saved, on the data dir or through `cdp serve` too.
 import { Data, Effect } from "effect"
 import {
-  type IdentifierRef, type IdentityConfig, parseDefinition, type Preview, previewComputedTrait, profileTimeline, readIdentifier, readTimelineQuery,
+  BadTimelineQuery, type IdentifierRef, type IdentityConfig, parseDefinition, type Preview, previewComputedTrait, profileTimeline, readIdentifier, readTimelineQuery,
   type TimelinePage, type TimelineParams,
 } from "../identity/index.ts"
 import { PROFILES_PATH } from "../ingest/profile-route.ts"
@@ -52,8 +52,11 @@ export const profileEvents = (options: {
   readonly config: IdentityConfig
 }) =>
   Effect.gen(function* () {
-    // Checked before the data dir is opened: wrong input touches nothing.
-    const q = yield* readTimelineQuery(options.params)
+    // Checked before the data dir is opened: wrong input touches nothing. The check is the HTTP route's, which names its
+    // query parameters (limit); here they are flags (--limit).
+    const q = yield* readTimelineQuery(options.params).pipe(
+      Effect.mapError((e) => new BadTimelineQuery({ field: `--${e.field}`, reason: e.reason })),
+    )
     const ref = yield* readIdentifier(options.identifier, options.tenant, options.config)
     const page = yield* profileTimeline(options.tenant, ref, q).pipe(
       Effect.scoped,
