@@ -900,7 +900,10 @@ Examples:
   $ npx cdp demo
   $ npx cdp query "SELECT event, count() FROM events WHERE type = 'track' GROUP BY event" --data-dir .cdp-demo`)
   .action((opts: { dataDir: string }) => {
-    runCommand(runDemo(opts.dataDir).pipe(Effect.provide(commandLogger)))
+    runCommand(runDemo(opts.dataDir).pipe(Effect.provide(commandLogger)), {
+      whenStopped: `the demo finished: what landed before the interrupt stays in ${opts.dataDir}; ` +
+        `cdp demo --data-dir ${opts.dataDir} starts over (it wipes the dir it made)`,
+    })
   })
 
 /** `cdp ingest --dry-run`: parses and validates with the same source, lands nothing, needs no data dir. */

@@ -70,3 +70,17 @@ describe("a signal in the middle of cdp ingest", () => {
     expect(stopped.stderr.trim()).toMatch(/^cdp: stopped by SIGTERM before [^\n]*$/)
   }, 120_000)
 })
+
+describe("a signal in the middle of cdp demo", () => {
+  // Seen: "cdp: stopped by SIGINT before it finished (what it did until then stays)", which says neither what was kept
+  // nor where.
+  it("says plainly that what landed before it stays in the data dir, and that cdp demo again starts over", async () => {
+    const data = join(dir, "demo")
+    const stopped = await interrupted(["demo", "--data-dir", data], data, "SIGINT", 300)
+    expect(stopped.status).toBe(130)
+    const lines = stopped.stderr.trim().split("\n")
+    expect(lines).toHaveLength(1)
+    expect(lines[0]).toBe(`cdp: stopped by SIGINT before the demo finished: what landed before the interrupt stays in ${data}; cdp demo --data-dir ${data} starts over (it wipes the dir it made)`)
+    expect(existsSync(data)).toBe(true)
+  }, 120_000)
+})
