@@ -14,7 +14,7 @@ import { AUDIENCE_PREVIEW_SECONDS } from "../warehouse/audiences.ts"
 import { keyedLocks } from "../warehouse/turns.ts"
 import { Warehouse, type WarehouseQueryError, type WarehouseShape } from "../warehouse/warehouse.ts"
 import { pageOf, readPage, refuseUnknownParameter } from "./pages.ts"
-import { type QueryReply, receiveAdminBody, refuse, refuseBadParameter, refuseRepeated, refuseTooSlow, warehouseUnavailable } from "./query-route.ts"
+import { type QueryReply, receiveAdminBody, refuse, refuseBadParameter, refuseBusy, refuseRepeated, refuseTooSlow, warehouseUnavailable } from "./query-route.ts"
 import { DEFAULT_TENANT } from "./writekeys.ts"
 
 export const AUDIENCES_PATH = "/v1/audiences"
@@ -137,6 +137,8 @@ export const audienceRoute = (options: AudienceRouteOptions) => (req: IncomingMe
             }
             case "WarehouseUnavailable":
               return Effect.succeed(warehouseUnavailable(tagged.message))
+            case "QueryBusy":
+              return Effect.succeed(refuseBusy(e)!)
             case "WarehouseQueryError":
               if (refuseBadParameter(e) !== undefined) return Effect.succeed(refuseBadParameter(e)!)
               if (refuseTooSlow(e, TOO_SLOW) !== undefined) return Effect.succeed(refuseTooSlow(e, TOO_SLOW)!)

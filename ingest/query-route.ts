@@ -50,6 +50,16 @@ export const refuseTooSlow = (e: unknown, what: { readonly rule: string; readonl
 }
 
 /**
+ * The 429 for a preview refused its turn (QueryBusy of warehouse interactiveTurn: the tenant's preview, or the
+ * process's, already running), or undefined for any other failure.
+ */
+export const refuseBusy = (e: unknown): QueryReply | undefined => {
+  const tagged = e as { readonly _tag?: string; readonly message?: string }
+  if (tagged._tag !== "QueryBusy") return undefined
+  return refuse(429, "preview_busy", tagged.message ?? "previews are already running; retry when one finishes", undefined, { "retry-after": "5" })
+}
+
+/**
  * A failure no case of the route covers: warehouseUnavailable while the warehouse cannot be reached, 400 for a value
  * the warehouse could not bind (refuseBadParameter), else 500 `rule`.
  */

@@ -10,7 +10,7 @@ import { TRAITS_PREVIEW_SECONDS } from "../warehouse/computed-traits.ts"
 import { Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
 import type { Principal } from "./auth.ts"
 import { MASK, MASKED_KINDS, maskValues, namedForIdentifier } from "./mask.ts"
-import { adminBodyOf, isReply, type QueryReply, receiveAdminBody, refuse, refuseFailure, refuseRepeated, refuseTooSlow } from "./query-route.ts"
+import { adminBodyOf, isReply, type QueryReply, receiveAdminBody, refuse, refuseBusy, refuseFailure, refuseRepeated, refuseTooSlow } from "./query-route.ts"
 import { compiledOnFirstUse, traitsPreviewBodySchema } from "./schemas.ts"
 import { DEFAULT_TENANT } from "./writekeys.ts"
 
@@ -51,7 +51,7 @@ const maskPreview = (p: Preview): MaskedPreview => {
 /** A preview past its time (TRAITS_PREVIEW_SECONDS) is the definition's to narrow; any other failure as every route's. */
 const failed = (seconds: number) => (e: unknown): Effect.Effect<QueryReply> =>
   Effect.succeed(refuseTooSlow(e, { rule: "preview_too_slow", seconds, narrow: "the definition's events, channels or windowDays", field: "/definition" })
-    ?? refuseFailure(e, "preview_failed"))
+    ?? refuseBusy(e) ?? refuseFailure(e, "preview_failed"))
 
 export const traitsRoute = (options: {
   readonly warehouse: WarehouseShape

@@ -57,12 +57,16 @@ export class QueryLimitExceeded extends Data.TaggedError("QueryLimitExceeded")<{
   readonly message: string
 }> {}
 
-/** Too many analyst queries are running, in all or of this scope (`scope`: "tenant acme"): retry later. */
-export class QueryBusy extends Data.TaggedError("QueryBusy")<{ readonly limit: number; readonly scope?: string }> {
+/**
+ * Too many analyst queries (or, `what: "preview"`, bounded interactive queries: QueryOptions.maxExecutionSeconds) are
+ * running, in all or of this scope (`scope`: "tenant acme"): retry later.
+ */
+export class QueryBusy extends Data.TaggedError("QueryBusy")<{ readonly limit: number; readonly scope?: string; readonly what?: "preview" }> {
   override get message() {
+    const [one, many] = this.what === "preview" ? ["preview", "previews"] : ["analyst query", "analyst queries"]
     return this.scope === undefined
-      ? `${this.limit} analyst queries are already running (the limit); retry when one finishes`
-      : `${this.scope} already has ${this.limit} analyst ${this.limit === 1 ? "query" : "queries"} running (the limit per tenant); retry when it finishes`
+      ? `${this.limit} ${many} are already running (the limit); retry when one finishes`
+      : `${this.scope} already has ${this.limit} ${this.limit === 1 ? one : many} running (the limit per tenant); retry when it finishes`
   }
 }
 

@@ -9,7 +9,7 @@ import type { Bound, EventCondition, LeafNode, Node, Op, RelationshipCondition, 
 import { allowedSql, type ConsentFilter, renamedFilter } from "./consent-filter.ts"
 import { currentProfileSql, mayHoldNowSql } from "./current-profile.ts"
 import { chDateTime } from "./sink.ts"
-import { type Row, Warehouse } from "./warehouse.ts"
+import { interactiveTurn, type Row, Warehouse } from "./warehouse.ts"
 
 /** The consent filters an audience embeds (consent/'s consentingProfilesSql). */
 export type { ConsentFilter }
@@ -279,7 +279,8 @@ export const AUDIENCE_PREVIEW_SECONDS = 30
 export const runAudienceQuery = Effect.fn("runAudienceQuery")(function* (input: AudienceSqlInput, mode: Mode, previewSeconds = AUDIENCE_PREVIEW_SECONDS) {
   const warehouse = yield* Warehouse
   const q = audienceSql(input, mode)
-  return yield* warehouse.query<AudienceRow>(q.sql, { params: q.params, ...(mode.kind === "members" ? {} : { maxExecutionSeconds: previewSeconds }) })
+  if (mode.kind === "members") return yield* warehouse.query<AudienceRow>(q.sql, { params: q.params })
+  return yield* interactiveTurn(input.tenant)(warehouse.query<AudienceRow>(q.sql, { params: q.params, maxExecutionSeconds: previewSeconds }))
 })
 
 // ---- audience_versions

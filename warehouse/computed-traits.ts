@@ -4,7 +4,7 @@
 import { Effect } from "effect"
 import { type ProfileScope, scopeCondition } from "./identity.ts"
 import type { ReadScope } from "./profiles.ts"
-import { Warehouse, type WarehouseShape } from "./warehouse.ts"
+import { interactiveTurn, Warehouse, type WarehouseShape } from "./warehouse.ts"
 import { onWarehouseWrite } from "./writes.ts"
 
 /** A definition as stored (identity/computed-traits.ts validates and hashes it). */
@@ -236,7 +236,7 @@ export const previewAggregates = Effect.fn("previewAggregates")(function* (
     ? "(SELECT e.profile_id AS profile_id, s.* EXCEPT profile_id FROM sentiment AS s INNER JOIN " +
       "(SELECT message_id, profile_id FROM events WHERE tenant = {tenant:String}) AS e ON e.message_id = s.message_id WHERE s.tenant = {tenant:String})"
     : "(SELECT profile_id, message_id, timestamp, event, channel, properties FROM events WHERE tenant = {tenant:String})"
-  return yield* warehouse.query<Omit<Aggregates, "name"> & { profile_id: string }>(
+  return yield* interactiveTurn(tenant)(warehouse.query<Omit<Aggregates, "name"> & { profile_id: string }>(
     `SELECT * FROM (${(d.kind === "latest_sentiment" ? exactSentimentSql : exactSql)(from)}) ORDER BY cityHash64(profile_id)`,
-    { params: { tenant, ...definitionParams(d) }, maxExecutionSeconds: seconds })
+    { params: { tenant, ...definitionParams(d) }, maxExecutionSeconds: seconds }))
 })

@@ -11,7 +11,7 @@ import {
   QueryLimitExceeded, type QueryScope, scopeViolation, sqlHash, StatementRefused,
 } from "./analyst.ts"
 import { readOnlyViolation } from "./readonly.ts"
-import { nextTurn } from "./turns.ts"
+import { nextTurn, TurnsPerKey } from "./turns.ts"
 import { warehouseWrote } from "./writes.ts"
 import {
   type ClickHouseServerSettings, DEFAULT_SERVER_RETRY, openServer, retryOnConnectionLoss, serverLocation,
@@ -56,10 +56,42 @@ export interface QueryOptions {
    * The engine stops the query after this long (max_execution_time; WarehouseQueryError code 159). For what a user
    * asks interactively (previews). The embedded engine runs one statement at a time per connection, so such a query
    * runs on a connection of its own: it neither waits for the pipeline's statements nor holds every tenant's
-   * ingestion and reads while it runs. Background work runs unbounded, on the warehouse's connection.
+   * ingestion and reads while it runs (a caller runs it in its tenant's interactiveTurn). Background work runs
+   * unbounded, on the warehouse's connection.
    */
   readonly maxExecutionSeconds?: number
 }
+
+/**
+ * Bounded interactive queries (QueryOptions.maxExecutionSeconds) running at once in this process, in all and of one
+ * tenant. chDB runs every statement on libuv's thread pool (4 threads unless UV_THREADPOOL_SIZE says more), which
+ * file reads and writes share: 20 audience previews of one tenant at once held every other tenant's landing and
+ * reads for 21 s. With the analyst queries' 2 (analyst.ts), at most 4 long statements, one tenant at most one of each.
+ */
+export const INTERACTIVE_SLOTS = 2
+export const INTERACTIVE_PER_TENANT = 1
+
+const interactive = new TurnsPerKey()
+const EVERY_TENANT = "\u0000all"
+
+/**
+ * Runs `effect` (a bounded interactive query of `tenant`) when the tenant holds fewer than INTERACTIVE_PER_TENANT
+ * and the process fewer than INTERACTIVE_SLOTS; else fails QueryBusy at once (what: "preview"; 429 at the edge).
+ */
+export const interactiveTurn = (tenant: string) => <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | QueryBusy, R> =>
+  Effect.suspend((): Effect.Effect<A, E | QueryBusy, R> => {
+    if (!interactive.take(tenant, INTERACTIVE_PER_TENANT)) {
+      return Effect.fail(new QueryBusy({ limit: INTERACTIVE_PER_TENANT, scope: `tenant ${tenant}`, what: "preview" }))
+    }
+    if (!interactive.take(EVERY_TENANT, INTERACTIVE_SLOTS)) {
+      interactive.release(tenant)
+      return Effect.fail(new QueryBusy({ limit: INTERACTIVE_SLOTS, what: "preview" }))
+    }
+    return effect.pipe(Effect.ensuring(Effect.sync(() => {
+      interactive.release(EVERY_TENANT)
+      interactive.release(tenant)
+    })))
+  })
 
 export interface WarehouseOptions {
   /** Limits of analysts' queries (analystQuery); each defaults to DEFAULT_ANALYST_LIMITS. */

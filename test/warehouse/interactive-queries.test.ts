@@ -6,7 +6,7 @@
 // /v1/profiles/{id}, audience preview and GET /v1/dead-letters take 35.3-35.6 s.
 import { Effect, Fiber } from "effect"
 import { afterEach, beforeEach, expect, it } from "vitest"
-import { Warehouse } from "../../warehouse/warehouse.ts"
+import { interactiveTurn, Warehouse } from "../../warehouse/warehouse.ts"
 import { freshDir, removeDir, withEmbeddedWarehouse } from "../support/pipeline.ts"
 
 let dir: string
@@ -45,4 +45,26 @@ it("a bounded interactive query sees what was written before it and binds its pa
     expect(rows).toEqual([{ n: "8", s: "y" }])
     const bad = yield* Effect.result(w.query("SELECT {n:UInt8} AS n", { params: { n: "not a number" }, maxExecutionSeconds: 5 }))
     expect(bad._tag === "Failure" ? (bad.failure as { _tag: string; parameter?: string }).parameter : undefined).toBe("n")
+  })), 60_000)
+
+it("bounded interactive queries take turns: one of a tenant at once and two in all, another refused QueryBusy at once", () =>
+  withEmbeddedWarehouse(dir, Effect.gen(function* () {
+    const w = yield* Warehouse
+    const slow = (tenant: string) => Effect.result(interactiveTurn(tenant)(w.query(SLOW, { maxExecutionSeconds: 3 })))
+    const first = yield* Effect.forkChild(slow("acme"))
+    yield* Effect.sleep("200 millis")
+    const again = yield* Effect.result(interactiveTurn("acme")(w.query("SELECT 1 AS n", { maxExecutionSeconds: 3 })))
+    expect(again._tag === "Failure" ? again.failure : undefined).toMatchObject({
+      _tag: "QueryBusy", message: "tenant acme already has 1 preview running (the limit per tenant); retry when it finishes",
+    })
+    const other = yield* Effect.forkChild(slow("globex"))
+    yield* Effect.sleep("200 millis")
+    const third = yield* Effect.result(interactiveTurn("initech")(w.query("SELECT 1 AS n", { maxExecutionSeconds: 3 })))
+    expect(third._tag === "Failure" ? third.failure : undefined).toMatchObject({
+      _tag: "QueryBusy", message: "2 previews are already running (the limit); retry when one finishes",
+    })
+    yield* Fiber.join(first)
+    yield* Fiber.join(other)
+    // Turns are given back when a query ends, stopped at its limit or not.
+    expect(yield* interactiveTurn("acme")(w.query<{ n: number }>("SELECT 1 AS n", { maxExecutionSeconds: 3 }))).toEqual([{ n: 1 }])
   })), 60_000)
