@@ -8,6 +8,9 @@ if (major < 22) {
   )
   process.exit(1)
 }
+// Ctrl-C before the modules are loaded (about half a second) says so in one line, as one later does.
+const { stopEarlyOnSignals } = await import("../cli/early-stop.ts")
+stopEarlyOnSignals()
 process.env.DOTENV_CONFIG_QUIET ??= "true"
 // The data dir holds personal data and secrets: whatever cdp creates (dirs, warehouse files, archive, reports) is
 // readable by its owner only (0700 / 0600).

@@ -4,6 +4,7 @@ import { constants } from "node:os"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Cause, Effect, Exit } from "effect"
 import { terminalSafe } from "./format.ts"
+import { handOverSignals } from "./early-stop.ts"
 
 export const userMessage = (error: unknown): string => {
   if (error instanceof Error) return error.message
@@ -30,7 +31,7 @@ export const runCommand = <A, E>(program: Effect.Effect<A, E>, options: RunOptio
   let signal: (typeof STOP_SIGNALS)[number] | undefined
   const noted = STOP_SIGNALS.map((name) => [name, () => { signal ??= name }] as const)
   if (options.untilSignal !== true) for (const [name, note] of noted) process.on(name, note)
-  return NodeRuntime.runMain(
+  NodeRuntime.runMain(
     program.pipe(
       Effect.tapCause((cause) =>
         Effect.sync(() => {
@@ -57,4 +58,6 @@ export const runCommand = <A, E>(program: Effect.Effect<A, E>, options: RunOptio
       },
     },
   )
+  // Only now, with the command's listeners (and the runtime's) in place: see cli/early-stop.ts.
+  handOverSignals()
 }
