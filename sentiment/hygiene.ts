@@ -36,6 +36,34 @@ const SALUTATION_LINE = /^(?:dear|hi|hello|hey|greetings|good (?:morning|afterno
 const DEAR_INLINE = /^\s*dear(?:[ \t]+[^\s,:;!.?]+){1,6}[ \t]*,/i
 
 /**
+ * Words and phrases that only acknowledge, thank or take leave ("Ok.", "Fine, thanks.", "Yes I see", "Bye"): in a
+ * conversation's turns they keep the exchange going or close it, as a sign-off closes a mail, and say nothing of what
+ * the turns around them are about ("ok" and "yes" are rated warm). Longest first.
+ */
+const ACKNOWLEDGEMENTS: ReadonlyArray<ReadonlyArray<string>> = [
+  ["i", "hope", "so"], ["thank", "you"], ["all", "right"], ["got", "it"], ["i", "see"], ["i", "guess"], ["i", "suppose"], ["will", "do"],
+  ["no", "problem"], ["ok"], ["okay"], ["k"], ["kk"], ["fine"], ["alright"], ["sure"], ["right"], ["yes"], ["yeah"], ["yep"], ["yup"], ["no"],
+  ["nope"], ["thanks"], ["thx"], ["ty"], ["cheers"], ["bye"], ["goodbye"], ["noted"], ["understood"], ["np"], ["then"], ["well"], ["so"],
+  ["oh"], ["ah"], ["hmm"],
+].sort((a, b) => b.length - a.length)
+/** A line of words and plain punctuation only, short enough to be a turn of acknowledgement (an emoji or a number says more). */
+const ACKNOWLEDGEMENT_SHAPE = /^[\p{L}\s'’.,!?…-]{1,60}$/u
+
+/** Whether the line is only acknowledgement words ("Fine. Thanks I guess.", "ok ok", "No, that's all" is not). */
+const acknowledgesOnly = (line: string): boolean => {
+  const trimmed = line.trim()
+  if (!ACKNOWLEDGEMENT_SHAPE.test(trimmed)) return false
+  const words = trimmed.toLowerCase().split(/[^\p{L}'’]+/u).filter((w) => w !== "")
+  let i = 0
+  while (i < words.length) {
+    const phrase = ACKNOWLEDGEMENTS.find((p) => p.every((w, k) => words[i + k] === w))
+    if (phrase === undefined) return false
+    i += phrase.length
+  }
+  return words.length > 0
+}
+
+/**
  * One case-insensitive expression for the brand's names, handles and hashtags. "Harbor Lane" also matches
  * "HarborLane", "@harborlane", "#HarborLane" and "Harbor Lane's".
  */
@@ -80,7 +108,10 @@ const stripReplyAndSignature = (text: string): string => {
     if (STARTS_QUOTED.test(line) || MOBILE_FOOTER.test(line)) continue
     if (kept.length > 0 || line !== "") kept.push(line)
   }
-  return kept.join("\n")
+  // Turns that only acknowledge or thank ("Ok. I hope so." closing a chat about a late parcel) do not count, as long as
+  // a line that says something is left.
+  const saying = kept.filter((line) => line.trim() !== "" && !acknowledgesOnly(line))
+  return saying.length > 0 && saying.length < kept.filter((line) => line.trim() !== "").length ? saying.join("\n") : kept.join("\n")
 }
 
 /**

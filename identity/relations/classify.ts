@@ -5,7 +5,7 @@
 // that added most to it, with their values (README "Relational intelligence").
 import { boostedScores, contributions } from "./boost.ts"
 import type { RelationsConfig } from "./config.ts"
-import { CHURN_FEATURES, daysSinceLastCame, type Feature, overdue, QUIET_DAYS, TYPE_FEATURES, typeScores } from "./features.ts"
+import { CHURN_FEATURES, type ChurnFeature, daysSinceLastCame, type Feature, overdue, QUIET_DAYS, TYPE_FEATURES, typeScores } from "./features.ts"
 import type { Signals } from "./signals.ts"
 import { CHURN_MODEL, TYPE_MODEL } from "./weights.ts"
 
@@ -109,9 +109,8 @@ const typeOf = (s: Signals, config: RelationsConfig): { type: RelationshipType; 
 
 const clamp = (x: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, x))
 
-/** The churn model's terms: each feature (CHURN_MODEL's trees are over them, in this order). */
-export const CHURN_TERMS: ReadonlyArray<{ readonly name: string; readonly value: (s: Signals) => number }> =
-  CHURN_FEATURES.map((f) => ({ name: f.name, value: f.value }))
+/** The churn model's terms: each feature (CHURN_MODEL's trees are over them, in this order), of the signals now and when last seen. */
+export const CHURN_TERMS: ReadonlyArray<ChurnFeature> = CHURN_FEATURES
 
 const churnOf = (x: ReadonlyArray<number>) => 1 / (1 + Math.exp(-boostedScores(CHURN_MODEL, x)[0]!))
 
@@ -133,9 +132,14 @@ const healthOf = (s: Signals) => {
   return Math.round(clamp(recency + frequency + commerce + breadth + mail + voice - 6 * s.openComplaints, 0, 100))
 }
 
-export const classify = (s: Signals, config: RelationsConfig): Relationship => {
+/**
+ * The relationship from the signals now; `seen` are the signals as of the day the person was last active
+ * (signalsWhenLastSeen: the same when they were active on the day scored), which the churn risk reads all but its
+ * recency from, so a silence only ever raises it.
+ */
+export const classify = (s: Signals, config: RelationsConfig, seen: Signals = s): Relationship => {
   const { type, why } = typeOf(s, config)
-  const churnValues = CHURN_TERMS.map((t) => t.value(s))
+  const churnValues = CHURN_TERMS.map((t) => t.value(s, seen))
   const churnRisk = Math.round(churnOf(churnValues) * 1000) / 1000
   const healthScore = healthOf(s)
   const d = describe(s, config)

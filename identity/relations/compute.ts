@@ -7,7 +7,7 @@ import {
 import { classify, RELATIONSHIP_TYPES, type RelationshipType } from "./classify.ts"
 import { inSlices, pauseAt, type Steps } from "../slices.ts"
 import type { RelationsConfig } from "./config.ts"
-import { signalsOf } from "./signals.ts"
+import { signalsOf, signalsWhenLastSeen } from "./signals.ts"
 
 export class NoRelationsYet extends Data.TaggedError("NoRelationsYet")<{ readonly tenant: string }> {
   override get message() {
@@ -38,7 +38,7 @@ const round = (x: number | null, digits = 3) => (x === null ? null : Math.round(
 /** One profile's scores as of a date, from its history. */
 export const scoreProfile = (history: ProfileHistory, asOf: string, config: RelationsConfig): StoredScore => {
   const signals = signalsOf(history, asOf, config)
-  const r = classify(signals, config)
+  const r = classify(signals, config, signalsWhenLastSeen(history, asOf, config, signals))
   return {
     profileId: history.profileId,
     relationshipType: r.type,

@@ -145,42 +145,58 @@ const LIKENESS_TYPES = ["advocate", "loyal_quiet", "love_hate", "at_risk", "detr
 /** How much the person looks like a type that drifts away (at_risk, detractor, distant), 0-1. */
 const leaving = (s: Signals, model: BoostedModel) => likeness(s, "at_risk", model) + likeness(s, "detractor", model) + likeness(s, "distant", model)
 
+/** A churn signal, read from the signals now and from those of the day the person was last active (signalsWhenLastSeen). */
+export interface ChurnFeature {
+  readonly name: string
+  readonly value: (now: Signals, seen: Signals) => number
+}
+
+/** A churn signal of what the person was like when last seen: a silence does not move it. */
+const whenSeen = (f: Feature): ChurnFeature => ({ name: f.name, value: (_now, seen) => f.value(seen) })
+
 /**
  * What the churn risk is read from: recency, frequency and spread of visits, mail, praise and complaints, and how
  * much the person looks like each relationship type (a relationship read from the data is what tells someone drifting
  * away from someone who was never close). `model` is the type model those likenesses come from.
+ *
+ * Only the first seven read the signals now: how long the person has been away, against their own rhythm and their
+ * longest earlier gap, and their visits in the recent window. Each only grows (or, for visits, only falls) while they
+ * stay away, and the trees are monotone in each (train.ts CHURN_DIRECTIONS); every other signal is read as of the
+ * day they were last active, which a silence does not change. So the risk never falls while a person stays away.
  */
-export const churnFeatures = (model: BoostedModel = TYPE_MODEL): ReadonlyArray<Feature> => [
+export const churnFeatures = (model: BoostedModel = TYPE_MODEL): ReadonlyArray<ChurnFeature> => [
   { name: "days since the last visit (log)", value: (s) => Math.log1p(s.daysSinceLastVisit ?? 90) },
   { name: "days since any activity (log)", value: (s) => Math.log1p(s.daysSinceLastActive ?? 90) },
-  { name: "overdue against their rhythm", value: overdue },
-  { name: "visit days (log)", value: (s) => Math.log1p(s.visitDays) },
-  { name: "share of weeks active", value: (s) => s.activeWeekShare },
-  { name: "mail opened (log)", value: (s) => Math.log1p(s.mailOpened) },
-  { name: "unsubscribed", value: (s) => (s.mailUnsubscribed > 0 ? 1 : 0) },
-  { name: "praised the brand", value: (s) => (s.praise > 0 ? 1 : 0) },
-  { name: "open complaints", value: (s) => capped(s.openComplaints, 3) },
-  { name: "months since first active", value: (s) => (s.daysSinceFirstActive ?? 0) / 30 },
+  { name: "overdue against their rhythm", value: (s) => overdue(s) },
   { name: "visit days in the recent window (log)", value: (s) => Math.log1p(s.visitDaysRecent) },
-  {
-    name: "days in the recent window with contact but no visit (log)",
-    value: (s) => Math.log1p(Math.max(0, s.activeDaysRecent - s.visitDaysRecent)),
-  },
-  { name: "sentiment trend", value: (s) => s.sentimentTrend ?? 0 },
-  { name: "orders in the recent window", value: (s) => capped(s.ordersRecent, 5) },
-  { name: "visit days in the window before the recent one (log)", value: (s) => Math.log1p(s.visitDaysPrevious) },
-  { name: "visits in the recent window against their own earlier rate", value: againstOwnRate },
-  { name: "silence against their longest earlier gap", value: silenceAgainstLongestGap },
-  { name: "active days in the recent window against the window before", value: (s) => (s.activeDaysRecent + 0.5) / (s.activeDaysPrevious + 0.5) },
-  { name: "share of mail opened, recent window minus the one before", value: (s) => (s.openRateRecent ?? -1) - (s.openRatePrevious ?? -1) },
-  { name: "service contacts that were no praise in the recent window", value: (s) => capped(s.troubleRecent, 3) },
-  { name: "share of messages that were negative", value: (s) => share(s.negative, s.texts) },
-  { name: "days since the last complaint", value: (s) => Math.min(s.daysSinceLastComplaint ?? 120, 120) },
-  // The same silence means more from someone who looks like leaving than from a regular between two visits: how
-  // overdue they are against their own rhythm, weighed by how much they look like each kind of customer.
-  { name: "overdue, as far as they look like at_risk, detractor or distant", value: (s) => overdue(s) * leaving(s, model) },
-  { name: "overdue, as far as they look like advocate, loyal_quiet or love_hate", value: (s) => overdue(s) * (1 - leaving(s, model)) },
-  ...LIKENESS_TYPES.map((type): Feature => ({ name: `looks like ${type}`, value: (s) => likeness(s, type, model) })),
+  { name: "silence against their longest earlier gap", value: (s) => silenceAgainstLongestGap(s) },
+  // The same silence means more from someone who looked like leaving than from a regular between two visits: how
+  // overdue they are against their own rhythm, weighed by how much they looked like each kind of customer.
+  { name: "overdue, as far as they look like at_risk, detractor or distant", value: (s, seen) => overdue(s) * leaving(seen, model) },
+  { name: "overdue, as far as they look like advocate, loyal_quiet or love_hate", value: (s, seen) => overdue(s) * (1 - leaving(seen, model)) },
+  ...[
+    { name: "visit days (log)", value: (s: Signals) => Math.log1p(s.visitDays) },
+    { name: "share of weeks active", value: (s: Signals) => s.activeWeekShare },
+    { name: "mail opened (log)", value: (s: Signals) => Math.log1p(s.mailOpened) },
+    { name: "unsubscribed", value: (s: Signals) => (s.mailUnsubscribed > 0 ? 1 : 0) },
+    { name: "praised the brand", value: (s: Signals) => (s.praise > 0 ? 1 : 0) },
+    { name: "open complaints", value: (s: Signals) => capped(s.openComplaints, 3) },
+    { name: "months since first active", value: (s: Signals) => (s.daysSinceFirstActive ?? 0) / 30 },
+    {
+      name: "days in the recent window with contact but no visit (log)",
+      value: (s: Signals) => Math.log1p(Math.max(0, s.activeDaysRecent - s.visitDaysRecent)),
+    },
+    { name: "sentiment trend", value: (s: Signals) => s.sentimentTrend ?? 0 },
+    { name: "orders in the recent window", value: (s: Signals) => capped(s.ordersRecent, 5) },
+    { name: "visit days in the window before the recent one (log)", value: (s: Signals) => Math.log1p(s.visitDaysPrevious) },
+    { name: "visits in the recent window against their own earlier rate", value: (s: Signals) => againstOwnRate(s) },
+    { name: "active days in the recent window against the window before", value: (s: Signals) => (s.activeDaysRecent + 0.5) / (s.activeDaysPrevious + 0.5) },
+    { name: "share of mail opened, recent window minus the one before", value: (s: Signals) => (s.openRateRecent ?? -1) - (s.openRatePrevious ?? -1) },
+    { name: "service contacts that were no praise in the recent window", value: (s: Signals) => capped(s.troubleRecent, 3) },
+    { name: "share of messages that were negative", value: (s: Signals) => share(s.negative, s.texts) },
+    { name: "days since the last complaint", value: (s: Signals) => Math.min(s.daysSinceLastComplaint ?? 120, 120) },
+    ...LIKENESS_TYPES.map((type): Feature => ({ name: `looks like ${type}`, value: (s) => likeness(s, type, model) })),
+  ].map(whenSeen),
 ]
 
 export const CHURN_FEATURES = churnFeatures()

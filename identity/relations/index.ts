@@ -6,7 +6,7 @@ export {
   relationshipTraits, type RelationExplanation, scoreProfile, scoresAsOf, summarise, type Summary,
 } from "./compute.ts"
 export { DEFAULT_RELATIONS_CONFIG, parseRelationsConfig, type RelationsConfig } from "./config.ts"
-export { type Signals, signalsOf } from "./signals.ts"
+export { type Signals, signalsOf, signalsWhenLastSeen } from "./signals.ts"
 export {
   MAX_PERIODS, periodsBetween, type RelationSeries, relationSeries, SERIES_EVERY, type SeriesEvery, type SeriesPeriod,
   type TypeMovement,

@@ -409,3 +409,14 @@ export const signalsOf = (history: ProfileHistory, asOf: string, config: Relatio
     daysSinceLastMessage: since(v.lastDay),
   }
 }
+
+/**
+ * The signals as of the last day the person was active up to `asOf` (`now`, signalsOf's, when that is `asOf` or they
+ * were never active): what they were like when last seen, which a silence since does not change.
+ */
+export const signalsWhenLastSeen = (history: ProfileHistory, asOf: string, config: RelationsConfig, now: Signals = signalsOf(history, asOf, config)): Signals => {
+  if (now.daysSinceLastActive === null || now.daysSinceLastActive === 0) return now
+  const day = new Date((dayIndex(asOf) - now.daysSinceLastActive) * DAY_MS).toISOString().slice(0, 10)
+  const end = endOfDayMs(day)
+  return signalsOf({ profileId: history.profileId, days: history.days.filter((d) => d.day <= day), said: history.said.filter((t) => t.atMs <= end) }, day, config)
+}

@@ -191,3 +191,25 @@ describe("sign-offs that thank in advance", () => {
     expect(cleanText("Thank you in advance!\nYuki")).not.toMatch(/Thank/)
   })
 })
+
+describe("turns that only acknowledge", () => {
+  it("a closing 'ok' or hedged thanks does not turn a complaint into praise", () => {
+    const chats = [
+      "hello\nMy parcel was due a week ago and there is still no trace of it.\nFine. Thanks I guess.",
+      "hi\nThe refund has not reached my card after three weeks.\nOk. I hope so.",
+      "Hi\nThe strap snapped on the second day.\nok\nyes\nbye",
+    ]
+    for (const chat of chats) {
+      expect(cleanText(chat), chat).not.toMatch(/\b(?:Fine|Thanks|Ok|ok|yes|bye)\b/)
+      expect(score(chat).label, chat).not.toBe("positive")
+    }
+  })
+
+  it("a turn that says more than an acknowledgement, an emoji, or a text of acknowledgements alone is kept", () => {
+    expect(cleanText("Can I change the size?\nThanks, that helps a lot.")).toContain("that helps a lot")
+    expect(cleanText("The boots are lovely\nyes 👍")).toContain("👍")
+    expect(cleanText("Sure, love it\nsee you")).toContain("love it")
+    expect(cleanText("ok\nyes")).toMatch(/ok/)
+    expect(score("hi\nI love the new boots, best purchase this year!\nok bye").label).toBe("positive")
+  })
+})

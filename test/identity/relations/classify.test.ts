@@ -104,7 +104,8 @@ describe("health, churn risk and evidence", () => {
       expect(base + byFeature.reduce((a, b) => a + b, 0)).toBeCloseTo(scores[c]!, 9)
     })
     // The churn trees too (three splits deep): the terms the evidence names are read from the same parts.
-    const churnX = CHURN_FEATURES.map((f) => f.value({ ...quietCustomer, ...leftAfterAComplaint }))
+    const left = { ...quietCustomer, ...leftAfterAComplaint }
+    const churnX = CHURN_FEATURES.map((f) => f.value(left, left))
     const churn = contributions(CHURN_MODEL, 0, churnX)
     expect(churn.base + churn.byFeature.reduce((a, b) => a + b, 0)).toBeCloseTo(boostedScores(CHURN_MODEL, churnX)[0]!, 9)
     expect([...churn.byFeature].filter((v) => v !== 0).length).toBeGreaterThan(1)

@@ -1,8 +1,9 @@
 // Fits the weights of identity/relations/weights.ts and rewrites that file: `node test/identity/relations/train.ts`.
 // Training data are variants of the shared data set made by relational.mjs with seeds that no reported figure uses
 // (TRAINING below: twenty seeds, nine with the default mix and eleven with other mixes, so the models lean on no one
-// mix's proportions; all landed again on 2026-12-05 by 7ad914f, sentiment lexicon-4: their `landed-by` names the
-// tree's HEAD then), landed with `cdp ingest` exactly as a customer's data would be, read through the product's own
+// mix's proportions; all landed again on 2026-12-05 by 7ad914f, their `landed-by` naming the tree's HEAD then, and
+// rescored the same day with sentiment lexicon-5 by `cdp sentiment rescore`), landed with `cdp ingest` exactly as a
+// customer's data would be, read through the product's own
 // signals (readProfileHistories, signalsOf). Both models are gradient-boosted trees two splits deep (boost.ts): the
 // type a class-balanced softmax on the full window, the churn risk a logistic of "no activity after the cut" among
 // customers active in the 30 days before it, on the same seeds cut at a different day each. Fitting has no randomness
@@ -20,8 +21,8 @@ import { pathToFileURL } from "node:url"
 import { Effect, Logger } from "effect"
 import type { BoostedModel, Tree } from "../../../identity/relations/boost.ts"
 import { boostedScores } from "../../../identity/relations/boost.ts"
-import { churnFeatures, type Feature, TYPE_FEATURES } from "../../../identity/relations/features.ts"
-import { DEFAULT_RELATIONS_CONFIG, type Signals, signalsOf } from "../../../identity/relations/index.ts"
+import { type ChurnFeature, churnFeatures, type Feature, TYPE_FEATURES } from "../../../identity/relations/features.ts"
+import { DEFAULT_RELATIONS_CONFIG, type Signals, signalsOf, signalsWhenLastSeen } from "../../../identity/relations/index.ts"
 import { type ProfileHistory, readProfileHistories } from "../../../warehouse/relations.ts"
 import { Warehouse } from "../../../warehouse/warehouse.ts"
 import { CDP_BIN } from "../../support/cli.ts"
@@ -67,6 +68,8 @@ const run = (args: ReadonlyArray<string>, env: Record<string, string> = {}) => {
 
 interface Example {
   readonly signals: Signals
+  /** The signals as of the day the person was last active (what the churn risk reads all but recency from). */
+  readonly seen: Signals
   readonly relationship: string
   readonly churned: boolean
   readonly activeBefore: boolean
@@ -113,6 +116,7 @@ const examples = async (seed: string, until: string | undefined): Promise<Array<
     people.set(profile, (people.get(profile) ?? new Set<string>()).add(String(item["person_id"])))
   }
   const signals = new Map(histories.map((h) => [h.profileId, signalsOf(h, asOf, C)]))
+  const seen = new Map(histories.map((h) => [h.profileId, signalsWhenLastSeen(h, asOf, C, signals.get(h.profileId)!)]))
   const cut = Date.parse(`${asOf}T23:59:59.999Z`)
   const out: Array<Example> = []
   for (const r of lines(join(set, "truth", "relationships.ndjson"))) {
@@ -124,7 +128,7 @@ const examples = async (seed: string, until: string | undefined): Promise<Array<
     const first = r["first_active_at"] === null ? NaN : Date.parse(String(r["first_active_at"]))
     const last = r["last_active_at"] === null ? NaN : Date.parse(String(r["last_active_at"]))
     out.push({
-      signals: s, relationship: String(r["relationship"]), churned: last <= cut,
+      signals: s, seen: seen.get(main)!, relationship: String(r["relationship"]), churned: last <= cut,
       activeBefore: first <= cut && (last > cut || last >= cut - 30 * 86_400_000),
       resolved: m.size === 1 && people.get(main)!.size === 1, profile: main,
     })
@@ -150,12 +154,16 @@ const CHURN_OPTIONS: BoostOptions = { rounds: 150, rate: 0.1, depth: 3, lambda: 
 /**
  * Churn risk only ever rises with time away and falls with recent visits, whatever quirk the training sets have: a
  * marketer must never see a longer silence lower a risk (and the training rows, active within 30 days of the cut, say
- * nothing about longer silences, which these directions carry over).
+ * nothing about longer silences, which these directions carry over). The churn signals read as of the day scored are
+ * all here, each moving one way only while a person stays away; the rest are read as of their last active day
+ * (features.ts churnFeatures), so the whole risk never falls during a silence (test relations/silence).
  */
 const CHURN_DIRECTIONS: Readonly<Record<string, number>> = {
   "days since the last visit (log)": 1,
   "days since any activity (log)": 1,
   "overdue against their rhythm": 1,
+  "overdue, as far as they look like at_risk, detractor or distant": 1,
+  "overdue, as far as they look like advocate, loyal_quiet or love_hate": 1,
   "visit days in the recent window (log)": -1,
   "visits in the recent window against their own earlier rate": -1,
   "silence against their longest earlier gap": 1,
@@ -270,12 +278,13 @@ if (process.argv[2] === "--read") {
 }
 
 const valuesOf = (features: ReadonlyArray<Feature>, s: Signals) => features.map((f) => f.value(s))
+const churnValuesOf = (features: ReadonlyArray<ChurnFeature>, e: Example) => features.map((f) => f.value(e.signals, e.seen))
 /**
  * `--without NAME` (repeatable) leaves a signal out of both models, `--without type:NAME` or `churn:NAME` out of one:
  * how a signal is judged in cross-validation.
  */
 const without = new Set(process.argv.flatMap((a, i) => (process.argv[i - 1] === "--without" ? [a] : [])))
-const kept = (features: ReadonlyArray<Feature>, model: "type" | "churn") =>
+const kept = <F extends { readonly name: string }>(features: ReadonlyArray<F>, model: "type" | "churn") =>
   features.filter((f) => !without.has(f.name) && !without.has(`${model}:${f.name}`))
 for (const name of without) {
   if (![...TYPE_FEATURES, ...churnFeatures()].some((f) => name.replace(/^(type|churn):/, "") === f.name)) throw new Error(`--without: no signal is named "${name}"`)
@@ -308,7 +317,7 @@ const fitBoth = (train: Sets) => {
     TYPE_OPTIONS, typeFeats.map((f) => f.name), TYPES)
   // The churn features include how much each customer looks like each type, by the type model just fitted.
   const churnFeats = kept(churnFeatures(typeModel), "churn")
-  const churnModel = boost(cut.map((e) => valuesOf(churnFeats, e.signals)), cut.map((e) => (e.churned ? 1 : 0)), 1, false, CHURN_OPTIONS,
+  const churnModel = boost(cut.map((e) => churnValuesOf(churnFeats, e)), cut.map((e) => (e.churned ? 1 : 0)), 1, false, CHURN_OPTIONS,
     churnFeats.map((f) => f.name), ["churned"], churnFeats.map((f) => CHURN_DIRECTIONS[f.name] ?? 0))
   // `--pairs`: a binary model per pair of types the softmax confuses, fitted on those two types' customers alone,
   // deciding between them when they are the softmax's top two.
@@ -353,7 +362,7 @@ if (process.argv.includes("--cross-validate")) {
     const f1 = macroF1(held.full.map((e) => e.relationship), predicted)
     const resolved = held.full.flatMap((e, i) => (e.resolved ? [[e.relationship, predicted[i]!] as const] : []))
     const resolvedF1 = macroF1(resolved.map((r) => r[0]), resolved.map((r) => r[1]))
-    const auc = rocAuc(held.cut.map((e) => [boostedScores(churnModel, valuesOf(churnFeats, e.signals))[0]!, e.churned] as const))
+    const auc = rocAuc(held.cut.map((e) => [boostedScores(churnModel, churnValuesOf(churnFeats, e))[0]!, e.churned] as const))
     folds.push({ f1, resolvedF1, auc })
     process.stdout.write(`seed ${held.seed} left out: type macro F1 ${f1.toFixed(4)} (six scored types, customers not new; ` +
       `${resolvedF1.toFixed(4)} on the ${resolved.length} of ${held.full.length} resolved exactly), churn AUC ${auc.toFixed(4)}\n`)
