@@ -1,0 +1,149 @@
+// An erasure's mutations (ALTER TABLE ... DELETE / UPDATE) must not hold the embedded engine while they rewrite parts:
+// a small read meanwhile answers at once. A mutation that fails, runs too long or is left by an interrupted erasure
+// is killed, before the scratch tables it reads are dropped, so no later mutation of the table is blocked behind it.
+import { join } from "node:path"
+import { Effect, Exit, Fiber, Logger } from "effect"
+import { afterEach, beforeEach, describe, expect, it } from "vitest"
+import { eraseRows, findRows, runMutation, type SubjectKeys, type TableLocator } from "../../warehouse/erasure.ts"
+import { Warehouse } from "../../warehouse/warehouse.ts"
+import { freshDir, removeDir } from "../support/pipeline.ts"
+
+let dir: string
+beforeEach(() => { dir = freshDir() })
+afterEach(() => removeDir(dir))
+
+const run = <A, E>(effect: Effect.Effect<A, E, Warehouse>) =>
+  Effect.runPromise(effect.pipe(Effect.scoped, Effect.provide(Warehouse.embedded(join(dir, "clickhouse"))), Effect.provide(Logger.layer([]))))
+
+const PARTS = 6
+const PART_ROWS = 50_000
+/** In each part, the row at this offset is the subject's. */
+const SUBJECT_AT = 7
+
+const locator: TableLocator = { table: "big", messageId: "message_id", profileIds: ["profile_id"], needleMatch: "delete" }
+const subject: SubjectKeys = {
+  tenant: "acme",
+  messageIds: Array.from({ length: PARTS }, (_, i) => `m-${i * PART_ROWS + SUBJECT_AT}`),
+  profileIds: ["p-subject"],
+  needles: [],
+}
+
+/** 300,000 rows in PARTS parts (one insert each), with one row of the subject in every part. */
+const bigTable = Effect.gen(function* () {
+  const w = yield* Warehouse
+  yield* w.command(
+    "CREATE TABLE big (tenant String, message_id String, profile_id String, body String, n UInt64) ENGINE = MergeTree ORDER BY (tenant, message_id)")
+  for (let i = 0; i < PARTS; i++) {
+    yield* w.command(
+      "INSERT INTO big SELECT 'acme', concat('m-', toString(number)), " +
+        `if(number % ${PART_ROWS} = ${SUBJECT_AT}, 'p-subject', concat('p-', toString(number % 1000))), ` +
+        // Text that compresses little, as messages' do: the mutation rewrites every part, for a while.
+        "arrayStringConcat(arrayMap(i -> hex(sipHash128(number, i)), range(8)), ' '), number " +
+        `FROM numbers(${i * PART_ROWS}, ${PART_ROWS})`)
+  }
+})
+
+const counts = Effect.gen(function* () {
+  const w = yield* Warehouse
+  const [c] = yield* w.query<{ mine: string; others: string }>(
+    "SELECT countIf(profile_id = 'p-subject') AS mine, countIf(profile_id != 'p-subject') AS others FROM big")
+  return { mine: Number(c!.mine), others: Number(c!.others) }
+})
+
+/** Mutations of the table not done, or failing (a mutation that failed for good blocks the table's later ones). */
+const unfinished = (table: string) => Effect.gen(function* () {
+  const w = yield* Warehouse
+  return yield* w.query<{ mutation_id: string; is_done: number; latest_fail_reason: string }>(
+    "SELECT mutation_id, is_done, latest_fail_reason FROM system.mutations WHERE database = currentDatabase() AND table = {table:String} " +
+      "AND (NOT is_done OR latest_fail_reason != '')", { params: { table } })
+})
+
+const scratchTables = Effect.gen(function* () {
+  const w = yield* Warehouse
+  return yield* w.query<{ name: string }>("SELECT name FROM system.tables WHERE database = currentDatabase() AND startsWith(name, '_erasure_')")
+})
+
+describe("an erasure's mutations on the embedded engine", () => {
+  it("leave none of the subject's rows, keep everyone else's, and let a small read answer meanwhile", { timeout: 60_000 }, () =>
+    run(Effect.gen(function* () {
+      const w = yield* Warehouse
+      yield* bigTable
+      const found = yield* findRows(locator, subject)
+      expect(found.mine.length).toBe(PARTS)
+      // A small read every 10 ms while the erasure runs; the longest any of them waited.
+      let longest = 0
+      let reads = 0
+      const reader = yield* Effect.forkChild(Effect.forever(Effect.gen(function* () {
+        const started = performance.now()
+        yield* w.query("SELECT 1")
+        longest = Math.max(longest, performance.now() - started)
+        reads++
+        yield* Effect.sleep("10 millis")
+      })))
+      yield* Effect.sleep("30 millis")
+      const started = performance.now()
+      const erased = yield* eraseRows(locator, found, [])
+      const took = performance.now() - started
+      yield* Fiber.interrupt(reader)
+      console.log(`erasure of ${PARTS} rows in ${PARTS * PART_ROWS} took ${Math.round(took)} ms; the longest of ${reads} small reads meanwhile waited ${Math.round(longest)} ms`)
+      expect(erased.deleted).toBe(PARTS)
+      expect(yield* counts).toEqual({ mine: 0, others: PARTS * PART_ROWS - PARTS })
+      expect(longest).toBeLessThan(took / 2)
+      expect(yield* unfinished("big")).toEqual([])
+      expect(yield* scratchTables).toEqual([])
+    })))
+
+  it("interrupted while its mutation runs, leaves no mutation unfinished or failing, and a later erasure works", { timeout: 60_000 }, () =>
+    run(Effect.gen(function* () {
+      yield* bigTable
+      const found = yield* findRows(locator, subject)
+      const erasure = yield* Effect.forkChild(eraseRows(locator, found, []))
+      // Interrupted as soon as its mutation is listed as running.
+      let pending = false
+      for (let i = 0; i < 2_000 && !pending; i++) {
+        pending = (yield* unfinished("big")).some((m) => Number(m.is_done) === 0)
+        if (!pending) yield* Effect.sleep("5 millis")
+      }
+      expect(pending).toBe(true)
+      yield* Fiber.interrupt(erasure)
+      const exit = yield* Fiber.await(erasure)
+      expect(Exit.hasInterrupts(exit)).toBe(true)
+      expect(yield* unfinished("big")).toEqual([])
+      expect(yield* scratchTables).toEqual([])
+      // A mutation left running would fail for good once its scratch tables are gone: none appears later either.
+      yield* Effect.sleep("1500 millis")
+      expect(yield* unfinished("big")).toEqual([])
+      const again = yield* findRows(locator, subject)
+      yield* eraseRows(locator, again, [])
+      expect(yield* counts).toEqual({ mine: 0, others: PARTS * PART_ROWS - PARTS })
+      expect(yield* unfinished("big")).toEqual([])
+    })))
+
+  it("a mutation that fails is killed and fails the erasure naming the table", { timeout: 60_000 }, () =>
+    run(Effect.gen(function* () {
+      const w = yield* Warehouse
+      yield* w.command("CREATE TABLE small (k String, n UInt32) ENGINE = MergeTree ORDER BY k")
+      yield* w.command("INSERT INTO small VALUES ('a', 1), ('b', 2)")
+      // Accepted when it is created, failing on every row when it runs.
+      const failure = yield* runMutation("small", "ALTER TABLE small UPDATE n = toUInt32(concat('x', k)) WHERE k != '_erasure_marker1'", "_erasure_marker1")
+        .pipe(Effect.flip)
+      expect(failure._tag).toBe("ErasureMutationFailed")
+      // The engine's reason, without the value it quotes.
+      expect(failure.message).toMatch(/^the erasure's mutation of table small failed and was stopped: Cannot parse string '…' as UInt32.* \(CANNOT_PARSE_TEXT\)$/)
+      expect(failure.message).not.toContain("xa")
+      expect(yield* unfinished("small")).toEqual([])
+      // The table takes mutations again.
+      yield* runMutation("small", "ALTER TABLE small DELETE WHERE k = 'a' AND k != '_erasure_marker2'", "_erasure_marker2")
+      expect(yield* w.query("SELECT k FROM small")).toEqual([{ k: "b" }])
+    })))
+
+  it("a mutation not done in its time is killed and fails the erasure saying so", { timeout: 60_000 }, () =>
+    run(Effect.gen(function* () {
+      yield* bigTable
+      const failure = yield* runMutation("big", "ALTER TABLE big DELETE WHERE profile_id = 'p-subject' AND message_id != '_erasure_marker3'", "_erasure_marker3", { timeoutMs: 1 })
+        .pipe(Effect.flip)
+      expect(failure._tag).toBe("ErasureMutationFailed")
+      expect(failure.message).toMatch(/^the erasure's mutation of table big was not done after 0\.001 s/)
+      expect(yield* unfinished("big")).toEqual([])
+    })))
+})
