@@ -2,6 +2,7 @@
 // workers share them through the warehouse: the edge stores a key the first time it meets a person key, a worker
 // reads it to open that person's records, an erasure deletes it (crypto-shredding the records still on the topics).
 import { Effect } from "effect"
+import { deleteWhereIn } from "./erasure.ts"
 import { chDateTime } from "./sink.ts"
 import { Warehouse } from "./warehouse.ts"
 
@@ -36,11 +37,11 @@ export const readDataKeys = Effect.fn("readDataKeys")(function* (keyIds: Readonl
 })
 
 /**
- * Shreds the keys of these key ids: writes a tombstone for each id that has keys, then deletes the keys (a
- * synchronous mutation, so the rows are gone from the active parts when this returns; the caller waits for the
- * replaced parts to leave the disk, as for every personal table). Tombstones first: a crash in between leaves the
- * keys (the erasure runs again), never a deleted key without its tombstone. Returns the ids shredded and how many
- * keys were deleted.
+ * Shreds the keys of these key ids: writes a tombstone for each id that has keys, then deletes the keys (a mutation
+ * waited for by warehouse/erasure.ts runMutation, so the rows are gone from the active parts when this returns; the
+ * caller waits for the replaced parts to leave the disk, as for every personal table). Tombstones first: a crash in
+ * between leaves the keys (the erasure runs again), never a deleted key without its tombstone. Returns the ids
+ * shredded and how many keys were deleted.
  */
 export const shredDataKeys = Effect.fn("shredDataKeys")(function* (tenant: string, keyIds: ReadonlyArray<string>) {
   if (keyIds.length === 0) return { keyIds: [] as ReadonlyArray<string>, keys: 0 }
@@ -51,7 +52,7 @@ export const shredDataKeys = Effect.fn("shredDataKeys")(function* (tenant: strin
   if (found.length === 0) return { keyIds: [], keys: 0 }
   const at = chDateTime(new Date().toISOString())
   yield* warehouse.insert("bus_data_keys", found.map((f) => ({ key_id: f.key_id, dk: "", tenant, wrapped: "", created_at: at })))
-  yield* warehouse.command("ALTER TABLE bus_data_keys DELETE WHERE key_id IN {ids:Array(String)} AND dk != '' SETTINGS mutations_sync = 2", { ids: keyIds })
+  yield* deleteWhereIn("bus_data_keys", "key_id", keyIds, "dk != ''")
   return { keyIds: found.map((f) => f.key_id), keys: found.reduce((n, f) => n + Number(f.keys), 0) }
 })
 

@@ -438,6 +438,18 @@ export const runMutation = Effect.fn("runMutation")(function* (
   }))
 })
 
+/**
+ * Deletes the rows of `table` whose `column` holds one of `values` and that meet `also` (SQL without parameters, or
+ * ""): a mutation naming them through a scratch table, waited for by runMutation.
+ */
+export const deleteWhereIn = Effect.fn("deleteWhereIn")(function* (table: string, column: string, values: ReadonlyArray<string>, also = "") {
+  if (values.length === 0) return
+  yield* Effect.scoped(Effect.gen(function* () {
+    const list = yield* scratchTable([...new Set(values)])
+    yield* runMutation(table, `ALTER TABLE ${quoteId(table)} DELETE WHERE ${quoteId(column)} IN (SELECT v FROM ${list})${also === "" ? "" : ` AND ${also}`}`, list)
+  }))
+})
+
 const sameValue = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b)
 
 /**

@@ -5,6 +5,7 @@ import { join } from "node:path"
 import { Effect, Exit, Fiber, Logger } from "effect"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { eraseRows, findRows, runMutation, type SubjectKeys, type TableLocator } from "../../warehouse/erasure.ts"
+import { shredDataKeys } from "../../warehouse/bus-keys.ts"
 import { Warehouse } from "../../warehouse/warehouse.ts"
 import { freshDir, removeDir } from "../support/pipeline.ts"
 
@@ -63,33 +64,59 @@ const scratchTables = Effect.gen(function* () {
   return yield* w.query<{ name: string }>("SELECT name FROM system.tables WHERE database = currentDatabase() AND startsWith(name, '_erasure_')")
 })
 
+/** Runs `effect` while a small read runs every 10 ms: how long it took, and the longest any of those reads waited. */
+const readsMeanwhile = <A, E>(effect: Effect.Effect<A, E, Warehouse>) => Effect.gen(function* () {
+  const w = yield* Warehouse
+  let longest = 0
+  let reads = 0
+  let stop = false
+  const reader = yield* Effect.forkChild(Effect.gen(function* () {
+    while (!stop) {
+      const started = performance.now()
+      yield* w.query("SELECT 1")
+      longest = Math.max(longest, performance.now() - started)
+      reads++
+      yield* Effect.sleep("10 millis")
+    }
+  }))
+  yield* Effect.sleep("30 millis")
+  const started = performance.now()
+  const result = yield* effect
+  const took = performance.now() - started
+  // The read still waiting when the effect ends counts too.
+  stop = true
+  yield* Fiber.join(reader)
+  console.log(`took ${Math.round(took)} ms; the longest of ${reads} small reads meanwhile waited ${Math.round(longest)} ms`)
+  return { result, took, longest }
+})
+
 describe("an erasure's mutations on the embedded engine", () => {
   it("leave none of the subject's rows, keep everyone else's, and let a small read answer meanwhile", { timeout: 60_000 }, () =>
     run(Effect.gen(function* () {
-      const w = yield* Warehouse
       yield* bigTable
       const found = yield* findRows(locator, subject)
       expect(found.mine.length).toBe(PARTS)
-      // A small read every 10 ms while the erasure runs; the longest any of them waited.
-      let longest = 0
-      let reads = 0
-      const reader = yield* Effect.forkChild(Effect.forever(Effect.gen(function* () {
-        const started = performance.now()
-        yield* w.query("SELECT 1")
-        longest = Math.max(longest, performance.now() - started)
-        reads++
-        yield* Effect.sleep("10 millis")
-      })))
-      yield* Effect.sleep("30 millis")
-      const started = performance.now()
-      const erased = yield* eraseRows(locator, found, [])
-      const took = performance.now() - started
-      yield* Fiber.interrupt(reader)
-      console.log(`erasure of ${PARTS} rows in ${PARTS * PART_ROWS} took ${Math.round(took)} ms; the longest of ${reads} small reads meanwhile waited ${Math.round(longest)} ms`)
+      const { result: erased, took, longest } = yield* readsMeanwhile(eraseRows(locator, found, []))
       expect(erased.deleted).toBe(PARTS)
       expect(yield* counts).toEqual({ mine: 0, others: PARTS * PART_ROWS - PARTS })
       expect(longest).toBeLessThan(took / 2)
       expect(yield* unfinished("big")).toEqual([])
+      expect(yield* scratchTables).toEqual([])
+    })))
+
+  it("shredding a person's Kafka data keys lets a small read answer meanwhile", { timeout: 60_000 }, () =>
+    run(Effect.gen(function* () {
+      const w = yield* Warehouse
+      // 600,000 person keys in one part (what a busy Kafka deployment holds); the shredded one is in it.
+      yield* w.command(
+        "INSERT INTO bus_data_keys SELECT concat('k-', toString(number)), hex(sipHash64(number)), 'acme', " +
+          "concat(hex(sipHash128(number, 1)), hex(sipHash128(number, 2)), hex(sipHash128(number, 3))), now64(3) FROM numbers(600000)")
+      const probe = yield* readsMeanwhile(shredDataKeys("acme", ["k-1234"]))
+      expect(probe.result).toEqual({ keyIds: ["k-1234"], keys: 1 })
+      const [left] = yield* w.query<{ n: string }>("SELECT count() AS n FROM bus_data_keys WHERE key_id = 'k-1234' AND dk != ''")
+      expect(Number(left!.n)).toBe(0)
+      expect(probe.longest).toBeLessThan(probe.took / 2)
+      expect(yield* unfinished("bus_data_keys")).toEqual([])
       expect(yield* scratchTables).toEqual([])
     })))
 
