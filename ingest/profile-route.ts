@@ -28,12 +28,12 @@ const EVENTS_SUFFIX = "/events"
 const IDENTIFIERS_SUFFIX = "/identifiers"
 export const MAX_RECENT_EVENTS = 1000
 /**
- * One of a tenant's profile reads at a time (the profile, a timeline page, an identifiers page); another tenant's
- * never wait for them. Each read's statements queue on the embedded engine's one connection with every tenant's
- * landing and reads: ten reads at once of one big profile (0.6 s each) held another tenant's requests 10 s. Waiting
- * here, the same reads hit the profile cache one after another, and another tenant's statements wait for one read's.
+ * One of a tenant's reads of a person at a time (the profile, a timeline page, an identifiers page, consent: ingest/
+ * consent-route.ts); another tenant's never wait for them. Each read's statements queue on the embedded engine's one
+ * connection with every tenant's landing and reads: ten reads at once of one big profile (0.6 s each) held another
+ * tenant's requests 10 s, of its consent 13 s. Waiting here, another tenant's statements wait for one read's.
  */
-const reading = keyedLocks()
+export const personReads = keyedLocks()
 
 /** The parameters of the profile routes that take one value (channel and event may repeat). */
 const SINGLE_PARAMETERS = ["tenant", "events", "purpose", "limit", "cursor", "since", "until"]
@@ -128,7 +128,7 @@ export const profileRoute = (req: IncomingMessage, options: {
         })
         const ref = yield* readIdentifier(identifier, tenant, options.identity ?? defaultIdentityConfig())
         return { status: 200, body: maskable(yield* profileTimeline(tenant, ref, q)) } satisfies QueryReply
-      }).pipe(reading(tenant), Effect.provideService(Warehouse, options.warehouse), Effect.catchTags({ ...failures, BadTimelineQuery: badParameter }))
+      }).pipe(personReads(tenant), Effect.provideService(Warehouse, options.warehouse), Effect.catchTags({ ...failures, BadTimelineQuery: badParameter }))
     }
     if (identifiersPage) {
       return yield* Effect.gen(function* () {
@@ -136,7 +136,7 @@ export const profileRoute = (req: IncomingMessage, options: {
         if (limit instanceof BadIdentifierCursor) return yield* Effect.fail(limit)
         const ref = yield* readIdentifier(identifier, tenant, options.identity ?? defaultIdentityConfig())
         return { status: 200, body: maskable(yield* profileIdentifiers(tenant, ref, limit, param("cursor"))) } satisfies QueryReply
-      }).pipe(reading(tenant), Effect.provideService(Warehouse, options.warehouse), Effect.catchTags({ ...failures, BadIdentifierCursor: badParameter }))
+      }).pipe(personReads(tenant), Effect.provideService(Warehouse, options.warehouse), Effect.catchTags({ ...failures, BadIdentifierCursor: badParameter }))
     }
     const eventsParam = url.searchParams.get("events")
     const recent = eventsParam === null ? DEFAULT_RECENT_EVENTS : Number(eventsParam)
@@ -147,7 +147,7 @@ export const profileRoute = (req: IncomingMessage, options: {
       warehouse: options.warehouse, tenant, identifier, recent, identity: options.identity ?? defaultIdentityConfig(),
       precedence: options.traitPrecedence, policies: options.policies,
     }).pipe(
-      reading(tenant),
+      personReads(tenant),
       Effect.map((body): QueryReply => ({ status: 200, body: maskable(body) })),
       Effect.catchTags(failures),
     )
