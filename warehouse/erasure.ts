@@ -392,8 +392,9 @@ const failReason = (text: string): string => {
  * statement at a time per connection, and a synchronous mutation held it for the whole rewrite: a DELETE over
  * event_rows of 1,000,022 rows in 16 parts held it 2,568 ms, and a profile read or /health behind it waited as long.
  * So there it starts with mutations_sync = 0 (the engine's background pool rewrites the parts) and is watched in
- * system.mutations by short statements until is_done. One that reports a failure or runs past `timeoutMs` is killed
- * and fails ErasureMutationFailed. One still running when this ends otherwise (an interruption, a failure) is killed
+ * system.mutations by short statements until is_done. One that reports a failure, runs past `timeoutMs`, or cannot
+ * run because another mutation of the table fails (the engine then retries both for minutes) is killed and fails
+ * ErasureMutationFailed. One still running when this ends otherwise (an interruption, a failure) is killed
  * too, before the caller's scope drops the scratch tables it reads: else it fails for good ("Unknown table expression
  * identifier '_erasure_...'") and every later mutation of the table waits behind it. Parts it already rewrote stay so.
  * The write is announced again when it is done, so caches that dropped answers when the ALTER returned drop those
@@ -407,7 +408,10 @@ export const runMutation = Effect.fn("runMutation")(function* (
   if (warehouse.backend.kind === "server") return yield* warehouse.command(`${alter} SETTINGS mutations_sync = 2${more}`)
   const timeoutMs = options.timeoutMs ?? MUTATION_TIMEOUT_MS
   const params = { table, marker }
-  const itself = "FROM system.mutations WHERE database = currentDatabase() AND table = {table:String} AND position(command, {marker:String}) > 0"
+  // This mutation, and any other of the table that is failing: the engine applies a part's pending mutations together,
+  // so while another fails, this one cannot be done (and reports that one's failure as its own).
+  const watched = "SELECT mutation_id, is_done, latest_fail_reason, position(command, {marker:String}) > 0 AS mine FROM system.mutations " +
+    "WHERE database = currentDatabase() AND table = {table:String} AND (position(command, {marker:String}) > 0 OR (NOT is_done AND latest_fail_reason != ''))"
   let done = false
   yield* Effect.scoped(Effect.gen(function* () {
     yield* Effect.acquireRelease(
@@ -418,12 +422,21 @@ export const runMutation = Effect.fn("runMutation")(function* (
     )
     const deadline = Date.now() + timeoutMs
     for (let wait = MUTATION_POLL_FIRST_MS; ; wait = Math.min(MUTATION_POLL_MAX_MS, wait * 1.5)) {
-      const [m] = yield* warehouse.query<{ is_done: number | string; latest_fail_reason: string }>(
-        `SELECT is_done, latest_fail_reason ${itself}`, { params })
+      const rows = yield* warehouse.query<{ mutation_id: string; is_done: number | string; latest_fail_reason: string; mine: number | string }>(
+        watched, { params })
+      const m = rows.find((r) => Number(r.mine) === 1)
       if (m === undefined) return yield* new ErasureMutationFailed({ table, what: "is no longer listed in system.mutations (killed outside the erasure)" })
       if (Number(m.is_done) === 1) {
         done = true
         return
+      }
+      const other = rows.find((r) => Number(r.mine) !== 1)
+      if (other !== undefined) {
+        return yield* new ErasureMutationFailed({
+          table,
+          what: `cannot run while ${other.mutation_id} of the table fails: ${failReason(other.latest_fail_reason)}; it was stopped ` +
+            `(KILL MUTATION WHERE table = '${table}' AND mutation_id = '${other.mutation_id}' lets the table's mutations run again)`,
+        })
       }
       if (m.latest_fail_reason !== "") {
         return yield* new ErasureMutationFailed({ table, what: `failed and was stopped: ${failReason(m.latest_fail_reason)}` })

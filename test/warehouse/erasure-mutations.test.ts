@@ -164,6 +164,25 @@ describe("an erasure's mutations on the embedded engine", () => {
       expect(yield* w.query("SELECT k FROM small")).toEqual([{ k: "b" }])
     })))
 
+  it("a mutation behind another mutation of the table that fails is stopped at once, naming that one", { timeout: 60_000 }, () =>
+    run(Effect.gen(function* () {
+      const w = yield* Warehouse
+      yield* w.command("CREATE TABLE small (k String, n UInt32) ENGINE = MergeTree ORDER BY k")
+      yield* w.command("INSERT INTO small VALUES ('a', 1), ('b', 2)")
+      // Not the erasure's: left failing by someone else (a synchronous mutation that failed stays, and fails again).
+      yield* w.command("ALTER TABLE small UPDATE n = toUInt32(concat('x', k)) WHERE 1 SETTINGS mutations_sync = 0")
+      const started = Date.now()
+      const failure = yield* runMutation("small", "ALTER TABLE small DELETE WHERE k = 'a' AND k != '_erasure_marker4'", "_erasure_marker4", { timeoutMs: 20_000 })
+        .pipe(Effect.flip)
+      expect(Date.now() - started).toBeLessThan(10_000)
+      expect(failure.message).toMatch(
+        /^the erasure's mutation of table small cannot run while mutation_\d+\.txt of the table fails: Cannot parse string '…' as UInt32.*\(CANNOT_PARSE_TEXT\); it was stopped \(KILL MUTATION WHERE table = 'small' AND mutation_id = 'mutation_\d+\.txt' lets the table's mutations run again\)$/)
+      const left = yield* unfinished("small")
+      // Only the other one is left; the erasure's was killed.
+      expect(left.length).toBe(1)
+      expect(failure.message).toContain(left[0]!.mutation_id)
+    })))
+
   it("a mutation not done in its time is killed and fails the erasure saying so", { timeout: 60_000 }, () =>
     run(Effect.gen(function* () {
       yield* bigTable
