@@ -3,6 +3,7 @@
 // retry of operations that lost their connection (a server restarting, a replica failing over, a stale keep-alive).
 import { ClickHouseLogLevel, createClient, type ClickHouseClient, type ClickHouseSettings } from "@clickhouse/client"
 import { Duration, Effect, Redacted, Schedule } from "effect"
+import { CLIENT_JSON } from "./encode-rows.ts"
 
 export interface ClickHouseServerSettings {
   /** http(s)://host:port of the server or of the load balancer in front of a cluster, without credentials. */
@@ -123,6 +124,7 @@ const clientOf = (settings: ClickHouseServerSettings, clickhouse_settings: Click
     password: settings.password === undefined ? "" : Redacted.value(settings.password),
     database: settings.database,
     clickhouse_settings,
+    json: CLIENT_JSON,
     request_timeout: 300_000,
     // Failures reach the caller as tagged errors (and are retried here); the client's own log would print every
     // retried attempt, with the server's message, on stderr.

@@ -2,9 +2,11 @@
 // connection (embedded default, one data directory) or over HTTP to a server. Same client, same SQL.
 import { mkdirSync } from "node:fs"
 import { resolve } from "node:path"
+import { Readable } from "node:stream"
 import { createClient, type ClickHouseSettings } from "@clickhouse/client"
 import { Context, Data, Effect, Layer } from "effect"
 import { claimHolder, DataDirLocked, releaseHolder } from "./lock.ts"
+import { CLIENT_JSON, encodeInSlices } from "./encode-rows.ts"
 import { applyMigrations } from "./migrate.ts"
 import {
   type AnalystLimits, analystErrorMessage, analystRunner, DEFAULT_ANALYST_LIMITS, describeScope, limitExceeded, OUTAGE_CODES, QueryBusy,
@@ -253,7 +255,7 @@ const openClient = (backend: WarehouseShape["backend"], server: ClickHouseServer
           : new WarehouseUnavailable({ backend: `embedded ${backend.location}`, message: String(cause), cause })
       },
     })
-    return { client: createClient({ connection: connection as never, clickhouse_settings: CLIENT_SETTINGS }), version: undefined }
+    return { client: createClient({ connection: connection as never, clickhouse_settings: CLIENT_SETTINGS, json: CLIENT_JSON }), version: undefined }
   })
 
 const makeWarehouse = (opened: WarehouseShape["backend"], options?: WarehouseOptions, server?: ClickHouseServerSettings) =>
@@ -299,9 +301,17 @@ const makeWarehouse = (opened: WarehouseShape["backend"], options?: WarehouseOpt
         rows.length === 0
           ? Effect.void
           : Effect.tryPromise({
-            try: () => client.insert({ table, values: rows as Array<Row>, format: "JSONEachRow" }),
+            // Encoded here, a slice at a time, rather than by the client all at once: the event loop gets turns.
+            try: () => encodeInSlices(rows),
             catch: (cause) => rejectedRows(table, cause) ?? unavailable(cause),
-          }).pipe(resilient, Effect.asVoid, Effect.ensuring(Effect.sync(() => warehouseWrote(warehouse, { kind: "insert", table, rows })))),
+          }).pipe(
+            Effect.flatMap((slices) => Effect.tryPromise({
+              try: () => client.insert({ table, values: Readable.from(slices), format: "JSONEachRow" }),
+              catch: (cause) => rejectedRows(table, cause) ?? unavailable(cause),
+            }).pipe(resilient)),
+            Effect.asVoid,
+            Effect.ensuring(Effect.sync(() => warehouseWrote(warehouse, { kind: "insert", table, rows }))),
+          ),
       query: <T>(sql: string, options?: QueryOptions) =>
         Effect.tryPromise({
           try: async () => {
