@@ -37,7 +37,18 @@ const BUS_CHECK_INTERVAL = Duration.seconds(1)
  * before, the collector learnt the store was down only once the archive consumer had failed, and the request then in
  * flight waited out the 30 s publish timeout behind the consumer's retries.
  */
-const STORE_CHECK_INTERVAL = Duration.seconds(1)
+const STORE_CHECK_INTERVAL_MS = 1_000
+/**
+ * While the store does not answer, the checks back off: 2, 4, 8... s apart, at most this. Checked every second, an
+ * outage cost one S3 HEAD a second per server for as long as it lasted. Senders are refused from the first failed
+ * check on, and a GET /health asks the store itself, so a store back is seen at once by the next /health (or at the
+ * latest by the next check).
+ */
+const STORE_CHECK_MAX_MS = 30_000
+
+/** How long after `failures` failed checks in a row the store is asked again. */
+const storeRecheckMs = (failures: number) =>
+  Math.min(STORE_CHECK_INTERVAL_MS * 2 ** Math.min(failures, 16), STORE_CHECK_MAX_MS)
 
 export interface HealthReply {
   readonly status: number
@@ -136,12 +147,15 @@ export const makeHealth = (options: HealthOptions = {}) =>
       Effect.repeat(Schedule.spaced(BUS_CHECK_INTERVAL)),
     ))
     if (objectsStopIngest) {
+      let failures = 0
       yield* Effect.forkScoped(objects!.ping!.pipe(
         Effect.tap((down) => Effect.sync(() => {
           storeDown = down
+          failures = down === undefined ? 0 : failures + 1
           tellWaiting()
         })),
-        Effect.repeat(Schedule.spaced(STORE_CHECK_INTERVAL)),
+        Effect.andThen(Effect.suspend(() => Effect.sleep(storeRecheckMs(failures)))),
+        Effect.forever,
       ))
     }
     const outage = Effect.callback<string>((resume) => {

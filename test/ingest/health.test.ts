@@ -160,6 +160,38 @@ describe("/health", () => {
     })).pipe(Effect.provide(layer), Effect.provide(Logger.layer([]))))
   }, 30_000)
 
+  it("checks an object store that does not answer less and less often, refuses senders at once, and a /health seeing it back takes them again", async () => {
+    // Before: the check ran every second for as long as the store did not answer: one S3 HEAD a second per server.
+    let down = false
+    let checks = 0
+    const checked = Layer.effect(ObjectStore, Effect.gen(function* () {
+      const store = yield* ObjectStore
+      return { ...store, ping: Effect.sync(() => { checks++; return down ? "no answer" : undefined }) } satisfies ObjectStore["Service"]
+    }))
+    const layer = Collector.layer({ port: 0, host: "127.0.0.1", writeKeys: writeKeys([{ writeKey: WRITE_KEY, tenant: "acme" }]) }).pipe(
+      Layer.provideMerge(checked.pipe(Layer.provideMerge(pipelineLayer(backendConfig(dir))))))
+    await Effect.runPromise(Effect.scoped(Effect.gen(function* () {
+      const url = (yield* Collector).url
+      expect((yield* post(`${url}/v1/track`, track("m1"))).status).toBe(200)
+      down = true
+      // The first check after it stops answering, within a second, finds it.
+      yield* Effect.sleep("1500 millis")
+      const refused = yield* post(`${url}/v1/track`, track("m2"))
+      expect(refused).toMatchObject({ status: 503, body: { rule: "not_ready", error: expect.stringMatching(/the object store \(local [^)]*\) does not answer: no answer/) } })
+      const checksBefore = checks
+      yield* Effect.sleep("8 seconds")
+      // Before: 8 checks in these 8 s. Now they are 2, 4, 8... s apart (at most 30 s): 2 here, 3 at most.
+      expect(checks - checksBefore).toBeLessThanOrEqual(3)
+      expect((yield* post(`${url}/v1/track`, track("m2"))).status).toBe(503)
+      down = false
+      // GET /health asks the store itself, at once, whatever the background checks' pace.
+      const health = yield* getHealth(url)
+      expect(health.status).toBe(200)
+      expect(health.body.backends.objects).toMatchObject({ state: "up" })
+      expect((yield* post(`${url}/v1/track`, track("m2"))).status).toBe(200)
+    })).pipe(Effect.provide(layer), Effect.provide(Logger.layer([]))))
+  }, 30_000)
+
   it("answers 503 naming the disk when the data dir's free space is below the threshold, and senders get 503 at once", () =>
     withHealthCollector({ minFreeBytes: Number.MAX_SAFE_INTEGER }, (url) =>
       Effect.gen(function* () {
