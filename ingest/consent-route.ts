@@ -10,8 +10,7 @@ import { defaultIdentityConfig, type IdentifierRef, type IdentityConfig, readIde
 import { Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
 import { LATEST_MS } from "../warehouse/calendar.ts"
 import { encodePageCursor, type PageKey, type PageRequest, readPage, refuseUnknownParameter } from "./pages.ts"
-import { personReads } from "./profile-route.ts"
-import { type QueryReply, refuse, refuseBadParameter, warehouseUnavailable } from "./query-route.ts"
+import { type QueryReply, refuse, refuseBadParameter, tenantReads, warehouseUnavailable } from "./query-route.ts"
 import { DEFAULT_TENANT } from "./writekeys.ts"
 
 export const CONSENT_PATH = "/v1/consent/"
@@ -112,7 +111,7 @@ export const consentRoute = (req: IncomingMessage, options: {
     if ("status" in page) return page
     return yield* readIdentifier(identifier, tenant, options.identity ?? defaultIdentityConfig()).pipe(
       Effect.flatMap((ref) => readConsentPage(tenant, ref, page)),
-      personReads(tenant),
+      tenantReads(tenant),
       Effect.provideService(Warehouse, options.warehouse),
       Effect.provideService(ConsentPoliciesRef, options.policies ?? DEFAULT_POLICIES),
       Effect.map((body): QueryReply => ({ status: 200, body })),

@@ -20,7 +20,7 @@ import { Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
 import { accepted, awaitJob, type Jobs, refuseIfRunning } from "./jobs.ts"
 import { pageInMemory, type PageKey, readPage, refuseUnknownParameter } from "./pages.ts"
 import { Pipeline } from "./pipeline.ts"
-import { type QueryReply, receiveAdminBody, refuse, refuseFailure, warehouseUnavailable } from "./query-route.ts"
+import { type QueryReply, receiveAdminBody, refuse, refuseFailure, tenantReads, warehouseUnavailable } from "./query-route.ts"
 import { DEFAULT_TENANT } from "./writekeys.ts"
 
 export const IDENTITY_PATH = "/v1/identity/"
@@ -141,6 +141,7 @@ export const identityRoute = (options: {
           const page = readPage(url, { what: "suggestions", shape: "ns", fallback: DEFAULT_SUGGESTIONS, max: MAX_SUGGESTIONS })
           if ("status" in page) return page
           return yield* openSuggestions(tenant).pipe(
+            tenantReads(tenant),
             Effect.provideService(Warehouse, options.warehouse),
             Effect.map((all): QueryReply => {
               const { items, nextCursor } = pageInMemory(all, page, suggestionKey)

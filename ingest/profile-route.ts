@@ -12,11 +12,10 @@ import {
   BadIdentifierCursor, defaultIdentityConfig, identifierLimit, type IdentityConfig, profileIdentifiers, profilePhoneRuns, profileTimeline, readIdentifier,
   readTimelineQuery, type TraitPrecedence,
 } from "../identity/index.ts"
-import { keyedLocks } from "../warehouse/turns.ts"
 import { Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
 import { withTheirPhones } from "./mask.ts"
 import { readProfileCached } from "./profile-read.ts"
-import { type QueryReply, refuse, refuseBadParameter, refuseRepeated, warehouseUnavailable } from "./query-route.ts"
+import { type QueryReply, refuse, refuseBadParameter, refuseRepeated, tenantReads, warehouseUnavailable } from "./query-route.ts"
 import { refuseUnknownParameter } from "./pages.ts"
 import { DEFAULT_TENANT } from "./writekeys.ts"
 
@@ -27,14 +26,6 @@ export const DEFAULT_RECENT_EVENTS = 20
 const EVENTS_SUFFIX = "/events"
 const IDENTIFIERS_SUFFIX = "/identifiers"
 export const MAX_RECENT_EVENTS = 1000
-/**
- * One of a tenant's reads of a person at a time (the profile, a timeline page, an identifiers page, consent: ingest/
- * consent-route.ts); another tenant's never wait for them. Each read's statements queue on the embedded engine's one
- * connection with every tenant's landing and reads: ten reads at once of one big profile (0.6 s each) held another
- * tenant's requests 10 s, of its consent 13 s. Waiting here, another tenant's statements wait for one read's.
- */
-export const personReads = keyedLocks()
-
 /** The parameters of the profile routes that take one value (channel and event may repeat). */
 const SINGLE_PARAMETERS = ["tenant", "events", "purpose", "limit", "cursor", "since", "until"]
 /** What each route takes besides ?tenant= (the guard reads ?purpose= to mask): anything else is refused, not ignored. */
@@ -128,7 +119,7 @@ export const profileRoute = (req: IncomingMessage, options: {
         })
         const ref = yield* readIdentifier(identifier, tenant, options.identity ?? defaultIdentityConfig())
         return { status: 200, body: maskable(yield* profileTimeline(tenant, ref, q)) } satisfies QueryReply
-      }).pipe(personReads(tenant), Effect.provideService(Warehouse, options.warehouse), Effect.catchTags({ ...failures, BadTimelineQuery: badParameter }))
+      }).pipe(tenantReads(tenant), Effect.provideService(Warehouse, options.warehouse), Effect.catchTags({ ...failures, BadTimelineQuery: badParameter }))
     }
     if (identifiersPage) {
       return yield* Effect.gen(function* () {
@@ -136,7 +127,7 @@ export const profileRoute = (req: IncomingMessage, options: {
         if (limit instanceof BadIdentifierCursor) return yield* Effect.fail(limit)
         const ref = yield* readIdentifier(identifier, tenant, options.identity ?? defaultIdentityConfig())
         return { status: 200, body: maskable(yield* profileIdentifiers(tenant, ref, limit, param("cursor"))) } satisfies QueryReply
-      }).pipe(personReads(tenant), Effect.provideService(Warehouse, options.warehouse), Effect.catchTags({ ...failures, BadIdentifierCursor: badParameter }))
+      }).pipe(tenantReads(tenant), Effect.provideService(Warehouse, options.warehouse), Effect.catchTags({ ...failures, BadIdentifierCursor: badParameter }))
     }
     const eventsParam = url.searchParams.get("events")
     const recent = eventsParam === null ? DEFAULT_RECENT_EVENTS : Number(eventsParam)
@@ -147,7 +138,7 @@ export const profileRoute = (req: IncomingMessage, options: {
       warehouse: options.warehouse, tenant, identifier, recent, identity: options.identity ?? defaultIdentityConfig(),
       precedence: options.traitPrecedence, policies: options.policies,
     }).pipe(
-      personReads(tenant),
+      tenantReads(tenant),
       Effect.map((body): QueryReply => ({ status: 200, body: maskable(body) })),
       Effect.catchTags(failures),
     )

@@ -3,12 +3,18 @@
 // GET /v1/profiles/user_id:big made them answer in 4.5-10.5 s, and tenant globex's one-message POST /v1/batch, its
 // profile read and audience preview took 9.9-10.3 s meanwhile: every read's statements queued on the embedded
 // engine's one connection, where the pipeline lands every tenant's messages. The same with GET
-// /v1/consent/user_id:big ten times at once: they answered in 1.8-13.0 s, globex's requests in 9.8-12.9 s.
+// /v1/consent/user_id:big ten times at once: they answered in 1.8-13.0 s, globex's requests in 9.8-12.9 s; with GET
+// /v1/identity/suggestions?limit=100 ten times at once (3.5-16.5 s), globex's batch 16.3 s and reads 11.6 s; with GET
+// /v1/relations/summary?from=2026-12-01&to=2026-12-05&limit=1000 ten times (3.5-9.9 s), globex's batch 9.1 s.
 import type { IncomingMessage } from "node:http"
 import { Effect } from "effect"
 import { afterEach, beforeEach, expect, it } from "vitest"
+import { identityConfigOf } from "../../identity/index.ts"
 import { consentRoute } from "../../ingest/consent-route.ts"
+import { identityRoute } from "../../ingest/identity-route.ts"
+import { makeJobs } from "../../ingest/jobs.ts"
 import { profileRoute } from "../../ingest/profile-route.ts"
+import { relationsRoute } from "../../ingest/relations-route.ts"
 import { Warehouse, type WarehouseShape } from "../../warehouse/warehouse.ts"
 import { landBatch, withApi } from "../support/api.ts"
 import { basicAuth, freshDir, OTHER_TENANT_KEY, removeDir } from "../support/pipeline.ts"
@@ -16,6 +22,27 @@ import { basicAuth, freshDir, OTHER_TENANT_KEY, removeDir } from "../support/pip
 let dir: string
 beforeEach(() => { dir = freshDir() })
 afterEach(() => removeDir(dir))
+
+/** A warehouse whose every statement takes 40 ms more, counting each tenant's statements under way at once. */
+const slowed = (warehouse: WarehouseShape) => {
+  const running = new Map<string, number>()
+  const most = new Map<string, number>()
+  const slow: WarehouseShape = {
+    ...warehouse,
+    query: <T,>(sql: string, options?: Parameters<WarehouseShape["query"]>[1]) => {
+      const tenant = String(options?.params?.["tenant"] ?? "")
+      return Effect.acquireUseRelease(
+        Effect.sync(() => {
+          running.set(tenant, (running.get(tenant) ?? 0) + 1)
+          most.set(tenant, Math.max(most.get(tenant) ?? 0, running.get(tenant)!))
+        }),
+        () => Effect.andThen(Effect.sleep("40 millis"), warehouse.query<T>(sql, options)),
+        () => Effect.sync(() => running.set(tenant, running.get(tenant)! - 1)),
+      )
+    },
+  }
+  return { slow, most }
+}
 
 it("a tenant's profile and consent reads run one at a time, and another tenant's read is answered among them", () =>
   withApi(dir, (url) => Effect.gen(function* () {
@@ -25,24 +52,7 @@ it("a tenant's profile and consent reads run one at a time, and another tenant's
       body: JSON.stringify({ batch: [{ type: "track", userId: "bob", event: "Order Completed", messageId: "b1" }] }),
     }).then((r) => r.status))
     expect(other).toBe(200)
-    const warehouse = yield* Warehouse
-    // A warehouse whose every statement takes 40 ms more, counting each tenant's statements under way.
-    const running = new Map<string, number>()
-    const most = new Map<string, number>()
-    const slow: WarehouseShape = {
-      ...warehouse,
-      query: <T,>(sql: string, options?: Parameters<WarehouseShape["query"]>[1]) => {
-        const tenant = String(options?.params?.["tenant"] ?? "")
-        return Effect.acquireUseRelease(
-          Effect.sync(() => {
-            running.set(tenant, (running.get(tenant) ?? 0) + 1)
-            most.set(tenant, Math.max(most.get(tenant) ?? 0, running.get(tenant)!))
-          }),
-          () => Effect.andThen(Effect.sleep("40 millis"), warehouse.query<T>(sql, options)),
-          () => Effect.sync(() => running.set(tenant, running.get(tenant)! - 1)),
-        )
-      },
-    }
+    const { slow, most } = slowed(yield* Warehouse)
     const read = (path: string) => Effect.gen(function* () {
       const req = { method: "GET", url: path, headers: {} } as IncomingMessage
       const reply = yield* (path.startsWith("/v1/consent/") ? consentRoute(req, { warehouse: slow }) : profileRoute(req, { warehouse: slow }))
@@ -65,4 +75,26 @@ it("a tenant's profile and consent reads run one at a time, and another tenant's
     // Before: all of acme's reads had statements under way at once (12 against 4 for one alone).
     expect(most.get("acme")).toBeLessThanOrEqual(alone)
     expect(globexRead.at).toBeLessThan(Math.max(...acmeReads.map((r) => r.at)))
+  })), 60_000)
+
+it("a tenant's suggestion lists and relationship reads run one at a time too, beside another tenant's", () =>
+  withApi(dir, () => Effect.gen(function* () {
+    const { slow, most } = slowed(yield* Warehouse)
+    const identity = yield* identityRoute({ warehouse: slow, config: identityConfigOf(), reload: Effect.void })
+    const relations = relationsRoute({ warehouse: slow, jobs: yield* makeJobs(slow) })
+    const get = (path: string) => {
+      const req = { method: "GET", url: path, headers: {} } as IncomingMessage
+      return Effect.map(path.startsWith("/v1/identity/") ? identity(req) : relations(req), (reply) => reply.status)
+    }
+    const paths = (tenant: string) => [
+      `/v1/identity/suggestions?tenant=${tenant}`,
+      `/v1/relations/summary?tenant=${tenant}&from=2026-12-01&to=2026-12-05`,
+      `/v1/relations/report?tenant=${tenant}&from=2026-11-01&to=2026-12-05`,
+    ]
+    for (const path of paths("acme")) expect(yield* get(path)).toBe(200)
+    const alone = most.get("acme")!
+    most.clear()
+    const statuses = yield* Effect.all([...paths("acme"), ...paths("acme"), ...paths("globex")].map(get), { concurrency: "unbounded" })
+    expect(statuses).toEqual(Array(9).fill(200))
+    expect(most.get("acme")).toBeLessThanOrEqual(alone)
   })), 60_000)
