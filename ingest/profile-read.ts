@@ -329,6 +329,11 @@ export const readProfileCached = (options: {
   readonly identity: IdentityConfig
   readonly precedence: TraitPrecedence | undefined
   readonly policies: ConsentPolicies | undefined
+  /**
+   * Wraps what a miss reads from the warehouse (the route's per-tenant turn): a hit costs no statement and never
+   * waits for it, and a miss looks in the cache again once its turn comes (the read before it may have kept the answer).
+   */
+  readonly missTurn?: <A, E, R>(read: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
 }) =>
   Effect.gen(function* () {
     const cache = cacheOf(options.warehouse)
@@ -337,29 +342,37 @@ export const readProfileCached = (options: {
     const read = cache.begin()
     return yield* Effect.gen(function* () {
       const generation = cache.shared ? yield* Effect.promise(() => cache.generation().catch(() => null)) : undefined
-      if (generation !== null) {
-        const hit = cache.get(key, generation, options.precedence, options.policies)
-        if (hit !== undefined) {
-          cache.hits++
-          // A copy: whoever answers may mask or trim what it sends.
-          return structuredClone(hit)
+      const kept = () => {
+        const hit = generation === null ? undefined : cache.get(key, generation, options.precedence, options.policies)
+        if (hit === undefined) return undefined
+        cache.hits++
+        // A copy: whoever answers may mask or trim what it sends.
+        return structuredClone(hit)
+      }
+      const miss = Effect.gen(function* () {
+        cache.misses++
+        // An answer dropped by a write to its profile still knows whose it was: the identifier is not looked up again.
+        const { body, ref, scope } = yield* readProfileFrom(
+          options.tenant, options.identifier, options.recent, options.identity, options.precedence, (r) => cache.owner(options.tenant, r),
+        ).pipe(
+          Effect.provideService(Warehouse, options.warehouse),
+          Effect.provideService(ConsentPoliciesRef, options.policies ?? DEFAULT_POLICIES),
+        )
+        const deps = depsOf(options.tenant, ref, scope)
+        if (generation !== null && deps !== undefined) {
+          cache.set(key, read, {
+            tenant: options.tenant, deps, expires: expiry(Date.now()), generation, precedence: options.precedence, policies: options.policies,
+            body: structuredClone(body),
+          }, ref)
         }
-      }
-      cache.misses++
-      // An answer dropped by a write to its profile still knows whose it was: the identifier is not looked up again.
-      const { body, ref, scope } = yield* readProfileFrom(
-        options.tenant, options.identifier, options.recent, options.identity, options.precedence, (r) => cache.owner(options.tenant, r),
-      ).pipe(
-        Effect.provideService(Warehouse, options.warehouse),
-        Effect.provideService(ConsentPoliciesRef, options.policies ?? DEFAULT_POLICIES),
-      )
-      const deps = depsOf(options.tenant, ref, scope)
-      if (generation !== null && deps !== undefined) {
-        cache.set(key, read, {
-          tenant: options.tenant, deps, expires: expiry(Date.now()), generation, precedence: options.precedence, policies: options.policies,
-          body: structuredClone(body),
-        }, ref)
-      }
-      return body
+        return body
+      })
+      const hit = kept()
+      if (hit !== undefined) return hit
+      const turn = options.missTurn ?? (<A, E, R>(e: Effect.Effect<A, E, R>) => e)
+      return yield* turn(Effect.suspend(() => {
+        const waited = kept()
+        return waited === undefined ? miss : Effect.succeed(waited)
+      }))
     }).pipe(Effect.ensuring(Effect.sync(() => cache.end(read))))
   })

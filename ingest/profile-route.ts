@@ -136,9 +136,8 @@ export const profileRoute = (req: IncomingMessage, options: {
     }
     return yield* readProfileCached({
       warehouse: options.warehouse, tenant, identifier, recent, identity: options.identity ?? defaultIdentityConfig(),
-      precedence: options.traitPrecedence, policies: options.policies,
+      precedence: options.traitPrecedence, policies: options.policies, missTurn: tenantReads(tenant),
     }).pipe(
-      tenantReads(tenant),
       Effect.map((body): QueryReply => ({ status: 200, body: maskable(body) })),
       Effect.catchTags(failures),
     )

@@ -13,7 +13,9 @@ import { identityConfigOf } from "../../identity/index.ts"
 import { consentRoute } from "../../ingest/consent-route.ts"
 import { identityRoute } from "../../ingest/identity-route.ts"
 import { makeJobs } from "../../ingest/jobs.ts"
+import { profileCacheStats } from "../../ingest/profile-read.ts"
 import { profileRoute } from "../../ingest/profile-route.ts"
+import { tenantReads } from "../../ingest/query-route.ts"
 import { relationsRoute } from "../../ingest/relations-route.ts"
 import { Warehouse, type WarehouseShape } from "../../warehouse/warehouse.ts"
 import { landBatch, withApi } from "../support/api.ts"
@@ -97,4 +99,28 @@ it("a tenant's suggestion lists and relationship reads run one at a time too, be
     const statuses = yield* Effect.all([...paths("acme"), ...paths("acme"), ...paths("globex")].map(get), { concurrency: "unbounded" })
     expect(statuses).toEqual(Array(9).fill(200))
     expect(most.get("acme")).toBeLessThanOrEqual(alone)
+  })), 60_000)
+
+it("a profile answer already in the cache does not wait for the tenant's turn, and reads waiting for it are answered from the one before", () =>
+  withApi(dir, (url) => Effect.gen(function* () {
+    yield* landBatch(url, [{ type: "track", userId: "ann", event: "Order Completed", messageId: "a1" }], { identifier: "user_id:ann", events: 1 })
+    const warehouse = yield* Warehouse
+    const read = (path: string) => Effect.map(profileRoute({ method: "GET", url: path, headers: {} } as IncomingMessage, { warehouse }),
+      (reply) => ({ status: reply.status, at: performance.now() }))
+    // Five reads at once of a profile not yet read: one reads the warehouse, the others get its answer.
+    const before = profileCacheStats(warehouse)
+    const first = yield* Effect.all(Array.from({ length: 5 }, () => read("/v1/profiles/user_id%3Aann?tenant=acme")), { concurrency: "unbounded" })
+    expect(first.map((r) => r.status)).toEqual(Array(5).fill(200))
+    const after = profileCacheStats(warehouse)
+    expect(after.misses - before.misses).toBe(1)
+    expect(after.hits - before.hits).toBe(4)
+    // acme's turn held for a second by some other read: the kept answer comes at once, a new one waits.
+    const [, cached, uncached] = yield* Effect.all([
+      tenantReads("acme")(Effect.sleep("1 second")),
+      Effect.andThen(Effect.sleep("20 millis"), read("/v1/profiles/user_id%3Aann?tenant=acme")),
+      Effect.andThen(Effect.sleep("20 millis"), read("/v1/profiles/user_id%3Aann?tenant=acme&events=3")),
+    ], { concurrency: "unbounded" })
+    expect(cached.status).toBe(200)
+    expect(uncached.status).toBe(200)
+    expect(uncached.at - cached.at).toBeGreaterThan(500)
   })), 60_000)
