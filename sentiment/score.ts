@@ -16,7 +16,7 @@ import {
 } from "./tokenize.ts"
 
 /** Bumped whenever rules, constants or word lists change, so stored scores can be told apart. */
-export const MODEL_VERSION = "lexicon-5"
+export const MODEL_VERSION = "lexicon-6"
 
 export type SentimentLabel = "positive" | "neutral" | "negative"
 export type EvidenceRule =
@@ -350,6 +350,12 @@ const assignRoles = (t: Tokens): void => {
       role[i] = ROLE_NEGATOR
       continue
     }
+    if (word === "still" && stillUnmet(t, i)) {
+      role[i] = ROLE_SENTIMENT
+      base[i] = STILL_UNMET
+      sourceOf[i] = "domain"
+      continue
+    }
     const own = terms?.words.get(word)
     if (own !== undefined) {
       if (own !== 0) {
@@ -420,6 +426,22 @@ const setRating = (i: number, ratio: number): void => {
 
 /** The token text at `i`, or undefined past the end (the shared buffers hold older, longer texts beyond it). */
 const textAt = (t: Tokens, i: number): string | undefined => (i < t.count ? t.text[i] : undefined)
+
+/**
+ * "Still" before a negation ("still no sign of it", "it still hasn't arrived", "the refund still has not come"): a
+ * wait or a fault that goes on, what complaints about any service are made of, rated as "still waiting" is
+ * (COMMERCE_PHRASES). Not before "can't", "don't" or "won't" ("I still can't believe how good it is").
+ */
+const STILL_UNMET = -1.6
+const NEGATIONS_AFTER_STILL = new Set([
+  "no", "not", "nothing", "nobody", "never", "hasn't", "haven't", "hadn't", "isn't", "aren't", "wasn't", "weren't", "doesn't",
+  "didn't", "hasnt", "havent", "isnt", "arent", "doesnt", "didnt",
+])
+const AUXILIARIES_AFTER_STILL = new Set(["has", "have", "had", "is", "are", "was", "were", "does", "did"])
+const stillUnmet = (t: Tokens, i: number): boolean => {
+  const next = textAt(t, i + 1) ?? ""
+  return NEGATIONS_AFTER_STILL.has(next) || (AUXILIARIES_AFTER_STILL.has(next) && NEGATIONS_AFTER_STILL.has(textAt(t, i + 2) ?? ""))
+}
 
 const numberRating = (t: Tokens, i: number): number => {
   const n = t.value[i] ?? 0

@@ -167,3 +167,20 @@ describe("unmet expectations", () => {
     expect(score("I hope you have a lovely weekend").label).toBe("positive")
   })
 })
+
+describe("a wait or a fault that goes on", () => {
+  it("'still' before a negation is a complaint, with or without a sentiment word", () => {
+    for (const text of ["Two weeks on, there is still no answer from anyone.", "The replacement still hasn't come.",
+      "My card still has not been credited.", "The app is still not loading", "still nothing from the courier"]) {
+      expect(score(text).label, text).toBe("negative")
+      expect(score(text).evidence.map((e) => e.token), text).toContain("still")
+    }
+  })
+
+  it("not before can't, don't or won't, not without a negation, and a negated word after it keeps its own turn", () => {
+    expect(score("Still love these boots after two winters").label).toBe("positive")
+    expect(score("It is still warm after a day in the snow").label).not.toBe("negative")
+    expect(score("I still don't know which colour to pick").evidence.map((e) => e.token)).not.toContain("still")
+    expect(s("still not happy with the fix")).toBeLessThan(s("not happy with the fix"))
+  })
+})

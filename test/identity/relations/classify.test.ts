@@ -35,8 +35,14 @@ describe("relationship types", () => {
   })
 
   it("praise and complaints from an engaged customer is love_hate", () => {
-    expect(typeOf({ texts: 3, positive: 1, praise: 1, negative: 2, negativeContacts: 2, lukewarmContacts: 2, strongestPraise: 0.9, strongestComplaint: -0.7 }))
-      .toBe("love_hate")
+    // Every signal of it as signalsOf would give them (one praise, then two negative service contacts, one still open);
+    // with the tone signals left at "no texts" the case sat on the edge (love_hate 0.10 against advocate -0.44).
+    expect(typeOf({
+      texts: 3, positive: 1, praise: 1, negative: 2, negativeContacts: 2, lukewarmContacts: 2, strongestPraise: 0.9, strongestComplaint: -0.7,
+      serviceContacts: 2, sentimentFlips: 1, sentimentSpread: 0.75, sentimentLevel: -0.2, sentimentEarly: 0.9, sentimentLate: -0.7,
+      daysSinceLastComplaint: 12, daysSinceLastMessage: 12, troubleRecent: 1, negativeRecent: 1, openComplaints: 1, sentimentBeforeTrouble: 0.9,
+      visitDaysBeforeTrouble: 6, visitDaysSinceTrouble: 3, visitRateBeforeTrouble: 1,
+    })).toBe("love_hate")
   })
 
   it("someone who came often, had a problem and has not come back for five weeks is at_risk", () => {
