@@ -3,7 +3,7 @@
 import { mkdirSync } from "node:fs"
 import { resolve } from "node:path"
 import { Readable } from "node:stream"
-import { createClient, type ClickHouseSettings } from "@clickhouse/client"
+import { type ClickHouseClient, createClient, type ClickHouseSettings } from "@clickhouse/client"
 import { Context, Data, Effect, Layer } from "effect"
 import { claimHolder, DataDirLocked, releaseHolder } from "./lock.ts"
 import { CLIENT_JSON, encodeInSlices } from "./encode-rows.ts"
@@ -63,6 +63,19 @@ export interface QueryOptions {
    */
   readonly maxExecutionSeconds?: number
 }
+
+/**
+ * Set (by apiReads) while an effect answers an API read: the warehouse's queries it runs go, on the embedded engine, to
+ * the warehouse's reads connection instead of the pipeline's. A reference rather than another warehouse object, so
+ * what is kept per warehouse (write listeners, warehouse/writes.ts; the profile cache) stays one and the same.
+ */
+export const ApiReads = Context.Reference<boolean>("cdp/Warehouse/ApiReads", { defaultValue: () => false })
+
+/**
+ * Runs `effect`, an API read, with its warehouse queries on the reads connection (embedded engine; a server runs
+ * statements concurrently and is unchanged). Its commands and inserts stay on the pipeline's connection.
+ */
+export const apiReads = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => Effect.provideService(effect, ApiReads, true)
 
 /**
  * Bounded interactive queries (QueryOptions.maxExecutionSeconds) running at once in this process, in all and of one
@@ -272,6 +285,20 @@ const makeWarehouse = (opened: WarehouseShape["backend"], options?: WarehouseOpt
         })),
       ))
     const backend: WarehouseShape["backend"] = version === undefined ? opened : { ...opened, version }
+    // The API reads' connection (embedded engine, apiReads): a second connection to the same data directory, opened at
+    // the first read and kept, closed before the pipeline's. What an insert or command ended on the pipeline's
+    // connection is visible to the next statement here (test/warehouse/reads-connection).
+    let reads: Promise<ClickHouseClient> | undefined
+    const readsClient = (): Promise<ClickHouseClient> =>
+      reads ??= import("./chdb-connection.ts").then(
+        (m) => createClient({ connection: m.sideConnection(backend.location) as never, clickhouse_settings: CLIENT_SETTINGS, json: CLIENT_JSON }),
+      ).catch((cause: unknown) => {
+        reads = undefined
+        throw cause
+      })
+    yield* Effect.addFinalizer(() => reads === undefined
+      ? Effect.void
+      : Effect.promise(() => reads!.then((c) => c.close())).pipe(Effect.ignore))
     // A server's connection can drop (restart, failover): each operation is retried whole, bounded. The embedded
     // engine has no connection to lose.
     const resilient = server === undefined
@@ -313,13 +340,14 @@ const makeWarehouse = (opened: WarehouseShape["backend"], options?: WarehouseOpt
             Effect.ensuring(Effect.sync(() => warehouseWrote(warehouse, { kind: "insert", table, rows }))),
           ),
       query: <T>(sql: string, options?: QueryOptions) =>
-        Effect.tryPromise({
+        Effect.flatMap(Effect.service(ApiReads), (forApi) => Effect.tryPromise({
           try: async () => {
             const side = options?.maxExecutionSeconds !== undefined && backend.kind === "embedded"
               ? createClient({ connection: (await import("./chdb-connection.ts")).sideConnection(backend.location) as never, clickhouse_settings: CLIENT_SETTINGS })
               : undefined
+            const on = side ?? (forApi && backend.kind === "embedded" ? await readsClient() : client)
             try {
-              const result = await (side ?? client).query({
+              const result = await on.query({
                 query: sql,
                 format: "JSONEachRow",
                 ...(options?.params === undefined ? {} : { query_params: options.params }),
@@ -331,7 +359,7 @@ const makeWarehouse = (opened: WarehouseShape["backend"], options?: WarehouseOpt
             }
           },
           catch: classify,
-        }).pipe(resilient),
+        }).pipe(resilient)),
       analystQuery: <T>(sql: string, scope: QueryScope, signal?: AbortSignal) => {
         const violation = scopeViolation(scope) ?? readOnlyViolation(sql)
         if (violation !== null) return Effect.fail(new WarehouseQueryError({ message: violation, code: undefined }))
