@@ -348,14 +348,19 @@ const redactionTable = (columns: ReadonlyArray<Column>, rows: ReadonlyArray<Row>
     (name) => warehouse.command(`DROP TABLE IF EXISTS ${name} SYNC`).pipe(Effect.ignore),
   ))
 
-/** An erasure's mutation failed in the engine, or ran past MUTATION_TIMEOUT_MS: it was killed, the erasure fails. */
+/**
+ * An erasure's mutation failed in the engine, or ran past MUTATION_TIMEOUT_MS: it was killed, the erasure fails. Also
+ * what runMutation fails with for others' mutations (`mutation` names them).
+ */
 export class ErasureMutationFailed extends Data.TaggedError("ErasureMutationFailed")<{
   readonly table: string
   /** What happened, after "the erasure's mutation of table T ". */
   readonly what: string
+  /** The mutation, for messages: "the erasure's mutation" unless given ("the consent strip's mutation"). */
+  readonly mutation?: string
 }> {
   override get message() {
-    return `the erasure's mutation of table ${this.table} ${this.what}`
+    return `${this.mutation ?? "the erasure's mutation"} of table ${this.table} ${this.what}`
   }
 }
 
@@ -384,9 +389,11 @@ const failReason = (text: string): string => {
 }
 
 /**
- * Runs a mutation of `table` (`alter`: ALTER TABLE ... DELETE or UPDATE, without SETTINGS) and returns when the engine
- * has applied it to every part. `marker` is a text only this mutation's command holds (the name of a scratch table it
- * reads), by which it is found in system.mutations; `settings` are more of the ALTER's SETTINGS.
+ * Runs a mutation of `table` (`alter`: ALTER TABLE ... DELETE or UPDATE, or a lightweight DELETE FROM, without SETTINGS)
+ * and returns when the engine has applied it to every part. `marker` is a text only this mutation's command holds (the
+ * name of a scratch table it reads, or a unique literal it compares), by which it is found in system.mutations (query
+ * parameters are there as the values they were given); `settings` are more of the ALTER's SETTINGS, `params` its query
+ * parameters, `mutation` what failures call it ("the erasure's mutation" unless given).
  *
  * On a server, mutations_sync = 2, as the server runs other statements meanwhile. The embedded engine runs one
  * statement at a time per connection, and a synchronous mutation held it for the whole rewrite: a DELETE over
@@ -401,12 +408,16 @@ const failReason = (text: string): string => {
  * read meanwhile.
  */
 export const runMutation = Effect.fn("runMutation")(function* (
-  table: string, alter: string, marker: string, options: { readonly settings?: string; readonly timeoutMs?: number } = {},
+  table: string, alter: string, marker: string,
+  options: { readonly settings?: string; readonly timeoutMs?: number; readonly params?: Record<string, unknown>; readonly mutation?: string } = {},
 ) {
   const warehouse = yield* Warehouse
   const more = options.settings === undefined ? "" : `, ${options.settings}`
-  if (warehouse.backend.kind === "server") return yield* warehouse.command(`${alter} SETTINGS mutations_sync = 2${more}`)
+  // A lightweight DELETE waits by its own setting (mutations_sync is the ALTER's).
+  const sync = /^\s*DELETE\s+FROM\b/i.test(alter) ? "lightweight_deletes_sync" : "mutations_sync"
+  if (warehouse.backend.kind === "server") return yield* warehouse.command(`${alter} SETTINGS ${sync} = 2${more}`, options.params)
   const timeoutMs = options.timeoutMs ?? MUTATION_TIMEOUT_MS
+  const failed = (what: string) => new ErasureMutationFailed({ table, what, ...(options.mutation === undefined ? {} : { mutation: options.mutation }) })
   const params = { table, marker }
   // This mutation, and any other of the table that is failing: the engine applies a part's pending mutations together,
   // so while another fails, this one cannot be done (and reports that one's failure as its own).
@@ -415,7 +426,7 @@ export const runMutation = Effect.fn("runMutation")(function* (
   let done = false
   yield* Effect.scoped(Effect.gen(function* () {
     yield* Effect.acquireRelease(
-      warehouse.command(`${alter} SETTINGS mutations_sync = 0${more}`),
+      warehouse.command(`${alter} SETTINGS ${sync} = 0${more}`, options.params),
       () => (done ? Effect.void : warehouse.command(`KILL MUTATION WHERE database = currentDatabase() AND table = {table:String} ` +
         "AND position(command, {marker:String}) > 0 AND NOT is_done SYNC", params).pipe(Effect.ignore)).pipe(
         Effect.andThen(Effect.sync(() => warehouseWrote(warehouse, { kind: "command", sql: alter, params: undefined })))),
@@ -425,26 +436,22 @@ export const runMutation = Effect.fn("runMutation")(function* (
       const rows = yield* warehouse.query<{ mutation_id: string; is_done: number | string; latest_fail_reason: string; mine: number | string }>(
         watched, { params })
       const m = rows.find((r) => Number(r.mine) === 1)
-      if (m === undefined) return yield* new ErasureMutationFailed({ table, what: "is no longer listed in system.mutations (killed outside the erasure)" })
+      if (m === undefined) return yield* failed(`is no longer listed in system.mutations (killed outside ${options.mutation === undefined ? "the erasure" : "cdp"})`)
       if (Number(m.is_done) === 1) {
         done = true
         return
       }
       const other = rows.find((r) => Number(r.mine) !== 1)
       if (other !== undefined) {
-        return yield* new ErasureMutationFailed({
-          table,
-          what: `cannot run while ${other.mutation_id} of the table fails: ${failReason(other.latest_fail_reason)}; it was stopped ` +
-            `(KILL MUTATION WHERE table = '${table}' AND mutation_id = '${other.mutation_id}' lets the table's mutations run again)`,
-        })
+        return yield* failed(
+          `cannot run while ${other.mutation_id} of the table fails: ${failReason(other.latest_fail_reason)}; it was stopped ` +
+            `(KILL MUTATION WHERE table = '${table}' AND mutation_id = '${other.mutation_id}' lets the table's mutations run again)`)
       }
       if (m.latest_fail_reason !== "") {
-        return yield* new ErasureMutationFailed({ table, what: `failed and was stopped: ${failReason(m.latest_fail_reason)}` })
+        return yield* failed(`failed and was stopped: ${failReason(m.latest_fail_reason)}`)
       }
       if (Date.now() >= deadline) {
-        return yield* new ErasureMutationFailed({
-          table, what: `was not done after ${timeoutMs / 1000} s and was stopped (the limit: MUTATION_TIMEOUT_MS, warehouse/erasure.ts)`,
-        })
+        return yield* failed(`was not done after ${timeoutMs / 1000} s and was stopped (the limit: MUTATION_TIMEOUT_MS, warehouse/erasure.ts)`)
       }
       yield* Effect.sleep(Duration.millis(wait))
     }

@@ -7,6 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { eraseRows, findRows, runMutation, type SubjectKeys, type TableLocator } from "../../warehouse/erasure.ts"
 import { shredDataKeys } from "../../warehouse/bus-keys.ts"
 import { Warehouse } from "../../warehouse/warehouse.ts"
+import { mutationRunning, readsMeanwhile, unfinished } from "../support/mutations.ts"
 import { freshDir, removeDir } from "../support/pipeline.ts"
 
 let dir: string
@@ -51,43 +52,9 @@ const counts = Effect.gen(function* () {
   return { mine: Number(c!.mine), others: Number(c!.others) }
 })
 
-/** Mutations of the table not done, or failing (a mutation that failed for good blocks the table's later ones). */
-const unfinished = (table: string) => Effect.gen(function* () {
-  const w = yield* Warehouse
-  return yield* w.query<{ mutation_id: string; is_done: number; latest_fail_reason: string }>(
-    "SELECT mutation_id, is_done, latest_fail_reason FROM system.mutations WHERE database = currentDatabase() AND table = {table:String} " +
-      "AND (NOT is_done OR latest_fail_reason != '')", { params: { table } })
-})
-
 const scratchTables = Effect.gen(function* () {
   const w = yield* Warehouse
   return yield* w.query<{ name: string }>("SELECT name FROM system.tables WHERE database = currentDatabase() AND startsWith(name, '_erasure_')")
-})
-
-/** Runs `effect` while a small read runs every 10 ms: how long it took, and the longest any of those reads waited. */
-const readsMeanwhile = <A, E>(effect: Effect.Effect<A, E, Warehouse>) => Effect.gen(function* () {
-  const w = yield* Warehouse
-  let longest = 0
-  let reads = 0
-  let stop = false
-  const reader = yield* Effect.forkChild(Effect.gen(function* () {
-    while (!stop) {
-      const started = performance.now()
-      yield* w.query("SELECT 1")
-      longest = Math.max(longest, performance.now() - started)
-      reads++
-      yield* Effect.sleep("10 millis")
-    }
-  }))
-  yield* Effect.sleep("30 millis")
-  const started = performance.now()
-  const result = yield* effect
-  const took = performance.now() - started
-  // The read still waiting when the effect ends counts too.
-  stop = true
-  yield* Fiber.join(reader)
-  console.log(`took ${Math.round(took)} ms; the longest of ${reads} small reads meanwhile waited ${Math.round(longest)} ms`)
-  return { result, took, longest }
 })
 
 describe("an erasure's mutations on the embedded engine", () => {
@@ -126,12 +93,7 @@ describe("an erasure's mutations on the embedded engine", () => {
       const found = yield* findRows(locator, subject)
       const erasure = yield* Effect.forkChild(eraseRows(locator, found, []))
       // Interrupted as soon as its mutation is listed as running.
-      let pending = false
-      for (let i = 0; i < 2_000 && !pending; i++) {
-        pending = (yield* unfinished("big")).some((m) => Number(m.is_done) === 0)
-        if (!pending) yield* Effect.sleep("5 millis")
-      }
-      expect(pending).toBe(true)
+      expect(yield* mutationRunning("big")).toBe(true)
       yield* Fiber.interrupt(erasure)
       const exit = yield* Fiber.await(erasure)
       expect(Exit.hasInterrupts(exit)).toBe(true)
