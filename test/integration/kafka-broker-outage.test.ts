@@ -41,9 +41,23 @@ describe.runIf(enabled)("a Kafka broker dying under the bus", () => {
     if (!answers) await broker.start()
   }
 
+  /** Whether the broker answers a new client within `ms` (a stopped one accepts the connection and answers nothing). */
+  const answers = async (ms: number) => {
+    const admin = new kafkajs.Kafka({
+      brokers: broker.brokers, logLevel: kafkajs.logLevel.NOTHING, connectionTimeout: ms, requestTimeout: ms, retry: { retries: 0 },
+    }).admin()
+    const ok = await admin.connect().then(() => admin.describeCluster()).then(() => true, () => false)
+    await admin.disconnect().catch(() => undefined)
+    return ok
+  }
+
   it.each([
-    // Hung first: it needs no restart after.
-    ["hung (stopped, its connections open)", async () => broker.freeze()],
+    // Hung first: it needs no restart after. Once CI saw the publish after SIGSTOP acknowledged at once (load ~15):
+    // the test now makes sure the broker has stopped answering before it publishes, and says so if it has not.
+    ["hung (stopped, its connections open)", async () => {
+      broker.freeze()
+      expect(await answers(1_000), "the broker still answers after SIGSTOP").toBe(false)
+    }],
     ["killed", () => broker.kill()],
   ] as const)("a publish waiting for the acknowledgement of a broker %s fails within seconds", async (_, stop) => {
     await brokerUp()
