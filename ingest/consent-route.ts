@@ -7,7 +7,7 @@ import type { IncomingMessage } from "node:http"
 import { Effect } from "effect"
 import { type ConsentPolicies, ConsentPoliciesRef, type ConsentView, DEFAULT_POLICIES, showConsentPage } from "../consent/index.ts"
 import { defaultIdentityConfig, type IdentifierRef, type IdentityConfig, readIdentifier } from "../identity/index.ts"
-import { Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
+import { apiReads, Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
 import { LATEST_MS } from "../warehouse/calendar.ts"
 import { encodePageCursor, type PageKey, type PageRequest, readPage, refuseUnknownParameter } from "./pages.ts"
 import { type QueryReply, refuse, refuseBadParameter, tenantReads, warehouseUnavailable } from "./query-route.ts"
@@ -111,6 +111,7 @@ export const consentRoute = (req: IncomingMessage, options: {
     if ("status" in page) return page
     return yield* readIdentifier(identifier, tenant, options.identity ?? defaultIdentityConfig()).pipe(
       Effect.flatMap((ref) => readConsentPage(tenant, ref, page)),
+      apiReads,
       tenantReads(tenant),
       Effect.provideService(Warehouse, options.warehouse),
       Effect.provideService(ConsentPoliciesRef, options.policies ?? DEFAULT_POLICIES),

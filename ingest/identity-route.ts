@@ -16,7 +16,7 @@ import {
 } from "../identity/index.ts"
 import { observedTenants } from "../warehouse/identity.ts"
 import { keyedLocks } from "../warehouse/turns.ts"
-import { Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
+import { apiReads, Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
 import { accepted, awaitJob, type Jobs, refuseIfRunning } from "./jobs.ts"
 import { pageInMemory, type PageKey, readPage, refuseUnknownParameter } from "./pages.ts"
 import { Pipeline } from "./pipeline.ts"
@@ -141,6 +141,7 @@ export const identityRoute = (options: {
           const page = readPage(url, { what: "suggestions", shape: "ns", fallback: DEFAULT_SUGGESTIONS, max: MAX_SUGGESTIONS })
           if ("status" in page) return page
           return yield* openSuggestions(tenant).pipe(
+            apiReads,
             tenantReads(tenant),
             Effect.provideService(Warehouse, options.warehouse),
             Effect.map((all): QueryReply => {

@@ -12,7 +12,7 @@ import {
   BadIdentifierCursor, defaultIdentityConfig, identifierLimit, type IdentityConfig, profileIdentifiers, profilePhoneRuns, profileTimeline, readIdentifier,
   readTimelineQuery, type TraitPrecedence,
 } from "../identity/index.ts"
-import { Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
+import { apiReads, Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
 import { withTheirPhones } from "./mask.ts"
 import { readProfileCached } from "./profile-read.ts"
 import { type QueryReply, refuse, refuseBadParameter, refuseRepeated, tenantReads, warehouseUnavailable } from "./query-route.ts"
@@ -106,6 +106,7 @@ export const profileRoute = (req: IncomingMessage, options: {
     const maskable = <B extends { readonly profileId: string }>(body: B): B =>
       withTheirPhones(body, (runs) =>
         profilePhoneRuns(tenant, body.profileId, runs).pipe(
+          apiReads,
           Effect.provideService(Warehouse, options.warehouse),
           Effect.orElseSucceed((): ReadonlySet<string> => new Set(runs)),
         ))
@@ -119,7 +120,7 @@ export const profileRoute = (req: IncomingMessage, options: {
         })
         const ref = yield* readIdentifier(identifier, tenant, options.identity ?? defaultIdentityConfig())
         return { status: 200, body: maskable(yield* profileTimeline(tenant, ref, q)) } satisfies QueryReply
-      }).pipe(tenantReads(tenant), Effect.provideService(Warehouse, options.warehouse), Effect.catchTags({ ...failures, BadTimelineQuery: badParameter }))
+      }).pipe(apiReads, tenantReads(tenant), Effect.provideService(Warehouse, options.warehouse), Effect.catchTags({ ...failures, BadTimelineQuery: badParameter }))
     }
     if (identifiersPage) {
       return yield* Effect.gen(function* () {
@@ -127,7 +128,7 @@ export const profileRoute = (req: IncomingMessage, options: {
         if (limit instanceof BadIdentifierCursor) return yield* Effect.fail(limit)
         const ref = yield* readIdentifier(identifier, tenant, options.identity ?? defaultIdentityConfig())
         return { status: 200, body: maskable(yield* profileIdentifiers(tenant, ref, limit, param("cursor"))) } satisfies QueryReply
-      }).pipe(tenantReads(tenant), Effect.provideService(Warehouse, options.warehouse), Effect.catchTags({ ...failures, BadIdentifierCursor: badParameter }))
+      }).pipe(apiReads, tenantReads(tenant), Effect.provideService(Warehouse, options.warehouse), Effect.catchTags({ ...failures, BadIdentifierCursor: badParameter }))
     }
     const eventsParam = url.searchParams.get("events")
     const recent = eventsParam === null ? DEFAULT_RECENT_EVENTS : Number(eventsParam)
@@ -136,7 +137,9 @@ export const profileRoute = (req: IncomingMessage, options: {
     }
     return yield* readProfileCached({
       warehouse: options.warehouse, tenant, identifier, recent, identity: options.identity ?? defaultIdentityConfig(),
-      precedence: options.traitPrecedence, policies: options.policies, missTurn: tenantReads(tenant),
+      precedence: options.traitPrecedence, policies: options.policies,
+      // A miss's statements run on the warehouse's reads connection (apiReads), in the tenant's turn.
+      missTurn: (read) => tenantReads(tenant)(apiReads(read)),
     }).pipe(
       Effect.map((body): QueryReply => ({ status: 200, body: maskable(body) })),
       Effect.catchTags(failures),

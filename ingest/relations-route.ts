@@ -19,7 +19,7 @@ import {
 import { notADay } from "../warehouse/calendar.ts"
 import { storedOperations } from "../warehouse/operations.ts"
 import { readRuns } from "../warehouse/relations.ts"
-import { Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
+import { apiReads, Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
 import { compiledOnFirstUse, relationsComputeBodySchema } from "./schemas.ts"
 import { adminBodyOf, isReply, type QueryReply, receiveAdminBody, refuse, refuseBadParameter, refuseRepeated, tenantReads, warehouseUnavailable } from "./query-route.ts"
 import { accepted, awaitJob, isRunning, type Jobs, jobView, operationView } from "./jobs.ts"
@@ -152,7 +152,7 @@ export const relationsRoute = (options: {
       const limitText = given["limit"] ?? String(DEFAULT_CHANGED)
       const limit = /^\d{1,6}$/.test(limitText) ? Number(limitText) : Number.NaN
       if (!(limit >= 0 && limit <= MAX_CHANGED)) return refuse(400, "bad_limit", `?limit= must be a whole number 0-${MAX_CHANGED} (profiles listed as changed)`, "limit")
-      return yield* run(tenantReads(tenant)(summarise({ tenant, from: range["from"], to: range["to"], config })), (s): QueryReply => ({
+      return yield* run(tenantReads(tenant)(apiReads(summarise({ tenant, from: range["from"], to: range["to"], config }))), (s): QueryReply => ({
         status: 200, body: { success: true, ...s, changed: s.changed.slice(0, limit), changedTotal: s.changed.length },
       }))
     })
@@ -174,7 +174,7 @@ export const relationsRoute = (options: {
         const from = range["from"] ?? dayOf(Date.parse(`${to}T00:00:00Z`) - 83 * DAY_MS)
         // Stored runs only: a GET never computes every profile (POST compute brings a date's scores).
         return yield* relationSeries({ tenant, from, to, every: every as SeriesEvery, computeMissing: false, config })
-      })), (series): QueryReply => ({ status: 200, body: { success: true, ...series } }))
+      }).pipe(apiReads)), (series): QueryReply => ({ status: 200, body: { success: true, ...series } }))
     })
 
   const explain = (url: URL, tenant: string) =>
@@ -193,7 +193,7 @@ export const relationsRoute = (options: {
       return yield* run(tenantReads(tenant)(Effect.gen(function* () {
         const ref = yield* readIdentifier(identifier, tenant, options.identity ?? defaultIdentityConfig())
         return yield* explainRelation(tenant, yield* profileIdOf(tenant, ref), asOf)
-      })), (e): QueryReply => ({ status: 200, body: { success: true, ...e } }))
+      }).pipe(apiReads)), (e): QueryReply => ({ status: 200, body: { success: true, ...e } }))
     })
 
   return (req: IncomingMessage, principal?: { readonly tokenId: string }): Effect.Effect<QueryReply> => {
