@@ -6,7 +6,7 @@
 import type { IncomingMessage } from "node:http"
 import { Effect } from "effect"
 import { DateNotOnCalendar } from "../warehouse/calendar.ts"
-import { Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
+import { apiReads, Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
 import {
   DEAD_LETTER_SOURCES, type DeadLetterFilter, deadLetterKey, listDeadLetters, parseSinceDate, retryDeadLetters, unknownSourceWords,
 } from "./dlq.ts"
@@ -67,6 +67,8 @@ export const deadLetterRoute = (options: { readonly warehouse: WarehouseShape; r
       const page = { limit: filter.limit ?? 100, after }
       // One more than the page: whether another page follows.
       return yield* listDeadLetters({ ...filter, limit: page.limit + 1, after, all: all === "true" || all === "1" }).pipe(
+        // On the warehouse's reads connection, beside the pipeline's landing.
+        apiReads,
         Effect.provideService(Warehouse, options.warehouse),
         Effect.map((rows): QueryReply => {
           const { items, nextCursor } = pageOf(rows, page, deadLetterKey)

@@ -37,3 +37,18 @@ it("profile and consent reads are answered while a slow statement holds the pipe
     const again = yield* callApi(url, "GET", "/v1/profiles/user_id%3Aann?tenant=acme", TEST_ADMIN_TOKEN)
     expect((again.body.recentEvents as Array<{ event: string }>).map((e) => e.event).sort()).toEqual(["Order Completed", "Order Refunded"])
   })), 60_000)
+
+it("the dead-letter list is answered while a slow statement holds the pipeline's connection", () =>
+  withApi(dir, (url) => Effect.gen(function* () {
+    const w = yield* Warehouse
+    const slow = yield* Effect.forkChild(w.query("SELECT sleep(3) AS s"))
+    yield* Effect.sleep("200 millis")
+    const started = performance.now()
+    const list = yield* callApi(url, "GET", "/v1/dead-letters?limit=10", TEST_ADMIN_TOKEN)
+    const ms = performance.now() - started
+    yield* Fiber.join(slow)
+    expect(list.status).toBe(200)
+    expect(list.body.deadLetters).toEqual([])
+    // Before: it waited for what was left of the sleep (2.8 s).
+    expect(ms).toBeLessThan(1_500)
+  })), 60_000)
