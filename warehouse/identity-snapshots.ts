@@ -1,9 +1,10 @@
 // identity_snapshots' one owner (migration 014): the online identity graph's state as bytes, stored in chunks with a
 // checksum, read back whole or not at all.
-import { hash } from "node:crypto"
+import { hash, randomBytes } from "node:crypto"
 import { Effect } from "effect"
+import { runMutation } from "./erasure.ts"
 import { chDateTime } from "./sink.ts"
-import { Warehouse } from "./warehouse.ts"
+import { Warehouse, WarehouseUnavailable } from "./warehouse.ts"
 
 /** Bytes per stored chunk (before base64). */
 const CHUNK_BYTES = 4 * 2 ** 20
@@ -19,7 +20,16 @@ export interface StoredSnapshot {
 
 const iso = (ms: number) => new Date(ms).toISOString()
 
-/** Stores a snapshot, then deletes the older ones. */
+/**
+ * Stores a snapshot, then deletes the older ones with runMutation, so they are gone when this returns: on the embedded
+ * engine the DELETE does not hold the engine's one connection while it rewrites parts, and one that cannot run (another
+ * mutation of the table failing) or is interrupted is killed rather than left failing in the table, where every later
+ * mutation of it waits behind it. Before, the ALTER ran with the session's mutations_sync (1 on the embedded engine):
+ * behind a failing mutation it failed with the engine's error and stayed in system.mutations, failing too. A failure
+ * is WarehouseUnavailable, as the insert's, naming the mutation ("the identity snapshot cleanup's mutation of table
+ * identity_snapshots cannot run while mutation_3.txt of the table fails: ..."). `{marker:String} != ''` is always
+ * true: it is how runMutation finds the mutation in system.mutations.
+ */
 export const storeSnapshot = Effect.fn("storeSnapshot")(function* (s: StoredSnapshot) {
   const warehouse = yield* Warehouse
   const checksum = hash("sha256", s.bytes, "hex")
@@ -32,7 +42,12 @@ export const storeSnapshot = Effect.fn("storeSnapshot")(function* (s: StoredSnap
     })
   }
   yield* warehouse.insert("identity_snapshots", rows)
-  yield* warehouse.command("ALTER TABLE identity_snapshots DELETE WHERE taken_at < {taken:DateTime64(3, 'UTC')}", { taken: chDateTime(iso(s.takenAtMs)) })
+  const marker = `cdp_identity_snapshots_${randomBytes(6).toString("hex")}`
+  yield* runMutation("identity_snapshots",
+    "ALTER TABLE identity_snapshots DELETE WHERE taken_at < {taken:DateTime64(3, 'UTC')} AND {marker:String} != ''", marker,
+    { params: { taken: chDateTime(iso(s.takenAtMs)), marker }, mutation: "the identity snapshot cleanup's mutation" }).pipe(
+    Effect.catchTag("ErasureMutationFailed", (failed) =>
+      Effect.fail(new WarehouseUnavailable({ backend: `${warehouse.backend.kind} ${warehouse.backend.location}`, message: failed.message }))))
 })
 
 /** The newest usable snapshot, and why each newer one was passed over. */

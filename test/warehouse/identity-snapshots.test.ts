@@ -1,0 +1,66 @@
+// Storing an identity snapshot deletes the older ones (warehouse/identity-snapshots.ts storeSnapshot) with a mutation.
+// It must be done when the call returns (no older rows left, nothing unfinished in system.mutations), and one that
+// cannot run must not stay in the table, where every later mutation of it waits behind it.
+import { randomBytes } from "node:crypto"
+import { join } from "node:path"
+import { Effect, Exit, Logger } from "effect"
+import { afterEach, beforeEach, describe, expect, it } from "vitest"
+import { loadNewestSnapshot, storeSnapshot } from "../../warehouse/identity-snapshots.ts"
+import { Warehouse } from "../../warehouse/warehouse.ts"
+import { unfinished } from "../support/mutations.ts"
+import { freshDir, removeDir } from "../support/pipeline.ts"
+
+let dir: string
+beforeEach(() => { dir = freshDir() })
+afterEach(() => removeDir(dir))
+
+const run = <A, E>(effect: Effect.Effect<A, E, Warehouse>) =>
+  Effect.runPromise(effect.pipe(Effect.scoped, Effect.provide(Warehouse.embedded(join(dir, "clickhouse"))), Effect.provide(Logger.layer([]))))
+
+/** A snapshot of 3 chunks (4 MiB each before base64) of bytes that do not compress: the delete rewrites real parts. */
+const snapshotAt = (takenAtMs: number) =>
+  ({ takenAtMs, coversUntilMs: takenAtMs, fingerprint: "f", bytes: randomBytes(9 * 2 ** 20) })
+
+const storedTimes = Effect.gen(function* () {
+  const w = yield* Warehouse
+  return (yield* w.query<{ t: string }>("SELECT DISTINCT toUnixTimestamp64Milli(taken_at) AS t FROM identity_snapshots ORDER BY t"))
+    .map((r) => Number(r.t))
+})
+
+describe("identity snapshots' cleanup", () => {
+  it("the older snapshots are gone when storeSnapshot returns, and no mutation of the table is left unfinished", async () => {
+    const base = Date.parse("2026-12-01T00:00:00.000Z")
+    const result = await run(Effect.gen(function* () {
+      const seen: Array<{ times: ReadonlyArray<number>; unfinished: number }> = []
+      for (let i = 0; i < 4; i++) {
+        yield* storeSnapshot(snapshotAt(base + i * 1000))
+        seen.push({ times: yield* storedTimes, unfinished: (yield* unfinished("identity_snapshots")).length })
+      }
+      const newest = yield* loadNewestSnapshot()
+      return { seen, newest: newest.snapshot?.takenAtMs }
+    }))
+    expect(result.seen).toEqual([0, 1, 2, 3].map((i) => ({ times: [base + i * 1000], unfinished: 0 })))
+    expect(result.newest).toBe(base + 3000)
+  }, 60_000)
+
+  it("a cleanup behind another failing mutation of the table fails naming it, and leaves only that one", async () => {
+    const base = Date.parse("2026-12-01T00:00:00.000Z")
+    const result = await run(Effect.gen(function* () {
+      const w = yield* Warehouse
+      yield* storeSnapshot(snapshotAt(base))
+      // A mutation that fails on every row (a fingerprint is no number), left failing in the table.
+      yield* w.command("ALTER TABLE identity_snapshots UPDATE chunks = toUInt32(fingerprint) WHERE 1 SETTINGS mutations_sync = 0")
+      const started = Date.now()
+      const exit = yield* Effect.exit(storeSnapshot(snapshotAt(base + 1000)))
+      const left = yield* unfinished("identity_snapshots")
+      // Let the table's later mutations run again, as the message says.
+      yield* w.command("KILL MUTATION WHERE database = currentDatabase() AND table = 'identity_snapshots' SYNC")
+      return { exit, tookMs: Date.now() - started, left }
+    }))
+    expect(result.left.map((m) => m.latest_fail_reason !== "")).toEqual([true])
+    expect(Exit.isFailure(result.exit)).toBe(true)
+    expect(String(Exit.isFailure(result.exit) ? result.exit.cause : "")).toMatch(
+      /identity snapshot cleanup's mutation of table identity_snapshots cannot run while mutation_\d+\.txt of the table fails/)
+    expect(result.tookMs).toBeLessThan(10_000)
+  }, 60_000)
+})
