@@ -12,7 +12,7 @@ import {
 import { isProfileId } from "../identity/index.ts"
 import { AUDIENCE_PREVIEW_SECONDS } from "../warehouse/audiences.ts"
 import { keyedLocks } from "../warehouse/turns.ts"
-import { Warehouse, type WarehouseQueryError, type WarehouseShape } from "../warehouse/warehouse.ts"
+import { apiReads, Warehouse, type WarehouseQueryError, type WarehouseShape } from "../warehouse/warehouse.ts"
 import { pageOf, readPage, refuseUnknownParameter } from "./pages.ts"
 import { type QueryReply, receiveAdminBody, refuse, refuseBadParameter, refuseBusy, refuseRepeated, refuseTooSlow, warehouseUnavailable } from "./query-route.ts"
 import { DEFAULT_TENANT } from "./writekeys.ts"
@@ -148,6 +148,9 @@ export const audienceRoute = (options: AudienceRouteOptions) => (req: IncomingMe
           }
         }),
       )
+    // A GET's reads (list, one, history, members, changes; none writes) on the warehouse's reads connection, beside the
+    // pipeline's landing.
+    const read = (effect: Effect.Effect<QueryReply, unknown, Warehouse>) => run(apiReads(effect))
 
     // /v1/audiences
     if (rest.length === 0) {
@@ -156,7 +159,7 @@ export const audienceRoute = (options: AudienceRouteOptions) => (req: IncomingMe
         if (typeof tenant !== "string") return tenant
         const page = readPage(url, { what: "audiences", shape: "s", fallback: 100, max: MAX_AUDIENCE_PAGE })
         if ("status" in page) return page
-        return yield* run(Effect.map(listAudiencesPage(tenant, (page.after?.[0] as string | undefined) ?? "", page.limit + 1), (rows) => {
+        return yield* read(Effect.map(listAudiencesPage(tenant, (page.after?.[0] as string | undefined) ?? "", page.limit + 1), (rows) => {
           const { items, nextCursor } = pageOf(rows, page, (a) => [a.id])
           return { status: 200, body: { success: true, audiences: items.map(view), nextCursor } }
         }))
@@ -225,7 +228,7 @@ export const audienceRoute = (options: AudienceRouteOptions) => (req: IncomingMe
     if (rest.length === 1) {
       if (method === "GET") {
         if (typeof tenantQ !== "string") return tenantQ
-        return yield* run(Effect.map(getAudience(tenantQ, id), (a) => ({ status: 200, body: { success: true, audience: view(a) } })))
+        return yield* read(Effect.map(getAudience(tenantQ, id), (a) => ({ status: 200, body: { success: true, audience: view(a) } })))
       }
       if (method === "DELETE") {
         if (typeof tenantQ !== "string") return tenantQ
@@ -268,13 +271,13 @@ export const audienceRoute = (options: AudienceRouteOptions) => (req: IncomingMe
     const limit = wholeNumber(url.searchParams.get("limit"), "limit", 1, MAX_CHANGES_LIMIT, 100)
     if (typeof limit !== "number") return limit
     if (rest[1] === "history") {
-      return yield* run(Effect.map(audienceHistory(tenantQ, id), (versions) => ({ status: 200, body: { success: true, id, versions } })))
+      return yield* read(Effect.map(audienceHistory(tenantQ, id), (versions) => ({ status: 200, body: { success: true, id, versions } })))
     }
     if (rest[1] === "members") {
       const after = url.searchParams.get("after") ?? ""
       if (after !== "" && !isProfileId(after)) return refuse(400, "bad_after", "?after= must be a profile id (prof_..., the previous page's next)", "after")
-      return yield* run(Effect.map(audienceMembers(tenantQ, id, after, limit), (page) => ({ status: 200, body: { success: true, id, ...page } })))
+      return yield* read(Effect.map(audienceMembers(tenantQ, id, after, limit), (page) => ({ status: 200, body: { success: true, id, ...page } })))
     }
     const cursor = url.searchParams.get("cursor") ?? undefined
-    return yield* run(Effect.map(audienceChangesSince(tenantQ, id, cursor, limit), (page) => ({ status: 200, body: { success: true, id, ...page } })))
+    return yield* read(Effect.map(audienceChangesSince(tenantQ, id, cursor, limit), (page) => ({ status: 200, body: { success: true, id, ...page } })))
   })

@@ -14,7 +14,7 @@ import { type ConsentPolicies, ConsentPoliciesRef, DEFAULT_POLICIES } from "../c
 import type { NormaliseOptions } from "../identity/normalise.ts"
 import type { ObjectStore } from "./objectstore.ts"
 import { keyedPermits, TurnsPerKey } from "../warehouse/turns.ts"
-import type { Warehouse } from "../warehouse/warehouse.ts"
+import { apiReads, type Warehouse } from "../warehouse/warehouse.ts"
 import { pageOf, readPage, refuseUnknownParameter } from "./pages.ts"
 import { type QueryReply, receiveAdminBody, refuse, refuseFailure, refuseRepeated } from "./query-route.ts"
 import { DEFAULT_TENANT } from "./writekeys.ts"
@@ -159,7 +159,8 @@ export const makeDsrRoute = (options: {
           const page = readPage(url, { what: "requests", shape: "ns", fallback: 100, max: MAX_DSR_PAGE })
           if ("status" in page) return page
           const after = page.after === undefined ? undefined : { receivedAtMs: page.after[0] as number, requestId: page.after[1] as string }
-          return yield* run(listDsr({ tenant, overdue: overdue === "1" || overdue === "true", page: { after, limit: page.limit + 1 } })).pipe(
+          // On the warehouse's reads connection (apiReads), beside the pipeline's landing; as the status below, it writes nothing.
+          return yield* run(apiReads(listDsr({ tenant, overdue: overdue === "1" || overdue === "true", page: { after, limit: page.limit + 1 } }))).pipe(
             Effect.map((rs): QueryReply => {
               const { items, nextCursor } = pageOf(rs, page, (r) => [r.receivedAtMs, r.requestId])
               return { status: 200, body: { success: true, requests: items.map((r) => requestListView(r)), nextCursor } }
@@ -171,7 +172,7 @@ export const makeDsrRoute = (options: {
         if (!/^dsr_[A-Za-z0-9_-]{1,64}$/.test(id)) return refuse(400, "bad_request_id", "a request id looks like dsr_...", "/id")
         const unknown = refuseUnknownParameter(url, [], "route")
         if (unknown !== undefined) return unknown
-        return yield* run(requestStatus(id)).pipe(
+        return yield* run(apiReads(requestStatus(id))).pipe(
           Effect.map((s): QueryReply => caller?.tenant !== undefined && s.request.tenant !== caller.tenant
             ? refuse(403, "tenant_forbidden", `this token is bound to tenant "${caller.tenant}": request ${id} is another tenant's`, "/id")
             : { status: 200, body: { success: true, request: requestView(s.request), trail: s.trail } }),

@@ -17,7 +17,7 @@ import {
 } from "./destinations/index.ts"
 import type { ObjectStore } from "./objectstore.ts"
 import { type DeliveryKey, deliveryHistory, lastRun, openDeadLetters, pendingErasures, presentCount, readCursor } from "../warehouse/exports.ts"
-import type { Warehouse } from "../warehouse/warehouse.ts"
+import { apiReads, type Warehouse } from "../warehouse/warehouse.ts"
 import { pageOf, readPage, refuseUnknownParameter } from "./pages.ts"
 import { type QueryReply, receiveAdminBody, refuse, refuseFailure } from "./query-route.ts"
 import { DEFAULT_TENANT } from "./writekeys.ts"
@@ -125,7 +125,7 @@ export const exportRoute = (options: {
           if (parts.length === 1 && method !== "POST") return refuse(405, "method_not_allowed", `use POST ${EXPORTS_PATH}/run`, undefined, { allow: "POST" })
           if (mine.length === 0) return refuse(404, "no_destinations", `tenant "${tenant}" has no export destinations (set CDP_DESTINATIONS where cdp serve runs)`)
           return parts.length === 0
-            ? yield* run(Effect.forEach(mine, destinationStatus), (destinations) => ({ status: 200, body: { success: true, tenant, destinations } }))
+            ? yield* run(apiReads(Effect.forEach(mine, destinationStatus)), (destinations) => ({ status: 200, body: { success: true, tenant, destinations } }))
             : yield* exclusive(mine, run(syncDestinations(mine, { full }), (reports) => ({ status: 200, body: { success: true, tenant, reports } })))
         }
         const [name, action = "status", ...extra] = parts
@@ -140,7 +140,7 @@ export const exportRoute = (options: {
         if (!reads && method !== "POST") return refuse(405, "method_not_allowed", `use POST ${EXPORTS_PATH}/${name}/${action}`, undefined, { allow: "POST" })
         switch (action) {
           case "status":
-            return yield* run(destinationStatus(config), (status) => ({ status: 200, body: { success: true, tenant, status } }))
+            return yield* run(apiReads(destinationStatus(config)), (status) => ({ status: 200, body: { success: true, tenant, status } }))
           case "history": {
             const page = readPage(url, { what: "deliveries", shape: "snsss", fallback: 50, max: MAX_HISTORY })
             if ("status" in page) return page
@@ -148,7 +148,7 @@ export const exportRoute = (options: {
             if (page.after !== undefined && !/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,3})?$/.test(page.after[0] as string)) {
               return refuse(400, "bad_cursor", "?cursor= is not a cursor this API gave (pass nextCursor of the previous page as it is)", "cursor")
             }
-            return yield* run(deliveryHistory(config.tenant, config.name, page.limit + 1, page.after as DeliveryKey | undefined), (rows) => {
+            return yield* run(apiReads(deliveryHistory(config.tenant, config.name, page.limit + 1, page.after as DeliveryKey | undefined)), (rows) => {
               const { items, nextCursor } = pageOf(rows, page, (r) => [r.at, Number(r.attempt), r.run_id, r.batch_id, r.operation])
               return { status: 200, body: { success: true, tenant, destination: config.name, history: items, nextCursor } }
             })

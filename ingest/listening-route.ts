@@ -10,7 +10,7 @@ import type { IncomingMessage } from "node:http"
 import { Effect } from "effect"
 import type { ListenReport } from "../sentiment/index.ts"
 import { DateNotOnCalendar, endNotAfterStart } from "../warehouse/calendar.ts"
-import { Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
+import { apiReads, Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
 import type { Principal } from "./auth.ts"
 import { readJson } from "./json.ts"
 import { MASK, maskAddresses, PHONE_LIKE } from "./mask.ts"
@@ -127,7 +127,10 @@ export const listeningRoute = (options: { readonly warehouse: WarehouseShape; re
       if (tooLong !== undefined) return posted["since"] !== undefined ? refuse(400, "bad_since", `"since": ${tooLong}`, "/since") : refuse(400, "bad_since", `?since=: ${tooLong}`, "since")
       const tenant = param("tenant") ?? DEFAULT_TENANT
       const make: ListeningReporter = options.report ?? ((o) => sentiment.listenReport(o))
-      return yield* make({ tenant, since, ...(until === undefined ? {} : { until }), raiseAlerts }).pipe(
+      const report = make({ tenant, since, ...(until === undefined ? {} : { until }), raiseAlerts })
+      // A GET (it raises no alert) reads on the warehouse's reads connection, beside the pipeline's landing; a POST's
+      // report stays on the pipeline's connection with the alerts it records.
+      return yield* (raiseAlerts ? report : apiReads(report)).pipe(
         Effect.provideService(Warehouse, options.warehouse),
         Effect.map((report): QueryReply => ({
           status: 200,

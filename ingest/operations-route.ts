@@ -27,7 +27,7 @@ import type { SentimentConfig } from "../sentiment/index.ts"
 import { dateOffTheCalendar } from "../warehouse/calendar.ts"
 import { type OperationRecord, storedOperation, storedOperations } from "../warehouse/operations.ts"
 import type { RetentionPolicy } from "../warehouse/retention.ts"
-import { Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
+import { apiReads, Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
 
 const KINDS = ["replay", "rescore", "retention"] as const
 type Kind = (typeof KINDS)[number]
@@ -111,8 +111,10 @@ export const operationsRoute = (options: {
     const live = options.jobs.get(op.id)
     return live === undefined ? operationView(op) : jobView(live)
   }
+  // The list's and one operation's reads (GET only), on the warehouse's reads connection beside the pipeline's landing.
   const read = <A>(effect: Effect.Effect<A, unknown, Warehouse>, answer: (a: A) => QueryReply) =>
     effect.pipe(
+      apiReads,
       Effect.provideService(Warehouse, options.warehouse),
       Effect.map(answer),
       Effect.catch((e) => Effect.succeed(refuseFailure(e, "operations_read_failed"))),

@@ -13,6 +13,7 @@ import {
 import { pageInMemory, readPage, refuseUnknownParameter } from "./pages.ts"
 import { type QueryReply, receiveAdminBody, refuse, refuseFailure } from "./query-route.ts"
 import { keyedLocks } from "../warehouse/turns.ts"
+import { apiReads } from "../warehouse/warehouse.ts"
 
 export const TOKENS_PATH = "/v1/tokens"
 const BODY_LIMIT = 16 * 1024
@@ -68,13 +69,16 @@ export const tokenRoute = (options: { readonly registry: TokenRegistry; readonly
       const views = options.registry.views.pipe(Effect.map((vs) => new Map(vs.map((v) => [v.id, v]))))
       const own = (tenant: string | null) => principal.tenant === undefined || principal.tenant === tenant
       const notOwn = () => refuse(403, "tenant_forbidden", `this token is bound to tenant "${principal.tenant}": that token is another tenant's`, "/id")
+      // A GET's views (their stored last uses) are read on the warehouse's reads connection, beside the pipeline's landing;
+      // a creation's count and a revocation read theirs on the pipeline's, with their writes.
+      const readViews = apiReads(views)
       if (path === TOKENS_PATH && reading) {
         const tenant = url.searchParams.get("tenant")
         const unknown = refuseUnknownParameter(url)
         if (unknown !== undefined) return unknown
         const page = readPage(url, { what: "tokens", shape: "ss", fallback: 100, max: MAX_TOKEN_PAGE })
         if ("status" in page) return page
-        return yield* views.pipe(
+        return yield* readViews.pipe(
           Effect.map((vs): QueryReply => {
             const { items, nextCursor } = pageInMemory([...vs.values()].filter((v) => tenant === null || v.tenant === tenant), page, (v) => [v.createdAt, v.id])
             return { status: 200, body: { success: true, tokens: items, nextCursor } }
@@ -83,7 +87,7 @@ export const tokenRoute = (options: { readonly registry: TokenRegistry; readonly
         )
       }
       if (reading && TOKEN_ID.test(rest)) {
-        return yield* views.pipe(
+        return yield* readViews.pipe(
           Effect.map((vs): QueryReply => {
             const v = vs.get(rest)
             if (v === undefined) return refuse(404, "token_not_found", `no token ${rest} is known`, "/id")

@@ -79,9 +79,10 @@ export const apiReads = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect
 
 /**
  * Bounded interactive queries (QueryOptions.maxExecutionSeconds) running at once in this process, in all and of one
- * tenant. chDB runs every statement on libuv's thread pool (4 threads unless UV_THREADPOOL_SIZE says more), which
- * file reads and writes share: 20 audience previews of one tenant at once held every other tenant's landing and
- * reads for 21 s. With the analyst queries' 2 (analyst.ts), at most 4 long statements, one tenant at most one of each.
+ * tenant. chDB runs every statement on libuv's thread pool (16 threads, as bin/cdp.js starts it unless UV_THREADPOOL_SIZE
+ * is set; Node's own default is 4), which file reads and writes share: 20 audience previews of one tenant at once held
+ * every other tenant's landing and reads for 21 s. With the analyst queries' 2 (analyst.ts), at most 4 long statements,
+ * one tenant at most one of each.
  */
 export const INTERACTIVE_SLOTS = 2
 export const INTERACTIVE_PER_TENANT = 1
