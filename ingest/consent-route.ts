@@ -7,10 +7,10 @@ import type { IncomingMessage } from "node:http"
 import { Effect } from "effect"
 import { type ConsentPolicies, ConsentPoliciesRef, type ConsentView, DEFAULT_POLICIES, showConsentPage } from "../consent/index.ts"
 import { defaultIdentityConfig, type IdentifierRef, type IdentityConfig, readIdentifier } from "../identity/index.ts"
-import { apiReads, Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
+import { Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
 import { LATEST_MS } from "../warehouse/calendar.ts"
 import { encodePageCursor, type PageKey, type PageRequest, readPage, refuseUnknownParameter } from "./pages.ts"
-import { type QueryReply, refuse, refuseBadParameter, tenantReads, warehouseUnavailable } from "./query-route.ts"
+import { type QueryReply, refuse, refuseBadParameter, tenantRead, warehouseUnavailable } from "./query-route.ts"
 import { DEFAULT_TENANT } from "./writekeys.ts"
 
 export const CONSENT_PATH = "/v1/consent/"
@@ -111,8 +111,7 @@ export const consentRoute = (req: IncomingMessage, options: {
     if ("status" in page) return page
     return yield* readIdentifier(identifier, tenant, options.identity ?? defaultIdentityConfig()).pipe(
       Effect.flatMap((ref) => readConsentPage(tenant, ref, page)),
-      apiReads,
-      tenantReads(tenant),
+      tenantRead(tenant),
       Effect.provideService(Warehouse, options.warehouse),
       Effect.provideService(ConsentPoliciesRef, options.policies ?? DEFAULT_POLICIES),
       Effect.map((body): QueryReply => ({ status: 200, body })),

@@ -16,11 +16,11 @@ import {
 } from "../identity/index.ts"
 import { observedTenants } from "../warehouse/identity.ts"
 import { keyedLocks } from "../warehouse/turns.ts"
-import { apiReads, Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
+import { Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
 import { accepted, awaitJob, type Jobs, refuseIfRunning } from "./jobs.ts"
 import { pageInMemory, type PageKey, readPage, refuseUnknownParameter } from "./pages.ts"
 import { Pipeline } from "./pipeline.ts"
-import { type QueryReply, receiveAdminBody, refuse, refuseFailure, tenantReads, warehouseUnavailable } from "./query-route.ts"
+import { type QueryReply, receiveAdminBody, refuse, refuseFailure, tenantRead, warehouseUnavailable } from "./query-route.ts"
 import { DEFAULT_TENANT } from "./writekeys.ts"
 
 export const IDENTITY_PATH = "/v1/identity/"
@@ -141,8 +141,7 @@ export const identityRoute = (options: {
           const page = readPage(url, { what: "suggestions", shape: "ns", fallback: DEFAULT_SUGGESTIONS, max: MAX_SUGGESTIONS })
           if ("status" in page) return page
           return yield* openSuggestions(tenant).pipe(
-            apiReads,
-            tenantReads(tenant),
+            tenantRead(tenant),
             Effect.provideService(Warehouse, options.warehouse),
             Effect.map((all): QueryReply => {
               const { items, nextCursor } = pageInMemory(all, page, suggestionKey)

@@ -15,7 +15,7 @@ import {
 import { apiReads, Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
 import { withTheirPhones } from "./mask.ts"
 import { readProfileCached } from "./profile-read.ts"
-import { type QueryReply, refuse, refuseBadParameter, refuseRepeated, tenantReads, warehouseUnavailable } from "./query-route.ts"
+import { type QueryReply, refuse, refuseBadParameter, refuseRepeated, tenantRead, warehouseUnavailable } from "./query-route.ts"
 import { refuseUnknownParameter } from "./pages.ts"
 import { DEFAULT_TENANT } from "./writekeys.ts"
 
@@ -120,7 +120,7 @@ export const profileRoute = (req: IncomingMessage, options: {
         })
         const ref = yield* readIdentifier(identifier, tenant, options.identity ?? defaultIdentityConfig())
         return { status: 200, body: maskable(yield* profileTimeline(tenant, ref, q)) } satisfies QueryReply
-      }).pipe(apiReads, tenantReads(tenant), Effect.provideService(Warehouse, options.warehouse), Effect.catchTags({ ...failures, BadTimelineQuery: badParameter }))
+      }).pipe(tenantRead(tenant), Effect.provideService(Warehouse, options.warehouse), Effect.catchTags({ ...failures, BadTimelineQuery: badParameter }))
     }
     if (identifiersPage) {
       return yield* Effect.gen(function* () {
@@ -128,7 +128,7 @@ export const profileRoute = (req: IncomingMessage, options: {
         if (limit instanceof BadIdentifierCursor) return yield* Effect.fail(limit)
         const ref = yield* readIdentifier(identifier, tenant, options.identity ?? defaultIdentityConfig())
         return { status: 200, body: maskable(yield* profileIdentifiers(tenant, ref, limit, param("cursor"))) } satisfies QueryReply
-      }).pipe(apiReads, tenantReads(tenant), Effect.provideService(Warehouse, options.warehouse), Effect.catchTags({ ...failures, BadIdentifierCursor: badParameter }))
+      }).pipe(tenantRead(tenant), Effect.provideService(Warehouse, options.warehouse), Effect.catchTags({ ...failures, BadIdentifierCursor: badParameter }))
     }
     const eventsParam = url.searchParams.get("events")
     const recent = eventsParam === null ? DEFAULT_RECENT_EVENTS : Number(eventsParam)
@@ -139,7 +139,7 @@ export const profileRoute = (req: IncomingMessage, options: {
       warehouse: options.warehouse, tenant, identifier, recent, identity: options.identity ?? defaultIdentityConfig(),
       precedence: options.traitPrecedence, policies: options.policies,
       // A miss's statements run on the warehouse's reads connection (apiReads), in the tenant's turn.
-      missTurn: (read) => tenantReads(tenant)(apiReads(read)),
+      missTurn: tenantRead(tenant),
     }).pipe(
       Effect.map((body): QueryReply => ({ status: 200, body: maskable(body) })),
       Effect.catchTags(failures),

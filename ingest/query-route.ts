@@ -4,7 +4,7 @@
 import type { IncomingMessage } from "node:http"
 import { Effect } from "effect"
 import { DEFAULT_TENANT } from "./writekeys.ts"
-import type { QueryScope, WarehouseShape } from "../warehouse/warehouse.ts"
+import { apiReads, type QueryScope, type WarehouseShape } from "../warehouse/warehouse.ts"
 import type { ValidateFunction } from "ajv"
 import { BodyTooLarge, bodyErrorReply, receiveBody } from "./body.ts"
 import { readJson } from "./json.ts"
@@ -79,6 +79,9 @@ export const refuseFailure = (e: unknown, rule: string): QueryReply => {
  * tenant's many reads hold its own requests, and another tenant's statements wait for one read's.
  */
 export const tenantReads = keyedLocks()
+
+/** A tenant's heavy read: in its turn (tenantReads), on the warehouse's reads connection (apiReads). */
+export const tenantRead = (tenant: string) => <A, E, R>(read: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => tenantReads(tenant)(apiReads(read))
 
 /** Bodies the guard (ingest/auth.ts) read to check their tenant, with the tenant filled in: the route reads them here. */
 export const preReadBodies = new WeakMap<IncomingMessage, string>()

@@ -19,9 +19,9 @@ import {
 import { notADay } from "../warehouse/calendar.ts"
 import { storedOperations } from "../warehouse/operations.ts"
 import { readRuns } from "../warehouse/relations.ts"
-import { apiReads, Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
+import { Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
 import { compiledOnFirstUse, relationsComputeBodySchema } from "./schemas.ts"
-import { adminBodyOf, isReply, type QueryReply, receiveAdminBody, refuse, refuseBadParameter, refuseRepeated, tenantReads, warehouseUnavailable } from "./query-route.ts"
+import { adminBodyOf, isReply, type QueryReply, receiveAdminBody, refuse, refuseBadParameter, refuseRepeated, tenantRead, warehouseUnavailable } from "./query-route.ts"
 import { accepted, awaitJob, isRunning, type Jobs, jobView, operationView } from "./jobs.ts"
 import { refuseUnknownParameter } from "./pages.ts"
 import { DEFAULT_TENANT } from "./writekeys.ts"
@@ -152,7 +152,7 @@ export const relationsRoute = (options: {
       const limitText = given["limit"] ?? String(DEFAULT_CHANGED)
       const limit = /^\d{1,6}$/.test(limitText) ? Number(limitText) : Number.NaN
       if (!(limit >= 0 && limit <= MAX_CHANGED)) return refuse(400, "bad_limit", `?limit= must be a whole number 0-${MAX_CHANGED} (profiles listed as changed)`, "limit")
-      return yield* run(tenantReads(tenant)(apiReads(summarise({ tenant, from: range["from"], to: range["to"], config }))), (s): QueryReply => ({
+      return yield* run(tenantRead(tenant)(summarise({ tenant, from: range["from"], to: range["to"], config })), (s): QueryReply => ({
         status: 200, body: { success: true, ...s, changed: s.changed.slice(0, limit), changedTotal: s.changed.length },
       }))
     })
@@ -169,12 +169,12 @@ export const relationsRoute = (options: {
       if (isReply(range)) return range
       const every = given["every"] ?? "week"
       if (!SERIES_EVERY.includes(every as SeriesEvery)) return refuse(400, "bad_every", `?every= must be one of ${SERIES_EVERY.join(", ")}`, "every")
-      return yield* run(tenantReads(tenant)(Effect.gen(function* () {
+      return yield* run(tenantRead(tenant)(Effect.gen(function* () {
         const to = range["to"] ?? (yield* readRuns(tenant)).map((r) => r.asOf).sort().at(-1) ?? dayOf(Date.now())
         const from = range["from"] ?? dayOf(Date.parse(`${to}T00:00:00Z`) - 83 * DAY_MS)
         // Stored runs only: a GET never computes every profile (POST compute brings a date's scores).
         return yield* relationSeries({ tenant, from, to, every: every as SeriesEvery, computeMissing: false, config })
-      }).pipe(apiReads)), (series): QueryReply => ({ status: 200, body: { success: true, ...series } }))
+      })), (series): QueryReply => ({ status: 200, body: { success: true, ...series } }))
     })
 
   const explain = (url: URL, tenant: string) =>
@@ -190,10 +190,10 @@ export const relationsRoute = (options: {
       if (isReply(given)) return given
       const asOf = given["asOf"] === undefined ? undefined : dayParameter("asOf", given["asOf"])
       if (isReply(asOf)) return asOf
-      return yield* run(tenantReads(tenant)(Effect.gen(function* () {
+      return yield* run(tenantRead(tenant)(Effect.gen(function* () {
         const ref = yield* readIdentifier(identifier, tenant, options.identity ?? defaultIdentityConfig())
         return yield* explainRelation(tenant, yield* profileIdOf(tenant, ref), asOf)
-      }).pipe(apiReads)), (e): QueryReply => ({ status: 200, body: { success: true, ...e } }))
+      })), (e): QueryReply => ({ status: 200, body: { success: true, ...e } }))
     })
 
   return (req: IncomingMessage, principal?: { readonly tokenId: string }): Effect.Effect<QueryReply> => {

@@ -290,10 +290,12 @@ const makeWarehouse = (opened: WarehouseShape["backend"], options?: WarehouseOpt
     // the first read and kept, closed before the pipeline's. What an insert or command ended on the pipeline's
     // connection is visible to the next statement here (test/warehouse/reads-connection).
     let reads: Promise<ClickHouseClient> | undefined
+    /** A client over a connection of its own to the embedded engine's data directory (chDB loaded lazily, as above). */
+    const sideClient = (): Promise<ClickHouseClient> => import("./chdb-connection.ts").then(
+      (m) => createClient({ connection: m.sideConnection(backend.location) as never, clickhouse_settings: CLIENT_SETTINGS, json: CLIENT_JSON }),
+    )
     const readsClient = (): Promise<ClickHouseClient> =>
-      reads ??= import("./chdb-connection.ts").then(
-        (m) => createClient({ connection: m.sideConnection(backend.location) as never, clickhouse_settings: CLIENT_SETTINGS, json: CLIENT_JSON }),
-      ).catch((cause: unknown) => {
+      reads ??= sideClient().catch((cause: unknown) => {
         reads = undefined
         throw cause
       })
@@ -343,9 +345,7 @@ const makeWarehouse = (opened: WarehouseShape["backend"], options?: WarehouseOpt
       query: <T>(sql: string, options?: QueryOptions) =>
         Effect.flatMap(Effect.service(ApiReads), (forApi) => Effect.tryPromise({
           try: async () => {
-            const side = options?.maxExecutionSeconds !== undefined && backend.kind === "embedded"
-              ? createClient({ connection: (await import("./chdb-connection.ts")).sideConnection(backend.location) as never, clickhouse_settings: CLIENT_SETTINGS })
-              : undefined
+            const side = options?.maxExecutionSeconds !== undefined && backend.kind === "embedded" ? await sideClient() : undefined
             const on = side ?? (forApi && backend.kind === "embedded" ? await readsClient() : client)
             try {
               const result = await on.query({
