@@ -14,17 +14,29 @@ if (major < 22) {
   )
   process.exit(1)
 }
-// Ctrl-C before the modules are loaded (about half a second) says so in one line, as one later does.
-const { stopEarlyOnSignals } = await import("../cli/early-stop.ts")
-stopEarlyOnSignals()
-process.env.DOTENV_CONFIG_QUIET ??= "true"
-// The data dir holds personal data and secrets: whatever cdp creates (dirs, warehouse files, archive, reports) is
-// readable by its owner only (0700 / 0600).
-process.umask(0o077)
-// V8's compiled code of the sources (TypeScript stripped) is kept between runs, in the user's cache dir (not a shared
-// temp dir another user could write): about a third of a command's start-up CPU.
-const { enableCompileCache } = await import("node:module")
-const { homedir } = await import("node:os")
-const { join } = await import("node:path")
-enableCompileCache?.(process.env.NODE_COMPILE_CACHE || join(process.env.XDG_CACHE_HOME || join(homedir(), ".cache"), "cdp", "compile"))
-await import("../cli/main.ts")
+// `cdp --version` alone answers from package.json: the commands' modules (700 of them, the warehouse's and its engine
+// client's among them) took about half a second of CPU to load for one line. With other arguments, commander answers.
+const args = process.argv.slice(2)
+if (args.length === 1 && (args[0] === "--version" || args[0] === "-V")) {
+  const { readFileSync } = await import("node:fs")
+  process.stdout.write(`${JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")).version}\n`)
+} else {
+  await start()
+}
+
+async function start() {
+  // Ctrl-C before the modules are loaded (about half a second) says so in one line, as one later does.
+  const { stopEarlyOnSignals } = await import("../cli/early-stop.ts")
+  stopEarlyOnSignals()
+  process.env.DOTENV_CONFIG_QUIET ??= "true"
+  // The data dir holds personal data and secrets: whatever cdp creates (dirs, warehouse files, archive, reports) is
+  // readable by its owner only (0700 / 0600).
+  process.umask(0o077)
+  // V8's compiled code of the sources (TypeScript stripped) is kept between runs, in the user's cache dir (not a shared
+  // temp dir another user could write): about a third of a command's start-up CPU.
+  const { enableCompileCache } = await import("node:module")
+  const { homedir } = await import("node:os")
+  const { join } = await import("node:path")
+  enableCompileCache?.(process.env.NODE_COMPILE_CACHE || join(process.env.XDG_CACHE_HOME || join(homedir(), ".cache"), "cdp", "compile"))
+  await import("../cli/main.ts")
+}
