@@ -336,7 +336,9 @@ const READ_CHUNK = 32
 /**
  * One page of the log, newest first, read by seq from the newest entry (or below the cursor) down: a bounded number
  * of objects whatever the log's size. Time bounds are found by bisection over the seqs; kind and tenant filter what
- * is read. Damaged entries are left out (cdp audit verify names them).
+ * is read. Without filters it reads the entries it shows and no more (besides the head); with them, a few more. Each
+ * entry is read whole, those the bisection looks at and those the filters leave out too: the object store reads whole
+ * objects only (ObjectStore.get). Damaged entries are left out (cdp audit verify names them).
  */
 export const readAuditPage = (q: AuditPageQuery): Effect.Effect<AuditPage, ObjectStoreError, ObjectStore> =>
   Effect.gen(function* () {
@@ -369,9 +371,13 @@ export const readAuditPage = (q: AuditPageQuery): Effect.Effect<AuditPage, Objec
     let scanned = 0
     let bytes = 2
     let full = false
+    // Each read takes as many entries as the page still lacks (a page of 1 read 32 whole entries to show one), times
+    // `ahead`, which doubles after a read that held entries the filters left out.
+    let ahead = 1
     while (seq >= bottom && entries.length < q.limit && scanned < AUDIT_SCAN_LIMIT && !full) {
-      const n = Math.min(READ_CHUNK, seq - bottom + 1, AUDIT_SCAN_LIMIT - scanned)
+      const n = Math.min(READ_CHUNK, (q.limit - entries.length) * ahead, seq - bottom + 1, AUDIT_SCAN_LIMIT - scanned)
       const chunk = yield* Effect.forEach(Array.from({ length: n }, (_, i) => seq - i), entryAt, { concurrency: 8 })
+      if (chunk.some((e) => e === undefined || !matches(e))) ahead = Math.min(ahead * 2, READ_CHUNK)
       for (const [i, e] of chunk.entries()) {
         if (e !== undefined && matches(e)) {
           const listed = q.listView === undefined ? e : abridgeAuditEntry(e)

@@ -217,6 +217,29 @@ describe("audit log", () => {
     expect(seen).toEqual(expected)
   })
 
+  it("a page without filters reads only the entries it shows (and the head), whatever its size", async () => {
+    const signer = await writeLog()
+    await run(Effect.forEach(Array.from({ length: 95 }, (_, i) => i), (i) =>
+      appendAudit(signer, { kind: "api.access", tenant: "acme", requestId: "", data: { i } }), { discard: true }))
+    for (const [limit, beforeSeq, seqs] of [[1, undefined, [100]], [3, undefined, [100, 99, 98]], [2, 50, [49, 48]], [10, 4, [3, 2, 1]]] as const) {
+      const counted = counting()
+      const page = await Effect.runPromise(readAuditPage({ limit, ...(beforeSeq === undefined ? {} : { beforeSeq }) }).pipe(Effect.provide(counted.layer)))
+      expect(page.entries.map((e) => e.seq)).toEqual(seqs)
+      // The entries shown, the head, and the look for an entry written after it (none).
+      expect(counted.gets(), `limit ${limit}, before ${beforeSeq}`).toBe(seqs.length + 2)
+    }
+  })
+
+  it("a filtered page reads what it shows and a few more, not a chunk of 32 for a page of one", async () => {
+    const signer = await writeLog()
+    await run(Effect.forEach(Array.from({ length: 95 }, (_, i) => i), (i) =>
+      appendAudit(signer, { kind: i % 2 === 1 ? "dsr.received" : "api.access", tenant: "acme", requestId: "", data: { i } }), { discard: true }))
+    const counted = counting()
+    const page = await Effect.runPromise(readAuditPage({ kinds: ["dsr.received"], limit: 1 }).pipe(Effect.provide(counted.layer)))
+    expect(page.entries.map((e) => e.seq)).toEqual([99])
+    expect(counted.gets()).toBeLessThanOrEqual(2 + 3)
+  })
+
   it("time bounds are found by bisection and applied exactly", async () => {
     const signer = await run(auditSigner(dir))
     const t0 = Date.parse("2026-01-01T00:00:00Z")
