@@ -28,12 +28,16 @@ const { Kafka, logLevel, Partitioners, CompressionTypes, CompressionCodecs } = k
 /**
  * Zstandard from node:zlib (Node >= 22.15) as kafkajs's ZSTD codec, so no native add-on is needed. Segment JSON
  * shrinks about 5x, so the producer checksums and sends a fifth of the bytes, which more than pays for compressing.
+ * Each frame states the batch's size (pledgedSrcSize), so a consumer decompresses it into one buffer of that size
+ * (ingest/bus-kafka-codecs.ts).
  */
 const zstdAvailable = typeof zlib.zstdCompress === "function"
 if (zstdAvailable) {
   const compress = promisify(zlib.zstdCompress)
   CompressionCodecs[CompressionTypes.ZSTD] = readingCodec("zstd", CompressionTypes.ZSTD, zstdDecompress,
-    (encoder: { buffer: Buffer }) => compress(encoder.buffer, { params: { [zlib.constants.ZSTD_c_compressionLevel]: 1 } }))
+    (encoder: { buffer: Buffer }) => compress(encoder.buffer, {
+      pledgedSrcSize: encoder.buffer.length, params: { [zlib.constants.ZSTD_c_compressionLevel]: 1 },
+    }))
 }
 // gzip as kafkajs writes it, read with a bound on what a batch expands to.
 CompressionCodecs[CompressionTypes.GZIP] = readingCodec("gzip", CompressionTypes.GZIP, gzipDecompress,
