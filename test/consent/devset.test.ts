@@ -3,7 +3,7 @@
 // listening report lists no author who objected.
 import { readdirSync, readFileSync } from "node:fs"
 import { join } from "node:path"
-import { Effect, Layer } from "effect"
+import { Effect } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { consentingProfiles, DEFAULT_POLICY } from "../../consent/index.ts"
 import { listenReport } from "../../sentiment/listen.ts"
@@ -11,7 +11,7 @@ import { Warehouse } from "../../warehouse/warehouse.ts"
 import {
   choices, landDevSet, personOfItem, persons, TRUTH_PURPOSES, type TruthPerson as Person, untellable, webMessages,
 } from "../support/devset-truth.ts"
-import { freshDir, removeDir } from "../support/pipeline.ts"
+import { freshDir, removeDir, withEmbeddedWarehouse } from "../support/pipeline.ts"
 import { SIGNALS_DEV } from "../support/shared.ts"
 
 /** Everything a person wrote outside social networks (lower case), where they may state their handle. */
@@ -43,12 +43,9 @@ beforeAll(() => {
 }, 300_000)
 afterAll(() => removeDir(dir))
 
-const inWarehouse = <A, E>(program: Effect.Effect<A, E, Warehouse>) =>
-  Effect.runPromise(Effect.scoped(program).pipe(Effect.provide(Layer.fresh(Warehouse.embedded(join(dir, "data", "clickhouse"))))))
-
 describe("consent on the dev set against its ground truth", () => {
   it("for every purpose, no consenting profile holds a person whose final consent lacks it", () =>
-    inWarehouse(Effect.gen(function* () {
+    withEmbeddedWarehouse(join(dir, "data"), Effect.gen(function* () {
       const warehouse = yield* Warehouse
       const rows = yield* warehouse.query<{ message_id: string; profile_id: string }>("SELECT message_id, profile_id FROM events")
       const peopleOf = new Map<string, Set<string>>()
@@ -89,7 +86,7 @@ describe("consent on the dev set against its ground truth", () => {
     })), 120_000)
 
   it("the listening report lists no author who objected to social listening", () =>
-    inWarehouse(Effect.gen(function* () {
+    withEmbeddedWarehouse(join(dir, "data"), Effect.gen(function* () {
       const report = yield* listenReport({ tenant: "default", since: new Date("2024-08-01"), until: new Date("2024-12-31"), raiseAlerts: false, top: 100_000, brand: [] })
       const byHandle = new Map([...persons.values()].filter((p) => p.twitter !== null).map((p) => [`@${p.twitter!.handle.toLowerCase()}`, p]))
       const listed = [...report.topAuthors.byReach, ...report.topAuthors.byEngagement].map((a) => a.handle.toLowerCase())

@@ -11,7 +11,7 @@ import {
 } from "../../consent/dsr.ts"
 import { Keys } from "../../consent/keys.ts"
 import { backendConfig, objectStoreLayer, warehouseLayer } from "../../cli/layers.ts"
-import { freshDir, removeDir } from "../support/pipeline.ts"
+import { freshDir, removeDir, runWith } from "../support/pipeline.ts"
 
 let dir: string
 beforeEach(() => {
@@ -23,8 +23,7 @@ const DAY = 86_400_000
 
 const withStores = <A, E>(program: Effect.Effect<A, E, Warehouse | ObjectStore | Keys | Scope.Scope>) => {
   const config = backendConfig(join(dir, "data"))
-  return Effect.runPromise(Effect.scoped(program).pipe(
-    Effect.provide(Layer.mergeAll(warehouseLayer(config), objectStoreLayer(config), Keys.fromDataDir(config.dataDir)))))
+  return runWith(Layer.mergeAll(warehouseLayer(config), objectStoreLayer(config), Keys.fromDataDir(config.dataDir)), program)
 }
 
 const valid = (type: string, identifier = "email:ann@x.example") => {

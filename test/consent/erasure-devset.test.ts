@@ -5,7 +5,7 @@
 import { readdirSync, readFileSync, statSync } from "node:fs"
 import { join } from "node:path"
 import { gunzipSync } from "node:zlib"
-import { Effect, Layer, Logger } from "effect"
+import { Effect, Layer } from "effect"
 import { unzipSync } from "fflate"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { eraseSubject, type ErasureCount, TABLES } from "../../consent/registry.ts"
@@ -16,7 +16,7 @@ import { MANIFEST_FILE, readBatch, readManifest } from "../../ingest/archive.ts"
 import { ObjectStore } from "../../ingest/objectstore.ts"
 import { Warehouse } from "../../warehouse/warehouse.ts"
 import { runCdp } from "../support/cli.ts"
-import { freshDir, removeDir } from "../support/pipeline.ts"
+import { freshDir, removeDir, runWith } from "../support/pipeline.ts"
 import { SIGNALS_DEV } from "../support/shared.ts"
 
 const ENV = { CDP_PHONE_REGIONS: "US,GB" }
@@ -103,7 +103,7 @@ beforeAll(async () => {
     // invalid.ndjson is every line refused: `cdp ingest` says nothing landed (exit 1).
     expect(r.stderr, `${source} ${file}`).toMatch(file === "invalid.ndjson" ? /nothing landed/ : /^$/)
   }
-  await Effect.runPromise(Effect.gen(function* () {
+  await runWith(layerFor(data), Effect.gen(function* () {
     before = yield* profileCounts
     const subject = yield* resolveSubject("default", `email:${person.emails[0]!}`, defaultIdentityConfig(["US", "GB"]).extract.normalise)
     subjectProfiles = subject.profileIds
@@ -131,7 +131,7 @@ beforeAll(async () => {
       const tableDir = join(path, "..")
       activeParts.set(tableDir, (activeParts.get(tableDir) ?? new Set()).add(join(path)))
     }
-  }).pipe(Effect.scoped, Effect.provide(layerFor(data)), Effect.provide(Logger.layer([]))))
+  }))
 }, 300_000)
 afterAll(() => removeDir(dir))
 

@@ -9,7 +9,7 @@ import { applyRetention, archiveCutoff, DEFAULT_RETENTION, parseRetention } from
 import { Warehouse } from "../../warehouse/warehouse.ts"
 import { keepRetention } from "../../cli/retention.ts"
 import { runCdp } from "../support/cli.ts"
-import { freshDir, removeDir } from "../support/pipeline.ts"
+import { freshDir, removeDir, runWith } from "../support/pipeline.ts"
 
 let dir: string
 beforeAll(() => {
@@ -18,8 +18,7 @@ beforeAll(() => {
 afterAll(() => removeDir(dir))
 
 const run = <A, E>(program: Effect.Effect<A, E, Warehouse | ObjectStore | Scope.Scope>) =>
-  Effect.runPromise(program.pipe(Effect.scoped, Effect.provide(Layer.merge(
-    Warehouse.embedded(join(dir, "clickhouse")), ObjectStore.local(join(dir, "objects"))))))
+  runWith(Layer.merge(Warehouse.embedded(join(dir, "clickhouse")), ObjectStore.local(join(dir, "objects"))), program)
 
 const engineOf = (table: string) => Effect.gen(function* () {
   const warehouse = yield* Warehouse

@@ -1,7 +1,6 @@
 // The Kafka bus's record codec (ingest/bus-crypto.ts) with its keys in the real embedded warehouse: what an edge
 // seals a worker opens; an altered record or a wrong key is refused, never read; a record whose data key was deleted
 // is a shredded outcome, counted, and others' records still open.
-import { join } from "node:path"
 import { Effect, Exit } from "effect"
 import { afterEach, describe, expect, it } from "vitest"
 import { makeKeys } from "../../consent/keys.ts"
@@ -10,7 +9,7 @@ import { KEY_HEADER, makeBusCodec, openValue, type ReceivedMessage, sealValue, w
 import type { CanonicalEvent } from "../../ingest/message.ts"
 import { shredDataKeys } from "../../warehouse/bus-keys.ts"
 import { Warehouse } from "../../warehouse/warehouse.ts"
-import { freshDir, removeDir } from "../support/pipeline.ts"
+import { freshDir, removeDir, withEmbeddedWarehouse } from "../support/pipeline.ts"
 
 const dirs: Array<string> = []
 afterEach(() => {
@@ -34,7 +33,7 @@ const received = (m: WireMessage): ReceivedMessage => ({
 const withWarehouse = <A, E>(program: Effect.Effect<A, E, Warehouse>) => {
   const dir = freshDir("cdp-bus-crypto-")
   dirs.push(dir)
-  return Effect.runPromise(Effect.scoped(program.pipe(Effect.provide(Warehouse.embedded(join(dir, "clickhouse"))))))
+  return withEmbeddedWarehouse(dir, program)
 }
 
 describe("the Kafka bus's record codec", () => {

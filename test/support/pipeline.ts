@@ -11,17 +11,24 @@ import { Pipeline } from "../../ingest/pipeline.ts"
 import { type WriteKeyEntry, writeKeys } from "../../ingest/writekeys.ts"
 import { Warehouse } from "../../warehouse/warehouse.ts"
 
-/** Runs a program on a fresh embedded warehouse in `dir`/clickhouse, closed when it ends. */
+const quiet = Logger.layer([])
+
+/**
+ * Runs `program` with `layer`'s services (a data dir's warehouse, object store, keys), everything it opened closed when
+ * it ends, its logs silenced: a test that reads logs provides its own logger inside `program`.
+ */
+export const runWith = <A, E, ROut, LE>(layer: Layer.Layer<ROut, LE>, program: Effect.Effect<A, E, ROut | Scope.Scope>): Promise<A> =>
+  Effect.runPromise(Effect.scoped(program).pipe(Effect.provide(layer), Effect.provide(quiet)) as Effect.Effect<A, E | LE>)
+
+/** Runs a program on a fresh embedded warehouse in `dir`/clickhouse, closed when it ends, its logs silenced (runWith). */
 export const withEmbeddedWarehouse = <A, E>(dir: string, program: Effect.Effect<A, E, Warehouse | Scope.Scope>) =>
-  Effect.runPromise(Effect.scoped(program).pipe(Effect.provide(Layer.fresh(Warehouse.embedded(`${dir}/clickhouse`)))))
+  runWith(Layer.fresh(Warehouse.embedded(join(dir, "clickhouse"))), program)
 
 export const freshDir = (prefix = "cdp-test-") => mkdtempSync(join(tmpdir(), prefix))
 
 export const removeDir = (dir: string) => rmSync(dir, { recursive: true, force: true })
 
 export type PipelineServices = Pipeline | Warehouse | EventBus | ObjectStore
-
-const quiet = Logger.layer([])
 
 /** Runs `program` against a real pipeline on `dataDir`, closing everything (drained) afterwards. */
 export const withPipeline = <A, E>(dataDir: string, program: Effect.Effect<A, E, PipelineServices | Scope.Scope>) =>

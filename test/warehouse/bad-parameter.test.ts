@@ -1,22 +1,21 @@
 // A value the engine cannot read as its parameter's type (a number that is no number, a time that is no time) is the
 // request's fault, not an outage: the warehouse fails with WarehouseQueryError naming the parameter, and an HTTP route
 // answers 400 `bad_parameter`, never 503 "retry", which a client would repeat for ever. A real outage stays 503.
-import { join } from "node:path"
 import { Effect } from "effect"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { refuseFailure } from "../../ingest/query-route.ts"
 import { Warehouse, WarehouseUnavailable } from "../../warehouse/warehouse.ts"
-import { freshDir, removeDir } from "../support/pipeline.ts"
+import { freshDir, removeDir, withEmbeddedWarehouse } from "../support/pipeline.ts"
 
 let dir: string
 beforeEach(() => { dir = freshDir() })
 afterEach(() => removeDir(dir))
 
 const failureOf = (sql: string, params: Record<string, unknown>) =>
-  Effect.runPromise(Effect.scoped(Effect.gen(function* () {
+  withEmbeddedWarehouse(dir, Effect.gen(function* () {
     const warehouse = yield* Warehouse
     return yield* warehouse.query(sql, { params }).pipe(Effect.flip)
-  })).pipe(Effect.provide(Warehouse.embedded(join(dir, "clickhouse")))))
+  }))
 
 describe("a value the engine cannot bind", () => {
   it("is a WarehouseQueryError naming the parameter, answered 400 bad_parameter", async () => {

@@ -1,21 +1,17 @@
 // An erasure's mutations (ALTER TABLE ... DELETE / UPDATE) must not hold the embedded engine while they rewrite parts:
 // a small read meanwhile answers at once. A mutation that fails, runs too long or is left by an interrupted erasure
 // is killed, before the scratch tables it reads are dropped, so no later mutation of the table is blocked behind it.
-import { join } from "node:path"
-import { Effect, Exit, Fiber, Logger } from "effect"
+import { Effect, Exit, Fiber } from "effect"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { eraseRows, findRows, runMutation, type SubjectKeys, type TableLocator } from "../../warehouse/erasure.ts"
 import { shredDataKeys } from "../../warehouse/bus-keys.ts"
 import { Warehouse } from "../../warehouse/warehouse.ts"
 import { mutationRunning, readsMeanwhile, unfinished } from "../support/mutations.ts"
-import { freshDir, removeDir } from "../support/pipeline.ts"
+import { freshDir, removeDir, withEmbeddedWarehouse } from "../support/pipeline.ts"
 
 let dir: string
 beforeEach(() => { dir = freshDir() })
 afterEach(() => removeDir(dir))
-
-const run = <A, E>(effect: Effect.Effect<A, E, Warehouse>) =>
-  Effect.runPromise(effect.pipe(Effect.scoped, Effect.provide(Warehouse.embedded(join(dir, "clickhouse"))), Effect.provide(Logger.layer([]))))
 
 const PARTS = 6
 const PART_ROWS = 50_000
@@ -59,7 +55,7 @@ const scratchTables = Effect.gen(function* () {
 
 describe("an erasure's mutations on the embedded engine", () => {
   it("leave none of the subject's rows, keep everyone else's, and let a small read answer meanwhile", { timeout: 60_000 }, () =>
-    run(Effect.gen(function* () {
+    withEmbeddedWarehouse(dir, Effect.gen(function* () {
       yield* bigTable
       const found = yield* findRows(locator, subject)
       expect(found.mine.length).toBe(PARTS)
@@ -72,7 +68,7 @@ describe("an erasure's mutations on the embedded engine", () => {
     })))
 
   it("shredding a person's Kafka data keys lets a small read answer meanwhile", { timeout: 60_000 }, () =>
-    run(Effect.gen(function* () {
+    withEmbeddedWarehouse(dir, Effect.gen(function* () {
       const w = yield* Warehouse
       // 600,000 person keys in one part (what a busy Kafka deployment holds); the shredded one is in it.
       yield* w.command(
@@ -88,7 +84,7 @@ describe("an erasure's mutations on the embedded engine", () => {
     })))
 
   it("interrupted while its mutation runs, leaves no mutation unfinished or failing, and a later erasure works", { timeout: 60_000 }, () =>
-    run(Effect.gen(function* () {
+    withEmbeddedWarehouse(dir, Effect.gen(function* () {
       yield* bigTable
       const found = yield* findRows(locator, subject)
       const erasure = yield* Effect.forkChild(eraseRows(locator, found, []))
@@ -109,7 +105,7 @@ describe("an erasure's mutations on the embedded engine", () => {
     })))
 
   it("a mutation that fails is killed and fails the erasure naming the table", { timeout: 60_000 }, () =>
-    run(Effect.gen(function* () {
+    withEmbeddedWarehouse(dir, Effect.gen(function* () {
       const w = yield* Warehouse
       yield* w.command("CREATE TABLE small (k String, n UInt32) ENGINE = MergeTree ORDER BY k")
       yield* w.command("INSERT INTO small VALUES ('a', 1), ('b', 2)")
@@ -127,7 +123,7 @@ describe("an erasure's mutations on the embedded engine", () => {
     })))
 
   it("a mutation behind another mutation of the table that fails is stopped at once, naming that one", { timeout: 60_000 }, () =>
-    run(Effect.gen(function* () {
+    withEmbeddedWarehouse(dir, Effect.gen(function* () {
       const w = yield* Warehouse
       yield* w.command("CREATE TABLE small (k String, n UInt32) ENGINE = MergeTree ORDER BY k")
       yield* w.command("INSERT INTO small VALUES ('a', 1), ('b', 2)")
@@ -146,7 +142,7 @@ describe("an erasure's mutations on the embedded engine", () => {
     })))
 
   it("a mutation not done in its time is killed and fails the erasure saying so", { timeout: 60_000 }, () =>
-    run(Effect.gen(function* () {
+    withEmbeddedWarehouse(dir, Effect.gen(function* () {
       yield* bigTable
       const failure = yield* runMutation("big", "ALTER TABLE big DELETE WHERE profile_id = 'p-subject' AND message_id != '_erasure_marker3'", "_erasure_marker3", { timeoutMs: 1 })
         .pipe(Effect.flip)

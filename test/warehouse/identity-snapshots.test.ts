@@ -2,20 +2,16 @@
 // It must be done when the call returns (no older rows left, nothing unfinished in system.mutations), and one that
 // cannot run must not stay in the table, where every later mutation of it waits behind it.
 import { randomBytes } from "node:crypto"
-import { join } from "node:path"
-import { Effect, Exit, Logger } from "effect"
+import { Effect, Exit } from "effect"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { loadNewestSnapshot, storeSnapshot } from "../../warehouse/identity-snapshots.ts"
 import { Warehouse } from "../../warehouse/warehouse.ts"
 import { unfinished } from "../support/mutations.ts"
-import { freshDir, removeDir } from "../support/pipeline.ts"
+import { freshDir, removeDir, withEmbeddedWarehouse } from "../support/pipeline.ts"
 
 let dir: string
 beforeEach(() => { dir = freshDir() })
 afterEach(() => removeDir(dir))
-
-const run = <A, E>(effect: Effect.Effect<A, E, Warehouse>) =>
-  Effect.runPromise(effect.pipe(Effect.scoped, Effect.provide(Warehouse.embedded(join(dir, "clickhouse"))), Effect.provide(Logger.layer([]))))
 
 /** A snapshot of 3 chunks (4 MiB each before base64) of bytes that do not compress: the delete rewrites real parts. */
 const snapshotAt = (takenAtMs: number) =>
@@ -30,7 +26,7 @@ const storedTimes = Effect.gen(function* () {
 describe("identity snapshots' cleanup", () => {
   it("the older snapshots are gone when storeSnapshot returns, and no mutation of the table is left unfinished", async () => {
     const base = Date.parse("2026-12-01T00:00:00.000Z")
-    const result = await run(Effect.gen(function* () {
+    const result = await withEmbeddedWarehouse(dir, Effect.gen(function* () {
       const seen: Array<{ times: ReadonlyArray<number>; unfinished: number }> = []
       for (let i = 0; i < 4; i++) {
         yield* storeSnapshot(snapshotAt(base + i * 1000))
@@ -45,7 +41,7 @@ describe("identity snapshots' cleanup", () => {
 
   it("a cleanup behind another failing mutation of the table fails naming it, and leaves only that one", async () => {
     const base = Date.parse("2026-12-01T00:00:00.000Z")
-    const result = await run(Effect.gen(function* () {
+    const result = await withEmbeddedWarehouse(dir, Effect.gen(function* () {
       const w = yield* Warehouse
       yield* storeSnapshot(snapshotAt(base))
       // A mutation that fails on every row (a fingerprint is no number), left failing in the table.

@@ -1,23 +1,19 @@
 // An erasure waits until no outdated part that may hold the subject's old rows is left on disk (warehouse/erasure.ts
 // awaitOldPartsGone). Parts that go outdated after the wait began (merges of parts written after the erasure's
 // mutations) hold nothing of the subject: a table that keeps taking rows must not make the wait fail.
-import { join } from "node:path"
-import { Effect, Fiber, Logger } from "effect"
+import { Effect, Fiber } from "effect"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { awaitOldPartsGone, outdatedParts, PROMPT_CLEANUP_SETTINGS } from "../../warehouse/erasure.ts"
 import { Warehouse } from "../../warehouse/warehouse.ts"
-import { freshDir, removeDir } from "../support/pipeline.ts"
+import { freshDir, removeDir, withEmbeddedWarehouse } from "../support/pipeline.ts"
 
 let dir: string
 beforeEach(() => { dir = freshDir() })
 afterEach(() => removeDir(dir))
 
-const run = <A, E>(effect: Effect.Effect<A, E, Warehouse>) =>
-  Effect.runPromise(effect.pipe(Effect.scoped, Effect.provide(Warehouse.embedded(join(dir, "clickhouse"))), Effect.provide(Logger.layer([]))))
-
 describe("awaiting outdated parts", () => {
   it("waits for the parts outdated when it began, not for those a table taking rows makes meanwhile", { timeout: 60_000 }, () =>
-    run(Effect.gen(function* () {
+    withEmbeddedWarehouse(dir, Effect.gen(function* () {
       const w = yield* Warehouse
       yield* w.command(`CREATE TABLE churn (k UInt64, v String) ENGINE = MergeTree ORDER BY k SETTINGS ${PROMPT_CLEANUP_SETTINGS}`)
       // A merge whose parts are outdated before the wait begins: these may hold what was erased.

@@ -1,24 +1,20 @@
 // Analysts' SQL on the real embedded engine: read-only, limited and tenant-scoped by the engine, not by the text.
 import { existsSync } from "node:fs"
 import { join } from "node:path"
-import { Effect, Fiber, Logger, References } from "effect"
+import { Effect, Fiber, type Layer, Logger, References } from "effect"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { analystSettings, DEFAULT_ANALYST_LIMITS } from "../../warehouse/analyst.ts"
 import { readOnlyViolation } from "../../warehouse/readonly.ts"
 import { type AnalystLimits, type QueryScope, Warehouse } from "../../warehouse/warehouse.ts"
-import { freshDir, removeDir } from "../support/pipeline.ts"
+import { freshDir, removeDir, runWith } from "../support/pipeline.ts"
 
 let dir: string
 beforeEach(() => { dir = freshDir() })
 afterEach(() => removeDir(dir))
 
-const quiet = Logger.layer([])
-
-const withWarehouse = <A, E>(program: Effect.Effect<A, E, Warehouse>, analyst?: Partial<AnalystLimits>, logger = quiet) =>
-  Effect.runPromise(Effect.scoped(program).pipe(
-    Effect.provide(Warehouse.embedded(join(dir, "clickhouse"), analyst === undefined ? undefined : { analyst })),
-    Effect.provide(logger),
-  ))
+const withWarehouse = <A, E>(program: Effect.Effect<A, E, Warehouse>, analyst?: Partial<AnalystLimits>, logger?: Layer.Layer<never>) =>
+  runWith(Warehouse.embedded(join(dir, "clickhouse"), analyst === undefined ? undefined : { analyst }),
+    logger === undefined ? program : program.pipe(Effect.provide(logger)))
 
 const seed = Effect.gen(function* () {
   const warehouse = yield* Warehouse

@@ -1,20 +1,16 @@
 // Consent applied late to stored messages (warehouse/sink.ts stripStoredEvents, removeStoredEvents) rewrites them with
 // mutations. On the embedded engine these must not hold the engine's one connection while they rewrite parts, and one
 // that fails or is interrupted must not stay in the table, where every later mutation of it waits behind it.
-import { join } from "node:path"
-import { Effect, Exit, Fiber, Logger } from "effect"
+import { Effect, Exit, Fiber } from "effect"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { removeStoredEvents, stripStoredEvents } from "../../warehouse/sink.ts"
 import { Warehouse } from "../../warehouse/warehouse.ts"
 import { mutationRunning, readsMeanwhile, unfinished } from "../support/mutations.ts"
-import { freshDir, removeDir } from "../support/pipeline.ts"
+import { freshDir, removeDir, withEmbeddedWarehouse } from "../support/pipeline.ts"
 
 let dir: string
 beforeEach(() => { dir = freshDir() })
 afterEach(() => removeDir(dir))
-
-const run = <A, E>(effect: Effect.Effect<A, E, Warehouse>) =>
-  Effect.runPromise(effect.pipe(Effect.scoped, Effect.provide(Warehouse.embedded(join(dir, "clickhouse"))), Effect.provide(Logger.layer([]))))
 
 const PARTS = 6
 const PART_ROWS = 50_000
@@ -57,7 +53,7 @@ const texts = Effect.gen(function* () {
 
 describe("consent applied to stored messages on the embedded engine", () => {
   it("stripping them lets a small read answer meanwhile, and leaves no mutation unfinished", { timeout: 120_000 }, () =>
-    run(Effect.gen(function* () {
+    withEmbeddedWarehouse(dir, Effect.gen(function* () {
       yield* stored
       const { took, longest } = yield* readsMeanwhile(stripStoredEvents("acme", strippedIds, STRIP))
       expect(yield* row(strippedIds[3]!)).toEqual({
@@ -71,7 +67,7 @@ describe("consent applied to stored messages on the embedded engine", () => {
     })))
 
   it("interrupted while its mutation runs, leaves no mutation unfinished, and stripping again works", { timeout: 120_000 }, () =>
-    run(Effect.gen(function* () {
+    withEmbeddedWarehouse(dir, Effect.gen(function* () {
       yield* stored
       const strip = yield* Effect.forkChild(stripStoredEvents("acme", strippedIds, STRIP))
       expect(yield* mutationRunning("event_rows")).toBe(true)
@@ -84,7 +80,7 @@ describe("consent applied to stored messages on the embedded engine", () => {
     })))
 
   it("a strip that cannot run because another mutation of the table fails is stopped, naming that one", { timeout: 120_000 }, () =>
-    run(Effect.gen(function* () {
+    withEmbeddedWarehouse(dir, Effect.gen(function* () {
       const w = yield* Warehouse
       yield* w.command("INSERT INTO event_rows (tenant, message_id, profile_id, timestamp, received_at) VALUES ('acme', 'm-1', 'p-1', now64(3), now64(3))")
       // Not the strip's: left failing by someone else.
@@ -102,7 +98,7 @@ describe("consent applied to stored messages on the embedded engine", () => {
     })))
 
   it("removing them deletes their rows, texts and scores and leaves no mutation unfinished", { timeout: 120_000 }, () =>
-    run(Effect.gen(function* () {
+    withEmbeddedWarehouse(dir, Effect.gen(function* () {
       const w = yield* Warehouse
       yield* w.command("INSERT INTO event_rows (tenant, message_id, profile_id, timestamp, received_at) VALUES ('acme', 'm-1', 'p-1', now64(3), now64(3)), ('acme', 'm-2', 'p-1', now64(3), now64(3))")
       yield* w.command("INSERT INTO texts (tenant, message_id, profile_id, channel, timestamp, text) VALUES ('acme', 'm-1', 'p-1', 'web', now64(3), 'hi')")
