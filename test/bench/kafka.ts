@@ -4,7 +4,7 @@
 // measured in the same run: the same records produced to and consumed from Kafka with no processing, and the same
 // rows inserted straight into the warehouse. Run by `npm run bench`; not part of the tests.
 import { randomUUID } from "node:crypto"
-import { readFileSync } from "node:fs"
+import { readdirSync, readFileSync } from "node:fs"
 import { availableParallelism, cpus, homedir, loadavg } from "node:os"
 import { join } from "node:path"
 import { Context, Effect, Layer, Logger } from "effect"
@@ -70,20 +70,53 @@ const cpuNow = () => {
   const own = process.cpuUsage()
   return { own: (own.user + own.system) / 1e6, broker: brokerCpu() }
 }
+const cpuSince = (before: { own: number; broker: number }) => {
+  const after = cpuNow()
+  return { own: after.own - before.own, broker: after.broker - before.broker }
+}
 /** CPU seconds of the last end-to-end run's timed part: this process, and the broker. */
 let lastEndToEndCpu = { own: 0, broker: 0 }
+
+/**
+ * CPU seconds so far of this process's threads by kind (Linux; none elsewhere): the main thread runs JavaScript,
+ * V8Worker threads garbage collection beside it, libuv-worker threads each embedded-engine statement (and zstd), and
+ * ThreadPool threads the engine's own work inside an insert.
+ */
+const threadCpu = () => {
+  const byKind = new Map<string, number>()
+  try {
+    for (const tid of readdirSync("/proc/self/task")) {
+      try {
+        const stat = readFileSync(`/proc/self/task/${tid}/stat`, "utf8")
+        const kind = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")).replace(/[0-9]+$/, "")
+        const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+        byKind.set(kind, (byKind.get(kind) ?? 0) + (Number(fields[11]) + Number(fields[12])) / 100)
+      } catch {
+        // The thread ended meanwhile.
+      }
+    }
+  } catch {
+    // No /proc.
+  }
+  return byKind
+}
+/** CPU µs per event by thread kind in the last end-to-end run's timed part (the largest first). */
+let lastThreadSplit = ""
 
 /** Produce every record (timed), then consume them all with a handler that does nothing (timed). */
 const kafkaCeiling = Effect.scoped(Effect.gen(function* () {
   const bus = yield* makeKafkaBus(options())
   let t = performance.now()
+  let c = cpuNow()
   for (let i = 0; i < TOTAL; i += CHUNK) yield* bus.publish(Topics.events, events.slice(i, i + CHUNK))
   const produce = seconds(t)
+  const produceCpu = cpuSince(c)
   let seen = 0
   t = performance.now()
+  c = cpuNow()
   yield* bus.consume(Topics.events, (batch) => Effect.sync(() => { seen += batch.length }))
   while (seen < TOTAL) yield* Effect.sleep("20 millis")
-  return { produce, consume: seconds(t) }
+  return { produce, consume: seconds(t), produceCpu, consumeCpu: cpuSince(c) }
 }))
 
 /**
@@ -111,10 +144,11 @@ const kafkaCeilingEncrypted = (dir: string) => Effect.scoped(Effect.gen(function
 const insertCeiling = (dir: string) => Effect.scoped(Effect.gen(function* () {
   const warehouse = yield* Warehouse
   const t = performance.now()
+  const c = cpuNow()
   for (let i = 0; i < TOTAL; i += CHUNK) {
     yield* warehouse.insert("event_rows", events.slice(i, i + CHUNK).map((e) => eventRow({ ...e, profileId: e.userId || e.anonymousId })))
   }
-  return seconds(t)
+  return { seconds: seconds(t), cpu: cpuSince(c) }
 }).pipe(Effect.provide(Warehouse.embedded(join(dir, "clickhouse")))))
 
 /** Publish everything while `members` pipelines consume; timed until every event is in the warehouse. */
@@ -132,6 +166,7 @@ const endToEnd = (members: number, dir: string, encrypted = false) => {
     yield* Effect.sleep("3 seconds")
     const t = performance.now()
     const c = cpuNow()
+    const threads = threadCpu()
     yield* Effect.forEach(Array.from({ length: Math.ceil(TOTAL / CHUNK) }, (_, i) => i),
       (i) => pipeline.submit(events.slice(i * CHUNK, (i + 1) * CHUNK), [], { archive: false }), { concurrency: 4, discard: true })
     for (;;) {
@@ -141,6 +176,8 @@ const endToEnd = (members: number, dir: string, encrypted = false) => {
     }
     const after = cpuNow()
     lastEndToEndCpu = { own: after.own - c.own, broker: after.broker - c.broker }
+    lastThreadSplit = [...threadCpu()].map(([kind, s]) => [kind, ((s - (threads.get(kind) ?? 0)) * 1e6) / TOTAL] as const)
+      .filter(([, us]) => us >= 1).sort((a, b) => b[1] - a[1]).map(([kind, us]) => `${kind} ${Math.round(us)}`).join(", ")
     return seconds(t)
   }).pipe(Effect.provide(shared)))
 }
@@ -152,6 +189,7 @@ if (brokers === undefined || brokers === "") {
   process.stdout.write(`kafka benchmark: ${TOTAL.toLocaleString("en")} Segment messages, 6 partitions, identity on; ` +
     `${cores} cores (${cpus()[0]?.model ?? "?"}), Node ${process.versions.node} ${process.execArgv.join(" ")}, load average ${loadavg()[0]!.toFixed(1)}\n`)
   const cpu = new Map<string, { own: number; broker: number }>()
+  const split: Array<string> = []
   const run = <A, E>(effect: Effect.Effect<A, E>) => Effect.runPromise(effect.pipe(Effect.provide(quiet)))
   const ceil = await run(kafkaCeiling)
   const encDir = freshDir("cdp-bench-kafka-")
@@ -161,13 +199,17 @@ if (brokers === undefined || brokers === "") {
   const insert = await run(insertCeiling(dir))
   removeDir(dir)
   const rate = (s: number) => Math.round(TOTAL / s)
-  const ceilingSeconds = ceil.produce + ceil.consume + insert
+  const ceilingSeconds = ceil.produce + ceil.consume + insert.seconds
   const rows: Array<readonly [string, number]> = [
     ["ceiling: produce to Kafka (acks=all)", ceil.produce],
     ["ceiling: consume from Kafka, no processing", ceil.consume],
-    ["ceiling: insert the rows straight into the warehouse", insert],
+    ["ceiling: insert the rows straight into the warehouse", insert.seconds],
     ["ceiling: the three one after another", ceilingSeconds],
   ]
+  cpu.set(rows[0]![0], ceil.produceCpu)
+  cpu.set(rows[1]![0], ceil.consumeCpu)
+  cpu.set(rows[2]![0], insert.cpu)
+  cpu.set(rows[3]![0], [ceil.produceCpu, ceil.consumeCpu, insert.cpu].reduce((a, b) => ({ own: a.own + b.own, broker: a.broker + b.broker })))
   const encryptedRows: Array<readonly [string, number]> = enc === undefined ? [] : [
     ["encrypted: produce to Kafka (acks=all)", enc.produce],
     ["encrypted: consume and decrypt, no processing", enc.consume],
@@ -177,12 +219,14 @@ if (brokers === undefined || brokers === "") {
     const name = `end to end: publish -> ${members} member${members > 1 ? "s" : ""} -> warehouse`
     rows.push([name, await run(endToEnd(members, d))])
     cpu.set(name, lastEndToEndCpu)
+    split.push(`${name}: ${lastThreadSplit}`)
     removeDir(d)
   }
   if (ENCRYPTED) {
     const d1 = freshDir("cdp-bench-kafka-")
     encryptedRows.push(["encrypted: end to end, publish -> 1 member -> warehouse", await run(endToEnd(1, d1, true))])
     cpu.set(encryptedRows[encryptedRows.length - 1]![0], lastEndToEndCpu)
+    split.push(`${encryptedRows[encryptedRows.length - 1]![0]}: ${lastThreadSplit}`)
     removeDir(d1)
   }
   process.stdout.write(`\n| measure | seconds | events/s | CPU µs/event (this process + broker) |\n|---|---:|---:|---:|\n`)
@@ -192,6 +236,7 @@ if (brokers === undefined || brokers === "") {
     const shown = used === undefined ? "–" : `${perEvent(used.own + used.broker)} (${perEvent(used.own)} + ${perEvent(used.broker)})`
     process.stdout.write(`| ${name} | ${s.toFixed(2)} | ${rate(s).toLocaleString("en")} | ${shown} |\n`)
   }
+  if (split.some((line) => !line.endsWith(": "))) process.stdout.write(`\nthis process's CPU µs/event by thread:\n${split.map((line) => `- ${line}`).join("\n")}\n`)
   const best = Math.min(...rows.slice(4).map(([, s]) => s))
   await dropTopics()
   process.stdout.write(`\nbest end-to-end / ceiling = ${(ceilingSeconds / best).toFixed(2)}  (targets: >= 25,000 events/s on 2 cores, >= 0.5); load average ${loadavg()[0]!.toFixed(1)}\n`)
