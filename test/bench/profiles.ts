@@ -3,19 +3,24 @@
 // repeated reads, reads/s with 16 requests in flight, the same while batches land (each drops the answers it
 // reaches), a profile with 100,000 identifiers, and where an uncached read's time goes (each step in process). Run by `npm run bench`; BENCH_PROFILE_EVENTS and BENCH_PROFILE_READS change
 // the sizes. The events (with consent rows and merges as a ledger and identity hold them) are made in the engine
-// (INSERT ... SELECT from numbers()), not ingested: this measures reads.
+// (INSERT ... SELECT from numbers()), not ingested: this measures reads. BENCH_PROFILE_ONLY=breakdown runs only the
+// in-process part (no cdp serve, no HTTP; the computed traits are defined in process); BENCH_PROFILE_SETTINGS
+// ("a=1; b=0, c=2": each entry a SETTINGS clause) times whole reads with each appended to every statement of the read,
+// interleaved with reads without, on other profiles.
 import { readFileSync } from "node:fs"
 import { availableParallelism, cpus, loadavg } from "node:os"
 import { join } from "node:path"
 import { Effect, Logger } from "effect"
 import { ConsentPoliciesRef, consentOfScopeColumns, DEFAULT_POLICIES, showConsent, showConsentOfMessages } from "../../consent/index.ts"
-import { defaultIdentityConfig, profileIdOf, profileScopeOf, readIdentifier, readProfileView, readProfileViewOf } from "../../identity/index.ts"
+import {
+  defaultIdentityConfig, parseComputedTraits, profileIdOf, profileScopeOf, readIdentifier, readProfileView, readProfileViewOf, syncComputedTraits,
+} from "../../identity/index.ts"
 import { profileComputedTraits } from "../../identity/computed-traits.ts"
 import { tenantDefinitions } from "../../warehouse/computed-traits.ts"
 import { relationshipTraits } from "../../identity/relations/compute.ts"
 import { readProfile } from "../../ingest/profile-read.ts"
 import { profileIdentifierPage, profileReadScope, profileSummary, storageGeneration } from "../../warehouse/profiles.ts"
-import { Warehouse } from "../../warehouse/warehouse.ts"
+import { type QueryOptions, Warehouse, type WarehouseShape } from "../../warehouse/warehouse.ts"
 import { freshDir, removeDir } from "../support/pipeline.ts"
 import { KEY, messageLine, type Server, startServer } from "./http-load.ts"
 
@@ -23,6 +28,12 @@ const EVENTS = Number(process.env["BENCH_PROFILE_EVENTS"] ?? 1_000_000)
 const PER_PROFILE = 20
 const PROFILES = Math.ceil(EVENTS / PER_PROFILE)
 const READS = Number(process.env["BENCH_PROFILE_READS"] ?? 300)
+const ONLY = process.env["BENCH_PROFILE_ONLY"]
+if (ONLY !== undefined && ONLY !== "breakdown") throw new Error(`BENCH_PROFILE_ONLY must be "breakdown" (the in-process part alone), not ${JSON.stringify(ONLY)}`)
+const SETTINGS = (process.env["BENCH_PROFILE_SETTINGS"] ?? "").split(";").map((x) => x.trim()).filter((x) => x !== "")
+for (const clause of SETTINGS) {
+  if (!/^\w+ ?= ?[\w.']+( ?, ?\w+ ?= ?[\w.']+)*$/.test(clause)) throw new Error(`BENCH_PROFILE_SETTINGS: ${JSON.stringify(clause)} is not a list of name = value`)
+}
 const CONCURRENCY = 16
 const SECONDS = 10
 const COMPUTED = JSON.stringify({
@@ -109,7 +120,7 @@ const breakdown = (dataDir: string, ids: ReadonlyArray<string>) =>
   Effect.gen(function* () {
     const w = yield* Warehouse
     const identity = defaultIdentityConfig()
-    const rows: Array<readonly [string, number]> = []
+    const rows: Array<readonly [string, string]> = []
     const time = <A, E, R>(name: string, f: (id: string) => Effect.Effect<A, E, R>) =>
       Effect.gen(function* () {
         const ms: Array<number> = []
@@ -118,7 +129,7 @@ const breakdown = (dataDir: string, ids: ReadonlyArray<string>) =>
           yield* f(id)
           ms.push(performance.now() - t)
         }
-        rows.push([name, percentile(ms, 0.5)])
+        rows.push([name, percentile(ms, 0.5).toFixed(2)])
       })
     const profileOf = (id: string) => Effect.flatMap(readIdentifier(id, "default", identity), (ref) => profileIdOf("default", ref))
     const scopes = new Map<string, Effect.Success<ReturnType<typeof profileReadScope>>>()
@@ -151,12 +162,120 @@ const breakdown = (dataDir: string, ids: ReadonlyArray<string>) =>
     const json = JSON.parse(body) as unknown
     const t = performance.now()
     for (let i = 0; i < 100; i++) JSON.stringify(structuredClone(json))
-    rows.push(["copy and JSON of one answer", (performance.now() - t) / 100])
+    rows.push(["copy and JSON of one answer", ((performance.now() - t) / 100).toFixed(2)])
+    rows.push(...yield* engineAccount(w, ids, identity))
     return rows
   }).pipe(
     Effect.provideService(ConsentPoliciesRef, DEFAULT_POLICIES),
     Effect.scoped, Effect.provide(Warehouse.embedded(join(dataDir, "clickhouse"))), Effect.provide(Logger.layer([])),
   )
+
+/** A tenant no row belongs to: the read's statements for it read nothing. */
+const NO_ROWS_TENANT = "bench-no-rows"
+
+// The engine's counters (system.events) that say where a statement's time goes.
+const COUNTERS = [
+  ["QueryParseMicroseconds", "parsing"], ["QueryAnalysisMicroseconds", "analysis (runs the scalar subqueries, most sub-reads: the rows below overlap it)"],
+  ["QueryPlanBuildMicroseconds", "building plans"], ["QueryPlanOptimizeMicroseconds", "optimising plans (index analysis included)"],
+  ["QueryPipelineBuildMicroseconds", "building pipelines"], ["OSCPUVirtualTimeMicroseconds", "CPU of the engine's threads"],
+] as const
+
+/**
+ * The engine's own account of whole uncached reads (system.events before and after each, less what reading it twice
+ * adds by itself), and the same reads' statements run again for a tenant with no rows (same SQL and parameters,
+ * nothing to read: what their shape costs). With BENCH_PROFILE_SETTINGS, whole reads with each clause appended to
+ * every statement, against reads without, alternating on the same profiles; the answers must be the same.
+ */
+const engineAccount = (w: WarehouseShape, ids: ReadonlyArray<string>, identity: ReturnType<typeof defaultIdentityConfig>) =>
+  Effect.gen(function* () {
+    const rows: Array<readonly [string, string]> = []
+    const recorder: { log: Array<{ sql: string; options: QueryOptions | undefined }> | undefined; suffix: string } = { log: undefined, suffix: "" }
+    const recording: WarehouseShape = {
+      ...w,
+      query: <T>(sql: string, options?: QueryOptions) => {
+        const q = recorder.suffix === "" ? sql : `${sql} SETTINGS ${recorder.suffix}`
+        recorder.log?.push({ sql: q, options })
+        return w.query<T>(q, options)
+      },
+    }
+    const read = (id: string) => Effect.provideService(readProfile("default", id, 50, identity), Warehouse, recording)
+    const counters = Effect.map(w.query<{ name: string; value: string }>("SELECT name, value FROM system.events"),
+      (rs) => new Map(rs.map((r) => [r.name, Number(r.value)])))
+    const delta = (a: Map<string, number>, b: Map<string, number>, name: string) => (b.get(name) ?? 0) - (a.get(name) ?? 0)
+    const cpuSince = (c0: NodeJS.CpuUsage) => {
+      const c = process.cpuUsage(c0)
+      return (c.user + c.system) / 1000
+    }
+    const idle = new Map<string, Array<number>>()
+    const used = new Map<string, Array<number>>()
+    const add = (m: Map<string, Array<number>>, k: string, v: number) => m.set(k, [...(m.get(k) ?? []), v])
+    const cpu: Array<number> = []
+    const floor: Array<number> = []
+    const floorCpu: Array<number> = []
+    for (const id of ids) {
+      const i0 = yield* counters
+      const i1 = yield* counters
+      const a = yield* counters
+      recorder.log = []
+      const c0 = process.cpuUsage()
+      yield* read(id)
+      cpu.push(cpuSince(c0))
+      const b = yield* counters
+      const statements = recorder.log
+      recorder.log = undefined
+      for (const name of [...COUNTERS.map(([n]) => n), "SelectedParts", "SelectedRows"]) {
+        add(idle, name, delta(i0, i1, name))
+        add(used, name, delta(a, b, name))
+      }
+      const t = performance.now()
+      const f0 = process.cpuUsage()
+      for (const { sql, options } of statements) yield* w.query(sql, { ...options, params: { ...options?.params, tenant: NO_ROWS_TENANT } })
+      floor.push(performance.now() - t)
+      floorCpu.push(cpuSince(f0))
+    }
+    const net = (name: string) => percentile(used.get(name)!, 0.5) - percentile(idle.get(name)!, 0.5)
+    rows.push(["whole read: CPU of this process (every thread: the engine's and JavaScript's)", percentile(cpu, 0.5).toFixed(2)])
+    for (const [name, what] of COUNTERS) rows.push([`whole read, the engine's own account: ${what}`, (net(name) / 1000).toFixed(2)])
+    rows.push(["whole read: parts the engine read from / rows it read (counts)", `${fmt(net("SelectedParts"))} / ${fmt(net("SelectedRows"))}`])
+    rows.push(["the same statements for a tenant with no rows (nothing read: their shape alone); wall / CPU",
+      `${percentile(floor, 0.5).toFixed(2)} / ${percentile(floorCpu, 0.5).toFixed(2)}`])
+    for (const clause of SETTINGS) {
+      const plain: Array<number> = [], plainCpu: Array<number> = [], set: Array<number> = [], setCpu: Array<number> = []
+      let differs = 0
+      for (const [k, id] of ids.entries()) {
+        const answers: Array<string> = []
+        for (const suffix of k % 2 === 0 ? ["", clause] : [clause, ""]) {
+          recorder.suffix = suffix
+          const t = performance.now()
+          const c0 = process.cpuUsage()
+          const body = yield* read(id)
+          ;(suffix === "" ? plain : set).push(performance.now() - t)
+          ;(suffix === "" ? plainCpu : setCpu).push(cpuSince(c0))
+          answers.push(JSON.stringify(body))
+        }
+        recorder.suffix = ""
+        if (answers[0] !== answers[1]) differs++
+      }
+      rows.push([`whole read, SETTINGS ${clause}, against none (alternating); wall / CPU${differs > 0 ? `; ${differs} ANSWERS DIFFER` : ""}`,
+        `${percentile(set, 0.5).toFixed(2)} / ${percentile(setCpu, 0.5).toFixed(2)} against ${percentile(plain, 0.5).toFixed(2)} / ${percentile(plainCpu, 0.5).toFixed(2)}`])
+    }
+    return rows
+  })
+
+/** Active parts of the tables a profile read takes rows from (each part is read apart). */
+const partsRead = (dataDir: string) =>
+  Effect.gen(function* () {
+    const w = yield* Warehouse
+    const rows = yield* w.query<{ table: string; n: string }>(
+      "SELECT table, count() AS n FROM system.parts WHERE active AND database = currentDatabase() AND table IN ('event_rows', 'event_profiles', " +
+        "'identity_nodes', 'identity_observations', 'consent_ledger', 'sentiment', 'profile_merges', 'computed_trait_states') GROUP BY table ORDER BY table")
+    return rows.map((r) => `${r.table} ${r.n}`).join(", ")
+  }).pipe(Effect.scoped, Effect.provide(Warehouse.embedded(join(dataDir, "clickhouse"))), Effect.provide(Logger.layer([])))
+
+/** The computed traits defined (and backfilled) in this process, as `cdp serve` does at start with CDP_COMPUTED_TRAITS. */
+const defineComputedTraits = (dataDir: string) =>
+  syncComputedTraits(parseComputedTraits(COMPUTED)).pipe(
+    Effect.scoped, Effect.provide(Warehouse.embedded(join(dataDir, "clickhouse"))), Effect.provide(Logger.layer([])))
 
 const reader = (server: Server, token: string) => async (identifier: string, query = "") => {
   const t = performance.now()
@@ -236,6 +355,21 @@ try {
   const built = await Effect.runPromise(build(dataDir))
   out(`${fmt(EVENTS)} events of ${fmt(PROFILES)} people (${PER_PROFILE} each, traits on every 10th, sentiment on every 5th; 1-3 consent rows each; every 50th merged into another) ` +
     `and one person with 100,000 identifiers, made in ${built.toFixed(1)} s`)
+  if (ONLY === "breakdown") {
+    const started = performance.now()
+    await Effect.runPromise(defineComputedTraits(dataDir))
+    out(`4 computed traits defined and backfilled in process in ${((performance.now() - started) / 1000).toFixed(1)} s (no cdp serve: BENCH_PROFILE_ONLY=breakdown)`)
+  } else await httpReads(dataDir)
+  const parts = await Effect.runPromise(partsRead(dataDir))
+  const steps = await Effect.runPromise(breakdown(dataDir, Array.from({ length: 40 }, (_, k) => `user_id:u${Math.floor((k * 104_729 + 13) % PROFILES)}`)))
+  out(`\nwhere an uncached read's time goes (in process, no HTTP; p50 of 40 profiles, each step alone; load average ${loadavg()[0]!.toFixed(1)}; active parts: ${parts}):`)
+  out("| step | p50 ms |\n|---|---:|")
+  for (const [name, ms] of steps) out(`| ${name} | ${ms} |`)
+} finally {
+  removeDir(dir)
+}
+
+async function httpReads(dataDir: string) {
   const started = performance.now()
   const server = await startServer(dataDir, { CDP_COMPUTED_TRAITS: COMPUTED })
   out(`cdp serve ready in ${((performance.now() - started) / 1000).toFixed(1)} s (includes backfilling 4 computed traits over ${fmt(EVENTS)} events)`)
@@ -267,10 +401,4 @@ try {
   } finally {
     await server.stop()
   }
-  const steps = await Effect.runPromise(breakdown(dataDir, Array.from({ length: 40 }, (_, k) => `user_id:u${Math.floor((k * 104_729 + 13) % PROFILES)}`)))
-  out(`\nwhere an uncached read's time goes (in process, no HTTP; p50 of 40 profiles, each step alone; load average ${loadavg()[0]!.toFixed(1)}):`)
-  out("| step | p50 ms |\n|---|---:|")
-  for (const [name, ms] of steps) out(`| ${name} | ${ms.toFixed(2)} |`)
-} finally {
-  removeDir(dir)
 }
