@@ -10,6 +10,7 @@ import type { IdentityConfig } from "../identity/index.ts"
 import type { CanonicalEvent, Rejection } from "../ingest/message.ts"
 import { deadLetter, drop, ok, type Outcome, type Stage } from "../ingest/stage.ts"
 import { insertLedgerRows, ledgerOfProfiles, type LedgerRow, storedEventsOfProfiles } from "../warehouse/consent.ts"
+import type { ErasureMutationFailed } from "../warehouse/erasure.ts"
 import { removeStoredEvents, stripStoredEvents } from "../warehouse/sink.ts"
 import { Warehouse, type WarehouseQueryError, type WarehouseRejectedRows, type WarehouseUnavailable } from "../warehouse/warehouse.ts"
 import { laterThan, stateFromRows } from "./ledger.ts"
@@ -22,7 +23,8 @@ import {
 import { PERSONAL_PROPERTY_PATTERN, SAFE_CONTEXT_KEYS, stripPersonal, STRIPPED_MARK } from "./strip.ts"
 import { liftSuppression, makeSuppressionCheck } from "./suppression.ts"
 
-export type ConsentStageError = WarehouseUnavailable | WarehouseQueryError | WarehouseRejectedRows
+/** A failed mutation of stored messages (consent applied to them late: warehouse/sink.ts) is its own error, not an outage. */
+export type ConsentStageError = WarehouseUnavailable | WarehouseQueryError | WarehouseRejectedRows | ErasureMutationFailed
 
 /** Asks whether any of a message's identifiers belongs to an erased person (consent/suppression.ts). */
 export type SuppressionCheck = (tenant: string, identifiers: ReadonlyArray<{ readonly kind: string; readonly value: string }>) =>

@@ -6,6 +6,7 @@ import { Context, Data, Duration, Effect, Layer, Schedule, type Scope } from "ef
 import { type ConsentPolicies, DEFAULT_POLICIES, type KeysShape, makeConsentStage, suppressionStage } from "../consent/index.ts"
 import { defaultIdentityConfig, type IdentityConfig, makeIdentityStage } from "../identity/index.ts"
 import { type SentimentConfig, sentimentStage } from "../sentiment/index.ts"
+import type { ErasureMutationFailed } from "../warehouse/erasure.ts"
 import { type LandResult, makeEventSink } from "../warehouse/sink.ts"
 import { Warehouse, type WarehouseQueryError, type WarehouseRejectedRows, type WarehouseUnavailable } from "../warehouse/warehouse.ts"
 import { makeArchiveWriter } from "./archive.ts"
@@ -64,7 +65,7 @@ export const eventStages = (sentiment: SentimentConfig, identity: IdentityConfig
     const scoring = yield* sentimentStage(sentiment)
     return {
       stages: [suppress, resolve?.stage, gate, scoring].filter((s) => s !== undefined) as ReadonlyArray<
-        Stage<CanonicalEvent, WarehouseUnavailable | WarehouseRejectedRows | WarehouseQueryError>
+        Stage<CanonicalEvent, WarehouseUnavailable | WarehouseRejectedRows | WarehouseQueryError | ErasureMutationFailed>
       >,
       reloadIdentity: resolve?.reload ?? Effect.void,
       reloadIdentityOf: resolve?.reloadTenant ?? (() => Effect.void),

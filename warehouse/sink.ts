@@ -8,7 +8,7 @@ import { Effect } from "effect"
 import type { CanonicalEvent, DeadLetter, SentimentRecord } from "../ingest/message.ts"
 import { runMutation } from "./erasure.ts"
 import {
-  type Row, Warehouse, type WarehouseQueryError, type WarehouseRejectedRows, WarehouseUnavailable,
+  type Row, Warehouse, type WarehouseQueryError, type WarehouseRejectedRows, type WarehouseUnavailable,
 } from "./warehouse.ts"
 
 export interface LandResult {
@@ -244,18 +244,14 @@ const STORED_IDS = "tenant = {tenant:String} AND message_id IN {ids:Array(String
  * Runs a mutation of stored messages (STORED_IDS) with runMutation: on the embedded engine it does not hold the engine
  * while it rewrites parts (a synchronous one did: stripping 6 messages among 300,000 took 1.8 s, and a SELECT 1 meanwhile
  * waited 1.7 s), and one that fails or is interrupted is killed rather than left failing in the table, where every later
- * mutation of it waits behind it. A failure is WarehouseUnavailable, as the consent stage's other warehouse failures,
- * with the engine's reason: "the consent strip's mutation of table event_rows cannot run while mutation_3.txt of the
- * table fails: ...".
+ * mutation of it waits behind it. A failure is runMutation's, as an erasure's: ErasureMutationFailed naming the table
+ * and the engine's reason in one line ("the consent strip's mutation of table event_rows cannot run while
+ * mutation_3.txt of the table fails: ..."). It is not WarehouseUnavailable: the warehouse answered.
  */
-const mutateStored = (table: string, statement: string, what: string, params: Record<string, unknown>) =>
-  Effect.gen(function* () {
-    const warehouse = yield* Warehouse
-    const marker = `cdp_${what.replace(/\W+/g, "_")}_${randomBytes(6).toString("hex")}`
-    yield* runMutation(table, statement, marker, { params: { ...params, marker }, mutation: `the ${what}'s mutation` }).pipe(
-      Effect.catchTag("ErasureMutationFailed", (failed) =>
-        Effect.fail(new WarehouseUnavailable({ backend: `${warehouse.backend.kind} ${warehouse.backend.location}`, message: failed.message }))))
-  })
+const mutateStored = (table: string, statement: string, what: string, params: Record<string, unknown>) => {
+  const marker = `cdp_${what.replace(/\W+/g, "_")}_${randomBytes(6).toString("hex")}`
+  return runMutation(table, statement, marker, { params: { ...params, marker }, mutation: `the ${what}'s mutation` })
+}
 
 /**
  * Strips stored messages exactly as consent/strip.ts strips arriving ones, so a message stripped late reads the same
