@@ -14,12 +14,16 @@ if (major < 22) {
   )
   process.exit(1)
 }
-// `cdp --version` alone answers from package.json: the commands' modules (700 of them, the warehouse's and its engine
-// client's among them) took about half a second of CPU to load for one line. With other arguments, commander answers.
+// `cdp --version` alone answers from package.json, and `cdp --help` alone from cli/help.ts (commander only): the
+// commands' modules (700 of them, the warehouse's and its engine client's among them) took about half a second of CPU
+// to load for a few lines. With other arguments (a command's --help too), the whole command tree answers.
 const args = process.argv.slice(2)
 if (args.length === 1 && (args[0] === "--version" || args[0] === "-V")) {
   const { readFileSync } = await import("node:fs")
   process.stdout.write(`${JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")).version}\n`)
+} else if (args.length === 1 && (args[0] === "--help" || args[0] === "-h")) {
+  const { printTopLevelHelp } = await import("../cli/help.ts")
+  printTopLevelHelp()
 } else {
   await start()
 }

@@ -1,5 +1,5 @@
 // The `cdp` commands. Each command composes its Layers (cli/layers.ts) and runs one program.
-import { readFileSync, writeFileSync } from "node:fs"
+import { writeFileSync } from "node:fs"
 import { Command, InvalidArgumentError, Option } from "commander"
 import { Data, Effect, Layer, Redacted } from "effect"
 import { IDENTIFIER_KINDS, identityConfigOf } from "../identity/index.ts"
@@ -20,6 +20,7 @@ import type { RescoreSummary } from "../sentiment/index.ts"
 import { DEFAULT_HOST, DEFAULT_PORT, destinationsSetting, misspeltSettings, parseJsonObject, readSetting, sentimentSettings, SETTINGS, settingNow, xEnvironment } from "./config.ts"
 import { checkWritable, DataDirUnusable, FileUnwritable, prepareDataDir, readOnlyCommand, storedDataCommand } from "./data-dir.ts"
 import { dayOnTheCalendar } from "./calendar.ts"
+import { packageVersion, PROGRAM_DESCRIPTION, PROGRAM_EXAMPLES, VERSION_DESCRIPTION, VERSION_FLAGS } from "./help.ts"
 import { refuseRepeatedFlags } from "./once.ts"
 import { runDemo } from "./demo.ts"
 import { registerConsentCommands } from "./consent.ts"
@@ -136,12 +137,9 @@ const commandPath = (command: Command): string => {
   return names.join(" ")
 }
 
-/** The package's version, as npm installed it (cdp --version). */
-const VERSION = (JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }).version
-
 const program = new Command("cdp")
-  .description("Privacy-first customer data platform: collect, validate and land customer signals in ClickHouse.")
-  .version(VERSION, "-V, --version", "print cdp's version")
+  .description(PROGRAM_DESCRIPTION)
+  .version(packageVersion(), VERSION_FLAGS, VERSION_DESCRIPTION)
   .showHelpAfterError("(run cdp --help for usage)")
   // Every command's --tenant, checked once: nothing may land under (or be looked for in) a tenant no key or token can name.
   .hook("preAction", (_program, command) => {
@@ -157,21 +155,7 @@ const program = new Command("cdp")
     const dataDir: unknown = command.opts()["dataDir"]
     if (worksOnThisDataDir(commandPath(command), typeof dataDir === "string" ? dataDir : undefined)) storedDataCommand()
   })
-  .addHelpText("after", `
-Examples (cdp COMMAND --help shows each command's own):
-  $ npx cdp demo                                     land a bundled sample and show what landed
-  $ npx cdp serve --port 8787                        run the Segment-compatible collector and webhooks
-  $ npx cdp ingest --source email support.mbox       push a file through the pipeline (--dry-run to check it)
-  $ npx cdp x-search                                 pull the configured X/Twitter searches once
-  $ npx cdp replay --from 2024-09-01 --to 2024-09-30 re-run archived raw messages
-  $ npx cdp dlq list --rule bad_timestamp            what was refused, and why; cdp dlq retry re-drives it
-  $ echo "love it but delivery was late" | npx cdp sentiment score
-  $ npx cdp sentiment rescore --since 2024-09-01     rescore history after a model change
-  $ npx cdp listen report --since 7d --format html   social listening report with charts
-  $ npx cdp query "SELECT type, count() FROM events GROUP BY type" --format table
-  $ npx cdp profile show ann@x.example               one customer across every channel
-  $ npx cdp identity explain ann@x.example user_id:u1   why two identifiers are (or are not) one person
-  $ npx cdp consent show ann@x.example               consent per purpose, with every change and its proof`)
+  .addHelpText("after", PROGRAM_EXAMPLES)
 
 program
   .command("serve")

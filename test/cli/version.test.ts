@@ -1,7 +1,9 @@
-// `cdp --version` answers from package.json alone: it loaded every command's modules first (224 of cdp's own, 712 in
-// all, the warehouse's and its engine client's among them), about half a second of CPU to print one line.
+// `cdp --version` answers from package.json alone, and `cdp --help` from cli/help.ts: both loaded every command's
+// modules first (224 of cdp's own, 712 in all, the warehouse's and its engine client's among them), about half a second
+// of CPU to print a few lines.
 import { spawnSync } from "node:child_process"
 import { readFileSync } from "node:fs"
+import { join } from "node:path"
 import { describe, expect, it } from "vitest"
 import { CDP_BIN, REPO_ROOT } from "../support/cli.ts"
 
@@ -21,6 +23,22 @@ describe("cdp --version", () => {
       const loaded = r.stderr.trim().split("\n")
       expect(loaded).toContain("bin/cdp.js")
       expect(loaded.filter((m) => /^(cli|warehouse|ingest|identity|consent|sentiment)\/|node_modules\//.test(m))).toEqual([])
+    })
+  }
+})
+
+describe("cdp --help", () => {
+  // What commander prints from the whole command tree (cli/main.ts run by itself, as bin/cdp.js runs it for a command).
+  const whole = spawnSync(process.execPath, [join(REPO_ROOT, "cli", "main.ts"), "--help"], { cwd: REPO_ROOT, encoding: "utf8" })
+
+  for (const flag of ["--help", "-h"]) {
+    it(`${flag} prints the help of the whole command tree and loads none of the commands' modules`, () => {
+      expect(whole.status).toBe(0)
+      expect(whole.stdout).toMatch(/^Usage: cdp \[options\] \[command\]\n/)
+      const r = spawnSync(process.execPath, ["--import", LIST_MODULES, CDP_BIN, flag], { cwd: REPO_ROOT, encoding: "utf8" })
+      expect([r.status, r.stdout]).toEqual([0, whole.stdout])
+      const loaded = r.stderr.trim().split("\n")
+      expect(loaded.filter((m) => /^(cli|warehouse|ingest|identity|consent|sentiment)\/|node_modules\//.test(m) && !/^cli\/help\.ts$|^node_modules\/commander\//.test(m))).toEqual([])
     })
   }
 })
