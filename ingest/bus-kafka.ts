@@ -75,6 +75,39 @@ RequestQueue.prototype.scheduleCheckPendingRequests = function (this: KafkaReque
   }, Math.max(1, scheduleAt))
 }
 
+/**
+ * kafkajs gives a consumer up when its broker stays away longer than its retries (about 12 s: "Restarting the
+ * consumer in N ms") and restarts it with a new ConsumerGroup, which joined as a new member. The coordinator, back
+ * from its own restart, still held the old member it read from __consumer_offsets and waited for it to rejoin until
+ * its 30 s session timed out: the consumer took nothing for 30 s after the broker was back. A restarted consumer now
+ * joins with the member id its predecessor last joined with (kept per consumer, by its instrumentation emitter, and
+ * forgotten once it leaves the group): a coordinator that knows it completes the join at once; one that does not
+ * answers UNKNOWN_MEMBER_ID, and kafkajs joins as a new member, as before. Checked by
+ * test/integration/kafka-broker-outage.test.ts.
+ */
+interface KafkaConsumerGroup {
+  memberId: string | null
+  readonly instrumentationEmitter: object
+  connect(): Promise<void>
+  joinAndSync(): Promise<void>
+  leave(): Promise<void>
+}
+const ConsumerGroup = createRequire(import.meta.url)("kafkajs/src/consumer/consumerGroup.js") as { prototype: KafkaConsumerGroup }
+const lastMemberId = new WeakMap<object, string>()
+const { connect: groupConnect, joinAndSync: groupJoinAndSync, leave: groupLeave } = ConsumerGroup.prototype
+ConsumerGroup.prototype.connect = function (this: KafkaConsumerGroup) {
+  if (this.memberId === null) this.memberId = lastMemberId.get(this.instrumentationEmitter) ?? null
+  return groupConnect.call(this)
+}
+ConsumerGroup.prototype.joinAndSync = async function (this: KafkaConsumerGroup) {
+  await groupJoinAndSync.call(this)
+  if (this.memberId !== null) lastMemberId.set(this.instrumentationEmitter, this.memberId)
+}
+ConsumerGroup.prototype.leave = async function (this: KafkaConsumerGroup) {
+  await groupLeave.call(this)
+  lastMemberId.delete(this.instrumentationEmitter)
+}
+
 // Produced records encoded without a zero-filled ArrayBuffer each (ingest/bus-kafka-encoder.ts).
 patchKafkaEncoder()
 
@@ -454,6 +487,14 @@ export const makeKafkaBus = (options: KafkaBusOptions): Effect.Effect<EventBusSh
       clientId: options.clientId ?? "cdp", brokers: [...options.brokers], logLevel: logLevel.WARN, logCreator: kafkaLogger,
       connectionTimeout: 3000, requestTimeout: 30_000,
     })
+    // Consumers (each kafkajs consumer has its connections of its own) with kafkajs's retries, 300 ms doubling and
+    // 5 more tries, each wait at most 3 s instead of 30 s: kafkajs restarts a consumer it gave up (its broker away
+    // ~10 s) after the last wait, which had grown to 10-12 s, so it took records again only that long after the
+    // broker was back. Same number of tries; the producer keeps the defaults.
+    const consumers = new Kafka({
+      clientId: options.clientId ?? "cdp", brokers: [...options.brokers], logLevel: logLevel.WARN, logCreator: kafkaLogger,
+      connectionTimeout: 3000, requestTimeout: 30_000, retry: { initialRetryTime: 300, maxRetryTime: 3_000, retries: 5 },
+    })
     // The probe: a bounded number of tries, so an unreachable broker is one line at start, not minutes of retries
     // (its own client logs nothing: the failure is reported once, as BusUnavailable).
     const probe = new Kafka({ clientId: options.clientId ?? "cdp", brokers: [...options.brokers], logLevel: logLevel.NOTHING, connectionTimeout: 3000 })
@@ -704,7 +745,7 @@ export const makeKafkaBus = (options: KafkaBusOptions): Effect.Effect<EventBusSh
         const name = `${options.prefix}${topic.name}`
         const context = yield* Effect.context<R>()
         const run = Effect.runPromiseExitWith(context)
-        const consumer: Consumer = kafka.consumer({
+        const consumer: Consumer = consumers.consumer({
           // A broadcast consumer is a group of one (its offsets expire with the broker's offsets retention).
           groupId: broadcast ? `${options.prefix}${topic.name}.${randomUUID()}` : `${options.prefix}${topic.name}`,
           sessionTimeout: 30_000, heartbeatInterval: 3_000, rebalanceTimeout: 60_000,

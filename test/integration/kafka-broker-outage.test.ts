@@ -81,6 +81,40 @@ describe.runIf(enabled)("a Kafka broker dying under the bus", () => {
     }
   }, 60_000)
 
+  it("a consumer whose broker was away longer than its retries takes records again within seconds of the broker's return", async () => {
+    await brokerUp()
+    const scope = Effect.runSync(Scope.make())
+    try {
+      const bus = await Effect.runPromise(Scope.provide(scope)(makeKafkaBus({
+        brokers: broker.brokers, prefix: `c${Date.now()}.`, partitions: 1, replication: 1, retentionMs: 3_600_000,
+      })))
+      const seen: Array<string> = []
+      await Effect.runPromise(Scope.provide(scope)(bus.consume(topic, (batch) => Effect.sync(() => { for (const r of batch) seen.push(r.k) }))))
+      await Effect.runPromise(bus.publish(topic, [{ k: "before" }]))
+      const until = async (k: string, ms: number) => {
+        const end = Date.now() + ms
+        while (!seen.includes(k) && Date.now() < end) await new Promise((r) => setTimeout(r, 50))
+        return seen.includes(k)
+      }
+      expect(await until("before", 20_000)).toBe(true)
+      // Long enough for kafkajs to give the consumer up and restart it ("Restarting the consumer in N ms"): about 12 s.
+      await broker.kill()
+      await new Promise((r) => setTimeout(r, 16_000))
+      await broker.start()
+      const back = Date.now()
+      let published = Exit.isSuccess(await Effect.runPromiseExit(bus.publish(topic, [{ k: "after" }])))
+      while (!published && Date.now() - back < 20_000) {
+        await new Promise((r) => setTimeout(r, 250))
+        published = Exit.isSuccess(await Effect.runPromiseExit(bus.publish(topic, [{ k: "after" }])))
+      }
+      expect(published).toBe(true)
+      // Before: 30 s after the broker was back (the coordinator waited for the crashed member's 30 s session).
+      expect(await until("after", 15_000), `not consumed ${Date.now() - back} ms after the broker was back`).toBe(true)
+    } finally {
+      await Effect.runPromise(Scope.close(scope, Exit.void).pipe(Effect.timeout("20 seconds"), Effect.ignore))
+    }
+  }, 120_000)
+
   it("cdp serve answers the requests in flight 503 with Retry-After within seconds, and 200 again once the broker is back", async () => {
     await brokerUp()
     const dir = freshDir("cdp-broker-outage-")
