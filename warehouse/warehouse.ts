@@ -78,6 +78,20 @@ export const ApiReads = Context.Reference<boolean>("cdp/Warehouse/ApiReads", { d
 export const apiReads = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => Effect.provideService(effect, ApiReads, true)
 
 /**
+ * Set (by backgroundReads) while an effect does work of its own beside the pipeline (the audience refresher): its
+ * warehouse queries go, on the embedded engine, to a connection of that work's own, so neither every tenant's landing
+ * (the pipeline's connection) nor API reads (the reads connection) wait behind its statements.
+ */
+export const BackgroundReads = Context.Reference<boolean>("cdp/Warehouse/BackgroundReads", { defaultValue: () => false })
+
+/**
+ * Runs `effect`, background work, with its warehouse queries on the background connection (embedded engine; a server
+ * is unchanged). Its commands and inserts stay on the pipeline's connection.
+ */
+export const backgroundReads = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.provideService(effect, BackgroundReads, true)
+
+/**
  * Bounded interactive queries (QueryOptions.maxExecutionSeconds) running at once in this process, in all and of one
  * tenant. chDB runs every statement on libuv's thread pool (16 threads, as bin/cdp.js starts it unless UV_THREADPOOL_SIZE
  * is set; Node's own default is 4), which file reads and writes share: 20 audience previews of one tenant at once held
@@ -302,6 +316,16 @@ const makeWarehouse = (opened: WarehouseShape["backend"], options?: WarehouseOpt
     yield* Effect.addFinalizer(() => reads === undefined
       ? Effect.void
       : Effect.promise(() => reads!.then((c) => c.close())).pipe(Effect.ignore))
+    // The background work's connection (backgroundReads), opened and closed as the reads connection.
+    let background: Promise<ClickHouseClient> | undefined
+    const backgroundClient = (): Promise<ClickHouseClient> =>
+      background ??= sideClient().catch((cause: unknown) => {
+        background = undefined
+        throw cause
+      })
+    yield* Effect.addFinalizer(() => background === undefined
+      ? Effect.void
+      : Effect.promise(() => background!.then((c) => c.close())).pipe(Effect.ignore))
     // A server's connection can drop (restart, failover): each operation is retried whole, bounded. The embedded
     // engine has no connection to lose.
     const resilient = server === undefined
@@ -343,10 +367,12 @@ const makeWarehouse = (opened: WarehouseShape["backend"], options?: WarehouseOpt
             Effect.ensuring(Effect.sync(() => warehouseWrote(warehouse, { kind: "insert", table, rows }))),
           ),
       query: <T>(sql: string, options?: QueryOptions) =>
-        Effect.flatMap(Effect.service(ApiReads), (forApi) => Effect.tryPromise({
+        Effect.flatMap(Effect.all([Effect.service(ApiReads), Effect.service(BackgroundReads)]), ([forApi, forBackground]) => Effect.tryPromise({
           try: async () => {
             const side = options?.maxExecutionSeconds !== undefined && backend.kind === "embedded" ? await sideClient() : undefined
-            const on = side ?? (forApi && backend.kind === "embedded" ? await readsClient() : client)
+            const on = side ?? (backend.kind !== "embedded"
+              ? client
+              : forBackground ? await backgroundClient() : forApi ? await readsClient() : client)
             try {
               const result = await on.query({
                 query: sql,

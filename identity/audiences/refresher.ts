@@ -5,7 +5,7 @@
 // caught by a full refresh: at once for the former, at least every `idle` for the latter. One refresh at a time; a
 // failed one is logged and its profiles are tried again.
 import { Duration, Effect, Schedule } from "effect"
-import { Warehouse } from "../../warehouse/warehouse.ts"
+import { backgroundReads, Warehouse } from "../../warehouse/warehouse.ts"
 import { commandTable, onWarehouseWrite, type WarehouseWrite } from "../../warehouse/writes.ts"
 import { AUDIENCE_SOURCE, type Emit, refreshAudiences, refreshAudiencesFor } from "./membership.ts"
 
@@ -113,10 +113,14 @@ const whatToRefresh = (taken: Taken, landed: number, state: LoopState, idleMs: n
   return taken.profiles.size === 0 && taken.own.size === 0 ? "nothing" : "profiles"
 }
 
+/**
+ * A refresh, its reads on a connection of their own (backgroundReads): a tenant's many heavy audiences, each a query
+ * over its events, held every tenant's landing on the pipeline's connection. Its writes (changes, members) stay there.
+ */
 const refresh = (what: "full" | "profiles", taken: Taken, emit: Emit, state: LoopState) =>
-  what === "full"
+  backgroundReads(what === "full"
     ? Effect.sync(() => { state.lastFull = Date.now() }).pipe(Effect.andThen(refreshAudiences({ emit })))
-    : refreshAudiencesFor(taken.profiles, { emit, own: taken.own })
+    : refreshAudiencesFor(taken.profiles, { emit, own: taken.own }))
 
 /** One step: take what was heard and refresh what it asks; a failed refresh gives it back to be tried again later. */
 const step = (heard: HeardChanges, options: RefresherOptions, state: LoopState, idleMs: number, fullAbove: number) =>
