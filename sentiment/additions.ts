@@ -24,6 +24,7 @@ export const COMMERCE_WORDS: Readonly<Record<string, number>> = {
   misprinted: -1.6, mislabeled: -1.2, counterfeit: -2.4, knockoff: -2, overpriced: -1.6, overcharged: -2,
   pricey: -0.8, unresponsive: -1.6, undelivered: -2, backordered: -0.8, runaround: -1.6, sturdy: 1.2, durable: 1.2,
   comfy: 1.6, cozy: 1.6, cosy: 1.6, affordable: 1.2, hassle: -1.2, unhelpful: -1.6, late: -1.2, slow: -1.2,
+  escalated: -1.2, escalation: -1.2,
 }
 
 /**
@@ -33,6 +34,9 @@ export const COMMERCE_WORDS: Readonly<Record<string, number>> = {
  */
 export const SERVICE_SENSES: Readonly<Record<string, number>> = {
   support: 0, supported: 0, care: 0, charged: 0, charges: 0, please: 0, help: 0, helps: 0, fit: 0, fits: 0,
+  // A size ("in size L"), a purchase order ("PO 4471"), a status ("label created", "ticket created"): VADER rates
+  // "l" +2.0, "po" -2.6 (slang) and "created" +1.0.
+  l: 0, po: 0, created: 0,
 }
 
 /**

@@ -46,19 +46,35 @@ const ACKNOWLEDGEMENTS: ReadonlyArray<ReadonlyArray<string>> = [
   ["nope"], ["thanks"], ["thx"], ["ty"], ["cheers"], ["bye"], ["goodbye"], ["noted"], ["understood"], ["np"], ["then"], ["well"], ["so"],
   ["oh"], ["ah"], ["hmm"],
 ].sort((a, b) => b.length - a.length)
+/** Words that thank. */
+const THANKS = new Set(["thanks", "thank", "thx", "ty", "cheers"])
+/**
+ * Words of approval, and the words around them, that close a turn politely only beside a thanks on a line of their
+ * own ("Great, thank you.", "Perfect, thanks so much", "Cool, thanks for your help"): said to whatever was answered,
+ * not of anything the conversation was about. Without a thanks ("Great." after a complaint) they stay: praise, or irony.
+ */
+const COURTESY = new Set([
+  "great", "perfect", "lovely", "brilliant", "awesome", "excellent", "wonderful", "cool", "super", "nice",
+  "much", "very", "so", "that", "helps", "helped", "for", "your", "help",
+])
 /** A line of words and plain punctuation only, short enough to be a turn of acknowledgement (an emoji or a number says more). */
 const ACKNOWLEDGEMENT_SHAPE = /^[\p{L}\s'’.,!?…-]{1,60}$/u
 
-/** Whether the line is only acknowledgement words ("Fine. Thanks I guess.", "ok ok", "No, that's all" is not). */
+/**
+ * Whether the line is only acknowledgement words ("Fine. Thanks I guess.", "ok ok"; "No, that's all" is not), or
+ * courtesy with a thanks ("Great, thank you.").
+ */
 const acknowledgesOnly = (line: string): boolean => {
   const trimmed = line.trim()
   if (!ACKNOWLEDGEMENT_SHAPE.test(trimmed)) return false
   const words = trimmed.toLowerCase().split(/[^\p{L}'’]+/u).filter((w) => w !== "")
+  const thanked = words.some((w) => THANKS.has(w))
   let i = 0
   while (i < words.length) {
     const phrase = ACKNOWLEDGEMENTS.find((p) => p.every((w, k) => words[i + k] === w))
-    if (phrase === undefined) return false
-    i += phrase.length
+    if (phrase !== undefined) i += phrase.length
+    else if (thanked && COURTESY.has(words[i]!)) i += 1
+    else return false
   }
   return words.length > 0
 }

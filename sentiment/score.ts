@@ -16,7 +16,7 @@ import {
 } from "./tokenize.ts"
 
 /** Bumped whenever rules, constants or word lists change, so stored scores can be told apart. */
-export const MODEL_VERSION = "lexicon-6"
+export const MODEL_VERSION = "lexicon-7"
 
 export type SentimentLabel = "positive" | "neutral" | "negative"
 export type EvidenceRule =

@@ -205,6 +205,23 @@ describe("turns that only acknowledge", () => {
     }
   })
 
+  it("thanks with a word of approval ('Great, thank you.', 'Perfect, thanks!') closes a question politely, and praises nothing", () => {
+    const chats = [
+      "hey\nWhen will the blue kettle be back in stock?\nPerfect, thank you!",
+      "Hi\nCan I pay for my order by bank transfer?\nGreat, thanks.",
+      "hello\nIs the oak table shipped flat-packed?\nAwesome thank you so much",
+      "hi\nThe kettle leaks from the base.\nCool, thanks for your help.",
+    ]
+    for (const chat of chats) {
+      expect(cleanText(chat), chat).not.toMatch(/Perfect|Great|Awesome|Cool/)
+      expect(score(chat).label, chat).not.toBe("positive")
+    }
+    // Approval without thanks may be praise (or irony): kept; so is approval of something named.
+    expect(cleanText("Where is my parcel?\nGreat.")).toContain("Great")
+    expect(cleanText("Where is my parcel?\nGreat service, thank you")).toContain("Great service")
+    expect(score("hi\nThe new kettle is lovely and boils fast\nPerfect, thank you!").label).toBe("positive")
+  })
+
   it("a turn that says more than an acknowledgement, an emoji, or a text of acknowledgements alone is kept", () => {
     expect(cleanText("Can I change the size?\nThanks, that helps a lot.")).toContain("that helps a lot")
     expect(cleanText("The boots are lovely\nyes 👍")).toContain("👍")

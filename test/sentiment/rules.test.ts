@@ -152,6 +152,13 @@ describe("retail customer service", () => {
     expect(score("please help").score).toBe(0)
   })
 
+  it("a size, a purchase order or a status is no sentiment; an escalation is a complaint", () => {
+    expect(score("Does the coat run small? I am normally an L.").label).not.toBe("positive")
+    expect(score("Invoice for PO 4471 attached").score).toBe(0)
+    expect(score("The tracking page says label created").score).toBe(0)
+    expect(score("Billing dispute, escalated to a team lead.").label).toBe("negative")
+  })
+
   it("ratings in text become sentiment: 2/10, 5 stars, 4 out of 5", () => {
     expect(score("2/10").label).toBe("negative")
     expect(score("5 stars").label).toBe("positive")
