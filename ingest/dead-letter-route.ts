@@ -10,7 +10,7 @@ import { apiReads, Warehouse, type WarehouseShape } from "../warehouse/warehouse
 import {
   DEAD_LETTER_SOURCES, type DeadLetterFilter, deadLetterKey, listDeadLetters, parseSinceDate, retryDeadLetters, unknownSourceWords,
 } from "./dlq.ts"
-import { pageOf, readCursor, refuseUnknownParameter } from "./pages.ts"
+import { pageOf, readCursor, refuseQueryOfBody, refuseUnknownParameter } from "./pages.ts"
 import { compiledOnFirstUse, deadLetterRetryBodySchema } from "./schemas.ts"
 import { Pipeline, type PipelineShape } from "./pipeline.ts"
 import { adminBodyOf, isReply, type QueryReply, receiveAdminBody, refuse, refuseFailure, refuseRepeated } from "./query-route.ts"
@@ -78,8 +78,11 @@ export const deadLetterRoute = (options: { readonly warehouse: WarehouseShape; r
       )
     })
 
-  const retry = (req: IncomingMessage) =>
+  const retry = (req: IncomingMessage, url: URL) =>
     Effect.gen(function* () {
+      // The list's filters go in the query string, the retry's in its body: ignored there, they re-drove every letter.
+      const query = refuseQueryOfBody(url, ["source", "rule", "since", "limit"])
+      if (query !== undefined) return query
       const text = yield* receiveAdminBody(req, 16 * 1024, options.bodyIdleMs, "a dead-letter retry body")
       if (typeof text !== "string") return text
       const body = adminBodyOf(text, validateRetryBody, RETRY_BODY)
@@ -104,7 +107,7 @@ export const deadLetterRoute = (options: { readonly warehouse: WarehouseShape; r
         : Effect.succeed(refuse(405, "method_not_allowed", `use GET ${DEAD_LETTERS_PATH} (POST ${RETRY_PATH} re-drives)`, undefined, { allow: "GET" }))
     }
     if (path === RETRY_PATH) {
-      return method === "POST" ? retry(req) : Effect.succeed(refuse(405, "method_not_allowed", `use POST ${RETRY_PATH}`, undefined, { allow: "POST" }))
+      return method === "POST" ? retry(req, url) : Effect.succeed(refuse(405, "method_not_allowed", `use POST ${RETRY_PATH}`, undefined, { allow: "POST" }))
     }
     return Effect.succeed(refuse(404, "not_found", `no route ${path}; dead letters are served at GET ${DEAD_LETTERS_PATH} and POST ${RETRY_PATH}`))
   }

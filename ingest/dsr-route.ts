@@ -15,7 +15,7 @@ import type { NormaliseOptions } from "../identity/normalise.ts"
 import type { ObjectStore } from "./objectstore.ts"
 import { keyedPermits, TurnsPerKey } from "../warehouse/turns.ts"
 import { apiReads, type Warehouse } from "../warehouse/warehouse.ts"
-import { pageOf, readPage, refuseUnknownParameter } from "./pages.ts"
+import { pageOf, readPage, refuseQueryOfBody, refuseUnknownParameter } from "./pages.ts"
 import { type QueryReply, receiveAdminBody, refuse, refuseFailure, refuseRepeated } from "./query-route.ts"
 import { DEFAULT_TENANT } from "./writekeys.ts"
 
@@ -119,6 +119,9 @@ export const makeDsrRoute = (options: {
         const url = new URL(req.url ?? "/", "http://collector")
         const path = url.pathname.replace(/\/+$/, "")
         if (path === DSR_PATH && req.method === "POST") {
+          // ?lift=true or ?set= ignored would run another request than the one asked for.
+          const query = refuseQueryOfBody(url, ["type", "identifier", "set", "lift"])
+          if (query !== undefined) return query
           const text = yield* receiveAdminBody(req, DSR_BODY_LIMIT, options.bodyIdleMs, "a request body")
           if (typeof text !== "string") return text
           const input = parseBody(text)

@@ -18,7 +18,7 @@ import { observedTenants } from "../warehouse/identity.ts"
 import { keyedLocks } from "../warehouse/turns.ts"
 import { Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
 import { accepted, awaitJob, type Jobs, refuseIfRunning } from "./jobs.ts"
-import { pageInMemory, type PageKey, readPage, refuseUnknownParameter } from "./pages.ts"
+import { pageInMemory, type PageKey, readPage, refuseQueryOfBody, refuseUnknownParameter } from "./pages.ts"
 import { Pipeline } from "./pipeline.ts"
 import { type QueryReply, receiveAdminBody, refuse, refuseFailure, tenantRead, warehouseUnavailable } from "./query-route.ts"
 import { DEFAULT_TENANT } from "./writekeys.ts"
@@ -155,6 +155,9 @@ export const identityRoute = (options: {
           return refuse(404, "not_found", `no route ${req.method} ${url.pathname}; the identity routes are ${ROUTES}`)
         }
         if (req.method !== "POST") return refuse(405, "method_not_allowed", `use POST ${url.pathname}`, undefined, { allow: "POST" })
+        // A decision's reason or a rebuild's wait given as ?reason= is refused, not ignored.
+        const query = refuseQueryOfBody(url, path === "rebuild" ? ["wait"] : suggestion !== null ? ["reason"] : path === "split" ? ["identifier", "reason"] : ["a", "b", "reason"])
+        if (query !== undefined) return query
         // Who decided, as the decision is recorded (identity_operations.actor).
         const actor = principal?.tokenId === undefined ? "api" : `token:${principal.tokenId}`
         const text = yield* receiveAdminBody(req, BODY_LIMIT, options.bodyIdleMs, "a decision's body")

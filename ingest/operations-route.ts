@@ -17,7 +17,7 @@ import { Pipeline, type PipelineShape } from "./pipeline.ts"
 import { parseReplayRange, replayArchive, replayIncomplete } from "./replay.ts"
 import { applyStoredRetention } from "./retention.ts"
 import { accepted, awaitJob, type Jobs, jobView, OPERATIONS_PATH, operationView, refuseIfRunning } from "./jobs.ts"
-import { pageOf, readPage, refuseUnknownParameter } from "./pages.ts"
+import { pageOf, readPage, refuseQueryOfBody, refuseUnknownParameter } from "./pages.ts"
 import { adminBodyOf, isReply, type QueryReply, receiveAdminBody, refuse, refuseFailure, refuseRepeated } from "./query-route.ts"
 import { compiledOnFirstUse, operationBodySchemas } from "./schemas.ts"
 import { RAW_PARSERS } from "./sources/index.ts"
@@ -31,6 +31,8 @@ import { apiReads, Warehouse, type WarehouseShape } from "../warehouse/warehouse
 
 const KINDS = ["replay", "rescore", "retention"] as const
 type Kind = (typeof KINDS)[number]
+/** What each operation's body takes besides "tenant" (a query parameter for one of them is refused, not ignored). */
+const FIELDS: Record<Kind, ReadonlyArray<string>> = { replay: ["from", "to", "source", "wait"], rescore: ["since", "wait"], retention: ["wait"] }
 const BODIES: Record<Kind, string> = {
   replay: 'the body must be JSON {"from": "2024-09-01", "to": "2024-09-30", "source"?: "segment", "tenant"?: "...", "wait"?: true}',
   rescore: 'the body must be JSON {"since": "2024-09-01", "tenant"?: "...", "wait"?: true}',
@@ -122,6 +124,8 @@ export const operationsRoute = (options: {
 
   const start = (req: IncomingMessage, kind: Kind, principal: Principal) =>
     Effect.gen(function* () {
+      const query = refuseQueryOfBody(new URL(req.url ?? "/", "http://collector"), FIELDS[kind])
+      if (query !== undefined) return query
       const text = yield* receiveAdminBody(req, 16 * 1024, options.bodyIdleMs, `a ${kind} body`)
       if (typeof text !== "string") return text
       const body = adminBodyOf(text, validators[kind], BODIES[kind])

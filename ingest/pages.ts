@@ -48,6 +48,18 @@ export const refuseUnknownParameter = (url: URL, takes: ReadonlyArray<string> = 
 }
 
 /**
+ * The 400 naming a query parameter of a POST that takes its settings in its JSON body (`fields`), besides ?tenant=:
+ * ignored, POST /v1/dead-letters/retry?source=chat re-drove every dead letter, and ?scopes= beside {"role": "admin"}
+ * made a full admin token.
+ */
+export const refuseQueryOfBody = (url: URL, fields: ReadonlyArray<string>): QueryReply | undefined => {
+  const name = [...url.searchParams.keys()].find((n) => n !== "tenant")
+  return name === undefined ? undefined
+    : refuse(400, "unknown_parameter", `?${name.slice(0, 80)}= is not taken here; this route takes ?tenant=, and the rest in the JSON body ` +
+      `(${fields.map((f) => JSON.stringify(f)).join(", ")})`, name.slice(0, 80))
+}
+
+/**
  * ?limit= and ?cursor= of a list's URL, or the 400 naming the parameter. `shape` is the key's (see decodePageCursor);
  * `what` names the list in the message ("audiences").
  */

@@ -23,7 +23,7 @@ import { Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
 import { compiledOnFirstUse, relationsComputeBodySchema } from "./schemas.ts"
 import { adminBodyOf, isReply, type QueryReply, receiveAdminBody, refuse, refuseBadParameter, refuseRepeated, tenantRead, warehouseUnavailable } from "./query-route.ts"
 import { accepted, awaitJob, isRunning, type Jobs, jobView, operationView } from "./jobs.ts"
-import { refuseUnknownParameter } from "./pages.ts"
+import { refuseQueryOfBody, refuseUnknownParameter } from "./pages.ts"
 import { DEFAULT_TENANT } from "./writekeys.ts"
 
 export const RELATIONS_PATH = "/v1/relations"
@@ -206,7 +206,11 @@ export const relationsRoute = (options: {
       (allowed === "GET" ? read : method === allowed) ? then() : Effect.succeed(refuse(405, "method_not_allowed", `use ${allowed} ${path}`, undefined, { allow: allowed }))
     if (path === COMPUTE_PATH) {
       if (read) return computeStatus(url, tenant)
-      if (method === "POST") return compute(req, tenant, principal?.tokenId ?? "")
+      if (method === "POST") {
+        // ?asOf= ignored computed as of today.
+        const query = refuseQueryOfBody(url, ["asOf", "wait"])
+        return query !== undefined ? Effect.succeed(query) : compute(req, tenant, principal?.tokenId ?? "")
+      }
       return Effect.succeed(refuse(405, "method_not_allowed", `use POST ${path} to compute, GET ${path} to follow it`, undefined, { allow: "GET, POST" }))
     }
     if (path === `${RELATIONS_PATH}/summary`) return only("GET", () => summary(url, tenant))

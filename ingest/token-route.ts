@@ -10,7 +10,7 @@ import { Effect } from "effect"
 import {
   DEFAULT_MAX_TOKENS, type Principal, statusOf, tokenLimitReached, tokenLookup, TokenInvalid, type TokenRegistry, tokenView, validateTokenInput,
 } from "./auth.ts"
-import { pageInMemory, readPage, refuseUnknownParameter } from "./pages.ts"
+import { pageInMemory, readPage, refuseQueryOfBody, refuseUnknownParameter } from "./pages.ts"
 import { type QueryReply, receiveAdminBody, refuse, refuseFailure } from "./query-route.ts"
 import { keyedLocks } from "../warehouse/turns.ts"
 import { apiReads } from "../warehouse/warehouse.ts"
@@ -87,6 +87,8 @@ export const tokenRoute = (options: { readonly registry: TokenRegistry; readonly
         )
       }
       if (reading && TOKEN_ID.test(rest)) {
+        const unknown = refuseUnknownParameter(url, [], "route")
+        if (unknown !== undefined) return unknown
         return yield* readViews.pipe(
           Effect.map((vs): QueryReply => {
             const v = vs.get(rest)
@@ -101,6 +103,10 @@ export const tokenRoute = (options: { readonly registry: TokenRegistry; readonly
       }
       if (reading && rest !== "" && !rest.includes("/")) return notATokenId(rest)
       if (req.method !== "POST") return refuse(405, "method_not_allowed", `use GET or POST ${TOKENS_PATH}`, undefined, { allow: "GET, POST" })
+      // What a creation or an inspection takes goes in its body (?scopes= ignored beside {"role": "admin"} made a full admin).
+      const query = path === TOKENS_PATH ? refuseQueryOfBody(url, ["role", "tenant", "scopes", "name", "expires"])
+        : rest === "inspect" ? refuseQueryOfBody(url, ["token"]) : refuseUnknownParameter(url, [], "route")
+      if (query !== undefined) return query
       const text = yield* receiveAdminBody(req, BODY_LIMIT, options.bodyIdleMs, "a token request")
       if (typeof text !== "string") return text
       const body = text.trim() === "" ? {} : readObject(text)
