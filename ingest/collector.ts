@@ -495,12 +495,17 @@ const makeCollector = (options: CollectorOptions) =>
             accepted: (reply.body as { accepted?: number }).accepted,
           }))),
       ))
-        .then((reply) => {
+        .then(async (reply) => {
           // The connection guard already answered (a body too slow, a key over its connections) and closed it.
+          if (connections?.wasCut(req.socket)) return
+          const retired = connections?.retired(req.socket) === true
+          // A connection the guard gave up closes after this answer: first the rest of a body not read (a 429 is
+          // answered before it), as closed with bytes unread the kernel resets it and the client may lose the answer.
+          if (retired) await wholeBody(req)
           if (connections?.wasCut(req.socket)) return
           res.writeHead(reply.status, {
             "content-type": "application/json",
-            ...(draining ? { connection: "close" } : {}),
+            ...(draining || retired ? { connection: "close" } : {}),
             ...reply.headers,
             ...corsHeaders(req),
           })
@@ -559,6 +564,15 @@ const makeCollector = (options: CollectorOptions) =>
     const address = server.address() as AddressInfo
     const url = `http://${address.address.includes(":") ? `[${address.address}]` : address.address}:${address.port}`
     return { url, server }
+  })
+
+/** Resolves once the request's body has come whole (what is not read is thrown away), or the request went away. */
+const wholeBody = (req: IncomingMessage): Promise<void> =>
+  new Promise((resolve) => {
+    if (req.complete || req.destroyed) return resolve()
+    req.once("end", resolve)
+    req.once("close", resolve)
+    req.resume()
   })
 
 /**

@@ -46,6 +46,16 @@ interface InFlight {
   readonly bytesAtStart: number
 }
 
+/**
+ * How long a connection given up while idle (its key past its cap) may still bring its next request, which is answered
+ * and then closes it, before it is closed. Closed at once, a flooding client that had just sent on it (its answer
+ * given, the rest of its body still coming, or its next request on the way) lost that request to a reset instead of
+ * reading an answer: 10-15% of such a client's requests. With 1 s, a few in a hundred still were (a busy server
+ * reads a request late); with 5 s none were in our runs, and the key's extra connections are gone within seconds.
+ */
+const RETIRE_GRACE_MS = 5_000
+const RETIRE_CHECKS = 3
+
 export interface ConnectionGuard {
   /**
    * Marks the connection as one that has presented a valid key (`key`; undefined for the admin token): it no longer
@@ -56,6 +66,11 @@ export interface ConnectionGuard {
   readonly unauthenticated: () => number
   /** Open connections whose latest valid key is `key`. */
   readonly withKey: (key: string) => number
+  /**
+   * Whether the guard gave this connection up while it was idle: its next answer must close it (connection: close,
+   * once its body has come whole), and it no longer counts against its key.
+   */
+  readonly retired: (socket: Socket) => boolean
   /** Whether the guard answered and closed this connection (its request's handler then has nobody to answer). */
   readonly wasCut: (socket: Socket) => boolean
   /** Stops the body-rate sweep (the server is closing). */
@@ -70,6 +85,9 @@ export const guardConnections = (server: Server, limits: ConnectionLimits): Conn
   const keyOf = new WeakMap<Socket, string>()
   const inFlight = new Map<Socket, InFlight>()
   const cut = new WeakSet<Socket>()
+  const retiring = new WeakSet<Socket>()
+  /** Each connection's latest request (answered or not): whether its body has come whole. */
+  const lastRequest = new WeakMap<Socket, IncomingMessage>()
 
   const forgetKey = (socket: Socket) => {
     const key = keyOf.get(socket)
@@ -89,6 +107,28 @@ export const guardConnections = (server: Server, limits: ConnectionLimits): Conn
     else socket.destroy()
   }
 
+  /**
+   * Gives up an idle connection: its next request is answered and closes it. Still idle after the grace, it is closed;
+   * but not while bytes still come on it (the body of the request it was last answered: a 429 is answered before the
+   * body is read, its client still sending; or the next request), for at most RETIRE_CHECKS graces. Looked at after the
+   * loop's pending input was read (setImmediate), so a request that came while the loop was busy is seen first.
+   */
+  const retire = (socket: Socket) => {
+    retiring.add(socket)
+    let checks = 0
+    let bytes = socket.bytesRead
+    const check = () => {
+      if (inFlight.has(socket) || socket.destroyed) return
+      const arriving = socket.bytesRead !== bytes || lastRequest.get(socket)?.complete === false
+      bytes = socket.bytesRead
+      if (arriving && ++checks < RETIRE_CHECKS) timer.refresh()
+      else close(socket, undefined)
+    }
+    const timer = setTimeout(() => setImmediate(check), RETIRE_GRACE_MS)
+    timer.unref()
+    socket.once("close", () => clearTimeout(timer))
+  }
+
   server.on("connection", (socket: Socket) => {
     pending.add(socket)
     socket.once("close", () => {
@@ -105,6 +145,7 @@ export const guardConnections = (server: Server, limits: ConnectionLimits): Conn
   server.on("request", (req: IncomingMessage, res: ServerResponse) => {
     const socket = req.socket
     inFlight.set(socket, { req, res, startedMs: performance.now(), bytesAtStart: socket.bytesRead })
+    lastRequest.set(socket, req)
     res.once("close", () => {
       if (inFlight.get(socket)?.res === res) inFlight.delete(socket)
     })
@@ -124,7 +165,12 @@ export const guardConnections = (server: Server, limits: ConnectionLimits): Conn
     for (const s of sockets) {
       if (s === keep) continue
       const flight = inFlight.get(s)
-      if (flight === undefined) return s
+      // Idle: answered, and its body (if any was left when answered) come whole; one still sending waits its turn.
+      if (flight === undefined && lastRequest.get(s)?.complete !== false) return s
+      if (flight === undefined) {
+        slowest ??= s
+        continue
+      }
       if (flight.req.complete) continue
       const deadline = bodyDeadline(flight)
       if (deadline < earliest) {
@@ -150,6 +196,8 @@ export const guardConnections = (server: Server, limits: ConnectionLimits): Conn
   return {
     trust: (socket, key) => {
       pending.delete(socket)
+      // Given up already: counted against no key while it serves its last request.
+      if (retiring.has(socket)) return
       if (key === undefined || keyOf.get(socket) === key || socket.destroyed) return
       forgetKey(socket)
       keyOf.set(socket, key)
@@ -161,11 +209,13 @@ export const guardConnections = (server: Server, limits: ConnectionLimits): Conn
       if (out === undefined) return
       // Out of the key's count at once, so the next newcomer does not pick the same one.
       forgetKey(out)
-      // An idle keep-alive connection is simply closed (as its keep-alive timeout would): it owes nobody an answer.
-      close(out, inFlight.has(out) ? BUSY_KEY : undefined)
+      // An idle keep-alive connection owes nobody an answer, but its client may be sending on it right now.
+      if (inFlight.has(out)) close(out, BUSY_KEY)
+      else retire(out)
     },
     unauthenticated: () => pending.size,
     withKey: (key) => byKey.get(key)?.size ?? 0,
+    retired: (socket) => retiring.has(socket),
     wasCut: (socket) => cut.has(socket),
     stop: () => clearInterval(sweep),
   }

@@ -1,6 +1,7 @@
 // Connection limits and slow senders, with real sockets: idle connections without a key cannot lock out senders
 // with one, one key's connections cannot lock out other keys and /health, and slow headers and bodies (a pause, or a
 // trickle below the minimum rate) are answered 408 and closed.
+import { Agent, request as httpRequest } from "node:http"
 import { connect, type Socket } from "node:net"
 import { Duration, Effect, Layer, Logger } from "effect"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
@@ -224,4 +225,37 @@ describe("mbox posted to the e-mail webhook", () => {
     expect(deadLetters).toEqual([])
     expect(events.map((e) => e.messageId)).toEqual(Array.from({ length: 60 }, (_, i) => `m${i}@example.com`))
   })
+})
+
+describe("a flooding sender past its key's cap", () => {
+  it("gets an answer to every request (its own connections given up with an answer, not reset under it)", () =>
+    withLimitedCollector({ maxConnectionsPerKey: 3, maxPendingPerTenant: 400 }, async (url) => {
+      // As a flooding client does: more keep-alive connections than the key may hold, each sending as soon as it was
+      // answered. A connection the guard gives up on must not be closed while its client may be sending on it.
+      const agent = new Agent({ keepAlive: true, maxSockets: 12 })
+      const outcomes: Array<string> = []
+      const send = (messageId: string) => new Promise<void>((resolve) => {
+        // A batch of about 200 KB: its body takes a while to arrive, as a flooding client's do.
+        const body = JSON.stringify({ batch: Array.from({ length: 400 }, (_, i) => ({ type: "track", userId: "u", event: "E", messageId: `${messageId}-${i}`, properties: { note: "x".repeat(400) } })) })
+        const req = httpRequest(`${url}/v1/batch`, {
+          method: "POST", agent,
+          headers: { authorization: basicAuth(WRITE_KEY), "content-type": "application/json", "content-length": Buffer.byteLength(body) },
+        }, (res) => {
+          res.resume()
+          res.on("end", () => { outcomes.push(String(res.statusCode)); resolve() })
+        })
+        req.on("error", (e: NodeJS.ErrnoException) => { outcomes.push(`socket error ${e.code ?? e.message}`); resolve() })
+        req.end(body)
+      })
+      try {
+        await Promise.all(Array.from({ length: 12 }, async (_, c) => {
+          for (let i = 0; i < 15; i++) await send(`flood-${c}-${i}`)
+        }))
+      } finally {
+        agent.destroy()
+      }
+      const errors = outcomes.filter((o) => o.startsWith("socket error"))
+      expect(outcomes).toHaveLength(180)
+      expect(errors, `${errors.length} of 180 requests ended in a socket error: ${[...new Set(errors)].join(", ")}`).toEqual([])
+    }), 60_000)
 })
