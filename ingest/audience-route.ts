@@ -83,7 +83,8 @@ export const audienceRoute = (options: AudienceRouteOptions) => (req: IncomingMe
     const url = new URL(req.url ?? "/", "http://collector")
     const path = url.pathname.replace(/\/+$/, "").replace(/^\/v1\/tenants\/[^/]+/, "/v1")
     const rest = path.slice(AUDIENCES_PATH.length).split("/").filter((s) => s !== "")
-    const method = req.method ?? "GET"
+    // HEAD is a GET without the body (node leaves it out).
+    const method = req.method === "HEAD" ? "GET" : req.method ?? "GET"
     const actor = caller === undefined ? "api" : `token:${caller.tokenId}`
     // A parameter a route does not take is named, never ignored (?limt=2 answered the default page).
     const takes = queryTakes(rest, method)

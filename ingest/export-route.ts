@@ -86,7 +86,8 @@ export const exportRoute = (options: {
       Effect.gen(function* () {
         const url = new URL(req.url ?? "/", "http://collector")
         const parts = url.pathname.replace(/\/+$/, "").slice(EXPORTS_PATH.length).split("/").filter((s) => s !== "")
-        const method = req.method ?? "GET"
+        // HEAD is a GET without the body (node leaves it out).
+        const method = req.method === "HEAD" ? "GET" : req.method ?? "GET"
         const asked = parts.length === 0 ? "status" : parts.length === 1 && parts[0] === "run" ? "run" : parts[1] ?? "status"
         const unknownQuery = ACTIONS.has(asked) ? refuseUnknownQuery(url, asked) : undefined
         if (unknownQuery !== undefined) return unknownQuery

@@ -70,7 +70,7 @@ export const profileRoute = (req: IncomingMessage, options: {
   readonly policies?: ConsentPolicies | undefined
 }): Effect.Effect<QueryReply> =>
   Effect.gen(function* () {
-    if (req.method !== "GET") return refuse(405, "method_not_allowed", "use GET /v1/profiles/{identifier}", undefined, { allow: "GET" })
+    if (req.method !== "GET" && req.method !== "HEAD") return refuse(405, "method_not_allowed", "use GET /v1/profiles/{identifier}", undefined, { allow: "GET" })
     const url = new URL(req.url ?? "/", "http://collector")
     const rest = url.pathname.slice(PROFILES_PATH.length).replace(/\/+$/, "")
     const timeline = rest.endsWith(EVENTS_SUFFIX)

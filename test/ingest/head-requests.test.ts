@@ -32,3 +32,31 @@ describe("HEAD on the compliance and admin routes", () => {
       }
     })), 60_000)
 })
+
+describe("HEAD on the audience, profile and export routes", () => {
+  // Found probing cdp serve: HEAD /v1/audiences[/{id}[/history|/members|/changes]], /v1/profiles/{identifier}[/events|
+  // /identifiers] and /v1/exports answered 405 "Allow: GET" where GET answered 200 (or 404).
+  it("answers as GET does, without a body", () =>
+    withApi(dir, (url) => Effect.gen(function* () {
+      const send = yield* Effect.promise(() => fetch(`${url}/v1/identify`, {
+        method: "POST", headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}`, "content-type": "application/json" },
+        body: JSON.stringify({ userId: "ann", traits: { name: "Ann" } }),
+      }).then((r) => r.status))
+      expect(send).toBe(200)
+      const audience = yield* callApi(url, "POST", "/v1/audiences", TEST_ADMIN_TOKEN, { name: "named", purpose: "Analytics", condition: { trait: "name", exists: true } })
+      expect(audience.status).toBe(201)
+      const id = audience.body.audience.id as string
+      for (let i = 0; i < 200 && (yield* callApi(url, "GET", "/v1/profiles/user_id:ann", TEST_ADMIN_TOKEN)).status !== 200; i++) yield* Effect.sleep("50 millis")
+      const paths = [
+        "/v1/audiences", `/v1/audiences/${id}`, `/v1/audiences/${id}/history`, `/v1/audiences/${id}/members`, `/v1/audiences/${id}/changes`,
+        "/v1/profiles/user_id:ann", "/v1/profiles/user_id:ann/events", "/v1/profiles/user_id:ann/identifiers", "/v1/profiles/user_id:nobody",
+        "/v1/exports",
+      ]
+      for (const path of paths) {
+        const get = yield* callApi(url, "GET", path, TEST_ADMIN_TOKEN)
+        const h = yield* head(url, path)
+        expect(h.status, `HEAD ${path}`).toBe(get.status)
+        expect(h.body, `HEAD ${path}`).toBe("")
+      }
+    })), 60_000)
+})
