@@ -204,7 +204,8 @@ export const auditVerify = (options: { readonly format: OutputFormat; readonly b
     const server = runningServer(options.backend.dataDir)
     const v = server !== undefined
       ? (yield* callServer<{ verification: AuditVerification }>(server, "GET", "/v1/audit/verify")).verification
-      : yield* verifyAudit(yield* auditSigner(options.backend.dataDir)).pipe(Effect.provide(objectStoreLayer(options.backend)))
+      // The key is read once the store's layer checked the data dir (is it there, does it hold anything), as audit log does.
+      : yield* Effect.flatMap(auditSigner(options.backend.dataDir), verifyAudit).pipe(Effect.provide(objectStoreLayer(options.backend)))
     print(options.format === "json" ? JSON.stringify(v) : renderVerification(v))
     if (!v.ok) return yield* Effect.fail(new AuditTampered({ problems: v.problems.length }))
   })
