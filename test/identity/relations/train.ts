@@ -2,7 +2,7 @@
 // Training data are variants of the shared data set made by relational.mjs with seeds that no reported figure uses
 // (TRAINING below: twenty seeds, nine with the default mix and eleven with other mixes, so the models lean on no one
 // mix's proportions; all landed again on 2026-12-05 by 7ad914f, their `landed-by` naming the tree's HEAD then, and
-// rescored the same day with sentiment lexicon-6 by `cdp sentiment rescore`), landed with `cdp ingest` exactly as a
+// rescored the same day with sentiment lexicon-7 by `cdp sentiment rescore`), landed with `cdp ingest` exactly as a
 // customer's data would be, read through the product's own
 // signals (readProfileHistories, signalsOf). Both models are gradient-boosted trees two splits deep (boost.ts): the
 // type a class-balanced softmax on the full window, the churn risk a logistic of "no activity after the cut" among
