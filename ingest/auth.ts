@@ -794,7 +794,15 @@ export const ingestTenant = (registry: Pick<TokenRegistry, "authenticate">, req:
   if (!auth.scopes.has("ingest")) {
     return refuse(403, "missing_scope", `sending events needs the scope ingest, which this token (${auth.tokenId}, role ${auth.role}) does not hold`)
   }
-  return auth.tenant ?? DEFAULT_TENANT
+  // ?tenant= names the tenant the events are for, as on every route: ignored, a bound token's events landed in its own
+  // tenant and an unbound token's in "default", whatever it named, answered 200.
+  const named = new URL(req.url ?? "/", "http://collector").searchParams.getAll("tenant")
+  if (named.some((t) => !TENANT_NAME.test(t))) return refuse(400, "bad_tenant", `?tenant= must be a tenant's name (${TENANT_NAME_RULE})`, "tenant")
+  if (auth.tenant !== undefined && named.some((t) => t !== auth.tenant)) {
+    return refuse(403, "tenant_forbidden", `this token is bound to tenant "${auth.tenant}": the query string names another tenant`, "tenant")
+  }
+  if (new Set(named).size > 1) return refuse(400, "conflicting_tenant", `the query string names two tenants, ${[...new Set(named)].map((t) => `"${t}"`).join(" and ")}: name one`, "tenant")
+  return auth.tenant ?? named[0] ?? DEFAULT_TENANT
 }
 
 /** The path to log for a request: an API route's template where its path holds an identifier, else the path. */
