@@ -5,6 +5,7 @@ import { readFile } from "node:fs/promises"
 import { Effect } from "effect"
 import { FileUnreadable } from "../ingest/import.ts"
 import { JSON_LIMITS } from "../ingest/json.ts"
+import { boundedLines } from "../ingest/sources/items.ts"
 import {
   evaluate, evaluateLabels, LabelledFileInvalid, MODEL_VERSION, parseLabelLines, parseRatedLines, parseTextLines,
   tenantScorers,
@@ -12,43 +13,15 @@ import {
 import { sentimentSettings } from "./config.ts"
 import { formatRows, type OutputFormat } from "./format.ts"
 
-/**
- * The lines of `input` (LF, CRLF or a lone CR end one, as readline reads them), each at most `maxBytes`: readline
- * held a line whole however long, and one of 1 GB crashed the command (RangeError: Invalid string length).
- */
-async function* textLines(input: AsyncIterable<Buffer>, maxBytes: number): AsyncGenerator<string> {
-  let parts: Array<Buffer> = []
-  let size = 0
-  let lineNumber = 0
-  const lines = function* (bytes: Buffer) {
-    const text = bytes.toString("utf8")
-    for (const line of (text.endsWith("\r") ? text.slice(0, -1) : text).split(/\r/)) {
-      lineNumber++
-      yield line
-    }
-  }
-  for await (const chunk of input) {
-    let from = 0
-    for (let at = chunk.indexOf(0x0a); at !== -1; at = chunk.indexOf(0x0a, from)) {
-      yield* lines(Buffer.concat([...parts, chunk.subarray(from, at)]))
-      parts = []
-      size = 0
-      from = at + 1
-    }
-    parts.push(chunk.subarray(from))
-    size += chunk.length - from
-    if (size > maxBytes) throw new Error(`line ${lineNumber + 1} is longer than ${maxBytes} bytes; sentiment score takes one text a line`)
-  }
-  if (size > 0) yield* lines(Buffer.concat(parts))
-}
-
 export const scoreTextLines = (file: string | undefined, format: OutputFormat, tenant: string) =>
   Effect.flatMap(sentimentSettings, (config) => Effect.tryPromise({
     try: async () => {
       const scorer = tenantScorers(config)(tenant)
       const input = file === undefined || file === "-" ? process.stdin : createReadStream(file)
       const table: Array<Record<string, unknown>> = []
-      for await (const line of textLines(input as AsyncIterable<Buffer>, JSON_LIMITS.maxBytes)) {
+      // Not readline: it held a line whole however long, and a file of 1 GB on one line crashed the command.
+      const lines = boundedLines(input as AsyncIterable<Buffer>, JSON_LIMITS.maxBytes)
+      for await (const line of lines) {
         const r = scorer.score(line)
         if (format === "json") {
           process.stdout.write(`${JSON.stringify({

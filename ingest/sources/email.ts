@@ -7,12 +7,12 @@ import { createHash } from "node:crypto"
 import { createReadStream } from "node:fs"
 import { open, readdir, readFile, stat } from "node:fs/promises"
 import { join } from "node:path"
-import { createInterface } from "node:readline"
 import type { AddressObject, EmailAddress, HeaderLines } from "mailparser"
 import { signatureIdentifiers } from "./email-signature.ts"
 import type { JsonObject, RawItem } from "../message.ts"
 import type { ImportContext, ImportedItem } from "./index.ts"
-import { type ItemMaker, itemMaker } from "./items.ts"
+import { JSON_LIMITS } from "../json.ts"
+import { boundedLines, type ItemMaker, itemMaker } from "./items.ts"
 
 const PARSER_OPTIONS = {
   skipImageLinks: true,
@@ -239,8 +239,10 @@ const PROGRESS_EVERY_MESSAGES = 50
 
 /** Streams an mbox so an archive of any size needs only one message in memory. */
 async function* readMbox(path: string, maker: ItemMaker, progress: (bytes: number) => void): AsyncGenerator<ImportedItem> {
-  const stream = createReadStream(path, { encoding: "latin1" })
-  const lines = createInterface({ input: stream, crlfDelay: Infinity })
+  const stream = createReadStream(path)
+  // A line at most as long as cdp ingest takes one (RFC 5322 allows 998 characters): readline held it whole, and one of
+  // 700 MB crashed the import.
+  const lines = boundedLines(stream as AsyncIterable<Buffer>, JSON_LIMITS.maxBytes, "latin1")
   const splitter = mboxSplitter()
   for await (const line of lines) {
     const m = splitter.push(line)

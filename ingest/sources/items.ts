@@ -253,6 +253,37 @@ export async function* readFileLines(path: string, onProgress?: (bytesRead: numb
   onProgress?.(stream.bytesRead)
 }
 
+/**
+ * The lines of a stream of bytes (LF, CRLF or a lone CR end one, as readline reads them), decoded as `encoding`, each
+ * at most `maxBytes`: readline holds a line whole however long, and one of 700 MB crashed the command that read it
+ * (RangeError: Invalid string length). A longer line fails the reading with an Error naming it and the limit.
+ */
+export async function* boundedLines(input: AsyncIterable<Buffer>, maxBytes: number, encoding: BufferEncoding = "utf8"): AsyncGenerator<string> {
+  let parts: Array<Buffer> = []
+  let size = 0
+  let lineNumber = 0
+  const lines = function* (bytes: Buffer) {
+    const text = bytes.toString(encoding)
+    for (const line of (text.endsWith("\r") ? text.slice(0, -1) : text).split("\r")) {
+      lineNumber++
+      yield line
+    }
+  }
+  for await (const chunk of input) {
+    let from = 0
+    for (let at = chunk.indexOf(NEWLINE); at !== -1; at = chunk.indexOf(NEWLINE, from)) {
+      yield* lines(Buffer.concat([...parts, chunk.subarray(from, at)]))
+      parts = []
+      size = 0
+      from = at + 1
+    }
+    parts.push(chunk.subarray(from))
+    size += chunk.length - from
+    if (size > maxBytes) throw new Error(`line ${lineNumber + 1} is longer than ${maxBytes} bytes`)
+  }
+  if (size > 0) yield* lines(Buffer.concat(parts))
+}
+
 const splitAtCarriageReturns = (bytes: Buffer, decoded: (line: Buffer) => FileLine): Array<FileLine> => {
   const lines: Array<FileLine> = []
   let from = 0
