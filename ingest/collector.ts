@@ -5,6 +5,7 @@ import type { AddressInfo } from "node:net"
 import type { Duplex } from "node:stream"
 import { type Cause, Context, Data, Duration, Effect, Layer } from "effect"
 import { Warehouse } from "../warehouse/warehouse.ts"
+import { TENANT_NAME, TENANT_NAME_RULE } from "../warehouse/tenant.ts"
 import { describeType, isJsonObject, shownRejection } from "./schemas.ts"
 import { BodyTooLarge, bodyErrorReply, DEFAULT_BODY_IDLE_MS, receiveBody, receiveBytes } from "./body.ts"
 import type { BusUnavailable } from "./bus.ts"
@@ -210,6 +211,17 @@ const keyAt = (o: unknown, field: string): BodyKey => {
 const sendsGpc = (req: IncomingMessage): boolean =>
   (req.headersDistinct["sec-gpc"] ?? []).some((line) => line.split(",").some((value) => value.trim() === "1"))
 
+/**
+ * A ?tenant= beside a write key that is not the key's tenant (an API token's is checked by ingestTenant): ignored, the
+ * events landed in the key's tenant whatever it named, answered 200.
+ */
+const refuseOtherTenant = (req: IncomingMessage, tenant: string) => {
+  const named = new URL(req.url ?? "/", "http://x").searchParams.getAll("tenant")
+  if (named.some((t) => !TENANT_NAME.test(t))) return refuse(400, "bad_tenant", `?tenant= must be a tenant's name (${TENANT_NAME_RULE})`, "tenant")
+  return named.every((t) => t === tenant) ? undefined
+    : refuse(403, "tenant_forbidden", `this request sends for tenant "${tenant}" (its write key's): ?tenant= names another`, "tenant")
+}
+
 const UNAUTHORIZED_HEADERS = { "www-authenticate": 'Basic realm="cdp collector"' }
 
 /** 401 for a request without a known write key; `how` says where the key may be sent. */
@@ -301,6 +313,8 @@ const makeCollector = (options: CollectorOptions) =>
           if (originRefused !== undefined) return refuse(403, "origin_not_allowed", originRefused)
           authenticated(req, writeKey)
         }
+        const otherTenant = refuseOtherTenant(req, tenant)
+        if (otherTenant !== undefined) return otherTenant
         if (body instanceof BodyTooLarge) {
           return refuse(413, "body_too_large",
             `${isBatchRoute(route) ? "a batch" : "a single message"} may be at most ${body.limit} bytes (${body.limit / 1024} KB)`)
@@ -346,6 +360,8 @@ const makeCollector = (options: CollectorOptions) =>
         if (queryKeys.some((k) => options.writeKeys.tenantOf(k) !== tenant)) {
           return refuse(400, "foreign_write_key", "?write_key= is not a write key of the tenant this request sends for; send each tenant's items with its own key", "write_key")
         }
+        const otherTenant = refuseOtherTenant(req, tenant)
+        if (otherTenant !== undefined) return otherTenant
         if (bearer === undefined) {
           // A key restricted to some web origins is restricted on every route that takes it, not only where CORS is served.
           const originRefused = originRefusal(options.writeKeys, key!, req)

@@ -5,7 +5,7 @@
 import { Effect } from "effect"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { callApi as call, TEST_ADMIN_TOKEN as ADMIN, withApi } from "../support/api.ts"
-import { freshDir, removeDir } from "../support/pipeline.ts"
+import { basicAuth, freshDir, removeDir, WRITE_KEY } from "../support/pipeline.ts"
 
 let dir: string
 beforeEach(() => { dir = freshDir() })
@@ -55,5 +55,27 @@ describe("?tenant= on the collector's routes with an API token", () => {
       expect(two).toMatchObject({ status: 400, body: { rule: "conflicting_tenant", field: "tenant" } })
       expect(yield* post(url, "/v1/track", ADMIN, { userId: "u7", event: "Signed Up" })).toMatchObject({ status: 200 })
       expect(yield* landed(url, 3)).toEqual(["u3=globex", "u4=globex", "u7=default"])
+    })), 60_000)
+
+  it("beside a write key (Basic auth or ?write_key=), another tenant is refused 403 and a name no tenant can have 400", () =>
+    withApi(dir, (url) => Effect.gen(function* () {
+      // Found with the write-key path (acme's key, ?tenant=globex): 200, and the message landed in acme.
+      const withKey = (path: string, body: unknown, auth = true) => Effect.promise(async () => {
+        const res = await fetch(`${url}${path}`, {
+          method: "POST", headers: { ...(auth ? { authorization: basicAuth(WRITE_KEY) } : {}), "content-type": "application/json" }, body: JSON.stringify(body),
+        })
+        return { status: res.status, body: (await res.json()) as Record<string, unknown> }
+      })
+      const track = yield* withKey("/v1/track?tenant=globex", { userId: "k1", event: "Signed Up" })
+      expect(track).toMatchObject({ status: 403, body: { success: false, rule: "tenant_forbidden", field: "tenant" } })
+      expect(track.body.error).toBe('this request sends for tenant "acme" (its write key\'s): ?tenant= names another')
+      const inBody = yield* withKey("/v1/batch?tenant=globex", { writeKey: WRITE_KEY, batch: [{ type: "track", userId: "k2", event: "Signed Up" }] }, false)
+      expect(inBody).toMatchObject({ status: 403, body: { rule: "tenant_forbidden" } })
+      const hook = yield* withKey(`/v1/webhooks/sendgrid?write_key=${WRITE_KEY}&tenant=globex`,
+        [{ email: "ann@x.example", event: "delivered", sg_event_id: "s1", sg_message_id: "m1", timestamp: 1727776800 }], false)
+      expect(hook).toMatchObject({ status: 403, body: { rule: "tenant_forbidden" } })
+      expect(yield* withKey("/v1/track?tenant=..", { userId: "k3", event: "Signed Up" })).toMatchObject({ status: 400, body: { rule: "bad_tenant" } })
+      expect(yield* withKey("/v1/track?tenant=acme", { userId: "k4", event: "Signed Up" })).toMatchObject({ status: 200 })
+      expect(yield* landed(url, 1)).toEqual(["k4=acme"])
     })), 60_000)
 })
