@@ -21,7 +21,9 @@ export const scoreTextLines = (file: string | undefined, format: OutputFormat, t
       const table: Array<Record<string, unknown>> = []
       // Not readline: it held a line whole however long, and a file of 1 GB on one line crashed the command.
       const lines = boundedLines(input as AsyncIterable<Buffer>, JSON_LIMITS.maxBytes)
+      let texts = 0
       for await (const line of lines) {
+        texts++
         const r = scorer.score(line)
         if (format === "json") {
           process.stdout.write(`${JSON.stringify({
@@ -35,6 +37,8 @@ export const scoreTextLines = (file: string | undefined, format: OutputFormat, t
           })
         }
       }
+      // Nothing scored is no answer: a wrong file name or an empty pipe is said so, exit 1, as evaluate does.
+      if (texts === 0) throw new LabelledFileInvalid({ reason: `${file === undefined || file === "-" ? "stdin" : file} holds no texts to score (one a line); check the file name` })
       if (format === "table") process.stdout.write(`${formatRows(table, "table")}\n`)
     },
     catch: (cause) =>

@@ -1,7 +1,7 @@
 // cdp sentiment score reads one text a line. Found probing: a file of 1 GB on one line crashed it with readline's
 // "RangeError: Invalid string length" and a stack trace (exit 1, no cdp line). A line past the limit is now one line
 // naming the file, the line and the limit, exit 1, before it is held in memory whole; lines as before score as before.
-import { createWriteStream } from "node:fs"
+import { createWriteStream, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { once } from "node:events"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
@@ -40,5 +40,15 @@ describe("cdp sentiment score", () => {
     expect(labels[0]!.label).toBe("positive")
     expect(labels[1]!.label).toBe("negative")
     expect(labels[3]!.status).toBe("unscored")
+  }, 120_000)
+
+  it("an empty file, or empty stdin, is one line saying it holds no texts, exit 1, not an empty answer with exit 0", async () => {
+    // Found probing: `cdp sentiment score EMPTY` printed nothing and exited 0, as if it had scored a file.
+    const file = join(dir, "empty.txt")
+    writeFileSync(file, "")
+    expectOneLineError(await runCdpAsync(["sentiment", "score", file]), `${file} holds no texts to score`)
+    expectOneLineError(await runCdpAsync(["sentiment", "score", "-"], { input: "" }), "stdin holds no texts to score")
+    // A blank line is a text (scored as unscored), as before.
+    expect((await runCdpAsync(["sentiment", "score", "-", "--format", "json"], { input: "\n" })).status).toBe(0)
   }, 120_000)
 })
