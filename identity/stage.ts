@@ -10,7 +10,7 @@ import { deadLetter, ok, type Stage } from "../ingest/stage.ts"
 import {
   type LinkRow, type MergeRow, type MovedRow, type NodeRow, type ObservationRow, storeIdentity,
 } from "../warehouse/identity.ts"
-import { Warehouse, type WarehouseRejectedRows, type WarehouseUnavailable, type WarehouseQueryError } from "../warehouse/warehouse.ts"
+import { backgroundReads, Warehouse, type WarehouseRejectedRows, type WarehouseUnavailable, type WarehouseQueryError } from "../warehouse/warehouse.ts"
 import { DEFAULT_SOURCE_TRUST, DEFAULT_TRAIT_IDENTIFIERS, type ExtractConfig, extractSightings } from "./extract.ts"
 import {
   baseOf, DEFAULT_GRAPH_RULES, type GraphRules, type Link, type Observation, profileIdFor, type RefusedLink, splitNodeKey,
@@ -40,6 +40,9 @@ export const defaultIdentityConfig = (phoneRegions: ReadonlyArray<string> = []):
 })
 
 /** Event times as the edge writes them (ISO-8601 UTC); anything else cannot be placed in time or stored. */
+/** Stored observations a tenant's reload reads at a time (see reloadTenant). */
+const RELOAD_PAGE = 20_000
+
 const CANONICAL_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,3})?Z$/
 
 /** Rows of one resolution not yet stored: kept until a store succeeds, so a retried batch loses none of them. */
@@ -227,7 +230,11 @@ export const makeIdentityStage = (config: IdentityConfig, policy: SnapshotPolicy
     const reloadTenant: IdentityStage["reloadTenant"] = (tenant) =>
       Effect.gen(function* () {
         const number = ++begun
-        const fresh = yield* loadTenantIdentity(config.rules, config.extract.blocked, tenant)
+        // Read on the background connection (backgroundReads), RELOAD_PAGE messages a statement: the tenant's whole
+        // history, read 200,000 messages a statement on the pipeline's connection, held every tenant's landing for
+        // seconds (3.3-4.4 s at 200,000 in test/identity/rebuild-connection), and an answer that size held the event
+        // loop about a second as it was split into rows. What lands meanwhile is read by installTenant, under the lock.
+        const fresh = yield* backgroundReads(loadTenantIdentity(config.rules, config.extract.blocked, tenant, RELOAD_PAGE))
         yield* Effect.gen(function* () {
           if (number < installedAll || number < (installedTenant.get(tenant) ?? 0)) return
           // A failure half-way may leave the tenant's graph partly caught up: the next batch loads the graph again.
