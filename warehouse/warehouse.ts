@@ -300,32 +300,27 @@ const makeWarehouse = (opened: WarehouseShape["backend"], options?: WarehouseOpt
         })),
       ))
     const backend: WarehouseShape["backend"] = version === undefined ? opened : { ...opened, version }
-    // The API reads' connection (embedded engine, apiReads): a second connection to the same data directory, opened at
-    // the first read and kept, closed before the pipeline's. What an insert or command ended on the pipeline's
-    // connection is visible to the next statement here (test/warehouse/reads-connection).
-    let reads: Promise<ClickHouseClient> | undefined
     /** A client over a connection of its own to the embedded engine's data directory (chDB loaded lazily, as above). */
     const sideClient = (): Promise<ClickHouseClient> => import("./chdb-connection.ts").then(
       (m) => createClient({ connection: m.sideConnection(backend.location) as never, clickhouse_settings: CLIENT_SETTINGS, json: CLIENT_JSON }),
     )
-    const readsClient = (): Promise<ClickHouseClient> =>
-      reads ??= sideClient().catch((cause: unknown) => {
-        reads = undefined
-        throw cause
-      })
-    yield* Effect.addFinalizer(() => reads === undefined
-      ? Effect.void
-      : Effect.promise(() => reads!.then((c) => c.close())).pipe(Effect.ignore))
-    // The background work's connection (backgroundReads), opened and closed as the reads connection.
-    let background: Promise<ClickHouseClient> | undefined
-    const backgroundClient = (): Promise<ClickHouseClient> =>
-      background ??= sideClient().catch((cause: unknown) => {
-        background = undefined
-        throw cause
-      })
-    yield* Effect.addFinalizer(() => background === undefined
-      ? Effect.void
-      : Effect.promise(() => background!.then((c) => c.close())).pipe(Effect.ignore))
+    /** A side connection opened at its first use and kept (opened again after a failed open), closed before the pipeline's. */
+    const keptSideClient = Effect.gen(function* () {
+      let kept: Promise<ClickHouseClient> | undefined
+      yield* Effect.addFinalizer(() => kept === undefined
+        ? Effect.void
+        : Effect.promise(() => kept!.then((c) => c.close())).pipe(Effect.ignore))
+      return (): Promise<ClickHouseClient> =>
+        kept ??= sideClient().catch((cause: unknown) => {
+          kept = undefined
+          throw cause
+        })
+    })
+    // The API reads' connection (embedded engine, apiReads): what an insert or command ended on the pipeline's
+    // connection is visible to the next statement here (test/warehouse/reads-connection).
+    const readsClient = yield* keptSideClient
+    // The background work's connection (backgroundReads).
+    const backgroundClient = yield* keptSideClient
     // A server's connection can drop (restart, failover): each operation is retried whole, bounded. The embedded
     // engine has no connection to lose.
     const resilient = server === undefined
