@@ -16,6 +16,17 @@ const head = (url: string, path: string) =>
     return { status: res.status, body: await res.text() }
   })
 
+/** Each path answers HEAD with GET's status and no body. */
+const expectHeadAsGet = (url: string, paths: ReadonlyArray<string>) =>
+  Effect.gen(function* () {
+    for (const path of paths) {
+      const get = yield* callApi(url, "GET", path, TEST_ADMIN_TOKEN)
+      const h = yield* head(url, path)
+      expect(h.status, `HEAD ${path}`).toBe(get.status)
+      expect(h.body, `HEAD ${path}`).toBe("")
+    }
+  })
+
 describe("HEAD on the compliance and admin routes", () => {
   it("answers as GET does, without a body", () =>
     withApi(dir, (url) => Effect.gen(function* () {
@@ -24,12 +35,7 @@ describe("HEAD on the compliance and admin routes", () => {
         "/v1/consent/email:nobody@acme.example?tenant=acme", "/v1/dsr?tenant=acme", `/v1/dsr/${dsr.body.request.id}`, "/v1/tokens",
         "/v1/tokens/tok_nothere123", "/v1/identity/suggestions?tenant=acme", "/v1/audit", "/v1/operations", "/v1/dead-letters",
       ]
-      for (const path of paths) {
-        const get = yield* callApi(url, "GET", path, TEST_ADMIN_TOKEN)
-        const h = yield* head(url, path)
-        expect(h.status, `HEAD ${path}`).toBe(get.status)
-        expect(h.body, `HEAD ${path}`).toBe("")
-      }
+      yield* expectHeadAsGet(url, paths)
     })), 60_000)
 })
 
@@ -52,11 +58,6 @@ describe("HEAD on the audience, profile and export routes", () => {
         "/v1/profiles/user_id:ann", "/v1/profiles/user_id:ann/events", "/v1/profiles/user_id:ann/identifiers", "/v1/profiles/user_id:nobody",
         "/v1/exports",
       ]
-      for (const path of paths) {
-        const get = yield* callApi(url, "GET", path, TEST_ADMIN_TOKEN)
-        const h = yield* head(url, path)
-        expect(h.status, `HEAD ${path}`).toBe(get.status)
-        expect(h.body, `HEAD ${path}`).toBe("")
-      }
+      yield* expectHeadAsGet(url, paths)
     })), 60_000)
 })
