@@ -143,7 +143,18 @@ interface MboxMessage {
   readonly raw: Buffer
   readonly line: number
   readonly index: number
+  /** The message's size when it is larger than MAX_MESSAGE_BYTES: `raw` is then empty (its lines were not kept). */
+  readonly tooLarge?: number
 }
+
+/**
+ * The largest message read, as cdp ingest takes one item (64 MB; mail services refuse far smaller ones, 25-150 MB
+ * with attachments): a 1 GB .eml was read whole (3.6 GB of memory) and failed with V8's own message.
+ */
+export const MAX_MESSAGE_BYTES = JSON_LIMITS.maxBytes
+
+const tooLargeLetter = (maker: ItemMaker, where: string, bytes: number): ImportedItem =>
+  maker.deadLetter("", { rule: "too_large", field: "", message: `${where}: the message is ${bytes} bytes; at most ${MAX_MESSAGE_BYTES} are read` })
 
 /**
  * Cuts an mboxrd archive into messages, one line at a time. Lines are latin1 strings, so every byte survives the
@@ -151,6 +162,7 @@ interface MboxMessage {
  */
 const mboxSplitter = () => {
   let lines: Array<string> | undefined
+  let bytes = 0
   let startLine = 0
   let lineNumber = 0
   let count = 0
@@ -158,7 +170,9 @@ const mboxSplitter = () => {
     if (lines === undefined) return undefined
     // The blank line before the next separator belongs to the archive, not the message.
     if (lines.length > 0 && lines[lines.length - 1] === "") lines.pop()
-    const message = { raw: Buffer.from(lines.join("\n"), "latin1"), line: startLine, index: ++count }
+    const message = bytes > MAX_MESSAGE_BYTES
+      ? { raw: Buffer.alloc(0), line: startLine, index: ++count, tooLarge: bytes }
+      : { raw: Buffer.from(lines.join("\n"), "latin1"), line: startLine, index: ++count }
     lines = undefined
     return message
   }
@@ -168,11 +182,16 @@ const mboxSplitter = () => {
       if (line.startsWith(MBOX_SEPARATOR)) {
         const done = finish()
         lines = []
+        bytes = 0
         startLine = lineNumber
         return done
       }
       // Text before the first separator is not a message; a file only reaches here when it starts with one.
-      lines?.push(MBOXRD_ESCAPED.test(line) ? line.slice(1) : line)
+      if (lines === undefined) return undefined
+      bytes += line.length + 1
+      // Past the limit the message's lines are only counted, not kept.
+      if (bytes > MAX_MESSAGE_BYTES) lines.length = 0
+      else lines.push(MBOXRD_ESCAPED.test(line) ? line.slice(1) : line)
       return undefined
     },
     end: finish,
@@ -201,7 +220,8 @@ export const parseEmailWebhook = async (body: string | Buffer, ctx: ImportContex
   }
   const last = splitter.end()
   if (last !== undefined) messages.push(last)
-  return mapBounded(messages, MBOX_CONCURRENCY, (m) => parseEmailMessage(m.raw, mboxWhere("body", m), maker))
+  return mapBounded(messages, MBOX_CONCURRENCY, (m) =>
+    m.tooLarge === undefined ? parseEmailMessage(m.raw, mboxWhere("body", m), maker) : Promise.resolve(tooLargeLetter(maker, mboxWhere("body", m), m.tooLarge)))
 }
 
 /**
@@ -247,11 +267,13 @@ async function* readMbox(path: string, maker: ItemMaker, progress: (bytes: numbe
   for await (const line of lines) {
     const m = splitter.push(line)
     if (m === undefined) continue
-    yield await parseEmailMessage(m.raw, mboxWhere(path, m), maker)
+    yield m.tooLarge === undefined ? await parseEmailMessage(m.raw, mboxWhere(path, m), maker) : tooLargeLetter(maker, mboxWhere(path, m), m.tooLarge)
     if (m.index % PROGRESS_EVERY_MESSAGES === 0) progress(stream.bytesRead)
   }
   const last = splitter.end()
-  if (last !== undefined) yield await parseEmailMessage(last.raw, mboxWhere(path, last), maker)
+  if (last !== undefined) {
+    yield last.tooLarge === undefined ? await parseEmailMessage(last.raw, mboxWhere(path, last), maker) : tooLargeLetter(maker, mboxWhere(path, last), last.tooLarge)
+  }
   progress(stream.bytesRead)
 }
 
@@ -259,6 +281,12 @@ async function* readMbox(path: string, maker: ItemMaker, progress: (bytes: numbe
 async function* readMailFile(path: string, maker: ItemMaker, progress: (bytes: number) => void): AsyncGenerator<ImportedItem> {
   if (await startsWithMboxSeparator(path)) {
     yield* readMbox(path, maker, progress)
+    return
+  }
+  const { size } = await stat(path)
+  if (size > MAX_MESSAGE_BYTES) {
+    yield tooLargeLetter(maker, path, size)
+    progress(size)
     return
   }
   const raw = await readFile(path)
