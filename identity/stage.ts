@@ -39,10 +39,10 @@ export const defaultIdentityConfig = (phoneRegions: ReadonlyArray<string> = []):
   rules: DEFAULT_GRAPH_RULES,
 })
 
-/** Event times as the edge writes them (ISO-8601 UTC); anything else cannot be placed in time or stored. */
 /** Stored observations a tenant's reload reads at a time (see reloadTenant). */
 const RELOAD_PAGE = 20_000
 
+/** Event times as the edge writes them (ISO-8601 UTC); anything else cannot be placed in time or stored. */
 const CANONICAL_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,3})?Z$/
 
 /** Rows of one resolution not yet stored: kept until a store succeeds, so a retried batch loses none of them. */
