@@ -6,11 +6,10 @@ import { parse as parseStrictly } from "csv-parse/sync"
 import type { CountryCode } from "libphonenumber-js/max"
 import { phoneNumbers, phoneToE164 } from "../../identity/index.ts"
 import { type Identifier, type JsonObject, putField, type Rejection } from "../message.ts"
-import { JSON_LIMITS } from "../json.ts"
 import { parseIsoDateTime } from "../schemas.ts"
 import { nextTurn } from "../../warehouse/turns.ts"
 import type { ImportContext, ImportedItem } from "./index.ts"
-import { type ItemMaker, itemMaker, NO_IDENTIFIERS, passedLimit, show, withinLimit } from "./items.ts"
+import { type ItemMaker, itemMaker, lineGuard, NO_IDENTIFIERS, passedLimit, show, withinLimit } from "./items.ts"
 
 export type CallField =
   | "call_id" | "started_at" | "duration_s" | "direction" | "phone" | "agent" | "queue" | "outcome" | "notes"
@@ -387,37 +386,25 @@ export const parseCallsWebhook = (body: string, ctx: ImportContext): ReadonlyArr
   return out
 }
 
-/** Where the first and the last line break of a chunk are (LF or CR), -1 when it has none. */
-const firstBreak = (chunk: Buffer): number => {
-  const lf = chunk.indexOf(0x0a)
-  const cr = chunk.indexOf(0x0d)
-  return lf === -1 ? cr : cr === -1 ? lf : Math.min(lf, cr)
-}
-const lastBreak = (chunk: Buffer): number => Math.max(chunk.lastIndexOf(0x0a), chunk.lastIndexOf(0x0d))
-
 /**
  * A CSV export; `ctx.options` may carry `CallsOptions` (columns, defaultCountry, fallbackCountries). A line longer
- * than `maxLineBytes` (cdp ingest's line limit) stops the file there, refused whole: csv-parse would hold it, and a
- * 1 GB line took 70 s and 3.6 GB before it was refused.
+ * than `maxLineBytes` (by default cdp ingest's line limit: see lineGuard) stops the file there, refused whole:
+ * csv-parse would hold it, and a 1 GB line took 70 s and 3.6 GB before it was refused.
  */
-export async function* readCallsFile(path: string, ctx: ImportContext, maxLineBytes: number = JSON_LIMITS.maxBytes): AsyncGenerator<ImportedItem> {
+export async function* readCallsFile(path: string, ctx: ImportContext, maxLineBytes?: number): AsyncGenerator<ImportedItem> {
   const out: Array<ImportedItem> = []
   const rows = callRows(ctx, itemMaker(ctx, "calls", "call"), path, out)
   const parser = csvParser(rows)
   const stream = createReadStream(path)
-  // Bytes of the file before this chunk, and of its last line so far (after its last line break).
-  let offset = 0
-  let sinceBreak = 0
+  const tooLong = lineGuard(maxLineBytes)
   for await (const chunk of stream as AsyncIterable<Buffer>) {
-    const first = firstBreak(chunk)
-    if ((first === -1 ? sinceBreak + chunk.length : sinceBreak + first) > maxLineBytes) {
-      rows.onError(new Error(`the line starting at byte ${offset - sinceBreak} is longer than ${maxLineBytes} bytes`))
+    const refused = tooLong(chunk)
+    if (refused !== undefined) {
+      rows.onError(new Error(refused))
       yield* out.splice(0)
       stream.destroy()
       return
     }
-    sinceBreak = first === -1 ? sinceBreak + chunk.length : chunk.length - lastBreak(chunk) - 1
-    offset += chunk.length
     parser.write(chunk)
     yield* out.splice(0)
     ctx.onProgress?.(stream.bytesRead)

@@ -143,18 +143,17 @@ interface MboxMessage {
   readonly raw: Buffer
   readonly line: number
   readonly index: number
-  /** The message's size when it is larger than MAX_MESSAGE_BYTES: `raw` is then empty (its lines were not kept). */
+  /** The message's size when it is larger than JSON_LIMITS.maxBytes: `raw` is then empty (its lines were not kept). */
   readonly tooLarge?: number
 }
 
 /**
- * The largest message read, as cdp ingest takes one item (64 MB; mail services refuse far smaller ones, 25-150 MB
- * with attachments): a 1 GB .eml was read whole (3.6 GB of memory) and failed with V8's own message.
+ * A message larger than cdp ingest takes one item (JSON_LIMITS.maxBytes, 64 MB; mail services refuse far smaller ones,
+ * 25-150 MB with attachments) is refused, not read: a 1 GB .eml was read whole (3.6 GB of memory) and failed with V8's
+ * own message.
  */
-export const MAX_MESSAGE_BYTES = JSON_LIMITS.maxBytes
-
 const tooLargeLetter = (maker: ItemMaker, where: string, bytes: number): ImportedItem =>
-  maker.deadLetter("", { rule: "too_large", field: "", message: `${where}: the message is ${bytes} bytes; at most ${MAX_MESSAGE_BYTES} are read` })
+  maker.deadLetter("", { rule: "too_large", field: "", message: `${where}: the message is ${bytes} bytes; at most ${JSON_LIMITS.maxBytes} are read` })
 
 /**
  * Cuts an mboxrd archive into messages, one line at a time. Lines are latin1 strings, so every byte survives the
@@ -170,7 +169,7 @@ const mboxSplitter = () => {
     if (lines === undefined) return undefined
     // The blank line before the next separator belongs to the archive, not the message.
     if (lines.length > 0 && lines[lines.length - 1] === "") lines.pop()
-    const message = bytes > MAX_MESSAGE_BYTES
+    const message = bytes > JSON_LIMITS.maxBytes
       ? { raw: Buffer.alloc(0), line: startLine, index: ++count, tooLarge: bytes }
       : { raw: Buffer.from(lines.join("\n"), "latin1"), line: startLine, index: ++count }
     lines = undefined
@@ -190,7 +189,7 @@ const mboxSplitter = () => {
       if (lines === undefined) return undefined
       bytes += line.length + 1
       // Past the limit the message's lines are only counted, not kept.
-      if (bytes > MAX_MESSAGE_BYTES) lines.length = 0
+      if (bytes > JSON_LIMITS.maxBytes) lines.length = 0
       else lines.push(MBOXRD_ESCAPED.test(line) ? line.slice(1) : line)
       return undefined
     },
@@ -284,7 +283,7 @@ async function* readMailFile(path: string, maker: ItemMaker, progress: (bytes: n
     return
   }
   const { size } = await stat(path)
-  if (size > MAX_MESSAGE_BYTES) {
+  if (size > JSON_LIMITS.maxBytes) {
     yield tooLargeLetter(maker, path, size)
     progress(size)
     return

@@ -284,6 +284,36 @@ export async function* boundedLines(input: AsyncIterable<Buffer>, maxBytes: numb
   if (size > 0) yield* lines(Buffer.concat(parts))
 }
 
+/** Where the first and the last line break of a chunk are (LF or CR), -1 when it has none. */
+const firstBreak = (chunk: Buffer): number => {
+  const lf = chunk.indexOf(NEWLINE)
+  const cr = chunk.indexOf(CARRIAGE_RETURN)
+  return lf === -1 ? cr : cr === -1 ? lf : Math.min(lf, cr)
+}
+const lastBreak = (chunk: Buffer): number => Math.max(chunk.lastIndexOf(NEWLINE), chunk.lastIndexOf(CARRIAGE_RETURN))
+
+/**
+ * The line limit of boundedLines for a reader that hands raw chunks on to a parser that would hold a line whole
+ * (csv-parse): called with each chunk before it is handed on, it answers why the chunk must not be (the line it
+ * carries past `maxBytes`, named by the byte the line starts at), or undefined. LF and CR each end a line (a quoted
+ * CSV field's line breaks count, as the physical lines they are). It looks where a line crosses a chunk, so it holds
+ * for limits of a chunk (64 KB) or more.
+ */
+export const lineGuard = (maxBytes: number = JSON_LIMITS.maxBytes): ((chunk: Buffer) => string | undefined) => {
+  // Bytes of the stream before this chunk, and of its last line so far (after its last line break).
+  let offset = 0
+  let sinceBreak = 0
+  return (chunk) => {
+    const first = firstBreak(chunk)
+    if ((first === -1 ? sinceBreak + chunk.length : sinceBreak + first) > maxBytes) {
+      return `the line starting at byte ${offset - sinceBreak} is longer than ${maxBytes} bytes`
+    }
+    sinceBreak = first === -1 ? sinceBreak + chunk.length : chunk.length - lastBreak(chunk) - 1
+    offset += chunk.length
+    return undefined
+  }
+}
+
 const splitAtCarriageReturns = (bytes: Buffer, decoded: (line: Buffer) => FileLine): Array<FileLine> => {
   const lines: Array<FileLine> = []
   let from = 0

@@ -5,8 +5,11 @@ import { createWriteStream, rmSync, statSync } from "node:fs"
 import { once } from "node:events"
 import { join } from "node:path"
 import { describe, expect, it } from "vitest"
-import { MAX_MESSAGE_BYTES, readEmailPath } from "../../../ingest/sources/email.ts"
+import { JSON_LIMITS } from "../../../ingest/json.ts"
+import { readEmailPath } from "../../../ingest/sources/email.ts"
 import { collect, context, tempDir } from "./helpers.ts"
+
+const MAX_MESSAGE_BYTES = JSON_LIMITS.maxBytes
 
 const message = (from: string, id: string) =>
   `From: ${from}\nTo: support@shop.example\nSubject: hello\nMessage-ID: <${id}@mail.example>\nDate: Tue, 17 Sep 2024 11:58:24 +0000\n\nWhere is my order?\n`
