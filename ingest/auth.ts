@@ -724,18 +724,18 @@ export const makeGuard = (options: {
       }
       // Checked here for every route, so no handler reads a tenant nobody can have (empty, a newline, 5,000 bytes).
       if (queryTenants.some((t) => !TENANT_NAME.test(t))) {
-        const reply = refuse(400, "bad_tenant", `?tenant= must be a tenant's name (${TENANT_NAME_RULE})`, "tenant")
+        const reply = badQueryTenant()
         audit(principal, principal.tenant, reply)
         return reply
       }
       const bound = principal.tenant !== undefined
-      const forbidden = (where: string, field: string) => {
-        const reply = refuse(403, "tenant_forbidden", `this token is bound to tenant "${principal.tenant}": the ${where} names another tenant`, field)
-        audit(principal, principal.tenant, reply)
+      const forbidden = (own: string, where: string, field: string) => {
+        const reply = otherTenant("token", own, where, field)
+        audit(principal, own, reply)
         return reply
       }
-      if (bound && match.pathTenant !== undefined && match.pathTenant !== principal.tenant) return forbidden("path", "path")
-      if (bound && queryTenants.some((t) => t !== principal.tenant)) return forbidden("query string", "tenant")
+      if (bound && match.pathTenant !== undefined && match.pathTenant !== principal.tenant) return forbidden(principal.tenant, "path", "path")
+      if (bound && queryTenants.some((t) => t !== principal.tenant)) return forbidden(principal.tenant, "query string", "tenant")
       const tenantsNamed = new Set([...(match.pathTenant === undefined ? [] : [match.pathTenant]), ...queryTenants])
       if (!bound && tenantsNamed.size > 1) {
         const names = [...tenantsNamed].map((t) => `"${t}"`).join(" and ")
@@ -787,22 +787,42 @@ export const makeGuard = (options: {
       return reply
     })
 
-/** The tenant a request with a Bearer token may send events for, or why it may not (collector role tokens). */
-export const ingestTenant = (registry: Pick<TokenRegistry, "authenticate">, req: IncomingMessage): string | QueryReply => {
+/** What a collector request is sent with: an API token (with the ingest scope) or a write key. */
+export type CredentialKind = "token" | "write key"
+
+/** The 400 for a ?tenant= that is not a tenant's name (empty, "..", 5,000 bytes). */
+const badQueryTenant = () => refuse(400, "bad_tenant", `?tenant= must be a tenant's name (${TENANT_NAME_RULE})`, "tenant")
+
+/** The 403 for a request naming a tenant other than its credential's, naming where (the path, the query string, ...). */
+const otherTenant = (kind: CredentialKind, tenant: string, where: string, field: string) =>
+  refuse(403, "tenant_forbidden", `this ${kind} is bound to tenant "${tenant}": the ${where} names another tenant`, field)
+
+/**
+ * The tenant a collector request sends for, from its credential's tenant (undefined: an API token bound to none) and
+ * the ?tenant= values its query string names, or why it may not. Ignored, a bound token's or a write key's events
+ * landed in its own tenant and an unbound token's in "default", whatever was named, answered 200. A credential bound
+ * to a tenant sends only for it; one bound to none sends for the tenant named ("default" without one).
+ */
+export const tenantBesideCredential = (
+  credential: { readonly kind: CredentialKind; readonly tenant: string | undefined },
+  named: ReadonlyArray<string>,
+): string | QueryReply => {
+  if (named.some((t) => !TENANT_NAME.test(t))) return badQueryTenant()
+  const { kind, tenant } = credential
+  if (tenant !== undefined) return named.every((t) => t === tenant) ? tenant : otherTenant(kind, tenant, "query string", "tenant")
+  const names = [...new Set(named)]
+  if (names.length > 1) return refuse(400, "conflicting_tenant", `the query string names two tenants, ${names.map((t) => `"${t}"`).join(" and ")}: name one`, "tenant")
+  return names[0] ?? DEFAULT_TENANT
+}
+
+/** The tenant a request with a Bearer token may send events for (its query's ?tenant= values given), or why it may not. */
+export const ingestTenant = (registry: Pick<TokenRegistry, "authenticate">, req: IncomingMessage, query: URLSearchParams): string | QueryReply => {
   const auth = registry.authenticate(req)
   if (!("scopes" in auth)) return refuse(auth.status, auth.rule, auth.message, undefined, BEARER_CHALLENGE)
   if (!auth.scopes.has("ingest")) {
     return refuse(403, "missing_scope", `sending events needs the scope ingest, which this token (${auth.tokenId}, role ${auth.role}) does not hold`)
   }
-  // ?tenant= names the tenant the events are for, as on every route: ignored, a bound token's events landed in its own
-  // tenant and an unbound token's in "default", whatever it named, answered 200.
-  const named = new URL(req.url ?? "/", "http://collector").searchParams.getAll("tenant")
-  if (named.some((t) => !TENANT_NAME.test(t))) return refuse(400, "bad_tenant", `?tenant= must be a tenant's name (${TENANT_NAME_RULE})`, "tenant")
-  if (auth.tenant !== undefined && named.some((t) => t !== auth.tenant)) {
-    return refuse(403, "tenant_forbidden", `this token is bound to tenant "${auth.tenant}": the query string names another tenant`, "tenant")
-  }
-  if (new Set(named).size > 1) return refuse(400, "conflicting_tenant", `the query string names two tenants, ${[...new Set(named)].map((t) => `"${t}"`).join(" and ")}: name one`, "tenant")
-  return auth.tenant ?? named[0] ?? DEFAULT_TENANT
+  return tenantBesideCredential({ kind: "token", tenant: auth.tenant }, query.getAll("tenant"))
 }
 
 /** The path to log for a request: an API route's template where its path holds an identifier, else the path. */

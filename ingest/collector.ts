@@ -5,7 +5,6 @@ import type { AddressInfo } from "node:net"
 import type { Duplex } from "node:stream"
 import { type Cause, Context, Data, Duration, Effect, Layer } from "effect"
 import { Warehouse } from "../warehouse/warehouse.ts"
-import { TENANT_NAME, TENANT_NAME_RULE } from "../warehouse/tenant.ts"
 import { describeType, isJsonObject, shownRejection } from "./schemas.ts"
 import { BodyTooLarge, bodyErrorReply, DEFAULT_BODY_IDLE_MS, receiveBody, receiveBytes } from "./body.ts"
 import type { BusUnavailable } from "./bus.ts"
@@ -27,6 +26,7 @@ import { queryRoute, refuse } from "./query-route.ts"
 import { TurnsPerKey } from "../warehouse/turns.ts"
 import {
   API_ROUTES, type ApiRouteName, type Handler, ingestTenant, loggedPath, makeAccessLog, makeGuard, makeTokenRegistry, matchApiRoute, subjectKeyer,
+  tenantBesideCredential,
 } from "./auth.ts"
 import { tokenRoute } from "./token-route.ts"
 import { audienceRoute } from "./audience-route.ts"
@@ -211,17 +211,6 @@ const keyAt = (o: unknown, field: string): BodyKey => {
 const sendsGpc = (req: IncomingMessage): boolean =>
   (req.headersDistinct["sec-gpc"] ?? []).some((line) => line.split(",").some((value) => value.trim() === "1"))
 
-/**
- * A ?tenant= beside a write key that is not the key's tenant (an API token's is checked by ingestTenant): ignored, the
- * events landed in the key's tenant whatever it named, answered 200.
- */
-const refuseOtherTenant = (req: IncomingMessage, tenant: string) => {
-  const named = new URL(req.url ?? "/", "http://x").searchParams.getAll("tenant")
-  if (named.some((t) => !TENANT_NAME.test(t))) return refuse(400, "bad_tenant", `?tenant= must be a tenant's name (${TENANT_NAME_RULE})`, "tenant")
-  return named.every((t) => t === tenant) ? undefined
-    : refuse(403, "tenant_forbidden", `this request sends for tenant "${tenant}" (its write key's): ?tenant= names another`, "tenant")
-}
-
 const UNAUTHORIZED_HEADERS = { "www-authenticate": 'Basic realm="cdp collector"' }
 
 /** 401 for a request without a known write key; `how` says where the key may be sent. */
@@ -272,11 +261,12 @@ const makeCollector = (options: CollectorOptions) =>
         return submit.pipe(Effect.as(undefined), Effect.ensuring(Effect.sync(() => pending.release(tenant, n))))
       })
 
-    const ingest = (route: SegmentRoute, req: IncomingMessage) =>
+    /** `query`: the request's query string, parsed once (?tenant=, a webhook's ?write_key=). */
+    const ingest = (route: SegmentRoute, req: IncomingMessage, query: URLSearchParams) =>
       Effect.gen(function* () {
         const headerKey = basicAuthUser(req.headers.authorization)
         // An API token with the ingest scope (collector role) sends for its tenant, as a write key does.
-        const bearer = /^Bearer\s/i.test(req.headers.authorization ?? "") ? ingestTenant(registry, req) : undefined
+        const bearer = /^Bearer\s/i.test(req.headers.authorization ?? "") ? ingestTenant(registry, req, query) : undefined
         if (typeof bearer === "object") return bearer
         if (req.headers.authorization !== undefined && headerKey === undefined && bearer === undefined) {
           return refuse(401, "bad_authorization", "Authorization must be HTTP Basic with the write key as user name, or Bearer with an API token", undefined, UNAUTHORIZED_HEADERS)
@@ -313,8 +303,11 @@ const makeCollector = (options: CollectorOptions) =>
           if (originRefused !== undefined) return refuse(403, "origin_not_allowed", originRefused)
           authenticated(req, writeKey)
         }
-        const otherTenant = refuseOtherTenant(req, tenant)
-        if (otherTenant !== undefined) return otherTenant
+        // A token's ?tenant= was checked by ingestTenant; a write key's is checked once its key is known.
+        if (bearer === undefined) {
+          const checked = tenantBesideCredential({ kind: "write key", tenant }, query.getAll("tenant"))
+          if (typeof checked !== "string") return checked
+        }
         if (body instanceof BodyTooLarge) {
           return refuse(413, "body_too_large",
             `${isBatchRoute(route) ? "a batch" : "a single message"} may be at most ${body.limit} bytes (${body.limit / 1024} KB)`)
@@ -343,15 +336,15 @@ const makeCollector = (options: CollectorOptions) =>
         return json(200, { success: true, accepted: result.events.length, ...duplicates })
       })
 
-    const webhook = (name: string, req: IncomingMessage) =>
+    const webhook = (name: string, req: IncomingMessage, query: URLSearchParams) =>
       Effect.gen(function* () {
         const source = WEBHOOK_SOURCES.get(name)!
         const headerKey = basicAuthUser(req.headers.authorization)
         // Some webhook senders cannot send Basic auth: the key may come as ?write_key= (never logged).
-        const queryKeys = new URL(req.url ?? "/", "http://x").searchParams.getAll("write_key")
+        const queryKeys = query.getAll("write_key")
         const key = headerKey ?? queryKeys[0]
         // Or an API token with the ingest scope (collector role), for its tenant.
-        const bearer = /^Bearer\s/i.test(req.headers.authorization ?? "") ? ingestTenant(registry, req) : undefined
+        const bearer = /^Bearer\s/i.test(req.headers.authorization ?? "") ? ingestTenant(registry, req, query) : undefined
         if (typeof bearer === "object") return bearer
         const tenant = bearer ?? (key === undefined ? undefined : options.writeKeys.tenantOf(key))
         if (tenant === undefined) return unauthorized(key, "the user name of HTTP Basic auth, or as ?write_key=")
@@ -360,9 +353,9 @@ const makeCollector = (options: CollectorOptions) =>
         if (queryKeys.some((k) => options.writeKeys.tenantOf(k) !== tenant)) {
           return refuse(400, "foreign_write_key", "?write_key= is not a write key of the tenant this request sends for; send each tenant's items with its own key", "write_key")
         }
-        const otherTenant = refuseOtherTenant(req, tenant)
-        if (otherTenant !== undefined) return otherTenant
         if (bearer === undefined) {
+          const checked = tenantBesideCredential({ kind: "write key", tenant }, query.getAll("tenant"))
+          if (typeof checked !== "string") return checked
           // A key restricted to some web origins is restricted on every route that takes it, not only where CORS is served.
           const originRefused = originRefusal(options.writeKeys, key!, req)
           if (originRefused !== undefined) return refuse(403, "origin_not_allowed", originRefused)
@@ -487,13 +480,15 @@ const makeCollector = (options: CollectorOptions) =>
       if (req.method === "OPTIONS" && isBrowserRoute(req)) return Effect.succeed(json(204, {}, preflightHeaders(req)))
       if (req.method !== "POST") return Effect.succeed(refuse(405, "method_not_allowed", `use POST ${path}`, undefined, { allow: "POST" }))
       if (draining) return Effect.succeed(refuse(503, "draining", "the collector is shutting down; retry later", undefined, { "retry-after": "5", connection: "close" }))
+      // The path matched /v1/...: the URL parses.
+      const query = new URL(req.url ?? "/", "http://collector").searchParams
       const notReady = (why: string) => refuse(503, "not_ready", `${why}; retry later`, undefined, { "retry-after": "5" })
       return Effect.flatMap(health.refusal, (why) => why !== undefined
         ? Effect.succeed(notReady(why))
         // A backend found down while the request waits for the pipeline answers it now, not at the publish timeout:
         // nothing was promised yet (what it published may still land; the sender's retry folds into it).
         : Effect.raceFirst(
-          handled(hook !== null ? webhook(hook[1]!, req) : ingest(SEGMENT_ROUTES.get(m![1]!)!, req)),
+          handled(hook !== null ? webhook(hook[1]!, req, query) : ingest(SEGMENT_ROUTES.get(m![1]!)!, req, query)),
           Effect.map(health.outage, notReady),
         ))
     }

@@ -68,7 +68,7 @@ describe("?tenant= on the collector's routes with an API token", () => {
       })
       const track = yield* withKey("/v1/track?tenant=globex", { userId: "k1", event: "Signed Up" })
       expect(track).toMatchObject({ status: 403, body: { success: false, rule: "tenant_forbidden", field: "tenant" } })
-      expect(track.body.error).toBe('this request sends for tenant "acme" (its write key\'s): ?tenant= names another')
+      expect(track.body.error).toBe('this write key is bound to tenant "acme": the query string names another tenant')
       const inBody = yield* withKey("/v1/batch?tenant=globex", { writeKey: WRITE_KEY, batch: [{ type: "track", userId: "k2", event: "Signed Up" }] }, false)
       expect(inBody).toMatchObject({ status: 403, body: { rule: "tenant_forbidden" } })
       const hook = yield* withKey(`/v1/webhooks/sendgrid?write_key=${WRITE_KEY}&tenant=globex`,
