@@ -8,7 +8,7 @@
 import type { IncomingMessage } from "node:http"
 import { Effect } from "effect"
 import { type AuditSigner, auditSigner } from "../consent/audit.ts"
-import { DsrInvalid, type DsrEnv, DsrProfileNotFound, failInterrupted, listDsr, requestListView, requestStatus, requestView, submitRequest } from "../consent/dsr.ts"
+import { DsrInvalid, type DsrEnv, DsrNotFound, DsrProfileNotFound, failInterrupted, listDsr, requestListView, requestStatus, requestView, submitRequest } from "../consent/dsr.ts"
 import { Keys, loadSecret, makeKeys } from "../consent/keys.ts"
 import { type ConsentPolicies, ConsentPoliciesRef, DEFAULT_POLICIES } from "../consent/purposes.ts"
 import type { NormaliseOptions } from "../identity/normalise.ts"
@@ -111,7 +111,7 @@ export const makeDsrRoute = (options: {
     const turn = tenantTurns()
 
     /**
-     * `caller`: the token's tenant, when it is bound to one (a request of another tenant is refused, never shown), and
+     * `caller`: the token's tenant, when it is bound to one (a request of another tenant is answered as an unknown one), and
      * its id and role, which a submitted request's own trail keeps.
      */
     return (req: IncomingMessage, caller?: { readonly tenant: string | undefined; readonly tokenId?: string; readonly role?: string }): Effect.Effect<QueryReply> =>
@@ -175,12 +175,13 @@ export const makeDsrRoute = (options: {
         if (!/^dsr_[A-Za-z0-9_-]{1,64}$/.test(id)) return refuse(400, "bad_request_id", "a request id looks like dsr_...", "/id")
         const unknown = refuseUnknownParameter(url, [], "route")
         if (unknown !== undefined) return unknown
+        // Another tenant's request is answered as one nobody has: a 403 told a bound token that the id exists.
+        const notFound = () => refuse(404, "dsr_not_found", new DsrNotFound({ requestId: id }).message)
         return yield* run(apiReads(requestStatus(id))).pipe(
           Effect.map((s): QueryReply => caller?.tenant !== undefined && s.request.tenant !== caller.tenant
-            ? refuse(403, "tenant_forbidden", `this token is bound to tenant "${caller.tenant}": request ${id} is another tenant's`, "/id")
+            ? notFound()
             : { status: 200, body: { success: true, request: requestView(s.request), trail: s.trail } }),
-          Effect.catch((e) => Effect.succeed((e as { _tag?: string })._tag === "DsrNotFound"
-            ? refuse(404, "dsr_not_found", (e as Error).message) : failure(e))),
+          Effect.catch((e) => Effect.succeed(e instanceof DsrNotFound ? notFound() : failure(e))),
         )
       })
   })

@@ -8,7 +8,7 @@
 import type { IncomingMessage } from "node:http"
 import { Effect } from "effect"
 import {
-  DEFAULT_MAX_TOKENS, type Principal, statusOf, tokenLimitReached, tokenLookup, TokenInvalid, type TokenRegistry, tokenView, validateTokenInput,
+  DEFAULT_MAX_TOKENS, type Principal, statusOf, tokenLimitReached, tokenLookup, TokenInvalid, TokenNotFound, type TokenRegistry, tokenView, validateTokenInput,
 } from "./auth.ts"
 import { pageInMemory, readPage, refuseQueryOfBody, refuseUnknownParameter } from "./pages.ts"
 import { type QueryReply, receiveAdminBody, refuse, refuseFailure } from "./query-route.ts"
@@ -29,6 +29,14 @@ const readObject = (text: string): Record<string, unknown> | QueryReply => {
   } catch { /* answered below */ }
   return refuse(400, "bad_body", "the body must be a JSON object")
 }
+
+/**
+ * The 404 for a token id nobody has, and for another tenant's asked for with a token bound to a tenant: a 403 there told
+ * it that the id exists.
+ */
+const unknownTokenId = (id: string): QueryReply => refuse(404, "token_not_found", new TokenNotFound({ what: id }).message, "/id")
+/** The 404 for a token given in a body (an inspection) that is not known, or is another tenant's. */
+const unknownToken = (): QueryReply => refuse(404, "token_not_found", "the token is not known", "/token")
 
 /** The 404 for something in a token's place in the path that no token id can be (a GET of it, a revoke). */
 const notATokenId = (id: string): QueryReply => refuse(404, "token_not_found", notATokenIdMessage(id), "/id")
@@ -68,7 +76,6 @@ export const tokenRoute = (options: { readonly registry: TokenRegistry; readonly
       const reading = req.method === "GET" || req.method === "HEAD"
       const views = options.registry.views.pipe(Effect.map((vs) => new Map(vs.map((v) => [v.id, v]))))
       const own = (tenant: string | null) => principal.tenant === undefined || principal.tenant === tenant
-      const notOwn = () => refuse(403, "tenant_forbidden", `this token is bound to tenant "${principal.tenant}": that token is another tenant's`, "/id")
       // A GET's views (their stored last uses) are read on the warehouse's reads connection, beside the pipeline's landing;
       // a creation's count and a revocation read theirs on the pipeline's, with their writes.
       const readViews = apiReads(views)
@@ -92,8 +99,7 @@ export const tokenRoute = (options: { readonly registry: TokenRegistry; readonly
         return yield* readViews.pipe(
           Effect.map((vs): QueryReply => {
             const v = vs.get(rest)
-            if (v === undefined) return refuse(404, "token_not_found", `no token ${rest} is known`, "/id")
-            return own(v.tenant) ? { status: 200, body: { success: true, details: v } } : notOwn()
+            return v !== undefined && own(v.tenant) ? { status: 200, body: { success: true, details: v } } : unknownTokenId(rest)
           }),
           Effect.catch((e) => Effect.succeed(failure(e))),
         )
@@ -141,8 +147,7 @@ export const tokenRoute = (options: { readonly registry: TokenRegistry; readonly
         const by = tokenLookup(b.token)
         if (by instanceof TokenInvalid) return refuse(400, "bad_token", by.message, "/token")
         const record = options.registry.find(by)
-        if (record === undefined) return refuse(404, "token_not_found", "the token is not known", "/token")
-        if (!own(record.tenant ?? null)) return notOwn()
+        if (record === undefined || !own(record.tenant ?? null)) return unknownToken()
         return yield* views.pipe(
           Effect.map((vs): QueryReply => ({ status: 200, body: { success: true, details: vs.get(record.id) ?? tokenView(record, undefined) } })),
           Effect.catch((e) => Effect.succeed(failure(e))),
@@ -152,10 +157,10 @@ export const tokenRoute = (options: { readonly registry: TokenRegistry; readonly
       if (revoke === null && /^[^/]+\/revoke$/.test(rest)) return notATokenId(rest.slice(0, -"/revoke".length))
       if (revoke === null) return refuse(404, "not_found", `no route ${req.method} ${path}; the token routes are POST ${TOKENS_PATH}, GET ${TOKENS_PATH}[/{id}], POST ${TOKENS_PATH}/inspect, POST ${TOKENS_PATH}/{id}/revoke`)
       const record = options.registry.find({ id: revoke[1]! })
-      if (record !== undefined && !own(record.tenant ?? null)) return notOwn()
+      if (record !== undefined && !own(record.tenant ?? null)) return unknownTokenId(revoke[1]!)
       return yield* options.registry.revoke(revoke[1]!).pipe(
         Effect.map((r): QueryReply => ({ status: 200, body: { success: true, details: tokenView(r, undefined), wasActive: statusOf(record ?? r, Date.now()) === "active" } })),
-        Effect.catch((e) => Effect.succeed((e as { _tag?: string })._tag === "TokenNotFound" ? refuse(404, "token_not_found", (e as Error).message, "/id") : failure(e as never))),
+        Effect.catch((e) => Effect.succeed(e instanceof TokenNotFound ? unknownTokenId(revoke[1]!) : failure(e as never))),
       )
     })
 }
