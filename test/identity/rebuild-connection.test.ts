@@ -9,6 +9,7 @@ import { defaultIdentityConfig, makeIdentityStage } from "../../identity/stage.t
 import { type ObservationRow, storeIdentity } from "../../warehouse/identity.ts"
 import { Warehouse } from "../../warehouse/warehouse.ts"
 import { freshDir, removeDir, withEmbeddedWarehouse } from "../support/pipeline.ts"
+import { historyRows } from "../support/identity-history.ts"
 import { readsMeanwhile } from "../support/mutations.ts"
 
 let dir: string
@@ -18,22 +19,7 @@ afterEach(() => removeDir(dir))
 const MESSAGES = 200_000
 
 /** 200,000 messages of 20,000 people, each with a user id, an anonymous id and an e-mail address. */
-const history = (from: number, to: number): Array<ObservationRow> => {
-  const rows: Array<ObservationRow> = []
-  for (let i = from; i < to; i++) {
-    const p = i % 20_000
-    rows.push({
-      tenant: "acme", messageId: `m-${String(i).padStart(7, "0")}`, timestamp: new Date(Date.UTC(2024, 9, 1) + i * 1000).toISOString(),
-      sightings: [
-        { kind: "user_id", value: `user-${p}`, raw: `user-${p}`, trust: "verified" },
-        { kind: "anonymous_id", value: `anon-${p}`, raw: `anon-${p}`, trust: "verified" },
-        { kind: "email", value: `person${p}@mail.example`, raw: `Person${p}@Mail.example`, trust: "stated" },
-      ],
-      refused: [],
-    })
-  }
-  return rows
-}
+const history = (from: number, to: number): Array<ObservationRow> => historyRows({ people: 20_000, browsers: 1 }, from, to)
 
 /**
  * Longest a small statement on the pipeline's connection may wait during the rebuild: a page's read, a slice of the

@@ -9,6 +9,7 @@ import { type ObservationRow, storeIdentity } from "../../warehouse/identity.ts"
 import { Warehouse } from "../../warehouse/warehouse.ts"
 import { freshDir, removeDir, withEmbeddedWarehouse } from "../support/pipeline.ts"
 import { longestStall } from "../support/event-loop.ts"
+import { historyRows } from "../support/identity-history.ts"
 
 let dir: string
 beforeEach(() => { dir = freshDir() })
@@ -18,31 +19,11 @@ const withWarehouse = <A, E>(program: Effect.Effect<A, E, Warehouse | Scope.Scop
 
 const config = defaultIdentityConfig()
 
-const PEOPLE = 1_000
-const PER_PERSON = 20
-
 /**
  * 20,000 messages of 1,000 people, each seen on 7 browsers (more anonymous ids than a profile holds): every part has
  * refused links, so the whole history is resolved again, not applied as unions (the heavier path).
  */
-const history = (): Array<ObservationRow> => {
-  const rows: Array<ObservationRow> = []
-  for (let p = 0; p < PEOPLE; p++) {
-    for (let i = 0; i < PER_PERSON; i++) {
-      const anonymous = `anon-${p}-${i % 7}`
-      rows.push({
-        tenant: "acme", messageId: `m-${p}-${i}`, timestamp: new Date(Date.UTC(2024, 9, 1) + (p * PER_PERSON + i) * 60_000).toISOString(),
-        sightings: [
-          { kind: "user_id", value: `user-${p}`, raw: `user-${p}`, trust: "verified" },
-          { kind: "anonymous_id", value: anonymous, raw: anonymous, trust: "verified" },
-          { kind: "email", value: `person${p}@mail.example`, raw: `person${p}@mail.example`, trust: "stated" },
-        ],
-        refused: [],
-      })
-    }
-  }
-  return rows
-}
+const history = (): Array<ObservationRow> => historyRows({ people: 1_000, browsers: 7 }, 0, 20_000)
 
 /**
  * CPU time without a turn (test/support/event-loop.ts): well above a slice (about 20 ms) and what the warehouse holds

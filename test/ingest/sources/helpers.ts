@@ -1,5 +1,6 @@
 // Shared by the connector tests: where the dev data set is, a fixed import context, and collecting a source's items.
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs"
+import { createWriteStream, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { once } from "node:events"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -36,6 +37,28 @@ export const collect = async (items: AsyncIterable<ImportedItem>): Promise<Colle
   return split(all)
 }
 
+/** `collect`, with what reading the items added to the process's resident memory (a reader must not hold a file). */
+export const collectMeasured = async (items: AsyncIterable<ImportedItem>): Promise<Collected & { readonly rssGrowth: number }> => {
+  const started = process.memoryUsage().rss
+  const collected = await collect(items)
+  return { ...collected, rssGrowth: process.memoryUsage().rss - started }
+}
+
+export const MB = 1024 * 1024
+
+/**
+ * A file past a size limit, written without holding it in memory: `head`, then blocks of 1 MB filled with `fill`
+ * (repeated, cut at the block's end) until at least `bytes` of them are written, then `tail`.
+ */
+export const writeBigFile = async (file: string, head: string, bytes: number, tail: string, fill = "a"): Promise<void> => {
+  const out = createWriteStream(file)
+  out.write(head)
+  const block = Buffer.alloc(MB, fill)
+  for (let written = 0; written < bytes; written += block.length) if (!out.write(block)) await once(out, "drain")
+  out.end(tail)
+  await once(out, "finish")
+}
+
 interface TruthItem {
   readonly item_id: string
   readonly channel: string
@@ -58,6 +81,16 @@ export const truthChannels = (source: (file: string) => boolean): Set<string> =>
 
 /** A fresh temp dir per call, so tests never share files. */
 export const tempDir = (): string => mkdtempSync(join(tmpdir(), "cdp-sources-"))
+
+/** Runs `test` with the path of a file `name` in a fresh temp dir, removed (with all it holds) after. */
+export const inTempDir = async <A>(name: string, test: (file: string) => Promise<A>): Promise<A> => {
+  const dir = tempDir()
+  try {
+    return await test(join(dir, name))
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
 
 export const tempFile = (name: string, content: string | Buffer): string => {
   const path = join(tempDir(), name)
