@@ -16,7 +16,7 @@ import {
 } from "./tokenize.ts"
 
 /** Bumped whenever rules, constants or word lists change, so stored scores can be told apart. */
-export const MODEL_VERSION = "lexicon-7"
+export const MODEL_VERSION = "lexicon-8"
 
 export type SentimentLabel = "positive" | "neutral" | "negative"
 export type EvidenceRule =
@@ -347,7 +347,7 @@ const assignRoles = (t: Tokens): void => {
       continue
     }
     if (NEGATOR_SET.has(word) || word.endsWith("n't")) {
-      role[i] = ROLE_NEGATOR
+      if (!assertingQuestion(t, i)) role[i] = ROLE_NEGATOR
       continue
     }
     if (word === "still" && stillUnmet(t, i)) {
@@ -441,6 +441,23 @@ const AUXILIARIES_AFTER_STILL = new Set(["has", "have", "had", "is", "are", "was
 const stillUnmet = (t: Tokens, i: number): boolean => {
   const next = textAt(t, i + 1) ?? ""
   return NEGATIONS_AFTER_STILL.has(next) || (AUXILIARIES_AFTER_STILL.has(next) && NEGATIONS_AFTER_STILL.has(textAt(t, i + 2) ?? ""))
+}
+
+/**
+ * A negative question that opens on an auxiliary and its subject asserts what it asks ("Isn't it lovely?", "Don't you
+ * love it?", "Wasn't that awful?"): its "n't" negates nothing. Only at the head of a sentence ending in "?", and only
+ * before a subject, so "The view isn't lovely?" and "Isn't lovely at all?" keep their negation. Requests ("Couldn't
+ * you ...", "Won't you ...") are left out: they ask for what is missing.
+ */
+const ASSERTING_AUXILIARIES = new Set(["isn't", "aren't", "wasn't", "weren't", "don't", "doesn't", "didn't", "isnt", "arent", "wasnt", "werent", "dont", "doesnt", "didnt"])
+const QUESTION_SUBJECTS = new Set([
+  "it", "this", "that", "these", "those", "they", "you", "he", "she", "we", "the", "your", "my", "our", "their", "his", "her", "its",
+])
+const assertingQuestion = (t: Tokens, i: number): boolean => {
+  if (!ASSERTING_AUXILIARIES.has(tokenText(t, i)) || !QUESTION_SUBJECTS.has(textAt(t, i + 1) ?? "")) return false
+  if (i > 0 && t.kind[i - 1] !== KIND_END && t.kind[i - 1] !== KIND_BREAK) return false
+  for (let j = i + 2; j < t.count; j++) if (t.kind[j] === KIND_END) return t.text[j] === "?"
+  return false
 }
 
 const numberRating = (t: Tokens, i: number): number => {

@@ -118,6 +118,17 @@ describe("questions", () => {
     expect(s("is the museum good?")).toBeLessThan(s("the museum is good"))
     expect(rules(score("is the museum good?"))).toContain("question")
   })
+  it("a negative question that opens on an auxiliary and its subject asserts what it asks: the negation does not flip", () => {
+    for (const text of ["Isn't it lovely?", "Wasn't the concert wonderful?", "Don't you love the new park?", "Aren't they cute?"]) {
+      expect(score(text).label, text).toBe("positive")
+    }
+    expect(score("Wasn't that awful?").label).toBe("negative")
+    // Not a question, not at the head of its clause, or not followed by a subject: the negation governs as ever.
+    expect(score("Isn't it lovely.").label).toBe("negative")
+    expect(score("The view isn't lovely?").label).toBe("negative")
+    expect(score("It was fine, but isn't great?").score).toBeLessThan(s("It was fine, but is great?"))
+    expect(score("Isn't lovely at all?").label).toBe("negative")
+  })
 })
 
 describe("emoticons and emoji", () => {
