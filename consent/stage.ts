@@ -9,7 +9,7 @@ import { Effect } from "effect"
 import type { IdentityConfig } from "../identity/index.ts"
 import type { CanonicalEvent, Rejection } from "../ingest/message.ts"
 import { deadLetter, drop, ok, type Outcome, type Stage } from "../ingest/stage.ts"
-import { insertLedgerRows, ledgerOfProfiles, type LedgerRow, storedEventsOfProfiles } from "../warehouse/consent.ts"
+import { insertLedgerRows, ledgerOfProfiles, ledgerOfProfilesFrom, type LedgerRow, storedEventsOfProfiles } from "../warehouse/consent.ts"
 import type { ErasureMutationFailed } from "../warehouse/erasure.ts"
 import { removeStoredEvents, stripStoredEvents } from "../warehouse/sink.ts"
 import { Warehouse, type WarehouseQueryError, type WarehouseRejectedRows, type WarehouseUnavailable } from "../warehouse/warehouse.ts"
@@ -191,16 +191,21 @@ export const makeConsentStage = (policies: ConsentPolicies, keys?: KeysShape, de
         const outcomes: Array<Outcome<CanonicalEvent>> = batch.map(ok)
         const times = batch.map((e) => Date.parse(e.timestamp))
         const signalsOf = yield* readPaced(batch, times)
-        // The ledger of every profile of the batch, one read per tenant (current profiles: merges already applied).
+        // The ledger of every profile of the batch, one read per tenant (current profiles: merges already applied): what
+        // can decide anything from the tenant's earliest message of the batch on, not whole histories (see
+        // ledgerOfProfilesFrom).
         const rowsOf = new Map<string, Array<LedgerRow>>()
-        const byTenant = new Map<string, Set<string>>()
-        for (const e of batch) {
-          const set = byTenant.get(e.tenant) ?? new Set<string>()
-          set.add(e.profileId)
-          byTenant.set(e.tenant, set)
-        }
-        for (const [tenant, profiles] of byTenant) {
-          for (const r of yield* ledgerOfProfiles(tenant, [...profiles])) {
+        const byTenant = new Map<string, { profiles: Set<string>; fromMs: number }>()
+        batch.forEach((e, i) => {
+          const of = byTenant.get(e.tenant) ?? { profiles: new Set<string>(), fromMs: Number.POSITIVE_INFINITY }
+          of.profiles.add(e.profileId)
+          if (times[i]! < of.fromMs) of.fromMs = times[i]!
+          byTenant.set(e.tenant, of)
+        })
+        for (const [tenant, of] of byTenant) {
+          // Without a usable time a message is decided by nothing (identity refuses it first): any time reads enough.
+          if (!Number.isFinite(of.fromMs)) of.fromMs = Date.now()
+          for (const r of yield* ledgerOfProfilesFrom(tenant, [...of.profiles], of.fromMs)) {
             const k = key(tenant, r.profileId)
             const list = rowsOf.get(k)
             if (list === undefined) rowsOf.set(k, [r])
@@ -268,7 +273,19 @@ export const makeConsentStage = (policies: ConsentPolicies, keys?: KeysShape, de
           }
         }
         const inBatch = new Set(batch.map((e) => e.messageId))
-        for (const [tenant, list] of refusals) yield* enforceStored(tenant, policyOf(policies, tenant), list, rowsOf, inBatch)
+        for (const [tenant, list] of refusals) {
+          // A merged-in refusal from before what was read reaches stored messages the rows read cannot decide: those
+          // profiles' whole ledgers (this batch's rows included, stored above) decide them.
+          const fromMs = byTenant.get(tenant)!.fromMs
+          const earlier = [...new Set(list.filter((r) => r.atMs < fromMs).map((r) => r.profileId))]
+          let rowsHere = rowsOf
+          if (earlier.length > 0) {
+            rowsHere = new Map(rowsOf)
+            for (const p of earlier) rowsHere.set(key(tenant, p), [])
+            for (const r of yield* ledgerOfProfiles(tenant, earlier)) rowsHere.get(key(tenant, r.profileId))!.push(r)
+          }
+          yield* enforceStored(tenant, policyOf(policies, tenant), list, rowsHere, inBatch)
+        }
         return outcomes
       }).pipe(Effect.provideService(Warehouse, warehouse))
     return stage

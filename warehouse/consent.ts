@@ -93,12 +93,51 @@ const currentRows = (
 const OWNABLE_BY_PROFILES = "message_id IN (SELECT message_id FROM consent_ledger WHERE tenant = {tenant:String} AND profile_id IN {profiles:Array(String)} " +
   "UNION ALL SELECT message_id FROM event_profiles WHERE tenant = {tenant:String} AND profile_id IN {profiles:Array(String)})"
 
-/** Every ledger row of these (current) profiles, oldest first (the consent stage asks this once per batch). */
+/** Every ledger row of these (current) profiles, oldest first. */
 export const ledgerOfProfiles = Effect.fn("ledgerOfProfiles")(function* (tenant: string, profiles: ReadonlyArray<string>) {
   if (profiles.length === 0) return []
   const warehouse = yield* Warehouse
   const [found] = yield* warehouse.query<RowsAndMoves>(`SELECT ${rowsAndMovesSql(OWNABLE_BY_PROFILES)}`, { params: { tenant, profiles } })
   return currentRows(tenant, found, new Set(profiles))
+})
+
+// consent_current's reading of the rows these profiles can own (the latest version per replacing key, with its profile
+// now: the latest move of its message, else the profile recorded under), as `owned`; then of those taking effect
+// before {from}, recorded under the profile they belong to now, only the one in effect per (profile, purpose, device)
+// (ledger.ts laterThan: the later event time, then a refusal, then the later recording).
+const LEDGER_FROM_SQL =
+  "WITH cur AS (SELECT message_id, purpose, source, argMax(tuple(profile_id, state, basis, proof, device, timestamp), recorded_at) AS v, " +
+  `max(recorded_at) AS rec FROM consent_ledger WHERE tenant = {tenant:String} AND ${OWNABLE_BY_PROFILES} GROUP BY message_id, purpose, source), ` +
+  "moves AS (SELECT message_id, argMax(profile_id, version) AS now FROM event_profiles " +
+  `WHERE tenant = {tenant:String} AND ${OWNABLE_BY_PROFILES} GROUP BY message_id), ` +
+  "owned AS (SELECT c.message_id AS message_id, tupleElement(c.v, 1) AS recorded, if(m.now != '', m.now, tupleElement(c.v, 1)) AS profile, " +
+  "c.purpose AS purpose, tupleElement(c.v, 2) AS state, tupleElement(c.v, 3) AS basis, c.source AS source, tupleElement(c.v, 4) AS proof, " +
+  "tupleElement(c.v, 5) AS device, tupleElement(c.v, 6) AS at, c.rec AS rec FROM cur AS c LEFT JOIN moves AS m ON m.message_id = c.message_id " +
+  "WHERE profile IN {profiles:Array(String)}) " +
+  "SELECT groupArray(tuple(message_id, recorded, profile, purpose, state, basis, source, proof, device, " +
+  "toString(toUnixTimestamp64Milli(at)), toString(toUnixTimestamp64Milli(rec)))) AS rows FROM " +
+  "(SELECT *, at >= {from:DateTime64(3, 'UTC')} OR profile != recorded AS whole, " +
+  "row_number() OVER (PARTITION BY profile, purpose, device, whole ORDER BY at DESC, state = 'denied' DESC, rec DESC) AS n FROM owned) " +
+  "WHERE whole OR n = 1"
+
+/**
+ * The ledger rows of these (current) profiles that can decide anything at or after `fromMs`, oldest first: every row
+ * taking effect from then on, every row recorded under another profile (merged in), and of the others, per profile,
+ * purpose and device, the row in effect just before `fromMs`. The state of a purpose at any time from `fromMs` on (of
+ * the profile, or of one of its devices: consent/stage.ts) is the same as over ledgerOfProfiles' rows, but what is
+ * read back follows the batch (its profiles, and what changed since its earliest message), not the profiles'
+ * histories. The consent stage asks this once per batch and tenant.
+ */
+export const ledgerOfProfilesFrom = Effect.fn("ledgerOfProfilesFrom")(function* (tenant: string, profiles: ReadonlyArray<string>, fromMs: number) {
+  if (profiles.length === 0) return []
+  const warehouse = yield* Warehouse
+  const [found] = yield* warehouse.query<{ rows: Array<[string, string, string, string, string, string, string, string, string, string, string]> }>(
+    LEDGER_FROM_SQL, { params: { tenant, profiles, from: iso(fromMs) } })
+  const text = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0)
+  return (found?.rows ?? []).map(([messageId, recorded, profileId, purpose, state, basis, source, proof, device, ms, recordedMs]): LedgerRow => ({
+    tenant, messageId, profileId, purpose, state: state as LedgerRow["state"], basis, source, proof, device, atMs: Number(ms),
+    recordedAtMs: Number(recordedMs), recordedProfileId: recorded,
+  })).sort((a, b) => a.atMs - b.atMs || a.recordedAtMs - b.recordedAtMs || text(a.messageId, b.messageId) || text(a.purpose, b.purpose))
 })
 
 /** What a profile read needs of consent: the profile's ledger rows, and whether it is restricted by id or may be by identifier. */
