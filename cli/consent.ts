@@ -6,7 +6,7 @@ import { Effect, Layer } from "effect"
 import { type ConsentPolicies, ConsentPoliciesRef, Keys } from "../consent/index.ts"
 import { type IdentifierRef, type IdentityConfig, readIdentifier } from "../identity/index.ts"
 import {
-  CONSENT_PATH, type ConsentPage, DEFAULT_CONSENT_HISTORY, HISTORY_KEY_SHAPE, MAX_CONSENT_HISTORY, readConsentPage,
+  CONSENT_PATH, type ConsentPage, DEFAULT_CONSENT_HISTORY, HISTORY_KEY_SHAPE, HISTORY_LIST, MAX_CONSENT_HISTORY, readConsentPage,
 } from "../ingest/consent-route.ts"
 import { decodePageCursor, type PageKey } from "../ingest/pages.ts"
 import type { DataDirLocked } from "../warehouse/warehouse.ts"
@@ -55,7 +55,7 @@ const consentThroughServer = (server: { readonly url: string; readonly token: st
  * route's read, paged in the engine, so a page costs a page however long the person's ledger is.
  */
 export const consentShowOnDataDir = (tenant: string, ref: IdentifierRef, limit: number, after: PageKey | undefined) =>
-  readConsentPage(tenant, ref, { limit, after })
+  readConsentPage(tenant, ref, { limit, after, list: { what: HISTORY_LIST, tenant } })
 
 export const consentShow = (options: {
   readonly identifier: string

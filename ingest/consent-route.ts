@@ -36,6 +36,8 @@ const historyKey = (h: HistoryEntry): PageKey =>
   [LATEST_MS - Date.parse(h.at), LATEST_MS - Date.parse(h.recordedAt), h.messageId, h.purpose, h.state]
 /** What a history cursor holds (pages.ts decodePageCursor). */
 export const HISTORY_KEY_SHAPE = "nnsss"
+/** The list a history cursor is bound to (pages.ts PageList), with its tenant. */
+export const HISTORY_LIST = "history entries"
 
 const keyOrder = (a: PageKey, b: PageKey): number => {
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i]! < b[i]! ? -1 : 1
@@ -54,7 +56,7 @@ export const consentPage = (view: ConsentView, page: PageRequest): ConsentPage =
   const last = items[items.length - 1]
   return {
     ...view, history: items.map((e) => e.h), historyTotal: view.history.length,
-    nextCursor: rest.length > page.limit && last !== undefined ? encodePageCursor(last.key) : null,
+    nextCursor: rest.length > page.limit && last !== undefined ? encodePageCursor(last.key, page.list) : null,
   }
 }
 
@@ -62,12 +64,12 @@ export const consentPage = (view: ConsentView, page: PageRequest): ConsentPage =
 type HistoryAfter = readonly [number, number, string, string, string]
 
 /** The answer of a page read with one entry more than asked (showConsentPage): that one tells there is a next page. */
-const pageOf = (view: ConsentView, total: number, limit: number): ConsentPage => {
-  const items = view.history.slice(0, limit)
+const pageOf = (view: ConsentView, total: number, page: PageRequest): ConsentPage => {
+  const items = view.history.slice(0, page.limit)
   const last = items[items.length - 1]
   return {
     ...view, history: items, historyTotal: total,
-    nextCursor: view.history.length > limit && last !== undefined ? encodePageCursor(historyKey(last)) : null,
+    nextCursor: view.history.length > page.limit && last !== undefined ? encodePageCursor(historyKey(last), page.list) : null,
   }
 }
 
@@ -78,7 +80,7 @@ const pageOf = (view: ConsentView, total: number, limit: number): ConsentPage =>
  */
 export const readConsentPage = (tenant: string, ref: IdentifierRef, page: PageRequest) =>
   Effect.map(showConsentPage(tenant, ref, { limit: page.limit, after: page.after as HistoryAfter | undefined, latestMs: LATEST_MS }),
-    ({ view, total }) => pageOf(view, total, page.limit))
+    ({ view, total }) => pageOf(view, total, page))
 
 export const consentRoute = (req: IncomingMessage, options: {
   readonly warehouse: WarehouseShape
@@ -107,7 +109,7 @@ export const consentRoute = (req: IncomingMessage, options: {
     }
     const tenant = url.searchParams.get("tenant") ?? DEFAULT_TENANT
     if (tenant === "") return refuse(400, "bad_tenant", "?tenant= must name a tenant", "tenant")
-    const page = readPage(url, { what: "history entries", shape: HISTORY_KEY_SHAPE, fallback: DEFAULT_CONSENT_HISTORY, max: MAX_CONSENT_HISTORY })
+    const page = readPage(url, { what: HISTORY_LIST, shape: HISTORY_KEY_SHAPE, fallback: DEFAULT_CONSENT_HISTORY, max: MAX_CONSENT_HISTORY })
     if ("status" in page) return page
     return yield* readIdentifier(identifier, tenant, options.identity ?? defaultIdentityConfig()).pipe(
       Effect.flatMap((ref) => readConsentPage(tenant, ref, page)),

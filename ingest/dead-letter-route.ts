@@ -10,7 +10,7 @@ import { apiReads, Warehouse, type WarehouseShape } from "../warehouse/warehouse
 import {
   DEAD_LETTER_SOURCES, type DeadLetterFilter, deadLetterKey, listDeadLetters, parseSinceDate, retryDeadLetters, unknownSourceWords,
 } from "./dlq.ts"
-import { pageOf, readCursor, refuseQueryOfBody, refuseUnknownParameter } from "./pages.ts"
+import { pageList, pageOf, readCursor, refuseQueryOfBody, refuseUnknownParameter } from "./pages.ts"
 import { compiledOnFirstUse, deadLetterRetryBodySchema } from "./schemas.ts"
 import { Pipeline, type PipelineShape } from "./pipeline.ts"
 import { adminBodyOf, isReply, type QueryReply, receiveAdminBody, refuse, refuseFailure, refuseRepeated } from "./query-route.ts"
@@ -61,10 +61,11 @@ export const deadLetterRoute = (options: { readonly warehouse: WarehouseShape; r
       if (all !== null && !["true", "false", "1", "0"].includes(all)) return refuse(400, "bad_all", "?all= must be true or false", "all")
       const filter = filterOf(Object.fromEntries(FILTER_FIELDS.map((n) => [n, url.searchParams.get(n) ?? undefined])), LIST_MAX, 100, (n) => n)
       if (isReply(filter)) return filter
-      const cursor = readCursor(url, "nss")
+      const bound = pageList(url, "dead letters")
+      const cursor = readCursor(url, "nss", bound)
       if (isReply(cursor)) return cursor
       const after = cursor as readonly [number, string, string] | undefined
-      const page = { limit: filter.limit ?? 100, after }
+      const page = { limit: filter.limit ?? 100, after, list: bound }
       // One more than the page: whether another page follows.
       return yield* listDeadLetters({ ...filter, limit: page.limit + 1, after, all: all === "true" || all === "1" }).pipe(
         // On the warehouse's reads connection, beside the pipeline's landing.

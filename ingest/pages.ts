@@ -1,7 +1,8 @@
 // Keyset pages for the API's lists (audiences, tokens, DSRs, a destination's delivery history), the way the profile
 // timeline pages (identity/timeline.ts): ?limit= (1 to the list's maximum) and ?cursor= (the previous page's
 // nextCursor, opaque). A page starts strictly after the last key of the page before, so rows created or deleted
-// meanwhile never shift a boundary the way OFFSET would: nothing is skipped or shown twice.
+// meanwhile never shift a boundary the way OFFSET would: nothing is skipped or shown twice. A cursor is bound to the
+// list and tenant that gave it (PageList).
 import { LATEST_MS } from "../warehouse/calendar.ts"
 import { isReply, type QueryReply, refuse, refuseRepeated } from "./query-route.ts"
 
@@ -12,7 +13,23 @@ export interface PageRequest {
   readonly limit: number
   /** The last key of the previous page; undefined for the first page. */
   readonly after: PageKey | undefined
+  /** The list and tenant the next page's cursor is bound to (readPage sets it); unset, the cursor is bound to none. */
+  readonly list?: PageList | undefined
 }
+
+/**
+ * What a cursor is bound to: the list that gave it (its name as messages say it: "requests", "operations") and the
+ * tenant it was read for ("" when the query string named none: an unbound token's list of every tenant). Two lists
+ * keyed alike (a DSR's and an operation's are both [time, id]) took each other's cursors, and paged from a place the
+ * list never had; a cursor given to another list, or to the same list of another tenant, is now refused 400.
+ */
+export interface PageList {
+  readonly what: string
+  readonly tenant: string
+}
+
+/** The list `what` of the request's URL, for the tenant its ?tenant= names (the guard wrote the effective one there). */
+export const pageList = (url: URL, what: string): PageList => ({ what, tenant: url.searchParams.get("tenant") ?? "" })
 
 export interface Page<A> {
   readonly items: ReadonlyArray<A>
@@ -20,20 +37,42 @@ export interface Page<A> {
   readonly nextCursor: string | null
 }
 
-export const encodePageCursor = (key: PageKey): string => Buffer.from(JSON.stringify(key)).toString("base64url")
+/** A cursor after `key`, bound to `list` when given (a bare key otherwise). */
+export const encodePageCursor = (key: PageKey, list?: PageList): string =>
+  Buffer.from(JSON.stringify(list === undefined ? key : { list: list.what, tenant: list.tenant, after: key })).toString("base64url")
 
 /** The latest time (ms) a DateTime64(3) holds: a whole-number part (a time, a counter) is at most this. */
 const MAX_KEY_NUMBER = LATEST_MS
 
-/** The key a cursor holds when it is one this API gave for a key of `shape` ("s" a string, "n" a whole number >= 0). */
-export const decodePageCursor = (cursor: string, shape: string): PageKey | undefined => {
+/** A cursor opened: its key and what it is bound to (undefined: a bare key, bound to no list). */
+const openCursor = (cursor: string): { readonly key: unknown; readonly list: PageList | undefined } | undefined => {
   try {
     const v: unknown = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"))
-    if (!Array.isArray(v) || v.length !== shape.length) return undefined
-    const fits = v.every((part, i) => shape[i] === "n" ? Number.isSafeInteger(part) && part >= 0 && part <= MAX_KEY_NUMBER : typeof part === "string" && part.length <= 1000)
-    return fits ? v as PageKey : undefined
+    if (Array.isArray(v)) return { key: v, list: undefined }
+    if (v === null || typeof v !== "object") return undefined
+    const { list, tenant, after } = v as Record<string, unknown>
+    return typeof list === "string" && typeof tenant === "string" ? { key: after, list: { what: list, tenant } } : undefined
   } catch { /* not a cursor we made */ }
   return undefined
+}
+
+const keyOfShape = (v: unknown, shape: string): PageKey | undefined => {
+  if (!Array.isArray(v) || v.length !== shape.length) return undefined
+  const fits = v.every((part, i) => shape[i] === "n" ? Number.isSafeInteger(part) && part >= 0 && part <= MAX_KEY_NUMBER : typeof part === "string" && part.length <= 1000)
+  return fits ? v as PageKey : undefined
+}
+
+const sameList = (a: PageList | undefined, b: PageList) => a !== undefined && a.what === b.what && a.tenant === b.tenant
+
+/**
+ * The key a cursor holds when it is one this API gave for a key of `shape` ("s" a string, "n" a whole number >= 0)
+ * and, when `list` is given, for that list and tenant. Without `list` (`cdp consent show --cursor` on the data
+ * directory, which names its tenant itself) a cursor bound to any list is read, as a bare key is.
+ */
+export const decodePageCursor = (cursor: string, shape: string, list?: PageList): PageKey | undefined => {
+  const opened = openCursor(cursor)
+  if (opened === undefined || (list !== undefined && !sameList(opened.list, list))) return undefined
+  return keyOfShape(opened.key, shape)
 }
 
 /**
@@ -71,17 +110,26 @@ export const readPage = (url: URL, list: { readonly what: string; readonly shape
   if (text !== null && !(/^\d{1,9}$/.test(text) && Number(text) >= 1 && Number(text) <= list.max)) {
     return refuse(400, "bad_limit", `?limit= must be a whole number from 1 to ${list.max} (${list.what} per page)`, "limit")
   }
-  const after = readCursor(url, list.shape)
+  const bound = pageList(url, list.what)
+  const after = readCursor(url, list.shape, bound)
   if (isReply(after)) return after
-  return { limit: text === null ? list.fallback : Number(text), after }
+  return { limit: text === null ? list.fallback : Number(text), after, list: bound }
 }
 
-/** ?cursor= of a list's URL: the key it holds (undefined when absent or empty), or the 400 for one this API did not give. */
-export const readCursor = (url: URL, shape: string): PageKey | undefined | QueryReply => {
+/**
+ * ?cursor= of a list's URL: the key it holds (undefined when absent or empty), or the 400 for one this API did not
+ * give, or gave for another list or tenant than `list`.
+ */
+export const readCursor = (url: URL, shape: string, list: PageList): PageKey | undefined | QueryReply => {
   const cursor = url.searchParams.get("cursor")
   if (cursor === null || cursor === "") return undefined
-  return decodePageCursor(cursor, shape)
-    ?? refuse(400, "bad_cursor", "?cursor= is not a cursor this API gave (pass nextCursor of the previous page as it is)", "cursor")
+  const opened = openCursor(cursor)
+  const key = opened === undefined ? undefined : keyOfShape(opened.key, shape)
+  if (opened?.list !== undefined && !sameList(opened.list, list)) {
+    return refuse(400, "bad_cursor", `?cursor= was given by another list or for another tenant: a cursor pages only the list that gave it (pass nextCursor of this list's previous page as it is)`, "cursor")
+  }
+  return key !== undefined && opened?.list !== undefined ? key
+    : refuse(400, "bad_cursor", "?cursor= is not a cursor this API gave (pass nextCursor of the previous page as it is)", "cursor")
 }
 
 /** Whether key `a` sorts after key `b`, part by part (strings by code unit). */
@@ -100,7 +148,7 @@ const keyAfter = (a: PageKey, b: PageKey): boolean => {
 export const pageOf = <A>(rows: ReadonlyArray<A>, page: PageRequest, keyOf: (a: A) => PageKey): Page<A> => {
   const items = rows.slice(0, page.limit)
   const last = items[items.length - 1]
-  return { items, nextCursor: rows.length > page.limit && last !== undefined ? encodePageCursor(keyOf(last)) : null }
+  return { items, nextCursor: rows.length > page.limit && last !== undefined ? encodePageCursor(keyOf(last), page.list) : null }
 }
 
 /** A page of a list held in memory (tokens): sorted by key, after the cursor. */
