@@ -1,6 +1,6 @@
 // Text bodies are UTF-8: bytes that are not are refused with where they are, never replaced with U+FFFD (which
-// would change what the sender sent without a word).
-import type { Rejection } from "./message.ts"
+// would change what the sender sent without a word). And the one rule for control characters in free text.
+import { putField, type Rejection } from "./message.ts"
 
 const strict = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
 const lenient = new TextDecoder("utf-8", { ignoreBOM: true })
@@ -33,4 +33,59 @@ export const decodeUtf8 = (bytes: Uint8Array): string | Rejection => {
         "does not belong to a UTF-8 sequence (send text as UTF-8; bytes are refused rather than replaced)",
     }
   }
+}
+
+/**
+ * C0 control characters but tab, line feed and carriage return. Free text may hold them as sent (a NUL from a
+ * C program's buffer, an escape sequence pasted from a terminal), but the tools it goes on to do not take them:
+ * Postgres-based tools and CRMs refuse U+0000 in text, and they break CSV exports.
+ */
+const CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f]/
+const CONTROLS = /[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g
+/** Vertical tab and form feed break lines in older tools' exports (FileMaker, Excel): they stay line breaks. */
+const LINE_BREAKING = /[\u000b\u000c]/
+
+/** Text as stored and scored: CONTROLS removed, a vertical tab or form feed made a line feed; `removed` counts both. */
+export const withoutControlCharacters = (text: string): { readonly text: string; readonly removed: number } => {
+  if (!CONTROL.test(text)) return { text, removed: 0 }
+  let removed = 0
+  const clean = text.replace(CONTROLS, (c) => {
+    removed++
+    return LINE_BREAKING.test(c) ? "\n" : ""
+  })
+  return { text: clean, removed }
+}
+
+/**
+ * `value` with every string in it, at any depth, as withoutControlCharacters makes it (names are left as they are):
+ * the same value, allocating nothing, when none held one.
+ */
+export const withoutControlCharactersIn = <A>(value: A): { readonly value: A; readonly removed: number } => {
+  let removed = 0
+  const clean = (v: unknown): unknown => {
+    if (typeof v === "string") {
+      if (!CONTROL.test(v)) return v
+      const c = withoutControlCharacters(v)
+      removed += c.removed
+      return c.text
+    }
+    if (v === null || typeof v !== "object") return v
+    if (Array.isArray(v)) {
+      let copy: Array<unknown> | undefined
+      for (let i = 0; i < v.length; i++) {
+        const c = clean(v[i])
+        if (c !== v[i]) (copy ??= [...v])[i] = c
+      }
+      return copy ?? v
+    }
+    let copy: Record<string, unknown> | undefined
+    const object = v as Record<string, unknown>
+    for (const key in object) {
+      const c = clean(object[key])
+      if (c !== object[key]) putField(copy ??= { ...object }, key, c)
+    }
+    return copy ?? v
+  }
+  const cleaned = clean(value) as A
+  return { value: cleaned, removed }
 }

@@ -2,9 +2,9 @@
 // words, and reading NDJSON (file or body) line by line without ever throwing on what a line holds.
 import { createReadStream } from "node:fs"
 import type { ErrorObject } from "ajv"
-import type { CanonicalEvent, Channel, Identifier, JsonObject, RawItem, Rejection } from "../message.ts"
+import { type CanonicalEvent, type Channel, type Identifier, type JsonObject, putField, type RawItem, type Rejection } from "../message.ts"
 import { JSON_LIMITS, readJson } from "../json.ts"
-import { decodeUtf8 } from "../utf8.ts"
+import { decodeUtf8, withoutControlCharacters, withoutControlCharactersIn } from "../utf8.ts"
 import { describeType, errorField, isoDateTimeOutOfRange, outOfRangeWords, valueAt } from "../schemas.ts"
 import type { ImportContext, ImportedItem } from "./index.ts"
 
@@ -12,6 +12,33 @@ export const EMPTY_OBJECT: JsonObject = Object.freeze({})
 export const NO_IDENTIFIERS: ReadonlyArray<Identifier> = Object.freeze([])
 
 export const toIso = (ms: number): string => new Date(ms).toISOString()
+
+/** What an event's free text and fields hold as stored and scored. */
+export interface StoredFields {
+  readonly text: string
+  readonly properties: JsonObject
+  readonly traits: JsonObject
+  readonly extra: JsonObject
+}
+
+/** The name in `extra` of how many control characters storedFields took out of an event's text, properties and traits. */
+export const CONTROLS_REMOVED = "control_characters_removed"
+
+/**
+ * An event's text and the strings of its properties and traits without control characters but tab and line breaks
+ * (withoutControlCharacters: Postgres-based tools and CRMs refuse a NUL in text, and they break CSV exports), how
+ * many were taken out in `extra`; `fields` itself when none were. The raw item keeps them as sent.
+ */
+export const storedFields = (fields: StoredFields): StoredFields => {
+  const text = withoutControlCharacters(fields.text)
+  const properties = withoutControlCharactersIn(fields.properties)
+  const traits = withoutControlCharactersIn(fields.traits)
+  const removed = text.removed + properties.removed + traits.removed
+  if (removed === 0) return fields
+  const extra = { ...fields.extra }
+  putField(extra, CONTROLS_REMOVED, removed)
+  return { text: text.text, properties: properties.value, traits: traits.value, extra }
+}
 
 /** What a connector knows about one item; the rest of the canonical event is the same for every connector. */
 export interface ItemFields {
@@ -60,12 +87,9 @@ export const itemMaker = (ctx: ImportContext, source: string, channel: Channel):
         originalTimestamp: f.hasOwnTime === false ? null : timestamp,
         sentAt: null,
         receivedAt,
-        properties: f.properties ?? EMPTY_OBJECT,
-        traits: f.traits ?? EMPTY_OBJECT,
         context: f.context ?? EMPTY_OBJECT,
-        extra: f.extra ?? EMPTY_OBJECT,
         identifiers: f.identifiers ?? NO_IDENTIFIERS,
-        text: f.text ?? "",
+        ...storedFields({ text: f.text ?? "", properties: f.properties ?? EMPTY_OBJECT, traits: f.traits ?? EMPTY_OBJECT, extra: f.extra ?? EMPTY_OBJECT }),
         profileId: "",
         raw: f.raw,
       }

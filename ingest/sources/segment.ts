@@ -10,6 +10,7 @@ import {
   parseIsoDateTime, shownText, valueAt,
 } from "../schemas.ts"
 import schema from "./segment.schema.json" with { type: "json" }
+import { storedFields } from "./items.ts"
 
 /** The fields segment.schema.json describes (a test holds the two together). */
 export interface SegmentMessageFields {
@@ -449,12 +450,9 @@ export const normaliseSegmentMessage = (m: SegmentMessage, ctx: ReceiveContext, 
     source: "segment",
     ...eventTimes(m, ctx),
     receivedAt: toIso(ctx.receivedAtMs),
-    properties: m.properties ?? EMPTY,
-    traits: m.traits ?? EMPTY,
     context,
-    extra: extra ?? EMPTY,
     identifiers: NO_IDENTIFIERS,
-    text: "",
+    ...storedFields({ text: "", properties: m.properties ?? EMPTY, traits: m.traits ?? EMPTY, extra: extra ?? EMPTY }),
     profileId: "",
     // A message read from a file or an old archive may still carry the key the live path strips (withoutCredentials).
     raw: raw !== undefined && m["writeKey"] !== undefined ? { ...raw, body: redactWriteKeys(raw.body) } : raw,

@@ -1,0 +1,87 @@
+// Control characters other than tab and line breaks in free text (a NUL in a call's notes, in a chat line, in a
+// Segment property) are removed from what is stored and scored, and counted: CRMs and Postgres-based tools refuse a
+// NUL in text, and they break CSV exports. The raw archive keeps the item as it was sent, so nothing accepted is lost.
+import { gunzipSync } from "node:zlib"
+import { Effect } from "effect"
+import { afterEach, beforeEach, describe, expect, it } from "vitest"
+import type { CanonicalEvent } from "../../../ingest/message.ts"
+import { ObjectStore } from "../../../ingest/objectstore.ts"
+import { Pipeline } from "../../../ingest/pipeline.ts"
+import { parseCallsWebhook } from "../../../ingest/sources/calls.ts"
+import { parseChatWebhook } from "../../../ingest/sources/chat.ts"
+import { type ImportedItem, splitItems } from "../../../ingest/sources/index.ts"
+import { normaliseSegmentMessage, type SegmentMessage, segmentReceiveContext } from "../../../ingest/sources/segment.ts"
+import { freshDir, query, removeDir, withPipeline } from "../../support/pipeline.ts"
+import { context } from "./helpers.ts"
+
+let dir: string
+beforeEach(() => { dir = freshDir() })
+afterEach(() => removeDir(dir))
+
+const HEADER = "call_id,started_at,duration_s,direction,phone,agent,queue,outcome,notes"
+const NOTE = "Refund\u0000 promised.\tCalled back\r\nat 5"
+const CALLS = `${HEADER}\r\nCA1,2024-09-16T09:28:50Z,60,inbound,201-555-0150,Riley Chen,Billing,resolved,"${NOTE}"\r\n`
+const LINE = "My zip\u0000 broke\u0007\u001b[2J"
+const CHAT = JSON.stringify({
+  conversation_id: "chat_1", visitor_id: "anon-1", started_at: "2024-10-24T01:31:13.728Z",
+  messages: [{ from: "visitor", at: "2024-10-24T01:31:13.728Z", text: "Hi there" }, { from: "visitor", at: "2024-10-24T01:32:21.127Z", text: LINE }],
+})
+
+type Parsed = ReadonlyArray<ImportedItem> | Promise<ReadonlyArray<ImportedItem>>
+const eventsOf = async (...parsed: ReadonlyArray<Parsed>): Promise<ReadonlyArray<CanonicalEvent>> =>
+  splitItems((await Promise.all(parsed)).flat()).events
+
+/** The raw bodies the archive holds, by message id. */
+const archived = Effect.gen(function* () {
+  const store = yield* ObjectStore
+  const bodies = new Map<string, string>()
+  for (const key of (yield* store.list("archive/")).filter((k) => k.endsWith(".ndjson.gz"))) {
+    for (const line of gunzipSync((yield* store.get(key))!).toString("utf8").split("\n")) {
+      if (line === "") continue
+      const record = JSON.parse(line) as { messageId: string; body: unknown }
+      bodies.set(record.messageId, typeof record.body === "string" ? record.body : JSON.stringify(record.body))
+    }
+  }
+  return bodies
+})
+
+describe("control characters in free text", () => {
+  it("a call note and a chat line holding NUL land without it, counted; the archive keeps them as sent", async () => {
+    const ctx = context({ receivedAtMs: Date.now() })
+    const events = await eventsOf(parseCallsWebhook(CALLS, ctx), parseChatWebhook(CHAT, ctx))
+    await withPipeline(dir, Effect.gen(function* () {
+      yield* (yield* Pipeline).submit(events, [])
+      expect(yield* query("SELECT message_id, text FROM texts ORDER BY message_id")).toEqual([
+        { message_id: "CA1", text: "Refund promised.\tCalled back\r\nat 5" },
+        { message_id: "chat_1", text: "Hi there\nMy zip broke[2J" },
+      ])
+      expect(yield* query("SELECT message_id, JSONExtract(extra, 'control_characters_removed', 'UInt32') AS removed FROM events ORDER BY message_id"))
+        .toEqual([{ message_id: "CA1", removed: 1 }, { message_id: "chat_1", removed: 3 }])
+      const raw = yield* archived
+      expect(raw.get("CA1")).toContain(NOTE)
+      expect(JSON.parse(raw.get("chat_1")!).messages[1].text).toBe(LINE)
+    }))
+  }, 60_000)
+
+  it("a vertical tab or form feed (a line break in older tools' exports) becomes a line break; text without any is unchanged", async () => {
+    const [call] = await eventsOf(parseCallsWebhook(`${HEADER}\r\nCA2,2024-09-16T09:28:50Z,60,,,,,,"one\u000btwo\u000cthree"\r\n`, context()))
+    expect([call!.text, call!.extra]).toEqual(["one\ntwo\nthree", { control_characters_removed: 2 }])
+    const [clean] = await eventsOf(parseCallsWebhook(`${HEADER}\r\nCA3,2024-09-16T09:28:50Z,60,,,,,,"Fine,\tthanks\r\nbye"\r\n`, context()))
+    expect([clean!.text, clean!.extra]).toEqual(["Fine,\tthanks\r\nbye", {}])
+  })
+
+  it("a Segment message's property and trait strings, at any depth, lose them likewise; its id and raw JSON do not change", () => {
+    const message = {
+      type: "track", event: "Review", userId: "u1", messageId: "m1",
+      properties: { review: "Great\u0000 coffee", tags: ["ok", "bad\u0001tag"], nested: { note: "a\u001fb" }, stars: 5 },
+      traits: { name: "Ann\u0000" },
+    } as unknown as SegmentMessage
+    const body = JSON.stringify(message)
+    const event: CanonicalEvent = normaliseSegmentMessage(message, segmentReceiveContext("acme", Date.now(), undefined), { body, json: true })
+    expect(event.properties).toEqual({ review: "Great coffee", tags: ["ok", "badtag"], nested: { note: "ab" }, stars: 5 })
+    expect(event.traits).toEqual({ name: "Ann" })
+    expect(event.extra).toEqual({ control_characters_removed: 4 })
+    expect(event.raw?.body).toBe(body)
+    expect(event.messageId).toBe("m1")
+  })
+})
