@@ -228,7 +228,7 @@ const makeCollector = (options: CollectorOptions) =>
     const bodyIdleMs = Duration.toMillis(options.bodyIdleTimeout ?? Duration.millis(DEFAULT_BODY_IDLE_MS))
     const refuseBody = (error: Error) => {
       const r = bodyErrorReply(error)
-      return refuse(r.status, r.rule, r.message, undefined, r.status === 408 ? { connection: "close" } : undefined)
+      return refuse(r.status, r.rule, r.message)
     }
     /** Requests on this connection presented a valid key (none: the admin token): it no longer counts as unauthenticated. */
     const authenticated = (req: IncomingMessage, writeKey?: string) => connections?.trust(req.socket, writeKey)
@@ -516,7 +516,9 @@ const makeCollector = (options: CollectorOptions) =>
           if (connections?.wasCut(req.socket)) return
           res.writeHead(reply.status, {
             "content-type": "application/json",
-            ...(draining || retired ? { connection: "close" } : {}),
+            // A 408's body did not come whole: what is left of it would be read as the next request, so the
+            // connection ends with the answer, on every route (an API route's as a Segment route's).
+            ...(draining || retired || reply.status === 408 ? { connection: "close" } : {}),
             ...reply.headers,
             ...corsHeaders(req),
           })
@@ -550,6 +552,8 @@ const makeCollector = (options: CollectorOptions) =>
           bodyRateGraceMs: Duration.toMillis(options.bodyRateGrace ?? Duration.seconds(20)),
         })
         s.on("clientError", answerClientError)
+        // Without a listener Node closes a CONNECT's connection without a word.
+        s.on("connect", answerConnect)
         s.once("close", () => connections?.stop())
         s.once("error", (e) => resume(Effect.fail(e)))
         s.listen(options.port, options.host, () => resume(Effect.succeed(s)))
@@ -601,8 +605,25 @@ const answerClientError = (error: NodeJS.ErrnoException, socket: Duplex): void =
     : error.code === "ERR_HTTP_REQUEST_TIMEOUT"
       ? [408, "request_timeout", "the request did not arrive in time"]
       : [400, "bad_http", "the request is not valid HTTP/1.1"]
+  answerRaw(socket, status, rule, message)
+}
+
+/** An answer written on the socket itself (Node's parser has no response for it), as the JSON of every refusal; then closed. */
+const answerRaw = (socket: Duplex, status: number, rule: string, message: string, headers = ""): void => {
   const body = JSON.stringify({ success: false, error: message, rule })
-  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`)
+  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${headers}Connection: close\r\n\r\n${body}`)
+}
+
+/**
+ * CONNECT (a proxy's tunnel): the collector is no proxy. Node hands the socket over instead of answering it; it is
+ * answered 405 naming the method, and closed (a tunnel's bytes after the head are not read).
+ */
+const answerConnect = (_req: IncomingMessage, socket: Duplex): void => {
+  if (!socket.writable) {
+    socket.destroy()
+    return
+  }
+  answerRaw(socket, 405, "method_not_allowed", "CONNECT is not served: the collector is no proxy (it serves POST /v1/..., the API routes and GET /health)", "Allow: GET, HEAD, POST, PATCH, DELETE, OPTIONS\r\n")
 }
 
 export class CollectorListenError extends Data.TaggedError("CollectorListenError")<{

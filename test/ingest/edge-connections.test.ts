@@ -172,6 +172,44 @@ describe("one write key's senders (a browser key is public)", () => {
     }))
 })
 
+/** What the server sent once it closed the connection, or "still open" after `ms`. */
+const closedWithin = (c: Opened, ms: number): Promise<string> =>
+  Promise.race([c.closed, new Promise<string>((resolve) => setTimeout(() => resolve("still open"), ms))])
+
+describe("an API route's body that stalls, and CONNECT", () => {
+  // Found probing cdp serve: POST /v1/query whose body stalled was answered 408 and the connection stayed open, its
+  // unread body still to come on it (read as the next request's start); and CONNECT was closed without a word.
+  it("a stalled API body is answered 408 body_timeout with connection: close, and the connection is closed", () =>
+    withLimitedCollector({ bodyIdleTimeout: Duration.millis(300), adminToken: "edge-admin-token" }, async (_url, port) => {
+      const slow = await open(port)
+      slow.socket.write("POST /v1/query HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer edge-admin-token\r\n" +
+        "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"sql\":")
+      const answer = await closedWithin(slow, 5000)
+      slow.socket.destroy()
+      expect(answer).toMatch(/^HTTP\/1\.1 408 /)
+      expect(answer).toMatch(/\r\nconnection: close\r\n/i)
+      expect(answer).toContain('"rule":"body_timeout"')
+    }))
+
+  it("CONNECT is answered 405 in JSON naming the method, and the connection is closed", () =>
+    withLimitedCollector({}, async (_url, port) => {
+      const c = await open(port)
+      c.socket.write("CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n")
+      const answer = await closedWithin(c, 5000)
+      c.socket.destroy()
+      expect(answer).toMatch(/^HTTP\/1\.1 405 /)
+      expect(answer).toMatch(/\r\nconnection: close\r\n/i)
+      expect(answer).toMatch(/\r\ncontent-type: application\/json\r\n/i)
+      const body = JSON.parse(answer.slice(answer.indexOf("\r\n\r\n") + 4)) as Record<string, unknown>
+      expect(body).toMatchObject({ success: false, rule: "method_not_allowed" })
+      expect(body.error).toContain("CONNECT")
+      // The server still answers on other connections.
+      const next = await open(port)
+      expect(await request(next, "GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n")).toMatch(/^HTTP\/1\.1 (200|503) /)
+      next.socket.destroy()
+    }))
+})
+
 describe("a body trickled in", () => {
   it("is answered 408 body_too_slow once it falls below the minimum rate, though no pause reaches the idle timeout", () =>
     withLimitedCollector({ minBodyRate: 100, bodyRateGrace: Duration.millis(300), requestTimeout: Duration.seconds(20) }, async (_url, port) => {
