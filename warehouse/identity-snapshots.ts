@@ -4,7 +4,7 @@ import { hash, randomBytes } from "node:crypto"
 import { Effect } from "effect"
 import { runMutation } from "./erasure.ts"
 import { chDateTime } from "./sink.ts"
-import { Warehouse, WarehouseUnavailable } from "./warehouse.ts"
+import { Warehouse } from "./warehouse.ts"
 
 /** Bytes per stored chunk (before base64). */
 const CHUNK_BYTES = 4 * 2 ** 20
@@ -26,8 +26,9 @@ const iso = (ms: number) => new Date(ms).toISOString()
  * mutation of the table failing) or is interrupted is killed rather than left failing in the table, where every later
  * mutation of it waits behind it. Before, the ALTER ran with the session's mutations_sync (1 on the embedded engine):
  * behind a failing mutation it failed with the engine's error and stayed in system.mutations, failing too. A failure
- * is WarehouseUnavailable, as the insert's, naming the mutation ("the identity snapshot cleanup's mutation of table
- * identity_snapshots cannot run while mutation_3.txt of the table fails: ..."). `{marker:String} != ''` is always
+ * is runMutation's ErasureMutationFailed, as a consent strip's (warehouse/sink.ts), naming the table and the mutation
+ * in one line ("the identity snapshot cleanup's mutation of table identity_snapshots cannot run while mutation_3.txt
+ * of the table fails: ..."); it is not WarehouseUnavailable: the warehouse answered. `{marker:String} != ''` is always
  * true: it is how runMutation finds the mutation in system.mutations.
  */
 export const storeSnapshot = Effect.fn("storeSnapshot")(function* (s: StoredSnapshot) {
@@ -45,9 +46,7 @@ export const storeSnapshot = Effect.fn("storeSnapshot")(function* (s: StoredSnap
   const marker = `cdp_identity_snapshots_${randomBytes(6).toString("hex")}`
   yield* runMutation("identity_snapshots",
     "ALTER TABLE identity_snapshots DELETE WHERE taken_at < {taken:DateTime64(3, 'UTC')} AND {marker:String} != ''", marker,
-    { params: { taken: chDateTime(iso(s.takenAtMs)), marker }, mutation: "the identity snapshot cleanup's mutation" }).pipe(
-    Effect.catchTag("ErasureMutationFailed", (failed) =>
-      Effect.fail(new WarehouseUnavailable({ backend: `${warehouse.backend.kind} ${warehouse.backend.location}`, message: failed.message }))))
+    { params: { taken: chDateTime(iso(s.takenAtMs)), marker }, mutation: "the identity snapshot cleanup's mutation" })
 })
 
 /** The newest usable snapshot, and why each newer one was passed over. */

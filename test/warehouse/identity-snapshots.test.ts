@@ -2,7 +2,7 @@
 // It must be done when the call returns (no older rows left, nothing unfinished in system.mutations), and one that
 // cannot run must not stay in the table, where every later mutation of it waits behind it.
 import { randomBytes } from "node:crypto"
-import { Effect, Exit } from "effect"
+import { Effect } from "effect"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { loadNewestSnapshot, storeSnapshot } from "../../warehouse/identity-snapshots.ts"
 import { Warehouse } from "../../warehouse/warehouse.ts"
@@ -39,7 +39,7 @@ describe("identity snapshots' cleanup", () => {
     expect(result.newest).toBe(base + 3000)
   }, 60_000)
 
-  it("a cleanup behind another failing mutation of the table fails naming it, and leaves only that one", async () => {
+  it("a cleanup behind another failing mutation of the table fails naming it, as a failed mutation of the table (not an unavailable warehouse), and leaves only that one", async () => {
     const base = Date.parse("2026-12-01T00:00:00.000Z")
     const result = await withEmbeddedWarehouse(dir, Effect.gen(function* () {
       const w = yield* Warehouse
@@ -47,16 +47,18 @@ describe("identity snapshots' cleanup", () => {
       // A mutation that fails on every row (a fingerprint is no number), left failing in the table.
       yield* w.command("ALTER TABLE identity_snapshots UPDATE chunks = toUInt32(fingerprint) WHERE 1 SETTINGS mutations_sync = 0")
       const started = Date.now()
-      const exit = yield* Effect.exit(storeSnapshot(snapshotAt(base + 1000)))
+      const failure = yield* storeSnapshot(snapshotAt(base + 1000)).pipe(Effect.flip)
       const left = yield* unfinished("identity_snapshots")
       // Let the table's later mutations run again, as the message says.
       yield* w.command("KILL MUTATION WHERE database = currentDatabase() AND table = 'identity_snapshots' SYNC")
-      return { exit, tookMs: Date.now() - started, left }
+      return { failure, tookMs: Date.now() - started, left }
     }))
     expect(result.left.map((m) => m.latest_fail_reason !== "")).toEqual([true])
-    expect(Exit.isFailure(result.exit)).toBe(true)
-    expect(String(Exit.isFailure(result.exit) ? result.exit.cause : "")).toMatch(
-      /identity snapshot cleanup's mutation of table identity_snapshots cannot run while mutation_\d+\.txt of the table fails/)
+    // The warehouse answered: the failure is the mutation's, naming it and its table in one line.
+    expect(result.failure).toMatchObject({ _tag: "ErasureMutationFailed", table: "identity_snapshots", mutation: "the identity snapshot cleanup's mutation" })
+    expect(result.failure.message).not.toContain("\n")
+    expect(result.failure.message).toMatch(
+      /^the identity snapshot cleanup's mutation of table identity_snapshots cannot run while mutation_\d+\.txt of the table fails: .*; it was stopped/)
     expect(result.tookMs).toBeLessThan(10_000)
   }, 60_000)
 })
