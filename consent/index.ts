@@ -12,4 +12,4 @@ export {
 export { consentDropReason, makeConsentStage, makeSuppressionStage, SUPPRESSED, type SuppressionCheck, suppressionStage } from "./stage.ts"
 export { Keys, type KeysShape, loadSecret, makeKeys } from "./keys.ts"
 export { stripPersonal, STRIPPED_MARK } from "./strip.ts"
-export { type ConsentScope, consentOfScopeColumns, type ConsentView, showConsent, showConsentOfMessages, showConsentPage } from "./show.ts"
+export { type ConsentScope, consentOfScopeColumns, consentViewOfRows, type ConsentView, showConsent, showConsentOfMessages, showConsentPage } from "./show.ts"

@@ -113,6 +113,11 @@ export const TABLES: ReadonlyArray<TableEntry> = [
     locate: { needleMatch: "delete" },
   },
   {
+    kind: "table", name: "profile_documents", owner: "warehouse/profile-documents.ts", erasure: "truncate",
+    personal: "document (a profile read's answer: identifiers, traits, events, consent)",
+    why: "a cache of profile reads: emptied on erasure (after the rows it is built from), built again from the erased tables",
+  },
+  {
     kind: "table", name: "identity_snapshots", owner: "identity/snapshot.ts", erasure: "truncate",
     personal: "chunk (the whole identity graph, identifiers included, encoded)",
     why: "a start-up cache of the graph: emptied on erasure, the next start loads the (erased) observations",

@@ -76,7 +76,8 @@ export interface ConsentScope {
   readonly gone?: ReadonlyArray<string> | undefined
 }
 
-const finish = (scope: ConsentScope, found: ProfileConsentRows) =>
+/** A profile's consent view from its ledger rows and restriction markers as read (also from a profile document). */
+export const consentViewOfRows = (scope: ConsentScope, found: ProfileConsentRows) =>
   Effect.gen(function* () {
     const policy = policyOf(yield* ConsentPoliciesRef, scope.tenant)
     const restricted = yield* profileRestricted(scope.tenant, scope.profileId, found.restrictedById, found.subjectKeys)
@@ -89,7 +90,7 @@ const finish = (scope: ConsentScope, found: ProfileConsentRows) =>
  * profile through every move (the ledger's order key does not cover a profile) and asking restrictions apart.
  */
 export const showConsentOfMessages = Effect.fn("showConsentOfMessages")(function* (scope: ConsentScope) {
-  return yield* finish(scope, yield* ledgerOfMessages(scope.tenant, scope.profileId, scope.ids, Date.now(), scope.gone))
+  return yield* consentViewOfRows(scope, yield* ledgerOfMessages(scope.tenant, scope.profileId, scope.ids, Date.now(), scope.gone))
 })
 
 /**
@@ -98,5 +99,5 @@ export const showConsentOfMessages = Effect.fn("showConsentOfMessages")(function
  */
 export const consentOfScopeColumns = (scope: ConsentScope) => {
   const { columns, params, decode } = consentOfMessagesColumns(scope.tenant, scope.profileId, scope.ids, Date.now(), scope.gone)
-  return { columns, params, view: (values: Record<string, unknown>) => finish(scope, decode(values)) }
+  return { columns, params, view: (values: Record<string, unknown>) => consentViewOfRows(scope, decode(values)) }
 }

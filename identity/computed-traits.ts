@@ -249,6 +249,15 @@ export const profileComputedTraits = Effect.fn("profileComputedTraits")(function
   return traitsOf(definitions, rows)
 })
 
+/**
+ * A profile's computed traits from the states of its landing profiles when they are whole in it, aggregated as
+ * stateAggregatesColumns' column holds them (read for many profiles at once: profile documents).
+ */
+export const computedTraitsOfStates = Effect.fn("computedTraitsOfStates")(function* (tenant: string, value: unknown) {
+  const definitions = yield* tenantDefinitions(tenant)
+  return traitsOf(definitions, stateAggregatesColumns(tenant, [], definitions).decode(value))
+})
+
 const traitsOf = (definitions: ReadonlyArray<StoredDefinition>, rows: ReadonlyArray<Aggregates>) => {
   const byName = new Map(rows.map((r) => [r.name, r]))
   const out: Record<string, ComputedTrait> = {}

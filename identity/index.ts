@@ -14,8 +14,9 @@ export {
 export { rebuildIdentity, type RebuildSummary } from "./rebuild.ts"
 export { type Operation, recordOperation } from "./operations.ts"
 export {
-  BadIdentifier, BadIdentifierCursor, DEFAULT_IDENTIFIER_PAGE, type IdentifierPage, identifierLimit, type IdentifierRef, parseIdentifier, ProfileNotFound,
-  profileIdentifiers, profileIdOf, profilePhoneRuns, profileScopeOf, type ProfileView, readProfileView, readProfileViewOf, showProfile,
+  BadIdentifier, BadIdentifierCursor, buildProfileDocuments, DEFAULT_IDENTIFIER_PAGE, type IdentifierPage, identifierLimit, type IdentifierRef, parseIdentifier,
+  type ProfileDocument, ProfileNotFound, profileIdentifiers, profileIdOf, profilePhoneRuns, profileScopeOf, type ProfileView, readProfileView, readProfileViewOf,
+  showProfile, viewOfDocument,
 } from "./profile.ts"
 export { type Explanation, explainIdentifiers } from "./explain.ts"
 export {

@@ -2,12 +2,16 @@
 // precedence and event time, merges, channels and recent events.
 import { Data, Effect } from "effect"
 import { nodeOwner, type ProfileScope } from "../warehouse/identity.ts"
+import type { ProfileConsentRows } from "../warehouse/consent.ts"
+import { DOCUMENT_EVENTS, DOCUMENT_IDENTIFIERS, readDocumentParts, type StoredDocument } from "../warehouse/profile-documents.ts"
 import { phoneRunsOf } from "../warehouse/profile-phones.ts"
-import { identifierPageColumns, identifierPageOf, mergedParams, profileIdentifierPage, profileReadScopeOf, profileSummary, type ReadColumns, type ReadScope } from "../warehouse/profiles.ts"
+import {
+  identifierPageColumns, identifierPageOf, mergedParams, profileIdentifierPage, profileReadScopeOf, profileSummary, type ProfileSummary, type ReadColumns, type ReadScope,
+} from "../warehouse/profiles.ts"
 import { isProfileId, nodeKey } from "./graph.ts"
-import { relationshipTraits } from "./relations/compute.ts"
+import { relationshipTraits, relationshipTraitsOf } from "./relations/compute.ts"
 import { DEFAULT_NORMALISE_OPTIONS, type IdentifierKind, IDENTIFIER_KINDS, type NormaliseOptions, normaliseIdentifier } from "./normalise.ts"
-import { type ComputedTrait, computedTraitsColumns, profileComputedTraits } from "./computed-traits.ts"
+import { type ComputedTrait, computedTraitsColumns, computedTraitsOfStates, profileComputedTraits } from "./computed-traits.ts"
 import { encodeCursor, type TimelineEvent } from "./timeline.ts"
 import { DEFAULT_TRAIT_PRECEDENCE, mergeTraits, type TraitPrecedence, type TraitStatement } from "./traits.ts"
 
@@ -223,38 +227,121 @@ export const readProfileViewOf = Effect.fn("readProfileViewOf")(function* (scope
     // The relationship of the latest `cdp relations compute` (relationship_type, health_score, churn_risk...), as traits.
     relationshipTraits(tenant, scope.profileId),
   ], { concurrency: "unbounded" })
-  const identifiers = pageOf(identifierPageOf(summary.also["identifiers"]), identifierLimit)
   const computedTraits = computedApart ?? computed?.traits(summary.also) ?? {}
-  const { channels, statements, merges, sentiment, events } = summary
-  if (channels.length === 0) return yield* Effect.fail(new ProfileNotFound({ tenant, identifier: scope.profileId }))
-  const traits = mergeTraits(statements.map(([name, source, identified, latest, first]): TraitStatement => ({
-    name, value: latest[0], source, identified: Number(identified) === 1, at: latest[1], messageId: latest[2], firstAt: first,
-  })), options.precedence ?? DEFAULT_TRAIT_PRECEDENCE, tenant)
-  const view: ProfileView = {
-    tenant, profileId: scope.profileId,
-    firstSeen: channels.reduce((m, c) => (c[2] < m ? c[2] : m), channels[0]![2]),
-    lastSeen: channels.reduce((m, c) => (c[3] > m ? c[3] : m), channels[0]![3]),
-    channels: Object.fromEntries(channels.map((c) => [c[0], Number(c[1])])),
-    identifiers: identifiers.identifiers,
-    identifierCount: identifiers.identifierCount,
-    identifiersNextCursor: identifiers.nextCursor,
-    traits: { ...traits, ...relationship },
-    computedTraits,
-    merges: merges.map(([kind, from, to, messages, reason, at]) => ({ kind, from, to, messages: Number(messages), reason, at })),
-    latestSentiment: sentiment[0] === undefined ? null : { label: sentiment[0][0], score: Number(sentiment[0][1]), at: sentiment[0][2] },
-    recentEvents: events.slice(0, recent).map(([messageId, , timestamp, channel, , type, event]) => ({ messageId, timestamp, channel, type, event })),
-  }
-  const page = events.slice(0, pageSize)
-  const last = page[page.length - 1]
-  const timeline = {
-    events: page.map(([messageId, ms, , channel, source, type, event]): TimelineEvent => ({
-      messageId, timestamp: new Date(Number(ms)).toISOString(), channel, source, type, event,
-    })),
-    nextCursor: events.length > pageSize && last !== undefined ? encodeCursor(Number(last[1]), last[0]) : null,
-  }
+  const { view, timeline } = yield* viewOfParts({
+    tenant, profileId: scope.profileId, summary, identifiers: summary.also["identifiers"], computedTraits, relationship,
+  }, { ...options, recent, identifiers: identifierLimit })
   // The scope goes back too: a cache of this answer depends on exactly these messages and landing profiles.
   return { view, timeline, scope, also: summary.also }
 })
 
+/** What a profile view is made of: read now (readProfileViewOf) or stored (a profile document, ingest/profile-documents.ts). */
+export interface ProfileViewParts {
+  readonly tenant: string
+  readonly profileId: string
+  readonly summary: Omit<ProfileSummary, "also">
+  /** The value of identifierPageColumns' column. */
+  readonly identifiers: unknown
+  readonly computedTraits: Readonly<Record<string, ComputedTrait>>
+  readonly relationship: Readonly<Record<string, { readonly value: unknown; readonly source: string; readonly at: string }>>
+}
+
+/** The view and the timeline's first page of a profile's parts, with the asker's options (trait precedence, page sizes). */
+export const viewOfParts = (parts: ProfileViewParts, options: ProfileReadOptions & { readonly recent: number; readonly identifiers: number }) =>
+  Effect.gen(function* () {
+    const tenant = parts.tenant
+    const recent = options.recent
+    const pageSize = Math.max(1, recent)
+    const identifierLimit = options.identifiers
+    const identifiers = pageOf(identifierPageOf(parts.identifiers), identifierLimit)
+    const { channels, statements, merges, sentiment, events } = parts.summary
+    if (channels.length === 0) return yield* Effect.fail(new ProfileNotFound({ tenant, identifier: parts.profileId }))
+    const traits = mergeTraits(statements.map(([name, source, identified, latest, first]): TraitStatement => ({
+      name, value: latest[0], source, identified: Number(identified) === 1, at: latest[1], messageId: latest[2], firstAt: first,
+    })), options.precedence ?? DEFAULT_TRAIT_PRECEDENCE, tenant)
+    const view: ProfileView = {
+      tenant, profileId: parts.profileId,
+      firstSeen: channels.reduce((m, c) => (c[2] < m ? c[2] : m), channels[0]![2]),
+      lastSeen: channels.reduce((m, c) => (c[3] > m ? c[3] : m), channels[0]![3]),
+      channels: Object.fromEntries(channels.map((c) => [c[0], Number(c[1])])),
+      identifiers: identifiers.identifiers,
+      identifierCount: identifiers.identifierCount,
+      identifiersNextCursor: identifiers.nextCursor,
+      traits: { ...traits, ...parts.relationship },
+      computedTraits: parts.computedTraits,
+      merges: merges.map(([kind, from, to, messages, reason, at]) => ({ kind, from, to, messages: Number(messages), reason, at })),
+      latestSentiment: sentiment[0] === undefined ? null : { label: sentiment[0][0], score: Number(sentiment[0][1]), at: sentiment[0][2] },
+      recentEvents: events.slice(0, recent).map(([messageId, , timestamp, channel, , type, event]) => ({ messageId, timestamp, channel, type, event })),
+    }
+    const page = events.slice(0, pageSize)
+    const last = page[page.length - 1]
+    const timeline = {
+      events: page.map(([messageId, ms, , channel, source, type, event]): TimelineEvent => ({
+        messageId, timestamp: new Date(Number(ms)).toISOString(), channel, source, type, event,
+      })),
+      nextCursor: events.length > pageSize && last !== undefined ? encodeCursor(Number(last[1]), last[0]) : null,
+    }
+    return { view, timeline }
+  })
+
 export const showProfile = (tenant: string, ref: IdentifierRef, recent = 20, precedence: TraitPrecedence = DEFAULT_TRAIT_PRECEDENCE) =>
   Effect.map(readProfileView(tenant, ref, { recent, precedence }), (r) => r.view)
+
+/**
+ * A profile document (profile_documents, migration 083): the parts of a profile read's answer that do not depend on
+ * who asks, as of `built`. The asker's trait precedence, consent policies and page sizes are applied when it is
+ * read, as to a read made now. Computed traits hold for the UTC day built.
+ */
+export interface ProfileDocument {
+  readonly v: 1
+  readonly day: string
+  readonly scope: { readonly ids: ReadonlyArray<string>; readonly landed: Readonly<Record<string, number>> | undefined; readonly whole: boolean | undefined }
+  readonly summary: Omit<ProfileSummary, "also">
+  readonly identifiers: unknown
+  readonly computedTraits: Readonly<Record<string, ComputedTrait>>
+  readonly relationship: ProfileViewParts["relationship"]
+  readonly consent: ProfileConsentRows
+}
+
+const utcDay = (ms: number) => new Date(ms).toISOString().slice(0, 10)
+
+/**
+ * Documents of many profiles of a tenant, in three statements for all of them (warehouse/profile-documents.ts
+ * readDocumentParts, and their relationships), stamped `built`; a profile it cannot hold (no messages, more than
+ * 2,000) gets none. Computed traits whose landing profiles are not whole in the profile (a split took some of their
+ * messages elsewhere) are read apart, per profile, as the read does.
+ */
+export const buildProfileDocuments = Effect.fn("buildProfileDocuments")(function* (tenant: string, profiles: ReadonlyArray<string>, built: number) {
+  const found = yield* readDocumentParts(tenant, profiles, built)
+  const relationships = yield* relationshipTraitsOf(tenant, [...found.keys()])
+  const documents: Array<StoredDocument> = []
+  const scopes = new Map<string, ReadScope>()
+  for (const [profileId, parts] of found) {
+    const computedTraits = parts.computedStates === undefined ? yield* profileComputedTraits(parts.scope) : yield* computedTraitsOfStates(tenant, parts.computedStates)
+    const document: ProfileDocument = {
+      v: 1, day: utcDay(built), scope: { ids: parts.scope.ids, landed: parts.scope.landed, whole: parts.scope.whole },
+      summary: parts.summary, identifiers: parts.identifiers, computedTraits, relationship: relationships.get(profileId) ?? {}, consent: parts.consent,
+    }
+    documents.push({ profileId, built, document: JSON.stringify(document) })
+    scopes.set(profileId, parts.scope)
+  }
+  return { documents, scopes }
+})
+
+/**
+ * The view and timeline of a stored document, or undefined when the document
+ * cannot answer this read: another day's computed traits, or more events or identifiers asked than it holds.
+ */
+export const viewOfDocument = Effect.fn("viewOfDocument")(function* (
+  tenant: string, stored: StoredDocument, options: ProfileReadOptions & { readonly recent: number },
+) {
+  const document = JSON.parse(stored.document) as ProfileDocument
+  const identifiers = options.identifiers ?? DEFAULT_IDENTIFIER_PAGE
+  if (document.v !== 1 || document.day !== utcDay(Date.now()) || options.recent > DOCUMENT_EVENTS || identifiers > DOCUMENT_IDENTIFIERS) return undefined
+  const { view, timeline } = yield* viewOfParts({
+    tenant, profileId: stored.profileId, summary: document.summary, identifiers: document.identifiers, computedTraits: document.computedTraits,
+    relationship: document.relationship,
+  }, { ...options, identifiers })
+  const scope: ReadScope = { tenant, profileId: stored.profileId, ids: document.scope.ids, landed: document.scope.landed, whole: document.scope.whole }
+  return { view, timeline, scope, consent: document.consent }
+})

@@ -11,10 +11,13 @@
 // query at all. With a ClickHouse server, other processes (workers) write too: there every hit is also checked
 // against the storage generation (one read of the engine's part catalogue, warehouse/profiles.ts).
 import { Effect } from "effect"
-import { type ConsentPolicies, ConsentPoliciesRef, consentOfScopeColumns, type ConsentView, DEFAULT_POLICIES } from "../consent/index.ts"
+import { type ConsentPolicies, ConsentPoliciesRef, consentOfScopeColumns, type ConsentView, consentViewOfRows, DEFAULT_POLICIES } from "../consent/index.ts"
 import {
   type IdentifierRef, type IdentityConfig, profileScopeOf, type ProfileView, readIdentifier, readProfileViewOf, type TimelinePage, type TraitPrecedence,
+  viewOfDocument,
 } from "../identity/index.ts"
+import { readStoredDocument } from "../warehouse/profile-documents.ts"
+import { DocumentKeeper } from "./profile-documents.ts"
 import { type ReadScope, storageGeneration } from "../warehouse/profiles.ts"
 import { Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
 import { commandTable, onWarehouseWrite, type WarehouseWrite } from "../warehouse/writes.ts"
@@ -27,12 +30,16 @@ export type ProfileWithConsent = ProfileView & {
 /** The answer with what it was read from (the identifier as resolved, the profile's read scope). */
 const readProfileFrom = (
   tenant: string, identifier: string, recent: number, identity: IdentityConfig, precedence?: TraitPrecedence,
-  ownerOf?: (ref: IdentifierRef) => string | undefined,
+  ownerOf?: (ref: IdentifierRef) => string | undefined, current?: DocumentCurrent,
 ) =>
   Effect.gen(function* () {
     const ref = yield* readIdentifier(identifier, tenant, identity)
     const owner = ownerOf?.(ref)
     const asked: IdentifierRef = owner === undefined ? ref : { _tag: "profile", profileId: owner }
+    if (current !== undefined) {
+      const fromDocument = yield* answerOfDocument(tenant, asked, recent, current, precedence)
+      if (fromDocument !== undefined) return { ...fromDocument, ref }
+    }
     // The profile's owner and message ids in one statement, then the rest of the profile and its consent (the ledger by
     // those message ids) in one more: consent's columns ride in the profile's statement. Consent is of the profile
     // shown, from the same scope.
@@ -46,6 +53,38 @@ const readProfileFrom = (
       timeline: read.timeline,
     } satisfies ProfileWithConsent
     return { body, ref, scope: read.scope }
+  })
+
+/** Says whether a stored document (a profile's, built at `built`) is known current: nothing it holds changed since. */
+export type DocumentCurrent = (tenant: string, profileId: string, built: number) => boolean
+
+/**
+ * The answer from the profile's stored document (one statement, the identifier's owner looked up in it, and the
+ * relationship beside it), when `current` says the document is current and it can answer this read; undefined
+ * otherwise, and the caller reads the profile as before.
+ */
+const answerOfDocument = (tenant: string, asked: IdentifierRef, recent: number, current: DocumentCurrent, precedence?: TraitPrecedence) =>
+  Effect.gen(function* () {
+    const stored = yield* readStoredDocument(tenant, asked._tag === "profile" ? { profileId: asked.profileId } : { kind: asked.kind, value: asked.value })
+    if (stored === undefined || !current(tenant, stored.profileId, stored.built)) return undefined
+    const read = yield* viewOfDocument(tenant, stored, { recent, ...(precedence === undefined ? {} : { precedence }) })
+    if (read === undefined) return undefined
+    const consentNow = yield* consentViewOfRows({ tenant, profileId: stored.profileId, ids: read.scope.ids }, read.consent)
+    const body = {
+      ...read.view,
+      consent: { restricted: consentNow.restricted, purposes: consentNow.purposes },
+      timeline: read.timeline,
+    } satisfies ProfileWithConsent
+    return { body, scope: read.scope }
+  })
+
+/** readProfile from the profile's stored document, undefined when `current` does not vouch for it (tests and the bench). */
+export const readProfileOfDocument = (
+  tenant: string, identifier: string, recent: number, identity: IdentityConfig, current: DocumentCurrent, precedence?: TraitPrecedence,
+) =>
+  Effect.gen(function* () {
+    const ref = yield* readIdentifier(identifier, tenant, identity)
+    return (yield* answerOfDocument(tenant, ref, recent, current, precedence))?.body
   })
 
 /** The profile, its consent per purpose, its timeline's first page (`recent` rows, at least one). */
@@ -77,7 +116,8 @@ interface Reach {
 const UNREAD_TABLES = new Set([
   "alerts", "api_token_uses", "api_tokens", "audience_changes", "audience_members", "audience_versions", "bus_data_keys", "dead_letter_outcomes", "dead_letters",
   "dsr_requests", "export_cursors", "export_dead_letters", "export_deliveries", "export_erasures", "export_state", "identity_links",
-  "identity_operations", "identity_sightings", "identity_snapshots", "operations", "relation_activity_daily", "relation_voice_daily", "schema_migrations", "texts",
+  "identity_operations", "identity_sightings", "identity_snapshots", "operations", "profile_documents", "relation_activity_daily", "relation_voice_daily",
+  "schema_migrations", "texts",
 ])
 
 // Per table a profile read looks at, the keys a row reaches: its (landing) profile, its message, an identifier's owner.
@@ -176,10 +216,20 @@ class ProfileCache {
   /** With a ClickHouse server other processes write too: hits are checked against the storage generation. */
   readonly shared: boolean
 
+  /** Profile documents kept current (embedded warehouse only: a server's other writers are not heard). */
+  readonly keeper: DocumentKeeper | undefined
+
   constructor(warehouse: WarehouseShape) {
     this.warehouse = warehouse
     this.shared = warehouse.backend.kind === "server"
-    onWarehouseWrite(warehouse, (write) => this.wrote(reachOf(write)))
+    this.keeper = this.shared ? undefined : new DocumentKeeper(warehouse)
+    onWarehouseWrite(warehouse, (write) => {
+      const reach = reachOf(write)
+      this.wrote(reach)
+      // The documents' own table is no read's, but a command on it (an erasure's) must drop any document being built.
+      this.keeper?.hear(write.kind === "command" && commandTable(write.sql) === "profile_documents" ? EVERYTHING : reach)
+    })
+    this.keeper?.start()
   }
 
   private wrote(reach: Reach) {
@@ -303,6 +353,17 @@ export const profileCacheStats = (warehouse: WarehouseShape) => {
   return { hits: c?.hits ?? 0, misses: c?.misses ?? 0, dropped: c?.dropped ?? 0 }
 }
 
+/** The profile documents of a server's cache: how many were built and trusted, reads they answered; whether all are built. */
+export const profileDocumentStats = (warehouse: WarehouseShape) => {
+  const keeper = caches.get(warehouse)?.keeper
+  return { ...(keeper?.stats ?? { built: 0, trusted: 0, answered: 0, failed: 0, buildMs: 0 }), idle: keeper?.idle ?? true }
+}
+
+/** Starts keeping profile documents for a server (its cache is made now rather than at its first read). */
+export const keepProfileDocuments = (warehouse: WarehouseShape) => {
+  cacheOf(warehouse)
+}
+
 /** When an answer read at `now` goes: MAX_AGE_MS later, or at the next UTC midnight, where day windows move. */
 const expiry = (now: number) => Math.min(now + MAX_AGE_MS, (Math.floor(now / 86_400_000) + 1) * 86_400_000)
 
@@ -352,8 +413,14 @@ export const readProfileCached = (options: {
       const miss = Effect.gen(function* () {
         cache.misses++
         // An answer dropped by a write to its profile still knows whose it was: the identifier is not looked up again.
+        const keeper = cache.keeper
+        const current: DocumentCurrent | undefined = keeper === undefined ? undefined : (tenant, profileId, built) => {
+          const yes = keeper.current(tenant, profileId, built)
+          if (yes) keeper.stats.answered++
+          return yes
+        }
         const { body, ref, scope } = yield* readProfileFrom(
-          options.tenant, options.identifier, options.recent, options.identity, options.precedence, (r) => cache.owner(options.tenant, r),
+          options.tenant, options.identifier, options.recent, options.identity, options.precedence, (r) => cache.owner(options.tenant, r), current,
         ).pipe(
           Effect.provideService(Warehouse, options.warehouse),
           Effect.provideService(ConsentPoliciesRef, options.policies ?? DEFAULT_POLICIES),

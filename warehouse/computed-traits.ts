@@ -153,14 +153,15 @@ export const stateAggregates = Effect.fn("stateAggregates")(function* (
 
 const stateAggregatesSql = (
   tenant: string, landed: ReadonlyArray<string>, definitions: ReadonlyArray<Pick<StoredDefinition, "name" | "version" | "window_days">>,
+  owner?: string,
 ) => {
   // Windows count whole days, today included: "last 30 days" is today and the 29 before it.
   const window = "(w = 0 OR day > today() - w)"
   return {
     sql: "WITH indexOf({ct_keys:Array(String)}, concat(toString(version), ':', name)) AS i, arrayElement({ct_windows:Array(UInt16)}, i) AS w " +
-      `SELECT name, sumIf(n, ${window}) AS n, sumIf(total, ${window}) AS total, argMinMerge(first) AS first, argMaxMerge(last) AS last, ` +
+      `SELECT ${owner === undefined ? "" : `${owner} AS owner, `}name, sumIf(n, ${window}) AS n, sumIf(total, ${window}) AS total, argMinMerge(first) AS first, argMaxMerge(last) AS last, ` +
       `sumMapIf(counts, ${window}) AS counts FROM computed_trait_states ` +
-      "WHERE tenant = {tenant:String} AND profile_id IN {landed:Array(String)} AND i > 0 GROUP BY name",
+      `WHERE tenant = {tenant:String} AND profile_id IN {landed:Array(String)} AND i > 0 GROUP BY ${owner === undefined ? "" : "owner, "}name`,
     params: { tenant, landed, ct_keys: definitions.map((d) => `${d.version}:${d.name}`), ct_windows: definitions.map((d) => d.window_days) },
   }
 }
@@ -176,6 +177,30 @@ export const stateAggregatesColumns = (
     decode: (value: unknown): Array<Aggregates> =>
       ((value ?? []) as Array<[string, string, number, string, string, [Array<string>, Array<string>]]>)
         .map(([name, n, total, first, last, counts]) => ({ name, n, total: Number(total), first, last, counts })),
+  }
+}
+
+/**
+ * stateAggregatesColumns of many profiles at once (profile documents, warehouse/profile-documents.ts), each profile
+ * the owner of its landing profiles (`landed`, each landing profile of one owner): one column
+ * (`computed_by_profile`); `byProfile` gives each owner's value of stateAggregatesColumns' column from it.
+ */
+export const stateAggregatesByProfileColumns = (
+  tenant: string, landed: ReadonlyMap<string, string>, definitions: ReadonlyArray<Pick<StoredDefinition, "name" | "version" | "window_days">>,
+) => {
+  const { sql, params } = stateAggregatesSql(tenant, [...landed.keys()], definitions, "transform(profile_id, {ct_landing:Array(String)}, {ct_owner:Array(String)}, '')")
+  return {
+    columns: { computed_by_profile: `(SELECT groupArray((owner, (name, toString(n), total, first, last, counts))) FROM (${sql}))` },
+    params: { ...params, ct_landing: [...landed.keys()], ct_owner: [...landed.values()] },
+    byProfile: (value: unknown): Map<string, Array<unknown>> => {
+      const out = new Map<string, Array<unknown>>()
+      for (const [p, row] of (value ?? []) as Array<[string, unknown]>) {
+        const list = out.get(p)
+        if (list === undefined) out.set(p, [row])
+        else list.push(row)
+      }
+      return out
+    },
   }
 }
 

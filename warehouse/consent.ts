@@ -188,6 +188,52 @@ export const consentOfMessagesColumns = (tenant: string, profileId: string, mess
 }
 
 /**
+ * consentOfMessagesColumns for many profiles of a tenant at once (profile documents, warehouse/profile-documents.ts):
+ * one read of the ledger for all their messages and rows recorded under them, one of their restriction markers, and
+ * per profile what decode gives for it alone. Each profile's decode keeps the rows consentOfMessagesColumns would
+ * (its `ids` and `gone` decide which are its own now; another profile's rows are never its own). Parameters
+ * {tenant}, {consent_profiles}, {consent_ids}, {at}.
+ */
+export const consentOfScopesColumns = (tenant: string, scopes: ReadonlyArray<{ readonly profileId: string; readonly ids: ReadonlyArray<string>; readonly gone: ReadonlyArray<string> }>, atMs: number) => {
+  const ownable = "(message_id IN {consent_ids:Array(String)} OR message_id IN " +
+    "(SELECT message_id FROM consent_ledger WHERE tenant = {tenant:String} AND profile_id IN {consent_profiles:Array(String)}))"
+  const columns: Record<string, string> = {
+    consent_rows: ledgerRowsSql(ownable),
+    consent_restricted: "(SELECT groupArray(profile_id) FROM (SELECT profile_id FROM profile_restrictions WHERE tenant = {tenant:String} " +
+      "AND profile_id IN {consent_profiles:Array(String)} AND at <= {at:DateTime64(3, 'UTC')} GROUP BY profile_id HAVING argMax(restricted, at) = 1))",
+    consent_keys: restrictedSubjectKeysSql,
+  }
+  const params = { tenant, consent_profiles: scopes.map((s) => s.profileId), consent_ids: scopes.flatMap((s) => s.ids), at: iso(atMs) }
+  // The rows by message, and the messages with a row recorded under each profile, indexed once for all profiles.
+  let indexed: { readonly values: unknown; readonly byMessage: Map<string, RowsAndMoves["rows"]>; readonly recordedUnder: Map<string, Set<string>> } | undefined
+  const index = (values: Record<string, unknown>) => {
+    if (indexed?.values === values) return indexed
+    const byMessage = new Map<string, RowsAndMoves["rows"]>()
+    const recordedUnder = new Map<string, Set<string>>()
+    for (const row of (values["consent_rows"] ?? []) as RowsAndMoves["rows"]) {
+      byMessage.set(row[0], [...(byMessage.get(row[0]) ?? []), row])
+      recordedUnder.set(row[1], (recordedUnder.get(row[1]) ?? new Set()).add(row[0]))
+    }
+    return indexed = { values, byMessage, recordedUnder }
+  }
+  const decode = (values: Record<string, unknown>, scope: (typeof scopes)[number]): ProfileConsentRows => {
+    const { byMessage, recordedUnder } = index(values)
+    const mine = new Set(scope.ids)
+    const elsewhere = new Set(scope.gone)
+    const nowOf = (messageId: string, recorded: string) => (mine.has(messageId) ? scope.profileId : elsewhere.has(messageId) ? "" : recorded)
+    // What consentOfMessagesColumns reads for this profile: every row of its messages and of messages with a row recorded under it.
+    const messages = new Set([...scope.ids, ...(recordedUnder.get(scope.profileId) ?? [])])
+    const rows = [...messages].flatMap((m) => byMessage.get(m) ?? [])
+    return {
+      rows: currentRows(tenant, { rows }, new Set([scope.profileId]), nowOf),
+      restrictedById: ((values["consent_restricted"] ?? []) as Array<string>).includes(scope.profileId),
+      subjectKeys: ((values["consent_keys"] ?? []) as Array<[string, string]>).map(([key, kind]) => ({ key, kind })),
+    }
+  }
+  return { columns, params, decode }
+}
+
+/**
  * A profile's ledger (as ledgerOfProfiles reads it, oldest first) and its restriction markers at `atMs`, given the
  * messages it holds now (and, from a read scope, those it held and lost: consentOfMessagesColumns), in one statement.
  */

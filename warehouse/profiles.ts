@@ -98,12 +98,12 @@ const READ_SCOPE_SQL = "SELECT owner AS profile_id, message_id, max(here) AS her
 export const PROFILE_SCOPE_SQL = `WITH {profile:String} AS owner ${READ_SCOPE_SQL}`
 
 // The owner of an identifier now (as warehouse/identity.ts nodeOwner reads it: the latest slice's latest version),
-// '' when nobody holds it; '' matches no profile's rows.
-const OWNER_SQL = "(SELECT argMax(profile_id, version) FROM identity_nodes WHERE tenant = {tenant:String} AND kind = {kind:String} " +
+// '' when nobody holds it; '' matches no profile's rows. Parameters {tenant}, {kind}, {value}.
+export const OWNER_SQL = "(SELECT argMax(profile_id, version) FROM identity_nodes WHERE tenant = {tenant:String} AND kind = {kind:String} " +
   "AND value = {value:String} GROUP BY slice ORDER BY slice DESC LIMIT 1)"
 
 /** Most moved-in messages whose landing profiles are looked up (by the message-id index) for a read scope. */
-const MAX_MOVED_IN = 5000
+export const MAX_MOVED_IN = 5000
 
 /** Whose scope to read: a profile by id, or whoever holds an identifier (kind and normalised value) now. */
 export type ScopeOwner = { readonly profileId: string } | { readonly kind: string; readonly value: string }
@@ -159,11 +159,12 @@ export const eventRowsCondition = (scope: ReadScope) => {
 }
 
 // A profile's identifiers grouped by (kind, value) with their provenance; after a cursor ({afterKind}, {afterValue}).
-const identifierGroups = (mine: string, after: boolean) =>
-  "SELECT s.kind AS kind, s.value AS value, any(s.raw) AS raw, " +
+// With `owner` (an expression of the message), many profiles' at once: grouped by (owner, kind, value).
+export const identifierGroups = (mine: string, after: boolean, owner?: string) =>
+  `SELECT ${owner === undefined ? "" : `${owner} AS owner, `}s.kind AS kind, s.value AS value, any(s.raw) AS raw, ` +
   "arrayElement(arraySort(x -> indexOf(['verified', 'stated', 'unverified'], x), groupUniqArray(s.trust)), 1) AS trust, " +
   "min(timestamp) AS first, max(timestamp) AS last, count() AS n FROM identity_observations ARRAY JOIN sightings AS s " +
-  `WHERE ${mine} ${after ? "AND (s.kind, s.value) > ({afterKind:String}, {afterValue:String})" : ""} GROUP BY kind, value`
+  `WHERE ${mine} ${after ? "AND (s.kind, s.value) > ({afterKind:String}, {afterValue:String})" : ""} GROUP BY ${owner === undefined ? "" : "owner, "}kind, value`
 
 /** A profile's observed identifiers, a page at a time by (kind, value), and how many it has in all. */
 export const profileIdentifierPage = Effect.fn("profileIdentifierPage")(function* (
@@ -283,22 +284,12 @@ const alsoOf = (row: Record<string, unknown> | undefined, also: ReadColumns | un
 const newer = (a: { ms: number; id: string }, b: { ms: number; id: string }) =>
   a.ms !== b.ms ? b.ms - a.ms : a.id < b.id ? 1 : a.id > b.id ? -1 : 0
 
-const summaryInProcess = Effect.fn("summaryInProcess")(function* (scope: ReadScope, limit: number, also?: ReadColumns) {
-  const warehouse = yield* Warehouse
-  const { mine: texts, params: textParams } = scopeCondition(scope)
-  const { mine, params } = eventRowsCondition(scope)
-  // The trait pairs come from the engine (JSONExtractKeysAndValuesRaw, as summaryByEngine reads them): the raw
-  // value text is exactly the engine's.
-  const [r] = yield* warehouse.query<{
-    merges: ProfileSummary["merges"]
-    sentiment: ProfileSummary["sentiment"]
-    rows: Array<[string, string, string, string, string, string, string, number, Array<[string, string]>]>
-  }>(
-    `WITH ${MERGES_SQL} AS m, ${sentimentSql(texts)} AS s SELECT m AS merges, s AS sentiment, groupArray((toString(channel), ` +
-      "toString(toUnixTimestamp64Milli(timestamp)), toString(timestamp), message_id, toString(source), toString(type), event, toUInt8(user_id != ''), " +
-      `if(traits = '{}', [], JSONExtractKeysAndValuesRaw(traits)))) AS rows${selectColumns(also)} FROM event_rows WHERE ${mine}`,
-    { params: mergedParams(textParams, params, also?.params ?? {}) })
-  const rows = (r?.rows ?? []).map(([channel, ms, at, id, source, type, event, identified, kvs]) =>
+/** The rows of event_rows a profile's summary reads, as summaryInProcess selects them (and profile documents, in batches). */
+export type SummaryRow = [string, string, string, string, string, string, string, number, Array<[string, string]>]
+
+/** Events per channel, the latest statement of each trait per source and the newest `limit` (+1) events, from a profile's rows. */
+export const summaryOfRows = (eventRows: ReadonlyArray<SummaryRow>, limit: number): Pick<ProfileSummary, "channels" | "statements" | "events"> => {
+  const rows = eventRows.map(([channel, ms, at, id, source, type, event, identified, kvs]) =>
     ({ channel, ms: Number(ms), msText: ms, at, id, source, type, event, identified: Number(identified), kvs }))
   const channels = new Map<string, { n: number; first: string; last: string }>()
   // Per (name, source, identified): the latest statement by (time, message id) and the first time.
@@ -335,9 +326,30 @@ const summaryInProcess = Effect.fn("summaryInProcess")(function* (scope: ReadSco
   return {
     channels: [...channels].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([channel, c]) => [channel, String(c.n), c.first, c.last]),
     statements: [...statements.values()].map((s) => [s.name, s.source, s.identified, [s.value, s.latest.at, s.latest.id], s.first]),
+    events,
+  }
+}
+
+const summaryInProcess = Effect.fn("summaryInProcess")(function* (scope: ReadScope, limit: number, also?: ReadColumns) {
+  const warehouse = yield* Warehouse
+  const { mine: texts, params: textParams } = scopeCondition(scope)
+  const { mine, params } = eventRowsCondition(scope)
+  // The trait pairs come from the engine (JSONExtractKeysAndValuesRaw, as summaryByEngine reads them): the raw
+  // value text is exactly the engine's.
+  const [r] = yield* warehouse.query<{
+    merges: ProfileSummary["merges"]
+    sentiment: ProfileSummary["sentiment"]
+    rows: Array<SummaryRow>
+  }>(
+    `WITH ${MERGES_SQL} AS m, ${sentimentSql(texts)} AS s SELECT m AS merges, s AS sentiment, groupArray((toString(channel), ` +
+      "toString(toUnixTimestamp64Milli(timestamp)), toString(timestamp), message_id, toString(source), toString(type), event, toUInt8(user_id != ''), " +
+      `if(traits = '{}', [], JSONExtractKeysAndValuesRaw(traits)))) AS rows${selectColumns(also)} FROM event_rows WHERE ${mine}`,
+    { params: mergedParams(textParams, params, also?.params ?? {}) })
+  const grouped = summaryOfRows(r?.rows ?? [], limit)
+  return {
+    ...grouped,
     merges: r?.merges ?? [],
     sentiment: r?.sentiment ?? [],
-    events,
     also: alsoOf(r, also),
   } satisfies ProfileSummary
 })

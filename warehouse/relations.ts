@@ -242,18 +242,22 @@ export const readStoredScores = Effect.fn("readStoredScores")(function* (tenant:
 
 /** One profile's scores from the latest run of its tenant (undefined when that run did not score it). */
 export const readLatestScore = Effect.fn("readLatestScore")(function* (tenant: string, profileId: string) {
+  return (yield* readLatestScores(tenant, [profileId])).get(profileId)
+})
+
+/** readLatestScore of many profiles in one statement (profile documents, warehouse/profile-documents.ts), by profile. */
+export const readLatestScores = Effect.fn("readLatestScores")(function* (tenant: string, profileIds: ReadonlyArray<string>) {
   const warehouse = yield* Warehouse
   const rows = yield* warehouse.query<ScoreRow & { as_of: string; computed_at: string }>(
     "SELECT profile_id, relationship_type, health_score, churn_risk, sentiment_level, sentiment_trend, factors, signals, " +
       "toString(as_of) AS as_of, toString(computed_at) AS computed_at FROM relation_scores FINAL " +
-      "WHERE tenant = {tenant:String} AND profile_id = {profileId:String} AND (as_of, computed_at) IN " +
+      "WHERE tenant = {tenant:String} AND profile_id IN {profileIds:Array(String)} AND (as_of, computed_at) IN " +
       "(SELECT argMax(as_of, computed_at), max(computed_at) FROM relation_runs WHERE tenant = {tenant:String})",
-    { params: { tenant, profileId } })
-  const r = rows[0]
-  return r === undefined ? undefined : {
+    { params: { tenant, profileIds } })
+  return new Map(rows.map((r) => [r.profile_id, {
     asOf: r.as_of, computedAt: r.computed_at, relationshipType: r.relationship_type, healthScore: Number(r.health_score),
     churnRisk: Number(r.churn_risk), sentimentTrend: r.sentiment_trend === null ? null : Number(r.sentiment_trend), factors: r.factors,
-  }
+  }]))
 })
 
 /** The relationship type of every profile in the latest run for `asOf`: what a series over many dates reads. */

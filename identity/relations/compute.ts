@@ -2,7 +2,7 @@
 // two dates (`cdp relations summary`), and one profile's evidence (`cdp relations explain`).
 import { Data, Duration, Effect, Schedule } from "effect"
 import {
-  type ProfileHistory, readLatestScore, RUN_EARLIEST_DAY, RUN_LATEST_DAY, readProfileHistories, readRuns, relationTenants, readStoredScores, type SignalSource, type StoredScore, storeScores,
+  type ProfileHistory, readLatestScore, readLatestScores, RUN_EARLIEST_DAY, RUN_LATEST_DAY, readProfileHistories, readRuns, relationTenants, readStoredScores, type SignalSource, type StoredScore, storeScores,
 } from "../../warehouse/relations.ts"
 import { classify, RELATIONSHIP_TYPES, type RelationshipType } from "./classify.ts"
 import { inSlices, pauseAt, type Steps } from "../slices.ts"
@@ -230,7 +230,16 @@ export const explainRelation = Effect.fn("explainRelation")(function* (tenant: s
  * relationship_factors), stated by "relations" as of the latest run's date: what `cdp profile show` adds.
  */
 export const relationshipTraits = Effect.fn("relationshipTraits")(function* (tenant: string, profileId: string) {
-  const score = yield* readLatestScore(tenant, profileId)
+  return traitsOfScore(yield* readLatestScore(tenant, profileId))
+})
+
+/** relationshipTraits of many profiles in one statement (profile documents), by profile ({} for one not scored). */
+export const relationshipTraitsOf = Effect.fn("relationshipTraitsOf")(function* (tenant: string, profileIds: ReadonlyArray<string>) {
+  const scores = yield* readLatestScores(tenant, profileIds)
+  return new Map(profileIds.map((p) => [p, traitsOfScore(scores.get(p))]))
+})
+
+const traitsOfScore = (score: Effect.Success<ReturnType<typeof readLatestScore>>) => {
   if (score === undefined) return {}
   const stated = (value: unknown) => ({ value, source: "relations", at: score.asOf })
   return {
@@ -240,4 +249,4 @@ export const relationshipTraits = Effect.fn("relationshipTraits")(function* (ten
     ...(score.sentimentTrend === null ? {} : { sentiment_trend: stated(score.sentimentTrend) }),
     relationship_factors: stated(score.factors),
   }
-})
+}

@@ -13,12 +13,13 @@ import { join } from "node:path"
 import { Effect, Logger } from "effect"
 import { ConsentPoliciesRef, consentOfScopeColumns, DEFAULT_POLICIES, showConsent, showConsentOfMessages } from "../../consent/index.ts"
 import {
-  defaultIdentityConfig, parseComputedTraits, profileIdOf, profileScopeOf, readIdentifier, readProfileView, readProfileViewOf, syncComputedTraits,
+  buildProfileDocuments, defaultIdentityConfig, parseComputedTraits, profileIdOf, profileScopeOf, readIdentifier, readProfileView, readProfileViewOf, syncComputedTraits,
 } from "../../identity/index.ts"
 import { profileComputedTraits } from "../../identity/computed-traits.ts"
 import { tenantDefinitions } from "../../warehouse/computed-traits.ts"
 import { relationshipTraits } from "../../identity/relations/compute.ts"
-import { readProfile } from "../../ingest/profile-read.ts"
+import { readProfile, readProfileOfDocument } from "../../ingest/profile-read.ts"
+import { readStoredDocument, storeDocuments } from "../../warehouse/profile-documents.ts"
 import { profileIdentifierPage, profileReadScope, profileSummary, storageGeneration } from "../../warehouse/profiles.ts"
 import { type QueryOptions, Warehouse, type WarehouseShape } from "../../warehouse/warehouse.ts"
 import { freshDir, removeDir } from "../support/pipeline.ts"
@@ -35,6 +36,8 @@ for (const clause of SETTINGS) {
   if (!/^\w+ ?= ?[\w.']+( ?, ?\w+ ?= ?[\w.']+)*$/.test(clause)) throw new Error(`BENCH_PROFILE_SETTINGS: ${JSON.stringify(clause)} is not a list of name = value`)
 }
 const CONCURRENCY = 16
+/** Profiles whose documents are built per batch (two statements and one insert). */
+const DOCUMENT_BATCH = Number(process.env["BENCH_DOCUMENT_BATCH"] ?? 500)
 const SECONDS = 10
 const COMPUTED = JSON.stringify({
   "*": [
@@ -160,6 +163,45 @@ const breakdown = (dataDir: string, ids: ReadonlyArray<string>) =>
     let body = ""
     yield* time("whole read in process", (id) => Effect.map(readProfile("default", id, 50, identity), (b) => { body = JSON.stringify(b) }))
     const json = JSON.parse(body) as unknown
+    // Profile documents (migration 083) of every person, built as the keeper builds them: DOCUMENT_BATCH profiles a
+    // batch (two statements each) and one insert per batch. Then reads answered from them.
+    const everyone = (yield* w.query<{ p: string }>("SELECT DISTINCT profile_id AS p FROM event_rows WHERE tenant = 'default'")).map((r) => r.p)
+    const b0 = performance.now()
+    let documents = 0
+    const batchMs: Array<number> = []
+    for (let i = 0; i < everyone.length; i += DOCUMENT_BATCH) {
+      const t0 = performance.now()
+      const built = yield* buildProfileDocuments("default", everyone.slice(i, i + DOCUMENT_BATCH), Date.now())
+      yield* storeDocuments("default", built.documents)
+      documents += built.documents.length
+      batchMs.push(performance.now() - t0)
+    }
+    const buildMs = performance.now() - b0
+    rows.push([`documents of all ${fmt(everyone.length)} profiles built and stored, ${DOCUMENT_BATCH} a batch (${fmt(documents)} documents; ms per profile; ` +
+      `a batch p50 ${percentile(batchMs, 0.5).toFixed(0)} ms)`, (buildMs / everyone.length).toFixed(3)])
+    const one = yield* Effect.map(Effect.all(ids.slice(0, 10).map((id) => Effect.gen(function* () {
+      const t0 = performance.now()
+      const built = yield* buildProfileDocuments("default", [profiles.get(id)!], Date.now())
+      yield* storeDocuments("default", built.documents)
+      return performance.now() - t0
+    }))), (ms) => percentile(ms, 0.5))
+    rows.push(["document of one profile built and stored alone (ms)", one.toFixed(2)])
+    yield* time("stored document by profile id (one point read)", (id) => readStoredDocument("default", { profileId: profiles.get(id)! }))
+    yield* time("stored document by identifier (its owner looked up in the same statement)", (id) =>
+      Effect.flatMap(readIdentifier(id, "default", identity), (ref) => readStoredDocument("default", ref._tag === "profile" ? ref : { kind: ref.kind, value: ref.value })))
+    const fromDocument: Array<number> = []
+    let same = 0
+    for (const id of ids) {
+      const exact = JSON.stringify(yield* readProfile("default", id, 50, identity))
+      for (let k = 0; k < 5; k++) {
+        const t0 = performance.now()
+        const answer = yield* readProfileOfDocument("default", id, 50, identity, () => true)
+        fromDocument.push(performance.now() - t0)
+        if (JSON.stringify(answer) === exact) same++
+      }
+    }
+    rows.push([`whole read from the profile's document (in process; p50 / p99 of ${fromDocument.length}; ${same} of them the same answer as the read)`,
+      `${percentile(fromDocument, 0.5).toFixed(2)} / ${percentile(fromDocument, 0.99).toFixed(2)}`])
     const t = performance.now()
     for (let i = 0; i < 100; i++) JSON.stringify(structuredClone(json))
     rows.push(["copy and JSON of one answer", ((performance.now() - t) / 100).toFixed(2)])

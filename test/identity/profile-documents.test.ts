@@ -1,0 +1,150 @@
+// Profile documents (migration 083): a profile's stored document, built for many profiles at once, answers a profile
+// read exactly as reading the profile does, across traits, computed traits, merges, splits, sentiment, consent and
+// restrictions.
+import { Effect } from "effect"
+import { afterEach, beforeEach, describe, expect, it } from "vitest"
+import { Keys } from "../../consent/keys.ts"
+import { restrictSubject } from "../../consent/restriction.ts"
+import { resolveSubject } from "../../consent/subject.ts"
+import {
+  buildProfileDocuments, defaultIdentityConfig, parseComputedTraits, rebuildIdentity, recordOperation, syncComputedTraits,
+} from "../../identity/index.ts"
+import { Pipeline } from "../../ingest/pipeline.ts"
+import { keepProfileDocuments, profileDocumentStats, readProfile, readProfileOfDocument } from "../../ingest/profile-read.ts"
+import { eraseSubject } from "../../consent/registry.ts"
+import { Warehouse } from "../../warehouse/warehouse.ts"
+import { withApi } from "../support/api.ts"
+import { getChecked } from "../support/profile-api.ts"
+import { storeDocuments } from "../../warehouse/profile-documents.ts"
+import { eventOn } from "../support/events.ts"
+import { freshDir, query, removeDir, withPipeline } from "../support/pipeline.ts"
+
+let dir: string
+beforeEach(() => { dir = freshDir() })
+afterEach(() => removeDir(dir))
+
+const identity = defaultIdentityConfig()
+const DAY = 86_400_000
+const ago = (id: string, daysAgo: number, fields: Parameters<typeof eventOn>[2]) =>
+  eventOn(id, 1, { timestamp: new Date(Date.now() - daysAgo * DAY).toISOString(), ...fields })
+
+const COMPUTED = parseComputedTraits(JSON.stringify({
+  "*": [
+    { name: "orders_30d", kind: "count", events: ["Order Completed"], windowDays: 30 },
+    { name: "spend", kind: "sum", events: ["Order Completed"], of: "properties.total" },
+    { name: "top_channel", kind: "most_frequent", of: "channel" },
+    { name: "mood", kind: "latest_sentiment" },
+  ],
+}))
+
+const everyone = Effect.map(query<{ profile_id: string }>("SELECT DISTINCT profile_id FROM events WHERE tenant = 'acme' ORDER BY profile_id"),
+  (rows) => rows.map((r) => r.profile_id))
+
+/** Builds every profile's document in one batch; then each read from its document must equal the read of the profile. */
+const sameAnswers = (identifiers: ReadonlyArray<string>) =>
+  Effect.gen(function* () {
+    const profiles = yield* everyone
+    const built = yield* buildProfileDocuments("acme", profiles, Date.now())
+    expect(built.documents.map((d) => d.profileId).sort()).toEqual(profiles)
+    yield* storeDocuments("acme", built.documents)
+    for (const id of [...profiles, ...identifiers]) {
+      for (const recent of [50, 3]) {
+        // An identifier whose owner holds no messages is not found; no document answers for it either.
+        const exact = yield* Effect.option(readProfile("acme", id, recent, identity))
+        const stored = yield* readProfileOfDocument("acme", id, recent, identity, () => true)
+        expect(stored, `${id} events=${recent}`).toEqual(exact._tag === "Some" ? exact.value : undefined)
+      }
+    }
+    return profiles.length
+  })
+
+describe("profile documents", () => {
+  it("answer every profile as its read does: traits, computed traits, sentiment, consent, a merge, a split and a restriction", () =>
+    withPipeline(dir, Effect.gen(function* () {
+      const pipeline = yield* Pipeline
+      yield* syncComputedTraits(COMPUTED)
+      yield* pipeline.submit([
+        ago("signup", 40, { type: "identify", userId: "u1", traits: { email: "ann@x.example", plan: "free", name: "Ann" },
+          context: { consent: { categoryPreferences: { Analytics: true, Advertising: true } } } }),
+        ago("o1", 3, { userId: "u1", event: "Order Completed", properties: { total: 12.5 } }),
+        ago("o2", 45, { userId: "u1", event: "Order Completed", properties: { total: 30 } }),
+        ago("chat1", 2, { anonymousId: "v9", channel: "chat", source: "chat", text: "the parcel came late and broken", traits: { city: "Leeds" } }),
+        ago("u2a", 5, { type: "identify", userId: "u2", traits: { plan: "pro", email: "bo@x.example" } }),
+        ago("u3a", 6, { type: "identify", userId: "u3", traits: { email: "cy@x.example" }, context: { consent: { categoryPreferences: { Advertising: true } } } }),
+      ], [])
+      yield* pipeline.submit([
+        // The visitor states Ann's address: merged. u3 withdraws; u2 changes plan.
+        ago("chat2", 1, { anonymousId: "v9", channel: "chat", source: "chat", text: "thanks, great help", identifiers: [{ kind: "email", value: "ann@x.example" }] }),
+        ago("u3b", 1, { userId: "u3", type: "identify", context: { consent: { categoryPreferences: { Advertising: false } } } }),
+        ago("u2b", 1, { type: "identify", userId: "u2", traits: { plan: "team" } }),
+        ago("u4a", 4, { type: "identify", userId: "u4", traits: { email: "di@x.example" } }),
+        ago("v8a", 3, { anonymousId: "v8", traits: { city: "York" }, identifiers: [{ kind: "email", value: "di@x.example" }] }),
+      ], [])
+      expect(yield* query<{ n: string }>("SELECT count() AS n FROM profile_merges")).not.toEqual([{ n: "0" }])
+      yield* sameAnswers(["user_id:u1", "anonymous_id:v9", "email:ann@x.example", "user_id:u4"])
+      // A split: the address is taken off u4, and the visitor v8 goes its own way.
+      yield* recordOperation({ tenant: "acme", kind: "remove", a: "email:di@x.example", b: "", reason: "typed by someone else" })
+      yield* rebuildIdentity(identity, "acme")
+      // A restriction of u2 (by identifier).
+      yield* restrictSubject(yield* resolveSubject("acme", "user_id:u2"), true, "dsr_test", Date.now())
+      expect(yield* sameAnswers(["user_id:u4", "anonymous_id:v8", "user_id:u2"])).toBeGreaterThanOrEqual(5)
+    }).pipe(Effect.provide(Keys.fixed(new Uint8Array(32).fill(7))))), 120_000)
+})
+
+/** Waits until the server's documents are all built (at most 20 s). */
+const built = Effect.gen(function* () {
+  const warehouse = yield* Warehouse
+  for (let i = 0; i < 400 && !profileDocumentStats(warehouse).idle; i++) yield* Effect.sleep("50 millis")
+  expect(profileDocumentStats(warehouse).idle).toBe(true)
+  return profileDocumentStats(warehouse)
+})
+
+const get = (url: string, identifier: string) => getChecked(url, `/v1/profiles/${encodeURIComponent(identifier)}?tenant=acme&events=50`)
+
+describe("profile documents kept by the server", () => {
+  it("answer first reads once built, and never an answer older than what landed before the read", () =>
+    withApi(dir, (url) => Effect.gen(function* () {
+      const pipeline = yield* Pipeline
+      const warehouse = yield* Warehouse
+      yield* pipeline.submit([
+        eventOn("m1", 1, { type: "identify", userId: "u1", traits: { plan: "free", email: "ann@x.example" } }),
+        eventOn("o1", 1, { userId: "u2", traits: { plan: "pro" } }),
+      ], [])
+      keepProfileDocuments(warehouse)
+      const before = yield* built
+      expect(before.trusted).toBeGreaterThanOrEqual(2)
+      // A first read (nothing cached) is answered from the document, the same as reading the profile.
+      const first = yield* get(url, "user_id:u1")
+      expect(profileDocumentStats(warehouse).answered).toBe(before.answered + 1)
+      expect(first.body).toEqual(yield* readProfile("acme", "user_id:u1", 50, identity))
+      // Each landing shows at the very next read, whether the document was built again by then or not.
+      for (let day = 2; day <= 5; day++) {
+        yield* pipeline.submit([eventOn(`m${day}`, day, { type: "identify", userId: "u1", traits: { plan: `p${day}` } })], [])
+        const now = (yield* get(url, "user_id:u1")).body
+        expect(now["traits"]["plan"]).toMatchObject({ value: `p${day}` })
+        expect(now["timeline"]["events"][0]["messageId"]).toBe(`m${day}`)
+      }
+      // A merge: u2's visitor joins u1; u1's document is built again with the visitor's history.
+      yield* pipeline.submit([eventOn("v1", 6, { anonymousId: "a9", traits: { city: "Leeds" } }), eventOn("join", 7, { userId: "u1", anonymousId: "a9" })], [])
+      expect((yield* get(url, "user_id:u1")).body["traits"]["city"]).toMatchObject({ value: "Leeds" })
+      yield* built
+      const answered = profileDocumentStats(warehouse).answered
+      const merged = yield* get(url, "anonymous_id:a9")
+      expect(profileDocumentStats(warehouse).answered).toBe(answered + 1)
+      expect(merged.body).toEqual(yield* readProfile("acme", "anonymous_id:a9", 50, identity))
+    })), 90_000)
+
+  it("are erased with the person they hold", () =>
+    withApi(dir, (url) => Effect.gen(function* () {
+      const warehouse = yield* Warehouse
+      yield* (yield* Pipeline).submit([eventOn("m1", 1, { type: "identify", userId: "u1", traits: { email: "erase.me@x.example", name: "Ann" } })], [])
+      keepProfileDocuments(warehouse)
+      yield* built
+      const holding = "SELECT count() AS n FROM profile_documents WHERE document LIKE '%erase.me%'"
+      expect(yield* query<{ n: string }>(holding)).toEqual([{ n: "1" }])
+      yield* eraseSubject(yield* resolveSubject("acme", "erase.me@x.example")).pipe(Effect.provide(Keys.fixed(new Uint8Array(32).fill(7))))
+      yield* built
+      expect(yield* query<{ n: string }>(holding)).toEqual([{ n: "0" }])
+      expect((yield* get(url, "user_id:u1")).status).toBe(404)
+    })), 90_000)
+})

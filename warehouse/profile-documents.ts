@@ -1,0 +1,218 @@
+// The profile_documents table (migration 083): one stored document per profile, read by its key (with the
+// identifier's owner looked up in the same statement) and written in batches. What a document holds and when it may
+// be used is ingest/profile-documents.ts's.
+import { Effect } from "effect"
+import { stateAggregatesByProfileColumns, tenantDefinitions } from "./computed-traits.ts"
+import { consentOfScopesColumns, type ProfileConsentRows } from "./consent.ts"
+import {
+  identifierGroups, MAX_MOVED_IN, mergedParams, OWNER_SQL, type ProfileSummary, type ReadScope, type ScopeOwner, SUMMARY_IN_PROCESS_MAX, summaryOfRows,
+  type SummaryRow,
+} from "./profiles.ts"
+import { Warehouse } from "./warehouse.ts"
+
+// A merge as the read's MERGES_SQL gives it (warehouse/profiles.ts).
+const MERGE_TUPLE = "(kind, from_profile, to_profile, toString(messages), reason, toString(at))"
+
+export interface StoredDocument {
+  readonly profileId: string
+  /** When it was built (ms since the epoch): its version. */
+  readonly built: number
+  readonly document: string
+}
+
+/**
+ * The newest document of a profile, by id or by whoever holds an identifier now (one statement either way);
+ * undefined when there is none (or nobody holds the identifier).
+ */
+export const readStoredDocument = Effect.fn("readStoredDocument")(function* (tenant: string, owner: ScopeOwner) {
+  const warehouse = yield* Warehouse
+  const byId = "profileId" in owner
+  const rows = yield* warehouse.query<{ profile_id: string; built: string; document: string }>(
+    `SELECT profile_id, toString(built) AS built, document FROM profile_documents WHERE tenant = {tenant:String} ` +
+      `AND profile_id = ${byId ? "{profile:String}" : OWNER_SQL} ORDER BY built DESC LIMIT 1`,
+    { params: byId ? { tenant, profile: owner.profileId } : { tenant, kind: owner.kind, value: owner.value } })
+  const row = rows[0]
+  return row === undefined ? undefined : { profileId: row.profile_id, built: Number(row.built), document: row.document } satisfies StoredDocument
+})
+
+/** Writes documents (one insert for all of them). */
+export const storeDocuments = Effect.fn("storeDocuments")(function* (tenant: string, documents: ReadonlyArray<StoredDocument>) {
+  if (documents.length === 0) return
+  const warehouse = yield* Warehouse
+  yield* warehouse.insert("profile_documents", documents.map((d) => ({ tenant, profile_id: d.profileId, built: d.built, document: d.document })))
+})
+
+/** One profile's parts of a document, read with many others' (readDocumentParts). */
+export interface DocumentParts {
+  readonly scope: ReadScope & { readonly gone: ReadonlyArray<string> }
+  readonly summary: Omit<ProfileSummary, "also">
+  /** The value of identifierPageColumns' column (the first page, DOCUMENT_IDENTIFIERS + 1 rows at most). */
+  readonly identifiers: unknown
+  /** The value of stateAggregatesColumns' column when the scope is whole (its states are its values), else undefined. */
+  readonly computedStates: ReadonlyArray<unknown> | undefined
+  readonly consent: ProfileConsentRows
+}
+
+/** Rows of the timeline (and recentEvents) a document holds: a read asking for more is read as before. */
+export const DOCUMENT_EVENTS = 100
+/** Identifiers of the first page a document holds (the read's default page). */
+export const DOCUMENT_IDENTIFIERS = 100
+
+type MergeRow = ProfileSummary["merges"][number]
+
+/**
+ * The parts of many profiles' documents in two statements whatever their number (the engine's fixed cost is paid per
+ * statement and sub-read, not per profile): the first finds each profile's messages (as profileReadScopeOf does, the
+ * landed rows and every move of every candidate message, grouped here), the second reads everything else for all of
+ * them at once. Profiles without messages, or with more than SUMMARY_IN_PROCESS_MAX, have no parts (their reads go
+ * as before).
+ */
+export const readDocumentParts = Effect.fn("readDocumentParts")(function* (tenant: string, profiles: ReadonlyArray<string>, atMs: number) {
+  const out = new Map<string, DocumentParts>()
+  if (profiles.length === 0) return out
+  const warehouse = yield* Warehouse
+  const [found] = yield* warehouse.query<{
+    landed: Array<[string, string]>; moves: Array<[string, string, string]>; moved_from: Array<[string, string]>
+  }>(
+    "SELECT (SELECT groupArray((profile_id, message_id)) FROM event_rows WHERE tenant = {tenant:String} AND profile_id IN {doc_profiles:Array(String)}) AS landed, " +
+      "(SELECT groupArray((message_id, profile_id, toString(version))) FROM event_profiles WHERE tenant = {tenant:String} AND message_id IN " +
+      "(SELECT message_id FROM event_rows WHERE tenant = {tenant:String} AND profile_id IN {doc_profiles:Array(String)} " +
+      "UNION ALL SELECT message_id FROM event_profiles WHERE tenant = {tenant:String} AND profile_id IN {doc_profiles:Array(String)})) AS moves, " +
+      "(SELECT groupArray((message_id, profile_id)) FROM event_rows WHERE tenant = {tenant:String} AND message_id IN " +
+      "(SELECT message_id FROM event_profiles WHERE tenant = {tenant:String} AND profile_id IN {doc_profiles:Array(String)})) AS moved_from",
+    { params: { tenant, doc_profiles: profiles } })
+  // Each message's latest move (the highest version), as the read scope's argMax; and where moved-in messages landed.
+  const latest = new Map<string, { to: string; version: bigint }>()
+  const movedTo = new Map<string, Set<string>>()
+  for (const [m, p, v] of found?.moves ?? []) {
+    const version = BigInt(v)
+    const l = latest.get(m)
+    if (l === undefined || version > l.version) latest.set(m, { to: p, version })
+    let set = movedTo.get(p)
+    if (set === undefined) movedTo.set(p, set = new Set())
+    set.add(m)
+  }
+  const landingOf = new Map<string, Set<string>>()
+  for (const [m, p] of found?.moved_from ?? []) landingOf.set(m, (landingOf.get(m) ?? new Set()).add(p))
+  const here = new Map<string, Set<string>>()
+  for (const [p, m] of found?.landed ?? []) here.set(p, (here.get(p) ?? new Set()).add(m))
+  const scopes: Array<DocumentParts["scope"]> = []
+  for (const profileId of profiles) {
+    const mine = here.get(profileId) ?? new Set<string>()
+    const candidates = new Set([...mine, ...(movedTo.get(profileId) ?? [])])
+    if (candidates.size === 0) continue
+    const ids: Array<string> = []
+    const gone: Array<string> = []
+    const movedIn: Array<string> = []
+    let goneFromHere = false
+    for (const m of candidates) {
+      const to = latest.get(m)?.to ?? ""
+      if (to === "" || to === profileId) {
+        ids.push(m)
+        if (!mine.has(m)) movedIn.push(m)
+      } else {
+        gone.push(m)
+        if (mine.has(m)) goneFromHere = true
+      }
+    }
+    if (ids.length === 0 || ids.length > SUMMARY_IN_PROCESS_MAX || movedIn.length > MAX_MOVED_IN) continue
+    const hereCount = ids.length - movedIn.length
+    const landed: Record<string, number> = hereCount > 0 ? { [profileId]: hereCount } : {}
+    for (const m of movedIn) for (const p of landingOf.get(m) ?? []) landed[p] = (landed[p] ?? 0) + 1
+    const whole = movedIn.length === 0 && hereCount > 0 ? !goneFromHere : undefined
+    scopes.push({ tenant, profileId, ids, landed, whole, gone })
+  }
+  if (scopes.length === 0) return out
+  const owners = new Map<string, string>()
+  for (const s of scopes) for (const m of s.ids) owners.set(m, s.profileId)
+  const ids = [...owners.keys()]
+  const landing = [...new Set(scopes.flatMap((s) => Object.keys(s.landed ?? {})))]
+  const definitions = yield* tenantDefinitions(tenant)
+  // Computed traits from the states of each profile's landing profiles, when those are whole in it (as
+  // computed-traits.ts landedProfiles says: every message that landed under them is the profile's now). A landing
+  // profile shared by two profiles of the batch (a split) is whole in neither.
+  const landingOwner = new Map<string, string>()
+  const shared = new Set<string>()
+  for (const s of scopes) {
+    for (const l of Object.keys(s.landed ?? {})) {
+      if (landingOwner.has(l)) shared.add(l)
+      landingOwner.set(l, s.profileId)
+    }
+  }
+  for (const l of shared) landingOwner.delete(l)
+  const computed = definitions.length === 0 || landingOwner.size === 0 ? undefined : stateAggregatesByProfileColumns(tenant, landingOwner, definitions)
+  const consent = consentOfScopesColumns(tenant, scopes, atMs)
+  const owner = "transform(message_id, {doc_ids:Array(String)}, {doc_owners:Array(String)}, '')"
+  const identifiers = `SELECT *, count() OVER (PARTITION BY owner) AS total FROM (${identifierGroups("tenant = {tenant:String} AND message_id IN {doc_ids:Array(String)}", false, owner)}) ` +
+    `ORDER BY owner, kind, value LIMIT ${DOCUMENT_IDENTIFIERS + 1} BY owner`
+  const also = {
+    ...consent.columns, ...(computed?.columns ?? {}),
+    landed_counts: "(SELECT groupArray((profile_id, toString(n))) FROM (SELECT profile_id, uniqExact(message_id) AS n FROM event_rows " +
+      "WHERE tenant = {tenant:String} AND profile_id IN {doc_landing:Array(String)} GROUP BY profile_id))",
+  }
+  const [r] = yield* warehouse.query<Record<string, unknown> & {
+    rows: Array<[string, SummaryRow]>
+    merges_from: Array<[string, MergeRow]>
+    merges_to: Array<[string, MergeRow]>
+    sentiment: Array<[string, string, number, string]>
+    identifiers: Array<[string, [string, string, string, string, string, string, string, string]]>
+  }>(
+    "SELECT (SELECT groupArray((message_id, (toString(channel), toString(toUnixTimestamp64Milli(timestamp)), toString(timestamp), message_id, " +
+      "toString(source), toString(type), event, toUInt8(user_id != ''), if(traits = '{}', [], JSONExtractKeysAndValuesRaw(traits))))) FROM event_rows " +
+      "WHERE tenant = {tenant:String} AND profile_id IN {doc_landing:Array(String)} AND message_id IN {doc_ids:Array(String)}) AS rows, " +
+      `(SELECT groupArray((from_profile, ${MERGE_TUPLE})) FROM profile_merges WHERE tenant = {tenant:String} AND from_profile IN {doc_profiles:Array(String)}) AS merges_from, ` +
+      `(SELECT groupArray((to_profile, ${MERGE_TUPLE})) FROM profile_merges WHERE tenant = {tenant:String} AND to_profile IN {doc_profiles:Array(String)} AND from_profile != to_profile) AS merges_to, ` +
+      "(SELECT groupArray((message_id, toString(label), score, toString(timestamp))) FROM sentiment WHERE tenant = {tenant:String} " +
+      "AND message_id IN {doc_ids:Array(String)} AND status = 'scored') AS sentiment, " +
+      "(SELECT arraySort(x -> (x.1, x.2.1, x.2.2), groupArray((owner, (kind, value, raw, trust, toString(first), toString(last), toString(n), toString(total))))) " +
+      `FROM (${identifiers})) AS identifiers` +
+      Object.entries(also).map(([name, sql]) => `, ${sql} AS ${name}`).join(""),
+    {
+      params: mergedParams(consent.params, computed?.params ?? {}, {
+        tenant, doc_profiles: scopes.map((s) => s.profileId), doc_ids: ids, doc_owners: ids.map((m) => owners.get(m)!), doc_landing: landing,
+      }),
+    })
+  const per = <T>() => new Map<string, Array<T>>()
+  const push = <T>(map: Map<string, Array<T>>, key: string, value: T) => {
+    const list = map.get(key)
+    if (list === undefined) map.set(key, [value])
+    else list.push(value)
+  }
+  const rowsOf = per<SummaryRow>()
+  for (const [m, row] of r?.rows ?? []) push(rowsOf, owners.get(m) ?? "", row)
+  const mergesOf = per<MergeRow>()
+  for (const [p, row] of r?.merges_from ?? []) push(mergesOf, p, row)
+  // A merge from the profile to itself shows once (from its own side), as the read's two halves have it.
+  for (const [p, row] of r?.merges_to ?? []) push(mergesOf, p, row)
+  const sentimentOf = new Map<string, [string, number, string]>()
+  for (const [m, label, score, at] of r?.sentiment ?? []) {
+    const p = owners.get(m) ?? ""
+    const kept = sentimentOf.get(p)
+    if (kept === undefined || at > kept[2]) sentimentOf.set(p, [label, score, at])
+  }
+  const identifiersOf = per<unknown>()
+  for (const [p, row] of r?.identifiers ?? []) push(identifiersOf, p, row)
+  const states = computed?.byProfile(r?.["computed_by_profile"])
+  const landedCounts = new Map(((r?.["landed_counts"] ?? []) as Array<[string, string]>).map(([p, n]) => [p, Number(n)]))
+  // Whole: known from the scope, else every landing profile's messages are all here (landedProfiles' count).
+  const whole = (s: DocumentParts["scope"]) => s.landed !== undefined && Object.keys(s.landed).every((l) => landingOwner.get(l) === s.profileId) &&
+    (s.whole ?? Object.entries(s.landed).every(([l, n]) => landedCounts.get(l) === n))
+  for (const scope of scopes) {
+    const p = scope.profileId
+    const summary = summaryOfRows(rowsOf.get(p) ?? [], DOCUMENT_EVENTS)
+    const sentiment = sentimentOf.get(p)
+    out.set(p, {
+      scope,
+      summary: {
+        ...summary,
+        // Oldest first, as the read's ORDER BY at (text of a fixed-width time).
+        merges: (mergesOf.get(p) ?? []).sort((a, b) => (a[5] < b[5] ? -1 : a[5] > b[5] ? 1 : 0)),
+        sentiment: sentiment === undefined ? [] : [sentiment],
+      },
+      identifiers: identifiersOf.get(p) ?? [],
+      computedStates: states === undefined || !whole(scope) ? undefined : states.get(p) ?? [],
+      consent: consent.decode(r ?? {}, scope),
+    })
+  }
+  return out
+})
