@@ -289,16 +289,36 @@ export const loadTenantIdentity = Effect.fn("loadTenantIdentity")(function* (
 const byOperationOrder = (x: OperationRow, y: OperationRow) =>
   (x.tenant < y.tenant ? -1 : x.tenant > y.tenant ? 1 : 0) || x.atMs - y.atMs || (x.opId < y.opId ? -1 : x.opId > y.opId ? 1 : 0)
 
+/** Stored observations of a tenant, as loadObservations reads them. */
+export type TenantObservation = Observation & { readonly tenant: string }
+
+/**
+ * Adds to a tenant's graph loaded apart (before installTenant, without the stage's lock) observations of the tenant
+ * stored while it loaded, as installTenant adds them.
+ */
+export const catchUpTenant = Effect.fn("catchUpTenant")(function* (
+  fresh: TenantIdentity, landed: ReadonlyArray<TenantObservation>, blocked: CompiledBlockRules,
+) {
+  const dropped = [...fresh.dropped]
+  const readBack: ReadBack = { blocked, operatorLinks: new Map([[fresh.tenant, fresh.links]]) }
+  for (const [t, observations] of yield* byTenant(landed, (o) => o.tenant!, readBack.blocked, dropped)) {
+    if (t === fresh.tenant) yield* resolveOnline(fresh.graph, t, observations, readBack)
+  }
+  return { ...fresh, dropped } satisfies TenantIdentity
+})
+
 /**
  * Puts a tenant's graph loaded apart into the running one (under the stage's lock), then adds what the tenant stored
- * while it loaded (batches went on resolving into the graph it replaces). The other tenants' graphs are untouched;
- * the fingerprint is made of exactly the decisions the graph now holds, so a snapshot of it is used by the next start.
+ * while it loaded (batches went on resolving into the graph it replaces): `landed` when the caller knows it (the only
+ * process storing), else what was stored since the load began (less the overlap). The other tenants' graphs are
+ * untouched; the fingerprint is made of exactly the decisions the graph now holds, so a snapshot of it is used by the
+ * next start.
  */
 export const installTenant = Effect.fn("installTenant")(function* (
-  loaded: LoadedIdentity, fresh: TenantIdentity, rules: GraphRules, overlapMs: number = OVERLAP_MS,
+  loaded: LoadedIdentity, fresh: TenantIdentity, rules: GraphRules, overlapMs: number = OVERLAP_MS, landed?: ReadonlyArray<TenantObservation>,
 ) {
   const { tenant } = fresh
-  const since = yield* loadObservations(fresh.syncedUntilMs - overlapMs, tenant)
+  const since = landed ?? (yield* loadObservations(fresh.syncedUntilMs - overlapMs, tenant))
   loaded.resolver.adopt(tenant, fresh.graph, operatorInput(fresh.operations).decisions.get(tenant))
   const operatorLinks = new Map(loaded.readBack.operatorLinks)
   if (fresh.links.length > 0) operatorLinks.set(tenant, fresh.links)

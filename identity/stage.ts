@@ -21,7 +21,8 @@ import { resolveOnline, storedMoves } from "./online.ts"
 import type { ResolveResult } from "./resolver.ts"
 import { eachStep, inSlices, mapSteps, type Steps } from "./slices.ts"
 import {
-  catchUp as catchUpGraph, installTenant, type LoadedIdentity, loadIdentity, loadTenantIdentity, writeSnapshot,
+  catchUp as catchUpGraph, catchUpTenant, installTenant, type LoadedIdentity, loadIdentity, loadTenantIdentity, type TenantIdentity,
+  type TenantObservation, writeSnapshot,
 } from "./snapshot.ts"
 
 export interface IdentityConfig {
@@ -41,6 +42,9 @@ export const defaultIdentityConfig = (phoneRegions: ReadonlyArray<string> = []):
 
 /** Stored observations a tenant's reload reads at a time (see reloadTenant). */
 const RELOAD_PAGE = 20_000
+
+/** How many times a tenant's reload adds what landed while it loaded before it takes the lock for the rest (see reloadTenant). */
+const CATCH_UP_ROUNDS = 3
 
 /** Event times as the edge writes them (ISO-8601 UTC); anything else cannot be placed in time or stored. */
 const CANONICAL_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,3})?Z$/
@@ -137,11 +141,21 @@ export const makeIdentityStage = (config: IdentityConfig, policy: SnapshotPolicy
     const lock = yield* Semaphore.make(1)
     yield* Effect.addFinalizer(() => Effect.suspend(() => (unsnapshotted > 0 ? snapshot : Effect.void)).pipe(lock.withPermits(1)))
     const pending: Pending = { observations: [], links: [], moved: new Map(), merges: [], nodes: new Map() }
+    // Tenants' reloads loading now, each given the observations of its tenant this stage stores meanwhile (alone, it
+    // stores every one: see reloadTenant).
+    const loading = new Set<{ readonly tenant: string; readonly landed: Array<TenantObservation> }>()
     const mergeReason = (kind: "merge" | "split") =>
       kind === "merge" ? "a new link joined identifiers of both profiles" : "a link no longer holds (a limit, a shared value or a change of owner)"
     const store = Effect.gen(function* () {
       yield* storeIdentity({ ...pending, moved: [...pending.moved.values()], nodes: [...pending.nodes.values()] })
         .pipe(Effect.provideService(Warehouse, warehouse))
+      for (const reload of loading) {
+        for (const o of pending.observations) {
+          if (o.tenant !== reload.tenant) continue
+          const sightings = o.sightings.map(({ kind, value, trust }) => ({ kind, value, trust })) as TenantObservation["sightings"]
+          reload.landed.push({ tenant: o.tenant, messageId: o.messageId, timeMs: Date.parse(o.timestamp), sightings })
+        }
+      }
       pending.observations = []
       pending.links = []
       pending.moved = new Map()
@@ -227,25 +241,39 @@ export const makeIdentityStage = (config: IdentityConfig, policy: SnapshotPolicy
       installedTenant.clear()
       yield* snapshot
     }).pipe(Effect.provideService(Warehouse, warehouse), lock.withPermits(1))
-    const reloadTenant: IdentityStage["reloadTenant"] = (tenant) =>
-      Effect.gen(function* () {
+    const reloadTenant: IdentityStage["reloadTenant"] = (tenant) => {
+      // Alone (the in-process bus), this stage stores every observation: it hands the reload those of the tenant it
+      // stores from its start on. With other pipeline members storing too, installTenant reads what was stored since
+      // the load began (less an overlap for their clocks).
+      const watch = shared ? undefined : { tenant, landed: [] as Array<TenantObservation> }
+      return Effect.gen(function* () {
         const number = ++begun
-        // Read on the background connection (backgroundReads), RELOAD_PAGE messages a statement: the tenant's whole
-        // history, read 200,000 messages a statement on the pipeline's connection, held every tenant's landing for
-        // seconds (3.3-4.4 s at 200,000 in test/identity/rebuild-connection), and an answer that size held the event
-        // loop about a second as it was split into rows. What lands meanwhile is read by installTenant, under the lock.
-        const fresh = yield* backgroundReads(loadTenantIdentity(config.rules, config.extract.blocked, tenant, RELOAD_PAGE))
+        if (watch !== undefined) loading.add(watch)
+        // Every read on the background connection (backgroundReads): the tenant's whole history, read 200,000 messages a
+        // statement on the pipeline's connection, held every tenant's landing for seconds (3.3-4.4 s at 200,000 in
+        // test/identity/rebuild-connection), and an answer that size held the event loop about a second as it was split
+        // into rows; RELOAD_PAGE messages a statement. What landed meanwhile was read again under the lock, on the
+        // pipeline's connection, with a minute of overlap: seen on cdp serve, a 4.8 s batch after a rebuild of a flooding
+        // tenant. Alone, it is added before the lock is taken (a few rounds while more lands), and only the rest under it.
+        let fresh: TenantIdentity = yield* backgroundReads(loadTenantIdentity(config.rules, config.extract.blocked, tenant, RELOAD_PAGE))
+        let taken = 0
+        for (let round = 0; watch !== undefined && round < CATCH_UP_ROUNDS && watch.landed.length > taken; round++) {
+          const landed = watch.landed.slice(taken)
+          taken = watch.landed.length
+          fresh = yield* backgroundReads(catchUpTenant(fresh, landed, config.extract.blocked))
+        }
         yield* Effect.gen(function* () {
           if (number < installedAll || number < (installedTenant.get(tenant) ?? 0)) return
           // A failure half-way may leave the tenant's graph partly caught up: the next batch loads the graph again.
           stale = true
-          loaded = yield* installTenant(loaded, fresh, config.rules)
+          loaded = yield* backgroundReads(installTenant(loaded, fresh, config.rules, undefined, watch?.landed.slice(taken)))
           resolver = loaded.resolver
           stale = false
           installedTenant.set(tenant, number)
           yield* snapshot
         }).pipe(lock.withPermits(1))
-      }).pipe(Effect.provideService(Warehouse, warehouse))
+      }).pipe(Effect.ensuring(Effect.sync(() => { if (watch !== undefined) loading.delete(watch) })), Effect.provideService(Warehouse, warehouse))
+    }
     const catchUp: IdentityStage["catchUp"] = Effect.gen(function* () {
       loaded = yield* catchUpGraph(loaded, config.extract.blocked)
     }).pipe(Effect.provideService(Warehouse, warehouse), lock.withPermits(1))
