@@ -544,14 +544,18 @@ const outdatedPartNames = Effect.fn("outdatedPartNames")(function* (tables: Read
  * background task that should do it later sleeps longer and longer while a table is idle (and on the embedded engine
  * was seen not to run for minutes), so a table still holding them past their lifetime is detached and attached again:
  * a start-up, which removes them. An insert into it meanwhile fails for those milliseconds and is retried by the
- * pipeline like any outage.
+ * pipeline like any outage. A table holding some is given the prompt cleanup settings first (ensurePromptCleanup):
+ * one made without them (after migration 025) keeps its outdated parts old_parts_lifetime, 480 s by default, start-up
+ * or not, and an erasure after one of its merges failed (export_deliveries, after an export run).
  */
 export const awaitOldPartsGone = Effect.fn("awaitOldPartsGone")(function* (tables: ReadonlyArray<string>, timeoutMs = 60_000) {
   const warehouse = yield* Warehouse
   const deadline = Date.now() + timeoutMs
   const key = (p: { table: string; name: string }) => `${p.table}\u0000${p.name}`
-  const before = new Set((yield* outdatedPartNames(tables)).map(key))
-  if (before.size === 0) return []
+  const outdated = yield* outdatedPartNames(tables)
+  if (outdated.length === 0) return []
+  const before = new Set(outdated.map(key))
+  for (const table of new Set(outdated.map((p) => p.table))) yield* ensurePromptCleanup(table)
   yield* Effect.sleep("1100 millis")
   let lastReattach = 0
   while (true) {
