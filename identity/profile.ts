@@ -290,11 +290,13 @@ export const showProfile = (tenant: string, ref: IdentifierRef, recent = 20, pre
 /**
  * A profile document (profile_documents, migration 083): the parts of a profile read's answer that do not depend on
  * who asks, as of `built`. The asker's trait precedence, consent policies and page sizes are applied when it is
- * read, as to a read made now. Computed traits hold for the UTC day built.
+ * read, as to a read made now.
  */
 export interface ProfileDocument {
   readonly v: 1
-  readonly day: string
+  /** Used until this time (ms): the next UTC midnight after it was built (computed traits' day windows move), or a
+   * restriction recorded to take effect earlier. */
+  readonly until: number
   readonly scope: { readonly ids: ReadonlyArray<string>; readonly landed: Readonly<Record<string, number>> | undefined; readonly whole: boolean | undefined }
   readonly summary: Omit<ProfileSummary, "also">
   readonly identifiers: unknown
@@ -303,7 +305,8 @@ export interface ProfileDocument {
   readonly consent: ProfileConsentRows
 }
 
-const utcDay = (ms: number) => new Date(ms).toISOString().slice(0, 10)
+/** The next UTC midnight after `ms`. */
+export const nextUtcMidnight = (ms: number) => (Math.floor(ms / 86_400_000) + 1) * 86_400_000
 
 /**
  * Documents of many profiles of a tenant, in three statements for all of them (warehouse/profile-documents.ts
@@ -319,7 +322,7 @@ export const buildProfileDocuments = Effect.fn("buildProfileDocuments")(function
   for (const [profileId, parts] of found) {
     const computedTraits = parts.computedStates === undefined ? yield* profileComputedTraits(parts.scope) : yield* computedTraitsOfStates(tenant, parts.computedStates)
     const document: ProfileDocument = {
-      v: 1, day: utcDay(built), scope: { ids: parts.scope.ids, landed: parts.scope.landed, whole: parts.scope.whole },
+      v: 1, until: Math.min(nextUtcMidnight(built), parts.restrictionFrom ?? Number.POSITIVE_INFINITY), scope: { ids: parts.scope.ids, landed: parts.scope.landed, whole: parts.scope.whole },
       summary: parts.summary, identifiers: parts.identifiers, computedTraits, relationship: relationships.get(profileId) ?? {}, consent: parts.consent,
     }
     documents.push({ profileId, built, document: JSON.stringify(document) })
@@ -330,14 +333,14 @@ export const buildProfileDocuments = Effect.fn("buildProfileDocuments")(function
 
 /**
  * The view and timeline of a stored document, or undefined when the document
- * cannot answer this read: another day's computed traits, or more events or identifiers asked than it holds.
+ * cannot answer this read: past its `until`, or more events or identifiers asked than it holds.
  */
 export const viewOfDocument = Effect.fn("viewOfDocument")(function* (
   tenant: string, stored: StoredDocument, options: ProfileReadOptions & { readonly recent: number },
 ) {
   const document = JSON.parse(stored.document) as ProfileDocument
   const identifiers = options.identifiers ?? DEFAULT_IDENTIFIER_PAGE
-  if (document.v !== 1 || document.day !== utcDay(Date.now()) || options.recent > DOCUMENT_EVENTS || identifiers > DOCUMENT_IDENTIFIERS) return undefined
+  if (document.v !== 1 || !(Date.now() < document.until) || options.recent > DOCUMENT_EVENTS || identifiers > DOCUMENT_IDENTIFIERS) return undefined
   const { view, timeline } = yield* viewOfParts({
     tenant, profileId: stored.profileId, summary: document.summary, identifiers: document.identifiers, computedTraits: document.computedTraits,
     relationship: document.relationship,

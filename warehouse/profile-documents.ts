@@ -44,6 +44,8 @@ export const storeDocuments = Effect.fn("storeDocuments")(function* (tenant: str
 
 /** One profile's parts of a document, read with many others' (readDocumentParts). */
 export interface DocumentParts {
+  /** A time (ms) from which a restriction recorded in advance takes effect, if any: the parts hold until then. */
+  readonly restrictionFrom: number | undefined
   readonly scope: ReadScope & { readonly gone: ReadonlyArray<string> }
   readonly summary: Omit<ProfileSummary, "also">
   /** The value of identifierPageColumns' column (the first page, DOCUMENT_IDENTIFIERS + 1 rows at most). */
@@ -149,6 +151,9 @@ export const readDocumentParts = Effect.fn("readDocumentParts")(function* (tenan
     ...consent.columns, ...(computed?.columns ?? {}),
     landed_counts: "(SELECT groupArray((profile_id, toString(n))) FROM (SELECT profile_id, uniqExact(message_id) AS n FROM event_rows " +
       "WHERE tenant = {tenant:String} AND profile_id IN {doc_landing:Array(String)} GROUP BY profile_id))",
+    // A restriction (or its lift) recorded to take effect later changes the consent read then: no document holds past it.
+    restrictions_later: "(SELECT toString(toUnixTimestamp64Milli(min(at))) FROM (SELECT at FROM profile_restrictions WHERE tenant = {tenant:String} " +
+      "AND at > {at:DateTime64(3, 'UTC')} UNION ALL SELECT at FROM subject_restrictions WHERE tenant = {tenant:String} AND at > {at:DateTime64(3, 'UTC')}))",
   }
   const [r] = yield* warehouse.query<Record<string, unknown> & {
     rows: Array<[string, SummaryRow]>
@@ -197,11 +202,13 @@ export const readDocumentParts = Effect.fn("readDocumentParts")(function* (tenan
   // Whole: known from the scope, else every landing profile's messages are all here (landedProfiles' count).
   const whole = (s: DocumentParts["scope"]) => s.landed !== undefined && Object.keys(s.landed).every((l) => landingOwner.get(l) === s.profileId) &&
     (s.whole ?? Object.entries(s.landed).every(([l, n]) => landedCounts.get(l) === n))
+  const later = Number(r?.["restrictions_later"] ?? 0)
   for (const scope of scopes) {
     const p = scope.profileId
     const summary = summaryOfRows(rowsOf.get(p) ?? [], DOCUMENT_EVENTS)
     const sentiment = sentimentOf.get(p)
     out.set(p, {
+      restrictionFrom: later > 0 ? later : undefined,
       scope,
       summary: {
         ...summary,

@@ -326,6 +326,25 @@ const reader = (server: Server, token: string) => async (identifier: string, que
   return { ms: performance.now() - t, status: res.status, body }
 }
 
+/** Waits until cdp serve's stored documents stop growing (every profile's built); how many, in how long. */
+const documentsBuilt = async (server: Server, token: string) => {
+  const t = performance.now()
+  const cpu0 = server.cpuSeconds()
+  let last = -1
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 2000))
+    const res = await fetch(`${server.url}/v1/query`, {
+      method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: JSON.stringify({ sql: "SELECT count() AS n FROM profile_documents FINAL", tenant: "default" }),
+    })
+    const text = await res.text()
+    if (!res.ok) throw new Error(`counting documents: HTTP ${res.status} ${text}`)
+    const n = Number((/"n":"?(\d+)/.exec(text) ?? [])[1] ?? 0)
+    if (n > 0 && n === last) return { n, seconds: (performance.now() - t) / 1000 - 2, cpu: server.cpuSeconds() - cpu0 }
+    last = n
+  }
+}
+
 const sequential = async (read: ReturnType<typeof reader>, ids: ReadonlyArray<string>) => {
   const ms: Array<number> = []
   const statuses = new Set<number>()
@@ -419,6 +438,11 @@ async function httpReads(dataDir: string) {
     const read = reader(server, readFileSync(join(dataDir, "admin-token"), "utf8").trim())
     const ids = Array.from({ length: READS }, (_, k) => `user_id:u${Math.floor((k * 7919) % PROFILES)}`)
     for (const id of ids.slice(0, 5)) await read(`${id}0`) // warm-up on other people
+    // The first profile read starts the server's profile documents (ingest/profile-documents.ts): every profile's is
+    // built once; until then reads are answered as before. Waited for here, so the first reads below are uncached
+    // reads answered from documents.
+    const documents = await documentsBuilt(server, readFileSync(join(dataDir, "admin-token"), "utf8").trim())
+    out(`profile documents of ${fmt(documents.n)} profiles built by cdp serve in ${documents.seconds.toFixed(1)} s (server CPU ${documents.cpu.toFixed(1)} s)`)
     const first = await read(ids[0]!)
     if (Object.keys(first.body.computedTraits ?? {}).length !== 4) throw new Error(`computed traits missing: ${JSON.stringify(first.body).slice(0, 300)}`)
     out(`\n| reads (GET /v1/profiles/{id}?events=50) | n | statuses | p50 ms | p99 ms | reads/s | server CPU s |\n|---|---:|---|---:|---:|---:|---:|`)

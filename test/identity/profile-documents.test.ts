@@ -91,6 +91,26 @@ describe("profile documents", () => {
     }).pipe(Effect.provide(Keys.fixed(new Uint8Array(32).fill(7))))), 120_000)
 })
 
+describe("profile documents in time", () => {
+  it("are not used past the UTC midnight after they were built, nor once a restriction recorded in advance takes effect", () =>
+    withPipeline(dir, Effect.gen(function* () {
+      yield* (yield* Pipeline).submit([eventOn("m1", 1, { type: "identify", userId: "u1", traits: { email: "ann@x.example" } })], [])
+      const profiles = yield* everyone
+      // Built yesterday: computed traits' day windows have moved since.
+      yield* storeDocuments("acme", (yield* buildProfileDocuments("acme", profiles, Date.now() - 86_400_000)).documents)
+      expect(yield* readProfileOfDocument("acme", "user_id:u1", 50, identity, () => true)).toBeUndefined()
+      // A restriction from 1.5 s on: the document answers as the read does until then, and not after.
+      yield* restrictSubject(yield* resolveSubject("acme", "user_id:u1"), true, "dsr_later", Date.now() + 1500)
+      yield* storeDocuments("acme", (yield* buildProfileDocuments("acme", profiles, Date.now())).documents)
+      const now = yield* readProfile("acme", "user_id:u1", 50, identity)
+      expect(now.consent.restricted).toBe(false)
+      expect(yield* readProfileOfDocument("acme", "user_id:u1", 50, identity, () => true)).toEqual(now)
+      yield* Effect.sleep("1600 millis")
+      expect((yield* readProfile("acme", "user_id:u1", 50, identity)).consent.restricted).toBe(true)
+      expect(yield* readProfileOfDocument("acme", "user_id:u1", 50, identity, () => true)).toBeUndefined()
+    }).pipe(Effect.provide(Keys.fixed(new Uint8Array(32).fill(7))))), 60_000)
+})
+
 /** Waits until the server's documents are all built (at most 20 s). */
 const built = Effect.gen(function* () {
   const warehouse = yield* Warehouse
