@@ -186,6 +186,14 @@ const breakdown = (dataDir: string, ids: ReadonlyArray<string>) =>
       return performance.now() - t0
     }))), (ms) => percentile(ms, 0.5))
     rows.push(["document of one profile built and stored alone (ms)", one.toFixed(2)])
+    const twenty: Array<number> = []
+    for (let i = 0; i < 10; i++) {
+      const t0 = performance.now()
+      const built = yield* buildProfileDocuments("default", everyone.slice(i * 20, i * 20 + 20), Date.now())
+      yield* storeDocuments("default", built.documents)
+      twenty.push(performance.now() - t0)
+    }
+    rows.push(["documents of 20 profiles built and stored (what a landing of 20 people's messages costs; ms per batch, p50 of 10)", percentile(twenty, 0.5).toFixed(2)])
     yield* time("stored document by profile id (one point read)", (id) => readStoredDocument("default", { profileId: profiles.get(id)! }))
     yield* time("stored document by identifier (its owner looked up in the same statement)", (id) =>
       Effect.flatMap(readIdentifier(id, "default", identity), (ref) => readStoredDocument("default", ref._tag === "profile" ? ref : { kind: ref.kind, value: ref.value })))
