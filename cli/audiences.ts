@@ -5,9 +5,10 @@ import { type Command, Option } from "commander"
 import { Data, Effect, Layer } from "effect"
 import { ConsentPoliciesRef } from "../consent/index.ts"
 import {
-  type Audience, audienceChangesSince, audienceHistory, AudienceInvalid, audienceMembers, AudienceUnusable, checkAudienceCondition, ConditionInvalid, createAudience, editAudience,
+  type Audience, audienceHistory, AudienceInvalid, audienceMembers, AudienceUnusable, checkAudienceCondition, ConditionInvalid, createAudience, editAudience,
   type Explained, getAudience, listAudiences, MAX_CHANGES_LIMIT, MAX_SAMPLE, MaxAudiencesRef, parseCondition, type Preview, previewAudience, refreshAudiences,
 } from "../identity/audiences/index.ts"
+import { boundChangesSince, changesCursorOrFail } from "../ingest/audience-route.ts"
 import { JsonFileUnreadable, readJsonFileText } from "../ingest/json-file.ts"
 import type { CanonicalEvent } from "../ingest/message.ts"
 import { Pipeline } from "../ingest/pipeline.ts"
@@ -194,7 +195,9 @@ export const audienceMembersCmd = (o: Common & { readonly id: string; readonly a
 
 export const audienceChanges = (o: Common & { readonly id: string; readonly cursor?: string; readonly limit: number }) =>
   Effect.gen(function* () {
-    const direct = audienceChangesSince(o.tenant, o.id, o.cursor, o.limit).pipe(Effect.provide(directLayer(o.backend)))
+    // Bound to the audience and tenant as the server's are (ingest/audience-route.ts), so either one's cursor pages on.
+    const direct = Effect.flatMap(changesCursorOrFail(o.cursor, o.tenant, o.id), (after) => boundChangesSince(o.tenant, o.id, after, o.limit))
+      .pipe(Effect.provide(directLayer(o.backend)))
     const page = yield* directOrServer(o.backend, direct, (s) =>
       callServer<Effect.Success<typeof direct>>(s, "GET", `/v1/audiences/${encodeURIComponent(o.id)}/changes${q(o.tenant, { cursor: o.cursor, limit: String(o.limit) })}`))
     if (o.format === "json") print(JSON.stringify(page))
@@ -244,7 +247,7 @@ A condition is JSON (identity/audiences/condition.schema.json): leaves test a pr
 Examples:
   $ npx cdp audience preview --purpose EmailMarketing --condition '{"event": "Order Completed", "withinDays": 30}'
   $ npx cdp audience create --name "Recent buyers" --purpose EmailMarketing --condition recent-buyers.json
-  $ npx cdp audience changes aud_... --cursor 120`)
+  $ npx cdp audience changes aud_... --cursor CURSOR   (the cursor the previous changes printed)`)
   audience.command("create").description("save an audience (its members are found at the next refresh)")
     .requiredOption("--name <name>", "a name, unique in the tenant")
     .requiredOption("--purpose <purpose>", "the consent purpose its use serves: only profiles that may be used for it are members")

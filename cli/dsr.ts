@@ -331,7 +331,7 @@ Examples:
     .option("--until <when>", "before (same forms)", dayOnTheCalendar)
     .option("--kind <kinds>", "only these kinds, comma-separated (dsr.completed, api.access; dsr. takes every dsr kind)")
     .option("--tenant <tenant>", "only this tenant's entries")
-    .option("--cursor <n>", "the page after the one that printed it (older entries)")
+    .option("--cursor <cursor>", "the page after the one that printed it (older entries)")
     .option("--limit <n>", `entries per page (1-${MAX_AUDIT_PAGE})`, "100")
     .addOption(format())
     .addOption(shared.dataDirOption())

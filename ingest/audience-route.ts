@@ -6,15 +6,15 @@ import type { IncomingMessage } from "node:http"
 import { Effect } from "effect"
 import { type ConsentPolicies, ConsentPoliciesRef, DEFAULT_POLICIES } from "../consent/index.ts"
 import {
-  type Audience, audienceChangesSince, audienceHistory, AudienceInvalid, audienceMembers, AudienceUnusable, checkAudienceCondition, createAudience, editAudience,
+  type Audience, audienceChangesSince, audienceHistory, BadCursor, AudienceInvalid, audienceMembers, AudienceUnusable, checkAudienceCondition, createAudience, editAudience,
   DEFAULT_MAX_AUDIENCES, getAudience, listAudiencesPage, MAX_AUDIENCE_PAGE, MAX_CHANGES_LIMIT, MAX_SAMPLE, MaxAudiencesRef, previewAudience,
 } from "../identity/audiences/index.ts"
 import { isProfileId } from "../identity/index.ts"
 import { AUDIENCE_PREVIEW_SECONDS } from "../warehouse/audiences.ts"
 import { keyedLocks } from "../warehouse/turns.ts"
 import { apiReads, Warehouse, type WarehouseQueryError, type WarehouseShape } from "../warehouse/warehouse.ts"
-import { pageOf, readPage, refuseUnknownParameter } from "./pages.ts"
-import { type QueryReply, receiveAdminBody, refuse, refuseBadParameter, refuseBusy, refuseRepeated, refuseTooSlow, warehouseUnavailable } from "./query-route.ts"
+import { encodePageCursor, listOf, pageOf, readCursorText, readPage, refuseUnknownParameter } from "./pages.ts"
+import { isReply, type QueryReply, receiveAdminBody, refuse, refuseBadParameter, refuseBusy, refuseRepeated, refuseTooSlow, warehouseUnavailable } from "./query-route.ts"
 import { DEFAULT_TENANT } from "./writekeys.ts"
 
 export const AUDIENCES_PATH = "/v1/audiences"
@@ -67,6 +67,33 @@ const wholeNumber = (text: string | null, field: string, min: number, max: numbe
   if (text === null) return fallback
   if (!/^\d{1,9}$/.test(text) || Number(text) < min || Number(text) > max) return refuse(400, `bad_${field}`, `?${field}= must be a whole number from ${min} to ${max}`, field)
   return Number(text)
+}
+
+/** The list a changes feed's cursor is bound to (ingest/pages.ts): the audience's feed, of its tenant. */
+const changesList = (tenant: string, id: string) => listOf("changes", tenant, id)
+
+/**
+ * The change number a feed cursor holds (undefined for none or ""), when the API gave it for audience `id` of
+ * `tenant`; else the 400 naming ?cursor= (another audience's or list's cursor is refused as the lists' are).
+ */
+export const changesCursorKey = (cursor: string | null | undefined, tenant: string, id: string): string | undefined | QueryReply => {
+  const key = readCursorText(cursor ?? null, "s", changesList(tenant, id))
+  return isReply(key) ? key : key?.[0] as string | undefined
+}
+
+/**
+ * The feed of audience `id` after change number `after` (audienceChangesSince), its cursor bound to the audience and
+ * tenant as a list's is (ingest/pages.ts); "" (nothing yet) stays "", the start of any feed. `cdp audience changes`
+ * reads it so on the data directory too, so its cursors are the server's.
+ */
+export const boundChangesSince = (tenant: string, id: string, after: string | undefined, limit: number) =>
+  Effect.map(audienceChangesSince(tenant, id, after, limit), (page) =>
+    ({ ...page, cursor: page.cursor === "" ? "" : encodePageCursor([page.cursor], changesList(tenant, id)) }))
+
+/** changesCursorKey for `cdp audience changes` on the data directory: a cursor the feed did not give fails as BadCursor. */
+export const changesCursorOrFail = (cursor: string | undefined, tenant: string, id: string) => {
+  const key = changesCursorKey(cursor, tenant, id)
+  return isReply(key) ? Effect.fail(new BadCursor({ cursor: cursor ?? "" })) : Effect.succeed(key)
 }
 
 /**
@@ -279,6 +306,7 @@ export const audienceRoute = (options: AudienceRouteOptions) => (req: IncomingMe
       if (after !== "" && !isProfileId(after)) return refuse(400, "bad_after", "?after= must be a profile id (prof_..., the previous page's next)", "after")
       return yield* read(Effect.map(audienceMembers(tenantQ, id, after, limit), (page) => ({ status: 200, body: { success: true, id, ...page } })))
     }
-    const cursor = url.searchParams.get("cursor") ?? undefined
-    return yield* read(Effect.map(audienceChangesSince(tenantQ, id, cursor, limit), (page) => ({ status: 200, body: { success: true, id, ...page } })))
+    const after = changesCursorKey(url.searchParams.get("cursor"), tenantQ, id)
+    if (isReply(after)) return after
+    return yield* read(Effect.map(boundChangesSince(tenantQ, id, after, limit), (page) => ({ status: 200, body: { success: true, id, ...page } })))
   })

@@ -8,7 +8,8 @@
 //                          tenants' count or the head)
 // The log is one chain for every tenant, so an entry's place in it (seq), its link (prevHash) and how many entries a
 // page passed over say how busy the other tenants are: a token bound to a tenant gets its entries without them, and
-// an opaque cursor.
+// its cursor sealed. A cursor is bound to the log's page of its tenant (ingest/pages.ts; "" for every tenant's), as a
+// list's is: given for another tenant, or by another list, it is refused 400.
 // A page reads a bounded number of entries (consent/audit.ts readAuditPage), so it costs the same on a long log. It
 // lists entries abridged (a request's subject keys: the first few and their count, whole at GET /v1/dsr/{id}) and
 // ends before about 1 MB of them (MAX_AUDIT_PAGE_BYTES), with nextCursor to go on, whatever ?limit= says.
@@ -18,11 +19,13 @@ import { type AuditSigner, type AuditVerification, MAX_AUDIT_PAGE_BYTES, readAud
 import { type Principal, sealCursor, unsealCursor } from "./auth.ts"
 import type { ObjectStore, ObjectStoreError } from "./objectstore.ts"
 import { dateOffTheCalendar, EARLIEST_DAY, EARLIEST_MS, endNotAfterStart, LATEST_DAY } from "../warehouse/calendar.ts"
-import { type QueryReply, refuse, refuseRepeated } from "./query-route.ts"
-import { refuseUnknownParameter } from "./pages.ts"
+import { isReply, type QueryReply, refuse, refuseRepeated } from "./query-route.ts"
+import { encodePageCursor, pageList, readCursorText, refuseUnknownParameter } from "./pages.ts"
 
 export const AUDIT_PATH = "/v1/audit"
 export const MAX_AUDIT_PAGE = 500
+/** The list an audit cursor is bound to (pages.ts PageList), with the tenant of its page. */
+export const AUDIT_LIST = "audit entries"
 
 const RELATIVE = /^(\d{1,5})([dh])$/
 const ISO = /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$/
@@ -84,11 +87,13 @@ export const auditRoute = (options: {
           return refuse(400, "bad_limit", `?limit= must be a whole number from 1 to ${MAX_AUDIT_PAGE}`, "limit")
         }
         const bound = principal?.tenant !== undefined
+        const list = pageList(url, AUDIT_LIST)
         const givenCursor = q.get("cursor")
-        const cursorText = givenCursor === null || !bound ? givenCursor : unsealCursor(givenCursor) ?? ""
-        if (cursorText !== null && (!/^\d{1,12}$/.test(cursorText) || Number(cursorText) < 1)) {
-          return refuse(400, "bad_cursor", "?cursor= is the nextCursor of the previous page, passed as it was given", "cursor")
-        }
+        const cursorText = givenCursor === null || givenCursor === "" || !bound ? givenCursor : unsealCursor(givenCursor) ?? "-"
+        const after = readCursorText(cursorText, "n", list)
+        if (isReply(after)) return after
+        const beforeSeq = after?.[0] as number | undefined
+        if (beforeSeq !== undefined && beforeSeq < 1) return refuse(400, "bad_cursor", "?cursor= is not a cursor this API gave (pass nextCursor of the previous page as it is)", "cursor")
         const now = Date.now()
         const sinceMs = parseAuditTime(q.get("since"), "since", now)
         if (typeof sinceMs === "object") return sinceMs
@@ -103,19 +108,17 @@ export const auditRoute = (options: {
         if (badKind !== undefined) return refuse(400, "bad_kind", `?kind= takes kinds such as dsr.completed, api.access or dsr. (not "${badKind.slice(0, 60)}")`, "kind")
         return yield* readAuditPage({
           tenant: q.get("tenant") ?? undefined, kinds, sinceMs, untilMs,
-          beforeSeq: cursorText === null ? undefined : Number(cursorText), limit: limitText === null ? 100 : Number(limitText),
+          beforeSeq, limit: limitText === null ? 100 : Number(limitText),
           listView: { maxBytes: options.maxPageBytes ?? MAX_AUDIT_PAGE_BYTES },
         }).pipe(
           Effect.provideContext(context),
-          Effect.map((page): QueryReply => ({
-            status: 200,
-            body: bound
-              ? {
-                success: true, entries: page.entries.map(({ seq: _seq, prevHash: _prev, ...entry }) => entry),
-                nextCursor: page.nextCursor === null ? null : sealCursor(String(page.nextCursor)),
-              }
-              : { success: true, entries: page.entries, nextCursor: page.nextCursor === null ? null : String(page.nextCursor), scanned: page.scanned },
-          })),
+          Effect.map((page): QueryReply => {
+            const next = page.nextCursor === null ? null : encodePageCursor([page.nextCursor], list)
+            const body = bound
+              ? { success: true, entries: page.entries.map(({ seq: _seq, prevHash: _prev, ...entry }) => entry), nextCursor: next === null ? null : sealCursor(next) }
+              : { success: true, entries: page.entries, nextCursor: next, scanned: page.scanned }
+            return { status: 200, body }
+          }),
           Effect.catch((e) => Effect.succeed(failure(e))),
         )
       })

@@ -143,7 +143,7 @@ export const exportRoute = (options: {
           case "status":
             return yield* run(apiReads(destinationStatus(config)), (status) => ({ status: 200, body: { success: true, tenant, status } }))
           case "history": {
-            const page = readPage(url, { what: "deliveries", shape: "snsss", fallback: 50, max: MAX_HISTORY })
+            const page = readPage(url, { what: "deliveries", of: config.name, shape: "snsss", fallback: 50, max: MAX_HISTORY })
             if ("status" in page) return page
             // The time is a DateTime64 parameter: a forged one is refused here, not by the engine.
             if (page.after !== undefined && !/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,3})?$/.test(page.after[0] as string)) {

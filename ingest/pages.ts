@@ -28,8 +28,15 @@ export interface PageList {
   readonly tenant: string
 }
 
-/** The list `what` of the request's URL, for the tenant its ?tenant= names (the guard wrote the effective one there). */
-export const pageList = (url: URL, what: string): PageList => ({ what, tenant: url.searchParams.get("tenant") ?? "" })
+/**
+ * The list `what` of the request's URL, for the tenant its ?tenant= names (the guard wrote the effective one there);
+ * `of` names the one thing it lists for when a tenant has many such lists (a destination's deliveries, an audience's
+ * changes), so one's cursor does not page another's.
+ */
+export const pageList = (url: URL, what: string, of?: string): PageList => listOf(what, url.searchParams.get("tenant") ?? "", of)
+
+/** The list `what` (of `of`, when given) of `tenant`: see pageList. */
+export const listOf = (what: string, tenant: string, of?: string): PageList => ({ what: of === undefined ? what : `${what} of ${of}`, tenant })
 
 export interface Page<A> {
   readonly items: ReadonlyArray<A>
@@ -100,17 +107,18 @@ export const refuseQueryOfBody = (url: URL, fields: ReadonlyArray<string>): Quer
 
 /**
  * ?limit= and ?cursor= of a list's URL, or the 400 naming the parameter. `shape` is the key's (see decodePageCursor);
- * `what` names the list in the message ("audiences").
+ * `what` names the list in the message ("audiences"); `of`, the thing it lists for (see pageList).
  */
-
-export const readPage = (url: URL, list: { readonly what: string; readonly shape: string; readonly fallback: number; readonly max: number }): PageRequest | QueryReply => {
+export const readPage = (url: URL, list: {
+  readonly what: string; readonly of?: string; readonly shape: string; readonly fallback: number; readonly max: number
+}): PageRequest | QueryReply => {
   const repeated = refuseRepeated(url, ["limit", "cursor"])
   if (repeated !== undefined) return repeated
   const text = url.searchParams.get("limit")
   if (text !== null && !(/^\d{1,9}$/.test(text) && Number(text) >= 1 && Number(text) <= list.max)) {
     return refuse(400, "bad_limit", `?limit= must be a whole number from 1 to ${list.max} (${list.what} per page)`, "limit")
   }
-  const bound = pageList(url, list.what)
+  const bound = pageList(url, list.what, list.of)
   const after = readCursor(url, list.shape, bound)
   if (isReply(after)) return after
   return { limit: text === null ? list.fallback : Number(text), after, list: bound }
@@ -120,8 +128,11 @@ export const readPage = (url: URL, list: { readonly what: string; readonly shape
  * ?cursor= of a list's URL: the key it holds (undefined when absent or empty), or the 400 for one this API did not
  * give, or gave for another list or tenant than `list`.
  */
-export const readCursor = (url: URL, shape: string, list: PageList): PageKey | undefined | QueryReply => {
-  const cursor = url.searchParams.get("cursor")
+export const readCursor = (url: URL, shape: string, list: PageList): PageKey | undefined | QueryReply =>
+  readCursorText(url.searchParams.get("cursor"), shape, list)
+
+/** readCursor of a cursor's text (a sealed one opened: the audit log's for a bound token). */
+export const readCursorText = (cursor: string | null, shape: string, list: PageList): PageKey | undefined | QueryReply => {
   if (cursor === null || cursor === "") return undefined
   const opened = openCursor(cursor)
   const key = opened === undefined ? undefined : keyOfShape(opened.key, shape)

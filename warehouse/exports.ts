@@ -208,11 +208,13 @@ export type DeliveryKey = readonly [at: string, attempt: number, runId: string, 
 
 export const deliveryHistory = Effect.fn("deliveryHistory")(function* (tenant: string, destination: string, limit: number, before?: DeliveryKey) {
   const warehouse = yield* Warehouse
-  return yield* warehouse.query<{
-    at: string; run_id: string; batch_id: string; operation: string; attempt: number; outcome: string; http_status: number
+  // The time is read as text under another name: aliased `at`, it stood for the text in the WHERE too, and a page after
+  // a cursor failed (no comparison of String with DateTime64), answered 500.
+  const rows = yield* warehouse.query<{
+    at_text: string; run_id: string; batch_id: string; operation: string; attempt: number; outcome: string; http_status: number
     records: number; failed: number; detail: string; duration_ms: number
   }>(
-    "SELECT toString(at) AS at, run_id, batch_id, operation, attempt, outcome, http_status, records, failed, detail, duration_ms " +
+    "SELECT toString(at) AS at_text, run_id, batch_id, operation, attempt, outcome, http_status, records, failed, detail, duration_ms " +
       "FROM export_deliveries WHERE tenant = {tenant:String} AND destination = {destination:String}" +
       (before === undefined ? "" : " AND (at, attempt, run_id, batch_id, operation) < ({b_at:DateTime64(3, 'UTC')}, {b_attempt:UInt64}, {b_run:String}, {b_batch:String}, {b_op:String})") +
       " ORDER BY at DESC, attempt DESC, run_id DESC, batch_id DESC, operation DESC LIMIT {limit:UInt32}",
@@ -222,6 +224,7 @@ export const deliveryHistory = Effect.fn("deliveryHistory")(function* (tenant: s
         ...(before === undefined ? {} : { b_at: before[0], b_attempt: before[1], b_run: before[2], b_batch: before[3], b_op: before[4] }),
       },
     })
+  return rows.map(({ at_text, ...row }) => ({ at: at_text, ...row }))
 })
 
 /** Per run of a destination: when, what it did, the worst outcome. */

@@ -9,6 +9,8 @@ import { auditSigner, entryKey } from "../../consent/audit.ts"
 import { DsrInvalid, receiveRequest, validateDsr } from "../../consent/dsr.ts"
 import { Keys } from "../../consent/keys.ts"
 import { identifierFromFlags, parseSets } from "../../cli/dsr.ts"
+import { AUDIT_LIST } from "../../ingest/audit-route.ts"
+import { encodePageCursor, listOf } from "../../ingest/pages.ts"
 import { expectOneLineError } from "../support/cli-expect.ts"
 import { runCdp, startServe } from "../support/cli.ts"
 import { freshDir, removeDir } from "../support/pipeline.ts"
@@ -152,7 +154,8 @@ describe("cdp dsr through cdp serve", () => {
       const seqs = page.slice(0, 4).map((e: { seq: number }) => e.seq)
       expect(seqs).toEqual([...seqs].sort((a, b) => b - a))
       expect(page.slice(0, 4).every((e: { kind: string }) => e.kind.startsWith("dsr."))).toBe(true)
-      expect(page[4]).toEqual({ nextCursor: String(seqs[3]) })
+      // The cursor of the log of every tenant, after the page's last entry (bound as the API's lists' are, ingest/pages.ts).
+      expect(page[4]).toEqual({ nextCursor: encodePageCursor([seqs[3]!], listOf(AUDIT_LIST, "")) })
       expectOneLineError(cdp("audit", "log", "--limit", "0"), "--limit must be a whole number from 1 to 500")
       expectOneLineError(cdp("dsr", "submit", "--type", "access", "--identifier", "shoe:42"), 'unknown kind "shoe"')
       expectOneLineError(cdp("dsr", "status", "dsr_unknown"), "no data-subject request dsr_unknown")

@@ -5,7 +5,9 @@
 // is a list (comma-separated), so given twice it takes every kind of both.
 import { Effect, type Scope } from "effect"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
+import { AUDIT_LIST } from "../../ingest/audit-route.ts"
 import type { Collector } from "../../ingest/collector.ts"
+import { encodePageCursor, listOf } from "../../ingest/pages.ts"
 import { type ApiBody, callApi, TEST_ADMIN_TOKEN, withApi as withCollector } from "../support/api.ts"
 import { checkResponse } from "../support/openapi.ts"
 import { freshDir, type PipelineServices, removeDir } from "../support/pipeline.ts"
@@ -65,7 +67,7 @@ describe("a repeated query parameter", () => {
   it("is refused with 400 naming it on the audit log (?limit=, ?cursor=, ?since=, ?until=)", () =>
     withApi((url) => check(url, [
       ["/v1/audit", "/v1/audit?tenant=acme&limit=5", "limit", "500"],
-      ["/v1/audit", "/v1/audit?tenant=acme&cursor=1", "cursor", "2"],
+      ["/v1/audit", `/v1/audit?tenant=acme&cursor=${encodePageCursor([1], listOf(AUDIT_LIST, "acme"))}`, "cursor", encodePageCursor([2], listOf(AUDIT_LIST, "acme"))],
       ["/v1/audit", "/v1/audit?tenant=acme&since=7d", "since", "30d"],
       ["/v1/audit", "/v1/audit?tenant=acme&until=2030-01-01", "until", "2031-01-01"],
     ])), 120_000)
@@ -98,8 +100,8 @@ describe("a repeated query parameter", () => {
         ["/v1/audiences/{id}/members", `${members}&limit=5`, "limit", "500"],
         ["/v1/audiences/{id}/members", `${members}&after=prof_aaaaaaaaaa`, "after", "prof_bbbbbbbbbb"],
         ["/v1/audiences/{id}/changes", `${changes}&limit=5`, "limit", "500"],
-        // A changes cursor is a change's number (the feed's `cursor`).
-        ["/v1/audiences/{id}/changes", `${changes}&cursor=0`, "cursor", "7"],
+        // A changes cursor holds a change's number, bound to its audience (the feed's `cursor`).
+        ["/v1/audiences/{id}/changes", `${changes}&cursor=${encodePageCursor(["0"], listOf("changes", "acme", id))}`, "cursor", encodePageCursor(["7"], listOf("changes", "acme", id))],
       ])
     })), 120_000)
 

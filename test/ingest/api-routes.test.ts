@@ -93,7 +93,7 @@ describe("the export routes", () => {
       expect(whole.nextCursor).toBeNull()
       expect(yield* pages(url, "/v1/exports/lake/history?tenant=acme", "/v1/exports/{destination}/history", "history")).toEqual(whole.history)
       // Bound to this list and tenant (ingest/pages.ts), as the API gives them, so the time is what is refused.
-      const forged = Buffer.from(JSON.stringify({ list: "deliveries", tenant: "acme", after: ["not a time", 1, "r", "b", "upsert"] })).toString("base64url")
+      const forged = Buffer.from(JSON.stringify({ list: "deliveries of lake", tenant: "acme", after: ["not a time", 1, "r", "b", "upsert"] })).toString("base64url")
       expect((yield* checked(url, "GET", `/v1/exports/lake/history?tenant=acme&cursor=${forged}`, "/v1/exports/{destination}/history")).body)
         .toMatchObject({ rule: "bad_cursor", field: "cursor" })
       const replay = yield* checked(url, "POST", "/v1/exports/lake/replay?tenant=acme", "/v1/exports/{destination}/replay", ADMIN)

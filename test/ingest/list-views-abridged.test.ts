@@ -6,7 +6,8 @@ import type { IncomingMessage } from "node:http"
 import { Effect } from "effect"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { auditSigner, LISTED_KEYS } from "../../consent/audit.ts"
-import { auditRoute } from "../../ingest/audit-route.ts"
+import { AUDIT_LIST, auditRoute } from "../../ingest/audit-route.ts"
+import { encodePageCursor, listOf } from "../../ingest/pages.ts"
 import { callApi, TEST_ADMIN_TOKEN, withApi } from "../support/api.ts"
 import { checkResponse } from "../support/openapi.ts"
 import { basicAuth, freshDir, removeDir, WRITE_KEY } from "../support/pipeline.ts"
@@ -82,7 +83,7 @@ describe("list views of requests and the audit log", () => {
         cursor = body.nextCursor
         if (cursor === null) break
       }
-      const uncapped = yield* (yield* auditRoute({ signer: yield* auditSigner(dir) }))({ method: "GET", url: `/v1/audit?tenant=acme&limit=500&cursor=${entries[0]!.seq + 1}`, headers: {} } as IncomingMessage)
+      const uncapped = yield* (yield* auditRoute({ signer: yield* auditSigner(dir) }))({ method: "GET", url: `/v1/audit?tenant=acme&limit=500&cursor=${encodePageCursor([entries[0]!.seq + 1], listOf(AUDIT_LIST, "acme"))}`, headers: {} } as IncomingMessage)
       expect(pages).toBeGreaterThan(1)
       expect(walked.map((e) => e.seq).slice(-entries.length)).toEqual(entries.map((e) => e.seq))
       expect((uncapped.body as { entries: Array<Entry> }).entries.map((e) => e.seq)).toEqual(entries.map((e) => e.seq))
