@@ -11,16 +11,22 @@ let dir: string
 beforeEach(() => { dir = freshDir() })
 afterEach(() => removeDir(dir))
 
+/** A table (with `settings`, when given) holding one outdated part: two inserts merged, as a merge leaves them. */
+const withOutdatedPart = (table: string, settings?: string) => Effect.gen(function* () {
+  const w = yield* Warehouse
+  yield* w.command(`CREATE TABLE ${table} (k UInt64, v String) ENGINE = MergeTree ORDER BY k${settings === undefined ? "" : ` SETTINGS ${settings}`}`)
+  yield* w.command(`INSERT INTO ${table} VALUES (1, 'before')`)
+  yield* w.command(`INSERT INTO ${table} VALUES (2, 'before')`)
+  yield* w.command(`OPTIMIZE TABLE ${table} FINAL`)
+  expect((yield* outdatedParts([table])).length).toBe(1)
+  return w
+})
+
 describe("awaiting outdated parts", () => {
   it("waits for the parts outdated when it began, not for those a table taking rows makes meanwhile", { timeout: 60_000 }, () =>
     withEmbeddedWarehouse(dir, Effect.gen(function* () {
-      const w = yield* Warehouse
-      yield* w.command(`CREATE TABLE churn (k UInt64, v String) ENGINE = MergeTree ORDER BY k SETTINGS ${PROMPT_CLEANUP_SETTINGS}`)
       // A merge whose parts are outdated before the wait begins: these may hold what was erased.
-      yield* w.command("INSERT INTO churn VALUES (1, 'before')")
-      yield* w.command("INSERT INTO churn VALUES (2, 'before')")
-      yield* w.command("OPTIMIZE TABLE churn FINAL")
-      expect((yield* outdatedParts(["churn"])).length).toBe(1)
+      const w = yield* withOutdatedPart("churn", PROMPT_CLEANUP_SETTINGS)
       // Meanwhile the table keeps taking rows, each insert merged away at once: new outdated parts all the time.
       const writer = yield* Effect.forkChild(Effect.forever(Effect.gen(function* () {
         yield* w.command("INSERT INTO churn VALUES (3, 'after')")
@@ -37,12 +43,7 @@ describe("awaiting outdated parts", () => {
   // 60 s with ErasureIncomplete 'export_deliveries (outdated parts still on disk)'.
   it("a table made without the prompt cleanup settings is waited for as one with them", { timeout: 60_000 }, () =>
     withEmbeddedWarehouse(dir, Effect.gen(function* () {
-      const w = yield* Warehouse
-      yield* w.command("CREATE TABLE log (k UInt64, v String) ENGINE = MergeTree ORDER BY k")
-      yield* w.command("INSERT INTO log VALUES (1, 'before')")
-      yield* w.command("INSERT INTO log VALUES (2, 'before')")
-      yield* w.command("OPTIMIZE TABLE log FINAL")
-      expect((yield* outdatedParts(["log"])).length).toBe(1)
+      const w = yield* withOutdatedPart("log")
       expect(yield* awaitOldPartsGone(["log"], 8_000)).toEqual([])
       expect(yield* outdatedParts(["log"])).toEqual([])
       expect(yield* w.query("SELECT k, v FROM log ORDER BY k")).toEqual([{ k: "1", v: "before" }, { k: "2", v: "before" }])
