@@ -6,10 +6,11 @@
 // profile, purpose and device the row in effect before the batch's earliest message, and the rows since.
 import { createHash } from "node:crypto"
 import { Effect } from "effect"
+import fc from "fast-check"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
-import { DEFAULT_POLICIES, makeConsentStage, STRIPPED_MARK } from "../../consent/index.ts"
+import { DEFAULT_POLICIES, DEFAULT_POLICY, makeConsentStage, stateFromRows, STRIPPED_MARK } from "../../consent/index.ts"
 import type { CanonicalEvent } from "../../ingest/message.ts"
-import { insertLedgerRows, type LedgerRow } from "../../warehouse/consent.ts"
+import { insertLedgerRows, ledgerOfProfiles, ledgerOfProfilesFrom, type LedgerRow } from "../../warehouse/consent.ts"
 import { Warehouse, type WarehouseShape } from "../../warehouse/warehouse.ts"
 import { freshDir, removeDir, withEmbeddedWarehouse } from "../support/pipeline.ts"
 import { ALL, prefs, web } from "./support.ts"
@@ -73,4 +74,51 @@ describe("the consent stage's ledger read", () => {
       expect(count.values).toBeGreaterThan(998 * PURPOSES.length)
       expect(count.values).toBeLessThan(1_010 * PURPOSES.length)
     })), 120_000)
+
+  it("reads rows that give every state from its time on as the whole ledger does, whatever the versions and moves (property)", () =>
+    withEmbeddedWarehouse(dir, Effect.gen(function* () {
+      const warehouse = yield* Warehouse
+      const purposes = ["Analytics", "Advertising"]
+      const devices = ["", "d1", "d2"]
+      const row = fc.record({
+        msg: fc.integer({ min: 0, max: 25 }), profile: fc.integer({ min: 0, max: 2 }), purpose: fc.constantFrom(...purposes),
+        source: fc.constantFrom("segment_preferences", "tcf"), device: fc.constantFrom(...devices), at: fc.integer({ min: 0, max: 20 }),
+        state: fc.constantFrom("granted", "denied"),
+      })
+      const move = fc.record({ msg: fc.integer({ min: 0, max: 25 }), profile: fc.integer({ min: 0, max: 3 }), version: fc.integer({ min: 1, max: 5 }) })
+      let run = 0
+      const base = Date.UTC(2024, 9, 1)
+      const property = fc.asyncProperty(fc.array(row, { maxLength: 40 }), fc.array(move, { maxLength: 10 }), fc.integer({ min: 0, max: 22 }), (rows, moves, from) =>
+        Effect.runPromise(Effect.gen(function* () {
+          const tenant = `t${run++}`
+          // Each row its own recording time: versions of a replacing key (message, purpose, source) are told apart by it.
+          yield* insertLedgerRows(rows.map((r, i): LedgerRow => ({
+            tenant, messageId: `m${r.msg}`, profileId: `P${r.profile}`, purpose: r.purpose, state: r.state as LedgerRow["state"], basis: "consent",
+            source: r.source, proof: "{}", device: r.device, atMs: base + r.at * 1000, recordedAtMs: base + 100_000 + i,
+          })))
+          yield* warehouse.insert("event_profiles", moves.map((m) => ({ tenant, message_id: `m${m.msg}`, profile_id: `P${m.profile}`, version: m.version })))
+          const profiles = ["P0", "P1", "P2", "P3"]
+          const whole = yield* ledgerOfProfiles(tenant, profiles)
+          const part = yield* ledgerOfProfilesFrom(tenant, profiles, base + from * 1000)
+          for (const p of profiles) {
+            const w = whole.filter((r) => r.profileId === p)
+            const q = part.filter((r) => r.profileId === p)
+            for (let t = from; t <= 21; t++) {
+              const ms = base + t * 1000
+              for (const purpose of purposes) {
+                expect(stateFromRows(q, purpose, DEFAULT_POLICY.purposes[purpose]!, ms).state).toBe(stateFromRows(w, purpose, DEFAULT_POLICY.purposes[purpose]!, ms).state)
+                for (const device of devices) {
+                  const ofDevice = (rs: ReadonlyArray<LedgerRow>) => rs.filter((r) => r.device === device)
+                  expect(stateFromRows(ofDevice(q), purpose, DEFAULT_POLICY.purposes[purpose]!, ms).state)
+                    .toBe(stateFromRows(ofDevice(w), purpose, DEFAULT_POLICY.purposes[purpose]!, ms).state)
+                }
+              }
+            }
+            // Rows merged in from another profile are all read.
+            expect(q.filter((r) => r.recordedProfileId !== p).length).toBe(w.filter((r) => r.recordedProfileId !== p).length)
+          }
+        }).pipe(Effect.provideService(Warehouse, warehouse))))
+      // fast-check prints the seed and the shrunk counterexample of a failure.
+      yield* Effect.promise(() => fc.assert(property, { numRuns: 40 }))
+    })), 180_000)
 })
