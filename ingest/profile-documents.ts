@@ -93,7 +93,11 @@ export class DocumentKeeper {
       if (kind === "p") this.want(tenant, id)
       else if (kind === "m") {
         const held = this.byMessage.get(hashOf(tenant, id))
-        for (const k of held === undefined ? [] : typeof held === "string" ? [held] : [...held]) this.want(tenant, k.slice(tenant.length + 1))
+        // Each holder by its own key (a collision may name another tenant's document: it is built again too).
+        for (const k of held === undefined ? [] : typeof held === "string" ? [held] : [...held]) {
+          const at = k.indexOf("\u0000")
+          this.want(k.slice(0, at), k.slice(at + 1))
+        }
       }
     }
     this.schedule()

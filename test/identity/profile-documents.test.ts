@@ -13,6 +13,7 @@ import { Pipeline } from "../../ingest/pipeline.ts"
 import { keepProfileDocuments, profileDocumentStats, readProfile, readProfileOfDocument } from "../../ingest/profile-read.ts"
 import { eraseSubject } from "../../consent/registry.ts"
 import { Warehouse } from "../../warehouse/warehouse.ts"
+import { onWarehouseWrite } from "../../warehouse/writes.ts"
 import { withApi } from "../support/api.ts"
 import { getChecked } from "../support/profile-api.ts"
 import { storeDocuments } from "../../warehouse/profile-documents.ts"
@@ -152,6 +153,29 @@ describe("profile documents kept by the server", () => {
       const merged = yield* get(url, "anonymous_id:a9")
       expect(profileDocumentStats(warehouse).answered).toBe(answered + 1)
       expect(merged.body).toEqual(yield* readProfile("acme", "anonymous_id:a9", 50, identity))
+    })), 90_000)
+
+  it("a write that names only a message makes the document holding it untrusted", () =>
+    withApi(dir, (url) => Effect.gen(function* () {
+      const warehouse = yield* Warehouse
+      yield* (yield* Pipeline).submit([
+        eventOn("c1", 1, { userId: "u1", channel: "chat", source: "chat", text: "the parcel came late and broken, very disappointed" }),
+        eventOn("o1", 1, { userId: "u2" }),
+      ], [])
+      keepProfileDocuments(warehouse)
+      yield* built
+      const before = (yield* get(url, "user_id:u1")).body
+      expect(before["latestSentiment"]).not.toBeNull()
+      // As the consent strip removes stored rows: by tenant and message ids alone (no profile named).
+      let idleThen: boolean | undefined
+      const stop = onWarehouseWrite(warehouse, () => { idleThen = profileDocumentStats(warehouse).idle })
+      yield* warehouse.command("DELETE FROM sentiment WHERE tenant = {tenant:String} AND message_id IN {ids:Array(String)}", { tenant: "acme", ids: ["c1"] })
+      stop()
+      // Heard as the write ended: u1's document is to be built again.
+      expect(idleThen).toBe(false)
+      const after = yield* get(url, "user_id:u1")
+      expect(after.body["latestSentiment"]).toBeNull()
+      expect(after.body).toEqual(yield* readProfile("acme", "user_id:u1", 50, identity))
     })), 90_000)
 
   it("are erased with the person they hold", () =>
