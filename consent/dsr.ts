@@ -329,10 +329,10 @@ export interface DsrStatusView {
 
 export const isOverdue = (r: Pick<DsrRecord, "status" | "dueAtMs">, nowMs = Date.now()) => r.status !== "completed" && r.dueAtMs < nowMs
 
-/** A request's status with its audit trail. */
-export const requestStatus = (requestId: string) =>
+/** A request's status with its audit trail; with `tenant`, only that tenant's (another's fails as an unknown id, its trail unread). */
+export const requestStatus = (requestId: string, tenant?: string) =>
   Effect.gen(function* () {
-    const request = yield* loadRequest(requestId)
+    const request = yield* loadRequest(requestId, tenant)
     if (request === undefined) return yield* Effect.fail(new DsrNotFound({ requestId }))
     const trail = (yield* auditTrail(requestId)).map((e) => ({ seq: e.seq, at: e.at, kind: e.kind, hash: e.hash }))
     return { request, overdue: isOverdue(request), trail } satisfies DsrStatusView

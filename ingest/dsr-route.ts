@@ -175,12 +175,11 @@ export const makeDsrRoute = (options: {
         if (!/^dsr_[A-Za-z0-9_-]{1,64}$/.test(id)) return refuse(400, "bad_request_id", "a request id looks like dsr_...", "/id")
         const unknown = refuseUnknownParameter(url, [], "route")
         if (unknown !== undefined) return unknown
-        // Another tenant's request is answered as one nobody has: a 403 told a bound token that the id exists.
+        // Another tenant's request is answered as one nobody has (a 403 told a bound token that the id exists), and
+        // costs what one nobody has costs: it is looked up by the token's tenant and id, so its row and trail are not read.
         const notFound = () => refuse(404, "dsr_not_found", new DsrNotFound({ requestId: id }).message)
-        return yield* run(apiReads(requestStatus(id))).pipe(
-          Effect.map((s): QueryReply => caller?.tenant !== undefined && s.request.tenant !== caller.tenant
-            ? notFound()
-            : { status: 200, body: { success: true, request: requestView(s.request), trail: s.trail } }),
+        return yield* run(apiReads(requestStatus(id, caller?.tenant))).pipe(
+          Effect.map((s): QueryReply => ({ status: 200, body: { success: true, request: requestView(s.request), trail: s.trail } })),
           Effect.catch((e) => Effect.succeed(e instanceof DsrNotFound ? notFound() : failure(e))),
         )
       })

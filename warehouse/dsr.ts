@@ -85,11 +85,12 @@ const recordOf = (row: RequestRow): DsrRecord => ({
 const COLUMNS = "tenant, request_id, type, status, subject_kind, subject_key, subject_keys, received_at, due_at, started_at, " +
   "finished_at, counts, details, error, receipt"
 
-/** A request's latest state, or undefined. */
-export const loadRequest = Effect.fn("loadRequest")(function* (requestId: string) {
+/** A request's latest state, or undefined; only `tenant`'s when given (another tenant's is not read). */
+export const loadRequest = Effect.fn("loadRequest")(function* (requestId: string, tenant?: string) {
   const warehouse = yield* Warehouse
   const rows = yield* warehouse.query<RequestRow>(
-    `SELECT ${COLUMNS} FROM dsr_requests FINAL WHERE request_id = {id:String} LIMIT 1`, { params: { id: requestId } })
+    `SELECT ${COLUMNS} FROM dsr_requests FINAL WHERE ${tenant === undefined ? "" : "tenant = {tenant:String} AND "}request_id = {id:String} LIMIT 1`,
+    { params: { id: requestId, ...(tenant === undefined ? {} : { tenant }) } })
   return rows[0] === undefined ? undefined : recordOf(rows[0])
 })
 
