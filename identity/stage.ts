@@ -147,8 +147,8 @@ export const makeIdentityStage = (config: IdentityConfig, policy: SnapshotPolicy
     const mergeReason = (kind: "merge" | "split") =>
       kind === "merge" ? "a new link joined identifiers of both profiles" : "a link no longer holds (a limit, a shared value or a change of owner)"
     const store = Effect.gen(function* () {
-      yield* storeIdentity({ ...pending, moved: [...pending.moved.values()], nodes: [...pending.nodes.values()] })
-        .pipe(Effect.provideService(Warehouse, warehouse))
+      // Handed to the reloads before they are stored: a store that fails half-way (some tables written) leaves none
+      // out; one handed twice (the store tried again with the next batch) changes nothing.
       for (const reload of loading) {
         for (const o of pending.observations) {
           if (o.tenant !== reload.tenant) continue
@@ -156,6 +156,8 @@ export const makeIdentityStage = (config: IdentityConfig, policy: SnapshotPolicy
           reload.landed.push({ tenant: o.tenant, messageId: o.messageId, timeMs: Date.parse(o.timestamp), sightings })
         }
       }
+      yield* storeIdentity({ ...pending, moved: [...pending.moved.values()], nodes: [...pending.nodes.values()] })
+        .pipe(Effect.provideService(Warehouse, warehouse))
       pending.observations = []
       pending.links = []
       pending.moved = new Map()
