@@ -36,16 +36,20 @@ export const decodeUtf8 = (bytes: Uint8Array): string | Rejection => {
 }
 
 /**
- * C0 control characters but tab, line feed and carriage return. Free text may hold them as sent (a NUL from a
- * C program's buffer, an escape sequence pasted from a terminal), but the tools it goes on to do not take them:
- * Postgres-based tools and CRMs refuse U+0000 in text, and they break CSV exports.
+ * Control characters: C0 but tab, line feed and carriage return, DEL, and C1 (U+0080-U+009F). Free text may hold
+ * them as sent (a NUL from a C program's buffer, an escape sequence pasted from a terminal, C1 from text decoded with
+ * the wrong charset), but the tools it goes on to do not take them: Postgres-based tools and CRMs refuse U+0000 in
+ * text, and they break CSV exports.
  */
-const CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f]/
-const CONTROLS = /[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g
-/** Vertical tab and form feed break lines in older tools' exports (FileMaker, Excel): they stay line breaks. */
-const LINE_BREAKING = /[\u000b\u000c]/
+const CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/
+const CONTROLS = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/g
+/**
+ * Vertical tab and form feed break lines in older tools' exports (FileMaker, Excel), next line (U+0085) in text from
+ * EBCDIC systems: they stay line breaks.
+ */
+const LINE_BREAKING = /[\u000b\u000c\u0085]/
 
-/** Text as stored and scored: CONTROLS removed, a vertical tab or form feed made a line feed; `removed` counts both. */
+/** Text as stored and scored: CONTROLS removed, a line-breaking one made a line feed; `removed` counts both. */
 export const withoutControlCharacters = (text: string): { readonly text: string; readonly removed: number } => {
   if (!CONTROL.test(text)) return { text, removed: 0 }
   let removed = 0

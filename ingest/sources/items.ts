@@ -18,26 +18,30 @@ export interface StoredFields {
   readonly text: string
   readonly properties: JsonObject
   readonly traits: JsonObject
+  readonly context: JsonObject
   readonly extra: JsonObject
 }
 
-/** The name in `extra` of how many control characters storedFields took out of an event's text, properties and traits. */
+/** The name in `extra` of how many control characters storedFields took out of an event's text and fields. */
 export const CONTROLS_REMOVED = "control_characters_removed"
 
 /**
- * An event's text and the strings of its properties and traits without control characters but tab and line breaks
- * (withoutControlCharacters: Postgres-based tools and CRMs refuse a NUL in text, and they break CSV exports), how
- * many were taken out in `extra`; `fields` itself when none were. The raw item keeps them as sent.
+ * An event's text and the strings of its properties, traits, context and extra (a sender's unmapped fields) without
+ * control characters but tab and line breaks (withoutControlCharacters: Postgres-based tools and CRMs refuse a NUL in
+ * text, and they break CSV exports), how many were taken out in `extra`; `fields` itself when none were. The raw item
+ * keeps them as sent.
  */
 export const storedFields = (fields: StoredFields): StoredFields => {
   const text = withoutControlCharacters(fields.text)
   const properties = withoutControlCharactersIn(fields.properties)
   const traits = withoutControlCharactersIn(fields.traits)
-  const removed = text.removed + properties.removed + traits.removed
+  const context = withoutControlCharactersIn(fields.context)
+  const extra = withoutControlCharactersIn(fields.extra)
+  const removed = text.removed + properties.removed + traits.removed + context.removed + extra.removed
   if (removed === 0) return fields
-  const extra = { ...fields.extra }
-  putField(extra, CONTROLS_REMOVED, removed)
-  return { text: text.text, properties: properties.value, traits: traits.value, extra }
+  const counted = { ...extra.value }
+  putField(counted, CONTROLS_REMOVED, removed)
+  return { text: text.text, properties: properties.value, traits: traits.value, context: context.value, extra: counted }
 }
 
 /** What a connector knows about one item; the rest of the canonical event is the same for every connector. */
@@ -87,9 +91,11 @@ export const itemMaker = (ctx: ImportContext, source: string, channel: Channel):
         originalTimestamp: f.hasOwnTime === false ? null : timestamp,
         sentAt: null,
         receivedAt,
-        context: f.context ?? EMPTY_OBJECT,
         identifiers: f.identifiers ?? NO_IDENTIFIERS,
-        ...storedFields({ text: f.text ?? "", properties: f.properties ?? EMPTY_OBJECT, traits: f.traits ?? EMPTY_OBJECT, extra: f.extra ?? EMPTY_OBJECT }),
+        ...storedFields({
+          text: f.text ?? "", properties: f.properties ?? EMPTY_OBJECT, traits: f.traits ?? EMPTY_OBJECT,
+          context: f.context ?? EMPTY_OBJECT, extra: f.extra ?? EMPTY_OBJECT,
+        }),
         profileId: "",
         raw: f.raw,
       }

@@ -10,7 +10,7 @@ import { Pipeline } from "../../../ingest/pipeline.ts"
 import { parseCallsWebhook } from "../../../ingest/sources/calls.ts"
 import { parseChatWebhook } from "../../../ingest/sources/chat.ts"
 import { type ImportedItem, splitItems } from "../../../ingest/sources/index.ts"
-import { normaliseSegmentMessage, type SegmentMessage, segmentReceiveContext } from "../../../ingest/sources/segment.ts"
+import { normaliseSegmentMessage, type SegmentMessage, segmentReceiveContext, validateSegmentMessage } from "../../../ingest/sources/segment.ts"
 import { freshDir, query, removeDir, withPipeline } from "../../support/pipeline.ts"
 import { context } from "./helpers.ts"
 
@@ -84,4 +84,65 @@ describe("control characters in free text", () => {
     expect(event.raw?.body).toBe(body)
     expect(event.messageId).toBe("m1")
   })
+
+  it("DEL and the C1 controls are removed from text too; a next line (U+0085) becomes a line break", async () => {
+    const [call] = await eventsOf(parseCallsWebhook(`${HEADER}\r\nCA4,2024-09-16T09:28:50Z,60,,,,,,"one\u007f\u0085two\u0080\u009fthree \u00a0ok"\r\n`, context()))
+    expect([call!.text, call!.extra]).toEqual(["one\ntwothree \u00a0ok", { control_characters_removed: 4 }])
+  })
+
+  it("a Segment message's context and unmapped fields (extra) lose them likewise, counted with the rest", () => {
+    const message = {
+      type: "track", event: "Viewed", anonymousId: "a1", messageId: "m2",
+      context: { page: { title: "Home\u0000", path: "/" }, userAgent: "Mozilla\u007f/5.0", locale: "en-GB", traits: { email: "ann@example.com" } },
+      properties: { note: "fine" },
+      customerNote: "call\u0007 me\u009b", tags: ["a\u0000", 1],
+    } as unknown as SegmentMessage
+    const body = JSON.stringify(message)
+    const event = normaliseSegmentMessage(message, segmentReceiveContext("acme", Date.now(), undefined), { body, json: true })
+    expect(event.context).toEqual({ page: { title: "Home", path: "/" }, userAgent: "Mozilla/5.0", locale: "en-GB", traits: { email: "ann@example.com" } })
+    expect(event.extra).toEqual({ customerNote: "call me", tags: ["a", 1], control_characters_removed: 5 })
+    expect(event.properties).toEqual({ note: "fine" })
+    expect(event.raw?.body).toBe(body)
+  })
+
+  it("a batch's context given to many messages is cleaned in each, and left the same object when clean", () => {
+    const batchContext = { library: { name: "analytics.js\u0000" } }
+    const ctx = { ...segmentReceiveContext("acme", Date.now(), undefined), batchContext }
+    const [a, b] = ["m3", "m4"].map((messageId) => normaliseSegmentMessage({ type: "track", event: "E", userId: "u1", messageId } as unknown as SegmentMessage, ctx))
+    expect([a!.context, b!.context, a!.extra, batchContext.library.name]).toEqual([
+      { library: { name: "analytics.js" } }, { library: { name: "analytics.js" } }, { control_characters_removed: 1 }, "analytics.js\u0000",
+    ])
+    const clean = { library: { name: "analytics.js" } }
+    const c = normaliseSegmentMessage({ type: "track", event: "E", userId: "u1", messageId: "m5" } as unknown as SegmentMessage, { ...ctx, batchContext: clean })
+    expect(c.context).toBe(clean)
+  })
+
+  it("a connector's unmapped fields (extra) lose them: a chat transcript's and a call export's own columns", async () => {
+    const chat = JSON.stringify({ conversation_id: "chat_2", visitor_id: "anon-2", started_at: "2024-10-24T01:31:13.728Z", messages: [], page: "/help\u0000", meta: { ref: "x\u0085y" } })
+    const calls = `${HEADER},crm_ref\r\nCA5,2024-09-16T09:28:50Z,60,,,,,,fine,R\u00001\r\n`
+    const [transcript, call] = await eventsOf(parseChatWebhook(chat, context()), parseCallsWebhook(calls, context()))
+    expect(transcript!.extra).toEqual({ page: "/help", meta: { ref: "x\ny" }, control_characters_removed: 2 })
+    expect(call!.extra).toEqual({ crm_ref: "R1", control_characters_removed: 1 })
+  })
+
+  it("an e-mail address, user id or phone number holding a NUL is refused or cleaned, never kept as another identity", async () => {
+    // Segment's edge refuses such an id (identity would never link it); a trait's address is cleaned with the traits.
+    expect(validateSegmentMessage({ type: "identify", userId: "u\u00001" })).toMatchObject({ rule: "bad_id", field: "/userId" })
+    const identify = { type: "identify", userId: "u1", messageId: "m6", traits: { email: "bob\u0000@example.com" }, context: { traits: { email: "bob\u0000@example.com" } } }
+    expect(validateSegmentMessage(identify)).toBeNull()
+    const segment = normaliseSegmentMessage(identify as unknown as SegmentMessage, segmentReceiveContext("acme", Date.now(), undefined))
+    // A connector's identifiers go to identity as sent: it refuses the address and the visitor id, reads the phone's digits.
+    const chat = JSON.stringify({ conversation_id: "chat_3", visitor_id: "anon\u00003", visitor_email: "carol\u0000@example.com", started_at: "2024-10-24T01:31:13.728Z", messages: [] })
+    const calls = `${HEADER}\r\nCA6,2024-09-16T09:28:50Z,60,inbound,201-555-01\u000050,,,,x\r\n`
+    const ctx = context({ receivedAtMs: Date.now() })
+    const events = [segment, ...await eventsOf(parseChatWebhook(chat, ctx), parseCallsWebhook(calls, ctx))]
+    await withPipeline(dir, Effect.gen(function* () {
+      yield* (yield* Pipeline).submit(events, [])
+      expect(yield* query("SELECT kind, value FROM identity_nodes ORDER BY kind, value")).toEqual([
+        { kind: "email", value: "bob@example.com" }, { kind: "phone", value: "+2015550150" }, { kind: "user_id", value: "u1" },
+      ])
+      expect(yield* query("SELECT message_id, r.kind AS kind FROM identity_observations ARRAY JOIN refused AS r ORDER BY message_id, kind"))
+        .toEqual([{ message_id: "chat_3", kind: "anonymous_id" }, { message_id: "chat_3", kind: "email" }])
+    }))
+  }, 60_000)
 })
