@@ -554,6 +554,8 @@ const makeCollector = (options: CollectorOptions) =>
         s.on("clientError", answerClientError)
         // Without a listener Node closes a CONNECT's connection without a word.
         s.on("connect", answerConnect)
+        // No 'upgrade' listener, on purpose: Node then serves a request asking to upgrade (websocket, h2c) as a plain
+        // HTTP/1.1 request, the upgrade ignored (no 101), on every route; a listener would take its socket from the routes.
         s.once("close", () => connections?.stop())
         s.once("error", (e) => resume(Effect.fail(e)))
         s.listen(options.port, options.host, () => resume(Effect.succeed(s)))

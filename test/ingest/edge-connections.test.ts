@@ -297,3 +297,57 @@ describe("a flooding sender past its key's cap", () => {
       expect(errors, `${errors.length} of 180 requests ended in a socket error: ${[...new Set(errors)].join(", ")}`).toEqual([])
     }), 60_000)
 })
+
+describe("an HTTP Upgrade request (websocket, h2c)", () => {
+  // Node's server hands a request with Connection: Upgrade to 'upgrade' listeners; the collector serves none, so every
+  // route must answer it as it answers any request (ignoring the upgrade) or refuse it in JSON, never hang or drop it.
+  const UPGRADES = {
+    websocket: "Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n",
+    h2c: "Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n",
+  }
+  /** A chunked body's bytes. */
+  const unchunk = (text: string): string => {
+    let out = ""
+    for (let at = 0; ;) {
+      const line = text.indexOf("\r\n", at)
+      const size = parseInt(text.slice(at, line), 16)
+      if (!(size > 0)) return out
+      out += text.slice(line + 2, line + 2 + size)
+      at = line + 2 + size + 2
+    }
+  }
+  const withBody = (head: string, body: string) => `${head}Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`
+  const ROUTES: ReadonlyArray<readonly [string, (upgrade: string) => string]> = [
+    ["Segment", (u) => withBody(`POST /v1/track HTTP/1.1\r\nHost: localhost\r\nAuthorization: ${basicAuth(WRITE_KEY)}\r\n${u}`,
+      JSON.stringify({ userId: "u", event: "E", messageId: "upgrade" }))],
+    ["webhook", (u) => withBody(`POST /v1/webhooks/sendgrid HTTP/1.1\r\nHost: localhost\r\nAuthorization: ${basicAuth(WRITE_KEY)}\r\n${u}`, "[]")],
+    ["API GET", (u) => `GET /v1/tokens HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer edge-admin-token\r\n${u}\r\n`],
+    ["API POST", (u) => withBody(`POST /v1/query HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer edge-admin-token\r\n${u}`,
+      JSON.stringify({ tenant: "acme", sql: "SELECT 1 AS one" }))],
+    ["/health", (u) => `GET /health HTTP/1.1\r\nHost: localhost\r\n${u}\r\n`],
+  ]
+
+  it("is answered on every route kind (served, or a JSON 4xx), and the connection then serves or closes cleanly", () =>
+    withLimitedCollector({ adminToken: "edge-admin-token" }, async (_url, port) => {
+      for (const [route, raw] of ROUTES) {
+        for (const [kind, upgrade] of Object.entries(UPGRADES)) {
+          const what = `${route} with Upgrade: ${kind}`
+          const c = await open(port)
+          const answer = await Promise.race([request(c, raw(upgrade)), c.closed.then((s) => `closed: ${s}`),
+            new Promise<string>((resolve) => setTimeout(() => resolve("no answer in 5 s"), 5000))])
+          // The connection is then an HTTP/1.1 connection still (a next request answered), or closed after the answer.
+          const next = answer.startsWith("closed: ") ? "closed" : await Promise.race([
+            request(c, "GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n"), c.closed.then(() => "closed"),
+            new Promise<string>((resolve) => setTimeout(() => resolve("no answer in 5 s"), 5000))])
+          c.socket.destroy()
+          expect(next, `${what}, then GET /health on its connection`).toMatch(/^(HTTP\/1\.1 200 |closed$)/)
+          expect(answer, what).toMatch(/^HTTP\/1\.1 [2-4]\d\d /)
+          expect(answer, what).not.toMatch(/^HTTP\/1\.1 101 /)
+          expect(answer, what).toMatch(/\r\ncontent-type: application\/json/i)
+          const sent = answer.slice(answer.indexOf("\r\n\r\n") + 4)
+          const body = /\r\ntransfer-encoding: chunked/i.test(answer) ? unchunk(sent) : sent
+          expect(() => JSON.parse(body), `${what}: ${body}`).not.toThrow()
+        }
+      }
+    }), 60_000)
+})
