@@ -15,6 +15,7 @@ import { deepJsonText } from "./deep-json.ts"
 import type { ArchiveRecord, CanonicalEvent, DeadLetter, Rejection } from "./message.ts"
 import { shownText } from "./schemas.ts"
 import { runStages, type Stage } from "./stage.ts"
+import { withoutControlCharacters } from "./utf8.ts"
 
 /** Running totals since start, for summaries and /health (counts only, never content). */
 export interface PipelineCounters {
@@ -110,9 +111,10 @@ const STORED_REASON_CHARS = 1000
 
 /**
  * Text the warehouse stores, whatever it held: half a surrogate pair (which the engine cannot read: an emoji cut in
- * two) and NUL become U+FFFD.
+ * two) becomes U+FFFD, and control characters go as free text's do (withoutControlCharacters). Only a dead letter's
+ * id, field and reason: its retry reads its payload, kept whole.
  */
-const storableText = (text: string): string => text.toWellFormed().replace(/\u0000/g, "\uFFFD")
+const storableText = (text: string): string => withoutControlCharacters(text.toWellFormed()).text
 
 /**
  * A dead letter whose id, field and reason the warehouse stores whatever the edge or a stage wrote in them, the reason
