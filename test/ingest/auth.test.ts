@@ -176,7 +176,7 @@ describe("scoped API tokens", () => {
       expect(yield* hook(tokens.get("compliance")!)).toMatchObject({ status: 403, body: { rule: "missing_scope" } })
     })), 120_000)
 
-  it("a token bound to a tenant is refused (403, never 404) for another tenant in the path, the query string or the body", () =>
+  it("a token bound to a tenant is refused 403 for another tenant named in the path, the query string or the body; another tenant's request or token by id is 404 as an unknown id; naming none is its own tenant", () =>
     withApi((url) => Effect.gen(function* () {
       yield* seed(url)
       const marketer = (yield* makeToken(url, { role: "marketer", tenant: "acme" })).token
@@ -242,7 +242,7 @@ describe("scoped API tokens", () => {
       const tokens = yield* call(url, "GET", "/v1/tokens", admin)
       expect(tokens.body.tokens.length).toBeGreaterThan(0)
       expect(tokens.body.tokens.every((t: Body) => t.tenant === "acme")).toBe(true)
-      // An unbound token for another tenant cannot be revoked by a bound admin.
+      // Another tenant's token cannot be revoked by a bound admin: its id is answered as an unknown one.
       const globexToken = yield* makeToken(url, { role: "marketer", tenant: "globex" })
       expect(yield* call(url, "POST", `/v1/tokens/${globexToken.id}/revoke`, admin)).toMatchObject({ status: 404, body: { rule: "token_not_found", field: "/id" } })
       // A bound collector token sends into its own tenant only.
