@@ -216,6 +216,9 @@ export const makeConsentStage = (policies: ConsentPolicies, keys?: KeysShape, de
         const order = batch.map((_, i) => i).sort((a, b) => (times[a]! - times[b]!) || a - b)
         const now = Date.now()
         const fresh: Array<LedgerRow> = []
+        // A browser's device keys (keyed and legacy), hashed once a batch: a flood's thousands of messages come from a
+        // few hundred browsers.
+        const devices = new Map<string, readonly [string, string]>()
         for (const i of order) {
           const e = batch[i]!
           // Only without identity (which refuses them) can a message come without a usable time: nothing to place.
@@ -228,8 +231,13 @@ export const makeConsentStage = (policies: ConsentPolicies, keys?: KeysShape, de
           const policy = policyOf(policies, e.tenant)
           const k = key(e.tenant, e.profileId)
           const rows = rowsOf.get(k) ?? []
-          const device = deviceOf(e, keys)
-          const legacy = device === "" ? "" : legacyDeviceOf(e)
+          const browser = `${e.tenant}\u0000${e.anonymousId}`
+          let keyed = devices.get(browser)
+          if (keyed === undefined) {
+            const device = deviceOf(e, keys)
+            devices.set(browser, keyed = [device, device === "" ? "" : legacyDeviceOf(e)])
+          }
+          const [device, legacy] = keyed
           for (const signal of signals) {
             // A browser's stored preferences ride on each of its messages: only a change of what *that device* said
             // is a choice (another device may have chosen otherwise since). Without a device, the state in force.
