@@ -16,7 +16,7 @@ export { type Operation, recordOperation } from "./operations.ts"
 export {
   BadIdentifier, BadIdentifierCursor, buildProfileDocuments, DEFAULT_IDENTIFIER_PAGE, type IdentifierPage, identifierLimit, type IdentifierRef, parseIdentifier,
   type ProfileDocument, ProfileNotFound, profileIdentifiers, profileIdOf, profilePhoneRuns, profileScopeOf, type ProfileView, readProfileView, readProfileViewOf,
-  nextUtcMidnight, showProfile, viewOfDocument,
+  showProfile, viewOfDocument,
 } from "./profile.ts"
 export { type Explanation, explainIdentifiers } from "./explain.ts"
 export {

@@ -5,6 +5,7 @@ import { nodeOwner, type ProfileScope } from "../warehouse/identity.ts"
 import type { ProfileConsentRows } from "../warehouse/consent.ts"
 import { DOCUMENT_EVENTS, DOCUMENT_IDENTIFIERS, readDocumentParts, type StoredDocument } from "../warehouse/profile-documents.ts"
 import { phoneRunsOf } from "../warehouse/profile-phones.ts"
+import { tenantDefinitions } from "../warehouse/computed-traits.ts"
 import {
   identifierPageColumns, identifierPageOf, mergedParams, profileIdentifierPage, profileReadScopeOf, profileSummary, type ProfileSummary, type ReadColumns, type ReadScope,
 } from "../warehouse/profiles.ts"
@@ -294,9 +295,11 @@ export const showProfile = (tenant: string, ref: IdentifierRef, recent = 20, pre
  */
 export interface ProfileDocument {
   readonly v: 1
-  /** Used until this time (ms): the next UTC midnight after it was built (computed traits' day windows move), or a
-   * restriction recorded to take effect earlier. */
-  readonly until: number
+  /**
+   * Used until this time (ms), null for no end: the next UTC midnight after it was built when the tenant has computed
+   * traits in day windows (they move then), or a restriction recorded to take effect later.
+   */
+  readonly until: number | null
   readonly scope: { readonly ids: ReadonlyArray<string>; readonly landed: Readonly<Record<string, number>> | undefined; readonly whole: boolean | undefined }
   readonly summary: Omit<ProfileSummary, "also">
   readonly identifiers: unknown
@@ -317,15 +320,18 @@ export const nextUtcMidnight = (ms: number) => (Math.floor(ms / 86_400_000) + 1)
 export const buildProfileDocuments = Effect.fn("buildProfileDocuments")(function* (tenant: string, profiles: ReadonlyArray<string>, built: number) {
   const found = yield* readDocumentParts(tenant, profiles, built)
   const relationships = yield* relationshipTraitsOf(tenant, [...found.keys()])
-  const documents: Array<StoredDocument> = []
+  const windowed = (yield* tenantDefinitions(tenant)).some((d) => d.window_days > 0)
+  const documents: Array<StoredDocument & { readonly until: number | null }> = []
   const scopes = new Map<string, ReadScope>()
   for (const [profileId, parts] of found) {
+    const ends = [...(windowed ? [nextUtcMidnight(built)] : []), ...(parts.restrictionFrom === undefined ? [] : [parts.restrictionFrom])]
+    const until = ends.length === 0 ? null : Math.min(...ends)
     const computedTraits = parts.computedStates === undefined ? yield* profileComputedTraits(parts.scope) : yield* computedTraitsOfStates(tenant, parts.computedStates)
     const document: ProfileDocument = {
-      v: 1, until: Math.min(nextUtcMidnight(built), parts.restrictionFrom ?? Number.POSITIVE_INFINITY), scope: { ids: parts.scope.ids, landed: parts.scope.landed, whole: parts.scope.whole },
+      v: 1, until, scope: { ids: parts.scope.ids, landed: parts.scope.landed, whole: parts.scope.whole },
       summary: parts.summary, identifiers: parts.identifiers, computedTraits, relationship: relationships.get(profileId) ?? {}, consent: parts.consent,
     }
-    documents.push({ profileId, built, document: JSON.stringify(document) })
+    documents.push({ profileId, built, document: JSON.stringify(document), until })
     scopes.set(profileId, parts.scope)
   }
   return { documents, scopes }
@@ -340,7 +346,7 @@ export const viewOfDocument = Effect.fn("viewOfDocument")(function* (
 ) {
   const document = JSON.parse(stored.document) as ProfileDocument
   const identifiers = options.identifiers ?? DEFAULT_IDENTIFIER_PAGE
-  if (document.v !== 1 || !(Date.now() < document.until) || options.recent > DOCUMENT_EVENTS || identifiers > DOCUMENT_IDENTIFIERS) return undefined
+  if (document.v !== 1 || (document.until !== null && !(Date.now() < document.until)) || options.recent > DOCUMENT_EVENTS || identifiers > DOCUMENT_IDENTIFIERS) return undefined
   const { view, timeline } = yield* viewOfParts({
     tenant, profileId: stored.profileId, summary: document.summary, identifiers: document.identifiers, computedTraits: document.computedTraits,
     relationship: document.relationship,

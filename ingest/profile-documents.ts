@@ -5,10 +5,11 @@
 // what it landed), and those profiles are built again in batches of DOCUMENT_BATCH, two statements a batch however
 // many profiles, on the background connection. A document is trusted only when no write reached its profile, its
 // messages, its tenant or everything while it was built; a read of an untrusted profile reads the profile as before.
-// Nothing is trusted at start: every profile is built once first, and again after each UTC midnight (computed
-// traits' day windows move). Not used with a ClickHouse server, where other processes write unheard.
+// Nothing is trusted at start: every profile is built once first. A document with an end (the UTC midnight after
+// it was built when its tenant has computed traits in day windows; a restriction recorded to take effect later) is
+// built again then. Not used with a ClickHouse server, where other processes write unheard.
 import { Effect } from "effect"
-import { buildProfileDocuments, nextUtcMidnight } from "../identity/index.ts"
+import { buildProfileDocuments } from "../identity/index.ts"
 import { storeDocuments } from "../warehouse/profile-documents.ts"
 import { backgroundReads, Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
 
@@ -54,6 +55,9 @@ export class DocumentKeeper {
   private readonly building = new Set<Array<DocumentReach>>()
   private running = false
   private lastBuilt = 0
+  /** Trusted documents with an end (computed traits' day windows, a restriction taking effect later), and the next wake. */
+  private readonly ends = new Map<string, number>()
+  private wake: { readonly at: number; readonly timer: ReturnType<typeof setTimeout> } | undefined
   /** Documents built and trusted, reads answered from one, batches that failed (for the bench and tests). */
   readonly stats = { built: 0, trusted: 0, answered: 0, failed: 0, buildMs: 0 }
 
@@ -80,6 +84,7 @@ export class DocumentKeeper {
     if (reach.all) {
       this.trusted.clear()
       this.byMessage.clear()
+      this.ends.clear()
       this.wanted.clear()
       this.wantAll = true
     }
@@ -103,16 +108,37 @@ export class DocumentKeeper {
     this.schedule()
   }
 
-  /** Starts building (at start-up: every profile), and again every UTC midnight, where computed traits' day windows move. */
+  /** Starts building (at start-up: every profile). */
   start(): void {
     this.schedule()
-    const midnight = () => {
-      setTimeout(() => {
-        this.hear({ all: true, tenants: new Set(), keys: new Set() })
-        midnight()
-      }, nextUtcMidnight(Date.now()) - Date.now() + 1000).unref()
+  }
+
+  /** A trusted document is used until `until`: it is built again then. */
+  private endsAt(key: string, until: number) {
+    this.ends.set(key, until)
+    if (this.wake === undefined || until < this.wake.at) this.arm(until)
+  }
+
+  private arm(at: number) {
+    if (this.wake !== undefined) clearTimeout(this.wake.timer)
+    // At most ~24 days ahead (setTimeout's limit): an earlier wake arms the next one.
+    const timer = setTimeout(() => this.woke(), Math.min(2 ** 31 - 1, Math.max(0, at - Date.now() + 50)))
+    timer.unref()
+    this.wake = { at, timer }
+  }
+
+  private woke() {
+    this.wake = undefined
+    const now = Date.now()
+    let next = Number.POSITIVE_INFINITY
+    for (const [key, until] of [...this.ends]) {
+      if (until <= now) {
+        const at = key.indexOf("\u0000")
+        this.want(key.slice(0, at), key.slice(at + 1))
+      } else next = Math.min(next, until)
     }
-    midnight()
+    if (next < Number.POSITIVE_INFINITY) this.arm(next)
+    this.schedule()
   }
 
   private want(tenant: string, profileId: string) {
@@ -126,6 +152,7 @@ export class DocumentKeeper {
     const t = this.trusted.get(key)
     if (t === undefined) return
     this.trusted.delete(key)
+    this.ends.delete(key)
     for (const h of t.hashes) {
       const held = this.byMessage.get(h)
       if (held === key) this.byMessage.delete(h)
@@ -217,6 +244,7 @@ export class DocumentKeeper {
         // Reached while it was built: wanted again (the write said so), not trusted.
         if (reached) continue
         this.trust(tenant, d.profileId, d.built, scope.ids)
+        if (d.until !== null) this.endsAt(keyOf(tenant, d.profileId), d.until)
         this.stats.trusted++
       }
     } finally {

@@ -38,7 +38,7 @@ const readProfileFrom = (
     const asked: IdentifierRef = owner === undefined ? ref : { _tag: "profile", profileId: owner }
     if (current !== undefined) {
       const fromDocument = yield* answerOfDocument(tenant, asked, recent, current, precedence)
-      if (fromDocument !== undefined) return { ...fromDocument, ref }
+      if (fromDocument !== undefined) return { ...fromDocument, ref, fromDocument: true }
     }
     // The profile's owner and message ids in one statement, then the rest of the profile and its consent (the ledger by
     // those message ids) in one more: consent's columns ride in the profile's statement. Consent is of the profile
@@ -52,7 +52,7 @@ const readProfileFrom = (
       consent: { restricted: consentNow.restricted, purposes: consentNow.purposes },
       timeline: read.timeline,
     } satisfies ProfileWithConsent
-    return { body, ref, scope: read.scope }
+    return { body, ref, scope: read.scope, fromDocument: false }
   })
 
 /** Says whether a stored document (a profile's, built at `built`) is known current: nothing it holds changed since. */
@@ -414,17 +414,14 @@ export const readProfileCached = (options: {
         cache.misses++
         // An answer dropped by a write to its profile still knows whose it was: the identifier is not looked up again.
         const keeper = cache.keeper
-        const current: DocumentCurrent | undefined = keeper === undefined ? undefined : (tenant, profileId, built) => {
-          const yes = keeper.current(tenant, profileId, built)
-          if (yes) keeper.stats.answered++
-          return yes
-        }
-        const { body, ref, scope } = yield* readProfileFrom(
-          options.tenant, options.identifier, options.recent, options.identity, options.precedence, (r) => cache.owner(options.tenant, r), current,
+        const { body, ref, scope, fromDocument } = yield* readProfileFrom(
+          options.tenant, options.identifier, options.recent, options.identity, options.precedence, (r) => cache.owner(options.tenant, r),
+          keeper === undefined ? undefined : (tenant, profileId, built) => keeper.current(tenant, profileId, built),
         ).pipe(
           Effect.provideService(Warehouse, options.warehouse),
           Effect.provideService(ConsentPoliciesRef, options.policies ?? DEFAULT_POLICIES),
         )
+        if (fromDocument && keeper !== undefined) keeper.stats.answered++
         const deps = depsOf(options.tenant, ref, scope)
         if (generation !== null && deps !== undefined) {
           cache.set(key, read, {

@@ -93,11 +93,15 @@ describe("profile documents", () => {
 })
 
 describe("profile documents in time", () => {
-  it("are not used past the UTC midnight after they were built, nor once a restriction recorded in advance takes effect", () =>
+  it("are not used past the UTC midnight after they were built when computed traits have day windows, nor once a restriction recorded in advance takes effect", () =>
     withPipeline(dir, Effect.gen(function* () {
       yield* (yield* Pipeline).submit([eventOn("m1", 1, { type: "identify", userId: "u1", traits: { email: "ann@x.example" } })], [])
       const profiles = yield* everyone
-      // Built yesterday: computed traits' day windows have moved since.
+      // Built yesterday without computed traits in day windows: nothing in it moved with the clock.
+      yield* storeDocuments("acme", (yield* buildProfileDocuments("acme", profiles, Date.now() - 86_400_000)).documents)
+      expect(yield* readProfileOfDocument("acme", "user_id:u1", 50, identity, () => true)).toEqual(yield* readProfile("acme", "user_id:u1", 50, identity))
+      // Built yesterday with them: their day windows have moved since.
+      yield* syncComputedTraits(COMPUTED)
       yield* storeDocuments("acme", (yield* buildProfileDocuments("acme", profiles, Date.now() - 86_400_000)).documents)
       expect(yield* readProfileOfDocument("acme", "user_id:u1", 50, identity, () => true)).toBeUndefined()
       // A restriction from 1.5 s on: the document answers as the read does until then, and not after.
@@ -176,6 +180,25 @@ describe("profile documents kept by the server", () => {
       const after = yield* get(url, "user_id:u1")
       expect(after.body["latestSentiment"]).toBeNull()
       expect(after.body).toEqual(yield* readProfile("acme", "user_id:u1", 50, identity))
+    })), 90_000)
+
+  it("are built again when a restriction recorded in advance takes effect", () =>
+    withApi(dir, (url) => Effect.gen(function* () {
+      const warehouse = yield* Warehouse
+      yield* (yield* Pipeline).submit([eventOn("m1", 1, { type: "identify", userId: "u1", traits: { email: "ann@x.example" } })], [])
+      keepProfileDocuments(warehouse)
+      yield* built
+      yield* restrictSubject(yield* resolveSubject("acme", "user_id:u1"), true, "dsr_later", Date.now() + 1500)
+      yield* built
+      // (Read with another page size than below: the answer cache keeps an answer until a write reaches it.)
+      expect((yield* getChecked(url, "/v1/profiles/user_id%3Au1?tenant=acme&events=10")).body["consent"]["restricted"]).toBe(false)
+      yield* Effect.sleep("1700 millis")
+      yield* built
+      const answered = profileDocumentStats(warehouse).answered
+      const now = (yield* get(url, "user_id:u1")).body
+      expect(now["consent"]["restricted"]).toBe(true)
+      // Answered from the document built again at the restriction's time, not by reading the profile.
+      expect(profileDocumentStats(warehouse).answered).toBe(answered + 1)
     })), 90_000)
 
   it("are erased with the person they hold", () =>
