@@ -214,6 +214,11 @@ const inexactId = (m: SegmentMessage): Rejection | null => {
 /** Identity's rule for opaque ids (identity/normalise.ts): trimmed, no control characters, at most 512 characters. */
 const MAX_ID_CHARS = 512
 const CONTROL_CHARACTER = /[\u0000-\u001f\u007f]/
+/**
+ * C1 (U+0080-U+009F), which identity's rule lets through: an id with one would be linked as another id than the same
+ * id without it, though no id holds one.
+ */
+const C1_CONTROL = /[\u0080-\u009f]/
 
 /** The first control character of `text` as a sender reads it: "the control character U+0007 at character 3". */
 const controlCharacterWords = (text: string, control: string) =>
@@ -229,6 +234,12 @@ const unlinkableId = (m: SegmentMessage): Rejection | null => {
     if (control !== null) {
       return rejection("bad_id", `/${name}`, `${name} holds ${controlCharacterWords(raw, control[0])}: ` +
         "an id with one is never linked to a profile, so it could not be looked up or erased by it")
+    }
+    const c1 = C1_CONTROL.exec(id)
+    if (c1 !== null) {
+      return rejection("bad_id", `/${name}`, `${name} holds ${controlCharacterWords(raw, c1[0])}: no id holds one (it comes from ` +
+        "text decoded with the wrong character set, or a terminal's code), and the id with it would be linked as another id " +
+        "than the one without it; remove it")
     }
     if (id.length > MAX_ID_CHARS) {
       return rejection("bad_id", `/${name}`, `${name} is ${id.length} characters; an id may be at most ${MAX_ID_CHARS} (identity would not link a longer one)`)

@@ -145,4 +145,15 @@ describe("control characters in free text", () => {
         .toEqual([{ message_id: "chat_3", kind: "anonymous_id" }, { message_id: "chat_3", kind: "email" }])
     }))
   }, 60_000)
+
+  it("a Segment id holding a C1 control is refused at the edge, naming it: identity would take it for another person's id", () => {
+    expect(validateSegmentMessage({ type: "track", event: "E", userId: "u1\u0085" })).toEqual({
+      rule: "bad_id", field: "/userId",
+      message: "userId holds the control character U+0085 at character 3: no id holds one (it comes from text decoded with the wrong " +
+        "character set, or a terminal's code), and the id with it would be linked as another id than the one without it; remove it",
+    })
+    expect(validateSegmentMessage({ type: "track", event: "E", anonymousId: "a\u009b1" })).toMatchObject({ rule: "bad_id", field: "/anonymousId" })
+    expect(validateSegmentMessage({ type: "group", userId: "u", groupId: "g\u0080" })).toMatchObject({ rule: "bad_id", field: "/groupId" })
+    expect(validateSegmentMessage({ type: "track", event: "E", userId: "u1\u00a0\u00e9" })).toBeNull()
+  })
 })
