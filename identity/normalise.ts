@@ -65,7 +65,7 @@ const accept = (value: string): Normalised => ({ ok: true, value })
 const refuse = (reason: string): Normalised => ({ ok: false, reason })
 
 // Local part: printable ASCII or any non-ASCII letter (RFC 6531), no spaces, no angle brackets, no control characters.
-const LOCAL_PART = /^[^\s@<>()[\]\\,;:"\u0000-\u001f\u007f]+$/u
+const LOCAL_PART = /^[^\s@<>()[\]\\,;:"\u0000-\u001f\u007f-\u009f]+$/u
 const DOMAIN_LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/
 const URL_HOST_SYNTAX = /[/?#\\%\s\u0000-\u001f\u007f]/u
 
@@ -178,7 +178,7 @@ const normaliseSocialHandle = (raw: string): Normalised => {
 
 const MAX_LENGTH = 512
 
-const CONTROL = /[\u0000-\u001f\u007f]/
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/
 
 /** Opaque ids (user ids, cookies, device ids): compared exactly, only surrounding spaces removed. */
 const normaliseOpaque = (raw: string): Normalised => {

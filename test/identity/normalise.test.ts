@@ -28,12 +28,16 @@ describe("identifier normalisation", () => {
     expect(value("email", "+tag@gmail.com")).toMatch(/^refused/)
   })
 
-  it("a control character (NUL, a bell, DEL) in an e-mail's local part or a social handle is refused, as in an id", () => {
-    for (const raw of ["a\u0000b@mail.example", "a\u0007b@mail.example", "a\u007fb@mail.example", "ann\u0000@mail.example"]) {
+  it("a control character (NUL, a bell, DEL, a C1 control) in an e-mail's local part or a social handle is refused, as in an id", () => {
+    for (const raw of ["a\u0000b@mail.example", "a\u0007b@mail.example", "a\u007fb@mail.example", "ann\u0000@mail.example", "ann\u0085@mail.example", "a\u009bb@mail.example"]) {
       expect(value("email", raw), JSON.stringify(raw)).toBe("refused: the part before @ holds characters an address cannot have")
     }
-    for (const raw of ["instagram:a\u0000b", "instagram:a\u001bb"]) {
+    for (const raw of ["instagram:a\u0000b", "instagram:a\u001bb", "instagram:a\u0085"]) {
       expect(value("social_handle", raw), JSON.stringify(raw)).toBe("refused: a handle may not hold control characters")
+    }
+    // A visitor or user id with a C1 control (U+0085, next line) would be an identity of its own beside the clean id.
+    for (const raw of ["u1\u0085", "cookie\u0090x"]) {
+      expect(value("anonymous_id", raw), JSON.stringify(raw)).toBe("refused: an id may not hold control characters")
     }
     expect(value("email", "ännä@mail.example")).toBe("ännä@mail.example")
   })
