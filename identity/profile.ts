@@ -297,7 +297,8 @@ export interface ProfileDocument {
   readonly v: 1
   /**
    * Used until this time (ms), null for no end: the next UTC midnight after it was built when the tenant has computed
-   * traits in day windows (they move then), or a restriction recorded to take effect later.
+   * traits in day windows (they move then), a restriction recorded to take effect later, or the first of its rows a
+   * retention TTL removes expiring (the engine's merges remove it unannounced).
    */
   readonly until: number | null
   readonly scope: { readonly ids: ReadonlyArray<string>; readonly landed: Readonly<Record<string, number>> | undefined; readonly whole: boolean | undefined }
@@ -324,7 +325,10 @@ export const buildProfileDocuments = Effect.fn("buildProfileDocuments")(function
   const documents: Array<StoredDocument & { readonly until: number | null }> = []
   const scopes = new Map<string, ReadScope>()
   for (const [profileId, parts] of found) {
-    const ends = [...(windowed ? [nextUtcMidnight(built)] : []), ...(parts.restrictionFrom === undefined ? [] : [parts.restrictionFrom])]
+    const ends = [
+      ...(windowed ? [nextUtcMidnight(built)] : []), ...(parts.restrictionFrom === undefined ? [] : [parts.restrictionFrom]),
+      ...(parts.expiresAt === undefined ? [] : [parts.expiresAt]),
+    ]
     const until = ends.length === 0 ? null : Math.min(...ends)
     const computedTraits = parts.computedStates === undefined ? yield* profileComputedTraits(parts.scope) : yield* computedTraitsOfStates(tenant, parts.computedStates)
     const document: ProfileDocument = {

@@ -113,10 +113,14 @@ export class DocumentKeeper {
     this.schedule()
   }
 
-  /** A trusted document is used until `until`: it is built again then. */
+  /**
+   * A trusted document is used until `until`: it is built again then. One that ended already (a row past its TTL
+   * the engine has not removed yet) is looked at again a minute later, not at once.
+   */
   private endsAt(key: string, until: number) {
     this.ends.set(key, until)
-    if (this.wake === undefined || until < this.wake.at) this.arm(until)
+    const at = until <= Date.now() ? Date.now() + 60_000 : until
+    if (this.wake === undefined || at < this.wake.at) this.arm(at)
   }
 
   private arm(at: number) {

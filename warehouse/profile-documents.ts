@@ -42,10 +42,39 @@ export const storeDocuments = Effect.fn("storeDocuments")(function* (tenant: str
   yield* warehouse.insert("profile_documents", documents.map((d) => ({ tenant, profile_id: d.profileId, built: d.built, document: d.document })))
 })
 
+/**
+ * Months of each table's retention TTL as warehouse/retention.ts sets it (`TTL toDateTime(col) + toIntervalMonth(N)`
+ * in engine_full); "unknown" for a TTL of another form (its documents then hold 10 minutes, as the answer cache does).
+ */
+const ttlMonths = (tables: ReadonlyArray<[string, string]>) => {
+  const out = new Map<string, number | "unknown">()
+  for (const [name, engine] of tables) {
+    if (!/\bTTL\b/.test(engine)) continue
+    const m = /\bTTL toDateTime\(\w+\) \+ toIntervalMonth\((\d+)\)/.exec(engine)
+    out.set(name, m === null ? "unknown" : Number(m[1]))
+  }
+  return out
+}
+
+/** `ms` plus `months` calendar months (UTC), the day clamped to the month's last: never later than the engine's. */
+const addMonths = (ms: number, months: number) => {
+  const d = new Date(ms)
+  const target = new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + months, 1, d.getUTCHours(), d.getUTCMinutes(), d.getUTCSeconds()))
+  const last = new Date(Date.UTC(target.getUTCFullYear(), target.getUTCMonth() + 1, 0)).getUTCDate()
+  target.setUTCDate(Math.min(d.getUTCDate(), last))
+  // toDateTime() drops the milliseconds: the engine's time is the whole second.
+  return target.getTime()
+}
+
 /** One profile's parts of a document, read with many others' (readDocumentParts). */
 export interface DocumentParts {
   /** A time (ms) from which a restriction recorded in advance takes effect, if any: the parts hold until then. */
   readonly restrictionFrom: number | undefined
+  /**
+   * When the first of its rows a retention TTL removes expires (ms), if any: the engine's merges remove it later,
+   * unannounced, so the parts hold until then (CDP_RETENTION, warehouse/retention.ts).
+   */
+  readonly expiresAt: number | undefined
   readonly scope: ReadScope & { readonly gone: ReadonlyArray<string> }
   readonly summary: Omit<ProfileSummary, "also">
   /** The value of identifierPageColumns' column (the first page, DOCUMENT_IDENTIFIERS + 1 rows at most). */
@@ -156,19 +185,27 @@ export const readDocumentParts = Effect.fn("readDocumentParts")(function* (tenan
       "AND at > {at:DateTime64(3, 'UTC')} UNION ALL SELECT at FROM subject_restrictions WHERE tenant = {tenant:String} AND at > {at:DateTime64(3, 'UTC')}))",
   }
   const [r] = yield* warehouse.query<Record<string, unknown> & {
-    rows: Array<[string, SummaryRow]>
+    rows: Array<[string, SummaryRow, string]>
     merges_from: Array<[string, MergeRow]>
     merges_to: Array<[string, MergeRow]>
     sentiment: Array<[string, string, number, string]>
     identifiers: Array<[string, [string, string, string, string, string, string, string, string]]>
   }>(
     "SELECT (SELECT groupArray((message_id, (toString(channel), toString(toUnixTimestamp64Milli(timestamp)), toString(timestamp), message_id, " +
-      "toString(source), toString(type), event, toUInt8(user_id != ''), if(traits = '{}', [], JSONExtractKeysAndValuesRaw(traits))))) FROM event_rows " +
+      "toString(source), toString(type), event, toUInt8(user_id != ''), if(traits = '{}', [], JSONExtractKeysAndValuesRaw(traits))), " +
+      "toString(toUnixTimestamp64Milli(ingested_at)))) FROM event_rows " +
       "WHERE tenant = {tenant:String} AND profile_id IN {doc_landing:Array(String)} AND message_id IN {doc_ids:Array(String)}) AS rows, " +
       `(SELECT groupArray((from_profile, ${MERGE_TUPLE})) FROM profile_merges WHERE tenant = {tenant:String} AND from_profile IN {doc_profiles:Array(String)}) AS merges_from, ` +
       `(SELECT groupArray((to_profile, ${MERGE_TUPLE})) FROM profile_merges WHERE tenant = {tenant:String} AND to_profile IN {doc_profiles:Array(String)} AND from_profile != to_profile) AS merges_to, ` +
       "(SELECT groupArray((message_id, toString(label), score, toString(timestamp))) FROM sentiment WHERE tenant = {tenant:String} " +
       "AND message_id IN {doc_ids:Array(String)} AND status = 'scored') AS sentiment, " +
+      // The rows' times retention TTLs count from, and the TTLs (warehouse/retention.ts RETENTION_TABLES).
+      "(SELECT groupArray((message_id, toString(toUnixTimestamp64Milli(m)))) FROM (SELECT message_id, min(scored_at) AS m FROM sentiment " +
+      "WHERE tenant = {tenant:String} AND message_id IN {doc_ids:Array(String)} GROUP BY message_id)) AS sentiment_kept, " +
+      "(SELECT groupArray((message_id, toString(toUnixTimestamp64Milli(m)))) FROM (SELECT message_id, min(observed_at) AS m FROM identity_observations " +
+      "WHERE tenant = {tenant:String} AND message_id IN {doc_ids:Array(String)} GROUP BY message_id)) AS observed_kept, " +
+      "(SELECT groupArray((name, engine_full)) FROM system.tables WHERE database = currentDatabase() " +
+      "AND name IN ('event_rows', 'sentiment', 'identity_observations')) AS ttls, " +
       "(SELECT arraySort(x -> (x.1, x.2.1, x.2.2), groupArray((owner, (kind, value, raw, trust, toString(first), toString(last), toString(n), toString(total))))) " +
       `FROM (${identifiers})) AS identifiers` +
       Object.entries(also).map(([name, sql]) => `, ${sql} AS ${name}`).join(""),
@@ -184,7 +221,22 @@ export const readDocumentParts = Effect.fn("readDocumentParts")(function* (tenan
     else list.push(value)
   }
   const rowsOf = per<SummaryRow>()
-  for (const [m, row] of r?.rows ?? []) push(rowsOf, owners.get(m) ?? "", row)
+  // Per profile, when its first row a TTL removes expires.
+  const ttl = ttlMonths((r?.["ttls"] ?? []) as Array<[string, string]>)
+  const expiresOf = new Map<string, number>()
+  const expiring = (m: string, table: string, ms: string) => {
+    const months = ttl.get(table)
+    if (months === undefined) return
+    const p = owners.get(m) ?? ""
+    const at = months === "unknown" ? Date.now() + 10 * 60_000 : addMonths(Number(ms), months)
+    if (!(at >= (expiresOf.get(p) ?? Number.POSITIVE_INFINITY))) expiresOf.set(p, at)
+  }
+  for (const [m, row, ingested] of r?.rows ?? []) {
+    push(rowsOf, owners.get(m) ?? "", row)
+    expiring(m, "event_rows", ingested)
+  }
+  for (const [m, ms] of (r?.["sentiment_kept"] ?? []) as Array<[string, string]>) expiring(m, "sentiment", ms)
+  for (const [m, ms] of (r?.["observed_kept"] ?? []) as Array<[string, string]>) expiring(m, "identity_observations", ms)
   const mergesOf = per<MergeRow>()
   for (const [p, row] of r?.merges_from ?? []) push(mergesOf, p, row)
   // A merge from the profile to itself shows once (from its own side), as the read's two halves have it.
@@ -209,6 +261,7 @@ export const readDocumentParts = Effect.fn("readDocumentParts")(function* (tenan
     const sentiment = sentimentOf.get(p)
     out.set(p, {
       restrictionFrom: later > 0 ? later : undefined,
+      expiresAt: expiresOf.get(p),
       scope,
       summary: {
         ...summary,
