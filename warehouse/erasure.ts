@@ -565,12 +565,31 @@ export const awaitOldPartsGone = Effect.fn("awaitOldPartsGone")(function* (table
     // Once every 5 s at most: the fresh table's own background task needs a moment to remove them.
     if (Date.now() - lastReattach > 5_000) {
       lastReattach = Date.now()
-      for (const t of left) {
-        yield* warehouse.command(`DETACH TABLE ${quoteId(t)}`)
-        yield* warehouse.command(`ATTACH TABLE ${quoteId(t)}`)
-      }
+      for (const t of left) yield* reattach(t)
     }
     yield* Effect.sleep("250 millis")
+  }
+})
+
+/** How long a detached table's ATTACH is tried again while queries begun before the DETACH still hold the table. */
+const REATTACH_WITHIN_MS = 60_000
+
+/**
+ * Detaches a table and attaches it again (a start-up, which removes its outdated parts). SYNC waits for the queries
+ * holding it, and ATTACH is tried again while the engine still says some query uses it ("Retry later": a read on
+ * another connection, such as a profile document's build, can still hold it), so the table is never left detached:
+ * every landing into a detached table fails.
+ */
+const reattach = Effect.fn("reattach")(function* (table: string) {
+  const warehouse = yield* Warehouse
+  yield* warehouse.command(`DETACH TABLE ${quoteId(table)} SYNC`)
+  const deadline = Date.now() + REATTACH_WITHIN_MS
+  let delay = 50
+  while (true) {
+    const attached = yield* Effect.exit(warehouse.command(`ATTACH TABLE ${quoteId(table)}`))
+    if (attached._tag === "Success" || Date.now() > deadline) return yield* attached
+    yield* Effect.sleep(Duration.millis(delay))
+    delay = Math.min(delay * 2, 1_000)
   }
 })
 

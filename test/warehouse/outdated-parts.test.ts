@@ -4,7 +4,7 @@
 import { Effect, Fiber } from "effect"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { awaitOldPartsGone, outdatedParts, PROMPT_CLEANUP_SETTINGS } from "../../warehouse/erasure.ts"
-import { Warehouse } from "../../warehouse/warehouse.ts"
+import { backgroundReads, Warehouse } from "../../warehouse/warehouse.ts"
 import { freshDir, removeDir, withEmbeddedWarehouse } from "../support/pipeline.ts"
 
 let dir: string
@@ -47,5 +47,21 @@ describe("awaiting outdated parts", () => {
       expect(yield* awaitOldPartsGone(["log"], 8_000)).toEqual([])
       expect(yield* outdatedParts(["log"])).toEqual([])
       expect(yield* w.query("SELECT k, v FROM log ORDER BY k")).toEqual([{ k: "1", v: "before" }, { k: "2", v: "before" }])
+    })))
+
+  // Seen probing cdp serve (profile documents' builds read identity_observations on the background connection while an
+  // erasure waited): ATTACH failed with 'Cannot attach table ... because it was detached but still used by some
+  // query', the table stayed detached, and every landing failed after it.
+  it("a table another connection is reading while it is detached is attached again, never left detached", { timeout: 60_000 }, () =>
+    withEmbeddedWarehouse(dir, Effect.gen(function* () {
+      const w = yield* withOutdatedPart("held")
+      // Slow reads on another connection, one after another, for as long as the wait lasts.
+      const reader = yield* Effect.forkChild(Effect.forever(
+        backgroundReads(w.query("SELECT count() AS n FROM held WHERE sleepEachRow(1) = 0")).pipe(Effect.ignore)))
+      yield* Effect.sleep("300 millis")
+      const left = yield* awaitOldPartsGone(["held"], 8_000)
+      yield* Fiber.interrupt(reader)
+      expect(left).toEqual([])
+      expect(yield* w.query("SELECT k, v FROM held ORDER BY k")).toEqual([{ k: "1", v: "before" }, { k: "2", v: "before" }])
     })))
 })
