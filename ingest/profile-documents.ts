@@ -26,11 +26,22 @@ export const DOCUMENT_BATCH = 500
 /** How long the writes that follow one are gathered before a build starts (ms). */
 const GATHER_MS = 20
 
+/**
+ * While writes keep coming (one heard within LANDING_MS), each build is followed by a pause of YIELD_FACTOR times its
+ * own length, so the keeper takes at most a quarter of the time the landing could use: h7's probe measured landing
+ * 27-41% slower with documents kept flat out beside a flood, whose documents were untrusted again by the next batch
+ * anyway. Reads of profiles not yet built again are read as before meanwhile; once writes stop, building runs on.
+ */
+const LANDING_MS = 1_000
+const YIELD_FACTOR = 3
+
 /** A trusted document: its build, and its messages' hashes (a write to a message reaches the profile holding it). */
 interface Trusted {
   readonly built: number
   readonly hashes: Uint32Array
 }
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref())
 
 const keyOf = (tenant: string, profileId: string) => `${tenant}\u0000${profileId}`
 
@@ -62,6 +73,8 @@ export class DocumentKeeper {
   readonly stats = { built: 0, trusted: 0, answered: 0, failed: 0, buildMs: 0 }
 
   private readonly warehouse: WarehouseShape
+  /** When the last write that reached anything was heard (ms). */
+  private lastWrite = 0
 
   constructor(warehouse: WarehouseShape) {
     this.warehouse = warehouse
@@ -80,6 +93,7 @@ export class DocumentKeeper {
   /** A write was made: what it reaches is untrusted now, and built again soon. */
   hear(reach: DocumentReach): void {
     if (!reach.all && reach.tenants.size === 0 && reach.keys.size === 0) return
+    this.lastWrite = Date.now()
     for (const reaches of this.building) reaches.push(reach)
     if (reach.all) {
       this.trusted.clear()
@@ -217,7 +231,9 @@ export class DocumentKeeper {
         const batch = [...set].slice(0, DOCUMENT_BATCH)
         for (const p of batch) set.delete(p)
         if (set.size === 0) this.wanted.delete(t)
+        const started = performance.now()
         await this.build(t, batch)
+        if (Date.now() - this.lastWrite < LANDING_MS) await sleep(YIELD_FACTOR * (performance.now() - started))
       }
     } catch {
       this.stats.failed++
