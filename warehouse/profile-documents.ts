@@ -5,7 +5,7 @@ import { Effect } from "effect"
 import { stateAggregatesByProfileColumns, tenantDefinitions } from "./computed-traits.ts"
 import { consentOfScopesColumns, type ProfileConsentRows } from "./consent.ts"
 import {
-  identifierGroups, MAX_MOVED_IN, mergedParams, OWNER_SQL, type ProfileSummary, type ReadScope, type ScopeOwner, SUMMARY_IN_PROCESS_MAX, summaryOfRows,
+  identifierGroups, mergedParams, OWNER_SQL, profileReadScopesOf, type ProfileSummary, type ReadScope, type ScopeOwner, SUMMARY_IN_PROCESS_MAX, summaryOfRows,
   type SummaryRow,
 } from "./profiles.ts"
 import { Warehouse } from "./warehouse.ts"
@@ -93,66 +93,17 @@ type MergeRow = ProfileSummary["merges"][number]
 
 /**
  * The parts of many profiles' documents in two statements whatever their number (the engine's fixed cost is paid per
- * statement and sub-read, not per profile): the first finds each profile's messages (as profileReadScopeOf does, the
- * landed rows and every move of every candidate message, grouped here), the second reads everything else for all of
- * them at once. Profiles without messages, or with more than SUMMARY_IN_PROCESS_MAX, have no parts (their reads go
- * as before).
+ * statement and sub-read, not per profile): their read scopes (profileReadScopesOf, as a read finds them; one more
+ * statement when messages were moved in), then everything else for all of them at once. Profiles without messages,
+ * with more than SUMMARY_IN_PROCESS_MAX, or with more than MAX_MOVED_IN moved in, have no parts (their reads go as
+ * before).
  */
 export const readDocumentParts = Effect.fn("readDocumentParts")(function* (tenant: string, profiles: ReadonlyArray<string>, atMs: number) {
   const out = new Map<string, DocumentParts>()
   if (profiles.length === 0) return out
   const warehouse = yield* Warehouse
-  const [found] = yield* warehouse.query<{
-    landed: Array<[string, string]>; moves: Array<[string, string, string]>; moved_from: Array<[string, string]>
-  }>(
-    "SELECT (SELECT groupArray((profile_id, message_id)) FROM event_rows WHERE tenant = {tenant:String} AND profile_id IN {doc_profiles:Array(String)}) AS landed, " +
-      "(SELECT groupArray((message_id, profile_id, toString(version))) FROM event_profiles WHERE tenant = {tenant:String} AND message_id IN " +
-      "(SELECT message_id FROM event_rows WHERE tenant = {tenant:String} AND profile_id IN {doc_profiles:Array(String)} " +
-      "UNION ALL SELECT message_id FROM event_profiles WHERE tenant = {tenant:String} AND profile_id IN {doc_profiles:Array(String)})) AS moves, " +
-      "(SELECT groupArray((message_id, profile_id)) FROM event_rows WHERE tenant = {tenant:String} AND message_id IN " +
-      "(SELECT message_id FROM event_profiles WHERE tenant = {tenant:String} AND profile_id IN {doc_profiles:Array(String)})) AS moved_from",
-    { params: { tenant, doc_profiles: profiles } })
-  // Each message's latest move (the highest version), as the read scope's argMax; and where moved-in messages landed.
-  const latest = new Map<string, { to: string; version: bigint }>()
-  const movedTo = new Map<string, Set<string>>()
-  for (const [m, p, v] of found?.moves ?? []) {
-    const version = BigInt(v)
-    const l = latest.get(m)
-    if (l === undefined || version > l.version) latest.set(m, { to: p, version })
-    let set = movedTo.get(p)
-    if (set === undefined) movedTo.set(p, set = new Set())
-    set.add(m)
-  }
-  const landingOf = new Map<string, Set<string>>()
-  for (const [m, p] of found?.moved_from ?? []) landingOf.set(m, (landingOf.get(m) ?? new Set()).add(p))
-  const here = new Map<string, Set<string>>()
-  for (const [p, m] of found?.landed ?? []) here.set(p, (here.get(p) ?? new Set()).add(m))
-  const scopes: Array<DocumentParts["scope"]> = []
-  for (const profileId of profiles) {
-    const mine = here.get(profileId) ?? new Set<string>()
-    const candidates = new Set([...mine, ...(movedTo.get(profileId) ?? [])])
-    if (candidates.size === 0) continue
-    const ids: Array<string> = []
-    const gone: Array<string> = []
-    const movedIn: Array<string> = []
-    let goneFromHere = false
-    for (const m of candidates) {
-      const to = latest.get(m)?.to ?? ""
-      if (to === "" || to === profileId) {
-        ids.push(m)
-        if (!mine.has(m)) movedIn.push(m)
-      } else {
-        gone.push(m)
-        if (mine.has(m)) goneFromHere = true
-      }
-    }
-    if (ids.length === 0 || ids.length > SUMMARY_IN_PROCESS_MAX || movedIn.length > MAX_MOVED_IN) continue
-    const hereCount = ids.length - movedIn.length
-    const landed: Record<string, number> = hereCount > 0 ? { [profileId]: hereCount } : {}
-    for (const m of movedIn) for (const p of landingOf.get(m) ?? []) landed[p] = (landed[p] ?? 0) + 1
-    const whole = movedIn.length === 0 && hereCount > 0 ? !goneFromHere : undefined
-    scopes.push({ tenant, profileId, ids, landed, whole, gone })
-  }
+  const scopes = [...(yield* profileReadScopesOf(tenant, { profileIds: profiles })).values()]
+    .filter((s) => s.landed !== undefined && s.ids.length > 0 && s.ids.length <= SUMMARY_IN_PROCESS_MAX)
   if (scopes.length === 0) return out
   const owners = new Map<string, string>()
   for (const s of scopes) for (const m of s.ids) owners.set(m, s.profileId)

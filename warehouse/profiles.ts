@@ -108,34 +108,95 @@ export const MAX_MOVED_IN = 5000
 /** Whose scope to read: a profile by id, or whoever holds an identifier (kind and normalised value) now. */
 export type ScopeOwner = { readonly profileId: string } | { readonly kind: string; readonly value: string }
 
+/** Whose scopes to read: profiles by id, or whoever holds an identifier (kind and normalised value) now. */
+export type ScopeOwners = { readonly profileIds: ReadonlyArray<string> } | { readonly kind: string; readonly value: string }
+
 /**
- * A profile's read scope; by identifier, the owner is looked up in the same statement. `undefined` when nothing is
- * found (an identifier nobody holds, or a profile without messages): the caller says which.
+ * The read scopes of many profiles of a tenant, or of whoever holds an identifier now (looked up in the same
+ * statement), in one statement whatever their number (the engine's fixed cost is paid per statement and sub-read, not
+ * per profile): the landed rows and every move of every candidate message (those that landed under one of them or
+ * were moved to one), grouped by message: a candidate is kept unless its latest move took it elsewhere. A second statement
+ * looks up where kept moved-in messages landed, only when some were (and at most MAX_MOVED_IN a profile: beyond
+ * that its `landed` is undefined). A profile with no candidate has no scope.
+ */
+export const profileReadScopesOf = Effect.fn("profileReadScopesOf")(function* (tenant: string, owners: ScopeOwners) {
+  const out = new Map<string, ReadScope & { readonly gone: ReadonlyArray<string> }>()
+  const byId = "profileIds" in owners
+  if (byId && owners.profileIds.length === 0) return out
+  const warehouse = yield* Warehouse
+  // As READ_SCOPE_SQL, for many owners: per candidate, the owners it landed under, its latest move ('' when none) and
+  // the owners it was ever moved to. One owner (a read's) is one value, `owner`: a parameter, or the identifier's
+  // owner looked up in the same statement; many are a set.
+  const one = !byId ? OWNER_SQL : owners.profileIds.length === 1 ? "{scope_profile:String}" : undefined
+  const mine = (column: string) => one !== undefined ? `${column} = owner` : `${column} IN {scope_profiles:Array(String)}`
+  const rows = yield* warehouse.query<{ owner?: string; message_id: string; here: Array<string>; latest: string; moved: Array<string> }>(
+    `${one === undefined ? "" : `WITH ${one} AS owner `}SELECT ${byId ? "" : "owner, "}message_id, groupArrayIf(landing, version = 0) AS here, ` +
+      `argMax(moved_to, version) AS latest, groupArrayIf(moved_to, version > 0 AND ${mine("moved_to")}) AS moved FROM (` +
+      `SELECT message_id, profile_id AS landing, '' AS moved_to, toUInt64(0) AS version FROM event_rows WHERE tenant = {tenant:String} AND ${mine("profile_id")} ` +
+      "UNION ALL SELECT message_id, '' AS landing, profile_id AS moved_to, version FROM event_profiles WHERE tenant = {tenant:String} AND message_id IN " +
+      `(SELECT message_id FROM event_rows WHERE tenant = {tenant:String} AND ${mine("profile_id")} ` +
+      `UNION ALL SELECT message_id FROM event_profiles WHERE tenant = {tenant:String} AND ${mine("profile_id")})) ` +
+      "GROUP BY message_id HAVING length(here) > 0 OR length(moved) > 0",
+    {
+      params: !byId ? { tenant, kind: owners.kind, value: owners.value }
+        : one === undefined ? { tenant, scope_profiles: owners.profileIds } : { tenant, scope_profile: owners.profileIds[0] },
+    })
+  const profiles = byId ? owners.profileIds : rows[0]?.owner === undefined || rows[0].owner === "" ? [] : [rows[0].owner]
+  // Each profile's candidates: kept unless their latest move took them elsewhere.
+  const candidates = new Map<string, Array<{ readonly m: string; readonly here: boolean; readonly kept: boolean }>>()
+  for (const r of rows) {
+    for (const p of new Set([...r.here, ...r.moved])) {
+      let list = candidates.get(p)
+      if (list === undefined) candidates.set(p, list = [])
+      list.push({ m: r.message_id, here: r.here.includes(p), kept: r.latest === "" || r.latest === p })
+    }
+  }
+  // Kept moved-in messages whose landing profiles are to be looked up, and whose they are now.
+  const lookUp: Array<string> = []
+  const lookUpOwners: Array<string> = []
+  for (const profileId of profiles) {
+    const mineNow = candidates.get(profileId)
+    if (mineNow === undefined) continue
+    const ids: Array<string> = []
+    const gone: Array<string> = []
+    const movedIn: Array<string> = []
+    let goneFromHere = false
+    for (const c of mineNow) {
+      if (c.kept) {
+        ids.push(c.m)
+        if (!c.here) movedIn.push(c.m)
+      } else {
+        gone.push(c.m)
+        if (c.here) goneFromHere = true
+      }
+    }
+    const hereCount = ids.length - movedIn.length
+    const landed = movedIn.length > MAX_MOVED_IN ? undefined : hereCount > 0 ? { [profileId]: hereCount } : {}
+    if (landed !== undefined) for (const m of movedIn) lookUp.push(m), lookUpOwners.push(profileId)
+    // Only this profile's own landing: whole unless one of the messages that landed here was moved away.
+    const whole = movedIn.length === 0 && hereCount > 0 ? !goneFromHere : undefined
+    out.set(profileId, { tenant, profileId, ids, landed, whole, gone })
+  }
+  if (lookUp.length > 0) {
+    const from = yield* warehouse.query<{ owner: string; profile_id: string; n: string }>(
+      "SELECT transform(message_id, {ids:Array(String)}, {owners:Array(String)}, '') AS owner, profile_id, uniqExact(message_id) AS n " +
+        "FROM event_rows WHERE tenant = {tenant:String} AND message_id IN {ids:Array(String)} GROUP BY owner, profile_id",
+      { params: { tenant, ids: lookUp, owners: lookUpOwners } })
+    for (const f of from) {
+      const landed = out.get(f.owner)?.landed as Record<string, number> | undefined
+      if (landed !== undefined) landed[f.profile_id] = (landed[f.profile_id] ?? 0) + Number(f.n)
+    }
+  }
+  return out
+})
+
+/**
+ * A profile's read scope (profileReadScopesOf of one); by identifier, the owner is looked up in the same statement.
+ * `undefined` when nothing is found (an identifier nobody holds, or a profile without messages): the caller says which.
  */
 export const profileReadScopeOf = Effect.fn("profileReadScopeOf")(function* (tenant: string, owner: ScopeOwner) {
-  const warehouse = yield* Warehouse
-  const byId = "profileId" in owner
-  const all = yield* warehouse.query<{ profile_id: string; message_id: string; here: number; kept: number }>(
-    `WITH ${byId ? "{profile:String}" : OWNER_SQL} AS owner ${READ_SCOPE_SQL}`,
-    { params: byId ? { tenant, profile: owner.profileId } : { tenant, kind: owner.kind, value: owner.value } })
-  const profileId = all[0]?.profile_id
-  if (profileId === undefined || profileId === "") return undefined
-  const rows = all.filter((r) => Number(r.kept) === 1)
-  const gone = all.filter((r) => Number(r.kept) !== 1).map((r) => r.message_id)
-  const ids = rows.map((r) => r.message_id)
-  const movedIn = rows.filter((r) => Number(r.here) !== 1).map((r) => r.message_id)
-  const here = rows.length - movedIn.length
-  let landed: Record<string, number> | undefined = here > 0 ? { [profileId]: here } : {}
-  if (movedIn.length > MAX_MOVED_IN) landed = undefined
-  else if (movedIn.length > 0) {
-    const from = yield* warehouse.query<{ profile_id: string; n: string }>(
-      "SELECT profile_id, uniqExact(message_id) AS n FROM event_rows WHERE tenant = {tenant:String} AND message_id IN {ids:Array(String)} GROUP BY profile_id",
-      { params: { tenant, ids: movedIn } })
-    for (const f of from) landed[f.profile_id] = (landed[f.profile_id] ?? 0) + Number(f.n)
-  }
-  // Only this profile's own landing: whole unless one of the messages that landed here was moved away.
-  const whole = movedIn.length === 0 && here > 0 ? all.every((r) => Number(r.kept) === 1 || Number(r.here) !== 1) : undefined
-  return { tenant, profileId, ids, landed, whole, gone } satisfies ReadScope
+  const scopes = yield* profileReadScopesOf(tenant, "profileId" in owner ? { profileIds: [owner.profileId] } : owner)
+  return scopes.values().next().value
 })
 
 /** A profile's read scope (no messages: an empty one). */
