@@ -27,6 +27,13 @@ export type ProfileWithConsent = ProfileView & {
   readonly timeline: { readonly events: TimelinePage["events"]; readonly nextCursor: string | null }
 }
 
+/** The answer of a profile's view and timeline (read now or from its document) with its consent now. */
+const answerOf = (read: { readonly view: ProfileView; readonly timeline: ProfileWithConsent["timeline"] }, consentNow: ConsentView): ProfileWithConsent => ({
+  ...read.view,
+  consent: { restricted: consentNow.restricted, purposes: consentNow.purposes },
+  timeline: read.timeline,
+})
+
 /** The answer with what it was read from (the identifier as resolved, the profile's read scope). */
 const readProfileFrom = (
   tenant: string, identifier: string, recent: number, identity: IdentityConfig, precedence?: TraitPrecedence,
@@ -46,12 +53,7 @@ const readProfileFrom = (
     const scope = yield* profileScopeOf(tenant, asked)
     const consentColumns = consentOfScopeColumns(scope)
     const read = yield* readProfileViewOf(scope, { recent, also: consentColumns, ...(precedence === undefined ? {} : { precedence }) })
-    const consentNow = yield* consentColumns.view(read.also)
-    const body = {
-      ...read.view,
-      consent: { restricted: consentNow.restricted, purposes: consentNow.purposes },
-      timeline: read.timeline,
-    } satisfies ProfileWithConsent
+    const body = answerOf(read, yield* consentColumns.view(read.also))
     return { body, ref, scope: read.scope, fromDocument: false }
   })
 
@@ -69,12 +71,7 @@ const answerOfDocument = (tenant: string, asked: IdentifierRef, recent: number, 
     if (stored === undefined || !current(tenant, stored.profileId, stored.built)) return undefined
     const read = yield* viewOfDocument(tenant, stored, { recent, ...(precedence === undefined ? {} : { precedence }) })
     if (read === undefined) return undefined
-    const consentNow = yield* consentViewOfRows({ tenant, profileId: stored.profileId, ids: read.scope.ids }, read.consent)
-    const body = {
-      ...read.view,
-      consent: { restricted: consentNow.restricted, purposes: consentNow.purposes },
-      timeline: read.timeline,
-    } satisfies ProfileWithConsent
+    const body = answerOf(read, yield* consentViewOfRows({ tenant, profileId: stored.profileId, ids: read.scope.ids }, read.consent))
     return { body, scope: read.scope }
   })
 
