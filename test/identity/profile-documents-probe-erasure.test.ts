@@ -8,11 +8,12 @@ import { eraseSubject } from "../../consent/registry.ts"
 import { resolveSubject } from "../../consent/subject.ts"
 import { defaultIdentityConfig } from "../../identity/index.ts"
 import { Pipeline } from "../../ingest/pipeline.ts"
-import { keepProfileDocuments, profileDocumentStats, readProfile } from "../../ingest/profile-read.ts"
+import { keepProfileDocuments, readProfile } from "../../ingest/profile-read.ts"
 import { Warehouse } from "../../warehouse/warehouse.ts"
 import { withApi } from "../support/api.ts"
 import { getChecked } from "../support/profile-api.ts"
 import { eventOn } from "../support/events.ts"
+import { untilDocumentsBuilt } from "../support/profile-documents.ts"
 import { freshDir, query, removeDir } from "../support/pipeline.ts"
 
 let dir: string
@@ -20,12 +21,6 @@ beforeEach(() => { dir = freshDir() })
 afterEach(() => removeDir(dir))
 
 const identity = defaultIdentityConfig()
-
-const built = Effect.gen(function* () {
-  const warehouse = yield* Warehouse
-  for (let i = 0; i < 400 && !profileDocumentStats(warehouse).idle; i++) yield* Effect.sleep("50 millis")
-  expect(profileDocumentStats(warehouse).idle).toBe(true)
-})
 
 const read = (url: string, tenant: string, identifier: string, events: number) =>
   getChecked(url, `/v1/profiles/${encodeURIComponent(identifier)}?tenant=${tenant}&events=${events}`)
@@ -42,7 +37,7 @@ describe("profile documents of an erased person", () => {
         eventOn("g1", 1, { tenant: "globex", type: "identify", userId: "u1", traits: { email: "erase.me@x.example", name: "Globex Ann" } }),
       ], [])
       keepProfileDocuments(warehouse)
-      yield* built
+      yield* untilDocumentsBuilt
       const profileId = (yield* read(url, "acme", "user_id:u1", 5)).body["profileId"] as string
       const identifiers = ["user_id:u1", "email:erase.me@x.example", "anonymous_id:visitor7", profileId]
       for (const id of identifiers) expect((yield* read(url, "acme", id, 6)).status, id).toBe(200)
@@ -53,7 +48,7 @@ describe("profile documents of an erased person", () => {
       // Right after, and once the documents are built again: nothing of them by any identifier.
       for (const events of [8, 9]) {
         for (const id of identifiers) expect((yield* read(url, "acme", id, events)).status, `${id} events=${events}`).toBe(404)
-        if (events === 8) yield* built
+        if (events === 8) yield* untilDocumentsBuilt
       }
       const holding = yield* query<{ tenant: string; profile_id: string }>(
         "SELECT tenant, profile_id FROM profile_documents WHERE tenant = 'acme' AND (profile_id = {p:String} OR document LIKE '%erase.me%' " +

@@ -19,6 +19,7 @@ import { getChecked } from "../support/profile-api.ts"
 import { storeDocuments } from "../../warehouse/profile-documents.ts"
 import { applyRetention, DEFAULT_RETENTION } from "../../warehouse/retention.ts"
 import { eventOn } from "../support/events.ts"
+import { untilDocumentsBuilt } from "../support/profile-documents.ts"
 import { freshDir, query, removeDir, withPipeline } from "../support/pipeline.ts"
 
 let dir: string
@@ -117,14 +118,6 @@ describe("profile documents in time", () => {
     }).pipe(Effect.provide(Keys.fixed(new Uint8Array(32).fill(7))))), 60_000)
 })
 
-/** Waits until the server's documents are all built (at most 60 s: the machine is shared). */
-const built = Effect.gen(function* () {
-  const warehouse = yield* Warehouse
-  for (let i = 0; i < 1200 && !profileDocumentStats(warehouse).idle; i++) yield* Effect.sleep("50 millis")
-  expect(profileDocumentStats(warehouse).idle).toBe(true)
-  return profileDocumentStats(warehouse)
-})
-
 const get = (url: string, identifier: string) => getChecked(url, `/v1/profiles/${encodeURIComponent(identifier)}?tenant=acme&events=50`)
 
 describe("profile documents kept by the server", () => {
@@ -137,7 +130,7 @@ describe("profile documents kept by the server", () => {
         eventOn("o1", 1, { userId: "u2", traits: { plan: "pro" } }),
       ], [])
       keepProfileDocuments(warehouse)
-      const before = yield* built
+      const before = yield* untilDocumentsBuilt
       expect(before.trusted).toBeGreaterThanOrEqual(2)
       // A first read (nothing cached) is answered from the document, the same as reading the profile.
       const first = yield* get(url, "user_id:u1")
@@ -153,7 +146,7 @@ describe("profile documents kept by the server", () => {
       // A merge: u2's visitor joins u1; u1's document is built again with the visitor's history.
       yield* pipeline.submit([eventOn("v1", 6, { anonymousId: "a9", traits: { city: "Leeds" } }), eventOn("join", 7, { userId: "u1", anonymousId: "a9" })], [])
       expect((yield* get(url, "user_id:u1")).body["traits"]["city"]).toMatchObject({ value: "Leeds" })
-      yield* built
+      yield* untilDocumentsBuilt
       const answered = profileDocumentStats(warehouse).answered
       const merged = yield* get(url, "anonymous_id:a9")
       expect(profileDocumentStats(warehouse).answered).toBe(answered + 1)
@@ -168,7 +161,7 @@ describe("profile documents kept by the server", () => {
         eventOn("o1", 1, { userId: "u2" }),
       ], [])
       keepProfileDocuments(warehouse)
-      yield* built
+      yield* untilDocumentsBuilt
       const before = (yield* get(url, "user_id:u1")).body
       expect(before["latestSentiment"]).not.toBeNull()
       // As the consent strip removes stored rows: by tenant and message ids alone (no profile named).
@@ -188,13 +181,13 @@ describe("profile documents kept by the server", () => {
       const warehouse = yield* Warehouse
       yield* (yield* Pipeline).submit([eventOn("m1", 1, { type: "identify", userId: "u1", traits: { email: "ann@x.example" } })], [])
       keepProfileDocuments(warehouse)
-      yield* built
+      yield* untilDocumentsBuilt
       yield* restrictSubject(yield* resolveSubject("acme", "user_id:u1"), true, "dsr_later", Date.now() + 1500)
-      yield* built
+      yield* untilDocumentsBuilt
       // (Read with another page size than below: the answer cache keeps an answer until a write reaches it.)
       expect((yield* getChecked(url, "/v1/profiles/user_id%3Au1?tenant=acme&events=10")).body["consent"]["restricted"]).toBe(false)
       yield* Effect.sleep("1700 millis")
-      yield* built
+      yield* untilDocumentsBuilt
       const answered = profileDocumentStats(warehouse).answered
       const now = (yield* get(url, "user_id:u1")).body
       expect(now["consent"]["restricted"]).toBe(true)
@@ -215,7 +208,7 @@ describe("profile documents kept by the server", () => {
       const { landed, ...copy } = row!
       yield* warehouse.insert("event_rows", [{ ...copy, message_id: "old2", ingested_at: landed }])
       keepProfileDocuments(warehouse)
-      yield* built
+      yield* untilDocumentsBuilt
       const ids = (body: Record<string, any>) => (body["timeline"]["events"] as Array<{ messageId: string }>).map((e) => e.messageId)
       expect(ids((yield* get(url, "user_id:u1")).body)).toContain("old2")
       let left = 1
@@ -235,11 +228,11 @@ describe("profile documents kept by the server", () => {
       const warehouse = yield* Warehouse
       yield* (yield* Pipeline).submit([eventOn("m1", 1, { type: "identify", userId: "u1", traits: { email: "erase.me@x.example", name: "Ann" } })], [])
       keepProfileDocuments(warehouse)
-      yield* built
+      yield* untilDocumentsBuilt
       const holding = "SELECT count() AS n FROM profile_documents WHERE document LIKE '%erase.me%'"
       expect(yield* query<{ n: string }>(holding)).toEqual([{ n: "1" }])
       yield* eraseSubject(yield* resolveSubject("acme", "erase.me@x.example")).pipe(Effect.provide(Keys.fixed(new Uint8Array(32).fill(7))))
-      yield* built
+      yield* untilDocumentsBuilt
       expect(yield* query<{ n: string }>(holding)).toEqual([{ n: "0" }])
       expect((yield* get(url, "user_id:u1")).status).toBe(404)
     })), 90_000)
