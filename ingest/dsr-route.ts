@@ -177,8 +177,9 @@ export const makeDsrRoute = (options: {
         if (unknown !== undefined) return unknown
         // Another tenant's request is answered as one nobody has (a 403 told a bound token that the id exists), and
         // costs what one nobody has costs: it is looked up by the token's tenant and id, so its row and trail are not read.
+        // A token bound to none that names a tenant (/v1/tenants/T/dsr/ID, ?tenant=T) is answered for that tenant alone.
         const notFound = () => refuse(404, "dsr_not_found", new DsrNotFound({ requestId: id }).message)
-        return yield* run(apiReads(requestStatus(id, caller?.tenant))).pipe(
+        return yield* run(apiReads(requestStatus(id, caller?.tenant ?? url.searchParams.get("tenant") ?? undefined))).pipe(
           Effect.map((s): QueryReply => ({ status: 200, body: { success: true, request: requestView(s.request), trail: s.trail } })),
           Effect.catch((e) => Effect.succeed(e instanceof DsrNotFound ? notFound() : failure(e))),
         )

@@ -75,7 +75,10 @@ export const tokenRoute = (options: { readonly registry: TokenRegistry; readonly
       // HEAD is a GET without the body (node leaves it out).
       const reading = req.method === "GET" || req.method === "HEAD"
       const views = options.registry.views.pipe(Effect.map((vs) => new Map(vs.map((v) => [v.id, v]))))
-      const own = (tenant: string | null) => principal.tenant === undefined || principal.tenant === tenant
+      // A token bound to none that names a tenant (/v1/tenants/T/tokens/..., ?tenant=T) reads and revokes that tenant's
+      // tokens alone, as the list does: before, it revoked another tenant's token under a request naming this one.
+      const named = url.searchParams.get("tenant")
+      const own = (tenant: string | null) => (principal.tenant === undefined || principal.tenant === tenant) && (named === null || named === tenant)
       // A GET's views (their stored last uses) are read on the warehouse's reads connection, beside the pipeline's landing;
       // a creation's count and a revocation read theirs on the pipeline's, with their writes.
       const readViews = apiReads(views)
@@ -147,7 +150,8 @@ export const tokenRoute = (options: { readonly registry: TokenRegistry; readonly
         const by = tokenLookup(b.token)
         if (by instanceof TokenInvalid) return refuse(400, "bad_token", by.message, "/token")
         const record = options.registry.find(by)
-        if (record === undefined || !own(record.tenant ?? null)) return unknownToken()
+        const bodyTenant = typeof b.tenant === "string" ? b.tenant : undefined
+        if (record === undefined || !own(record.tenant ?? null) || (bodyTenant !== undefined && bodyTenant !== record.tenant)) return unknownToken()
         return yield* views.pipe(
           Effect.map((vs): QueryReply => ({ status: 200, body: { success: true, details: vs.get(record.id) ?? tokenView(record, undefined) } })),
           Effect.catch((e) => Effect.succeed(failure(e))),
