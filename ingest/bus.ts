@@ -193,7 +193,10 @@ export class BusUnavailable extends Data.TaggedError("BusUnavailable")<{
 }> {}
 
 export interface ConsumeOptions<R = never> {
-  /** Most records handed to one handler call; batches form by themselves while the previous one is handled. */
+  /**
+   * Most records handed to one handler call; batches form by themselves while the previous one is handled. The
+   * in-process bus hands on one tenant's records a call, at most TENANT_TURN, tenants taking turns.
+   */
   readonly maxBatch?: number
   /**
    * Run before the first batch after this consumer's share of a partitioned topic changed (a rebalance), e.g. to
@@ -250,6 +253,12 @@ interface Envelope {
   readonly at: number
 }
 
+/**
+ * Most records of one tenant the in-process bus hands its consumer in one call (a full /v1/batch post). Another tenant's
+ * message published meanwhile waits for at most that call, not for all the tenant has queued.
+ */
+export const TENANT_TURN = 2_500
+
 // Backs off from 200 ms to at most 10 s between attempts while the handler fails (see `consume`).
 const RETRY = Schedule.min([Schedule.exponential(Duration.millis(200), 2), Schedule.spaced(Duration.seconds(10))])
 
@@ -268,7 +277,7 @@ const makeMemoryBus = () =>
       })
     const adjust = (name: string, delta: number) =>
       Ref.update(pendingCount, (p) => ({ ...p, [name]: (p[name] ?? 0) + delta }))
-    /** Publish times of the envelopes not yet handled, oldest first, per topic (handled in the order published). */
+    /** Publish times of the envelopes not yet handled, oldest first, per topic (the oldest waiting is the first). */
     const waiting = new Map<string, Array<number>>()
     const failing = new Map<string, { sinceMs: number; attempts: number; error: string }>()
     const waitingOn = (name: string) => {
@@ -295,68 +304,119 @@ const makeMemoryBus = () =>
       consume: (topic, handler, options) =>
         Effect.gen(function* () {
           const queue = yield* queueFor(topic.name)
-          const maxBatch = options?.maxBatch ?? 50_000
+          const turnSize = Math.max(1, Math.min(options?.maxBatch ?? 50_000, TENANT_TURN))
+          // Each tenant's records waiting, in the order published (a publish call's records may be handed on over
+          // several turns), and when each tenant was last served. Tenants take turns: the one served least recently
+          // goes next (of those never served, the one with fewest records), with at most TENANT_TURN records, so a
+          // message of another tenant waits for the call in progress, not for all one tenant has queued.
+          const lines = new Map<string, { parts: Array<{ readonly envelope: Envelope; from: number }>; records: number }>()
+          const servedAt = new Map<string, number>()
+          let turns = 0
           let busy = false
+          const tenantOf = (e: Envelope) => {
+            const record = e.records[0]
+            return record === undefined || topic.tenant === undefined ? "" : topic.tenant(record as never)
+          }
+          const file = (e: Envelope) => {
+            const tenant = tenantOf(e)
+            const line = lines.get(tenant)
+            if (line === undefined) lines.set(tenant, { parts: [{ envelope: e, from: 0 }], records: e.records.length })
+            else {
+              line.parts.push({ envelope: e, from: 0 })
+              line.records += e.records.length
+            }
+          }
+          const nextTenant = () => {
+            let best: string | undefined
+            for (const [tenant, line] of lines) {
+              if (best === undefined) best = tenant
+              else {
+                const a = servedAt.get(tenant) ?? 0
+                const b = servedAt.get(best) ?? 0
+                if (a < b || (a === b && line.records < lines.get(best)!.records)) best = tenant
+              }
+            }
+            return best!
+          }
+          const settled = (e: Envelope) => {
+            const list = waitingOn(topic.name)
+            const i = list.indexOf(e.at)
+            if (i >= 0) list.splice(i, 1)
+          }
+          const handle = (records: ReadonlyArray<unknown>) =>
+            handler(records as never).pipe(
+              Effect.tapError((error) =>
+                Effect.sync(() => {
+                  const now = Date.now()
+                  const before = failing.get(topic.name)
+                  failing.set(topic.name, { sinceMs: before?.sinceMs ?? now, attempts: (before?.attempts ?? 0) + 1, error: String(error).slice(0, 300) })
+                }).pipe(
+                  Effect.andThen(Effect.logWarning("consumer handler failed; retrying")),
+                  Effect.annotateLogs({ topic: topic.name, records: records.length, error: String(error).slice(0, 300) }),
+                )),
+              Effect.retry(RETRY),
+              Effect.tap(() => Effect.sync(() => failing.delete(topic.name))),
+            )
+          interface Slice { readonly envelope: Envelope; readonly from: number; readonly to: number }
+          const recordsOf = (s: Slice) => s.from === 0 && s.to === s.envelope.records.length ? s.envelope.records : s.envelope.records.slice(s.from, s.to)
+          const done = (s: Slice) =>
+            s.to === s.envelope.records.length ? Effect.andThen(Deferred.succeed(s.envelope.handled, undefined), Effect.sync(() => settled(s.envelope))) : Effect.void
+          // The publish fails; its records not yet handed on are not taken either.
+          const died = (tenant: string, s: Slice, defect: unknown) =>
+            Effect.gen(function* () {
+              const line = lines.get(tenant)
+              const part = line?.parts.findIndex((p) => p.envelope === s.envelope) ?? -1
+              if (line !== undefined && part >= 0) {
+                const left = s.envelope.records.length - line.parts[part]!.from
+                line.parts.splice(part, 1)
+                line.records -= left
+                if (line.records === 0) lines.delete(tenant)
+                yield* adjust(topic.name, -left)
+              }
+              settled(s.envelope)
+              yield* Effect.logError("consumer handler died on records; their publish fails").pipe(
+                Effect.annotateLogs({ topic: topic.name, records: s.envelope.records.length, defect: String(defect).slice(0, 300) }))
+              yield* Deferred.fail(s.envelope.handled, new BusUnavailable({
+                backend: "memory", message: `the consumer of topic ${topic.name} failed on these records`, cause: defect,
+              }))
+            })
           const step = Effect.gen(function* () {
-            const first = yield* Queue.take(queue)
+            if (lines.size === 0) file(yield* Queue.take(queue))
             busy = true
-            const envelopes = [first]
-            let size = first.records.length
-            // Group-commit: everything that queued up while the previous batch was handled goes in one batch.
-            while (size < maxBatch) {
+            // Everything published meanwhile joins its tenant's line, before the next turn is chosen.
+            for (;;) {
               const next = yield* Queue.poll(queue)
               if (next._tag === "None") break
-              envelopes.push(next.value)
-              size += next.value.records.length
+              file(next.value)
             }
-            const handle = (records: ReadonlyArray<unknown>) =>
-              handler(records as never).pipe(
-                Effect.tapError((error) =>
-                  Effect.sync(() => {
-                    const now = Date.now()
-                    const before = failing.get(topic.name)
-                    failing.set(topic.name, { sinceMs: before?.sinceMs ?? now, attempts: (before?.attempts ?? 0) + 1, error: String(error).slice(0, 300) })
-                  }).pipe(
-                    Effect.andThen(Effect.logWarning("consumer handler failed; retrying")),
-                    Effect.annotateLogs({ topic: topic.name, records: records.length, error: String(error).slice(0, 300) }),
-                  )),
-                Effect.retry(RETRY),
-                Effect.tap(() => Effect.sync(() => failing.delete(topic.name))),
-              )
-            const died = (envelope: Envelope, defect: unknown) =>
-              Effect.logError("consumer handler died on records; their publish fails").pipe(
-                Effect.annotateLogs({ topic: topic.name, records: envelope.records.length, defect: String(defect).slice(0, 300) }),
-                Effect.andThen(Deferred.fail(envelope.handled, new BusUnavailable({
-                  backend: "memory", message: `the consumer of topic ${topic.name} failed on these records`, cause: defect,
-                }))),
-              )
-            // One handler call per tenant, the tenant with the fewest records first, each one's publishers answered as
-            // soon as it is handled: another tenant's message that queued up behind one tenant's flood (up to its
-            // 10,000 pending) no longer waits for all of it to land. One tenant's batch is what it was.
-            const byTenant = new Map<string, Array<Envelope>>()
-            for (const e of envelopes) {
-              const record = e.records[0]
-              const tenant = record === undefined || topic.tenant === undefined ? "" : topic.tenant(record as never)
-              const group = byTenant.get(tenant)
-              if (group === undefined) byTenant.set(tenant, [e])
-              else group.push(e)
+            const tenant = nextTenant()
+            const line = lines.get(tenant)!
+            const slices: Array<Slice> = []
+            let size = 0
+            while (size < turnSize && line.parts.length > 0) {
+              const part = line.parts[0]!
+              const to = Math.min(part.envelope.records.length, part.from + turnSize - size)
+              slices.push({ envelope: part.envelope, from: part.from, to })
+              size += to - part.from
+              if (to === part.envelope.records.length) line.parts.shift()
+              else part.from = to
             }
-            const recordsOf = (group: ReadonlyArray<Envelope>) => group.reduce((n, e) => n + e.records.length, 0)
-            for (const group of [...byTenant.values()].sort((a, b) => recordsOf(a) - recordsOf(b))) {
-              const batch = group.length === 1 ? group[0]!.records : group.flatMap((e) => e.records)
-              yield* handle(batch).pipe(
-                Effect.andThen(Effect.forEach(group, (e) => Deferred.succeed(e.handled, undefined), { discard: true })),
-                Effect.catchDefect((defect) =>
-                  group.length === 1
-                    ? died(group[0]!, defect)
-                    : Effect.forEach(group, (e) =>
-                      handle(e.records).pipe(
-                        Effect.andThen(Deferred.succeed(e.handled, undefined)),
-                        Effect.catchDefect((d) => died(e, d)),
-                      ), { discard: true })),
-              )
-            }
-            waitingOn(topic.name).splice(0, envelopes.length)
+            line.records -= size
+            if (line.records === 0) lines.delete(tenant)
+            servedAt.set(tenant, ++turns)
+            const batch = slices.length === 1 ? recordsOf(slices[0]!) : slices.flatMap(recordsOf)
+            yield* handle(batch).pipe(
+              Effect.andThen(Effect.forEach(slices, done, { discard: true })),
+              // A handler that dies is run again on each publish call's records alone: only those it dies on fail.
+              Effect.catchDefect((defect) =>
+                slices.length === 1
+                  ? died(tenant, slices[0]!, defect)
+                  : Effect.forEach(slices, (s) =>
+                    handle(recordsOf(s)).pipe(
+                      Effect.andThen(done(s)),
+                      Effect.catchDefect((d) => died(tenant, s, d)),
+                    ), { discard: true })),
+            )
             yield* adjust(topic.name, -size)
             busy = false
           })
@@ -364,7 +424,7 @@ const makeMemoryBus = () =>
           // Finalizers run last-in first-out: this one waits for the queue to drain before the fiber is stopped.
           yield* Effect.addFinalizer(() =>
             Effect.gen(function* () {
-              while (busy || (yield* Queue.size(queue)) > 0) yield* Effect.sleep(Duration.millis(10))
+              while (busy || lines.size > 0 || (yield* Queue.size(queue)) > 0) yield* Effect.sleep(Duration.millis(10))
             }).pipe(Effect.timeout(Duration.minutes(2)), Effect.ignore))
         }),
       pending: Ref.get(pendingCount),
