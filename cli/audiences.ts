@@ -5,10 +5,10 @@ import { type Command, Option } from "commander"
 import { Data, Effect, Layer } from "effect"
 import { ConsentPoliciesRef } from "../consent/index.ts"
 import {
-  type Audience, audienceHistory, AudienceInvalid, audienceMembers, AudienceUnusable, checkAudienceCondition, ConditionInvalid, createAudience, editAudience,
+  type Audience, audienceHistory, AudienceInvalid, AudienceUnusable, checkAudienceCondition, ConditionInvalid, createAudience, editAudience,
   type Explained, getAudience, listAudiences, MAX_CHANGES_LIMIT, MAX_SAMPLE, MaxAudiencesRef, parseCondition, type Preview, previewAudience, refreshAudiences,
 } from "../identity/audiences/index.ts"
-import { boundChangesSince, changesCursorOrFail } from "../ingest/audience-route.ts"
+import { boundChangesSince, boundMembers, changesCursorOrFail, membersCursorOrFail } from "../ingest/audience-route.ts"
 import { JsonFileUnreadable, readJsonFileText } from "../ingest/json-file.ts"
 import type { CanonicalEvent } from "../ingest/message.ts"
 import { Pipeline } from "../ingest/pipeline.ts"
@@ -181,7 +181,9 @@ export const audienceHistoryCmd = (o: Common & { readonly id: string }) =>
 
 export const audienceMembersCmd = (o: Common & { readonly id: string; readonly after: string; readonly limit: number }) =>
   Effect.gen(function* () {
-    const direct = audienceMembers(o.tenant, o.id, o.after, o.limit).pipe(Effect.provide(directLayer(o.backend)))
+    // Bound to the audience and tenant as the server's are (ingest/audience-route.ts), so either one's cursor pages on.
+    const direct = Effect.flatMap(membersCursorOrFail(o.after, o.tenant, o.id), (after) => boundMembers(o.tenant, o.id, after, o.limit))
+      .pipe(Effect.provide(directLayer(o.backend)))
     const page = yield* directOrServer(o.backend, direct, (s) =>
       callServer<Effect.Success<typeof direct>>(s, "GET", `/v1/audiences/${encodeURIComponent(o.id)}/members${q(o.tenant, { after: o.after || undefined, limit: String(o.limit) })}`))
     if (o.format === "json") print(JSON.stringify(page))
@@ -287,7 +289,7 @@ Examples:
     .addOption(tenant()).addOption(format()).addOption(shared.dataDirOption())
     .action((id: string, opts: { tenant: string; format: OutputFormat; dataDir?: string }) => run(audienceHistoryCmd({ ...common(opts), id })))
   audience.command("members").description("the members now, with when each entered and why").argument("<id>", "the audience id (aud_...)")
-    .option("--after <profile>", "the page after this profile id", "")
+    .option("--after <cursor>", "the next page: the cursor the previous page printed (none: from the start)", "")
     .option("--limit <n>", `members per page (1-${MAX_CHANGES_LIMIT})`, shared.flagParser(wholeNumber(1, MAX_CHANGES_LIMIT)), 100)
     .addOption(tenant()).addOption(format()).addOption(shared.dataDirOption())
     .action((id: string, opts: { after: string; limit: number; tenant: string; format: OutputFormat; dataDir?: string }) =>

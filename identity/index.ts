@@ -20,8 +20,8 @@ export {
 } from "./profile.ts"
 export { type Explanation, explainIdentifiers } from "./explain.ts"
 export {
-  BadTimelineQuery, DEFAULT_TIMELINE_LIMIT, MAX_TIMELINE_LIMIT, profileTimeline, readTimelineQuery, type TimelineEvent, type TimelinePage,
-  type TimelineParams, type TimelineQuery,
+  BadTimelineQuery, DEFAULT_TIMELINE_LIMIT, MAX_TIMELINE_LIMIT, profileTimeline, readTimelineQuery, TIMELINE_KEY_SHAPE, type TimelineEvent, timelineList,
+  type TimelinePage, type TimelineParams, type TimelineQuery,
 } from "./timeline.ts"
 export { findSuggestions, type ProfileSummary, type Suggestion } from "./suggestions.ts"
 export { type IdentifierKind, IDENTIFIER_KINDS, normaliseIdentifier, phoneNumbers, phoneToE164 } from "./normalise.ts"

@@ -1,8 +1,10 @@
 // A profile's cross-channel timeline, newest first, paged by keyset: a page ends at its last row's (timestamp,
 // message_id) and the next page starts strictly below it, so rows landing meanwhile (older or newer) never shift a
-// page boundary the way OFFSET would: no row is skipped or repeated.
+// page boundary the way OFFSET would: no row is skipped or repeated. A cursor is the API's one format (ingest/pages.ts),
+// bound to the profile's timeline and its tenant; the route refuses one bound elsewhere (ingest/profile-route.ts).
 import { Data, Effect } from "effect"
-import { dateOffTheCalendar, EARLIEST_MS, endNotAfterStart, LATEST_MS } from "../warehouse/calendar.ts"
+import { decodePageCursor, encodePageCursor, listOf, type PageList } from "../ingest/pages.ts"
+import { dateOffTheCalendar, endNotAfterStart } from "../warehouse/calendar.ts"
 import { profileHasMessages, profileTimelineRows } from "../warehouse/identity.ts"
 import { type IdentifierRef, ProfileNotFound, profileIdOf } from "./profile.ts"
 
@@ -21,6 +23,8 @@ export interface TimelineQuery {
   readonly limit: number
   /** Below this (timestamp in ms, message id), exclusive; none for the first page. */
   readonly after: { readonly ms: number; readonly messageId: string } | undefined
+  /** The cursor `after` was read from, as given (the route checks what it is bound to). */
+  readonly cursor: string | undefined
   readonly channels: ReadonlyArray<string>
   readonly events: ReadonlyArray<string>
   /** since <= timestamp < until, in ms. */
@@ -45,17 +49,22 @@ export interface TimelinePage {
   readonly nextCursor: string | null
 }
 
-export const encodeCursor = (ms: number, messageId: string): string => Buffer.from(JSON.stringify([ms, messageId])).toString("base64url")
+/** What a timeline cursor holds: the last row's time (ms; one the warehouse cannot hold is no row's) and message id. */
+export const TIMELINE_KEY_SHAPE = "ts"
 
+/** The list a timeline cursor is bound to: the timeline of profile `profileId` of `tenant`. */
+export const timelineList = (tenant: string, profileId: string): PageList => listOf("timeline", tenant, profileId)
+
+/** A cursor after the row (ms, messageId): a bare key, bound to `list` when given. */
+export const encodeCursor = (ms: number, messageId: string, list?: PageList): string => encodePageCursor([ms, messageId], list)
+
+/**
+ * The row a cursor continues after, bound to any list or to none: here only its form is checked (`cdp profile events`
+ * on the data dir takes what a page printed, through the server or not); the route checks what it is bound to.
+ */
 const decodeCursor = (cursor: string): TimelineQuery["after"] | undefined => {
-  try {
-    const v: unknown = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"))
-    // A time the warehouse cannot hold is no row's: the engine would wrap it into some other page.
-    if (Array.isArray(v) && v.length === 2 && Number.isSafeInteger(v[0]) && v[0] >= EARLIEST_MS && v[0] <= LATEST_MS && typeof v[1] === "string" && v[1] !== "") {
-      return { ms: v[0] as number, messageId: v[1] }
-    }
-  } catch { /* not a cursor we made */ }
-  return undefined
+  const key = decodePageCursor(cursor, TIMELINE_KEY_SHAPE)
+  return key === undefined || key[1] === "" ? undefined : { ms: key[0] as number, messageId: key[1] as string }
 }
 
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$/
@@ -108,7 +117,7 @@ export const readTimelineQuery = (p: TimelineParams): Effect.Effect<TimelineQuer
     if (sinceMs !== undefined && untilMs !== undefined && untilMs <= sinceMs) {
       return yield* Effect.fail(new BadTimelineQuery({ field: "until", reason: endNotAfterStart(p.until!, { name: "since", text: p.since! }) }))
     }
-    return { limit, after, channels, events, sinceMs, untilMs }
+    return { limit, after, cursor: p.cursor, channels, events, sinceMs, untilMs }
   })
 
 /** One page of the timeline of a profile: its current messages (after merges and splits), newest first. */
@@ -127,6 +136,6 @@ export const profileTimeline = Effect.fn("profileTimeline")(function* (tenant: s
     events: page.map((r): TimelineEvent => ({
       messageId: r.message_id, timestamp: new Date(Number(r.ms)).toISOString(), channel: r.channel, source: r.source, type: r.type, event: r.event,
     })),
-    nextCursor: rows.length > q.limit && last !== undefined ? encodeCursor(Number(last.ms), last.message_id) : null,
+    nextCursor: rows.length > q.limit && last !== undefined ? encodeCursor(Number(last.ms), last.message_id, timelineList(tenant, profileId)) : null,
   } satisfies TimelinePage
 })

@@ -9,7 +9,6 @@ import {
   type Audience, audienceChangesSince, audienceHistory, BadCursor, AudienceInvalid, audienceMembers, AudienceUnusable, checkAudienceCondition, createAudience, editAudience,
   DEFAULT_MAX_AUDIENCES, getAudience, listAudiencesPage, MAX_AUDIENCE_PAGE, MAX_CHANGES_LIMIT, MAX_SAMPLE, MaxAudiencesRef, previewAudience,
 } from "../identity/audiences/index.ts"
-import { isProfileId } from "../identity/index.ts"
 import { AUDIENCE_PREVIEW_SECONDS } from "../warehouse/audiences.ts"
 import { keyedLocks } from "../warehouse/turns.ts"
 import { apiReads, Warehouse, type WarehouseQueryError, type WarehouseShape } from "../warehouse/warehouse.ts"
@@ -89,6 +88,30 @@ export const changesCursorKey = (cursor: string | null | undefined, tenant: stri
 export const boundChangesSince = (tenant: string, id: string, after: string | undefined, limit: number) =>
   Effect.map(audienceChangesSince(tenant, id, after, limit), (page) =>
     ({ ...page, cursor: page.cursor === "" ? "" : encodePageCursor([page.cursor], changesList(tenant, id)) }))
+
+/** The list a members cursor (?after=) is bound to (ingest/pages.ts): the audience's members, of its tenant. */
+const membersList = (tenant: string, id: string) => listOf("members", tenant, id)
+
+/**
+ * The profile id a members cursor (?after=, the previous page's `next`) holds (undefined for none or ""), when the
+ * API gave it for audience `id` of `tenant`; else the 400 naming ?after= (another audience's, tenant's or list's
+ * cursor, or a bare profile id, is refused as the lists' are).
+ */
+export const membersCursorKey = (after: string | null | undefined, tenant: string, id: string): string | undefined | QueryReply => {
+  const key = readCursorText(after ?? null, "s", membersList(tenant, id), "after", "next")
+  return key === undefined || isReply(key) ? key : key[0] as string
+}
+
+/** A page of audience `id`'s members after profile `after` (audienceMembers), its `next` bound to the audience and tenant. */
+export const boundMembers = (tenant: string, id: string, after: string | undefined, limit: number) =>
+  Effect.map(audienceMembers(tenant, id, after ?? "", limit), (page) =>
+    ({ ...page, next: page.next === null ? null : encodePageCursor([page.next], membersList(tenant, id)) }))
+
+/** membersCursorKey for `cdp audience members` on the data directory: a cursor the API did not give fails as BadCursor. */
+export const membersCursorOrFail = (after: string | undefined, tenant: string, id: string) => {
+  const key = membersCursorKey(after, tenant, id)
+  return isReply(key) ? Effect.fail(new BadCursor({ cursor: after ?? "", list: "members" })) : Effect.succeed(key)
+}
 
 /** changesCursorKey for `cdp audience changes` on the data directory: a cursor the feed did not give fails as BadCursor. */
 export const changesCursorOrFail = (cursor: string | undefined, tenant: string, id: string) => {
@@ -302,9 +325,9 @@ export const audienceRoute = (options: AudienceRouteOptions) => (req: IncomingMe
       return yield* read(Effect.map(audienceHistory(tenantQ, id), (versions) => ({ status: 200, body: { success: true, id, versions } })))
     }
     if (rest[1] === "members") {
-      const after = url.searchParams.get("after") ?? ""
-      if (after !== "" && !isProfileId(after)) return refuse(400, "bad_after", "?after= must be a profile id (prof_..., the previous page's next)", "after")
-      return yield* read(Effect.map(audienceMembers(tenantQ, id, after, limit), (page) => ({ status: 200, body: { success: true, id, ...page } })))
+      const after = membersCursorKey(url.searchParams.get("after"), tenantQ, id)
+      if (isReply(after)) return after
+      return yield* read(Effect.map(boundMembers(tenantQ, id, after, limit), (page) => ({ status: 200, body: { success: true, id, ...page } })))
     }
     const after = changesCursorKey(url.searchParams.get("cursor"), tenantQ, id)
     if (isReply(after)) return after

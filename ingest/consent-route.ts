@@ -2,14 +2,15 @@
 // a token with the consent:read scope (ingest/auth.ts guards it). `cdp consent show` goes through it while `cdp serve`
 // holds the embedded engine. It takes ?tenant=, and ?limit= and ?cursor= for the history's pages: the state is consent
 // now, for every purpose, read from the whole ledger; the history is a page of it, newest first (a person's ledger can
-// hold tens of thousands of entries, so the engine pages it and only the page is read).
+// hold tens of thousands of entries, so the engine pages it and only the page is read). A history cursor pages only the
+// history of the person (profile) and tenant it was given for (ingest/pages.ts).
 import type { IncomingMessage } from "node:http"
 import { Effect } from "effect"
 import { type ConsentPolicies, ConsentPoliciesRef, type ConsentView, DEFAULT_POLICIES, showConsentPage } from "../consent/index.ts"
-import { defaultIdentityConfig, type IdentifierRef, type IdentityConfig, readIdentifier } from "../identity/index.ts"
+import { defaultIdentityConfig, type IdentifierRef, type IdentityConfig, profileIdOf, readIdentifier } from "../identity/index.ts"
 import { Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
 import { LATEST_MS } from "../warehouse/calendar.ts"
-import { encodePageCursor, type PageKey, type PageRequest, readPage, refuseUnknownParameter } from "./pages.ts"
+import { encodePageCursor, listOf, type PageKey, type PageList, type PageRequest, readPage, refuseUnknownParameter } from "./pages.ts"
 import { type QueryReply, refuse, refuseBadParameter, tenantRead, warehouseUnavailable } from "./query-route.ts"
 import { DEFAULT_TENANT } from "./writekeys.ts"
 
@@ -36,8 +37,10 @@ const historyKey = (h: HistoryEntry): PageKey =>
   [LATEST_MS - Date.parse(h.at), LATEST_MS - Date.parse(h.recordedAt), h.messageId, h.purpose, h.state]
 /** What a history cursor holds (pages.ts decodePageCursor). */
 export const HISTORY_KEY_SHAPE = "nnsss"
-/** The list a history cursor is bound to (pages.ts PageList), with its tenant. */
+/** The list a history cursor is bound to (pages.ts PageList), with its tenant and person (historyList). */
 export const HISTORY_LIST = "history entries"
+/** The list a history cursor is bound to: the history of profile `profileId` of `tenant`. */
+export const historyList = (tenant: string, profileId: string): PageList => listOf(HISTORY_LIST, tenant, profileId)
 
 const keyOrder = (a: PageKey, b: PageKey): number => {
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i]! < b[i]! ? -1 : 1
@@ -46,7 +49,8 @@ const keyOrder = (a: PageKey, b: PageKey): number => {
 
 /**
  * `view` with one page of its history (newest first, after the cursor's entry); the per-purpose state is the whole
- * ledger's. For a view already read whole (the tests' reference for readConsentPage, which pages in the engine).
+ * ledger's. For a view already read whole (the tests' reference for readConsentPage, which pages in the engine). The
+ * next page's cursor is bound to the view's person (historyList), whatever `page.list` says.
  */
 export const consentPage = (view: ConsentView, page: PageRequest): ConsentPage => {
   const keyed = view.history.map((h) => ({ h, key: historyKey(h) })).sort((x, y) => keyOrder(x.key, y.key))
@@ -56,7 +60,7 @@ export const consentPage = (view: ConsentView, page: PageRequest): ConsentPage =
   const last = items[items.length - 1]
   return {
     ...view, history: items.map((e) => e.h), historyTotal: view.history.length,
-    nextCursor: rest.length > page.limit && last !== undefined ? encodePageCursor(last.key, page.list) : null,
+    nextCursor: rest.length > page.limit && last !== undefined ? encodePageCursor(last.key, historyList(view.tenant, view.profileId)) : null,
   }
 }
 
@@ -69,14 +73,15 @@ const pageOf = (view: ConsentView, total: number, page: PageRequest): ConsentPag
   const last = items[items.length - 1]
   return {
     ...view, history: items, historyTotal: total,
-    nextCursor: view.history.length > page.limit && last !== undefined ? encodePageCursor(historyKey(last), page.list) : null,
+    nextCursor: view.history.length > page.limit && last !== undefined ? encodePageCursor(historyKey(last), historyList(view.tenant, view.profileId)) : null,
   }
 }
 
 /**
  * A page of a person's consent history (newest first, after `page.after`) with the state per purpose and the history's
  * length: the engine pages the ledger (warehouse/consent.ts ledgerPageOfProfile), so a page and one row per purpose
- * are read. The route answers it, and `cdp consent show` prints it from a data dir no server holds.
+ * are read. The route answers it, and `cdp consent show` prints it from a data dir no server holds. Its cursor is bound to
+ * the person's history (historyList).
  */
 export const readConsentPage = (tenant: string, ref: IdentifierRef, page: PageRequest) =>
   Effect.map(showConsentPage(tenant, ref, { limit: page.limit, after: page.after as HistoryAfter | undefined, latestMs: LATEST_MS }),
@@ -109,14 +114,26 @@ export const consentRoute = (req: IncomingMessage, options: {
     }
     const tenant = url.searchParams.get("tenant") ?? DEFAULT_TENANT
     if (tenant === "") return refuse(400, "bad_tenant", "?tenant= must name a tenant", "tenant")
-    const page = readPage(url, { what: HISTORY_LIST, shape: HISTORY_KEY_SHAPE, fallback: DEFAULT_CONSENT_HISTORY, max: MAX_CONSENT_HISTORY })
-    if ("status" in page) return page
+    const pageOfPerson = (of: string | undefined, at: URL) =>
+      readPage(at, { what: HISTORY_LIST, of, shape: HISTORY_KEY_SHAPE, fallback: DEFAULT_CONSENT_HISTORY, max: MAX_CONSENT_HISTORY })
+    // ?limit= is checked before anything is read; the cursor once its person is known.
+    const withoutCursor = new URL(url)
+    withoutCursor.searchParams.delete("cursor")
+    const limit = pageOfPerson(undefined, withoutCursor)
+    if ("status" in limit) return limit
+    const cursor = url.searchParams.get("cursor")
     return yield* readIdentifier(identifier, tenant, options.identity ?? defaultIdentityConfig()).pipe(
-      Effect.flatMap((ref) => readConsentPage(tenant, ref, page)),
+      Effect.flatMap((ref) => Effect.gen(function* () {
+        if (cursor === null || cursor === "") return { status: 200, body: yield* readConsentPage(tenant, ref, limit) } satisfies QueryReply
+        // A cursor pages only the history of the person it was given for, by whichever of their identifiers.
+        const profileId = yield* profileIdOf(tenant, ref)
+        const page = pageOfPerson(profileId, url)
+        if ("status" in page) return page
+        return { status: 200, body: yield* readConsentPage(tenant, { _tag: "profile", profileId }, page) } satisfies QueryReply
+      })),
       tenantRead(tenant),
       Effect.provideService(Warehouse, options.warehouse),
       Effect.provideService(ConsentPoliciesRef, options.policies ?? DEFAULT_POLICIES),
-      Effect.map((body): QueryReply => ({ status: 200, body })),
       Effect.catchTags({
         BadIdentifier: (e) => Effect.succeed(refuse(400, "bad_identifier", e.message, "/identifier")),
         ProfileNotFound: (e) => Effect.succeed(refuse(404, "profile_not_found", e.message)),

@@ -3,7 +3,7 @@
 // nextCursor, opaque). A page starts strictly after the last key of the page before, so rows created or deleted
 // meanwhile never shift a boundary the way OFFSET would: nothing is skipped or shown twice. A cursor is bound to the
 // list and tenant that gave it (PageList).
-import { LATEST_MS } from "../warehouse/calendar.ts"
+import { EARLIEST_MS, LATEST_MS } from "../warehouse/calendar.ts"
 import { isReply, type QueryReply, refuse, refuseRepeated } from "./query-route.ts"
 
 /** A key's parts, in the list's order (e.g. [received at ms, request id]). */
@@ -65,14 +65,17 @@ const openCursor = (cursor: string): { readonly key: unknown; readonly list: Pag
 
 const keyOfShape = (v: unknown, shape: string): PageKey | undefined => {
   if (!Array.isArray(v) || v.length !== shape.length) return undefined
-  const fits = v.every((part, i) => shape[i] === "n" ? Number.isSafeInteger(part) && part >= 0 && part <= MAX_KEY_NUMBER : typeof part === "string" && part.length <= 1000)
+  const fits = v.every((part, i) => shape[i] === "n" ? Number.isSafeInteger(part) && part >= 0 && part <= MAX_KEY_NUMBER
+    : shape[i] === "t" ? Number.isSafeInteger(part) && part >= EARLIEST_MS && part <= LATEST_MS
+    : typeof part === "string" && part.length <= 1000)
   return fits ? v as PageKey : undefined
 }
 
 const sameList = (a: PageList | undefined, b: PageList) => a !== undefined && a.what === b.what && a.tenant === b.tenant
 
 /**
- * The key a cursor holds when it is one this API gave for a key of `shape` ("s" a string, "n" a whole number >= 0)
+ * The key a cursor holds when it is one this API gave for a key of `shape` ("s" a string, "n" a whole number >= 0, "t"
+ * a time in ms the warehouse holds, 1900 to 2299)
  * and, when `list` is given, for that list and tenant. Without `list` (`cdp consent show --cursor` on the data
  * directory, which names its tenant itself) a cursor bound to any list is read, as a bare key is.
  */
@@ -131,16 +134,29 @@ export const readPage = (url: URL, list: {
 export const readCursor = (url: URL, shape: string, list: PageList): PageKey | undefined | QueryReply =>
   readCursorText(url.searchParams.get("cursor"), shape, list)
 
-/** readCursor of a cursor's text (a sealed one opened: the audit log's for a bound token). */
-export const readCursorText = (cursor: string | null, shape: string, list: PageList): PageKey | undefined | QueryReply => {
+/**
+ * readCursor of a cursor's text (a sealed one opened: the audit log's for a bound token); `name` is the query
+ * parameter it came in and `from` the answer's field that gave it (an audience's members: ?after= and `next`).
+ */
+export const readCursorText = (cursor: string | null, shape: string, list: PageList, name = "cursor", from = "nextCursor"): PageKey | undefined | QueryReply => {
   if (cursor === null || cursor === "") return undefined
   const opened = openCursor(cursor)
   const key = opened === undefined ? undefined : keyOfShape(opened.key, shape)
   if (opened?.list !== undefined && !sameList(opened.list, list)) {
-    return refuse(400, "bad_cursor", `?cursor= was given by another list or for another tenant: a cursor pages only the list that gave it (pass nextCursor of this list's previous page as it is)`, "cursor")
+    return refuse(400, "bad_cursor", `?${name}= was given by another list or for another tenant: a cursor pages only the list that gave it (pass ${from} of this list's previous page as it is)`, name)
   }
   return key !== undefined && opened?.list !== undefined ? key
-    : refuse(400, "bad_cursor", "?cursor= is not a cursor this API gave (pass nextCursor of the previous page as it is)", "cursor")
+    : refuse(400, "bad_cursor", `?${name}= is not a cursor this API gave (pass ${from} of the previous page as it is)`, name)
+}
+
+/**
+ * A cursor another layer gave as a bare key (identity/'s pages of a profile, which know no tenant's lists) bound to
+ * `list`, as the route answers it; null stays null.
+ */
+export const bindCursor = (cursor: string | null, shape: string, list: PageList): string | null => {
+  if (cursor === null) return null
+  const key = decodePageCursor(cursor, shape)
+  return key === undefined ? cursor : encodePageCursor(key, list)
 }
 
 /** Whether key `a` sorts after key `b`, part by part (strings by code unit). */

@@ -3,20 +3,21 @@
 // GET /v1/profiles/{identifier}/events?limit=&cursor=&channel=&event=&since=&until=: its timeline page by page, and
 // GET /v1/profiles/{identifier}/identifiers?limit=&cursor=: its identifiers page by page (a profile may hold 100,000), for
 // holders of a token with the profiles:read scope (ingest/auth.ts guards it, and masks identifiers for marketers).
+// A page's cursor is bound to its list (the timeline or the identifiers), the profile and the tenant (ingest/pages.ts).
 // Shapes: ingest/openapi.json.
 // `cdp profile show` and `cdp profile events` go through them while `cdp serve` holds the embedded engine.
 import type { IncomingMessage } from "node:http"
 import { Effect } from "effect"
 import { type ConsentPolicies, DEFAULT_POLICIES, policyOf } from "../consent/index.ts"
 import {
-  BadIdentifierCursor, defaultIdentityConfig, identifierLimit, type IdentityConfig, profileIdentifiers, profilePhoneRuns, profileTimeline, readIdentifier,
-  readTimelineQuery, type TraitPrecedence,
+  BadIdentifierCursor, defaultIdentityConfig, type IdentifierRef, identifierLimit, type IdentityConfig, profileIdentifiers, profileIdOf, profilePhoneRuns,
+  profileTimeline, readIdentifier, readTimelineQuery, TIMELINE_KEY_SHAPE, timelineList, type TraitPrecedence,
 } from "../identity/index.ts"
 import { apiReads, Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
 import { withTheirPhones } from "./mask.ts"
 import { readProfileCached } from "./profile-read.ts"
-import { type QueryReply, refuse, refuseBadParameter, refuseRepeated, tenantRead, warehouseUnavailable } from "./query-route.ts"
-import { refuseUnknownParameter } from "./pages.ts"
+import { isReply, type QueryReply, refuse, refuseBadParameter, refuseRepeated, tenantRead, warehouseUnavailable } from "./query-route.ts"
+import { bindCursor, encodePageCursor, listOf, type PageList, readCursorText, refuseUnknownParameter } from "./pages.ts"
 import { DEFAULT_TENANT } from "./writekeys.ts"
 
 export const PROFILES_PATH = "/v1/profiles/"
@@ -34,6 +35,26 @@ const TAKES = {
   events: ["limit", "cursor", "since", "until", "channel", "event", "purpose"],
   identifiers: ["limit", "cursor", "purpose"],
 } as const
+
+/** What an identifiers cursor holds (identity/profile.ts): "i", then the last identifier's kind and value. */
+const IDENTIFIERS_KEY_SHAPE = "sss"
+/** The list an identifiers cursor is bound to: the identifiers of profile `profileId` of `tenant`. */
+const identifiersList = (tenant: string, profileId: string): PageList => listOf("identifiers", tenant, profileId)
+
+/**
+ * The profile a page's ?cursor= is read for, when one is given: the identifier resolved to its profile (a cursor is
+ * bound to the profile, whichever of its identifiers the URL names) and the cursor checked against that profile's
+ * `list` (another profile's, tenant's or list's, or one not made by this API, is the 400 naming ?cursor=); its key is
+ * given on as identity/ reads it (bare).
+ */
+const cursorForProfile = (tenant: string, ref: IdentifierRef, cursor: string | undefined, shape: string, list: (profileId: string) => PageList) =>
+  Effect.gen(function* () {
+    if (cursor === undefined || cursor === "") return { ref, cursor }
+    const profileId = yield* profileIdOf(tenant, ref)
+    const key = readCursorText(cursor, shape, list(profileId))
+    if (isReply(key)) return key
+    return { ref: { _tag: "profile", profileId } satisfies IdentifierRef as IdentifierRef, cursor: key === undefined ? undefined : encodePageCursor(key) }
+  })
 
 /** Longest part of a refused ?purpose= value quoted back. */
 const QUOTED_PURPOSE_CHARS = 40
@@ -119,7 +140,9 @@ export const profileRoute = (req: IncomingMessage, options: {
           limit: param("limit"), cursor: param("cursor"), channel: list("channel"), event: list("event"), since: param("since"), until: param("until"),
         })
         const ref = yield* readIdentifier(identifier, tenant, options.identity ?? defaultIdentityConfig())
-        return { status: 200, body: maskable(yield* profileTimeline(tenant, ref, q)) } satisfies QueryReply
+        const bound = yield* cursorForProfile(tenant, ref, q.cursor, TIMELINE_KEY_SHAPE, (id) => timelineList(tenant, id))
+        if (isReply(bound)) return bound
+        return { status: 200, body: maskable(yield* profileTimeline(tenant, bound.ref, q)) } satisfies QueryReply
       }).pipe(tenantRead(tenant), Effect.provideService(Warehouse, options.warehouse), Effect.catchTags({ ...failures, BadTimelineQuery: badParameter }))
     }
     if (identifiersPage) {
@@ -127,7 +150,12 @@ export const profileRoute = (req: IncomingMessage, options: {
         const limit = identifierLimit(param("limit"))
         if (limit instanceof BadIdentifierCursor) return yield* Effect.fail(limit)
         const ref = yield* readIdentifier(identifier, tenant, options.identity ?? defaultIdentityConfig())
-        return { status: 200, body: maskable(yield* profileIdentifiers(tenant, ref, limit, param("cursor"))) } satisfies QueryReply
+        const bound = yield* cursorForProfile(tenant, ref, param("cursor"), IDENTIFIERS_KEY_SHAPE, (id) => identifiersList(tenant, id))
+        if (isReply(bound)) return bound
+        const page = yield* profileIdentifiers(tenant, bound.ref, limit, bound.cursor)
+        return {
+          status: 200, body: maskable({ ...page, nextCursor: bindCursor(page.nextCursor, IDENTIFIERS_KEY_SHAPE, identifiersList(tenant, page.profileId)) }),
+        } satisfies QueryReply
       }).pipe(tenantRead(tenant), Effect.provideService(Warehouse, options.warehouse), Effect.catchTags({ ...failures, BadIdentifierCursor: badParameter }))
     }
     const eventsParam = url.searchParams.get("events")
@@ -141,7 +169,15 @@ export const profileRoute = (req: IncomingMessage, options: {
       // A miss's statements run on the warehouse's reads connection (apiReads), in the tenant's turn.
       missTurn: tenantRead(tenant),
     }).pipe(
-      Effect.map((body): QueryReply => ({ status: 200, body: maskable(body) })),
+      Effect.map((body): QueryReply => ({
+        status: 200,
+        // The first pages' cursors, as their own routes bind theirs.
+        body: maskable({
+          ...body,
+          identifiersNextCursor: bindCursor(body.identifiersNextCursor, IDENTIFIERS_KEY_SHAPE, identifiersList(tenant, body.profileId)),
+          timeline: { ...body.timeline, nextCursor: bindCursor(body.timeline.nextCursor, TIMELINE_KEY_SHAPE, timelineList(tenant, body.profileId)) },
+        }),
+      })),
       Effect.catchTags(failures),
     )
   })

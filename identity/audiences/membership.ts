@@ -54,9 +54,11 @@ const toChange = (r: ChangeRow): AudienceChange => ({
   seq: r.seq, audienceId: r.audience_id, profileId: r.profile_id, change: r.change, at: isoOf(r.at), cause: r.cause,
 })
 
-export class BadCursor extends Data.TaggedError("BadCursor")<{ readonly cursor: string }> {
+export class BadCursor extends Data.TaggedError("BadCursor")<{ readonly cursor: string; readonly list?: "members" }> {
   override get message() {
-    return `"${this.cursor.slice(0, 40)}" is not a cursor of the changes feed (use the "cursor" of the previous answer, or none to start)`
+    return this.list === "members"
+      ? `"${this.cursor.slice(0, 40)}" is not a cursor of the audience's members (use the "next" of the previous page, or none to start)`
+      : `"${this.cursor.slice(0, 40)}" is not a cursor of the changes feed (use the "cursor" of the previous answer, or none to start)`
   }
 }
 

@@ -182,7 +182,7 @@ describe("the listening report", () => {
 })
 
 describe("ingest/openapi.json", () => {
-  it("describes the refusals the collector gives: foreign_write_key, bad_after, bad_tenant", () =>
+  it("describes the refusals the collector gives: foreign_write_key, bad_cursor of ?after=, bad_tenant", () =>
     withApi((url) => Effect.gen(function* () {
       const send = (path: string, body: unknown, key: string) => Effect.promise(async () => {
         const res = await fetch(`${url}${path}`, { method: "POST", headers: { authorization: basicAuth(key), "content-type": "application/json" }, body: JSON.stringify(body) })
@@ -207,7 +207,7 @@ describe("ingest/openapi.json", () => {
       const id = created.body.audience?.id ?? created.body.id
       expect(created.status, JSON.stringify(created.body)).toBe(201)
       const after = yield* call(url, "GET", `/v1/audiences/${id}/members?tenant=acme&after=junk`, ADMIN)
-      expect(after.body).toMatchObject({ rule: "bad_after", field: "after" })
+      expect(after.body).toMatchObject({ rule: "bad_cursor", field: "after" })
       checkResponse("/v1/audiences/{id}/members", "GET", after.status, after.body)
       for (const [path, template] of [["/v1/audit/verify", "/v1/audit/verify"], ["/v1/exports", "/v1/exports"], ["/v1/tokens", "/v1/tokens"]] as const) {
         const bad = yield* call(url, "GET", `${path}?tenant=%0A`, ADMIN)

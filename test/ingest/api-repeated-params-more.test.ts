@@ -98,7 +98,9 @@ describe("a repeated query parameter", () => {
       const changes = `/v1/audiences/${id}/changes?tenant=acme`
       yield* check(url, [
         ["/v1/audiences/{id}/members", `${members}&limit=5`, "limit", "500"],
-        ["/v1/audiences/{id}/members", `${members}&after=prof_aaaaaaaaaa`, "after", "prof_bbbbbbbbbb"],
+        // A members cursor holds a profile id, bound to its audience (the page's `next`).
+        ["/v1/audiences/{id}/members", `${members}&after=${encodePageCursor(["prof_aaaaaaaaaa"], listOf("members", "acme", id))}`, "after",
+          encodePageCursor(["prof_bbbbbbbbbb"], listOf("members", "acme", id))],
         ["/v1/audiences/{id}/changes", `${changes}&limit=5`, "limit", "500"],
         // A changes cursor holds a change's number, bound to its audience (the feed's `cursor`).
         ["/v1/audiences/{id}/changes", `${changes}&cursor=${encodePageCursor(["0"], listOf("changes", "acme", id))}`, "cursor", encodePageCursor(["7"], listOf("changes", "acme", id))],
