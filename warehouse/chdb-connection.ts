@@ -4,11 +4,13 @@
 import type { Readable } from "node:stream"
 import { drainPending } from "chdb"
 import { createChdbConnection } from "chdb/connection"
+import { inlineParams } from "./inline-params.ts"
 import { keepStdinFromEngine } from "./stdin.ts"
 import { nextTurn } from "./turns.ts"
 
 type ChdbConnection = ReturnType<typeof createChdbConnection>
 type InsertParams = Parameters<ChdbConnection["insert"]>[0]
+type StatementParams = { readonly query: string; readonly query_params?: Record<string, unknown> | undefined }
 type RawFormat = Parameters<ChdbConnection["chdb"]["rawInsert"]>[0]["format"]
 
 // What @clickhouse/client sends: INSERT INTO table [(columns)] FORMAT Format
@@ -62,9 +64,30 @@ const bytesOf = async (values: InsertParams["values"]): Promise<Buffer> => {
  */
 export const engineReleased = (): Promise<void> => drainPending()
 
+/** The statement with its parameters written in as literals where that is exact (warehouse/inline-params.ts). */
+const withParamsInline = <P extends StatementParams>(params: P): P => {
+  const values = params.query_params
+  if (values === undefined || Object.keys(values).length === 0) return params
+  const query = inlineParams(params.query, values)
+  if (query === undefined) return params
+  const { query_params: _bound, ...rest } = params
+  return { ...rest, query } as P
+}
+
+/** A connection whose statements run without chDB's process-wide turn for parameterized statements where they can. */
+const outsideTheParameterChain = (connection: ChdbConnection): ChdbConnection => {
+  const query = connection.query.bind(connection)
+  const command = connection.command.bind(connection)
+  const exec = connection.exec.bind(connection)
+  connection.query = (params) => query(withParamsInline(params))
+  connection.command = (params) => command(withParamsInline(params))
+  connection.exec = (params) => exec(withParamsInline(params))
+  return connection
+}
+
 export const embeddedConnection = (path: string): ChdbConnection => {
   keepStdinFromEngine()
-  const connection = createChdbConnection({ path })
+  const connection = outsideTheParameterChain(createChdbConnection({ path }))
   const textInsert = connection.insert.bind(connection)
   connection.insert = async (params: InsertParams) => {
     const m = INSERT.exec(params.query.trim())
@@ -102,7 +125,7 @@ export const embeddedConnection = (path: string): ChdbConnection => {
  * Another connection to the same data directory, for reads: the engine runs one statement at a time per connection,
  * so a statement here runs beside those of the warehouse's own connection instead of before or after them.
  */
-export const sideConnection = (path: string): ChdbConnection => createChdbConnection({ path })
+export const sideConnection = (path: string): ChdbConnection => outsideTheParameterChain(createChdbConnection({ path }))
 
 const settingValue = (v: string | number) => (typeof v === "number" ? String(v) : `'${v.replace(/\\/g, "\\\\").replace(/'/g, "\\'")}'`)
 

@@ -1,0 +1,114 @@
+// Query parameters written into the statement as literals, for the embedded engine. chDB runs every statement that
+// has parameters through one chain for the whole process (its parameter state is not kept per connection: two at once
+// on two connections clobber each other), so with parameters the warehouse's connections (the pipeline's, API reads',
+// background work's) took turns: a profile read waited behind a 500 ms build of profile documents or an audience
+// refresh. Without parameters statements on different connections run side by side. A value is written only where
+// its literal means exactly what the engine's binding of it would; anything else keeps the parameters (and the chain).
+const MAX_INLINE_BYTES = 200_000 // the engine refuses statements over max_query_size (262,144 bytes)
+
+const INTEGER_RANGES: Record<string, readonly [bigint, bigint]> = {
+  UInt8: [0n, 255n], UInt16: [0n, 65_535n], UInt32: [0n, 4_294_967_295n], UInt64: [0n, 18_446_744_073_709_551_615n],
+  Int8: [-128n, 127n], Int16: [-32_768n, 32_767n], Int32: [-2_147_483_648n, 2_147_483_647n],
+  Int64: [-9_223_372_036_854_775_808n, 9_223_372_036_854_775_807n],
+}
+
+/** A string as a quoted literal: backslash, quote and every control character escaped (\xHH). */
+export const stringLiteral = (s: string): string => {
+  let out = "'"
+  let last = 0
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i)
+    if (c >= 0x20 && c !== 0x27 && c !== 0x5c && c !== 0x7f) continue
+    out += s.slice(last, i) + (c === 0x27 ? "\\'" : c === 0x5c ? "\\\\" : `\\x${c.toString(16).padStart(2, "0")}`)
+    last = i + 1
+  }
+  return `${out}${s.slice(last)}'`
+}
+
+const integerLiteral = (value: unknown, type: string): string | undefined => {
+  const range = INTEGER_RANGES[type]
+  if (range === undefined) return undefined
+  const n = typeof value === "bigint" ? value : typeof value === "number" && Number.isSafeInteger(value) ? BigInt(value) : undefined
+  return n === undefined || n < range[0] || n > range[1] ? undefined : n.toString()
+}
+
+/** The literal of `value` for a parameter of `type`, or undefined where it might not mean what binding does. */
+const literalOf = (value: unknown, type: string): string | undefined => {
+  if (type === "String") return typeof value === "string" ? stringLiteral(value) : undefined
+  const integer = integerLiteral(value, type)
+  if (integer !== undefined) return `CAST(${integer} AS ${type})`
+  const element = /^Array\((\w+)\)$/.exec(type)?.[1]
+  if (element === undefined || !Array.isArray(value)) return undefined
+  const items: Array<string> = []
+  for (const item of value) {
+    const literal = element === "String" ? (typeof item === "string" ? stringLiteral(item) : undefined) : integerLiteral(item, element)
+    if (literal === undefined) return undefined
+    items.push(literal)
+  }
+  return `CAST([${items.join(",")}] AS ${type})`
+}
+
+const PLACEHOLDER_START = /^\{\s*[A-Za-z_]\w*\s*:/
+const PLACEHOLDER = /^\{\s*([A-Za-z_]\w*)\s*:\s*([A-Za-z]\w*(?:\(\s*\w+\s*\))?)\s*\}/
+
+/** Where the quoted text or comment starting at `i` ends (the index after it); `i` itself when none starts there. */
+const skipQuotedOrComment = (sql: string, i: number): number => {
+  const c = sql[i]
+  if (c === "'" || c === "\"" || c === "`") {
+    for (let j = i + 1; j < sql.length; j++) {
+      if (sql[j] === "\\") j++
+      else if (sql[j] === c) {
+        if (sql[j + 1] === c) j++ // a doubled quote stands for itself
+        else return j + 1
+      }
+    }
+    return sql.length
+  }
+  if (c === "-" && sql[i + 1] === "-") {
+    const end = sql.indexOf("\n", i)
+    return end === -1 ? sql.length : end + 1
+  }
+  if (c === "/" && sql[i + 1] === "*") {
+    const end = sql.indexOf("*/", i + 2)
+    return end === -1 ? sql.length : end + 2
+  }
+  return i
+}
+
+/**
+ * `sql` with each `{name:Type}` placeholder (outside quotes and comments) replaced by the literal of its parameter;
+ * undefined when any placeholder's value cannot be written exactly (a type or value not handled, a missing parameter)
+ * or the statement would grow past what the engine parses: the caller then binds the parameters as before.
+ */
+export const inlineParams = (sql: string, params: Readonly<Record<string, unknown>>): string | undefined => {
+  let out = ""
+  let last = 0
+  for (let i = 0; i < sql.length;) {
+    const skipped = skipQuotedOrComment(sql, i)
+    if (skipped !== i) {
+      i = skipped
+      continue
+    }
+    if (sql[i] !== "{") {
+      i++
+      continue
+    }
+    const head = sql.slice(i, i + 200)
+    const m = PLACEHOLDER.exec(head)
+    if (m === null) {
+      // A placeholder of a type not read here (Array(Nullable(String)), Map(...)): bound as before.
+      if (PLACEHOLDER_START.test(head)) return undefined
+      i++
+      continue
+    }
+    const [whole, name, type] = m as unknown as [string, string, string]
+    if (!Object.hasOwn(params, name)) return undefined
+    const literal = literalOf(params[name], type.replace(/\s+/g, ""))
+    if (literal === undefined) return undefined
+    out += sql.slice(last, i) + literal
+    i += whole.length
+    last = i
+  }
+  const inlined = out + sql.slice(last)
+  return Buffer.byteLength(inlined) > MAX_INLINE_BYTES ? undefined : inlined
+}
