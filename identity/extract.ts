@@ -1,6 +1,7 @@
 // What a canonical message states about its sender, as normalised sightings with their trust. Which fields hold
 // which identifier, and how far each source's identifiers are trusted, is configuration (IdentityConfig).
 import type { CanonicalEvent, JsonObject } from "../ingest/message.ts"
+import { withoutControlCharacters } from "../ingest/utf8.ts"
 import type { Observation, Sighting, Trust } from "./graph.ts"
 import type { CompiledBlockRules } from "./guardrails.ts"
 import { type IdentifierKind, IDENTIFIER_KINDS, type NormaliseOptions, normaliseIdentifier } from "./normalise.ts"
@@ -43,13 +44,34 @@ export interface RefusedSighting {
 /** Raw values are kept for display: a longer one is cut (it was refused or normalised anyway). */
 const MAX_RAW = 512
 
+/**
+ * Said after a refusal's reason when its raw value is stored without its control characters (ingest/utf8.ts, as
+ * other stored text is): what is shown is then not what was sent, so a rebuild never reads it again as if it were.
+ */
+export const CONTROLS_REMOVED = " (shown without its control characters)"
+
+/**
+ * A raw value as stored for display: cut, and without control characters (C0 but tab and line breaks, DEL, C1; VT,
+ * FF and U+0085 a line feed). An accepted value holds none but a phone's (its digits are read), which reads the same.
+ */
+export const storedRaw = (value: string): { readonly raw: string; readonly cleaned: boolean } => {
+  const { text, removed } = withoutControlCharacters(value.slice(0, MAX_RAW))
+  return { raw: text, cleaned: removed > 0 }
+}
+
+/** A refused value as stored: raw without control characters, its reason saying so when some were removed. */
+export const storedRefusal = (raw: string, reason: string): { readonly raw: string; readonly reason: string } => {
+  const stored = storedRaw(raw)
+  return stored.cleaned && !reason.endsWith(CONTROLS_REMOVED) ? { raw: stored.raw, reason: `${reason}${CONTROLS_REMOVED}` } : { raw: stored.raw, reason }
+}
+
 const text = (value: unknown): string | undefined =>
   typeof value === "string" ? value : typeof value === "number" && Number.isFinite(value) ? String(value) : undefined
 
 export interface Extracted {
   readonly observation: Observation
   readonly refused: ReadonlyArray<RefusedSighting>
-  /** Raw value of each sighting, as sent (for display), in the order of observation.sightings. */
+  /** Raw value of each sighting, as sent (for display; cut, without control characters), in the order of observation.sightings. */
   readonly raw: ReadonlyArray<string>
 }
 
@@ -64,13 +86,13 @@ export const extractSightings = (event: CanonicalEvent, all: ExtractConfig): Ext
     const n = normaliseIdentifier(kind, value, config.normalise)
     const reason = n.ok ? config.blocked.reasonFor(kind, n.value) : n.reason
     if (reason !== undefined || !n.ok) {
-      refused.push({ messageId: event.messageId, kind, raw: value.slice(0, MAX_RAW), reason: reason ?? "not valid" })
+      refused.push({ messageId: event.messageId, kind, ...storedRefusal(value, reason ?? "not valid") })
       return
     }
     const key = `${kind}:${n.value}`
     if (seen.has(key)) return
     seen.add(key)
-    raw.push(value.slice(0, MAX_RAW))
+    raw.push(storedRaw(value).raw)
     sightings.push({ kind, value: n.value, trust })
   }
   const sourceTrust = config.sourceTrust[event.source]

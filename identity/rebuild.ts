@@ -8,7 +8,7 @@ import {
 } from "../warehouse/identity.ts"
 import { dropSnapshots } from "../warehouse/identity-snapshots.ts"
 import { currentMessageProfiles } from "../warehouse/profiles.ts"
-import { type ExtractConfig, extractConfigFor } from "./extract.ts"
+import { CONTROLS_REMOVED, type ExtractConfig, extractConfigFor, storedRaw, storedRefusal } from "./extract.ts"
 import type { Observation, Sighting, Trust } from "./graph.ts"
 import { type IdentifierKind, IDENTIFIER_KINDS, type Normalised, normaliseIdentifier } from "./normalise.ts"
 import { loadGraphInput } from "./operations.ts"
@@ -29,7 +29,9 @@ const TRUST_ORDER: ReadonlyArray<string> = ["verified", "stated", "unverified"]
 
 /**
  * A stored observation read again with the tenant's rules: each raw value normalised anew (a value that no longer
- * reads is refused with its reason); a refused one that reads now joins, as unverified (its trust was not kept).
+ * reads is refused with its reason); a refused one that reads now joins, as unverified (its trust was not kept),
+ * unless it is shown without the control characters it was sent with (CONTROLS_REMOVED): that is not the value sent.
+ * A raw value stored with control characters (before they were removed) is stored again without them.
  */
 export const readAgain = (
   stored: StoredObservation,
@@ -40,17 +42,25 @@ export const readAgain = (
   const { normalise } = extractConfigFor(extract, stored.tenant)
   const sightings = new Map<string, Sighting & { raw: string }>()
   const refused: Array<ObservationRow["refused"][number]> = []
+  let cleaned = false
+  const refuse = (kind: string, raw: string, reason: string) => {
+    const r = storedRefusal(raw, reason)
+    if (r.raw !== raw) cleaned = true
+    refused.push({ kind, ...r })
+  }
   const add = (kind: IdentifierKind, raw: string, trust: Trust, reasonIfNot: string | undefined) => {
     const asSent = `${stored.tenant}\u0000${kind}\u0000${raw}`
     let n = memo.get(asSent)
     if (n === undefined) memo.set(asSent, n = normaliseIdentifier(kind, raw, normalise))
     if (!n.ok) {
-      refused.push({ kind, raw, reason: reasonIfNot ?? n.reason })
+      refuse(kind, raw, reasonIfNot ?? n.reason)
       return
     }
     const key = `${kind}:${n.value}`
     const before = sightings.get(key)
-    if (before === undefined || TRUST_ORDER.indexOf(trust) < TRUST_ORDER.indexOf(before.trust)) sightings.set(key, { kind, value: n.value, trust, raw })
+    const shown = storedRaw(raw).raw
+    if (shown !== raw) cleaned = true
+    if (before === undefined || TRUST_ORDER.indexOf(trust) < TRUST_ORDER.indexOf(before.trust)) sightings.set(key, { kind, value: n.value, trust, raw: shown })
   }
   for (const s of stored.sightings) {
     if (IDENTIFIER_KINDS.has(s.kind as IdentifierKind)) add(s.kind as IdentifierKind, s.raw, s.trust as Trust, undefined)
@@ -58,15 +68,16 @@ export const readAgain = (
   for (const r of stored.refused) {
     const kind = r.kind as IdentifierKind
     const n = IDENTIFIER_KINDS.has(kind) ? normaliseIdentifier(kind, r.raw, normalise) : undefined
-    // Still unreadable, or readable but blocked: it stays refused with the reason it was given.
-    if (n === undefined || !n.ok || extract.blocked.reasonFor(kind, n.value, stored.tenant) !== undefined) refused.push(r)
-    else add(kind, r.raw, "unverified", r.reason)
+    // Still unreadable, or readable but blocked, or not the value sent: it stays refused with the reason it was given.
+    if (r.reason.endsWith(CONTROLS_REMOVED) || n === undefined || !n.ok || extract.blocked.reasonFor(kind, n.value, stored.tenant) !== undefined) {
+      refuse(r.kind, r.raw, r.reason)
+    } else add(kind, r.raw, "unverified", r.reason)
   }
   const now = [...sightings.values()]
   const same = now.length === stored.sightings.length && now.every((s, i) => {
     const o = stored.sightings[i]!
     return o.kind === s.kind && o.value === s.value && o.trust === s.trust
-  }) && refused.length === stored.refused.length
+  }) && refused.length === stored.refused.length && !cleaned
   const observation = { tenant: stored.tenant, messageId: stored.messageId, timeMs: stored.timeMs, sightings: now.map(({ kind, value, trust }) => ({ kind, value, trust })) }
   return same ? { observation } : { observation, row: { tenant: stored.tenant, messageId: stored.messageId, timestamp: stored.timestamp, sightings: now, refused } }
 }

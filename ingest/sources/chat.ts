@@ -6,7 +6,7 @@ import { compiledOnFirstUse, parseIsoDateTime } from "../schemas.ts"
 import messageSchema from "./chat-message.schema.json" with { type: "json" }
 import schema from "./chat.schema.json" with { type: "json" }
 import type { ImportContext, ImportedItem } from "./index.ts"
-import { explainSchemaError, type ItemMaker, itemMaker, locate, NO_IDENTIFIERS, parseNdjsonText, readNdjsonFile, withinLimit } from "./items.ts"
+import { explainSchemaError, type ItemMaker, itemMaker, locate, NO_IDENTIFIERS, parseNdjsonText, readNdjsonFile, unlinkableId, withinLimit } from "./items.ts"
 
 export interface ChatLine {
   readonly from: "visitor" | "agent"
@@ -51,11 +51,17 @@ const RULES: Readonly<Record<string, string>> = { "/conversation_id": "missing_c
 
 /** Null when the value is an acceptable transcript. */
 export const validateChatTranscript = (value: unknown): Rejection | null =>
-  validateTranscriptSchema(value) ? null : explainSchemaError(validateTranscriptSchema.errors![0]!, value, "a chat transcript", RULES)
+  validateTranscriptSchema(value) ? visitorIdRefusal(value as ChatTranscript) : explainSchemaError(validateTranscriptSchema.errors![0]!, value, "a chat transcript", RULES)
 
 /** Null when the value is an acceptable live message. */
 export const validateChatLiveMessage = (value: unknown): Rejection | null =>
-  validateLiveSchema(value) ? null : explainSchemaError(validateLiveSchema.errors![0]!, value, "a chat message", RULES)
+  validateLiveSchema(value) ? visitorIdRefusal(value as ChatLiveMessage) : explainSchemaError(validateLiveSchema.errors![0]!, value, "a chat message", RULES)
+
+/**
+ * The visitor id is the browser's anonymousId, refused as Segment's is (bad_id) when identity could not link it (a
+ * control character, too long): the message would land tied to no one.
+ */
+const visitorIdRefusal = (value: { readonly visitor_id: string }): Rejection | null => unlinkableId("visitor_id", value.visitor_id)
 
 const MAPPED_FIELDS = new Set([
   "conversation_id", "visitor_id", "started_at", "ended_at", "channel", "visitor_email", "visitor_name", "csat", "messages",

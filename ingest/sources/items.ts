@@ -109,6 +109,42 @@ export const itemMaker = (ctx: ImportContext, source: string, channel: Channel):
 }
 
 /** Prefixes a rejection's message with where the item was ("line 3", "row 12 (line 14)", a file name). */
+/** Identity's rule for opaque ids (identity/normalise.ts): trimmed, no control characters, at most 512 characters. */
+const MAX_ID_CHARS = 512
+const CONTROL_CHARACTER = /[\u0000-\u001f\u007f]/
+/**
+ * C1 (U+0080-U+009F): identity refuses an id with one too (546c358); it comes from text decoded with the wrong
+ * character set, and was linked as another id than the same id without it before.
+ */
+const C1_CONTROL = /[\u0080-\u009f]/
+
+/** The first control character of `text` as a sender reads it: "the control character U+0007 at character 3". */
+export const controlCharacterWords = (text: string, control: string) =>
+  `the control character U+${control.charCodeAt(0).toString(16).toUpperCase().padStart(4, "0")} at character ${text.indexOf(control) + 1}`
+
+/**
+ * The bad_id refusal of a person's id (a Segment message's userId or anonymousId, a chat's visitor_id) that identity
+ * would refuse to link: the message would land tied to no one, and no lookup or erasure could find it by that id.
+ * `name` is the field as the sender names it.
+ */
+export const unlinkableId = (name: string, raw: string): Rejection | null => {
+  const id = raw.trim()
+  const control = CONTROL_CHARACTER.exec(id)
+  if (control !== null) {
+    return { rule: "bad_id", field: `/${name}`, message: `${name} holds ${controlCharacterWords(raw, control[0])}: ` +
+      "an id with one is never linked to a profile, so it could not be looked up or erased by it" }
+  }
+  const c1 = C1_CONTROL.exec(id)
+  if (c1 !== null) {
+    return { rule: "bad_id", field: `/${name}`, message: `${name} holds ${controlCharacterWords(raw, c1[0])}: no id holds one (it comes from ` +
+      "text decoded with the wrong character set, or a terminal's code), and the id with it would be linked as another id " +
+      "than the one without it; remove it" }
+  }
+  return id.length > MAX_ID_CHARS
+    ? { rule: "bad_id", field: `/${name}`, message: `${name} is ${id.length} characters; an id may be at most ${MAX_ID_CHARS} (identity would not link a longer one)` }
+    : null
+}
+
 export const locate = (where: string, rejection: Rejection): Rejection =>
   ({ rule: rejection.rule, field: rejection.field, message: `${where}: ${rejection.message}` })
 

@@ -10,7 +10,7 @@ import {
   parseIsoDateTime, shownText, valueAt,
 } from "../schemas.ts"
 import schema from "./segment.schema.json" with { type: "json" }
-import { storedFields } from "./items.ts"
+import { controlCharacterWords, storedFields, unlinkableId } from "./items.ts"
 
 /** The fields segment.schema.json describes (a test holds the two together). */
 export interface SegmentMessageFields {
@@ -211,39 +211,13 @@ const inexactId = (m: SegmentMessage): Rejection | null => {
   return null
 }
 
-/** Identity's rule for opaque ids (identity/normalise.ts): trimmed, no control characters, at most 512 characters. */
-const MAX_ID_CHARS = 512
-const CONTROL_CHARACTER = /[\u0000-\u001f\u007f]/
-/**
- * C1 (U+0080-U+009F), which identity's rule lets through: an id with one would be linked as another id than the same
- * id without it, though no id holds one.
- */
-const C1_CONTROL = /[\u0080-\u009f]/
-
-/** The first control character of `text` as a sender reads it: "the control character U+0007 at character 3". */
-const controlCharacterWords = (text: string, control: string) =>
-  `the control character U+${control.charCodeAt(0).toString(16).toUpperCase().padStart(4, "0")} at character ${text.indexOf(control) + 1}`
-
-/** An id identity would refuse to link: the message would land tied to no one, and no lookup or erasure could find it. */
-const unlinkableId = (m: SegmentMessage): Rejection | null => {
+/** An id identity would refuse to link (items.ts unlinkableId): the message would land tied to no one. */
+const unlinkableIdOf = (m: SegmentMessage): Rejection | null => {
   for (const name of ID_FIELDS) {
     const raw = m[name]
     if (typeof raw !== "string") continue
-    const id = raw.trim()
-    const control = CONTROL_CHARACTER.exec(id)
-    if (control !== null) {
-      return rejection("bad_id", `/${name}`, `${name} holds ${controlCharacterWords(raw, control[0])}: ` +
-        "an id with one is never linked to a profile, so it could not be looked up or erased by it")
-    }
-    const c1 = C1_CONTROL.exec(id)
-    if (c1 !== null) {
-      return rejection("bad_id", `/${name}`, `${name} holds ${controlCharacterWords(raw, c1[0])}: no id holds one (it comes from ` +
-        "text decoded with the wrong character set, or a terminal's code), and the id with it would be linked as another id " +
-        "than the one without it; remove it")
-    }
-    if (id.length > MAX_ID_CHARS) {
-      return rejection("bad_id", `/${name}`, `${name} is ${id.length} characters; an id may be at most ${MAX_ID_CHARS} (identity would not link a longer one)`)
-    }
+    const refused = unlinkableId(name, raw)
+    if (refused !== null) return refused
   }
   return null
 }
@@ -294,7 +268,7 @@ export const validateSegmentMessage = (message: unknown, sizeBytes?: number, bud
   if (m.messageId === null) return rejection("message_id_not_string", "/messageId", "messageId must be a non-empty string (got null)")
   const inexact = inexactId(m)
   if (inexact !== null) return inexact
-  const unlinkable = unlinkableId(m) ?? controlCharacter(m)
+  const unlinkable = unlinkableIdOf(m) ?? controlCharacter(m)
   if (unlinkable !== null) return unlinkable
   // The schema asks only that they be present; a blank one names no group to join and no earlier id to merge.
   if (m.type === "group" && isBlankId(m.groupId)) {

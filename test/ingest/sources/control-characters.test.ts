@@ -131,20 +131,39 @@ describe("control characters in free text", () => {
     const identify = { type: "identify", userId: "u1", messageId: "m6", traits: { email: "bob\u0000@example.com" }, context: { traits: { email: "bob\u0000@example.com" } } }
     expect(validateSegmentMessage(identify)).toBeNull()
     const segment = normaliseSegmentMessage(identify as unknown as SegmentMessage, segmentReceiveContext("acme", Date.now(), undefined))
-    // A connector's identifiers go to identity as sent: it refuses the address and the visitor id, reads the phone's digits.
-    const chat = JSON.stringify({ conversation_id: "chat_3", visitor_id: "anon\u00003", visitor_email: "carol\u0000@example.com", started_at: "2024-10-24T01:31:13.728Z", messages: [] })
+    // A connector's identifiers go to identity as sent: it refuses the address, reads the phone's digits (a visitor id
+    // holding one is refused with its message, below).
+    const chat = JSON.stringify({ conversation_id: "chat_3", visitor_id: "anon-3", visitor_email: "carol\u0000@example.com", started_at: "2024-10-24T01:31:13.728Z", messages: [] })
     const calls = `${HEADER}\r\nCA6,2024-09-16T09:28:50Z,60,inbound,201-555-01\u000050,,,,x\r\n`
     const ctx = context({ receivedAtMs: Date.now() })
     const events = [segment, ...await eventsOf(parseChatWebhook(chat, ctx), parseCallsWebhook(calls, ctx))]
     await withPipeline(dir, Effect.gen(function* () {
       yield* (yield* Pipeline).submit(events, [])
       expect(yield* query("SELECT kind, value FROM identity_nodes ORDER BY kind, value")).toEqual([
-        { kind: "email", value: "bob@example.com" }, { kind: "phone", value: "+2015550150" }, { kind: "user_id", value: "u1" },
+        { kind: "anonymous_id", value: "anon-3" }, { kind: "email", value: "bob@example.com" }, { kind: "phone", value: "+2015550150" }, { kind: "user_id", value: "u1" },
       ])
-      expect(yield* query("SELECT message_id, r.kind AS kind FROM identity_observations ARRAY JOIN refused AS r ORDER BY message_id, kind"))
-        .toEqual([{ message_id: "chat_3", kind: "anonymous_id" }, { message_id: "chat_3", kind: "email" }])
+      // The refused address is kept for display without its NUL, saying so; it is not linked as the address without it.
+      expect(yield* query("SELECT message_id, r.kind AS kind, r.raw AS raw, r.reason AS reason FROM identity_observations ARRAY JOIN refused AS r ORDER BY message_id, kind"))
+        .toEqual([{ message_id: "chat_3", kind: "email", raw: "carol@example.com", reason: expect.stringContaining("control characters") }])
     }))
   }, 60_000)
+
+  it("a chat's visitor id holding a control character is refused with its message, naming the field: it would land tied to no one", async () => {
+    const transcript = (id: string, visitor: string) =>
+      ({ conversation_id: id, visitor_id: visitor, started_at: "2024-10-24T01:31:13.728Z", messages: [{ from: "visitor", at: "2024-10-24T01:31:13.728Z", text: "hi" }] })
+    // A live message's letter is named by its conversation, as any refused live message's is.
+    const live = (id: string, visitor: string) => ({ conversation_id: "c", message_id: id, visitor_id: visitor, from: "visitor", at: "2024-10-24T01:31:13.728Z", text: "hi" })
+    const body = [transcript("t-nul", "anon\u00003"), transcript("t-c1", "anon\u00853"), live("l-del", "anon\u007f3"), transcript("t-ok", "anon\u00a03"), live("l-ok", " anon-4\t")]
+    const { events, deadLetters } = splitItems(parseChatWebhook(JSON.stringify(body), context()))
+    expect(events.map((e) => [e.messageId, e.anonymousId])).toEqual([["t-ok", "anon\u00a03"], ["l-ok", " anon-4\t"]])
+    expect(deadLetters.map((d) => [d.messageId, d.rejection.rule, d.rejection.field])).toEqual([
+      ["t-nul", "bad_id", "/visitor_id"], ["t-c1", "bad_id", "/visitor_id"], ["c", "bad_id", "/visitor_id"],
+    ])
+    expect(deadLetters[0]!.rejection.message).toContain("visitor_id holds the control character U+0000 at character 5")
+    expect(deadLetters[1]!.rejection.message).toContain("U+0085")
+    // Each letter keeps the item whole, so a retry reads what was sent.
+    expect(JSON.parse(deadLetters[0]!.payload)).toEqual(body[0])
+  })
 
   it("a Segment id holding a C1 control is refused at the edge, naming it: identity would take it for another person's id", () => {
     expect(validateSegmentMessage({ type: "track", event: "E", userId: "u1\u0085" })).toEqual({
