@@ -195,7 +195,7 @@ export class BusUnavailable extends Data.TaggedError("BusUnavailable")<{
 export interface ConsumeOptions<R = never> {
   /**
    * Most records handed to one handler call; batches form by themselves while the previous one is handled. The
-   * in-process bus hands on one tenant's records a call, at most TENANT_TURN, tenants taking turns.
+   * in-process bus hands on one tenant's publish calls a call, up to TENANT_TURN records, tenants taking turns.
    */
   readonly maxBatch?: number
   /**
@@ -254,8 +254,9 @@ interface Envelope {
 }
 
 /**
- * Most records of one tenant the in-process bus hands its consumer in one call (a full /v1/batch post). Another tenant's
- * message published meanwhile waits for at most that call, not for all the tenant has queued.
+ * Most records of one tenant's publish calls the in-process bus hands its consumer in one call (a full /v1/batch post;
+ * one larger publish goes alone). Another tenant's message published meanwhile waits for that call, not for all the
+ * tenant has queued.
  */
 export const TENANT_TURN = 2_500
 
@@ -305,24 +306,22 @@ const makeMemoryBus = () =>
         Effect.gen(function* () {
           const queue = yield* queueFor(topic.name)
           const turnSize = Math.max(1, Math.min(options?.maxBatch ?? 50_000, TENANT_TURN))
-          // Each tenant's records waiting, in the order published (a publish call's records may be handed on over
-          // several turns), and when each tenant was last served. Tenants take turns: the one served least recently
-          // goes next (of those never served, the one with fewest records), with at most TENANT_TURN records, so a
-          // message of another tenant waits for the call in progress, not for all one tenant has queued.
-          const lines = new Map<string, { parts: Array<{ readonly envelope: Envelope; from: number }>; records: number }>()
+          // Each tenant's publish calls waiting, in the order published, and when each tenant was last served. Tenants
+          // take turns: the one served least recently goes next (of those never served, the one with fewest records),
+          // with its publish calls up to TENANT_TURN records (one larger call goes alone, whole: a stage's outcome may
+          // depend on what one call holds, and import and replay hand on the same calls), so a message of another
+          // tenant waits for the call in progress, not for all one tenant has queued.
+          const lines = new Map<string, { envelopes: Array<Envelope>; records: number }>()
           const servedAt = new Map<string, number>()
           let turns = 0
           let busy = false
-          const tenantOf = (e: Envelope) => {
-            const record = e.records[0]
-            return record === undefined || topic.tenant === undefined ? "" : topic.tenant(record as never)
-          }
           const file = (e: Envelope) => {
-            const tenant = tenantOf(e)
+            const record = e.records[0]
+            const tenant = record === undefined || topic.tenant === undefined ? "" : topic.tenant(record as never)
             const line = lines.get(tenant)
-            if (line === undefined) lines.set(tenant, { parts: [{ envelope: e, from: 0 }], records: e.records.length })
+            if (line === undefined) lines.set(tenant, { envelopes: [e], records: e.records.length })
             else {
-              line.parts.push({ envelope: e, from: 0 })
+              line.envelopes.push(e)
               line.records += e.records.length
             }
           }
@@ -338,11 +337,6 @@ const makeMemoryBus = () =>
             }
             return best!
           }
-          const settled = (e: Envelope) => {
-            const list = waitingOn(topic.name)
-            const i = list.indexOf(e.at)
-            if (i >= 0) list.splice(i, 1)
-          }
           const handle = (records: ReadonlyArray<unknown>) =>
             handler(records as never).pipe(
               Effect.tapError((error) =>
@@ -357,29 +351,13 @@ const makeMemoryBus = () =>
               Effect.retry(RETRY),
               Effect.tap(() => Effect.sync(() => failing.delete(topic.name))),
             )
-          interface Slice { readonly envelope: Envelope; readonly from: number; readonly to: number }
-          const recordsOf = (s: Slice) => s.from === 0 && s.to === s.envelope.records.length ? s.envelope.records : s.envelope.records.slice(s.from, s.to)
-          const done = (s: Slice) =>
-            s.to === s.envelope.records.length ? Effect.andThen(Deferred.succeed(s.envelope.handled, undefined), Effect.sync(() => settled(s.envelope))) : Effect.void
-          // The publish fails; its records not yet handed on are not taken either.
-          const died = (tenant: string, s: Slice, defect: unknown) =>
-            Effect.gen(function* () {
-              const line = lines.get(tenant)
-              const part = line?.parts.findIndex((p) => p.envelope === s.envelope) ?? -1
-              if (line !== undefined && part >= 0) {
-                const left = s.envelope.records.length - line.parts[part]!.from
-                line.parts.splice(part, 1)
-                line.records -= left
-                if (line.records === 0) lines.delete(tenant)
-                yield* adjust(topic.name, -left)
-              }
-              settled(s.envelope)
-              yield* Effect.logError("consumer handler died on records; their publish fails").pipe(
-                Effect.annotateLogs({ topic: topic.name, records: s.envelope.records.length, defect: String(defect).slice(0, 300) }))
-              yield* Deferred.fail(s.envelope.handled, new BusUnavailable({
+          const died = (envelope: Envelope, defect: unknown) =>
+            Effect.logError("consumer handler died on records; their publish fails").pipe(
+              Effect.annotateLogs({ topic: topic.name, records: envelope.records.length, defect: String(defect).slice(0, 300) }),
+              Effect.andThen(Deferred.fail(envelope.handled, new BusUnavailable({
                 backend: "memory", message: `the consumer of topic ${topic.name} failed on these records`, cause: defect,
-              }))
-            })
+              }))),
+            )
           const step = Effect.gen(function* () {
             if (lines.size === 0) file(yield* Queue.take(queue))
             busy = true
@@ -391,32 +369,34 @@ const makeMemoryBus = () =>
             }
             const tenant = nextTenant()
             const line = lines.get(tenant)!
-            const slices: Array<Slice> = []
-            let size = 0
-            while (size < turnSize && line.parts.length > 0) {
-              const part = line.parts[0]!
-              const to = Math.min(part.envelope.records.length, part.from + turnSize - size)
-              slices.push({ envelope: part.envelope, from: part.from, to })
-              size += to - part.from
-              if (to === part.envelope.records.length) line.parts.shift()
-              else part.from = to
+            const group = [line.envelopes.shift()!]
+            let size = group[0]!.records.length
+            while (line.envelopes.length > 0 && size + line.envelopes[0]!.records.length <= turnSize) {
+              const e = line.envelopes.shift()!
+              group.push(e)
+              size += e.records.length
             }
             line.records -= size
             if (line.records === 0) lines.delete(tenant)
             servedAt.set(tenant, ++turns)
-            const batch = slices.length === 1 ? recordsOf(slices[0]!) : slices.flatMap(recordsOf)
+            const batch = group.length === 1 ? group[0]!.records : group.flatMap((e) => e.records)
             yield* handle(batch).pipe(
-              Effect.andThen(Effect.forEach(slices, done, { discard: true })),
+              Effect.andThen(Effect.forEach(group, (e) => Deferred.succeed(e.handled, undefined), { discard: true })),
               // A handler that dies is run again on each publish call's records alone: only those it dies on fail.
               Effect.catchDefect((defect) =>
-                slices.length === 1
-                  ? died(tenant, slices[0]!, defect)
-                  : Effect.forEach(slices, (s) =>
-                    handle(recordsOf(s)).pipe(
-                      Effect.andThen(done(s)),
-                      Effect.catchDefect((d) => died(tenant, s, d)),
+                group.length === 1
+                  ? died(group[0]!, defect)
+                  : Effect.forEach(group, (e) =>
+                    handle(e.records).pipe(
+                      Effect.andThen(Deferred.succeed(e.handled, undefined)),
+                      Effect.catchDefect((d) => died(e, d)),
                     ), { discard: true })),
             )
+            const list = waitingOn(topic.name)
+            for (const e of group) {
+              const i = list.indexOf(e.at)
+              if (i >= 0) list.splice(i, 1)
+            }
             yield* adjust(topic.name, -size)
             busy = false
           })
