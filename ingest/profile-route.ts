@@ -15,7 +15,7 @@ import {
 } from "../identity/index.ts"
 import { apiReads, Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
 import { withTheirPhones } from "./mask.ts"
-import { readProfileCached } from "./profile-read.ts"
+import { type ProfileWithConsent, readProfile as readProfileAsRead, readProfileCached } from "./profile-read.ts"
 import { isReply, type QueryReply, refuse, refuseBadParameter, refuseRepeated, tenantRead, warehouseUnavailable } from "./query-route.ts"
 import { bindCursor, encodePageCursor, listOf, type PageList, readCursorText, refuseUnknownParameter } from "./pages.ts"
 import { DEFAULT_TENANT } from "./writekeys.ts"
@@ -169,17 +169,20 @@ export const profileRoute = (req: IncomingMessage, options: {
       // A miss's statements run on the warehouse's reads connection (apiReads), in the tenant's turn.
       missTurn: tenantRead(tenant),
     }).pipe(
-      Effect.map((body): QueryReply => ({
-        status: 200,
-        // The first pages' cursors, as their own routes bind theirs.
-        body: maskable({
-          ...body,
-          identifiersNextCursor: bindCursor(body.identifiersNextCursor, IDENTIFIERS_KEY_SHAPE, identifiersList(tenant, body.profileId)),
-          timeline: { ...body.timeline, nextCursor: bindCursor(body.timeline.nextCursor, TIMELINE_KEY_SHAPE, timelineList(tenant, body.profileId)) },
-        }),
-      })),
+      Effect.map((body): QueryReply => ({ status: 200, body: maskable(withBoundCursors(tenant, body)) })),
       Effect.catchTags(failures),
     )
   })
 
-export { type ProfileWithConsent, readProfile } from "./profile-read.ts"
+/** A profile answer with its first pages' cursors bound as their own routes bind theirs (identity/ gives them bare). */
+const withBoundCursors = (tenant: string, body: ProfileWithConsent): ProfileWithConsent => ({
+  ...body,
+  identifiersNextCursor: bindCursor(body.identifiersNextCursor, IDENTIFIERS_KEY_SHAPE, identifiersList(tenant, body.profileId)),
+  timeline: { ...body.timeline, nextCursor: bindCursor(body.timeline.nextCursor, TIMELINE_KEY_SHAPE, timelineList(tenant, body.profileId)) },
+})
+
+/** readProfile (ingest/profile-read.ts) with the cursors the route answers: `cdp profile show` on the data dir prints the same. */
+export const readProfile = (...args: Parameters<typeof readProfileAsRead>) =>
+  Effect.map(readProfileAsRead(...args), (body) => withBoundCursors(args[0], body))
+
+export type { ProfileWithConsent }

@@ -102,10 +102,13 @@ describe("cdp profile events", () => {
   it("goes through a running cdp serve, whose answers match ingest/openapi.json", async () => {
     on = copyDataDir(seeded, data)
     const direct = page("user_id:u-ann", "--limit", "3")
+    // `cdp profile show` on the data dir prints the timeline cursor the route gives (bound to the profile and tenant).
+    const shown = JSON.parse(cdp("profile", "show", "user_id:u-ann", "--events", "2", "--format", "json").stdout) as { timeline: { nextCursor: string } }
     const serve = await startServe(["--data-dir", data])
     try {
       const viaServer = page("user_id:u-ann", "--limit", "3")
       expect(viaServer).toEqual(direct)
+      expect(page("user_id:u-ann", "--limit", "1", "--cursor", shown.timeline.nextCursor).events.map((e) => e.messageId)).toEqual(["sg-open-1"])
       expect(page("user_id:u-ann", "--limit", "10", "--cursor", viaServer.nextCursor!).events.map((e) => e.messageId))
         .toEqual(page("user_id:u-ann", "--limit", "10", "--cursor", direct.nextCursor!).events.map((e) => e.messageId))
       expect(page("user_id:u-ann", "--channel", "email", "--channel", "web", "--event", "Order Completed").events.map((e) => e.messageId)).toEqual(["w-4", "w-3"])
