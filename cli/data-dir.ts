@@ -38,8 +38,12 @@ const NOTHING_THERE = "check --data-dir or CDP_DATA_DIR (cdp demo, cdp ingest an
 
 const mustExist = (dataDir: string, holds: string | undefined, what: string) => {
   try {
-    statSync(dataDir)
+    // A file there is told as the commands that write tell it, not as a data dir without a warehouse.
+    if (!statSync(dataDir).isDirectory()) {
+      throw new DataDirUnusable({ dataDir, reason: reasonOf({ code: "EEXIST" }), advice: NOTHING_THERE })
+    }
   } catch (e) {
+    if (e instanceof DataDirUnusable) throw e
     // A part of the path that is a file, or that may not be read, is told as such.
     if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e
     throw new DataDirUnusable({ dataDir, reason: `it does not exist, and this command ${what}`, advice: NOTHING_THERE })
