@@ -3,9 +3,8 @@
 import { Data, Effect } from "effect"
 import { nodeOwner, type ProfileScope } from "../warehouse/identity.ts"
 import type { ProfileConsentRows } from "../warehouse/consent.ts"
-import { DOCUMENT_EVENTS, DOCUMENT_IDENTIFIERS, readDocumentParts, type StoredDocument } from "../warehouse/profile-documents.ts"
+import { answerEnd, DOCUMENT_EVENTS, DOCUMENT_IDENTIFIERS, readDocumentParts, type StoredDocument } from "../warehouse/profile-documents.ts"
 import { phoneRunsOf } from "../warehouse/profile-phones.ts"
-import { tenantDefinitions } from "../warehouse/computed-traits.ts"
 import {
   identifierPageColumns, identifierPageOf, mergedParams, profileIdentifierPage, profileReadScopeOf, profileSummary, type ProfileSummary, type ReadColumns, type ReadScope,
 } from "../warehouse/profiles.ts"
@@ -295,11 +294,7 @@ export const showProfile = (tenant: string, ref: IdentifierRef, recent = 20, pre
  */
 export interface ProfileDocument {
   readonly v: 1
-  /**
-   * Used until this time (ms), null for no end: the next UTC midnight after it was built when the tenant has computed
-   * traits in day windows (they move then), a restriction recorded to take effect later, or the first of its rows a
-   * retention TTL removes expiring (the engine's merges remove it unannounced).
-   */
+  /** Used until this time (ms), null for no end: when it changes by itself (warehouse/profile-documents.ts answerEnd). */
   readonly until: number | null
   readonly scope: { readonly ids: ReadonlyArray<string>; readonly landed: Readonly<Record<string, number>> | undefined; readonly whole: boolean | undefined }
   readonly summary: Omit<ProfileSummary, "also">
@@ -308,9 +303,6 @@ export interface ProfileDocument {
   readonly relationship: ProfileViewParts["relationship"]
   readonly consent: ProfileConsentRows
 }
-
-/** The next UTC midnight after `ms`. */
-export const nextUtcMidnight = (ms: number) => (Math.floor(ms / 86_400_000) + 1) * 86_400_000
 
 /**
  * Documents of many profiles of a tenant, in three statements for all of them (warehouse/profile-documents.ts
@@ -321,15 +313,10 @@ export const nextUtcMidnight = (ms: number) => (Math.floor(ms / 86_400_000) + 1)
 export const buildProfileDocuments = Effect.fn("buildProfileDocuments")(function* (tenant: string, profiles: ReadonlyArray<string>, built: number) {
   const found = yield* readDocumentParts(tenant, profiles, built)
   const relationships = yield* relationshipTraitsOf(tenant, [...found.keys()])
-  const windowed = (yield* tenantDefinitions(tenant)).some((d) => d.window_days > 0)
   const documents: Array<StoredDocument & { readonly until: number | null }> = []
   const scopes = new Map<string, ReadScope>()
   for (const [profileId, parts] of found) {
-    const ends = [
-      ...(windowed ? [nextUtcMidnight(built)] : []), ...(parts.restrictionFrom === undefined ? [] : [parts.restrictionFrom]),
-      ...(parts.expiresAt === undefined ? [] : [parts.expiresAt]),
-    ]
-    const until = ends.length === 0 ? null : Math.min(...ends)
+    const until = yield* answerEnd(tenant, built, parts)
     const computedTraits = parts.computedStates === undefined ? yield* profileComputedTraits(parts.scope) : yield* computedTraitsOfStates(tenant, parts.computedStates)
     const document: ProfileDocument = {
       v: 1, until, scope: { ids: parts.scope.ids, landed: parts.scope.landed, whole: parts.scope.whole },
@@ -356,5 +343,5 @@ export const viewOfDocument = Effect.fn("viewOfDocument")(function* (
     relationship: document.relationship,
   }, { ...options, identifiers })
   const scope: ReadScope = { tenant, profileId: stored.profileId, ids: document.scope.ids, landed: document.scope.landed, whole: document.scope.whole }
-  return { view, timeline, scope, consent: document.consent }
+  return { view, timeline, scope, consent: document.consent, until: document.until }
 })

@@ -16,9 +16,9 @@ import {
   type IdentifierRef, type IdentityConfig, profileScopeOf, type ProfileView, readIdentifier, readProfileViewOf, type TimelinePage, type TraitPrecedence,
   viewOfDocument,
 } from "../identity/index.ts"
-import { readStoredDocument } from "../warehouse/profile-documents.ts"
+import { endColumnsOfScope, readStoredDocument } from "../warehouse/profile-documents.ts"
 import { DocumentKeeper } from "./profile-documents.ts"
-import { type ReadScope, storageGeneration } from "../warehouse/profiles.ts"
+import { mergedParams, type ReadScope, storageGeneration } from "../warehouse/profiles.ts"
 import { Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
 import { commandTable, onWarehouseWrite, type WarehouseWrite } from "../warehouse/writes.ts"
 
@@ -34,10 +34,14 @@ const answerOf = (read: { readonly view: ProfileView; readonly timeline: Profile
   timeline: read.timeline,
 })
 
-/** The answer with what it was read from (the identifier as resolved, the profile's read scope). */
+/**
+ * The answer with what it was read from (the identifier as resolved, the profile's read scope) and, for a cache
+ * (`withEnd`), when it ends by itself (warehouse/profile-documents.ts answerEnd, null for never): a document knows its
+ * own; a read reads it in its statement.
+ */
 const readProfileFrom = (
   tenant: string, identifier: string, recent: number, identity: IdentityConfig, precedence?: TraitPrecedence,
-  ownerOf?: (ref: IdentifierRef) => string | undefined, current?: DocumentCurrent,
+  ownerOf?: (ref: IdentifierRef) => string | undefined, current?: DocumentCurrent, withEnd = false,
 ) =>
   Effect.gen(function* () {
     const ref = yield* readIdentifier(identifier, tenant, identity)
@@ -47,14 +51,18 @@ const readProfileFrom = (
       const fromDocument = yield* answerOfDocument(tenant, asked, recent, current, precedence)
       if (fromDocument !== undefined) return { ...fromDocument, ref, fromDocument: true }
     }
-    // The profile's owner and message ids in one statement, then the rest of the profile and its consent (the ledger by
-    // those message ids) in one more: consent's columns ride in the profile's statement. Consent is of the profile
-    // shown, from the same scope.
+    // The profile's owner and message ids in one statement, then the rest of the profile, its consent (the ledger by
+    // those message ids) and what ends it in one more: their columns ride in the profile's statement. Consent is of
+    // the profile shown, from the same scope.
     const scope = yield* profileScopeOf(tenant, asked)
     const consentColumns = consentOfScopeColumns(scope)
-    const read = yield* readProfileViewOf(scope, { recent, also: consentColumns, ...(precedence === undefined ? {} : { precedence }) })
+    const ends = withEnd ? endColumnsOfScope(scope, Date.now()) : undefined
+    const also = ends === undefined ? consentColumns
+      : { columns: { ...consentColumns.columns, ...ends.columns }, params: mergedParams(consentColumns.params, ends.params) }
+    const read = yield* readProfileViewOf(scope, { recent, also, ...(precedence === undefined ? {} : { precedence }) })
     const body = answerOf(read, yield* consentColumns.view(read.also))
-    return { body, ref, scope: read.scope, fromDocument: false }
+    const until = ends === undefined ? null : yield* ends.end(read.also)
+    return { body, ref, scope: read.scope, until, fromDocument: false }
   })
 
 /** Says whether a stored document (a profile's, built at `built`) is known current: nothing it holds changed since. */
@@ -72,7 +80,7 @@ const answerOfDocument = (tenant: string, asked: IdentifierRef, recent: number, 
     const read = yield* viewOfDocument(tenant, stored, { recent, ...(precedence === undefined ? {} : { precedence }) })
     if (read === undefined) return undefined
     const body = answerOf(read, yield* consentViewOfRows({ tenant, profileId: stored.profileId, ids: read.scope.ids }, read.consent))
-    return { body, scope: read.scope }
+    return { body, scope: read.scope, until: read.until }
   })
 
 /** readProfile from the profile's stored document, undefined when `current` does not vouch for it (tests and the bench). */
@@ -94,7 +102,7 @@ export const PROFILE_CACHE_ENTRIES = 5000
 const MAX_CACHED_MESSAGES = 20_000
 /** What all kept answers may depend on in all (index keys, ~100 bytes each): the oldest answers go beyond it. */
 const MAX_DEPENDENCIES = 500_000
-/** Longest an answer is kept: windowed computed traits and consent move with the clock, not only with writes. */
+/** Longest an answer is kept, even when nothing in it is known to move with the clock (answerEnd says what is). */
 const MAX_AGE_MS = 10 * 60_000
 
 // What answers depend on, as keys: a profile of a tenant, an identifier (kind, value) of a tenant, a message of a tenant.
@@ -364,8 +372,12 @@ export const keepProfileDocuments = (warehouse: WarehouseShape) => {
   cacheOf(warehouse)
 }
 
-/** When an answer read at `now` goes: MAX_AGE_MS later, or at the next UTC midnight, where day windows move. */
-const expiry = (now: number) => Math.min(now + MAX_AGE_MS, (Math.floor(now / 86_400_000) + 1) * 86_400_000)
+/**
+ * When an answer read at `now` goes: MAX_AGE_MS later, or when it ends by itself (`until`, answerEnd), as its
+ * document does; undefined (not kept) when that has passed already.
+ */
+const expiry = (now: number, until: number | null) =>
+  until === null ? now + MAX_AGE_MS : until <= now ? undefined : Math.min(now + MAX_AGE_MS, until)
 
 /** The keys an answer depends on: its profile, the profiles its messages landed under, its messages, its identifier. */
 const depsOf = (tenant: string, ref: IdentifierRef, scope: ReadScope): Array<string> | undefined => {
@@ -414,18 +426,19 @@ export const readProfileCached = (options: {
         cache.misses++
         // An answer dropped by a write to its profile still knows whose it was: the identifier is not looked up again.
         const keeper = cache.keeper
-        const { body, ref, scope, fromDocument } = yield* readProfileFrom(
+        const { body, ref, scope, until, fromDocument } = yield* readProfileFrom(
           options.tenant, options.identifier, options.recent, options.identity, options.precedence, (r) => cache.owner(options.tenant, r),
-          keeper === undefined ? undefined : (tenant, profileId, built) => keeper.current(tenant, profileId, built),
+          keeper === undefined ? undefined : (tenant, profileId, built) => keeper.current(tenant, profileId, built), true,
         ).pipe(
           Effect.provideService(Warehouse, options.warehouse),
           Effect.provideService(ConsentPoliciesRef, options.policies ?? DEFAULT_POLICIES),
         )
         if (fromDocument && keeper !== undefined) keeper.stats.answered++
         const deps = depsOf(options.tenant, ref, scope)
-        if (generation !== null && deps !== undefined) {
+        const expires = expiry(Date.now(), until)
+        if (generation !== null && deps !== undefined && expires !== undefined) {
           cache.set(key, read, {
-            tenant: options.tenant, deps, expires: expiry(Date.now()), generation, precedence: options.precedence, policies: options.policies,
+            tenant: options.tenant, deps, expires, generation, precedence: options.precedence, policies: options.policies,
             body: structuredClone(body),
           }, ref)
         }

@@ -4,10 +4,12 @@
 import { Effect } from "effect"
 import { stateAggregatesByProfileColumns, tenantDefinitions } from "./computed-traits.ts"
 import { consentOfScopesColumns, type ProfileConsentRows } from "./consent.ts"
+import { scopeCondition } from "./identity.ts"
 import {
-  identifierGroups, mergedParams, OWNER_SQL, profileReadScopesOf, type ProfileSummary, type ReadScope, type ScopeOwner, SUMMARY_IN_PROCESS_MAX, summaryOfRows,
-  type SummaryRow,
+  eventRowsCondition, identifierGroups, mergedParams, OWNER_SQL, profileReadScopesOf, type ProfileSummary, type ReadScope, type ScopeOwner,
+  SUMMARY_IN_PROCESS_MAX, summaryOfRows, type SummaryRow,
 } from "./profiles.ts"
+import { chDateTime } from "./sink.ts"
 import { Warehouse } from "./warehouse.ts"
 
 // A merge as the read's MERGES_SQL gives it (warehouse/profiles.ts).
@@ -66,15 +68,91 @@ const addMonths = (ms: number, months: number) => {
   return target.getTime()
 }
 
-/** One profile's parts of a document, read with many others' (readDocumentParts). */
-export interface DocumentParts {
-  /** A time (ms) from which a restriction recorded in advance takes effect, if any: the parts hold until then. */
+/** What ends a profile's answer with no write to hear, read with it (endColumns). */
+export interface AnswerEnds {
+  /** A time (ms) from which a restriction recorded in advance takes effect, if any: the answer holds until then. */
   readonly restrictionFrom: number | undefined
   /**
    * When the first of its rows a retention TTL removes expires (ms), if any: the engine's merges remove it later,
-   * unannounced, so the parts hold until then (CDP_RETENTION, warehouse/retention.ts).
+   * unannounced, so the answer holds until then (CDP_RETENTION, warehouse/retention.ts).
    */
   readonly expiresAt: number | undefined
+}
+
+/** The next UTC midnight after `ms`. */
+export const nextUtcMidnight = (ms: number) => (Math.floor(ms / 86_400_000) + 1) * 86_400_000
+
+/**
+ * When a profile's answer as of `at` changes by itself, with no write to hear (null: never): at the UTC midnight
+ * after `at` when its tenant has computed traits in day windows (they move then), when a restriction recorded in
+ * advance takes effect, when the first of its rows a retention TTL removes expires. The one place a profile document's
+ * end (`until`) and a kept answer's (ingest/profile-read.ts) are computed.
+ */
+export const answerEnd = Effect.fn("answerEnd")(function* (tenant: string, at: number, ends: AnswerEnds) {
+  const windowed = (yield* tenantDefinitions(tenant)).some((d) => d.window_days > 0)
+  const all = [
+    ...(windowed ? [nextUtcMidnight(at)] : []), ...(ends.restrictionFrom === undefined ? [] : [ends.restrictionFrom]),
+    ...(ends.expiresAt === undefined ? [] : [ends.expiresAt]),
+  ]
+  return all.length === 0 ? null : Math.min(...all)
+})
+
+const iso = (ms: number) => chDateTime(new Date(ms).toISOString())
+
+/**
+ * What answerEnd needs, as columns of the statement reading profiles' messages (readDocumentParts for many, a profile
+ * read for one, endColumnsOfScope): `owner` is SQL of a message's profile, `eventRows` and `messages` select the
+ * messages in event_rows and in sentiment and identity_observations (their parameters are the caller's). Read: the
+ * first restriction (or lift) of the tenant recorded to take effect after `atMs`, the tables' retention TTLs, and per
+ * owner the oldest time each TTL counts from; `decode` gives each owner's AnswerEnds.
+ */
+export const endColumns = (tenant: string, atMs: number, where: { readonly owner: string; readonly eventRows: string; readonly messages: string }) => {
+  // One column: per owner, the oldest time each TTL counts from ('oldest'); for the tenant, each restriction (or lift)
+  // recorded to take effect later, which changes the consent read then ('later'); the tables' TTLs ('ttl',
+  // warehouse/retention.ts RETENTION_TABLES).
+  const oldest = (table: string, column: string, condition: string) =>
+    `SELECT 'oldest' AS k, ${where.owner} AS o, '${table}' AS t, toString(toUnixTimestamp64Milli(min(${column}))) AS v FROM ${table} WHERE ${condition} GROUP BY o`
+  const later = (table: string) => `SELECT 'later' AS k, '' AS o, '' AS t, toString(toUnixTimestamp64Milli(at)) AS v FROM ${table} ` +
+    "WHERE tenant = {tenant:String} AND at > {ends_at:DateTime64(3, 'UTC')}"
+  const columns = {
+    ends: `(SELECT groupArray((k, o, t, v)) FROM (${oldest("event_rows", "ingested_at", where.eventRows)} ` +
+      `UNION ALL ${oldest("sentiment", "scored_at", where.messages)} UNION ALL ${oldest("identity_observations", "observed_at", where.messages)} ` +
+      `UNION ALL ${later("profile_restrictions")} UNION ALL ${later("subject_restrictions")} ` +
+      "UNION ALL SELECT 'ttl' AS k, '' AS o, name AS t, engine_full AS v FROM system.tables WHERE database = currentDatabase() " +
+      "AND name IN ('event_rows', 'sentiment', 'identity_observations')))",
+  }
+  const decode = (values: Record<string, unknown>) => {
+    const rows = (values["ends"] ?? []) as Array<[string, string, string, string]>
+    const ttl = ttlMonths(rows.filter(([k]) => k === "ttl").map(([, , t, v]) => [t, v]))
+    const later = Math.min(...rows.filter(([k]) => k === "later").map(([, , , v]) => Number(v)))
+    const expires = new Map<string, number>()
+    for (const [k, o, table, ms] of rows) {
+      const months = ttl.get(table)
+      if (k !== "oldest" || months === undefined) continue
+      const at = months === "unknown" ? Date.now() + 10 * 60_000 : addMonths(Number(ms), months)
+      if (!(at >= (expires.get(o) ?? Number.POSITIVE_INFINITY))) expires.set(o, at)
+    }
+    return (owner: string): AnswerEnds => ({ restrictionFrom: Number.isFinite(later) ? later : undefined, expiresAt: expires.get(owner) })
+  }
+  return { columns, params: { tenant, ends_at: iso(atMs) }, decode }
+}
+
+/**
+ * endColumns of one profile's read scope, as columns of its read's statement (identity/profile.ts ReadColumns);
+ * `end` gives answerEnd of the values read.
+ */
+export const endColumnsOfScope = (scope: ReadScope, atMs: number) => {
+  const eventRows = eventRowsCondition(scope)
+  const messages = scopeCondition(scope)
+  const { columns, params, decode } = endColumns(scope.tenant, atMs, { owner: "''", eventRows: eventRows.mine, messages: messages.mine })
+  return {
+    columns, params: mergedParams(params, eventRows.params, messages.params),
+    end: (values: Record<string, unknown>) => answerEnd(scope.tenant, atMs, decode(values)("")),
+  }
+}
+
+/** One profile's parts of a document, read with many others' (readDocumentParts). */
+export interface DocumentParts extends AnswerEnds {
   readonly scope: ReadScope & { readonly gone: ReadonlyArray<string> }
   readonly summary: Omit<ProfileSummary, "also">
   /** The value of identifierPageColumns' column (the first page, DOCUMENT_IDENTIFIERS + 1 rows at most). */
@@ -127,41 +205,34 @@ export const readDocumentParts = Effect.fn("readDocumentParts")(function* (tenan
   const owner = "transform(message_id, {doc_ids:Array(String)}, {doc_owners:Array(String)}, '')"
   const identifiers = `SELECT *, count() OVER (PARTITION BY owner) AS total FROM (${identifierGroups("tenant = {tenant:String} AND message_id IN {doc_ids:Array(String)}", false, owner)}) ` +
     `ORDER BY owner, kind, value LIMIT ${DOCUMENT_IDENTIFIERS + 1} BY owner`
+  const ends = endColumns(tenant, atMs, {
+    owner, eventRows: "tenant = {tenant:String} AND profile_id IN {doc_landing:Array(String)} AND message_id IN {doc_ids:Array(String)}",
+    messages: "tenant = {tenant:String} AND message_id IN {doc_ids:Array(String)}",
+  })
   const also = {
-    ...consent.columns, ...(computed?.columns ?? {}),
+    ...consent.columns, ...(computed?.columns ?? {}), ...ends.columns,
     landed_counts: "(SELECT groupArray((profile_id, toString(n))) FROM (SELECT profile_id, uniqExact(message_id) AS n FROM event_rows " +
       "WHERE tenant = {tenant:String} AND profile_id IN {doc_landing:Array(String)} GROUP BY profile_id))",
-    // A restriction (or its lift) recorded to take effect later changes the consent read then: no document holds past it.
-    restrictions_later: "(SELECT toString(toUnixTimestamp64Milli(min(at))) FROM (SELECT at FROM profile_restrictions WHERE tenant = {tenant:String} " +
-      "AND at > {at:DateTime64(3, 'UTC')} UNION ALL SELECT at FROM subject_restrictions WHERE tenant = {tenant:String} AND at > {at:DateTime64(3, 'UTC')}))",
   }
   const [r] = yield* warehouse.query<Record<string, unknown> & {
-    rows: Array<[string, SummaryRow, string]>
+    rows: Array<[string, SummaryRow]>
     merges_from: Array<[string, MergeRow]>
     merges_to: Array<[string, MergeRow]>
     sentiment: Array<[string, string, number, string]>
     identifiers: Array<[string, [string, string, string, string, string, string, string, string]]>
   }>(
     "SELECT (SELECT groupArray((message_id, (toString(channel), toString(toUnixTimestamp64Milli(timestamp)), toString(timestamp), message_id, " +
-      "toString(source), toString(type), event, toUInt8(user_id != ''), if(traits = '{}', [], JSONExtractKeysAndValuesRaw(traits))), " +
-      "toString(toUnixTimestamp64Milli(ingested_at)))) FROM event_rows " +
+      "toString(source), toString(type), event, toUInt8(user_id != ''), if(traits = '{}', [], JSONExtractKeysAndValuesRaw(traits))))) FROM event_rows " +
       "WHERE tenant = {tenant:String} AND profile_id IN {doc_landing:Array(String)} AND message_id IN {doc_ids:Array(String)}) AS rows, " +
       `(SELECT groupArray((from_profile, ${MERGE_TUPLE})) FROM profile_merges WHERE tenant = {tenant:String} AND from_profile IN {doc_profiles:Array(String)}) AS merges_from, ` +
       `(SELECT groupArray((to_profile, ${MERGE_TUPLE})) FROM profile_merges WHERE tenant = {tenant:String} AND to_profile IN {doc_profiles:Array(String)} AND from_profile != to_profile) AS merges_to, ` +
       "(SELECT groupArray((message_id, toString(label), score, toString(timestamp))) FROM sentiment WHERE tenant = {tenant:String} " +
       "AND message_id IN {doc_ids:Array(String)} AND status = 'scored') AS sentiment, " +
-      // The rows' times retention TTLs count from, and the TTLs (warehouse/retention.ts RETENTION_TABLES).
-      "(SELECT groupArray((message_id, toString(toUnixTimestamp64Milli(m)))) FROM (SELECT message_id, min(scored_at) AS m FROM sentiment " +
-      "WHERE tenant = {tenant:String} AND message_id IN {doc_ids:Array(String)} GROUP BY message_id)) AS sentiment_kept, " +
-      "(SELECT groupArray((message_id, toString(toUnixTimestamp64Milli(m)))) FROM (SELECT message_id, min(observed_at) AS m FROM identity_observations " +
-      "WHERE tenant = {tenant:String} AND message_id IN {doc_ids:Array(String)} GROUP BY message_id)) AS observed_kept, " +
-      "(SELECT groupArray((name, engine_full)) FROM system.tables WHERE database = currentDatabase() " +
-      "AND name IN ('event_rows', 'sentiment', 'identity_observations')) AS ttls, " +
       "(SELECT arraySort(x -> (x.1, x.2.1, x.2.2), groupArray((owner, (kind, value, raw, trust, toString(first), toString(last), toString(n), toString(total))))) " +
       `FROM (${identifiers})) AS identifiers` +
       Object.entries(also).map(([name, sql]) => `, ${sql} AS ${name}`).join(""),
     {
-      params: mergedParams(consent.params, computed?.params ?? {}, {
+      params: mergedParams(consent.params, computed?.params ?? {}, ends.params, {
         tenant, doc_profiles: scopes.map((s) => s.profileId), doc_ids: ids, doc_owners: ids.map((m) => owners.get(m)!), doc_landing: landing,
       }),
     })
@@ -172,22 +243,7 @@ export const readDocumentParts = Effect.fn("readDocumentParts")(function* (tenan
     else list.push(value)
   }
   const rowsOf = per<SummaryRow>()
-  // Per profile, when its first row a TTL removes expires.
-  const ttl = ttlMonths((r?.["ttls"] ?? []) as Array<[string, string]>)
-  const expiresOf = new Map<string, number>()
-  const expiring = (m: string, table: string, ms: string) => {
-    const months = ttl.get(table)
-    if (months === undefined) return
-    const p = owners.get(m) ?? ""
-    const at = months === "unknown" ? Date.now() + 10 * 60_000 : addMonths(Number(ms), months)
-    if (!(at >= (expiresOf.get(p) ?? Number.POSITIVE_INFINITY))) expiresOf.set(p, at)
-  }
-  for (const [m, row, ingested] of r?.rows ?? []) {
-    push(rowsOf, owners.get(m) ?? "", row)
-    expiring(m, "event_rows", ingested)
-  }
-  for (const [m, ms] of (r?.["sentiment_kept"] ?? []) as Array<[string, string]>) expiring(m, "sentiment", ms)
-  for (const [m, ms] of (r?.["observed_kept"] ?? []) as Array<[string, string]>) expiring(m, "identity_observations", ms)
+  for (const [m, row] of r?.rows ?? []) push(rowsOf, owners.get(m) ?? "", row)
   const mergesOf = per<MergeRow>()
   for (const [p, row] of r?.merges_from ?? []) push(mergesOf, p, row)
   // A merge from the profile to itself shows once (from its own side), as the read's two halves have it.
@@ -205,14 +261,13 @@ export const readDocumentParts = Effect.fn("readDocumentParts")(function* (tenan
   // Whole: known from the scope, else every landing profile's messages are all here (landedProfiles' count).
   const whole = (s: DocumentParts["scope"]) => s.landed !== undefined && Object.keys(s.landed).every((l) => landingOwner.get(l) === s.profileId) &&
     (s.whole ?? Object.entries(s.landed).every(([l, n]) => landedCounts.get(l) === n))
-  const later = Number(r?.["restrictions_later"] ?? 0)
+  const endsOf = ends.decode(r ?? {})
   for (const scope of scopes) {
     const p = scope.profileId
     const summary = summaryOfRows(rowsOf.get(p) ?? [], DOCUMENT_EVENTS)
     const sentiment = sentimentOf.get(p)
     out.set(p, {
-      restrictionFrom: later > 0 ? later : undefined,
-      expiresAt: expiresOf.get(p),
+      ...endsOf(p),
       scope,
       summary: {
         ...summary,
