@@ -86,14 +86,14 @@ export const validateDsr = (input: DsrInput, normalise?: NormaliseOptions): Vali
   const set = input.set ?? {}
   const names = Object.keys(set)
   if (type === "rectification" && names.length === 0) {
-    return new DsrInvalid({ field: "set", message: "a rectification needs the corrected values: --set trait=value (repeatable)" })
+    return new DsrInvalid({ field: "set", message: 'a rectification needs the corrected values in "set" (cdp dsr submit: --set trait=value, repeatable)' })
   }
   if (type !== "rectification" && names.length > 0) {
-    return new DsrInvalid({ field: "set", message: `--set is for rectification only, not ${type}` })
+    return new DsrInvalid({ field: "set", message: `"set" is for rectification only, not ${type} (cdp dsr submit: --set)` })
   }
   const bad = names.find((n) => !TRAIT_NAME.test(n))
   if (bad !== undefined) return new DsrInvalid({ field: "set", message: `"${bad}" is not a trait name (letters, digits, _ . -)` })
-  if (input.lift === true && type !== "restriction") return new DsrInvalid({ field: "lift", message: `--lift is for restriction only, not ${type}` })
+  if (input.lift === true && type !== "restriction") return new DsrInvalid({ field: "lift", message: `"lift" is for restriction only, not ${type} (cdp dsr submit: --lift)` })
   return { tenant: input.tenant, type, ref, set, lift: input.lift === true, ...(input.submittedBy === undefined ? {} : { submittedBy: input.submittedBy }) }
 }
 
