@@ -12,6 +12,7 @@ import { signatureIdentifiers } from "./email-signature.ts"
 import type { JsonObject, RawItem } from "../message.ts"
 import type { ImportContext, ImportedItem } from "./index.ts"
 import { JSON_LIMITS } from "../json.ts"
+import { inWarehouseRange, isoDateTimeOutOfRange, parseIsoDateTime, shownText, WAREHOUSE_RANGE_WORDS } from "../schemas.ts"
 import { boundedLines, type ItemMaker, itemMaker } from "./items.ts"
 
 const PARSER_OPTIONS = {
@@ -55,16 +56,67 @@ const addressesOf = (field: AddressObject | ReadonlyArray<AddressObject> | undef
 const rawHeader = (lines: HeaderLines, key: string): ReadonlyArray<string> =>
   lines.filter((l) => l.key === key).map((l) => l.line.slice(l.line.indexOf(":") + 1).replace(FOLDED_LINE, " ").trim())
 
+// RFC 5322 3.3 date-time, obsolete forms (4.3) included: optional weekday, one- or two-digit day, any case, optional
+// seconds, a numeric zone or one of the obsolete zone names; comments are taken out before. Neither mailparser nor
+// Date.parse gives the year as written (both read year 0000 as 2000 and take years no calendar the warehouse has holds).
+const MAIL_DATE =
+  /^(?:(?:mon|tue|wed|thu|fri|sat|sun)\s*,\s*)?(\d{1,2})\s+(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)\s+(\d{2,})\s+(\d{2})\s*:\s*(\d{2})(?:\s*:\s*(\d{2}))?\s*([+-]\d{4}|ut|gmt|[ecmp][sd]t|[a-ik-z])$/i
+const MONTHS = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
+/** Hours east of UTC of RFC 5322's obsolete zone names; a military letter means nothing sure (-0000, read as UTC). */
+const ZONE_HOURS: Readonly<Record<string, number>> = { ut: 0, gmt: 0, est: -5, edt: -4, cst: -6, cdt: -5, mst: -7, mdt: -6, pst: -8, pdt: -7 }
+const COMMENT = /\([^()]*\)/g
+const daysIn = (year: number, month: number): number => new Date(Date.UTC(2000 + (year % 400), month, 0)).getUTCDate()
+
+/** Epoch ms of an RFC 5322 date-time with its year as written (4.3's rule for two- and three-digit years), else NaN. */
+const readMailDate = (value: string): number => {
+  let text = value
+  for (let before = ""; before !== text;) [before, text] = [text, text.replace(COMMENT, " ")]
+  const m = MAIL_DATE.exec(text.trim())
+  if (m === null) return Number.NaN
+  const [day, month, written, hour, minute, second] = [Number(m[1]), MONTHS.indexOf(m[2]!.toLowerCase()) + 1, m[3]!, Number(m[4]), Number(m[5]), Number(m[6] ?? 0)]
+  const year = written.length === 2 ? Number(written) + (Number(written) < 50 ? 2000 : 1900) : written.length === 3 ? Number(written) + 1900 : Number(written)
+  if (day < 1 || day > daysIn(year, month) || hour > 23 || minute > 59 || second > 60) return Number.NaN
+  const zone = m[7]!.toLowerCase()
+  const offsetMinutes = zone.startsWith("+") || zone.startsWith("-")
+    ? (zone.startsWith("-") ? -1 : 1) * (Number(zone.slice(1, 3)) * 60 + Number(zone.slice(3, 5)))
+    : (ZONE_HOURS[zone] ?? 0) * 60
+  if (Number(zone.slice(3, 5)) > 59) return Number.NaN
+  // Far outside the warehouse's years the instant is not needed, only that it is outside (Date.UTC would lose it).
+  if (year < 1800 || year > 2400) return year < 1800 ? -Infinity : Infinity
+  return Date.UTC(year, month - 1, day, hour, minute, second) - offsetMinutes * 60_000
+}
+
+/** A header's time: RFC 5322, or ISO 8601 as some senders write it; NaN when neither, ±Infinity when far outside. */
+const headerTimeMs = (value: string): number => {
+  const ms = readMailDate(value)
+  if (!Number.isNaN(ms)) return ms
+  if (isoDateTimeOutOfRange(value)) return -Infinity
+  return parseIsoDateTime(value)
+}
+
+type MessageTime = { readonly ms: number } | { readonly refused: string }
+
 /**
  * The message's own time: its Date header, else the time our mail server stamped on it (the topmost Received
- * header, after its last ";"), else NaN.
+ * header, after its last ";"), else NaN. A Date header that cannot be read with its year as written, or that lies
+ * outside what the warehouse stores, is refused rather than dated otherwise (year 0000 was read as 2000).
  */
-const messageTimeMs = (lines: HeaderLines): number => {
+const messageTime = (lines: HeaderLines): MessageTime => {
   const date = rawHeader(lines, "date")[0]
-  const dateMs = date === undefined ? Number.NaN : Date.parse(date)
-  if (!Number.isNaN(dateMs)) return dateMs
+  if (date !== undefined && date !== "") {
+    const ms = headerTimeMs(date)
+    const shown = JSON.stringify(shownText(date))
+    if (Number.isNaN(ms)) {
+      return { refused: `the Date: header ${shown} is not an RFC 5322 date-time such as "Tue, 17 Sep 2024 11:58:24 -0500" (a day on the calendar, with its zone); it is refused rather than dated otherwise` }
+    }
+    if (!inWarehouseRange(ms)) {
+      return { refused: `the Date: header ${shown} lies outside the range the warehouse stores (${WAREHOUSE_RANGE_WORDS}); it is refused rather than moved to another year` }
+    }
+    return { ms }
+  }
   const received = rawHeader(lines, "received")[0]
-  return received === undefined ? Number.NaN : Date.parse(received.slice(received.lastIndexOf(";") + 1))
+  const ms = received === undefined ? Number.NaN : headerTimeMs(received.slice(received.lastIndexOf(";") + 1).trim())
+  return { ms: inWarehouseRange(ms) ? ms : Number.NaN }
 }
 
 /**
@@ -104,7 +156,9 @@ export const parseEmailMessage = async (raw: Buffer, where: string, maker: ItemM
     messageId = `cdp-mail-${createHash("sha256").update(raw).digest("hex").slice(0, 32)}`
     properties["message_id_derived"] = true
   }
-  const timeMs = messageTimeMs(mail.headerLines)
+  const time = messageTime(mail.headerLines)
+  if ("refused" in time) return refuse("bad_timestamp", "/headers/date", time.refused, messageId)
+  const timeMs = time.ms
   if (Number.isNaN(timeMs)) properties["date_missing"] = true
   return maker.event({
     messageId,

@@ -194,3 +194,52 @@ describe("email connector on odd input", () => {
     expect(deadLetters[0]!.rejection.message).toMatch(new RegExp(`^${path.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} message 2 \\(line 10\\): `))
   })
 })
+
+describe("email connector: the Date header is read as written", () => {
+  const dated = (date: string) => SIMPLE.replace("Date: Tue, 17 Sep 2024 11:58:24 -0500", `Date: ${date}`)
+
+  it("a Date in year 0000, 99999, before 1900 or after 2299 is refused as bad_timestamp naming the header, never moved", async () => {
+    for (const date of ["Sat, 1 Jan 0000 00:00:00 +0000", "Mon, 1 Jan 99999 00:00:00 +0000", "Sun, 31 Dec 1899 23:59:59 +0000",
+      "Mon, 1 Jan 2300 00:00:00 +0000", "Sat, 1 Jan 2000 00:30:00 +0100"]) {
+      const { events, deadLetters } = split(await parseEmailWebhook(dated(date), context()))
+      if (date.includes("2000")) {
+        // Just inside: 1999-12-31T23:30Z.
+        expect(events.map((e) => e.timestamp)).toEqual(["1999-12-31T23:30:00.000Z"])
+        continue
+      }
+      expect(events, date).toEqual([])
+      expect(deadLetters).toHaveLength(1)
+      expect(deadLetters[0]!.rejection).toMatchObject({ rule: "bad_timestamp", field: "/headers/date" })
+      expect(deadLetters[0]!.rejection.message).toContain(date)
+      expect(deadLetters[0]!.rejection.message).toContain("1900")
+      expect(deadLetters[0]!.messageId).toBe("abc-123@example.com")
+    }
+  })
+
+  it("a Date that is no date-time is refused naming the header, not replaced by another time", async () => {
+    for (const date of ["soon", "Tue, 31 Sep 2024 11:58:24 -0500", "Tue, 17 Sep 2024 25:00:00 -0500", "17 Sep 2024"]) {
+      const { events, deadLetters } = split(await parseEmailWebhook(dated(date), context()))
+      expect(events, date).toEqual([])
+      expect(deadLetters[0]!.rejection).toMatchObject({ rule: "bad_timestamp", field: "/headers/date" })
+      expect(deadLetters[0]!.rejection.message).toContain("RFC 5322")
+    }
+  })
+
+  it("RFC 5322's forms are read as written: no weekday, no seconds, zone names, comments, obsolete two-digit years", async () => {
+    const cases: ReadonlyArray<[string, string]> = [
+      ["17 Sep 2024 11:58 -0500", "2024-09-17T16:58:00.000Z"],
+      ["Tue, 17 Sep 2024 11:58:24 GMT", "2024-09-17T11:58:24.000Z"],
+      ["Tue, 17 Sep 2024 11:58:24 EDT", "2024-09-17T15:58:24.000Z"],
+      ["Tue, 17 Sep 2024 11:58:24 +0000 (UTC)", "2024-09-17T11:58:24.000Z"],
+      ["Tue,  17  Sep  2024  11:58:24  +0200", "2024-09-17T09:58:24.000Z"],
+      ["Tue, 17 Sep 24 11:58:24 +0000", "2024-09-17T11:58:24.000Z"],
+      ["Fri, 17 Sep 99 11:58:24 +0000", "1999-09-17T11:58:24.000Z"],
+      ["2024-09-17T11:58:24Z", "2024-09-17T11:58:24.000Z"],
+    ]
+    for (const [date, iso] of cases) {
+      const { events, deadLetters } = split(await parseEmailWebhook(dated(date), context()))
+      expect(deadLetters, date).toEqual([])
+      expect(events[0]!.timestamp, date).toBe(iso)
+    }
+  })
+})
