@@ -237,6 +237,14 @@ export interface TopicBacklog {
   readonly pending: number
   /** Age of the oldest record published and not yet handled (0 when none). */
   readonly oldestAgeMs: number
+  /**
+   * In-process bus: how long records have waited with no handler call of the topic completing (since the later of the
+   * last call's end and the oldest record's publish; 0 when none wait). A tenant's records may be old while calls
+   * keep completing (tenants take turns); this grows only while the pipeline does not move.
+   */
+  readonly stalledMs?: number
+  /** In-process bus: the tenant of the oldest record waiting, when the topic names tenants. */
+  readonly oldestTenant?: string
   /** The consumer's handler has been failing since then, with this error (no record content). */
   readonly failing?: { readonly sinceMs: number; readonly attempts: number; readonly error: string }
 }
@@ -251,6 +259,8 @@ interface Envelope {
   readonly handled: Deferred.Deferred<void, BusUnavailable>
   /** When it was published (ms since the epoch). */
   readonly at: number
+  /** Its records' tenant ("" when the topic names none). */
+  readonly tenant: string
 }
 
 /**
@@ -278,8 +288,10 @@ const makeMemoryBus = () =>
       })
     const adjust = (name: string, delta: number) =>
       Ref.update(pendingCount, (p) => ({ ...p, [name]: (p[name] ?? 0) + delta }))
-    /** Publish times of the envelopes not yet handled, oldest first, per topic (the oldest waiting is the first). */
-    const waiting = new Map<string, Array<number>>()
+    /** The envelopes not yet handled, oldest first, per topic (the oldest waiting is the first). */
+    const waiting = new Map<string, Array<Envelope>>()
+    /** When a handler call of the topic last completed (ms since the epoch): whether the pipeline moves. */
+    const handledAt = new Map<string, number>()
     const failing = new Map<string, { sinceMs: number; attempts: number; error: string }>()
     const waitingOn = (name: string) => {
       let list = waiting.get(name)
@@ -297,9 +309,9 @@ const makeMemoryBus = () =>
             const queue = yield* queueFor(topic.name)
             const handled = yield* Deferred.make<void, BusUnavailable>()
             yield* adjust(topic.name, records.length)
-            const at = Date.now()
-            waitingOn(topic.name).push(at)
-            yield* Queue.offer(queue, { records, handled, at })
+            const envelope: Envelope = { records, handled, at: Date.now(), tenant: topic.tenant === undefined ? "" : topic.tenant(records[0]!) }
+            waitingOn(topic.name).push(envelope)
+            yield* Queue.offer(queue, envelope)
             yield* Deferred.await(handled)
           }),
       consume: (topic, handler, options) =>
@@ -316,8 +328,7 @@ const makeMemoryBus = () =>
           let turns = 0
           let busy = false
           const file = (e: Envelope) => {
-            const record = e.records[0]
-            const tenant = record === undefined || topic.tenant === undefined ? "" : topic.tenant(record as never)
+            const tenant = e.tenant
             const line = lines.get(tenant)
             if (line === undefined) lines.set(tenant, { envelopes: [e], records: e.records.length })
             else {
@@ -392,9 +403,10 @@ const makeMemoryBus = () =>
                       Effect.catchDefect((d) => died(e, d)),
                     ), { discard: true })),
             )
+            handledAt.set(topic.name, Date.now())
             const list = waitingOn(topic.name)
             for (const e of group) {
-              const i = list.indexOf(e.at)
+              const i = list.indexOf(e)
               if (i >= 0) list.splice(i, 1)
             }
             yield* adjust(topic.name, -size)
@@ -414,7 +426,13 @@ const makeMemoryBus = () =>
         for (const [name, pending] of Object.entries(counts)) {
           const oldest = waiting.get(name)?.[0]
           const failure = failing.get(name)
-          out[name] = { pending, oldestAgeMs: oldest === undefined ? 0 : now - oldest, ...(failure === undefined ? {} : { failing: failure }) }
+          out[name] = {
+            pending,
+            oldestAgeMs: oldest === undefined ? 0 : now - oldest.at,
+            stalledMs: oldest === undefined ? 0 : now - Math.max(oldest.at, handledAt.get(name) ?? 0),
+            ...(oldest === undefined || oldest.tenant === "" ? {} : { oldestTenant: oldest.tenant }),
+            ...(failure === undefined ? {} : { failing: failure }),
+          }
         }
         return out
       }),

@@ -1,9 +1,12 @@
 // GET /health: live means the process answers; ready means a message sent now gets what a 2xx promises: landed on the
 // in-process bus, acknowledged by Kafka on the Kafka bus. Not ready (503, with the reasons) while draining, while the
 // warehouse or the bus does not answer (or, on the in-process bus, the object store), while the data dir's disk is
-// nearly full, or, on the in-process bus, while a consumer keeps failing (an outage) or its oldest record has waited
-// too long (a wedged pipeline). On Kafka a consumer's trouble delays no 2xx (the message waits in Kafka until the
-// consumer is back): it is listed in `warnings`, and senders are not refused for it.
+// nearly full, or, on the in-process bus, while a consumer keeps failing (an outage) or no call of a consumer has
+// completed for too long while records wait (a wedged pipeline). A tenant's records waiting long while calls keep
+// completing (tenants take turns, ingest/bus.ts) are that tenant's backlog, bounded by its own 429 (ingest/collector.ts
+// maxPendingPerTenant): listed in `warnings`, refusing no sender (the tenant is named in the log, not in the answer:
+// /health is public). On Kafka a consumer's trouble delays no 2xx (the message waits in Kafka until the consumer is
+// back): it is listed in `warnings`, and senders are not refused for it.
 import type { StatsFs } from "node:fs"
 import { statfs } from "node:fs/promises"
 import { dirname } from "node:path"
@@ -16,7 +19,10 @@ import { Pipeline } from "./pipeline.ts"
 export interface HealthOptions {
   /** Not ready while the data dir's file system has fewer free bytes than this (default 256 MB). */
   readonly minFreeBytes?: number
-  /** Not ready while a topic's oldest unhandled record has waited longer than this (default 30 s). */
+  /**
+   * Not ready while a topic's records have waited longer than this with no handler call completing (default 30 s); on
+   * the in-process bus an older record while calls complete is only a warning.
+   */
   readonly maxBacklogAgeMs?: number
   /** Whose file system must have room (default: the local object store's, else the embedded warehouse's directory). */
   readonly dataDir?: string
@@ -99,15 +105,49 @@ export const makeHealth = (options: HealthOptions = {}) =>
       return disk.freeBytes
     })
 
+    /**
+     * What stops a topic's pipeline: its consumer failing, or no call completing for the limit while records wait (a
+     * bus that does not tell, Kafka's, is judged by the oldest record's age).
+     */
     const backlogProblems = (backlog: Record<string, TopicBacklog>) =>
-      Object.entries(backlog).flatMap(([topic, b]) => [
-        ...(b.failing === undefined ? [] : [
-          `topic ${topic}: its consumer has failed ${b.failing.attempts} times since ${iso(b.failing.sinceMs)} (${b.failing.error}); retrying`,
-        ]),
-        ...(b.oldestAgeMs > maxBacklogAgeMs
-          ? [`topic ${topic}: the oldest of ${b.pending} records has waited ${seconds(b.oldestAgeMs)} (limit ${seconds(maxBacklogAgeMs)})`]
-          : []),
-      ])
+      Object.entries(backlog).flatMap(([topic, b]) => {
+        const oldest = `the oldest of ${b.pending} records`
+        const limit = `(limit ${seconds(maxBacklogAgeMs)})`
+        const stalled = b.stalledMs ?? b.oldestAgeMs
+        return [
+          ...(b.failing === undefined ? [] : [
+            `topic ${topic}: its consumer has failed ${b.failing.attempts} times since ${iso(b.failing.sinceMs)} (${b.failing.error}); retrying`,
+          ]),
+          ...(stalled <= maxBacklogAgeMs ? []
+            : stalled < b.oldestAgeMs
+            ? [`topic ${topic}: no call of its consumer has completed for ${seconds(stalled)} while ${oldest} has waited ${seconds(b.oldestAgeMs)} ${limit}`]
+            : [`topic ${topic}: ${oldest} has waited ${seconds(b.oldestAgeMs)} ${limit}`]),
+        ]
+      })
+    /**
+     * A tenant's backlog on a moving pipeline (in-process bus): the oldest record past the limit while calls keep
+     * completing. Shown; no sender is refused for it. Which tenant is logged (once while it stays the same), never
+     * answered: anyone may ask /health, and a tenant must not learn of another.
+     */
+    const slowTopics = (backlog: Record<string, TopicBacklog>) =>
+      Object.entries(backlog).filter(([, b]) =>
+        b.stalledMs !== undefined && b.stalledMs <= maxBacklogAgeMs && b.oldestAgeMs > maxBacklogAgeMs)
+    const backlogSlow = (backlog: Record<string, TopicBacklog>) =>
+      slowTopics(backlog).map(([topic, b]) =>
+        `topic ${topic}: the oldest of ${b.pending} records has waited ${seconds(b.oldestAgeMs)} (limit ${seconds(maxBacklogAgeMs)}) ` +
+        `while its consumer's calls keep completing (the last ${seconds(b.stalledMs!)} ago): one tenant's backlog behind the turns, refusing no sender`)
+    /** The tenant last logged as having the old backlog, per topic. */
+    const slowLogged = new Map<string, string>()
+    const logSlow = (backlog: Record<string, TopicBacklog>) =>
+      Effect.forEach(slowTopics(backlog), ([topic, b]) => {
+        const tenant = b.oldestTenant ?? ""
+        if (slowLogged.get(topic) === tenant) return Effect.void
+        slowLogged.set(topic, tenant)
+        return Effect.logWarning("a tenant's records wait past the backlog limit while the pipeline moves; no sender is refused").pipe(
+          Effect.annotateLogs({ topic, tenant, pending: b.pending, oldestSeconds: Math.round(b.oldestAgeMs / 1000) }))
+      }, { discard: true }).pipe(Effect.andThen(Effect.sync(() => {
+        for (const topic of [...slowLogged.keys()]) if (!slowTopics(backlog).some(([t]) => t === topic)) slowLogged.delete(topic)
+      })))
 
     const diskProblem = (free: number | undefined) =>
       free !== undefined && free < minFreeBytes
@@ -193,7 +233,8 @@ export const makeHealth = (options: HealthOptions = {}) =>
           ...(consumersStopIngest ? backlogProblems(backlog) : []),
           ...[diskProblem(free)].filter((p) => p !== undefined),
         ]
-        const warnings = consumersStopIngest ? [] : backlogProblems(backlog)
+        yield* logSlow(backlog)
+        const warnings = [...(consumersStopIngest ? [] : backlogProblems(backlog)), ...backlogSlow(backlog)]
         const ready = reasons.length === 0
         const { lastLandedAt, lastWarehouseError } = pipeline.landing
         return {
@@ -208,7 +249,7 @@ export const makeHealth = (options: HealthOptions = {}) =>
             backends: {
               warehouse: { ...warehouse.backend, state: warehouseUp ? "up" : "down" },
               bus: {
-                ...bus.backend, state: !busUp ? "down" : backlogProblems(backlog).length === 0 ? "up" : "degraded", pending,
+                ...bus.backend, state: !busUp ? "down" : backlogProblems(backlog).length + backlogSlow(backlog).length === 0 ? "up" : "degraded", pending,
                 oldestPendingSeconds: Math.max(0, ...Object.values(backlog).map((b) => b.oldestAgeMs)) / 1000,
               },
               ...(objects === undefined ? {} : {
