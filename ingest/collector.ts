@@ -255,7 +255,8 @@ const makeCollector = (options: CollectorOptions) =>
     /**
      * Submits what a post of `tenant` carries when the tenant's pending messages stay within the limit (or it has
      * none), holding them until the submission ends; else the 429. A submission given up on (the publish timeout)
-     * gives them back while they may still wait: then the backlog's age makes /health refuse every sender anyway.
+     * gives them back while they may still wait, so the tenant may then queue past its limit while they drain (its
+     * turns on the bus keep other tenants' messages moving); /health refuses every sender only when no call completes.
      */
     const admitted = (tenant: string, events: ReadonlyArray<unknown>, deadLetters: ReadonlyArray<unknown>, submit: Effect.Effect<void, Cause.TimeoutError | BusUnavailable>) =>
       Effect.suspend(() => {
