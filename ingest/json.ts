@@ -201,6 +201,8 @@ const pointersAt = (text: string, targets: ReadonlyArray<number>): Array<string>
   return pointers
 }
 
+const tooManyKeysWhy = `an object holds more than ${JSON_LIMITS.maxKeys} names (the limit): send such data as an array, or in several messages`
+
 const tooDeepWhy = (maxDepth: number) => `objects and arrays are nested more than ${maxDepth} levels deep (the limit)`
 
 /**
@@ -258,6 +260,8 @@ const scan = (text: string, maxDepth: number, partDepth: number, hardDepth: numb
   let depth = 0
   /** The names met so far in the object open at each depth (one set per depth, emptied as an object opens there). */
   const namesAt: Array<Set<string> | undefined> = []
+  /** Where the object open at each depth starts (a too_many_keys refusal points at it). */
+  const objectAt: Array<number> = []
   let part = 0
   let partFrom = 0
   let lastPart = -1
@@ -325,7 +329,8 @@ const scan = (text: string, maxDepth: number, partDepth: number, hardDepth: numb
         const why = `${isKey ? "the name" : "a string"} holds ${written}, half of a UTF-16 surrogate pair without its other half ` +
           "(as when a text is cut in the middle of an emoji): it is not a character and cannot be stored"
         if (note("lone_surrogate", why, isKey ? next + 1 : start)) return { found }
-      } else if (isKey) {
+      } else if (isKey && !(depth >= partDepth && partDepth > 0 && part === lastPart)) {
+        // (A part already refused is not looked at further: one problem per part is told.)
         // A name is compared as JSON.parse reads it: "\u0075serId" is "userId".
         let name = text.slice(start + 1, i)
         if (escaped) {
@@ -340,14 +345,20 @@ const scan = (text: string, maxDepth: number, partDepth: number, hardDepth: numb
           const why = `the name ${JSON.stringify(shown(name))} appears more than once in ` +
             "one object: readers differ on which value counts (the first or the last), so send each name once"
           if (note("duplicate_key", why, next + 1)) return { found }
-        } else names.add(name)
+        } else if (names.add(name).size === JSON_LIMITS.maxKeys + 1) {
+          // readJson tells this before scanning; in a document read in parts it is one part's problem.
+          if (note("too_many_keys", tooManyKeysWhy, objectAt[depth]!)) return { found }
+        }
       }
     } else if (c === OPEN_OBJECT || c === OPEN_ARRAY) {
       if (++depth === partDepth) {
         part++
         partFrom = i + 1
       }
-      if (c === OPEN_OBJECT) namesAt[depth]?.clear()
+      if (c === OPEN_OBJECT) {
+        namesAt[depth]?.clear()
+        objectAt[depth] = i
+      }
       if (depth > hardDepth) {
         return {
           found,
@@ -405,9 +416,11 @@ const parse = (text: string): Parsed => {
 }
 
 const withPointers = (text: string, found: ReadonlyArray<Found>): Array<JsonProblem> => {
-  const pointers = pointersAt(text, found.map((f) => f.at))
-  return found.map((f, k) => ({
-    rule: f.rule, field: pointers[k]!, why: f.why,
+  // pointersAt reads its targets in order: a problem of a whole object (too_many_keys) starts before those found in it.
+  const targets = [...new Set(found.map((f) => f.at))].sort((a, b) => a - b)
+  const pointers = new Map(pointersAt(text, targets).map((pointer, k) => [targets[k]!, pointer]))
+  return found.map((f) => ({
+    rule: f.rule, field: pointers.get(f.at)!, why: f.why,
     ...(f.partFrom === undefined ? {} : { partText: text.slice(f.partFrom, f.partTo ?? text.length).trim() }),
   }))
 }
@@ -462,8 +475,7 @@ export const readJson = (text: string, limits: JsonLimits = {}): JsonReading => 
     // Several values are no JSON document: readers then read it as NDJSON, each line on its own.
     if (crowded.severalValues) return refused({ rule: "not_json", field: "", message: "not valid JSON (it holds more than one value)" })
     return refused(problemRejection({
-      rule: "too_many_keys", field: pointersAt(text, [crowded.at])[0]!,
-      why: `an object holds more than ${JSON_LIMITS.maxKeys} names (the limit): send such data as an array, or in several messages`,
+      rule: "too_many_keys", field: pointersAt(text, [crowded.at])[0]!, why: tooManyKeysWhy,
     }))
   }
   const { found } = scan(text, limits.maxDepth ?? JSON_LIMITS.maxDepth, 0, Number.POSITIVE_INFINITY)
@@ -473,19 +485,66 @@ export const readJson = (text: string, limits: JsonLimits = {}): JsonReading => 
 }
 
 /**
+ * The text with each refused part as `null`, so that it is never built (an object of too many names holds the thread
+ * while JSON.parse builds it); what it was is in its problem's partText. Everything else is parsed as received, so text
+ * that is not JSON outside the refused parts is still not_json.
+ */
+const withRefusedAsNull = (text: string, found: ReadonlyArray<Found>): string => {
+  const pieces: Array<string> = []
+  let from = 0
+  for (const f of found) {
+    if (!f.inPart || f.partFrom === undefined) continue
+    pieces.push(text.slice(from, f.partFrom), "null")
+    from = f.partTo ?? text.length
+  }
+  return pieces.length === 0 ? text : pieces.join("") + text.slice(from)
+}
+
+/**
  * Parses a document made of parts (the values inside the containers at `partDepth`: 2 for the messages of
  * `{"batch":[...]}`), so that a bad part can be refused alone: its problems are returned with their pointers (one per
  * part) instead of refusing the document. The document is refused whole when it is not JSON, too large, nested past
  * JSON_LIMITS.maxDocumentDepth, or has a problem outside every part.
  */
-export const readJsonParts = (text: string, partDepth: number, limits: JsonLimits = {}): JsonPartsReading => {
+export const readJsonParts = (
+  text: string,
+  partDepth: number,
+  limits: JsonLimits = {},
+  options: { readonly refusedAsNull?: boolean } = {},
+): JsonPartsReading => {
   const large = tooLarge(text, limits.maxBytes ?? JSON_LIMITS.maxBytes)
   if (large !== undefined) return refused(large)
   const { found, tooDeepToRead } = scan(text, limits.maxDepth ?? JSON_LIMITS.maxDepth, partDepth, JSON_LIMITS.maxDocumentDepth)
   if (tooDeepToRead !== undefined) return refused(problemRejection(withPointers(text, [tooDeepToRead])[0]!))
-  const parsed = parse(text)
+  const parsed = parse(options.refusedAsNull === true ? withRefusedAsNull(text, found) : text)
   if (!parsed.ok) return refused(parsed.rejection)
   const problems = withPointers(text, found)
   const outside = problems.find((_, k) => !found[k]!.inPart)
   return outside === undefined ? { _tag: "json", value: parsed.value, problems } : refused(problemRejection(outside))
+}
+
+/**
+ * A webhook body: when it is a JSON array, its items are its parts (readJsonParts), so a bad item is refused alone,
+ * without being built; any other body is read whole (readJson).
+ */
+export const readJsonItems = (text: string): JsonPartsReading => {
+  if (text.trimStart().startsWith("[")) return readJsonParts(text, 1, {}, { refusedAsNull: true })
+  const read = readJson(text)
+  return read._tag === "json" ? { _tag: "json", value: read.value, problems: [] } : read
+}
+
+const ITEM = /^\/(\d+)(?=\/|$)/
+
+/** The items of a JSON array body that readJsonItems refused, by index: the rejection re-rooted at the item, its text. */
+export const refusedItems = (problems: ReadonlyArray<JsonProblem>): ReadonlyMap<number, { readonly rejection: Rejection; readonly text: string }> => {
+  const refused = new Map<number, { readonly rejection: Rejection; readonly text: string }>()
+  for (const problem of problems) {
+    const at = ITEM.exec(problem.field)
+    if (at === null) continue
+    refused.set(Number(at[1]), {
+      rejection: problemRejection(problem, problem.field.slice(at[0].length), "the item"),
+      text: problem.partText ?? "",
+    })
+  }
+  return refused
 }

@@ -1,7 +1,7 @@
 // Live chat: NDJSON transcripts (one conversation a line) become one "Chat Conversation" each; the widget's live
 // webhook posts single messages, which become one "Chat Message" each. Only the visitor's words are `text`.
 import { type Identifier, type JsonObject, putField, type RawItem, type Rejection } from "../message.ts"
-import { readJson } from "../json.ts"
+import { readJsonItems, refusedItems } from "../json.ts"
 import { compiledOnFirstUse, parseIsoDateTime } from "../schemas.ts"
 import messageSchema from "./chat-message.schema.json" with { type: "json" }
 import schema from "./chat.schema.json" with { type: "json" }
@@ -159,18 +159,26 @@ const anyItem = (maker: ItemMaker, value: unknown, where: string, payload: Paylo
 
 /**
  * The chat widget's webhook body: one live message, one whole transcript, a JSON array of either, or NDJSON of
- * either (one per line).
+ * either (one per line). A bad item of an array or a bad line costs only itself.
  */
 export const parseChatWebhook = (body: string, ctx: ImportContext): ReadonlyArray<ImportedItem> => {
   const maker = itemMaker(ctx, "chat", "chat")
-  const read = readJson(body)
+  const read = readJsonItems(body)
   if (read._tag === "refused") {
     return read.rejection.rule === "not_json"
       ? parseNdjsonText(body, maker, (v, line, n) => anyItem(maker, v, `line ${n}`, line), ctx.maxItems)
       : [maker.deadLetter(body, locate("body", read.rejection))]
   }
   const value = read.value
-  if (Array.isArray(value)) return withinLimit(value, ctx).map((v, i) => anyItem(maker, v, `item ${i + 1}`, () => JSON.stringify(v) ?? String(v)))
+  if (Array.isArray(value)) {
+    const refused = refusedItems(read.problems)
+    return withinLimit(value, ctx).map((v, i) => {
+      const bad = refused.get(i)
+      return bad !== undefined
+        ? maker.deadLetter(bad.text, locate(`item ${i + 1}`, bad.rejection))
+        : anyItem(maker, v, `item ${i + 1}`, () => JSON.stringify(v) ?? String(v))
+    })
+  }
   return [anyItem(maker, value, "body", body)]
 }
 

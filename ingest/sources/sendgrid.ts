@@ -2,7 +2,7 @@
 // event each. Unsubscribes and spam reports are marked as consent signals for the consent domain.
 import { createPublicKey, type KeyObject, verify } from "node:crypto"
 import { type JsonObject, putField, type RawItem, type Rejection } from "../message.ts"
-import { readJson } from "../json.ts"
+import { readJsonItems, refusedItems } from "../json.ts"
 import { decodeUtf8 } from "../utf8.ts"
 import { compiledOnFirstUse } from "../schemas.ts"
 import type { ImportContext, ImportedItem } from "./index.ts"
@@ -100,10 +100,11 @@ const itemOf = (maker: ItemMaker, value: unknown, where: string, payload: string
 
 /**
  * A whole document: a JSON array of events (what SendGrid posts), or a single event object. A text that does not
- * start with `[` and is not one JSON value is read as NDJSON, one event a line, so a bad line costs only itself.
+ * start with `[` and is not one JSON value is read as NDJSON, one event a line, so a bad line costs only itself; an
+ * event of an array that the JSON reader refuses (a number beyond a double, say) costs only itself too.
  */
 const documentItems = (text: string, maker: ItemMaker, ctx: ImportContext): ReadonlyArray<ImportedItem> => {
-  const read = readJson(text)
+  const read = readJsonItems(text)
   if (read._tag === "refused") {
     const start = text.trimStart()
     if (read.rejection.rule !== "not_json") return [maker.deadLetter(text, read.rejection)]
@@ -115,7 +116,13 @@ const documentItems = (text: string, maker: ItemMaker, ctx: ImportContext): Read
   }
   const document = read.value
   if (Array.isArray(document)) {
-    return withinLimit(document, ctx).map((value, i) => itemOf(maker, value, `event ${i + 1}`, () => JSON.stringify(value) ?? String(value)))
+    const refused = refusedItems(read.problems)
+    return withinLimit(document, ctx).map((value, i) => {
+      const bad = refused.get(i)
+      return bad !== undefined
+        ? maker.deadLetter(bad.text, locate(`event ${i + 1}`, bad.rejection))
+        : itemOf(maker, value, `event ${i + 1}`, () => JSON.stringify(value) ?? String(value))
+    })
   }
   if (document !== null && typeof document === "object") return [itemOf(maker, document, "event 1", text)]
   return [maker.deadLetter(text, {

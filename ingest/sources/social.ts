@@ -1,9 +1,10 @@
-// Posts and reviews from networks other than X (review sites, forums, other social apps), as generic NDJSON:
-// one "Social Post" (or "Review", when rated) per line, keyed by network and id.
+// Posts and reviews from networks other than X (review sites, forums, other social apps), as generic NDJSON (or, posted,
+// a JSON array): one "Social Post" (or "Review", when rated) per line or item, keyed by network and id.
 import { type JsonObject, putField, type RawItem, type Rejection } from "../message.ts"
+import { readJsonItems, refusedItems } from "../json.ts"
 import { compiledOnFirstUse, parseIsoDateTime } from "../schemas.ts"
 import type { ImportContext, ImportedItem } from "./index.ts"
-import { explainSchemaError, type ItemMaker, itemMaker, locate, parseNdjsonText, readNdjsonFile } from "./items.ts"
+import { explainSchemaError, type ItemMaker, itemMaker, locate, parseNdjsonText, readNdjsonFile, withinLimit } from "./items.ts"
 import schema from "./social.schema.json" with { type: "json" }
 
 export interface SocialPost {
@@ -63,20 +64,40 @@ export const normaliseSocialPost = (p: SocialPost, maker: ItemMaker, raw?: RawIt
   })
 }
 
-const lineItem = (maker: ItemMaker) => (value: unknown, line: string, lineNumber: number): ImportedItem => {
+/** `text` is the post's line or, in an array, its JSON: the raw item or dead letter; `where` names it in a refusal. */
+const postItem = (maker: ItemMaker, value: unknown, text: string, where: string): ImportedItem => {
   const rejection = validateSocialPost(value)
-  if (rejection === null) return normaliseSocialPost(value as SocialPost, maker, { body: line })
+  if (rejection === null) return normaliseSocialPost(value as SocialPost, maker, { body: text })
   const post = value as { id?: unknown; network?: unknown } | null
   const id = typeof post?.network === "string" && (typeof post.id === "string" || typeof post.id === "number")
     ? socialMessageId(post.network, post.id)
     : ""
-  return maker.deadLetter(line, locate(`line ${lineNumber}`, rejection), id)
+  return maker.deadLetter(text, locate(where, rejection), id)
 }
 
-/** A webhook body of NDJSON posts (one post is one line). */
+const lineItem = (maker: ItemMaker) => (value: unknown, line: string, lineNumber: number): ImportedItem =>
+  postItem(maker, value, line, `line ${lineNumber}`)
+
+/**
+ * A webhook body of NDJSON posts (one post is one line), or one JSON array of posts; a bad line or item costs only
+ * itself.
+ */
 export const parseSocialWebhook = (body: string, ctx: ImportContext): ReadonlyArray<ImportedItem> => {
   const maker = itemMaker(ctx, "social", "social")
-  return parseNdjsonText(body, maker, lineItem(maker), ctx.maxItems)
+  const read = body.trimStart().startsWith("[") ? readJsonItems(body) : undefined
+  if (read === undefined || (read._tag === "refused" && read.rejection.rule === "not_json")) {
+    return parseNdjsonText(body, maker, lineItem(maker), ctx.maxItems)
+  }
+  if (read._tag === "refused") return [maker.deadLetter(body, locate("body", read.rejection))]
+  const posts = Array.isArray(read.value) ? read.value : [read.value]
+  const refused = refusedItems(read.problems)
+  return withinLimit(posts, ctx).map((value, i) => {
+    const bad = refused.get(i)
+    const where = `item ${i + 1}`
+    return bad !== undefined
+      ? maker.deadLetter(bad.text, locate(where, bad.rejection))
+      : postItem(maker, value, JSON.stringify(value) ?? String(value), where)
+  })
 }
 
 export const readSocialFile = (path: string, ctx: ImportContext): AsyncGenerator<ImportedItem> => {
