@@ -1,7 +1,14 @@
 // The canonical message every source becomes, and the dead letter every rejection becomes.
 // One module for these shapes, so connectors, stages and sinks cannot drift apart.
 
-export type Channel = "web" | "email" | "chat" | "call" | "social"
+/** The channels a message lands on: a fixed set (filters and audience conditions refuse any other name). */
+export const CHANNELS = ["web", "email", "chat", "call", "social"] as const
+
+export type Channel = (typeof CHANNELS)[number]
+
+/** Why `name` is not a channel, in words naming the channels there are; undefined when it is one. */
+export const notAChannel = (name: string): string | undefined =>
+  (CHANNELS as ReadonlyArray<string>).includes(name) ? undefined : `${JSON.stringify(name.slice(0, 60))} is not a channel: one of ${CHANNELS.join(", ")}`
 
 export type EventType = "track" | "identify" | "page" | "screen" | "group" | "alias"
 

@@ -5,7 +5,7 @@ import { Context, Data, Effect } from "effect"
 import { ConsentPoliciesRef, policyOf } from "../../consent/index.ts"
 import { audienceVersions, audienceVersionsPage, insertAudienceVersion, latestAudienceVersions, memberCounts, type VersionRow } from "../../warehouse/audiences.ts"
 import { labelProblem, normaliseLabel } from "../../warehouse/labels.ts"
-import { ConditionInvalid, type Condition, type Node, parseCondition } from "./condition.ts"
+import { ConditionInvalid, type Condition, type Node, parseCondition, unknownChannel } from "./condition.ts"
 
 export class AudienceInvalid extends Data.TaggedError("AudienceInvalid")<{
   /** The field at fault: "name", "purpose", "condition/and/0" (a JSON pointer inside the condition), ... */
@@ -145,7 +145,7 @@ export const audienceProblem = (a: Audience) =>
         reason: `its purpose "${a.purpose.slice(0, 60)}" is no longer a purpose of tenant "${a.tenant}" (purposes: ${known}): change its purpose to one of them`,
       } satisfies AudienceProblem
     }
-    const condition = yield* checkCondition(a.tenant, a.condition)
+    const condition = yield* checkCondition(a.tenant, a.condition, true)
     if (condition instanceof AudienceInvalid) return { field: condition.field, reason: `${condition.field}: ${condition.reason}: change its condition` } satisfies AudienceProblem
     return undefined
   })
@@ -158,11 +158,17 @@ export const refuseUnusable = (a: Audience) =>
   Effect.flatMap(audienceProblem(a), (p) => p === undefined ? Effect.void
     : Effect.fail(new AudienceUnusable({ tenant: a.tenant, id: a.id, name: a.name, field: p.field, reason: p.reason })))
 
-/** The parsed condition, refusing purposes the tenant does not have in consent leaves as well. */
-export const checkCondition = (tenant: string, condition: unknown) =>
+/**
+ * The parsed condition, refusing purposes the tenant does not have in consent leaves as well, and (unless `saved`: a
+ * stored audience's own condition, checked again to be used) channels there are not: one saved before they were
+ * checked still loads, and its leaf matches nobody.
+ */
+export const checkCondition = (tenant: string, condition: unknown, saved = false) =>
   Effect.gen(function* () {
     const parsed = parseCondition(condition)
     if (parsed instanceof ConditionInvalid) return AudienceInvalid.fromCondition(parsed)
+    const channel = saved ? undefined : unknownChannel(parsed)
+    if (channel !== undefined) return AudienceInvalid.fromCondition(channel)
     const policy = policyOf(yield* ConsentPoliciesRef, tenant)
     const check = (n: Node): AudienceInvalid | undefined => {
       if (n.kind === "and" || n.kind === "or") {

@@ -4,6 +4,7 @@
 // is how a member's "why" is told.
 import type { ErrorObject, ValidateFunction } from "ajv"
 import { Data } from "effect"
+import { notAChannel } from "../../ingest/message.ts"
 import { ajv } from "../../ingest/schemas.ts"
 import schema from "./condition.schema.json" with { type: "json" }
 
@@ -146,6 +147,20 @@ export const parseCondition = (input: unknown): Node | ConditionInvalid => {
     return { kind: kind as LeafKind, leaf: value as unknown as Leaf, index: leaves++, pointer }
   }
   return walk(input, "", 1)
+}
+
+/**
+ * The first leaf naming a channel that is none of the channels (an event's `channel` or a channel condition), or
+ * undefined. Checked when a condition is saved or previewed, not by parseCondition: an audience saved before keeps
+ * loading, and such a leaf matches nobody.
+ */
+export const unknownChannel = (node: Node): ConditionInvalid | undefined => {
+  for (const l of leavesOf(node)) {
+    const channel = l.kind === "channel" ? (l.leaf as ChannelCondition).channel : l.kind === "event" ? (l.leaf as EventCondition).channel : undefined
+    const reason = channel === undefined ? undefined : notAChannel(channel)
+    if (reason !== undefined) return new ConditionInvalid({ pointer: `${l.pointer}/channel`, reason })
+  }
+  return undefined
 }
 
 /** Parses a condition from JSON text. */

@@ -20,6 +20,7 @@ describe("cdp profile events' flags", () => {
       [["--limit", "0"], "cdp: --limit: must be a whole number from 1 to 1000"],
       [["--cursor", "zzz"], "cdp: --cursor: "],
       [["--channel", "Web!"], "cdp: --channel: "],
+      [["--channel", "web,calls"], 'cdp: --channel: "calls" is not a channel: one of web, email, chat, call, social'],
       [["--event", ""], "cdp: --event: "],
       [["--since", "2024-10-02", "--until", "2024-10-01"], "cdp: --until: 2024-10-01 must be after since (2024-10-02)"],
     ]

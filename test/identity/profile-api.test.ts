@@ -127,6 +127,17 @@ describe("GET /v1/profiles/{identifier}/events", () => {
       expect(yield* ids("anonymous_id:v9")).toEqual(["visit-mail", "visit"])
     })))
 
+  it("refuses a channel that is none of the channels with a 400 naming channel and listing them", () =>
+    withApi((url) => Effect.gen(function* () {
+      yield* (yield* Pipeline).submit(history.slice(0, 3), [])
+      for (const query of ["&channel=calls", "&channel=web,calls", "&channel=email&channel=Chat"]) {
+        const res = yield* get(url, events("user_id:u1", query))
+        expect(res, query).toMatchObject({ status: 400, body: { field: "channel" } })
+        expect(res.body["error"] as string, query).toContain("one of web, email, chat, call, social")
+      }
+      expect((yield* get(url, events("user_id:u1", "&channel=web,email,chat,call,social"))).status).toBe(200)
+    })))
+
   it("refuses bad parameters with a 400 naming the parameter, an unknown person with 404, no token with 401", () =>
     withApi((url) => Effect.gen(function* () {
       yield* (yield* Pipeline).submit(history.slice(0, 3), [])
