@@ -2,7 +2,7 @@
 // last 50 events) on `cdp serve` with 1,000,000 events of one tenant: latency of first reads (nothing cached) and of
 // repeated reads, reads/s with 16 requests in flight, the same while batches land (each drops the answers it
 // reaches), a profile with 100,000 identifiers, and where an uncached read's time goes (each step in process). Run by `npm run bench`; BENCH_PROFILE_EVENTS and BENCH_PROFILE_READS change
-// the sizes. The events (with consent rows and merges as a ledger and identity hold them) are made in the engine
+// the sizes; BENCH_SETTLE_S waits that long after the documents are built, before the reads. The events (with consent rows and merges as a ledger and identity hold them) are made in the engine
 // (INSERT ... SELECT from numbers()), not ingested: this measures reads. BENCH_PROFILE_ONLY=breakdown runs only the
 // in-process part (no cdp serve, no HTTP; the computed traits are defined in process); BENCH_PROFILE_SETTINGS
 // ("a=1; b=0, c=2": each entry a SETTINGS clause) times whole reads with each appended to every statement of the read,
@@ -451,6 +451,14 @@ async function httpReads(dataDir: string) {
     // reads answered from documents.
     const documents = await documentsBuilt(server, readFileSync(join(dataDir, "admin-token"), "utf8").trim())
     out(`profile documents of ${fmt(documents.n)} profiles built by cdp serve in ${documents.seconds.toFixed(1)} s (server CPU ${documents.cpu.toFixed(1)} s)`)
+    // The engine merges the documents' parts for a while after they are built (CPU beside the reads): BENCH_SETTLE_S
+    // waits that long first, for reads in a steady state.
+    const settle = Number(process.env["BENCH_SETTLE_S"] ?? 0)
+    if (!(settle >= 0)) throw new Error(`BENCH_SETTLE_S must be a number of seconds, not ${JSON.stringify(process.env["BENCH_SETTLE_S"])}`)
+    if (settle > 0) {
+      await new Promise((r) => setTimeout(r, settle * 1000))
+      out(`(then ${settle} s without requests, BENCH_SETTLE_S, while the engine merges the documents' parts)`)
+    }
     const first = await read(ids[0]!)
     if (Object.keys(first.body.computedTraits ?? {}).length !== 4) throw new Error(`computed traits missing: ${JSON.stringify(first.body).slice(0, 300)}`)
     out(`\n| reads (GET /v1/profiles/{id}?events=50) | n | statuses | p50 ms | p99 ms | reads/s | server CPU s |\n|---|---:|---|---:|---:|---:|---:|`)
