@@ -22,7 +22,6 @@ import { consentRoute } from "./consent-route.ts"
 import { identityRoute } from "./identity-route.ts"
 import { makeDsrRoute } from "./dsr-route.ts"
 import { profileRoute } from "./profile-route.ts"
-import { keepProfileDocuments } from "./profile-read.ts"
 import { queryRoute, refuse } from "./query-route.ts"
 import { TurnsPerKey } from "../warehouse/turns.ts"
 import {
@@ -224,8 +223,6 @@ const makeCollector = (options: CollectorOptions) =>
   Effect.gen(function* () {
     const pipeline = yield* Pipeline
     const warehouse = yield* Warehouse
-    // Profile documents are built from start-up (embedded warehouse only), not from the first profile read.
-    keepProfileDocuments(warehouse)
     const publishTimeout = options.publishTimeout ?? Duration.seconds(30)
     let draining = false
     const bodyIdleMs = Duration.toMillis(options.bodyIdleTimeout ?? Duration.millis(DEFAULT_BODY_IDLE_MS))

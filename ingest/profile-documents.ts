@@ -5,10 +5,9 @@
 // what it landed), and those profiles are built again in batches of DOCUMENT_BATCH, two statements a batch however
 // many profiles, on the background connection. A document is trusted only when no write reached its profile, its
 // messages, its tenant or everything while it was built; a read of an untrusted profile reads the profile as before.
-// Nothing is trusted at start: every profile is built once first, from the collector's start (`cdp serve`). A
-// document with an end (the UTC midnight after it was built when its tenant has computed traits in day windows; a
-// restriction recorded to take effect later) is built again then. Not used with a ClickHouse server, where other
-// processes write unheard.
+// Nothing is trusted at start: every profile is built once first. A document with an end (the UTC midnight after
+// it was built when its tenant has computed traits in day windows; a restriction recorded to take effect later) is
+// built again then. Not used with a ClickHouse server, where other processes write unheard.
 import { Effect } from "effect"
 import { buildProfileDocuments } from "../identity/index.ts"
 import { storeDocuments } from "../warehouse/profile-documents.ts"
@@ -70,11 +69,8 @@ export class DocumentKeeper {
   /** Trusted documents with an end (computed traits' day windows, a restriction taking effect later), and the next wake. */
   private readonly ends = new Map<string, number>()
   private wake: { readonly at: number; readonly timer: ReturnType<typeof setTimeout> } | undefined
-  /**
-   * Documents built and trusted, reads answered from one, batches that failed, and how often the keeper went to the
-   * warehouse (a listing, a build, a store: for the bench and tests).
-   */
-  readonly stats = { built: 0, trusted: 0, answered: 0, failed: 0, buildMs: 0, runs: 0 }
+  /** Documents built and trusted, reads answered from one, batches that failed (for the bench and tests). */
+  readonly stats = { built: 0, trusted: 0, answered: 0, failed: 0, buildMs: 0 }
 
   private readonly warehouse: WarehouseShape
   /** When the last write that reached anything was heard (ms). */
@@ -204,7 +200,6 @@ export class DocumentKeeper {
   }
 
   private run<A, E>(effect: Effect.Effect<A, E, Warehouse>): Promise<A> {
-    this.stats.runs++
     return Effect.runPromise(effect.pipe(Effect.provideService(Warehouse, this.warehouse)))
   }
 

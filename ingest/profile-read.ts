@@ -361,13 +361,10 @@ export const profileCacheStats = (warehouse: WarehouseShape) => {
 /** The profile documents of a server's cache: how many were built and trusted, reads they answered; whether all are built. */
 export const profileDocumentStats = (warehouse: WarehouseShape) => {
   const keeper = caches.get(warehouse)?.keeper
-  return { ...(keeper?.stats ?? { built: 0, trusted: 0, answered: 0, failed: 0, buildMs: 0, runs: 0 }), idle: keeper?.idle ?? true }
+  return { ...(keeper?.stats ?? { built: 0, trusted: 0, answered: 0, failed: 0, buildMs: 0 }), idle: keeper?.idle ?? true }
 }
 
-/**
- * Starts keeping profile documents for a server (its cache is made now rather than at its first read): the collector
- * does at start-up, so the first reads after a restart find them built. Nothing on a ClickHouse server.
- */
+/** Starts keeping profile documents for a server (its cache is made now rather than at its first read). */
 export const keepProfileDocuments = (warehouse: WarehouseShape) => {
   cacheOf(warehouse)
 }

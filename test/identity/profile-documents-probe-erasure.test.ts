@@ -8,7 +8,8 @@ import { eraseSubject } from "../../consent/registry.ts"
 import { resolveSubject } from "../../consent/subject.ts"
 import { defaultIdentityConfig } from "../../identity/index.ts"
 import { Pipeline } from "../../ingest/pipeline.ts"
-import { readProfile } from "../../ingest/profile-read.ts"
+import { keepProfileDocuments, readProfile } from "../../ingest/profile-read.ts"
+import { Warehouse } from "../../warehouse/warehouse.ts"
 import { withApi } from "../support/api.ts"
 import { getChecked } from "../support/profile-api.ts"
 import { eventOn } from "../support/events.ts"
@@ -27,6 +28,7 @@ const read = (url: string, tenant: string, identifier: string, events: number) =
 describe("profile documents of an erased person", () => {
   it("answer no identifier of theirs, hold nothing of theirs, and leave another tenant's documents answering", () =>
     withApi(dir, (url) => Effect.gen(function* () {
+      const warehouse = yield* Warehouse
       yield* (yield* Pipeline).submit([
         eventOn("a1", 1, { type: "identify", userId: "u1", traits: { email: "erase.me@x.example", name: "Ann Probe" } }),
         eventOn("a2", 2, { anonymousId: "visitor7", traits: { city: "Leeds" } }),
@@ -34,6 +36,7 @@ describe("profile documents of an erased person", () => {
         eventOn("b1", 1, { type: "identify", userId: "u2", traits: { email: "keep@x.example" } }),
         eventOn("g1", 1, { tenant: "globex", type: "identify", userId: "u1", traits: { email: "erase.me@x.example", name: "Globex Ann" } }),
       ], [])
+      keepProfileDocuments(warehouse)
       yield* untilDocumentsBuilt
       const profileId = (yield* read(url, "acme", "user_id:u1", 5)).body["profileId"] as string
       const identifiers = ["user_id:u1", "email:erase.me@x.example", "anonymous_id:visitor7", profileId]

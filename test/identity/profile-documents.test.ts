@@ -10,7 +10,7 @@ import {
   buildProfileDocuments, defaultIdentityConfig, parseComputedTraits, rebuildIdentity, recordOperation, syncComputedTraits,
 } from "../../identity/index.ts"
 import { Pipeline } from "../../ingest/pipeline.ts"
-import { profileDocumentStats, readProfile, readProfileOfDocument } from "../../ingest/profile-read.ts"
+import { keepProfileDocuments, profileDocumentStats, readProfile, readProfileOfDocument } from "../../ingest/profile-read.ts"
 import { eraseSubject } from "../../consent/registry.ts"
 import { Warehouse } from "../../warehouse/warehouse.ts"
 import { onWarehouseWrite } from "../../warehouse/writes.ts"
@@ -129,6 +129,7 @@ describe("profile documents kept by the server", () => {
         eventOn("m1", 1, { type: "identify", userId: "u1", traits: { plan: "free", email: "ann@x.example" } }),
         eventOn("o1", 1, { userId: "u2", traits: { plan: "pro" } }),
       ], [])
+      keepProfileDocuments(warehouse)
       const before = yield* untilDocumentsBuilt
       expect(before.trusted).toBeGreaterThanOrEqual(2)
       // A first read (nothing cached) is answered from the document, the same as reading the profile.
@@ -159,6 +160,7 @@ describe("profile documents kept by the server", () => {
         eventOn("c1", 1, { userId: "u1", channel: "chat", source: "chat", text: "the parcel came late and broken, very disappointed" }),
         eventOn("o1", 1, { userId: "u2" }),
       ], [])
+      keepProfileDocuments(warehouse)
       yield* untilDocumentsBuilt
       const before = (yield* get(url, "user_id:u1")).body
       expect(before["latestSentiment"]).not.toBeNull()
@@ -178,6 +180,7 @@ describe("profile documents kept by the server", () => {
     withApi(dir, (url) => Effect.gen(function* () {
       const warehouse = yield* Warehouse
       yield* (yield* Pipeline).submit([eventOn("m1", 1, { type: "identify", userId: "u1", traits: { email: "ann@x.example" } })], [])
+      keepProfileDocuments(warehouse)
       yield* untilDocumentsBuilt
       yield* restrictSubject(yield* resolveSubject("acme", "user_id:u1"), true, "dsr_later", Date.now() + 1500)
       yield* untilDocumentsBuilt
@@ -204,6 +207,7 @@ describe("profile documents kept by the server", () => {
       const [row] = yield* query<Record<string, unknown>>("SELECT *, toString(now64(3) - INTERVAL 1 MONTH + INTERVAL 6 SECOND) AS landed FROM event_rows WHERE message_id = 'old1'")
       const { landed, ...copy } = row!
       yield* warehouse.insert("event_rows", [{ ...copy, message_id: "old2", ingested_at: landed }])
+      keepProfileDocuments(warehouse)
       yield* untilDocumentsBuilt
       const ids = (body: Record<string, any>) => (body["timeline"]["events"] as Array<{ messageId: string }>).map((e) => e.messageId)
       expect(ids((yield* get(url, "user_id:u1")).body)).toContain("old2")
@@ -221,7 +225,9 @@ describe("profile documents kept by the server", () => {
 
   it("are erased with the person they hold", () =>
     withApi(dir, (url) => Effect.gen(function* () {
+      const warehouse = yield* Warehouse
       yield* (yield* Pipeline).submit([eventOn("m1", 1, { type: "identify", userId: "u1", traits: { email: "erase.me@x.example", name: "Ann" } })], [])
+      keepProfileDocuments(warehouse)
       yield* untilDocumentsBuilt
       const holding = "SELECT count() AS n FROM profile_documents WHERE document LIKE '%erase.me%'"
       expect(yield* query<{ n: string }>(holding)).toEqual([{ n: "1" }])

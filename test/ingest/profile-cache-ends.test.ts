@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { restrictSubject } from "../../consent/restriction.ts"
 import { resolveSubject } from "../../consent/subject.ts"
 import { Pipeline } from "../../ingest/pipeline.ts"
-import { profileCacheStats, profileDocumentStats } from "../../ingest/profile-read.ts"
+import { keepProfileDocuments, profileCacheStats, profileDocumentStats } from "../../ingest/profile-read.ts"
 import { Warehouse } from "../../warehouse/warehouse.ts"
 import { withApi } from "../support/api.ts"
 import { eventOn } from "../support/events.ts"
@@ -47,6 +47,7 @@ describe("the profile answer cache in time", () => {
   it("keeps an answer read before a restriction recorded to take effect 2 s later no longer than until then", () =>
     withApi(dir, (url) => Effect.gen(function* () {
       yield* (yield* Pipeline).submit([eventOn("m1", 1, { type: "identify", userId: "u1", traits: { email: "ann@x.example" } })], [])
+      keepProfileDocuments(yield* Warehouse)
       yield* untilDocumentsBuilt
       // Read at once: the restriction made u1's document untrusted, so this answer is read as before (or from the
       // document built again, if that came first: it must end then too).
@@ -57,6 +58,7 @@ describe("the profile answer cache in time", () => {
     withApi(dir, (url) => Effect.gen(function* () {
       const warehouse = yield* Warehouse
       yield* (yield* Pipeline).submit([eventOn("m1", 1, { type: "identify", userId: "u1", traits: { email: "ann@x.example" } })], [])
+      keepProfileDocuments(warehouse)
       yield* untilDocumentsBuilt
       const from = yield* restrictLater(5000)
       yield* untilDocumentsBuilt
