@@ -2,9 +2,10 @@
 // says which stored documents a read may use. It hears every write this process makes (warehouse/writes.ts), as the
 // profile read cache does and with the same reach: a write makes the documents of the profiles it reaches untrusted
 // at once (before the write's caller is answered, so a read after a collector's 2xx never gets a document older than
-// what it landed), and those profiles are built again in batches of DOCUMENT_BATCH, two statements a batch however
-// many profiles, on the background connection. A document is trusted only when no write reached its profile, its
-// messages, its tenant or everything while it was built; a read of an untrusted profile reads the profile as before.
+// what it landed), and those profiles are built again in batches of DOCUMENT_BATCH, a statement a batch and one per
+// DOCUMENT_STATEMENT_MESSAGES of their messages (warehouse/profile-documents.ts), on the background connection. A
+// document is trusted only when no write reached its profile, its messages, its tenant or everything while it was
+// built; a read of an untrusted profile reads the profile as before.
 // Nothing is trusted at start: every profile is built once first. A document with an end (the UTC midnight after
 // it was built when its tenant has computed traits in day windows; a restriction recorded to take effect later) is
 // built again then. Not used with a ClickHouse server, where other processes write unheard.

@@ -170,24 +170,48 @@ export const DOCUMENT_IDENTIFIERS = 100
 type MergeRow = ProfileSummary["merges"][number]
 
 /**
- * The parts of many profiles' documents in two statements whatever their number (the engine's fixed cost is paid per
- * statement and sub-read, not per profile): their read scopes (profileReadScopesOf, as a read finds them; one more
- * statement when messages were moved in), then everything else for all of them at once. Profiles without messages,
- * with more than SUMMARY_IN_PROCESS_MAX, or with more than MAX_MOVED_IN moved in, have no parts (their reads go as
- * before).
+ * Message ids one statement of readDocumentParts reads at most. Its time grows with them (measured on the embedded
+ * engine: 3,000 ids 0.2 s, 10,000 0.5 s, 30,000 1.3 s) until it falls off a cliff (60,000 ids took 67 s), and while it
+ * runs every other statement with bound parameters waits (chDB takes them one at a time for the whole process):
+ * 500 profiles of a few hundred messages each held a bulk load's pipeline past the collector's 30 s.
  */
-export const readDocumentParts = Effect.fn("readDocumentParts")(function* (tenant: string, profiles: ReadonlyArray<string>, atMs: number) {
+export const DOCUMENT_STATEMENT_MESSAGES = 5_000
+
+/**
+ * Scopes in runs whose messages add up to at most `max` (a scope alone may hold more), in order.
+ */
+export const runsOfMessages = <S extends { readonly ids: ReadonlyArray<string> }>(scopes: ReadonlyArray<S>, max: number): Array<Array<S>> => {
+  const runs: Array<Array<S>> = []
+  let run: Array<S> = []
+  let size = 0
+  for (const s of scopes) {
+    if (run.length > 0 && size + s.ids.length > max) {
+      runs.push(run)
+      run = []
+      size = 0
+    }
+    run.push(s)
+    size += s.ids.length
+  }
+  if (run.length > 0) runs.push(run)
+  return runs
+}
+
+/**
+ * The parts of many profiles' documents: their read scopes in one statement (profileReadScopesOf, as a read finds
+ * them; one more when messages were moved in), then everything else in one statement per DOCUMENT_STATEMENT_MESSAGES
+ * of their messages (the engine's fixed cost is paid per statement and sub-read, not per profile). Profiles without
+ * messages, with more than SUMMARY_IN_PROCESS_MAX, or with more than MAX_MOVED_IN moved in, have no parts (their
+ * reads go as before).
+ */
+export const readDocumentParts = Effect.fn("readDocumentParts")(function* (
+  tenant: string, profiles: ReadonlyArray<string>, atMs: number, runMessages: number = DOCUMENT_STATEMENT_MESSAGES,
+) {
   const out = new Map<string, DocumentParts>()
   if (profiles.length === 0) return out
-  const warehouse = yield* Warehouse
   const scopes = [...(yield* profileReadScopesOf(tenant, { profileIds: profiles })).values()]
     .filter((s) => s.landed !== undefined && s.ids.length > 0 && s.ids.length <= SUMMARY_IN_PROCESS_MAX)
   if (scopes.length === 0) return out
-  const owners = new Map<string, string>()
-  for (const s of scopes) for (const m of s.ids) owners.set(m, s.profileId)
-  const ids = [...owners.keys()]
-  const landing = [...new Set(scopes.flatMap((s) => Object.keys(s.landed ?? {})))]
-  const definitions = yield* tenantDefinitions(tenant)
   // Computed traits from the states of each profile's landing profiles, when those are whole in it (as
   // computed-traits.ts landedProfiles says: every message that landed under them is the profile's now). A landing
   // profile shared by two profiles of the batch (a split) is whole in neither.
@@ -200,7 +224,26 @@ export const readDocumentParts = Effect.fn("readDocumentParts")(function* (tenan
     }
   }
   for (const l of shared) landingOwner.delete(l)
-  const computed = definitions.length === 0 || landingOwner.size === 0 ? undefined : stateAggregatesByProfileColumns(tenant, landingOwner, definitions)
+  for (const run of runsOfMessages(scopes, runMessages)) {
+    for (const [p, parts] of yield* readPartsOfRun(tenant, run, atMs, landingOwner)) out.set(p, parts)
+  }
+  return out
+})
+
+/** readDocumentParts' second statement, for one run of scopes; `landingOwner` is the whole batch's. */
+const readPartsOfRun = Effect.fn("readPartsOfRun")(function* (
+  tenant: string, scopes: ReadonlyArray<DocumentParts["scope"]>, atMs: number, landingOwner: ReadonlyMap<string, string>,
+) {
+  const out = new Map<string, DocumentParts>()
+  const warehouse = yield* Warehouse
+  const owners = new Map<string, string>()
+  for (const s of scopes) for (const m of s.ids) owners.set(m, s.profileId)
+  const ids = [...owners.keys()]
+  const landing = [...new Set(scopes.flatMap((s) => Object.keys(s.landed ?? {})))]
+  const definitions = yield* tenantDefinitions(tenant)
+  const mine = new Set(scopes.map((s) => s.profileId))
+  const runLanding = new Map([...landingOwner].filter(([, p]) => mine.has(p)))
+  const computed = definitions.length === 0 || runLanding.size === 0 ? undefined : stateAggregatesByProfileColumns(tenant, runLanding, definitions)
   const consent = consentOfScopesColumns(tenant, scopes, atMs)
   const owner = "transform(message_id, {doc_ids:Array(String)}, {doc_owners:Array(String)}, '')"
   const identifiers = `SELECT *, count() OVER (PARTITION BY owner) AS total FROM (${identifierGroups("tenant = {tenant:String} AND message_id IN {doc_ids:Array(String)}", false, owner)}) ` +

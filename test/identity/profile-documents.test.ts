@@ -16,7 +16,7 @@ import { Warehouse } from "../../warehouse/warehouse.ts"
 import { onWarehouseWrite } from "../../warehouse/writes.ts"
 import { withApi } from "../support/api.ts"
 import { getChecked } from "../support/profile-api.ts"
-import { storeDocuments } from "../../warehouse/profile-documents.ts"
+import { readDocumentParts, runsOfMessages, storeDocuments } from "../../warehouse/profile-documents.ts"
 import { applyRetention, DEFAULT_RETENTION } from "../../warehouse/retention.ts"
 import { eventOn } from "../support/events.ts"
 import { untilDocumentsBuilt } from "../support/profile-documents.ts"
@@ -91,7 +91,22 @@ describe("profile documents", () => {
       // A restriction of u2 (by identifier).
       yield* restrictSubject(yield* resolveSubject("acme", "user_id:u2"), true, "dsr_test", Date.now())
       expect(yield* sameAnswers(["user_id:u4", "anonymous_id:v8", "user_id:u2"])).toBeGreaterThanOrEqual(5)
+      // Read in runs of a few messages (a statement each), the parts are those read in one statement.
+      const profiles = yield* everyone
+      const at = Date.now()
+      const whole = yield* readDocumentParts("acme", profiles, at)
+      expect(whole.size).toBe(profiles.length)
+      expect(yield* readDocumentParts("acme", profiles, at, 2)).toEqual(whole)
     }).pipe(Effect.provide(Keys.fixed(new Uint8Array(32).fill(7))))), 120_000)
+})
+
+describe("runsOfMessages", () => {
+  it("cuts scopes into runs of at most so many messages, in order, a bigger scope alone", () => {
+    const scope = (name: string, n: number) => ({ name, ids: Array.from({ length: n }, (_, i) => `${name}${i}`) })
+    const runs = runsOfMessages([scope("a", 2), scope("b", 3), scope("c", 9), scope("d", 1), scope("e", 4)], 5)
+    expect(runs.map((run) => run.map((s) => s.name))).toEqual([["a", "b"], ["c"], ["d", "e"]])
+    expect(runsOfMessages([], 5)).toEqual([])
+  })
 })
 
 describe("profile documents in time", () => {
