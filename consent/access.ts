@@ -39,8 +39,16 @@ const sourcesOf = (stores: ReadonlyArray<StoreRows>) => {
   return [...counts.values()].sort((a, b) => b.messages - a.messages || a.source.localeCompare(b.source))
 }
 
-/** The Art. 15 report: identifiers, profiles, purposes with basis and state, sources, recipients, retention. */
-export const accessReport = (subject: Subject, stores: ReadonlyArray<StoreRows>) =>
+/** Said of each identifier other profiles state too (Subject.statedElsewhere) in an access report. */
+export const STATED_ELSEWHERE =
+  "other profiles' messages state this identifier too; identity keeps it with this profile (a statement alone does not change " +
+  "an identifier's owner), and their data is not part of this answer"
+
+/**
+ * The Art. 15 report: which profile the request's identifier resolved to, identifiers, profiles, purposes with basis
+ * and state, sources, recipients, retention, and the identifiers other profiles state too (how many, never whose).
+ */
+export const accessReport = (subject: Subject, stores: ReadonlyArray<StoreRows>, requested: string) =>
   Effect.gen(function* () {
     const policy = policyOf(yield* ConsentPoliciesRef, subject.tenant)
     const restricted = yield* restrictedProfiles(subject.tenant, subject.profileIds)
@@ -56,9 +64,11 @@ export const accessReport = (subject: Subject, stores: ReadonlyArray<StoreRows>)
     }
     return {
       subject: {
+        resolvedTo: { identifier: requested, profiles: subject.profileIds },
         profiles: subject.profileIds,
         identifiers: subject.identifiers.map((i) => ({ kind: i.kind, value: i.value, asSent: i.raws })),
         messages: subject.messageIds.length,
+        statedElsewhere: subject.statedElsewhere.map((s) => ({ kind: s.kind, value: s.value, profiles: s.profileIds.length, note: STATED_ELSEWHERE })),
       },
       purposes,
       sources: sourcesOf(stores),

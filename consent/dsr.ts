@@ -170,7 +170,8 @@ const objectTo = (subject: Subject, purposes: ReadonlyArray<string>, requestId: 
  * the request's), at the request's time, one per identifier of the subject's own (not shared), each carrying that one
  * identifier, through the pipeline: identity attaches each to whoever holds its identifier, now and after any later
  * merge or split (a message naming one identifier links nothing), so a correction follows the person's identifiers
- * rather than the profile id of the day. Profiles rank a trait's statements by source precedence, then time
+ * rather than the profile id of the day. The identifier is carried as stated, not observed: a correction is no sighting
+ * of who uses it (identity needs one to change a value's owner). Profiles rank a trait's statements by source precedence, then time
  * (identity/traits.ts, CDP_TRAIT_PRECEDENCE): with "dsr" ranked first the correction wins over every value stated
  * before it, and a later statement of the person's own wins over it. `cdp profile show` lists it with source "dsr".
  * Not archived: the archive holds what sources sent. Returns the statements landed.
@@ -187,7 +188,9 @@ const rectifyTraits = (subject: Subject, set: Readonly<Record<string, string>>, 
       anonymousId: id.kind === "anonymous_id" ? id.value : "", userId: id.kind === "user_id" ? id.value : "", groupId: "", previousId: "",
       channel: "dsr" as CanonicalEvent["channel"], source: "dsr", timestamp: now,
       originalTimestamp: null, sentAt: null, receivedAt: now, properties: {}, traits: { ...set }, context: {}, extra: {},
-      identifiers: id.kind === "anonymous_id" || id.kind === "user_id" ? [] : [{ kind: id.kind as IdentifierKind, value: id.value, trust: "verified" }],
+      // Stated, not observed: a correction names the identifier, it never shows who uses it now (so it cannot vouch
+      // for a change of the identifier's owner, identity/graph.ts).
+      identifiers: id.kind === "anonymous_id" || id.kind === "user_id" ? [] : [{ kind: id.kind as IdentifierKind, value: id.value, trust: "stated" }],
       text: "", profileId: "",
     }))
     if (events.length > 0) yield* pipeline.value.submit(events, [], { archive: false })
@@ -198,14 +201,24 @@ const rectifyTraits = (subject: Subject, set: Readonly<Record<string, string>>, 
 const perform = (valid: ValidDsr, record: DsrRecord, subject: Subject) =>
   Effect.gen(function* () {
     const done: Array<DoneItem> = []
-    const details: Record<string, unknown> = { ...record.details, profiles: subject.profileIds.length }
+    const keys = yield* Keys
+    // Which profile the identifier resolved to, and which of the person's identifiers other profiles state too (a
+    // second user's identify naming their address): by keyed hashes, as the record names the person.
+    const details: Record<string, unknown> = {
+      ...record.details, profiles: subject.profileIds.length,
+      resolvedTo: subject.profileIds.map((p) => identifierKey(keys, valid.tenant, "profile", p)),
+      statedElsewhere: subject.statedElsewhere.map((s) => ({
+        kind: s.kind, key: identifierKey(keys, valid.tenant, s.kind, s.value), profiles: s.profileIds.length,
+        profileKeys: s.profileIds.map((p) => identifierKey(keys, valid.tenant, "profile", p)),
+      })),
+    }
     switch (valid.type) {
       case "access":
       case "portability": {
         const stores = yield* exportEverything(subject)
         for (const s of stores) done.push({ where: s.store, what: "exported", count: s.rows.length })
-        const report = valid.type === "access" ? yield* accessReport(subject, stores) : {}
-        const keys = yield* Keys
+        const requested = valid.ref._tag === "identifier" ? `${valid.ref.kind}:${valid.ref.value}` : valid.ref.profileId
+        const report = valid.type === "access" ? yield* accessReport(subject, stores, requested) : {}
         const prefix = bundlePrefix(keys, valid.tenant, subject.profileIds[0] === undefined
           ? (valid.ref._tag === "identifier" ? { kind: valid.ref.kind, value: valid.ref.value } : { profileId: valid.ref.profileId })
           : { profileId: subject.profileIds[0] })
@@ -245,6 +258,9 @@ const perform = (valid: ValidDsr, record: DsrRecord, subject: Subject) =>
         })
         done.push({ where: "object store dsr/bundles/", what: "erased", count: yield* removeBundles(bundleKeys) })
         for (const item of yield* eraseEverywhere(subject, record.requestId)) done.push(item)
+        // The erasure cut these values out of every other record (they are needles) and verified it: say whose.
+        const others = new Set(subject.statedElsewhere.flatMap((s) => s.profileIds))
+        if (others.size > 0) done.push({ where: "other profiles' records", what: "identifier cut out of other profiles stating it", count: others.size })
         break
       }
     }

@@ -5,7 +5,7 @@ import {
   BadIdentifier, type IdentifierRef, parseIdentifier, ProfileNotFound, profileIdOf, phoneToE164,
 } from "../identity/index.ts"
 import type { NormaliseOptions } from "../identity/normalise.ts"
-import { subjectIdentifiers, subjectMessageIds } from "../warehouse/identity.ts"
+import { profilesStating, subjectIdentifiers, subjectMessageIds } from "../warehouse/identity.ts"
 import { Warehouse } from "../warehouse/warehouse.ts"
 
 export interface SubjectIdentifier {
@@ -14,8 +14,18 @@ export interface SubjectIdentifier {
   readonly value: string
   /** Every spelling it arrived in. */
   readonly raws: ReadonlyArray<string>
-  /** True when identity found the value with other people too (a family device, a switchboard): not the subject's alone. */
+  /**
+   * True when identity found the value with other people too (a family device, a switchboard), or another profile
+   * holds it (the subject's message stated a value that is someone else's): not the subject's own.
+   */
   readonly shared: boolean
+}
+
+/** One of the subject's own identifiers that messages of other profiles state too, with those profiles. */
+export interface StatedElsewhere {
+  readonly kind: string
+  readonly value: string
+  readonly profileIds: ReadonlyArray<string>
 }
 
 export interface Subject {
@@ -30,6 +40,12 @@ export interface Subject {
    * with no subject column (dead letters, free text, the raw archive) and to verify an erasure. Never logged.
    */
   readonly needles: ReadonlyArray<string>
+  /**
+   * The subject's own identifiers that other profiles' messages state too: e.g. a second signed-in user's identify
+   * naming the subject's address, which identity keeps with its holder (identity/graph.ts claimedReason). A request
+   * reports them without those profiles' data; an erasure cuts the value out of their records (it is a needle).
+   */
+  readonly statedElsewhere: ReadonlyArray<StatedElsewhere>
 }
 
 /** Shorter texts are matched only where a column holds the identifier whole, never inside free text ("u1" is everywhere). */
@@ -83,8 +99,15 @@ export const resolveSubject = Effect.fn("resolveSubject")(function* (
     const raw = typeof identifier === "string" ? identifier.trim().replace(new RegExp(`^${ref.kind}:`), "") : ref.value
     identifiers.push({ kind: ref.kind, value: ref.value, raws: raw === ref.value ? [] : [raw], shared: false })
   }
+  const own = identifiers.filter((i) => !i.shared).map((i) => `${i.kind}:${i.value}`)
+  const stating = own.length === 0 ? new Map<string, ReadonlyArray<string>>() : yield* profilesStating(tenant, own, profileIds)
+  const statedElsewhere = identifiers.flatMap((i): Array<StatedElsewhere> => {
+    const others = i.shared ? undefined : stating.get(`${i.kind}:${i.value}`)
+    return others === undefined || others.length === 0 ? [] : [{ kind: i.kind, value: i.value, profileIds: others }]
+  })
   return {
     tenant, profileIds, identifiers, messageIds,
     needles: needlesOf(identifiers, options?.phoneRegions ?? []),
+    statedElsewhere,
   } satisfies Subject
 })

@@ -79,6 +79,17 @@ export const baseOf = (key: NodeKey): NodeKey => {
 /** The rule of a typed value's link that joined two known people because the profile holds that value (joinUnderLimits). */
 export const CORROBORATED = "same message; the profile holds this typed value on verified or stated evidence"
 
+/**
+ * The reason a link is refused when a value another person holds (a stronger kind with limit 1, a user id) is only
+ * stated by a second one (an identify trait, a rectification): the statement does not change the value's owner.
+ */
+export const claimedReason = (kind: IdentifierKind) =>
+  `stated by a second ${kind.replace(/_/g, " ")} while another ${kind.replace(/_/g, " ")} holds it: it stays with its holder ` +
+  "(a change of owner needs the value observed after this statement, e.g. a mail from the address or a call from the number)"
+
+/** Whether a refused link's reason is a claim on a held value (claimedReason), e.g. to report it in a data-subject request. */
+export const isClaimedReason = (reason: string): boolean => reason.startsWith("stated by a second ") && reason.includes(" holds it: it stays with its holder")
+
 /** Observations an operator made (identity/operations.ts): their links are decisions, not evidence, and no limit refuses them. */
 export const OPERATOR = "operator:"
 
@@ -129,14 +140,25 @@ interface Span {
   last: number
 }
 
+/** A value a second person of `kind` only stated while the first held it (findSharedAndSlices): their links to it are refused. */
+export interface Claim {
+  readonly kind: IdentifierKind
+  /** The claimant's value of that kind (a user id). */
+  readonly by: string
+}
+
 /**
  * For each value, who else it was seen with (per person kind, each with the time span of those sightings). A value
  * seen with more people than the kind's limit is either shared (spans overlap) or changed owner (spans follow one
- * another): then it is cut into one time slice per owner, each ending with that owner's last sighting.
+ * another): then it is cut into one time slice per owner, each ending with that owner's last sighting. A change of
+ * owner needs the value observed after the new owner's first sighting (observedAfterClaim); a value the second
+ * person only stated (an identify trait, a rectification) stays whole with its holder, and the claim is refused
+ * (claims, claimedReason).
  */
 function* findSharedAndSlices(observations: ReadonlyArray<Observation>, rules: GraphRules): Steps<{
   shared: Map<NodeKey, string>
   slices: Map<NodeKey, Array<number>>
+  claims: Map<NodeKey, Claim>
 }> {
   const companions = new Map<NodeKey, Map<IdentifierKind, Map<string, Span>>>()
   const personKinds = new Set(rules.personKinds)
@@ -165,6 +187,8 @@ function* findSharedAndSlices(observations: ReadonlyArray<Observation>, rules: G
     }
   }
   const shared = new Map<NodeKey, string>()
+  /** Values that would change owner, to check for an observation that vouches for it (observedAfterClaim). */
+  const candidates: Array<OwnerChange> = []
   /** Slice start times (ascending) of values that changed owner. */
   const slices = new Map<NodeKey, Array<number>>()
   for (const [key, byKind] of companions) {
@@ -178,6 +202,8 @@ function* findSharedAndSlices(observations: ReadonlyArray<Observation>, rules: G
       if (sequential && limit === 1 && spans.size === 2) {
         // A slice ends with its owner's last proven use: a handed-on device is browsed before its new owner logs in.
         slices.set(key, ordered.slice(0, -1).map((span) => span.last + 1))
+        const next = [...spans].find(([, span]) => span === ordered[1])!
+        candidates.push({ key, kind, by: next[0], from: next[1].first })
       } else {
         shared.set(key, `seen with ${spans.size} different ${kind} values${sequential ? "" : " at the same time"} (a profile holds at most ${limit}): shared by several people`)
         slices.delete(key)
@@ -185,7 +211,48 @@ function* findSharedAndSlices(observations: ReadonlyArray<Observation>, rules: G
       }
     }
   }
-  return { shared, slices }
+  const claims = new Map<NodeKey, Claim>()
+  if (candidates.length > 0) {
+    const vouched = yield* observedAfterClaim(observations, candidates.filter((c) => slices.has(c.key)))
+    for (const c of candidates) {
+      if (!slices.has(c.key) || vouched.has(c.key)) continue
+      slices.delete(c.key)
+      claims.set(c.key, { kind: c.kind, by: c.by })
+    }
+  }
+  return { shared, slices, claims }
+}
+
+/** A value that would change owner: its new owner (`by`, of `kind`) first states it at `from`. */
+interface OwnerChange {
+  readonly key: NodeKey
+  readonly kind: IdentifierKind
+  readonly by: string
+  readonly from: number
+}
+
+/**
+ * The changes of owner that an observation vouches for: the value observed (verified trust: a mail from or to the
+ * address, a call from the number, a source that saw it with the account) at or after the new owner's first
+ * sighting, in a message naming no other person of that kind. A value only stated by a second user id (an identify
+ * trait, a rectification), or stated alone after it, is no evidence that the first stopped holding it.
+ */
+function* observedAfterClaim(observations: ReadonlyArray<Observation>, changes: ReadonlyArray<OwnerChange>): Steps<Set<NodeKey>> {
+  const vouched = new Set<NodeKey>()
+  if (changes.length === 0) return vouched
+  const byKey = new Map(changes.map((c) => [c.key, c]))
+  let step = 0
+  for (const o of observations) {
+    if (pauseAt(step++)) yield
+    for (const s of o.sightings) {
+      if (s.trust !== "verified") continue
+      const key = nodeKey(s.kind, s.value)
+      const change = byKey.get(key)
+      if (change === undefined || vouched.has(key) || o.timeMs < change.from) continue
+      if (o.sightings.every((other) => other.kind !== change.kind || other.value === change.by)) vouched.add(key)
+    }
+  }
+  return vouched
 }
 
 /** The node a sighting at a time stands for: the value, or its owner's time slice. */
@@ -235,10 +302,11 @@ export function* resolveGraphSteps(
 ): Steps<Resolution> {
   const anchorOf = anchorChooser(rules)
   const present = observations.filter((o) => o.sightings.length > 0)
-  const { shared, slices } = yield* findSharedAndSlices(present, rules)
+  const { shared, slices, claims } = yield* findSharedAndSlices(present, rules)
   for (const [key, reason] of knownShared) {
     if (!shared.has(key)) shared.set(key, reason)
     slices.delete(key)
+    claims.delete(key)
   }
   const firstSeen = new Map<NodeKey, { timeMs: number; messageId: string }>()
   const bestTrust = new Map<NodeKey, Trust>()
@@ -252,6 +320,15 @@ export function* resolveGraphSteps(
     const anchor = anchorOf(o)
     const a = sliceKey(nodeKey(anchor.kind, anchor.value), o.timeMs, slices)
     anchors.set(o.messageId, shared.has(baseOf(a)) ? `message:${o.messageId}` : a)
+    // Values this message's sender only claims (another person holds them): none of its links to them holds.
+    let claimed: Map<NodeKey, string> | undefined
+    if (claims.size > 0) {
+      for (const s of o.sightings) {
+        const key = nodeKey(s.kind, s.value)
+        const claim = claims.get(key)
+        if (claim !== undefined && o.sightings.some((c) => c.kind === claim.kind && c.value === claim.by)) (claimed ??= new Map()).set(key, claimedReason(claim.kind))
+      }
+    }
     for (const s of o.sightings) {
       const b = sliceKey(nodeKey(s.kind, s.value), o.timeMs, slices)
       if (s.trust === "unverified" && b !== a) {
@@ -269,7 +346,7 @@ export function* resolveGraphSteps(
       }
       if (b === a) continue
       const link: Link = { a, b, messageId: o.messageId, timeMs: o.timeMs, trust: weaker(anchor.trust, s.trust), rule: o.messageId.startsWith(OPERATOR) ? "operator" : "same message" }
-      const sharedReason = shared.get(baseOf(a)) ?? shared.get(baseOf(b))
+      const sharedReason = shared.get(baseOf(a)) ?? shared.get(baseOf(b)) ?? claimed?.get(baseOf(a)) ?? claimed?.get(baseOf(b))
       if (sharedReason !== undefined) refused.push({ ...link, reason: sharedReason })
       else links.push(link)
     }

@@ -172,6 +172,26 @@ export const readStoredStating = Effect.fn("readStoredStating")(function* (
   return [...out.values()]
 })
 
+/**
+ * Profiles other than these whose messages state one of these identifiers ("kind:value"), per identifier: e.g. a
+ * second signed-in user's identify naming the subject's address, which identity kept with its holder. Their current
+ * profiles (events), in chunks of identifiers.
+ */
+export const profilesStating = Effect.fn("profilesStating")(function* (tenant: string, keys: ReadonlyArray<string>, profileIds: ReadonlyArray<string>) {
+  const warehouse = yield* Warehouse
+  const out = new Map<string, Array<string>>()
+  for (let i = 0; i < keys.length; i += KEYS_PER_READ) {
+    const rows = yield* warehouse.query<{ key: string; profiles: Array<string> }>(
+      `WITH stating AS (SELECT DISTINCT concat(kind, ':', value) AS key, message_id FROM identity_sightings WHERE ${STATING}) ` +
+        "SELECT s.key AS key, arraySort(groupUniqArray(e.profile_id)) AS profiles FROM stating AS s INNER JOIN " +
+        "(SELECT message_id, profile_id FROM events WHERE tenant = {tenant:String} AND message_id IN (SELECT message_id FROM stating)) AS e " +
+        "ON e.message_id = s.message_id WHERE e.profile_id NOT IN {profiles:Array(String)} GROUP BY key",
+      { params: { tenant, profiles: profileIds, ...splitKeys(keys.slice(i, i + KEYS_PER_READ)) } })
+    for (const r of rows) out.set(r.key, r.profiles)
+  }
+  return out
+})
+
 /** The stored messages that state each of these identifiers ("kind:value"), as (key, message id) pairs: parts that moved whole. */
 export const messagesStating = Effect.fn("messagesStating")(function* (tenant: string, keys: ReadonlyArray<string>) {
   const warehouse = yield* Warehouse
@@ -254,7 +274,8 @@ export const subjectMessageIds = Effect.fn("subjectMessageIds")(function* (tenan
 
 /**
  * The identifiers of these profiles: what their messages stated (normalised, every spelling as sent) and the nodes
- * the graph gives them now; `shared` when the value is shared with others or changed owner (more than one slice).
+ * the graph gives them now; `shared` when the value is shared with others, changed owner (more than one slice) or
+ * another profile holds it (one of their messages stated a value identity kept with its holder: not theirs).
  */
 export const subjectIdentifiers = Effect.fn("subjectIdentifiers")(function* (
   tenant: string, profileIds: ReadonlyArray<string>, messageIds: ReadonlyArray<string>,
@@ -269,7 +290,7 @@ export const subjectIdentifiers = Effect.fn("subjectIdentifiers")(function* (
       "spellings AS (SELECT toString(s.kind) AS kind, s.value AS value, groupUniqArray(s.raw) AS raws " +
       "FROM identity_observations ARRAY JOIN sightings AS s WHERE tenant = {tenant:String} " +
       "AND (toString(s.kind), s.value) IN (SELECT kind, value FROM mine) GROUP BY kind, value), " +
-      "sharing AS (SELECT toString(kind) AS kind, value, countIf(shared != '' OR slice > 0) AS shared FROM nodes " +
+      "sharing AS (SELECT toString(kind) AS kind, value, countIf(shared != '' OR slice > 0 OR profile_id NOT IN {profiles:Array(String)}) AS shared FROM nodes " +
       "WHERE (toString(kind), value) IN (SELECT kind, value FROM mine) GROUP BY kind, value) " +
       "SELECT m.kind AS kind, m.value AS value, sp.raws AS raws, sh.shared AS shared FROM mine AS m " +
       "LEFT JOIN spellings AS sp ON sp.kind = m.kind AND sp.value = m.value " +
