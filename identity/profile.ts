@@ -315,6 +315,8 @@ export const buildProfileDocuments = Effect.fn("buildProfileDocuments")(function
   const relationships = yield* relationshipTraitsOf(tenant, [...found.keys()])
   const documents: Array<StoredDocument & { readonly until: number | null }> = []
   const scopes = new Map<string, ReadScope>()
+  /** The identifiers (kind, value) each document shows on its first page. */
+  const identifiers = new Map<string, ReadonlyArray<readonly [string, string]>>()
   for (const [profileId, parts] of found) {
     const until = yield* answerEnd(tenant, built, parts)
     const computedTraits = parts.computedStates === undefined ? yield* profileComputedTraits(parts.scope) : yield* computedTraitsOfStates(tenant, parts.computedStates)
@@ -324,8 +326,9 @@ export const buildProfileDocuments = Effect.fn("buildProfileDocuments")(function
     }
     documents.push({ profileId, built, document: JSON.stringify(document), until })
     scopes.set(profileId, parts.scope)
+    identifiers.set(profileId, (parts.identifiers as ReadonlyArray<readonly [string, string]>).map(([kind, value]) => [kind, value] as const))
   }
-  return { documents, scopes }
+  return { documents, scopes, identifiers }
 })
 
 /**

@@ -11,7 +11,7 @@
 // built again then. Not used with a ClickHouse server, where other processes write unheard.
 import { Effect } from "effect"
 import { buildProfileDocuments } from "../identity/index.ts"
-import { storeDocuments } from "../warehouse/profile-documents.ts"
+import { identifierOwners, storeDocuments } from "../warehouse/profile-documents.ts"
 import { backgroundReads, Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
 
 /** What a write reaches (ingest/profile-read.ts reachOf): everything, tenants, or keys (`p`rofile, `m`essage, `i`dentifier). */
@@ -35,6 +35,9 @@ const GATHER_MS = 20
  */
 const LANDING_MS = 1_000
 const YIELD_FACTOR = 3
+
+/** Identifiers whose owner is known from documents at most (about 100 bytes each); past it they are forgotten at once. */
+const MAX_OWNERS = 500_000
 
 /** A trusted document: its build, and its messages' hashes (a write to a message reaches the profile holding it). */
 interface Trusted {
@@ -66,12 +69,24 @@ export class DocumentKeeper {
   /** The reaches heard while each build runs. */
   private readonly building = new Set<Array<DocumentReach>>()
   private running = false
+  /** What the building loop awaits now (for a test that waits for it to be idle, to say what it waited on). */
+  private step = "nothing"
   private lastBuilt = 0
   /** Trusted documents with an end (computed traits' day windows, a restriction taking effect later), and the next wake. */
   private readonly ends = new Map<string, number>()
   private wake: { readonly at: number; readonly timer: ReturnType<typeof setTimeout> } | undefined
-  /** Documents built and trusted, reads answered from one, batches that failed (for the bench and tests). */
-  readonly stats = { built: 0, trusted: 0, answered: 0, failed: 0, buildMs: 0 }
+  /**
+   * Per tenant, who holds each identifier (`kind\u0000value`) now, learned when a document showing it was trusted:
+   * a read by that identifier then reads the document by its profile's key, without looking the owner up. Every change
+   * of an identifier's owner writes its identity_nodes row, whose write reaches the identifier and forgets it here.
+   */
+  private readonly owners = new Map<string, Map<string, string>>()
+  private ownerCount = 0
+  /**
+   * Documents built and trusted, reads answered from one, batches that failed, identifiers whose owner was known
+   * from a document when read (for the bench and tests).
+   */
+  readonly stats = { built: 0, trusted: 0, answered: 0, failed: 0, buildMs: 0, ownersKnown: 0 }
 
   private readonly warehouse: WarehouseShape
   /** When the last write that reached anything was heard (ms). */
@@ -81,9 +96,41 @@ export class DocumentKeeper {
     this.warehouse = warehouse
   }
 
+  /** The profile holding an identifier (kind, normalised value) now, when a trusted document showed it. */
+  owner(tenant: string, kind: string, value: string): string | undefined {
+    const owner = this.owners.get(tenant)?.get(`${kind}\u0000${value}`)
+    if (owner !== undefined) this.stats.ownersKnown++
+    return owner
+  }
+
+  private learnOwner(tenant: string, identifier: string, profileId: string) {
+    if (this.ownerCount >= MAX_OWNERS) this.forgetOwners()
+    let map = this.owners.get(tenant)
+    if (map === undefined) this.owners.set(tenant, map = new Map())
+    if (!map.has(identifier)) this.ownerCount++
+    map.set(identifier, profileId)
+  }
+
+  private forgetOwners(tenant?: string) {
+    if (tenant === undefined) {
+      this.owners.clear()
+      this.ownerCount = 0
+      return
+    }
+    this.ownerCount -= this.owners.get(tenant)?.size ?? 0
+    this.owners.delete(tenant)
+  }
+
   /** Whether the stored document of `profileId` built at `built` is current (nothing it holds changed since). */
   current(tenant: string, profileId: string, built: number): boolean {
     return this.trusted.get(keyOf(tenant, profileId))?.built === built
+  }
+
+  /** What is left: the step under way and the profiles and tenants wanted. */
+  get pending(): { readonly step: string; readonly profiles: number; readonly tenants: number; readonly all: boolean } {
+    let profiles = 0
+    for (const set of this.wanted.values()) profiles += set.size
+    return { step: this.running ? this.step : "nothing", profiles, tenants: this.wantedTenants.size, all: this.wantAll }
   }
 
   /** Whether nothing is left to build (documents of every profile are current or being built). */
@@ -101,13 +148,22 @@ export class DocumentKeeper {
       this.byMessage.clear()
       this.ends.clear()
       this.wanted.clear()
+      this.forgetOwners()
       this.wantAll = true
     }
     for (const tenant of reach.tenants) {
       for (const key of [...this.trusted.keys()]) if (key.startsWith(`${tenant}\u0000`)) this.untrust(key)
+      this.forgetOwners(tenant)
       this.wantedTenants.add(tenant)
     }
     for (const key of reach.keys) {
+      if (key.startsWith("i\u0000")) {
+        // An identifier: i, tenant, kind, value.
+        const at = key.indexOf("\u0000", 2)
+        const map = this.owners.get(key.slice(2, at))
+        if (map?.delete(key.slice(at + 1))) this.ownerCount--
+        continue
+      }
       const [kind, tenant, id] = key.split("\u0000")
       if (tenant === undefined || id === undefined) continue
       if (kind === "p") this.want(tenant, id)
@@ -210,6 +266,7 @@ export class DocumentKeeper {
       for (;;) {
         if (this.wantAll) {
           this.wantAll = false
+          this.step = "reading tenants"
           const tenants = await this.run(backgroundReads(Effect.gen(function* () {
             return yield* (yield* Warehouse).query<{ tenant: string }>("SELECT DISTINCT tenant FROM event_rows")
           })))
@@ -218,6 +275,7 @@ export class DocumentKeeper {
         const tenant = this.wantedTenants.values().next().value
         if (tenant !== undefined) {
           this.wantedTenants.delete(tenant)
+          this.step = "reading a tenant's profiles"
           const rows = await this.run(backgroundReads(Effect.gen(function* () {
             return yield* (yield* Warehouse).query<{ p: string }>(
               "SELECT DISTINCT profile_id AS p FROM event_rows WHERE tenant = {tenant:String} UNION DISTINCT " +
@@ -234,6 +292,7 @@ export class DocumentKeeper {
         if (set.size === 0) this.wanted.delete(t)
         const started = performance.now()
         await this.build(t, batch)
+        this.step = "pausing for the landing"
         if (Date.now() - this.lastWrite < LANDING_MS) await sleep(YIELD_FACTOR * (performance.now() - started))
       }
     } catch {
@@ -252,9 +311,12 @@ export class DocumentKeeper {
     try {
       const built = Math.max(Date.now(), this.lastBuilt + 1)
       this.lastBuilt = built
-      const { documents, scopes } = await this.run(backgroundReads(buildProfileDocuments(tenant, profiles, built)))
+      this.step = `reading ${profiles.length} profiles`
+      const { documents, scopes, identifiers } = await this.run(backgroundReads(buildProfileDocuments(tenant, profiles, built)))
+      const owners = await this.run(backgroundReads(identifierOwners(tenant, [...identifiers.values()].flat())))
       // An erasure (or anything reaching everything) while this was read: its documents may hold what it removed.
       if (reaches.some((r) => r.all)) return
+      this.step = `storing ${documents.length} documents`
       await this.run(storeDocuments(tenant, documents))
       this.stats.built += documents.length
       const reachedTenant = reaches.some((r) => r.all || r.tenants.has(tenant))
@@ -265,6 +327,12 @@ export class DocumentKeeper {
         // Reached while it was built: wanted again (the write said so), not trusted.
         if (reached) continue
         this.trust(tenant, d.profileId, d.built, scope.ids)
+        for (const [kind, value] of identifiers.get(d.profileId) ?? []) {
+          const identifier = `${kind}\u0000${value}`
+          if (owners.get(identifier) === d.profileId && !reaches.some((r) => r.keys.has(`i\u0000${tenant}\u0000${identifier}`))) {
+            this.learnOwner(tenant, identifier, d.profileId)
+          }
+        }
         if (d.until !== null) this.endsAt(keyOf(tenant, d.profileId), d.until)
         this.stats.trusted++
       }

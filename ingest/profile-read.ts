@@ -314,8 +314,10 @@ class ProfileCache {
     return e.body
   }
 
+  /** Whose an identifier is, as a kept answer or a trusted document found it (until a write reaches the identifier). */
   owner(tenant: string, ref: IdentifierRef): string | undefined {
-    return ref._tag === "identifier" ? this.owners.get(identifierKey(tenant, ref.kind, ref.value)) : undefined
+    if (ref._tag !== "identifier") return undefined
+    return this.owners.get(identifierKey(tenant, ref.kind, ref.value)) ?? this.keeper?.owner(tenant, ref.kind, ref.value)
   }
 
   /** Keeps an answer unless a write that ended while it was read reaches what it was read from. */
@@ -361,7 +363,10 @@ export const profileCacheStats = (warehouse: WarehouseShape) => {
 /** The profile documents of a server's cache: how many were built and trusted, reads they answered; whether all are built. */
 export const profileDocumentStats = (warehouse: WarehouseShape) => {
   const keeper = caches.get(warehouse)?.keeper
-  return { ...(keeper?.stats ?? { built: 0, trusted: 0, answered: 0, failed: 0, buildMs: 0 }), idle: keeper?.idle ?? true }
+  return {
+    ...(keeper?.stats ?? { built: 0, trusted: 0, answered: 0, failed: 0, buildMs: 0, ownersKnown: 0 }), idle: keeper?.idle ?? true,
+    pending: keeper?.pending ?? { step: "nothing", profiles: 0, tenants: 0, all: false },
+  }
 }
 
 /** Starts keeping profile documents for a server (its cache is made now rather than at its first read). */

@@ -37,6 +37,25 @@ export const readStoredDocument = Effect.fn("readStoredDocument")(function* (ten
   return row === undefined ? undefined : { profileId: row.profile_id, built: Number(row.built), document: row.document } satisfies StoredDocument
 })
 
+/**
+ * Who holds each of these identifiers (kind, normalised value) now, as OWNER_SQL finds it (the latest slice's
+ * profile), keyed `kind\u0000value`; identifiers nobody holds are absent. One statement.
+ */
+export const identifierOwners = Effect.fn("identifierOwners")(function* (tenant: string, identifiers: ReadonlyArray<readonly [string, string]>) {
+  const out = new Map<string, string>()
+  if (identifiers.length === 0) return out
+  const wanted = new Set(identifiers.map(([kind, value]) => `${kind}\u0000${value}`))
+  const rows = yield* (yield* Warehouse).query<{ kind: string; value: string; owner: string }>(
+    "SELECT kind, value, argMax(profile_id, slice) AS owner FROM (SELECT kind, value, slice, argMax(profile_id, version) AS profile_id " +
+      "FROM identity_nodes WHERE tenant = {tenant:String} AND value IN {values:Array(String)} GROUP BY kind, value, slice) GROUP BY kind, value",
+    { params: { tenant, values: [...new Set(identifiers.map(([, value]) => value))] } })
+  for (const r of rows) {
+    const key = `${r.kind}\u0000${r.value}`
+    if (wanted.has(key)) out.set(key, r.owner)
+  }
+  return out
+})
+
 /** Writes documents (one insert for all of them). */
 export const storeDocuments = Effect.fn("storeDocuments")(function* (tenant: string, documents: ReadonlyArray<StoredDocument>) {
   if (documents.length === 0) return

@@ -168,6 +168,37 @@ describe("profile documents kept by the server", () => {
       expect(merged.body).toEqual(yield* readProfile("acme", "anonymous_id:a9", 50, identity))
     })), 90_000)
 
+  it("tell whose an identifier is, so a first read by it needs no lookup, until the identifier changes owner", () =>
+    withApi(dir, (url) => Effect.gen(function* () {
+      const pipeline = yield* Pipeline
+      const warehouse = yield* Warehouse
+      yield* pipeline.submit([
+        eventOn("m1", 1, { type: "identify", userId: "u1", traits: { email: "ann@x.example" } }),
+        eventOn("v1", 2, { anonymousId: "a9", traits: { city: "Leeds" } }),
+      ], [])
+      keepProfileDocuments(warehouse)
+      yield* untilDocumentsBuilt
+      // Nothing read yet: the owner of each identifier is known from the documents.
+      for (const id of ["email:ann@x.example", "anonymous_id:a9"]) {
+        const known = profileDocumentStats(warehouse).ownersKnown
+        const answered = profileDocumentStats(warehouse).answered
+        const read = yield* get(url, id)
+        expect(profileDocumentStats(warehouse), id).toMatchObject({ ownersKnown: known + 1, answered: answered + 1 })
+        expect(read.body).toEqual(yield* readProfile("acme", id, 50, identity))
+      }
+      // The visitor signs in as u1: one profile now holds both; a read by either identifier answers it at once.
+      yield* pipeline.submit([eventOn("join", 3, { userId: "u1", anonymousId: "a9" })], [])
+      const u1 = yield* get(url, "user_id:u1")
+      for (const id of ["anonymous_id:a9", "email:ann@x.example"]) {
+        const read = yield* get(url, id)
+        expect(read.body["profileId"], id).toBe(u1.body["profileId"])
+        expect(read.body["traits"]["city"], id).toMatchObject({ value: "Leeds" })
+      }
+      yield* untilDocumentsBuilt
+      const a9 = yield* get(url, "anonymous_id:a9")
+      expect(a9.body).toEqual(yield* readProfile("acme", "anonymous_id:a9", 50, identity))
+    })), 90_000)
+
   it("a write that names only a message makes the document holding it untrusted", () =>
     withApi(dir, (url) => Effect.gen(function* () {
       const warehouse = yield* Warehouse

@@ -8,6 +8,7 @@ import { Warehouse } from "../../warehouse/warehouse.ts"
 export const untilDocumentsBuilt = Effect.gen(function* () {
   const warehouse = yield* Warehouse
   for (let i = 0; i < 1200 && !profileDocumentStats(warehouse).idle; i++) yield* Effect.sleep("50 millis")
-  expect(profileDocumentStats(warehouse).idle, "profile documents built within 60 s").toBe(true)
+  const stats = profileDocumentStats(warehouse)
+  expect(stats.idle, `profile documents built within 60 s (still ${JSON.stringify(stats)})`).toBe(true)
   return profileDocumentStats(warehouse)
 })
