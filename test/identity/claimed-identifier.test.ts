@@ -47,11 +47,22 @@ describe("a value stated by a second user id", () => {
     expect(profileOf(obs, "dsr:r1:0")).toBe(profileOf(obs, "u11-identify"))
   })
 
-  it("an observed sighting after the new claim (mail from the address) is a change of owner: each keeps their time", () => {
-    const obs = [...held, claim, o("mail-from-new-owner", 6, s("email", X))]
+  it("an address unused for 90 days, then claimed and observed (mail from it), changed owner: each keeps their time", () => {
+    const later = o("u10-identify", 100, s("user_id", "u10"), s("email", X, "stated"))
+    const obs = [...held, later, o("mail-from-new-owner", 101, s("email", X))]
     expect(profileOf(obs, "mail-from-new-owner")).toBe(profileOf(obs, "u10-identify"))
     expect(profileOf(obs, "u11-mail")).toBe(profileOf(obs, "u11-identify"))
     expect(resolveGraph("t", obs).refused).toEqual([])
+  })
+
+  it("an address in use (mail to it in the 90 days before the claim) stays its holder's, whatever reaches it after", () => {
+    const later = o("u10-identify", 100, s("user_id", "u10"), s("email", X, "stated"))
+    const obs = [...held, o("newsletter-1", 40, s("email", X)), later, o("newsletter-2", 101, s("email", X))]
+    expect(holderOf(obs, `email:${X}`)).toBe(profileOf(obs, "u11-identify"))
+    expect(profileOf(obs, "newsletter-2")).toBe(profileOf(obs, "u11-identify"))
+    expect(resolveGraph("t", obs).refused.map((l) => l.messageId)).toEqual(["u10-identify"])
+    // So does one its holder stated in that time, and one mailed right after the claim.
+    expect(holderOf([...held, claim, o("mail-after", 6, s("email", X))], `email:${X}`)).toBe(profileOf(obs, "u11-identify"))
   })
 
   it("a claim observed in its own message (a source that sees the address with the account) changes owner too", () => {
