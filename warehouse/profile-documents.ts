@@ -192,9 +192,10 @@ type MergeRow = ProfileSummary["merges"][number]
  * Message ids one statement of readDocumentParts reads at most. Its time grows with them (measured on the embedded
  * engine: 3,000 ids 0.2 s, 10,000 0.5 s, 30,000 1.3 s) until it falls off a cliff (60,000 ids took 67 s), and while it
  * runs every other statement with bound parameters waits (chDB takes them one at a time for the whole process):
- * 500 profiles of a few hundred messages each held a bulk load's pipeline past the collector's 30 s.
+ * 500 profiles of a few hundred messages each held a bulk load's pipeline past the collector's 30 s. 500 profiles of
+ * 20 messages are one statement.
  */
-export const DOCUMENT_STATEMENT_MESSAGES = 5_000
+export const DOCUMENT_STATEMENT_MESSAGES = 10_000
 
 /**
  * Scopes in runs whose messages add up to at most `max` (a scope alone may hold more), in order.

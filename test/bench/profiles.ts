@@ -334,11 +334,15 @@ const reader = (server: Server, token: string) => async (identifier: string, que
   return { ms: performance.now() - t, status: res.status, body }
 }
 
-/** Waits until cdp serve's stored documents stop growing (every profile's built); how many, in how long. */
+/**
+ * Waits until cdp serve's stored documents stop growing (every profile's built: the same count three polls running,
+ * 6 s, as one batch may take over 2 s on a loaded machine); how many, in how long.
+ */
 const documentsBuilt = async (server: Server, token: string) => {
   const t = performance.now()
   const cpu0 = server.cpuSeconds()
   let last = -1
+  let same = 0
   for (;;) {
     await new Promise((r) => setTimeout(r, 2000))
     const res = await fetch(`${server.url}/v1/query`, {
@@ -348,7 +352,8 @@ const documentsBuilt = async (server: Server, token: string) => {
     const text = await res.text()
     if (!res.ok) throw new Error(`counting documents: HTTP ${res.status} ${text}`)
     const n = Number((/"n":"?(\d+)/.exec(text) ?? [])[1] ?? 0)
-    if (n > 0 && n === last) return { n, seconds: (performance.now() - t) / 1000 - 2, cpu: server.cpuSeconds() - cpu0 }
+    same = n > 0 && n === last ? same + 1 : 0
+    if (same === 3) return { n, seconds: (performance.now() - t) / 1000 - 6, cpu: server.cpuSeconds() - cpu0 }
     last = n
   }
 }

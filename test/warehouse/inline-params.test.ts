@@ -19,6 +19,11 @@ describe("inlineParams", () => {
     expect(stringLiteral("a\u0000b\nc")).toBe("'a\\x00b\\x0ac'")
   })
 
+  it("writes times as the warehouse writes them, and booleans", () => {
+    expect(inlineParams("SELECT {at:DateTime64(3, 'UTC')}, {b:Bool}, {c:Bool}", { at: "2026-12-06 01:02:03.456", b: true, c: false }))
+      .toBe("SELECT toDateTime64('2026-12-06 01:02:03.456', 3, 'UTC'), CAST(true AS Bool), CAST(false AS Bool)")
+  })
+
   it("leaves placeholders inside quotes and comments alone", () => {
     const sql = "SELECT '{a:String}' AS q, \"{a:String}\" AS d, `{a:String}` AS b, 'it''s {a:String}' AS e -- {a:String}\n, {a:String} /* {a:String} */"
     expect(inlineParams(sql, { a: "v" })).toBe(
@@ -40,6 +45,17 @@ describe("inlineParams", () => {
       ["SELECT {xs:Array(Nullable(String))}", { xs: ["a"] }],
       ["SELECT {m:Map(String, String)}", { m: { a: "b" } }],
       ["SELECT {a:String}", { a: "x".repeat(250_000) }],
+      ["SELECT {a:String}", { a: "x".repeat(40_000) }],
+      // Times outside DateTime64's range, not on the calendar, in other shapes or zones, and Dates: bound.
+      ...[
+        "1899-12-31 23:59:59.999", "2300-01-01 00:00:00", "2025-02-29 00:00:00", "2026-04-31 00:00:00", "2026-01-01 24:00:00",
+        "2026-01-01T00:00:00.000Z", "2026-01-01 00:00:00.0001", "2026-01-01", " 2026-01-01 00:00:00", "1767225600000",
+      ].map((at) => ["SELECT {at:DateTime64(3, 'UTC')}", { at }] as const),
+      ["SELECT {at:DateTime64(3, 'UTC')}", { at: new Date(0) }],
+      ["SELECT {at:DateTime64(6, 'UTC')}", { at: "2026-01-01 00:00:00" }],
+      ["SELECT {at:DateTime64(3, 'Europe/Paris')}", { at: "2026-01-01 00:00:00" }],
+      ["SELECT {b:Bool}", { b: 1 }],
+      ["SELECT {b:Bool}", { b: "true" }],
     ] as const) {
       expect(inlineParams(sql, params), `${sql} ${JSON.stringify(params).slice(0, 80)}`).toBeUndefined()
     }
@@ -79,6 +95,26 @@ describe("on the engine, an inlined statement answers as the bound one", () => {
         const r = yield* both(w, `SELECT toString({n:${type}}) AS v, toTypeName({n:${type}}) AS t`, { n })
         expect(r.inlined, type).toEqual(r.bound)
         expect(r.inlined[0], type).toEqual({ v: String(n), t: type })
+      }
+    })), 60_000)
+
+  it("times at DateTime64's ends, leap days and every fraction, and booleans, as bound", () =>
+    withEmbeddedWarehouse(dir, Effect.gen(function* () {
+      const w = yield* Warehouse
+      for (const at of [
+        "1900-01-01 00:00:00", "1900-01-01 00:00:00.001", "1969-12-31 23:59:59.999", "1970-01-01 00:00:00.000", "2024-02-29 12:00:00.5",
+        "2026-12-06 01:02:03.45", "2038-01-19 03:14:08", "2106-02-07 06:28:16", "2299-12-31 23:59:59.999",
+      ]) {
+        const r = yield* both<{ t: string }>(w,
+          "SELECT toString({at:DateTime64(3, 'UTC')}) AS v, toUnixTimestamp64Milli({at:DateTime64(3, 'UTC')}) AS ms, toTypeName({at:DateTime64(3, 'UTC')}) AS t",
+          { at })
+        expect(r.inlined, at).toEqual(r.bound)
+        expect(r.inlined[0]?.t, at).toBe("DateTime64(3, 'UTC')")
+      }
+      for (const b of [true, false]) {
+        const r = yield* both<{ v: string; t: string }>(w, "SELECT toString({b:Bool}) AS v, toTypeName({b:Bool}) AS t, {b:Bool} OR false AS o", { b })
+        expect(r.inlined, String(b)).toEqual(r.bound)
+        expect(r.inlined[0]).toMatchObject({ v: String(b), t: "Bool" })
       }
     })), 60_000)
 
