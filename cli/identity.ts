@@ -35,9 +35,13 @@ export const renderProfile = (p: ProfileView & Partial<Pick<ProfileWithConsent, 
   return [
     head,
     section("Channels", channels),
-    section("Identifiers", p.identifiers.map((i) => ({
+    section("Identifiers", p.identifiers.filter((i) => i.claimed === undefined).map((i) => ({
       kind: i.kind, value: i.value, as_sent: i.raw, trust: i.trust, first_seen: i.firstSeen, last_seen: i.lastSeen, messages: i.messages,
     }))),
+    // Values its messages only claimed (another user id holds them): shown apart, never as the profile's own.
+    ...(p.identifiers.some((i) => i.claimed !== undefined) ? [section("Claimed, not this profile's (identity refused them)", p.identifiers.filter((i) => i.claimed !== undefined).map((i) => ({
+      kind: i.kind, value: i.value, as_sent: i.raw, messages: i.messages, reason: i.claimed,
+    })))] : []),
     section("Traits (the strongest source's latest statement wins)", Object.entries(p.traits).map(([trait, t]) => ({ trait, value: shown(t.value), source: t.source, at: t.at }))),
     section("Computed traits (CDP_COMPUTED_TRAITS)", Object.entries(p.computedTraits).map(([trait, t]) => ({ trait, value: shown(t.value), kind: t.kind, events: t.events }))),
     section("Merges and splits", p.merges.map((m) => ({ kind: m.kind, from: m.from, to: m.to, messages: m.messages, at: m.at, reason: m.reason }))),

@@ -81,6 +81,11 @@ export interface ProfileIdentifier {
   readonly firstSeen: string
   readonly lastSeen: string
   readonly messages: number
+  /**
+   * Present when the value is not the profile's own: its messages only stated it while another user id holds it, and
+   * identity refused the link (the reason, as `cdp identity explain` shows it). Exports never send it as the profile's.
+   */
+  readonly claimed?: string
 }
 
 /** Identifiers a profile read shows unless asked otherwise, and the most one page holds. */
@@ -167,7 +172,7 @@ const identifierPage = (scope: ProfileScope, limit: number, after: { readonly ki
   Effect.map(profileIdentifierPage(scope, limit, after), (found) => pageOf(found, limit))
 
 const pageOf = ({ rows, total }: {
-  readonly rows: ReadonlyArray<{ kind: string; value: string; raw: string; trust: string; first: string; last: string; n: string }>
+  readonly rows: ReadonlyArray<{ kind: string; value: string; raw: string; trust: string; first: string; last: string; n: string; claimed: string }>
   readonly total: number
 }, limit: number) => {
   const page = rows.slice(0, limit)
@@ -175,6 +180,7 @@ const pageOf = ({ rows, total }: {
   return {
     identifiers: page.map((i): ProfileIdentifier => ({
       kind: i.kind, value: i.value, raw: i.raw, trust: i.trust, firstSeen: i.first, lastSeen: i.last, messages: Number(i.n),
+      ...(i.claimed === "" ? {} : { claimed: i.claimed }),
     })),
     identifierCount: total,
     nextCursor: rows.length > limit && last !== undefined ? encodeIdentifierCursor(last.kind, last.value) : null,

@@ -282,7 +282,7 @@ const readPartsOfRun = Effect.fn("readPartsOfRun")(function* (
     merges_from: Array<[string, MergeRow]>
     merges_to: Array<[string, MergeRow]>
     sentiment: Array<[string, string, number, string]>
-    identifiers: Array<[string, [string, string, string, string, string, string, string, string]]>
+    identifiers: Array<[string, [string, string, string, string, string, string, string, string, string]]>
   }>(
     "SELECT (SELECT groupArray((message_id, (toString(channel), toString(toUnixTimestamp64Milli(timestamp)), toString(timestamp), message_id, " +
       "toString(source), toString(type), event, toUInt8(user_id != ''), if(traits = '{}', [], JSONExtractKeysAndValuesRaw(traits))))) FROM event_rows " +
@@ -291,7 +291,7 @@ const readPartsOfRun = Effect.fn("readPartsOfRun")(function* (
       `(SELECT groupArray((to_profile, ${MERGE_TUPLE})) FROM profile_merges WHERE tenant = {tenant:String} AND to_profile IN {doc_profiles:Array(String)} AND from_profile != to_profile) AS merges_to, ` +
       "(SELECT groupArray((message_id, toString(label), score, toString(timestamp))) FROM sentiment WHERE tenant = {tenant:String} " +
       "AND message_id IN {doc_ids:Array(String)} AND status = 'scored') AS sentiment, " +
-      "(SELECT arraySort(x -> (x.1, x.2.1, x.2.2), groupArray((owner, (kind, value, raw, trust, toString(first), toString(last), toString(n), toString(total))))) " +
+      "(SELECT arraySort(x -> (x.1, x.2.1, x.2.2), groupArray((owner, (kind, value, raw, trust, toString(first), toString(last), toString(n), toString(total), claimed)))) " +
       `FROM (${identifiers})) AS identifiers` +
       Object.entries(also).map(([name, sql]) => `, ${sql} AS ${name}`).join(""),
     {

@@ -219,13 +219,32 @@ export const eventRowsCondition = (scope: ReadScope) => {
     : { mine: `${mine} AND profile_id IN {landed:Array(String)}`, params: { ...params, landed: Object.keys(scope.landed) } }
 }
 
+/**
+ * How identity's reason for refusing a claim begins (identity/graph.ts claimedReason): a value another user id holds,
+ * only stated by this profile's user id, stays with its holder.
+ */
+export const CLAIMED_REASON_START = "stated by a second "
+
+// The refused claims of a profile's messages (CLAIMED_REASON_START), as (key "kind:value", reason): each link's latest
+// resolution. Read from the links of the identifiers its messages state (identity_links' key starts (tenant, a)), so
+// the cost follows the profile, not the tenant.
+const claimedLinks = (mine: string, owner: string | undefined) =>
+  `SELECT ${owner === undefined ? "" : "claim_owner, "}b AS key, any(latest_reason) AS reason FROM (SELECT ${owner === undefined ? "" : `${owner} AS claim_owner, `}b, ` +
+  "argMax(status, resolved_at) AS latest_status, argMax(reason, resolved_at) AS latest_reason FROM identity_links " +
+  `WHERE ${mine} AND a IN (SELECT concat(toString(s.kind), ':', s.value) FROM identity_observations ARRAY JOIN sightings AS s WHERE ${mine}) ` +
+  `GROUP BY a, b, message_id) WHERE latest_status = 'refused' AND startsWith(latest_reason, '${CLAIMED_REASON_START}') GROUP BY ${owner === undefined ? "" : "claim_owner, "}key`
+
 // A profile's identifiers grouped by (kind, value) with their provenance; after a cursor ({afterKind}, {afterValue}).
-// With `owner` (an expression of the message), many profiles' at once: grouped by (owner, kind, value).
+// With `owner` (an expression of the message), many profiles' at once: grouped by (owner, kind, value). `claimed` is
+// the reason identity refused the value to the profile when its messages only claimed it (another user id holds it),
+// '' for the profile's own: a read shows a claimed value apart, never as the profile's.
 export const identifierGroups = (mine: string, after: boolean, owner?: string) =>
+  "SELECT g.*, c.reason AS claimed FROM (" +
   `SELECT ${owner === undefined ? "" : `${owner} AS owner, `}s.kind AS kind, s.value AS value, any(s.raw) AS raw, ` +
   "arrayElement(arraySort(x -> indexOf(['verified', 'stated', 'unverified'], x), groupUniqArray(s.trust)), 1) AS trust, " +
   "min(timestamp) AS first, max(timestamp) AS last, count() AS n FROM identity_observations ARRAY JOIN sightings AS s " +
-  `WHERE ${mine} ${after ? "AND (s.kind, s.value) > ({afterKind:String}, {afterValue:String})" : ""} GROUP BY ${owner === undefined ? "" : "owner, "}kind, value`
+  `WHERE ${mine} ${after ? "AND (s.kind, s.value) > ({afterKind:String}, {afterValue:String})" : ""} GROUP BY ${owner === undefined ? "" : "owner, "}kind, value` +
+  `) AS g LEFT JOIN (${claimedLinks(mine, owner)}) AS c ON c.key = concat(toString(g.kind), ':', g.value)${owner === undefined ? "" : " AND c.claim_owner = g.owner"}`
 
 /** A profile's observed identifiers, a page at a time by (kind, value), and how many it has in all. */
 export const profileIdentifierPage = Effect.fn("profileIdentifierPage")(function* (
@@ -237,13 +256,13 @@ export const profileIdentifierPage = Effect.fn("profileIdentifierPage")(function
   const page = `ORDER BY kind, value LIMIT ${Math.max(1, Math.trunc(limit)) + 1}`
   if (after === undefined) {
     // The first page counts the groups as it goes (a window over them, before LIMIT): one statement.
-    const rows = yield* warehouse.query<{ kind: string; value: string; raw: string; trust: string; first: string; last: string; n: string; total: string }>(
+    const rows = yield* warehouse.query<{ kind: string; value: string; raw: string; trust: string; first: string; last: string; n: string; claimed: string; total: string }>(
       `SELECT *, count() OVER () AS total FROM (${grouped}) ${page}`, { params })
     return { rows, total: Number(rows[0]?.total ?? 0) }
   }
   // Later pages count apart (their groups start after the cursor): the count reads only the pairs, not their provenance.
   const [rows, total] = yield* Effect.all([
-    warehouse.query<{ kind: string; value: string; raw: string; trust: string; first: string; last: string; n: string }>(
+    warehouse.query<{ kind: string; value: string; raw: string; trust: string; first: string; last: string; n: string; claimed: string }>(
       `${grouped} ${page}`, { params: { ...params, afterKind: after.kind, afterValue: after.value } }),
     warehouse.query<{ n: string }>(
       `SELECT uniqExact(s.kind, s.value) AS n FROM identity_observations ARRAY JOIN sightings AS s WHERE ${mine}`, { params }),
@@ -282,7 +301,7 @@ export const identifierPageColumns = (scope: ProfileScope, limit: number): ReadC
   const { mine, params } = scopeCondition(scope)
   return {
     columns: {
-      identifiers: "(SELECT arraySort(x -> (x.1, x.2), groupArray((kind, value, raw, trust, toString(first), toString(last), toString(n), toString(total)))) " +
+      identifiers: "(SELECT arraySort(x -> (x.1, x.2), groupArray((kind, value, raw, trust, toString(first), toString(last), toString(n), toString(total), claimed))) " +
         `FROM (SELECT *, count() OVER () AS total FROM (${identifierGroups(mine, false)}) ORDER BY kind, value LIMIT ${Math.max(1, Math.trunc(limit)) + 1}))`,
     },
     params,
@@ -291,8 +310,9 @@ export const identifierPageColumns = (scope: ProfileScope, limit: number): ReadC
 
 /** The rows of identifierPageColumns' column, as profileIdentifierPage gives them. */
 export const identifierPageOf = (value: unknown) => {
-  const rows = ((value ?? []) as Array<[string, string, string, string, string, string, string, string]>)
-    .map(([kind, v, raw, trust, first, last, n, total]) => ({ kind, value: v, raw, trust, first, last, n, total }))
+  // A document stored before `claimed` was read has 8 elements: none claimed.
+  const rows = ((value ?? []) as Array<[string, string, string, string, string, string, string, string, string?]>)
+    .map(([kind, v, raw, trust, first, last, n, total, claimed]) => ({ kind, value: v, raw, trust, first, last, n, total, claimed: claimed ?? "" }))
   return { rows, total: Number(rows[0]?.total ?? 0) }
 }
 
