@@ -1,6 +1,7 @@
 // What a destination receives of a profile: the fields its configuration maps (or the whole profile), the
 // fingerprint that says whether it changed since the last delivery, and the shared shapes of every destination.
 import { createHash } from "node:crypto"
+import { type IdentifierKind, IDENTIFIER_KINDS, normaliseIdentifier } from "../../identity/index.ts"
 import type { CandidateRow } from "../../warehouse/exports.ts"
 import type { DestinationConfig } from "./config.ts"
 
@@ -60,17 +61,39 @@ const relationshipOf = (row: CandidateRow) =>
     sentimentTrend: row.sentiment_trend ?? null, asOf: row.relationship_as_of ?? null,
   }
 
-/** Identifier kind to its values, traits with their JSON values, the relationship when scored: the profile as a whole. */
+/**
+ * Whether a trait's value is one of the identifiers identity refused to the profile as claims (CandidateRow.claimed):
+ * a string that reads as that identifier (normalised as identity does), e.g. traits.email stating the holder's address.
+ */
+const claimedValue = (claimed: ReadonlyArray<{ readonly kind: IdentifierKind; readonly value: string }>, v: unknown) =>
+  typeof v === "string" && claimed.some((c) => {
+    const n = normaliseIdentifier(c.kind, v)
+    return n.ok && n.value === c.value
+  })
+
+/**
+ * Identifier kind to its values, traits with their JSON values, the relationship when scored: the profile as a whole.
+ * A value identity refused to the profile as a claim (another user id holds it) is left out, as an identifier and as
+ * a trait: a CRM keyed by e-mail would otherwise upsert the claimant onto the holder's record.
+ */
 export const profileOf = (row: CandidateRow) => {
+  const claimed = (row.claimed ?? []).flatMap((key) => {
+    const cut = key.indexOf(":")
+    const kind = key.slice(0, cut) as IdentifierKind
+    return cut > 0 && IDENTIFIER_KINDS.has(kind) ? [{ kind, value: key.slice(cut + 1) }] : []
+  })
+  const claimedKeys = new Set(row.claimed ?? [])
   const byKind = new Map<string, Array<string>>()
   for (const [kind, value] of row.identifiers) {
+    if (claimedKeys.has(`${kind}:${value}`)) continue
     const values = byKind.get(kind)
     if (values === undefined) byKind.set(kind, [value])
     else values.push(value)
   }
   // fromEntries keeps a name "__proto__" as a key (assigning it would set the object's prototype).
   const identifiers: Record<string, Array<string>> = Object.fromEntries(byKind)
-  const traits: Record<string, unknown> = Object.fromEntries(Object.entries(row.traits ?? {}).map(([name, raw]) => [name, parseValue(raw)]))
+  const traits: Record<string, unknown> = Object.fromEntries(Object.entries(row.traits ?? {}).map(([name, raw]) => [name, parseValue(raw)])
+    .filter(([, v]) => claimed.length === 0 || !claimedValue(claimed, v)))
   return { profileId: row.profile_id, identifiers, traits, firstSeen: row.first_seen, lastSeen: row.last_seen, relationship: relationshipOf(row) }
 }
 
