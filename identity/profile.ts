@@ -252,6 +252,24 @@ export interface ProfileViewParts {
   readonly relationship: Readonly<Record<string, { readonly value: unknown; readonly source: string; readonly at: string }>>
 }
 
+/**
+ * Whether a trait statement's value (JSON text) reads as one of the identifiers shown `claimed` (normalised as identity
+ * does): e.g. traits.email naming the address another user id holds. Such a statement is not the profile's trait:
+ * the trait falls back to its next statement, or is absent (the identifier stays listed, flagged).
+ */
+const statesClaimed = (claimed: ReadonlyArray<ProfileIdentifier>, raw: string) => {
+  let v: unknown
+  try {
+    v = JSON.parse(raw)
+  } catch {
+    return false
+  }
+  return typeof v === "string" && claimed.some((c) => {
+    const n = IDENTIFIER_KINDS.has(c.kind as IdentifierKind) ? normaliseIdentifier(c.kind as IdentifierKind, v) : undefined
+    return n?.ok === true && n.value === c.value
+  })
+}
+
 /** The view and the timeline's first page of a profile's parts, with the asker's options (trait precedence, page sizes). */
 export const viewOfParts = (parts: ProfileViewParts, options: ProfileReadOptions & { readonly recent: number; readonly identifiers: number }) =>
   Effect.gen(function* () {
@@ -262,7 +280,8 @@ export const viewOfParts = (parts: ProfileViewParts, options: ProfileReadOptions
     const identifiers = pageOf(identifierPageOf(parts.identifiers), identifierLimit)
     const { channels, statements, merges, sentiment, events } = parts.summary
     if (channels.length === 0) return yield* Effect.fail(new ProfileNotFound({ tenant, identifier: parts.profileId }))
-    const traits = mergeTraits(statements.map(([name, source, identified, latest, first]): TraitStatement => ({
+    const claimed = identifiers.identifiers.filter((i) => i.claimed !== undefined)
+    const traits = mergeTraits(statements.filter(([, , , latest]) => claimed.length === 0 || !statesClaimed(claimed, latest[0])).map(([name, source, identified, latest, first]): TraitStatement => ({
       name, value: latest[0], source, identified: Number(identified) === 1, at: latest[1], messageId: latest[2], firstAt: first,
     })), options.precedence ?? DEFAULT_TRAIT_PRECEDENCE, tenant)
     const view: ProfileView = {

@@ -34,6 +34,11 @@ describe("the profile of a user who stated another person's e-mail", () => {
       expect(emails(u10.body)).toEqual([expect.objectContaining({ value: "x@example.com", claimed: expect.stringMatching(/another user id holds it: it stays with its holder/) })])
       expect(emails(u11.body)).toEqual([expect.not.objectContaining({ claimed: expect.anything() })])
       expect(emails(u11.body)[0]!.value).toBe("x@example.com")
+      // Nor is it u10's e-mail trait (u10 stated no address of its own); u11's trait keeps it.
+      const traits = (body: Record<string, unknown>) => body["traits"] as Record<string, { value: unknown }>
+      expect(traits(u10.body)["email"]).toBeUndefined()
+      expect(traits(u10.body)["name"]?.value).toBe("Ten")
+      expect(traits(u11.body)["email"]?.value).toBe("X@Example.com")
       // The identifiers' own pages say the same.
       const page = yield* callApi(url, "GET", "/v1/profiles/user_id:u10/identifiers?tenant=acme", TEST_ADMIN_TOKEN)
       expect(page.status).toBe(200)
