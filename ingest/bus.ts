@@ -245,6 +245,11 @@ export interface TopicBacklog {
   readonly stalledMs?: number
   /** In-process bus: the tenant of the oldest record waiting, when the topic names tenants. */
   readonly oldestTenant?: string
+  /**
+   * In-process bus: per tenant with records published and not yet handled (queued or being handled), how many, when
+   * the topic names tenants. Tenant names: for the log and tests, never a public answer.
+   */
+  readonly tenants?: Readonly<Record<string, number>>
   /** The consumer's handler has been failing since then, with this error (no record content). */
   readonly failing?: { readonly sinceMs: number; readonly attempts: number; readonly error: string }
 }
@@ -293,6 +298,16 @@ const makeMemoryBus = () =>
     /** When a handler call of the topic last completed (ms since the epoch): whether the pipeline moves. */
     const handledAt = new Map<string, number>()
     const failing = new Map<string, { sinceMs: number; attempts: number; error: string }>()
+    /** Records published and not yet handled, per topic and tenant (topics naming tenants only). */
+    const perTenant = new Map<string, Map<string, number>>()
+    const countTenant = (name: string, tenant: string, delta: number) => {
+      if (tenant === "") return
+      let counts = perTenant.get(name)
+      if (counts === undefined) perTenant.set(name, counts = new Map())
+      const n = (counts.get(tenant) ?? 0) + delta
+      if (n > 0) counts.set(tenant, n)
+      else counts.delete(tenant)
+    }
     const waitingOn = (name: string) => {
       let list = waiting.get(name)
       if (list === undefined) waiting.set(name, list = [])
@@ -311,6 +326,7 @@ const makeMemoryBus = () =>
             yield* adjust(topic.name, records.length)
             const envelope: Envelope = { records, handled, at: Date.now(), tenant: topic.tenant === undefined ? "" : topic.tenant(records[0]!) }
             waitingOn(topic.name).push(envelope)
+            countTenant(topic.name, envelope.tenant, records.length)
             yield* Queue.offer(queue, envelope)
             yield* Deferred.await(handled)
           }),
@@ -391,7 +407,22 @@ const makeMemoryBus = () =>
             if (line.records === 0) lines.delete(tenant)
             servedAt.set(tenant, ++turns)
             const batch = group.length === 1 ? group[0]!.records : group.flatMap((e) => e.records)
+            // Counted as handled before their publishers are told, so no publisher sees its records still counted.
+            let settled = false
+            const settle = Effect.suspend(() => {
+              if (settled) return Effect.void
+              settled = true
+              handledAt.set(topic.name, Date.now())
+              const list = waitingOn(topic.name)
+              for (const e of group) {
+                const i = list.indexOf(e)
+                if (i >= 0) list.splice(i, 1)
+                countTenant(topic.name, e.tenant, -e.records.length)
+              }
+              return adjust(topic.name, -size)
+            })
             yield* handle(batch).pipe(
+              Effect.andThen(settle),
               Effect.andThen(Effect.forEach(group, (e) => Deferred.succeed(e.handled, undefined), { discard: true })),
               // A handler that dies is run again on each publish call's records alone: only those it dies on fail.
               Effect.catchDefect((defect) =>
@@ -403,13 +434,7 @@ const makeMemoryBus = () =>
                       Effect.catchDefect((d) => died(e, d)),
                     ), { discard: true })),
             )
-            handledAt.set(topic.name, Date.now())
-            const list = waitingOn(topic.name)
-            for (const e of group) {
-              const i = list.indexOf(e)
-              if (i >= 0) list.splice(i, 1)
-            }
-            yield* adjust(topic.name, -size)
+            yield* settle
             busy = false
           })
           yield* Effect.forkScoped(Effect.forever(step))
@@ -431,6 +456,7 @@ const makeMemoryBus = () =>
             oldestAgeMs: oldest === undefined ? 0 : now - oldest.at,
             stalledMs: oldest === undefined ? 0 : now - Math.max(oldest.at, handledAt.get(name) ?? 0),
             ...(oldest === undefined || oldest.tenant === "" ? {} : { oldestTenant: oldest.tenant }),
+            ...(perTenant.get(name)?.size ? { tenants: Object.fromEntries(perTenant.get(name)!) } : {}),
             ...(failure === undefined ? {} : { failing: failure }),
           }
         }

@@ -3,7 +3,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse, STATUS_CODES } from "node:http"
 import type { AddressInfo } from "node:net"
 import type { Duplex } from "node:stream"
-import { type Cause, Context, Data, Duration, Effect, Layer } from "effect"
+import { type Cause, Context, Data, Duration, Effect, Fiber, Layer } from "effect"
 import { Warehouse } from "../warehouse/warehouse.ts"
 import { describeType, isJsonObject, shownRejection } from "./schemas.ts"
 import { BodyTooLarge, bodyErrorReply, DEFAULT_BODY_IDLE_MS, receiveBody, receiveBytes } from "./body.ts"
@@ -239,6 +239,9 @@ const makeCollector = (options: CollectorOptions) =>
     // Each tenant's messages on their way to the warehouse (ingest/bus.ts: a 2xx waits for them), so that one tenant's
     // flood waits for itself, not every tenant for it.
     const pending = new TurnsPerKey()
+    // Submissions run in the collector's scope, not the request's: a sender answered at the publish timeout leaves its
+    // messages counted until they are handled (on close, one still running is interrupted: its sender was answered 503).
+    const submissions = yield* Effect.scope
     const maxPending = options.maxPendingPerTenant ?? DEFAULT_MAX_PENDING_PER_TENANT
     const ingestBusy = (tenant: string, more?: number): Reply => {
       const held = pending.holds(tenant)
@@ -251,15 +254,20 @@ const makeCollector = (options: CollectorOptions) =>
     }
     /**
      * Submits what a post of `tenant` carries when the tenant's pending messages stay within the limit (or it has
-     * none), holding them until the submission ends; else the 429. A submission given up on (the publish timeout)
-     * gives them back while they may still wait, so the tenant may then queue past its limit while they drain (its
-     * turns on the bus keep other tenants' messages moving); /health refuses every sender only when no call completes.
+     * none), holding them until the submission ends; else the 429. The sender waits for the submission at most the
+     * publish timeout (then 503 backend_timeout), but the submission runs on and holds its messages until they are
+     * handled (or fail): a timed-out post's messages still wait in the bus and will land, so a tenant retrying after
+     * each 503 is refused 429 rather than queueing past its limit (before, the count was given back at the timeout:
+     * a flood of retries queued 13 times the limit). A retry of the same ids lands nothing twice (warehouse/sink.ts).
      */
-    const admitted = (tenant: string, events: ReadonlyArray<unknown>, deadLetters: ReadonlyArray<unknown>, submit: Effect.Effect<void, Cause.TimeoutError | BusUnavailable>) =>
+    const admitted = (tenant: string, events: ReadonlyArray<unknown>, deadLetters: ReadonlyArray<unknown>, submit: Effect.Effect<void, BusUnavailable>) =>
       Effect.suspend(() => {
         const n = events.length + deadLetters.length
         if (!pending.take(tenant, maxPending, n)) return Effect.succeed<Reply | undefined>(ingestBusy(tenant, n))
-        return submit.pipe(Effect.as(undefined), Effect.ensuring(Effect.sync(() => pending.release(tenant, n))))
+        return Effect.forkIn(submit.pipe(Effect.ensuring(Effect.sync(() => pending.release(tenant, n)))), submissions).pipe(
+          Effect.flatMap((fiber) => Fiber.join(fiber).pipe(Effect.timeout(publishTimeout))),
+          Effect.as<Reply | undefined>(undefined),
+        )
       })
 
     /** `query`: the request's query string, parsed once (?tenant=, a webhook's ?write_key=). */
@@ -317,7 +325,7 @@ const makeCollector = (options: CollectorOptions) =>
           route, body, tenant, receivedAtMs: Date.now(), gpc: sendsGpc(req), tenantOfKey: options.writeKeys.tenantOf, read,
         })
         const busy = yield* admitted(tenant, result.events, result.deadLetters,
-          pipeline.submit(result.events, result.deadLetters).pipe(Effect.timeout(publishTimeout)))
+          pipeline.submit(result.events, result.deadLetters))
         if (busy !== undefined) return busy
         if (result.requestError !== undefined) {
           const e = result.requestError
@@ -399,7 +407,7 @@ const makeCollector = (options: CollectorOptions) =>
     const submitItems = (tenant: string, items: ReadonlyArray<ImportedItem>) =>
       Effect.gen(function* () {
         const { events, deadLetters } = splitItems(items)
-        const busy = yield* admitted(tenant, events, deadLetters, pipeline.submit(events, deadLetters).pipe(Effect.timeout(publishTimeout)))
+        const busy = yield* admitted(tenant, events, deadLetters, pipeline.submit(events, deadLetters))
         if (busy !== undefined) return busy
         if (deadLetters.length === 0) return json(200, { success: true, accepted: events.length })
         return json(400, {
