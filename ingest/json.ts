@@ -239,6 +239,8 @@ interface Found {
   /** Where that part's text starts and ends. */
   partFrom?: number
   partTo?: number
+  /** The part is a member of an object ("name": value), not an item of an array. */
+  inObject?: boolean
 }
 
 interface Scan {
@@ -264,6 +266,7 @@ const scan = (text: string, maxDepth: number, partDepth: number, hardDepth: numb
   const objectAt: Array<number> = []
   let part = 0
   let partFrom = 0
+  let partsInObject = false
   let lastPart = -1
   /** The problem of the current part, until its end is known. */
   let open: Found | undefined
@@ -277,7 +280,7 @@ const scan = (text: string, maxDepth: number, partDepth: number, hardDepth: numb
   const note = (rule: string, why: string, at: number): boolean => {
     if (partDepth > 0 && depth >= partDepth) {
       if (part !== lastPart) {
-        open = { rule, why, at, inPart: true, partFrom }
+        open = { rule, why, at, inPart: true, partFrom, inObject: partsInObject }
         found.push(open)
       }
       lastPart = part
@@ -354,6 +357,7 @@ const scan = (text: string, maxDepth: number, partDepth: number, hardDepth: numb
       if (++depth === partDepth) {
         part++
         partFrom = i + 1
+        partsInObject = c === OPEN_OBJECT
       }
       if (c === OPEN_OBJECT) {
         namesAt[depth]?.clear()
@@ -484,9 +488,17 @@ export const readJson = (text: string, limits: JsonLimits = {}): JsonReading => 
   return found.length > 0 ? refused(problemRejection(withPointers(text, found)[0]!)) : { _tag: "json", value: parsed.value }
 }
 
+/** The name of the member whose text starts at `from` ("name": value), as written (quotes and escapes kept). */
+const memberName = (text: string, from: number): string => {
+  const start = text.indexOf('"', from)
+  let end = start + 1
+  while (end < text.length && text[end] !== '"') end += text[end] === "\\" ? 2 : 1
+  return text.slice(start, end + 1)
+}
+
 /**
- * The text with each refused part as `null`, so that it is never built (an object of too many names holds the thread
- * while JSON.parse builds it); what it was is in its problem's partText. Everything else is parsed as received, so text
+ * The text with each refused part as `null` (a member of an object keeps its name: "name":null), so that it is never
+ * built (an object of too many names holds the thread while JSON.parse builds it); what it was is in its problem's partText. Everything else is parsed as received, so text
  * that is not JSON outside the refused parts is still not_json.
  */
 const withRefusedAsNull = (text: string, found: ReadonlyArray<Found>): string => {
@@ -494,7 +506,7 @@ const withRefusedAsNull = (text: string, found: ReadonlyArray<Found>): string =>
   let from = 0
   for (const f of found) {
     if (!f.inPart || f.partFrom === undefined) continue
-    pieces.push(text.slice(from, f.partFrom), "null")
+    pieces.push(text.slice(from, f.partFrom), f.inObject === true ? `${memberName(text, f.partFrom)}:null` : "null")
     from = f.partTo ?? text.length
   }
   return pieces.length === 0 ? text : pieces.join("") + text.slice(from)
@@ -535,15 +547,36 @@ export const readJsonItems = (text: string): JsonPartsReading => {
 
 const ITEM = /^\/(\d+)(?=\/|$)/
 
-/** The items of a JSON array body that readJsonItems refused, by index: the rejection re-rooted at the item, its text. */
-export const refusedItems = (problems: ReadonlyArray<JsonProblem>): ReadonlyMap<number, { readonly rejection: Rejection; readonly text: string }> => {
-  const refused = new Map<number, { readonly rejection: Rejection; readonly text: string }>()
+/** An item of a JSON array body that readJsonItems refused. */
+export interface RefusedItem {
+  /** The rejection, re-rooted at the item. */
+  readonly rejection: Rejection
+  /** The item's text as received. */
+  readonly text: string
+  /**
+   * What can be read of it: the item with each member the reader refuses as null, so that a source can answer the item
+   * with its id; undefined when the item itself is at fault (an object of too many names, say).
+   */
+  readonly readable: unknown
+}
+
+const readableItem = (text: string): unknown => {
+  const read = readJsonParts(text, 1, {}, { refusedAsNull: true })
+  return read._tag === "json" ? read.value : undefined
+}
+
+/** The items of a JSON array body that readJsonItems refused, by index. */
+export const refusedItems = (problems: ReadonlyArray<JsonProblem>): ReadonlyMap<number, RefusedItem> => {
+  const refused = new Map<number, RefusedItem>()
   for (const problem of problems) {
     const at = ITEM.exec(problem.field)
     if (at === null) continue
+    const field = problem.field.slice(at[0].length)
     refused.set(Number(at[1]), {
-      rejection: problemRejection(problem, problem.field.slice(at[0].length), "the item"),
+      rejection: problemRejection(problem, field, "the item"),
       text: problem.partText ?? "",
+      // An item at fault itself ("": an object of too many names) is not read again, as it was not built.
+      readable: field === "" || problem.partText === undefined ? undefined : readableItem(problem.partText),
     })
   }
   return refused

@@ -128,6 +128,7 @@ export const normaliseChatLiveMessage = (m: ChatLiveMessage, maker: ItemMaker, r
   })
 }
 
+/** The id a refused item (a transcript or a live message) is answered with: its conversation's, when it is a string. */
 const idOf = (value: unknown): string => {
   const id = (value as { conversation_id?: unknown } | null)?.conversation_id
   return typeof id === "string" ? id : ""
@@ -175,7 +176,7 @@ export const parseChatWebhook = (body: string, ctx: ImportContext): ReadonlyArra
     return withinLimit(value, ctx).map((v, i) => {
       const bad = refused.get(i)
       return bad !== undefined
-        ? maker.deadLetter(bad.text, locate(`item ${i + 1}`, bad.rejection))
+        ? maker.deadLetter(bad.text, locate(`item ${i + 1}`, bad.rejection), idOf(bad.readable))
         : anyItem(maker, v, `item ${i + 1}`, () => JSON.stringify(v) ?? String(v))
     })
   }

@@ -94,8 +94,13 @@ const itemOf = (maker: ItemMaker, value: unknown, where: string, payload: string
   const text = typeof payload === "string" ? payload : payload()
   const rejection = validateSendgridEvent(value)
   if (rejection === null) return normaliseSendgridEvent(value as SendgridEvent, maker, { body: text })
+  return maker.deadLetter(text, locate(where, rejection), eventIdOf(value))
+}
+
+/** The id a refused event is answered with: its sg_event_id, when it is a string. */
+const eventIdOf = (value: unknown): string => {
   const id = (value as { sg_event_id?: unknown } | null)?.sg_event_id
-  return maker.deadLetter(text, locate(where, rejection), typeof id === "string" ? id : "")
+  return typeof id === "string" ? id : ""
 }
 
 /**
@@ -120,7 +125,7 @@ const documentItems = (text: string, maker: ItemMaker, ctx: ImportContext): Read
     return withinLimit(document, ctx).map((value, i) => {
       const bad = refused.get(i)
       return bad !== undefined
-        ? maker.deadLetter(bad.text, locate(`event ${i + 1}`, bad.rejection))
+        ? maker.deadLetter(bad.text, locate(`event ${i + 1}`, bad.rejection), eventIdOf(bad.readable))
         : itemOf(maker, value, `event ${i + 1}`, () => JSON.stringify(value) ?? String(value))
     })
   }

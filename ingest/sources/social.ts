@@ -68,11 +68,15 @@ export const normaliseSocialPost = (p: SocialPost, maker: ItemMaker, raw?: RawIt
 const postItem = (maker: ItemMaker, value: unknown, text: string, where: string): ImportedItem => {
   const rejection = validateSocialPost(value)
   if (rejection === null) return normaliseSocialPost(value as SocialPost, maker, { body: text })
+  return maker.deadLetter(text, locate(where, rejection), postIdOf(value))
+}
+
+/** The id a refused post is answered with: the one it would land under, when its network and id can be read. */
+const postIdOf = (value: unknown): string => {
   const post = value as { id?: unknown; network?: unknown } | null
-  const id = typeof post?.network === "string" && (typeof post.id === "string" || typeof post.id === "number")
+  return typeof post?.network === "string" && (typeof post.id === "string" || typeof post.id === "number")
     ? socialMessageId(post.network, post.id)
     : ""
-  return maker.deadLetter(text, locate(where, rejection), id)
 }
 
 const lineItem = (maker: ItemMaker) => (value: unknown, line: string, lineNumber: number): ImportedItem =>
@@ -95,7 +99,7 @@ export const parseSocialWebhook = (body: string, ctx: ImportContext): ReadonlyAr
     const bad = refused.get(i)
     const where = `item ${i + 1}`
     return bad !== undefined
-      ? maker.deadLetter(bad.text, locate(where, bad.rejection))
+      ? maker.deadLetter(bad.text, locate(where, bad.rejection), postIdOf(bad.readable))
       : postItem(maker, value, JSON.stringify(value) ?? String(value), where)
   })
 }
