@@ -4,7 +4,7 @@
 import { Effect } from "effect"
 import { allowedSql, type ConsentFilter } from "./consent-filter.ts"
 import { currentProfileSql, mayHoldNowInSql } from "./current-profile.ts"
-import { CLAIMED_REASON_START } from "./profiles.ts"
+import { CLAIMED_BY_PROFILE_SQL } from "./profiles.ts"
 import { Warehouse } from "./warehouse.ts"
 
 // A millisecond clock with a counter below it, so two writes within a millisecond still order.
@@ -46,16 +46,6 @@ const STATE = "SELECT profile_id, argMax(fingerprint, version) AS fingerprint, a
 const OPEN_LETTERS = "SELECT profile_id FROM export_dead_letters WHERE tenant = {tenant:String} AND destination = {destination:String} " +
   "GROUP BY batch_id, profile_id HAVING argMax(replayed, version) = 0"
 
-/**
- * Per profile of a tenant, the identifiers its messages only claimed: refused links whose latest reason is a claim
- * (identity/graph.ts claimedReason), by the profile their message belongs to now. A link's `b` is the claimed value
- * (its `a` the message's anchor, the claimant's user id).
- */
-const CLAIMED = "SELECT ev.profile_id AS profile_id, groupUniqArray(c.b) AS claimed FROM (SELECT message_id, b FROM identity_links " +
-  `WHERE tenant = {tenant:String} AND startsWith(reason, '${CLAIMED_REASON_START}') GROUP BY a, b, message_id ` +
-  `HAVING argMax(status, resolved_at) = 'refused' AND startsWith(argMax(reason, resolved_at), '${CLAIMED_REASON_START}')) AS c ` +
-  "INNER JOIN (SELECT message_id, profile_id FROM events WHERE tenant = {tenant:String}) AS ev ON ev.message_id = c.message_id GROUP BY ev.profile_id"
-
 /** When the tenant's latest relations run was computed (epoch 0 when none): its scores are what profiles show. */
 const LATEST_RELATIONS_RUN = "(SELECT max(computed_at) FROM relation_runs WHERE tenant = {tenant:String})"
 
@@ -92,7 +82,7 @@ export const exportCandidates = Effect.fn("exportCandidates")(function* (options
       "toString(p.last_seen) AS last_seen, s.fingerprint AS fingerprint, s.present AS present, s.remote_id AS remote_id, " +
       "p.relationship_type AS relationship_type, p.health_score AS health_score, p.churn_risk AS churn_risk, " +
       "p.sentiment_trend AS sentiment_trend, toString(p.relationship_as_of) AS relationship_as_of, c.claimed AS claimed " +
-      `FROM profiles AS p LEFT JOIN (${STATE}) AS s ON s.profile_id = p.profile_id LEFT JOIN (${CLAIMED}) AS c ON c.profile_id = p.profile_id ` +
+      `FROM profiles AS p LEFT JOIN (${STATE}) AS s ON s.profile_id = p.profile_id LEFT JOIN (${CLAIMED_BY_PROFILE_SQL}) AS c ON c.profile_id = p.profile_id ` +
       `WHERE ${where.join(" AND ")} ORDER BY p.profile_id`,
     { params })
 })

@@ -225,6 +225,23 @@ export const eventRowsCondition = (scope: ReadScope) => {
  */
 export const CLAIMED_REASON_START = "stated by a second "
 
+/**
+ * Per profile of a tenant ({tenant:String}), the identifiers its messages only claimed: refused links whose latest
+ * reason is a claim, by the profile their message belongs to now, as keys ("kind:value", `claimed`) and as the
+ * messages wrote them (`claimed_raws`, the sightings' raw text: what their traits hold). A link's `b` is the claimed
+ * value (its `a` the message's anchor, the claimant's user id). For a tenant's profiles at once (exports, audiences).
+ */
+/** The messages of a tenant ({tenant:String}) some link of which was refused as a claim: the few the claims are read from. */
+const CLAIM_MESSAGES = `SELECT message_id FROM identity_links WHERE tenant = {tenant:String} AND startsWith(reason, '${CLAIMED_REASON_START}')`
+
+export const CLAIMED_BY_PROFILE_SQL = "SELECT ev.profile_id AS profile_id, groupUniqArray(c.b) AS claimed, groupUniqArray(o.raw) AS claimed_raws " +
+  "FROM (SELECT message_id, b FROM identity_links " +
+  `WHERE tenant = {tenant:String} AND startsWith(reason, '${CLAIMED_REASON_START}') GROUP BY a, b, message_id ` +
+  `HAVING argMax(status, resolved_at) = 'refused' AND startsWith(argMax(reason, resolved_at), '${CLAIMED_REASON_START}')) AS c ` +
+  `INNER JOIN (SELECT message_id, profile_id FROM events WHERE tenant = {tenant:String} AND message_id IN (${CLAIM_MESSAGES})) AS ev ON ev.message_id = c.message_id ` +
+  "LEFT JOIN (SELECT message_id, concat(toString(s.kind), ':', s.value) AS key, s.raw AS raw FROM identity_observations ARRAY JOIN sightings AS s " +
+  `WHERE tenant = {tenant:String} AND message_id IN (${CLAIM_MESSAGES})) AS o ON o.message_id = c.message_id AND o.key = c.b GROUP BY ev.profile_id`
+
 // The refused claims of a profile's messages (CLAIMED_REASON_START), as (key "kind:value", reason): each link's latest
 // resolution. Read from the links of the identifiers its messages state (identity_links' key starts (tenant, a)), so
 // the cost follows the profile, not the tenant.

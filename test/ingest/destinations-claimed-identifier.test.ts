@@ -3,6 +3,7 @@
 // overwrite u11's contact.
 import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
+import { audienceMembers, createAudience, refreshAudiences } from "../../identity/audiences/index.ts"
 import { type DestinationConfig, parseDestinations, syncDestination } from "../../ingest/destinations/index.ts"
 import { hubspotServer } from "../support/crm-replay-servers.ts"
 import { exportTestDirs } from "../support/export-dirs.ts"
@@ -49,5 +50,19 @@ describe("an export of a profile that stated another person's e-mail", () => {
     const contacts = [...hs.contacts.values()].map((c) => c.properties)
     expect(contacts.map((c) => [c["email"]?.toLowerCase(), c["firstname"]])).toEqual([["x@example.com", "Eleven"]])
     expect(r.upserted).toBe(1)
+  }, 60_000)
+})
+
+describe("an audience on e-mail", () => {
+  it("a trait condition on the address has its holder as member, not the profile that only claimed it", async () => {
+    const r = await withConsent(dir, Effect.gen(function* () {
+      yield* claim
+      const audience = yield* createAudience("acme", { name: "X", purpose: "CrmSync", condition: { trait: "email", in: ["x@example.com", "X@Example.com"] } }, "test")
+      const exists = yield* createAudience("acme", { name: "Has e-mail", purpose: "CrmSync", condition: { trait: "email", exists: true } }, "test")
+      yield* refreshAudiences({ tenant: "acme" })
+      return { byAddress: yield* audienceMembers("acme", audience.id), withEmail: yield* audienceMembers("acme", exists.id) }
+    }))
+    expect(r.byAddress.members.map((m) => m.why[0]?.value)).toEqual(["\"X@Example.com\""])
+    expect(r.withEmail.members).toHaveLength(1)
   }, 60_000)
 })
