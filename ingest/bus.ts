@@ -238,9 +238,10 @@ export interface TopicBacklog {
   /** Age of the oldest record published and not yet handled (0 when none). */
   readonly oldestAgeMs: number
   /**
-   * In-process bus: how long records have waited with no handler call of the topic completing (since the later of the
-   * last call's end and the oldest record's publish; 0 when none wait). A tenant's records may be old while calls
-   * keep completing (tenants take turns); this grows only while the pipeline does not move.
+   * In-process bus: how long records queued behind the call in progress have waited with no handler call of the topic
+   * completing (since the later of the last call's end and the oldest such record's publish; 0 when none wait). A
+   * tenant's records may be old while calls keep completing (tenants take turns), and one call may run long (a slow
+   * statement) with nothing behind it; this grows only while the pipeline does not move for a record waiting on it.
    */
   readonly stalledMs?: number
   /** In-process bus: the tenant of the oldest record waiting, when the topic names tenants. */
@@ -297,6 +298,8 @@ const makeMemoryBus = () =>
     const waiting = new Map<string, Array<Envelope>>()
     /** When a handler call of the topic last completed (ms since the epoch): whether the pipeline moves. */
     const handledAt = new Map<string, number>()
+    /** The envelopes of the handler call in progress, per topic. */
+    const inCall = new Map<string, ReadonlySet<Envelope>>()
     const failing = new Map<string, { sinceMs: number; attempts: number; error: string }>()
     /** Records published and not yet handled, per topic and tenant (topics naming tenants only). */
     const perTenant = new Map<string, Map<string, number>>()
@@ -407,12 +410,14 @@ const makeMemoryBus = () =>
             if (line.records === 0) lines.delete(tenant)
             servedAt.set(tenant, ++turns)
             const batch = group.length === 1 ? group[0]!.records : group.flatMap((e) => e.records)
+            inCall.set(topic.name, new Set(group))
             // Counted as handled before their publishers are told, so no publisher sees its records still counted.
             let settled = false
             const settle = Effect.suspend(() => {
               if (settled) return Effect.void
               settled = true
               handledAt.set(topic.name, Date.now())
+              inCall.delete(topic.name)
               const list = waitingOn(topic.name)
               for (const e of group) {
                 const i = list.indexOf(e)
@@ -450,11 +455,15 @@ const makeMemoryBus = () =>
         const out: Record<string, TopicBacklog> = {}
         for (const [name, pending] of Object.entries(counts)) {
           const oldest = waiting.get(name)?.[0]
+          // A call's own records wait as long as it runs: one long call (a slow statement) is not a stalled pipeline
+          // until a record queued behind it has waited the limit too.
+          const calling = inCall.get(name)
+          const behind = calling === undefined ? oldest : waiting.get(name)?.find((e) => !calling.has(e))
           const failure = failing.get(name)
           out[name] = {
             pending,
             oldestAgeMs: oldest === undefined ? 0 : now - oldest.at,
-            stalledMs: oldest === undefined ? 0 : now - Math.max(oldest.at, handledAt.get(name) ?? 0),
+            stalledMs: behind === undefined ? 0 : now - Math.max(behind.at, handledAt.get(name) ?? 0),
             ...(oldest === undefined || oldest.tenant === "" ? {} : { oldestTenant: oldest.tenant }),
             ...(perTenant.get(name)?.size ? { tenants: Object.fromEntries(perTenant.get(name)!) } : {}),
             ...(failure === undefined ? {} : { failing: failure }),

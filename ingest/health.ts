@@ -2,7 +2,8 @@
 // in-process bus, acknowledged by Kafka on the Kafka bus. Not ready (503, with the reasons) while draining, while the
 // warehouse or the bus does not answer (or, on the in-process bus, the object store), while the data dir's disk is
 // nearly full, or, on the in-process bus, while a consumer keeps failing (an outage) or no call of a consumer has
-// completed for too long while records wait (a wedged pipeline). A tenant's records waiting long while calls keep
+// completed for too long while records wait behind the call in progress (a wedged pipeline: one long call alone, a
+// slow statement, refuses no one until a record queued behind it has waited the limit). A tenant's records waiting long while calls keep
 // completing (tenants take turns, ingest/bus.ts) are that tenant's backlog, bounded by its own 429 (ingest/collector.ts
 // maxPendingPerTenant): listed in `warnings`, refusing no sender (the tenant is named in the log, not in the answer:
 // /health is public). On Kafka a consumer's trouble delays no 2xx (the message waits in Kafka until the consumer is
@@ -106,8 +107,8 @@ export const makeHealth = (options: HealthOptions = {}) =>
     })
 
     /**
-     * What stops a topic's pipeline: its consumer failing, or no call completing for the limit while records wait (a
-     * bus that does not tell, Kafka's, is judged by the oldest record's age).
+     * What stops a topic's pipeline: its consumer failing, or no call completing for the limit while records wait behind
+     * the call in progress (a bus that does not tell, Kafka's, is judged by the oldest record's age).
      */
     const backlogProblems = (backlog: Record<string, TopicBacklog>) =>
       Object.entries(backlog).flatMap(([topic, b]) => {

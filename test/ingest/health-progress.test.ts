@@ -2,7 +2,7 @@
 // turns (ingest/bus.ts), so a tenant with many calls queued, or sharing the turns with other flooding tenants, may
 // have records waiting past the 30 s limit while calls keep completing: before, /health then answered 503 and every
 // sender of every tenant was refused `not_ready`, also a tenant with nothing queued. A pipeline where no call completes
-// for the limit (a blocked handler) is still not ready.
+// for the limit (a blocked handler) while records wait behind the call is still not ready; one long call alone is not.
 import { Deferred, Effect, Layer, Logger, References } from "effect"
 import { afterEach, beforeEach, expect, it } from "vitest"
 import { backendConfig, pipelineLayer } from "../../cli/layers.ts"
@@ -105,4 +105,32 @@ it("a pipeline where no call completes for the limit (a blocked handler) is not 
       for (let i = 0; i < 100 && (yield* bus.backlog)["probe"]!.pending > 0; i++) yield* Effect.sleep("50 millis")
       expect((yield* getHealth(url)).status).toBe(200)
       expect((yield* globexTrack("g-2")(url)).status).toBe(200)
+    })), 30_000)
+
+it("one call running past the limit with nothing queued behind it refuses no sender; a record left waiting behind it past the limit does", () =>
+  withHealthCollector({ maxBacklogAgeMs: LIMIT_MS }, (url, bus) =>
+    Effect.gen(function* () {
+      // One long call (a slow statement, a big import call): it ends when released.
+      const release = yield* Deferred.make<void>()
+      let calls = 0
+      yield* bus.consume(probe, () => Effect.suspend(() => ++calls === 1 ? Deferred.await(release) : Effect.void), { maxBatch: 1 })
+      yield* Effect.addFinalizer(() => Deferred.succeed(release, undefined))
+      yield* Effect.forkChild(bus.publish(probe, ["acme"]))
+      yield* Effect.sleep(`${LIMIT_MS * 2} millis`)
+      // Before, readiness judged the call's own records: every tenant's post was refused not_ready after the limit.
+      const during = yield* getHealth(url)
+      expect(during.status).toBe(200)
+      expect(during.body).toMatchObject({ ready: true, reasons: [] })
+      expect(yield* globexTrack("g-3")(url)).toMatchObject({ status: 200 })
+      // A record queued behind the call waits past the limit: now the pipeline does not move for it, and senders are told.
+      yield* Effect.forkChild(bus.publish(probe, ["acme"]))
+      yield* Effect.sleep(`${LIMIT_MS + 500} millis`)
+      const behind = yield* getHealth(url)
+      expect(behind.status).toBe(503)
+      expect(behind.body.reasons).toEqual([expect.stringMatching(/^topic probe: no call of its consumer has completed for \d+ s while the oldest of 2 records has waited \d+ s \(limit 1 s\)$/)])
+      expect(yield* globexTrack("g-4")(url)).toMatchObject({ status: 503, body: { rule: "not_ready" } })
+      yield* Deferred.succeed(release, undefined)
+      for (let i = 0; i < 100 && (yield* bus.backlog)["probe"]!.pending > 0; i++) yield* Effect.sleep("50 millis")
+      expect((yield* getHealth(url)).status).toBe(200)
+      expect(calls).toBe(2)
     })), 30_000)
