@@ -1,12 +1,12 @@
 // Live chat: NDJSON transcripts (one conversation a line) become one "Chat Conversation" each; the widget's live
 // webhook posts single messages, which become one "Chat Message" each. Only the visitor's words are `text`.
 import { type Identifier, type JsonObject, putField, type RawItem, type Rejection } from "../message.ts"
-import { readJsonItems, refusedItems } from "../json.ts"
+import { readJsonItems } from "../json.ts"
 import { compiledOnFirstUse, parseIsoDateTime } from "../schemas.ts"
 import messageSchema from "./chat-message.schema.json" with { type: "json" }
 import schema from "./chat.schema.json" with { type: "json" }
 import type { ImportContext, ImportedItem } from "./index.ts"
-import { explainSchemaError, type ItemMaker, itemMaker, locate, NO_IDENTIFIERS, parseNdjsonText, readNdjsonFile, unlinkableId, withinLimit } from "./items.ts"
+import { arrayItems, explainSchemaError, type ItemMaker, itemMaker, locate, NO_IDENTIFIERS, parseNdjsonText, readNdjsonFile, unlinkableId } from "./items.ts"
 
 export interface ChatLine {
   readonly from: "visitor" | "agent"
@@ -171,15 +171,7 @@ export const parseChatWebhook = (body: string, ctx: ImportContext): ReadonlyArra
       : [maker.deadLetter(body, locate("body", read.rejection))]
   }
   const value = read.value
-  if (Array.isArray(value)) {
-    const refused = refusedItems(read.problems)
-    return withinLimit(value, ctx).map((v, i) => {
-      const bad = refused.get(i)
-      return bad !== undefined
-        ? maker.deadLetter(bad.text, locate(`item ${i + 1}`, bad.rejection), idOf(bad.readable))
-        : anyItem(maker, v, `item ${i + 1}`, () => JSON.stringify(v) ?? String(v))
-    })
-  }
+  if (Array.isArray(value)) return arrayItems(value, read.problems, ctx, maker, "item", idOf, (v, where, payload) => anyItem(maker, v, where, payload))
   return [anyItem(maker, value, "body", body)]
 }
 

@@ -3,7 +3,7 @@
 import { createReadStream } from "node:fs"
 import type { ErrorObject } from "ajv"
 import { type CanonicalEvent, type Channel, type Identifier, type JsonObject, putField, type RawItem, type Rejection } from "../message.ts"
-import { JSON_LIMITS, readJson } from "../json.ts"
+import { JSON_LIMITS, type JsonProblem, readJson, refusedItems } from "../json.ts"
 import { decodeUtf8, withoutControlCharacters, withoutControlCharactersIn } from "../utf8.ts"
 import { describeType, errorField, isoDateTimeOutOfRange, outOfRangeWords, valueAt } from "../schemas.ts"
 import type { ImportContext, ImportedItem } from "./index.ts"
@@ -432,6 +432,25 @@ export const passedLimit = (items: ReadonlyArray<unknown>, ctx: Pick<ImportConte
 /** The first `ctx.maxItems + 1` of `values` (all when no limit is set): one past the limit tells it was passed. */
 export const withinLimit = <A>(values: ReadonlyArray<A>, ctx: ImportContext): ReadonlyArray<A> =>
   passedLimit(values, ctx) ? values.slice(0, ctx.maxItems! + 1) : values
+
+/**
+ * The items of a JSON array body (readJsonItems): an item the reader refused (a number out of range, a lone surrogate,
+ * too many names) is dead-lettered whole, with its id when `idOf` reads one from what is readable of it; the others
+ * are made by `item`. `label` names an item in messages ("item 2", "event 2").
+ */
+export const arrayItems = (
+  values: ReadonlyArray<unknown>, problems: ReadonlyArray<JsonProblem>, ctx: ImportContext, maker: ItemMaker, label: string,
+  idOf: (readable: unknown) => string, item: (value: unknown, where: string, payload: () => string) => ImportedItem,
+): ReadonlyArray<ImportedItem> => {
+  const refused = refusedItems(problems)
+  return withinLimit(values, ctx).map((value, i) => {
+    const where = `${label} ${i + 1}`
+    const bad = refused.get(i)
+    return bad !== undefined
+      ? maker.deadLetter(bad.text, locate(where, bad.rejection), idOf(bad.readable))
+      : item(value, where, () => JSON.stringify(value) ?? String(value))
+  })
+}
 
 /**
  * The same as `readNdjsonFile`, over a body already in memory (webhooks); stops after `maxItems + 1` items (see

@@ -2,11 +2,11 @@
 // event each. Unsubscribes and spam reports are marked as consent signals for the consent domain.
 import { createPublicKey, type KeyObject, verify } from "node:crypto"
 import { type JsonObject, putField, type RawItem, type Rejection } from "../message.ts"
-import { readJsonItems, refusedItems } from "../json.ts"
+import { readJsonItems } from "../json.ts"
 import { decodeUtf8 } from "../utf8.ts"
 import { compiledOnFirstUse } from "../schemas.ts"
 import type { ImportContext, ImportedItem } from "./index.ts"
-import { explainSchemaError, type ItemMaker, itemMaker, locate, parseNdjsonText, readWholeFile, withinLimit } from "./items.ts"
+import { arrayItems, explainSchemaError, type ItemMaker, itemMaker, locate, parseNdjsonText, readWholeFile } from "./items.ts"
 import schema from "./sendgrid.schema.json" with { type: "json" }
 
 export type SendgridEventType =
@@ -121,13 +121,7 @@ const documentItems = (text: string, maker: ItemMaker, ctx: ImportContext): Read
   }
   const document = read.value
   if (Array.isArray(document)) {
-    const refused = refusedItems(read.problems)
-    return withinLimit(document, ctx).map((value, i) => {
-      const bad = refused.get(i)
-      return bad !== undefined
-        ? maker.deadLetter(bad.text, locate(`event ${i + 1}`, bad.rejection), eventIdOf(bad.readable))
-        : itemOf(maker, value, `event ${i + 1}`, () => JSON.stringify(value) ?? String(value))
-    })
+    return arrayItems(document, read.problems, ctx, maker, "event", eventIdOf, (value, where, payload) => itemOf(maker, value, where, payload))
   }
   if (document !== null && typeof document === "object") return [itemOf(maker, document, "event 1", text)]
   return [maker.deadLetter(text, {

@@ -1,10 +1,10 @@
 // Posts and reviews from networks other than X (review sites, forums, other social apps), as generic NDJSON (or, posted,
 // a JSON array): one "Social Post" (or "Review", when rated) per line or item, keyed by network and id.
 import { type JsonObject, putField, type RawItem, type Rejection } from "../message.ts"
-import { readJsonItems, refusedItems } from "../json.ts"
+import { readJsonItems } from "../json.ts"
 import { compiledOnFirstUse, parseIsoDateTime } from "../schemas.ts"
 import type { ImportContext, ImportedItem } from "./index.ts"
-import { explainSchemaError, type ItemMaker, itemMaker, locate, parseNdjsonText, readNdjsonFile, withinLimit } from "./items.ts"
+import { arrayItems, explainSchemaError, type ItemMaker, itemMaker, locate, parseNdjsonText, readNdjsonFile } from "./items.ts"
 import schema from "./social.schema.json" with { type: "json" }
 
 export interface SocialPost {
@@ -94,14 +94,7 @@ export const parseSocialWebhook = (body: string, ctx: ImportContext): ReadonlyAr
   }
   if (read._tag === "refused") return [maker.deadLetter(body, locate("body", read.rejection))]
   const posts = Array.isArray(read.value) ? read.value : [read.value]
-  const refused = refusedItems(read.problems)
-  return withinLimit(posts, ctx).map((value, i) => {
-    const bad = refused.get(i)
-    const where = `item ${i + 1}`
-    return bad !== undefined
-      ? maker.deadLetter(bad.text, locate(where, bad.rejection), postIdOf(bad.readable))
-      : postItem(maker, value, JSON.stringify(value) ?? String(value), where)
-  })
+  return arrayItems(posts, read.problems, ctx, maker, "item", postIdOf, (value, where, payload) => postItem(maker, value, payload(), where))
 }
 
 export const readSocialFile = (path: string, ctx: ImportContext): AsyncGenerator<ImportedItem> => {

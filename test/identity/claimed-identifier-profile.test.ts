@@ -7,7 +7,8 @@ import { buildProfileDocuments, defaultIdentityConfig } from "../../identity/ind
 import { Pipeline } from "../../ingest/pipeline.ts"
 import { readProfile, readProfileOfDocument } from "../../ingest/profile-read.ts"
 import { storeDocuments } from "../../warehouse/profile-documents.ts"
-import { callApi, landBatch, TEST_ADMIN_TOKEN, withApi } from "../support/api.ts"
+import { callApi, TEST_ADMIN_TOKEN, withApi } from "../support/api.ts"
+import { landClaim } from "../support/claims.ts"
 import { eventOn } from "../support/events.ts"
 import { freshDir, query, removeDir, withPipeline } from "../support/pipeline.ts"
 
@@ -21,13 +22,7 @@ const emails = (body: Record<string, unknown>) => (body["identifiers"] as Array<
 describe("the profile of a user who stated another person's e-mail", () => {
   it("lists the address flagged as claimed, with the reason; its holder's profile lists it as its own", () =>
     withApi(dir, (url) => Effect.gen(function* () {
-      yield* landBatch(url, [
-        { type: "identify", userId: "u11", messageId: "u11-1", timestamp: "2024-10-01T10:00:00.000Z", traits: { email: "X@Example.com", name: "Eleven" } },
-      ], { identifier: "user_id:u11", events: 1 })
-      yield* landBatch(url, [
-        { type: "identify", userId: "u10", messageId: "u10-1", timestamp: "2024-10-03T10:00:00.000Z", traits: { email: "x@example.com", name: "Ten" } },
-        { type: "track", userId: "u10", event: "Viewed", messageId: "u10-2", timestamp: "2024-10-03T10:01:00.000Z" },
-      ], { identifier: "user_id:u10", events: 2 })
+      yield* landClaim(url)
       const u10 = yield* callApi(url, "GET", "/v1/profiles/user_id:u10?tenant=acme", TEST_ADMIN_TOKEN)
       const u11 = yield* callApi(url, "GET", "/v1/profiles/user_id:u11?tenant=acme", TEST_ADMIN_TOKEN)
       expect(u10.status).toBe(200)

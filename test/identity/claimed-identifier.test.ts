@@ -4,7 +4,8 @@
 import { Effect } from "effect"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { type Observation, resolveGraph, type Sighting } from "../../identity/graph.ts"
-import { callApi, landBatch, TEST_ADMIN_TOKEN, withApi } from "../support/api.ts"
+import { callApi, TEST_ADMIN_TOKEN, withApi } from "../support/api.ts"
+import { landClaim } from "../support/claims.ts"
 import { freshDir, removeDir } from "../support/pipeline.ts"
 
 const DAY = 86_400_000
@@ -81,13 +82,7 @@ afterEach(() => removeDir(dir))
 describe("a signed-in user's identify naming another person's e-mail, through the collector", () => {
   it("the lookup by the address still answers the person who held it", () =>
     withApi(dir, (url) => Effect.gen(function* () {
-      yield* landBatch(url, [
-        { type: "identify", userId: "u11", messageId: "u11-1", timestamp: "2024-10-01T10:00:00.000Z", traits: { email: "X@Example.com", name: "Eleven" } },
-      ], { identifier: "user_id:u11", events: 1 })
-      yield* landBatch(url, [
-        { type: "identify", userId: "u10", messageId: "u10-1", timestamp: "2024-10-03T10:00:00.000Z", traits: { email: "x@example.com", name: "Ten" } },
-        { type: "track", userId: "u10", event: "Viewed", messageId: "u10-2", timestamp: "2024-10-03T10:01:00.000Z" },
-      ], { identifier: "user_id:u10", events: 2 })
+      yield* landClaim(url)
       const byAddress = yield* callApi(url, "GET", `/v1/profiles/${encodeURIComponent(`email:${X}`)}?tenant=acme`, TEST_ADMIN_TOKEN)
       const u11 = yield* callApi(url, "GET", "/v1/profiles/user_id:u11?tenant=acme", TEST_ADMIN_TOKEN)
       const u10 = yield* callApi(url, "GET", "/v1/profiles/user_id:u10?tenant=acme", TEST_ADMIN_TOKEN)
