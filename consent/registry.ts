@@ -99,6 +99,11 @@ export const TABLES: ReadonlyArray<TableEntry> = [
     why: "identity_observations again under each identifier: another's message that saw the subject's identifier keeps its rows without it",
   },
   { kind: "table", name: "identity_links", owner: "warehouse/identity.ts", erasure: "rows", personal: "a, b (identifiers)", locate: byMessage("delete") },
+  {
+    kind: "table", name: "identity_claims", owner: "warehouse/identity.ts", erasure: "rows", personal: "a, b (identifiers)", locate: byMessage("delete"),
+    why: "identity_links' refused claims again, by message (written by the engine's view from identity_links)",
+  },
+  { kind: "table", name: "identity_claims_mv", owner: "warehouse/identity.ts", personal: "", erasure: "none", why: "a materialized view writing to identity_claims" },
   { kind: "table", name: "event_profiles", owner: "warehouse/identity.ts", erasure: "rows", personal: "profile_id", locate: byMessage("delete", ["profile_id"]) },
   {
     kind: "table", name: "profile_merges", owner: "warehouse/identity.ts", erasure: "rows", personal: "from_profile, to_profile, reason",

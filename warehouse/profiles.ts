@@ -226,30 +226,34 @@ export const eventRowsCondition = (scope: ReadScope) => {
 export const CLAIMED_REASON_START = "stated by a second "
 
 /**
+ * The claims among some links (`claims`: a statement giving (a, b, message_id) of identity_claims, the refused claims
+ * kept apart by migration 085) that are still refused as claims: each link's latest resolution, read from
+ * identity_links by its whole key. `owner`, an expression of the message, keeps the claimant's profile.
+ */
+const stillClaimed = (claims: string, owner: string) =>
+  `SELECT ${owner} AS claim_owner, message_id, b, argMax(status, resolved_at) AS latest_status, argMax(reason, resolved_at) AS latest_reason FROM identity_links ` +
+  `WHERE tenant = {tenant:String} AND (a, b, message_id) IN (${claims}) GROUP BY a, b, message_id ` +
+  `HAVING latest_status = 'refused' AND startsWith(latest_reason, '${CLAIMED_REASON_START}')`
+
+/**
  * Per profile of a tenant ({tenant:String}), the identifiers its messages only claimed: refused links whose latest
  * reason is a claim, by the profile their message belongs to now, as keys ("kind:value", `claimed`) and as the
  * messages wrote them (`claimed_raws`, the sightings' raw text: what their traits hold). A link's `b` is the claimed
  * value (its `a` the message's anchor, the claimant's user id). For a tenant's profiles at once (exports, audiences).
  */
-/** The messages of a tenant ({tenant:String}) some link of which was refused as a claim: the few the claims are read from. */
-const CLAIM_MESSAGES = `SELECT message_id FROM identity_links WHERE tenant = {tenant:String} AND startsWith(reason, '${CLAIMED_REASON_START}')`
-
 export const CLAIMED_BY_PROFILE_SQL = "SELECT ev.profile_id AS profile_id, groupUniqArray(c.b) AS claimed, groupUniqArray(o.raw) AS claimed_raws " +
-  "FROM (SELECT message_id, b FROM identity_links " +
-  `WHERE tenant = {tenant:String} AND startsWith(reason, '${CLAIMED_REASON_START}') GROUP BY a, b, message_id ` +
-  `HAVING argMax(status, resolved_at) = 'refused' AND startsWith(argMax(reason, resolved_at), '${CLAIMED_REASON_START}')) AS c ` +
-  `INNER JOIN (SELECT message_id, profile_id FROM events WHERE tenant = {tenant:String} AND message_id IN (${CLAIM_MESSAGES})) AS ev ON ev.message_id = c.message_id ` +
+  `FROM (${stillClaimed("SELECT a, b, message_id FROM identity_claims WHERE tenant = {tenant:String}", "''")}) AS c ` +
+  "INNER JOIN (SELECT message_id, profile_id FROM events WHERE tenant = {tenant:String} " +
+  "AND message_id IN (SELECT message_id FROM identity_claims WHERE tenant = {tenant:String})) AS ev ON ev.message_id = c.message_id " +
   "LEFT JOIN (SELECT message_id, concat(toString(s.kind), ':', s.value) AS key, s.raw AS raw FROM identity_observations ARRAY JOIN sightings AS s " +
-  `WHERE tenant = {tenant:String} AND message_id IN (${CLAIM_MESSAGES})) AS o ON o.message_id = c.message_id AND o.key = c.b GROUP BY ev.profile_id`
+  "WHERE tenant = {tenant:String} AND message_id IN (SELECT message_id FROM identity_claims WHERE tenant = {tenant:String})) AS o " +
+  "ON o.message_id = c.message_id AND o.key = c.b GROUP BY ev.profile_id"
 
-// The refused claims of a profile's messages (CLAIMED_REASON_START), as (key "kind:value", reason): each link's latest
-// resolution. Read from the links of the identifiers its messages state (identity_links' key starts (tenant, a)), so
-// the cost follows the profile, not the tenant.
+// The refused claims of a profile's messages (CLAIMED_REASON_START), as (key "kind:value", reason), found by the
+// messages in identity_claims: a tenant without claims reads nothing.
 const claimedLinks = (mine: string, owner: string | undefined) =>
-  `SELECT ${owner === undefined ? "" : "claim_owner, "}b AS key, any(latest_reason) AS reason FROM (SELECT ${owner === undefined ? "" : `${owner} AS claim_owner, `}b, ` +
-  "argMax(status, resolved_at) AS latest_status, argMax(reason, resolved_at) AS latest_reason FROM identity_links " +
-  `WHERE ${mine} AND a IN (SELECT concat(toString(s.kind), ':', s.value) FROM identity_observations ARRAY JOIN sightings AS s WHERE ${mine}) ` +
-  `GROUP BY a, b, message_id) WHERE latest_status = 'refused' AND startsWith(latest_reason, '${CLAIMED_REASON_START}') GROUP BY ${owner === undefined ? "" : "claim_owner, "}key`
+  `SELECT ${owner === undefined ? "" : "claim_owner, "}b AS key, any(latest_reason) AS reason ` +
+  `FROM (${stillClaimed(`SELECT a, b, message_id FROM identity_claims WHERE ${mine}`, owner ?? "''")}) GROUP BY ${owner === undefined ? "" : "claim_owner, "}key`
 
 // A profile's identifiers grouped by (kind, value) with their provenance; after a cursor ({afterKind}, {afterValue}).
 // With `owner` (an expression of the message), many profiles' at once: grouped by (owner, kind, value). `claimed` is

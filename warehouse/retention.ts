@@ -28,7 +28,7 @@ export const RETENTION_TABLES: Readonly<Record<Exclude<RetentionStore, "archive"
   events: [["event_rows", "ingested_at"]],
   texts: [["texts", "landed_at"]],
   sentiment: [["sentiment", "scored_at"]],
-  identity: [["identity_observations", "observed_at"], ["identity_links", "resolved_at"], ["identity_sightings", "observed_at"]],
+  identity: [["identity_observations", "observed_at"], ["identity_links", "resolved_at"], ["identity_sightings", "observed_at"], ["identity_claims", "resolved_at"]],
   dead_letters: [["dead_letters", "landed_at"], ["dead_letter_outcomes", "retried_at"]],
   // Relational signals and scores (043), derived from events and sentiment: kept as long as those by default.
   relations: [

@@ -24,7 +24,7 @@ describe("migrations", () => {
         "computed_trait_definitions", "computed_trait_events_mv", "computed_trait_sentiment_mv", "computed_trait_states", "computed_traits",
         "consent_current", "consent_ledger", "dead_letter_outcomes", "dead_letters", "dsr_requests", "event_profiles", "event_rows", "events",
         "export_cursors", "export_dead_letters", "export_deliveries", "export_erasures", "export_state",
-        "identity_links", "identity_nodes", "identity_observations", "identity_operations", "identity_sightings", "identity_snapshots", "operations", "profile_documents", "profile_merges", "profile_restrictions",
+        "identity_claims", "identity_claims_mv", "identity_links", "identity_nodes", "identity_observations", "identity_operations", "identity_sightings", "identity_snapshots", "operations", "profile_documents", "profile_merges", "profile_restrictions",
         "profile_traits", "profiles", "relation_activity_daily", "relation_activity_mv", "relation_runs", "relation_scores", "relation_voice_daily", "relation_voice_mv",
         "schema_migrations", "sentiment", "subject_restrictions", "suppressions", "texts", "trait_precedence",
       ])
