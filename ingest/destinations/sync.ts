@@ -13,7 +13,7 @@ import {
   type CandidateRow, type ConsentFilter, type DeadLetter, type Delivery, exportCandidates, exportRemovals, changesHighWater, logDeliveries,
   openDeadLetters, pendingErasures, readCursor, recordDeadLetters, recordErasureAttempts, recordExportState, writeCursor,
 } from "../../warehouse/exports.ts"
-import type { Warehouse } from "../../warehouse/warehouse.ts"
+import { backgroundReads, type Warehouse } from "../../warehouse/warehouse.ts"
 import { ObjectStore } from "../objectstore.ts"
 import { AddressRefused } from "./address.ts"
 import type { DestinationConfig } from "./config.ts"
@@ -406,7 +406,9 @@ export const syncDestination = Effect.fn("syncDestination")(function* (config: D
   const run: Run = { config, client, bucket: bucketOf(config.tenant, config.name, config.ratePerSecond, config.burst), runId: `run_${randomUUID()}`, requests: 0, retries: 0 }
   const counts = { erased: 0, removed: 0, upserted: 0, unchanged: 0, deadLettered: 0 }
   const planned: Plan = { shown: options.shown ?? DRY_RUN_SHOWN, batches: [], totals: { requests: 0, upsert: 0, remove: 0, erase: 0 }, recordsShown: 0 }
-  const exit = yield* Effect.exit(syncBody(config, options, run, counts, planned))
+  // Its reads on the background connection (backgroundReads): a tenant's consenting profiles read in one statement on
+  // the pipeline's connection (25,000 in 2.9 s) held every tenant's landing behind it. Its writes stay there.
+  const exit = yield* Effect.exit(backgroundReads(syncBody(config, options, run, counts, planned)))
   const error = Exit.isSuccess(exit) ? undefined : errorText(exit.cause)
   if (Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause)) return yield* Effect.interrupt
   return {
@@ -475,7 +477,10 @@ export const keepExportsCurrent = (configs: ReadonlyArray<DestinationConfig>, ev
  * `cdp export replay`: the destination's open dead letters sent again, each profile read afresh (with its consent
  * now: one no longer allowed is not sent, and its letter is closed). Letters that fail again stay open.
  */
-export const replayDeadLetters = Effect.fn("replayDeadLetters")(function* (config: DestinationConfig, options: Pick<SyncOptions, "clients"> = {}) {
+export const replayDeadLetters = (config: DestinationConfig, options: Pick<SyncOptions, "clients"> = {}) =>
+  backgroundReads(replayBody(config, options)) // its reads beside the pipeline's landing, as a sync's
+
+const replayBody = Effect.fn("replayDeadLetters")(function* (config: DestinationConfig, options: Pick<SyncOptions, "clients">) {
   const started = Date.now()
   const client = options.clients?.(config) ?? (yield* makeClient(config))
   const run: Run = { config, client, bucket: bucketOf(config.tenant, config.name, config.ratePerSecond, config.burst), runId: `replay_${randomUUID()}`, requests: 0, retries: 0 }
