@@ -8,7 +8,6 @@ import { Effect } from "effect"
 import type { Bound, EventCondition, LeafNode, Node, Op, RelationshipCondition, SentimentCondition, TraitCondition, ChannelCondition } from "../identity/audiences/condition.ts"
 import { allowedSql, type ConsentFilter, renamedFilter } from "./consent-filter.ts"
 import { currentProfileSql, mayHoldNowSql } from "./current-profile.ts"
-import { CLAIMED_BY_PROFILE_SQL } from "./profiles.ts"
 import { chDateTime } from "./sink.ts"
 import { interactiveTurn, type Row, Warehouse } from "./warehouse.ts"
 
@@ -205,15 +204,12 @@ const eventsPart = (c: Compiling, explaining: boolean): string => {
 }
 
 /**
- * The profiles' traits (tr), without those whose value is an identifier identity refused to the profile as a claim
- * (warehouse/profiles.ts CLAIMED_BY_PROFILE_SQL: u10's traits.email naming the address u11 holds): a condition on
- * e-mail selects its holder, never the profile that only stated it.
+ * The profiles' traits (tr), from profile_traits, which drops a statement whose value identity refused to the profile
+ * as a claim (migration 086: u10's traits.email naming the address u11 holds): a condition on e-mail selects its
+ * holder, never the profile that only stated it.
  */
 const traitsJoin = (onlyProfiles: string): string =>
-  "LEFT JOIN (SELECT t.profile_id AS profile_id, if(empty(cl.claimed_raws), t.traits, " +
-  "mapFilter((k, v) -> NOT has(cl.claimed_raws, JSONExtractString(v)), t.traits)) AS traits " +
-  `FROM (SELECT profile_id, traits FROM profile_traits WHERE tenant = {a_tenant:String}${onlyProfiles}) AS t ` +
-  `LEFT JOIN (${CLAIMED_BY_PROFILE_SQL.replaceAll("{tenant:String}", "{a_tenant:String}")}) AS cl ON cl.profile_id = t.profile_id) AS tr ON tr.profile_id = p.profile_id`
+  `LEFT JOIN (SELECT profile_id, traits FROM profile_traits WHERE tenant = {a_tenant:String}${onlyProfiles}) AS tr ON tr.profile_id = p.profile_id`
 
 /** The latest relations run's scores (rel), as the profiles view shows them: NULL, never a default 0, for a profile it did not score. */
 const relationsJoin = (onlyProfiles: string): string =>
