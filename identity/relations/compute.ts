@@ -4,6 +4,7 @@ import { Data, Duration, Effect, Schedule } from "effect"
 import {
   type ProfileHistory, readLatestScore, readLatestScores, RUN_EARLIEST_DAY, RUN_LATEST_DAY, readProfileHistories, readRuns, relationTenants, readStoredScores, type SignalSource, type StoredScore, storeScores,
 } from "../../warehouse/relations.ts"
+import { backgroundReads } from "../../warehouse/warehouse.ts"
 import { classify, RELATIONSHIP_TYPES, type RelationshipType } from "./classify.ts"
 import { inSlices, pauseAt, type Steps } from "../slices.ts"
 import type { RelationsConfig } from "./config.ts"
@@ -66,7 +67,8 @@ function* scoring(histories: ReadonlyArray<ProfileHistory>, asOf: string, config
  * event loop with every request and batch (20,000 profiles scored at once held it 1.4 s).
  */
 export const scoresAsOf = Effect.fn("scoresAsOf")(function* (tenant: string, asOf: string, config: RelationsConfig, source: SignalSource = "incremental") {
-  const histories = yield* readProfileHistories(tenant, asOf, source)
+  // On the background connection: on the pipeline's, every tenant's landing waited behind a tenant's whole history.
+  const histories = yield* backgroundReads(readProfileHistories(tenant, asOf, source))
   return yield* inSlices(scoring(histories, asOf, config))
 })
 
