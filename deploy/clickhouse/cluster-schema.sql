@@ -149,7 +149,7 @@ CREATE TABLE IF NOT EXISTS operations ON CLUSTER '{cluster}' AS operations_local
 ENGINE = Distributed('{cluster}', currentDatabase(), operations_local, cityHash64(tenant, id));
 
 -- profile_documents: sharded by person: its key holds profile_id.
-CREATE TABLE IF NOT EXISTS profile_documents_local ON CLUSTER '{cluster}' (`tenant` String, `profile_id` String, `built` UInt64, `document` String CODEC(ZSTD(1))) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/profile_documents', '{replica}', built) ORDER BY (tenant, profile_id) SETTINGS index_granularity = 256, old_parts_lifetime = 0, cleanup_delay_period = 1, cleanup_delay_period_random_add = 0, min_compressed_bytes_to_fsync_after_merge = 1;
+CREATE TABLE IF NOT EXISTS profile_documents_local ON CLUSTER '{cluster}' (`tenant` String, `profile_id` String, `built` UInt64, `document` String CODEC(ZSTD(1))) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/profile_documents', '{replica}', built) ORDER BY (tenant, profile_id) SETTINGS index_granularity = 32, old_parts_lifetime = 0, cleanup_delay_period = 1, cleanup_delay_period_random_add = 0, min_compressed_bytes_to_fsync_after_merge = 1;
 CREATE TABLE IF NOT EXISTS profile_documents ON CLUSTER '{cluster}' AS profile_documents_local
 ENGINE = Distributed('{cluster}', currentDatabase(), profile_documents_local, cityHash64(tenant, profile_id));
 
@@ -283,4 +283,5 @@ INSERT INTO schema_migrations (version, name) VALUES
     (83, '083_profile_documents'),
     (84, '084_prompt_cleanup_everywhere'),
     (85, '085_identity_claims'),
-    (86, '086_profile_traits_claims');
+    (86, '086_profile_traits_claims'),
+    (87, '087_profile_documents_granules');
