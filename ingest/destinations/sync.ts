@@ -362,9 +362,11 @@ const syncBody = (config: DestinationConfig, options: SyncOptions, run: Run, cou
     const exitedSet = new Set(exited)
     let rows: ReadonlyArray<CandidateRow>
     if (entered !== undefined) {
-      const present = yield* exportCandidates({ tenant, destination: name, consent, sinceMs, onlyIds: undefined })
-      const ids = new Set([...entered, ...present.filter((r) => r.present === 1).map((r) => r.profile_id)])
-      rows = (yield* exportCandidates({ tenant, destination: name, consent, sinceMs, onlyIds: [...ids] })).filter((r) => !exitedSet.has(r.profile_id))
+      // The entries and those it holds, out of the same candidates: read again by a list of their ids, the statement
+      // bound every member's id (past 32 kB it cannot be written in), which took chDB's process-wide turn.
+      const candidates = yield* exportCandidates({ tenant, destination: name, consent, sinceMs, onlyIds: undefined })
+      const ids = new Set([...entered, ...candidates.filter((r) => r.present === 1).map((r) => r.profile_id)])
+      rows = candidates.filter((r) => ids.has(r.profile_id) && !exitedSet.has(r.profile_id))
     } else {
       rows = yield* exportCandidates({ tenant, destination: name, consent, sinceMs })
     }
