@@ -1,0 +1,39 @@
+// An audience's statement is written with its parameters as literals (warehouse/inline-params.ts), whatever its
+// leaves: one that binds them takes chDB's process-wide turn for its whole run (a full refresh reads the tenant's
+// events), and the pipeline's own statements with bound parameters wait behind it, with every tenant's landing.
+// Numbers were Float64 parameters, which are never written in.
+import { describe, expect, it } from "vitest"
+import { parseCondition } from "../../../identity/audiences/condition.ts"
+import { audienceSql } from "../../../warehouse/audiences.ts"
+import { inlineParams } from "../../../warehouse/inline-params.ts"
+
+const purpose = { uses: "allBut" as const, sql: "SELECT profile_id FROM consent_refusals WHERE tenant = {tenant:String}", params: { tenant: "acme" } }
+
+const EVERY_LEAF = {
+  and: [
+    { trait: "plan", equals: "pro" }, { trait: "age", equals: 34 }, { trait: "vip", equals: true },
+    { trait: "age", compare: ">=", value: 18.5 }, { trait: "spend", compare: "<", value: 1e300 }, { trait: "tier", in: ["gold", 2, -0.001] },
+    { trait: "city", exists: true },
+    { event: "Order Completed", channel: "web", count: { op: ">=", value: 2 }, withinDays: 30 },
+    { relationship: { in: ["advocate", "loyal_quiet"] } }, { health: { op: ">", value: 60 } }, { churnRisk: { op: "<=", value: 0.25 } },
+    { sentiment: { of: "latest", op: ">", value: -0.5 } }, { sentiment: { of: "average", withinDays: 90, op: ">=", value: 1e-7 } },
+    { channel: "email", withinDays: 14 },
+    { not: { trait: "plan", equals: "free" } },
+  ],
+}
+
+describe("an audience's statement", () => {
+  it("has every parameter written in as a literal, for a leaf of each kind, as members and as an explanation", () => {
+    const condition = parseCondition(EVERY_LEAF)
+    if (!("kind" in condition) && "message" in condition) throw new Error(String(condition.message))
+    const input = { tenant: "acme", condition: condition as never, purpose, consentLeaves: new Map(), asOfMs: Date.UTC(2024, 9, 31) }
+    for (const mode of [{ kind: "members" as const }, { kind: "explain" as const, profiles: ["prof_1", "prof_2"] }]) {
+      const q = audienceSql(input, mode)
+      const bound = [...q.sql.matchAll(/\{(\w+):([^{}]*)\}/g)]
+        .filter((m) => inlineParams(`SELECT {${m[1]}:${m[2]}}`, { [m[1]!]: q.params[m[1]!] }) === undefined)
+        .map((m) => `${m[0]} = ${JSON.stringify(q.params[m[1]!], (_, v) => (typeof v === "bigint" ? v.toString() : v))}`)
+      expect(bound, mode.kind).toEqual([])
+      expect(inlineParams(q.sql, q.params), mode.kind).toBeDefined()
+    }
+  })
+})
