@@ -79,6 +79,24 @@ const seconds = (ms: number) => `${Math.round(ms / 1000)} s`
 const megabytes = (bytes: number) => `${Math.floor(bytes / 1024 / 1024)} MB`
 const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString())
 
+/**
+ * Runs checks of one backend so that each result is applied (`apply`) only when no check started after it has been
+ * applied already; every check still answers its own result to whoever ran it.
+ */
+const inStartOrder = () => {
+  let started = 0
+  let applied = 0
+  return <A>(check: Effect.Effect<A>, apply: (result: A) => void) =>
+    Effect.suspend(() => {
+      const ticket = ++started
+      return Effect.tap(check, (result) => Effect.sync(() => {
+        if (ticket < applied) return
+        applied = ticket
+        apply(result)
+      }))
+    })
+}
+
 export const makeHealth = (options: HealthOptions = {}) =>
   Effect.gen(function* () {
     const pipeline = yield* Pipeline
@@ -167,9 +185,16 @@ export const makeHealth = (options: HealthOptions = {}) =>
     const storeProblem = (down: string | undefined) =>
       down === undefined || !objectsStopIngest ? [] : [`the object store (${objects!.backend.kind} ${objects!.backend.location}) does not answer: ${down}`]
 
-    // What the background checks found last.
+    // What the checks found last (the background ones and /health's own), each check's result kept only if no check
+    // started after it has been kept already: a check that hung for seconds, started while a backend did not answer,
+    // must not undo what a later one found (a store back, seen by /health, was taken for down again 3 s later and
+    // refused the next sender).
     let busAnswers = true
     let storeDown: string | undefined
+    const busChecks = inStartOrder()
+    const storeChecks = inStartOrder()
+    const checkBus = busChecks(bus.ping, (up) => { busAnswers = up })
+    const checkStore = (ping: Effect.Effect<string | undefined>) => storeChecks(ping, (down) => { storeDown = down })
     const outageNow = () => [...busProblem(busAnswers), ...storeProblem(storeDown)]
     /** Requests waiting for the pipeline, told when an outage becomes known. */
     const waiting = new Set<(why: string) => void>()
@@ -180,18 +205,14 @@ export const makeHealth = (options: HealthOptions = {}) =>
       for (const w of [...waiting]) w(why)
       waiting.clear()
     }
-    yield* Effect.forkScoped(bus.ping.pipe(
-      Effect.tap((up) => Effect.sync(() => {
-        busAnswers = up
-        tellWaiting()
-      })),
+    yield* Effect.forkScoped(checkBus.pipe(
+      Effect.tap(() => Effect.sync(tellWaiting)),
       Effect.repeat(Schedule.spaced(BUS_CHECK_INTERVAL)),
     ))
     if (objectsStopIngest) {
       let failures = 0
-      yield* Effect.forkScoped(objects!.ping!.pipe(
+      yield* Effect.forkScoped(checkStore(objects!.ping!).pipe(
         Effect.tap((down) => Effect.sync(() => {
-          storeDown = down
           failures = down === undefined ? 0 : failures + 1
           tellWaiting()
         })),
@@ -217,14 +238,12 @@ export const makeHealth = (options: HealthOptions = {}) =>
     const report = (draining: boolean) =>
       Effect.gen(function* () {
         const warehouseUp = yield* warehouse.ping
-        const busUp = yield* bus.ping
+        // What the report finds is news for the refusal and the waiting requests too.
+        const busUp = yield* checkBus
         const backlog = yield* bus.backlog
         const pending = yield* bus.pending
         const free = yield* freeBytes
-        const objectsDown = objects?.ping === undefined ? undefined : yield* objects.ping
-        // What the report found is news for the refusal and the waiting requests too.
-        busAnswers = busUp
-        if (objectsStopIngest) storeDown = objectsDown
+        const objectsDown = objects?.ping === undefined ? undefined : yield* (objectsStopIngest ? checkStore(objects.ping) : objects.ping)
         tellWaiting()
         const reasons = [
           ...(draining ? ["draining: the collector is shutting down"] : []),

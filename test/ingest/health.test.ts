@@ -192,6 +192,35 @@ describe("/health", () => {
     })).pipe(Effect.provide(layer), Effect.provide(Logger.layer([]))))
   }, 30_000)
 
+  it("does not take a store back for down again when a check started while it hung ends after /health saw it answer", async () => {
+    // Seen in CI (test/integration/objectstore-outage, MinIO behind a proxy that hangs): /health answered 200 once the
+    // store answered again, and the next sender was refused 503 not_ready: a background check started during the
+    // hang ended (timed out) after /health's check and set the store down again until the next check.
+    let hanging = false
+    const checked = Layer.effect(ObjectStore, Effect.gen(function* () {
+      const store = yield* ObjectStore
+      // A check started while the store hangs gives up 4 s later; one started after answers at once.
+      const ping = Effect.suspend(() => hanging ? Effect.as(Effect.sleep("4 seconds"), "timed out") : Effect.succeed(undefined))
+      return { ...store, ping } satisfies ObjectStore["Service"]
+    }))
+    const layer = Collector.layer({ port: 0, host: "127.0.0.1", writeKeys: writeKeys([{ writeKey: WRITE_KEY, tenant: "acme" }]) }).pipe(
+      Layer.provideMerge(checked.pipe(Layer.provideMerge(pipelineLayer(backendConfig(dir))))))
+    await Effect.runPromise(Effect.scoped(Effect.gen(function* () {
+      const url = (yield* Collector).url
+      expect((yield* post(`${url}/v1/track`, track("m1"))).status).toBe(200)
+      hanging = true
+      // The background check (every second) starts within the second and hangs.
+      yield* Effect.sleep("1500 millis")
+      hanging = false
+      const health = yield* getHealth(url)
+      expect(health.status).toBe(200)
+      // The hung check has ended by now (4 s after it started); the next background one is 2 s after it.
+      yield* Effect.sleep("4 seconds")
+      const after = yield* post(`${url}/v1/track`, track("m2"))
+      expect(after.status).toBe(200)
+    })).pipe(Effect.provide(layer), Effect.provide(Logger.layer([]))))
+  }, 30_000)
+
   it("answers 503 naming the disk when the data dir's free space is below the threshold, and senders get 503 at once", () =>
     withHealthCollector({ minFreeBytes: Number.MAX_SAFE_INTEGER }, (url) =>
       Effect.gen(function* () {
