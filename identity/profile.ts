@@ -257,7 +257,7 @@ export interface ProfileViewParts {
  * does): e.g. traits.email naming the address another user id holds. Such a statement is not the profile's trait:
  * the trait falls back to its next statement, or is absent (the identifier stays listed, flagged).
  */
-const statesClaimed = (claimed: ReadonlyArray<ProfileIdentifier>, raw: string) => {
+const statesClaimed = (claimed: ReadonlyArray<{ readonly kind: string; readonly value: string }>, raw: string) => {
   let v: unknown
   try {
     v = JSON.parse(raw)
@@ -277,10 +277,12 @@ export const viewOfParts = (parts: ProfileViewParts, options: ProfileReadOptions
     const recent = options.recent
     const pageSize = Math.max(1, recent)
     const identifierLimit = options.identifiers
-    const identifiers = pageOf(identifierPageOf(parts.identifiers), identifierLimit)
+    const read = identifierPageOf(parts.identifiers)
+    const identifiers = pageOf(read, identifierLimit)
     const { channels, statements, merges, sentiment, events } = parts.summary
     if (channels.length === 0) return yield* Effect.fail(new ProfileNotFound({ tenant, identifier: parts.profileId }))
-    const claimed = identifiers.identifiers.filter((i) => i.claimed !== undefined)
+    // Every claimed identifier read, the page's and those past it (firstPageRows).
+    const claimed = read.rows.filter((i) => i.claimed !== "")
     const traits = mergeTraits(statements.filter(([, , , latest]) => claimed.length === 0 || !statesClaimed(claimed, latest[0])).map(([name, source, identified, latest, first]): TraitStatement => ({
       name, value: latest[0], source, identified: Number(identified) === 1, at: latest[1], messageId: latest[2], firstAt: first,
     })), options.precedence ?? DEFAULT_TRAIT_PRECEDENCE, tenant)

@@ -6,7 +6,7 @@ import { stateAggregatesByProfileColumns, tenantDefinitions } from "./computed-t
 import { consentOfScopesColumns, type ProfileConsentRows } from "./consent.ts"
 import { scopeCondition } from "./identity.ts"
 import {
-  eventRowsCondition, identifierGroups, mergedParams, OWNER_SQL, profileReadScopesOf, type ProfileSummary, type ReadScope, type ScopeOwner,
+  eventRowsCondition, firstPageRows, identifierGroups, mergedParams, OWNER_SQL, profileReadScopesOf, type ProfileSummary, type ReadScope, type ScopeOwner,
   SUMMARY_IN_PROCESS_MAX, summaryOfRows, type SummaryRow,
 } from "./profiles.ts"
 import { chDateTime } from "./sink.ts"
@@ -266,8 +266,7 @@ const readPartsOfRun = Effect.fn("readPartsOfRun")(function* (
   const computed = definitions.length === 0 || runLanding.size === 0 ? undefined : stateAggregatesByProfileColumns(tenant, runLanding, definitions)
   const consent = consentOfScopesColumns(tenant, scopes, atMs)
   const owner = "transform(message_id, {doc_ids:Array(String)}, {doc_owners:Array(String)}, '')"
-  const identifiers = `SELECT *, count() OVER (PARTITION BY owner) AS total FROM (${identifierGroups("tenant = {tenant:String} AND message_id IN {doc_ids:Array(String)}", false, owner)}) ` +
-    `ORDER BY owner, kind, value LIMIT ${DOCUMENT_IDENTIFIERS + 1} BY owner`
+  const identifiers = firstPageRows(identifierGroups("tenant = {tenant:String} AND message_id IN {doc_ids:Array(String)}", false, owner), DOCUMENT_IDENTIFIERS, true)
   const ends = endColumns(tenant, atMs, {
     owner, eventRows: "tenant = {tenant:String} AND profile_id IN {doc_landing:Array(String)} AND message_id IN {doc_ids:Array(String)}",
     messages: "tenant = {tenant:String} AND message_id IN {doc_ids:Array(String)}",

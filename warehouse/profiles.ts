@@ -317,19 +317,37 @@ export const mergedParams = (...sets: ReadonlyArray<Readonly<Record<string, unkn
 const selectColumns = (also: ReadColumns | undefined) =>
   also === undefined ? "" : Object.entries(also.columns).map(([name, sql]) => `, ${sql} AS ${name}`).join("")
 
+/** Claimed identifiers a first page is read with beyond its own rows (see firstPageRows): a profile's claims are few. */
+export const CLAIMED_PAST_PAGE = 100
+
+/**
+ * The identifiers a profile's first page is read with (`grouped`: identifierGroups, with `owner` many profiles' at
+ * once), each with the count of all (`total`): its claimed ones first (up to CLAIMED_PAST_PAGE), then the others by
+ * (kind, value), `limit` + 1 + CLAIMED_PAST_PAGE in all. In (kind, value) order the first `limit` + 1 are the page's,
+ * and every claimed identifier is among them or after them, so a trait naming a claimed value is known for what it is
+ * however many identifiers come before it. A top-N sort, as the page alone (a row number over 100,000 identifiers cost
+ * 70-80 ms more).
+ */
+export const firstPageRows = (grouped: string, limit: number, owner = false) =>
+  `SELECT *, count() OVER (${owner ? "PARTITION BY owner" : ""}) AS total FROM (${grouped}) ` +
+  `ORDER BY ${owner ? "owner, " : ""}claimed = '', kind, value LIMIT ${Math.max(1, Math.trunc(limit)) + 1 + CLAIMED_PAST_PAGE}${owner ? " BY owner" : ""}`
+
 /** The first page of a profile's identifiers as one column (`identifiers`) of another statement; see identifierPageOf. */
 export const identifierPageColumns = (scope: ProfileScope, limit: number): ReadColumns => {
   const { mine, params } = scopeCondition(scope)
   return {
     columns: {
       identifiers: "(SELECT arraySort(x -> (x.1, x.2), groupArray((kind, value, raw, trust, toString(first), toString(last), toString(n), toString(total), claimed))) " +
-        `FROM (SELECT *, count() OVER () AS total FROM (${identifierGroups(mine, false)}) ORDER BY kind, value LIMIT ${Math.max(1, Math.trunc(limit)) + 1}))`,
+        `FROM (${firstPageRows(identifierGroups(mine, false), limit)}))`,
     },
     params,
   }
 }
 
-/** The rows of identifierPageColumns' column, as profileIdentifierPage gives them. */
+/**
+ * The rows of identifierPageColumns' column in (kind, value) order, as profileIdentifierPage gives them: the first
+ * `limit` + 1 are the page's, and every claimed identifier is among them or past them (firstPageRows).
+ */
 export const identifierPageOf = (value: unknown) => {
   // A document stored before `claimed` was read has 8 elements: none claimed.
   const rows = ((value ?? []) as Array<[string, string, string, string, string, string, string, string, string?]>)

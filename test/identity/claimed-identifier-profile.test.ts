@@ -7,7 +7,7 @@ import { buildProfileDocuments, defaultIdentityConfig } from "../../identity/ind
 import { Pipeline } from "../../ingest/pipeline.ts"
 import { readProfile, readProfileOfDocument } from "../../ingest/profile-read.ts"
 import { storeDocuments } from "../../warehouse/profile-documents.ts"
-import { callApi, TEST_ADMIN_TOKEN, withApi } from "../support/api.ts"
+import { callApi, landBatch, TEST_ADMIN_TOKEN, withApi } from "../support/api.ts"
 import { landClaim } from "../support/claims.ts"
 import { eventOn } from "../support/events.ts"
 import { freshDir, query, removeDir, withPipeline } from "../support/pipeline.ts"
@@ -58,4 +58,38 @@ describe("a profile document of a user who stated another person's e-mail", () =
         expect(JSON.stringify(stored).includes("\"claimed\""), id).toBe(id === "user_id:u10")
       }
     })), 60_000)
+})
+
+describe("a profile whose claimed e-mail lies past its first page of identifiers", () => {
+  it("still does not take the address as its e-mail trait, read or answered from its document", () =>
+    withApi(dir, (url) => Effect.gen(function* () {
+      // u10 with 105 anonymous ids: (anonymous_id, ...) sort before (email, ...), so the page of 100 ends before it.
+      yield* landBatch(url, [
+        { type: "identify", userId: "u11", messageId: "u11-1", timestamp: "2024-10-01T10:00:00.000Z", traits: { email: "X@Example.com" } },
+      ], { identifier: "user_id:u11", events: 1 })
+      const visits = Array.from({ length: 105 }, (_, i) => ({
+        type: "track", userId: "u10", anonymousId: `anon-${String(i).padStart(3, "0")}`, event: "Viewed", messageId: `u10-v${i}`,
+        timestamp: "2024-10-02T10:00:00.000Z",
+      }))
+      yield* landBatch(url, [...visits, {
+        type: "identify", userId: "u10", messageId: "u10-1", timestamp: "2024-10-03T10:00:00.000Z", traits: { email: "x@example.com", name: "Ten" },
+      }], { identifier: "user_id:u10", events: 106 })
+      const u10 = yield* callApi(url, "GET", "/v1/profiles/user_id:u10?tenant=acme", TEST_ADMIN_TOKEN)
+      expect(u10.status).toBe(200)
+      expect(u10.body["identifierCount"]).toBe(107)
+      expect(emails(u10.body)).toEqual([])
+      const traits = u10.body["traits"] as Record<string, { value: unknown }>
+      expect(traits["email"]).toBeUndefined()
+      expect(traits["name"]?.value).toBe("Ten")
+      // The identifiers' later page shows it flagged.
+      const page = yield* callApi(url, "GET", `/v1/profiles/user_id:u10/identifiers?tenant=acme&cursor=${encodeURIComponent(String(u10.body["identifiersNextCursor"]))}`, TEST_ADMIN_TOKEN)
+      expect(emails(page.body)).toEqual([expect.objectContaining({ value: "x@example.com", claimed: expect.any(String) })])
+      // A document built of it answers the same.
+      const identity = defaultIdentityConfig()
+      const profiles = (yield* query<{ profile_id: string }>("SELECT DISTINCT profile_id FROM events WHERE tenant = 'acme'")).map((r) => r.profile_id)
+      yield* storeDocuments("acme", (yield* buildProfileDocuments("acme", profiles, Date.now())).documents)
+      const stored = yield* readProfileOfDocument("acme", "user_id:u10", 20, identity, () => true)
+      expect(stored).toEqual(yield* readProfile("acme", "user_id:u10", 20, identity))
+      expect((stored?.traits as Record<string, unknown> | undefined)?.["email"]).toBeUndefined()
+    })), 90_000)
 })
