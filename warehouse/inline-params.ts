@@ -35,6 +35,11 @@ const integerLiteral = (value: unknown, type: string): string | undefined => {
   return n === undefined || n < range[0] || n > range[1] ? undefined : n.toString()
 }
 
+const onCalendar = (year: number, month: number, day: number): boolean => {
+  const date = new Date(Date.UTC(year, month - 1, day))
+  return date.getUTCMonth() === month - 1 && date.getUTCDate() === day
+}
+
 // A time as the warehouse writes one (warehouse/sink.ts chDateTime): read by the engine the same way bound or as
 // toDateTime64's argument, within DateTime64's range (1900-2299) and on a real calendar day.
 const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})(?:\.\d{1,3})?$/
@@ -44,23 +49,51 @@ const dateTimeLiteral = (value: unknown): string | undefined => {
   const m = DATE_TIME.exec(value)
   if (m === null) return undefined
   const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number]
-  const date = new Date(Date.UTC(year, month - 1, day))
-  if (year < 1900 || year > 2299 || date.getUTCMonth() !== month - 1 || date.getUTCDate() !== day || hour > 23 || minute > 59 || second > 59) return undefined
+  if (year < 1900 || year > 2299 || !onCalendar(year, month, day) || hour > 23 || minute > 59 || second > 59) return undefined
   return `toDateTime64('${value}', 3, 'UTC')`
+}
+
+// A day as YYYY-MM-DD, on the calendar and within Date's range. The engine reads a day outside it or off the calendar
+// (2025-02-29) as some other day, bound or not: such a value is left to the binding, as before.
+const DAY = /^(\d{4})-(\d{2})-(\d{2})$/
+
+const dateLiteral = (value: unknown): string | undefined => {
+  if (typeof value !== "string") return undefined
+  const m = DAY.exec(value)
+  if (m === null || value < "1970-01-01" || value > "2149-06-06" || !onCalendar(Number(m[1]), Number(m[2]), Number(m[3]))) return undefined
+  return `CAST('${value}' AS Date)`
+}
+
+/**
+ * A double as the text chDB binds it with, quoted: the engine reads it with the same reader as a bound value (JavaScript's
+ * shortest text of a double, 1e-7 or 1e+21 included, reads back as that double; -0 is "0" both ways). A number past
+ * 2^53, which chDB refuses to bind, has that text too; a bigint is its digits, as chDB binds them. NaN and Infinity: none
+ * (chDB refuses them).
+ */
+const float64Text = (value: unknown): string | undefined => {
+  if (typeof value === "bigint") return `'${value}'`
+  return typeof value === "number" && Number.isFinite(value) ? `'${String(value)}'` : undefined
+}
+
+/** What `CAST(_ AS type)` turns into the value, for a number type (alone or an array's element) or String's element. */
+const castOperand = (value: unknown, type: string): string | undefined => {
+  if (type === "String") return typeof value === "string" ? stringLiteral(value) : undefined
+  return type === "Float64" ? float64Text(value) : integerLiteral(value, type)
 }
 
 /** The literal of `value` for a parameter of `type`, or undefined where it might not mean what binding does. */
 const literalOf = (value: unknown, type: string): string | undefined => {
   if (type === "String") return typeof value === "string" ? stringLiteral(value) : undefined
   if (type === "DateTime64(3,'UTC')") return dateTimeLiteral(value)
+  if (type === "Date") return dateLiteral(value)
   if (type === "Bool") return typeof value === "boolean" ? `CAST(${value} AS Bool)` : undefined
-  const integer = integerLiteral(value, type)
-  if (integer !== undefined) return `CAST(${integer} AS ${type})`
+  const scalar = castOperand(value, type)
+  if (scalar !== undefined) return `CAST(${scalar} AS ${type})`
   const element = /^Array\((\w+)\)$/.exec(type)?.[1]
   if (element === undefined || !Array.isArray(value)) return undefined
   const items: Array<string> = []
   for (const item of value) {
-    const literal = element === "String" ? (typeof item === "string" ? stringLiteral(item) : undefined) : integerLiteral(item, element)
+    const literal = castOperand(item, element)
     if (literal === undefined) return undefined
     items.push(literal)
   }
