@@ -77,16 +77,11 @@ const windowed = (c: Compiling, i: number, days: number | undefined, column = "t
 }
 
 /**
- * A number as the text of a String parameter, which the statement reads with toFloat64 (FLOAT64 below): the engine
- * reads JavaScript's shortest text of a double as that same double. A Float64 parameter is never written into the
- * statement as a literal (warehouse/inline-params.ts), so every statement of an audience with a number took chDB's
- * process-wide turn for bound parameters, and the pipeline's waited behind a full refresh. One past 2^53 (1e300 is a
- * whole number to JavaScript) is given as its exact digits, which the engine reads as the same double.
+ * A number for a Float64 parameter. One past 2^53 (1e300 is a whole number to JavaScript) is given as its exact
+ * digits, which the engine reads as the same double: chDB's binding refuses such a number, and a statement too long to
+ * be written with literals (warehouse/inline-params.ts) is bound.
  */
-const float64 = (v: number): string => (Number.isInteger(v) && !Number.isSafeInteger(v) ? BigInt(v).toString() : String(v))
-
-/** The number parameter `name` (float64's text) as a Float64 in the statement. */
-const FLOAT64 = (name: string) => `toFloat64({${name}:String})`
+const float64 = (v: number): number | bigint => (Number.isInteger(v) && !Number.isSafeInteger(v) ? BigInt(v) : v)
 
 // A trait's value as a number: a JSON number, or a string holding one ("30").
 const traitNumber = (raw: string) => `coalesce(toFloat64OrNull(${raw}), toFloat64OrNull(JSONExtractString(${raw})))`
@@ -99,21 +94,21 @@ const traitLeaf = (c: Compiling, i: number, t: TraitCondition): LeafSql => {
   if (t.exists !== undefined) return { matched: `${t.exists ? "" : "NOT "}mapContains(tr.traits, {l${i}_trait:String})`, value }
   if (t.compare !== undefined) {
     c.params[`l${i}_value`] = float64(t.value!)
-    return { matched: `${traitNumber(raw)} ${op(t.compare)} ${FLOAT64(`l${i}_value`)}`, value }
+    return { matched: `${traitNumber(raw)} ${op(t.compare)} {l${i}_value:Float64}`, value }
   }
   if (t.in !== undefined) {
     c.params[`l${i}_strings`] = t.in.filter((v): v is string => typeof v === "string")
     c.params[`l${i}_numbers`] = t.in.filter((v): v is number => typeof v === "number").map(float64)
     return {
       matched: `(JSONExtractString(${raw}) IN {l${i}_strings:Array(String)} AND startsWith(${raw}, '"')) OR ` +
-        `has(arrayMap(x -> toFloat64(x), {l${i}_numbers:Array(String)}), ${traitNumber(raw)})`,
+        `has({l${i}_numbers:Array(Float64)}, ${traitNumber(raw)})`,
       value,
     }
   }
   const e = t.equals!
   if (typeof e === "number") {
     c.params[`l${i}_value`] = float64(e)
-    return { matched: `${traitNumber(raw)} = ${FLOAT64(`l${i}_value`)}`, value }
+    return { matched: `${traitNumber(raw)} = {l${i}_value:Float64}`, value }
   }
   if (typeof e === "boolean") {
     c.params[`l${i}_value`] = e ? "true" : "false"
@@ -145,11 +140,11 @@ const sentimentLeaf = (c: Compiling, i: number, s: SentimentCondition["sentiment
   c.params[`l${i}_value`] = float64(s.value)
   if (s.of === "latest") {
     c.sentimentCols.add("argMax(st.score, st.timestamp) AS latest, count() AS scored")
-    return { matched: `sa.scored > 0 AND sa.latest ${op(s.op)} ${FLOAT64(`l${i}_value`)}`, value: "if(sa.scored > 0, toString(round(sa.latest, 3)), '')" }
+    return { matched: `sa.scored > 0 AND sa.latest ${op(s.op)} {l${i}_value:Float64}`, value: "if(sa.scored > 0, toString(round(sa.latest, 3)), '')" }
   }
   const inWindow = windowed(c, i, s.withinDays, "st.timestamp")
   c.sentimentCols.add(`avgIf(st.score, ${inWindow}) AS __s${i}`).add(`countIf(${inWindow}) AS __n${i}`)
-  return { matched: `sa.__n${i} > 0 AND sa.__s${i} ${op(s.op)} ${FLOAT64(`l${i}_value`)}`, value: `if(sa.__n${i} > 0, toString(round(sa.__s${i}, 3)), '')` }
+  return { matched: `sa.__n${i} > 0 AND sa.__s${i} ${op(s.op)} {l${i}_value:Float64}`, value: `if(sa.__n${i} > 0, toString(round(sa.__s${i}, 3)), '')` }
 }
 
 /** One leaf's SQL: whether it matched, and the value it saw. */
@@ -174,7 +169,7 @@ const leafSql = (c: Compiling, n: LeafNode): LeafSql => {
       const b = (n.leaf as unknown as Record<string, Bound>)[n.kind]!
       const column = n.kind === "health" ? "rel.health_score" : "rel.churn_risk"
       c.params[`l${i}_value`] = float64(b.value)
-      return { matched: `${column} ${op(b.op)} ${FLOAT64(`l${i}_value`)}`, value: `toString(round(${column}, 3))` }
+      return { matched: `${column} ${op(b.op)} {l${i}_value:Float64}`, value: `toString(round(${column}, 3))` }
     }
     case "sentiment":
       return sentimentLeaf(c, i, (n.leaf as SentimentCondition).sentiment)

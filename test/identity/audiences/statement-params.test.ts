@@ -1,7 +1,7 @@
 // An audience's statement is written with its parameters as literals (warehouse/inline-params.ts), whatever its
 // leaves: one that binds them takes chDB's process-wide turn for its whole run (a full refresh reads the tenant's
 // events), and the pipeline's own statements with bound parameters wait behind it, with every tenant's landing.
-// Numbers were Float64 parameters, which are never written in.
+// Numbers are Float64 parameters, which inline-params did not write in before b225111.
 import { describe, expect, it } from "vitest"
 import { parseCondition } from "../../../identity/audiences/condition.ts"
 import { audienceSql } from "../../../warehouse/audiences.ts"
