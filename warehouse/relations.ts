@@ -68,9 +68,9 @@ const AFFECTED = `
     affected AS (SELECT DISTINCT profile_id FROM event_rows
                  WHERE tenant = {tenant:String} AND message_id IN (SELECT message_id FROM event_profiles WHERE tenant = {tenant:String}))`
 
-// The day is a String parameter read by toDate(): a Date one is never written into the statement as a literal
-// (warehouse/inline-params.ts), so every read of a tenant's history took chDB's process-wide turn for statements with
-// bound parameters, and the pipeline's waited for it. The caller's day is a checked YYYY-MM-DD (notARunDay).
+// The day is a checked YYYY-MM-DD within Date's range (notARunDay), which warehouse/inline-params.ts writes into the
+// statement as a literal: bound, every read of a tenant's history took chDB's process-wide turn for statements with
+// parameters, and the pipeline's waited for it.
 const activitySql = (source: SignalSource, current: CurrentProfileSql) => `
 WITH ${AFFECTED}
 SELECT profile_id, groupArray((toString(day), events, acts.1, acts.2, acts.3, reach, engagement, followers)) AS days
@@ -82,11 +82,11 @@ FROM
     (
         ${source === "incremental" ? `
         SELECT profile_id, day, events, acts, reach, engagement, followers FROM relation_activity_daily
-        WHERE tenant = {tenant:String} AND day <= toDate({asOf:String}) AND profile_id NOT IN (SELECT profile_id FROM affected)
+        WHERE tenant = {tenant:String} AND day <= {asOf:Date} AND profile_id NOT IN (SELECT profile_id FROM affected)
         UNION ALL` : ""}
         SELECT ${current.profileId} AS profile_id, toDate(e.timestamp) AS day, ${ACTIVITY_COLUMNS}
         FROM event_rows AS e ${current.join}
-        WHERE e.tenant = {tenant:String} AND toDate(e.timestamp) <= toDate({asOf:String})
+        WHERE e.tenant = {tenant:String} AND toDate(e.timestamp) <= {asOf:Date}
             ${source === "incremental" ? "AND e.profile_id IN (SELECT profile_id FROM affected)" : ""}
         GROUP BY profile_id, day
     )
@@ -110,13 +110,13 @@ FROM
         SELECT profile_id, s.message_id AS message_id, s.at AS at, s.scored_at AS scored_at, s.channel AS channel,
             s.source AS source, s.status AS status, s.score AS score, s.label AS label
         FROM relation_voice_daily ARRAY JOIN said AS s
-        WHERE tenant = {tenant:String} AND day <= toDate({asOf:String}) AND profile_id NOT IN (SELECT profile_id FROM affected)
+        WHERE tenant = {tenant:String} AND day <= {asOf:Date} AND profile_id NOT IN (SELECT profile_id FROM affected)
         UNION ALL` : ""}
         SELECT ${current.profileId} AS profile_id, t.message_id AS message_id, t.timestamp AS at,
             t.scored_at AS scored_at, toString(t.channel) AS channel, toString(t.source) AS source,
             toString(t.status) AS status, t.score AS score, toString(t.label) AS label
         FROM sentiment AS t ${current.join}
-        WHERE t.tenant = {tenant:String} AND toDate(t.timestamp) <= toDate({asOf:String})
+        WHERE t.tenant = {tenant:String} AND toDate(t.timestamp) <= {asOf:Date}
             ${source === "incremental" ? "AND t.profile_id IN (SELECT profile_id FROM affected)" : ""}
     )
     GROUP BY profile_id, message_id
@@ -232,7 +232,7 @@ export const readStoredScores = Effect.fn("readStoredScores")(function* (tenant:
   const warehouse = yield* Warehouse
   const rows = yield* warehouse.query<ScoreRow>(
     "SELECT profile_id, relationship_type, health_score, churn_risk, sentiment_level, sentiment_trend, factors, signals " +
-      "FROM relation_scores FINAL WHERE tenant = {tenant:String} AND as_of = toDate({asOf:String})" +
+      "FROM relation_scores FINAL WHERE tenant = {tenant:String} AND as_of = {asOf:Date}" +
       (profileId === undefined ? "" : " AND profile_id = {profileId:String}") + " ORDER BY profile_id",
     { params: { tenant, asOf, ...(profileId === undefined ? {} : { profileId }) } })
   return rows.map((r): StoredScore => ({
@@ -267,7 +267,7 @@ export const readLatestScores = Effect.fn("readLatestScores")(function* (tenant:
 export const readStoredTypes = Effect.fn("readStoredTypes")(function* (tenant: string, asOf: string) {
   const warehouse = yield* Warehouse
   const rows = yield* warehouse.query<{ profile_id: string; relationship_type: string }>(
-    "SELECT profile_id, relationship_type FROM relation_scores FINAL WHERE tenant = {tenant:String} AND as_of = toDate({asOf:String})",
+    "SELECT profile_id, relationship_type FROM relation_scores FINAL WHERE tenant = {tenant:String} AND as_of = {asOf:Date}",
     { params: { tenant, asOf } })
   return new Map(rows.map((r) => [r.profile_id, r.relationship_type]))
 })
