@@ -217,20 +217,32 @@ const usedBy: Readonly<Record<string, ReadonlyArray<DestinationType>>> = {
   apiVersion: ["salesforce"], sobject: ["salesforce"], externalIdField: ["salesforce"],
 }
 
+/** A configured URL as it may be shown: its user, password, path and query cut. */
+const redactedUrl = (url: string): string => {
+  if (url === "" || !URL.canParse(url)) return url
+  const u = new URL(url)
+  if (u.username !== "" || u.password !== "") u.username = u.password = "***"
+  // The path too: a capability URL (an incoming hook of a chat or automation service) is its own credential.
+  if (u.pathname !== "/" && u.pathname !== "") u.pathname = "/***"
+  if (u.search !== "") u.search = "?***"
+  return u.toString()
+}
+
 /** The destination as it may be shown: credentials replaced, a URL's user, password, path and query cut. */
-export const redacted = (d: DestinationConfig): Record<string, unknown> => {
-  let url = d.url
-  if (url !== "" && URL.canParse(url)) {
-    const u = new URL(url)
-    if (u.username !== "" || u.password !== "") u.username = u.password = "***"
-    // The path too: a capability URL (an incoming hook of a chat or automation service) is its own credential.
-    if (u.pathname !== "/" && u.pathname !== "") u.pathname = "/***"
-    if (u.search !== "") u.search = "?***"
-    url = u.toString()
-  }
-  return {
-    ...d, url, secret: d.secret === "" ? "" : "***", token: d.token === "" ? "" : "***",
-  }
+export const redacted = (d: DestinationConfig): Record<string, unknown> => ({
+  ...d, url: redactedUrl(d.url), secret: d.secret === "" ? "" : "***", token: d.token === "" ? "" : "***",
+})
+
+/**
+ * A request's URL as a dry run may show it: the part the destination's configured URL wrote cut as `redacted` cuts it,
+ * the API path a client adds after it (HubSpot's, Salesforce's) kept; a URL of no configured one (a file's key) as is.
+ */
+export const redactedRequestUrl = (d: DestinationConfig, url: string): string => {
+  const base = d.url.replace(/\/+$/, "")
+  if (base === "" || !url.startsWith(base)) return url
+  const rest = url.slice(base.length)
+  const shown = redactedUrl(d.url)
+  return rest === "" ? shown : `${shown.replace(/\/+$/, "")}${rest.startsWith("/") || rest.startsWith("?") ? "" : "/"}${rest}`
 }
 
 /** The named destination of a tenant, or an Error naming the ones there are. */

@@ -16,7 +16,7 @@ import {
 import { backgroundReads, type Warehouse } from "../../warehouse/warehouse.ts"
 import { ObjectStore } from "../objectstore.ts"
 import { AddressRefused } from "./address.ts"
-import type { DestinationConfig } from "./config.ts"
+import { type DestinationConfig, redactedRequestUrl } from "./config.ts"
 import { makeFiles } from "./files.ts"
 import { makeHubspot } from "./hubspot.ts"
 import { batchIdOf, buildRecord, type DestinationClient, type ItemResult, type Operation, type OutRecord, type PlannedRequest, type SendResult } from "./record.ts"
@@ -252,9 +252,11 @@ const plan = (run: Run, op: Operation, records: ReadonlyArray<OutRecord>, into: 
     const batchId = batchIdOf(run.config.name, op, batch)
     const shown = batch.length <= left ? batch : batch.slice(0, left)
     into.recordsShown += shown.length
+    const request = run.client.plan(op, shown, batchId)
     into.batches.push({
       operation: op, batchId, records: batch.length, ...(shown.length < batch.length ? { recordsShown: shown.length } : {}),
-      profileIds: shown.map((r) => r.profileId).filter((p) => p !== ""), ...run.client.plan(op, shown, batchId),
+      // Its URL as the status shows the destination's: a webhook's path and query are its credential.
+      profileIds: shown.map((r) => r.profileId).filter((p) => p !== ""), ...request, url: redactedRequestUrl(run.config, request.url),
     })
   }
 }
