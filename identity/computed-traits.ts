@@ -11,6 +11,7 @@ import {
 } from "../warehouse/computed-traits.ts"
 import type { ReadScope } from "../warehouse/profiles.ts"
 import { TENANT_NAME_RULE } from "../warehouse/tenant.ts"
+import { notAChannel } from "../ingest/message.ts"
 import { IdentityRulesInvalid } from "./config.ts"
 
 export const COMPUTED_KINDS = ["count", "sum", "first", "last", "most_frequent", "latest_sentiment"] as const
@@ -93,6 +94,17 @@ const reasonOf = (errors: ValidateFunction["errors"]): [string, string] => {
   return [at, RULES[e.keyword] ?? (e.message ?? "is not valid")]
 }
 
+/**
+ * Throws naming the first of `d.channels` that is no channel (`"calls"` for `call`): it would count nothing, ever, as
+ * an audience condition naming one is refused (identity/audiences/condition.ts unknownChannel).
+ */
+const checkChannels = (d: ComputedTraitDefinition, at: string) => {
+  for (const [i, channel] of (d.channels ?? []).entries()) {
+    const reason = notAChannel(channel)
+    if (reason !== undefined) throw new IdentityRulesInvalid(`${at}/channels/${i}`, reason)
+  }
+}
+
 /** Checks CDP_COMPUTED_TRAITS' JSON text; throws IdentityRulesInvalid naming the first bad field. */
 export const parseComputedTraits = (text: string): ComputedTraits => {
   let parsed: unknown
@@ -110,6 +122,7 @@ export const parseComputedTraits = (text: string): ComputedTraits => {
   for (const [scope, defs] of Object.entries(parsed)) {
     const seen = new Set<string>()
     for (const [i, d] of defs.entries()) {
+      checkChannels(d, `/${scope}/${i}`)
       if (seen.has(d.name) || (scope !== "*" && global.has(d.name))) {
         throw new IdentityRulesInvalid(`/${scope}/${i}/name`, `"${d.name}" is defined twice (for this tenant or for "*")`)
       }
@@ -154,6 +167,7 @@ export const parseDefinition = (text: string): ComputedTraitDefinition => {
     const [at, reason] = reasonOf(definition.errors)
     throw new IdentityRulesInvalid(at, reason)
   }
+  checkChannels(parsed, "")
   return parsed
 }
 
