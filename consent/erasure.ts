@@ -17,6 +17,9 @@ import { forgetMessages } from "../warehouse/sink.ts"
 import { OBJECT_AREAS, TABLES, type TableEntry } from "./registry.ts"
 import type { Subject } from "./subject.ts"
 import { Keys } from "./keys.ts"
+import { nodeKey } from "../identity/graph.ts"
+import type { IdentifierKind } from "../identity/normalise.ts"
+import { RunningGraph } from "../identity/stage.ts"
 import { suppressSubject } from "./suppression.ts"
 
 /** What one store holds about the subject (an access or portability export). */
@@ -159,6 +162,13 @@ const shredBusKeys = (subject: Subject, requestId: string) =>
 export const eraseSubject = Effect.fn("eraseSubject")(function* (subject: Subject, requestId = "") {
   const done: Array<ErasureCount> = []
   done.push({ where: "suppressions", what: "identifiers suppressed", count: yield* suppressSubject(subject, requestId) })
+  // The running pipeline's graph stops joining anything to them before their rows go, and is loaded again (their tenant
+  // alone) once the rows are gone: it would otherwise keep their identifiers, and store them again in its next snapshot.
+  const graph = yield* Effect.serviceOption(RunningGraph)
+  if (Option.isSome(graph)) {
+    const keys = subject.identifiers.filter((i) => !i.shared).map((i) => nodeKey(i.kind as IdentifierKind, i.value))
+    done.push({ where: "identity graph", what: "identifiers forgotten", count: yield* graph.value.forget(subject.tenant, { profileIds: subject.profileIds, keys }) })
+  }
   // Before export_state is erased: the records destinations hold of the subject, queued for deletion there.
   done.push({ where: "export destinations", what: "deletions queued", count: yield* queueExportErasures(subject.tenant, subject.profileIds, requestId) })
 
@@ -186,6 +196,11 @@ export const eraseSubject = Effect.fn("eraseSubject")(function* (subject: Subjec
     yield* truncateTable(entry.name)
     mutated.push(entry.name)
     done.push({ where: entry.name, what: "emptied", count: 1 })
+  }
+
+  if (Option.isSome(graph)) {
+    yield* graph.value.reload(subject.tenant)
+    done.push({ where: "identity graph", what: "tenant's graph loaded again without them", count: 1 })
   }
 
   const { isMine, mentions } = archiveMatchers(subject)

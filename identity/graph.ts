@@ -86,6 +86,15 @@ export const splitNodeKey = (key: NodeKey): { kind: IdentifierKind; value: strin
   return { kind: base.slice(0, colon) as IdentifierKind, value: base.slice(colon + 1), slice: base === key ? 0 : Number(key.slice(base.length + 1)) }
 }
 
+/**
+ * The value an erasure leaves in place of a forgotten identifier's in the running graph (TenantGraph.forget) until the
+ * tenant's graph is loaded again: no normalised value starts with a control character, so no sighting finds it.
+ */
+export const FORGOTTEN = "\u0000forgotten"
+
+/** Whether a node key is one an erasure forgot (its rows are not stored). */
+export const isForgotten = (key: NodeKey): boolean => key.startsWith(FORGOTTEN, key.indexOf(":") + 1)
+
 /** The identifier a node stands for, without its time slice. */
 export const baseOf = (key: NodeKey): NodeKey => {
   const cut = key.indexOf(SLICE)

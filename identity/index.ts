@@ -1,6 +1,6 @@
 // Identity resolution's public surface: the pipeline stage that gives each message its person's profile, rebuild,
 // profile reading and explanation, duplicate suggestions, and the pieces they are made of.
-export { type IdentityConfig, defaultIdentityConfig, makeIdentityStage } from "./stage.ts"
+export { type ErasedIdentity, type IdentityConfig, type IdentityStage, defaultIdentityConfig, makeIdentityStage, RunningGraph } from "./stage.ts"
 export { identityConfigOf, type IdentityRules, IdentityRulesInvalid, parseIdentityRules } from "./config.ts"
 export { extractConfigFor } from "./extract.ts"
 export {

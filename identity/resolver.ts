@@ -15,7 +15,7 @@
 // The graph is built in layers, one idea each: graph-store.ts (the state and its small operations), fast-path.ts (a
 // message applied as a union), reresolution.ts (touched parts resolved again), graph-state.ts (the state as plain
 // data for snapshots); here a batch is resolved (begin, the read-back loop, finish) and replays are told apart.
-import { DEFAULT_GRAPH_RULES, type GraphRules, type NodeKey, type Observation } from "./graph.ts"
+import { baseOf, DEFAULT_GRAPH_RULES, FORGOTTEN, type GraphRules, type NodeKey, type Observation, splitNodeKey } from "./graph.ts"
 import { type GraphState, StatefulGraph } from "./graph-state.ts"
 import {
   BatchProfiles, type Needed, NO_DECISIONS, NOTHING, type OperatorDecisions, type PartMove, type ProfileChange, type ProfileMerge, type ResolveResult,
@@ -48,6 +48,35 @@ export class TenantGraph extends StatefulGraph {
     const node = this.nodeOf(key)
     if (node === undefined || this.nodeShared[node] === 1) return undefined
     return this.nodeProfile[node]
+  }
+
+  /**
+   * Forgets an erased person (consent/erasure.ts) until the graph is loaded again without them: every identifier of
+   * their profiles that no one else shares, and each of `keys` in any time slice, keeps its place in its part under a
+   * value no sighting has (FORGOTTEN), so no message joins them meanwhile. Returns how many identifiers it forgot.
+   */
+  forget(profileIds: ReadonlyArray<string>, keys: ReadonlyArray<NodeKey>): number {
+    const profiles = new Set(profileIds)
+    // Values per kind index (a node's value holds its time slice: baseOf cuts it as it cuts a key's).
+    const values = new Map<number, Set<string>>()
+    for (const key of keys) {
+      const { kind, value } = splitNodeKey(key)
+      const k = this.kindIndex.get(kind)
+      if (k === undefined) continue
+      if (!values.has(k)) values.set(k, new Set())
+      values.get(k)!.add(value)
+    }
+    let forgotten = 0
+    for (let n = 0; n < this.nodeCount; n++) {
+      const value = this.nodeValue[n]!
+      if (value.startsWith(FORGOTTEN)) continue
+      const profile = this.nodeProfile[n]
+      const own = this.nodeShared[n] === 0 && profile !== undefined && profiles.has(profile)
+      if (!own && values.get(this.nodeKind[n]!)?.has(baseOf(value)) !== true) continue
+      this.nodeValue[n] = `${FORGOTTEN}${n}`
+      forgotten++
+    }
+    return forgotten
   }
 
   /**

@@ -4,7 +4,7 @@
 // (identity/online.ts). When the stage starts, the graph comes from the newest snapshot plus the observations
 // stored since (identity/snapshot.ts), or from every stored observation; a snapshot is written every so many
 // messages or minutes, after a reload, and when the stage closes.
-import { Effect, Semaphore } from "effect"
+import { Context, Effect, Semaphore } from "effect"
 import type { CanonicalEvent } from "../ingest/message.ts"
 import { deadLetter, ok, type Stage } from "../ingest/stage.ts"
 import {
@@ -13,7 +13,8 @@ import {
 import { backgroundReads, Warehouse, type WarehouseRejectedRows, type WarehouseUnavailable, type WarehouseQueryError } from "../warehouse/warehouse.ts"
 import { DEFAULT_SOURCE_TRUST, DEFAULT_TRAIT_IDENTIFIERS, type ExtractConfig, extractSightings } from "./extract.ts"
 import {
-  baseOf, DEFAULT_GRAPH_RULES, type GraphRules, type Link, type Observation, profileIdFor, type RefusedLink, splitNodeKey,
+  baseOf, DEFAULT_GRAPH_RULES, type GraphRules, isForgotten, type Link, type NodeKey, type Observation, profileIdFor, type RefusedLink,
+  splitNodeKey,
 } from "./graph.ts"
 import { compileBlockRules } from "./guardrails.ts"
 import { DEFAULT_NORMALISE_OPTIONS } from "./normalise.ts"
@@ -63,8 +64,10 @@ export function* linkRows(tenant: string, r: ResolveResult): Steps<Array<LinkRow
   const row = (l: Link | RefusedLink, status: LinkRow["status"], reason: string): LinkRow => ({
     tenant, a: l.a, b: l.b, messageId: l.messageId, timeMs: l.timeMs, trust: l.trust, rule: l.rule, status, reason,
   })
-  const linked = yield* mapSteps(r.links, (l) => row(l, "linked", ""))
-  const refused = yield* mapSteps(r.refused, (l) => row(l, "refused", l.reason))
+  // A forgotten identifier (an erasure under way: TenantGraph.forget) is not stored again.
+  const kept = (l: Link) => !isForgotten(l.a) && !isForgotten(l.b)
+  const linked = yield* mapSteps(r.links.filter(kept), (l) => row(l, "linked", ""))
+  const refused = yield* mapSteps(r.refused.filter(kept), (l) => row(l, "refused", l.reason))
   return linked.concat(refused)
 }
 
@@ -72,6 +75,7 @@ export function* linkRows(tenant: string, r: ResolveResult): Steps<Array<LinkRow
 export function* nodeRows(tenant: string, r: ResolveResult): Steps<Array<[string, NodeRow]>> {
   const rows: Array<[string, NodeRow]> = []
   yield* eachStep(r.nodes, ([key, profileId]) => {
+    if (isForgotten(key)) return
     const { kind, value, slice } = splitNodeKey(key)
     rows.push([`${tenant}\u0000${key}`, { tenant, kind, value, slice, profileId, shared: r.shared.get(baseOf(key)) ?? "" }])
   })
@@ -92,15 +96,37 @@ export interface SnapshotPolicy {
 
 export const DEFAULT_SNAPSHOT_POLICY: SnapshotPolicy = { everyMessages: 100_000, everyMs: 10 * 60_000, minMessages: 1_000 }
 
+/** Whom an erasure takes out of the running graph: the subject's profiles, and their own identifiers as node keys. */
+export interface ErasedIdentity {
+  readonly profileIds: ReadonlyArray<string>
+  readonly keys: ReadonlyArray<NodeKey>
+}
+
+/**
+ * The running pipeline's identity graph, as an erasure (consent/erasure.ts) reaches it: absent where no pipeline runs
+ * in the process (the CLI on a data dir: the graph is loaded at the next start, and the erasure empties the snapshots).
+ */
+export class RunningGraph extends Context.Service<RunningGraph, {
+  readonly forget: IdentityStage["forget"]
+  /** Loads the tenant's graph again from what is stored, holding up no other tenant's batches. */
+  readonly reload: IdentityStage["reloadTenant"]
+}>()("cdp/RunningGraph") {}
+
 export interface IdentityStage {
   readonly stage: Stage<CanonicalEvent, WarehouseUnavailable | WarehouseRejectedRows | WarehouseQueryError>
-  /** Builds the graph again from what is stored (after an erasure or a rebuild); batches wait for it. */
+  /** Builds every tenant's graph again from what is stored (a rebuild without a running pipeline's tenant reload); batches wait for it. */
   readonly reload: Effect.Effect<void, WarehouseUnavailable | WarehouseQueryError>
   /**
    * Builds one tenant's graph again from what is stored (after its operator's decision), loaded while batches go on
    * and then put in place: no other tenant's batches or reloads wait for the load.
    */
   readonly reloadTenant: (tenant: string) => Effect.Effect<void, WarehouseUnavailable | WarehouseQueryError>
+  /**
+   * Forgets an erased person's identifiers in their tenant's graph (TenantGraph.forget), under the lock: batches from
+   * then on join nothing to them. Their tenant's reloadTenant, once their rows are erased, puts the graph right.
+   * Returns how many identifiers it forgot.
+   */
+  readonly forget: (tenant: string, erased: ErasedIdentity) => Effect.Effect<number>
   /**
    * Adds what other pipeline members stored since this graph last read the warehouse (after a rebalance): reads
    * only recent observations, so a worker's start and rebalances stay flat as the warehouse grows.
@@ -228,12 +254,13 @@ export const makeIdentityStage = (config: IdentityConfig, policy: SnapshotPolicy
       }).pipe(lock.withPermits(1))
     // Reloads are numbered as they begin. A tenant's reload loads without the lock, so one that began before the graph
     // in place was loaded (every tenant's, or this tenant's again) is not put in: that graph read all it would have
-    // read, and decisions and erasures recorded since. Erasures reload everything under the lock, so no batch meanwhile
-    // resolves with the identifiers they removed.
+    // read, and decisions and erasures recorded since. An erasure forgets the person's identifiers first (forget), so no
+    // batch resolves with them while their tenant loads; a reload of theirs that began before and is put in meanwhile
+    // holds them until the erasure's own is put in (which writes the snapshot that replaces its).
     let begun = 0
     let installedAll = 0
     const installedTenant = new Map<string, number>()
-    // A reload follows an operator's decision, a rebuild or an erasure, which a snapshot would not show: it reads
+    // A reload follows an operator's decision or a rebuild, which a snapshot would not show: it reads
     // everything, and replaces the snapshot at once (so none holds what an erasure removed).
     const reload: IdentityStage["reload"] = Effect.gen(function* () {
       const number = ++begun
@@ -276,8 +303,10 @@ export const makeIdentityStage = (config: IdentityConfig, policy: SnapshotPolicy
         }).pipe(lock.withPermits(1))
       }).pipe(Effect.ensuring(Effect.sync(() => { if (watch !== undefined) loading.delete(watch) })), Effect.provideService(Warehouse, warehouse))
     }
+    const forget: IdentityStage["forget"] = (tenant, erased) =>
+      Effect.sync(() => resolver.graph(tenant).forget(erased.profileIds, erased.keys)).pipe(lock.withPermits(1))
     const catchUp: IdentityStage["catchUp"] = Effect.gen(function* () {
       loaded = yield* catchUpGraph(loaded, config.extract.blocked)
     }).pipe(Effect.provideService(Warehouse, warehouse), lock.withPermits(1))
-    return { stage, reload, reloadTenant, catchUp } satisfies IdentityStage
+    return { stage, reload, reloadTenant, forget, catchUp } satisfies IdentityStage
   })

@@ -449,7 +449,7 @@ const makeCollector = (options: CollectorOptions) =>
       dsr: options.dataDir === undefined ? undefined
         : yield* makeDsrRoute({
           dataDir: options.dataDir, normalise: options.identity?.extract.normalise, policies: options.consent, bodyIdleMs,
-          reloadIdentity: pipeline.reloadIdentity, signer,
+          graph: { forget: pipeline.forgetIdentity, reload: pipeline.reloadIdentityOf }, signer,
         }),
       tokens: tokenRoute({ registry, bodyIdleMs, maxTokens: options.maxTokens }),
       audiences: audienceRoute({ warehouse, policies: options.consent, bodyIdleMs, maxAudiences: options.maxAudiences }),

@@ -12,6 +12,7 @@ import { DsrInvalid, type DsrEnv, DsrNotFound, DsrProfileNotFound, failInterrupt
 import { Keys, loadSecret, makeKeys } from "../consent/keys.ts"
 import { type ConsentPolicies, ConsentPoliciesRef, DEFAULT_POLICIES } from "../consent/purposes.ts"
 import type { NormaliseOptions } from "../identity/normalise.ts"
+import { RunningGraph } from "../identity/stage.ts"
 import type { ObjectStore } from "./objectstore.ts"
 import { keyedPermits, TurnsPerKey } from "../warehouse/turns.ts"
 import { apiReads, type Warehouse } from "../warehouse/warehouse.ts"
@@ -95,17 +96,18 @@ export const makeDsrRoute = (options: {
   readonly policies?: ConsentPolicies | undefined
   readonly bodyIdleMs?: number
   /**
-   * Reloads the running pipeline's identity graph from what is stored. After an erasure the graph in memory still
-   * holds the person's identifiers, and its next snapshot would store them again: the erasure is complete only after it.
+   * The running pipeline's identity graph, which an erasure takes the person out of (consent/erasure.ts): otherwise the
+   * graph in memory still holds their identifiers, and its next snapshot would store them again.
    */
-  readonly reloadIdentity?: Effect.Effect<void, unknown>
+  readonly graph?: RunningGraph["Service"] | undefined
 }) =>
   Effect.gen(function* () {
     const keys = makeKeys(yield* loadSecret(options.dataDir))
     const env: DsrEnv = { signer: options.signer ?? (yield* auditSigner(options.dataDir)), normalise: options.normalise }
     const context = yield* Effect.context<Warehouse | ObjectStore>()
+    const graph = options.graph
     const run = <A>(effect: Effect.Effect<A, unknown, Warehouse | ObjectStore | Keys>) =>
-      effect.pipe(Effect.provideService(Keys, keys), Effect.provideService(ConsentPoliciesRef, options.policies ?? DEFAULT_POLICIES), Effect.provideContext(context))
+      effect.pipe(graph === undefined ? (e) => e : Effect.provideService(RunningGraph, graph), Effect.provideService(Keys, keys), Effect.provideService(ConsentPoliciesRef, options.policies ?? DEFAULT_POLICIES), Effect.provideContext(context))
     yield* run(failInterrupted(env))
     const running = new TurnsPerKey()
     const turn = tenantTurns()
@@ -141,7 +143,6 @@ export const makeDsrRoute = (options: {
             running.release(EVERY_TENANT)
           })
           return yield* run(submitRequest(env, { ...input, submittedBy })).pipe(
-            Effect.tap((r) => r.type === "erasure" && options.reloadIdentity !== undefined ? options.reloadIdentity : Effect.void),
             turn(input.tenant, input.type === "erasure"),
             Effect.ensuring(release),
             Effect.map((r): QueryReply => ({ status: 201, body: { success: true, request: requestView(r) } })),

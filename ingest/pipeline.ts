@@ -4,7 +4,7 @@
 import { randomUUID } from "node:crypto"
 import { Context, Data, Duration, Effect, Layer, Schedule, type Scope } from "effect"
 import { type ConsentPolicies, DEFAULT_POLICIES, type KeysShape, makeConsentStage, suppressionStage } from "../consent/index.ts"
-import { defaultIdentityConfig, type IdentityConfig, makeIdentityStage } from "../identity/index.ts"
+import { defaultIdentityConfig, type IdentityConfig, type IdentityStage, makeIdentityStage } from "../identity/index.ts"
 import { type SentimentConfig, sentimentStage } from "../sentiment/index.ts"
 import type { ErasureMutationFailed } from "../warehouse/erasure.ts"
 import { type LandResult, makeEventSink } from "../warehouse/sink.ts"
@@ -70,6 +70,7 @@ export const eventStages = (sentiment: SentimentConfig, identity: IdentityConfig
       >,
       reloadIdentity: resolve?.reload ?? Effect.void,
       reloadIdentityOf: resolve?.reloadTenant ?? (() => Effect.void),
+      forgetIdentity: resolve?.forget ?? (() => Effect.succeed(0)),
       catchUpIdentity: resolve?.catchUp ?? Effect.void,
     }
   })
@@ -142,10 +143,12 @@ const archiveRecord = (e: CanonicalEvent): ArchiveRecord | undefined =>
 export interface PipelineShape {
   readonly counters: Readonly<PipelineCounters>
   readonly landing: Readonly<LandingStatus>
-  /** Builds the identity graph again from the warehouse (after an erasure or a rebuild). */
+  /** Builds every tenant's identity graph again from the warehouse (a rebuild); batches wait for it. */
   readonly reloadIdentity: Effect.Effect<void, WarehouseUnavailable | WarehouseQueryError>
-  /** Builds one tenant's identity graph again (after its operator's decision), holding up no other tenant's. */
+  /** Builds one tenant's identity graph again (after its operator's decision or an erasure), holding up no other tenant's. */
   readonly reloadIdentityOf: (tenant: string) => Effect.Effect<void, WarehouseUnavailable | WarehouseQueryError>
+  /** Forgets an erased person's identifiers in this process's identity graph (an erasure: IdentityStage.forget). */
+  readonly forgetIdentity: IdentityStage["forget"]
   /** Completes once everything submitted (events, dead letters, raw text for the archive) is durably accepted by the bus. */
   readonly submit: (
     events: ReadonlyArray<CanonicalEvent>,
@@ -165,9 +168,9 @@ export class Pipeline extends Context.Service<Pipeline, PipelineShape>()("cdp/Pi
       const archive = yield* makeArchiveWriter
       // Opened before the consumers, so the scoring workers close after the consumers have drained.
       const consuming = options.consume !== false
-      const { stages, reloadIdentity: reloadHere, reloadIdentityOf: reloadTenantHere, catchUpIdentity } = consuming
+      const { stages, reloadIdentity: reloadHere, reloadIdentityOf: reloadTenantHere, forgetIdentity, catchUpIdentity } = consuming
         ? yield* eventStages(options.sentiment ?? { brand: [], aspects: {} }, options.identity, options.consent, options.keys, bus.backend.kind !== "memory")
-        : { stages: [], reloadIdentity: Effect.void, reloadIdentityOf: () => Effect.void, catchUpIdentity: Effect.void }
+        : { stages: [], reloadIdentity: Effect.void, reloadIdentityOf: () => Effect.void, forgetIdentity: () => Effect.succeed(0), catchUpIdentity: Effect.void }
       // On a shared bus every member reloads when one process changes the graph: this process's own notices are
       // recognised by origin (it has reloaded already).
       const shared = bus.backend.kind !== "memory"
@@ -316,6 +319,7 @@ export class Pipeline extends Context.Service<Pipeline, PipelineShape>()("cdp/Pi
         landing,
         reloadIdentity,
         reloadIdentityOf,
+        forgetIdentity,
         submit: (events, deadLetters, options) =>
           Effect.gen(function* () {
             const raw: Array<ArchiveRecord> = []
