@@ -7,7 +7,7 @@
 import { Effect } from "effect"
 import type { Bound, EventCondition, LeafNode, Node, Op, RelationshipCondition, SentimentCondition, TraitCondition, ChannelCondition } from "../identity/audiences/condition.ts"
 import { allowedSql, type ConsentFilter, renamedFilter } from "./consent-filter.ts"
-import { currentProfileSql, mayHoldNowSql } from "./current-profile.ts"
+import { currentProfileSql, mayHoldNowInSql } from "./current-profile.ts"
 import { chDateTime } from "./sink.ts"
 import { interactiveTurn, type Row, Warehouse } from "./warehouse.ts"
 
@@ -193,14 +193,21 @@ const conditionSql = (c: Compiling, n: Node): string => {
 // view, which computes every profile column (identifiers, channel counts, ...) whatever the condition reads.
 // Explaining a few profiles (why they left, or the profiles a write touched) reads their messages and rows only.
 
+/**
+ * The explained profiles' ids, named once in the statement's WITH (statementFor) and read by every store's part: in
+ * each part they made a statement explaining 1,000 profiles over 200 kB, too long to write in (inline-params.ts), so
+ * it was bound and took chDB's process-wide turn.
+ */
+const EXPLAINED = "a_explained"
+
 /** The profiles with events (p), each with its current profile id and the event counts the leaves need. */
 const eventsPart = (c: Compiling, explaining: boolean): string => {
   const events = currentProfileSql(c.input.tenant, "e")
   Object.assign(c.params, events.params)
-  const narrow = explaining ? ` AND ${mayHoldNowSql("a_profiles")}` : ""
+  const narrow = explaining ? ` AND ${mayHoldNowInSql(EXPLAINED)}` : ""
   return `(SELECT ${events.profileId} AS profile_id${c.eventCols.map((col) => `, ${col}`).join("")} FROM ` +
     `(SELECT message_id, profile_id, event, channel, timestamp FROM event_rows WHERE tenant = {a_tenant:String}${narrow}) AS e ` +
-    `${events.join} ${explaining ? "WHERE profile_id IN {a_profiles:Array(String)} " : ""}GROUP BY profile_id) AS p`
+    `${events.join} ${explaining ? `WHERE profile_id IN ${EXPLAINED} ` : ""}GROUP BY profile_id) AS p`
 }
 
 /**
@@ -221,7 +228,7 @@ const relationsJoin = (onlyProfiles: string): string =>
 /** The profiles' scored texts (sa), each counted for the profile its message belongs to now. */
 const sentimentJoin = (c: Compiling, explaining: boolean): string => {
   const texts = currentProfileSql(c.input.tenant, "st")
-  const narrow = explaining ? ` AND ${mayHoldNowSql("a_profiles")}` : ""
+  const narrow = explaining ? ` AND ${mayHoldNowInSql(EXPLAINED)}` : ""
   return `LEFT JOIN (SELECT ${texts.profileId} AS profile_id, ${[...c.sentimentCols].join(", ")} FROM ` +
     "(SELECT message_id, profile_id, score, timestamp FROM sentiment FINAL WHERE tenant = {a_tenant:String} AND status = 'scored'" +
     `${narrow}) AS st ${texts.join} GROUP BY profile_id) AS sa ON sa.profile_id = p.profile_id`
@@ -229,7 +236,7 @@ const sentimentJoin = (c: Compiling, explaining: boolean): string => {
 
 /** FROM: the profiles with events joined to the stores the leaves need. */
 const fromSql = (c: Compiling, kinds: ReadonlySet<string>, explaining: boolean): string => {
-  const onlyProfiles = explaining ? " AND profile_id IN {a_profiles:Array(String)}" : ""
+  const onlyProfiles = explaining ? ` AND profile_id IN ${EXPLAINED}` : ""
   return [
     eventsPart(c, explaining),
     ...(kinds.has("trait") ? [traitsJoin(onlyProfiles)] : []),
@@ -242,7 +249,7 @@ const fromSql = (c: Compiling, kinds: ReadonlySet<string>, explaining: boolean):
 const statementFor = (mode: Mode, columns: ReadonlyArray<string>, from: string, params: Params): { sql: string; params: Params } => {
   if (mode.kind === "explain") {
     params["a_profiles"] = mode.profiles
-    return { sql: `SELECT ${columns.join(", ")} FROM ${from}`, params }
+    return { sql: `WITH {a_profiles:Array(String)} AS ${EXPLAINED} SELECT ${columns.join(", ")} FROM ${from}`, params }
   }
   const where = "WHERE consenting = 1 AND matched = 1"
   if (mode.kind === "sample") {

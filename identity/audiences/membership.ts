@@ -246,8 +246,12 @@ const seesAudienceEvents = (audience: Audience): boolean => {
     : l.kind === "channel" && (l.leaf as ChannelCondition).channel === "web")
 }
 
-/** Profiles asked about in one query at most; more are asked in several. */
-const PROFILES_PER_QUERY = 1000
+/**
+ * Profiles asked about in one query at most; more are asked in several. 800 profile ids (24 kB written in) leave a
+ * statement explaining them, with a condition of every kind of leaf, under what the embedded engine takes written in
+ * (warehouse/inline-params.ts MAX_INLINE_BYTES): a longer one is bound and takes chDB's process-wide turn.
+ */
+export const PROFILES_PER_QUERY = 800
 
 /**
  * One audience's refresh, which cannot hold back the others, of its tenant or any other: a failure of its own (its

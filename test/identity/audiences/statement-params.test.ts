@@ -6,6 +6,8 @@ import { describe, expect, it } from "vitest"
 import { parseCondition } from "../../../identity/audiences/condition.ts"
 import { audienceSql } from "../../../warehouse/audiences.ts"
 import { inlineParams } from "../../../warehouse/inline-params.ts"
+import { profileIdFor } from "../../../identity/graph.ts"
+import { PROFILES_PER_QUERY } from "../../../identity/audiences/membership.ts"
 
 const purpose = { uses: "allBut" as const, sql: "SELECT profile_id FROM consent_refusals WHERE tenant = {tenant:String}", params: { tenant: "acme" } }
 
@@ -35,5 +37,18 @@ describe("an audience's statement", () => {
       expect(bound, mode.kind).toEqual([])
       expect(inlineParams(q.sql, q.params), mode.kind).toBeDefined()
     }
+  })
+
+  it("explaining as many profiles as a refresh asks about at once is written in whole: their ids once, not once per store", () => {
+    // The refresh after a batch asks about up to PROFILES_PER_QUERY profiles a statement. Their ids stood in it once per
+    // store read (events twice, traits, relations, sentiment twice): 1,000 ids made it over 200 kB, so it was bound and
+    // took chDB's turn for its run (310-450 ms seen beside another tenant's posts).
+    const condition = parseCondition(EVERY_LEAF)
+    if (!("kind" in condition) && "message" in condition) throw new Error(String(condition.message))
+    const input = { tenant: "acme", condition: condition as never, purpose, consentLeaves: new Map(), asOfMs: Date.UTC(2024, 9, 31) }
+    const profiles = Array.from({ length: PROFILES_PER_QUERY }, (_, i) => profileIdFor("acme", `email:p${i}@x.example`))
+    const q = audienceSql(input, { kind: "explain", profiles })
+    expect(q.sql.match(/\{a_profiles:/g)?.length).toBe(1)
+    expect(inlineParams(q.sql, q.params)).toBeDefined()
   })
 })
