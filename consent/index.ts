@@ -10,6 +10,6 @@ export {
   refusingProfiles, refusingProfilesOfChannel, stateFromRows, UnknownPurpose,
 } from "./ledger.ts"
 export { consentDropReason, makeConsentStage, makeSuppressionStage, SUPPRESSED, type SuppressionCheck, suppressionStage } from "./stage.ts"
-export { Keys, type KeysShape, loadSecret, makeKeys } from "./keys.ts"
+export { identifierKey, Keys, type KeysShape, loadSecret, makeKeys } from "./keys.ts"
 export { stripPersonal, STRIPPED_MARK } from "./strip.ts"
 export { type ConsentScope, consentOfScopeColumns, consentViewOfRows, type ConsentView, showConsent, showConsentOfMessages, showConsentPage } from "./show.ts"

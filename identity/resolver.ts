@@ -52,11 +52,17 @@ export class TenantGraph extends StatefulGraph {
 
   /**
    * Forgets an erased person (consent/erasure.ts) until the graph is loaded again without them: every identifier of
-   * their profiles that no one else shares, and each of `keys` in any time slice, keeps its place in its part under a
+   * the profiles `erasedProfile` names that no one else shares, and each of `keys` in any time slice, keeps its place in its part under a
    * value no sighting has (FORGOTTEN), so no message joins them meanwhile. Returns how many identifiers it forgot.
    */
-  forget(profileIds: ReadonlyArray<string>, keys: ReadonlyArray<NodeKey>): number {
-    const profiles = new Set(profileIds)
+  forget(erasedProfile: (profileId: string) => boolean, keys: ReadonlyArray<NodeKey>): number {
+    // Asked once per profile (it may hash the id).
+    const erased = new Map<string, boolean>()
+    const isErased = (profile: string) => {
+      let e = erased.get(profile)
+      if (e === undefined) erased.set(profile, e = erasedProfile(profile))
+      return e
+    }
     // Values per kind index (a node's value holds its time slice: baseOf cuts it as it cuts a key's).
     const values = new Map<number, Set<string>>()
     for (const key of keys) {
@@ -71,7 +77,7 @@ export class TenantGraph extends StatefulGraph {
       const value = this.nodeValue[n]!
       if (value.startsWith(FORGOTTEN)) continue
       const profile = this.nodeProfile[n]
-      const own = this.nodeShared[n] === 0 && profile !== undefined && profiles.has(profile)
+      const own = this.nodeShared[n] === 0 && profile !== undefined && isErased(profile)
       if (!own && values.get(this.nodeKind[n]!)?.has(baseOf(value)) !== true) continue
       this.nodeValue[n] = `${FORGOTTEN}${n}`
       forgotten++

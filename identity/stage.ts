@@ -98,7 +98,14 @@ export const DEFAULT_SNAPSHOT_POLICY: SnapshotPolicy = { everyMessages: 100_000,
 
 /** Whom an erasure takes out of the running graph: the subject's profiles, and their own identifiers as node keys. */
 export interface ErasedIdentity {
+  /** The erased profiles' ids. */
   readonly profileIds: ReadonlyArray<string>
+  /**
+   * More erased profiles, known by keyed hashes of their ids (consent/keys.ts identifierKey: a worker told by an
+   * erasure's notice, which carries no profile id in the clear), with the hash a profile id is compared by.
+   */
+  readonly profileHashes?: { readonly erased: ReadonlySet<string>; readonly hashOf: (profileId: string) => string }
+  /** Their own identifiers, as node keys. */
   readonly keys: ReadonlyArray<NodeKey>
 }
 
@@ -304,7 +311,11 @@ export const makeIdentityStage = (config: IdentityConfig, policy: SnapshotPolicy
       }).pipe(Effect.ensuring(Effect.sync(() => { if (watch !== undefined) loading.delete(watch) })), Effect.provideService(Warehouse, warehouse))
     }
     const forget: IdentityStage["forget"] = (tenant, erased) =>
-      Effect.sync(() => resolver.graph(tenant).forget(erased.profileIds, erased.keys)).pipe(lock.withPermits(1))
+      Effect.sync(() => {
+        const ids = new Set(erased.profileIds)
+        const hashes = erased.profileHashes
+        return resolver.graph(tenant).forget((p) => ids.has(p) || hashes !== undefined && hashes.erased.has(hashes.hashOf(p)), erased.keys)
+      }).pipe(lock.withPermits(1))
     const catchUp: IdentityStage["catchUp"] = Effect.gen(function* () {
       loaded = yield* catchUpGraph(loaded, config.extract.blocked)
     }).pipe(Effect.provideService(Warehouse, warehouse), lock.withPermits(1))

@@ -184,6 +184,12 @@ export interface IdentityChange {
    * cache (ingest/bus-crypto.ts). Such a notice asks for no identity reload (the erasure's caller sends that one).
    */
   readonly shreddedKeys?: ReadonlyArray<string>
+  /**
+   * Set by an erasure (before it deletes the person's rows): keyed hashes of the profile ids every member's graph
+   * forgets at once (consent/keys.ts identifierKey of kind "profile"; the topic is not encrypted and is kept past the
+   * erasure, so it carries neither identifiers nor profile ids). The tenant's reload notice follows once the rows are gone.
+   */
+  readonly forgetProfileKeys?: ReadonlyArray<string>
 }
 
 export class BusUnavailable extends Data.TaggedError("BusUnavailable")<{

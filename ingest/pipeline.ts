@@ -3,14 +3,14 @@
 // text (ingest/archive.ts) so it can be replayed.
 import { randomUUID } from "node:crypto"
 import { Context, Data, Duration, Effect, Layer, Schedule, type Scope } from "effect"
-import { type ConsentPolicies, DEFAULT_POLICIES, type KeysShape, makeConsentStage, suppressionStage } from "../consent/index.ts"
+import { type ConsentPolicies, DEFAULT_POLICIES, identifierKey, type KeysShape, makeConsentStage, suppressionStage } from "../consent/index.ts"
 import { defaultIdentityConfig, type IdentityConfig, type IdentityStage, makeIdentityStage } from "../identity/index.ts"
 import { type SentimentConfig, sentimentStage } from "../sentiment/index.ts"
 import type { ErasureMutationFailed } from "../warehouse/erasure.ts"
 import { type LandResult, makeEventSink } from "../warehouse/sink.ts"
 import { Warehouse, type WarehouseQueryError, type WarehouseRejectedRows, type WarehouseUnavailable } from "../warehouse/warehouse.ts"
 import { makeArchiveWriter } from "./archive.ts"
-import { type BusUnavailable, EventBus, personKeyOf, Topics } from "./bus.ts"
+import { type BusUnavailable, EventBus, type IdentityChange, personKeyOf, Topics } from "./bus.ts"
 import { deepJsonText } from "./deep-json.ts"
 import type { ArchiveRecord, CanonicalEvent, DeadLetter, Rejection } from "./message.ts"
 import { shownText } from "./schemas.ts"
@@ -74,6 +74,30 @@ export const eventStages = (sentiment: SentimentConfig, identity: IdentityConfig
       catchUpIdentity: resolve?.catchUp ?? Effect.void,
     }
   })
+
+/** What a member on a shared bus does for one identity notice of another process. */
+export type IdentityReaction =
+  | { readonly kind: "forget"; readonly tenant: string; readonly profileKeys: ReadonlyArray<string> }
+  | { readonly kind: "tenant"; readonly tenant: string }
+  | { readonly kind: "everyTenant" }
+
+/**
+ * A member's reactions to a batch of identity notices, in order: an erasure's profiles forgotten (IdentityStage.forget
+ * by keyed hashes of their ids: the topic carries no identifier), a tenant's graph loaded again alone, every tenant's only for "*"
+ * (a rebuild). A reload listed again later in the batch is done once, at its last place (after a forget between).
+ * Its own notices and an erasure's shredded keys (ingest/bus-crypto.ts drops those) ask nothing of the graph.
+ */
+export const identityReactions = (changes: ReadonlyArray<IdentityChange>, origin: string): Array<IdentityReaction> => {
+  const reactions: Array<IdentityReaction> = []
+  for (const c of changes) {
+    if (c.origin === origin || c.shreddedKeys !== undefined) continue
+    if (c.forgetProfileKeys !== undefined) reactions.push({ kind: "forget", tenant: c.tenant, profileKeys: c.forgetProfileKeys })
+    else reactions.push(c.tenant === "*" ? { kind: "everyTenant" } : { kind: "tenant", tenant: c.tenant })
+  }
+  const sameReload = (a: IdentityReaction, b: IdentityReaction) =>
+    a.kind !== "forget" && a.kind === b.kind && (a.kind === "everyTenant" || a.tenant === (b as { tenant: string }).tenant)
+  return reactions.filter((r, i) => r.kind === "forget" || !reactions.slice(i + 1).some((later) => sameReload(r, later)))
+}
 
 export interface PipelineOptions {
   /** Identity resolution's configuration; false runs without it (only to measure what it costs: `npm run bench`). */
@@ -168,18 +192,25 @@ export class Pipeline extends Context.Service<Pipeline, PipelineShape>()("cdp/Pi
       const archive = yield* makeArchiveWriter
       // Opened before the consumers, so the scoring workers close after the consumers have drained.
       const consuming = options.consume !== false
-      const { stages, reloadIdentity: reloadHere, reloadIdentityOf: reloadTenantHere, forgetIdentity, catchUpIdentity } = consuming
+      const { stages, reloadIdentity: reloadHere, reloadIdentityOf: reloadTenantHere, forgetIdentity: forgetHere, catchUpIdentity } = consuming
         ? yield* eventStages(options.sentiment ?? { brand: [], aspects: {} }, options.identity, options.consent, options.keys, bus.backend.kind !== "memory")
         : { stages: [], reloadIdentity: Effect.void, reloadIdentityOf: () => Effect.void, forgetIdentity: () => Effect.succeed(0), catchUpIdentity: Effect.void }
-      // On a shared bus every member reloads when one process changes the graph: this process's own notices are
-      // recognised by origin (it has reloaded already).
+      // On a shared bus every member follows when one process changes the graph (identityReactions): this process's
+      // own notices are recognised by origin (it has acted already).
       const shared = bus.backend.kind !== "memory"
       const origin = randomUUID()
-      const tellOthers = bus.publish(Topics.identityChanges, [{ tenant: "*", origin }]).pipe(
-        Effect.catch((e) => Effect.logWarning("other workers not told to reload identity; they will at their next rebalance").pipe(
+      const tellOthers = (change: Omit<IdentityChange, "origin">) => bus.publish(Topics.identityChanges, [{ ...change, origin }]).pipe(
+        Effect.catch((e) => Effect.logWarning("other workers not told of an identity change; they reload at their next rebalance").pipe(
           Effect.annotateLogs({ error: e.message }))))
-      const reloadIdentity = shared ? Effect.andThen(reloadHere, tellOthers) : reloadHere
-      const reloadIdentityOf = (tenant: string) => (shared ? Effect.andThen(reloadTenantHere(tenant), tellOthers) : reloadTenantHere(tenant))
+      const reloadIdentity = shared ? Effect.andThen(reloadHere, tellOthers({ tenant: "*" })) : reloadHere
+      const reloadIdentityOf = (tenant: string) => (shared ? Effect.andThen(reloadTenantHere(tenant), tellOthers({ tenant })) : reloadTenantHere(tenant))
+      // Other members are told keyed hashes of the erased profiles' ids (without the deployment's keys, nothing: they
+      // reload the tenant when the erasure's rows are gone).
+      const profileKey = (tenant: string) => (profileId: string) => identifierKey(options.keys!, tenant, "profile", profileId)
+      const forgetIdentity: IdentityStage["forget"] = (tenant, erased) =>
+        shared && options.keys !== undefined && erased.profileIds.length > 0
+          ? Effect.tap(forgetHere(tenant, erased), () => tellOthers({ tenant, forgetProfileKeys: erased.profileIds.map(profileKey(tenant)) }))
+          : forgetHere(tenant, erased)
       const counters: PipelineCounters = { accepted: 0, rejected: 0, landed: 0, duplicates: 0, dropped: 0, dropReasons: {}, redirected: 0, archived: 0, deadLettered: 0 }
       const landing: LandingStatus = { lastLandedAt: undefined, lastWarehouseError: undefined }
 
@@ -308,9 +339,12 @@ export class Pipeline extends Context.Service<Pipeline, PipelineShape>()("cdp/Pi
         // After a rebalance this member may own people another member resolved meanwhile: read what they stored
         // since this graph last read the warehouse (only that, so a join costs the same at any warehouse size).
         yield* bus.consume(Topics.events, handleEvents, { onAssigned: catchUpIdentity })
-        // Another process's reload (an operator's decision through cdp serve, an erasure) reaches this member too.
+        // Another process's change (an operator's decision through cdp serve, an erasure, a rebuild) reaches this member too.
         if (shared) {
-          yield* bus.consume(Topics.identityChanges, (changes) => changes.some((c) => c.origin !== origin && c.shreddedKeys === undefined) ? reloadHere : Effect.void, { broadcast: true })
+          yield* bus.consume(Topics.identityChanges, (changes) => Effect.forEach(identityReactions(changes, origin), (r) =>
+            r.kind === "forget"
+              ? (options.keys === undefined ? Effect.void : forgetHere(r.tenant, { profileIds: [], profileHashes: { erased: new Set(r.profileKeys), hashOf: profileKey(r.tenant) }, keys: [] }))
+            : r.kind === "tenant" ? reloadTenantHere(r.tenant) : reloadHere, { discard: true }), { broadcast: true })
         }
       }
 

@@ -256,7 +256,8 @@ export const busRawSchema = busRecord({
 export const busIdentityChangeSchema = busRecord({
   tenant: busString, origin: busString,
   shreddedKeys: { type: "array", items: { type: "string" }, description: "must be an array of strings when present" },
-}, ["shreddedKeys"])
+  forgetProfileKeys: { type: "array", items: { type: "string" }, description: "must be an array of strings when present" },
+}, ["shreddedKeys", "forgetProfileKeys"])
 
 // ── Bodies of admin routes (checked by adminBodyOf, ingest/query-route.ts) ─────────────────────────────────────────
 

@@ -23,6 +23,9 @@ describe("the shape of a record read back from a bus topic", () => {
     expect(Topics.raw.check!({ ...raw, meta: {}, json: true, person: "acme/u1" })).toBeUndefined()
     expect(Topics.identityChanges.check!({ tenant: "*", origin: "w1" })).toBeUndefined()
     expect(Topics.identityChanges.check!({ tenant: "acme", origin: "w1", shreddedKeys: ["k1"] })).toBeUndefined()
+    expect(Topics.identityChanges.check!({ tenant: "acme", origin: "w1", forgetProfileKeys: ["prof_1"] })).toBeUndefined()
+    expect(Topics.identityChanges.check!({ tenant: "acme", origin: "w1", forgetProfileKeys: [5] }))
+      .toEqual(fault("/forgetProfileKeys", "must be an array of strings when present"))
   })
 
   it("a value that is not a JSON object is named as the value", () => {

@@ -2,7 +2,7 @@
 // offsets committed only after the handler succeeded, re-delivery of what was not committed, partitions shared in
 // a consumer group, poison records parked, an unreachable broker named in one line; and the pipeline over Kafka.
 // Runs when CDP_INTEGRATION=1 (eval "$(deploy/services/up)" first); fails, not skips, when the broker is missing.
-import { randomUUID } from "node:crypto"
+import { randomBytes, randomUUID } from "node:crypto"
 import { Context, Effect, Exit, Layer, Logger, References, Scope } from "effect"
 import kafkajs from "kafkajs"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
@@ -12,6 +12,7 @@ import type { CanonicalEvent } from "../../ingest/message.ts"
 import { ObjectStore } from "../../ingest/objectstore.ts"
 import { Pipeline } from "../../ingest/pipeline.ts"
 import { defaultIdentityConfig } from "../../identity/index.ts"
+import { makeKeys } from "../../consent/keys.ts"
 import { Warehouse } from "../../warehouse/warehouse.ts"
 import { kafkaBrokers } from "../support/kafka.ts"
 import { freshDir, removeDir } from "../support/pipeline.ts"
@@ -331,6 +332,57 @@ describe.runIf(enabled)("EventBus over a real Kafka", () => {
         const split = Array.from({ length: people }, (_, i) => i).filter((i) => profileOf.get(`w${i}`) !== profileOf.get(`e${i}`))
         expect(split).toEqual([])
       }
+    } finally {
+      removeDir(dir)
+    }
+  }, 120_000)
+
+  it("an erasure's notice reaches the worker resolving the tenant: it forgets the person's profile at once", async () => {
+    // cdp serve on Kafka publishes (consume: false) and a cdp worker resolves: the edge's forget goes out as a notice on
+    // identity_changes (keyed hashes of profile ids, never identifiers), and the worker's graph forgets the profile
+    // before any reload.
+    const o = tracked(optionsFor(2))
+    const dir = freshDir()
+    try {
+      // The deployment's keys, which both hold: the notice names the profile by a keyed hash of its id.
+      const keys = makeKeys(randomBytes(32))
+      const worker = Pipeline.make({ identity: defaultIdentityConfig(), keys }).pipe(Layer.provideMerge(kafkaBus(o)))
+      const edge = Pipeline.make({ identity: defaultIdentityConfig(), keys, consume: false }).pipe(Layer.provideMerge(kafkaBus(o)))
+      const shared = Layer.mergeAll(Warehouse.embedded(join(dir, "clickhouse")), ObjectStore.local(join(dir, "objects")))
+      const identify = (messageId: string, fields: Partial<CanonicalEvent>): CanonicalEvent => ({ ...event(messageId, ""), type: "identify", ...fields })
+      const result = await Effect.runPromise(Effect.scoped(Effect.gen(function* () {
+        yield* Layer.build(worker)
+        const front = Context.get(yield* Layer.build(edge), Pipeline)
+        const warehouse = yield* Warehouse
+        const profileOf = (messageId: string) => Effect.gen(function* () {
+          for (let i = 0; i < 300; i++) {
+            const rows = yield* warehouse.query<{ profile_id: string }>(
+              "SELECT profile_id FROM events WHERE tenant = 'acme' AND message_id = {id:String}", { params: { id: messageId } })
+            if (rows.length > 0) return rows[0]!.profile_id
+            yield* Effect.sleep("100 millis")
+          }
+          throw new Error(`${messageId} did not land`)
+        })
+        yield* front.submit([
+          identify("ann1", { userId: "ua", anonymousId: "anon-a", traits: { email: "ann@a.example" } }),
+          identify("cara1", { userId: "uc", traits: { email: "cara@a.example" } }),
+        ], [])
+        const ann = yield* profileOf("ann1")
+        const cara = yield* profileOf("cara1")
+        const forgotten = yield* front.forgetIdentity("acme", { profileIds: [ann], keys: [] })
+        // The notice and the events travel on different topics: probe until the worker has read it. Her browser stating
+        // Cara's address stays Ann's while the worker knows it (a second user id is refused), and joins Cara once forgotten.
+        const probes: Array<string> = []
+        for (let i = 0; i < 40 && probes.at(-1) !== cara; i++) {
+          yield* front.submit([identify(`probe${i}`, { anonymousId: "anon-a", traits: { email: "cara@a.example" } })], [])
+          probes.push(yield* profileOf(`probe${i}`))
+          yield* Effect.sleep("250 millis")
+        }
+        return { ann, cara, forgotten, probes }
+      }).pipe(Effect.provide(shared))))
+      expect(result.forgotten, "the edge holds no graph").toBe(0)
+      expect(result.ann).not.toBe(result.cara)
+      expect(result.probes.at(-1), JSON.stringify(result.probes)).toBe(result.cara)
     } finally {
       removeDir(dir)
     }
