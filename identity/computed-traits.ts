@@ -13,6 +13,7 @@ import type { ReadScope } from "../warehouse/profiles.ts"
 import { TENANT_NAME_RULE } from "../warehouse/tenant.ts"
 import { notAChannel } from "../ingest/message.ts"
 import { IdentityRulesInvalid } from "./config.ts"
+import { eachStep, inSlices, mapSteps, sortSteps } from "./slices.ts"
 
 export const COMPUTED_KINDS = ["count", "sum", "first", "last", "most_frequent", "latest_sentiment"] as const
 export type ComputedKind = (typeof COMPUTED_KINDS)[number]
@@ -318,8 +319,10 @@ export const previewComputedTrait = Effect.fn("previewComputedTrait")(function* 
 ) {
   const d = storedDefinition(tenant, definition)
   const rows = yield* previewAggregates(tenant, d, seconds)
-  const values = rows.map((r) => ({ profileId: r.profile_id, value: valueOf(d.kind, r), events: Number(r.n) }))
-  const numbers = values.map((v) => v.value).filter((v): v is number => typeof v === "number").sort((a, b) => a - b)
+  // Every profile of the tenant, so in slices (identity/slices.ts): made at once, the values and their distribution held
+  // cdp serve's event loop, every tenant's requests and landing, for 601 ms of CPU at 300,000 profiles.
+  const values = yield* inSlices(mapSteps(rows, (r) => ({ profileId: r.profile_id, value: valueOf(d.kind, r), events: Number(r.n) })))
+  const numbers = yield* inSlices(sortSteps(values.map((v) => v.value).filter((v): v is number => typeof v === "number"), (a, b) => a - b))
   let distribution: Preview["distribution"]
   if (values.length === 0) distribution = { type: "none" }
   else if (numbers.length === values.length) {
@@ -329,11 +332,12 @@ export const previewComputedTrait = Effect.fn("previewComputedTrait")(function* 
     }
   } else {
     const counts = new Map<string, number>()
-    for (const v of values) counts.set(JSON.stringify(v.value), (counts.get(JSON.stringify(v.value)) ?? 0) + 1)
-    distribution = {
-      type: "values",
-      top: [...counts].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, 10).map(([v, n]) => ({ value: JSON.parse(v) as unknown, profiles: n })),
-    }
+    yield* inSlices(eachStep(values, (v) => {
+      const key = JSON.stringify(v.value)
+      counts.set(key, (counts.get(key) ?? 0) + 1)
+    }))
+    const ranked = yield* inSlices(sortSteps([...counts], (a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)))
+    distribution = { type: "values", top: ranked.slice(0, 10).map(([v, n]) => ({ value: JSON.parse(v) as unknown, profiles: n })) }
   }
   return { tenant, definition, profiles: values.length, sample: values.slice(0, sample), distribution } satisfies Preview
 })
