@@ -228,6 +228,30 @@ const redactedUrl = (url: string): string => {
   return u.toString()
 }
 
+/**
+ * What of the destination is a credential, as a receiver may quote it back (its answer goes to the delivery log, which
+ * marketers read): its token and secret, its URL's user and password, its path and query, and each of their parts long
+ * enough to be a key (an incoming hook's last path segment, a ?key= value), raw and decoded. Longest first.
+ */
+export const credentialsOf = (d: DestinationConfig): ReadonlyArray<string> => {
+  const out = new Set<string>([d.token, d.secret])
+  if (d.url !== "" && URL.canParse(d.url)) {
+    const u = new URL(d.url)
+    const parts = [u.username, u.password, u.pathname === "/" ? "" : u.pathname.replace(/\/+$/, ""), u.search.slice(1),
+      ...u.pathname.split("/"), ...u.search.slice(1).split("&").flatMap((kv) => kv.split("="))]
+    for (const part of parts) {
+      out.add(part)
+      try {
+        out.add(decodeURIComponent(part))
+      } catch {
+        // Not percent-encoded text: only the raw form can be quoted.
+      }
+    }
+  }
+  // Shorter parts (a path segment "cdp", a parameter name "key") are words of any answer, no secret.
+  return [...out].filter((c) => c.length >= 8).sort((a, b) => b.length - a.length)
+}
+
 /** The destination as it may be shown: credentials replaced, a URL's user, password, path and query cut. */
 export const redacted = (d: DestinationConfig): Record<string, unknown> => ({
   ...d, url: redactedUrl(d.url), secret: d.secret === "" ? "" : "***", token: d.token === "" ? "" : "***",

@@ -141,10 +141,15 @@ const printable = (words: string): string => words.replace(CONTROL, " ")
 /**
  * A short description of an answer for the delivery log: status and the server's own words, cut. The words may quote
  * what was sent (a receiver echoing a record, a CRM naming the value it refused): their e-mail addresses and phone
- * numbers are masked, as a marketer (exports:read, who reads the log) sees them everywhere else; control characters
- * become spaces.
+ * numbers are masked, as a marketer (exports:read, who reads the log) sees them everywhere else, and the destination's
+ * `credentials` (its token, its URL's path and query: config.ts credentialsOf) are ***, as its status shows them;
+ * control characters become spaces.
  */
-export const answerDetail = (a: Answer, words?: string): string =>
-  `HTTP ${a.status}${words === undefined || words === "" ? "" : `: ${printable(maskValues([words])[0] as string)}`}`.slice(0, 300)
+export const answerDetail = (a: Answer, words?: string, credentials: ReadonlyArray<string> = []): string =>
+  `HTTP ${a.status}${words === undefined || words === "" ? "" : `: ${printable(maskValues([withoutCredentials(words, credentials)])[0] as string)}`}`.slice(0, 300)
+
+/** The words with each of the destination's credentials (config.ts credentialsOf, longest first) as ***. */
+const withoutCredentials = (words: string, credentials: ReadonlyArray<string>): string =>
+  credentials.reduce((w, c) => w.replaceAll(c, "***"), words)
 
 export const isRetryableStatus = (status: number) => status === 408 || status === 429 || status >= 500

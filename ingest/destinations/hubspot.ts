@@ -2,7 +2,7 @@
 // with per-input errors), batch archive for a withdrawal, and the GDPR delete (POST /crm/v3/objects/contacts/gdpr-delete,
 // one contact a request) for an erasure. 429 answers name their policy (policyName: SECONDLY, TEN_SECONDLY_ROLLING,
 // DAILY); the X-HubSpot-RateLimit-* headers say what is left of the window. A daily limit is not retried today.
-import type { DestinationConfig } from "./config.ts"
+import { credentialsOf, type DestinationConfig } from "./config.ts"
 import { type Answer, answerDetail, isRetryableStatus, request, retryAfterMs } from "./http.ts"
 import type { DestinationClient, ItemResult, Operation, OutRecord, SendResult } from "./record.ts"
 import { remoteIdProblem, remoteIdWords } from "./remote-id.ts"
@@ -37,10 +37,10 @@ const windowMs = (a: Answer): number | undefined => {
 const spent = (a: Answer): number | undefined =>
   a.headers.get("x-hubspot-ratelimit-remaining") === "0" ? windowMs(a) ?? 1000 : undefined
 
-const limited = (a: Answer): SendResult => {
+const limited = (a: Answer, credentials: ReadonlyArray<string>): SendResult => {
   const policy = (a.json as HubspotError | undefined)?.policyName
   return {
-    kind: "retry", status: a.status, detail: answerDetail(a, words(a)),
+    kind: "retry", status: a.status, detail: answerDetail(a, words(a), credentials),
     retryAfterMs: retryAfterMs(a.headers) ?? windowMs(a) ?? 1000,
     // The daily budget is gone until midnight in the account's time zone: later runs (or a replay) send it.
     giveUp: policy === "DAILY",
@@ -48,6 +48,8 @@ const limited = (a: Answer): SendResult => {
 }
 
 export const makeHubspot = (config: DestinationConfig): DestinationClient => {
+  // What of it a receiver may quote back, kept out of the delivery log (answerDetail).
+  const credentials = credentialsOf(config)
   const base = config.url.replace(/\/+$/, "")
   const headers = { authorization: `Bearer ${config.token}`, "content-type": "application/json" }
   const fields = config.fields ?? defaults(config.idProperty)
@@ -74,7 +76,7 @@ export const makeHubspot = (config: DestinationConfig): DestinationClient => {
     }
     const p = plan(op, records)
     const a = await request(p.url, { method: p.method, headers, body: JSON.stringify(p.body) }, signal, { privateNetwork: config.privateNetwork })
-    if (a.status === 429) return limited(a)
+    if (a.status === 429) return limited(a, credentials)
     const pauseMs = spent(a)
     if (op === "upsert" && (a.status === 200 || a.status === 201 || a.status === 207)) {
       const body = (a.json ?? {}) as { results?: Array<{ id?: unknown; properties?: Record<string, string> } | null>; errors?: Array<HubspotError> }
@@ -96,14 +98,14 @@ export const makeHubspot = (config: DestinationConfig): DestinationClient => {
         }
       }
       const items = records.map((r): ItemResult => byKey.get(r.key) ?? { key: r.key, ok: false, retryable: true, detail: "not in HubSpot's answer" })
-      return { kind: "done", status: a.status, items, detail: answerDetail(a, body.errors?.length ? `${body.errors.length} error(s)` : ""), ...(pauseMs === undefined ? {} : { pauseMs }) }
+      return { kind: "done", status: a.status, items, detail: answerDetail(a, body.errors?.length ? `${body.errors.length} error(s)` : "", credentials), ...(pauseMs === undefined ? {} : { pauseMs }) }
     }
     // A record already gone counts as deleted.
     if ((op === "remove" || op === "erase") && (a.status === 204 || a.status === 200 || a.status === 404)) {
       return { kind: "done", status: a.status, detail: answerDetail(a), items: records.map((r) => ({ key: r.key, ok: true as const, remoteId: r.remoteId })), ...(pauseMs === undefined ? {} : { pauseMs }) }
     }
-    if (isRetryableStatus(a.status)) return { kind: "retry", status: a.status, detail: answerDetail(a, words(a)), retryAfterMs: retryAfterMs(a.headers) }
-    return { kind: "refused", status: a.status, detail: answerDetail(a, words(a)) }
+    if (isRetryableStatus(a.status)) return { kind: "retry", status: a.status, detail: answerDetail(a, words(a), credentials), retryAfterMs: retryAfterMs(a.headers) }
+    return { kind: "refused", status: a.status, detail: answerDetail(a, words(a), credentials) }
   }
   return {
     config: { ...config, fields },

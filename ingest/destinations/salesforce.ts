@@ -2,7 +2,7 @@
 // 200 records, one result per record in request order), delete by record ids (DELETE .../composite/sobjects?ids=),
 // or anonymise (PATCH .../composite/sobjects, the mapped fields emptied). REQUEST_LIMIT_EXCEEDED (403) means the
 // org's API budget is spent; Sforce-Limit-Info (api-usage=USED/MAX) on every answer says how close it is.
-import type { DestinationConfig } from "./config.ts"
+import { credentialsOf, type DestinationConfig } from "./config.ts"
 import { type Answer, answerDetail, isRetryableStatus, request, retryAfterMs } from "./http.ts"
 import type { DestinationClient, ItemResult, Operation, OutRecord, SendResult } from "./record.ts"
 import { remoteIdProblem, remoteIdWords } from "./remote-id.ts"
@@ -31,6 +31,8 @@ const errorWords = (a: Answer): string => {
 const usage = (a: Answer): string => a.headers.get("sforce-limit-info") ?? ""
 
 export const makeSalesforce = (config: DestinationConfig): DestinationClient => {
+  // What of it a receiver may quote back, kept out of the delivery log (answerDetail).
+  const credentials = credentialsOf(config)
   const base = `${config.url.replace(/\/+$/, "")}/services/data/${config.apiVersion}/composite/sobjects`
   const headers = { authorization: `Bearer ${config.token}`, "content-type": "application/json" }
   const fields = config.fields ?? salesforceDefaults()
@@ -61,7 +63,7 @@ export const makeSalesforce = (config: DestinationConfig): DestinationClient => 
       const limit = usage(a)
       if (a.status === 403 && /REQUEST_LIMIT_EXCEEDED/.test(a.text)) {
         // The org's budget is a rolling 24 hours: retrying within seconds cannot help. Dead-lettered for a replay.
-        return { kind: "retry", status: a.status, detail: answerDetail(a, `REQUEST_LIMIT_EXCEEDED ${limit}`.trim()), retryAfterMs: retryAfterMs(a.headers), giveUp: true }
+        return { kind: "retry", status: a.status, detail: answerDetail(a, `REQUEST_LIMIT_EXCEEDED ${limit}`.trim(), credentials), retryAfterMs: retryAfterMs(a.headers), giveUp: true }
       }
       if (a.status === 200 && Array.isArray(a.json)) {
         const results = a.json as Array<SaveResult>
@@ -84,10 +86,10 @@ export const makeSalesforce = (config: DestinationConfig): DestinationClient => 
           }
         })
         const failed = items.filter((i) => !i.ok).length
-        return { kind: "done", status: a.status, items, detail: answerDetail(a, [failed > 0 ? `${failed} record(s) failed` : "", limit].filter((x) => x !== "").join("; ")) }
+        return { kind: "done", status: a.status, items, detail: answerDetail(a, [failed > 0 ? `${failed} record(s) failed` : "", limit].filter((x) => x !== "").join("; "), credentials) }
       }
-      if (isRetryableStatus(a.status)) return { kind: "retry", status: a.status, detail: answerDetail(a, errorWords(a)), retryAfterMs: retryAfterMs(a.headers) }
-      return { kind: "refused", status: a.status, detail: answerDetail(a, errorWords(a)) }
+      if (isRetryableStatus(a.status)) return { kind: "retry", status: a.status, detail: answerDetail(a, errorWords(a), credentials), retryAfterMs: retryAfterMs(a.headers) }
+      return { kind: "refused", status: a.status, detail: answerDetail(a, errorWords(a), credentials) }
     },
   }
 }

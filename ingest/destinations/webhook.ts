@@ -3,7 +3,7 @@
 // receiver that keeps the keys it has seen applies a batch once. Records are keyed by `recordId` (stable per
 // destination and profile); an erasure sends `profiles.erase` with record ids only.
 import { createHmac, timingSafeEqual } from "node:crypto"
-import type { DestinationConfig } from "./config.ts"
+import { credentialsOf, type DestinationConfig } from "./config.ts"
 import { answerDetail, isRetryableStatus, request, retryAfterMs } from "./http.ts"
 import { type DestinationClient, type Operation, type OutRecord, recordIdOf, type SendResult } from "./record.ts"
 
@@ -24,6 +24,8 @@ export const verifySignature = (secret: string, header: string, body: string, no
 const TYPES: Readonly<Record<Operation, string>> = { upsert: "profiles.upsert", remove: "profiles.remove", erase: "profiles.erase" }
 
 export const makeWebhook = (config: DestinationConfig): DestinationClient => {
+  // What of it a receiver may quote back, kept out of the delivery log (answerDetail).
+  const credentials = credentialsOf(config)
   const bodyOf = (op: Operation, records: ReadonlyArray<OutRecord>, batchId: string) => ({
     id: batchId, type: TYPES[op], destination: config.name,
     records: records.map((r) => op === "erase" ? { recordId: r.remoteId }
@@ -51,7 +53,7 @@ export const makeWebhook = (config: DestinationConfig): DestinationClient => {
         }
       }
       if (isRetryableStatus(a.status)) return { kind: "retry", status: a.status, detail: answerDetail(a), retryAfterMs: retryAfterMs(a.headers) }
-      return { kind: "refused", status: a.status, detail: answerDetail(a, a.text.slice(0, 200)) }
+      return { kind: "refused", status: a.status, detail: answerDetail(a, a.text.slice(0, 200), credentials) }
     },
   }
 }
