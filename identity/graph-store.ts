@@ -121,6 +121,7 @@ export class GraphStore {
   protected outNodes = new Map<NodeKey, string>()
   protected outLinks: Array<Link> = []
   protected outRefused: Array<RefusedLink> = []
+  protected outWithdrawn: Array<Link> = []
   protected outShared = new Map<NodeKey, string>()
   protected stamp = new Int32Array(1024)
   protected stampToken = 0

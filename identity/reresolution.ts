@@ -1,7 +1,9 @@
 // The online identity graph's re-resolution: at the end of a batch, the parts its deferred messages touched are
 // resolved again with them (graph.ts resolveGraph), together with their stored messages read back by identifier, and
 // the result is split into parts again, each marked clean (one profile, every link holds) or not.
-import { baseOf, nodeKey, type NodeKey, type Observation, OPERATOR, profileIdFor, type RefusedLink, resolveGraphSteps } from "./graph.ts"
+import {
+  baseOf, type Link, nodeKey, type NodeKey, type Observation, OPERATOR, profileIdFor, type RefusedLink, type Resolution, resolveGraphSteps, splitNodeKey,
+} from "./graph.ts"
 import { FastPathGraph } from "./fast-path.ts"
 import { NONE, Part, UNSEEN, UNVERIFIED } from "./graph-store.ts"
 import { eachStep, pauseAt, type Steps } from "./slices.ts"
@@ -34,7 +36,8 @@ export class ReresolvingGraph extends FastPathGraph {
       if (!seen.has(x)) { seen.add(x); gathered.push(x) }
       if (pauseAt(step++)) yield
     }
-    for (const x of yield* this.readBack(stored)) {
+    const back = yield* this.readBack(stored)
+    for (const x of back.added) {
       if (!seen.has(x)) { seen.add(x); gathered.push(x) }
       if (pauseAt(step++)) yield
     }
@@ -61,6 +64,12 @@ export class ReresolvingGraph extends FastPathGraph {
       this.created.push(profile)
       if (pauseAt(i)) yield
     }
+    // These messages' links are made again here: what the fast path gave some of them earlier in this batch (not
+    // stored yet) is replaced, not stored beside them with the same time.
+    const again = new Set(observations.map((o) => o.messageId))
+    if (this.outLinks.length > 0) this.outLinks = this.outLinks.filter((l) => !again.has(l.messageId))
+    if (this.outRefused.length > 0) this.outRefused = this.outRefused.filter((l) => !again.has(l.messageId))
+    yield* this.withdraw(back.before, r)
     if (r.refused.length === 0) for (const l of r.links) this.outLinks.push(l)
     else {
       const refusedKeys = new Set<string>()
@@ -89,12 +98,12 @@ export class ReresolvingGraph extends FastPathGraph {
    * share no identifier, so this is the profile each was last given). A message of this batch that was stored
    * before replaces its stored version, and had that version's profile.
    */
-  protected *readBack(stored: ReadonlyArray<Observation>): Steps<Array<number>> {
+  protected *readBack(stored: ReadonlyArray<Observation>): Steps<{ readonly added: Array<number>; readonly before: Resolution | undefined }> {
     // The latest version of each message (a message read back twice, or sent again, counts once).
     const latest = new Map<string, Observation>()
     yield* eachStep(stored, (o) => { if (o.sightings.length > 0) latest.set(o.messageId, o) })
     const present = [...latest.values()]
-    if (present.length === 0) return []
+    if (present.length === 0) return { added: [], before: undefined }
     const before = yield* resolveGraphSteps(this.tenant, present, this.rules, this.shared, this.separate)
     const changedAt = new Map<number, number>()
     this.changed.forEach((m, j) => changedAt.set(m, j))
@@ -115,7 +124,48 @@ export class ReresolvingGraph extends FastPathGraph {
       this.messageProfile[m] = was
       added.push(m)
     }
-    return added
+    return { added, before }
+  }
+
+  /**
+   * What the stored messages' earlier resolution (`before`, as readBack made it) stored that this one (`now`) no longer
+   * makes: a link under keys no longer made (its anchor or value cut into time slices, or no longer: a value found
+   * shared) is withdrawn, and a time slice no longer cut is given to the value's latest owner now (as a lookup of the
+   * value by its latest slice answers), so what is stored reads as one resolution of the whole history, however the
+   * messages were batched. Keys the earlier resolution made but nothing stored are withdrawn harmlessly.
+   */
+  private *withdraw(before: Resolution | undefined, now: Resolution): Steps<void> {
+    if (before === undefined) return
+    const made = new Set<string>()
+    const keyOf = (l: Link) => `${l.a}\n${l.b}\n${l.messageId}`
+    let step = 0
+    for (const list of [now.links, now.refused]) for (const l of list) {
+      made.add(keyOf(l))
+      if (pauseAt(step++)) yield
+    }
+    for (const list of [before.links, before.refused]) for (const l of list) {
+      if (pauseAt(step++)) yield
+      const key = keyOf(l)
+      if (made.has(key)) continue
+      made.add(key)
+      this.outWithdrawn.push({ a: l.a, b: l.b, messageId: l.messageId, timeMs: l.timeMs, trust: l.trust, rule: l.rule })
+    }
+    let latest: Map<NodeKey, NodeKey> | undefined
+    for (const key of before.profileOf.keys()) {
+      if (pauseAt(step++)) yield
+      if (key === baseOf(key) || now.profileOf.has(key)) continue
+      if (latest === undefined) {
+        // Each value's latest time slice now (slices of one value are numbered in time order).
+        latest = new Map()
+        for (const k of now.profileOf.keys()) {
+          const base = baseOf(k)
+          const at = latest.get(base)
+          if (at === undefined || splitNodeKey(k).slice > splitNodeKey(at).slice) latest.set(base, k)
+        }
+      }
+      const owner = latest.get(baseOf(key))
+      if (owner !== undefined) this.outNodes.set(key, now.profileOf.get(owner)!)
+    }
   }
 
   /**

@@ -60,6 +60,11 @@ export interface ResolveResult {
   readonly links: ReadonlyArray<Link>
   /** Links refused, with their reason. */
   readonly refused: ReadonlyArray<RefusedLink>
+  /**
+   * Links stored before whose message a re-resolution links otherwise now (its anchor or a value was cut into time
+   * slices, or is no longer): neither linked nor refused any more, so no stored row of theirs says what no longer is.
+   */
+  readonly withdrawn: ReadonlyArray<Link>
 }
 
 /**

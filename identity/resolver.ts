@@ -145,6 +145,7 @@ export class TenantGraph extends StatefulGraph {
     this.outNodes = new Map()
     this.outLinks = []
     this.outRefused = []
+    this.outWithdrawn = []
     this.outShared = new Map()
     const inBatch: Array<number> = []
     this.inBatch = inBatch
@@ -259,7 +260,7 @@ export class TenantGraph extends StatefulGraph {
       this.addProfile(this.created[i]!)
       if (pauseAt(i)) yield
     }
-    return { profiles, moved, merges, partMoves, nodes: this.outNodes, shared: this.outShared, links: this.outLinks, refused: this.outRefused }
+    return { profiles, moved, merges, partMoves, nodes: this.outNodes, shared: this.outShared, links: this.outLinks, refused: this.outRefused, withdrawn: this.outWithdrawn }
   }
 
   /** Where the clean parts whose profile changed went, unless their part was resolved again (its messages were read). */

@@ -59,7 +59,13 @@ interface Pending {
   nodes: Map<string, NodeRow>
 }
 
-/** Provenance rows of a resolution: each link that holds, and each refused one with its reason (in steps: identity/slices.ts). */
+/** Why a stored link was withdrawn: readers (`cdp identity explain`, claimed flags) read only "linked" and "refused". */
+export const WITHDRAWN_REASON = "no longer made: a later resolution links this message's identifiers otherwise (a value cut into time slices, or found shared)"
+
+/**
+ * Provenance rows of a resolution: each link that holds, each refused one with its reason, and each stored one no
+ * longer made (withdrawn) (in steps: identity/slices.ts).
+ */
 export function* linkRows(tenant: string, r: ResolveResult): Steps<Array<LinkRow>> {
   const row = (l: Link | RefusedLink, status: LinkRow["status"], reason: string): LinkRow => ({
     tenant, a: l.a, b: l.b, messageId: l.messageId, timeMs: l.timeMs, trust: l.trust, rule: l.rule, status, reason,
@@ -68,7 +74,8 @@ export function* linkRows(tenant: string, r: ResolveResult): Steps<Array<LinkRow
   const kept = (l: Link) => !isForgotten(l.a) && !isForgotten(l.b)
   const linked = yield* mapSteps(r.links.filter(kept), (l) => row(l, "linked", ""))
   const refused = yield* mapSteps(r.refused.filter(kept), (l) => row(l, "refused", l.reason))
-  return linked.concat(refused)
+  const withdrawn = yield* mapSteps(r.withdrawn.filter(kept), (l) => row(l, "withdrawn", WITHDRAWN_REASON))
+  return linked.concat(refused, withdrawn)
 }
 
 /** Each identifier of the re-resolved parts with its profile, keyed for de-duplication across batches (in steps). */

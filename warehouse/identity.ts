@@ -29,8 +29,8 @@ export interface LinkRow {
   readonly timeMs: number
   readonly trust: string
   readonly rule: string
-  /** "linked", or "refused" with its reason. */
-  readonly status: "linked" | "refused"
+  /** "linked", or "refused" with its reason, or "withdrawn": a stored link a later resolution no longer makes. */
+  readonly status: "linked" | "refused" | "withdrawn"
   readonly reason: string
 }
 
