@@ -8,11 +8,12 @@ import { keyDerivation } from "../ingest/bus-crypto.ts"
 import type { ArchiveRecord } from "../ingest/message.ts"
 import { ObjectStore } from "../ingest/objectstore.ts"
 import {
-  awaitOldPartsGone, countByMessageIds, countMentions, dropDetachedParts, ensurePromptCleanup, eraseRows, exportRows, findRows, listTables,
+  awaitOldPartsGone, countByMessageIds, countMentions, deleteTenantRows, dropDetachedParts, ensurePromptCleanup, eraseRows, exportRows, findRows, listTables,
   mentionsNeedle, redactRow, type SubjectKeys, type TableLocator, truncateTable,
 } from "../warehouse/erasure.ts"
 import { countDataKeys, shredDataKeys } from "../warehouse/bus-keys.ts"
 import { queueExportErasures } from "../warehouse/exports.ts"
+import { WritesOfTenant } from "../warehouse/writes.ts"
 import { forgetMessages } from "../warehouse/sink.ts"
 import { OBJECT_AREAS, TABLES, type TableEntry } from "./registry.ts"
 import type { Subject } from "./subject.ts"
@@ -159,7 +160,11 @@ const shredBusKeys = (subject: Subject, requestId: string) =>
  * part is left on disk. Then verifies: no table holds any of their identifiers or profile ids, no archived record
  * holds them; else fails with ErasureIncomplete. Returns what was done where.
  */
-export const eraseSubject = Effect.fn("eraseSubject")(function* (subject: Subject, requestId = "") {
+export const eraseSubject = (subject: Subject, requestId = "") =>
+  // Every write below changes rows of the subject's tenant only: other tenants' cached answers and documents stay.
+  eraseInTenant(subject, requestId).pipe(Effect.provideService(WritesOfTenant, subject.tenant))
+
+const eraseInTenant = Effect.fn("eraseSubject")(function* (subject: Subject, requestId: string) {
   const done: Array<ErasureCount> = []
   done.push({ where: "suppressions", what: "identifiers suppressed", count: yield* suppressSubject(subject, requestId) })
   // The running pipeline's graph stops joining anything to them before their rows go, and is loaded again (their tenant
@@ -191,6 +196,12 @@ export const eraseSubject = Effect.fn("eraseSubject")(function* (subject: Subjec
   }
 
   const present = new Set((yield* listTables()).map((t) => t.name))
+  for (const entry of TABLES.filter((t) => t.erasure === "tenant" && present.has(t.name))) {
+    yield* ensurePromptCleanup(entry.name)
+    yield* deleteTenantRows(entry.name, subject.tenant)
+    mutated.push(entry.name)
+    done.push({ where: entry.name, what: "emptied for the tenant", count: 1 })
+  }
   for (const entry of TABLES.filter((t) => t.erasure === "truncate" && present.has(t.name))) {
     yield* ensurePromptCleanup(entry.name)
     yield* truncateTable(entry.name)

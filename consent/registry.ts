@@ -18,9 +18,10 @@ export interface TableEntry {
    * "keyed": holds keyed hashes only, never identifiers (kept; the verification scan still checks it);
    * "none": no personal data (a view's rows are its base tables');
    * "truncate": a cache of other tables' data, emptied whole (rebuilt from them);
+   * "tenant": a cache of other tables' data kept per tenant: the subject's tenant's rows deleted (rebuilt from them);
    * "shred": keys that open other stores' records, deleted by the keyed hash of the subject's person keys.
    */
-  readonly erasure: "rows" | "keyed" | "none" | "truncate" | "shred"
+  readonly erasure: "rows" | "keyed" | "none" | "truncate" | "tenant" | "shred"
   readonly locate?: Omit<TableLocator, "table">
   readonly why?: string
 }
@@ -118,9 +119,9 @@ export const TABLES: ReadonlyArray<TableEntry> = [
     locate: { needleMatch: "delete" },
   },
   {
-    kind: "table", name: "profile_documents", owner: "warehouse/profile-documents.ts", erasure: "truncate",
+    kind: "table", name: "profile_documents", owner: "warehouse/profile-documents.ts", erasure: "tenant",
     personal: "document (a profile read's answer: identifiers, traits, events, consent)",
-    why: "a cache of profile reads: emptied on erasure (after the rows it is built from), built again from the erased tables",
+    why: "a cache of profile reads: the subject's tenant's emptied on erasure (after the rows it is built from), built again from the erased tables",
   },
   {
     kind: "table", name: "identity_snapshots", owner: "identity/snapshot.ts", erasure: "truncate",

@@ -166,6 +166,13 @@ const EVERYTHING: Reach = { all: true, tenants: new Set(), keys: new Set() }
 
 /** What a write can change, from its table and rows (an insert) or its table and parameters (a command). */
 export const reachOf = (write: WarehouseWrite): Reach => {
+  const reach = reachOfStatement(write)
+  // A write its caller said changes one tenant's rows only (an erasure's) reaches that tenant's answers, not everyone's.
+  return reach.all && write.tenant !== undefined ? { all: false, tenants: new Set([write.tenant]), keys: new Set() } : reach
+}
+
+/** What a write's table and rows or parameters say it can change. */
+const reachOfStatement = (write: WarehouseWrite): Reach => {
   if (write.kind === "insert") {
     if (UNREAD_TABLES.has(write.table)) return NOTHING
     if (TENANT_TABLES.has(write.table)) return { all: false, tenants: new Set(write.rows.map((r) => String(r["tenant"]))), keys: new Set() }
@@ -231,8 +238,10 @@ class ProfileCache {
     onWarehouseWrite(warehouse, (write) => {
       const reach = reachOf(write)
       this.wrote(reach)
-      // The documents' own table is no read's, but a command on it (an erasure's) must drop any document being built.
-      this.keeper?.hear(write.kind === "command" && commandTable(write.sql) === "profile_documents" ? EVERYTHING : reach)
+      // The documents' own table is no read's, but a command on it (an erasure's) must drop any document being built:
+      // of its tenant when it said which (WritesOfTenant), of every tenant otherwise.
+      const onDocuments = write.kind === "command" && commandTable(write.sql) === "profile_documents"
+      this.keeper?.hear(!onDocuments ? reach : write.tenant === undefined ? EVERYTHING : { all: false, tenants: new Set([write.tenant]), keys: new Set() })
     })
     this.keeper?.start()
   }

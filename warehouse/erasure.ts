@@ -10,7 +10,7 @@
 import { randomBytes } from "node:crypto"
 import { Data, Duration, Effect } from "effect"
 import { type Row, Warehouse, type WarehouseQueryError, type WarehouseUnavailable } from "./warehouse.ts"
-import { warehouseWrote } from "./writes.ts"
+import { warehouseWrote, WritesOfTenant } from "./writes.ts"
 
 export interface TableLocator {
   readonly table: string
@@ -429,7 +429,8 @@ export const runMutation = Effect.fn("runMutation")(function* (
       warehouse.command(`${alter} SETTINGS ${sync} = 0${more}`, options.params),
       () => (done ? Effect.void : warehouse.command(`KILL MUTATION WHERE database = currentDatabase() AND table = {table:String} ` +
         "AND position(command, {marker:String}) > 0 AND NOT is_done SYNC", params).pipe(Effect.ignore)).pipe(
-        Effect.andThen(Effect.sync(() => warehouseWrote(warehouse, { kind: "command", sql: alter, params: undefined })))),
+        Effect.andThen(Effect.flatMap(Effect.service(WritesOfTenant), (tenant) =>
+          Effect.sync(() => warehouseWrote(warehouse, { kind: "command", sql: alter, params: undefined, tenant }))))),
     )
     const deadline = Date.now() + timeoutMs
     for (let wait = MUTATION_POLL_FIRST_MS; ; wait = Math.min(MUTATION_POLL_MAX_MS, wait * 1.5)) {
@@ -514,6 +515,16 @@ export const eraseRows = Effect.fn("eraseRows")(function* (
   }))
   yield* warehouse.insert(locator.table, keyChanged.map((r) => r.after))
   return { deleted: found.mine.length, redacted: redacted.length }
+})
+
+/**
+ * Deletes every row of one tenant from a table (a cache per tenant, built again from the tables it is made of: an
+ * erasure empties the subject's tenant's, not every tenant's), waited for by runMutation.
+ */
+export const deleteTenantRows = Effect.fn("deleteTenantRows")(function* (table: string, tenant: string) {
+  const marker = `cdp_tenant_rows_${randomBytes(6).toString("hex")}`
+  yield* runMutation(table, `ALTER TABLE ${quoteId(table)} DELETE WHERE tenant = {tenant:String} AND {marker:String} != ''`, marker,
+    { params: { tenant, marker }, mutation: `the deletion of tenant ${tenant}'s rows of ${table}` })
 })
 
 /** The settings that make outdated parts leave the disk at once (migration 025 sets them; see the module comment). */

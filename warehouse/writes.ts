@@ -3,11 +3,23 @@
 // failed: a failed write may still have landed in part). The profile
 // read cache (ingest/profile-read.ts) drops exactly the answers a write touched instead of re-reading the engine's
 // catalogue on every request. Listeners run synchronously and must be cheap and never throw.
+import { Context } from "effect"
 import type { Row, WarehouseShape } from "./warehouse.ts"
 
+/**
+ * `tenant`: the one tenant whose rows the write changes, when its caller said so (WritesOfTenant): a listener that
+ * cannot tell a write's reach from its SQL then drops that tenant's answers only, not every tenant's.
+ */
 export type WarehouseWrite =
-  | { readonly kind: "insert"; readonly table: string; readonly rows: ReadonlyArray<Row> }
-  | { readonly kind: "command"; readonly sql: string; readonly params: Record<string, unknown> | undefined }
+  | { readonly kind: "insert"; readonly table: string; readonly rows: ReadonlyArray<Row>; readonly tenant?: string | undefined }
+  | { readonly kind: "command"; readonly sql: string; readonly params: Record<string, unknown> | undefined; readonly tenant?: string | undefined }
+
+/**
+ * Set around work whose every write changes rows of one tenant only (an erasure: consent/erasure.ts): its writes are
+ * told to listeners with that tenant. Its statements (mutations by fingerprints through scratch tables) say nothing a
+ * listener can read a tenant from, so each one emptied every tenant's cached answers and profile documents.
+ */
+export const WritesOfTenant = Context.Reference<string | undefined>("cdp/WritesOfTenant", { defaultValue: () => undefined })
 
 export type WriteListener = (write: WarehouseWrite) => void
 
