@@ -436,7 +436,7 @@ export const changesAfter = Effect.fn("changesAfter")(function* (tenant: string,
   }>(
     "SELECT tenant, audience_id, profile_id, toString(change) AS change_text, toString(toUnixTimestamp64Milli(at)) AS at_ms, cause, toString(seq) AS seq_text " +
       "FROM audience_changes WHERE tenant = {tenant:String} AND audience_id = {id:String} AND seq > {after:UInt64} ORDER BY seq LIMIT {limit:UInt32}",
-    { params: { tenant, id: audienceId, after: afterSeq.toString(), limit } })
+    { params: { tenant, id: audienceId, after: afterSeq, limit } })
   return rows.map((r): ChangeRow => ({
     tenant: r.tenant, audience_id: r.audience_id, profile_id: r.profile_id, change: r.change_text, at: r.at_ms, cause: r.cause, seq: r.seq_text,
   }))

@@ -2,9 +2,12 @@
 // leaves: one that binds them takes chDB's process-wide turn for its whole run (a full refresh reads the tenant's
 // events), and the pipeline's own statements with bound parameters wait behind it, with every tenant's landing.
 // Numbers are Float64 parameters, which inline-params did not write in before b225111.
-import { describe, expect, it } from "vitest"
+import { Effect } from "effect"
+import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { parseCondition } from "../../../identity/audiences/condition.ts"
-import { audienceSql } from "../../../warehouse/audiences.ts"
+import { audienceSql, changesAfter } from "../../../warehouse/audiences.ts"
+import { type QueryOptions, Warehouse, type WarehouseShape } from "../../../warehouse/warehouse.ts"
+import { freshDir, removeDir, withEmbeddedWarehouse } from "../../support/pipeline.ts"
 import { inlineParams } from "../../../warehouse/inline-params.ts"
 import { profileIdFor } from "../../../identity/graph.ts"
 import { PROFILES_PER_QUERY } from "../../../identity/audiences/membership.ts"
@@ -23,6 +26,10 @@ const EVERY_LEAF = {
     { not: { trait: "plan", equals: "free" } },
   ],
 }
+
+let dir: string
+beforeEach(() => { dir = freshDir() })
+afterEach(() => removeDir(dir))
 
 describe("an audience's statement", () => {
   it("has every parameter written in as a literal, for a leaf of each kind, as members and as an explanation", () => {
@@ -51,4 +58,22 @@ describe("an audience's statement", () => {
     expect(q.sql.match(/\{a_profiles:/g)?.length).toBe(1)
     expect(inlineParams(q.sql, q.params)).toBeDefined()
   })
+
+  it("of its changes feed is written in whole, with the change number past the largest a Number holds", () =>
+    withEmbeddedWarehouse(dir, Effect.gen(function* () {
+      const real = yield* Warehouse
+      const seen: Array<{ sql: string; params: Record<string, unknown> | undefined }> = []
+      const watched: WarehouseShape = {
+        ...real,
+        query: <T>(sql: string, options?: QueryOptions) => {
+          seen.push({ sql, params: options?.params })
+          return real.query<T>(sql, options)
+        },
+      }
+      // The number was passed as a string: a UInt64 parameter is written in only from an integer, so it was bound.
+      const rows = yield* changesAfter("acme", "aud_1", 18_446_744_073_709_551_614n, 10).pipe(Effect.provideService(Warehouse, watched))
+      expect(rows).toEqual([])
+      expect(seen).toHaveLength(1)
+      expect(inlineParams(seen[0]!.sql, seen[0]!.params ?? {})).toBeDefined()
+    })), 60_000)
 })
