@@ -17,6 +17,7 @@ import {
 } from "./destinations/index.ts"
 import type { ObjectStore } from "./objectstore.ts"
 import { type DeliveryKey, deliveryHistory, lastRun, openDeadLetters, pendingErasures, presentCount, readCursor } from "../warehouse/exports.ts"
+import { TurnsPerKey } from "../warehouse/turns.ts"
 import { apiReads, type Warehouse } from "../warehouse/warehouse.ts"
 import { pageOf, readPage, refuseUnknownParameter } from "./pages.ts"
 import { type QueryReply, receiveAdminBody, refuse, refuseFailure } from "./query-route.ts"
@@ -46,6 +47,14 @@ export const destinationStatus = (c: DestinationConfig) =>
 export type DestinationStatus = Effect.Success<ReturnType<typeof destinationStatus>>
 
 const ACTIONS = new Set(["status", "history", "run", "dry-run", "replay"])
+
+/**
+ * A tenant's dry runs, one at a time (another is 429 dry_run_busy at once, as a second preview is): each reads and
+ * builds every candidate profile of its destination, about 60 MB at 100,000 profiles, and nothing else bounded how
+ * many one tenant's token ran at once (ten: the server from 1.1 to 1.7 GB). A run or replay is already one at a time
+ * per destination (sendingAlone).
+ */
+const dryRuns = new TurnsPerKey()
 
 /**
  * The 400 naming a query parameter a route does not take, which would otherwise be ignored without a word: ?full=1
@@ -157,7 +166,11 @@ export const exportRoute = (options: {
           case "run":
             return yield* exclusive([config], run(syncDestination(config, { full }), (report) => ({ status: 200, body: { success: true, tenant, reports: [report] } })))
           case "dry-run":
+            if (!dryRuns.take(tenant, 1)) {
+              return refuse(429, "dry_run_busy", `a dry run of tenant "${tenant}" is already running (one at a time); retry when it finishes`, undefined, { "retry-after": "5" })
+            }
             return yield* run(syncDestination(config, { full, dryRun: true, shown: (body.limit as number | undefined) ?? DRY_RUN_SHOWN }), (report) => ({ status: 200, body: { success: true, tenant, report, purpose: config.purpose, audience: config.audience ?? "" } }))
+              .pipe(Effect.ensuring(Effect.sync(() => dryRuns.release(tenant))))
           default:
             return yield* exclusive([config], run(replayDeadLetters(config), (replay) => ({ status: 200, body: { success: true, tenant, replay } })))
         }
