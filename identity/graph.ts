@@ -171,6 +171,15 @@ export interface Claim {
 }
 
 /**
+ * Why a value links nobody: it was seen with more people than a profile holds. The same words however its sightings
+ * were batched: an online graph finds a value shared among the sightings it resolves together, and never reads them
+ * all again (it links nothing), so a count or a kind named here would be those of the batch that found it, where a
+ * rebuild names all of them (test/identity/batching-cases). `cdp identity explain` lists the links it refused.
+ */
+export const sharedReason = (rules: GraphRules): string =>
+  `seen with more people than a profile holds (at most ${rules.personKinds.map((k) => `${rules.limits[k] ?? rules.defaultLimit} ${k}`).join(" and ")} values): shared by several people`
+
+/**
  * For each value, who else it was seen with (per person kind, each with the time span of those sightings). A value
  * seen with more people than the kind's limit is either shared (spans overlap) or changed owner (spans follow one
  * another): then it is cut into one time slice per owner, each ending with that owner's last sighting. A change of
@@ -228,7 +237,7 @@ function* findSharedAndSlices(observations: ReadonlyArray<Observation>, rules: G
         const next = [...spans].find(([, span]) => span === ordered[1])!
         candidates.push({ key, kind, by: next[0], from: next[1].first, holderLast: ordered[0]!.last, quietMs: quietOf(rules, kindOf(key)) })
       } else {
-        shared.set(key, `seen with ${spans.size} different ${kind} values${sequential ? "" : " at the same time"} (a profile holds at most ${limit}): shared by several people`)
+        shared.set(key, sharedReason(rules))
         slices.delete(key)
         break
       }

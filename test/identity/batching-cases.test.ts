@@ -23,6 +23,11 @@ const CASES: ReadonlyArray<readonly [string, ReadonlyArray<CanonicalEvent>]> = [
     identify("u1-again", 3, { anonymousId: "d", userId: "u1" }), eventOn("d-alone", 4, { anonymousId: "d" }),
     identify("u1-own", 5, { anonymousId: "a1", userId: "u1" }), identify("u2-own", 5, { anonymousId: "a2", userId: "u2" }),
   ]],
+  ["an office address four people sign in with", [
+    identify("o-u1", 1, { userId: "u1", traits: { email: "office@shop.example" } }), identify("o-u2", 2, { userId: "u2", traits: { email: "office@shop.example" } }),
+    identify("o-u3", 3, { userId: "u3", traits: { email: "office@shop.example" } }), identify("o-u4", 4, { userId: "u4", traits: { email: "office@shop.example" } }),
+    identify("o-u1-again", 5, { userId: "u1", traits: { email: "office@shop.example" } }), mail("to-office", 6, "office@shop.example"),
+  ]],
   ["an address recycled after months unused", [
     identify("u1-email", 1, { userId: "u1", traits: { email: "box@x.example" } }), mail("to-u1", 2, "box@x.example"),
     identify("u2-email", 200, { userId: "u2", traits: { email: "box@x.example" } }), mail("to-u2", 201, "box@x.example"),
