@@ -90,8 +90,10 @@ const currentRows = (
 
 // The rows these profiles can own now: recorded under one of them, or stated by a message moved to one of them (at
 // any time: a later move elsewhere is what currentRows checks). Each through its skip index on profile_id (023).
-const OWNABLE_BY_PROFILES = "message_id IN (SELECT message_id FROM consent_ledger WHERE tenant = {tenant:String} AND profile_id IN {profiles:Array(String)} " +
-  "UNION ALL SELECT message_id FROM event_profiles WHERE tenant = {tenant:String} AND profile_id IN {profiles:Array(String)})"
+const ownableBy = (profiles: string) =>
+  `message_id IN (SELECT message_id FROM consent_ledger WHERE tenant = {tenant:String} AND profile_id IN ${profiles} ` +
+  `UNION ALL SELECT message_id FROM event_profiles WHERE tenant = {tenant:String} AND profile_id IN ${profiles})`
+const OWNABLE_BY_PROFILES = ownableBy("{profiles:Array(String)}")
 
 /** Every ledger row of these (current) profiles, oldest first. */
 export const ledgerOfProfiles = Effect.fn("ledgerOfProfiles")(function* (tenant: string, profiles: ReadonlyArray<string>) {
@@ -105,15 +107,18 @@ export const ledgerOfProfiles = Effect.fn("ledgerOfProfiles")(function* (tenant:
 // now: the latest move of its message, else the profile recorded under), as `owned`; then of those taking effect
 // before {from}, recorded under the profile they belong to now, only the one in effect per (profile, purpose, device)
 // (ledger.ts laterThan: the later event time, then a refusal, then the later recording).
+// The profiles are named once (asked_profiles): named in each of its five places, a batch's few hundred profiles made
+// the statement too long to be written in whole (inline-params.ts), and the consent stage's read took chDB's turn.
 const LEDGER_FROM_SQL =
-  "WITH cur AS (SELECT message_id, purpose, source, argMax(tuple(profile_id, state, basis, proof, device, timestamp), recorded_at) AS v, " +
-  `max(recorded_at) AS rec FROM consent_ledger WHERE tenant = {tenant:String} AND ${OWNABLE_BY_PROFILES} GROUP BY message_id, purpose, source), ` +
+  "WITH {profiles:Array(String)} AS asked_profiles, " +
+  "cur AS (SELECT message_id, purpose, source, argMax(tuple(profile_id, state, basis, proof, device, timestamp), recorded_at) AS v, " +
+  `max(recorded_at) AS rec FROM consent_ledger WHERE tenant = {tenant:String} AND ${ownableBy("asked_profiles")} GROUP BY message_id, purpose, source), ` +
   "moves AS (SELECT message_id, argMax(profile_id, version) AS now FROM event_profiles " +
-  `WHERE tenant = {tenant:String} AND ${OWNABLE_BY_PROFILES} GROUP BY message_id), ` +
+  `WHERE tenant = {tenant:String} AND ${ownableBy("asked_profiles")} GROUP BY message_id), ` +
   "owned AS (SELECT c.message_id AS message_id, tupleElement(c.v, 1) AS recorded, if(m.now != '', m.now, tupleElement(c.v, 1)) AS profile, " +
   "c.purpose AS purpose, tupleElement(c.v, 2) AS state, tupleElement(c.v, 3) AS basis, c.source AS source, tupleElement(c.v, 4) AS proof, " +
   "tupleElement(c.v, 5) AS device, tupleElement(c.v, 6) AS at, c.rec AS rec FROM cur AS c LEFT JOIN moves AS m ON m.message_id = c.message_id " +
-  "WHERE profile IN {profiles:Array(String)}) " +
+  "WHERE profile IN asked_profiles) " +
   "SELECT groupArray(tuple(message_id, recorded, profile, purpose, state, basis, source, proof, device, " +
   "toString(toUnixTimestamp64Milli(at)), toString(toUnixTimestamp64Milli(rec)))) AS rows FROM " +
   "(SELECT *, at >= {from:DateTime64(3, 'UTC')} OR profile != recorded AS whole, " +
