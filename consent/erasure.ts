@@ -172,7 +172,9 @@ const eraseInTenant = Effect.fn("eraseSubject")(function* (subject: Subject, req
   const graph = yield* Effect.serviceOption(RunningGraph)
   if (Option.isSome(graph)) {
     const keys = subject.identifiers.filter((i) => !i.shared).map((i) => nodeKey(i.kind as IdentifierKind, i.value))
-    done.push({ where: "identity graph", what: "identifiers forgotten", count: yield* graph.value.forget(subject.tenant, { profileIds: subject.profileIds, keys }) })
+    const { forgotten, toldOthers } = yield* graph.value.forget(subject.tenant, { profileIds: subject.profileIds, keys })
+    done.push({ where: "identity graph", what: "identifiers forgotten", count: forgotten })
+    if (toldOthers) done.push({ where: "identity graph", what: "other workers told to forget their profiles", count: subject.profileIds.length })
   }
   // Before export_state is erased: the records destinations hold of the subject, queued for deletion there.
   done.push({ where: "export destinations", what: "deletions queued", count: yield* queueExportErasures(subject.tenant, subject.profileIds, requestId) })

@@ -121,7 +121,11 @@ export interface ErasedIdentity {
  * in the process (the CLI on a data dir: the graph is loaded at the next start, and the erasure empties the snapshots).
  */
 export class RunningGraph extends Context.Service<RunningGraph, {
-  readonly forget: IdentityStage["forget"]
+  /**
+   * How many identifiers this process's graph forgot, and whether the other pipeline members (Kafka workers) were
+   * told to forget the profiles too (an edge that resolves nothing itself forgets none).
+   */
+  readonly forget: (tenant: string, erased: ErasedIdentity) => Effect.Effect<{ readonly forgotten: number; readonly toldOthers: boolean }>
   /** Loads the tenant's graph again from what is stored, holding up no other tenant's batches. */
   readonly reload: IdentityStage["reloadTenant"]
 }>()("cdp/RunningGraph") {}

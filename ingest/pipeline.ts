@@ -4,7 +4,7 @@
 import { randomUUID } from "node:crypto"
 import { Context, Data, Duration, Effect, Layer, Schedule, type Scope } from "effect"
 import { type ConsentPolicies, DEFAULT_POLICIES, identifierKey, type KeysShape, makeConsentStage, suppressionStage } from "../consent/index.ts"
-import { defaultIdentityConfig, type IdentityConfig, type IdentityStage, makeIdentityStage } from "../identity/index.ts"
+import { defaultIdentityConfig, type IdentityConfig, makeIdentityStage, type RunningGraph } from "../identity/index.ts"
 import { type SentimentConfig, sentimentStage } from "../sentiment/index.ts"
 import type { ErasureMutationFailed } from "../warehouse/erasure.ts"
 import { type LandResult, makeEventSink } from "../warehouse/sink.ts"
@@ -172,7 +172,7 @@ export interface PipelineShape {
   /** Builds one tenant's identity graph again (after its operator's decision or an erasure), holding up no other tenant's. */
   readonly reloadIdentityOf: (tenant: string) => Effect.Effect<void, WarehouseUnavailable | WarehouseQueryError>
   /** Forgets an erased person's identifiers in this process's identity graph (an erasure: IdentityStage.forget). */
-  readonly forgetIdentity: IdentityStage["forget"]
+  readonly forgetIdentity: RunningGraph["Service"]["forget"]
   /** Completes once everything submitted (events, dead letters, raw text for the archive) is durably accepted by the bus. */
   readonly submit: (
     events: ReadonlyArray<CanonicalEvent>,
@@ -207,10 +207,13 @@ export class Pipeline extends Context.Service<Pipeline, PipelineShape>()("cdp/Pi
       // Other members are told keyed hashes of the erased profiles' ids (without the deployment's keys, nothing: they
       // reload the tenant when the erasure's rows are gone).
       const profileKey = (tenant: string) => (profileId: string) => identifierKey(options.keys!, tenant, "profile", profileId)
-      const forgetIdentity: IdentityStage["forget"] = (tenant, erased) =>
-        shared && options.keys !== undefined && erased.profileIds.length > 0
-          ? Effect.tap(forgetHere(tenant, erased), () => tellOthers({ tenant, forgetProfileKeys: erased.profileIds.map(profileKey(tenant)) }))
-          : forgetHere(tenant, erased)
+      const forgetIdentity: PipelineShape["forgetIdentity"] = (tenant, erased) =>
+        Effect.gen(function* () {
+          const forgotten = yield* forgetHere(tenant, erased)
+          if (!shared || options.keys === undefined || erased.profileIds.length === 0) return { forgotten, toldOthers: false }
+          yield* tellOthers({ tenant, forgetProfileKeys: erased.profileIds.map(profileKey(tenant)) })
+          return { forgotten, toldOthers: true }
+        })
       const counters: PipelineCounters = { accepted: 0, rejected: 0, landed: 0, duplicates: 0, dropped: 0, dropReasons: {}, redirected: 0, archived: 0, deadLettered: 0 }
       const landing: LandingStatus = { lastLandedAt: undefined, lastWarehouseError: undefined }
 

@@ -380,7 +380,7 @@ describe.runIf(enabled)("EventBus over a real Kafka", () => {
         }
         return { ann, cara, forgotten, probes }
       }).pipe(Effect.provide(shared))))
-      expect(result.forgotten, "the edge holds no graph").toBe(0)
+      expect(result.forgotten, "the edge holds no graph, and told the workers").toEqual({ forgotten: 0, toldOthers: true })
       expect(result.ann).not.toBe(result.cara)
       expect(result.probes.at(-1), JSON.stringify(result.probes)).toBe(result.cara)
     } finally {
