@@ -242,7 +242,6 @@ const deliver = (run: Run, op: Operation, records: ReadonlyArray<OutRecord>, onB
     return { ok, dead }
   })
 
-/** Plans an operation's requests: counts them all, and builds (bodies included) only those the plan still shows. */
 /** How long building records runs before the event loop gets a turn (as the warehouse parses an answer's rows). */
 const BUILD_SLICE_MS = 20
 
@@ -264,6 +263,7 @@ const buildRecords = (config: DestinationConfig, rows: ReadonlyArray<CandidateRo
     return out
   })
 
+/** Plans an operation's requests: counts them all, and builds (bodies included) only those the plan still shows. */
 const plan = (run: Run, op: Operation, records: ReadonlyArray<OutRecord>, into: Plan) => {
   const size = run.client.maxBatch(op)
   const batches = chunks(records, size)
