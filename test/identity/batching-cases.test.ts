@@ -1,9 +1,14 @@
 // Small hand-made histories fed to a fresh identity stage whole, one message a call, and one a call in reverse
 // arrival order: each message must end in the profile one resolution of the whole history gives it (what a rebuild
 // gives), and what `cdp identity explain` and the claimed flags read (each link's latest status) must be the same.
+import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
+import { defaultIdentityConfig } from "../../identity/stage.ts"
 import type { CanonicalEvent } from "../../ingest/message.ts"
+import { Pipeline } from "../../ingest/pipeline.ts"
+import { readProfile } from "../../ingest/profile-read.ts"
 import { eventOn } from "../support/events.ts"
+import { freshDir, removeDir, withPipeline } from "../support/pipeline.ts"
 import { changedKeys, difference, fixedBatches, landBatches, wholeHistory } from "./batching-harness.ts"
 
 const call = (id: string, day: number, phone: string) =>
@@ -59,4 +64,26 @@ describe("identity of small histories, however they are batched", () => {
       expect(difference(whole, together.current)).toEqual({ otherPart: 0, otherId: 0, examples: [] })
     })
   }
+})
+
+describe("a phone a second account states, then a call from it, landed one message a call", () => {
+  it("is the second account's own on its profile (not flagged claimed), as when landed together", async () => {
+    const phone = "+447700900111"
+    const events = [
+      identify("u1-phone", 1, { userId: "u1", traits: { phone } }), identify("u2-phone", 5, { userId: "u2", traits: { phone } }), call("call", 6, phone),
+    ]
+    const read = (batches: ReadonlyArray<ReadonlyArray<CanonicalEvent>>) => {
+      const dir = freshDir()
+      return withPipeline(dir, Effect.gen(function* () {
+        const pipeline = yield* Pipeline
+        for (const batch of batches) yield* pipeline.submit(batch, [])
+        const profile = yield* readProfile("acme", "user_id:u2", 5, defaultIdentityConfig())
+        return (profile as unknown as { identifiers: Array<{ kind: string; value: string; claimed?: string }> }).identifiers
+          .filter((i) => i.kind === "phone").map((i) => ({ value: i.value, claimed: i.claimed !== undefined }))
+      })).finally(() => removeDir(dir))
+    }
+    const together = await read([events])
+    expect(together).toEqual([{ value: phone, claimed: false }])
+    expect(await read(events.map((e) => [e]))).toEqual(together)
+  })
 })
