@@ -16,7 +16,7 @@ import {
   syncDestinations,
 } from "./destinations/index.ts"
 import type { ObjectStore } from "./objectstore.ts"
-import { type DeliveryKey, deliveryHistory, lastRun, openDeadLetters, pendingErasures, presentCount, readCursor } from "../warehouse/exports.ts"
+import { type DeliveryKey, deliveryHistory, lastRun, openCounts, presentCount, readCursor } from "../warehouse/exports.ts"
 import { TurnsPerKey } from "../warehouse/turns.ts"
 import { apiReads, type Warehouse } from "../warehouse/warehouse.ts"
 import { pageOf, readPage, refuseUnknownParameter } from "./pages.ts"
@@ -33,13 +33,14 @@ export const destinationStatus = (c: DestinationConfig) =>
   Effect.gen(function* () {
     const cursor = yield* readCursor(c.tenant, c.name)
     const run = yield* lastRun(c.tenant, c.name)
+    const open = yield* openCounts(c.tenant, c.name)
     return {
       destination: c.name, type: c.type, purpose: c.purpose, audience: c.audience ?? "",
       profiles_there: yield* presentCount(c.tenant, c.name),
       last_good_sync: cursor?.syncedAt ?? "never",
       last_run: run === undefined ? "never" : `${run.ended} (${run.delivered} delivered, ${run.failed} failed)`,
-      dead_letters: (yield* openDeadLetters(c.tenant, c.name)).length,
-      erasures_pending: (yield* pendingErasures(c.tenant, c.name)).length,
+      dead_letters: open.deadLetters,
+      erasures_pending: open.erasuresPending,
       config: redacted(c),
     }
   })

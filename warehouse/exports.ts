@@ -267,13 +267,28 @@ export const recordDeadLetters = Effect.fn("recordDeadLetters")(function* (tenan
   })))
 })
 
+// A destination's open dead letters (not replayed) and pending erasures (not done), each its latest version: listed
+// by openDeadLetters and pendingErasures, counted by openCounts.
+const OPEN_LETTERS_OF = "FROM export_dead_letters WHERE tenant = {tenant:String} AND destination = {destination:String} " +
+  "GROUP BY batch_id, profile_id HAVING argMax(replayed, version) = 0"
+const PENDING_ERASURES_OF = "FROM export_erasures WHERE tenant = {tenant:String} AND destination = {destination:String} " +
+  "GROUP BY remote_id HAVING argMax(done, version) = 0"
+
+/** How many dead letters are open and erasures pending (a destination's status): counted, not read. */
+export const openCounts = Effect.fn("openCounts")(function* (tenant: string, destination: string) {
+  const warehouse = yield* Warehouse
+  const [row] = yield* warehouse.query<{ letters: string; erasures: string }>(
+    `SELECT (SELECT count() FROM (SELECT 1 ${OPEN_LETTERS_OF})) AS letters, (SELECT count() FROM (SELECT 1 ${PENDING_ERASURES_OF})) AS erasures`,
+    { params: { tenant, destination } })
+  return { deadLetters: Number(row?.letters ?? 0), erasuresPending: Number(row?.erasures ?? 0) }
+})
+
 /** Dead letters not replayed yet, oldest first. */
 export const openDeadLetters = Effect.fn("openDeadLetters")(function* (tenant: string, destination: string) {
   const warehouse = yield* Warehouse
   const rows = yield* warehouse.query<{ batch_id: string; profile_id: string; operation: string; reason: string; attempts: number }>(
     "SELECT batch_id, profile_id, argMax(operation, version) AS operation, argMax(reason, version) AS reason, argMax(attempts, version) AS attempts " +
-      "FROM export_dead_letters WHERE tenant = {tenant:String} AND destination = {destination:String} " +
-      "GROUP BY batch_id, profile_id HAVING argMax(replayed, version) = 0 ORDER BY min(at), batch_id, profile_id",
+      `${OPEN_LETTERS_OF} ORDER BY min(at), batch_id, profile_id`,
     { params: { tenant, destination } })
   return rows.map((r): DeadLetter => ({ batchId: r.batch_id, profileId: r.profile_id, operation: r.operation, reason: r.reason, attempts: Number(r.attempts) }))
 })
@@ -307,8 +322,8 @@ export interface PendingErasure {
 export const pendingErasures = Effect.fn("pendingErasures")(function* (tenant: string, destination: string) {
   const warehouse = yield* Warehouse
   const rows = yield* warehouse.query<{ remote_id: string; request_id: string; attempts: number }>(
-    "SELECT remote_id, argMax(request_id, version) AS request_id, argMax(attempts, version) AS attempts FROM export_erasures " +
-      "WHERE tenant = {tenant:String} AND destination = {destination:String} GROUP BY remote_id HAVING argMax(done, version) = 0 ORDER BY min(queued_at), remote_id",
+    "SELECT remote_id, argMax(request_id, version) AS request_id, argMax(attempts, version) AS attempts " +
+      `${PENDING_ERASURES_OF} ORDER BY min(queued_at), remote_id`,
     { params: { tenant, destination } })
   return rows.map((r): PendingErasure => ({ remoteId: r.remote_id, requestId: r.request_id, attempts: Number(r.attempts) }))
 })
