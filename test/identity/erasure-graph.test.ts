@@ -8,8 +8,9 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { defaultIdentityConfig, makeIdentityStage } from "../../identity/stage.ts"
 import type { CanonicalEvent } from "../../ingest/message.ts"
 import { loadLatestSnapshot } from "../../warehouse/identity-snapshots.ts"
-import { type QueryOptions, Warehouse, type WarehouseShape } from "../../warehouse/warehouse.ts"
+import { Warehouse } from "../../warehouse/warehouse.ts"
 import { eventOn } from "../support/events.ts"
+import { gatedWarehouse } from "../support/gated-warehouse.ts"
 import { freshDir, removeDir, withEmbeddedWarehouse } from "../support/pipeline.ts"
 
 let dir: string
@@ -26,18 +27,8 @@ describe("an erasure in the running identity graph", () => {
     withEmbeddedWarehouse(dir, Effect.gen(function* () {
       const real = yield* Warehouse
       // Once armed, the next read of stored observations (the tenant's reload loading its graph) waits until released.
-      let armed = false
-      const reached = yield* Deferred.make<void>()
-      const release = yield* Deferred.make<void>()
-      const gated: WarehouseShape = {
-        ...real,
-        query: <T>(sql: string, options?: QueryOptions) => {
-          if (!armed || !sql.includes("FROM identity_observations")) return real.query<T>(sql, options)
-          armed = false
-          return Effect.andThen(Deferred.succeed(reached, undefined), Effect.andThen(Deferred.await(release), real.query<T>(sql, options)))
-        },
-      }
-      const identity = yield* makeIdentityStage(defaultIdentityConfig()).pipe(Effect.provideService(Warehouse, gated))
+      const gate = yield* gatedWarehouse()
+      const identity = yield* makeIdentityStage(defaultIdentityConfig()).pipe(Effect.provideService(Warehouse, gate.warehouse))
       const [ann, cara, bob] = profiles(yield* identity.stage([
         identify("acme", "ann1", 1, { userId: "ua", anonymousId: "anon-a", traits: { email: "ann@a.example" } }),
         identify("acme", "cara1", 1, { userId: "uc", traits: { email: "cara@a.example" } }),
@@ -55,15 +46,15 @@ describe("an erasure in the running identity graph", () => {
 
       // The erasure deletes her rows, then reloads acme alone.
       yield* real.command("DELETE FROM identity_observations WHERE tenant = 'acme' AND message_id IN ('ann1', 'ann2', 'v1')")
-      armed = true
+      gate.arm()
       const reload = yield* Effect.forkChild(identity.reloadTenant("acme"))
-      yield* Deferred.await(reached)
+      yield* Deferred.await(gate.reached)
       // While acme loads, globex lands, and so does acme itself (the lock is taken only to put the graph in place).
       const globex = yield* identity.stage([identify("globex", "bob2", 4, { anonymousId: "anon-b", traits: { email: "bob@b.example" } })])
         .pipe(Effect.timeoutOption("10 seconds"))
       const acme = yield* identity.stage([identify("acme", "cara2", 4, { anonymousId: "anon-c", traits: { email: "cara@a.example" } })])
         .pipe(Effect.timeoutOption("10 seconds"))
-      yield* Deferred.succeed(release, undefined)
+      yield* gate.release
       yield* Fiber.join(reload)
 
       expect(globex._tag === "Some" ? profiles(globex.value) : "waited for acme's reload").toEqual([bob])

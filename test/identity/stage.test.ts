@@ -7,8 +7,9 @@ import { defaultIdentityConfig, makeIdentityStage } from "../../identity/stage.t
 import type { CanonicalEvent } from "../../ingest/message.ts"
 import { loadObservations, loadOperations } from "../../warehouse/identity.ts"
 import { loadLatestSnapshot } from "../../warehouse/identity-snapshots.ts"
-import { type QueryOptions, Warehouse, type WarehouseShape } from "../../warehouse/warehouse.ts"
+import { Warehouse } from "../../warehouse/warehouse.ts"
 import { eventOn } from "../support/events.ts"
+import { gatedWarehouse } from "../support/gated-warehouse.ts"
 import { freshDir, removeDir, withEmbeddedWarehouse } from "../support/pipeline.ts"
 
 let dir: string
@@ -101,20 +102,9 @@ describe("identity stage", () => {
   it("a tenant's reload after its operator's decision holds back no other tenant's batches or reloads, and every decision holds after", async () => {
     const config = defaultIdentityConfig()
     const result = await withWarehouse(Effect.gen(function* () {
-      const real = yield* Warehouse
       // Once armed, the next read of the stored observations (acme's reload loading its graph) stalls until released.
-      let armed = false
-      const reached = yield* Deferred.make<void>()
-      const release = yield* Deferred.make<void>()
-      const gated: WarehouseShape = {
-        ...real,
-        query: <T>(sql: string, options?: QueryOptions) => {
-          if (!armed || !sql.includes("FROM identity_observations")) return real.query<T>(sql, options)
-          armed = false
-          return Effect.andThen(Deferred.succeed(reached, undefined), Effect.andThen(Deferred.await(release), real.query<T>(sql, options)))
-        },
-      }
-      const identity = yield* makeIdentityStage(config).pipe(Effect.provideService(Warehouse, gated))
+      const gate = yield* gatedWarehouse()
+      const identity = yield* makeIdentityStage(config).pipe(Effect.provideService(Warehouse, gate.warehouse))
       const visitor = (tenant: string, id: string, email: string) => eventOn(id, 2, { tenant, type: "identify", anonymousId: id, traits: { email } })
       const [ann, bob] = profiles(yield* identity.stage([
         eventOn("ann", 1, { tenant: "acme", type: "identify", userId: "ua", traits: { email: "ann@a.example" } }),
@@ -124,13 +114,13 @@ describe("identity stage", () => {
       const early = profiles(yield* identity.stage([visitor("acme", "a1", "ann@a.example"), visitor("globex", "b1", "bob@b.example")]))
 
       yield* recordOperation({ tenant: "acme", kind: "remove", a: "email:ann@a.example", b: "", reason: "test" })
-      armed = true
+      gate.arm()
       const held = yield* Effect.forkChild(identity.reloadTenant("acme"))
-      yield* Deferred.await(reached)
+      yield* Deferred.await(gate.reached)
       const batch = yield* identity.stage([eventOn("b2", 2, { tenant: "globex", userId: "ub" })]).pipe(Effect.timeoutOption("10 seconds"))
       yield* recordOperation({ tenant: "globex", kind: "remove", a: "email:bob@b.example", b: "", reason: "test" })
       const other = yield* identity.reloadTenant("globex").pipe(Effect.timeoutOption("10 seconds"))
-      yield* Deferred.succeed(release, undefined)
+      yield* gate.release
       yield* Fiber.join(held)
 
       const late = profiles(yield* identity.stage([visitor("acme", "a2", "ann@a.example"), visitor("globex", "b3", "bob@b.example")]))

@@ -9,6 +9,7 @@ import { previewComputedTrait } from "../../identity/index.ts"
 import { Warehouse } from "../../warehouse/warehouse.ts"
 import { longestStall } from "../support/event-loop.ts"
 import { freshDir, removeDir } from "../support/pipeline.ts"
+import { insertOrders } from "../support/synthetic-orders.ts"
 
 let dir: string
 beforeEach(() => { dir = freshDir() })
@@ -17,18 +18,7 @@ afterEach(() => removeDir(dir))
 const PROFILES = 300_000
 
 /** PROFILES people of tenant acme, each with two orders of a product of their own, made in the engine. */
-const seed = Effect.gen(function* () {
-  const w = yield* Warehouse
-  yield* w.command(
-    "INSERT INTO event_rows (tenant, message_id, type, event, anonymous_id, user_id, group_id, previous_id, profile_id, channel, source, " +
-      "timestamp, received_at, properties, traits, context, extra, identifiers) " +
-      "SELECT 'acme', concat('m', toString(number)), 'track', 'Order Completed', '', concat('u', toString(intDiv(number, 2))), '', '', " +
-      "concat('prof_', toString(intDiv(number, 2))), 'web', 'segment', " +
-      "toDateTime64('2024-09-01 00:00:00', 3, 'UTC') + toIntervalMinute(number % 100000), now64(3), " +
-      "concat('{\"product\":\"p', toString(intDiv(number, 2)), '\",\"total\":', toString(number % 97), '}'), '{}', '{}', '{}', " +
-      "[('user_id', concat('u', toString(intDiv(number, 2))))] FROM numbers({n:UInt64})",
-    { n: PROFILES * 2 })
-})
+const seed = insertOrders(PROFILES, "concat('{\"product\":\"p', toString(intDiv(number, 2)), '\",\"total\":', toString(number % 97), '}')")
 
 /**
  * CPU time without a turn (test/support/event-loop.ts): above what reading the answer's rows holds it, below what
