@@ -168,8 +168,11 @@ const EVERYTHING: Reach = { all: true, tenants: new Set(), keys: new Set() }
 export const reachOf = (write: WarehouseWrite): Reach => {
   const reach = reachOfStatement(write)
   // A write its caller said changes one tenant's rows only (an erasure's) reaches that tenant's answers, not everyone's.
-  return reach.all && write.tenant !== undefined ? { all: false, tenants: new Set([write.tenant]), keys: new Set() } : reach
+  return reach.all && write.tenant !== undefined ? tenantReach(write.tenant) : reach
 }
+
+/** Every answer of one tenant. */
+const tenantReach = (tenant: string): Reach => ({ all: false, tenants: new Set([tenant]), keys: new Set() })
 
 /** What a write's table and rows or parameters say it can change. */
 const reachOfStatement = (write: WarehouseWrite): Reach => {
@@ -241,7 +244,7 @@ class ProfileCache {
       // The documents' own table is no read's, but a command on it (an erasure's) must drop any document being built:
       // of its tenant when it said which (WritesOfTenant), of every tenant otherwise.
       const onDocuments = write.kind === "command" && commandTable(write.sql) === "profile_documents"
-      this.keeper?.hear(!onDocuments ? reach : write.tenant === undefined ? EVERYTHING : { all: false, tenants: new Set([write.tenant]), keys: new Set() })
+      this.keeper?.hear(!onDocuments ? reach : write.tenant === undefined ? EVERYTHING : tenantReach(write.tenant))
     })
     this.keeper?.start()
   }

@@ -10,7 +10,7 @@
 import { randomBytes } from "node:crypto"
 import { Data, Duration, Effect } from "effect"
 import { type Row, Warehouse, type WarehouseQueryError, type WarehouseUnavailable } from "./warehouse.ts"
-import { warehouseWrote, WritesOfTenant } from "./writes.ts"
+import { noteWrite } from "./writes.ts"
 
 export interface TableLocator {
   readonly table: string
@@ -429,8 +429,7 @@ export const runMutation = Effect.fn("runMutation")(function* (
       warehouse.command(`${alter} SETTINGS ${sync} = 0${more}`, options.params),
       () => (done ? Effect.void : warehouse.command(`KILL MUTATION WHERE database = currentDatabase() AND table = {table:String} ` +
         "AND position(command, {marker:String}) > 0 AND NOT is_done SYNC", params).pipe(Effect.ignore)).pipe(
-        Effect.andThen(Effect.flatMap(Effect.service(WritesOfTenant), (tenant) =>
-          Effect.sync(() => warehouseWrote(warehouse, { kind: "command", sql: alter, params: undefined, tenant }))))),
+        Effect.andThen(noteWrite(warehouse, { kind: "command", sql: alter, params: undefined }))),
     )
     const deadline = Date.now() + timeoutMs
     for (let wait = MUTATION_POLL_FIRST_MS; ; wait = Math.min(MUTATION_POLL_MAX_MS, wait * 1.5)) {

@@ -14,7 +14,7 @@ import {
 } from "./analyst.ts"
 import { readOnlyViolation } from "./readonly.ts"
 import { nextTurn, TurnsPerKey } from "./turns.ts"
-import { warehouseWrote, WritesOfTenant } from "./writes.ts"
+import { noteWrite } from "./writes.ts"
 import {
   type ClickHouseServerSettings, DEFAULT_SERVER_RETRY, openServer, retryOnConnectionLoss, serverLocation,
 } from "./clickhouse-server.ts"
@@ -359,7 +359,7 @@ const makeWarehouse = (opened: WarehouseShape["backend"], options?: WarehouseOpt
               catch: (cause) => rejectedRows(table, cause) ?? unavailable(cause),
             }).pipe(resilient)),
             Effect.asVoid,
-            Effect.ensuring(Effect.flatMap(Effect.service(WritesOfTenant), (tenant) => Effect.sync(() => warehouseWrote(warehouse, { kind: "insert", table, rows, tenant })))),
+            Effect.ensuring(noteWrite(warehouse, { kind: "insert", table, rows })),
           ),
       query: <T>(sql: string, options?: QueryOptions) =>
         Effect.flatMap(Effect.all([Effect.service(ApiReads), Effect.service(BackgroundReads)]), ([forApi, forBackground]) => Effect.tryPromise({
@@ -399,8 +399,7 @@ const makeWarehouse = (opened: WarehouseShape["backend"], options?: WarehouseOpt
         Effect.tryPromise({
           try: () => client.command({ query: sql, ...(params === undefined ? {} : { query_params: params }) }),
           catch: classify,
-        }).pipe(resilient, Effect.asVoid, Effect.ensuring(Effect.flatMap(Effect.service(WritesOfTenant), (tenant) =>
-          Effect.sync(() => warehouseWrote(warehouse, { kind: "command", sql, params, tenant }))))),
+        }).pipe(resilient, Effect.asVoid, Effect.ensuring(noteWrite(warehouse, { kind: "command", sql, params }))),
       ping: Effect.promise(() => client.ping()).pipe(
         Effect.map((r) => r.success),
         Effect.catchCause(() => Effect.succeed(false)),

@@ -3,7 +3,7 @@
 // failed: a failed write may still have landed in part). The profile
 // read cache (ingest/profile-read.ts) drops exactly the answers a write touched instead of re-reading the engine's
 // catalogue on every request. Listeners run synchronously and must be cheap and never throw.
-import { Context } from "effect"
+import { Context, Effect } from "effect"
 import type { Row, WarehouseShape } from "./warehouse.ts"
 
 /**
@@ -49,3 +49,7 @@ export const commandTable = (sql: string): string | undefined => {
   const m = /^\s*(?:INSERT\s+INTO|ALTER\s+TABLE|DELETE\s+FROM|TRUNCATE\s+TABLE(?:\s+IF\s+EXISTS)?|OPTIMIZE\s+TABLE)\s+`?([A-Za-z_][\w.]*)`?/i.exec(sql)
   return m === null ? undefined : m[1]!.replace(/^.*\./, "")
 }
+
+/** warehouseWrote for a write that has ended, with the tenant the fiber's WritesOfTenant names (if any). */
+export const noteWrite = (warehouse: WarehouseShape, write: WarehouseWrite): Effect.Effect<void> =>
+  Effect.flatMap(Effect.service(WritesOfTenant), (tenant) => Effect.sync(() => warehouseWrote(warehouse, { ...write, tenant })))
