@@ -210,8 +210,13 @@ export const refreshAudience = Effect.fn("refreshAudience")(function* (audience:
     }))
     const gone = [...stored.keys()].filter((id) => !now.has(id))
     if (gone.length > 0) {
-      const explained = yield* evaluate(audience.tenant, audience.purpose, condition, { kind: "explain", profiles: gone }, asOfMs)
-      const byId = new Map(explained.rows.map((r) => [r.profile_id, r]))
+      // PROFILES_PER_QUERY a statement, as the refresh after a batch asks: all at once, more made one too long to write
+      // in, bound, holding chDB's process-wide turn (every other bound statement waited for it).
+      const byId = new Map<string, AudienceRow>()
+      for (let i = 0; i < gone.length; i += PROFILES_PER_QUERY) {
+        const explained = yield* evaluate(audience.tenant, audience.purpose, condition, { kind: "explain", profiles: gone.slice(i, i + PROFILES_PER_QUERY) }, asOfMs)
+        for (const r of explained.rows) byId.set(r.profile_id, r)
+      }
       yield* inSlices(eachStep(gone, (id) => {
         pending.push({ profileId: id, change: "exited", cause: exitCause(audience, byId.get(id), stored.get(id)!, leaves), why: "" })
       }))
