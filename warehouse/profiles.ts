@@ -126,11 +126,12 @@ export const profileReadScopesOf = Effect.fn("profileReadScopesOf")(function* (t
   const warehouse = yield* Warehouse
   // As READ_SCOPE_SQL, for many owners: per candidate, the owners it landed under, its latest move ('' when none) and
   // the owners it was ever moved to. One owner (a read's) is one value, `owner`: a parameter, or the identifier's
-  // owner looked up in the same statement; many are a set.
+  // owner looked up in the same statement; many are a set, named once (in each of the four places, 500 profiles made
+  // the statement too long to write in: bound, it took chDB's process-wide turn, warehouse/inline-params.ts).
   const one = !byId ? OWNER_SQL : owners.profileIds.length === 1 ? "{scope_profile:String}" : undefined
-  const mine = (column: string) => one !== undefined ? `${column} = owner` : `${column} IN {scope_profiles:Array(String)}`
+  const mine = (column: string) => one !== undefined ? `${column} = owner` : `${column} IN scope_profiles`
   const rows = yield* warehouse.query<{ owner?: string; message_id: string; here: Array<string>; latest: string; moved: Array<string> }>(
-    `${one === undefined ? "" : `WITH ${one} AS owner `}SELECT ${byId ? "" : "owner, "}message_id, groupArrayIf(landing, version = 0) AS here, ` +
+    `WITH ${one === undefined ? "{scope_profiles:Array(String)} AS scope_profiles" : `${one} AS owner`} SELECT ${byId ? "" : "owner, "}message_id, groupArrayIf(landing, version = 0) AS here, ` +
       `argMax(moved_to, version) AS latest, groupArrayIf(moved_to, version > 0 AND ${mine("moved_to")}) AS moved FROM (` +
       `SELECT message_id, profile_id AS landing, '' AS moved_to, toUInt64(0) AS version FROM event_rows WHERE tenant = {tenant:String} AND ${mine("profile_id")} ` +
       "UNION ALL SELECT message_id, '' AS landing, profile_id AS moved_to, version FROM event_profiles WHERE tenant = {tenant:String} AND message_id IN " +
