@@ -8,7 +8,7 @@ import { keyDerivation } from "../ingest/bus-crypto.ts"
 import type { ArchiveRecord } from "../ingest/message.ts"
 import { ObjectStore } from "../ingest/objectstore.ts"
 import {
-  awaitOldPartsGone, countByMessageIds, countMentions, deleteTenantRows, dropDetachedParts, ensurePromptCleanup, eraseRows, exportRows, findRows, listTables,
+  aloneForErasure, awaitOldPartsGone, countByMessageIds, countMentions, deleteTenantRows, dropDetachedParts, ensurePromptCleanup, eraseRows, exportRows, findRows, listTables,
   mentionsNeedle, redactRow, type SubjectKeys, type TableLocator, truncateTable,
 } from "../warehouse/erasure.ts"
 import { countDataKeys, shredDataKeys } from "../warehouse/bus-keys.ts"
@@ -162,7 +162,8 @@ const shredBusKeys = (subject: Subject, requestId: string) =>
  */
 export const eraseSubject = (subject: Subject, requestId = "") =>
   // Every write below changes rows of the subject's tenant only: other tenants' cached answers and documents stay.
-  eraseInTenant(subject, requestId).pipe(Effect.provideService(WritesOfTenant, subject.tenant))
+  // No audience refresh of the tenant runs meanwhile (one that read the person before would store them back after).
+  eraseInTenant(subject, requestId).pipe(Effect.provideService(WritesOfTenant, subject.tenant), aloneForErasure(subject.tenant))
 
 const eraseInTenant = Effect.fn("eraseSubject")(function* (subject: Subject, requestId: string) {
   const done: Array<ErasureCount> = []

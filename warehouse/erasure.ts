@@ -9,8 +9,22 @@
 // table (row fingerprints), never by value: mutation_N.txt files stay on disk, and must hold no identifier.
 import { randomBytes } from "node:crypto"
 import { Data, Duration, Effect } from "effect"
+import { keyedPermits } from "./turns.ts"
 import { type Row, Warehouse, type WarehouseQueryError, type WarehouseUnavailable } from "./warehouse.ts"
 import { noteWrite } from "./writes.ts"
+
+// Work that reads a tenant's rows and writes what it derived from them later (an audience refresh: members read,
+// evaluated, changes stored) holds one of its tenant's permits; an erasure holds them all. A refresh that read the
+// person before the erasure and wrote after it stored them back (their profile id, the values that matched) where
+// the erasure had just deleted them, and the erasure still answered completed.
+const ERASURE_PERMITS = 1024
+const erasurePermits = keyedPermits(ERASURE_PERMITS)
+
+/** Runs `effect` (a read and the writes made from it) with no erasure of `tenant` running: one waits for the other. */
+export const besideErasures = (tenant: string) => erasurePermits(tenant, 1)
+
+/** Runs an erasure of `tenant` once no work of `besideErasures(tenant)` runs, and holds off new work until it ends. */
+export const aloneForErasure = (tenant: string) => erasurePermits(tenant, ERASURE_PERMITS)
 
 export interface TableLocator {
   readonly table: string

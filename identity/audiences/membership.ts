@@ -8,6 +8,7 @@ import type { CanonicalEvent, IdentifierKind } from "../../ingest/message.ts"
 import {
   type AudienceRow, type ChangeRow, changesAfter, lastChangeSeq, type MemberRow, storeChanges, storedMembers, storedMembersOf,
 } from "../../warehouse/audiences.ts"
+import { besideErasures } from "../../warehouse/erasure.ts"
 import { anchorNodes } from "../../warehouse/identity.ts"
 import { allAudiencesForRefresh, type Audience, AudienceNotFound, audienceProblem, getAudience, isAudienceId, refuseUnusable } from "./audience.ts"
 import { type ChannelCondition, ConditionInvalid, type EventCondition, type LeafNode, leavesOf, parseCondition } from "./condition.ts"
@@ -190,8 +191,14 @@ const record = (audience: Audience, pending: ReadonlyArray<Pending>, emit: Emit 
     return { entered: numbered.filter((p) => p.change === "entered").length, exited: numbered.filter((p) => p.change === "exited").length }
   })
 
-/** Brings one audience's membership up to date: returns how many entered and exited. */
-export const refreshAudience = Effect.fn("refreshAudience")(function* (audience: Audience, emit?: Emit, asOfMs = Date.now()) {
+/**
+ * Brings one audience's membership up to date: returns how many entered and exited. Never beside an erasure of its
+ * tenant (besideErasures): members read before it and changes stored after would hold the erased person again.
+ */
+export const refreshAudience = (audience: Audience, emit?: Emit, asOfMs = Date.now()) =>
+  besideErasures(audience.tenant)(refreshWhole(audience, emit, asOfMs))
+
+const refreshWhole = Effect.fn("refreshAudience")(function* (audience: Audience, emit?: Emit, asOfMs = Date.now()) {
   const stored = new Map((yield* storedMembers(audience.tenant, audience.id)).map((m): [string, MemberRow] => [m.profile_id, m]))
   const pending: Array<Pending> = []
   if (audience.deleted) {
@@ -228,9 +235,13 @@ export const refreshAudience = Effect.fn("refreshAudience")(function* (audience:
 /**
  * Brings one audience's membership up to date for some profiles only (those a write touched): one query explaining
  * just them (it reads their messages, not the tenant's) and their stored membership. What did not change for them
- * cannot have moved them in or out, except time leaving a window, which the periodic full refresh catches.
+ * cannot have moved them in or out, except time leaving a window, which the periodic full refresh catches. Never
+ * beside an erasure of its tenant, as refreshAudience.
  */
-export const refreshAudienceProfiles = Effect.fn("refreshAudienceProfiles")(function* (
+export const refreshAudienceProfiles = (audience: Audience, profiles: ReadonlyArray<string>, emit?: Emit, asOfMs = Date.now()) =>
+  besideErasures(audience.tenant)(refreshSome(audience, profiles, emit, asOfMs))
+
+const refreshSome = Effect.fn("refreshAudienceProfiles")(function* (
   audience: Audience, profiles: ReadonlyArray<string>, emit?: Emit, asOfMs = Date.now(),
 ) {
   if (audience.deleted || profiles.length === 0) return { entered: 0, exited: 0 }
