@@ -11,6 +11,7 @@
 // built again then. Not used with a ClickHouse server, where other processes write unheard.
 import { Effect } from "effect"
 import { buildProfileDocuments } from "../identity/index.ts"
+import { besideErasures } from "../warehouse/erasure.ts"
 import { identifierOwners, storeDocuments } from "../warehouse/profile-documents.ts"
 import { backgroundReads, Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
 
@@ -311,13 +312,21 @@ export class DocumentKeeper {
     try {
       const built = Math.max(Date.now(), this.lastBuilt + 1)
       this.lastBuilt = built
-      this.step = `reading ${profiles.length} profiles`
-      const { documents, scopes, identifiers } = await this.run(backgroundReads(buildProfileDocuments(tenant, profiles, built)))
-      const owners = await this.run(backgroundReads(identifierOwners(tenant, [...identifiers.values()].flat())))
-      // An erasure (or anything reaching everything) while this was read: its documents may hold what it removed.
-      if (reaches.some((r) => r.all)) return
-      this.step = `storing ${documents.length} documents`
-      await this.run(storeDocuments(tenant, documents))
+      const setStep = (step: string) => Effect.sync(() => { this.step = step })
+      // Read and stored beside no erasure of the tenant (besideErasures): documents read before one and stored after
+      // it would hold the erased person again, in a table the erasure had just emptied of the tenant's documents.
+      const read = await this.run(besideErasures(tenant)(Effect.gen(function* () {
+        yield* setStep(`reading ${profiles.length} profiles`)
+        const { documents, scopes, identifiers } = yield* backgroundReads(buildProfileDocuments(tenant, profiles, built))
+        const owners = yield* backgroundReads(identifierOwners(tenant, [...identifiers.values()].flat()))
+        // Anything reaching everything while this was read: its documents may hold what it removed.
+        if (reaches.some((r) => r.all)) return undefined
+        yield* setStep(`storing ${documents.length} documents`)
+        yield* storeDocuments(tenant, documents)
+        return { documents, scopes, identifiers, owners }
+      })))
+      if (read === undefined) return
+      const { documents, scopes, identifiers, owners } = read
       this.stats.built += documents.length
       const reachedTenant = reaches.some((r) => r.all || r.tenants.has(tenant))
       for (const d of documents) {
