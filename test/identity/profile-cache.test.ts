@@ -63,6 +63,29 @@ describe("the profile cache after writes", () => {
       expect(after["traits"]["plan"]).toMatchObject({ value: "pro" })
     })), 60_000)
 
+  it("answers read from the same profile (asked by two identifiers, two page sizes) are all dropped by a write to it", () =>
+    withApi((url) => Effect.gen(function* () {
+      const pipeline = yield* Pipeline
+      const warehouse = yield* Warehouse
+      yield* pipeline.submit([eventOn("m1", 1, { type: "identify", userId: "u1", traits: { email: "ann@x.example" } }), eventOn("o1", 1, { userId: "u2" })], [])
+      const short = (identifier: string) => getChecked(url, `/v1/profiles/${encodeURIComponent(identifier)}?tenant=acme&events=1`)
+      yield* cached(url, "user_id:u1")
+      yield* cached(url, "email:ann@x.example")
+      expect((yield* short("user_id:u1")).status).toBe(200)
+      yield* cached(url, "user_id:u2")
+      yield* pipeline.submit([eventOn("m2", 2, { userId: "u1" })], [])
+      const hits = profileCacheStats(warehouse).hits
+      expect(timelineIds((yield* get(url, "user_id:u1")).body)).toEqual(["m2", "m1"])
+      expect(timelineIds((yield* get(url, "email:ann@x.example")).body)).toEqual(["m2", "m1"])
+      expect(timelineIds((yield* short("user_id:u1")).body)).toEqual(["m2"])
+      expect(profileCacheStats(warehouse).hits).toBe(hits)
+      // u2's answer was kept; once a write reaches it, it goes too.
+      yield* cached(url, "user_id:u2")
+      yield* pipeline.submit([eventOn("o2", 3, { userId: "u2" })], [])
+      expect(timelineIds((yield* get(url, "user_id:u2")).body)).toEqual(["o2", "o1"])
+      expect(profileCacheStats(warehouse).hits).toBe(hits + 2)
+    })), 60_000)
+
   it("no write of landing messages empties the cache: new people, a consent change and a merge reach only the profiles they name", () =>
     withApi(() => Effect.gen(function* () {
       const pipeline = yield* Pipeline
