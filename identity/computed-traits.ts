@@ -45,12 +45,14 @@ const definitionSchema: JSONSchemaType<ComputedTraitDefinition> = {
     of: { type: "string", pattern: "^(event|channel|properties\\.[A-Za-z0-9_$ -]{1,100})$", nullable: true },
     windowDays: { type: "integer", minimum: 1, maximum: 3650, nullable: true },
   },
+  // Each kind's rules apply once a kind is given (`required` in each `if`): without one, ajv ran them first and a
+  // definition of no kind was refused for a missing `of`, not for its missing kind.
   allOf: [
-    { if: { properties: { kind: { enum: ["sum", "first", "last", "most_frequent"] } } }, then: { required: ["of"] } },
-    { if: { properties: { kind: { enum: ["first", "last", "latest_sentiment"] } } }, then: { not: { required: ["windowDays"] } } },
-    { if: { properties: { kind: { const: "latest_sentiment" } } }, then: { not: { anyOf: [{ required: ["of"] }, { required: ["events"] }] } } },
+    { if: { required: ["kind"], properties: { kind: { enum: ["sum", "first", "last", "most_frequent"] } } }, then: { required: ["of"] } },
+    { if: { required: ["kind"], properties: { kind: { enum: ["first", "last", "latest_sentiment"] } } }, then: { not: { required: ["windowDays"] } } },
+    { if: { required: ["kind"], properties: { kind: { const: "latest_sentiment" } } }, then: { not: { anyOf: [{ required: ["of"] }, { required: ["events"] }] } } },
     // A sum adds numbers: of an event's name or its channel it would always be 0.
-    { if: { properties: { kind: { const: "sum" } } }, then: { properties: { of: { not: { enum: ["event", "channel"] } } } } },
+    { if: { required: ["kind"], properties: { kind: { const: "sum" } } }, then: { properties: { of: { not: { enum: ["event", "channel"] } } } } },
   ],
 } as unknown as JSONSchemaType<ComputedTraitDefinition>
 
@@ -90,6 +92,8 @@ const reasonOf = (errors: ValidateFunction["errors"]): [string, string] => {
     const name = (e.params as { propertyName?: string }).propertyName ?? e.propertyName ?? ""
     return [`/${name.slice(0, 80)}`, `must be "*" (every tenant) or a tenant name: ${TENANT_NAME_RULE}`]
   }
+  // The windowDays rule (allOf/1) names the field; latest_sentiment's (allOf/2) is about of or events, either.
+  if (e.keyword === "not" && e.schemaPath.startsWith("#/allOf/1/")) return [`${e.instancePath}/windowDays`, "first, last and latest_sentiment take no windowDays"]
   if (e.keyword === "not" || e.keyword === "if") return [at, "first, last and latest_sentiment take no windowDays; latest_sentiment takes no of or events"]
   if (e.keyword === "required" && /\/of$/.test(at)) return [at, "is needed by sum, first, last and most_frequent: which value (e.g. properties.total)"]
   return [at, RULES[e.keyword] ?? (e.message ?? "is not valid")]
