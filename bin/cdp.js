@@ -18,6 +18,9 @@ if (major < 22) {
 // commands' modules (700 of them, the warehouse's and its engine client's among them) took about half a second of CPU
 // to load for a few lines. With other arguments (a command's --help too), the whole command tree answers.
 const args = process.argv.slice(2)
+/** Each half of the young generation of cdp serve and cdp worker, in MB (restartWithServerHeap). */
+const SERVER_SEMI_SPACE_MB = 8
+restartWithServerHeap()
 if (args.length === 1 && (args[0] === "--version" || args[0] === "-V")) {
   const { readFileSync } = await import("node:fs")
   process.stdout.write(`${JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")).version}\n`)
@@ -43,4 +46,22 @@ async function start() {
   const { join } = await import("node:path")
   enableCompileCache?.(process.env.NODE_COMPILE_CACHE || join(process.env.XDG_CACHE_HOME || join(homedir(), ".cache"), "cdp", "compile"))
   await import("../cli/main.ts")
+}
+
+/**
+ * `cdp serve` and `cdp worker` answer requests for as long as they run, so their garbage collector's pauses are
+ * requests' latency. V8 lets the young generation grow to 64 MB a half on a machine of this size, and a scavenge pauses
+ * the process for as long as it takes to copy what survives: a server reading profiles keeps what it answers (its
+ * answer cache) and has some requests under way, so each scavenge copied 13 MB twice and paused every request then
+ * under way 25-32 ms, several times a second under load. With halves of 8 MB the scavenges come more often and each
+ * copies an eighth as much. The size is read once, when the engine starts, so the process starts itself again with it
+ * (process.execve: the same process id, descriptors and environment; a kill -9 still ends it). A size the user gave
+ * (in NODE_OPTIONS or on node's command line) is kept, as is everything on a platform without execve.
+ */
+function restartWithServerHeap() {
+  if (args[0] !== "serve" && args[0] !== "worker") return
+  if (typeof process.execve !== "function") return
+  const given = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? "").split(/\s+/)]
+  if (given.some((a) => /^--(max-semi-space-size|semi-space-growth-factor|min-semi-space-size)\b/.test(a))) return
+  process.execve(process.execPath, [process.execPath, `--max-semi-space-size=${SERVER_SEMI_SPACE_MB}`, ...process.execArgv, process.argv[1], ...args], process.env)
 }
