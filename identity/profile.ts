@@ -41,14 +41,17 @@ export const parseIdentifier = (input: string, options: NormaliseOptions = DEFAU
   const text = input.trim()
   if (isProfileId(text)) return { _tag: "profile", profileId: text }
   const colon = text.indexOf(":")
-  const prefix = colon > 0 ? text.slice(0, colon) : ""
+  // Kinds are read whatever their case (EMAIL:, User_Id:); a word before a colon ahead of any @ is a kind, never part
+  // of a bare address (no address holds a colon before its @): "mail:ann@x.example" is an unknown kind.
+  const prefix = colon > 0 ? text.slice(0, colon).toLowerCase() : ""
+  const at = text.indexOf("@")
   let kind: IdentifierKind
   let raw: string
   if (IDENTIFIER_KINDS.has(prefix as IdentifierKind)) {
     kind = prefix as IdentifierKind
     raw = text.slice(colon + 1)
-  } else if (colon > 0 && /^[a-z_]+$/.test(prefix) && !text.includes("@")) {
-    return new BadIdentifier({ input, reason: `unknown kind "${prefix}" (kinds: ${[...IDENTIFIER_KINDS].join(", ")})` })
+  } else if (colon > 0 && /^[a-z_]+$/.test(prefix) && (at < 0 || at > colon)) {
+    return new BadIdentifier({ input, reason: `unknown kind "${text.slice(0, colon)}" (kinds: ${[...IDENTIFIER_KINDS].join(", ")})` })
   } else if (text.includes("@") && !text.startsWith("@")) {
     kind = "email"
     raw = text
