@@ -14,6 +14,15 @@ export interface StoredText {
   readonly text: string
 }
 
+/** The tenants with texts from `since` on (a rescore goes through them one at a time). */
+export const textTenants = Effect.fn("textTenants")(function* (since: Date) {
+  const warehouse = yield* Warehouse
+  const rows = yield* warehouse.query<{ tenant: string }>(
+    "SELECT DISTINCT tenant FROM texts WHERE timestamp >= {since:DateTime64(3, 'UTC')} ORDER BY tenant",
+    { params: { since: chDateTime(since.toISOString()) } })
+  return rows.map((r) => r.tenant)
+})
+
 /**
  * One page of stored texts since a time (optionally of one tenant), after a (tenant, message id) cursor, in the
  * table's order: keyset pagination, so every page is one cheap range read however deep.
