@@ -60,6 +60,7 @@ async function start() {
  */
 function restartWithServerHeap() {
   if (args[0] !== "serve" && args[0] !== "worker") return
+  if (args.includes("--help") || args.includes("-h")) return
   if (typeof process.execve !== "function") return
   const given = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? "").split(/\s+/)]
   if (given.some((a) => /^--(max-semi-space-size|semi-space-growth-factor|min-semi-space-size)\b/.test(a))) return

@@ -50,13 +50,15 @@ describe.runIf(process.platform === "linux")("the young generation of long-runni
     }
   }, 60_000)
 
-  it("other commands keep node's default", () => {
+  it("other commands, and serve's help, keep node's default", () => {
     // A preload prints the flags the command's process ran with as it ends (a command that fails too).
     const preload = join(dir, "print-flags.mjs")
     writeFileSync(preload, 'process.on("exit", () => process.stderr.write(`flags: ${JSON.stringify(process.execArgv)}\\n`))\n')
-    const r = runCdp(["dlq", "list", "--data-dir", join(dir, "none")], { env: { NODE_OPTIONS: `--import=${preload}` } })
-    const flags = /flags: (.*)/.exec(r.stderr)
-    expect(flags, r.stderr).not.toBeNull()
-    expect(JSON.parse(flags![1]!)).toEqual([])
+    for (const args of [["dlq", "list", "--data-dir", join(dir, "none")], ["serve", "--help"], ["worker", "-h"]]) {
+      const r = runCdp(args, { env: { NODE_OPTIONS: `--import=${preload}` } })
+      const flags = /flags: (.*)/.exec(r.stderr)
+      expect(flags, `${args.join(" ")}: ${r.stderr}`).not.toBeNull()
+      expect(JSON.parse(flags![1]!), args.join(" ")).toEqual([])
+    }
   })
 })
