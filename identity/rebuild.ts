@@ -6,6 +6,7 @@ import { Effect } from "effect"
 import {
   loadStoredObservations, type MergeRow, type MovedRow, type ObservationRow, type StoredObservation, storeIdentity,
 } from "../warehouse/identity.ts"
+import { besideErasures } from "../warehouse/erasure.ts"
 import { dropSnapshots } from "../warehouse/identity-snapshots.ts"
 import { currentMessageProfiles } from "../warehouse/profiles.ts"
 import { CONTROLS_REMOVED, type ExtractConfig, extractConfigFor, storedRaw, storedRefusal } from "./extract.ts"
@@ -147,7 +148,16 @@ function* rebuildRows(tenant: string, result: ResolveResult, current: ReadonlyAr
  */
 const STORED_AT_ONCE = 10_000
 
-export const rebuildIdentity = Effect.fn("rebuildIdentity")(function* (config: IdentityConfig, onlyTenant?: string, options: RebuildOptions = {}) {
+/**
+ * The graph recomputed from the stored observations (of one tenant, or of every one). One tenant's runs beside no
+ * erasure of it (besideErasures): observations read before an erasure and stored after it put the erased person's
+ * identifiers back in identity_nodes and identity_links. Every tenant's at once is for a process that holds the
+ * data dir alone (cdp identity rebuild on it); cdp serve rebuilds a tenant at a time.
+ */
+export const rebuildIdentity = (config: IdentityConfig, onlyTenant?: string, options: RebuildOptions = {}) =>
+  onlyTenant === undefined ? rebuildAll(config, onlyTenant, options) : besideErasures(onlyTenant)(rebuildAll(config, onlyTenant, options))
+
+const rebuildAll = Effect.fn("rebuildIdentity")(function* (config: IdentityConfig, onlyTenant: string | undefined, options: RebuildOptions) {
   const started = performance.now()
   const memo = new Map<string, Normalised>()
   const rewritten: Array<ObservationRow> = []
