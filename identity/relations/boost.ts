@@ -1,5 +1,5 @@
-// Boosted decision trees, the models of the relationship type and the churn risk: a sum of small trees (two splits
-// deep) over named features, fitted by test/identity/relations/train.ts and shipped as constants in weights.ts. Each
+// Boosted decision trees, the models of the relationship type and the churn risk: a sum of small trees (two or three
+// splits deep) over named features, fitted by test/identity/relations/train.ts and shipped as constants in weights.ts. Each
 // tree's nodes carry their own value, so a score splits exactly into what each feature added (the change of value
 // at each split it decided, summed over the trees): the evidence names the features that moved a score most.
 

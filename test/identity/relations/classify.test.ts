@@ -1,6 +1,6 @@
 // The relationship rules: each type from the signals a marketer would read, with health, churn risk and evidence.
 import { describe, expect, it } from "vitest"
-import { boostedScores, contributions } from "../../../identity/relations/boost.ts"
+import { boostedScores, contributions, type Tree } from "../../../identity/relations/boost.ts"
 import { CHURN_FEATURES, TYPE_FEATURES } from "../../../identity/relations/features.ts"
 import { classify, DEFAULT_RELATIONS_CONFIG, RELATIONSHIP_TYPES, type Signals } from "../../../identity/relations/index.ts"
 import { CHURN_MODEL, TYPE_MODEL } from "../../../identity/relations/weights.ts"
@@ -100,6 +100,16 @@ describe("health, churn risk and evidence", () => {
     expect(TYPE_MODEL.features).toEqual(TYPE_FEATURES.map((f) => f.name))
     expect(CHURN_MODEL.features).toEqual(CHURN_FEATURES.map((f) => f.name))
     for (const trees of [...TYPE_MODEL.trees, ...CHURN_MODEL.trees]) expect(trees.length).toBeGreaterThan(0)
+  })
+
+  it("the type is the mean of trees two and three splits deep, fitted alike (as many of each per type)", () => {
+    const depth = (t: Tree): number => (typeof t === "number" ? 0 : 1 + Math.max(depth(t[3]), depth(t[4])))
+    for (const trees of TYPE_MODEL.trees) {
+      const half = trees.length / 2
+      expect(Number.isInteger(half)).toBe(true)
+      expect(Math.max(...trees.slice(0, half).map(depth))).toBe(2)
+      expect(Math.max(...trees.slice(half).map(depth))).toBe(3)
+    }
   })
 
   it("what each feature added to a score, plus the base, is the score (the evidence accounts for the whole decision)", () => {
