@@ -8,7 +8,7 @@ import { keyDerivation } from "../ingest/bus-crypto.ts"
 import type { ArchiveRecord } from "../ingest/message.ts"
 import { ObjectStore } from "../ingest/objectstore.ts"
 import {
-  aloneForErasure, awaitOldPartsGone, countByMessageIds, countMentions, deleteTenantRows, dropDetachedParts, ensurePromptCleanup, eraseRows, exportRows, findRows, listTables,
+  aloneForErasure, awaitOldPartsGone, noteErasedProfiles, countByMessageIds, countMentions, deleteTenantRows, dropDetachedParts, ensurePromptCleanup, eraseRows, exportRows, findRows, listTables,
   mentionsNeedle, redactRow, type SubjectKeys, type TableLocator, truncateTable,
 } from "../warehouse/erasure.ts"
 import { countDataKeys, shredDataKeys } from "../warehouse/bus-keys.ts"
@@ -167,6 +167,8 @@ export const eraseSubject = (subject: Subject, requestId = "") =>
 
 const eraseInTenant = Effect.fn("eraseSubject")(function* (subject: Subject, requestId: string) {
   const done: Array<ErasureCount> = []
+  // Work that read the tenant before this erasure and writes after it (a relations compute) leaves these profiles out.
+  noteErasedProfiles(subject.tenant, subject.profileIds)
   done.push({ where: "suppressions", what: "identifiers suppressed", count: yield* suppressSubject(subject, requestId) })
   // The running pipeline's graph stops joining anything to them before their rows go, and is loaded again (their tenant
   // alone) once the rows are gone: it would otherwise keep their identifiers, and store them again in its next snapshot.

@@ -26,6 +26,40 @@ export const besideErasures = (tenant: string) => erasurePermits(tenant, 1)
 /** Runs an erasure of `tenant` once no work of `besideErasures(tenant)` runs, and holds off new work until it ends. */
 export const aloneForErasure = (tenant: string) => erasurePermits(tenant, ERASURE_PERMITS)
 
+// Work whose read takes long (a relations compute reads every profile's history: a minute at a million events) cannot
+// hold its permit that long, or an erasure would wait as long. It reads without one, takes a permit for its writes only,
+// and leaves out the profiles erased since its read began: each erasure of this process notes them here, in order.
+const ERASED_KEPT = 256
+let erasures = 0
+/** Per tenant, its latest erasures' profiles, and the sequence number of the latest one no longer kept (0: none). */
+const erasedOf = new Map<string, { dropped: number; readonly kept: Array<{ readonly seq: number; readonly profileIds: ReadonlySet<string> }> }>()
+
+/** Where a read stands against this process's erasures: pass it to erasedSince before writing what it read. */
+export const erasureMark = (): number => erasures
+
+/** Notes the profiles an erasure of `tenant` removes (called under aloneForErasure, before its rows go). */
+export const noteErasedProfiles = (tenant: string, profileIds: ReadonlyArray<string>) => {
+  const seq = ++erasures
+  let of = erasedOf.get(tenant)
+  if (of === undefined) erasedOf.set(tenant, of = { dropped: 0, kept: [] })
+  of.kept.push({ seq, profileIds: new Set(profileIds) })
+  if (of.kept.length > ERASED_KEPT) of.dropped = of.kept.shift()!.seq
+}
+
+/**
+ * The profiles of `tenant` erased since `mark` (erasureMark before the read), to leave out of what the read found; call
+ * it under besideErasures(tenant), with the writes. Undefined when more of the tenant's erasures ran since than are
+ * kept: the caller cannot tell whose, and should read again.
+ */
+export const erasedSince = (tenant: string, mark: number): ReadonlySet<string> | undefined => {
+  const of = erasedOf.get(tenant)
+  if (of === undefined) return new Set()
+  if (of.dropped > mark) return undefined
+  const out = new Set<string>()
+  for (const e of of.kept) if (e.seq > mark) for (const id of e.profileIds) out.add(id)
+  return out
+}
+
 export interface TableLocator {
   readonly table: string
   /** Column holding the message id, when there is one (the subject's messages are deleted whole). */

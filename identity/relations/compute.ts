@@ -4,6 +4,7 @@ import { Data, Duration, Effect, Schedule } from "effect"
 import {
   type ProfileHistory, readLatestScore, readLatestScores, RUN_EARLIEST_DAY, RUN_LATEST_DAY, readProfileHistories, readRuns, relationTenants, readStoredScores, type SignalSource, type StoredScore, storeScores,
 } from "../../warehouse/relations.ts"
+import { besideErasures, erasedSince, erasureMark } from "../../warehouse/erasure.ts"
 import { backgroundReads } from "../../warehouse/warehouse.ts"
 import { classify, RELATIONSHIP_TYPES, type RelationshipType } from "./classify.ts"
 import { inSlices, pauseAt, type Steps } from "../slices.ts"
@@ -25,9 +26,11 @@ export class ProfileNotScored extends Data.TaggedError("ProfileNotScored")<{ rea
 /** A period whose end is not after its start, or that would hold too many periods. */
 export class PeriodInvalid extends Data.TaggedError("PeriodInvalid")<{ readonly message: string }> {}
 
-export class ComputeRunning extends Data.TaggedError("ComputeRunning")<{ readonly tenant: string }> {
+export class ComputeRunning extends Data.TaggedError("ComputeRunning")<{ readonly tenant: string; readonly erasures?: boolean }> {
   override get message() {
-    return `tenant "${this.tenant}" is computing its relationships already; retry when it ends`
+    return this.erasures === true
+      ? `tenant "${this.tenant}" had more erasures while its relationships were computed than this process keeps; nothing was stored: compute again`
+      : `tenant "${this.tenant}" is computing its relationships already; retry when it ends`
   }
 }
 
@@ -114,8 +117,17 @@ export const computeRelations = Effect.fn("computeRelations")(function* (options
   computing.add(options.tenant)
   return yield* Effect.gen(function* () {
     const started = performance.now()
-    const scores = yield* scoresAsOf(options.tenant, options.asOf, options.config, options.source)
-    yield* storeScores(options.tenant, options.asOf, scores, Date.now())
+    // Histories are read beside erasures of the tenant (a minute at a million events: an erasure does not wait for
+    // that); the scores are stored beside none, without the profiles an erasure removed since the read began.
+    const mark = erasureMark()
+    const read = yield* scoresAsOf(options.tenant, options.asOf, options.config, options.source)
+    const scores = yield* besideErasures(options.tenant)(Effect.gen(function* () {
+      const erased = erasedSince(options.tenant, mark)
+      if (erased === undefined) return yield* new ComputeRunning({ tenant: options.tenant, erasures: true })
+      const kept = erased.size === 0 ? read : read.filter((s) => !erased.has(s.profileId))
+      yield* storeScores(options.tenant, options.asOf, kept, Date.now())
+      return kept
+    }))
     return {
       tenant: options.tenant, asOf: options.asOf, profiles: scores.length, byType: distribution(scores),
       seconds: Math.round((performance.now() - started) / 10) / 100,

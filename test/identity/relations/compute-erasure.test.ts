@@ -1,0 +1,56 @@
+// A relations compute beside an erasure of the same tenant: the compute reads every profile's history first (a minute
+// at a million events), so an erasure must not wait for that read, and scores read before the erasure must not store
+// the erased person's profile id after it.
+import { Deferred, Effect, Fiber, Option } from "effect"
+import { afterEach, beforeEach, describe, expect, it } from "vitest"
+import { Keys } from "../../../consent/keys.ts"
+import { eraseSubject, verifyErased } from "../../../consent/registry.ts"
+import { resolveSubject } from "../../../consent/subject.ts"
+import { computeRelations, DEFAULT_RELATIONS_CONFIG } from "../../../identity/relations/index.ts"
+import { Warehouse, type WarehouseShape } from "../../../warehouse/warehouse.ts"
+import { freshDir, query, removeDir } from "../../support/pipeline.ts"
+import { submit, web, withConsent } from "../../consent/support.ts"
+
+let dir: string
+beforeEach(() => { dir = freshDir() })
+afterEach(() => removeDir(dir))
+
+describe("a relations compute beside an erasure", () => {
+  it("the erasure does not wait for the compute's read, and the scores stored after it leave the erased person out", () =>
+    withConsent(dir, Effect.gen(function* () {
+      yield* submit([
+        web("ann-1", "2024-10-01T10:00:00.000Z", { userId: "ann", event: "Order Completed", properties: { total: 40 } }),
+        web("ann-2", "2024-10-20T10:00:00.000Z", { userId: "ann", event: "Product Viewed" }),
+        web("bob-1", "2024-10-05T10:00:00.000Z", { userId: "bob", event: "Order Completed", properties: { total: 12 } }),
+        web("bob-2", "2024-10-25T10:00:00.000Z", { userId: "bob", event: "Product Viewed" }),
+      ])
+      const subject = yield* resolveSubject("acme", "user_id:ann")
+      const ann = subject.profileIds[0]!
+
+      // The compute has read the histories (ann's among them) and is held before it scores and stores them.
+      const real = yield* Warehouse
+      const reached = yield* Deferred.make<void>()
+      const released = yield* Deferred.make<void>()
+      const gated: WarehouseShape = {
+        ...real,
+        query: ((sql: string, options?: never) => !sql.includes("relation_voice_daily") ? real.query(sql, options)
+          : Effect.tap(real.query(sql, options), () => Effect.andThen(Deferred.succeed(reached, undefined), Deferred.await(released)))) as WarehouseShape["query"],
+      }
+      const computing = yield* computeRelations({ tenant: "acme", asOf: "2024-11-01", config: DEFAULT_RELATIONS_CONFIG }).pipe(
+        Effect.provideService(Warehouse, gated), Effect.forkChild)
+      yield* Deferred.await(reached)
+      const erasure = yield* eraseSubject(subject).pipe(Effect.exit, Effect.forkChild)
+      const endedWhileHeld = yield* Fiber.join(erasure).pipe(Effect.timeoutOption("20 seconds"), Effect.map(Option.isSome))
+      yield* Deferred.succeed(released, undefined)
+      const run = yield* Fiber.join(computing)
+      const erased = yield* Fiber.join(erasure)
+
+      expect(endedWhileHeld).toBe(true)
+      expect(erased._tag).toBe("Success")
+      const rows = yield* query<{ profile_id: string }>("SELECT profile_id FROM relation_scores FINAL WHERE tenant = 'acme'")
+      expect(rows.map((r) => r.profile_id)).not.toContain(ann)
+      expect(rows.length).toBe(1) // bob's
+      expect(run.profiles).toBe(1)
+      expect(yield* verifyErased(subject)).toEqual([])
+    }).pipe(Effect.provide(Keys.fixed(new Uint8Array(32).fill(7))))), 90_000)
+})
