@@ -313,6 +313,20 @@ export const queueExportErasures = Effect.fn("queueExportErasures")(function* (t
   return held.length
 })
 
+/**
+ * Queues erasures of records a destination took for profiles erased meanwhile (a sync that sent them while their
+ * erasure ran): by the destination's record ids, as queueExportErasures does from export_state, which held none of them.
+ */
+export const queueRemoteErasures = Effect.fn("queueRemoteErasures")(function* (tenant: string, destination: string, remoteIds: ReadonlyArray<string>) {
+  const ids = remoteIds.filter((id) => id !== "")
+  if (ids.length === 0) return 0
+  const version = nextVersion()
+  yield* (yield* Warehouse).insert("export_erasures", ids.map((remoteId) => ({
+    tenant, destination, remote_id: remoteId, request_id: "", done: 0, attempts: 0, last_error: "", version, queued_at: iso(Date.now()),
+  })))
+  return ids.length
+})
+
 export interface PendingErasure {
   readonly remoteId: string
   readonly requestId: string

@@ -11,8 +11,9 @@ import { consentingProfilesSql } from "../../consent/index.ts"
 import { audienceChangesSince, getAudience, refuseUnusableAudience } from "../../identity/audiences/index.ts"
 import {
   type CandidateRow, type ConsentFilter, type DeadLetter, type Delivery, exportCandidates, exportRemovals, changesHighWater, logDeliveries,
-  openDeadLetters, pendingErasures, readCursor, recordDeadLetters, recordErasureAttempts, recordExportState, writeCursor,
+  openDeadLetters, pendingErasures, queueRemoteErasures, readCursor, recordDeadLetters, recordErasureAttempts, recordExportState, writeCursor,
 } from "../../warehouse/exports.ts"
+import { besideErasures, erasedSince, erasureMark } from "../../warehouse/erasure.ts"
 import { nextTurn } from "../../warehouse/turns.ts"
 import { backgroundReads, type Warehouse } from "../../warehouse/warehouse.ts"
 import { ObjectStore } from "../objectstore.ts"
@@ -228,18 +229,68 @@ const deliverBatch = (run: Run, op: Operation, batch: ReadonlyArray<OutRecord>):
     return out
   })
 
-/** Sends records in the destination's batch size; `onBatch` records each batch's outcome as soon as it is known. */
-const deliver = (run: Run, op: Operation, records: ReadonlyArray<OutRecord>, onBatch: (o: Outcome) => Effect.Effect<void, unknown, Warehouse>) =>
+/** A sync beside erasures of its tenant: `mark` is erasureMark() taken before it read whom to send. */
+interface ErasureGuard {
+  readonly tenant: string
+  readonly mark: number
+}
+
+/** The profiles erased since the sync read whom to send; a failure when this process cannot tell (the next run sends the rest). */
+const erasedSinceRead = (guard: ErasureGuard) => {
+  const erased = erasedSince(guard.tenant, guard.mark)
+  return erased === undefined
+    ? Effect.fail(new Error(`more erasures of tenant "${guard.tenant}" ran during this sync than the process keeps track of; the next run sends what is left`))
+    : Effect.succeed(erased)
+}
+
+/**
+ * Sends records in the destination's batch size; `onBatch` records each batch's outcome as soon as it is known. With a
+ * guard, records of profiles erased since the sync read them are neither sent nor recorded (deliverBeside).
+ */
+const deliver = (
+  run: Run, op: Operation, records: ReadonlyArray<OutRecord>, onBatch: (o: Outcome) => Effect.Effect<void, unknown, Warehouse>, guard?: ErasureGuard,
+) =>
   Effect.gen(function* () {
     let ok = 0
     let dead = 0
     for (const batch of chunks(records, run.client.maxBatch(op))) {
-      const o = yield* deliverBatch(run, op, batch)
-      yield* onBatch(o)
+      const o = guard === undefined ? yield* deliverBatch(run, op, batch) : yield* deliverBeside(run, op, batch, onBatch, guard)
+      if (guard === undefined) yield* onBatch(o)
       ok += o.ok.length
       dead += o.dead.length
     }
     return { ok, dead }
+  })
+
+/**
+ * One batch beside erasures of the sync's tenant. A record of a profile erased since the sync read it is left out before
+ * the batch is sent. A destination that can erase (a CRM, a webhook) is sent to holding no erasure back (a batch may
+ * wait minutes for its budget); its outcome is recorded under a hold (besideErasures), and a record it took for a
+ * profile erased meanwhile is queued for erasure there instead of recorded (export_state would keep the profile id,
+ * and the erasure, which queued deletions from export_state, none for it). A file destination cannot erase: it is
+ * written and recorded under the hold, as a record written after an erasure would stay.
+ */
+const deliverBeside = (
+  run: Run, op: Operation, batch: ReadonlyArray<OutRecord>, onBatch: (o: Outcome) => Effect.Effect<void, unknown, Warehouse>, guard: ErasureGuard,
+): Effect.Effect<Outcome, unknown, Warehouse> =>
+  Effect.gen(function* () {
+    const unerased = (erased: ReadonlySet<string>) => batch.filter((r) => !erased.has(r.profileId))
+    if (!run.client.supports.has("erase")) {
+      return yield* besideErasures(guard.tenant)(Effect.gen(function* () {
+        const o = yield* deliverBatch(run, op, unerased(yield* erasedSinceRead(guard)))
+        yield* onBatch(o)
+        return o
+      }))
+    }
+    const sent = yield* deliverBatch(run, op, unerased(yield* erasedSinceRead(guard)))
+    return yield* besideErasures(guard.tenant)(Effect.gen(function* () {
+      const erased = yield* erasedSinceRead(guard)
+      if (erased.size === 0) return yield* Effect.as(onBatch(sent), sent)
+      yield* queueRemoteErasures(guard.tenant, run.config.name, sent.ok.filter((i) => erased.has(i.key)).map((i) => i.remoteId))
+      const kept: Outcome = { ok: sent.ok.filter((i) => !erased.has(i.key)), dead: sent.dead.filter((d) => !erased.has(d.record.profileId)) }
+      yield* onBatch(kept)
+      return kept
+    }))
   })
 
 /** How long building records runs before the event loop gets a turn (as the warehouse parses an answer's rows). */
@@ -357,7 +408,9 @@ const syncBody = (config: DestinationConfig, options: SyncOptions, run: Run, cou
       }
     }
 
-    // 2. Removals: withdrawn consent, gone from the audience, or merged away.
+    // 2. Removals: withdrawn consent, gone from the audience, or merged away. From here on, what was read of a profile
+    // erased meanwhile is neither sent nor recorded (deliverBeside).
+    const guard: ErasureGuard = { tenant, mark: erasureMark() }
     const removals = (yield* exportRemovals({ tenant, destination: name, consent, alsoIds: exited })).map(removalRecord)
     const sendRemovals = config.onWithdrawal === "delete" && run.client.supports.has("remove")
     const toSend = sendRemovals ? removals.filter((r) => r.remoteId !== "" || config.type === "ndjson" || config.type === "csv") : []
@@ -366,8 +419,12 @@ const syncBody = (config: DestinationConfig, options: SyncOptions, run: Run, cou
       const sentKeys = new Set(toSend.map((r) => r.key))
       // Not sent (kept there, or never given a record id): only marked as no longer updated; the record id stays, so
       // an erasure can still delete it.
-      const kept = removals.filter((r) => !sentKeys.has(r.key))
-      yield* recordExportState(tenant, name, kept.map((r) => ({ profileId: r.profileId, fingerprint: "", present: false, remoteId: r.remoteId })))
+      const kept = yield* besideErasures(tenant)(Effect.gen(function* () {
+        const erased = yield* erasedSinceRead(guard)
+        const kept = removals.filter((r) => !sentKeys.has(r.key) && !erased.has(r.profileId))
+        yield* recordExportState(tenant, name, kept.map((r) => ({ profileId: r.profileId, fingerprint: "", present: false, remoteId: r.remoteId })))
+        return kept
+      }))
       counts.removed += kept.length
       yield* deliver(run, "remove", toSend, (o) =>
         Effect.gen(function* () {
@@ -375,7 +432,7 @@ const syncBody = (config: DestinationConfig, options: SyncOptions, run: Run, cou
           counts.deadLettered += o.dead.length
           yield* recordExportState(tenant, name, o.ok.map((i) => ({ profileId: i.key, fingerprint: "", present: false, remoteId: "" })))
           yield* recordDeadLetters(tenant, name, deadLettersOf("remove", o))
-        }))
+        }), guard)
     }
 
     // No upsert while the audience may not be exported, and the cursors stay where they were, so the entries held back
@@ -418,7 +475,7 @@ const syncBody = (config: DestinationConfig, options: SyncOptions, run: Run, cou
             ...o.dead.map((d) => ({ profileId: d.record.key, fingerprint: d.record.fingerprint, present: wasPresent.has(d.record.key), remoteId: d.record.remoteId })),
           ])
           yield* recordDeadLetters(tenant, name, deadLettersOf("upsert", o))
-        }))
+        }), guard)
       // The run got to the end: what it read is delivered or dead-lettered, so the next run starts from here.
       yield* writeCursor(tenant, name, highWater ?? cursor?.cursorMs ?? 0, audienceCursor)
       return true
