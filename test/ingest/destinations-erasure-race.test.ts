@@ -8,8 +8,9 @@ import { Keys } from "../../consent/keys.ts"
 import { eraseSubject, verifyErased } from "../../consent/registry.ts"
 import { resolveSubject } from "../../consent/subject.ts"
 import { type DestinationConfig, parseDestinations, syncDestination } from "../../ingest/destinations/index.ts"
-import { Warehouse, type WarehouseShape } from "../../warehouse/warehouse.ts"
+import { Warehouse } from "../../warehouse/warehouse.ts"
 import { hubspotServer } from "../support/crm-replay-servers.ts"
+import { gatedWarehouse } from "../support/gated-warehouse.ts"
 import { exportTestDirs } from "../support/export-dirs.ts"
 import { query } from "../support/pipeline.ts"
 import { prefs, submit, web, withConsent } from "../consent/support.ts"
@@ -25,21 +26,6 @@ const people = submit([
   web("bob-1", 2, { type: "identify", userId: "bob", traits: { email: "bob@x.example", first_name: "Bob" }, context: prefs({ CrmSync: true }) }),
 ])
 
-/** The warehouse, with the sync held once at the first statement `at` matches, until released. */
-const holdAt = (real: WarehouseShape, at: { query?: string; insert?: string }) =>
-  Effect.gen(function* () {
-    const reached = yield* Deferred.make<void>()
-    const released = yield* Deferred.make<void>()
-    const hold = Effect.andThen(Deferred.succeed(reached, undefined), Deferred.await(released))
-    const gated: WarehouseShape = {
-      ...real,
-      query: ((sql: string, options?: never) => at.query !== undefined && sql.includes(at.query)
-        ? Effect.tap(real.query(sql, options), () => hold) : real.query(sql, options)) as WarehouseShape["query"],
-      insert: (table, rows) => table === at.insert ? Effect.andThen(hold, real.insert(table, rows)) : real.insert(table, rows),
-    }
-    return { gated, reached, released }
-  })
-
 const stateOf = (profileId: string) =>
   query<{ n: string }>(`SELECT count() AS n FROM export_state WHERE tenant = 'acme' AND profile_id = '${profileId}'`)
 
@@ -50,12 +36,12 @@ describe("an export sync beside an erasure", () => {
     const r = await withConsent(dir, Effect.gen(function* () {
       yield* people
       const subject = yield* resolveSubject("acme", "user_id:ann")
-      const { gated, reached, released } = yield* holdAt(yield* Warehouse, { query: "FROM profiles AS p LEFT JOIN" })
-      const syncing = yield* syncDestination(config).pipe(Effect.provideService(Warehouse, gated), Effect.forkChild)
-      yield* Deferred.await(reached)
+      const gate = yield* gatedWarehouse({ query: (sql) => sql.includes("FROM profiles AS p LEFT JOIN"), afterQuery: true, armed: true })
+      const syncing = yield* syncDestination(config).pipe(Effect.provideService(Warehouse, gate.warehouse), Effect.forkChild)
+      yield* Deferred.await(gate.reached)
       const erasure = yield* eraseSubject(subject).pipe(Effect.exit, Effect.forkChild)
       const endedWhileHeld = yield* Fiber.join(erasure).pipe(Effect.timeoutOption("20 seconds"), Effect.map(Option.isSome))
-      yield* Deferred.succeed(released, undefined)
+      yield* gate.release
       const report = yield* Fiber.join(syncing)
       return { endedWhileHeld, erased: yield* Fiber.join(erasure), report, ann: subject.profileIds[0]!, left: yield* verifyErased(subject), state: yield* stateOf(subject.profileIds[0]!) }
     }).pipe(Effect.provide(Keys.fixed(new Uint8Array(32).fill(7)))))
@@ -74,13 +60,13 @@ describe("an export sync beside an erasure", () => {
       yield* people
       const subject = yield* resolveSubject("acme", "user_id:ann")
       // Held after HubSpot took the batch (its delivery is logged next), before the sync records what it sent.
-      const { gated, reached, released } = yield* holdAt(yield* Warehouse, { insert: "export_deliveries" })
-      const syncing = yield* syncDestination(config).pipe(Effect.provideService(Warehouse, gated), Effect.forkChild)
-      yield* Deferred.await(reached)
+      const gate = yield* gatedWarehouse({ insert: (table) => table === "export_deliveries", armed: true })
+      const syncing = yield* syncDestination(config).pipe(Effect.provideService(Warehouse, gate.warehouse), Effect.forkChild)
+      yield* Deferred.await(gate.reached)
       const sentBefore = [...hs.contacts.values()].map((c) => c.properties["email"]).sort()
       const erasure = yield* eraseSubject(subject).pipe(Effect.exit, Effect.forkChild)
       const endedWhileHeld = yield* Fiber.join(erasure).pipe(Effect.timeoutOption("20 seconds"), Effect.map(Option.isSome))
-      yield* Deferred.succeed(released, undefined)
+      yield* gate.release
       const first = yield* Fiber.join(syncing)
       const ann = subject.profileIds[0]!
       const state = yield* stateOf(ann)

@@ -6,7 +6,8 @@ import { Keys } from "../../consent/keys.ts"
 import { eraseSubject, verifyErased } from "../../consent/registry.ts"
 import { resolveSubject } from "../../consent/subject.ts"
 import { rescore } from "../../sentiment/index.ts"
-import { Warehouse, type WarehouseShape } from "../../warehouse/warehouse.ts"
+import { Warehouse } from "../../warehouse/warehouse.ts"
+import { gatedWarehouse } from "../support/gated-warehouse.ts"
 import { freshDir, query, removeDir } from "../support/pipeline.ts"
 import { submit, web, withConsent } from "../consent/support.ts"
 
@@ -28,20 +29,13 @@ describe("a rescore beside an erasure", () => {
       const ann = subject.profileIds[0]!
 
       // The rescore has read its page of texts (ann's among them) and waits before storing their sentiment.
-      const real = yield* Warehouse
-      const reached = yield* Deferred.make<void>()
-      const released = yield* Deferred.make<void>()
-      const gated: WarehouseShape = {
-        ...real,
-        insert: (table, rows) => table !== "sentiment" ? real.insert(table, rows)
-          : Effect.andThen(Deferred.succeed(reached, undefined), Effect.andThen(Deferred.await(released), real.insert(table, rows))),
-      }
-      const rescoring = yield* rescore({ since: new Date("2024-01-01") }).pipe(Effect.provideService(Warehouse, gated), Effect.forkChild)
-      yield* Deferred.await(reached)
+      const gate = yield* gatedWarehouse({ insert: (table) => table === "sentiment", armed: true })
+      const rescoring = yield* rescore({ since: new Date("2024-01-01") }).pipe(Effect.provideService(Warehouse, gate.warehouse), Effect.forkChild)
+      yield* Deferred.await(gate.reached)
       const erasure = yield* eraseSubject(subject).pipe(Effect.exit, Effect.forkChild)
       // Let the erasure run as far as it can meanwhile (to its end, unless it waits for the page).
       yield* Fiber.join(erasure).pipe(Effect.timeoutOption("15 seconds"), Effect.map(Option.isSome))
-      yield* Deferred.succeed(released, undefined)
+      yield* gate.release
       expect((yield* Fiber.join(rescoring)).texts).toBe(2)
       const erased = yield* Fiber.join(erasure)
 

@@ -7,7 +7,8 @@ import { Keys } from "../../../consent/keys.ts"
 import { eraseSubject, verifyErased } from "../../../consent/registry.ts"
 import { resolveSubject } from "../../../consent/subject.ts"
 import { computeRelations, DEFAULT_RELATIONS_CONFIG } from "../../../identity/relations/index.ts"
-import { Warehouse, type WarehouseShape } from "../../../warehouse/warehouse.ts"
+import { Warehouse } from "../../../warehouse/warehouse.ts"
+import { gatedWarehouse } from "../../support/gated-warehouse.ts"
 import { freshDir, query, removeDir } from "../../support/pipeline.ts"
 import { submit, web, withConsent } from "../../consent/support.ts"
 
@@ -28,20 +29,13 @@ describe("a relations compute beside an erasure", () => {
       const ann = subject.profileIds[0]!
 
       // The compute has read the histories (ann's among them) and is held before it scores and stores them.
-      const real = yield* Warehouse
-      const reached = yield* Deferred.make<void>()
-      const released = yield* Deferred.make<void>()
-      const gated: WarehouseShape = {
-        ...real,
-        query: ((sql: string, options?: never) => !sql.includes("relation_voice_daily") ? real.query(sql, options)
-          : Effect.tap(real.query(sql, options), () => Effect.andThen(Deferred.succeed(reached, undefined), Deferred.await(released)))) as WarehouseShape["query"],
-      }
+      const gate = yield* gatedWarehouse({ query: (sql) => sql.includes("relation_voice_daily"), afterQuery: true, armed: true })
       const computing = yield* computeRelations({ tenant: "acme", asOf: "2024-11-01", config: DEFAULT_RELATIONS_CONFIG }).pipe(
-        Effect.provideService(Warehouse, gated), Effect.forkChild)
-      yield* Deferred.await(reached)
+        Effect.provideService(Warehouse, gate.warehouse), Effect.forkChild)
+      yield* Deferred.await(gate.reached)
       const erasure = yield* eraseSubject(subject).pipe(Effect.exit, Effect.forkChild)
       const endedWhileHeld = yield* Fiber.join(erasure).pipe(Effect.timeoutOption("20 seconds"), Effect.map(Option.isSome))
-      yield* Deferred.succeed(released, undefined)
+      yield* gate.release
       const run = yield* Fiber.join(computing)
       const erased = yield* Fiber.join(erasure)
 
