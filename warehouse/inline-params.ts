@@ -8,11 +8,35 @@
 // statement of 20 profiles' documents, 112 kB inlined, took 374 ms against 100 ms bound), and the engine refuses
 // statements over max_query_size (262,144 bytes). A longer one is bound, and takes chDB's turn.
 const MAX_INLINE_BYTES = 32_000
+/** What a statement may hold written in: callers that slice their lists to stay under it budget against this. */
+export const INLINE_BYTES = MAX_INLINE_BYTES
 
 const INTEGER_RANGES: Record<string, readonly [bigint, bigint]> = {
   UInt8: [0n, 255n], UInt16: [0n, 65_535n], UInt32: [0n, 4_294_967_295n], UInt64: [0n, 18_446_744_073_709_551_615n],
   Int8: [-128n, 127n], Int16: [-32_768n, 32_767n], Int32: [-2_147_483_648n, 2_147_483_647n],
   Int64: [-9_223_372_036_854_775_808n, 9_223_372_036_854_775_807n],
+}
+
+/**
+ * The values in runs whose literals (quoted, escaped, with a comma) add up to at most `maxBytes` (one alone may be
+ * more): lists a caller names in separate statements so that each is written in rather than bound.
+ */
+export const runsWrittenIn = (values: ReadonlyArray<string>, maxBytes: number): Array<Array<string>> => {
+  const runs: Array<Array<string>> = []
+  let run: Array<string> = []
+  let size = 0
+  for (const v of values) {
+    const bytes = Buffer.byteLength(stringLiteral(v)) + 1
+    if (run.length > 0 && size + bytes > maxBytes) {
+      runs.push(run)
+      run = []
+      size = 0
+    }
+    run.push(v)
+    size += bytes
+  }
+  if (run.length > 0) runs.push(run)
+  return runs
 }
 
 /** A string as a quoted literal: backslash, quote and every control character escaped (\xHH). */

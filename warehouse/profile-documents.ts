@@ -4,7 +4,7 @@
 import { Effect } from "effect"
 import { stateAggregatesByProfileColumns, tenantDefinitions } from "./computed-traits.ts"
 import { consentOfScopesColumns, type ProfileConsentRows } from "./consent.ts"
-import { stringLiteral } from "./inline-params.ts"
+import { INLINE_BYTES, runsWrittenIn } from "./inline-params.ts"
 import { scopeCondition } from "./identity.ts"
 import {
   eventRowsCondition, firstPageRows, identifierGroups, mergedParams, OWNER_SQL, profileReadScopesOf, type ProfileSummary, type ReadScope, type ScopeOwner,
@@ -39,31 +39,12 @@ export const readStoredDocument = Effect.fn("readStoredDocument")(function* (ten
 })
 
 /**
- * Bytes of values identifierOwners names in one statement at most, written in: with its SQL the statement stays under
- * what the embedded engine takes written in (warehouse/inline-params.ts, 32,000). The identifiers of a batch of
- * documents (500 profiles, a few each: e-mails, user and anonymous ids) are more; in one statement it was bound and
- * took chDB's process-wide turn.
+ * Bytes of values identifierOwners names in one statement at most, written in (runsWrittenIn): with its SQL the
+ * statement stays under what the embedded engine takes written in. The identifiers of a batch of documents (500
+ * profiles, a few each: e-mails, user and anonymous ids) are more; in one statement it was bound and took chDB's
+ * process-wide turn.
  */
-const OWNER_VALUES_BYTES = 24_000
-
-/** The values in runs whose literals (quoted, escaped, with a comma) add up to at most `max` bytes (one alone may be more). */
-const runsOfBytes = (values: ReadonlyArray<string>, max: number): Array<Array<string>> => {
-  const runs: Array<Array<string>> = []
-  let run: Array<string> = []
-  let size = 0
-  for (const v of values) {
-    const bytes = Buffer.byteLength(stringLiteral(v)) + 1
-    if (run.length > 0 && size + bytes > max) {
-      runs.push(run)
-      run = []
-      size = 0
-    }
-    run.push(v)
-    size += bytes
-  }
-  if (run.length > 0) runs.push(run)
-  return runs
-}
+const OWNER_VALUES_BYTES = INLINE_BYTES - 8_000
 
 /**
  * Who holds each of these identifiers (kind, normalised value) now, as OWNER_SQL finds it (the latest slice's
@@ -74,7 +55,7 @@ export const identifierOwners = Effect.fn("identifierOwners")(function* (tenant:
   if (identifiers.length === 0) return out
   const wanted = new Set(identifiers.map(([kind, value]) => `${kind}\u0000${value}`))
   const warehouse = yield* Warehouse
-  for (const values of runsOfBytes([...new Set(identifiers.map(([, value]) => value))], OWNER_VALUES_BYTES)) {
+  for (const values of runsWrittenIn([...new Set(identifiers.map(([, value]) => value))], OWNER_VALUES_BYTES)) {
     const rows = yield* warehouse.query<{ kind: string; value: string; owner: string }>(
       "SELECT kind, value, argMax(profile_id, slice) AS owner FROM (SELECT kind, value, slice, argMax(profile_id, version) AS profile_id " +
         "FROM identity_nodes WHERE tenant = {tenant:String} AND value IN {values:Array(String)} GROUP BY kind, value, slice) GROUP BY kind, value",
