@@ -559,7 +559,9 @@ export const keepExportsCurrent = (configs: ReadonlyArray<DestinationConfig>, ev
 
 /**
  * `cdp export replay`: the destination's open dead letters sent again, each profile read afresh (with its consent
- * now: one no longer allowed is not sent, and its letter is closed). Letters that fail again stay open.
+ * now: one no longer allowed is not sent, and its letter is closed). Letters that fail again stay open. Beside
+ * erasures as a sync: what it read of a profile erased meanwhile is neither sent nor written back (no letter closed,
+ * no state recorded for them: the erasure deleted theirs).
  */
 export const replayDeadLetters = (config: DestinationConfig, options: Pick<SyncOptions, "clients"> = {}) =>
   backgroundReads(replayBody(config, options)) // its reads beside the pipeline's landing, as a sync's
@@ -568,10 +570,17 @@ const replayBody = Effect.fn("replayDeadLetters")(function* (config: Destination
   const started = Date.now()
   const client = options.clients?.(config) ?? (yield* makeClient(config))
   const run: Run = { config, client, bucket: bucketOf(config.tenant, config.name, config.ratePerSecond, config.burst), runId: `replay_${randomUUID()}`, requests: 0, retries: 0 }
+  const guard: ErasureGuard = { tenant: config.tenant, mark: erasureMark() }
   const letters = yield* openDeadLetters(config.tenant, config.name)
   const consent = yield* consentingProfilesSql(config.tenant, config.purpose)
   const close = (ids: ReadonlyArray<string>, op: string) =>
     recordDeadLetters(config.tenant, config.name, letters.filter((l) => l.operation === op && ids.includes(l.profileId)), true)
+  // Letters closed unsent (no longer allowed, or nothing left to remove), but not those of profiles erased meanwhile.
+  const closeUnsent = (ids: ReadonlyArray<string>, op: string) =>
+    besideErasures(config.tenant)(Effect.gen(function* () {
+      const erased = yield* erasedSinceRead(guard)
+      yield* close(ids.filter((id) => !erased.has(id)), op)
+    }))
   // A letter that fails again stays open, with the destination's new answer as its reason.
   const failedAgain = (o: Outcome, op: string) => {
     const why = new Map(o.dead.map((d) => [d.record.profileId, d]))
@@ -588,7 +597,7 @@ const replayBody = Effect.fn("replayDeadLetters")(function* (config: Destination
     const allowed = new Set(rows.map((r) => r.profile_id))
     const gone = upsertIds.filter((id) => !allowed.has(id))
     dropped += gone.length
-    yield* close(gone, "upsert")
+    yield* closeUnsent(gone, "upsert")
     const records = yield* buildRecords(client.config, rows)
     const byKey = new Map(records.map((r) => [r.key, r]))
     yield* deliver(run, "upsert", records, (o) =>
@@ -598,13 +607,13 @@ const replayBody = Effect.fn("replayDeadLetters")(function* (config: Destination
         yield* recordExportState(config.tenant, config.name, o.ok.map((i) => ({ profileId: i.key, fingerprint: byKey.get(i.key)!.fingerprint, present: true, remoteId: i.remoteId })))
         yield* close(o.ok.map((i) => i.key), "upsert")
         yield* failedAgain(o, "upsert")
-      }))
+      }), guard)
   }
   const removeIds = [...new Set(letters.filter((l) => l.operation === "remove").map((l) => l.profileId))]
   if (removeIds.length > 0) {
     const still = (yield* exportRemovals({ tenant: config.tenant, destination: config.name, consent, alsoIds: removeIds })).filter((r) => removeIds.includes(r.profile_id))
     const stillIds = new Set(still.map((r) => r.profile_id))
-    yield* close(removeIds.filter((id) => !stillIds.has(id)), "remove")
+    yield* closeUnsent(removeIds.filter((id) => !stillIds.has(id)), "remove")
     yield* deliver(run, "remove", still.map(removalRecord), (o) =>
       Effect.gen(function* () {
         delivered += o.ok.length
@@ -612,7 +621,7 @@ const replayBody = Effect.fn("replayDeadLetters")(function* (config: Destination
         yield* recordExportState(config.tenant, config.name, o.ok.map((i) => ({ profileId: i.key, fingerprint: "", present: false, remoteId: "" })))
         yield* close(o.ok.map((i) => i.key), "remove")
         yield* failedAgain(o, "remove")
-      }))
+      }), guard)
   }
   return { destination: config.name, letters: letters.length, delivered, failed, dropped, requests: run.requests, ms: Date.now() - started }
 })

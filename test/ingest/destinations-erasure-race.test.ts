@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest"
 import { Keys } from "../../consent/keys.ts"
 import { eraseSubject, verifyErased } from "../../consent/registry.ts"
 import { resolveSubject } from "../../consent/subject.ts"
-import { type DestinationConfig, parseDestinations, syncDestination } from "../../ingest/destinations/index.ts"
+import { type DestinationConfig, parseDestinations, replayDeadLetters, syncDestination } from "../../ingest/destinations/index.ts"
 import { Warehouse } from "../../warehouse/warehouse.ts"
 import { hubspotServer } from "../support/crm-replay-servers.ts"
 import { gatedWarehouse } from "../support/gated-warehouse.ts"
@@ -25,6 +25,9 @@ const people = submit([
   web("ann-1", 1, { type: "identify", userId: "ann", traits: { email: "ann@x.example", first_name: "Ann" }, context: prefs({ CrmSync: true }) }),
   web("bob-1", 2, { type: "identify", userId: "bob", traits: { email: "bob@x.example", first_name: "Bob" }, context: prefs({ CrmSync: true }) }),
 ])
+
+const lettersOf = (profileId: string) =>
+  query<{ n: string }>(`SELECT count() AS n FROM export_dead_letters WHERE tenant = 'acme' AND profile_id = '${profileId}'`)
 
 const stateOf = (profileId: string) =>
   query<{ n: string }>(`SELECT count() AS n FROM export_state WHERE tenant = 'acme' AND profile_id = '${profileId}'`)
@@ -81,6 +84,38 @@ describe("an export sync beside an erasure", () => {
     expect(r.second.erased).toBe(1)
     expect(hs.gdprDeleted).toHaveLength(1)
     expect([...hs.contacts.values()].map((c) => c.properties["email"])).toEqual(["bob@x.example"])
+    expect(r.left).toEqual([])
+  }, 90_000)
+
+  it("a replay of dead letters: a person erased after it read them is not sent, and no letter or state of theirs is written", async () => {
+    const hs = keep(await hubspotServer())
+    // Upserted by a work address nobody has yet: both people are dead-lettered unsent, then given one.
+    const config = dest({ name: "crm", type: "hubspot", purpose: "CrmSync", token: "hs-token", url: hs.url, idProperty: "email", ...fast, fields: { email: "trait:work_email" } })
+    const r = await withConsent(dir, Effect.gen(function* () {
+      yield* people
+      const first = yield* syncDestination(config)
+      yield* submit([
+        web("ann-2", 3, { type: "identify", userId: "ann", traits: { work_email: "ann@work.example" }, context: prefs({ CrmSync: true }) }),
+        web("bob-2", 4, { type: "identify", userId: "bob", traits: { work_email: "bob@work.example" }, context: prefs({ CrmSync: true }) }),
+      ])
+      const subject = yield* resolveSubject("acme", "user_id:ann")
+      const gate = yield* gatedWarehouse({ query: (sql) => sql.includes("FROM profiles AS p LEFT JOIN"), afterQuery: true, armed: true })
+      const replaying = yield* replayDeadLetters(config).pipe(Effect.provideService(Warehouse, gate.warehouse), Effect.forkChild)
+      yield* Deferred.await(gate.reached)
+      const erasure = yield* eraseSubject(subject).pipe(Effect.exit, Effect.forkChild)
+      const endedWhileHeld = yield* Fiber.join(erasure).pipe(Effect.timeoutOption("20 seconds"), Effect.map(Option.isSome))
+      yield* gate.release
+      const replay = yield* Fiber.join(replaying)
+      const ann = subject.profileIds[0]!
+      return { first, endedWhileHeld, erased: yield* Fiber.join(erasure), replay, letters: yield* lettersOf(ann), state: yield* stateOf(ann), left: yield* verifyErased(subject) }
+    }).pipe(Effect.provide(Keys.fixed(new Uint8Array(32).fill(7)))))
+    expect([r.first.upserted, r.first.deadLettered]).toEqual([0, 2])
+    expect(r.endedWhileHeld).toBe(true)
+    expect(r.erased._tag).toBe("Success")
+    expect([...hs.contacts.values()].map((c) => c.properties["email"])).toEqual(["bob@work.example"])
+    expect(r.replay.delivered).toBe(1)
+    expect(r.letters[0]!.n).toBe("0")
+    expect(r.state[0]!.n).toBe("0")
     expect(r.left).toEqual([])
   }, 90_000)
 })
