@@ -1,7 +1,7 @@
 // Reading a request body at the edge: at most `limit` bytes, decompressed by Content-Encoding, refused when the
 // sender stalls mid-body, and, for text, decoded strictly as UTF-8 (never a silent U+FFFD).
 import type { IncomingMessage } from "node:http"
-import { constants as zlibConstants, gunzipSync, inflateSync } from "node:zlib"
+import { gunzipSync, inflateSync } from "node:zlib"
 import { Effect } from "effect"
 import type { Rejection } from "./message.ts"
 import { decodeUtf8 } from "./utf8.ts"
@@ -71,18 +71,28 @@ const readBody = (req: IncomingMessage, limit: number, idleMs: number): Promise<
     })
   })
 
-/** Decompresses the body by Content-Encoding, whatever Content-Type says (RudderStack sends gzip as form-urlencoded). */
+/** A compressed body that is not a whole stream of its Content-Encoding (cut short, or not compressed at all). */
+export class CorruptBody extends Error {}
+
+/**
+ * Decompresses the body by Content-Encoding, whatever Content-Type says (RudderStack sends gzip as form-urlencoded).
+ * The stream must end as its format ends it: read to wherever it stopped, a body cut short at a line's end was taken
+ * for the whole (a call export's first rows, a mail without its last paragraph, answered 200).
+ */
 const decodeBody = (raw: Buffer, encoding: string | undefined, limit: number): Buffer | BodyTooLarge | Error => {
   const enc = (encoding ?? "identity").trim().toLowerCase()
   try {
     if (enc === "identity" || enc === "") return raw
-    const options = { maxOutputLength: limit + 1, finishFlush: zlibConstants.Z_SYNC_FLUSH }
+    const options = { maxOutputLength: limit + 1 }
     const out = enc === "gzip" || enc === "x-gzip" ? gunzipSync(raw, options) : enc === "deflate" ? inflateSync(raw, options) : undefined
     if (out === undefined) return new Error(`Content-Encoding "${encoding}" is not supported (use gzip, deflate or none)`)
     return out.length > limit ? new BodyTooLarge(limit) : out
   } catch (e) {
-    if ((e as { code?: string }).code === "ERR_BUFFER_TOO_LARGE") return new BodyTooLarge(limit)
-    return new Error(`body could not be decompressed as ${enc}: ${(e as Error).message}`)
+    const code = (e as { code?: string }).code
+    if (code === "ERR_BUFFER_TOO_LARGE") return new BodyTooLarge(limit)
+    return new CorruptBody(code === "Z_BUF_ERROR"
+      ? `the ${enc} body was cut short: it ends before its compressed stream does; send the whole body again`
+      : `the body could not be decompressed as ${enc}: ${(e as Error).message}`)
   }
 }
 
@@ -112,4 +122,4 @@ export const bodyErrorReply = (error: Error): { readonly status: number; readonl
     ? { status: 408, rule: "body_timeout", message: error.message }
     : error instanceof InvalidUtf8
       ? { status: 400, rule: error.rejection.rule, message: error.message }
-      : { status: 415, rule: "bad_encoding", message: error.message }
+      : { status: error instanceof CorruptBody ? 400 : 415, rule: "bad_encoding", message: error.message }
