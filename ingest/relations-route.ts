@@ -73,7 +73,7 @@ const days = (given: Record<string, string>, names: ReadonlyArray<string>): Reco
 }
 
 const failed = (e: unknown): Effect.Effect<QueryReply> => {
-  const tagged = e as { _tag?: string; message?: string }
+  const tagged = e as { _tag?: string; message?: string; field?: string }
   const message = tagged.message ?? String(e)
   switch (tagged._tag) {
     case "BadIdentifier": return Effect.succeed(refuse(400, "bad_identifier", message, "/identifier"))
@@ -81,7 +81,7 @@ const failed = (e: unknown): Effect.Effect<QueryReply> => {
     case "NoRelationsYet": return Effect.succeed(refuse(404, "no_relations", message))
     case "ProfileNotScored": return Effect.succeed(refuse(404, "profile_not_scored", message))
     case "ComputeRunning": return Effect.succeed(refuse(409, "compute_running", message, undefined, { "retry-after": "30" }))
-    case "PeriodInvalid": return Effect.succeed(refuse(400, "bad_period", message))
+    case "PeriodInvalid": return Effect.succeed(refuse(400, "bad_period", message, tagged.field))
     case "WarehouseUnavailable": return Effect.succeed(warehouseUnavailable(message))
     default: return Effect.succeed(refuseBadParameter(e) ?? refuse(500, "relations_failed", message))
   }

@@ -23,8 +23,8 @@ export class ProfileNotScored extends Data.TaggedError("ProfileNotScored")<{ rea
   }
 }
 
-/** A period whose end is not after its start, or that would hold too many periods. */
-export class PeriodInvalid extends Data.TaggedError("PeriodInvalid")<{ readonly message: string }> {}
+/** A period whose end is not after its start, or that would hold too many periods; `field` names the parameter to mend. */
+export class PeriodInvalid extends Data.TaggedError("PeriodInvalid")<{ readonly message: string; readonly field: string }> {}
 
 export class ComputeRunning extends Data.TaggedError("ComputeRunning")<{ readonly tenant: string; readonly erasures?: boolean }> {
   override get message() {
@@ -112,7 +112,7 @@ export const computeRelations = Effect.fn("computeRelations")(function* (options
   readonly source?: SignalSource
 }) {
   const outside = notARunDay(options.asOf)
-  if (outside !== undefined) return yield* new PeriodInvalid({ message: `asOf ${outside}` })
+  if (outside !== undefined) return yield* new PeriodInvalid({ message: `asOf ${outside}`, field: "asOf" })
   if (computing.has(options.tenant)) return yield* new ComputeRunning({ tenant: options.tenant })
   computing.add(options.tenant)
   return yield* Effect.gen(function* () {
@@ -201,7 +201,7 @@ export const summarise = Effect.fn("summarise")(function* (options: {
   const to = options.to ?? runs[0]?.asOf
   if (to === undefined) return yield* new NoRelationsYet({ tenant: options.tenant })
   const from = options.from ?? dayOf(Date.parse(`${to}T00:00:00Z`) - options.config.windowDays * 86_400_000)
-  if (from >= to) return yield* new PeriodInvalid({ message: `to ${to} must be after from ${from}` })
+  if (from >= to) return yield* new PeriodInvalid({ message: `to ${to} must be after from ${from}`, field: options.from === undefined ? "to" : "from" })
   const before = yield* scoresFor(options.tenant, from, options.config)
   const after = yield* scoresFor(options.tenant, to, options.config)
   const was = new Map(before.map((s) => [s.profileId, s.relationshipType as RelationshipType]))

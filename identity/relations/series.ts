@@ -69,14 +69,14 @@ const endOfPeriod = (t: number, every: SeriesEvery): number => {
 
 /** The periods between `from` and `to` (both inclusive): whole days, weeks or months, the first and last cut to the range. */
 export const periodsBetween = (from: string, to: string, every: SeriesEvery) => {
-  if (from > to) return Effect.fail(new PeriodInvalid({ message: `from ${from} is after to ${to}` }))
+  if (from > to) return Effect.fail(new PeriodInvalid({ message: `from ${from} is after to ${to}`, field: "from" }))
   const periods: Array<{ start: string; end: string }> = []
   for (let t = ms(from); t <= ms(to); ) {
     const end = Math.min(endOfPeriod(t, every), ms(to))
     periods.push({ start: day(t), end: day(end) })
     if (periods.length > MAX_PERIODS) {
       return Effect.fail(new PeriodInvalid({
-        message: `every ${every} gives more than ${MAX_PERIODS} periods from ${from} to ${to}: use a longer period or a shorter range`,
+        message: `every ${every} gives more than ${MAX_PERIODS} periods from ${from} to ${to}: use a longer period or a shorter range`, field: "every",
       }))
     }
     t = end + DAY_MS
