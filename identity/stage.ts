@@ -278,6 +278,15 @@ export const makeIdentityStage = (config: IdentityConfig, policy: SnapshotPolicy
     let begun = 0
     let installedAll = 0
     const installedTenant = new Map<string, number>()
+    // Erasures forgotten while a tenant's reload may have been loading (`after`: the number of the last reload begun
+    // before): a reload that began before one has the person's rows in hand, so it forgets them again as it is put in,
+    // and its snapshot holds none of them. Dropped once a reload that began after it is put in.
+    let forgettings: Array<{ readonly after: number; readonly tenant: string; readonly erased: ErasedIdentity }> = []
+    const forgetIn = (tenant: string, erased: ErasedIdentity) => {
+      const ids = new Set(erased.profileIds)
+      const hashes = erased.profileHashes
+      return resolver.graph(tenant).forget((p) => ids.has(p) || hashes !== undefined && hashes.erased.has(hashes.hashOf(p)), erased.keys)
+    }
     // A reload follows an operator's decision or a rebuild, which a snapshot would not show: it reads
     // everything, and replaces the snapshot at once (so none holds what an erasure removed).
     const reload: IdentityStage["reload"] = Effect.gen(function* () {
@@ -286,6 +295,7 @@ export const makeIdentityStage = (config: IdentityConfig, policy: SnapshotPolicy
       resolver = loaded.resolver
       installedAll = number
       installedTenant.clear()
+      forgettings = forgettings.filter((f) => f.after >= number)
       yield* snapshot
     }).pipe(Effect.provideService(Warehouse, warehouse), lock.withPermits(1))
     const reloadTenant: IdentityStage["reloadTenant"] = (tenant) => {
@@ -316,6 +326,8 @@ export const makeIdentityStage = (config: IdentityConfig, policy: SnapshotPolicy
           loaded = yield* backgroundReads(installTenant(loaded, fresh, config.rules, undefined, watch?.landed.slice(taken)))
           resolver = loaded.resolver
           stale = false
+          for (const f of forgettings) if (f.tenant === tenant && f.after >= number) forgetIn(tenant, f.erased)
+          forgettings = forgettings.filter((f) => f.tenant !== tenant || f.after >= number)
           installedTenant.set(tenant, number)
           yield* snapshot
         }).pipe(lock.withPermits(1))
@@ -323,9 +335,8 @@ export const makeIdentityStage = (config: IdentityConfig, policy: SnapshotPolicy
     }
     const forget: IdentityStage["forget"] = (tenant, erased) =>
       Effect.sync(() => {
-        const ids = new Set(erased.profileIds)
-        const hashes = erased.profileHashes
-        return resolver.graph(tenant).forget((p) => ids.has(p) || hashes !== undefined && hashes.erased.has(hashes.hashOf(p)), erased.keys)
+        forgettings.push({ after: begun, tenant, erased })
+        return forgetIn(tenant, erased)
       }).pipe(lock.withPermits(1))
     const catchUp: IdentityStage["catchUp"] = Effect.gen(function* () {
       loaded = yield* catchUpGraph(loaded, config.extract.blocked)

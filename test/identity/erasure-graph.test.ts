@@ -72,4 +72,37 @@ describe("an erasure in the running identity graph", () => {
       expect(text.includes("cara@a.example"), "the snapshot's strings are readable in its bytes").toBe(true)
       for (const value of ["ann@a.example", "anon-a", "\u0000forgotten"]) expect(text.includes(value), value).toBe(false)
     })), 60_000)
+
+  it("a reload of the tenant that read before the erasure forgot the person is put in without them, and its snapshot holds none of their identifiers", () =>
+    withEmbeddedWarehouse(dir, Effect.gen(function* () {
+      const real = yield* Warehouse
+      // The next read of stored observations waits once it has answered: the reload has Ann's rows in hand.
+      const gate = yield* gatedWarehouse({ query: (sql) => sql.includes("FROM identity_observations"), afterQuery: true })
+      const identity = yield* makeIdentityStage(defaultIdentityConfig()).pipe(Effect.provideService(Warehouse, gate.warehouse))
+      const [ann, cara] = profiles(yield* identity.stage([
+        identify("acme", "ann1", 1, { userId: "ua", anonymousId: "anon-a", traits: { email: "ann@a.example" } }),
+        identify("acme", "cara1", 1, { userId: "uc", traits: { email: "cara@a.example" } }),
+      ]))
+      // An operator's reload of acme (after a decision) reads acme's graph, Ann's identifiers with it...
+      gate.arm()
+      const operators = yield* Effect.forkChild(identity.reloadTenant("acme"))
+      yield* Deferred.await(gate.reached)
+      // ... and Ann's erasure forgets her and deletes her rows meanwhile; its own reload has not been put in yet.
+      yield* identity.forget("acme", { profileIds: [ann!], keys: ["email:ann@a.example", "user_id:ua", "anonymous_id:anon-a"] })
+      yield* real.command("DELETE FROM identity_observations WHERE tenant = 'acme' AND message_id = 'ann1'")
+      yield* gate.release
+      yield* Fiber.join(operators)
+
+      // The graph the operator's reload put in place joins nothing to her: her address, from a new browser, is a stranger.
+      const after = profiles(yield* identity.stage([
+        identify("acme", "x1", 2, { anonymousId: "anon-x", traits: { email: "ann@a.example" } }),
+        identify("acme", "x2", 2, { userId: "uc" }),
+      ]))
+      expect(after[0]).not.toBe(ann)
+      expect(after[1]).toBe(cara)
+      const snapshot = yield* loadLatestSnapshot()
+      const text = Buffer.from(snapshot!.bytes).toString("latin1")
+      expect(text.includes("cara@a.example"), "the snapshot's strings are readable in its bytes").toBe(true)
+      for (const value of ["ann@a.example", "anon-a"]) expect(text.includes(value), value).toBe(false)
+    })), 60_000)
 })
