@@ -7,7 +7,8 @@ import { type Cause, Context, Data, Duration, Effect, Fiber, Layer } from "effec
 import { Warehouse } from "../warehouse/warehouse.ts"
 import { describeType, isJsonObject, shownRejection } from "./schemas.ts"
 import { BodyTooLarge, bodyErrorReply, DEFAULT_BODY_IDLE_MS, receiveBody, receiveBytes } from "./body.ts"
-import type { BusUnavailable } from "./bus.ts"
+import { type BusUnavailable, TENANT_TURN } from "./bus.ts"
+import type { CanonicalEvent, DeadLetter } from "./message.ts"
 import { guardConnections } from "./connections.ts"
 import { type HealthOptions, makeHealth } from "./health.ts"
 import { corsHeaders, isBrowserRoute, originRefusal, preflightHeaders } from "./cors.ts"
@@ -404,10 +405,21 @@ const makeCollector = (options: CollectorOptions) =>
         return yield* submitItems(tenant, items)
       })
 
+    /**
+     * A webhook post's items go to the pipeline a tenant's turn at a time, one after another (so in order): the
+     * in-process bus hands on one publish call whole, and another tenant's message waited for all 10,000 of a post.
+     */
+    const submitInTurns = (events: ReadonlyArray<CanonicalEvent>, deadLetters: ReadonlyArray<DeadLetter>) =>
+      Effect.forEach(
+        Array.from({ length: Math.max(1, Math.ceil(Math.max(events.length, deadLetters.length) / TENANT_TURN)) }, (_, i) => i * TENANT_TURN),
+        (from) => pipeline.submit(events.slice(from, from + TENANT_TURN), deadLetters.slice(from, from + TENANT_TURN)),
+        { discard: true },
+      )
+
     const submitItems = (tenant: string, items: ReadonlyArray<ImportedItem>) =>
       Effect.gen(function* () {
         const { events, deadLetters } = splitItems(items)
-        const busy = yield* admitted(tenant, events, deadLetters, pipeline.submit(events, deadLetters))
+        const busy = yield* admitted(tenant, events, deadLetters, submitInTurns(events, deadLetters))
         if (busy !== undefined) return busy
         if (deadLetters.length === 0) return json(200, { success: true, accepted: events.length })
         return json(400, {
