@@ -6,7 +6,7 @@ import { Effect } from "effect"
 import {
   loadStoredObservations, type MergeRow, type MovedRow, type ObservationRow, type StoredObservation, storeIdentity,
 } from "../warehouse/identity.ts"
-import { besideErasures } from "../warehouse/erasure.ts"
+import { besideErasures, erasedSince, erasureMark } from "../warehouse/erasure.ts"
 import { dropSnapshots } from "../warehouse/identity-snapshots.ts"
 import { currentMessageProfiles } from "../warehouse/profiles.ts"
 import { CONTROLS_REMOVED, type ExtractConfig, extractConfigFor, storedRaw, storedRefusal } from "./extract.ts"
@@ -149,15 +149,44 @@ function* rebuildRows(tenant: string, result: ResolveResult, current: ReadonlyAr
 const STORED_AT_ONCE = 10_000
 
 /**
- * The graph recomputed from the stored observations (of one tenant, or of every one). One tenant's runs beside no
- * erasure of it (besideErasures): observations read before an erasure and stored after it put the erased person's
- * identifiers back in identity_nodes and identity_links. Every tenant's at once is for a process that holds the
- * data dir alone (cdp identity rebuild on it); cdp serve rebuilds a tenant at a time.
+ * The graph recomputed from the stored observations (of one tenant, or of every one). Every tenant's at once is for a
+ * process that holds the data dir alone (cdp identity rebuild on it); cdp serve rebuilds a tenant at a time, beside
+ * erasures of it (rebuildBesideErasures).
  */
 export const rebuildIdentity = (config: IdentityConfig, onlyTenant?: string, options: RebuildOptions = {}) =>
-  onlyTenant === undefined ? rebuildAll(config, onlyTenant, options) : besideErasures(onlyTenant)(rebuildAll(config, onlyTenant, options))
+  onlyTenant === undefined ? Effect.map(rebuildAll(config, undefined, options, storeAlways), (r) => r!) : rebuildBesideErasures(config, onlyTenant, options)
 
-const rebuildAll = Effect.fn("rebuildIdentity")(function* (config: IdentityConfig, onlyTenant: string | undefined, options: RebuildOptions) {
+/** Runs a rebuild's writes of one tenant (`store`), or not; whether it ran. */
+type StoreGuard = <E, R>(tenant: string, store: Effect.Effect<void, E, R>) => Effect.Effect<boolean, E, R>
+const storeAlways: StoreGuard = (_, store) => Effect.as(store, true)
+
+/** Runs of a one-tenant rebuild that erasures may void before one holds erasures off for its whole run. */
+const REBUILD_ATTEMPTS = 3
+
+/**
+ * A tenant's rebuild beside erasures of it. Observations read before an erasure and stored after it would put the
+ * erased person's identifiers back in identity_nodes and identity_links, but holding erasures off for a whole rebuild
+ * (minutes for a large tenant) would make a data-subject request wait as long. So it reads and resolves holding
+ * nothing, and stores beside no erasure (besideErasures) only if none of the tenant's ran since it began to read;
+ * otherwise it runs again. After REBUILD_ATTEMPTS - 1 such runs the last holds erasures off throughout.
+ */
+const rebuildBesideErasures = (config: IdentityConfig, tenant: string, options: RebuildOptions) =>
+  Effect.gen(function* () {
+    for (let attempt = 1; attempt < REBUILD_ATTEMPTS; attempt++) {
+      const mark = erasureMark()
+      const unerased: StoreGuard = (t, store) => besideErasures(t)(Effect.suspend(() => {
+        const erased = erasedSince(t, mark)
+        return erased === undefined || erased.size > 0 ? Effect.succeed(false) : Effect.as(store, true)
+      }))
+      const done = yield* rebuildAll(config, tenant, options, unerased)
+      if (done !== undefined) return done
+      yield* Effect.logInfo("identity rebuild read before an erasure of its tenant; running it again").pipe(Effect.annotateLogs({ tenant, attempt }))
+    }
+    return (yield* besideErasures(tenant)(rebuildAll(config, tenant, options, storeAlways)))!
+  })
+
+/** The rebuild; undefined when `guard` did not let a tenant's writes run (nothing stored from then on). */
+const rebuildAll = Effect.fn("rebuildIdentity")(function* (config: IdentityConfig, onlyTenant: string | undefined, options: RebuildOptions, guard: StoreGuard) {
   const started = performance.now()
   const memo = new Map<string, Normalised>()
   const rewritten: Array<ObservationRow> = []
@@ -179,12 +208,15 @@ const rebuildAll = Effect.fn("rebuildIdentity")(function* (config: IdentityConfi
     const rows = yield* inSlices(rebuildRows(tenant, result, current))
     const reread = rewritten.filter((r) => r.tenant === tenant)
     const most = Math.max(reread.length, rows.links.length, rows.moved.length, rows.merges.length, rows.nodes.length)
-    for (let i = 0; i < most; i += STORED_AT_ONCE) {
-      const part = <A>(all: ReadonlyArray<A>) => all.slice(i, i + STORED_AT_ONCE)
-      yield* storeIdentity({
-        observations: part(reread), links: part(rows.links), moved: part(rows.moved), merges: part(rows.merges), nodes: part(rows.nodes),
-      })
-    }
+    const stored = yield* guard(tenant, Effect.gen(function* () {
+      for (let i = 0; i < most; i += STORED_AT_ONCE) {
+        const part = <A>(all: ReadonlyArray<A>) => all.slice(i, i + STORED_AT_ONCE)
+        yield* storeIdentity({
+          observations: part(reread), links: part(rows.links), moved: part(rows.moved), merges: part(rows.merges), nodes: part(rows.nodes),
+        })
+      }
+    }))
+    if (!stored) return undefined
     summaries.push({
       tenant, messages: current.length, profilesBefore: rows.profilesBefore, profilesAfter: rows.profilesAfter,
       moved: rows.moved.length, seconds: (performance.now() - t0) / 1000,
