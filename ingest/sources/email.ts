@@ -8,6 +8,7 @@ import { createReadStream } from "node:fs"
 import { open, readdir, readFile, stat } from "node:fs/promises"
 import { join } from "node:path"
 import type { AddressObject, EmailAddress, HeaderLines } from "mailparser"
+import { htmlTextOffLoop, INLINE_HTML_CHARS } from "./email-html.ts"
 import { signatureIdentifiers } from "./email-signature.ts"
 import type { JsonObject, RawItem } from "../message.ts"
 import type { ImportContext, ImportedItem } from "./index.ts"
@@ -20,9 +21,9 @@ const PARSER_OPTIONS = {
   keepCidLinks: true,
   skipTextToHtml: true,
   skipTextLinks: true,
-  // html-to-text on a huge HTML part costs seconds; such a message is refused rather than stalling the import.
-  maxHtmlLengthToParse: 5_000_000,
-} as const
+  // A larger HTML part is read in a worker thread (email-html.ts): html-to-text may take seconds on it.
+  maxHtmlLengthToParse: INLINE_HTML_CHARS,
+}
 
 const MBOX_SEPARATOR = "From "
 const MBOXRD_ESCAPED = /^>+From /
@@ -143,6 +144,12 @@ export const parseEmailMessage = async (raw: Buffer, where: string, maker: ItemM
   if (sender === undefined) {
     return refuse("missing_sender", "/headers/from", "the From: header has no e-mail address", headerId)
   }
+  let text = mail.text ?? ""
+  if (mail.textConversionError !== undefined && typeof mail.html === "string" && mail.html.length > INLINE_HTML_CHARS) {
+    const read = await htmlTextOffLoop(raw, PARSER_OPTIONS)
+    if ("refused" in read) return refuse("unparseable", "", read.refused, headerId)
+    text = read.text
+  }
   const properties: Record<string, unknown> = {
     subject: mail.subject ?? "",
     to: addressesOf(mail.to).flatMap((a) => (a.address === undefined || a.address === "" ? [] : [a.address])),
@@ -167,8 +174,8 @@ export const parseEmailMessage = async (raw: Buffer, where: string, maker: ItemM
     hasOwnTime: !Number.isNaN(timeMs),
     properties: properties as JsonObject,
     traits: sender.name.trim() === "" ? undefined : { name: sender.name.trim() },
-    identifiers: [{ kind: "email", value: sender.address! }, ...signatureIdentifiers(mail.text ?? "")],
-    text: mail.text ?? "",
+    identifiers: [{ kind: "email", value: sender.address! }, ...signatureIdentifiers(text)],
+    text,
     raw: rawItemOf(raw),
   })
 }
