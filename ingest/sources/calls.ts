@@ -286,12 +286,42 @@ const callRows = (ctx: ImportContext, maker: ItemMaker, where: string, out: Arra
 // two systems (CRLF header, LF rows) became one long row, dead-lettered. Quoted notes keep theirs.
 const LINE_ENDS = ["\r\n", "\n", "\r"]
 
+const QUOTE = 0x22
+const COMMA = 0x2c
+const CR = 0x0d
+const LF = 0x0a
+
 /**
- * A record whose every field is either quoted whole (inner quotes doubled, line breaks allowed) or holds no quote:
- * strict CSV for certain, so most quoted rows skip the strict re-read (about 30 µs each; this test takes under 1 µs,
- * and grows linearly with the row, a 12 MB field included). A row it does not match is decided by csv-parse.
+ * A record whose every field is either quoted whole (inner quotes doubled, line breaks allowed) or holds no quote,
+ * then at most one line end: strict CSV for certain, so most quoted rows skip the strict re-read (about 30 µs each;
+ * this test takes under 1 µs, and grows linearly with the row, a 12 MB field included). A row it does not match is
+ * decided by csv-parse. A scan, not a regular expression: V8 keeps a backtracking entry per doubled quote, and a note
+ * of 4,000,000 of them overflowed the stack ("Maximum call stack size exceeded"), losing the post's rows.
  */
-const WELL_QUOTED_RECORD = /^(?:"[^"]*(?:""[^"]*)*"|[^",\r\n]*)(?:,(?:"[^"]*(?:""[^"]*)*"|[^",\r\n]*))*(?:\r\n|\n|\r)?$/
+const wellQuoted = (raw: string): boolean => {
+  const end = raw.endsWith("\r\n") ? raw.length - 2 : raw.endsWith("\n") || raw.endsWith("\r") ? raw.length - 1 : raw.length
+  let at = 0
+  for (;;) {
+    if (at < end && raw.charCodeAt(at) === QUOTE) {
+      at++
+      for (;;) {
+        const quote = raw.indexOf('"', at)
+        if (quote === -1 || quote >= end) return false
+        at = quote + 1
+        if (at < end && raw.charCodeAt(at) === QUOTE) at++
+        else break
+      }
+    } else {
+      for (; at < end; at++) {
+        const c = raw.charCodeAt(at)
+        if (c === COMMA || c === QUOTE || c === CR || c === LF) break
+      }
+    }
+    if (at === end) return true
+    if (raw.charCodeAt(at) !== COMMA) return false
+    at++
+  }
+}
 
 /**
  * Why one record's raw text is not strict RFC 4180 CSV (a stray or unclosed quote), or undefined. The stream reads
@@ -300,7 +330,7 @@ const WELL_QUOTED_RECORD = /^(?:"[^"]*(?:""[^"]*)*"|[^",\r\n]*)(?:,(?:"[^"]*(?:"
  * alone and strictly, a record stops at its first error, so a bad row is still refused, once, and as fast as it is read.
  */
 const strictError = (raw: string): string | undefined => {
-  if (!raw.includes('"') || WELL_QUOTED_RECORD.test(raw)) return undefined
+  if (!raw.includes('"') || wellQuoted(raw)) return undefined
   try {
     parseStrictly(raw, { record_delimiter: LINE_ENDS, relax_column_count: true, skip_empty_lines: true })
     return undefined
