@@ -41,8 +41,12 @@ export class DsrNotFound extends Data.TaggedError("DsrNotFound")<{ readonly requ
   }
 }
 
-/** Trait names a rectification may set: plain names, not paths or identifiers of other systems. */
+/**
+ * Trait names a rectification may set: plain names, not paths or identifiers of other systems, nor the names of a
+ * JavaScript object's own machinery (a trait "__proto__" stored as such was shown on the profile).
+ */
 const TRAIT_NAME = /^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/
+const NOT_TRAITS: ReadonlySet<string> = new Set(["__proto__", "constructor", "prototype"])
 
 export interface DsrInput {
   readonly tenant: string
@@ -91,8 +95,10 @@ export const validateDsr = (input: DsrInput, normalise?: NormaliseOptions): Vali
   if (type !== "rectification" && names.length > 0) {
     return new DsrInvalid({ field: "set", message: `"set" is for rectification only, not ${type} (cdp dsr submit: --set)` })
   }
-  const bad = names.find((n) => !TRAIT_NAME.test(n))
-  if (bad !== undefined) return new DsrInvalid({ field: "set", message: `"${bad}" is not a trait name (letters, digits, _ . -)` })
+  const bad = names.find((n) => !TRAIT_NAME.test(n) || NOT_TRAITS.has(n))
+  if (bad !== undefined) {
+    return new DsrInvalid({ field: "set", message: `"${bad}" is not a trait name (${NOT_TRAITS.has(bad) ? "a reserved word" : "letters, digits, _ . -"})` })
+  }
   if (input.lift === true && type !== "restriction") return new DsrInvalid({ field: "lift", message: `"lift" is for restriction only, not ${type} (cdp dsr submit: --lift)` })
   return { tenant: input.tenant, type, ref, set, lift: input.lift === true, ...(input.submittedBy === undefined ? {} : { submittedBy: input.submittedBy }) }
 }

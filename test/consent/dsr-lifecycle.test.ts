@@ -102,6 +102,11 @@ describe("bad input", () => {
     expect(refused({ type: "rectification", identifier: "user_id:u1" })).toMatchObject({ field: "set" })
     expect(refused({ type: "access", identifier: "user_id:u1", set: { name: "x" } })).toMatchObject({ field: "set" })
     expect(refused({ type: "rectification", identifier: "user_id:u1", set: { "a b": "x" } })).toMatchObject({ field: "set" })
+    // Names of every JavaScript object's own machinery are no trait (as a JSON body names them: own keys).
+    for (const name of ["__proto__", "constructor", "prototype"]) {
+      expect(refused({ type: "rectification", identifier: "user_id:u1", set: JSON.parse(`{"${name}": "x"}`) as Record<string, string> }))
+        .toMatchObject({ field: "set", message: expect.stringContaining(`"${name}"`) })
+    }
     expect(validateDsr({ tenant: "acme", type: "access", identifier: "user_id:u1", lift: true })).toMatchObject({ field: "lift" })
   })
 })
