@@ -413,9 +413,44 @@ export async function* readNdjsonFile(
   }
 }
 
-/** The lines of a text in memory, split as readFileLines splits a file's (a lone CR ends a line unless in a document). */
-const textLines = (body: string): Array<string> =>
-  body.split(/\r?\n/).flatMap((line) => !line.includes("\r") || isOneText(line) ? [line] : line.split("\r"))
+const CR = "\r"
+const LF = "\n"
+
+/**
+ * Calls `each` with the lines of a text in memory and their numbers, split as readFileLines splits a file's (a lone CR
+ * ends a line unless in a document), until it returns false. Found one at a time: an array of every line first held
+ * the event loop 0.5-0.9 s for a 9 MB post of line breaks, and cut a post whole that is read only to its item limit.
+ */
+const eachTextLine = (body: string, each: (line: string, lineNumber: number) => boolean): void => {
+  let lineNumber = 0
+  for (let at = 0; at <= body.length;) {
+    const lf = body.indexOf(LF, at)
+    if (lf === at) {
+      // A blank line, counted without being cut out.
+      lineNumber++
+      at++
+      continue
+    }
+    const end = lf === -1 ? body.length : lf
+    const line = body.slice(at, lf !== -1 && end > at && body[end - 1] === CR ? end - 1 : end)
+    at = end + 1
+    if (!line.includes(CR) || isOneText(line)) {
+      if (!each(line, ++lineNumber)) return
+      continue
+    }
+    for (let from = 0; from <= line.length;) {
+      const cr = line.indexOf(CR, from)
+      if (cr === from) {
+        lineNumber++
+        from++
+        continue
+      }
+      const stop = cr === -1 ? line.length : cr
+      if (!each(line.slice(from, stop), ++lineNumber)) return
+      from = stop + 1
+    }
+  }
+}
 
 const isOneText = (line: string): boolean => {
   const read = readJson(line)
@@ -458,12 +493,10 @@ export const arrayItems = (
  */
 export const parseNdjsonText = (body: string, maker: ItemMaker, handle: LineHandler, maxItems?: number): Array<ImportedItem> => {
   const items: Array<ImportedItem> = []
-  const lines = textLines(body.startsWith("\uFEFF") ? body.slice(1) : body)
-  for (let i = 0; i < lines.length && !passedLimit(items, { maxItems }); i++) {
-    const line = lines[i]!
-    if (line.trim() === "") continue
-    items.push(handleLine(maker, line, i + 1, handle))
-  }
+  eachTextLine(body.startsWith("\uFEFF") ? body.slice(1) : body, (line, lineNumber) => {
+    if (line.trim() !== "") items.push(handleLine(maker, line, lineNumber, handle))
+    return !passedLimit(items, { maxItems })
+  })
   return items
 }
 
