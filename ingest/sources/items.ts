@@ -1,6 +1,7 @@
 // What every connector shares: building canonical events and dead letters, explaining schema errors in a sender's
 // words, and reading NDJSON (file or body) line by line without ever throwing on what a line holds.
 import { createReadStream } from "node:fs"
+import { stat } from "node:fs/promises"
 import type { ErrorObject } from "ajv"
 import { type CanonicalEvent, type Channel, type Identifier, type JsonObject, putField, type RawItem, type Rejection } from "../message.ts"
 import { JSON_LIMITS, type JsonProblem, readJson, refusedItems } from "../json.ts"
@@ -498,6 +499,27 @@ export const parseNdjsonText = (body: string, maker: ItemMaker, handle: LineHand
     return !passedLimit(items, { maxItems })
   })
   return items
+}
+
+/**
+ * Why a file is not read whole as one JSON document: past JSON_LIMITS.maxBytes it is refused unread (read, a 646 MB
+ * array was refused only after it, as V8's "Cannot create a string longer than 0x1fffffe8 characters"). `instead`
+ * says what to send; undefined when it is small enough (or its size is unknown: a pipe).
+ */
+export const documentTooLarge = async (path: string, instead: string): Promise<Rejection | undefined> => {
+  const { size } = await stat(path)
+  if (size <= JSON_LIMITS.maxBytes) return undefined
+  return { rule: "too_large", field: "", message: `${path} is ${size} bytes; one JSON document is read whole, at most ${JSON_LIMITS.maxBytes} bytes: ${instead}` }
+}
+
+/** The first byte of a file that is not a space, tab, line break or byte order mark (undefined when none). */
+export const firstByte = async (path: string): Promise<number | undefined> => {
+  for await (const chunk of createReadStream(path, { highWaterMark: 64 * 1024 }) as AsyncIterable<Buffer>) {
+    for (const byte of chunk) {
+      if (byte !== 0x20 && byte !== 0x09 && byte !== 0x0a && byte !== 0x0d && byte !== 0xef && byte !== 0xbb && byte !== 0xbf) return byte
+    }
+  }
+  return undefined
 }
 
 /** Reads a whole file, reporting progress per chunk (for inputs that are one JSON document), without a leading BOM. */

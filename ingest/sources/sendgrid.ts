@@ -6,7 +6,11 @@ import { readJsonItems } from "../json.ts"
 import { decodeUtf8 } from "../utf8.ts"
 import { compiledOnFirstUse } from "../schemas.ts"
 import type { ImportContext, ImportedItem } from "./index.ts"
-import { arrayItems, explainSchemaError, type ItemMaker, itemMaker, locate, parseNdjsonText, readWholeFile } from "./items.ts"
+import {
+  arrayItems, documentTooLarge, explainSchemaError, firstByte, type ItemMaker, itemMaker, locate, parseNdjsonText, readNdjsonFile, readWholeFile,
+} from "./items.ts"
+
+const OPEN_BRACE = 0x7b
 import schema from "./sendgrid.schema.json" with { type: "json" }
 
 export type SendgridEventType =
@@ -135,9 +139,18 @@ const documentItems = (text: string, maker: ItemMaker, ctx: ImportContext): Read
 export const parseSendgridWebhook = (body: string, ctx: ImportContext): ReadonlyArray<ImportedItem> =>
   documentItems(body, itemMaker(ctx, "sendgrid", "email"), ctx)
 
-/** A file holding what the webhook posted (one JSON array), or NDJSON of events. */
+/**
+ * A file holding what the webhook posted (one JSON array), or NDJSON of events. One larger than a JSON document may
+ * be is read a line at a time when it is NDJSON (its first character a `{`), and refused unread when it is not.
+ */
 export async function* readSendgridFile(path: string, ctx: ImportContext): AsyncGenerator<ImportedItem> {
   const maker = itemMaker(ctx, "sendgrid", "email")
+  const large = await documentTooLarge(path, "write it as NDJSON (one event a line), or split it")
+  if (large !== undefined) {
+    if (await firstByte(path) === OPEN_BRACE) yield* readNdjsonFile(path, ctx, maker, (value, line, n) => itemOf(maker, value, `line ${n}`, line))
+    else yield maker.deadLetter("", large)
+    return
+  }
   const text = decodeUtf8(await readWholeFile(path, ctx))
   if (typeof text !== "string") {
     yield maker.deadLetter("", locate(path, text))

@@ -7,7 +7,7 @@ import { readJson } from "../json.ts"
 import { decodeUtf8 } from "../utf8.ts"
 import { ajv, isJsonObject, parseIsoDateTime } from "../schemas.ts"
 import type { ImportContext, ImportedItem } from "./index.ts"
-import { explainSchemaError, type ItemMaker, itemMaker, locate, readWholeFile } from "./items.ts"
+import { documentTooLarge, explainSchemaError, type ItemMaker, itemMaker, locate, readWholeFile } from "./items.ts"
 import schema from "./twitter.schema.json" with { type: "json" }
 
 export interface XTweet {
@@ -211,6 +211,11 @@ export const parseTwitterRaw = (body: string, _meta: JsonObject | undefined, ctx
 /** A JSON array of v2 recent-search pages, as in the dev set's tweets.json (a single page object is accepted too). */
 export async function* readTwitterFile(path: string, ctx: ImportContext): AsyncGenerator<ImportedItem> {
   const maker = itemMaker(ctx, SOURCE, "social")
+  const large = await documentTooLarge(path, "split its pages into several files")
+  if (large !== undefined) {
+    yield maker.deadLetter("", large)
+    return
+  }
   const text = decodeUtf8(await readWholeFile(path, ctx))
   if (typeof text !== "string") {
     yield maker.deadLetter("", locate(path, text))
