@@ -58,10 +58,14 @@ export const validateChatLiveMessage = (value: unknown): Rejection | null =>
   validateLiveSchema(value) ? visitorIdRefusal(value as ChatLiveMessage) : explainSchemaError(validateLiveSchema.errors![0]!, value, "a chat message", RULES)
 
 /**
- * The visitor id is the browser's anonymousId, refused as Segment's is (bad_id) when identity could not link it (a
- * control character, too long): the message would land tied to no one.
+ * The visitor id is the browser's anonymousId, refused (bad_id) when identity could not link it: blank (as Segment
+ * refuses a blank anonymousId), a control character, too long. The message would land tied to no one, its text out
+ * of reach of a profile read and of the visitor's erasure.
  */
-const visitorIdRefusal = (value: { readonly visitor_id: string }): Rejection | null => unlinkableId("visitor_id", value.visitor_id)
+const visitorIdRefusal = (value: { readonly visitor_id: string }): Rejection | null =>
+  value.visitor_id.trim() === ""
+    ? { rule: "bad_id", field: "/visitor_id", message: "visitor_id is blank: a chat message needs its visitor's id, or it lands tied to no one" }
+    : unlinkableId("visitor_id", value.visitor_id)
 
 const MAPPED_FIELDS = new Set([
   "conversation_id", "visitor_id", "started_at", "ended_at", "channel", "visitor_email", "visitor_name", "csat", "messages",
