@@ -25,6 +25,12 @@ const PARSER_OPTIONS = {
   maxHtmlLengthToParse: INLINE_HTML_CHARS,
 }
 
+/** What mailparser's MIME reader (mailsplit, at its defaults) says past its limits, in a sender's words. */
+const MIME_LIMITS: ReadonlyMap<string, string> = new Map([
+  ["Max allowed child nodes exceeded", "the message has more than 1,000 MIME parts, more than are read; send fewer (as attachments of one archive, say)"],
+  ["Max header size for a MIME node exceeded", "the header section of the message or of one of its parts is over 1 MB, more than is read"],
+])
+
 const MBOX_SEPARATOR = "From "
 const MBOXRD_ESCAPED = /^>+From /
 const ANGLE_BRACKETS = /^\s*<|>\s*$/g
@@ -134,7 +140,7 @@ export const parseEmailMessage = async (raw: Buffer, where: string, maker: ItemM
     const { simpleParser } = await import("mailparser")
     mail = await simpleParser(raw, PARSER_OPTIONS)
   } catch (error) {
-    return refuse("unparseable", "", `cannot parse the message (${(error as Error).message})`)
+    return refuse("unparseable", "", MIME_LIMITS.get((error as Error).message) ?? `cannot parse the message (${(error as Error).message})`)
   }
   if (!mail.headerLines.some((l) => l.key !== "")) {
     return refuse("not_email", "", "not an RFC 5322 message: no header fields (From:, Date:, ...) found")
