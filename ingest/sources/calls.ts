@@ -6,7 +6,7 @@ import { parse as parseStrictly } from "csv-parse/sync"
 import type { CountryCode } from "libphonenumber-js/max"
 import { phoneNumbers, phoneToE164 } from "../../identity/index.ts"
 import { type Identifier, type JsonObject, putField, type Rejection } from "../message.ts"
-import { parseIsoDateTime } from "../schemas.ts"
+import { isoDateTimeOutOfRange, outOfRangeWords, parseIsoDateTime } from "../schemas.ts"
 import { nextTurn } from "../../warehouse/turns.ts"
 import type { ImportContext, ImportedItem } from "./index.ts"
 import { type ItemMaker, itemMaker, lineGuard, NO_IDENTIFIERS, passedLimit, show, withinLimit } from "./items.ts"
@@ -194,10 +194,12 @@ const callRows = (ctx: ImportContext, maker: ItemMaker, where: string, out: Arra
       return refuse(raw, "wrong_column_count", "", `has ${record.length} fields, the header has ${h.width} (a stray comma or quote?)`, callId)
     }
     if (callId === "") return refuse(raw, "missing_call_id", `/${names.call_id!}`, `${names.call_id!} is empty`)
-    const startedMs = parseIsoDateTime(values.started_at!.trim())
+    const startedAt = values.started_at!.trim()
+    const startedMs = parseIsoDateTime(startedAt)
     if (Number.isNaN(startedMs)) {
-      return refuse(raw, "bad_timestamp", `/${names.started_at!}`,
-        `${names.started_at!} must be an ISO-8601 date-time such as 2024-09-16T09:28:50Z (got ${show(values.started_at)})`, callId)
+      return refuse(raw, "bad_timestamp", `/${names.started_at!}`, isoDateTimeOutOfRange(startedAt)
+        ? outOfRangeWords(names.started_at!, startedAt)
+        : `${names.started_at!} must be an ISO-8601 date-time such as 2024-09-16T09:28:50Z (got ${show(values.started_at)})`, callId)
     }
     const properties: Record<string, unknown> = {}
     const duration = values.duration_s?.trim()
