@@ -119,6 +119,8 @@ const READS_ONLY = new Set([
 // finding nothing to do. Only where the data dir holds it: the embedded warehouse (and, for replay, the local archive).
 const WORKS_ON_STORED = new Set([
   "replay", "dlq retry", "identity rebuild", "relations compute", "audience refresh", "retention apply", "sentiment rescore",
+  // A decision names what is stored there: on a mistyped path it was told "no profile holds" or "no token is known".
+  "identity split", "identity separate", "token revoke",
 ])
 
 const worksOnThisDataDir = (path: string, dataDir: string | undefined): boolean => {
