@@ -135,10 +135,11 @@ export const operationsRoute = (options: {
           ? refuse(403, "tenant_forbidden", `retention applies to every tenant: it needs a token bound to no tenant (this one is bound to "${principal.tenant}")`)
           : refuse(400, "bad_body", "retention applies to every tenant: name none", "/tenant")
       }
-      const busy = refuseIfRunning(options.jobs, kind, kind, principal.tenant, body.tenant)
-      if (busy !== undefined) return busy
+      // A wrong body is told as such first: a 409 would have it sent again, as wrong, when what runs ends.
       const plan = planned(kind, body)
       if (isReply(plan)) return plan
+      const busy = refuseIfRunning(options.jobs, kind, kind, principal.tenant, body.tenant)
+      if (busy !== undefined) return busy
       const job = yield* options.jobs.start(kind, body.tenant, plan.params, plan.work, principal.tokenId)
       return body.wait === true ? yield* awaitJob(job) : accepted(job)
     })
