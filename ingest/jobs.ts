@@ -5,7 +5,7 @@
 // state a job reaches is also recorded in it (warehouse/operations.ts), so it is still answered after the server
 // stopped, and a job the server's end cut short is recorded as interrupted, not left running.
 import { randomBytes } from "node:crypto"
-import { Effect, Fiber } from "effect"
+import { Deferred, Effect, Fiber } from "effect"
 import { interruptLeftRunning, type OperationRecord, storeOperation } from "../warehouse/operations.ts"
 import { Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
 import { type QueryReply, refuse } from "./query-route.ts"
@@ -80,15 +80,21 @@ export const makeJobs = Effect.fn("makeJobs")(function* (warehouse?: WarehouseSh
           id: `op_${randomBytes(9).toString("base64url")}`, kind, tenant, params, startedAt: new Date().toISOString(), askedBy,
           fiber: undefined as unknown as Fiber.Fiber<QueryReply>, ended: undefined,
         }
-        yield* record(job, "running")
-        const kept = work.pipe(
+        // The job is where the next request asking for one of its kind looks, with its fiber, before anything here
+        // waits: put there after its "running" record was written, identical requests sent together all found none
+        // running and all started. The record is written first in the job's own fiber, and waited for here.
+        const recorded = yield* Deferred.make<void>()
+        const kept = record(job, "running").pipe(
+          Effect.andThen(Deferred.succeed(recorded, undefined)),
+          Effect.andThen(work),
           Effect.tap((reply) => Effect.sync(() => { job.ended = { at: new Date().toISOString(), reply } })),
           Effect.tap(() => record(job, outcomeOf(job.ended?.reply).status)),
           Effect.onInterrupt(() => record(job, "interrupted")),
         )
-        job.fiber = yield* Effect.forkIn(kept, scope)
         jobs.set(job.id, job)
         forget()
+        job.fiber = yield* Effect.forkIn(kept, scope)
+        yield* Deferred.await(recorded)
         return job
       }),
     get: (id) => jobs.get(id),
