@@ -1,9 +1,10 @@
 // The `cdp` commands. Each command composes its Layers (cli/layers.ts) and runs one program.
 import { writeFileSync } from "node:fs"
+import { createServer } from "node:net"
 import { Command, InvalidArgumentError, Option } from "commander"
 import { Data, Effect, Layer, Redacted } from "effect"
 import { IDENTIFIER_KINDS, identityConfigOf } from "../identity/index.ts"
-import { Collector } from "../ingest/collector.ts"
+import { Collector, CollectorListenError } from "../ingest/collector.ts"
 import { LIST_MAX as DLQ_LIST_MAX, RETRY_MAX as DLQ_RETRY_MAX } from "../ingest/dead-letter-route.ts"
 import { EmptyInput, FileUnreadable, importFile, NothingLanded, refuseUnreadableFile } from "../ingest/import.ts"
 import { FILE_SOURCES } from "../ingest/sources/index.ts"
@@ -159,6 +160,17 @@ const program = new Command("cdp")
   })
   .addHelpText("after", PROGRAM_EXAMPLES)
 
+/**
+ * Fails as the collector would if it could not listen on `host:port` now (in use, not allowed, no such interface). The
+ * collector listens again once loaded; whatever takes the port in between is still said then.
+ */
+const portFree = (host: string, port: number) =>
+  port === 0 ? Effect.void : Effect.callback<void, CollectorListenError>((resume) => {
+    const probe = createServer()
+    probe.once("error", (cause) => resume(Effect.fail(new CollectorListenError({ host, port, cause }))))
+    probe.listen({ host, port, exclusive: true }, () => probe.close(() => resume(Effect.void)))
+  })
+
 program
   .command("serve")
   .description("run the collector (Segment HTTP Tracking API) and the pipeline until SIGINT/SIGTERM")
@@ -200,6 +212,8 @@ Examples:
       const traitPrecedence = yield* readSetting(SETTINGS.traitPrecedence)
       const xPollSeconds = yield* readSetting(SETTINGS.xPollSeconds)
       const xEnabled = (yield* readSetting(SETTINGS.xBearerToken)) !== undefined
+      // A port something else holds is said before the data dir is made and loaded (a large one takes a minute).
+      yield* portFree(host, port)
       // The generated write key and the admin token are kept in the data dir: it must exist (private) first.
       yield* prepareDataDir(config.dataDir)
       const { entries, adminToken: token } = yield* Effect.try({
