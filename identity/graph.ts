@@ -314,15 +314,25 @@ const sliceKey = (key: NodeKey, timeMs: number, slices: ReadonlyMap<NodeKey, Rea
   return slice === 0 ? key : `${key}${SLICE}${slice}`
 }
 
-/** Picks the sighting that anchors a message: the most trusted, then the strongest kind, then the smallest value. */
+/**
+ * Picks the sighting that anchors a message: the most trusted, then the strongest kind, then the smallest value;
+ * among those not `unlinkable` (shared, or removed by an operator) when the message has any.
+ */
 export const anchorChooser = (rules: GraphRules) => {
   const rank = new Map(rules.priority.map((kind, i) => [kind, i]))
-  return (o: Observation): Sighting => {
+  return (o: Observation, unlinkable?: (s: Sighting) => boolean): Sighting => {
     let best = o.sightings[0]!
+    let bestOut = unlinkable?.(best) ?? false
     for (const s of o.sightings) {
+      // A value nobody may link through never anchors a message that carries one that may be linked: anchored by it,
+      // the message was a profile of its own and the person's other values it states were left behind.
+      const out = s === best ? bestOut : unlinkable?.(s) ?? false
       // A value typed anywhere never anchors a message that also carries an observed one.
-      const r = TRUST_RANK[s.trust] - TRUST_RANK[best.trust] || (rank.get(s.kind) ?? 99) - (rank.get(best.kind) ?? 99)
-      if (r < 0 || r === 0 && s.value < best.value) best = s
+      const r = Number(out) - Number(bestOut) || TRUST_RANK[s.trust] - TRUST_RANK[best.trust] || (rank.get(s.kind) ?? 99) - (rank.get(best.kind) ?? 99)
+      if (r < 0 || r === 0 && s.value < best.value) {
+        best = s
+        bestOut = out
+      }
     }
     return best
   }
@@ -367,7 +377,7 @@ export function* resolveGraphSteps(
   let step = 0
   for (const o of present) {
     if (pauseAt(step++)) yield
-    const anchor = anchorOf(o)
+    const anchor = anchorOf(o, (s) => shared.has(nodeKey(s.kind, s.value)))
     const a = sliceKey(nodeKey(anchor.kind, anchor.value), o.timeMs, slices)
     anchors.set(o.messageId, shared.has(baseOf(a)) ? `message:${o.messageId}` : a)
     // Values this message's sender only claims (another person holds them): none of its links to them holds.
