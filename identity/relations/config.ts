@@ -51,6 +51,8 @@ const LISTS = [
   "serviceChannels", "publicChannels",
 ] as const
 const DAYS = ["newDays", "windowDays", "sentimentHalfLifeDays"] as const
+/** Ten years: longer windows reach before every date the warehouse holds (1900 on) from today's. */
+const MAX_DAYS = 3650
 
 /** CDP_RELATIONS: a JSON object overriding any of the defaults, e.g. {"orderEvents":["Order Completed","Purchase"]}. */
 export const parseRelationsConfig = (text: string): RelationsConfig => {
@@ -67,7 +69,7 @@ export const parseRelationsConfig = (text: string): RelationsConfig => {
       if (!Array.isArray(v) || v.some((x) => typeof x !== "string")) throw new Error(`${key} must be an array of strings`)
       out[key] = v
     } else if ((DAYS as ReadonlyArray<string>).includes(key)) {
-      if (typeof v !== "number" || !Number.isInteger(v) || v < 1) throw new Error(`${key} must be a whole number of days, at least 1`)
+      if (typeof v !== "number" || !Number.isInteger(v) || v < 1 || v > MAX_DAYS) throw new Error(`${key} must be a whole number of days from 1 to ${MAX_DAYS}`)
       out[key] = v
     } else {
       throw new Error(`unknown key "${key}" (keys: ${[...LISTS, ...DAYS].join(", ")})`)

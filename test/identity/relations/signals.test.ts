@@ -159,6 +159,9 @@ describe("signals of a profile", () => {
   it("CDP_RELATIONS names a wrong key or value", () => {
     expect(() => parseRelationsConfig('{"orders":["x"]}')).toThrow(/unknown key "orders"/)
     expect(() => parseRelationsConfig('{"newDays":0}')).toThrow(/newDays must be a whole number of days/)
+    // A window past every date the warehouse holds: cdp relations summary answered with a RangeError's stack.
+    expect(() => parseRelationsConfig('{"windowDays":1e9}')).toThrow(/windowDays must be a whole number of days from 1 to 3650/)
+    expect(parseRelationsConfig('{"windowDays":3650}').windowDays).toBe(3650)
     expect(() => parseRelationsConfig('{"orderEvents":"Order Completed"}')).toThrow(/orderEvents must be an array of strings/)
   })
 })
