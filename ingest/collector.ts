@@ -2,6 +2,7 @@
 // unmodified), plus GET /health. A 2xx answer is only sent once the accepted messages are durably on the bus.
 import { createServer, type IncomingMessage, type Server, type ServerResponse, STATUS_CODES } from "node:http"
 import type { AddressInfo } from "node:net"
+import { getHeapStatistics } from "node:v8"
 import type { Duplex } from "node:stream"
 import { type Cause, Context, Data, Duration, Effect, Fiber, Layer } from "effect"
 import { Warehouse } from "../warehouse/warehouse.ts"
@@ -104,6 +105,12 @@ export interface CollectorOptions {
    * others or /health); past it the key's oldest idle connection, or its slowest body, is closed. Default 100.
    */
   readonly maxConnectionsPerKey?: number | undefined
+  /**
+   * Webhook body bytes held at once, each counted from its request's start to its answer as its Content-Length (the
+   * 10 MB limit when it has none or is compressed); past it a webhook post is answered 503 `server_busy` before its
+   * body is read (one alone always goes). Default an eighth of the heap limit (about 560 MB of a 4.5 GB heap).
+   */
+  readonly maxWebhookBodyBytes?: number | undefined
   /** Average rate (bytes/s) a body must keep after `bodyRateGrace`, else 408 `body_too_slow`. Default 500. */
   readonly minBodyRate?: number | undefined
   /** How long a body may take before `minBodyRate` applies to it. Default 20 s. */
@@ -128,6 +135,9 @@ const INGEST_BUSY_RETRY_SECONDS = 2
 
 /** Webhook bodies may hold many items (a SendGrid batch, a CSV export, a mail with attachments). */
 const WEBHOOK_BODY_LIMIT = 10 * 1024 * 1024
+const MB = 1024 * 1024
+const WEBHOOK_PATH = /^\/v1\/webhooks\//
+const SERVER_BUSY_RETRY_SECONDS = 2
 /**
  * Items one webhook post may carry (SendGrid posts at most 768 KB, a few thousand events). Without it a 4 MB body of
  * 2,000,000 empty items became as many dead letters, and the bus was not ready for every tenant for a minute.
@@ -542,9 +552,29 @@ const makeCollector = (options: CollectorOptions) =>
 
     const context = yield* Effect.context<never>()
     const run = Effect.runPromiseWith(context)
+    // Webhook bodies held now (their declared bytes), so that posts sent at once cannot run the process out of memory:
+    // 60 posts of 10 MB did with a heap of 512 MB ("Reached heap limit"), every tenant's requests with it.
+    const webhookBodyBudget = options.maxWebhookBodyBytes ?? Math.floor(getHeapStatistics().heap_size_limit / 8)
+    let webhookBodiesHeld = 0
+    /** Takes the bytes a webhook post's body may hold until its answer, or the 503 when they would pass the budget. */
+    const holdWebhookBody = (req: IncomingMessage, res: ServerResponse): Reply | undefined => {
+      if (req.method !== "POST" || !WEBHOOK_PATH.test(req.url ?? "")) return undefined
+      const declared = Number(req.headers["content-length"])
+      const encoded = (req.headers["content-encoding"] ?? "identity").trim().toLowerCase() !== "identity"
+      const bytes = encoded || !Number.isSafeInteger(declared) ? WEBHOOK_BODY_LIMIT : Math.min(declared, WEBHOOK_BODY_LIMIT + 1)
+      if (webhookBodiesHeld > 0 && webhookBodiesHeld + bytes > webhookBodyBudget) {
+        return refuse(503, "server_busy", `the server is holding ${Math.ceil(webhookBodiesHeld / MB)} MB of other webhook bodies, its limit being ` +
+          `${Math.floor(webhookBodyBudget / MB)} MB; retry in ${SERVER_BUSY_RETRY_SECONDS} s`, undefined, { "retry-after": String(SERVER_BUSY_RETRY_SECONDS) })
+      }
+      webhookBodiesHeld += bytes
+      res.once("close", () => { webhookBodiesHeld -= bytes })
+      return undefined
+    }
+
     const handle = (req: IncomingMessage, res: ServerResponse) => {
       const started = performance.now()
-      run(route(req).pipe(
+      const busy = holdWebhookBody(req, res)
+      run((busy === undefined ? route(req) : Effect.succeed(busy)).pipe(
         Effect.tap((reply) =>
           Effect.logInfo("request").pipe(Effect.annotateLogs({
             // A profile's path holds an identifier: personal data never goes to logs.
