@@ -3,7 +3,7 @@
 // SETTINGS (variable, what it must be, its Config); read it with `readSetting` (an Effect) or `settingNow`.
 import { createRequire } from "node:module"
 import { Config, ConfigProvider, Data, Effect, Exit, Option, Redacted } from "effect"
-import { capComputedTraits, DEFAULT_MAX_COMPUTED_TRAITS, DEFAULT_TRAIT_PRECEDENCE, type IdentityRules, parseComputedTraits, parseIdentityRules, parseTraitPrecedence } from "../identity/index.ts"
+import { capComputedTraits, DEFAULT_MAX_COMPUTED_TRAITS, DEFAULT_TRAIT_PRECEDENCE, type IdentityRules, parseComputedTraits, parseIdentityRules, parseTraitPrecedence, phoneRegionRefusal } from "../identity/index.ts"
 import { DEFAULT_MAX_AUDIENCES } from "../identity/audiences/index.ts"
 import { DEFAULT_MAX_TOKENS } from "../ingest/auth.ts"
 import { DEFAULT_POLICIES, parseConsentPolicies, policyOf } from "../consent/purposes.ts"
@@ -178,10 +178,11 @@ const kafkaName = (text: string): string => {
   return text
 }
 
+/** Regions of phone numbering plans (as CDP_IDENTITY_RULES' phoneRegions): a code no plan has would read no number. */
 const countryList = (text: string): ReadonlyArray<string> => {
   const codes = text.split(",").map((c) => c.trim().toUpperCase()).filter((c) => c !== "")
-  const bad = codes.find((c) => !/^[A-Z]{2}$/.test(c))
-  if (bad !== undefined) throw new Error(`"${bad}" is not a two-letter country code`)
+  const refusal = codes.map(phoneRegionRefusal).find((r) => r !== undefined)
+  if (refusal !== undefined) throw new Error(refusal)
   return codes
 }
 

@@ -5,7 +5,7 @@
 import { DEFAULT_GRAPH_RULES } from "./graph.ts"
 import { type CompiledBlockRules, compileBlockRules, DEFAULT_BLOCK_RULES } from "./guardrails.ts"
 import { DEFAULT_SOURCE_TRUST, DEFAULT_TRAIT_IDENTIFIERS, type ExtractConfig } from "./extract.ts"
-import { DEFAULT_MAILBOX_RULES, type IdentifierKind, IDENTIFIER_KINDS, type MailboxRule, phoneNumbers } from "./normalise.ts"
+import { DEFAULT_MAILBOX_RULES, type IdentifierKind, IDENTIFIER_KINDS, type MailboxRule, phoneRegionRefusal } from "./normalise.ts"
 import type { IdentityConfig } from "./stage.ts"
 
 type ByKind<A> = Readonly<Partial<Record<IdentifierKind | "*", A>>>
@@ -98,7 +98,8 @@ const checkTenantRules = (rules: unknown, tenant: string): TenantRules => {
         break
       case "phoneRegions":
         stringList(value, at, (s, p) => {
-          if (!phoneNumbers().isSupportedCountry(s.toUpperCase())) throw new IdentityRulesInvalid(pointer(...p), `"${s}" is not a two-letter country code with a phone numbering plan`)
+          const refusal = phoneRegionRefusal(s)
+          if (refusal !== undefined) throw new IdentityRulesInvalid(pointer(...p), refusal)
         })
         break
       case "blockedValues":

@@ -24,7 +24,7 @@ export {
   type TimelinePage, type TimelineParams, type TimelineQuery,
 } from "./timeline.ts"
 export { findSuggestions, type ProfileSummary, type Suggestion } from "./suggestions.ts"
-export { type IdentifierKind, IDENTIFIER_KINDS, normaliseIdentifier, phoneNumbers, phoneToE164 } from "./normalise.ts"
+export { type IdentifierKind, IDENTIFIER_KINDS, normaliseIdentifier, phoneNumbers, phoneRegionRefusal, phoneToE164 } from "./normalise.ts"
 export { DEFAULT_GRAPH_RULES, type GraphRules, isProfileId, profileIdFor, resolveGraph } from "./graph.ts"
 export {
   type GraphState, IdentityResolver, type Needed, type OperatorDecisions, type PartMove, type ProfileChange, type ResolveResult, TenantGraph,

@@ -10,6 +10,14 @@ let phoneLibrary: typeof import("libphonenumber-js/max") | undefined
 export const phoneNumbers = (): typeof import("libphonenumber-js/max") =>
   phoneLibrary ??= requireCjs("libphonenumber-js/max") as typeof import("libphonenumber-js/max")
 
+/**
+ * Why `code` is not a region phone numbers can be read in (a two-letter code with a numbering plan), or undefined.
+ * CDP_PHONE_REGIONS and the identity rules' phoneRegions read their regions through it.
+ */
+export const phoneRegionRefusal = (code: string): string | undefined =>
+  /^[A-Za-z]{2}$/.test(code) && phoneNumbers().isSupportedCountry(code.toUpperCase()) ? undefined
+    : `"${code}" is not a two-letter country code with a phone numbering plan${code.toUpperCase() === "UK" ? " (the United Kingdom's is GB)" : ""}`
+
 export type IdentifierKind =
   | "user_id" | "anonymous_id" | "email" | "phone" | "twitter_id" | "twitter_handle" | "social_handle"
   | "chat_visitor_id" | "device_id" | "external_id"

@@ -112,6 +112,10 @@ describe("identity settings", () => {
     const rules = bad({ CDP_IDENTITY_RULES: '{"acme": {"phoneRegions": ["GB", "XX"]}}' })
     expect(rules.status).toBe(1)
     expect(rules.stderr).toMatch(/^cdp: CDP_IDENTITY_RULES must be .*\(\/acme\/phoneRegions\/1: "XX" is not a two-letter country code.*\n$/)
+    // UK is no region of the numbering plans (GB is): taken, every national number of it was refused as no phone.
+    const regions = bad({ CDP_PHONE_REGIONS: "US,UK" })
+    expect(regions.status).toBe(1)
+    expect(regions.stderr).toMatch(/^cdp: CDP_PHONE_REGIONS must be .*\("UK" is not a two-letter country code with a phone numbering plan \(the United Kingdom's is GB\)\).*\n$/)
     const precedence = runCdp(["profile", "show", "user_id:u1", "--data-dir", data], { env: { CDP_TRAIT_PRECEDENCE: '{"*": {"name": "crm"}}' } })
     expect(precedence.status).toBe(1)
     expect(precedence.stderr).toMatch(/^cdp: CDP_TRAIT_PRECEDENCE must be .*\(\/\*\/name: must be an array.*\n$/)
