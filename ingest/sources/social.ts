@@ -27,7 +27,11 @@ export interface SocialPost {
 const validateSchema = compiledOnFirstUse<SocialPost>(schema)
 
 const RULES: Readonly<Record<string, string>> = { "/created_at": "bad_timestamp", "/rating": "bad_rating" }
-const PATTERNS: Readonly<Record<string, string>> = { "/network": "must be a name without colons or spaces" }
+const PATTERNS: Readonly<Record<string, string>> = {
+  "/network": "must be a name without colons or spaces",
+  // A handle of spaces names no one: identity would not link it, and the post would land tied to no one.
+  "/author_handle": "must hold more than spaces",
+}
 
 /** Null when the value is an acceptable post. */
 export const validateSocialPost = (value: unknown): Rejection | null =>
