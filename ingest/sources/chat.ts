@@ -6,7 +6,9 @@ import { compiledOnFirstUse, parseIsoDateTime } from "../schemas.ts"
 import messageSchema from "./chat-message.schema.json" with { type: "json" }
 import schema from "./chat.schema.json" with { type: "json" }
 import type { ImportContext, ImportedItem } from "./index.ts"
-import { arrayItems, explainSchemaError, type ItemMaker, itemMaker, locate, NO_IDENTIFIERS, parseNdjsonText, readNdjsonFile, unlinkableId } from "./items.ts"
+import {
+  arrayItems, explainSchemaError, type ItemMaker, itemMaker, locate, NO_IDENTIFIERS, NOT_BLANK, parseNdjsonText, readNdjsonFile, unlinkableId,
+} from "./items.ts"
 
 export interface ChatLine {
   readonly from: "visitor" | "agent"
@@ -48,14 +50,15 @@ const validateTranscriptSchema = compiledOnFirstUse<ChatTranscript>(schema)
 const validateLiveSchema = compiledOnFirstUse<ChatLiveMessage>(messageSchema)
 
 const RULES: Readonly<Record<string, string>> = { "/conversation_id": "missing_conversation_id" }
+const PATTERNS: Readonly<Record<string, string>> = { "/conversation_id": NOT_BLANK, "/message_id": NOT_BLANK }
 
 /** Null when the value is an acceptable transcript. */
 export const validateChatTranscript = (value: unknown): Rejection | null =>
-  validateTranscriptSchema(value) ? visitorIdRefusal(value as ChatTranscript) : explainSchemaError(validateTranscriptSchema.errors![0]!, value, "a chat transcript", RULES)
+  validateTranscriptSchema(value) ? visitorIdRefusal(value as ChatTranscript) : explainSchemaError(validateTranscriptSchema.errors![0]!, value, "a chat transcript", RULES, PATTERNS)
 
 /** Null when the value is an acceptable live message. */
 export const validateChatLiveMessage = (value: unknown): Rejection | null =>
-  validateLiveSchema(value) ? visitorIdRefusal(value as ChatLiveMessage) : explainSchemaError(validateLiveSchema.errors![0]!, value, "a chat message", RULES)
+  validateLiveSchema(value) ? visitorIdRefusal(value as ChatLiveMessage) : explainSchemaError(validateLiveSchema.errors![0]!, value, "a chat message", RULES, PATTERNS)
 
 /**
  * The visitor id is the browser's anonymousId, refused (bad_id) when identity could not link it: blank (as Segment

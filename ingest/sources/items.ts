@@ -146,6 +146,12 @@ export const unlinkableId = (name: string, raw: string): Rejection | null => {
     : null
 }
 
+/**
+ * What a schema's `"pattern": "\\S"` asks of an id or address, in words: one of spaces alone would be taken for the
+ * same item as every other such one (a duplicate, dropped) or land tied to no one.
+ */
+export const NOT_BLANK = "must hold more than spaces"
+
 export const locate = (where: string, rejection: Rejection): Rejection =>
   ({ rule: rejection.rule, field: rejection.field, message: `${where}: ${rejection.message}` })
 

@@ -7,7 +7,8 @@ import { decodeUtf8 } from "../utf8.ts"
 import { compiledOnFirstUse } from "../schemas.ts"
 import type { ImportContext, ImportedItem } from "./index.ts"
 import {
-  arrayItems, documentTooLarge, explainSchemaError, firstByte, type ItemMaker, itemMaker, locate, parseNdjsonText, readNdjsonFile, readWholeFile,
+  arrayItems, documentTooLarge, explainSchemaError, firstByte, type ItemMaker, itemMaker, locate, NOT_BLANK, parseNdjsonText, readNdjsonFile,
+  readWholeFile,
 } from "./items.ts"
 
 const OPEN_BRACE = 0x7b
@@ -66,9 +67,11 @@ const RULES: Readonly<Record<string, string>> = {
   "/sg_event_id": "missing_event_id",
 }
 
+const PATTERNS: Readonly<Record<string, string>> = { "/email": NOT_BLANK, "/sg_event_id": NOT_BLANK }
+
 /** Null when the value is an acceptable SendGrid event. */
 export const validateSendgridEvent = (value: unknown): Rejection | null =>
-  validateSchema(value) ? null : explainSchemaError(validateSchema.errors![0]!, value, "a SendGrid event", RULES)
+  validateSchema(value) ? null : explainSchemaError(validateSchema.errors![0]!, value, "a SendGrid event", RULES, PATTERNS)
 
 /**
  * Turns a valid SendGrid event into a canonical event; every field but the address stays in `properties`. `raw` is

@@ -4,7 +4,7 @@ import { type JsonObject, putField, type RawItem, type Rejection } from "../mess
 import { readJsonItems } from "../json.ts"
 import { compiledOnFirstUse, parseIsoDateTime } from "../schemas.ts"
 import type { ImportContext, ImportedItem } from "./index.ts"
-import { arrayItems, explainSchemaError, type ItemMaker, itemMaker, locate, parseNdjsonText, readNdjsonFile } from "./items.ts"
+import { arrayItems, explainSchemaError, type ItemMaker, itemMaker, locate, NOT_BLANK, parseNdjsonText, readNdjsonFile } from "./items.ts"
 import schema from "./social.schema.json" with { type: "json" }
 
 export interface SocialPost {
@@ -29,8 +29,9 @@ const validateSchema = compiledOnFirstUse<SocialPost>(schema)
 const RULES: Readonly<Record<string, string>> = { "/created_at": "bad_timestamp", "/rating": "bad_rating" }
 const PATTERNS: Readonly<Record<string, string>> = {
   "/network": "must be a name without colons or spaces",
+  "/id": NOT_BLANK,
   // A handle of spaces names no one: identity would not link it, and the post would land tied to no one.
-  "/author_handle": "must hold more than spaces",
+  "/author_handle": NOT_BLANK,
 }
 
 /** Null when the value is an acceptable post. */
