@@ -421,7 +421,9 @@ export const normaliseSegmentMessage = (m: SegmentMessage, ctx: ReceiveContext, 
   const context = ctx.batchContext === undefined ? m.context ?? EMPTY : withBatchContext(ctx.batchContext, m.context)
   const userId = idString(m.userId)
   const anonymousId = idString(m.anonymousId)
-  const messageId = typeof m.messageId === "string" && m.messageId !== "" ? m.messageId : contentMessageId(ctx.tenant, m)
+  // One of spaces says no more than an empty one: kept, every such message of the tenant was one id, all but the first
+  // dropped as its duplicates.
+  const messageId = typeof m.messageId === "string" && m.messageId.trim() !== "" ? m.messageId : contentMessageId(ctx.tenant, m)
   return {
     tenant: ctx.tenant,
     messageId,
