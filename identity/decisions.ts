@@ -3,7 +3,7 @@
 // on the data dir and the admin routes of `cdp serve` (ingest/identity-route.ts), which reload the running graph.
 import { Data, Effect } from "effect"
 import { labelProblem } from "../warehouse/labels.ts"
-import { dismissedSuggestionIds, type OperationRow, profileContacts, representativeNode, suggestionDecision } from "../warehouse/identity.ts"
+import { dismissedSuggestionIds, type OperationRow, profileContacts, representativeNode, separatedProfiles, suggestionDecision } from "../warehouse/identity.ts"
 import { profileNames } from "../warehouse/profiles.ts"
 import { extractConfigFor } from "./extract.ts"
 import { DEFAULT_GRAPH_RULES } from "./graph.ts"
@@ -39,6 +39,17 @@ export class SuggestionDecided extends Data.TaggedError("SuggestionDecided")<{
     return `suggestion ${shownId(this.id)} of tenant "${this.tenant}" was already ${this.accepted ? "accepted" : "dismissed"} at ${at}` +
       `${this.actor === "" ? "" : ` by ${this.actor}`} ` +
       `(operation ${this.opId} in identity_operations): ${this.accepted ? "its two profiles were merged" : "it is not suggested again"}`
+  }
+}
+
+/**
+ * A suggestion of two profiles an operator separated: accepting it would record a link that merges nothing (the
+ * separation wins), so it is refused; dismissing it is how it leaves the list.
+ */
+export class SuggestionKeptApart extends Data.TaggedError("SuggestionKeptApart")<{ readonly id: string; readonly tenant: string }> {
+  override get message() {
+    return `suggestion ${shownId(this.id)} of tenant "${this.tenant}" is of two profiles an operator separated ` +
+      "(cdp identity separate): accepting it cannot merge them; dismiss it"
   }
 }
 
@@ -175,6 +186,8 @@ export const decideSuggestion = <E>(tenant: string, id: string, accept: boolean,
       return yield* Effect.fail(earlier === undefined ? new UnknownSuggestion({ id, tenant }) : new SuggestionDecided({ id, tenant, ...earlier }))
     }
     if (!accept) return { operation: yield* recordOperation({ tenant, kind: "dismiss", a: suggestion.id, b: "", reason, actor }) }
+    const apart = (yield* separatedProfiles(tenant)).some(([x, y]) => x === suggestion.a && y === suggestion.b || x === suggestion.b && y === suggestion.a)
+    if (apart) return yield* Effect.fail(new SuggestionKeptApart({ id, tenant }))
     const a = yield* representative(tenant, suggestion.a)
     const b = yield* representative(tenant, suggestion.b)
     if (a === undefined || b === undefined) return yield* Effect.fail(new UnknownSuggestion({ id, tenant }))

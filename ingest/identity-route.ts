@@ -223,6 +223,8 @@ const failure = (e: unknown, fieldOf: (input: string) => string = () => "/identi
     case "SuggestionDecided":
       return refuse(409, (e as { readonly accepted?: boolean }).accepted === true ? "suggestion_already_accepted" : "suggestion_already_dismissed",
         error.message ?? "the suggestion was already decided", "/id")
+    case "SuggestionKeptApart":
+      return refuse(409, "suggestion_kept_apart", error.message ?? "the suggestion's profiles were separated", "/id")
     case "WarehouseUnavailable":
       return warehouseUnavailable(error.message)
     default:

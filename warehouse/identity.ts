@@ -480,6 +480,36 @@ export const dismissedSuggestionIds = Effect.fn("dismissedSuggestionIds")(functi
 })
 
 /**
+ * The pairs of profiles that hold two identifiers an operator separated (identity_operations kind separate, `a` and
+ * `b` written KIND:VALUE), each identifier's profile now as nodeOwner reads it (its latest slice).
+ */
+export const separatedProfiles = Effect.fn("separatedProfiles")(function* (tenant: string) {
+  const warehouse = yield* Warehouse
+  const ops = yield* warehouse.query<{ a: string; b: string }>(
+    "SELECT DISTINCT a, b FROM identity_operations WHERE tenant = {tenant:String} AND kind = 'separate'", { params: { tenant } })
+  if (ops.length === 0) return []
+  const keys = [...new Set(ops.flatMap((o) => [o.a, o.b]))]
+  const split = (key: string) => [key.slice(0, key.indexOf(":")), key.slice(key.indexOf(":") + 1)] as const
+  // Read by the order key (kind, value); a pair of lists may also match a kind of one with a value of another,
+  // which the map below never asks for.
+  const owners = yield* warehouse.query<{ kind: string; value: string; slice: number; profile_id: string }>(
+    "SELECT kind, value, slice, argMax(profile_id, version) AS profile_id FROM identity_nodes WHERE tenant = {tenant:String} " +
+      "AND kind IN {kinds:Array(String)} AND value IN {values:Array(String)} GROUP BY kind, value, slice",
+    { params: { tenant, kinds: [...new Set(keys.map((k) => split(k)[0]))], values: [...new Set(keys.map((k) => split(k)[1]))] } })
+  const latest = new Map<string, { slice: number; profile: string }>()
+  for (const o of owners) {
+    const key = `${o.kind}:${o.value}`
+    const seen = latest.get(key)
+    if (seen === undefined || Number(o.slice) > seen.slice) latest.set(key, { slice: Number(o.slice), profile: o.profile_id })
+  }
+  return ops.flatMap((o) => {
+    const a = latest.get(o.a)?.profile
+    const b = latest.get(o.b)?.profile
+    return a === undefined || b === undefined ? [] : [[a, b] as const]
+  })
+})
+
+/**
  * The latest decision recorded about a suggestion of a tenant: its dismissal (`a` is its id), or the link its
  * acceptance recorded (whose reason starts with `acceptedReason`, as identity/decisions.ts writes it).
  */
