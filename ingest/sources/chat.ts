@@ -1,5 +1,6 @@
 // Live chat: NDJSON transcripts (one conversation a line) become one "Chat Conversation" each; the widget's live
 // webhook posts single messages, which become one "Chat Message" each. Only the visitor's words are `text`.
+import { createHash } from "node:crypto"
 import { type Identifier, type JsonObject, putField, type RawItem, type Rejection } from "../message.ts"
 import { readJsonItems } from "../json.ts"
 import { compiledOnFirstUse, parseIsoDateTime } from "../schemas.ts"
@@ -116,7 +117,17 @@ export const normaliseChatTranscript = (t: ChatTranscript, maker: ItemMaker, raw
 }
 
 /**
- * A live message's id is its `message_id`, or `${conversation_id}:${at}` (the `at` string as sent) when the widget
+ * The id of a live message its widget sent without one: its conversation, its time as sent and a hash of what it says
+ * and who said it. Conversation and time alone made a second message of the same second a duplicate of the first,
+ * dropped; the same message sent again still gets the same id and lands once.
+ */
+const liveMessageId = (m: ChatLiveMessage): string => {
+  const said = JSON.stringify([m.from, m.visitor_id, m.agent_name ?? null, m.text])
+  return `${m.conversation_id}:${m.at}:${createHash("sha256").update(said).digest("hex").slice(0, 16)}`
+}
+
+/**
+ * A live message's id is its `message_id`, or liveMessageId (conversation, time, a hash of its words) when the widget
  * sends none. An agent's message still lands (it dates the conversation) but its `text` is empty. `raw` is the
  * message's JSON as received.
  */
@@ -124,7 +135,7 @@ export const normaliseChatLiveMessage = (m: ChatLiveMessage, maker: ItemMaker, r
   const properties: Record<string, unknown> = { conversation_id: m.conversation_id, from: m.from }
   if (m.agent_name !== undefined) properties["agent_name"] = m.agent_name
   return maker.event({
-    messageId: m.message_id ?? `${m.conversation_id}:${m.at}`,
+    messageId: m.message_id ?? liveMessageId(m),
     event: "Chat Message",
     timestampMs: parseIsoDateTime(m.at),
     anonymousId: m.visitor_id,

@@ -144,8 +144,19 @@ describe("chat webhook bodies", () => {
     expect(withId.map((e) => [e.messageId, e.event, e.text, e.anonymousId, e.timestamp, e.channel]))
       .toEqual([["m-9", "Chat Message", "Is my order late?", "anon-1", "2024-10-24T01:31:13.728Z", "chat"]])
     const withoutId = split(parseChatWebhook(JSON.stringify(live), context())).events
-    expect(withoutId[0]!.messageId).toBe("chat_1:2024-10-24T01:31:13.728Z")
+    expect(withoutId[0]!.messageId).toMatch(/^chat_1:2024-10-24T01:31:13\.728Z:[0-9a-f]{16}$/)
     expect(withoutId[0]!.properties).toEqual({ conversation_id: "chat_1", from: "visitor" })
+  })
+
+  it("two live messages without ids in the same conversation and second both keep their ids apart; the same one sent again keeps its id", () => {
+    // Found probing cdp serve: keyed by conversation and time alone, the second was a duplicate of the first and dropped.
+    const at = "2024-10-24T01:31:13Z"
+    const idOf = (m: Record<string, unknown>) => split(parseChatWebhook(JSON.stringify(m), context())).events[0]!.messageId
+    const first = idOf({ ...live, at, text: "My parcel is late." })
+    const second = idOf({ ...live, at, text: "And I was charged twice!" })
+    expect(second).not.toBe(first)
+    expect(idOf({ ...live, at, text: "My parcel is late." })).toBe(first)
+    expect(idOf({ ...live, at, text: "My parcel is late.", from: "agent", agent_name: "Riley" })).not.toBe(first)
   })
 
   it("an agent's live message lands with no text, since the words are not the customer's", () => {
