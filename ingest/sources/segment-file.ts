@@ -3,7 +3,7 @@ import { readJson } from "../json.ts"
 import type { DeadLetter, Rejection } from "../message.ts"
 import type { ImportContext, ImportedItem } from "./index.ts"
 import { readFileLines } from "./items.ts"
-import { ConsentPacing, normaliseSegmentMessage, type SegmentMessage } from "./segment.ts"
+import { ConsentPacing, normaliseSegmentMessage, redactWriteKeys, type SegmentMessage } from "./segment.ts"
 
 export async function* readSegmentFile(path: string, ctx: ImportContext): AsyncGenerator<ImportedItem> {
   const receivedAt = new Date(ctx.receivedAtMs).toISOString()
@@ -14,7 +14,8 @@ export async function* readSegmentFile(path: string, ctx: ImportContext): AsyncG
   const refuse = (line: string, rejection: Rejection, messageId = ""): ImportedItem => {
     const deadLetter: DeadLetter = {
       tenant: ctx.tenant, source: "segment", receivedAt, messageId,
-      rejection: { ...rejection, message: `line ${lineNumber}: ${rejection.message}` }, payload: line,
+      // Without the write key a sender may repeat in each message, as the HTTP API keeps its refused bodies.
+      rejection: { ...rejection, message: `line ${lineNumber}: ${rejection.message}` }, payload: redactWriteKeys(line),
     }
     return { _tag: "deadLetter", deadLetter }
   }
