@@ -532,7 +532,7 @@ Examples:
   $ npx cdp sentiment rescore --since 2024-09-01`)
   .action((opts: { since: string; tenant?: string; dataDir?: string }) => {
     const since = new Date(opts.since)
-    if (Number.isNaN(since.getTime())) program.error(`cdp: --since "${opts.since}" is not a date (use e.g. 2024-09-01)`)
+    if (Number.isNaN(since.getTime())) program.error(`cdp: --since ${JSON.stringify(opts.since.length <= 40 ? opts.since : `${opts.since.slice(0, 40)}…`)} is not a date (use e.g. 2024-09-01)`)
     const main = Effect.gen(function* () {
       const config = yield* sentimentSettings
       const { rescore } = yield* Effect.promise(() => import("../sentiment/index.ts"))

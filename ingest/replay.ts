@@ -16,6 +16,7 @@ import { UnknownSource } from "./import.ts"
 import type { ArchiveRecord, CanonicalEvent, DeadLetter } from "./message.ts"
 import { ObjectStore } from "./objectstore.ts"
 import { Pipeline } from "./pipeline.ts"
+import { shownText } from "./schemas.ts"
 import { RAW_PARSERS } from "./sources/index.ts"
 import { ConsentPacing } from "./sources/segment.ts"
 import { dateOffTheCalendar } from "../warehouse/calendar.ts"
@@ -101,7 +102,7 @@ const parseInstant = (text: string, name: string, endOfDay: boolean): Date | Rep
   if (off !== undefined) return new ReplayRangeInvalid({ reason: `${name}: ${off.message}` })
   const ms = Date.parse(DATE_ONLY.test(trimmed) ? `${trimmed}T00:00:00Z` : trimmed)
   if (Number.isNaN(ms)) {
-    return new ReplayRangeInvalid({ reason: `${name} must be a date (2024-10-01) or an ISO-8601 date-time (got "${text}")` })
+    return new ReplayRangeInvalid({ reason: `${name} must be a date (2024-10-01) or an ISO-8601 date-time (got ${JSON.stringify(shownText(text, 40))})` })
   }
   return new Date(DATE_ONLY.test(trimmed) && endOfDay ? ms + DAY_MS : ms)
 }
