@@ -124,8 +124,8 @@ const WORKS_ON_STORED = new Set([
   "identity split", "identity separate", "token revoke",
 ])
 
-const worksOnThisDataDir = (path: string, dataDir: string | undefined): boolean => {
-  if (!WORKS_ON_STORED.has(path)) return false
+const worksOnThisDataDir = (path: string, dataDir: string | undefined, decision: boolean): boolean => {
+  if (!WORKS_ON_STORED.has(path) && !decision) return false
   try {
     const backend = backendConfig(dataDir)
     return backend.clickhouse === undefined && (path !== "replay" || backend.s3 === undefined)
@@ -154,9 +154,12 @@ const program = new Command("cdp")
       process.stderr.write(`cdp: --tenant ${JSON.stringify(tenant)} must be ${TENANT_NAME_RULE}\n`)
       process.exit(1)
     }
-    if (READS_ONLY.has(commandPath(command))) readOnlyCommand()
+    const path = commandPath(command)
+    // Accepting or dismissing a suggestion records a decision: on a data dir that is not there it is not told "only reads".
+    const decision = path === "identity suggestions" && (command.opts()["accept"] !== undefined || command.opts()["dismiss"] !== undefined)
+    if (READS_ONLY.has(path) && !decision) readOnlyCommand()
     const dataDir: unknown = command.opts()["dataDir"]
-    if (worksOnThisDataDir(commandPath(command), typeof dataDir === "string" ? dataDir : undefined)) storedDataCommand()
+    if (worksOnThisDataDir(path, typeof dataDir === "string" ? dataDir : undefined, decision)) storedDataCommand()
   })
   .addHelpText("after", PROGRAM_EXAMPLES)
 

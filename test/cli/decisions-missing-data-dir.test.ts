@@ -20,11 +20,14 @@ describe("a decision on a data dir that is not there", () => {
       ["identity", "split", "x@y.example", "--reason", "r"],
       ["identity", "separate", "x@y.example", "z@y.example", "--reason", "r"],
       ["token", "revoke", "tok_abcdefgh"],
+      // Told "this command only reads" before: a decision on a suggestion writes one.
+      ["identity", "suggestions", "--accept", "sug_abc", "--reason", "r"],
+      ["identity", "suggestions", "--dismiss", "sug_abc"],
     ]
     // One after another: each must find the data dir still not there.
     for (const args of runs) {
       const r = await runCdpAsync([...args, "--data-dir", typo])
-      expect(r.stderr, args.join(" ")).toContain(`cannot use data dir ${typo}: it does not exist`)
+      expect(r.stderr, args.join(" ")).toContain(`cannot use data dir ${typo}: it does not exist, and this command works on what is stored there`)
       expectOneLineError(r, "check --data-dir")
       expect(existsSync(typo), args.join(" ")).toBe(false)
     }
