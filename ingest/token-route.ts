@@ -131,6 +131,12 @@ export const tokenRoute = (options: { readonly registry: TokenRegistry; readonly
         if (beyond !== undefined) {
           return refuse(403, "missing_scope", `this token does not hold the scope ${beyond}, so it cannot give it to a new token (name fewer with "scopes")`, "/scopes")
         }
+        // Nor one that outlives it: a token lent for an hour made one that never expires, and kept the tenant for good.
+        const until = options.registry.find({ id: principal.tokenId })?.expiresAtMs ?? null
+        if (until !== null && (input.expiresAtMs === null || input.expiresAtMs > until)) {
+          return refuse(403, "expiry_beyond_token", `this token expires at ${new Date(until).toISOString()}, so a token it makes must expire by then ` +
+            `(name "expires" at or before it)`, "/expires")
+        }
         return yield* Effect.gen(function* () {
           const full = yield* views.pipe(
             Effect.map((vs) => tokenLimitReached(vs.values(), input.tenant, options.maxTokens ?? DEFAULT_MAX_TOKENS)),
