@@ -4,10 +4,11 @@ import type { IncomingMessage } from "node:http"
 import { Deferred, Effect, Fiber } from "effect"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { identityRoute } from "../../ingest/identity-route.ts"
-import { preReadBodies, type QueryReply } from "../../ingest/query-route.ts"
+import type { QueryReply } from "../../ingest/query-route.ts"
 import { defaultIdentityConfig, makeIdentityStage } from "../../identity/stage.ts"
 import { type QueryOptions, Warehouse, type WarehouseShape } from "../../warehouse/warehouse.ts"
 import { eventOn } from "../support/events.ts"
+import { routeRequest } from "../support/route-request.ts"
 import { freshDir, post, removeDir, withCollector, withEmbeddedWarehouse } from "../support/pipeline.ts"
 
 let dir: string
@@ -16,12 +17,7 @@ afterEach(() => removeDir(dir))
 
 const config = defaultIdentityConfig()
 
-/** A POST to the route as the collector hands it over once its guard has read the body. */
-const request = (path: string, body: unknown): IncomingMessage => {
-  const req = { method: "POST", url: path, headers: {} } as IncomingMessage
-  preReadBodies.set(req, JSON.stringify(body))
-  return req
-}
+const request = (path: string, body: unknown) => routeRequest("POST", path, body)
 
 describe("identity decision routes", () => {
   it("tenant B's decision completes while tenant A's is held", async () => {

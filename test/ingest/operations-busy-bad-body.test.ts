@@ -2,29 +2,23 @@
 // /v1/operations/replay {"from": "2026-01-01", "to": "2025-01-01"} (a reversed range), a month 13 or a source "../etc"
 // were answered 409 operation_running "a replay is running already ... ask again when it ends": the sender waited,
 // asked again, and only then learnt the body itself was wrong. A body is checked before what runs is.
-import type { IncomingMessage } from "node:http"
 import { Deferred, Effect } from "effect"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { makeJobs } from "../../ingest/jobs.ts"
 import { ObjectStore } from "../../ingest/objectstore.ts"
 import { operationsRoute } from "../../ingest/operations-route.ts"
 import { Pipeline } from "../../ingest/pipeline.ts"
-import { preReadBodies, type QueryReply } from "../../ingest/query-route.ts"
+import type { QueryReply } from "../../ingest/query-route.ts"
 import { Warehouse } from "../../warehouse/warehouse.ts"
 import { freshDir, removeDir, withPipeline } from "../support/pipeline.ts"
+import { ADMIN_PRINCIPAL, routeRequest } from "../support/route-request.ts"
 
 let dir: string
 beforeEach(() => { dir = freshDir() })
 afterEach(() => removeDir(dir))
 
-/** A POST as the collector hands it over once its guard has read the body. */
-const post = (path: string, body: unknown): IncomingMessage => {
-  const req = { method: "POST", url: path, headers: {} } as IncomingMessage
-  preReadBodies.set(req, JSON.stringify(body))
-  return req
-}
-
-const admin = { tokenId: "admin-token", role: "admin" as const, tenant: undefined, scopes: new Set<never>() }
+const post = (path: string, body: unknown) => routeRequest("POST", path, body)
+const admin = ADMIN_PRINCIPAL
 
 describe("an operation's body while one of its kind runs", () => {
   it("a wrong body is 400 naming the field, not 409 to ask again later", () =>

@@ -4,29 +4,22 @@
 // its own (2,187 archived messages; the six said 2,187, 4,374, ... 13,122 duplicates). A job was put where the next
 // request looks for it only after its "running" state was written to the warehouse, so every request sent meanwhile
 // found none running.
-import type { IncomingMessage } from "node:http"
 import { Effect } from "effect"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { awaitJob, makeJobs } from "../../ingest/jobs.ts"
 import { ObjectStore } from "../../ingest/objectstore.ts"
 import { operationsRoute } from "../../ingest/operations-route.ts"
 import { Pipeline } from "../../ingest/pipeline.ts"
-import { preReadBodies } from "../../ingest/query-route.ts"
 import { Warehouse } from "../../warehouse/warehouse.ts"
 import { freshDir, removeDir, withPipeline } from "../support/pipeline.ts"
+import { ADMIN_PRINCIPAL, routeRequest } from "../support/route-request.ts"
 
 let dir: string
 beforeEach(() => { dir = freshDir() })
 afterEach(() => removeDir(dir))
 
-/** A POST as the collector hands it over once its guard has read the body. */
-const post = (path: string, body: unknown): IncomingMessage => {
-  const req = { method: "POST", url: path, headers: {} } as IncomingMessage
-  preReadBodies.set(req, JSON.stringify(body))
-  return req
-}
-
-const admin = { tokenId: "admin-token", role: "admin" as const, tenant: undefined, scopes: new Set<never>() }
+const post = (path: string, body: unknown) => routeRequest("POST", path, body)
+const admin = ADMIN_PRINCIPAL
 
 describe("identical operations asked at once", () => {
   it("one starts; the others are 409 naming it", () =>
