@@ -12,7 +12,8 @@
 import { Effect } from "effect"
 import { buildProfileDocuments } from "../identity/index.ts"
 import { besideErasures } from "../warehouse/erasure.ts"
-import { identifierOwners, storeDocuments } from "../warehouse/profile-documents.ts"
+import { identifierOwners } from "../warehouse/identity.ts"
+import { storeDocuments } from "../warehouse/profile-documents.ts"
 import { backgroundReads, Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
 
 /** What a write reaches (ingest/profile-read.ts reachOf): everything, tenants, or keys (`p`rofile, `m`essage, `i`dentifier). */

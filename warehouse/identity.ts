@@ -2,6 +2,7 @@
 // (migration 010), identity_sightings (034). Rows go in batches; the online resolver's state is read back from identity_observations.
 // Reads of a profile (its messages, identifiers, traits, merges, timeline) and of decisions live here too.
 import { Effect } from "effect"
+import { INLINE_BYTES, runsWrittenIn } from "./inline-params.ts"
 import { chDateTime } from "./sink.ts"
 import { type Row, Warehouse } from "./warehouse.ts"
 
@@ -364,6 +365,36 @@ export const nodeOwner = Effect.fn("nodeOwner")(function* (tenant: string, kind:
   return rows[0]?.profile_id
 })
 
+/**
+ * Bytes of values identifierOwners names in one statement at most, written in (runsWrittenIn): with its SQL the
+ * statement stays under what the embedded engine takes written in. The identifiers of a batch of documents (500
+ * profiles, a few each: e-mails, user and anonymous ids) are more; in one statement it was bound and took chDB's
+ * process-wide turn.
+ */
+const OWNER_VALUES_BYTES = INLINE_BYTES - 8_000
+
+/**
+ * Who holds each of these identifiers (kind, normalised value) now, as nodeOwner finds it (the latest slice's
+ * profile), keyed `kind\u0000value`; identifiers nobody holds are absent. One statement per OWNER_VALUES_BYTES of values.
+ */
+export const identifierOwners = Effect.fn("identifierOwners")(function* (tenant: string, identifiers: ReadonlyArray<readonly [string, string]>) {
+  const out = new Map<string, string>()
+  if (identifiers.length === 0) return out
+  const wanted = new Set(identifiers.map(([kind, value]) => `${kind}\u0000${value}`))
+  const warehouse = yield* Warehouse
+  for (const values of runsWrittenIn([...new Set(identifiers.map(([, value]) => value))], OWNER_VALUES_BYTES)) {
+    const rows = yield* warehouse.query<{ kind: string; value: string; owner: string }>(
+      "SELECT kind, value, argMax(profile_id, slice) AS owner FROM (SELECT kind, value, slice, argMax(profile_id, version) AS profile_id " +
+        "FROM identity_nodes WHERE tenant = {tenant:String} AND value IN {values:Array(String)} GROUP BY kind, value, slice) GROUP BY kind, value",
+      { params: { tenant, values } })
+    for (const r of rows) {
+      const key = `${r.kind}\u0000${r.value}`
+      if (wanted.has(key)) out.set(key, r.owner)
+    }
+  }
+  return out
+})
+
 // A profile's messages: those that landed with it (event_rows' order key) or were moved to it (event_profiles),
 // kept when no later move took them elsewhere. Parameters {tenant:String} and {profile:String}.
 const candidates = "SELECT message_id FROM event_rows WHERE tenant = {tenant:String} AND profile_id = {profile:String} " +
@@ -488,23 +519,12 @@ export const separatedProfiles = Effect.fn("separatedProfiles")(function* (tenan
   const ops = yield* warehouse.query<{ a: string; b: string }>(
     "SELECT DISTINCT a, b FROM identity_operations WHERE tenant = {tenant:String} AND kind = 'separate'", { params: { tenant } })
   if (ops.length === 0) return []
-  const keys = [...new Set(ops.flatMap((o) => [o.a, o.b]))]
-  const split = (key: string) => [key.slice(0, key.indexOf(":")), key.slice(key.indexOf(":") + 1)] as const
-  // Read by the order key (kind, value); a pair of lists may also match a kind of one with a value of another,
-  // which the map below never asks for.
-  const owners = yield* warehouse.query<{ kind: string; value: string; slice: number; profile_id: string }>(
-    "SELECT kind, value, slice, argMax(profile_id, version) AS profile_id FROM identity_nodes WHERE tenant = {tenant:String} " +
-      "AND kind IN {kinds:Array(String)} AND value IN {values:Array(String)} GROUP BY kind, value, slice",
-    { params: { tenant, kinds: [...new Set(keys.map((k) => split(k)[0]))], values: [...new Set(keys.map((k) => split(k)[1]))] } })
-  const latest = new Map<string, { slice: number; profile: string }>()
-  for (const o of owners) {
-    const key = `${o.kind}:${o.value}`
-    const seen = latest.get(key)
-    if (seen === undefined || Number(o.slice) > seen.slice) latest.set(key, { slice: Number(o.slice), profile: o.profile_id })
-  }
+  const identifier = (key: string) => [key.slice(0, key.indexOf(":")), key.slice(key.indexOf(":") + 1)] as const
+  const owners = yield* identifierOwners(tenant, ops.flatMap((o) => [identifier(o.a), identifier(o.b)]))
+  const ownerOf = (key: string) => owners.get(identifier(key).join("\u0000"))
   return ops.flatMap((o) => {
-    const a = latest.get(o.a)?.profile
-    const b = latest.get(o.b)?.profile
+    const a = ownerOf(o.a)
+    const b = ownerOf(o.b)
     return a === undefined || b === undefined ? [] : [[a, b] as const]
   })
 })

@@ -4,7 +4,6 @@
 import { Effect } from "effect"
 import { stateAggregatesByProfileColumns, tenantDefinitions } from "./computed-traits.ts"
 import { consentOfScopesColumns, type ProfileConsentRows } from "./consent.ts"
-import { INLINE_BYTES, runsWrittenIn } from "./inline-params.ts"
 import { scopeCondition } from "./identity.ts"
 import {
   eventRowsCondition, firstPageRows, identifierGroups, mergedParams, OWNER_SQL, profileReadScopesOf, type ProfileSummary, type ReadScope, type ScopeOwner,
@@ -36,36 +35,6 @@ export const readStoredDocument = Effect.fn("readStoredDocument")(function* (ten
     { params: byId ? { tenant, profile: owner.profileId } : { tenant, kind: owner.kind, value: owner.value } })
   const row = rows[0]
   return row === undefined ? undefined : { profileId: row.profile_id, built: Number(row.built), document: row.document } satisfies StoredDocument
-})
-
-/**
- * Bytes of values identifierOwners names in one statement at most, written in (runsWrittenIn): with its SQL the
- * statement stays under what the embedded engine takes written in. The identifiers of a batch of documents (500
- * profiles, a few each: e-mails, user and anonymous ids) are more; in one statement it was bound and took chDB's
- * process-wide turn.
- */
-const OWNER_VALUES_BYTES = INLINE_BYTES - 8_000
-
-/**
- * Who holds each of these identifiers (kind, normalised value) now, as OWNER_SQL finds it (the latest slice's
- * profile), keyed `kind\u0000value`; identifiers nobody holds are absent. One statement per OWNER_VALUES_BYTES of values.
- */
-export const identifierOwners = Effect.fn("identifierOwners")(function* (tenant: string, identifiers: ReadonlyArray<readonly [string, string]>) {
-  const out = new Map<string, string>()
-  if (identifiers.length === 0) return out
-  const wanted = new Set(identifiers.map(([kind, value]) => `${kind}\u0000${value}`))
-  const warehouse = yield* Warehouse
-  for (const values of runsWrittenIn([...new Set(identifiers.map(([, value]) => value))], OWNER_VALUES_BYTES)) {
-    const rows = yield* warehouse.query<{ kind: string; value: string; owner: string }>(
-      "SELECT kind, value, argMax(profile_id, slice) AS owner FROM (SELECT kind, value, slice, argMax(profile_id, version) AS profile_id " +
-        "FROM identity_nodes WHERE tenant = {tenant:String} AND value IN {values:Array(String)} GROUP BY kind, value, slice) GROUP BY kind, value",
-      { params: { tenant, values } })
-    for (const r of rows) {
-      const key = `${r.kind}\u0000${r.value}`
-      if (wanted.has(key)) out.set(key, r.owner)
-    }
-  }
-  return out
 })
 
 /** Writes documents (one insert for all of them). */

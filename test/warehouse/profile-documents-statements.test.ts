@@ -7,7 +7,8 @@
 import { Effect } from "effect"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { inlineParams } from "../../warehouse/inline-params.ts"
-import { identifierOwners, readDocumentParts } from "../../warehouse/profile-documents.ts"
+import { identifierOwners } from "../../warehouse/identity.ts"
+import { readDocumentParts } from "../../warehouse/profile-documents.ts"
 import { type QueryOptions, Warehouse, type WarehouseShape } from "../../warehouse/warehouse.ts"
 import { freshDir, removeDir, withEmbeddedWarehouse } from "../support/pipeline.ts"
 
