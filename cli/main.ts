@@ -13,6 +13,7 @@ import {
   writeKeys,
 } from "../ingest/writekeys.ts"
 import { TENANT_NAME, TENANT_NAME_RULE } from "../warehouse/tenant.ts"
+import { shownText } from "../ingest/schemas.ts"
 import { MAX_QUERY_BYTES } from "../warehouse/readonly.ts"
 import { isNamedPipe, isStdinPath, readableFile, readStdinStatement } from "./stdin.ts"
 import { type DataDirLocked, type QueryScope, Warehouse } from "../warehouse/warehouse.ts"
@@ -535,7 +536,7 @@ Examples:
   $ npx cdp sentiment rescore --since 2024-09-01`)
   .action((opts: { since: string; tenant?: string; dataDir?: string }) => {
     const since = new Date(opts.since)
-    if (Number.isNaN(since.getTime())) program.error(`cdp: --since ${JSON.stringify(opts.since.length <= 40 ? opts.since : `${opts.since.slice(0, 40)}…`)} is not a date (use e.g. 2024-09-01)`)
+    if (Number.isNaN(since.getTime())) program.error(`cdp: --since ${JSON.stringify(shownText(opts.since, 40))} is not a date (use e.g. 2024-09-01)`)
     const main = Effect.gen(function* () {
       const config = yield* sentimentSettings
       const { rescore } = yield* Effect.promise(() => import("../sentiment/index.ts"))

@@ -243,6 +243,10 @@ const erasedSinceRead = (guard: ErasureGuard) => {
     : Effect.succeed(erased)
 }
 
+/** `write`, given the profiles erased since the sync read, beside no erasure of its tenant. */
+const besideUnerased = <A>(guard: ErasureGuard, write: (erased: ReadonlySet<string>) => Effect.Effect<A, unknown, Warehouse>) =>
+  besideErasures(guard.tenant)(Effect.flatMap(erasedSinceRead(guard), write))
+
 /**
  * Sends records in the destination's batch size; `onBatch` records each batch's outcome as soon as it is known. With a
  * guard, records of profiles erased since the sync read them are neither sent nor recorded (deliverBeside).
@@ -276,15 +280,10 @@ const deliverBeside = (
   Effect.gen(function* () {
     const unerased = (erased: ReadonlySet<string>) => batch.filter((r) => !erased.has(r.profileId))
     if (!run.client.supports.has("erase")) {
-      return yield* besideErasures(guard.tenant)(Effect.gen(function* () {
-        const o = yield* deliverBatch(run, op, unerased(yield* erasedSinceRead(guard)))
-        yield* onBatch(o)
-        return o
-      }))
+      return yield* besideUnerased(guard, (erased) => Effect.tap(deliverBatch(run, op, unerased(erased)), onBatch))
     }
     const sent = yield* deliverBatch(run, op, unerased(yield* erasedSinceRead(guard)))
-    return yield* besideErasures(guard.tenant)(Effect.gen(function* () {
-      const erased = yield* erasedSinceRead(guard)
+    return yield* besideUnerased(guard, (erased) => Effect.gen(function* () {
       if (erased.size === 0) return yield* Effect.as(onBatch(sent), sent)
       yield* queueRemoteErasures(guard.tenant, run.config.name, sent.ok.filter((i) => erased.has(i.key)).map((i) => i.remoteId))
       const kept: Outcome = { ok: sent.ok.filter((i) => !erased.has(i.key)), dead: sent.dead.filter((d) => !erased.has(d.record.profileId)) }
@@ -419,8 +418,7 @@ const syncBody = (config: DestinationConfig, options: SyncOptions, run: Run, cou
       const sentKeys = new Set(toSend.map((r) => r.key))
       // Not sent (kept there, or never given a record id): only marked as no longer updated; the record id stays, so
       // an erasure can still delete it.
-      const kept = yield* besideErasures(tenant)(Effect.gen(function* () {
-        const erased = yield* erasedSinceRead(guard)
+      const kept = yield* besideUnerased(guard, (erased) => Effect.gen(function* () {
         const kept = removals.filter((r) => !sentKeys.has(r.key) && !erased.has(r.profileId))
         yield* recordExportState(tenant, name, kept.map((r) => ({ profileId: r.profileId, fingerprint: "", present: false, remoteId: r.remoteId })))
         return kept
@@ -576,11 +574,7 @@ const replayBody = Effect.fn("replayDeadLetters")(function* (config: Destination
   const close = (ids: ReadonlyArray<string>, op: string) =>
     recordDeadLetters(config.tenant, config.name, letters.filter((l) => l.operation === op && ids.includes(l.profileId)), true)
   // Letters closed unsent (no longer allowed, or nothing left to remove), but not those of profiles erased meanwhile.
-  const closeUnsent = (ids: ReadonlyArray<string>, op: string) =>
-    besideErasures(config.tenant)(Effect.gen(function* () {
-      const erased = yield* erasedSinceRead(guard)
-      yield* close(ids.filter((id) => !erased.has(id)), op)
-    }))
+  const closeUnsent = (ids: ReadonlyArray<string>, op: string) => besideUnerased(guard, (erased) => close(ids.filter((id) => !erased.has(id)), op))
   // A letter that fails again stays open, with the destination's new answer as its reason.
   const failedAgain = (o: Outcome, op: string) => {
     const why = new Map(o.dead.map((d) => [d.record.profileId, d]))

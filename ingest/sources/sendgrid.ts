@@ -10,9 +10,9 @@ import {
   arrayItems, documentTooLarge, explainSchemaError, firstByte, type ItemMaker, itemMaker, locate, NOT_BLANK, parseNdjsonText, readNdjsonFile,
   readWholeFile,
 } from "./items.ts"
+import schema from "./sendgrid.schema.json" with { type: "json" }
 
 const OPEN_BRACE = 0x7b
-import schema from "./sendgrid.schema.json" with { type: "json" }
 
 export type SendgridEventType =
   | "processed" | "deferred" | "delivered" | "open" | "click" | "bounce" | "dropped"
