@@ -1,8 +1,10 @@
 // The one ajv instance of the process: schemas are compiled once, at start-up, by the module that owns them.
 import { type AnySchema, Ajv, type ErrorObject, type ValidateFunction } from "ajv"
 
+// The year: four digits, or ISO-8601's expanded form (a sign and six digits, "+010000", as toISOString writes years
+// past 9999), which the warehouse cannot store but which is a date-time and is refused as out of range, not as a form.
 const ISO_DATE_TIME =
-  /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?(Z|[+-]\d{2}(?::?\d{2})?)?$/i
+  /^(\d{4}|[+-]\d{6})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?(Z|[+-]\d{2}(?::?\d{2})?)?$/i
 
 const DAYS_IN_MONTH = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
 
@@ -115,7 +117,7 @@ const parseUncached = (text: string): number => {
     if (!Number.isNaN(fast)) return fast
   }
   const m = ISO_DATE_TIME.exec(text)
-  if (m === null) return Number.NaN
+  if (m === null || m[1] === "-000000") return Number.NaN
   const year = +m[1]!
   const month = +m[2]!
   const day = +m[3]!
@@ -137,7 +139,8 @@ const parseUncached = (text: string): number => {
     if (offsetHours > 23 || offsetMinutes > 59) return Number.NaN
     ms -= sign * (offsetHours * 60 + offsetMinutes) * 60_000
   }
-  return ms
+  // Past what Date holds (year ±275760): still a valid date-time, out of every range.
+  return Number.isNaN(ms) ? (year < 0 ? -Infinity : Infinity) : ms
 }
 
 export const ajv = new Ajv({ allErrors: false, strict: true, strictRequired: false, allowUnionTypes: true })

@@ -18,4 +18,19 @@ describe("calls: a start time out of the warehouse's range", () => {
     expect(deadLetters[1]!.rejection.message).toContain("outside the range the warehouse stores")
     expect(deadLetters[2]!.rejection.message).toContain("must be an ISO-8601 date-time such as 2024-09-16T09:28:50Z")
   })
+  it("names the range for a date-time with an expanded year (+010000-..., -000001-...), as 98e510a says it does", () => {
+    const dates = ["+010000-01-01T00:00:00Z", "-000001-01-01T00:00:00Z", "+275760-09-13T00:00:00Z", "+999999-12-31T23:59:59Z"]
+    const body = HEADER + dates.map((d, i) => `c${i},${d},60,inbound,,P,q,resolved,ok\n`).join("")
+    const { deadLetters } = split(parseCallsWebhook(body, context()))
+    expect(deadLetters.map((d) => d.rejection.message.replace(/^body row \d+ \(line \d+\): /, ""))).toEqual(dates.map((d) =>
+      `started_at "${d}" is a valid ISO-8601 date-time outside the range the warehouse stores (1900-01-01T00:00:00Z to 2299-12-31T23:59:59.999Z); it is refused rather than changed`))
+  })
+
+  it("still names the format for an expanded year ISO-8601 does not have (-000000, five digits, a bad month)", () => {
+    const dates = ["-000000-01-01T00:00:00Z", "+10000-01-01T00:00:00Z", "+010000-13-01T00:00:00Z", "010000-01-01T00:00:00Z"]
+    const body = HEADER + dates.map((d, i) => `c${i},${d},60,inbound,,P,q,resolved,ok\n`).join("")
+    const { deadLetters } = split(parseCallsWebhook(body, context()))
+    expect(deadLetters.map((d) => d.rejection.message.replace(/^body row \d+ \(line \d+\): /, ""))).toEqual(dates.map((d) =>
+      `started_at must be an ISO-8601 date-time such as 2024-09-16T09:28:50Z (got "${d}")`))
+  })
 })
