@@ -8,10 +8,11 @@
 import type { IncomingMessage } from "node:http"
 import { Effect } from "effect"
 import {
-  DEFAULT_MAX_TOKENS, type Principal, statusOf, tokenLimitReached, tokenLookup, TokenInvalid, TokenNotFound, type TokenRegistry, tokenView, validateTokenInput,
+  DEFAULT_MAX_TOKENS, effectiveScopes, type Principal, type Scope, statusOf, tokenLimitReached, tokenLookup, TokenInvalid, TokenNotFound, type TokenRegistry, tokenView, validateTokenInput,
 } from "./auth.ts"
 import { pageInMemory, readPage, refuseQueryOfBody, refuseUnknownParameter } from "./pages.ts"
 import { type QueryReply, receiveAdminBody, refuse, refuseFailure } from "./query-route.ts"
+import type { TokenRecord } from "../warehouse/tokens.ts"
 import { keyedLocks } from "../warehouse/turns.ts"
 import { apiReads } from "../warehouse/warehouse.ts"
 
@@ -63,12 +64,34 @@ const unknownField = (body: Record<string, unknown>, what: string, takes: Readon
   return extra === undefined ? undefined : refuse(400, "bad_body", `unknown field "${extra.slice(0, 80)}" (${what} takes ${takes.join(", ")})`, `/${extra.slice(0, 80)}`)
 }
 
+/**
+ * What of `target` (a token asked for, or one to revoke) the asking token could not have given it, expiring at
+ * `untilMs` (null: never): a scope it does not hold (a narrowed admin token cannot mint a full one), or a life past its
+ * own (a token lent for an hour made one that never expires, and kept the tenant for good).
+ */
+const beyondCaller = (principal: Principal, untilMs: number | null, target: { readonly scopes: ReadonlyArray<string>; readonly expiresAtMs: number | null }):
+  { readonly scope: string } | { readonly untilMs: number } | undefined => {
+  const scope = target.scopes.find((s) => !principal.scopes.has(s as Scope))
+  if (scope !== undefined) return { scope }
+  return untilMs !== null && (target.expiresAtMs === null || target.expiresAtMs > untilMs) ? { untilMs } : undefined
+}
+
+/** The 403 for revoking a token the asking one could not have made (it may always revoke itself). */
+const refuseRevoking = (record: TokenRecord, beyond: { readonly scope: string } | { readonly untilMs: number }): QueryReply =>
+  "scope" in beyond
+    ? refuse(403, "missing_scope", `token ${record.id} holds the scope ${beyond.scope}, which this token does not hold, so it cannot revoke it ` +
+      "(a token revokes only tokens whose scopes are all among its own, and itself)", "/id")
+    : refuse(403, "expiry_beyond_token", `token ${record.id} ${record.expiresAtMs === null ? "never expires" : `expires at ${new Date(record.expiresAtMs).toISOString()}`}` +
+      `, and this token expires at ${new Date(beyond.untilMs).toISOString()}, so it cannot revoke it (a token revokes only tokens expiring by then, and itself)`, "/id")
+
 export const tokenRoute = (options: { readonly registry: TokenRegistry; readonly bodyIdleMs?: number; readonly maxTokens?: number | undefined }) => {
   // A tenant's tokens are counted and created one request at a time: counted apart from the creation, requests sent
   // together all passed the count (with a warehouse write between) and took the tenant past CDP_MAX_TOKENS.
   const creating = keyedLocks()
   return (req: IncomingMessage, principal: Principal): Effect.Effect<QueryReply> =>
     Effect.gen(function* () {
+      /** When the asking token expires (null: never, or the data directory's admin token). */
+      const callerExpiry = () => options.registry.find({ id: principal.tokenId })?.expiresAtMs ?? null
       const url = new URL(req.url ?? "/", "http://collector")
       const path = url.pathname.replace(/\/+$/, "")
       const rest = path.slice(TOKENS_PATH.length + 1)
@@ -126,15 +149,12 @@ export const tokenRoute = (options: { readonly registry: TokenRegistry; readonly
         if (extra !== undefined) return extra
         const input = validateTokenInput({ role: b.role, tenant: b.tenant, scopes: b.scopes, name: b.name, expires: b.expires }, Date.now())
         if (input instanceof TokenInvalid) return refuse(400, "bad_token_request", input.message, `/${input.field}`)
-        // A token never makes one that can do more than itself (a narrowed admin token cannot mint a full one).
-        const beyond = input.scopes.find((scope) => !principal.scopes.has(scope))
-        if (beyond !== undefined) {
-          return refuse(403, "missing_scope", `this token does not hold the scope ${beyond}, so it cannot give it to a new token (name fewer with "scopes")`, "/scopes")
+        const beyond = beyondCaller(principal, callerExpiry(), input)
+        if (beyond !== undefined && "scope" in beyond) {
+          return refuse(403, "missing_scope", `this token does not hold the scope ${beyond.scope}, so it cannot give it to a new token (name fewer with "scopes")`, "/scopes")
         }
-        // Nor one that outlives it: a token lent for an hour made one that never expires, and kept the tenant for good.
-        const until = options.registry.find({ id: principal.tokenId })?.expiresAtMs ?? null
-        if (until !== null && (input.expiresAtMs === null || input.expiresAtMs > until)) {
-          return refuse(403, "expiry_beyond_token", `this token expires at ${new Date(until).toISOString()}, so a token it makes must expire by then ` +
+        if (beyond !== undefined) {
+          return refuse(403, "expiry_beyond_token", `this token expires at ${new Date(beyond.untilMs).toISOString()}, so a token it makes must expire by then ` +
             `(name "expires" at or before it)`, "/expires")
         }
         return yield* Effect.gen(function* () {
@@ -168,6 +188,10 @@ export const tokenRoute = (options: { readonly registry: TokenRegistry; readonly
       if (revoke === null) return refuse(404, "not_found", `no route ${req.method} ${path}; the token routes are POST ${TOKENS_PATH}, GET ${TOKENS_PATH}[/{id}], POST ${TOKENS_PATH}/inspect, POST ${TOKENS_PATH}/{id}/revoke`)
       const record = options.registry.find({ id: revoke[1]! })
       if (record !== undefined && !own(record.tenant ?? null)) return unknownTokenId(revoke[1]!)
+      // Revoking is acting on a token as making one is: a token narrowed to tokens:manage revoked its tenant's admin token.
+      const beyond = record === undefined || record.id === principal.tokenId ? undefined
+        : beyondCaller(principal, callerExpiry(), { scopes: effectiveScopes(record), expiresAtMs: record.expiresAtMs })
+      if (beyond !== undefined) return refuseRevoking(record!, beyond)
       return yield* options.registry.revoke(revoke[1]!).pipe(
         Effect.map((r): QueryReply => ({ status: 200, body: { success: true, details: tokenView(r, undefined), wasActive: statusOf(record ?? r, Date.now()) === "active" } })),
         Effect.catch((e) => Effect.succeed(e instanceof TokenNotFound ? unknownTokenId(revoke[1]!) : failure(e as never))),
