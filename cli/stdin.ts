@@ -11,6 +11,7 @@ import { type Readable, Transform } from "node:stream"
 import { pipeline } from "node:stream/promises"
 import { Data, Effect } from "effect"
 import { EmptyInput, FileUnreadable, refuseUnreadableFile } from "../ingest/import.ts"
+import { firstInvalidOffset } from "../ingest/utf8.ts"
 import { readSetting, SETTINGS } from "./config.ts"
 
 const STDIN_PATHS = new Set(["-", "/dev/stdin", "/dev/fd/0", "/proc/self/fd/0"])
@@ -98,9 +99,29 @@ export class StdinStatementEmpty extends Data.TaggedError("StdinStatementEmpty")
   }
 }
 
+/** Stdin held bytes that are not UTF-8: refused, not decoded with U+FFFD (a query then ran on text nobody wrote). */
+export class StdinStatementNotUtf8 extends Data.TaggedError("StdinStatementNotUtf8")<{ readonly byte: number; readonly offset: number }> {
+  override get message() {
+    return `stdin is not valid UTF-8: byte 0x${this.byte.toString(16).padStart(2, "0")} at offset ${this.offset} does not belong to a ` +
+      "UTF-8 sequence (write the statement as UTF-8, e.g. iconv -f latin1 -t utf-8)"
+  }
+}
+
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true })
+
+/** The statement's bytes as text, or StdinStatementNotUtf8 naming the first byte that is not UTF-8. */
+const statementText = (bytes: Buffer): string => {
+  try {
+    return strictUtf8.decode(bytes)
+  } catch {
+    const offset = firstInvalidOffset(bytes)
+    throw new StdinStatementNotUtf8({ byte: bytes[offset] ?? 0, offset })
+  }
+}
+
 /**
  * A statement given as `-`: stdin's text, read whole before the embedded engine opens (which sets stdin aside), at
- * most `limit` bytes (read no further past it), and not blank.
+ * most `limit` bytes (read no further past it), UTF-8, and not blank.
  */
 export const readStdinStatement = (limit: number, command: string) =>
   Effect.flatMap(
@@ -116,9 +137,9 @@ export const readStdinStatement = (limit: number, command: string) =>
           }
           chunks.push(chunk)
         }
-        return new TextDecoder().decode(Buffer.concat(chunks))
+        return statementText(Buffer.concat(chunks))
       },
-      catch: (cause) => (cause instanceof StdinStatementTooLarge ? cause : FileUnreadable.of(STDIN, cause)),
+      catch: (cause) => (cause instanceof StdinStatementTooLarge || cause instanceof StdinStatementNotUtf8 ? cause : FileUnreadable.of(STDIN, cause)),
     }),
     (text) => (text.trim() === "" ? Effect.fail(new StdinStatementEmpty({ command })) : Effect.succeed(text)),
   )

@@ -6,7 +6,7 @@ const strict = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
 const lenient = new TextDecoder("utf-8", { ignoreBOM: true })
 
 /** The offset of the first byte that is not UTF-8 (only called once the strict decoder has refused the bytes). */
-const firstInvalidOffset = (bytes: Uint8Array): number => {
+export const firstInvalidOffset = (bytes: Uint8Array): number => {
   // Every U+FFFD before the first invalid sequence was a real one, written as EF BF BD: count bytes up to each.
   const text = lenient.decode(bytes)
   let byteOffset = 0
