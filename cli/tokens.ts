@@ -101,7 +101,7 @@ export const tokenList = (options: { readonly tenant: string | undefined; readon
 export const tokenRevoke = (options: { readonly id: string; readonly format: OutputFormat; readonly backend: BackendConfig }) =>
   Effect.gen(function* () {
     // Checked first: through cdp serve a 100,000-character id was refused as headers too large for the server.
-    if (!TOKEN_ID.test(options.id)) return yield* Effect.fail(new TokenInvalid({ field: "id", message: notATokenIdMessage(options.id) }))
+    if (!TOKEN_ID.test(options.id)) return yield* Effect.fail(new TokenInvalid({ field: "id", message: notATokenIdMessage(options.id, "cdp token list") }))
     const direct = Effect.map(revokeToken(options.id), (r) => tokenView(r, undefined)).pipe(Effect.provide(warehouseLayer(options.backend)))
     const view = yield* directOrServer(options.backend, direct, (server) =>
       Effect.map(callServer<{ details: TokenView }>(server, "POST", `/v1/tokens/${encodeURIComponent(options.id)}/revoke`), (a) => a.details))

@@ -45,8 +45,11 @@ const notATokenId = (id: string): QueryReply => refuse(404, "token_not_found", n
 /** What a token id looks like (ids are made as tok_ and 12 random characters). */
 export const TOKEN_ID = /^tok_[A-Za-z0-9_-]{6,40}$/
 
-/** Why `id` names no token: what a token id is, with the id as given (cut at 80 characters). */
-export const notATokenIdMessage = (id: string): string => {
+/**
+ * Why `id` names no token: what a token id is, with the id as given (cut at 80 characters), and what lists the ids
+ * (`cdp token revoke` names its own command, not the route).
+ */
+export const notATokenIdMessage = (id: string, lister = `GET ${TOKENS_PATH}`): string => {
   // Named as it was given (`cdp token revoke ../../x` is told "../../x", not the URL's "..%2F..%2Fx"), with invisible
   // characters (a bidi override) written out as JSON writes control characters.
   let given = id
@@ -55,7 +58,7 @@ export const notATokenIdMessage = (id: string): string => {
   } catch { /* not validly encoded: shown as sent */ }
   const shown = JSON.stringify(given.length <= 80 ? given : `${given.slice(0, 80)}…`)
     .replace(/[\p{Cf}\p{Zl}\p{Zp}]/gu, (ch) => `\\u{${ch.codePointAt(0)!.toString(16)}}`)
-  return `no token ${shown}: a token id is tok_ and 6-40 letters, digits, _ or - (GET ${TOKENS_PATH} lists them)`
+  return `no token ${shown}: a token id is tok_ and 6-40 letters, digits, _ or - (${lister} lists them)`
 }
 
 /** The 400 naming a field the body does not take (a misspelt "scope" or "expire" must not fall back to the role's scopes or no expiry). */
