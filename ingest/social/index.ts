@@ -16,6 +16,7 @@ export {
   type XRetryPolicy,
   type XRule,
   type XStatus,
+  XBadAnswer,
   XUnauthorized,
   XUnavailable,
 } from "./x-client.ts"

@@ -55,12 +55,26 @@ export class XForbidden extends Data.TaggedError("XForbidden")<{
 
 export class XRateLimited extends Data.TaggedError("XRateLimited")<{
   readonly endpoint: string
+  /** 429 answers waited out before giving up; 0 when the announced reset was too far ahead to wait for. */
   readonly attempts: number
-  /** When X said the window resets (ISO-8601), if it said. */
+  /** When X said the window resets (ISO-8601), if it said so in a usable way. */
   readonly resetAt: string | null
 }> {
   override get message() {
+    if (this.attempts === 0) {
+      return `X says the rate limit of ${this.endpoint} is spent until ${this.resetAt ?? "an unknown time"}, further ahead than any X window lasts; not waiting for it`
+    }
     return `X kept answering 429 on ${this.endpoint} after ${this.attempts} waits${this.resetAt === null ? "" : ` (next reset ${this.resetAt})`}`
+  }
+}
+
+/** X answered, but with something the connector cannot go on from (a body that is not a page, a pagination loop). */
+export class XBadAnswer extends Data.TaggedError("XBadAnswer")<{
+  readonly endpoint: string
+  readonly detail: string
+}> {
+  override get message() {
+    return `X answered ${this.endpoint} with something unusable: ${this.detail}`
   }
 }
 
@@ -83,7 +97,7 @@ export class XUnavailable extends Data.TaggedError("XUnavailable")<{
   }
 }
 
-export type XError = XUnauthorized | XForbidden | XRateLimited | XRequestRejected | XUnavailable
+export type XError = XBadAnswer | XUnauthorized | XForbidden | XRateLimited | XRequestRejected | XUnavailable
 
 /** How hard to try. The defaults suit the real API; tests shrink the times. */
 export interface XRetryPolicy {
@@ -93,6 +107,8 @@ export interface XRetryPolicy {
   readonly fallbackWaitMs: number
   /** Consecutive 429 answers (each after waiting for the reset) before giving up. */
   readonly maxRateLimitRetries: number
+  /** A reset further ahead than this is not waited for: the call fails with XRateLimited (X's longest window is a day). */
+  readonly maxRateLimitWaitMs: number
   /** Exponential backoff for network errors and 5xx answers: first wait, cap, attempts. */
   readonly backoffInitialMs: number
   readonly backoffMaxMs: number
@@ -103,6 +119,7 @@ export const DEFAULT_RETRY_POLICY: XRetryPolicy = {
   resetMarginMs: 1_000,
   fallbackWaitMs: 60_000,
   maxRateLimitRetries: 5,
+  maxRateLimitWaitMs: 24 * 3_600_000 + 5 * 60_000,
   backoffInitialMs: 1_000,
   backoffMaxMs: 60_000,
   maxTransientRetries: 5,
@@ -172,14 +189,23 @@ export const makeXClient = (config: Pick<XConfig, "bearerToken" | "apiBase">, op
 export const backoffMs = (attempt: number, initialMs: number, maxMs: number): number =>
   Math.min(maxMs, initialMs * 2 ** Math.max(0, attempt - 1))
 
+/** A reset header (epoch seconds) as epoch ms, when it is one: a positive number a Date can hold ("soon", 1e300 are not). */
+const resetMsOf = (reset: number | undefined): number | undefined =>
+  reset !== undefined && Number.isFinite(reset) && reset > 0 && reset * 1000 <= 8.64e15 ? reset * 1000 : undefined
+
+/** A reset header as ISO-8601, for an error message; null when it is not a usable time. */
+export const resetIso = (reset: number | undefined): string | null => {
+  const ms = resetMsOf(reset)
+  return ms === undefined ? null : new Date(ms).toISOString()
+}
+
 /** The later of the resets whose budget is spent (15-minute window, app or user 24-hour caps), in epoch ms. */
 const exhaustedResetMs = (limit: TwitterRateLimit | undefined): number | undefined => {
   if (limit === undefined) return undefined
   let resetMs: number | undefined
   for (const window of [limit, limit.day, limit.userDay]) {
-    if (window !== undefined && window.remaining <= 0 && Number.isFinite(window.reset) && window.reset > 0) {
-      resetMs = Math.max(resetMs ?? 0, window.reset * 1000)
-    }
+    const ms = window !== undefined && window.remaining <= 0 ? resetMsOf(window.reset) : undefined
+    if (ms !== undefined) resetMs = Math.max(resetMs ?? 0, ms)
   }
   return resetMs
 }
@@ -218,6 +244,12 @@ export const classify = (endpoint: string, error: unknown): Failure => {
 
 const sleep = (ms: number) => (ms > 0 ? Effect.sleep(Duration.millis(Math.ceil(ms))) : Effect.void)
 
+/** Fails instead of sleeping when a reset is further ahead than any X window (a broken or hostile clock). */
+export const boundedWait = (client: XClient, endpoint: string, waitMs: number, resetMs: number | undefined) =>
+  waitMs > client.policy.maxRateLimitWaitMs
+    ? Effect.fail(new XRateLimited({ endpoint, attempts: 0, resetAt: resetMs === undefined ? null : resetIso(resetMs / 1000) }))
+    : Effect.succeed(waitMs)
+
 /** Sleeps until an exhausted window resets, when the last answer said the budget is spent. */
 export const waitForBudget = (client: XClient, endpoint: string, limit: TwitterRateLimit | undefined) =>
   Effect.gen(function* () {
@@ -225,16 +257,20 @@ export const waitForBudget = (client: XClient, endpoint: string, limit: TwitterR
     if (resetMs === undefined) return
     const waitMs = resetMs + client.policy.resetMarginMs - (yield* Clock.currentTimeMillis)
     if (waitMs <= 0) return
+    yield* boundedWait(client, endpoint, waitMs, resetMs)
     client.onStatus({ kind: "rate_limit_wait", endpoint, waitMs, reason: "exhausted" })
     yield* sleep(waitMs)
   })
 
-/** Wait after a 429: until the reset X named (plus margin), else the fallback. */
-export const rateLimitWaitMs = (client: XClient, limit: TwitterRateLimit | undefined, nowMs: number): number => {
-  const resetMs = exhaustedResetMs(limit) ?? (limit !== undefined && limit.reset > 0 ? limit.reset * 1000 : undefined)
+/** Wait after a 429: until the reset X named (plus margin), else the fallback; and that reset, when there is one. */
+export const rateLimitWaitMs = (client: XClient, limit: TwitterRateLimit | undefined, nowMs: number): { waitMs: number; resetMs: number | undefined } => {
+  const resetMs = exhaustedResetMs(limit) ?? resetMsOf(limit?.reset)
   const untilReset = resetMs === undefined ? -1 : resetMs + client.policy.resetMarginMs - nowMs
-  return untilReset > 0 ? untilReset : client.policy.fallbackWaitMs
+  return untilReset > 0 ? { waitMs: untilReset, resetMs } : { waitMs: client.policy.fallbackWaitMs, resetMs: undefined }
 }
+
+/** An answer the connector can read: twitter-api-v2 hands over text for a non-JSON content type, undefined for no body. */
+const isJsonObject = (data: unknown): boolean => typeof data === "object" && data !== null && !Array.isArray(data)
 
 /**
  * Runs one API call (made with `fullResponse: true`), waiting first when the endpoint's budget is spent, waiting for
@@ -248,22 +284,21 @@ export const xRequest = <T>(client: XClient, endpoint: string, call: () => Promi
       yield* waitForBudget(client, endpoint, client.limits.get(endpoint))
       const outcome = yield* Effect.promise(() =>
         call().then((response) => ({ ok: true as const, response }), (error: unknown) => ({ ok: false as const, error })))
-      if (outcome.ok) {
-        if (outcome.response.rateLimit !== undefined) client.limits.set(endpoint, outcome.response.rateLimit)
-        return outcome.response
-      }
-      const failure = classify(endpoint, outcome.error)
+      if (outcome.ok && outcome.response.rateLimit !== undefined) client.limits.set(endpoint, outcome.response.rateLimit)
+      // A 200 that is not a JSON object (an HTML error page of a proxy, an empty body) is an outage, not an empty page.
+      if (outcome.ok && isJsonObject(outcome.response.data)) return outcome.response
+      const failure: Failure = outcome.ok
+        ? { _tag: "transient", reason: "X answered 200 with a body that is not a JSON object" }
+        : classify(endpoint, outcome.error)
       if (failure._tag === "fatal") return yield* Effect.fail(failure.error)
       if (failure._tag === "rateLimited") {
         rateLimited++
         if (failure.limit !== undefined) client.limits.set(endpoint, failure.limit)
         if (rateLimited > client.policy.maxRateLimitRetries) {
-          const reset = failure.limit?.reset
-          return yield* Effect.fail(new XRateLimited({
-            endpoint, attempts: rateLimited - 1, resetAt: reset === undefined ? null : new Date(reset * 1000).toISOString(),
-          }))
+          return yield* Effect.fail(new XRateLimited({ endpoint, attempts: rateLimited - 1, resetAt: resetIso(failure.limit?.reset) }))
         }
-        const waitMs = rateLimitWaitMs(client, failure.limit, yield* Clock.currentTimeMillis)
+        const { waitMs, resetMs } = rateLimitWaitMs(client, failure.limit, yield* Clock.currentTimeMillis)
+        yield* boundedWait(client, endpoint, waitMs, resetMs)
         client.onStatus({ kind: "rate_limit_wait", endpoint, waitMs, reason: "429" })
         yield* sleep(waitMs)
         // The wait covered the window; the budget check before the next call must not wait for it again.

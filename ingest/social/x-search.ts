@@ -13,6 +13,7 @@ import {
   type XClient,
   type XClientOptions,
   type XConfig,
+  XBadAnswer,
   type XError,
   XRequestRejected,
   xRequest,
@@ -107,6 +108,8 @@ const pollQuery = <E, R>(client: XClient, query: string, options: SearchOptions<
         yield* store.put(key, JSON.stringify(state))
       })
     const maxResults = Math.min(100, Math.max(10, Math.floor(options.maxResults ?? 100)))
+    // The next_tokens of this pass: one handed out again would page in a circle for ever.
+    const tokensSeen = new Set<string>(nextToken === undefined ? [] : [nextToken])
     while (true) {
       const params: Record<string, string | number> = {
         query,
@@ -150,6 +153,14 @@ const pollQuery = <E, R>(client: XClient, query: string, options: SearchOptions<
       newest = newerId(newest, pageNewestId(page))
       const token = page.meta?.next_token
       if (typeof token === "string" && token !== "") {
+        if (tokensSeen.has(token)) {
+          // Not kept as pending: the next pass starts over from since_id instead of walking into the loop at once.
+          yield* save(null)
+          return yield* Effect.fail(new XBadAnswer({
+            endpoint: ENDPOINT, detail: `query ${JSON.stringify(query)}: next_token ${JSON.stringify(token.slice(0, 40))} was handed out again (a pagination loop); the pass stops and the next one starts over`,
+          }))
+        }
+        tokensSeen.add(token)
         nextToken = token
         yield* save({ nextToken: token, newestId: newest })
         continue

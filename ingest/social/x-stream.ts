@@ -7,11 +7,14 @@ import type { ImportedItem } from "../sources/index.ts"
 import { TWEET_FIELDS, tweetsFromPage, USER_FIELDS } from "../sources/twitter.ts"
 import {
   backoffMs,
+  boundedWait,
   classify,
   makeXClient,
+  rateLimitWaitMs,
   twitterApi,
   type XClient,
   type XClientOptions,
+  XBadAnswer,
   type XConfig,
   type XError,
   XRequestRejected,
@@ -53,12 +56,23 @@ const chunks = <A>(items: ReadonlyArray<A>, size: number): Array<ReadonlyArray<A
  */
 export const syncStreamRules = Effect.fn("syncStreamRules")(function* (client: XClient, rules: ReadonlyArray<XRule>) {
   const existing: Array<StreamingV2Rule> = []
+  const tokensSeen = new Set<string>()
   let token: string | undefined
   do {
     const query: Record<string, string> = token === undefined ? {} : { pagination_token: token }
     const page = yield* xRequest(client, `GET ${RULES_PATH}`, () => client.v2.get<RulesPage>(RULES_PATH, query, { fullResponse: true }))
-    existing.push(...(page.data.data ?? []))
-    token = page.data.meta?.next_token
+    // Only rules X could be asked to delete by id; anything else on the page is not a rule.
+    for (const rule of Array.isArray(page.data.data) ? page.data.data : []) {
+      if (typeof rule?.id === "string" && typeof rule.value === "string") existing.push(rule)
+    }
+    const next: unknown = page.data.meta?.next_token
+    token = typeof next === "string" ? next : undefined
+    if (token !== undefined && tokensSeen.has(token)) {
+      return yield* Effect.fail(new XBadAnswer({
+        endpoint: `GET ${RULES_PATH}`, detail: `next_token ${JSON.stringify(token.slice(0, 40))} was handed out again (a pagination loop)`,
+      }))
+    }
+    if (token !== undefined) tokensSeen.add(token)
   } while (token !== undefined && token !== "")
 
   const wanted = new Map<string, XRule>()
@@ -108,6 +122,8 @@ export interface StreamOptions extends XClientOptions {
   readonly client?: XClient
   /** X sends a keep-alive every 20 s; a connection silent for longer than this is re-opened. */
   readonly keepAliveTimeoutMs?: number
+  /** A line (one JSON payload) still without its end past this many bytes closes the connection (default 1 MiB). */
+  readonly maxLineBytes?: number
   readonly reconnect?: Partial<ReconnectPolicy>
 }
 
@@ -127,10 +143,26 @@ const STREAM_PARAMS = {
   "user.fields": USER_FIELDS,
 } as unknown as Partial<Tweetv2FieldsParams>
 
+/**
+ * Cuts a connection whose current line outgrows `maxBytes`: twitter-api-v2 keeps an unended line in one string and
+ * scans all of it again for every chunk, so a line without "\r\n" costs memory and quadratic time without bound.
+ */
+const watchLineLength = (stream: unknown, maxBytes: number, onTooLong: () => void) => {
+  const res = (stream as { res?: NodeJS.ReadableStream }).res
+  let open = 0
+  // Added before the client's own listener (Connected comes first): the chunk that crosses the limit is the last read.
+  res?.prependListener("data", (chunk: Buffer | string) => {
+    const buffer = typeof chunk === "string" ? Buffer.from(chunk) : chunk
+    const end = buffer.lastIndexOf("\r\n")
+    open = end < 0 ? open + buffer.length : buffer.length - end - 2
+    if (open > maxBytes) onTooLong()
+  })
+}
+
 /** One connection, from connect to close; never fails (the end says why it ended). */
 const connectOnce = (
   client: XClient,
-  keepAliveTimeoutMs: number,
+  limits: { readonly keepAliveTimeoutMs: number; readonly maxLineBytes: number },
   onPayload: (payload: unknown) => void,
   onConnected: () => void,
 ) =>
@@ -150,6 +182,8 @@ const connectOnce = (
     stream.on(ETwitterStreamEvent.Connected, () => {
       connected = true
       onConnected()
+      watchLineLength(stream, limits.maxLineBytes, () =>
+        finish({ connected, alive: false, reason: `a line longer than ${limits.maxLineBytes} bytes without an end` }))
     })
     stream.on(ETwitterStreamEvent.DataKeepAlive, () => {
       alive = true
@@ -164,10 +198,10 @@ const connectOnce = (
     })
     stream.on(ETwitterStreamEvent.TweetParseError, () => {})
     stream.on(ETwitterStreamEvent.ConnectionLost, () => {
-      reason = `no data or keep-alive for ${keepAliveTimeoutMs} ms`
+      reason = `no data or keep-alive for ${limits.keepAliveTimeoutMs} ms`
     })
     stream.on(ETwitterStreamEvent.ConnectionClosed, () => finish({ connected, alive, reason }))
-    stream.connect({ autoReconnect: false, keepAliveTimeout: keepAliveTimeoutMs }).then(
+    stream.connect({ autoReconnect: false, keepAliveTimeout: limits.keepAliveTimeoutMs }).then(
       () => {
         // Interrupted while connecting: the connection opened after we stopped caring about it.
         if (finished) stream.destroy()
@@ -188,7 +222,7 @@ const connectOnce = (
  */
 export const filteredStream = (client: XClient, options: StreamOptions): Stream.Stream<ImportedItem, XError> => {
   const policy: ReconnectPolicy = { ...DEFAULT_RECONNECT, ...options.reconnect }
-  const keepAliveTimeoutMs = options.keepAliveTimeoutMs ?? 30_000
+  const limits = { keepAliveTimeoutMs: options.keepAliveTimeoutMs ?? 30_000, maxLineBytes: options.maxLineBytes ?? 1_048_576 }
   return Stream.callback<ImportedItem, XError>((queue) =>
     Effect.gen(function* () {
       const clock = yield* Clock.Clock
@@ -198,7 +232,7 @@ export const filteredStream = (client: XClient, options: StreamOptions): Stream.
       }
       let failures = 0
       for (let connection = 1; ; connection++) {
-        const end = yield* connectOnce(client, keepAliveTimeoutMs, onPayload, () =>
+        const end = yield* connectOnce(client, limits, onPayload, () =>
           client.onStatus({ kind: "connected", connection }))
         let waitMs: number
         let reason = end.reason
@@ -213,10 +247,9 @@ export const filteredStream = (client: XClient, options: StreamOptions): Stream.
           if (failure._tag === "rateLimited") {
             reason = "429"
             if (failure.limit !== undefined) client.limits.set(STREAM_ENDPOINT, failure.limit)
-            const spent = failure.limit !== undefined && failure.limit.remaining <= 0 && failure.limit.reset > 0
-            waitMs = spent
-              ? Math.max(0, failure.limit!.reset * 1000 + client.policy.resetMarginMs - (yield* Clock.currentTimeMillis))
-              : backoffMs(failures, policy.rateLimitedInitialMs, policy.maxMs)
+            const { waitMs: untilReset, resetMs } = rateLimitWaitMs(client, failure.limit, yield* Clock.currentTimeMillis)
+            const spent = failure.limit !== undefined && failure.limit.remaining <= 0 && resetMs !== undefined
+            waitMs = spent ? yield* boundedWait(client, STREAM_ENDPOINT, untilReset, resetMs) : backoffMs(failures, policy.rateLimitedInitialMs, policy.maxMs)
           } else {
             reason = failure.reason
             waitMs = backoffMs(failures, policy.initialMs, policy.maxMs)

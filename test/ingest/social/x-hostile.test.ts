@@ -1,0 +1,216 @@
+// The X connector against a broken or hostile X API (a local server answering as each test says; the real
+// twitter-api-v2 client talks to it): it must end with a clear error instead of looping, sleeping for ever or dying,
+// and must not move since_id past tweets it never handed over.
+import type { IncomingMessage, Server, ServerResponse } from "node:http"
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { Effect, Fiber, Stream } from "effect"
+import { afterEach, beforeEach, describe, expect, test } from "vitest"
+import { ObjectStore } from "../../../ingest/objectstore.ts"
+import type { ImportedItem } from "../../../ingest/sources/index.ts"
+import {
+  filteredStream, makeXClient, pollRecentSearch, searchStateKey, syncStreamRules, type XConfig, type XStatus,
+} from "../../../ingest/social/index.ts"
+import { listen } from "../../support/local-server.ts"
+
+const TOKEN = "hostile-bearer-secret"
+const FAST = { resetMarginMs: 10, backoffInitialMs: 10, backoffMaxMs: 20, fallbackWaitMs: 10, maxRateLimitRetries: 2 }
+
+let server: Server | undefined
+let dir: string
+let requests: Array<URL>
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), "cdp-xhostile-"))
+  requests = []
+})
+afterEach(async () => {
+  server?.closeAllConnections()
+  await new Promise<void>((resolve) => (server === undefined ? resolve() : server.close(() => resolve())))
+  server = undefined
+  rmSync(dir, { recursive: true, force: true })
+})
+
+/** Starts a server whose every request is answered by `answer` (with its order, from 0). */
+const hostile = async (answer: (url: URL, n: number, req: IncomingMessage, res: ServerResponse) => void) => {
+  const started = await listen((req, res) => {
+    const url = new URL(req.url ?? "/", "http://x")
+    requests.push(url)
+    answer(url, requests.length - 1, req, res)
+  })
+  server = started.server
+  return started.url
+}
+
+const json = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) =>
+  res.writeHead(status, { "content-type": "application/json", ...headers }).end(JSON.stringify(body))
+
+const tweet = (id: string) => ({ id, text: `hello ${id}`, author_id: "77", created_at: "2024-12-02T10:00:00.000Z" })
+const page = (ids: ReadonlyArray<string>, nextToken?: string) => ({
+  data: ids.map(tweet),
+  includes: { users: [{ id: "77", username: "someone", name: "Some One" }] },
+  meta: { newest_id: ids[0], oldest_id: ids.at(-1), result_count: ids.length, ...(nextToken === undefined ? {} : { next_token: nextToken }) },
+})
+
+const config = (apiBase: string, over: Partial<XConfig> = {}): XConfig =>
+  ({ bearerToken: TOKEN, queries: ["coffee"], rules: [], apiBase, ...over })
+
+/** One search pass, bounded: a pass still running after `withinMs` is a hang and fails the test. */
+const poll = (apiBase: string, items: Array<ImportedItem> = [], statuses: Array<XStatus> = [], withinMs = 5_000) =>
+  Effect.runPromise(pollRecentSearch(config(apiBase), {
+    tenant: "acme",
+    policy: FAST,
+    onStatus: (s) => statuses.push(s),
+    onItems: (batch) => Effect.sync(() => void items.push(...batch)),
+  }).pipe(
+    Effect.provide(ObjectStore.local(dir)),
+    Effect.timeoutOrElse({ duration: withinMs, orElse: () => Effect.die(new Error(`the pass was still running after ${withinMs} ms`)) }),
+    Effect.result,
+  ))
+
+const ids = (items: ReadonlyArray<ImportedItem>) => items.flatMap((i) => (i._tag === "event" ? [i.event.messageId] : []))
+
+const savedState = () =>
+  Effect.runPromise(Effect.gen(function* () {
+    const bytes = yield* (yield* ObjectStore).get(searchStateKey("acme", "coffee"))
+    return bytes === undefined ? undefined : JSON.parse(new TextDecoder().decode(bytes)) as { sinceId: string | null; pending: unknown }
+  }).pipe(Effect.provide(ObjectStore.local(dir))))
+
+describe("recent search against a hostile X", () => {
+  test("a next_token X hands out again ends the pass with an error naming the loop, after a bounded number of requests", async () => {
+    const url = await hostile((_u, _n, _req, res) => json(res, 200, page(["1863400000000000005"], "same-token")))
+    const result = await poll(url)
+    expect(result._tag).toBe("Failure")
+    expect(result._tag === "Failure" && result.failure.message).toMatch(/next_token.*again/)
+    expect(requests.length).toBeLessThanOrEqual(3)
+    // The looping token is not kept: the next pass starts over instead of walking into the loop at once.
+    expect((await savedState())?.pending ?? null).toBeNull()
+  })
+
+  test("a 429 whose reset is in the year 3000 fails at once naming the reset, instead of sleeping for centuries", async () => {
+    const reset = String(Date.UTC(3000, 0, 1) / 1000)
+    const url = await hostile((_u, _n, _req, res) =>
+      json(res, 429, { title: "Too Many Requests" }, { "x-rate-limit-limit": "450", "x-rate-limit-remaining": "0", "x-rate-limit-reset": reset }))
+    const result = await poll(url)
+    expect(result._tag).toBe("Failure")
+    expect(result._tag === "Failure" && result.failure).toMatchObject({ _tag: "XRateLimited", resetAt: "3000-01-01T00:00:00.000Z" })
+    expect(requests).toHaveLength(1)
+  })
+
+  test("a 200 saying the window is spent until the year 3000 fails the next request's wait with XRateLimited", async () => {
+    const reset = String(Date.UTC(3000, 0, 1) / 1000)
+    const url = await hostile((_u, n, _req, res) =>
+      json(res, 200, page([String(1863400000000000009n - BigInt(n))], `t${n}`), { "x-rate-limit-limit": "450", "x-rate-limit-remaining": "0", "x-rate-limit-reset": reset }))
+    const result = await poll(url)
+    expect(result._tag === "Failure" && result.failure).toMatchObject({ _tag: "XRateLimited", resetAt: "3000-01-01T00:00:00.000Z" })
+    expect(requests).toHaveLength(1)
+  })
+
+  for (const reset of ["soon", "1e300", "-5"]) {
+    test(`429s whose reset is ${JSON.stringify(reset)} end in XRateLimited without a reset time, not a crash`, async () => {
+      const url = await hostile((_u, _n, _req, res) =>
+        json(res, 429, { title: "Too Many Requests" }, { "x-rate-limit-limit": "450", "x-rate-limit-remaining": "0", "x-rate-limit-reset": reset }))
+      const result = await poll(url)
+      expect(result._tag === "Failure" && result.failure).toMatchObject({ _tag: "XRateLimited", resetAt: null })
+      expect(requests).toHaveLength(FAST.maxRateLimitRetries + 1)
+    })
+  }
+
+  for (const [what, answer] of [
+    ["an HTML page", (res: ServerResponse) => res.writeHead(200, { "content-type": "text/html" }).end("<html>upstream error</html>")],
+    ["an empty JSON body", (res: ServerResponse) => res.writeHead(200, { "content-type": "application/json" }).end("")],
+    ["JSON null", (res: ServerResponse) => json(res, 200, null)],
+    ["a JSON array", (res: ServerResponse) => json(res, 200, [1, 2])],
+  ] as const) {
+    test(`a 200 with ${what} in the middle of a pass is retried: since_id does not move past the tweets after it`, async () => {
+      const url = await hostile((u, n, _req, res) => {
+        if (n === 1) return answer(res)
+        if (u.searchParams.get("next_token") === "p2") return json(res, 200, page(["1863400000000000003", "1863400000000000002"]))
+        json(res, 200, page(["1863400000000000009", "1863400000000000008"], "p2"))
+      })
+      const items: Array<ImportedItem> = []
+      const result = await poll(url, items)
+      expect(result._tag).toBe("Success")
+      expect(ids(items).sort()).toEqual(["1863400000000000002", "1863400000000000003", "1863400000000000008", "1863400000000000009"])
+      expect(items.filter((i) => i._tag === "deadLetter")).toEqual([])
+      expect(requests.map((r) => r.searchParams.get("next_token"))).toEqual([null, "p2", "p2"])
+    })
+  }
+
+  test("5xx for ever ends after the bounded retries with XUnavailable naming the status; the token is in no message", async () => {
+    const url = await hostile((_u, _n, _req, res) => json(res, 503, { title: "Service Unavailable", detail: "Service Unavailable" }))
+    const statuses: Array<XStatus> = []
+    const result = await poll(url, [], statuses)
+    expect(result._tag === "Failure" && result.failure).toMatchObject({ _tag: "XUnavailable" })
+    expect(result._tag === "Failure" && result.failure.message).toMatch(/503/)
+    expect(requests).toHaveLength(6)
+    expect(JSON.stringify([statuses, result._tag === "Failure" ? result.failure.message : ""])).not.toContain(TOKEN)
+  })
+})
+
+describe("stream rules and the filtered stream against a hostile X", () => {
+  test("rule sync whose GET hands out the same next_token for ever fails naming the loop", async () => {
+    const url = await hostile((_u, _n, _req, res) =>
+      json(res, 200, { data: [{ id: "1", value: "coffee" }], meta: { result_count: 1, next_token: "again" } }))
+    const result = await Effect.runPromise(syncStreamRules(makeXClient(config(url), { policy: FAST }), [{ value: "coffee" }]).pipe(
+      Effect.timeoutOrElse({ duration: 5_000, orElse: () => Effect.die(new Error("rule sync still running after 5 s")) }),
+      Effect.result,
+    ))
+    expect(result._tag === "Failure" && result.failure.message).toMatch(/next_token.*again/)
+    expect(requests.length).toBeLessThanOrEqual(3)
+  })
+
+  test("a line without an end that outgrows the limit closes the connection and reconnects, without buffering it all", async () => {
+    const chunk = "a".repeat(64 * 1024)
+    let connects = 0
+    const url = await hostile((_u, _n, _req, res) => {
+      connects++
+      res.writeHead(200, { "content-type": "application/json" })
+      // 64 MB in 64 KB writes, as fast as the client reads: an unbounded line.
+      let sent = 0
+      const more = () => {
+        while (sent < 1024 && !res.destroyed) {
+          sent++
+          if (!res.write(chunk)) return void res.once("drain", more)
+        }
+      }
+      more()
+    })
+    const statuses: Array<XStatus> = []
+    const client = makeXClient(config(url), { policy: FAST, onStatus: (s) => statuses.push(s) })
+    const fiber = Effect.runFork(Stream.runDrain(filteredStream(client, {
+      tenant: "acme", keepAliveTimeoutMs: 5_000, maxLineBytes: 256 * 1024, reconnect: { initialMs: 10, maxMs: 20 },
+    })))
+    const until = Date.now() + 5_000
+    while (connects < 2 && Date.now() < until) await new Promise((r) => setTimeout(r, 20))
+    await Effect.runPromise(Fiber.interrupt(fiber))
+    expect(connects).toBeGreaterThanOrEqual(2)
+    expect(statuses.find((s) => s.kind === "disconnected")).toMatchObject({ reason: expect.stringMatching(/line longer than 262144 bytes/) })
+  })
+
+  test("a stream connect answered 429 until the year 3000 fails with XRateLimited instead of sleeping for centuries", async () => {
+    const reset = String(Date.UTC(3000, 0, 1) / 1000)
+    const url = await hostile((_u, _n, _req, res) =>
+      json(res, 429, { title: "Too Many Requests" }, { "x-rate-limit-limit": "50", "x-rate-limit-remaining": "0", "x-rate-limit-reset": reset }))
+    const client = makeXClient(config(url), { policy: FAST })
+    const result = await Effect.runPromise(Stream.runDrain(filteredStream(client, { tenant: "acme", reconnect: { initialMs: 10 } })).pipe(
+      Effect.timeoutOrElse({ duration: 5_000, orElse: () => Effect.die(new Error("the stream was still waiting after 5 s")) }),
+      Effect.result,
+    ))
+    expect(result._tag === "Failure" && result.failure).toMatchObject({ _tag: "XRateLimited", resetAt: "3000-01-01T00:00:00.000Z" })
+    expect(result._tag === "Failure" && result.failure.message).toMatch(/spent until 3000-01-01T00:00:00.000Z/)
+    expect(requests).toHaveLength(1)
+  })
+
+  test("a stream that closes right after connecting is re-opened with growing waits, not in a storm", async () => {
+    const url = await hostile((_u, _n, _req, res) => res.writeHead(200, { "content-type": "application/json" }).end())
+    const statuses: Array<XStatus> = []
+    const client = makeXClient(config(url), { policy: FAST, onStatus: (s) => statuses.push(s) })
+    const fiber = Effect.runFork(Stream.runDrain(filteredStream(client, { tenant: "acme", reconnect: { initialMs: 20, maxMs: 160 } })))
+    await new Promise((r) => setTimeout(r, 1_000))
+    await Effect.runPromise(Fiber.interrupt(fiber))
+    const waits = statuses.flatMap((s) => (s.kind === "reconnect_wait" ? [s.waitMs] : []))
+    expect(waits.slice(0, 4)).toEqual([20, 40, 80, 160])
+    expect(requests.length).toBeLessThanOrEqual(10)
+  })
+})
