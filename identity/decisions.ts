@@ -53,6 +53,17 @@ export class SuggestionKeptApart extends Data.TaggedError("SuggestionKeptApart")
   }
 }
 
+/**
+ * A separation whose second identifier is the first (as typed, or as the tenant's rules read it): nothing to keep
+ * apart. Not a BadIdentifier, whose words ("is not an identifier we can look up") would be wrong: b is one, a's.
+ */
+export class SameIdentifier extends Data.TaggedError("SameIdentifier")<{ readonly first: string; readonly second: string; readonly node: string }> {
+  override get message() {
+    const typed = this.second === this.first ? "" : ` (${JSON.stringify(this.second.length <= 80 ? this.second : `${this.second.slice(0, 80)}…`)})`
+    return `b${typed} names the same identifier as a (${this.node}${typed === "" ? "" : ", as the tenant's rules read both"}): separating takes two different identifiers`
+  }
+}
+
 /** Longest reason a decision keeps: it is shown with the decision in explanations and profiles. */
 export const MAX_REASON = 1000
 
@@ -172,7 +183,7 @@ export const separateIdentifiers = <E>(
     yield* checkReason(reason)
     const a = yield* nodeOf(tenant, first, config)
     const b = yield* nodeOf(tenant, second, config)
-    if (a === b) return yield* Effect.fail(new BadIdentifier({ input: second, reason: `it is the same identifier as the first (${a}): separate two different identifiers` }))
+    if (a === b) return yield* Effect.fail(new SameIdentifier({ first, second, node: a }))
     return yield* decide(tenant, { kind: "separate", a, b, reason, actor }, config, reload)
   })
 

@@ -213,6 +213,9 @@ const failure = (e: unknown, fieldOf: (input: string) => string = () => "/identi
   switch (error._tag) {
     case "BadIdentifier":
       return refuse(400, "bad_identifier", error.message ?? "not an identifier", fieldOf(error.input ?? ""))
+    case "SameIdentifier":
+      // A separation's b given as its a: the repeated one is b.
+      return refuse(400, "bad_identifier", error.message ?? "a and b are the same identifier", "/b")
     case "BadReason":
       // identity/decisions.ts checks it for every decision, as on the data dir (cdp identity ...).
       return refuse(400, "bad_body", `"reason" ${(e as { readonly problem: string }).problem}`, "/reason")

@@ -26,8 +26,8 @@ describe("identity decisions", () => {
       return { same, cased, operations: yield* loadOperations() }
     }))
     for (const e of [result.same, result.cased]) {
-      expect(e._tag).toBe("BadIdentifier")
-      expect(e.message).toContain("the same identifier as the first (email:ann@x.example)")
+      expect(e._tag).toBe("SameIdentifier")
+      expect(e.message).toContain("names the same identifier as a (email:ann@x.example")
     }
     expect(result.operations).toEqual([])
   })
