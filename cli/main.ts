@@ -47,7 +47,7 @@ import { profileEvents, traitsPreview } from "./profiles.ts"
 import { progressBar } from "./progress.ts"
 import { isUserError, runCommand, userMessage } from "./run.ts"
 import { adminToken, announceServer, callServer, directOrServer, queryThroughServer, runningServer, ServerQueryFailed } from "./server-info.ts"
-import { listeningReporter, listenReportThroughServer, runXConnectors, xSearchOnce } from "./social.ts"
+import { listeningReporter, listenReportThroughServer, runXConnectors, XQueriesFailed, xSearchOnce } from "./social.ts"
 import { loadXConfig, XConfigInvalid } from "../ingest/social/index.ts"
 
 const parsePort = (value: string): number => {
@@ -358,6 +358,8 @@ Examples:
       return yield* Effect.gen(function* () {
         const summaries = yield* xSearchOnce(x, opts.tenant)
         for (const s of summaries) process.stdout.write(`${JSON.stringify(s)}\n`)
+        const failed = summaries.filter((s) => s.error !== undefined)
+        if (failed.length > 0) return yield* new XQueriesFailed({ failed })
       }).pipe(Effect.provide(pipelineLayer(config)))
     })
     runCommand(main.pipe(Effect.provide(commandLogger)))

@@ -1,11 +1,12 @@
 // The live X/Twitter connectors as the CLI runs them: inside `cdp serve` when configured (one process owns the
 // data dir), or one search pass with `cdp x-search`; and the listening report as `cdp serve` serves it.
-import { Data, Duration, Effect, Schedule } from "effect"
+import { Cause, Data, Duration, Effect, Schedule } from "effect"
 import type { ListeningReporter } from "../ingest/listening-route.ts"
 import type { ListenReport } from "../sentiment/index.ts"
 import { Pipeline } from "../ingest/pipeline.ts"
 import {
-  loadXConfig, makeXClient, pollRecentSearch, runFilteredStream, type XConfig, type XStatus,
+  loadXConfig, makeXClient, pollRecentSearch, type QuerySummary, runFilteredStream, XBadAnswer, type XConfig, XRateLimited, type XStatus,
+  XUnavailable,
 } from "../ingest/social/index.ts"
 import { type ImportedItem, splitItems } from "../ingest/sources/index.ts"
 import { readSetting, SETTINGS, xEnvironment } from "./config.ts"
@@ -28,10 +29,22 @@ export const submitItems = (items: ReadonlyArray<ImportedItem>) =>
     yield* pipeline.submit(events, deadLetters)
   })
 
+/** Queries of a pass whose answers X refused or could not give; the other queries ran. */
+export class XQueriesFailed extends Data.TaggedError("XQueriesFailed")<{ readonly failed: ReadonlyArray<QuerySummary> }> {
+  override get message() {
+    const [first, ...more] = this.failed
+    return `query ${JSON.stringify(first?.query)}: ${first?.error}${more.length === 0 ? "" : ` (and ${more.length} more queries failed: see their summaries)`}`
+  }
+}
+
 /** One pass over the configured recent-search queries. */
 export const xSearchOnce = (config: XConfig, tenant: string) =>
   Effect.flatMap(statusLogger, (logStatus) =>
     pollRecentSearch(config, { tenant, onItems: submitItems, client: makeXClient(config, { onStatus: logStatus }) }))
+
+/** Worth trying again at the next poll: a rate limit, an outage, an unusable answer (not a wrong token or app). */
+const passingTrouble = (error: unknown): boolean =>
+  error instanceof XRateLimited || error instanceof XUnavailable || error instanceof XBadAnswer
 
 /** Polls the queries every `interval` and keeps the filtered stream open, until the scope closes. */
 export const runXConnectors = (tenant: string, interval: Duration.Input) =>
@@ -41,16 +54,28 @@ export const runXConnectors = (tenant: string, interval: Duration.Input) =>
     const client = makeXClient(config, { onStatus: logStatus })
     const logFailure = (what: string) => (error: unknown) =>
       Effect.logError(`x ${what} stopped`).pipe(Effect.annotateLogs({ error: error instanceof Error ? error.message : String(error) }))
+    // An outage or a rate limit longer than the client waits is logged and tried again at the next poll; before, the
+    // first one stopped the search (and the stream) until cdp serve restarted. A wrong token or app still stops them.
+    const again = <A, E, R>(what: string, effect: Effect.Effect<A, E, R>) =>
+      effect.pipe(
+        Effect.tapError((error) => passingTrouble(error)
+          ? Effect.logWarning(`x ${what} failed; trying again at the next poll`).pipe(Effect.annotateLogs({ error: (error as Error).message }))
+          : Effect.void),
+        Effect.retry({ while: passingTrouble, schedule: Schedule.spaced(interval) }),
+      )
     if (config.queries.length > 0) {
-      yield* pollRecentSearch(config, { tenant, onItems: submitItems, client }).pipe(
+      const pass = Effect.tap(pollRecentSearch(config, { tenant, onItems: submitItems, client }), (summaries) =>
+        Effect.forEach(summaries.filter((s) => s.error !== undefined), (s) =>
+          Effect.logError("x search query failed").pipe(Effect.annotateLogs({ query: s.query, error: s.error }))))
+      yield* again("search", pass).pipe(
         Effect.repeat(Schedule.spaced(interval)),
-        Effect.catchCause((cause) => logFailure("search")(cause)),
+        Effect.catchCause((cause) => logFailure("search")(Cause.squash(cause))),
         Effect.forkScoped,
       )
     }
     if (config.rules.length > 0) {
-      yield* runFilteredStream(config, { tenant, onItems: submitItems, client, onStatus: logStatus }).pipe(
-        Effect.catchCause((cause) => logFailure("stream")(cause)),
+      yield* again("stream", runFilteredStream(config, { tenant, onItems: submitItems, client, onStatus: logStatus })).pipe(
+        Effect.catchCause((cause) => logFailure("stream")(Cause.squash(cause))),
         Effect.forkScoped,
       )
     }

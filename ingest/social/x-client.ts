@@ -244,10 +244,16 @@ export const classify = (endpoint: string, error: unknown): Failure => {
 
 const sleep = (ms: number) => (ms > 0 ? Effect.sleep(Duration.millis(Math.ceil(ms))) : Effect.void)
 
-/** Fails instead of sleeping when a reset is further ahead than any X window (a broken or hostile clock). */
+/**
+ * Fails instead of sleeping when a reset is further ahead than any X window (a broken or hostile clock). What X said is
+ * forgotten, so a later call asks X again instead of failing on the remembered reset for ever.
+ */
 export const boundedWait = (client: XClient, endpoint: string, waitMs: number, resetMs: number | undefined) =>
   waitMs > client.policy.maxRateLimitWaitMs
-    ? Effect.fail(new XRateLimited({ endpoint, attempts: 0, resetAt: resetMs === undefined ? null : resetIso(resetMs / 1000) }))
+    ? Effect.suspend(() => {
+      client.limits.delete(endpoint)
+      return Effect.fail(new XRateLimited({ endpoint, attempts: 0, resetAt: resetMs === undefined ? null : resetIso(resetMs / 1000) }))
+    })
     : Effect.succeed(waitMs)
 
 /** Sleeps until an exhausted window resets, when the last answer said the budget is spent. */

@@ -51,6 +51,8 @@ export interface QuerySummary {
   readonly sinceId: string | null
   /** True when this pass continued a pass that an earlier run left unfinished. */
   readonly resumed: boolean
+  /** Why X's answers to this query stopped its pass (a query X refuses, a pagination loop); the other queries still ran. */
+  readonly error?: string
 }
 
 /** Object key of a query's state. */
@@ -107,6 +109,7 @@ const pollQuery = <E, R>(client: XClient, query: string, options: SearchOptions<
         }
         yield* store.put(key, JSON.stringify(state))
       })
+    const summary = (): QuerySummary => ({ query, pages, tweets, deadLetters, sinceId, resumed })
     const maxResults = Math.min(100, Math.max(10, Math.floor(options.maxResults ?? 100)))
     // The next_tokens of this pass: one handed out again would page in a circle for ever.
     const tokensSeen = new Set<string>(nextToken === undefined ? [] : [nextToken])
@@ -138,6 +141,8 @@ const pollQuery = <E, R>(client: XClient, query: string, options: SearchOptions<
             continue
           }
         }
+        // A refusal of this query is this query's; a wrong token, a rate limit or an outage is every query's.
+        if (error instanceof XRequestRejected) return { ...summary(), error: error.message } satisfies QuerySummary
         return yield* Effect.fail(error)
       }
       const page = result.success.data
@@ -156,9 +161,10 @@ const pollQuery = <E, R>(client: XClient, query: string, options: SearchOptions<
         if (tokensSeen.has(token)) {
           // Not kept as pending: the next pass starts over from since_id instead of walking into the loop at once.
           yield* save(null)
-          return yield* Effect.fail(new XBadAnswer({
-            endpoint: ENDPOINT, detail: `query ${JSON.stringify(query)}: next_token ${JSON.stringify(token.slice(0, 40))} was handed out again (a pagination loop); the pass stops and the next one starts over`,
-          }))
+          const loop = new XBadAnswer({
+            endpoint: ENDPOINT, detail: `next_token ${JSON.stringify(token.slice(0, 40))} was handed out again (a pagination loop); the pass stops and the next one starts over`,
+          })
+          return { ...summary(), error: loop.message } satisfies QuerySummary
         }
         tokensSeen.add(token)
         nextToken = token
@@ -167,7 +173,7 @@ const pollQuery = <E, R>(client: XClient, query: string, options: SearchOptions<
       }
       sinceId = newerId(sinceId, newest)
       yield* save(null)
-      return { query, pages, tweets, deadLetters, sinceId, resumed } satisfies QuerySummary
+      return summary()
     }
   })
 

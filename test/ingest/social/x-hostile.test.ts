@@ -80,8 +80,7 @@ describe("recent search against a hostile X", () => {
   test("a next_token X hands out again ends the pass with an error naming the loop, after a bounded number of requests", async () => {
     const url = await hostile((_u, _n, _req, res) => json(res, 200, page(["1863400000000000005"], "same-token")))
     const result = await poll(url)
-    expect(result._tag).toBe("Failure")
-    expect(result._tag === "Failure" && result.failure.message).toMatch(/next_token.*again/)
+    expect(result._tag === "Success" && result.success[0]!.error).toMatch(/next_token.*again/)
     expect(requests.length).toBeLessThanOrEqual(3)
     // The looping token is not kept: the next pass starts over instead of walking into the loop at once.
     expect((await savedState())?.pending ?? null).toBeNull()
@@ -136,6 +135,23 @@ describe("recent search against a hostile X", () => {
       expect(requests.map((r) => r.searchParams.get("next_token"))).toEqual([null, "p2", "p2"])
     })
   }
+
+  test("a query X refuses does not stop the next one: its summary carries the error, and the next query is polled", async () => {
+    const url = await hostile((u, _n, _req, res) =>
+      u.searchParams.get("query") === "bad: x"
+        ? json(res, 400, { title: "Invalid Request", detail: "One or more parameters to your request was invalid.", errors: [{ message: "Reference to invalid operator 'bad:'" }] })
+        : json(res, 200, page(["1863400000000000004"])))
+    const items: Array<ImportedItem> = []
+    const result = await Effect.runPromise(pollRecentSearch(config(url, { queries: ["bad: x", "coffee"] }), {
+      tenant: "acme", policy: FAST, onItems: (batch) => Effect.sync(() => void items.push(...batch)),
+    }).pipe(Effect.provide(ObjectStore.local(dir)), Effect.result))
+    expect(result._tag === "Success" && result.success).toEqual([
+      expect.objectContaining({ query: "bad: x", pages: 0, error: expect.stringMatching(/X rejected .*400.*invalid operator/) }),
+      expect.objectContaining({ query: "coffee", pages: 1, tweets: 1, sinceId: "1863400000000000004" }),
+    ])
+    expect(result._tag === "Success" && result.success[1]).not.toHaveProperty("error")
+    expect(ids(items)).toEqual(["1863400000000000004"])
+  })
 
   test("5xx for ever ends after the bounded retries with XUnavailable naming the status; the token is in no message", async () => {
     const url = await hostile((_u, _n, _req, res) => json(res, 503, { title: "Service Unavailable", detail: "Service Unavailable" }))
