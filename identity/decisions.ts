@@ -3,7 +3,7 @@
 // on the data dir and the admin routes of `cdp serve` (ingest/identity-route.ts), which reload the running graph.
 import { Data, Effect } from "effect"
 import { labelProblem } from "../warehouse/labels.ts"
-import { dismissedSuggestionIds, type OperationRow, profileContacts, representativeNode, separatedProfiles, suggestionDecision } from "../warehouse/identity.ts"
+import { dismissedSuggestionIds, type OperationRow, anchorNodes, profileContacts, separatedProfiles, suggestionDecision } from "../warehouse/identity.ts"
 import { profileNames } from "../warehouse/profiles.ts"
 import { extractConfigFor } from "./extract.ts"
 import { DEFAULT_GRAPH_RULES } from "./graph.ts"
@@ -129,19 +129,28 @@ const dismissed = (tenant: string) =>
     return new Set(rows)
   })
 
-/** Open suggestions of a tenant: found now, not dismissed. */
-export const openSuggestions = (tenant: string) =>
+/**
+ * Open suggestions of a tenant, each with the identifiers a link of its two profiles names: found now, not dismissed,
+ * and of two profiles that each still hold an identifier no one shares (the one they are best known by, a user id
+ * first). A profile whose identifiers were all split from linking (or are shared) cannot be linked: its suggestion
+ * is not listed, rather than listed and answered 404 when accepted.
+ */
+const linkableSuggestions = (tenant: string) =>
   Effect.gen(function* () {
     const gone = yield* dismissed(tenant)
-    return (yield* inSlices(findSuggestionsSteps(yield* profileSummaries(tenant)))).filter((s) => !gone.has(s.id))
+    const found = (yield* inSlices(findSuggestionsSteps(yield* profileSummaries(tenant)))).filter((s) => !gone.has(s.id))
+    if (found.length === 0) return []
+    const profiles = [...new Set(found.flatMap((s) => [s.a, s.b]))]
+    const anchors = new Map((yield* anchorNodes(tenant, profiles, DEFAULT_GRAPH_RULES.priority)).map((n) => [n.profile_id, `${n.kind}:${n.value}`]))
+    return found.flatMap((suggestion) => {
+      const a = anchors.get(suggestion.a)
+      const b = anchors.get(suggestion.b)
+      return a === undefined || b === undefined ? [] : [{ suggestion, a, b }]
+    })
   })
 
-/** The identifier a profile is best known by (a user id, else an e-mail, ...), to link or separate it. */
-const representative = (tenant: string, profileId: string) =>
-  Effect.gen(function* () {
-    const row = yield* representativeNode(tenant, profileId, DEFAULT_GRAPH_RULES.priority)
-    return row === undefined ? undefined : `${row.kind}:${row.value}`
-  })
+/** Open suggestions of a tenant: found now, not dismissed, of two profiles a link can still name. */
+export const openSuggestions = (tenant: string) => Effect.map(linkableSuggestions(tenant), (ls) => ls.map((l) => l.suggestion))
 
 /** How a decision reaches the running graph: `cdp serve` reloads its pipeline's; on the data dir there is none. */
 export type Reload<E> = Effect.Effect<void, E>
@@ -191,17 +200,15 @@ export const separateIdentifiers = <E>(
 export const decideSuggestion = <E>(tenant: string, id: string, accept: boolean, reason: string, config: IdentityConfig, reload: Reload<E>, actor = "") =>
   Effect.gen(function* () {
     yield* checkReason(reason)
-    const suggestion = (yield* openSuggestions(tenant)).find((s) => s.id === id)
-    if (suggestion === undefined) {
+    const open = (yield* linkableSuggestions(tenant)).find((l) => l.suggestion.id === id)
+    if (open === undefined) {
       const earlier = yield* suggestionDecision(tenant, id, acceptedReason(id, ""))
       return yield* Effect.fail(earlier === undefined ? new UnknownSuggestion({ id, tenant }) : new SuggestionDecided({ id, tenant, ...earlier }))
     }
+    const { suggestion, a, b } = open
     if (!accept) return { operation: yield* recordOperation({ tenant, kind: "dismiss", a: suggestion.id, b: "", reason, actor }) }
     const apart = (yield* separatedProfiles(tenant)).some(([x, y]) => x === suggestion.a && y === suggestion.b || x === suggestion.b && y === suggestion.a)
     if (apart) return yield* Effect.fail(new SuggestionKeptApart({ id, tenant }))
-    const a = yield* representative(tenant, suggestion.a)
-    const b = yield* representative(tenant, suggestion.b)
-    if (a === undefined || b === undefined) return yield* Effect.fail(new UnknownSuggestion({ id, tenant }))
     const evidence = suggestion.evidence.map((e) => `${e.field} ${e.a} ~ ${e.b} (${e.similarity.toFixed(2)})`).join("; ")
     return yield* decide(tenant, { kind: "link", a, b, reason: acceptedReason(suggestion.id, reason || evidence), actor }, config, reload)
   })

@@ -543,17 +543,6 @@ export const suggestionDecision = Effect.fn("suggestionDecision")(function* (ten
   return row === undefined ? undefined : { accepted: row.kind === "link", opId: row.op_id, atMs: Number(row.ms), actor: row.actor }
 })
 
-/** The unshared node a profile is best known by, kinds ranked by `priority` (unlisted kinds last). */
-export const representativeNode = Effect.fn("representativeNode")(function* (tenant: string, profileId: string, priority: ReadonlyArray<string>) {
-  const warehouse = yield* Warehouse
-  const rows = yield* warehouse.query<{ kind: string; value: string }>(
-    "SELECT kind, value FROM identity_nodes WHERE tenant = {tenant:String} AND slice = 0 AND shared = '' " +
-      "GROUP BY kind, value HAVING argMax(profile_id, version) = {profile:String} " +
-      "ORDER BY indexOf({priority:Array(String)}, kind) = 0, indexOf({priority:Array(String)}, kind), value LIMIT 1",
-    { params: { tenant, profile: profileId, priority } })
-  return rows[0]
-})
-
 /**
  * One identifier per profile that the graph gives it now (not shared, not sliced), the first kind of `priority`
  * first: what a message about the profile carries so identity resolves it to the same profile (audience events).
