@@ -19,7 +19,9 @@ import { type RunningServer, serverCaller } from "./server-info.ts"
  * runFork had Effect's default logger, pretty lines on stdout among cdp x-search's JSON summaries).
  */
 const statusLogger = Effect.map(Effect.context<never>(), (services) => (status: XStatus) => {
-  Effect.runForkWith(services)(Effect.logInfo("x connector").pipe(Effect.annotateLogs({ ...(status as unknown as Record<string, unknown>) })))
+  // A state that could not be used means the 7-day window is fetched again: worth a warning, which commands show.
+  const log = status.kind === "state_reset" ? Effect.logWarning : Effect.logInfo
+  Effect.runForkWith(services)(log("x connector").pipe(Effect.annotateLogs({ ...(status as unknown as Record<string, unknown>) })))
 })
 
 export const submitItems = (items: ReadonlyArray<ImportedItem>) =>

@@ -130,6 +130,8 @@ export type XStatus =
   | { readonly kind: "rate_limit_wait"; readonly endpoint: string; readonly waitMs: number; readonly reason: "429" | "exhausted" }
   | { readonly kind: "retry"; readonly endpoint: string; readonly waitMs: number; readonly attempt: number; readonly reason: string }
   | { readonly kind: "page"; readonly query: string; readonly tweets: number; readonly resumed: boolean }
+  /** The query's saved state could not be used (why, never its content): the pass starts over from the 7-day window. */
+  | { readonly kind: "state_reset"; readonly query: string; readonly reason: string }
   | { readonly kind: "rules_synced"; readonly added: number; readonly deleted: number; readonly kept: number }
   | { readonly kind: "connected"; readonly connection: number }
   | { readonly kind: "disconnected"; readonly connection: number; readonly reason: string }
@@ -373,6 +375,13 @@ export const loadXConfig = (env: Readonly<Record<string, string | undefined>>): 
     const bearerToken = env["CDP_X_BEARER_TOKEN"]?.trim() ?? ""
     if (bearerToken === "") {
       return yield* Effect.fail(new XConfigInvalid({ variable: "CDP_X_BEARER_TOKEN", reason: "is not set (an app-only bearer token of the X API)" }))
+    }
+    // Checked here, without echoing it: a control character made every request fail inside Node (retried for 40 s as
+    // an outage), and X's tokens are printable ASCII (URL-encoded) only.
+    if (!/^[\x21-\x7e]+$/.test(bearerToken)) {
+      return yield* Effect.fail(new XConfigInvalid({
+        variable: "CDP_X_BEARER_TOKEN", reason: "holds a space, a control character or a non-ASCII letter; an X bearer token is printable ASCII only (copy it again)",
+      }))
     }
     const queries = yield* parseQueries(env["CDP_X_QUERIES"])
     const rules = yield* parseRules(env["CDP_X_RULES"])

@@ -66,20 +66,27 @@ const newerId = (a: string | null | undefined, b: string | null | undefined): st
 
 const isDigits = (s: unknown): s is string => typeof s === "string" && /^[0-9]{1,20}$/.test(s)
 
-const decodeState = (bytes: Uint8Array | undefined, query: string): SearchState | null => {
+/**
+ * The saved state, or why it cannot be used. A state we cannot read is treated as absent (said so by the caller): the
+ * pass refetches the 7-day window, and what was fetched before is dropped downstream by message id.
+ */
+const decodeState = (bytes: Uint8Array | undefined, query: string): SearchState | { readonly unusable: string } | null => {
   if (bytes === undefined) return null
+  let s: Partial<SearchState> | null
   try {
-    const s = JSON.parse(new TextDecoder().decode(bytes)) as SearchState
-    if (s.version !== 1 || s.query !== query) return null
-    const sinceId = isDigits(s.sinceId) ? s.sinceId : null
-    const pending = s.pending !== null && typeof s.pending?.nextToken === "string"
-      ? { nextToken: s.pending.nextToken, newestId: isDigits(s.pending.newestId) ? s.pending.newestId : null }
-      : null
-    return { ...s, sinceId, pending }
+    s = JSON.parse(new TextDecoder().decode(bytes)) as Partial<SearchState> | null
   } catch {
-    // A state file we cannot read is treated as absent: the pass refetches the 7-day window, duplicates drop later.
-    return null
+    return { unusable: "not JSON" }
   }
+  if (typeof s !== "object" || s === null || Array.isArray(s)) return { unusable: "not a JSON object" }
+  if (s.version !== 1) return { unusable: "its version is not 1" }
+  if (s.query !== query) return { unusable: "it is another query's" }
+  const sinceId = isDigits(s.sinceId) ? s.sinceId : null
+  const pending = typeof s.pending?.nextToken === "string" && s.pending.nextToken !== ""
+    ? { nextToken: s.pending.nextToken, newestId: isDigits(s.pending.newestId) ? s.pending.newestId : null }
+    : null
+  if (s.pending != null && pending === null) return { unusable: "its unfinished pass has no next_token" }
+  return { version: 1, query, sinceId, pending, updatedAt: typeof s.updatedAt === "string" ? s.updatedAt : "" }
 }
 
 /** The newest tweet id on a page: meta.newest_id, else the largest data[].id. */
@@ -94,7 +101,9 @@ const pollQuery = <E, R>(client: XClient, query: string, options: SearchOptions<
   Effect.gen(function* () {
     const store = yield* ObjectStore
     const key = searchStateKey(options.tenant, query)
-    const saved = decodeState(yield* store.get(key), query)
+    const decoded = decodeState(yield* store.get(key), query)
+    if (decoded !== null && "unusable" in decoded) client.onStatus({ kind: "state_reset", query, reason: decoded.unusable })
+    const saved = decoded === null || "unusable" in decoded ? null : decoded
     let sinceId = saved?.sinceId ?? null
     let nextToken = saved?.pending?.nextToken
     let newest = saved?.pending?.newestId ?? null

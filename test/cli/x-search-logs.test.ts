@@ -4,12 +4,14 @@
 // scripts read, whatever the command's logger was; cdp serve logged them the same way among its JSON log lines. They
 // now go through the command's logger: a command logs warnings and errors only (JSON lines, on stderr), so a run that
 // recovers prints its summaries alone.
+import { mkdirSync, writeFileSync } from "node:fs"
 import http from "node:http"
 import type { AddressInfo } from "node:net"
-import { join } from "node:path"
+import { dirname, join } from "node:path"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { runCdpAsync } from "../support/cli-async.ts"
 import { freshDir, removeDir } from "../support/pipeline.ts"
+import { searchStateKey } from "../../ingest/social/index.ts"
 
 let dir: string
 let server: http.Server | undefined
@@ -39,6 +41,26 @@ describe("cdp x-search's connector status", () => {
     expect(r.stdout).not.toContain("x connector")
     for (const line of r.stdout.trim().split("\n").filter((l) => l !== "")) expect(() => JSON.parse(line)).not.toThrow()
     expect(r.stderr).toBe("")
+    expect(r.status).toBe(0)
+  })
+
+  it("a saved state it cannot read is one warning line on stderr (the pass starts over), and the summary on stdout", async () => {
+    server = http.createServer((_req, res) => {
+      res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ meta: { result_count: 0 } }))
+    })
+    await new Promise<void>((resolve) => server!.listen(0, "127.0.0.1", resolve))
+    const { port } = server.address() as AddressInfo
+    const state = join(dir, "data", "objects", searchStateKey("default", "coffee"))
+    mkdirSync(join(dir, "data"), { mode: 0o700 })
+    mkdirSync(dirname(state), { recursive: true })
+    writeFileSync(state, "{\"version\":1,")
+    const r = await runCdpAsync(["x-search", "--data-dir", join(dir, "data")], {
+      env: { CDP_X_BEARER_TOKEN: "test-token", CDP_X_QUERIES: '["coffee"]', CDP_X_API_BASE: `http://127.0.0.1:${port}` },
+    })
+    expect(r.stderr.trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>)).toEqual([
+      expect.objectContaining({ level: "WARN", message: "x connector", annotations: { kind: "state_reset", query: "coffee", reason: "not JSON" } }),
+    ])
+    expect(JSON.parse(r.stdout)).toMatchObject({ query: "coffee", pages: 1, resumed: false })
     expect(r.status).toBe(0)
   })
 })

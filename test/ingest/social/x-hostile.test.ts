@@ -10,7 +10,7 @@ import { afterEach, beforeEach, describe, expect, test } from "vitest"
 import { ObjectStore } from "../../../ingest/objectstore.ts"
 import type { ImportedItem } from "../../../ingest/sources/index.ts"
 import {
-  filteredStream, makeXClient, pollRecentSearch, searchStateKey, syncStreamRules, type XConfig, type XStatus,
+  filteredStream, loadXConfig, makeXClient, pollRecentSearch, searchStateKey, syncStreamRules, type XConfig, type XStatus,
 } from "../../../ingest/social/index.ts"
 import { listen } from "../../support/local-server.ts"
 
@@ -153,6 +153,30 @@ describe("recent search against a hostile X", () => {
     expect(ids(items)).toEqual(["1863400000000000004"])
   })
 
+  for (const [what, saved] of [
+    ["not JSON", "{\"version\":1,\"query\":"],
+    ["JSON null", "null"],
+    ["another version", JSON.stringify({ version: 2, query: "coffee", sinceId: "1863400000000000001", pending: null })],
+    ["of another query", JSON.stringify({ version: 1, query: "tea", sinceId: "1863400000000000001", pending: null })],
+    ["a pending pass without a token", JSON.stringify({ version: 1, query: "coffee", sinceId: null, pending: { nextToken: "", newestId: null } })],
+  ] as const) {
+    test(`a saved state that is ${what} is reported and the pass starts over from the 7-day window`, async () => {
+      await Effect.runPromise(Effect.gen(function* () {
+        yield* (yield* ObjectStore).put(searchStateKey("acme", "coffee"), saved)
+      }).pipe(Effect.provide(ObjectStore.local(dir))))
+      const url = await hostile((_u, _n, _req, res) => json(res, 200, page(["1863400000000000004"])))
+      const statuses: Array<XStatus> = []
+      const items: Array<ImportedItem> = []
+      const result = await poll(url, items, statuses)
+      expect(result._tag === "Success" && result.success[0]).toMatchObject({ pages: 1, resumed: false, sinceId: "1863400000000000004" })
+      expect(requests.map((r) => [r.searchParams.get("since_id"), r.searchParams.get("next_token")])).toEqual([[null, null]])
+      expect(statuses.filter((s) => s.kind === "state_reset")).toEqual([
+        { kind: "state_reset", query: "coffee", reason: expect.stringMatching(/./) },
+      ])
+      expect(await savedState()).toMatchObject({ sinceId: "1863400000000000004", pending: null })
+    })
+  }
+
   test("5xx for ever ends after the bounded retries with XUnavailable naming the status; the token is in no message", async () => {
     const url = await hostile((_u, _n, _req, res) => json(res, 503, { title: "Service Unavailable", detail: "Service Unavailable" }))
     const statuses: Array<XStatus> = []
@@ -161,6 +185,18 @@ describe("recent search against a hostile X", () => {
     expect(result._tag === "Failure" && result.failure.message).toMatch(/503/)
     expect(requests).toHaveLength(6)
     expect(JSON.stringify([statuses, result._tag === "Failure" ? result.failure.message : ""])).not.toContain(TOKEN)
+  })
+})
+
+describe("X settings", () => {
+  test("a bearer token with a control character is refused naming CDP_X_BEARER_TOKEN, without echoing the token", async () => {
+    const result = await Effect.runPromise(Effect.result(loadXConfig({ CDP_X_BEARER_TOKEN: "AAAA\u0001secret", CDP_X_QUERIES: "coffee" })))
+    expect(result._tag === "Failure" && result.failure).toMatchObject({ _tag: "XConfigInvalid", variable: "CDP_X_BEARER_TOKEN" })
+    expect(result._tag === "Failure" && result.failure.message).not.toContain("secret")
+    for (const token of ["AAAA secret", "tökén"]) {
+      expect((await Effect.runPromise(Effect.result(loadXConfig({ CDP_X_BEARER_TOKEN: token }))))._tag).toBe("Failure")
+    }
+    expect((await Effect.runPromise(loadXConfig({ CDP_X_BEARER_TOKEN: "AAAA%2Fx%3Dy" }))).bearerToken).toBe("AAAA%2Fx%3Dy")
   })
 })
 
@@ -174,6 +210,19 @@ describe("stream rules and the filtered stream against a hostile X", () => {
     ))
     expect(result._tag === "Failure" && result.failure.message).toMatch(/next_token.*again/)
     expect(requests.length).toBeLessThanOrEqual(3)
+  })
+
+  test("rule sync skips what on X's rules page is not a rule instead of crashing on it", async () => {
+    for (const data of [5, "junk", [{ id: "1", value: "coffee" }, "junk", { id: 2 }, null]]) {
+      const url = await hostile((_u, _n, req, res) =>
+        req.method === "GET" ? json(res, 200, { data, meta: { result_count: 1 } }) : json(res, 200, { meta: {} }))
+      const result = await Effect.runPromise(Effect.result(syncStreamRules(makeXClient(config(url), { policy: FAST }), [{ value: "coffee" }])))
+      const kept = Array.isArray(data) ? 1 : 0
+      expect(result._tag === "Success" && result.success).toEqual({ added: kept === 1 ? [] : [{ value: "coffee" }], deleted: [], kept })
+      server!.closeAllConnections()
+      await new Promise<void>((resolve) => server!.close(() => resolve()))
+      server = undefined
+    }
   })
 
   test("a line without an end that outgrows the limit closes the connection and reconnects, without buffering it all", async () => {
