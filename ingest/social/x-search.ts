@@ -64,7 +64,9 @@ const newerId = (a: string | null | undefined, b: string | null | undefined): st
   return BigInt(a) >= BigInt(b) ? a : b
 }
 
-const isDigits = (s: unknown): s is string => typeof s === "string" && /^[0-9]{1,20}$/.test(s)
+/** X ids are snowflakes: digits, at most a signed 64-bit integer. A larger one would skip every real tweet as since_id. */
+const MAX_X_ID = 9_223_372_036_854_775_807n
+const isDigits = (s: unknown): s is string => typeof s === "string" && /^[0-9]{1,19}$/.test(s) && BigInt(s) <= MAX_X_ID
 
 /**
  * The saved state, or why it cannot be used. A state we cannot read is treated as absent (said so by the caller): the
@@ -89,9 +91,12 @@ const decodeState = (bytes: Uint8Array | undefined, query: string): SearchState 
   return { version: 1, query, sinceId, pending, updatedAt: typeof s.updatedAt === "string" ? s.updatedAt : "" }
 }
 
-/** The newest tweet id on a page: meta.newest_id, else the largest data[].id. */
+/**
+ * The newest tweet id on a page: the largest data[].id. Not meta.newest_id: a page whose meta names an id past its
+ * tweets would move since_id past tweets never handed over, and every later pass would skip them.
+ */
 const pageNewestId = (page: XPage): string | null => {
-  let newest: string | null = isDigits(page.meta?.newest_id) ? page.meta.newest_id : null
+  let newest: string | null = null
   if (Array.isArray(page.data)) for (const t of page.data as ReadonlyArray<{ id?: unknown }>) if (isDigits(t?.id)) newest = newerId(newest, t.id)
   return newest
 }

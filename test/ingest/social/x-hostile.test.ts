@@ -177,6 +177,30 @@ describe("recent search against a hostile X", () => {
     })
   }
 
+  for (const [what, newestId, extraId] of [
+    ["meta.newest_id far past the tweets on the page", "99999999999999999999", undefined],
+    ["meta.newest_id that is not a number", "newest", undefined],
+    ["a tweet id past the 64-bit range of X ids", "1863400000000000004", "18446744073709551616"],
+  ] as const) {
+    test(`since_id comes from the tweets handed over, not from ${what}: the next pass still gets newer tweets`, async () => {
+      let pass = 1
+      const url = await hostile((_u, _n, _req, res) => {
+        if (pass === 2) return json(res, 200, page(["1863400000000000007"]))
+        const first = page(["1863400000000000004"])
+        json(res, 200, {
+          ...first, data: [...first.data, ...(extraId === undefined ? [] : [tweet(extraId)])], meta: { ...first.meta, newest_id: newestId },
+        })
+      })
+      await poll(url)
+      expect((await savedState())?.sinceId).toBe("1863400000000000004")
+      pass = 2
+      const items: Array<ImportedItem> = []
+      await poll(url, items)
+      expect(requests.at(-1)!.searchParams.get("since_id")).toBe("1863400000000000004")
+      expect(ids(items)).toEqual(["1863400000000000007"])
+    })
+  }
+
   test("5xx for ever ends after the bounded retries with XUnavailable naming the status; the token is in no message", async () => {
     const url = await hostile((_u, _n, _req, res) => json(res, 503, { title: "Service Unavailable", detail: "Service Unavailable" }))
     const statuses: Array<XStatus> = []
