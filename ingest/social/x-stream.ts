@@ -111,11 +111,16 @@ export interface ReconnectPolicy {
   readonly maxMs: number
   /** First wait after a 429 whose window is not spent (e.g. TooManyConnections); X asks for a minute. */
   readonly rateLimitedInitialMs: number
+  /**
+   * A connection that carried data or a keep-alive and stayed open this long resets the backoff; a shorter one counts
+   * as a failure, so a server that accepts and closes at once is not reconnected to every `initialMs` for ever.
+   */
+  readonly stableAfterMs: number
   /** Consecutive failed connections before the stream fails; unlimited when absent. */
   readonly maxAttempts?: number
 }
 
-export const DEFAULT_RECONNECT: ReconnectPolicy = { initialMs: 1_000, maxMs: 320_000, rateLimitedInitialMs: 60_000 }
+export const DEFAULT_RECONNECT: ReconnectPolicy = { initialMs: 1_000, maxMs: 320_000, rateLimitedInitialMs: 60_000, stableAfterMs: 30_000 }
 
 export interface StreamOptions extends XClientOptions {
   readonly tenant: string
@@ -132,6 +137,8 @@ interface ConnectionEnd {
   readonly connected: boolean
   /** Data or a keep-alive arrived on it: the server was really there. */
   readonly alive: boolean
+  /** How long it was open (0 when it never was). */
+  readonly openMs: number
   /** Why connecting failed, when it did. */
   readonly error?: unknown
   readonly reason: string
@@ -169,11 +176,13 @@ const connectOnce = (
   Effect.callback<ConnectionEnd>((resume) => {
     const stream = client.v2.searchStream({ ...STREAM_PARAMS, autoConnect: false })
     let connected = false
+    let connectedAt = 0
     let alive = false
     let finished = false
     let reason = "the server closed the connection"
-    const finish = (end: ConnectionEnd) => {
+    const finish = (ending: Omit<ConnectionEnd, "openMs">) => {
       if (finished) return
+      const end: ConnectionEnd = { ...ending, openMs: connected ? Date.now() - connectedAt : 0 }
       finished = true
       stream.destroy()
       resume(Effect.succeed(end))
@@ -181,6 +190,7 @@ const connectOnce = (
     const { ETwitterStreamEvent } = twitterApi()
     stream.on(ETwitterStreamEvent.Connected, () => {
       connected = true
+      connectedAt = Date.now()
       onConnected()
       watchLineLength(stream, limits.maxLineBytes, () =>
         finish({ connected, alive: false, reason: `a line longer than ${limits.maxLineBytes} bytes without an end` }))
@@ -238,7 +248,7 @@ export const filteredStream = (client: XClient, options: StreamOptions): Stream.
         let reason = end.reason
         if (end.error === undefined) {
           client.onStatus({ kind: "disconnected", connection, reason: end.reason })
-          failures = end.alive ? 1 : failures + 1
+          failures = end.alive && end.openMs >= policy.stableAfterMs ? 1 : failures + 1
           waitMs = backoffMs(failures, policy.initialMs, policy.maxMs)
         } else {
           const failure = classify(STREAM_ENDPOINT, end.error)

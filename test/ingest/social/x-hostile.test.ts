@@ -291,6 +291,18 @@ describe("stream rules and the filtered stream against a hostile X", () => {
     expect(requests).toHaveLength(1)
   })
 
+  test("a stream that sends a keep-alive and closes at once is re-opened with growing waits: only a connection that stayed open resets them", async () => {
+    const url = await hostile((_u, _n, _req, res) => res.writeHead(200, { "content-type": "application/json" }).end("\r\n"))
+    const statuses: Array<XStatus> = []
+    const client = makeXClient(config(url), { policy: FAST, onStatus: (s) => statuses.push(s) })
+    const fiber = Effect.runFork(Stream.runDrain(filteredStream(client, { tenant: "acme", reconnect: { initialMs: 20, maxMs: 160, stableAfterMs: 500 } })))
+    await new Promise((r) => setTimeout(r, 1_000))
+    await Effect.runPromise(Fiber.interrupt(fiber))
+    const waits = statuses.flatMap((s) => (s.kind === "reconnect_wait" ? [s.waitMs] : []))
+    expect(waits.slice(0, 4)).toEqual([20, 40, 80, 160])
+    expect(requests.length).toBeLessThanOrEqual(10)
+  })
+
   test("a stream that closes right after connecting is re-opened with growing waits, not in a storm", async () => {
     const url = await hostile((_u, _n, _req, res) => res.writeHead(200, { "content-type": "application/json" }).end())
     const statuses: Array<XStatus> = []
