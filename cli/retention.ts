@@ -26,7 +26,8 @@ export const keepRetention = (policy: RetentionPolicy, options: {
     const apply = applyStoredRetention(policy, { ...(options.now === undefined ? {} : { now: options.now }), ...(options.audit === undefined ? {} : { audit: options.audit }) })
     yield* apply
     const pass = apply.pipe(
-      Effect.tap((r) => r.archiveDays > 0 ? Effect.logInfo("retention").pipe(Effect.annotateLogs({ archiveDaysRemoved: r.archiveDays })) : Effect.void),
+      Effect.tap((r) => r.archiveDays > 0 || r.tokens > 0
+        ? Effect.logInfo("retention").pipe(Effect.annotateLogs({ archiveDaysRemoved: r.archiveDays, tokensDropped: r.tokens })) : Effect.void),
       Effect.catchCause((cause) => Effect.logWarning("retention pass failed; the next runs as planned").pipe(Effect.annotateLogs({ cause: String(cause).split("\n", 1)[0] }))),
     )
     yield* Effect.forkScoped(Effect.forever(Effect.andThen(Effect.sleep(options.every ?? "24 hours"), pass)))
@@ -38,12 +39,13 @@ export const registerRetentionCommands = (program: Command, shared: { readonly d
     .command("retention")
     .description("how long each store keeps data (CDP_RETENTION)")
     .command("apply")
-    .description("apply CDP_RETENTION now: each table's TTL set, the archive's days older than its period removed")
+    .description("apply CDP_RETENTION now: each table's TTL set, the archive's days older than its period removed, old revoked or expired tokens dropped")
     .addOption(new Option("--format <format>", "output format").choices(["json", "table"]).default("table"))
     .addOption(shared.dataDirOption())
     .addHelpText("after", `
 The pipeline applies it too when it starts, and once a day while cdp serve runs. Defaults: 25 months for what the
-warehouse serves, 6 for dead letters, 13 for the raw archive; archive=forever keeps the archive until erased.
+warehouse serves, 6 for dead letters, 13 for the raw archive and for API tokens after they were revoked or expired;
+archive=forever keeps the archive until erased.
 
 Examples:
   $ npx cdp retention apply
@@ -53,18 +55,19 @@ Examples:
         const asked = yield* readSetting(SETTINGS.retention)
         const backend = backendConfig(opts.dataDir)
         const direct = Effect.flatMap(auditSigner(backend.dataDir), (audit) => applyStoredRetention(asked, { audit })).pipe(
-          Effect.map((r) => ({ policy: asked, tables: r.tables, archiveDays: r.archiveDays })),
+          Effect.map((r) => ({ policy: asked, tables: r.tables, archiveDays: r.archiveDays, tokens: r.tokens })),
           Effect.scoped, Effect.provide(Layer.merge(warehouseLayer(backend), objectStoreLayer(backend))))
         // While cdp serve holds the data dir, it applies its own policy (the CDP_RETENTION it was started with).
         const done = yield* directOrServer(backend, direct, (server) =>
-          Effect.map(followOperation<{ policy: RetentionPolicy; tablesChanged: Array<string>; archiveDaysRemoved: number }>(server, "/v1/operations/retention", {}),
-            (r) => ({ policy: r.policy, tables: r.tablesChanged, archiveDays: r.archiveDaysRemoved })))
+          Effect.map(followOperation<{ policy: RetentionPolicy; tablesChanged: Array<string>; archiveDaysRemoved: number; tokensDropped: number }>(server, "/v1/operations/retention", {}),
+            (r) => ({ policy: r.policy, tables: r.tablesChanged, archiveDays: r.archiveDaysRemoved, tokens: r.tokensDropped })))
         const policy = done.policy
         const cutoff = archiveCutoff(policy) ?? null
         process.stdout.write(opts.format === "json"
-          ? `${JSON.stringify({ policy, tablesChanged: done.tables, archiveKeepsFrom: cutoff, archiveDaysRemoved: done.archiveDays })}\n`
+          ? `${JSON.stringify({ policy, tablesChanged: done.tables, archiveKeepsFrom: cutoff, archiveDaysRemoved: done.archiveDays, tokensDropped: done.tokens })}\n`
           : `tables whose TTL changed: ${done.tables.length === 0 ? "none" : done.tables.join(", ")}\n` +
-            `archive: ${cutoff === null ? "kept until erased" : `days before ${cutoff} removed: ${done.archiveDays}`}\n`)
+            `archive: ${cutoff === null ? "kept until erased" : `days before ${cutoff} removed: ${done.archiveDays}`}\n` +
+            `tokens: ${policy.tokens <= 0 ? "kept until erased" : `revoked or expired over ${policy.tokens} months ago dropped: ${done.tokens}`}\n`)
       })
       runCommand(main.pipe(Effect.provide(commandLogger)))
     })

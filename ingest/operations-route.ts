@@ -101,7 +101,7 @@ export const operationsRoute = (options: {
     if (policy === undefined) return refuse(404, "not_served", "this server applies no retention policy")
     return {
       params: {},
-      work: finish(applyStoredRetention(policy, options.audit === undefined ? {} : { audit: options.audit }), "retention_failed", (r) => ({ policy, tablesChanged: r.tables, archiveDaysRemoved: r.archiveDays })),
+      work: finish(applyStoredRetention(policy, options.audit === undefined ? {} : { audit: options.audit }), "retention_failed", (r) => ({ policy, tablesChanged: r.tables, archiveDaysRemoved: r.archiveDays, tokensDropped: r.tokens })),
     }
   }
 

@@ -1,23 +1,26 @@
-// Retention applied in one pass: each warehouse table's TTL made what the policy (CDP_RETENTION) says, and the raw
-// archive's days older than its period removed. The pipeline runs it at start and daily (cli/retention.ts), an admin
-// on demand (`cdp retention apply`, POST /v1/operations/retention). A pass that changed something (a table's TTL, or
-// archive days removed) is an entry of the signed audit log, `retention.applied`: the proof that data past its period
-// was let go, and when.
+// Retention applied in one pass: each warehouse table's TTL made what the policy (CDP_RETENTION) says, the raw
+// archive's days older than its period removed, and API tokens that stopped working longer ago than theirs dropped.
+// The pipeline runs it at start and daily (cli/retention.ts), an admin on demand (`cdp retention apply`, POST
+// /v1/operations/retention). A pass that changed something (a table's TTL, archive days removed, tokens dropped) is an
+// entry of the signed audit log, `retention.applied`: the proof that data past its period was let go, and when.
 import { Effect } from "effect"
 import { appendAudit, type AuditSigner } from "../consent/audit.ts"
 import { expireArchive } from "./archive.ts"
-import { applyRetention, archiveCutoff, type RetentionPolicy } from "../warehouse/retention.ts"
+import { applyRetention, archiveCutoff, type RetentionPolicy, tokensCutoffMs } from "../warehouse/retention.ts"
+import { dropStoppedTokens } from "../warehouse/tokens.ts"
 
 export const applyStoredRetention = (policy: RetentionPolicy, options: { readonly now?: () => Date; readonly audit?: AuditSigner } = {}) =>
   Effect.gen(function* () {
     const tables = yield* applyRetention(policy)
     const cutoff = archiveCutoff(policy, (options.now ?? (() => new Date()))())
     const days = cutoff === undefined ? 0 : yield* expireArchive(cutoff)
-    if (options.audit !== undefined && (tables.length > 0 || days > 0)) {
+    const tokensBefore = tokensCutoffMs(policy, (options.now ?? (() => new Date()))())
+    const tokens = tokensBefore === undefined ? 0 : yield* dropStoppedTokens(tokensBefore)
+    if (options.audit !== undefined && (tables.length > 0 || days > 0 || tokens > 0)) {
       yield* appendAudit(options.audit, {
         kind: "retention.applied", tenant: "", requestId: "",
-        data: { policy, tablesChanged: tables, archiveKeepsFrom: cutoff ?? null, archiveDaysRemoved: days },
+        data: { policy, tablesChanged: tables, archiveKeepsFrom: cutoff ?? null, archiveDaysRemoved: days, tokensDropped: tokens },
       })
     }
-    return { tables, archiveDays: days }
+    return { tables, archiveDays: days, tokens }
   })

@@ -7,16 +7,18 @@ import { Warehouse } from "./warehouse.ts"
 /** Months per store. */
 export type RetentionPolicy = Readonly<Record<RetentionStore, number>>
 
-export type RetentionStore = "events" | "texts" | "sentiment" | "identity" | "dead_letters" | "relations" | "archive"
+export type RetentionStore = "events" | "texts" | "sentiment" | "identity" | "dead_letters" | "relations" | "archive" | "tokens"
 
 /**
  * Defaults: what the warehouse serves 25 months (two years of history for year-on-year questions), refused input 6
  * months (enough to fix and re-drive a connector), the raw archive 13 months (a year of replay, plus a month). The
  * archive's days are the days items were received here, so an import of old history is kept its full 13 months. A
- * deployment that must replay further back sets archive=forever (kept until erased) or a longer period.
+ * deployment that must replay further back sets archive=forever (kept until erased) or a longer period. API tokens
+ * that stopped working (revoked or expired) are kept 13 months after they stopped, listed as such, so a year of the
+ * audit log's accesses still names a token that is known; then they are dropped (warehouse/tokens.ts).
  */
 export const DEFAULT_RETENTION: RetentionPolicy = {
-  events: 25, texts: 25, sentiment: 25, identity: 25, dead_letters: 6, relations: 25, archive: 13,
+  events: 25, texts: 25, sentiment: 25, identity: 25, dead_letters: 6, relations: 25, archive: 13, tokens: 13,
 }
 
 /**
@@ -24,7 +26,7 @@ export const DEFAULT_RETENTION: RetentionPolicy = {
  * own time, so a history import is kept for the whole period instead of expiring on arrival. Consent history
  * (consent_ledger) is kept as the proof of consent while the data is used; alerts hold counts only.
  */
-export const RETENTION_TABLES: Readonly<Record<Exclude<RetentionStore, "archive">, ReadonlyArray<readonly [string, string]>>> = {
+export const RETENTION_TABLES: Readonly<Record<Exclude<RetentionStore, "archive" | "tokens">, ReadonlyArray<readonly [string, string]>>> = {
   events: [["event_rows", "ingested_at"]],
   texts: [["texts", "landed_at"]],
   sentiment: [["sentiment", "scored_at"]],
@@ -78,6 +80,14 @@ export const applyRetention = Effect.fn("applyRetention")(function* (policy: Ret
   }
   return changed
 })
+
+/**
+ * When a revoked or expired token stops being kept: it is dropped once it stopped working before this instant
+ * (policy.tokens months before now); undefined when tokens are kept until erased.
+ */
+export const tokensCutoffMs = (policy: RetentionPolicy, now: Date = new Date()): number | undefined =>
+  policy.tokens <= 0 ? undefined
+    : Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - policy.tokens, now.getUTCDate(), now.getUTCHours(), now.getUTCMinutes(), now.getUTCSeconds())
 
 /** The first UTC day the archive keeps under the policy (YYYY-MM-DD), or undefined when it keeps everything. */
 export const archiveCutoff = (policy: RetentionPolicy, now: Date = new Date()): string | undefined => {

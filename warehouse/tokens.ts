@@ -1,5 +1,7 @@
 // The API token tables' one owner: api_tokens (migration 050, hashes only, never a token) and api_token_uses (051).
+import { randomBytes } from "node:crypto"
 import { Effect } from "effect"
+import { runMutation } from "./erasure.ts"
 import { Warehouse } from "./warehouse.ts"
 
 export interface TokenRecord {
@@ -81,4 +83,25 @@ export const tokenLastUses = Effect.fn("tokenLastUses")(function* () {
   const rows = yield* warehouse.query<{ token_id: string; ms: string }>(
     "SELECT token_id, toUnixTimestamp64Milli(max(last_used_at)) AS ms FROM api_token_uses GROUP BY token_id")
   return new Map(rows.map((r) => [r.token_id, Number(r.ms)]))
+})
+
+/**
+ * Drops the tokens that stopped working (revoked, or expired, whichever came first) before `beforeMs`, every version
+ * of each and its last use, and returns how many: a retention pass's (CDP_RETENTION tokens). Servers forget them at
+ * their next reload of the table; a request with one is then answered as an unknown token.
+ */
+export const dropStoppedTokens = Effect.fn("dropStoppedTokens")(function* (beforeMs: number) {
+  const warehouse = yield* Warehouse
+  const before = chTime(beforeMs)
+  const rows = yield* warehouse.query<{ token_id: string }>(
+    "SELECT token_id FROM api_tokens FINAL WHERE (revoked_at IS NOT NULL AND revoked_at < {before:DateTime64(3, 'UTC')}) " +
+      "OR (expires_at IS NOT NULL AND expires_at < {before:DateTime64(3, 'UTC')})", { params: { before } })
+  if (rows.length === 0) return 0
+  const ids = rows.map((r) => r.token_id)
+  for (const table of ["api_tokens", "api_token_uses"]) {
+    const marker = `cdp_token_retention_${randomBytes(6).toString("hex")}`
+    yield* runMutation(table, `ALTER TABLE ${table} DELETE WHERE token_id IN {ids:Array(String)} AND {marker:String} != ''`, marker,
+      { params: { ids, marker }, mutation: "the token retention's mutation" })
+  }
+  return ids.length
 })
