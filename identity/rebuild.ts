@@ -6,7 +6,7 @@ import { Effect } from "effect"
 import {
   loadStoredObservations, type MergeRow, type MovedRow, type ObservationRow, type StoredObservation, storeIdentity,
 } from "../warehouse/identity.ts"
-import { besideErasures, erasedSince, erasureMark } from "../warehouse/erasure.ts"
+import { besideErasures, readBesideErasures } from "../warehouse/erasure.ts"
 import { dropSnapshots } from "../warehouse/identity-snapshots.ts"
 import { currentMessageProfiles } from "../warehouse/profiles.ts"
 import { CONTROLS_REMOVED, type ExtractConfig, extractConfigFor, storedRaw, storedRefusal } from "./extract.ts"
@@ -173,11 +173,10 @@ const REBUILD_ATTEMPTS = 3
 const rebuildBesideErasures = (config: IdentityConfig, tenant: string, options: RebuildOptions) =>
   Effect.gen(function* () {
     for (let attempt = 1; attempt < REBUILD_ATTEMPTS; attempt++) {
-      const mark = erasureMark()
-      const unerased: StoreGuard = (t, store) => besideErasures(t)(Effect.suspend(() => {
-        const erased = erasedSince(t, mark)
-        return erased === undefined || erased.size > 0 ? Effect.succeed(false) : Effect.as(store, true)
-      }))
+      const reading = readBesideErasures(tenant)
+      // Only the tenant's own stores come here (the rebuild is of it alone); any erasure since the read means reading again.
+      const unerased: StoreGuard = (_, store) => reading.beside((erased) => erased.size > 0 ? Effect.succeed(false) : Effect.as(store, true)).pipe(
+        Effect.catchTag("ErasuresUntracked", () => Effect.succeed(false)))
       const done = yield* rebuildAll(config, tenant, options, unerased)
       if (done !== undefined) return done
       yield* Effect.logInfo("identity rebuild read before an erasure of its tenant; running it again").pipe(Effect.annotateLogs({ tenant, attempt }))

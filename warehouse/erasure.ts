@@ -34,9 +34,6 @@ let erasures = 0
 /** Per tenant, its latest erasures' profiles, and the sequence number of the latest one no longer kept (0: none). */
 const erasedOf = new Map<string, { dropped: number; readonly kept: Array<{ readonly seq: number; readonly profileIds: ReadonlySet<string> }> }>()
 
-/** Where a read stands against this process's erasures: pass it to erasedSince before writing what it read. */
-export const erasureMark = (): number => erasures
-
 /** Notes the profiles an erasure of `tenant` removes (called under aloneForErasure, before its rows go). */
 export const noteErasedProfiles = (tenant: string, profileIds: ReadonlyArray<string>) => {
   const seq = ++erasures
@@ -46,11 +43,33 @@ export const noteErasedProfiles = (tenant: string, profileIds: ReadonlyArray<str
   if (of.kept.length > ERASED_KEPT) of.dropped = of.kept.shift()!.seq
 }
 
-/**
- * The profiles of `tenant` erased since `mark` (erasureMark before the read), to leave out of what the read found; call
- * it under besideErasures(tenant), with the writes. Undefined when more of the tenant's erasures ran since than are
- * kept: the caller cannot tell whose, and should read again.
- */
+/** More erasures of the tenant ran since the read than this process keeps: whose profiles they removed is not known. */
+export class ErasuresUntracked extends Data.TaggedError("ErasuresUntracked")<{ readonly tenant: string }> {
+  override get message() {
+    return `more erasures of tenant "${this.tenant}" ran since its rows were read than this process keeps track of`
+  }
+}
+
+/** Work that read a tenant's rows beside its erasures (readBesideErasures), to write what it derived from them. */
+export interface ReadBesideErasures {
+  readonly tenant: string
+  /** The profiles erased since the read (outside the hold: they may grow until `beside` runs). */
+  readonly erased: Effect.Effect<ReadonlySet<string>, ErasuresUntracked>
+  /** Runs `write`, given the profiles erased since the read, beside no erasure of the tenant: it leaves them out. */
+  readonly beside: <A, E, R>(write: (erased: ReadonlySet<string>) => Effect.Effect<A, E, R>) => Effect.Effect<A, E | ErasuresUntracked, R>
+}
+
+/** Taken before a read of `tenant`'s rows that holds no permit: where the read stands against this process's erasures. */
+export const readBesideErasures = (tenant: string): ReadBesideErasures => {
+  const mark = erasures
+  const erased = Effect.suspend(() => {
+    const since = erasedSince(tenant, mark)
+    return since === undefined ? Effect.fail(new ErasuresUntracked({ tenant })) : Effect.succeed(since)
+  })
+  return { tenant, erased, beside: (write) => besideErasures(tenant)(Effect.flatMap(erased, write)) }
+}
+
+/** The profiles of `tenant` erased since `mark`; undefined when more of its erasures ran since than are kept. */
 export const erasedSince = (tenant: string, mark: number): ReadonlySet<string> | undefined => {
   const of = erasedOf.get(tenant)
   if (of === undefined) return new Set()
@@ -59,6 +78,9 @@ export const erasedSince = (tenant: string, mark: number): ReadonlySet<string> |
   for (const e of of.kept) if (e.seq > mark) for (const id of e.profileIds) out.add(id)
   return out
 }
+
+/** Where a read stands against this process's erasures (readBesideErasures takes it; tests read erasedSince with it). */
+export const erasureMark = (): number => erasures
 
 export interface TableLocator {
   readonly table: string

@@ -4,7 +4,7 @@ import { Data, Duration, Effect, Schedule } from "effect"
 import {
   type ProfileHistory, readLatestScore, readLatestScores, RUN_EARLIEST_DAY, RUN_LATEST_DAY, readProfileHistories, readRuns, relationTenants, readStoredScores, type SignalSource, type StoredScore, storeScores,
 } from "../../warehouse/relations.ts"
-import { besideErasures, erasedSince, erasureMark } from "../../warehouse/erasure.ts"
+import { besideErasures, readBesideErasures } from "../../warehouse/erasure.ts"
 import { backgroundReads } from "../../warehouse/warehouse.ts"
 import { classify, RELATIONSHIP_TYPES, type RelationshipType } from "./classify.ts"
 import { inSlices, pauseAt, type Steps } from "../slices.ts"
@@ -26,11 +26,9 @@ export class ProfileNotScored extends Data.TaggedError("ProfileNotScored")<{ rea
 /** A period whose end is not after its start, or that would hold too many periods; `field` names the parameter to mend. */
 export class PeriodInvalid extends Data.TaggedError("PeriodInvalid")<{ readonly message: string; readonly field: string }> {}
 
-export class ComputeRunning extends Data.TaggedError("ComputeRunning")<{ readonly tenant: string; readonly erasures?: boolean }> {
+export class ComputeRunning extends Data.TaggedError("ComputeRunning")<{ readonly tenant: string }> {
   override get message() {
-    return this.erasures === true
-      ? `tenant "${this.tenant}" had more erasures while its relationships were computed than this process keeps; nothing was stored: compute again`
-      : `tenant "${this.tenant}" is computing its relationships already; retry when it ends`
+    return `tenant "${this.tenant}" is computing its relationships already; retry when it ends`
   }
 }
 
@@ -93,10 +91,6 @@ const distribution = (scores: ReadonlyArray<StoredScore>) => {
 // (an API call beside the scheduled one) would only do the same work again.
 const computing = new Set<string>()
 
-/**
- * Brings every profile's scores to `asOf` from the data up to it and stores them as the current run; fails with
- * ComputeRunning while this process computes the tenant already.
- */
 /** Why a day (YYYY-MM-DD on the calendar) cannot be a run's (the days its as_of column holds), or undefined. */
 export const notARunDay = (day: string): string | undefined =>
   day < RUN_EARLIEST_DAY || day > RUN_LATEST_DAY
@@ -105,35 +99,54 @@ export const notARunDay = (day: string): string | undefined =>
 /** Whether this process is computing the tenant's relationships now (a compute for it would be ComputeRunning). */
 export const isComputing = (tenant: string) => computing.has(tenant)
 
-export const computeRelations = Effect.fn("computeRelations")(function* (options: {
+interface ComputeOptions {
   readonly tenant: string
   readonly asOf: string
   readonly config: RelationsConfig
   readonly source?: SignalSource
-}) {
+}
+
+/**
+ * Brings every profile's scores to `asOf` from the data up to it and stores them as the current run; fails with
+ * ComputeRunning while this process computes the tenant already.
+ */
+export const computeRelations = Effect.fn("computeRelations")(function* (options: ComputeOptions) {
   const outside = notARunDay(options.asOf)
   if (outside !== undefined) return yield* new PeriodInvalid({ message: `asOf ${outside}`, field: "asOf" })
   if (computing.has(options.tenant)) return yield* new ComputeRunning({ tenant: options.tenant })
   computing.add(options.tenant)
   return yield* Effect.gen(function* () {
     const started = performance.now()
-    // Histories are read beside erasures of the tenant (a minute at a million events: an erasure does not wait for
-    // that); the scores are stored beside none, without the profiles an erasure removed since the read began.
-    const mark = erasureMark()
-    const read = yield* scoresAsOf(options.tenant, options.asOf, options.config, options.source)
-    const scores = yield* besideErasures(options.tenant)(Effect.gen(function* () {
-      const erased = erasedSince(options.tenant, mark)
-      if (erased === undefined) return yield* new ComputeRunning({ tenant: options.tenant, erasures: true })
-      const kept = erased.size === 0 ? read : read.filter((s) => !erased.has(s.profileId))
-      yield* storeScores(options.tenant, options.asOf, kept, Date.now())
-      return kept
-    }))
+    const scores = yield* scoreBesideErasures(options)
     return {
       tenant: options.tenant, asOf: options.asOf, profiles: scores.length, byType: distribution(scores),
       seconds: Math.round((performance.now() - started) / 10) / 100,
     } satisfies ComputeResult
   }).pipe(Effect.ensuring(Effect.sync(() => computing.delete(options.tenant))))
 })
+
+const COMPUTE_ATTEMPTS = 3
+
+/**
+ * Every profile's scores, read beside erasures of the tenant (a minute at a million events: an erasure does not wait
+ * for that) and stored beside none, without the profiles an erasure removed since the read began. When more erasures
+ * ran meanwhile than this process keeps track of, it reads again; the last attempt holds erasures off throughout.
+ */
+const scoreBesideErasures = (options: ComputeOptions) =>
+  Effect.gen(function* () {
+    const read = scoresAsOf(options.tenant, options.asOf, options.config, options.source)
+    const store = (scores: ReadonlyArray<StoredScore>) => Effect.as(storeScores(options.tenant, options.asOf, scores, Date.now()), scores)
+    for (let attempt = 1; attempt < COMPUTE_ATTEMPTS; attempt++) {
+      const reading = readBesideErasures(options.tenant)
+      const scores = yield* read
+      const stored = yield* reading.beside((erased) => store(erased.size === 0 ? scores : scores.filter((s) => !erased.has(s.profileId)))).pipe(
+        Effect.catchTag("ErasuresUntracked", () => Effect.succeed(undefined)))
+      if (stored !== undefined) return stored
+      yield* Effect.logInfo("relations compute read beside more erasures than this process keeps track of; reading again").pipe(
+        Effect.annotateLogs({ tenant: options.tenant, attempt }))
+    }
+    return yield* besideErasures(options.tenant)(Effect.flatMap(read, store))
+  })
 
 /** When a run was computed, in ms (the warehouse gives "YYYY-MM-DD hh:mm:ss.sss", UTC). */
 const computedMs = (computedAt: string) => Date.parse(`${computedAt.replace(" ", "T")}Z`)

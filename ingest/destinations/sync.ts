@@ -13,7 +13,7 @@ import {
   type CandidateRow, type ConsentFilter, type DeadLetter, type Delivery, exportCandidates, exportRemovals, changesHighWater, logDeliveries,
   openDeadLetters, pendingErasures, queueRemoteErasures, readCursor, recordDeadLetters, recordErasureAttempts, recordExportState, writeCursor,
 } from "../../warehouse/exports.ts"
-import { besideErasures, erasedSince, erasureMark } from "../../warehouse/erasure.ts"
+import { ErasuresUntracked, readBesideErasures, type ReadBesideErasures } from "../../warehouse/erasure.ts"
 import { nextTurn } from "../../warehouse/turns.ts"
 import { backgroundReads, type Warehouse } from "../../warehouse/warehouse.ts"
 import { ObjectStore } from "../objectstore.ts"
@@ -229,30 +229,22 @@ const deliverBatch = (run: Run, op: Operation, batch: ReadonlyArray<OutRecord>):
     return out
   })
 
-/** A sync beside erasures of its tenant: `mark` is erasureMark() taken before it read whom to send. */
-interface ErasureGuard {
-  readonly tenant: string
-  readonly mark: number
-}
+/** When this process cannot tell whom erasures removed since the read: the sync fails, and its next run sends the rest. */
+const untracked = (e: { readonly message: string }) => new Error(`${e.message}: this sync stops here, and its next run sends what is left`)
 
-/** The profiles erased since the sync read whom to send; a failure when this process cannot tell (the next run sends the rest). */
-const erasedSinceRead = (guard: ErasureGuard) => {
-  const erased = erasedSince(guard.tenant, guard.mark)
-  return erased === undefined
-    ? Effect.fail(new Error(`more erasures of tenant "${guard.tenant}" ran during this sync than the process keeps track of; the next run sends what is left`))
-    : Effect.succeed(erased)
-}
+/** The profiles erased since the sync read whom to send. */
+const erasedSinceRead = (guard: ReadBesideErasures) => Effect.mapError(guard.erased, untracked)
 
 /** `write`, given the profiles erased since the sync read, beside no erasure of its tenant. */
-const besideUnerased = <A>(guard: ErasureGuard, write: (erased: ReadonlySet<string>) => Effect.Effect<A, unknown, Warehouse>) =>
-  besideErasures(guard.tenant)(Effect.flatMap(erasedSinceRead(guard), write))
+const besideUnerased = <A>(guard: ReadBesideErasures, write: (erased: ReadonlySet<string>) => Effect.Effect<A, unknown, Warehouse>) =>
+  Effect.mapError(guard.beside(write), (e) => e instanceof ErasuresUntracked ? untracked(e) : e)
 
 /**
  * Sends records in the destination's batch size; `onBatch` records each batch's outcome as soon as it is known. With a
  * guard, records of profiles erased since the sync read them are neither sent nor recorded (deliverBeside).
  */
 const deliver = (
-  run: Run, op: Operation, records: ReadonlyArray<OutRecord>, onBatch: (o: Outcome) => Effect.Effect<void, unknown, Warehouse>, guard?: ErasureGuard,
+  run: Run, op: Operation, records: ReadonlyArray<OutRecord>, onBatch: (o: Outcome) => Effect.Effect<void, unknown, Warehouse>, guard?: ReadBesideErasures,
 ) =>
   Effect.gen(function* () {
     let ok = 0
@@ -275,7 +267,7 @@ const deliver = (
  * written and recorded under the hold, as a record written after an erasure would stay.
  */
 const deliverBeside = (
-  run: Run, op: Operation, batch: ReadonlyArray<OutRecord>, onBatch: (o: Outcome) => Effect.Effect<void, unknown, Warehouse>, guard: ErasureGuard,
+  run: Run, op: Operation, batch: ReadonlyArray<OutRecord>, onBatch: (o: Outcome) => Effect.Effect<void, unknown, Warehouse>, guard: ReadBesideErasures,
 ): Effect.Effect<Outcome, unknown, Warehouse> =>
   Effect.gen(function* () {
     const unerased = (erased: ReadonlySet<string>) => batch.filter((r) => !erased.has(r.profileId))
@@ -409,7 +401,7 @@ const syncBody = (config: DestinationConfig, options: SyncOptions, run: Run, cou
 
     // 2. Removals: withdrawn consent, gone from the audience, or merged away. From here on, what was read of a profile
     // erased meanwhile is neither sent nor recorded (deliverBeside).
-    const guard: ErasureGuard = { tenant, mark: erasureMark() }
+    const guard = readBesideErasures(tenant)
     const removals = (yield* exportRemovals({ tenant, destination: name, consent, alsoIds: exited })).map(removalRecord)
     const sendRemovals = config.onWithdrawal === "delete" && run.client.supports.has("remove")
     const toSend = sendRemovals ? removals.filter((r) => r.remoteId !== "" || config.type === "ndjson" || config.type === "csv") : []
@@ -568,7 +560,7 @@ const replayBody = Effect.fn("replayDeadLetters")(function* (config: Destination
   const started = Date.now()
   const client = options.clients?.(config) ?? (yield* makeClient(config))
   const run: Run = { config, client, bucket: bucketOf(config.tenant, config.name, config.ratePerSecond, config.burst), runId: `replay_${randomUUID()}`, requests: 0, retries: 0 }
-  const guard: ErasureGuard = { tenant: config.tenant, mark: erasureMark() }
+  const guard = readBesideErasures(config.tenant)
   const letters = yield* openDeadLetters(config.tenant, config.name)
   const consent = yield* consentingProfilesSql(config.tenant, config.purpose)
   const close = (ids: ReadonlyArray<string>, op: string) =>
