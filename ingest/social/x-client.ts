@@ -113,6 +113,8 @@ export interface XRetryPolicy {
   readonly backoffInitialMs: number
   readonly backoffMaxMs: number
   readonly maxTransientRetries: number
+  /** A request whose answer goes silent this long is abandoned as an outage (twitter-api-v2 sets none: it waited for ever). */
+  readonly requestTimeoutMs: number
 }
 
 export const DEFAULT_RETRY_POLICY: XRetryPolicy = {
@@ -123,6 +125,7 @@ export const DEFAULT_RETRY_POLICY: XRetryPolicy = {
   backoffInitialMs: 1_000,
   backoffMaxMs: 60_000,
   maxTransientRetries: 5,
+  requestTimeoutMs: 30_000,
 }
 
 /** What the connector is doing, for a CLI status line or a test; never carries tweet content or identifiers. */
@@ -187,6 +190,9 @@ export const makeXClient = (config: Pick<XConfig, "bearerToken" | "apiBase">, op
   }
 }
 
+/** What every plain call passes to twitter-api-v2: the whole response (for the rate-limit headers) and the timeout. */
+export const callOptions = (client: XClient) => ({ fullResponse: true as const, timeout: client.policy.requestTimeoutMs })
+
 /** Exponential backoff: initial, 2x initial, 4x initial, ... capped (attempt counts from 1). */
 export const backoffMs = (attempt: number, initialMs: number, maxMs: number): number =>
   Math.min(maxMs, initialMs * 2 ** Math.max(0, attempt - 1))
@@ -240,8 +246,13 @@ export const classify = (endpoint: string, error: unknown): Failure => {
     if (error.code >= 500) return { _tag: "transient", reason: `${error.code} ${detail}` }
     return { _tag: "fatal", error: new XRequestRejected({ endpoint, status: error.code, detail }) }
   }
-  // ApiRequestError (connection refused, reset, timeout) and ApiPartialResponseError (cut off mid-body).
-  return { _tag: "transient", reason: error instanceof Error ? error.message : String(error) }
+  // ApiRequestError (connection refused, reset, timeout) and ApiPartialResponseError (cut off mid-body): the first says
+  // only "Request failed."; what happened is the Node error it was made with (its requestError getter reads a field
+  // twitter-api-v2 1.29 never sets, hence _options.error).
+  const carried = error as { requestError?: unknown; responseError?: unknown; _options?: { error?: unknown } } | null
+  const inner = carried?.requestError ?? carried?._options?.error ?? carried?.responseError
+  const message = error instanceof Error ? error.message : String(error)
+  return { _tag: "transient", reason: inner instanceof Error ? `${message} (${inner.message})` : message }
 }
 
 const sleep = (ms: number) => (ms > 0 ? Effect.sleep(Duration.millis(Math.ceil(ms))) : Effect.void)

@@ -7,6 +7,7 @@ import type { ImportedItem } from "../sources/index.ts"
 import { TWEET_FIELDS, tweetsFromPage, USER_FIELDS, type XPage } from "../sources/twitter.ts"
 import { ObjectStore, type ObjectStoreError } from "../objectstore.ts"
 import {
+  callOptions,
   keyHash,
   makeXClient,
   stateKeyPrefix,
@@ -138,7 +139,7 @@ const pollQuery = <E, R>(client: XClient, query: string, options: SearchOptions<
       if (sinceId !== null) params["since_id"] = sinceId
       if (nextToken !== undefined) params["next_token"] = nextToken
       const result = yield* Effect.result(
-        xRequest(client, ENDPOINT, () => client.v2.get<XPage>("tweets/search/recent", params, { fullResponse: true })),
+        xRequest(client, ENDPOINT, () => client.v2.get<XPage>("tweets/search/recent", params, callOptions(client))),
       )
       if (result._tag === "Failure") {
         const error = result.failure

@@ -8,6 +8,7 @@ import { TWEET_FIELDS, tweetsFromPage, USER_FIELDS } from "../sources/twitter.ts
 import {
   backoffMs,
   boundedWait,
+  callOptions,
   classify,
   makeXClient,
   rateLimitWaitMs,
@@ -60,7 +61,7 @@ export const syncStreamRules = Effect.fn("syncStreamRules")(function* (client: X
   let token: string | undefined
   do {
     const query: Record<string, string> = token === undefined ? {} : { pagination_token: token }
-    const page = yield* xRequest(client, `GET ${RULES_PATH}`, () => client.v2.get<RulesPage>(RULES_PATH, query, { fullResponse: true }))
+    const page = yield* xRequest(client, `GET ${RULES_PATH}`, () => client.v2.get<RulesPage>(RULES_PATH, query, callOptions(client)))
     // Only rules X could be asked to delete by id; anything else on the page is not a rule.
     for (const rule of Array.isArray(page.data.data) ? page.data.data : []) {
       if (typeof rule?.id === "string" && typeof rule.value === "string") existing.push(rule)
@@ -90,11 +91,11 @@ export const syncStreamRules = Effect.fn("syncStreamRules")(function* (client: X
   // Deletions first: X refuses a rule whose value is already there (under another tag), and caps the rule count.
   for (const batch of chunks(deleted, 1000)) {
     yield* xRequest(client, endpoint, () =>
-      client.v2.post<RulesUpdate>(RULES_PATH, { delete: { ids: batch.map((r) => r.id) } }, { fullResponse: true }))
+      client.v2.post<RulesUpdate>(RULES_PATH, { delete: { ids: batch.map((r) => r.id) } }, callOptions(client)))
   }
   for (const batch of chunks(added, 100)) {
     const body = { add: batch.map((r) => (r.tag === undefined ? { value: r.value } : { value: r.value, tag: r.tag })) }
-    const response = yield* xRequest(client, endpoint, () => client.v2.post<RulesUpdate>(RULES_PATH, body, { fullResponse: true }))
+    const response = yield* xRequest(client, endpoint, () => client.v2.post<RulesUpdate>(RULES_PATH, body, callOptions(client)))
     const refused = (response.data.errors ?? []).filter((e) => e.title !== "DuplicateRule")
     if (refused.length > 0) {
       const detail = refused.map((e) => `rule ${JSON.stringify(e.value ?? "?")}: ${e.title ?? "refused"}${e.details === undefined ? "" : ` (${e.details.join("; ")})`}`).join(", ")
@@ -180,7 +181,12 @@ const connectOnce = (
     let alive = false
     let finished = false
     let reason = "the server closed the connection"
+    // twitter-api-v2 waits for the connect's answer for ever; the keep-alive timer starts only once it is connected.
+    const unanswered = setTimeout(() => finish({
+      connected: false, alive: false, error: new Error(`no answer to the connect within ${limits.keepAliveTimeoutMs} ms`), reason: "connect failed",
+    }), limits.keepAliveTimeoutMs)
     const finish = (ending: Omit<ConnectionEnd, "openMs">) => {
+      clearTimeout(unanswered)
       if (finished) return
       const end: ConnectionEnd = { ...ending, openMs: connected ? Date.now() - connectedAt : 0 }
       finished = true
@@ -189,6 +195,7 @@ const connectOnce = (
     }
     const { ETwitterStreamEvent } = twitterApi()
     stream.on(ETwitterStreamEvent.Connected, () => {
+      clearTimeout(unanswered)
       connected = true
       connectedAt = Date.now()
       onConnected()
@@ -219,6 +226,7 @@ const connectOnce = (
       (error: unknown) => finish({ connected: false, alive: false, error, reason: "connect failed" }),
     )
     return Effect.sync(() => {
+      clearTimeout(unanswered)
       finished = true
       stream.destroy()
     })

@@ -201,6 +201,19 @@ describe("recent search against a hostile X", () => {
     })
   }
 
+  test("a server that accepts and never answers is an outage (timed out, retried, XUnavailable), not a pass that hangs", async () => {
+    const url = await hostile(() => {})
+    const result = await Effect.runPromise(pollRecentSearch(config(url), {
+      tenant: "acme", policy: { ...FAST, requestTimeoutMs: 200, maxTransientRetries: 1 }, onItems: () => Effect.void,
+    }).pipe(
+      Effect.provide(ObjectStore.local(dir)),
+      Effect.timeoutOrElse({ duration: 5_000, orElse: () => Effect.die(new Error("the pass was still waiting after 5 s")) }),
+      Effect.result,
+    ))
+    expect(result._tag === "Failure" && result.failure).toMatchObject({ _tag: "XUnavailable", reason: expect.stringMatching(/timeout/i) })
+    expect(requests).toHaveLength(2)
+  })
+
   test("5xx for ever ends after the bounded retries with XUnavailable naming the status; the token is in no message", async () => {
     const url = await hostile((_u, _n, _req, res) => json(res, 503, { title: "Service Unavailable", detail: "Service Unavailable" }))
     const statuses: Array<XStatus> = []
@@ -301,6 +314,18 @@ describe("stream rules and the filtered stream against a hostile X", () => {
     const waits = statuses.flatMap((s) => (s.kind === "reconnect_wait" ? [s.waitMs] : []))
     expect(waits.slice(0, 4)).toEqual([20, 40, 80, 160])
     expect(requests.length).toBeLessThanOrEqual(10)
+  })
+
+  test("a stream connect that is never answered is given up after the keep-alive timeout and tried again", async () => {
+    const url = await hostile(() => {})
+    const statuses: Array<XStatus> = []
+    const client = makeXClient(config(url), { policy: FAST, onStatus: (s) => statuses.push(s) })
+    const fiber = Effect.runFork(Stream.runDrain(filteredStream(client, { tenant: "acme", keepAliveTimeoutMs: 200, reconnect: { initialMs: 20, maxMs: 40 } })))
+    const until = Date.now() + 5_000
+    while (requests.length < 2 && Date.now() < until) await new Promise((r) => setTimeout(r, 20))
+    await Effect.runPromise(Fiber.interrupt(fiber))
+    expect(requests.length).toBeGreaterThanOrEqual(2)
+    expect(statuses.find((s) => s.kind === "reconnect_wait")).toMatchObject({ reason: expect.stringMatching(/no answer .* 200 ms/) })
   })
 
   test("a stream that closes right after connecting is re-opened with growing waits, not in a storm", async () => {
