@@ -151,6 +151,8 @@ export interface XClient {
   readonly onStatus: (status: XStatus) => void
   /** The latest x-rate-limit-* values seen, per endpoint ("GET tweets/search/recent"). */
   readonly limits: Map<string, TwitterRateLimit>
+  /** Cuts the bearer token out of what X (or a proxy in its place) said, before it goes into an error or a log. */
+  readonly redact: (text: string) => string
 }
 
 /** Rewrites every request (plain and streaming) from https://api.x.com to `apiBase`, keeping path and query. */
@@ -187,6 +189,7 @@ export const makeXClient = (config: Pick<XConfig, "bearerToken" | "apiBase">, op
     policy: { ...DEFAULT_RETRY_POLICY, ...options.policy },
     onStatus: options.onStatus ?? (() => {}),
     limits: new Map(),
+    redact: (text) => (config.bearerToken === "" ? text : text.split(config.bearerToken).join("[bearer token]")),
   }
 }
 
@@ -237,9 +240,9 @@ export type Failure =
   | { readonly _tag: "rateLimited"; readonly limit: TwitterRateLimit | undefined }
   | { readonly _tag: "transient"; readonly reason: string }
 
-export const classify = (endpoint: string, error: unknown): Failure => {
+export const classify = (client: Pick<XClient, "redact">, endpoint: string, error: unknown): Failure => {
   if (error instanceof twitterApi().ApiResponseError) {
-    const detail = errorDetail(error)
+    const detail = client.redact(errorDetail(error))
     if (error.code === 401) return { _tag: "fatal", error: new XUnauthorized({ endpoint, detail }) }
     if (error.code === 403) return { _tag: "fatal", error: new XForbidden({ endpoint, detail }) }
     if (error.code === 429) return { _tag: "rateLimited", limit: error.rateLimit }
@@ -252,7 +255,7 @@ export const classify = (endpoint: string, error: unknown): Failure => {
   const carried = error as { requestError?: unknown; responseError?: unknown; _options?: { error?: unknown } } | null
   const inner = carried?.requestError ?? carried?._options?.error ?? carried?.responseError
   const message = error instanceof Error ? error.message : String(error)
-  return { _tag: "transient", reason: inner instanceof Error ? `${message} (${inner.message})` : message }
+  return { _tag: "transient", reason: client.redact(inner instanceof Error ? `${message} (${inner.message})` : message) }
 }
 
 const sleep = (ms: number) => (ms > 0 ? Effect.sleep(Duration.millis(Math.ceil(ms))) : Effect.void)
@@ -308,7 +311,7 @@ export const xRequest = <T>(client: XClient, endpoint: string, call: () => Promi
       if (outcome.ok && isJsonObject(outcome.response.data)) return outcome.response
       const failure: Failure = outcome.ok
         ? { _tag: "transient", reason: "X answered 200 with a body that is not a JSON object" }
-        : classify(endpoint, outcome.error)
+        : classify(client, endpoint, outcome.error)
       if (failure._tag === "fatal") return yield* Effect.fail(failure.error)
       if (failure._tag === "rateLimited") {
         rateLimited++

@@ -177,7 +177,8 @@ const pollQuery = <E, R>(client: XClient, query: string, options: SearchOptions<
           // Not kept as pending: the next pass starts over from since_id instead of walking into the loop at once.
           yield* save(null)
           const loop = new XBadAnswer({
-            endpoint: ENDPOINT, detail: `next_token ${JSON.stringify(token.slice(0, 40))} was handed out again (a pagination loop); the pass stops and the next one starts over`,
+            endpoint: ENDPOINT,
+            detail: client.redact(`next_token ${JSON.stringify(token.slice(0, 40))} was handed out again (a pagination loop); the pass stops and the next one starts over`),
           })
           return { ...summary(), error: loop.message } satisfies QuerySummary
         }

@@ -70,7 +70,7 @@ export const syncStreamRules = Effect.fn("syncStreamRules")(function* (client: X
     token = typeof next === "string" ? next : undefined
     if (token !== undefined && tokensSeen.has(token)) {
       return yield* Effect.fail(new XBadAnswer({
-        endpoint: `GET ${RULES_PATH}`, detail: `next_token ${JSON.stringify(token.slice(0, 40))} was handed out again (a pagination loop)`,
+        endpoint: `GET ${RULES_PATH}`, detail: client.redact(`next_token ${JSON.stringify(token.slice(0, 40))} was handed out again (a pagination loop)`),
       }))
     }
     if (token !== undefined) tokensSeen.add(token)
@@ -99,7 +99,7 @@ export const syncStreamRules = Effect.fn("syncStreamRules")(function* (client: X
     const refused = (response.data.errors ?? []).filter((e) => e.title !== "DuplicateRule")
     if (refused.length > 0) {
       const detail = refused.map((e) => `rule ${JSON.stringify(e.value ?? "?")}: ${e.title ?? "refused"}${e.details === undefined ? "" : ` (${e.details.join("; ")})`}`).join(", ")
-      return yield* Effect.fail(new XRequestRejected({ endpoint, status: 400, detail }))
+      return yield* Effect.fail(new XRequestRejected({ endpoint, status: 400, detail: client.redact(detail) }))
     }
   }
   client.onStatus({ kind: "rules_synced", added: added.length, deleted: deleted.length, kept: satisfied.size })
@@ -259,7 +259,7 @@ export const filteredStream = (client: XClient, options: StreamOptions): Stream.
           failures = end.alive && end.openMs >= policy.stableAfterMs ? 1 : failures + 1
           waitMs = backoffMs(failures, policy.initialMs, policy.maxMs)
         } else {
-          const failure = classify(STREAM_ENDPOINT, end.error)
+          const failure = classify(client, STREAM_ENDPOINT, end.error)
           if (failure._tag === "fatal") return yield* Effect.fail(failure.error)
           failures++
           if (failure._tag === "rateLimited") {

@@ -214,6 +214,18 @@ describe("recent search against a hostile X", () => {
     expect(requests).toHaveLength(2)
   })
 
+  for (const status of [400, 503]) {
+    test(`an answer ${status} that echoes the Authorization header puts no bearer token in the error`, async () => {
+      const url = await hostile((_u, _n, req, res) =>
+        json(res, status, { title: "Echo", detail: `bad header: ${req.headers.authorization}`, errors: [{ message: `token ${TOKEN} refused` }] }))
+      const statuses: Array<XStatus> = []
+      const result = await poll(url, [], statuses)
+      const told = JSON.stringify([result._tag === "Failure" ? result.failure.message : result.success, statuses])
+      expect(told).toMatch(/bad header/)
+      expect(told).not.toContain(TOKEN)
+    })
+  }
+
   test("5xx for ever ends after the bounded retries with XUnavailable naming the status; the token is in no message", async () => {
     const url = await hostile((_u, _n, _req, res) => json(res, 503, { title: "Service Unavailable", detail: "Service Unavailable" }))
     const statuses: Array<XStatus> = []
