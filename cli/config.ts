@@ -13,6 +13,7 @@ import { type DestinationConfig, parseDestinations } from "../ingest/destination
 import type { S3StoreOptions } from "../ingest/objectstore-s3.ts"
 import type { ClickHouseServerSettings } from "../warehouse/clickhouse-server.ts"
 import { parseAllowedOriginSpecs, parseWriteKeySpecs } from "../ingest/writekeys.ts"
+import { sourceOptionsRefusal } from "../ingest/sources/index.ts"
 import { DEFAULT_RETENTION, parseRetention } from "../warehouse/retention.ts"
 import { type AnalystLimits, DEFAULT_ANALYST_LIMITS } from "../warehouse/analyst.ts"
 import { parseBrandTerms, readAspectsFile, readTermsFile, type SentimentConfig } from "../sentiment/config.ts"
@@ -70,6 +71,14 @@ export const parseJsonObject = (what: string) => (text: string): Record<string, 
   }
   if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) throw new Error(`${what} is not a JSON object`)
   return parsed as Record<string, unknown>
+}
+
+/** CDP_SOURCE_OPTIONS: a JSON object of each source's settings, the ones every source takes (timeZone) checked here. */
+const parseSourceOptions = (text: string): Record<string, unknown> => {
+  const all = parseJsonObject("the value")(text)
+  const refusal = sourceOptionsRefusal(all)
+  if (refusal !== undefined) throw new Error(refusal)
+  return all
 }
 
 const httpUrl = (text: string): string => {
@@ -217,7 +226,7 @@ export const SETTINGS = {
   clickhouseUser: setting("CDP_CLICKHOUSE_USER", "a ClickHouse user name", (v) => Config.String(v).pipe(checked((s: string) => s.trim()), Config.withDefault("default"))),
   clickhousePassword: setting("CDP_CLICKHOUSE_PASSWORD", "the password of CDP_CLICKHOUSE_USER", (v) => optional(Config.Redacted(v))),
   clickhouseDatabase: setting("CDP_CLICKHOUSE_DATABASE", "a ClickHouse database name (letters, digits, _)", (v) => Config.String(v).pipe(checked(databaseName), Config.withDefault("default"))),
-  sourceOptions: setting("CDP_SOURCE_OPTIONS", 'a JSON object per source, e.g. {"calls":{"defaultCountry":"GB"}}', (v) => Config.String(v).pipe(checked(parseJsonObject("the value")), Config.withDefault({}), Config.map((o) => o as Record<string, Record<string, unknown>>))),
+  sourceOptions: setting("CDP_SOURCE_OPTIONS", 'a JSON object per source, e.g. {"calls":{"defaultCountry":"GB","timeZone":"Europe/London"}}', (v) => Config.String(v).pipe(checked(parseSourceOptions), Config.withDefault({}), Config.map((o) => o as Record<string, Record<string, unknown>>))),
   sendgridVerificationKey: setting("CDP_SENDGRID_VERIFICATION_KEY", "SendGrid's verification key (base64 DER or PEM)", (v) => optional(Config.Redacted(v))),
   xBearerToken: setting("CDP_X_BEARER_TOKEN", "an X API app-only bearer token", (v) => optional(Config.Redacted(v))),
   xQueries: setting("CDP_X_QUERIES", "a JSON array of queries, or queries separated by ';'", (v) => optional(Config.String(v))),

@@ -7,7 +7,7 @@ import { IDENTIFIER_KINDS, identityConfigOf } from "../identity/index.ts"
 import { Collector, CollectorListenError } from "../ingest/collector.ts"
 import { LIST_MAX as DLQ_LIST_MAX, RETRY_MAX as DLQ_RETRY_MAX } from "../ingest/dead-letter-route.ts"
 import { EmptyInput, FileUnreadable, importFile, NothingLanded, refuseUnreadableFile } from "../ingest/import.ts"
-import { FILE_SOURCES } from "../ingest/sources/index.ts"
+import { FILE_SOURCES, oneSourceOptionsRefusal } from "../ingest/sources/index.ts"
 import {
   DEFAULT_TENANT, dataDirWriteKey, parseAllowedOriginSpecs, parseWriteKeySpecs, uniqueWriteKeys, withAllowedOrigins,
   writeKeys,
@@ -65,6 +65,14 @@ const flagParser = <A>(parse: (value: string) => A) => (value: string): A => {
   } catch (e) {
     throw new InvalidArgumentError((e as Error).message)
   }
+}
+
+/** --source-options: a JSON object of the source's settings, the ones every source takes (timeZone) checked here. */
+const sourceOptionsFlag = (text: string): Record<string, unknown> => {
+  const options = parseJsonObject("the value")(text)
+  const refusal = oneSourceOptionsRefusal(options)
+  if (refusal !== undefined) throw new Error(refusal)
+  return options
 }
 
 const collectWriteKeys = (value: string, previous: Array<string>) => {
@@ -289,7 +297,7 @@ program
   .option("--tenant <tenant>", "tenant the data belongs to", DEFAULT_TENANT)
   .addOption(dataDirOption())
   .option("--dry-run", "validate the file and report what would land, without landing anything")
-  .option("--source-options <json>", "the source's settings as JSON (default: its entry in CDP_SOURCE_OPTIONS)", flagParser(parseJsonObject("the value")))
+  .option("--source-options <json>", "the source's settings as JSON, e.g. {\"timeZone\":\"Europe/London\"} (default: its entry in CDP_SOURCE_OPTIONS)", flagParser(sourceOptionsFlag))
   .addHelpText("after", `
 Sources:
 ${[...FILE_SOURCES.values()].map((s) => `  ${s.name.padEnd(10)} ${s.description}`).join("\n")}
@@ -316,6 +324,11 @@ Examples:
           `${summary.rejected} rejected, in ${summary.seconds.toFixed(1)}s\n`,
       )
       const seeWhy = `npx cdp query "SELECT rule, reason FROM dead_letters ORDER BY received_at DESC LIMIT 20" --format table${opts.dataDir === undefined ? "" : ` --data-dir ${opts.dataDir}`}`
+      for (const [zone, n] of Object.entries(summary.zonelessTimes)) {
+        process.stdout.write(zone === "UTC" && sourceOptions?.["timeZone"] === undefined
+          ? `  ${n} ${n === 1 ? "time" : "times"} had no zone and ${n === 1 ? "was" : "were"} read as UTC (set the source's "timeZone" in CDP_SOURCE_OPTIONS or --source-options)\n`
+          : `  ${n} ${n === 1 ? "time" : "times"} had no zone and ${n === 1 ? "was" : "were"} read in ${zone}\n`)
+      }
       if (summary.rejected > 0 && summary.accepted === 0) {
         return yield* Effect.fail(new NothingLanded({ path: file, rejected: summary.rejected, dryRun: false, kept: `(kept in dead_letters; see why: ${seeWhy})` }))
       }

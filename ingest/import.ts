@@ -5,6 +5,7 @@ import { foreignEncoding } from "./json-file.ts"
 import type { CanonicalEvent, DeadLetter } from "./message.ts"
 import { Pipeline } from "./pipeline.ts"
 import { FILE_SOURCES } from "./sources/index.ts"
+import { countZonelessTimes } from "./sources/items.ts"
 import { ConsentPacing } from "./sources/segment.ts"
 
 export interface ImportSummary {
@@ -15,6 +16,8 @@ export interface ImportSummary {
   readonly duplicates: number
   readonly landed: number
   readonly seconds: number
+  /** Per time zone, the messages read whose time was written without a zone and read in it ("UTC": no zone set). */
+  readonly zonelessTimes: Readonly<Record<string, number>>
 }
 
 export class UnknownSource extends Data.TaggedError("UnknownSource")<{ readonly source: string }> {
@@ -135,6 +138,7 @@ export const importFile = Effect.fn("importFile")(function* (
   let events: Array<CanonicalEvent> = []
   let deadLetters: Array<DeadLetter> = []
   let read = 0
+  const zonelessTimes: Record<string, number> = {}
   while (true) {
     const next = yield* Effect.tryPromise({
       try: () => items.next(),
@@ -149,6 +153,7 @@ export const importFile = Effect.fn("importFile")(function* (
     const turned = consentPacing.turns !== turns
     turns = consentPacing.turns
     if (next.done || (turned && events.length + deadLetters.length > 0) || events.length + deadLetters.length >= BATCH) {
+      countZonelessTimes(events, zonelessTimes)
       yield* pipeline.submit(events, deadLetters)
       events = []
       deadLetters = []
@@ -164,5 +169,6 @@ export const importFile = Effect.fn("importFile")(function* (
     duplicates: after.duplicates - before.duplicates,
     landed: after.landed - before.landed,
     seconds: (performance.now() - started) / 1000,
+    zonelessTimes,
   } satisfies ImportSummary
 })

@@ -45,13 +45,101 @@ export const inWarehouseRange = (ms: number): boolean => ms >= MIN_MS && ms <= M
 export const WAREHOUSE_RANGE_WORDS = "1900-01-01T00:00:00Z to 2299-12-31T23:59:59.999Z"
 
 /**
- * Parses an ISO-8601 date-time (offset optional, UTC assumed when absent) into epoch milliseconds, or NaN when it
- * is not one or lies outside what the warehouse stores (see `isoDateTimeOutOfRange` to tell the two apart).
- * Calendar validity is checked, not left to Date's lenient rollover.
+ * Parses an ISO-8601 date-time into epoch milliseconds, or NaN when it is not one or lies outside what the warehouse
+ * stores (see `isoDateTimeOutOfRange` to tell the two apart). A time without a zone or offset is read in `timeZone`
+ * (an IANA name, see `wallTimeIn`), UTC when none is given. Calendar validity is checked, not left to Date's lenient
+ * rollover.
  */
-export const parseIsoDateTime = (text: string): number => {
-  const ms = parseAnyIsoDateTime(text)
+export const parseIsoDateTime = (text: string, timeZone?: string): number => {
+  const ms = timeZone === undefined || !isoDateTimeWithoutZone(text) ? parseAnyIsoDateTime(text) : wallTimeIn(parseAnyIsoDateTime(text), timeZone)
   return inWarehouseRange(ms) ? ms : Number.NaN
+}
+
+/** Whether the text is a date-time written without a zone or offset ("2024-01-01T09:30:00", "2024-01-01 09:30"). */
+export const isoDateTimeWithoutZone = (text: string): boolean => {
+  // The SDKs' form ends in Z: no regular expression for it.
+  if (text.length === 24 && text.charCodeAt(23) === 90) return false
+  const m = ISO_DATE_TIME.exec(text)
+  return m !== null && m[8] === undefined
+}
+
+/** Why `zone` is not a time zone Intl knows (an IANA name: Europe/London, America/New_York, UTC), else undefined. */
+export const timeZoneRefusal = (zone: unknown): string | undefined => {
+  const shown = typeof zone === "string" ? JSON.stringify(shownText(zone)) : shownText(JSON.stringify(zone) ?? String(zone))
+  const refusal = `${shown} is not an IANA time zone name such as Europe/London or America/New_York`
+  if (typeof zone !== "string" || zone.trim() === "" || zone.length > 64) return refusal
+  try {
+    zoneFormat(zone)
+    return undefined
+  } catch {
+    return refusal
+  }
+}
+
+const zoneFormats = new Map<string, Intl.DateTimeFormat>()
+
+/** The formatter that tells a zone's wall clock at an instant (the zone's rules are Intl's, i.e. the tz database). */
+const zoneFormat = (zone: string): Intl.DateTimeFormat => {
+  let format = zoneFormats.get(zone)
+  if (format === undefined) {
+    format = new Intl.DateTimeFormat("en-US", {
+      timeZone: zone, hourCycle: "h23", era: "short", year: "numeric", month: "numeric", day: "numeric",
+      hour: "numeric", minute: "numeric", second: "numeric",
+    })
+    zoneFormats.set(zone, format)
+  }
+  return format
+}
+
+/** How far `zone`'s wall clock is ahead of UTC at the instant `ms`, in milliseconds. */
+const zoneOffsetAt = (zone: string, ms: number): number => {
+  const at = Math.floor(ms / 1000) * 1000
+  const part: Record<string, string> = {}
+  for (const p of zoneFormat(zone).formatToParts(at)) part[p.type] = p.value
+  const year = part["era"] === "BC" || part["era"] === "B" ? 1 - Number(part["year"]) : Number(part["year"])
+  return utc(year, Number(part["month"]) - 1, Number(part["day"]), Number(part["hour"]), Number(part["minute"]), Number(part["second"]), 0) - at
+}
+
+const DAY_MS = 86_400_000
+
+/**
+ * The instant at which `zone`'s wall clock reads `wallMs` (a wall time written as if it were UTC). As Temporal's
+ * "compatible" choice (and java.time's): a wall time a DST change skips (02:30 on a spring-forward night) is moved
+ * forward by the gap (03:30 of the new offset); one it repeats (01:30 on a fall-back night) is the earlier of the two.
+ */
+export const wallTimeIn = (wallMs: number, zone: string): number => {
+  // Outside what the warehouse stores the wall time is refused anyway: left as it is, it keeps its range message.
+  if (!inWarehouseRange(wallMs - DAY_MS) || !inWarehouseRange(wallMs + DAY_MS)) return wallMs
+  const hour = Math.floor(wallMs / HOUR_MS)
+  let hours = zoneHours.get(zone)
+  if (hours === undefined) zoneHours.set(zone, hours = new Map())
+  let offset = hours.get(hour)
+  if (offset === undefined) {
+    // One wall hour's offset, when its first and last millisecond have the same (no change falls inside it): Intl
+    // takes about 30 µs a call, and a year of hourly rows needs 8,760 such hours, not a call per row.
+    const start = hour * HOUR_MS
+    const first = start - exactWallTimeIn(start, zone)
+    const last = start + HOUR_MS - 1 - exactWallTimeIn(start + HOUR_MS - 1, zone)
+    offset = first === last ? first : Number.NaN
+    if (hours.size >= MAX_ZONE_HOURS) hours.clear()
+    hours.set(hour, offset)
+  }
+  return Number.isNaN(offset) ? exactWallTimeIn(wallMs, zone) : wallMs - offset
+}
+
+const HOUR_MS = 3_600_000
+const MAX_ZONE_HOURS = 100_000
+/** Per zone, per wall hour (wall ms / HOUR_MS), its one offset, or NaN when a change of offset falls inside it. */
+const zoneHours = new Map<string, Map<number, number>>()
+
+const exactWallTimeIn = (wallMs: number, zone: string): number => {
+  const before = zoneOffsetAt(zone, wallMs - DAY_MS)
+  const after = zoneOffsetAt(zone, wallMs + DAY_MS)
+  const early = wallMs - before
+  if (zoneOffsetAt(zone, early) === before) return early
+  const late = wallMs - after
+  // Neither offset gives this wall time: it lies in a gap, read with the offset before it (moving it forward).
+  return zoneOffsetAt(zone, late) === after ? late : early
 }
 
 /** Why a valid date-time was refused: the range, not the form. */

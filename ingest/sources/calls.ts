@@ -6,10 +6,10 @@ import { parse as parseStrictly } from "csv-parse/sync"
 import type { CountryCode } from "libphonenumber-js/max"
 import { phoneNumbers, phoneToE164 } from "../../identity/index.ts"
 import { type Identifier, type JsonObject, putField, type Rejection } from "../message.ts"
-import { isoDateTimeOutOfRange, outOfRangeWords, parseIsoDateTime } from "../schemas.ts"
+import { isoDateTimeOutOfRange, outOfRangeWords, timeZoneRefusal } from "../schemas.ts"
 import { nextTurn } from "../../warehouse/turns.ts"
 import type { ImportContext, ImportedItem } from "./index.ts"
-import { type ItemMaker, itemMaker, lineGuard, NO_IDENTIFIERS, passedLimit, show, withinLimit } from "./items.ts"
+import { type ItemMaker, itemMaker, lineGuard, NO_IDENTIFIERS, passedLimit, rawTimeContext, show, withinLimit } from "./items.ts"
 
 export type CallField =
   | "call_id" | "started_at" | "duration_s" | "direction" | "phone" | "agent" | "queue" | "outcome" | "notes"
@@ -40,6 +40,8 @@ export interface CallsOptions {
   readonly defaultCountry?: CountryCode
   /** Countries tried next, in order, when the number is not valid in the default one. Default ["GB"]. */
   readonly fallbackCountries?: ReadonlyArray<CountryCode>
+  /** IANA time zone a start time written without a zone is read in (every source's option). Default UTC. */
+  readonly timeZone?: string
 }
 
 interface ResolvedOptions {
@@ -82,6 +84,10 @@ export const resolveCallsOptions = (options: Record<string, unknown> | CallsOpti
   const fallback = options?.["fallbackCountries"] ?? ["GB"]
   if (!Array.isArray(fallback) || !fallback.every(isCountry)) {
     return `fallbackCountries must be a list of two-letter country codes such as ["GB"] (got ${show(fallback)})`
+  }
+  if (options?.["timeZone"] !== undefined) {
+    const refusal = timeZoneRefusal(options["timeZone"])
+    if (refusal !== undefined) return `timeZone: ${refusal}`
   }
   const mapped: Array<readonly [CallField, string]> = []
   const names: Partial<Record<CallField, string>> = {}
@@ -195,7 +201,7 @@ const callRows = (ctx: ImportContext, maker: ItemMaker, where: string, out: Arra
     }
     if (callId === "") return refuse(raw, "missing_call_id", `/${names.call_id!}`, `${names.call_id!} is empty`)
     const startedAt = values.started_at!.trim()
-    const startedMs = parseIsoDateTime(startedAt)
+    const startedMs = maker.time(startedAt)
     if (Number.isNaN(startedMs)) {
       return refuse(raw, "bad_timestamp", `/${names.started_at!}`, isoDateTimeOutOfRange(startedAt)
         ? outOfRangeWords(names.started_at!, startedAt)
@@ -234,6 +240,7 @@ const callRows = (ctx: ImportContext, maker: ItemMaker, where: string, out: Arra
       messageId: callId,
       event: "Call",
       timestampMs: startedMs,
+      writtenTime: startedAt,
       properties: properties as JsonObject,
       extra: extra as JsonObject | undefined,
       identifiers,
@@ -363,7 +370,8 @@ const csvParser = (rows: ReturnType<typeof callRows>) => {
 /** A raw row (header line, a line break, the row, as `callRows` keeps it) with the options it was read with. */
 export const parseCallsRaw = (body: string, meta: JsonObject | undefined, ctx: ImportContext): ReadonlyArray<ImportedItem> => {
   const options = meta?.["options"]
-  return parseCallsWebhook(body, options !== null && typeof options === "object" ? { ...ctx, options: options as Record<string, unknown> } : ctx)
+  // The options it was read with hold the zone it was read in; without them it was read in UTC.
+  return parseCallsWebhook(body, options !== null && typeof options === "object" ? { ...ctx, options: options as Record<string, unknown> } : rawTimeContext(ctx, meta))
 }
 
 /** Columns a call export may have: a wider header is refused before its columns are parsed (about 10 µs each). */

@@ -3,7 +3,7 @@
 import { createHash } from "node:crypto"
 import { type Identifier, type JsonObject, putField, type RawItem, type Rejection } from "../message.ts"
 import { readJsonItems } from "../json.ts"
-import { compiledOnFirstUse, parseIsoDateTime } from "../schemas.ts"
+import { compiledOnFirstUse } from "../schemas.ts"
 import messageSchema from "./chat-message.schema.json" with { type: "json" }
 import schema from "./chat.schema.json" with { type: "json" }
 import type { ImportContext, ImportedItem } from "./index.ts"
@@ -106,7 +106,8 @@ export const normaliseChatTranscript = (t: ChatTranscript, maker: ItemMaker, raw
   return maker.event({
     messageId: t.conversation_id,
     event: "Chat Conversation",
-    timestampMs: parseIsoDateTime(t.started_at),
+    timestampMs: maker.time(t.started_at),
+    writtenTime: t.started_at,
     anonymousId: t.visitor_id,
     properties: properties as JsonObject,
     extra: extra as JsonObject | undefined,
@@ -137,7 +138,8 @@ export const normaliseChatLiveMessage = (m: ChatLiveMessage, maker: ItemMaker, r
   return maker.event({
     messageId: m.message_id ?? liveMessageId(m),
     event: "Chat Message",
-    timestampMs: parseIsoDateTime(m.at),
+    timestampMs: maker.time(m.at),
+    writtenTime: m.at,
     anonymousId: m.visitor_id,
     properties: properties as JsonObject,
     text: m.from === "visitor" ? m.text : "",

@@ -13,8 +13,8 @@ import { signatureIdentifiers } from "./email-signature.ts"
 import type { JsonObject, RawItem } from "../message.ts"
 import type { ImportContext, ImportedItem } from "./index.ts"
 import { JSON_LIMITS } from "../json.ts"
-import { inWarehouseRange, isoDateTimeOutOfRange, parseIsoDateTime, shownText, WAREHOUSE_RANGE_WORDS } from "../schemas.ts"
-import { boundedLines, type ItemMaker, itemMaker } from "./items.ts"
+import { inWarehouseRange, isoDateTimeOutOfRange, shownText, WAREHOUSE_RANGE_WORDS } from "../schemas.ts"
+import { boundedLines, type ItemMaker, itemMaker, rawTimeContext } from "./items.ts"
 
 const PARSER_OPTIONS = {
   skipImageLinks: true,
@@ -93,25 +93,31 @@ const readMailDate = (value: string): number => {
   return Date.UTC(year, month - 1, day, hour, minute, second) - offsetMinutes * 60_000
 }
 
-/** A header's time: RFC 5322, or ISO 8601 as some senders write it; NaN when neither, ±Infinity when far outside. */
-const headerTimeMs = (value: string): number => {
+/**
+ * A header's time: RFC 5322, or ISO 8601 as some senders write it (`readIso`: one without a zone in the source's time
+ * zone); NaN when neither, ±Infinity when far outside.
+ */
+const headerTimeMs = (value: string, readIso: (text: string) => number): number => {
   const ms = readMailDate(value)
   if (!Number.isNaN(ms)) return ms
   if (isoDateTimeOutOfRange(value)) return -Infinity
-  return parseIsoDateTime(value)
+  return readIso(value)
 }
 
-type MessageTime = { readonly ms: number } | { readonly refused: string }
+/** `written`: the header's value when it was read as ISO 8601 (which may lack a zone; RFC 5322 dates never do). */
+type MessageTime = { readonly ms: number; readonly written?: string } | { readonly refused: string }
+
+const isoWritten = (value: string): { readonly written?: string } => (Number.isNaN(readMailDate(value)) ? { written: value } : {})
 
 /**
  * The message's own time: its Date header, else the time our mail server stamped on it (the topmost Received
  * header, after its last ";"), else NaN. A Date header that cannot be read with its year as written, or that lies
  * outside what the warehouse stores, is refused rather than dated otherwise (year 0000 was read as 2000).
  */
-const messageTime = (lines: HeaderLines): MessageTime => {
+const messageTime = (lines: HeaderLines, readIso: (text: string) => number): MessageTime => {
   const date = rawHeader(lines, "date")[0]
   if (date !== undefined && date !== "") {
-    const ms = headerTimeMs(date)
+    const ms = headerTimeMs(date, readIso)
     const shown = JSON.stringify(shownText(date))
     if (Number.isNaN(ms)) {
       return { refused: `the Date: header ${shown} is not an RFC 5322 date-time such as "Tue, 17 Sep 2024 11:58:24 -0500" (a day on the calendar, with its zone); it is refused rather than dated otherwise` }
@@ -119,11 +125,12 @@ const messageTime = (lines: HeaderLines): MessageTime => {
     if (!inWarehouseRange(ms)) {
       return { refused: `the Date: header ${shown} lies outside the range the warehouse stores (${WAREHOUSE_RANGE_WORDS}); it is refused rather than moved to another year` }
     }
-    return { ms }
+    return { ms, ...isoWritten(date) }
   }
   const received = rawHeader(lines, "received")[0]
-  const ms = received === undefined ? Number.NaN : headerTimeMs(received.slice(received.lastIndexOf(";") + 1).trim())
-  return { ms: inWarehouseRange(ms) ? ms : Number.NaN }
+  const stamped = received?.slice(received.lastIndexOf(";") + 1).trim()
+  const ms = stamped === undefined ? Number.NaN : headerTimeMs(stamped, readIso)
+  return inWarehouseRange(ms) ? { ms, ...isoWritten(stamped!) } : { ms: Number.NaN }
 }
 
 /**
@@ -169,7 +176,7 @@ export const parseEmailMessage = async (raw: Buffer, where: string, maker: ItemM
     messageId = `cdp-mail-${createHash("sha256").update(raw).digest("hex").slice(0, 32)}`
     properties["message_id_derived"] = true
   }
-  const time = messageTime(mail.headerLines)
+  const time = messageTime(mail.headerLines, maker.time)
   if ("refused" in time) return refuse("bad_timestamp", "/headers/date", time.refused, messageId)
   const timeMs = time.ms
   if (Number.isNaN(timeMs)) properties["date_missing"] = true
@@ -178,6 +185,7 @@ export const parseEmailMessage = async (raw: Buffer, where: string, maker: ItemM
     event: "Email Received",
     timestampMs: Number.isNaN(timeMs) ? maker.receivedAtMs : timeMs,
     hasOwnTime: !Number.isNaN(timeMs),
+    ...(time.written === undefined ? {} : { writtenTime: time.written }),
     properties: properties as JsonObject,
     traits: sender.name.trim() === "" ? undefined : { name: sender.name.trim() },
     identifiers: [{ kind: "email", value: sender.address! }, ...signatureIdentifiers(text)],
@@ -202,7 +210,7 @@ export const parseEmailRaw = async (
   ctx: ImportContext,
 ): Promise<ReadonlyArray<ImportedItem>> => {
   const raw = meta?.["encoding"] === "base64" ? Buffer.from(body, "base64") : Buffer.from(body, "utf8")
-  return [await parseEmailMessage(raw, "message", itemMaker(ctx, "email", "email"))]
+  return [await parseEmailMessage(raw, "message", itemMaker(rawTimeContext(ctx, meta), "email", "email"))]
 }
 
 /** One message cut from an mbox: its bytes and the line its `From ` separator is on. */

@@ -11,6 +11,8 @@ import type { ConsentPacing } from "./segment.ts"
 import { parseSendgridWebhook, readSendgridFile } from "./sendgrid.ts"
 import { parseSocialWebhook, readSocialFile } from "./social.ts"
 import { parseTwitterRaw, readTwitterFile } from "./twitter.ts"
+import { rawTimeContext } from "./items.ts"
+import { timeZoneRefusal } from "../schemas.ts"
 
 export type ImportedItem =
   | { readonly _tag: "event"; readonly event: CanonicalEvent }
@@ -96,8 +98,32 @@ export const RAW_PARSERS: ReadonlyMap<string, RawParser> = new Map<string, RawPa
   // A SendGrid event's JSON, a chat transcript or live message, a social post's line: each is a valid webhook body.
   ["sendgrid", (body, _meta, ctx) => parseSendgridWebhook(body, ctx)],
   ["email", parseEmailRaw],
-  ["chat", (body, _meta, ctx) => parseChatWebhook(body, ctx)],
+  // Their times are read in the zone the meta recorded (rawTimeContext), not in whatever is configured now.
+  ["chat", (body, meta, ctx) => parseChatWebhook(body, rawTimeContext(ctx, meta))],
   ["calls", parseCallsRaw],
-  ["social", (body, _meta, ctx) => parseSocialWebhook(body, ctx)],
+  ["social", (body, meta, ctx) => parseSocialWebhook(body, rawTimeContext(ctx, meta))],
   ["twitter", parseTwitterRaw],
 ])
+
+/** Why one source's options cannot be used by every source alike (the `timeZone` every source takes), else undefined. */
+export const oneSourceOptionsRefusal = (options: Readonly<Record<string, unknown>>): string | undefined => {
+  if (options["timeZone"] === undefined) return undefined
+  const refusal = timeZoneRefusal(options["timeZone"])
+  return refusal === undefined ? undefined : `timeZone: ${refusal}`
+}
+
+/**
+ * Why CDP_SOURCE_OPTIONS (a JSON object per source) cannot be used, naming the source, else undefined: a name that is
+ * no source's (its settings, a time zone say, would be ignored without a word) or a source's options that are wrong
+ * for every source. Options only one source reads (calls' columns) are checked by it.
+ */
+export const sourceOptionsRefusal = (all: Readonly<Record<string, unknown>>): string | undefined => {
+  const names = [...new Set([...FILE_SOURCES.keys(), ...WEBHOOK_SOURCES.keys()])]
+  for (const [name, options] of Object.entries(all)) {
+    if (!names.includes(name)) return `${JSON.stringify(name.slice(0, 60))} is not a source (sources: ${names.join(", ")})`
+    if (options === null || typeof options !== "object" || Array.isArray(options)) return `${name} must be a JSON object of its settings`
+    const refusal = oneSourceOptionsRefusal(options as Record<string, unknown>)
+    if (refusal !== undefined) return `${name}.${refusal}`
+  }
+  return undefined
+}

@@ -6,7 +6,7 @@ import type { ErrorObject } from "ajv"
 import { type CanonicalEvent, type Channel, type Identifier, type JsonObject, putField, type RawItem, type Rejection } from "../message.ts"
 import { JSON_LIMITS, type JsonProblem, readJson, refusedItems } from "../json.ts"
 import { decodeUtf8, withoutControlCharacters, withoutControlCharactersIn } from "../utf8.ts"
-import { describeType, errorField, isoDateTimeOutOfRange, outOfRangeWords, valueAt } from "../schemas.ts"
+import { describeType, errorField, isoDateTimeOutOfRange, isoDateTimeWithoutZone, outOfRangeWords, parseIsoDateTime, valueAt } from "../schemas.ts"
 import type { ImportContext, ImportedItem } from "./index.ts"
 
 export const EMPTY_OBJECT: JsonObject = Object.freeze({})
@@ -45,11 +45,56 @@ export const storedFields = (fields: StoredFields): StoredFields => {
   return { text: text.text, properties: properties.value, traits: traits.value, context: context.value, extra: counted }
 }
 
+/**
+ * The name in `extra` of the time zone an item's time was read in when it was written without one: its source's
+ * `timeZone` option, or "UTC" when the source has none. Counted by `cdp ingest` (zonelessTimes), so no time is read in
+ * a zone nobody chose without a word.
+ */
+export const ZONELESS_TIME = "zoneless_time_read_in"
+
+/** The zone a source's times without one are read in: `timeZone` of its options (checked where they are set), else UTC. */
+export const sourceTimeZone = (options: Readonly<Record<string, unknown>> | undefined): string | undefined => {
+  const zone = options?.["timeZone"]
+  return typeof zone === "string" ? zone : undefined
+}
+
+/**
+ * `ctx` for parsing an item's raw text again (replay, dead-letter retry): its times are read in the zone recorded in
+ * its meta when it was first read (`timeZone`), else UTC, whatever the source's options are now.
+ */
+export const rawTimeContext = (ctx: ImportContext, meta: JsonObject | undefined): ImportContext => {
+  const then = meta?.["timeZone"]
+  if (typeof then === "string") return { ...ctx, options: { ...ctx.options, timeZone: then } }
+  if (ctx.options?.["timeZone"] === undefined) return ctx
+  const { timeZone: _now, ...options } = ctx.options
+  return { ...ctx, options }
+}
+
+/** An item's extra and raw, marked when its time was written without a zone (ZONELESS_TIME; the raw's meta: the zone). */
+export const zonelessMarks = (written: string | undefined, zone: string | undefined, extra: JsonObject | undefined, raw: RawItem | undefined) => {
+  if (written === undefined || !isoDateTimeWithoutZone(written)) return { extra, raw }
+  return {
+    extra: { ...extra, [ZONELESS_TIME]: zone ?? "UTC" },
+    raw: zone === undefined || raw === undefined ? raw : { ...raw, meta: { ...raw.meta, timeZone: zone } },
+  }
+}
+
+/** How many events of each zone had a time written without one (ZONELESS_TIME), for a summary. */
+export const countZonelessTimes = (events: ReadonlyArray<CanonicalEvent>, into: Record<string, number> = {}): Record<string, number> => {
+  for (const e of events) {
+    const zone = e.extra[ZONELESS_TIME]
+    if (typeof zone === "string") into[zone] = (into[zone] ?? 0) + 1
+  }
+  return into
+}
+
 /** What a connector knows about one item; the rest of the canonical event is the same for every connector. */
 export interface ItemFields {
   readonly messageId: string
   readonly event: string
   readonly timestampMs: number
+  /** The item's time as written, when `timestampMs` was read from it (`ItemMaker.time`): one without a zone is marked. */
+  readonly writtenTime?: string
   /** False when the item had no time of its own and `timestampMs` is the time it was received. */
   readonly hasOwnTime?: boolean
   readonly anonymousId?: string
@@ -66,6 +111,8 @@ export interface ItemFields {
 
 export interface ItemMaker {
   readonly receivedAtMs: number
+  /** An item's ISO-8601 time in epoch ms (NaN when it is none), one without a zone read in the source's time zone. */
+  readonly time: (written: string) => number
   readonly event: (fields: ItemFields) => ImportedItem
   readonly deadLetter: (payload: string, rejection: Rejection, messageId?: string) => ImportedItem
 }
@@ -73,10 +120,13 @@ export interface ItemMaker {
 /** Binds the per-import constants (tenant, source, channel, receivedAt) once, so each item costs one object. */
 export const itemMaker = (ctx: ImportContext, source: string, channel: Channel): ItemMaker => {
   const receivedAt = toIso(ctx.receivedAtMs)
+  const zone = sourceTimeZone(ctx.options)
   return {
     receivedAtMs: ctx.receivedAtMs,
+    time: (written) => parseIsoDateTime(written, zone),
     event: (f) => {
       const timestamp = toIso(f.timestampMs)
+      const { extra, raw } = zonelessMarks(f.writtenTime, zone, f.extra, f.raw)
       const event: CanonicalEvent = {
         tenant: ctx.tenant,
         messageId: f.messageId,
@@ -95,10 +145,10 @@ export const itemMaker = (ctx: ImportContext, source: string, channel: Channel):
         identifiers: f.identifiers ?? NO_IDENTIFIERS,
         ...storedFields({
           text: f.text ?? "", properties: f.properties ?? EMPTY_OBJECT, traits: f.traits ?? EMPTY_OBJECT,
-          context: f.context ?? EMPTY_OBJECT, extra: f.extra ?? EMPTY_OBJECT,
+          context: f.context ?? EMPTY_OBJECT, extra: extra ?? EMPTY_OBJECT,
         }),
         profileId: "",
-        raw: f.raw,
+        raw,
       }
       return { _tag: "event", event }
     },

@@ -2,13 +2,13 @@
 import { readJson } from "../json.ts"
 import type { DeadLetter, Rejection } from "../message.ts"
 import type { ImportContext, ImportedItem } from "./index.ts"
-import { readFileLines } from "./items.ts"
+import { readFileLines, sourceTimeZone } from "./items.ts"
 import { ConsentPacing, normaliseSegmentMessage, redactWriteKeys, type SegmentMessage } from "./segment.ts"
 
 export async function* readSegmentFile(path: string, ctx: ImportContext): AsyncGenerator<ImportedItem> {
   const receivedAt = new Date(ctx.receivedAtMs).toISOString()
   // A file is history: the client's timestamps are kept as they are (no clock-skew correction against now).
-  const receive = { tenant: ctx.tenant, receivedAtMs: ctx.receivedAtMs, correctClockSkew: false }
+  const receive = { tenant: ctx.tenant, receivedAtMs: ctx.receivedAtMs, correctClockSkew: false, timeZone: sourceTimeZone(ctx.options) }
   let lineNumber = 0
   const pacing = ctx.consentPacing ?? new ConsentPacing()
   const refuse = (line: string, rejection: Rejection, messageId = ""): ImportedItem => {
@@ -38,7 +38,8 @@ export async function* readSegmentFile(path: string, ctx: ImportContext): AsyncG
       yield refuse(line, rejection, typeof id === "string" ? id : "")
       continue
     }
-    // The line is the message as received; a file carries no receive-time facts, so the raw item needs no meta.
+    // The line is the message as received; a file carries no receive-time facts, so the raw item needs no meta (but
+    // the zone a time without one was read in, which normaliseSegmentMessage adds).
     yield { _tag: "event", event: normaliseSegmentMessage(message as SegmentMessage, receive, { body: line, json: true }) }
   }
 }

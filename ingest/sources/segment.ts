@@ -6,11 +6,11 @@ import { type ConsentBudget, gppOverBudget, gppProblem, tcfOverBudget, tcfProble
 import { ConsentPacer } from "../../consent/pacing.ts"
 import { type CanonicalEvent, type EventType, type Identifier, type JsonObject, putField, type RawItem, type Rejection } from "../message.ts"
 import {
-  ajv, describeType, errorField, formatIsoDateTime, inWarehouseRange, isJsonObject, isoDateTimeOutOfRange, outOfRangeWords,
+  ajv, describeType, errorField, formatIsoDateTime, inWarehouseRange, isJsonObject, isoDateTimeOutOfRange, isoDateTimeWithoutZone, outOfRangeWords,
   parseIsoDateTime, shownText, valueAt,
 } from "../schemas.ts"
 import schema from "./segment.schema.json" with { type: "json" }
-import { controlCharacterWords, storedFields, unlinkableId } from "./items.ts"
+import { controlCharacterWords, storedFields, unlinkableId, zonelessMarks } from "./items.ts"
 
 /** The fields segment.schema.json describes (a test holds the two together). */
 export interface SegmentMessageFields {
@@ -324,6 +324,8 @@ export interface ReceiveContext {
   readonly batchSentAt?: string | undefined
   readonly batchContext?: JsonObject | undefined
   readonly batchIntegrations?: JsonObject | undefined
+  /** IANA zone the message's times written without one are read in (the source's `timeZone`); unset: UTC. */
+  readonly timeZone?: string | undefined
 }
 
 const EMPTY: JsonObject = Object.freeze({})
@@ -365,8 +367,8 @@ const canonicalIso = (sent: string, ms: number): string =>
 const eventTimes = (m: SegmentMessage, ctx: ReceiveContext) => {
   const clientTime = m.timestamp ?? m.originalTimestamp
   const sentAt = m.sentAt ?? ctx.batchSentAt
-  const originalMs = clientTime === undefined ? Number.NaN : parseIsoDateTime(clientTime)
-  const sentMs = sentAt === undefined ? Number.NaN : parseIsoDateTime(sentAt)
+  const originalMs = clientTime === undefined ? Number.NaN : parseIsoDateTime(clientTime, ctx.timeZone)
+  const sentMs = sentAt === undefined ? Number.NaN : parseIsoDateTime(sentAt, ctx.timeZone)
   let timestampMs = Number.isNaN(originalMs) ? ctx.receivedAtMs : originalMs
   if (ctx.correctClockSkew && !Number.isNaN(originalMs) && !Number.isNaN(sentMs)) {
     const corrected = ctx.receivedAtMs - (sentMs - originalMs)
@@ -374,6 +376,9 @@ const eventTimes = (m: SegmentMessage, ctx: ReceiveContext) => {
     if (inWarehouseRange(corrected)) timestampMs = corrected
   }
   return {
+    // The time the event is dated by as written, for ZONELESS_TIME: the client's, else sentAt when only it has none.
+    written: clientTime !== undefined && !Number.isNaN(originalMs) && isoDateTimeWithoutZone(clientTime) ? clientTime
+      : sentAt !== undefined && !Number.isNaN(sentMs) ? sentAt : undefined,
     timestamp: timestampMs === originalMs ? canonicalIso(clientTime!, originalMs) : toIso(timestampMs),
     originalTimestamp: Number.isNaN(originalMs) ? null : canonicalIso(clientTime!, originalMs),
     sentAt: Number.isNaN(sentMs) ? null : canonicalIso(sentAt!, sentMs),
@@ -424,6 +429,9 @@ export const normaliseSegmentMessage = (m: SegmentMessage, ctx: ReceiveContext, 
   // One of spaces says no more than an empty one: kept, every such message of the tenant was one id, all but the first
   // dropped as its duplicates.
   const messageId = typeof m.messageId === "string" && m.messageId.trim() !== "" ? m.messageId : contentMessageId(ctx.tenant, m)
+  const { written, ...times } = eventTimes(m, ctx)
+  // A file's raw item has no meta of its own: the zone its times were read in is kept there (segmentRawMeta has it).
+  const marked = zonelessMarks(written, ctx.timeZone, extra, raw)
   return {
     tenant: ctx.tenant,
     messageId,
@@ -435,13 +443,13 @@ export const normaliseSegmentMessage = (m: SegmentMessage, ctx: ReceiveContext, 
     previousId: idString(m.previousId),
     channel: "web",
     source: "segment",
-    ...eventTimes(m, ctx),
+    ...times,
     receivedAt: toIso(ctx.receivedAtMs),
     identifiers: NO_IDENTIFIERS,
-    ...storedFields({ text: "", properties: m.properties ?? EMPTY, traits: m.traits ?? EMPTY, context, extra: extra ?? EMPTY }),
+    ...storedFields({ text: "", properties: m.properties ?? EMPTY, traits: m.traits ?? EMPTY, context, extra: marked.extra ?? EMPTY }),
     profileId: "",
     // A message read from a file or an old archive may still carry the key the live path strips (withoutCredentials).
-    raw: raw !== undefined && m["writeKey"] !== undefined ? { ...raw, body: redactWriteKeys(raw.body) } : raw,
+    raw: marked.raw !== undefined && m["writeKey"] !== undefined ? { ...marked.raw, body: redactWriteKeys(marked.raw.body) } : marked.raw,
   }
 }
 
@@ -450,10 +458,12 @@ export const normaliseSegmentMessage = (m: SegmentMessage, ctx: ReceiveContext, 
  * clock-skew flag and batch-level fields. Undefined for the default (a historical message, no batch fields).
  */
 export const segmentRawMeta = (ctx: ReceiveContext): JsonObject | undefined => {
-  if (!ctx.correctClockSkew && ctx.batchSentAt === undefined && ctx.batchContext === undefined && ctx.batchIntegrations === undefined) {
+  if (!ctx.correctClockSkew && ctx.batchSentAt === undefined && ctx.batchContext === undefined && ctx.batchIntegrations === undefined &&
+    ctx.timeZone === undefined) {
     return undefined
   }
   const meta: Record<string, unknown> = { correctClockSkew: ctx.correctClockSkew }
+  if (ctx.timeZone !== undefined) meta["timeZone"] = ctx.timeZone
   if (ctx.batchSentAt !== undefined) meta["batchSentAt"] = ctx.batchSentAt
   if (ctx.batchContext !== undefined) meta["batchContext"] = ctx.batchContext
   if (ctx.batchIntegrations !== undefined) meta["batchIntegrations"] = ctx.batchIntegrations
@@ -469,4 +479,5 @@ export const segmentReceiveContext = (tenant: string, receivedAtMs: number, meta
   batchSentAt: typeof meta?.["batchSentAt"] === "string" ? meta["batchSentAt"] : undefined,
   batchContext: isJsonObject(meta?.["batchContext"]) ? meta["batchContext"] : undefined,
   batchIntegrations: isJsonObject(meta?.["batchIntegrations"]) ? meta["batchIntegrations"] : undefined,
+  timeZone: typeof meta?.["timeZone"] === "string" ? meta["timeZone"] : undefined,
 })

@@ -2,7 +2,7 @@
 // a JSON array): one "Social Post" (or "Review", when rated) per line or item, keyed by network and id.
 import { type JsonObject, putField, type RawItem, type Rejection } from "../message.ts"
 import { readJsonItems } from "../json.ts"
-import { compiledOnFirstUse, parseIsoDateTime } from "../schemas.ts"
+import { compiledOnFirstUse } from "../schemas.ts"
 import type { ImportContext, ImportedItem } from "./index.ts"
 import { arrayItems, explainSchemaError, type ItemMaker, itemMaker, locate, NOT_BLANK, parseNdjsonText, readNdjsonFile } from "./items.ts"
 import schema from "./social.schema.json" with { type: "json" }
@@ -59,7 +59,8 @@ export const normaliseSocialPost = (p: SocialPost, maker: ItemMaker, raw?: RawIt
   return maker.event({
     messageId: socialMessageId(p.network, p.id),
     event: p.rating === undefined ? "Social Post" : "Review",
-    timestampMs: parseIsoDateTime(p.created_at),
+    timestampMs: maker.time(p.created_at),
+    writtenTime: p.created_at,
     properties: properties as JsonObject,
     traits: p.author_name === undefined || p.author_name.trim() === "" ? undefined : { name: p.author_name },
     extra: extra as JsonObject | undefined,
