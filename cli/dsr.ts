@@ -75,7 +75,9 @@ export const renderRequest = (v: RequestView, trail?: DsrStatusView["trail"]): s
     `finished  ${short(v.finishedAt)}`,
     `subject   ${v.subject.kind} (keyed hash ${v.subject.key.slice(0, 16)}...)`,
     // Completed with nothing found is a true answer, but one easy to take for done when the tenant was not the data's.
-    ...(v.status === "completed" && (v.details as { profiles?: unknown }).profiles === 0
+    ...(v.status === "completed" && (v.details as { tenantHoldsData?: unknown }).tenantHoldsData === false
+      ? [`found     tenant "${v.tenant}" holds no data at all: check its name (--tenant); the request is recorded as asked`]
+      : v.status === "completed" && (v.details as { profiles?: unknown }).profiles === 0
       ? [`found     no profile of tenant "${v.tenant}" holds it; other tenants are not searched (--tenant names one)`] : []),
     ...(typeof (v.details as { bundle?: { key: string; bytes: number } }).bundle === "object"
       ? [`bundle    ${(v.details as { bundle: { key: string; bytes: number } }).bundle.key} (${(v.details as { bundle: { bytes: number } }).bundle.bytes} bytes, object store)`]

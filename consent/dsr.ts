@@ -10,7 +10,7 @@ import { Pipeline } from "../ingest/pipeline.ts"
 import { profileHasMessages } from "../warehouse/identity.ts"
 import {
   type DoneItem, type DsrRecord, DSR_TYPES, type DsrType, type ListedRequest, listRequests, loadRequest, requestsAbout, unfinishedRequests,
-  storeRequest,
+  storeRequest, tenantHoldsData,
 } from "../warehouse/dsr.ts"
 import { type Abridged, type AuditEntry, LISTED_KEYS, appendAudit, type AuditSigner, auditTrail, signReceipt } from "./audit.ts"
 import { bundlePrefix, removeBundles, type StoreRows, writeBundle } from "./bundle.ts"
@@ -203,6 +203,10 @@ const rectifyTraits = (subject: Subject, set: Readonly<Record<string, string>>, 
     return events.length
   })
 
+/** What a request's details say when its tenant holds no data at all. */
+export const emptyTenantNote = (tenant: string) =>
+  `tenant "${tenant}" holds no data at all (no message, consent record or identity observation): check the tenant's name; the request is recorded as asked`
+
 /** What the request does, by type; returns what was done where and details for the record. */
 const perform = (valid: ValidDsr, record: DsrRecord, subject: Subject) =>
   Effect.gen(function* () {
@@ -210,8 +214,12 @@ const perform = (valid: ValidDsr, record: DsrRecord, subject: Subject) =>
     const keys = yield* Keys
     // Which profile the identifier resolved to, and which of the person's identifiers other profiles state too (a
     // second user's identify naming their address): by keyed hashes, as the record names the person.
+    // Nothing found in a tenant that holds nothing at all is most likely a misspelt tenant: said plainly, not refused
+    // (an erasure for an empty tenant is still a request to record).
+    const holds = subject.profileIds.length > 0 || (yield* tenantHoldsData(valid.tenant))
     const details: Record<string, unknown> = {
-      ...record.details, profiles: subject.profileIds.length,
+      ...record.details, profiles: subject.profileIds.length, tenantHoldsData: holds,
+      ...(holds ? {} : { note: emptyTenantNote(valid.tenant) }),
       resolvedTo: subject.profileIds.map((p) => identifierKey(keys, valid.tenant, "profile", p)),
       statedElsewhere: subject.statedElsewhere.map((s) => ({
         kind: s.kind, key: identifierKey(keys, valid.tenant, s.kind, s.value), profiles: s.profileIds.length,

@@ -243,3 +243,16 @@ export const restrictedSubjectKeys = Effect.fn("restrictedSubjectKeys")(function
   const warehouse = yield* Warehouse
   return yield* warehouse.query<{ key: string; kind: string }>(RESTRICTED_SUBJECT_KEYS, { params: { tenant, at: chTime(atMs ?? Date.now()) } })
 })
+
+/**
+ * Whether a tenant holds anything at all: a landed message, a consent record or an identity observation. Each
+ * table's order key starts with the tenant, so each check reads at most a granule. A request for a tenant holding
+ * nothing most likely misspelt its name; its answer says so (consent/dsr.ts).
+ */
+export const tenantHoldsData = Effect.fn("tenantHoldsData")(function* (tenant: string) {
+  const warehouse = yield* Warehouse
+  const any = (table: string) => `(SELECT count() FROM (SELECT 1 FROM ${table} WHERE tenant = {tenant:String} LIMIT 1))`
+  const rows = yield* warehouse.query<{ held: number | string }>(
+    `SELECT ${["event_rows", "consent_ledger", "identity_observations"].map(any).join(" + ")} AS held`, { params: { tenant } })
+  return Number(rows[0]?.held ?? 0) > 0
+})
