@@ -113,7 +113,10 @@ export interface XRetryPolicy {
   readonly backoffInitialMs: number
   readonly backoffMaxMs: number
   readonly maxTransientRetries: number
-  /** A request whose answer goes silent this long is abandoned as an outage (twitter-api-v2 sets none: it waited for ever). */
+  /**
+   * A request whose answer goes silent this long, or is not complete in four times as long, is abandoned as an outage
+   * (twitter-api-v2 sets no timeout: it waited for ever).
+   */
   readonly requestTimeoutMs: number
 }
 
@@ -304,8 +307,16 @@ export const xRequest = <T>(client: XClient, endpoint: string, call: () => Promi
     let transient = 0
     while (true) {
       yield* waitForBudget(client, endpoint, client.limits.get(endpoint))
+      // The timeout passed to twitter-api-v2 is for silence; an answer trickling in for ever is cut by this deadline
+      // (the abandoned request ends when the server closes it).
+      const deadlineMs = client.policy.requestTimeoutMs * 4
       const outcome = yield* Effect.promise(() =>
-        call().then((response) => ({ ok: true as const, response }), (error: unknown) => ({ ok: false as const, error })))
+        call().then((response) => ({ ok: true as const, response }), (error: unknown) => ({ ok: false as const, error }))).pipe(
+        Effect.timeoutOrElse({
+          duration: Duration.millis(deadlineMs),
+          orElse: () => Effect.succeed({ ok: false as const, error: new Error(`no complete answer within ${deadlineMs} ms`) }),
+        }),
+      )
       if (outcome.ok && outcome.response.rateLimit !== undefined) client.limits.set(endpoint, outcome.response.rateLimit)
       // A 200 that is not a JSON object (an HTML error page of a proxy, an empty body) is an outage, not an empty page.
       if (outcome.ok && isJsonObject(outcome.response.data)) return outcome.response

@@ -226,6 +226,22 @@ describe("recent search against a hostile X", () => {
     })
   }
 
+  test("an answer that trickles in for ever (a byte at a time, never silent for long) is given up like a silent one", async () => {
+    const url = await hostile((_u, _n, _req, res) => {
+      res.writeHead(200, { "content-type": "application/json" }).write("{")
+      const drip = setInterval(() => (res.destroyed ? clearInterval(drip) : res.write(" ")), 50)
+    })
+    const result = await Effect.runPromise(pollRecentSearch(config(url), {
+      tenant: "acme", policy: { ...FAST, requestTimeoutMs: 300, maxTransientRetries: 1 }, onItems: () => Effect.void,
+    }).pipe(
+      Effect.provide(ObjectStore.local(dir)),
+      Effect.timeoutOrElse({ duration: 5_000, orElse: () => Effect.die(new Error("the pass was still waiting after 5 s")) }),
+      Effect.result,
+    ))
+    expect(result._tag === "Failure" && result.failure).toMatchObject({ _tag: "XUnavailable", reason: expect.stringMatching(/no complete answer within/) })
+    expect(requests).toHaveLength(2)
+  })
+
   test("5xx for ever ends after the bounded retries with XUnavailable naming the status; the token is in no message", async () => {
     const url = await hostile((_u, _n, _req, res) => json(res, 503, { title: "Service Unavailable", detail: "Service Unavailable" }))
     const statuses: Array<XStatus> = []
