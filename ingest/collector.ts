@@ -106,9 +106,10 @@ export interface CollectorOptions {
    */
   readonly maxConnectionsPerKey?: number | undefined
   /**
-   * Webhook body bytes held at once, each counted from its request's start to its answer as its Content-Length (the
-   * 10 MB limit when it has none or is compressed); past it a webhook post is answered 503 `server_busy` before its
-   * body is read (one alone always goes). Default an eighth of the heap limit (about 560 MB of a 4.5 GB heap).
+   * Webhook body bytes held at once, each counted from its sender's check to its answer as its Content-Length (the
+   * 10 MB limit when it has none or is compressed); past it, or past its tenant's share of it (an even share beside
+   * the other tenants holding bodies and one more: half alone), a webhook post is answered 503 `server_busy` before its
+   * body is read (one alone always goes, and a tenant's first). Default an eighth of the heap limit (about 560 MB of a 4.5 GB heap).
    */
   readonly maxWebhookBodyBytes?: number | undefined
   /** Average rate (bytes/s) a body must keep after `bodyRateGrace`, else 408 `body_too_slow`. Default 500. */
@@ -136,7 +137,6 @@ const INGEST_BUSY_RETRY_SECONDS = 2
 /** Webhook bodies may hold many items (a SendGrid batch, a CSV export, a mail with attachments). */
 const WEBHOOK_BODY_LIMIT = 10 * 1024 * 1024
 const MB = 1024 * 1024
-const WEBHOOK_PATH = /^\/v1\/webhooks\//
 const SERVER_BUSY_RETRY_SECONDS = 2
 /**
  * Items one webhook post may carry (SendGrid posts at most 768 KB, a few thousand events). Without it a 4 MB body of
@@ -371,9 +371,41 @@ const makeCollector = (options: CollectorOptions) =>
         return json(200, { success: true, accepted: result.events.length, ...duplicates })
       })
 
+    // Webhook bodies held now (their declared bytes), so that posts sent at once cannot run the process out of memory:
+    // 60 posts of 10 MB did with a heap of 512 MB ("Reached heap limit"), every tenant's requests with it.
+    const webhookBodyBudget = options.maxWebhookBodyBytes ?? Math.floor(getHeapStatistics().heap_size_limit / 8)
+    let webhookBodiesHeld = 0
+    const webhookBodiesOf = new TurnsPerKey()
+    /**
+     * Takes the bytes a webhook post's body may hold until its answer, with `use`, or the 503 when they would pass the
+     * budget or the tenant's share of it: an even share beside the other tenants holding bodies and one more (half the
+     * budget alone), so that one tenant's flood of large posts leaves room for another's (it held all of it before).
+     */
+    const holdWebhookBody = (req: IncomingMessage, tenant: string, use: Effect.Effect<Reply, Cause.TimeoutError | BusUnavailable>) =>
+      Effect.suspend(() => {
+        const declared = Number(req.headers["content-length"])
+        const encoded = (req.headers["content-encoding"] ?? "identity").trim().toLowerCase() !== "identity"
+        const bytes = encoded || !Number.isSafeInteger(declared) ? WEBHOOK_BODY_LIMIT : Math.min(declared, WEBHOOK_BODY_LIMIT + 1)
+        const mine = webhookBodiesOf.holds(tenant)
+        const share = Math.floor(webhookBodyBudget / (webhookBodiesOf.keys + (mine > 0 ? 1 : 2)))
+        const busy = (why: string) => Effect.succeed(refuse(503, "server_busy", `${why}; retry in ${SERVER_BUSY_RETRY_SECONDS} s`, undefined,
+          { "retry-after": String(SERVER_BUSY_RETRY_SECONDS) }))
+        if (webhookBodiesHeld > 0 && webhookBodiesHeld + bytes > webhookBodyBudget) {
+          return busy(`the server is holding ${Math.ceil(webhookBodiesHeld / MB)} MB of webhook bodies, its limit being ${Math.floor(webhookBodyBudget / MB)} MB`)
+        }
+        if (!webhookBodiesOf.take(tenant, share, bytes)) {
+          return busy(`tenant ${tenant} is holding ${Math.ceil(mine / MB)} MB of webhook bodies, its share of the server's ` +
+            `${Math.floor(webhookBodyBudget / MB)} MB being ${Math.floor(share / MB)} MB while other tenants may send theirs`)
+        }
+        webhookBodiesHeld += bytes
+        return use.pipe(Effect.ensuring(Effect.sync(() => {
+          webhookBodiesHeld -= bytes
+          webhookBodiesOf.release(tenant, bytes)
+        })))
+      })
+
     const webhook = (name: string, req: IncomingMessage, query: URLSearchParams) =>
       Effect.gen(function* () {
-        const source = WEBHOOK_SOURCES.get(name)!
         const headerKey = basicAuthUser(req.headers.authorization)
         // Some webhook senders cannot send Basic auth: the key may come as ?write_key= (never logged).
         const queryKeys = query.getAll("write_key")
@@ -397,6 +429,13 @@ const makeCollector = (options: CollectorOptions) =>
           authenticated(req, key)
         } else authenticated(req)
         if (pending.holds(tenant) >= maxPending) return ingestBusy(tenant)
+        return yield* holdWebhookBody(req, tenant, webhookBody(name, req, tenant))
+      })
+
+    /** A webhook post of `tenant`, its sender known: its body read, checked, parsed and its items submitted. */
+    const webhookBody = (name: string, req: IncomingMessage, tenant: string) =>
+      Effect.gen(function* () {
+        const source = WEBHOOK_SOURCES.get(name)!
         // Mail is bytes in the sender's charset: its parser gets them as received, never a lossy UTF-8 decoding.
         const received = source.parseBytes === undefined
           ? yield* receiveBody(req, WEBHOOK_BODY_LIMIT, bodyIdleMs)
@@ -552,29 +591,9 @@ const makeCollector = (options: CollectorOptions) =>
 
     const context = yield* Effect.context<never>()
     const run = Effect.runPromiseWith(context)
-    // Webhook bodies held now (their declared bytes), so that posts sent at once cannot run the process out of memory:
-    // 60 posts of 10 MB did with a heap of 512 MB ("Reached heap limit"), every tenant's requests with it.
-    const webhookBodyBudget = options.maxWebhookBodyBytes ?? Math.floor(getHeapStatistics().heap_size_limit / 8)
-    let webhookBodiesHeld = 0
-    /** Takes the bytes a webhook post's body may hold until its answer, or the 503 when they would pass the budget. */
-    const holdWebhookBody = (req: IncomingMessage, res: ServerResponse): Reply | undefined => {
-      if (req.method !== "POST" || !WEBHOOK_PATH.test(req.url ?? "")) return undefined
-      const declared = Number(req.headers["content-length"])
-      const encoded = (req.headers["content-encoding"] ?? "identity").trim().toLowerCase() !== "identity"
-      const bytes = encoded || !Number.isSafeInteger(declared) ? WEBHOOK_BODY_LIMIT : Math.min(declared, WEBHOOK_BODY_LIMIT + 1)
-      if (webhookBodiesHeld > 0 && webhookBodiesHeld + bytes > webhookBodyBudget) {
-        return refuse(503, "server_busy", `the server is holding ${Math.ceil(webhookBodiesHeld / MB)} MB of other webhook bodies, its limit being ` +
-          `${Math.floor(webhookBodyBudget / MB)} MB; retry in ${SERVER_BUSY_RETRY_SECONDS} s`, undefined, { "retry-after": String(SERVER_BUSY_RETRY_SECONDS) })
-      }
-      webhookBodiesHeld += bytes
-      res.once("close", () => { webhookBodiesHeld -= bytes })
-      return undefined
-    }
-
     const handle = (req: IncomingMessage, res: ServerResponse) => {
       const started = performance.now()
-      const busy = holdWebhookBody(req, res)
-      run((busy === undefined ? route(req) : Effect.succeed(busy)).pipe(
+      run(route(req).pipe(
         Effect.tap((reply) =>
           Effect.logInfo("request").pipe(Effect.annotateLogs({
             // A profile's path holds an identifier: personal data never goes to logs.

@@ -23,6 +23,11 @@ export class TurnsPerKey {
     return true
   }
 
+  /** How many keys hold turns now. */
+  get keys(): number {
+    return this.held.size
+  }
+
   /** How many turns `key` holds now. */
   holds(key: string): number {
     return this.held.get(key) ?? 0
