@@ -15,6 +15,7 @@ import type { ImportContext, ImportedItem } from "./index.ts"
 import { JSON_LIMITS } from "../json.ts"
 import { inWarehouseRange, isoDateTimeOutOfRange, shownText, WAREHOUSE_RANGE_WORDS } from "../schemas.ts"
 import { boundedLines, type ItemMaker, itemMaker, rawTimeContext } from "./items.ts"
+import { repairedMailText } from "./email-charset.ts"
 
 const PARSER_OPTIONS = {
   skipImageLinks: true,
@@ -157,7 +158,8 @@ export const parseEmailMessage = async (raw: Buffer, where: string, maker: ItemM
   if (sender === undefined) {
     return refuse("missing_sender", "/headers/from", "the From: header has no e-mail address", headerId)
   }
-  let text = mail.text ?? ""
+  const repaired = await repairedMailText(raw, mail.text ?? "", typeof mail.html === "string" || mail.attachments.length > 0)
+  let text = repaired.text
   if (mail.textConversionError !== undefined && typeof mail.html === "string" && mail.html.length > INLINE_HTML_CHARS) {
     const read = await htmlTextOffLoop(raw, PARSER_OPTIONS)
     if ("refused" in read) return refuse("unparseable", "", read.refused, headerId)
@@ -170,6 +172,11 @@ export const parseEmailMessage = async (raw: Buffer, where: string, maker: ItemM
     has_attachments: mail.attachments.length > 0,
   }
   if (mail.inReplyTo !== undefined && mail.inReplyTo !== "") properties["in_reply_to"] = bareId(mail.inReplyTo)
+  // Not silent: the text was not in the charset its part declared (read as Windows-1252, or left with U+FFFD), or the
+  // multipart message had no parts and its body is the text.
+  if (repaired.decodedAs !== undefined) properties["text_decoded_as"] = repaired.decodedAs
+  if (repaired.invalid === true) properties["text_charset_invalid"] = true
+  if (repaired.boundaryMissing === true) properties["mime_boundary_missing"] = true
   let messageId = headerId
   if (messageId === "") {
     // The same raw message always gets the same id, so a re-import still lands once.
