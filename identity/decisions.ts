@@ -59,8 +59,9 @@ export class SuggestionKeptApart extends Data.TaggedError("SuggestionKeptApart")
  */
 export class SameIdentifier extends Data.TaggedError("SameIdentifier")<{ readonly first: string; readonly second: string; readonly node: string }> {
   override get message() {
-    const typed = this.second === this.first ? "" : ` (${JSON.stringify(this.second.length <= 80 ? this.second : `${this.second.slice(0, 80)}…`)})`
-    return `b${typed} names the same identifier as a (${this.node}${typed === "" ? "" : ", as the tenant's rules read both"}): separating takes two different identifiers`
+    // Not begun with "b": the CLI through cdp serve puts the field ("b: ") before the server's words.
+    const typed = this.second === this.first ? "" : ` (as the tenant's rules read b, ${JSON.stringify(this.second.length <= 80 ? this.second : `${this.second.slice(0, 80)}…`)})`
+    return `a and b name one identifier, ${this.node}${typed}: separating takes two different identifiers`
   }
 }
 

@@ -27,7 +27,7 @@ describe("identity decisions", () => {
     }))
     for (const e of [result.same, result.cased]) {
       expect(e._tag).toBe("SameIdentifier")
-      expect(e.message).toContain("names the same identifier as a (email:ann@x.example")
+      expect(e.message).toContain("a and b name one identifier, email:ann@x.example")
     }
     expect(result.operations).toEqual([])
   })

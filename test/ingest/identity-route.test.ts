@@ -122,7 +122,7 @@ describe("identity decision routes", () => {
       expect(elsewhere.rule).toBe("unknown_suggestion")
       expect((yield* decide("sug_nope", "accept")).status).toBe(404)
     })), 60_000)
-  it("separating an identifier from itself names /b, the one repeated, as the same identifier as a", async () => {
+  it("separating an identifier from itself names /b, the one repeated, and says a and b name one identifier", async () => {
     const replies = await withEmbeddedWarehouse(dir, Effect.gen(function* () {
       const { stage } = yield* makeIdentityStage(config)
       yield* stage([eventOn("a1", 1, { tenant: "acme", type: "identify", userId: "ua", traits: { email: "ann@a.example" } })])
@@ -133,8 +133,8 @@ describe("identity decision routes", () => {
     const [same, cased] = replies
     for (const reply of replies) expect(reply).toMatchObject({ status: 400, body: { rule: "bad_identifier", field: "/b" } })
     expect((same!.body as { error: string }).error).toBe(
-      "b names the same identifier as a (email:ann@a.example): separating takes two different identifiers")
+      "a and b name one identifier, email:ann@a.example: separating takes two different identifiers")
     expect((cased!.body as { error: string }).error).toBe(
-      'b ("email:ANN@a.example") names the same identifier as a (email:ann@a.example, as the tenant\'s rules read both): separating takes two different identifiers')
+      'a and b name one identifier, email:ann@a.example (as the tenant\'s rules read b, "email:ANN@a.example"): separating takes two different identifiers')
   }, 60_000)
 })
