@@ -199,6 +199,17 @@ export const makeXClient = (config: Pick<XConfig, "bearerToken" | "apiBase">, op
 /** What every plain call passes to twitter-api-v2: the whole response (for the rate-limit headers) and the timeout. */
 export const callOptions = (client: XClient) => ({ fullResponse: true as const, timeout: client.policy.requestTimeoutMs })
 
+/** Pages without items in a row, each with a new next_token, after which paging stops: X gives no such chain. */
+const MAX_EMPTY_PAGES = 10
+
+/** Why following `token` would page for ever, if it would (else it is remembered as seen). */
+export const endlessPaging = (token: string, seen: Set<string>, emptyInARow: number): string | undefined => {
+  if (seen.has(token)) return `next_token ${JSON.stringify(token.slice(0, 40))} was handed out again (a pagination loop)`
+  if (emptyInARow >= MAX_EMPTY_PAGES) return `${emptyInARow} pages in a row without items, each with a new next_token`
+  seen.add(token)
+  return undefined
+}
+
 /** Exponential backoff: initial, 2x initial, 4x initial, ... capped (attempt counts from 1). */
 export const backoffMs = (attempt: number, initialMs: number, maxMs: number): number =>
   Math.min(maxMs, initialMs * 2 ** Math.max(0, attempt - 1))

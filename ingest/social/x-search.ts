@@ -8,6 +8,7 @@ import { TWEET_FIELDS, tweetsFromPage, USER_FIELDS, type XPage } from "../source
 import { ObjectStore, type ObjectStoreError } from "../objectstore.ts"
 import {
   callOptions,
+  endlessPaging,
   keyHash,
   makeXClient,
   stateKeyPrefix,
@@ -126,8 +127,9 @@ const pollQuery = <E, R>(client: XClient, query: string, options: SearchOptions<
       })
     const summary = (): QuerySummary => ({ query, pages, tweets, deadLetters, sinceId, resumed })
     const maxResults = Math.min(100, Math.max(10, Math.floor(options.maxResults ?? 100)))
-    // The next_tokens of this pass: one handed out again would page in a circle for ever.
+    // The next_tokens of this pass, and the pages without tweets just before: for ending a pass that would never end.
     const tokensSeen = new Set<string>(nextToken === undefined ? [] : [nextToken])
+    let emptyInARow = 0
     while (true) {
       const params: Record<string, string | number> = {
         query,
@@ -171,18 +173,16 @@ const pollQuery = <E, R>(client: XClient, query: string, options: SearchOptions<
       }
       client.onStatus({ kind: "page", query, tweets: items.length, resumed })
       newest = newerId(newest, pageNewestId(page))
+      emptyInARow = items.length === 0 ? emptyInARow + 1 : 0
       const token = page.meta?.next_token
       if (typeof token === "string" && token !== "") {
-        if (tokensSeen.has(token)) {
+        const endless = endlessPaging(token, tokensSeen, emptyInARow)
+        if (endless !== undefined) {
           // Not kept as pending: the next pass starts over from since_id instead of walking into the loop at once.
           yield* save(null)
-          const loop = new XBadAnswer({
-            endpoint: ENDPOINT,
-            detail: client.redact(`next_token ${JSON.stringify(token.slice(0, 40))} was handed out again (a pagination loop); the pass stops and the next one starts over`),
-          })
-          return { ...summary(), error: loop.message } satisfies QuerySummary
+          const detail = client.redact(`${endless}; the pass stops and the next one starts over`)
+          return { ...summary(), error: new XBadAnswer({ endpoint: ENDPOINT, detail }).message } satisfies QuerySummary
         }
-        tokensSeen.add(token)
         nextToken = token
         yield* save({ nextToken: token, newestId: newest })
         continue

@@ -10,6 +10,7 @@ import {
   boundedWait,
   callOptions,
   classify,
+  endlessPaging,
   makeXClient,
   rateLimitWaitMs,
   twitterApi,
@@ -58,22 +59,21 @@ const chunks = <A>(items: ReadonlyArray<A>, size: number): Array<ReadonlyArray<A
 export const syncStreamRules = Effect.fn("syncStreamRules")(function* (client: XClient, rules: ReadonlyArray<XRule>) {
   const existing: Array<StreamingV2Rule> = []
   const tokensSeen = new Set<string>()
+  let emptyInARow = 0
   let token: string | undefined
   do {
     const query: Record<string, string> = token === undefined ? {} : { pagination_token: token }
     const page = yield* xRequest(client, `GET ${RULES_PATH}`, () => client.v2.get<RulesPage>(RULES_PATH, query, callOptions(client)))
     // Only rules X could be asked to delete by id; anything else on the page is not a rule.
+    const before = existing.length
     for (const rule of Array.isArray(page.data.data) ? page.data.data : []) {
       if (typeof rule?.id === "string" && typeof rule.value === "string") existing.push(rule)
     }
+    emptyInARow = existing.length === before ? emptyInARow + 1 : 0
     const next: unknown = page.data.meta?.next_token
-    token = typeof next === "string" ? next : undefined
-    if (token !== undefined && tokensSeen.has(token)) {
-      return yield* Effect.fail(new XBadAnswer({
-        endpoint: `GET ${RULES_PATH}`, detail: client.redact(`next_token ${JSON.stringify(token.slice(0, 40))} was handed out again (a pagination loop)`),
-      }))
-    }
-    if (token !== undefined) tokensSeen.add(token)
+    token = typeof next === "string" && next !== "" ? next : undefined
+    const endless = token === undefined ? undefined : endlessPaging(token, tokensSeen, emptyInARow)
+    if (endless !== undefined) return yield* Effect.fail(new XBadAnswer({ endpoint: `GET ${RULES_PATH}`, detail: client.redact(endless) }))
   } while (token !== undefined && token !== "")
 
   const wanted = new Map<string, XRule>()

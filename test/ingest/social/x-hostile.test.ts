@@ -86,6 +86,17 @@ describe("recent search against a hostile X", () => {
     expect((await savedState())?.pending ?? null).toBeNull()
   })
 
+  test("pages without tweets whose next_token is new every time end the pass after a bounded number, not never", async () => {
+    const url = await hostile((_u, n, _req, res) =>
+      json(res, 200, n === 0 ? page(["1863400000000000005"], "t0") : { meta: { result_count: 0, next_token: `t${n}` } }))
+    const items: Array<ImportedItem> = []
+    const result = await poll(url, items)
+    expect(result._tag === "Success" && result.success[0]!.error).toMatch(/pages in a row without items/)
+    expect(requests.length).toBeLessThanOrEqual(12)
+    expect(ids(items)).toEqual(["1863400000000000005"])
+    expect((await savedState())?.pending ?? null).toBeNull()
+  })
+
   test("a 429 whose reset is in the year 3000 fails at once naming the reset, instead of sleeping for centuries", async () => {
     const reset = String(Date.UTC(3000, 0, 1) / 1000)
     const url = await hostile((_u, _n, _req, res) =>
@@ -275,6 +286,16 @@ describe("stream rules and the filtered stream against a hostile X", () => {
     ))
     expect(result._tag === "Failure" && result.failure.message).toMatch(/next_token.*again/)
     expect(requests.length).toBeLessThanOrEqual(3)
+  })
+
+  test("rule sync whose GET hands out a new next_token with no rules for ever fails after a bounded number of pages", async () => {
+    const url = await hostile((_u, n, _req, res) => json(res, 200, { meta: { result_count: 0, next_token: `t${n}` } }))
+    const result = await Effect.runPromise(syncStreamRules(makeXClient(config(url), { policy: FAST }), [{ value: "coffee" }]).pipe(
+      Effect.timeoutOrElse({ duration: 5_000, orElse: () => Effect.die(new Error("rule sync still running after 5 s")) }),
+      Effect.result,
+    ))
+    expect(result._tag === "Failure" && result.failure.message).toMatch(/pages in a row without items/)
+    expect(requests.length).toBeLessThanOrEqual(11)
   })
 
   test("rule sync skips what on X's rules page is not a rule instead of crashing on it", async () => {
