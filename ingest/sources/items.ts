@@ -6,7 +6,7 @@ import type { ErrorObject } from "ajv"
 import { type CanonicalEvent, type Channel, type Identifier, type JsonObject, putField, type RawItem, type Rejection } from "../message.ts"
 import { JSON_LIMITS, type JsonProblem, readJson, refusedItems } from "../json.ts"
 import { decodeUtf8, withoutControlCharacters, withoutControlCharactersIn } from "../utf8.ts"
-import { describeType, errorField, isoDateTimeOutOfRange, isoDateTimeWithoutZone, outOfRangeWords, parseIsoDateTime, valueAt } from "../schemas.ts"
+import { describeType, errorField, isoDateTimeOutOfRange, isoDateTimeWithoutZone, outOfRangeWords, parseIsoDateTime, timeZoneRefusal, valueAt } from "../schemas.ts"
 import type { ImportContext, ImportedItem } from "./index.ts"
 
 export const EMPTY_OBJECT: JsonObject = Object.freeze({})
@@ -52,10 +52,14 @@ export const storedFields = (fields: StoredFields): StoredFields => {
  */
 export const ZONELESS_TIME = "zoneless_time_read_in"
 
-/** The zone a source's times without one are read in: `timeZone` of its options (checked where they are set), else UTC. */
+/**
+ * The zone a source's times without one are read in: `timeZone` of its options, else UTC. The settings refuse a zone
+ * Intl does not know; one that reaches a parser all the same (an archived item's meta read by a runtime whose tz data
+ * lacks it) is not one, so its times are read, and marked, as UTC rather than the parser throwing.
+ */
 export const sourceTimeZone = (options: Readonly<Record<string, unknown>> | undefined): string | undefined => {
   const zone = options?.["timeZone"]
-  return typeof zone === "string" ? zone : undefined
+  return typeof zone === "string" && timeZoneRefusal(zone) === undefined ? zone : undefined
 }
 
 /**

@@ -10,7 +10,7 @@ import {
   parseIsoDateTime, shownText, valueAt,
 } from "../schemas.ts"
 import schema from "./segment.schema.json" with { type: "json" }
-import { controlCharacterWords, storedFields, unlinkableId, zonelessMarks } from "./items.ts"
+import { controlCharacterWords, sourceTimeZone, storedFields, unlinkableId, zonelessMarks } from "./items.ts"
 
 /** The fields segment.schema.json describes (a test holds the two together). */
 export interface SegmentMessageFields {
@@ -479,5 +479,5 @@ export const segmentReceiveContext = (tenant: string, receivedAtMs: number, meta
   batchSentAt: typeof meta?.["batchSentAt"] === "string" ? meta["batchSentAt"] : undefined,
   batchContext: isJsonObject(meta?.["batchContext"]) ? meta["batchContext"] : undefined,
   batchIntegrations: isJsonObject(meta?.["batchIntegrations"]) ? meta["batchIntegrations"] : undefined,
-  timeZone: typeof meta?.["timeZone"] === "string" ? meta["timeZone"] : undefined,
+  timeZone: sourceTimeZone(meta),
 })

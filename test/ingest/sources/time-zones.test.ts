@@ -86,6 +86,14 @@ describe("sources read times without a zone in their time zone and say so", () =
     expect(times(parseCallsWebhook(CALLS, context()))).toEqual([["c1", "2024-07-15T09:30:00.000Z", "UTC"], ["c2", "2024-07-15T09:30:00.000Z", undefined]])
   })
 
+  it("a zone no setting checked (an archived item's meta) never makes a parser throw: its times are read and marked as UTC", async () => {
+    const line = JSON.stringify({ type: "track", event: "A", userId: "u1", messageId: "s1", timestamp: "2024-01-01T00:00:00" })
+    const items = await RAW_PARSERS.get("segment")!(line, { timeZone: "Mars/Olympus" }, context())
+    expect(times(items)).toEqual([["s1", "2024-01-01T00:00:00.000Z", "UTC"]])
+    const chat = JSON.stringify({ conversation_id: "t2", message_id: "m2", visitor_id: "v2", from: "visitor", text: "hello", at: "2024-01-15T10:00:00" })
+    expect(times(await RAW_PARSERS.get("chat")!(chat, { timeZone: "Mars/Olympus" }, context()))).toEqual([["m2", "2024-01-15T10:00:00.000Z", "UTC"]])
+  })
+
   it("chat: a transcript's started_at and a live message's at", async () => {
     const transcript = { conversation_id: "t1", visitor_id: "v1", started_at: "2024-01-15T10:00:00", messages: [{ from: "visitor", text: "hi", at: "2024-01-15T10:00:00" }] }
     const live = { conversation_id: "t2", message_id: "m2", visitor_id: "v2", from: "visitor", text: "hello", at: "2024-01-15T10:00:00-05:00" }
