@@ -103,6 +103,16 @@ const pageNewestId = (page: XPage): string | null => {
   return newest
 }
 
+/** One page's request: the tweets (with their authors) after `sinceId`, from `nextToken` on when continuing a pass. */
+const searchParams = (query: string, maxResults: number, sinceId: string | null, nextToken: string | undefined) => {
+  const params: Record<string, string | number> = {
+    query, max_results: maxResults, expansions: "author_id", "tweet.fields": TWEET_FIELDS, "user.fields": USER_FIELDS,
+  }
+  if (sinceId !== null) params["since_id"] = sinceId
+  if (nextToken !== undefined) params["next_token"] = nextToken
+  return params
+}
+
 /** One pass over one query: every page newer than the saved since_id, or the rest of an unfinished pass. */
 const pollQuery = <E, R>(client: XClient, query: string, options: SearchOptions<E, R>) =>
   Effect.gen(function* () {
@@ -131,15 +141,7 @@ const pollQuery = <E, R>(client: XClient, query: string, options: SearchOptions<
     const tokensSeen = new Set<string>(nextToken === undefined ? [] : [nextToken])
     let emptyInARow = 0
     while (true) {
-      const params: Record<string, string | number> = {
-        query,
-        max_results: maxResults,
-        expansions: "author_id",
-        "tweet.fields": TWEET_FIELDS,
-        "user.fields": USER_FIELDS,
-      }
-      if (sinceId !== null) params["since_id"] = sinceId
-      if (nextToken !== undefined) params["next_token"] = nextToken
+      const params = searchParams(query, maxResults, sinceId, nextToken)
       const result = yield* Effect.result(
         xRequest(client, ENDPOINT, () => client.v2.get<XPage>("tweets/search/recent", params, callOptions(client))),
       )

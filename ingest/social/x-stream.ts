@@ -182,9 +182,10 @@ const connectOnce = (
     let finished = false
     let reason = "the server closed the connection"
     // twitter-api-v2 waits for the connect's answer for ever; the keep-alive timer starts only once it is connected.
+    const connectTimeoutMs = client.policy.requestTimeoutMs
     const unanswered = setTimeout(() => finish({
-      connected: false, alive: false, error: new Error(`no answer to the connect within ${limits.keepAliveTimeoutMs} ms`), reason: "connect failed",
-    }), limits.keepAliveTimeoutMs)
+      connected: false, alive: false, error: new Error(`no answer to the connect within ${connectTimeoutMs} ms`), reason: "connect failed",
+    }), connectTimeoutMs)
     const finish = (ending: Omit<ConnectionEnd, "openMs">) => {
       clearTimeout(unanswered)
       if (finished) return
