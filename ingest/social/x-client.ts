@@ -183,6 +183,10 @@ export const makeXClient = (config: Pick<XConfig, "bearerToken" | "apiBase">, op
   const apiBase = config.apiBase ?? DEFAULT_API_BASE
   const plain = apiBase.startsWith("http:")
   const api = new (twitterApi().TwitterApi)(config.bearerToken, {
+    // twitter-api-v2 pipes a compressed answer through zlib without an error listener: a body that says gzip and is not
+    // threw an uncaught 'incorrect header check' (cdp serve died) and left the call waiting. Asked for uncompressed
+    // answers, a body that is still not JSON is an ordinary failed parse.
+    compression: false,
     ...(apiBase === DEFAULT_API_BASE ? {} : { plugins: [rebase(apiBase)] }),
     // twitter-api-v2 always calls https.request; an http target needs an http agent.
     ...(plain ? { httpAgent: new http.Agent() } : {}),

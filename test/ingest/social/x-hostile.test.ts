@@ -253,6 +253,28 @@ describe("recent search against a hostile X", () => {
     expect(requests).toHaveLength(2)
   })
 
+  test("an answer that says it is gzip but is not neither crashes the process nor hangs: it is an outage", async () => {
+    const url = await hostile((_u, _n, _req, res) =>
+      res.writeHead(200, { "content-type": "application/json", "content-encoding": "gzip" }).end("this is not gzip"))
+    const uncaught: Array<unknown> = []
+    const note = (e: unknown) => void uncaught.push(e)
+    process.on("uncaughtException", note)
+    try {
+      const result = await Effect.runPromise(pollRecentSearch(config(url), {
+        tenant: "acme", policy: { ...FAST, maxTransientRetries: 1 }, onItems: () => Effect.void,
+      }).pipe(
+        Effect.provide(ObjectStore.local(dir)),
+        Effect.timeoutOrElse({ duration: 5_000, orElse: () => Effect.die(new Error("the pass was still waiting after 5 s")) }),
+        Effect.result,
+      ))
+      expect(result._tag === "Failure" && result.failure).toMatchObject({ _tag: "XUnavailable" })
+      expect(requests).toHaveLength(2)
+      expect(uncaught.map(String)).toEqual([])
+    } finally {
+      process.off("uncaughtException", note)
+    }
+  })
+
   test("5xx for ever ends after the bounded retries with XUnavailable naming the status; the token is in no message", async () => {
     const url = await hostile((_u, _n, _req, res) => json(res, 503, { title: "Service Unavailable", detail: "Service Unavailable" }))
     const statuses: Array<XStatus> = []
