@@ -3,10 +3,11 @@
 import { type Command, Option } from "commander"
 import { Data, Effect } from "effect"
 import {
-  createToken, inspectToken, listTokens, tokenLimitReached, revokeToken, ROLE_NAMES, ROLES, SCOPES, TokenInvalid, tokenLookup, tokenView, type TokenView,
+  createToken, inspectToken, listTokens, tokenLimitReached, revokeToken, ROLE_NAMES, ROLES, SCOPES, stoppedTokensBeyond, TokenInvalid, tokenLookup, tokenView, type TokenView,
   validateTokenInput,
 } from "../ingest/auth.ts"
 import { notATokenIdMessage, TOKEN_ID } from "../ingest/token-route.ts"
+import { dropTokens } from "../warehouse/tokens.ts"
 import { dayOnTheCalendar } from "./calendar.ts"
 import { readSetting, SETTINGS } from "./config.ts"
 import { formatRows, type OutputFormat } from "./format.ts"
@@ -58,8 +59,11 @@ export const tokenCreate = (options: {
     const input = validateTokenInput(request, Date.now())
     if (input instanceof TokenInvalid) return yield* Effect.fail(input)
     const direct = Effect.gen(function* () {
-      const full = tokenLimitReached(yield* listTokens, input.tenant, yield* readSetting(SETTINGS.maxTokens))
+      const known = yield* listTokens
+      const limit = yield* readSetting(SETTINGS.maxTokens)
+      const full = tokenLimitReached(known, input.tenant, limit)
       if (full !== undefined) return yield* Effect.fail(full)
+      yield* dropTokens(stoppedTokensBeyond(known, input.tenant, limit))
       const { token, record } = yield* createToken(input)
       return { token, details: tokenView(record, undefined) }
     }).pipe(Effect.provide(warehouseLayer(options.backend)))

@@ -15,7 +15,7 @@ import { identifierKey, type KeysShape } from "../consent/keys.ts"
 import { parseIdentifier } from "../identity/index.ts"
 import type { NormaliseOptions } from "../identity/normalise.ts"
 import type { ObjectStore } from "./objectstore.ts"
-import { allTokens, findToken, storeToken, storeTokenUses, type TokenRecord, tokenLastUses } from "../warehouse/tokens.ts"
+import { allTokens, dropTokens, findToken, storeToken, storeTokenUses, type TokenRecord, tokenLastUses } from "../warehouse/tokens.ts"
 import { Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
 import { BodyTooLarge, bodyErrorReply, receiveBody } from "./body.ts"
 import { readJson } from "./json.ts"
@@ -391,6 +391,19 @@ export const tokenLimitReached = (views: Iterable<TokenView>, tenant: string | u
   return active >= limit ? new TokenLimitReached({ tenant, limit }) : undefined
 }
 
+/**
+ * The tenant's stopped (revoked or expired) tokens past the newest `keep`, by when they stopped: dropped when the
+ * tenant makes its next token. Kept only by time (CDP_RETENTION tokens), a tenant making and revoking tokens in a loop
+ * grew the table, and every server's copy of it, without end; with this a tenant holds at most CDP_MAX_TOKENS active
+ * and about as many stopped.
+ */
+export const stoppedTokensBeyond = (views: Iterable<TokenView>, tenant: string | undefined, keep: number): Array<string> => {
+  const stopped = [...views].filter((v) => v.tenant === (tenant ?? null) && v.status !== "active")
+  if (stopped.length <= keep) return []
+  const stoppedAt = (v: TokenView) => Math.min(Date.parse(v.revokedAt ?? v.expiresAt!), Date.parse(v.expiresAt ?? v.revokedAt!))
+  return stopped.sort((a, b) => stoppedAt(b) - stoppedAt(a) || (a.id < b.id ? 1 : -1)).slice(keep).map((v) => v.id)
+}
+
 export const listTokens = Effect.gen(function* () {
   const uses = yield* tokenLastUses()
   return (yield* allTokens()).map((r) => tokenView(r, uses.get(r.id)))
@@ -493,6 +506,11 @@ export const makeTokenRegistry = (options: { readonly adminToken: string | undef
       authenticate,
       create: (input: TokenInput) => run(createToken(input)).pipe(Effect.tap(({ record }) => Effect.sync(() => remember(record)))),
       revoke: (id: string) => run(revokeToken(id)).pipe(Effect.tap((r) => Effect.sync(() => remember(r)))),
+      drop: (ids: ReadonlyArray<string>) => run(dropTokens(ids)).pipe(Effect.tap(() => Effect.sync(() => {
+        const gone = new Set(ids)
+        for (const [hash, r] of byHash) if (gone.has(r.id)) byHash.delete(hash)
+        for (const [hash, { record }] of recent) if (gone.has(record.id)) recent.delete(hash)
+      }))),
       /** Views with the last uses this server has not written yet. */
       views: Effect.gen(function* () {
         const stored = yield* run(tokenLastUses())

@@ -8,7 +8,7 @@
 import type { IncomingMessage } from "node:http"
 import { Effect } from "effect"
 import {
-  DEFAULT_MAX_TOKENS, effectiveScopes, type Principal, type Scope, statusOf, tokenLimitReached, tokenLookup, TokenInvalid, TokenNotFound, type TokenRegistry, tokenView, validateTokenInput,
+  DEFAULT_MAX_TOKENS, effectiveScopes, type Principal, type Scope, statusOf, stoppedTokensBeyond, tokenLimitReached, tokenLookup, TokenInvalid, TokenNotFound, type TokenRegistry, tokenView, validateTokenInput,
 } from "./auth.ts"
 import { pageInMemory, readPage, refuseQueryOfBody, refuseUnknownParameter } from "./pages.ts"
 import { type QueryReply, receiveAdminBody, refuse, refuseFailure } from "./query-route.ts"
@@ -161,11 +161,12 @@ export const tokenRoute = (options: { readonly registry: TokenRegistry; readonly
             `(name "expires" at or before it)`, "/expires")
         }
         return yield* Effect.gen(function* () {
-          const full = yield* views.pipe(
-            Effect.map((vs) => tokenLimitReached(vs.values(), input.tenant, options.maxTokens ?? DEFAULT_MAX_TOKENS)),
-            Effect.catch(() => Effect.succeed(undefined)),
-          )
+          const limit = options.maxTokens ?? DEFAULT_MAX_TOKENS
+          const known = yield* views.pipe(Effect.map((vs) => [...vs.values()]), Effect.catch(() => Effect.succeed([])))
+          const full = tokenLimitReached(known, input.tenant, limit)
           if (full !== undefined) return refuse(409, "token_limit", full.message, "/tenant")
+          // A failed drop is retried at the next creation (or by retention): the creation goes on.
+          yield* options.registry.drop(stoppedTokensBeyond(known, input.tenant, limit)).pipe(Effect.ignore)
           return yield* options.registry.create(input).pipe(
             Effect.map(({ token, record }): QueryReply => ({ status: 201, body: { success: true, token, details: tokenView(record, undefined) } })),
             Effect.catch((e) => Effect.succeed(failure(e))),

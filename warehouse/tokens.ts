@@ -85,10 +85,19 @@ export const tokenLastUses = Effect.fn("tokenLastUses")(function* () {
   return new Map(rows.map((r) => [r.token_id, Number(r.ms)]))
 })
 
+/** Drops these tokens, every version of each and its last use (servers forget them at their next reload of the table). */
+export const dropTokens = Effect.fn("dropTokens")(function* (ids: ReadonlyArray<string>) {
+  if (ids.length === 0) return
+  for (const table of ["api_tokens", "api_token_uses"]) {
+    const marker = `cdp_token_drop_${randomBytes(6).toString("hex")}`
+    yield* runMutation(table, `ALTER TABLE ${table} DELETE WHERE token_id IN {ids:Array(String)} AND {marker:String} != ''`, marker,
+      { params: { ids, marker }, mutation: "the token drop's mutation" })
+  }
+})
+
 /**
- * Drops the tokens that stopped working (revoked, or expired, whichever came first) before `beforeMs`, every version
- * of each and its last use, and returns how many: a retention pass's (CDP_RETENTION tokens). Servers forget them at
- * their next reload of the table; a request with one is then answered as an unknown token.
+ * Drops the tokens that stopped working (revoked, or expired, whichever came first) before `beforeMs` and returns how
+ * many: a retention pass's (CDP_RETENTION tokens). A request with one is then answered as an unknown token.
  */
 export const dropStoppedTokens = Effect.fn("dropStoppedTokens")(function* (beforeMs: number) {
   const warehouse = yield* Warehouse
@@ -96,12 +105,6 @@ export const dropStoppedTokens = Effect.fn("dropStoppedTokens")(function* (befor
   const rows = yield* warehouse.query<{ token_id: string }>(
     "SELECT token_id FROM api_tokens FINAL WHERE (revoked_at IS NOT NULL AND revoked_at < {before:DateTime64(3, 'UTC')}) " +
       "OR (expires_at IS NOT NULL AND expires_at < {before:DateTime64(3, 'UTC')})", { params: { before } })
-  if (rows.length === 0) return 0
-  const ids = rows.map((r) => r.token_id)
-  for (const table of ["api_tokens", "api_token_uses"]) {
-    const marker = `cdp_token_retention_${randomBytes(6).toString("hex")}`
-    yield* runMutation(table, `ALTER TABLE ${table} DELETE WHERE token_id IN {ids:Array(String)} AND {marker:String} != ''`, marker,
-      { params: { ids, marker }, mutation: "the token retention's mutation" })
-  }
-  return ids.length
+  yield* dropTokens(rows.map((r) => r.token_id))
+  return rows.length
 })

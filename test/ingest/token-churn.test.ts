@@ -1,0 +1,34 @@
+// A tenant that makes and revokes tokens in a loop keeps at most CDP_MAX_TOKENS stopped (revoked or expired) tokens
+// beside its active ones: the newest stay listed, older ones are dropped when it makes the next. Kept only by time
+// (CDP_RETENTION tokens, 13 months), such a loop grew the table, and every server's copy of it, without end.
+import { Effect } from "effect"
+import { afterEach, beforeEach, describe, expect, it } from "vitest"
+import { RELOAD_MS } from "../../ingest/auth.ts"
+import { callApi as call, TEST_ADMIN_TOKEN as ADMIN, withApi } from "../support/api.ts"
+import { freshDir, removeDir } from "../support/pipeline.ts"
+
+let dir: string
+beforeEach(() => { dir = freshDir() })
+afterEach(() => removeDir(dir))
+
+describe("a tenant making and revoking tokens in a loop", () => {
+  it("keeps the newest CDP_MAX_TOKENS stopped tokens; another tenant's are untouched", () =>
+    withApi(dir, (url) => Effect.gen(function* () {
+      const cycle = (tenant: string, name: string) => Effect.gen(function* () {
+        const made = yield* call(url, "POST", "/v1/tokens", ADMIN, { role: "marketer", tenant, name })
+        expect(made.status, JSON.stringify(made.body)).toBe(201)
+        const revoked = yield* call(url, "POST", `/v1/tokens/${made.body.details.id}/revoke`, ADMIN)
+        expect(revoked.status, JSON.stringify(revoked.body)).toBe(200)
+      })
+      yield* cycle("globex", "other tenant's")
+      for (let i = 1; i <= 5; i++) yield* cycle("acme", `loop ${i}`)
+      const last = yield* call(url, "POST", "/v1/tokens", ADMIN, { role: "marketer", tenant: "acme", name: "kept active" })
+      expect(last.status).toBe(201)
+      const listed = () => Effect.map(call(url, "GET", "/v1/tokens?tenant=acme", ADMIN), (r) => (r.body.tokens as Array<{ name: string; status: string }>).map((t) => `${t.name} ${t.status}`))
+      expect(yield* listed()).toEqual(["loop 4 revoked", "loop 5 revoked", "kept active active"])
+      // Gone from the table too: the server's next read of it (every RELOAD_MS) does not bring them back.
+      yield* Effect.sleep(RELOAD_MS + 1_000)
+      expect(yield* listed()).toEqual(["loop 4 revoked", "loop 5 revoked", "kept active active"])
+      expect(((yield* call(url, "GET", "/v1/tokens?tenant=globex", ADMIN)).body.tokens as Array<{ name: string }>).map((t) => t.name)).toEqual(["other tenant's"])
+    }), { maxTokens: 2 }), 120_000)
+})
