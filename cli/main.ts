@@ -8,6 +8,7 @@ import { Collector, CollectorListenError } from "../ingest/collector.ts"
 import { LIST_MAX as DLQ_LIST_MAX, RETRY_MAX as DLQ_RETRY_MAX } from "../ingest/dead-letter-route.ts"
 import { EmptyInput, FileUnreadable, importFile, NothingLanded, refuseUnreadableFile } from "../ingest/import.ts"
 import { FILE_SOURCES, oneSourceOptionsRefusal } from "../ingest/sources/index.ts"
+import { countZonelessTimes } from "../ingest/sources/items.ts"
 import {
   DEFAULT_TENANT, dataDirWriteKey, parseAllowedOriginSpecs, parseWriteKeySpecs, uniqueWriteKeys, withAllowedOrigins,
   writeKeys,
@@ -324,11 +325,7 @@ Examples:
           `${summary.rejected} rejected, in ${summary.seconds.toFixed(1)}s\n`,
       )
       const seeWhy = `npx cdp query "SELECT rule, reason FROM dead_letters ORDER BY received_at DESC LIMIT 20" --format table${opts.dataDir === undefined ? "" : ` --data-dir ${opts.dataDir}`}`
-      for (const [zone, n] of Object.entries(summary.zonelessTimes)) {
-        process.stdout.write(zone === "UTC" && sourceOptions?.["timeZone"] === undefined
-          ? `  ${n} ${n === 1 ? "time" : "times"} had no zone and ${n === 1 ? "was" : "were"} read as UTC (set the source's "timeZone" in CDP_SOURCE_OPTIONS or --source-options)\n`
-          : `  ${n} ${n === 1 ? "time" : "times"} had no zone and ${n === 1 ? "was" : "were"} read in ${zone}\n`)
-      }
+      process.stdout.write(zonelessLines(summary.zonelessTimes, sourceOptions, false))
       if (summary.rejected > 0 && summary.accepted === 0) {
         return yield* Effect.fail(new NothingLanded({ path: file, rejected: summary.rejected, dryRun: false, kept: `(kept in dead_letters; see why: ${seeWhy})` }))
       }
@@ -926,6 +923,15 @@ Examples:
   })
 
 /** `cdp ingest --dry-run`: parses and validates with the same source, lands nothing, needs no data dir. */
+/** What cdp ingest says of the times it read without a zone (ImportSummary.zonelessTimes): each zone they were read in. */
+const zonelessLines = (counts: Readonly<Record<string, number>>, sourceOptions: Record<string, unknown> | undefined, dry: boolean): string =>
+  Object.entries(counts).map(([zone, n]) => {
+    const read = `  ${n} ${n === 1 ? "time" : "times"} had no zone and ${dry ? "would be" : n === 1 ? "was" : "were"} read`
+    return zone === "UTC" && sourceOptions?.["timeZone"] === undefined
+      ? `${read} as UTC (set the source's "timeZone" in CDP_SOURCE_OPTIONS or --source-options)\n`
+      : `${read} in ${zone}\n`
+  }).join("")
+
 const dryRun = (sourceName: string, path: string, tenant: string, sourceOptions: Record<string, unknown> | undefined) =>
   Effect.gen(function* () {
     const source = FILE_SOURCES.get(sourceName)!
@@ -933,11 +939,14 @@ const dryRun = (sourceName: string, path: string, tenant: string, sourceOptions:
     yield* refuseUnreadableFile(file)
     let accepted = 0
     const rejected: Array<string> = []
+    const zoneless: Record<string, number> = {}
     yield* Effect.tryPromise({
       try: async () => {
         for await (const item of source.read(file, { tenant, receivedAtMs: Date.now(), ...(sourceOptions === undefined ? {} : { options: sourceOptions }) })) {
-          if (item._tag === "event") accepted++
-          else rejected.push(`${item.deadLetter.rejection.rule} ${item.deadLetter.rejection.field}: ${item.deadLetter.rejection.message}`)
+          if (item._tag === "event") {
+            accepted++
+            countZonelessTimes([item.event], zoneless)
+          } else rejected.push(`${item.deadLetter.rejection.rule} ${item.deadLetter.rejection.field}: ${item.deadLetter.rejection.message}`)
         }
       },
       catch: (cause) => FileUnreadable.of(path, cause),
@@ -946,6 +955,7 @@ const dryRun = (sourceName: string, path: string, tenant: string, sourceOptions:
     for (const line of rejected.slice(0, 50)) process.stdout.write(`  rejected: ${line}\n`)
     if (rejected.length > 50) process.stdout.write(`  ... and ${rejected.length - 50} more\n`)
     process.stdout.write(`${path} (dry run, nothing landed): ${accepted} would be accepted, ${rejected.length} rejected\n`)
+    process.stdout.write(zonelessLines(zoneless, sourceOptions, true))
     if (accepted === 0) return yield* Effect.fail(new NothingLanded({ path, rejected: rejected.length, dryRun: true }))
   })
 

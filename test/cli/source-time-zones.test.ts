@@ -42,6 +42,9 @@ describe("a source's time zone", () => {
     const berlin = runCdp(["ingest", "--source", "calls", file, "--data-dir", data, "--tenant", "berlin"], { env: { CDP_SOURCE_OPTIONS: '{"calls":{"timeZone":"Europe/Berlin"}}' } })
     expect(berlin.status, berlin.stderr).toBe(0)
     expect(berlin.stdout).toContain("  2 times had no zone and were read in Europe/Berlin\n")
+    const dry = runCdp(["ingest", "--source", "calls", file, "--dry-run", "--source-options", '{"timeZone":"Asia/Tokyo"}'])
+    expect(dry.status, dry.stderr).toBe(0)
+    expect(dry.stdout).toContain("  2 times had no zone and would be read in Asia/Tokyo\n")
     const rows = runCdp(["query", "SELECT tenant, message_id, toString(timestamp) AS t, JSONExtractString(extra, 'zoneless_time_read_in') AS zone FROM events ORDER BY tenant, message_id", "--all-tenants", "--data-dir", data, "--format", "json"])
     expect(rows.status, rows.stderr).toBe(0)
     expect(rows.stdout.trim().split("\n").map((l) => JSON.parse(l))).toEqual([
