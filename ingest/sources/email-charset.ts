@@ -37,15 +37,18 @@ interface Part {
 /** The message's leaf parts with their bodies (still transfer-encoded), and its root. */
 const splitParts = async (raw: Buffer): Promise<{ readonly root: MimeNode | undefined; readonly parts: ReadonlyArray<Part> }> => {
   const parts: Array<Part> = []
+  const partOf = new Map<MimeNode, Part>()
   let root: MimeNode | undefined
   const splitter = new (mailsplit().Splitter)()
   const done = new Promise<void>((resolve, reject) => {
     splitter.on("data", (chunk: SplitterChunk) => {
       if (chunk.type === "node") {
         root ??= chunk
-        parts.push({ node: chunk, chunks: [] })
+        const part = { node: chunk, chunks: [] }
+        parts.push(part)
+        partOf.set(chunk, part)
       } else {
-        parts.find((p) => p.node === chunk.node)?.chunks.push(chunk.value)
+        partOf.get(chunk.node)?.chunks.push(chunk.value)
       }
     })
     splitter.on("end", resolve)
