@@ -96,9 +96,14 @@ export const syncStreamRules = Effect.fn("syncStreamRules")(function* (client: X
   for (const batch of chunks(added, 100)) {
     const body = { add: batch.map((r) => (r.tag === undefined ? { value: r.value } : { value: r.value, tag: r.tag })) }
     const response = yield* xRequest(client, endpoint, () => client.v2.post<RulesUpdate>(RULES_PATH, body, callOptions(client)))
-    const refused = (response.data.errors ?? []).filter((e) => e.title !== "DuplicateRule")
+    const errors: unknown = response.data.errors
+    if (errors !== undefined && !Array.isArray(errors)) {
+      return yield* Effect.fail(new XBadAnswer({ endpoint, detail: "the answer's errors is not a list, so which rules were added is unknown" }))
+    }
+    const refused = (errors as RulesUpdate["errors"] ?? []).filter((e) => e?.title !== "DuplicateRule")
     if (refused.length > 0) {
-      const detail = refused.map((e) => `rule ${JSON.stringify(e.value ?? "?")}: ${e.title ?? "refused"}${e.details === undefined ? "" : ` (${e.details.join("; ")})`}`).join(", ")
+      const said = (details: unknown) => (details === undefined ? "" : ` (${Array.isArray(details) ? details.join("; ") : String(details)})`)
+      const detail = refused.map((e) => `rule ${JSON.stringify(e?.value ?? "?")}: ${e?.title ?? "refused"}${said(e?.details)}`).join(", ")
       return yield* Effect.fail(new XRequestRejected({ endpoint, status: 400, detail: client.redact(detail) }))
     }
   }

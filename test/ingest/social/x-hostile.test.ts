@@ -320,6 +320,22 @@ describe("stream rules and the filtered stream against a hostile X", () => {
     expect(requests.length).toBeLessThanOrEqual(11)
   })
 
+  test("rule sync whose add answer holds errors of the wrong shape fails naming the rule, not with a TypeError", async () => {
+    for (const errors of ["nope", [{ title: "Refused", value: "coffee", details: "not a list" }]]) {
+      const url = await hostile((_u, _n, req, res) =>
+        req.method === "GET" ? json(res, 200, { meta: { result_count: 0 } }) : json(res, 200, { errors }))
+      const result = await Effect.runPromise(Effect.result(syncStreamRules(makeXClient(config(url), { policy: FAST }), [{ value: "coffee" }])))
+      if (Array.isArray(errors)) {
+        expect(result._tag === "Failure" && result.failure).toMatchObject({ _tag: "XRequestRejected", detail: expect.stringMatching(/rule "coffee": Refused \(not a list\)/) })
+      } else {
+        expect(result._tag === "Failure" && result.failure).toMatchObject({ _tag: "XBadAnswer", detail: expect.stringMatching(/errors/) })
+      }
+      server!.closeAllConnections()
+      await new Promise<void>((resolve) => server!.close(() => resolve()))
+      server = undefined
+    }
+  })
+
   test("rule sync skips what on X's rules page is not a rule instead of crashing on it", async () => {
     for (const data of [5, "junk", [{ id: "1", value: "coffee" }, "junk", { id: 2 }, null]]) {
       const url = await hostile((_u, _n, req, res) =>
