@@ -47,7 +47,7 @@ import {
   bodyLimit, isBatchRoute, processSegmentRequest, readSegmentBody, SEGMENT_ROUTES, type SegmentBodyReading, type SegmentRoute,
 } from "./segment-api.ts"
 import { type ImportedItem, splitItems, WEBHOOK_SOURCES } from "./sources/index.ts"
-import { passedLimit } from "./sources/items.ts"
+import { countZonelessTimes, passedLimit } from "./sources/items.ts"
 import { verifySendgridSignature } from "./sources/sendgrid.ts"
 import type { WriteKeys } from "./writekeys.ts"
 
@@ -470,7 +470,7 @@ const makeCollector = (options: CollectorOptions) =>
           }
           const { events, deadLetters } = splitItems(items)
           const started = yield* admit(tenant, events.length + deadLetters.length, submitInTurns(events, deadLetters))
-          return "refused" in started ? started : { items, deadLetters, submission: started.submission }
+          return "refused" in started ? started : { items, deadLetters, zoneless: countZonelessTimes(events), submission: started.submission }
         }))
         if ("refused" in read) return read.refused
         return yield* answerItems(read)
@@ -488,20 +488,24 @@ const makeCollector = (options: CollectorOptions) =>
       )
 
     /** Answers a webhook post once the submission of its items (`admit`) has ended, or at the publish timeout. */
-    const answerItems = ({ items, deadLetters, submission }: {
+    const answerItems = ({ items, deadLetters, zoneless, submission }: {
       readonly items: ReadonlyArray<ImportedItem>
       readonly deadLetters: ReadonlyArray<DeadLetter>
+      /** The accepted items whose time had no zone, by the zone they were read in: the sender is told, as cdp ingest tells. */
+      readonly zoneless: Readonly<Record<string, number>>
       readonly submission: Fiber.Fiber<void, BusUnavailable>
     }) =>
       Effect.gen(function* () {
         yield* awaitSubmission(submission)
         const accepted = items.length - deadLetters.length
-        if (deadLetters.length === 0) return json(200, { success: true, accepted })
+        const zonelessTimes = Object.keys(zoneless).length === 0 ? {} : { zonelessTimes: zoneless }
+        if (deadLetters.length === 0) return json(200, { success: true, accepted, ...zonelessTimes })
         return json(400, {
           success: false,
           error: refusedSummary(deadLetters.length, items.length, "item"),
           accepted,
           rejected: deadLetters.map((d) => shownRejection({ ...d.rejection, ...(d.messageId === "" ? {} : { messageId: d.messageId }) })),
+          ...zonelessTimes,
         })
       })
 
