@@ -108,14 +108,17 @@ export interface Principal {
 export const ADMIN_TOKEN_ID = "admin-token"
 const ADMIN_PRINCIPAL: Principal = { tokenId: ADMIN_TOKEN_ID, role: "admin", tenant: undefined, scopes: new Set(ALL_SCOPES) }
 
+/** What a route needs that every valid token has: GET /v1/me, where a token reads what it may do. */
+export const ANY_TOKEN = "any token"
+
 /** An API route and the scope it needs: `read` for GET and HEAD, `write` for every other method. */
 export interface ApiRoute {
   readonly name: string
   /** How the route is named in answers, logs and the audit log (no identifier in it). */
   readonly template: string
   readonly matches: (path: string) => boolean
-  readonly read: Scope
-  readonly write: Scope
+  readonly read: Scope | typeof ANY_TOKEN
+  readonly write: Scope | typeof ANY_TOKEN
   /**
    * What of its calls goes to the audit log: "all" (granted and denied) for routes that read or change personal
    * data or the log about it; "none" (tokens: no person in them).
@@ -160,6 +163,8 @@ export const API_ROUTES = [
     name: "audiences", template: "/v1/audiences", matches: under("/v1/audiences"), read: "audiences:read", write: "audiences:write", audit: "all",
   },
   { name: "tokens", template: "/v1/tokens", matches: under("/v1/tokens"), read: "tokens:manage", write: "tokens:manage", audit: "none" },
+  // The asking token's own role, tenant and scopes, and what it may do on each route (what a console shows): no person.
+  { name: "me", template: "/v1/me", matches: (p: string) => p === "/v1/me", read: ANY_TOKEN, write: ANY_TOKEN, audit: "none", bodyLimit: 1024 },
   // Status and history name profiles by id; a dry run shows the records it would send.
   { name: "exports", template: "/v1/exports", matches: under("/v1/exports"), read: "exports:read", write: "exports:write", audit: "all" },
   // Lists public handles of authors.
@@ -729,7 +734,7 @@ export const makeGuard = (options: {
       }
       const principal = auth
       const scope = READ_METHODS.has(method) ? route.read : route.write
-      if (!principal.scopes.has(scope)) {
+      if (scope !== ANY_TOKEN && !principal.scopes.has(scope)) {
         const reply = refuse(403, "missing_scope",
           `${method} ${route.template} needs the scope ${scope}, which this token (${principal.tokenId}, role ${principal.role}) does not hold`)
         audit(principal, principal.tenant ?? named, reply)

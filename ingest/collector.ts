@@ -31,6 +31,7 @@ import {
   tenantBesideCredential,
 } from "./auth.ts"
 import { tokenRoute } from "./token-route.ts"
+import { meRoute } from "./me-route.ts"
 import { audienceRoute } from "./audience-route.ts"
 import { auditRoute } from "./audit-route.ts"
 import type { DestinationConfig } from "./destinations/index.ts"
@@ -554,6 +555,7 @@ const makeCollector = (options: CollectorOptions) =>
       }),
       traits: traitsRoute({ warehouse, bodyIdleMs }),
       audit: signer === undefined ? undefined : yield* auditRoute({ signer }),
+      me: meRoute({ registry, served: () => API_ROUTES.filter((r) => handlers[r.name] !== undefined) }),
     }
 
     const route = (req: IncomingMessage): Effect.Effect<Reply> => {

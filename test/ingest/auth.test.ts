@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { auditSigner, readAudit, verifyAudit } from "../../consent/audit.ts"
 import { identifierKey, loadSecret, makeKeys } from "../../consent/keys.ts"
 import {
-  ADMIN_TOKEN_ID, ALL_SCOPES, API_ROUTES, hashToken, parseExpiry, ROLE_NAMES, ROLES, type Role, type Scope as TokenScope, SCOPES, TokenInvalid, validateTokenInput,
+  ADMIN_TOKEN_ID, ALL_SCOPES, ANY_TOKEN, API_ROUTES, hashToken, parseExpiry, ROLE_NAMES, ROLES, type Role, type Scope as TokenScope, SCOPES, TokenInvalid, validateTokenInput,
 } from "../../ingest/auth.ts"
 import { parseComputedTraits, syncComputedTraits } from "../../identity/index.ts"
 import { Collector } from "../../ingest/collector.ts"
@@ -58,7 +58,7 @@ const seed = (url: string) =>
   })
 
 /** One request per route and method, with the scope the table says it needs. */
-const PROBES: ReadonlyArray<{ route: string; method: string; path: string; body?: unknown; scope: TokenScope }> = [
+const PROBES: ReadonlyArray<{ route: string; method: string; path: string; body?: unknown; scope: TokenScope | typeof ANY_TOKEN }> = [
   { route: "query", method: "POST", path: "/v1/query", body: { sql: "SELECT 1 AS x", tenant: "acme" }, scope: "query" },
   { route: "profiles", method: "GET", path: "/v1/profiles/user_id:ann?tenant=acme", scope: "profiles:read" },
   { route: "profiles", method: "GET", path: "/v1/profiles/user_id:ann/events?tenant=acme", scope: "profiles:read" },
@@ -86,14 +86,16 @@ const PROBES: ReadonlyArray<{ route: string; method: string; path: string; body?
   { route: "traits", method: "POST", path: "/v1/traits/preview", body: { definition: { name: "n", kind: "count" }, tenant: "acme" }, scope: "profiles:read" },
   { route: "audit", method: "GET", path: "/v1/audit?tenant=acme", scope: "audit:read" },
   { route: "audit", method: "GET", path: "/v1/audit/verify", scope: "audit:read" },
+  // Every valid token reads what it is and may do.
+  { route: "me", method: "GET", path: "/v1/me", scope: ANY_TOKEN },
 ]
 
 describe("the route table", () => {
   it("gives every route a known scope for reads and writes, and every role only known scopes", () => {
     expect(API_ROUTES.length).toBeGreaterThan(0)
     for (const route of API_ROUTES) {
-      expect(Object.keys(SCOPES), route.name).toContain(route.read)
-      expect(Object.keys(SCOPES), route.name).toContain(route.write)
+      expect([...Object.keys(SCOPES), ANY_TOKEN], route.name).toContain(route.read)
+      expect([...Object.keys(SCOPES), ANY_TOKEN], route.name).toContain(route.write)
       expect(route.template.startsWith("/v1/"), route.name).toBe(true)
     }
     for (const role of ROLE_NAMES) for (const s of ROLES[role]) expect(Object.keys(SCOPES), role).toContain(s)
@@ -153,7 +155,7 @@ describe("scoped API tokens", () => {
         for (const role of ROLE_NAMES) {
           const res = yield* call(url, probe.method, probe.path, tokens.get(role)!, probe.body)
           const what = `${role}: ${probe.method} ${probe.path} -> ${res.status} ${JSON.stringify(res.body).slice(0, 200)}`
-          if ((ROLES[role] as ReadonlyArray<string>).includes(probe.scope)) {
+          if (probe.scope === ANY_TOKEN || (ROLES[role] as ReadonlyArray<string>).includes(probe.scope)) {
             expect([401, 403], what).not.toContain(res.status)
             expect(res.status, what).toBeLessThan(500)
           } else {
