@@ -5,9 +5,9 @@ import type { ValidateFunction } from "ajv"
 import type { Identifier, JsonObject, RawItem, Rejection } from "../message.ts"
 import { readJson } from "../json.ts"
 import { decodeUtf8 } from "../utf8.ts"
-import { ajv, isJsonObject, parseIsoDateTime } from "../schemas.ts"
+import { ajv, isJsonObject } from "../schemas.ts"
 import type { ImportContext, ImportedItem } from "./index.ts"
-import { documentTooLarge, explainSchemaError, type ItemMaker, itemMaker, locate, readWholeFile } from "./items.ts"
+import { documentTooLarge, explainSchemaError, type ItemMaker, itemMaker, locate, rawTimeContext, readWholeFile } from "./items.ts"
 import schema from "./twitter.schema.json" with { type: "json" }
 
 export interface XTweet {
@@ -128,7 +128,8 @@ const toItem = (maker: ItemMaker, tweet: XTweet, author: XUser | undefined, rule
   return maker.event({
     messageId: tweet.id,
     event: eventName(tweet),
-    timestampMs: parseIsoDateTime(tweet.created_at),
+    timestampMs: maker.time(tweet.created_at),
+    writtenTime: tweet.created_at,
     properties: tweetProperties(tweet, author, rules),
     traits: traits as JsonObject,
     identifiers,
@@ -200,7 +201,9 @@ export const tweetsFromPage = (
  * A tweet's raw item (a page of one tweet, see `miniPage`) parsed again; a bare tweet object (an older dead letter's
  * payload) is read as a page of one tweet without its author.
  */
-export const parseTwitterRaw = (body: string, _meta: JsonObject | undefined, ctx: ImportContext): ReadonlyArray<ImportedItem> => {
+export const parseTwitterRaw = (body: string, meta: JsonObject | undefined, readCtx: ImportContext): ReadonlyArray<ImportedItem> => {
+  // Its time is read in the zone the meta recorded, not in whatever is configured now.
+  const ctx = rawTimeContext(readCtx, meta)
   const read = readJson(body)
   if (read._tag === "refused") return [itemMaker(ctx, SOURCE, "social").deadLetter(body, read.rejection)]
   const value = read.value

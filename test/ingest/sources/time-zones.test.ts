@@ -11,6 +11,7 @@ import { parseEmailWebhook } from "../../../ingest/sources/email.ts"
 import { RAW_PARSERS, type ImportedItem } from "../../../ingest/sources/index.ts"
 import { readSegmentFile } from "../../../ingest/sources/segment-file.ts"
 import { parseSocialWebhook } from "../../../ingest/sources/social.ts"
+import { readTwitterFile } from "../../../ingest/sources/twitter.ts"
 import { collect, context, split, tempFile } from "./helpers.ts"
 
 const iso = (ms: number) => new Date(ms).toISOString()
@@ -131,5 +132,13 @@ describe("sources read times without a zone in their time zone and say so", () =
     ]
     expect(times(items)).toEqual([["e1@example.com", "2024-07-15T08:30:00.000Z", "Europe/London"], ["e2@example.com", "2024-07-15T09:30:00.000Z", undefined]])
     expect(times(await replayed("email", items))).toEqual(times(items))
+  })
+
+  it("twitter: a tweet's created_at (the X API writes Z; a file written by hand may not)", async () => {
+    const page = JSON.stringify({ data: [{ id: "1", text: "late again", author_id: "9", created_at: "2024-07-01T12:00:00" }, { id: "2", text: "ok", author_id: "9", created_at: "2024-07-01T12:00:00.000Z" }] })
+    const items = (await collect(readTwitterFile(tempFile("tweets.json", `[${page}]`), context({ options: { timeZone: "Europe/Paris" } })))).events
+      .map((event) => ({ _tag: "event" as const, event }))
+    expect(times(items)).toEqual([["1", "2024-07-01T10:00:00.000Z", "Europe/Paris"], ["2", "2024-07-01T12:00:00.000Z", undefined]])
+    expect(times(await replayed("twitter", items))).toEqual(times(items))
   })
 })
