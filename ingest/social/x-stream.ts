@@ -135,6 +135,11 @@ export interface StreamOptions extends XClientOptions {
   readonly keepAliveTimeoutMs?: number
   /** A line (one JSON payload) still without its end past this many bytes closes the connection (default 1 MiB). */
   readonly maxLineBytes?: number
+  /**
+   * Tweets waiting for the consumer (e.g. a pipeline stuck on its warehouse) past which the connection stops being read
+   * until half have been taken, so TCP holds X back instead of memory growing (default 10,000).
+   */
+  readonly maxQueuedItems?: number
   readonly reconnect?: Partial<ReconnectPolicy>
 }
 
@@ -157,15 +162,19 @@ const STREAM_PARAMS = {
 } as unknown as Partial<Tweetv2FieldsParams>
 
 /**
- * Cuts a connection whose current line outgrows `maxBytes`: twitter-api-v2 keeps an unended line in one string and
- * scans all of it again for every chunk, so a line without "\r\n" costs memory and quadratic time without bound.
+ * Two repairs of twitter-api-v2 1.29's line reading, ahead of its own listener (Connected comes first):
+ * - a read that is exactly "\r\n" is taken for a keep-alive and never reaches its parser, so when it is the end of a
+ *   tweet (X wrote the payload and its end apart) that tweet and the next run together and both are lost as a parse
+ *   error: such a read that ends an open line is handed to the parser here;
+ * - an unended line is kept in one string and scanned whole again for every read, so a line without "\r\n" costs
+ *   memory and quadratic time without bound: past `maxBytes` the connection is cut (the read crossing it is the last).
  */
-const watchLineLength = (stream: unknown, maxBytes: number, onTooLong: () => void) => {
-  const res = (stream as { res?: NodeJS.ReadableStream }).res
+const watchLines = (stream: unknown, maxBytes: number, onTooLong: () => void) => {
+  const { res, parser } = stream as { res?: NodeJS.ReadableStream; parser?: { push: (chunk: string) => void } }
   let open = 0
-  // Added before the client's own listener (Connected comes first): the chunk that crosses the limit is the last read.
   res?.prependListener("data", (chunk: Buffer | string) => {
     const buffer = typeof chunk === "string" ? Buffer.from(chunk) : chunk
+    if (open > 0 && buffer.length === 2 && buffer[0] === 0x0d && buffer[1] === 0x0a) parser?.push("\r\n")
     const end = buffer.lastIndexOf("\r\n")
     open = end < 0 ? open + buffer.length : buffer.length - end - 2
     if (open > maxBytes) onTooLong()
@@ -177,7 +186,7 @@ const connectOnce = (
   client: XClient,
   limits: { readonly keepAliveTimeoutMs: number; readonly maxLineBytes: number },
   onPayload: (payload: unknown) => void,
-  onConnected: () => void,
+  onConnected: (response: NodeJS.ReadableStream | undefined) => void,
 ) =>
   Effect.callback<ConnectionEnd>((resume) => {
     const stream = client.v2.searchStream({ ...STREAM_PARAMS, autoConnect: false })
@@ -204,8 +213,9 @@ const connectOnce = (
       clearTimeout(unanswered)
       connected = true
       connectedAt = Date.now()
-      onConnected()
-      watchLineLength(stream, limits.maxLineBytes, () =>
+      // twitter-api-v2 keeps the response in a protected field; it is there by the time Connected is emitted.
+      onConnected((stream as unknown as { res?: NodeJS.ReadableStream }).res)
+      watchLines(stream, limits.maxLineBytes, () =>
         finish({ connected, alive: false, reason: `a line longer than ${limits.maxLineBytes} bytes without an end` }))
     })
     stream.on(ETwitterStreamEvent.DataKeepAlive, () => {
@@ -250,14 +260,33 @@ export const filteredStream = (client: XClient, options: StreamOptions): Stream.
   return Stream.callback<ImportedItem, XError>((queue) =>
     Effect.gen(function* () {
       const clock = yield* Clock.Clock
+      const maxQueued = options.maxQueuedItems ?? 10_000
+      let response: NodeJS.ReadableStream | undefined
+      let resuming: ReturnType<typeof setInterval> | undefined
+      yield* Effect.addFinalizer(() => Effect.sync(() => clearInterval(resuming)))
+      // Backpressure: stop reading the connection while the consumer is behind, read on once it has caught up.
+      const holdBack = () => {
+        if (resuming !== undefined || response === undefined || Queue.sizeUnsafe(queue) < maxQueued) return
+        const held = response
+        held.pause()
+        resuming = setInterval(() => {
+          if (Queue.sizeUnsafe(queue) > maxQueued / 2) return
+          clearInterval(resuming)
+          resuming = undefined
+          held.resume()
+        }, 20)
+      }
       const onPayload = (payload: unknown) => {
         const items = tweetsFromPage(payload, { tenant: options.tenant, receivedAtMs: clock.currentTimeMillisUnsafe() })
         for (const item of items) Queue.offerUnsafe(queue, item)
+        holdBack()
       }
       let failures = 0
       for (let connection = 1; ; connection++) {
-        const end = yield* connectOnce(client, limits, onPayload, () =>
-          client.onStatus({ kind: "connected", connection }))
+        const end = yield* connectOnce(client, limits, onPayload, (opened) => {
+          response = opened
+          client.onStatus({ kind: "connected", connection })
+        })
         let waitMs: number
         let reason = end.reason
         if (end.error === undefined) {

@@ -415,6 +415,57 @@ describe("stream rules and the filtered stream against a hostile X", () => {
     expect(statuses.find((s) => s.kind === "reconnect_wait")).toMatchObject({ reason: expect.stringMatching(/no answer .* 200 ms/) })
   })
 
+  test("a tweet whose \\r\\n arrives as a read of its own is delivered, not taken for a keep-alive and lost", async () => {
+    const url = await hostile((_u, _n, _req, res) => {
+      res.writeHead(200, { "content-type": "application/json" })
+      let sent = 0
+      // Each line written in two parts, the payload and then its end: TCP hands over the "\r\n" alone.
+      const next = () => {
+        if (res.destroyed || sent === 10) return
+        const id = String(1863400000000000000n + BigInt(sent++))
+        res.write(`{"data":{"id":"${id}","text":"hello","author_id":"7","created_at":"2024-12-02T10:00:00.000Z"}}`)
+        setTimeout(() => { res.write("\r\n"); setTimeout(next, 15) }, 15)
+      }
+      next()
+    })
+    const items: Array<ImportedItem> = []
+    const client = makeXClient(config(url), { policy: FAST })
+    const fiber = Effect.runFork(Stream.runForEachArray(filteredStream(client, { tenant: "acme" }), (batch) => Effect.sync(() => void items.push(...batch))))
+    const until = Date.now() + 5_000
+    while (items.length < 10 && Date.now() < until) await new Promise((r) => setTimeout(r, 20))
+    await Effect.runPromise(Fiber.interrupt(fiber))
+    expect(ids(items)).toEqual(Array.from({ length: 10 }, (_, i) => String(1863400000000000000n + BigInt(i))))
+  })
+
+  test("a stream faster than its consumer is held back at maxQueuedItems, and every tweet still arrives", async () => {
+    const total = 30_000
+    const url = await hostile((_u, _n, _req, res) => {
+      res.writeHead(200, { "content-type": "application/json" })
+      let written = 0
+      const more = () => {
+        while (written < total) {
+          const id = String(1863400000000000000n + BigInt(written++))
+          const line = `{"data":{"id":"${id}","text":"hello","author_id":"7","created_at":"2024-12-02T10:00:00.000Z"}}\r\n`
+          if (!res.write(line)) return void res.once("drain", more)
+        }
+      }
+      more()
+    })
+    const batches: Array<number> = []
+    const client = makeXClient(config(url), { policy: FAST })
+    const fiber = Effect.runFork(Stream.runForEachArray(
+      filteredStream(client, { tenant: "acme", keepAliveTimeoutMs: 20_000, maxQueuedItems: 1_000 }),
+      // The pipeline stuck for 3 s on the first batch (a warehouse outage): what waits for it meanwhile is bounded.
+      (items) => Effect.suspend(() => (batches.push(items.length) === 1 ? Effect.sleep("3 seconds") : Effect.void)),
+    ))
+    const until = Date.now() + 20_000
+    while (batches.reduce((a, b) => a + b, 0) < total && Date.now() < until) await new Promise((r) => setTimeout(r, 50))
+    await Effect.runPromise(Fiber.interrupt(fiber))
+    // What queued behind the stuck batch: at most the limit, plus what one read of the socket held.
+    expect(batches[1]).toBeLessThanOrEqual(1_000 + 1_000)
+    expect(batches.reduce((a, b) => a + b, 0)).toBe(total)
+  })
+
   test("a stream that closes right after connecting is re-opened with growing waits, not in a storm", async () => {
     const url = await hostile((_u, _n, _req, res) => res.writeHead(200, { "content-type": "application/json" }).end())
     const statuses: Array<XStatus> = []
