@@ -12,6 +12,7 @@ import { pipeline } from "node:stream/promises"
 import { Data, Effect } from "effect"
 import { EmptyInput, FileUnreadable, refuseUnreadableFile } from "../ingest/import.ts"
 import { firstInvalidOffset } from "../ingest/utf8.ts"
+import { foreignEncoding } from "../ingest/json-file.ts"
 import { readSetting, SETTINGS } from "./config.ts"
 
 const STDIN_PATHS = new Set(["-", "/dev/stdin", "/dev/fd/0", "/proc/self/fd/0"])
@@ -99,9 +100,19 @@ export class StdinStatementEmpty extends Data.TaggedError("StdinStatementEmpty")
   }
 }
 
-/** Stdin held bytes that are not UTF-8: refused, not decoded with U+FFFD (a query then ran on text nobody wrote). */
-export class StdinStatementNotUtf8 extends Data.TaggedError("StdinStatementNotUtf8")<{ readonly byte: number; readonly offset: number }> {
+/**
+ * Stdin held bytes that are not UTF-8: refused, not decoded with U+FFFD (a query then ran on text nobody wrote). Text
+ * that starts with a UTF-16 or UTF-32 byte order mark (PowerShell 5's pipe) is named as such.
+ */
+export class StdinStatementNotUtf8 extends Data.TaggedError("StdinStatementNotUtf8")<{
+  readonly byte: number
+  readonly offset: number
+  readonly encoding: string | undefined
+}> {
   override get message() {
+    if (this.encoding !== undefined) {
+      return `stdin is ${this.encoding} text, not UTF-8: save or pipe it as UTF-8 (e.g. iconv -f ${this.encoding} -t UTF-8)`
+    }
     return `stdin is not valid UTF-8: byte 0x${this.byte.toString(16).padStart(2, "0")} at offset ${this.offset} does not belong to a ` +
       "UTF-8 sequence (write the statement as UTF-8, e.g. iconv -f latin1 -t utf-8)"
   }
@@ -115,7 +126,7 @@ const statementText = (bytes: Buffer): string => {
     return strictUtf8.decode(bytes)
   } catch {
     const offset = firstInvalidOffset(bytes)
-    throw new StdinStatementNotUtf8({ byte: bytes[offset] ?? 0, offset })
+    throw new StdinStatementNotUtf8({ byte: bytes[offset] ?? 0, offset, encoding: foreignEncoding(bytes) })
   }
 }
 

@@ -34,6 +34,9 @@ describe("cdp query - with stdin that is not UTF-8", () => {
       expectOneLineError(r, words)
       expect(r.stdout).toBe("")
     }
+    // PowerShell 5's pipe and Notepad's "Unicode": named as the encoding it is, with how to convert it.
+    const utf16 = query(data, Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from("SELECT 1", "utf16le")]))
+    expectOneLineError(utf16, "stdin is UTF-16 text, not UTF-8: save or pipe it as UTF-8 (e.g. iconv -f UTF-16 -t UTF-8)")
     const ok = query(data, Buffer.from("SELECT 'café' AS x"))
     expect(ok.status, ok.stderr).toBe(0)
     expect(JSON.parse(ok.stdout.trim())).toEqual({ x: "café" })
