@@ -15,6 +15,7 @@ interface MimeNode {
   readonly encoding: string | false
   readonly multipart: string | false
   readonly flowed: boolean
+  readonly delSp: boolean
   readonly parentNode?: MimeNode
 }
 
@@ -24,6 +25,7 @@ type SplitterChunk = MimeNode | { readonly type: "body" | "data"; readonly node:
 const fromMailparser = createRequire(createRequire(import.meta.url).resolve("mailparser"))
 const mailsplit = () => fromMailparser("@zone-eu/mailsplit") as { Splitter: new () => Transform }
 const libqp = () => createRequire(fromMailparser.resolve("@zone-eu/mailsplit"))("libqp") as { decode: (text: string) => Buffer }
+const libmime = () => fromMailparser("libmime") as { decodeFlowed: (text: string, delSp: boolean) => string }
 
 /** The labels mailparser reads as UTF-8 (it decodes every other charset itself). */
 const READ_AS_UTF8 = new Set(["", "ascii", "usascii", "utf8"])
@@ -64,6 +66,13 @@ const transferDecoded = (node: MimeNode, body: Buffer): Buffer =>
     : node.encoding === "quoted-printable" ? libqp().decode(body.toString("latin1"))
     : body
 
+/** A text part's bytes as mailparser decodes them before reading them as text: transfer encoding, then format=flowed. */
+const contentBytes = (node: MimeNode, body: Buffer): Buffer => {
+  const bytes = transferDecoded(node, body)
+  // As mailsplit's FlowedDecoder: the lines are unfolded byte for byte ("binary"), whatever the charset.
+  return node.flowed ? Buffer.from(libmime().decodeFlowed(bytes.toString("binary"), node.delSp), "binary") : bytes
+}
+
 /** As mailparser ends a text part's content (mail-parser.js: toString(), then CRLF to LF). */
 const asMailparserText = (text: string): string => text.replace(/\r?\n/g, "\n")
 
@@ -99,7 +108,7 @@ export const repairedMailText = async (raw: Buffer, text: string, otherContent: 
     const type = node.contentType || "text/plain"
     if (node.multipart !== false || (type !== "text/plain" && type !== "text/html")) continue
     if (!READ_AS_UTF8.has(String(node.charset || "").toLowerCase().replace(/[^a-z0-9]+/g, ""))) continue
-    const bytes = transferDecoded(node, Buffer.concat(chunks))
+    const bytes = contentBytes(node, Buffer.concat(chunks))
     if (isUtf8(bytes)) continue
     // HTML's text is html-to-text's, not its bytes': not mended here, said.
     if (type === "text/html") {
@@ -107,7 +116,7 @@ export const repairedMailText = async (raw: Buffer, text: string, otherContent: 
       continue
     }
     const asRead = asMailparserText(bytes.toString("utf8"))
-    const at = node.flowed ? -1 : mended.indexOf(asRead)
+    const at = mended.indexOf(asRead)
     if (at === -1) {
       invalid = true
       continue

@@ -42,6 +42,14 @@ describe("mail text not valid in its declared charset", () => {
     expect(event.properties["text_decoded_as"]).toBeUndefined()
   })
 
+  it("a format=flowed part so written is unfolded and read as Windows-1252 too", async () => {
+    const event = await read(mail(HEAD, "Content-Type: text/plain; charset=utf-8; format=flowed\r\n\r\n", latin1("Tr\xe8s \r\nd\xe9\xe7u.\r\n")))
+    // As the same mail in UTF-8 reads: the soft break unfolded, no line end after the last line.
+    expect(event.text).toBe("Très déçu.")
+    expect(event.properties["text_decoded_as"]).toBe("windows-1252")
+    expect(event.properties["text_charset_invalid"]).toBeUndefined()
+  })
+
   it("valid UTF-8 mail is unchanged, a U+FFFD the sender wrote included", async () => {
     const raw = mail(HEAD, "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\nCafé “late” \uFFFD kept, 日本\r\n")
     const event = await read(raw)
