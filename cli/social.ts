@@ -3,6 +3,7 @@
 import { Cause, Data, Duration, Effect, Schedule } from "effect"
 import type { ListeningReporter } from "../ingest/listening-route.ts"
 import type { ListenReport } from "../sentiment/index.ts"
+import { BusUnavailable } from "../ingest/bus.ts"
 import { Pipeline } from "../ingest/pipeline.ts"
 import {
   loadXConfig, makeXClient, pollRecentSearch, type QuerySummary, runFilteredStream, XBadAnswer, type XConfig, XRateLimited, type XStatus,
@@ -44,9 +45,13 @@ export const xSearchOnce = (config: XConfig, tenant: string) =>
   Effect.flatMap(statusLogger, (logStatus) =>
     pollRecentSearch(config, { tenant, onItems: submitItems, client: makeXClient(config, { onStatus: logStatus }) }))
 
-/** Worth trying again at the next poll: a rate limit, an outage, an unusable answer (not a wrong token or app). */
-const passingTrouble = (error: unknown): boolean =>
-  error instanceof XRateLimited || error instanceof XUnavailable || error instanceof XBadAnswer
+/**
+ * Worth trying again at the next poll: a rate limit, an outage, an unusable answer (not a wrong token or app), and the
+ * event bus unable to take the tweets (Kafka away for a while): a page is saved as read only after its tweets were
+ * handed on, so the next pass asks for them again.
+ */
+export const passingTrouble = (error: unknown): boolean =>
+  error instanceof XRateLimited || error instanceof XUnavailable || error instanceof XBadAnswer || error instanceof BusUnavailable
 
 /** Polls the queries every `interval` and keeps the filtered stream open, until the scope closes. */
 export const runXConnectors = (tenant: string, interval: Duration.Input) =>
