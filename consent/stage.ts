@@ -9,7 +9,7 @@ import { Effect } from "effect"
 import type { IdentityConfig } from "../identity/index.ts"
 import type { CanonicalEvent, Rejection } from "../ingest/message.ts"
 import { deadLetter, drop, ok, type Outcome, type Stage } from "../ingest/stage.ts"
-import { insertLedgerRows, ledgerOfProfiles, ledgerOfProfilesFrom, type LedgerRow, storedEventsOfProfiles } from "../warehouse/consent.ts"
+import { insertLedgerRows, ledgerOfProfiles, ledgerOfProfilesFrom, type LedgerRow, storedEventsByIds, storedEventsOfProfiles } from "../warehouse/consent.ts"
 import type { ErasureMutationFailed } from "../warehouse/erasure.ts"
 import { removeStoredEvents, stripStoredEvents } from "../warehouse/sink.ts"
 import { Warehouse, type WarehouseQueryError, type WarehouseRejectedRows, type WarehouseUnavailable } from "../warehouse/warehouse.ts"
@@ -142,6 +142,15 @@ export const makeConsentStage = (policies: ConsentPolicies, keys?: KeysShape, de
         const profiles = [...new Set(refusals.map((r) => r.profileId))]
         const fromMs = Math.min(...refusals.map((r) => r.atMs))
         const stored = yield* storedEventsOfProfiles(tenant, profiles, gated, fromMs, STRIPPED_MARK)
+        yield* decideStored(tenant, policy, stored, rowsOf, inBatch)
+      })
+
+    /** Strips or removes each stored message as the ledger rows of its current profile decide it (as if it arrived now). */
+    const decideStored = (
+      tenant: string, policy: ConsentPolicy, stored: ReadonlyArray<{ messageId: string; profileId: string; channel: string; type: string; atMs: number }>,
+      rowsOf: Map<string, Array<LedgerRow>>, inBatch: Set<string>,
+    ) =>
+      Effect.gen(function* () {
         const toStrip = new Map<string, Array<string>>()
         const toRemove: Array<string> = []
         for (const s of stored) {
@@ -157,6 +166,35 @@ export const makeConsentStage = (policies: ConsentPolicies, keys?: KeysShape, de
         const stripped = [...toStrip.values()].reduce((n, ids) => n + ids.length, 0)
         if (stripped + toRemove.length > 0) {
           yield* Effect.logInfo("consent applied to stored messages").pipe(Effect.annotateLogs({ tenant, stripped, removed: toRemove.length }))
+        }
+      })
+
+    /**
+     * Stored messages a merge of this batch moved into a profile (identity's movedIn): they landed under another profile,
+     * where nothing was refused, and are decided now by the whole ledger of the profile they joined, as an arriving
+     * message of that person at their time would be (a refusal stated logged in reaches what a new browser did before
+     * it logged in). One ledger read per tenant with such moves; the messages are read only where something was refused.
+     */
+    const enforceMovedIn = (batch: ReadonlyArray<CanonicalEvent>, inBatch: Set<string>) =>
+      Effect.gen(function* () {
+        const byTenant = new Map<string, Map<string, ReadonlyArray<string>>>()
+        for (const e of batch) {
+          if (e.movedIn === undefined || e.movedIn.length === 0) continue
+          const of = byTenant.get(e.tenant) ?? new Map<string, ReadonlyArray<string>>()
+          of.set(e.profileId, [...of.get(e.profileId) ?? [], ...e.movedIn])
+          byTenant.set(e.tenant, of)
+        }
+        for (const [tenant, moved] of byTenant) {
+          const rowsHere = new Map<string, Array<LedgerRow>>()
+          for (const r of yield* ledgerOfProfiles(tenant, [...moved.keys()])) {
+            const k = key(tenant, r.profileId)
+            rowsHere.set(k, [...rowsHere.get(k) ?? [], r])
+          }
+          const refusing = [...moved].filter(([profile]) => (rowsHere.get(key(tenant, profile)) ?? []).some((r) => r.state === "denied"))
+          if (refusing.length === 0) continue
+          const profileOf = new Map(refusing.flatMap(([profile, ids]) => ids.map((id) => [id, profile] as const)))
+          const stored = yield* storedEventsByIds(tenant, [...profileOf.keys()], STRIPPED_MARK)
+          yield* decideStored(tenant, policyOf(policies, tenant), stored.map((m) => ({ ...m, profileId: profileOf.get(m.messageId)! })), rowsHere, inBatch)
         }
       })
 
@@ -294,6 +332,7 @@ export const makeConsentStage = (policies: ConsentPolicies, keys?: KeysShape, de
           }
           yield* enforceStored(tenant, policyOf(policies, tenant), list, rowsHere, inBatch)
         }
+        yield* enforceMovedIn(batch, inBatch)
         return outcomes
       }).pipe(Effect.provideService(Warehouse, warehouse))
     return stage

@@ -261,14 +261,31 @@ export const makeIdentityStage = (config: IdentityConfig, policy: SnapshotPolicy
           for (const m of whole.moved) pending.moved.set(`${tenant}\u0000${m.messageId}`, { tenant, ...m })
           pending.merges = pending.merges.concat(whole.merges.map((m) => ({ tenant, ...m, reason: mergeReason(m.kind) })))
         }
+        // Stored messages this batch moved into a profile go with the first of its messages in that profile (movedIn):
+        // a later stage (consent) decides them by the ledger of the profile they joined.
+        const movedInto = new Map<string, Array<string>>()
+        for (const m of pending.moved.values()) {
+          const k = `${m.tenant}\u0000${m.profileId}`
+          const list = movedInto.get(k)
+          if (list === undefined) movedInto.set(k, [m.messageId])
+          else list.push(m.messageId)
+        }
         yield* store
         unsnapshotted += placed.length
         sinceAttempt += placed.length
         if (sinceAttempt >= policy.everyMessages || sinceAttempt >= policy.minMessages && Date.now() - attemptAt >= policy.everyMs) yield* snapshot
         const inTime = new Set(placed)
-        return batch.map((event) => inTime.has(event)
-          ? ok({ ...event, profileId: profiles.get(`${event.tenant}\u0000${event.messageId}`) ?? event.profileId })
-          : deadLetter({ rule: "bad_timestamp", field: "/timestamp", message: "identity resolution needs the message's time, and it is not a date-time" }))
+        return batch.map((event) => {
+          if (!inTime.has(event)) {
+            return deadLetter({ rule: "bad_timestamp", field: "/timestamp", message: "identity resolution needs the message's time, and it is not a date-time" })
+          }
+          const profileId = profiles.get(`${event.tenant}\u0000${event.messageId}`) ?? event.profileId
+          const k = `${event.tenant}\u0000${profileId}`
+          const movedIn = movedInto.get(k)
+          if (movedIn === undefined) return ok({ ...event, profileId })
+          movedInto.delete(k)
+          return ok({ ...event, profileId, movedIn })
+        })
       }).pipe(lock.withPermits(1))
     // Reloads are numbered as they begin. A tenant's reload loads without the lock, so one that began before the graph
     // in place was loaded (every tenant's, or this tenant's again) is not put in: that graph read all it would have

@@ -64,6 +64,11 @@ export interface CanonicalEvent {
   readonly text: string
   /** Filled by identity resolution; until then the provisional id (userId, else anonymousId). */
   readonly profileId: string
+  /**
+   * Stored messages (ids) that resolving this message moved into its profile (a merge), set by the identity stage for
+   * the stages after it (consent decides them by the ledger of the profile they joined); never stored.
+   */
+  readonly movedIn?: ReadonlyArray<string>
   /** Filled by the sentiment stage for messages that carry text. */
   readonly sentiment?: SentimentRecord
   /**

@@ -310,6 +310,20 @@ export const storedEventsOfProfiles = Effect.fn("storedEventsOfProfiles")(functi
     .map((r) => ({ messageId: r.message_id, profileId: r.profile_id, channel: r.channel, type: r.type, atMs: Number(r.ms) }))
 })
 
+/**
+ * Stored messages of `tenant` by id, not yet marked `mark` (stripped by consent), with their channel, type and time:
+ * the messages a merge has just moved into a profile, to be decided by its ledger as arriving ones are.
+ */
+export const storedEventsByIds = Effect.fn("storedEventsByIds")(function* (tenant: string, ids: ReadonlyArray<string>, mark: string) {
+  if (ids.length === 0) return []
+  const warehouse = yield* Warehouse
+  const rows = yield* warehouse.query<{ message_id: string; channel: string; type: string; ms: string }>(
+    "SELECT message_id, any(channel) AS channel, any(type) AS type, toUnixTimestamp64Milli(any(timestamp)) AS ms FROM event_rows " +
+      "WHERE tenant = {tenant:String} AND message_id IN {ids:Array(String)} AND NOT JSONHas(extra, {mark:String}) GROUP BY message_id",
+    { params: { tenant, ids, mark } })
+  return rows.map((r) => ({ messageId: r.message_id, channel: r.channel, type: r.type, atMs: Number(r.ms) }))
+})
+
 /** A page of a profile's history: at most `limit` entries after `after` (its key, newest first: see ledgerPageOfProfile). */
 export interface LedgerPageRequest {
   readonly limit: number

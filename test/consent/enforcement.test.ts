@@ -103,6 +103,33 @@ describe("a refusal that a merge brings to stored messages", () => {
     })))
 })
 
+describe("stored messages that a merge brings to a refusal", () => {
+  it("a new browser's messages from after the person's refusal are stripped when it logs in, as arriving ones are", () =>
+    withConsent(dir, Effect.gen(function* () {
+      const read = (id: string) => Effect.map(query<Record<string, unknown>>(
+        "SELECT anonymous_id, user_id, context, extra FROM events WHERE message_id = {id:String}", { id }), (r) => r[0]!)
+      // Logged in, the person refuses everything; later a browser not yet known to be theirs browses; then it logs in.
+      // Their account is the older profile, so the merge keeps its id: the refusal is no merged-in one.
+      yield* submit([
+        web("signup", "2024-09-01T10:00:00.000Z", { type: "identify", userId: "u1", anonymousId: "a1" }),
+        web("refusal", "2024-10-01T10:00:00.000Z", { userId: "u1", anonymousId: "a1", context: prefs(ALL(false)) }),
+      ])
+      yield* submit([
+        web("before", "2024-09-30T10:00:00.000Z", { type: "page", event: "Home", anonymousId: "b1", context: { ip: "192.0.2.9", locale: "en-GB" } }),
+        web("late", "2024-10-03T10:00:00.000Z", { type: "page", event: "Home", anonymousId: "b1", context: { ip: "192.0.2.1", locale: "en-GB" } }),
+      ])
+      expect(yield* read("late")).toMatchObject({ anonymous_id: "b1", extra: "{}" })
+      yield* submit([web("login", "2024-10-04T10:00:00.000Z", { type: "identify", anonymousId: "b1", userId: "u1" })])
+      expect(yield* profileOf("late")).toBe(yield* profileOf("refusal"))
+      const late = yield* read("late")
+      expect(late).toMatchObject({ anonymous_id: "", user_id: "", extra: '{"consent_stripped":"Analytics"}' })
+      expect(JSON.parse(late["context"] as string)).toEqual({ locale: "en-GB" })
+      // What the browser did before the refusal was not refused then: kept as it was.
+      expect(yield* read("before")).toMatchObject({ anonymous_id: "b1", extra: "{}" })
+      expect(JSON.parse((yield* read("before"))["context"] as string)).toEqual({ ip: "192.0.2.9", locale: "en-GB" })
+    })))
+})
+
 describe("enforcement at ingest", () => {
   it("by default a refused purpose keeps web messages with personal fields stripped; unknown consent is kept, not used", () =>
     withConsent(dir, Effect.gen(function* () {
