@@ -58,6 +58,8 @@ export interface XPage {
 }
 
 const SCHEMA_ID = schema.$id
+// A tweet's text is bounded in the schema (maxLength 100,000: X allows 25,000, see its $comment), so a text no tweet
+// can be is refused as too_long naming /data/<i>/text instead of landing as an event.
 // Compiled on first use: most commands never read an X page.
 let validators: { envelope: ValidateFunction<XPage>; tweet: ValidateFunction<XTweet>; user: ValidateFunction<XUser> } | undefined
 const compiled = () => {

@@ -90,6 +90,17 @@ describe("twitter file source", () => {
     expect(deadLetters[0]!.rejection).toMatchObject({ rule: "wrong_type", field: "/1/data" })
     expect(deadLetters[0]!.rejection.message).toMatch(/^page 2: /)
   })
+
+  test("a tweet whose text is far past what X allows is a dead letter naming text and the bound; its page's other tweets land", async () => {
+    const path = join(dir, "huge-text.json")
+    writeFileSync(path, JSON.stringify([{ data: [tweet({ id: "1" }), tweet({ id: "2", text: "y".repeat(2e7) })], meta: { result_count: 2 } }]))
+    const { events, deadLetters } = await collect(readTwitterFile(path, ctx))
+    expect(events.map((e) => e.messageId)).toEqual(["1"])
+    expect(deadLetters.map((d) => [d.messageId, d.rejection.rule, d.rejection.field])).toEqual([["2", "too_long", "/0/data/1/text"]])
+    expect(deadLetters[0]!.rejection.message).toBe("page 1: text is longer than 100000 characters")
+    // Nothing accepted is lost: the dead letter keeps the whole tweet.
+    expect(JSON.parse(deadLetters[0]!.payload).data[0].text).toHaveLength(2e7)
+  })
 })
 
 describe("tweetsFromPage", () => {
@@ -174,6 +185,16 @@ describe("tweetsFromPage", () => {
     const other = deadLetters(tweetsFromPage({ type: "track", userId: "u1", event: "Signed Up" }, ctx))
     expect(other.map((d) => [d.rejection.rule, d.rejection.message])).toEqual([
       ["not_x_page", 'not an X API v2 page: it has neither "data" nor "meta" (its fields: type, userId, event)'],
+    ])
+  })
+
+  test("a long post of X's premium accounts (25,000 characters) lands; a text past 100,000 characters is refused", () => {
+    const [long] = events(tweetsFromPage({ data: [tweet({ text: "é".repeat(25_000) })] }, ctx))
+    expect(long!.text).toHaveLength(25_000)
+    expect(events(tweetsFromPage({ data: [tweet({ text: "y".repeat(100_000) })] }, ctx))).toHaveLength(1)
+    const refused = deadLetters(tweetsFromPage({ data: tweet({ text: "y".repeat(2e7) }) }, ctx))
+    expect(refused.map((d) => [d.rejection.rule, d.rejection.field, d.rejection.message])).toEqual([
+      ["too_long", "/data/text", "text is longer than 100000 characters"],
     ])
   })
 
