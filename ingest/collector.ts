@@ -48,7 +48,7 @@ import {
   bodyLimit, isBatchRoute, processSegmentRequest, readSegmentBody, SEGMENT_ROUTES, type SegmentBodyReading, type SegmentRoute,
 } from "./segment-api.ts"
 import { type ImportedItem, splitItems, WEBHOOK_SOURCES } from "./sources/index.ts"
-import { countZonelessTimes, passedLimit } from "./sources/items.ts"
+import { countZonelessTimes, passedLimit, sourceTimeZone } from "./sources/items.ts"
 import { verifySendgridSignature } from "./sources/sendgrid.ts"
 import type { WriteKeys } from "./writekeys.ts"
 
@@ -350,6 +350,7 @@ const makeCollector = (options: CollectorOptions) =>
         }
         const result = processSegmentRequest({
           route, body, tenant, receivedAtMs: Date.now(), gpc: sendsGpc(req), tenantOfKey: options.writeKeys.tenantOf, read,
+          timeZone: sourceTimeZone(options.sourceOptions?.["segment"]),
         })
         const busy = yield* admitted(tenant, result.events, result.deadLetters,
           pipeline.submit(result.events, result.deadLetters))

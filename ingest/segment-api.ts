@@ -70,6 +70,8 @@ export interface SegmentRequest {
   readonly tenantOfKey?: ((writeKey: string) => string | undefined) | undefined
   /** The body as readSegmentBody read it, when the caller already did (to find a write key in it): never read twice. */
   readonly read?: SegmentBodyReading | undefined
+  /** The segment source's `timeZone` (CDP_SOURCE_OPTIONS): times written without a zone are read in it; unset: UTC. */
+  readonly timeZone?: string | undefined
 }
 
 export type SegmentBodyReading = JsonReading | JsonPartsReading
@@ -226,6 +228,8 @@ export const processSegmentRequest = (req: SegmentRequest): SegmentRequestResult
       ? { ...(isJsonObject(batch?.["context"]) ? batch["context"] : {}), gpc: true }
       : isJsonObject(batch?.["context"]) ? batch["context"] : undefined,
     batchIntegrations: isJsonObject(batch?.["integrations"]) ? batch["integrations"] : undefined,
+    // As `cdp ingest --source segment` reads a file: the archive's meta keeps it, so replay reads the times the same.
+    timeZone: req.timeZone,
   }
   // One meta object for the whole request: the archive keeps it beside each message's JSON (see segmentRawMeta).
   const meta = segmentRawMeta(ctx)
