@@ -196,8 +196,10 @@ export const tokenRoute = (options: { readonly registry: TokenRegistry; readonly
       const beyond = record === undefined || record.id === principal.tokenId ? undefined
         : beyondCaller(principal, callerExpiry(), { scopes: effectiveScopes(record), expiresAtMs: record.expiresAtMs })
       if (beyond !== undefined) return refuseRevoking(record!, beyond)
+      // Its details as GET shows them (its stored last use too); once revoked, a failed read of them still answers the revocation.
       return yield* options.registry.revoke(revoke[1]!).pipe(
-        Effect.map((r): QueryReply => ({ status: 200, body: { success: true, details: tokenView(r, undefined), wasActive: statusOf(record ?? r, Date.now()) === "active" } })),
+        Effect.flatMap((r) => views.pipe(Effect.map((vs) => vs.get(r.id) ?? tokenView(r, undefined)), Effect.orElseSucceed(() => tokenView(r, undefined)),
+          Effect.map((details): QueryReply => ({ status: 200, body: { success: true, details, wasActive: statusOf(record ?? r, Date.now()) === "active" } })))),
         Effect.catch((e) => Effect.succeed(e instanceof TokenNotFound ? unknownTokenId(revoke[1]!) : failure(e as never))),
       )
     })
