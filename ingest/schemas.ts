@@ -76,6 +76,9 @@ export const timeZoneRefusal = (zone: unknown): string | undefined => {
   }
 }
 
+/** The tz database's name of a zone Intl knows, as it spells it ("europe/berlin" is Europe/Berlin, "utc" UTC). */
+export const canonicalTimeZone = (zone: string): string => zoneFormat(zone).resolvedOptions().timeZone
+
 const zoneFormats = new Map<string, Intl.DateTimeFormat>()
 
 /** The formatter that tells a zone's wall clock at an instant (the zone's rules are Intl's, i.e. the tz database). */

@@ -6,7 +6,9 @@ import type { ErrorObject } from "ajv"
 import { type CanonicalEvent, type Channel, type Identifier, type JsonObject, putField, type RawItem, type Rejection } from "../message.ts"
 import { JSON_LIMITS, type JsonProblem, readJson, refusedItems } from "../json.ts"
 import { decodeUtf8, withoutControlCharacters, withoutControlCharactersIn } from "../utf8.ts"
-import { describeType, errorField, isoDateTimeOutOfRange, isoDateTimeWithoutZone, outOfRangeWords, parseIsoDateTime, timeZoneRefusal, valueAt } from "../schemas.ts"
+import {
+  canonicalTimeZone, describeType, errorField, isoDateTimeOutOfRange, isoDateTimeWithoutZone, outOfRangeWords, parseIsoDateTime, timeZoneRefusal, valueAt,
+} from "../schemas.ts"
 import type { ImportContext, ImportedItem } from "./index.ts"
 
 export const EMPTY_OBJECT: JsonObject = Object.freeze({})
@@ -59,7 +61,8 @@ export const ZONELESS_TIME = "zoneless_time_read_in"
  */
 export const sourceTimeZone = (options: Readonly<Record<string, unknown>> | undefined): string | undefined => {
   const zone = options?.["timeZone"]
-  return typeof zone === "string" && timeZoneRefusal(zone) === undefined ? zone : undefined
+  // Named as the tz database spells it (a setting of "europe/berlin" is marked and counted as Europe/Berlin).
+  return typeof zone === "string" && timeZoneRefusal(zone) === undefined ? canonicalTimeZone(zone) : undefined
 }
 
 /**

@@ -83,6 +83,12 @@ describe("sources read times without a zone in their time zone and say so", () =
     expect(times(await replayed("calls", items))).toEqual(times(items))
   })
 
+  it("a zone given in other letters (\"europe/berlin\", \"utc\") is read, marked and counted as the tz database names it", () => {
+    const items = parseCallsWebhook(CALLS, context({ options: { timeZone: "europe/berlin" } }))
+    expect(times(items)).toEqual([["c1", "2024-07-15T07:30:00.000Z", "Europe/Berlin"], ["c2", "2024-07-15T09:30:00.000Z", undefined]])
+    expect(times(parseCallsWebhook(CALLS, context({ options: { timeZone: "utc" } })))[0]).toEqual(["c1", "2024-07-15T09:30:00.000Z", "UTC"])
+  })
+
   it("calls without a zone configured: read as UTC, as before, and marked so", () => {
     expect(times(parseCallsWebhook(CALLS, context()))).toEqual([["c1", "2024-07-15T09:30:00.000Z", "UTC"], ["c2", "2024-07-15T09:30:00.000Z", undefined]])
   })
