@@ -185,3 +185,34 @@ describe("chat webhook bodies", () => {
     expect(split(parseChatWebhook("null", context())).deadLetters[0]!.rejection.rule).toBe("not_object")
   })
 })
+
+describe("a chat message's text is bounded", () => {
+  const live = { conversation_id: "chat_1", visitor_id: "anon-1", from: "visitor", at: "2024-10-24T01:31:13.728Z" }
+  const huge = "y".repeat(2e7)
+
+  it("a transcript with a 20 MB message is a dead letter naming the message's text and the bound; other lines land", async () => {
+    const lines = [
+      JSON.stringify(transcript({ conversation_id: "ok" })),
+      JSON.stringify(transcript({ conversation_id: "huge", messages: [{ from: "visitor", at: "2024-10-24T01:31:13Z", text: huge }] })),
+    ]
+    const { events, deadLetters } = await collect(readChatFile(tempFile("chat.ndjson", lines.join("\n")), context()))
+    expect(events.map((e) => e.messageId)).toEqual(["ok"])
+    expect(deadLetters.map((d) => [d.messageId, d.rejection.rule, d.rejection.field, d.rejection.message])).toEqual([
+      ["huge", "too_long", "/messages/0/text", "line 2: messages/0/text is longer than 100000 characters"],
+    ])
+    // Nothing accepted is lost: the dead letter keeps the whole transcript.
+    expect(deadLetters[0]!.payload).toBe(lines[1])
+  })
+
+  it("a live message of 20 MB is a dead letter naming text; one of 100,000 characters lands", () => {
+    const refused = split(parseChatWebhook(JSON.stringify({ ...live, text: huge }), context()))
+    expect(refused.events).toEqual([])
+    expect(refused.deadLetters.map((d) => [d.messageId, d.rejection.rule, d.rejection.field, d.rejection.message])).toEqual([
+      ["chat_1", "too_long", "/text", "body: text is longer than 100000 characters"],
+    ])
+    const long = split(parseChatWebhook(JSON.stringify({ ...live, text: "é".repeat(100_000) }), context()))
+    expect(long.events.map((e) => e.text.length)).toEqual([100_000])
+    const transcriptLong = split(parseChatWebhook(JSON.stringify(transcript({ messages: [{ from: "visitor", at: live.at, text: "y".repeat(100_000) }] })), context()))
+    expect(transcriptLong.events.map((e) => e.text.length)).toEqual([100_000])
+  })
+})

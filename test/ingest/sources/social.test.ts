@@ -131,3 +131,23 @@ describe("social posts and reviews", () => {
     expect(split(parseSocialWebhook(BINARY_JUNK.toString("latin1"), context())).events).toEqual([])
   })
 })
+
+describe("a post's text is bounded", () => {
+  it("a text far past what any network allows (20 MB) is a dead letter naming text and the bound; the other lines land", async () => {
+    const path = tempFile("huge.ndjson", ndjson([post({ id: "ok" }), post({ id: "huge", text: "y".repeat(2e7) })]))
+    const { events, deadLetters } = await collect(readSocialFile(path, context()))
+    expect(events.map((e) => e.messageId)).toEqual(["trustpilot:ok"])
+    expect(deadLetters.map((d) => [d.messageId, d.rejection.rule, d.rejection.field, d.rejection.message])).toEqual([
+      ["trustpilot:huge", "too_long", "/text", "line 2: text is longer than 200000 characters"],
+    ])
+    // Nothing accepted is lost: the dead letter keeps the whole post.
+    expect((JSON.parse(deadLetters[0]!.payload) as { text: string }).text).toHaveLength(2e7)
+    const posted = split(parseSocialWebhook(JSON.stringify([post({ id: "big", text: "y".repeat(200_001) })]), context()))
+    expect(posted.deadLetters.map((d) => [d.rejection.rule, d.rejection.field])).toEqual([["too_long", "/text"]])
+  })
+
+  it("a long post (Facebook's 63,206 characters) and one of 200,000 characters land", () => {
+    const { events } = split(parseSocialWebhook(ndjson([post({ id: "a", text: "é".repeat(63_206) }), post({ id: "b", text: "y".repeat(200_000) })]), context()))
+    expect(events.map((e) => e.text.length)).toEqual([63_206, 200_000])
+  })
+})
