@@ -5,9 +5,10 @@ import { cpSync } from "node:fs"
 import { join } from "node:path"
 import { Effect, Fiber } from "effect"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
-import { EventBus, TENANT_TURN, Topics } from "../../ingest/bus.ts"
+import { TENANT_TURN } from "../../ingest/bus.ts"
 import { replayArchive } from "../../ingest/replay.ts"
-import { basicAuth, freshDir, OTHER_TENANT_KEY, post, query, removeDir, withCollector } from "../support/pipeline.ts"
+import { freshDir, post, query, removeDir, withCollector } from "../support/pipeline.ts"
+import { acmeLandedWhenGlobexIsAnswered } from "../support/tenant-turns.ts"
 
 let dirA: string
 let dirB: string
@@ -34,18 +35,10 @@ describe("replay: tenants take turns", () => {
     cpSync(join(dirA, "objects"), join(dirB, "objects"), { recursive: true })
     // Replayed into a warehouse that has only the archive, while globex sends one message.
     await withCollector(dirB, (url) => Effect.gen(function* () {
-      const bus = yield* EventBus
       const replay = yield* Effect.forkChild(replayArchive({ from: started, to: new Date(Date.now() + 60_000), tenant: "acme" }))
-      // The replay's messages are in the pipeline before globex sends.
-      for (;;) {
-        if (((yield* bus.pending)[Topics.events.name] ?? 0) > 0) break
-        yield* Effect.sleep("5 millis")
-      }
-      const globex = yield* post(`${url}/v1/track`, { userId: "g1", event: "Ping", messageId: "g1" }, { authorization: basicAuth(OTHER_TENANT_KEY) })
-      expect(globex).toEqual({ status: 200, body: { success: true, accepted: 1 } })
-      const landedWhenGlobexWas = yield* query<{ n: string }>("SELECT count() AS n FROM events WHERE tenant = 'acme'")
-      // Before: 5,000 (globex's message waited for the replay's one call of all of them).
-      expect(Number(landedWhenGlobexWas[0]!.n)).toBeLessThan(MESSAGES)
+      // The replay's messages are in the pipeline before globex sends. Before: 5,000 landed (globex's message waited for
+      // the replay's one call of all of them).
+      expect(yield* acmeLandedWhenGlobexIsAnswered(url)).toBeLessThan(MESSAGES)
       expect(yield* Fiber.join(replay)).toMatchObject({ records: MESSAGES, accepted: MESSAGES, duplicates: 0, rejected: 0 })
       expect(yield* query("SELECT count() AS n, uniqExact(message_id) AS ids FROM events WHERE tenant = 'acme'"))
         .toEqual([{ n: String(MESSAGES), ids: String(MESSAGES) }])
