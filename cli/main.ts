@@ -481,8 +481,10 @@ Examples:
       const { retryDeadLetters } = yield* Effect.promise(() => import("../ingest/dlq.ts"))
       const filter = dlqFilter(opts)
       const backend = backendConfig(opts.dataDir)
-      // While cdp serve holds the data dir, its pipeline re-drives them (POST /v1/dead-letters/retry).
-      const s = yield* directOrServer(backend, retryDeadLetters(filter).pipe(Effect.scoped, Effect.provide(pipelineLayer(backend))), (server) =>
+      // Zone-less times are read in their source's timeZone, as when they arrived. While cdp serve holds the data dir,
+      // its pipeline re-drives them (POST /v1/dead-letters/retry) with its own settings.
+      const sourceOptions = yield* readSetting(SETTINGS.sourceOptions)
+      const s = yield* directOrServer(backend, retryDeadLetters(filter, sourceOptions).pipe(Effect.scoped, Effect.provide(pipelineLayer(backend))), (server) =>
         callServer<Effect.Success<ReturnType<typeof retryDeadLetters>>>(server, "POST", "/v1/dead-letters/retry",
           { ...dlqParams(opts), ...(filter.limit === undefined ? {} : { limit: filter.limit }) }))
       process.stdout.write(`retried ${s.retried} dead letters: ${s.landed} landed, ${s.stillRejected} still rejected\n`)

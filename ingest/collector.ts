@@ -548,7 +548,7 @@ const makeCollector = (options: CollectorOptions) =>
       audiences: audienceRoute({ warehouse, policies: options.consent, bodyIdleMs, maxAudiences: options.maxAudiences }),
       exports: yield* exportRoute({ destinations: options.destinations ?? [], policies: options.consent, bodyIdleMs }),
       listening: listeningRoute({ warehouse, report: options.listeningReport, bodyIdleMs }),
-      deadLetters: deadLetterRoute({ warehouse, pipeline, bodyIdleMs }),
+      deadLetters: deadLetterRoute({ warehouse, pipeline, bodyIdleMs, sourceOptions: options.sourceOptions }),
       relations: relationsRoute({ warehouse, config: options.relations, identity: options.identity, bodyIdleMs, jobs }),
       operations: operationsRoute({
         warehouse, pipeline, objects: yield* ObjectStore, jobs, sentiment: options.sentiment, retention: options.retention, bodyIdleMs,

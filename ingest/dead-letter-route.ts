@@ -8,7 +8,7 @@ import { Effect } from "effect"
 import { DateNotOnCalendar } from "../warehouse/calendar.ts"
 import { apiReads, Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
 import {
-  DEAD_LETTER_SOURCES, type DeadLetterFilter, deadLetterKey, listDeadLetters, parseSinceDate, retryDeadLetters, unknownSourceWords,
+  DEAD_LETTER_SOURCES, type DeadLetterFilter, deadLetterKey, listDeadLetters, parseSinceDate, retryDeadLetters, type SourceOptions, unknownSourceWords,
 } from "./dlq.ts"
 import { pageList, pageOf, readCursor, refuseQueryOfBody, refuseUnknownParameter } from "./pages.ts"
 import { compiledOnFirstUse, deadLetterRetryBodySchema } from "./schemas.ts"
@@ -50,7 +50,11 @@ const filterOf = (given: Readonly<Record<string, string | undefined>>, limitMax:
 
 const failed = (e: unknown): Effect.Effect<QueryReply> => Effect.succeed(refuseFailure(e, "dead_letters_failed"))
 
-export const deadLetterRoute = (options: { readonly warehouse: WarehouseShape; readonly pipeline: PipelineShape; readonly bodyIdleMs?: number | undefined }) => {
+export const deadLetterRoute = (options: {
+  readonly warehouse: WarehouseShape; readonly pipeline: PipelineShape; readonly bodyIdleMs?: number | undefined
+  /** The server's source settings (CDP_SOURCE_OPTIONS): a retry reads zone-less times in its source's timeZone. */
+  readonly sourceOptions?: SourceOptions | undefined
+}) => {
   const list = (url: URL) =>
     Effect.gen(function* () {
       const unknown = refuseUnknownParameter(url, LIST_PARAMETERS)
@@ -91,7 +95,7 @@ export const deadLetterRoute = (options: { readonly warehouse: WarehouseShape; r
       const given = { ...body, limit: body.limit === undefined ? undefined : String(body.limit) }
       const filter = filterOf(given, RETRY_MAX, RETRY_MAX, (n) => `/${n}`)
       if (isReply(filter)) return filter
-      return yield* retryDeadLetters(filter).pipe(
+      return yield* retryDeadLetters(filter, options.sourceOptions).pipe(
         Effect.provideService(Warehouse, options.warehouse),
         Effect.provideService(Pipeline, options.pipeline),
         Effect.map((summary): QueryReply => ({ status: 200, body: { success: true, ...summary } })),

@@ -9,6 +9,7 @@ import { dateOffTheCalendar, DateNotOnCalendar } from "../warehouse/calendar.ts"
 import type { CanonicalEvent } from "./message.ts"
 import { Pipeline } from "./pipeline.ts"
 import { RAW_PARSERS } from "./sources/index.ts"
+import { sourceTimeZone } from "./sources/items.ts"
 import { ConsentPacing } from "./sources/segment.ts"
 
 /**
@@ -135,13 +136,24 @@ interface Attempt {
   readonly refusal?: { readonly rule: string; readonly reason: string }
 }
 
-const parseAgain = (row: DeadLetterRow, consentPacing: ConsentPacing) =>
+/** Each source's settings as the deployment has them (CDP_SOURCE_OPTIONS), by source name. */
+export type SourceOptions = Readonly<Record<string, Readonly<Record<string, unknown>>>>
+
+/**
+ * A dead letter keeps no meta (an archived item keeps there the zone its times were read in, see rawTimeContext), so
+ * it is read as it was when it arrived with its source's settings as configured now: its columns (calls), and its
+ * "timeZone" handed to the raw parser as an archived item's meta hands it. Without one, zone-less times are UTC.
+ */
+const parseAgain = (row: DeadLetterRow, consentPacing: ConsentPacing, options: Readonly<Record<string, unknown>> | undefined) =>
   Effect.promise(async (): Promise<Attempt> => {
     const parse = RAW_PARSERS.get(row.source)
     if (parse === undefined) {
       return { row, events: [], refusal: { rule: "no_raw_parser", reason: `source "${row.source}" has no raw parser` } }
     }
-    const items = await parse(row.payload ?? "", undefined, { tenant: row.tenant, receivedAtMs: Date.parse(isoOf(row.received_at)), consentPacing })
+    const zone = sourceTimeZone(options)
+    const items = await parse(row.payload ?? "", zone === undefined ? undefined : { timeZone: zone }, {
+      tenant: row.tenant, receivedAtMs: Date.parse(isoOf(row.received_at)), consentPacing, ...(options === undefined ? {} : { options: { ...options } }),
+    })
     const events: Array<CanonicalEvent> = []
     let refusal: Attempt["refusal"]
     for (const item of items) {
@@ -170,9 +182,10 @@ const storedIds = (events: ReadonlyArray<CanonicalEvent>) =>
  * Re-drives open dead letters matching the filter. Items their connector accepts now go through the pipeline (and
  * the archive, as accepted items); a dead letter is `landed` once all its messages are in the warehouse. One that
  * still fails stays open, with the new reason in the result and in dead_letter_outcomes; it is not dead-lettered
- * again. A payload without meta is read as a historical import would read it (Segment: no clock-skew correction).
+ * again. A payload without meta is read as a historical import would read it (Segment: no clock-skew correction), with
+ * its source's `sourceOptions` (see parseAgain).
  */
-export const retryDeadLetters = Effect.fn("retryDeadLetters")(function* (filter: DeadLetterFilter = {}) {
+export const retryDeadLetters = Effect.fn("retryDeadLetters")(function* (filter: DeadLetterFilter = {}, sourceOptions: SourceOptions = {}) {
   yield* checkSource(filter)
   const pipeline = yield* Pipeline
   const open = yield* selectDeadLetters(filter, { open: true, payload: true, limit: filter.limit ?? 10_000 })
@@ -180,7 +193,7 @@ export const retryDeadLetters = Effect.fn("retryDeadLetters")(function* (filter:
   for (let start = 0; start < open.length; start += CHUNK) {
     // Segment's consent strings are read one decoding budget after another, with a turn of the event loop between.
     const consentPacing = new ConsentPacing()
-    const attempts = yield* Effect.forEach(open.slice(start, start + CHUNK), (row) => parseAgain(row, consentPacing))
+    const attempts = yield* Effect.forEach(open.slice(start, start + CHUNK), (row) => parseAgain(row, consentPacing, sourceOptions[row.source]))
     const events = attempts.flatMap((a) => a.events)
     if (events.length > 0) yield* pipeline.submit(events, [])
     const stored = events.length === 0 ? new Set<string>() : yield* storedIds(events)

@@ -5,7 +5,7 @@ import type { DeadLetter, JsonObject, Rejection } from "../message.ts"
 import { processSegmentRequest } from "../segment-api.ts"
 import type { ImportContext, ImportedItem } from "./index.ts"
 import { isJsonObject } from "../schemas.ts"
-import { toIso } from "./items.ts"
+import { sourceTimeZone, toIso } from "./items.ts"
 import { ConsentPacing, normaliseSegmentMessage, type SegmentMessage, segmentReceiveContext } from "./segment.ts"
 
 const deadLetterItem = (deadLetter: DeadLetter): ImportedItem => ({ _tag: "deadLetter", deadLetter })
@@ -23,7 +23,7 @@ export const parseSegmentRaw = async (body: string, meta: JsonObject | undefined
   const message = read.value
   if (isJsonObject(message) && message["type"] === undefined && Array.isArray(message["batch"])) {
     const route = meta?.["correctClockSkew"] === true ? "batch" : "import"
-    const result = processSegmentRequest({ route, body, tenant: ctx.tenant, receivedAtMs: ctx.receivedAtMs })
+    const result = processSegmentRequest({ route, body, tenant: ctx.tenant, receivedAtMs: ctx.receivedAtMs, timeZone: sourceTimeZone(meta) })
     return [
       ...result.events.map((event): ImportedItem => ({ _tag: "event", event })),
       ...result.deadLetters.map(deadLetterItem),
