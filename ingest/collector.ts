@@ -170,6 +170,13 @@ export const refusedSummary = (refused: number, total: number, noun: "message" |
     ? `${refused} of ${total} ${noun}s were rejected; the others were accepted`
     : total === 1 ? `the ${noun} was rejected; nothing was accepted` : `all ${total} ${noun}s were rejected; nothing was accepted`
 
+/**
+ * The answer's zonelessTimes (webhooks and Segment's routes alike): the accepted messages or items whose time had no
+ * zone, by the zone they were read in (countZonelessTimes); nothing when every time had one.
+ */
+const zonelessAnswer = (zoneless: Readonly<Record<string, number>>): { readonly zonelessTimes?: Readonly<Record<string, number>> } =>
+  Object.keys(zoneless).length === 0 ? {} : { zonelessTimes: zoneless }
+
 const basicAuthUser = (header: string | undefined): string | undefined => {
   if (header === undefined) return undefined
   const m = /^Basic\s+([A-Za-z0-9+/=_-]+)\s*$/i.exec(header)
@@ -361,6 +368,7 @@ const makeCollector = (options: CollectorOptions) =>
         }
         // A repeat of an earlier message of the batch lands once: said, not counted as accepted twice.
         const duplicates = result.duplicates === undefined ? {} : { duplicates: result.duplicates }
+        const zonelessTimes = zonelessAnswer(countZonelessTimes(result.events))
         if (result.rejected.length > 0) {
           return json(400, {
             success: false,
@@ -368,9 +376,10 @@ const makeCollector = (options: CollectorOptions) =>
             accepted: result.events.length,
             rejected: result.rejected,
             ...duplicates,
+            ...zonelessTimes,
           })
         }
-        return json(200, { success: true, accepted: result.events.length, ...duplicates })
+        return json(200, { success: true, accepted: result.events.length, ...duplicates, ...zonelessTimes })
       })
 
     // Webhook bodies held now (their declared bytes), so that posts sent at once cannot run the process out of memory:
@@ -500,7 +509,7 @@ const makeCollector = (options: CollectorOptions) =>
       Effect.gen(function* () {
         yield* awaitSubmission(submission)
         const accepted = items.length - deadLetters.length
-        const zonelessTimes = Object.keys(zoneless).length === 0 ? {} : { zonelessTimes: zoneless }
+        const zonelessTimes = zonelessAnswer(zoneless)
         if (deadLetters.length === 0) return json(200, { success: true, accepted, ...zonelessTimes })
         return json(400, {
           success: false,
