@@ -119,6 +119,13 @@ const TRAILING_BREAK = /\r?\n?$/
 const TEXT_FIELDS = ["direction", "agent", "queue", "outcome"] as const
 
 /**
+ * The longest value a field may hold, in characters: a row past it is refused too_long naming the export's column
+ * (cdp ingest takes a line up to 64 MB, and a 20 MB note landed whole). Notes may be a transcript: speech runs at
+ * about 900 characters a minute, so hours of talk are a few hundred thousand; 1,000,000 leaves a wide margin.
+ */
+const MAX_CHARS: ReadonlyArray<readonly [CallField, number]> = [["notes", 1_000_000]]
+
+/**
  * The row logic, fed record by record by csv-parse (file or webhook body): the first record is the header; each
  * later record is a call or a dead letter. Items queue in `out` for the caller to drain.
  */
@@ -200,6 +207,9 @@ const callRows = (ctx: ImportContext, maker: ItemMaker, where: string, out: Arra
       return refuse(raw, "wrong_column_count", "", `has ${record.length} fields, the header has ${h.width} (a stray comma or quote?)`, callId)
     }
     if (callId === "") return refuse(raw, "missing_call_id", `/${names.call_id!}`, `${names.call_id!} is empty`)
+    for (const [field, max] of MAX_CHARS) {
+      if ((values[field]?.length ?? 0) > max) return refuse(raw, "too_long", `/${names[field]!}`, `${names[field]!} is longer than ${max} characters`, callId)
+    }
     const startedAt = values.started_at!.trim()
     const startedMs = maker.time(startedAt)
     if (Number.isNaN(startedMs)) {

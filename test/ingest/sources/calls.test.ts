@@ -244,3 +244,33 @@ describe("calls: rows that must be refused", () => {
     expect(split(parseCallsWebhook(readFileSync(DEV_FILE, "utf8"), context()))).toEqual(fromFile)
   })
 })
+
+describe("calls: a call's notes are bounded", () => {
+  const huge = "y".repeat(2e7)
+
+  it("a row whose notes are 20 MB is a dead letter naming the column and the bound; the other rows land", async () => {
+    const { events, deadLetters } = await collect(readCallsFile(tempFile("huge.csv", csv(HEADER, row("CA1"), row("CA2", { notes: huge }), row("CA3"))), context()))
+    expect(events.map((e) => e.messageId)).toEqual(["CA1", "CA3"])
+    expect(deadLetters.map((d) => [d.messageId, d.rejection.rule, d.rejection.field, d.rejection.message.split(": ")[1]])).toEqual([
+      ["CA2", "too_long", "/notes", "notes is longer than 1000000 characters"],
+    ])
+    // Nothing accepted is lost: the dead letter keeps the header and the whole row.
+    expect(deadLetters[0]!.payload).toBe(`${HEADER}\n${row("CA2", { notes: huge })}`)
+  })
+
+  it("a posted transcript column (mapped from notes) past the bound is named as the export names it", async () => {
+    const options = { columns: { notes: "Transcript" } }
+    const body = csv(HEADER.replace("notes", "Transcript"), row("CA1", { notes: "y".repeat(1_000_001) }))
+    const { events, deadLetters } = split(await parseCallsPost(body, context({ options })))
+    expect(events.map((e) => e.messageId)).toEqual([])
+    expect(deadLetters.map((d) => [d.messageId, d.rejection.rule, d.rejection.field, d.rejection.message])).toEqual([
+      ["CA1", "too_long", "/Transcript", "body row 1 (line 2): Transcript is longer than 1000000 characters"],
+    ])
+  })
+
+  it("notes of 1,000,000 characters (a transcript of hours of talk) land whole", () => {
+    const { events, deadLetters } = split(parseCallsWebhook(csv(HEADER, row("CA1", { notes: "é".repeat(1_000_000) })), context()))
+    expect(deadLetters).toEqual([])
+    expect(events.map((e) => e.text.length)).toEqual([1_000_000])
+  })
+})
