@@ -2,6 +2,7 @@
 // replay server), tagged errors a user can act on, and requests that honour the x-rate-limit-* headers.
 import { createHash } from "node:crypto"
 import http from "node:http"
+import type { Socket } from "node:net"
 import { createRequire } from "node:module"
 import { Clock, Data, Duration, Effect } from "effect"
 import type { ApiResponseError, ITwitterApiClientPlugin, TwitterApiv2, TwitterRateLimit, TwitterResponse } from "twitter-api-v2"
@@ -200,8 +201,23 @@ export const makeXClient = (config: Pick<XConfig, "bearerToken" | "apiBase">, op
   }
 }
 
-/** What every plain call passes to twitter-api-v2: the whole response (for the rate-limit headers) and the timeout. */
-export const callOptions = (client: XClient) => ({ fullResponse: true as const, timeout: client.policy.requestTimeoutMs })
+/** What every plain call passes to twitter-api-v2: the whole response (for the rate-limit headers), the timeout, a watcher. */
+export type CallOptions = ReturnType<typeof attempt>["options"]
+
+/**
+ * One try of a plain call: its options, and how to close its connection once it is given up on. twitter-api-v2 takes no
+ * abort signal and lets go of a request only when its socket closes, so the socket is caught as the request gets it.
+ */
+const attempt = (client: XClient) => {
+  let socket: Socket | undefined
+  const watch = (event: string, data?: unknown) => {
+    if (event === "socket") socket = (data as { socket?: Socket } | undefined)?.socket
+  }
+  return {
+    options: { fullResponse: true as const, timeout: client.policy.requestTimeoutMs, requestEventDebugHandler: watch },
+    abandon: () => socket?.destroy(),
+  }
+}
 
 /** Pages without items in a row, each with a new next_token, after which paging stops: X gives no such chain. */
 const MAX_EMPTY_PAGES = 10
@@ -316,21 +332,26 @@ const isJsonObject = (data: unknown): boolean => typeof data === "object" && dat
  * Runs one API call (made with `fullResponse: true`), waiting first when the endpoint's budget is spent, waiting for
  * the reset after a 429, backing off on network errors and 5xx; 401, 403 and other 4xx fail at once.
  */
-export const xRequest = <T>(client: XClient, endpoint: string, call: () => Promise<TwitterResponse<T>>) =>
+export const xRequest = <T>(client: XClient, endpoint: string, call: (options: CallOptions) => Promise<TwitterResponse<T>>) =>
   Effect.gen(function* () {
     let rateLimited = 0
     let transient = 0
     while (true) {
       yield* waitForBudget(client, endpoint, client.limits.get(endpoint))
-      // The timeout passed to twitter-api-v2 is for silence; an answer trickling in for ever is cut by this deadline
-      // (the abandoned request ends when the server closes it).
+      // The timeout passed to twitter-api-v2 is for silence; an answer trickling in for ever is cut by this deadline,
+      // and its connection closed (left to itself, it stayed open until the server closed it).
       const deadlineMs = client.policy.requestTimeoutMs * 4
+      const current = attempt(client)
       const outcome = yield* Effect.promise(() =>
-        call().then((response) => ({ ok: true as const, response }), (error: unknown) => ({ ok: false as const, error }))).pipe(
+        call(current.options).then((response) => ({ ok: true as const, response }), (error: unknown) => ({ ok: false as const, error }))).pipe(
         Effect.timeoutOrElse({
           duration: Duration.millis(deadlineMs),
-          orElse: () => Effect.succeed({ ok: false as const, error: new Error(`no complete answer within ${deadlineMs} ms`) }),
+          orElse: () => Effect.sync(() => {
+            current.abandon()
+            return { ok: false as const, error: new Error(`no complete answer within ${deadlineMs} ms`) }
+          }),
         }),
+        Effect.onInterrupt(() => Effect.sync(current.abandon)),
       )
       if (outcome.ok && outcome.response.rateLimit !== undefined) client.limits.set(endpoint, outcome.response.rateLimit)
       // A 200 that is not a JSON object (an HTML error page of a proxy, an empty body) is an outage, not an empty page.

@@ -7,7 +7,6 @@ import type { ImportedItem } from "../sources/index.ts"
 import { TWEET_FIELDS, tweetsFromPage, USER_FIELDS, type XPage } from "../sources/twitter.ts"
 import { ObjectStore, type ObjectStoreError } from "../objectstore.ts"
 import {
-  callOptions,
   endlessPaging,
   keyHash,
   makeXClient,
@@ -143,7 +142,7 @@ const pollQuery = <E, R>(client: XClient, query: string, options: SearchOptions<
     while (true) {
       const params = searchParams(query, maxResults, sinceId, nextToken)
       const result = yield* Effect.result(
-        xRequest(client, ENDPOINT, () => client.v2.get<XPage>("tweets/search/recent", params, callOptions(client))),
+        xRequest(client, ENDPOINT, (options) => client.v2.get<XPage>("tweets/search/recent", params, options)),
       )
       if (result._tag === "Failure") {
         const error = result.failure

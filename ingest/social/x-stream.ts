@@ -8,7 +8,6 @@ import { TWEET_FIELDS, tweetsFromPage, USER_FIELDS } from "../sources/twitter.ts
 import {
   backoffMs,
   boundedWait,
-  callOptions,
   classify,
   endlessPaging,
   makeXClient,
@@ -63,7 +62,7 @@ export const syncStreamRules = Effect.fn("syncStreamRules")(function* (client: X
   let token: string | undefined
   do {
     const query: Record<string, string> = token === undefined ? {} : { pagination_token: token }
-    const page = yield* xRequest(client, `GET ${RULES_PATH}`, () => client.v2.get<RulesPage>(RULES_PATH, query, callOptions(client)))
+    const page = yield* xRequest(client, `GET ${RULES_PATH}`, (options) => client.v2.get<RulesPage>(RULES_PATH, query, options))
     // Only rules X could be asked to delete by id; anything else on the page is not a rule.
     const before = existing.length
     for (const rule of Array.isArray(page.data.data) ? page.data.data : []) {
@@ -90,12 +89,12 @@ export const syncStreamRules = Effect.fn("syncStreamRules")(function* (client: X
   const endpoint = `POST ${RULES_PATH}`
   // Deletions first: X refuses a rule whose value is already there (under another tag), and caps the rule count.
   for (const batch of chunks(deleted, 1000)) {
-    yield* xRequest(client, endpoint, () =>
-      client.v2.post<RulesUpdate>(RULES_PATH, { delete: { ids: batch.map((r) => r.id) } }, callOptions(client)))
+    yield* xRequest(client, endpoint, (options) =>
+      client.v2.post<RulesUpdate>(RULES_PATH, { delete: { ids: batch.map((r) => r.id) } }, options))
   }
   for (const batch of chunks(added, 100)) {
     const body = { add: batch.map((r) => (r.tag === undefined ? { value: r.value } : { value: r.value, tag: r.tag })) }
-    const response = yield* xRequest(client, endpoint, () => client.v2.post<RulesUpdate>(RULES_PATH, body, callOptions(client)))
+    const response = yield* xRequest(client, endpoint, (options) => client.v2.post<RulesUpdate>(RULES_PATH, body, options))
     const errors: unknown = response.data.errors
     if (errors !== undefined && !Array.isArray(errors)) {
       return yield* Effect.fail(new XBadAnswer({ endpoint, detail: "the answer's errors is not a list, so which rules were added is unknown" }))
@@ -190,6 +189,10 @@ const connectOnce = (
 ) =>
   Effect.callback<ConnectionEnd>((resume) => {
     const stream = client.v2.searchStream({ ...STREAM_PARAMS, autoConnect: false })
+    // twitter-api-v2 keeps the request of a connect still waiting for its answer out of reach (stream.destroy() closes
+    // only an established one): without this signal, a connect given up on stayed open until the server closed it.
+    const abandon = new AbortController()
+    ;(stream as unknown as { requestData: { options: { signal?: AbortSignal } } }).requestData.options.signal = abandon.signal
     let connected = false
     let connectedAt = 0
     let alive = false
@@ -206,6 +209,7 @@ const connectOnce = (
       const end: ConnectionEnd = { ...ending, openMs: connected ? Date.now() - connectedAt : 0 }
       finished = true
       stream.destroy()
+      abandon.abort()
       resume(Effect.succeed(end))
     }
     const { ETwitterStreamEvent } = twitterApi()
@@ -245,6 +249,7 @@ const connectOnce = (
       clearTimeout(unanswered)
       finished = true
       stream.destroy()
+      abandon.abort()
     })
   })
 

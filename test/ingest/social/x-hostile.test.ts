@@ -42,6 +42,22 @@ const hostile = async (answer: (url: URL, n: number, req: IncomingMessage, res: 
   return started.url
 }
 
+/** When each connection the server accepted was closed (undefined while open), in the order they came. */
+const connectionsOf = (s: Server) => {
+  const closedAt: Array<number | undefined> = []
+  s.on("connection", (socket) => {
+    const i = closedAt.push(undefined) - 1
+    socket.on("close", () => (closedAt[i] = Date.now()))
+  })
+  return closedAt
+}
+
+/** Waits until `done()` or `withinMs` passed. */
+const waitFor = async (done: () => boolean, withinMs: number) => {
+  const until = Date.now() + withinMs
+  while (!done() && Date.now() < until) await new Promise((r) => setTimeout(r, 20))
+}
+
 const json = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) =>
   res.writeHead(status, { "content-type": "application/json", ...headers }).end(JSON.stringify(body))
 
@@ -253,6 +269,27 @@ describe("recent search against a hostile X", () => {
     expect(requests).toHaveLength(2)
   })
 
+  for (const [what, answer] of [
+    ["the server never answers", () => {}],
+    ["its answer trickles in for ever", (res: ServerResponse) => {
+      res.writeHead(200, { "content-type": "application/json" }).write("{")
+      const drip = setInterval(() => (res.destroyed ? clearInterval(drip) : res.write(" ")), 50)
+    }],
+  ] as const) {
+    test(`a request given up because ${what} has its connection closed, not left open until the server closes it`, async () => {
+      const url = await hostile((_u, _n, _req, res) => answer(res))
+      const closedAt = connectionsOf(server!)
+      const result = await Effect.runPromise(pollRecentSearch(config(url), {
+        tenant: "acme", policy: { ...FAST, requestTimeoutMs: 200, maxTransientRetries: 0 }, onItems: () => Effect.void,
+      }).pipe(Effect.provide(ObjectStore.local(dir)), Effect.result))
+      const gaveUpAt = Date.now()
+      expect(result._tag === "Failure" && result.failure).toMatchObject({ _tag: "XUnavailable" })
+      await waitFor(() => closedAt.every((t) => t !== undefined), 3_000)
+      expect(closedAt).toHaveLength(1)
+      expect(closedAt[0]! - gaveUpAt).toBeLessThan(2_000)
+    })
+  }
+
   test("an answer that says it is gzip but is not neither crashes the process nor hangs: it is an outage", async () => {
     const url = await hostile((_u, _n, _req, res) =>
       res.writeHead(200, { "content-type": "application/json", "content-encoding": "gzip" }).end("this is not gzip"))
@@ -413,6 +450,40 @@ describe("stream rules and the filtered stream against a hostile X", () => {
     await Effect.runPromise(Fiber.interrupt(fiber))
     expect(requests.length).toBeGreaterThanOrEqual(2)
     expect(statuses.find((s) => s.kind === "reconnect_wait")).toMatchObject({ reason: expect.stringMatching(/no answer .* 200 ms/) })
+  })
+
+  test("a stream connect given up for want of an answer has its connection closed at once, not when the server closes it", async () => {
+    const url = await hostile(() => {})
+    const closedAt = connectionsOf(server!)
+    const statuses: Array<XStatus> = []
+    let gaveUpAt = 0
+    const client = makeXClient(config(url), {
+      policy: { ...FAST, requestTimeoutMs: 200 },
+      onStatus: (s) => {
+        statuses.push(s)
+        if (s.kind === "reconnect_wait" && gaveUpAt === 0) gaveUpAt = Date.now()
+      },
+    })
+    const fiber = Effect.runFork(Stream.runDrain(filteredStream(client, { tenant: "acme", reconnect: { initialMs: 60_000 } })))
+    await waitFor(() => gaveUpAt > 0 && closedAt[0] !== undefined, 5_000)
+    await Effect.runPromise(Fiber.interrupt(fiber))
+    expect(gaveUpAt).toBeGreaterThan(0)
+    expect(closedAt[0]).toBeDefined()
+    expect(closedAt[0]! - gaveUpAt).toBeLessThan(2_000)
+  })
+
+  test("a stream interrupted while its connect waits for an answer closes that connection", async () => {
+    const url = await hostile(() => {})
+    const closedAt = connectionsOf(server!)
+    const client = makeXClient(config(url), { policy: { ...FAST, requestTimeoutMs: 60_000 } })
+    const fiber = Effect.runFork(Stream.runDrain(filteredStream(client, { tenant: "acme" })))
+    await waitFor(() => requests.length > 0, 5_000)
+    await Effect.runPromise(Fiber.interrupt(fiber))
+    const interruptedAt = Date.now()
+    await waitFor(() => closedAt[0] !== undefined, 3_000)
+    expect(requests).toHaveLength(1)
+    expect(closedAt[0]).toBeDefined()
+    expect(closedAt[0]! - interruptedAt).toBeLessThan(2_000)
   })
 
   test("a tweet whose \\r\\n arrives as a read of its own is delivered, not taken for a keep-alive and lost", async () => {
