@@ -135,6 +135,14 @@ const messageTime = (lines: HeaderLines, readIso: (text: string) => number): Mes
 }
 
 /**
+ * The longest text a mail may land with, in characters: a body far past any mail (20 MB in a .eml cdp ingest takes up
+ * to 64 MB) landed as one event. A reply quoting a long thread is the long case, and each reply adds only its own words
+ * to it (a few hundred to a few thousand characters), so 1,000,000 holds hundreds of them; past it the mail is refused
+ * too_long, kept whole as a dead letter.
+ */
+const MAX_TEXT_CHARS = 1_000_000
+
+/**
  * Parses one raw message into an event, or a dead letter naming `where` (the file, or the message in an mbox).
  * Never rejects.
  */
@@ -160,7 +168,8 @@ export const parseEmailMessage = async (raw: Buffer, where: string, maker: ItemM
   }
   const repaired = await repairedMailText(raw, mail.text ?? "", typeof mail.html === "string" || mail.attachments.length > 0)
   let text = repaired.text
-  if (mail.textConversionError !== undefined && typeof mail.html === "string" && mail.html.length > INLINE_HTML_CHARS) {
+  const readFromHtml = mail.textConversionError !== undefined && typeof mail.html === "string" && mail.html.length > INLINE_HTML_CHARS
+  if (readFromHtml) {
     const read = await htmlTextOffLoop(raw, PARSER_OPTIONS)
     if ("refused" in read) return refuse("unparseable", "", read.refused, headerId)
     text = read.text
@@ -182,6 +191,12 @@ export const parseEmailMessage = async (raw: Buffer, where: string, maker: ItemM
     // The same raw message always gets the same id, so a re-import still lands once.
     messageId = `cdp-mail-${createHash("sha256").update(raw).digest("hex").slice(0, 32)}`
     properties["message_id_derived"] = true
+  }
+  if (text.length > MAX_TEXT_CHARS) {
+    // The HTML read inline is at most INLINE_HTML_CHARS long, and so is its text: past the bound, the text came from
+    // the text part, or from a large HTML part read off the loop.
+    const [field, name] = readFromHtml ? ["/body/html", "the text of body/html"] : ["/body/text", "body/text"]
+    return refuse("too_long", field, `${name} is longer than ${MAX_TEXT_CHARS} characters`, messageId)
   }
   const time = messageTime(mail.headerLines, maker.time)
   if ("refused" in time) return refuse("bad_timestamp", "/headers/date", time.refused, messageId)
