@@ -130,7 +130,7 @@ export const DEFAULT_RECONNECT: ReconnectPolicy = { initialMs: 1_000, maxMs: 320
 export interface StreamOptions extends XClientOptions {
   readonly tenant: string
   readonly client?: XClient
-  /** X sends a keep-alive every 20 s; a connection silent for longer than this is re-opened. */
+  /** X sends a keep-alive every 20 s; a connection silent for longer than this is re-opened (time held back does not count). */
   readonly keepAliveTimeoutMs?: number
   /** A line (one JSON payload) still without its end past this many bytes closes the connection (default 1 MiB). */
   readonly maxLineBytes?: number
@@ -180,12 +180,50 @@ const watchLines = (stream: unknown, maxBytes: number, onTooLong: () => void) =>
   })
 }
 
+/** Holding an open connection back while the consumer is behind, and reading it again. */
+interface Flow {
+  readonly pause: () => void
+  readonly resume: () => void
+}
+
+/**
+ * The keep-alive timeout, ours instead of twitter-api-v2's: its timer ran on while we held the connection back for a
+ * slow consumer, so a consumer stalled past it dropped the connection and the tweets still unread on it. Silence is
+ * counted only while the connection is being read.
+ */
+const silenceWatch = (res: NodeJS.ReadableStream, timeoutMs: number, onSilent: () => void) => {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  let held = false
+  const listen = () => {
+    clearTimeout(timer)
+    timer = held ? undefined : setTimeout(onSilent, timeoutMs)
+  }
+  res.on("data", listen)
+  listen()
+  const stop = () => {
+    held = true
+    clearTimeout(timer)
+  }
+  const flow: Flow = {
+    pause: () => {
+      stop()
+      res.pause()
+    },
+    resume: () => {
+      held = false
+      res.resume()
+      listen()
+    },
+  }
+  return { flow, stop }
+}
+
 /** One connection, from connect to close; never fails (the end says why it ended). */
 const connectOnce = (
   client: XClient,
   limits: { readonly keepAliveTimeoutMs: number; readonly maxLineBytes: number },
   onPayload: (payload: unknown) => void,
-  onConnected: (response: NodeJS.ReadableStream | undefined) => void,
+  onConnected: (flow: Flow) => void,
 ) =>
   Effect.callback<ConnectionEnd>((resume) => {
     const stream = client.v2.searchStream({ ...STREAM_PARAMS, autoConnect: false })
@@ -198,6 +236,7 @@ const connectOnce = (
     let alive = false
     let finished = false
     let reason = "the server closed the connection"
+    let silence: ReturnType<typeof silenceWatch> | undefined
     // twitter-api-v2 waits for the connect's answer for ever; the keep-alive timer starts only once it is connected.
     const connectTimeoutMs = client.policy.requestTimeoutMs
     const unanswered = setTimeout(() => finish({
@@ -208,6 +247,7 @@ const connectOnce = (
       if (finished) return
       const end: ConnectionEnd = { ...ending, openMs: connected ? Date.now() - connectedAt : 0 }
       finished = true
+      silence?.stop()
       stream.destroy()
       abandon.abort()
       resume(Effect.succeed(end))
@@ -218,7 +258,10 @@ const connectOnce = (
       connected = true
       connectedAt = Date.now()
       // twitter-api-v2 keeps the response in a protected field; it is there by the time Connected is emitted.
-      onConnected((stream as unknown as { res?: NodeJS.ReadableStream }).res)
+      const res = (stream as unknown as { res: NodeJS.ReadableStream }).res
+      silence = silenceWatch(res, limits.keepAliveTimeoutMs, () =>
+        finish({ connected, alive, reason: `no data or keep-alive for ${limits.keepAliveTimeoutMs} ms` }))
+      onConnected(silence.flow)
       watchLines(stream, limits.maxLineBytes, () =>
         finish({ connected, alive: false, reason: `a line longer than ${limits.maxLineBytes} bytes without an end` }))
     })
@@ -234,11 +277,8 @@ const connectOnce = (
       reason = "X sent an error payload and closed the connection"
     })
     stream.on(ETwitterStreamEvent.TweetParseError, () => {})
-    stream.on(ETwitterStreamEvent.ConnectionLost, () => {
-      reason = `no data or keep-alive for ${limits.keepAliveTimeoutMs} ms`
-    })
     stream.on(ETwitterStreamEvent.ConnectionClosed, () => finish({ connected, alive, reason }))
-    stream.connect({ autoReconnect: false, keepAliveTimeout: limits.keepAliveTimeoutMs }).then(
+    stream.connect({ autoReconnect: false, keepAliveTimeout: "disable" }).then(
       () => {
         // Interrupted while connecting: the connection opened after we stopped caring about it.
         if (finished) stream.destroy()
@@ -248,6 +288,7 @@ const connectOnce = (
     return Effect.sync(() => {
       clearTimeout(unanswered)
       finished = true
+      silence?.stop()
       stream.destroy()
       abandon.abort()
     })
@@ -266,13 +307,14 @@ export const filteredStream = (client: XClient, options: StreamOptions): Stream.
     Effect.gen(function* () {
       const clock = yield* Clock.Clock
       const maxQueued = options.maxQueuedItems ?? 10_000
-      let response: NodeJS.ReadableStream | undefined
+      let current: Flow | undefined
       let resuming: ReturnType<typeof setInterval> | undefined
       yield* Effect.addFinalizer(() => Effect.sync(() => clearInterval(resuming)))
-      // Backpressure: stop reading the connection while the consumer is behind, read on once it has caught up.
+      // Backpressure: stop reading the connection while the consumer is behind, read on once it has caught up. The
+      // tweets queued stay queued across a reconnect; a new connection is held back at once if they are still too many.
       const holdBack = () => {
-        if (resuming !== undefined || response === undefined || Queue.sizeUnsafe(queue) < maxQueued) return
-        const held = response
+        if (resuming !== undefined || current === undefined || Queue.sizeUnsafe(queue) < maxQueued) return
+        const held = current
         held.pause()
         resuming = setInterval(() => {
           if (Queue.sizeUnsafe(queue) > maxQueued / 2) return
@@ -289,8 +331,11 @@ export const filteredStream = (client: XClient, options: StreamOptions): Stream.
       let failures = 0
       for (let connection = 1; ; connection++) {
         const end = yield* connectOnce(client, limits, onPayload, (opened) => {
-          response = opened
+          clearInterval(resuming)
+          resuming = undefined
+          current = opened
           client.onStatus({ kind: "connected", connection })
+          holdBack()
         })
         let waitMs: number
         let reason = end.reason

@@ -537,6 +537,66 @@ describe("stream rules and the filtered stream against a hostile X", () => {
     expect(batches.reduce((a, b) => a + b, 0)).toBe(total)
   })
 
+  /** A server that writes `total` tweets (as fast as the client reads) on its first connection only, then `after`. */
+  const floodOnce = (total: number, after: (res: ServerResponse) => void) => hostile((_u, n, _req, res) => {
+    res.writeHead(200, { "content-type": "application/json" })
+    if (n > 0) return after(res)
+    let written = 0
+    const more = () => {
+      while (written < total) {
+        const id = String(1863400000000000000n + BigInt(written++))
+        const line = `{"data":{"id":"${id}","text":"hello","author_id":"7","created_at":"2024-12-02T10:00:00.000Z"}}\r\n`
+        if (!res.write(line)) return void res.once("drain", more)
+      }
+      after(res)
+    }
+    more()
+  })
+  const keepAlives = (res: ServerResponse) => {
+    const beat = setInterval(() => (res.destroyed ? clearInterval(beat) : res.write("\r\n")), 50)
+  }
+
+  test("a consumer stalled longer than the keep-alive timeout loses no tweet: our own backpressure is not X's silence", async () => {
+    const total = 30_000
+    const url = await floodOnce(total, keepAlives)
+    const statuses: Array<XStatus> = []
+    const seen = new Set<string>()
+    let batches = 0
+    const client = makeXClient(config(url), { policy: FAST, onStatus: (s) => statuses.push(s) })
+    const fiber = Effect.runFork(Stream.runForEachArray(
+      filteredStream(client, { tenant: "acme", keepAliveTimeoutMs: 300, maxQueuedItems: 1_000, reconnect: { initialMs: 10, maxMs: 20 } }),
+      // Stuck for 1.5 s on the first batch, five keep-alive timeouts: the connection is paused all that time.
+      (items) => Effect.suspend(() => {
+        for (const id of ids(items)) seen.add(id)
+        return ++batches === 1 ? Effect.sleep("1500 millis") : Effect.void
+      }),
+    ))
+    await waitFor(() => seen.size >= total, 15_000)
+    await Effect.runPromise(Fiber.interrupt(fiber))
+    expect(seen.size).toBe(total)
+    expect(statuses.filter((s) => s.kind === "disconnected")).toEqual([])
+    expect(requests).toHaveLength(1)
+  })
+
+  test("tweets queued when the server closes a held-back connection are still handed on after the reconnect", async () => {
+    const total = 30_000
+    const url = await floodOnce(total, (res) => (requests.length === 1 ? res.end() : keepAlives(res)))
+    const seen = new Set<string>()
+    let batches = 0
+    const client = makeXClient(config(url), { policy: FAST })
+    const fiber = Effect.runFork(Stream.runForEachArray(
+      filteredStream(client, { tenant: "acme", keepAliveTimeoutMs: 300, maxQueuedItems: 1_000, reconnect: { initialMs: 10, maxMs: 20 } }),
+      (items) => Effect.suspend(() => {
+        for (const id of ids(items)) seen.add(id)
+        return ++batches === 1 ? Effect.sleep("1500 millis") : Effect.void
+      }),
+    ))
+    await waitFor(() => seen.size >= total && requests.length >= 2, 15_000)
+    await Effect.runPromise(Fiber.interrupt(fiber))
+    expect(seen.size).toBe(total)
+    expect(requests.length).toBeGreaterThanOrEqual(2)
+  })
+
   test("a stream that closes right after connecting is re-opened with growing waits, not in a storm", async () => {
     const url = await hostile((_u, _n, _req, res) => res.writeHead(200, { "content-type": "application/json" }).end())
     const statuses: Array<XStatus> = []
