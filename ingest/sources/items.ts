@@ -276,6 +276,8 @@ export const explainSchemaError = (
       return make("out_of_range", `${name} must be ${String(params["comparison"])} ${String(params["limit"])} (got ${show(value)})`)
     case "minItems":
       return make("too_few_items", `${name} must have at least ${String(params["limit"])} item(s)`)
+    case "maxItems":
+      return make("too_many_items", `${name} has more than ${String(params["limit"])} items`)
     case "pattern":
       return make("bad_format", `${name} ${patterns?.[field] ?? "has an invalid format"} (got ${show(value)})`)
     case "additionalProperties": {

@@ -216,3 +216,37 @@ describe("a chat message's text is bounded", () => {
     expect(transcriptLong.events.map((e) => e.text.length)).toEqual([100_000])
   })
 })
+
+describe("a transcript's messages and an agent's name are bounded", () => {
+  const live = { conversation_id: "chat_1", visitor_id: "anon-1", from: "agent", at: "2024-10-24T01:31:13.728Z", text: "Hi" }
+  const line = { from: "visitor", at: "2024-10-24T01:31:13Z", text: "y" }
+
+  it("a transcript of more than 10,000 messages is a dead letter naming messages and the bound; other lines land", async () => {
+    const lines = [
+      JSON.stringify(transcript({ conversation_id: "ok" })),
+      JSON.stringify(transcript({ conversation_id: "many", messages: Array.from({ length: 100_000 }, () => line) })),
+    ]
+    const { events, deadLetters } = await collect(readChatFile(tempFile("chat.ndjson", lines.join("\n")), context()))
+    expect(events.map((e) => e.messageId)).toEqual(["ok"])
+    expect(deadLetters.map((d) => [d.messageId, d.rejection.rule, d.rejection.field, d.rejection.message])).toEqual([
+      ["many", "too_many_items", "/messages", "line 2: messages has more than 10000 items"],
+    ])
+    expect(deadLetters[0]!.payload).toBe(lines[1])
+    const most = split(parseChatWebhook(JSON.stringify(transcript({ messages: Array.from({ length: 10_000 }, () => line) })), context()))
+    expect(most.events.map((e) => e.properties["message_count"])).toEqual([10_000])
+  })
+
+  it("an agent_name past 1,024 characters is a dead letter naming it, in a transcript and a live message; 1,024 lands", () => {
+    const name = "R".repeat(1_000_000)
+    const inTranscript = split(parseChatWebhook(JSON.stringify(transcript({ messages: [{ ...line, from: "agent", agent_name: name }] })), context()))
+    expect(inTranscript.deadLetters.map((d) => [d.rejection.rule, d.rejection.field, d.rejection.message])).toEqual([
+      ["too_long", "/messages/0/agent_name", "body: messages/0/agent_name is longer than 1024 characters"],
+    ])
+    const liveRefused = split(parseChatWebhook(JSON.stringify({ ...live, agent_name: name }), context()))
+    expect(liveRefused.events.map((e) => e.messageId)).toEqual([])
+    expect(liveRefused.deadLetters.map((d) => [d.rejection.rule, d.rejection.field])).toEqual([["too_long", "/agent_name"]])
+    const landed = split(parseChatWebhook(JSON.stringify({ ...live, agent_name: "R".repeat(1_024) }), context()))
+    expect(landed.deadLetters).toEqual([])
+    expect(landed.events).toHaveLength(1)
+  })
+})
