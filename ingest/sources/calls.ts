@@ -121,9 +121,12 @@ const TEXT_FIELDS = ["direction", "agent", "queue", "outcome"] as const
 /**
  * The longest value a field may hold, in characters: a row past it is refused too_long naming the export's column
  * (cdp ingest takes a line up to 64 MB, and a 20 MB note landed whole). Notes may be a transcript: speech runs at
- * about 900 characters a minute, so hours of talk are a few hundred thousand; 1,000,000 leaves a wide margin.
+ * about 900 characters a minute, so hours of talk are a few hundred thousand; 1,000,000 leaves a wide margin. The
+ * other fields are a word, a name or a number, bounded as other sources bound names and addresses (1,024).
  */
-const MAX_CHARS: ReadonlyArray<readonly [CallField, number]> = [["notes", 1_000_000]]
+const MAX_CHARS: ReadonlyArray<readonly [CallField, number]> = [
+  ["notes", 1_000_000], ...(["direction", "phone", "agent", "queue", "outcome"] as const).map((f) => [f, 1_024] as const),
+]
 
 /**
  * The row logic, fed record by record by csv-parse (file or webhook body): the first record is the header; each

@@ -274,3 +274,16 @@ describe("calls: a call's notes are bounded", () => {
     expect(events.map((e) => e.text.length)).toEqual([1_000_000])
   })
 })
+
+describe("calls: the short fields are bounded", () => {
+  const huge = "y".repeat(1_000_000)
+
+  it("a direction, phone, agent, queue or outcome past 1,024 characters is a dead letter naming its column; 1,024 lands", async () => {
+    const fields = ["direction", "phone", "agent", "queue", "outcome"] as const
+    const body = csv(HEADER, row("CA0", { agent: "A".repeat(1_024), queue: "Q".repeat(1_024) }), ...fields.map((f, i) => row(`CA${i + 1}`, { [f]: huge })))
+    const { events, deadLetters } = split(await parseCallsPost(body, context()))
+    expect(events.map((e) => e.messageId)).toEqual(["CA0"])
+    expect(deadLetters.map((d) => [d.messageId, d.rejection.rule, d.rejection.field, d.rejection.message.split(": ")[1]])).toEqual(
+      fields.map((f, i) => [`CA${i + 1}`, "too_long", `/${f}`, `${f} is longer than 1024 characters`]))
+  })
+})

@@ -250,3 +250,15 @@ describe("a transcript's messages and an agent's name are bounded", () => {
     expect(landed.events).toHaveLength(1)
   })
 })
+
+describe("a transcript's channel is bounded", () => {
+  it("a channel past 256 characters is a dead letter naming it; 256 lands", () => {
+    const refused = split(parseChatWebhook(JSON.stringify(transcript({ channel: "w".repeat(1_000_000) })), context()))
+    expect(refused.events.map((e) => e.messageId)).toEqual([])
+    expect(refused.deadLetters.map((d) => [d.rejection.rule, d.rejection.field, d.rejection.message])).toEqual([
+      ["too_long", "/channel", "body: channel is longer than 256 characters"],
+    ])
+    const landed = split(parseChatWebhook(JSON.stringify(transcript({ channel: "w".repeat(256) })), context()))
+    expect(landed.events.map((e) => (e.properties["chat_channel"] as string).length)).toEqual([256])
+  })
+})

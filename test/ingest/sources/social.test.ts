@@ -151,3 +151,25 @@ describe("a post's text is bounded", () => {
     expect(events.map((e) => e.text.length)).toEqual([63_206, 200_000])
   })
 })
+
+describe("a post's url, author_name and lang are bounded", () => {
+  const huge = "y".repeat(1_000_000)
+
+  it("each far past what it can be is a dead letter naming it and its bound; the other lines land", async () => {
+    const lines = [
+      post({ id: "ok", url: `https://reviews.example/r/${"a".repeat(8_000)}`, author_name: "N".repeat(1_024), lang: "en-GB" }),
+      post({ id: "url", url: `https://reviews.example/${huge}` }),
+      post({ id: "name", author_name: huge }),
+      post({ id: "lang", lang: huge }),
+    ]
+    const { events, deadLetters } = await collect(readSocialFile(tempFile("fields.ndjson", ndjson(lines)), context()))
+    expect(events.map((e) => e.messageId)).toEqual(["trustpilot:ok"])
+    expect(deadLetters.map((d) => [d.messageId, d.rejection.rule, d.rejection.field, d.rejection.message])).toEqual([
+      ["trustpilot:url", "too_long", "/url", "line 2: url is longer than 8192 characters"],
+      ["trustpilot:name", "too_long", "/author_name", "line 3: author_name is longer than 1024 characters"],
+      ["trustpilot:lang", "too_long", "/lang", "line 4: lang is longer than 256 characters"],
+    ])
+    const posted = split(parseSocialWebhook(JSON.stringify([post({ id: "p", author_name: huge })]), context()))
+    expect(posted.deadLetters.map((d) => [d.rejection.rule, d.rejection.field])).toEqual([["too_long", "/author_name"]])
+  })
+})
