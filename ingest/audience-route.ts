@@ -20,7 +20,7 @@ export const AUDIENCES_PATH = "/v1/audiences"
 
 const BODY_LIMIT = 256 * 1024
 
-/** A preview or an explanation past AUDIENCE_PREVIEW_SECONDS: the audience's to narrow. */
+/** A preview past AUDIENCE_PREVIEW_SECONDS: the audience's to narrow. */
 const TOO_SLOW = { rule: "audience_too_slow", seconds: AUDIENCE_PREVIEW_SECONDS, narrow: "the audience's event windows or conditions", field: "/condition" }
 
 /** Who calls: the token's id (kept as the editor in the history) and the tenant it is bound to, if any. */

@@ -280,17 +280,21 @@ export const audienceSql = (input: AudienceSqlInput, mode: Mode): { sql: string;
 export type AudienceRow = Row & { profile_id: string; consenting: number; matched: number; total?: string }
 
 /**
- * How long a preview or an explanation (what a marketer waits for) may run before the engine stops it: the embedded
- * engine runs one statement at a time, so an unbounded preview would hold every tenant's ingestion and reads.
- * Membership (background refresh, saving) is not bounded.
+ * How long a preview (what a marketer waits for) may run before the engine stops it: the embedded engine runs one
+ * statement at a time, so an unbounded preview would hold every tenant's ingestion and reads. Membership and the
+ * explanations of entries and exits (background refresh, saving) are not bounded.
  */
 export const AUDIENCE_PREVIEW_SECONDS = 30
 
-/** Runs an audience's query; a preview or explanation within `previewSeconds` (WarehouseQueryError code 159 past it). */
+/**
+ * Runs an audience's query; a preview (sample) within `previewSeconds` (WarehouseQueryError code 159 past it), in its
+ * tenant's preview turn. Members and explanations are the refresher's: they take no preview's turn (a refresh holding
+ * it made a marketer's preview 429, and a marketer's preview made the refresh fail).
+ */
 export const runAudienceQuery = Effect.fn("runAudienceQuery")(function* (input: AudienceSqlInput, mode: Mode, previewSeconds = AUDIENCE_PREVIEW_SECONDS) {
   const warehouse = yield* Warehouse
   const q = audienceSql(input, mode)
-  if (mode.kind === "members") return yield* warehouse.query<AudienceRow>(q.sql, { params: q.params })
+  if (mode.kind !== "sample") return yield* warehouse.query<AudienceRow>(q.sql, { params: q.params })
   return yield* interactiveTurn(input.tenant)(warehouse.query<AudienceRow>(q.sql, { params: q.params, maxExecutionSeconds: previewSeconds }))
 })
 
