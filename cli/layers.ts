@@ -86,7 +86,9 @@ export const pipelineLayer = (config: BackendConfig, role: { readonly consume?: 
     // A pass that changed something is audited where this process alone appends to the audit log: objects in the data
     // dir, which one process holds. With S3 the log is shared by every worker and server: there only what an admin
     // applies (`cdp retention apply`, POST /v1/operations/retention) is audited.
-    yield* keepRetention(yield* readSetting(SETTINGS.retention), config.s3 === undefined ? { audit: yield* auditSigner(config.dataDir) } : {})
+    yield* keepRetention(yield* readSetting(SETTINGS.retention), {
+      maxTokens: yield* readSetting(SETTINGS.maxTokens), ...(config.s3 === undefined ? { audit: yield* auditSigner(config.dataDir) } : {}),
+    })
     // The keyed-hash secret of the data dir: the suppression list of erased people is kept under it.
     const keys = makeKeys(yield* loadSecret(config.dataDir))
     // Keys exposed too: consent's reads resolve restrictions (keyed hashes of identifiers) with them.

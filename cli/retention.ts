@@ -21,9 +21,11 @@ export const keepRetention = (policy: RetentionPolicy, options: {
   readonly now?: () => Date
   /** Where a pass that changed something is recorded (the data dir's signed audit log). */
   readonly audit?: AuditSigner
+  /** CDP_MAX_TOKENS: the stopped tokens a pass leaves each tenant. */
+  readonly maxTokens?: number | undefined
 } = {}) =>
   Effect.gen(function* () {
-    const apply = applyStoredRetention(policy, { ...(options.now === undefined ? {} : { now: options.now }), ...(options.audit === undefined ? {} : { audit: options.audit }) })
+    const apply = applyStoredRetention(policy, options)
     yield* apply
     const pass = apply.pipe(
       Effect.tap((r) => r.archiveDays > 0 || r.tokens > 0
@@ -54,7 +56,8 @@ Examples:
       const main = Effect.gen(function* () {
         const asked = yield* readSetting(SETTINGS.retention)
         const backend = backendConfig(opts.dataDir)
-        const direct = Effect.flatMap(auditSigner(backend.dataDir), (audit) => applyStoredRetention(asked, { audit })).pipe(
+        const maxTokens = yield* readSetting(SETTINGS.maxTokens)
+        const direct = Effect.flatMap(auditSigner(backend.dataDir), (audit) => applyStoredRetention(asked, { audit, maxTokens })).pipe(
           Effect.map((r) => ({ policy: asked, tables: r.tables, archiveDays: r.archiveDays, tokens: r.tokens })),
           Effect.scoped, Effect.provide(Layer.merge(warehouseLayer(backend), objectStoreLayer(backend))))
         // While cdp serve holds the data dir, it applies its own policy (the CDP_RETENTION it was started with).

@@ -3,11 +3,10 @@
 import { type Command, Option } from "commander"
 import { Data, Effect } from "effect"
 import {
-  createToken, inspectToken, listTokens, tokenLimitReached, revokeToken, ROLE_NAMES, ROLES, SCOPES, stoppedTokensBeyond, TokenInvalid, tokenLookup, tokenView, type TokenView,
+  createTokenWithin, inspectToken, listTokens, revokeTokenWithin, ROLE_NAMES, ROLES, SCOPES, TokenInvalid, tokenLookup, tokenView, type TokenView,
   validateTokenInput,
 } from "../ingest/auth.ts"
 import { notATokenIdMessage, TOKEN_ID } from "../ingest/token-route.ts"
-import { dropTokens } from "../warehouse/tokens.ts"
 import { dayOnTheCalendar } from "./calendar.ts"
 import { readSetting, SETTINGS } from "./config.ts"
 import { formatRows, type OutputFormat } from "./format.ts"
@@ -59,12 +58,7 @@ export const tokenCreate = (options: {
     const input = validateTokenInput(request, Date.now())
     if (input instanceof TokenInvalid) return yield* Effect.fail(input)
     const direct = Effect.gen(function* () {
-      const known = yield* listTokens
-      const limit = yield* readSetting(SETTINGS.maxTokens)
-      const full = tokenLimitReached(known, input.tenant, limit)
-      if (full !== undefined) return yield* Effect.fail(full)
-      yield* dropTokens(stoppedTokensBeyond(known, input.tenant, limit))
-      const { token, record } = yield* createToken(input)
+      const { token, record } = yield* createTokenWithin(input, yield* readSetting(SETTINGS.maxTokens))
       return { token, details: tokenView(record, undefined) }
     }).pipe(Effect.provide(warehouseLayer(options.backend)))
     const made = yield* directOrServer(options.backend, direct, (server) =>
@@ -106,7 +100,8 @@ export const tokenRevoke = (options: { readonly id: string; readonly format: Out
   Effect.gen(function* () {
     // Checked first: through cdp serve a 100,000-character id was refused as headers too large for the server.
     if (!TOKEN_ID.test(options.id)) return yield* Effect.fail(new TokenInvalid({ field: "id", message: notATokenIdMessage(options.id, "cdp token list") }))
-    const direct = Effect.map(revokeToken(options.id), (r) => tokenView(r, undefined)).pipe(Effect.provide(warehouseLayer(options.backend)))
+    const direct = Effect.map(Effect.flatMap(readSetting(SETTINGS.maxTokens), (limit) => revokeTokenWithin(options.id, limit)), (r) => tokenView(r, undefined))
+      .pipe(Effect.provide(warehouseLayer(options.backend)))
     const view = yield* directOrServer(options.backend, direct, (server) =>
       Effect.map(callServer<{ details: TokenView }>(server, "POST", `/v1/tokens/${encodeURIComponent(options.id)}/revoke`), (a) => a.details))
     print(options.format === "json" ? JSON.stringify(view) : `revoked ${view.id} at ${short(view.revokedAt)}`)

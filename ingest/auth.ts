@@ -15,7 +15,7 @@ import { identifierKey, type KeysShape } from "../consent/keys.ts"
 import { parseIdentifier } from "../identity/index.ts"
 import type { NormaliseOptions } from "../identity/normalise.ts"
 import type { ObjectStore } from "./objectstore.ts"
-import { allTokens, dropTokens, findToken, storeToken, storeTokenUses, type TokenRecord, tokenLastUses } from "../warehouse/tokens.ts"
+import { allTokens, dropStoppedBeyond, findToken, storeToken, storeTokenUses, type TokenRecord, tokenLastUses } from "../warehouse/tokens.ts"
 import { Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
 import { BodyTooLarge, bodyErrorReply, receiveBody } from "./body.ts"
 import { readJson } from "./json.ts"
@@ -24,6 +24,7 @@ import { preReadBodies, type QueryReply, refuse } from "./query-route.ts"
 import { labelProblem, normaliseLabel } from "../warehouse/labels.ts"
 import { TENANT_NAME, TENANT_NAME_RULE } from "../warehouse/tenant.ts"
 import { dateOffTheCalendar, EARLIEST_DAY, LATEST_DAY, LATEST_MS } from "../warehouse/calendar.ts"
+import { keyedLocks } from "../warehouse/turns.ts"
 import { DEFAULT_TENANT } from "./writekeys.ts"
 
 /** Every scope, with what it lets a token do. */
@@ -396,19 +397,6 @@ export const tokenLimitReached = (views: Iterable<TokenView>, tenant: string | u
   return active >= limit ? new TokenLimitReached({ tenant, limit }) : undefined
 }
 
-/**
- * The tenant's stopped (revoked or expired) tokens past the newest `keep`, by when they stopped: dropped when the
- * tenant makes its next token. Kept only by time (CDP_RETENTION tokens), a tenant making and revoking tokens in a loop
- * grew the table, and every server's copy of it, without end; with this a tenant holds at most CDP_MAX_TOKENS active
- * and about as many stopped.
- */
-export const stoppedTokensBeyond = (views: Iterable<TokenView>, tenant: string | undefined, keep: number): Array<string> => {
-  const stopped = [...views].filter((v) => v.tenant === (tenant ?? null) && v.status !== "active")
-  if (stopped.length <= keep) return []
-  const stoppedAt = (v: TokenView) => Math.min(Date.parse(v.revokedAt ?? v.expiresAt!), Date.parse(v.expiresAt ?? v.revokedAt!))
-  return stopped.sort((a, b) => stoppedAt(b) - stoppedAt(a) || (a.id < b.id ? 1 : -1)).slice(keep).map((v) => v.id)
-}
-
 export const listTokens = Effect.gen(function* () {
   const uses = yield* tokenLastUses()
   return (yield* allTokens()).map((r) => tokenView(r, uses.get(r.id)))
@@ -429,6 +417,45 @@ export const revokeToken = (id: string, nowMs: number = Date.now()) =>
     const revoked = record.revokedAtMs === null ? { ...record, revokedAtMs: nowMs } : record
     if (record.revokedAtMs === null) yield* storeToken(revoked)
     return revoked
+  })
+
+/** What a server's registry does as tokens change: remember a token made or revoked, forget the ones dropped. */
+interface TokenChanges {
+  readonly stored?: (record: TokenRecord) => void
+  readonly dropped?: (ids: ReadonlyArray<string>) => void
+}
+
+/** Drops the tenant's stopped tokens past the newest `limit` (CDP_MAX_TOKENS; dropStoppedBeyond says why). */
+const keepStopped = (tenant: string | undefined, limit: number, nowMs: number, changes: TokenChanges) =>
+  Effect.tap(dropStoppedBeyond(limit, nowMs, { tenant }), (ids) => Effect.sync(() => changes.dropped?.(ids)))
+
+/**
+ * Makes a token within CDP_MAX_TOKENS: TokenLimitReached when the tenant holds `limit` active tokens; else its stopped
+ * ones past the newest `limit` are dropped first (a failed drop fails the creation, which made nothing), so once it is
+ * answered the tenant holds at most `limit` stopped tokens. Both POST /v1/tokens (the registry) and cdp token create
+ * on a data dir make tokens through this.
+ */
+export const createTokenWithin = (input: TokenInput, limit: number, changes: TokenChanges = {}, nowMs: number = Date.now()) =>
+  Effect.gen(function* () {
+    const full = tokenLimitReached((yield* allTokens()).map((r) => tokenView(r, undefined, nowMs)), input.tenant, limit)
+    if (full !== undefined) return yield* Effect.fail(full)
+    yield* keepStopped(input.tenant, limit, nowMs, changes)
+    const made = yield* createToken(input, nowMs)
+    changes.stored?.(made.record)
+    return made
+  })
+
+/**
+ * Revokes a token, then drops its tenant's stopped tokens past the newest `limit`, so once it is answered the tenant
+ * holds at most `limit` stopped tokens. The revocation comes first and counts at once (`stored`): a failing drop
+ * fails the answer (revoking it again drops them) but never delays or undoes the revocation.
+ */
+export const revokeTokenWithin = (id: string, limit: number, changes: TokenChanges = {}, nowMs: number = Date.now()) =>
+  Effect.gen(function* () {
+    const record = yield* revokeToken(id, nowMs)
+    changes.stored?.(record)
+    yield* keepStopped(record.tenant, limit, nowMs, changes)
+    return record
   })
 
 /** How often a server re-reads the token table (a token created or revoked by another process counts after at most this). */
@@ -453,15 +480,33 @@ const sameSecret = (given: string, expected: string): boolean => {
  * The server's tokens in memory (by hash, so checking one costs a SHA-256 and a map lookup, no query), re-read every
  * RELOAD_MS and changed at once by what this server creates or revokes; last uses are written once a minute.
  */
-export const makeTokenRegistry = (options: { readonly adminToken: string | undefined; readonly warehouse: WarehouseShape }) =>
+export const makeTokenRegistry = (options: {
+  readonly adminToken: string | undefined
+  readonly warehouse: WarehouseShape
+  /** CDP_MAX_TOKENS: active tokens a tenant may hold, and stopped ones it keeps. */
+  readonly maxTokens?: number | undefined
+}) =>
   Effect.gen(function* () {
     const run = <A, E>(effect: Effect.Effect<A, E, Warehouse>) => Effect.provideService(effect, Warehouse, options.warehouse)
+    const limit = options.maxTokens ?? DEFAULT_MAX_TOKENS
+    // A tenant's tokens change one request at a time: counted apart from the creation, requests sent together all
+    // passed the count and took the tenant past CDP_MAX_TOKENS; a revocation's drop counts what the others left.
+    const changing = keyedLocks()
+    const tenantKey = (tenant: string | undefined) => (tenant === undefined ? "unbound" : `tenant:${tenant}`)
     let byHash = new Map<string, TokenRecord>()
     // What this server created or revoked lately: a reload whose query began before the write must not undo it.
     const recent = new Map<string, { readonly record: TokenRecord; readonly atMs: number }>()
     const remember = (record: TokenRecord) => {
       recent.set(record.hash, { record, atMs: Date.now() })
       byHash.set(record.hash, record)
+    }
+    const changes = {
+      stored: remember,
+      dropped: (ids: ReadonlyArray<string>) => {
+        const gone = new Set(ids)
+        for (const [hash, r] of byHash) if (gone.has(r.id)) byHash.delete(hash)
+        for (const [hash, { record }] of recent) if (gone.has(record.id)) recent.delete(hash)
+      },
     }
     const load = run(allTokens()).pipe(Effect.map((rs) => {
       const loaded = new Map(rs.map((r) => [r.hash, r]))
@@ -509,13 +554,13 @@ export const makeTokenRegistry = (options: { readonly adminToken: string | undef
 
     return {
       authenticate,
-      create: (input: TokenInput) => run(createToken(input)).pipe(Effect.tap(({ record }) => Effect.sync(() => remember(record)))),
-      revoke: (id: string) => run(revokeToken(id)).pipe(Effect.tap((r) => Effect.sync(() => remember(r)))),
-      drop: (ids: ReadonlyArray<string>) => run(dropTokens(ids)).pipe(Effect.tap(() => Effect.sync(() => {
-        const gone = new Set(ids)
-        for (const [hash, r] of byHash) if (gone.has(r.id)) byHash.delete(hash)
-        for (const [hash, { record }] of recent) if (gone.has(record.id)) recent.delete(hash)
-      }))),
+      /** Makes a token within CDP_MAX_TOKENS (createTokenWithin); TokenLimitReached when the tenant holds as many. */
+      create: (input: TokenInput) => run(createTokenWithin(input, limit, changes)).pipe(changing(tenantKey(input.tenant))),
+      /** Revokes a token and keeps its tenant within CDP_MAX_TOKENS stopped ones (revokeTokenWithin). */
+      revoke: (id: string) => Effect.gen(function* () {
+        const tenant = [...byHash.values()].find((r) => r.id === id)?.tenant ?? (yield* run(findToken({ id })).pipe(Effect.orElseSucceed(() => undefined)))?.tenant
+        return yield* run(revokeTokenWithin(id, limit, changes)).pipe(changing(tenantKey(tenant)))
+      }),
       /** Views with the last uses this server has not written yet. */
       views: Effect.gen(function* () {
         const stored = yield* run(tokenLastUses())

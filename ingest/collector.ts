@@ -530,7 +530,7 @@ const makeCollector = (options: CollectorOptions) =>
       )
 
     const jobs = yield* makeJobs(warehouse)
-    const registry = yield* makeTokenRegistry({ adminToken: options.adminToken, warehouse })
+    const registry = yield* makeTokenRegistry({ adminToken: options.adminToken, warehouse, maxTokens: options.maxTokens })
     // The data directory's audit signing key, read once: the access log, the audit routes and retention sign with it.
     const signer = options.dataDir === undefined ? undefined : yield* auditSigner(options.dataDir)
     // Accesses to personal data are audited where the audit log and the keyed-hash secret are: the data directory.
@@ -553,7 +553,7 @@ const makeCollector = (options: CollectorOptions) =>
           dataDir: options.dataDir, normalise: options.identity?.extract.normalise, policies: options.consent, bodyIdleMs,
           graph: { forget: pipeline.forgetIdentity, reload: pipeline.reloadIdentityOf }, signer,
         }),
-      tokens: tokenRoute({ registry, bodyIdleMs, maxTokens: options.maxTokens }),
+      tokens: tokenRoute({ registry, bodyIdleMs }),
       audiences: audienceRoute({ warehouse, policies: options.consent, bodyIdleMs, maxAudiences: options.maxAudiences }),
       exports: yield* exportRoute({ destinations: options.destinations ?? [], policies: options.consent, bodyIdleMs }),
       listening: listeningRoute({ warehouse, report: options.listeningReport, bodyIdleMs }),
@@ -561,7 +561,7 @@ const makeCollector = (options: CollectorOptions) =>
       relations: relationsRoute({ warehouse, config: options.relations, identity: options.identity, bodyIdleMs, jobs }),
       operations: operationsRoute({
         warehouse, pipeline, objects: yield* ObjectStore, jobs, sentiment: options.sentiment, retention: options.retention, bodyIdleMs,
-        audit: signer,
+        audit: signer, maxTokens: options.maxTokens,
       }),
       traits: traitsRoute({ warehouse, bodyIdleMs }),
       audit: signer === undefined ? undefined : yield* auditRoute({ signer }),

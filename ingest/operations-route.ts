@@ -55,6 +55,8 @@ export const operationsRoute = (options: {
   readonly retention?: RetentionPolicy | undefined
   /** Where a retention pass that changed something is recorded (the data dir's signed audit log). */
   readonly audit?: AuditSigner | undefined
+  /** CDP_MAX_TOKENS: the stopped tokens a retention pass leaves each tenant. */
+  readonly maxTokens?: number | undefined
   readonly bodyIdleMs?: number | undefined
 }) => {
   const finish = <A>(effect: Effect.Effect<A, unknown, Warehouse | Pipeline | ObjectStore>, rule: string, reply: (a: A) => Record<string, unknown>) =>
@@ -101,7 +103,7 @@ export const operationsRoute = (options: {
     if (policy === undefined) return refuse(404, "not_served", "this server applies no retention policy")
     return {
       params: {},
-      work: finish(applyStoredRetention(policy, options.audit === undefined ? {} : { audit: options.audit }), "retention_failed", (r) => ({ policy, tablesChanged: r.tables, archiveDaysRemoved: r.archiveDays, tokensDropped: r.tokens })),
+      work: finish(applyStoredRetention(policy, { ...(options.audit === undefined ? {} : { audit: options.audit }), maxTokens: options.maxTokens }), "retention_failed", (r) => ({ policy, tablesChanged: r.tables, archiveDaysRemoved: r.archiveDays, tokensDropped: r.tokens })),
     }
   }
 

@@ -8,12 +8,11 @@
 import type { IncomingMessage } from "node:http"
 import { Effect } from "effect"
 import {
-  DEFAULT_MAX_TOKENS, effectiveScopes, type Principal, type Scope, statusOf, stoppedTokensBeyond, tokenLimitReached, tokenLookup, TokenInvalid, TokenNotFound, type TokenRegistry, tokenView, validateTokenInput,
+  effectiveScopes, type Principal, type Scope, statusOf, TokenLimitReached, tokenLookup, TokenInvalid, TokenNotFound, type TokenRegistry, tokenView, validateTokenInput,
 } from "./auth.ts"
 import { pageInMemory, readPage, refuseQueryOfBody, refuseUnknownParameter } from "./pages.ts"
 import { type QueryReply, receiveAdminBody, refuse, refuseFailure } from "./query-route.ts"
 import type { TokenRecord } from "../warehouse/tokens.ts"
-import { keyedLocks } from "../warehouse/turns.ts"
 import { apiReads } from "../warehouse/warehouse.ts"
 
 export const TOKENS_PATH = "/v1/tokens"
@@ -87,10 +86,7 @@ const refuseRevoking = (record: TokenRecord, beyond: { readonly scope: string } 
     : refuse(403, "expiry_beyond_token", `token ${record.id} ${record.expiresAtMs === null ? "never expires" : `expires at ${new Date(record.expiresAtMs).toISOString()}`}` +
       `, and this token expires at ${new Date(beyond.untilMs).toISOString()}, so it cannot revoke it (a token revokes only tokens expiring by then, and itself)`, "/id")
 
-export const tokenRoute = (options: { readonly registry: TokenRegistry; readonly bodyIdleMs?: number; readonly maxTokens?: number | undefined }) => {
-  // A tenant's tokens are counted and created one request at a time: counted apart from the creation, requests sent
-  // together all passed the count (with a warehouse write between) and took the tenant past CDP_MAX_TOKENS.
-  const creating = keyedLocks()
+export const tokenRoute = (options: { readonly registry: TokenRegistry; readonly bodyIdleMs?: number }) => {
   return (req: IncomingMessage, principal: Principal): Effect.Effect<QueryReply> =>
     Effect.gen(function* () {
       /** When the asking token expires (null: never, or the data directory's admin token). */
@@ -160,18 +156,11 @@ export const tokenRoute = (options: { readonly registry: TokenRegistry; readonly
           return refuse(403, "expiry_beyond_token", `this token expires at ${new Date(beyond.untilMs).toISOString()}, so a token it makes must expire by then ` +
             `(name "expires" at or before it)`, "/expires")
         }
-        return yield* Effect.gen(function* () {
-          const limit = options.maxTokens ?? DEFAULT_MAX_TOKENS
-          const known = yield* views.pipe(Effect.map((vs) => [...vs.values()]), Effect.catch(() => Effect.succeed([])))
-          const full = tokenLimitReached(known, input.tenant, limit)
-          if (full !== undefined) return refuse(409, "token_limit", full.message, "/tenant")
-          // A failed drop is retried at the next creation (or by retention): the creation goes on.
-          yield* options.registry.drop(stoppedTokensBeyond(known, input.tenant, limit)).pipe(Effect.ignore)
-          return yield* options.registry.create(input).pipe(
-            Effect.map(({ token, record }): QueryReply => ({ status: 201, body: { success: true, token, details: tokenView(record, undefined) } })),
-            Effect.catch((e) => Effect.succeed(failure(e))),
-          )
-        }).pipe(creating(input.tenant === undefined ? "unbound" : `tenant:${input.tenant}`))
+        // Counted and made one request of the tenant at a time, its oldest stopped tokens dropped (the registry's).
+        return yield* options.registry.create(input).pipe(
+          Effect.map(({ token, record }): QueryReply => ({ status: 201, body: { success: true, token, details: tokenView(record, undefined) } })),
+          Effect.catch((e) => Effect.succeed(e instanceof TokenLimitReached ? refuse(409, "token_limit", e.message, "/tenant") : failure(e))),
+        )
       }
       if (rest === "inspect") {
         const extra = unknownField(b, "an inspection", ["token", "tenant"])

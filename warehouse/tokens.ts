@@ -108,3 +108,26 @@ export const dropStoppedTokens = Effect.fn("dropStoppedTokens")(function* (befor
   yield* dropTokens(rows.map((r) => r.token_id))
   return rows.length
 })
+
+/**
+ * Drops each tenant's stopped (revoked or expired by `nowMs`) tokens past the newest `keep`, by when they stopped
+ * (revoked or expired, whichever came first), and returns their ids: CDP_MAX_TOKENS, kept when a tenant makes or
+ * revokes a token (`only` that tenant; undefined names the unbound tokens, counted together) and by the retention pass
+ * (every tenant). Kept only by time, a tenant making and revoking tokens in a loop grew this table, and every server's
+ * copy of it, without end.
+ */
+export const dropStoppedBeyond = Effect.fn("dropStoppedBeyond")(function* (
+  keep: number, nowMs: number, only?: { readonly tenant: string | undefined },
+) {
+  const warehouse = yield* Warehouse
+  const rows = yield* warehouse.query<{ token_id: string }>(
+    "SELECT token_id FROM (SELECT token_id, row_number() OVER (PARTITION BY tenant ORDER BY " +
+      "least(ifNull(revoked_at, expires_at), ifNull(expires_at, revoked_at)) DESC, token_id DESC) AS newest " +
+      "FROM api_tokens FINAL WHERE (revoked_at IS NOT NULL OR expires_at <= {now:DateTime64(3, 'UTC')})" +
+      `${only === undefined ? "" : " AND tenant = {tenant:String}"}) WHERE newest > {keep:UInt64}`,
+    { params: { now: chTime(nowMs), keep, ...(only === undefined ? {} : { tenant: only.tenant ?? "" }) } })
+  const ids = rows.map((r) => r.token_id)
+  yield* dropTokens(ids)
+  return ids
+})
+

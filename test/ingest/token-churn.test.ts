@@ -1,6 +1,7 @@
 // A tenant that makes and revokes tokens in a loop keeps at most CDP_MAX_TOKENS stopped (revoked or expired) tokens
-// beside its active ones: the newest stay listed, older ones are dropped when it makes the next. Kept only by time
-// (CDP_RETENTION tokens, 13 months), such a loop grew the table, and every server's copy of it, without end.
+// beside its active ones: the newest stay listed, older ones are dropped when it makes or revokes one (and by the
+// retention pass, token-retention). Kept only by time (CDP_RETENTION tokens, 13 months), such a loop grew the table,
+// and every server's copy of it, without end.
 import { Effect } from "effect"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { RELOAD_MS } from "../../ingest/auth.ts"
@@ -30,5 +31,32 @@ describe("a tenant making and revoking tokens in a loop", () => {
       yield* Effect.sleep(RELOAD_MS + 1_000)
       expect(yield* listed()).toEqual(["loop 4 revoked", "loop 5 revoked", "kept active active"])
       expect(((yield* call(url, "GET", "/v1/tokens?tenant=globex", ADMIN)).body.tokens as Array<{ name: string }>).map((t) => t.name)).toEqual(["other tenant's"])
+    }), { maxTokens: 2 }), 120_000)
+
+  it("never holds more than CDP_MAX_TOKENS stopped tokens once a revocation is answered", () =>
+    withApi(dir, (url) => Effect.gen(function* () {
+      const make = (name: string) => Effect.map(call(url, "POST", "/v1/tokens", ADMIN, { role: "marketer", tenant: "acme", name }), (r) => {
+        expect(r.status, JSON.stringify(r.body)).toBe(201)
+        return r.body.details.id as string
+      })
+      const revoke = (id: string) => Effect.map(call(url, "POST", `/v1/tokens/${id}/revoke`, ADMIN), (r) => expect(r.status, JSON.stringify(r.body)).toBe(200))
+      const stopped = () => Effect.map(call(url, "GET", "/v1/tokens?tenant=acme", ADMIN),
+        (r) => (r.body.tokens as Array<{ name: string; status: string }>).filter((t) => t.status !== "active").map((t) => t.name))
+      // Two active (the most maxTokens 2 allows), both revoked: two stopped, as many as may be kept.
+      const [a, b] = [yield* make("a"), yield* make("b")]
+      yield* revoke(a)
+      yield* revoke(b)
+      expect(yield* stopped()).toEqual(["a", "b"])
+      // Two more made (nothing to drop yet) and revoked: each revocation drops the oldest stopped one at once.
+      const [c, d] = [yield* make("c"), yield* make("d")]
+      yield* revoke(c)
+      expect(yield* stopped()).toEqual(["b", "c"])
+      yield* revoke(d)
+      expect(yield* stopped()).toEqual(["c", "d"])
+      // Revoking a token already stopped changes nothing.
+      yield* revoke(d)
+      expect(yield* stopped()).toEqual(["c", "d"])
+      yield* Effect.sleep(RELOAD_MS + 1_000)
+      expect(yield* stopped()).toEqual(["c", "d"])
     }), { maxTokens: 2 }), 120_000)
 })

@@ -61,4 +61,27 @@ describe("retention of tokens", () => {
       for (const id of kept) expect(registry.find({ id }), id).toBeDefined()
       expect((yield* applyStoredRetention(parseRetention(""), { now: () => new Date(NOW) })).tokens).toBe(0)
     })), 90_000)
+
+  it("keeps each tenant at most CDP_MAX_TOKENS stopped tokens, the latest to stop, tokens that expired unused too", () =>
+    withPipeline(dir, Effect.gen(function* () {
+      // Tokens that expire stop without anyone making or revoking one: only the daily pass bounds them then.
+      const made = (name: string, expiresAtMs: number | null, tenant = "acme") =>
+        Effect.map(createToken({ ...input(name, expiresAtMs), tenant }, NOW - 3 * MONTH), (t) => t.record.id)
+      for (let i = 1; i <= 4; i++) yield* made(`expired ${i} days ago`, NOW - i * 86_400_000)
+      const revoked = yield* made("revoked an hour ago", null)
+      yield* revokeToken(revoked, NOW - 3_600_000)
+      yield* made("active", null)
+      yield* made("globex's expired", NOW - 86_400_000, "globex")
+      const registry = yield* makeTokenRegistry({ adminToken: undefined, warehouse: yield* Warehouse })
+      const pass = yield* applyStoredRetention(parseRetention(""), { now: () => new Date(NOW), maxTokens: 2 })
+      expect(pass.tokens).toBe(3)
+      const acme = (yield* listTokens).filter((v) => v.tenant === "acme").map((v) => `${v.name} ${v.status}`).sort()
+      expect(acme).toEqual(["active active", "expired 1 days ago expired", "revoked an hour ago revoked"])
+      expect((yield* listTokens).filter((v) => v.tenant === "globex").map((v) => v.name)).toEqual(["globex's expired"])
+      yield* Effect.sleep(RELOAD_MS + 1_000)
+      expect((yield* registry.views).filter((v) => v.tenant === "acme").length).toBe(3)
+      // tokens=forever keeps stopped tokens by time, not past the cap.
+      yield* made("expired 5 days ago", NOW - 5 * 86_400_000)
+      expect((yield* applyStoredRetention(parseRetention("tokens=forever"), { now: () => new Date(NOW), maxTokens: 2 })).tokens).toBe(1)
+    })), 90_000)
 })
