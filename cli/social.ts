@@ -19,10 +19,13 @@ import { type RunningServer, serverCaller } from "./server-info.ts"
  * outside any effect, so it is run with the caller's services: the command's or server's own logger and level (a bare
  * runFork had Effect's default logger, pretty lines on stdout among cdp x-search's JSON summaries).
  */
-const statusLogger = Effect.map(Effect.context<never>(), (services) => (status: XStatus) => {
-  // A state that could not be used means the 7-day window is fetched again: worth a warning, which commands show.
-  const log = status.kind === "state_reset" ? Effect.logWarning : Effect.logInfo
-  Effect.runForkWith(services)(log("x connector").pipe(Effect.annotateLogs({ ...(status as unknown as Record<string, unknown>) })))
+export const statusLogger = Effect.map(Effect.context<never>(), (services) => (status: XStatus) => {
+  // A state that could not be used means the 7-day window is fetched again, and stream lines that are no tweet are
+  // dropped: worth a warning, which commands show.
+  const log = status.kind === "state_reset" ? Effect.logWarning("x connector")
+    : status.kind === "unreadable_lines" ? Effect.logWarning("x stream lines that are not tweets were dropped")
+    : Effect.logInfo("x connector")
+  Effect.runForkWith(services)(log.pipe(Effect.annotateLogs({ ...(status as unknown as Record<string, unknown>) })))
 })
 
 export const submitItems = (items: ReadonlyArray<ImportedItem>) =>

@@ -160,24 +160,52 @@ const STREAM_PARAMS = {
   "user.fields": USER_FIELDS,
 } as unknown as Partial<Tweetv2FieldsParams>
 
+/** The event twitter-api-v2's TweetStream listens to on its parser for a parsed payload (EStreamParserEvent.ParsedData). */
+const PARSED_DATA = "parsed data"
+
 /**
- * Two repairs of twitter-api-v2 1.29's line reading, ahead of its own listener (Connected comes first):
+ * Repairs of twitter-api-v2 1.29's line reading. Ahead of its own listener (Connected comes first):
  * - a read that is exactly "\r\n" is taken for a keep-alive and never reaches its parser, so when it is the end of a
  *   tweet (X wrote the payload and its end apart) that tweet and the next run together and both are lost as a parse
  *   error: such a read that ends an open line is handed to the parser here;
- * - an unended line is kept in one string and scanned whole again for every read, so a line without "\r\n" costs
- *   memory and quadratic time without bound: past `maxBytes` the connection is cut (the read crossing it is the last).
+ * - a line without "\r\n" is kept without bound: past `maxBytes` the connection is cut (the read crossing it is the last).
+ * Its parser's `push` is replaced: it scanned an unended line whole again for every read (quadratic), and dropped
+ * without a word a line that is not JSON, or JSON it took for nothing (null, false, 0, ""): those go to `unreadable`.
  */
-const watchLines = (stream: unknown, maxBytes: number, onTooLong: () => void) => {
-  const { res, parser } = stream as { res?: NodeJS.ReadableStream; parser?: { push: (chunk: string) => void } }
-  let open = 0
-  res?.prependListener("data", (chunk: Buffer | string) => {
+const readLines = (stream: unknown, maxBytes: number, on: { tooLong: () => void; unreadable: (reason: string, line: string) => void }) => {
+  const { res, parser } = stream as {
+    res: NodeJS.ReadableStream
+    parser: { push: (chunk: string) => void; emit: (event: string, payload: unknown) => boolean }
+  }
+  let openBytes = 0
+  res.prependListener("data", (chunk: Buffer | string) => {
     const buffer = typeof chunk === "string" ? Buffer.from(chunk) : chunk
-    if (open > 0 && buffer.length === 2 && buffer[0] === 0x0d && buffer[1] === 0x0a) parser?.push("\r\n")
+    if (openBytes > 0 && buffer.length === 2 && buffer[0] === 0x0d && buffer[1] === 0x0a) parser.push("\r\n")
     const end = buffer.lastIndexOf("\r\n")
-    open = end < 0 ? open + buffer.length : buffer.length - end - 2
-    if (open > maxBytes) onTooLong()
+    openBytes = end < 0 ? openBytes + buffer.length : buffer.length - end - 2
+    if (openBytes > maxBytes) on.tooLong()
   })
+  const readLine = (line: string) => {
+    let payload: unknown
+    try {
+      payload = JSON.parse(line)
+    } catch {
+      return on.unreadable("not JSON", line)
+    }
+    if (!payload) return on.unreadable(`JSON that is not a tweet (null, false, 0 or "")`, line)
+    parser.emit(PARSED_DATA, payload)
+  }
+  let open = ""
+  parser.push = (chunk) => {
+    // Only what is new can hold the end of the open line (a "\r" may close it and the "\n" start the new read).
+    let end = (open += chunk).indexOf("\r\n", Math.max(0, open.length - chunk.length - 1))
+    let start = 0
+    for (; end >= 0; end = open.indexOf("\r\n", start)) {
+      if (end > start) readLine(open.slice(start, end))
+      start = end + 2
+    }
+    open = open.slice(start)
+  }
 }
 
 /** Holding an open connection back while the consumer is behind, and reading it again. */
@@ -218,12 +246,27 @@ const silenceWatch = (res: NodeJS.ReadableStream, timeoutMs: number, onSilent: (
   return { flow, stop }
 }
 
+/** What a connection hands on: its payloads, the lines that are none, and how to hold it back once it is open. */
+interface ConnectionHandlers {
+  readonly payload: (payload: unknown) => void
+  readonly unreadable: (reason: string, line: string) => void
+  readonly connected: (flow: Flow) => void
+}
+
+/** 1, 10, 100, ...: the counts at which unreadable lines are reported, so a stream of junk is not a flood of warnings. */
+const isPowerOfTen = (n: number): boolean => {
+  while (n >= 10 && n % 10 === 0) n /= 10
+  return n === 1
+}
+
+/** The start of a line for a warning: enough to tell what it is (an HTML page, a cut tweet), not what it says. */
+const linePrefix = (client: XClient, line: string): string => client.redact(line).slice(0, 24).replace(/[^\x20-\x7e]/g, "?")
+
 /** One connection, from connect to close; never fails (the end says why it ended). */
 const connectOnce = (
   client: XClient,
   limits: { readonly keepAliveTimeoutMs: number; readonly maxLineBytes: number },
-  onPayload: (payload: unknown) => void,
-  onConnected: (flow: Flow) => void,
+  on: ConnectionHandlers,
 ) =>
   Effect.callback<ConnectionEnd>((resume) => {
     const stream = client.v2.searchStream({ ...STREAM_PARAMS, autoConnect: false })
@@ -261,22 +304,23 @@ const connectOnce = (
       const res = (stream as unknown as { res: NodeJS.ReadableStream }).res
       silence = silenceWatch(res, limits.keepAliveTimeoutMs, () =>
         finish({ connected, alive, reason: `no data or keep-alive for ${limits.keepAliveTimeoutMs} ms` }))
-      onConnected(silence.flow)
-      watchLines(stream, limits.maxLineBytes, () =>
-        finish({ connected, alive: false, reason: `a line longer than ${limits.maxLineBytes} bytes without an end` }))
+      on.connected(silence.flow)
+      readLines(stream, limits.maxLineBytes, {
+        tooLong: () => finish({ connected, alive: false, reason: `a line longer than ${limits.maxLineBytes} bytes without an end` }),
+        unreadable: on.unreadable,
+      })
     })
     stream.on(ETwitterStreamEvent.DataKeepAlive, () => {
       alive = true
     })
     stream.on(ETwitterStreamEvent.Data, (payload: unknown) => {
       alive = true
-      onPayload(payload)
+      on.payload(payload)
     })
-    // Error payloads (e.g. operational-disconnect) announce a close that follows; unparsable lines are skipped.
+    // Error payloads (e.g. operational-disconnect) announce a close that follows.
     stream.on(ETwitterStreamEvent.DataError, () => {
       reason = "X sent an error payload and closed the connection"
     })
-    stream.on(ETwitterStreamEvent.TweetParseError, () => {})
     stream.on(ETwitterStreamEvent.ConnectionClosed, () => finish({ connected, alive, reason }))
     stream.connect({ autoReconnect: false, keepAliveTimeout: "disable" }).then(
       () => {
@@ -330,17 +374,25 @@ export const filteredStream = (client: XClient, options: StreamOptions): Stream.
       }
       let failures = 0
       for (let connection = 1; ; connection++) {
-        const end = yield* connectOnce(client, limits, onPayload, (opened) => {
-          clearInterval(resuming)
-          resuming = undefined
-          current = opened
-          client.onStatus({ kind: "connected", connection })
-          holdBack()
+        let unreadableLines = 0
+        const end = yield* connectOnce(client, limits, {
+          payload: onPayload,
+          unreadable: (why, line) => {
+            if (!isPowerOfTen(++unreadableLines)) return
+            client.onStatus({ kind: "unreadable_lines", connection, count: unreadableLines, reason: why, prefix: linePrefix(client, line) })
+          },
+          connected: (opened) => {
+            clearInterval(resuming)
+            resuming = undefined
+            current = opened
+            client.onStatus({ kind: "connected", connection })
+            holdBack()
+          },
         })
         let waitMs: number
         let reason = end.reason
         if (end.error === undefined) {
-          client.onStatus({ kind: "disconnected", connection, reason: end.reason })
+          client.onStatus({ kind: "disconnected", connection, reason: end.reason, unreadableLines })
           failures = end.alive && end.openMs >= policy.stableAfterMs ? 1 : failures + 1
           waitMs = backoffMs(failures, policy.initialMs, policy.maxMs)
         } else {

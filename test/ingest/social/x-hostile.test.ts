@@ -597,6 +597,40 @@ describe("stream rules and the filtered stream against a hostile X", () => {
     expect(requests.length).toBeGreaterThanOrEqual(2)
   })
 
+  test("stream lines that are not tweets are counted and reported with a short prefix, never the whole line", async () => {
+    const tweetLine = (id: string) => `{"data":{"id":"${id}","text":"hello","author_id":"7","created_at":"2024-12-02T10:00:00.000Z"}}`
+    const long = `<html>${"x".repeat(5_000)}tail-that-must-not-be-logged</html>`
+    const lines = [
+      tweetLine("1863400000000000001"), "not json{", "null", tweetLine("1863400000000000002"), long, "0", "false", "{\"data\":",
+      ...Array.from({ length: 5 }, () => "junk"), tweetLine("1863400000000000003"),
+    ]
+    const url = await hostile((_u, n, _req, res) => {
+      res.writeHead(200, { "content-type": "application/json" })
+      if (n === 0) res.end(lines.map((l) => `${l}\r\n`).join(""))
+      else keepAlives(res)
+    })
+    const statuses: Array<XStatus> = []
+    const items: Array<ImportedItem> = []
+    const client = makeXClient(config(url), { policy: FAST, onStatus: (s) => statuses.push(s) })
+    const fiber = Effect.runFork(Stream.runForEachArray(
+      filteredStream(client, { tenant: "acme", reconnect: { initialMs: 10, maxMs: 20 } }),
+      (batch) => Effect.sync(() => void items.push(...batch)),
+    ))
+    await waitFor(() => statuses.some((s) => s.kind === "disconnected"), 5_000)
+    await Effect.runPromise(Fiber.interrupt(fiber))
+    expect(ids(items)).toEqual(["1863400000000000001", "1863400000000000002", "1863400000000000003"])
+    const unreadable = 11
+    // A warning for the first and then at every power of ten, not one per line: a stream of junk is not a log flood.
+    expect(statuses.filter((s) => s.kind === "unreadable_lines")).toEqual([
+      { kind: "unreadable_lines", connection: 1, count: 1, reason: "not JSON", prefix: "not json{" },
+      { kind: "unreadable_lines", connection: 1, count: 10, reason: "not JSON", prefix: "junk" },
+    ])
+    expect(statuses.find((s) => s.kind === "disconnected")).toMatchObject({ connection: 1, unreadableLines: unreadable })
+    const told = JSON.stringify(statuses)
+    expect(told).not.toContain("tail-that-must-not-be-logged")
+    expect(told).not.toContain("x".repeat(40))
+  })
+
   test("a stream that closes right after connecting is re-opened with growing waits, not in a storm", async () => {
     const url = await hostile((_u, _n, _req, res) => res.writeHead(200, { "content-type": "application/json" }).end())
     const statuses: Array<XStatus> = []
