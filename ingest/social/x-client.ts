@@ -1,7 +1,7 @@
 // What the X search poller and the filtered stream share: configuration, the twitter-api-v2 client (pointable at a
 // replay server), tagged errors a user can act on, and requests that honour the x-rate-limit-* headers.
 import { createHash } from "node:crypto"
-import http from "node:http"
+import http, { type IncomingMessage } from "node:http"
 import type { Socket } from "node:net"
 import { createRequire } from "node:module"
 import { Clock, Data, Duration, Effect } from "effect"
@@ -119,6 +119,11 @@ export interface XRetryPolicy {
    * (twitter-api-v2 sets no timeout: it waited for ever).
    */
   readonly requestTimeoutMs: number
+  /**
+   * An answer larger than this is refused (XBadAnswer) and its connection closed: twitter-api-v2 holds a whole answer in
+   * memory, and a page of 100 tweets is well under a megabyte.
+   */
+  readonly maxAnswerBytes: number
 }
 
 export const DEFAULT_RETRY_POLICY: XRetryPolicy = {
@@ -130,6 +135,7 @@ export const DEFAULT_RETRY_POLICY: XRetryPolicy = {
   backoffMaxMs: 60_000,
   maxTransientRetries: 5,
   requestTimeoutMs: 30_000,
+  maxAnswerBytes: 64 * 1024 * 1024,
 }
 
 /** What the connector is doing, for a CLI status line or a test; never carries tweet content or identifiers. */
@@ -208,17 +214,34 @@ export const makeXClient = (config: Pick<XConfig, "bearerToken" | "apiBase">, op
 export type CallOptions = ReturnType<typeof attempt>["options"]
 
 /**
- * One try of a plain call: its options, and how to close its connection once it is given up on. twitter-api-v2 takes no
- * abort signal and lets go of a request only when its socket closes, so the socket is caught as the request gets it.
+ * One try of a plain call: its options, how to close its connection once it is given up on, and why its answer was
+ * refused for its size, if it was. twitter-api-v2 takes no abort signal and lets go of a request only when its socket
+ * closes, so the socket is caught as the request gets it; and it reads an answer whole, so the bytes are counted here.
  */
 const attempt = (client: XClient) => {
+  const maxBytes = client.policy.maxAnswerBytes
   let socket: Socket | undefined
+  const state = { tooLarge: undefined as string | undefined }
+  const refuse = (size: string) => {
+    state.tooLarge = `the answer is larger than ${maxBytes} bytes (${size}); it was not read further`
+    socket?.destroy()
+  }
   const watch = (event: string, data?: unknown) => {
     if (event === "socket") socket = (data as { socket?: Socket } | undefined)?.socket
+    if (event !== "response") return
+    const res = (data as { res: IncomingMessage }).res
+    const declared = Number(res.headers["content-length"])
+    if (declared > maxBytes) return refuse(`it says ${declared}`)
+    let bytes = 0
+    res.on("data", (chunk: Buffer) => {
+      bytes += chunk.length
+      if (bytes > maxBytes && state.tooLarge === undefined) refuse("undeclared")
+    })
   }
   return {
     options: { fullResponse: true as const, timeout: client.policy.requestTimeoutMs, requestEventDebugHandler: watch },
     abandon: () => socket?.destroy(),
+    state,
   }
 }
 
@@ -356,6 +379,7 @@ export const xRequest = <T>(client: XClient, endpoint: string, call: (options: C
         }),
         Effect.onInterrupt(() => Effect.sync(current.abandon)),
       )
+      if (current.state.tooLarge !== undefined) return yield* Effect.fail(new XBadAnswer({ endpoint, detail: current.state.tooLarge }))
       if (outcome.ok && outcome.response.rateLimit !== undefined) client.limits.set(endpoint, outcome.response.rateLimit)
       // A 200 that is not a JSON object (an HTML error page of a proxy, an empty body) is an outage, not an empty page.
       if (outcome.ok && isJsonObject(outcome.response.data)) return outcome.response

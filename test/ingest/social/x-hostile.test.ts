@@ -290,6 +290,28 @@ describe("recent search against a hostile X", () => {
     })
   }
 
+  for (const declared of [true, false]) {
+    test(`an answer larger than maxAnswerBytes (${declared ? "so declared" : "chunked, undeclared"}) is refused naming the bound, its connection closed, not read whole`, async () => {
+      const pad = "x".repeat(32 * 1024 * 1024)
+      const body = JSON.stringify({ ...page(["1863400000000000004"]), pad })
+      const url = await hostile((_u, _n, _req, res) => {
+        res.writeHead(200, { "content-type": "application/json", ...(declared ? { "content-length": String(Buffer.byteLength(body)) } : {}) })
+        res.end(body)
+      })
+      const closedAt = connectionsOf(server!)
+      const items: Array<ImportedItem> = []
+      const result = await Effect.runPromise(pollRecentSearch(config(url), {
+        tenant: "acme", policy: { ...FAST, maxAnswerBytes: 1024 * 1024 }, onItems: (batch) => Effect.sync(() => void items.push(...batch)),
+      }).pipe(Effect.provide(ObjectStore.local(dir)), Effect.result))
+      expect(result._tag === "Failure" && result.failure).toMatchObject({ _tag: "XBadAnswer", detail: expect.stringMatching(/larger than 1048576 bytes/) })
+      // Refused at once, not retried: the next poll tries again (as after any other unusable answer).
+      expect(requests).toHaveLength(1)
+      expect(items).toEqual([])
+      await waitFor(() => closedAt.every((t) => t !== undefined), 3_000)
+      expect(closedAt.every((t) => t !== undefined)).toBe(true)
+    })
+  }
+
   test("an answer that says it is gzip but is not neither crashes the process nor hangs: it is an outage", async () => {
     const url = await hostile((_u, _n, _req, res) =>
       res.writeHead(200, { "content-type": "application/json", "content-encoding": "gzip" }).end("this is not gzip"))
