@@ -482,9 +482,10 @@ Examples:
       const filter = dlqFilter(opts)
       const backend = backendConfig(opts.dataDir)
       // Zone-less times are read in their source's timeZone, as when they arrived. While cdp serve holds the data dir,
-      // its pipeline re-drives them (POST /v1/dead-letters/retry) with its own settings.
-      const sourceOptions = yield* readSetting(SETTINGS.sourceOptions)
-      const s = yield* directOrServer(backend, retryDeadLetters(filter, sourceOptions).pipe(Effect.scoped, Effect.provide(pipelineLayer(backend))), (server) =>
+      // its pipeline re-drives them (POST /v1/dead-letters/retry) with its own settings, so CDP_SOURCE_OPTIONS is read
+      // only once the data dir is this command's (inside the pipeline's Layer, which fails first when it is locked).
+      const direct = Effect.flatMap(readSetting(SETTINGS.sourceOptions), (sourceOptions) => retryDeadLetters(filter, sourceOptions))
+      const s = yield* directOrServer(backend, direct.pipe(Effect.scoped, Effect.provide(pipelineLayer(backend))), (server) =>
         callServer<Effect.Success<ReturnType<typeof retryDeadLetters>>>(server, "POST", "/v1/dead-letters/retry",
           { ...dlqParams(opts), ...(filter.limit === undefined ? {} : { limit: filter.limit }) }))
       process.stdout.write(`retried ${s.retried} dead letters: ${s.landed} landed, ${s.stillRejected} still rejected\n`)

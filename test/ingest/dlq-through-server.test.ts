@@ -37,4 +37,32 @@ describe("cdp dlq through a running cdp serve", () => {
     const wrong = runCdp(["dlq", "list", "--since", "2024-02-30", "--data-dir", dir])
     expect(wrong.status).toBe(1)
   }, 120_000)
+
+  it("retries through the server with the server's source settings: a wrong CDP_SOURCE_OPTIONS in the CLI's shell is not read", async () => {
+    const res = await fetch(`${serve.url}/v1/batch`, {
+      method: "POST", headers: { authorization: `Basic ${Buffer.from("wk_dlq:").toString("base64")}`, "content-type": "application/json" },
+      body: JSON.stringify({ batch: [{ type: "track", userId: "u2", messageId: "m-bad-2", timestamp: "still not a time", event: "E" }] }),
+    })
+    expect(res.status).toBe(400)
+    const wrongShell = { CDP_SOURCE_OPTIONS: '{"social":{"timeZone":"Mars/Olympus"}}' }
+    let retried = runCdp(["dlq", "retry", "--rule", "bad_timestamp", "--data-dir", dir], { env: wrongShell })
+    // The server records the dead letter after its answer: wait until the retry finds it.
+    for (let i = 0; i < 100 && retried.status === 0 && retried.stdout.startsWith("retried 0 "); i++) {
+      await new Promise((r) => setTimeout(r, 100))
+      retried = runCdp(["dlq", "retry", "--rule", "bad_timestamp", "--data-dir", dir], { env: wrongShell })
+    }
+    expect(retried.stderr).toBe("")
+    expect(retried.status).toBe(0)
+    expect(retried.stdout).toMatch(/^retried [1-9]\d* dead letters: 0 landed, [1-9]\d* still rejected\n/)
+    // Working on a data dir itself, the CLI re-drives with its own settings, so there it still refuses them.
+    const other = freshDir()
+    try {
+      const direct = runCdp(["dlq", "retry", "--data-dir", other], { env: wrongShell })
+      expect(direct.status).toBe(1)
+      expect(direct.stderr).toContain("CDP_SOURCE_OPTIONS")
+      expect(direct.stderr).toContain("Mars/Olympus")
+    } finally {
+      removeDir(other)
+    }
+  }, 120_000)
 })
