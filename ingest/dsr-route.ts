@@ -150,7 +150,12 @@ export const makeDsrRoute = (options: {
               : e instanceof DsrProfileNotFound ? refuse(404, "profile_not_found", e.message, "/identifier") : failure(e))),
           )
         }
-        if (req.method !== "GET" && req.method !== "HEAD") return refuse(405, "method_not_allowed", `use POST ${DSR_PATH} or GET ${DSR_PATH}[/{id}]`, undefined, { allow: "GET, POST" })
+        // Allow names what this path serves: a request's own path is read only.
+        if (req.method !== "GET" && req.method !== "HEAD") {
+          return path === DSR_PATH
+            ? refuse(405, "method_not_allowed", `use POST ${DSR_PATH} or GET ${DSR_PATH}`, undefined, { allow: "GET, POST" })
+            : refuse(405, "method_not_allowed", `use GET ${DSR_PATH}/{id} (POST ${DSR_PATH} submits a request)`, undefined, { allow: "GET" })
+        }
         if (path === DSR_PATH) {
           // A filter it does not have (?status=, ?since=) is named, not ignored: the list would answer every request.
           const unknown = refuseUnknownParameter(url, ["overdue", "limit", "cursor"])
