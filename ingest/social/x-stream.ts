@@ -164,7 +164,9 @@ const STREAM_PARAMS = {
 const PARSED_DATA = "parsed data"
 
 /**
- * Repairs of twitter-api-v2 1.29's line reading. Ahead of its own listener (Connected comes first):
+ * Repairs of twitter-api-v2 1.29's line reading. It decoded each read on its own (chunk.toString()), so a character
+ * whose UTF-8 bytes two reads split (an emoji, an accent) became two U+FFFD in the tweet's text: the response is now
+ * decoded as one UTF-8 text. Ahead of its own listener (Connected comes first):
  * - a read that is exactly "\r\n" is taken for a keep-alive and never reaches its parser, so when it is the end of a
  *   tweet (X wrote the payload and its end apart) that tweet and the next run together and both are lost as a parse
  *   error: such a read that ends an open line is handed to the parser here;
@@ -177,12 +179,12 @@ const readLines = (stream: unknown, maxBytes: number, on: { tooLong: () => void;
     res: NodeJS.ReadableStream
     parser: { push: (chunk: string) => void; emit: (event: string, payload: unknown) => boolean }
   }
+  res.setEncoding("utf8")
   let openBytes = 0
-  res.prependListener("data", (chunk: Buffer | string) => {
-    const buffer = typeof chunk === "string" ? Buffer.from(chunk) : chunk
-    if (openBytes > 0 && buffer.length === 2 && buffer[0] === 0x0d && buffer[1] === 0x0a) parser.push("\r\n")
-    const end = buffer.lastIndexOf("\r\n")
-    openBytes = end < 0 ? openBytes + buffer.length : buffer.length - end - 2
+  res.prependListener("data", (chunk: string) => {
+    if (openBytes > 0 && chunk === "\r\n") parser.push("\r\n")
+    const end = chunk.lastIndexOf("\r\n")
+    openBytes = end < 0 ? openBytes + Buffer.byteLength(chunk) : Buffer.byteLength(chunk.slice(end + 2))
     if (openBytes > maxBytes) on.tooLong()
   })
   const readLine = (line: string) => {

@@ -530,6 +530,26 @@ describe("stream rules and the filtered stream against a hostile X", () => {
     expect(ids(items)).toEqual(Array.from({ length: 10 }, (_, i) => String(1863400000000000000n + BigInt(i))))
   })
 
+  test("a tweet whose UTF-8 characters are split between two reads arrives with its text intact", async () => {
+    const text = "héllo 😀 日本"
+    const line = Buffer.from(`{"data":{"id":"1863400000000000001","text":"${text}","author_id":"7","created_at":"2024-12-02T10:00:00.000Z"}}\r\n`)
+    // Cut inside the emoji's four bytes, and inside the é.
+    const emoji = line.indexOf(Buffer.from("😀")) + 2
+    const accent = line.indexOf(Buffer.from("é")) + 1
+    const url = await hostile((_u, _n, _req, res) => {
+      res.writeHead(200, { "content-type": "application/json" })
+      res.write(line.subarray(0, accent))
+      setTimeout(() => res.write(line.subarray(accent, emoji)), 20)
+      setTimeout(() => res.write(line.subarray(emoji)), 40)
+    })
+    const items: Array<ImportedItem> = []
+    const client = makeXClient(config(url), { policy: FAST })
+    const fiber = Effect.runFork(Stream.runForEachArray(filteredStream(client, { tenant: "acme" }), (batch) => Effect.sync(() => void items.push(...batch))))
+    await waitFor(() => items.length > 0, 5_000)
+    await Effect.runPromise(Fiber.interrupt(fiber))
+    expect(items.map((i) => (i._tag === "event" ? i.event.text : i._tag))).toEqual([text])
+  })
+
   test("a stream faster than its consumer is held back at maxQueuedItems, and every tweet still arrives", async () => {
     const total = 30_000
     const url = await hostile((_u, _n, _req, res) => {
