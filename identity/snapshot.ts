@@ -12,6 +12,7 @@ import { deserialize, serialize } from "node:v8"
 import { Effect } from "effect"
 import { loadObservations, loadObservationsPage, loadOperations, type OperationRow } from "../warehouse/identity.ts"
 import { loadNewestSnapshot, storeSnapshot } from "../warehouse/identity-snapshots.ts"
+import { witnessWrittenAt } from "../warehouse/versions.ts"
 import { type GraphRules, type Observation, OPERATOR } from "./graph.ts"
 import type { CompiledBlockRules } from "./guardrails.ts"
 import type { IdentifierKind } from "./normalise.ts"
@@ -137,6 +138,8 @@ const fromSnapshot = (rules: GraphRules, blocked: CompiledBlockRules, operations
     const newer = passedOver.length === 0 ? "" : ` (${passedOver.join("; ")})`
     if (stored === undefined) return notUsed(passedOver.length === 0 ? "none is stored" : `none is complete${newer}`)
     const taken = `the snapshot taken ${new Date(stored.takenAtMs).toISOString()}`
+    // Taken after its writer stored what it covers: this process's versions come after those rows' (see versions.ts).
+    witnessWrittenAt(stored.takenAtMs)
     const mismatch = fingerprintMismatch(stored.fingerprint, fingerprint)
     if (mismatch !== undefined) return notUsed(`${mismatch}: ${taken}${newer}`)
     const resolver = new IdentityResolver(rules, operatorInput(operations).decisions)

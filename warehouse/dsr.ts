@@ -3,6 +3,7 @@
 // survive the erasure they record.
 import { Effect } from "effect"
 import { Warehouse } from "./warehouse.ts"
+import { nextVersion } from "./versions.ts"
 
 export const DSR_TYPES = ["access", "portability", "rectification", "restriction", "objection", "erasure"] as const
 export type DsrType = (typeof DSR_TYPES)[number]
@@ -39,10 +40,6 @@ export interface DsrRecord {
 
 const chTime = (ms: number) => new Date(ms).toISOString().replace("T", " ").replace("Z", "")
 const msOf = (text: string) => Date.parse(`${text.replace(" ", "T")}Z`)
-
-// Versions only grow, even for two states written within one millisecond.
-let lastVersion = 0
-const nextVersion = () => (lastVersion = Math.max(lastVersion + 1, Date.now() * 1000))
 
 /** Writes a request's state (the latest version is its status). */
 export const storeRequest = Effect.fn("storeRequest")(function* (r: DsrRecord) {

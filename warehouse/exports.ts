@@ -6,10 +6,7 @@ import { allowedSql, type ConsentFilter } from "./consent-filter.ts"
 import { currentProfileSql, mayHoldNowInSql } from "./current-profile.ts"
 import { CLAIMED_BY_PROFILE_SQL } from "./profiles.ts"
 import { Warehouse } from "./warehouse.ts"
-
-// A millisecond clock with a counter below it, so two writes within a millisecond still order.
-let counter = 0
-const nextVersion = () => Date.now() * 1000 + (counter = (counter + 1) % 1000)
+import { nextVersion } from "./versions.ts"
 
 const iso = (ms: number) => new Date(ms).toISOString().replace("T", " ").replace("Z", "")
 

@@ -5,6 +5,7 @@ import { Effect } from "effect"
 import { INLINE_BYTES, runsWrittenIn } from "./inline-params.ts"
 import { chDateTime } from "./sink.ts"
 import { type Row, Warehouse } from "./warehouse.ts"
+import { nextVersion, versionMs, witnessWrittenAt } from "./versions.ts"
 
 export interface StoredSighting {
   readonly kind: string
@@ -70,8 +71,9 @@ export const storeIdentity = Effect.fn("storeIdentity")(function* (update: {
   readonly nodes: ReadonlyArray<NodeRow>
 }) {
   const warehouse = yield* Warehouse
-  const now = Date.now()
-  const at = chDateTime(iso(now))
+  // The time columns are the version's millisecond, so a process that reads them (witnessWrittenAt) gets past it.
+  const version = nextVersion()
+  const at = chDateTime(iso(versionMs(version)))
   yield* warehouse.insert("identity_observations", update.observations.map((o): Row => ({
     tenant: o.tenant, message_id: o.messageId, timestamp: chDateTime(o.timestamp),
     sightings: o.sightings,
@@ -93,16 +95,26 @@ export const storeIdentity = Effect.fn("storeIdentity")(function* (update: {
     rule: l.rule, status: l.status, reason: l.reason, resolved_at: at,
   })))
   yield* warehouse.insert("event_profiles", update.moved.map((m): Row => ({
-    tenant: m.tenant, message_id: m.messageId, profile_id: m.profileId, version: now,
+    tenant: m.tenant, message_id: m.messageId, profile_id: m.profileId, version,
   })))
   yield* warehouse.insert("identity_nodes", update.nodes.map((n): Row => ({
-    tenant: n.tenant, kind: n.kind, value: n.value, slice: n.slice, profile_id: n.profileId, shared: n.shared, version: now,
+    tenant: n.tenant, kind: n.kind, value: n.value, slice: n.slice, profile_id: n.profileId, shared: n.shared, version,
   })))
   yield* warehouse.insert("profile_merges", update.merges.map((m): Row => ({
     tenant: m.tenant, from_profile: m.fromProfile, to_profile: m.toProfile, kind: m.kind, messages: m.messages,
     reason: m.reason, at,
   })))
 })
+
+// When a read observation was stored, by its writer's clock (the version it was stored with, to the millisecond).
+const WRITTEN = "toUnixTimestamp64Milli(max(observed_at)) AS written"
+
+/** Observations another process stored were read: this process's next versions come after theirs. */
+const witnessRows = (rows: ReadonlyArray<{ readonly written: string }>) => {
+  let latest = 0
+  for (const r of rows) latest = Math.max(latest, Number(r.written))
+  if (latest > 0) witnessWrittenAt(latest)
+}
 
 /** Every stored observation (or those stored since a time), tenant by tenant, for rebuilding the online graph after a restart. */
 export const loadObservations = Effect.fn("loadObservations")(function* (sinceMs?: number, onlyTenant?: string) {
@@ -111,14 +123,15 @@ export const loadObservations = Effect.fn("loadObservations")(function* (sinceMs
     ...(sinceMs === undefined ? [] : ["observed_at >= {since:DateTime64(3, 'UTC')}"]),
     ...(onlyTenant === undefined ? [] : ["tenant = {only:String}"]),
   ]
-  const rows = yield* warehouse.query<{ tenant: string; message_id: string; ms: string; sightings: Array<StoredSighting> }>(
+  const rows = yield* warehouse.query<{ tenant: string; message_id: string; ms: string; sightings: Array<StoredSighting>; written: string }>(
     "SELECT tenant, message_id, toUnixTimestamp64Milli(argMax(timestamp, observed_at)) AS ms, " +
-      "argMax(sightings, observed_at) AS sightings FROM identity_observations " +
+      `argMax(sightings, observed_at) AS sightings, ${WRITTEN} FROM identity_observations ` +
       `${where.length === 0 ? "" : `WHERE ${where.join(" AND ")} `}GROUP BY tenant, message_id`,
     where.length === 0 ? undefined : {
       params: { ...(sinceMs === undefined ? {} : { since: chDateTime(iso(sinceMs)) }), ...(onlyTenant === undefined ? {} : { only: onlyTenant }) },
     },
   )
+  witnessRows(rows)
   return rows.map((r) => ({
     tenant: r.tenant,
     messageId: r.message_id,
@@ -155,17 +168,19 @@ export const readStoredStating = Effect.fn("readStoredStating")(function* (
   const warehouse = yield* Warehouse
   const out = new Map<string, { messageId: string; timeMs: number; sightings: Array<{ kind: string; value: string; trust: string }> }>()
   for (let i = 0; i < keys.length; i += KEYS_PER_READ) {
-    const rows = yield* warehouse.query<{ message_id: string; ms: string; sightings: Array<{ kind: string; value: string; trust: string }> }>(
-      "SELECT message_id, toUnixTimestamp64Milli(argMax(timestamp, observed_at)) AS ms, argMax(sightings, observed_at) AS sightings " +
+    const rows = yield* warehouse.query<{ message_id: string; ms: string; sightings: Array<{ kind: string; value: string; trust: string }>; written: string }>(
+      `SELECT message_id, toUnixTimestamp64Milli(argMax(timestamp, observed_at)) AS ms, argMax(sightings, observed_at) AS sightings, ${WRITTEN} ` +
         `FROM identity_sightings WHERE ${STATING} GROUP BY message_id`,
       { params: { tenant, ...splitKeys(keys.slice(i, i + KEYS_PER_READ)) } })
+    witnessRows(rows)
     for (const r of rows) out.set(r.message_id, { messageId: r.message_id, timeMs: Number(r.ms), sightings: r.sightings })
   }
   if (messageIds.length > 0) {
-    const rows = yield* warehouse.query<{ message_id: string; ms: string; sightings: Array<StoredSighting> }>(
-      "SELECT message_id, toUnixTimestamp64Milli(argMax(timestamp, observed_at)) AS ms, argMax(sightings, observed_at) AS sightings " +
+    const rows = yield* warehouse.query<{ message_id: string; ms: string; sightings: Array<StoredSighting>; written: string }>(
+      `SELECT message_id, toUnixTimestamp64Milli(argMax(timestamp, observed_at)) AS ms, argMax(sightings, observed_at) AS sightings, ${WRITTEN} ` +
         "FROM identity_observations WHERE tenant = {tenant:String} AND message_id IN {ids:Array(String)} GROUP BY message_id",
       { params: { tenant, ids: messageIds } })
+    witnessRows(rows)
     for (const r of rows) {
       out.set(r.message_id, { messageId: r.message_id, timeMs: Number(r.ms), sightings: r.sightings.map(({ kind, value, trust }) => ({ kind, value, trust })) })
     }
@@ -218,8 +233,8 @@ export const loadObservationsPage = Effect.fn("loadObservationsPage")(function* 
     ...(onlyTenant === undefined ? [] : ["tenant = {only:String}"]),
     ...(after === undefined ? [] : ["(tenant, message_id) > ({tenant:String}, {id:String})"]),
   ]
-  const rows = yield* warehouse.query<{ tenant: string; message_id: string; ms: string; sightings: Array<StoredSighting> }>(
-    "SELECT tenant, message_id, toUnixTimestamp64Milli(argMax(timestamp, observed_at)) AS ms, argMax(sightings, observed_at) AS sightings " +
+  const rows = yield* warehouse.query<{ tenant: string; message_id: string; ms: string; sightings: Array<StoredSighting>; written: string }>(
+    `SELECT tenant, message_id, toUnixTimestamp64Milli(argMax(timestamp, observed_at)) AS ms, argMax(sightings, observed_at) AS sightings, ${WRITTEN} ` +
       `FROM identity_observations ${where.length === 0 ? "" : `WHERE ${where.join(" AND ")} `}` +
       // In key order, the engine aggregates as it reads and stops at the limit, instead of grouping the rest each page.
       `GROUP BY tenant, message_id ORDER BY tenant, message_id LIMIT ${Math.max(1, Math.floor(limit))} SETTINGS optimize_aggregation_in_order = 1`,
@@ -227,6 +242,7 @@ export const loadObservationsPage = Effect.fn("loadObservationsPage")(function* 
       params: { ...(onlyTenant === undefined ? {} : { only: onlyTenant }), ...(after === undefined ? {} : { tenant: after.tenant, id: after.messageId }) },
     },
   )
+  witnessRows(rows)
   return rows.map((r) => ({
     tenant: r.tenant, messageId: r.message_id, timeMs: Number(r.ms),
     sightings: r.sightings.map(({ kind, value, trust }) => ({ kind, value, trust })),
@@ -575,3 +591,17 @@ export const currentNodes = Effect.fn("currentNodes")(function* (
       (profiles === undefined ? "" : " HAVING profile_id IN {profiles:Array(String)}"),
     { params: { tenant, kinds, profiles: profiles ?? [] } })
 })
+
+/**
+ * The merges of a tenant's profiles (profile_merges kind merge): which profile went into which, and when last. What
+ * says why a suggestion is no longer open when its two profiles are now one (identity/decisions.ts).
+ */
+export const profileMergesOf = Effect.fn("profileMergesOf")(function* (tenant: string) {
+  const warehouse = yield* Warehouse
+  const rows = yield* warehouse.query<{ from_profile: string; to_profile: string; ms: string }>(
+    "SELECT from_profile, to_profile, toUnixTimestamp64Milli(max(at)) AS ms FROM profile_merges " +
+      "WHERE tenant = {tenant:String} AND kind = 'merge' AND from_profile != to_profile GROUP BY from_profile, to_profile",
+    { params: { tenant } })
+  return rows.map((r) => ({ from: r.from_profile, to: r.to_profile, atMs: Number(r.ms) }))
+})
+

@@ -3,6 +3,7 @@
 import { Effect } from "effect"
 import { chDateTime } from "./sink.ts"
 import { Warehouse } from "./warehouse.ts"
+import { nextVersion } from "./versions.ts"
 
 export type OperationStatus = "running" | "done" | "failed" | "interrupted"
 
@@ -59,10 +60,6 @@ const recordOf = (row: OperationRow): OperationRecord => ({
   startedAt: isoOf(row.started), finishedAt: row.finished === null ? undefined : isoOf(row.finished),
   askedBy: row.asked_by, server: row.server, outcome: parsed(row.outcome),
 })
-
-// Versions only grow, even for two states written within one millisecond.
-let lastVersion = 0
-const nextVersion = () => (lastVersion = Math.max(lastVersion + 1, Date.now() * 1000))
 
 /** Writes an operation's state (the latest version is its status). */
 export const storeOperation = Effect.fn("storeOperation")(function* (r: OperationRecord) {
