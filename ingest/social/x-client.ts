@@ -214,16 +214,18 @@ export const makeXClient = (config: Pick<XConfig, "bearerToken" | "apiBase">, op
 export type CallOptions = ReturnType<typeof attempt>["options"]
 
 /**
- * One try of a plain call: its options, how to close its connection once it is given up on, and why its answer was
- * refused for its size, if it was. twitter-api-v2 takes no abort signal and lets go of a request only when its socket
- * closes, so the socket is caught as the request gets it; and it reads an answer whole, so the bytes are counted here.
+ * Watches one request through twitter-api-v2's requestEventDebugHandler: catches its socket, to close it once the
+ * request is given up on (the library takes no abort signal and lets go of a request only when its socket closes), and
+ * counts the bytes of an answer it reads whole (a plain call's, a stream connect's error), closing it past
+ * `maxAnswerBytes`. `tooLarge` then says so.
  */
-const attempt = (client: XClient) => {
+export const answerWatch = (client: Pick<XClient, "policy">) => {
   const maxBytes = client.policy.maxAnswerBytes
   let socket: Socket | undefined
   const state = { tooLarge: undefined as string | undefined }
-  const refuse = (size: string) => {
+  const refuse = (res: IncomingMessage, size: string) => {
     state.tooLarge = `the answer is larger than ${maxBytes} bytes (${size}); it was not read further`
+    res.destroy()
     socket?.destroy()
   }
   const watch = (event: string, data?: unknown) => {
@@ -231,18 +233,20 @@ const attempt = (client: XClient) => {
     if (event !== "response") return
     const res = (data as { res: IncomingMessage }).res
     const declared = Number(res.headers["content-length"])
-    if (declared > maxBytes) return refuse(`it says ${declared}`)
+    if (declared > maxBytes) return refuse(res, `it says ${declared}`)
     let bytes = 0
     res.on("data", (chunk: Buffer) => {
       bytes += chunk.length
-      if (bytes > maxBytes && state.tooLarge === undefined) refuse("undeclared")
+      if (bytes > maxBytes && state.tooLarge === undefined) refuse(res, "undeclared")
     })
   }
-  return {
-    options: { fullResponse: true as const, timeout: client.policy.requestTimeoutMs, requestEventDebugHandler: watch },
-    abandon: () => socket?.destroy(),
-    state,
-  }
+  return { watch, abandon: () => socket?.destroy(), state }
+}
+
+/** One try of a plain call: its options, and its watch. */
+const attempt = (client: XClient) => {
+  const { watch, abandon, state } = answerWatch(client)
+  return { options: { fullResponse: true as const, timeout: client.policy.requestTimeoutMs, requestEventDebugHandler: watch }, abandon, state }
 }
 
 /** Pages without items in a row, each with a new next_token, after which paging stops: X gives no such chain. */

@@ -6,6 +6,7 @@ import type { StreamingV2Rule, Tweetv2FieldsParams } from "twitter-api-v2"
 import type { ImportedItem } from "../sources/index.ts"
 import { TWEET_FIELDS, tweetsFromPage, USER_FIELDS } from "../sources/twitter.ts"
 import {
+  answerWatch,
   backoffMs,
   boundedWait,
   classify,
@@ -274,8 +275,12 @@ const connectOnce = (
     const stream = client.v2.searchStream({ ...STREAM_PARAMS, autoConnect: false })
     // twitter-api-v2 keeps the request of a connect still waiting for its answer out of reach (stream.destroy() closes
     // only an established one): without this signal, a connect given up on stayed open until the server closed it.
+    // Its error answer (a 4xx, 5xx) is read whole like a plain call's: the same watch bounds it.
     const abandon = new AbortController()
-    ;(stream as unknown as { requestData: { options: { signal?: AbortSignal } } }).requestData.options.signal = abandon.signal
+    const answer = answerWatch(client)
+    const requestData = (stream as unknown as { requestData: { options: { signal?: AbortSignal }; requestEventDebugHandler?: unknown } }).requestData
+    requestData.options.signal = abandon.signal
+    requestData.requestEventDebugHandler = answer.watch
     let connected = false
     let connectedAt = 0
     let alive = false
@@ -329,7 +334,10 @@ const connectOnce = (
         // Interrupted while connecting: the connection opened after we stopped caring about it.
         if (finished) stream.destroy()
       },
-      (error: unknown) => finish({ connected: false, alive: false, error, reason: "connect failed" }),
+      (error: unknown) => finish({
+        connected: false, alive: false, reason: "connect failed",
+        error: answer.state.tooLarge === undefined ? error : new XBadAnswer({ endpoint: STREAM_ENDPOINT, detail: answer.state.tooLarge }),
+      }),
     )
     return Effect.sync(() => {
       clearTimeout(unanswered)

@@ -494,6 +494,19 @@ describe("stream rules and the filtered stream against a hostile X", () => {
     expect(closedAt[0]! - gaveUpAt).toBeLessThan(2_000)
   })
 
+  test("a stream connect answered with an error body larger than maxAnswerBytes is not read whole: its connection is closed and it is retried", async () => {
+    const body = JSON.stringify({ title: "Service Unavailable", detail: "x".repeat(32 * 1024 * 1024) })
+    const url = await hostile((_u, _n, _req, res) => res.writeHead(503, { "content-type": "application/json" }).end(body))
+    const closedAt = connectionsOf(server!)
+    const statuses: Array<XStatus> = []
+    const client = makeXClient(config(url), { policy: { ...FAST, maxAnswerBytes: 1024 * 1024 }, onStatus: (s) => statuses.push(s) })
+    const fiber = Effect.runFork(Stream.runDrain(filteredStream(client, { tenant: "acme", reconnect: { initialMs: 60_000 } })))
+    await waitFor(() => statuses.some((s) => s.kind === "reconnect_wait") && closedAt[0] !== undefined, 5_000)
+    await Effect.runPromise(Fiber.interrupt(fiber))
+    expect(statuses.find((s) => s.kind === "reconnect_wait")).toMatchObject({ reason: expect.stringMatching(/larger than 1048576 bytes/) })
+    expect(closedAt[0]).toBeDefined()
+  })
+
   test("a stream interrupted while its connect waits for an answer closes that connection", async () => {
     const url = await hostile(() => {})
     const closedAt = connectionsOf(server!)
