@@ -124,6 +124,8 @@ const TEXT_FIELDS = ["direction", "agent", "queue", "outcome"] as const
  * about 900 characters a minute, so hours of talk are a few hundred thousand; 1,000,000 leaves a wide margin. The
  * other fields are a word, a name or a number, bounded as other sources bound names and addresses (1,024).
  */
+/** As other sources bound their item ids (a Segment messageId, a SendGrid sg_event_id, a chat conversation_id). */
+const MAX_CALL_ID_CHARS = 256
 const MAX_CHARS: ReadonlyArray<readonly [CallField, number]> = [
   ["notes", 1_000_000], ...(["direction", "phone", "agent", "queue", "outcome"] as const).map((f) => [f, 1_024] as const),
 ]
@@ -210,6 +212,9 @@ const callRows = (ctx: ImportContext, maker: ItemMaker, where: string, out: Arra
       return refuse(raw, "wrong_column_count", "", `has ${record.length} fields, the header has ${h.width} (a stray comma or quote?)`, callId)
     }
     if (callId === "") return refuse(raw, "missing_call_id", `/${names.call_id!}`, `${names.call_id!} is empty`)
+    if (callId.length > MAX_CALL_ID_CHARS) {
+      return refuse(raw, "too_long", `/${names.call_id!}`, `${names.call_id!} is longer than ${MAX_CALL_ID_CHARS} characters`)
+    }
     for (const [field, max] of MAX_CHARS) {
       if ((values[field]?.length ?? 0) > max) return refuse(raw, "too_long", `/${names[field]!}`, `${names[field]!} is longer than ${max} characters`, callId)
     }

@@ -141,6 +141,8 @@ const messageTime = (lines: HeaderLines, readIso: (text: string) => number): Mes
  * too_long, kept whole as a dead letter.
  */
 const MAX_TEXT_CHARS = 1_000_000
+/** The longest line RFC 5322 allows: a Message-ID (the item's id) is far shorter, and a longer one is no mail's. */
+const MAX_MESSAGE_ID_CHARS = 998
 
 /**
  * Parses one raw message into an event, or a dead letter naming `where` (the file, or the message in an mbox).
@@ -162,6 +164,9 @@ export const parseEmailMessage = async (raw: Buffer, where: string, maker: ItemM
     return refuse("not_email", "", "not an RFC 5322 message: no header fields (From:, Date:, ...) found")
   }
   const headerId = mail.messageId === undefined ? "" : bareId(mail.messageId)
+  if (headerId.length > MAX_MESSAGE_ID_CHARS) {
+    return refuse("too_long", "/headers/message-id", `the Message-ID: header is longer than ${MAX_MESSAGE_ID_CHARS} characters`)
+  }
   const sender = addressesOf(mail.from).find((a) => a.address !== undefined && a.address !== "")
   if (sender === undefined) {
     return refuse("missing_sender", "/headers/from", "the From: header has no e-mail address", headerId)

@@ -287,3 +287,13 @@ describe("calls: the short fields are bounded", () => {
       fields.map((f, i) => [`CA${i + 1}`, "too_long", `/${f}`, `${f} is longer than 1024 characters`]))
   })
 })
+
+describe("calls: a call id is bounded as other sources' ids are", () => {
+  it("a call_id past 256 characters is a dead letter naming its column; one of 256 lands as the item's id", () => {
+    const { events, deadLetters } = split(parseCallsWebhook(csv(HEADER, row("C".repeat(1_000_000)), row("D".repeat(256))), context()))
+    expect(events.map((e) => e.messageId.length)).toEqual([256])
+    expect(deadLetters.map((d) => [d.messageId.length, d.rejection.rule, d.rejection.field, d.rejection.message.split(": ")[1]])).toEqual([
+      [0, "too_long", "/call_id", "call_id is longer than 256 characters"],
+    ])
+  })
+})

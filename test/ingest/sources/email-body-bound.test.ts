@@ -49,3 +49,16 @@ describe("e-mail: a mail's text is bounded", () => {
     expect(html.events.map((e) => e.text.length > 900_000 && e.text.length <= BOUND)).toEqual([true])
   }, 60_000)
 })
+
+describe("e-mail: a Message-ID is bounded", () => {
+  it("a Message-ID past 998 characters (RFC 5322's longest line) is a dead letter naming it; one of 998 lands as the item's id", async () => {
+    const long = `${"a".repeat(1_000_000)}@x.example`
+    const refused = split(await parseEmailWebhook(head(long.replace("@x.example", "")), context()))
+    expect(refused.events.map((e) => e.messageId.length)).toEqual([])
+    expect(refused.deadLetters.map((d) => [d.messageId, d.rejection.rule, d.rejection.field, d.rejection.message])).toEqual([
+      ["", "too_long", "/headers/message-id", "body: the Message-ID: header is longer than 998 characters"],
+    ])
+    const fits = split(await parseEmailWebhook(head("b".repeat(998 - "@x.example".length)), context()))
+    expect(fits.events.map((e) => e.messageId.length)).toEqual([998])
+  })
+})
