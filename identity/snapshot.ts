@@ -12,7 +12,7 @@ import { deserialize, serialize } from "node:v8"
 import { Effect } from "effect"
 import { loadObservations, loadObservationsPage, loadOperations, type OperationRow } from "../warehouse/identity.ts"
 import { loadNewestSnapshot, storeSnapshot } from "../warehouse/identity-snapshots.ts"
-import { witnessWrittenAt } from "../warehouse/versions.ts"
+import { nextVersion, versionMs, witnessWrittenAt } from "../warehouse/versions.ts"
 import { type GraphRules, type Observation, OPERATOR } from "./graph.ts"
 import type { CompiledBlockRules } from "./guardrails.ts"
 import type { IdentifierKind } from "./normalise.ts"
@@ -364,6 +364,7 @@ export const writeSnapshot = Effect.fn("writeSnapshot")(function* (loaded: Loade
   const dropped = [...new Map(loaded.dropped.map((d) => [d.join("\u0000"), d])).values()]
   const body: SnapshotBody = { format: FORMAT, graphs: yield* inSlices(loaded.resolver.toStatesSteps()), dropped, blockRules: loaded.readBack.blocked.digest }
   const bytes = serialize(body)
-  yield* storeSnapshot({ takenAtMs: Date.now(), coversUntilMs, fingerprint: loaded.fingerprint, bytes })
+  // Its time by the version clock: no earlier than any version this process wrote, which a start from it witnesses.
+  yield* storeSnapshot({ takenAtMs: versionMs(nextVersion()), coversUntilMs, fingerprint: loaded.fingerprint, bytes })
   return bytes.length
 })
