@@ -3,7 +3,9 @@
 // on the data dir and the admin routes of `cdp serve` (ingest/identity-route.ts), which reload the running graph.
 import { Data, Effect } from "effect"
 import { labelProblem } from "../warehouse/labels.ts"
-import { dismissedSuggestionIds, type OperationRow, anchorNodes, profileContacts, separatedProfiles, suggestionDecision } from "../warehouse/identity.ts"
+import {
+  dismissedSuggestionIds, type OperationRow, anchorNodes, profileContacts, profileMergesOf, separatedProfiles, suggestionDecision,
+} from "../warehouse/identity.ts"
 import { profileNames } from "../warehouse/profiles.ts"
 import { extractConfigFor } from "./extract.ts"
 import { DEFAULT_GRAPH_RULES } from "./graph.ts"
@@ -12,7 +14,7 @@ import { BadIdentifier, type IdentifierRef, parseIdentifier, profileIdOf } from 
 import { rebuildIdentity, type RebuildSummary } from "./rebuild.ts"
 import type { IdentityConfig } from "./stage.ts"
 import { inSlices } from "./slices.ts"
-import { findSuggestionsSteps, type ProfileSummary } from "./suggestions.ts"
+import { findSuggestionsSteps, type ProfileSummary, suggestionId } from "./suggestions.ts"
 
 /** A suggestion id as typed may be empty, kilobytes long or hold a newline: such is quoted and cut, so an error stays one line. */
 const shownId = (id: string) =>
@@ -50,6 +52,61 @@ export class SuggestionKeptApart extends Data.TaggedError("SuggestionKeptApart")
   override get message() {
     return `suggestion ${shownId(this.id)} of tenant "${this.tenant}" is of two profiles an operator separated ` +
       "(cdp identity separate): accepting it cannot merge them; dismiss it"
+  }
+}
+
+/**
+ * A suggestion whose two profiles are one now (a message linked them, or both went into a third) since it was listed:
+ * there is nothing left to accept or dismiss. Told apart from an unknown id so a console's stale list can say why.
+ */
+export class SuggestionProfilesMerged extends Data.TaggedError("SuggestionProfilesMerged")<{
+  readonly id: string
+  readonly tenant: string
+  readonly a: string
+  readonly b: string
+  /** The profile they went into (one of them, or a third) and when. */
+  readonly into: string
+  readonly atMs: number
+}> {
+  override get message() {
+    const how = this.into === this.a || this.into === this.b
+      ? `${this.into === this.a ? this.b : this.a} was merged into ${this.into}` : `both were merged into ${this.into}`
+    return `suggestion ${shownId(this.id)} of tenant "${this.tenant}" is no longer open: its profiles ${this.a} and ${this.b} ` +
+      `are now one profile (${how} at ${new Date(this.atMs).toISOString()}), so there is nothing to accept or dismiss`
+  }
+}
+
+/**
+ * A suggestion whose two people are under other profile ids now (their messages moved to new profiles, as a split of
+ * their identifiers does): the pair is suggested under another id, `by`, listed unless a profile cannot be linked.
+ */
+export class SuggestionReplaced extends Data.TaggedError("SuggestionReplaced")<{
+  readonly id: string
+  readonly tenant: string
+  readonly was: readonly [string, string]
+  readonly now: readonly [string, string]
+  /** The suggestion of the pair now. */
+  readonly by: string
+  /** A profile of `now` that holds no identifier a link can name (`by` is then not listed). */
+  readonly blocked?: string
+}> {
+  override get message() {
+    const moved = [0, 1].filter((i) => this.was[i] !== this.now[i]).map((i) => `${this.was[i]} is ${this.now[i]}`).join(", ")
+    return `suggestion ${shownId(this.id)} of tenant "${this.tenant}" is no longer open: its profiles' messages moved since (${moved}), ` +
+      `so the pair is suggestion ${this.by} now` + (this.blocked === undefined ? ": decide that one"
+        : `, which is not listed: profile ${this.blocked} holds no identifier a link can name (each was split from linking, or is shared ` +
+          "with another profile); dismissing it keeps it hidden")
+  }
+}
+
+/**
+ * A suggestion found still, but one of whose profiles holds no identifier a link can name (each was split from
+ * linking, or is shared): it is not listed, and accepting it cannot merge them. Dismissing it is still recorded.
+ */
+export class SuggestionNotLinkable extends Data.TaggedError("SuggestionNotLinkable")<{ readonly id: string; readonly tenant: string; readonly profile: string }> {
+  override get message() {
+    return `suggestion ${shownId(this.id)} of tenant "${this.tenant}" is no longer open: profile ${this.profile} holds no identifier ` +
+      "a link can name (each was split from linking, or is shared with another profile), so accepting it cannot merge them; dismiss it"
   }
 }
 
@@ -137,18 +194,68 @@ const dismissed = (tenant: string) =>
  * is not listed, rather than listed and answered 404 when accepted.
  */
 const linkableSuggestions = (tenant: string) =>
+  Effect.map(foundSuggestions(tenant), (found) => found.flatMap(({ suggestion, a, b }) => a === undefined || b === undefined ? [] : [{ suggestion, a, b }]))
+
+/** Suggestions found now and not dismissed, each with the identifier a link names of each profile (if it holds one). */
+const foundSuggestions = (tenant: string) =>
   Effect.gen(function* () {
     const gone = yield* dismissed(tenant)
     const found = (yield* inSlices(findSuggestionsSteps(yield* profileSummaries(tenant)))).filter((s) => !gone.has(s.id))
     if (found.length === 0) return []
     const profiles = [...new Set(found.flatMap((s) => [s.a, s.b]))]
     const anchors = new Map((yield* anchorNodes(tenant, profiles, DEFAULT_GRAPH_RULES.priority)).map((n) => [n.profile_id, `${n.kind}:${n.value}`]))
-    return found.flatMap((suggestion) => {
-      const a = anchors.get(suggestion.a)
-      const b = anchors.get(suggestion.b)
-      return a === undefined || b === undefined ? [] : [{ suggestion, a, b }]
-    })
+    return found.map((suggestion) => ({ suggestion, a: anchors.get(suggestion.a), b: anchors.get(suggestion.b) }))
   })
+
+/** A profile's earlier ids followed back (and pairs of profiles merged into one) at most this many: past it, a stale id is 404. */
+const MAX_EARLIER_IDS = 200
+
+type Found = Effect.Success<ReturnType<typeof foundSuggestions>>[number]
+
+/**
+ * Why a suggestion not found open cannot be decided: decided before; its two profiles one now (merged into one
+ * another, or both into a third); the same two people under other profile ids now (their messages moved, e.g. after a
+ * split), whose suggestion has another id; else an id no suggestion of the tenant has (mistyped, or its profiles no
+ * longer look alike). A suggestion id is a hash of its pair, so the pairs the merges made are hashed and compared.
+ */
+const whyNotOpen = (tenant: string, id: string, found: ReadonlyArray<Found>) =>
+  Effect.gen(function* () {
+    const earlier = yield* suggestionDecision(tenant, id, acceptedReason(id, ""))
+    if (earlier !== undefined) return new SuggestionDecided({ id, tenant, ...earlier })
+    const into = new Map<string, Array<{ readonly from: string; readonly atMs: number }>>()
+    for (const m of yield* profileMergesOf(tenant)) {
+      if (suggestionId(m.from, m.to) === id) return merged(id, tenant, m.from, m.to, m.to, m.atMs)
+      into.set(m.to, [...(into.get(m.to) ?? []), m])
+    }
+    for (const [to, froms] of into) {
+      for (let i = 0; i < Math.min(froms.length, MAX_EARLIER_IDS); i++) {
+        for (let j = i + 1; j < Math.min(froms.length, MAX_EARLIER_IDS); j++) {
+          const [x, y] = [froms[i]!, froms[j]!]
+          if (suggestionId(x.from, y.from) === id) return merged(id, tenant, x.from, y.from, to, Math.max(x.atMs, y.atMs))
+        }
+      }
+    }
+    /** The profile and the ids whose messages went into it, followed back. */
+    const idsOf = (profile: string) => {
+      const ids = [profile]
+      for (let k = 0; k < ids.length && ids.length < MAX_EARLIER_IDS; k++) ids.push(...(into.get(ids[k]!) ?? []).map((m) => m.from).filter((f) => !ids.includes(f)))
+      return ids
+    }
+    for (const f of found) {
+      const [as, bs] = [idsOf(f.suggestion.a), idsOf(f.suggestion.b)]
+      for (const x of as) {
+        for (const y of bs) {
+          if (suggestionId(x, y) !== id) continue
+          const blocked = f.a === undefined ? f.suggestion.a : f.b === undefined ? f.suggestion.b : undefined
+          return new SuggestionReplaced({ id, tenant, was: [x, y], now: [f.suggestion.a, f.suggestion.b], by: f.suggestion.id, ...(blocked === undefined ? {} : { blocked }) })
+        }
+      }
+    }
+    return new UnknownSuggestion({ id, tenant })
+  })
+
+const merged = (id: string, tenant: string, x: string, y: string, into: string, atMs: number) =>
+  new SuggestionProfilesMerged({ id, tenant, a: x < y ? x : y, b: x < y ? y : x, into, atMs })
 
 /** Open suggestions of a tenant: found now, not dismissed, of two profiles a link can still name. */
 export const openSuggestions = (tenant: string) => Effect.map(linkableSuggestions(tenant), (ls) => ls.map((l) => l.suggestion))
@@ -201,13 +308,15 @@ export const separateIdentifiers = <E>(
 export const decideSuggestion = <E>(tenant: string, id: string, accept: boolean, reason: string, config: IdentityConfig, reload: Reload<E>, actor = "") =>
   Effect.gen(function* () {
     yield* checkReason(reason)
-    const open = (yield* linkableSuggestions(tenant)).find((l) => l.suggestion.id === id)
-    if (open === undefined) {
-      const earlier = yield* suggestionDecision(tenant, id, acceptedReason(id, ""))
-      return yield* Effect.fail(earlier === undefined ? new UnknownSuggestion({ id, tenant }) : new SuggestionDecided({ id, tenant, ...earlier }))
-    }
-    const { suggestion, a, b } = open
+    const all = yield* foundSuggestions(tenant)
+    const found = all.find((l) => l.suggestion.id === id)
+    if (found === undefined) return yield* Effect.fail(yield* whyNotOpen(tenant, id, all))
+    const { suggestion, a, b } = found
+    // A pair not listed because a profile cannot be linked is still the operator's to dismiss: it stays hidden after.
     if (!accept) return { operation: yield* recordOperation({ tenant, kind: "dismiss", a: suggestion.id, b: "", reason, actor }) }
+    if (a === undefined || b === undefined) {
+      return yield* Effect.fail(new SuggestionNotLinkable({ id, tenant, profile: a === undefined ? suggestion.a : suggestion.b }))
+    }
     const apart = (yield* separatedProfiles(tenant)).some(([x, y]) => x === suggestion.a && y === suggestion.b || x === suggestion.b && y === suggestion.a)
     if (apart) return yield* Effect.fail(new SuggestionKeptApart({ id, tenant }))
     const evidence = suggestion.evidence.map((e) => `${e.field} ${e.a} ~ ${e.b} (${e.similarity.toFixed(2)})`).join("; ")

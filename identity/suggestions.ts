@@ -71,6 +71,12 @@ const jaroWinkler = (x: string, y: string) => (x === "" || y === "" ? 0 : natura
 /** Two phone numbers of one person differ in country form at most: the last 9 digits decide. */
 const phoneSimilarity = (x: string, y: string) => (x.slice(-9) === y.slice(-9) ? 1 : 0)
 
+/** A pair's suggestion id, whichever profile is named first: stable, so a dismissal sticks. */
+export const suggestionId = (a: string, b: string): string => {
+  const [x, y] = a < b ? [a, b] : [b, a]
+  return `sug_${createHash("sha256").update(`${x}\u0000${y}`).digest("base64url").slice(0, 16)}`
+}
+
 /** Scores one pair; undefined when the evidence is not enough. */
 export const comparePair = (a: ProfileSummary, b: ProfileSummary, options = DEFAULT_SUGGESTION_OPTIONS): Suggestion | undefined => {
   const name = best("name", a.names.map(fold), b.names.map(fold), jaroWinkler)
@@ -82,7 +88,7 @@ export const comparePair = (a: ProfileSummary, b: ProfileSummary, options = DEFA
   if (score < options.threshold) return undefined
   const [x, y] = a.profileId < b.profileId ? [a.profileId, b.profileId] : [b.profileId, a.profileId]
   return {
-    id: `sug_${createHash("sha256").update(`${x}\u0000${y}`).digest("base64url").slice(0, 16)}`,
+    id: suggestionId(x, y),
     a: x, b: y, score,
     evidence: [name, email, phone].filter((e): e is Evidence => e !== undefined && e.similarity > 0),
   }

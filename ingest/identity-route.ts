@@ -228,6 +228,13 @@ const failure = (e: unknown, fieldOf: (input: string) => string = () => "/identi
         error.message ?? "the suggestion was already decided", "/id")
     case "SuggestionKeptApart":
       return refuse(409, "suggestion_kept_apart", error.message ?? "the suggestion's profiles were separated", "/id")
+    // A console's list is stale: what it shows left the list since, and the answer says why (not 404, as a typo is).
+    case "SuggestionProfilesMerged":
+      return refuse(409, "suggestion_profiles_merged", error.message ?? "the suggestion's profiles are now one", "/id")
+    case "SuggestionReplaced":
+      return refuse(409, "suggestion_replaced", error.message ?? "the suggestion's profiles have other ids now", "/id")
+    case "SuggestionNotLinkable":
+      return refuse(409, "suggestion_not_linkable", error.message ?? "a profile of the suggestion cannot be linked", "/id")
     case "WarehouseUnavailable":
       return warehouseUnavailable(error.message)
     default:

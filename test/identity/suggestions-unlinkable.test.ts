@@ -1,6 +1,7 @@
 // A suggestion is listed only if it can be accepted: both its profiles still hold an identifier a link can name.
 // Found probing cdp serve: after both identifiers of one of two look-alike profiles were split from linking, the pair
-// was still listed (GET /v1/identity/suggestions), and accepting it answered 404 unknown_suggestion.
+// was still listed (GET /v1/identity/suggestions), and accepting it answered 404 unknown_suggestion. Accepting it from a
+// list shown before is 409 suggestion_replaced, saying why (suggestions-stale).
 import { Effect } from "effect"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { callApi as call, TEST_ADMIN_TOKEN as ADMIN, withApi } from "../support/api.ts"
@@ -13,7 +14,7 @@ afterEach(() => removeDir(dir))
 
 
 describe("a suggestion whose profile holds no linkable identifier", () => {
-  it("is not listed, and accepting it by id is the 404 of a suggestion that is not open", () =>
+  it("is not listed, and accepting it by id is 409 suggestion_replaced", () =>
     withApi(dir, (url) => Effect.gen(function* () {
       yield* landLookAlikes(url)
       const [first] = yield* openSuggestions(url)
@@ -24,7 +25,7 @@ describe("a suggestion whose profile holds no linkable identifier", () => {
       }
       expect(yield* openSuggestions(url)).toEqual([])
       const accepted = yield* call(url, "POST", `/v1/identity/suggestions/${first!.id}/accept`, ADMIN, { reason: "same person", tenant: "acme" })
-      expect(accepted, JSON.stringify(accepted.body)).toMatchObject({ status: 404, body: { rule: "unknown_suggestion", field: "/id" } })
+      expect(accepted, JSON.stringify(accepted.body)).toMatchObject({ status: 409, body: { rule: "suggestion_replaced", field: "/id" } })
       // Still held apart from linking, the other profile's identifiers are as they were.
       const links = yield* call(url, "POST", "/v1/query", ADMIN, { sql: "SELECT count() AS n FROM identity_operations WHERE kind = 'link'", tenant: "acme" })
       expect(links.body.rows, JSON.stringify(links.body)).toEqual([{ n: "0" }])
