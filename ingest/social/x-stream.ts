@@ -1,7 +1,7 @@
 // The X filtered stream: rules made equal to the configuration (idempotently), one long-lived connection to
 // GET /2/tweets/search/stream that is re-opened with capped exponential backoff when it drops or goes silent,
 // and every tweet mapped like a search page's. Interrupting the stream (scope close, SIGINT) closes the connection.
-import { Clock, Duration, Effect, Queue, Stream } from "effect"
+import { Cause, Clock, Duration, Effect, Queue, Stream } from "effect"
 import type { StreamingV2Rule, Tweetv2FieldsParams } from "twitter-api-v2"
 import type { ImportedItem } from "../sources/index.ts"
 import { TWEET_FIELDS, tweetsFromPage, USER_FIELDS } from "../sources/twitter.ts"
@@ -141,6 +141,11 @@ export interface StreamOptions extends XClientOptions {
    */
   readonly maxQueuedItems?: number
   readonly reconnect?: Partial<ReconnectPolicy>
+  /**
+   * Receives the tweets still queued when the stream stops (its consumer interrupted, or the stream failing), and any
+   * that arrive while it stops, so they can still be handed on: X does not send them again.
+   */
+  readonly onStop?: (items: ReadonlyArray<ImportedItem>) => void
 }
 
 interface ConnectionEnd {
@@ -349,6 +354,53 @@ const connectOnce = (
   })
 
 /**
+ * The connector's end of the queue its consumer reads. Backpressure: the connection is held back while the consumer is
+ * behind and read again once it has caught up; queued items stay across a reconnect, and a new connection is held back
+ * at once while they are still too many. When the stream stops, the connection is held back and what is queued goes
+ * to `onStop` (it went down with the queue: up to maxQueuedItems tweets lost at every shutdown).
+ */
+const queueFeed = (
+  queue: Queue.Queue<ImportedItem, XError | Cause.Done>,
+  maxQueued: number,
+  onStop: ((items: ReadonlyArray<ImportedItem>) => void) | undefined,
+) => {
+  let current: Flow | undefined
+  let resuming: ReturnType<typeof setInterval> | undefined
+  let stopped = false
+  const holdBack = () => {
+    if (resuming !== undefined || current === undefined || Queue.sizeUnsafe(queue) < maxQueued) return
+    const held = current
+    held.pause()
+    resuming = setInterval(() => {
+      if (Queue.sizeUnsafe(queue) > maxQueued / 2) return
+      clearInterval(resuming)
+      resuming = undefined
+      held.resume()
+    }, 20)
+  }
+  return {
+    offer: (items: ReadonlyArray<ImportedItem>) => {
+      if (stopped) return void (items.length > 0 && onStop?.(items))
+      for (const item of items) Queue.offerUnsafe(queue, item)
+      holdBack()
+    },
+    connected: (flow: Flow) => {
+      clearInterval(resuming)
+      resuming = undefined
+      current = flow
+      holdBack()
+    },
+    stop: Effect.suspend(() => {
+      stopped = true
+      clearInterval(resuming)
+      current?.pause()
+      if (onStop === undefined) return Effect.void
+      return Queue.clear(queue).pipe(Effect.map((rest) => void (rest.length > 0 && onStop(rest))), Effect.ignore)
+    }),
+  }
+}
+
+/**
  * The tweets of the filtered stream as items, for as long as it is consumed: reconnects after drops and silences
  * (capped exponential backoff, reset once a connection has carried data or a keep-alive), waits for the reset after
  * a 429; fails on 401/403 (no retry loop) or after `reconnect.maxAttempts` consecutive failed connections.
@@ -360,28 +412,10 @@ export const filteredStream = (client: XClient, options: StreamOptions): Stream.
   return Stream.callback<ImportedItem, XError>((queue) =>
     Effect.gen(function* () {
       const clock = yield* Clock.Clock
-      const maxQueued = options.maxQueuedItems ?? 10_000
-      let current: Flow | undefined
-      let resuming: ReturnType<typeof setInterval> | undefined
-      yield* Effect.addFinalizer(() => Effect.sync(() => clearInterval(resuming)))
-      // Backpressure: stop reading the connection while the consumer is behind, read on once it has caught up. The
-      // tweets queued stay queued across a reconnect; a new connection is held back at once if they are still too many.
-      const holdBack = () => {
-        if (resuming !== undefined || current === undefined || Queue.sizeUnsafe(queue) < maxQueued) return
-        const held = current
-        held.pause()
-        resuming = setInterval(() => {
-          if (Queue.sizeUnsafe(queue) > maxQueued / 2) return
-          clearInterval(resuming)
-          resuming = undefined
-          held.resume()
-        }, 20)
-      }
-      const onPayload = (payload: unknown) => {
-        const items = tweetsFromPage(payload, { tenant: options.tenant, receivedAtMs: clock.currentTimeMillisUnsafe() })
-        for (const item of items) Queue.offerUnsafe(queue, item)
-        holdBack()
-      }
+      const feed = queueFeed(queue, options.maxQueuedItems ?? 10_000, options.onStop)
+      yield* Effect.addFinalizer(() => feed.stop)
+      const onPayload = (payload: unknown) =>
+        feed.offer(tweetsFromPage(payload, { tenant: options.tenant, receivedAtMs: clock.currentTimeMillisUnsafe() }))
       let failures = 0
       for (let connection = 1; ; connection++) {
         let unreadableLines = 0
@@ -392,11 +426,8 @@ export const filteredStream = (client: XClient, options: StreamOptions): Stream.
             client.onStatus({ kind: "unreadable_lines", connection, count: unreadableLines, reason: why, prefix: linePrefix(client, line) })
           },
           connected: (opened) => {
-            clearInterval(resuming)
-            resuming = undefined
-            current = opened
             client.onStatus({ kind: "connected", connection })
-            holdBack()
+            feed.connected(opened)
           },
         })
         let waitMs: number
@@ -440,5 +471,18 @@ export const runFilteredStream = <E, R>(
   Effect.gen(function* () {
     const client = options.client ?? makeXClient(config, options)
     if (options.syncRules !== false) yield* syncStreamRules(client, config.rules)
-    yield* Stream.runForEachArray(filteredStream(client, { ...options, client }), (items) => options.onItems(items))
+    // Tweets received are handed on even when the stream stops (cdp serve shutting down, a 401): a batch being handed
+    // on is finished, and what was still queued is handed on last.
+    const queued: Array<ImportedItem> = []
+    const handOnQueued = Effect.suspend(() => {
+      const items = queued.splice(0)
+      if (items.length === 0) return Effect.void
+      return options.onItems(items).pipe(Effect.catchCause((cause) =>
+        Effect.logError("x stream: tweets received before it stopped could not be handed on").pipe(
+          Effect.annotateLogs({ tweets: items.length, error: String((Cause.squash(cause) as Error | undefined)?.message ?? cause) }))))
+    })
+    yield* Stream.runForEachArray(
+      filteredStream(client, { ...options, client, onStop: (items) => void queued.push(...items) }),
+      (items) => Effect.uninterruptible(options.onItems(items)),
+    ).pipe(Effect.ensuring(handOnQueued))
   }).pipe(Effect.withSpan("runFilteredStream"))

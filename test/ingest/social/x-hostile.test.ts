@@ -10,7 +10,7 @@ import { afterEach, beforeEach, describe, expect, test } from "vitest"
 import { ObjectStore } from "../../../ingest/objectstore.ts"
 import type { ImportedItem } from "../../../ingest/sources/index.ts"
 import {
-  filteredStream, loadXConfig, makeXClient, pollRecentSearch, searchStateKey, syncStreamRules, type XConfig, type XStatus,
+  filteredStream, loadXConfig, makeXClient, pollRecentSearch, runFilteredStream, searchStateKey, syncStreamRules, type XConfig, type XStatus,
 } from "../../../ingest/social/index.ts"
 import { listen } from "../../support/local-server.ts"
 
@@ -684,6 +684,47 @@ describe("stream rules and the filtered stream against a hostile X", () => {
     const told = JSON.stringify(statuses)
     expect(told).not.toContain("tail-that-must-not-be-logged")
     expect(told).not.toContain("x".repeat(40))
+  })
+
+  test("a stream stopped (cdp serve shutting down) hands on the tweets it had received before it ends, none lost", async () => {
+    const total = 3_000
+    const url = await floodOnce(total, keepAlives)
+    const delivered: Array<string> = []
+    let batches = 0
+    const fiber = Effect.runFork(runFilteredStream(config(url, { rules: [{ value: "coffee" }] }), {
+      tenant: "acme", syncRules: false, policy: FAST, maxQueuedItems: 100_000,
+      // A slow pipeline: what arrives while the first batch is being written waits in the connector's queue.
+      onItems: (items) => Effect.suspend(() => {
+        delivered.push(...ids(items))
+        return ++batches === 1 ? Effect.sleep("1 second") : Effect.void
+      }),
+    }))
+    await waitFor(() => batches > 0, 5_000)
+    // Every line is read from the socket into the queue well within the first batch's second.
+    await new Promise((r) => setTimeout(r, 500))
+    await Effect.runPromise(Fiber.interrupt(fiber))
+    expect(new Set(delivered).size).toBe(total)
+  })
+
+  test("a stream that fails (a 401 on reconnecting) still hands on the tweets it had received, then fails", async () => {
+    const total = 3_000
+    const url = await hostile((_u, n, _req, res) => {
+      if (n > 0) return json(res, 401, { title: "Unauthorized", detail: "Unauthorized" })
+      res.writeHead(200, { "content-type": "application/json" })
+      res.end(Array.from({ length: total }, (_, i) =>
+        `{"data":{"id":"${1863400000000000000n + BigInt(i)}","text":"hello","author_id":"7","created_at":"2024-12-02T10:00:00.000Z"}}\r\n`).join(""))
+    })
+    const delivered: Array<string> = []
+    let batches = 0
+    const result = await Effect.runPromise(runFilteredStream(config(url, { rules: [{ value: "coffee" }] }), {
+      tenant: "acme", syncRules: false, policy: FAST, maxQueuedItems: 100_000, reconnect: { initialMs: 10, maxMs: 20 },
+      onItems: (items) => Effect.suspend(() => {
+        delivered.push(...ids(items))
+        return ++batches === 1 ? Effect.sleep("1 second") : Effect.void
+      }),
+    }).pipe(Effect.timeoutOrElse({ duration: 10_000, orElse: () => Effect.die(new Error("still running after 10 s")) }), Effect.result))
+    expect(result._tag === "Failure" && result.failure).toMatchObject({ _tag: "XUnauthorized" })
+    expect(new Set(delivered).size).toBe(total)
   })
 
   test("a stream that closes right after connecting is re-opened with growing waits, not in a storm", async () => {
