@@ -10,7 +10,7 @@
 import { randomBytes } from "node:crypto"
 import { Data, Duration, Effect } from "effect"
 import { keyedPermits } from "./turns.ts"
-import { type Row, Warehouse, type WarehouseQueryError, type WarehouseUnavailable } from "./warehouse.ts"
+import { type Row, Warehouse, type WarehouseQueryError, type WarehouseUnavailable, whileDetached } from "./warehouse.ts"
 import { noteWrite } from "./writes.ts"
 
 // Work that reads a tenant's rows and writes what it derived from them later (an audience refresh: members read,
@@ -662,15 +662,18 @@ const REATTACH_WITHIN_MS = 60_000
  */
 const reattach = Effect.fn("reattach")(function* (table: string) {
   const warehouse = yield* Warehouse
-  yield* warehouse.command(`DETACH TABLE ${quoteId(table)} SYNC`)
-  const deadline = Date.now() + REATTACH_WITHIN_MS
-  let delay = 50
-  while (true) {
-    const attached = yield* Effect.exit(warehouse.command(`ATTACH TABLE ${quoteId(table)}`))
-    if (attached._tag === "Success" || Date.now() > deadline) return yield* attached
-    yield* Effect.sleep(Duration.millis(delay))
-    delay = Math.min(delay * 2, 1_000)
-  }
+  // Reads of the table meanwhile (any tenant's) wait for it to be back (whileDetached).
+  return yield* whileDetached(Effect.gen(function* () {
+    yield* warehouse.command(`DETACH TABLE ${quoteId(table)} SYNC`)
+    const deadline = Date.now() + REATTACH_WITHIN_MS
+    let delay = 50
+    while (true) {
+      const attached = yield* Effect.exit(warehouse.command(`ATTACH TABLE ${quoteId(table)}`))
+      if (attached._tag === "Success" || Date.now() > deadline) return yield* attached
+      yield* Effect.sleep(Duration.millis(delay))
+      delay = Math.min(delay * 2, 1_000)
+    }
+  }))
 })
 
 /** Drops every detached part of the tables (SQL cannot read them, so it cannot check them): returns how many. */

@@ -180,6 +180,47 @@ const isClickHouseError = (e: unknown): e is Error & { code: string; type?: stri
   return e instanceof Error && typeof code === "string" && /^\d+$/.test(code)
 }
 
+/**
+ * Tables this process has detached to attach again at once (warehouse/erasure.ts reattach: a start-up, which removes
+ * outdated parts), each with the promise of its return, and a count that moves as each detachment begins and ends.
+ * Every tenant's reads share such a table: one that finds it missing meanwhile was not wrong, and is run again once it is
+ * back (pastDetachments) instead of failing with the engine's UNKNOWN_TABLE and its statement.
+ */
+const detached = new Set<Promise<void>>()
+let detachmentChanges = 0
+
+/** Runs `effect` (the DETACH of a table and its ATTACH again); queries meeting the table missing meanwhile wait for it. */
+export const whileDetached = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.suspend(() => {
+    let back!: () => void
+    const returned = new Promise<void>((resolve) => { back = resolve })
+    detached.add(returned)
+    detachmentChanges++
+    return Effect.ensuring(effect, Effect.sync(() => {
+      detached.delete(returned)
+      detachmentChanges++
+      back()
+    }))
+  })
+
+const UNKNOWN_TABLE = "60"
+/** A query of a table detached meanwhile is run again this many times at most (each after the detachments end). */
+const RUNS_PAST_DETACHMENTS = 3
+
+/** `run` (a query), run again after the detachments in progress end when it failed on a table one of them took away. */
+const pastDetachments = async <A>(run: () => Promise<A>): Promise<A> => {
+  for (let attempt = 1; ; attempt++) {
+    const seen = detachmentChanges
+    try {
+      return await run()
+    } catch (cause) {
+      const metDetachment = detached.size > 0 || detachmentChanges !== seen
+      if (!isClickHouseError(cause) || cause.code !== UNKNOWN_TABLE || !metDetachment || attempt >= RUNS_PAST_DETACHMENTS) throw cause
+      await Promise.all(detached)
+    }
+  }
+}
+
 // ClickHouse error codes that mean "these values cannot be parsed or stored" on insert: text, escape sequences (25:
 // the \ud83d JSON.stringify writes for half a surrogate pair), quoted strings, dates, numbers, arrays, UUIDs, bools,
 // IPs and other domain values, sizes and ranges, NULL in a plain column, a failed CHECK, nesting too deep to parse.
@@ -363,7 +404,7 @@ const makeWarehouse = (opened: WarehouseShape["backend"], options?: WarehouseOpt
           ),
       query: <T>(sql: string, options?: QueryOptions) =>
         Effect.flatMap(Effect.all([Effect.service(ApiReads), Effect.service(BackgroundReads)]), ([forApi, forBackground]) => Effect.tryPromise({
-          try: async () => {
+          try: () => pastDetachments(async () => {
             const side = options?.maxExecutionSeconds !== undefined && backend.kind === "embedded" ? await sideClient() : undefined
             const on = side ?? (backend.kind !== "embedded"
               ? client
@@ -379,7 +420,7 @@ const makeWarehouse = (opened: WarehouseShape["backend"], options?: WarehouseOpt
             } finally {
               await side?.close()
             }
-          },
+          }),
           catch: classify,
         }).pipe(resilient)),
       analystQuery: <T>(sql: string, scope: QueryScope, signal?: AbortSignal) => {
