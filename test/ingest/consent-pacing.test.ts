@@ -4,7 +4,7 @@
 import { cpSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { Effect } from "effect"
-import { afterEach, beforeEach, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import { tcfProblem } from "../../consent/index.ts"
 import type { CanonicalEvent } from "../../ingest/message.ts"
 import { Pipeline } from "../../ingest/pipeline.ts"
@@ -13,21 +13,12 @@ import type { ImportedItem } from "../../ingest/sources/index.ts"
 import { ConsentPacing, normaliseSegmentMessage } from "../../ingest/sources/segment.ts"
 import { readSegmentFile } from "../../ingest/sources/segment-file.ts"
 import { longestStall } from "../support/event-loop.ts"
-import { freshDir, query, removeDir, withPipeline } from "../support/pipeline.ts"
+import { freshDirsPerTest, query, withPipeline } from "../support/pipeline.ts"
 import { restrictingTcf } from "../support/tcf.ts"
 
 process.env["CDP_RETENTION"] = "archive=forever"
 
-let dir: string
-let other: string
-beforeEach(() => {
-  dir = freshDir()
-  other = freshDir()
-})
-afterEach(() => {
-  removeDir(dir)
-  removeDir(other)
-})
+const dirs = freshDirsPerTest("a", "b")
 
 /** 300 messages, each with its own costly string (made for this file only: version `version`). */
 const costlyMessages = (version: number) => Array.from({ length: 300 }, (_, i) => ({
@@ -49,7 +40,7 @@ const collect = (items: AsyncIterable<ImportedItem>) =>
 
 describe("consent strings read with no sender to answer", () => {
   it("cdp ingest of a file of 300 distinct costly strings gives the event loop turns and lands every line", async () => {
-    const file = join(dir, "costly.ndjson")
+    const file = join(dirs.a, "costly.ndjson")
     writeFileSync(file, costlyMessages(101).map((m) => JSON.stringify(m)).join("\n"))
     const { result: items, longestMs } = await Effect.runPromise(longestStall(collect(readSegmentFile(file, { tenant: "acme", receivedAtMs: Date.now() }))))
     // Before: 300 strings of ~5 ms each decoded without a turn (1.5 s of CPU).
@@ -61,14 +52,14 @@ describe("consent strings read with no sender to answer", () => {
     // Landed (and archived, one archive batch) in one request, as before the budget was.
     const messages = costlyMessages(102)
     const receivedAtMs = Date.parse("2025-01-15T12:00:00.000Z")
-    await withPipeline(dir, Effect.gen(function* () {
+    await withPipeline(dirs.a, Effect.gen(function* () {
       const events: Array<CanonicalEvent> = messages.map((m) =>
         normaliseSegmentMessage(m as never, { tenant: "acme", receivedAtMs, correctClockSkew: false }, { body: JSON.stringify(m), json: true }))
       yield* (yield* Pipeline).submit(events, [])
     }))
-    cpSync(join(dir, "objects"), join(other, "objects"), { recursive: true })
+    cpSync(join(dirs.a, "objects"), join(dirs.b, "objects"), { recursive: true })
     readManyOthers(200)
-    await withPipeline(other, Effect.gen(function* () {
+    await withPipeline(dirs.b, Effect.gen(function* () {
       const { result: summary, longestMs } = yield* longestStall(replayArchive({ from: new Date(receivedAtMs - 1000), to: new Date(receivedAtMs + 1000) }))
       expect(longestMs).toBeLessThan(600)
       expect(summary).toMatchObject({ records: 300, accepted: 300, rejected: 0, landed: 300 })
@@ -77,7 +68,7 @@ describe("consent strings read with no sender to answer", () => {
   }, 120_000)
 
   it("a message whose own strings need more than a whole budget is a dead letter naming why; the next message is read", async () => {
-    const file = join(dir, "one.ndjson")
+    const file = join(dirs.a, "one.ndjson")
     writeFileSync(file, [
       { type: "track", event: "E", anonymousId: "a1", messageId: "two-strings", context: { consent: { tcf: restrictingTcf(2, 1_999, 103) } }, properties: { gdpr_consent: restrictingTcf(3, 1_999, 103) } },
       { type: "track", event: "E", anonymousId: "a2", messageId: "one-string", context: { consent: { tcf: restrictingTcf(4, 1_999, 103) } } },

@@ -4,22 +4,13 @@
 import { cpSync } from "node:fs"
 import { join } from "node:path"
 import { Effect, Fiber } from "effect"
-import { afterEach, beforeEach, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import { TENANT_TURN } from "../../ingest/bus.ts"
 import { replayArchive } from "../../ingest/replay.ts"
-import { freshDir, post, query, removeDir, withCollector } from "../support/pipeline.ts"
+import { freshDirsPerTest, post, query, withCollector } from "../support/pipeline.ts"
 import { acmeLandedWhenGlobexIsAnswered } from "../support/tenant-turns.ts"
 
-let dirA: string
-let dirB: string
-beforeEach(() => {
-  dirA = freshDir()
-  dirB = freshDir()
-})
-afterEach(() => {
-  removeDir(dirA)
-  removeDir(dirB)
-})
+const dirs = freshDirsPerTest("a", "b")
 
 const MESSAGES = 2 * TENANT_TURN
 const tracks = (from: number, count: number) =>
@@ -29,12 +20,12 @@ describe("replay: tenants take turns", () => {
   it("another tenant's message is answered after one turn of a replay, and the replay lands whole", async () => {
     const started = new Date()
     // acme's messages, archived as received.
-    await withCollector(dirA, (url) => Effect.gen(function* () {
+    await withCollector(dirs.a, (url) => Effect.gen(function* () {
       for (let from = 0; from < MESSAGES; from += 500) expect((yield* post(`${url}/v1/batch`, { batch: tracks(from, 500) })).status).toBe(200)
     }))
-    cpSync(join(dirA, "objects"), join(dirB, "objects"), { recursive: true })
+    cpSync(join(dirs.a, "objects"), join(dirs.b, "objects"), { recursive: true })
     // Replayed into a warehouse that has only the archive, while globex sends one message.
-    await withCollector(dirB, (url) => Effect.gen(function* () {
+    await withCollector(dirs.b, (url) => Effect.gen(function* () {
       const replay = yield* Effect.forkChild(replayArchive({ from: started, to: new Date(Date.now() + 60_000), tenant: "acme" }))
       // The replay's messages are in the pipeline before globex sends. Before: 5,000 landed (globex's message waited for
       // the replay's one call of all of them).

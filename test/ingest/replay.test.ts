@@ -2,7 +2,7 @@ import { cpSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { Effect } from "effect"
 import fc from "fast-check"
-import { afterEach, beforeEach, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import type { ArchiveManifest } from "../../ingest/archive.ts"
 import { importFile } from "../../ingest/import.ts"
 import type { CanonicalEvent } from "../../ingest/message.ts"
@@ -11,7 +11,7 @@ import { Pipeline } from "../../ingest/pipeline.ts"
 import { parseReplayRange, replayArchive } from "../../ingest/replay.ts"
 import { parseSocialWebhook } from "../../ingest/sources/social.ts"
 import { Warehouse } from "../../warehouse/warehouse.ts"
-import { freshDir, query, removeDir, withPipeline } from "../support/pipeline.ts"
+import { freshDirsPerTest, query, withPipeline } from "../support/pipeline.ts"
 import { SIGNALS_DEV } from "../support/shared.ts"
 
 // These tests place items on fixed days of January 2025, older than the archive's default retention (13 months), and
@@ -19,16 +19,7 @@ import { SIGNALS_DEV } from "../support/shared.ts"
 // retention (test/consent/erasure-retention.test.ts does), so the archive is kept here until erased.
 process.env["CDP_RETENTION"] = "archive=forever"
 
-let dirA: string
-let dirB: string
-beforeEach(() => {
-  dirA = freshDir()
-  dirB = freshDir()
-})
-afterEach(() => {
-  removeDir(dirA)
-  removeDir(dirB)
-})
+const dirs = freshDirsPerTest("a", "b")
 
 const DEV_FILES: ReadonlyArray<readonly [string, string]> = [
   ["segment", "web.ndjson"], ["segment", "invalid.ndjson"], ["sendgrid", "email-events.json"], ["email", "email-inbound"],
@@ -63,7 +54,7 @@ const socialEvents = (lines: ReadonlyArray<string>, receivedAtMs: number, tenant
 describe("archive replay", () => {
   it("lands the whole dev set from its archive alone into a fresh warehouse, and over landed history lands nothing", async () => {
     const started = Date.now()
-    const original = await withPipeline(dirA, Effect.gen(function* () {
+    const original = await withPipeline(dirs.a, Effect.gen(function* () {
       let accepted = 0
       for (const [source, file] of DEV_FILES) accepted += (yield* importFile(source, join(SIGNALS_DEV, file), { tenant: "acme" })).accepted
       const store = yield* ObjectStore
@@ -82,8 +73,8 @@ describe("archive replay", () => {
     expect(new Set(original.before.events.map((e) => e["source"]))).toEqual(new Set(["segment", "sendgrid", "email", "chat", "twitter", "calls"]))
 
     // A fresh warehouse that has only the archive gets the same events, texts and scores.
-    cpSync(objects(dirA), objects(dirB), { recursive: true })
-    await withPipeline(dirB, Effect.gen(function* () {
+    cpSync(objects(dirs.a), objects(dirs.b), { recursive: true })
+    await withPipeline(dirs.b, Effect.gen(function* () {
       expect(yield* count("events")).toBe(0)
       const summary = yield* replayArchive(around(started))
       expect(summary).toMatchObject({ records: original.accepted, landed: original.accepted, duplicates: 0, rejected: 0, corruptBatches: [] })
@@ -94,13 +85,13 @@ describe("archive replay", () => {
   it("replays only what was received in the range, of the source and tenant asked for", async () => {
     const day1 = Date.parse("2025-01-15T10:00:00.000Z")
     const day2 = Date.parse("2025-01-16T10:00:00.000Z")
-    await withPipeline(dirA, Effect.gen(function* () {
+    await withPipeline(dirs.a, Effect.gen(function* () {
       const pipeline = yield* Pipeline
       yield* pipeline.submit([...socialEvents([post("d1a"), post("d1b")], day1), ...socialEvents([post("g1")], day1, "globex")], [])
       yield* pipeline.submit(socialEvents([post("d2a")], day2), [])
     }))
-    cpSync(objects(dirA), objects(dirB), { recursive: true })
-    await withPipeline(dirB, Effect.gen(function* () {
+    cpSync(objects(dirs.a), objects(dirs.b), { recursive: true })
+    await withPipeline(dirs.b, Effect.gen(function* () {
       const range = yield* parseReplayRange("2025-01-15", "2025-01-15")
       expect(yield* replayArchive({ ...range, source: "chat" })).toMatchObject({ batches: 0, records: 0, landed: 0 })
       expect(yield* replayArchive({ ...range, tenant: "acme", source: "social" })).toMatchObject({ records: 2, landed: 2 })
@@ -117,23 +108,23 @@ describe("archive replay", () => {
   it("reports a corrupt batch and replays the others; a batch the manifest does not list is still replayed", async () => {
     const at = Date.parse("2025-01-15T10:00:00.000Z")
     const prefix = "archive/acme/social/2025-01-15/"
-    await withPipeline(dirA, Effect.gen(function* () {
+    await withPipeline(dirs.a, Effect.gen(function* () {
       const pipeline = yield* Pipeline
       yield* pipeline.submit(socialEvents([post("a1"), post("a2")], at), [])
       yield* pipeline.submit(socialEvents([post("b1")], at), [])
       yield* pipeline.submit(socialEvents([post("c1")], at), [])
     }))
     // The manifest is complete once the pipeline has closed.
-    const manifest = JSON.parse(readFileSync(join(objects(dirA), `${prefix}manifest.json`), "utf8")) as ArchiveManifest
+    const manifest = JSON.parse(readFileSync(join(objects(dirs.a), `${prefix}manifest.json`), "utf8")) as ArchiveManifest
     const [first, second] = manifest.batches
     // One batch loses a byte to a bad disk; another was written just before a crash kept it out of the manifest.
-    const firstPath = join(objects(dirA), first!.key)
+    const firstPath = join(objects(dirs.a), first!.key)
     const bytes = readFileSync(firstPath)
     bytes[bytes.length - 5]! ^= 0xff
     writeFileSync(firstPath, bytes)
-    writeFileSync(join(objects(dirA), `${prefix}manifest.json`), JSON.stringify({ ...manifest, batches: [first, second] }))
-    cpSync(objects(dirA), objects(dirB), { recursive: true })
-    await withPipeline(dirB, Effect.gen(function* () {
+    writeFileSync(join(objects(dirs.a), `${prefix}manifest.json`), JSON.stringify({ ...manifest, batches: [first, second] }))
+    cpSync(objects(dirs.a), objects(dirs.b), { recursive: true })
+    await withPipeline(dirs.b, Effect.gen(function* () {
       const summary = yield* replayArchive(around(at))
       expect(summary).toMatchObject({ batches: 3, unlistedBatches: 1, records: 2, landed: 2 })
       expect(summary.corruptBatches).toEqual([{ key: first!.key, reason: expect.stringMatching(/^checksum mismatch/) }])
@@ -142,7 +133,7 @@ describe("archive replay", () => {
   })
 
   it("replaying any range of an archive over what landed changes nothing, however items repeat and spread (property)", () =>
-    withPipeline(dirA, Effect.gen(function* () {
+    withPipeline(dirs.a, Effect.gen(function* () {
       const pipeline = yield* Pipeline
       const run = Effect.runPromiseWith(yield* Effect.context<Pipeline | ObjectStore | Warehouse>())
       const eventsOf = (tenant: string) => query<{ n: string }>("SELECT count() AS n FROM events WHERE tenant = {tenant:String}", { tenant })

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Effect, Layer, Logger, type Scope } from "effect"
+import { afterEach, beforeEach } from "vitest"
 import { backendConfig, pipelineLayer } from "../../cli/layers.ts"
 import { EventBus } from "../../ingest/bus.ts"
 import { Collector } from "../../ingest/collector.ts"
@@ -27,6 +28,18 @@ export const withEmbeddedWarehouse = <A, E>(dir: string, program: Effect.Effect<
 export const freshDir = (prefix = "cdp-test-") => mkdtempSync(join(tmpdir(), prefix))
 
 export const removeDir = (dir: string) => rmSync(dir, { recursive: true, force: true })
+
+/**
+ * Fresh temp dirs for each test of the file, by name: made before each test, removed after it (as a test's one dir is
+ * with freshDir/removeDir), for tests that copy one data dir's archive to another and replay it there. Read them in
+ * the tests (`dirs.a`), not when the file loads.
+ */
+export const freshDirsPerTest = <K extends string>(...names: ReadonlyArray<K>): Readonly<Record<K, string>> => {
+  const dirs = {} as Record<K, string>
+  beforeEach(() => { for (const name of names) dirs[name] = freshDir() })
+  afterEach(() => { for (const name of names) removeDir(dirs[name]) })
+  return dirs
+}
 
 export type PipelineServices = Pipeline | Warehouse | EventBus | ObjectStore
 
