@@ -270,6 +270,12 @@ const isPowerOfTen = (n: number): boolean => {
 /** The start of a line for a warning: enough to tell what it is (an HTML page, a cut tweet), not what it says. */
 const linePrefix = (client: XClient, line: string): string => client.redact(line).slice(0, 24).replace(/[^\x20-\x7e]/g, "?")
 
+/** The title of an error payload's first error ("operational-disconnect"), short and printable, for a warning. */
+const errorTitle = (payload: unknown): string => {
+  const title: unknown = (payload as { errors?: Array<{ title?: unknown }> } | null)?.errors?.[0]?.title
+  return typeof title === "string" ? title.slice(0, 60).replace(/[^\x20-\x7e]/g, "?") : "without a title"
+}
+
 /** One connection, from connect to close; never fails (the end says why it ended). */
 const connectOnce = (
   client: XClient,
@@ -329,9 +335,10 @@ const connectOnce = (
       alive = true
       on.payload(payload)
     })
-    // Error payloads (e.g. operational-disconnect) announce a close that follows.
-    stream.on(ETwitterStreamEvent.DataError, () => {
+    // Error payloads (e.g. operational-disconnect) announce a close that follows; they are no tweet either.
+    stream.on(ETwitterStreamEvent.DataError, (payload: unknown) => {
       reason = "X sent an error payload and closed the connection"
+      on.unreadable(`an error payload from X (${errorTitle(payload)})`, JSON.stringify(payload))
     })
     stream.on(ETwitterStreamEvent.ConnectionClosed, () => finish({ connected, alive, reason }))
     stream.connect({ autoReconnect: false, keepAliveTimeout: "disable" }).then(

@@ -727,6 +727,23 @@ describe("stream rules and the filtered stream against a hostile X", () => {
     expect(new Set(delivered).size).toBe(total)
   })
 
+  test("an error payload X sends on the stream is counted and reported with X's title, not dropped without a word", async () => {
+    const url = await hostile((_u, n, _req, res) => {
+      res.writeHead(200, { "content-type": "application/json" })
+      if (n > 0) return keepAlives(res)
+      res.end(`{"errors":[{"title":"operational-disconnect","disconnect_type":"UpstreamOperationalDisconnect","detail":"This stream has been disconnected upstream for operational reasons."}]}\r\n`)
+    })
+    const statuses: Array<XStatus> = []
+    const client = makeXClient(config(url), { policy: FAST, onStatus: (s) => statuses.push(s) })
+    const fiber = Effect.runFork(Stream.runDrain(filteredStream(client, { tenant: "acme", reconnect: { initialMs: 10, maxMs: 20 } })))
+    await waitFor(() => statuses.some((s) => s.kind === "disconnected"), 5_000)
+    await Effect.runPromise(Fiber.interrupt(fiber))
+    expect(statuses.filter((s) => s.kind === "unreadable_lines")).toEqual([
+      { kind: "unreadable_lines", connection: 1, count: 1, reason: "an error payload from X (operational-disconnect)", prefix: expect.any(String) },
+    ])
+    expect(statuses.find((s) => s.kind === "disconnected")).toMatchObject({ unreadableLines: 1, reason: expect.stringMatching(/error payload/) })
+  })
+
   test("a stream that closes right after connecting is re-opened with growing waits, not in a storm", async () => {
     const url = await hostile((_u, _n, _req, res) => res.writeHead(200, { "content-type": "application/json" }).end())
     const statuses: Array<XStatus> = []
