@@ -605,16 +605,3 @@ export const profileMergesOf = Effect.fn("profileMergesOf")(function* (tenant: s
   return rows.map((r) => ({ from: r.from_profile, to: r.to_profile, atMs: Number(r.ms) }))
 })
 
-/**
- * The merges of a tenant's profiles (profile_merges kind merge): which profile went into which, and when last. What
- * says why a suggestion is no longer open when its two profiles are now one (identity/decisions.ts).
- */
-export const profileMergesOf = Effect.fn("profileMergesOf")(function* (tenant: string) {
-  const warehouse = yield* Warehouse
-  const rows = yield* warehouse.query<{ from_profile: string; to_profile: string; ms: string }>(
-    "SELECT from_profile, to_profile, toUnixTimestamp64Milli(max(at)) AS ms FROM profile_merges " +
-      "WHERE tenant = {tenant:String} AND kind = 'merge' AND from_profile != to_profile GROUP BY from_profile, to_profile",
-    { params: { tenant } })
-  return rows.map((r) => ({ from: r.from_profile, to: r.to_profile, atMs: Number(r.ms) }))
-})
-
