@@ -276,6 +276,20 @@ const errorTitle = (payload: unknown): string => {
   return typeof title === "string" ? title.slice(0, 60).replace(/[^\x20-\x7e]/g, "?") : "without a title"
 }
 
+/**
+ * A hold on a stream's connect request, which twitter-api-v2 keeps out of reach until it is answered (stream.destroy()
+ * closes only an established one): an abort signal, so that a connect given up on does not stay open until the server
+ * closes it, and the answer watch, as its error answer (a 4xx, 5xx) is read whole like a plain call's.
+ */
+const holdConnect = (stream: unknown, client: XClient) => {
+  const abandon = new AbortController()
+  const answer = answerWatch(client)
+  const { requestData } = stream as { requestData: { options: { signal?: AbortSignal }; requestEventDebugHandler?: unknown } }
+  requestData.options.signal = abandon.signal
+  requestData.requestEventDebugHandler = answer.watch
+  return { abort: () => abandon.abort(), tooLarge: () => answer.state.tooLarge }
+}
+
 /** One connection, from connect to close; never fails (the end says why it ended). */
 const connectOnce = (
   client: XClient,
@@ -284,14 +298,7 @@ const connectOnce = (
 ) =>
   Effect.callback<ConnectionEnd>((resume) => {
     const stream = client.v2.searchStream({ ...STREAM_PARAMS, autoConnect: false })
-    // twitter-api-v2 keeps the request of a connect still waiting for its answer out of reach (stream.destroy() closes
-    // only an established one): without this signal, a connect given up on stayed open until the server closed it.
-    // Its error answer (a 4xx, 5xx) is read whole like a plain call's: the same watch bounds it.
-    const abandon = new AbortController()
-    const answer = answerWatch(client)
-    const requestData = (stream as unknown as { requestData: { options: { signal?: AbortSignal }; requestEventDebugHandler?: unknown } }).requestData
-    requestData.options.signal = abandon.signal
-    requestData.requestEventDebugHandler = answer.watch
+    const request = holdConnect(stream, client)
     let connected = false
     let connectedAt = 0
     let alive = false
@@ -310,7 +317,7 @@ const connectOnce = (
       finished = true
       silence?.stop()
       stream.destroy()
-      abandon.abort()
+      request.abort()
       resume(Effect.succeed(end))
     }
     const { ETwitterStreamEvent } = twitterApi()
@@ -346,17 +353,18 @@ const connectOnce = (
         // Interrupted while connecting: the connection opened after we stopped caring about it.
         if (finished) stream.destroy()
       },
-      (error: unknown) => finish({
-        connected: false, alive: false, reason: "connect failed",
-        error: answer.state.tooLarge === undefined ? error : new XBadAnswer({ endpoint: STREAM_ENDPOINT, detail: answer.state.tooLarge }),
-      }),
+      (error: unknown) => {
+        const tooLarge = request.tooLarge()
+        const cause = tooLarge === undefined ? error : new XBadAnswer({ endpoint: STREAM_ENDPOINT, detail: tooLarge })
+        finish({ connected: false, alive: false, error: cause, reason: "connect failed" })
+      },
     )
     return Effect.sync(() => {
       clearTimeout(unanswered)
       finished = true
       silence?.stop()
       stream.destroy()
-      abandon.abort()
+      request.abort()
     })
   })
 
