@@ -3,6 +3,7 @@ import { randomBytes } from "node:crypto"
 import { Effect } from "effect"
 import { runMutation } from "./erasure.ts"
 import { Warehouse } from "./warehouse.ts"
+import { nextVersion } from "./versions.ts"
 
 export interface TokenRecord {
   readonly id: string
@@ -19,10 +20,6 @@ export interface TokenRecord {
 }
 
 const chTime = (ms: number) => new Date(ms).toISOString().replace("T", " ").replace("Z", "")
-
-// Versions only grow, even for two states of one token written within one millisecond.
-let lastVersion = 0
-const nextVersion = () => (lastVersion = Math.max(lastVersion + 1, Date.now() * 1000))
 
 /** Writes a token's state (created, or revoked: the latest version is what it is now). */
 export const storeToken = Effect.fn("storeToken")(function* (t: TokenRecord) {
