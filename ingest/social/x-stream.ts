@@ -179,6 +179,7 @@ const PARSED_DATA = "parsed data"
  * - a line without "\r\n" is kept without bound: past `maxBytes` the connection is cut (the read crossing it is the last).
  * Its parser's `push` is replaced: it scanned an unended line whole again for every read (quadratic), and dropped
  * without a word a line that is not JSON, or JSON it took for nothing (null, false, 0, ""): those go to `unreadable`.
+ * `unended` is what has come of a line without its end yet.
  */
 const readLines = (stream: unknown, maxBytes: number, on: { tooLong: () => void; unreadable: (reason: string, line: string) => void }) => {
   const { res, parser } = stream as {
@@ -214,6 +215,7 @@ const readLines = (stream: unknown, maxBytes: number, on: { tooLong: () => void;
     }
     open = open.slice(start)
   }
+  return { unended: () => open }
 }
 
 /** Holding an open connection back while the consumer is behind, and reading it again. */
@@ -305,6 +307,7 @@ const connectOnce = (
     let finished = false
     let reason = "the server closed the connection"
     let silence: ReturnType<typeof silenceWatch> | undefined
+    let lines: ReturnType<typeof readLines> | undefined
     // twitter-api-v2 waits for the connect's answer for ever; the keep-alive timer starts only once it is connected.
     const connectTimeoutMs = client.policy.requestTimeoutMs
     const unanswered = setTimeout(() => finish({
@@ -318,6 +321,9 @@ const connectOnce = (
       silence?.stop()
       stream.destroy()
       request.abort()
+      // What X sent of a line it never ended (a proxy's HTML page, a tweet cut off) is lost with the connection.
+      const unended = lines?.unended() ?? ""
+      if (unended !== "") on.unreadable("a line without an end when the connection ended", unended)
       resume(Effect.succeed(end))
     }
     const { ETwitterStreamEvent } = twitterApi()
@@ -330,7 +336,7 @@ const connectOnce = (
       silence = silenceWatch(res, limits.keepAliveTimeoutMs, () =>
         finish({ connected, alive, reason: `no data or keep-alive for ${limits.keepAliveTimeoutMs} ms` }))
       on.connected(silence.flow)
-      readLines(stream, limits.maxLineBytes, {
+      lines = readLines(stream, limits.maxLineBytes, {
         tooLong: () => finish({ connected, alive: false, reason: `a line longer than ${limits.maxLineBytes} bytes without an end` }),
         unreadable: on.unreadable,
       })

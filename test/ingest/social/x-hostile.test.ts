@@ -744,6 +744,22 @@ describe("stream rules and the filtered stream against a hostile X", () => {
     expect(statuses.find((s) => s.kind === "disconnected")).toMatchObject({ unreadableLines: 1, reason: expect.stringMatching(/error payload/) })
   })
 
+  test("what is left of a line when the connection ends (an HTML page from a proxy, a cut tweet) is counted, not dropped without a word", async () => {
+    const url = await hostile((_u, n, _req, res) => {
+      if (n > 0) return keepAlives(res.writeHead(200, { "content-type": "application/json" }))
+      res.writeHead(200, { "content-type": "text/html" }).end("<html><body>502 Bad Gateway</body></html>")
+    })
+    const statuses: Array<XStatus> = []
+    const client = makeXClient(config(url), { policy: FAST, onStatus: (s) => statuses.push(s) })
+    const fiber = Effect.runFork(Stream.runDrain(filteredStream(client, { tenant: "acme", reconnect: { initialMs: 10, maxMs: 20 } })))
+    await waitFor(() => statuses.some((s) => s.kind === "disconnected"), 5_000)
+    await Effect.runPromise(Fiber.interrupt(fiber))
+    expect(statuses.filter((s) => s.kind === "unreadable_lines")).toEqual([
+      { kind: "unreadable_lines", connection: 1, count: 1, reason: expect.stringMatching(/without an end/), prefix: "<html><body>502 Bad Gate" },
+    ])
+    expect(statuses.find((s) => s.kind === "disconnected")).toMatchObject({ unreadableLines: 1 })
+  })
+
   test("a stream that closes right after connecting is re-opened with growing waits, not in a storm", async () => {
     const url = await hostile((_u, _n, _req, res) => res.writeHead(200, { "content-type": "application/json" }).end())
     const statuses: Array<XStatus> = []
