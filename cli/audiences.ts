@@ -174,7 +174,7 @@ export const audienceHistoryCmd = (o: Common & { readonly id: string }) =>
   Effect.gen(function* () {
     const direct = audienceHistory(o.tenant, o.id).pipe(Effect.provide(directLayer(o.backend)))
     const versions = yield* directOrServer(o.backend, direct, (s) =>
-      Effect.map(callServer<{ versions: Effect.Success<typeof direct> }>(s, "GET", `/v1/audiences/${encodeURIComponent(o.id)}/history${q(o.tenant)}`), (r) => r.versions))
+      allPages<Effect.Success<typeof direct>[number], AudienceServerFailed>(callServer, s, `/v1/audiences/${encodeURIComponent(o.id)}/history${q(o.tenant)}`, "versions"))
     if (o.format === "json") for (const v of versions) print(JSON.stringify(v))
     else print(formatRows(versions.map((v) => ({ version: v.version, at: v.at.replace("T", " ").slice(0, 19), by: v.actor, changed: v.changes.join("; "), note: v.note })), "table"))
   })

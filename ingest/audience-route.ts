@@ -1,4 +1,4 @@
-// The audience API: GET/POST /v1/audiences (GET by page: ?limit=, ?cursor=), GET/PATCH/DELETE /v1/audiences/{id}, GET /v1/audiences/{id}/history,
+// The audience API: GET/POST /v1/audiences (GET by page: ?limit=, ?cursor=), GET/PATCH/DELETE /v1/audiences/{id}, GET /v1/audiences/{id}/history (by page),
 // /members and /changes (the feed, by cursor), POST /v1/audiences/preview (count, sample, why each is in). The caller
 // is checked before the handler runs (a token with the audiences scopes, ingest/auth.ts); a token bound to a tenant
 // only ever sees that tenant's audiences.
@@ -60,7 +60,34 @@ const queryTakes = (rest: ReadonlyArray<string>, method: string): ReadonlyArray<
   rest.length === 0 ? (method === "GET" ? ["limit", "cursor"] : ["tenant"])
     : rest.length === 1 ? ["tenant"]
     : rest.length !== 2 ? undefined
-    : rest[1] === "history" ? ["tenant"] : rest[1] === "members" ? ["after", "limit"] : rest[1] === "changes" ? ["cursor", "limit"] : undefined
+    : rest[1] === "history" ? ["limit", "cursor"] : rest[1] === "members" ? ["after", "limit"] : rest[1] === "changes" ? ["cursor", "limit"] : undefined
+
+/** Versions a history page shows unless ?limit= says, the most it may say, and the JSON a page passes only with its first. */
+const HISTORY_PAGE = 100
+const MAX_HISTORY_PAGE = 1000
+const HISTORY_PAGE_BYTES = 1024 * 1024
+
+/**
+ * A page of an audience's history, oldest first (?limit=, ?cursor= the previous page's nextCursor, bound to the audience
+ * and tenant). A page also ends before its versions pass HISTORY_PAGE_BYTES of JSON (one version at least): each holds
+ * its condition, up to a body's 256 KB, and what it changed, so 40 edits of a wide condition answered 27 MB at once.
+ */
+const historyPage = (url: URL, tenant: string, id: string, read: (effect: Effect.Effect<QueryReply, unknown, Warehouse>) => Effect.Effect<QueryReply>) => {
+  const page = readPage(url, { what: "versions", of: id, shape: "n", fallback: HISTORY_PAGE, max: MAX_HISTORY_PAGE })
+  if ("status" in page) return Effect.succeed(page)
+  return read(Effect.map(audienceHistory(tenant, id, { after: (page.after?.[0] as number | undefined) ?? 0, limit: page.limit + 1 }), (versions) => {
+    let shown = 0
+    let bytes = 0
+    for (const v of versions.slice(0, page.limit)) {
+      bytes += JSON.stringify(v).length
+      if (shown > 0 && bytes > HISTORY_PAGE_BYTES) break
+      shown++
+    }
+    const items = versions.slice(0, shown)
+    const nextCursor = versions.length > shown ? encodePageCursor([items[items.length - 1]!.version], page.list) : null
+    return { status: 200, body: { success: true, id, versions: items, nextCursor } }
+  }))
+}
 
 const wholeNumber = (text: string | null, field: string, min: number, max: number, fallback: number): number | QueryReply => {
   if (text === null) return fallback
@@ -319,11 +346,9 @@ export const audienceRoute = (options: AudienceRouteOptions) => (req: IncomingMe
     if (typeof tenantQ !== "string") return tenantQ
     const repeated = refuseRepeated(url, ["limit", "after", "cursor"])
     if (repeated !== undefined) return repeated
+    if (rest[1] === "history") return yield* historyPage(url, tenantQ, id, read)
     const limit = wholeNumber(url.searchParams.get("limit"), "limit", 1, MAX_CHANGES_LIMIT, 100)
     if (typeof limit !== "number") return limit
-    if (rest[1] === "history") {
-      return yield* read(Effect.map(audienceHistory(tenantQ, id), (versions) => ({ status: 200, body: { success: true, id, versions } })))
-    }
     if (rest[1] === "members") {
       const after = membersCursorKey(url.searchParams.get("after"), tenantQ, id)
       if (isReply(after)) return after

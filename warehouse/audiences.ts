@@ -322,12 +322,13 @@ export const insertAudienceVersion = Effect.fn("insertAudienceVersion")(function
   yield* warehouse.insert("audience_versions", [{ ...rest, at: chDateTime(new Date(atMs).toISOString()) }])
 })
 
-/** Every version of one audience, oldest first. */
-export const audienceVersions = Effect.fn("audienceVersions")(function* (tenant: string, audienceId: string) {
+/** The versions of one audience, oldest first: from version `from` on, at most `limit` of them (every one without). */
+export const audienceVersions = Effect.fn("audienceVersions")(function* (tenant: string, audienceId: string, from = 1, limit?: number) {
   const warehouse = yield* Warehouse
   return yield* warehouse.query<VersionRow>(
-    `SELECT ${VERSION_COLUMNS} FROM audience_versions WHERE tenant = {tenant:String} AND audience_id = {id:String} ORDER BY version`,
-    { params: { tenant, id: audienceId } })
+    `SELECT ${VERSION_COLUMNS} FROM audience_versions WHERE tenant = {tenant:String} AND audience_id = {id:String} AND version >= {from:UInt64} ` +
+      `ORDER BY version${limit === undefined ? "" : " LIMIT {limit:UInt32}"}`,
+    { params: { tenant, id: audienceId, from, ...(limit === undefined ? {} : { limit }) } })
 })
 
 /**

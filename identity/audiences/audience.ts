@@ -290,11 +290,16 @@ export const editAudience = Effect.fn("editAudience")(function* (
   return yield* getAudience(tenant, id)
 })
 
-/** Every version of an audience with what changed from the one before. */
-export const audienceHistory = Effect.fn("audienceHistory")(function* (tenant: string, id: string) {
-  const rows = isAudienceId(id) ? yield* audienceVersions(tenant, id) : []
+/** The versions of an audience (every one, or at most `limit` after version `after`) with what changed from the one before. */
+export const audienceHistory = Effect.fn("audienceHistory")(function* (
+  tenant: string, id: string, page?: { readonly after: number; readonly limit: number },
+) {
+  // A page after version N reads N too: what the first version shown changed is told against it.
+  const after = page?.after ?? 0
+  const rows = isAudienceId(id) ? yield* audienceVersions(tenant, id, Math.max(1, after), page === undefined ? undefined : page.limit + (after > 0 ? 1 : 0)) : []
   if (rows.length === 0) return yield* Effect.fail(new AudienceNotFound({ tenant, id }))
-  return rows.map((r, i): AudienceVersion => {
+  return rows.flatMap((r, i): Array<AudienceVersion> => {
+    if (Number(r.version) <= after) return []
     const before = rows[i - 1]
     const changes: Array<string> = []
     if (before === undefined) changes.push("created")
@@ -305,10 +310,10 @@ export const audienceHistory = Effect.fn("audienceHistory")(function* (tenant: s
       if (Number(before.deleted) !== Number(r.deleted)) changes.push(Number(r.deleted) === 1 ? "deleted" : "restored")
       if (changes.length === 0) changes.push("saved unchanged")
     }
-    return {
+    return [{
       version: Number(r.version), at: iso(r.at), actor: r.actor, changes, note: r.note, name: r.name, purpose: r.purpose,
       condition: JSON.parse(r.condition) as Condition, deleted: Number(r.deleted) === 1,
-    }
+    }]
   })
 })
 

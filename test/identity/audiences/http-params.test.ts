@@ -39,8 +39,7 @@ describe("the audience routes' query parameters", () => {
         ["POST", "/v1/audiences/preview", "/v1/audiences/preview?tenant=acme&sample=5", "sample", "?tenant="],
         ["GET", "/v1/audiences/{id}", `/v1/audiences/${id}?tenant=acme&version=1`, "version", "?tenant="],
         ["DELETE", "/v1/audiences/{id}", `/v1/audiences/${id}?tenant=acme&force=1`, "force", "?tenant="],
-        ["GET", "/v1/audiences/{id}/history", `/v1/audiences/${id}/history?tenant=acme&bogus=1`, "bogus", "?tenant="],
-        ["GET", "/v1/audiences/{id}/history", `/v1/audiences/${id}/history?tenant=acme&limit=0`, "limit", "?tenant="],
+        ["GET", "/v1/audiences/{id}/history", `/v1/audiences/${id}/history?tenant=acme&bogus=1`, "bogus", "?limit=, ?cursor="],
         ["GET", "/v1/audiences/{id}/members", `/v1/audiences/${id}/members?tenant=acme&cursor=x`, "cursor", "?after=, ?limit="],
         ["GET", "/v1/audiences/{id}/changes", `/v1/audiences/${id}/changes?tenant=acme&after=x`, "after", "?cursor=, ?limit="],
       ] as const
