@@ -223,7 +223,7 @@ export const answerWatch = (client: Pick<XClient, "policy">) => {
   const maxBytes = client.policy.maxAnswerBytes
   let socket: Socket | undefined
   const state = { tooLarge: undefined as string | undefined }
-  const refuse = (res: IncomingMessage, size: string) => {
+  const cutOff = (res: IncomingMessage, size: string) => {
     state.tooLarge = `the answer is larger than ${maxBytes} bytes (${size}); it was not read further`
     res.destroy()
     socket?.destroy()
@@ -233,11 +233,11 @@ export const answerWatch = (client: Pick<XClient, "policy">) => {
     if (event !== "response") return
     const res = (data as { res: IncomingMessage }).res
     const declared = Number(res.headers["content-length"])
-    if (declared > maxBytes) return refuse(res, `it says ${declared}`)
+    if (declared > maxBytes) return cutOff(res, `it says ${declared}`)
     let bytes = 0
     res.on("data", (chunk: Buffer) => {
       bytes += chunk.length
-      if (bytes > maxBytes && state.tooLarge === undefined) refuse(res, "undeclared")
+      if (bytes > maxBytes && state.tooLarge === undefined) cutOff(res, "undeclared")
     })
   }
   return { watch, abandon: () => socket?.destroy(), state }
