@@ -312,6 +312,15 @@ describe("recent search against a hostile X", () => {
     })
   }
 
+  test("a page holding far more items than the max_results asked for is refused, not turned into as many dead letters", async () => {
+    const url = await hostile((_u, _n, _req, res) => json(res, 200, { data: Array.from({ length: 100_000 }, () => ({})), meta: { result_count: 100_000 } }))
+    const items: Array<ImportedItem> = []
+    const result = await poll(url, items)
+    expect(result._tag === "Failure" && result.failure).toMatchObject({ _tag: "XBadAnswer", detail: expect.stringMatching(/100000 items.*max_results of 100/) })
+    expect(items).toEqual([])
+    expect(requests).toHaveLength(1)
+  })
+
   test("an answer that says it is gzip but is not neither crashes the process nor hangs: it is an outage", async () => {
     const url = await hostile((_u, _n, _req, res) =>
       res.writeHead(200, { "content-type": "application/json", "content-encoding": "gzip" }).end("this is not gzip"))
