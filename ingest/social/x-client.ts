@@ -260,6 +260,16 @@ export const endlessPaging = (token: string, seen: Set<string>, emptyInARow: num
   return undefined
 }
 
+/**
+ * Why a page (or a stream payload) is not X's, when it holds far more items than X sends in one (`max`): each would
+ * become an item, a dead letter if it is no tweet, and a 64 MiB answer holds millions.
+ */
+export const crowdedPage = (page: unknown, max: number, bound: string): string | undefined => {
+  const data: unknown = (page as { data?: unknown } | null)?.data
+  const count = Array.isArray(data) ? data.length : 0
+  return count > max ? `${count} items, ${bound}; not read` : undefined
+}
+
 /** Exponential backoff: initial, 2x initial, 4x initial, ... capped (attempt counts from 1). */
 export const backoffMs = (attempt: number, initialMs: number, maxMs: number): number =>
   Math.min(maxMs, initialMs * 2 ** Math.max(0, attempt - 1))

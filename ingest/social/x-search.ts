@@ -7,6 +7,7 @@ import type { ImportedItem } from "../sources/index.ts"
 import { TWEET_FIELDS, tweetsFromPage, USER_FIELDS, type XPage } from "../sources/twitter.ts"
 import { ObjectStore, type ObjectStoreError } from "../objectstore.ts"
 import {
+  crowdedPage,
   endlessPaging,
   keyHash,
   makeXClient,
@@ -102,15 +103,6 @@ const pageNewestId = (page: XPage): string | null => {
   return newest
 }
 
-/**
- * Why a page is not X's, when it holds far more items than the max_results asked for (X sends at most that many): each
- * would become an item, a dead letter if it is no tweet, and a 64 MiB answer holds millions.
- */
-const crowdedPage = (page: XPage, maxResults: number): string | undefined => {
-  const count = Array.isArray(page.data) ? page.data.length : 0
-  return count > maxResults * 10 ? `a page of ${count} items, for a max_results of ${maxResults}; it was not read` : undefined
-}
-
 /** One page's request: the tweets (with their authors) after `sinceId`, from `nextToken` on when continuing a pass. */
 const searchParams = (query: string, maxResults: number, sinceId: string | null, nextToken: string | undefined) => {
   const params: Record<string, string | number> = {
@@ -173,7 +165,7 @@ const pollQuery = <E, R>(client: XClient, query: string, options: SearchOptions<
         return yield* Effect.fail(error)
       }
       const page = result.success.data
-      const crowded = crowdedPage(page, maxResults)
+      const crowded = crowdedPage(page, maxResults * 10, `for a max_results of ${maxResults}`)
       if (crowded !== undefined) return yield* Effect.fail(new XBadAnswer({ endpoint: ENDPOINT, detail: crowded }))
       const receivedAtMs = yield* Clock.currentTimeMillis
       const items = tweetsFromPage(page, { tenant: options.tenant, receivedAtMs })

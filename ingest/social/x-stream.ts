@@ -8,6 +8,7 @@ import { TWEET_FIELDS, tweetsFromPage, USER_FIELDS } from "../sources/twitter.ts
 import {
   answerWatch,
   backoffMs,
+  crowdedPage,
   boundedWait,
   classify,
   endlessPaging,
@@ -440,12 +441,16 @@ export const filteredStream = (client: XClient, options: StreamOptions): Stream.
       let failures = 0
       for (let connection = 1; ; connection++) {
         let unreadableLines = 0
+        const unreadable = (why: string, line: string) => {
+          if (!isPowerOfTen(++unreadableLines)) return
+          client.onStatus({ kind: "unreadable_lines", connection, count: unreadableLines, reason: why, prefix: linePrefix(client, line) })
+        }
         const end = yield* connectOnce(client, limits, {
-          payload: onPayload,
-          unreadable: (why, line) => {
-            if (!isPowerOfTen(++unreadableLines)) return
-            client.onStatus({ kind: "unreadable_lines", connection, count: unreadableLines, reason: why, prefix: linePrefix(client, line) })
+          payload: (payload) => {
+            const crowded = crowdedPage(payload, 10, "where X's stream sends one tweet a line")
+            return crowded === undefined ? onPayload(payload) : unreadable(crowded, JSON.stringify(payload))
           },
+          unreadable,
           connected: (opened) => {
             client.onStatus({ kind: "connected", connection })
             feed.connected(opened)

@@ -769,6 +769,27 @@ describe("stream rules and the filtered stream against a hostile X", () => {
     expect(statuses.find((s) => s.kind === "disconnected")).toMatchObject({ unreadableLines: 1 })
   })
 
+  test("a stream line holding thousands of items (X sends one tweet a line) is counted as unreadable, not turned into as many items", async () => {
+    const url = await hostile((_u, n, _req, res) => {
+      res.writeHead(200, { "content-type": "application/json" })
+      if (n > 0) return keepAlives(res)
+      res.end(`${JSON.stringify({ data: Array.from({ length: 50_000 }, () => ({})) })}\r\n`)
+    })
+    const statuses: Array<XStatus> = []
+    const items: Array<ImportedItem> = []
+    const client = makeXClient(config(url), { policy: FAST, onStatus: (s) => statuses.push(s) })
+    const fiber = Effect.runFork(Stream.runForEachArray(
+      filteredStream(client, { tenant: "acme", reconnect: { initialMs: 10, maxMs: 20 } }),
+      (batch) => Effect.sync(() => void items.push(...batch)),
+    ))
+    await waitFor(() => statuses.some((s) => s.kind === "disconnected"), 5_000)
+    await Effect.runPromise(Fiber.interrupt(fiber))
+    expect(items).toHaveLength(0)
+    expect(statuses.filter((s) => s.kind === "unreadable_lines")).toEqual([
+      { kind: "unreadable_lines", connection: 1, count: 1, reason: expect.stringMatching(/50000 items/), prefix: "{\"data\":[{},{},{},{},{}," },
+    ])
+  })
+
   test("a stream that closes right after connecting is re-opened with growing waits, not in a storm", async () => {
     const url = await hostile((_u, _n, _req, res) => res.writeHead(200, { "content-type": "application/json" }).end())
     const statuses: Array<XStatus> = []
