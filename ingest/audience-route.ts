@@ -12,7 +12,7 @@ import {
 import { AUDIENCE_PREVIEW_SECONDS } from "../warehouse/audiences.ts"
 import { keyedLocks } from "../warehouse/turns.ts"
 import { apiReads, Warehouse, type WarehouseQueryError, type WarehouseShape } from "../warehouse/warehouse.ts"
-import { encodePageCursor, listOf, pageOf, readCursorText, readPage, refuseUnknownParameter } from "./pages.ts"
+import { encodePageCursor, listOf, pageOfBytes, readCursorText, readPage, refuseUnknownParameter } from "./pages.ts"
 import { isReply, type QueryReply, receiveAdminBody, refuse, refuseBadParameter, refuseBusy, refuseRepeated, refuseTooSlow, warehouseUnavailable } from "./query-route.ts"
 import { DEFAULT_TENANT } from "./writekeys.ts"
 
@@ -62,29 +62,20 @@ const queryTakes = (rest: ReadonlyArray<string>, method: string): ReadonlyArray<
     : rest.length !== 2 ? undefined
     : rest[1] === "history" ? ["limit", "cursor"] : rest[1] === "members" ? ["after", "limit"] : rest[1] === "changes" ? ["cursor", "limit"] : undefined
 
-/** Versions a history page shows unless ?limit= says, the most it may say, and the JSON a page passes only with its first. */
+/** Versions a history page shows unless ?limit= says, and the most it may say (a page also ends at MAX_PAGE_BYTES). */
 const HISTORY_PAGE = 100
 const MAX_HISTORY_PAGE = 1000
-const HISTORY_PAGE_BYTES = 1024 * 1024
 
 /**
  * A page of an audience's history, oldest first (?limit=, ?cursor= the previous page's nextCursor, bound to the audience
- * and tenant). A page also ends before its versions pass HISTORY_PAGE_BYTES of JSON (one version at least): each holds
- * its condition, up to a body's 256 KB, and what it changed, so 40 edits of a wide condition answered 27 MB at once.
+ * and tenant), ending before about 1 MB of versions (pageOfBytes): each holds its condition and what it changed (the
+ * condition before and after), so 40 edits of a wide condition answered 27 MB at once.
  */
 const historyPage = (url: URL, tenant: string, id: string, read: (effect: Effect.Effect<QueryReply, unknown, Warehouse>) => Effect.Effect<QueryReply>) => {
   const page = readPage(url, { what: "versions", of: id, shape: "n", fallback: HISTORY_PAGE, max: MAX_HISTORY_PAGE })
   if ("status" in page) return Effect.succeed(page)
   return read(Effect.map(audienceHistory(tenant, id, { after: (page.after?.[0] as number | undefined) ?? 0, limit: page.limit + 1 }), (versions) => {
-    let shown = 0
-    let bytes = 0
-    for (const v of versions.slice(0, page.limit)) {
-      bytes += JSON.stringify(v).length
-      if (shown > 0 && bytes > HISTORY_PAGE_BYTES) break
-      shown++
-    }
-    const items = versions.slice(0, shown)
-    const nextCursor = versions.length > shown ? encodePageCursor([items[items.length - 1]!.version], page.list) : null
+    const { items, nextCursor } = pageOfBytes(versions, page, (v) => [v.version])
     return { status: 200, body: { success: true, id, versions: items, nextCursor } }
   }))
 }
@@ -238,8 +229,9 @@ export const audienceRoute = (options: AudienceRouteOptions) => (req: IncomingMe
         const page = readPage(url, { what: "audiences", shape: "s", fallback: 100, max: MAX_AUDIENCE_PAGE })
         if ("status" in page) return page
         return yield* read(Effect.map(listAudiencesPage(tenant, (page.after?.[0] as string | undefined) ?? "", page.limit + 1), (rows) => {
-          const { items, nextCursor } = pageOf(rows, page, (a) => [a.id])
-          return { status: 200, body: { success: true, audiences: items.map(view), nextCursor } }
+          // Each audience is listed with its condition: a page ends before about 1 MB of them (pageOfBytes).
+          const { items, nextCursor } = pageOfBytes(rows.map(view), page, (a) => [a.id])
+          return { status: 200, body: { success: true, audiences: items, nextCursor } }
         }))
       }
       if (method !== "POST") return notAllowed("GET, POST")
