@@ -233,9 +233,19 @@ interface Flow {
 const silenceWatch = (res: NodeJS.ReadableStream, timeoutMs: number, onSilent: () => void) => {
   let timer: ReturnType<typeof setTimeout> | undefined
   let held = false
+  let reads = 0
+  // Timers run before the socket is read in an event-loop turn: after the process was busy past the timeout, a
+  // keep-alive waiting in the socket was taken for silence. The verdict waits for that turn's reads (setImmediate).
+  const expired = () => {
+    const seen = reads
+    setImmediate(() => {
+      if (reads === seen && !held) onSilent()
+    })
+  }
   const listen = () => {
+    reads++
     clearTimeout(timer)
-    timer = held ? undefined : setTimeout(onSilent, timeoutMs)
+    timer = held ? undefined : setTimeout(expired, timeoutMs)
   }
   res.on("data", listen)
   listen()

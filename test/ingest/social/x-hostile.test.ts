@@ -790,6 +790,23 @@ describe("stream rules and the filtered stream against a hostile X", () => {
     ])
   })
 
+  test("a process busy for longer than the keep-alive timeout does not take X's keep-alives, waiting to be read, for silence", async () => {
+    const url = await hostile((_u, _n, _req, res) => keepAlives(res.writeHead(200, { "content-type": "application/json" })))
+    const statuses: Array<XStatus> = []
+    const client = makeXClient(config(url), { policy: FAST, onStatus: (s) => statuses.push(s) })
+    const fiber = Effect.runFork(Stream.runDrain(filteredStream(client, { tenant: "acme", keepAliveTimeoutMs: 300, reconnect: { initialMs: 10, maxMs: 20 } })))
+    await waitFor(() => statuses.some((s) => s.kind === "connected"), 5_000)
+    await new Promise((r) => setTimeout(r, 200))
+    // The event loop held for 600 ms (a long synchronous piece of work, a loaded machine): keep-alives wait in the socket.
+    for (let i = 0; i < 3; i++) {
+      const until = Date.now() + 600
+      while (Date.now() < until) { /* busy */ }
+      await new Promise((r) => setTimeout(r, 150))
+    }
+    await Effect.runPromise(Fiber.interrupt(fiber))
+    expect(statuses.filter((s) => s.kind === "disconnected")).toEqual([])
+  })
+
   test("a stream that closes right after connecting is re-opened with growing waits, not in a storm", async () => {
     const url = await hostile((_u, _n, _req, res) => res.writeHead(200, { "content-type": "application/json" }).end())
     const statuses: Array<XStatus> = []
