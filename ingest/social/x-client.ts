@@ -147,7 +147,10 @@ export type XStatus =
   | { readonly kind: "state_reset"; readonly query: string; readonly reason: string }
   | { readonly kind: "rules_synced"; readonly added: number; readonly deleted: number; readonly kept: number }
   | { readonly kind: "connected"; readonly connection: number }
-  /** A connection ended; `unreadableLines` counts its lines that were no tweet (not JSON, or JSON null, false, 0, ""). */
+  /**
+   * A connection ended; `unreadableLines` counts its lines that were no tweet: not JSON, JSON null, false, 0 or "", an
+   * error payload, a line of more than 10 items, the unended rest of a line when the connection ended.
+   */
   | { readonly kind: "disconnected"; readonly connection: number; readonly reason: string; readonly unreadableLines: number }
   /** The 1st, 10th, 100th, ... such line of a connection: why it is unreadable and the start of the last one. */
   | { readonly kind: "unreadable_lines"; readonly connection: number; readonly count: number; readonly reason: string; readonly prefix: string }
