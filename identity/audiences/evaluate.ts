@@ -41,10 +41,15 @@ export const queryInput = Effect.fn("audienceQueryInput")(function* (tenant: str
   return { input, leaves }
 })
 
+/**
+ * Why a profile is in or out, as the refresher stores it (a member's why, a change's cause, the event it emits): each
+ * condition's text and value seen cut at PREVIEW_TEXT_CHARS, as a preview shows them (a 60,000-character trait was
+ * stored whole in all three, and answered whole by every page of members and changes).
+ */
 export const explainRow = (row: AudienceRow, leaves: ReadonlyArray<LeafNode>): Explained => ({
   profileId: row.profile_id,
   conditions: leaves.map((l) => ({
-    pointer: l.pointer, condition: describeLeaf(l), matched: Number(row[`__m${l.index}`]) === 1, value: String(row[`__v${l.index}`] ?? ""),
+    pointer: l.pointer, condition: cut(describeLeaf(l)), matched: Number(row[`__m${l.index}`]) === 1, value: cut(String(row[`__v${l.index}`] ?? "")),
   })),
 })
 
@@ -64,7 +69,7 @@ export const MAX_SAMPLE = 1000
  */
 export const MAX_EXPLAINED_RESULTS = 10_000
 
-/** A condition's text or a value seen, in a preview, at most this long (its pointer names the condition in full). */
+/** A condition's text or a value seen, in a preview or as the refresher stores it, at most this long (its pointer names the condition in full). */
 export const PREVIEW_TEXT_CHARS = 200
 
 const cut = (text: string): string => {
