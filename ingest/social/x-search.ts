@@ -53,7 +53,10 @@ export interface QuerySummary {
   readonly sinceId: string | null
   /** True when this pass continued a pass that an earlier run left unfinished. */
   readonly resumed: boolean
-  /** Why X's answers to this query stopped its pass (a query X refuses, a pagination loop); the other queries still ran. */
+  /**
+   * Why X's answers to this query stopped its pass (a query X refuses, a pagination loop, an answer too large or a page
+   * too crowded to read); the other queries still ran.
+   */
   readonly error?: string
 }
 
@@ -160,13 +163,14 @@ const pollQuery = <E, R>(client: XClient, query: string, options: SearchOptions<
             continue
           }
         }
-        // A refusal of this query is this query's; a wrong token, a rate limit or an outage is every query's.
-        if (error instanceof XRequestRejected) return { ...summary(), error: error.message } satisfies QuerySummary
+        // A refusal of this query, or an answer to it too large to read, is this query's (its state stays, so its next
+        // pass asks again); a wrong token, a rate limit or an outage is every query's.
+        if (error instanceof XRequestRejected || error instanceof XBadAnswer) return { ...summary(), error: error.message } satisfies QuerySummary
         return yield* Effect.fail(error)
       }
       const page = result.success.data
       const crowded = crowdedPage(page, maxResults * 10, `for a max_results of ${maxResults}`)
-      if (crowded !== undefined) return yield* Effect.fail(new XBadAnswer({ endpoint: ENDPOINT, detail: crowded }))
+      if (crowded !== undefined) return { ...summary(), error: new XBadAnswer({ endpoint: ENDPOINT, detail: crowded }).message } satisfies QuerySummary
       const receivedAtMs = yield* Clock.currentTimeMillis
       const items = tweetsFromPage(page, { tenant: options.tenant, receivedAtMs })
       if (items.length > 0) yield* options.onItems(items)

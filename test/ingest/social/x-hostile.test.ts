@@ -291,34 +291,45 @@ describe("recent search against a hostile X", () => {
   }
 
   for (const declared of [true, false]) {
-    test(`an answer larger than maxAnswerBytes (${declared ? "so declared" : "chunked, undeclared"}) is refused naming the bound, its connection closed, not read whole`, async () => {
+    test(`an answer larger than maxAnswerBytes (${declared ? "so declared" : "chunked, undeclared"}) is refused naming the bound, its connection closed, not read whole; the other queries run`, async () => {
       const pad = "x".repeat(32 * 1024 * 1024)
       const body = JSON.stringify({ ...page(["1863400000000000004"]), pad })
-      const url = await hostile((_u, _n, _req, res) => {
+      const url = await hostile((u, _n, _req, res) => {
+        if (u.searchParams.get("query") === "coffee") return json(res, 200, page(["1863400000000000007"]))
         res.writeHead(200, { "content-type": "application/json", ...(declared ? { "content-length": String(Buffer.byteLength(body)) } : {}) })
         res.end(body)
       })
       const closedAt = connectionsOf(server!)
       const items: Array<ImportedItem> = []
-      const result = await Effect.runPromise(pollRecentSearch(config(url), {
+      const result = await Effect.runPromise(pollRecentSearch(config(url, { queries: ["huge", "coffee"] }), {
         tenant: "acme", policy: { ...FAST, maxAnswerBytes: 1024 * 1024 }, onItems: (batch) => Effect.sync(() => void items.push(...batch)),
       }).pipe(Effect.provide(ObjectStore.local(dir)), Effect.result))
-      expect(result._tag === "Failure" && result.failure).toMatchObject({ _tag: "XBadAnswer", detail: expect.stringMatching(/larger than 1048576 bytes/) })
-      // Refused at once, not retried: the next poll tries again (as after any other unusable answer).
-      expect(requests).toHaveLength(1)
-      expect(items).toEqual([])
+      // Refused at once, not retried: the query's next pass tries again, and the other queries are not held up by it.
+      expect(result._tag === "Success" && result.success).toEqual([
+        expect.objectContaining({ query: "huge", pages: 0, error: expect.stringMatching(/larger than 1048576 bytes/) }),
+        expect.objectContaining({ query: "coffee", pages: 1, tweets: 1 }),
+      ])
+      expect(requests.map((r) => r.searchParams.get("query"))).toEqual(["huge", "coffee"])
+      expect(ids(items)).toEqual(["1863400000000000007"])
       await waitFor(() => closedAt.every((t) => t !== undefined), 3_000)
       expect(closedAt.every((t) => t !== undefined)).toBe(true)
     })
   }
 
-  test("a page holding far more items than the max_results asked for is refused, not turned into as many dead letters", async () => {
-    const url = await hostile((_u, _n, _req, res) => json(res, 200, { data: Array.from({ length: 100_000 }, () => ({})), meta: { result_count: 100_000 } }))
+  test("a page holding far more items than the max_results asked for is refused, not turned into as many dead letters; the other queries run", async () => {
+    const url = await hostile((u, _n, _req, res) => u.searchParams.get("query") === "coffee"
+      ? json(res, 200, page(["1863400000000000007"]))
+      : json(res, 200, { data: Array.from({ length: 100_000 }, () => ({})), meta: { result_count: 100_000 } }))
     const items: Array<ImportedItem> = []
-    const result = await poll(url, items)
-    expect(result._tag === "Failure" && result.failure).toMatchObject({ _tag: "XBadAnswer", detail: expect.stringMatching(/100000 items.*max_results of 100/) })
-    expect(items).toEqual([])
-    expect(requests).toHaveLength(1)
+    const result = await Effect.runPromise(pollRecentSearch(config(url, { queries: ["crowded", "coffee"] }), {
+      tenant: "acme", policy: FAST, onItems: (batch) => Effect.sync(() => void items.push(...batch)),
+    }).pipe(Effect.provide(ObjectStore.local(dir)), Effect.result))
+    expect(result._tag === "Success" && result.success).toEqual([
+      expect.objectContaining({ query: "crowded", pages: 0, error: expect.stringMatching(/100000 items.*max_results of 100/) }),
+      expect.objectContaining({ query: "coffee", pages: 1, tweets: 1 }),
+    ])
+    expect(ids(items)).toEqual(["1863400000000000007"])
+    expect(requests).toHaveLength(2)
   })
 
   test("an answer that says it is gzip but is not neither crashes the process nor hangs: it is an outage", async () => {
