@@ -3,7 +3,7 @@
 // `cdp traits preview`: a computed trait's values before it is saved, on the data dir or through `cdp serve` too.
 import { Data, Effect } from "effect"
 import {
-  BadTimelineQuery, type IdentifierRef, type IdentityConfig, parseDefinition, type Preview, previewComputedTrait, profileTimeline, readIdentifier, readTimelineQuery,
+  BadTimelineQuery, type IdentifierRef, type IdentityConfig, parseDefinition, type Preview, previewComputedTrait, profileTimeline, shownPreview, readIdentifier, readTimelineQuery,
   type TimelinePage, type TimelineParams,
 } from "../identity/index.ts"
 import { PROFILES_PATH } from "../ingest/profile-route.ts"
@@ -103,7 +103,7 @@ export const traitsPreview = (options: {
     })
     // While `cdp serve` holds the data dir, its POST /v1/traits/preview answers (the admin token: nothing masked).
     const preview = yield* directOrServer(options.backend,
-      previewComputedTrait(options.tenant, definition, options.sample).pipe(Effect.scoped, Effect.provide(warehouseLayer(options.backend))),
+      previewComputedTrait(options.tenant, definition, options.sample).pipe(Effect.map(shownPreview), Effect.scoped, Effect.provide(warehouseLayer(options.backend))),
       (server) => Effect.map(callServer<Preview & { success?: boolean }>(server, "POST", TRAITS_PREVIEW_PATH, { definition, sample: options.sample, tenant: options.tenant }),
         ({ success: _, ...answer }): Preview => answer))
     process.stdout.write(`${options.format === "json" ? JSON.stringify(preview, null, 2) : renderPreview(preview)}\n`)

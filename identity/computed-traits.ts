@@ -13,6 +13,7 @@ import type { ReadScope } from "../warehouse/profiles.ts"
 import { TENANT_NAME_RULE } from "../warehouse/tenant.ts"
 import { notAChannel } from "../ingest/message.ts"
 import { IdentityRulesInvalid } from "./config.ts"
+import { cutText } from "./cut-text.ts"
 import { eachStep, inSlices, mapSteps, sortSteps } from "./slices.ts"
 
 export const COMPUTED_KINDS = ["count", "sum", "first", "last", "most_frequent", "latest_sentiment"] as const
@@ -318,6 +319,22 @@ export interface Preview {
 const quantile = (sorted: ReadonlyArray<number>, q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!
 
 /** What a definition would show, before it is saved: values for a sample of a tenant's profiles and their distribution. */
+const shownValue = (v: unknown): unknown => typeof v === "string" ? cutText(v) : v
+
+/**
+ * A preview as it is shown (the route, after masking; the command): each text value of the sample and of the most
+ * common cut at PREVIEW_TEXT_CHARS, as an audience preview shows a value seen (notes of 30,000 characters were answered
+ * whole, twice each: a sample of 1,000 would be 30 MB).
+ */
+export const shownPreview = <P extends { readonly sample: ReadonlyArray<{ readonly value: unknown }>; readonly distribution: unknown }>(p: P): P => {
+  const d = p.distribution as { readonly type?: string; readonly top?: ReadonlyArray<{ readonly value: unknown }> }
+  return {
+    ...p,
+    sample: p.sample.map((s) => ({ ...s, value: shownValue(s.value) })),
+    distribution: d.type === "values" && d.top !== undefined ? { ...d, top: d.top.map((t) => ({ ...t, value: shownValue(t.value) })) } : p.distribution,
+  }
+}
+
 export const previewComputedTrait = Effect.fn("previewComputedTrait")(function* (
   tenant: string, definition: ComputedTraitDefinition, sample = 10, seconds?: number,
 ) {

@@ -8,7 +8,7 @@ export {
 } from "./decisions.ts"
 export { DEFAULT_TRAIT_PRECEDENCE, parseTraitPrecedence, syncTraitPrecedence, type TraitPrecedence } from "./traits.ts"
 export {
-  type ComputedTrait, type ComputedTraitDefinition, type ComputedTraits, capComputedTraits, DEFAULT_MAX_COMPUTED_TRAITS, parseComputedTraits, parseDefinition, type Preview, previewComputedTrait,
+  type ComputedTrait, type ComputedTraitDefinition, type ComputedTraits, capComputedTraits, DEFAULT_MAX_COMPUTED_TRAITS, parseComputedTraits, parseDefinition, type Preview, previewComputedTrait, shownPreview,
   syncComputedTraits,
 } from "./computed-traits.ts"
 export { rebuildIdentity, type RebuildSummary } from "./rebuild.ts"

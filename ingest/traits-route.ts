@@ -5,7 +5,7 @@
 // in them are masked as the profile routes mask a computed trait (ingest/mask.ts).
 import type { IncomingMessage } from "node:http"
 import { Effect } from "effect"
-import { type ComputedTraitDefinition, parseDefinition, type Preview, previewComputedTrait } from "../identity/index.ts"
+import { type ComputedTraitDefinition, parseDefinition, type Preview, previewComputedTrait, shownPreview } from "../identity/index.ts"
 import { TRAITS_PREVIEW_SECONDS } from "../warehouse/computed-traits.ts"
 import { Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
 import type { Principal } from "./auth.ts"
@@ -83,7 +83,8 @@ export const traitsRoute = (options: {
       const tenant = body.tenant ?? url.searchParams.get("tenant") ?? DEFAULT_TENANT
       const unmasked = principal.scopes.has("profiles:identifiers")
       return yield* previewComputedTrait(tenant, definition, body.sample ?? DEFAULT_SAMPLE, seconds).pipe(
-        Effect.map((p): MaskedPreview => (unmasked ? p : maskPreview(p))),
+        // Masked first, then cut (shownPreview): an address or phone cut in half might no longer be found to mask.
+        Effect.map((p): MaskedPreview => shownPreview(unmasked ? p : maskPreview(p))),
         Effect.provideService(Warehouse, options.warehouse),
         Effect.map((p): QueryReply => ({ status: 200, body: { success: true, ...p } })),
         Effect.catch(failed(seconds)),

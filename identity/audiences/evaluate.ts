@@ -6,6 +6,7 @@ import { Effect } from "effect"
 import { consentingProfilesSql } from "../../consent/index.ts"
 import { type AudienceRow, type AudienceSqlInput, type ConsentFilter, type Mode, runAudienceQuery } from "../../warehouse/audiences.ts"
 import { type Condition, describeLeaf, type LeafNode, leavesOf, type Node } from "./condition.ts"
+import { cutText, PREVIEW_TEXT_CHARS } from "../cut-text.ts"
 
 export interface LeafResult {
   /** JSON pointer of the condition inside the audience's condition. */
@@ -69,16 +70,10 @@ export const MAX_SAMPLE = 1000
  */
 export const MAX_EXPLAINED_RESULTS = 10_000
 
-/** A condition's text or a value seen, in a preview or as the refresher stores it, at most this long (its pointer names the condition in full). */
-export const PREVIEW_TEXT_CHARS = 200
-
-const cut = (text: string): string => {
-  if (text.length <= PREVIEW_TEXT_CHARS) return text
-  const end = PREVIEW_TEXT_CHARS - 1
-  const last = text.charCodeAt(end - 1)
-  // Never half of a surrogate pair.
-  return `${text.slice(0, last >= 0xd800 && last <= 0xdbff ? end - 1 : end)}…`
-}
+// A condition's text or a value seen, in a preview or as the refresher stores it: cut at PREVIEW_TEXT_CHARS (its pointer
+// names the condition in full).
+export { PREVIEW_TEXT_CHARS }
+const cut = cutText
 
 /** Count, sample and why its first profiles are in (MAX_EXPLAINED_RESULTS), texts cut to PREVIEW_TEXT_CHARS. */
 export const previewAudience = Effect.fn("previewAudience")(function* (tenant: string, purpose: string, condition: Node, sample = 10, asOfMs = Date.now()) {
