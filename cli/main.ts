@@ -451,7 +451,8 @@ dlqFilterOptions(dlq.command("list").description("dead letters still open (newes
   .addHelpText("after", `
 Examples:
   $ npx cdp dlq list --source segment --rule bad_timestamp
-  $ npx cdp query "SELECT payload FROM dead_letters WHERE dead_letter_id = '...'"    # the raw payload`)
+  $ npx cdp query "SELECT payload, payload_encoding FROM dead_letters WHERE dead_letter_id = '...'"    # the raw payload
+    (payload_encoding base64: bytes that are not UTF-8, kept as base64; base64 -d gives them back)`)
   .action((opts: DlqOptions) => {
     const main = Effect.gen(function* () {
       const { listDeadLetters } = yield* Effect.promise(() => import("../ingest/dlq.ts"))
@@ -463,7 +464,7 @@ Examples:
           `/v1/dead-letters?${new URLSearchParams(dlqParams(opts, filter.limit)).toString()}${opts.all === true ? "&all=true" : ""}`), (r) => r.deadLetters))
       const rows = entries.map((e) => ({
         received_at: e.receivedAt, source: e.source, rule: e.rule, field: e.field, reason: e.reason,
-        status: e.status, dead_letter_id: e.deadLetterId,
+        status: e.status, dead_letter_id: e.deadLetterId, payload_encoding: e.payloadEncoding,
       }))
       process.stdout.write(`${formatRows(rows, opts.format ?? "table")}\n`)
     })

@@ -6,9 +6,10 @@ import {
   type DeadLetterRow, landedMessageIds, selectDeadLetters as selectDeadLetterRows, storeOutcomes,
 } from "../warehouse/dead-letters.ts"
 import { dateOffTheCalendar, DateNotOnCalendar } from "../warehouse/calendar.ts"
-import type { CanonicalEvent } from "./message.ts"
+import type { CanonicalEvent, JsonObject, KeptEncoding, Rejection } from "./message.ts"
 import { Pipeline } from "./pipeline.ts"
-import { RAW_PARSERS } from "./sources/index.ts"
+import { RAW_PARSERS, WEBHOOK_SOURCES } from "./sources/index.ts"
+import { decodeUtf8, keptBytes } from "./utf8.ts"
 import { sourceTimeZone } from "./sources/items.ts"
 import { ConsentPacing } from "./sources/segment.ts"
 
@@ -61,6 +62,11 @@ export interface DeadLetterEntry {
   readonly rule: string
   readonly field: string
   readonly reason: string
+  /**
+   * How its payload is kept: "utf8", the text as received, or "base64", base64 of bytes that are not UTF-8 (a mail in
+   * another charset, say), which a retry decodes back to those bytes.
+   */
+  readonly payloadEncoding: KeptEncoding
   /** "landed" once a retry landed it; "open" otherwise. */
   readonly status: "open" | "landed"
   /** The latest retry, when there was one. */
@@ -113,6 +119,7 @@ const entryOf = (row: DeadLetterRow): DeadLetterEntry => {
     rule: row.rule,
     field: row.field,
     reason: row.reason,
+    payloadEncoding: row.payload_encoding === "base64" ? "base64" : "utf8",
     status: Number(row.landed) === 1 ? "landed" : "open",
   }
   return row.last_outcome === ""
@@ -140,9 +147,26 @@ interface Attempt {
 export type SourceOptions = Readonly<Record<string, Readonly<Record<string, unknown>>>>
 
 /**
+ * What a raw parser is handed of a payload kept as base64 (bytes that are not UTF-8): a source that reads bytes (mail,
+ * whose raw parser takes `encoding: "base64"` in the meta, as an archived item's) the base64 text; any other reads
+ * UTF-8 text only, so such a payload is refused again as its bytes are, never read with U+FFFD in place of them.
+ */
+const payloadToParse = (row: DeadLetterRow): { readonly body: string; readonly meta?: JsonObject } | { readonly refusal: Rejection } => {
+  const payload = row.payload ?? ""
+  if (row.payload_encoding !== "base64") return { body: payload }
+  if (BYTE_SOURCES.has(row.source)) return { body: payload, meta: { encoding: "base64" } }
+  const text = decodeUtf8(keptBytes(payload, "base64"))
+  return typeof text === "string" ? { body: text } : { refusal: text }
+}
+
+/** Sources whose items are bytes in a charset of their own (their webhook takes the bytes as received: mail). */
+const BYTE_SOURCES: ReadonlySet<string> = new Set([...WEBHOOK_SOURCES.values()].filter((s) => s.parseBytes !== undefined).map((s) => s.name))
+
+/**
  * A dead letter keeps no meta (an archived item keeps there the zone its times were read in, see rawTimeContext), so
  * it is read as it was when it arrived with its source's settings as configured now: its columns (calls), and its
- * "timeZone" handed to the raw parser as an archived item's meta hands it. Without one, zone-less times are UTC.
+ * "timeZone" handed to the raw parser as an archived item's meta hands it. Without one, zone-less times are UTC. A
+ * payload kept as base64 is handed over as payloadToParse says.
  */
 const parseAgain = (row: DeadLetterRow, consentPacing: ConsentPacing, options: Readonly<Record<string, unknown>> | undefined) =>
   Effect.promise(async (): Promise<Attempt> => {
@@ -150,8 +174,11 @@ const parseAgain = (row: DeadLetterRow, consentPacing: ConsentPacing, options: R
     if (parse === undefined) {
       return { row, events: [], refusal: { rule: "no_raw_parser", reason: `source "${row.source}" has no raw parser` } }
     }
+    const payload = payloadToParse(row)
+    if ("refusal" in payload) return { row, events: [], refusal: { rule: payload.refusal.rule, reason: payload.refusal.message } }
     const zone = sourceTimeZone(options)
-    const items = await parse(row.payload ?? "", zone === undefined ? undefined : { timeZone: zone }, {
+    const meta = zone === undefined ? payload.meta : { ...payload.meta, timeZone: zone }
+    const items = await parse(payload.body, meta, {
       tenant: row.tenant, receivedAtMs: Date.parse(isoOf(row.received_at)), consentPacing, ...(options === undefined ? {} : { options: { ...options } }),
     })
     const events: Array<CanonicalEvent> = []

@@ -121,6 +121,9 @@ export interface SentimentRecord {
   readonly aspects: ReadonlyArray<{ readonly aspect: string; readonly score: number; readonly label: string }>
 }
 
+/** How received bytes are kept as text: as the UTF-8 they are, or as base64 of bytes that are not (utf8.ts). */
+export type KeptEncoding = "utf8" | "base64"
+
 /** Why a message was refused, in words a sender understands. */
 export interface Rejection {
   /** Machine-readable rule, e.g. "missing_identity", "bad_timestamp". */
@@ -138,8 +141,10 @@ export interface DeadLetter {
   /** The sender's id for the message when it had a usable one. */
   readonly messageId: string
   readonly rejection: Rejection
-  /** The raw payload as received (text). */
+  /** The raw payload as received: its text, or base64 of its bytes when they are not UTF-8 (`payloadEncoding`). */
   readonly payload: string
+  /** "base64" when the payload is base64 of bytes that are not UTF-8 (utf8.ts keptAsText); absent for text. */
+  readonly payloadEncoding?: KeptEncoding | undefined
   /** The person key of the message when known (ingest/bus.ts personKeyOf): which data key the Kafka bus encrypts it under. */
   readonly person?: string | undefined
 }

@@ -126,8 +126,10 @@ export interface SubmitOptions {
 /** A dead letter for an accepted event that a stage or the warehouse refused. */
 const deadLetterOf = (event: CanonicalEvent, rejection: Rejection): DeadLetter => ({
   tenant: event.tenant, source: event.source, receivedAt: event.receivedAt, messageId: event.messageId, rejection,
-  // The raw text, when the event has it, is what the source's raw parser re-drives after a fix.
+  // The raw text, when the event has it, is what the source's raw parser re-drives after a fix: base64 of bytes that
+  // are not UTF-8 stays marked so (an archived item's meta says it, utf8.ts keptAsText), or a retry read the base64.
   payload: event.raw?.body ?? deepJsonText(event),
+  ...(event.raw?.meta?.["encoding"] === "base64" ? { payloadEncoding: "base64" as const } : {}),
   person: personKeyOf(event),
 })
 

@@ -335,8 +335,9 @@ export const busEventSchema = busRecord({
 export const busDeadLetterSchema = busRecord({
   tenant: busString, source: busString, receivedAt: busDateTime, messageId: busString, payload: busString,
   rejection: { ...busRecord({ rule: busString, field: busString, message: busString }), description: "must be an object" },
+  payloadEncoding: { type: "string", enum: ["utf8", "base64"], description: "must be utf8 or base64 when present" },
   person: { type: "string", description: "must be a string when present" },
-}, ["person"])
+}, ["payloadEncoding", "person"])
 
 /** An accepted item's raw text on the raw topic. */
 export const busRawSchema = busRecord({

@@ -1,6 +1,7 @@
 // Text bodies are UTF-8: bytes that are not are refused with where they are, never replaced with U+FFFD (which
 // would change what the sender sent without a word). And the one rule for control characters in free text.
-import { putField, type Rejection } from "./message.ts"
+import { isUtf8 } from "node:buffer"
+import { type DeadLetter, type KeptEncoding, putField, type Rejection } from "./message.ts"
 
 const strict = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
 const lenient = new TextDecoder("utf-8", { ignoreBOM: true })
@@ -34,6 +35,24 @@ export const decodeUtf8 = (bytes: Uint8Array): string | Rejection => {
     }
   }
 }
+
+/**
+ * How bytes received are kept where only text is stored (a dead letter's payload, an archived item's body): UTF-8 as
+ * the text it is; anything else (a mail in windows-1252, an 8-bit MIME part, a line in another charset) as base64,
+ * so every byte survives and can be given back. The one place that decides it, and the one that undoes it.
+ */
+export const keptAsText = (bytes: Buffer): { readonly text: string; readonly encoding: KeptEncoding } =>
+  isUtf8(bytes) ? { text: bytes.toString("utf8"), encoding: "utf8" } : { text: bytes.toString("base64"), encoding: "base64" }
+
+/** A dead letter's payload of these bytes: `payloadEncoding` only when base64 (a UTF-8 one is as it always was). */
+export const keptPayload = (bytes: Buffer): Pick<DeadLetter, "payload" | "payloadEncoding"> => {
+  const kept = keptAsText(bytes)
+  return kept.encoding === "base64" ? { payload: kept.text, payloadEncoding: "base64" } : { payload: kept.text }
+}
+
+/** The bytes `keptAsText` kept (any encoding but base64 is text: a row stored before the marker existed is UTF-8). */
+export const keptBytes = (text: string, encoding: unknown): Buffer =>
+  encoding === "base64" ? Buffer.from(text, "base64") : Buffer.from(text, "utf8")
 
 /**
  * Control characters: C0 but tab, line feed and carriage return, DEL, and C1 (U+0080-U+009F). Free text may hold

@@ -1,5 +1,5 @@
 // The dead-letter tables' one owner for reading and re-drive records: dead_letters (written by the sink) and
-// dead_letter_outcomes (migrations 003, 007). ingest/dlq.ts (`cdp dlq list|retry`) works through these.
+// dead_letter_outcomes (migrations 003, 007; 088 payload_encoding). ingest/dlq.ts (`cdp dlq list|retry`) works through these.
 import { Effect } from "effect"
 import { chDateTime } from "./sink.ts"
 import { Warehouse } from "./warehouse.ts"
@@ -14,6 +14,8 @@ export interface DeadLetterRow {
   readonly field: string
   readonly reason: string
   readonly payload?: string
+  /** "utf8" (the payload is text) or "base64" (of bytes that are not UTF-8); rows stored before 088 read "utf8". */
+  readonly payload_encoding: string
   readonly landed: number
   readonly last_at: string
   readonly last_outcome: string
@@ -66,7 +68,7 @@ export const selectDeadLetters = Effect.fn("selectDeadLetters")(function* (q: De
   return yield* warehouse.query<DeadLetterRow>(
     `SELECT d.tenant AS tenant, d.source AS source, d.dead_letter_id AS dead_letter_id, d.received_at AS received_at,
             d.message_id AS message_id, d.rule AS rule, d.field AS field, d.reason AS reason,
-            ${q.payload ? "d.payload AS payload," : ""}
+            ${q.payload ? "d.payload AS payload," : ""} d.payload_encoding AS payload_encoding,
             o.landed AS landed, o.last_at AS last_at, o.last_outcome AS last_outcome, o.last_rule AS last_rule,
             o.last_reason AS last_reason
      FROM (SELECT * FROM dead_letters FINAL${conditions.length === 0 ? "" : ` WHERE ${conditions.join(" AND ")}`}) AS d

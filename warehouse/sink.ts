@@ -87,11 +87,12 @@ export const sentimentRow = (e: ScoredMessage, scoredAt: string): Row => ({
  * empty body, or a payload the warehouse would not store) has nothing of the message left to tell it from others of
  * the same rule, so its id is made of all it does hold (message id, field, reason, time received): two such letters
  * stay two, and only the same letter delivered again is one. The two kinds of text hashed never meet: rules are our
- * own names, and after the rule comes \0 when there is a payload, \u0001 when there is none.
+ * own names, and after the rule comes \0 when there is a payload of text, \u0002 when it is base64 of bytes that are not
+ * UTF-8 (so a text that happens to read as base64 is another letter), \u0001 when there is none.
  */
-export const deadLetterId = (d: Pick<DeadLetter, "source" | "rejection" | "payload" | "messageId" | "receivedAt">): string =>
+export const deadLetterId = (d: Pick<DeadLetter, "source" | "rejection" | "payload" | "payloadEncoding" | "messageId" | "receivedAt">): string =>
   createHash("sha256").update(d.payload !== ""
-    ? `${d.source}\0${d.rejection.rule}\0${d.payload}`
+    ? `${d.source}\0${d.rejection.rule}${d.payloadEncoding === "base64" ? "\u0002" : "\0"}${d.payload}`
     : `${d.source}\0${d.rejection.rule}\u0001${JSON.stringify([d.messageId, d.rejection.field, d.rejection.message, d.receivedAt])}`,
   ).digest("hex").slice(0, 32)
 
@@ -105,6 +106,7 @@ export const deadLetterRow = (d: DeadLetter): Row => ({
   field: d.rejection.field,
   reason: d.rejection.message,
   payload: d.payload,
+  payload_encoding: d.payload === "" ? "utf8" : d.payloadEncoding ?? "utf8",
 })
 
 const key = (tenant: string, messageId: string) => `${tenant}\u0000${messageId}`

@@ -64,7 +64,7 @@ CREATE TABLE IF NOT EXISTS dead_letter_outcomes ON CLUSTER '{cluster}' AS dead_l
 ENGINE = Distributed('{cluster}', currentDatabase(), dead_letter_outcomes_local, cityHash64(tenant, dead_letter_id));
 
 -- dead_letters: sharded by dead_letter_id: its key has no person, and every version of a key must meet on one shard.
-CREATE TABLE IF NOT EXISTS dead_letters_local ON CLUSTER '{cluster}' (`tenant` LowCardinality(String), `source` LowCardinality(String), `dead_letter_id` String, `received_at` DateTime64(3, 'UTC'), `message_id` String, `rule` LowCardinality(String), `field` String, `reason` String, `payload` String, `landed_at` DateTime64(3, 'UTC') MATERIALIZED now64(3)) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/dead_letters', '{replica}', received_at) PARTITION BY toYYYYMM(received_at) ORDER BY (tenant, source, rule, dead_letter_id) TTL toDateTime(landed_at) + toIntervalMonth(6) SETTINGS old_parts_lifetime = 0, cleanup_delay_period = 1, cleanup_delay_period_random_add = 0, min_compressed_bytes_to_fsync_after_merge = 1, ttl_only_drop_parts = 1;
+CREATE TABLE IF NOT EXISTS dead_letters_local ON CLUSTER '{cluster}' (`tenant` LowCardinality(String), `source` LowCardinality(String), `dead_letter_id` String, `received_at` DateTime64(3, 'UTC'), `message_id` String, `rule` LowCardinality(String), `field` String, `reason` String, `payload` String, `payload_encoding` LowCardinality(String) DEFAULT 'utf8', `landed_at` DateTime64(3, 'UTC') MATERIALIZED now64(3)) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/dead_letters', '{replica}', received_at) PARTITION BY toYYYYMM(received_at) ORDER BY (tenant, source, rule, dead_letter_id) TTL toDateTime(landed_at) + toIntervalMonth(6) SETTINGS old_parts_lifetime = 0, cleanup_delay_period = 1, cleanup_delay_period_random_add = 0, min_compressed_bytes_to_fsync_after_merge = 1, ttl_only_drop_parts = 1;
 CREATE TABLE IF NOT EXISTS dead_letters ON CLUSTER '{cluster}' AS dead_letters_local
 ENGINE = Distributed('{cluster}', currentDatabase(), dead_letters_local, cityHash64(tenant, dead_letter_id));
 
@@ -284,4 +284,5 @@ INSERT INTO schema_migrations (version, name) VALUES
     (84, '084_prompt_cleanup_everywhere'),
     (85, '085_identity_claims'),
     (86, '086_profile_traits_claims'),
-    (87, '087_profile_documents_granules');
+    (87, '087_profile_documents_granules'),
+    (88, '088_dead_letters_payload_encoding');

@@ -2,7 +2,6 @@
 // mailparser (MIME, transfer encodings, charsets, HTML-only bodies) into one "Email Received" event.
 // The body is kept as the customer sent it, quotes and signature included: sentiment/hygiene.ts cleans text in one
 // place for every channel.
-import { isUtf8 } from "node:buffer"
 import { createHash } from "node:crypto"
 import { createReadStream } from "node:fs"
 import { open, readdir, readFile, stat } from "node:fs/promises"
@@ -16,6 +15,7 @@ import { JSON_LIMITS } from "../json.ts"
 import { inWarehouseRange, isoDateTimeOutOfRange, shownText, WAREHOUSE_RANGE_WORDS } from "../schemas.ts"
 import { boundedLines, type ItemMaker, itemMaker, rawTimeContext } from "./items.ts"
 import { repairedMailText } from "./email-charset.ts"
+import { keptAsText, keptBytes } from "../utf8.ts"
 
 const PARSER_OPTIONS = {
   skipImageLinks: true,
@@ -150,7 +150,7 @@ const MAX_MESSAGE_ID_CHARS = 998
  */
 export const parseEmailMessage = async (raw: Buffer, where: string, maker: ItemMaker): Promise<ImportedItem> => {
   const refuse = (rule: string, field: string, message: string, messageId = ""): ImportedItem =>
-    maker.deadLetter(raw.toString("utf8"), { rule, field, message: `${where}: ${message}` }, messageId)
+    maker.deadLetter(raw, { rule, field, message: `${where}: ${message}` }, messageId)
   if (isBlank(raw)) return refuse("empty_message", "", "the message is empty")
   let mail
   try {
@@ -225,10 +225,12 @@ const BASE64: JsonObject = Object.freeze({ encoding: "base64" })
 
 /**
  * The whole message as received. Mail is bytes in whatever charset the sender chose: UTF-8 (and ASCII) is kept as
- * text; anything else as base64, so every byte, and the id derived from them, survives the round trip.
+ * text; anything else as base64 (keptAsText), so every byte, and the id derived from them, survives the round trip.
  */
-const rawItemOf = (raw: Buffer): RawItem =>
-  isUtf8(raw) ? { body: raw.toString("utf8") } : { body: raw.toString("base64"), meta: BASE64 }
+const rawItemOf = (raw: Buffer): RawItem => {
+  const kept = keptAsText(raw)
+  return kept.encoding === "base64" ? { body: kept.text, meta: BASE64 } : { body: kept.text }
+}
 
 /** One archived or dead-lettered message (`rawItemOf`'s body and meta), parsed again. */
 export const parseEmailRaw = async (
@@ -236,7 +238,7 @@ export const parseEmailRaw = async (
   meta: JsonObject | undefined,
   ctx: ImportContext,
 ): Promise<ReadonlyArray<ImportedItem>> => {
-  const raw = meta?.["encoding"] === "base64" ? Buffer.from(body, "base64") : Buffer.from(body, "utf8")
+  const raw = keptBytes(body, meta?.["encoding"])
   return [await parseEmailMessage(raw, "message", itemMaker(rawTimeContext(ctx, meta), "email", "email"))]
 }
 

@@ -5,7 +5,7 @@ import { stat } from "node:fs/promises"
 import type { ErrorObject } from "ajv"
 import { type CanonicalEvent, type Channel, type Identifier, type JsonObject, putField, type RawItem, type Rejection } from "../message.ts"
 import { JSON_LIMITS, type JsonProblem, readJson, refusedItems } from "../json.ts"
-import { decodeUtf8, withoutControlCharacters, withoutControlCharactersIn } from "../utf8.ts"
+import { decodeUtf8, keptPayload, withoutControlCharacters, withoutControlCharactersIn } from "../utf8.ts"
 import {
   canonicalTimeZone, describeType, errorField, isoDateTimeOutOfRange, isoDateTimeWithoutZone, outOfRangeWords, parseIsoDateTime, timeZoneRefusal, valueAt,
 } from "../schemas.ts"
@@ -121,7 +121,8 @@ export interface ItemMaker {
   /** An item's ISO-8601 time in epoch ms (NaN when it is none), one without a zone read in the source's time zone. */
   readonly time: (written: string) => number
   readonly event: (fields: ItemFields) => ImportedItem
-  readonly deadLetter: (payload: string, rejection: Rejection, messageId?: string) => ImportedItem
+  /** `payload` as bytes when they were received as bytes: kept as text if UTF-8, else as base64 (keptAsText). */
+  readonly deadLetter: (payload: string | Buffer, rejection: Rejection, messageId?: string) => ImportedItem
 }
 
 /** Binds the per-import constants (tenant, source, channel, receivedAt) once, so each item costs one object. */
@@ -161,7 +162,7 @@ export const itemMaker = (ctx: ImportContext, source: string, channel: Channel):
     },
     deadLetter: (payload, rejection, messageId = "") => ({
       _tag: "deadLetter",
-      deadLetter: { tenant: ctx.tenant, source, receivedAt, messageId, rejection, payload },
+      deadLetter: { tenant: ctx.tenant, source, receivedAt, messageId, rejection, ...(typeof payload === "string" ? { payload } : keptPayload(payload)) },
     }),
   }
 }
@@ -309,6 +310,8 @@ export interface FileLine {
   readonly text: string
   readonly lineNumber: number
   readonly refused?: Rejection
+  /** A line that is not UTF-8: its bytes, which its dead letter keeps (`text` has U+FFFD in place of some). */
+  readonly bytes?: Buffer
 }
 
 /**
@@ -327,7 +330,7 @@ export async function* readFileLines(path: string, onProgress?: (bytesRead: numb
     lineNumber++
     if (lineNumber % PROGRESS_EVERY_LINES === 0) onProgress?.(stream.bytesRead)
     const text = decodeUtf8(bytes)
-    return typeof text === "string" ? { text, lineNumber } : { text: lenient.decode(bytes), lineNumber, refused: text }
+    return typeof text === "string" ? { text, lineNumber } : { text: lenient.decode(bytes), lineNumber, refused: text, bytes }
   }
   const take = (last: Buffer): Buffer => {
     let bytes = parts.length === 0 ? last : Buffer.concat([...parts, last])
@@ -473,8 +476,8 @@ export async function* readNdjsonFile(
   maker: ItemMaker,
   handle: LineHandler,
 ): AsyncGenerator<ImportedItem> {
-  for await (const { text, lineNumber, refused } of readFileLines(path, ctx.onProgress)) {
-    if (refused !== undefined) yield maker.deadLetter(text, locate(`line ${lineNumber}`, refused))
+  for await (const { text, lineNumber, refused, bytes } of readFileLines(path, ctx.onProgress)) {
+    if (refused !== undefined) yield maker.deadLetter(bytes ?? text, locate(`line ${lineNumber}`, refused))
     else if (text.trim() !== "") yield handleLine(maker, text, lineNumber, handle)
   }
 }

@@ -3,6 +3,7 @@ import { readJson } from "../json.ts"
 import type { DeadLetter, Rejection } from "../message.ts"
 import type { ImportContext, ImportedItem } from "./index.ts"
 import { readFileLines, sourceTimeZone } from "./items.ts"
+import { keptPayload } from "../utf8.ts"
 import { ConsentPacing, normaliseSegmentMessage, redactWriteKeys, type SegmentMessage } from "./segment.ts"
 
 export async function* readSegmentFile(path: string, ctx: ImportContext): AsyncGenerator<ImportedItem> {
@@ -11,18 +12,20 @@ export async function* readSegmentFile(path: string, ctx: ImportContext): AsyncG
   const receive = { tenant: ctx.tenant, receivedAtMs: ctx.receivedAtMs, correctClockSkew: false, timeZone: sourceTimeZone(ctx.options) }
   let lineNumber = 0
   const pacing = ctx.consentPacing ?? new ConsentPacing()
-  const refuse = (line: string, rejection: Rejection, messageId = ""): ImportedItem => {
+  const refuse = (line: string | Buffer, rejection: Rejection, messageId = ""): ImportedItem => {
     const deadLetter: DeadLetter = {
       tenant: ctx.tenant, source: "segment", receivedAt, messageId,
-      // Without the write key a sender may repeat in each message, as the HTTP API keeps its refused bodies.
-      rejection: { ...rejection, message: `line ${lineNumber}: ${rejection.message}` }, payload: redactWriteKeys(line),
+      // Without the write key a sender may repeat in each message, as the HTTP API keeps its refused bodies. A line
+      // that is not UTF-8 is redacted as latin1 (one character a byte, and back; a write key is ASCII) and kept whole.
+      rejection: { ...rejection, message: `line ${lineNumber}: ${rejection.message}` },
+      ...(typeof line === "string" ? { payload: redactWriteKeys(line) } : keptPayload(Buffer.from(redactWriteKeys(line.toString("latin1")), "latin1"))),
     }
     return { _tag: "deadLetter", deadLetter }
   }
-  for await (const { text: line, lineNumber: n, refused } of readFileLines(path, ctx.onProgress)) {
+  for await (const { text: line, lineNumber: n, refused, bytes } of readFileLines(path, ctx.onProgress)) {
     lineNumber = n
     if (refused !== undefined) {
-      yield refuse(line, refused)
+      yield refuse(bytes ?? line, refused)
       continue
     }
     if (line.trim() === "") continue
