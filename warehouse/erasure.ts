@@ -217,9 +217,16 @@ const needleParams = (needles: ReadonlyArray<string>): Record<string, unknown> =
     ? { needles, needle_pattern: needleTokenPattern(needles) }
     : Object.fromEntries(groupsOf(needles).flatMap((g, i) => [[`needles_${i}`, g], [`needle_pattern_${i}`, needleTokenPattern(g)]]))
 
+/**
+ * The texts of a row the needles are searched in. A column beside which the table has `<column>_encoding` (dead_letters'
+ * payload: bytes that are not UTF-8 kept as base64, ingest/utf8.ts keptAsText) is searched in the bytes it keeps, where
+ * an identifier written in ASCII (an address, a number) is found as in text.
+ */
 const textColumns = (columns: ReadonlyArray<Column>) => columns.filter((c) => c.type.includes("String")).map((c) => {
   const plain = /^(LowCardinality\()?(Nullable\()?String\)?\)?$/.test(c.type)
-  return plain ? `toString(ifNull(${quoteId(c.name)}, ''))` : `toString(${quoteId(c.name)})`
+  const text = plain ? `toString(ifNull(${quoteId(c.name)}, ''))` : `toString(${quoteId(c.name)})`
+  const encoding = columns.some((e) => e.name === `${c.name}_encoding`) ? quoteId(`${c.name}_encoding`) : undefined
+  return encoding === undefined ? text : `if(${encoding} = 'base64', tryBase64Decode(${text}), ${text})`
 })
 
 /** What a statement using containsNeedle starts with: past NEEDLE_GROUP needles, the WITH naming NEEDLE_TEXT. */
