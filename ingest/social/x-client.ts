@@ -2,6 +2,7 @@
 // replay server), tagged errors a user can act on, and requests that honour the x-rate-limit-* headers.
 import { createHash } from "node:crypto"
 import http, { type IncomingMessage } from "node:http"
+import https from "node:https"
 import type { Socket } from "node:net"
 import { createRequire } from "node:module"
 import { Clock, Data, Duration, Effect } from "effect"
@@ -201,8 +202,10 @@ export const makeXClient = (config: Pick<XConfig, "bearerToken" | "apiBase">, op
     // answers, a body that is still not JSON is an ordinary failed parse.
     compression: false,
     ...(apiBase === DEFAULT_API_BASE ? {} : { plugins: [rebase(apiBase)] }),
-    // twitter-api-v2 always calls https.request; an http target needs an http agent.
-    ...(plain ? { httpAgent: new http.Agent() } : {}),
+    // twitter-api-v2 always calls https.request; an http target needs an http agent. Neither keeps a connection for the
+    // next request (Node's https agent did): the watch on each request (answerWatch) gets six listeners added to its
+    // socket by twitter-api-v2, never removed, which piled up on a reused connection (MaxListenersExceededWarning).
+    httpAgent: plain ? new http.Agent({ keepAlive: false }) : new https.Agent({ keepAlive: false }),
   })
   return {
     v2: api.v2,

@@ -2,7 +2,9 @@
 // twitter-api-v2 client talks to it): it must end with a clear error instead of looping, sleeping for ever or dying,
 // and must not move since_id past tweets it never handed over.
 import type { IncomingMessage, Server, ServerResponse } from "node:http"
-import { mkdtempSync, rmSync } from "node:fs"
+import { execFileSync } from "node:child_process"
+import { mkdtempSync, readFileSync, rmSync } from "node:fs"
+import { createServer as createHttpsServer } from "node:https"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Effect, Fiber, Stream } from "effect"
@@ -330,6 +332,36 @@ describe("recent search against a hostile X", () => {
     ])
     expect(ids(items)).toEqual(["1863400000000000007"])
     expect(requests).toHaveLength(2)
+  })
+
+  test("a pass of many pages over HTTPS piles no listeners on a reused connection (no MaxListenersExceededWarning)", async () => {
+    // X is HTTPS, where Node keeps connections alive by default: a watch registered per request on a reused socket piled up.
+    const key = join(dir, "key.pem")
+    const cert = join(dir, "cert.pem")
+    execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-days", "1", "-keyout", key, "-out", cert], { stdio: "ignore" })
+    const tls = createHttpsServer({ key: readFileSync(key), cert: readFileSync(cert) }, (req, res) => {
+      const n = Number(new URL(req.url ?? "/", "https://x").searchParams.get("next_token")?.slice(1) ?? 0)
+      json(res, 200, page([String(1863400000000000100n - BigInt(n))], n < 14 ? `t${n + 1}` : undefined))
+    })
+    await new Promise<void>((resolve) => tls.listen(0, "127.0.0.1", resolve))
+    const warnings: Array<string> = []
+    const note = (w: Error) => void warnings.push(w.name)
+    process.on("warning", note)
+    const before = process.env["NODE_TLS_REJECT_UNAUTHORIZED"]
+    process.env["NODE_TLS_REJECT_UNAUTHORIZED"] = "0"
+    try {
+      const items: Array<ImportedItem> = []
+      const result = await poll(`https://127.0.0.1:${(tls.address() as { port: number }).port}`, items)
+      expect(result._tag === "Success" && result.success[0]).toMatchObject({ pages: 15, tweets: 15 })
+      await new Promise((r) => setTimeout(r, 50))
+      expect(warnings.filter((w) => w === "MaxListenersExceededWarning")).toEqual([])
+    } finally {
+      if (before === undefined) delete process.env["NODE_TLS_REJECT_UNAUTHORIZED"]
+      else process.env["NODE_TLS_REJECT_UNAUTHORIZED"] = before
+      process.off("warning", note)
+      tls.closeAllConnections()
+      await new Promise<void>((resolve) => tls.close(() => resolve()))
+    }
   })
 
   test("an answer that says it is gzip but is not neither crashes the process nor hangs: it is an outage", async () => {
