@@ -12,7 +12,7 @@ import {
 import { AUDIENCE_PREVIEW_SECONDS } from "../warehouse/audiences.ts"
 import { keyedLocks } from "../warehouse/turns.ts"
 import { apiReads, Warehouse, type WarehouseQueryError, type WarehouseShape } from "../warehouse/warehouse.ts"
-import { encodePageCursor, listOf, pageOfBytes, readCursorText, readPage, refuseUnknownParameter } from "./pages.ts"
+import { encodePageCursor, fittingBytes, listOf, pageOfBytes, readCursorText, readPage, refuseUnknownParameter } from "./pages.ts"
 import { isReply, type QueryReply, receiveAdminBody, refuse, refuseBadParameter, refuseBusy, refuseRepeated, refuseTooSlow, warehouseUnavailable } from "./query-route.ts"
 import { DEFAULT_TENANT } from "./writekeys.ts"
 
@@ -104,8 +104,13 @@ export const changesCursorKey = (cursor: string | null | undefined, tenant: stri
  * reads it so on the data directory too, so its cursors are the server's.
  */
 export const boundChangesSince = (tenant: string, id: string, after: string | undefined, limit: number) =>
-  Effect.map(audienceChangesSince(tenant, id, after, limit), (page) =>
-    ({ ...page, cursor: page.cursor === "" ? "" : encodePageCursor([page.cursor], changesList(tenant, id)) }))
+  Effect.map(audienceChangesSince(tenant, id, after, limit), (page) => {
+    // A page ends before about 1 MB of changes (fittingBytes): a cause names every condition that matched, each with
+    // the value seen, and ?limit= may ask for 10,000 of them. The cursor goes on from the last change shown.
+    const changes = page.changes.slice(0, fittingBytes(page.changes))
+    const cursor = changes.length < page.changes.length ? changes.at(-1)!.seq : page.cursor
+    return { ...page, changes, cursor: cursor === "" ? "" : encodePageCursor([cursor], changesList(tenant, id)) }
+  })
 
 /** The list a members cursor (?after=) is bound to (ingest/pages.ts): the audience's members, of its tenant. */
 const membersList = (tenant: string, id: string) => listOf("members", tenant, id)
@@ -122,8 +127,13 @@ export const membersCursorKey = (after: string | null | undefined, tenant: strin
 
 /** A page of audience `id`'s members after profile `after` (audienceMembers), its `next` bound to the audience and tenant. */
 export const boundMembers = (tenant: string, id: string, after: string | undefined, limit: number) =>
-  Effect.map(audienceMembers(tenant, id, after ?? "", limit), (page) =>
-    ({ ...page, next: page.next === null ? null : encodePageCursor([page.next], membersList(tenant, id)) }))
+  Effect.map(audienceMembers(tenant, id, after ?? "", limit), (page) => {
+    // A page ends before about 1 MB of members (fittingBytes): each keeps why it entered, every condition that matched
+    // with the value seen, and ?limit= may ask for 10,000 of them. `next` goes on from the last member shown.
+    const members = page.members.slice(0, fittingBytes(page.members))
+    const next = members.length < page.members.length ? members.at(-1)!.profileId : page.next
+    return { ...page, members, next: next === null ? null : encodePageCursor([next], membersList(tenant, id)) }
+  })
 
 /** membersCursorKey for `cdp audience members` on the data directory: a cursor the API did not give fails as BadCursor. */
 export const membersCursorOrFail = (after: string | undefined, tenant: string, id: string) => {

@@ -181,22 +181,27 @@ export const pageOf = <A>(rows: ReadonlyArray<A>, page: PageRequest, keyOf: (a: 
 /** About the most JSON a page of large items holds (pageOfBytes); one item alone may be more. */
 export const MAX_PAGE_BYTES = 1024 * 1024
 
+/** How many of `items`, from the first, fit in `maxBytes` of JSON: one at least (when there is one). */
+export const fittingBytes = (items: ReadonlyArray<unknown>, maxBytes = MAX_PAGE_BYTES): number => {
+  let shown = 0
+  let bytes = 0
+  for (const item of items) {
+    bytes += JSON.stringify(item).length
+    if (shown > 0 && bytes > maxBytes) break
+    shown++
+  }
+  return shown
+}
+
 /**
  * pageOf for a list whose items can be large (an audience or a version of one holds its condition, up to a body's
  * 256 KB): the page also ends before its items pass `maxBytes` of JSON, one item at least, and its cursor goes on from
  * the last shown. A page of 100 audiences could otherwise answer 25 MB.
  */
 export const pageOfBytes = <A>(rows: ReadonlyArray<A>, page: PageRequest, keyOf: (a: A) => PageKey, maxBytes = MAX_PAGE_BYTES): Page<A> => {
-  let shown = 0
-  let bytes = 0
-  for (const row of rows.slice(0, page.limit)) {
-    bytes += JSON.stringify(row).length
-    if (shown > 0 && bytes > maxBytes) break
-    shown++
-  }
-  const items = rows.slice(0, shown)
+  const items = rows.slice(0, fittingBytes(rows.slice(0, page.limit), maxBytes))
   const last = items[items.length - 1]
-  return { items, nextCursor: rows.length > shown && last !== undefined ? encodePageCursor(keyOf(last), page.list) : null }
+  return { items, nextCursor: rows.length > items.length && last !== undefined ? encodePageCursor(keyOf(last), page.list) : null }
 }
 
 /** A page of a list held in memory (tokens): sorted by key, after the cursor. */
