@@ -4,7 +4,7 @@
 // big to be a setting or bytes that are not UTF-8 are named as such, in one line, rather than parsed as garbage.
 import { readFileSync, statSync } from "node:fs"
 import { Data } from "effect"
-import { decodeUtf8 } from "./utf8.ts"
+import { decodeUtf8, withoutUtf8Bom } from "./utf8.ts"
 
 /** Far more than any condition or destination list; a file bigger than this is not one (a data file given by mistake). */
 export const MAX_JSON_FILE_BYTES = 8 * 1024 * 1024
@@ -24,8 +24,6 @@ const FOREIGN_BOMS: ReadonlyArray<readonly [string, ReadonlyArray<number>]> = [
 /** "UTF-16" or "UTF-32" when the bytes start with that encoding's byte order mark, else undefined. */
 export const foreignEncoding = (bytes: Uint8Array): string | undefined =>
   FOREIGN_BOMS.find(([, bom]) => bom.every((b, i) => bytes[i] === b))?.[0]
-
-const withoutUtf8Bom = (bytes: Buffer): Buffer => (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? bytes.subarray(3) : bytes)
 
 const readBytes = (path: string): Buffer | JsonFileUnreadable => {
   try {

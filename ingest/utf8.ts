@@ -44,6 +44,9 @@ export const decodeUtf8 = (bytes: Uint8Array): string | Rejection => {
 export const keptAsText = (bytes: Buffer): { readonly text: string; readonly encoding: KeptEncoding } =>
   isUtf8(bytes) ? { text: bytes.toString("utf8"), encoding: "utf8" } : { text: bytes.toString("base64"), encoding: "base64" }
 
+/** The bytes without a UTF-8 byte order mark (Excel, PowerShell, Notepad) at their start. */
+export const withoutUtf8Bom = (bytes: Buffer): Buffer => (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? bytes.subarray(3) : bytes)
+
 /** A dead letter's payload of these bytes: `payloadEncoding` only when base64 (a UTF-8 one is as it always was). */
 export const keptPayload = (bytes: Buffer): Pick<DeadLetter, "payload" | "payloadEncoding"> => {
   const kept = keptAsText(bytes)

@@ -1,5 +1,6 @@
 // Contact-centre call exports: RFC 4180 CSV (quoted fields may hold commas, doubled quotes and line breaks), one
 // "Call" event per row, with a configurable mapping from our fields to the export's column names.
+import { isUtf8 } from "node:buffer"
 import { createReadStream } from "node:fs"
 import { type CsvError, type Info, parse } from "csv-parse"
 import { parse as parseStrictly } from "csv-parse/sync"
@@ -10,6 +11,7 @@ import { isoDateTimeOutOfRange, outOfRangeWords, timeZoneRefusal } from "../sche
 import { nextTurn } from "../../warehouse/turns.ts"
 import type { ImportContext, ImportedItem } from "./index.ts"
 import { type ItemMaker, itemMaker, lineGuard, NO_IDENTIFIERS, passedLimit, rawTimeContext, show, withinLimit } from "./items.ts"
+import { firstInvalidOffset, withoutUtf8Bom } from "../utf8.ts"
 
 export type CallField =
   | "call_id" | "started_at" | "duration_s" | "direction" | "phone" | "agent" | "queue" | "outcome" | "notes"
@@ -115,6 +117,19 @@ interface CsvRecord {
 }
 
 const TRAILING_BREAK = /\r?\n?$/
+const HIGH_BYTE = /[\u0080-\u00ff]/
+
+/**
+ * csv-parse reads the export in latin1, one character a byte (its commas, quotes and line breaks are ASCII, which no
+ * UTF-8 sequence holds, so it cuts the same records as reading UTF-8), so a row's bytes can be kept: a text of it as
+ * the UTF-8 it is, or undefined when its bytes are not UTF-8 (an export in windows-1252 landed with U+FFFD in its
+ * notes). Only a text with a byte past ASCII is converted.
+ */
+const utf8Of = (latin1: string): string | undefined => {
+  if (!HIGH_BYTE.test(latin1)) return latin1
+  const bytes = Buffer.from(latin1, "latin1")
+  return isUtf8(bytes) ? bytes.toString("utf8") : undefined
+}
 /** Fields kept in properties as they are logged (trimmed). */
 const TEXT_FIELDS = ["direction", "agent", "queue", "outcome"] as const
 
@@ -267,6 +282,24 @@ const callRows = (ctx: ImportContext, maker: ItemMaker, where: string, out: Arra
     }))
   }
 
+  /**
+   * A record whose bytes (`raw`, latin1) are not UTF-8: the header refuses the file, a row is a dead letter of its own
+   * keeping the header line and the row's bytes (base64), never read with U+FFFD in place of them.
+   */
+  const refuseNotUtf8 = (raw: string): void => {
+    const bytes = Buffer.from(raw.replace(TRAILING_BREAK, ""), "latin1")
+    const offset = firstInvalidOffset(bytes)
+    const words = `is not UTF-8: byte 0x${(bytes[offset] ?? 0).toString(16).padStart(2, "0")} at byte ${offset} of it does not belong to a UTF-8 sequence (save the export as UTF-8; bytes are refused rather than replaced)`
+    if (header === undefined) {
+      failed = true
+      out.push(maker.deadLetter(bytes, { rule: "invalid_utf8", field: "", message: `${where}: the header ${words}` }))
+      return
+    }
+    row++
+    const payload = Buffer.concat([Buffer.from(`${headerRaw}\n`, "utf8"), bytes])
+    out.push(maker.deadLetter(payload, { rule: "invalid_utf8", field: "", message: `${where} row ${row} (line ${lastLine + 1}): the row ${words}` }))
+  }
+
   /** A record that is not valid CSV: the header refuses the file, a row is a dead letter of its own. */
   const refuseMalformed = (raw: string, message = "malformed CSV"): void => {
     if (header !== undefined) {
@@ -277,22 +310,32 @@ const callRows = (ctx: ImportContext, maker: ItemMaker, where: string, out: Arra
     failed = true
   }
 
+  const readRecord = (r: CsvRecord): void => {
+    const raw = utf8Of(r.raw)
+    if (raw === undefined) return refuseNotUtf8(r.raw)
+    // Every field of a row that is UTF-8 is too (its bytes are a part of the row's).
+    const record = raw === r.raw ? r.record : r.record.map((f) => utf8Of(f)!)
+    const malformed = strictError(raw)
+    if (malformed !== undefined) refuseMalformed(raw, malformed)
+    else if (header === undefined) readHeader(record, raw.replace(TRAILING_BREAK, ""))
+    else readRow(record, raw)
+  }
+
   return {
     /** True once the file as a whole is refused (bad options, header, unreadable): the rest need not be read. */
     stopped: (): boolean => failed,
     refuseWide,
     onRecord: (r: CsvRecord): null => {
-      if (!failed) {
-        const malformed = strictError(r.raw)
-        if (malformed !== undefined) refuseMalformed(r.raw, malformed)
-        else if (header === undefined) readHeader(r.record, r.raw.replace(TRAILING_BREAK, ""))
-        else readRow(r.record, r.raw)
-      }
+      if (!failed) readRecord(r)
       lastLine = r.info.lines
       return null
     },
     onSkip: (error: CsvError | undefined, raw: string | undefined): undefined => {
-      if (!failed) refuseMalformed(raw ?? "", error?.message)
+      const text = raw === undefined ? "" : utf8Of(raw)
+      if (!failed) {
+        if (text === undefined) refuseNotUtf8(raw!)
+        else refuseMalformed(text, error?.message)
+      }
       const line: unknown = error?.lines
       if (typeof line === "number") lastLine = line
       return undefined
@@ -370,7 +413,9 @@ const strictError = (raw: string): string | undefined => {
 /** A csv-parse stream whose records go to `rows` as they are parsed (synchronously, inside each `write`). */
 const csvParser = (rows: ReturnType<typeof callRows>) => {
   const parser = parse({
-    bom: true,
+    // The byte order mark is taken off before (withoutUtf8Bom): csv-parse, seeing one, would read the rest as UTF-8.
+    bom: false,
+    encoding: "latin1",
     record_delimiter: LINE_ENDS,
     relax_quotes: true,
     info: true,
@@ -421,7 +466,7 @@ export const parseCallsPost = async (body: string, ctx: ImportContext): Promise<
   }
   const parser = csvParser(rows)
   // Bytes, not string slices: csv-parse joins a character split between two chunks, as it does reading a file.
-  const bytes = Buffer.from(body, "utf8")
+  const bytes = withoutUtf8Bom(Buffer.from(body, "utf8"))
   for (let at = 0; at < bytes.length && !rows.stopped(); at += POST_CHUNK) {
     if (at > 0) await nextTurn()
     parser.write(bytes.subarray(at, at + POST_CHUNK))
@@ -438,7 +483,7 @@ export const parseCallsWebhook = (body: string, ctx: ImportContext): ReadonlyArr
   const out: Array<ImportedItem> = []
   const rows = callRows(ctx, itemMaker(ctx, "calls", "call"), "body", out)
   const parser = csvParser(rows)
-  parser.write(body)
+  parser.write(withoutUtf8Bom(Buffer.from(body, "utf8")))
   parser.end()
   rows.end()
   return out
@@ -455,7 +500,10 @@ export async function* readCallsFile(path: string, ctx: ImportContext, maxLineBy
   const parser = csvParser(rows)
   const stream = createReadStream(path)
   const tooLong = lineGuard(maxLineBytes)
-  for await (const chunk of stream as AsyncIterable<Buffer>) {
+  let first = true
+  for await (const read of stream as AsyncIterable<Buffer>) {
+    const chunk = first ? withoutUtf8Bom(read) : read
+    first = false
     const refused = tooLong(chunk)
     if (refused !== undefined) {
       rows.onError(new Error(refused))

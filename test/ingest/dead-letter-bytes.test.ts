@@ -104,6 +104,23 @@ describe("dead letters keep the bytes they were refused with", () => {
       expect(summary.results.map((r) => [r.outcome, r.messageIds])).toEqual([["landed", [event.messageId]]])
     })), 60_000)
 
+  it("a calls CSV row that is not UTF-8 is refused invalid_utf8 and kept byte for byte, not landed with U+FFFD", () =>
+    withPipeline(dir, Effect.gen(function* () {
+      const header = "call_id,started_at,duration_s,direction,phone,agent,queue,outcome,notes"
+      const row = (id: string, time: string, note: Buffer) =>
+        Buffer.concat([Buffer.from(`${id},${time},60,inbound,+15551234567,a,q,resolved,`, "latin1"), note])
+      const latin = (text: string) => Buffer.from(text, "latin1")
+      const rows = [row("c1", "2024-09-16T09:28:50Z", latin("Tr\xe8s bien")), row("c2", "not a time", latin("caf\xe8")), row("c3", "2024-09-16T10:00:00Z", Buffer.from("Très bien", "utf8"))]
+      const file = join(dir, "calls.csv")
+      // Saved by Excel as "CSV UTF-8" (a byte order mark) but for two rows pasted from a windows-1252 export.
+      writeFileSync(file, Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(`${header}\r\n`), ...rows.flatMap((r) => [r, Buffer.from("\r\n")])]))
+      expect(yield* importFile("calls", file, { tenant: "acme" })).toMatchObject({ accepted: 1, rejected: 2 })
+      expect(yield* query("SELECT message_id, text FROM texts")).toEqual([{ message_id: "c3", text: "Très bien" }])
+      const letters = yield* query<StoredLetter>("SELECT payload, payload_encoding, rule FROM dead_letters ORDER BY payload")
+      expect(letters.map((r) => [r.rule, r.payload_encoding])).toEqual([["invalid_utf8", "base64"], ["invalid_utf8", "base64"]])
+      expect(letters.map((r) => storedBytes(r).toString("latin1")).sort()).toEqual(rows.slice(0, 2).map((r) => `${header}\n${r.toString("latin1")}`))
+    })), 60_000)
+
   it("a Segment line that is not UTF-8 keeps its bytes, its write key still taken out", () =>
     withPipeline(dir, Effect.gen(function* () {
       const line = (key: string) => Buffer.concat([

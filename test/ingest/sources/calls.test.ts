@@ -229,14 +229,16 @@ describe("calls: rows that must be refused", () => {
     expect(header.deadLetters[0]!.rejection.message).toMatch(/^body: the header is not valid CSV \(Invalid Opening Quote: a quote is found on field 0, /)
   })
 
-  it("an empty file, a header-only file and binary junk never crash: empty says so, junk names a missing column", async () => {
+  it("an empty file, a header-only file and binary junk never crash: empty says so, junk is not UTF-8 and kept as its bytes", async () => {
     const empty = await collect(readCallsFile(tempFile("empty.csv", ""), context()))
     expect(empty.deadLetters.map((d) => d.rejection.rule)).toEqual(["missing_header"])
     expect(await collect(readCallsFile(tempFile("header.csv", `${HEADER}\r\n`), context()))).toEqual({ events: [], deadLetters: [] })
     const junk = await collect(readCallsFile(tempFile("junk.csv", BINARY_JUNK), context()))
     expect(junk.events).toEqual([])
     expect(junk.deadLetters.length).toBeGreaterThan(0)
-    expect(["missing_column", "bad_csv"]).toContain(junk.deadLetters[0]!.rejection.rule)
+    // Its first record (the header) is refused, and with it the file; the dead letter keeps that record's bytes.
+    expect(junk.deadLetters.map((d) => [d.rejection.rule, d.payloadEncoding])).toEqual([["invalid_utf8", "base64"]])
+    expect(BINARY_JUNK.includes(Buffer.from(junk.deadLetters[0]!.payload, "base64"))).toBe(true)
   })
 
   it("a body posted to the webhook gives the same items as the file", async () => {
