@@ -22,6 +22,7 @@ import { TENANT_NAME, TENANT_NAME_RULE } from "../warehouse/tenant.ts"
 import { nextTurn } from "../warehouse/turns.ts"
 import { patchKafkaEncoder } from "./bus-kafka-encoder.ts"
 import { gzipDecompress, lz4Decompress, readingCodec, snappyDecompress, marksUndecodable, UndecodableBatch, undecodableBatchOf, zstdDecompress } from "./bus-kafka-codecs.ts"
+import { keptPayload } from "./utf8.ts"
 
 const { Kafka, logLevel, Partitioners, CompressionTypes, CompressionCodecs } = kafkajs
 
@@ -306,8 +307,9 @@ export const parkedDeadLetter = (name: string, partition: number, m: KafkaMessag
       message: `${cause}; parked on ${name}.parked from partition ${partition} offset ${m.offset}${when}; ${held}. ` +
         `cdp dlq retry cannot re-drive a bus record (no source parser reads it): produce it to ${name} again after a fix`,
     },
-    payload: !withValue ? JSON.stringify({ topic: name, partition, offset: m.offset, bytes: value.length })
-      : sealed === undefined ? value.toString("utf8") : value.toString("base64"),
+    // The value's bytes as they were: its text when UTF-8, else base64 marked so (ingest/utf8.ts keptPayload).
+    ...(!withValue ? { payload: JSON.stringify({ topic: name, partition, offset: m.offset, bytes: value.length }) }
+      : sealed === undefined ? keptPayload(value) : { payload: value.toString("base64"), payloadEncoding: "base64" as const }),
   }
 }
 

@@ -20,10 +20,19 @@ describe("parkedDeadLetter", () => {
     expect(d.rejection.message).toContain("cdp dlq retry cannot re-drive a bus record")
   })
 
+  it("a record whose value is not UTF-8 keeps its bytes, as base64 marked so (not its text with U+FFFD)", () => {
+    const value = Buffer.concat([Buffer.from("caf", "latin1"), Buffer.from([0xe8, 0xff, 0x00])])
+    const d = parkedDeadLetter("cdp.events", 3, record(value), new RecordNotJson({ bytes: value.length }))
+    expect(d.payloadEncoding).toBe("base64")
+    expect(Buffer.from(d.payload, "base64").equals(value)).toBe(true)
+    expect(parkedDeadLetter("cdp.events", 3, record(Buffer.from("ann@x.example")), new RecordNotJson({ bytes: 13 })).payloadEncoding).toBeUndefined()
+  })
+
   it("a sealed record that fails authentication keeps its sealed bytes in base64, with rule bus_record_unreadable", () => {
     const sealed = Buffer.from([1, 0, 255, 254, 7])
     const d = parkedDeadLetter("cdp.events", 0, record(sealed, { "cdp-key": Buffer.from("k1.abc") }), new RecordUnreadable({ reason: "it is too short" }))
     expect(d.payload).toBe(sealed.toString("base64"))
+    expect(d.payloadEncoding).toBe("base64")
     expect(d.rejection.rule).toBe("bus_record_unreadable")
     expect(d.rejection.message).toContain("sealed value in base64 (cdp-key k1.abc)")
   })
