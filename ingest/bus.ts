@@ -205,6 +205,11 @@ export interface ConsumeOptions<R = never> {
    */
   readonly maxBatch?: number
   /**
+   * In-process bus: how many tenants' calls run side by side (default 1: one call at a time for everybody). A
+   * tenant's own calls still run one at a time, in order. Only for a handler safe to run for two tenants at once.
+   */
+  readonly tenantsAtOnce?: number
+  /**
    * Run before the first batch after this consumer's share of a partitioned topic changed (a rebalance), e.g. to
    * reload state another member wrote meanwhile; retried while it fails. The in-process bus never reassigns.
    */
@@ -282,18 +287,27 @@ interface Envelope {
  */
 export const TENANT_TURN = 2_500
 
+/**
+ * How many tenants' calls of the pipeline's events and dead letters the in-process bus runs side by side (a tenant's
+ * own one at a time, in order), so another tenant's message waits for no call of a tenant's large work at all.
+ */
+export const TENANTS_AT_ONCE = 4
+
+/** Put on a consumer's queue when one of its calls ends, so the next turn is chosen. */
+const CALL_ENDED = "call ended" as const
+
 // Backs off from 200 ms to at most 10 s between attempts while the handler fails (see `consume`).
 const RETRY = Schedule.min([Schedule.exponential(Duration.millis(200), 2), Schedule.spaced(Duration.seconds(10))])
 
 const makeMemoryBus = () =>
   Effect.gen(function* () {
-    const queues = new Map<string, Queue.Queue<Envelope>>()
+    const queues = new Map<string, Queue.Queue<Envelope | typeof CALL_ENDED>>()
     const pendingCount = yield* Ref.make<Record<string, number>>({})
     const queueFor = (name: string) =>
       Effect.gen(function* () {
         let queue = queues.get(name)
         if (queue === undefined) {
-          queue = yield* Queue.unbounded<Envelope>()
+          queue = yield* Queue.unbounded<Envelope | typeof CALL_ENDED>()
           queues.set(name, queue)
         }
         return queue
@@ -304,9 +318,16 @@ const makeMemoryBus = () =>
     const waiting = new Map<string, Array<Envelope>>()
     /** When a handler call of the topic last completed (ms since the epoch): whether the pipeline moves. */
     const handledAt = new Map<string, number>()
-    /** The envelopes of the handler call in progress, per topic. */
-    const inCall = new Map<string, ReadonlySet<Envelope>>()
-    const failing = new Map<string, { sinceMs: number; attempts: number; error: string }>()
+    /** The envelopes of the handler calls in progress, per topic. */
+    const inCall = new Map<string, Set<Envelope>>()
+    /** Per topic, the calls failing now, by tenant ("" when the topic names none; side by side, each tenant's fails alone). */
+    const failing = new Map<string, Map<string, { sinceMs: number; attempts: number; error: string }>>()
+    /** The failure a topic's backlog reports: its handler failing since the earliest of its failing calls. */
+    const failureOf = (name: string) => {
+      let first: { sinceMs: number; attempts: number; error: string } | undefined
+      for (const f of failing.get(name)?.values() ?? []) if (first === undefined || f.sinceMs < first.sinceMs) first = f
+      return first
+    }
     /** Records published and not yet handled, per topic and tenant (topics naming tenants only). */
     const perTenant = new Map<string, Map<string, number>>()
     const countTenant = (name: string, tenant: string, delta: number) => {
@@ -343,27 +364,33 @@ const makeMemoryBus = () =>
         Effect.gen(function* () {
           const queue = yield* queueFor(topic.name)
           const turnSize = Math.max(1, Math.min(options?.maxBatch ?? 50_000, TENANT_TURN))
+          const atOnce = Math.max(1, options?.tenantsAtOnce ?? 1)
           // Each tenant's publish calls waiting, in the order published, and when each tenant was last served. Tenants
           // take turns: the one served least recently goes next (of those never served, the one with fewest records),
           // with its publish calls up to TENANT_TURN records (one larger call goes alone, whole: a stage's outcome may
           // depend on what one call holds, and import and replay hand on the same calls), so a message of another
-          // tenant waits for the call in progress, not for all one tenant has queued.
+          // tenant waits for the call in progress, not for all one tenant has queued; with tenantsAtOnce, not even for
+          // that: up to that many tenants' calls run side by side, a tenant's own one at a time.
           const lines = new Map<string, { envelopes: Array<Envelope>; records: number }>()
           const servedAt = new Map<string, number>()
+          /** Tenants whose call is running. */
+          const running = new Set<string>()
           let turns = 0
-          let busy = false
-          const file = (e: Envelope) => {
-            const tenant = e.tenant
-            const line = lines.get(tenant)
-            if (line === undefined) lines.set(tenant, { envelopes: [e], records: e.records.length })
+          const file = (item: Envelope | typeof CALL_ENDED) => {
+            if (item === CALL_ENDED) return
+            const line = lines.get(item.tenant)
+            if (line === undefined) lines.set(item.tenant, { envelopes: [item], records: item.records.length })
             else {
-              line.envelopes.push(e)
-              line.records += e.records.length
+              line.envelopes.push(item)
+              line.records += item.records.length
             }
           }
+          /** The tenant whose call goes next, of those with records waiting and no call running; undefined when none. */
           const nextTenant = () => {
+            if (running.size >= atOnce) return undefined
             let best: string | undefined
             for (const [tenant, line] of lines) {
+              if (running.has(tenant)) continue
               if (best === undefined) best = tenant
               else {
                 const a = servedAt.get(tenant) ?? 0
@@ -371,21 +398,23 @@ const makeMemoryBus = () =>
                 if (a < b || (a === b && line.records < lines.get(best)!.records)) best = tenant
               }
             }
-            return best!
+            return best
           }
-          const handle = (records: ReadonlyArray<unknown>) =>
+          const handle = (tenant: string, records: ReadonlyArray<unknown>) =>
             handler(records as never).pipe(
               Effect.tapError((error) =>
                 Effect.sync(() => {
                   const now = Date.now()
-                  const before = failing.get(topic.name)
-                  failing.set(topic.name, { sinceMs: before?.sinceMs ?? now, attempts: (before?.attempts ?? 0) + 1, error: String(error).slice(0, 300) })
+                  let ofTopic = failing.get(topic.name)
+                  if (ofTopic === undefined) failing.set(topic.name, ofTopic = new Map())
+                  const before = ofTopic.get(tenant)
+                  ofTopic.set(tenant, { sinceMs: before?.sinceMs ?? now, attempts: (before?.attempts ?? 0) + 1, error: String(error).slice(0, 300) })
                 }).pipe(
                   Effect.andThen(Effect.logWarning("consumer handler failed; retrying")),
                   Effect.annotateLogs({ topic: topic.name, records: records.length, error: String(error).slice(0, 300) }),
                 )),
               Effect.retry(RETRY),
-              Effect.tap(() => Effect.sync(() => failing.delete(topic.name))),
+              Effect.tap(() => Effect.sync(() => failing.get(topic.name)?.delete(tenant))),
             )
           const died = (envelope: Envelope, defect: unknown) =>
             Effect.logError("consumer handler died on records; their publish fails").pipe(
@@ -394,16 +423,8 @@ const makeMemoryBus = () =>
                 backend: "memory", message: `the consumer of topic ${topic.name} failed on these records`, cause: defect,
               }))),
             )
-          const step = Effect.gen(function* () {
-            if (lines.size === 0) file(yield* Queue.take(queue))
-            busy = true
-            // Everything published meanwhile joins its tenant's line, before the next turn is chosen.
-            for (;;) {
-              const next = yield* Queue.poll(queue)
-              if (next._tag === "None") break
-              file(next.value)
-            }
-            const tenant = nextTenant()
+          /** Takes the tenant's turn off its line: its first publish call and those behind it that fit in the turn. */
+          const takeTurn = (tenant: string) => {
             const line = lines.get(tenant)!
             const group = [line.envelopes.shift()!]
             let size = group[0]!.records.length
@@ -415,44 +436,65 @@ const makeMemoryBus = () =>
             line.records -= size
             if (line.records === 0) lines.delete(tenant)
             servedAt.set(tenant, ++turns)
-            const batch = group.length === 1 ? group[0]!.records : group.flatMap((e) => e.records)
-            inCall.set(topic.name, new Set(group))
-            // Counted as handled before their publishers are told, so no publisher sees its records still counted.
-            let settled = false
-            const settle = Effect.suspend(() => {
-              if (settled) return Effect.void
-              settled = true
-              handledAt.set(topic.name, Date.now())
-              inCall.delete(topic.name)
-              const list = waitingOn(topic.name)
-              for (const e of group) {
-                const i = list.indexOf(e)
-                if (i >= 0) list.splice(i, 1)
-                countTenant(topic.name, e.tenant, -e.records.length)
-              }
-              return adjust(topic.name, -size)
-            })
-            yield* handle(batch).pipe(
-              Effect.andThen(settle),
-              Effect.andThen(Effect.forEach(group, (e) => Deferred.succeed(e.handled, undefined), { discard: true })),
-              // A handler that dies is run again on each publish call's records alone: only those it dies on fail.
-              Effect.catchDefect((defect) =>
-                group.length === 1
-                  ? died(group[0]!, defect)
-                  : Effect.forEach(group, (e) =>
-                    handle(e.records).pipe(
-                      Effect.andThen(Deferred.succeed(e.handled, undefined)),
-                      Effect.catchDefect((d) => died(e, d)),
-                    ), { discard: true })),
-            )
-            yield* settle
-            busy = false
+            running.add(tenant)
+            const calling = inCall.get(topic.name) ?? new Set<Envelope>()
+            for (const e of group) calling.add(e)
+            inCall.set(topic.name, calling)
+            return { group, size }
+          }
+          /** One handler call of a tenant's turn; when it ends, the tenant may go again and the dispatcher looks. */
+          const call = (tenant: string, { group, size }: { readonly group: ReadonlyArray<Envelope>; readonly size: number }) =>
+            Effect.gen(function* () {
+              const batch = group.length === 1 ? group[0]!.records : group.flatMap((e) => e.records)
+              // Counted as handled before their publishers are told, so no publisher sees its records still counted.
+              let settled = false
+              const settle = Effect.suspend(() => {
+                if (settled) return Effect.void
+                settled = true
+                handledAt.set(topic.name, Date.now())
+                const list = waitingOn(topic.name)
+                for (const e of group) {
+                  inCall.get(topic.name)?.delete(e)
+                  const i = list.indexOf(e)
+                  if (i >= 0) list.splice(i, 1)
+                  countTenant(topic.name, e.tenant, -e.records.length)
+                }
+                return adjust(topic.name, -size)
+              })
+              yield* handle(tenant, batch).pipe(
+                Effect.andThen(settle),
+                Effect.andThen(Effect.forEach(group, (e) => Deferred.succeed(e.handled, undefined), { discard: true })),
+                // A handler that dies is run again on each publish call's records alone: only those it dies on fail.
+                Effect.catchDefect((defect) =>
+                  group.length === 1
+                    ? died(group[0]!, defect)
+                    : Effect.forEach(group, (e) =>
+                      handle(tenant, e.records).pipe(
+                        Effect.andThen(Deferred.succeed(e.handled, undefined)),
+                        Effect.catchDefect((d) => died(e, d)),
+                      ), { discard: true })),
+              )
+              yield* settle
+            }).pipe(Effect.ensuring(Effect.suspend(() => {
+              running.delete(tenant)
+              return Queue.offer(queue, CALL_ENDED)
+            })))
+          const dispatch = Effect.gen(function* () {
+            // Waits for a publish, or for a call to end, when no call can start now.
+            if (nextTenant() === undefined) file(yield* Queue.take(queue))
+            // Everything published meanwhile joins its tenant's line, before the next turns are chosen.
+            for (;;) {
+              const next = yield* Queue.poll(queue)
+              if (next._tag === "None") break
+              file(next.value)
+            }
+            for (let tenant = nextTenant(); tenant !== undefined; tenant = nextTenant()) yield* Effect.forkChild(call(tenant, takeTurn(tenant)))
           })
-          yield* Effect.forkScoped(Effect.forever(step))
+          yield* Effect.forkScoped(Effect.forever(dispatch))
           // Finalizers run last-in first-out: this one waits for the queue to drain before the fiber is stopped.
           yield* Effect.addFinalizer(() =>
             Effect.gen(function* () {
-              while (busy || lines.size > 0 || (yield* Queue.size(queue)) > 0) yield* Effect.sleep(Duration.millis(10))
+              while (running.size > 0 || lines.size > 0 || (yield* Queue.size(queue)) > 0) yield* Effect.sleep(Duration.millis(10))
             }).pipe(Effect.timeout(Duration.minutes(2)), Effect.ignore))
         }),
       pending: Ref.get(pendingCount),
@@ -465,7 +507,7 @@ const makeMemoryBus = () =>
           // until a record queued behind it has waited the limit too.
           const calling = inCall.get(name)
           const behind = calling === undefined ? oldest : waiting.get(name)?.find((e) => !calling.has(e))
-          const failure = failing.get(name)
+          const failure = failureOf(name)
           out[name] = {
             pending,
             oldestAgeMs: oldest === undefined ? 0 : now - oldest.at,

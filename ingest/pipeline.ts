@@ -10,7 +10,7 @@ import type { ErasureMutationFailed } from "../warehouse/erasure.ts"
 import { type LandResult, makeEventSink } from "../warehouse/sink.ts"
 import { Warehouse, type WarehouseQueryError, type WarehouseRejectedRows, type WarehouseUnavailable } from "../warehouse/warehouse.ts"
 import { makeArchiveWriter } from "./archive.ts"
-import { type BusUnavailable, EventBus, type IdentityChange, personKeyOf, Topics } from "./bus.ts"
+import { type BusUnavailable, EventBus, type IdentityChange, personKeyOf, TENANTS_AT_ONCE, Topics } from "./bus.ts"
 import { deepJsonText } from "./deep-json.ts"
 import type { ArchiveRecord, CanonicalEvent, DeadLetter, Rejection } from "./message.ts"
 import { shownText } from "./schemas.ts"
@@ -339,11 +339,15 @@ export class Pipeline extends Context.Service<Pipeline, PipelineShape>()("cdp/Pi
         Effect.catchCause((cause) => Effect.logError("archive manifests not written on close").pipe(Effect.annotateLogs({ cause: String(cause) }))),
       ))
       if (consuming) {
+        // One archive call at a time: its writer keeps each day's manifest in memory and writes it back (read, add,
+        // write), which two calls at once could interleave. Dead letters and events take tenants side by side
+        // (TENANTS_AT_ONCE): the identity stage takes one batch at a time itself (its lock), and every other stage
+        // and the sink keep nothing that two tenants' batches share.
         yield* bus.consume(Topics.raw, archive.write)
-        yield* bus.consume(Topics.deadLetters, landDeadLetters)
+        yield* bus.consume(Topics.deadLetters, landDeadLetters, { tenantsAtOnce: TENANTS_AT_ONCE })
         // After a rebalance this member may own people another member resolved meanwhile: read what they stored
         // since this graph last read the warehouse (only that, so a join costs the same at any warehouse size).
-        yield* bus.consume(Topics.events, handleEvents, { onAssigned: catchUpIdentity })
+        yield* bus.consume(Topics.events, handleEvents, { onAssigned: catchUpIdentity, tenantsAtOnce: TENANTS_AT_ONCE })
         // Another process's change (an operator's decision through cdp serve, an erasure, a rebuild) reaches this member too.
         if (shared) {
           yield* bus.consume(Topics.identityChanges, (changes) => Effect.forEach(identityReactions(changes, origin), (r) =>

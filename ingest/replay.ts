@@ -129,8 +129,9 @@ interface BatchToRead {
   readonly expected?: ManifestBatch
 }
 
-// A tenant's turn at a time (ingest/bus.ts): another tenant's message waits for one turn of a replay, not a call of 5,000
-// (up to 2.1 s at load 10, seen probing cdp serve).
+// A tenant's turn at a time (ingest/bus.ts): another tenant's message, handled beside the replay's call, waits for that
+// turn's identity step (one batch at a time for every tenant), not for a call of 5,000 (up to 2.1 s at load 10, seen
+// probing cdp serve).
 const SUBMIT_EVERY = TENANT_TURN
 
 export const replayArchive = Effect.fn("replayArchive")(function* (options: ReplayOptions) {

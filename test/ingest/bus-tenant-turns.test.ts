@@ -5,7 +5,7 @@
 // 1,000-message batches from 10 senders, p50 1.0 s and p90 2.3 s to 200, against 65 / 130 ms alone).
 import { Deferred, Effect, Exit, Fiber, Layer } from "effect"
 import { describe, expect, it } from "vitest"
-import { EventBus, TENANT_TURN, type Topic } from "../../ingest/bus.ts"
+import { EventBus, TENANT_TURN, TENANTS_AT_ONCE, type Topic } from "../../ingest/bus.ts"
 
 interface Rec { readonly tenant: string; readonly n: number }
 const topic: Topic<Rec> = { name: "turns-test", key: (r) => `${r.tenant}/${r.n}`, tenant: (r) => r.tenant }
@@ -79,6 +79,62 @@ describe("the in-process bus takes tenants in turns", () => {
     for (const b of batches) expect(b.length).toBeLessThanOrEqual(TENANT_TURN)
     const before = handledBefore(batches, "acme", "globex")
     expect(before, `${before} of acme's 9,000 messages were handled before globex's one`).toBeLessThanOrEqual(1000 + TENANT_TURN)
+  })
+
+  it("with tenants side by side, another tenant's publish is handled while a tenant's call is still running, each tenant's calls one at a time and in order", async () => {
+    const { order, acmeAtOnce, batches } = await run(Effect.gen(function* () {
+      const bus = yield* EventBus
+      const gate = yield* Deferred.make<void>()
+      const order: Array<string> = []
+      const batches: Array<ReadonlyArray<Rec>> = []
+      let acmeRunning = 0
+      let acmeAtOnce = 0
+      yield* bus.consume(topic, (batch) => Effect.gen(function* () {
+        batches.push(batch)
+        if (batch[0]!.tenant !== "acme") return
+        acmeAtOnce = Math.max(acmeAtOnce, ++acmeRunning)
+        // acme's first call is held until globex's publish has been answered (or a generous wait has passed).
+        if (batch[0]!.n === 0) {
+          order.push("acme's first call running")
+          yield* Deferred.await(gate)
+          order.push("acme's first call ended")
+        }
+        acmeRunning--
+      }), { tenantsAtOnce: TENANTS_AT_ONCE })
+      const acme = [yield* Effect.forkChild(bus.publish(topic, records("acme", 0, TENANT_TURN)))]
+      yield* Effect.sleep("50 millis")
+      for (let i = 1; i <= 3; i++) acme.push(yield* Effect.forkChild(bus.publish(topic, records("acme", i * TENANT_TURN, TENANT_TURN))))
+      const globex = yield* Effect.forkChild(bus.publish(topic, records("globex", 0, 1)))
+      // Before: globex's publish waited for acme's call, so this wait ran out and acme's call ended first.
+      const answered = yield* Fiber.join(globex).pipe(Effect.timeoutOption("10 seconds"))
+      if (answered._tag === "Some") order.push("globex answered")
+      yield* Deferred.succeed(gate, undefined)
+      for (const f of acme) yield* Fiber.join(f)
+      yield* Fiber.join(globex)
+      return { order, acmeAtOnce, batches }
+    }))
+    expect(order).toEqual(["acme's first call running", "globex answered", "acme's first call ended"])
+    expect(acmeAtOnce, "acme's calls overlapped").toBe(1)
+    expect(batches.flat().filter((r) => r.tenant === "acme").map((r) => r.n)).toEqual(Array.from({ length: 4 * TENANT_TURN }, (_, i) => i))
+  })
+
+  it("with tenants side by side, a tenant's failing calls are still reported while another tenant's succeed", async () => {
+    const { failing, acmeLanded } = await run(Effect.gen(function* () {
+      const bus = yield* EventBus
+      let acmeFails = true
+      let acmeLanded = 0
+      yield* bus.consume(topic, (batch) => Effect.suspend(() => batch[0]!.tenant !== "acme" ? Effect.void
+        : acmeFails ? Effect.fail(new Error("outage of acme's store")) : Effect.sync(() => { acmeLanded += batch.length })), { tenantsAtOnce: TENANTS_AT_ONCE })
+      const acme = yield* Effect.forkChild(bus.publish(topic, records("acme", 0, 10)))
+      yield* Effect.sleep("50 millis")
+      yield* bus.publish(topic, records("globex", 0, 1))
+      const failing = (yield* bus.backlog)[topic.name]?.failing
+      acmeFails = false
+      yield* Fiber.join(acme)
+      return { failing, acmeLanded }
+    }))
+    expect(failing).toMatchObject({ error: expect.stringContaining("outage of acme's store") })
+    expect(acmeLanded).toBe(10)
   })
 
   it("fails only the publish whose records the handler dies on, once, and hands on the rest", async () => {
