@@ -575,7 +575,7 @@ const makeCollector = (options: CollectorOptions) =>
         return Effect.succeed(refuse(400, "duplicate_authorization", "send one Authorization header, not several", "authorization"))
       }
       if (path === "/health" || path === "/healthz") {
-        return req.method === "GET" || req.method === "HEAD" ? health.report(draining) : Effect.succeed(refuse(405, "method_not_allowed", "use GET /health"))
+        return req.method === "GET" || req.method === "HEAD" ? health.report(draining) : Effect.succeed(refuse(405, "method_not_allowed", "use GET /health", undefined, { allow: "GET, HEAD" }))
       }
       const api = matchApiRoute(req)
       const handler = api === undefined ? undefined : handlers[api.route.name as ApiRouteName]

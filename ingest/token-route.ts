@@ -86,6 +86,12 @@ const refuseRevoking = (record: TokenRecord, beyond: { readonly scope: string } 
     : refuse(403, "expiry_beyond_token", `token ${record.id} ${record.expiresAtMs === null ? "never expires" : `expires at ${new Date(record.expiresAtMs).toISOString()}`}` +
       `, and this token expires at ${new Date(beyond.untilMs).toISOString()}, so it cannot revoke it (a token revokes only tokens expiring by then, and itself)`, "/id")
 
+/** 405 naming what the path serves: the list GET and POST, a token GET, inspect and a revocation POST. */
+const refuseMethod = (path: string, rest: string): QueryReply =>
+  path === TOKENS_PATH ? refuse(405, "method_not_allowed", `use GET or POST ${TOKENS_PATH}`, undefined, { allow: "GET, POST" })
+    : TOKEN_ID.test(rest) ? refuse(405, "method_not_allowed", `use GET ${path} (POST ${path}/revoke revokes it)`, undefined, { allow: "GET" })
+    : refuse(405, "method_not_allowed", `use POST ${path}`, undefined, { allow: "POST" })
+
 export const tokenRoute = (options: { readonly registry: TokenRegistry; readonly bodyIdleMs?: number }) => {
   return (req: IncomingMessage, principal: Principal): Effect.Effect<QueryReply> =>
     Effect.gen(function* () {
@@ -129,11 +135,9 @@ export const tokenRoute = (options: { readonly registry: TokenRegistry; readonly
           Effect.catch((e) => Effect.succeed(failure(e))),
         )
       }
-      if (reading && (rest === "inspect" || /^[^/]+\/revoke$/.test(rest))) {
-        return refuse(405, "method_not_allowed", `use POST ${path}`, undefined, { allow: "POST" })
-      }
+      if (reading && (rest === "inspect" || /^[^/]+\/revoke$/.test(rest))) return refuseMethod(path, rest)
       if (reading && rest !== "" && !rest.includes("/")) return notATokenId(rest)
-      if (req.method !== "POST") return refuse(405, "method_not_allowed", `use GET or POST ${TOKENS_PATH}`, undefined, { allow: "GET, POST" })
+      if (req.method !== "POST") return refuseMethod(path, rest)
       // What a creation or an inspection takes goes in its body (?scopes= ignored beside {"role": "admin"} made a full admin).
       const query = path === TOKENS_PATH ? refuseQueryOfBody(url, ["role", "tenant", "scopes", "name", "expires"])
         : rest === "inspect" ? refuseQueryOfBody(url, ["token"]) : refuseUnknownParameter(url, [], "route")
