@@ -7,6 +7,7 @@ import { EventBus, Topics } from "../ingest/bus.ts"
 import { keyDerivation } from "../ingest/bus-crypto.ts"
 import type { ArchiveRecord } from "../ingest/message.ts"
 import { ObjectStore } from "../ingest/objectstore.ts"
+import { keptBytes } from "../ingest/utf8.ts"
 import {
   aloneForErasure, awaitOldPartsGone, noteErasedProfiles, countByMessageIds, countMentions, deleteTenantRows, dropDetachedParts, ensurePromptCleanup, eraseRows, exportRows, findRows, listTables,
   mentionsNeedle, redactRow, type SubjectKeys, type TableLocator, truncateTable,
@@ -57,10 +58,22 @@ const erasableTables = Effect.gen(function* () {
 const locatorOf = (entry: TableEntry & { locate: NonNullable<TableEntry["locate"]> }): TableLocator => ({ table: entry.name, ...entry.locate })
 
 /** Record tests for the archive: the subject's own messages, and others' that mention them (as a whole token). */
+/**
+ * An archived body as searched and redacted: one kept as base64 (bytes that are not UTF-8, a mail in windows-1252:
+ * ingest/utf8.ts keptAsText) in its latin1 view, one character a byte, where an identifier written in ASCII reads as
+ * written; cut there, the other bytes are kept as they were.
+ */
+const archivedText = (r: ArchiveRecord): string => (r.meta?.["encoding"] === "base64" ? keptBytes(r.body, "base64").toString("latin1") : r.body)
+
+const redactArchived = (r: ArchiveRecord, needles: ReadonlyArray<string>): ArchiveRecord => {
+  const text = String(redactRow({ body: archivedText(r) }, needles)["body"])
+  return { ...r, body: r.meta?.["encoding"] === "base64" ? Buffer.from(text, "latin1").toString("base64") : text }
+}
+
 const archiveMatchers = (subject: Subject) => {
   const ids = new Set(subject.messageIds)
   const holds = mentionsNeedle(subject.needles)
-  return { isMine: (r: ArchiveRecord) => r.tenant === subject.tenant && ids.has(r.messageId), mentions: (r: ArchiveRecord) => holds(r.body) }
+  return { isMine: (r: ArchiveRecord) => r.tenant === subject.tenant && ids.has(r.messageId), mentions: (r: ArchiveRecord) => holds(archivedText(r)) }
 }
 
 /** Everything held about the subject, per store: their rows of each table and their archived raw messages. */
@@ -220,7 +233,7 @@ const eraseInTenant = Effect.fn("eraseSubject")(function* (subject: Subject, req
   }
 
   const { isMine, mentions } = archiveMatchers(subject)
-  const archive = yield* eraseArchived(subject.tenant, isMine, mentions, (r) => ({ ...r, body: String(redactRow({ body: r.body }, subject.needles)["body"]) }))
+  const archive = yield* eraseArchived(subject.tenant, isMine, mentions, (r) => redactArchived(r, subject.needles))
   done.push({ where: "archive", what: "records erased", count: archive.erased })
   if (archive.redacted > 0) done.push({ where: "archive", what: "records redacted", count: archive.redacted })
   done.push({ where: "archive", what: "batches rewritten", count: archive.rewritten })
