@@ -88,6 +88,20 @@ const poll = (apiBase: string, items: Array<ImportedItem> = [], statuses: Array<
 
 const ids = (items: ReadonlyArray<ImportedItem>) => items.flatMap((i) => (i._tag === "event" ? [i.event.messageId] : []))
 
+/** Reads the filtered stream from `apiBase` until its first connection ends: what it reported and handed on. */
+const readUntilDisconnected = async (apiBase: string) => {
+  const statuses: Array<XStatus> = []
+  const items: Array<ImportedItem> = []
+  const client = makeXClient(config(apiBase), { policy: FAST, onStatus: (s) => statuses.push(s) })
+  const fiber = Effect.runFork(Stream.runForEachArray(
+    filteredStream(client, { tenant: "acme", reconnect: { initialMs: 10, maxMs: 20 } }),
+    (batch) => Effect.sync(() => void items.push(...batch)),
+  ))
+  await waitFor(() => statuses.some((s) => s.kind === "disconnected"), 5_000)
+  await Effect.runPromise(Fiber.interrupt(fiber))
+  return { statuses, items }
+}
+
 const savedState = () =>
   Effect.runPromise(Effect.gen(function* () {
     const bytes = yield* (yield* ObjectStore).get(searchStateKey("acme", "coffee"))
@@ -716,15 +730,7 @@ describe("stream rules and the filtered stream against a hostile X", () => {
       if (n === 0) res.end(lines.map((l) => `${l}\r\n`).join(""))
       else keepAlives(res)
     })
-    const statuses: Array<XStatus> = []
-    const items: Array<ImportedItem> = []
-    const client = makeXClient(config(url), { policy: FAST, onStatus: (s) => statuses.push(s) })
-    const fiber = Effect.runFork(Stream.runForEachArray(
-      filteredStream(client, { tenant: "acme", reconnect: { initialMs: 10, maxMs: 20 } }),
-      (batch) => Effect.sync(() => void items.push(...batch)),
-    ))
-    await waitFor(() => statuses.some((s) => s.kind === "disconnected"), 5_000)
-    await Effect.runPromise(Fiber.interrupt(fiber))
+    const { statuses, items } = await readUntilDisconnected(url)
     expect(ids(items)).toEqual(["1863400000000000001", "1863400000000000002", "1863400000000000003"])
     const unreadable = 11
     // A warning for the first and then at every power of ten, not one per line: a stream of junk is not a log flood.
@@ -785,11 +791,7 @@ describe("stream rules and the filtered stream against a hostile X", () => {
       if (n > 0) return keepAlives(res)
       res.end(`{"errors":[{"title":"operational-disconnect","disconnect_type":"UpstreamOperationalDisconnect","detail":"This stream has been disconnected upstream for operational reasons."}]}\r\n`)
     })
-    const statuses: Array<XStatus> = []
-    const client = makeXClient(config(url), { policy: FAST, onStatus: (s) => statuses.push(s) })
-    const fiber = Effect.runFork(Stream.runDrain(filteredStream(client, { tenant: "acme", reconnect: { initialMs: 10, maxMs: 20 } })))
-    await waitFor(() => statuses.some((s) => s.kind === "disconnected"), 5_000)
-    await Effect.runPromise(Fiber.interrupt(fiber))
+    const { statuses } = await readUntilDisconnected(url)
     expect(statuses.filter((s) => s.kind === "unreadable_lines")).toEqual([
       { kind: "unreadable_lines", connection: 1, count: 1, reason: "an error payload from X (operational-disconnect)", prefix: expect.any(String) },
     ])
@@ -801,11 +803,7 @@ describe("stream rules and the filtered stream against a hostile X", () => {
       if (n > 0) return keepAlives(res.writeHead(200, { "content-type": "application/json" }))
       res.writeHead(200, { "content-type": "text/html" }).end("<html><body>502 Bad Gateway</body></html>")
     })
-    const statuses: Array<XStatus> = []
-    const client = makeXClient(config(url), { policy: FAST, onStatus: (s) => statuses.push(s) })
-    const fiber = Effect.runFork(Stream.runDrain(filteredStream(client, { tenant: "acme", reconnect: { initialMs: 10, maxMs: 20 } })))
-    await waitFor(() => statuses.some((s) => s.kind === "disconnected"), 5_000)
-    await Effect.runPromise(Fiber.interrupt(fiber))
+    const { statuses } = await readUntilDisconnected(url)
     expect(statuses.filter((s) => s.kind === "unreadable_lines")).toEqual([
       { kind: "unreadable_lines", connection: 1, count: 1, reason: expect.stringMatching(/without an end/), prefix: "<html><body>502 Bad Gate" },
     ])
@@ -818,15 +816,7 @@ describe("stream rules and the filtered stream against a hostile X", () => {
       if (n > 0) return keepAlives(res)
       res.end(`${JSON.stringify({ data: Array.from({ length: 50_000 }, () => ({})) })}\r\n`)
     })
-    const statuses: Array<XStatus> = []
-    const items: Array<ImportedItem> = []
-    const client = makeXClient(config(url), { policy: FAST, onStatus: (s) => statuses.push(s) })
-    const fiber = Effect.runFork(Stream.runForEachArray(
-      filteredStream(client, { tenant: "acme", reconnect: { initialMs: 10, maxMs: 20 } }),
-      (batch) => Effect.sync(() => void items.push(...batch)),
-    ))
-    await waitFor(() => statuses.some((s) => s.kind === "disconnected"), 5_000)
-    await Effect.runPromise(Fiber.interrupt(fiber))
+    const { statuses, items } = await readUntilDisconnected(url)
     expect(items).toHaveLength(0)
     expect(statuses.filter((s) => s.kind === "unreadable_lines")).toEqual([
       { kind: "unreadable_lines", connection: 1, count: 1, reason: expect.stringMatching(/50000 items/), prefix: "{\"data\":[{},{},{},{},{}," },
