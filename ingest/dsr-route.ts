@@ -16,7 +16,7 @@ import { RunningGraph } from "../identity/stage.ts"
 import type { ObjectStore } from "./objectstore.ts"
 import { keyedPermits, TurnsPerKey } from "../warehouse/turns.ts"
 import { apiReads, type Warehouse } from "../warehouse/warehouse.ts"
-import { pageOf, readPage, refuseQueryOfBody, refuseUnknownParameter } from "./pages.ts"
+import { pageOfBytes, readPage, refuseQueryOfBody, refuseUnknownParameter } from "./pages.ts"
 import { type QueryReply, receiveAdminBody, refuse, refuseFailure, refuseRepeated } from "./query-route.ts"
 import { DEFAULT_TENANT } from "./writekeys.ts"
 
@@ -171,8 +171,10 @@ export const makeDsrRoute = (options: {
           // On the warehouse's reads connection (apiReads), beside the pipeline's landing; as the status below, it writes nothing.
           return yield* run(apiReads(listDsr({ tenant, overdue: overdue === "1" || overdue === "true", page: { after, limit: page.limit + 1 } }))).pipe(
             Effect.map((rs): QueryReply => {
-              const { items, nextCursor } = pageOf(rs, page, (r) => [r.receivedAtMs, r.requestId])
-              return { status: 200, body: { success: true, requests: items.map((r) => requestListView(r)), nextCursor } }
+              // A rectification's details name every trait it set (up to a body's 64 KB): a page ends before about 1 MB
+              // of requests as listed (pageOfBytes), its cursor going on from the last one shown.
+              const { items, nextCursor } = pageOfBytes(rs.map((r) => requestListView(r)), page, (v) => [Date.parse(v.receivedAt!), v.id])
+              return { status: 200, body: { success: true, requests: items, nextCursor } }
             }),
             Effect.catch((e) => Effect.succeed(failure(e))),
           )
