@@ -572,12 +572,12 @@ export const parseNdjsonText = (body: string, maker: ItemMaker, handle: LineHand
 /**
  * Why a file is not read whole as one JSON document: past JSON_LIMITS.maxBytes it is refused unread (read, a 646 MB
  * array was refused only after it, as V8's "Cannot create a string longer than 0x1fffffe8 characters"). `instead`
- * says what to send; undefined when it is small enough (or its size is unknown: a pipe).
+ * says what to send; undefined when it is small enough (or its size is unknown: a pipe). Its dead letter keeps no payload, and says so.
  */
 export const documentTooLarge = async (path: string, instead: string): Promise<Rejection | undefined> => {
   const { size } = await stat(path)
   if (size <= JSON_LIMITS.maxBytes) return undefined
-  return { rule: "too_large", field: "", message: `${path} is ${size} bytes; one JSON document is read whole, at most ${JSON_LIMITS.maxBytes} bytes: ${instead}` }
+  return { rule: "too_large", field: "", message: `${path} is ${size} bytes; one JSON document is read whole, at most ${JSON_LIMITS.maxBytes} bytes, so it was refused unread: this dead letter does not keep its bytes (the file is as it was): ${instead}` }
 }
 
 /** The first byte of a file that is not a space, tab, line break or byte order mark (undefined when none). */

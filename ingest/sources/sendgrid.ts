@@ -154,9 +154,10 @@ export async function* readSendgridFile(path: string, ctx: ImportContext): Async
     else yield maker.deadLetter("", large)
     return
   }
-  const text = decodeUtf8(await readWholeFile(path, ctx))
+  const bytes = await readWholeFile(path, ctx)
+  const text = decodeUtf8(bytes)
   if (typeof text !== "string") {
-    yield maker.deadLetter("", locate(path, text))
+    yield maker.deadLetter(bytes, locate(path, text))
     return
   }
   yield* documentItems(text, maker, ctx)

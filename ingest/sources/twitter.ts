@@ -221,9 +221,10 @@ export async function* readTwitterFile(path: string, ctx: ImportContext): AsyncG
     yield maker.deadLetter("", large)
     return
   }
-  const text = decodeUtf8(await readWholeFile(path, ctx))
+  const bytes = await readWholeFile(path, ctx)
+  const text = decodeUtf8(bytes)
   if (typeof text !== "string") {
-    yield maker.deadLetter("", locate(path, text))
+    yield maker.deadLetter(bytes, locate(path, text))
     return
   }
   const read = readJson(text)

@@ -121,6 +121,24 @@ describe("dead letters keep the bytes they were refused with", () => {
       expect(letters.map((r) => storedBytes(r).toString("latin1")).sort()).toEqual(rows.slice(0, 2).map((r) => `${header}\n${r.toString("latin1")}`))
     })), 60_000)
 
+  it.each([
+    ["sendgrid", '[{"email":"ann@x.example","event":"open","timestamp":1727776800,"sg_event_id":"e1","note":"Tr', 's bien"}]'],
+    ["twitter", '[{"data":[{"id":"t1","text":"Tr', 's bien"}]}]'],
+  ])("a whole-file JSON import (%s) that is not UTF-8 keeps the file's bytes, not an empty payload", (source, head, tail) =>
+    withPipeline(dir, Effect.gen(function* () {
+      const bytes = Buffer.concat([Buffer.from(head, "latin1"), Buffer.from([0xe8]), Buffer.from(tail, "latin1")])
+      const file = join(dir, `${source}.json`)
+      // A byte order mark is no part of the JSON: the bytes kept are the document's, after it.
+      writeFileSync(file, Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), bytes]))
+      expect(yield* importFile(source, file, { tenant: "acme" })).toMatchObject({ accepted: 0, rejected: 1 })
+      const rows = yield* query<StoredLetter & { readonly reason: string }>("SELECT payload, payload_encoding, rule, reason FROM dead_letters")
+      expect(rows.map((r) => [r.rule, r.payload_encoding])).toEqual([["invalid_utf8", "base64"]])
+      expect(rows[0]!.reason).toContain(`byte 0xe8 at offset ${head.length}`)
+      expect(storedBytes(rows[0]!).equals(bytes)).toBe(true)
+      const summary = yield* retryDeadLetters()
+      expect(summary.results.map((r) => [r.outcome, r.rule])).toEqual([["still_rejected", "invalid_utf8"]])
+    })), 60_000)
+
   it("a Segment line that is not UTF-8 keeps its bytes, its write key still taken out", () =>
     withPipeline(dir, Effect.gen(function* () {
       const line = (key: string) => Buffer.concat([
