@@ -10,7 +10,7 @@ import { type ConsentPolicies, ConsentPoliciesRef, type ConsentView, DEFAULT_POL
 import { defaultIdentityConfig, type IdentifierRef, type IdentityConfig, profileIdOf, readIdentifier } from "../identity/index.ts"
 import { Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
 import { LATEST_MS } from "../warehouse/calendar.ts"
-import { encodePageCursor, listOf, type PageKey, type PageList, type PageRequest, readPage, refuseUnknownParameter } from "./pages.ts"
+import { encodePageCursor, fittingBytes, listOf, type PageKey, type PageList, type PageRequest, readPage, refuseUnknownParameter } from "./pages.ts"
 import { type QueryReply, refuse, refuseBadParameter, tenantRead, warehouseUnavailable } from "./query-route.ts"
 import { DEFAULT_TENANT } from "./writekeys.ts"
 
@@ -56,24 +56,28 @@ export const consentPage = (view: ConsentView, page: PageRequest): ConsentPage =
   const keyed = view.history.map((h) => ({ h, key: historyKey(h) })).sort((x, y) => keyOrder(x.key, y.key))
   const after = page.after
   const rest = after === undefined ? keyed : keyed.filter((e) => keyOrder(e.key, after) > 0)
-  const items = rest.slice(0, page.limit)
+  const items = rest.slice(0, fittingBytes(rest.slice(0, page.limit).map((e) => e.h)))
   const last = items[items.length - 1]
   return {
     ...view, history: items.map((e) => e.h), historyTotal: view.history.length,
-    nextCursor: rest.length > page.limit && last !== undefined ? encodePageCursor(last.key, historyList(view.tenant, view.profileId)) : null,
+    nextCursor: rest.length > items.length && last !== undefined ? encodePageCursor(last.key, historyList(view.tenant, view.profileId)) : null,
   }
 }
 
 /** A history cursor's key (HISTORY_KEY_SHAPE, checked by readPage). */
 type HistoryAfter = readonly [number, number, string, string, string]
 
-/** The answer of a page read with one entry more than asked (showConsentPage): that one tells there is a next page. */
+/**
+ * The answer of a page read with one entry more than asked (showConsentPage): that one tells there is a next page. The
+ * page also ends before about 1 MB of entries (fittingBytes): each keeps its proof, what its message said (up to a
+ * message's 32 KB), and ?limit= may ask for 1,000. The cursor goes on from the last entry shown.
+ */
 const pageOf = (view: ConsentView, total: number, page: PageRequest): ConsentPage => {
-  const items = view.history.slice(0, page.limit)
+  const items = view.history.slice(0, fittingBytes(view.history.slice(0, page.limit)))
   const last = items[items.length - 1]
   return {
     ...view, history: items, historyTotal: total,
-    nextCursor: view.history.length > page.limit && last !== undefined ? encodePageCursor(historyKey(last), historyList(view.tenant, view.profileId)) : null,
+    nextCursor: view.history.length > items.length && last !== undefined ? encodePageCursor(historyKey(last), historyList(view.tenant, view.profileId)) : null,
   }
 }
 
