@@ -87,7 +87,12 @@ export const exportSubject = Effect.fn("exportSubject")(function* (subject: Subj
   const archived = yield* exportArchived(subject.tenant, isMine)
   out.push({
     store: "archive",
-    rows: archived.map((r) => ({ source: r.source, messageId: r.messageId, receivedAt: r.receivedAt, body: r.body })),
+    // A body kept as base64 (bytes that are not UTF-8) says so, or the subject would take it for the text; its decoded
+    // text is in the texts store.
+    rows: archived.map((r) => ({
+      source: r.source, messageId: r.messageId, receivedAt: r.receivedAt, body: r.body,
+      bodyEncoding: r.meta?.["encoding"] === "base64" ? "base64" : "utf8",
+    })),
   })
   return out as ReadonlyArray<StoreRows>
 })
