@@ -631,18 +631,7 @@ describe("stream rules and the filtered stream against a hostile X", () => {
 
   test("a stream faster than its consumer is held back at maxQueuedItems, and every tweet still arrives", async () => {
     const total = 30_000
-    const url = await hostile((_u, _n, _req, res) => {
-      res.writeHead(200, { "content-type": "application/json" })
-      let written = 0
-      const more = () => {
-        while (written < total) {
-          const id = String(1863400000000000000n + BigInt(written++))
-          const line = `{"data":{"id":"${id}","text":"hello","author_id":"7","created_at":"2024-12-02T10:00:00.000Z"}}\r\n`
-          if (!res.write(line)) return void res.once("drain", more)
-        }
-      }
-      more()
-    })
+    const url = await floodOnce(total, () => {})
     const batches: Array<number> = []
     const client = makeXClient(config(url), { policy: FAST })
     const fiber = Effect.runFork(Stream.runForEachArray(
