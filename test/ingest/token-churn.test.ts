@@ -7,6 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { RELOAD_MS } from "../../ingest/auth.ts"
 import { callApi as call, TEST_ADMIN_TOKEN as ADMIN, withApi } from "../support/api.ts"
 import { freshDir, removeDir } from "../support/pipeline.ts"
+import { Warehouse } from "../../warehouse/warehouse.ts"
 
 let dir: string
 beforeEach(() => { dir = freshDir() })
@@ -59,4 +60,25 @@ describe("a tenant making and revoking tokens in a loop", () => {
       yield* Effect.sleep(RELOAD_MS + 1_000)
       expect(yield* stopped()).toEqual(["c", "d"])
     }), { maxTokens: 2 }), 120_000)
+
+  it("a revocation whose drop of older stopped tokens cannot run is still answered: the token is revoked, the drop comes later", () =>
+    withApi(dir, (url) => Effect.gen(function* () {
+      const make = (name: string) => Effect.map(call(url, "POST", "/v1/tokens", ADMIN, { role: "marketer", tenant: "acme", name }), (r) => r.body.details.id as string)
+      const a = yield* make("a")
+      expect((yield* call(url, "POST", `/v1/tokens/${a}/revoke`, ADMIN)).status).toBe(200)
+      const b = yield* make("b")
+      // A mutation of api_tokens that fails on every part (accepted when made): no other mutation of the table can run.
+      const w = yield* Warehouse
+      yield* w.command("ALTER TABLE api_tokens UPDATE name = toString(toUInt32(concat('x', token_id))) WHERE 1 SETTINGS mutations_sync = 0")
+      const revoked = yield* call(url, "POST", `/v1/tokens/${b}/revoke`, ADMIN)
+      // Before: 500 tokens_failed with the engine's words, though b was revoked.
+      expect(revoked.status, JSON.stringify(revoked.body)).toBe(200)
+      expect(revoked.body.details).toMatchObject({ id: b, status: "revoked" })
+      expect((yield* call(url, "GET", `/v1/tokens/${b}`, ADMIN)).body.details.status).toBe("revoked")
+      // Once the mutation in the way is gone, the next revocation (of b again) drops the older one.
+      yield* w.command("KILL MUTATION WHERE table = 'api_tokens' SYNC")
+      expect((yield* call(url, "POST", `/v1/tokens/${b}/revoke`, ADMIN)).status).toBe(200)
+      const names = (yield* call(url, "GET", "/v1/tokens?tenant=acme", ADMIN)).body.tokens.map((t: { name: string }) => t.name)
+      expect(names).toEqual(["b"])
+    }), { maxTokens: 1 }), 120_000)
 })
