@@ -57,7 +57,6 @@ const erasableTables = Effect.gen(function* () {
 
 const locatorOf = (entry: TableEntry & { locate: NonNullable<TableEntry["locate"]> }): TableLocator => ({ table: entry.name, ...entry.locate })
 
-/** Record tests for the archive: the subject's own messages, and others' that mention them (as a whole token). */
 /**
  * An archived body as searched and redacted: one kept as base64 (bytes that are not UTF-8, a mail in windows-1252:
  * ingest/utf8.ts keptAsText) in its latin1 view, one character a byte, where an identifier written in ASCII reads as
@@ -70,6 +69,7 @@ const redactArchived = (r: ArchiveRecord, needles: ReadonlyArray<string>): Archi
   return { ...r, body: r.meta?.["encoding"] === "base64" ? Buffer.from(text, "latin1").toString("base64") : text }
 }
 
+/** Record tests for the archive: the subject's own messages, and others' that mention them (as a whole token). */
 const archiveMatchers = (subject: Subject) => {
   const ids = new Set(subject.messageIds)
   const holds = mentionsNeedle(subject.needles)

@@ -133,14 +133,14 @@ const utf8Of = (latin1: string): string | undefined => {
 /** Fields kept in properties as they are logged (trimmed). */
 const TEXT_FIELDS = ["direction", "agent", "queue", "outcome"] as const
 
+/** As other sources bound their item ids (a Segment messageId, a SendGrid sg_event_id, a chat conversation_id). */
+const MAX_CALL_ID_CHARS = 256
 /**
  * The longest value a field may hold, in characters: a row past it is refused too_long naming the export's column
  * (cdp ingest takes a line up to 64 MB, and a 20 MB note landed whole). Notes may be a transcript: speech runs at
  * about 900 characters a minute, so hours of talk are a few hundred thousand; 1,000,000 leaves a wide margin. The
  * other fields are a word, a name or a number, bounded as other sources bound names and addresses (1,024).
  */
-/** As other sources bound their item ids (a Segment messageId, a SendGrid sg_event_id, a chat conversation_id). */
-const MAX_CALL_ID_CHARS = 256
 const MAX_CHARS: ReadonlyArray<readonly [CallField, number]> = [
   ["notes", 1_000_000], ...(["direction", "phone", "agent", "queue", "outcome"] as const).map((f) => [f, 1_024] as const),
 ]
