@@ -6,7 +6,7 @@ import type { IncomingMessage } from "node:http"
 import { Effect } from "effect"
 import { type ConsentPolicies, ConsentPoliciesRef, DEFAULT_POLICIES } from "../consent/index.ts"
 import {
-  type Audience, audienceChangesSince, audienceHistory, BadCursor, AudienceInvalid, audienceMembers, AudienceUnusable, checkAudienceCondition, createAudience, editAudience,
+  type Audience, audienceChangesSince, audienceHistory, BadCursor, AudienceInvalid, audienceMembers, AudienceUnusable, checkAudienceCondition, checkAudiencePurpose, createAudience, editAudience,
   DEFAULT_MAX_AUDIENCES, getAudience, listAudiencesPage, MAX_AUDIENCE_PAGE, MAX_CHANGES_LIMIT, MAX_SAMPLE, MaxAudiencesRef, previewAudience,
 } from "../identity/audiences/index.ts"
 import { AUDIENCE_PREVIEW_SECONDS } from "../warehouse/audiences.ts"
@@ -198,8 +198,11 @@ export const audienceRoute = (options: AudienceRouteOptions) => (req: IncomingMe
         Effect.catch((e: unknown): Effect.Effect<QueryReply> => {
           const tagged = e as { _tag?: string; message?: string; field?: string }
           switch (tagged._tag) {
-            case "AudienceInvalid":
-              return Effect.succeed(refuse(400, "bad_audience", (e as AudienceInvalid).reason, `/${(e as AudienceInvalid).field}`))
+            case "AudienceInvalid": {
+              // A purpose the tenant does not have is `bad_purpose` wherever it is written (as on the profile route).
+              const { rule, reason, field } = e as AudienceInvalid
+              return Effect.succeed(rule === "bad_purpose" ? refuse(400, "bad_purpose", reason, `/${field}`) : refuse(400, "bad_audience", reason, `/${field}`))
+            }
             case "AudienceUnusable":
               return Effect.succeed(refuse(409, "audience_invalid", tagged.message ?? "the audience cannot be used", "/id"))
             case "AudienceLimitReached":
@@ -289,11 +292,13 @@ export const audienceRoute = (options: AudienceRouteOptions) => (req: IncomingMe
           purpose = purpose ?? a.purpose
           condition = condition ?? a.condition
         }
-        if (typeof purpose !== "string") return refuse(400, "bad_audience", 'the body needs "purpose" (or "id" of a saved audience)', "/purpose")
+        if (purpose === undefined) return refuse(400, "bad_audience", 'the body needs "purpose" (or "id" of a saved audience)', "/purpose")
         if (condition === undefined) return refuse(400, "bad_audience", 'the body needs "condition" (or "id" of a saved audience)', "/condition")
+        const known = yield* checkAudiencePurpose(tenant, purpose)
+        if (known instanceof AudienceInvalid) return yield* Effect.fail(known)
         const node = yield* checkAudienceCondition(tenant, condition)
         if (node instanceof AudienceInvalid) return yield* Effect.fail(node)
-        const p = yield* previewAudience(tenant, purpose, node, sample)
+        const p = yield* previewAudience(tenant, known, node, sample)
         return { status: 200, body: { success: true, ...p } } satisfies QueryReply
       }))
     }

@@ -11,6 +11,8 @@ export class AudienceInvalid extends Data.TaggedError("AudienceInvalid")<{
   /** The field at fault: "name", "purpose", "condition/and/0" (a JSON pointer inside the condition), ... */
   readonly field: string
   readonly reason: string
+  /** Set for a purpose the tenant does not have (the audience's, or a consent leaf's): the API's `bad_purpose`. */
+  readonly rule?: "bad_purpose"
 }> {
   override get message() {
     return `${this.field}: ${this.reason}`
@@ -120,16 +122,21 @@ const checkNote = (note: string): AudienceInvalid | undefined => {
   return problem === undefined ? undefined : new AudienceInvalid({ field: "note", reason: problem })
 }
 
+/** A purpose as a refusal quotes it: JSON-quoted, cut to 80 characters. */
+const quotedPurpose = (purpose: string) => JSON.stringify(purpose.length <= 80 ? purpose : `${purpose.slice(0, 80)}…`)
+
+/** The refusal of a purpose the tenant does not have, at `field`: the same words for the audience's and a consent leaf's. */
+const unknownPurpose = (tenant: string, purpose: unknown, known: ReadonlyArray<string>, field: string) =>
+  new AudienceInvalid({
+    field, rule: "bad_purpose",
+    reason: `${typeof purpose === "string" ? `${quotedPurpose(purpose)} is not` : "must be"} a purpose of tenant "${tenant}" (purposes: ${known.join(", ")})`,
+  })
+
 /** Checks a purpose against the tenant's consent policy. */
-const checkPurpose = (tenant: string, purpose: unknown) =>
+export const checkPurpose = (tenant: string, purpose: unknown) =>
   Effect.gen(function* () {
     const policy = policyOf(yield* ConsentPoliciesRef, tenant)
-    if (typeof purpose !== "string" || policy.purposes[purpose] === undefined) {
-      return new AudienceInvalid({
-        field: "purpose",
-        reason: `${typeof purpose === "string" ? `"${purpose.slice(0, 60)}" is not` : "must be"} a purpose of tenant "${tenant}" (purposes: ${Object.keys(policy.purposes).join(", ")})`,
-      })
-    }
+    if (typeof purpose !== "string" || policy.purposes[purpose] === undefined) return unknownPurpose(tenant, purpose, Object.keys(policy.purposes), "purpose")
     return purpose
   })
 
@@ -181,9 +188,7 @@ export const checkCondition = (tenant: string, condition: unknown, saved = false
       if (n.kind === "not") return check(n.item)
       if (n.kind === "consent") {
         const p = (n.leaf as { consent: string }).consent
-        if (policy.purposes[p] === undefined) {
-          return new AudienceInvalid({ field: `condition${n.pointer}/consent`, reason: `"${p.slice(0, 60)}" is not a purpose of tenant "${tenant}" (purposes: ${Object.keys(policy.purposes).join(", ")})` })
-        }
+        if (policy.purposes[p] === undefined) return unknownPurpose(tenant, p, Object.keys(policy.purposes), `condition${n.pointer}/consent`)
       }
       return undefined
     }

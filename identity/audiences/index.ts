@@ -6,7 +6,7 @@ export {
 } from "./condition.ts"
 export {
   type Audience, audienceHistory, type AudienceInput, AudienceInvalid, AudienceNotFound, type AudienceProblem, AudienceUnusable, type AudienceVersion,
-  checkCondition as checkAudienceCondition, refuseUnusable as refuseUnusableAudience,
+  checkCondition as checkAudienceCondition, checkPurpose as checkAudiencePurpose, refuseUnusable as refuseUnusableAudience,
   AudienceLimitReached, createAudience, DEFAULT_MAX_AUDIENCES, editAudience,
   getAudience, isAudienceId, listAudiences, listAudiencesPage, MAX_AUDIENCE_PAGE, MaxAudiencesRef,
 } from "./audience.ts"

@@ -60,7 +60,7 @@ describe("the audience API", () => {
         { tenant: "acme", name: "x", purpose: "EmailMarketing", condition: { and: [{ trait: "a", exists: true }, { event: "e", count: { op: ">>", value: 1 } }] } })
       expect(bad).toMatchObject({ status: 400, body: { rule: "bad_audience", field: "/condition/and/1/count/op" } })
       expect((yield* call(base, "/v1/audiences", "POST", "/v1/audiences", { tenant: "acme", name: "y", purpose: "Telepathy", condition })).body)
-        .toMatchObject({ rule: "bad_audience", field: "/purpose" })
+        .toMatchObject({ rule: "bad_purpose", field: "/purpose" })
       expect((yield* call(base, "/v1/audiences", "POST", "/v1/audiences", { tenant: "acme", name: "Pro customers", purpose: "EmailMarketing", condition })).body)
         .toMatchObject({ rule: "bad_audience", field: "/name" })
       // A name is a label people read in lists and terminals: an escape sequence, a NUL or a bidi override is no part of one.
