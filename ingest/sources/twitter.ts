@@ -7,7 +7,7 @@ import { readJson } from "../json.ts"
 import { decodeUtf8 } from "../utf8.ts"
 import { ajv, isJsonObject } from "../schemas.ts"
 import type { ImportContext, ImportedItem } from "./index.ts"
-import { documentTooLarge, explainSchemaError, type ItemMaker, itemMaker, locate, rawTimeContext, readWholeFile } from "./items.ts"
+import { documentTooLarge, explainSchemaError, type ItemMaker, itemMaker, locate, rawTimeContext, readWholeFile, show } from "./items.ts"
 import schema from "./twitter.schema.json" with { type: "json" }
 
 export interface XTweet {
@@ -162,8 +162,32 @@ const pageRejection = (page: unknown): Rejection | null => {
 const prefixed = (prefix: string, r: Rejection): Rejection => ({ ...r, field: `${prefix}${r.field}` })
 
 /**
- * The items of one v2 page or stream event: an event per valid tweet, a dead letter per invalid tweet, or one dead
- * letter for the whole page when its envelope is not a v2 response. Never throws. `where` ("page 3") prefixes the
+ * The valid users of a page's includes.users by id. A user the schema refuses is a dead letter of its own, pushed to
+ * `refused`, naming the field (/includes/users/<i>/...), never dropped without a word: its tweets still land, linked
+ * by author_id alone (without its handle and profile). It is kept as a page holding only it, which a retry reads again.
+ */
+const authorsOf = (p: XPage, maker: ItemMaker, located: (r: Rejection) => Rejection, refused: Array<ImportedItem>): Map<string, XUser> => {
+  const { user: validUser } = compiled()
+  const users = new Map<string, XUser>()
+  const listed: ReadonlyArray<unknown> = p.includes?.users ?? []
+  for (let i = 0; i < listed.length; i++) {
+    const user = listed[i]
+    if (validUser(user)) {
+      users.set(user.id, user)
+      continue
+    }
+    const r = explainSchemaError(validUser.errors![0]!, user, "a user")
+    const id = isJsonObject(user) && user["id"] !== undefined ? ` ${show(user["id"])}` : ""
+    const message = `the user${id} of includes.users: ${r.message}; its tweets land without its handle and profile`
+    const payload = JSON.stringify({ includes: { users: [user] }, meta: { result_count: 0 } })
+    refused.push(maker.deadLetter(payload, located({ rule: r.rule, field: `/includes/users/${i}${r.field}`, message })))
+  }
+  return users
+}
+
+/**
+ * The items of one v2 page or stream event: an event per valid tweet, a dead letter per invalid tweet or user (see
+ * authorsOf), or one dead letter for the whole page when its envelope is not a v2 response. Never throws. `where` ("page 3") prefixes the
  * messages of dead letters.
  */
 export const tweetsFromPage = (
@@ -176,14 +200,11 @@ export const tweetsFromPage = (
   const bad = pageRejection(page)
   if (bad !== null) return [maker.deadLetter(JSON.stringify(page) ?? String(page), located(bad))]
   const p = page as XPage
-  const { tweet: validTweet, user: validUser } = compiled()
-  const users = new Map<string, XUser>()
-  for (const user of p.includes?.users ?? []) {
-    if (validUser(user)) users.set(user.id, user)
-  }
+  const { tweet: validTweet } = compiled()
+  const items: Array<ImportedItem> = []
+  const users = authorsOf(p, maker, located, items)
   const single = isJsonObject(p.data)
   const tweets: ReadonlyArray<unknown> = p.data === undefined ? [] : single ? [p.data] : (p.data as ReadonlyArray<unknown>)
-  const items: Array<ImportedItem> = []
   for (let i = 0; i < tweets.length; i++) {
     const tweet = tweets[i]
     if (!validTweet(tweet)) {

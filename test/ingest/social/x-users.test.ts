@@ -1,0 +1,107 @@
+// The authors X sends beside their tweets (includes.users), through the real path: the replay server answering as X
+// does, the twitter-api-v2 client, the search poller and the filtered stream. A user object cdp cannot keep is never
+// dropped without a word: it is a dead letter of its own naming the field, and its tweets land linked by author_id.
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { Effect, Fiber } from "effect"
+import { afterEach, beforeEach, describe, expect, test } from "vitest"
+import type { DeadLetter } from "../../../ingest/message.ts"
+import { ObjectStore } from "../../../ingest/objectstore.ts"
+import type { ImportedItem } from "../../../ingest/sources/index.ts"
+import { tweetsFromPage } from "../../../ingest/sources/twitter.ts"
+import { pollRecentSearch, runFilteredStream, type XConfig } from "../../../ingest/social/index.ts"
+import { type Page, startXReplayServer, type Tweet, type User, type XReplayServer } from "../../support/x-replay-server.ts"
+
+let server: XReplayServer | undefined
+let dir: string
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), "cdp-xusers-"))
+})
+afterEach(async () => {
+  await server?.close()
+  server = undefined
+  rmSync(dir, { recursive: true, force: true })
+})
+
+const QUERY = "lumenoutfitters"
+const tweet = (id: string, authorId = "77"): Tweet =>
+  ({ id, text: `@lumenoutfitters tweet ${id}`, author_id: authorId, created_at: "2024-12-02T10:00:00.000Z", lang: "en" })
+const pageOf = (tweets: ReadonlyArray<Tweet>, users: ReadonlyArray<User>): Page => ({ data: tweets, includes: { users } })
+
+const config = (s: XReplayServer, over: Partial<XConfig> = {}): XConfig =>
+  ({ bearerToken: s.bearerToken, queries: [QUERY], rules: [], apiBase: s.url, ...over })
+
+/** One search pass against the replay server serving `pages`: what it handed over and its summary. */
+const search = async (pages: ReadonlyArray<Page>) => {
+  server = await startXReplayServer({ pages })
+  const items: Array<ImportedItem> = []
+  const [summary] = await Effect.runPromise(pollRecentSearch(config(server), {
+    tenant: "acme",
+    policy: { resetMarginMs: 10, backoffInitialMs: 10, backoffMaxMs: 20 },
+    onItems: (batch) => Effect.sync(() => void items.push(...batch)),
+  }).pipe(Effect.provide(ObjectStore.local(dir))))
+  return { items, summary: summary! }
+}
+
+const waitFor = async (what: string, done: () => boolean, withinMs = 5_000) => {
+  const until = Date.now() + withinMs
+  while (!done()) {
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 10))
+  }
+}
+
+/** The filtered stream against the replay server: each tweet pushed with its author, until `count` items came. */
+const stream = async (pushed: ReadonlyArray<readonly [Tweet, User]>, count: number) => {
+  const s = (server = await startXReplayServer())
+  const items: Array<ImportedItem> = []
+  const fiber = Effect.runFork(runFilteredStream(config(s, { queries: [], rules: [{ value: QUERY, tag: "brand" }] }), {
+    tenant: "acme",
+    reconnect: { initialMs: 20, maxMs: 40 },
+    onItems: (batch) => Effect.sync(() => void items.push(...batch)),
+  }))
+  await waitFor("the stream connection", () => s.openStreams === 1)
+  for (const [t, u] of pushed) s.push(t, u)
+  await waitFor(`${count} items`, () => items.length >= count)
+  await Effect.runPromise(Fiber.interrupt(fiber))
+  return items
+}
+
+const eventsOf = (items: ReadonlyArray<ImportedItem>) => items.flatMap((i) => (i._tag === "event" ? [i.event] : []))
+const deadLettersOf = (items: ReadonlyArray<ImportedItem>): Array<DeadLetter> =>
+  items.flatMap((i) => (i._tag === "deadLetter" ? [i.deadLetter] : []))
+
+describe("X users the schema refuses", () => {
+  test("search: a user with an empty username is a dead letter naming the field; its tweet lands by author_id, the other author's with its handle", async () => {
+    const { items, summary } = await search([pageOf(
+      [tweet("1863400000000000002", "77"), tweet("1863400000000000001", "88")],
+      [{ id: "77", username: "", name: "No Handle" }, { id: "88", username: "good_one", name: "Good One" }],
+    )])
+    const events = eventsOf(items)
+    expect(events.map((e) => e.messageId).sort()).toEqual(["1863400000000000001", "1863400000000000002"])
+    const byId = new Map(events.map((e) => [e.messageId, e]))
+    expect(byId.get("1863400000000000002")!.identifiers).toEqual([{ kind: "twitter_id", value: "77" }])
+    expect(byId.get("1863400000000000001")!.identifiers).toEqual([{ kind: "twitter_id", value: "88" }, { kind: "twitter_handle", value: "good_one" }])
+    const [refused, ...more] = deadLettersOf(items)
+    expect(more).toEqual([])
+    expect(refused!.rejection).toMatchObject({ rule: "empty_field", field: "/includes/users/0/username" })
+    expect(refused!.rejection.message).toMatch(/the user "77" of includes.users: username must not be empty; its tweets land without its handle/)
+    // The user object is kept as X sent it, in a page that parses alone.
+    expect(JSON.parse(refused!.payload)).toEqual({ includes: { users: [{ id: "77", username: "", name: "No Handle" }] }, meta: { result_count: 0 } })
+    expect(summary).toMatchObject({ tweets: 2, deadLetters: 1 })
+  })
+
+  test("stream: a user that is not an object is a dead letter naming includes/users/0; the tweet lands", async () => {
+    const items = await stream([[tweet("1863400000000000003"), "not a user" as unknown as User]], 2)
+    expect(eventsOf(items).map((e) => [e.messageId, e.identifiers])).toEqual([["1863400000000000003", [{ kind: "twitter_id", value: "77" }]]])
+    expect(deadLettersOf(items).map((d) => d.rejection)).toMatchObject([{ rule: "not_object", field: "/includes/users/0" }])
+  })
+
+  test("a refused user's dead letter is refused again for the same reason when read again (a dead-letter retry)", () => {
+    const ctx = { tenant: "acme", receivedAtMs: Date.UTC(2024, 11, 2) }
+    const [first] = deadLettersOf(tweetsFromPage(pageOf([tweet("1863400000000000004")], [{ id: "77", username: "" }]), ctx))
+    const again = tweetsFromPage(JSON.parse(first!.payload), ctx)
+    expect(again.map((i) => i._tag === "deadLetter" && i.deadLetter.rejection)).toEqual([first!.rejection])
+  })
+})
