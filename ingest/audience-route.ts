@@ -205,6 +205,8 @@ export const audienceRoute = (options: AudienceRouteOptions) => (req: IncomingMe
             }
             case "AudienceUnusable":
               return Effect.succeed(refuse(409, "audience_invalid", tagged.message ?? "the audience cannot be used", "/id"))
+            case "AudienceNameTaken":
+              return Effect.succeed(refuse(409, "audience_name_taken", tagged.message ?? "the tenant already has an audience of that name", "/name"))
             case "AudienceLimitReached":
               return Effect.succeed(refuse(409, "audience_limit", tagged.message ?? "the tenant has as many audiences as it may have", "tenant"))
             case "AudienceNotFound": {

@@ -31,6 +31,20 @@ export class AudienceLimitReached extends Data.TaggedError("AudienceLimitReached
 
 export const DEFAULT_MAX_AUDIENCES = 1000
 
+/** A new name (or a rename) that cannot be told apart from another audience's of the tenant (foldedName). */
+export class AudienceNameTaken extends Data.TaggedError("AudienceNameTaken")<{
+  readonly tenant: string
+  readonly wanted: string
+  readonly existingId: string
+  readonly existingName: string
+}> {
+  override get message() {
+    const q = (text: string) => JSON.stringify(text.length <= 80 ? text : `${text.slice(0, 80)}…`)
+    return `tenant "${this.tenant}" already has an audience named ${q(this.existingName)} (${this.existingId}), which ${q(this.wanted)} cannot be told ` +
+      `apart from in a list (names are compared with case, character width and spacing set aside): choose another name, or edit or delete that audience`
+  }
+}
+
 /**
  * Audiences a tenant may have (CDP_MAX_AUDIENCES): each is evaluated as events land, so without a cap one tenant could
  * make the refresher's work, and GET /v1/audiences, grow without end.
@@ -104,6 +118,21 @@ const ID = /^aud_[A-Za-z0-9]{1,40}$/
 export const isAudienceId = (id: string) => ID.test(id)
 
 const newId = () => `aud_${randomBytes(9).toString("base64url").replace(/[-_]/g, "x")}`
+
+/**
+ * A name as people tell names apart in a list: compatibility forms as their letters (NFKC: fullwidth "Ｐｒｏ", the
+ * ligature "ﬁ", a no-break space), case folded (upper then lower case: "Straße" is "STRASSE"), runs of white space
+ * as one. Names saved before this rule may share one; a new name or a rename may not (nameTaken).
+ */
+export const foldedName = (name: string): string =>
+  name.normalize("NFKC").toUpperCase().toLowerCase().normalize("NFKC").replace(/\s+/gu, " ").trim()
+
+/** The tenant's audience (not deleted, other than `self`) whose name folds as `name` does, as AudienceNameTaken. */
+const nameTaken = (tenant: string, name: string, rows: ReadonlyArray<VersionRow>, self?: string): AudienceNameTaken | undefined => {
+  const folded = foldedName(name)
+  const taken = rows.find((r) => Number(r.deleted) === 0 && r.audience_id !== self && foldedName(r.name) === folded)
+  return taken === undefined ? undefined : new AudienceNameTaken({ tenant, wanted: name, existingId: taken.audience_id, existingName: taken.name })
+}
 
 /** Checks a name. */
 const checkName = (name: unknown): string | AudienceInvalid => {
@@ -240,9 +269,8 @@ export const createAudience = Effect.fn("createAudience")(function* (tenant: str
   const condition = yield* checkCondition(tenant, input.condition)
   if (condition instanceof AudienceInvalid) return yield* Effect.fail(condition)
   const existing = (yield* latestAudienceVersions(tenant)).filter((r) => Number(r.deleted) === 0)
-  if (existing.some((r) => normaliseLabel(r.name) === name)) {
-    return yield* Effect.fail(new AudienceInvalid({ field: "name", reason: `tenant "${tenant}" already has an audience named "${name}"` }))
-  }
+  const taken = nameTaken(tenant, name, existing)
+  if (taken !== undefined) return yield* Effect.fail(taken)
   const limit = yield* MaxAudiencesRef
   if (existing.length >= limit) return yield* Effect.fail(new AudienceLimitReached({ tenant, limit }))
   const id = newId()
@@ -280,9 +308,8 @@ export const editAudience = Effect.fn("editAudience")(function* (
     const condition = yield* checkCondition(tenant, edit.condition)
     if (condition instanceof AudienceInvalid) return yield* Effect.fail(condition)
   }
-  if (name !== current.name && (yield* latestAudienceVersions(tenant)).some((r) => Number(r.deleted) === 0 && normaliseLabel(r.name) === name && r.audience_id !== id)) {
-    return yield* Effect.fail(new AudienceInvalid({ field: "name", reason: `tenant "${tenant}" already has an audience named "${name}"` }))
-  }
+  const taken = name === current.name ? undefined : nameTaken(tenant, name, yield* latestAudienceVersions(tenant), id)
+  if (taken !== undefined) return yield* Effect.fail(taken)
   if (edit.delete !== true && name === current.name && purpose === current.purpose
     && (edit.condition === undefined || canonical(edit.condition) === canonical(current.condition))) {
     return { ...current, unchanged: true as const }

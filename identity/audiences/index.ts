@@ -7,7 +7,7 @@ export {
 export {
   type Audience, audienceHistory, type AudienceInput, AudienceInvalid, AudienceNotFound, type AudienceProblem, AudienceUnusable, type AudienceVersion,
   checkCondition as checkAudienceCondition, checkPurpose as checkAudiencePurpose, refuseUnusable as refuseUnusableAudience,
-  AudienceLimitReached, createAudience, DEFAULT_MAX_AUDIENCES, editAudience,
+  AudienceLimitReached, AudienceNameTaken, createAudience, DEFAULT_MAX_AUDIENCES, editAudience,
   getAudience, isAudienceId, listAudiences, listAudiencesPage, MAX_AUDIENCE_PAGE, MaxAudiencesRef,
 } from "./audience.ts"
 export { type Explained, type LeafResult, MAX_EXPLAINED_RESULTS, MAX_SAMPLE, type Preview, PREVIEW_TEXT_CHARS, previewAudience } from "./evaluate.ts"

@@ -29,7 +29,7 @@ describe("audience saves sent at once", () => {
 
       const creates = yield* atOnce(Array.from({ length: 6 }, () => () =>
         send(base, "POST", "/v1/audiences", { tenant: "race", name: "Same name", purpose: "EmailMarketing", condition })))
-      expect(creates.map((c) => c.status).sort()).toEqual([201, 400, 400, 400, 400, 400])
+      expect(creates.map((c) => c.status).sort()).toEqual([201, 409, 409, 409, 409, 409])
       const listed = (yield* Effect.promise(() => send(base, "GET", "/v1/audiences?tenant=race"))).body["audiences"] as Array<{ id: string; name: string }>
       expect(listed.map((a) => a.name)).toEqual(["Same name"])
       const id = listed[0]!.id

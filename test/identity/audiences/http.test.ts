@@ -61,8 +61,8 @@ describe("the audience API", () => {
       expect(bad).toMatchObject({ status: 400, body: { rule: "bad_audience", field: "/condition/and/1/count/op" } })
       expect((yield* call(base, "/v1/audiences", "POST", "/v1/audiences", { tenant: "acme", name: "y", purpose: "Telepathy", condition })).body)
         .toMatchObject({ rule: "bad_purpose", field: "/purpose" })
-      expect((yield* call(base, "/v1/audiences", "POST", "/v1/audiences", { tenant: "acme", name: "Pro customers", purpose: "EmailMarketing", condition })).body)
-        .toMatchObject({ rule: "bad_audience", field: "/name" })
+      expect((yield* call(base, "/v1/audiences", "POST", "/v1/audiences", { tenant: "acme", name: "Pro customers", purpose: "EmailMarketing", condition })))
+        .toMatchObject({ status: 409, body: { rule: "audience_name_taken", field: "/name" } })
       // A name is a label people read in lists and terminals: an escape sequence, a NUL or a bidi override is no part of one.
       for (const name of ["VIP\u001b[2J", "a\u0000b", "x\u202egnp", "two\nlines"]) {
         expect((yield* call(base, "/v1/audiences", "POST", "/v1/audiences", { tenant: "acme", name, purpose: "EmailMarketing", condition })).body,
