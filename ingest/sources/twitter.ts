@@ -58,8 +58,9 @@ export interface XPage {
 }
 
 const SCHEMA_ID = schema.$id
-// A tweet's text is bounded in the schema (maxLength 100,000: X allows 25,000, see its $comment), so a text no tweet
-// can be is refused as too_long naming /data/<i>/text instead of landing as an event.
+// Every string and count the mapping keeps is bounded in the schema, each kind of field once in its $defs (a tweet's
+// text and a user's description 100,000: X allows 25,000 and 160, see the $comments), so a value no tweet or profile
+// can hold is refused as too_long or out_of_range naming /data/<i>/text or /includes/users/<i>/name instead of landing.
 // Compiled on first use: most commands never read an X page.
 let validators: { envelope: ValidateFunction<XPage>; tweet: ValidateFunction<XTweet>; user: ValidateFunction<XUser> } | undefined
 const compiled = () => {

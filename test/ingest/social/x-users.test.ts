@@ -105,3 +105,37 @@ describe("X users the schema refuses", () => {
     expect(again.map((i) => i._tag === "deadLetter" && i.deadLetter.rejection)).toEqual([first!.rejection])
   })
 })
+
+describe("X users past the bounds every source keeps", () => {
+  const cases: ReadonlyArray<readonly [string, Partial<User>, string, string]> = [
+    ["a 1,000,000-character name", { name: "n".repeat(1_000_000) }, "too_long", "/includes/users/0/name"],
+    ["a 1,000,000-character description", { description: "d".repeat(1_000_000) }, "too_long", "/includes/users/0/description"],
+    ["a 257-character username", { username: "u".repeat(257) }, "too_long", "/includes/users/0/username"],
+    ["a negative followers_count", { public_metrics: { followers_count: -1 } }, "out_of_range", "/includes/users/0/public_metrics/followers_count"],
+    ["a followers_count past 2^53", { public_metrics: { followers_count: 2 ** 53 } }, "out_of_range", "/includes/users/0/public_metrics/followers_count"],
+  ]
+  for (const [what, over, rule, field] of cases) {
+    test(`search: a user with ${what} is a dead letter (${rule}) naming ${field}; its tweet lands without its handle and profile`, async () => {
+      const { items } = await search([pageOf([tweet("1863400000000000005")], [{ id: "77", username: "long_one", ...over }])])
+      expect(eventsOf(items).map((e) => [e.messageId, e.identifiers, e.traits])).toEqual([["1863400000000000005", [{ kind: "twitter_id", value: "77" }], {}]])
+      expect(deadLettersOf(items).map((d) => d.rejection)).toMatchObject([{ rule, field }])
+    })
+  }
+
+  test("stream: a user with a 1,000,000-character description is a dead letter naming it; the tweet lands", async () => {
+    const items = await stream([[tweet("1863400000000000006"), { id: "77", username: "bio", description: "d".repeat(1_000_000) }]], 2)
+    expect(eventsOf(items).map((e) => [e.messageId, e.properties["author_description"]])).toEqual([["1863400000000000006", undefined]])
+    const [refused] = deadLettersOf(items)
+    expect(refused!.rejection).toMatchObject({ rule: "too_long", field: "/includes/users/0/description" })
+    expect(refused!.rejection.message).toMatch(/description is longer than 100000 characters/)
+  })
+
+  test("a user at the bounds (a 1,024-character name, a 256-character username, 100,000 of description) lands whole", async () => {
+    const user = { id: "77", username: "u".repeat(256), name: "n".repeat(1024), description: "d".repeat(100_000), public_metrics: { followers_count: 2 ** 53 - 1 } }
+    const { items } = await search([pageOf([tweet("1863400000000000007")], [user])])
+    expect(deadLettersOf(items)).toEqual([])
+    const [event] = eventsOf(items)
+    expect(event!.traits).toEqual({ name: user.name, username: user.username })
+    expect(event!.properties).toMatchObject({ author_description: user.description, author_followers: 2 ** 53 - 1 })
+  })
+})
