@@ -120,12 +120,21 @@ export const isAudienceId = (id: string) => ID.test(id)
 const newId = () => `aud_${randomBytes(9).toString("base64url").replace(/[-_]/g, "x")}`
 
 /**
+ * What a list does not show: default-ignorable characters left after labelProblem (a Hangul filler, a variation
+ * selector, the combining grapheme joiner: letters and marks, not format characters) and blanks (white space, the
+ * braille blank U+2800).
+ */
+const UNSEEN = /\p{Default_Ignorable_Code_Point}/gu
+const BLANKS = /[\s\u2800]+/gu
+
+/**
  * A name as people tell names apart in a list: compatibility forms as their letters (NFKC: fullwidth "Ｐｒｏ", the
- * ligature "ﬁ", a no-break space), case folded (upper then lower case: "Straße" is "STRASSE"), runs of white space
- * as one. Names saved before this rule may share one; a new name or a rename may not (nameTaken).
+ * ligature "ﬁ", a no-break space), case folded (upper then lower case: "Straße" is "STRASSE"), what shows nothing
+ * left out (UNSEEN) and runs of blanks as one. Names saved before this rule may share one; a new name or a rename
+ * may not (nameTaken).
  */
 export const foldedName = (name: string): string =>
-  name.normalize("NFKC").toUpperCase().toLowerCase().normalize("NFKC").replace(/\s+/gu, " ").trim()
+  name.normalize("NFKC").toUpperCase().toLowerCase().normalize("NFKC").replace(UNSEEN, "").replace(BLANKS, " ").trim()
 
 /** The tenant's audience (not deleted, other than `self`) whose name folds as `name` does, as AudienceNameTaken. */
 const nameTaken = (tenant: string, name: string, rows: ReadonlyArray<VersionRow>, self?: string): AudienceNameTaken | undefined => {
@@ -140,6 +149,7 @@ const checkName = (name: unknown): string | AudienceInvalid => {
   if (name.length > 200) return new AudienceInvalid({ field: "name", reason: "may be at most 200 characters" })
   const problem = labelProblem(name)
   if (problem !== undefined) return new AudienceInvalid({ field: "name", reason: problem })
+  if (foldedName(name) === "") return new AudienceInvalid({ field: "name", reason: "must hold a visible character" })
   return normaliseLabel(name).trim()
 }
 

@@ -60,6 +60,26 @@ describe("audience names once folded", () => {
       expect((yield* create("pro")).status).toBe(201)
     })), 60_000)
 
+  // Probing found "Pro" beside "Pro" + a Hangul filler, a variation selector or a combining grapheme joiner (letters
+  // and marks, not format characters, so not refused), and a name of one Hangul filler or braille blank: none shows.
+  it("a character that shows nothing (default ignorable, a blank) is set aside when names are compared; a name of nothing visible is refused", () =>
+    withConsent(dir, Effect.gen(function* () {
+      const base = yield* serveAudiences({ tokenId: "admin-token", tenant: undefined })
+      const create = (name: string) => call(base, "/v1/audiences", "POST", "/v1/audiences", { tenant: "blank", name, purpose: "Analytics", condition: ANYONE })
+      const pro = yield* create("Pro")
+      expect(pro.status).toBe(201)
+      for (const name of ["Pro\u3164", "Pro\ufe0f", "P\u034fro", "Pro\u180b", "Pro\u115f", "Pro\uffa0", "Pro\u2800", "\u3164Pro"]) {
+        const res = yield* create(name)
+        expect(res, JSON.stringify(name)).toMatchObject({ status: 409, body: { rule: "audience_name_taken", field: "/name" } })
+        expect(res.body["error"], JSON.stringify(name)).toContain(`"Pro" (${pro.body["audience"].id as string})`)
+      }
+      for (const name of ["\u3164", "\u2800", "\u115f\u1160", " \ufe0f "]) {
+        expect(yield* create(name), JSON.stringify(name)).toMatchObject({ status: 400, body: { rule: "bad_audience", field: "/name", error: "must hold a visible character" } })
+      }
+      // An emoji's own presentation selector and joiners still make a name.
+      expect((yield* create("\u2764\ufe0f fans")).status).toBe(201)
+    })), 60_000)
+
   it("names saved before the rule stay; each can still be edited, and no new name may join them", () =>
     withConsent(dir, Effect.gen(function* () {
       const base = yield* serveAudiences({ tokenId: "admin-token", tenant: undefined })
