@@ -7,6 +7,7 @@ import type { Socket } from "node:net"
 import { createRequire } from "node:module"
 import { Clock, Data, Duration, Effect } from "effect"
 import type { ApiResponseError, ITwitterApiClientPlugin, TwitterApiv2, TwitterRateLimit, TwitterResponse } from "twitter-api-v2"
+import { MAX_NAME_CHARS } from "../sources/twitter.ts"
 
 const requireCjs = createRequire(import.meta.url)
 /** twitter-api-v2 (about seventy modules), loaded with the first X client: most commands never call X. */
@@ -467,6 +468,8 @@ const parseRules = (raw: string | undefined): Effect.Effect<Array<XRule>, XConfi
         else if (r !== null && typeof r === "object" && typeof (r as XRule).value === "string" && (r as XRule).value.trim() !== "") {
           const { value: v, tag } = r as { value: string; tag?: unknown }
           if (tag !== undefined && typeof tag !== "string") return Effect.fail(invalid(`rule ${i}: tag must be a string`))
+          // X sends the tag back with every tweet the rule matches, where one past the schema's bound refuses the tweet.
+          if (tag !== undefined && tag.length > MAX_NAME_CHARS) return Effect.fail(invalid(`rule ${i}: tag may be at most ${MAX_NAME_CHARS} characters`))
           rules.push(tag === undefined ? { value: v.trim() } : { value: v.trim(), tag })
         } else return Effect.fail(invalid(`rule ${i} must be a non-empty string or {"value": "...", "tag": "..."}`))
       }

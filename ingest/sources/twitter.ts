@@ -72,6 +72,9 @@ const compiled = () => {
 
 export const SOURCE = "twitter"
 
+/** The longest name (a user's display name, a hashtag, a stream rule's tag) the schema takes: its $defs/name. */
+export const MAX_NAME_CHARS: number = schema.$defs.name.maxLength
+
 /** The tweet and user fields the mapping uses: ask the API for them (`tweet.fields`, `user.fields`). */
 export const TWEET_FIELDS = "created_at,lang,public_metrics,entities,conversation_id,referenced_tweets,author_id,in_reply_to_user_id"
 export const USER_FIELDS = "username,name,description,public_metrics"

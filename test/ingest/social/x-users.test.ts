@@ -10,7 +10,7 @@ import type { DeadLetter } from "../../../ingest/message.ts"
 import { ObjectStore } from "../../../ingest/objectstore.ts"
 import type { ImportedItem } from "../../../ingest/sources/index.ts"
 import { tweetsFromPage } from "../../../ingest/sources/twitter.ts"
-import { pollRecentSearch, runFilteredStream, type XConfig } from "../../../ingest/social/index.ts"
+import { loadXConfig, pollRecentSearch, runFilteredStream, type XConfig } from "../../../ingest/social/index.ts"
 import { type Page, startXReplayServer, type Tweet, type User, type XReplayServer } from "../../support/x-replay-server.ts"
 
 let server: XReplayServer | undefined
@@ -137,5 +137,54 @@ describe("X users past the bounds every source keeps", () => {
     const [event] = eventsOf(items)
     expect(event!.traits).toEqual({ name: user.name, username: user.username })
     expect(event!.properties).toMatchObject({ author_description: user.description, author_followers: 2 ** 53 - 1 })
+  })
+})
+
+describe("X tweet fields past the bounds every source keeps", () => {
+  const long = (n: number) => "x".repeat(n)
+  const cases: ReadonlyArray<readonly [string, Partial<Tweet>, string, string]> = [
+    ["a conversation_id that is not digits", { conversation_id: long(1_000_000) }, "bad_format", "/data/0/conversation_id"],
+    ["an in_reply_to_user_id that is not digits", { in_reply_to_user_id: "abc" }, "bad_format", "/data/0/in_reply_to_user_id"],
+    ["a referenced tweet whose id is not digits", { referenced_tweets: [{ type: "quoted", id: "../x" }] }, "bad_format", "/data/0/referenced_tweets/0/id"],
+    ["a 1,000,000-character lang", { lang: long(1_000_000) }, "too_long", "/data/0/lang"],
+    ["a negative like_count", { public_metrics: { like_count: -5 } }, "out_of_range", "/data/0/public_metrics/like_count"],
+    ["a retweet_count of 1e300", { public_metrics: { retweet_count: 1e300 } }, "out_of_range", "/data/0/public_metrics/retweet_count"],
+    ["a 1,000,000-character hashtag", { entities: { hashtags: [{ tag: long(1_000_000) }] } }, "too_long", "/data/0/entities/hashtags/0/tag"],
+    ["a 257-character mentioned username", { entities: { mentions: [{ username: long(257) }] } }, "too_long", "/data/0/entities/mentions/0/username"],
+    ["a mention whose id is not digits", { entities: { mentions: [{ username: "ok", id: "x1" }] } }, "bad_format", "/data/0/entities/mentions/0/id"],
+    ["a 8,193-character url", { entities: { urls: [{ url: "https://t.co/a", expanded_url: `https://x.example/${long(8200)}` }] } }, "too_long", "/data/0/entities/urls/0/expanded_url"],
+  ]
+  for (const [what, over, rule, field] of cases) {
+    test(`search: a tweet with ${what} is a dead letter (${rule}) naming ${field}; the page's other tweet lands`, async () => {
+      const { items } = await search([pageOf([{ ...tweet("1863400000000000009"), ...over } as Tweet, tweet("1863400000000000008")], [{ id: "77", username: "someone" }])])
+      expect(eventsOf(items).map((e) => e.messageId)).toEqual(["1863400000000000008"])
+      expect(deadLettersOf(items).map((d) => [d.messageId, d.rejection.rule, d.rejection.field])).toEqual([["1863400000000000009", rule, field]])
+    })
+  }
+
+  test("stream: a matching rule whose tag is 1,000,000 characters refuses the event whole, the tweet kept in its dead letter", async () => {
+    const s = (server = await startXReplayServer())
+    const items: Array<ImportedItem> = []
+    const fiber = Effect.runFork(runFilteredStream(config(s, { queries: [], rules: [{ value: QUERY, tag: long(1_000_000) }] }), {
+      tenant: "acme", reconnect: { initialMs: 20, maxMs: 40 }, onItems: (batch) => Effect.sync(() => void items.push(...batch)),
+    }))
+    await waitFor("the stream connection", () => s.openStreams === 1)
+    s.push(tweet("1863400000000000010"), { id: "77", username: "someone" })
+    await waitFor("an item", () => items.length >= 1)
+    await Effect.runPromise(Fiber.interrupt(fiber))
+    expect(eventsOf(items)).toEqual([])
+    const [refused] = deadLettersOf(items)
+    expect(refused!.rejection).toMatchObject({ rule: "too_long", field: "/matching_rules/0/tag" })
+    expect(JSON.parse(refused!.payload).data.id).toBe("1863400000000000010")
+  })
+})
+
+describe("X settings and the bounds", () => {
+  test("a CDP_X_RULES tag longer than a name may be (1,024) is refused at start naming the rule, not every event of the stream later", async () => {
+    const env = { CDP_X_BEARER_TOKEN: "token", CDP_X_RULES: JSON.stringify([{ value: "a", tag: "ok" }, { value: "b", tag: "t".repeat(1025) }]) }
+    const result = await Effect.runPromise(Effect.result(loadXConfig(env)))
+    expect(result._tag === "Failure" && result.failure).toMatchObject({ _tag: "XConfigInvalid", variable: "CDP_X_RULES", reason: "rule 1: tag may be at most 1024 characters" })
+    const fine = { ...env, CDP_X_RULES: JSON.stringify([{ value: "b", tag: "t".repeat(1024) }]) }
+    expect((await Effect.runPromise(Effect.result(loadXConfig(fine))))._tag).toBe("Success")
   })
 })
