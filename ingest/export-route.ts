@@ -17,6 +17,7 @@ import {
 } from "./destinations/index.ts"
 import type { ObjectStore } from "./objectstore.ts"
 import { type DeliveryKey, deliveryHistory, lastRun, openCounts, presentCount, readCursor } from "../warehouse/exports.ts"
+import { dateOffTheCalendar } from "../warehouse/calendar.ts"
 import { TurnsPerKey } from "../warehouse/turns.ts"
 import { apiReads, type Warehouse } from "../warehouse/warehouse.ts"
 import { pageOf, readPage, refuseUnknownParameter } from "./pages.ts"
@@ -48,6 +49,15 @@ export const destinationStatus = (c: DestinationConfig) =>
 export type DestinationStatus = Effect.Success<ReturnType<typeof destinationStatus>>
 
 const ACTIONS = new Set(["status", "history", "run", "dry-run", "replay"])
+
+/**
+ * Whether a history cursor's time is one a delivery can have: the shape the log gives, an instant on the calendar
+ * (month 13, hour 24, 30 February are not) that a DateTime64 holds. The engine clamps or wraps any other, so a forged
+ * or corrupt cursor was answered as an empty last page.
+ */
+const isDeliveryTime = (at: string): boolean =>
+  /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,3})?$/.test(at) && dateOffTheCalendar(at) === undefined
+  && !Number.isNaN(Date.parse(`${at.replace(" ", "T")}Z`)) && !at.slice(11).startsWith("24")
 
 /**
  * A tenant's dry runs, one at a time (another is 429 dry_run_busy at once, as a second preview is): each reads and
@@ -156,7 +166,7 @@ export const exportRoute = (options: {
             const page = readPage(url, { what: "deliveries", of: config.name, shape: "snsss", fallback: 50, max: MAX_HISTORY })
             if ("status" in page) return page
             // The time is a DateTime64 parameter: a forged one is refused here, not by the engine.
-            if (page.after !== undefined && !/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,3})?$/.test(page.after[0] as string)) {
+            if (page.after !== undefined && !isDeliveryTime(page.after[0] as string)) {
               return refuse(400, "bad_cursor", "?cursor= is not a cursor this API gave (pass nextCursor of the previous page as it is)", "cursor")
             }
             return yield* run(apiReads(deliveryHistory(config.tenant, config.name, page.limit + 1, page.after as DeliveryKey | undefined)), (rows) => {

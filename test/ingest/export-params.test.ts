@@ -5,6 +5,7 @@
 import { Effect } from "effect"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { parseDestinations } from "../../ingest/destinations/index.ts"
+import { encodePageCursor, listOf } from "../../ingest/pages.ts"
 import { callApi, TEST_ADMIN_TOKEN, withApi } from "../support/api.ts"
 import { checkResponse } from "../support/openapi.ts"
 import { freshDir, removeDir } from "../support/pipeline.ts"
@@ -51,5 +52,22 @@ describe("an export body's unknown field", () => {
       checkResponse("/v1/exports/{destination}/dry-run", "POST", res.status, res.body)
       expect(res).toMatchObject({ status: 400, body: { rule: "bad_body", field: `/${"f".repeat(80)}` } })
       expect(res.body.error).toBe(`unknown field "${"f".repeat(80)}…" (a dry run takes "full", "limit" and "tenant")`)
+    }), { destinations: DESTINATIONS }), 120_000)
+})
+
+describe("a delivery history cursor", () => {
+  // Probing found a cursor naming a time that is no instant (9999-99-99 99:99:99, month 13, year 1000: the engine
+  // clamps or wraps it) answered 200 with an empty page and no nextCursor: a client took the corrupt cursor for the end.
+  it("naming a time off the calendar the warehouse holds is refused 400 bad_cursor, not answered as the end of the log", () =>
+    withApi(dir, (url) => Effect.gen(function* () {
+      const forged = (at: string) => encodePageCursor([at, 1, "run", "batch", "upsert"], listOf("deliveries", "acme", "lake"))
+      for (const at of ["9999-99-99 99:99:99", "2024-13-45 25:61:61", "1000-01-01 00:00:00", "2024-02-30 00:00:00", "2024-01-01 24:00:00", "2300-01-01 00:00:00"]) {
+        const res = yield* callApi(url, "GET", `/v1/exports/lake/history?tenant=acme&cursor=${forged(at)}`, TEST_ADMIN_TOKEN)
+        checkResponse("/v1/exports/{destination}/history", "GET", res.status, res.body)
+        expect(res, at).toMatchObject({ status: 400, body: { rule: "bad_cursor", field: "cursor" } })
+      }
+      // A time on the calendar is a page (empty here: nothing was delivered).
+      const ok = yield* callApi(url, "GET", `/v1/exports/lake/history?tenant=acme&cursor=${forged("2024-02-29 23:59:59.999")}`, TEST_ADMIN_TOKEN)
+      expect(ok).toMatchObject({ status: 200, body: { history: [], nextCursor: null } })
     }), { destinations: DESTINATIONS }), 120_000)
 })
