@@ -143,11 +143,26 @@ const nameTaken = (tenant: string, name: string, rows: ReadonlyArray<VersionRow>
   return taken === undefined ? undefined : new AudienceNameTaken({ tenant, wanted: name, existingId: taken.audience_id, existingName: taken.name })
 }
 
+/**
+ * Combining marks one character of a name may carry: scripts write up to about four (Vietnamese two, Hebrew with
+ * points and cantillation, Tibetan stacks); a hundred are drawn as a tower over the rows around the name in a list.
+ */
+const MAX_MARKS = 8
+const MARK_RUN = new RegExp(`\\P{M}\\p{M}{${MAX_MARKS + 1},}`, "u")
+
+/** Why a name (composed, NFC) stacks too many marks on one character, naming where, or undefined. */
+const stackedMarks = (name: string): string | undefined => {
+  const run = MARK_RUN.exec(name)
+  if (run === null) return undefined
+  const at = [...name.slice(0, run.index)].length + 1
+  return `name has more than ${MAX_MARKS} combining marks on one character (at character ${at}): no script writes so many, and a list draws them over the names around it`
+}
+
 /** Checks a name. */
 const checkName = (name: unknown): string | AudienceInvalid => {
   if (typeof name !== "string" || name.trim() === "") return new AudienceInvalid({ field: "name", reason: "must be a non-empty string" })
   if (name.length > 200) return new AudienceInvalid({ field: "name", reason: "may be at most 200 characters" })
-  const problem = labelProblem(name)
+  const problem = labelProblem(name) ?? stackedMarks(normaliseLabel(name))
   if (problem !== undefined) return new AudienceInvalid({ field: "name", reason: problem })
   if (foldedName(name) === "") return new AudienceInvalid({ field: "name", reason: "must hold a visible character" })
   return normaliseLabel(name).trim()

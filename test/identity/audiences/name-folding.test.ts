@@ -80,6 +80,22 @@ describe("audience names once folded", () => {
       expect((yield* create("\u2764\ufe0f fans")).status).toBe(201)
     })), 60_000)
 
+  // Probing found "a" with 199 combining accents saved: drawn as a tower over the rows above and below it in a list.
+  it("a character carrying more combining marks than any script writes is refused naming where", () =>
+    withConsent(dir, Effect.gen(function* () {
+      const base = yield* serveAudiences({ tokenId: "admin-token", tenant: undefined })
+      const create = (name: string) => call(base, "/v1/audiences", "POST", "/v1/audiences", { tenant: "marks", name, purpose: "Analytics", condition: ANYONE })
+      for (const name of [`a${"\u0301".repeat(199)}`, `Sale ${"e\u0300\u0301\u0302\u0303\u0304\u0305\u0306\u0307\u0308\u0309"}`]) {
+        const res = yield* create(name)
+        expect(res, JSON.stringify(name)).toMatchObject({ status: 400, body: { rule: "bad_audience", field: "/name" } })
+        expect(res.body["error"], JSON.stringify(name)).toMatch(/^name has more than 8 combining marks on one character \(at character \d+\)/)
+      }
+      // What scripts write: Vietnamese, Hebrew with points and cantillation, a Devanagari conjunct, Thai, Tibetan stacks.
+      for (const name of ["Khách hàng Việt", "\u05d1\u05bc\u05b0\u05e8\u05b5\u05d0\u05e9\u05b4\u05c1\u0596\u05d9\u05ea", "\u0915\u094d\u0937\u0947\u0924\u094d\u0930", "\u0e19\u0e49\u0e33", "\u0f56\u0f66\u0f92\u0fb2\u0f7c\u0f53"]) {
+        expect((yield* create(name)).status, JSON.stringify(name)).toBe(201)
+      }
+    })), 60_000)
+
   it("names saved before the rule stay; each can still be edited, and no new name may join them", () =>
     withConsent(dir, Effect.gen(function* () {
       const base = yield* serveAudiences({ tokenId: "admin-token", tenant: undefined })
