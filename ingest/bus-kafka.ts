@@ -210,12 +210,13 @@ class KafkaCallFailed extends Data.TaggedError("KafkaCallFailed")<{ readonly cau
 const describe = (e: unknown) => (e instanceof Error ? e.message : String(e)).slice(0, 300)
 
 /**
- * The most a record's key, value and headers may take for its copy on `<topic>.parked` to carry them: the broker took
- * the record in a batch of at most MAX_MESSAGE_BYTES, and its copy adds a header (and zstd's framing of bytes that do
- * not compress); a larger one (random bytes as large as the topic takes) was refused as too large, and the park was
- * retried forever while its partition stood still.
+ * The most one record's key, value and headers may take for the broker to take it in a batch of at most
+ * MAX_MESSAGE_BYTES, whatever the compression (zstd's framing of bytes that do not compress, a sealed value's IV, tag
+ * and header): the bus's `maxRecordBytes` (a record's JSON), and what a parked record's copy on `<topic>.parked` may
+ * carry with its added header. A larger copy (random bytes as large as the topic takes) was refused as too large, and
+ * the park was retried forever while its partition stood still.
  */
-const MAX_PARKED_COPY_BYTES = MAX_MESSAGE_BYTES - 64 * 1024
+const MAX_RECORD_BYTES = MAX_MESSAGE_BYTES - 64 * 1024
 
 const recordBytes = (m: KafkaMessage): number => {
   let n = (m.key?.length ?? 0) + (m.value?.length ?? 0)
@@ -679,7 +680,7 @@ export const makeKafkaBus = (options: KafkaBusOptions): Effect.Effect<EventBusSh
       const parked = `${name}.parked`
       await ensureTopics(probe, [parked], options)
       const size = recordBytes(m)
-      await send(parked, [size + cause.length <= MAX_PARKED_COPY_BYTES
+      await send(parked, [size + cause.length <= MAX_RECORD_BYTES
         ? { key: m.key?.toString("utf8") ?? "", value: m.value ?? "", headers: { ...(m.headers as Record<string, string>), "cdp-parked-cause": cause } }
         : {
           key: m.key?.toString("utf8") ?? "", value: "",
@@ -708,6 +709,7 @@ export const makeKafkaBus = (options: KafkaBusOptions): Effect.Effect<EventBusSh
 
     const bus: EventBusShape = {
       backend: { kind: "kafka", location },
+      maxRecordBytes: MAX_RECORD_BYTES,
       ping: Effect.promise(check),
       publish: (topic, records) => records.length === 0 ? Effect.void : Effect.gen(function* () {
         const name = `${options.prefix}${topic.name}`

@@ -4,6 +4,7 @@
 // Either way, a sender answered 2xx never loses its messages.
 import { Context, Data, Deferred, Duration, Effect, Layer, Queue, Ref, Schedule, type Scope } from "effect"
 import type { ErrorObject } from "ajv"
+import { deepJsonText } from "./deep-json.ts"
 import type { ArchiveRecord, CanonicalEvent, DeadLetter, Rejection } from "./message.ts"
 import { ajv, busDeadLetterSchema, busEventSchema, busIdentityChangeSchema, busRawSchema, errorField } from "./schemas.ts"
 
@@ -227,6 +228,11 @@ export interface EventBusShape {
   readonly ping: Effect.Effect<boolean>
   readonly publish: <A>(topic: Topic<A>, records: ReadonlyArray<A>) => Effect.Effect<void, BusUnavailable>
   /**
+   * The most bytes of JSON one record may take on this bus (Kafka: what one record of its topics holds); the
+   * in-process bus has no such limit. The pipeline puts no larger record on the bus (ingest/pipeline.ts keepDeadLetters).
+   */
+  readonly maxRecordBytes?: number | undefined
+  /**
    * Runs `handler` on batches of the topic until the scope closes. A handler that fails is retried with backoff
    * for as long as it fails (the records are never skipped), so a handler fails only for what time cures (an
    * outage) and deals with bad records itself. A handler that dies (a bug) is run again on each publish call's
@@ -242,6 +248,30 @@ export interface EventBusShape {
   readonly pending: Effect.Effect<Record<string, number>>
   /** Per topic with records waiting: how many, how long the oldest has waited, and the handler's failure if failing. */
   readonly backlog: Effect.Effect<Record<string, TopicBacklog>>
+}
+
+/**
+ * Whether `record` takes more than `maxBytes` bytes of JSON. A walk over its values shows most records far smaller
+ * without writing them out (a character takes at most 6 bytes of JSON, as an escape; a value's number, literal and
+ * punctuation at most 32): only one that may be larger is written out and counted.
+ */
+export const jsonLargerThan = (record: unknown, maxBytes: number): boolean => {
+  let bound = 0
+  const stack: Array<unknown> = [record]
+  while (stack.length > 0) {
+    const v = stack.pop()
+    bound += 32
+    if (typeof v === "string") bound += 6 * v.length
+    else if (Array.isArray(v)) for (const x of v) stack.push(x)
+    else if (v !== null && typeof v === "object") {
+      for (const [k, x] of Object.entries(v)) {
+        bound += 6 * k.length
+        stack.push(x)
+      }
+    }
+    if (bound > maxBytes) return Buffer.byteLength(deepJsonText(record)) > maxBytes
+  }
+  return false
 }
 
 export interface TopicBacklog {

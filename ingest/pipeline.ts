@@ -10,7 +10,7 @@ import type { ErasureMutationFailed } from "../warehouse/erasure.ts"
 import { type LandResult, makeEventSink } from "../warehouse/sink.ts"
 import { Warehouse, type WarehouseQueryError, type WarehouseRejectedRows, type WarehouseUnavailable } from "../warehouse/warehouse.ts"
 import { makeArchiveWriter } from "./archive.ts"
-import { type BusUnavailable, EventBus, type IdentityChange, personKeyOf, TENANTS_AT_ONCE, Topics } from "./bus.ts"
+import { BusUnavailable, EventBus, type IdentityChange, jsonLargerThan, personKeyOf, TENANTS_AT_ONCE, Topics } from "./bus.ts"
 import { deepJsonText } from "./deep-json.ts"
 import type { ArchiveRecord, CanonicalEvent, DeadLetter, Rejection } from "./message.ts"
 import { shownText } from "./schemas.ts"
@@ -270,7 +270,7 @@ export class Pipeline extends Context.Service<Pipeline, PipelineShape>()("cdp/Pi
             }
           })
           const result = yield* landIsolatingBadRows(passed, refused)
-          if (refused.length > 0) yield* bus.publish(Topics.deadLetters, refused)
+          if (refused.length > 0) yield* keepDeadLetters(refused)
           for (const [name, events] of redirected) yield* bus.publish({ name, key: Topics.events.key }, events)
           counters.landed += result.landed
           counters.duplicates += result.duplicates
@@ -334,6 +334,37 @@ export class Pipeline extends Context.Service<Pipeline, PipelineShape>()("cdp/Pi
         )
       }
 
+      /**
+       * Keeps dead letters: on the bus, whose consumer lands them, except one larger than a record of the bus holds
+       * (Kafka's topics take 8 MiB; a whole file's bytes in base64 are more), which is landed here as that consumer
+       * lands it (landDeadLetters): published, the broker refused it, and a stage's publish of it was retried for ever
+       * in front of every record behind it on its partition. Completes once all are durable.
+       */
+      const keepDeadLetters = (letters: ReadonlyArray<DeadLetter>): Effect.Effect<void, BusUnavailable | WarehouseUnavailable> => {
+        const max = bus.maxRecordBytes
+        const large = new Set(max === undefined ? [] : letters.filter((d) => jsonLargerThan(d, max)))
+        if (large.size === 0) return bus.publish(Topics.deadLetters, letters)
+        return Effect.all([bus.publish(Topics.deadLetters, letters.filter((d) => !large.has(d))), landDeadLetters([...large])], { concurrency: 2, discard: true })
+      }
+
+      /**
+       * The events that fit in a record of the bus, and each of the others as the dead letter that keeps it (its raw
+       * text whole): it cannot go on to the stages, and is neither refused by the broker nor lost.
+       */
+      const splitForBus = (events: ReadonlyArray<CanonicalEvent>) => {
+        const max = bus.maxRecordBytes
+        const large = max === undefined ? [] : events.filter((e) => jsonLargerThan(e, max))
+        if (large.length === 0) return { fitting: events, letters: [] }
+        return {
+          fitting: events.filter((e) => !large.includes(e)),
+          letters: large.map((e) => deadLetterOf(e, {
+            rule: "too_large", field: "",
+            message: `the message takes more than ${max} bytes as a record of the ${bus.backend.kind} bus, the most one record ` +
+              "holds there: it was kept here and not handled (the in-process bus has no such limit)",
+          })),
+        }
+      }
+
       // Registered before the consumer, so it runs after the consumer has drained (finalizers run last-in first-out).
       yield* Effect.addFinalizer(() => archive.flush.pipe(
         Effect.catchCause((cause) => Effect.logError("archive manifests not written on close").pipe(Effect.annotateLogs({ cause: String(cause) }))),
@@ -365,20 +396,26 @@ export class Pipeline extends Context.Service<Pipeline, PipelineShape>()("cdp/Pi
         forgetIdentity,
         submit: (events, deadLetters, options) =>
           Effect.gen(function* () {
+            // Accepted, then kept as a dead letter (as a stage's refusal is): counted in deadLettered.
+            const { fitting, letters: large } = splitForBus(events)
             const raw: Array<ArchiveRecord> = []
             if (options?.archive !== false) {
-              for (const e of events) {
+              for (const e of fitting) {
                 const record = archiveRecord(e)
                 if (record !== undefined) raw.push(record)
               }
             }
             yield* Effect.all([
-              bus.publish(Topics.events, events),
-              bus.publish(Topics.deadLetters, deadLetters),
+              bus.publish(Topics.events, fitting),
+              keepDeadLetters(large.length === 0 ? deadLetters : [...deadLetters, ...large]).pipe(
+                Effect.catchTag("WarehouseUnavailable", (e) => Effect.fail(new BusUnavailable({
+                  backend: bus.backend.kind, message: `the warehouse did not store a dead letter too large for the bus: ${e.message}`, cause: e,
+                })))),
               bus.publish(Topics.raw, raw),
             ], { concurrency: 3, discard: true })
             counters.accepted += events.length
             counters.rejected += deadLetters.length
+            counters.deadLettered += large.length
             counters.archived += raw.length
           }),
       }

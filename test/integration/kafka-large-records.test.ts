@@ -1,0 +1,146 @@
+// Records larger than a Kafka topic takes (max.message.bytes, 8 MiB on the bus's topics) on the real broker
+// (eval "$(deploy/services/up)"; CDP_INTEGRATION=1). A whole file of up to 64 MB can be one item (a SendGrid or X JSON
+// import, a mail), and its dead letter keeps its bytes (base64 when they are not UTF-8: 4/3 of the file). Before, such
+// a dead letter, or such an event, failed the publish: `cdp ingest` stopped at it, every run again, and a dead letter
+// a stage made of an event too large for one record failed the consumer's batch, retried for ever while every record
+// behind it on the partition (another tenant's) waited. Now one too large for a record of the bus goes straight to
+// the warehouse's dead_letters (an event as a dead letter saying so), its bytes whole, and nothing waits behind it.
+import { randomBytes, randomUUID } from "node:crypto"
+import { writeFileSync } from "node:fs"
+import { join } from "node:path"
+import { Effect, Layer } from "effect"
+import kafkajs from "kafkajs"
+import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest"
+import { makeKeys } from "../../consent/keys.ts"
+import { defaultIdentityConfig } from "../../identity/index.ts"
+import { encryptedKafkaBus } from "../../ingest/bus-crypto.ts"
+import { type KafkaBusOptions, kafkaBus } from "../../ingest/bus-kafka.ts"
+import { EventBus } from "../../ingest/bus.ts"
+import { importFile } from "../../ingest/import.ts"
+import type { CanonicalEvent } from "../../ingest/message.ts"
+import { ObjectStore } from "../../ingest/objectstore.ts"
+import { Pipeline } from "../../ingest/pipeline.ts"
+import { Warehouse } from "../../warehouse/warehouse.ts"
+import { kafkaBrokers, viewedEvent } from "../support/kafka.ts"
+import { freshDir, removeDir } from "../support/pipeline.ts"
+
+const enabled = process.env["CDP_INTEGRATION"] === "1"
+
+interface StoredLetter { readonly tenant: string; readonly rule: string; readonly reason: string; readonly payload: string; readonly payload_encoding: string }
+
+const optionsFor = (o: Partial<KafkaBusOptions> = {}): KafkaBusOptions => ({
+  brokers: kafkaBrokers(), prefix: `t${randomUUID().slice(0, 8)}.`, partitions: 1, replication: 1, retentionMs: 3_600_000, ...o,
+})
+
+/** A page view of globex's user g1 (another tenant, on the same single partition when partitioned by tenant). */
+const globexEvent = (messageId: string): CanonicalEvent => ({ ...viewedEvent(messageId), tenant: "globex", userId: "g1" })
+
+describe.runIf(enabled)("records larger than a Kafka topic takes", () => {
+  const prefixes: Array<string> = []
+  let dir: string
+  beforeEach(() => { dir = freshDir() })
+  afterEach(() => removeDir(dir))
+  afterAll(async () => {
+    const admin = new kafkajs.Kafka({ brokers: kafkaBrokers(), logLevel: kafkajs.logLevel.NOTHING }).admin()
+    await admin.connect()
+    const topics = (await admin.listTopics()).filter((t) => prefixes.some((p) => t.startsWith(p)))
+    if (topics.length > 0) await admin.deleteTopics({ topics })
+    await admin.disconnect()
+  })
+
+  /** The pipeline over Kafka (plain or encrypted) with an embedded warehouse and local objects in `dir`. */
+  const pipelineOn = (o: KafkaBusOptions, encrypted: boolean, identity = false) => {
+    prefixes.push(o.prefix)
+    const storage = Layer.mergeAll(Warehouse.embedded(join(dir, "clickhouse")), ObjectStore.local(join(dir, "objects")))
+    const bus = encrypted ? encryptedKafkaBus(o, makeKeys(new Uint8Array(32).fill(7))) : kafkaBus(o)
+    return Pipeline.make({ identity: identity ? defaultIdentityConfig() : false }).pipe(Layer.provideMerge(bus), Layer.provideMerge(storage))
+  }
+
+  /** Polls the warehouse until `done` holds of what `sql` reads, at most `ms`. */
+  const readUntil = <T>(sql: string, done: (rows: ReadonlyArray<T>) => boolean, ms = 60_000) =>
+    Effect.gen(function* () {
+      const warehouse = yield* Warehouse
+      const end = Date.now() + ms
+      let rows = yield* warehouse.query<T>(sql)
+      while (!done(rows) && Date.now() < end) {
+        yield* Effect.sleep("200 millis")
+        rows = yield* warehouse.query<T>(sql)
+      }
+      return rows
+    })
+
+  for (const encrypted of [false, true]) {
+    it(`a 12 MB SendGrid file that is not UTF-8 imported on the ${encrypted ? "encrypted" : "plain"} Kafka bus is one dead letter holding its bytes; globex's event after it lands`, async () => {
+      // Random bytes inside a JSON string: not UTF-8, and base64 of them (16 MB) compresses to about 12 MB, past 8 MiB.
+      const file = join(dir, "events.json")
+      const bytes = Buffer.concat([Buffer.from('[{"email":"ann@x.example","event":"open","note":"'), randomBytes(12 * 1024 * 1024), Buffer.from('"}]')])
+      writeFileSync(file, bytes)
+      const result = await Effect.runPromise(Effect.scoped(Effect.gen(function* () {
+        const pipeline = yield* Pipeline
+        const summary = yield* importFile("sendgrid", file, { tenant: "acme" }).pipe(Effect.result)
+        yield* pipeline.submit([globexEvent("g-after")], [])
+        const landed = yield* readUntil<{ message_id: string }>("SELECT message_id FROM event_rows WHERE tenant = 'globex'", (r) => r.length > 0)
+        const letters = yield* readUntil<StoredLetter>("SELECT tenant, rule, reason, payload, payload_encoding FROM dead_letters", (r) => r.length > 0, 10_000)
+        return { summary, landed, letters }
+      }).pipe(Effect.provide(pipelineOn(optionsFor(), encrypted)))))
+      expect(result.summary._tag).toBe("Success")
+      expect(result.summary._tag === "Success" ? result.summary.success : undefined).toMatchObject({ accepted: 0, rejected: 1 })
+      expect(result.landed.map((r) => r.message_id)).toEqual(["g-after"])
+      expect(result.letters.map((l) => [l.tenant, l.rule, l.payload_encoding])).toEqual([["acme", "invalid_utf8", "base64"]])
+      expect(Buffer.from(result.letters[0]!.payload, "base64").equals(bytes)).toBe(true)
+    }, 180_000)
+  }
+
+  it("an event whose dead letter is larger than the topic takes neither stops its partition nor is lost: globex's event behind it lands", async () => {
+    // Uncompressed, so the sizes are the bytes on the wire: acme's event (a text of random letters, no usable time,
+    // which identity refuses) fits in a record, and its dead letter (the event and why) does not.
+    const o = optionsFor({ compression: "none", partitionBy: "tenant" })
+    const base = { ...viewedEvent("a-big"), timestamp: "not a time" }
+    const room = 8 * 1024 * 1024 - Buffer.byteLength(JSON.stringify({ ...base, text: "" })) - 300
+    const big: CanonicalEvent = { ...base, text: randomBytes(room).toString("base64").slice(0, room) }
+    const result = await Effect.runPromise(Effect.scoped(Effect.gen(function* () {
+      const pipeline = yield* Pipeline
+      const submitted = yield* pipeline.submit([big], []).pipe(Effect.result)
+      yield* pipeline.submit([globexEvent("g-after")], [])
+      const landed = yield* readUntil<{ message_id: string }>("SELECT message_id FROM event_rows WHERE tenant = 'globex'", (r) => r.length > 0)
+      const letters = yield* readUntil<StoredLetter>("SELECT tenant, rule, reason, payload, payload_encoding FROM dead_letters", (r) => r.length > 0, 10_000)
+      return { submitted: submitted._tag, landed, letters }
+    }).pipe(Effect.provide(pipelineOn(o, false, true)))))
+    expect(result.submitted).toBe("Success")
+    expect(result.landed.map((r) => r.message_id)).toEqual(["g-after"])
+    expect(result.letters).toHaveLength(1)
+    expect(result.letters[0]).toMatchObject({ tenant: "acme", rule: "too_large" })
+    expect(result.letters[0]!.reason).toMatch(/^the message takes more than \d+ bytes as a record of the kafka bus/)
+    // The message whole: its text is in the payload.
+    expect(result.letters[0]!.payload).toContain(big.text)
+  }, 180_000)
+
+  it("a stage's dead letter of an event that fits in a record, itself too large for one, is landed without going on the topic", async () => {
+    const o = optionsFor({ compression: "none", partitionBy: "tenant" })
+    const admin = new kafkajs.Kafka({ brokers: kafkaBrokers(), logLevel: kafkajs.logLevel.NOTHING }).admin()
+    await admin.connect()
+    try {
+      const result = await Effect.runPromise(Effect.scoped(Effect.gen(function* () {
+        const pipeline = yield* Pipeline
+        const max = (yield* EventBus).maxRecordBytes!
+        // The event takes 200 bytes less than a record holds; its dead letter (the event's text and why) more.
+        const base = { ...viewedEvent("a-near"), timestamp: "not a time" }
+        const room = max - Buffer.byteLength(JSON.stringify({ ...base, text: "" })) - 200
+        const near: CanonicalEvent = { ...base, text: "x".repeat(room) }
+        yield* pipeline.submit([near], [])
+        yield* pipeline.submit([globexEvent("g-after")], [])
+        const landed = yield* readUntil<{ message_id: string }>("SELECT message_id FROM event_rows WHERE tenant = 'globex'", (r) => r.length > 0)
+        const letters = yield* readUntil<StoredLetter>("SELECT tenant, rule, reason, payload, payload_encoding FROM dead_letters", (r) => r.length > 0, 10_000)
+        return { landed, letters, near }
+      }).pipe(Effect.provide(pipelineOn(o, false, true)))))
+      expect(result.landed.map((r) => r.message_id)).toEqual(["g-after"])
+      expect(result.letters.map((l) => [l.tenant, l.rule])).toEqual([["acme", "bad_timestamp"]])
+      expect(result.letters[0]!.payload).toContain(result.near.text)
+      // Not on the dead_letters topic (the broker would refuse one past 8 MiB); landed by the stage that made it.
+      const offsets = await admin.fetchTopicOffsets(`${o.prefix}dead_letters`)
+      expect(offsets.map((p) => p.high)).toEqual(["0"])
+    } finally {
+      await admin.disconnect()
+    }
+  }, 180_000)
+})
