@@ -4,7 +4,7 @@
 // (identity/online.ts). When the stage starts, the graph comes from the newest snapshot plus the observations
 // stored since (identity/snapshot.ts), or from every stored observation; a snapshot is written every so many
 // messages or minutes, after a reload, and when the stage closes.
-import { Context, Effect, Semaphore } from "effect"
+import { Context, Effect } from "effect"
 import type { CanonicalEvent } from "../ingest/message.ts"
 import { deadLetter, ok, type Stage } from "../ingest/stage.ts"
 import {
@@ -16,6 +16,7 @@ import {
   baseOf, DEFAULT_GRAPH_RULES, type GraphRules, isForgotten, type Link, type NodeKey, type Observation, profileIdFor, type RefusedLink,
   splitNodeKey,
 } from "./graph.ts"
+import { makeGraphTurns } from "./graph-turns.ts"
 import { compileBlockRules } from "./guardrails.ts"
 import { DEFAULT_NORMALISE_OPTIONS } from "./normalise.ts"
 import { resolveOnline, storedMoves } from "./online.ts"
@@ -44,7 +45,7 @@ export const defaultIdentityConfig = (phoneRegions: ReadonlyArray<string> = []):
 /** Stored observations a tenant's reload reads at a time (see reloadTenant). */
 const RELOAD_PAGE = 20_000
 
-/** How many times a tenant's reload adds what landed while it loaded before it takes the lock for the rest (see reloadTenant). */
+/** How many times a tenant's reload adds what landed while it loaded before it takes its whole-graph turn for the rest (see reloadTenant). */
 const CATCH_UP_ROUNDS = 3
 
 /** Event times as the edge writes them (ISO-8601 UTC); anything else cannot be placed in time or stored. */
@@ -140,7 +141,7 @@ export interface IdentityStage {
    */
   readonly reloadTenant: (tenant: string) => Effect.Effect<void, WarehouseUnavailable | WarehouseQueryError>
   /**
-   * Forgets an erased person's identifiers in their tenant's graph (TenantGraph.forget), under the lock: batches from
+   * Forgets an erased person's identifiers in their tenant's graph (TenantGraph.forget), in the tenant's turn: batches from
    * then on join nothing to them. Their tenant's reloadTenant, once their rows are erased, puts the graph right.
    * Returns how many identifiers it forgot.
    */
@@ -166,12 +167,54 @@ export const makeIdentityStage = (config: IdentityConfig, policy: SnapshotPolicy
     let unsnapshotted = loaded.observationsRead
     let sinceAttempt = unsnapshotted
     let attemptAt = Date.now()
+    // Each tenant's batches one at a time, tenants side by side; snapshots, reloads and catch-ups alone (graph-turns.ts).
+    const turns = makeGraphTurns()
+    // Rows resolved and not yet stored, per tenant: a tenant's batch stores its own, beside other tenants' batches.
+    const pending = new Map<string, Pending>()
+    const pendingOf = (tenant: string): Pending => {
+      let p = pending.get(tenant)
+      if (p === undefined) pending.set(tenant, p = { observations: [], links: [], moved: new Map(), merges: [], nodes: new Map() })
+      return p
+    }
+    // Tenants' reloads loading now, each given the observations of its tenant this stage stores meanwhile (alone, it
+    // stores every one: see reloadTenant).
+    const loading = new Set<{ readonly tenant: string; readonly landed: Array<TenantObservation> }>()
+    const store = (tenant: string) => Effect.gen(function* () {
+      const rows = pendingOf(tenant)
+      // Handed to the reloads before they are stored: a store that fails half-way (some tables written) leaves none
+      // out; one handed twice (the store tried again with the next batch) changes nothing.
+      for (const reload of loading) {
+        if (reload.tenant !== tenant) continue
+        for (const o of rows.observations) {
+          const sightings = o.sightings.map(({ kind, value, trust }) => ({ kind, value, trust })) as TenantObservation["sightings"]
+          reload.landed.push({ tenant: o.tenant, messageId: o.messageId, timeMs: Date.parse(o.timestamp), sightings })
+        }
+      }
+      yield* storeIdentity({ ...rows, moved: [...rows.moved.values()], nodes: [...rows.nodes.values()] })
+        .pipe(Effect.provideService(Warehouse, warehouse))
+      pending.delete(tenant)
+    })
+    const unstored = (tenant: string) => (pending.get(tenant)?.observations.length ?? 0) > 0
+    /**
+     * Tenants whose resolution failed half-way (a read back failed): their graph may be ahead of what is stored, so the
+     * graph is loaded again (the newest snapshot and what was stored since) before their next batch and before a
+     * snapshot, alone, once every tenant's unstored rows are stored.
+     */
+    const stale = new Set<string>()
+    const freshen = Effect.gen(function* () {
+      if (stale.size === 0) return
+      for (const tenant of [...pending.keys()]) if (unstored(tenant)) yield* store(tenant)
+      loaded = yield* loadIdentity(config.rules, config.extract.blocked, true).pipe(Effect.provideService(Warehouse, warehouse))
+      resolver = loaded.resolver
+      stale.clear()
+    })
     // A snapshot is only an optimisation: failing to write one never fails a batch (the next try waits a period).
     const snapshot = Effect.gen(function* () {
       sinceAttempt = 0
       attemptAt = Date.now()
+      yield* freshen
       // What the snapshot covers is what the graph has read: catching up first lets it cover up to now. Alone, the
-      // graph holds everything stored (batches and reloads hold the lock), and a catch-up would only read it again.
+      // graph holds everything stored (batches are stored before their turn ends), and a catch-up would only read it again.
       loaded = shared ? yield* catchUpGraph(loaded, config.extract.blocked) : { ...loaded, syncedUntilMs: Date.now() }
       const bytes = yield* writeSnapshot(loaded)
       unsnapshotted = 0
@@ -181,48 +224,26 @@ export const makeIdentityStage = (config: IdentityConfig, policy: SnapshotPolicy
       Effect.catch((e) => Effect.logWarning(`identity snapshot not stored: ${e._tag}`)),
       Effect.catchDefect((defect) => Effect.logWarning(`identity snapshot not stored: ${defect instanceof Error ? defect.message : "unexpected failure"}`)),
     )
-    // One batch or one reload at a time: a reload must not miss a batch's observations, nor a batch use a stale graph.
-    const lock = yield* Semaphore.make(1)
-    yield* Effect.addFinalizer(() => Effect.suspend(() => (unsnapshotted > 0 ? snapshot : Effect.void)).pipe(lock.withPermits(1)))
-    const pending: Pending = { observations: [], links: [], moved: new Map(), merges: [], nodes: new Map() }
-    // Tenants' reloads loading now, each given the observations of its tenant this stage stores meanwhile (alone, it
-    // stores every one: see reloadTenant).
-    const loading = new Set<{ readonly tenant: string; readonly landed: Array<TenantObservation> }>()
+    yield* Effect.addFinalizer(() => Effect.suspend(() => (unsnapshotted > 0 ? snapshot : Effect.void)).pipe(turns.whole))
     const mergeReason = (kind: "merge" | "split") =>
       kind === "merge" ? "a new link joined identifiers of both profiles" : "a link no longer holds (a limit, a shared value or a change of owner)"
-    const store = Effect.gen(function* () {
-      // Handed to the reloads before they are stored: a store that fails half-way (some tables written) leaves none
-      // out; one handed twice (the store tried again with the next batch) changes nothing.
-      for (const reload of loading) {
-        for (const o of pending.observations) {
-          if (o.tenant !== reload.tenant) continue
-          const sightings = o.sightings.map(({ kind, value, trust }) => ({ kind, value, trust })) as TenantObservation["sightings"]
-          reload.landed.push({ tenant: o.tenant, messageId: o.messageId, timeMs: Date.parse(o.timestamp), sightings })
-        }
-      }
-      yield* storeIdentity({ ...pending, moved: [...pending.moved.values()], nodes: [...pending.nodes.values()] })
-        .pipe(Effect.provideService(Warehouse, warehouse))
-      pending.observations = []
-      pending.links = []
-      pending.moved = new Map()
-      pending.merges = []
-      pending.nodes = new Map()
-    })
-    /**
-     * A batch whose resolution failed half-way (a read back failed) may have changed the graph without its outcome
-     * being stored: the graph is loaded again (the newest snapshot and what was stored since) before the next batch.
-     */
-    let stale = false
+    const snapshotDue = () => sinceAttempt >= policy.everyMessages || sinceAttempt >= policy.minMessages && Date.now() - attemptAt >= policy.everyMs
 
-    const stage: IdentityStage["stage"] = (batch) =>
+    // A batch, in the turn of its tenants: the graph loaded again first when one of them is stale, alone; resolved and
+    // stored beside other tenants' batches; then a snapshot when one is due, alone.
+    const stage: IdentityStage["stage"] = (batch) => {
+      const tenants = new Set(batch.map((event) => event.tenant))
+      return Effect.gen(function* () {
+        if ([...tenants].some((t) => stale.has(t))) yield* turns.whole(freshen)
+        const outcomes = yield* turns.shared(resolveBatch(batch, tenants))
+        if (snapshotDue()) yield* turns.whole(Effect.suspend(() => (snapshotDue() ? snapshot : Effect.void)))
+        return outcomes
+      }).pipe(turns.tenants(tenants))
+    }
+    const resolveBatch = (batch: ReadonlyArray<CanonicalEvent>, tenants: ReadonlySet<string>) =>
       Effect.gen(function* () {
         // What an earlier attempt resolved but could not store goes first: read-backs must find it.
-        if (pending.observations.length > 0) yield* store
-        if (stale) {
-          loaded = yield* loadIdentity(config.rules, config.extract.blocked, true).pipe(Effect.provideService(Warehouse, warehouse))
-          resolver = loaded.resolver
-          stale = false
-        }
+        for (const tenant of tenants) if (unstored(tenant)) yield* store(tenant)
         const profiles = new Map<string, string>()
         const groups = new Map<string, Array<Observation>>()
         const placed: Array<CanonicalEvent> = []
@@ -230,7 +251,7 @@ export const makeIdentityStage = (config: IdentityConfig, policy: SnapshotPolicy
           if (!CANONICAL_TIME.test(event.timestamp)) continue
           placed.push(event)
           const x = extractSightings(event, config.extract)
-          pending.observations.push({
+          pendingOf(event.tenant).observations.push({
             tenant: event.tenant, messageId: event.messageId, timestamp: event.timestamp,
             sightings: x.observation.sightings.map((s, i) => ({ ...s, raw: x.raw[i]! })),
             refused: x.refused.map((r) => ({ kind: r.kind, raw: r.raw, reason: r.reason })),
@@ -243,37 +264,21 @@ export const makeIdentityStage = (config: IdentityConfig, policy: SnapshotPolicy
           if (list === undefined) groups.set(event.tenant, [x.observation])
           else list.push(x.observation)
         }
-        for (const [tenant, observations] of groups) {
-          stale = true
-          const r = yield* resolveOnline(resolver.graph(tenant), tenant, observations, loaded.readBack)
-            .pipe(Effect.provideService(Warehouse, warehouse))
-          stale = false
-          for (const [id, p] of r.profiles) profiles.set(`${tenant}\u0000${id}`, p)
-          for (const m of r.moved) pending.moved.set(`${tenant}\u0000${m.messageId}`, { tenant, messageId: m.messageId, profileId: m.profileId })
-          for (const row of yield* inSlices(linkRows(tenant, r))) pending.links.push(row)
-          for (const [key, row] of yield* inSlices(nodeRows(tenant, r))) pending.nodes.set(key, row)
-          pending.merges = pending.merges.concat(r.merges.map((m) => ({ tenant, ...m, reason: mergeReason(m.kind) })))
-          // Stored messages of parts that moved whole, found by identifier (the graph does not hold them). A failure
-          // here leaves the graph ahead of what is stored: it is loaded again before the next batch.
-          stale = true
-          const whole = yield* storedMoves(tenant, r).pipe(Effect.provideService(Warehouse, warehouse))
-          stale = false
-          for (const m of whole.moved) pending.moved.set(`${tenant}\u0000${m.messageId}`, { tenant, ...m })
-          pending.merges = pending.merges.concat(whole.merges.map((m) => ({ tenant, ...m, reason: mergeReason(m.kind) })))
-        }
+        for (const [tenant, observations] of groups) yield* resolveTenant(tenant, observations, profiles)
         // Stored messages this batch moved into a profile go with the first of its messages in that profile (movedIn):
         // a later stage (consent) decides them by the ledger of the profile they joined.
         const movedInto = new Map<string, Array<string>>()
-        for (const m of pending.moved.values()) {
-          const k = `${m.tenant}\u0000${m.profileId}`
-          const list = movedInto.get(k)
-          if (list === undefined) movedInto.set(k, [m.messageId])
-          else list.push(m.messageId)
+        for (const tenant of tenants) {
+          for (const m of pending.get(tenant)?.moved.values() ?? []) {
+            const k = `${m.tenant}\u0000${m.profileId}`
+            const list = movedInto.get(k)
+            if (list === undefined) movedInto.set(k, [m.messageId])
+            else list.push(m.messageId)
+          }
         }
-        yield* store
+        for (const tenant of tenants) if (unstored(tenant)) yield* store(tenant)
         unsnapshotted += placed.length
         sinceAttempt += placed.length
-        if (sinceAttempt >= policy.everyMessages || sinceAttempt >= policy.minMessages && Date.now() - attemptAt >= policy.everyMs) yield* snapshot
         const inTime = new Set(placed)
         return batch.map((event) => {
           if (!inTime.has(event)) {
@@ -286,8 +291,30 @@ export const makeIdentityStage = (config: IdentityConfig, policy: SnapshotPolicy
           movedInto.delete(k)
           return ok({ ...event, profileId, movedIn })
         })
-      }).pipe(lock.withPermits(1))
-    // Reloads are numbered as they begin. A tenant's reload loads without the lock, so one that began before the graph
+      })
+    /** One tenant's observations of a batch resolved with its graph: their profiles, and the rows to store. */
+    const resolveTenant = (tenant: string, observations: ReadonlyArray<Observation>, profiles: Map<string, string>) =>
+      Effect.gen(function* () {
+        const rows = pendingOf(tenant)
+        // A failure while the graph is changed leaves it ahead of what is stored: it is loaded again before the
+        // tenant's next batch (freshen).
+        stale.add(tenant)
+        const r = yield* resolveOnline(resolver.graph(tenant), tenant, observations, loaded.readBack)
+        stale.delete(tenant)
+        for (const [id, p] of r.profiles) profiles.set(`${tenant}\u0000${id}`, p)
+        for (const m of r.moved) rows.moved.set(`${tenant}\u0000${m.messageId}`, { tenant, messageId: m.messageId, profileId: m.profileId })
+        for (const row of yield* inSlices(linkRows(tenant, r))) rows.links.push(row)
+        for (const [key, row] of yield* inSlices(nodeRows(tenant, r))) rows.nodes.set(key, row)
+        rows.merges = rows.merges.concat(r.merges.map((m) => ({ tenant, ...m, reason: mergeReason(m.kind) })))
+        // Stored messages of parts that moved whole, found by identifier (the graph does not hold them). A failure
+        // here leaves the graph ahead of what is stored too.
+        stale.add(tenant)
+        const whole = yield* storedMoves(tenant, r)
+        stale.delete(tenant)
+        for (const m of whole.moved) rows.moved.set(`${tenant}\u0000${m.messageId}`, { tenant, ...m })
+        rows.merges = rows.merges.concat(whole.merges.map((m) => ({ tenant, ...m, reason: mergeReason(m.kind) })))
+      }).pipe(Effect.provideService(Warehouse, warehouse))
+    // Reloads are numbered as they begin. A tenant's reload loads outside any turn, so one that began before the graph
     // in place was loaded (every tenant's, or this tenant's again) is not put in: that graph read all it would have
     // read, and decisions and erasures recorded since. An erasure forgets the person's identifiers first (forget), so no
     // batch resolves with them while their tenant loads; a reload of theirs that began before and is put in meanwhile
@@ -313,8 +340,9 @@ export const makeIdentityStage = (config: IdentityConfig, policy: SnapshotPolicy
       installedAll = number
       installedTenant.clear()
       forgettings = forgettings.filter((f) => f.after >= number)
+      stale.clear()
       yield* snapshot
-    }).pipe(Effect.provideService(Warehouse, warehouse), lock.withPermits(1))
+    }).pipe(Effect.provideService(Warehouse, warehouse), turns.whole)
     const reloadTenant: IdentityStage["reloadTenant"] = (tenant) => {
       // Alone (the in-process bus), this stage stores every observation: it hands the reload those of the tenant it
       // stores from its start on. With other pipeline members storing too, installTenant reads what was stored since
@@ -326,9 +354,9 @@ export const makeIdentityStage = (config: IdentityConfig, policy: SnapshotPolicy
         // Every read on the background connection (backgroundReads): the tenant's whole history, read 200,000 messages a
         // statement on the pipeline's connection, held every tenant's landing for seconds (3.3-4.4 s at 200,000 in
         // test/identity/rebuild-connection), and an answer that size held the event loop about a second as it was split
-        // into rows; RELOAD_PAGE messages a statement. What landed meanwhile was read again under the lock, on the
+        // into rows; RELOAD_PAGE messages a statement. What landed meanwhile was read again in the stage's one turn, on the
         // pipeline's connection, with a minute of overlap: seen on cdp serve, a 4.8 s batch after a rebuild of a flooding
-        // tenant. Alone, it is added before the lock is taken (a few rounds while more lands), and only the rest under it.
+        // tenant. Alone, it is added before its whole-graph turn (a few rounds while more lands), and only the rest in it.
         let fresh: TenantIdentity = yield* backgroundReads(loadTenantIdentity(config.rules, config.extract.blocked, tenant, RELOAD_PAGE))
         let taken = 0
         for (let round = 0; watch !== undefined && round < CATCH_UP_ROUNDS && watch.landed.length > taken; round++) {
@@ -339,24 +367,24 @@ export const makeIdentityStage = (config: IdentityConfig, policy: SnapshotPolicy
         yield* Effect.gen(function* () {
           if (number < installedAll || number < (installedTenant.get(tenant) ?? 0)) return
           // A failure half-way may leave the tenant's graph partly caught up: the next batch loads the graph again.
-          stale = true
+          stale.add(tenant)
           loaded = yield* backgroundReads(installTenant(loaded, fresh, config.rules, undefined, watch?.landed.slice(taken)))
           resolver = loaded.resolver
-          stale = false
+          stale.delete(tenant)
           for (const f of forgettings) if (f.tenant === tenant && f.after >= number) forgetIn(tenant, f.erased)
           forgettings = forgettings.filter((f) => f.tenant !== tenant || f.after >= number)
           installedTenant.set(tenant, number)
           yield* snapshot
-        }).pipe(lock.withPermits(1))
+        }).pipe(turns.whole)
       }).pipe(Effect.ensuring(Effect.sync(() => { if (watch !== undefined) loading.delete(watch) })), Effect.provideService(Warehouse, warehouse))
     }
     const forget: IdentityStage["forget"] = (tenant, erased) =>
       Effect.sync(() => {
         forgettings.push({ after: begun, tenant, erased })
         return forgetIn(tenant, erased)
-      }).pipe(lock.withPermits(1))
+      }).pipe(turns.shared, turns.tenants([tenant]))
     const catchUp: IdentityStage["catchUp"] = Effect.gen(function* () {
       loaded = yield* catchUpGraph(loaded, config.extract.blocked)
-    }).pipe(Effect.provideService(Warehouse, warehouse), lock.withPermits(1))
+    }).pipe(Effect.provideService(Warehouse, warehouse), turns.whole)
     return { stage, reload, reloadTenant, forget, catchUp } satisfies IdentityStage
   })

@@ -1,0 +1,117 @@
+// The identity stage takes tenants side by side: a batch of one tenant, held inside its identity step (over the real
+// embedded engine, gated), holds back no other tenant's batch; what reads or replaces every tenant's graph still waits.
+import { Deferred, Effect, Fiber, type Scope } from "effect"
+import { afterEach, beforeEach, describe, expect, it } from "vitest"
+import { type Observation, resolveGraph } from "../../identity/graph.ts"
+import { defaultIdentityConfig, makeIdentityStage } from "../../identity/stage.ts"
+import type { CanonicalEvent } from "../../ingest/message.ts"
+import { loadObservations } from "../../warehouse/identity.ts"
+import { type QueryOptions, Warehouse, WarehouseUnavailable } from "../../warehouse/warehouse.ts"
+import { eventOn } from "../support/events.ts"
+import { type Gate, gatedWarehouse } from "../support/gated-warehouse.ts"
+import { freshDir, removeDir, withEmbeddedWarehouse } from "../support/pipeline.ts"
+
+let dir: string
+beforeEach(() => { dir = freshDir() })
+afterEach(() => removeDir(dir))
+
+const withWarehouse = <A, E>(program: Effect.Effect<A, E, Warehouse | Scope.Scope>) => withEmbeddedWarehouse(dir, program)
+
+const profiles = (outcomes: ReadonlyArray<{ _tag: string }>) =>
+  outcomes.map((o) => (o._tag === "ok" ? (o as unknown as { value: CanonicalEvent }).value.profileId : o._tag))
+
+/** Where acme's batch is held: reading back its stored messages (half-way through resolving), or storing its rows. */
+const holds: ReadonlyArray<readonly [string, Gate]> = [
+  ["reading back its stored messages, half-way through resolving", { query: (sql) => sql.includes("FROM identity_sightings") }],
+  ["storing its rows", { insert: (table) => table === "identity_observations" }],
+]
+
+/** acme's login, globex's login, then acme's batch held by `gate` while globex's next batch runs (10 s at most). */
+const heldBeside = (gate: Gate, done: () => void = () => {}) =>
+  Effect.gen(function* () {
+    const gated = yield* gatedWarehouse(gate)
+    const identity = yield* makeIdentityStage(defaultIdentityConfig()).pipe(Effect.provideService(Warehouse, gated.warehouse))
+    const [ann] = profiles(yield* identity.stage([eventOn("a-login", 1, { type: "identify", anonymousId: "a1", userId: "ua" })]))
+    const [bob] = profiles(yield* identity.stage([eventOn("b-login", 1, { tenant: "globex", type: "identify", anonymousId: "b1", userId: "ub" })]))
+    gated.arm()
+    // A second user id on acme's browser: the part is resolved again from what is stored (a read back), then stored.
+    const held = yield* Effect.forkChild(identity.stage([eventOn("a-alias", 2, { type: "identify", anonymousId: "a1", userId: "ua2" })]).pipe(Effect.tap(() => Effect.sync(done))))
+    yield* Deferred.await(gated.reached).pipe(Effect.timeout("30 seconds"))
+    return { identity, gated, held, ann, bob }
+  })
+
+describe("identity stage, tenants side by side", () => {
+  it.each(holds)("a batch of globex completes while one of acme is held %s, and both resolve as a full resolution does", async (_, gate) => {
+    const result = await withWarehouse(Effect.gen(function* () {
+      const { identity, gated, held, ann, bob } = yield* heldBeside(gate)
+      const beside = yield* identity.stage([eventOn("b-view", 2, { tenant: "globex", anonymousId: "b1" })]).pipe(Effect.timeoutOption("10 seconds"))
+      const acmeDoneBefore = held.pollUnsafe() !== undefined
+      yield* gated.release
+      const acme = profiles(yield* Fiber.join(held))
+      const stored = yield* loadObservations()
+      return { ann, bob, beside: beside._tag === "Some" ? profiles(beside.value) : undefined, acmeDoneBefore, acme, stored }
+    }))
+    expect(result.acmeDoneBefore, "acme's batch was not held").toBe(false)
+    expect(result.beside, "globex's batch waited for acme's").toEqual([result.bob])
+    const full = resolveGraph("acme", result.stored.filter((o) => o.tenant === "acme") as ReadonlyArray<Observation>)
+    expect(result.acme).toEqual([full.profileOf.get(full.anchorOf.get("a-alias")!)])
+    expect(full.profileOf.get(full.anchorOf.get("a-login")!)).toBe(result.ann)
+  }, 90_000)
+
+  it("a reload of every tenant waits for a batch in progress, and batches after it wait for the reload", async () => {
+    const order: Array<string> = []
+    await withWarehouse(Effect.gen(function* () {
+      const { identity, gated, held } = yield* heldBeside(holds[0]![1], () => order.push("acme"))
+      const reload = yield* Effect.forkChild(identity.reload.pipe(Effect.tap(() => Effect.sync(() => order.push("reload")))))
+      // Another tenant's batch after the reload asked for its turn: it goes after the reload, not beside acme's.
+      yield* Effect.sleep("200 millis")
+      const later = yield* Effect.forkChild(identity.stage([eventOn("b-view", 2, { tenant: "globex", anonymousId: "b1" })])
+        .pipe(Effect.tap(() => Effect.sync(() => order.push("globex")))))
+      yield* Effect.sleep("1 second")
+      order.push("released")
+      yield* gated.release
+      yield* Fiber.join(held)
+      yield* Fiber.join(reload)
+      yield* Fiber.join(later)
+    }))
+    expect(order).toEqual(["released", "acme", "reload", "globex"])
+  }, 90_000)
+
+  it("a tenant whose resolution failed half-way has its graph loaded again before its own next batch, not another tenant's", async () => {
+    const result = await withWarehouse(Effect.gen(function* () {
+      const real = yield* Warehouse
+      // Once armed, the next read back of stored messages fails (the engine unreachable for a moment); every read is noted.
+      let failNext = false
+      const reads: Array<string> = []
+      const warehouse = {
+        ...real,
+        query: <T>(sql: string, options?: QueryOptions) => {
+          reads.push(sql)
+          if (!failNext || !sql.includes("FROM identity_sightings")) return real.query<T>(sql, options)
+          failNext = false
+          return Effect.fail(new WarehouseUnavailable({ backend: "embedded", message: "test: the read back failed" }))
+        },
+      }
+      const identity = yield* makeIdentityStage(defaultIdentityConfig()).pipe(Effect.provideService(Warehouse, warehouse))
+      yield* identity.stage([eventOn("a-login", 1, { type: "identify", anonymousId: "a1", userId: "ua" })])
+      const [bob] = profiles(yield* identity.stage([eventOn("b-login", 1, { tenant: "globex", type: "identify", anonymousId: "b1", userId: "ub" })]))
+      failNext = true
+      const alias = [eventOn("a-alias", 2, { type: "identify", anonymousId: "a1", userId: "ua2" })]
+      const failed = yield* Effect.exit(identity.stage(alias))
+      reads.length = 0
+      const globex = profiles(yield* identity.stage([eventOn("b-view", 2, { tenant: "globex", anonymousId: "b1" })]))
+      const globexReads = [...reads]
+      reads.length = 0
+      const acme = profiles(yield* identity.stage(alias))
+      const acmeReads = [...reads]
+      return { bob, failed: failed._tag, globex, globexReads, acme, acmeReads, stored: yield* loadObservations() }
+    }))
+    expect(result.failed).toBe("Failure")
+    expect(result.globex).toEqual([result.bob])
+    const loadsGraph = (sql: string) => sql.includes("FROM identity_snapshots")
+    expect(result.globexReads.filter(loadsGraph), "globex's batch loaded the graph again for acme's failure").toEqual([])
+    expect(result.acmeReads.some(loadsGraph), "acme's next batch did not load the graph again").toBe(true)
+    const full = resolveGraph("acme", result.stored.filter((o) => o.tenant === "acme") as ReadonlyArray<Observation>)
+    expect(result.acme).toEqual([full.profileOf.get(full.anchorOf.get("a-alias")!)])
+  }, 90_000)
+})
