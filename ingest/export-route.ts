@@ -123,12 +123,13 @@ export const exportRoute = (options: {
           }
           if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) return refuse(400, "bad_body", 'the body must be a JSON object, e.g. {"full": true}')
           body = parsed as Record<string, unknown>
-          const dryRun = parts.at(-1) === "dry-run"
-          const fields = dryRun ? ["tenant", "full", "limit"] : ["tenant", "full"]
+          // What each POST reads of its body: a replay sends the dead letters again, and reads no "full".
+          const [fields, takes] = parts.at(-1) === "dry-run" ? [["tenant", "full", "limit"], 'a dry run takes "full", "limit" and "tenant"']
+            : parts.at(-1) === "replay" ? [["tenant"], 'a replay takes only "tenant"'] : [["tenant", "full"], 'an export body takes "full" and "tenant"']
           const unknown = Object.keys(body).find((k) => !fields.includes(k))
           if (unknown !== undefined) {
             const shown = unknown.length <= 80 ? unknown : `${unknown.slice(0, 80)}…`
-            return refuse(400, "bad_body", `unknown field "${shown}" (${dryRun ? 'a dry run takes "full", "limit" and "tenant"' : 'an export body takes "full" and "tenant"'})`, `/${unknown.slice(0, 80)}`)
+            return refuse(400, "bad_body", `unknown field "${shown}" (${takes})`, `/${unknown.slice(0, 80)}`)
           }
           if (body.limit !== undefined && !(Number.isInteger(body.limit) && (body.limit as number) >= 1 && (body.limit as number) <= MAX_DRY_RUN_SHOWN)) {
             return refuse(400, "bad_limit", `"limit" (requests shown with their bodies) must be a whole number 1-${MAX_DRY_RUN_SHOWN}`, "/limit")

@@ -71,3 +71,19 @@ describe("a delivery history cursor", () => {
       expect(ok).toMatchObject({ status: 200, body: { history: [], nextCursor: null } })
     }), { destinations: DESTINATIONS }), 120_000)
 })
+
+describe("a replay's body", () => {
+  // Probing found {"full": true} on a replay taken without a word: a replay sends the dead letters again and reads no
+  // "full", so a caller meaning a full sync got a replay and was not told.
+  it("takes no \"full\": it is refused naming the field and what a replay takes; an empty body or a tenant pass", () =>
+    withApi(dir, (url) => Effect.gen(function* () {
+      for (const full of [true, false, "yes"]) {
+        const res = yield* callApi(url, "POST", "/v1/exports/lake/replay?tenant=acme", TEST_ADMIN_TOKEN, { full })
+        checkResponse("/v1/exports/{destination}/replay", "POST", res.status, res.body)
+        expect(res, String(full)).toMatchObject({ status: 400, body: { rule: "bad_body", field: "/full", error: 'unknown field "full" (a replay takes only "tenant")' } })
+      }
+      for (const body of [{}, { tenant: "acme" }]) {
+        expect((yield* callApi(url, "POST", "/v1/exports/lake/replay?tenant=acme", TEST_ADMIN_TOKEN, body)).status, JSON.stringify(body)).toBe(200)
+      }
+    }), { destinations: DESTINATIONS }), 120_000)
+})
