@@ -206,6 +206,81 @@ const tooManyKeysWhy = `an object holds more than ${JSON_LIMITS.maxKeys} names (
 const tooDeepWhy = (maxDepth: number) => `objects and arrays are nested more than ${maxDepth} levels deep (the limit)`
 
 /**
+ * The depth rule for a value another reader already parsed (twitter-api-v2 parses X's answers itself): too_deep with
+ * the pointer of the first object or array nested more than `maxDepth` levels inside `value` (the value itself is level
+ * 1), undefined when it keeps to it. Walked with a stack of its own, so a value 1,000,000 levels deep does not overflow.
+ * `levelsAbove` counts the levels of the document that will hold it, which the words do not count against it.
+ */
+export const nestedPast = (value: unknown, maxDepth: number, levelsAbove = 0): JsonProblem | undefined => {
+  // First without keeping the way down (the common case, on every tweet), then again for the pointer when past it.
+  const values: Array<object> = value !== null && typeof value === "object" ? [value] : []
+  const depths: Array<number> = [1]
+  let past = false
+  while (values.length > 0 && !past) {
+    const v = values.pop()!
+    const depth = depths.pop()!
+    if (depth > maxDepth) past = true
+    for (const key in v) {
+      const child = (v as Record<string, unknown>)[key]
+      if (child === null || typeof child !== "object") continue
+      values.push(child)
+      depths.push(depth + 1)
+    }
+  }
+  return past ? pointerPast(value, maxDepth, levelsAbove) : undefined
+}
+
+const pointerPast = (value: unknown, maxDepth: number, levelsAbove: number): JsonProblem | undefined => {
+  interface Step { readonly value: object; readonly depth: number; readonly parent?: Step; readonly key?: string }
+  const stack: Array<Step> = value !== null && typeof value === "object" ? [{ value, depth: 1 }] : []
+  for (let at = stack.pop(); at !== undefined; at = stack.pop()) {
+    if (at.depth > maxDepth) {
+      const keys: Array<string> = []
+      for (let s: Step | undefined = at; s?.key !== undefined; s = s.parent) keys.push(s.key)
+      return { rule: "too_deep", field: keys.reverse().map((k) => `/${step(k)}`).join(""), why: tooDeepWhy(maxDepth + levelsAbove) }
+    }
+    for (const key in at.value) {
+      const child = (at.value as Record<string, unknown>)[key]
+      if (child !== null && typeof child === "object") stack.push({ value: child, depth: at.depth + 1, parent: at, key })
+    }
+  }
+  return undefined
+}
+
+/**
+ * The JSON text of a parsed value, written with a stack of its own: JSON.stringify recurses, and throws a RangeError
+ * between 1,000 and 5,000 levels deep, where a value nested past the limit must still be kept whole in its dead letter.
+ * For plain JSON values (what JSON.parse builds); an undefined member is left out, as JSON.stringify leaves it.
+ */
+export const jsonText = (value: unknown): string => {
+  try {
+    return JSON.stringify(value) ?? "null"
+  } catch (e) {
+    if (!(e instanceof RangeError)) throw e
+  }
+  const out: Array<string> = []
+  const todo: Array<unknown> = [value]
+  const TOKEN = Symbol("token")
+  type Token = { readonly [TOKEN]: string }
+  const token = (text: string): Token => ({ [TOKEN]: text })
+  while (todo.length > 0) {
+    const v = todo.pop()
+    if (v !== null && typeof v === "object" && TOKEN in v) out.push((v as Token)[TOKEN])
+    else if (Array.isArray(v)) {
+      todo.push(token("]"))
+      for (let i = v.length - 1; i >= 0; i--) todo.push(v[i], ...(i > 0 ? [token(",")] : []))
+      out.push("[")
+    } else if (v !== null && typeof v === "object") {
+      const members = Object.entries(v).filter(([, m]) => m !== undefined)
+      todo.push(token("}"))
+      for (let i = members.length - 1; i >= 0; i--) todo.push(members[i]![1], token(`${i > 0 ? "," : ""}${JSON.stringify(members[i]![0])}:`))
+      out.push("{")
+    } else out.push(JSON.stringify(v) ?? "null")
+  }
+  return out.join("")
+}
+
+/**
  * The edge's depth rule alone (too_deep, with its pointer), for text of which nothing else may be told (a bus record:
  * its problems are logged, so none may quote a value, as the number rules do); undefined when the text keeps to it.
  * Counted as readJsonParts counts: from each value at `partDepth`. Only depth is looked at, so text that is not JSON

@@ -3,7 +3,7 @@
 // source (`cdp ingest --source twitter tweets.json`), the search poller and the stream (ingest/social/).
 import type { ValidateFunction } from "ajv"
 import type { Identifier, JsonObject, RawItem, Rejection } from "../message.ts"
-import { readJson } from "../json.ts"
+import { JSON_LIMITS, jsonText, nestedPast, problemRejection, readJson } from "../json.ts"
 import { decodeUtf8 } from "../utf8.ts"
 import { ajv, isJsonObject } from "../schemas.ts"
 import type { ImportContext, ImportedItem } from "./index.ts"
@@ -120,7 +120,7 @@ const miniPage = (tweet: unknown, author: XUser | undefined, rules: ReadonlyArra
   const page: Record<string, unknown> = { data: [tweet] }
   if (author !== undefined) page["includes"] = { users: [author] }
   if (rules !== undefined) page["matching_rules"] = rules
-  return JSON.stringify(page)
+  return jsonText(page)
 }
 
 const toItem = (maker: ItemMaker, tweet: XTweet, author: XUser | undefined, rules?: ReadonlyArray<XMatchingRule>): ImportedItem => {
@@ -160,7 +160,9 @@ const pageRejection = (page: unknown): Rejection | null => {
     const fields = Object.keys(p).slice(0, 10).join(", ")
     return { rule: "not_x_page", field: "", message: `not an X API v2 page: it has neither "data" nor "meta" (its fields: ${fields === "" ? "none" : fields})` }
   }
-  return null
+  // Copied into the raw item of each of its tweets ({"matching_rules":[rule]}), where a file's page would count it.
+  const deep = nestedPast(p.matching_rules, JSON_LIMITS.maxDepth - 1, 1)
+  return deep === undefined ? null : problemRejection(deep, `/matching_rules${deep.field}`, "the page")
 }
 
 const prefixed = (prefix: string, r: Rejection): Rejection => ({ ...r, field: `${prefix}${r.field}` })
@@ -176,14 +178,16 @@ const authorsOf = (p: XPage, maker: ItemMaker, located: (r: Rejection) => Reject
   const listed: ReadonlyArray<unknown> = p.includes?.users ?? []
   for (let i = 0; i < listed.length; i++) {
     const user = listed[i]
-    if (validUser(user)) {
+    // The user's object is the 4th level of the page that keeps it ({"includes":{"users":[user]}}).
+    const deep = nestedPast(user, JSON_LIMITS.maxDepth - 3, 3)
+    if (deep === undefined && validUser(user)) {
       users.set(user.id, user)
       continue
     }
-    const r = explainSchemaError(validUser.errors![0]!, user, "a user")
+    const r = deep === undefined ? explainSchemaError(validUser.errors![0]!, user, "a user") : problemRejection(deep, deep.field, "the user")
     const id = isJsonObject(user) && user["id"] !== undefined ? ` ${show(user["id"])}` : ""
     const message = `the user${id} of includes.users: ${r.message}; its tweets land without its handle and profile`
-    const payload = JSON.stringify({ includes: { users: [user] }, meta: { result_count: 0 } })
+    const payload = jsonText({ includes: { users: [user] }, meta: { result_count: 0 } })
     refused.push(maker.deadLetter(payload, located({ rule: r.rule, field: `/includes/users/${i}${r.field}`, message })))
   }
   return users
@@ -202,7 +206,7 @@ export const tweetsFromPage = (
   const maker = itemMaker(ctx, SOURCE, "social")
   const located = (r: Rejection) => (where === undefined ? r : locate(where, r))
   const bad = pageRejection(page)
-  if (bad !== null) return [maker.deadLetter(JSON.stringify(page) ?? String(page), located(bad))]
+  if (bad !== null) return [maker.deadLetter(page === undefined ? String(page) : jsonText(page), located(bad))]
   const p = page as XPage
   const { tweet: validTweet } = compiled()
   const items: Array<ImportedItem> = []
@@ -211,8 +215,10 @@ export const tweetsFromPage = (
   const tweets: ReadonlyArray<unknown> = p.data === undefined ? [] : single ? [p.data] : (p.data as ReadonlyArray<unknown>)
   for (let i = 0; i < tweets.length; i++) {
     const tweet = tweets[i]
-    if (!validTweet(tweet)) {
-      const rejection = explainSchemaError(validTweet.errors![0]!, tweet, "a tweet")
+    // The tweet's object is the 3rd level of the page that keeps it ({"data":[tweet]}), as a file's page would count it.
+    const deep = nestedPast(tweet, JSON_LIMITS.maxDepth - 2, 2)
+    if (deep !== undefined || !validTweet(tweet)) {
+      const rejection = deep === undefined ? explainSchemaError(validTweet.errors![0]!, tweet, "a tweet") : problemRejection(deep, deep.field, "the tweet")
       const id = isJsonObject(tweet) && typeof tweet["id"] === "string" ? tweet["id"] : ""
       const author = isJsonObject(tweet) && typeof tweet["author_id"] === "string" ? users.get(tweet["author_id"]) : undefined
       const payload = miniPage(tweet, author, p.matching_rules)

@@ -169,7 +169,12 @@ export class XReplayServer {
       ...(user === undefined ? {} : { includes: { users: [user] } }),
       matching_rules: this.ruleList.map((r) => (r.tag === undefined ? { id: r.id } : { id: r.id, tag: r.tag })),
     }
-    const line = `${JSON.stringify(event)}\r\n`
+    this.pushLine(JSON.stringify(event))
+  }
+
+  /** Sends one stream line as written (what JSON.stringify cannot write: a value nested 100,000 deep), ended by \r\n. */
+  pushLine(text: string): void {
+    const line = `${text}\r\n`
     if (this.open.size === 0) this.pending.push(line)
     for (const res of this.open) res.write(line)
   }

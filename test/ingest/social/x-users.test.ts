@@ -6,11 +6,13 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Effect, Fiber } from "effect"
 import { afterEach, beforeEach, describe, expect, test } from "vitest"
+import { readJson } from "../../../ingest/json.ts"
 import type { DeadLetter } from "../../../ingest/message.ts"
 import { ObjectStore } from "../../../ingest/objectstore.ts"
 import type { ImportedItem } from "../../../ingest/sources/index.ts"
 import { tweetsFromPage } from "../../../ingest/sources/twitter.ts"
 import { loadXConfig, pollRecentSearch, runFilteredStream, type XConfig } from "../../../ingest/social/index.ts"
+import { listen } from "../../support/local-server.ts"
 import { type Page, startXReplayServer, type Tweet, type User, type XReplayServer } from "../../support/x-replay-server.ts"
 
 let server: XReplayServer | undefined
@@ -186,5 +188,65 @@ describe("X settings and the bounds", () => {
     expect(result._tag === "Failure" && result.failure).toMatchObject({ _tag: "XConfigInvalid", variable: "CDP_X_RULES", reason: "rule 1: tag may be at most 1024 characters" })
     const fine = { ...env, CDP_X_RULES: JSON.stringify([{ value: "b", tag: "t".repeat(1024) }]) }
     expect((await Effect.runPromise(Effect.result(loadXConfig(fine))))._tag).toBe("Success")
+  })
+})
+
+describe("X values nested too deep for the warehouse", () => {
+  const deep = (levels: number) => `${"[".repeat(levels)}1${"]".repeat(levels)}`
+  const tweetText = (id: string, extra: string) =>
+    `{"id":"${id}","text":"a","author_id":"77","created_at":"2024-12-02T10:00:00.000Z","extra":${extra}}`
+
+  test("stream: a tweet holding a value nested 100,000 deep is a dead letter (too_deep) kept whole; the stream and the next tweet go on", async () => {
+    const s = (server = await startXReplayServer())
+    const items: Array<ImportedItem> = []
+    const fiber = Effect.runFork(runFilteredStream(config(s, { queries: [], rules: [{ value: QUERY }] }), {
+      tenant: "acme", reconnect: { initialMs: 20, maxMs: 40 }, onItems: (batch) => Effect.sync(() => void items.push(...batch)),
+    }))
+    await waitFor("the stream connection", () => s.openStreams === 1)
+    s.pushLine(`{"data":${tweetText("1863400000000000011", deep(100_000))},"includes":{"users":[{"id":"77","username":"u","extra":${deep(100_000)}}]}}`)
+    s.push(tweet("1863400000000000012"), { id: "77", username: "u" })
+    await waitFor("three items", () => items.length >= 3)
+    await Effect.runPromise(Fiber.interrupt(fiber))
+    expect(s.streamConnects).toBe(1)
+    expect(eventsOf(items).map((e) => e.messageId)).toEqual(["1863400000000000012"])
+    const refused = deadLettersOf(items)
+    expect(refused.map((d) => [d.messageId, d.rejection.rule, d.rejection.field.slice(0, 24)])).toEqual([
+      ["", "too_deep", "/includes/users/0/extra/"],
+      ["1863400000000000011", "too_deep", "/data/extra/0/0/0/0/0/0/"],
+    ])
+    expect(refused[1]!.rejection.message).toMatch(/nested more than 100 levels deep/)
+    // Kept whole: the dead letter's payload holds the 100,000 levels (JSON.stringify could not write them).
+    const payload = refused[1]!.payload
+    expect(payload.startsWith(`{"data":[${tweetText("1863400000000000011", "[[[")}`.slice(0, -2))).toBe(true)
+    expect(payload.split("[").length - 1).toBeGreaterThan(100_000)
+  })
+
+  test("search: a page with a tweet nested 100,000 deep lands its other tweet and dead-letters that one; the pass ends, not dies", async () => {
+    const body = `{"data":[${tweetText("1863400000000000014", deep(100_000))},${JSON.stringify(tweet("1863400000000000013"))}],` +
+      `"includes":{"users":[{"id":"77","username":"u"}]},"meta":{"result_count":2,"newest_id":"1863400000000000014"}}`
+    const started = await listen((_req, res) => void res.writeHead(200, { "content-type": "application/json" }).end(body))
+    try {
+      const items: Array<ImportedItem> = []
+      const result = await Effect.runPromise(Effect.exit(pollRecentSearch({ bearerToken: "t", queries: [QUERY], rules: [], apiBase: started.url }, {
+        tenant: "acme", onItems: (batch) => Effect.sync(() => void items.push(...batch)),
+      }).pipe(Effect.provide(ObjectStore.local(dir)))))
+      expect(result._tag).toBe("Success")
+      expect(eventsOf(items).map((e) => e.messageId)).toEqual(["1863400000000000013"])
+      expect(deadLettersOf(items).map((d) => [d.messageId, d.rejection.rule])).toEqual([["1863400000000000014", "too_deep"]])
+    } finally {
+      started.server.closeAllConnections()
+      started.server.close()
+    }
+  })
+
+  test("a tweet nested exactly to the limit lands; one level more is refused, as a file's page would be", () => {
+    const ctx = { tenant: "acme", receivedAtMs: Date.UTC(2024, 11, 2) }
+    // The page {"data":[tweet]}: two levels, the tweet's object a third, extra's arrays the rest.
+    const at = (levels: number) => tweetsFromPage(JSON.parse(`{"data":[${tweetText("1863400000000000015", deep(levels))}]}`), ctx)
+    expect(at(97).map((i) => i._tag)).toEqual(["event"])
+    const refused = at(98)
+    expect(refused.map((i) => i._tag === "deadLetter" && i.deadLetter.rejection.rule)).toEqual(["too_deep"])
+    const payload = refused[0]!._tag === "deadLetter" ? refused[0]!.deadLetter.payload : ""
+    expect(readJson(payload)).toMatchObject({ _tag: "refused", rejection: { rule: "too_deep" } })
   })
 })
