@@ -49,7 +49,7 @@ const view = (a: Audience & { members?: number }) => ({
 const unknownField = (body: Record<string, unknown>, fields: ReadonlyArray<string>): QueryReply | undefined => {
   const unknown = Object.keys(body).find((k) => k !== "tenant" && !fields.includes(k))
   return unknown === undefined ? undefined
-    : refuse(400, "bad_audience", `unknown field "${unknown.slice(0, 40)}" (${fields.join(", ")})`, `/${unknown.slice(0, 40)}`)
+    : refuse(400, "bad_audience", `unknown field "${unknown.slice(0, 40)}" (${fields.length === 0 ? "this route's body takes only tenant" : fields.join(", ")})`, `/${unknown.slice(0, 40)}`)
 }
 
 /** A value sent, as a refusal quotes it: JSON-quoted, cut to 80 characters (a 20,000-character id is not sent back whole). */
@@ -318,8 +318,14 @@ export const audienceRoute = (options: AudienceRouteOptions) => (req: IncomingMe
         return yield* read(Effect.map(getAudience(tenantQ, id), (a) => ({ status: 200, body: { success: true, audience: view(a) } })))
       }
       if (method === "DELETE") {
-        if (typeof tenantQ !== "string") return tenantQ
-        return yield* saving(tenantQ)(run(Effect.map(editAudience(tenantQ, id, { delete: true }, actor), (a) => {
+        // Its tenant may be named in a body too, as PATCH's is (the guard checked the token against it): never ignored.
+        const body = yield* readBody
+        if ("status" in body) return body as QueryReply
+        const tenant = tenantOf(body)
+        if (typeof tenant !== "string") return tenant
+        const unknown = unknownField(body, [])
+        if (unknown !== undefined) return unknown
+        return yield* saving(tenant)(run(Effect.map(editAudience(tenant, id, { delete: true }, actor), (a) => {
           options.changed?.()
           return { status: 200, body: { success: true, audience: view(a), deleted: true } }
         })))

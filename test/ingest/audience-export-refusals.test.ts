@@ -21,6 +21,7 @@ const DESTINATIONS = parseDestinations(JSON.stringify({ acme: [{ name: "lake", t
 const OPERATIONS = [
   ["POST", "/audiences", "/v1/audiences"],
   ["PATCH", "/audiences/aud_nothere", "/v1/audiences/{id}"],
+  ["DELETE", "/audiences/aud_nothere", "/v1/audiences/{id}"],
   ["POST", "/audiences/preview", "/v1/audiences/preview"],
   ["POST", "/exports/run", "/v1/exports/run"],
   ["POST", "/exports/lake/run", "/v1/exports/{destination}/run"],
