@@ -32,7 +32,7 @@ const OPERATIONS = [
 const BODIES = [
   "{not json", "[]", '{"a": 1, "a": 2}', `{"x": ${"[".repeat(200)}${"]".repeat(200)}}`, '{"a": "\\ud800"}', '{"a": 1e400}',
   '{"a": 12345678901234567890}', '{"a": 0.1234567890123456789}', '{"tenant": "globex"}', '{"tenant": ""}', '{"zzz": 1}',
-  '{"full": "yes"}', '{"limit": 0}', "{}",
+  '{"full": "yes"}', '{"limit": 0}', "{}", `{"note": "${"n".repeat(300_000)}"}`,
 ]
 
 /** [method, path after /v1, its template] of every audience and export operation that takes only a query. */
@@ -67,7 +67,7 @@ describe("the audience and export operations that take a body", () => {
         }
       }
       // The bodies reach the codes this test is about (so that it cannot pass by answering none of them).
-      for (const rule of ["bad_body", "duplicate_key", "too_deep", "lone_surrogate", "number_out_of_range", "integer_too_large", "number_too_precise", "conflicting_tenant", "bad_limit", "bad_full"]) {
+      for (const rule of ["body_too_large", "bad_body", "duplicate_key", "too_deep", "lone_surrogate", "number_out_of_range", "integer_too_large", "number_too_precise", "conflicting_tenant", "bad_limit", "bad_full"]) {
         expect(answered, rule).toContain(rule)
       }
       expect(unnamed.join("\n")).toBe("")
