@@ -6,8 +6,35 @@ import { type DeadLetter, type KeptEncoding, putField, type Rejection } from "./
 const strict = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
 const lenient = new TextDecoder("utf-8", { ignoreBOM: true })
 
-/** The offset of the first byte that is not UTF-8 (only called once the strict decoder has refused the bytes). */
+/** Bytes read at a time looking for the first that is not UTF-8. */
+const SCAN_CHUNK = 64 * 1024
+
+/**
+ * The offset of the first byte that is not UTF-8 (only called once the strict decoder has refused the bytes). Read a
+ * chunk at a time up to the chunk the strict decoder refuses, so only about that chunk is decoded: a 64 MB file was
+ * decoded whole to find its first such byte, a string of 128 MB (two bytes a character once a U+FFFD is in it).
+ */
 export const firstInvalidOffset = (bytes: Uint8Array): number => {
+  const scan = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
+  let from = 0
+  while (from < bytes.length) {
+    const end = Math.min(bytes.length, from + SCAN_CHUNK)
+    try {
+      scan.decode(bytes.subarray(from, end), { stream: end < bytes.length })
+    } catch {
+      break
+    }
+    from = end
+  }
+  // What came before `from` is UTF-8 but for a sequence its last 3 bytes may have begun: start 4 bytes back, at the
+  // first byte of a character (a continuation byte is never more than 3 bytes after its character's first).
+  let start = Math.max(0, from - 4)
+  while (start > 0 && (bytes[start]! & 0xc0) === 0x80) start--
+  return start + offsetInDecoded(bytes.subarray(start, Math.min(bytes.length, from + SCAN_CHUNK)))
+}
+
+/** The offset of the first byte of `bytes` that is not UTF-8, by decoding them whole (bytes.length when none). */
+const offsetInDecoded = (bytes: Uint8Array): number => {
   // Every U+FFFD before the first invalid sequence was a real one, written as EF BF BD: count bytes up to each.
   const text = lenient.decode(bytes)
   let byteOffset = 0
