@@ -113,12 +113,26 @@ const tweetProperties = (tweet: XTweet, author: XUser | undefined, rules: Readon
 }
 
 /**
- * One tweet as a page of its own: the tweet, its author and the stream rules it matched, which is all its mapping
- * reads. The raw item of a tweet (and the payload of a refused one), so it parses alone with `tweetsFromPage`.
+ * What the mapping reads of an author (toItem, tweetProperties): all a tweet's raw item keeps of them. X sends an author
+ * once a page, and each of their tweets' raw items copied it whole: a page of 100 tweets by an author with a field of
+ * 10 MB (which cdp never asks for) made 1 GB of raw items.
+ */
+const authorAsRead = (author: XUser): XUser => {
+  const kept: Record<string, unknown> = { id: author.id, username: author.username }
+  if (author.name !== undefined) kept["name"] = author.name
+  if (author.description !== undefined) kept["description"] = author.description
+  const followers = author.public_metrics?.followers_count
+  if (followers !== undefined) kept["public_metrics"] = { followers_count: followers }
+  return kept as XUser
+}
+
+/**
+ * One tweet as a page of its own: the tweet, what the mapping reads of its author and the stream rules it matched. The
+ * raw item of a tweet (and the payload of a refused one), so it parses alone with `tweetsFromPage`.
  */
 const miniPage = (tweet: unknown, author: XUser | undefined, rules: ReadonlyArray<XMatchingRule> | undefined): string => {
   const page: Record<string, unknown> = { data: [tweet] }
-  if (author !== undefined) page["includes"] = { users: [author] }
+  if (author !== undefined) page["includes"] = { users: [authorAsRead(author)] }
   if (rules !== undefined) page["matching_rules"] = rules
   return jsonText(page)
 }

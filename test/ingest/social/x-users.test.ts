@@ -250,3 +250,20 @@ describe("X values nested too deep for the warehouse", () => {
     expect(readJson(payload)).toMatchObject({ _tag: "refused", rejection: { rule: "too_deep" } })
   })
 })
+
+describe("an author's fields copied into each of their tweets", () => {
+  test("search: a page of 100 tweets by an author with a 1,000,000-character field cdp does not read keeps it in no tweet's raw item, not 100 times", async () => {
+    const tweets = Array.from({ length: 100 }, (_, i) => tweet(String(1863400000000000100n + BigInt(i))))
+    const author = { id: "77", username: "loud", name: "Loud", description: "bio", public_metrics: { followers_count: 5 }, location: "l".repeat(1_000_000) }
+    const { items } = await search([pageOf(tweets, [author])])
+    const events = eventsOf(items)
+    expect(events).toHaveLength(100)
+    const rawChars = events.reduce((sum, e) => sum + (e.raw as { body: string }).body.length, 0)
+    expect(rawChars).toBeLessThan(100 * 1_000)
+    // What the mapping reads of the author is all kept: the raw item maps again to the same event.
+    const raw = JSON.parse((events[0]!.raw as { body: string }).body) as { includes: { users: Array<unknown> } }
+    expect(raw.includes.users).toEqual([{ id: "77", username: "loud", name: "Loud", description: "bio", public_metrics: { followers_count: 5 } }])
+    const [again] = eventsOf(tweetsFromPage(raw, { tenant: "acme", receivedAtMs: Date.parse(events[0]!.receivedAt) }))
+    expect([again!.traits, again!.identifiers, again!.properties]).toEqual([events[0]!.traits, events[0]!.identifiers, events[0]!.properties])
+  })
+})
