@@ -10,7 +10,9 @@
 import { randomBytes } from "node:crypto"
 import { Data, Duration, Effect } from "effect"
 import { keyedPermits } from "./turns.ts"
-import { type Row, Warehouse, type WarehouseQueryError, type WarehouseUnavailable, whileDetached } from "./warehouse.ts"
+import {
+  detachmentMark, detachmentsEnded, detachmentSince, type Row, Warehouse, type WarehouseQueryError, type WarehouseUnavailable, whileDetached,
+} from "./warehouse.ts"
 import { noteWrite } from "./writes.ts"
 
 // Work that reads a tenant's rows and writes what it derived from them later (an audience refresh: members read,
@@ -510,9 +512,15 @@ export const runMutation = Effect.fn("runMutation")(function* (
     )
     const deadline = Date.now() + timeoutMs
     for (let wait = MUTATION_POLL_FIRST_MS; ; wait = Math.min(MUTATION_POLL_MAX_MS, wait * 1.5)) {
+      const mark = detachmentMark()
       const rows = yield* warehouse.query<{ mutation_id: string; is_done: number | string; latest_fail_reason: string; mine: number | string }>(
         watched, { params })
       const m = rows.find((r) => Number(r.mine) === 1)
+      // A table detached meanwhile (an erasure's reattach, any tenant's) lists its mutations again once it is back.
+      if (m === undefined && detachmentSince(mark) && Date.now() < deadline) {
+        yield* detachmentsEnded
+        continue
+      }
       if (m === undefined) return yield* failed(`is no longer listed in system.mutations (killed outside ${options.mutation === undefined ? "the erasure" : "cdp"})`)
       if (Number(m.is_done) === 1) {
         done = true

@@ -183,8 +183,10 @@ const isClickHouseError = (e: unknown): e is Error & { code: string; type?: stri
 /**
  * Tables this process has detached to attach again at once (warehouse/erasure.ts reattach: a start-up, which removes
  * outdated parts), each with the promise of its return, and a count that moves as each detachment begins and ends.
- * Every tenant's reads share such a table: one that finds it missing meanwhile was not wrong, and is run again once it is
- * back (pastDetachments) instead of failing with the engine's UNKNOWN_TABLE and its statement.
+ * Every tenant's reads and writes share such a table: a query, insert or command that finds it missing meanwhile was
+ * not wrong, and is run again once it is back (pastDetachments) instead of failing with the engine's UNKNOWN_TABLE and
+ * its statement. Running it again lands nothing twice: a statement meeting a missing table (an insert's own, or the
+ * target of a materialized view it feeds) fails before it writes anything.
  */
 const detached = new Set<Promise<void>>()
 let detachmentChanges = 0
@@ -203,8 +205,18 @@ export const whileDetached = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.E
     }))
   })
 
+/** Where the detachments stand, for detachmentSince. */
+export const detachmentMark = (): number => detachmentChanges
+
+/** Whether a detachment is in progress, or began or ended, since `mark` (detachmentMark) was taken. */
+export const detachmentSince = (mark: number): boolean => detached.size > 0 || detachmentChanges !== mark
+
+/** Waits until the detachments in progress have ended (their tables are back). */
+export const detachmentsEnded: Effect.Effect<void> = Effect.promise(() => Promise.all(detached)).pipe(Effect.asVoid)
+
 const UNKNOWN_TABLE = "60"
-/** A query of a table detached meanwhile is run again this many times at most (each after the detachments end). */
+const DETACH_OR_ATTACH = /^\s*(?:DETACH|ATTACH)\b/i
+/** A statement meeting a table detached meanwhile is run again this many times at most (each after the detachments end). */
 const RUNS_PAST_DETACHMENTS = 3
 
 /** `run` (a query), run again after the detachments in progress end when it failed on a table one of them took away. */
@@ -214,8 +226,7 @@ const pastDetachments = async <A>(run: () => Promise<A>): Promise<A> => {
     try {
       return await run()
     } catch (cause) {
-      const metDetachment = detached.size > 0 || detachmentChanges !== seen
-      if (!isClickHouseError(cause) || cause.code !== UNKNOWN_TABLE || !metDetachment || attempt >= RUNS_PAST_DETACHMENTS) throw cause
+      if (!isClickHouseError(cause) || cause.code !== UNKNOWN_TABLE || !detachmentSince(seen) || attempt >= RUNS_PAST_DETACHMENTS) throw cause
       await Promise.all(detached)
     }
   }
@@ -396,7 +407,7 @@ const makeWarehouse = (opened: WarehouseShape["backend"], options?: WarehouseOpt
             catch: (cause) => rejectedRows(table, cause) ?? unavailable(cause),
           }).pipe(
             Effect.flatMap((slices) => Effect.tryPromise({
-              try: () => client.insert({ table, values: Readable.from(slices), format: "JSONEachRow" }),
+              try: () => pastDetachments(() => client.insert({ table, values: Readable.from(slices), format: "JSONEachRow" })),
               catch: (cause) => rejectedRows(table, cause) ?? unavailable(cause),
             }).pipe(resilient)),
             Effect.asVoid,
@@ -438,7 +449,11 @@ const makeWarehouse = (opened: WarehouseShape["backend"], options?: WarehouseOpt
       },
       command: (sql, params) =>
         Effect.tryPromise({
-          try: () => client.command({ query: sql, ...(params === undefined ? {} : { query_params: params }) }),
+          try: () => {
+            const run = () => client.command({ query: sql, ...(params === undefined ? {} : { query_params: params }) })
+            // Not the DETACH or ATTACH of a detachment itself: it would wait for its own end.
+            return DETACH_OR_ATTACH.test(sql) ? run() : pastDetachments(run)
+          },
           catch: classify,
         }).pipe(resilient, Effect.asVoid, Effect.ensuring(noteWrite(warehouse, { kind: "command", sql, params }))),
       ping: Effect.promise(() => client.ping()).pipe(
