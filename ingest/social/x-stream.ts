@@ -4,7 +4,9 @@
 import { Cause, Clock, Duration, Effect, Queue, Stream } from "effect"
 import type { StreamingV2Rule, Tweetv2FieldsParams } from "twitter-api-v2"
 import type { ImportedItem } from "../sources/index.ts"
-import { TWEET_FIELDS, tweetsFromPage, USER_FIELDS } from "../sources/twitter.ts"
+import { readJson } from "../json.ts"
+import type { Rejection } from "../message.ts"
+import { refusedPageText, TWEET_FIELDS, tweetsFromPage, USER_FIELDS } from "../sources/twitter.ts"
 import {
   answerWatch,
   backoffMs,
@@ -179,10 +181,11 @@ const PARSED_DATA = "parsed data"
  *   error: such a read that ends an open line is handed to the parser here;
  * - a line without "\r\n" is kept without bound: past `maxBytes` the connection is cut (the read crossing it is the last).
  * Its parser's `push` is replaced: it scanned an unended line whole again for every read (quadratic), and dropped
- * without a word a line that is not JSON, or JSON it took for nothing (null, false, 0, ""): those go to `unreadable`.
+ * without a word a line that is not JSON, or JSON it took for nothing (null, false, 0, ""): those go to `unreadable`,
+ * and JSON the edge's reader refuses (readJson) to `refused`.
  * `unended` is what has come of a line without its end yet.
  */
-const readLines = (stream: unknown, maxBytes: number, on: { tooLong: () => void; unreadable: (reason: string, line: string) => void }) => {
+const readLines = (stream: unknown, maxBytes: number, on: Pick<ConnectionHandlers, "unreadable" | "refused"> & { tooLong: () => void }) => {
   const { res, parser } = stream as {
     res: NodeJS.ReadableStream
     parser: { push: (chunk: string) => void; emit: (event: string, payload: unknown) => boolean }
@@ -196,12 +199,11 @@ const readLines = (stream: unknown, maxBytes: number, on: { tooLong: () => void;
     if (openBytes > maxBytes) on.tooLong()
   })
   const readLine = (line: string) => {
-    let payload: unknown
-    try {
-      payload = JSON.parse(line)
-    } catch {
-      return on.unreadable("not JSON", line)
-    }
+    // The edge's one reader of outside JSON: it refuses, naming where, what cannot be kept as sent (nesting past 100
+    // levels, half a surrogate pair, a key named twice, a number JSON.parse would change), which is kept as received.
+    const read = readJson(line)
+    if (read._tag === "refused") return read.rejection.rule === "not_json" ? on.unreadable("not JSON", line) : on.refused(line, read.rejection)
+    const payload = read.value
     if (!payload) return on.unreadable(`JSON that is not a tweet (null, false, 0 or "")`, line)
     parser.emit(PARSED_DATA, payload)
   }
@@ -271,6 +273,8 @@ const silenceWatch = (res: NodeJS.ReadableStream, timeoutMs: number, onSilent: (
 interface ConnectionHandlers {
   readonly payload: (payload: unknown) => void
   readonly unreadable: (reason: string, line: string) => void
+  /** A line of JSON the edge's reader refuses (readJson): kept as a dead letter. */
+  readonly refused: (line: string, rejection: Rejection) => void
   readonly connected: (flow: Flow) => void
 }
 
@@ -350,6 +354,7 @@ const connectOnce = (
       lines = readLines(stream, limits.maxLineBytes, {
         tooLong: () => finish({ connected, alive: false, reason: `a line longer than ${limits.maxLineBytes} bytes without an end` }),
         unreadable: on.unreadable,
+        refused: on.refused,
       })
     })
     stream.on(ETwitterStreamEvent.DataKeepAlive, () => {
@@ -461,6 +466,8 @@ export const filteredStream = (client: XClient, options: StreamOptions): Stream.
             return crowded === undefined ? onPayload(payload) : unreadable(crowded, JSON.stringify(payload))
           },
           unreadable,
+          refused: (line, rejection) =>
+            feed.offer([refusedPageText(line, rejection, { tenant: options.tenant, receivedAtMs: clock.currentTimeMillisUnsafe() })]),
           connected: (opened) => {
             client.onStatus({ kind: "connected", connection })
             feed.connected(opened)

@@ -244,6 +244,10 @@ export const tweetsFromPage = (
   return items
 }
 
+/** A page or stream line the edge's JSON reader refused (readJson): one dead letter keeping the text as received. */
+export const refusedPageText = (text: string, rejection: Rejection, ctx: Pick<ImportContext, "tenant" | "receivedAtMs">): ImportedItem =>
+  itemMaker(ctx, SOURCE, "social").deadLetter(text, rejection)
+
 /**
  * A tweet's raw item (a page of one tweet, see `miniPage`) parsed again; a bare tweet object (an older dead letter's
  * payload) is read as a page of one tweet without its author.

@@ -200,34 +200,29 @@ describe("X values nested too deep for the warehouse", () => {
   const tweetText = (id: string, extra: string) =>
     `{"id":"${id}","text":"a","author_id":"77","created_at":"2024-12-02T10:00:00.000Z","extra":${extra}}`
 
-  test("stream: a tweet holding a value nested 100,000 deep is a dead letter (too_deep) kept whole; the stream and the next tweet go on", async () => {
+  test("stream: a line holding a value nested 100,000 deep is a dead letter (too_deep) kept as received; the stream and the next tweet go on", async () => {
     const s = (server = await startXReplayServer())
     const items: Array<ImportedItem> = []
     const fiber = Effect.runFork(runFilteredStream(config(s, { queries: [], rules: [{ value: QUERY }] }), {
       tenant: "acme", reconnect: { initialMs: 20, maxMs: 40 }, onItems: (batch) => Effect.sync(() => void items.push(...batch)),
     }))
     await waitFor("the stream connection", () => s.openStreams === 1)
-    s.pushLine(`{"data":${tweetText("1863400000000000011", deep(100_000))},"includes":{"users":[{"id":"77","username":"u","extra":${deep(100_000)}}]}}`)
+    const line = `{"data":${tweetText("1863400000000000011", deep(100_000))},"includes":{"users":[{"id":"77","username":"u","extra":${deep(100_000)}}]}}`
+    s.pushLine(line)
     s.push(tweet("1863400000000000012"), { id: "77", username: "u" })
-    await waitFor("three items", () => items.length >= 3)
+    await waitFor("two items", () => items.length >= 2)
     await Effect.runPromise(Fiber.interrupt(fiber))
     expect(s.streamConnects).toBe(1)
     expect(eventsOf(items).map((e) => e.messageId)).toEqual(["1863400000000000012"])
     const refused = deadLettersOf(items)
-    expect(refused.map((d) => [d.messageId, d.rejection.rule, d.rejection.field.slice(0, 24)])).toEqual([
-      ["", "too_deep", "/includes/users/0/extra/"],
-      ["1863400000000000011", "too_deep", "/data/extra/0/0/0/0/0/0/"],
-    ])
-    expect(refused[1]!.rejection.message).toMatch(/nested more than 100 levels deep/)
-    // Kept whole: the dead letter's payload holds the 100,000 levels (JSON.stringify could not write them).
-    const payload = refused[1]!.payload
-    expect(payload.startsWith(`{"data":[${tweetText("1863400000000000011", "[[[")}`.slice(0, -2))).toBe(true)
-    expect(payload.split("[").length - 1).toBeGreaterThan(100_000)
+    expect(refused.map((d) => [d.rejection.rule, d.rejection.field.slice(0, 24)])).toEqual([["too_deep", "/data/extra/0/0/0/0/0/0/"]])
+    expect(refused[0]!.rejection.message).toMatch(/nested more than 100 levels deep/)
+    expect(refused[0]!.payload).toBe(line)
   })
 
   test("search: a page with a tweet nested 100,000 deep lands its other tweet and dead-letters that one; the pass ends, not dies", async () => {
     const body = `{"data":[${tweetText("1863400000000000014", deep(100_000))},${JSON.stringify(tweet("1863400000000000013"))}],` +
-      `"includes":{"users":[{"id":"77","username":"u"}]},"meta":{"result_count":2,"newest_id":"1863400000000000014"}}`
+      `"includes":{"users":[{"id":"77","username":"u"},{"id":"88","username":"v","extra":${deep(100_000)}}]},"meta":{"result_count":2,"newest_id":"1863400000000000014"}}`
     const started = await listen((_req, res) => void res.writeHead(200, { "content-type": "application/json" }).end(body))
     try {
       const items: Array<ImportedItem> = []
@@ -236,7 +231,13 @@ describe("X values nested too deep for the warehouse", () => {
       }).pipe(Effect.provide(ObjectStore.local(dir)))))
       expect(result._tag).toBe("Success")
       expect(eventsOf(items).map((e) => e.messageId)).toEqual(["1863400000000000013"])
-      expect(deadLettersOf(items).map((d) => [d.messageId, d.rejection.rule])).toEqual([["1863400000000000014", "too_deep"]])
+      const refused = deadLettersOf(items)
+      expect(refused.map((d) => [d.messageId, d.rejection.rule, d.rejection.field.slice(0, 24)])).toEqual([
+        ["", "too_deep", "/includes/users/1/extra/"], ["1863400000000000014", "too_deep", "/data/0/extra/0/0/0/0/0/"],
+      ])
+      // Kept whole: the payload holds the 100,000 levels (JSON.stringify could not write them), and reads as refused again.
+      expect(refused[1]!.payload.split("[").length - 1).toBeGreaterThan(100_000)
+      expect(readJson(refused[1]!.payload)).toMatchObject({ _tag: "refused", rejection: { rule: "too_deep" } })
     } finally {
       started.server.closeAllConnections()
       started.server.close()
@@ -269,5 +270,31 @@ describe("an author's fields copied into each of their tweets", () => {
     expect(raw.includes.users).toEqual([{ id: "77", username: "loud", name: "Loud", description: "bio", public_metrics: { followers_count: 5 } }])
     const [again] = eventsOf(tweetsFromPage(raw, { tenant: "acme", receivedAtMs: Date.parse(events[0]!.receivedAt) }))
     expect([again!.traits, again!.identifiers, again!.properties]).toEqual([events[0]!.traits, events[0]!.identifiers, events[0]!.properties])
+  })
+})
+
+describe("stream lines read by the edge's JSON reader", () => {
+  test("stream: a line with half a surrogate pair, a key named twice or a count past 2^53 is a dead letter naming the rule, kept as received; the next tweet lands", async () => {
+    const s = (server = await startXReplayServer())
+    const items: Array<ImportedItem> = []
+    const fiber = Effect.runFork(runFilteredStream(config(s, { queries: [], rules: [{ value: QUERY }] }), {
+      tenant: "acme", reconnect: { initialMs: 20, maxMs: 40 }, onItems: (batch) => Effect.sync(() => void items.push(...batch)),
+    }))
+    await waitFor("the stream connection", () => s.openStreams === 1)
+    const lines = [
+      `{"data":{"id":"1863400000000000020","text":"half \\ud83d of an emoji","author_id":"77","created_at":"2024-12-02T10:00:00.000Z"}}`,
+      `{"data":{"id":"1863400000000000021","id":"1863400000000000022","text":"twice","author_id":"77","created_at":"2024-12-02T10:00:00.000Z"}}`,
+      `{"data":{"id":"1863400000000000023","text":"big","author_id":"77","created_at":"2024-12-02T10:00:00.000Z","public_metrics":{"like_count":9007199254740993}}}`,
+    ]
+    for (const line of lines) s.pushLine(line)
+    s.push(tweet("1863400000000000024"), { id: "77", username: "u" })
+    await waitFor("four items", () => items.length >= 4)
+    await Effect.runPromise(Fiber.interrupt(fiber))
+    expect(eventsOf(items).map((e) => e.messageId)).toEqual(["1863400000000000024"])
+    const refused = deadLettersOf(items)
+    expect(refused.map((d) => [d.rejection.rule, d.rejection.field])).toEqual([
+      ["lone_surrogate", "/data/text"], ["duplicate_key", "/data/id"], ["integer_too_large", "/data/public_metrics/like_count"],
+    ])
+    expect(refused.map((d) => d.payload)).toEqual(lines)
   })
 })
