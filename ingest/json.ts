@@ -248,39 +248,6 @@ const pointerPast = (value: unknown, maxDepth: number, levelsAbove: number): Jso
 }
 
 /**
- * The JSON text of a parsed value, written with a stack of its own: JSON.stringify recurses, and throws a RangeError
- * between 1,000 and 5,000 levels deep, where a value nested past the limit must still be kept whole in its dead letter.
- * For plain JSON values (what JSON.parse builds); an undefined member is left out, as JSON.stringify leaves it.
- */
-export const jsonText = (value: unknown): string => {
-  try {
-    return JSON.stringify(value) ?? "null"
-  } catch (e) {
-    if (!(e instanceof RangeError)) throw e
-  }
-  const out: Array<string> = []
-  const todo: Array<unknown> = [value]
-  const TOKEN = Symbol("token")
-  type Token = { readonly [TOKEN]: string }
-  const token = (text: string): Token => ({ [TOKEN]: text })
-  while (todo.length > 0) {
-    const v = todo.pop()
-    if (v !== null && typeof v === "object" && TOKEN in v) out.push((v as Token)[TOKEN])
-    else if (Array.isArray(v)) {
-      todo.push(token("]"))
-      for (let i = v.length - 1; i >= 0; i--) todo.push(v[i], ...(i > 0 ? [token(",")] : []))
-      out.push("[")
-    } else if (v !== null && typeof v === "object") {
-      const members = Object.entries(v).filter(([, m]) => m !== undefined)
-      todo.push(token("}"))
-      for (let i = members.length - 1; i >= 0; i--) todo.push(members[i]![1], token(`${i > 0 ? "," : ""}${JSON.stringify(members[i]![0])}:`))
-      out.push("{")
-    } else out.push(JSON.stringify(v) ?? "null")
-  }
-  return out.join("")
-}
-
-/**
  * The edge's depth rule alone (too_deep, with its pointer), for text of which nothing else may be told (a bus record:
  * its problems are logged, so none may quote a value, as the number rules do); undefined when the text keeps to it.
  * Counted as readJsonParts counts: from each value at `partDepth`. Only depth is looked at, so text that is not JSON

@@ -3,7 +3,8 @@
 // source (`cdp ingest --source twitter tweets.json`), the search poller and the stream (ingest/social/).
 import type { ValidateFunction } from "ajv"
 import type { Identifier, JsonObject, RawItem, Rejection } from "../message.ts"
-import { JSON_LIMITS, jsonText, nestedPast, problemRejection, readJson } from "../json.ts"
+import { deepJsonText } from "../deep-json.ts"
+import { JSON_LIMITS, nestedPast, problemRejection, readJson } from "../json.ts"
 import { decodeUtf8 } from "../utf8.ts"
 import { ajv, isJsonObject } from "../schemas.ts"
 import type { ImportContext, ImportedItem } from "./index.ts"
@@ -134,7 +135,7 @@ const miniPage = (tweet: unknown, author: XUser | undefined, rules: ReadonlyArra
   const page: Record<string, unknown> = { data: [tweet] }
   if (author !== undefined) page["includes"] = { users: [authorAsRead(author)] }
   if (rules !== undefined) page["matching_rules"] = rules
-  return jsonText(page)
+  return deepJsonText(page)
 }
 
 const toItem = (maker: ItemMaker, tweet: XTweet, author: XUser | undefined, rules?: ReadonlyArray<XMatchingRule>): ImportedItem => {
@@ -201,7 +202,7 @@ const authorsOf = (p: XPage, maker: ItemMaker, located: (r: Rejection) => Reject
     const r = deep === undefined ? explainSchemaError(validUser.errors![0]!, user, "a user") : problemRejection(deep, deep.field, "the user")
     const id = isJsonObject(user) && user["id"] !== undefined ? ` ${show(user["id"])}` : ""
     const message = `the user${id} of includes.users: ${r.message}; its tweets land without its handle and profile`
-    const payload = jsonText({ includes: { users: [user] }, meta: { result_count: 0 } })
+    const payload = deepJsonText({ includes: { users: [user] }, meta: { result_count: 0 } })
     refused.push(maker.deadLetter(payload, located({ rule: r.rule, field: `/includes/users/${i}${r.field}`, message })))
   }
   return users
@@ -220,7 +221,7 @@ export const tweetsFromPage = (
   const maker = itemMaker(ctx, SOURCE, "social")
   const located = (r: Rejection) => (where === undefined ? r : locate(where, r))
   const bad = pageRejection(page)
-  if (bad !== null) return [maker.deadLetter(page === undefined ? String(page) : jsonText(page), located(bad))]
+  if (bad !== null) return [maker.deadLetter(page === undefined ? String(page) : deepJsonText(page), located(bad))]
   const p = page as XPage
   const { tweet: validTweet } = compiled()
   const items: Array<ImportedItem> = []
