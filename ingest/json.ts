@@ -205,43 +205,58 @@ const tooManyKeysWhy = `an object holds more than ${JSON_LIMITS.maxKeys} names (
 
 const tooDeepWhy = (maxDepth: number) => `objects and arrays are nested more than ${maxDepth} levels deep (the limit)`
 
+/** Why half a surrogate pair (`unit`) in a string or a name cannot be kept, as the edge's reader and parsedProblem say it. */
+const loneSurrogateWhy = (unit: number, isKey: boolean) =>
+  `${isKey ? "the name" : "a string"} holds \\u${unit.toString(16).padStart(4, "0")}, half of a UTF-16 surrogate pair without its other half ` +
+  "(as when a text is cut in the middle of an emoji): it is not a character and cannot be stored"
+
 /**
- * The depth rule for a value another reader already parsed (twitter-api-v2 parses X's answers itself): too_deep with
- * the pointer of the first object or array nested more than `maxDepth` levels inside `value` (the value itself is level
- * 1), undefined when it keeps to it. Walked with a stack of its own, so a value 1,000,000 levels deep does not overflow.
- * `levelsAbove` counts the levels of the document that will hold it, which the words do not count against it.
+ * The edge's rules, as far as they can still be told, for a value another reader already parsed (twitter-api-v2 parses
+ * X's answers itself): too_deep for an object or array nested more than `maxDepth` levels inside `value` (the value
+ * itself is level 1), lone_surrogate for a string or a name holding half a surrogate pair; with the pointer of the
+ * first, undefined when it keeps to them. Walked with a stack of its own, so a value 1,000,000 levels deep does not
+ * overflow. `levelsAbove` counts the levels of the document that will hold it, which the words do not count against it.
+ * (A key named twice or a number JSON.parse changed can no longer be seen: only text tells them.)
  */
-export const nestedPast = (value: unknown, maxDepth: number, levelsAbove = 0): JsonProblem | undefined => {
+export const parsedProblem = (value: unknown, maxDepth: number, levelsAbove = 0): JsonProblem | undefined => {
+  if (typeof value === "string") return value.isWellFormed() ? undefined : problemAt(value, maxDepth, levelsAbove)
   // First without keeping the way down (the common case, on every tweet), then again for the pointer when past it.
   const values: Array<object> = value !== null && typeof value === "object" ? [value] : []
   const depths: Array<number> = [1]
-  let past = false
-  while (values.length > 0 && !past) {
+  let found = false
+  while (values.length > 0 && !found) {
     const v = values.pop()!
     const depth = depths.pop()!
-    if (depth > maxDepth) past = true
+    if (depth > maxDepth) found = true
     for (const key in v) {
       const child = (v as Record<string, unknown>)[key]
+      if (!key.isWellFormed() || (typeof child === "string" && !child.isWellFormed())) found = true
       if (child === null || typeof child !== "object") continue
       values.push(child)
       depths.push(depth + 1)
     }
   }
-  return past ? pointerPast(value, maxDepth, levelsAbove) : undefined
+  return found ? problemAt(value, maxDepth, levelsAbove) : undefined
 }
 
-const pointerPast = (value: unknown, maxDepth: number, levelsAbove: number): JsonProblem | undefined => {
-  interface Step { readonly value: object; readonly depth: number; readonly parent?: Step; readonly key?: string }
-  const stack: Array<Step> = value !== null && typeof value === "object" ? [{ value, depth: 1 }] : []
+const FIRST_LONE_SURROGATE = new RegExp(LONE_SURROGATE.source)
+
+const problemAt = (value: unknown, maxDepth: number, levelsAbove: number): JsonProblem | undefined => {
+  interface Step { readonly value: unknown; readonly depth: number; readonly parent?: Step; readonly key?: string }
+  const pointer = (at: Step, last?: string) => {
+    const keys: Array<string> = last === undefined ? [] : [last]
+    for (let s: Step | undefined = at; s?.key !== undefined; s = s.parent) keys.push(s.key)
+    return keys.reverse().map((k) => `/${step(k)}`).join("")
+  }
+  const lone = (text: string) => text.charCodeAt(text.search(FIRST_LONE_SURROGATE))
+  const stack: Array<Step> = [{ value, depth: 1 }]
   for (let at = stack.pop(); at !== undefined; at = stack.pop()) {
-    if (at.depth > maxDepth) {
-      const keys: Array<string> = []
-      for (let s: Step | undefined = at; s?.key !== undefined; s = s.parent) keys.push(s.key)
-      return { rule: "too_deep", field: keys.reverse().map((k) => `/${step(k)}`).join(""), why: tooDeepWhy(maxDepth + levelsAbove) }
-    }
+    if (typeof at.value === "string" && !at.value.isWellFormed()) return { rule: "lone_surrogate", field: pointer(at), why: loneSurrogateWhy(lone(at.value), false) }
+    if (at.value === null || typeof at.value !== "object") continue
+    if (at.depth > maxDepth) return { rule: "too_deep", field: pointer(at), why: tooDeepWhy(maxDepth + levelsAbove) }
     for (const key in at.value) {
-      const child = (at.value as Record<string, unknown>)[key]
-      if (child !== null && typeof child === "object") stack.push({ value: child, depth: at.depth + 1, parent: at, key })
+      if (!key.isWellFormed()) return { rule: "lone_surrogate", field: pointer(at, key), why: loneSurrogateWhy(lone(key), true) }
+      stack.push({ value: (at.value as Record<string, unknown>)[key], depth: at.depth + 1, parent: at, key })
     }
   }
   return undefined
@@ -370,10 +385,7 @@ const scan = (text: string, maxDepth: number, partDepth: number, hardDepth: numb
       const isKey = text.charCodeAt(next) === COLON
       if (lone >= 0) {
         const unit = text.charCodeAt(lone) === BACKSLASH ? hex4(text, lone + 2) : text.charCodeAt(lone)
-        const written = `\\u${unit.toString(16).padStart(4, "0")}`
-        const why = `${isKey ? "the name" : "a string"} holds ${written}, half of a UTF-16 surrogate pair without its other half ` +
-          "(as when a text is cut in the middle of an emoji): it is not a character and cannot be stored"
-        if (note("lone_surrogate", why, isKey ? next + 1 : start)) return { found }
+        if (note("lone_surrogate", loneSurrogateWhy(unit, isKey), isKey ? next + 1 : start)) return { found }
       } else if (isKey && !(depth >= partDepth && partDepth > 0 && part === lastPart)) {
         // (A part already refused is not looked at further: one problem per part is told.)
         // A name is compared as JSON.parse reads it: "\u0075serId" is "userId".

@@ -4,7 +4,7 @@
 import type { ValidateFunction } from "ajv"
 import type { Identifier, JsonObject, RawItem, Rejection } from "../message.ts"
 import { deepJsonText } from "../deep-json.ts"
-import { JSON_LIMITS, nestedPast, problemRejection, readJson } from "../json.ts"
+import { JSON_LIMITS, parsedProblem, problemRejection, readJson } from "../json.ts"
 import { decodeUtf8 } from "../utf8.ts"
 import { ajv, isJsonObject } from "../schemas.ts"
 import type { ImportContext, ImportedItem } from "./index.ts"
@@ -176,8 +176,8 @@ const pageRejection = (page: unknown): Rejection | null => {
     return { rule: "not_x_page", field: "", message: `not an X API v2 page: it has neither "data" nor "meta" (its fields: ${fields === "" ? "none" : fields})` }
   }
   // Copied into the raw item of each of its tweets ({"matching_rules":[rule]}), where a file's page would count it.
-  const deep = nestedPast(p.matching_rules, JSON_LIMITS.maxDepth - 1, 1)
-  return deep === undefined ? null : problemRejection(deep, `/matching_rules${deep.field}`, "the page")
+  const unkept = parsedProblem(p.matching_rules, JSON_LIMITS.maxDepth - 1, 1)
+  return unkept === undefined ? null : problemRejection(unkept, `/matching_rules${unkept.field}`, "the page")
 }
 
 const prefixed = (prefix: string, r: Rejection): Rejection => ({ ...r, field: `${prefix}${r.field}` })
@@ -194,12 +194,12 @@ const authorsOf = (p: XPage, maker: ItemMaker, located: (r: Rejection) => Reject
   for (let i = 0; i < listed.length; i++) {
     const user = listed[i]
     // The user's object is the 4th level of the page that keeps it ({"includes":{"users":[user]}}).
-    const deep = nestedPast(user, JSON_LIMITS.maxDepth - 3, 3)
-    if (deep === undefined && validUser(user)) {
+    const unkept = parsedProblem(user, JSON_LIMITS.maxDepth - 3, 3)
+    if (unkept === undefined && validUser(user)) {
       users.set(user.id, user)
       continue
     }
-    const r = deep === undefined ? explainSchemaError(validUser.errors![0]!, user, "a user") : problemRejection(deep, deep.field, "the user")
+    const r = unkept === undefined ? explainSchemaError(validUser.errors![0]!, user, "a user") : problemRejection(unkept, unkept.field, "the user")
     const id = isJsonObject(user) && user["id"] !== undefined ? ` ${show(user["id"])}` : ""
     const message = `the user${id} of includes.users: ${r.message}; its tweets land without its handle and profile`
     const payload = deepJsonText({ includes: { users: [user] }, meta: { result_count: 0 } })
@@ -231,9 +231,9 @@ export const tweetsFromPage = (
   for (let i = 0; i < tweets.length; i++) {
     const tweet = tweets[i]
     // The tweet's object is the 3rd level of the page that keeps it ({"data":[tweet]}), as a file's page would count it.
-    const deep = nestedPast(tweet, JSON_LIMITS.maxDepth - 2, 2)
-    if (deep !== undefined || !validTweet(tweet)) {
-      const rejection = deep === undefined ? explainSchemaError(validTweet.errors![0]!, tweet, "a tweet") : problemRejection(deep, deep.field, "the tweet")
+    const unkept = parsedProblem(tweet, JSON_LIMITS.maxDepth - 2, 2)
+    if (unkept !== undefined || !validTweet(tweet)) {
+      const rejection = unkept === undefined ? explainSchemaError(validTweet.errors![0]!, tweet, "a tweet") : problemRejection(unkept, unkept.field, "the tweet")
       const id = isJsonObject(tweet) && typeof tweet["id"] === "string" ? tweet["id"] : ""
       const author = isJsonObject(tweet) && typeof tweet["author_id"] === "string" ? users.get(tweet["author_id"]) : undefined
       const payload = miniPage(tweet, author, p.matching_rules)

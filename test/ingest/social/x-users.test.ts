@@ -298,3 +298,27 @@ describe("stream lines read by the edge's JSON reader", () => {
     expect(refused.map((d) => d.payload)).toEqual(lines)
   })
 })
+
+describe("search answers, which twitter-api-v2 parses", () => {
+  test("search: half a surrogate pair in a tweet's text or a user's name is a dead letter (lone_surrogate) naming it, as the edge's reader refuses it; the other tweet lands", async () => {
+    const body = `{"data":[{"id":"1863400000000000031","text":"half \\ud83d of an emoji","author_id":"77","created_at":"2024-12-02T10:00:00.000Z"},` +
+      `${JSON.stringify(tweet("1863400000000000030", "88"))}],` +
+      `"includes":{"users":[{"id":"77","username":"u"},{"id":"88","username":"v","name":"cut \\udc00"}]},"meta":{"result_count":2}}`
+    const started = await listen((_req, res) => void res.writeHead(200, { "content-type": "application/json" }).end(body))
+    try {
+      const items: Array<ImportedItem> = []
+      await Effect.runPromise(pollRecentSearch({ bearerToken: "t", queries: [QUERY], rules: [], apiBase: started.url }, {
+        tenant: "acme", onItems: (batch) => Effect.sync(() => void items.push(...batch)),
+      }).pipe(Effect.provide(ObjectStore.local(dir))))
+      expect(eventsOf(items).map((e) => [e.messageId, e.identifiers])).toEqual([["1863400000000000030", [{ kind: "twitter_id", value: "88" }]]])
+      const refused = deadLettersOf(items)
+      expect(refused.map((d) => [d.messageId, d.rejection.rule, d.rejection.field])).toEqual([
+        ["", "lone_surrogate", "/includes/users/1/name"], ["1863400000000000031", "lone_surrogate", "/data/0/text"],
+      ])
+      expect(refused[1]!.rejection.message).toMatch(/\\ud83d, half of a UTF-16 surrogate pair/)
+    } finally {
+      started.server.closeAllConnections()
+      started.server.close()
+    }
+  })
+})
