@@ -103,21 +103,27 @@ export interface Landed {
 }
 
 /** Feeds `batches` to a fresh identity stage on a fresh data dir, and reads each message's current profile. */
-export const landBatches = async (batches: ReadonlyArray<ReadonlyArray<CanonicalEvent>>, config: IdentityConfig = DEVSET_IDENTITY): Promise<Landed> => {
+export const landBatches = (batches: ReadonlyArray<ReadonlyArray<CanonicalEvent>>, config: IdentityConfig = DEVSET_IDENTITY): Promise<Landed> =>
+  landStreams([batches], config)
+
+/**
+ * landBatches of several streams side by side (as the bus hands the stage several tenants' calls at once): each
+ * stream's batches in order, one at a time.
+ */
+export const landStreams = async (streams: ReadonlyArray<ReadonlyArray<ReadonlyArray<CanonicalEvent>>>, config: IdentityConfig = DEVSET_IDENTITY): Promise<Landed> => {
   const dir = freshDir("cdp-batching-")
   try {
     return await withEmbeddedWarehouse(dir, Effect.gen(function* () {
       const started = performance.now()
       const { stage } = yield* makeIdentityStage(config)
       const landed = new Map<string, string>()
-      for (const batch of batches) {
-        const outcomes = yield* stage(batch)
+      yield* Effect.forEach(streams, (batches) => Effect.forEach(batches, (batch) => Effect.map(stage(batch), (outcomes) => {
         outcomes.forEach((o, i) => {
           const key = keyOf(batch[i]!.tenant, batch[i]!.messageId)
           // The sink lands a message once: a copy sent again is a duplicate.
           if (o._tag === "ok" && !landed.has(key)) landed.set(key, (o as unknown as { value: CanonicalEvent }).value.profileId)
         })
-      }
+      }), { discard: true }), { concurrency: "unbounded", discard: true })
       const seconds = (performance.now() - started) / 1000
       const warehouse = yield* Warehouse
       const moves = yield* warehouse.query<{ tenant: string; message_id: string; profile_id: string }>(

@@ -10,6 +10,7 @@ import { type QueryOptions, Warehouse, WarehouseUnavailable } from "../../wareho
 import { eventOn } from "../support/events.ts"
 import { type Gate, gatedWarehouse } from "../support/gated-warehouse.ts"
 import { freshDir, removeDir, withEmbeddedWarehouse } from "../support/pipeline.ts"
+import { changedKeys, devsetSample, difference, keyOf, landBatches, landStreams, randomBatches, wholeHistory } from "./batching-harness.ts"
 
 let dir: string
 beforeEach(() => { dir = freshDir() })
@@ -114,4 +115,24 @@ describe("identity stage, tenants side by side", () => {
     const full = resolveGraph("acme", result.stored.filter((o) => o.tenant === "acme") as ReadonlyArray<Observation>)
     expect(result.acme).toEqual([full.profileOf.get(full.anchorOf.get("a-alias")!)])
   }, 90_000)
+
+  it("three tenants' copies of the dev set's first 40 people fed side by side end where each whole history does, and read as one tenant's alone", async () => {
+    const sample = await devsetSample(40)
+    const tenants = ["acme", "globex", "initech"]
+    const streams = tenants.map((tenant) => sample.map((e): CanonicalEvent => ({ ...e, tenant })))
+    const whole = wholeHistory(streams.flat())
+    const alone = await landBatches([sample])
+    const r = await landStreams(streams.map((events, i) => randomBatches(events, 21 + i, 30)))
+    expect(r.current.size).toBe(streams.flat().length)
+    expect(difference(whole, r.current)).toEqual({ otherPart: 0, otherId: 0, examples: [] })
+    // A tenant's identifiers and links as acme's alone read them: its keys without the tenant, its profile ids as acme's
+    // (a profile id is made with its tenant; each message's whole-history profile pairs them).
+    for (const tenant of tenants) {
+      const asAcme = new Map(sample.map((e) => [whole.get(keyOf(tenant, e.messageId))!, whole.get(keyOf("acme", e.messageId))!]))
+      const own = (m: ReadonlyMap<string, string>, t: string) => new Map([...m].filter(([k]) => k.startsWith(`${t}/`))
+        .map(([k, v]) => [k.slice(t.length + 1), v.replace(/prof_[A-Za-z0-9_-]+/g, (p) => asAcme.get(p) ?? p)]))
+      expect(changedKeys(own(alone.nodes, "acme"), own(r.nodes, tenant)), tenant).toEqual({ count: 0, examples: [] })
+      expect(changedKeys(own(alone.links, "acme"), own(r.links, tenant)), tenant).toEqual({ count: 0, examples: [] })
+    }
+  }, 180_000)
 })
