@@ -296,7 +296,7 @@ const byOperationOrder = (x: OperationRow, y: OperationRow) =>
 export type TenantObservation = Observation & { readonly tenant: string }
 
 /**
- * Adds to a tenant's graph loaded apart (before installTenant, without the stage's lock) observations of the tenant
+ * Adds to a tenant's graph loaded apart (before installTenant, outside the stage's turns) observations of the tenant
  * stored while it loaded, as installTenant adds them.
  */
 export const catchUpTenant = Effect.fn("catchUpTenant")(function* (
@@ -311,7 +311,7 @@ export const catchUpTenant = Effect.fn("catchUpTenant")(function* (
 })
 
 /**
- * Puts a tenant's graph loaded apart into the running one (under the stage's lock), then adds what the tenant stored
+ * Puts a tenant's graph loaded apart into the running one (in the stage's whole-graph turn), then adds what the tenant stored
  * while it loaded (batches went on resolving into the graph it replaces): `landed` when the caller knows it (the only
  * process storing), else what was stored since the load began (less the overlap). The other tenants' graphs are
  * untouched; the fingerprint is made of exactly the decisions the graph now holds, so a snapshot of it is used by the
