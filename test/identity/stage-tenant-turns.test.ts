@@ -10,7 +10,7 @@ import { type QueryOptions, Warehouse, WarehouseUnavailable } from "../../wareho
 import { eventOn } from "../support/events.ts"
 import { type Gate, gatedWarehouse } from "../support/gated-warehouse.ts"
 import { freshDir, removeDir, withEmbeddedWarehouse } from "../support/pipeline.ts"
-import { changedKeys, devsetSample, difference, keyOf, landBatches, landStreams, randomBatches, wholeHistory } from "./batching-harness.ts"
+import { changedKeys, devsetSample, difference, interleave, keyOf, landBatches, landStreams, randomBatches, wholeHistory } from "./batching-harness.ts"
 
 let dir: string
 beforeEach(() => { dir = freshDir() })
@@ -134,5 +134,17 @@ describe("identity stage, tenants side by side", () => {
       expect(changedKeys(own(alone.nodes, "acme"), own(r.nodes, tenant)), tenant).toEqual({ count: 0, examples: [] })
       expect(changedKeys(own(alone.links, "acme"), own(r.links, tenant)), tenant).toEqual({ count: 0, examples: [] })
     }
+  }, 180_000)
+
+  it("batches holding two tenants at once, fed from three streams side by side, take each tenant's turn in order and end where the whole history does", async () => {
+    const sample = await devsetSample(40)
+    const events = interleave([sample, sample.map((e): CanonicalEvent => ({ ...e, tenant: "globex" }))], 5)
+    // Each stream's batches hold both tenants' messages (a Kafka consumer's batch holds several tenants'); a tenant's
+    // batches of different streams wait for each other, in any order (the result is the same whatever the order).
+    const streams: Array<Array<ReadonlyArray<CanonicalEvent>>> = [[], [], []]
+    randomBatches(events, 31, 30).forEach((batch, i) => streams[i % 3]!.push(batch))
+    const r = await landStreams(streams)
+    expect(r.current.size).toBe(events.length)
+    expect(difference(wholeHistory(events), r.current)).toEqual({ otherPart: 0, otherId: 0, examples: [] })
   }, 180_000)
 })
