@@ -175,6 +175,14 @@ const pageRejection = (page: unknown): Rejection | null => {
     const fields = Object.keys(p).slice(0, 10).join(", ")
     return { rule: "not_x_page", field: "", message: `not an X API v2 page: it has neither "data" nor "meta" (its fields: ${fields === "" ? "none" : fields})` }
   }
+  // The rules a tweet matched come with one stream event, and are copied into the raw item of each tweet of the page:
+  // a page of 100 tweets and a 1.7 MB list of rules made 175 MB of raw items.
+  if (Array.isArray(p.data) && p.data.length > 1 && p.matching_rules !== undefined) {
+    return {
+      rule: "not_x_page", field: "/matching_rules",
+      message: `not an X API v2 page: matching_rules come with one filtered-stream event (data one tweet), not with a page of ${p.data.length} tweets`,
+    }
+  }
   // Copied into the raw item of each of its tweets ({"matching_rules":[rule]}), where a file's page would count it.
   const unkept = parsedProblem(p.matching_rules, JSON_LIMITS.maxDepth - 1, 1)
   return unkept === undefined ? null : problemRejection(unkept, `/matching_rules${unkept.field}`, "the page")

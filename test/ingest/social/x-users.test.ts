@@ -322,3 +322,28 @@ describe("search answers, which twitter-api-v2 parses", () => {
     }
   })
 })
+
+describe("what a page holds once and each tweet's raw item would copy", () => {
+  test("search: a page of 100 tweets carrying 20,000 matching rules (only a stream event, of one tweet, has them) is one dead letter kept once, not copied into 100 raw items", async () => {
+    const tweets = Array.from({ length: 100 }, (_, i) => tweet(String(1863400000000000200n + BigInt(i))))
+    const rules = Array.from({ length: 20_000 }, (_, i) => ({ id: String(1_800_000_000_000_000_000n + BigInt(i)), tag: `tag ${"t".repeat(40)} ${i}` }))
+    const body = JSON.stringify({ data: tweets, includes: { users: [{ id: "77", username: "u" }] }, matching_rules: rules, meta: { result_count: 100 } })
+    const started = await listen((_req, res) => void res.writeHead(200, { "content-type": "application/json" }).end(body))
+    try {
+      const items: Array<ImportedItem> = []
+      await Effect.runPromise(pollRecentSearch({ bearerToken: "t", queries: [QUERY], rules: [], apiBase: started.url }, {
+        tenant: "acme", onItems: (batch) => Effect.sync(() => void items.push(...batch)),
+      }).pipe(Effect.provide(ObjectStore.local(dir))))
+      const kept = items.reduce((sum, i) => sum + (i._tag === "event" ? (i.event.raw as { body: string }).body.length : i.deadLetter.payload.length), 0)
+      expect(kept).toBeLessThan(2 * body.length)
+      expect(eventsOf(items)).toEqual([])
+      const refused = deadLettersOf(items)
+      expect(refused.map((d) => [d.rejection.rule, d.rejection.field])).toEqual([["not_x_page", "/matching_rules"]])
+      expect(refused[0]!.rejection.message).toMatch(/matching_rules come with one filtered-stream event/)
+      expect(JSON.parse(refused[0]!.payload)).toEqual(JSON.parse(body))
+    } finally {
+      started.server.closeAllConnections()
+      started.server.close()
+    }
+  })
+})
