@@ -11,7 +11,7 @@ import type { DeadLetter } from "../../../ingest/message.ts"
 import { ObjectStore } from "../../../ingest/objectstore.ts"
 import type { ImportedItem } from "../../../ingest/sources/index.ts"
 import { tweetsFromPage } from "../../../ingest/sources/twitter.ts"
-import { loadXConfig, pollRecentSearch, runFilteredStream, type XConfig } from "../../../ingest/social/index.ts"
+import { loadXConfig, pollRecentSearch, runFilteredStream, type XConfig, type XStatus } from "../../../ingest/social/index.ts"
 import { listen } from "../../support/local-server.ts"
 import { type Page, startXReplayServer, type Tweet, type User, type XReplayServer } from "../../support/x-replay-server.ts"
 
@@ -345,5 +345,40 @@ describe("what a page holds once and each tweet's raw item would copy", () => {
       started.server.closeAllConnections()
       started.server.close()
     }
+  })
+})
+
+describe("pages holding far more users than X sends", () => {
+  test("search: a page of one tweet and 100,000 users (X sends at most one author a tweet) is refused, not turned into 100,000 dead letters", async () => {
+    const body = JSON.stringify({ data: [tweet("1863400000000000300")], includes: { users: Array.from({ length: 100_000 }, () => 1) }, meta: { result_count: 1 } })
+    const started = await listen((_req, res) => void res.writeHead(200, { "content-type": "application/json" }).end(body))
+    try {
+      const items: Array<ImportedItem> = []
+      const [summary] = await Effect.runPromise(pollRecentSearch({ bearerToken: "t", queries: [QUERY], rules: [], apiBase: started.url }, {
+        tenant: "acme", onItems: (batch) => Effect.sync(() => void items.push(...batch)),
+      }).pipe(Effect.provide(ObjectStore.local(dir))))
+      expect(items.length).toBe(0)
+      expect(summary!.error).toMatch(/100000 users.*max_results of 100/)
+    } finally {
+      started.server.closeAllConnections()
+      started.server.close()
+    }
+  })
+
+  test("stream: an event of one tweet and 50,000 users is counted as unreadable, not turned into 50,000 dead letters", async () => {
+    const s = (server = await startXReplayServer())
+    const items: Array<ImportedItem> = []
+    const statuses: Array<XStatus> = []
+    const fiber = Effect.runFork(runFilteredStream(config(s, { queries: [], rules: [{ value: QUERY }] }), {
+      tenant: "acme", reconnect: { initialMs: 20, maxMs: 40 }, onStatus: (x) => statuses.push(x),
+      onItems: (batch) => Effect.sync(() => void items.push(...batch)),
+    }))
+    await waitFor("the stream connection", () => s.openStreams === 1)
+    s.pushLine(JSON.stringify({ data: tweet("1863400000000000301"), includes: { users: Array.from({ length: 50_000 }, () => 1) } }))
+    s.push(tweet("1863400000000000302"), { id: "77", username: "u" })
+    await waitFor("the next tweet", () => items.length >= 1)
+    await Effect.runPromise(Fiber.interrupt(fiber))
+    expect(items.map((i) => i._tag === "event" ? i.event.messageId : i.deadLetter.rejection.rule)).toEqual(["1863400000000000302"])
+    expect(statuses.find((x) => x.kind === "unreadable_lines")).toMatchObject({ reason: expect.stringMatching(/50000 users/) })
   })
 })
