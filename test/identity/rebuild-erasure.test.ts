@@ -1,7 +1,7 @@
 // An identity rebuild of a tenant beside an erasure there: a rebuild that read the observations before the erasure
 // must not store the erased person's identifiers (identity_nodes, identity_links) after it, and the erasure must not wait
 // for the rebuild.
-import { Deferred, Effect, Fiber, Option } from "effect"
+import { Deferred, Effect, Fiber } from "effect"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { Keys } from "../../consent/keys.ts"
 import { eraseSubject, verifyErased } from "../../consent/registry.ts"
@@ -10,6 +10,7 @@ import { defaultIdentityConfig, rebuildIdentity } from "../../identity/index.ts"
 import { Warehouse } from "../../warehouse/warehouse.ts"
 import { gatedWarehouse } from "../support/gated-warehouse.ts"
 import { freshDir, query, removeDir } from "../support/pipeline.ts"
+import { forkWatched, WHILE_HELD_TEST_TIMEOUT } from "../support/while-held.ts"
 import { submit, web, withConsent } from "../consent/support.ts"
 
 let dir: string
@@ -30,12 +31,12 @@ describe("an identity rebuild beside an erasure", () => {
       gate.arm()
       const rebuild = yield* rebuildIdentity(defaultIdentityConfig(), "acme").pipe(Effect.provideService(Warehouse, gate.warehouse), Effect.forkChild)
       yield* Deferred.await(gate.reached)
-      const erasure = yield* eraseSubject(subject).pipe(Effect.exit, Effect.forkChild)
+      const erasure = yield* forkWatched(eraseSubject(subject).pipe(Effect.exit))
       // The erasure does not wait for the rebuild (a large tenant's takes minutes): it ends while the rebuild is held.
-      const endedWhileHeld = yield* Fiber.join(erasure).pipe(Effect.timeoutOption("15 seconds"), Effect.map(Option.isSome))
+      const endedWhileHeld = yield* erasure.endsWhileHeld
       yield* gate.release
       const rebuilt = yield* Fiber.join(rebuild)
-      const erased = yield* Fiber.join(erasure)
+      const erased = yield* Fiber.join(erasure.fiber)
 
       expect(endedWhileHeld).toBe(true)
       expect(erased._tag).toBe("Success")
@@ -46,5 +47,5 @@ describe("an identity rebuild beside an erasure", () => {
       expect(values).not.toContain("ann")
       expect(values).toContain("bob@x.example")
       expect(yield* verifyErased(subject)).toEqual([])
-    }).pipe(Effect.provide(Keys.fixed(new Uint8Array(32).fill(7))))), 90_000)
+    }).pipe(Effect.provide(Keys.fixed(new Uint8Array(32).fill(7))))), WHILE_HELD_TEST_TIMEOUT)
 })
