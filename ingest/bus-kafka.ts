@@ -13,7 +13,7 @@ import zlib from "node:zlib"
 import { Data, Duration, Effect, Exit, Layer, Schedule, type Scope } from "effect"
 import kafkajs from "kafkajs"
 import type { Admin, Consumer, EachBatchPayload, KafkaMessage, Producer } from "kafkajs"
-import { BusUnavailable, EventBus, type EventBusShape, RecordForeignTenant, RecordNotJson, RecordRefused, RecordWrongShape, Topics, type Topic, type TopicBacklog } from "./bus.ts"
+import { BusUnavailable, EventBus, type EventBusShape, RecordForeignTenant, RecordNotJson, RecordRefused, RecordWrongShape, refusedAsTooLarge, Topics, type Topic, type TopicBacklog } from "./bus.ts"
 import { type BusCodec, headerText, KEY_HEADER, RecordUnreadable, type WireMessage } from "./bus-crypto.ts"
 import type { DeadLetter } from "./message.ts"
 import { nestingProblem, problemRejection } from "./json.ts"
@@ -312,15 +312,6 @@ export const parkedDeadLetter = (name: string, partition: number, m: KafkaMessag
     ...(!withValue ? { payload: JSON.stringify({ topic: name, partition, offset: m.offset, bytes: value.length }) }
       : sealed === undefined ? keptPayload(value) : { payload: value.toString("base64"), payloadEncoding: "base64" as const }),
   }
-}
-
-/** The broker refused a record as larger than the topic takes (kafkajs's error or the one it wraps). */
-const refusedAsTooLarge = (e: unknown): boolean => {
-  for (let c: unknown = e, depth = 0; c !== undefined && c !== null && depth < 5; c = (c as { cause?: unknown }).cause, depth++) {
-    const type = (c as { type?: unknown }).type
-    if (type === "MESSAGE_TOO_LARGE" || type === "RECORD_LIST_TOO_LARGE") return true
-  }
-  return false
 }
 
 /** The bus's topics that always exist (redirect targets are created on first publish). */

@@ -229,7 +229,8 @@ export interface EventBusShape {
   readonly publish: <A>(topic: Topic<A>, records: ReadonlyArray<A>) => Effect.Effect<void, BusUnavailable>
   /**
    * The most bytes of JSON one record may take on this bus (Kafka: what one record of its topics holds); the
-   * in-process bus has no such limit. The pipeline puts no larger record on the bus (ingest/pipeline.ts keepDeadLetters).
+   * in-process bus has no such limit. The pipeline lands a larger dead letter itself, and publishes a larger event
+   * alone, kept as a dead letter if the broker refuses it (ingest/pipeline.ts keepDeadLetters, publishedAlone).
    */
   readonly maxRecordBytes?: number | undefined
   /**
@@ -248,6 +249,18 @@ export interface EventBusShape {
   readonly pending: Effect.Effect<Record<string, number>>
   /** Per topic with records waiting: how many, how long the oldest has waited, and the handler's failure if failing. */
   readonly backlog: Effect.Effect<Record<string, TopicBacklog>>
+}
+
+/**
+ * Whether a publish failed because the broker refused a record as larger than its topic takes (Kafka's
+ * MESSAGE_TOO_LARGE, kafkajs's error or one that wraps it, BusUnavailable's cause included).
+ */
+export const refusedAsTooLarge = (e: unknown): boolean => {
+  for (let c: unknown = e, depth = 0; c !== undefined && c !== null && depth < 5; c = (c as { cause?: unknown }).cause, depth++) {
+    const type = (c as { type?: unknown }).type
+    if (type === "MESSAGE_TOO_LARGE" || type === "RECORD_LIST_TOO_LARGE") return true
+  }
+  return false
 }
 
 /**

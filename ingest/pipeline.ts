@@ -10,7 +10,7 @@ import type { ErasureMutationFailed } from "../warehouse/erasure.ts"
 import { type LandResult, makeEventSink } from "../warehouse/sink.ts"
 import { Warehouse, type WarehouseQueryError, type WarehouseRejectedRows, type WarehouseUnavailable } from "../warehouse/warehouse.ts"
 import { makeArchiveWriter } from "./archive.ts"
-import { BusUnavailable, EventBus, type IdentityChange, jsonLargerThan, personKeyOf, TENANTS_AT_ONCE, Topics } from "./bus.ts"
+import { BusUnavailable, EventBus, type IdentityChange, jsonLargerThan, personKeyOf, refusedAsTooLarge, TENANTS_AT_ONCE, Topics } from "./bus.ts"
 import { deepJsonText } from "./deep-json.ts"
 import type { ArchiveRecord, CanonicalEvent, DeadLetter, Rejection } from "./message.ts"
 import { shownText } from "./schemas.ts"
@@ -348,22 +348,34 @@ export class Pipeline extends Context.Service<Pipeline, PipelineShape>()("cdp/Pi
       }
 
       /**
-       * The events that fit in a record of the bus, and each of the others as the dead letter that keeps it (its raw
-       * text whole): it cannot go on to the stages, and is neither refused by the broker nor lost.
+       * Events past the bus's maxRecordBytes of JSON, each published alone with its raw record: the broker takes one
+       * that fits in a record compressed (a mail's long text, a JSON body). One it refuses as too large is returned as
+       * the dead letter that keeps it (its raw text whole), kept instead: neither refused at the edge for ever nor lost.
        */
-      const splitForBus = (events: ReadonlyArray<CanonicalEvent>) => {
-        const max = bus.maxRecordBytes
-        const large = max === undefined ? [] : events.filter((e) => jsonLargerThan(e, max))
-        if (large.length === 0) return { fitting: events, letters: [] }
-        return {
-          fitting: events.filter((e) => !large.includes(e)),
-          letters: large.map((e) => deadLetterOf(e, {
-            rule: "too_large", field: "",
-            message: `the message takes more than ${max} bytes as a record of the ${bus.backend.kind} bus, the most one record ` +
-              "holds there: it was kept here and not handled (the in-process bus has no such limit)",
-          })),
-        }
-      }
+      const publishedAlone = (events: ReadonlyArray<CanonicalEvent>, archiving: boolean) =>
+        Effect.map(Effect.forEach(events, (e) => {
+          const record = archiving ? archiveRecord(e) : undefined
+          const archived = record === undefined ? Effect.void : bus.publish(Topics.raw, [record]).pipe(
+            Effect.andThen(Effect.sync(() => { counters.archived++ })),
+            // Its raw text is less than the event that held it: not seen, but the message lands all the same.
+            Effect.catchIf(refusedAsTooLarge, () => Effect.logWarning("raw text too large for the bus's raw topic: not archived").pipe(
+              Effect.annotateLogs({ source: e.source }))))
+          return bus.publish(Topics.events, [e]).pipe(
+            Effect.andThen(archived),
+            Effect.as<ReadonlyArray<DeadLetter>>([]),
+            Effect.catchIf(refusedAsTooLarge, () => Effect.succeed([deadLetterOf(e, {
+              rule: "too_large", field: "",
+              message: `the message is larger than a record of the ${bus.backend.kind} bus takes, compressed (its JSON is ` +
+                `${Buffer.byteLength(deepJsonText(e))} bytes): it was kept here and not handled (the in-process bus has no such limit)`,
+            })])),
+          )
+        }), (letters) => letters.flat())
+
+      /** keepDeadLetters for the edge: the warehouse not storing one too large for the bus is the bus not taking it. */
+      const keptAtEdge = (letters: ReadonlyArray<DeadLetter>) => keepDeadLetters(letters).pipe(
+        Effect.catchTag("WarehouseUnavailable", (e) => Effect.fail(new BusUnavailable({
+          backend: bus.backend.kind, message: `the warehouse did not store a dead letter too large for the bus: ${e.message}`, cause: e,
+        }))))
 
       // Registered before the consumer, so it runs after the consumer has drained (finalizers run last-in first-out).
       yield* Effect.addFinalizer(() => archive.flush.pipe(
@@ -396,8 +408,9 @@ export class Pipeline extends Context.Service<Pipeline, PipelineShape>()("cdp/Pi
         forgetIdentity,
         submit: (events, deadLetters, options) =>
           Effect.gen(function* () {
-            // Accepted, then kept as a dead letter (as a stage's refusal is): counted in deadLettered.
-            const { fitting, letters: large } = splitForBus(events)
+            const max = bus.maxRecordBytes
+            const large = max === undefined ? [] : events.filter((e) => jsonLargerThan(e, max))
+            const fitting = large.length === 0 ? events : events.filter((e) => !large.includes(e))
             const raw: Array<ArchiveRecord> = []
             if (options?.archive !== false) {
               for (const e of fitting) {
@@ -407,15 +420,15 @@ export class Pipeline extends Context.Service<Pipeline, PipelineShape>()("cdp/Pi
             }
             yield* Effect.all([
               bus.publish(Topics.events, fitting),
-              keepDeadLetters(large.length === 0 ? deadLetters : [...deadLetters, ...large]).pipe(
-                Effect.catchTag("WarehouseUnavailable", (e) => Effect.fail(new BusUnavailable({
-                  backend: bus.backend.kind, message: `the warehouse did not store a dead letter too large for the bus: ${e.message}`, cause: e,
-                })))),
+              keptAtEdge(deadLetters),
               bus.publish(Topics.raw, raw),
             ], { concurrency: 3, discard: true })
+            // Accepted, and kept as a dead letter when the broker refuses it (as a stage's refusal is): deadLettered.
+            const refused = large.length === 0 ? [] : yield* publishedAlone(large, options?.archive !== false)
+            if (refused.length > 0) yield* keptAtEdge(refused)
             counters.accepted += events.length
             counters.rejected += deadLetters.length
-            counters.deadLettered += large.length
+            counters.deadLettered += refused.length
             counters.archived += raw.length
           }),
       }
