@@ -10,7 +10,7 @@ import { ObjectStore } from "../ingest/objectstore.ts"
 import { keptBytes } from "../ingest/utf8.ts"
 import {
   aloneForErasure, awaitOldPartsGone, noteErasedProfiles, countByMessageIds, countMentions, deleteTenantRows, dropDetachedParts, ensurePromptCleanup, eraseRows, exportRows, findRows, listTables,
-  mentionsNeedle, redactRow, type SubjectKeys, type TableLocator, truncateTable,
+  bytesMentionNeedle, mentionsNeedle, redactBytes, redactRow, type SubjectKeys, type TableLocator, truncateTable,
 } from "../warehouse/erasure.ts"
 import { countDataKeys, shredDataKeys } from "../warehouse/bus-keys.ts"
 import { queueExportErasures } from "../warehouse/exports.ts"
@@ -57,23 +57,26 @@ const erasableTables = Effect.gen(function* () {
 
 const locatorOf = (entry: TableEntry & { locate: NonNullable<TableEntry["locate"]> }): TableLocator => ({ table: entry.name, ...entry.locate })
 
-/**
- * An archived body as searched and redacted: one kept as base64 (bytes that are not UTF-8, a mail in windows-1252:
- * ingest/utf8.ts keptAsText) in its latin1 view, one character a byte, where an identifier written in ASCII reads as
- * written; cut there, the other bytes are kept as they were.
- */
-const archivedText = (r: ArchiveRecord): string => (r.meta?.["encoding"] === "base64" ? keptBytes(r.body, "base64").toString("latin1") : r.body)
+/** An archived body kept as base64: bytes that are not UTF-8 (a mail in windows-1252, ingest/utf8.ts keptAsText). */
+const keptAsBytes = (r: ArchiveRecord): boolean => r.meta?.["encoding"] === "base64"
 
-const redactArchived = (r: ArchiveRecord, needles: ReadonlyArray<string>): ArchiveRecord => {
-  const text = String(redactRow({ body: archivedText(r) }, needles)["body"])
-  return { ...r, body: r.meta?.["encoding"] === "base64" ? Buffer.from(text, "latin1").toString("base64") : text }
-}
+/**
+ * An archived body with the needles cut out: one kept as base64 in its bytes, read as UTF-8, Windows-1252 and the
+ * charset it declares (warehouse/erasure.ts redactBytes), the other bytes kept as they were.
+ */
+const redactArchived = (r: ArchiveRecord, needles: ReadonlyArray<string>): ArchiveRecord => keptAsBytes(r)
+  ? { ...r, body: redactBytes(keptBytes(r.body, "base64"), needles).toString("base64") }
+  : { ...r, body: String(redactRow({ body: r.body }, needles)["body"]) }
 
 /** Record tests for the archive: the subject's own messages, and others' that mention them (as a whole token). */
 const archiveMatchers = (subject: Subject) => {
   const ids = new Set(subject.messageIds)
   const holds = mentionsNeedle(subject.needles)
-  return { isMine: (r: ArchiveRecord) => r.tenant === subject.tenant && ids.has(r.messageId), mentions: (r: ArchiveRecord) => holds(archivedText(r)) }
+  const bytesHold = bytesMentionNeedle(subject.needles)
+  return {
+    isMine: (r: ArchiveRecord) => r.tenant === subject.tenant && ids.has(r.messageId),
+    mentions: (r: ArchiveRecord) => (keptAsBytes(r) ? bytesHold(keptBytes(r.body, "base64")) : holds(r.body)),
+  }
 }
 
 /** Everything held about the subject, per store: their rows of each table and their archived raw messages. */

@@ -193,6 +193,73 @@ export const mentionsNeedle = (needles: ReadonlyArray<string>): ((text: string) 
 }
 
 /**
+ * The single-byte charsets that bytes kept as base64 (ingest/utf8.ts keptAsText: bytes that are not UTF-8) are read in
+ * for needles, besides the bytes as they are (an identifier in ASCII, or in UTF-8 among bytes that are not): Windows-1252
+ * always (Latin-1's letters, as WHATWG reads Latin-1 labels; a line or mail that declares nothing is most often in it),
+ * and each other one where the bytes declare it (`charset=`, a mail's or a MIME part's). One byte is one character in
+ * each, so a cut in the text is a cut in the bytes. Each name is read as itself by the engine (convertCharset, ICU) and
+ * by TextDecoder (WHATWG) alike, checked on every byte; multi-byte charsets (Shift_JIS, GB18030, EUC-KR) are not read.
+ */
+export const KEPT_BYTES_CHARSETS: ReadonlyArray<string> = [
+  "windows-1252", "iso-8859-2", "iso-8859-3", "iso-8859-4", "iso-8859-5", "iso-8859-6", "iso-8859-7", "iso-8859-8",
+  "iso-8859-10", "iso-8859-13", "iso-8859-14", "iso-8859-15", "windows-1250", "windows-1251", "windows-1253",
+  "windows-1254", "windows-1255", "windows-1256", "windows-1257", "windows-1258", "windows-874", "koi8-r", "koi8-u",
+]
+const ALWAYS_READ_IN = "windows-1252"
+/** A charset the bytes declare (its name, group 1); the same pattern in SQL (bytesInCharsets). */
+const DECLARED_CHARSET = String.raw`(?i)charset\s*=\s*"?([a-z0-9_.:-]+)`
+const DECLARED_CHARSET_JS = /charset\s*=\s*"?([a-z0-9_.:-]+)/gi
+const decoders = new Map(KEPT_BYTES_CHARSETS.map((c) => [c, new TextDecoder(c)]))
+
+/** A reading of kept bytes, one character a byte, and the needles as they are written in it. */
+interface BytesView {
+  readonly text: string
+  readonly needles: ReadonlyArray<string>
+}
+
+/** The readings of kept bytes searched for needles: their UTF-8 (in a latin1 view), Windows-1252, and declared charsets. */
+const bytesViews = (bytes: Buffer, needles: ReadonlyArray<string>): ReadonlyArray<BytesView> => {
+  const latin1 = bytes.toString("latin1")
+  const declared = new Set([...latin1.matchAll(DECLARED_CHARSET_JS)].map((m) => m[1]!.toLowerCase()))
+  const views: Array<BytesView> = [{ text: latin1, needles: needles.map((n) => Buffer.from(n, "utf8").toString("latin1")) }]
+  for (const charset of KEPT_BYTES_CHARSETS) {
+    if (charset !== ALWAYS_READ_IN && !declared.has(charset)) continue
+    const text = decoders.get(charset)!.decode(bytes)
+    if (text.length === bytes.length) views.push({ text, needles })
+  }
+  return views
+}
+
+/** Whether bytes kept as base64 hold one of the needles as a whole token in one of their readings (bytesViews). */
+export const bytesMentionNeedle = (needles: ReadonlyArray<string>): ((bytes: Buffer) => boolean) => {
+  if (needles.length === 0) return () => false
+  const asUtf8 = mentionsNeedle(needles.map((n) => Buffer.from(n, "utf8").toString("latin1")))
+  const asText = mentionsNeedle(needles)
+  return (bytes) => bytesViews(bytes, []).some((v, i) => (i === 0 ? asUtf8 : asText)(v.text))
+}
+
+/**
+ * Cuts every whole-token occurrence of a needle out of kept bytes, in each of their readings (bytesViews) one after
+ * another, as redactRow cuts text ("[erased]", or "0" for digits); the other bytes stay as they were.
+ */
+export const redactBytes = (bytes: Buffer, needles: ReadonlyArray<string>): Buffer => {
+  let out = bytes
+  for (let i = 0; needles.length > 0; i++) {
+    const view = bytesViews(out, needles)[i]
+    if (view === undefined) return out
+    const pattern = needleTokenRegExp(view.needles)
+    const pieces: Array<Buffer> = []
+    let from = 0
+    for (const m of view.text.matchAll(pattern)) {
+      pieces.push(out.subarray(from, m.index), Buffer.from(/^\+?\d+$/.test(m[0]) ? "0" : "[erased]", "latin1"))
+      from = m.index + m[0].length
+    }
+    if (pieces.length > 0) out = Buffer.concat([...pieces, out.subarray(from)])
+  }
+  return out
+}
+
+/**
  * multiSearchAny takes at most 255 needles ("passed 20000, should be at most 255": a DSR about a person with 10,000
  * identifiers failed on it), so more are searched in groups of this many, each group with its own token pattern, over
  * the row's texts joined into one (NEEDLE_TEXT): a condition per group, not per group and column.
@@ -219,16 +286,27 @@ const needleParams = (needles: ReadonlyArray<string>): Record<string, unknown> =
     ? { needles, needle_pattern: needleTokenPattern(needles) }
     : Object.fromEntries(groupsOf(needles).flatMap((g, i) => [[`needles_${i}`, g], [`needle_pattern_${i}`, needleTokenPattern(g)]]))
 
+/** SQL: `bytes` read in Windows-1252 and in each other charset of KEPT_BYTES_CHARSETS they declare, as UTF-8 text. */
+const bytesInCharsets = (bytes: string): string => {
+  const declared = `arrayMap(__c -> lower(__c), extractAll(${bytes}, '${DECLARED_CHARSET.replace(/\\/g, "\\\\")}'))`
+  const other = KEPT_BYTES_CHARSETS.filter((c) => c !== ALWAYS_READ_IN)
+    .map((c) => `if(has(${declared}, '${c}'), convertCharset(${bytes}, '${c}', 'UTF-8'), '')`)
+  return `concat(convertCharset(${bytes}, '${ALWAYS_READ_IN}', 'UTF-8'), ${other.map((o) => `'\\n', ${o}`).join(", ")})`
+}
+
 /**
  * The texts of a row the needles are searched in. A column beside which the table has `<column>_encoding` (dead_letters'
  * payload: bytes that are not UTF-8 kept as base64, ingest/utf8.ts keptAsText) is searched in the bytes it keeps, where
- * an identifier written in ASCII (an address, a number) is found as in text.
+ * an identifier written in ASCII (an address, a number) or in UTF-8 is found as in text, and in those bytes read in
+ * the charsets of KEPT_BYTES_CHARSETS (bytesInCharsets), where one written in Latin-1 or a declared charset is.
  */
-const textColumns = (columns: ReadonlyArray<Column>) => columns.filter((c) => c.type.includes("String")).map((c) => {
+const textColumns = (columns: ReadonlyArray<Column>) => columns.filter((c) => c.type.includes("String")).flatMap((c) => {
   const plain = /^(LowCardinality\()?(Nullable\()?String\)?\)?$/.test(c.type)
   const text = plain ? `toString(ifNull(${quoteId(c.name)}, ''))` : `toString(${quoteId(c.name)})`
   const encoding = columns.some((e) => e.name === `${c.name}_encoding`) ? quoteId(`${c.name}_encoding`) : undefined
-  return encoding === undefined ? text : `if(${encoding} = 'base64', tryBase64Decode(${text}), ${text})`
+  if (encoding === undefined) return [text]
+  const bytes = `tryBase64Decode(${text})`
+  return [`if(${encoding} = 'base64', ${bytes}, ${text})`, `if(${encoding} = 'base64', ${bytesInCharsets(bytes)}, '')`]
 })
 
 /** What a statement using containsNeedle starts with: past NEEDLE_GROUP needles, the WITH naming NEEDLE_TEXT. */
