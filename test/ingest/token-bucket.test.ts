@@ -1,44 +1,56 @@
 // The token bucket of a destination: a burst at once, then the rate; a pause holds every taker.
-import { Effect } from "effect"
+// On a test clock: the bucket's time is the clock's, and its waits end only when the test moves the clock, so each take
+// is seen to end at an exact time. Bounds in wall time failed on loaded machines (a burst "at once" within 40 ms).
+import { Effect, Fiber } from "effect"
+import { TestClock } from "effect/testing"
 import { describe, expect, it } from "vitest"
-import { makeTokenBucket } from "../../ingest/destinations/token-bucket.ts"
+import { makeTokenBucket, type TokenBucket } from "../../ingest/destinations/token-bucket.ts"
 
-const timed = (program: Effect.Effect<unknown>) =>
+/** Runs `test` on a test clock; `now` is the clock's time, for the bucket. */
+const onTestClock = (test: (now: () => number) => Effect.Effect<void>) =>
+  Effect.runPromise(TestClock.testClockWith((clock) => test(() => clock.currentTimeMillisUnsafe())).pipe(Effect.provide(TestClock.layer())))
+
+/** Runs `program`, moving the clock a millisecond at a time until it ends. */
+const untilDone = <A>(program: Effect.Effect<A>) =>
   Effect.gen(function* () {
-    const started = Date.now()
-    yield* program
-    return Date.now() - started
+    const fiber = yield* Effect.forkChild(program)
+    for (let ms = 0; ms <= 10_000; ms++) {
+      yield* Effect.yieldNow
+      if (fiber.pollUnsafe() !== undefined) return yield* Fiber.join(fiber)
+      yield* TestClock.adjust("1 millis")
+    }
+    return yield* Effect.die(new Error("not done after 10 s of the test clock"))
   })
-const elapsed = (program: Effect.Effect<unknown>) => Effect.runPromise(timed(program))
+
+/** The clock's time when a take ends. */
+const takenAt = (bucket: TokenBucket, now: () => number) => Effect.map(bucket.take, () => now())
 
 describe("token bucket", () => {
-  it("lets a burst through at once, then no more than the rate", async () => {
-    const created = Date.now()
-    const bucket = makeTokenBucket(20, 3)
-    expect(await elapsed(Effect.repeat(bucket.take, { times: 2 }))).toBeLessThan(40)
-    // Three more at 20 per second: at least 150 ms after the bucket was made. Counted from then, not from the burst's
-    // end, since the bucket refills while the burst is taken (on a busy machine that took 15 ms: 135 ms were left).
-    // Lower bound only: a busy machine is slower, never faster.
-    await elapsed(Effect.repeat(bucket.take, { times: 2 }))
-    expect(Date.now() - created).toBeGreaterThanOrEqual(149)
-  })
+  it("lets a burst through at once, then no more than the rate", () =>
+    onTestClock((now) => Effect.gen(function* () {
+      const bucket = makeTokenBucket(20, 3, now)
+      const created = now()
+      // Three at once, then one every 50 ms (20 per second).
+      const times = yield* untilDone(Effect.forEach([1, 2, 3, 4, 5, 6], () => takenAt(bucket, now)))
+      expect(times.map((t) => t - created)).toEqual([0, 0, 0, 50, 100, 150])
+    })))
 
-  it("holds every taker for a pause (a 429's Retry-After)", async () => {
-    const bucket = makeTokenBucket(1000, 10)
-    // Counted from the pause, not from each take's start: on a loaded machine the takes started 11 ms after it and a
-    // take-timed check (>= 190) failed at 189 with the pause kept exactly (1 ms of clock rounding allowed).
-    const paused = Date.now()
-    bucket.pause(200)
-    const times = await Effect.runPromise(Effect.forEach([1, 2, 3], () => bucket.take.pipe(Effect.map(() => Date.now() - paused)), { concurrency: "unbounded" }))
-    for (const t of times) expect(t).toBeGreaterThanOrEqual(199)
-  })
+  it("holds every taker for a pause (a 429's Retry-After)", () =>
+    onTestClock((now) => Effect.gen(function* () {
+      const bucket = makeTokenBucket(1000, 10, now)
+      const paused = now()
+      bucket.pause(200)
+      const times = yield* untilDone(Effect.all([1, 2, 3].map(() => takenAt(bucket, now)), { concurrency: "unbounded" }))
+      expect(times.map((t) => t - paused)).toEqual([200, 200, 200])
+    })))
 
-  it("counts a pause from when the answer asking for it arrived, not from when it was handled (logging it is part of the wait)", async () => {
-    const bucket = makeTokenBucket(1000, 10)
-    // The answer came 150 ms ago asking for 200 ms: 50 ms are left (not 200 more).
-    bucket.pause(200, Date.now() - 150)
-    const waited = await elapsed(bucket.take)
-    expect(waited).toBeGreaterThanOrEqual(40)
-    expect(waited).toBeLessThan(150)
-  })
+  it("counts a pause from when the answer asking for it arrived, not from when it was handled (logging it is part of the wait)", () =>
+    onTestClock((now) => Effect.gen(function* () {
+      const bucket = makeTokenBucket(1000, 10, now)
+      yield* TestClock.adjust("1 second")
+      // The answer came 150 ms ago asking for 200 ms: 50 ms are left (not 200 more).
+      const handled = now()
+      bucket.pause(200, handled - 150)
+      expect((yield* untilDone(takenAt(bucket, now))) - handled).toBe(50)
+    })))
 })
