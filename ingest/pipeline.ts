@@ -384,8 +384,8 @@ export class Pipeline extends Context.Service<Pipeline, PipelineShape>()("cdp/Pi
       if (consuming) {
         // One archive call at a time: its writer keeps each day's manifest in memory and writes it back (read, add,
         // write), which two calls at once could interleave. Dead letters and events take tenants side by side
-        // (TENANTS_AT_ONCE): the identity stage takes one batch at a time itself (its lock), and every other stage
-        // and the sink keep nothing that two tenants' batches share.
+        // (TENANTS_AT_ONCE): the identity stage takes each tenant's batches one at a time itself, tenants side by side
+        // (its turns, identity/graph-turns.ts), and every other stage and the sink keep nothing that two tenants' batches share.
         yield* bus.consume(Topics.raw, archive.write)
         yield* bus.consume(Topics.deadLetters, landDeadLetters, { tenantsAtOnce: TENANTS_AT_ONCE })
         // After a rebalance this member may own people another member resolved meanwhile: read what they stored
