@@ -1,7 +1,7 @@
 // A relations compute beside an erasure of the same tenant: the compute reads every profile's history first (a minute
 // at a million events), so an erasure must not wait for that read, and scores read before the erasure must not store
 // the erased person's profile id after it.
-import { Deferred, Effect, Fiber, Option } from "effect"
+import { Deferred, Effect, Fiber } from "effect"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { Keys } from "../../../consent/keys.ts"
 import { eraseSubject, verifyErased } from "../../../consent/registry.ts"
@@ -11,6 +11,7 @@ import { noteErasedProfiles } from "../../../warehouse/erasure.ts"
 import { Warehouse, type WarehouseShape } from "../../../warehouse/warehouse.ts"
 import { gatedWarehouse } from "../../support/gated-warehouse.ts"
 import { freshDir, query, removeDir } from "../../support/pipeline.ts"
+import { forkWatched, WHILE_HELD_TEST_TIMEOUT } from "../../support/while-held.ts"
 import { submit, web, withConsent } from "../../consent/support.ts"
 
 let dir: string
@@ -34,11 +35,11 @@ describe("a relations compute beside an erasure", () => {
       const computing = yield* computeRelations({ tenant: "acme", asOf: "2024-11-01", config: DEFAULT_RELATIONS_CONFIG }).pipe(
         Effect.provideService(Warehouse, gate.warehouse), Effect.forkChild)
       yield* Deferred.await(gate.reached)
-      const erasure = yield* eraseSubject(subject).pipe(Effect.exit, Effect.forkChild)
-      const endedWhileHeld = yield* Fiber.join(erasure).pipe(Effect.timeoutOption("20 seconds"), Effect.map(Option.isSome))
+      const erasure = yield* forkWatched(eraseSubject(subject).pipe(Effect.exit))
+      const endedWhileHeld = yield* erasure.endsWhileHeld
       yield* gate.release
       const run = yield* Fiber.join(computing)
-      const erased = yield* Fiber.join(erasure)
+      const erased = yield* Fiber.join(erasure.fiber)
 
       expect(endedWhileHeld).toBe(true)
       expect(erased._tag).toBe("Success")
@@ -47,7 +48,7 @@ describe("a relations compute beside an erasure", () => {
       expect(rows.length).toBe(1) // bob's
       expect(run.profiles).toBe(1)
       expect(yield* verifyErased(subject)).toEqual([])
-    }).pipe(Effect.provide(Keys.fixed(new Uint8Array(32).fill(7))))), 90_000)
+    }).pipe(Effect.provide(Keys.fixed(new Uint8Array(32).fill(7))))), WHILE_HELD_TEST_TIMEOUT)
 
   it("reads again when more erasures ran during its read than the process keeps track of, and stores the run", () =>
     withConsent(dir, Effect.gen(function* () {
