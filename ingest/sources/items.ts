@@ -279,6 +279,9 @@ export const explainSchemaError = (
       return make("too_few_items", `${name} must have at least ${String(params["limit"])} item(s)`)
     case "maxItems":
       return make("too_many_items", `${name} has more than ${String(params["limit"])} items`)
+    case "maxProperties":
+      // The edge's rule for an object of too many names (JSON_LIMITS.maxKeys), at a schema's own bound for one object.
+      return make("too_many_keys", `${name} holds more than ${String(params["limit"])} names`)
     case "pattern":
       return make("bad_format", `${name} ${patterns?.[field] ?? "has an invalid format"} (got ${show(value)})`)
     case "additionalProperties": {

@@ -155,6 +155,7 @@ describe("X tweet fields past the bounds every source keeps", () => {
     ["a 257-character mentioned username", { entities: { mentions: [{ username: long(257) }] } }, "too_long", "/data/0/entities/mentions/0/username"],
     ["a mention whose id is not digits", { entities: { mentions: [{ username: "ok", id: "x1" }] } }, "bad_format", "/data/0/entities/mentions/0/id"],
     ["a 8,193-character url", { entities: { urls: [{ url: "https://t.co/a", expanded_url: `https://x.example/${long(8200)}` }] } }, "too_long", "/data/0/entities/urls/0/expanded_url"],
+    ["public_metrics of 101 counts", { public_metrics: Object.fromEntries(Array.from({ length: 101 }, (_, i) => [`count_${i}`, 1])) }, "too_many_keys", "/data/0/public_metrics"],
     ["10,001 hashtags", { entities: { hashtags: Array.from({ length: 10_001 }, () => ({ tag: "a" })) } }, "too_many_items", "/data/0/entities/hashtags"],
     ["10,001 mentions", { entities: { mentions: Array.from({ length: 10_001 }, () => ({ username: "a" })) } }, "too_many_items", "/data/0/entities/mentions"],
     ["10,001 urls", { entities: { urls: Array.from({ length: 10_001 }, () => ({ url: "https://t.co/a" })) } }, "too_many_items", "/data/0/entities/urls"],
