@@ -15,7 +15,7 @@ import { eventsByChannel, frequentEvents, socialChannelSpan, widestProfileEmail 
 import { sentimentByChannel } from "../warehouse/sentiment.ts"
 import { readSetting, SETTINGS } from "./config.ts"
 import { DataDirUnusable } from "./data-dir.ts"
-import { formatRows } from "./format.ts"
+import { formatRows, shellWord } from "./format.ts"
 import { backendConfig, embeddedWarehouseDir, pipelineLayer } from "./layers.ts"
 
 const SAMPLES = fileURLToPath(new URL("../ingest/samples/", import.meta.url))
@@ -90,7 +90,7 @@ export const runDemo = (dataDirOption: string) =>
       }
       const email = showcaseEmail(yield* widestProfileEmail())
       const [social] = yield* socialChannelSpan()
-      const dir = ` --data-dir ${shown}`
+      const dir = ` --data-dir ${shellWord(shown)}`
       process.stdout.write(`
 Try next:
 ${email === undefined ? "" : `  npx cdp profile show ${email}${dir}    # one customer on every channel: identifiers, traits, sentiment, recent events

@@ -4,6 +4,9 @@ import { DISPLAY_CONTROLS } from "../warehouse/labels.ts"
 
 export type OutputFormat = "json" | "table"
 
+/** One word of a command line cdp prints for the user to paste: quoted for a POSIX shell when it holds anything but safe characters. */
+export const shellWord = (word: string): string => (/^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`)
+
 // C0 controls but tab and line feed, and the display controls (warehouse/labels.ts: DEL, C1, bidi overrides and
 // isolates; JSON.stringify leaves C1 as it is).
 const UNSAFE = new RegExp(`[\\u0000-\\u0008\\u000b-\\u001f${DISPLAY_CONTROLS}]`)

@@ -39,7 +39,7 @@ import { registerRelationsCommands, withRelationships } from "./relations.ts"
 import { keepRelationsCurrent } from "../identity/relations/index.ts"
 import { NeedsKafka, registerWorkerCommand } from "./worker.ts"
 import { registerRetentionCommands } from "./retention.ts"
-import { formatRows, guardStdout, type OutputFormat } from "./format.ts"
+import { formatRows, guardStdout, type OutputFormat, shellWord } from "./format.ts"
 import { backendConfig, commandLogger, DEFAULT_DATA_DIR, pipelineLayer, serverLogger, warehouseLayer } from "./layers.ts"
 import {
   identityExplain, identityRebuild, identitySeparate, identitySplit, identitySuggestionDecision, identitySuggestions, profileShow,
@@ -324,7 +324,9 @@ Examples:
         `${file}: ${summary.accepted} accepted (${summary.landed} landed, ${summary.duplicates} duplicates), ` +
           `${summary.rejected} rejected, in ${summary.seconds.toFixed(1)}s\n`,
       )
-      const seeWhy = `npx cdp query "SELECT rule, reason FROM dead_letters ORDER BY received_at DESC LIMIT 20" --format table${opts.dataDir === undefined ? "" : ` --data-dir ${opts.dataDir}`}`
+      // Pasted as it is, it reads the tenant and the data dir this file went to.
+      const seeWhy = `npx cdp query "SELECT rule, reason FROM dead_letters ORDER BY received_at DESC LIMIT 20" --format table` +
+        `${opts.tenant === DEFAULT_TENANT ? "" : ` --tenant ${shellWord(opts.tenant)}`}${opts.dataDir === undefined ? "" : ` --data-dir ${shellWord(opts.dataDir)}`}`
       process.stdout.write(zonelessLines(summary.zonelessTimes, sourceOptions, false))
       if (summary.rejected > 0 && summary.accepted === 0) {
         return yield* Effect.fail(new NothingLanded({ path: file, rejected: summary.rejected, dryRun: false, kept: `(kept in dead_letters; see why: ${seeWhy})` }))
@@ -922,7 +924,7 @@ Examples:
   .action((opts: { dataDir: string }) => {
     runCommand(runDemo(opts.dataDir).pipe(Effect.provide(commandLogger)), {
       whenStopped: `the demo finished: what landed before the interrupt stays in ${opts.dataDir}; ` +
-        `cdp demo --data-dir ${opts.dataDir} starts over (it wipes the dir it made)`,
+        `cdp demo --data-dir ${shellWord(opts.dataDir)} starts over (it wipes the dir it made)`,
     })
   })
 
