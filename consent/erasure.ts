@@ -10,7 +10,7 @@ import { ObjectStore } from "../ingest/objectstore.ts"
 import { keptBytes } from "../ingest/utf8.ts"
 import {
   aloneForErasure, awaitOldPartsGone, noteErasedProfiles, countByMessageIds, countMentions, deleteTenantRows, dropDetachedParts, ensurePromptCleanup, eraseRows, exportRows, findRows, listTables,
-  bytesMentionNeedle, mentionsNeedle, redactBytes, redactRow, type SubjectKeys, type TableLocator, truncateTable,
+  bytesMentionNeedle, decodedMailText, mayBeMimeEncoded, mentionsNeedle, redactBytes, redactRow, type SubjectKeys, type TableLocator, truncateTable,
 } from "../warehouse/erasure.ts"
 import { countDataKeys, shredDataKeys } from "../warehouse/bus-keys.ts"
 import { queueExportErasures } from "../warehouse/exports.ts"
@@ -78,6 +78,30 @@ const archiveMatchers = (subject: Subject) => {
     mentions: (r: ArchiveRecord) => (keptAsBytes(r) ? bytesHold(keptBytes(r.body, "base64")) : holds(r.body)),
   }
 }
+
+/** An archived record's raw bytes (a mail's: its body kept as base64 when not UTF-8). */
+const archivedBytes = (r: ArchiveRecord): Buffer => (keptAsBytes(r) ? keptBytes(r.body, "base64") : Buffer.from(r.body, "utf8"))
+
+const recordKey = (r: ArchiveRecord) => `${r.source}\u0000${r.messageId}\u0000${r.receivedAt}\u0000${r.body}`
+
+/**
+ * Others' archived records that name the subject inside a MIME encoding of the mail (a base64 or quoted-printable
+ * part, an encoded-word in Cc: decodedMailText), still after their plain text is cut (redactArchived), as keys
+ * (recordKey). Such a record is erased whole, not redacted: its encoded part is not cut and encoded again (README:
+ * Personal data, erasure).
+ */
+const namedInMime = (subject: Subject) =>
+  Effect.gen(function* () {
+    const { isMine } = archiveMatchers(subject)
+    const holds = mentionsNeedle(subject.needles)
+    const out = new Set<string>()
+    if (subject.needles.length === 0) return out
+    const candidates = yield* exportArchived(subject.tenant, (r) => !isMine(r) && mayBeMimeEncoded(archivedBytes(r)))
+    for (const r of candidates) {
+      if (holds(yield* decodedMailText(archivedBytes(redactArchived(r, subject.needles))))) out.add(recordKey(r))
+    }
+    return out
+  })
 
 /** Everything held about the subject, per store: their rows of each table and their archived raw messages. */
 export const exportSubject = Effect.fn("exportSubject")(function* (subject: Subject) {
@@ -241,8 +265,10 @@ const eraseInTenant = Effect.fn("eraseSubject")(function* (subject: Subject, req
   }
 
   const { isMine, mentions } = archiveMatchers(subject)
-  const archive = yield* eraseArchived(subject.tenant, isMine, mentions, (r) => redactArchived(r, subject.needles))
-  done.push({ where: "archive", what: "records erased", count: archive.erased })
+  const inMime = yield* namedInMime(subject)
+  const archive = yield* eraseArchived(subject.tenant, (r) => isMine(r) || inMime.has(recordKey(r)), mentions, (r) => redactArchived(r, subject.needles))
+  done.push({ where: "archive", what: "records erased", count: archive.erased - inMime.size })
+  if (inMime.size > 0) done.push({ where: "archive", what: "others' records erased whole (naming the subject inside a MIME encoding)", count: inMime.size })
   if (archive.redacted > 0) done.push({ where: "archive", what: "records redacted", count: archive.redacted })
   done.push({ where: "archive", what: "batches rewritten", count: archive.rewritten })
   done.push({ where: "objects", what: "removed", count: yield* eraseObjects(subject) })
@@ -269,7 +295,8 @@ const eraseInTenant = Effect.fn("eraseSubject")(function* (subject: Subject, req
 export const verifyErased = Effect.fn("verifyErased")(function* (subject: Subject) {
   const left: Array<string> = []
   const keyed = new Set(TABLES.filter((t) => t.erasure === "keyed").map((t) => t.name))
-  const mentions = yield* countMentions(subject.tenant, [...subject.needles, ...subject.profileIds])
+  const mail = new Map(TABLES.flatMap((t) => (t.locate?.mail === undefined ? [] : [[t.name, t.locate.mail] as const])))
+  const mentions = yield* countMentions(subject.tenant, [...subject.needles, ...subject.profileIds], mail)
   for (const m of mentions) if (!keyed.has(m.table)) left.push(`${m.table} (${m.rows} rows)`)
   if (subject.messageIds.length > 0) {
     for (const entry of yield* erasableTables) {
@@ -281,7 +308,7 @@ export const verifyErased = Effect.fn("verifyErased")(function* (subject: Subjec
   const keysLeft = (yield* listTables()).some((t) => t.name === "bus_data_keys") ? yield* countDataKeys(yield* subjectKeyIds(subject)) : 0
   if (keysLeft > 0) left.push(`bus_data_keys (${keysLeft} data keys of the subject's person keys)`)
   const { isMine, mentions: mentionsSubject } = archiveMatchers(subject)
-  const archived = yield* exportArchived(subject.tenant, (r) => isMine(r) || mentionsSubject(r))
-  if (archived.length > 0) left.push(`archive (${archived.length} records)`)
+  const archived = new Set([...(yield* exportArchived(subject.tenant, (r) => isMine(r) || mentionsSubject(r))).map(recordKey), ...yield* namedInMime(subject)])
+  if (archived.size > 0) left.push(`archive (${archived.size} records)`)
   return left
 })

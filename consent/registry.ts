@@ -81,8 +81,8 @@ export const TABLES: ReadonlyArray<TableEntry> = [
   {
     kind: "table", name: "dead_letters", owner: "warehouse/sink.ts, warehouse/dead-letters.ts", erasure: "rows",
     personal: "payload (whole messages), field, reason",
-    locate: byMessage("delete"),
-    why: "no subject column: found by message id, or by an identifier of the subject anywhere in the payload",
+    locate: { ...byMessage("delete"), mail: "payload" },
+    why: "no subject column: found by message id, or by an identifier of the subject anywhere in the payload (a raw mail's also inside its MIME encodings)",
   },
   {
     kind: "table", name: "dead_letter_outcomes", owner: "warehouse/dead-letters.ts", erasure: "rows", personal: "reason, message_id",

@@ -98,6 +98,12 @@ export interface TableLocator {
   readonly needleMatch: "delete" | "redact"
   /** Also the subject's: rows whose `column` holds a value of `fromColumn` in rows just erased from `fromTable`. */
   readonly linked?: { readonly column: string; readonly fromTable: string; readonly fromColumn: string }
+  /**
+   * A column holding raw mails (dead letters' payload): a row whose mail names a needle only inside a MIME encoding
+   * (a base64 or quoted-printable part, an encoded-word: mailMentionRows) is found too, as one naming it in plain text
+   * is (the subject's, for a "delete" table).
+   */
+  readonly mail?: string
 }
 
 export interface SubjectKeys {
@@ -258,6 +264,31 @@ export const redactBytes = (bytes: Buffer, needles: ReadonlyArray<string>): Buff
   }
   return out
 }
+
+/**
+ * A mail that may hold text only a MIME decoding shows: a transfer-encoded part (base64, quoted-printable, where a
+ * soft line break can split an address and a letter past ASCII is =E9) or an RFC 2047 encoded-word (`=?utf-8?b?...?=`).
+ * The same pattern in SQL (MIME_ENCODED_SQL) picks the dead letters read decoded.
+ */
+const MIME_ENCODED = /content-transfer-encoding:\s*"?(?:base64|quoted-printable)|=\?[^?\s]+\?[bq]\?/i
+const MIME_ENCODED_SQL = String.raw`(?i)content-transfer-encoding:\s*"?(?:base64|quoted-printable)|=\?[^?\s]+\?[bq]\?`
+export const mayBeMimeEncoded = (raw: Buffer): boolean => MIME_ENCODED.test(raw.toString("latin1"))
+
+/** Read as a search needs it: no HTML turned into text (slow on large HTML; the HTML is searched as it is). */
+const MAIL_READING = { skipHtmlToText: true, skipTextToHtml: true, skipImageLinks: true, skipTextLinks: true } as const
+
+/**
+ * A raw mail as a reader sees it, for the needle search: its headers with encoded-words decoded, its text and HTML
+ * parts and text attachments decoded from their transfer encoding and charset (mailparser, which ingest/sources/email.ts
+ * reads mail with). Empty for bytes mailparser cannot read.
+ */
+export const decodedMailText = (raw: Buffer): Effect.Effect<string> =>
+  Effect.tryPromise(async () => {
+    const { simpleParser } = await import("mailparser")
+    const mail = await simpleParser(raw, MAIL_READING)
+    const texts = mail.attachments.filter((a) => /^text\//i.test(a.contentType)).map((a) => a.content.toString("utf8"))
+    return [JSON.stringify([...mail.headers]), mail.text ?? "", typeof mail.html === "string" ? mail.html : "", ...texts].join("\n")
+  }).pipe(Effect.orElseSucceed(() => ""))
 
 /**
  * multiSearchAny takes at most 255 needles ("passed 20000, should be at most 255": a DSR about a person with 10,000
@@ -425,6 +456,29 @@ const overSlices = <A>(table: string, needles: number, run: (slice: Slice) => Ef
     }
   })
 
+/**
+ * The tenant's rows of a table whose `mail` column (TableLocator.mail) names a needle only inside a MIME encoding: rows
+ * that containsNeedle does not find and whose mail may be encoded (MIME_ENCODED_SQL) are read decoded
+ * (decodedMailText) and searched there. Each row with its fingerprint (__h) and all its columns.
+ */
+const mailMentionRows = (table: string, columns: ReadonlyArray<Column>, mail: string, tenant: string, needles: ReadonlyArray<string>) =>
+  Effect.gen(function* () {
+    const column = columns.find((c) => c.name === mail)
+    if (column === undefined || needles.length === 0) return [] as Array<Row>
+    const warehouse = yield* Warehouse
+    const [raw] = textColumns([column, ...columns.filter((c) => c.name === `${mail}_encoding`)])
+    const list = columns.map((c) => quoteId(c.name)).join(", ")
+    const rows = yield* overSlices(table, needles.length, (slice) => warehouse.query<Row & { __h: string; __raw: string }>(
+      `${needleWith(columns, needles.length)}SELECT ${fingerprint(columns)} AS __h, 1 AS __mine, base64Encode(${raw}) AS __raw, ${list} ` +
+        `FROM ${quoteId(table)} ${slice.prewhere}WHERE ${hasTenant(columns) ? WHERE_TENANT : ""}match(${raw}, {mime_encoded:String}) ` +
+        `AND NOT (${containsNeedle(columns, needles.length)})`,
+      { params: { tenant, mime_encoded: MIME_ENCODED_SQL, ...needleParams(needles), ...slice.params } }))
+    const holds = mentionsNeedle(needles)
+    const found: Array<Row> = []
+    for (const { __raw, ...row } of rows) if (holds(yield* decodedMailText(Buffer.from(__raw, "base64")))) found.push(row)
+    return found
+  })
+
 /** The subject's rows of a table (and, for "redact" tables, others' rows that mention them), each with its fingerprint. */
 export const findRows = Effect.fn("findRows")(function* (locator: TableLocator, subject: SubjectKeys, linked: ReadonlyArray<string> = []) {
   const warehouse = yield* Warehouse
@@ -438,9 +492,12 @@ export const findRows = Effect.fn("findRows")(function* (locator: TableLocator, 
     `${needleWith(columns, subject.needles.length)}SELECT ${fingerprint(columns)} AS __h, (${mine}) AS __mine, ${list} FROM ${quoteId(locator.table)} ` +
       `${slice.prewhere}WHERE ${hasTenant(columns) ? WHERE_TENANT : ""}((${mine}) OR (${mention}))`,
     { params: { ...params, ...slice.params } }))
+  const inMail = locator.mail !== undefined && locator.needleMatch === "delete"
+    ? yield* mailMentionRows(locator.table, columns, locator.mail, subject.tenant, subject.needles)
+    : []
   return {
     columns,
-    mine: rows.filter((r) => Number(r.__mine) === 1),
+    mine: [...rows.filter((r) => Number(r.__mine) === 1), ...inMail],
     mentions: rows.filter((r) => Number(r.__mine) !== 1),
   }
 })
@@ -788,8 +845,13 @@ export const listTables = Effect.fn("listTables")(function* () {
     "SELECT name, engine FROM system.tables WHERE database = currentDatabase() AND NOT is_temporary ORDER BY name")
 })
 
-/** How many rows of each stored table of the tenant hold one of the needles (as a whole token) in any text column. */
-export const countMentions = Effect.fn("countMentions")(function* (tenant: string, needles: ReadonlyArray<string>) {
+/**
+ * How many rows of each stored table of the tenant hold one of the needles (as a whole token) in any text column, or,
+ * in a column of `mail` (table to column: TableLocator.mail), inside a MIME encoding of the mail it holds.
+ */
+export const countMentions = Effect.fn("countMentions")(function* (
+  tenant: string, needles: ReadonlyArray<string>, mail: ReadonlyMap<string, string> = new Map(),
+) {
   const warehouse = yield* Warehouse
   const out: Array<{ table: string; rows: number }> = []
   if (needles.length === 0) return out
@@ -804,7 +866,8 @@ export const countMentions = Effect.fn("countMentions")(function* (tenant: strin
       `${needleWith(columns, needles.length)}SELECT count() AS __n FROM ${quoteId(t.name)} ${slice.prewhere}` +
         `WHERE ${hasTenant(columns) ? WHERE_TENANT : ""}(${where})`,
       { params: { tenant, ...params, ...slice.params } }))
-    const rows = counts.reduce((sum, c) => sum + Number(c.__n), 0)
+    const inMail = mail.has(t.name) ? (yield* mailMentionRows(t.name, columns, mail.get(t.name)!, tenant, needles)).length : 0
+    const rows = counts.reduce((sum, c) => sum + Number(c.__n), 0) + inMail
     if (rows > 0) out.push({ table: t.name, rows })
   }
   return out
