@@ -195,6 +195,16 @@ export const makeIdentityStage = (config: IdentityConfig, policy: SnapshotPolicy
       pending.delete(tenant)
     })
     const unstored = (tenant: string) => (pending.get(tenant)?.observations.length ?? 0) > 0
+    // The rows an earlier store left (kept for their tenant's next batch), of every tenant or of one: stored before a
+    // load of the graph (every tenant's or the one's), which reads what is stored and would otherwise lack them, and
+    // replace the graph that resolved them.
+    const storeUnstored = (tenants: Iterable<string> = [...pending.keys()]) => Effect.gen(function* () {
+      for (const tenant of tenants) if (unstored(tenant)) yield* store(tenant)
+    })
+    // For a reload: rows the warehouse refuses are never stored, so the graph, a function of what is stored, goes on
+    // without them; their tenant's next batch tries them again, and the pipeline isolates what is refused.
+    const storeBeforeReload = (tenants?: Iterable<string>) => storeUnstored(tenants).pipe(Effect.catchTag("WarehouseRejectedRows", (e) =>
+      Effect.logWarning(`identity reload: unstored rows refused by the warehouse (${e.table}): ${e.message}`)))
     /**
      * Tenants whose resolution failed half-way (a read back failed): their graph may be ahead of what is stored, so the
      * graph is loaded again (the newest snapshot and what was stored since) before their next batch and before a
@@ -203,7 +213,7 @@ export const makeIdentityStage = (config: IdentityConfig, policy: SnapshotPolicy
     const stale = new Set<string>()
     const freshen = Effect.gen(function* () {
       if (stale.size === 0) return
-      for (const tenant of [...pending.keys()]) if (unstored(tenant)) yield* store(tenant)
+      yield* storeUnstored()
       loaded = yield* loadIdentity(config.rules, config.extract.blocked, true).pipe(Effect.provideService(Warehouse, warehouse))
       resolver = loaded.resolver
       stale.clear()
@@ -335,6 +345,7 @@ export const makeIdentityStage = (config: IdentityConfig, policy: SnapshotPolicy
     // everything, and replaces the snapshot at once (so none holds what an erasure removed).
     const reload: IdentityStage["reload"] = Effect.gen(function* () {
       const number = ++begun
+      yield* storeBeforeReload()
       loaded = yield* loadIdentity(config.rules, config.extract.blocked, false)
       resolver = loaded.resolver
       installedAll = number
@@ -366,6 +377,8 @@ export const makeIdentityStage = (config: IdentityConfig, policy: SnapshotPolicy
         }
         yield* Effect.gen(function* () {
           if (number < installedAll || number < (installedTenant.get(tenant) ?? 0)) return
+          // Stored here, they are handed to this reload (store) or read as stored since its load (installTenant).
+          yield* storeBeforeReload([tenant])
           // A failure half-way may leave the tenant's graph partly caught up: the next batch loads the graph again.
           stale.add(tenant)
           loaded = yield* backgroundReads(installTenant(loaded, fresh, config.rules, undefined, watch?.landed.slice(taken)))

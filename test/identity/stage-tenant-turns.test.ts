@@ -3,7 +3,7 @@
 import { Deferred, Effect, Fiber, type Scope } from "effect"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { type Observation, resolveGraph } from "../../identity/graph.ts"
-import { defaultIdentityConfig, makeIdentityStage } from "../../identity/stage.ts"
+import { defaultIdentityConfig, type IdentityStage, makeIdentityStage } from "../../identity/stage.ts"
 import type { CanonicalEvent } from "../../ingest/message.ts"
 import { loadObservations } from "../../warehouse/identity.ts"
 import { type QueryOptions, Warehouse, WarehouseUnavailable } from "../../warehouse/warehouse.ts"
@@ -114,6 +114,40 @@ describe("identity stage, tenants side by side", () => {
     expect(result.acmeReads.some(loadsGraph), "acme's next batch did not load the graph again").toBe(true)
     const full = resolveGraph("acme", result.stored.filter((o) => o.tenant === "acme") as ReadonlyArray<Observation>)
     expect(result.acme).toEqual([full.profileOf.get(full.anchorOf.get("a-alias")!)])
+  }, 90_000)
+
+  const reloads: ReadonlyArray<readonly [string, (identity: IdentityStage) => Effect.Effect<void, unknown>]> = [
+    ["every tenant", (identity) => identity.reload],
+    ["acme", (identity) => identity.reloadTenant("acme")],
+  ]
+  it.each(reloads)("a reload of %s stores first the rows a failed store left, so the next batch finds them in the graph and they are stored once", async (_, reload) => {
+    const result = await withWarehouse(Effect.gen(function* () {
+      const real = yield* Warehouse
+      // Once armed, the next insert of observations fails (the engine unreachable for a moment): the batch's rows stay pending.
+      let failNext = false
+      const warehouse = {
+        ...real,
+        insert: (table: string, rows: Parameters<typeof real.insert>[1]) => {
+          if (!failNext || table !== "identity_observations") return real.insert(table, rows)
+          failNext = false
+          return Effect.fail(new WarehouseUnavailable({ backend: "embedded", message: "test: the store failed" }))
+        },
+      }
+      const identity = yield* makeIdentityStage(defaultIdentityConfig()).pipe(Effect.provideService(Warehouse, warehouse))
+      const [ann] = profiles(yield* identity.stage([eventOn("a-login", 1, { type: "identify", anonymousId: "a1", userId: "ua" })]))
+      failNext = true
+      // Ann logs in on a second browser: resolved (a2 joins her profile), not stored.
+      const failed = yield* Effect.exit(identity.stage([eventOn("a-login2", 2, { type: "identify", anonymousId: "a2", userId: "ua" })]))
+      yield* reload(identity)
+      const [view] = profiles(yield* identity.stage([eventOn("a-view", 3, { anonymousId: "a2" })]))
+      const rows = yield* real.query<{ n: string }>("SELECT count() AS n FROM identity_observations WHERE message_id = 'a-login2'")
+      return { ann, failed: failed._tag, view, copies: Number(rows[0]!.n), stored: yield* loadObservations() }
+    }))
+    expect(result.failed).toBe("Failure")
+    const full = resolveGraph("acme", result.stored.filter((o) => o.tenant === "acme") as ReadonlyArray<Observation>)
+    expect(full.profileOf.get(full.anchorOf.get("a-login2")!), "the unstored login is not Ann's in a full resolution").toBe(result.ann)
+    expect(result.view, "the second browser's view is not in Ann's profile").toBe(result.ann)
+    expect(result.copies, "the unstored login's observation was not stored exactly once").toBe(1)
   }, 90_000)
 
   it("three tenants' copies of the dev set's first 40 people fed side by side end where each whole history does, and read as one tenant's alone", async () => {

@@ -2,7 +2,7 @@
 // wait minutes for its destination's budget). A person erased after the read must not reach the CRM after their
 // erasure, and if a batch already in flight took them, the CRM's record is queued for erasure; export_state never
 // keeps their profile id. The erasure never waits for the sync's read or sends.
-import { Deferred, Effect, Fiber, Option } from "effect"
+import { Deferred, Effect, Fiber } from "effect"
 import { describe, expect, it } from "vitest"
 import { Keys } from "../../consent/keys.ts"
 import { eraseSubject, verifyErased } from "../../consent/registry.ts"
@@ -13,6 +13,7 @@ import { hubspotServer } from "../support/crm-replay-servers.ts"
 import { gatedWarehouse } from "../support/gated-warehouse.ts"
 import { exportTestDirs } from "../support/export-dirs.ts"
 import { query } from "../support/pipeline.ts"
+import { forkWatched, WHILE_HELD_TEST_TIMEOUT } from "../support/while-held.ts"
 import { prefs, submit, web, withConsent } from "../consent/support.ts"
 
 let dir: string
@@ -42,11 +43,11 @@ describe("an export sync beside an erasure", () => {
       const gate = yield* gatedWarehouse({ query: (sql) => sql.includes("FROM profiles AS p LEFT JOIN"), afterQuery: true, armed: true })
       const syncing = yield* syncDestination(config).pipe(Effect.provideService(Warehouse, gate.warehouse), Effect.forkChild)
       yield* Deferred.await(gate.reached)
-      const erasure = yield* eraseSubject(subject).pipe(Effect.exit, Effect.forkChild)
-      const endedWhileHeld = yield* Fiber.join(erasure).pipe(Effect.timeoutOption("20 seconds"), Effect.map(Option.isSome))
+      const erasure = yield* forkWatched(eraseSubject(subject).pipe(Effect.exit))
+      const endedWhileHeld = yield* erasure.endsWhileHeld
       yield* gate.release
       const report = yield* Fiber.join(syncing)
-      return { endedWhileHeld, erased: yield* Fiber.join(erasure), report, ann: subject.profileIds[0]!, left: yield* verifyErased(subject), state: yield* stateOf(subject.profileIds[0]!) }
+      return { endedWhileHeld, erased: yield* Fiber.join(erasure.fiber), report, ann: subject.profileIds[0]!, left: yield* verifyErased(subject), state: yield* stateOf(subject.profileIds[0]!) }
     }).pipe(Effect.provide(Keys.fixed(new Uint8Array(32).fill(7)))))
     expect(r.endedWhileHeld).toBe(true)
     expect(r.erased._tag).toBe("Success")
@@ -54,7 +55,7 @@ describe("an export sync beside an erasure", () => {
     expect(r.report.upserted).toBe(1)
     expect(r.state[0]!.n).toBe("0")
     expect(r.left).toEqual([])
-  }, 90_000)
+  }, WHILE_HELD_TEST_TIMEOUT)
 
   it("a batch in flight when the erasure ran: the CRM's record is queued for erasure and deleted by the next run, nothing kept of them", async () => {
     const hs = keep(await hubspotServer())
@@ -67,14 +68,14 @@ describe("an export sync beside an erasure", () => {
       const syncing = yield* syncDestination(config).pipe(Effect.provideService(Warehouse, gate.warehouse), Effect.forkChild)
       yield* Deferred.await(gate.reached)
       const sentBefore = [...hs.contacts.values()].map((c) => c.properties["email"]).sort()
-      const erasure = yield* eraseSubject(subject).pipe(Effect.exit, Effect.forkChild)
-      const endedWhileHeld = yield* Fiber.join(erasure).pipe(Effect.timeoutOption("20 seconds"), Effect.map(Option.isSome))
+      const erasure = yield* forkWatched(eraseSubject(subject).pipe(Effect.exit))
+      const endedWhileHeld = yield* erasure.endsWhileHeld
       yield* gate.release
       const first = yield* Fiber.join(syncing)
       const ann = subject.profileIds[0]!
       const state = yield* stateOf(ann)
       const second = yield* syncDestination(config)
-      return { sentBefore, endedWhileHeld, erased: yield* Fiber.join(erasure), first, second, state, left: yield* verifyErased(subject) }
+      return { sentBefore, endedWhileHeld, erased: yield* Fiber.join(erasure.fiber), first, second, state, left: yield* verifyErased(subject) }
     }).pipe(Effect.provide(Keys.fixed(new Uint8Array(32).fill(7)))))
     expect(r.sentBefore).toEqual(["ann@x.example", "bob@x.example"])
     expect(r.endedWhileHeld).toBe(true)
@@ -85,7 +86,7 @@ describe("an export sync beside an erasure", () => {
     expect(hs.gdprDeleted).toHaveLength(1)
     expect([...hs.contacts.values()].map((c) => c.properties["email"])).toEqual(["bob@x.example"])
     expect(r.left).toEqual([])
-  }, 90_000)
+  }, WHILE_HELD_TEST_TIMEOUT)
 
   it("a replay of dead letters: a person erased after it read them is not sent, and no letter or state of theirs is written", async () => {
     const hs = keep(await hubspotServer())
@@ -102,12 +103,12 @@ describe("an export sync beside an erasure", () => {
       const gate = yield* gatedWarehouse({ query: (sql) => sql.includes("FROM profiles AS p LEFT JOIN"), afterQuery: true, armed: true })
       const replaying = yield* replayDeadLetters(config).pipe(Effect.provideService(Warehouse, gate.warehouse), Effect.forkChild)
       yield* Deferred.await(gate.reached)
-      const erasure = yield* eraseSubject(subject).pipe(Effect.exit, Effect.forkChild)
-      const endedWhileHeld = yield* Fiber.join(erasure).pipe(Effect.timeoutOption("20 seconds"), Effect.map(Option.isSome))
+      const erasure = yield* forkWatched(eraseSubject(subject).pipe(Effect.exit))
+      const endedWhileHeld = yield* erasure.endsWhileHeld
       yield* gate.release
       const replay = yield* Fiber.join(replaying)
       const ann = subject.profileIds[0]!
-      return { first, endedWhileHeld, erased: yield* Fiber.join(erasure), replay, letters: yield* lettersOf(ann), state: yield* stateOf(ann), left: yield* verifyErased(subject) }
+      return { first, endedWhileHeld, erased: yield* Fiber.join(erasure.fiber), replay, letters: yield* lettersOf(ann), state: yield* stateOf(ann), left: yield* verifyErased(subject) }
     }).pipe(Effect.provide(Keys.fixed(new Uint8Array(32).fill(7)))))
     expect([r.first.upserted, r.first.deadLettered]).toEqual([0, 2])
     expect(r.endedWhileHeld).toBe(true)
@@ -117,5 +118,5 @@ describe("an export sync beside an erasure", () => {
     expect(r.letters[0]!.n).toBe("0")
     expect(r.state[0]!.n).toBe("0")
     expect(r.left).toEqual([])
-  }, 90_000)
+  }, WHILE_HELD_TEST_TIMEOUT)
 })
