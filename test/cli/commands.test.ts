@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { afterAll, describe, it } from "vitest"
 import { freshDir, removeDir } from "../support/pipeline.ts"
-import { runCdpAsync } from "../support/cli-async.ts"
+import { KILLED_AFTER_MS, runCdpAsync } from "../support/cli-async.ts"
 import { landed as landedNow } from "../support/landed.ts"
 import { SIGNALS_DEV } from "../support/shared.ts"
 
@@ -19,6 +19,15 @@ const ownDir = () => {
   return dir
 }
 const runCdp = runCdpAsync
+
+/**
+ * A test's time limit when it runs `processes` cdp processes one after another. Each is CPU-bound for seconds and
+ * shares 2 cores with the file's other tests (all at once) and other files, so a test's time grows with the load
+ * (the whole file took 34 s alone and 160-460 s at load 12-46; three tests passed 60 s, each process only
+ * computing, its wall time its CPU time over its share of the cores); a process that hangs is killed after
+ * KILLED_AFTER_MS, which fails its test, and this limit leaves each process that long and the test's reads a minute.
+ */
+const within = (processes: number) => processes * KILLED_AFTER_MS + 60_000
 
 /** An embedded warehouse is one per process at a time: reads in this process take turns. */
 let reading: Promise<unknown> = Promise.resolve()
@@ -43,7 +52,7 @@ describe("cdp ingest", () => {
     expect(r.stderr).toBe("")
     expect(r.status).toBe(0)
     expect(r.stdout).toContain("3 accepted (2 landed, 1 duplicates), 1 rejected")
-  })
+  }, within(1))
 
   it.concurrent("lands the whole shared dev web.ndjson and invalid.ndjson: every message once, every invalid line a dead letter", async ({ expect }) => {
     const dir = ownDir()
@@ -57,7 +66,7 @@ describe("cdp ingest", () => {
     // What landed is read in this process (a cdp process costs seconds; cdp query has its own test below).
     expect(await landed(data, "SELECT (SELECT count() FROM events) AS events, (SELECT uniqExact(message_id) FROM events) AS ids, (SELECT count() FROM dead_letters) AS dead"))
       .toEqual([{ events: "7890", ids: "7890", dead: "54" }])
-  })
+  }, within(3))
 
   it.concurrent("--dry-run validates a file, reports what would land and lands nothing", async ({ expect }) => {
     const dir = ownDir()
@@ -69,7 +78,7 @@ describe("cdp ingest", () => {
     expect(r.stdout).toContain("0 would be accepted, 54 rejected")
     expect(r.stdout).toContain("rejected: missing_identity /userId")
     expect(existsSync(data)).toBe(false)
-  })
+  }, within(1))
 
   it.concurrent("maps a call export's own column names with --source-options", async ({ expect }) => {
     const dir = ownDir()
@@ -83,7 +92,7 @@ describe("cdp ingest", () => {
     expect(mapped.stdout).toContain("1 accepted (1 landed")
     const [row] = await landed(data, "SELECT message_id, JSONExtractString(properties, 'phone_e164') AS e164 FROM events")
     expect(row).toEqual({ message_id: "CA9", e164: "+447700900123" })
-  })
+  }, within(2))
 
   it.concurrent("fails with one clear line for a missing file or an unknown source", async ({ expect }) => {
     const dir = ownDir()
@@ -93,7 +102,7 @@ describe("cdp ingest", () => {
     const unknown = await runCdp(["ingest", "--source", "myspace", "x", "--data-dir", join(dir, "data")])
     expect(unknown.status).toBe(1)
     expect(unknown.stderr).toContain("myspace")
-  })
+  }, within(2))
 })
 
 describe("cdp query", () => {
@@ -114,7 +123,7 @@ describe("cdp query", () => {
     const sneaky = await runCdp(["query", "SELECT 1; DROP TABLE events", "--data-dir", data])
     expect(sneaky.stderr).toContain("one statement")
     expect(sneaky.status).toBe(1)
-  })
+  }, within(5))
 })
 
 describe("cdp demo and help", () => {
@@ -128,7 +137,7 @@ describe("cdp demo and help", () => {
     expect(r.stdout).toContain("Try next:")
     // Runs again on its own directory, fresh.
     expect((await runCdp(["demo", "--data-dir", join(dir, "demo")])).stdout).toContain("1509 landed")
-  })
+  }, within(2))
 
   it.concurrent("refuses to wipe a directory it did not make", async ({ expect }) => {
     const dir = ownDir()
@@ -138,7 +147,7 @@ describe("cdp demo and help", () => {
     const r = await runCdp(["demo", "--data-dir", precious])
     expect(r.status).toBe(1)
     expect(r.stderr).toContain("was not made by cdp demo")
-  })
+  }, within(1))
 
   it.concurrent("lists every command with examples", async ({ expect }) => {
     const help = (await runCdp(["--help"])).stdout
@@ -147,5 +156,5 @@ describe("cdp demo and help", () => {
       expect(help).toContain(command.split(" ")[0])
       expect(examples).toContain(`cdp ${command}`)
     }
-  })
+  }, within(1))
 })

@@ -10,7 +10,10 @@ export interface CdpResult {
   readonly stderr: string
 }
 
-/** `env` is added to this process's environment (a variable set to undefined is removed); killed after 120 s, as runCdp. */
+/** How long a process may run before it is killed (as runCdp): what catches a command that hangs. */
+export const KILLED_AFTER_MS = 120_000
+
+/** `env` is added to this process's environment (a variable set to undefined is removed); killed after KILLED_AFTER_MS. */
 export const runCdpAsync = (
   args: ReadonlyArray<string>,
   options: { cwd?: string; input?: string; env?: Record<string, string | undefined> } = {},
@@ -24,7 +27,7 @@ export const runNodeAsync = (
   new Promise((resolve, reject) => {
     const env = options.env === undefined ? process.env
       : Object.fromEntries(Object.entries({ ...process.env, ...options.env }).filter(([, v]) => v !== undefined))
-    const child = spawn(process.execPath, args, { cwd: options.cwd ?? REPO_ROOT, env, timeout: 120_000 })
+    const child = spawn(process.execPath, args, { cwd: options.cwd ?? REPO_ROOT, env, timeout: KILLED_AFTER_MS })
     const out: Array<Buffer> = []
     const err: Array<Buffer> = []
     child.stdout.on("data", (d: Buffer) => out.push(d))
