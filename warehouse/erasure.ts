@@ -277,18 +277,25 @@ export const mayBeMimeEncoded = (raw: Buffer): boolean => MIME_ENCODED.test(raw.
 /** Read as a search needs it: no HTML turned into text (slow on large HTML; the HTML is searched as it is). */
 const MAIL_READING = { skipHtmlToText: true, skipTextToHtml: true, skipImageLinks: true, skipTextLinks: true } as const
 
+/** How deep forwarded messages (message/rfc822 inside message/rfc822) are read by decodedMailText. */
+const FORWARDS_READ = 4
+
 /**
  * A raw mail as a reader sees it, for the needle search: its headers with encoded-words decoded, its text and HTML
- * parts and text attachments decoded from their transfer encoding and charset (mailparser, which ingest/sources/email.ts
- * reads mail with). Empty for bytes mailparser cannot read.
+ * parts and text attachments decoded from their transfer encoding and charset, and a forwarded message (message/rfc822)
+ * read the same way (mailparser, which ingest/sources/email.ts reads mail with). Empty for bytes mailparser cannot read.
  */
 export const decodedMailText = (raw: Buffer): Effect.Effect<string> =>
-  Effect.tryPromise(async () => {
-    const { simpleParser } = await import("mailparser")
-    const mail = await simpleParser(raw, MAIL_READING)
-    const texts = mail.attachments.filter((a) => /^text\//i.test(a.contentType)).map((a) => a.content.toString("utf8"))
-    return [JSON.stringify([...mail.headers]), mail.text ?? "", typeof mail.html === "string" ? mail.html : "", ...texts].join("\n")
-  }).pipe(Effect.orElseSucceed(() => ""))
+  Effect.tryPromise(() => readMail(raw, 0)).pipe(Effect.orElseSucceed(() => ""))
+
+const readMail = async (raw: Buffer, depth: number): Promise<string> => {
+  const { simpleParser } = await import("mailparser")
+  const mail = await simpleParser(raw, MAIL_READING)
+  const texts = mail.attachments.filter((a) => /^text\//i.test(a.contentType)).map((a) => a.content.toString("utf8"))
+  const forwarded = depth < FORWARDS_READ ? mail.attachments.filter((a) => /^message\/(rfc822|global)$/i.test(a.contentType)) : []
+  for (const a of forwarded) texts.push(await readMail(a.content, depth + 1))
+  return [JSON.stringify([...mail.headers]), mail.text ?? "", typeof mail.html === "string" ? mail.html : "", ...texts].join("\n")
+}
 
 /**
  * multiSearchAny takes at most 255 needles ("passed 20000, should be at most 255": a DSR about a person with 10,000

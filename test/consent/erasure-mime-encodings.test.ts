@@ -51,6 +51,13 @@ const bothMail = head("frank@y.example", "f1@y", DATE,
 const plainMail = (said: string) => head("gina@y.example", "g1@y", DATE,
   `Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\nplease call ${said} today\r\n`)
 
+/** Hal's forward of a whole message (message/rfc822) whose own base64 part names José. */
+const forwardMail = head("hal@y.example", "h1@y", DATE,
+  "Content-Type: multipart/mixed; boundary=\"m1\"\r\n\r\n--m1\r\nContent-Type: text/plain\r\n\r\nSee below.\r\n" +
+    "--m1\r\nContent-Type: message/rfc822\r\n\r\n" +
+    head("someone@z.example", "z1@z", DATE, `Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n${b64(`call ${JOSE}`)}\r\n`) +
+    "\r\n--m1--\r\n")
+
 /** Bob's mail naming nobody, base64 too: kept as it was. */
 const bobsOther = head("bob@y.example", "b9@y", DATE,
   `Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n${b64("Nothing to see here, caf\u00e9.")}\r\n`)
@@ -72,6 +79,7 @@ describe("erasure of an identifier inside MIME transfer encodings", () => {
         "bob-other.eml": bobsOther,
         "frank-both.eml": bothMail,
         "gina-plain.eml": plainMail(JOSE),
+        "hal-forward.eml": forwardMail,
         // Refused (their Date): Erin's names José only in base64; Bob's names nobody.
         "erin-refused.eml": base64Mail("erin@y.example", "e1@y", "someday"),
         "bob-refused.eml": head("bob@y.example", "b0@y", "someday", "Content-Type: text/plain\r\n\r\nnobody\r\n"),
@@ -81,22 +89,24 @@ describe("erasure of an identifier inside MIME transfer encodings", () => {
         yield* importFile("email", join(dir, name), { tenant: "acme" })
       }
       // The raw text does not hold the address anywhere but José's own mail.
-      for (const name of ["bob-b64.eml", "carol-qp.eml", "dave-cc.eml", "erin-refused.eml"]) expect(files[name]!.includes(JOSE)).toBe(false)
-      for (const name of ["bob-b64.eml", "carol-qp.eml", "dave-cc.eml", "erin-refused.eml"]) expect(yield* Effect.promise(() => decoded(files[name]!))).toContain(JOSE)
+      const encoded = ["bob-b64.eml", "carol-qp.eml", "dave-cc.eml", "erin-refused.eml", "hal-forward.eml"]
+      for (const name of encoded) expect(files[name]!.includes(JOSE)).toBe(false)
+      for (const name of encoded.slice(0, 4)) expect(yield* Effect.promise(() => decoded(files[name]!))).toContain(JOSE)
+      expect(Buffer.from(files["hal-forward.eml"]!.split("base64\r\n\r\n")[1]!, "base64").toString("utf8")).toContain(JOSE)
       expect((yield* query<{ n: string }>("SELECT count() AS n FROM dead_letters"))[0]!.n).toBe("2")
 
       const subject = yield* resolveSubject("acme", `email:${JOSE}`)
-      // Verification sees them: José's own mail, the four that name him inside an encoding, Gina's; Erin's dead letter.
+      // Verification sees them: José's own mail, the five that name him inside an encoding, Gina's; Erin's dead letter.
       const before = yield* verifyErased(subject)
-      expect(before.filter((l) => /^(archive|dead_letters) /.test(l))).toEqual(["dead_letters (1 rows)", "archive (6 records)"])
+      expect(before.filter((l) => /^(archive|dead_letters) /.test(l))).toEqual(["dead_letters (1 rows)", "archive (7 records)"])
 
       const done = yield* eraseSubject(subject)
       expect(done.find((d) => d.where === "verification")?.count).toBe(0)
-      expect(done.filter((d) => d.where === "archive" && /MIME/.test(d.what)).map((d) => d.count)).toEqual([4])
+      expect(done.filter((d) => d.where === "archive" && /MIME/.test(d.what)).map((d) => d.count)).toEqual([5])
 
       const archived = yield* exportArchived("acme", () => true)
       for (const r of archived) expect(yield* Effect.promise(() => decoded(r.body))).not.toContain(JOSE)
-      // Erased whole (see README): Bob's, Carol's, Dave's and Frank's mails naming him; Bob's other mail kept as it was,
+      // Erased whole (see README): Bob's, Carol's, Dave's, Frank's and Hal's mails naming him; Bob's other mail kept as it was,
       // Gina's with his address cut.
       expect(archived.map((r) => [r.messageId, r.body]).sort()).toEqual([["b9@y", bobsOther], ["g1@y", plainMail("[erased]")]])
 
