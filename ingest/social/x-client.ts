@@ -7,6 +7,8 @@ import type { Socket } from "node:net"
 import { createRequire } from "node:module"
 import { Clock, Data, Duration, Effect } from "effect"
 import type { ApiResponseError, ITwitterApiClientPlugin, TwitterApiv2, TwitterRateLimit, TwitterResponse } from "twitter-api-v2"
+import { type JsonPartsReading, readJson } from "../json.ts"
+import type { Rejection } from "../message.ts"
 import { MAX_NAME_CHARS } from "../sources/twitter.ts"
 
 const requireCjs = createRequire(import.meta.url)
@@ -75,6 +77,8 @@ export class XRateLimited extends Data.TaggedError("XRateLimited")<{
 export class XBadAnswer extends Data.TaggedError("XBadAnswer")<{
   readonly endpoint: string
   readonly detail: string
+  /** An answer the edge's JSON reader refused (readJson): its text as received, and why. */
+  readonly refused?: { readonly text: string; readonly rejection: Rejection }
 }> {
   override get message() {
     return `X answered ${this.endpoint} with something unusable: ${this.detail}`
@@ -253,7 +257,12 @@ export const answerWatch = (client: Pick<XClient, "policy">) => {
 /** One try of a plain call: its options, and its watch. */
 const attempt = (client: XClient) => {
   const { watch, abandon, state } = answerWatch(client)
-  return { options: { fullResponse: true as const, timeout: client.policy.requestTimeoutMs, requestEventDebugHandler: watch }, abandon, state }
+  // The answer as text (forceParseMode), read by the edge's reader (xRequest): twitter-api-v2's JSON.parse took a key
+  // named twice or an integer past 2^53 changed without a word, and built an object of 850,000 names for seconds.
+  const options = {
+    fullResponse: true as const, forceParseMode: "text" as const, timeout: client.policy.requestTimeoutMs, requestEventDebugHandler: watch,
+  }
+  return { options, abandon, state }
 }
 
 /** Pages without items in a row, each with a new next_token, after which paging stops: X gives no such chain. */
@@ -307,7 +316,10 @@ const exhaustedResetMs = (limit: TwitterRateLimit | undefined): number | undefin
 
 /** X's words for a failure: the v2 problem's detail (or title), then what each listed error says. */
 const errorDetail = (error: ApiResponseError): string => {
-  const data = error.data as { detail?: unknown; title?: unknown; errors?: ReadonlyArray<{ message?: unknown; detail?: unknown }> } | undefined
+  // Error bodies come as text too (forceParseMode): read by the edge's reader, a body it refuses is told by its words.
+  const read = typeof error.data === "string" ? readJson(error.data) : undefined
+  const body: unknown = read === undefined ? error.data : read._tag === "json" ? read.value : undefined
+  const data = body as { detail?: unknown; title?: unknown; errors?: ReadonlyArray<{ message?: unknown; detail?: unknown }> } | undefined
   const parts: Array<string> = []
   if (typeof data?.detail === "string") parts.push(data.detail)
   else if (typeof data?.title === "string") parts.push(data.title)
@@ -375,14 +387,27 @@ export const rateLimitWaitMs = (client: XClient, limit: TwitterRateLimit | undef
   return untilReset > 0 ? { waitMs: untilReset, resetMs } : { waitMs: client.policy.fallbackWaitMs, resetMs: undefined }
 }
 
-/** An answer the connector can read: twitter-api-v2 hands over text for a non-JSON content type, undefined for no body. */
+/** An answer the connector can read: a JSON object (an empty body, or JSON of another kind, is none). */
 const isJsonObject = (data: unknown): boolean => typeof data === "object" && data !== null && !Array.isArray(data)
+
+/** An answer read whole by the edge's reader: what it refuses refuses the answer. */
+const readWhole = (text: string): JsonPartsReading => {
+  const read = readJson(text)
+  return read._tag === "json" ? { ...read, problems: [] } : read
+}
 
 /**
  * Runs one API call (made with `fullResponse: true`), waiting first when the endpoint's budget is spent, waiting for
- * the reset after a 429, backing off on network errors and 5xx; 401, 403 and other 4xx fail at once.
+ * the reset after a 429, backing off on network errors and 5xx; 401, 403 and other 4xx fail at once. The answer is read
+ * by `read` (the edge's reader, whole by default; the search reads its tweets as parts, each refused alone): text that
+ * is not JSON is an outage, as before; JSON it refuses fails XBadAnswer keeping the text as received.
  */
-export const xRequest = <T>(client: XClient, endpoint: string, call: (options: CallOptions) => Promise<TwitterResponse<T>>) =>
+export const xRequest = <T>(
+  client: XClient,
+  endpoint: string,
+  call: (options: CallOptions) => Promise<TwitterResponse<T>>,
+  read: (text: string) => JsonPartsReading = readWhole,
+): Effect.Effect<TwitterResponse<T> & Pick<JsonPartsReading & { _tag: "json" }, "problems">, XError> =>
   Effect.gen(function* () {
     let rateLimited = 0
     let transient = 0
@@ -405,8 +430,16 @@ export const xRequest = <T>(client: XClient, endpoint: string, call: (options: C
       )
       if (current.state.tooLarge !== undefined) return yield* Effect.fail(new XBadAnswer({ endpoint, detail: current.state.tooLarge }))
       if (outcome.ok && outcome.response.rateLimit !== undefined) client.limits.set(endpoint, outcome.response.rateLimit)
+      const text: unknown = outcome.ok ? outcome.response.data : undefined
+      const reading = typeof text === "string" && text !== "" ? read(text) : undefined
+      if (outcome.ok && reading?._tag === "refused" && reading.rejection.rule !== "not_json") {
+        const refused = { text: text as string, rejection: reading.rejection }
+        return yield* Effect.fail(new XBadAnswer({ endpoint, detail: client.redact(reading.rejection.message), refused }))
+      }
       // A 200 that is not a JSON object (an HTML error page of a proxy, an empty body) is an outage, not an empty page.
-      if (outcome.ok && isJsonObject(outcome.response.data)) return outcome.response
+      if (outcome.ok && reading?._tag === "json" && isJsonObject(reading.value)) {
+        return { ...outcome.response, data: reading.value as T, problems: reading.problems }
+      }
       const failure: Failure = outcome.ok
         ? { _tag: "transient", reason: "X answered 200 with a body that is not a JSON object" }
         : classify(client, endpoint, outcome.error)

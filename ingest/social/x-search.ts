@@ -4,7 +4,7 @@
 // handed over just before a crash is fetched again, and the pipeline drops it by message id.
 import { Clock, Effect } from "effect"
 import type { ImportedItem } from "../sources/index.ts"
-import { TWEET_FIELDS, tweetsFromPage, USER_FIELDS, type XPage } from "../sources/twitter.ts"
+import { readSearchAnswer, refusedPageText, TWEET_FIELDS, tweetsFromReadPage, USER_FIELDS, type XPage } from "../sources/twitter.ts"
 import { ObjectStore, type ObjectStoreError } from "../objectstore.ts"
 import {
   crowdedPage,
@@ -55,7 +55,7 @@ export interface QuerySummary {
   readonly resumed: boolean
   /**
    * Why X's answers to this query stopped its pass (a query X refuses, a pagination loop, an answer too large or a page
-   * too crowded to read); the other queries still ran.
+   * too crowded to read, an answer the edge's reader refuses outside its tweets); the other queries still ran.
    */
   readonly error?: string
 }
@@ -100,9 +100,14 @@ const decodeState = (bytes: Uint8Array | undefined, query: string): SearchState 
  * The newest tweet id on a page: the largest data[].id. Not meta.newest_id: a page whose meta names an id past its
  * tweets would move since_id past tweets never handed over, and every later pass would skip them.
  */
-const pageNewestId = (page: XPage): string | null => {
+const pageNewestId = (page: XPage, items: ReadonlyArray<ImportedItem>): string | null => {
   let newest: string | null = null
   if (Array.isArray(page.data)) for (const t of page.data as ReadonlyArray<{ id?: unknown }>) if (isDigits(t?.id)) newest = newerId(newest, t.id)
+  // A tweet the edge's reader refused is kept as received (not in page.data): its id counts as any refused tweet's does.
+  for (const item of items) {
+    const id = item._tag === "deadLetter" && item.deadLetter.rejection.field.startsWith("/data/") ? item.deadLetter.messageId : undefined
+    if (isDigits(id)) newest = newerId(newest, id)
+  }
   return newest
 }
 
@@ -146,7 +151,7 @@ const pollQuery = <E, R>(client: XClient, query: string, options: SearchOptions<
     while (true) {
       const params = searchParams(query, maxResults, sinceId, nextToken)
       const result = yield* Effect.result(
-        xRequest(client, ENDPOINT, (options) => client.v2.get<XPage>("tweets/search/recent", params, options)),
+        xRequest(client, ENDPOINT, (options) => client.v2.get<XPage>("tweets/search/recent", params, options), readSearchAnswer),
       )
       if (result._tag === "Failure") {
         const error = result.failure
@@ -163,6 +168,13 @@ const pollQuery = <E, R>(client: XClient, query: string, options: SearchOptions<
             continue
           }
         }
+        // An answer the edge's reader refuses outside its tweets is kept as received, one dead letter; its next_token
+        // cannot be trusted, so the pass stops there as for an answer too large to read.
+        if (error instanceof XBadAnswer && error.refused !== undefined) {
+          const { text, rejection } = error.refused
+          yield* options.onItems([refusedPageText(text, rejection, { tenant: options.tenant, receivedAtMs: yield* Clock.currentTimeMillis })])
+          deadLetters++
+        }
         // A refusal of this query, or an answer to it too large to read, is this query's (its state stays, so its next
         // pass asks again); a wrong token, a rate limit or an outage is every query's.
         if (error instanceof XRequestRejected || error instanceof XBadAnswer) return { ...summary(), error: error.message } satisfies QuerySummary
@@ -172,7 +184,7 @@ const pollQuery = <E, R>(client: XClient, query: string, options: SearchOptions<
       const crowded = crowdedPage(page, maxResults * 10, `for a max_results of ${maxResults}`)
       if (crowded !== undefined) return { ...summary(), error: new XBadAnswer({ endpoint: ENDPOINT, detail: crowded }).message } satisfies QuerySummary
       const receivedAtMs = yield* Clock.currentTimeMillis
-      const items = tweetsFromPage(page, { tenant: options.tenant, receivedAtMs })
+      const items = tweetsFromReadPage(page, result.success.problems, { tenant: options.tenant, receivedAtMs })
       if (items.length > 0) yield* options.onItems(items)
       pages++
       for (const item of items) {
@@ -180,7 +192,7 @@ const pollQuery = <E, R>(client: XClient, query: string, options: SearchOptions<
         else deadLetters++
       }
       client.onStatus({ kind: "page", query, tweets: items.length, resumed })
-      newest = newerId(newest, pageNewestId(page))
+      newest = newerId(newest, pageNewestId(page, items))
       emptyInARow = items.length === 0 ? emptyInARow + 1 : 0
       const token = page.meta?.next_token
       if (typeof token === "string" && token !== "") {

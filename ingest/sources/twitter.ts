@@ -4,7 +4,7 @@
 import type { ValidateFunction } from "ajv"
 import type { Identifier, JsonObject, RawItem, Rejection } from "../message.ts"
 import { deepJsonText } from "../deep-json.ts"
-import { JSON_LIMITS, parsedProblem, problemRejection, readJson } from "../json.ts"
+import { JSON_LIMITS, type JsonPartsReading, type JsonProblem, parsedProblem, problemRejection, readJson, readJsonParts } from "../json.ts"
 import { decodeUtf8 } from "../utf8.ts"
 import { ajv, isJsonObject } from "../schemas.ts"
 import type { ImportContext, ImportedItem } from "./index.ts"
@@ -251,6 +251,72 @@ export const tweetsFromPage = (
     items.push(toItem(maker, tweet, users.get(tweet.author_id), p.matching_rules))
   }
   return items
+}
+
+const DATA_ITEM = /^\/data\/(\d+)(?=\/|$)/
+const USERS = "/includes/users"
+
+/** A part read again on its own, each of its members or items the reader refuses as null. */
+const readParts = (text: string) => readJsonParts(text, 1, {}, { refusedAsNull: true })
+
+/**
+ * A search answer, read by the edge's reader with each tweet (and the list of users) a part of its own, so that a
+ * tweet it refuses (a key named twice, a count past 2^53, an object of 850,000 names, never built) is refused alone
+ * and the page's other tweets land. Refused whole when the problem lies elsewhere (in meta, or the page itself).
+ */
+export const readSearchAnswer = (text: string): JsonPartsReading => {
+  const read = readJsonParts(text, 2, {}, { refusedAsNull: true })
+  if (read._tag === "refused") return read
+  const elsewhere = read.problems.find((p) => p.partText === undefined || !(DATA_ITEM.test(p.field) || p.field.startsWith(`${USERS}/`)))
+  return elsewhere === undefined ? read : { _tag: "refused", rejection: problemRejection(elsewhere) }
+}
+
+/**
+ * The items of a search answer readSearchAnswer read, its refused parts null: a refused tweet is a dead letter keeping
+ * its text as received (its id, when readable, as message id); a list of users holding one it refused is read again
+ * user by user, a refused user a dead letter as authorsOf's are; the rest is read by tweetsFromPage.
+ */
+export const tweetsFromReadPage = (page: unknown, problems: ReadonlyArray<JsonProblem>, ctx: Pick<ImportContext, "tenant" | "receivedAtMs">): Array<ImportedItem> => {
+  if (problems.length === 0) return tweetsFromPage(page, ctx)
+  const maker = itemMaker(ctx, SOURCE, "social")
+  // The users first, as tweetsFromPage tells them before the tweets.
+  const refused: Array<ImportedItem> = []
+  const refusedTweets: Array<ImportedItem> = []
+  const p = { ...(page as XPage) }
+  const gone = new Set<number>()
+  for (const problem of problems) {
+    const at = DATA_ITEM.exec(problem.field)
+    if (at === null) {
+      p.includes = { ...p.includes, users: usersReadAgain(problem.partText!, maker, refused) }
+      continue
+    }
+    gone.add(Number(at[1]))
+    const read = readParts(problem.partText!)
+    const id: unknown = read._tag === "json" && isJsonObject(read.value) ? read.value["id"] : undefined
+    refusedTweets.push(maker.deadLetter(problem.partText!, problemRejection(problem, problem.field, "the tweet"), typeof id === "string" ? id : ""))
+  }
+  if (Array.isArray(p.data)) p.data = p.data.filter((_, i) => !gone.has(i))
+  return [...refused, ...refusedTweets, ...tweetsFromPage(p, ctx)]
+}
+
+/** The users of `"users":[...]` (a part readSearchAnswer refused) the reader keeps; each it refuses is a dead letter. */
+const usersReadAgain = (member: string, maker: ItemMaker, refused: Array<ImportedItem>): Array<XUser> => {
+  const read = readJsonParts(`{${member}}`, 2, {}, { refusedAsNull: true })
+  if (read._tag === "refused") {
+    refused.push(maker.deadLetter(`{"includes":{${member}},"meta":{"result_count":0}}`, { ...read.rejection, field: `/includes${read.rejection.field}` }))
+    return []
+  }
+  const users: ReadonlyArray<unknown> = (read.value as { users?: unknown }).users as ReadonlyArray<unknown> ?? []
+  const gone = new Set<number>()
+  for (const problem of read.problems) {
+    const i = Number(/^\/users\/(\d+)/.exec(problem.field)?.[1])
+    gone.add(i)
+    const r = problemRejection(problem, problem.field, "the user")
+    const message = `the user of includes.users: ${r.message}; its tweets land without its handle and profile`
+    const payload = `{"includes":{"users":[${problem.partText ?? ""}]},"meta":{"result_count":0}}`
+    refused.push(maker.deadLetter(payload, { rule: r.rule, field: `/includes${problem.field}`, message }))
+  }
+  return users.filter((_, i) => !gone.has(i)) as Array<XUser>
 }
 
 /** A page or stream line the edge's JSON reader refused (readJson): one dead letter keeping the text as received. */

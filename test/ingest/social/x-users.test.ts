@@ -221,9 +221,11 @@ describe("X values nested too deep for the warehouse", () => {
     expect(refused[0]!.payload).toBe(line)
   })
 
-  test("search: a page with a tweet nested 100,000 deep lands its other tweet and dead-letters that one; the pass ends, not dies", async () => {
-    const body = `{"data":[${tweetText("1863400000000000014", deep(100_000))},${JSON.stringify(tweet("1863400000000000013"))}],` +
-      `"includes":{"users":[{"id":"77","username":"u"},{"id":"88","username":"v","extra":${deep(100_000)}}]},"meta":{"result_count":2,"newest_id":"1863400000000000014"}}`
+  const deepPage = (levels: number) => `{"data":[${tweetText("1863400000000000014", deep(levels))},${JSON.stringify(tweet("1863400000000000013"))}],` +
+    `"includes":{"users":[{"id":"77","username":"u"},{"id":"88","username":"v","extra":${deep(levels)}}]},"meta":{"result_count":2,"newest_id":"1863400000000000014"}}`
+
+  test("search: a page with a tweet nested 5,000 deep lands its other tweet and dead-letters that one, kept as received; the pass ends, not dies", async () => {
+    const body = deepPage(5_000)
     const started = await listen((_req, res) => void res.writeHead(200, { "content-type": "application/json" }).end(body))
     try {
       const items: Array<ImportedItem> = []
@@ -236,9 +238,27 @@ describe("X values nested too deep for the warehouse", () => {
       expect(refused.map((d) => [d.messageId, d.rejection.rule, d.rejection.field.slice(0, 24)])).toEqual([
         ["", "too_deep", "/includes/users/1/extra/"], ["1863400000000000014", "too_deep", "/data/0/extra/0/0/0/0/0/"],
       ])
-      // Kept whole: the payload holds the 100,000 levels (JSON.stringify could not write them), and reads as refused again.
-      expect(refused[1]!.payload.split("[").length - 1).toBeGreaterThan(100_000)
+      // Kept as received: the payload holds the 5,000 levels, and reads as refused again.
+      expect(refused[1]!.payload).toBe(tweetText("1863400000000000014", deep(5_000)))
       expect(readJson(refused[1]!.payload)).toMatchObject({ _tag: "refused", rejection: { rule: "too_deep" } })
+    } finally {
+      started.server.closeAllConnections()
+      started.server.close()
+    }
+  })
+
+  test("search: an answer nested 100,000 deep (past the 10,000 levels the edge's reader reads at all) is one dead letter kept as received; the pass ends, not dies", async () => {
+    const body = deepPage(100_000)
+    const started = await listen((_req, res) => void res.writeHead(200, { "content-type": "application/json" }).end(body))
+    try {
+      const items: Array<ImportedItem> = []
+      const [summary] = await Effect.runPromise(pollRecentSearch({ bearerToken: "bearer-token-of-the-test", queries: [QUERY], rules: [], apiBase: started.url }, {
+        tenant: "acme", onItems: (batch) => Effect.sync(() => void items.push(...batch)),
+      }).pipe(Effect.provide(ObjectStore.local(dir))))
+      expect(eventsOf(items)).toEqual([])
+      const refused = deadLettersOf(items)
+      expect(refused.map((d) => [d.rejection.rule, d.rejection.field.slice(0, 24), d.payload === body])).toEqual([["too_deep", "/data/0/extra/0/0/0/0/0/", true]])
+      expect(summary!.error).toMatch(/too deep to read at all/)
     } finally {
       started.server.closeAllConnections()
       started.server.close()
@@ -300,7 +320,7 @@ describe("stream lines read by the edge's JSON reader", () => {
   })
 })
 
-describe("search answers, which twitter-api-v2 parses", () => {
+describe("search answers, read by the edge's JSON reader as the stream's lines are", () => {
   test("search: half a surrogate pair in a tweet's text or a user's name is a dead letter (lone_surrogate) naming it, as the edge's reader refuses it; the other tweet lands", async () => {
     const body = `{"data":[{"id":"1863400000000000031","text":"half \\ud83d of an emoji","author_id":"77","created_at":"2024-12-02T10:00:00.000Z"},` +
       `${JSON.stringify(tweet("1863400000000000030", "88"))}],` +
@@ -381,5 +401,78 @@ describe("pages holding far more users than X sends", () => {
     await Effect.runPromise(Fiber.interrupt(fiber))
     expect(items.map((i) => i._tag === "event" ? i.event.messageId : i.deadLetter.rejection.rule)).toEqual(["1863400000000000302"])
     expect(statuses.find((x) => x.kind === "unreadable_lines")).toMatchObject({ reason: expect.stringMatching(/50000 users/) })
+  })
+})
+
+describe("search answers read by the edge's JSON reader", () => {
+  /** One search pass against a local server answering `bodies` in turn (the last one again): items, summary, requests. */
+  const searchBodies = async (bodies: ReadonlyArray<string>) => {
+    const asked: Array<string> = []
+    const started = await listen((req, res) => {
+      asked.push(new URL(req.url ?? "", "http://x").searchParams.get("next_token") ?? "")
+      res.writeHead(200, { "content-type": "application/json" }).end(bodies[Math.min(asked.length, bodies.length) - 1])
+    })
+    try {
+      const items: Array<ImportedItem> = []
+      const [summary] = await Effect.runPromise(pollRecentSearch({ bearerToken: "bearer-token-of-the-test", queries: [QUERY], rules: [], apiBase: started.url }, {
+        tenant: "acme", policy: { backoffInitialMs: 10, backoffMaxMs: 20 }, onItems: (batch) => Effect.sync(() => void items.push(...batch)),
+      }).pipe(Effect.provide(ObjectStore.local(dir))))
+      return { items, summary: summary!, asked }
+    } finally {
+      started.server.closeAllConnections()
+      started.server.close()
+    }
+  }
+  const tweetJson = (id: string, extra = "") =>
+    `{"id":"${id}","text":"a","author_id":"77","created_at":"2024-12-02T10:00:00.000Z"${extra}}`
+
+  test("search: a tweet holding an object of 850,000 names (a 10 MB answer) is a dead letter (too_many_keys) kept as received, never built; the other tweet lands", async () => {
+    const names = Array.from({ length: 850_000 }, (_, i) => `"k${i}":1`).join(",")
+    const crowded = tweetJson("1863400000000000401", `,"extra":{${names}}`)
+    const body = `{"data":[${crowded},${tweetJson("1863400000000000400")}],"includes":{"users":[{"id":"77","username":"u"}]},"meta":{"result_count":2}}`
+    expect(body.length).toBeGreaterThan(10_000_000)
+    const { items, summary } = await searchBodies([body])
+    expect(summary.error).toBeUndefined()
+    expect(eventsOf(items).map((e) => e.messageId)).toEqual(["1863400000000000400"])
+    const refused = deadLettersOf(items)
+    expect(refused.map((d) => [d.messageId, d.rejection.rule, d.rejection.field])).toEqual([["1863400000000000401", "too_many_keys", "/data/0/extra"]])
+    expect(refused[0]!.payload).toBe(crowded)
+    expect(summary).toMatchObject({ tweets: 1, deadLetters: 1, sinceId: "1863400000000000401" })
+  })
+
+  test("search: a tweet naming id twice or holding a count past 2^53 is a dead letter naming the rule, kept as received; the other tweet lands", async () => {
+    const twice = `{"id":"1863400000000000411","text":"a","author_id":"77","created_at":"2024-12-02T10:00:00.000Z","id":"1863400000000000419"}`
+    const big = tweetJson("1863400000000000412", `,"public_metrics":{"like_count":9007199254740993}`)
+    const body = `{"data":[${twice},${big},${tweetJson("1863400000000000410")}],"meta":{"result_count":3}}`
+    const { items } = await searchBodies([body])
+    expect(eventsOf(items).map((e) => e.messageId)).toEqual(["1863400000000000410"])
+    const refused = deadLettersOf(items)
+    expect(refused.map((d) => [d.rejection.rule, d.rejection.field])).toEqual([
+      ["duplicate_key", "/data/0/id"], ["integer_too_large", "/data/1/public_metrics/like_count"],
+    ])
+    expect(refused.map((d) => d.payload)).toEqual([twice, big])
+    expect(refused[1]!.messageId).toBe("1863400000000000412")
+  })
+
+  test("search: a user naming username twice is a dead letter naming it, kept as received; its tweet lands by author_id", async () => {
+    const user = `{"id":"77","username":"first","username":"last"}`
+    const { items } = await searchBodies([`{"data":[${tweetJson("1863400000000000420")}],"includes":{"users":[${user}]},"meta":{"result_count":1}}`])
+    expect(eventsOf(items).map((e) => [e.messageId, e.identifiers])).toEqual([["1863400000000000420", [{ kind: "twitter_id", value: "77" }]]])
+    const refused = deadLettersOf(items)
+    expect(refused.map((d) => [d.rejection.rule, d.rejection.field])).toEqual([["duplicate_key", "/includes/users/0/username"]])
+    expect(refused[0]!.payload).toContain(user)
+    expect(readJson(refused[0]!.payload)).toMatchObject({ _tag: "refused", rejection: { rule: "duplicate_key" } })
+  })
+
+  test("search: an answer refused outside its tweets (meta named twice) is one dead letter kept as received; what came before lands, the pass stops and is not retried", async () => {
+    const first = `{"data":[${tweetJson("1863400000000000431")}],"meta":{"result_count":1,"next_token":"p2"}}`
+    const poison = `{"data":[${tweetJson("1863400000000000430")}],"meta":{"result_count":1},"meta":{"result_count":1,"next_token":"p3"}}`
+    const { items, summary, asked } = await searchBodies([first, poison])
+    expect(asked).toEqual(["", "p2"])
+    expect(eventsOf(items).map((e) => e.messageId)).toEqual(["1863400000000000431"])
+    const refused = deadLettersOf(items)
+    expect(refused.map((d) => [d.rejection.rule, d.rejection.field, d.payload])).toEqual([["duplicate_key", "/meta", poison]])
+    expect(summary.error).toMatch(/duplicate_key|appears more than once/)
+    expect(summary.deadLetters).toBe(1)
   })
 })
