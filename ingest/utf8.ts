@@ -33,8 +33,11 @@ export const firstInvalidOffset = (bytes: Uint8Array): number => {
   return start + offsetInDecoded(bytes.subarray(start, Math.min(bytes.length, from + SCAN_CHUNK)))
 }
 
-/** The offset of the first byte of `bytes` that is not UTF-8, by decoding them whole (bytes.length when none). */
-const offsetInDecoded = (bytes: Uint8Array): number => {
+/**
+ * The offset of the first byte of `bytes` that is not UTF-8, by decoding them whole (for bytes the strict decoder
+ * refused): firstInvalidOffset's answer for one chunk, and what its chunked reading must agree with.
+ */
+export const offsetInDecoded = (bytes: Uint8Array): number => {
   // Every U+FFFD before the first invalid sequence was a real one, written as EF BF BD: count bytes up to each.
   const text = lenient.decode(bytes)
   let byteOffset = 0
