@@ -206,9 +206,9 @@ export const makeIdentityStage = (config: IdentityConfig, policy: SnapshotPolicy
     const storeBeforeReload = (tenants?: Iterable<string>) => storeUnstored(tenants).pipe(Effect.catchTag("WarehouseRejectedRows", (e) =>
       Effect.logWarning(`identity reload: unstored rows refused by the warehouse (${e.table}): ${e.message}`)))
     /**
-     * Tenants whose resolution failed half-way (a read back failed): their graph may be ahead of what is stored, so the
-     * graph is loaded again (the newest snapshot and what was stored since) before their next batch and before a
-     * snapshot, alone, once every tenant's unstored rows are stored.
+     * Tenants whose resolution failed half-way (a read back failed): their graph may be ahead of what is stored, so it is
+     * loaded again from what is stored before their next batch (their graph alone: reloadOne) and before a snapshot
+     * (every tenant's, the newest snapshot and what was stored since, alone: freshen), their unstored rows stored first.
      */
     const stale = new Set<string>()
     const freshen = Effect.gen(function* () {
@@ -239,12 +239,12 @@ export const makeIdentityStage = (config: IdentityConfig, policy: SnapshotPolicy
       kind === "merge" ? "a new link joined identifiers of both profiles" : "a link no longer holds (a limit, a shared value or a change of owner)"
     const snapshotDue = () => sinceAttempt >= policy.everyMessages || sinceAttempt >= policy.minMessages && Date.now() - attemptAt >= policy.everyMs
 
-    // A batch, in the turn of its tenants: the graph loaded again first when one of them is stale, alone; resolved and
-    // stored beside other tenants' batches; then a snapshot when one is due, alone.
+    // A batch, in the turn of its tenants: a stale tenant's graph loaded again first (beside other tenants' batches, put
+    // in place alone); resolved and stored beside other tenants' batches; then a snapshot when one is due, alone.
     const stage: IdentityStage["stage"] = (batch) => {
       const tenants = new Set(batch.map((event) => event.tenant))
       return Effect.gen(function* () {
-        if ([...tenants].some((t) => stale.has(t))) yield* turns.whole(freshen)
+        for (const tenant of tenants) if (stale.has(tenant)) yield* reloadOne(tenant, Effect.void)
         const outcomes = yield* turns.shared(resolveBatch(batch, tenants))
         if (snapshotDue()) yield* turns.whole(Effect.suspend(() => (snapshotDue() ? snapshot : Effect.void)))
         return outcomes
@@ -354,7 +354,9 @@ export const makeIdentityStage = (config: IdentityConfig, policy: SnapshotPolicy
       stale.clear()
       yield* snapshot
     }).pipe(Effect.provideService(Warehouse, warehouse), turns.whole)
-    const reloadTenant: IdentityStage["reloadTenant"] = (tenant) => {
+    // A tenant's graph loaded again and put in place, then `then` (in the same whole-graph turn): a snapshot after an
+    // operator's decision or an erasure (reloadTenant), nothing when a resolution failed half-way (stage).
+    const reloadOne = (tenant: string, then: Effect.Effect<void>) => {
       // Alone (the in-process bus), this stage stores every observation: it hands the reload those of the tenant it
       // stores from its start on. With other pipeline members storing too, installTenant reads what was stored since
       // the load began (less an overlap for their clocks).
@@ -387,10 +389,11 @@ export const makeIdentityStage = (config: IdentityConfig, policy: SnapshotPolicy
           for (const f of forgettings) if (f.tenant === tenant && f.after >= number) forgetIn(tenant, f.erased)
           forgettings = forgettings.filter((f) => f.tenant !== tenant || f.after >= number)
           installedTenant.set(tenant, number)
-          yield* snapshot
+          yield* then
         }).pipe(turns.whole)
       }).pipe(Effect.ensuring(Effect.sync(() => { if (watch !== undefined) loading.delete(watch) })), Effect.provideService(Warehouse, warehouse))
     }
+    const reloadTenant: IdentityStage["reloadTenant"] = (tenant) => reloadOne(tenant, snapshot)
     const forget: IdentityStage["forget"] = (tenant, erased) =>
       Effect.sync(() => {
         forgettings.push({ after: begun, tenant, erased })

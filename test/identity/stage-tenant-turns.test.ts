@@ -78,13 +78,13 @@ describe("identity stage, tenants side by side", () => {
     expect(order).toEqual(["released", "acme", "reload", "globex"])
   }, 90_000)
 
-  it("a tenant whose resolution failed half-way has its graph loaded again before its own next batch, not another tenant's", async () => {
+  it("a tenant whose resolution failed half-way has its own graph loaded again before its own next batch, beside other tenants' batches", async () => {
     const result = await withWarehouse(Effect.gen(function* () {
       const real = yield* Warehouse
       // Once armed, the next read back of stored messages fails (the engine unreachable for a moment); every read is noted.
       let failNext = false
       const reads: Array<string> = []
-      const warehouse = {
+      const failing = {
         ...real,
         query: <T>(sql: string, options?: QueryOptions) => {
           reads.push(sql)
@@ -93,7 +93,9 @@ describe("identity stage, tenants side by side", () => {
           return Effect.fail(new WarehouseUnavailable({ backend: "embedded", message: "test: the read back failed" }))
         },
       }
-      const identity = yield* makeIdentityStage(defaultIdentityConfig()).pipe(Effect.provideService(Warehouse, warehouse))
+      // Once armed, the next read of stored observations (acme's graph loaded again) waits until released.
+      const gated = yield* gatedWarehouse({ query: (sql) => sql.includes("FROM identity_observations") }).pipe(Effect.provideService(Warehouse, failing))
+      const identity = yield* makeIdentityStage(defaultIdentityConfig()).pipe(Effect.provideService(Warehouse, gated.warehouse))
       yield* identity.stage([eventOn("a-login", 1, { type: "identify", anonymousId: "a1", userId: "ua" })])
       const [bob] = profiles(yield* identity.stage([eventOn("b-login", 1, { tenant: "globex", type: "identify", anonymousId: "b1", userId: "ub" })]))
       failNext = true
@@ -103,15 +105,24 @@ describe("identity stage, tenants side by side", () => {
       const globex = profiles(yield* identity.stage([eventOn("b-view", 2, { tenant: "globex", anonymousId: "b1" })]))
       const globexReads = [...reads]
       reads.length = 0
-      const acme = profiles(yield* identity.stage(alias))
+      gated.arm()
+      const held = yield* Effect.forkChild(identity.stage(alias))
+      const reached = yield* Deferred.await(gated.reached).pipe(Effect.timeoutOption("30 seconds"))
+      // While acme's graph loads, globex's batch goes on.
+      const beside = yield* identity.stage([eventOn("b-view2", 3, { tenant: "globex", anonymousId: "b1" })]).pipe(Effect.timeoutOption("10 seconds"))
+      yield* gated.release
+      const acme = profiles(yield* Fiber.join(held))
       const acmeReads = [...reads]
-      return { bob, failed: failed._tag, globex, globexReads, acme, acmeReads, stored: yield* loadObservations() }
+      const stored = yield* loadObservations()
+      return { bob, failed: failed._tag, globex, globexReads, reached: reached._tag, beside: beside._tag === "Some" ? profiles(beside.value) : undefined, acme, acmeReads, stored }
     }))
     expect(result.failed).toBe("Failure")
     expect(result.globex).toEqual([result.bob])
-    const loadsGraph = (sql: string) => sql.includes("FROM identity_snapshots")
+    const loadsGraph = (sql: string) => sql.includes("FROM identity_snapshots") || sql.includes("FROM identity_observations")
     expect(result.globexReads.filter(loadsGraph), "globex's batch loaded the graph again for acme's failure").toEqual([])
-    expect(result.acmeReads.some(loadsGraph), "acme's next batch did not load the graph again").toBe(true)
+    expect(result.reached, "acme's next batch did not read stored observations").toBe("Some")
+    expect(result.beside, "globex's batch waited for acme's graph to load").toEqual([result.bob])
+    expect(result.acmeReads.filter((sql) => sql.includes("FROM identity_snapshots")), "acme's next batch loaded every tenant's graph").toEqual([])
     const full = resolveGraph("acme", result.stored.filter((o) => o.tenant === "acme") as ReadonlyArray<Observation>)
     expect(result.acme).toEqual([full.profileOf.get(full.anchorOf.get("a-alias")!)])
   }, 90_000)
