@@ -195,11 +195,14 @@ const prefixed = (prefix: string, r: Rejection): Rejection => ({ ...r, field: `$
  * `refused`, naming the field (/includes/users/<i>/...), never dropped without a word: its tweets still land, linked
  * by author_id alone (without its handle and profile). It is kept as a page holding only it, which a retry reads again.
  */
-const authorsOf = (p: XPage, maker: ItemMaker, located: (r: Rejection) => Rejection, refused: Array<ImportedItem>): Map<string, XUser> => {
+const authorsOf = (
+  p: XPage, maker: ItemMaker, located: (r: Rejection) => Rejection, refused: Array<ImportedItem>, skip: ReadonlySet<number>,
+): Map<string, XUser> => {
   const { user: validUser } = compiled()
   const users = new Map<string, XUser>()
   const listed: ReadonlyArray<unknown> = p.includes?.users ?? []
   for (let i = 0; i < listed.length; i++) {
+    if (skip.has(i)) continue
     const user = listed[i]
     // The user's object is the 4th level of the page that keeps it ({"includes":{"users":[user]}}).
     const unkept = parsedProblem(user, JSON_LIMITS.maxDepth - 3, 3)
@@ -216,15 +219,24 @@ const authorsOf = (p: XPage, maker: ItemMaker, located: (r: Rejection) => Reject
   return users
 }
 
+/** The tweets and users of a page already told as refused (tweetsFromReadPage), by index. */
+interface Told {
+  readonly tweets: ReadonlySet<number>
+  readonly users: ReadonlySet<number>
+}
+
+const NONE_TOLD: Told = { tweets: new Set(), users: new Set() }
+
 /**
  * The items of one v2 page or stream event: an event per valid tweet, a dead letter per invalid tweet or user (see
  * authorsOf), or one dead letter for the whole page when its envelope is not a v2 response. Never throws. `where` ("page 3") prefixes the
- * messages of dead letters.
+ * messages of dead letters. The tweets and users `told` are passed over (their dead letters are made already).
  */
 export const tweetsFromPage = (
   page: unknown,
   ctx: Pick<ImportContext, "tenant" | "receivedAtMs">,
   where?: string,
+  told: Told = NONE_TOLD,
 ): Array<ImportedItem> => {
   const maker = itemMaker(ctx, SOURCE, "social")
   const located = (r: Rejection) => (where === undefined ? r : locate(where, r))
@@ -233,10 +245,11 @@ export const tweetsFromPage = (
   const p = page as XPage
   const { tweet: validTweet } = compiled()
   const items: Array<ImportedItem> = []
-  const users = authorsOf(p, maker, located, items)
+  const users = authorsOf(p, maker, located, items, told.users)
   const single = isJsonObject(p.data)
   const tweets: ReadonlyArray<unknown> = p.data === undefined ? [] : single ? [p.data] : (p.data as ReadonlyArray<unknown>)
   for (let i = 0; i < tweets.length; i++) {
+    if (told.tweets.has(i)) continue
     const tweet = tweets[i]
     // The tweet's object is the 3rd level of the page that keeps it ({"data":[tweet]}), as a file's page would count it.
     const unkept = parsedProblem(tweet, JSON_LIMITS.maxDepth - 2, 2)
@@ -283,40 +296,42 @@ export const tweetsFromReadPage = (page: unknown, problems: ReadonlyArray<JsonPr
   const refused: Array<ImportedItem> = []
   const refusedTweets: Array<ImportedItem> = []
   const p = { ...(page as XPage) }
-  const gone = new Set<number>()
+  const told = { tweets: new Set<number>(), users: new Set<number>() }
   for (const problem of problems) {
     const at = DATA_ITEM.exec(problem.field)
     if (at === null) {
-      p.includes = { ...p.includes, users: usersReadAgain(problem.partText!, maker, refused) }
+      p.includes = { ...p.includes, users: usersReadAgain(problem.partText!, maker, refused, told.users) }
       continue
     }
-    gone.add(Number(at[1]))
+    told.tweets.add(Number(at[1]))
     const read = readParts(problem.partText!)
     const id: unknown = read._tag === "json" && isJsonObject(read.value) ? read.value["id"] : undefined
     refusedTweets.push(maker.deadLetter(problem.partText!, problemRejection(problem, problem.field, "the tweet"), typeof id === "string" ? id : ""))
   }
-  if (Array.isArray(p.data)) p.data = p.data.filter((_, i) => !gone.has(i))
-  return [...refused, ...refusedTweets, ...tweetsFromPage(p, ctx)]
+  // Each left as an empty object (its place kept, so the others are named by their own index): passed over as told.
+  if (Array.isArray(p.data)) p.data = p.data.map((t, i) => (told.tweets.has(i) ? {} : t)) as XPage["data"]
+  return [...refused, ...refusedTweets, ...tweetsFromPage(p, ctx, undefined, told)]
 }
 
-/** The users of `"users":[...]` (a part readSearchAnswer refused) the reader keeps; each it refuses is a dead letter. */
-const usersReadAgain = (member: string, maker: ItemMaker, refused: Array<ImportedItem>): Array<XUser> => {
+/**
+ * The users of `"users":[...]` (a part readSearchAnswer refused), each the reader refuses a dead letter, its index in
+ * `told` (and an empty object in the list).
+ */
+const usersReadAgain = (member: string, maker: ItemMaker, refused: Array<ImportedItem>, told: Set<number>): Array<XUser> => {
   const read = readJsonParts(`{${member}}`, 2, {}, { refusedAsNull: true })
   if (read._tag === "refused") {
     refused.push(maker.deadLetter(`{"includes":{${member}},"meta":{"result_count":0}}`, { ...read.rejection, field: `/includes${read.rejection.field}` }))
     return []
   }
-  const users: ReadonlyArray<unknown> = (read.value as { users?: unknown }).users as ReadonlyArray<unknown> ?? []
-  const gone = new Set<number>()
+  const users: unknown = (read.value as { users?: unknown }).users
   for (const problem of read.problems) {
-    const i = Number(/^\/users\/(\d+)/.exec(problem.field)?.[1])
-    gone.add(i)
-    const r = problemRejection(problem, problem.field, "the user")
+    told.add(Number(/^\/users\/(\d+)/.exec(problem.field)?.[1]))
+    const r = problemRejection(problem, problem.field.replace(/^\/users\/\d+/, ""), "the user")
     const message = `the user of includes.users: ${r.message}; its tweets land without its handle and profile`
     const payload = `{"includes":{"users":[${problem.partText ?? ""}]},"meta":{"result_count":0}}`
     refused.push(maker.deadLetter(payload, { rule: r.rule, field: `/includes${problem.field}`, message }))
   }
-  return users.filter((_, i) => !gone.has(i)) as Array<XUser>
+  return Array.isArray(users) ? users.map((u, i) => (told.has(i) ? {} : u)) as Array<XUser> : []
 }
 
 /** A page or stream line the edge's JSON reader refused (readJson): one dead letter keeping the text as received. */

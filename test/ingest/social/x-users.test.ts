@@ -461,7 +461,18 @@ describe("search answers read by the edge's JSON reader", () => {
     const refused = deadLettersOf(items)
     expect(refused.map((d) => [d.rejection.rule, d.rejection.field])).toEqual([["duplicate_key", "/includes/users/0/username"]])
     expect(refused[0]!.payload).toContain(user)
+    expect(refused[0]!.rejection.message).toMatch(/^the user of includes\.users: \/username: the name "username" appears more than once/)
     expect(readJson(refused[0]!.payload)).toMatchObject({ _tag: "refused", rejection: { rule: "duplicate_key" } })
+  })
+
+  test("search: a tweet or user refused after one the reader refused is named by its own index in the page", async () => {
+    const twice = `{"id":"1863400000000000441","text":"a","author_id":"77","created_at":"2024-12-02T10:00:00.000Z","id":"1863400000000000449"}`
+    const longLang = tweetJson("1863400000000000442", `,"lang":"${"x".repeat(300)}"`)
+    const users = `{"id":"77","username":"a","username":"b"},{"id":"88","username":""}`
+    const { items } = await searchBodies([`{"data":[${twice},${longLang}],"includes":{"users":[${users}]},"meta":{"result_count":2}}`])
+    expect(deadLettersOf(items).map((d) => `${d.rejection.rule} ${d.rejection.field}`).sort()).toEqual([
+      "duplicate_key /data/0/id", "duplicate_key /includes/users/0/username", "empty_field /includes/users/1/username", "too_long /data/1/lang",
+    ])
   })
 
   test("search: an answer refused outside its tweets (meta named twice) is one dead letter kept as received; what came before lands, the pass stops and is not retried", async () => {
