@@ -10,6 +10,7 @@ import type { ApiResponseError, ITwitterApiClientPlugin, TwitterApiv2, TwitterRa
 import { type JsonPartsReading, readJson } from "../json.ts"
 import type { Rejection } from "../message.ts"
 import { MAX_NAME_CHARS } from "../sources/twitter.ts"
+import { decodeUtf8 } from "../utf8.ts"
 
 const requireCjs = createRequire(import.meta.url)
 /** twitter-api-v2 (about seventy modules), loaded with the first X client: most commands never call X. */
@@ -77,8 +78,11 @@ export class XRateLimited extends Data.TaggedError("XRateLimited")<{
 export class XBadAnswer extends Data.TaggedError("XBadAnswer")<{
   readonly endpoint: string
   readonly detail: string
-  /** An answer the edge's JSON reader refused (readJson): its text as received, and why. */
-  readonly refused?: { readonly text: string; readonly rejection: Rejection }
+  /**
+   * An answer refused as received: JSON the edge's reader refused (readJson), its text; or bytes that are not UTF-8,
+   * those bytes (a dead letter keeps them as base64). And why.
+   */
+  readonly refused?: { readonly received: string | Buffer; readonly rejection: Rejection }
 }> {
   override get message() {
     return `X answered ${this.endpoint} with something unusable: ${this.detail}`
@@ -257,10 +261,11 @@ export const answerWatch = (client: Pick<XClient, "policy">) => {
 /** One try of a plain call: its options, and its watch. */
 const attempt = (client: XClient) => {
   const { watch, abandon, state } = answerWatch(client)
-  // The answer as text (forceParseMode), read by the edge's reader (xRequest): twitter-api-v2's JSON.parse took a key
-  // named twice or an integer past 2^53 changed without a word, and built an object of 850,000 names for seconds.
+  // The answer as bytes (forceParseMode), decoded and read by the edge's reader (xRequest): twitter-api-v2's JSON.parse
+  // took a key named twice or an integer past 2^53 changed without a word, and built an object of 850,000 names for
+  // seconds; its text mode (Buffer.toString) made a byte that is not UTF-8 a U+FFFD without a word.
   const options = {
-    fullResponse: true as const, forceParseMode: "text" as const, timeout: client.policy.requestTimeoutMs, requestEventDebugHandler: watch,
+    fullResponse: true as const, forceParseMode: "buffer" as const, timeout: client.policy.requestTimeoutMs, requestEventDebugHandler: watch,
   }
   return { options, abandon, state }
 }
@@ -316,8 +321,12 @@ const exhaustedResetMs = (limit: TwitterRateLimit | undefined): number | undefin
 
 /** X's words for a failure: the v2 problem's detail (or title), then what each listed error says. */
 const errorDetail = (error: ApiResponseError): string => {
-  // Error bodies come as text too (forceParseMode): read by the edge's reader, a body it refuses is told by its words.
-  const read = typeof error.data === "string" ? readJson(error.data) : undefined
+  // Error bodies come as bytes too (forceParseMode): read by the edge's reader, a body it refuses (or that is not
+  // UTF-8) is told by its words.
+  const raw: unknown = error.data
+  const text = Buffer.isBuffer(raw) ? decodeUtf8(raw) : raw
+  if (Buffer.isBuffer(raw) && typeof text !== "string") return `${error.message} (X's error body: ${(text as Rejection).message})`
+  const read = typeof text === "string" ? readJson(text) : undefined
   const body: unknown = read === undefined ? error.data : read._tag === "json" ? read.value : undefined
   const data = body as { detail?: unknown; title?: unknown; errors?: ReadonlyArray<{ message?: unknown; detail?: unknown }> } | undefined
   const parts: Array<string> = []
@@ -391,9 +400,22 @@ export const rateLimitWaitMs = (client: XClient, limit: TwitterRateLimit | undef
 const isJsonObject = (data: unknown): boolean => typeof data === "object" && data !== null && !Array.isArray(data)
 
 /** An answer read whole by the edge's reader: what it refuses refuses the answer. */
-const readWhole = (text: string): JsonPartsReading => {
+export const readWhole = (text: string): JsonPartsReading => {
   const read = readJson(text)
   return read._tag === "json" ? { ...read, problems: [] } : read
+}
+
+/**
+ * An answer's bytes as `read` reads their text, and what a refusal of it keeps. Bytes that are not UTF-8 are refused
+ * (invalid_utf8, naming the offset) and kept as they are, never made U+FFFD; but an answer that is not JSON even so
+ * (a proxy's page in Latin-1) is told as not_json, an outage as any answer that is not JSON.
+ */
+export const readAnswer = (bytes: Buffer, read: (text: string) => JsonPartsReading): { reading: JsonPartsReading; received: string | Buffer } => {
+  const text = decodeUtf8(bytes)
+  if (typeof text === "string") return { reading: read(text), received: text }
+  const lenient = readJson(bytes.toString("utf8"))
+  const notJson = lenient._tag === "refused" && lenient.rejection.rule === "not_json"
+  return { reading: { _tag: "refused", rejection: notJson ? lenient.rejection : text }, received: bytes }
 }
 
 /**
@@ -430,10 +452,11 @@ export const xRequest = <T>(
       )
       if (current.state.tooLarge !== undefined) return yield* Effect.fail(new XBadAnswer({ endpoint, detail: current.state.tooLarge }))
       if (outcome.ok && outcome.response.rateLimit !== undefined) client.limits.set(endpoint, outcome.response.rateLimit)
-      const text: unknown = outcome.ok ? outcome.response.data : undefined
-      const reading = typeof text === "string" && text !== "" ? read(text) : undefined
+      const body: unknown = outcome.ok ? outcome.response.data : undefined
+      const answer = Buffer.isBuffer(body) && body.length > 0 ? readAnswer(body, read) : undefined
+      const reading = answer?.reading
       if (outcome.ok && reading?._tag === "refused" && reading.rejection.rule !== "not_json") {
-        const refused = { text: text as string, rejection: reading.rejection }
+        const refused = { received: answer!.received, rejection: reading.rejection }
         return yield* Effect.fail(new XBadAnswer({ endpoint, detail: client.redact(reading.rejection.message), refused }))
       }
       // A 200 that is not a JSON object (an HTML error page of a proxy, an empty body) is an outage, not an empty page.

@@ -168,11 +168,11 @@ const pollQuery = <E, R>(client: XClient, query: string, options: SearchOptions<
             continue
           }
         }
-        // An answer the edge's reader refuses outside its tweets is kept as received, one dead letter; its next_token
-        // cannot be trusted, so the pass stops there as for an answer too large to read.
+        // An answer the edge's reader refuses outside its tweets, or whose bytes are not UTF-8, is kept as received, one
+        // dead letter; its next_token cannot be trusted, so the pass stops there as for an answer too large to read.
         if (error instanceof XBadAnswer && error.refused !== undefined) {
-          const { text, rejection } = error.refused
-          yield* options.onItems([refusedPageText(text, rejection, { tenant: options.tenant, receivedAtMs: yield* Clock.currentTimeMillis })])
+          const { received, rejection } = error.refused
+          yield* options.onItems([refusedPageText(received, rejection, { tenant: options.tenant, receivedAtMs: yield* Clock.currentTimeMillis })])
           deadLetters++
         }
         // A refusal of this query, or an answer to it too large to read, is this query's (its state stays, so its next

@@ -4,7 +4,6 @@
 import { Cause, Clock, Duration, Effect, Queue, Stream } from "effect"
 import type { StreamingV2Rule, Tweetv2FieldsParams } from "twitter-api-v2"
 import type { ImportedItem } from "../sources/index.ts"
-import { readJson } from "../json.ts"
 import type { Rejection } from "../message.ts"
 import { refusedPageText, TWEET_FIELDS, tweetsFromPage, USER_FIELDS } from "../sources/twitter.ts"
 import {
@@ -16,6 +15,8 @@ import {
   endlessPaging,
   makeXClient,
   rateLimitWaitMs,
+  readAnswer,
+  readWhole,
   twitterApi,
   type XClient,
   type XClientOptions,
@@ -172,17 +173,20 @@ const STREAM_PARAMS = {
 /** The event twitter-api-v2's TweetStream listens to on its parser for a parsed payload (EStreamParserEvent.ParsedData). */
 const PARSED_DATA = "parsed data"
 
+const CR = 0x0d
+const LF = 0x0a
+const CRLF = Buffer.from("\r\n")
+
 /**
- * Repairs of twitter-api-v2 1.29's line reading. It decoded each read on its own (chunk.toString()), so a character
- * whose UTF-8 bytes two reads split (an emoji, an accent) became two U+FFFD in the tweet's text: the response is now
- * decoded as one UTF-8 text. Ahead of its own listener (Connected comes first):
- * - a read that is exactly "\r\n" is taken for a keep-alive and never reaches its parser, so when it is the end of a
- *   tweet (X wrote the payload and its end apart) that tweet and the next run together and both are lost as a parse
- *   error: such a read that ends an open line is handed to the parser here;
- * - a line without "\r\n" is kept without bound: past `maxBytes` the connection is cut (the read crossing it is the last).
- * Its parser's `push` is replaced: it scanned an unended line whole again for every read (quadratic), and dropped
+ * The stream's lines, read here instead of by twitter-api-v2 1.29, from the response's bytes (a listener ahead of its
+ * own; Connected comes first). It decoded each read on its own (chunk.toString()), so a character whose UTF-8 bytes two
+ * reads split (an emoji, an accent) became two U+FFFD, and a byte that is not UTF-8 one without a word: each line is
+ * now decoded whole with decodeUtf8, and a line that is not UTF-8 goes to `refused` with its bytes (unless it is no
+ * JSON even so: `unreadable`). It took a read that is exactly "\r\n" for a keep-alive even when it ended a tweet (both
+ * that tweet and the next were lost), kept a line without "\r\n" without bound (past `maxBytes` the connection is now
+ * cut, the read crossing it the last), scanned an unended line whole again for every read (quadratic), and dropped
  * without a word a line that is not JSON, or JSON it took for nothing (null, false, 0, ""): those go to `unreadable`,
- * and JSON the edge's reader refuses (readJson) to `refused`.
+ * and JSON the edge's reader refuses (readJson) to `refused`. Its parser is handed nothing (`push` does nothing).
  * `unended` is what has come of a line without its end yet.
  */
 const readLines = (stream: unknown, maxBytes: number, on: Pick<ConnectionHandlers, "unreadable" | "refused"> & { tooLong: () => void }) => {
@@ -190,35 +194,48 @@ const readLines = (stream: unknown, maxBytes: number, on: Pick<ConnectionHandler
     res: NodeJS.ReadableStream
     parser: { push: (chunk: string) => void; emit: (event: string, payload: unknown) => boolean }
   }
-  res.setEncoding("utf8")
-  let openBytes = 0
-  res.prependListener("data", (chunk: string) => {
-    if (openBytes > 0 && chunk === "\r\n") parser.push("\r\n")
-    const end = chunk.lastIndexOf("\r\n")
-    openBytes = end < 0 ? openBytes + Buffer.byteLength(chunk) : Buffer.byteLength(chunk.slice(end + 2))
-    if (openBytes > maxBytes) on.tooLong()
-  })
-  const readLine = (line: string) => {
-    // The edge's one reader of outside JSON: it refuses, naming where, what cannot be kept as sent (nesting past 100
-    // levels, half a surrogate pair, a key named twice, a number JSON.parse would change), which is kept as received.
-    const read = readJson(line)
-    if (read._tag === "refused") return read.rejection.rule === "not_json" ? on.unreadable("not JSON", line) : on.refused(line, read.rejection)
-    const payload = read.value
-    if (!payload) return on.unreadable(`JSON that is not a tweet (null, false, 0 or "")`, line)
-    parser.emit(PARSED_DATA, payload)
+  parser.push = () => {}
+  const readLine = (bytes: Buffer) => {
+    // Read as a plain call's answer is: the edge's one reader of outside JSON refuses, naming where, what cannot be
+    // kept as sent (bytes that are not UTF-8, nesting past 100 levels, half a surrogate pair, a key named twice, a
+    // number JSON.parse would change), which is kept as received.
+    const { reading, received } = readAnswer(bytes, readWhole)
+    if (reading._tag === "refused") {
+      if (reading.rejection.rule !== "not_json") return on.refused(received, reading.rejection)
+      return on.unreadable("not JSON", typeof received === "string" ? received : received.toString("utf8"))
+    }
+    if (!reading.value) return on.unreadable(`JSON that is not a tweet (null, false, 0 or "")`, received as string)
+    parser.emit(PARSED_DATA, reading.value)
   }
-  let open = ""
-  parser.push = (chunk) => {
-    // Only what is new can hold the end of the open line (a "\r" may close it and the "\n" start the new read).
-    let end = (open += chunk).indexOf("\r\n", Math.max(0, open.length - chunk.length - 1))
+  // The open line's bytes, as the reads brought them (joined once, when its end comes).
+  let open: Array<Buffer> = []
+  let openBytes = 0
+  const endLine = (last: Buffer) => {
+    const line = openBytes === 0 ? last : Buffer.concat([...open, last])
+    open = []
+    openBytes = 0
+    if (line.length > 0) readLine(line)
+  }
+  res.prependListener("data", (chunk: Buffer) => {
     let start = 0
-    for (; end >= 0; end = open.indexOf("\r\n", start)) {
-      if (end > start) readLine(open.slice(start, end))
+    // A "\r" that ended the last read and the "\n" that begins this one end the open line.
+    if (openBytes > 0 && chunk[0] === LF && open.at(-1)!.at(-1) === CR) {
+      const last = open.pop()!
+      openBytes -= last.length
+      endLine(last.subarray(0, last.length - 1))
+      start = 1
+    }
+    for (let end = chunk.indexOf(CRLF, start); end >= 0; end = chunk.indexOf(CRLF, start)) {
+      endLine(chunk.subarray(start, end))
       start = end + 2
     }
-    open = open.slice(start)
-  }
-  return { unended: () => open }
+    if (start < chunk.length) {
+      open.push(chunk.subarray(start))
+      openBytes += chunk.length - start
+    }
+    if (openBytes > maxBytes) on.tooLong()
+  })
+  return { unended: () => Buffer.concat(open).toString("utf8") }
 }
 
 /** Holding an open connection back while the consumer is behind, and reading it again. */
@@ -273,8 +290,8 @@ const silenceWatch = (res: NodeJS.ReadableStream, timeoutMs: number, onSilent: (
 interface ConnectionHandlers {
   readonly payload: (payload: unknown) => void
   readonly unreadable: (reason: string, line: string) => void
-  /** A line of JSON the edge's reader refuses (readJson): kept as a dead letter. */
-  readonly refused: (line: string, rejection: Rejection) => void
+  /** A line the edge's reader refuses (readJson), or whose bytes are not UTF-8: kept as a dead letter as received. */
+  readonly refused: (line: string | Buffer, rejection: Rejection) => void
   readonly connected: (flow: Flow) => void
 }
 

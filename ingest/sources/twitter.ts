@@ -334,9 +334,12 @@ const usersReadAgain = (member: string, maker: ItemMaker, refused: Array<Importe
   return Array.isArray(users) ? users.map((u, i) => (told.has(i) ? {} : u)) as Array<XUser> : []
 }
 
-/** A page or stream line the edge's JSON reader refused (readJson): one dead letter keeping the text as received. */
-export const refusedPageText = (text: string, rejection: Rejection, ctx: Pick<ImportContext, "tenant" | "receivedAtMs">): ImportedItem =>
-  itemMaker(ctx, SOURCE, "social").deadLetter(text, rejection)
+/**
+ * A page or stream line refused as received (JSON the edge's reader refused, or bytes that are not UTF-8): one dead
+ * letter keeping its text, or its bytes (as base64, payload_encoding base64).
+ */
+export const refusedPageText = (received: string | Buffer, rejection: Rejection, ctx: Pick<ImportContext, "tenant" | "receivedAtMs">): ImportedItem =>
+  itemMaker(ctx, SOURCE, "social").deadLetter(received, rejection)
 
 /**
  * A tweet's raw item (a page of one tweet, see `miniPage`) parsed again; a bare tweet object (an older dead letter's

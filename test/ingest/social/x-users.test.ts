@@ -406,7 +406,7 @@ describe("pages holding far more users than X sends", () => {
 
 describe("search answers read by the edge's JSON reader", () => {
   /** One search pass against a local server answering `bodies` in turn (the last one again): items, summary, requests. */
-  const searchBodies = async (bodies: ReadonlyArray<string>) => {
+  const searchBodies = async (bodies: ReadonlyArray<string | Buffer>) => {
     const asked: Array<string> = []
     const started = await listen((req, res) => {
       asked.push(new URL(req.url ?? "", "http://x").searchParams.get("next_token") ?? "")
@@ -485,5 +485,76 @@ describe("search answers read by the edge's JSON reader", () => {
     expect(refused.map((d) => [d.rejection.rule, d.rejection.field, d.payload])).toEqual([["duplicate_key", "/meta", poison]])
     expect(summary.error).toMatch(/duplicate_key|appears more than once/)
     expect(summary.deadLetters).toBe(1)
+  })
+
+  test("search: an answer holding a byte that is not UTF-8 (0xE8 in a tweet's text) is one dead letter keeping its bytes, naming the offset; the pass stops there, not replaced by U+FFFD", async () => {
+    const first = `{"data":[${tweetJson("1863400000000000451")}],"meta":{"result_count":1,"next_token":"p2"}}`
+    const before = Buffer.from(`{"data":[{"id":"1863400000000000450","text":"caf`)
+    const poison = Buffer.concat([before, Buffer.from([0xe8]), Buffer.from(`","author_id":"77","created_at":"2024-12-02T10:00:00.000Z"}],"meta":{"result_count":1,"next_token":"p3"}}`)])
+    const { items, summary, asked } = await searchBodies([first, poison])
+    expect(asked).toEqual(["", "p2"])
+    expect(eventsOf(items).map((e) => e.messageId)).toEqual(["1863400000000000451"])
+    const refused = deadLettersOf(items)
+    expect(refused.map((d) => [d.rejection.rule, d.payloadEncoding])).toEqual([["invalid_utf8", "base64"]])
+    expect(Buffer.from(refused[0]!.payload, "base64").equals(poison)).toBe(true)
+    expect(refused[0]!.rejection.message).toMatch(new RegExp(`byte 0xe8 at offset ${before.length}\\b`))
+    expect(summary.error).toMatch(new RegExp(`not valid UTF-8: byte 0xe8 at offset ${before.length}\\b`))
+    expect(summary).toMatchObject({ tweets: 1, deadLetters: 1, sinceId: null })
+  })
+
+  test("search: an answer that is neither UTF-8 nor JSON (a proxy's page in Latin-1) is an outage retried, as any answer that is not JSON, not a dead letter", async () => {
+    const page = Buffer.from("<html>Passerelle d\xe9faillante</html>", "latin1")
+    const { items, summary } = await searchBodies([page, `{"data":[${tweetJson("1863400000000000460")}],"meta":{"result_count":1}}`])
+    expect(summary.error).toBeUndefined()
+    expect(items.map((i) => (i._tag === "event" ? i.event.messageId : i.deadLetter.rejection.rule))).toEqual(["1863400000000000460"])
+  })
+
+  test("search: X's refusal (400) whose body is not UTF-8 is told naming the byte and offset, not with U+FFFD in X's words", async () => {
+    const body = Buffer.from(`{"detail":"Requ\xeate invalide"}`, "latin1")
+    const started = await listen((_req, res) => void res.writeHead(400, { "content-type": "application/json" }).end(body))
+    try {
+      const [summary] = await Effect.runPromise(pollRecentSearch({ bearerToken: "bearer-token-of-the-test", queries: [QUERY], rules: [], apiBase: started.url }, {
+        tenant: "acme", onItems: () => Effect.void,
+      }).pipe(Effect.provide(ObjectStore.local(dir))))
+      expect(summary!.error).toMatch(/X rejected GET tweets\/search\/recent \(400\): .*not valid UTF-8: byte 0xea at offset 15\b/)
+      expect(summary!.error).not.toContain("\uFFFD")
+    } finally {
+      started.server.closeAllConnections()
+      started.server.close()
+    }
+  })
+})
+
+describe("stream lines that are not UTF-8", () => {
+  test("stream: a line holding a byte that is not UTF-8 (0xE8 in a tweet's text) is a dead letter of that line's bytes naming the offset, not U+FFFD; the stream and the next tweet go on", async () => {
+    const before = Buffer.from(`{"data":{"id":"1863400000000000470","text":"caf`)
+    const line = Buffer.concat([before, Buffer.from([0xe8]), Buffer.from(`","author_id":"77","created_at":"2024-12-02T10:00:00.000Z"}}`)])
+    const good = `{"data":${JSON.stringify(tweet("1863400000000000471"))}}\r\n`
+    let connects = 0
+    const started = await listen((_req, res) => {
+      connects++
+      res.writeHead(200, { "content-type": "application/json" })
+      // The bad byte in a read of its own, and the next tweet's line in the same read as the bad line's end.
+      res.write(before)
+      setTimeout(() => res.write(line.subarray(before.length, before.length + 1)), 20)
+      setTimeout(() => res.write(Buffer.concat([line.subarray(before.length + 1), Buffer.from(`\r\n${good}`)])), 40)
+    })
+    try {
+      const items: Array<ImportedItem> = []
+      const fiber = Effect.runFork(runFilteredStream({ bearerToken: "t", queries: [], rules: [{ value: QUERY }], apiBase: started.url }, {
+        tenant: "acme", syncRules: false, reconnect: { initialMs: 20, maxMs: 40 }, onItems: (batch) => Effect.sync(() => void items.push(...batch)),
+      }))
+      await waitFor("two items", () => items.length >= 2)
+      await Effect.runPromise(Fiber.interrupt(fiber))
+      expect(connects).toBe(1)
+      expect(eventsOf(items).map((e) => e.messageId)).toEqual(["1863400000000000471"])
+      const refused = deadLettersOf(items)
+      expect(refused.map((d) => [d.rejection.rule, d.payloadEncoding])).toEqual([["invalid_utf8", "base64"]])
+      expect(Buffer.from(refused[0]!.payload, "base64").equals(line)).toBe(true)
+      expect(refused[0]!.rejection.message).toMatch(new RegExp(`byte 0xe8 at offset ${before.length}\\b`))
+    } finally {
+      started.server.closeAllConnections()
+      started.server.close()
+    }
   })
 })
