@@ -2,6 +2,7 @@
 // and hands each page's items over before remembering how far it got (ObjectStore), so a restart resumes where it
 // stopped and a later pass asks only for tweets newer than the newest one seen (since_id). At least once: a page
 // handed over just before a crash is fetched again, and the pipeline drops it by message id.
+import { createHash } from "node:crypto"
 import { Clock, Effect } from "effect"
 import type { ImportedItem } from "../sources/index.ts"
 import { readSearchAnswer, refusedPageText, TWEET_FIELDS, tweetsFromReadPage, USER_FIELDS, type XPage } from "../sources/twitter.ts"
@@ -31,6 +32,8 @@ export interface SearchState {
   readonly sinceId: string | null
   /** A pass in progress: the page to continue from after a restart, and the newest id the pass has seen. */
   readonly pending: { readonly nextToken: string; readonly newestId: string | null } | null
+  /** SHA-256 (hex) of the answer refused whole that stopped the last pass, until a page is read: dead-lettered once. */
+  readonly lastRefused?: string
   readonly updatedAt: string
 }
 
@@ -93,8 +96,30 @@ const decodeState = (bytes: Uint8Array | undefined, query: string): SearchState 
     ? { nextToken: s.pending.nextToken, newestId: isDigits(s.pending.newestId) ? s.pending.newestId : null }
     : null
   if (s.pending != null && pending === null) return { unusable: "its unfinished pass has no next_token" }
-  return { version: 1, query, sinceId, pending, updatedAt: typeof s.updatedAt === "string" ? s.updatedAt : "" }
+  const lastRefused = typeof s.lastRefused === "string" && /^[0-9a-f]{64}$/.test(s.lastRefused) ? { lastRefused: s.lastRefused } : {}
+  return { version: 1, query, sinceId, pending, ...lastRefused, updatedAt: typeof s.updatedAt === "string" ? s.updatedAt : "" }
 }
+
+/**
+ * An answer refused whole (XBadAnswer.refused) handed on as one dead letter, unless it is the very answer this query's
+ * last pass was refused: the pass stops there and keeps the query's state, so each later pass asks again and made one
+ * more identical dead letter (one a minute under cdp serve). Its hash stays in the state, as last saved (`stored`),
+ * until a page is read. Whether it was handed on.
+ */
+const deadLetterOnce = <E, R>(
+  key: string, stored: SearchState | null, query: string, refused: NonNullable<XBadAnswer["refused"]>, options: SearchOptions<E, R>,
+) =>
+  Effect.gen(function* () {
+    const hash = createHash("sha256").update(refused.received).digest("hex")
+    if (stored?.lastRefused === hash) return false
+    const nowMs = yield* Clock.currentTimeMillis
+    yield* options.onItems([refusedPageText(refused.received, refused.rejection, { tenant: options.tenant, receivedAtMs: nowMs })])
+    const state: SearchState = {
+      ...(stored ?? { version: 1, query, sinceId: null, pending: null }), lastRefused: hash, updatedAt: new Date(nowMs).toISOString(),
+    }
+    yield* (yield* ObjectStore).put(key, JSON.stringify(state))
+    return true
+  })
 
 /**
  * The newest tweet id on a page: the largest data[].id. Not meta.newest_id: a page whose meta names an id past its
@@ -136,12 +161,14 @@ const pollQuery = <E, R>(client: XClient, query: string, options: SearchOptions<
     let pages = 0
     let tweets = 0
     let deadLetters = 0
+    let stored = saved
     const save = (pending: SearchState["pending"]) =>
       Effect.gen(function* () {
         const state: SearchState = {
           version: 1, query, sinceId, pending, updatedAt: new Date(yield* Clock.currentTimeMillis).toISOString(),
         }
         yield* store.put(key, JSON.stringify(state))
+        stored = state
       })
     const summary = (): QuerySummary => ({ query, pages, tweets, deadLetters, sinceId, resumed })
     const maxResults = Math.min(100, Math.max(10, Math.floor(options.maxResults ?? 100)))
@@ -171,9 +198,8 @@ const pollQuery = <E, R>(client: XClient, query: string, options: SearchOptions<
         // An answer the edge's reader refuses outside its tweets, or whose bytes are not UTF-8, is kept as received, one
         // dead letter; its next_token cannot be trusted, so the pass stops there as for an answer too large to read.
         if (error instanceof XBadAnswer && error.refused !== undefined) {
-          const { received, rejection } = error.refused
-          yield* options.onItems([refusedPageText(received, rejection, { tenant: options.tenant, receivedAtMs: yield* Clock.currentTimeMillis })])
-          deadLetters++
+          if (yield* deadLetterOnce(key, stored, query, error.refused, options)) deadLetters++
+          else return { ...summary(), error: `${error.message} (the same answer as the one this query's last pass refused, dead-lettered then)` } satisfies QuerySummary
         }
         // A refusal of this query, or an answer to it too large to read, is this query's (its state stays, so its next
         // pass asks again); a wrong token, a rate limit or an outage is every query's.

@@ -487,6 +487,24 @@ describe("search answers read by the edge's JSON reader", () => {
     expect(summary.deadLetters).toBe(1)
   })
 
+  test("search: the same refused answer asked for again on the next pass is told in the query's error but not dead-lettered twice; another refused answer is", async () => {
+    const first = `{"data":[${tweetJson("1863400000000000481")}],"meta":{"result_count":1,"next_token":"p2"}}`
+    const poison = `{"data":[${tweetJson("1863400000000000480")}],"meta":{"result_count":1},"meta":{"result_count":1,"next_token":"p3"}}`
+    const one = await searchBodies([first, poison])
+    expect(deadLettersOf(one.items).map((d) => d.payload)).toEqual([poison])
+    // The next pass resumes at p2 and gets the same answer: still the query's error, no second dead letter of it.
+    const two = await searchBodies([poison])
+    expect(two.asked).toEqual(["p2"])
+    expect(two.items).toEqual([])
+    expect(two.summary).toMatchObject({ deadLetters: 0, error: expect.stringMatching(/appears more than once.*the same answer as the one this query's last pass refused, dead-lettered then/) })
+    // Another answer refused (0xE8 in it this time) is a dead letter of its own.
+    const other = Buffer.concat([Buffer.from(`{"data":[{"id":"1863400000000000482","text":"caf`), Buffer.from([0xe8]), Buffer.from(`"}],"meta":{}}`)])
+    const three = await searchBodies([other])
+    expect(three.asked).toEqual(["p2"])
+    expect(deadLettersOf(three.items).map((d) => [d.rejection.rule, d.payloadEncoding])).toEqual([["invalid_utf8", "base64"]])
+    expect(three.summary.deadLetters).toBe(1)
+  })
+
   test("search: an answer holding a byte that is not UTF-8 (0xE8 in a tweet's text) is one dead letter keeping its bytes, naming the offset; the pass stops there, not replaced by U+FFFD", async () => {
     const first = `{"data":[${tweetJson("1863400000000000451")}],"meta":{"result_count":1,"next_token":"p2"}}`
     const before = Buffer.from(`{"data":[{"id":"1863400000000000450","text":"caf`)
