@@ -318,9 +318,14 @@ const errorTitle = (payload: unknown): string => {
 const holdConnect = (stream: unknown, client: XClient) => {
   const abandon = new AbortController()
   const answer = answerWatch(client)
-  const { requestData } = stream as { requestData: { options: { signal?: AbortSignal }; requestEventDebugHandler?: unknown } }
+  const { requestData } = stream as {
+    requestData: { options: { signal?: AbortSignal }; requestEventDebugHandler?: unknown; forceParseMode?: string }
+  }
   requestData.options.signal = abandon.signal
   requestData.requestEventDebugHandler = answer.watch
+  // Its error answer as bytes, as a plain call's (x-client attempt), read by errorDetail: twitter-api-v2 decoded it
+  // with Buffer.toString (a byte that is not UTF-8 a U+FFFD in X's words) and read it with JSON.parse.
+  requestData.forceParseMode = "buffer"
   return { abort: () => abandon.abort(), tooLarge: () => answer.state.tooLarge }
 }
 

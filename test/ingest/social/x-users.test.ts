@@ -575,4 +575,19 @@ describe("stream lines that are not UTF-8", () => {
       started.server.close()
     }
   })
+
+  test("stream: X's refusal of the connect (403) whose body is not UTF-8 is told naming the byte and offset, as a plain call's, not with U+FFFD in X's words", async () => {
+    const body = Buffer.from(`{"detail":"Acc\xe8s refus\xe9"}`, "latin1")
+    const started = await listen((_req, res) => void res.writeHead(403, { "content-type": "application/json" }).end(body))
+    try {
+      const result = await Effect.runPromise(Effect.result(runFilteredStream({ bearerToken: "bearer-token-of-the-test", queries: [], rules: [{ value: QUERY }], apiBase: started.url }, {
+        tenant: "acme", syncRules: false, onItems: () => Effect.void,
+      })))
+      expect(result._tag === "Failure" && result.failure).toMatchObject({ _tag: "XForbidden", detail: expect.stringMatching(/not valid UTF-8: byte 0xe8 at offset 14\b/) })
+      expect(result._tag === "Failure" && result.failure.message).not.toContain("\uFFFD")
+    } finally {
+      started.server.closeAllConnections()
+      started.server.close()
+    }
+  })
 })
