@@ -9,6 +9,7 @@
 // table (row fingerprints), never by value: mutation_N.txt files stay on disk, and must hold no identifier.
 import { randomBytes } from "node:crypto"
 import { Data, Duration, Effect } from "effect"
+import { stringLiteral } from "./inline-params.ts"
 import { keyedPermits } from "./turns.ts"
 import {
   detachmentMark, detachmentsEnded, detachmentSince, type Row, Warehouse, type WarehouseQueryError, type WarehouseUnavailable, whileDetached,
@@ -768,31 +769,37 @@ export const outdatedParts = Effect.fn("outdatedParts")(function* (tables: Reado
 /** Outdated (inactive) parts still on disk, by table and part name. */
 const outdatedPartNames = Effect.fn("outdatedPartNames")(function* (tables: ReadonlyArray<string>) {
   const warehouse = yield* Warehouse
+  if (tables.length === 0) return []
+  // The names written in, not bound: a server before 19.x (Debian's 18.16, which test/integration runs) has no parameters.
   return yield* warehouse.query<{ table: string; name: string }>(
-    "SELECT table, name FROM system.parts WHERE database = currentDatabase() AND table IN {tables:Array(String)} AND NOT active",
-    { params: { tables } })
+    `SELECT table, name FROM system.parts WHERE database = currentDatabase() AND table IN (${tables.map(stringLiteral).join(", ")}) AND NOT active`)
 })
 
 /**
  * Waits until none of the parts outdated when it begins is left on disk; returns the tables still holding some after
  * `timeoutMs`. Only those may hold rows from before the erasure's mutations: a part that goes outdated later was made
  * from parts written or rewritten after them, so a table that keeps taking rows (and merging them) meanwhile does not
- * make the wait fail. The engine removes outdated parts older than old_parts_lifetime when a table starts up, but its
- * background task that should do it later sleeps longer and longer while a table is idle (and on the embedded engine
- * was seen not to run for minutes), so a table still holding them past their lifetime is detached and attached again:
- * a start-up, which removes them. An insert into it meanwhile fails for those milliseconds and is retried by the
- * pipeline like any outage. A table holding some is given the prompt cleanup settings first (ensurePromptCleanup):
- * one made without them (after migration 025) keeps its outdated parts old_parts_lifetime, 480 s by default, start-up
- * or not, and an erasure after one of its merges failed (export_deliveries, after an export run).
+ * make the wait fail. A table holding some is given the prompt cleanup settings first (ensurePromptCleanup): one made
+ * without them (after migration 025) keeps its outdated parts old_parts_lifetime, 480 s by default, and an erasure
+ * after one of its merges failed (export_deliveries, after an export run).
+ * Embedded engine: its background task that should remove them sleeps longer and longer while a table is idle (seen
+ * not to run for minutes), so a table still holding them is detached and attached again: a start-up, which removes
+ * them (reattach; this process's statements meeting the table away wait for it, whileDetached).
+ * Server: never detached. Every cdp process of a scale-out deployment shares the server's tables, and another
+ * process's statements would fail UNKNOWN_TABLE meanwhile; the server's own cleanup removes them (18.16, measured:
+ * about 10 s after the mutation on an idle table, within a second of the next insert into it).
  */
 export const awaitOldPartsGone = Effect.fn("awaitOldPartsGone")(function* (tables: ReadonlyArray<string>, timeoutMs = 60_000) {
   const warehouse = yield* Warehouse
+  const onServer = warehouse.backend.kind === "server"
   const deadline = Date.now() + timeoutMs
   const key = (p: { table: string; name: string }) => `${p.table}\u0000${p.name}`
   const outdated = yield* outdatedPartNames(tables)
   if (outdated.length === 0) return []
   const before = new Set(outdated.map(key))
-  for (const table of new Set(outdated.map((p) => p.table))) yield* ensurePromptCleanup(table)
+  for (const table of new Set(outdated.map((p) => p.table))) {
+    yield* onServer ? promptCleanupIfAllowed(table) : ensurePromptCleanup(table)
+  }
   yield* Effect.sleep("1100 millis")
   let lastReattach = 0
   while (true) {
@@ -800,13 +807,23 @@ export const awaitOldPartsGone = Effect.fn("awaitOldPartsGone")(function* (table
     if (left.length === 0) return []
     if (Date.now() > deadline) return left
     // Once every 5 s at most: the fresh table's own background task needs a moment to remove them.
-    if (Date.now() - lastReattach > 5_000) {
+    if (!onServer && Date.now() - lastReattach > 5_000) {
       lastReattach = Date.now()
       for (const t of left) yield* reattach(t)
     }
-    yield* Effect.sleep("250 millis")
+    yield* Effect.sleep(onServer ? "500 millis" : "250 millis")
   }
 })
+
+/**
+ * ensurePromptCleanup on a server that may refuse it: one before 19.x has no ALTER ... MODIFY SETTING (a syntax
+ * error; its tables take such settings only in their CREATE). The wait then goes on with the table's own lifetime
+ * and, past it, names the table as still holding outdated parts.
+ */
+const promptCleanupIfAllowed = (table: string) =>
+  ensurePromptCleanup(table).pipe(Effect.catchTag("WarehouseQueryError", (e) =>
+    Effect.logWarning("the ClickHouse server refused to lower a table's old_parts_lifetime; its outdated parts stay that long").pipe(
+      Effect.annotateLogs({ table, code: e.code ?? "" }))))
 
 /** How long a detached table's ATTACH is tried again while queries begun before the DETACH still hold the table. */
 const REATTACH_WITHIN_MS = 60_000
@@ -884,7 +901,7 @@ export const countMentions = Effect.fn("countMentions")(function* (
 export const ensurePromptCleanup = Effect.fn("ensurePromptCleanup")(function* (table: string) {
   const warehouse = yield* Warehouse
   const [row] = yield* warehouse.query<{ engine_full: string }>(
-    "SELECT engine_full FROM system.tables WHERE database = currentDatabase() AND name = {table:String}", { params: { table } })
+    `SELECT engine_full FROM system.tables WHERE database = currentDatabase() AND name = ${stringLiteral(table)}`)
   if (row === undefined || row.engine_full.includes("old_parts_lifetime = 0")) return
   yield* warehouse.command(`ALTER TABLE ${quoteId(table)} MODIFY SETTING ${PROMPT_CLEANUP_SETTINGS}`)
 })
