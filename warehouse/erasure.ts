@@ -2,9 +2,9 @@
 //
 // A row is the subject's when its message id or profile id is theirs, or when one of its text columns holds one of
 // their identifiers (a "needle"). Rows are removed with a mutation (ALTER TABLE ... DELETE, waited for: runMutation),
-// which writes new parts without them; the old parts then go from disk within a second or two, because the personal
-// tables keep no outdated part for long (migration 025: old_parts_lifetime = 1, merged parts fsynced instead), and
-// this module waits until system.parts lists none. A lightweight DELETE would only mask rows, leaving their bytes.
+// which writes new parts without them; the old parts then go from disk, because the personal tables keep no outdated
+// part (migrations 025, 084: old_parts_lifetime = 0, merged parts fsynced instead), and this module waits until
+// system.parts lists none (awaitOldPartsGone: seconds; on a server, the server's cleanup, about 10 s on 18.16). A lightweight DELETE would only mask rows, leaving their bytes.
 // Detached parts cannot be read by SQL, so they are dropped. The mutation names its rows through a scratch Memory
 // table (row fingerprints), never by value: mutation_N.txt files stay on disk, and must hold no identifier.
 import { randomBytes } from "node:crypto"

@@ -182,7 +182,9 @@ const isClickHouseError = (e: unknown): e is Error & { code: string; type?: stri
 
 /**
  * Tables this process has detached to attach again at once (warehouse/erasure.ts reattach: a start-up, which removes
- * outdated parts), each with the promise of its return, and a count that moves as each detachment begins and ends.
+ * outdated parts; the embedded engine only, whose data dir no other process opens: a server's tables, which other cdp
+ * processes share, are never detached), each with the promise of its return, and a count that moves as each
+ * detachment begins and ends.
  * Every tenant's reads and writes share such a table: a query, insert or command that finds it missing meanwhile was
  * not wrong, and is run again once it is back (pastDetachments) instead of failing with the engine's UNKNOWN_TABLE and
  * its statement. Running it again lands nothing twice: a statement meeting a missing table (an insert's own, or the
