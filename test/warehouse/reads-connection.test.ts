@@ -6,6 +6,7 @@ import { Effect, Fiber } from "effect"
 import { afterEach, beforeEach, expect, it } from "vitest"
 import { apiReads, backgroundReads, Warehouse } from "../../warehouse/warehouse.ts"
 import { freshDir, removeDir, withEmbeddedWarehouse } from "../support/pipeline.ts"
+import { holding, holdSql } from "../support/held-connection.ts"
 
 let dir: string
 beforeEach(() => { dir = freshDir() })
@@ -16,16 +17,14 @@ it("an API read is answered while a slow statement holds the pipeline's connecti
     const w = yield* Warehouse
     yield* w.command("CREATE TABLE reads_probe (n UInt64) ENGINE = MergeTree ORDER BY n")
     yield* w.insert("reads_probe", [{ n: 1 }])
-    // Unbounded, so on the pipeline's connection: 3 s of the engine's sleep.
-    const slow = yield* Effect.forkChild(w.query("SELECT sleep(3) AS s"))
-    yield* Effect.sleep("200 millis")
-    const started = performance.now()
+    // Unbounded, so on the pipeline's connection: the engine's sleep.
+    const slow = yield* holding(w.query(holdSql()))
     const rows = yield* apiReads(w.query<{ n: string }>("SELECT n FROM reads_probe"))
-    const waited = performance.now() - started
-    yield* Fiber.join(slow)
+    // Before: it waited for the rest of the sleep.
+    const answeredWhileHeld = slow.stillHeld()
+    yield* slow.ended
     expect(rows).toEqual([{ n: "1" }])
-    // Before: it waited for the sleep's remaining 2.8 s.
-    expect(waited).toBeLessThan(1_500)
+    expect(answeredWhileHeld, "the read was answered only once the pipeline's statement had ended").toBe(true)
   })), 60_000)
 
 // chDB takes every statement with parameters in one turn for the whole process, whatever its connection; nearly all
@@ -37,19 +36,17 @@ it("a read with parameters is answered while a slow statement with parameters ru
     yield* w.command("CREATE TABLE reads_params (tenant String, n UInt64) ENGINE = MergeTree ORDER BY (tenant, n)")
     yield* w.insert("reads_params", [{ tenant: "acme", n: 1 }, { tenant: "globex", n: 2 }])
     for (const [name, where] of [["background work's", backgroundReads], ["pipeline's", <A, E, R>(e: Effect.Effect<A, E, R>) => e]] as const) {
-      const slow = yield* Effect.forkChild(where(w.query("SELECT sleep(3) AS s FROM reads_params WHERE tenant = {tenant:String} AND n = {n:UInt64}", {
+      const slow = yield* holding(where(w.query(holdSql("{tenant:String} = 'acme' AND {n:UInt64} = 1"), {
         params: { tenant: "acme", n: 1 },
       })))
-      yield* Effect.sleep("200 millis")
-      const started = performance.now()
       const rows = yield* apiReads(w.query<{ n: string }>("SELECT n FROM reads_params WHERE tenant = {tenant:String} AND n IN {ns:Array(UInt64)}", {
         params: { tenant: "globex", ns: [2, 3] },
       }))
-      const waited = performance.now() - started
-      yield* Fiber.join(slow)
+      // Before: it waited for the rest of the sleep.
+      const answeredWhileHeld = slow.stillHeld()
+      yield* slow.ended
       expect(rows, name).toEqual([{ n: "2" }])
-      // Before: it waited for the sleep's remaining 2.8 s.
-      expect(waited, name).toBeLessThan(1_500)
+      expect(answeredWhileHeld, `${name}: the read was answered only once the slow statement had ended`).toBe(true)
     }
   })), 60_000)
 
