@@ -41,9 +41,9 @@ describe("alert webhook", () => {
       const more = () => { if (!res.destroyed) res.write(chunk, () => setImmediate(more)) }
       more()
     })
-    const started = performance.now()
+    // Delivered: before, the body was read until the call's 5 s timeout cut it ("timeout" or ECONNRESET). No bound in
+    // milliseconds (3 s was one a loaded machine could miss by chance): the call's own timeout is what tells.
     expect(await deliverAlert(hook, PAYLOAD)).toBeUndefined()
-    expect(performance.now() - started).toBeLessThan(3000)
   })
 
   it("calls no host name that resolves to this machine or a private network, and connects to the address checked", async () => {
@@ -70,8 +70,10 @@ describe("alert webhook", () => {
   it("gives up on a host name whose resolution never ends within its 5 s, saying timeout (the report waited without end)", async () => {
     const never = () => new Promise<never>(() => {})
     const started = performance.now()
+    // Before, it never answered, and the test's own limit (15 s, three times the call's) failed it; "timeout" is the
+    // call's timer's answer, not a bound in milliseconds on this machine (7 s was one a loaded machine could miss).
     expect(await deliverAlert("https://hooks.example/alerts", PAYLOAD, { resolve: never })).toBe("timeout")
-    expect(performance.now() - started).toBeLessThan(7000)
+    expect(performance.now() - started).toBeGreaterThanOrEqual(4_900)
   }, 15_000)
 
   it("calls a host name on this machine or the private network with the opt-in (CDP_ALERT_WEBHOOK_PRIVATE_NETWORK), never a link-local one", async () => {
