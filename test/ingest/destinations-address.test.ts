@@ -69,9 +69,11 @@ describe("a destination whose host name resolves to a private address", () => {
   it("a name whose resolution never ends is given up when the request's signal fires (the lookup held it without end)", async () => {
     const never = () => new Promise<never>(() => {})
     const started = performance.now()
+    // Before, it never ended, and the test's own limit (10 s) failed it. The signal's abort is what ends it, not a
+    // bound in milliseconds on this machine (2 s was one a loaded machine could miss by chance).
     await expect(request("https://crm.example/in", { method: "POST", headers: {}, body: "{}" }, AbortSignal.timeout(300), { resolve: never }))
       .rejects.toThrow(/aborted/i)
-    expect(performance.now() - started).toBeLessThan(2000)
+    expect(performance.now() - started).toBeGreaterThanOrEqual(290)
   }, 10_000)
 
   it("a port of another protocol is refused before any connection, whoever calls (a destination, the alert webhook)", async () => {
