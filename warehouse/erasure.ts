@@ -754,9 +754,14 @@ export const deleteTenantRows = Effect.fn("deleteTenantRows")(function* (table: 
     { params: { tenant, marker }, mutation: `the deletion of tenant ${tenant}'s rows of ${table}` })
 })
 
-/** The settings that make outdated parts leave the disk at once (migration 025 sets them; see the module comment). */
+/**
+ * The settings that make outdated parts leave the disk at once (migrations 025, 084 and 089 set them; see the module
+ * comment): no lifetime, and the engine's cleanup task waking every second even on an idle table (it backs off up to
+ * max_cleanup_delay_period, 300 s by default, which made an erasure detach the table to have them removed).
+ */
 export const PROMPT_CLEANUP_SETTINGS =
-  "old_parts_lifetime = 0, cleanup_delay_period = 1, cleanup_delay_period_random_add = 0, min_compressed_bytes_to_fsync_after_merge = 1"
+  "old_parts_lifetime = 0, cleanup_delay_period = 1, cleanup_delay_period_random_add = 0, min_compressed_bytes_to_fsync_after_merge = 1, " +
+  "max_cleanup_delay_period = 1"
 
 /** Outdated (inactive) parts still on disk, per table. */
 export const outdatedParts = Effect.fn("outdatedParts")(function* (tables: ReadonlyArray<string>) {
@@ -783,8 +788,9 @@ const outdatedPartNames = Effect.fn("outdatedPartNames")(function* (tables: Read
  * without them (after migration 025) keeps its outdated parts old_parts_lifetime, 480 s by default, and an erasure
  * after one of its merges failed (export_deliveries, after an export run).
  * Embedded engine: its background task that should remove them sleeps longer and longer while a table is idle (seen
- * not to run for minutes), so a table still holding them is detached and attached again: a start-up, which removes
- * them (reattach; this process's statements meeting the table away wait for it, whileDetached).
+ * not to run for minutes) unless max_cleanup_delay_period bounds it (PROMPT_CLEANUP_SETTINGS), so a table still holding
+ * them 5 s into the wait (one that has the settings only since ensurePromptCleanup) is detached and attached again: a
+ * start-up, which removes them (reattach; this process's statements meeting the table away wait for it, whileDetached).
  * Server: never detached. Every cdp process of a scale-out deployment shares the server's tables, and another
  * process's statements would fail UNKNOWN_TABLE meanwhile; the server's own cleanup removes them (18.16, measured:
  * about 10 s after the mutation on an idle table, within a second of the next insert into it).
@@ -801,7 +807,9 @@ export const awaitOldPartsGone = Effect.fn("awaitOldPartsGone")(function* (table
     yield* onServer ? promptCleanupIfAllowed(table) : ensurePromptCleanup(table)
   }
   yield* Effect.sleep("1100 millis")
-  let lastReattach = 0
+  // Tables with the prompt cleanup settings lose them within a second or two: detaching is the embedded engine's last
+  // resort, for a table whose settings came only now (its cleanup task may still be asleep for minutes).
+  let lastReattach = Date.now()
   while (true) {
     const left = [...new Set((yield* outdatedPartNames(tables)).filter((p) => before.has(key(p))).map((p) => p.table))]
     if (left.length === 0) return []
@@ -902,7 +910,7 @@ export const ensurePromptCleanup = Effect.fn("ensurePromptCleanup")(function* (t
   const warehouse = yield* Warehouse
   const [row] = yield* warehouse.query<{ engine_full: string }>(
     `SELECT engine_full FROM system.tables WHERE database = currentDatabase() AND name = ${stringLiteral(table)}`)
-  if (row === undefined || row.engine_full.includes("old_parts_lifetime = 0")) return
+  if (row === undefined || row.engine_full.includes("max_cleanup_delay_period = 1")) return
   yield* warehouse.command(`ALTER TABLE ${quoteId(table)} MODIFY SETTING ${PROMPT_CLEANUP_SETTINGS}`)
 })
 
