@@ -7,6 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { findRows } from "../../warehouse/erasure.ts"
 import { Warehouse } from "../../warehouse/warehouse.ts"
 import { freshDir, removeDir, withPipeline } from "../support/pipeline.ts"
+import { connectionWaits } from "../support/connection-waits.ts"
 
 let dir: string
 beforeEach(() => { dir = freshDir() })
@@ -33,24 +34,7 @@ describe("the needle search of a DSR", () => {
       const subject = { tenant: "acme", messageIds: ["m7", "m8"], profileIds: [], needles }
       const locator = { table: "event_rows", messageId: "message_id", profileIds: ["profile_id"], needleMatch: "redact" as const }
 
-      let running = true
-      const waits: Array<number> = []
-      const probe = Effect.gen(function* () {
-        while (running) {
-          const t = performance.now()
-          yield* w.query("SELECT 1")
-          waits.push(performance.now() - t)
-          yield* Effect.sleep("100 millis")
-        }
-      })
-      const started = performance.now()
-      const [found] = yield* Effect.all([
-        findRows(locator, subject).pipe(Effect.ensuring(Effect.sync(() => { running = false }))),
-        probe,
-      ], { concurrency: 2 })
-      const took = performance.now() - started
-      const longest = Math.max(...waits)
-      console.log(`findRows ${Math.round(took)} ms; SELECT 1 waited at most ${Math.round(longest)} ms (${waits.length} probes)`)
+      const { result: found, took, whole } = yield* connectionWaits(findRows(locator, subject))
 
       expect(found.mine.map((r) => r["message_id"]).sort()).toEqual(["m7", "m8"])
       // Rows mentioning u{k}@x.example as a whole token: the note of row k, and the e-mail trait of rows 20k..20k+19.
@@ -63,7 +47,9 @@ describe("the needle search of a DSR", () => {
       expected.delete("m7")
       expected.delete("m8")
       expect(new Set(found.mentions.map((r) => String(r["message_id"])))).toEqual(expected)
-      // Generous (the machine may be loaded); as one statement, it waited the whole search (33 s at 300,000 rows).
-      expect(longest).toBeLessThan(15_000)
+      // As one statement, a read waited for the whole search (33 s at 300,000 rows; 9.4 of 9.4 s at load 11): now for
+      // about a slice of it. Bounded by the search's own time in this run, which grows with the machine's load as a
+      // slice's does (a fixed 15 s could be missed by chance on a loaded machine; 1.5-2 s of 7.7 s were seen in CI).
+      expect(whole, `a read took ${Math.round(whole)} ms beside a search of ${Math.round(took)} ms`).toBeLessThan(took / 2)
     })), 600_000)
 })
