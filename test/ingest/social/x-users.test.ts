@@ -54,21 +54,29 @@ const waitFor = async (what: string, done: () => boolean, withinMs = 5_000) => {
   }
 }
 
-/** The filtered stream against the replay server: each tweet pushed with its author, until `count` items came. */
-const stream = async (pushed: ReadonlyArray<readonly [Tweet, User]>, count: number) => {
+/**
+ * The filtered stream against the replay server with `rules`: once connected, `feed` writes to the server, and the
+ * stream runs until `count` items came (`what` names them in a timeout); the server and the items.
+ */
+const streamFed = async (
+  rules: XConfig["rules"], feed: (s: XReplayServer) => void, count: number, what: string, onStatus?: (status: XStatus) => void,
+) => {
   const s = (server = await startXReplayServer())
   const items: Array<ImportedItem> = []
-  const fiber = Effect.runFork(runFilteredStream(config(s, { queries: [], rules: [{ value: QUERY, tag: "brand" }] }), {
-    tenant: "acme",
-    reconnect: { initialMs: 20, maxMs: 40 },
+  const fiber = Effect.runFork(runFilteredStream(config(s, { queries: [], rules }), {
+    tenant: "acme", reconnect: { initialMs: 20, maxMs: 40 }, ...(onStatus === undefined ? {} : { onStatus }),
     onItems: (batch) => Effect.sync(() => void items.push(...batch)),
   }))
   await waitFor("the stream connection", () => s.openStreams === 1)
-  for (const [t, u] of pushed) s.push(t, u)
-  await waitFor(`${count} items`, () => items.length >= count)
+  feed(s)
+  await waitFor(what, () => items.length >= count)
   await Effect.runPromise(Fiber.interrupt(fiber))
-  return items
+  return { s, items }
 }
+
+/** The filtered stream against the replay server: each tweet pushed with its author, until `count` items came. */
+const stream = async (pushed: ReadonlyArray<readonly [Tweet, User]>, count: number) =>
+  (await streamFed([{ value: QUERY, tag: "brand" }], (s) => { for (const [t, u] of pushed) s.push(t, u) }, count, `${count} items`)).items
 
 const eventsOf = (items: ReadonlyArray<ImportedItem>) => items.flatMap((i) => (i._tag === "event" ? [i.event] : []))
 const deadLettersOf = (items: ReadonlyArray<ImportedItem>): Array<DeadLetter> =>
@@ -170,15 +178,8 @@ describe("X tweet fields past the bounds every source keeps", () => {
   }
 
   test("stream: a matching rule whose tag is 1,000,000 characters refuses the event whole, the tweet kept in its dead letter", async () => {
-    const s = (server = await startXReplayServer())
-    const items: Array<ImportedItem> = []
-    const fiber = Effect.runFork(runFilteredStream(config(s, { queries: [], rules: [{ value: QUERY, tag: long(1_000_000) }] }), {
-      tenant: "acme", reconnect: { initialMs: 20, maxMs: 40 }, onItems: (batch) => Effect.sync(() => void items.push(...batch)),
-    }))
-    await waitFor("the stream connection", () => s.openStreams === 1)
-    s.push(tweet("1863400000000000010"), { id: "77", username: "someone" })
-    await waitFor("an item", () => items.length >= 1)
-    await Effect.runPromise(Fiber.interrupt(fiber))
+    const { items } = await streamFed([{ value: QUERY, tag: long(1_000_000) }],
+      (s) => s.push(tweet("1863400000000000010"), { id: "77", username: "someone" }), 1, "an item")
     expect(eventsOf(items)).toEqual([])
     const [refused] = deadLettersOf(items)
     expect(refused!.rejection).toMatchObject({ rule: "too_long", field: "/matching_rules/0/tag" })
@@ -202,17 +203,11 @@ describe("X values nested too deep for the warehouse", () => {
     `{"id":"${id}","text":"a","author_id":"77","created_at":"2024-12-02T10:00:00.000Z","extra":${extra}}`
 
   test("stream: a line holding a value nested 100,000 deep is a dead letter (too_deep) kept as received; the stream and the next tweet go on", async () => {
-    const s = (server = await startXReplayServer())
-    const items: Array<ImportedItem> = []
-    const fiber = Effect.runFork(runFilteredStream(config(s, { queries: [], rules: [{ value: QUERY }] }), {
-      tenant: "acme", reconnect: { initialMs: 20, maxMs: 40 }, onItems: (batch) => Effect.sync(() => void items.push(...batch)),
-    }))
-    await waitFor("the stream connection", () => s.openStreams === 1)
     const line = `{"data":${tweetText("1863400000000000011", deep(100_000))},"includes":{"users":[{"id":"77","username":"u","extra":${deep(100_000)}}]}}`
-    s.pushLine(line)
-    s.push(tweet("1863400000000000012"), { id: "77", username: "u" })
-    await waitFor("two items", () => items.length >= 2)
-    await Effect.runPromise(Fiber.interrupt(fiber))
+    const { s, items } = await streamFed([{ value: QUERY }], (s) => {
+      s.pushLine(line)
+      s.push(tweet("1863400000000000012"), { id: "77", username: "u" })
+    }, 2, "two items")
     expect(s.streamConnects).toBe(1)
     expect(eventsOf(items).map((e) => e.messageId)).toEqual(["1863400000000000012"])
     const refused = deadLettersOf(items)
@@ -296,21 +291,15 @@ describe("an author's fields copied into each of their tweets", () => {
 
 describe("stream lines read by the edge's JSON reader", () => {
   test("stream: a line with half a surrogate pair, a key named twice or a count past 2^53 is a dead letter naming the rule, kept as received; the next tweet lands", async () => {
-    const s = (server = await startXReplayServer())
-    const items: Array<ImportedItem> = []
-    const fiber = Effect.runFork(runFilteredStream(config(s, { queries: [], rules: [{ value: QUERY }] }), {
-      tenant: "acme", reconnect: { initialMs: 20, maxMs: 40 }, onItems: (batch) => Effect.sync(() => void items.push(...batch)),
-    }))
-    await waitFor("the stream connection", () => s.openStreams === 1)
     const lines = [
       `{"data":{"id":"1863400000000000020","text":"half \\ud83d of an emoji","author_id":"77","created_at":"2024-12-02T10:00:00.000Z"}}`,
       `{"data":{"id":"1863400000000000021","id":"1863400000000000022","text":"twice","author_id":"77","created_at":"2024-12-02T10:00:00.000Z"}}`,
       `{"data":{"id":"1863400000000000023","text":"big","author_id":"77","created_at":"2024-12-02T10:00:00.000Z","public_metrics":{"like_count":9007199254740993}}}`,
     ]
-    for (const line of lines) s.pushLine(line)
-    s.push(tweet("1863400000000000024"), { id: "77", username: "u" })
-    await waitFor("four items", () => items.length >= 4)
-    await Effect.runPromise(Fiber.interrupt(fiber))
+    const { items } = await streamFed([{ value: QUERY }], (s) => {
+      for (const line of lines) s.pushLine(line)
+      s.push(tweet("1863400000000000024"), { id: "77", username: "u" })
+    }, 4, "four items")
     expect(eventsOf(items).map((e) => e.messageId)).toEqual(["1863400000000000024"])
     const refused = deadLettersOf(items)
     expect(refused.map((d) => [d.rejection.rule, d.rejection.field])).toEqual([
@@ -387,18 +376,11 @@ describe("pages holding far more users than X sends", () => {
   })
 
   test("stream: an event of one tweet and 50,000 users is counted as unreadable, not turned into 50,000 dead letters", async () => {
-    const s = (server = await startXReplayServer())
-    const items: Array<ImportedItem> = []
     const statuses: Array<XStatus> = []
-    const fiber = Effect.runFork(runFilteredStream(config(s, { queries: [], rules: [{ value: QUERY }] }), {
-      tenant: "acme", reconnect: { initialMs: 20, maxMs: 40 }, onStatus: (x) => statuses.push(x),
-      onItems: (batch) => Effect.sync(() => void items.push(...batch)),
-    }))
-    await waitFor("the stream connection", () => s.openStreams === 1)
-    s.pushLine(JSON.stringify({ data: tweet("1863400000000000301"), includes: { users: Array.from({ length: 50_000 }, () => 1) } }))
-    s.push(tweet("1863400000000000302"), { id: "77", username: "u" })
-    await waitFor("the next tweet", () => items.length >= 1)
-    await Effect.runPromise(Fiber.interrupt(fiber))
+    const { items } = await streamFed([{ value: QUERY }], (s) => {
+      s.pushLine(JSON.stringify({ data: tweet("1863400000000000301"), includes: { users: Array.from({ length: 50_000 }, () => 1) } }))
+      s.push(tweet("1863400000000000302"), { id: "77", username: "u" })
+    }, 1, "the next tweet", (x) => statuses.push(x))
     expect(items.map((i) => i._tag === "event" ? i.event.messageId : i.deadLetter.rejection.rule)).toEqual(["1863400000000000302"])
     expect(statuses.find((x) => x.kind === "unreadable_lines")).toMatchObject({ reason: expect.stringMatching(/50000 users/) })
   })
