@@ -2,6 +2,7 @@
 // 2020-12, so ajv's 2020 build): the route and status must be described there, and the body must match its schema.
 import { readFileSync } from "node:fs"
 import { Ajv2020 } from "ajv/dist/2020.js"
+import { Effect } from "effect"
 
 const DOC_FILE = new URL("../../ingest/openapi.json", import.meta.url)
 export const OPENAPI = JSON.parse(readFileSync(DOC_FILE, "utf8")) as {
@@ -53,3 +54,17 @@ export const checked = <R extends { readonly status: number; readonly body: unkn
   checkResponse(templateOf(path), method, res.status, res.body)
   return res
 }
+
+/**
+ * `method path` on the server at `base` (a body as JSON, or a string as it is), its answer checked against what the
+ * document says `method template` answers (checkResponse): its status and body.
+ */
+export const callChecked = (base: string, template: string, method: string, path: string, body?: unknown) =>
+  Effect.promise(async () => {
+    const res = await fetch(`${base}${path}`, {
+      method, ...(body === undefined ? {} : { headers: { "content-type": "application/json" }, body: typeof body === "string" ? body : JSON.stringify(body) }),
+    })
+    const answer = (await res.json()) as Record<string, any>
+    checkResponse(template, method, res.status, answer)
+    return { status: res.status, body: answer }
+  })

@@ -4,7 +4,7 @@
 // number from 1 to 10000" though the history takes no limit (any other value was ignored).
 import { Effect } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { checkResponse } from "../../support/openapi.ts"
+import { callChecked as call } from "../../support/openapi.ts"
 import { freshDir, removeDir } from "../../support/pipeline.ts"
 import { withConsent } from "../../consent/support.ts"
 import { serveAudiences } from "./support.ts"
@@ -14,16 +14,6 @@ beforeAll(() => { dir = freshDir() })
 afterAll(() => removeDir(dir))
 
 const serve = serveAudiences({ tokenId: "admin-token", tenant: undefined })
-
-const call = (base: string, template: string, method: string, path: string, body?: unknown) =>
-  Effect.promise(async () => {
-    const res = await fetch(`${base}${path}`, {
-      method, ...(body === undefined ? {} : { headers: { "content-type": "application/json" }, body: JSON.stringify(body) }),
-    })
-    const answer = (await res.json()) as Record<string, any>
-    checkResponse(template, method, res.status, answer)
-    return { status: res.status, body: answer }
-  })
 
 describe("the audience routes' query parameters", () => {
   it("one a route does not take is refused 400 naming it and what the route takes; those it takes pass", () =>

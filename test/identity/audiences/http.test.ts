@@ -3,7 +3,7 @@
 // guard (which checks the token and its scope before the handler runs).
 import { Effect } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { checkResponse } from "../../support/openapi.ts"
+import { callChecked as call } from "../../support/openapi.ts"
 import { freshDir, removeDir } from "../../support/pipeline.ts"
 import { withConsent } from "../../consent/support.ts"
 import { landPeople, serveAudiences } from "./support.ts"
@@ -13,16 +13,6 @@ beforeAll(() => { dir = freshDir() })
 afterAll(() => removeDir(dir))
 
 const serve = serveAudiences
-
-const call = (base: string, template: string, method: string, path: string, body?: unknown) =>
-  Effect.promise(async () => {
-    const res = await fetch(`${base}${path}`, {
-      method, ...(body === undefined ? {} : { headers: { "content-type": "application/json" }, body: typeof body === "string" ? body : JSON.stringify(body) }),
-    })
-    const answer = (await res.json()) as Record<string, any>
-    checkResponse(template, method, res.status, answer)
-    return { status: res.status, body: answer }
-  })
 
 describe("the audience API", () => {
   it("creates, previews, lists, edits, pages members and changes, as openapi.json describes", () =>

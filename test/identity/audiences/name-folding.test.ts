@@ -5,7 +5,7 @@
 import { Effect } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { insertAudienceVersion } from "../../../warehouse/audiences.ts"
-import { checkResponse } from "../../support/openapi.ts"
+import { callChecked as call } from "../../support/openapi.ts"
 import { freshDir, removeDir } from "../../support/pipeline.ts"
 import { withConsent } from "../../consent/support.ts"
 import { serveAudiences } from "./support.ts"
@@ -13,14 +13,6 @@ import { serveAudiences } from "./support.ts"
 let dir: string
 beforeAll(() => { dir = freshDir() })
 afterAll(() => removeDir(dir))
-
-const call = (base: string, template: string, method: string, path: string, body?: unknown) =>
-  Effect.promise(async () => {
-    const res = await fetch(`${base}${path}`, { method, ...(body === undefined ? {} : { headers: { "content-type": "application/json" }, body: JSON.stringify(body) }) })
-    const answer = (await res.json()) as Record<string, any>
-    checkResponse(template, method, res.status, answer)
-    return { status: res.status, body: answer }
-  })
 
 const ANYONE = { trait: "plan", exists: true }
 

@@ -3,7 +3,7 @@
 // `bad_purpose`, `field` pointing at it, and one message; openapi.json names the code on each of these operations.
 import { Effect } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { checkResponse, OPENAPI } from "../../support/openapi.ts"
+import { callChecked as call, OPENAPI } from "../../support/openapi.ts"
 import { freshDir, removeDir } from "../../support/pipeline.ts"
 import { withConsent } from "../../consent/support.ts"
 import { serveAudiences } from "./support.ts"
@@ -11,14 +11,6 @@ import { serveAudiences } from "./support.ts"
 let dir: string
 beforeAll(() => { dir = freshDir() })
 afterAll(() => removeDir(dir))
-
-const call = (base: string, template: string, method: string, path: string, body: unknown) =>
-  Effect.promise(async () => {
-    const res = await fetch(`${base}${path}`, { method, headers: { "content-type": "application/json" }, body: JSON.stringify(body) })
-    const answer = (await res.json()) as Record<string, any>
-    checkResponse(template, method, res.status, answer)
-    return { status: res.status, body: answer }
-  })
 
 const PURPOSES = "(purposes: Analytics, Advertising, Personalization, CrmSync, SocialListening, EmailMarketing)"
 const ANYONE = { trait: "plan", exists: true }
