@@ -32,24 +32,22 @@ describe("scoring off the event loop", () => {
             done = true
             return { status: res.status, body: await res.json() }
           })
-          const waits: number[] = []
-          const statuses = new Set<number>()
+          const answers: number[] = []
           while (!done) {
-            const asked = performance.now()
             const res = await fetch(`${url}/health`)
             await res.text()
-            waits.push(performance.now() - asked)
-            statuses.add(res.status)
+            answers.push(res.status)
             await new Promise((resolve) => setTimeout(resolve, 20))
           }
-          return { posted: await posting, waits, statuses: [...statuses] }
+          return { posted: await posting, answers }
         })
         expect(run.posted).toEqual({ status: 200, body: { success: true, accepted: POSTS } })
-        // Liveness, not speed: before, one 1 MB post held the event loop for 13 s.
-        expect(run.waits.length).toBeGreaterThan(0)
-        expect(Math.max(...run.waits)).toBeLessThan(5_000)
-        for (const status of run.statuses) expect([200, 503]).toContain(status)
-        // Not one token was scored on this thread, the collector's: the scoring workers did it all.
+        expect(run.answers.length).toBeGreaterThan(0)
+        for (const status of run.answers) expect([200, 503]).toContain(status)
+        // Not one token was scored on this thread, the collector's: the scoring workers did it all. This, not how long
+        // /health took, tells the defect (before, one 1 MB post held the event loop for 13 s, scored here): the loop is
+        // also held by the batch's parsing and landing (up to 0.8 s quiet here, longer under load), while scoring this
+        // batch here would hold it 0.16-0.3 s (scoring is linear and capped now), so no bound on the wait tells the two.
         expect(scoringSteps()).toBe(stepsBefore)
         const rows = yield* query<{ status: string; reason: string; length: string }>(
           `SELECT s.status AS status, s.reason AS reason, toString(length(t.text)) AS length
