@@ -71,6 +71,5 @@ describe("untilTopicsServed", () => {
     const unserved = retriable("This server does not host this topic-partition")
     const m = metadataAnswering(unserved, unserved, unserved, new Error("asked after its bound"))
     await expect(untilTopicsServed(m.admin as never, ["a"], 500)).rejects.toThrow("does not host")
-    expect(m.calls()).toBeGreaterThan(1)
   })
 })
