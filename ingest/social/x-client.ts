@@ -282,16 +282,19 @@ export const endlessPaging = (token: string, seen: Set<string>, emptyInARow: num
 }
 
 /**
- * Why a page (or a stream payload) is not X's, when it holds far more items or users than X sends in one (`max`): each
- * would become an item, a dead letter if it is no tweet or user, and a 64 MiB answer holds millions. X sends at most
- * one user a tweet (the authors: expansions=author_id).
+ * Why a page (or a stream payload) is not X's, when it holds far more items, users or partial errors than X sends in
+ * one (`max`): each would become an item, a dead letter if it is no tweet or user (each error one), and a 64 MiB answer
+ * holds millions. X sends at most one user a tweet (the authors: expansions=author_id), and an error for one it cannot.
  */
 export const crowdedPage = (page: unknown, max: number, bound: string): string | undefined => {
   const data: unknown = (page as { data?: unknown } | null)?.data
   const users: unknown = (page as { includes?: { users?: unknown } | null } | null)?.includes?.users
+  const errors: unknown = (page as { errors?: unknown } | null)?.errors
   const count = Array.isArray(data) ? data.length : 0
   if (count > max) return `${count} items, ${bound}; not read`
-  return Array.isArray(users) && users.length > max ? `${users.length} users, ${bound}; not read` : undefined
+  if (Array.isArray(users) && users.length > max) return `${users.length} users, ${bound}; not read`
+  // An error answer ({errors} without data) is not a page of tweets: what it holds is told as X's words, not read.
+  return data !== undefined && Array.isArray(errors) && errors.length > max ? `${errors.length} errors, ${bound}; not read` : undefined
 }
 
 /** Exponential backoff: initial, 2x initial, 4x initial, ... capped (attempt counts from 1). */

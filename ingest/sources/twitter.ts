@@ -160,13 +160,41 @@ const toItem = (maker: ItemMaker, tweet: XTweet, author: XUser | undefined, rule
 }
 
 
+/** X's title and detail of an error, as a reason bounds what it quotes. */
+const MAX_SAID = 200
+const said = (value: unknown): string | undefined =>
+  typeof value !== "string" ? undefined : value.length > MAX_SAID ? `${value.slice(0, MAX_SAID)}…` : value
+
+/**
+ * One of X's errors in words: what X could not return (`resource_type` and `resource_id`, bounded as shown values are)
+ * and X's title and detail (cut at 200 characters).
+ */
+const xErrorWords = (error: unknown): string => {
+  if (!isJsonObject(error)) return `X could not return something (${show(error)})`
+  const type = said(error["resource_type"])
+  const what = type === undefined ? "something" : `the ${type.slice(0, 40)}`
+  const id = error["resource_id"] === undefined ? "" : ` ${show(error["resource_id"])}`
+  const words = [said(error["title"]), said(error["detail"])].filter((w) => w !== undefined).join(": ")
+  return `X could not return ${what}${id}${words === "" ? "" : ` (${words})`}`
+}
+
+/**
+ * X's partial errors beside data (an author suspended or deleted, a tweet it could not hydrate): each a dead letter of
+ * its own (api_error, /errors/<i>), kept as a page holding only it, so the operator sees what X left out; the page's
+ * tweets land as they are.
+ */
+const partialErrors = (p: XPage, maker: ItemMaker, located: (r: Rejection) => Rejection): Array<ImportedItem> =>
+  (p.errors ?? []).map((error, i) => maker.deadLetter(deepJsonText({ errors: [error] }), located({
+    rule: "api_error", field: `/errors/${i}`, message: `${xErrorWords(error)}; the page's other items land without it`,
+  })))
+
 const pageRejection = (page: unknown): Rejection | null => {
   const { envelope } = compiled()
   if (!envelope(page)) return explainSchemaError(envelope.errors![0]!, page, "an X API v2 page")
   const p = page as XPage
   // An error response saved as a page ({title, detail, type, status} or {errors} without data) holds no tweets.
   if (p.data === undefined && (p.errors !== undefined || typeof p["title"] === "string")) {
-    const detail = typeof p["detail"] === "string" ? p["detail"] : typeof p["title"] === "string" ? p["title"] : "errors only"
+    const detail = said(p["detail"]) ?? said(p["title"]) ?? (p.errors?.length ? xErrorWords(p.errors[0]) : "errors only")
     return { rule: "api_error", field: "", message: `the page is an API error response, not tweets (${detail})` }
   }
   // A page without results still has its meta ({"meta": {"result_count": 0}}); an object with neither is another kind
@@ -263,6 +291,7 @@ export const tweetsFromPage = (
     }
     items.push(toItem(maker, tweet, users.get(tweet.author_id), p.matching_rules))
   }
+  items.push(...partialErrors(p, maker, located))
   return items
 }
 

@@ -110,6 +110,7 @@ export class XReplayServer {
   private nextRuleId = 1_800_000_000_000_000_000n
   private ruleList: Array<Rule> = []
   private readonly scripted: Array<{ endpoint: Endpoint; status: number }> = []
+  private readonly suspended = new Set<string>()
 
   constructor(options: ReplayOptions = {}) {
     this.bearerToken = options.bearerToken ?? "replay-token"
@@ -140,6 +141,32 @@ export class XReplayServer {
     for (const tweet of page.data ?? []) this.tweets.set(tweet.id, tweet)
   }
 
+  /**
+   * X no longer returns this user (suspended): their tweets still come, the user is left out of includes.users, and
+   * the answer (or stream event) says so in a partial error beside data, as X does.
+   */
+  suspend(userId: string): void {
+    this.suspended.add(userId)
+  }
+
+  /** The authors of `tweets` X returns, and a partial error for each it cannot (X's words for a suspended user). */
+  private authorsOf(tweets: ReadonlyArray<Tweet>, given?: User): { users: Array<User>; errors: Array<Json> } {
+    const users: Array<User> = []
+    const errors: Array<Json> = []
+    for (const id of new Set(tweets.map((t) => t.author_id))) {
+      if (this.suspended.has(id)) {
+        errors.push({
+          value: id, detail: `User has been suspended: [${id}].`, title: "Forbidden", resource_type: "user", parameter: "author_id",
+          resource_id: id, type: "https://api.twitter.com/2/problems/resource-not-found",
+        })
+        continue
+      }
+      const user = given ?? this.users.get(id)
+      if (user !== undefined) users.push(user)
+    }
+    return { users, errors }
+  }
+
   get rules(): ReadonlyArray<Rule> {
     return this.ruleList
   }
@@ -163,10 +190,11 @@ export class XReplayServer {
 
   /** Sends a tweet to the open stream connection (or to the next one, when none is open), as X does for a match. */
   push(tweet: Tweet, author?: User): void {
-    const user = author ?? this.users.get(tweet.author_id)
+    const { users, errors } = this.authorsOf([tweet], author)
     const event = {
       data: tweet,
-      ...(user === undefined ? {} : { includes: { users: [user] } }),
+      ...(users.length === 0 ? {} : { includes: { users } }),
+      ...(errors.length === 0 ? {} : { errors }),
       matching_rules: this.ruleList.map((r) => (r.tag === undefined ? { id: r.id } : { id: r.id, tag: r.tag })),
     }
     this.pushLine(JSON.stringify(event))
@@ -298,14 +326,12 @@ export class XReplayServer {
       .sort(newestFirst)
     const data = matching.slice(0, max)
     if (data.length === 0) return answer(200, { meta: { result_count: 0 } })
-    const authors = [...new Set(data.map((t) => t.author_id))].flatMap((id) => {
-      const user = this.users.get(id)
-      return user === undefined ? [] : [user]
-    })
+    const { users, errors } = this.authorsOf(data)
     const last = data[data.length - 1]!
     answer(200, {
       data,
-      includes: { users: authors },
+      includes: { users },
+      ...(errors.length === 0 ? {} : { errors }),
       meta: {
         newest_id: data[0]!.id,
         oldest_id: last.id,

@@ -34,12 +34,17 @@ const pageOf = (tweets: ReadonlyArray<Tweet>, users: ReadonlyArray<User>): Page 
 const config = (s: XReplayServer, over: Partial<XConfig> = {}): XConfig =>
   ({ bearerToken: s.bearerToken, queries: [QUERY], rules: [], apiBase: s.url, ...over })
 
-/** One search pass against the replay server serving `pages`: what it handed over and its summary. */
-const search = async (pages: ReadonlyArray<Page>) => {
+/**
+ * One search pass against the replay server serving `pages` (its users in `suspended` left out, with X's partial error
+ * instead), `maxResults` tweets a page: what it handed over and its summary.
+ */
+const search = async (pages: ReadonlyArray<Page>, { maxResults = 100, suspended = [] as ReadonlyArray<string> } = {}) => {
   server = await startXReplayServer({ pages })
+  for (const id of suspended) server.suspend(id)
   const items: Array<ImportedItem> = []
   const [summary] = await Effect.runPromise(pollRecentSearch(config(server), {
     tenant: "acme",
+    maxResults,
     policy: { resetMarginMs: 10, backoffInitialMs: 10, backoffMaxMs: 20 },
     onItems: (batch) => Effect.sync(() => void items.push(...batch)),
   }).pipe(Effect.provide(ObjectStore.local(dir))))
@@ -184,6 +189,74 @@ describe("X tweet fields past the bounds every source keeps", () => {
     const [refused] = deadLettersOf(items)
     expect(refused!.rejection).toMatchObject({ rule: "too_long", field: "/matching_rules/0/tag" })
     expect(JSON.parse(refused!.payload).data.id).toBe("1863400000000000010")
+  })
+})
+
+describe("X's partial errors beside data", () => {
+  test("search: an author X no longer returns (suspended) is a dead letter of X's partial error naming the user and X's words; every tweet lands, theirs by author_id", async () => {
+    const { items, summary } = await search([pageOf(
+      [tweet("1863400000000000702", "77"), tweet("1863400000000000701", "88")], [{ id: "77", username: "gone" }, { id: "88", username: "good_one" }],
+    )], { suspended: ["77"] })
+    const byId = new Map(eventsOf(items).map((e) => [e.messageId, e.identifiers]))
+    expect(byId).toEqual(new Map([
+      ["1863400000000000702", [{ kind: "twitter_id", value: "77" }]],
+      ["1863400000000000701", [{ kind: "twitter_id", value: "88" }, { kind: "twitter_handle", value: "good_one" }]],
+    ]))
+    const [partial, ...more] = deadLettersOf(items)
+    expect(more).toEqual([])
+    expect(partial!.rejection).toMatchObject({ rule: "api_error", field: "/errors/0" })
+    expect(partial!.rejection.message).toBe(`X could not return the user "77" (Forbidden: User has been suspended: [77].); the page's other items land without it`)
+    expect(JSON.parse(partial!.payload)).toEqual({ errors: [expect.objectContaining({ resource_type: "user", resource_id: "77", title: "Forbidden" })] })
+    expect(summary).toMatchObject({ tweets: 2, deadLetters: 1 })
+  })
+
+  test("stream: a tweet whose author X no longer returns lands by author_id, and X's partial error is a dead letter naming the user", async () => {
+    const { items } = await streamFed([{ value: QUERY }], (s) => {
+      s.suspend("77")
+      s.push(tweet("1863400000000000703", "77"))
+    }, 2, "the tweet and the partial error")
+    expect(eventsOf(items).map((e) => [e.messageId, e.identifiers])).toEqual([["1863400000000000703", [{ kind: "twitter_id", value: "77" }]]])
+    expect(deadLettersOf(items).map((d) => [d.rejection.rule, d.rejection.field, d.rejection.message])).toEqual([
+      ["api_error", "/errors/0", expect.stringMatching(/^X could not return the user "77" \(Forbidden: User has been suspended/)],
+    ])
+  })
+
+  test("a partial error's words are bounded: a 1,000,000-character detail or id is cut in the reason, kept whole in the payload", () => {
+    const ctx = { tenant: "acme", receivedAtMs: Date.UTC(2024, 11, 2) }
+    const error = { resource_type: "user", resource_id: "7".repeat(1_000_000), title: "Forbidden", detail: "d".repeat(1_000_000) }
+    const items = tweetsFromPage({ data: [tweet("1863400000000000704")], errors: [error, "not an object"] }, ctx)
+    expect(eventsOf(items).map((e) => e.messageId)).toEqual(["1863400000000000704"])
+    const refused = deadLettersOf(items)
+    expect(refused.map((d) => d.rejection.field)).toEqual(["/errors/0", "/errors/1"])
+    expect(refused[0]!.rejection.message.length).toBeLessThan(500)
+    expect(JSON.parse(refused[0]!.payload)).toEqual({ errors: [error] })
+    expect(refused[1]!.rejection.message).toMatch(/^X could not return something \("not an object"\)/)
+  })
+
+  test("a partial error's dead letter is refused again by the same rule when read again (a dead-letter retry)", () => {
+    const ctx = { tenant: "acme", receivedAtMs: Date.UTC(2024, 11, 2) }
+    const error = { resource_type: "user", resource_id: "77", title: "Forbidden", detail: "User has been suspended: [77]." }
+    const [first] = deadLettersOf(tweetsFromPage({ data: [tweet("1863400000000000705")], errors: [error] }, ctx))
+    const [again, ...more] = deadLettersOf(tweetsFromPage(JSON.parse(first!.payload), ctx))
+    expect(more).toEqual([])
+    expect(again!.rejection.rule).toBe(first!.rejection.rule)
+    expect(again!.rejection.message).toContain(`X could not return the user "77" (Forbidden: User has been suspended: [77].)`)
+  })
+
+  test("search: a page holding more errors than ten times max_results is refused as crowded, not turned into a dead letter each", async () => {
+    const body = JSON.stringify({ data: [tweet("1863400000000000706")], errors: Array.from({ length: 100_000 }, () => ({ title: "x" })), meta: { result_count: 1 } })
+    const started = await listen((_req, res) => void res.writeHead(200, { "content-type": "application/json" }).end(body))
+    try {
+      const items: Array<ImportedItem> = []
+      const [summary] = await Effect.runPromise(pollRecentSearch({ bearerToken: "t", queries: [QUERY], rules: [], apiBase: started.url }, {
+        tenant: "acme", onItems: (batch) => Effect.sync(() => void items.push(...batch)),
+      }).pipe(Effect.provide(ObjectStore.local(dir))))
+      expect(items.length).toBe(0)
+      expect(summary!.error).toMatch(/100000 errors.*max_results of 100/)
+    } finally {
+      started.server.closeAllConnections()
+      started.server.close()
+    }
   })
 })
 
