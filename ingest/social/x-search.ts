@@ -52,6 +52,11 @@ export interface QuerySummary {
   readonly pages: number
   readonly tweets: number
   readonly deadLetters: number
+  /**
+   * Refusals of a user, and X's partial errors, the same as one already dead-lettered in this pass (the same author on
+   * several pages): counted here, a page each, not dead-lettered again.
+   */
+  readonly deadLettersRepeated: number
   /** The since_id the next pass will use. */
   readonly sinceId: string | null
   /** True when this pass continued a pass that an earlier run left unfinished. */
@@ -121,6 +126,33 @@ const deadLetterOnce = <E, R>(
     return true
   })
 
+/** Refusals told beside a page's tweets (a user, one of X's partial errors), which the next pages repeat. */
+const BESIDE_TWEETS = /^\/(includes\/users|errors)\//
+
+/** How many such refusals a pass remembers; past it, a repeat is dead-lettered again (a pass is a few hundred pages). */
+const MAX_REMEMBERED = 10_000
+
+/**
+ * A page's items less the refusals beside its tweets already dead-lettered in this pass (`seen`, by a hash of the rule
+ * and what the dead letter keeps): a refused author on ten pages is one dead letter, not ten. And how many were left out.
+ */
+const newRefusals = (items: ReadonlyArray<ImportedItem>, seen: Set<string>): { kept: Array<ImportedItem>; repeated: number } => {
+  const kept: Array<ImportedItem> = []
+  let repeated = 0
+  for (const item of items) {
+    if (item._tag === "deadLetter" && BESIDE_TWEETS.test(item.deadLetter.rejection.field)) {
+      const hash = createHash("sha256").update(`${item.deadLetter.rejection.rule}\n${item.deadLetter.payload}`).digest("hex")
+      if (seen.has(hash)) {
+        repeated++
+        continue
+      }
+      if (seen.size < MAX_REMEMBERED) seen.add(hash)
+    }
+    kept.push(item)
+  }
+  return { kept, repeated }
+}
+
 /**
  * The newest tweet id on a page: the largest data[].id. Not meta.newest_id: a page whose meta names an id past its
  * tweets would move since_id past tweets never handed over, and every later pass would skip them.
@@ -161,6 +193,8 @@ const pollQuery = <E, R>(client: XClient, query: string, options: SearchOptions<
     let pages = 0
     let tweets = 0
     let deadLetters = 0
+    let deadLettersRepeated = 0
+    const refusedThisPass = new Set<string>()
     let stored = saved
     const save = (pending: SearchState["pending"]) =>
       Effect.gen(function* () {
@@ -170,7 +204,7 @@ const pollQuery = <E, R>(client: XClient, query: string, options: SearchOptions<
         yield* store.put(key, JSON.stringify(state))
         stored = state
       })
-    const summary = (): QuerySummary => ({ query, pages, tweets, deadLetters, sinceId, resumed })
+    const summary = (): QuerySummary => ({ query, pages, tweets, deadLetters, deadLettersRepeated, sinceId, resumed })
     const maxResults = Math.min(100, Math.max(10, Math.floor(options.maxResults ?? 100)))
     // The next_tokens of this pass, and the pages without tweets just before: for ending a pass that would never end.
     const tokensSeen = new Set<string>(nextToken === undefined ? [] : [nextToken])
@@ -210,7 +244,9 @@ const pollQuery = <E, R>(client: XClient, query: string, options: SearchOptions<
       const crowded = crowdedPage(page, maxResults * 10, `for a max_results of ${maxResults}`)
       if (crowded !== undefined) return { ...summary(), error: new XBadAnswer({ endpoint: ENDPOINT, detail: crowded }).message } satisfies QuerySummary
       const receivedAtMs = yield* Clock.currentTimeMillis
-      const items = tweetsFromReadPage(page, result.success.problems, { tenant: options.tenant, receivedAtMs })
+      const read = tweetsFromReadPage(page, result.success.problems, { tenant: options.tenant, receivedAtMs })
+      const { kept: items, repeated } = newRefusals(read, refusedThisPass)
+      deadLettersRepeated += repeated
       if (items.length > 0) yield* options.onItems(items)
       pages++
       for (const item of items) {
@@ -219,7 +255,7 @@ const pollQuery = <E, R>(client: XClient, query: string, options: SearchOptions<
       }
       client.onStatus({ kind: "page", query, tweets: items.length, resumed })
       newest = newerId(newest, pageNewestId(page, items))
-      emptyInARow = items.length === 0 ? emptyInARow + 1 : 0
+      emptyInARow = read.length === 0 ? emptyInARow + 1 : 0
       const token = page.meta?.next_token
       if (typeof token === "string" && token !== "") {
         const endless = endlessPaging(token, tokensSeen, emptyInARow)

@@ -192,6 +192,39 @@ describe("X tweet fields past the bounds every source keeps", () => {
   })
 })
 
+describe("the same refusal on several pages of a pass", () => {
+  const tweets = (n: number, authorId: string) => Array.from({ length: n }, (_, i) => tweet(String(1863400000000000500n + BigInt(i)), authorId))
+
+  test("search: a user the schema refuses on three pages of a pass is one dead letter; the two repeats are counted, and every tweet lands", async () => {
+    const { items, summary } = await search([pageOf(tweets(25, "77"), [{ id: "77", username: "" }])], { maxResults: 10 })
+    expect(summary.pages).toBe(3)
+    expect(eventsOf(items)).toHaveLength(25)
+    expect(deadLettersOf(items).map((d) => [d.rejection.rule, d.rejection.field])).toEqual([["empty_field", "/includes/users/0/username"]])
+    expect(summary).toMatchObject({ tweets: 25, deadLetters: 1, deadLettersRepeated: 2 })
+  })
+
+  test("search: X's partial error for the same author on three pages of a pass is one dead letter; the two repeats are counted", async () => {
+    const { items, summary } = await search([pageOf(tweets(25, "77"), [])], { maxResults: 10, suspended: ["77"] })
+    expect(summary.pages).toBe(3)
+    expect(eventsOf(items)).toHaveLength(25)
+    expect(deadLettersOf(items).map((d) => [d.rejection.rule, d.rejection.field])).toEqual([["api_error", "/errors/0"]])
+    expect(summary).toMatchObject({ tweets: 25, deadLetters: 1, deadLettersRepeated: 2 })
+  })
+
+  test("search: another refused user on a later page of the pass is a dead letter of its own", async () => {
+    server = await startXReplayServer({ pages: [pageOf(tweets(15, "77"), [{ id: "77", username: "" }])] })
+    // The first page holds 88's two tweets (the newest) and eight of 77's; the second, 77's other seven.
+    server.addPage(pageOf([tweet("1863400000000000600", "88"), tweet("1863400000000000601", "88")], [{ id: "88", username: "" }]))
+    const items: Array<ImportedItem> = []
+    const [summary] = await Effect.runPromise(pollRecentSearch(config(server), {
+      tenant: "acme", maxResults: 10, onItems: (batch) => Effect.sync(() => void items.push(...batch)),
+    }).pipe(Effect.provide(ObjectStore.local(dir))))
+    expect(summary!.pages).toBe(2)
+    expect(deadLettersOf(items).map((d) => JSON.parse(d.payload).includes.users[0].id).sort()).toEqual(["77", "88"])
+    expect(summary).toMatchObject({ tweets: 17, deadLetters: 2, deadLettersRepeated: 1 })
+  })
+})
+
 describe("X's partial errors beside data", () => {
   test("search: an author X no longer returns (suspended) is a dead letter of X's partial error naming the user and X's words; every tweet lands, theirs by author_id", async () => {
     const { items, summary } = await search([pageOf(
