@@ -4,7 +4,7 @@
 import { createRequire } from "node:module"
 import { Config, ConfigProvider, Data, Effect, Exit, Option, Redacted } from "effect"
 import { capComputedTraits, DEFAULT_MAX_COMPUTED_TRAITS, DEFAULT_TRAIT_PRECEDENCE, type IdentityRules, parseComputedTraits, parseIdentityRules, parseTraitPrecedence, phoneRegionRefusal } from "../identity/index.ts"
-import { DEFAULT_MAX_AUDIENCES } from "../identity/audiences/index.ts"
+import { audienceOfTenant, DEFAULT_MAX_AUDIENCES } from "../identity/audiences/index.ts"
 import { DEFAULT_MAX_TOKENS } from "../ingest/auth.ts"
 import { DEFAULT_POLICIES, parseConsentPolicies, policyOf } from "../consent/purposes.ts"
 import { DEFAULT_RELATIONS_CONFIG, parseRelationsConfig } from "../identity/relations/index.ts"
@@ -365,6 +365,18 @@ export const destinationsSetting: Effect.Effect<ReadonlyArray<DestinationConfig>
   }
   return destinations
 })
+
+/**
+ * CDP_DESTINATIONS checked against the warehouse: a destination subscribed to an audience names one its tenant has
+ * (or had: a deleted one's feed still sends its exits), or every run would fail. Another tenant's audience is refused
+ * as an id nobody has, so the refusal does not tell whether it exists there.
+ */
+export const destinationAudiencesChecked = (destinations: ReadonlyArray<DestinationConfig>) =>
+  Effect.forEach(destinations, (d) => d.audience === undefined ? Effect.void : audienceOfTenant(d.tenant, d.audience).pipe(
+    Effect.catchTag("AudienceNotFound", (e) => Effect.fail(new SettingInvalid({
+      variable: SETTINGS.destinations.variable, expected: "destinations subscribed to audiences of their own tenant",
+      problem: `destination "${d.name}" of tenant ${d.tenant}: ${e.message}`,
+    })))), { discard: true })
 
 /** The Kafka bus's settings, or undefined when CDP_BUS is memory (the in-process bus). */
 export const kafkaSettings: Effect.Effect<KafkaBusOptions | undefined, SettingInvalid> = Effect.gen(function* () {

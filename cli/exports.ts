@@ -7,7 +7,7 @@ import { ConsentPoliciesRef } from "../consent/index.ts"
 import { findDestination, MAX_DRY_RUN_SHOWN, replayDeadLetters, syncDestination, syncDestinations, type SyncReport } from "../ingest/destinations/index.ts"
 import { destinationStatus, type DestinationStatus, MAX_HISTORY } from "../ingest/export-route.ts"
 import { deliveryHistory } from "../warehouse/exports.ts"
-import { destinationsSetting, readSetting, SETTINGS } from "./config.ts"
+import { destinationAudiencesChecked, destinationsSetting, readSetting, SETTINGS } from "./config.ts"
 import { formatRows, type OutputFormat } from "./format.ts"
 import { type BackendConfig, backendConfig, commandLogger, objectStoreLayer, warehouseLayer } from "./layers.ts"
 import { runCommand } from "./run.ts"
@@ -26,6 +26,7 @@ const callServer = serverCaller((message) => new ExportFailed({ message }))
 const destinationsOf = (tenant: string, name: string | undefined) =>
   Effect.gen(function* () {
     const all = yield* destinationsSetting
+    yield* destinationAudiencesChecked(all)
     if (name === undefined) {
       const mine = all.filter((d) => d.tenant === tenant)
       if (mine.length === 0) return yield* new ExportFailed({ message: `tenant "${tenant}" has no export destinations (set CDP_DESTINATIONS)` })

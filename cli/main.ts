@@ -20,7 +20,7 @@ import { isNamedPipe, isStdinPath, readableFile, readStdinStatement } from "./st
 import { type DataDirLocked, type QueryScope, Warehouse } from "../warehouse/warehouse.ts"
 import type { ReplaySummary } from "../ingest/replay.ts"
 import type { RescoreSummary } from "../sentiment/index.ts"
-import { DEFAULT_HOST, DEFAULT_PORT, destinationsSetting, misspeltSettings, parseJsonObject, readSetting, sentimentSettings, SETTINGS, settingNow, xEnvironment } from "./config.ts"
+import { DEFAULT_HOST, DEFAULT_PORT, destinationAudiencesChecked, destinationsSetting, misspeltSettings, parseJsonObject, readSetting, sentimentSettings, SETTINGS, settingNow, xEnvironment } from "./config.ts"
 import { checkWritable, DataDirUnusable, FileUnwritable, prepareDataDir, readOnlyCommand, storedDataCommand } from "./data-dir.ts"
 import { dayOnTheCalendar } from "./calendar.ts"
 import { packageVersion, PROGRAM_DESCRIPTION, PROGRAM_EXAMPLES, VERSION_DESCRIPTION, VERSION_FLAGS } from "./help.ts"
@@ -284,7 +284,10 @@ Examples:
         sentiment: yield* sentimentSettings, retention: yield* readSetting(SETTINGS.retention),
         maxTokens: yield* readSetting(SETTINGS.maxTokens),
         sendgridVerificationKey: sendgrid === undefined ? undefined : Redacted.value(sendgrid),
-      }).pipe(Layer.provideMerge(pipelineLayer(config, { consume: opts.edgeOnly !== true })))
+      }).pipe(Layer.provideMerge(
+        // Before the server listens: a destination subscribed to an audience its tenant has not is one line and exit 1.
+        Layer.effectDiscard(destinationAudiencesChecked(destinations)).pipe(Layer.provideMerge(pipelineLayer(config, { consume: opts.edgeOnly !== true }))),
+      ))
       return yield* Effect.scoped(serving).pipe(Effect.provide(layer))
     })
     runCommand(main.pipe(Effect.provide(serverLogger)), { untilSignal: true })

@@ -283,6 +283,18 @@ export const getAudience = Effect.fn("getAudience")(function* (tenant: string, i
   return yield* checked(toAudience(latest))
 })
 
+/**
+ * Fails with AudienceNotFound unless the tenant has or had (deleted: its feed is still read) the audience `id`.
+ * Another tenant's audience is answered as an id nobody has, so whether it exists is not told.
+ */
+export const audienceOfTenant = Effect.fn("audienceOfTenant")(function* (tenant: string, id: string) {
+  if (!isAudienceId(id)) return yield* Effect.fail(new AudienceNotFound({ tenant, id }))
+  const known = yield* Effect.exit(getAudience(tenant, id))
+  if (known._tag === "Success") return
+  const all = yield* allAudiencesForRefresh(tenant)
+  if (!all.some((a) => a.id === id)) return yield* Effect.fail(new AudienceNotFound({ tenant, id }))
+})
+
 /** Creates an audience; its members are found by the next refresh. */
 export const createAudience = Effect.fn("createAudience")(function* (tenant: string, input: AudienceInput, actor: string, note = "") {
   const badNote = checkNote(note)

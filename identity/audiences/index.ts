@@ -5,7 +5,7 @@ export {
   type Condition, ConditionInvalid, describeLeaf, LEAF_KINDS, type LeafKind, MAX_DEPTH, MAX_NODES, type Node, parseCondition, parseConditionText,
 } from "./condition.ts"
 export {
-  type Audience, audienceHistory, type AudienceInput, AudienceInvalid, AudienceNotFound, type AudienceProblem, AudienceUnusable, type AudienceVersion,
+  type Audience, audienceHistory, audienceOfTenant, type AudienceInput, AudienceInvalid, AudienceNotFound, type AudienceProblem, AudienceUnusable, type AudienceVersion,
   checkCondition as checkAudienceCondition, checkPurpose as checkAudiencePurpose, refuseUnusable as refuseUnusableAudience,
   AudienceLimitReached, AudienceNameTaken, createAudience, DEFAULT_MAX_AUDIENCES, editAudience,
   getAudience, isAudienceId, listAudiences, listAudiencesPage, MAX_AUDIENCE_PAGE, MaxAudiencesRef,

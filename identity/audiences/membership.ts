@@ -10,7 +10,7 @@ import {
 } from "../../warehouse/audiences.ts"
 import { besideErasures } from "../../warehouse/erasure.ts"
 import { anchorNodes } from "../../warehouse/identity.ts"
-import { allAudiencesForRefresh, type Audience, AudienceNotFound, audienceProblem, getAudience, isAudienceId, refuseUnusable } from "./audience.ts"
+import { allAudiencesForRefresh, type Audience, audienceOfTenant, audienceProblem, getAudience, refuseUnusable } from "./audience.ts"
 import { type ChannelCondition, ConditionInvalid, type EventCondition, type LeafNode, leavesOf, parseCondition } from "./condition.ts"
 import { evaluate, explainRow, type LeafResult } from "./evaluate.ts"
 import { eachStep, inSlices, mapSteps } from "../slices.ts"
@@ -85,13 +85,8 @@ export const audienceChangesSince = Effect.fn("audienceChangesSince")(function* 
 ) {
   const c = cursor ?? ""
   if (c !== "" && !(/^\d{1,20}$/.test(c) && BigInt(c) < 2n ** 64n)) return yield* Effect.fail(new BadCursor({ cursor: c }))
-  if (!isAudienceId(audienceId)) return yield* Effect.fail(new AudienceNotFound({ tenant, id: audienceId }))
   // A deleted audience keeps its feed (its members' exits are the last changes in it).
-  const known = yield* Effect.exit(getAudience(tenant, audienceId))
-  if (known._tag === "Failure") {
-    const all = yield* allAudiencesForRefresh(tenant)
-    if (!all.some((a) => a.id === audienceId)) return yield* Effect.fail(new AudienceNotFound({ tenant, id: audienceId }))
-  }
+  yield* audienceOfTenant(tenant, audienceId)
   const rows = yield* changesAfter(tenant, audienceId, BigInt(c === "" ? "0" : c), Math.max(1, Math.min(Math.floor(limit), MAX_CHANGES_LIMIT)))
   const changes = rows.map(toChange)
   return { changes, cursor: changes.at(-1)?.seq ?? c }
