@@ -218,6 +218,12 @@ const pageRejection = (page: unknown): Rejection | null => {
 
 const prefixed = (prefix: string, r: Rejection): Rejection => ({ ...r, field: `${prefix}${r.field}` })
 
+/** Why a user of includes.users is a dead letter, naming its id (cut as shown values are) when it has a readable one. */
+const userRefused = (user: unknown, why: string): string => {
+  const id = isJsonObject(user) && user["id"] !== undefined && user["id"] !== null ? ` ${show(user["id"])}` : ""
+  return `the user${id} of includes.users: ${why}; its tweets land without its handle and profile`
+}
+
 /**
  * The valid users of a page's includes.users by id. A user the schema refuses is a dead letter of its own, pushed to
  * `refused`, naming the field (/includes/users/<i>/...), never dropped without a word: its tweets still land, linked
@@ -239,8 +245,7 @@ const authorsOf = (
       continue
     }
     const r = unkept === undefined ? explainSchemaError(validUser.errors![0]!, user, "a user") : problemRejection(unkept, unkept.field, "the user")
-    const id = isJsonObject(user) && user["id"] !== undefined ? ` ${show(user["id"])}` : ""
-    const message = `the user${id} of includes.users: ${r.message}; its tweets land without its handle and profile`
+    const message = userRefused(user, r.message)
     const payload = deepJsonText({ includes: { users: [user] }, meta: { result_count: 0 } })
     refused.push(maker.deadLetter(payload, located({ rule: r.rule, field: `/includes/users/${i}${r.field}`, message })))
   }
@@ -356,7 +361,9 @@ const usersReadAgain = (member: string, maker: ItemMaker, refused: Array<Importe
   for (const problem of read.problems) {
     told.add(Number(/^\/users\/(\d+)/.exec(problem.field)?.[1]))
     const r = problemRejection(problem, problem.field.replace(/^\/users\/\d+/, ""), "the user")
-    const message = `the user of includes.users: ${r.message}; its tweets land without its handle and profile`
+    // Read again on its own, what the reader refuses in it null, for its id.
+    const read = problem.partText === undefined ? undefined : readParts(problem.partText)
+    const message = userRefused(read?._tag === "json" ? read.value : undefined, r.message)
     const payload = `{"includes":{"users":[${problem.partText ?? ""}]},"meta":{"result_count":0}}`
     refused.push(maker.deadLetter(payload, { rule: r.rule, field: `/includes${problem.field}`, message }))
   }

@@ -549,8 +549,17 @@ describe("search answers read by the edge's JSON reader", () => {
     const refused = deadLettersOf(items)
     expect(refused.map((d) => [d.rejection.rule, d.rejection.field])).toEqual([["duplicate_key", "/includes/users/0/username"]])
     expect(refused[0]!.payload).toContain(user)
-    expect(refused[0]!.rejection.message).toMatch(/^the user of includes\.users: \/username: the name "username" appears more than once/)
+    expect(refused[0]!.rejection.message).toMatch(/^the user "77" of includes\.users: \/username: the name "username" appears more than once/)
     expect(readJson(refused[0]!.payload)).toMatchObject({ _tag: "refused", rejection: { rule: "duplicate_key" } })
+  })
+
+  test("search: a user the reader refuses is named by its id, cut as shown values are; one whose id is what it refuses, by none", async () => {
+    const longId = "7".repeat(1_000)
+    const users = `{"id":"${longId}","username":"a","username":"b"},{"id":"88","id":"89","username":"c"}`
+    const { items } = await searchBodies([`{"data":[${tweetJson("1863400000000000490")}],"includes":{"users":[${users}]},"meta":{"result_count":1}}`])
+    expect(deadLettersOf(items).map((d) => d.rejection.message.slice(0, d.rejection.message.indexOf(" of includes")))).toEqual([
+      `the user "${"7".repeat(59)}…`, "the user",
+    ])
   })
 
   test("search: a tweet or user refused after one the reader refused is named by its own index in the page", async () => {
