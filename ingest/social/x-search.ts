@@ -32,8 +32,11 @@ export interface SearchState {
   readonly sinceId: string | null
   /** A pass in progress: the page to continue from after a restart, and the newest id the pass has seen. */
   readonly pending: { readonly nextToken: string; readonly newestId: string | null } | null
-  /** SHA-256 (hex) of the answer refused whole that stopped the last pass, until a page is read: dead-lettered once. */
-  readonly lastRefused?: string
+  /**
+   * SHA-256 (hex) of the answers refused whole on this query, the latest MAX_REFUSED_ANSWERS: each dead-lettered once,
+   * met again (the next pass, or after good pages) told in the query's error only. Saved as lastRefused (one) before.
+   */
+  readonly refusedAnswers?: ReadonlyArray<string>
   readonly updatedAt: string
 }
 
@@ -101,26 +104,38 @@ const decodeState = (bytes: Uint8Array | undefined, query: string): SearchState 
     ? { nextToken: s.pending.nextToken, newestId: isDigits(s.pending.newestId) ? s.pending.newestId : null }
     : null
   if (s.pending != null && pending === null) return { unusable: "its unfinished pass has no next_token" }
-  const lastRefused = typeof s.lastRefused === "string" && /^[0-9a-f]{64}$/.test(s.lastRefused) ? { lastRefused: s.lastRefused } : {}
-  return { version: 1, query, sinceId, pending, ...lastRefused, updatedAt: typeof s.updatedAt === "string" ? s.updatedAt : "" }
+  const listed: unknown = Array.isArray(s.refusedAnswers) ? s.refusedAnswers : [(s as { lastRefused?: unknown }).lastRefused]
+  const refused = (listed as ReadonlyArray<unknown>).filter((h): h is string => typeof h === "string" && /^[0-9a-f]{64}$/.test(h))
+  return {
+    version: 1, query, sinceId, pending, ...refusedAnswers(refused), updatedAt: typeof s.updatedAt === "string" ? s.updatedAt : "",
+  }
 }
 
+/** Answers refused whole a query's state remembers: a few, as X sends a poisoned answer again until it is fixed. */
+const MAX_REFUSED_ANSWERS = 16
+
+/** The state's field for these hashes, the latest MAX_REFUSED_ANSWERS (none when there are none). */
+const refusedAnswers = (hashes: ReadonlyArray<string>): Pick<SearchState, "refusedAnswers"> =>
+  hashes.length === 0 ? {} : { refusedAnswers: hashes.slice(-MAX_REFUSED_ANSWERS) }
+
 /**
- * An answer refused whole (XBadAnswer.refused) handed on as one dead letter, unless it is the very answer this query's
- * last pass was refused: the pass stops there and keeps the query's state, so each later pass asks again and made one
- * more identical dead letter (one a minute under cdp serve). Its hash stays in the state, as last saved (`stored`),
- * until a page is read. Whether it was handed on.
+ * An answer refused whole (XBadAnswer.refused) handed on as one dead letter, unless this query was refused the very
+ * same bytes before: the pass stops there and keeps the query's state, so each later pass asks again and made one more
+ * identical dead letter (one a minute under cdp serve), and so did a pass that met it again after good pages (its first
+ * page poisoned, then a page of new tweets before it). Its hash joins the state's refusedAnswers, as last saved
+ * (`stored`), read pages or not. Whether it was handed on.
  */
 const deadLetterOnce = <E, R>(
   key: string, stored: SearchState | null, query: string, refused: NonNullable<XBadAnswer["refused"]>, options: SearchOptions<E, R>,
 ) =>
   Effect.gen(function* () {
     const hash = createHash("sha256").update(refused.received).digest("hex")
-    if (stored?.lastRefused === hash) return false
+    const known = stored?.refusedAnswers ?? []
+    if (known.includes(hash)) return false
     const nowMs = yield* Clock.currentTimeMillis
     yield* options.onItems([refusedPageText(refused.received, refused.rejection, { tenant: options.tenant, receivedAtMs: nowMs })])
     const state: SearchState = {
-      ...(stored ?? { version: 1, query, sinceId: null, pending: null }), lastRefused: hash, updatedAt: new Date(nowMs).toISOString(),
+      ...(stored ?? { version: 1, query, sinceId: null, pending: null }), ...refusedAnswers([...known, hash]), updatedAt: new Date(nowMs).toISOString(),
     }
     yield* (yield* ObjectStore).put(key, JSON.stringify(state))
     return true
@@ -199,7 +214,8 @@ const pollQuery = <E, R>(client: XClient, query: string, options: SearchOptions<
     const save = (pending: SearchState["pending"]) =>
       Effect.gen(function* () {
         const state: SearchState = {
-          version: 1, query, sinceId, pending, updatedAt: new Date(yield* Clock.currentTimeMillis).toISOString(),
+          version: 1, query, sinceId, pending, ...refusedAnswers(stored?.refusedAnswers ?? []),
+          updatedAt: new Date(yield* Clock.currentTimeMillis).toISOString(),
         }
         yield* store.put(key, JSON.stringify(state))
         stored = state
@@ -233,7 +249,7 @@ const pollQuery = <E, R>(client: XClient, query: string, options: SearchOptions<
         // dead letter; its next_token cannot be trusted, so the pass stops there as for an answer too large to read.
         if (error instanceof XBadAnswer && error.refused !== undefined) {
           if (yield* deadLetterOnce(key, stored, query, error.refused, options)) deadLetters++
-          else return { ...summary(), error: `${error.message} (the same answer as the one this query's last pass refused, dead-lettered then)` } satisfies QuerySummary
+          else return { ...summary(), error: `${error.message} (the same answer as one refused whole on this query before, dead-lettered then)` } satisfies QuerySummary
         }
         // A refusal of this query, or an answer to it too large to read, is this query's (its state stays, so its next
         // pass asks again); a wrong token, a rate limit or an outage is every query's.

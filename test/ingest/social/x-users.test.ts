@@ -1,6 +1,7 @@
 // The authors X sends beside their tweets (includes.users), through the real path: the replay server answering as X
 // does, the twitter-api-v2 client, the search poller and the filtered stream. A user object cdp cannot keep is never
 // dropped without a word: it is a dead letter of its own naming the field, and its tweets land linked by author_id.
+import { createHash } from "node:crypto"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -11,7 +12,7 @@ import type { DeadLetter } from "../../../ingest/message.ts"
 import { ObjectStore } from "../../../ingest/objectstore.ts"
 import type { ImportedItem } from "../../../ingest/sources/index.ts"
 import { tweetsFromPage } from "../../../ingest/sources/twitter.ts"
-import { loadXConfig, pollRecentSearch, runFilteredStream, type XConfig, type XStatus } from "../../../ingest/social/index.ts"
+import { loadXConfig, pollRecentSearch, runFilteredStream, searchStateKey, type XConfig, type XStatus } from "../../../ingest/social/index.ts"
 import { listen } from "../../support/local-server.ts"
 import { type Page, startXReplayServer, type Tweet, type User, type XReplayServer } from "../../support/x-replay-server.ts"
 
@@ -593,13 +594,46 @@ describe("search answers read by the edge's JSON reader", () => {
     const two = await searchBodies([poison])
     expect(two.asked).toEqual(["p2"])
     expect(two.items).toEqual([])
-    expect(two.summary).toMatchObject({ deadLetters: 0, error: expect.stringMatching(/appears more than once.*the same answer as the one this query's last pass refused, dead-lettered then/) })
+    expect(two.summary).toMatchObject({ deadLetters: 0, error: expect.stringMatching(/appears more than once.*the same answer as one refused whole on this query before, dead-lettered then/) })
     // Another answer refused (0xE8 in it this time) is a dead letter of its own.
     const other = Buffer.concat([Buffer.from(`{"data":[{"id":"1863400000000000482","text":"caf`), Buffer.from([0xe8]), Buffer.from(`"}],"meta":{}}`)])
     const three = await searchBodies([other])
     expect(three.asked).toEqual(["p2"])
     expect(deadLettersOf(three.items).map((d) => [d.rejection.rule, d.payloadEncoding])).toEqual([["invalid_utf8", "base64"]])
     expect(three.summary.deadLetters).toBe(1)
+  })
+
+  test("search: a refused answer met again after good pages or another refused answer is told in the query's error, not dead-lettered again", async () => {
+    const good = `{"data":[${tweetJson("1863400000000000491")}],"meta":{"result_count":1,"next_token":"p2"}}`
+    const poisonA = `{"data":[${tweetJson("1863400000000000490")}],"meta":{"result_count":1},"meta":{"result_count":0}}`
+    const poisonB = `{"data":[${tweetJson("1863400000000000492")}],"meta":{"result_count":1},"meta":{"result_count":2}}`
+    // Each pass starts over (no pass ever got past its first page): A; then a good page and A again; then B; then A.
+    const passes = [[poisonA], [good, poisonA], [poisonB], [poisonA]]
+    const kept: Array<string> = []
+    const errors: Array<string | undefined> = []
+    for (const bodies of passes) {
+      const { items, summary } = await searchBodies(bodies)
+      kept.push(...deadLettersOf(items).map((d) => d.payload))
+      errors.push(summary.error)
+      expect(summary.deadLetters).toBe(deadLettersOf(items).length)
+    }
+    expect(kept).toEqual([poisonA, poisonB])
+    expect(errors.map((e) => /appears more than once/.test(e ?? "") && /dead-lettered then/.test(e ?? ""))).toEqual([false, true, false, true])
+  })
+
+  test("search: a state saved with the one lastRefused hash of before is read as a refused answer remembered", async () => {
+    const poison = `{"data":[${tweetJson("1863400000000000493")}],"meta":{"result_count":1},"meta":{"result_count":0}}`
+    const state = {
+      version: 1, query: QUERY, sinceId: null, pending: { nextToken: "p2", newestId: null },
+      lastRefused: createHash("sha256").update(poison).digest("hex"), updatedAt: "2026-12-01T00:00:00.000Z",
+    }
+    await Effect.runPromise(Effect.gen(function* () {
+      yield* (yield* ObjectStore).put(searchStateKey("acme", QUERY), JSON.stringify(state))
+    }).pipe(Effect.provide(ObjectStore.local(dir))))
+    const { items, summary, asked } = await searchBodies([poison])
+    expect(asked).toEqual(["p2"])
+    expect(items).toEqual([])
+    expect(summary.error).toMatch(/dead-lettered then/)
   })
 
   test("search: an answer holding a byte that is not UTF-8 (0xE8 in a tweet's text) is one dead letter keeping its bytes, naming the offset; the pass stops there, not replaced by U+FFFD", async () => {
