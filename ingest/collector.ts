@@ -14,7 +14,7 @@ import { guardConnections } from "./connections.ts"
 import { type HealthOptions, makeHealth } from "./health.ts"
 import { corsHeaders, isBrowserRoute, originRefusal, preflightHeaders } from "./cors.ts"
 import { ObjectStore } from "./objectstore.ts"
-import { Pipeline } from "./pipeline.ts"
+import { Pipeline, type Submitted } from "./pipeline.ts"
 import type { SentimentConfig } from "../sentiment/index.ts"
 import type { RetentionPolicy } from "../warehouse/retention.ts"
 import type { IdentityConfig, TraitPrecedence } from "../identity/index.ts"
@@ -279,24 +279,23 @@ const makeCollector = (options: CollectorOptions) =>
      * each 503 is refused 429 rather than queueing past its limit (before, the count was given back at the timeout:
      * a flood of retries queued 13 times the limit). A retry of the same ids lands nothing twice (warehouse/sink.ts).
      */
-    const admitted = (tenant: string, events: ReadonlyArray<unknown>, deadLetters: ReadonlyArray<unknown>, submit: Effect.Effect<void, BusUnavailable>) =>
+    const admitted = (tenant: string, events: ReadonlyArray<unknown>, deadLetters: ReadonlyArray<unknown>, submit: Effect.Effect<Submitted, BusUnavailable>) =>
       Effect.suspend(() => {
         const n = events.length + deadLetters.length
         return Effect.flatMap(admit(tenant, n, submit), (started) =>
-          "refused" in started ? Effect.succeed<Reply | undefined>(started.refused) : awaitSubmission(started.submission))
+          "refused" in started ? Effect.succeed<Reply | undefined>(started.refused) : Effect.as(awaitSubmission(started.submission), undefined))
       })
     /**
      * Takes `n` of the tenant's pending messages for a post and starts its submission, holding them until the
      * submission ends; or the 429. Not interrupted between the two, so what is taken is always given back.
      */
-    type Admission = { readonly refused: Reply } | { readonly submission: Fiber.Fiber<void, BusUnavailable> }
-    const admit = (tenant: string, n: number, submit: Effect.Effect<void, BusUnavailable>): Effect.Effect<Admission> =>
+    type Admission = { readonly refused: Reply } | { readonly submission: Fiber.Fiber<Submitted, BusUnavailable> }
+    const admit = (tenant: string, n: number, submit: Effect.Effect<Submitted, BusUnavailable>): Effect.Effect<Admission> =>
       Effect.uninterruptible(Effect.suspend((): Effect.Effect<Admission> => pending.take(tenant, maxPending, n)
         ? Effect.map(Effect.forkIn(submit.pipe(Effect.ensuring(Effect.sync(() => pending.release(tenant, n)))), submissions), (submission) => ({ submission }))
         : Effect.succeed({ refused: ingestBusy(tenant, n) })))
     /** Done when a submission `admit` started is, or at the publish timeout. */
-    const awaitSubmission = (submission: Fiber.Fiber<void, BusUnavailable>) =>
-      Fiber.join(submission).pipe(Effect.timeout(publishTimeout), Effect.as<Reply | undefined>(undefined))
+    const awaitSubmission = (submission: Fiber.Fiber<Submitted, BusUnavailable>) => Fiber.join(submission).pipe(Effect.timeout(publishTimeout))
     /**
      * A tenant's webhook posts are parsed one at a time, each admitted before the next is parsed: a post that then
      * finds its tenant at the limit is answered 429 unparsed. Read at once, acme's 20 posts of 10 MB were all parsed,
@@ -491,31 +490,41 @@ const makeCollector = (options: CollectorOptions) =>
      * A webhook post's items go to the pipeline a tenant's turn at a time, one after another (so in order): the
      * in-process bus hands on one publish call whole, and another tenant's message waited for all 10,000 of a post.
      */
-    const submitInTurns = (events: ReadonlyArray<CanonicalEvent>, deadLetters: ReadonlyArray<DeadLetter>) =>
-      Effect.forEach(
+    const submitInTurns = (events: ReadonlyArray<CanonicalEvent>, deadLetters: ReadonlyArray<DeadLetter>): Effect.Effect<Submitted, BusUnavailable> =>
+      Effect.map(Effect.forEach(
         Array.from({ length: Math.max(1, Math.ceil(Math.max(events.length, deadLetters.length) / TENANT_TURN)) }, (_, i) => i * TENANT_TURN),
         (from) => pipeline.submit(events.slice(from, from + TENANT_TURN), deadLetters.slice(from, from + TENANT_TURN)),
-        { discard: true },
-      )
+      ), (turns) => ({ keptTooLarge: turns.flatMap((t) => t.keptTooLarge) }))
 
-    /** Answers a webhook post once the submission of its items (`admit`) has ended, or at the publish timeout. */
+    /**
+     * Answers a webhook post once the submission of its items (`admit`) has ended, or at the publish timeout. Its
+     * refused items are listed in the post's order: those the source refused, and those the bus could not hold even
+     * compressed (too_large, named by their place in the post), each kept as a dead letter. 413 when only the latter
+     * were refused (as a body too large is), else 400.
+     */
     const answerItems = ({ items, deadLetters, zoneless, submission }: {
       readonly items: ReadonlyArray<ImportedItem>
       readonly deadLetters: ReadonlyArray<DeadLetter>
       /** The accepted items whose time had no zone, by the zone they were read in: the sender is told, as cdp ingest tells. */
       readonly zoneless: Readonly<Record<string, number>>
-      readonly submission: Fiber.Fiber<void, BusUnavailable>
+      readonly submission: Fiber.Fiber<Submitted, BusUnavailable>
     }) =>
       Effect.gen(function* () {
-        yield* awaitSubmission(submission)
-        const accepted = items.length - deadLetters.length
+        const kept = new Map((yield* awaitSubmission(submission)).keptTooLarge.map((k) => [k.event, k.deadLetter]))
+        const rejected = items.flatMap((item, i) => {
+          const d = item._tag === "deadLetter" ? item.deadLetter : kept.get(item.event)
+          if (d === undefined) return []
+          const rejection = item._tag === "deadLetter" ? d.rejection : { ...d.rejection, message: `item ${i + 1}: ${d.rejection.message}` }
+          return [shownRejection({ ...rejection, ...(d.messageId === "" ? {} : { messageId: d.messageId }) })]
+        })
+        const accepted = items.length - rejected.length
         const zonelessTimes = zonelessAnswer(zoneless)
-        if (deadLetters.length === 0) return json(200, { success: true, accepted, ...zonelessTimes })
-        return json(400, {
+        if (rejected.length === 0) return json(200, { success: true, accepted, ...zonelessTimes })
+        return json(deadLetters.length === 0 ? 413 : 400, {
           success: false,
-          error: refusedSummary(deadLetters.length, items.length, "item"),
+          error: refusedSummary(rejected.length, items.length, "item"),
           accepted,
-          rejected: deadLetters.map((d) => shownRejection({ ...d.rejection, ...(d.messageId === "" ? {} : { messageId: d.messageId }) })),
+          rejected,
           ...zonelessTimes,
         })
       })

@@ -10,7 +10,7 @@ import type { ErasureMutationFailed } from "../warehouse/erasure.ts"
 import { type LandResult, makeEventSink } from "../warehouse/sink.ts"
 import { Warehouse, type WarehouseQueryError, type WarehouseRejectedRows, type WarehouseUnavailable } from "../warehouse/warehouse.ts"
 import { makeArchiveWriter } from "./archive.ts"
-import { BusUnavailable, EventBus, type IdentityChange, jsonLargerThan, personKeyOf, refusedAsTooLarge, TENANTS_AT_ONCE, Topics } from "./bus.ts"
+import { BusUnavailable, EventBus, type IdentityChange, jsonLargerThan, personKeyOf, refusedAsTooLarge, TENANTS_AT_ONCE, type Topic, Topics } from "./bus.ts"
 import { deepJsonText } from "./deep-json.ts"
 import type { ArchiveRecord, CanonicalEvent, DeadLetter, Rejection } from "./message.ts"
 import { shownText } from "./schemas.ts"
@@ -175,12 +175,28 @@ export interface PipelineShape {
   readonly reloadIdentityOf: (tenant: string) => Effect.Effect<void, WarehouseUnavailable | WarehouseQueryError>
   /** Forgets an erased person's identifiers in this process's identity graph (an erasure: IdentityStage.forget). */
   readonly forgetIdentity: RunningGraph["Service"]["forget"]
-  /** Completes once everything submitted (events, dead letters, raw text for the archive) is durably accepted by the bus. */
+  /**
+   * Completes once everything submitted (events, dead letters, raw text for the archive) is durably accepted by the
+   * bus; with the events the bus refused as too large, each kept as its dead letter too_large instead (the edge tells
+   * their sender).
+   */
   readonly submit: (
     events: ReadonlyArray<CanonicalEvent>,
     deadLetters: ReadonlyArray<DeadLetter>,
     options?: SubmitOptions,
-  ) => Effect.Effect<void, BusUnavailable>
+  ) => Effect.Effect<Submitted, BusUnavailable>
+}
+
+/** An accepted event a record of the bus cannot hold even compressed: kept as its dead letter `too_large`, not handled. */
+export interface KeptTooLarge {
+  readonly event: CanonicalEvent
+  readonly deadLetter: DeadLetter
+}
+
+/** What became of a submit's events beyond the bus taking them. */
+export interface Submitted {
+  /** The events kept as dead letters too_large, in the order submitted (none on the in-process bus). */
+  readonly keptTooLarge: ReadonlyArray<KeptTooLarge>
 }
 
 export class Pipeline extends Context.Service<Pipeline, PipelineShape>()("cdp/Pipeline") {
@@ -347,12 +363,27 @@ export class Pipeline extends Context.Service<Pipeline, PipelineShape>()("cdp/Pi
         return Effect.all([bus.publish(Topics.deadLetters, letters.filter((d) => !large.has(d))), landDeadLetters([...large])], { concurrency: 2, discard: true })
       }
 
+      /** The events past the bus's maxRecordBytes of JSON (none on a bus without that limit). */
+      const pastRecordLimit = (events: ReadonlyArray<CanonicalEvent>): ReadonlySet<CanonicalEvent> => {
+        const max = bus.maxRecordBytes
+        return new Set(max === undefined ? [] : events.filter((e) => jsonLargerThan(e, max)))
+      }
+
+      /** Why an event the broker refused as too large for `topic` was kept as a dead letter. */
+      const tooLarge = (e: CanonicalEvent, topic: string): Rejection => ({
+        rule: "too_large", field: "",
+        message: `the message is larger than a record of the ${bus.backend.kind} bus takes, compressed (its JSON is ` +
+          `${Buffer.byteLength(deepJsonText(e))} bytes): it was kept as a dead letter and not handled` +
+          `${topic === Topics.events.name ? "" : ` (a stage handed it on to topic ${topic})`} (the in-process bus has no such limit)`,
+      })
+
       /**
-       * Events past the bus's maxRecordBytes of JSON, each published alone with its raw record: the broker takes one
-       * that fits in a record compressed (a mail's long text, a JSON body). One it refuses as too large is returned as
-       * the dead letter that keeps it (its raw text whole), kept instead: neither refused at the edge for ever nor lost.
+       * Events past the bus's maxRecordBytes of JSON, each published alone on `topic` (with its raw record when
+       * `archiving`): the broker takes one that fits in a record compressed (a mail's long text, a JSON body). One it
+       * refuses as too large is returned with the dead letter that keeps it (its raw text whole), for the caller to keep
+       * instead: neither refused for ever (at the edge, or in front of every record behind it on a partition) nor lost.
        */
-      const publishedAlone = (events: ReadonlyArray<CanonicalEvent>, archiving: boolean) =>
+      const publishedAlone = (topic: Topic<CanonicalEvent>, events: ReadonlyArray<CanonicalEvent>, archiving: boolean) =>
         Effect.map(Effect.forEach(events, (e) => {
           const record = archiving ? archiveRecord(e) : undefined
           const archived = record === undefined ? Effect.void : bus.publish(Topics.raw, [record]).pipe(
@@ -360,16 +391,12 @@ export class Pipeline extends Context.Service<Pipeline, PipelineShape>()("cdp/Pi
             // Its raw text is less than the event that held it: not seen, but the message lands all the same.
             Effect.catchIf(refusedAsTooLarge, () => Effect.logWarning("raw text too large for the bus's raw topic: not archived").pipe(
               Effect.annotateLogs({ source: e.source }))))
-          return bus.publish(Topics.events, [e]).pipe(
+          return bus.publish(topic, [e]).pipe(
             Effect.andThen(archived),
-            Effect.as<ReadonlyArray<DeadLetter>>([]),
-            Effect.catchIf(refusedAsTooLarge, () => Effect.succeed([deadLetterOf(e, {
-              rule: "too_large", field: "",
-              message: `the message is larger than a record of the ${bus.backend.kind} bus takes, compressed (its JSON is ` +
-                `${Buffer.byteLength(deepJsonText(e))} bytes): it was kept here and not handled (the in-process bus has no such limit)`,
-            })])),
+            Effect.as<ReadonlyArray<KeptTooLarge>>([]),
+            Effect.catchIf(refusedAsTooLarge, () => Effect.succeed([{ event: e, deadLetter: deadLetterOf(e, tooLarge(e, topic.name)) }])),
           )
-        }), (letters) => letters.flat())
+        }), (kept) => kept.flat())
 
       /** keepDeadLetters for the edge: the warehouse not storing one too large for the bus is the bus not taking it. */
       const keptAtEdge = (letters: ReadonlyArray<DeadLetter>) => keepDeadLetters(letters).pipe(
@@ -408,9 +435,8 @@ export class Pipeline extends Context.Service<Pipeline, PipelineShape>()("cdp/Pi
         forgetIdentity,
         submit: (events, deadLetters, options) =>
           Effect.gen(function* () {
-            const max = bus.maxRecordBytes
-            const large = max === undefined ? [] : events.filter((e) => jsonLargerThan(e, max))
-            const fitting = large.length === 0 ? events : events.filter((e) => !large.includes(e))
+            const large = pastRecordLimit(events)
+            const fitting = large.size === 0 ? events : events.filter((e) => !large.has(e))
             const raw: Array<ArchiveRecord> = []
             if (options?.archive !== false) {
               for (const e of fitting) {
@@ -424,12 +450,13 @@ export class Pipeline extends Context.Service<Pipeline, PipelineShape>()("cdp/Pi
               bus.publish(Topics.raw, raw),
             ], { concurrency: 3, discard: true })
             // Accepted, and kept as a dead letter when the broker refuses it (as a stage's refusal is): deadLettered.
-            const refused = large.length === 0 ? [] : yield* publishedAlone(large, options?.archive !== false)
-            if (refused.length > 0) yield* keptAtEdge(refused)
+            const kept = large.size === 0 ? [] : yield* publishedAlone(Topics.events, [...large], options?.archive !== false)
+            if (kept.length > 0) yield* keptAtEdge(kept.map((k) => k.deadLetter))
             counters.accepted += events.length
             counters.rejected += deadLetters.length
-            counters.deadLettered += refused.length
+            counters.deadLettered += kept.length
             counters.archived += raw.length
+            return { keptTooLarge: kept }
           }),
       }
     }),

@@ -17,13 +17,16 @@ import { defaultIdentityConfig } from "../../identity/index.ts"
 import { encryptedKafkaBus } from "../../ingest/bus-crypto.ts"
 import { type KafkaBusOptions, kafkaBus } from "../../ingest/bus-kafka.ts"
 import { EventBus } from "../../ingest/bus.ts"
+import { Collector } from "../../ingest/collector.ts"
 import { importFile } from "../../ingest/import.ts"
 import type { CanonicalEvent } from "../../ingest/message.ts"
 import { ObjectStore } from "../../ingest/objectstore.ts"
 import { Pipeline } from "../../ingest/pipeline.ts"
+import { writeKeys } from "../../ingest/writekeys.ts"
 import { Warehouse } from "../../warehouse/warehouse.ts"
 import { kafkaBrokers, viewedEvent } from "../support/kafka.ts"
-import { freshDir, removeDir } from "../support/pipeline.ts"
+import { checkResponse } from "../support/openapi.ts"
+import { basicAuth, freshDir, removeDir, TEST_KEYS, WRITE_KEY } from "../support/pipeline.ts"
 
 const enabled = process.env["CDP_INTEGRATION"] === "1"
 
@@ -175,4 +178,45 @@ describe.runIf(enabled)("records larger than a Kafka topic takes", () => {
       await admin.disconnect()
     }
   }, 180_000)
+
+  it("a webhook item the broker refuses even compressed is named too_large in the answer (413 when it is all that was refused), and kept as its dead letter", async () => {
+    // A transcript of 80 visitor lines of 100,000 characters of base64 of random bytes (8 MB, within a post's 10 MB):
+    // its event holds them twice (text, raw text), which zstd leaves at about 12 MB, past the topic's 8 MiB.
+    const transcript = (id: string, lines: number) => JSON.stringify({
+      conversation_id: id, visitor_id: `v-${id}`, started_at: "2026-11-01T10:00:00Z",
+      messages: Array.from({ length: lines }, (_, i) => ({ from: "visitor", at: "2026-11-01T10:00:01Z", text: lines === 1 ? `hello ${i}` : randomBytes(75_000).toString("base64") })),
+    })
+    const o = optionsFor()
+    const layer = Collector.layer({ port: 0, host: "127.0.0.1", writeKeys: writeKeys(TEST_KEYS) }).pipe(Layer.provideMerge(pipelineOn(o, false)))
+    const result = await Effect.runPromise(Effect.scoped(Effect.gen(function* () {
+      const { url } = yield* Collector
+      const post = (body: string) => Effect.promise(async () => {
+        const res = await fetch(`${url}/v1/webhooks/chat`, { method: "POST", headers: { authorization: basicAuth(WRITE_KEY) }, body })
+        return { status: res.status, body: (await res.json()) as Record<string, unknown> }
+      })
+      // An invalid item (no conversation_id) beside it: the answer is a 400 naming both, in the post's order.
+      const mixed = yield* post([transcript("c-ok", 1), JSON.stringify({ visitor_id: "v", started_at: "2026-11-01T10:00:00Z", messages: [] }), transcript("c-huge", 80)].join("\n"))
+      const alone = yield* post(transcript("c-huge-2", 80))
+      const landed = yield* readUntil<{ message_id: string }>("SELECT message_id FROM event_rows WHERE source = 'chat'", (r) => r.length > 0)
+      const letters = yield* readUntil<StoredLetter & { message_id: string }>(
+        "SELECT tenant, rule, reason, payload, payload_encoding, message_id FROM dead_letters ORDER BY message_id", (r) => r.length >= 3, 20_000)
+      return { mixed, alone, landed, letters }
+    }).pipe(Effect.provide(layer))))
+    expect(result.mixed.status).toBe(400)
+    expect(result.mixed.body).toMatchObject({ success: false, accepted: 1, error: "2 of 3 items were rejected; the others were accepted" })
+    const rejected = result.mixed.body["rejected"] as Array<Record<string, string>>
+    expect(rejected.map((r) => r["rule"])).toEqual(["missing_conversation_id", "too_large"])
+    expect(rejected[1]).toMatchObject({ field: "", messageId: "c-huge" })
+    expect(rejected[1]!["message"]).toMatch(/^item 3: .*larger than a record of the kafka bus takes.*kept as a dead letter/)
+    checkResponse("/v1/webhooks/chat", "post", result.mixed.status, result.mixed.body)
+    expect(result.alone.status).toBe(413)
+    expect(result.alone.body).toMatchObject({ success: false, accepted: 0, error: "the item was rejected; nothing was accepted" })
+    expect((result.alone.body["rejected"] as Array<Record<string, string>>).map((r) => [r["rule"], r["messageId"]])).toEqual([["too_large", "c-huge-2"]])
+    checkResponse("/v1/webhooks/chat", "post", result.alone.status, result.alone.body)
+    expect(result.landed.map((r) => r.message_id)).toEqual(["c-ok"])
+    // Nothing accepted is lost: each too large item is its dead letter, holding its text whole.
+    const kept = result.letters.filter((l) => l.rule === "too_large")
+    expect(kept.map((l) => l.message_id)).toEqual(["c-huge", "c-huge-2"])
+    for (const l of kept) expect(JSON.parse(l.payload).messages).toHaveLength(80)
+  }, 240_000)
 })
