@@ -1,5 +1,7 @@
 // Export and erasure of one subject everywhere the registry (consent/registry.ts) lists, with a verification that
 // nothing of theirs is left: every table scanned by SQL for their identifiers, no outdated part left on disk.
+import { isUtf8 } from "node:buffer"
+import { createHash } from "node:crypto"
 import { unzipSync } from "fflate"
 import { Data, Effect, Option } from "effect"
 import { eraseArchived, exportArchived } from "../ingest/archive.ts"
@@ -13,6 +15,7 @@ import {
   bytesMentionNeedle, decodedMailText, mayBeMimeEncoded, mentionsNeedle, redactBytes, redactRow, type SubjectKeys, type TableLocator, truncateTable,
 } from "../warehouse/erasure.ts"
 import { countDataKeys, shredDataKeys } from "../warehouse/bus-keys.ts"
+import { redactMimeMail } from "../warehouse/erasure-mime.ts"
 import { queueExportErasures } from "../warehouse/exports.ts"
 import { WritesOfTenant } from "../warehouse/writes.ts"
 import { forgetMessages } from "../warehouse/sink.ts"
@@ -84,23 +87,60 @@ const archivedBytes = (r: ArchiveRecord): Buffer => (keptAsBytes(r) ? keptBytes(
 
 const recordKey = (r: ArchiveRecord) => `${r.source}\u0000${r.messageId}\u0000${r.receivedAt}\u0000${r.body}`
 
+/** Mails read decoded (decodedMailText) in one erasure and found without the subject, by the SHA-256 of their bytes. */
+type ReadClean = ReadonlySet<string>
+
+const digestOf = (bytes: Buffer) => createHash("sha256").update(bytes).digest("hex")
+
 /**
- * Others' archived records that name the subject inside a MIME encoding of the mail (a base64 or quoted-printable
- * part, an encoded-word in Cc: decodedMailText), still after their plain text is cut (redactArchived), as keys
- * (recordKey). Such a record is erased whole, not redacted: its encoded part is not cut and encoded again (README:
- * Personal data, erasure).
+ * Others' archived records that may hold a MIME encoding (mayBeMimeEncoded), each with its bytes once its plain text
+ * is cut (redactArchived), and whether those bytes still name the subject read decoded (decodedMailText: a base64 or
+ * quoted-printable part, an encoded-word in Cc). Bytes in `clean` are not read again: the same bytes and needles read
+ * the same.
  */
-const namedInMime = (subject: Subject) =>
+const readInMime = (subject: Subject, clean: ReadClean = new Set()) =>
   Effect.gen(function* () {
     const { isMine } = archiveMatchers(subject)
     const holds = mentionsNeedle(subject.needles)
-    const out = new Set<string>()
+    const out: Array<{ readonly record: ArchiveRecord; readonly cut: ArchiveRecord; readonly bytes: Buffer; readonly named: boolean }> = []
     if (subject.needles.length === 0) return out
-    const candidates = yield* exportArchived(subject.tenant, (r) => !isMine(r) && mayBeMimeEncoded(archivedBytes(r)))
-    for (const r of candidates) {
-      if (holds(yield* decodedMailText(archivedBytes(redactArchived(r, subject.needles))))) out.add(recordKey(r))
+    for (const record of yield* exportArchived(subject.tenant, (r) => !isMine(r) && mayBeMimeEncoded(archivedBytes(r)))) {
+      const cut = redactArchived(record, subject.needles)
+      const bytes = archivedBytes(cut)
+      out.push({ record, cut, bytes, named: !clean.has(digestOf(bytes)) && holds(yield* decodedMailText(bytes)) })
     }
     return out
+  })
+
+/** Others' records naming the subject inside a MIME encoding, as keys (recordKey): what verification counts. */
+const namedInMime = (subject: Subject, clean?: ReadClean) =>
+  Effect.map(readInMime(subject, clean), (read) => new Set(read.filter((r) => r.named).map((r) => recordKey(r.record))))
+
+/**
+ * What an erasure does with others' archived records naming the subject inside a MIME encoding: each is cut there
+ * (warehouse/erasure-mime.ts redactMimeMail: the parts and encoded-words naming them decoded, cut and encoded again,
+ * every other byte kept) when the cut mail, read decoded, no longer names them (`redacted`, by recordKey); else it is
+ * erased whole (`whole`: the mail could not be split back into its bytes, or a part's charset cannot hold the cut).
+ * `clean`: the bytes read decoded and found without the subject, left as they were, which verification need not read
+ * again (it reads the mails cut here, and any other, decoded).
+ */
+const cutInMime = (subject: Subject) =>
+  Effect.gen(function* () {
+    const holds = mentionsNeedle(subject.needles)
+    const redacted = new Map<string, ArchiveRecord>()
+    const whole = new Set<string>()
+    const clean = new Set<string>()
+    for (const { record, cut, bytes, named } of yield* readInMime(subject)) {
+      if (!named) {
+        clean.add(digestOf(bytes))
+        continue
+      }
+      const mended = yield* Effect.promise(() => redactMimeMail(bytes, subject.needles))
+      if (mended !== undefined && (keptAsBytes(cut) || isUtf8(mended)) && !holds(yield* decodedMailText(mended))) {
+        redacted.set(recordKey(record), { ...cut, body: keptAsBytes(cut) ? mended.toString("base64") : mended.toString("utf8") })
+      } else whole.add(recordKey(record))
+    }
+    return { redacted, whole, clean: clean as ReadClean }
   })
 
 /** Everything held about the subject, per store: their rows of each table and their archived raw messages. */
@@ -265,11 +305,15 @@ const eraseInTenant = Effect.fn("eraseSubject")(function* (subject: Subject, req
   }
 
   const { isMine, mentions } = archiveMatchers(subject)
-  const inMime = yield* namedInMime(subject)
-  const archive = yield* eraseArchived(subject.tenant, (r) => isMine(r) || inMime.has(recordKey(r)), mentions, (r) => redactArchived(r, subject.needles))
-  done.push({ where: "archive", what: "records erased", count: archive.erased - inMime.size })
-  if (inMime.size > 0) done.push({ where: "archive", what: "others' records erased whole (naming the subject inside a MIME encoding)", count: inMime.size })
+  const inMime = yield* cutInMime(subject)
+  const archive = yield* eraseArchived(subject.tenant, (r) => isMine(r) || inMime.whole.has(recordKey(r)),
+    (r) => mentions(r) || inMime.redacted.has(recordKey(r)), (r) => inMime.redacted.get(recordKey(r)) ?? redactArchived(r, subject.needles))
+  done.push({ where: "archive", what: "records erased", count: archive.erased - inMime.whole.size })
   if (archive.redacted > 0) done.push({ where: "archive", what: "records redacted", count: archive.redacted })
+  if (inMime.redacted.size > 0) done.push({ where: "archive", what: "others' records redacted inside their MIME encoding", count: inMime.redacted.size })
+  if (inMime.whole.size > 0) {
+    done.push({ where: "archive", what: "others' records erased whole (naming the subject inside a MIME encoding that could not be encoded again)", count: inMime.whole.size })
+  }
   done.push({ where: "archive", what: "batches rewritten", count: archive.rewritten })
   done.push({ where: "objects", what: "removed", count: yield* eraseObjects(subject) })
   done.push({ where: "sink memory", what: "message ids forgotten", count: forgetMessages(subject.tenant, subject.messageIds) })
@@ -284,15 +328,19 @@ const eraseInTenant = Effect.fn("eraseSubject")(function* (subject: Subject, req
   // may hold an older version of the subject's rows) outdated on disk too.
   const stale = yield* awaitOldPartsGone([...new Set([...mutated, ...TABLES.filter((t) => t.erasure === "rows" && present.has(t.name)).map((t) => t.name)])])
 
-  const left = yield* verifyErased(subject)
+  const left = yield* verifyErased(subject, inMime.clean)
   for (const t of stale) left.push(`${t} (outdated parts still on disk)`)
   if (left.length > 0) return yield* Effect.fail(new ErasureIncomplete({ left }))
   done.push({ where: "verification", what: "stores still holding the subject", count: 0 })
   return done as ReadonlyArray<ErasureCount>
 })
 
-/** The stores that still hold any identifier, profile id or message of the subject (empty after an erasure). */
-export const verifyErased = Effect.fn("verifyErased")(function* (subject: Subject) {
+/**
+ * The stores that still hold any identifier, profile id or message of the subject (empty after an erasure). Archived
+ * mails whose bytes are in `clean` (the erasure just read them decoded, without the subject, and left them) are not
+ * read decoded again.
+ */
+export const verifyErased = Effect.fn("verifyErased")(function* (subject: Subject, clean?: ReadClean) {
   const left: Array<string> = []
   const keyed = new Set(TABLES.filter((t) => t.erasure === "keyed").map((t) => t.name))
   const mail = new Map(TABLES.flatMap((t) => (t.locate?.mail === undefined ? [] : [[t.name, t.locate.mail] as const])))
@@ -308,7 +356,7 @@ export const verifyErased = Effect.fn("verifyErased")(function* (subject: Subjec
   const keysLeft = (yield* listTables()).some((t) => t.name === "bus_data_keys") ? yield* countDataKeys(yield* subjectKeyIds(subject)) : 0
   if (keysLeft > 0) left.push(`bus_data_keys (${keysLeft} data keys of the subject's person keys)`)
   const { isMine, mentions: mentionsSubject } = archiveMatchers(subject)
-  const archived = new Set([...(yield* exportArchived(subject.tenant, (r) => isMine(r) || mentionsSubject(r))).map(recordKey), ...yield* namedInMime(subject)])
+  const archived = new Set([...(yield* exportArchived(subject.tenant, (r) => isMine(r) || mentionsSubject(r))).map(recordKey), ...yield* namedInMime(subject, clean)])
   if (archived.size > 0) left.push(`archive (${archived.size} records)`)
   return left
 })

@@ -224,10 +224,22 @@ interface BytesView {
   readonly needles: ReadonlyArray<string>
 }
 
-/** The readings of kept bytes searched for needles: their UTF-8 (in a latin1 view), Windows-1252, and declared charsets. */
-const bytesViews = (bytes: Buffer, needles: ReadonlyArray<string>): ReadonlyArray<BytesView> => {
+/** A charset label as TextDecoder names it ("latin1", "iso-8859-1" are "windows-1252"); the label lowered if unknown. */
+const charsetName = (label: string): string => {
+  try {
+    return new TextDecoder(label).encoding
+  } catch {
+    return label.toLowerCase()
+  }
+}
+
+/**
+ * The readings of kept bytes searched for needles: their UTF-8 (in a latin1 view), Windows-1252, and the charsets they
+ * declare or that `charsets` names (a MIME part's, declared in its headers, outside its bytes).
+ */
+const bytesViews = (bytes: Buffer, needles: ReadonlyArray<string>, charsets: ReadonlyArray<string> = []): ReadonlyArray<BytesView> => {
   const latin1 = bytes.toString("latin1")
-  const declared = new Set([...latin1.matchAll(DECLARED_CHARSET_JS)].map((m) => m[1]!.toLowerCase()))
+  const declared = new Set([...[...latin1.matchAll(DECLARED_CHARSET_JS)].map((m) => m[1]!.toLowerCase()), ...charsets.map(charsetName)])
   const views: Array<BytesView> = [{ text: latin1, needles: needles.map((n) => Buffer.from(n, "utf8").toString("latin1")) }]
   for (const charset of KEPT_BYTES_CHARSETS) {
     if (charset !== ALWAYS_READ_IN && !declared.has(charset)) continue
@@ -246,13 +258,14 @@ export const bytesMentionNeedle = (needles: ReadonlyArray<string>): ((bytes: Buf
 }
 
 /**
- * Cuts every whole-token occurrence of a needle out of kept bytes, in each of their readings (bytesViews) one after
- * another, as redactRow cuts text ("[erased]", or "0" for digits); the other bytes stay as they were.
+ * Cuts every whole-token occurrence of a needle out of kept bytes, in each of their readings (bytesViews, `charsets`
+ * added to those the bytes declare) one after another, as redactRow cuts text ("[erased]", or "0" for digits); the
+ * other bytes stay as they were.
  */
-export const redactBytes = (bytes: Buffer, needles: ReadonlyArray<string>): Buffer => {
+export const redactBytes = (bytes: Buffer, needles: ReadonlyArray<string>, charsets: ReadonlyArray<string> = []): Buffer => {
   let out = bytes
   for (let i = 0; needles.length > 0; i++) {
-    const view = bytesViews(out, needles)[i]
+    const view = bytesViews(out, needles, charsets)[i]
     if (view === undefined) return out
     const pattern = needleTokenRegExp(view.needles)
     const pieces: Array<Buffer> = []
@@ -278,8 +291,8 @@ export const mayBeMimeEncoded = (raw: Buffer): boolean => MIME_ENCODED.test(raw.
 /** Read as a search needs it: no HTML turned into text (slow on large HTML; the HTML is searched as it is). */
 const MAIL_READING = { skipHtmlToText: true, skipTextToHtml: true, skipImageLinks: true, skipTextLinks: true } as const
 
-/** How deep forwarded messages (message/rfc822 inside message/rfc822) are read by decodedMailText. */
-const FORWARDS_READ = 4
+/** How deep forwarded messages (message/rfc822 inside message/rfc822) are read by decodedMailText (and cut: erasure-mime.ts). */
+export const FORWARDS_READ = 4
 
 /**
  * A raw mail as a reader sees it, for the needle search: its headers with encoded-words decoded, its text and HTML
