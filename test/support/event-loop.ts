@@ -5,7 +5,8 @@
 // The engine's own threads (chDB runs queries off the main thread) are not counted: they hold no turn.
 import { Effect } from "effect"
 
-const cpuMs = () => {
+/** CPU time this thread has spent, in ms: what bounds on synchronous work compare, as it does not grow with the load. */
+export const cpuMs = () => {
   const { user, system } = process.threadCpuUsage()
   return (user + system) / 1000
 }
