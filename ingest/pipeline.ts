@@ -113,6 +113,11 @@ export interface PipelineOptions {
    * collector can leave the stages to `cdp worker` processes (the in-process bus needs a consumer in the process).
    */
   readonly consume?: boolean | undefined
+  /**
+   * Stages run after the built-in ones, on the messages they let through: a deployment's own rules (e.g. one handing
+   * some messages on to another topic, `redirect`). Default none.
+   */
+  readonly stages?: ReadonlyArray<Stage<CanonicalEvent>> | undefined
 }
 
 export interface SubmitOptions {
@@ -213,6 +218,7 @@ export class Pipeline extends Context.Service<Pipeline, PipelineShape>()("cdp/Pi
       const { stages, reloadIdentity: reloadHere, reloadIdentityOf: reloadTenantHere, forgetIdentity: forgetHere, catchUpIdentity } = consuming
         ? yield* eventStages(options.sentiment ?? { brand: [], aspects: {} }, options.identity, options.consent, options.keys, bus.backend.kind !== "memory")
         : { stages: [], reloadIdentity: Effect.void, reloadIdentityOf: () => Effect.void, forgetIdentity: () => Effect.succeed(0), catchUpIdentity: Effect.void }
+      const stagesRun = [...stages, ...(options.stages ?? [])]
       // On a shared bus every member follows when one process changes the graph (identityReactions): this process's
       // own notices are recognised by origin (it has acted already).
       const shared = bus.backend.kind !== "memory"
@@ -263,7 +269,7 @@ export class Pipeline extends Context.Service<Pipeline, PipelineShape>()("cdp/Pi
       /** Routes every outcome: ok lands, dead letters are kept, drops are counted by reason, redirects go to their topic. */
       const handleEvents = (batch: ReadonlyArray<CanonicalEvent>) =>
         Effect.gen(function* () {
-          const outcomes = yield* runStages(batch, stages)
+          const outcomes = yield* runStages(batch, stagesRun)
           const passed: Array<CanonicalEvent> = []
           const refused: Array<DeadLetter> = []
           const redirected = new Map<string, Array<CanonicalEvent>>()
@@ -286,11 +292,16 @@ export class Pipeline extends Context.Service<Pipeline, PipelineShape>()("cdp/Pi
             }
           })
           const result = yield* landIsolatingBadRows(passed, refused)
+          let redirects = 0
+          for (const [name, events] of redirected) {
+            const kept = yield* publishRedirected(name, events)
+            for (const k of kept) refused.push(k.deadLetter)
+            redirects += events.length - kept.length
+          }
           if (refused.length > 0) yield* keepDeadLetters(refused)
-          for (const [name, events] of redirected) yield* bus.publish({ name, key: Topics.events.key }, events)
           counters.landed += result.landed
           counters.duplicates += result.duplicates
-          counters.redirected += [...redirected.values()].reduce((n, r) => n + r.length, 0)
+          counters.redirected += redirects
           counters.deadLettered += refused.length
         })
 
@@ -397,6 +408,19 @@ export class Pipeline extends Context.Service<Pipeline, PipelineShape>()("cdp/Pi
             Effect.catchIf(refusedAsTooLarge, () => Effect.succeed([{ event: e, deadLetter: deadLetterOf(e, tooLarge(e, topic.name)) }])),
           )
         }), (kept) => kept.flat())
+
+      /**
+       * Events a stage handed on to another topic, published as the edge publishes events: those within a record
+       * together, each larger one alone (publishedAlone). Returns those the broker refused, for the handler to keep as
+       * dead letters: before, the refused publish failed the batch, retried for ever in front of its partition.
+       */
+      const publishRedirected = (name: string, events: ReadonlyArray<CanonicalEvent>) =>
+        Effect.gen(function* () {
+          const topic: Topic<CanonicalEvent> = { name, key: Topics.events.key }
+          const large = pastRecordLimit(events)
+          yield* bus.publish(topic, large.size === 0 ? events : events.filter((e) => !large.has(e)))
+          return large.size === 0 ? [] : yield* publishedAlone(topic, [...large], false)
+        })
 
       /** keepDeadLetters for the edge: the warehouse not storing one too large for the bus is the bus not taking it. */
       const keptAtEdge = (letters: ReadonlyArray<DeadLetter>) => keepDeadLetters(letters).pipe(

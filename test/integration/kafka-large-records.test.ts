@@ -22,6 +22,7 @@ import { importFile } from "../../ingest/import.ts"
 import type { CanonicalEvent } from "../../ingest/message.ts"
 import { ObjectStore } from "../../ingest/objectstore.ts"
 import { Pipeline } from "../../ingest/pipeline.ts"
+import { ok, perMessage, redirect, type Stage } from "../../ingest/stage.ts"
 import { writeKeys } from "../../ingest/writekeys.ts"
 import { Warehouse } from "../../warehouse/warehouse.ts"
 import { kafkaBrokers, viewedEvent } from "../support/kafka.ts"
@@ -53,11 +54,11 @@ describe.runIf(enabled)("records larger than a Kafka topic takes", () => {
   })
 
   /** The pipeline over Kafka (plain or encrypted) with an embedded warehouse and local objects in `dir`. */
-  const pipelineOn = (o: KafkaBusOptions, encrypted: boolean, identity = false) => {
+  const pipelineOn = (o: KafkaBusOptions, encrypted: boolean, identity = false, stages: ReadonlyArray<Stage<CanonicalEvent>> = []) => {
     prefixes.push(o.prefix)
     const storage = Layer.mergeAll(Warehouse.embedded(join(dir, "clickhouse")), ObjectStore.local(join(dir, "objects")))
     const bus = encrypted ? encryptedKafkaBus(o, makeKeys(new Uint8Array(32).fill(7))) : kafkaBus(o)
-    return Pipeline.make({ identity: identity ? defaultIdentityConfig() : false }).pipe(Layer.provideMerge(bus), Layer.provideMerge(storage))
+    return Pipeline.make({ identity: identity ? defaultIdentityConfig() : false, stages }).pipe(Layer.provideMerge(bus), Layer.provideMerge(storage))
   }
 
   /** Polls the warehouse until `done` holds of what `sql` reads, at most `ms`. */
@@ -174,6 +175,37 @@ describe.runIf(enabled)("records larger than a Kafka topic takes", () => {
       // Not on the dead_letters topic (the broker would refuse one past 8 MiB); landed by the stage that made it.
       const offsets = await admin.fetchTopicOffsets(`${o.prefix}dead_letters`)
       expect(offsets.map((p) => p.high)).toEqual(["0"])
+    } finally {
+      await admin.disconnect()
+    }
+  }, 180_000)
+
+  it("a message a stage hands on to another topic, too large for a record there, neither stops its partition nor is lost: globex's event behind it lands", async () => {
+    // Uncompressed, so the sizes are the bytes on the wire: acme's event of 5 MB fits in a record of the events topic;
+    // the stage hands it on to `review` with its text twice (a translation beside it, say): 10 MB, which does not.
+    const o = optionsFor({ compression: "none", partitionBy: "tenant" })
+    const review: Stage<CanonicalEvent> = perMessage((e) => e.messageId.startsWith("r-") ? redirect("review", { ...e, text: `${e.text} ${e.text}` }) : ok(e))
+    const admin = new kafkajs.Kafka({ brokers: kafkaBrokers(), logLevel: kafkajs.logLevel.NOTHING }).admin()
+    await admin.connect()
+    try {
+      const big: CanonicalEvent = { ...viewedEvent("r-big"), text: randomBytes(3_750_000).toString("base64") }
+      const result = await Effect.runPromise(Effect.scoped(Effect.gen(function* () {
+        const pipeline = yield* Pipeline
+        yield* pipeline.submit([big], [])
+        yield* pipeline.submit([{ ...viewedEvent("r-small"), text: "fine" }], [])
+        yield* pipeline.submit([globexEvent("g-after")], [])
+        const landed = yield* readUntil<{ message_id: string }>("SELECT message_id FROM event_rows WHERE tenant = 'globex'", (r) => r.length > 0)
+        const letters = yield* readUntil<StoredLetter>("SELECT tenant, rule, reason, payload, payload_encoding FROM dead_letters", (r) => r.length > 0, 10_000)
+        return { landed, letters, counters: { ...pipeline.counters } }
+      }).pipe(Effect.provide(pipelineOn(o, false, false, [review])))))
+      expect(result.landed.map((r) => r.message_id)).toEqual(["g-after"])
+      expect(result.letters.map((l) => [l.tenant, l.rule])).toEqual([["acme", "too_large"]])
+      expect(result.letters[0]!.reason).toMatch(/^the message is larger than a record of the kafka bus takes, compressed \(its JSON is \d+ bytes\).*a stage handed it on to topic review/)
+      expect(result.letters[0]!.payload).toContain(`${big.text} ${big.text}`)
+      expect(result.counters).toMatchObject({ redirected: 1, deadLettered: 1 })
+      // The small one went on to `review`; the large one is only the dead letter.
+      const offsets = await admin.fetchTopicOffsets(`${o.prefix}review`)
+      expect(offsets.map((p) => p.high)).toEqual(["1"])
     } finally {
       await admin.disconnect()
     }
