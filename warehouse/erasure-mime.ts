@@ -129,6 +129,8 @@ interface Word {
   readonly end: number
   readonly charset: string
   readonly language: string
+  /** B or Q, in the case it was written in. */
+  readonly encoding: string
   readonly b: boolean
   readonly text: string
 }
@@ -142,7 +144,7 @@ interface Word {
 const redactEncodedWords = (head: Buffer, needles: ReadonlyArray<string>): Buffer | undefined => {
   const text = head.toString("latin1")
   const words: Array<Word> = [...text.matchAll(ENCODED_WORD)].map((m) => ({
-    at: m.index, end: m.index + m[0].length, charset: m[1]!, language: m[2]!, b: m[3]!.toLowerCase() === "b", text: m[4]!,
+    at: m.index, end: m.index + m[0].length, charset: m[1]!, language: m[2]!, encoding: m[3]!, b: m[3]!.toLowerCase() === "b", text: m[4]!,
   }))
   let out = ""
   let from = 0
@@ -170,11 +172,17 @@ const wordBytes = (w: Word): Buffer => w.b
   ? Buffer.from(w.text, "base64")
   : Buffer.from(w.text.replace(/_/g, " ").replace(/=([0-9a-f]{2})/gi, (_, hex: string) => String.fromCharCode(parseInt(hex, 16))), "latin1")
 
-/** Q's text for bytes: letters, digits and `!*+-/` as they are, a space as `_`, every other byte `=XX`. */
-const qText = (bytes: Buffer): string =>
-  [...bytes].map((b) => (b === 0x20 ? "_" : /[A-Za-z0-9!*+\-/]/.test(String.fromCharCode(b)) ? String.fromCharCode(b) : `=${b.toString(16).toUpperCase().padStart(2, "0")}`)).join("")
+/** What Q writes as it is (RFC 2047 5(3), in a phrase): letters, digits and `!*+-/`. */
+const Q_LITERAL = /[A-Za-z0-9!*+\-/]/
 
-const SINGLE_BYTE = /^(us-ascii|ascii|utf-?8|iso-8859-\d+|latin\d?|windows-125\d|cp125\d|koi8-[ru])$/i
+/** Q's text for bytes: Q_LITERAL as they are, a space as `_`, every other byte `=XX`. */
+const qText = (bytes: Buffer): string => [...bytes].map((b) => {
+  const c = String.fromCharCode(b)
+  return b === 0x20 ? "_" : Q_LITERAL.test(c) ? c : `=${b.toString(16).toUpperCase().padStart(2, "0")}`
+}).join("")
+
+/** The charsets whose bytes a run of encoded-words can be split between (one byte a character, or UTF-8). */
+const SPLITTABLE = /^(us-ascii|ascii|utf-?8|iso-8859-\d+|latin\d?|windows-125\d|cp125\d|koi8-[ru])$/i
 
 /**
  * Cut bytes as encoded-words like `run`'s: its charset (and language) and encoding; one word when the run was one,
@@ -183,10 +191,10 @@ const SINGLE_BYTE = /^(us-ascii|ascii|utf-?8|iso-8859-\d+|latin\d?|windows-125\d
  * character other than UTF-8).
  */
 const encodeWords = (bytes: Buffer, run: ReadonlyArray<Word>, between: string): string | undefined => {
-  const { charset, language, b } = run[0]!
-  const word = (chunk: Buffer) => `=?${charset}${language}?${b ? "B" : "Q"}?${b ? chunk.toString("base64") : qText(chunk)}?=`
+  const { charset, language, encoding, b } = run[0]!
+  const word = (chunk: Buffer) => `=?${charset}${language}?${encoding}?${b ? chunk.toString("base64") : qText(chunk)}?=`
   if (run.length === 1) return word(bytes)
-  if (!SINGLE_BYTE.test(charset)) return undefined
+  if (!SPLITTABLE.test(charset)) return undefined
   const utf8 = /^utf-?8$/i.test(charset)
   const words: Array<string> = []
   let start = 0
