@@ -8,6 +8,7 @@
 // Detached parts cannot be read by SQL, so they are dropped. The mutation names its rows through a scratch Memory
 // table (row fingerprints), never by value: mutation_N.txt files stay on disk, and must hold no identifier.
 import { randomBytes } from "node:crypto"
+import { createRequire } from "node:module"
 import { Data, Duration, Effect } from "effect"
 import { stringLiteral } from "./inline-params.ts"
 import { keyedPermits } from "./turns.ts"
@@ -302,13 +303,20 @@ export const FORWARDS_READ = 4
 export const decodedMailText = (raw: Buffer): Effect.Effect<string> =>
   Effect.tryPromise(() => readMail(raw, 0)).pipe(Effect.orElseSucceed(() => ""))
 
+// mailparser's own copy of libmime, whose encoded-word reading made `mail.headers`.
+const fromMailparser = createRequire(createRequire(import.meta.url).resolve("mailparser"))
+const libmime = () => fromMailparser("libmime") as { decodeWords: (s: string) => string }
+
 const readMail = async (raw: Buffer, depth: number): Promise<string> => {
   const { simpleParser } = await import("mailparser")
   const mail = await simpleParser(raw, MAIL_READING)
+  // Each header line as written, its encoded-words decoded: an address header's parsed value loses one that a single
+  // word holds whole (`Cc: =?iso-8859-1?q?Jos=E9_=3Cjos=E9...=3E?=` is read as an empty Cc).
+  const lines = mail.headerLines.map((h) => libmime().decodeWords(h.line))
   const texts = mail.attachments.filter((a) => /^text\//i.test(a.contentType)).map((a) => a.content.toString("utf8"))
   const forwarded = depth < FORWARDS_READ ? mail.attachments.filter((a) => /^message\/(rfc822|global)$/i.test(a.contentType)) : []
   for (const a of forwarded) texts.push(await readMail(a.content, depth + 1))
-  return [JSON.stringify([...mail.headers]), mail.text ?? "", typeof mail.html === "string" ? mail.html : "", ...texts].join("\n")
+  return [JSON.stringify([...mail.headers]), ...lines, mail.text ?? "", typeof mail.html === "string" ? mail.html : "", ...texts].join("\n")
 }
 
 /**

@@ -30,6 +30,14 @@ describe("redactMimeMail", () => {
       .toBe("From: <a@y.example>\r\nSubject: =?iso-8859-1?q?Caf=E9=3A_write_to_=5Berased=5D_today?=\r\n\r\nhi\r\n")
   })
 
+  it("finds and cuts an address inside a Q word holding a whole 'Name <address>' (mailparser reads that Cc as empty)", async () => {
+    const raw = Buffer.from("From: <a@y.example>\r\nCc: =?iso-8859-1?q?Jos=E9_=3Cjos=E9.m=FCller@example.com=3E?=\r\n\r\nhi\r\n")
+    expect(await names(raw)).toBe(true)
+    const out = (await redactMimeMail(raw, [JOSE]))!
+    expect(out.toString("latin1")).toBe("From: <a@y.example>\r\nCc: =?iso-8859-1?q?Jos=E9_=3C=5Berased=5D=3E?=\r\n\r\nhi\r\n")
+    expect(await names(out)).toBe(false)
+  })
+
   it("keeps a mail's LF line ends and other parts' bytes (not UTF-8) as they were", async () => {
     const part = (cte: string, body: string | Buffer) =>
       Buffer.concat([Buffer.from(`--x\nContent-Type: text/plain; charset=windows-1252\nContent-Transfer-Encoding: ${cte}\n\n`), Buffer.from(body), Buffer.from("\n")])
