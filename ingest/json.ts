@@ -313,7 +313,7 @@ interface Scan {
  * (1 is the top object or array) are parts: a problem inside a part is noted (the first one per part) and the scan
  * goes on; a problem outside every part stops it.
  */
-const scan = (text: string, maxDepth: number, partDepth: number, hardDepth: number): Scan => {
+const scan = (text: string, maxDepth: number, partDepth: number, hardDepth: number, depthInDocument = false): Scan => {
   const found: Array<Found> = []
   const n = text.length
   let depth = 0
@@ -331,8 +331,8 @@ const scan = (text: string, maxDepth: number, partDepth: number, hardDepth: numb
     if (open !== undefined) open.partTo = at
     open = undefined
   }
-  // A part's nesting is counted from the part, as if it had come alone.
-  const deepest = maxDepth + partDepth
+  // A part's nesting is counted from the part, as if it had come alone (unless counted in the document).
+  const deepest = depthInDocument ? maxDepth : maxDepth + partDepth
   /** Notes a problem; true when the scan must stop. */
   const note = (rule: string, why: string, at: number): boolean => {
     if (partDepth > 0 && depth >= partDepth) {
@@ -570,17 +570,19 @@ const withRefusedAsNull = (text: string, found: ReadonlyArray<Found>): string =>
  * Parses a document made of parts (the values inside the containers at `partDepth`: 2 for the messages of
  * `{"batch":[...]}`), so that a bad part can be refused alone: its problems are returned with their pointers (one per
  * part) instead of refusing the document. The document is refused whole when it is not JSON, too large, nested past
- * JSON_LIMITS.maxDocumentDepth, or has a problem outside every part.
+ * JSON_LIMITS.maxDocumentDepth, or has a problem outside every part. A part's nesting is counted from the part, unless
+ * `depthInDocument` (a part that will be kept inside the same levels, as X's tweets are in their raw item's page).
  */
 export const readJsonParts = (
   text: string,
   partDepth: number,
   limits: JsonLimits = {},
-  options: { readonly refusedAsNull?: boolean } = {},
+  options: { readonly refusedAsNull?: boolean; readonly depthInDocument?: boolean } = {},
 ): JsonPartsReading => {
   const large = tooLarge(text, limits.maxBytes ?? JSON_LIMITS.maxBytes)
   if (large !== undefined) return refused(large)
-  const { found, tooDeepToRead } = scan(text, limits.maxDepth ?? JSON_LIMITS.maxDepth, partDepth, JSON_LIMITS.maxDocumentDepth)
+  const { found, tooDeepToRead } =
+    scan(text, limits.maxDepth ?? JSON_LIMITS.maxDepth, partDepth, JSON_LIMITS.maxDocumentDepth, options.depthInDocument === true)
   if (tooDeepToRead !== undefined) return refused(problemRejection(withPointers(text, [tooDeepToRead])[0]!))
   const parsed = parse(options.refusedAsNull === true ? withRefusedAsNull(text, found) : text)
   if (!parsed.ok) return refused(parsed.rejection)

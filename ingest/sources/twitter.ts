@@ -230,7 +230,7 @@ const userRefused = (user: unknown, why: string): string => {
  * by author_id alone (without its handle and profile). It is kept as a page holding only it, which a retry reads again.
  */
 const authorsOf = (
-  p: XPage, maker: ItemMaker, located: (r: Rejection) => Rejection, refused: Array<ImportedItem>, skip: ReadonlySet<number>,
+  p: XPage, maker: ItemMaker, located: (r: Rejection) => Rejection, refused: Array<ImportedItem>, skip: ReadonlySet<number>, inPage: boolean,
 ): Map<string, XUser> => {
   const { user: validUser } = compiled()
   const users = new Map<string, XUser>()
@@ -239,7 +239,7 @@ const authorsOf = (
     if (skip.has(i)) continue
     const user = listed[i]
     // The user's object is the 4th level of the page that keeps it ({"includes":{"users":[user]}}).
-    const unkept = parsedProblem(user, JSON_LIMITS.maxDepth - 3, 3)
+    const unkept = inPage ? undefined : parsedProblem(user, JSON_LIMITS.maxDepth - 3, 3)
     if (unkept === undefined && validUser(user)) {
       users.set(user.id, user)
       continue
@@ -264,12 +264,15 @@ const NONE_TOLD: Told = { tweets: new Set(), users: new Set() }
  * The items of one v2 page or stream event: an event per valid tweet, a dead letter per invalid tweet or user (see
  * authorsOf), or one dead letter for the whole page when its envelope is not a v2 response. Never throws. `where` ("page 3") prefixes the
  * messages of dead letters. The tweets and users `told` are passed over (their dead letters are made already).
+ * `inPage`: the page is as the edge's reader read it counting nesting in the page (readSearchAnswer), so its users and
+ * the tweets of its data list keep to what parsedProblem tells, and are not walked again (a page's every value twice).
  */
 export const tweetsFromPage = (
   page: unknown,
   ctx: Pick<ImportContext, "tenant" | "receivedAtMs">,
   where?: string,
   told: Told = NONE_TOLD,
+  inPage = false,
 ): Array<ImportedItem> => {
   const maker = itemMaker(ctx, SOURCE, "social")
   const located = (r: Rejection) => (where === undefined ? r : locate(where, r))
@@ -278,14 +281,15 @@ export const tweetsFromPage = (
   const p = page as XPage
   const { tweet: validTweet } = compiled()
   const items: Array<ImportedItem> = []
-  const users = authorsOf(p, maker, located, items, told.users)
+  const users = authorsOf(p, maker, located, items, told.users, inPage)
   const single = isJsonObject(p.data)
   const tweets: ReadonlyArray<unknown> = p.data === undefined ? [] : single ? [p.data] : (p.data as ReadonlyArray<unknown>)
   for (let i = 0; i < tweets.length; i++) {
     if (told.tweets.has(i)) continue
     const tweet = tweets[i]
-    // The tweet's object is the 3rd level of the page that keeps it ({"data":[tweet]}), as a file's page would count it.
-    const unkept = parsedProblem(tweet, JSON_LIMITS.maxDepth - 2, 2)
+    // The tweet's object is the 3rd level of the page that keeps it ({"data":[tweet]}), as a file's page would count it
+    // (one of data that is an object was read at the 2nd).
+    const unkept = inPage && !single ? undefined : parsedProblem(tweet, JSON_LIMITS.maxDepth - 2, 2)
     if (unkept !== undefined || !validTweet(tweet)) {
       const rejection = unkept === undefined ? explainSchemaError(validTweet.errors![0]!, tweet, "a tweet") : problemRejection(unkept, unkept.field, "the tweet")
       const id = isJsonObject(tweet) && typeof tweet["id"] === "string" ? tweet["id"] : ""
@@ -310,9 +314,10 @@ const readParts = (text: string) => readJsonParts(text, 1, {}, { refusedAsNull: 
  * A search answer, read by the edge's reader with each tweet (and the list of users) a part of its own, so that a
  * tweet it refuses (a key named twice, a count past 2^53, an object of 850,000 names, never built) is refused alone
  * and the page's other tweets land. Refused whole when the problem lies elsewhere (in meta, or the page itself).
+ * Nesting is counted in the page, which keeps a tweet at the level its raw item does ({"data":[tweet]}).
  */
 export const readSearchAnswer = (text: string): JsonPartsReading => {
-  const read = readJsonParts(text, 2, {}, { refusedAsNull: true })
+  const read = readJsonParts(text, 2, {}, { refusedAsNull: true, depthInDocument: true })
   if (read._tag === "refused") return read
   const elsewhere = read.problems.find((p) => p.partText === undefined || !(DATA_ITEM.test(p.field) || p.field.startsWith(`${USERS}/`)))
   return elsewhere === undefined ? read : { _tag: "refused", rejection: problemRejection(elsewhere) }
@@ -324,7 +329,7 @@ export const readSearchAnswer = (text: string): JsonPartsReading => {
  * user by user, a refused user a dead letter as authorsOf's are; the rest is read by tweetsFromPage.
  */
 export const tweetsFromReadPage = (page: unknown, problems: ReadonlyArray<JsonProblem>, ctx: Pick<ImportContext, "tenant" | "receivedAtMs">): Array<ImportedItem> => {
-  if (problems.length === 0) return tweetsFromPage(page, ctx)
+  if (problems.length === 0) return tweetsFromPage(page, ctx, undefined, NONE_TOLD, true)
   const maker = itemMaker(ctx, SOURCE, "social")
   // The users first, as tweetsFromPage tells them before the tweets.
   const refused: Array<ImportedItem> = []
@@ -344,7 +349,7 @@ export const tweetsFromReadPage = (page: unknown, problems: ReadonlyArray<JsonPr
   }
   // Each left as an empty object (its place kept, so the others are named by their own index): passed over as told.
   if (Array.isArray(p.data)) p.data = p.data.map((t, i) => (told.tweets.has(i) ? {} : t)) as XPage["data"]
-  return [...refused, ...refusedTweets, ...tweetsFromPage(p, ctx, undefined, told)]
+  return [...refused, ...refusedTweets, ...tweetsFromPage(p, ctx, undefined, told, true)]
 }
 
 /**
@@ -352,20 +357,21 @@ export const tweetsFromReadPage = (page: unknown, problems: ReadonlyArray<JsonPr
  * `told` (and an empty object in the list).
  */
 const usersReadAgain = (member: string, maker: ItemMaker, refused: Array<ImportedItem>, told: Set<number>): Array<XUser> => {
-  const read = readJsonParts(`{${member}}`, 2, {}, { refusedAsNull: true })
+  // Read at the levels of the page, as readSearchAnswer read it, each user a part.
+  const read = readJsonParts(`{"includes":{${member}}}`, 3, {}, { refusedAsNull: true, depthInDocument: true })
   if (read._tag === "refused") {
-    refused.push(maker.deadLetter(`{"includes":{${member}},"meta":{"result_count":0}}`, { ...read.rejection, field: `/includes${read.rejection.field}` }))
+    refused.push(maker.deadLetter(`{"includes":{${member}},"meta":{"result_count":0}}`, read.rejection))
     return []
   }
-  const users: unknown = (read.value as { users?: unknown }).users
+  const users: unknown = (read.value as { includes: { users?: unknown } }).includes.users
   for (const problem of read.problems) {
-    told.add(Number(/^\/users\/(\d+)/.exec(problem.field)?.[1]))
-    const r = problemRejection(problem, problem.field.replace(/^\/users\/\d+/, ""), "the user")
+    told.add(Number(/^\/includes\/users\/(\d+)/.exec(problem.field)?.[1]))
+    const r = problemRejection(problem, problem.field.replace(/^\/includes\/users\/\d+/, ""), "the user")
     // Read again on its own, what the reader refuses in it null, for its id.
     const read = problem.partText === undefined ? undefined : readParts(problem.partText)
     const message = userRefused(read?._tag === "json" ? read.value : undefined, r.message)
     const payload = `{"includes":{"users":[${problem.partText ?? ""}]},"meta":{"result_count":0}}`
-    refused.push(maker.deadLetter(payload, { rule: r.rule, field: `/includes${problem.field}`, message }))
+    refused.push(maker.deadLetter(payload, { rule: r.rule, field: problem.field, message }))
   }
   return Array.isArray(users) ? users.map((u, i) => (told.has(i) ? {} : u)) as Array<XUser> : []
 }

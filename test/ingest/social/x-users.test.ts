@@ -529,6 +529,25 @@ describe("search answers read by the edge's JSON reader", () => {
     expect(summary).toMatchObject({ tweets: 1, deadLetters: 1, sinceId: "1863400000000000401" })
   })
 
+  test("search: a tweet or user nested just past 100 levels counted in the page (101, 102) is a dead letter kept as received, as one nested deeper is; at 100 it lands", async () => {
+    // Spaces the writer would not keep: a payload holding them is the text as received, not the parsed value written again.
+    const deep = (levels: number) => `${"[ ".repeat(levels)}1${" ]".repeat(levels)}`
+    // A tweet is level 3 of the page, its extra's arrays the levels after it: 97 arrays reach 100, 98 reach 101.
+    const at = (pageLevels: number, id: string) => tweetJson(id, `,"extra": ${deep(pageLevels - 3)}`)
+    const user = `{"id":"77","username":"u","extra": ${deep(98)}}`
+    const body = `{"data":[${at(101, "1863400000000000471")},${at(102, "1863400000000000472")},${at(100, "1863400000000000470")}],` +
+      `"includes":{"users":[${user}]},"meta":{"result_count":3}}`
+    const { items } = await searchBodies([body])
+    expect(eventsOf(items).map((e) => e.messageId)).toEqual(["1863400000000000470"])
+    const refused = deadLettersOf(items)
+    expect(refused.map((d) => [d.messageId, d.rejection.rule, d.rejection.field.slice(0, 18)])).toEqual([
+      ["", "too_deep", "/includes/users/0/"], ["1863400000000000471", "too_deep", "/data/0/extra/0/0/"], ["1863400000000000472", "too_deep", "/data/1/extra/0/0/"],
+    ])
+    expect(refused.map((d) => d.rejection.message)).toEqual(refused.map(() => expect.stringMatching(/nested more than 100 levels deep/)))
+    expect(refused[0]!.payload).toContain(user)
+    expect(refused.slice(1).map((d) => d.payload)).toEqual([at(101, "1863400000000000471"), at(102, "1863400000000000472")])
+  })
+
   test("search: a tweet naming id twice or holding a count past 2^53 is a dead letter naming the rule, kept as received; the other tweet lands", async () => {
     const twice = `{"id":"1863400000000000411","text":"a","author_id":"77","created_at":"2024-12-02T10:00:00.000Z","id":"1863400000000000419"}`
     const big = tweetJson("1863400000000000412", `,"public_metrics":{"like_count":9007199254740993}`)
