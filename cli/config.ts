@@ -15,6 +15,7 @@ import type { ClickHouseServerSettings } from "../warehouse/clickhouse-server.ts
 import { parseAllowedOriginSpecs, parseWriteKeySpecs } from "../ingest/writekeys.ts"
 import { sourceOptionsRefusal } from "../ingest/sources/index.ts"
 import { DEFAULT_RETENTION, parseRetention } from "../warehouse/retention.ts"
+import { knownSpellings } from "../warehouse/tenant.ts"
 import { type AnalystLimits, DEFAULT_ANALYST_LIMITS } from "../warehouse/analyst.ts"
 import { parseBrandTerms, readAspectsFile, readTermsFile, type SentimentConfig } from "../sentiment/config.ts"
 
@@ -377,6 +378,18 @@ export const destinationAudiencesChecked = (destinations: ReadonlyArray<Destinat
       variable: SETTINGS.destinations.variable, expected: "destinations subscribed to audiences of their own tenant",
       problem: `destination "${d.name}" of tenant ${d.tenant}: ${e.message}`,
     })))), { discard: true })
+
+/**
+ * The tenant names with capitals CDP_WRITE_KEYS names, which commands take as written (warehouse/tenant.ts); none when
+ * it is unset or unreadable (cdp serve, which reads it, says what is wrong with it).
+ */
+export const knownTenantsNow = (): ReadonlySet<string> => {
+  try {
+    return knownSpellings(settingNow(SETTINGS.writeKeys).map((k) => k.tenant))
+  } catch {
+    return new Set()
+  }
+}
 
 /** The Kafka bus's settings, or undefined when CDP_BUS is memory (the in-process bus). */
 export const kafkaSettings: Effect.Effect<KafkaBusOptions | undefined, SettingInvalid> = Effect.gen(function* () {

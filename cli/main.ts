@@ -13,14 +13,14 @@ import {
   DEFAULT_TENANT, dataDirWriteKey, parseAllowedOriginSpecs, parseWriteKeySpecs, uniqueWriteKeys, withAllowedOrigins,
   writeKeys,
 } from "../ingest/writekeys.ts"
-import { TENANT_NAME, TENANT_NAME_RULE } from "../warehouse/tenant.ts"
+import { tenantNameProblem } from "../warehouse/tenant.ts"
 import { shownText } from "../ingest/schemas.ts"
 import { MAX_QUERY_BYTES } from "../warehouse/readonly.ts"
 import { isNamedPipe, isStdinPath, readableFile, readStdinStatement } from "./stdin.ts"
 import { type DataDirLocked, type QueryScope, Warehouse } from "../warehouse/warehouse.ts"
 import type { ReplaySummary } from "../ingest/replay.ts"
 import type { RescoreSummary } from "../sentiment/index.ts"
-import { DEFAULT_HOST, DEFAULT_PORT, destinationAudiencesChecked, destinationsSetting, misspeltSettings, parseJsonObject, readSetting, sentimentSettings, SETTINGS, settingNow, xEnvironment } from "./config.ts"
+import { DEFAULT_HOST, DEFAULT_PORT, destinationAudiencesChecked, destinationsSetting, knownTenantsNow, misspeltSettings, parseJsonObject, readSetting, sentimentSettings, SETTINGS, settingNow, xEnvironment } from "./config.ts"
 import { checkWritable, DataDirUnusable, FileUnwritable, prepareDataDir, readOnlyCommand, storedDataCommand } from "./data-dir.ts"
 import { dayOnTheCalendar } from "./calendar.ts"
 import { packageVersion, PROGRAM_DESCRIPTION, PROGRAM_EXAMPLES, VERSION_DESCRIPTION, VERSION_FLAGS } from "./help.ts"
@@ -160,8 +160,9 @@ const program = new Command("cdp")
       process.stderr.write(`cdp: warning: ${variable} is not a setting cdp reads (did you mean ${meant}?); it is ignored\n`)
     }
     const tenant: unknown = command.opts()["tenant"]
-    if (typeof tenant === "string" && !TENANT_NAME.test(tenant)) {
-      process.stderr.write(`cdp: --tenant ${JSON.stringify(tenant)} must be ${TENANT_NAME_RULE}\n`)
+    const tenantProblem = typeof tenant === "string" ? tenantNameProblem(tenant, knownTenantsNow()) : undefined
+    if (tenantProblem !== undefined) {
+      process.stderr.write(`cdp: --tenant ${tenantProblem}\n`)
       process.exit(1)
     }
     const path = commandPath(command)

@@ -8,7 +8,7 @@ import {
 } from "../ingest/auth.ts"
 import { notATokenIdMessage, TOKEN_ID } from "../ingest/token-route.ts"
 import { dayOnTheCalendar } from "./calendar.ts"
-import { readSetting, SETTINGS } from "./config.ts"
+import { knownTenantsNow, readSetting, SETTINGS } from "./config.ts"
 import { formatRows, type OutputFormat } from "./format.ts"
 import { type BackendConfig, backendConfig, commandLogger, warehouseLayer } from "./layers.ts"
 import { runCommand } from "./run.ts"
@@ -55,7 +55,7 @@ export const tokenCreate = (options: {
       scopes: options.scopes === undefined ? undefined : options.scopes.split(","),
     }
     // Checked before the data dir is opened: a wrong flag touches nothing.
-    const input = validateTokenInput(request, Date.now())
+    const input = validateTokenInput(request, Date.now(), knownTenantsNow())
     if (input instanceof TokenInvalid) return yield* Effect.fail(input)
     const direct = Effect.gen(function* () {
       const { token, record } = yield* createTokenWithin(input, yield* readSetting(SETTINGS.maxTokens))

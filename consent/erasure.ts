@@ -102,12 +102,13 @@ const readInMime = (subject: Subject, clean: ReadClean = new Set()) =>
   Effect.gen(function* () {
     const { isMine } = archiveMatchers(subject)
     const holds = mentionsNeedle(subject.needles)
-    const out: Array<{ readonly record: ArchiveRecord; readonly cut: ArchiveRecord; readonly bytes: Buffer; readonly named: boolean }> = []
+    const out: Array<{ readonly record: ArchiveRecord; readonly cut: ArchiveRecord; readonly digest: string; readonly named: boolean }> = []
     if (subject.needles.length === 0) return out
     for (const record of yield* exportArchived(subject.tenant, (r) => !isMine(r) && mayBeMimeEncoded(archivedBytes(r)))) {
       const cut = redactArchived(record, subject.needles)
       const bytes = archivedBytes(cut)
-      out.push({ record, cut, bytes, named: !clean.has(digestOf(bytes)) && holds(yield* decodedMailText(bytes)) })
+      const digest = digestOf(bytes)
+      out.push({ record, cut, digest, named: !clean.has(digest) && holds(yield* decodedMailText(bytes)) })
     }
     return out
   })
@@ -130,12 +131,12 @@ const cutInMime = (subject: Subject) =>
     const redacted = new Map<string, ArchiveRecord>()
     const whole = new Set<string>()
     const clean = new Set<string>()
-    for (const { record, cut, bytes, named } of yield* readInMime(subject)) {
+    for (const { record, cut, digest, named } of yield* readInMime(subject)) {
       if (!named) {
-        clean.add(digestOf(bytes))
+        clean.add(digest)
         continue
       }
-      const mended = yield* Effect.promise(() => redactMimeMail(bytes, subject.needles))
+      const mended = yield* Effect.promise(() => redactMimeMail(archivedBytes(cut), subject.needles))
       if (mended !== undefined && (keptAsBytes(cut) || isUtf8(mended)) && !holds(yield* decodedMailText(mended))) {
         redacted.set(recordKey(record), { ...cut, body: keptAsBytes(cut) ? mended.toString("base64") : mended.toString("utf8") })
       } else whole.add(recordKey(record))

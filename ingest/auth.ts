@@ -22,7 +22,7 @@ import { readJson } from "./json.ts"
 import { DEFAULT_READ_PURPOSE, maskProfileAnswer, type ProfilePage } from "./mask.ts"
 import { preReadBodies, type QueryReply, refuse } from "./query-route.ts"
 import { labelProblem, normaliseLabel } from "../warehouse/labels.ts"
-import { TENANT_NAME, TENANT_NAME_RULE } from "../warehouse/tenant.ts"
+import { TENANT_CANONICAL_RULE, TENANT_NAME, tenantNameProblem } from "../warehouse/tenant.ts"
 import { dateOffTheCalendar, EARLIEST_DAY, LATEST_DAY, LATEST_MS } from "../warehouse/calendar.ts"
 import { keyedLocks } from "../warehouse/turns.ts"
 import { DEFAULT_TENANT } from "./writekeys.ts"
@@ -224,7 +224,7 @@ export const matchApiRoute = (req: IncomingMessage): RouteMatch | undefined => {
       // Left unset when refused, so not even the refusal's audit entry is filed under a tenant nobody can have.
       const decoded = decodeURIComponent(t[1]!)
       if (TENANT_NAME.test(decoded)) pathTenant = decoded
-      else badPathTenant = `the tenant in the path must be a tenant's name (${TENANT_NAME_RULE})`
+      else badPathTenant = `the path's tenant ${tenantNameProblem(decoded) ?? ""}`
     } catch {
       badPathTenant = "the tenant in the path is not validly percent-encoded"
     }
@@ -279,13 +279,14 @@ export const validateTokenInput = (input: {
   readonly scopes?: unknown
   readonly name?: unknown
   readonly expires?: unknown
-}, nowMs: number): TokenInput | TokenInvalid => {
+}, nowMs: number, known?: ReadonlySet<string>): TokenInput | TokenInvalid => {
   if (typeof input.role !== "string" || !(ROLE_NAMES as ReadonlyArray<string>).includes(input.role)) {
     return new TokenInvalid({ field: "role", message: `role must be one of ${ROLE_NAMES.join(", ")}${typeof input.role === "string" ? ` (not ${quotedValue(input.role)})` : ""}` })
   }
   const role = input.role as Role
-  if (input.tenant !== undefined && (typeof input.tenant !== "string" || !TENANT_NAME.test(input.tenant))) {
-    return new TokenInvalid({ field: "tenant", message: `tenant must be a tenant's name (${TENANT_NAME_RULE})` })
+  if (input.tenant !== undefined) {
+    const problem = typeof input.tenant === "string" ? tenantNameProblem(input.tenant, known) : `must be a tenant's name (${TENANT_CANONICAL_RULE})`
+    if (problem !== undefined) return new TokenInvalid({ field: "tenant", message: `tenant ${problem}` })
   }
   const allowed: ReadonlyArray<string> = ROLES[role]
   let scopes: ReadonlyArray<Scope> = ROLES[role]
@@ -707,7 +708,7 @@ const DEFAULT_BODY_LIMIT = 1024 * 1024
 const BEARER_CHALLENGE = { "www-authenticate": 'Bearer realm="cdp"' }
 
 /** A body's tenant fields checked against the principal, and its text with the effective tenant filled in. */
-const checkBody = (text: string, tenant: string | undefined, bound: boolean): string | QueryReply => {
+const checkBody = (text: string, tenant: string | undefined, bound: boolean, known: ReadonlySet<string> | undefined): string | QueryReply => {
   if (text.trim() === "") return tenant === undefined ? text : JSON.stringify({ tenant })
   // Read as every outside JSON is: a body nested thousands deep would overflow the stack of what handles it next
   // (JSON.stringify below, a route's own recursion) and answer 500.
@@ -722,8 +723,9 @@ const checkBody = (text: string, tenant: string | undefined, bound: boolean): st
   const body = read.value
   if (body === null || typeof body !== "object" || Array.isArray(body)) return bound ? refuse(400, "bad_body", "the body must be a JSON object") : text
   const b = body as Record<string, unknown>
-  if (b.tenant !== undefined && (typeof b.tenant !== "string" || !TENANT_NAME.test(b.tenant))) {
-    return refuse(400, "bad_tenant", `"tenant" must be a tenant's name (${TENANT_NAME_RULE})`, "/tenant")
+  if (b.tenant !== undefined && b.tenant !== tenant) {
+    const problem = typeof b.tenant === "string" ? tenantNameProblem(b.tenant, known) : `must be a tenant's name (${TENANT_CANONICAL_RULE})`
+    if (problem !== undefined) return refuse(400, "bad_tenant", `the body's "tenant" ${problem}`, "/tenant")
   }
   if (b.allTenants !== undefined && b.allTenants !== false && bound) {
     return refuse(403, "tenant_forbidden", `this token is bound to tenant "${tenant}": "allTenants" is not allowed`, "/allTenants")
@@ -747,6 +749,8 @@ export const makeGuard = (options: {
   readonly bodyIdleMs?: number | undefined
   /** Called once the request presented a valid token (the connection is then trusted). */
   readonly authenticated?: ((req: IncomingMessage) => void) | undefined
+  /** Tenant names with capitals this server takes as written (its write keys': knownSpellings). */
+  readonly knownTenants?: ReadonlySet<string> | undefined
 }) =>
   (req: IncomingMessage, match: RouteMatch, handler: Handler): Effect.Effect<QueryReply> =>
     Effect.gen(function* () {
@@ -755,7 +759,9 @@ export const makeGuard = (options: {
       const url = new URL(req.url ?? "/", "http://collector")
       const queryTenants = url.searchParams.getAll("tenant")
       // A refusal is filed under the tenant named, only if it is one a tenant could have.
-      const named = match.pathTenant ?? queryTenants.find((t) => TENANT_NAME.test(t))
+      const known = options.knownTenants
+      const usable = (t: string) => tenantNameProblem(t, known) === undefined
+      const named = (match.pathTenant !== undefined && usable(match.pathTenant) ? match.pathTenant : undefined) ?? queryTenants.find(usable)
       const audit = (principal: Principal | undefined, tenant: string | undefined, reply: QueryReply, tokenId?: string, read?: Pick<AccessRecord, "purpose" | "identifiers">) => {
         const denied = reply.status === 401 || reply.status === 403
         if (options.access === undefined || route.audit === "none") return
@@ -794,11 +800,20 @@ export const makeGuard = (options: {
         audit(principal, principal.tenant, reply)
         return reply
       }
-      // Checked here for every route, so no handler reads a tenant nobody can have (empty, a newline, 5,000 bytes).
-      if (queryTenants.some((t) => !TENANT_NAME.test(t))) {
-        const reply = badQueryTenant()
+      // Checked here for every route, so no handler reads a tenant nobody can have (empty, a newline, 5,000 bytes),
+      // nor makes one by a typo ("ACME" beside "acme"). A bound token's own tenant is taken as written; it is not told
+      // the spellings with capitals of other tenants (another's is refused 403 below, or 400 as any capitals are).
+      const pathProblem = match.pathTenant === undefined || match.pathTenant === principal.tenant
+        ? undefined : tenantNameProblem(match.pathTenant, principal.tenant === undefined ? known : undefined)
+      if (pathProblem !== undefined) {
+        const reply = refuse(400, "bad_tenant", `the path's tenant ${pathProblem}`, "tenant")
         audit(principal, principal.tenant, reply)
         return reply
+      }
+      const queryProblem = queryTenantProblem(queryTenants, principal.tenant, known)
+      if (queryProblem !== undefined) {
+        audit(principal, principal.tenant, queryProblem)
+        return queryProblem
       }
       const bound = principal.tenant !== undefined
       const forbidden = (own: string, where: string, field: string) => {
@@ -822,7 +837,7 @@ export const makeGuard = (options: {
           const r = bodyErrorReply(text)
           return refuse(r.status, r.rule, r.message)
         }
-        const checked = checkBody(text, tenant, bound)
+        const checked = checkBody(text, tenant, bound, bound ? undefined : known)
         if (typeof checked !== "string") {
           audit(principal, tenant, checked)
           return checked
@@ -862,8 +877,17 @@ export const makeGuard = (options: {
 /** What a collector request is sent with: an API token (with the ingest scope) or a write key. */
 export type CredentialKind = "token" | "write key"
 
-/** The 400 for a ?tenant= that is not a tenant's name (empty, "..", 5,000 bytes). */
-const badQueryTenant = () => refuse(400, "bad_tenant", `?tenant= must be a tenant's name (${TENANT_NAME_RULE})`, "tenant")
+/**
+ * The 400 for a ?tenant= that is not a tenant's name (empty, "..", 5,000 bytes, "ACME"), or undefined. A credential's
+ * own tenant (`own`) is taken as written, and one bound to a tenant is not told other tenants' spellings (`known`).
+ */
+const queryTenantProblem = (named: ReadonlyArray<string>, own: string | undefined, known: ReadonlySet<string> | undefined): QueryReply | undefined => {
+  for (const t of named) {
+    const problem = t === own ? undefined : tenantNameProblem(t, own === undefined ? known : undefined)
+    if (problem !== undefined) return refuse(400, "bad_tenant", `?tenant ${problem}`, "tenant")
+  }
+  return undefined
+}
 
 /** The 403 for a request naming a tenant other than its credential's, naming where (the path, the query string, ...). */
 const otherTenant = (kind: CredentialKind, tenant: string, where: string, field: string) =>
@@ -878,8 +902,10 @@ const otherTenant = (kind: CredentialKind, tenant: string, where: string, field:
 export const tenantBesideCredential = (
   credential: { readonly kind: CredentialKind; readonly tenant: string | undefined },
   named: ReadonlyArray<string>,
+  known?: ReadonlySet<string>,
 ): string | QueryReply => {
-  if (named.some((t) => !TENANT_NAME.test(t))) return badQueryTenant()
+  const problem = queryTenantProblem(named, credential.tenant, known)
+  if (problem !== undefined) return problem
   const { kind, tenant } = credential
   if (tenant !== undefined) return named.every((t) => t === tenant) ? tenant : otherTenant(kind, tenant, "query string", "tenant")
   const names = [...new Set(named)]
@@ -888,13 +914,15 @@ export const tenantBesideCredential = (
 }
 
 /** The tenant a request with a Bearer token may send events for (its query's ?tenant= values given), or why it may not. */
-export const ingestTenant = (registry: Pick<TokenRegistry, "authenticate">, req: IncomingMessage, query: URLSearchParams): string | QueryReply => {
+export const ingestTenant = (
+  registry: Pick<TokenRegistry, "authenticate">, req: IncomingMessage, query: URLSearchParams, known?: ReadonlySet<string>,
+): string | QueryReply => {
   const auth = registry.authenticate(req)
   if (!("scopes" in auth)) return refuse(auth.status, auth.rule, auth.message, undefined, BEARER_CHALLENGE)
   if (!auth.scopes.has("ingest")) {
     return refuse(403, "missing_scope", `sending events needs the scope ingest, which this token (${auth.tokenId}, role ${auth.role}) does not hold`)
   }
-  return tenantBesideCredential({ kind: "token", tenant: auth.tenant }, query.getAll("tenant"))
+  return tenantBesideCredential({ kind: "token", tenant: auth.tenant }, query.getAll("tenant"), known)
 }
 
 /** The path to log for a request: an API route's template where its path holds an identifier, else the path. */

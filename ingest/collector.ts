@@ -51,6 +51,7 @@ import { type ImportedItem, splitItems, WEBHOOK_SOURCES } from "./sources/index.
 import { countZonelessTimes, passedLimit, sourceTimeZone } from "./sources/items.ts"
 import { verifySendgridSignature } from "./sources/sendgrid.ts"
 import type { WriteKeys } from "./writekeys.ts"
+import { knownSpellings } from "../warehouse/tenant.ts"
 
 export interface CollectorOptions {
   readonly port: number
@@ -243,6 +244,8 @@ const makeCollector = (options: CollectorOptions) =>
     const pipeline = yield* Pipeline
     const warehouse = yield* Warehouse
     const publishTimeout = options.publishTimeout ?? Duration.seconds(30)
+    // Tenant names with capitals its write keys name, taken as written wherever a tenant is named (warehouse/tenant.ts).
+    const knownTenants = knownSpellings(options.writeKeys.keys.map((k) => k.tenant))
     let draining = false
     const bodyIdleMs = Duration.toMillis(options.bodyIdleTimeout ?? Duration.millis(DEFAULT_BODY_IDLE_MS))
     const refuseBody = (error: Error) => {
@@ -308,7 +311,7 @@ const makeCollector = (options: CollectorOptions) =>
       Effect.gen(function* () {
         const headerKey = basicAuthUser(req.headers.authorization)
         // An API token with the ingest scope (collector role) sends for its tenant, as a write key does.
-        const bearer = /^Bearer\s/i.test(req.headers.authorization ?? "") ? ingestTenant(registry, req, query) : undefined
+        const bearer = /^Bearer\s/i.test(req.headers.authorization ?? "") ? ingestTenant(registry, req, query, knownTenants) : undefined
         if (typeof bearer === "object") return bearer
         if (req.headers.authorization !== undefined && headerKey === undefined && bearer === undefined) {
           return refuse(401, "bad_authorization", "Authorization must be HTTP Basic with the write key as user name, or Bearer with an API token", undefined, UNAUTHORIZED_HEADERS)
@@ -347,7 +350,7 @@ const makeCollector = (options: CollectorOptions) =>
         }
         // A token's ?tenant= was checked by ingestTenant; a write key's is checked once its key is known.
         if (bearer === undefined) {
-          const checked = tenantBesideCredential({ kind: "write key", tenant }, query.getAll("tenant"))
+          const checked = tenantBesideCredential({ kind: "write key", tenant }, query.getAll("tenant"), knownTenants)
           if (typeof checked !== "string") return checked
         }
         if (body instanceof BodyTooLarge) {
@@ -421,7 +424,7 @@ const makeCollector = (options: CollectorOptions) =>
         const queryKeys = query.getAll("write_key")
         const key = headerKey ?? queryKeys[0]
         // Or an API token with the ingest scope (collector role), for its tenant.
-        const bearer = /^Bearer\s/i.test(req.headers.authorization ?? "") ? ingestTenant(registry, req, query) : undefined
+        const bearer = /^Bearer\s/i.test(req.headers.authorization ?? "") ? ingestTenant(registry, req, query, knownTenants) : undefined
         if (typeof bearer === "object") return bearer
         const tenant = bearer ?? (key === undefined ? undefined : options.writeKeys.tenantOf(key))
         if (tenant === undefined) return unauthorized(key, "the user name of HTTP Basic auth, or as ?write_key=")
@@ -431,7 +434,7 @@ const makeCollector = (options: CollectorOptions) =>
           return refuse(400, "foreign_write_key", "?write_key= is not a write key of the tenant this request sends for; send each tenant's items with its own key", "write_key")
         }
         if (bearer === undefined) {
-          const checked = tenantBesideCredential({ kind: "write key", tenant }, query.getAll("tenant"))
+          const checked = tenantBesideCredential({ kind: "write key", tenant }, query.getAll("tenant"), knownTenants)
           if (typeof checked !== "string") return checked
           // A key restricted to some web origins is restricted on every route that takes it, not only where CORS is served.
           const originRefused = originRefusal(options.writeKeys, key!, req)
@@ -545,7 +548,7 @@ const makeCollector = (options: CollectorOptions) =>
     // Accesses to personal data are audited where the audit log and the keyed-hash secret are: the data directory.
     const access = options.dataDir === undefined || signer === undefined ? undefined
       : yield* makeAccessLog(signer, subjectKeyer(makeKeys(yield* loadSecret(options.dataDir)), options.identity?.extract.normalise))
-    const guard = makeGuard({ registry, access, bodyIdleMs, authenticated: (req) => authenticated(req) })
+    const guard = makeGuard({ registry, access, bodyIdleMs, authenticated: (req) => authenticated(req), knownTenants })
     // Every API route's handler by its name in API_ROUTES (auth.ts), where its scope is: undefined is not served here.
     const handlers: Record<ApiRouteName, Handler | undefined> = {
       query: queryRoute({ warehouse, bodyIdleMs }),
@@ -562,7 +565,7 @@ const makeCollector = (options: CollectorOptions) =>
           dataDir: options.dataDir, normalise: options.identity?.extract.normalise, policies: options.consent, bodyIdleMs,
           graph: { forget: pipeline.forgetIdentity, reload: pipeline.reloadIdentityOf }, signer,
         }),
-      tokens: tokenRoute({ registry, bodyIdleMs }),
+      tokens: tokenRoute({ registry, bodyIdleMs, knownTenants }),
       audiences: audienceRoute({ warehouse, policies: options.consent, bodyIdleMs, maxAudiences: options.maxAudiences }),
       exports: yield* exportRoute({ destinations: options.destinations ?? [], policies: options.consent, bodyIdleMs }),
       listening: listeningRoute({ warehouse, report: options.listeningReport, bodyIdleMs }),

@@ -92,7 +92,12 @@ const refuseMethod = (path: string, rest: string): QueryReply =>
     : TOKEN_ID.test(rest) ? refuse(405, "method_not_allowed", `use GET ${path} (POST ${path}/revoke revokes it)`, undefined, { allow: "GET" })
     : refuse(405, "method_not_allowed", `use POST ${path}`, undefined, { allow: "POST" })
 
-export const tokenRoute = (options: { readonly registry: TokenRegistry; readonly bodyIdleMs?: number }) => {
+export const tokenRoute = (options: {
+  readonly registry: TokenRegistry
+  readonly bodyIdleMs?: number
+  /** Tenant names with capitals the server takes as written (warehouse/tenant.ts knownSpellings). */
+  readonly knownTenants?: ReadonlySet<string>
+}) => {
   return (req: IncomingMessage, principal: Principal): Effect.Effect<QueryReply> =>
     Effect.gen(function* () {
       /** When the asking token expires (null: never, or the data directory's admin token). */
@@ -150,7 +155,9 @@ export const tokenRoute = (options: { readonly registry: TokenRegistry; readonly
       if (path === TOKENS_PATH) {
         const extra = unknownField(b, "a token request", ["role", "tenant", "scopes", "name", "expires"])
         if (extra !== undefined) return extra
-        const input = validateTokenInput({ role: b.role, tenant: b.tenant, scopes: b.scopes, name: b.name, expires: b.expires }, Date.now())
+        // A token bound to a tenant written with capitals before the rule makes tokens of its own tenant as written.
+        const known = principal.tenant === undefined ? options.knownTenants : new Set([...(options.knownTenants ?? []), principal.tenant])
+        const input = validateTokenInput({ role: b.role, tenant: b.tenant, scopes: b.scopes, name: b.name, expires: b.expires }, Date.now(), known)
         if (input instanceof TokenInvalid) return refuse(400, "bad_token_request", input.message, `/${input.field}`)
         const beyond = beyondCaller(principal, callerExpiry(), input)
         if (beyond !== undefined && "scope" in beyond) {

@@ -86,7 +86,7 @@ describe("cdp export", () => {
     expectOneLineError(cdp(["export", "history", "nope"]), `no destination "nope" for tenant "default" (destinations: hook, lake)`)
     expectOneLineError(cdp(["export", "history", "hook", "--limit", "0"]), "must be a whole number of at least 1")
     // A tenant name outside the one rule (warehouse/tenant.ts TENANT_NAME) is refused before any command reads it.
-    expectOneLineError(cdp(["export", "run", "--tenant", "../etc"]), `--tenant "../etc" must be 1-64`)
+    expectOneLineError(cdp(["export", "run", "--tenant", "../etc"]), `--tenant "../etc" is not a tenant's name (1-64 lowercase`)
   })
 
   it("while cdp serve holds the data dir, every export command goes through its /v1/exports routes and its CDP_DESTINATIONS", async () => {

@@ -70,8 +70,8 @@ describe("a newcomer's mistakes", () => {
     // cdp ingest landed these under "a b" and "", which no API route, write key or analyst query can reach.
     await refusedEach([
       ...["a b", ""].map((tenant) => [["ingest", "--source", "segment", file, "--tenant", tenant, "--data-dir", data], "--tenant"] as const),
-      [["profile", "show", "user_id:u", "--tenant", "a b", "--data-dir", data], "must be 1-64 letters"],
-      [["token", "list", "--tenant", "a\nb", "--data-dir", data], "must be 1-64 letters"],
+      [["profile", "show", "user_id:u", "--tenant", "a b", "--data-dir", data], "is not a tenant's name (1-64 lowercase letters"],
+      [["token", "list", "--tenant", "a\nb", "--data-dir", data], "is not a tenant's name (1-64 lowercase letters"],
     ])
     expect(existsSync(data)).toBe(false)
   })

@@ -99,7 +99,7 @@ describe("hostile bodies on the API routes", () => {
       }
       expect(yield* get("/v1/tenants/acme/audiences", bound)).toMatchObject({ status: 200, body: { success: true } })
       expect(yield* get("/v1/tenants/acme-eu.2/audiences", ADMIN)).toMatchObject({ status: 200, body: { success: true } })
-      // A name no write key could have (tenants are 1-64 letters, digits, '.', '_' or '-' wherever they are named).
+      // A name no write key could have (tenants are 1-64 lowercase letters, digits, '.', '_' or '-' wherever they are named).
       expect(yield* get(`/v1/tenants/${encodeURIComponent("é-ü")}/audiences`, ADMIN)).toMatchObject({ status: 400, body: { rule: "bad_tenant" } })
       // The same bodies at a sane depth still reach their routes: the query route reads it and names its unknown field
       // (44d1d2d), and without that field answers.
