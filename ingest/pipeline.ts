@@ -200,7 +200,7 @@ export interface KeptTooLarge {
 
 /** What became of a submit's events beyond the bus taking them. */
 export interface Submitted {
-  /** The events kept as dead letters too_large, in the order submitted (none on the in-process bus). */
+  /** The events kept as dead letters too_large (none on the in-process bus). */
   readonly keptTooLarge: ReadonlyArray<KeptTooLarge>
 }
 
@@ -365,13 +365,15 @@ export class Pipeline extends Context.Service<Pipeline, PipelineShape>()("cdp/Pi
        * Keeps dead letters: on the bus, whose consumer lands them, except one larger than a record of the bus holds
        * (Kafka's topics take 8 MiB; a whole file's bytes in base64 are more), which is landed here as that consumer
        * lands it (landDeadLetters): published, the broker refused it, and a stage's publish of it was retried for ever
-       * in front of every record behind it on its partition. Completes once all are durable.
+       * in front of every record behind it on its partition. So are those of a publish the broker refuses as too large
+       * (a topic an operator made with a smaller max.message.bytes than cdp's). Completes once all are durable.
        */
       const keepDeadLetters = (letters: ReadonlyArray<DeadLetter>): Effect.Effect<void, BusUnavailable | WarehouseUnavailable> => {
         const max = bus.maxRecordBytes
         const large = new Set(max === undefined ? [] : letters.filter((d) => jsonLargerThan(d, max)))
-        if (large.size === 0) return bus.publish(Topics.deadLetters, letters)
-        return Effect.all([bus.publish(Topics.deadLetters, letters.filter((d) => !large.has(d))), landDeadLetters([...large])], { concurrency: 2, discard: true })
+        const fitting = large.size === 0 ? letters : letters.filter((d) => !large.has(d))
+        const published = bus.publish(Topics.deadLetters, fitting).pipe(Effect.catchIf(refusedAsTooLarge, () => landDeadLetters(fitting)))
+        return large.size === 0 ? published : Effect.all([published, landDeadLetters([...large])], { concurrency: 2, discard: true })
       }
 
       /** The events past the bus's maxRecordBytes of JSON (none on a bus without that limit). */
@@ -397,29 +399,40 @@ export class Pipeline extends Context.Service<Pipeline, PipelineShape>()("cdp/Pi
       const publishedAlone = (topic: Topic<CanonicalEvent>, events: ReadonlyArray<CanonicalEvent>, archiving: boolean) =>
         Effect.map(Effect.forEach(events, (e) => {
           const record = archiving ? archiveRecord(e) : undefined
-          const archived = record === undefined ? Effect.void : bus.publish(Topics.raw, [record]).pipe(
-            Effect.andThen(Effect.sync(() => { counters.archived++ })),
-            // Its raw text is less than the event that held it: not seen, but the message lands all the same.
-            Effect.catchIf(refusedAsTooLarge, () => Effect.logWarning("raw text too large for the bus's raw topic: not archived").pipe(
-              Effect.annotateLogs({ source: e.source }))))
           return bus.publish(topic, [e]).pipe(
-            Effect.andThen(archived),
+            Effect.andThen(record === undefined ? Effect.void : archivedAlone(record)),
             Effect.as<ReadonlyArray<KeptTooLarge>>([]),
             Effect.catchIf(refusedAsTooLarge, () => Effect.succeed([{ event: e, deadLetter: deadLetterOf(e, tooLarge(e, topic.name)) }])),
           )
         }), (kept) => kept.flat())
 
+      /** One raw record published alone; one the broker refuses is logged and not archived (its message is handled all the same). */
+      const archivedAlone = (record: ArchiveRecord) => bus.publish(Topics.raw, [record]).pipe(
+        Effect.andThen(Effect.sync(() => { counters.archived++ })),
+        Effect.catchIf(refusedAsTooLarge, () => Effect.logWarning("raw text too large for the bus's raw topic: not archived").pipe(
+          Effect.annotateLogs({ source: record.source }))))
+
+      /**
+       * Events within a record of the bus, published together; when the broker refuses the publish as too large (a
+       * topic an operator made with a smaller max.message.bytes than cdp's 8 MiB), each alone (publishedAlone), those
+       * it refuses alone returned to be kept as dead letters.
+       */
+      const publishedTogether = (topic: Topic<CanonicalEvent>, events: ReadonlyArray<CanonicalEvent>) =>
+        bus.publish(topic, events).pipe(
+          Effect.as<ReadonlyArray<KeptTooLarge>>([]),
+          Effect.catchIf(refusedAsTooLarge, () => publishedAlone(topic, events, false)))
+
       /**
        * Events a stage handed on to another topic, published as the edge publishes events: those within a record
-       * together, each larger one alone (publishedAlone). Returns those the broker refused, for the handler to keep as
-       * dead letters: before, the refused publish failed the batch, retried for ever in front of its partition.
+       * together, each larger one alone. Returns those the broker refused, for the handler to keep as dead letters:
+       * before, the refused publish failed the batch, retried for ever in front of its partition.
        */
       const publishRedirected = (name: string, events: ReadonlyArray<CanonicalEvent>) =>
         Effect.gen(function* () {
           const topic: Topic<CanonicalEvent> = { name, key: Topics.events.key }
           const large = pastRecordLimit(events)
-          yield* bus.publish(topic, large.size === 0 ? events : events.filter((e) => !large.has(e)))
-          return large.size === 0 ? [] : yield* publishedAlone(topic, [...large], false)
+          const together = yield* publishedTogether(topic, large.size === 0 ? events : events.filter((e) => !large.has(e)))
+          return large.size === 0 ? together : [...together, ...yield* publishedAlone(topic, [...large], false)]
         })
 
       /** keepDeadLetters for the edge: the warehouse not storing one too large for the bus is the bus not taking it. */
@@ -468,18 +481,19 @@ export class Pipeline extends Context.Service<Pipeline, PipelineShape>()("cdp/Pi
                 if (record !== undefined) raw.push(record)
               }
             }
-            yield* Effect.all([
-              bus.publish(Topics.events, fitting),
+            const [together] = yield* Effect.all([
+              publishedTogether(Topics.events, fitting),
               keptAtEdge(deadLetters),
-              bus.publish(Topics.raw, raw),
-            ], { concurrency: 3, discard: true })
+              bus.publish(Topics.raw, raw).pipe(
+                Effect.andThen(Effect.sync(() => { counters.archived += raw.length })),
+                Effect.catchIf(refusedAsTooLarge, () => Effect.forEach(raw, archivedAlone, { discard: true }))),
+            ], { concurrency: 3 })
             // Accepted, and kept as a dead letter when the broker refuses it (as a stage's refusal is): deadLettered.
-            const kept = large.size === 0 ? [] : yield* publishedAlone(Topics.events, [...large], options?.archive !== false)
+            const kept = large.size === 0 ? together : [...together, ...yield* publishedAlone(Topics.events, [...large], options?.archive !== false)]
             if (kept.length > 0) yield* keptAtEdge(kept.map((k) => k.deadLetter))
             counters.accepted += events.length
             counters.rejected += deadLetters.length
             counters.deadLettered += kept.length
-            counters.archived += raw.length
             return { keptTooLarge: kept }
           }),
       }

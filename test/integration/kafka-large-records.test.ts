@@ -211,6 +211,82 @@ describe.runIf(enabled)("records larger than a Kafka topic takes", () => {
     }
   }, 180_000)
 
+  it("on topics an operator made with a smaller max.message.bytes (Kafka's default 1 MiB), a stage's dead letter or redirect the broker refuses blocks nothing and is kept", async () => {
+    // cdp makes its topics with 8 MiB, and leaves one that exists as it is: here dead_letters and review take 1 MiB.
+    const o = optionsFor({ compression: "none", partitionBy: "tenant" })
+    const admin = new kafkajs.Kafka({ brokers: kafkaBrokers(), logLevel: kafkajs.logLevel.NOTHING }).admin()
+    await admin.connect()
+    try {
+      await admin.createTopics({
+        waitForLeaders: true,
+        topics: [`${o.prefix}dead_letters`, `${o.prefix}review`].map((topic) => ({
+          topic, numPartitions: 1, replicationFactor: 1, configEntries: [{ name: "max.message.bytes", value: String(1024 * 1024) }],
+        })),
+      })
+      const review: Stage<CanonicalEvent> = perMessage((e) => e.messageId.startsWith("r-") ? redirect("review", e) : ok(e))
+      // 2 MB each: acme's event without a usable time (identity refuses it: its dead letter 2 MB), and one handed on.
+      const text = () => randomBytes(1_500_000).toString("base64")
+      const refused: CanonicalEvent = { ...viewedEvent("a-late"), timestamp: "not a time", text: text() }
+      const handedOn: CanonicalEvent = { ...viewedEvent("r-mid"), text: text() }
+      const result = await Effect.runPromise(Effect.scoped(Effect.gen(function* () {
+        const pipeline = yield* Pipeline
+        yield* pipeline.submit([refused], [])
+        yield* pipeline.submit([handedOn], [])
+        yield* pipeline.submit([viewedEvent("a-after")], [])
+        yield* pipeline.submit([globexEvent("g-after")], [])
+        const landed = yield* readUntil<{ message_id: string }>("SELECT message_id FROM event_rows ORDER BY message_id", (r) => r.length >= 2)
+        const letters = yield* readUntil<StoredLetter & { message_id: string }>(
+          "SELECT tenant, rule, reason, payload, payload_encoding, message_id FROM dead_letters ORDER BY message_id", (r) => r.length >= 2, 10_000)
+        const failing = Object.entries(yield* (yield* EventBus).backlog).filter(([, b]) => b.failing !== undefined).map(([name]) => name)
+        return { landed, letters, failing }
+      }).pipe(Effect.provide(pipelineOn(o, false, true, [review])))))
+      // No consumer is left retrying a batch the broker refuses (before, the events consumer's was, every ~10 s for ever).
+      expect(result.failing).toEqual([])
+      // acme's event behind the two on the partition lands too: neither is retried for ever in front of it.
+      expect(result.landed.map((r) => r.message_id)).toEqual(["a-after", "g-after"])
+      expect(result.letters.map((l) => [l.message_id, l.rule])).toEqual([["a-late", "bad_timestamp"], ["r-mid", "too_large"]])
+      expect(result.letters[0]!.payload).toContain(refused.text)
+      expect(result.letters[1]!.reason).toMatch(/a stage handed it on to topic review/)
+      expect(result.letters[1]!.payload).toContain(handedOn.text)
+    } finally {
+      await admin.disconnect()
+    }
+  }, 180_000)
+
+  it("on events and raw topics an operator made with a smaller max.message.bytes, the edge's submit keeps the event the broker refuses as a dead letter too_large and hands on the others", async () => {
+    const o = optionsFor({ compression: "none" })
+    const admin = new kafkajs.Kafka({ brokers: kafkaBrokers(), logLevel: kafkajs.logLevel.NOTHING }).admin()
+    await admin.connect()
+    try {
+      await admin.createTopics({
+        waitForLeaders: true,
+        topics: [`${o.prefix}events`, `${o.prefix}raw`].map((topic) => ({
+          topic, numPartitions: 1, replicationFactor: 1, configEntries: [{ name: "max.message.bytes", value: String(1024 * 1024) }],
+        })),
+      })
+      const text = randomBytes(1_500_000).toString("base64")
+      const big: CanonicalEvent = { ...viewedEvent("a-2mb"), text, raw: { body: text } }
+      const small: CanonicalEvent = { ...viewedEvent("a-small"), text: "fine", raw: { body: "fine" } }
+      const result = await Effect.runPromise(Effect.scoped(Effect.gen(function* () {
+        const pipeline = yield* Pipeline
+        const submitted = yield* pipeline.submit([big, small], []).pipe(Effect.result)
+        const landed = yield* readUntil<{ message_id: string }>("SELECT message_id FROM event_rows", (r) => r.length > 0)
+        const letters = yield* readUntil<StoredLetter & { message_id: string }>(
+          "SELECT tenant, rule, reason, payload, payload_encoding, message_id FROM dead_letters", (r) => r.length > 0, 10_000)
+        return { submitted, landed, letters, counters: { ...pipeline.counters } }
+      }).pipe(Effect.provide(pipelineOn(o, false)))))
+      expect(result.submitted._tag).toBe("Success")
+      const kept = result.submitted._tag === "Success" ? result.submitted.success.keptTooLarge : []
+      expect(kept.map((k) => [k.event.messageId, k.deadLetter.rejection.rule])).toEqual([["a-2mb", "too_large"]])
+      expect(result.landed.map((r) => r.message_id)).toEqual(["a-small"])
+      expect(result.letters.map((l) => [l.message_id, l.rule, l.payload === text])).toEqual([["a-2mb", "too_large", true]])
+      // The small one's raw text is archived; the large one's is not on the bus (its dead letter keeps it).
+      expect(result.counters).toMatchObject({ accepted: 2, deadLettered: 1, archived: 1 })
+    } finally {
+      await admin.disconnect()
+    }
+  }, 180_000)
+
   it("a webhook item the broker refuses even compressed is named too_large in the answer (413 when it is all that was refused), and kept as its dead letter", async () => {
     // A transcript of 80 visitor lines of 100,000 characters of base64 of random bytes (8 MB, within a post's 10 MB):
     // its event holds them twice (text, raw text), which zstd leaves at about 12 MB, past the topic's 8 MiB.
