@@ -222,13 +222,17 @@ export const retryDeadLetters = Effect.fn("retryDeadLetters")(function* (filter:
     const consentPacing = new ConsentPacing()
     const attempts = yield* Effect.forEach(open.slice(start, start + CHUNK), (row) => parseAgain(row, consentPacing, sourceOptions[row.source]))
     const events = attempts.flatMap((a) => a.events)
-    if (events.length > 0) yield* pipeline.submit(events, [])
+    // One the bus refuses again as too large is this dead letter already: told, not kept a second time.
+    const submitted = events.length > 0 ? yield* pipeline.submit(events, [], { keepTooLarge: false }) : undefined
+    const tooLarge = new Map(submitted?.keptTooLarge.map((k) => [k.event, k.deadLetter.rejection]))
     const stored = events.length === 0 ? new Set<string>() : yield* storedIds(events)
     const retriedAt = new Date().toISOString()
     const outcomes = attempts.map((a): RetryResult => {
       const messageIds = a.events.map((e) => e.messageId)
       const base = { tenant: a.row.tenant, source: a.row.source, deadLetterId: a.row.dead_letter_id, messageIds }
       if (a.refusal !== undefined) return { ...base, outcome: "still_rejected", ...a.refusal }
+      const refusedByBus = a.events.map((e) => tooLarge.get(e)).find((r) => r !== undefined)
+      if (refusedByBus !== undefined) return { ...base, outcome: "still_rejected", rule: refusedByBus.rule, reason: refusedByBus.message }
       const missing = a.events.filter((e) => !stored.has(`${e.tenant}\u0000${e.messageId}`))
       return missing.length === 0
         ? { ...base, outcome: "landed", rule: "", reason: "" }

@@ -126,6 +126,11 @@ export interface SubmitOptions {
    * archiving them again would double it.
    */
   readonly archive?: boolean
+  /**
+   * Keep each event the bus refuses as too large as a dead letter too_large (default true). A retry of dead letters
+   * passes false: such an event is its dead letter already, and is only returned (Submitted.keptTooLarge).
+   */
+  readonly keepTooLarge?: boolean
 }
 
 /** A dead letter for an accepted event that a stage or the warehouse refused. */
@@ -490,10 +495,11 @@ export class Pipeline extends Context.Service<Pipeline, PipelineShape>()("cdp/Pi
             ], { concurrency: 3 })
             // Accepted, and kept as a dead letter when the broker refuses it (as a stage's refusal is): deadLettered.
             const kept = large.size === 0 ? together : [...together, ...yield* publishedAlone(Topics.events, [...large], options?.archive !== false)]
-            if (kept.length > 0) yield* keptAtEdge(kept.map((k) => k.deadLetter))
+            const keeping = options?.keepTooLarge !== false
+            if (keeping && kept.length > 0) yield* keptAtEdge(kept.map((k) => k.deadLetter))
             counters.accepted += events.length
             counters.rejected += deadLetters.length
-            counters.deadLettered += kept.length
+            counters.deadLettered += keeping ? kept.length : 0
             return { keptTooLarge: kept }
           }),
       }

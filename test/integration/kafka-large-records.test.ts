@@ -18,10 +18,12 @@ import { encryptedKafkaBus } from "../../ingest/bus-crypto.ts"
 import { type KafkaBusOptions, kafkaBus } from "../../ingest/bus-kafka.ts"
 import { EventBus } from "../../ingest/bus.ts"
 import { Collector } from "../../ingest/collector.ts"
+import { retryDeadLetters } from "../../ingest/dlq.ts"
 import { importFile } from "../../ingest/import.ts"
 import type { CanonicalEvent } from "../../ingest/message.ts"
 import { ObjectStore } from "../../ingest/objectstore.ts"
 import { Pipeline } from "../../ingest/pipeline.ts"
+import { splitItems, WEBHOOK_SOURCES } from "../../ingest/sources/index.ts"
 import { ok, perMessage, redirect, type Stage } from "../../ingest/stage.ts"
 import { writeKeys } from "../../ingest/writekeys.ts"
 import { Warehouse } from "../../warehouse/warehouse.ts"
@@ -287,13 +289,34 @@ describe.runIf(enabled)("records larger than a Kafka topic takes", () => {
     }
   }, 180_000)
 
+  /**
+   * A chat transcript; of `lines` > 1 visitor lines of 100,000 characters of base64 of random bytes (80: 8 MB, within a
+   * post's 10 MB): its event holds them twice (text, raw text), which zstd leaves at about 12 MB, past the topic's 8 MiB.
+   */
+  const transcript = (id: string, lines: number) => JSON.stringify({
+    conversation_id: id, visitor_id: `v-${id}`, started_at: "2026-11-01T10:00:00Z",
+    messages: Array.from({ length: lines }, (_, i) => ({ from: "visitor", at: "2026-11-01T10:00:01Z", text: lines === 1 ? `hello ${i}` : randomBytes(75_000).toString("base64") })),
+  })
+
+  it("a retry of a dead letter too_large the broker refuses again is still_rejected too_large, not kept as a second dead letter", async () => {
+    const result = await Effect.runPromise(Effect.scoped(Effect.gen(function* () {
+      const pipeline = yield* Pipeline
+      const items = yield* Effect.promise(async () => WEBHOOK_SOURCES.get("chat")!.parse(transcript("c-huge", 80), { tenant: "acme", receivedAtMs: Date.now() }))
+      const { events, deadLetters } = splitItems(items)
+      yield* pipeline.submit(events, deadLetters)
+      const before = yield* readUntil<{ rule: string }>("SELECT rule FROM dead_letters", (r) => r.length > 0, 10_000)
+      const retry = yield* retryDeadLetters({})
+      const after = yield* readUntil<{ rule: string }>("SELECT rule FROM dead_letters", () => true, 0)
+      return { before, retry, after }
+    }).pipe(Effect.provide(pipelineOn(optionsFor(), false)))))
+    expect(result.before).toEqual([{ rule: "too_large" }])
+    expect(result.retry.results.map((r) => [r.outcome, r.rule, r.messageIds])).toEqual([["still_rejected", "too_large", ["c-huge"]]])
+    expect(result.retry.results[0]!.reason).toMatch(/^the message is larger than a record of the kafka bus takes/)
+    // Its dead letter stays the one it was: a retry records an outcome, it does not keep the message again.
+    expect(result.after).toEqual([{ rule: "too_large" }])
+  }, 180_000)
+
   it("a webhook item the broker refuses even compressed is named too_large in the answer (413 when it is all that was refused), and kept as its dead letter", async () => {
-    // A transcript of 80 visitor lines of 100,000 characters of base64 of random bytes (8 MB, within a post's 10 MB):
-    // its event holds them twice (text, raw text), which zstd leaves at about 12 MB, past the topic's 8 MiB.
-    const transcript = (id: string, lines: number) => JSON.stringify({
-      conversation_id: id, visitor_id: `v-${id}`, started_at: "2026-11-01T10:00:00Z",
-      messages: Array.from({ length: lines }, (_, i) => ({ from: "visitor", at: "2026-11-01T10:00:01Z", text: lines === 1 ? `hello ${i}` : randomBytes(75_000).toString("base64") })),
-    })
     const o = optionsFor()
     const layer = Collector.layer({ port: 0, host: "127.0.0.1", writeKeys: writeKeys(TEST_KEYS) }).pipe(Layer.provideMerge(pipelineOn(o, false)))
     const result = await Effect.runPromise(Effect.scoped(Effect.gen(function* () {
