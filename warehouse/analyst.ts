@@ -319,8 +319,14 @@ export class StatementRefused extends Error {}
  * Runs analysts' statements for one warehouse client: at most `limits.maxConcurrent` at once and
  * `limits.maxConcurrentPerTenant` of one scope (so one tenant's slow queries leave the others a turn), each in its own
  * read-only context. When `signal` aborts (the client went away), the query is stopped in the engine.
+ * `checks` gives the client of the statement's checks (its parse, AST, tables to filter) and of stopping it: on the
+ * embedded engine a connection of their own (one statement at a time per connection), since on the pipeline's they
+ * waited behind every tenant's landing and data-subject requests, holding a turn, for minutes.
  */
-export const analystRunner = (client: ClickHouseClient, backend: { readonly kind: "embedded" | "server"; readonly location: string }, limits: AnalystLimits) => {
+export const analystRunner = (
+  client: ClickHouseClient, backend: { readonly kind: "embedded" | "server"; readonly location: string }, limits: AnalystLimits,
+  checks: () => Promise<ClickHouseClient> = () => Promise.resolve(client),
+) => {
   let running = 0
   const turns = new TurnsPerKey()
   return async (sql: string, scope: QueryScope, signal?: AbortSignal): Promise<ReadonlyArray<unknown>> => {
@@ -332,6 +338,7 @@ export const analystRunner = (client: ClickHouseClient, backend: { readonly kind
     }
     running++
     try {
+      const client = await checks()
       const inspection = await inspectStatement(client, sql, scope)
       if ("refused" in inspection) throw new StatementRefused(inspection.refused)
       const settings = await analystSettings(client, scope, limits, inspection.namesOnly)

@@ -387,7 +387,10 @@ const makeWarehouse = (opened: WarehouseShape["backend"], options?: WarehouseOpt
       isClickHouseError(cause) && CALLER_ERROR_CODES.has(cause.code) ? queryError(cause) : unavailable(cause)
 
     const limits: AnalystLimits = { ...DEFAULT_ANALYST_LIMITS, ...options?.analyst }
-    const runAnalyst = analystRunner(client, backend, limits)
+    // The connection of statements that take milliseconds (embedded engine): analyst queries' checks and the ping of
+    // /health, beside the pipeline's and the API reads', whose statements can take minutes.
+    const quickClient = yield* keptSideClient
+    const runAnalyst = analystRunner(client, backend, limits, backend.kind === "embedded" ? quickClient : undefined)
     const classifyAnalyst = (cause: unknown) => {
       if (cause instanceof QueryBusy) return cause
       if (cause instanceof StatementRefused) return new WarehouseQueryError({ message: cause.message, code: undefined })
@@ -458,7 +461,7 @@ const makeWarehouse = (opened: WarehouseShape["backend"], options?: WarehouseOpt
           },
           catch: classify,
         }).pipe(resilient, Effect.asVoid, Effect.ensuring(noteWrite(warehouse, { kind: "command", sql, params }))),
-      ping: Effect.promise(() => client.ping()).pipe(
+      ping: Effect.promise(async () => (backend.kind === "embedded" ? await quickClient() : client).ping()).pipe(
         Effect.map((r) => r.success),
         Effect.catchCause(() => Effect.succeed(false)),
       ),
