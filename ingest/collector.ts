@@ -45,7 +45,8 @@ import { deadLetterRoute } from "./dead-letter-route.ts"
 import { auditSigner } from "../consent/audit.ts"
 import { loadSecret, makeKeys } from "../consent/keys.ts"
 import {
-  bodyLimit, isBatchRoute, processSegmentRequest, readSegmentBody, SEGMENT_ROUTES, type SegmentBodyReading, type SegmentRoute,
+  bodyLimit, isBatchRoute, processSegmentRequest, readSegmentBody, type RejectedItem, SEGMENT_ROUTES, type SegmentBodyReading,
+  type SegmentRequestResult, type SegmentRoute,
 } from "./segment-api.ts"
 import { type ImportedItem, splitItems, WEBHOOK_SOURCES } from "./sources/index.ts"
 import { countZonelessTimes, passedLimit, sourceTimeZone } from "./sources/items.ts"
@@ -172,6 +173,37 @@ export const refusedSummary = (refused: number, total: number, noun: "message" |
     : total === 1 ? `the ${noun} was rejected; nothing was accepted` : `all ${total} ${noun}s were rejected; nothing was accepted`
 
 /**
+ * What a Segment request is answered once its submission ended: the request refused whole, or its messages refused
+ * (each kept as a dead letter) listed by index with those the bus could not hold (too_large: an events topic made
+ * with a smaller max.message.bytes than cdp's, as a message is at most 32 KB), 413 when those were all that was refused.
+ */
+const segmentAnswer = (result: SegmentRequestResult, submitted: Submitted): Reply => {
+  if (result.requestError !== undefined) {
+    const e = result.requestError
+    return json(400, { success: false, error: e.message, rule: e.rule, field: e.field, accepted: 0 })
+  }
+  const kept = new Map(submitted.keptTooLarge.map((k) => [k.event, k.deadLetter]))
+  const tooLarge = kept.size === 0 ? [] : result.events.flatMap((e, i): Array<RejectedItem> => {
+    const d = kept.get(e)
+    return d === undefined ? [] : [shownRejection({ ...d.rejection, index: result.eventIndexes?.[i] ?? i, messageId: d.messageId })]
+  })
+  const rejected = tooLarge.length === 0 ? result.rejected : [...result.rejected, ...tooLarge].sort((a, b) => a.index - b.index)
+  const accepted = result.events.length - tooLarge.length
+  // A repeat of an earlier message of the batch lands once: said, not counted as accepted twice.
+  const duplicates = result.duplicates === undefined ? {} : { duplicates: result.duplicates }
+  const zonelessTimes = zonelessAnswer(countZonelessTimes(result.events))
+  if (rejected.length === 0) return json(200, { success: true, accepted, ...duplicates, ...zonelessTimes })
+  return json(result.rejected.length === 0 ? 413 : 400, {
+    success: false,
+    error: refusedSummary(rejected.length, result.rejected.length + result.events.length + (result.duplicates?.length ?? 0), "message"),
+    accepted,
+    rejected,
+    ...duplicates,
+    ...zonelessTimes,
+  })
+}
+
+/**
  * The answer's zonelessTimes (webhooks and Segment's routes alike): the accepted messages or items whose time had no
  * zone, by the zone they were read in (countZonelessTimes); nothing when every time had one.
  */
@@ -286,7 +318,7 @@ const makeCollector = (options: CollectorOptions) =>
       Effect.suspend(() => {
         const n = events.length + deadLetters.length
         return Effect.flatMap(admit(tenant, n, submit), (started) =>
-          "refused" in started ? Effect.succeed<Reply | undefined>(started.refused) : Effect.as(awaitSubmission(started.submission), undefined))
+          "refused" in started ? Effect.succeed<Reply | Submitted>(started.refused) : awaitSubmission(started.submission))
       })
     /**
      * Takes `n` of the tenant's pending messages for a post and starts its submission, holding them until the
@@ -361,27 +393,9 @@ const makeCollector = (options: CollectorOptions) =>
           route, body, tenant, receivedAtMs: Date.now(), gpc: sendsGpc(req), tenantOfKey: options.writeKeys.tenantOf, read,
           timeZone: sourceTimeZone(options.sourceOptions?.["segment"]),
         })
-        const busy = yield* admitted(tenant, result.events, result.deadLetters,
+        const submitted = yield* admitted(tenant, result.events, result.deadLetters,
           pipeline.submit(result.events, result.deadLetters))
-        if (busy !== undefined) return busy
-        if (result.requestError !== undefined) {
-          const e = result.requestError
-          return json(400, { success: false, error: e.message, rule: e.rule, field: e.field, accepted: 0 })
-        }
-        // A repeat of an earlier message of the batch lands once: said, not counted as accepted twice.
-        const duplicates = result.duplicates === undefined ? {} : { duplicates: result.duplicates }
-        const zonelessTimes = zonelessAnswer(countZonelessTimes(result.events))
-        if (result.rejected.length > 0) {
-          return json(400, {
-            success: false,
-            error: refusedSummary(result.rejected.length, result.rejected.length + result.events.length + (result.duplicates?.length ?? 0), "message"),
-            accepted: result.events.length,
-            rejected: result.rejected,
-            ...duplicates,
-            ...zonelessTimes,
-          })
-        }
-        return json(200, { success: true, accepted: result.events.length, ...duplicates, ...zonelessTimes })
+        return "keptTooLarge" in submitted ? segmentAnswer(result, submitted) : submitted
       })
 
     // Webhook bodies held now (their declared bytes), so that posts sent at once cannot run the process out of memory:

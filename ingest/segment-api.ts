@@ -48,6 +48,8 @@ export interface DuplicateItem {
 
 export interface SegmentRequestResult {
   readonly events: ReadonlyArray<CanonicalEvent>
+  /** Each event's index in the request (as `rejected` and `duplicates` name theirs); absent when there are no events. */
+  readonly eventIndexes?: ReadonlyArray<number>
   /** Messages repeating an earlier one of the batch exactly: not in `events`, as they would land once anyway. */
   readonly duplicates?: ReadonlyArray<DuplicateItem>
   readonly deadLetters: ReadonlyArray<DeadLetter>
@@ -236,6 +238,7 @@ export const processSegmentRequest = (req: SegmentRequest): SegmentRequestResult
   // Every message of a body within the per-message limit is within it too: only measure when the body is bigger.
   const knownSmall = Buffer.byteLength(req.body) <= SEGMENT_LIMITS.maxMessageBytes ? 0 : undefined
   const events: Array<CanonicalEvent> = []
+  const eventIndexes: Array<number> = []
   const rejected: Array<RejectedItem> = []
   const deadLetters: Array<DeadLetter> = []
   const duplicates: Array<DuplicateItem> = []
@@ -262,6 +265,7 @@ export const processSegmentRequest = (req: SegmentRequest): SegmentRequestResult
       if (first === undefined) {
         firstWithId.set(event.messageId, { index, body })
         events.push(event)
+        eventIndexes.push(index)
         continue
       }
       if (first.body === body) {
@@ -278,5 +282,5 @@ export const processSegmentRequest = (req: SegmentRequest): SegmentRequestResult
     rejected.push(shownRejection({ ...rejection, index, ...(messageId === "" ? {} : { messageId }) }))
     deadLetters.push({ tenant: req.tenant, source: "segment", receivedAt, messageId, rejection, payload: text ?? JSON.stringify(message) ?? "undefined" })
   }
-  return { events, deadLetters, rejected, ...(duplicates.length === 0 ? {} : { duplicates }) }
+  return { events, eventIndexes, deadLetters, rejected, ...(duplicates.length === 0 ? {} : { duplicates }) }
 }

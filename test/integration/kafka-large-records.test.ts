@@ -316,6 +316,50 @@ describe.runIf(enabled)("records larger than a Kafka topic takes", () => {
     expect(result.after).toEqual([{ rule: "too_large" }])
   }, 180_000)
 
+  it("a /v1/batch message the broker refuses as too large (an events topic an operator made with 256 KiB) is named too_large by its index, as an invalid message is", async () => {
+    const o = optionsFor({ compression: "none" })
+    const admin = new kafkajs.Kafka({ brokers: kafkaBrokers(), logLevel: kafkajs.logLevel.NOTHING }).admin()
+    await admin.connect()
+    try {
+      await admin.createTopics({
+        waitForLeaders: true,
+        topics: [{ topic: `${o.prefix}events`, numPartitions: 1, replicationFactor: 1, configEntries: [{ name: "max.message.bytes", value: String(256 * 1024) }] }],
+      })
+      // The batch's context (110,000 characters) goes into each event twice (its context, its raw text's meta): about
+      // 220 KB; a message of 30,000 characters more (its properties, its raw text) passes the topic's 256 KiB.
+      const context = { page: { title: "x".repeat(110_000) } }
+      const message = (id: string, note: string) => ({ type: "track", event: "Viewed", userId: "u1", messageId: id, properties: { note } })
+      const layer = Collector.layer({ port: 0, host: "127.0.0.1", writeKeys: writeKeys(TEST_KEYS) }).pipe(Layer.provideMerge(pipelineOn(o, false)))
+      const result = await Effect.runPromise(Effect.scoped(Effect.gen(function* () {
+        const { url } = yield* Collector
+        const post = (body: unknown) => Effect.promise(async () => {
+          const res = await fetch(`${url}/v1/batch`, { method: "POST", headers: { authorization: basicAuth(WRITE_KEY), "content-type": "application/json" }, body: JSON.stringify(body) })
+          return { status: res.status, body: (await res.json()) as Record<string, unknown> }
+        })
+        const mixed = yield* post({ context, batch: [message("m-small", "hi"), { type: "track" }, message("m-large", "y".repeat(30_000))] })
+        const alone = yield* post({ context, batch: [message("m-large-2", "z".repeat(30_000))] })
+        const landed = yield* readUntil<{ message_id: string }>("SELECT message_id FROM event_rows", (r) => r.length > 0)
+        const letters = yield* readUntil<{ message_id: string; rule: string }>(
+          "SELECT message_id, rule FROM dead_letters WHERE rule = 'too_large' ORDER BY message_id", (r) => r.length >= 2, 10_000)
+        return { mixed, alone, landed, letters }
+      }).pipe(Effect.provide(layer))))
+      expect(result.mixed.status).toBe(400)
+      expect(result.mixed.body).toMatchObject({ success: false, accepted: 1, error: "2 of 3 messages were rejected; the others were accepted" })
+      const rejected = result.mixed.body["rejected"] as Array<Record<string, unknown>>
+      // In the batch's order: the invalid message (1), then the one too large (2).
+      expect(rejected.map((r) => r["index"])).toEqual([1, 2])
+      expect(rejected[1]).toMatchObject({ index: 2, rule: "too_large", field: "", messageId: "m-large" })
+      checkResponse("/v1/batch", "post", result.mixed.status, result.mixed.body)
+      expect(result.alone.status).toBe(413)
+      expect(result.alone.body).toMatchObject({ success: false, accepted: 0, rejected: [{ index: 0, rule: "too_large", messageId: "m-large-2" }] })
+      checkResponse("/v1/batch", "post", result.alone.status, result.alone.body)
+      expect(result.landed.map((r) => r.message_id)).toEqual(["m-small"])
+      expect(result.letters).toEqual([{ message_id: "m-large", rule: "too_large" }, { message_id: "m-large-2", rule: "too_large" }])
+    } finally {
+      await admin.disconnect()
+    }
+  }, 180_000)
+
   it("a webhook item the broker refuses even compressed is named too_large in the answer (413 when it is all that was refused), and kept as its dead letter", async () => {
     const o = optionsFor()
     const layer = Collector.layer({ port: 0, host: "127.0.0.1", writeKeys: writeKeys(TEST_KEYS) }).pipe(Layer.provideMerge(pipelineOn(o, false)))
