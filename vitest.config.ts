@@ -9,8 +9,9 @@ export default defineConfig({
     // CDP_TEST_WORKERS sets another count (1 to run files one after another).
     maxWorkers: Number(process.env["CDP_TEST_WORKERS"] ?? 2),
     include: ["test/**/*.test.ts"],
-    // Unpacks the browser tests' Chromium (from npm, no system browser) once, before test files run in parallel.
-    globalSetup: ["test/support/chromium-setup.ts"],
+    // Unpacks the browser tests' Chromium (from npm, no system browser) once, before test files run in parallel; makes
+    // the run's migrated warehouse, which tests copy instead of migrating their own (test/support/warehouse-template.ts).
+    globalSetup: ["test/support/chromium-setup.ts", "test/support/warehouse-template-setup.ts"],
     testTimeout: 60_000,
     hookTimeout: 60_000,
   },

@@ -4,13 +4,14 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Effect, Layer, Logger, type Scope } from "effect"
 import { afterEach, beforeEach } from "vitest"
-import { backendConfig, pipelineLayer } from "../../cli/layers.ts"
+import { pipelineLayer } from "../../cli/layers.ts"
 import { EventBus } from "../../ingest/bus.ts"
 import { Collector } from "../../ingest/collector.ts"
 import type { ObjectStore } from "../../ingest/objectstore.ts"
 import { Pipeline } from "../../ingest/pipeline.ts"
 import { type WriteKeyEntry, writeKeys } from "../../ingest/writekeys.ts"
 import { Warehouse } from "../../warehouse/warehouse.ts"
+import { seededBackendConfig, seedWarehouse } from "./warehouse-template.ts"
 
 const quiet = Logger.layer([])
 
@@ -21,9 +22,14 @@ const quiet = Logger.layer([])
 export const runWith = <A, E, ROut, LE>(layer: Layer.Layer<ROut, LE>, program: Effect.Effect<A, E, ROut | Scope.Scope>): Promise<A> =>
   Effect.runPromise(Effect.scoped(program).pipe(Effect.provide(layer), Effect.provide(quiet)) as Effect.Effect<A, E | LE>)
 
-/** Runs a program on a fresh embedded warehouse in `dir`/clickhouse, closed when it ends, its logs silenced (runWith). */
-export const withEmbeddedWarehouse = <A, E>(dir: string, program: Effect.Effect<A, E, Warehouse | Scope.Scope>) =>
-  runWith(Layer.fresh(Warehouse.embedded(join(dir, "clickhouse"))), program)
+/**
+ * Runs a program on an embedded warehouse in `dir`/clickhouse (a fresh one a copy of the run's migrated template:
+ * warehouse-template.ts), closed when it ends, its logs silenced (runWith).
+ */
+export const withEmbeddedWarehouse = <A, E>(dir: string, program: Effect.Effect<A, E, Warehouse | Scope.Scope>) => {
+  seedWarehouse(join(dir, "clickhouse"))
+  return runWith(Layer.fresh(Warehouse.embedded(join(dir, "clickhouse"))), program)
+}
 
 export const freshDir = (prefix = "cdp-test-") => mkdtempSync(join(tmpdir(), prefix))
 
@@ -45,7 +51,7 @@ export type PipelineServices = Pipeline | Warehouse | EventBus | ObjectStore
 
 /** Runs `program` against a real pipeline on `dataDir`, closing everything (drained) afterwards. */
 export const withPipeline = <A, E>(dataDir: string, program: Effect.Effect<A, E, PipelineServices | Scope.Scope>) =>
-  Effect.runPromise(Effect.scoped(program).pipe(Effect.provide(pipelineLayer(backendConfig(dataDir))), Effect.provide(quiet)))
+  Effect.runPromise(Effect.scoped(program).pipe(Effect.provide(pipelineLayer(seededBackendConfig(dataDir))), Effect.provide(quiet)))
 
 export const WRITE_KEY = "wk_test_key"
 export const OTHER_TENANT_KEY = "wk_other_key"
@@ -60,7 +66,7 @@ export const withCollector = <A, E>(
 ) => {
   const keys = writeKeys(entries)
   const layer = Collector.layer({ port: 0, host: "127.0.0.1", writeKeys: keys }).pipe(
-    Layer.provideMerge(pipelineLayer(backendConfig(dataDir))),
+    Layer.provideMerge(pipelineLayer(seededBackendConfig(dataDir))),
   )
   return Effect.runPromise(
     Effect.scoped(Effect.gen(function* () {
