@@ -314,6 +314,8 @@ const readMail = async (raw: Buffer, depth: number): Promise<string> => {
   // word holds whole (`Cc: =?iso-8859-1?q?Jos=E9_=3Cjos=E9...=3E?=` is read as an empty Cc).
   const lines = mail.headerLines.map((h) => libmime().decodeWords(h.line))
   const texts = mail.attachments.filter((a) => /^text\//i.test(a.contentType)).map((a) => a.content.toString("utf8"))
+  // Every attachment's headers, decoded: its filename, description (an encoded-word or RFC 2231 value can name someone).
+  texts.push(...mail.attachments.map((a) => JSON.stringify([...a.headers])))
   const forwarded = depth < FORWARDS_READ ? mail.attachments.filter((a) => /^message\/(rfc822|global)$/i.test(a.contentType)) : []
   for (const a of forwarded) texts.push(await readMail(a.content, depth + 1))
   return [JSON.stringify([...mail.headers]), ...lines, mail.text ?? "", typeof mail.html === "string" ? mail.html : "", ...texts].join("\n")

@@ -2,11 +2,12 @@
 // other byte: each case checks the mail decoded no longer names it and the bytes around what was rewritten are the same.
 import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
-import { decodedMailText } from "../../warehouse/erasure.ts"
+import { decodedMailText, mentionsNeedle } from "../../warehouse/erasure.ts"
 import { redactMimeMail } from "../../warehouse/erasure-mime.ts"
 
 const JOSE = "jos\u00e9.m\u00fcller@example.com"
-const names = async (raw: Buffer) => (await Effect.runPromise(decodedMailText(raw))).toLowerCase().includes(JOSE)
+/** Whether the mail read decoded names José, as the erasure and its verification search it (a whole token). */
+const names = async (raw: Buffer) => mentionsNeedle([JOSE])(await Effect.runPromise(decodedMailText(raw)))
 const b64 = (b: Buffer) => b.toString("base64")
 
 describe("redactMimeMail", () => {
@@ -35,6 +36,18 @@ describe("redactMimeMail", () => {
     expect(await names(raw)).toBe(true)
     const out = (await redactMimeMail(raw, [JOSE]))!
     expect(out.toString("latin1")).toBe("From: <a@y.example>\r\nCc: =?iso-8859-1?q?Jos=E9_=3C=5Berased=5D=3E?=\r\n\r\nhi\r\n")
+    expect(await names(out)).toBe(false)
+  })
+
+  it("finds and cuts an address in an attachment's encoded filename, the attachment's bytes kept", async () => {
+    const mail = (filename: string) => Buffer.from("From: <a@y.example>\r\nContent-Type: multipart/mixed; boundary=x\r\n\r\n--x\r\n" +
+      "Content-Type: text/plain\r\n\r\nhi\r\n--x\r\nContent-Type: application/pdf\r\n" +
+      `Content-Disposition: attachment; filename="=?utf-8?B?${b64(Buffer.from(filename, "utf8"))}?="\r\n` +
+      "Content-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK\r\n--x--\r\n")
+    const raw = mail(`notes for ${JOSE} (draft).pdf`)
+    expect(await names(raw)).toBe(true)
+    const out = (await redactMimeMail(raw, [JOSE]))!
+    expect(out.toString("latin1")).toBe(mail("notes for [erased] (draft).pdf").toString("latin1"))
     expect(await names(out)).toBe(false)
   })
 
