@@ -15,7 +15,7 @@ import type { ClickHouseServerSettings } from "../warehouse/clickhouse-server.ts
 import { parseAllowedOriginSpecs, parseWriteKeySpecs } from "../ingest/writekeys.ts"
 import { sourceOptionsRefusal } from "../ingest/sources/index.ts"
 import { DEFAULT_RETENTION, parseRetention } from "../warehouse/retention.ts"
-import { knownSpellings } from "../warehouse/tenant.ts"
+import { knownSpellings, tenantNameProblem } from "../warehouse/tenant.ts"
 import { type AnalystLimits, DEFAULT_ANALYST_LIMITS } from "../warehouse/analyst.ts"
 import { parseBrandTerms, readAspectsFile, readTermsFile, type SentimentConfig } from "../sentiment/config.ts"
 
@@ -378,6 +378,28 @@ export const destinationAudiencesChecked = (destinations: ReadonlyArray<Destinat
       variable: SETTINGS.destinations.variable, expected: "destinations subscribed to audiences of their own tenant",
       problem: `destination "${d.name}" of tenant ${d.tenant}: ${e.message}`,
     })))), { discard: true })
+
+/**
+ * The tenants the per-tenant settings name, checked as a request's are (warehouse/tenant.ts; `known`: the spellings
+ * with capitals the write keys name): a key "ACME" beside tenant acme configured a tenant nobody writes to, acme
+ * keeping the defaults, without a word.
+ */
+export const settingTenantsChecked = (known: ReadonlySet<string>) =>
+  Effect.gen(function* () {
+    const named: ReadonlyArray<readonly [string, Iterable<string>]> = [
+      [SETTINGS.consent.variable, Object.keys(yield* readSetting(SETTINGS.consent))],
+      [SETTINGS.identityRules.variable, Object.keys(yield* readSetting(SETTINGS.identityRules))],
+      [SETTINGS.traitPrecedence.variable, Object.keys(yield* readSetting(SETTINGS.traitPrecedence))],
+      [SETTINGS.computedTraits.variable, Object.keys(yield* readSetting(SETTINGS.computedTraits))],
+      [SETTINGS.destinations.variable, (yield* readSetting(SETTINGS.destinations)).map((d) => d.tenant)],
+    ]
+    for (const [variable, tenants] of named) {
+      for (const tenant of tenants) {
+        const problem = tenant === "*" ? undefined : tenantNameProblem(tenant, known)
+        if (problem !== undefined) return yield* new SettingInvalid({ variable, expected: "keyed by tenants' names as requests name them", problem: `tenant ${problem}` })
+      }
+    }
+  })
 
 /**
  * The tenant names with capitals CDP_WRITE_KEYS names, which commands take as written (warehouse/tenant.ts); none when

@@ -13,14 +13,14 @@ import {
   DEFAULT_TENANT, dataDirWriteKey, parseAllowedOriginSpecs, parseWriteKeySpecs, uniqueWriteKeys, withAllowedOrigins,
   writeKeys,
 } from "../ingest/writekeys.ts"
-import { tenantNameProblem } from "../warehouse/tenant.ts"
+import { knownSpellings, tenantNameProblem } from "../warehouse/tenant.ts"
 import { shownText } from "../ingest/schemas.ts"
 import { MAX_QUERY_BYTES } from "../warehouse/readonly.ts"
 import { isNamedPipe, isStdinPath, readableFile, readStdinStatement } from "./stdin.ts"
 import { type DataDirLocked, type QueryScope, Warehouse } from "../warehouse/warehouse.ts"
 import type { ReplaySummary } from "../ingest/replay.ts"
 import type { RescoreSummary } from "../sentiment/index.ts"
-import { DEFAULT_HOST, DEFAULT_PORT, destinationAudiencesChecked, destinationsSetting, knownTenantsNow, misspeltSettings, parseJsonObject, readSetting, sentimentSettings, SETTINGS, settingNow, xEnvironment } from "./config.ts"
+import { DEFAULT_HOST, DEFAULT_PORT, destinationAudiencesChecked, destinationsSetting, knownTenantsNow, misspeltSettings, parseJsonObject, readSetting, sentimentSettings, settingTenantsChecked, SETTINGS, settingNow, xEnvironment } from "./config.ts"
 import { checkWritable, DataDirUnusable, FileUnwritable, prepareDataDir, readOnlyCommand, storedDataCommand } from "./data-dir.ts"
 import { dayOnTheCalendar } from "./calendar.ts"
 import { packageVersion, PROGRAM_DESCRIPTION, PROGRAM_EXAMPLES, VERSION_DESCRIPTION, VERSION_FLAGS } from "./help.ts"
@@ -241,6 +241,7 @@ Examples:
         try: () => withAllowedOrigins(entries, parseAllowedOriginSpecs(originSpecs)),
         catch: (e) => new OriginsInvalid({ message: (e as Error).message }),
       }))
+      yield* settingTenantsChecked(knownSpellings(keys.keys.map((k) => k.tenant)))
       const consent = yield* readSetting(SETTINGS.consent)
       // Read before the server listens: a wrong value is one line and exit 1, not a server that starts and stops.
       const destinations = yield* destinationsSetting

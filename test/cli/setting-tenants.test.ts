@@ -1,0 +1,34 @@
+// The per-tenant settings name tenants as requests do (warehouse/tenant.ts). Found probing cdp serve: with
+// CDP_IDENTITY_RULES {"ACME": ...} or a destination under "Acme" it started without a word, the rules applying to a
+// tenant nobody writes to (acme kept the defaults) and the destination syncing tenant "Acme" (no one) every period.
+import { afterEach, beforeEach, describe, expect, it } from "vitest"
+import { startServe } from "../support/cli.ts"
+import { freshDir, removeDir } from "../support/pipeline.ts"
+
+let dir: string
+const SET = ["CDP_IDENTITY_RULES", "CDP_DESTINATIONS", "CDP_CONSENT"]
+beforeEach(() => { dir = freshDir() })
+afterEach(() => {
+  for (const v of SET) delete process.env[v]
+  removeDir(dir)
+})
+
+const startError = (args: ReadonlyArray<string> = []) =>
+  startServe(["--data-dir", dir, ...args]).then(async (s) => `started: ${await s.stop()}`, (e: Error) => e.message)
+
+describe("per-tenant settings", () => {
+  it("naming a tenant another way than requests may are refused at start, naming the setting and what was meant", async () => {
+    process.env["CDP_IDENTITY_RULES"] = JSON.stringify({ "*": {}, ACME: { emailProviderRules: false } })
+    const rules = await startError()
+    expect(rules).toContain("exited with 1")
+    expect(rules).toContain(`cdp: CDP_IDENTITY_RULES must be keyed by tenants' names as requests name them (tenant "ACME" is not a tenant's name (1-64 lowercase letters`)
+    expect(rules).toContain('did you mean "acme"?')
+    delete process.env["CDP_IDENTITY_RULES"]
+
+    process.env["CDP_DESTINATIONS"] = JSON.stringify({ Acme: [{ name: "lake", type: "ndjson", purpose: "Analytics" }] })
+    expect(await startError()).toContain('CDP_DESTINATIONS must be keyed by tenants\' names as requests name them (tenant "Acme" is not')
+    // The spelling of an existing tenant a write key names is taken as written.
+    process.env["CDP_CONSENT"] = JSON.stringify({ Acme: { purposes: { Analytics: { onDenied: "drop" } } } })
+    expect(await startError(["--write-key", "wk_old=Acme"])).toBe("started: 0")
+  }, 120_000)
+})
