@@ -47,7 +47,7 @@ import {
 import { profileEvents, traitsPreview } from "./profiles.ts"
 import { progressBar } from "./progress.ts"
 import { isUserError, runCommand, userMessage } from "./run.ts"
-import { adminToken, announceServer, callServer, directOrServer, queryThroughServer, runningServer, ServerQueryFailed } from "./server-info.ts"
+import { adminToken, announceServer, callServer, directOrServer, knownTenantsFor, queryThroughServer, runningServer, ServerQueryFailed } from "./server-info.ts"
 import { listeningReporter, listenReportThroughServer, runXConnectors, XQueriesFailed, xSearchOnce } from "./social.ts"
 import { loadXConfig, XConfigInvalid } from "../ingest/social/index.ts"
 
@@ -144,6 +144,15 @@ const worksOnThisDataDir = (path: string, dataDir: string | undefined, decision:
   }
 }
 
+/** The tenant names with capitals a command takes as written (its data dir's server's, CDP_WRITE_KEYS's). */
+const knownTenantsOfCommand = (dataDir: unknown): ReadonlySet<string> => {
+  try {
+    return knownTenantsFor(backendConfig(typeof dataDir === "string" ? dataDir : undefined).dataDir)
+  } catch {
+    return knownTenantsNow() // a wrong setting: the command itself names it
+  }
+}
+
 const commandPath = (command: Command): string => {
   const names: Array<string> = []
   for (let at: Command | null = command; at !== null && at.parent !== null; at = at.parent) names.unshift(at.name())
@@ -160,7 +169,7 @@ const program = new Command("cdp")
       process.stderr.write(`cdp: warning: ${variable} is not a setting cdp reads (did you mean ${meant}?); it is ignored\n`)
     }
     const tenant: unknown = command.opts()["tenant"]
-    const tenantProblem = typeof tenant === "string" ? tenantNameProblem(tenant, knownTenantsNow()) : undefined
+    const tenantProblem = typeof tenant === "string" ? tenantNameProblem(tenant, knownTenantsOfCommand(command.opts()["dataDir"])) : undefined
     if (tenantProblem !== undefined) {
       process.stderr.write(`cdp: --tenant ${tenantProblem}\n`)
       process.exit(1)
@@ -250,7 +259,7 @@ Examples:
       const relations = yield* readSetting(SETTINGS.relations)
       const serving = Effect.gen(function* () {
         const { url } = yield* Collector
-        yield* announceServer(config.dataDir, url)
+        yield* announceServer(config.dataDir, url, [...knownSpellings(keys.keys.map((k) => k.tenant))])
         process.stderr.write(
           `cdp collector listening on ${url}\n` +
             `  data dir:   ${config.dataDir}\n` +
@@ -972,17 +981,20 @@ const dryRun = (sourceName: string, path: string, tenant: string, sourceOptions:
 
 // Every command offers help one way (-h, --help): commander would add a `help [command]` entry to each group too. A
 // group run without its command (cdp, cdp dlq) says in one line which commands it has, rather than printing its whole
-// help on stderr; an unknown one is named.
+// help on stderr; an unknown one is named, also when the flags of the command meant follow it (`cdp consent grant ID
+// --data-dir D` was "unknown option '--data-dir'", a flag the command meant takes).
 const oneWayToHelp = (command: Command): void => {
   command.helpCommand(false)
   if (command.commands.length > 0) {
-    command.allowExcessArguments(true).action(function (this: Command) {
+    command.allowExcessArguments(true).allowUnknownOption(true).action(function (this: Command) {
       const names = this.commands.map((c) => c.name()).join(", ")
       const path = this === program ? "cdp" : `cdp ${this.name()}`
       const first = this.args[0]
       this.error(first === undefined
         ? `error: ${path} needs a command: ${names} (${path} --help describes each)`
-        : `error: unknown command '${first}' (${path} has: ${names})`)
+        : first.startsWith("-")
+          ? `error: unknown option '${first}' (${path} needs a command first: ${names})`
+          : `error: unknown command '${first}' (${path} has: ${names})`)
     })
   }
   for (const sub of command.commands) oneWayToHelp(sub)
