@@ -671,16 +671,21 @@ export const makeKafkaBus = (options: KafkaBusOptions): Effect.Effect<EventBusSh
       const parked = `${name}.parked`
       await ensureTopics(probe, [parked], options)
       const size = recordBytes(m)
-      await send(parked, [size + cause.length <= MAX_RECORD_BYTES
-        ? { key: m.key?.toString("utf8") ?? "", value: m.value ?? "", headers: { ...(m.headers as Record<string, string>), "cdp-parked-cause": cause } }
-        : {
-          key: m.key?.toString("utf8") ?? "", value: "",
-          headers: {
-            "cdp-parked-cause": cause,
-            "cdp-parked-value": `not copied: the record (${size} bytes) and its cause do not fit in one record of ${parked}; ` +
-              `it stays on ${name} partition ${partition} offset ${m.offset} until the topic's retention`,
-          },
-        }])
+      const key = m.key?.toString("utf8") ?? ""
+      const notCopied = () => send(parked, [{
+        key, value: "",
+        headers: {
+          "cdp-parked-cause": cause,
+          "cdp-parked-value": `not copied: the record (${size} bytes) and its cause do not fit in one record of ${parked}; ` +
+            `it stays on ${name} partition ${partition} offset ${m.offset} until the topic's retention`,
+        },
+      }])
+      // A copy the broker refuses (a .parked topic made with a smaller max.message.bytes than cdp's) is parked as one
+      // too large: refused, the park was retried for ever in front of its partition.
+      await (size + cause.length <= MAX_RECORD_BYTES
+        ? send(parked, [{ key, value: m.value ?? "", headers: { ...(m.headers as Record<string, string>), "cdp-parked-cause": cause } }])
+          .catch((e: unknown) => (refusedAsTooLarge(e) ? notCopied() : Promise.reject(e)))
+        : notCopied())
       if (madeByBus(name, m)) return
       // A record whose key and value name two tenants is filed under neither: either may be the forgery.
       const tenant = defect instanceof RecordForeignTenant ? "" : await sealedTenant(m)

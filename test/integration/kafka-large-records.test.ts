@@ -360,6 +360,37 @@ describe.runIf(enabled)("records larger than a Kafka topic takes", () => {
     }
   }, 180_000)
 
+  it("a record parked on a .parked topic an operator made with a smaller max.message.bytes is parked without its value, not retried for ever", async () => {
+    const o = optionsFor({ compression: "none" })
+    const kafka = new kafkajs.Kafka({ brokers: kafkaBrokers(), logLevel: kafkajs.logLevel.NOTHING })
+    const admin = kafka.admin()
+    const producer = kafka.producer()
+    await admin.connect()
+    await producer.connect()
+    try {
+      await admin.createTopics({
+        waitForLeaders: true,
+        topics: [{ topic: `${o.prefix}events.parked`, numPartitions: 1, replicationFactor: 1, configEntries: [{ name: "max.message.bytes", value: String(1024 * 1024) }] }],
+      })
+      const result = await Effect.runPromise(Effect.scoped(Effect.gen(function* () {
+        const pipeline = yield* Pipeline
+        // 2 MB that is not JSON, produced by another producer: the events consumer parks it (a copy on events.parked).
+        yield* Effect.promise(() => producer.send({ topic: `${o.prefix}events`, messages: [{ key: "acme/u1", value: randomBytes(2_000_000) }] }))
+        yield* pipeline.submit([globexEvent("g-after")], [])
+        const landed = yield* readUntil<{ message_id: string }>("SELECT message_id FROM event_rows", (r) => r.length > 0)
+        const letters = yield* readUntil<{ tenant: string; rule: string }>("SELECT tenant, rule FROM dead_letters", (r) => r.length > 0, 10_000)
+        return { landed, letters }
+      }).pipe(Effect.provide(pipelineOn(o, false)))))
+      expect(result.landed.map((r) => r.message_id)).toEqual(["g-after"])
+      expect(result.letters).toEqual([{ tenant: "acme", rule: "bus_record_not_json" }])
+      const parked = await admin.fetchTopicOffsets(`${o.prefix}events.parked`)
+      expect(parked.map((p) => p.high)).toEqual(["1"])
+    } finally {
+      await producer.disconnect()
+      await admin.disconnect()
+    }
+  }, 180_000)
+
   it("a webhook item the broker refuses even compressed is named too_large in the answer (413 when it is all that was refused), and kept as its dead letter", async () => {
     const o = optionsFor()
     const layer = Collector.layer({ port: 0, host: "127.0.0.1", writeKeys: writeKeys(TEST_KEYS) }).pipe(Layer.provideMerge(pipelineOn(o, false)))
