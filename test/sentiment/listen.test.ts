@@ -290,13 +290,13 @@ describe("spike alerts", () => {
     await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve))
     try {
       await withPipeline(dir, importFile("twitter", DEV_TWEETS, { tenant: "umbrella" }))
-      const started = performance.now()
       const r = await run({ tenant: "umbrella", raiseAlerts: true, k: 0.5, webhookUrl: `http://127.0.0.1:${(silent.address() as AddressInfo).port}/` })
       const n = r.spikes.length
       expect(n).toBeGreaterThan(2)
       expect(r.alerts.webhook).toMatchObject({ delivered: 0, failed: n })
+      // One call waited its 5 s (the product's own timeout); the others were not sent, so not waited for (before, each
+      // one's error was its own timeout). No bound on this machine's clock: the report's queries take longer under load.
       expect(r.alerts.webhook.errors).toEqual(["timeout", ...Array(n - 1).fill("not sent: the webhook did not answer an earlier alert of this run within 5 s")])
-      expect(performance.now() - started).toBeLessThan(15_000)
       expect(r.spikes.every((s) => !s.notified)).toBe(true)
       // The next run, with the receiver answering, sends them all.
       const again = await run({ tenant: "umbrella", raiseAlerts: true, k: 0.5, webhookUrl: hookUrl })

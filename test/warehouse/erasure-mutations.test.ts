@@ -129,10 +129,10 @@ describe("an erasure's mutations on the embedded engine", () => {
       yield* w.command("INSERT INTO small VALUES ('a', 1), ('b', 2)")
       // Not the erasure's: left failing by someone else (a synchronous mutation that failed stays, and fails again).
       yield* w.command("ALTER TABLE small UPDATE n = toUInt32(concat('x', k)) WHERE 1 SETTINGS mutations_sync = 0")
-      const started = Date.now()
+      // Stopped for that mutation, told by the message rather than by this machine's clock: one that did not look at the
+      // table's other mutations fails on its own mutation's failure, or at its 20 s deadline, either way not naming it.
       const failure = yield* runMutation("small", "ALTER TABLE small DELETE WHERE k = 'a' AND k != '_erasure_marker4'", "_erasure_marker4", { timeoutMs: 20_000 })
         .pipe(Effect.flip)
-      expect(Date.now() - started).toBeLessThan(10_000)
       expect(failure.message).toMatch(
         /^the erasure's mutation of table small cannot run while mutation_\d+\.txt of the table fails: Cannot parse string '…' as UInt32.*\(CANNOT_PARSE_TEXT\); it was stopped \(KILL MUTATION WHERE table = 'small' AND mutation_id = 'mutation_\d+\.txt' lets the table's mutations run again\)$/)
       const left = yield* unfinished("small")

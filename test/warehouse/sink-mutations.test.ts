@@ -85,9 +85,10 @@ describe("consent applied to stored messages on the embedded engine", () => {
       yield* w.command("INSERT INTO event_rows (tenant, message_id, profile_id, timestamp, received_at) VALUES ('acme', 'm-1', 'p-1', now64(3), now64(3))")
       // Not the strip's: left failing by someone else.
       yield* w.command("ALTER TABLE event_rows UPDATE traits = toString(toUInt32(concat('x', message_id))) WHERE 1 SETTINGS mutations_sync = 0")
-      const started = Date.now()
+      // Stopped for that mutation, told by the message rather than by this machine's clock: a strip that did not look
+      // at the table's other mutations fails on its own mutation's failure, or waits out its deadline (MUTATION_TIMEOUT_MS,
+      // 10 minutes, past this test's timeout), either way not naming that one.
       const failure = yield* stripStoredEvents("acme", ["m-1"], STRIP).pipe(Effect.flip)
-      expect(Date.now() - started).toBeLessThan(10_000)
       expect(failure._tag).toBe("ErasureMutationFailed")
       expect(failure).toMatchObject({ table: "event_rows" })
       expect(failure.message).not.toContain("\n")
