@@ -47,7 +47,7 @@ import {
 import { profileEvents, traitsPreview } from "./profiles.ts"
 import { progressBar } from "./progress.ts"
 import { isUserError, runCommand, userMessage } from "./run.ts"
-import { adminToken, announceServer, callServer, directOrServer, queryThroughServer, runningServer, ServerQueryFailed } from "./server-info.ts"
+import { adminToken, announceServer, callServer, directOrServer, knownTenantsFor, queryThroughServer, runningServer, ServerQueryFailed } from "./server-info.ts"
 import { listeningReporter, listenReportThroughServer, runXConnectors, XQueriesFailed, xSearchOnce } from "./social.ts"
 import { loadXConfig, XConfigInvalid } from "../ingest/social/index.ts"
 
@@ -144,6 +144,15 @@ const worksOnThisDataDir = (path: string, dataDir: string | undefined, decision:
   }
 }
 
+/** The tenant names with capitals a command takes as written (its data dir's server's, CDP_WRITE_KEYS's). */
+const knownTenantsOfCommand = (dataDir: unknown): ReadonlySet<string> => {
+  try {
+    return knownTenantsFor(backendConfig(typeof dataDir === "string" ? dataDir : undefined).dataDir)
+  } catch {
+    return knownTenantsNow() // a wrong setting: the command itself names it
+  }
+}
+
 const commandPath = (command: Command): string => {
   const names: Array<string> = []
   for (let at: Command | null = command; at !== null && at.parent !== null; at = at.parent) names.unshift(at.name())
@@ -160,7 +169,7 @@ const program = new Command("cdp")
       process.stderr.write(`cdp: warning: ${variable} is not a setting cdp reads (did you mean ${meant}?); it is ignored\n`)
     }
     const tenant: unknown = command.opts()["tenant"]
-    const tenantProblem = typeof tenant === "string" ? tenantNameProblem(tenant, knownTenantsNow()) : undefined
+    const tenantProblem = typeof tenant === "string" ? tenantNameProblem(tenant, knownTenantsOfCommand(command.opts()["dataDir"])) : undefined
     if (tenantProblem !== undefined) {
       process.stderr.write(`cdp: --tenant ${tenantProblem}\n`)
       process.exit(1)
@@ -250,7 +259,7 @@ Examples:
       const relations = yield* readSetting(SETTINGS.relations)
       const serving = Effect.gen(function* () {
         const { url } = yield* Collector
-        yield* announceServer(config.dataDir, url)
+        yield* announceServer(config.dataDir, url, [...knownSpellings(keys.keys.map((k) => k.tenant))])
         process.stderr.write(
           `cdp collector listening on ${url}\n` +
             `  data dir:   ${config.dataDir}\n` +

@@ -4,7 +4,7 @@ import { type Command, InvalidArgumentError, Option } from "commander"
 import { Effect, type Scope } from "effect"
 import { type IdentityConfig, profileIdOf, readIdentifier } from "../identity/index.ts"
 import {
-  computeRelations, type ComputeResult, dayOf, DEFAULT_RELATIONS_CONFIG, explainRelation, type RelationExplanation, type RelationSeries, relationSeries, SERIES_EVERY,
+  computeRelations, type ComputeResult, dayOf, DEFAULT_RELATIONS_CONFIG, explainRelation, MAX_PERIODS, type RelationExplanation, type RelationSeries, relationSeries, SERIES_EVERY,
   notARunDay, type SeriesEvery, summarise, type Summary,
 } from "../identity/relations/index.ts"
 import { readRuns } from "../warehouse/relations.ts"
@@ -68,8 +68,10 @@ export const renderSeries = (s: RelationSeries): string =>
   (s.message === undefined ? relationshipsText(s) : `\n${s.message}`)
 
 /**
- * The listening report's relationships: the series over the report's period, every week, from stored runs only (a
- * report must not recompute every profile); undefined when the tenant has no relationship scores.
+ * The listening report's relationships: the series over the report's period up to today (no run is stored for days
+ * to come: a far until, 2099-01-01, asked for 3,700 weeks), every week, or every month when weeks would be more than
+ * the series takes (MAX_PERIODS; a report covers 10 years, 522 weeks), from stored runs only (a report must not
+ * recompute every profile); undefined when the tenant has no relationship scores.
  */
 export const withRelationships = <R extends { readonly tenant: string; readonly since: string; readonly until: string }, E, X>(
   report: Effect.Effect<R, E, X>,
@@ -78,10 +80,11 @@ export const withRelationships = <R extends { readonly tenant: string; readonly 
     const r = yield* report
     if ((yield* readRuns(r.tenant)).length === 0) return r
     const from = r.since.slice(0, 10)
-    const to = [dayOf(Date.parse(r.until) - 1), from].sort().at(-1)!
+    const to = [[dayOf(Date.parse(r.until) - 1), dayOf(Date.now())].sort()[0]!, from].sort().at(-1)!
+    const weeks = (Date.parse(to) - Date.parse(from)) / (7 * 86_400_000) + 2
     const relationships = yield* relationSeries({
       // Stored runs only, so the scoring configuration is never read: a bad CDP_RELATIONS cannot fail a listening report.
-      tenant: r.tenant, from, to, every: "week", computeMissing: false, config: DEFAULT_RELATIONS_CONFIG,
+      tenant: r.tenant, from, to, every: weeks > MAX_PERIODS ? "month" : "week", computeMissing: false, config: DEFAULT_RELATIONS_CONFIG,
     })
     return { ...r, relationships }
   })

@@ -8,6 +8,7 @@ import { join } from "node:path"
 import { Data, Effect } from "effect"
 import type { ProfileWithConsent } from "../ingest/profile-route.ts"
 import type { QueryScope } from "../warehouse/warehouse.ts"
+import { knownTenantsNow } from "./config.ts"
 
 const SERVE_FILE = "serve.json"
 const TOKEN_FILE = "admin-token"
@@ -21,18 +22,19 @@ export const adminToken = (dataDir: string): string => {
 }
 
 /** Announces the server for as long as the scope lasts. */
-export const announceServer = (dataDir: string, url: string) =>
+export const announceServer = (dataDir: string, url: string, tenants: ReadonlyArray<string> = []) =>
   Effect.acquireRelease(
-    Effect.sync(() => writeFileSync(join(dataDir, SERVE_FILE), JSON.stringify({ pid: process.pid, url }), { mode: 0o600 })),
+    Effect.sync(() => writeFileSync(join(dataDir, SERVE_FILE), JSON.stringify({ pid: process.pid, url, tenants }), { mode: 0o600 })),
     () => Effect.sync(() => rmSync(join(dataDir, SERVE_FILE), { force: true })),
   )
 
 /** The running server of a data directory, if there is one. */
 export const runningServer = (dataDir: string): RunningServer | undefined => {
   try {
-    const info = JSON.parse(readFileSync(join(dataDir, SERVE_FILE), "utf8")) as { pid: number; url: string }
+    const info = JSON.parse(readFileSync(join(dataDir, SERVE_FILE), "utf8")) as { pid: number; url: string; tenants?: unknown }
     process.kill(info.pid, 0)
-    return { url: info.url, token: readFileSync(join(dataDir, TOKEN_FILE), "utf8").trim() }
+    const tenants = Array.isArray(info.tenants) ? info.tenants.filter((t): t is string => typeof t === "string") : []
+    return { url: info.url, token: readFileSync(join(dataDir, TOKEN_FILE), "utf8").trim(), tenants }
   } catch {
     return undefined
   }
@@ -42,6 +44,17 @@ export const runningServer = (dataDir: string): RunningServer | undefined => {
 export interface RunningServer {
   readonly url: string
   readonly token: string
+  /** The tenant names with capitals it takes as written (its write keys': warehouse/tenant.ts knownSpellings). */
+  readonly tenants: ReadonlyArray<string>
+}
+
+/**
+ * The tenant names with capitals a command on `dataDir` takes as written: CDP_WRITE_KEYS's, and those of the write
+ * keys of the cdp serve holding it (--write-key too), which the command then goes through.
+ */
+export const knownTenantsFor = (dataDir: string): ReadonlySet<string> => {
+  const served = runningServer(dataDir)?.tenants ?? []
+  return served.length === 0 ? knownTenantsNow() : new Set([...knownTenantsNow(), ...served])
 }
 
 /**

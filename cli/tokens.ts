@@ -8,11 +8,11 @@ import {
 } from "../ingest/auth.ts"
 import { notATokenIdMessage, TOKEN_ID } from "../ingest/token-route.ts"
 import { dayOnTheCalendar } from "./calendar.ts"
-import { knownTenantsNow, readSetting, SETTINGS } from "./config.ts"
+import { readSetting, SETTINGS } from "./config.ts"
 import { formatRows, type OutputFormat } from "./format.ts"
 import { type BackendConfig, backendConfig, commandLogger, warehouseLayer } from "./layers.ts"
 import { runCommand } from "./run.ts"
-import { allPages, directOrServer, serverCaller } from "./server-info.ts"
+import { allPages, directOrServer, knownTenantsFor, serverCaller } from "./server-info.ts"
 
 const print = (text: string) => process.stdout.write(`${text}\n`)
 
@@ -55,7 +55,7 @@ export const tokenCreate = (options: {
       scopes: options.scopes === undefined ? undefined : options.scopes.split(","),
     }
     // Checked before the data dir is opened: a wrong flag touches nothing.
-    const input = validateTokenInput(request, Date.now(), knownTenantsNow())
+    const input = validateTokenInput(request, Date.now(), knownTenantsFor(options.backend.dataDir))
     if (input instanceof TokenInvalid) return yield* Effect.fail(input)
     const direct = Effect.gen(function* () {
       const { token, record } = yield* createTokenWithin(input, yield* readSetting(SETTINGS.maxTokens))

@@ -2,7 +2,7 @@
 // CDP_IDENTITY_RULES {"ACME": ...} or a destination under "Acme" it started without a word, the rules applying to a
 // tenant nobody writes to (acme kept the defaults) and the destination syncing tenant "Acme" (no one) every period.
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
-import { startServe } from "../support/cli.ts"
+import { runCdp, startServe } from "../support/cli.ts"
 import { freshDir, removeDir } from "../support/pipeline.ts"
 
 let dir: string
@@ -30,5 +30,20 @@ describe("per-tenant settings", () => {
     // The spelling of an existing tenant a write key names is taken as written.
     process.env["CDP_CONSENT"] = JSON.stringify({ Acme: { purposes: { Analytics: { onDenied: "drop" } } } })
     expect(await startError(["--write-key", "wk_old=Acme"])).toBe("started: 0")
+  }, 120_000)
+
+  it("a command going through cdp serve takes the spelling its --write-key names, as the server does", async () => {
+    // Found probing: `cdp serve --write-key k=Acme`, then `cdp token create --tenant Acme` was refused (did you mean
+    // "acme"?, another tenant) though the server takes "Acme"; only CDP_WRITE_KEYS in the command's own environment helped.
+    const serve = await startServe(["--data-dir", dir, "--write-key", "wk_old=Acme"])
+    try {
+      const create = runCdp(["token", "create", "--role", "marketer", "--tenant", "Acme", "--data-dir", dir], { env: { CDP_WRITE_KEYS: undefined } })
+      expect(create.stderr).toBe("")
+      expect(create.status).toBe(0)
+      const other = runCdp(["token", "list", "--tenant", "acme", "--data-dir", dir], { env: { CDP_WRITE_KEYS: undefined } })
+      expect(other.stderr).toBe(`cdp: --tenant "acme" differs only in case from tenant "Acme": write it "Acme"\n`)
+    } finally {
+      expect(await serve.stop()).toBe(0)
+    }
   }, 120_000)
 })
