@@ -30,10 +30,11 @@ describe("a destination asking to wait", () => {
       expect([r.upserted, r.deadLettered]).toEqual([60, 0])
       const waits = sf.requests.slice(1).flatMap((q, i) => sf.requests[i]!.status === 503 ? [q.at - sf.requests[i]!.at] : [])
       expect(waits.length).toBeGreaterThanOrEqual(5)
-      // Never less than asked; the median within 60 ms of it (the next request's own transfer), where adding the
-      // handling of each answer (its delivery logged to the warehouse) made it more.
+      // Never less than asked. That the wait counts from the answer's arrival, not from after its handling (its delivery
+      // logged to the warehouse), is token-bucket's case, on a test clock: here an upper bound would be this machine's
+      // wall clock (the median within 60 ms of the asked 0.2 s failed at load), and 48638bf measured the same waits
+      // (204-237 ms at load 9) with and without that change.
       for (const w of waits) expect(w).toBeGreaterThanOrEqual(195)
-      expect([...waits].sort((a, b) => a - b)[waits.length >> 1]).toBeLessThan(260)
     } finally {
       await sf.close()
     }
@@ -47,14 +48,14 @@ describe("a destination asking to wait", () => {
       const people = [1, 2].map((n) => web(`m-${n}`, 1, {
         type: "identify", userId: `u${n}`, traits: { email: `p${n}@mail.example` }, context: prefs({ CrmSync: true }),
       }))
-      const started = Date.now()
+      // The run ending at all is the check on the wait: one for the window asked would outlast this test's timeout by
+      // a thousand years, and no bound on this machine's clock is needed.
       const r = await withConsent(dir, Effect.gen(function* () {
         yield* submit(people)
         return yield* syncDestination(config)
       }))
       // The first batch lands; the second, refused 429 with the same window, is dead-lettered instead of waited for.
       expect([r.upserted, r.deadLettered]).toEqual([1, 1])
-      expect(Date.now() - started).toBeLessThan(20_000)
       expect(hs.requests.length).toBe(2)
     } finally {
       await hs.close()
