@@ -421,6 +421,8 @@ interface PendingSend {
   readonly at: number
   /** Settles its publish; only the first call counts (a send given up on may be acknowledged later). */
   readonly done: (error?: unknown) => void
+  /** Sent in a request of its own: a request it shared with other sends was refused as too large. */
+  readonly alone?: boolean
 }
 
 /** How long a check of the brokers (a metadata request) may take before they count as not answering. */
@@ -535,7 +537,7 @@ export const makeKafkaBus = (options: KafkaBusOptions): Effect.Effect<EventBusSh
         while (queue.length > 0) {
           const chunk: Array<PendingSend> = []
           let bytes = 0
-          while (queue.length > 0 && (chunk.length === 0 || bytes + queue[0]!.bytes <= SEND_CHUNK_BYTES)) {
+          while (queue.length > 0 && (chunk.length === 0 || (!chunk[0]!.alone && !queue[0]!.alone && bytes + queue[0]!.bytes <= SEND_CHUNK_BYTES))) {
             const next = queue.shift()!
             chunk.push(next)
             bytes += next.bytes
@@ -551,7 +553,11 @@ export const makeKafkaBus = (options: KafkaBusOptions): Effect.Effect<EventBusSh
             await producer.sendBatch({ acks: -1, compression, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) })
             for (const p of chunk) p.done()
           } catch (e) {
-            for (const p of chunk) p.done(e)
+            // Sends grouped into one request that a topic refused as too large (one made with a smaller
+            // max.message.bytes than cdp's 8 MiB) go again each in a request of its own, so a publish is refused only
+            // for its own records (its caller keeps those); grouped, every publisher of the request was refused.
+            if (chunk.length > 1 && refusedAsTooLarge(e)) queue.unshift(...chunk.map((p) => ({ ...p, alone: true })))
+            else for (const p of chunk) p.done(e)
           }
           inFlight = []
         }

@@ -391,6 +391,33 @@ describe.runIf(enabled)("records larger than a Kafka topic takes", () => {
     }
   }, 180_000)
 
+  it("publishes the bus groups into one request past a smaller topic's max.message.bytes each go alone: every event fitting it lands, none is kept too_large", async () => {
+    const o = optionsFor({ compression: "none" })
+    const admin = new kafkajs.Kafka({ brokers: kafkaBrokers(), logLevel: kafkajs.logLevel.NOTHING }).admin()
+    await admin.connect()
+    try {
+      await admin.createTopics({
+        waitForLeaders: true,
+        topics: [{ topic: `${o.prefix}events`, numPartitions: 1, replicationFactor: 1, configEntries: [{ name: "max.message.bytes", value: String(1024 * 1024) }] }],
+      })
+      // Six events of about 400 KB, each well within 1 MiB, published at once: group-committed, they make requests of
+      // up to 4 MiB, which that topic refuses whole.
+      const events = Array.from({ length: 6 }, (_, i): CanonicalEvent => ({ ...viewedEvent(`a-${i}`), userId: `u${i}`, text: "x".repeat(400_000) }))
+      const result = await Effect.runPromise(Effect.scoped(Effect.gen(function* () {
+        const pipeline = yield* Pipeline
+        const submitted = yield* Effect.forEach(events, (e) => pipeline.submit([e], []), { concurrency: "unbounded" })
+        const landed = yield* readUntil<{ message_id: string }>("SELECT message_id FROM event_rows ORDER BY message_id", (r) => r.length >= 6)
+        const letters = yield* readUntil<{ message_id: string }>("SELECT message_id FROM dead_letters", () => true, 0)
+        return { kept: submitted.flatMap((s) => s.keptTooLarge.map((k) => k.event.messageId)), landed, letters }
+      }).pipe(Effect.provide(pipelineOn(o, false)))))
+      expect(result.kept).toEqual([])
+      expect(result.letters).toEqual([])
+      expect(result.landed.map((r) => r.message_id)).toEqual(events.map((e) => e.messageId))
+    } finally {
+      await admin.disconnect()
+    }
+  }, 180_000)
+
   it("a webhook item the broker refuses even compressed is named too_large in the answer (413 when it is all that was refused), and kept as its dead letter", async () => {
     const o = optionsFor()
     const layer = Collector.layer({ port: 0, host: "127.0.0.1", writeKeys: writeKeys(TEST_KEYS) }).pipe(Layer.provideMerge(pipelineOn(o, false)))
