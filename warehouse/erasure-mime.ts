@@ -4,19 +4,9 @@
 // (its transfer encoding, line length and line ends; the word's charset and B or Q); every other byte stays. The mail
 // is split with mailparser's own MIME splitter (@zone-eu/mailsplit), which gives each node's header bytes back as they
 // were; it is joined by hand, not by mailsplit's Rewriter (which ends a part it rewrites with a bare LF).
-import { createRequire } from "node:module"
-import type { Transform } from "node:stream"
 import { FORWARDS_READ, redactBytes } from "./erasure.ts"
-
-interface MimeNode {
-  readonly type: "node"
-  readonly contentType: string | false
-  readonly charset: string | false
-  readonly encoding: string | false
-  readonly getHeaders: () => Buffer
-}
-
-type SplitterChunk = MimeNode | { readonly type: "body" | "data"; readonly node: MimeNode; readonly value: Buffer }
+// mailparser's own copies, so the MIME reading is the one that found the subject (decodedMailText).
+import { libbase64, libqp, type MimeNode, splitMime, transferDecoded } from "./mail-mime.ts"
 
 /** A stretch of the raw mail: a node's headers, its body (still transfer-encoded), or multipart framing. */
 interface Piece {
@@ -25,31 +15,21 @@ interface Piece {
   readonly bytes: Buffer
 }
 
-// mailparser's own copies, so the MIME reading is the one that found the subject (decodedMailText).
-const fromMailparser = createRequire(createRequire(import.meta.url).resolve("mailparser"))
-const fromMailsplit = createRequire(fromMailparser.resolve("@zone-eu/mailsplit"))
-const mailsplit = () => fromMailparser("@zone-eu/mailsplit") as { Splitter: new (options: object) => Transform }
-const libqp = () => fromMailsplit("libqp") as { encode: (b: Buffer) => string; decode: (s: string) => Buffer; wrap: (s: string, width: number) => string }
-const libbase64 = () => fromMailsplit("libbase64") as { encode: (b: Buffer) => string }
-
 /**
  * The mail in pieces, in order (a body's chunks joined). A forwarded message (message/rfc822) is one body, cut as a
  * mail of its own (redactForwarded), so its parts are reached whatever its transfer encoding.
  */
-const splitMail = (raw: Buffer): Promise<Array<Piece>> => new Promise((resolve, reject) => {
+const splitMail = async (raw: Buffer): Promise<Array<Piece>> => {
   const pieces: Array<Piece> = []
-  const splitter = new (mailsplit().Splitter)({ ignoreEmbedded: true })
-  splitter.on("data", (chunk: SplitterChunk) => {
+  await splitMime(raw, { ignoreEmbedded: true }, (chunk) => {
     if (chunk.type === "node") return pieces.push({ kind: "head", node: chunk, bytes: chunk.getHeaders() })
     const last = pieces[pieces.length - 1]
     if (chunk.type === "body" && last?.kind === "body" && last.node === chunk.node) {
       pieces[pieces.length - 1] = { ...last, bytes: Buffer.concat([last.bytes, chunk.value]) }
     } else pieces.push({ kind: chunk.type, node: chunk.node, bytes: chunk.value })
   })
-  splitter.on("end", () => resolve(pieces))
-  splitter.on("error", reject)
-  splitter.end(raw)
-})
+  return pieces
+}
 
 /**
  * `raw` with every whole-token occurrence of the needles cut inside its transfer-encoded text parts, its headers'
@@ -86,11 +66,6 @@ const redactBody = async (node: MimeNode, body: Buffer, needles: ReadonlyArray<s
   if (cut === undefined) return undefined
   return cut.equals(content) ? body : transferEncoded(encoding, cut, body)
 }
-
-const transferDecoded = (encoding: string, body: Buffer): Buffer =>
-  encoding === "base64" ? Buffer.from(body.toString("latin1"), "base64")
-    : encoding === "quoted-printable" ? libqp().decode(body.toString("latin1"))
-    : body
 
 /** A base64 line of mail (RFC 2045: at most 76 characters). */
 const BASE64_WIDTH = 76

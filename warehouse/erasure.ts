@@ -8,9 +8,10 @@
 // Detached parts cannot be read by SQL, so they are dropped. The mutation names its rows through a scratch Memory
 // table (row fingerprints), never by value: mutation_N.txt files stay on disk, and must hold no identifier.
 import { randomBytes } from "node:crypto"
-import { createRequire } from "node:module"
 import { Data, Duration, Effect } from "effect"
 import { stringLiteral } from "./inline-params.ts"
+// mailparser's own copy of libmime, whose encoded-word reading made `mail.headers`.
+import { libmime } from "./mail-mime.ts"
 import { keyedPermits } from "./turns.ts"
 import {
   detachmentMark, detachmentsEnded, detachmentSince, type Row, Warehouse, type WarehouseQueryError, type WarehouseUnavailable, whileDetached,
@@ -302,10 +303,6 @@ export const FORWARDS_READ = 4
  */
 export const decodedMailText = (raw: Buffer): Effect.Effect<string> =>
   Effect.tryPromise(() => readMail(raw, 0)).pipe(Effect.orElseSucceed(() => ""))
-
-// mailparser's own copy of libmime, whose encoded-word reading made `mail.headers`.
-const fromMailparser = createRequire(createRequire(import.meta.url).resolve("mailparser"))
-const libmime = () => fromMailparser("libmime") as { decodeWords: (s: string) => string }
 
 const readMail = async (raw: Buffer, depth: number): Promise<string> => {
   const { simpleParser } = await import("mailparser")

@@ -4,28 +4,9 @@
 // Here the message is split again with mailparser's own MIME splitter (@zone-eu/mailsplit, as mailparser loads it),
 // and a text part whose bytes are not UTF-8 is read as Windows-1252 (WHATWG's reading of Latin-1 labels too).
 // Also a multipart message whose boundary never appears: mailparser gives no text, the body is taken as text.
-import { createRequire } from "node:module"
 import { isUtf8 } from "node:buffer"
-import { Transform } from "node:stream"
-
-interface MimeNode {
-  readonly type: "node"
-  readonly contentType: string | false
-  readonly charset: string | false
-  readonly encoding: string | false
-  readonly multipart: string | false
-  readonly flowed: boolean
-  readonly delSp: boolean
-  readonly parentNode?: MimeNode
-}
-
-type SplitterChunk = MimeNode | { readonly type: "body" | "data"; readonly node: MimeNode; readonly value: Buffer }
-
 // mailparser's own copies, so the MIME reading is the one that made `mail.text`.
-const fromMailparser = createRequire(createRequire(import.meta.url).resolve("mailparser"))
-const mailsplit = () => fromMailparser("@zone-eu/mailsplit") as { Splitter: new () => Transform }
-const libqp = () => createRequire(fromMailparser.resolve("@zone-eu/mailsplit"))("libqp") as { decode: (text: string) => Buffer }
-const libmime = () => fromMailparser("libmime") as { decodeFlowed: (text: string, delSp: boolean) => string }
+import { libmime, type MimeNode, splitMime, transferDecoded } from "../../warehouse/mail-mime.ts"
 
 /** The labels mailparser reads as UTF-8 (it decodes every other charset itself). */
 const READ_AS_UTF8 = new Set(["", "ascii", "usascii", "utf8"])
@@ -41,34 +22,22 @@ const splitParts = async (raw: Buffer): Promise<{ readonly root: MimeNode | unde
   const parts: Array<Part> = []
   const partOf = new Map<MimeNode, Part>()
   let root: MimeNode | undefined
-  const splitter = new (mailsplit().Splitter)()
-  const done = new Promise<void>((resolve, reject) => {
-    splitter.on("data", (chunk: SplitterChunk) => {
-      if (chunk.type === "node") {
-        root ??= chunk
-        const part = { node: chunk, chunks: [] }
-        parts.push(part)
-        partOf.set(chunk, part)
-      } else {
-        partOf.get(chunk.node)?.chunks.push(chunk.value)
-      }
-    })
-    splitter.on("end", resolve)
-    splitter.on("error", reject)
+  await splitMime(raw, undefined, (chunk) => {
+    if (chunk.type === "node") {
+      root ??= chunk
+      const part = { node: chunk, chunks: [] }
+      parts.push(part)
+      partOf.set(chunk, part)
+    } else {
+      partOf.get(chunk.node)?.chunks.push(chunk.value)
+    }
   })
-  splitter.end(raw)
-  await done
   return { root, parts }
 }
 
-const transferDecoded = (node: MimeNode, body: Buffer): Buffer =>
-  node.encoding === "base64" ? Buffer.from(body.toString("latin1"), "base64")
-    : node.encoding === "quoted-printable" ? libqp().decode(body.toString("latin1"))
-    : body
-
 /** A text part's bytes as mailparser decodes them before reading them as text: transfer encoding, then format=flowed. */
 const contentBytes = (node: MimeNode, body: Buffer): Buffer => {
-  const bytes = transferDecoded(node, body)
+  const bytes = transferDecoded(node.encoding, body)
   // As mailsplit's FlowedDecoder: the lines are unfolded byte for byte ("binary"), whatever the charset.
   return node.flowed ? Buffer.from(libmime().decodeFlowed(bytes.toString("binary"), node.delSp), "binary") : bytes
 }
