@@ -380,7 +380,7 @@ export const destinationAudiencesChecked = (destinations: ReadonlyArray<Destinat
     })))), { discard: true })
 
 /**
- * The tenants the per-tenant settings name, checked as a request's are (warehouse/tenant.ts; `known`: the spellings
+ * The tenants the per-tenant settings (and the sentiment files) name, checked as a request's are (warehouse/tenant.ts; `known`: the spellings
  * with capitals the write keys name): a key "ACME" beside tenant acme configured a tenant nobody writes to, acme
  * keeping the defaults, without a word.
  */
@@ -392,6 +392,8 @@ export const settingTenantsChecked = (known: ReadonlySet<string>) =>
       [SETTINGS.traitPrecedence.variable, Object.keys(yield* readSetting(SETTINGS.traitPrecedence))],
       [SETTINGS.computedTraits.variable, Object.keys(yield* readSetting(SETTINGS.computedTraits))],
       [SETTINGS.destinations.variable, (yield* readSetting(SETTINGS.destinations)).map((d) => d.tenant)],
+      [SETTINGS.aspectsFile.variable, Object.keys(yield* readSetting(SETTINGS.aspectsFile))],
+      [SETTINGS.termsFile.variable, Object.keys((yield* readSetting(SETTINGS.termsFile)) ?? {})],
     ]
     for (const [variable, tenants] of named) {
       for (const tenant of tenants) {

@@ -1,12 +1,14 @@
 // The per-tenant settings name tenants as requests do (warehouse/tenant.ts). Found probing cdp serve: with
 // CDP_IDENTITY_RULES {"ACME": ...} or a destination under "Acme" it started without a word, the rules applying to a
 // tenant nobody writes to (acme kept the defaults) and the destination syncing tenant "Acme" (no one) every period.
+import { rmSync, writeFileSync } from "node:fs"
+import { basename, join } from "node:path"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { runCdp, startServe } from "../support/cli.ts"
 import { freshDir, removeDir } from "../support/pipeline.ts"
 
 let dir: string
-const SET = ["CDP_IDENTITY_RULES", "CDP_DESTINATIONS", "CDP_CONSENT"]
+const SET = ["CDP_IDENTITY_RULES", "CDP_DESTINATIONS", "CDP_CONSENT", "CDP_TERMS_FILE"]
 beforeEach(() => { dir = freshDir() })
 afterEach(() => {
   for (const v of SET) delete process.env[v]
@@ -27,6 +29,17 @@ describe("per-tenant settings", () => {
 
     process.env["CDP_DESTINATIONS"] = JSON.stringify({ Acme: [{ name: "lake", type: "ndjson", purpose: "Analytics" }] })
     expect(await startError()).toContain('CDP_DESTINATIONS must be keyed by tenants\' names as requests name them (tenant "Acme" is not')
+    delete process.env["CDP_DESTINATIONS"]
+    // A tenant's own terms for sentiment, in a file: "ACME"'s would never apply to acme's texts.
+    const terms = join(dir, "..", `${basename(dir)}-terms.json`)
+    writeFileSync(terms, JSON.stringify({ "*": { "restock alert": 0 }, ACME: { "torn seam": -2 } }))
+    process.env["CDP_TERMS_FILE"] = terms
+    try {
+      expect(await startError()).toContain('CDP_TERMS_FILE must be keyed by tenants\' names as requests name them (tenant "ACME" is not')
+    } finally {
+      delete process.env["CDP_TERMS_FILE"]
+      rmSync(terms, { force: true })
+    }
     // The spelling of an existing tenant a write key names is taken as written.
     process.env["CDP_CONSENT"] = JSON.stringify({ Acme: { purposes: { Analytics: { onDenied: "drop" } } } })
     expect(await startError(["--write-key", "wk_old=Acme"])).toBe("started: 0")
