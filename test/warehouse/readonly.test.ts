@@ -306,13 +306,12 @@ describe("the analyst context (engine-enforced)", () => {
 
   it("refuses at once a query that would read more rows or bytes than the read limits, naming the limit", () =>
     withWarehouse(Effect.gen(function* () {
-      const started = Date.now()
       expect(yield* attempt("SELECT count() FROM numbers(1e12)")).toMatchObject({ error: "QueryLimitExceeded", message: expect.stringMatching(/read more than the 1000000000 rows limit/) })
       // Known only while reading (no estimate ahead): stopped when the count passes the limit.
       expect(yield* attempt("SELECT count() FROM system.numbers")).toMatchObject({ error: "QueryLimitExceeded", message: expect.stringMatching(/would read more than the/) })
       expect(yield* attempt("SELECT count() FROM numbers(2e8)")).toMatchObject({ error: "QueryLimitExceeded", message: expect.stringMatching(/read more than the 1024 MB limit/) })
-      // Far below the 60 s time limit: the limits stopped them, not the clock.
-      expect(Date.now() - started).toBeLessThan(30_000)
+      // The read limits stopped them, not the 60 s time limit: each message names its read limit, which one stopped by
+      // the time limit would not; no bound on this machine's clock, where a billion rows take longer to read at load.
       expect(yield* attempt("SELECT count() AS n FROM numbers(1e6)")).toEqual({ rows: [{ n: "1000000" }] })
     }), { maxRowsToRead: 1e9, maxBytesToRead: 1024 ** 3 }))
 
