@@ -191,7 +191,7 @@ const segmentAnswer = (result: SegmentRequestResult, submitted: Submitted): Repl
   const accepted = result.events.length - tooLarge.length
   // A repeat of an earlier message of the batch lands once: said, not counted as accepted twice.
   const duplicates = result.duplicates === undefined ? {} : { duplicates: result.duplicates }
-  const zonelessTimes = zonelessAnswer(countZonelessTimes(result.events))
+  const zonelessTimes = zonelessAnswer(result.events, kept)
   if (rejected.length === 0) return json(200, { success: true, accepted, ...duplicates, ...zonelessTimes })
   return json(result.rejected.length === 0 ? 413 : 400, {
     success: false,
@@ -205,10 +205,13 @@ const segmentAnswer = (result: SegmentRequestResult, submitted: Submitted): Repl
 
 /**
  * The answer's zonelessTimes (webhooks and Segment's routes alike): the accepted messages or items whose time had no
- * zone, by the zone they were read in (countZonelessTimes); nothing when every time had one.
+ * zone, by the zone they were read in (countZonelessTimes); nothing when every time had one. An event the bus could
+ * not hold (`kept` as too_large) is not counted: it was not handled, so its time was not read as anything.
  */
-const zonelessAnswer = (zoneless: Readonly<Record<string, number>>): { readonly zonelessTimes?: Readonly<Record<string, number>> } =>
-  Object.keys(zoneless).length === 0 ? {} : { zonelessTimes: zoneless }
+const zonelessAnswer = (events: ReadonlyArray<CanonicalEvent>, kept: ReadonlyMap<CanonicalEvent, unknown>): { readonly zonelessTimes?: Readonly<Record<string, number>> } => {
+  const zoneless = countZonelessTimes(kept.size === 0 ? events : events.filter((e) => !kept.has(e)))
+  return Object.keys(zoneless).length === 0 ? {} : { zonelessTimes: zoneless }
+}
 
 const basicAuthUser = (header: string | undefined): string | undefined => {
   if (header === undefined) return undefined
@@ -497,7 +500,7 @@ const makeCollector = (options: CollectorOptions) =>
           }
           const { events, deadLetters } = splitItems(items)
           const started = yield* admit(tenant, events.length + deadLetters.length, submitInTurns(events, deadLetters))
-          return "refused" in started ? started : { items, deadLetters, zoneless: countZonelessTimes(events), submission: started.submission }
+          return "refused" in started ? started : { items, events, deadLetters, submission: started.submission }
         }))
         if ("refused" in read) return read.refused
         return yield* answerItems(read)
@@ -519,11 +522,11 @@ const makeCollector = (options: CollectorOptions) =>
      * compressed (too_large, named by their place in the post), each kept as a dead letter. 413 when only the latter
      * were refused (as a body too large is), else 400.
      */
-    const answerItems = ({ items, deadLetters, zoneless, submission }: {
+    const answerItems = ({ items, events, deadLetters, submission }: {
       readonly items: ReadonlyArray<ImportedItem>
+      /** The accepted items' events: those whose time had no zone are counted by zone, as cdp ingest tells (zonelessAnswer). */
+      readonly events: ReadonlyArray<CanonicalEvent>
       readonly deadLetters: ReadonlyArray<DeadLetter>
-      /** The accepted items whose time had no zone, by the zone they were read in: the sender is told, as cdp ingest tells. */
-      readonly zoneless: Readonly<Record<string, number>>
       readonly submission: Fiber.Fiber<Submitted, BusUnavailable>
     }) =>
       Effect.gen(function* () {
@@ -535,7 +538,7 @@ const makeCollector = (options: CollectorOptions) =>
           return [shownRejection({ ...rejection, ...(d.messageId === "" ? {} : { messageId: d.messageId }) })]
         })
         const accepted = items.length - rejected.length
-        const zonelessTimes = zonelessAnswer(zoneless)
+        const zonelessTimes = zonelessAnswer(events, kept)
         if (rejected.length === 0) return json(200, { success: true, accepted, ...zonelessTimes })
         return json(deadLetters.length === 0 ? 413 : 400, {
           success: false,

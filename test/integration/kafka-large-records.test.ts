@@ -293,8 +293,8 @@ describe.runIf(enabled)("records larger than a Kafka topic takes", () => {
    * A chat transcript; of `lines` > 1 visitor lines of 100,000 characters of base64 of random bytes (80: 8 MB, within a
    * post's 10 MB): its event holds them twice (text, raw text), which zstd leaves at about 12 MB, past the topic's 8 MiB.
    */
-  const transcript = (id: string, lines: number) => JSON.stringify({
-    conversation_id: id, visitor_id: `v-${id}`, started_at: "2026-11-01T10:00:00Z",
+  const transcript = (id: string, lines: number, startedAt = "2026-11-01T10:00:00Z") => JSON.stringify({
+    conversation_id: id, visitor_id: `v-${id}`, started_at: startedAt,
     messages: Array.from({ length: lines }, (_, i) => ({ from: "visitor", at: "2026-11-01T10:00:01Z", text: lines === 1 ? `hello ${i}` : randomBytes(75_000).toString("base64") })),
   })
 
@@ -355,6 +355,43 @@ describe.runIf(enabled)("records larger than a Kafka topic takes", () => {
       checkResponse("/v1/batch", "post", result.alone.status, result.alone.body)
       expect(result.landed.map((r) => r.message_id)).toEqual(["m-small"])
       expect(result.letters).toEqual([{ message_id: "m-large", rule: "too_large" }, { message_id: "m-large-2", rule: "too_large" }])
+    } finally {
+      await admin.disconnect()
+    }
+  }, 180_000)
+
+  it("zonelessTimes of a webhook or Segment answer counts only the items handled, not one kept as too_large", async () => {
+    const o = optionsFor({ compression: "none" })
+    const admin = new kafkajs.Kafka({ brokers: kafkaBrokers(), logLevel: kafkajs.logLevel.NOTHING }).admin()
+    await admin.connect()
+    try {
+      await admin.createTopics({
+        waitForLeaders: true,
+        topics: [{ topic: `${o.prefix}events`, numPartitions: 1, replicationFactor: 1, configEntries: [{ name: "max.message.bytes", value: String(256 * 1024) }] }],
+      })
+      // Times without a zone (read as UTC); the second transcript (5 lines of 100,000 characters, twice in its event)
+      // and the second message (its context twice, its properties) pass the topic's 256 KiB.
+      const chat = [transcript("c-zoneless", 1, "2026-11-01T10:00:00"), transcript("c-zoneless-big", 5, "2026-11-01T10:00:00")].join("\n")
+      const context = { page: { title: "x".repeat(110_000) } }
+      const message = (id: string, note: string) => ({ type: "track", event: "Viewed", userId: "u1", messageId: id, timestamp: "2026-11-01T10:00:00", properties: { note } })
+      const layer = Collector.layer({ port: 0, host: "127.0.0.1", writeKeys: writeKeys(TEST_KEYS) }).pipe(Layer.provideMerge(pipelineOn(o, false)))
+      const result = await Effect.runPromise(Effect.scoped(Effect.gen(function* () {
+        const { url } = yield* Collector
+        const post = (route: string, body: string) => Effect.promise(async () => {
+          const res = await fetch(`${url}${route}`, { method: "POST", headers: { authorization: basicAuth(WRITE_KEY), "content-type": "application/json" }, body })
+          return { status: res.status, body: (await res.json()) as Record<string, unknown> }
+        })
+        const webhook = yield* post("/v1/webhooks/chat", chat)
+        const segment = yield* post("/v1/batch", JSON.stringify({ context, batch: [message("m-zoneless", "hi"), message("m-zoneless-big", "y".repeat(30_000))] }))
+        return { webhook, segment }
+      }).pipe(Effect.provide(layer))))
+      expect(result.webhook.status).toBe(413)
+      expect(result.webhook.body).toMatchObject({ accepted: 1, zonelessTimes: { UTC: 1 } })
+      expect((result.webhook.body["rejected"] as Array<Record<string, string>>).map((r) => [r["rule"], r["messageId"]])).toEqual([["too_large", "c-zoneless-big"]])
+      checkResponse("/v1/webhooks/chat", "post", result.webhook.status, result.webhook.body)
+      expect(result.segment.status).toBe(413)
+      expect(result.segment.body).toMatchObject({ accepted: 1, zonelessTimes: { UTC: 1 }, rejected: [{ index: 1, rule: "too_large", messageId: "m-zoneless-big" }] })
+      checkResponse("/v1/batch", "post", result.segment.status, result.segment.body)
     } finally {
       await admin.disconnect()
     }
