@@ -404,6 +404,54 @@ const ensureTopicsOnce = async (admin: Admin, names: ReadonlyArray<string>, opti
     .map((t) => ({ topic: t.name, partitions: t.partitions.length }))
 }
 
+/**
+ * Each topic's max.message.bytes as the broker applies it (the topic's own setting, else the broker's default: 1 MiB
+ * unless changed). cdp makes its topics with MAX_MESSAGE_BYTES and leaves one that exists as it is, so one an operator
+ * made takes what it was made with. A topic the broker says nothing readable of is left out.
+ */
+export const topicMessageLimits = async (admin: Pick<Admin, "describeConfigs">, names: ReadonlyArray<string>): Promise<Map<string, number>> => {
+  const answer = await admin.describeConfigs({
+    includeSynonyms: false,
+    resources: names.map((name) => ({ type: kafkajs.ConfigResourceTypes.TOPIC, name, configNames: ["max.message.bytes"] })),
+  })
+  const limits = new Map<string, number>()
+  for (const r of answer.resources) {
+    const value = Number(r.configEntries.find((c) => c.configName === "max.message.bytes")?.configValue)
+    if (r.errorCode === 0 && Number.isSafeInteger(value) && value > 0) limits.set(r.resourceName, value)
+  }
+  return limits
+}
+
+/** The most one record's JSON may take on a topic whose batches take `maxMessageBytes` (MAX_RECORD_BYTES's margin). */
+const recordBoundOf = (maxMessageBytes: number) =>
+  maxMessageBytes >= MAX_MESSAGE_BYTES ? MAX_RECORD_BYTES : Math.max(maxMessageBytes - 64 * 1024, Math.floor(maxMessageBytes / 2))
+
+/**
+ * The record bound of each of `names` that takes less than cdp's, read at start, each such topic warned of once (its
+ * name, its max.message.bytes, cdp's): a record past it is published alone and, refused, kept as a dead letter
+ * too_large, so the operator learns it before a sender does. Not readable (no DescribeConfigs right): one warning,
+ * and cdp's bound, the broker's refusals handled as they come.
+ */
+const smallerRecordBounds = (admin: Admin, names: ReadonlyArray<string>) =>
+  Effect.gen(function* () {
+    const limits = yield* Effect.tryPromise({ try: () => topicMessageLimits(admin, names), catch: (e) => e }).pipe(
+      Effect.catch((e) => Effect.as(
+        Effect.logWarning("the topics' max.message.bytes could not be read; records are bounded by cdp's own").pipe(
+          Effect.annotateLogs({ error: describe(e), cdpMaxMessageBytes: MAX_MESSAGE_BYTES })),
+        new Map<string, number>())))
+    const bounds = new Map<string, number>()
+    for (const [topic, bytes] of limits) {
+      if (bytes >= MAX_MESSAGE_BYTES) continue
+      bounds.set(topic, recordBoundOf(bytes))
+      yield* Effect.logWarning(
+        "topic's max.message.bytes is smaller than cdp's: a record past it is published alone and, refused, kept as a " +
+          `dead letter too_large (or parked without its value); raise it: kafka-configs --alter --entity-type topics --entity-name ${topic} ` +
+          `--add-config max.message.bytes=${MAX_MESSAGE_BYTES}`,
+      ).pipe(Effect.annotateLogs({ topic, maxMessageBytes: bytes, cdpMaxMessageBytes: MAX_MESSAGE_BYTES }))
+    }
+    return bounds
+  })
+
 const kafkaLogger = () => ({ namespace, level, log }: { namespace: string; level: number; log: { message: string } }) => {
   // kafkajs's own messages name brokers, groups and topics, never record content. It logs every error answer of the
   // broker ("Response Heartbeat" while the group rebalances) and retries it: what stays failing surfaces elsewhere.
@@ -507,6 +555,7 @@ export const makeKafkaBus = (options: KafkaBusOptions): Effect.Effect<EventBusSh
       yield* Effect.logWarning("topic has another partition count than CDP_KAFKA_PARTITIONS; left as it is").pipe(
         Effect.annotateLogs({ topic: m.topic, partitions: m.partitions, configured: options.partitions }))
     }
+    const recordBounds = yield* smallerRecordBounds(probe, busTopicNames(options.prefix))
     const known = new Set(busTopicNames(options.prefix))
     // Sealed values (the codec compresses inside the seal) do not compress again: zstd then only costs CPU.
     const chosen = options.compression ?? (zstdAvailable && options.codec === undefined ? "zstd" : "none")
@@ -711,7 +760,7 @@ export const makeKafkaBus = (options: KafkaBusOptions): Effect.Effect<EventBusSh
 
     const bus: EventBusShape = {
       backend: { kind: "kafka", location },
-      maxRecordBytes: MAX_RECORD_BYTES,
+      maxRecordBytes: (topic) => recordBounds.get(`${options.prefix}${topic}`) ?? MAX_RECORD_BYTES,
       ping: Effect.promise(check),
       publish: (topic, records) => records.length === 0 ? Effect.void : Effect.gen(function* () {
         const name = `${options.prefix}${topic.name}`

@@ -228,11 +228,12 @@ export interface EventBusShape {
   readonly ping: Effect.Effect<boolean>
   readonly publish: <A>(topic: Topic<A>, records: ReadonlyArray<A>) => Effect.Effect<void, BusUnavailable>
   /**
-   * The most bytes of JSON one record may take on this bus (Kafka: what one record of its topics holds); the
-   * in-process bus has no such limit. The pipeline lands a larger dead letter itself, and publishes a larger event
-   * alone, kept as a dead letter if the broker refuses it (ingest/pipeline.ts keepDeadLetters, publishedAlone).
+   * The most bytes of JSON one record of a topic (by its name, e.g. Topics.events.name) may take on this bus (Kafka:
+   * what one record of that topic holds, by its max.message.bytes read at start); the in-process bus has no such
+   * limit. The pipeline lands a larger dead letter itself, and publishes a larger event alone, kept as a dead letter
+   * if the broker refuses it (ingest/pipeline.ts keepDeadLetters, publishedAlone).
    */
-  readonly maxRecordBytes?: number | undefined
+  readonly maxRecordBytes?: ((topic: string) => number) | undefined
   /**
    * Runs `handler` on batches of the topic until the scope closes. A handler that fails is retried with backoff
    * for as long as it fails (the records are never skipped), so a handler fails only for what time cures (an

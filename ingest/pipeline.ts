@@ -374,16 +374,16 @@ export class Pipeline extends Context.Service<Pipeline, PipelineShape>()("cdp/Pi
        * (a topic an operator made with a smaller max.message.bytes than cdp's). Completes once all are durable.
        */
       const keepDeadLetters = (letters: ReadonlyArray<DeadLetter>): Effect.Effect<void, BusUnavailable | WarehouseUnavailable> => {
-        const max = bus.maxRecordBytes
+        const max = bus.maxRecordBytes?.(Topics.deadLetters.name)
         const large = new Set(max === undefined ? [] : letters.filter((d) => jsonLargerThan(d, max)))
         const fitting = large.size === 0 ? letters : letters.filter((d) => !large.has(d))
         const published = bus.publish(Topics.deadLetters, fitting).pipe(Effect.catchIf(refusedAsTooLarge, () => landDeadLetters(fitting)))
         return large.size === 0 ? published : Effect.all([published, landDeadLetters([...large])], { concurrency: 2, discard: true })
       }
 
-      /** The events past the bus's maxRecordBytes of JSON (none on a bus without that limit). */
-      const pastRecordLimit = (events: ReadonlyArray<CanonicalEvent>): ReadonlySet<CanonicalEvent> => {
-        const max = bus.maxRecordBytes
+      /** The events past the bus's maxRecordBytes of JSON on `topic` (none on a bus without that limit). */
+      const pastRecordLimit = (topic: string, events: ReadonlyArray<CanonicalEvent>): ReadonlySet<CanonicalEvent> => {
+        const max = bus.maxRecordBytes?.(topic)
         return new Set(max === undefined ? [] : events.filter((e) => jsonLargerThan(e, max)))
       }
 
@@ -435,7 +435,7 @@ export class Pipeline extends Context.Service<Pipeline, PipelineShape>()("cdp/Pi
       const publishRedirected = (name: string, events: ReadonlyArray<CanonicalEvent>) =>
         Effect.gen(function* () {
           const topic: Topic<CanonicalEvent> = { name, key: Topics.events.key }
-          const large = pastRecordLimit(events)
+          const large = pastRecordLimit(name, events)
           const together = yield* publishedTogether(topic, large.size === 0 ? events : events.filter((e) => !large.has(e)))
           return large.size === 0 ? together : [...together, ...yield* publishedAlone(topic, [...large], false)]
         })
@@ -477,7 +477,7 @@ export class Pipeline extends Context.Service<Pipeline, PipelineShape>()("cdp/Pi
         forgetIdentity,
         submit: (events, deadLetters, options) =>
           Effect.gen(function* () {
-            const large = pastRecordLimit(events)
+            const large = pastRecordLimit(Topics.events.name, events)
             const fitting = large.size === 0 ? events : events.filter((e) => !large.has(e))
             const raw: Array<ArchiveRecord> = []
             if (options?.archive !== false) {

@@ -9,14 +9,14 @@
 import { randomBytes, randomUUID } from "node:crypto"
 import { writeFileSync } from "node:fs"
 import { join } from "node:path"
-import { Effect, Layer } from "effect"
+import { Effect, Layer, Logger, References } from "effect"
 import kafkajs from "kafkajs"
 import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest"
 import { makeKeys } from "../../consent/keys.ts"
 import { defaultIdentityConfig } from "../../identity/index.ts"
 import { encryptedKafkaBus } from "../../ingest/bus-crypto.ts"
 import { type KafkaBusOptions, kafkaBus } from "../../ingest/bus-kafka.ts"
-import { EventBus } from "../../ingest/bus.ts"
+import { EventBus, Topics } from "../../ingest/bus.ts"
 import { Collector } from "../../ingest/collector.ts"
 import { retryDeadLetters } from "../../ingest/dlq.ts"
 import { importFile } from "../../ingest/import.ts"
@@ -160,7 +160,7 @@ describe.runIf(enabled)("records larger than a Kafka topic takes", () => {
     try {
       const result = await Effect.runPromise(Effect.scoped(Effect.gen(function* () {
         const pipeline = yield* Pipeline
-        const max = (yield* EventBus).maxRecordBytes!
+        const max = (yield* EventBus).maxRecordBytes!(Topics.events.name)
         // The event takes 200 bytes less than a record holds; its dead letter (the event's text and why) more.
         const base = { ...viewedEvent("a-near"), timestamp: "not a time" }
         const room = max - Buffer.byteLength(JSON.stringify({ ...base, text: "" })) - 200
@@ -355,6 +355,42 @@ describe.runIf(enabled)("records larger than a Kafka topic takes", () => {
       checkResponse("/v1/batch", "post", result.alone.status, result.alone.body)
       expect(result.landed.map((r) => r.message_id)).toEqual(["m-small"])
       expect(result.letters).toEqual([{ message_id: "m-large", rule: "too_large" }, { message_id: "m-large-2", rule: "too_large" }])
+    } finally {
+      await admin.disconnect()
+    }
+  }, 180_000)
+
+  it("at start the bus reads each topic's max.message.bytes: one an operator made smaller is warned of once, naming it and both bounds, and bounds that topic's records", async () => {
+    const o = optionsFor({ compression: "none" })
+    prefixes.push(o.prefix)
+    const admin = new kafkajs.Kafka({ brokers: kafkaBrokers(), logLevel: kafkajs.logLevel.NOTHING }).admin()
+    await admin.connect()
+    try {
+      await admin.createTopics({
+        waitForLeaders: true,
+        topics: [`${o.prefix}events`, `${o.prefix}dead_letters`].map((topic) => ({
+          topic, numPartitions: 1, replicationFactor: 1, configEntries: [{ name: "max.message.bytes", value: String(1024 * 1024) }],
+        })),
+      })
+      const logged: Array<string> = []
+      const capture = Logger.layer([Logger.make((l) => { logged.push(JSON.stringify([l.logLevel, l.message, l.fiber.getRef(References.CurrentLogAnnotations)])) })])
+      const bounds = await Effect.runPromise(Effect.scoped(Effect.gen(function* () {
+        const bus = yield* EventBus
+        return [Topics.events.name, Topics.deadLetters.name, Topics.raw.name].map((name) => bus.maxRecordBytes?.(name))
+      }).pipe(Effect.provide(kafkaBus(o)), Effect.provide(capture))))
+      // events and dead_letters hold records within their 1 MiB; raw keeps cdp's bound (8 MiB less 64 KiB).
+      expect(bounds[0]).toBeGreaterThan(512 * 1024)
+      expect(bounds[0]).toBeLessThan(1024 * 1024)
+      expect(bounds[1]).toBe(bounds[0])
+      expect(bounds[2]).toBe(8 * 1024 * 1024 - 64 * 1024)
+      const warned = logged.filter((l) => l.includes("max.message.bytes"))
+      expect(warned).toHaveLength(2)
+      for (const [i, topic] of [`${o.prefix}events`, `${o.prefix}dead_letters`].entries()) {
+        expect(warned[i]).toContain('"Warn"')
+        expect(warned[i]).toContain(`"topic":"${topic}"`)
+        expect(warned[i]).toContain('"maxMessageBytes":1048576')
+        expect(warned[i]).toContain(`"cdpMaxMessageBytes":${8 * 1024 * 1024}`)
+      }
     } finally {
       await admin.disconnect()
     }
