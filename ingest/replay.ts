@@ -54,6 +54,12 @@ export interface ReplaySummary {
   readonly accepted: number
   /** Items their connectors now refuse (dead letters). */
   readonly rejected: number
+  /**
+   * Events the bus refused as too large even compressed (an events topic with a smaller max.message.bytes than when
+   * they were archived): not replayed, and not kept as dead letters, since their raw text stays archived (a replay
+   * after the topic's limit is raised takes them). Not counted in `accepted`.
+   */
+  readonly tooLarge: number
   readonly landed: number
   /** Accepted events already in the warehouse: a replay of landed history has only these. */
   readonly duplicates: number
@@ -75,6 +81,7 @@ export class ReplayRangeInvalid extends Data.TaggedError("ReplayRangeInvalid")<{
 export class ReplayIncomplete extends Data.TaggedError("ReplayIncomplete")<{
   readonly corruptBatches: ReadonlyArray<CorruptBatch>
   readonly skipped: number
+  readonly tooLarge: number
 }> {
   override get message() {
     const parts: Array<string> = []
@@ -84,14 +91,18 @@ export class ReplayIncomplete extends Data.TaggedError("ReplayIncomplete")<{
         `(${first.key}: ${first.reason}${this.corruptBatches.length > 1 ? "; all listed above" : ""})`)
     }
     if (this.skipped > 0) parts.push(`${this.skipped} archived messages skipped: their source has no parser in this version`)
+    if (this.tooLarge > 0) {
+      parts.push(`${this.tooLarge} archived message${this.tooLarge === 1 ? "" : "s"} too large for the bus's events topic, not replayed ` +
+        `(${this.tooLarge === 1 ? "its" : "their"} raw text stays archived: raise the topic's max.message.bytes and replay again)`)
+    }
     return `replay incomplete: ${parts.join("; ")}; the rest was replayed`
   }
 }
 
 /** What a replay skipped, as an error, or undefined when it skipped nothing. */
 export const replayIncomplete = (summary: ReplaySummary): ReplayIncomplete | undefined =>
-  summary.corruptBatches.length > 0 || summary.skipped > 0
-    ? new ReplayIncomplete({ corruptBatches: summary.corruptBatches, skipped: summary.skipped })
+  summary.corruptBatches.length > 0 || summary.skipped > 0 || summary.tooLarge > 0
+    ? new ReplayIncomplete({ corruptBatches: summary.corruptBatches, skipped: summary.skipped, tooLarge: summary.tooLarge })
     : undefined
 
 const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/
@@ -199,14 +210,17 @@ export const replayArchive = Effect.fn("replayArchive")(function* (options: Repl
   let records = 0
   let accepted = 0
   let rejected = 0
+  let tooLarge = 0
   let skipped = 0
   let events: Array<CanonicalEvent> = []
   let deadLetters: Array<DeadLetter> = []
   const flush = Effect.gen(function* () {
     if (events.length === 0 && deadLetters.length === 0) return
-    // Its items come from the archive: archiving them again would double it.
-    yield* pipeline.submit(events, deadLetters, { archive: false })
-    accepted += events.length
+    // Its items come from the archive: archiving them again would double it, and so would keeping one the bus refuses
+    // as too large as a dead letter (its raw text: each replay kept one more copy), so such events are only counted.
+    const { keptTooLarge } = yield* pipeline.submit(events, deadLetters, { archive: false, keepTooLarge: false })
+    tooLarge += keptTooLarge.length
+    accepted += events.length - keptTooLarge.length
     rejected += deadLetters.length
     events = []
     deadLetters = []
@@ -259,6 +273,7 @@ export const replayArchive = Effect.fn("replayArchive")(function* (options: Repl
     records,
     accepted,
     rejected,
+    tooLarge,
     landed: after.landed - before.landed,
     duplicates: after.duplicates - before.duplicates,
     dropped: after.dropped - before.dropped,

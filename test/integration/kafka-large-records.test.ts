@@ -19,6 +19,7 @@ import { type KafkaBusOptions, kafkaBus } from "../../ingest/bus-kafka.ts"
 import { EventBus, Topics } from "../../ingest/bus.ts"
 import { Collector } from "../../ingest/collector.ts"
 import { retryDeadLetters } from "../../ingest/dlq.ts"
+import { replayArchive, replayIncomplete } from "../../ingest/replay.ts"
 import { importFile } from "../../ingest/import.ts"
 import type { CanonicalEvent } from "../../ingest/message.ts"
 import { ObjectStore } from "../../ingest/objectstore.ts"
@@ -314,6 +315,45 @@ describe.runIf(enabled)("records larger than a Kafka topic takes", () => {
     expect(result.retry.results[0]!.reason).toMatch(/^the message is larger than a record of the kafka bus takes/)
     // Its dead letter stays the one it was: a retry records an outcome, it does not keep the message again.
     expect(result.after).toEqual([{ rule: "too_large" }])
+  }, 180_000)
+
+  it("a replay (twice) of an archived message the events topic refuses as too large keeps no dead letter of it: it is counted tooLarge, its raw text stays archived", async () => {
+    // Archived through the in-process bus (no record limit), replayed over Kafka whose events topic takes 1 MiB.
+    const o = optionsFor({ compression: "none" })
+    prefixes.push(o.prefix)
+    const objects = ObjectStore.local(join(dir, "objects"))
+    const memory = Pipeline.make({ identity: false }).pipe(Layer.provideMerge(EventBus.memory),
+      Layer.provideMerge(Layer.mergeAll(Warehouse.embedded(join(dir, "archived")), objects)))
+    const at = Date.now()
+    await Effect.runPromise(Effect.scoped(Effect.gen(function* () {
+      const pipeline = yield* Pipeline
+      const items = yield* Effect.promise(async () => WEBHOOK_SOURCES.get("chat")!.parse(transcript("c-archived", 20), { tenant: "acme", receivedAtMs: at }))
+      const { events, deadLetters } = splitItems(items)
+      yield* pipeline.submit(events, deadLetters)
+    }).pipe(Effect.provide(memory))))
+    const admin = new kafkajs.Kafka({ brokers: kafkaBrokers(), logLevel: kafkajs.logLevel.NOTHING }).admin()
+    await admin.connect()
+    try {
+      await admin.createTopics({
+        waitForLeaders: true,
+        topics: [{ topic: `${o.prefix}events`, numPartitions: 1, replicationFactor: 1, configEntries: [{ name: "max.message.bytes", value: String(1024 * 1024) }] }],
+      })
+      const range = { from: new Date(at - 60_000), to: new Date(at + 60_000) }
+      const result = await Effect.runPromise(Effect.scoped(Effect.gen(function* () {
+        const first = yield* replayArchive(range)
+        const second = yield* replayArchive(range)
+        const letters = yield* readUntil<{ rows: string }>("SELECT count() AS rows FROM dead_letters", () => false, 3_000)
+        return { first, second, letters }
+      }).pipe(Effect.provide(pipelineOn(o, false)))))
+      // Not a dead letter per replay (before, each replay kept one more copy of the 4 MB message).
+      expect(result.letters).toEqual([{ rows: "0" }])
+      for (const s of [result.first, result.second]) {
+        expect(s).toMatchObject({ records: 1, accepted: 0, tooLarge: 1, rejected: 0 })
+        expect(replayIncomplete(s)?.message).toMatch(/1 archived message too large for the bus's events topic, not replayed \(its raw text stays archived/)
+      }
+    } finally {
+      await admin.disconnect()
+    }
   }, 180_000)
 
   it("a /v1/batch message the broker refuses as too large (an events topic an operator made with 256 KiB) is named too_large by its index, as an invalid message is", async () => {
