@@ -1,6 +1,8 @@
 // Test support: the real `cdp` command, as a child process.
 import { type ChildProcess, spawn, spawnSync } from "node:child_process"
+import { resolve } from "node:path"
 import { fileURLToPath } from "node:url"
+import { seededBackendConfig } from "./warehouse-template.ts"
 
 export const CDP_BIN = fileURLToPath(new URL("../../bin/cdp.js", import.meta.url))
 export const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url))
@@ -24,8 +26,25 @@ export interface ServeProcess {
   readonly stdout: () => string
 }
 
+/**
+ * A data dir `cdp serve` is given that has no warehouse yet gets a copy of the run's migrated one (as the in-process
+ * helpers' do: warehouse-template.ts), so its start-up applies no migration; serve always makes the warehouse, so what it
+ * meets is the same. Settings serve would refuse are left for it to refuse.
+ */
+const seedServedDataDir = (args: ReadonlyArray<string>) => {
+  const at = args.indexOf("--data-dir")
+  const dataDir = at < 0 ? undefined : args[at + 1]
+  if (dataDir === undefined) return
+  try {
+    seededBackendConfig(resolve(REPO_ROOT, dataDir))
+  } catch {
+    // A setting that does not parse: cdp serve says so itself.
+  }
+}
+
 export const startServe = (args: ReadonlyArray<string>): Promise<ServeProcess> =>
   new Promise((resolve, reject) => {
+    seedServedDataDir(args)
     const child = spawn(process.execPath, [CDP_BIN, "serve", "--port", "0", ...args], { cwd: REPO_ROOT })
     let stderr = ""
     let stdout = ""
