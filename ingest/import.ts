@@ -153,8 +153,11 @@ export const importFile = Effect.fn("importFile")(function* (
     const turned = consentPacing.turns !== turns
     turns = consentPacing.turns
     if (next.done || (turned && events.length + deadLetters.length > 0) || events.length + deadLetters.length >= BATCH) {
-      countZonelessTimes(events, zonelessTimes)
-      yield* pipeline.submit(events, deadLetters)
+      const { keptTooLarge } = yield* pipeline.submit(events, deadLetters)
+      // One the bus could not hold (kept as a dead letter too_large, counted rejected) was not handled: its time was
+      // not read as anything.
+      const kept = new Set(keptTooLarge.map((k) => k.event))
+      countZonelessTimes(kept.size === 0 ? events : events.filter((e) => !kept.has(e)), zonelessTimes)
       events = []
       deadLetters = []
     }

@@ -468,6 +468,11 @@ describe.runIf(enabled)("records larger than a Kafka topic takes", () => {
       expect(result.segment.status).toBe(413)
       expect(result.segment.body).toMatchObject({ accepted: 1, zonelessTimes: { UTC: 1 }, rejected: [{ index: 1, rule: "too_large", messageId: "m-zoneless-big" }] })
       checkResponse("/v1/batch", "post", result.segment.status, result.segment.body)
+      // cdp ingest's summary, of the same transcripts in a file: the one kept too_large is rejected, and not counted.
+      const file = join(dir, "chat.ndjson")
+      writeFileSync(file, chat.replaceAll("c-zoneless", "f-zoneless"))
+      const imported = await Effect.runPromise(Effect.scoped(importFile("chat", file, { tenant: "acme" }).pipe(Effect.provide(pipelineOn(o, false)))))
+      expect(imported).toMatchObject({ accepted: 1, rejected: 1, zonelessTimes: { UTC: 1 } })
     } finally {
       await admin.disconnect()
     }
