@@ -19,7 +19,7 @@ import { allTokens, dropStoppedBeyond, findToken, storeToken, storeTokenUses, ty
 import { Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
 import { BodyTooLarge, bodyErrorReply, receiveBody } from "./body.ts"
 import { readJson } from "./json.ts"
-import { DEFAULT_READ_PURPOSE, maskProfileAnswer, type ProfilePage } from "./mask.ts"
+import { DEFAULT_READ_PURPOSE, holdsAlwaysMasked, maskProfileAnswer, type ProfilePage } from "./mask.ts"
 import { preReadBodies, type QueryReply, refuse } from "./query-route.ts"
 import { labelProblem, normaliseLabel } from "../warehouse/labels.ts"
 import { TENANT_CANONICAL_RULE, TENANT_NAME, tenantNameProblem } from "../warehouse/tenant.ts"
@@ -859,6 +859,13 @@ export const makeGuard = (options: {
           return reply
         }
         url.searchParams.set("cursor", opened)
+      }
+      if (masking && page === "events" && url.searchParams.getAll("event").some(holdsAlwaysMasked)) {
+        // The answer masks it, but which events match would tell whether the hidden address or number is there.
+        const reply = refuse(400, "masked_filter", "?event= holds an e-mail address or a phone number, which this token sees [masked]: " +
+          "filtering by it would reveal them (a token with profiles:identifiers may)", "event")
+        audit(principal, tenant, reply)
+        return reply
       }
       req.url = `${match.path}${url.search}`
       let reply = yield* handler(req, principal)

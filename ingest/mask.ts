@@ -35,6 +35,15 @@ export const maskAddresses = (text: string): string =>
 /** A run that may be a phone number, written with the separators people type (7 or more digits make it one). */
 export const PHONE_LIKE = /\+?\d[\d ().-]{5,}\d/g
 
+/** A phone-like run written with a leading +: masked for every reader without profiles:identifiers, whoever's it is. */
+const PLUS_PHONE = /\+\d[\d ().-]{5,}\d/
+
+/**
+ * Whether a filter's text holds what a masked answer never shows (an e-mail address, a number written with +): a
+ * masked reader filtering by it would learn whether the hidden value is there.
+ */
+export const holdsAlwaysMasked = (text: string): boolean => maskAddresses(text) !== text || PLUS_PHONE.test(text)
+
 // ---------------------------------------------------------------------------------------------------------------
 // The profile routes' answers.
 
