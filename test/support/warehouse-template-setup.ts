@@ -14,12 +14,13 @@ const MAKE = fileURLToPath(new URL("./warehouse-template-make.ts", import.meta.u
 export default function setup(): () => void {
   const root = mkdtempSync(join(tmpdir(), "cdp-test-template-"))
   const template = join(root, "clickhouse")
-  const made = spawnSync(process.execPath, [MAKE, template], { encoding: "utf8" })
+  // Migrating takes seconds (34-56 s at load ~28 for a process at nice 19); ten minutes only ends one that hangs.
+  const made = spawnSync(process.execPath, [MAKE, template], { encoding: "utf8", timeout: 600_000 })
   if (made.status === 0) {
     process.env[TEMPLATE_ENV] = template
   } else {
     // Each test then opens a fresh warehouse, migrating it, and a migration that fails says so in the tests.
-    process.stderr.write(`warehouse template not made (exit ${made.status}); tests migrate their own: ${made.stderr}\n`)
+    process.stderr.write(`warehouse template not made (exit ${made.status ?? made.signal}); tests migrate their own: ${made.stderr}\n`)
   }
   return () => rmSync(root, { recursive: true, force: true })
 }
