@@ -9,7 +9,7 @@ import { type ComputedTraitDefinition, parseDefinition, type Preview, previewCom
 import { TRAITS_PREVIEW_SECONDS } from "../warehouse/computed-traits.ts"
 import { Warehouse, type WarehouseShape } from "../warehouse/warehouse.ts"
 import type { Principal } from "./auth.ts"
-import { MASK, MASKED_KINDS, maskValues, namedForIdentifier } from "./mask.ts"
+import { holdsAlwaysMasked, MASK, MASKED_KINDS, maskValues, namedForIdentifier } from "./mask.ts"
 import { adminBodyOf, isReply, type QueryReply, receiveAdminBody, refuse, refuseBusy, refuseFailure, refuseRepeated, refuseTooSlow } from "./query-route.ts"
 import { compiledOnFirstUse, traitsPreviewBodySchema } from "./schemas.ts"
 import { DEFAULT_TENANT } from "./writekeys.ts"
@@ -82,6 +82,12 @@ export const traitsRoute = (options: {
       // The guard checked the body's tenant against the token's and filled in a bound token's.
       const tenant = body.tenant ?? url.searchParams.get("tenant") ?? DEFAULT_TENANT
       const unmasked = principal.scopes.has("profiles:identifiers")
+      // The values are masked, but whether events so named count would tell whether the hidden address or number is there.
+      const revealing = unmasked ? -1 : (definition.events ?? []).findIndex(holdsAlwaysMasked)
+      if (revealing >= 0) {
+        return refuse(400, "masked_filter", `definition.events[${revealing}] holds an e-mail address or a phone number, which this token sees ` +
+          "[masked]: counting by it would reveal them (a token with profiles:identifiers may)", `/definition/events/${revealing}`)
+      }
       return yield* previewComputedTrait(tenant, definition, body.sample ?? DEFAULT_SAMPLE, seconds).pipe(
         // Masked first, then cut (shownPreview): an address or phone cut in half might no longer be found to mask.
         Effect.map((p): MaskedPreview => shownPreview(unmasked ? p : maskPreview(p))),

@@ -36,3 +36,26 @@ it("a masked reader's ?event= holding an address or a +number is refused 400 mas
     expect(admin.status).toBe(200)
     expect((admin.body["events"] as Array<{ event: string }>).map((e) => e.event)).toEqual(["Wrote to other@acme.example"])
   })), 120_000)
+
+it("a masked reader's trait preview whose events hold an address or a +number is refused 400 masked_filter naming it", () =>
+  withApi(dir, (url) => Effect.gen(function* () {
+    yield* landBatch(url, [
+      { type: "track", userId: "ann", event: "Wrote to other@acme.example", messageId: "a1" },
+      { type: "track", userId: "ann", event: "Order Completed", messageId: "a3" },
+    ], { identifier: "user_id:ann", events: 2 })
+    const marketer = yield* createToken(url, { role: "marketer", tenant: "acme" })
+    const preview = (token: string, events: ReadonlyArray<string>) =>
+      callApi(url, "POST", "/v1/traits/preview", token, { definition: { name: "n", kind: "count", events } })
+    for (const events of [["Order Completed", "Wrote to other@acme.example"], ["Called +44 7700 900123"]]) {
+      const res = yield* preview(marketer, events)
+      expect(res.status, JSON.stringify(res.body)).toBe(400)
+      expect(res.body).toMatchObject({ success: false, rule: "masked_filter", field: `/definition/events/${events.length - 1}` })
+    }
+    // A name holding neither is previewed as before, and a reader who sees the values previews by them.
+    const plain = yield* preview(marketer, ["Order Completed"])
+    expect(plain.status, JSON.stringify(plain.body)).toBe(200)
+    expect(plain.body).toMatchObject({ success: true, definition: { events: ["Order Completed"] } })
+    const admin = yield* preview(TEST_ADMIN_TOKEN, ["Wrote to other@acme.example"])
+    expect(admin.status, JSON.stringify(admin.body)).toBe(200)
+    expect(admin.body).toMatchObject({ success: true, definition: { events: ["Wrote to other@acme.example"] } })
+  })), 120_000)
