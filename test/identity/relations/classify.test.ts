@@ -49,6 +49,19 @@ describe("relationship types", () => {
     expect(typeOf(leftAfterAComplaint)).toBe("at_risk")
   })
 
+  it("a regular who stops coming stays loyal_quiet through five weeks away and is at_risk after eight", () => {
+    // The quiet customer (a visit every 9 days), with nothing of their own since: 35 days is nearly four of their gaps.
+    const away = (days: number) => classify({
+      ...quietCustomer, daysSinceLastVisit: days, daysSinceLastActive: days, daysSinceLastOrder: days + 5, visitDaysRecent: days >= 30 ? 0 : 1,
+      activeDaysRecent: days >= 30 ? 0 : 1, ordersRecent: 0,
+    }, C, { ...quietCustomer, daysSinceLastVisit: 0, daysSinceLastActive: 0, daysSinceLastOrder: 5 })
+    expect(away(35).type).toBe("loyal_quiet")
+    const gone = away(60)
+    expect(gone.type).toBe("at_risk")
+    expect(gone.factors).toContain("came back like loyal_quiet before")
+    expect(gone.factors[0]).toBe("no visit or order for 60 days")
+  })
+
   it("someone who rarely buys and keeps complaining is a detractor", () => {
     expect(typeOf({
       visitDays: 2, visitDaysRecent: 0, visitDaysPrevious: 1, daysSinceLastVisit: 50, activeWeekShare: 0.4, orders: 0, ordersRecent: 0,

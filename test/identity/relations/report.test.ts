@@ -13,14 +13,15 @@ let data: string
 const at = (month: number, d: number, h = 10) => new Date(Date.UTC(2024, month - 1, d, h)).toISOString()
 
 /**
- * Ann visits and buys every week of October, then stops; Bob comes twice in early October and never again; Cat first
- * comes on 20 November. As of 6 October both Ann and Bob are new; as of 31 October Ann is loyal_quiet and Bob distant;
- * as of 30 November Ann (engaged, gone 32 days) is at_risk, Bob still distant and Cat new.
+ * Ann visits and buys twice a week from 17 September to 4 October, then stops; Bob comes twice in early October and
+ * never again; Cat first comes on 20 November. As of 6 October both Ann and Bob are new; as of 31 October Ann (away
+ * 27 days, a break) is loyal_quiet and Bob distant; as of 30 November Ann (engaged, gone 57 days) is at_risk, Bob still
+ * distant and Cat new.
  */
 const messages = [
-  ...[1, 8, 15, 22, 29].flatMap((d) => [
-    { type: "page", name: "Home", messageId: `ann-page-${d}`, userId: "ann", timestamp: at(10, d) },
-    { type: "track", event: "Order Completed", messageId: `ann-order-${d}`, userId: "ann", timestamp: at(10, d, 11), properties: { total: 30 } },
+  ...[[9, 17], [9, 20], [9, 24], [9, 27], [10, 1], [10, 4]].flatMap(([m, d]) => [
+    { type: "page", name: "Home", messageId: `ann-page-${m}-${d}`, userId: "ann", timestamp: at(m!, d!) },
+    { type: "track", event: "Order Completed", messageId: `ann-order-${m}-${d}`, userId: "ann", timestamp: at(m!, d!, 11), properties: { total: 30 } },
   ]),
   { type: "page", name: "Home", messageId: "bob-1", userId: "bob", timestamp: at(10, 2) },
   { type: "track", event: "Order Completed", messageId: "bob-2", userId: "bob", timestamp: at(10, 3), properties: { revenue: 12 } },
@@ -91,15 +92,17 @@ describe("relation series", () => {
   it("--compute-missing computes a period without a stored run as of its last day, and the baseline before --from", () => {
     const s = series(["--from", "2024-10-01", "--to", "2024-11-30", "--every", "month", "--compute-missing"])
     expect(s.periods.map((p) => [p.end, p.source, p.asOf])).toEqual([["2024-10-31", "stored", "2024-10-31"], ["2024-11-30", "stored", "2024-11-30"]])
-    // Nobody was active by 30 September: both October profiles arrive from "none".
-    expect(s.periods[0]).toMatchObject({ since: "2024-09-30", movements: [{ from: "none", to: "distant", profiles: 1 }, { from: "none", to: "loyal_quiet", profiles: 1 }] })
+    // As of 30 September (computed: the baseline) only Ann was active, new; Bob arrives from "none".
+    expect(s.periods[0]).toMatchObject({ since: "2024-09-30", movements: [{ from: "new", to: "loyal_quiet", profiles: 1 }, { from: "none", to: "distant", profiles: 1 }] })
     // Without --compute-missing, the first period counts from the last run stored before --from.
     const november = series(["--from", "2024-11-01", "--to", "2024-11-30", "--every", "month"])
     expect(november.periods[0]).toMatchObject({ since: "2024-10-31", movements: [{ from: "loyal_quiet", to: "at_risk", profiles: 1 }, { from: "none", to: "new", profiles: 1 }] })
     const weekly = series(["--from", "2024-10-07", "--to", "2024-10-13", "--compute-missing"])
     expect(weekly.periods).toHaveLength(1)
-    expect(weekly.periods[0]).toMatchObject({ source: "computed", asOf: "2024-10-13", profiles: 2, since: "2024-10-06", movements: [] })
-    expect(nonZero(weekly.periods[0]!.byType)).toEqual({ new: 2 })
+    // Ann, first seen 26 days before, is no longer new.
+    expect(weekly.periods[0]).toMatchObject({ source: "computed", asOf: "2024-10-13", profiles: 2, since: "2024-10-06",
+      movements: [{ from: "new", to: "loyal_quiet", profiles: 1 }] })
+    expect(nonZero(weekly.periods[0]!.byType)).toEqual({ loyal_quiet: 1, new: 1 })
   })
 
   it("the table shows one row per period and the top movements", () => {
