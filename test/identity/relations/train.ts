@@ -14,7 +14,8 @@
 // also on the customers identity resolved exactly; `--without NAME` judges a signal by leaving it out, `--bins N`
 // measures the noise, `--pairs` tries a second model for each confused pair of types, `--average-type` and
 // `--average-churn` average models fitted with other split bins and depths, `--oof G` fits churn on out-of-fold type
-// likenesses, `--tenant-mix` reads each left-out seed against its own estimated mix of types (not used), `--seeds N`,
+// likenesses, `--tenant-mix` reads each left-out seed against its own estimated mix of types (not used), `--rules` scores
+// classify.ts's rules on each fold's trees, `--seeds N`,
 // `--folds N` and `--skip N` shorten a run (held-out figures: heldout.ts).
 import { spawnSync } from "node:child_process"
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs"
@@ -24,7 +25,7 @@ import { pathToFileURL } from "node:url"
 import { Effect, Logger } from "effect"
 import type { BoostedModel, Tree } from "../../../identity/relations/boost.ts"
 import { boostedScores } from "../../../identity/relations/boost.ts"
-import { type ChurnFeature, churnFeatures, type Feature, TYPE_FEATURES } from "../../../identity/relations/features.ts"
+import { type ChurnFeature, churnFeatures, daysSinceLastCame, type Feature, overdue, QUIET_DAYS, TYPE_FEATURES } from "../../../identity/relations/features.ts"
 import { DEFAULT_RELATIONS_CONFIG, type Signals, signalsOf, signalsWhenLastSeen } from "../../../identity/relations/index.ts"
 import { type ProfileHistory, readProfileHistories } from "../../../warehouse/relations.ts"
 import { Warehouse } from "../../../warehouse/warehouse.ts"
@@ -481,6 +482,26 @@ const tenantMix = (posteriors: ReadonlyArray<ReadonlyArray<number>>, truth: Read
 }
 const mixFolds: Array<Record<string, number | string>> = []
 
+/**
+ * `--rules`: classify.ts's two rules on top of each fold's trees, as the product applies them (the short first contact
+ * `distant`; the lapsed regular `at_risk`, after 28, 42 or 56 days without coming, or after 28 when the fold's churn
+ * risk is also at least 0.5), each against the trees alone. How LAPSED_DAYS was chosen (2026-12-07: 28 days -0.0061,
+ * 42 -0.0010, 56 -0.0006, the short rule alone -0.0006, risk-gated -0.0015; 20 folds).
+ */
+const shortContact = (s: Signals) => s.activeSpanDays <= 7 && (s.daysSinceLastActive ?? 0) >= QUIET_DAYS && s.negative + s.otherContacts === 0
+const lapsedRegular = (s: Signals, type: string, days: number) => daysSinceLastCame(s) >= days && (s.daysSinceLastActive ?? 0) >= QUIET_DAYS &&
+  overdue(s) >= 3 && (type === "loyal_quiet" || type === "advocate")
+const RULE_VARIANTS: ReadonlyArray<{ readonly name: string; readonly apply: (s: Signals, type: string, risk: () => number) => string }> = [
+  { name: "trees", apply: (_, t) => t },
+  { name: "short", apply: (s, t) => (shortContact(s) ? "distant" : t) },
+  ...[28, 42, 56].map((days) => ({
+    name: `short+lapsed ${days} days`,
+    apply: (s: Signals, t: string) => (shortContact(s) ? "distant" : lapsedRegular(s, t, days) ? "at_risk" : t),
+  })),
+  { name: "short+lapsed 28, risk>=0.5", apply: (s, t, risk) => (shortContact(s) ? "distant" : lapsedRegular(s, t, 28) && risk() >= 0.5 ? "at_risk" : t) },
+]
+const ruleFolds: Array<Record<string, number | string>> = []
+
 if (process.argv.includes("--cross-validate")) {
   const rocAuc = (pairs: ReadonlyArray<readonly [number, boolean]>) => {
     const pos = pairs.filter((p) => p[1]), neg = pairs.filter((p) => !p[1])
@@ -512,6 +533,12 @@ if (process.argv.includes("--cross-validate")) {
       const posteriors = held.full.map((e) => softmax(boostedScores(typeModel, valuesOf(typeFeats, e.signals))))
       mixFolds.push({ seed: held.seed, ...tenantMix(posteriors, held.full.map((e) => e.relationship), macroF1) })
     }
+    if (process.argv.includes("--rules")) {
+      const risk = (e: Example) => 1 / (1 + Math.exp(-boostedScores(churnModel, churnValuesOf(churnFeats, e))[0]!))
+      const truth = held.full.map((e) => e.relationship)
+      ruleFolds.push({ seed: held.seed, ...Object.fromEntries(RULE_VARIANTS.map((v) =>
+        [v.name, macroF1(truth, held.full.map((e, i) => v.apply(e.signals, predicted[i]!, () => risk(e))))])) })
+    }
     process.stdout.write(`seed ${held.seed} left out: type macro F1 ${f1.toFixed(4)} (six scored types, customers not new; ` +
       `${resolvedF1.toFixed(4)} on the ${resolved.length} of ${held.full.length} resolved exactly), churn AUC ${auc.toFixed(4)}\n`)
     // Each left-out customer's truth and type, to read the confused ones' signals against those read right.
@@ -526,6 +553,12 @@ if (process.argv.includes("--cross-validate")) {
     })
   }
   const mean = (xs: ReadonlyArray<number>) => xs.reduce((a, b) => a + b, 0) / xs.length
+  for (const name of RULE_VARIANTS.map((v) => v.name).filter((n) => n !== "trees" && ruleFolds.length > 0)) {
+    const d = ruleFolds.map((f) => (f[name] as number) - (f["trees"] as number))
+    const m = mean(d), se = Math.sqrt(d.reduce((a, x) => a + (x - m) ** 2, 0) / (d.length - 1) / d.length)
+    process.stdout.write(`rules ${name.padEnd(24)} F1 ${mean(ruleFolds.map((f) => f[name] as number)).toFixed(4)} vs trees ${mean(ruleFolds.map((f) => f["trees"] as number)).toFixed(4)}: ` +
+      `${m >= 0 ? "+" : ""}${m.toFixed(4)} (se ${se.toFixed(4)}), up ${d.filter((x) => x > 0).length}, down ${d.filter((x) => x < 0).length} of ${d.length}\n`)
+  }
   if (mixFolds.length > 0) {
     for (const name of Object.keys(mixFolds[0]!).filter((k) => k !== "seed" && k !== "base")) {
       const d = mixFolds.map((f) => (f[name] as number) - (f["base"] as number))
