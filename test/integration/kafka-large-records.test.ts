@@ -49,12 +49,26 @@ describe.runIf(enabled)("records larger than a Kafka topic takes", () => {
   beforeEach(() => { dir = freshDir() })
   afterEach(() => removeDir(dir))
   afterAll(async () => {
-    const admin = new kafkajs.Kafka({ brokers: kafkaBrokers(), logLevel: kafkajs.logLevel.NOTHING }).admin()
-    await admin.connect()
+    const admin = await connectedAdmin()
     const topics = (await admin.listTopics()).filter((t) => prefixes.some((p) => t.startsWith(p)))
     if (topics.length > 0) await admin.deleteTopics({ topics })
     await admin.disconnect()
   })
+
+  /** An admin client of the broker, connected (the case disconnects it). */
+  const connectedAdmin = async () => {
+    const admin = new kafkajs.Kafka({ brokers: kafkaBrokers(), logLevel: kafkajs.logLevel.NOTHING }).admin()
+    await admin.connect()
+    return admin
+  }
+  /** Makes `topics` as an operator would before cdp starts, each holding records of at most `maxMessageBytes`. */
+  const makeTopics = (admin: kafkajs.Admin, topics: ReadonlyArray<string>, maxMessageBytes: number) =>
+    admin.createTopics({
+      waitForLeaders: true,
+      topics: topics.map((topic) => ({
+        topic, numPartitions: 1, replicationFactor: 1, configEntries: [{ name: "max.message.bytes", value: String(maxMessageBytes) }],
+      })),
+    })
 
   /** The pipeline over Kafka (plain or encrypted) with an embedded warehouse and local objects in `dir`. */
   const pipelineOn = (o: KafkaBusOptions, encrypted: boolean, identity = false, stages: ReadonlyArray<Stage<CanonicalEvent>> = []) => {
@@ -156,8 +170,7 @@ describe.runIf(enabled)("records larger than a Kafka topic takes", () => {
 
   it("a stage's dead letter of an event that fits in a record, itself too large for one, is landed without going on the topic", async () => {
     const o = optionsFor({ compression: "none", partitionBy: "tenant" })
-    const admin = new kafkajs.Kafka({ brokers: kafkaBrokers(), logLevel: kafkajs.logLevel.NOTHING }).admin()
-    await admin.connect()
+    const admin = await connectedAdmin()
     try {
       const result = await Effect.runPromise(Effect.scoped(Effect.gen(function* () {
         const pipeline = yield* Pipeline
@@ -188,8 +201,7 @@ describe.runIf(enabled)("records larger than a Kafka topic takes", () => {
     // the stage hands it on to `review` with its text twice (a translation beside it, say): 10 MB, which does not.
     const o = optionsFor({ compression: "none", partitionBy: "tenant" })
     const review: Stage<CanonicalEvent> = perMessage((e) => e.messageId.startsWith("r-") ? redirect("review", { ...e, text: `${e.text} ${e.text}` }) : ok(e))
-    const admin = new kafkajs.Kafka({ brokers: kafkaBrokers(), logLevel: kafkajs.logLevel.NOTHING }).admin()
-    await admin.connect()
+    const admin = await connectedAdmin()
     try {
       const big: CanonicalEvent = { ...viewedEvent("r-big"), text: randomBytes(3_750_000).toString("base64") }
       const result = await Effect.runPromise(Effect.scoped(Effect.gen(function* () {
@@ -217,15 +229,9 @@ describe.runIf(enabled)("records larger than a Kafka topic takes", () => {
   it("on topics an operator made with a smaller max.message.bytes (Kafka's default 1 MiB), a stage's dead letter or redirect the broker refuses blocks nothing and is kept", async () => {
     // cdp makes its topics with 8 MiB, and leaves one that exists as it is: here dead_letters and review take 1 MiB.
     const o = optionsFor({ compression: "none", partitionBy: "tenant" })
-    const admin = new kafkajs.Kafka({ brokers: kafkaBrokers(), logLevel: kafkajs.logLevel.NOTHING }).admin()
-    await admin.connect()
+    const admin = await connectedAdmin()
     try {
-      await admin.createTopics({
-        waitForLeaders: true,
-        topics: [`${o.prefix}dead_letters`, `${o.prefix}review`].map((topic) => ({
-          topic, numPartitions: 1, replicationFactor: 1, configEntries: [{ name: "max.message.bytes", value: String(1024 * 1024) }],
-        })),
-      })
+      await makeTopics(admin, [`${o.prefix}dead_letters`, `${o.prefix}review`], 1024 * 1024)
       const review: Stage<CanonicalEvent> = perMessage((e) => e.messageId.startsWith("r-") ? redirect("review", e) : ok(e))
       // 2 MB each: acme's event without a usable time (identity refuses it: its dead letter 2 MB), and one handed on.
       const text = () => randomBytes(1_500_000).toString("base64")
@@ -258,15 +264,9 @@ describe.runIf(enabled)("records larger than a Kafka topic takes", () => {
 
   it("on events and raw topics an operator made with a smaller max.message.bytes, the edge's submit keeps the event the broker refuses as a dead letter too_large and hands on the others", async () => {
     const o = optionsFor({ compression: "none" })
-    const admin = new kafkajs.Kafka({ brokers: kafkaBrokers(), logLevel: kafkajs.logLevel.NOTHING }).admin()
-    await admin.connect()
+    const admin = await connectedAdmin()
     try {
-      await admin.createTopics({
-        waitForLeaders: true,
-        topics: [`${o.prefix}events`, `${o.prefix}raw`].map((topic) => ({
-          topic, numPartitions: 1, replicationFactor: 1, configEntries: [{ name: "max.message.bytes", value: String(1024 * 1024) }],
-        })),
-      })
+      await makeTopics(admin, [`${o.prefix}events`, `${o.prefix}raw`], 1024 * 1024)
       const text = randomBytes(1_500_000).toString("base64")
       const big: CanonicalEvent = { ...viewedEvent("a-2mb"), text, raw: { body: text } }
       const small: CanonicalEvent = { ...viewedEvent("a-small"), text: "fine", raw: { body: "fine" } }
@@ -331,13 +331,9 @@ describe.runIf(enabled)("records larger than a Kafka topic takes", () => {
       const { events, deadLetters } = splitItems(items)
       yield* pipeline.submit(events, deadLetters)
     }).pipe(Effect.provide(memory))))
-    const admin = new kafkajs.Kafka({ brokers: kafkaBrokers(), logLevel: kafkajs.logLevel.NOTHING }).admin()
-    await admin.connect()
+    const admin = await connectedAdmin()
     try {
-      await admin.createTopics({
-        waitForLeaders: true,
-        topics: [{ topic: `${o.prefix}events`, numPartitions: 1, replicationFactor: 1, configEntries: [{ name: "max.message.bytes", value: String(1024 * 1024) }] }],
-      })
+      await makeTopics(admin, [`${o.prefix}events`], 1024 * 1024)
       const range = { from: new Date(at - 60_000), to: new Date(at + 60_000) }
       const result = await Effect.runPromise(Effect.scoped(Effect.gen(function* () {
         const first = yield* replayArchive(range)
@@ -358,13 +354,9 @@ describe.runIf(enabled)("records larger than a Kafka topic takes", () => {
 
   it("a /v1/batch message the broker refuses as too large (an events topic an operator made with 256 KiB) is named too_large by its index, as an invalid message is", async () => {
     const o = optionsFor({ compression: "none" })
-    const admin = new kafkajs.Kafka({ brokers: kafkaBrokers(), logLevel: kafkajs.logLevel.NOTHING }).admin()
-    await admin.connect()
+    const admin = await connectedAdmin()
     try {
-      await admin.createTopics({
-        waitForLeaders: true,
-        topics: [{ topic: `${o.prefix}events`, numPartitions: 1, replicationFactor: 1, configEntries: [{ name: "max.message.bytes", value: String(256 * 1024) }] }],
-      })
+      await makeTopics(admin, [`${o.prefix}events`], 256 * 1024)
       // The batch's context (110,000 characters) goes into each event twice (its context, its raw text's meta): about
       // 220 KB; a message of 30,000 characters more (its properties, its raw text) passes the topic's 256 KiB.
       const context = { page: { title: "x".repeat(110_000) } }
@@ -403,15 +395,9 @@ describe.runIf(enabled)("records larger than a Kafka topic takes", () => {
   it("at start the bus reads each topic's max.message.bytes: one an operator made smaller is warned of once, naming it and both bounds, and bounds that topic's records", async () => {
     const o = optionsFor({ compression: "none" })
     prefixes.push(o.prefix)
-    const admin = new kafkajs.Kafka({ brokers: kafkaBrokers(), logLevel: kafkajs.logLevel.NOTHING }).admin()
-    await admin.connect()
+    const admin = await connectedAdmin()
     try {
-      await admin.createTopics({
-        waitForLeaders: true,
-        topics: [`${o.prefix}events`, `${o.prefix}dead_letters`].map((topic) => ({
-          topic, numPartitions: 1, replicationFactor: 1, configEntries: [{ name: "max.message.bytes", value: String(1024 * 1024) }],
-        })),
-      })
+      await makeTopics(admin, [`${o.prefix}events`, `${o.prefix}dead_letters`], 1024 * 1024)
       const logged: Array<string> = []
       const capture = Logger.layer([Logger.make((l) => { logged.push(JSON.stringify([l.logLevel, l.message, l.fiber.getRef(References.CurrentLogAnnotations)])) })])
       const bounds = await Effect.runPromise(Effect.scoped(Effect.gen(function* () {
@@ -438,13 +424,9 @@ describe.runIf(enabled)("records larger than a Kafka topic takes", () => {
 
   it("zonelessTimes of a webhook or Segment answer counts only the items handled, not one kept as too_large", async () => {
     const o = optionsFor({ compression: "none" })
-    const admin = new kafkajs.Kafka({ brokers: kafkaBrokers(), logLevel: kafkajs.logLevel.NOTHING }).admin()
-    await admin.connect()
+    const admin = await connectedAdmin()
     try {
-      await admin.createTopics({
-        waitForLeaders: true,
-        topics: [{ topic: `${o.prefix}events`, numPartitions: 1, replicationFactor: 1, configEntries: [{ name: "max.message.bytes", value: String(256 * 1024) }] }],
-      })
+      await makeTopics(admin, [`${o.prefix}events`], 256 * 1024)
       // Times without a zone (read as UTC); the second transcript (5 lines of 100,000 characters, twice in its event)
       // and the second message (its context twice, its properties) pass the topic's 256 KiB.
       const chat = [transcript("c-zoneless", 1, "2026-11-01T10:00:00"), transcript("c-zoneless-big", 5, "2026-11-01T10:00:00")].join("\n")
@@ -486,10 +468,7 @@ describe.runIf(enabled)("records larger than a Kafka topic takes", () => {
     await admin.connect()
     await producer.connect()
     try {
-      await admin.createTopics({
-        waitForLeaders: true,
-        topics: [{ topic: `${o.prefix}events.parked`, numPartitions: 1, replicationFactor: 1, configEntries: [{ name: "max.message.bytes", value: String(1024 * 1024) }] }],
-      })
+      await makeTopics(admin, [`${o.prefix}events.parked`], 1024 * 1024)
       const result = await Effect.runPromise(Effect.scoped(Effect.gen(function* () {
         const pipeline = yield* Pipeline
         // 2 MB that is not JSON, produced by another producer: the events consumer parks it (a copy on events.parked).
@@ -511,13 +490,9 @@ describe.runIf(enabled)("records larger than a Kafka topic takes", () => {
 
   it("publishes the bus groups into one request past a smaller topic's max.message.bytes each go alone: every event fitting it lands, none is kept too_large", async () => {
     const o = optionsFor({ compression: "none" })
-    const admin = new kafkajs.Kafka({ brokers: kafkaBrokers(), logLevel: kafkajs.logLevel.NOTHING }).admin()
-    await admin.connect()
+    const admin = await connectedAdmin()
     try {
-      await admin.createTopics({
-        waitForLeaders: true,
-        topics: [{ topic: `${o.prefix}events`, numPartitions: 1, replicationFactor: 1, configEntries: [{ name: "max.message.bytes", value: String(1024 * 1024) }] }],
-      })
+      await makeTopics(admin, [`${o.prefix}events`], 1024 * 1024)
       // Six events of about 400 KB, each well within 1 MiB, published at once: group-committed, they make requests of
       // up to 4 MiB, which that topic refuses whole.
       const events = Array.from({ length: 6 }, (_, i): CanonicalEvent => ({ ...viewedEvent(`a-${i}`), userId: `u${i}`, text: "x".repeat(400_000) }))
