@@ -88,6 +88,21 @@ const eventsOf = (items: ReadonlyArray<ImportedItem>) => items.flatMap((i) => (i
 const deadLettersOf = (items: ReadonlyArray<ImportedItem>): Array<DeadLetter> =>
   items.flatMap((i) => (i._tag === "deadLetter" ? [i.deadLetter] : []))
 
+/** One search pass of QUERY against a server answering every request with `body`: what it handed on and its summary. */
+const searchPassAnswered = async (body: string) => {
+  const started = await listen((_req, res) => void res.writeHead(200, { "content-type": "application/json" }).end(body))
+  try {
+    const items: Array<ImportedItem> = []
+    const [summary] = await Effect.runPromise(pollRecentSearch({ bearerToken: "t", queries: [QUERY], rules: [], apiBase: started.url }, {
+      tenant: "acme", onItems: (batch) => Effect.sync(() => void items.push(...batch)),
+    }).pipe(Effect.provide(ObjectStore.local(dir))))
+    return { items, summary: summary! }
+  } finally {
+    started.server.closeAllConnections()
+    started.server.close()
+  }
+}
+
 describe("X users the schema refuses", () => {
   test("search: a user with an empty username is a dead letter naming the field; its tweet lands by author_id, the other author's with its handle", async () => {
     const { items, summary } = await search([pageOf(
@@ -279,18 +294,9 @@ describe("X's partial errors beside data", () => {
 
   test("search: a page holding more errors than ten times max_results is refused as crowded, not turned into a dead letter each", async () => {
     const body = JSON.stringify({ data: [tweet("1863400000000000706")], errors: Array.from({ length: 100_000 }, () => ({ title: "x" })), meta: { result_count: 1 } })
-    const started = await listen((_req, res) => void res.writeHead(200, { "content-type": "application/json" }).end(body))
-    try {
-      const items: Array<ImportedItem> = []
-      const [summary] = await Effect.runPromise(pollRecentSearch({ bearerToken: "t", queries: [QUERY], rules: [], apiBase: started.url }, {
-        tenant: "acme", onItems: (batch) => Effect.sync(() => void items.push(...batch)),
-      }).pipe(Effect.provide(ObjectStore.local(dir))))
-      expect(items.length).toBe(0)
-      expect(summary!.error).toMatch(/100000 errors.*max_results of 100/)
-    } finally {
-      started.server.closeAllConnections()
-      started.server.close()
-    }
+    const { items, summary } = await searchPassAnswered(body)
+    expect(items.length).toBe(0)
+    expect(summary.error).toMatch(/100000 errors.*max_results of 100/)
   })
 })
 
@@ -468,18 +474,9 @@ describe("what a page holds once and each tweet's raw item would copy", () => {
 describe("pages holding far more users than X sends", () => {
   test("search: a page of one tweet and 100,000 users (X sends at most one author a tweet) is refused, not turned into 100,000 dead letters", async () => {
     const body = JSON.stringify({ data: [tweet("1863400000000000300")], includes: { users: Array.from({ length: 100_000 }, () => 1) }, meta: { result_count: 1 } })
-    const started = await listen((_req, res) => void res.writeHead(200, { "content-type": "application/json" }).end(body))
-    try {
-      const items: Array<ImportedItem> = []
-      const [summary] = await Effect.runPromise(pollRecentSearch({ bearerToken: "t", queries: [QUERY], rules: [], apiBase: started.url }, {
-        tenant: "acme", onItems: (batch) => Effect.sync(() => void items.push(...batch)),
-      }).pipe(Effect.provide(ObjectStore.local(dir))))
-      expect(items.length).toBe(0)
-      expect(summary!.error).toMatch(/100000 users.*max_results of 100/)
-    } finally {
-      started.server.closeAllConnections()
-      started.server.close()
-    }
+    const { items, summary } = await searchPassAnswered(body)
+    expect(items.length).toBe(0)
+    expect(summary.error).toMatch(/100000 users.*max_results of 100/)
   })
 
   test("stream: an event of one tweet and 50,000 users is counted as unreadable, not turned into 50,000 dead letters", async () => {
